@@ -1,0 +1,9 @@
+/** Limits both sides agree on; the server enforces them, the browser checks them before sending. */
+export const MAX_CONTENT_LENGTH = 4000
+export const MAX_CLIENT_ID_LENGTH = 100
+/** Socket.IO's `maxHttpBufferSize`: a bigger packet closes its connection. */
+export const MAX_PACKET_BYTES = 64 * 1024
+export const MAX_LESSON_SUBJECT_LENGTH = 200
+export const MAX_CONTACT_MESSAGE_LENGTH = 2000
+export const DEFAULT_MESSAGE_PAGE = 50
+export const MAX_MESSAGE_PAGE = 200

@@ -1,0 +1,170 @@
+import * as v from 'valibot'
+import { CONTACT_REQUEST_STATUSES, LESSON_STATUSES } from './entities'
+import type { ServerEventName } from './events'
+import {
+  MAX_CLIENT_ID_LENGTH,
+  MAX_CONTACT_MESSAGE_LENGTH,
+  MAX_CONTENT_LENGTH,
+  MAX_LESSON_SUBJECT_LENGTH,
+} from './limits'
+
+// Valibot rather than zod: tree-shakable, ~1-2 KB for what the browser uses (the layer has a size budget).
+
+const id = v.pipe(v.string(), v.minLength(1, 'must be a non-empty id'), v.maxLength(100, 'is too long'))
+const timestamp = v.pipe(v.string(), v.isoTimestamp('must be an ISO-8601 timestamp'))
+const count = v.pipe(v.number(), v.integer(), v.minValue(0))
+
+export const userSchema = v.object({
+  id,
+  name: v.string(),
+  role: v.picklist(['student', 'tutor']),
+})
+
+export const messageSchema = v.object({
+  id,
+  conversationId: id,
+  seq: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  senderId: id,
+  content: v.string(),
+  createdAt: timestamp,
+  clientId: v.nullable(v.string()),
+})
+
+export const conversationSchema = v.object({
+  id,
+  participantIds: v.array(id),
+  lastMessage: v.nullable(messageSchema),
+  unreadCount: count,
+  updatedAt: timestamp,
+})
+
+export const lessonSchema = v.object({
+  id,
+  tutorId: id,
+  studentId: id,
+  subject: v.string(),
+  startsAt: timestamp,
+  durationMinutes: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  status: v.picklist(LESSON_STATUSES),
+  updatedAt: timestamp,
+})
+
+export const contactRequestSchema = v.object({
+  id,
+  studentId: id,
+  tutorId: id,
+  message: v.string(),
+  status: v.picklist(CONTACT_REQUEST_STATUSES),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+})
+
+export const conversationReadSchema = v.object({
+  conversationId: id,
+  unreadCount: v.literal(0),
+})
+
+/** What the browser accepts from the server, one schema per event (a missing event is a type error). */
+export const serverEventSchemas = {
+  'message:new': messageSchema,
+  'message:sent': messageSchema,
+  'conversation:read': conversationReadSchema,
+  'lesson:created': lessonSchema,
+  'lesson:statusUpdated': lessonSchema,
+  'contactRequest:created': contactRequestSchema,
+  'contactRequest:statusUpdated': contactRequestSchema,
+} satisfies Record<ServerEventName, v.GenericSchema>
+
+// --- What the server accepts ----------------------------------------------------------------
+
+export const contentSchema = v.pipe(
+  v.string('must be a string'),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`),
+)
+export const clientIdSchema = v.pipe(
+  v.string('must be a string'),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(MAX_CLIENT_ID_LENGTH, `must be at most ${MAX_CLIENT_ID_LENGTH} characters`),
+)
+export const conversationIdSchema = v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(100, 'is too long'))
+
+export const sendMessageSchema = v.object({
+  conversationId: conversationIdSchema,
+  content: contentSchema,
+  clientId: clientIdSchema,
+})
+
+/** What the server accepts as the first argument of each client event. */
+export const clientEventSchemas = {
+  'conversation:join': conversationIdSchema,
+  'conversation:leave': conversationIdSchema,
+  'message:send': sendMessageSchema,
+}
+
+export const loginBodySchema = v.object({
+  email: v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(200, 'is too long')),
+  password: v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(200, 'is too long')),
+})
+export const createConversationBodySchema = v.object({ participantId: conversationIdSchema })
+export const postMessageBodySchema = v.object({ content: contentSchema, clientId: clientIdSchema })
+export const createLessonBodySchema = v.object({
+  tutorId: conversationIdSchema,
+  subject: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_LESSON_SUBJECT_LENGTH, `must be at most ${MAX_LESSON_SUBJECT_LENGTH} characters`)),
+  startsAt: v.pipe(v.string('must be a string'), v.isoTimestamp('must be an ISO-8601 timestamp')),
+  durationMinutes: v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(15, 'must be at least 15'), v.maxValue(480, 'must be at most 480')),
+})
+export const updateLessonStatusBodySchema = v.object({ status: v.picklist(LESSON_STATUSES, `must be one of ${LESSON_STATUSES.join(', ')}`) })
+export const createContactRequestBodySchema = v.object({
+  tutorId: conversationIdSchema,
+  message: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_CONTACT_MESSAGE_LENGTH, `must be at most ${MAX_CONTACT_MESSAGE_LENGTH} characters`)),
+})
+export const updateContactRequestStatusBodySchema = v.object({
+  status: v.picklist(CONTACT_REQUEST_STATUSES, `must be one of ${CONTACT_REQUEST_STATUSES.join(', ')}`),
+})
+
+// --- Parsing ----------------------------------------------------------------------------------
+
+export interface ValidationIssue {
+  /** Dotted path to the offending field, `''` for the value itself. */
+  path: string
+  message: string
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: ValidationIssue[] }
+
+export const MAX_REPORTED_ISSUES = 10
+
+/**
+ * Validates `input`, returning a fresh value (unknown keys, `__proto__` included, are dropped) or at most
+ * ten issues that name fields but never echo the raw input.
+ *
+ * @example parse(messageSchema, payload) // { ok: true, value } | { ok: false, issues: [{ path: 'seq', message: … }] }
+ */
+export function parse<S extends v.GenericSchema>(schema: S, input: unknown): ParseResult<v.InferOutput<S>> {
+  const result = v.safeParse(schema, input)
+  if (result.success) return { ok: true, value: result.output }
+  return {
+    ok: false,
+    issues: result.issues.slice(0, MAX_REPORTED_ISSUES).map((issue) => ({
+      path: issuePath(issue),
+      message: issueMessage(issue),
+    })),
+  }
+}
+
+function issuePath(issue: v.BaseIssue<unknown>): string {
+  return (issue.path ?? []).map((item) => String((item as { key?: unknown }).key)).join('.')
+}
+
+function issueMessage(issue: v.BaseIssue<unknown>): string {
+  // Valibot's default messages quote the received value; keep only our own wording or the expectation.
+  if (issue.received === 'undefined') return 'is required'
+  if (issue.message && !issue.message.startsWith('Invalid ')) return issue.message
+  return issue.expected ? `expected ${issue.expected}` : 'is invalid'
+}
+
+/** One line naming the fields, for an `INVALID` error: "content: must not be empty; clientId: must be a string". */
+export function describeIssues(issues: ValidationIssue[]): string {
+  return issues.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join('; ')
+}
