@@ -1,0 +1,21 @@
+import type { Message, User } from '../contract'
+
+/** Where a message stands for the user who sent it; messages from the server carry no status (they are stored). */
+export type MessageStatus = 'pending' | 'sent' | 'failed'
+
+/** A message as cached in a thread: a stored one, or one of ours the server has not confirmed yet. */
+export interface ThreadMessage extends Message {
+  status?: MessageStatus
+  /** Why a failed message was refused, for the Retry/Discard prompt. */
+  error?: { code: string; message: string }
+}
+
+export interface Session {
+  token: string
+  user: User
+}
+
+/** The thunk extra argument every store provides: where the API lives. */
+export interface ApiExtra {
+  apiUrl: string
+}
