@@ -9,5 +9,6 @@ export default defineConfig({
     typecheck: { include: ['tests/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
     // Integration and e2e suites start real servers; two cores, so keep parallelism modest.
     maxWorkers: 2,
+    reporters: ['default', './tests/support/summaryReporter.ts'],
   },
 })
