@@ -1,0 +1,68 @@
+import { useSyncExternalStore } from 'react'
+
+/**
+ * A tiny hash router: `#/messages`, `#/messages/<conversationId>`, `#/lessons`, `#/contact-requests`.
+ * Hash routes need nothing from the server (any static host, `vite preview`, the API server's SPA fallback), and
+ * four routes do not justify a router library.
+ */
+export type Route =
+  | { page: 'messages'; conversationId: string | null }
+  | { page: 'lessons' }
+  | { page: 'contactRequests' }
+
+export type Page = Route['page']
+
+/** Parses a location hash (`#/messages/c1`) into a route; anything unknown is the messages page. */
+export function parseHash(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(safeDecode)
+  switch (parts[0]) {
+    case 'lessons':
+      return { page: 'lessons' }
+    case 'contact-requests':
+      return { page: 'contactRequests' }
+    default:
+      return { page: 'messages', conversationId: parts[0] === 'messages' ? (parts[1] ?? null) : null }
+  }
+}
+
+/** The hash for a route: `hrefFor({ page: 'lessons' })` → `#/lessons`. */
+export function hrefFor(route: Route): string {
+  switch (route.page) {
+    case 'lessons':
+      return '#/lessons'
+    case 'contactRequests':
+      return '#/contact-requests'
+    case 'messages':
+      return route.conversationId ? `#/messages/${encodeURIComponent(route.conversationId)}` : '#/messages'
+  }
+}
+
+export function navigate(route: Route): void {
+  window.location.hash = hrefFor(route)
+}
+
+/** The current route, outside React (the notifications middleware asks which page is open). */
+export function currentRoute(): Route {
+  return parseHash(typeof window === 'undefined' ? '' : window.location.hash)
+}
+
+function subscribe(onChange: () => void): () => void {
+  window.addEventListener('hashchange', onChange)
+  return () => window.removeEventListener('hashchange', onChange)
+}
+
+const getHash = () => window.location.hash
+
+/** The current route; re-renders on `hashchange`. */
+export function useRoute(): Route {
+  const hash = useSyncExternalStore(subscribe, getHash, () => '')
+  return parseHash(hash)
+}
+
+function safeDecode(part: string): string {
+  try {
+    return decodeURIComponent(part)
+  } catch {
+    return part
+  }
+}

@@ -1,0 +1,127 @@
+import { useId, useMemo, useState, type FormEvent } from 'react'
+import { useCreateConversationMutation, useGetConversationsQuery } from '../../api'
+import { selectUser } from '../../app/authSlice'
+import { useAppSelector } from '../../app/hooks'
+import { hrefFor, navigate } from '../../app/router'
+import type { Conversation } from '../../contract'
+import { errorMessage } from '../shared/errors'
+import { formatMessageTime } from '../shared/format'
+import { usePeople } from '../shared/people'
+import { Thread } from './Thread'
+
+const activity = (c: Conversation) => Date.parse(c.lastMessage?.createdAt ?? c.updatedAt) || 0
+
+/** The conversation list (newest first) and, when one is selected, its thread. */
+export function MessagesPage({ conversationId }: { conversationId: string | null }) {
+  const me = useAppSelector(selectUser)
+  const people = usePeople()
+  const { data: conversations, isLoading, error, refetch } = useGetConversationsQuery()
+  const sorted = useMemo(() => [...(conversations ?? [])].sort((a, b) => activity(b) - activity(a)), [conversations])
+  const selected = sorted.find((c) => c.id === conversationId)
+  const otherOf = (c: Conversation) => c.participantIds.find((id) => id !== me?.id) ?? me?.id ?? ''
+
+  return (
+    <div className={`messages${conversationId ? ' has-thread' : ''}`}>
+      <section className="conv-pane" aria-labelledby="conv-heading">
+        <h1 id="conv-heading">Messages</h1>
+        <NewConversation />
+        {isLoading && <p className="muted">Loading conversations…</p>}
+        {error && (
+          <p className="form-error" role="alert">
+            {errorMessage(error)}{' '}
+            <button type="button" className="btn btn-quiet" onClick={() => refetch()}>
+              Try again
+            </button>
+          </p>
+        )}
+        {conversations && sorted.length === 0 && <p className="muted">No conversations yet. Start one above.</p>}
+        <ul className="conv-list" data-testid="conversation-list">
+          {sorted.map((c) => {
+            const last = c.lastMessage
+            return (
+              <li key={c.id}>
+                <a
+                  className="conv"
+                  href={hrefFor({ page: 'messages', conversationId: c.id })}
+                  aria-current={c.id === conversationId ? 'page' : undefined}
+                  data-testid="conversation"
+                  data-conversation-id={c.id}
+                >
+                  <span className="conv-top">
+                    <span className="conv-name">{people.nameOf(otherOf(c))}</span>
+                    {last && <span className="conv-time">{formatMessageTime(last.createdAt)}</span>}
+                  </span>
+                  <span className="conv-bottom">
+                    <span className="conv-last" data-testid="conversation-last">
+                      {last ? `${last.senderId === me?.id ? 'You: ' : ''}${last.content}` : 'No messages yet'}
+                    </span>
+                    {c.unreadCount > 0 && (
+                      <span className="count" data-testid="unread-count">
+                        {c.unreadCount}
+                        <span className="sr-only"> unread</span>
+                      </span>
+                    )}
+                  </span>
+                </a>
+              </li>
+            )
+          })}
+        </ul>
+      </section>
+      {conversationId ? (
+        <Thread
+          key={conversationId}
+          conversationId={conversationId}
+          title={selected ? people.nameOf(otherOf(selected)) : 'Conversation'}
+        />
+      ) : (
+        <section className="thread thread-empty" aria-label="Conversation">
+          <p className="muted">Choose a conversation, or start a new one.</p>
+        </section>
+      )}
+    </div>
+  )
+}
+
+function NewConversation() {
+  const id = useId()
+  const { others } = usePeople()
+  const [participantId, setParticipantId] = useState('')
+  const [create, { isLoading, error }] = useCreateConversationMutation()
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault()
+    if (!participantId) return
+    try {
+      const conversation = await create({ participantId }).unwrap()
+      setParticipantId('')
+      navigate({ page: 'messages', conversationId: conversation.id })
+    } catch {
+      // shown below from the mutation's error
+    }
+  }
+
+  return (
+    <form className="new-conv" onSubmit={submit}>
+      <label htmlFor={`${id}-who`}>Write to</label>
+      <div className="inline">
+        <select id={`${id}-who`} value={participantId} onChange={(e) => setParticipantId(e.target.value)} required>
+          <option value="">Choose a person…</option>
+          {others.map((u) => (
+            <option key={u.id} value={u.id}>
+              {u.name} ({u.role})
+            </option>
+          ))}
+        </select>
+        <button type="submit" className="btn" disabled={!participantId || isLoading}>
+          Start
+        </button>
+      </div>
+      {error && (
+        <p className="form-error" role="alert">
+          {errorMessage(error)}
+        </p>
+      )}
+    </form>
+  )
+}

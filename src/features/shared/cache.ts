@@ -1,0 +1,9 @@
+/**
+ * Puts an entity into a cached list by id, keeping the newer of two versions (by `updatedAt`). Used after our own
+ * mutations so the page is right even when the socket is down; the socket event that follows is then a no-op.
+ */
+export function upsertById<T extends { id: string; updatedAt: string }>(list: T[], item: T): void {
+  const i = list.findIndex((x) => x.id === item.id)
+  if (i === -1) list.push(item)
+  else if (Date.parse(item.updatedAt) >= Date.parse(list[i]!.updatedAt)) list[i] = item
+}

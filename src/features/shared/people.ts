@@ -1,0 +1,29 @@
+import { useMemo } from 'react'
+import { useGetUsersQuery } from '../../api'
+import { selectUser } from '../../app/authSlice'
+import { useAppSelector } from '../../app/hooks'
+import type { Id, User } from '../../contract'
+
+export interface People {
+  /** Everyone the logged-in user can write to or book (not the user). */
+  others: User[]
+  tutors: User[]
+  /** A display name for any id, the user included; a short placeholder for someone unknown. */
+  nameOf(id: Id): string
+}
+
+export function usePeople(): People {
+  const me = useAppSelector(selectUser)
+  const { data } = useGetUsersQuery()
+  return useMemo(() => {
+    const byId = new Map<Id, User>()
+    for (const u of data ?? []) byId.set(u.id, u)
+    if (me) byId.set(me.id, me)
+    const others = (data ?? []).filter((u) => u.id !== me?.id)
+    return {
+      others,
+      tutors: others.filter((u) => u.role === 'tutor'),
+      nameOf: (id) => (id === me?.id ? 'You' : (byId.get(id)?.name ?? 'Someone')),
+    }
+  }, [data, me])
+}
