@@ -1,0 +1,96 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { rolldown } from 'rolldown'
+import type { Figure } from '../lib/figure'
+import { row } from '../lib/results'
+import { BENCH_DIR, REPO_ROOT } from '../lib/paths'
+
+/**
+ * P5: what the realtime layer adds to a browser bundle, minified (rolldown, Vite 8's bundler) and gzipped (level 9).
+ *
+ * Baseline: everything socket.io-client, RTK and RTK Query (React entry) export, so whatever the layer uses from
+ * them is already paid for. With: the same plus `export * from 'src/realtime'`. The difference is the layer's own
+ * code, the contract and valibot, and whatever else the layer pulls in (the app's api slice). React and react-redux
+ * stay external in both (the app pays for them with or without the layer).
+ */
+
+const BASE = [
+  "export { io, Manager, Socket } from 'socket.io-client'",
+  "export * from '@reduxjs/toolkit'",
+  "export * from '@reduxjs/toolkit/query/react'",
+]
+
+interface BundleSize {
+  min: number
+  gz: number
+}
+
+async function bundle(entryFile: string): Promise<BundleSize> {
+  const build = await rolldown({
+    input: entryFile,
+    cwd: REPO_ROOT,
+    platform: 'browser',
+    external: [/^react($|\/)/, /^react-dom($|\/)/, /^react-redux($|\/)/],
+    transform: { define: { 'process.env.NODE_ENV': '"production"', 'import.meta.env.DEV': 'false', 'import.meta.env.PROD': 'true' } },
+    logLevel: 'silent',
+  })
+  try {
+    const { output } = await build.generate({ format: 'es', minify: true })
+    let min = 0
+    let gz = 0
+    for (const chunk of output) {
+      if (chunk.type !== 'chunk') continue
+      const code = Buffer.from(chunk.code)
+      min += code.length
+      gz += gzipSync(code, { level: 9 }).length
+    }
+    return { min, gz }
+  } finally {
+    await build.close()
+  }
+}
+
+export const p5: Figure = {
+  id: 'P5',
+  title: 'bundle size of the layer, min+gz',
+  async run({ log }) {
+    const tmp = join(BENCH_DIR, '.tmp', 'p5')
+    await rm(tmp, { recursive: true, force: true })
+    await mkdir(tmp, { recursive: true })
+    const spec = (path: string) => `'${relative(tmp, join(REPO_ROOT, path)).split('\\').join('/')}'`
+    const entries = {
+      base: BASE,
+      withApi: [...BASE, `export * from ${spec('src/api/index.ts')}`],
+      withLayer: [...BASE, `export * from ${spec('src/realtime/index.ts')}`],
+      withApiAndLayer: [...BASE, `export * from ${spec('src/api/index.ts')}`, `export * from ${spec('src/realtime/index.ts')}`],
+    }
+    const sizes: Record<string, BundleSize> = {}
+    for (const [name, lines] of Object.entries(entries)) {
+      const file = join(tmp, `${name}.ts`)
+      await writeFile(file, `${lines.join('\n')}\n`)
+      sizes[name] = await bundle(file)
+      log(`P5 ${name}: ${sizes[name]!.min} B min, ${sizes[name]!.gz} B min+gz`)
+    }
+    const { base, withApi, withLayer, withApiAndLayer } = sizes as Record<keyof typeof entries, BundleSize>
+    return [
+      row({
+        id: 'P5',
+        name: 'layer + contract + valibot (+ what it imports), added min+gz over socket.io-client + RTK',
+        value: withLayer.gz - base.gz,
+        unit: 'B',
+        baseline: base.gz,
+        target: { on: 'value', op: '<=', limit: 5000 },
+      }),
+      row({
+        id: 'P5-excl-api',
+        name: 'the same, over a baseline that already holds the app api slice (src/api)',
+        value: withApiAndLayer.gz - withApi.gz,
+        unit: 'B',
+        baseline: withApi.gz,
+      }),
+      row({ id: 'P5-min', name: 'layer added, minified only', value: withLayer.min - base.min, unit: 'B', baseline: base.min }),
+      row({ id: 'P5-total', name: 'whole bundle with the layer, min+gz', value: withLayer.gz, unit: 'B', baseline: base.gz }),
+    ]
+  },
+}

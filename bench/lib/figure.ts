@@ -1,0 +1,14 @@
+import type { Row } from './results'
+
+/** What every figure receives: the run's mode and a logger for progress lines (stderr, never the table). */
+export interface FigureContext {
+  /** Tiny sizes, for the smoke test: checks that every row is produced and well-formed, measures nothing useful. */
+  smoke: boolean
+  log: (line: string) => void
+}
+
+export interface Figure {
+  id: string
+  title: string
+  run: (ctx: FigureContext) => Promise<Row[]>
+}

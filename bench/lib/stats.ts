@@ -1,0 +1,90 @@
+/** Timing and statistics shared by every figure: nanosecond clock, percentiles, medians of rounds. */
+
+/** Nanoseconds from an arbitrary origin (`process.hrtime.bigint`), as a number (exact below 2^53 ns ≈ 104 days). */
+export const nowNs = (): number => Number(process.hrtime.bigint())
+
+export const nsToUs = (ns: number): number => ns / 1_000
+export const nsToMs = (ns: number): number => ns / 1_000_000
+
+/** Nearest-rank percentile (p in 0..100) of unsorted samples; NaN for no samples. */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return Number.NaN
+  const sorted = [...samples].sort((a, b) => a - b)
+  const rank = Math.ceil((p / 100) * sorted.length)
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!
+}
+
+export function median(values: readonly number[]): number {
+  return percentile(values, 50)
+}
+
+export interface Percentiles {
+  p50: number
+  p99: number
+  /** How many samples in all rounds. */
+  n: number
+}
+
+/**
+ * Runs `warmup` unrecorded rounds, then `rounds` recorded ones; each round returns its samples. The result is the
+ * median over rounds of each round's p50 and p99 (one noisy round moves nothing).
+ */
+export async function roundsOfSamples(
+  opts: { warmup: number; rounds: number },
+  round: (index: number) => Promise<number[]>,
+): Promise<Percentiles> {
+  for (let i = 0; i < opts.warmup; i++) await round(-1 - i)
+  const p50s: number[] = []
+  const p99s: number[] = []
+  let n = 0
+  for (let i = 0; i < opts.rounds; i++) {
+    const samples = await round(i)
+    if (samples.length === 0) continue
+    p50s.push(percentile(samples, 50))
+    p99s.push(percentile(samples, 99))
+    n += samples.length
+  }
+  return { p50: median(p50s), p99: median(p99s), n }
+}
+
+/** Medians over rounds of a scalar measured once per round (a rate, a duration), after `warmup` unrecorded rounds. */
+export async function roundsOfScalar(
+  opts: { warmup: number; rounds: number },
+  round: (index: number) => Promise<number>,
+): Promise<{ median: number; values: number[] }> {
+  for (let i = 0; i < opts.warmup; i++) await round(-1 - i)
+  const values: number[] = []
+  for (let i = 0; i < opts.rounds; i++) values.push(await round(i))
+  return { median: median(values), values }
+}
+
+/** A promise with its resolver outside, for "resolve when the listener sees it". */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
+  let resolve!: (value: T) => void
+  let reject!: (error: unknown) => void
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
+
+/** Rejects after `ms` with a message naming what was awaited, so a stuck figure fails instead of hanging. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Resolves once `predicate()` holds, polling every `everyMs`; rejects after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000, everyMs = 2): Promise<void> {
+  const start = Date.now()
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(everyMs)
+  }
+}
