@@ -1,0 +1,121 @@
+import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose'
+import type { Id } from '../src/contract'
+import type { Db } from './db/types'
+import { unauthorized } from './errors'
+
+// --- Passwords: node:crypto scrypt, self-describing hashes "scrypt$N$r$p$salt$hash" ---------------
+
+const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 }
+
+function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scryptCallback(password, salt, keyLength, options, (error, key) => (error ? reject(error) : resolve(key))),
+  )
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16)
+  const key = await scrypt(password, salt, SCRYPT.keyLength, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p })
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$')
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split('$')
+  if (scheme !== 'scrypt' || !salt || !hash) return false
+  const expected = Buffer.from(hash, 'base64')
+  const key = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+  })
+  return timingSafeEqual(key, expected)
+}
+
+/** A hash to compare against when the email is unknown, so both failures take the same time. */
+let dummyHash: Promise<string> | undefined
+export function dummyPasswordHash(): Promise<string> {
+  dummyHash ??= hashPassword(randomBytes(8).toString('hex'))
+  return dummyHash
+}
+
+// --- Tokens: HS256 JWTs with jose ----------------------------------------------------------------
+
+export const DEFAULT_TOKEN_TTL_SECONDS = 3600
+/** How long after expiry a token may still be exchanged at /api/auth/refresh. */
+export const DEFAULT_REFRESH_GRACE_SECONDS = 7 * 24 * 3600
+const ISSUER = 'talemy'
+
+export interface TokenServiceOptions {
+  ttlSeconds?: number
+  refreshGraceSeconds?: number
+}
+
+export class TokenService {
+  private readonly ttlSeconds: number
+  private readonly graceSeconds: number
+
+  constructor(
+    private readonly key: Uint8Array,
+    options: TokenServiceOptions = {},
+  ) {
+    this.ttlSeconds = options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS
+    this.graceSeconds = options.refreshGraceSeconds ?? DEFAULT_REFRESH_GRACE_SECONDS
+  }
+
+  issue(userId: Id): Promise<string> {
+    return new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(userId)
+      .setIssuer(ISSUER)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + this.ttlSeconds)
+      .sign(this.key)
+  }
+
+  /** The user id of a valid, unexpired token; throws UNAUTHORIZED otherwise. */
+  verify(token: unknown): Promise<Id> {
+    return this.check(token, 0)
+  }
+
+  /** Like `verify`, but accepts a token expired less than the grace period ago. */
+  verifyForRefresh(token: unknown): Promise<Id> {
+    return this.check(token, this.graceSeconds)
+  }
+
+  private async check(token: unknown, toleranceSeconds: number): Promise<Id> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) throw unauthorized()
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        issuer: ISSUER,
+        clockTolerance: toleranceSeconds,
+        requiredClaims: ['sub', 'exp'],
+      })
+      if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw unauthorized()
+      return payload.sub
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw unauthorized('token expired')
+      throw unauthorized()
+    }
+  }
+}
+
+/** `JWT_SECRET` when given; otherwise a secret generated on first start and kept in the database (with the data). */
+export async function loadSigningKey(db: Db, configured?: string): Promise<Uint8Array> {
+  if (configured) return new TextEncoder().encode(configured)
+  const existing = await db.query<{ value: string }>(`select value from settings where key = 'jwt_secret'`)
+  if (existing[0]) return Buffer.from(existing[0].value, 'base64url')
+  await db.query(`insert into settings (key, value) values ('jwt_secret', $1) on conflict (key) do nothing`, [
+    randomBytes(32).toString('base64url'),
+  ])
+  const stored = await db.query<{ value: string }>(`select value from settings where key = 'jwt_secret'`)
+  return Buffer.from(stored[0]!.value, 'base64url')
+}
+
+/** The token from an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return match?.[1]
+}

@@ -1,0 +1,36 @@
+import { join } from 'node:path'
+import type { Logger } from '../logger'
+import { migrate } from './migrations'
+import { openPglite } from './pglite'
+import { openPostgres } from './postgres'
+import { seedIfNew } from './seed'
+import type { Db } from './types'
+
+export type { Db, Queryable } from './types'
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL connection string; when absent, the embedded PGlite in `dataDir`. */
+  databaseUrl?: string
+  dataDir: string
+  logger?: Logger
+}
+
+/** Opens the database, runs pending migrations and seeds the demo data on first start. */
+export async function openDatabase({ databaseUrl, dataDir, logger }: OpenDatabaseOptions): Promise<Db> {
+  const started = Date.now()
+  const db = databaseUrl ? await openPostgres(databaseUrl) : await openPglite(pgliteDir(dataDir))
+  try {
+    const applied = await migrate(db)
+    const seeded = await seedIfNew(db)
+    logger?.info({ kind: db.kind, migrationsApplied: applied, seeded, ms: Date.now() - started }, 'database ready')
+    return db
+  } catch (error) {
+    await db.close().catch(() => undefined)
+    throw error
+  }
+}
+
+/** Where PGlite keeps its files inside the data folder. */
+export function pgliteDir(dataDir: string): string {
+  return join(dataDir, 'pglite')
+}

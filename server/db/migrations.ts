@@ -1,0 +1,103 @@
+import type { Db } from './types'
+
+/**
+ * Ordered, append-only. Each runs once in its own transaction, recorded in `schema_migrations`;
+ * an advisory lock keeps two servers sharing one PostgreSQL from migrating at the same time.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  create table settings (
+    key text primary key,
+    value text not null
+  );
+  create table users (
+    id text primary key,
+    email text not null unique,
+    name text not null,
+    role text not null check (role in ('student', 'tutor')),
+    password_hash text not null,
+    created_at timestamptz not null
+  );
+  create table conversations (
+    id text primary key,
+    -- the two participants' ids, sorted and joined: one conversation per pair, race-safe through the constraint
+    pair_key text not null unique,
+    last_seq integer not null default 0,
+    created_at timestamptz not null,
+    updated_at timestamptz not null
+  );
+  create table conversation_members (
+    conversation_id text not null references conversations(id),
+    user_id text not null references users(id),
+    last_read_seq integer not null default 0,
+    primary key (conversation_id, user_id)
+  );
+  create index conversation_members_user on conversation_members (user_id);
+  create table messages (
+    id text primary key,
+    conversation_id text not null references conversations(id),
+    seq integer not null,
+    sender_id text not null references users(id),
+    content text not null,
+    client_id text,
+    created_at timestamptz not null,
+    unique (conversation_id, seq),
+    unique (sender_id, client_id)
+  );
+  create table lessons (
+    id text primary key,
+    tutor_id text not null references users(id),
+    student_id text not null references users(id),
+    subject text not null,
+    starts_at timestamptz not null,
+    duration_minutes integer not null,
+    status text not null check (status in ('pending', 'confirmed', 'cancelled', 'completed')),
+    created_at timestamptz not null,
+    updated_at timestamptz not null
+  );
+  create index lessons_tutor on lessons (tutor_id);
+  create index lessons_student on lessons (student_id);
+  create table contact_requests (
+    id text primary key,
+    student_id text not null references users(id),
+    tutor_id text not null references users(id),
+    message text not null,
+    status text not null check (status in ('pending', 'accepted', 'declined')),
+    created_at timestamptz not null,
+    updated_at timestamptz not null
+  );
+  create index contact_requests_tutor on contact_requests (tutor_id);
+  create index contact_requests_student on contact_requests (student_id);
+  `,
+]
+
+const MIGRATION_LOCK = 7_215_001
+
+export async function migrate(db: Db): Promise<number> {
+  await db.query(`create table if not exists schema_migrations (
+    version integer primary key,
+    applied_at timestamptz not null default now()
+  )`)
+  let applied = 0
+  for (const [index, sql] of MIGRATIONS.entries()) {
+    const version = index + 1
+    const done = await db.transaction(async (tx) => {
+      await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
+      const rows = await tx.query('select 1 from schema_migrations where version = $1', [version])
+      if (rows.length > 0) return false
+      for (const statement of splitStatements(sql)) await tx.query(statement)
+      await tx.query('insert into schema_migrations (version) values ($1)', [version])
+      return true
+    })
+    if (done) applied++
+  }
+  return applied
+}
+
+/** Our migrations hold no semicolons inside literals, so a plain split is enough (extended protocol: one statement per query). */
+function splitStatements(sql: string): string[] {
+  return sql
+    .split(';')
+    .map((part) => part.replace(/--[^\n]*/g, '').trim())
+    .filter((part) => part.length > 0)
+}

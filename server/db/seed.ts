@@ -1,0 +1,116 @@
+import { hashPassword } from '../auth'
+import type { Db, Queryable } from './types'
+
+/** The contract's demo accounts. Stable ids make logs and debugging readable. */
+export const DEMO_PASSWORD = 'talemy'
+export const DEMO_USERS = [
+  { id: 'user-alice', email: 'alice@talemy.test', name: 'Alice Martin', role: 'student' },
+  { id: 'user-bob', email: 'bob@talemy.test', name: 'Bob Okafor', role: 'tutor' },
+  { id: 'user-carol', email: 'carol@talemy.test', name: 'Carol Lindqvist', role: 'tutor' },
+] as const
+
+const HOUR = 3600_000
+const DAY = 24 * HOUR
+
+/**
+ * Seeds the demo data once, on the first start (recorded in `settings`, so deleting rows later does not re-seed).
+ * Returns whether it seeded.
+ */
+export async function seedIfNew(db: Db, now = new Date()): Promise<boolean> {
+  const passwordHash = await hashPassword(DEMO_PASSWORD)
+  return db.transaction(async (tx) => {
+    const claimed = await tx.query(
+      `insert into settings (key, value) values ('seeded_at', $1) on conflict (key) do nothing returning key`,
+      [now.toISOString()],
+    )
+    if (claimed.length === 0) return false
+    await seedDemoData(tx, passwordHash, now)
+    return true
+  })
+}
+
+async function seedDemoData(tx: Queryable, passwordHash: string, now: Date): Promise<void> {
+  const at = (offsetMs: number) => new Date(now.getTime() + offsetMs).toISOString()
+  for (const user of DEMO_USERS) {
+    await tx.query(
+      `insert into users (id, email, name, role, password_hash, created_at) values ($1, $2, $3, $4, $5, $6)`,
+      [user.id, user.email, user.name, user.role, passwordHash, at(-30 * DAY)],
+    )
+  }
+
+  const conversations: { id: string; a: string; b: string; messages: [string, string][]; readBy: Record<string, number> }[] = [
+    {
+      id: 'conv-alice-bob',
+      a: 'user-alice',
+      b: 'user-bob',
+      messages: [
+        ['user-alice', 'Hi Bob! Could you help me get ready for my calculus exam?'],
+        ['user-bob', 'Of course. Which topics worry you most?'],
+        ['user-alice', 'Integration by parts, mostly.'],
+        ['user-bob', 'Great, let us start there on Thursday. Bring a few exercises you found hard.'],
+      ],
+      // Alice has not read Bob's last message yet.
+      readBy: { 'user-alice': 3, 'user-bob': 4 },
+    },
+    {
+      id: 'conv-alice-carol',
+      a: 'user-alice',
+      b: 'user-carol',
+      messages: [
+        ['user-carol', 'Hola Alice, thanks for your request. When would you like to start?'],
+        ['user-alice', 'Next week would be perfect, gracias!'],
+      ],
+      readBy: { 'user-alice': 2, 'user-carol': 2 },
+    },
+  ]
+  let minute = 0
+  for (const conversation of conversations) {
+    const count = conversation.messages.length
+    const pairKey = [conversation.a, conversation.b].sort().join(':')
+    const firstAt = -2 * DAY + minute * 60_000
+    await tx.query(
+      `insert into conversations (id, pair_key, last_seq, created_at, updated_at) values ($1, $2, $3, $4, $5)`,
+      [conversation.id, pairKey, count, at(firstAt), at(firstAt + (count - 1) * 5 * 60_000)],
+    )
+    for (const userId of [conversation.a, conversation.b]) {
+      await tx.query(`insert into conversation_members (conversation_id, user_id, last_read_seq) values ($1, $2, $3)`, [
+        conversation.id,
+        userId,
+        conversation.readBy[userId] ?? 0,
+      ])
+    }
+    for (const [index, [senderId, content]] of conversation.messages.entries()) {
+      await tx.query(
+        `insert into messages (id, conversation_id, seq, sender_id, content, client_id, created_at)
+         values ($1, $2, $3, $4, $5, null, $6)`,
+        [`${conversation.id}-m${index + 1}`, conversation.id, index + 1, senderId, content, at(firstAt + index * 5 * 60_000)],
+      )
+    }
+    minute += 90
+  }
+
+  const lessons = [
+    ['lesson-1', 'user-bob', 'user-alice', 'Calculus: integration by parts', at(2 * DAY + 16 * HOUR), 60, 'confirmed'],
+    ['lesson-2', 'user-carol', 'user-alice', 'Spanish conversation', at(5 * DAY + 10 * HOUR), 45, 'pending'],
+    ['lesson-3', 'user-bob', 'user-alice', 'Calculus: limits review', at(-7 * DAY), 60, 'completed'],
+  ] as const
+  for (const [id, tutorId, studentId, subject, startsAt, duration, status] of lessons) {
+    await tx.query(
+      `insert into lessons (id, tutor_id, student_id, subject, starts_at, duration_minutes, status, created_at, updated_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
+      [id, tutorId, studentId, subject, startsAt, duration, status, at(-10 * DAY)],
+    )
+  }
+
+  const requests = [
+    ['contact-1', 'user-alice', 'user-bob', 'Hello! I need help with calculus before my exam.', 'accepted'],
+    ['contact-2', 'user-alice', 'user-carol', 'Hi Carol, I would like to practise conversational Spanish.', 'pending'],
+  ] as const
+  for (const [id, studentId, tutorId, message, status] of requests) {
+    await tx.query(
+      `insert into contact_requests (id, student_id, tutor_id, message, status, created_at, updated_at)
+       values ($1, $2, $3, $4, $5, $6, $6)`,
+      [id, studentId, tutorId, message, status, at(-3 * DAY)],
+    )
+  }
+}

@@ -1,0 +1,31 @@
+import type { ApiError, ErrorCode } from '../src/contract'
+import { describeIssues, type ValidationIssue } from '../src/contract'
+
+/** A refusal the client should see as `{ code, message }`; anything else thrown becomes `INTERNAL`. */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message)
+    this.name = 'AppError'
+  }
+}
+
+/** INVALID naming the fields; an issue about the value itself is reported under `root` ("body", "payload"…). */
+export const invalid = (issues: ValidationIssue[], root = 'body'): AppError =>
+  new AppError('INVALID', describeIssues(issues.map((issue) => (issue.path ? issue : { ...issue, path: root }))))
+export const notFound = (what: string): AppError => new AppError('NOT_FOUND', `${what} not found`)
+export const forbidden = (message: string): AppError => new AppError('FORBIDDEN', message)
+export const unauthorized = (message = 'missing or invalid token'): AppError => new AppError('UNAUTHORIZED', message)
+
+/** The wire shape of any error; unexpected ones are reported as INTERNAL without leaking details. */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof AppError) {
+    return error.retryAfterMs === undefined
+      ? { code: error.code, message: error.message }
+      : { code: error.code, message: error.message, retryAfterMs: error.retryAfterMs }
+  }
+  return { code: 'INTERNAL', message: 'internal server error' }
+}

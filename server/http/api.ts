@@ -1,0 +1,52 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Id } from '../../src/contract'
+import { bearerToken, type TokenService } from '../auth'
+import type { Services } from '../services'
+
+interface ApiDeps {
+  services: Services
+  tokens: TokenService
+}
+
+type IdParams = { Params: { id: string } }
+
+/** The contract's endpoints, thin: parse the request, call a service, send its result. */
+export function registerApiRoutes(api: FastifyInstance, { services, tokens }: ApiDeps): void {
+  const { accounts, messaging, bookings } = services
+  const userOf = (request: FastifyRequest): Promise<Id> => tokens.verify(bearerToken(request.headers.authorization))
+
+  api.post('/auth/login', async (request) => accounts.login(request.body))
+  api.post('/auth/refresh', async (request) => accounts.refresh(bearerToken(request.headers.authorization)))
+
+  api.get('/me', async (request) => accounts.me(await userOf(request)))
+  api.get('/users', async (request) => accounts.listUsers(await userOf(request)))
+
+  api.get('/conversations', async (request) => messaging.listConversations(await userOf(request)))
+  api.post('/conversations', async (request, reply) => {
+    const { conversation, created } = await messaging.createConversation(await userOf(request), request.body)
+    return reply.status(created ? 201 : 200).send(conversation)
+  })
+  api.get<IdParams>('/conversations/:id/messages', async (request) =>
+    messaging.listMessages(await userOf(request), request.params.id, request.query),
+  )
+  api.post<IdParams>('/conversations/:id/messages', async (request, reply) => {
+    const message = await messaging.post(await userOf(request), request.params.id, request.body)
+    return reply.status(201).send(message)
+  })
+
+  api.get('/lessons', async (request) => bookings.listLessons(await userOf(request)))
+  api.post('/lessons', async (request, reply) =>
+    reply.status(201).send(await bookings.createLesson(await userOf(request), request.body)),
+  )
+  api.patch<IdParams>('/lessons/:id', async (request) =>
+    bookings.updateLessonStatus(await userOf(request), request.params.id, request.body),
+  )
+
+  api.get('/contact-requests', async (request) => bookings.listContactRequests(await userOf(request)))
+  api.post('/contact-requests', async (request, reply) =>
+    reply.status(201).send(await bookings.createContactRequest(await userOf(request), request.body)),
+  )
+  api.patch<IdParams>('/contact-requests/:id', async (request) =>
+    bookings.updateContactRequestStatus(await userOf(request), request.params.id, request.body),
+  )
+}

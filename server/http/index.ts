@@ -1,0 +1,88 @@
+// Why Fastify: schema-free but fast JSON routing with a proper error-handler/not-found-handler pair (so every failure,
+// including malformed JSON and oversize bodies, becomes our `{ error: { code, message } }`), encapsulated plugins
+// for the `/api` prefix, first-party static files (@fastify/static) and CORS, pino as its built-in logger, and an
+// `inject()` for fast in-process tests. It leaves the Node `http.Server` to us, so Socket.IO attaches to the same port.
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import cors from '@fastify/cors'
+import fastifyStatic from '@fastify/static'
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import { HTTP_STATUS, MAX_PACKET_BYTES } from '../../src/contract'
+import type { TokenService } from '../auth'
+import { AppError, toApiError } from '../errors'
+import type { Logger } from '../logger'
+import type { OriginPolicy } from '../origins'
+import type { Services } from '../services'
+import { registerApiRoutes } from './api'
+
+export interface HttpDeps {
+  services: Services
+  tokens: TokenService
+  origins: OriginPolicy
+  /** The built SPA (`dist/`); served with a fallback to index.html for client-side routes. */
+  staticDir?: string
+}
+
+/** The Fastify app, not yet configured: its Node server exists at once, so Socket.IO can attach before routes. */
+export function createHttpApp(logger: Logger): FastifyInstance {
+  return Fastify({
+    loggerInstance: logger,
+    bodyLimit: MAX_PACKET_BYTES,
+    // Close keep-alive connections on shutdown instead of waiting for them.
+    forceCloseConnections: true,
+  }) as unknown as FastifyInstance
+}
+
+/** Error and not-found handlers, the `/api` routes behind the Origin check and CORS, and the SPA. */
+export function configureHttpApp(app: FastifyInstance, { services, tokens, origins, staticDir }: HttpDeps): FastifyInstance {
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    const apiError = error instanceof AppError ? toApiError(error) : fromFrameworkError(error)
+    if (apiError.code === 'INTERNAL') request.log.error({ err: error }, 'request failed')
+    if (apiError.retryAfterMs !== undefined) reply.header('retry-after', Math.ceil(apiError.retryAfterMs / 1000))
+    return reply.status(HTTP_STATUS[apiError.code]).send({ error: apiError })
+  })
+
+  const index = staticDir && existsSync(join(staticDir, 'index.html')) ? staticDir : undefined
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? ''
+    const isApi = path === '/api' || path.startsWith('/api/')
+    if (!isApi && index && (request.method === 'GET' || request.method === 'HEAD')) {
+      return reply.type('text/html').sendFile('index.html', index)
+    }
+    return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${path.slice(0, 200)}` } })
+  })
+
+  void app.register(
+    async (api) => {
+      // A browser request from a foreign origin is refused before anything else (CORS headers alone do not stop it).
+      api.addHook('onRequest', async (request) => {
+        if (!origins.isAllowed(request.headers.origin)) throw new AppError('FORBIDDEN', 'origin not allowed')
+      })
+      await api.register(cors, {
+        origin: (origin, callback) => callback(null, origins.isAllowed(origin)),
+        methods: ['GET', 'POST', 'PATCH', 'OPTIONS'],
+        allowedHeaders: ['authorization', 'content-type'],
+        maxAge: 600,
+      })
+      registerApiRoutes(api, { services, tokens })
+    },
+    { prefix: '/api' },
+  )
+
+  if (index) {
+    void app.register(fastifyStatic, { root: index, prefix: '/', wildcard: true, index: ['index.html'] })
+  }
+  return app
+}
+
+/** Fastify's own errors (bad JSON, body too large, wrong content type…) in our wire shape. */
+function fromFrameworkError(error: FastifyError): ReturnType<typeof toApiError> {
+  const status = error.statusCode ?? 500
+  if (status === 413) return { code: 'INVALID', message: `body: larger than ${MAX_PACKET_BYTES} bytes` }
+  if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.name === 'SyntaxError') {
+    return { code: 'INVALID', message: 'body: not valid JSON' }
+  }
+  if (status === 415) return { code: 'INVALID', message: 'body: send JSON (content-type: application/json)' }
+  if (status >= 400 && status < 500) return { code: 'INVALID', message: `body: ${error.message}`.slice(0, 300) }
+  return { code: 'INTERNAL', message: 'internal server error' }
+}

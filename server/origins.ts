@@ -1,0 +1,45 @@
+/**
+ * Which browser origins may call the API and open the socket. Requests without an Origin header (non-browser
+ * clients) always pass; a browser request from any other origin is refused.
+ */
+export class OriginPolicy {
+  private allowed: Set<string>
+  private readonly configured: boolean
+
+  constructor(configured?: readonly string[]) {
+    this.allowed = new Set((configured ?? []).map(normalizeOrigin))
+    this.configured = configured !== undefined && configured.length > 0
+  }
+
+  /** The defaults, once the port is known (port 0 means "any", so only after listening). */
+  useDefaultsFor(port: number): void {
+    if (this.configured) return
+    this.allowed = new Set(defaultOrigins(port))
+  }
+
+  isAllowed(origin: string | undefined): boolean {
+    if (origin === undefined) return true
+    return this.allowed.has(normalizeOrigin(origin))
+  }
+
+  list(): string[] {
+    return [...this.allowed]
+  }
+}
+
+export function defaultOrigins(port: number): string[] {
+  return [`http://localhost:${port}`, `http://127.0.0.1:${port}`, 'http://localhost:5173', 'http://127.0.0.1:5173']
+}
+
+/** `ALLOWED_ORIGINS="http://a.test, http://b.test"` → list; empty or unset → undefined (the defaults). */
+export function parseOriginList(value: string | undefined): string[] | undefined {
+  const list = (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+  return list.length > 0 ? list : undefined
+}
+
+function normalizeOrigin(origin: string): string {
+  return origin.trim().replace(/\/+$/, '').toLowerCase()
+}

@@ -1,0 +1,58 @@
+import { AppError } from './errors'
+
+export interface RateLimitOptions {
+  /** Tokens added per second. */
+  perSecond: number
+  /** Bucket size: how many operations may go through at once after a quiet period. */
+  burst: number
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSecond: 10, burst: 20 }
+
+interface Bucket {
+  tokens: number
+  updatedAt: number
+}
+
+/**
+ * One token bucket per user, shared by the socket and HTTP (never per IP: many users may share one).
+ *
+ * @example limiter.take(userId) // throws AppError RATE_LIMITED with retryAfterMs when empty
+ */
+export class RateLimiter {
+  private readonly buckets = new Map<string, Bucket>()
+
+  constructor(
+    private readonly options: RateLimitOptions = DEFAULT_RATE_LIMIT,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Takes one token for `key`; `{ ok: false, retryAfterMs }` when the bucket is empty. */
+  tryTake(key: string): { ok: true } | { ok: false; retryAfterMs: number } {
+    const now = this.now()
+    const { perSecond, burst } = this.options
+    const bucket = this.buckets.get(key) ?? { tokens: burst, updatedAt: now }
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * perSecond)
+    bucket.updatedAt = now
+    this.buckets.set(key, bucket)
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1
+      return { ok: true }
+    }
+    return { ok: false, retryAfterMs: Math.max(1, Math.ceil(((1 - bucket.tokens) / perSecond) * 1000)) }
+  }
+
+  take(key: string): void {
+    const result = this.tryTake(key)
+    if (!result.ok) throw new AppError('RATE_LIMITED', 'too many requests, slow down', result.retryAfterMs)
+  }
+
+  /** Drops full buckets so the map does not grow with every user ever seen. */
+  sweep(): void {
+    const now = this.now()
+    for (const [key, bucket] of this.buckets) {
+      const tokens = bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.options.perSecond
+      if (tokens >= this.options.burst) this.buckets.delete(key)
+    }
+  }
+}

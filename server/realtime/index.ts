@@ -1,0 +1,146 @@
+import type { Server as HttpServer } from 'node:http'
+import { Server } from 'socket.io'
+import { MAX_PACKET_BYTES, conversationIdSchema, parse, type Ack, type Id } from '../../src/contract'
+import type { TokenService } from '../auth'
+import { AppError, invalid, toApiError } from '../errors'
+import type { Logger } from '../logger'
+import type { OriginPolicy } from '../origins'
+import type { Services } from '../services'
+import { conversationRoom, userRoom } from './rooms'
+import type { TalemyServer, TalemySocket } from './types'
+
+export { createNotifier, createPresence } from './notifier'
+export type { TalemyServer, TalemySocket } from './types'
+
+/** Connection state recovery keeps a dropped session (rooms, missed events) this long. */
+export const RECOVERY_WINDOW_MS = 2 * 60 * 1000
+
+/**
+ * The Socket.IO server on the HTTP server. Origins are checked in `allowRequest`, which also runs for a direct
+ * WebSocket upgrade (CORS headers alone would not stop one). Handlers are attached later by `attachHandlers`,
+ * once the services (which need this server to notify) exist.
+ */
+export function createSocketServer(httpServer: HttpServer, origins: OriginPolicy): TalemyServer {
+  return new Server(httpServer, {
+    serveClient: false,
+    maxHttpBufferSize: MAX_PACKET_BYTES,
+    cors: { origin: (origin, callback) => callback(null, origins.isAllowed(origin)) },
+    allowRequest: (req, callback) => {
+      const allowed = origins.isAllowed(req.headers.origin)
+      callback(allowed ? null : 'origin not allowed', allowed)
+    },
+    // Middlewares run for recovered sessions too (skipMiddlewares: false): a token that expired while the client was
+    // away, or a user blocked by `blockSockets`, must not slip back in through recovery. Costs one JWT check.
+    connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: false },
+  })
+}
+
+/** Users whose sockets are refused for a while (a test hook: "the server is unreachable for this user"). */
+export class SocketBlocks {
+  private readonly until = new Map<Id, number>()
+
+  block(userId: Id, ms: number): void {
+    this.until.set(userId, Date.now() + ms)
+  }
+
+  isBlocked(userId: Id): boolean {
+    const until = this.until.get(userId)
+    if (until === undefined) return false
+    if (until > Date.now()) return true
+    this.until.delete(userId)
+    return false
+  }
+}
+
+export interface HandlerDeps {
+  services: Services
+  tokens: TokenService
+  blocks: SocketBlocks
+  logger: Logger
+}
+
+type AckFn = (response: Ack<unknown>) => void
+type Handler = (socket: TalemySocket, payload: unknown) => Promise<unknown>
+
+/** The `Error` whose message a client sees in `connect_error`. */
+function handshakeError(code: 'UNAUTHORIZED' | 'UNAVAILABLE', message: string): Error {
+  return Object.assign(new Error(code), { data: { code, message } })
+}
+
+export function attachHandlers(io: TalemyServer, { services, tokens, blocks, logger }: HandlerDeps): void {
+  const { messaging } = services
+
+  const handlers: Record<string, Handler> = {
+    'conversation:join': async (socket, conversationId) => {
+      await messaging.markRead(socket.data.userId, conversationId, (id) => {
+        if (socket.connected) void socket.join(conversationRoom(id))
+      })
+      return null
+    },
+    'conversation:leave': async (socket, conversationId) => {
+      const id = parse(conversationIdSchema, conversationId)
+      if (!id.ok) throw invalid(id.issues, 'conversationId')
+      await socket.leave(conversationRoom(id.value))
+      return null
+    },
+    'message:send': (socket, payload) => messaging.send(socket.data.userId, payload),
+  }
+
+  io.use((socket, next) => {
+    tokens.verify(socket.handshake.auth?.token).then(
+      (userId) => {
+        if (blocks.isBlocked(userId)) return next(handshakeError('UNAVAILABLE', 'sockets are unavailable for this user'))
+        socket.data.userId = userId
+        next()
+      },
+      () => next(handshakeError('UNAUTHORIZED', 'missing or invalid token')),
+    )
+  })
+
+  io.on('connection', (socket) => {
+    const { userId } = socket.data
+    void socket.join(userRoom(userId))
+    logger.debug({ socketId: socket.id, userId, recovered: socket.recovered }, 'socket connected')
+
+    // Every event, known or not, goes through here: arguments are untrusted and a handler must never throw.
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined
+      const handler = typeof event === 'string' && Object.hasOwn(handlers, event) ? handlers[event] : undefined
+      if (!handler) {
+        ack?.({ ok: false, error: { code: 'INVALID', message: 'unknown event' } })
+        return
+      }
+      let result: Promise<unknown>
+      try {
+        result = handler(socket, args[0])
+      } catch (error) {
+        result = Promise.reject(error)
+      }
+      result.then(
+        (data) => ack?.({ ok: true, data: data ?? null }),
+        (error: unknown) => {
+          if (!(error instanceof AppError)) logger.error({ err: error, event, userId }, 'socket handler failed')
+          ack?.({ ok: false, error: toApiError(error) })
+        },
+      )
+    })
+
+    socket.on('disconnect', (reason) => {
+      logger.debug({ socketId: socket.id, userId, reason }, 'socket disconnected')
+    })
+    socket.on('error', (error) => {
+      logger.warn({ err: error, socketId: socket.id, userId }, 'socket error')
+    })
+  })
+}
+
+/**
+ * Drops every socket of `userId` and refuses their handshakes with `connect_error` "UNAVAILABLE" for `ms`.
+ * The transport is closed (not a server disconnect), so clients see a network drop and try to reconnect.
+ */
+export function blockUserSockets(io: TalemyServer, blocks: SocketBlocks, userId: Id, ms: number): void {
+  blocks.block(userId, ms)
+  for (const socket of io.of('/').sockets.values()) {
+    if (socket.data.userId === userId) socket.conn.close()
+  }
+}

@@ -1,0 +1,255 @@
+import { randomUUID } from 'node:crypto'
+import * as v from 'valibot'
+import {
+  DEFAULT_MESSAGE_PAGE,
+  MAX_MESSAGE_PAGE,
+  conversationIdSchema,
+  createConversationBodySchema,
+  parse,
+  postMessageBodySchema,
+  sendMessageSchema,
+  type Conversation,
+  type Id,
+  type Message,
+} from '../../src/contract'
+import { AppError, forbidden, invalid, notFound } from '../errors'
+import type { Queryable } from '../db'
+import type { ServiceContext } from './context'
+import { MESSAGE_COLUMNS, iso, toMessage, type MessageRow } from './rows'
+
+const positiveInteger = v.pipe(
+  v.string('must be a positive whole number'),
+  v.regex(/^\d{1,9}$/, 'must be a positive whole number'),
+  v.transform(Number),
+  v.minValue(1, 'must be at least 1'),
+)
+/** `?before=<seq>&limit=<n>` as strings from the query string. */
+const messagePageQuerySchema = v.object({
+  before: v.optional(positiveInteger),
+  limit: v.optional(positiveInteger),
+})
+
+interface ConversationRow {
+  id: string
+  updated_at: Date | string
+  last_seq: number
+  last_read_seq: number
+  unread: number
+}
+
+/** Thrown inside a send transaction when a concurrent send with the same clientId won: roll back, return theirs. */
+class DuplicateSend extends Error {}
+
+export function createMessaging(ctx: ServiceContext) {
+  const { db, limiter, notifier, presence, conversationLocks, now } = ctx
+
+  /** Participants of a conversation; NOT_FOUND when there is no such conversation, FORBIDDEN for outsiders. */
+  async function participantsFor(q: Queryable, userId: Id, conversationId: Id): Promise<Id[]> {
+    const rows = await q.query<{ user_id: string | null }>(
+      `select m.user_id from conversations c left join conversation_members m on m.conversation_id = c.id
+       where c.id = $1 order by m.user_id`,
+      [conversationId],
+    )
+    if (rows.length === 0) throw notFound('conversation')
+    const participants = rows.flatMap((row) => (row.user_id ? [row.user_id] : []))
+    if (!participants.includes(userId)) throw forbidden('not a participant of this conversation')
+    return participants
+  }
+
+  async function findByClientId(q: Queryable, senderId: Id, clientId: string): Promise<Message | undefined> {
+    const rows = await q.query<MessageRow>(
+      `select ${MESSAGE_COLUMNS} from messages where sender_id = $1 and client_id = $2`,
+      [senderId, clientId],
+    )
+    return rows[0] ? toMessage(rows[0]) : undefined
+  }
+
+  async function conversationsFor(userId: Id, onlyId?: Id): Promise<Conversation[]> {
+    const rows = await db.query<ConversationRow>(
+      `select c.id, c.updated_at, c.last_seq, me.last_read_seq,
+         (select count(*) from messages x
+           where x.conversation_id = c.id and x.seq > me.last_read_seq and x.sender_id <> $1)::int as unread
+       from conversations c
+       join conversation_members me on me.conversation_id = c.id and me.user_id = $1
+       where ($2::text is null or c.id = $2)
+       order by c.updated_at desc, c.id`,
+      [userId, onlyId ?? null],
+    )
+    if (rows.length === 0) return []
+    const members = await db.query<{ conversation_id: string; user_id: string }>(
+      `select other.conversation_id, other.user_id
+       from conversation_members me join conversation_members other on other.conversation_id = me.conversation_id
+       where me.user_id = $1 and ($2::text is null or me.conversation_id = $2)
+       order by other.user_id`,
+      [userId, onlyId ?? null],
+    )
+    const last = await db.query<MessageRow>(
+      `select ${MESSAGE_COLUMNS.split(', ').map((column) => `x.${column}`).join(', ')}
+       from conversation_members me
+       join conversations c on c.id = me.conversation_id
+       join messages x on x.conversation_id = c.id and x.seq = c.last_seq
+       where me.user_id = $1 and ($2::text is null or me.conversation_id = $2)`,
+      [userId, onlyId ?? null],
+    )
+    const participants = new Map<string, Id[]>()
+    for (const row of members) participants.set(row.conversation_id, [...(participants.get(row.conversation_id) ?? []), row.user_id])
+    const lastMessages = new Map(last.map((row) => [row.conversation_id, toMessage(row)]))
+    return rows.map((row) => ({
+      id: row.id,
+      participantIds: participants.get(row.id) ?? [],
+      lastMessage: lastMessages.get(row.id) ?? null,
+      unreadCount: Number(row.unread),
+      updatedAt: iso(row.updated_at),
+    }))
+  }
+
+  async function storeMessage(senderId: Id, conversationId: Id, content: string, clientId: string): Promise<Message> {
+    const participants = await participantsFor(db, senderId, conversationId)
+    const existing = await findByClientId(db, senderId, clientId)
+    if (existing) return sameConversation(existing, conversationId)
+
+    const viewers = [...presence.viewers(conversationId)].filter((id) => id !== senderId && participants.includes(id))
+    const createdAt = now().toISOString()
+    let message: Message
+    try {
+      message = await db.transaction(async (tx) => {
+        const [bumped] = await tx.query<{ last_seq: number }>(
+          `update conversations set last_seq = last_seq + 1, updated_at = $2 where id = $1 returning last_seq`,
+          [conversationId, createdAt],
+        )
+        const seq = Number(bumped!.last_seq)
+        const inserted = await tx.query<MessageRow>(
+          `insert into messages (id, conversation_id, seq, sender_id, content, client_id, created_at)
+           values ($1, $2, $3, $4, $5, $6, $7)
+           on conflict (sender_id, client_id) do nothing
+           returning ${MESSAGE_COLUMNS}`,
+          [randomUUID(), conversationId, seq, senderId, content, clientId, createdAt],
+        )
+        if (!inserted[0]) throw new DuplicateSend()
+        for (const viewer of viewers) {
+          await tx.query(
+            `update conversation_members set last_read_seq = greatest(last_read_seq, $3)
+             where conversation_id = $1 and user_id = $2`,
+            [conversationId, viewer, seq],
+          )
+        }
+        return toMessage(inserted[0])
+      })
+    } catch (error) {
+      if (!(error instanceof DuplicateSend)) throw error
+      const winner = await findByClientId(db, senderId, clientId)
+      if (!winner) throw error
+      return sameConversation(winner, conversationId)
+    }
+    notifier.messageStored(message, participants)
+    for (const viewer of viewers) notifier.conversationRead(viewer, conversationId)
+    return message
+  }
+
+  function sameConversation(message: Message, conversationId: Id): Message {
+    if (message.conversationId !== conversationId) {
+      throw new AppError('INVALID', 'clientId: already used for a message in another conversation')
+    }
+    return message
+  }
+
+  /**
+   * Stores a message (socket `message:send`, or HTTP with the conversation id from the path). Idempotent per
+   * (sender, clientId): a repeat returns the stored message and notifies nobody. Validation and the rate limit run
+   * synchronously, then the send queues on the conversation's lock, so one sender's messages keep their order.
+   */
+  function send(senderId: Id, payload: unknown): Promise<Message> {
+    const input = parse(sendMessageSchema, payload)
+    if (!input.ok) return Promise.reject(invalid(input.issues, 'payload'))
+    const { conversationId, content, clientId } = input.value
+    try {
+      limiter.take(senderId)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return conversationLocks.run(conversationId, () => storeMessage(senderId, conversationId, content, clientId))
+  }
+
+  return {
+    send,
+
+    listConversations: (userId: Id) => conversationsFor(userId),
+
+    /** The pair's conversation, created when it does not exist yet (`created` tells which). */
+    async createConversation(userId: Id, body: unknown): Promise<{ conversation: Conversation; created: boolean }> {
+      const input = parse(createConversationBodySchema, body)
+      if (!input.ok) throw invalid(input.issues)
+      const { participantId } = input.value
+      if (participantId === userId) throw new AppError('INVALID', 'participantId: must be someone else')
+      limiter.take(userId)
+      const other = await db.query('select id from users where id = $1', [participantId])
+      if (other.length === 0) throw notFound('user')
+      const pairKey = [userId, participantId].sort().join(':')
+      const at = now().toISOString()
+      const { id, created } = await db.transaction(async (tx) => {
+        const inserted = await tx.query<{ id: string }>(
+          `insert into conversations (id, pair_key, last_seq, created_at, updated_at) values ($1, $2, 0, $3, $3)
+           on conflict (pair_key) do nothing returning id`,
+          [randomUUID(), pairKey, at],
+        )
+        if (inserted[0]) {
+          for (const member of [userId, participantId]) {
+            await tx.query('insert into conversation_members (conversation_id, user_id) values ($1, $2)', [inserted[0].id, member])
+          }
+          return { id: inserted[0].id, created: true }
+        }
+        return { id: '', created: false }
+      })
+      const conversationId =
+        id || (await db.query<{ id: string }>('select id from conversations where pair_key = $1', [pairKey]))[0]!.id
+      const [conversation] = await conversationsFor(userId, conversationId)
+      return { conversation: conversation!, created }
+    },
+
+    async listMessages(userId: Id, conversationId: unknown, query: unknown): Promise<Message[]> {
+      const id = parse(conversationIdSchema, conversationId)
+      if (!id.ok) throw notFound('conversation')
+      const page = parse(messagePageQuerySchema, query ?? {})
+      if (!page.ok) throw invalid(page.issues, 'query')
+      await participantsFor(db, userId, id.value)
+      const limit = Math.min(page.value.limit ?? DEFAULT_MESSAGE_PAGE, MAX_MESSAGE_PAGE)
+      const rows = await db.query<MessageRow>(
+        `select ${MESSAGE_COLUMNS} from messages
+         where conversation_id = $1 and ($2::int is null or seq < $2)
+         order by seq desc limit $3`,
+        [id.value, page.value.before ?? null, limit],
+      )
+      return rows.reverse().map(toMessage)
+    },
+
+    /** The HTTP form of `send`: body `{ content, clientId }`, conversation from the path. */
+    post(senderId: Id, conversationId: unknown, body: unknown): Promise<Message> {
+      const input = parse(postMessageBodySchema, body)
+      if (!input.ok) return Promise.reject(invalid(input.issues))
+      const id = parse(conversationIdSchema, conversationId)
+      if (!id.ok) return Promise.reject(notFound('conversation'))
+      return send(senderId, { ...input.value, conversationId: id.value })
+    },
+
+    /**
+     * "This user is looking at the conversation": checks access, runs `onAllowed` (the socket joins its room) and
+     * marks everything read, all under the conversation's lock so no concurrent send slips between the two.
+     */
+    markRead(userId: Id, conversationId: unknown, onAllowed: (conversationId: Id) => void = () => undefined): Promise<void> {
+      const id = parse(conversationIdSchema, conversationId)
+      if (!id.ok) return Promise.reject(invalid(id.issues, 'conversationId'))
+      return conversationLocks.run(id.value, async () => {
+        await participantsFor(db, userId, id.value)
+        onAllowed(id.value)
+        await db.query(
+          `update conversation_members set last_read_seq = (select last_seq from conversations where id = $1)
+           where conversation_id = $1 and user_id = $2`,
+          [id.value, userId],
+        )
+        notifier.conversationRead(userId, id.value)
+      })
+    },
+  }
+}
+
+export type Messaging = ReturnType<typeof createMessaging>
