@@ -1,0 +1,79 @@
+/**
+ * `npm start`: builds the SPA when `dist/index.html` is missing, then serves it with the API and Socket.IO on one port.
+ * Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (.data), DATABASE_URL, JWT_SECRET, ALLOWED_ORIGINS (comma-separated).
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startServer } from './index'
+import { createLogger } from './logger'
+import { parseOriginList } from './origins'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const logger = createLogger()
+
+function buildSpaIfNeeded(distDir: string): void {
+  if (existsSync(join(distDir, 'index.html'))) return
+  if (!existsSync(join(root, 'src', 'main.tsx'))) {
+    logger.warn('no built SPA and no src/main.tsx to build: serving the API only')
+    return
+  }
+  logger.info('building the SPA (vite build)…')
+  const vite = join(root, 'node_modules', '.bin', 'vite')
+  const result = spawnSync(vite, ['build'], { cwd: root, stdio: 'inherit', env: process.env })
+  if (result.status !== 0) logger.error({ status: result.status }, 'vite build failed: serving the API only')
+}
+
+function parsePort(value: string | undefined): number {
+  if (value === undefined || value === '') return 3000
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be 0-65535, got ${value}`)
+  return port
+}
+
+async function main(): Promise<void> {
+  const distDir = join(root, 'dist')
+  buildSpaIfNeeded(distDir)
+  const server = await startServer({
+    port: parsePort(process.env.PORT),
+    host: process.env.HOST || '127.0.0.1',
+    dataDir: process.env.DATA_DIR || join(root, '.data'),
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    jwtSecret: process.env.JWT_SECRET || undefined,
+    allowedOrigins: parseOriginList(process.env.ALLOWED_ORIGINS),
+    staticDir: distDir,
+    logger,
+  })
+  logger.info({ url: server.url }, 'ready')
+  process.stdout.write(`\n  Talemy is running: open ${server.url}\n\n`)
+
+  let stopping = false
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    stopping = true
+    logger.info({ signal }, 'shutting down')
+    const force = setTimeout(() => process.exit(1), 10_000)
+    force.unref()
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+// Nothing may take the process down silently: log, and keep serving (each handler already answers its own errors).
+process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'))
+
+main().catch((error: unknown) => {
+  logger.fatal({ err: error }, 'server failed to start')
+  process.exit(1)
+})

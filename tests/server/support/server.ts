@@ -1,0 +1,180 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { cpSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { io, type Socket, type ManagerOptions, type SocketOptions } from 'socket.io-client'
+import { inject } from 'vitest'
+import type {
+  Ack,
+  ClientToServerEvents,
+  ServerEventName,
+  ServerEventPayload,
+  ServerToClientEvents,
+  Session,
+} from './types'
+import { startServer, type RunningServer, type StartServerOptions } from '../../../server/index'
+
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>
+
+export const repoRoot = resolve(import.meta.dirname, '../../..')
+
+/** A private copy of the seeded template data folder. */
+export function freshDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'talemy-server-test-'))
+  cpSync(inject('serverTemplateDir'), dir, { recursive: true })
+  return dir
+}
+
+export interface TestServer extends RunningServer {
+  dataDir: string
+  /** Closes the server and deletes its data folder. */
+  dispose(): Promise<void>
+}
+
+/** A server on a free port with its own copy of the seeded data. A generous rate limit unless one is given. */
+export async function startTestServer(options: StartServerOptions = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? freshDataDir()
+  const server = await startServer({ port: 0, rateLimit: { perSecond: 1000, burst: 1000 }, ...options, dataDir })
+  return {
+    ...server,
+    dataDir,
+    async dispose() {
+      await server.close()
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export const ALICE = 'alice@talemy.test'
+export const BOB = 'bob@talemy.test'
+export const CAROL = 'carol@talemy.test'
+
+export interface HttpResult<T = unknown> {
+  status: number
+  body: T
+  headers: Headers
+}
+
+/** JSON over fetch; `token` adds the Bearer header. */
+export async function http<T = any>(
+  url: string,
+  method: string,
+  path: string,
+  { token, body, headers }: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<HttpResult<T>> {
+  const response = await fetch(url + path, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  })
+  const text = await response.text()
+  let parsed: unknown = text
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    // not JSON (the SPA's HTML, for instance)
+  }
+  return { status: response.status, body: parsed as T, headers: response.headers }
+}
+
+export async function login(url: string, email: string): Promise<Session> {
+  const result = await http<Session>(url, 'POST', '/api/auth/login', { body: { email, password: 'talemy' } })
+  if (result.status !== 200) throw new Error(`login ${email} failed: ${result.status} ${JSON.stringify(result.body)}`)
+  return result.body
+}
+
+type ClientOptions = Partial<ManagerOptions & SocketOptions>
+
+/** A typed client on the websocket transport, connected (or rejected: the promise rejects with the connect_error). */
+export function connect(url: string, token: string | undefined, options: ClientOptions = {}): Promise<ClientSocket> {
+  const socket: ClientSocket = io(url, {
+    auth: token === undefined ? {} : { token },
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    ...options,
+  })
+  return new Promise((resolvePromise, reject) => {
+    socket.once('connect', () => resolvePromise(socket))
+    socket.once('connect_error', (error) => {
+      socket.close()
+      reject(error)
+    })
+  })
+}
+
+/** Emits with an ack and a timeout; resolves the server's `Ack`. */
+export function emitAck<T = unknown>(socket: ClientSocket, event: string, ...args: unknown[]): Promise<Ack<T>> {
+  return (socket.timeout(5000) as any).emitWithAck(event, ...args) as Promise<Ack<T>>
+}
+
+export interface Recorder {
+  events: { event: ServerEventName; payload: unknown }[]
+  of<E extends ServerEventName>(event: E): ServerEventPayload<E>[]
+  clear(): void
+}
+
+/** Records every server event a socket receives. */
+export function record(socket: ClientSocket): Recorder {
+  const events: Recorder['events'] = []
+  socket.onAny((event: ServerEventName, payload: unknown) => events.push({ event, payload }))
+  return {
+    events,
+    of: (event) => events.filter((item) => item.event === event).map((item) => item.payload as any),
+    clear: () => void events.splice(0),
+  }
+}
+
+/** Resolves with the next `event` matching `predicate`; rejects after `ms`. */
+export function nextEvent<E extends ServerEventName>(
+  socket: ClientSocket,
+  event: E,
+  predicate: (payload: ServerEventPayload<E>) => boolean = () => true,
+  ms = 5000,
+): Promise<ServerEventPayload<E>> {
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, listener as any)
+      reject(new Error(`no ${event} within ${ms} ms`))
+    }, ms)
+    const listener = (payload: ServerEventPayload<E>) => {
+      if (!predicate(payload)) return
+      clearTimeout(timer)
+      socket.off(event, listener as any)
+      resolvePromise(payload)
+    }
+    socket.on(event, listener as any)
+  })
+}
+
+/** Lets in-flight events arrive before asserting that something did *not* happen. */
+export const settle = (ms = 150): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** `tsx server/main.ts` as a child process; resolves once it prints its URL. */
+export function spawnMain(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
+    cwd: repoRoot,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  return new Promise((resolvePromise, reject) => {
+    let output = ''
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /open (http:\/\/\S+)/.exec(output)
+      if (match) resolvePromise({ child, url: match[1]! })
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)))
+  })
+}
+
+export function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
+  return new Promise((r) => child.once('exit', (code) => r(code)))
+}

@@ -1,0 +1,2 @@
+export type * from '../../../src/contract'
+export type { Session } from '../../../server/services'
