@@ -1,0 +1,183 @@
+import { request } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import { SignJWT } from 'jose'
+import { io } from 'socket.io-client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Message } from './support/types'
+import {
+  ALICE,
+  BOB,
+  connect,
+  emitAck,
+  http,
+  login,
+  nextEvent,
+  record,
+  settle,
+  startTestServer,
+  type ClientSocket,
+  type TestServer,
+} from './support/server'
+
+const SECRET = 'handshake-test-secret'
+let server: TestServer
+let alice: { token: string; id: string }
+let bob: { token: string; id: string }
+
+beforeAll(async () => {
+  server = await startTestServer({ jwtSecret: SECRET })
+  const a = await login(server.url, ALICE)
+  const b = await login(server.url, BOB)
+  alice = { token: a.token, id: a.user.id }
+  bob = { token: b.token, id: b.user.id }
+})
+afterAll(() => server?.dispose())
+
+const sign = (secret: string, expiresAt: number, sub = 'user-alice') =>
+  new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuer('talemy')
+    .setIssuedAt(expiresAt - 3600)
+    .setExpirationTime(expiresAt)
+    .sign(new TextEncoder().encode(secret))
+const nowSeconds = () => Math.floor(Date.now() / 1000)
+
+describe('handshake auth', () => {
+  it('accepts a valid token and puts the socket in its user room', async () => {
+    const socket = await connect(server.url, alice.token)
+    await settle(50)
+    const [remote] = await server.io.in(`user:${alice.id}`).fetchSockets()
+    expect(remote?.id).toBe(socket.id)
+    socket.close()
+  })
+
+  it.each([
+    ['no token', undefined],
+    ['an empty token', ''],
+    ['a malformed token', 'not-a-jwt'],
+  ])('refuses %s with connect_error UNAUTHORIZED', async (_name, token) => {
+    await expect(connect(server.url, token)).rejects.toThrow('UNAUTHORIZED')
+  })
+
+  it('refuses a token signed with another secret', async () => {
+    await expect(connect(server.url, await sign('other-secret', nowSeconds() + 600))).rejects.toThrow('UNAUTHORIZED')
+  })
+
+  it('refuses an expired token', async () => {
+    await expect(connect(server.url, await sign(SECRET, nowSeconds() - 10))).rejects.toThrow('UNAUTHORIZED')
+  })
+})
+
+describe('origins', () => {
+  const pollingHandshake = (origin?: string) =>
+    fetch(`${server.url}/socket.io/?EIO=4&transport=polling`, { headers: origin ? { origin } : {} })
+
+  /** A raw WebSocket upgrade request: resolves the status (101 when upgraded). */
+  const upgrade = (origin?: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request(`${server.url}/socket.io/?EIO=4&transport=websocket`, {
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': randomBytes(16).toString('base64'),
+          ...(origin ? { origin } : {}),
+        },
+      })
+      req.on('upgrade', (res, socket) => {
+        socket.destroy()
+        resolve(res.statusCode ?? 101)
+      })
+      req.on('response', (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+
+  it('refuses a polling handshake from a foreign Origin', async () => {
+    expect((await pollingHandshake('http://evil.test')).status).toBe(403)
+  })
+
+  it('accepts a polling handshake from an allowed Origin and without one', async () => {
+    expect((await pollingHandshake(server.url)).status).toBe(200)
+    expect((await pollingHandshake('http://localhost:5173')).status).toBe(200)
+    expect((await pollingHandshake()).status).toBe(200)
+  })
+
+  it('refuses a WebSocket upgrade from a foreign Origin', async () => {
+    // engine.io answers every refused upgrade with 400 (not 101: no WebSocket is opened).
+    expect(await upgrade('http://evil.test')).toBe(400)
+  })
+
+  it('accepts a WebSocket upgrade from an allowed Origin and without one', async () => {
+    expect(await upgrade(server.url.replace('127.0.0.1', 'localhost'))).toBe(101)
+    expect(await upgrade()).toBe(101)
+  })
+
+  it('fails a client connecting from a foreign Origin', async () => {
+    await expect(
+      connect(server.url, alice.token, { extraHeaders: { origin: 'http://evil.test' } }),
+    ).rejects.toBeInstanceOf(Error)
+    await expect(
+      connect(server.url, alice.token, { transports: ['polling'], extraHeaders: { origin: 'http://evil.test' } }),
+    ).rejects.toBeInstanceOf(Error)
+  })
+})
+
+describe('blockSockets (test hook)', () => {
+  it("drops the user's sockets, refuses new ones with UNAVAILABLE for a while, and leaves others and HTTP alone", async () => {
+    const aliceSocket = await connect(server.url, alice.token)
+    const bobSocket = await connect(server.url, bob.token)
+    const dropped = new Promise<string>((resolve) => aliceSocket.once('disconnect', resolve))
+    server.blockSockets(alice.id, 800)
+    expect(await dropped).toBe('transport close')
+    await expect(connect(server.url, alice.token)).rejects.toThrow('UNAVAILABLE')
+    expect(bobSocket.connected).toBe(true)
+    expect((await http(server.url, 'GET', '/api/me', { token: alice.token })).status).toBe(200)
+    await settle(900)
+    const again = await connect(server.url, alice.token)
+    expect(again.connected).toBe(true)
+    for (const socket of [aliceSocket, bobSocket, again]) socket.close()
+  })
+})
+
+describe('connection state recovery', () => {
+  it('recovers after a short transport drop: recovered is true and missed events arrive', async () => {
+    const socket: ClientSocket = io(server.url, {
+      auth: { token: alice.token },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnectionDelay: 400,
+      reconnectionDelayMax: 400,
+      randomizationFactor: 0,
+    })
+    await new Promise((resolve) => socket.once('connect', () => resolve(null)))
+    // One event first, so the client holds an offset to recover from.
+    const first = nextEvent(socket, 'message:new')
+    await http(server.url, 'POST', '/api/conversations/conv-alice-bob/messages', {
+      token: bob.token,
+      body: { content: 'before the drop', clientId: `r-${Date.now()}-1` },
+    })
+    await first
+    await emitAck(socket, 'conversation:leave', 'conv-alice-bob')
+    const oldId = socket.id
+    const events = record(socket)
+
+    socket.io.engine.close()
+    // Wait until the server has seen the drop, then send while the client is away.
+    while (server.io.of('/').sockets.has(oldId!)) await settle(10)
+    const missed = await http<Message>(server.url, 'POST', '/api/conversations/conv-alice-bob/messages', {
+      token: bob.token,
+      body: { content: 'while away', clientId: `r-${Date.now()}-2` },
+    })
+    await new Promise((resolve) => socket.once('connect', () => resolve(null)))
+    await settle()
+    expect(socket.recovered).toBe(true)
+    expect(socket.id).toBe(oldId)
+    expect(events.of('message:new')).toEqual([missed.body])
+    socket.close()
+  })
+})
