@@ -1,0 +1,435 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { SignJWT } from 'jose'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ContactRequest, Conversation, Lesson, Message, User } from './support/types'
+import { ALICE, BOB, CAROL, http, login, startTestServer, type TestServer } from './support/server'
+
+const SECRET = 'http-test-secret'
+let server: TestServer
+let url: string
+const token = { alice: '', bob: '', carol: '' }
+
+beforeAll(async () => {
+  server = await startTestServer({ jwtSecret: SECRET })
+  url = server.url
+  token.alice = (await login(url, ALICE)).token
+  token.bob = (await login(url, BOB)).token
+  token.carol = (await login(url, CAROL)).token
+})
+afterAll(() => server?.dispose())
+
+const sign = (expiresAt: number, sub = 'user-alice') =>
+  new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuer('talemy')
+    .setIssuedAt(expiresAt - 3600)
+    .setExpirationTime(expiresAt)
+    .sign(new TextEncoder().encode(SECRET))
+const now = () => Math.floor(Date.now() / 1000)
+
+describe('POST /api/auth/login', () => {
+  it('answers { token, user } for a demo account', async () => {
+    const result = await http(url, 'POST', '/api/auth/login', { body: { email: BOB, password: 'talemy' } })
+    expect(result.status).toBe(200)
+    expect(result.body).toEqual({ token: expect.any(String), user: { id: 'user-bob', name: expect.any(String), role: 'tutor' } })
+  })
+
+  it.each([
+    ['a wrong password', { email: ALICE, password: 'nope' }],
+    ['an unknown email', { email: 'who@talemy.test', password: 'talemy' }],
+  ])('is 401 UNAUTHORIZED for %s', async (_name, body) => {
+    const result = await http(url, 'POST', '/api/auth/login', { body })
+    expect(result.status).toBe(401)
+    expect(result.body).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.any(String) } })
+  })
+
+  it.each([
+    ['a missing password', { email: ALICE }, 'password'],
+    ['a number as email', { email: 5, password: 'talemy' }, 'email'],
+    ['no body at all', undefined, 'body'],
+    ['malformed JSON', '{"email":', 'body'],
+    ['a __proto__ key', '{"email":"a@b.c","password":"x","__proto__":{"admin":true}}', 'body'],
+  ])('is 400 INVALID naming the field for %s', async (_name, body, field) => {
+    const result = await http<any>(url, 'POST', '/api/auth/login', {
+      body,
+      headers: body === undefined ? { 'content-type': 'application/json' } : {},
+    })
+    expect(result.status).toBe(400)
+    expect(result.body.error.code).toBe('INVALID')
+    expect(result.body.error.message).toContain(field)
+  })
+})
+
+describe('POST /api/auth/refresh', () => {
+  it('issues a new token for a valid one', async () => {
+    const result = await http(url, 'POST', '/api/auth/refresh', { token: token.alice })
+    expect(result.status).toBe(200)
+    expect(result.body).toMatchObject({ token: expect.any(String), user: { id: 'user-alice' } })
+    expect((await http(url, 'GET', '/api/me', { token: result.body.token })).status).toBe(200)
+  })
+
+  it('accepts a token expired within the grace period', async () => {
+    const expired = await sign(now() - 3600)
+    expect((await http(url, 'GET', '/api/me', { token: expired })).status).toBe(401)
+    const result = await http(url, 'POST', '/api/auth/refresh', { token: expired })
+    expect(result.status).toBe(200)
+    expect((await http(url, 'GET', '/api/me', { token: result.body.token })).body).toMatchObject({ id: 'user-alice' })
+  })
+
+  it('refuses a token expired longer ago than the grace period (401)', async () => {
+    const result = await http(url, 'POST', '/api/auth/refresh', { token: await sign(now() - 8 * 24 * 3600) })
+    expect(result.status).toBe(401)
+    expect(result.body.error.code).toBe('UNAUTHORIZED')
+  })
+
+  it('refuses no token and a forged one (401)', async () => {
+    expect((await http(url, 'POST', '/api/auth/refresh')).status).toBe(401)
+    expect((await http(url, 'POST', '/api/auth/refresh', { token: `${token.alice}x` })).status).toBe(401)
+  })
+})
+
+describe('auth on every endpoint', () => {
+  it.each([
+    ['GET', '/api/me'],
+    ['GET', '/api/users'],
+    ['GET', '/api/conversations'],
+    ['POST', '/api/conversations'],
+    ['GET', '/api/conversations/conv-alice-bob/messages'],
+    ['POST', '/api/conversations/conv-alice-bob/messages'],
+    ['GET', '/api/lessons'],
+    ['POST', '/api/lessons'],
+    ['PATCH', '/api/lessons/lesson-1'],
+    ['GET', '/api/contact-requests'],
+    ['POST', '/api/contact-requests'],
+    ['PATCH', '/api/contact-requests/contact-1'],
+  ])('%s %s without a token is 401', async (method, path) => {
+    const result = await http(url, method, path, { body: method === 'GET' ? undefined : {} })
+    expect(result.status).toBe(401)
+    expect(result.body).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.any(String) } })
+  })
+})
+
+describe('users', () => {
+  it('GET /api/me answers the user', async () => {
+    expect((await http<User>(url, 'GET', '/api/me', { token: token.carol })).body).toEqual({
+      id: 'user-carol',
+      name: expect.any(String),
+      role: 'tutor',
+    })
+  })
+
+  it('GET /api/users lists the others, not the user asking', async () => {
+    const users = (await http<User[]>(url, 'GET', '/api/users', { token: token.alice })).body
+    expect(users.map((user) => user.id).sort()).toEqual(['user-bob', 'user-carol'])
+  })
+})
+
+describe('conversations', () => {
+  it('GET /api/conversations lists the user\'s conversations, most recent first, with unreadCount for them', async () => {
+    const list = (await http<Conversation[]>(url, 'GET', '/api/conversations', { token: token.alice })).body
+    expect(list.map((c) => c.id).sort()).toEqual(['conv-alice-bob', 'conv-alice-carol'])
+    const times = list.map((c) => c.updatedAt)
+    expect(times).toEqual([...times].sort().reverse())
+    expect(list.find((c) => c.id === 'conv-alice-bob')).toMatchObject({
+      participantIds: ['user-alice', 'user-bob'],
+      unreadCount: 1,
+      lastMessage: { seq: 4, senderId: 'user-bob' },
+    })
+  })
+
+  it('moves a conversation to the top when a message arrives', async () => {
+    await http(url, 'POST', '/api/conversations/conv-alice-bob/messages', {
+      token: token.bob,
+      body: { content: 'bump', clientId: randomUUID() },
+    })
+    const list = (await http<Conversation[]>(url, 'GET', '/api/conversations', { token: token.alice })).body
+    expect(list[0]).toMatchObject({ id: 'conv-alice-bob', lastMessage: { content: 'bump' } })
+  })
+
+  it('POST /api/conversations returns the existing conversation of the pair', async () => {
+    const result = await http<Conversation>(url, 'POST', '/api/conversations', {
+      token: token.bob,
+      body: { participantId: 'user-alice' },
+    })
+    expect(result.status).toBe(200)
+    expect(result.body.id).toBe('conv-alice-bob')
+  })
+
+  it('POST /api/conversations creates one for a new pair (201), once', async () => {
+    const [first, second] = await Promise.all([
+      http<Conversation>(url, 'POST', '/api/conversations', { token: token.bob, body: { participantId: 'user-carol' } }),
+      http<Conversation>(url, 'POST', '/api/conversations', { token: token.carol, body: { participantId: 'user-bob' } }),
+    ])
+    expect([first.status, second.status].sort()).toEqual([200, 201])
+    expect(first.body.id).toBe(second.body.id)
+    expect(first.body).toMatchObject({ participantIds: ['user-bob', 'user-carol'], lastMessage: null, unreadCount: 0 })
+  })
+
+  it.each([
+    ['a missing participantId', {}, 400, 'participantId'],
+    ['the user themself', { participantId: 'user-alice' }, 400, 'participantId'],
+    ['an unknown user', { participantId: 'user-nobody' }, 404, ''],
+  ])('POST /api/conversations refuses %s', async (_name, body, status, field) => {
+    const result = await http<any>(url, 'POST', '/api/conversations', { token: token.alice, body })
+    expect(result.status).toBe(status)
+    expect(result.body.error.message).toContain(field)
+  })
+})
+
+describe('messages', () => {
+  const path = '/api/conversations/conv-alice-carol/messages'
+
+  it('GET answers oldest first', async () => {
+    const messages = (await http<Message[]>(url, 'GET', path, { token: token.carol })).body
+    expect(messages.map((m) => m.seq)).toEqual([1, 2])
+  })
+
+  it('GET pages with ?before=<seq>&limit=<n>, and answers the latest 50 by default', async () => {
+    const created = await http<Conversation>(url, 'POST', '/api/conversations', {
+      token: token.alice,
+      body: { participantId: 'user-bob' },
+    })
+    const id = created.body.id
+    for (let i = 0; i < 60; i++) {
+      await http(url, 'POST', `/api/conversations/${id}/messages`, { token: token.alice, body: { content: `m${i}`, clientId: randomUUID() } })
+    }
+    const all = (await http<Message[]>(url, 'GET', `/api/conversations/${id}/messages?limit=1000`, { token: token.alice })).body
+    const last = all.at(-1)!.seq
+    const latest = (await http<Message[]>(url, 'GET', `/api/conversations/${id}/messages`, { token: token.alice })).body
+    expect(latest).toHaveLength(50)
+    expect(latest.at(-1)!.seq).toBe(last)
+    const page = (await http<Message[]>(url, 'GET', `/api/conversations/${id}/messages?before=${last - 10}&limit=5`, { token: token.alice })).body
+    expect(page.map((m) => m.seq)).toEqual([last - 15, last - 14, last - 13, last - 12, last - 11])
+  })
+
+  it.each([
+    ['limit=abc', 'limit'],
+    ['limit=0', 'limit'],
+    ['before=-3', 'before'],
+  ])('GET with ?%s is 400 naming the field', async (query, field) => {
+    const result = await http<any>(url, 'GET', `${path}?${query}`, { token: token.alice })
+    expect(result.status).toBe(400)
+    expect(result.body.error.message).toContain(field)
+  })
+
+  it('GET is 403 for a non-participant and 404 for an unknown conversation', async () => {
+    expect((await http(url, 'GET', '/api/conversations/conv-alice-bob/messages', { token: token.carol })).status).toBe(403)
+    expect((await http(url, 'GET', '/api/conversations/nope/messages', { token: token.carol })).status).toBe(404)
+  })
+
+  it('POST stores a message (201)', async () => {
+    const clientId = randomUUID()
+    const result = await http<Message>(url, 'POST', path, { token: token.alice, body: { content: 'hola', clientId } })
+    expect(result.status).toBe(201)
+    expect(result.body).toMatchObject({ conversationId: 'conv-alice-carol', senderId: 'user-alice', content: 'hola', clientId })
+  })
+
+  it.each([
+    ['empty content', { content: '', clientId: 'c' }, 'content'],
+    ['content over 4000 characters', { content: 'x'.repeat(4001), clientId: 'c' }, 'content'],
+    ['a missing clientId', { content: 'hi' }, 'clientId'],
+    ['a clientId over 100 characters', { content: 'hi', clientId: 'c'.repeat(101) }, 'clientId'],
+    ['a numeric content', { content: 42, clientId: 'c' }, 'content'],
+  ])('POST with %s is 400 naming the field', async (_name, body, field) => {
+    const result = await http<any>(url, 'POST', path, { token: token.alice, body })
+    expect(result.status).toBe(400)
+    expect(result.body).toEqual({ error: { code: 'INVALID', message: expect.stringContaining(field) } })
+  })
+
+  it('POST is 403 for a non-participant and 404 for an unknown conversation', async () => {
+    const body = { content: 'hi', clientId: randomUUID() }
+    expect((await http(url, 'POST', '/api/conversations/conv-alice-bob/messages', { token: token.carol, body })).status).toBe(403)
+    expect((await http(url, 'POST', '/api/conversations/nope/messages', { token: token.carol, body })).status).toBe(404)
+  })
+})
+
+describe('lessons', () => {
+  const book = (who: string, body: Record<string, unknown> = {}) =>
+    http<Lesson>(url, 'POST', '/api/lessons', {
+      token: who,
+      body: { tutorId: 'user-bob', subject: 'Geometry', startsAt: '2030-05-01T09:00:00.000Z', durationMinutes: 60, ...body },
+    })
+  const patch = (who: string, id: string, status: string) =>
+    http<any>(url, 'PATCH', `/api/lessons/${id}`, { token: who, body: { status } })
+
+  it('GET /api/lessons lists the user\'s lessons', async () => {
+    const lessons = (await http<Lesson[]>(url, 'GET', '/api/lessons', { token: token.carol })).body
+    expect(lessons.every((l) => l.tutorId === 'user-carol' || l.studentId === 'user-carol')).toBe(true)
+    expect(lessons.map((l) => l.id)).toContain('lesson-2')
+  })
+
+  it('POST /api/lessons books a pending lesson for the student (201)', async () => {
+    const result = await book(token.alice)
+    expect(result.status).toBe(201)
+    expect(result.body).toMatchObject({ tutorId: 'user-bob', studentId: 'user-alice', status: 'pending', durationMinutes: 60 })
+  })
+
+  it.each([
+    ['a tutor booking', () => book(token.carol), 403],
+    ['an unknown tutor', () => book(token.alice, { tutorId: 'user-nobody' }), 404],
+    ['a student as tutor', () => book(token.alice, { tutorId: 'user-alice' }), 404],
+    ['a duration of 5 minutes', () => book(token.alice, { durationMinutes: 5 }), 400],
+    ['a startsAt that is not a timestamp', () => book(token.alice, { startsAt: 'tomorrow' }), 400],
+  ])('POST /api/lessons refuses %s', async (_name, run, status) => {
+    expect((await run()).status).toBe(status)
+  })
+
+  // [from, by, to, expected]: the contract's table, including the refusals.
+  it.each([
+    ['pending', 'tutor', 'confirmed', 200],
+    ['pending', 'student', 'confirmed', 403],
+    ['pending', 'student', 'cancelled', 200],
+    ['pending', 'tutor', 'cancelled', 200],
+    ['pending', 'tutor', 'completed', 400],
+    ['confirmed', 'tutor', 'completed', 200],
+    ['confirmed', 'student', 'completed', 403],
+    ['confirmed', 'student', 'cancelled', 200],
+    ['confirmed', 'tutor', 'pending', 400],
+    ['cancelled', 'tutor', 'confirmed', 400],
+    ['completed', 'student', 'cancelled', 400],
+    ['pending', 'outsider', 'cancelled', 403],
+  ])('PATCH a %s lesson by the %s to %s answers %i', async (from, by, to, status) => {
+    const lesson = (await book(token.alice)).body
+    if (from === 'confirmed' || from === 'completed') await patch(token.bob, lesson.id, 'confirmed')
+    if (from === 'completed') await patch(token.bob, lesson.id, 'completed')
+    if (from === 'cancelled') await patch(token.alice, lesson.id, 'cancelled')
+    const who = by === 'tutor' ? token.bob : by === 'student' ? token.alice : token.carol
+    const result = await patch(who, lesson.id, to)
+    expect(result.status).toBe(status)
+    if (status === 200) expect(result.body).toMatchObject({ id: lesson.id, status: to })
+    else expect(result.body.error.code).toBe(status === 403 ? 'FORBIDDEN' : 'INVALID')
+  })
+
+  it('PATCH is 404 for an unknown lesson and 400 naming status for a bad one', async () => {
+    expect((await patch(token.bob, 'lesson-nope', 'confirmed')).status).toBe(404)
+    const bad = await patch(token.bob, 'lesson-1', 'done')
+    expect(bad.status).toBe(400)
+    expect(bad.body.error.message).toContain('status')
+  })
+})
+
+describe('contact requests', () => {
+  const ask = (who: string, tutorId = 'user-carol') =>
+    http<ContactRequest>(url, 'POST', '/api/contact-requests', { token: who, body: { tutorId, message: 'Hello there' } })
+  const patch = (who: string, id: string, status: string) =>
+    http<any>(url, 'PATCH', `/api/contact-requests/${id}`, { token: who, body: { status } })
+
+  it('GET /api/contact-requests lists the user\'s requests', async () => {
+    const requests = (await http<ContactRequest[]>(url, 'GET', '/api/contact-requests', { token: token.bob })).body
+    expect(requests.map((r) => r.id)).toContain('contact-1')
+    expect(requests.every((r) => r.tutorId === 'user-bob' || r.studentId === 'user-bob')).toBe(true)
+  })
+
+  it('POST creates a pending request (201); a tutor cannot (403); an unknown tutor is 404; an empty message 400', async () => {
+    const created = await ask(token.alice)
+    expect(created.status).toBe(201)
+    expect(created.body).toMatchObject({ studentId: 'user-alice', tutorId: 'user-carol', status: 'pending', message: 'Hello there' })
+    expect((await ask(token.bob)).status).toBe(403)
+    expect((await ask(token.alice, 'user-nobody')).status).toBe(404)
+    const empty = await http<any>(url, 'POST', '/api/contact-requests', {
+      token: token.alice,
+      body: { tutorId: 'user-carol', message: '   ' },
+    })
+    expect(empty.status).toBe(400)
+    expect(empty.body.error.message).toContain('message')
+  })
+
+  it.each([
+    ['tutor', 'accepted', 200],
+    ['tutor', 'declined', 200],
+    ['student', 'accepted', 403],
+    ['tutor', 'pending', 400],
+    ['outsider', 'declined', 403],
+  ])('PATCH a pending request by the %s to %s answers %i', async (by, to, status) => {
+    const request = (await ask(token.alice)).body
+    const who = by === 'tutor' ? token.carol : by === 'student' ? token.alice : token.bob
+    const result = await patch(who, request.id, to)
+    expect(result.status).toBe(status)
+  })
+
+  it('PATCH an answered request is 400 INVALID; an unknown one 404', async () => {
+    const request = (await ask(token.alice)).body
+    await patch(token.carol, request.id, 'accepted')
+    expect((await patch(token.carol, request.id, 'declined')).body.error.code).toBe('INVALID')
+    expect((await patch(token.carol, 'contact-nope', 'declined')).status).toBe(404)
+  })
+})
+
+describe('routing and origins', () => {
+  it.each([
+    ['GET', '/api/nope'],
+    ['POST', '/api/nope/deeper'],
+    ['GET', '/api'],
+  ])('an unknown %s %s is a JSON 404', async (method, path) => {
+    const result = await http(url, method, path, { token: token.alice })
+    expect(result.status).toBe(404)
+    expect(result.headers.get('content-type')).toContain('application/json')
+    expect(result.body).toEqual({ error: { code: 'NOT_FOUND', message: expect.any(String) } })
+  })
+
+  it('refuses a request from a foreign Origin with 403 FORBIDDEN', async () => {
+    const result = await http(url, 'GET', '/api/me', { token: token.alice, headers: { origin: 'http://evil.test' } })
+    expect(result.status).toBe(403)
+    expect(result.body).toEqual({ error: { code: 'FORBIDDEN', message: expect.any(String) } })
+  })
+
+  it('serves an allowed Origin with CORS headers, and a request without Origin', async () => {
+    const withOrigin = await http(url, 'GET', '/api/me', { token: token.alice, headers: { origin: 'http://localhost:5173' } })
+    expect(withOrigin.status).toBe(200)
+    expect(withOrigin.headers.get('access-control-allow-origin')).toBe('http://localhost:5173')
+    expect((await http(url, 'GET', '/api/me', { token: token.alice })).status).toBe(200)
+  })
+
+  it('answers a CORS preflight from an allowed Origin', async () => {
+    const result = await fetch(`${url}/api/lessons`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: server.url,
+        'access-control-request-method': 'PATCH',
+        'access-control-request-headers': 'authorization,content-type',
+      },
+    })
+    expect(result.status).toBe(204)
+    expect(result.headers.get('access-control-allow-origin')).toBe(server.url)
+  })
+})
+
+describe('the SPA', () => {
+  let spa: TestServer
+  let dist: string
+
+  beforeAll(async () => {
+    dist = mkdtempSync(join(tmpdir(), 'talemy-dist-'))
+    writeFileSync(join(dist, 'index.html'), '<!doctype html><title>Talemy</title><div id="root"></div>')
+    writeFileSync(join(dist, 'app.js'), 'console.log("app")')
+    spa = await startTestServer({ staticDir: dist })
+  })
+  afterAll(async () => {
+    await spa?.dispose()
+    rmSync(dist, { recursive: true, force: true })
+  })
+
+  it('serves index.html at / and for client-side routes', async () => {
+    for (const path of ['/', '/messages/conv-alice-bob', '/lessons']) {
+      const result = await fetch(spa.url + path)
+      expect(result.status).toBe(200)
+      expect(await result.text()).toContain('<title>Talemy</title>')
+    }
+  })
+
+  it('serves static files', async () => {
+    const result = await fetch(`${spa.url}/app.js`)
+    expect(result.status).toBe(200)
+    expect(await result.text()).toContain('console.log')
+  })
+
+  it('never answers an /api path with the SPA', async () => {
+    const result = await http(spa.url, 'GET', '/api/unknown')
+    expect(result.status).toBe(404)
+    expect(result.body).toMatchObject({ error: { code: 'NOT_FOUND' } })
+  })
+})
