@@ -1,6 +1,7 @@
 /**
  * `npm start`: builds the SPA when `dist/index.html` is missing, then serves it with the API and Socket.IO on one port.
- * Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (.data), DATABASE_URL, JWT_SECRET, ALLOWED_ORIGINS (comma-separated).
+ * Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (.data), DATABASE_URL, JWT_SECRET, ALLOWED_ORIGINS (comma-separated),
+ * LOG_LEVEL (info); SKIP_SPA_BUILD=1 serves `dist/` as it is (or the API only) without building.
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -14,7 +15,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const logger = createLogger()
 
 function buildSpaIfNeeded(distDir: string): void {
-  if (existsSync(join(distDir, 'index.html'))) return
+  if (existsSync(join(distDir, 'index.html')) || process.env.SKIP_SPA_BUILD === '1') return
   if (!existsSync(join(root, 'src', 'main.tsx'))) {
     logger.warn('no built SPA and no src/main.tsx to build: serving the API only')
     return

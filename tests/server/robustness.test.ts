@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Ack, Message } from './support/types'
+import {
+  ALICE,
+  BOB,
+  connect,
+  emitAck,
+  http,
+  login,
+  record,
+  settle,
+  startTestServer,
+  type ClientSocket,
+  type TestServer,
+} from './support/server'
+
+const CONV = 'conv-alice-bob'
+let server: TestServer
+let aliceToken: string
+let bobToken: string
+let alice: ClientSocket
+let bob: ClientSocket
+const unhandled: unknown[] = []
+const onUnhandled = (reason: unknown) => unhandled.push(reason)
+
+beforeAll(async () => {
+  process.on('unhandledRejection', onUnhandled)
+  server = await startTestServer()
+  aliceToken = (await login(server.url, ALICE)).token
+  bobToken = (await login(server.url, BOB)).token
+  alice = await connect(server.url, aliceToken)
+  bob = await connect(server.url, bobToken)
+})
+
+afterAll(async () => {
+  alice?.close()
+  bob?.close()
+  await server?.dispose()
+  process.off('unhandledRejection', onUnhandled)
+})
+
+const valid = () => ({ conversationId: CONV, content: 'still here', clientId: randomUUID() })
+
+/** The server still answers: a valid send from a fresh socket is stored. */
+async function stillServing(): Promise<void> {
+  const probe = await connect(server.url, bobToken)
+  const ack = await emitAck<Message>(probe, 'message:send', valid())
+  probe.close()
+  expect(ack.ok).toBe(true)
+}
+
+describe('malformed payloads are answered INVALID, naming the field, and the server keeps serving', () => {
+  const protoPayload = JSON.parse('{"__proto__": {"conversationId": "conv-alice-bob", "content": "x", "clientId": "y"}}')
+  const protoExtra = JSON.parse('{"conversationId": 5, "content": "x", "clientId": "y", "__proto__": {"polluted": true}}')
+
+  it.each<[string, string, unknown[], string]>([
+    ['message:send with no payload', 'message:send', [], 'payload'],
+    ['message:send with null', 'message:send', [null], 'payload'],
+    ['message:send with a number', 'message:send', [42], 'payload'],
+    ['message:send with a string', 'message:send', ['hello'], 'payload'],
+    ['message:send with an array', 'message:send', [[CONV, 'hi', 'c1']], 'conversationId'],
+    ['message:send with {}', 'message:send', [{}], 'conversationId'],
+    ['message:send without content', 'message:send', [{ conversationId: CONV, clientId: 'c' }], 'content'],
+    ['message:send without clientId', 'message:send', [{ conversationId: CONV, content: 'hi' }], 'clientId'],
+    ['message:send with a numeric conversationId', 'message:send', [{ conversationId: 7, content: 'hi', clientId: 'c' }], 'conversationId'],
+    ['message:send with an object content', 'message:send', [{ conversationId: CONV, content: { toString: 'x' }, clientId: 'c' }], 'content'],
+    ['message:send with empty content', 'message:send', [{ conversationId: CONV, content: '', clientId: 'c' }], 'content'],
+    ['message:send with 4001 characters', 'message:send', [{ conversationId: CONV, content: 'x'.repeat(4001), clientId: 'c' }], 'content'],
+    ['message:send with an empty clientId', 'message:send', [{ conversationId: CONV, content: 'hi', clientId: '' }], 'clientId'],
+    ['message:send with a 101-character clientId', 'message:send', [{ conversationId: CONV, content: 'hi', clientId: 'c'.repeat(101) }], 'clientId'],
+    ['message:send whose fields hide under __proto__', 'message:send', [protoPayload], 'conversationId'],
+    ['message:send with a __proto__ key and a bad field', 'message:send', [protoExtra], 'conversationId'],
+    ['conversation:join with a number', 'conversation:join', [42], 'conversationId'],
+    ['conversation:join with null', 'conversation:join', [null], 'conversationId'],
+    ['conversation:join with an object', 'conversation:join', [{ conversationId: CONV }], 'conversationId'],
+    ['conversation:join with an empty id', 'conversation:join', [''], 'conversationId'],
+    ['conversation:join with a __proto__ object', 'conversation:join', [protoPayload], 'conversationId'],
+    ['conversation:leave with a number', 'conversation:leave', [42], 'conversationId'],
+    ['conversation:leave with nothing', 'conversation:leave', [], 'conversationId'],
+    ['an unknown event with an ack', 'admin:dropTables', [{}], 'unknown event'],
+    ['an unknown event named like a prototype key', '__proto__', [], 'unknown event'],
+    ['an unknown event named constructor', 'constructor', ['x'], 'unknown event'],
+  ])('%s', async (_name, event, args, field) => {
+    const ack = await emitAck(alice, event, ...args)
+    expect(ack).toEqual({ ok: false, error: { code: 'INVALID', message: expect.stringContaining(field) } })
+    expect(alice.connected).toBe(true)
+    await stillServing()
+  })
+
+  it('never echoes the raw input in the message', async () => {
+    const secret = 'do-not-echo-' + 'z'.repeat(5000)
+    const ack = await emitAck(alice, 'message:send', { conversationId: CONV, content: secret, clientId: 'c' })
+    expect(ack.ok).toBe(false)
+    expect(JSON.stringify(ack)).not.toContain('do-not-echo')
+  })
+})
+
+describe('acks and unknown events', () => {
+  it('a send without an ack callback is stored and delivered', async () => {
+    const events = record(bob)
+    const payload = valid()
+    ;(alice as any).emit('message:send', payload)
+    await settle(300)
+    expect(events.of('message:new').map((m) => m.clientId)).toContain(payload.clientId)
+    expect(alice.connected).toBe(true)
+  })
+
+  it('an invalid send and a join without an ack callback are harmless', async () => {
+    ;(alice as any).emit('message:send', { nope: true })
+    ;(alice as any).emit('conversation:join', 42)
+    ;(alice as any).emit('conversation:join', 'no-such-conversation')
+    await settle()
+    expect(alice.connected).toBe(true)
+    await stillServing()
+  })
+
+  it('an unknown event without an ack is ignored', async () => {
+    ;(alice as any).emit('whatever', { a: 1 })
+    await settle()
+    expect(alice.connected).toBe(true)
+    expect((await emitAck(alice, 'conversation:leave', CONV)).ok).toBe(true)
+  })
+})
+
+describe('packets that break the protocol', () => {
+  it('an oversize packet (> 64 KB) closes only its own connection', async () => {
+    const victim = await connect(server.url, aliceToken)
+    const bystander = await connect(server.url, aliceToken)
+    const closed = new Promise<string>((resolve) => victim.once('disconnect', resolve))
+    ;(victim as any).emit('message:send', { conversationId: CONV, content: 'x'.repeat(70 * 1024), clientId: randomUUID() })
+    expect(await closed).toMatch(/transport (close|error)/)
+    await settle()
+    expect(bystander.connected).toBe(true)
+    expect((await emitAck(bystander, 'message:send', valid())).ok).toBe(true)
+    expect((await http(server.url, 'GET', '/api/me', { token: aliceToken })).status).toBe(200)
+    bystander.close()
+  })
+
+  it('a garbage packet closes only its own connection', async () => {
+    const victim = await connect(server.url, aliceToken)
+    const closed = new Promise<string>((resolve) => victim.once('disconnect', resolve))
+    ;(victim.io as any).engine.write('42["message:send"') // a truncated EVENT packet
+    expect(typeof (await closed)).toBe('string')
+    expect(bob.connected).toBe(true)
+    await stillServing()
+  })
+})
+
+describe('rate limiting (per user, socket and HTTP together)', () => {
+  let limited: TestServer
+  beforeAll(async () => {
+    limited = await startTestServer({ rateLimit: { perSecond: 10, burst: 20 } })
+  })
+  afterAll(() => limited?.dispose())
+
+  it("throttles one user's flood with RATE_LIMITED and retryAfterMs while another user is still served", async () => {
+    const floodToken = (await login(limited.url, ALICE)).token
+    const otherToken = (await login(limited.url, BOB)).token
+    const flooder = await connect(limited.url, floodToken)
+    const other = await connect(limited.url, otherToken)
+    const flood = Array.from({ length: 60 }, () =>
+      emitAck<Message>(flooder, 'message:send', { conversationId: CONV, content: 'spam', clientId: randomUUID() }),
+    )
+    // The same bucket covers HTTP, sent while the flood is being answered (a token or two may refill meanwhile).
+    const httpFlood = Array.from({ length: 10 }, () =>
+      http<any>(limited.url, 'POST', `/api/conversations/${CONV}/messages`, {
+        token: floodToken,
+        body: { content: 'more', clientId: randomUUID() },
+      }),
+    )
+    const otherAck = await emitAck<Message>(other, 'message:send', { conversationId: CONV, content: 'hi', clientId: randomUUID() })
+    const acks: Ack<Message>[] = await Promise.all(flood)
+    const httpResults = await Promise.all(httpFlood)
+    const overHttp = httpResults.find((result) => result.status !== 201)!
+    expect(httpResults.filter((result) => result.status === 429).length).toBeGreaterThanOrEqual(5)
+    const refused = acks.filter((ack) => !ack.ok)
+    expect(otherAck.ok).toBe(true)
+    expect(acks.filter((ack) => ack.ok).length).toBeGreaterThanOrEqual(20)
+    expect(acks.filter((ack) => ack.ok).length).toBeLessThan(30)
+    expect(refused.length).toBeGreaterThan(30)
+    for (const ack of refused) {
+      expect(ack).toEqual({ ok: false, error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: expect.any(Number) } })
+      if (!ack.ok) expect(ack.error.retryAfterMs).toBeGreaterThan(0)
+    }
+
+    // HTTP: 429 with Retry-After and retryAfterMs in the body.
+    expect(overHttp.status).toBe(429)
+    expect(Number(overHttp.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    expect(overHttp.body).toEqual({ error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: expect.any(Number) } })
+
+    // After waiting as told, the user is served again.
+    await settle(overHttp.body.error.retryAfterMs + 50)
+    expect((await emitAck(flooder, 'message:send', { conversationId: CONV, content: 'later', clientId: randomUUID() })).ok).toBe(true)
+    flooder.close()
+    other.close()
+  })
+})
+
+describe('process health', () => {
+  it('left no unhandled rejection behind', async () => {
+    await settle(100)
+    expect(unhandled).toEqual([])
+  })
+})
