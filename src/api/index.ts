@@ -1,10 +1,11 @@
 import { createApi, fetchBaseQuery, type BaseQueryFn, type FetchArgs, type FetchBaseQueryError } from '@reduxjs/toolkit/query/react'
 import type { ContactRequest, ContactRequestStatus, Conversation, Id, Lesson, LessonStatus, Message, User } from '../contract'
-import { loggedIn, tokenRefreshed } from '../app/authSlice'
+import { loggedIn, tokenRefreshed } from './session'
 import { LIST, TAG_TYPES } from './tags'
 import type { ApiExtra, Session, ThreadMessage } from './types'
 
 export * from './tags'
+export * from './session'
 export type * from './types'
 
 interface AuthState {

@@ -1,5 +1,6 @@
 import * as v from 'valibot'
 import { CONTACT_REQUEST_STATUSES, LESSON_STATUSES } from './entities'
+import { ERROR_CODES } from './errors'
 import type { ServerEventName } from './events'
 import {
   MAX_CLIENT_ID_LENGTH,
@@ -168,3 +169,20 @@ function issueMessage(issue: v.BaseIssue<unknown>): string {
 export function describeIssues(issues: ValidationIssue[]): string {
   return issues.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join('; ')
 }
+
+// --- Answers the browser reads (acks and HTTP error bodies) ---------------------------------------------------------
+
+export const apiErrorSchema = v.object({
+  code: v.picklist(ERROR_CODES),
+  message: v.string(),
+  retryAfterMs: v.optional(v.pipe(v.number(), v.minValue(0))),
+})
+
+/** An `Ack<T>` around `data`; the data itself is validated by the caller with its own schema. */
+export const ackSchema = v.variant('ok', [
+  v.object({ ok: v.literal(true), data: v.unknown() }),
+  v.object({ ok: v.literal(false), error: apiErrorSchema }),
+])
+
+/** The body of every HTTP error: `{ error: ApiError }`. */
+export const errorBodySchema = v.object({ error: apiErrorSchema })

@@ -1,0 +1,27 @@
+import { createAction } from '@reduxjs/toolkit'
+import type { User } from '../contract'
+
+// The session actions live here, not in `src/app/`, so that `src/api/` and `src/realtime/` never import the app:
+// the api's `login`/`refreshToken` dispatch them, the app's auth slice reduces them, and the realtime middleware is
+// told about them through its options.
+
+/**
+ * A user logged in; the realtime middleware connects by itself.
+ *
+ * @example dispatch(loggedIn({ token, user }))
+ */
+export const loggedIn = createAction<{ token: string; user: User }>('auth/loggedIn')
+
+/**
+ * A fresh token replaces the current one; the next socket handshake and HTTP request use it.
+ *
+ * @example dispatch(tokenRefreshed({ token }))
+ */
+export const tokenRefreshed = createAction<{ token: string; user?: User }>('auth/tokenRefreshed')
+
+/**
+ * The user logged out: the socket closes, rooms and pending sends are forgotten, the api cache is reset.
+ *
+ * @example dispatch(loggedOut())
+ */
+export const loggedOut = createAction('auth/loggedOut')

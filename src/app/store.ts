@@ -1,0 +1,157 @@
+import { combineReducers, configureStore, type Middleware } from '@reduxjs/toolkit'
+import { api, type ApiExtra } from '../api'
+import { userSchema, parse } from '../contract'
+import { connect, connectionSlice, createSocketMiddleware, type CreateSocket } from '../realtime'
+import { authSlice, loggedIn, loggedOut, tokenRefreshed, type AuthState } from './authSlice'
+
+/** The Web Storage shape `makeStore` needs (`localStorage`, `sessionStorage`, or a memory one in Node). */
+export interface StorageLike {
+  getItem(key: string): string | null
+  setItem(key: string, value: string): void
+  removeItem(key: string): void
+}
+
+const rootReducer = combineReducers({
+  auth: authSlice.reducer,
+  socket: connectionSlice.reducer,
+  [api.reducerPath]: api.reducer,
+})
+
+export type RootState = ReturnType<typeof rootReducer>
+
+export interface MakeStoreOptions {
+  /** The API's origin, e.g. `http://localhost:3000`: HTTP goes to `${apiUrl}/api`, the socket to `apiUrl`. */
+  apiUrl?: string
+  /** socket.io-client's `io(url, options)` or a stand-in; default `io`. */
+  createSocket?: CreateSocket
+  preloadedState?: Partial<RootState>
+  /** Where the session is kept across reloads; default `localStorage` where there is one, else memory. */
+  storage?: StorageLike
+  /** Runs before every other middleware, so it sees every action (thunks included). */
+  extraMiddleware?: Middleware[]
+}
+
+/** Where the session is saved. */
+export const AUTH_STORAGE_KEY = 'talemy.auth'
+
+export function createMemoryStorage(): StorageLike {
+  const items = new Map<string, string>()
+  return {
+    getItem: (key) => items.get(key) ?? null,
+    setItem: (key, value) => void items.set(key, String(value)),
+    removeItem: (key) => void items.delete(key),
+  }
+}
+
+function defaultBrowserStorage(): StorageLike | undefined {
+  try {
+    return typeof localStorage !== 'undefined' && localStorage ? localStorage : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function defaultStorage(): StorageLike {
+  return defaultBrowserStorage() ?? createMemoryStorage()
+}
+
+function envApiUrl(): string | undefined {
+  try {
+    // Vite replaces these at build time (`envPrefix` covers both; NEXT_PUBLIC_ is the first integration's name).
+    return import.meta.env.VITE_API_URL || import.meta.env.NEXT_PUBLIC_API_URL || undefined
+  } catch {
+    // Outside Vite (Node, tsx) there is no import.meta.env.
+    return undefined
+  }
+}
+
+function defaultApiUrl(): string {
+  const fromEnv = envApiUrl()
+  if (fromEnv) return fromEnv
+  return typeof window !== 'undefined' && window.location ? window.location.origin : ''
+}
+
+function loadAuth(storage: StorageLike): AuthState | undefined {
+  try {
+    const raw = storage.getItem(AUTH_STORAGE_KEY)
+    if (!raw) return undefined
+    const value = JSON.parse(raw) as { token?: unknown; user?: unknown }
+    const user = parse(userSchema, value.user)
+    if (typeof value.token !== 'string' || !value.token || !user.ok) return undefined
+    return { token: value.token, user: user.value }
+  } catch {
+    return undefined
+  }
+}
+
+function saveAuth(storage: StorageLike, auth: AuthState) {
+  try {
+    if (auth.token && auth.user) storage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: auth.token, user: auth.user }))
+    else storage.removeItem(AUTH_STORAGE_KEY)
+  } catch {
+    // A full or disabled storage only costs the reload-stays-logged-in convenience.
+  }
+}
+
+/**
+ * Creates the app's store: auth (saved in `storage` and restored), the connection slice, the RTK Query api, and the
+ * socket middleware. A restored session connects at once.
+ *
+ * @example
+ * const store = makeStore({ apiUrl: 'http://localhost:3000' })
+ * await store.dispatch(api.endpoints.login.initiate({ email, password })) // auth/loggedIn → the socket connects
+ */
+export function makeStore(options: MakeStoreOptions = {}) {
+  const storage = options.storage ?? defaultStorage()
+  const apiUrl = (options.apiUrl ?? defaultApiUrl()).replace(/\/+$/, '')
+  const extra: ApiExtra = { apiUrl }
+  const restored = loadAuth(storage)
+  const preloadedState: Partial<RootState> = {
+    ...(restored ? { auth: restored } : {}),
+    ...options.preloadedState,
+  }
+
+  const socketMiddleware = createSocketMiddleware<RootState>({
+    apiUrl,
+    ...(options.createSocket ? { createSocket: options.createSocket } : {}),
+    selectToken: (state) => state.auth.token,
+    selectUserId: (state) => state.auth.user?.id ?? null,
+    loggedIn,
+    loggedOut,
+    tokenRefreshed,
+  })
+
+  const store = configureStore({
+    reducer: rootReducer,
+    preloadedState,
+    middleware: (getDefaultMiddleware) =>
+      getDefaultMiddleware({ thunk: { extraArgument: extra } })
+        .prepend(...((options.extraMiddleware ?? []) as []))
+        .concat(api.middleware, socketMiddleware),
+    // Notify subscribers at most once per task: a burst of socket events and their cache patches (all auto-batched
+    // actions) is one render. 'tick' rather than the default 'raf': it also runs in hidden tabs and in Node.
+    enhancers: (getDefaultEnhancers) => getDefaultEnhancers({ autoBatch: { type: 'tick' } }),
+    devTools: process.env.NODE_ENV !== 'production',
+  })
+
+  let saved = store.getState().auth
+  store.subscribe(() => {
+    const auth = store.getState().auth
+    if (auth === saved) return
+    saved = auth
+    saveAuth(storage, auth)
+  })
+
+  // Another tab of this browser logged out (its `removeItem` fires `storage` here): log out this one too.
+  if (typeof window !== 'undefined' && typeof window.addEventListener === 'function' && storage === defaultBrowserStorage()) {
+    window.addEventListener('storage', (event) => {
+      if (event.key === AUTH_STORAGE_KEY && event.newValue === null && store.getState().auth.token) store.dispatch(loggedOut())
+    })
+  }
+
+  if (store.getState().auth.token) store.dispatch(connect())
+  return store
+}
+
+export type AppStore = ReturnType<typeof makeStore>
+export type AppDispatch = AppStore['dispatch']

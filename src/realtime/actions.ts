@@ -1,0 +1,181 @@
+import { createAction, prepareAutoBatched, SHOULD_AUTOBATCH } from '@reduxjs/toolkit'
+import type { ErrorCode, Id, Message, ServerEventName, ServerEventPayload, ValidationIssue } from '../contract'
+
+/** Every action of the realtime layer is `socket/…`; matching is always by `.match`, never by comparing strings. */
+export const PREFIX = 'socket/' as const
+
+/** `NETWORK` stands for everything that is not an answer from the server: no route, timeout, transport closed. */
+export type ConnectionErrorCode = ErrorCode | 'NETWORK'
+
+export interface ConnectionError {
+  code: ConnectionErrorCode
+  message: string
+}
+
+/** Why a send was refused, as shown next to a failed message. */
+export interface SendError {
+  code: ConnectionErrorCode
+  message: string
+}
+
+// --- Commands (the app dispatches these) --------------------------------------------------------------------------
+
+/**
+ * Opens the socket for the logged-in user (a no-op without a token, when already open, or after `unauthorized`).
+ *
+ * @example dispatch(connect())
+ */
+export const connect = createAction(`${PREFIX}connect`)
+
+/**
+ * Closes the socket; the status stays `disconnected` until `connect()` or a new login. Sends keep going over HTTP.
+ *
+ * @example dispatch(disconnect())
+ */
+export const disconnect = createAction(`${PREFIX}disconnect`)
+
+/**
+ * Says "the user is looking at this conversation": it is remembered and joined again after every reconnect.
+ *
+ * @example dispatch(joinConversation({ conversationId: 'c1' }))
+ */
+export const joinConversation = createAction<{ conversationId: Id }>(`${PREFIX}joinConversation`)
+
+/**
+ * The user stopped looking at this conversation.
+ *
+ * @example dispatch(leaveConversation({ conversationId: 'c1' }))
+ */
+export const leaveConversation = createAction<{ conversationId: Id }>(`${PREFIX}leaveConversation`)
+
+/**
+ * Sends a message: shown at once as pending (its `id` is its `clientId`), sent over the socket, or over HTTP when
+ * the socket is down or silent; retried on network failures, marked failed on a refusal.
+ *
+ * @example const { payload: { clientId } } = dispatch(sendMessage({ conversationId: 'c1', content: 'Hi!' }))
+ */
+export const sendMessage = createAction(
+  `${PREFIX}sendMessage`,
+  (input: { conversationId: Id; content: string; clientId?: string }) => ({
+    payload: { conversationId: input.conversationId, content: input.content, clientId: input.clientId ?? newClientId() },
+    // The time the user pressed "send", for the pending copy; in meta so the payload stays the contract's.
+    meta: { createdAt: new Date().toISOString() },
+  }),
+)
+
+/**
+ * Tries a failed message again, with the same `clientId` (the server deduplicates by it).
+ *
+ * @example dispatch(retryMessage({ clientId }))
+ */
+export const retryMessage = createAction<{ clientId: string }>(`${PREFIX}retryMessage`)
+
+/**
+ * Forgets a failed (or still pending) message and removes it from its thread.
+ *
+ * @example dispatch(discardMessage({ clientId }))
+ */
+export const discardMessage = createAction<{ clientId: string }>(`${PREFIX}discardMessage`)
+
+// --- Lifecycle (the middleware dispatches these) ------------------------------------------------------------------
+
+/** The handshake succeeded. `meta.at` is when, for `lastConnectedAt` (reducers stay pure). */
+export const connected = createAction(`${PREFIX}connected`, (payload: { socketId: string; recovered: boolean }) => ({
+  payload,
+  meta: { at: new Date().toISOString() },
+}))
+
+/** The connection dropped; Socket.IO's reason (`transport close`, `io server disconnect`, …). */
+export const disconnected = createAction<{ reason: string }>(`${PREFIX}disconnected`)
+
+/** Socket.IO's manager is trying again; `attempt` counts from 1. */
+export const reconnecting = createAction<{ attempt: number }>(`${PREFIX}reconnecting`)
+
+/** A handshake failed: `NETWORK` (server unreachable) or the server's refusal code (`UNAUTHORIZED`, …). */
+export const connectFailed = createAction<ConnectionError>(`${PREFIX}connectFailed`)
+
+/** A join was refused (`FORBIDDEN`, `NOT_FOUND`: the room is forgotten) or not answered in time (`NETWORK`). */
+export const joinFailed = createAction<{ conversationId: Id; code: ConnectionErrorCode }>(`${PREFIX}joinFailed`)
+
+/** A server event whose payload failed the contract's schema; nothing else changes. */
+export const eventRejected = createAction(`${PREFIX}eventRejected`, (payload: { event: string; issues: ValidationIssue[] }) => ({
+  payload,
+  meta: { [SHOULD_AUTOBATCH]: true as const },
+}))
+
+// --- Internal (visible in DevTools, not part of the contract) -----------------------------------------------------
+
+/** A login (the app's `auth/loggedIn`) started a session: status `connecting` from any state. */
+export const sessionStarted = createAction(`${PREFIX}sessionStarted`)
+
+/** A logout ended the session: status `idle`, rooms and pending sends forgotten. */
+export const sessionEnded = createAction(`${PREFIX}sessionEnded`)
+
+/** The handshake was refused and a token refresh did not help: status `unauthorized` until the next login. */
+export const sessionExpired = createAction<ConnectionError>(`${PREFIX}sessionExpired`)
+
+/** The server acknowledged a join. */
+export const joined = createAction<{ conversationId: Id }>(`${PREFIX}joined`)
+
+/** A send was stored by the server (its ack, or the HTTP answer); reconciled by `clientId` like `message:sent`. */
+export const sendConfirmed = createAction(`${PREFIX}sendConfirmed`, prepareAutoBatched<{ message: Message }>())
+
+/** A send was refused (`INVALID`, `FORBIDDEN`, `NOT_FOUND`): the message is marked failed. */
+export const sendFailed = createAction<{ clientId: string; error: SendError }>(`${PREFIX}sendFailed`)
+
+/** A send failed for a reason worth retrying; the next try is in `delayMs` (or as soon as the socket connects). */
+export const sendRetryScheduled = createAction<{ clientId: string; attempt: number; delayMs: number; error: SendError }>(
+  `${PREFIX}sendRetryScheduled`,
+)
+
+/** Something unexpected went wrong inside the middleware; it never throws, it reports. */
+export const internalError = createAction<{ where: string; message: string }>(`${PREFIX}internalError`)
+
+/**
+ * Asks the middleware for its socket holder (the non-Redux channel `useSocket` reads); the middleware answers
+ * through `dispatch`'s return value and does not pass this action on.
+ */
+export const socketHolderRequested = createAction(`${PREFIX}socketHolderRequested`)
+
+// --- Server events ------------------------------------------------------------------------------------------------
+
+function serverEventAction<E extends ServerEventName>(event: E) {
+  // Auto-batched: a burst of events and their cache patches notifies subscribers once (RTK's autoBatchEnhancer).
+  return createAction(`${PREFIX}${event}`, prepareAutoBatched<ServerEventPayload<E>>())
+}
+
+/** One action creator per server event, `socket/<event>`, keyed by the contract's event map. */
+export type ServerEventActions = { [E in ServerEventName]: ReturnType<typeof serverEventAction<E>> }
+
+/**
+ * `socket/<event>` for each server event, with the validated payload; dispatched before the cache work it causes.
+ *
+ * @example serverEventActions['message:new'].match(action) // action.payload is a Message
+ */
+export const serverEventActions: ServerEventActions = {
+  'message:new': serverEventAction('message:new'),
+  'message:sent': serverEventAction('message:sent'),
+  'conversation:read': serverEventAction('conversation:read'),
+  'lesson:created': serverEventAction('lesson:created'),
+  'lesson:statusUpdated': serverEventAction('lesson:statusUpdated'),
+  'contactRequest:created': serverEventAction('contactRequest:created'),
+  'contactRequest:statusUpdated': serverEventAction('contactRequest:statusUpdated'),
+}
+
+// --- clientId -----------------------------------------------------------------------------------------------------
+
+/**
+ * A UUID v4. `crypto.randomUUID` exists only in secure contexts (https, localhost); a page served over plain http
+ * on a LAN address still has `crypto.getRandomValues`, and a very old engine has neither.
+ */
+export function newClientId(): string {
+  const c = (globalThis as { crypto?: Partial<Crypto> }).crypto
+  if (typeof c?.randomUUID === 'function') return c.randomUUID()
+  const bytes = new Uint8Array(16)
+  if (typeof c?.getRandomValues === 'function') c.getRandomValues(bytes)
+  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256)
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}

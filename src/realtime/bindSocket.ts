@@ -1,0 +1,82 @@
+import type { Dispatch, UnknownAction } from '@reduxjs/toolkit'
+import { isErrorCode, parse, SERVER_EVENTS, serverEventSchemas, type ServerEventName } from '../contract'
+import {
+  connected,
+  connectFailed,
+  disconnected,
+  eventRejected,
+  internalError,
+  reconnecting,
+  serverEventActions,
+} from './actions'
+import type { AppSocket } from './types'
+
+type Listener = (...args: unknown[]) => void
+
+interface Emitter {
+  on(event: string, listener: Listener): unknown
+  off(event: string, listener: Listener): unknown
+}
+
+/**
+ * Subscribes and returns the matching unsubscribe (socket.io-client's `on.ts`): the binder collects these and runs
+ * them all on teardown, so listeners never pile up across reconnects or sessions.
+ *
+ * @example const off = on(socket, 'connect', onConnect); off()
+ */
+export function on(emitter: Emitter, event: string, listener: Listener): () => void {
+  emitter.on(event, listener)
+  return () => {
+    emitter.off(event, listener)
+  }
+}
+
+/** `connect_error`'s message is the server's error code for a refused handshake, anything else is the network's. */
+export function connectErrorOf(error: unknown): { code: ReturnType<typeof codeOf>; message: string } {
+  const message = error instanceof Error ? error.message : String(error)
+  return { code: codeOf(message), message }
+}
+
+const codeOf = (message: string) => (isErrorCode(message) ? message : ('NETWORK' as const))
+
+/**
+ * The one impure edge of the layer: turns everything the socket (and its manager) says into actions. Server payloads
+ * are validated against the contract's schema first; a payload that fails becomes `socket/eventRejected` only.
+ * Returns the teardown that removes every listener it added.
+ *
+ * @example const teardown = bindSocket(socket, store.dispatch); … teardown()
+ */
+export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>): () => void {
+  const emitter = socket as unknown as Emitter
+  const manager = socket.io as unknown as Emitter
+
+  // A throwing reducer must not escape into Socket.IO's emitter (it would skip the other listeners of the event).
+  const guarded =
+    (where: string, listener: Listener): Listener =>
+    (...args) => {
+      try {
+        listener(...args)
+      } catch (error) {
+        dispatch(internalError({ where, message: error instanceof Error ? error.message : String(error) }))
+      }
+    }
+
+  const offs = [
+    on(emitter, 'connect', guarded('connect', () => dispatch(connected({ socketId: socket.id ?? '', recovered: socket.recovered === true })))),
+    on(emitter, 'disconnect', guarded('disconnect', (reason) => dispatch(disconnected({ reason: String(reason) })))),
+    on(emitter, 'connect_error', guarded('connect_error', (error) => dispatch(connectFailed(connectErrorOf(error))))),
+    on(manager, 'reconnect_attempt', guarded('reconnect_attempt', (attempt) => dispatch(reconnecting({ attempt: Number(attempt) })))),
+    ...SERVER_EVENTS.map((event) => on(emitter, event, guarded(event, (payload) => dispatch(serverEventAction(event, payload))))),
+  ]
+
+  return () => {
+    for (const off of offs.splice(0)) off()
+  }
+}
+
+/** Validates a server payload: `socket/<event>` with the parsed value, or `socket/eventRejected` with the issues. */
+export function serverEventAction(event: ServerEventName, payload: unknown): UnknownAction {
+  const result = parse(serverEventSchemas[event], payload)
+  if (!result.ok) return eventRejected({ event, issues: result.issues })
+  return (serverEventActions[event] as (payload: unknown) => UnknownAction)(result.value)
+}

@@ -1,0 +1,290 @@
+import { defaultSerializeQueryArgs, type Patch } from '@reduxjs/toolkit/query'
+import type { ContactRequest, Conversation, Id, Lesson, Message, ServerEventName, ServerEventPayload } from '../contract'
+import { LIST, type TagType, type ThreadMessage } from '../api'
+import type { SendError } from './actions'
+
+// Cache work is computed here as data — immer patches for `api.util.patchQueryData` and tags for
+// `api.util.invalidateTags` — from the event and a read-only view of the cache. Pure: no dispatch, no clock, so it is
+// tested as a table, and the patches are minimal (an append is one `add`), which keeps a patch into a long thread
+// cheap. The middleware applies the work (`applyCacheWork` in middleware.ts).
+
+/** The endpoints events patch, with their argument. */
+export type PatchableQuery =
+  | { endpointName: 'getMessages'; arg: Id }
+  | { endpointName: 'getConversations' | 'getLessons' | 'getContactRequests'; arg: undefined }
+
+export type QueryPatch = PatchableQuery & { patches: Patch[] }
+
+export interface CacheTag {
+  type: TagType
+  id: string
+}
+
+/** What one event asks of the cache: patches where the data is cached, invalidations where it is not patchable. */
+export interface CacheWork {
+  patches: QueryPatch[]
+  invalidate: CacheTag[]
+}
+
+/** The part of a cache entry the table reads (RTK Query's `QuerySubState`). */
+export interface CacheEntryView {
+  status: string
+  data?: unknown
+}
+
+/** A read-only view of what the table needs: RTK Query's `queries`, the current user and the joined rooms. */
+export interface CacheView {
+  queries: Readonly<Record<string, CacheEntryView | undefined>>
+  userId: Id | null
+  rooms: readonly Id[]
+}
+
+/** The cache key RTK Query uses for an endpoint and argument (our api keeps the default serializer). */
+export function queryKey(query: PatchableQuery): string {
+  return defaultSerializeQueryArgs({ endpointName: query.endpointName, queryArgs: query.arg, endpointDefinition: undefined as never })
+}
+
+const noWork = (): CacheWork => ({ patches: [], invalidate: [] })
+
+type Read<T> = { kind: 'absent' } | { kind: 'unpatchable' } | { kind: 'data'; data: T; refetching: boolean }
+
+function read<T>(view: CacheView, query: PatchableQuery): Read<T> {
+  const entry = view.queries[queryKey(query)]
+  if (!entry || entry.status === 'uninitialized') return { kind: 'absent' }
+  if (!Array.isArray(entry.data)) return { kind: 'unpatchable' }
+  // A refetch in flight may answer without this change and overwrite the patch: patch now and refetch after it.
+  return { kind: 'data', data: entry.data as T, refetching: entry.status === 'pending' }
+}
+
+// --- Threads ------------------------------------------------------------------------------------------------------
+
+/** Our own messages the server has not confirmed; they sit after the confirmed ones, in the order they were sent. */
+export const isUnconfirmed = (m: ThreadMessage) => m.status === 'pending' || m.status === 'failed'
+
+const time = (iso: string) => {
+  const t = Date.parse(iso)
+  return Number.isNaN(t) ? 0 : t
+}
+
+/**
+ * Where `message` goes in a thread: after the last confirmed message with a lower `seq`, before the unconfirmed ones.
+ * Scans from the end, so an append (the usual case) costs O(pending).
+ */
+function insertionIndex(thread: readonly ThreadMessage[], seq: number): number {
+  let i = thread.length - 1
+  while (i >= 0 && (isUnconfirmed(thread[i]!) || thread[i]!.seq > seq)) i--
+  return i + 1
+}
+
+function lastIndexWhere<T>(list: readonly T[], test: (item: T) => boolean): number {
+  for (let i = list.length - 1; i >= 0; i--) if (test(list[i]!)) return i
+  return -1
+}
+
+/** Patches moving the item at `from` to final index `to` with a new value (one `replace` when it stays put). */
+function move(from: number, to: number, value: unknown): Patch[] {
+  if (from === to) return [{ op: 'replace', path: [from], value }]
+  return [
+    { op: 'remove', path: [from] },
+    { op: 'add', path: [to], value },
+  ]
+}
+
+/**
+ * Upserts a stored message into a thread: a no-op when its `id` is already there, replaces our pending or failed
+ * copy with the same `clientId`, else inserts it by `seq`. `status` is `'sent'` for our own confirmed messages.
+ *
+ * @example upsertMessagePatches([pending], stored, 'sent') // [{ op: 'replace', path: [0], value: { ...stored, status: 'sent' } }]
+ */
+export function upsertMessagePatches(thread: readonly ThreadMessage[], message: Message, status?: 'sent'): Patch[] {
+  if (lastIndexWhere(thread, (m) => m.id === message.id && !isUnconfirmed(m)) !== -1) return []
+  const value: ThreadMessage = status ? { ...message, status } : { ...message }
+  const pos = insertionIndex(thread, message.seq)
+  const mine = message.clientId === null ? -1 : lastIndexWhere(thread, (m) => isUnconfirmed(m) && m.clientId === message.clientId)
+  if (mine === -1) return [{ op: 'add', path: [pos], value }]
+  return move(mine, mine < pos ? pos - 1 : pos, value)
+}
+
+/** Adds our pending copy at the end of its thread (once per `clientId`). */
+export function addPendingPatches(thread: readonly ThreadMessage[], pending: ThreadMessage): Patch[] {
+  if (pending.clientId !== null && thread.some((m) => m.clientId === pending.clientId)) return []
+  return [{ op: 'add', path: [thread.length], value: pending }]
+}
+
+/** Sets the status (and error) of our unconfirmed copy. */
+export function setPendingStatusPatches(
+  thread: readonly ThreadMessage[],
+  clientId: string,
+  status: 'pending' | 'failed',
+  error?: SendError,
+): Patch[] {
+  const i = lastIndexWhere(thread, (m) => isUnconfirmed(m) && m.clientId === clientId)
+  if (i === -1) return []
+  const current = thread[i]!
+  const { error: _previous, ...rest } = current
+  const value: ThreadMessage = error ? { ...rest, status, error } : { ...rest, status }
+  return [{ op: 'replace', path: [i], value }]
+}
+
+/** Removes our unconfirmed copy. */
+export function removePendingPatches(thread: readonly ThreadMessage[], clientId: string): Patch[] {
+  const i = lastIndexWhere(thread, (m) => isUnconfirmed(m) && m.clientId === clientId)
+  return i === -1 ? [] : [{ op: 'remove', path: [i] }]
+}
+
+// --- Conversations ------------------------------------------------------------------------------------------------
+
+/**
+ * A new last message for a conversation: `lastMessage`, `updatedAt`, `unreadCount` (+1 when `countUnread`) and its
+ * place in the list (most recent first). Idempotent: a message not newer (by `seq`) than `lastMessage` changes nothing.
+ * `null` when the conversation is not in the list.
+ */
+export function conversationMessagePatches(
+  list: readonly Conversation[],
+  message: Message,
+  countUnread: boolean,
+): Patch[] | null {
+  const idx = list.findIndex((c) => c.id === message.conversationId)
+  if (idx === -1) return null
+  const current = list[idx]!
+  if (current.lastMessage && current.lastMessage.seq >= message.seq) return []
+  const lastMessage: Message = {
+    id: message.id,
+    conversationId: message.conversationId,
+    seq: message.seq,
+    senderId: message.senderId,
+    content: message.content,
+    createdAt: message.createdAt,
+    clientId: message.clientId,
+  }
+  const updatedAt = time(message.createdAt) > time(current.updatedAt) ? message.createdAt : current.updatedAt
+  const next: Conversation = {
+    ...current,
+    lastMessage,
+    updatedAt,
+    unreadCount: current.unreadCount + (countUnread ? 1 : 0),
+  }
+  // Most recent first: after the conversations updated later than this one (usually none).
+  let to = 0
+  for (let k = 0; k < list.length; k++) {
+    if (k === idx) continue
+    if (time(list[k]!.updatedAt) > time(updatedAt)) to++
+    else break
+  }
+  return move(idx, to, next)
+}
+
+/** `unreadCount: 0` for one conversation; `null` when it is not in the list. */
+export function conversationReadPatches(list: readonly Conversation[], conversationId: Id): Patch[] | null {
+  const idx = list.findIndex((c) => c.id === conversationId)
+  if (idx === -1) return null
+  const current = list[idx]!
+  return current.unreadCount === 0 ? [] : [{ op: 'replace', path: [idx], value: { ...current, unreadCount: 0 } }]
+}
+
+// --- Lessons and contact requests ---------------------------------------------------------------------------------
+
+type Versioned = { id: Id; updatedAt: string }
+
+function sameEntity(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k])
+}
+
+/**
+ * Puts a whole entity into a cached list by id, keeping the newer version (by `updatedAt`); a missing one is
+ * appended when `insert`, else `null` (the caller invalidates the list).
+ */
+export function entityPatches<T extends Versioned>(list: readonly T[], item: T, insert: boolean): Patch[] | null {
+  const idx = list.findIndex((x) => x.id === item.id)
+  if (idx === -1) return insert ? [{ op: 'add', path: [list.length], value: item }] : null
+  const current = list[idx]!
+  if (time(item.updatedAt) < time(current.updatedAt)) return []
+  if (sameEntity(current as unknown as Record<string, unknown>, item as unknown as Record<string, unknown>)) return []
+  return [{ op: 'replace', path: [idx], value: item }]
+}
+
+// --- The table ----------------------------------------------------------------------------------------------------
+
+function listWork(
+  work: CacheWork,
+  view: CacheView,
+  query: PatchableQuery,
+  tag: TagType,
+  patchesFor: (list: never[]) => Patch[] | null,
+): CacheWork {
+  const entry = read<never[]>(view, query)
+  if (entry.kind === 'absent') return work
+  const patches = entry.kind === 'data' ? patchesFor(entry.data) : null
+  if (patches && patches.length > 0) work.patches.push({ ...query, patches })
+  if (patches === null || (entry.kind === 'data' && entry.refetching)) work.invalidate.push({ type: tag, id: LIST })
+  return work
+}
+
+function messageWork(message: Message, view: CacheView, own: boolean): CacheWork {
+  const work = noWork()
+  const thread = read<ThreadMessage[]>(view, { endpointName: 'getMessages', arg: message.conversationId })
+  if (thread.kind === 'data') {
+    const patches = upsertMessagePatches(thread.data, message, own ? 'sent' : undefined)
+    if (patches.length > 0) work.patches.push({ endpointName: 'getMessages', arg: message.conversationId, patches })
+  }
+  if (thread.kind === 'unpatchable' || (thread.kind === 'data' && thread.refetching)) {
+    work.invalidate.push({ type: 'Message', id: message.conversationId })
+  }
+  // While the user has the conversation open (joined), the server marks new messages read for them.
+  const countUnread = !own && message.senderId !== view.userId && !view.rooms.includes(message.conversationId)
+  return listWork(work, view, { endpointName: 'getConversations', arg: undefined }, 'Conversation', (list) =>
+    conversationMessagePatches(list as Conversation[], message, countUnread),
+  )
+}
+
+/** The cache work of each server event, keyed by the contract's event map (a missing event is a type error). */
+export type CacheWorkTable = {
+  [E in ServerEventName]: (payload: ServerEventPayload<E>, view: CacheView) => CacheWork
+}
+
+/**
+ * Server event → cache work.
+ *
+ * @example cacheWorkTable['message:new'](message, view) // { patches: [{ endpointName: 'getMessages', arg: 'c1', patches: [...] }], invalidate: [] }
+ */
+export const cacheWorkTable: CacheWorkTable = {
+  'message:new': (message, view) => messageWork(message, view, false),
+  'message:sent': (message, view) => messageWork(message, view, true),
+  'conversation:read': ({ conversationId }, view) =>
+    listWork(noWork(), view, { endpointName: 'getConversations', arg: undefined }, 'Conversation', (list) =>
+      conversationReadPatches(list as Conversation[], conversationId),
+    ),
+  'lesson:created': (lesson, view) =>
+    listWork(noWork(), view, { endpointName: 'getLessons', arg: undefined }, 'Lesson', (list) =>
+      entityPatches<Lesson>(list, lesson, true),
+    ),
+  'lesson:statusUpdated': (lesson, view) =>
+    listWork(noWork(), view, { endpointName: 'getLessons', arg: undefined }, 'Lesson', (list) =>
+      entityPatches<Lesson>(list, lesson, false),
+    ),
+  'contactRequest:created': (request, view) =>
+    listWork(noWork(), view, { endpointName: 'getContactRequests', arg: undefined }, 'ContactRequest', (list) =>
+      entityPatches<ContactRequest>(list, request, true),
+    ),
+  'contactRequest:statusUpdated': (request, view) =>
+    listWork(noWork(), view, { endpointName: 'getContactRequests', arg: undefined }, 'ContactRequest', (list) =>
+      entityPatches<ContactRequest>(list, request, false),
+    ),
+}
+
+/** Runs the table for one event (the generic keeps the event and its payload type together). */
+export function cacheWorkFor<E extends ServerEventName>(event: E, payload: ServerEventPayload<E>, view: CacheView): CacheWork {
+  return (cacheWorkTable[event] as (payload: ServerEventPayload<E>, view: CacheView) => CacheWork)(payload, view)
+}
+
+/** Cache work for one of our own threads (pending copy, status change, removal): patch where cached, nothing else. */
+export function threadWork(view: CacheView, conversationId: Id, patchesFor: (thread: ThreadMessage[]) => Patch[]): CacheWork {
+  const work = noWork()
+  const thread = read<ThreadMessage[]>(view, { endpointName: 'getMessages', arg: conversationId })
+  if (thread.kind === 'data') {
+    const patches = patchesFor(thread.data)
+    if (patches.length > 0) work.patches.push({ endpointName: 'getMessages', arg: conversationId, patches })
+  }
+  return work
+}

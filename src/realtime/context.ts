@@ -1,0 +1,113 @@
+import { SHOULD_AUTOBATCH, type Dispatch, type MiddlewareAPI, type UnknownAction } from '@reduxjs/toolkit'
+import type { Id } from '../contract'
+import { api } from '../api'
+import { internalError } from './actions'
+import type { BackoffOptions } from './backoff'
+import type { CacheView, CacheWork } from './cacheWork'
+import type { SocketRootState } from './connectionSlice'
+import type { WritableSocketHolder } from './socketHolder'
+import type { AppSocket, CreateSocket, SocketFactoryOptions } from './types'
+
+/** Anything with RTK's `.match` (an action creator, `isAnyOf(...)`). */
+export interface ActionMatcher {
+  match(action: unknown): boolean
+}
+
+/** What a token refresh came to: a new token, a refusal (log in again), or no answer (try later). */
+export type RefreshOutcome = 'refreshed' | 'refused' | 'unavailable'
+
+/** The options of `createSocketMiddleware`. */
+export interface SocketMiddlewareOptions<S extends SocketRootState = SocketRootState> {
+  /** The API's origin (the socket connects there), or how to read it. */
+  apiUrl: string | ((state: S) => string)
+  /** socket.io-client's `io`, or a fake in tests. Default `io`. */
+  createSocket?: CreateSocket
+  /** The current token; read at every handshake through Socket.IO's `auth` callback. */
+  selectToken: (state: S) => string | null | undefined
+  /** The logged-in user's id: pending copies carry it, and one's own messages do not count as unread. */
+  selectUserId?: (state: S) => Id | null | undefined
+  /** The app's login action (connects by itself). */
+  loggedIn: ActionMatcher
+  /** The app's logout action (disconnects, forgets rooms and pending sends, resets the api state). */
+  loggedOut: ActionMatcher
+  /** The app's token refresh action (a socket waiting for a token connects with it). */
+  tokenRefreshed?: ActionMatcher
+  /**
+   * Gets a fresh token after a refused handshake or a server-side kick (it dispatches the app's refresh action).
+   * Default: the api's `refreshToken` mutation. `false`: never refresh (a refusal means `unauthorized`).
+   */
+  refreshToken?: false | ((api: MiddlewareAPI<Dispatch<UnknownAction>, S>) => Promise<RefreshOutcome>)
+  /** Passed to `createSocket` (under the middleware's own `autoConnect`, `forceNew` and `auth`). */
+  socketOptions?: SocketFactoryOptions
+  /** How long an emit waits for its ack before the send goes over HTTP (and a join counts as failed). Default 5,000. */
+  ackTimeoutMs?: number
+  /** Backoff of send retries and of handshake retries Socket.IO does not do itself. Default 500 ms … 30 s. */
+  backoff?: BackoffOptions
+  /** The random source of the backoff's jitter (tests pass a constant). Default `Math.random`. */
+  random?: () => number
+}
+
+/** What the handlers share; one per store (created when the middleware is applied). */
+export interface Context<S extends SocketRootState = SocketRootState> {
+  readonly mwApi: MiddlewareAPI<Dispatch<UnknownAction>, S>
+  readonly options: SocketMiddlewareOptions<S>
+  readonly holder: WritableSocketHolder
+  /** The socket, only ever here (and in the holder): never in state, never in an action. */
+  socket: AppSocket | null
+  /** Bumped at every login and logout: answers that arrive for an older session are dropped. */
+  session: number
+  readonly ackTimeoutMs: number
+  readonly backoff: BackoffOptions
+  readonly random: () => number
+  view(state?: S): CacheView
+  applyCacheWork(work: CacheWork): void
+  report(where: string, error: unknown): void
+}
+
+/** A middleware handler, like RTK Query's `build…Handler`s: reacts to an action after the reducers ran. */
+export type Handler<S extends SocketRootState = SocketRootState> = (action: UnknownAction, prevState: S) => void
+
+const isDev = process.env.NODE_ENV !== 'production'
+
+export function createContext<S extends SocketRootState>(
+  options: SocketMiddlewareOptions<S>,
+  mwApi: MiddlewareAPI<Dispatch<UnknownAction>, S>,
+  holder: WritableSocketHolder,
+): Context<S> {
+  const ctx: Context<S> = {
+    mwApi,
+    options,
+    holder,
+    socket: null,
+    session: 0,
+    ackTimeoutMs: options.ackTimeoutMs ?? 5_000,
+    backoff: options.backoff ?? { baseMs: 500, capMs: 30_000 },
+    random: options.random ?? Math.random,
+    view(state = mwApi.getState()) {
+      const queries = (state as { api?: { queries?: CacheView['queries'] } }).api?.queries ?? {}
+      return { queries, userId: options.selectUserId?.(state) ?? null, rooms: state.socket.rooms }
+    },
+    applyCacheWork(work) {
+      const { dispatch } = mwApi
+      for (const p of work.patches) {
+        // `updateProvided` false: our lists provide one static tag, recomputing it per patch would only cost time.
+        if (p.endpointName === 'getMessages') dispatch(api.util.patchQueryData('getMessages', p.arg, p.patches, false) as never)
+        else dispatch(api.util.patchQueryData(p.endpointName, undefined, p.patches, false) as never)
+      }
+      if (work.invalidate.length > 0) {
+        // Auto-batched like the patches, so an event burst still notifies subscribers once.
+        dispatch({ ...api.util.invalidateTags(work.invalidate), meta: { [SHOULD_AUTOBATCH]: true } })
+      }
+    },
+    report(where, error) {
+      const message = error instanceof Error ? error.message : String(error)
+      if (isDev) console.error(`[realtime] ${where}:`, error)
+      try {
+        mwApi.dispatch(internalError({ where, message }))
+      } catch {
+        // Reporting must never throw either.
+      }
+    },
+  }
+  return ctx
+}

@@ -1,0 +1,54 @@
+// The realtime layer: a Redux Toolkit middleware that owns one Socket.IO client per store.
+export {
+  PREFIX,
+  connect,
+  disconnect,
+  joinConversation,
+  leaveConversation,
+  sendMessage,
+  retryMessage,
+  discardMessage,
+  connected,
+  disconnected,
+  reconnecting,
+  connectFailed,
+  joinFailed,
+  eventRejected,
+  sessionStarted,
+  sessionEnded,
+  sessionExpired,
+  joined,
+  sendConfirmed,
+  sendFailed,
+  sendRetryScheduled,
+  internalError,
+  socketHolderRequested,
+  serverEventActions,
+  newClientId,
+  type ServerEventActions,
+  type ConnectionError,
+  type ConnectionErrorCode,
+  type SendError,
+} from './actions'
+export {
+  connectionSlice,
+  initialSocketState,
+  selectConnection,
+  selectIsConnected,
+  selectPendingMessages,
+  selectRooms,
+  type Connection,
+  type ConnectionStatus,
+  type PendingMessage,
+  type SocketState,
+  type SocketRootState,
+} from './connectionSlice'
+export { cacheWorkTable, cacheWorkFor, type CacheWork, type CacheView, type CacheWorkTable } from './cacheWork'
+export { emitFor, type Emit } from './emitTable'
+export { bindSocket } from './bindSocket'
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff'
+export { createSocketMiddleware, type SocketDispatchExtension } from './middleware'
+export type { SocketMiddlewareOptions, RefreshOutcome, ActionMatcher } from './context'
+export { createSocketHolder, type SocketHolder } from './socketHolder'
+export { useSocket, type UseSocket } from './useSocket'
+export type { AppSocket, CreateSocket, SocketFactoryOptions } from './types'

@@ -1,0 +1,59 @@
+import type { Dispatch, Middleware, UnknownAction } from '@reduxjs/toolkit'
+import { connect, socketHolderRequested } from './actions'
+import { buildCacheHandler } from './cacheHandler'
+import { buildConnectionHandler } from './connectionHandler'
+import type { SocketRootState } from './connectionSlice'
+import { createContext, type Handler, type SocketMiddlewareOptions } from './context'
+import { buildOutboxHandler } from './outboxHandler'
+import { buildRoomsHandler } from './roomsHandler'
+import { createSocketHolder, type SocketHolder } from './socketHolder'
+
+/** What the middleware adds to `dispatch`: asking for the socket holder answers with it (see `useSocket`). */
+export interface SocketDispatchExtension {
+  (action: ReturnType<typeof socketHolderRequested>): SocketHolder
+}
+
+/**
+ * The Redux middleware that owns one Socket.IO client per store. The body is thin (like RTK's listener
+ * middleware): reducers run first (`next`), then small handlers react — connection, rooms, outbox, cache — and start
+ * their async work without awaiting. Nothing is thrown out of it: failures become actions.
+ *
+ * @example
+ * const store = configureStore({
+ *   reducer: { auth: authReducer, socket: connectionSlice.reducer, [api.reducerPath]: api.reducer },
+ *   middleware: (gDM) => gDM({ thunk: { extraArgument: { apiUrl } } }).concat(
+ *     api.middleware,
+ *     createSocketMiddleware({ apiUrl, selectToken: (s) => s.auth.token, loggedIn, loggedOut, tokenRefreshed }),
+ *   ),
+ * })
+ */
+export function createSocketMiddleware<S extends SocketRootState>(
+  options: SocketMiddlewareOptions<S>,
+): Middleware<SocketDispatchExtension, S, Dispatch<UnknownAction>> {
+  return (mwApi) => {
+    const holder = createSocketHolder()
+    const ctx = createContext(options, mwApi as never, holder) as ReturnType<typeof createContext<S>>
+    const handlers: Handler<S>[] = [
+      buildConnectionHandler(ctx),
+      buildRoomsHandler(ctx),
+      buildOutboxHandler(ctx),
+      buildCacheHandler(ctx),
+    ]
+
+    return (next) => (action) => {
+      if (socketHolderRequested.match(action)) return holder
+      // No one logged in: nothing to connect, and the status stays `idle`.
+      if (connect.match(action) && !options.selectToken(mwApi.getState())) return action
+      const prevState = mwApi.getState()
+      const result = next(action)
+      for (const handler of handlers) {
+        try {
+          handler(action as UnknownAction, prevState)
+        } catch (error) {
+          ctx.report('middleware', error)
+        }
+      }
+      return result
+    }
+  }
+}

@@ -1,0 +1,190 @@
+import { describe, expect, test } from 'vitest'
+import type { ThreadMessage } from '../../src/api'
+import { SERVER_EVENTS, type ServerEventName } from '../../src/contract'
+import { cacheWorkFor, cacheWorkTable, type CacheView, type CacheWork } from '../../src/realtime'
+import { queryKey, upsertMessagePatches, addPendingPatches, setPendingStatusPatches, removePendingPatches } from '../../src/realtime/cacheWork'
+import { alice, at, bob, contactRequest, conversation, lesson, message } from './support/fixtures'
+
+type Entry = { status: string; data?: unknown }
+const ok = (data: unknown): Entry => ({ status: 'fulfilled', data })
+
+function view(
+  entries: { thread?: Entry; conversations?: Entry; lessons?: Entry; contactRequests?: Entry } = {},
+  over: Partial<CacheView> = {},
+): CacheView {
+  const queries: Record<string, Entry> = {}
+  if (entries.thread) queries[queryKey({ endpointName: 'getMessages', arg: 'c1' })] = entries.thread
+  if (entries.conversations) queries[queryKey({ endpointName: 'getConversations', arg: undefined })] = entries.conversations
+  if (entries.lessons) queries[queryKey({ endpointName: 'getLessons', arg: undefined })] = entries.lessons
+  if (entries.contactRequests) queries[queryKey({ endpointName: 'getContactRequests', arg: undefined })] = entries.contactRequests
+  return { queries, userId: alice.id, rooms: [], ...over }
+}
+
+const pending = (clientId: string, over: Partial<ThreadMessage> = {}): ThreadMessage => ({
+  id: clientId,
+  conversationId: 'c1',
+  seq: 0,
+  senderId: alice.id,
+  content: `text ${clientId}`,
+  createdAt: at(0),
+  clientId,
+  status: 'pending',
+  ...over,
+})
+const mine = (seq: number, clientId: string) => message(seq, { senderId: alice.id, clientId, content: `text ${clientId}` })
+
+const thread = (patches: unknown[]): CacheWork['patches'][number] => ({ endpointName: 'getMessages', arg: 'c1', patches } as never)
+const convs = (patches: unknown[]): CacheWork['patches'][number] => ({ endpointName: 'getConversations', arg: undefined, patches } as never)
+const lessons = (patches: unknown[]): CacheWork['patches'][number] => ({ endpointName: 'getLessons', arg: undefined, patches } as never)
+const requests = (patches: unknown[]): CacheWork['patches'][number] => ({ endpointName: 'getContactRequests', arg: undefined, patches } as never)
+const work = (patches: CacheWork['patches'] = [], invalidate: CacheWork['invalidate'] = []): CacheWork => ({ patches, invalidate })
+
+describe('the table', () => {
+  test('has an entry for every server event of the contract', () => {
+    expect(Object.keys(cacheWorkTable).sort()).toEqual([...SERVER_EVENTS].sort())
+  })
+})
+
+describe('message:new', () => {
+  const m3 = message(3)
+  test.each<[string, CacheView, CacheWork]>([
+    ['appends to a cached thread', view({ thread: ok([message(1), message(2)]) }), work([thread([{ op: 'add', path: [2], value: m3 }])])],
+    ['is a no-op when the id is already there', view({ thread: ok([message(1), message(3)]) }), work()],
+    ['goes by seq when it arrives late', view({ thread: ok([message(1), message(4)]) }), work([thread([{ op: 'add', path: [1], value: m3 }])])],
+    ['goes before our pending copies', view({ thread: ok([message(1), pending('k1')]) }), work([thread([{ op: 'add', path: [1], value: m3 }])])],
+    ['does nothing for a thread nobody cached', view(), work()],
+    ['invalidates a thread still loading', view({ thread: { status: 'pending' } }), work([], [{ type: 'Message', id: 'c1' }])],
+    [
+      'patches and invalidates a thread being refetched',
+      view({ thread: { status: 'pending', data: [message(1)] } }),
+      work([thread([{ op: 'add', path: [1], value: m3 }])], [{ type: 'Message', id: 'c1' }]),
+    ],
+  ])('%s', (_name, v, expected) => {
+    expect(cacheWorkFor('message:new', m3, v)).toEqual(expected)
+  })
+
+  const c1 = conversation('c1', { lastMessage: message(2), unreadCount: 1, updatedAt: at(2) })
+  const c2 = conversation('c2', { updatedAt: at(10) })
+  const c3 = conversation('c3', { updatedAt: at(1) })
+  const c4 = conversation('c4', { updatedAt: at(2.5) })
+  const next = { ...c1, lastMessage: m3, updatedAt: m3.createdAt }
+  test.each<[string, CacheView, CacheWork]>([
+    [
+      'moves the conversation up with its last message and one more unread',
+      view({ conversations: ok([c2, c4, c1]) }),
+      work([convs([{ op: 'remove', path: [2] }, { op: 'add', path: [1], value: { ...next, unreadCount: 2 } }])]),
+    ],
+    [
+      'stays below a conversation updated later',
+      view({ conversations: ok([c2, c1, c3]) }),
+      work([convs([{ op: 'replace', path: [1], value: { ...next, unreadCount: 2 } }])]),
+    ],
+    [
+      'goes first when it is the most recent',
+      view({ conversations: ok([c3, c1]) }),
+      work([convs([{ op: 'remove', path: [1] }, { op: 'add', path: [0], value: { ...next, unreadCount: 2 } }])]),
+    ],
+    ['replaces in place when it stays first', view({ conversations: ok([c1, c3]) }), work([convs([{ op: 'replace', path: [0], value: { ...next, unreadCount: 2 } }])])],
+    ['does not count unread while the user has it open', view({ conversations: ok([c1]) }, { rooms: ['c1'] }), work([convs([{ op: 'replace', path: [0], value: next }])])],
+    ['invalidates the list when the conversation is new to it', view({ conversations: ok([c2]) }), work([], [{ type: 'Conversation', id: 'LIST' }])],
+    ['is a no-op for a message not newer than lastMessage', view({ conversations: ok([{ ...c1, lastMessage: m3 }]) }), work()],
+  ])('conversation list: %s', (_name, v, expected) => {
+    expect(cacheWorkFor('message:new', m3, v)).toEqual(expected)
+  })
+
+  test('one of our own messages (another device) does not count as unread', () => {
+    const own = message(3, { senderId: alice.id })
+    expect(cacheWorkFor('message:new', own, view({ conversations: ok([c1]) }))).toEqual(
+      work([convs([{ op: 'replace', path: [0], value: { ...c1, lastMessage: own, updatedAt: own.createdAt } }])]),
+    )
+  })
+})
+
+describe('message:sent (and our ack)', () => {
+  test.each<[string, ThreadMessage[], ReturnType<typeof mine>, unknown[]]>([
+    ['replaces our pending copy in place', [message(1), pending('k1')], mine(2, 'k1'), [{ op: 'replace', path: [1], value: { ...mine(2, 'k1'), status: 'sent' } }]],
+    [
+      'moves a copy confirmed out of order before the older pending one',
+      [message(1), pending('k1'), pending('k2')],
+      mine(2, 'k2'),
+      [{ op: 'remove', path: [2] }, { op: 'add', path: [1], value: { ...mine(2, 'k2'), status: 'sent' } }],
+    ],
+    ['is a no-op when already confirmed (ack, then message:sent)', [message(1), { ...mine(2, 'k1'), status: 'sent' }], mine(2, 'k1'), []],
+    ['adds it as sent in another tab with no pending copy', [message(1)], mine(2, 'k1'), [{ op: 'add', path: [1], value: { ...mine(2, 'k1'), status: 'sent' } }]],
+    ['replaces a failed copy too', [{ ...pending('k1'), status: 'failed', error: { code: 'INTERNAL', message: 'x' } }], mine(1, 'k1'), [{ op: 'replace', path: [0], value: { ...mine(1, 'k1'), status: 'sent' } }]],
+  ])('%s', (_name, t, m, expected) => {
+    const result = cacheWorkFor('message:sent', m, view({ thread: ok(t) }))
+    expect(result.patches.find((p) => p.endpointName === 'getMessages')?.patches ?? []).toEqual(expected)
+  })
+
+  test('never counts as unread', () => {
+    const c1 = conversation('c1', { unreadCount: 0 })
+    const m = mine(1, 'k1')
+    expect(cacheWorkFor('message:sent', m, view({ conversations: ok([c1]) }))).toEqual(
+      work([convs([{ op: 'replace', path: [0], value: { ...c1, lastMessage: m, updatedAt: m.createdAt } }])]),
+    )
+  })
+})
+
+describe('conversation:read', () => {
+  const read = { conversationId: 'c1', unreadCount: 0 as const }
+  test.each<[string, CacheView, CacheWork]>([
+    ['zeroes the unread count', view({ conversations: ok([conversation('c2'), conversation('c1', { unreadCount: 3 })]) }), work([convs([{ op: 'replace', path: [1], value: conversation('c1') }])])],
+    ['is a no-op when already read', view({ conversations: ok([conversation('c1')]) }), work()],
+    ['invalidates the list when the conversation is not in it', view({ conversations: ok([conversation('c2')]) }), work([], [{ type: 'Conversation', id: 'LIST' }])],
+    ['does nothing when no list is cached', view(), work()],
+  ])('%s', (_name, v, expected) => {
+    expect(cacheWorkFor('conversation:read', read, v)).toEqual(expected)
+  })
+})
+
+describe.each<['lesson' | 'contactRequest', typeof lesson | typeof contactRequest, 'lessons' | 'contactRequests', typeof lessons, 'Lesson' | 'ContactRequest']>([
+  ['lesson', lesson, 'lessons', lessons, 'Lesson'],
+  ['contactRequest', contactRequest, 'contactRequests', requests, 'ContactRequest'],
+])('%s events', (prefix, make, key, patch, tag) => {
+  const created = `${prefix}:created` as ServerEventName
+  const updated = `${prefix}:statusUpdated` as ServerEventName
+  const a = make('a')
+  const b = make('b')
+  const bNewer = make('b', { status: prefix === 'lesson' ? 'confirmed' : 'accepted', updatedAt: at(5) } as never)
+  const run = (event: ServerEventName, item: unknown, v: CacheView) => cacheWorkFor(event, item as never, v)
+
+  test.each<[string, ServerEventName, unknown, CacheView, CacheWork]>([
+    ['created: inserted into the cached list', created, b, view({ [key]: ok([a]) }), work([patch([{ op: 'add', path: [1], value: b }])])],
+    ['created: a duplicate is a no-op', created, b, view({ [key]: ok([a, b]) }), work()],
+    ['created: no cached list, nothing to do', created, b, view(), work()],
+    ['created: a list still loading is invalidated', created, b, view({ [key]: { status: 'pending' } }), work([], [{ type: tag, id: 'LIST' }])],
+    ['statusUpdated: patched where cached', updated, bNewer, view({ [key]: ok([a, b]) }), work([patch([{ op: 'replace', path: [1], value: bNewer }])])],
+    ['statusUpdated: an older version is ignored', updated, b, view({ [key]: ok([a, bNewer]) }), work()],
+    ['statusUpdated: not in the cached list, the list is invalidated', updated, bNewer, view({ [key]: ok([a]) }), work([], [{ type: tag, id: 'LIST' }])],
+    ['statusUpdated: no cached list, nothing to do', updated, bNewer, view(), work()],
+  ])('%s', (_name, event, item, v, expected) => {
+    expect(run(event, item, v)).toEqual(expected)
+  })
+})
+
+describe('our own thread work', () => {
+  test.each<[string, unknown[], unknown[]]>([
+    ['addPending appends', addPendingPatches([message(1)], pending('k1')), [{ op: 'add', path: [1], value: pending('k1') }]],
+    ['addPending is idempotent', addPendingPatches([message(1), pending('k1')], pending('k1')), []],
+    [
+      'setPendingStatus marks failed with the error',
+      setPendingStatusPatches([pending('k1')], 'k1', 'failed', { code: 'FORBIDDEN', message: 'no' }),
+      [{ op: 'replace', path: [0], value: { ...pending('k1'), status: 'failed', error: { code: 'FORBIDDEN', message: 'no' } } }],
+    ],
+    [
+      'setPendingStatus back to pending drops the error',
+      setPendingStatusPatches([{ ...pending('k1'), status: 'failed', error: { code: 'FORBIDDEN', message: 'no' } }], 'k1', 'pending'),
+      [{ op: 'replace', path: [0], value: pending('k1') }],
+    ],
+    ['removePending removes only an unconfirmed copy', removePendingPatches([{ ...mine(1, 'k1'), status: 'sent' }, pending('k2')], 'k1'), []],
+    ['removePending', removePendingPatches([message(1), pending('k2')], 'k2'), [{ op: 'remove', path: [1] }]],
+    ['upsert by id ignores a seq-less duplicate of a stored message', upsertMessagePatches([message(1)], message(1)), []],
+  ])('%s', (_name, actual, expected) => {
+    expect(actual).toEqual(expected)
+  })
+
+  test('bob is not alice (fixtures sanity)', () => {
+    expect(bob.id).not.toBe(alice.id)
+  })
+})

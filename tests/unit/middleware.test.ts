@@ -1,0 +1,398 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { api, loggedOut } from '../../src/api'
+import { type ServerEventName } from '../../src/contract'
+import {
+  connect,
+  connected,
+  connectFailed,
+  disconnect,
+  disconnected,
+  eventRejected,
+  internalError,
+  joinConversation,
+  joined,
+  joinFailed,
+  leaveConversation,
+  reconnecting,
+  sendConfirmed,
+  sendFailed,
+  sendMessage,
+  sendRetryScheduled,
+  serverEventActions,
+  sessionEnded,
+  sessionExpired,
+} from '../../src/realtime'
+import { alice, contactRequest, conversation, lesson, message, T0 } from './support/fixtures'
+import { apiStateWith, loggedInState, mockStore, rootReducer, settle } from './support/mockStore'
+
+beforeEach(() => {
+  vi.useFakeTimers()
+  vi.setSystemTime(new Date(T0))
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+const online = (id = 'sock-1') => connected({ socketId: id, recovered: false })
+
+function connectedStore(...args: Parameters<typeof mockStore>) {
+  const setup = mockStore(...args)
+  setup.dispatch(connect())
+  setup.sockets.last.serverConnect()
+  setup.store.clearActions()
+  return setup
+}
+
+describe('connecting', () => {
+  test('connect creates one socket whose handshake reads the current token', () => {
+    const { dispatch, store, sockets } = mockStore()
+    dispatch(connect())
+    dispatch(connect())
+    expect(sockets.sockets).toHaveLength(1)
+    const socket = sockets.last
+    expect(socket.url).toBe('http://api.test')
+    expect(socket.options).toMatchObject({ autoConnect: false, forceNew: true })
+    expect(socket.connectCalls).toBe(1)
+    expect(socket.handshakeToken()).toBe('token-1')
+    expect(store.getActions()).toEqual([connect(), connect()])
+  })
+
+  test('without a logged-in user, connect does nothing', () => {
+    const { dispatch, store, sockets } = mockStore(rootReducer(undefined, { type: 'init' }))
+    dispatch(connect())
+    expect(sockets.sockets).toHaveLength(0)
+    expect(store.getActions()).toEqual([])
+    expect(store.getState().socket.connection.status).toBe('idle')
+  })
+
+  test('connected, a drop, attempts, connected again: the exact actions', () => {
+    const { dispatch, store, sockets } = mockStore()
+    dispatch(connect())
+    const socket = sockets.last
+    socket.serverConnect('sock-1')
+    socket.serverDrop('transport close')
+    socket.networkError()
+    socket.reconnectAttempt(1)
+    socket.reconnectAttempt(2)
+    socket.serverConnect('sock-2', true)
+    expect(store.getActions()).toEqual([
+      connect(),
+      online('sock-1'),
+      disconnected({ reason: 'transport close' }),
+      connectFailed({ code: 'NETWORK', message: 'xhr poll error' }),
+      reconnecting({ attempt: 1 }),
+      reconnecting({ attempt: 2 }),
+      connected({ socketId: 'sock-2', recovered: true }),
+    ])
+    expect(store.getState().socket.connection).toEqual({
+      status: 'connected',
+      socketId: 'sock-2',
+      error: null,
+      attempt: 0,
+      lastConnectedAt: T0,
+    })
+    expect(sockets.sockets).toHaveLength(1)
+  })
+
+  test('disconnect closes the socket and removes every listener; connect makes a new one', () => {
+    const { dispatch, store, sockets } = connectedStore()
+    const first = sockets.last
+    dispatch(disconnect())
+    expect(first.disconnectCalls).toBe(1)
+    expect(first.listenerCount() + first.io.listenerCount()).toBe(0)
+    expect(store.getState().socket.connection.status).toBe('disconnected')
+    dispatch(connect())
+    expect(sockets.sockets).toHaveLength(2)
+    expect(store.getState().socket.connection.status).toBe('connecting')
+  })
+
+  test('listeners do not pile up over many connect/disconnect cycles', () => {
+    const { dispatch, sockets } = mockStore()
+    dispatch(connect())
+    const perSocket = sockets.last.listenerCount() + sockets.last.io.listenerCount()
+    for (let i = 0; i < 200; i++) {
+      sockets.last.serverConnect(`s${i}`)
+      dispatch(disconnect())
+      dispatch(connect())
+    }
+    const live = sockets.last
+    expect(live.listenerCount() + live.io.listenerCount()).toBe(perSocket)
+    expect(sockets.sockets.slice(0, -1).every((s) => s.listenerCount() + s.io.listenerCount() === 0)).toBe(true)
+  })
+
+  test('a refused handshake refreshes the token once, then reconnects with it', async () => {
+    const refreshToken = vi.fn(async () => 'refreshed' as const)
+    const { dispatch, store, sockets } = mockStore(undefined, { refreshToken })
+    dispatch(connect())
+    const socket = sockets.last
+    socket.serverRefuse('UNAUTHORIZED')
+    await settle()
+    expect(refreshToken).toHaveBeenCalledTimes(1)
+    expect(socket.connectCalls).toBe(2)
+    expect(store.getState().socket.connection.status).toBe('connecting')
+    // Refused again with the fresh token: the session is over.
+    socket.serverRefuse('UNAUTHORIZED')
+    await settle()
+    expect(refreshToken).toHaveBeenCalledTimes(1)
+    expect(store.getActions()).toEqual([
+      connect(),
+      connectFailed({ code: 'UNAUTHORIZED', message: 'UNAUTHORIZED' }),
+      connectFailed({ code: 'UNAUTHORIZED', message: 'UNAUTHORIZED' }),
+      sessionExpired({ code: 'UNAUTHORIZED', message: 'UNAUTHORIZED' }),
+    ])
+    expect(store.getState().socket.connection.status).toBe('unauthorized')
+    expect(socket.listenerCount()).toBe(0)
+  })
+
+  test('a refused handshake whose refresh is refused → unauthorized, and connect waits for a login', async () => {
+    const { dispatch, store, sockets } = mockStore()
+    dispatch(connect())
+    sockets.last.serverRefuse('UNAUTHORIZED')
+    await settle()
+    expect(store.getState().socket.connection.status).toBe('unauthorized')
+    dispatch(connect())
+    expect(sockets.sockets).toHaveLength(1)
+  })
+
+  test('a server-side kick reconnects only after a token refresh', async () => {
+    const refreshToken = vi.fn(async () => 'refreshed' as const)
+    const { store, sockets } = connectedStore(undefined, { refreshToken })
+    const socket = sockets.last
+    socket.serverKick()
+    expect(store.getState().socket.connection.status).toBe('reconnecting')
+    await settle()
+    expect(refreshToken).toHaveBeenCalledTimes(1)
+    expect(socket.connectCalls).toBe(2)
+  })
+
+  test('another refusal (not UNAUTHORIZED) is retried with backoff, since Socket.IO will not', async () => {
+    const { dispatch, store, sockets } = mockStore(undefined, { backoff: { baseMs: 1000, capMs: 30_000 } })
+    dispatch(connect())
+    const socket = sockets.last
+    socket.serverRefuse('FORBIDDEN')
+    expect(store.getActions()).toEqual([connect(), connectFailed({ code: 'FORBIDDEN', message: 'FORBIDDEN' }), reconnecting({ attempt: 1 })])
+    vi.advanceTimersByTime(499) // random 0.5 × 1000
+    expect(socket.connectCalls).toBe(1)
+    vi.advanceTimersByTime(1)
+    expect(socket.connectCalls).toBe(2)
+  })
+
+  test('errors never escape: a throwing socket factory becomes an action', () => {
+    const { dispatch, store } = mockStore(undefined, {
+      createSocket: () => {
+        throw new Error('boom')
+      },
+    })
+    const spy = vi.spyOn(console, 'error').mockImplementation(() => {})
+    expect(() => dispatch(connect())).not.toThrow()
+    expect(store.getActions()).toEqual([connect(), internalError({ where: 'middleware', message: 'boom' })])
+    spy.mockRestore()
+  })
+})
+
+const payloads: Record<ServerEventName, unknown> = {
+  'message:new': message(3),
+  'message:sent': message(3, { senderId: alice.id, clientId: 'k1' }),
+  'conversation:read': { conversationId: 'c1', unreadCount: 0 },
+  'lesson:created': lesson('l1'),
+  'lesson:statusUpdated': lesson('l1', { status: 'confirmed' }),
+  'contactRequest:created': contactRequest('r1'),
+  'contactRequest:statusUpdated': contactRequest('r1', { status: 'accepted' }),
+}
+
+describe('server events', () => {
+  test.each(Object.entries(payloads) as [ServerEventName, unknown][])('%s → socket/%s with the validated payload', (event, payload) => {
+    const { store, sockets } = connectedStore()
+    sockets.last.serverEmit(event, { ...(payload as object), unexpected: 'dropped' })
+    expect(store.getActions()).toEqual([(serverEventActions[event] as (p: unknown) => unknown)(payload)])
+  })
+
+  test.each<[string, ServerEventName, unknown, { path: string; message: string }[]]>([
+    ['a wrong type', 'message:new', { ...message(3), seq: 'three' }, [{ path: 'seq', message: 'expected number' }]],
+    ['a missing field', 'lesson:created', { ...lesson('l1'), status: undefined }, [{ path: 'status', message: 'is required' }]],
+    ['not an object', 'conversation:read', 'c1', [{ path: '', message: 'expected Object' }]],
+    ['an unknown status', 'contactRequest:statusUpdated', { ...contactRequest('r1'), status: 'maybe' }, [{ path: 'status', message: expect.any(String) as unknown as string }]],
+  ])('%s → socket/eventRejected only, state unchanged', (_name, event, payload, issues) => {
+    const { store, sockets } = connectedStore()
+    const before = store.getState()
+    sockets.last.serverEmit(event, payload)
+    expect(store.getActions()).toEqual([eventRejected({ event, issues })])
+    const after = store.getState()
+    expect(after.api).toBe(before.api)
+    expect(after.socket).toEqual(before.socket)
+  })
+
+  test('the event action comes before its cache patch', async () => {
+    const seeded = await apiStateWith(async (dispatch) => {
+      await dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1), message(2)]))
+      await dispatch(api.util.upsertQueryData('getConversations', undefined, [conversation('c1', { lastMessage: message(2) })]))
+    })
+    const { store, sockets } = connectedStore({ ...loggedInState(), api: seeded })
+    const m3 = message(3)
+    sockets.last.serverEmit('message:new', m3)
+    expect(store.getActions()).toEqual([
+      serverEventActions['message:new'](m3),
+      api.internalActions.queryResultPatched({ queryCacheKey: 'getMessages("c1")' as never, patches: [{ op: 'add', path: [2], value: m3 }] }),
+      api.internalActions.queryResultPatched({
+        queryCacheKey: 'getConversations(undefined)' as never,
+        patches: [{ op: 'replace', path: [0], value: conversation('c1', { lastMessage: m3, unreadCount: 1, updatedAt: m3.createdAt }) }],
+      }),
+    ])
+    expect(api.endpoints.getMessages.select('c1')(store.getState()).data?.map((m) => m.seq)).toEqual([1, 2, 3])
+  })
+})
+
+describe('rooms', () => {
+  test('join emits with an ack and a timeout; an ok ack → socket/joined', async () => {
+    const { dispatch, store, sockets } = connectedStore()
+    dispatch(joinConversation({ conversationId: 'c1' }))
+    const [packet] = sockets.last.sent('conversation:join')
+    expect(packet).toMatchObject({ args: ['c1'], timeoutMs: 5000 })
+    packet!.ack({ ok: true, data: null })
+    await settle()
+    expect(store.getActions()).toEqual([joinConversation({ conversationId: 'c1' }), joined({ conversationId: 'c1' })])
+  })
+
+  test.each([
+    ['FORBIDDEN', []],
+    ['NOT_FOUND', []],
+  ] as const)('a join refused with %s → socket/joinFailed, the room is forgotten', async (code, rooms) => {
+    const { dispatch, store, sockets } = connectedStore()
+    dispatch(joinConversation({ conversationId: 'c1' }))
+    sockets.last.sent('conversation:join')[0]!.ack({ ok: false, error: { code, message: 'no' } })
+    await settle()
+    expect(store.getActions()).toEqual([joinConversation({ conversationId: 'c1' }), joinFailed({ conversationId: 'c1', code })])
+    expect(store.getState().socket.rooms).toEqual(rooms)
+  })
+
+  test('a join not answered in time → socket/joinFailed NETWORK, the room stays wanted', async () => {
+    const { dispatch, store } = connectedStore()
+    dispatch(joinConversation({ conversationId: 'c1' }))
+    await vi.advanceTimersByTimeAsync(5000)
+    expect(store.getActions()).toEqual([joinConversation({ conversationId: 'c1' }), joinFailed({ conversationId: 'c1', code: 'NETWORK' })])
+    expect(store.getState().socket.rooms).toEqual(['c1'])
+  })
+
+  test('leave emits conversation:leave', () => {
+    const { dispatch, sockets } = connectedStore()
+    dispatch(leaveConversation({ conversationId: 'c1' }))
+    expect(sockets.last.sent('conversation:leave').map((p) => p.args)).toEqual([['c1']])
+  })
+
+  test('every wanted room is joined again after each (re)connect, and not while offline', async () => {
+    const { dispatch, store, sockets } = mockStore()
+    dispatch(joinConversation({ conversationId: 'c1' }))
+    dispatch(connect())
+    const socket = sockets.last
+    expect(socket.sent('conversation:join')).toHaveLength(0)
+    socket.serverConnect('sock-1')
+    dispatch(joinConversation({ conversationId: 'c2' }))
+    for (const p of socket.sent('conversation:join')) p.ack({ ok: true, data: null })
+    await settle()
+    socket.serverDrop()
+    socket.reconnectAttempt(1)
+    socket.serverConnect('sock-2')
+    expect(socket.sent('conversation:join').map((p) => p.args[0])).toEqual(['c1', 'c2', 'c1', 'c2'])
+    for (const p of socket.sent('conversation:join').slice(2)) p.ack({ ok: true, data: null })
+    await settle()
+    expect(store.getActions()).toEqual([
+      joinConversation({ conversationId: 'c1' }),
+      connect(),
+      online('sock-1'),
+      joinConversation({ conversationId: 'c2' }),
+      joined({ conversationId: 'c1' }),
+      joined({ conversationId: 'c2' }),
+      disconnected({ reason: 'transport close' }),
+      reconnecting({ attempt: 1 }),
+      online('sock-2'),
+      joined({ conversationId: 'c1' }),
+      joined({ conversationId: 'c2' }),
+    ])
+  })
+})
+
+describe('sending over the socket', () => {
+  const send = (clientId: string, content = `text ${clientId}`) => sendMessage({ conversationId: 'c1', content, clientId })
+  const stored = (seq: number, clientId: string) => message(seq, { senderId: alice.id, clientId, content: `text ${clientId}` })
+
+  test('emits message:send with an ack; the ack confirms it', async () => {
+    const { dispatch, store, sockets } = connectedStore()
+    dispatch(send('k1'))
+    const [packet] = sockets.last.sent('message:send')
+    expect(packet).toMatchObject({ args: [{ conversationId: 'c1', content: 'text k1', clientId: 'k1' }], timeoutMs: 5000 })
+    packet!.ack({ ok: true, data: stored(1, 'k1') })
+    await settle()
+    expect(store.getActions()).toEqual([send('k1'), sendConfirmed({ message: stored(1, 'k1') })])
+    expect(store.getState().socket.outbox).toEqual([])
+  })
+
+  test.each(['INVALID', 'FORBIDDEN', 'NOT_FOUND'] as const)('a refusal (%s) marks it failed', async (code) => {
+    const { dispatch, store, sockets } = connectedStore()
+    dispatch(send('k1'))
+    sockets.last.sent('message:send')[0]!.ack({ ok: false, error: { code, message: 'refused' } })
+    await settle()
+    expect(store.getActions()).toEqual([send('k1'), sendFailed({ clientId: 'k1', error: { code, message: 'refused' } })])
+    expect(store.getState().socket.outbox[0]).toMatchObject({ status: 'failed' })
+  })
+
+  test('RATE_LIMITED keeps it pending and tries again after retryAfterMs', async () => {
+    const { dispatch, store, sockets } = connectedStore()
+    dispatch(send('k1'))
+    const error = { code: 'RATE_LIMITED' as const, message: 'slow down' }
+    sockets.last.sent('message:send')[0]!.ack({ ok: false, error: { ...error, retryAfterMs: 1500 } })
+    await settle()
+    expect(store.getActions()).toEqual([send('k1'), sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 1500, error })])
+    await vi.advanceTimersByTimeAsync(1499)
+    expect(sockets.last.sent('message:send')).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(sockets.last.sent('message:send').map((p) => p.args[0])).toEqual([
+      { conversationId: 'c1', content: 'text k1', clientId: 'k1' },
+      { conversationId: 'c1', content: 'text k1', clientId: 'k1' },
+    ])
+  })
+
+  test('content the server would refuse fails at once, without a round trip', () => {
+    const { dispatch, store, sockets } = connectedStore()
+    dispatch(send('k1', ''))
+    expect(sockets.last.sent('message:send')).toHaveLength(0)
+    expect(store.getActions()).toEqual([send('k1', ''), sendFailed({ clientId: 'k1', error: { code: 'INVALID', message: 'content: must not be empty' } })])
+  })
+
+  test('one at a time per conversation, in the order written', async () => {
+    const { dispatch, sockets } = connectedStore()
+    dispatch(send('k1'))
+    dispatch(send('k2'))
+    dispatch(sendMessage({ conversationId: 'c2', content: 'elsewhere', clientId: 'k3' }))
+    expect(sockets.last.sent('message:send').map((p) => (p.args[0] as { clientId: string }).clientId)).toEqual(['k1', 'k3'])
+    sockets.last.sent('message:send')[0]!.ack({ ok: true, data: stored(1, 'k1') })
+    await settle()
+    expect(sockets.last.sent('message:send').map((p) => (p.args[0] as { clientId: string }).clientId)).toEqual(['k1', 'k3', 'k2'])
+  })
+
+  test('a malformed ack is not trusted: the send is retried', async () => {
+    const { dispatch, store, sockets } = connectedStore()
+    dispatch(send('k1'))
+    sockets.last.sent('message:send')[0]!.ack({ ok: true, data: { id: 42 } })
+    await settle()
+    expect(store.getActions()[1]).toMatchObject({ type: sendRetryScheduled.type, payload: { clientId: 'k1', error: { code: 'INTERNAL' } } })
+  })
+})
+
+describe('logout', () => {
+  test('disconnects, forgets rooms and pending sends, resets the api state', async () => {
+    const { dispatch, store, sockets } = connectedStore()
+    dispatch(joinConversation({ conversationId: 'c1' }))
+    dispatch(sendMessage({ conversationId: 'c1', content: 'bye', clientId: 'k1' }))
+    store.clearActions()
+    const socket = sockets.last
+    dispatch(loggedOut())
+    expect(store.getActions()).toEqual([loggedOut(), sessionEnded(), api.util.resetApiState()])
+    expect(socket.disconnectCalls).toBe(1)
+    expect(socket.listenerCount() + socket.io.listenerCount()).toBe(0)
+    expect(store.getState().socket).toEqual(rootReducer(undefined, { type: 'init' }).socket)
+    // A late ack for the old session changes nothing.
+    socket.sent('message:send')[0]!.ack({ ok: true, data: message(1, { clientId: 'k1' }) })
+    await settle()
+    expect(store.getActions()).toHaveLength(3)
+  })
+})

@@ -1,0 +1,42 @@
+import type { ContactRequest, Conversation, Lesson, Message, User } from '../../../src/contract'
+
+export const alice: User = { id: 'u-alice', name: 'Alice', role: 'student' }
+export const bob: User = { id: 'u-bob', name: 'Bob', role: 'tutor' }
+
+export const T0 = '2026-11-24T08:00:00.000Z'
+export const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000).toISOString()
+
+export function message(seq: number, over: Partial<Message> = {}): Message {
+  return {
+    id: `m${seq}`,
+    conversationId: 'c1',
+    seq,
+    senderId: bob.id,
+    content: `message ${seq}`,
+    createdAt: at(seq),
+    clientId: null,
+    ...over,
+  }
+}
+
+export function conversation(id: string, over: Partial<Conversation> = {}): Conversation {
+  return { id, participantIds: [alice.id, bob.id], lastMessage: null, unreadCount: 0, updatedAt: T0, ...over }
+}
+
+export function lesson(id: string, over: Partial<Lesson> = {}): Lesson {
+  return {
+    id,
+    tutorId: bob.id,
+    studentId: alice.id,
+    subject: 'Algebra',
+    startsAt: at(60 * 24),
+    durationMinutes: 60,
+    status: 'pending',
+    updatedAt: T0,
+    ...over,
+  }
+}
+
+export function contactRequest(id: string, over: Partial<ContactRequest> = {}): ContactRequest {
+  return { id, studentId: alice.id, tutorId: bob.id, message: 'Hello', status: 'pending', createdAt: T0, updatedAt: T0, ...over }
+}
