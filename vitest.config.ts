@@ -10,7 +10,8 @@ export default defineConfig({
     // Integration and e2e suites start real servers; two cores, so keep parallelism modest.
     maxWorkers: 2,
     // tests/server: builds (or reuses) the server's seeded template data folder, which tests copy.
-    globalSetup: ['./tests/server/globalSetup.ts'],
+    // tests/e2e: builds the SPA once per run for the end-to-end tests (they load it from the server in Chromium).
+    globalSetup: ['./tests/server/globalSetup.ts', './tests/e2e/support/globalSetup.ts'],
     reporters: ['default', './tests/support/summaryReporter.ts'],
   },
 })

@@ -1,14 +1,12 @@
-import { useEffect, type ReactNode } from 'react'
-import { useStore } from 'react-redux'
+import type { ReactNode } from 'react'
 import { useGetContactRequestsQuery, useGetConversationsQuery, useGetLessonsQuery } from '../api'
 import type { User } from '../contract'
 import { Toasts } from '../features/notifications/Toasts'
-import { connect, selectConnection, selectPendingMessages } from '../realtime'
+import { selectPendingMessages } from '../realtime'
 import { loggedOut } from './authSlice'
 import { ConnectionBadge } from './ConnectionBadge'
 import { useAppDispatch, useAppSelector } from './hooks'
 import { hrefFor, type Page, type Route } from './router'
-import type { RootState } from './store'
 
 interface NavItem {
   page: Page
@@ -21,17 +19,10 @@ interface NavItem {
 /** The frame of every page once logged in: brand, navigation with counts, connection badge, logout, toasts. */
 export function Layout({ user, page, children }: { user: User; page: Page; children: ReactNode }) {
   const dispatch = useAppDispatch()
-  const store = useStore<RootState>()
   const pending = useAppSelector(selectPendingMessages)
   const { data: conversations } = useGetConversationsQuery()
   const { data: lessons } = useGetLessonsQuery()
   const { data: requests } = useGetContactRequestsQuery()
-
-  // A session restored from storage may not have a socket yet; ask for one (read at effect time, so StrictMode's
-  // second run sees `connecting` and does nothing).
-  useEffect(() => {
-    if (selectConnection(store.getState()).status === 'idle') dispatch(connect())
-  }, [dispatch, store])
 
   const unread = (conversations ?? []).reduce((n, c) => n + c.unreadCount, 0)
   const pendingLessons = (lessons ?? []).filter((l) => l.status === 'pending').length
@@ -64,7 +55,6 @@ export function Layout({ user, page, children }: { user: User; page: Page; child
             <span className="brand-mark" aria-hidden="true">T</span>
             <span className="brand-name">Talemy</span>
           </span>
-          <ConnectionBadge />
           <div className="account">
             <span className="account-name" data-testid="current-user">
               {user.name} <span className="account-role">({user.role})</span>
@@ -73,6 +63,7 @@ export function Layout({ user, page, children }: { user: User; page: Page; child
               Log out
             </button>
           </div>
+          <ConnectionBadge />
         </div>
         <nav aria-label="Main">
           <ul className="nav">
@@ -83,7 +74,14 @@ export function Layout({ user, page, children }: { user: User; page: Page; child
                   aria-current={item.page === page ? 'page' : undefined}
                   data-testid={`nav-${item.page}`}
                 >
-                  {item.label}
+                  {item.page === 'contactRequests' ? (
+                    <span>
+                      <span className="wide-only">Contact </span>
+                      <span className="label-tail">requests</span>
+                    </span>
+                  ) : (
+                    item.label
+                  )}
                   {item.count > 0 && (
                     <span className="count" data-testid={`nav-${item.page}-count`}>
                       {item.count}

@@ -77,7 +77,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
           <button type="button" className="btn btn-small btn-primary" disabled={isLoading} aria-describedby={titleId} onClick={() => change('accepted')}>
             Accept
           </button>
-          <button type="button" className="btn btn-small btn-quiet" disabled={isLoading} aria-describedby={titleId} onClick={() => change('declined')}>
+          <button type="button" className="btn btn-small" disabled={isLoading} aria-describedby={titleId} onClick={() => change('declined')}>
             Decline
           </button>
         </div>

@@ -11,14 +11,21 @@ import { lessonActions } from './transitions'
 
 const DURATIONS = [30, 45, 60, 90, 120]
 
-/** Lessons, soonest first; students book, tutors confirm and complete, either side cancels. */
+const isOpen = (l: Lesson) => l.status === 'pending' || l.status === 'confirmed'
+
+/** Open lessons (pending, confirmed) first, soonest first; then the closed ones, most recent first. */
+export function sortLessons(lessons: readonly Lesson[]): Lesson[] {
+  const at = (l: Lesson) => Date.parse(l.startsAt) || 0
+  return [...lessons].sort((a, b) =>
+    isOpen(a) !== isOpen(b) ? (isOpen(a) ? -1 : 1) : isOpen(a) ? at(a) - at(b) : at(b) - at(a),
+  )
+}
+
+/** Lessons; students book, tutors confirm and complete, either side cancels. */
 export function LessonsPage() {
   const me = useAppSelector(selectUser)!
   const { data: lessons, isLoading, error, refetch } = useGetLessonsQuery()
-  const sorted = useMemo(
-    () => [...(lessons ?? [])].sort((a, b) => Date.parse(a.startsAt) - Date.parse(b.startsAt)),
-    [lessons],
-  )
+  const sorted = useMemo(() => sortLessons(lessons ?? []), [lessons])
 
   return (
     <div className="page">
@@ -76,7 +83,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
             <button
               key={a.status}
               type="button"
-              className={`btn btn-small${a.status === 'cancelled' ? ' btn-quiet' : ' btn-primary'}`}
+              className={`btn btn-small${a.status === 'cancelled' ? '' : ' btn-primary'}`}
               disabled={isLoading}
               aria-describedby={titleId}
               onClick={() => change(a.status)}

@@ -1,6 +1,7 @@
-import type { Middleware } from '@reduxjs/toolkit'
-import type { ContactRequest, Lesson, User } from '../../contract'
+import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
+import type { Lesson, User } from '../../contract'
 import { currentRoute, type Page } from '../../app/router'
+import { serverEventActions } from '../../realtime'
 
 export interface Toast {
   id: number
@@ -24,16 +25,10 @@ interface ToasterOptions {
   ttlMs?: number
 }
 
-type Incoming =
-  | { type: 'socket/lesson:created' | 'socket/lesson:statusUpdated'; payload: Lesson }
-  | { type: 'socket/contactRequest:created' | 'socket/contactRequest:statusUpdated'; payload: ContactRequest }
-
-const WATCHED = new Set<string>([
-  'socket/lesson:created',
-  'socket/lesson:statusUpdated',
-  'socket/contactRequest:created',
-  'socket/contactRequest:statusUpdated',
-])
+const lessonCreated = serverEventActions['lesson:created']
+const lessonUpdated = serverEventActions['lesson:statusUpdated']
+const requestCreated = serverEventActions['contactRequest:created']
+const requestUpdated = serverEventActions['contactRequest:statusUpdated']
 
 const LESSON_VERB: Record<Lesson['status'], string> = {
   pending: 'is pending',
@@ -46,27 +41,30 @@ const LESSON_VERB: Record<Lesson['status'], string> = {
  * The text of a toast for an incoming lesson or contact request, or `null` when there is nothing to tell `me`:
  * something I created myself (a student's own booking or request) is no news to me.
  *
- * @example toastText({ type: 'socket/lesson:created', payload: lesson }, tutor) // 'New lesson request: Algebra'
+ * @example toastText(serverEventActions['lesson:created'](lesson), tutor) // { page: 'lessons', text: 'New lesson request: Algebra' }
  */
-export function toastText(action: Incoming, me: User | null): string | null {
+export function toastText(action: UnknownAction, me: User | null): { page: Toast['page']; text: string } | null {
   if (!me) return null
-  switch (action.type) {
-    case 'socket/lesson:created':
-      return action.payload.studentId === me.id ? null : `New lesson request: ${action.payload.subject}`
-    case 'socket/lesson:statusUpdated':
-      return `Lesson “${action.payload.subject}” ${LESSON_VERB[action.payload.status]}`
-    case 'socket/contactRequest:created':
-      return action.payload.studentId === me.id ? null : 'New contact request'
-    case 'socket/contactRequest:statusUpdated':
-      return `Contact request ${action.payload.status}`
+  if (lessonCreated.match(action)) {
+    return action.payload.studentId === me.id ? null : { page: 'lessons', text: `New lesson request: ${action.payload.subject}` }
   }
+  if (lessonUpdated.match(action)) {
+    return { page: 'lessons', text: `Lesson “${action.payload.subject}” ${LESSON_VERB[action.payload.status]}` }
+  }
+  if (requestCreated.match(action)) {
+    return action.payload.studentId === me.id ? null : { page: 'contactRequests', text: 'New contact request' }
+  }
+  if (requestUpdated.match(action)) {
+    return { page: 'contactRequests', text: `Contact request ${action.payload.status}` }
+  }
+  return null
 }
 
 /**
  * Toasts for lessons and contact requests that arrive while another page is open. They are short-lived view state,
  * so they live here rather than in Redux: the socket actions that cause them are already in DevTools.
  */
-export function createToaster({ openPage = () => currentRoute().page, ttlMs = 6000 }: ToasterOptions = {}): Toaster {
+export function createToaster({ openPage = () => currentRoute().page, ttlMs = 8000 }: ToasterOptions = {}): Toaster {
   let toasts: readonly Toast[] = []
   let nextId = 1
   const listeners = new Set<() => void>()
@@ -80,16 +78,13 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 60
 
   const middleware: Middleware = (api) => (next) => (action) => {
     const result = next(action)
-    if (isIncoming(action)) {
-      const page = action.type.startsWith('socket/lesson:') ? 'lessons' : 'contactRequests'
-      const me = (api.getState() as { auth?: { user: User | null } }).auth?.user ?? null
-      const text = toastText(action, me)
-      if (text && openPage() !== page) {
-        const toast: Toast = { id: nextId++, page, text }
-        toasts = [...toasts.slice(-3), toast]
-        emit()
-        setTimeout(() => dismiss(toast.id), ttlMs)
-      }
+    const me = (api.getState() as { auth?: { user: User | null } }).auth?.user ?? null
+    const news = toastText(action as UnknownAction, me)
+    if (news && openPage() !== news.page) {
+      const toast: Toast = { id: nextId++, ...news }
+      toasts = [...toasts.slice(-3), toast]
+      emit()
+      setTimeout(() => dismiss(toast.id), ttlMs)
     }
     return result
   }
@@ -103,13 +98,4 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 60
     getSnapshot: () => toasts,
     dismiss,
   }
-}
-
-function isIncoming(action: unknown): action is Incoming {
-  return (
-    typeof action === 'object' &&
-    action !== null &&
-    WATCHED.has((action as { type?: unknown }).type as string) &&
-    typeof (action as { payload?: unknown }).payload === 'object'
-  )
 }

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  gotoConversation,
+  loginAs,
+  messagesWithText,
+  openConversationWith,
+  openTab,
+  send,
+  shot,
+  startE2E,
+  unique,
+  WAIT,
+  type E2E,
+} from './support/app'
+
+describe('chat in a real browser', { timeout: 90_000 }, () => {
+  let e2e: E2E
+  beforeAll(async () => {
+    e2e = await startE2E()
+  })
+  afterAll(async () => {
+    await e2e?.close()
+  })
+
+  it('Alice and Bob, in two browser contexts, chat both ways without reloading', async () => {
+    const alice = await loginAs(e2e, 'alice')
+    const bob = await loginAs(e2e, 'bob')
+    try {
+      const id = await openConversationWith(alice.page, 'Bob')
+      await gotoConversation(bob.page, id)
+
+      const hello = unique('Hello Bob, it is Alice')
+      await send(alice.page, hello)
+      await messagesWithText(alice.page, hello).and(alice.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(bob.page, hello).waitFor({ timeout: WAIT })
+
+      const reply = unique('Hi Alice, Bob here')
+      await send(bob.page, reply)
+      await messagesWithText(alice.page, reply).waitFor({ timeout: WAIT })
+
+      // The conversation list shows the newest message as the last one, on both sides.
+      const aliceConv = alice.page.locator(`[data-testid="conversation"][data-conversation-id="${id}"]`)
+      await aliceConv.getByTestId('conversation-last').filter({ hasText: reply }).waitFor({ timeout: WAIT })
+
+      expect(await messagesWithText(alice.page, hello).count()).toBe(1)
+      expect(await messagesWithText(bob.page, reply).count()).toBe(1)
+      await shot(alice.page, 'messages-alice-desktop')
+      await shot(bob.page, 'messages-bob-desktop')
+    } finally {
+      await alice.context.close()
+      await bob.context.close()
+    }
+  })
+
+  it('Alice in two tabs: a message sent in one appears in the other, once', async () => {
+    const alice = await loginAs(e2e, 'alice')
+    try {
+      const id = await openConversationWith(alice.page, 'Carol')
+      const second = await openTab(alice, `${e2e.url}/#/messages/${id}`)
+      await gotoConversation(second, id)
+
+      const text = unique('From tab one')
+      await send(alice.page, text)
+      await messagesWithText(alice.page, text).and(alice.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(second, text).waitFor({ timeout: WAIT })
+
+      // A later message from the other tab has made a full round trip after the first: any duplicate of the first
+      // would have arrived by then.
+      const back = unique('From tab two')
+      await send(second, back)
+      await messagesWithText(alice.page, back).and(alice.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(second, back).and(second.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+
+      for (const page of [alice.page, second]) {
+        expect(await messagesWithText(page, text).count()).toBe(1)
+        expect(await messagesWithText(page, back).count()).toBe(1)
+      }
+    } finally {
+      await alice.context.close()
+    }
+  })
+})

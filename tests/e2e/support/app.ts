@@ -1,0 +1,168 @@
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
+import { inject } from 'vitest'
+import { startServer } from '../../../server/index'
+import { launchBrowser } from './browser'
+
+export type ServerHandle = Awaited<ReturnType<typeof startServer>>
+export type DemoUser = 'alice' | 'bob' | 'carol'
+
+export const PASSWORD = 'talemy'
+export const emailOf = (who: DemoUser) => `${who}@talemy.test`
+
+/** Long enough for a cold machine; every wait polls, so a fast run never waits this long. */
+export const WAIT = 20_000
+export const ARTIFACTS = path.resolve('test-artifacts')
+
+export interface E2E {
+  url: string
+  server: ServerHandle
+  browser: Browser
+  close(): Promise<void>
+}
+
+/**
+ * One server on port 0 with a fresh copy of the seeded data (the server suite's template folder), serving the SPA
+ * built for this run (production unless asked), and one browser, per test file.
+ */
+export async function startE2E(options: { build?: 'production' | 'development' } = {}): Promise<E2E> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'talemy-e2e-'))
+  await cp(inject('templateDataDir'), dataDir, { recursive: true })
+  const staticDir = inject(options.build === 'development' ? 'e2eSpaDevDir' : 'e2eSpaDir')
+  const [server, browser] = await Promise.all([startServer({ port: 0, dataDir, staticDir }), launchBrowser()])
+  await mkdir(ARTIFACTS, { recursive: true })
+  return {
+    url: server.url.replace(/\/$/, ''),
+    server,
+    browser,
+    async close() {
+      await browser.close().catch(() => {})
+      await server.close()
+      await rm(dataDir, { recursive: true, force: true }).catch(() => {})
+    },
+  }
+}
+
+export interface Session {
+  context: BrowserContext
+  page: Page
+}
+
+/**
+ * A fresh browser context logged in as a demo user through the login page, waiting until the app shows the user
+ * and the socket is online.
+ */
+export async function loginAs(
+  e2e: E2E,
+  who: DemoUser,
+  options: { context?: BrowserContext; viewport?: { width: number; height: number }; initScript?: () => void } = {},
+): Promise<Session> {
+  const context = options.context ?? (await e2e.browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 } }))
+  if (options.initScript) await context.addInitScript(options.initScript)
+  const page = await context.newPage()
+  const t0 = Date.now()
+  await page.goto(`${e2e.url}/`)
+  if (process.env.E2E_TRACE) console.log(`goto ${Date.now() - t0}`)
+  await page.getByTestId(`demo-${who}`).click()
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByTestId('current-user').waitFor({ timeout: WAIT })
+  if (process.env.E2E_TRACE) console.log(`logged in ${Date.now() - t0}`)
+  await waitOnline(page)
+  if (process.env.E2E_TRACE) console.log(`online ${Date.now() - t0}`)
+  return { context, page }
+}
+
+/** Another tab of the same context (same storage, so the same logged-in user). */
+export async function openTab(session: Session, url: string): Promise<Page> {
+  const page = await session.context.newPage()
+  await page.goto(url)
+  await page.getByTestId('current-user').waitFor({ timeout: WAIT })
+  await waitOnline(page)
+  return page
+}
+
+export const badge = (page: Page) => page.getByTestId('connection-badge')
+
+export async function waitOnline(page: Page): Promise<void> {
+  await page.locator('[data-testid="connection-badge"][data-status="connected"]').waitFor({ timeout: WAIT })
+}
+
+export async function waitNotOnline(page: Page): Promise<void> {
+  await page.locator('[data-testid="connection-badge"]:not([data-status="connected"])').waitFor({ timeout: WAIT })
+}
+
+/** Opens (or creates) the conversation with `name` from the messages page; returns its id. */
+export async function openConversationWith(page: Page, name: string): Promise<string> {
+  await page.getByTestId('nav-messages').click()
+  await chooseOption(page.getByLabel('Write to'), name)
+  await page.getByRole('button', { name: 'Start' }).click()
+  const thread = page.getByTestId('thread')
+  await thread.getByRole('heading', { name }).waitFor({ timeout: WAIT })
+  const id = await thread.getAttribute('data-conversation-id')
+  if (!id) throw new Error('the thread has no conversation id')
+  return id
+}
+
+/** Picks the first option of a `<select>` whose text contains `text` (people's names may carry a surname). */
+export async function chooseOption(select: Locator, text: string): Promise<void> {
+  const option = select.locator('option', { hasText: text }).first()
+  await option.waitFor({ state: 'attached', timeout: WAIT })
+  await select.selectOption((await option.getAttribute('value')) ?? '')
+}
+
+/** Goes to a conversation by id (hash route). */
+export async function gotoConversation(page: Page, id: string): Promise<void> {
+  await page.evaluate((hash) => (window.location.hash = hash), `#/messages/${encodeURIComponent(id)}`)
+  await page.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: WAIT })
+}
+
+/** Types into the composer and presses Enter. */
+export async function send(page: Page, text: string): Promise<void> {
+  const composer = page.getByTestId('composer')
+  await composer.fill(text)
+  await composer.press('Enter')
+}
+
+/** The thread's messages whose text is exactly `text`. */
+export function messagesWithText(page: Page, text: string): Locator {
+  return page.getByTestId('message').filter({ has: page.locator('.msg-body', { hasText: text }) })
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: false })
+}
+
+/** A unique text for this run, so assertions never match seed data or an earlier test. */
+export function unique(prefix: string): string {
+  return `${prefix} ${Math.random().toString(36).slice(2, 8)}`
+}
+
+export interface ApiSession {
+  token: string
+  user: { id: string; name: string; role: 'student' | 'tutor' }
+}
+
+/** Logs a demo user in over HTTP from Node (no Origin header, like any non-browser client). */
+export async function apiLogin(e2e: E2E, who: DemoUser): Promise<ApiSession> {
+  return apiCall<ApiSession>(e2e, null, 'POST', '/api/auth/login', { email: emailOf(who), password: PASSWORD })
+}
+
+export async function apiCall<T>(e2e: E2E, token: string | null, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${e2e.url}${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
+  return (await res.json()) as T
+}
+
+/** The server's test hook: cut a user's sockets and refuse their reconnection for `ms` (HTTP keeps working). */
+export function blockSockets(e2e: E2E, userId: string, ms: number): void {
+  e2e.server.blockSockets(userId, ms)
+}

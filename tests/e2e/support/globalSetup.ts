@@ -1,0 +1,58 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'vite'
+import type { TestProject } from 'vitest/node'
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The production build of the SPA, which the e2e servers serve (`startServer({ staticDir })`). */
+    e2eSpaDir: string
+    /** A development build of the same SPA: the store connects to Redux DevTools only in development. */
+    e2eSpaDevDir: string
+  }
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
+const ENV_KEYS = ['NODE_ENV', 'VITE_API_URL', 'NEXT_PUBLIC_API_URL'] as const
+
+/**
+ * Builds the SPA once per test run, into temporary folders (not `dist/`, which `npm start` may be serving): the
+ * production build for the tests, and a development build for the DevTools test. The pages talk to the server they
+ * were loaded from, so the builds ignore any `VITE_API_URL` / `NEXT_PUBLIC_API_URL` of the shell and read no `.env`
+ * file. `NODE_ENV` is set for each build: Vitest runs with `NODE_ENV=test`, which Vite would otherwise bake in.
+ */
+export default async function buildSpa(project: TestProject): Promise<() => Promise<void>> {
+  const started = Date.now()
+  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]))
+  const dirs: string[] = []
+  try {
+    delete process.env.VITE_API_URL
+    delete process.env.NEXT_PUBLIC_API_URL
+    for (const mode of ['production', 'development'] as const) {
+      const outDir = await mkdtemp(path.join(os.tmpdir(), `talemy-e2e-spa-${mode}-`))
+      dirs.push(outDir)
+      process.env.NODE_ENV = mode
+      await build({
+        root,
+        configFile: path.join(root, 'vite.config.ts'),
+        mode,
+        logLevel: 'warn',
+        envDir: path.join(root, 'tests/e2e/support/env'),
+        build: { outDir, emptyOutDir: true, sourcemap: false, minify: mode === 'production' },
+      })
+    }
+  } finally {
+    for (const k of ENV_KEYS) {
+      if (saved[k] === undefined) delete process.env[k]
+      else process.env[k] = saved[k]
+    }
+  }
+  process.stdout.write(`e2e: built the SPA (production and development) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
+  project.provide('e2eSpaDir', dirs[0]!)
+  project.provide('e2eSpaDevDir', dirs[1]!)
+  return async () => {
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })))
+  }
+}
