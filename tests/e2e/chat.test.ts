@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  apiCall,
+  apiLogin,
   gotoConversation,
   loginAs,
   messagesWithText,
@@ -75,6 +77,43 @@ describe('chat in a real browser', { timeout: 90_000 }, () => {
         expect(await messagesWithText(page, text).count()).toBe(1)
         expect(await messagesWithText(page, back).count()).toBe(1)
       }
+    } finally {
+      await alice.context.close()
+    }
+  })
+
+  it('loads earlier messages on demand, each once, in order', async () => {
+    // 60 new messages in Alice and Carol's conversation: the thread opens on the latest 50.
+    const [a, c] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'carol')])
+    const conversation = await apiCall<{ id: string }>(e2e, a.token, 'POST', '/api/conversations', { participantId: c.user.id })
+    for (let i = 1; i <= 60; i++) {
+      const sender = i % 2 ? a : c
+      await apiCall(e2e, sender.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
+        content: `Backlog message ${i}`,
+        clientId: crypto.randomUUID(),
+      })
+    }
+    const all = await apiCall<Array<{ id: string; seq: number }>>(
+      e2e,
+      a.token,
+      'GET',
+      `/api/conversations/${conversation.id}/messages?limit=200`,
+    )
+
+    const alice = await loginAs(e2e, 'alice')
+    try {
+      await gotoConversation(alice.page, conversation.id)
+      const list = alice.page.getByTestId('message')
+      await messagesWithText(alice.page, 'Backlog message 60').waitFor({ timeout: WAIT })
+      expect(await list.count()).toBe(50)
+      await alice.page.getByRole('button', { name: 'Load earlier messages' }).click()
+      await alice.page.waitForFunction((n) => document.querySelectorAll('[data-testid="message"]').length === n, all.length, {
+        timeout: WAIT,
+      })
+      const ids = await list.evaluateAll((els) => els.map((el) => el.getAttribute('data-message-id')))
+      expect(ids).toEqual([...all].sort((x, y) => x.seq - y.seq).map((m) => m.id))
+      // Everything is loaded: the button goes away.
+      await alice.page.getByRole('button', { name: 'Load earlier messages' }).waitFor({ state: 'detached', timeout: WAIT })
     } finally {
       await alice.context.close()
     }

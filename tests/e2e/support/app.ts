@@ -149,17 +149,25 @@ export async function apiLogin(e2e: E2E, who: DemoUser): Promise<ApiSession> {
   return apiCall<ApiSession>(e2e, null, 'POST', '/api/auth/login', { email: emailOf(who), password: PASSWORD })
 }
 
+/** One HTTP call from Node; a `RATE_LIMITED` answer is waited out (as `Retry-After` says) and tried again. */
 export async function apiCall<T>(e2e: E2E, token: string | null, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${e2e.url}${path}`, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
-  return (await res.json()) as T
+  for (;;) {
+    const res = await fetch(`${e2e.url}${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    if (res.status === 429) {
+      const seconds = Number(res.headers.get('retry-after')) || 1
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
+      continue
+    }
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
+    return (await res.json()) as T
+  }
 }
 
 /** The server's test hook: cut a user's sockets and refuse their reconnection for `ms` (HTTP keeps working). */
