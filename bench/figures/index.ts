@@ -1,5 +1,11 @@
 import type { Figure } from '../lib/figure'
+import { p1 } from './p1-latency'
+import { p2 } from './p2-burst'
+import { p3 } from './p3-invalidation'
+import { p4 } from './p4-patch'
 import { p5 } from './p5-size'
+import { p6 } from './p6-cycles'
+import { p7 } from './p7-load'
 
 /** In table order. */
-export const FIGURES: Figure[] = [p5]
+export const FIGURES: Figure[] = [p1, p2, p3, p4, p5, p6, p7]

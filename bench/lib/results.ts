@@ -4,7 +4,7 @@ import { dirname } from 'node:path'
 /** A target, checked against either the row's value or its ratio to the baseline. */
 export interface Target {
   on: 'value' | 'ratio'
-  op: '<=' | '<' | '>=' | '=='
+  op: '<=' | '<' | '>=' | '>' | '=='
   limit: number
 }
 
@@ -20,7 +20,7 @@ export interface Row {
   met: boolean | null
 }
 
-const OPS: Record<Target['op'], string> = { '<=': '≤', '<': '<', '>=': '≥', '==': '=' }
+const OPS: Record<Target['op'], string> = { '<=': '≤', '<': '<', '>=': '≥', '>': '>', '==': '=' }
 
 export function describeTarget(target: Target, unit: string): string {
   return target.on === 'ratio' ? `ratio ${OPS[target.op]} ${target.limit}` : `${OPS[target.op]} ${target.limit} ${unit}`.trim()
@@ -35,6 +35,8 @@ function check(target: Target, actual: number | null): boolean {
       return actual < target.limit
     case '>=':
       return actual >= target.limit
+    case '>':
+      return actual > target.limit
     case '==':
       return actual === target.limit
   }

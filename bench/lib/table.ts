@@ -3,7 +3,7 @@ import type { Row } from './results'
 function formatNumber(n: number | null): string {
   if (n === null || !Number.isFinite(n)) return '—'
   const abs = Math.abs(n)
-  if (abs === 0) return '0'
+  if (Number.isInteger(n)) return n.toLocaleString('en-US')
   if (abs >= 1000) return Math.round(n).toLocaleString('en-US')
   if (abs >= 100) return n.toFixed(0)
   if (abs >= 10) return n.toFixed(1)

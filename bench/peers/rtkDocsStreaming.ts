@@ -13,7 +13,7 @@
  * beyond Socket.IO's own. The docs teach nothing for sending over the socket; the benches send the peer's messages
  * with a bare socket.io-client (the cheapest possible sender, so the comparison favours the peer, not us).
  */
-import { configureStore } from '@reduxjs/toolkit'
+import { configureStore, type Middleware } from '@reduxjs/toolkit'
 import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query/react'
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
 import * as v from 'valibot'
@@ -26,8 +26,14 @@ export function isMessage(message: unknown): message is Message {
   return v.is(messageSchema, message)
 }
 
-export function createDocsStreamingPeer(options: { apiUrl: string; token: string; createSocket?: CreateSocket }) {
-  const { apiUrl, token, createSocket = io } = options
+export function createDocsStreamingPeer(options: {
+  apiUrl: string
+  token: string
+  createSocket?: CreateSocket
+  /** The bench's probes (not part of the docs' pattern): put first, so they see the state after every action. */
+  probes?: Middleware[]
+}) {
+  const { apiUrl, token, createSocket = io, probes = [] } = options
 
   const api = createApi({
     reducerPath: 'api',
@@ -75,7 +81,9 @@ export function createDocsStreamingPeer(options: { apiUrl: string; token: string
 
   const store = configureStore({
     reducer: { [api.reducerPath]: api.reducer },
-    middleware: (getDefaultMiddleware) => getDefaultMiddleware().concat(api.middleware),
+    // (The cast keeps the thunk dispatch type, which a spread of `Middleware[]` erases; nothing changes at run time.)
+    middleware: (getDefaultMiddleware) =>
+      getDefaultMiddleware().concat(api.middleware).prepend(...probes) as unknown as ReturnType<typeof getDefaultMiddleware>,
   })
 
   return { api, store }

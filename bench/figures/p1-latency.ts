@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto'
+import type { Socket } from 'socket.io-client'
+import type { Ack, Message } from '../../src/contract'
+import type { ThreadMessage } from '../../src/api'
+import { closeSocket, rawSocket } from '../lib/clients'
+import type { Figure } from '../lib/figure'
+import { api, layerClient, sendMessage, type LayerClient } from '../lib/layer'
+import { peerClient, type PeerClient } from '../lib/peerClient'
+import { ArrivalProbe } from '../lib/probe'
+import { row, type Row } from '../lib/results'
+import { sharedHost } from '../lib/server'
+import { deferred, median, nowNs, nsToUs, percentile, waitFor, withTimeout } from '../lib/stats'
+
+/**
+ * P1: one message, sender's action → in the receiver's cached thread, one at a time (the next send starts once the
+ * previous one is received and acknowledged). Four variants through the same server process, each with its own pair
+ * of users (so no variant's sockets receive another's traffic), interleaved round by round:
+ *
+ * - floor: a bare Socket.IO relay (no auth, no storage) between two bare clients;
+ * - raw: two bare socket.io-clients, `message:send` → `message:new` through the reference server;
+ * - layer: `sendMessage` dispatched in A's store → the message in B's cached `getMessages` thread;
+ * - peer: the RTK docs' streaming pattern on B's side (A sends with a bare client, the cheapest sender).
+ *
+ * "In the cache" is read by a middleware first in B's chain after every action; "visible" by a store subscriber
+ * (what a component sees, after RTK's auto-batching of notifications).
+ */
+
+interface Sample {
+  inCache: number
+  visible: number | null
+}
+
+interface Variant {
+  name: string
+  sample(tag: string): Promise<Sample>
+  close(): Promise<void>
+}
+
+type ThreadState = Parameters<ReturnType<typeof api.endpoints.getMessages.select>>[0]
+
+const lastContentIs = (messages: readonly { content: string }[] | undefined, content: string): boolean =>
+  messages !== undefined && messages.length > 0 && messages[messages.length - 1]!.content === content
+
+/** Waits until `socket` sees a `message:new` whose content is `content`, with one listener for the variant's life. */
+function receiver(socket: Socket, event: string, contentOf: (payload: unknown) => string | undefined) {
+  let waiting: { content: string; resolve: (t: number) => void } | null = null
+  const listener = (payload: unknown) => {
+    const t = nowNs()
+    if (waiting && contentOf(payload) === waiting.content) {
+      const { resolve } = waiting
+      waiting = null
+      resolve(t)
+    }
+  }
+  socket.on(event, listener)
+  return {
+    expect(content: string): Promise<number> {
+      const d = deferred<number>()
+      waiting = { content, resolve: d.resolve }
+      return d.promise
+    },
+    off: () => socket.off(event, listener),
+  }
+}
+
+function sendAck(socket: Socket, conversationId: string, content: string): Promise<Ack<Message>> {
+  return new Promise((resolve) => {
+    socket.emit('message:send', { conversationId, content, clientId: randomUUID() }, (ack: Ack<Message>) => resolve(ack))
+  })
+}
+
+async function floorVariant(relayUrl: string): Promise<Variant> {
+  const a = await rawSocket(relayUrl, null)
+  const b = await rawSocket(relayUrl, null)
+  const rx = receiver(b, 'relayed', (p) => (p as { content?: string }).content)
+  return {
+    name: 'floor',
+    async sample(tag) {
+      const arrived = rx.expect(tag)
+      const t0 = nowNs()
+      a.emit('relay', { content: tag })
+      return { inCache: (await arrived) - t0, visible: null }
+    },
+    async close() {
+      rx.off()
+      await Promise.all([closeSocket(a), closeSocket(b)])
+    },
+  }
+}
+
+async function rawVariant(url: string, pair: Pair): Promise<Variant> {
+  const a = await rawSocket(url, pair.a.token)
+  const b = await rawSocket(url, pair.b.token)
+  const rx = receiver(b, 'message:new', (p) => (p as Message).content)
+  return {
+    name: 'raw',
+    async sample(tag) {
+      const arrived = rx.expect(tag)
+      const t0 = nowNs()
+      const acked = sendAck(a, pair.conversationId, tag)
+      const t1 = await arrived
+      const ack = await acked
+      if (!ack.ok) throw new Error(`raw send refused: ${ack.error.code}`)
+      return { inCache: t1 - t0, visible: null }
+    },
+    async close() {
+      rx.off()
+      await Promise.all([closeSocket(a), closeSocket(b)])
+    },
+  }
+}
+
+async function layerVariant(url: string, pair: Pair): Promise<Variant> {
+  const probe = new ArrivalProbe<ThreadState>()
+  const selectThread = api.endpoints.getMessages.select(pair.conversationId)
+  const a: LayerClient = await layerClient({ url, session: sessionOf(pair.a) })
+  const b: LayerClient = await layerClient({ url, session: sessionOf(pair.b), probes: [probe.middleware] })
+  await a.subscribeThread(pair.conversationId)
+  await b.subscribeThread(pair.conversationId)
+  const detach = probe.attach(b.store)
+  const selectA = api.endpoints.getMessages.select(pair.conversationId)
+  return {
+    name: 'layer',
+    async sample(tag) {
+      const arrival = probe.expect((state) => lastContentIs(selectThread(state).data, tag))
+      const t0 = nowNs()
+      a.store.dispatch(sendMessage({ conversationId: pair.conversationId, content: tag }))
+      const t1 = await arrival.inCache
+      const t2 = await withTimeout(arrival.visible, 5_000, 'a store notification showing the message')
+      // Untimed: the sender's copy is confirmed before the next send, as in the raw variant.
+      await waitFor(() => {
+        const thread = selectA(a.store.getState()).data as ThreadMessage[] | undefined
+        return thread?.some((m) => m.content === tag && m.status === 'sent') ?? false
+      }, 'the sender to see its message confirmed', 5_000)
+      return { inCache: t1 - t0, visible: t2 - t0 }
+    },
+    async close() {
+      detach()
+      await Promise.all([a.close(), b.close()])
+    },
+  }
+}
+
+async function peerVariant(url: string, pair: Pair): Promise<Variant> {
+  const probe = new ArrivalProbe<{ api: unknown }>()
+  const a = await rawSocket(url, pair.a.token)
+  const b: PeerClient = await peerClient({ url, token: pair.b.token, conversationId: pair.conversationId, probes: [probe.middleware] })
+  const selectThread = b.api.endpoints.getMessages.select(pair.conversationId)
+  const detach = probe.attach(b.store)
+  return {
+    name: 'peer',
+    async sample(tag) {
+      const arrival = probe.expect((state) => lastContentIs(selectThread(state as never).data, tag))
+      const t0 = nowNs()
+      const acked = sendAck(a, pair.conversationId, tag)
+      const t1 = await arrival.inCache
+      const t2 = await withTimeout(arrival.visible, 5_000, 'a store notification showing the message')
+      const ack = await acked
+      if (!ack.ok) throw new Error(`peer's sender refused: ${ack.error.code}`)
+      return { inCache: t1 - t0, visible: t2 - t0 }
+    },
+    async close() {
+      detach()
+      await Promise.all([closeSocket(a), b.close()])
+    },
+  }
+}
+
+interface Pair {
+  conversationId: string
+  a: { id: string; token: string }
+  b: { id: string; token: string }
+}
+
+const sessionOf = (u: { id: string; token: string }) => ({ token: u.token, user: { id: u.id, name: u.id, role: 'student' as const } })
+
+export const p1: Figure = {
+  id: 'P1',
+  title: 'send latency, action → receiver cache',
+  async run({ smoke, log }) {
+    const sizes = smoke ? { warmup: 5, rounds: 2, perRound: 10 } : { warmup: 200, rounds: 5, perRound: 400 }
+    const host = await sharedHost()
+    const [rawPair, layerPair, peerPair] = host.seeded
+    if (!peerPair) throw new Error('the shared host seeded too few pairs')
+    const variants = [
+      await floorVariant(host.relayUrl),
+      await rawVariant(host.url, rawPair!),
+      await layerVariant(host.url, layerPair!),
+      await peerVariant(host.url, peerPair),
+    ]
+    const results = new Map<string, { p50: number[]; p99: number[]; vp50: number[]; vp99: number[] }>()
+    for (const v of variants) results.set(v.name, { p50: [], p99: [], vp50: [], vp99: [] })
+    try {
+      let n = 0
+      const run = async (v: Variant, count: number): Promise<Sample[]> => {
+        const out: Sample[] = []
+        for (let i = 0; i < count; i++) out.push(await withTimeout(v.sample(`p1 ${v.name} ${n++}`), 10_000, `P1 ${v.name} sample`))
+        return out
+      }
+      for (const v of variants) await run(v, sizes.warmup)
+      for (let round = 0; round < sizes.rounds; round++) {
+        for (const v of variants) {
+          const samples = await run(v, sizes.perRound)
+          const r = results.get(v.name)!
+          const inCache = samples.map((s) => s.inCache)
+          r.p50.push(percentile(inCache, 50))
+          r.p99.push(percentile(inCache, 99))
+          const visible = samples.flatMap((s) => (s.visible === null ? [] : [s.visible]))
+          if (visible.length > 0) {
+            r.vp50.push(percentile(visible, 50))
+            r.vp99.push(percentile(visible, 99))
+          }
+        }
+        log(`P1 round ${round + 1}/${sizes.rounds}: ${[...results].map(([k, r]) => `${k} p50 ${nsToUs(r.p50.at(-1)!).toFixed(0)} µs`).join(', ')}`)
+      }
+    } finally {
+      for (const v of variants) await v.close().catch(() => undefined)
+    }
+    const us = (name: string, key: 'p50' | 'p99' | 'vp50' | 'vp99') => nsToUs(median(results.get(name)![key]))
+    const rows: Row[] = [
+      row({ id: 'P1-floor-p50', name: 'floor: bare Socket.IO echo relay, p50', value: us('floor', 'p50'), unit: 'µs' }),
+      row({ id: 'P1-floor-p99', name: 'floor: bare Socket.IO echo relay, p99', value: us('floor', 'p99'), unit: 'µs' }),
+      row({ id: 'P1-raw-p50', name: 'raw: two bare clients through the reference server, p50', value: us('raw', 'p50'), unit: 'µs', baseline: us('floor', 'p50') }),
+      row({ id: 'P1-raw-p99', name: 'raw: two bare clients through the reference server, p99', value: us('raw', 'p99'), unit: 'µs', baseline: us('floor', 'p99') }),
+      row({
+        id: 'P1-p50',
+        name: 'layer: sendMessage → in B’s cached thread, p50 (baseline raw)',
+        value: us('layer', 'p50'),
+        unit: 'µs',
+        baseline: us('raw', 'p50'),
+        target: { on: 'ratio', op: '<=', limit: 1.3 },
+      }),
+      row({ id: 'P1-p99', name: 'layer: sendMessage → in B’s cached thread, p99 (baseline raw)', value: us('layer', 'p99'), unit: 'µs', baseline: us('raw', 'p99') }),
+      row({ id: 'P1-visible-p50', name: 'layer: … → a B store subscriber sees it, p50 (baseline raw)', value: us('layer', 'vp50'), unit: 'µs', baseline: us('raw', 'p50') }),
+      row({ id: 'P1-visible-p99', name: 'layer: … → a B store subscriber sees it, p99 (baseline raw)', value: us('layer', 'vp99'), unit: 'µs', baseline: us('raw', 'p99') }),
+      row({ id: 'P1-peer-p50', name: 'peer (RTK docs streaming): bare send → in B’s cached thread, p50 (baseline raw)', value: us('peer', 'p50'), unit: 'µs', baseline: us('raw', 'p50') }),
+      row({ id: 'P1-peer-p99', name: 'peer: bare send → in B’s cached thread, p99 (baseline raw)', value: us('peer', 'p99'), unit: 'µs', baseline: us('raw', 'p99') }),
+      row({ id: 'P1-peer-visible-p50', name: 'peer: … → a B store subscriber sees it, p50 (baseline raw)', value: us('peer', 'vp50'), unit: 'µs', baseline: us('raw', 'p50') }),
+      row({
+        id: 'P1-vs-peer-p50',
+        name: 'layer p50 in cache, against the peer’s (aim: ahead)',
+        value: us('layer', 'p50'),
+        unit: 'µs',
+        baseline: us('peer', 'p50'),
+        target: { on: 'ratio', op: '<', limit: 1 },
+      }),
+      row({ id: 'P1-vs-peer-p99', name: 'layer p99 in cache, against the peer’s', value: us('layer', 'p99'), unit: 'µs', baseline: us('peer', 'p99') }),
+    ]
+    return rows
+  },
+}

@@ -1,0 +1,175 @@
+import type { Socket } from 'socket.io-client'
+import type { Message } from '../../src/contract'
+import { closeSocket, countReadTasks, rawSocket } from '../lib/clients'
+import type { Figure } from '../lib/figure'
+import { api, layerClient } from '../lib/layer'
+import { peerClient } from '../lib/peerClient'
+import { ArrivalProbe } from '../lib/probe'
+import { row } from '../lib/results'
+import { sharedHost, type Host as HostHandle } from '../lib/server'
+import { deferred, median, nowNs, sleep, withTimeout } from '../lib/stats'
+
+/**
+ * P2: the server pushes N `message:new` to one user in one synchronous loop (through the same `io.to(user room)`
+ * its notifier uses; the messages are not stored, they only have to be valid and in `seq` order after the thread's
+ * last). Timed from the server's first emit (its `process.hrtime.bigint`, the same monotonic clock as ours) to the
+ * last message in the cache (layer, peer) or counted by the listener (raw). A fresh client per round, so every
+ * round starts from the same thread. Also counted: store notifications (a `store.subscribe` listener, including the
+ * deferred ones, read 100 ms after the last message) and the event-loop tasks in which data arrived (the read
+ * callbacks of the client's TCP connection).
+ */
+
+interface BurstResult {
+  eventsPerSecond: number
+  notifications: number | null
+  tasks: number
+  missing: number
+}
+
+type Pair = HostHandle['seeded'][number]
+
+/** The burst goes to every socket of the user: make sure the previous variant's socket is gone at the server. */
+async function assertOnlySocket(host: HostHandle, userId: string): Promise<void> {
+  let count = -1
+  for (let i = 0; i < 100; i++) {
+    count = await host.call('socketsOf', { userId })
+    if (count === 1) return
+    await sleep(50)
+  }
+  throw new Error(`P2: user ${userId} has ${count} sockets connected, expected exactly 1`)
+}
+
+async function rawBurst(host: HostHandle, pair: Pair, n: number, tag: string): Promise<BurstResult> {
+  const socket: Socket = await rawSocket(host.url, pair.b.token)
+  try {
+    await assertOnlySocket(host, pair.b.id)
+    let received = 0
+    const done = deferred<number>()
+    socket.on('message:new', (_m: Message) => {
+      if (++received === n) done.resolve(nowNs())
+    })
+    const tasks = countReadTasks(socket)
+    const { startedAt } = await host.call('burst', { userId: pair.b.id, conversationId: pair.conversationId, senderId: pair.a.id, firstSeq: 1_000_000, count: n, idPrefix: tag })
+    const end = await withTimeout(done.promise, 120_000, `raw burst of ${n}`)
+    tasks.detach()
+    return { eventsPerSecond: n / ((end - Number(startedAt)) / 1e9), notifications: null, tasks: tasks.count(), missing: n - received }
+  } finally {
+    await closeSocket(socket)
+  }
+}
+
+type ThreadLike = readonly { id: string; seq: number }[] | undefined
+
+async function storeBurst(
+  host: HostHandle,
+  n: number,
+  tag: string,
+  client: {
+    probe: ArrivalProbe<unknown>
+    socket: Socket
+    thread: () => ThreadLike
+    selectThread: (state: unknown) => ThreadLike
+    store: { subscribe(l: () => void): () => void; getState(): unknown }
+  },
+  pair: Pair,
+): Promise<BurstResult> {
+  await assertOnlySocket(host, pair.b.id)
+  const before = client.thread() ?? []
+  const firstSeq = (before.length > 0 ? Math.max(...before.map((m) => m.seq)) : 0) + 1
+  const lastId = `${tag}-${n - 1}`
+  const arrival = client.probe.expect((state) => {
+    const thread = client.selectThread(state)
+    return thread !== undefined && thread.length > 0 && thread[thread.length - 1]!.id === lastId
+  })
+  const detach = client.probe.attach(client.store)
+  client.probe.resetCounts()
+  const tasks = countReadTasks(client.socket)
+  const { startedAt } = await host.call('burst', { userId: pair.b.id, conversationId: pair.conversationId, senderId: pair.a.id, firstSeq, count: n, idPrefix: tag })
+  const end = await withTimeout(arrival.inCache, 120_000, `burst of ${n} into the cache`)
+  await sleep(100) // deferred (auto-batched) notifications land within this
+  detach()
+  tasks.detach()
+  const ids = new Set((client.thread() ?? []).map((m) => m.id))
+  let missing = 0
+  for (let i = 0; i < n; i++) if (!ids.has(`${tag}-${i}`)) missing++
+  return { eventsPerSecond: n / ((end - Number(startedAt)) / 1e9), notifications: client.probe.notifications, tasks: tasks.count(), missing }
+}
+
+async function layerBurst(host: HostHandle, pair: Pair, n: number, tag: string): Promise<BurstResult> {
+  const probe = new ArrivalProbe<unknown>()
+  const client = await layerClient({ url: host.url, session: { token: pair.b.token, user: { id: pair.b.id, name: pair.b.id, role: 'tutor' } }, probes: [probe.middleware] })
+  try {
+    await client.subscribeThread(pair.conversationId)
+    const select = api.endpoints.getMessages.select(pair.conversationId)
+    const selectThread = (state: unknown) => select(state as never).data as ThreadLike
+    return await storeBurst(host, n, tag, { probe, socket: client.socket(), thread: () => selectThread(client.store.getState()), selectThread, store: client.store }, pair)
+  } finally {
+    await client.close()
+  }
+}
+
+async function peerBurst(host: HostHandle, pair: Pair, n: number, tag: string): Promise<BurstResult> {
+  const probe = new ArrivalProbe<unknown>()
+  const client = await peerClient({ url: host.url, token: pair.b.token, conversationId: pair.conversationId, probes: [probe.middleware] })
+  try {
+    const select = client.api.endpoints.getMessages.select(pair.conversationId)
+    const selectThread = (state: unknown) => select(state as never).data as ThreadLike
+    return await storeBurst(host, n, tag, { probe, socket: client.socket(), thread: () => selectThread(client.store.getState()), selectThread, store: client.store }, pair)
+  } finally {
+    await client.close()
+  }
+}
+
+export const p2: Figure = {
+  id: 'P2',
+  title: 'burst of message:new into one store',
+  async run({ smoke, log }) {
+    const sizes = smoke ? { n: 200, warmup: 0, rounds: 1 } : { n: 10_000, warmup: 1, rounds: 3 }
+    const host = await sharedHost()
+    const pair = host.seeded[3]
+    if (!pair) throw new Error('the shared host seeded too few pairs')
+    const out = { raw: [] as BurstResult[], layer: [] as BurstResult[], peer: [] as BurstResult[] }
+    let k = 0
+    for (let round = -sizes.warmup; round < sizes.rounds; round++) {
+      const r = await rawBurst(host, pair, sizes.n, `p2-${k++}`)
+      const l = await layerBurst(host, pair, sizes.n, `p2-${k++}`)
+      const p = await peerBurst(host, pair, sizes.n, `p2-${k++}`)
+      log(`P2 ${round < 0 ? 'warm-up' : `round ${round + 1}/${sizes.rounds}`}: raw ${r.eventsPerSecond.toFixed(0)}/s, layer ${l.eventsPerSecond.toFixed(0)}/s (${l.notifications} notifications, ${l.tasks} tasks), peer ${p.eventsPerSecond.toFixed(0)}/s (${p.notifications} notifications, ${p.tasks} tasks)`)
+      if (round < 0) continue
+      out.raw.push(r)
+      out.layer.push(l)
+      out.peer.push(p)
+    }
+    const rate = (list: BurstResult[]) => median(list.map((x) => x.eventsPerSecond))
+    const perTask = (list: BurstResult[]) => median(list.map((x) => (x.notifications ?? Number.NaN) / x.tasks))
+    const mid = (list: BurstResult[], f: (x: BurstResult) => number) => median(list.map(f))
+    const n = sizes.n.toLocaleString('en-US')
+    return [
+      row({ id: 'P2-raw', name: `raw: a bare client counting ${n} message:new`, value: rate(out.raw), unit: 'events/s' }),
+      row({
+        id: 'P2',
+        name: `layer: ${n} message:new, all in one store's cached thread`,
+        value: rate(out.layer),
+        unit: 'events/s',
+        baseline: rate(out.raw),
+        target: { on: 'ratio', op: '>=', limit: 0.7 },
+      }),
+      row({
+        id: 'P2-notify',
+        name: `layer: store notifications per event-loop task with data (${mid(out.layer, (x) => x.notifications ?? Number.NaN)} notifications, ${mid(out.layer, (x) => x.tasks)} tasks)`,
+        value: perTask(out.layer),
+        unit: 'per task',
+        target: { on: 'value', op: '<=', limit: 1 },
+      }),
+      row({ id: 'P2-lost', name: 'layer: burst messages missing from the cache afterwards', value: Math.max(...out.layer.map((x) => x.missing)), unit: 'messages', target: { on: 'value', op: '==', limit: 0 } }),
+      row({ id: 'P2-peer', name: `peer (RTK docs streaming): ${n} message:new into its cached thread`, value: rate(out.peer), unit: 'events/s', baseline: rate(out.raw) }),
+      row({
+        id: 'P2-peer-notify',
+        name: `peer: store notifications per task (${mid(out.peer, (x) => x.notifications ?? Number.NaN)} notifications, ${mid(out.peer, (x) => x.tasks)} tasks)`,
+        value: perTask(out.peer),
+        unit: 'per task',
+      }),
+      row({ id: 'P2-vs-peer', name: 'layer events/s against the peer’s (aim: ahead)', value: rate(out.layer), unit: 'events/s', baseline: rate(out.peer), target: { on: 'ratio', op: '>', limit: 1 } }),
+    ]
+  },
+}

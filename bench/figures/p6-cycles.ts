@@ -1,0 +1,73 @@
+import type { Socket } from 'socket.io-client'
+import { listenerCounts, onWebsocket, total } from '../lib/clients'
+import type { Figure } from '../lib/figure'
+import { heapAfterGc } from '../lib/gc'
+import { connect, disconnect, layerClient, selectConnection } from '../lib/layer'
+import { row } from '../lib/results'
+import { sharedHost } from '../lib/server'
+import { median, nowNs, nsToMs, waitFor } from '../lib/stats'
+
+/**
+ * P6: `disconnect()` then `connect()`, each awaited to its status (`disconnected`, `connected`), N times on one
+ * store. Counted before the first cycle (after the login's first connect and an upgrade to WebSocket) and after the
+ * last: every listener on the layer's current socket, on its manager and on the manager's engine (socket.io-client's
+ * emitters keep them in `_callbacks`; summed over all events), how many sockets the layer created, and the heap in
+ * use after full GCs. The bench keeps no reference to sockets the layer dropped.
+ */
+
+function counts(socket: Socket) {
+  const manager = socket.io
+  const engine = (manager as unknown as { engine?: unknown }).engine
+  return {
+    socket: total(listenerCounts(socket)) + socket.listenersAny().length + socket.listenersAnyOutgoing().length,
+    manager: total(listenerCounts(manager)),
+    engine: engine ? total(listenerCounts(engine)) : 0,
+    socketDetail: listenerCounts(socket),
+    managerDetail: listenerCounts(manager),
+  }
+}
+
+export const p6: Figure = {
+  id: 'P6',
+  title: 'connect/disconnect cycles: listeners and heap',
+  async run({ smoke, log }) {
+    const cycles = smoke ? 10 : 1_000
+    const host = await sharedHost()
+    const pair = host.seeded[6]
+    if (!pair) throw new Error('the shared host seeded too few pairs')
+    const client = await layerClient({ url: host.url, session: { token: pair.a.token, user: { id: pair.a.id, name: pair.a.id, role: 'student' } }, keepSockets: false })
+    const status = () => selectConnection(client.store.getState()).status
+    const durations: number[] = []
+    try {
+      const before = counts(client.socket())
+      const createdBefore = client.created()
+      const heapBefore = await heapAfterGc()
+      for (let i = 0; i < cycles; i++) {
+        const t0 = nowNs()
+        client.store.dispatch(disconnect())
+        await waitFor(() => status() === 'disconnected', `cycle ${i}: disconnected`, 10_000, 0)
+        client.store.dispatch(connect())
+        await waitFor(() => status() === 'connected', `cycle ${i}: connected`, 10_000, 0)
+        durations.push(nowNs() - t0)
+      }
+      await onWebsocket(client.socket())
+      const after = counts(client.socket())
+      const heapAfter = await heapAfterGc()
+      const createdDuring = client.created() - createdBefore
+      log(`P6 before: socket ${JSON.stringify(before.socketDetail)} manager ${JSON.stringify(before.managerDetail)} engine ${before.engine}`)
+      log(`P6 after:  socket ${JSON.stringify(after.socketDetail)} manager ${JSON.stringify(after.managerDetail)} engine ${after.engine}`)
+      log(`P6 heap ${(heapBefore / 1e6).toFixed(2)} MB → ${(heapAfter / 1e6).toFixed(2)} MB; sockets created during the cycles: ${createdDuring}`)
+      const n = cycles.toLocaleString('en-US')
+      return [
+        row({ id: 'P6-socket', name: `listeners on the layer's socket after ${n} cycles (baseline: before)`, value: after.socket, unit: 'listeners', baseline: before.socket, target: { on: 'value', op: '==', limit: before.socket } }),
+        row({ id: 'P6-manager', name: `listeners on its manager after ${n} cycles (baseline: before)`, value: after.manager, unit: 'listeners', baseline: before.manager, target: { on: 'value', op: '==', limit: before.manager } }),
+        row({ id: 'P6-engine', name: `listeners on the manager's engine after ${n} cycles (baseline: before)`, value: after.engine, unit: 'listeners', baseline: before.engine }),
+        row({ id: 'P6-heap', name: `heap in use after GC, growth over ${n} cycles (baseline: heap before)`, value: heapAfter - heapBefore, unit: 'B', baseline: heapBefore, target: { on: 'value', op: '<', limit: 1_000_000 } }),
+        row({ id: 'P6-sockets', name: `sockets the layer created during the ${n} cycles`, value: createdDuring, unit: 'sockets' }),
+        row({ id: 'P6-cycle', name: 'one disconnect → connect cycle, median', value: nsToMs(median(durations)), unit: 'ms' }),
+      ]
+    } finally {
+      await client.close()
+    }
+  },
+}

@@ -1,0 +1,91 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import type { Figure } from '../lib/figure'
+import { BENCH_DIR } from '../lib/paths'
+import { row } from '../lib/results'
+import { startHost } from '../lib/server'
+import { percentile, withTimeout } from '../lib/stats'
+import type { WorkerReport, WorkerSetup } from './p7-worker'
+
+/**
+ * P7: the reference server (its own process, its own data folder) under load from W client processes: P pairs of
+ * users (2P sockets, bare socket.io-clients on WebSocket), each pair with its conversation, R messages/s in total
+ * for D seconds, spread evenly over the pairs (each pair sends R/P a second, alternating direction). The 2P users
+ * are created before the server starts with the server's own database module (bench/lib/seed.ts). Send → receive
+ * p50/p99 over every message; lost = acknowledged as stored but never received by the partner within 3 s.
+ */
+
+type Child = { child: ChildProcess; ready: Promise<{ sockets: number; connectErrors: number }>; report: Promise<WorkerReport> }
+
+function startWorker(setup: WorkerSetup): Child {
+  const child = fork(join(BENCH_DIR, 'figures', 'p7-worker.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  let onReady!: (v: { sockets: number; connectErrors: number }) => void
+  let onReport!: (r: WorkerReport) => void
+  let onFail!: (e: Error) => void
+  const ready = new Promise<{ sockets: number; connectErrors: number }>((resolve, reject) => {
+    onReady = resolve
+    onFail = reject
+  })
+  const report = new Promise<WorkerReport>((resolve, reject) => {
+    onReport = resolve
+    child.once('exit', (code) => reject(new Error(`P7 worker ${setup.workerId} exited with ${code} before reporting`)))
+  })
+  report.catch(() => undefined)
+  child.on('message', (raw) => {
+    const message = raw as { type: 'ready'; sockets: number; connectErrors: number } | { type: 'report'; report: WorkerReport }
+    if (message.type === 'ready') onReady(message)
+    else onReport(message.report)
+  })
+  child.once('exit', (code) => onFail(new Error(`P7 worker ${setup.workerId} exited with ${code}`)))
+  child.send(setup)
+  return { child, ready, report }
+}
+
+export const p7: Figure = {
+  id: 'P7',
+  title: 'server under load, clients in separate processes',
+  async run({ smoke, log }) {
+    const sizes = smoke ? { pairs: 4, rate: 20, durationMs: 1_000, workers: 2 } : { pairs: 500, rate: 500, durationMs: 10_000, workers: 4 }
+    const host = await startHost({ seedPairs: sizes.pairs })
+    const workers: Child[] = []
+    try {
+      for (let w = 0; w < sizes.workers; w++) {
+        const pairs = host.seeded.filter((_, i) => i % sizes.workers === w)
+        workers.push(
+          startWorker({ url: host.url, pairs, rate: (sizes.rate * pairs.length) / sizes.pairs, durationMs: sizes.durationMs, graceMs: 3_000, workerId: w }),
+        )
+      }
+      const ready = await withTimeout(Promise.all(workers.map((w) => w.ready)), 180_000, 'P7 clients to connect')
+      const sockets = ready.reduce((a, r) => a + r.sockets, 0)
+      const connectErrors = ready.reduce((a, r) => a + r.connectErrors, 0)
+      log(`P7: ${sockets} sockets connected (${connectErrors} refused) in ${sizes.workers} processes; sending ${sizes.rate}/s for ${sizes.durationMs / 1000} s`)
+      for (const w of workers) w.child.send('go')
+      const reports = await withTimeout(Promise.all(workers.map((w) => w.report)), sizes.durationMs + 60_000, 'P7 reports')
+      const latencies = reports.flatMap((r) => r.latencies)
+      const sum = (f: (r: WorkerReport) => number) => reports.reduce((a, r) => a + f(r), 0)
+      const refused: Record<string, number> = {}
+      for (const r of reports) for (const [code, n] of Object.entries(r.refused)) refused[code] = (refused[code] ?? 0) + n
+      const sent = sum((r) => r.sent)
+      const window = Math.max(...reports.map((r) => r.sendWindowMs))
+      log(`P7: sent ${sent}, acked ${sum((r) => r.acked)}, received ${sum((r) => r.received)}, refused ${JSON.stringify(refused)}, duplicates ${sum((r) => r.duplicates)}`)
+      const users = (2 * sizes.pairs).toLocaleString('en-US')
+      return [
+        row({
+          id: 'P7-p99',
+          name: `${users} sockets, ${sizes.rate}/s for ${sizes.durationMs / 1000} s, ${sizes.workers} client processes: send → receive p99`,
+          value: percentile(latencies, 99),
+          unit: 'ms',
+          target: { on: 'value', op: '<=', limit: 50 },
+        }),
+        row({ id: 'P7-p50', name: 'send → receive p50', value: percentile(latencies, 50), unit: 'ms' }),
+        row({ id: 'P7-lost', name: `lost: stored (acked) but never received (of ${sum((r) => r.acked)} acked)`, value: sum((r) => r.lost), unit: 'messages', target: { on: 'value', op: '==', limit: 0 } }),
+        row({ id: 'P7-refused', name: `sends not stored: refused or no ack in 10 s (${JSON.stringify(refused)})`, value: Object.values(refused).reduce((a, b) => a + b, 0), unit: 'messages' }),
+        row({ id: 'P7-rate', name: `achieved send rate (${sent} sent in ${(window / 1000).toFixed(1)} s)`, value: sent / (window / 1000), unit: 'msg/s', baseline: sizes.rate }),
+        row({ id: 'P7-sockets', name: `sockets connected (${connectErrors} refused)`, value: sockets, unit: 'sockets', baseline: 2 * sizes.pairs }),
+      ]
+    } finally {
+      for (const w of workers) if (w.child.exitCode === null) w.child.kill()
+      await host.close()
+    }
+  },
+}

@@ -1,0 +1,151 @@
+/**
+ * P7's client process: connects two bare socket.io-clients per pair (WebSocket transport), then, on "go", sends its
+ * share of the load over its pairs round-robin (alternating direction) in 10 ms steps, and times every message from
+ * `emit` to the partner's `message:new` (both sockets live in this process: one clock). Forked by p7-load.ts.
+ */
+import { randomUUID } from 'node:crypto'
+import { io, type Socket } from 'socket.io-client'
+import type { Ack, Message } from '../../src/contract'
+import type { SeededPair } from '../lib/hostProtocol'
+
+export interface WorkerSetup {
+  url: string
+  pairs: SeededPair[]
+  /** Messages per second this worker sends, in total over its pairs. */
+  rate: number
+  durationMs: number
+  /** How long to wait for stragglers after the last send. */
+  graceMs: number
+  workerId: number
+}
+
+export interface WorkerReport {
+  sockets: number
+  connectErrors: number
+  sent: number
+  acked: number
+  refused: Record<string, number>
+  received: number
+  duplicates: number
+  /** Acknowledged as stored but never received by the partner. */
+  lost: number
+  /** Send → receive, in ms. */
+  latencies: number[]
+  sendWindowMs: number
+}
+
+const now = () => Number(process.hrtime.bigint())
+
+function connect(url: string, token: string): Promise<Socket | null> {
+  const socket = io(url, { auth: { token }, transports: ['websocket'], forceNew: true })
+  return new Promise((resolve) => {
+    socket.once('connect', () => resolve(socket))
+    socket.once('connect_error', () => {
+      socket.close()
+      resolve(null)
+    })
+  })
+}
+
+async function main(setup: WorkerSetup): Promise<void> {
+  const sockets: Socket[] = []
+  let connectErrors = 0
+  const pending = new Map<string, number>() // content → t0
+  const ackedOk = new Set<string>()
+  const seen = new Set<string>()
+  const latencies: number[] = []
+  const refused: Record<string, number> = {}
+  let duplicates = 0
+
+  const onMessage = (message: Message) => {
+    const t1 = now()
+    if (seen.has(message.content)) {
+      duplicates++
+      return
+    }
+    const t0 = pending.get(message.content)
+    if (t0 === undefined) return
+    seen.add(message.content)
+    latencies.push((t1 - t0) / 1e6)
+  }
+
+  const pairs: { conversationId: string; a: Socket; b: Socket }[] = []
+  // Connect in batches of 25 pairs, as users arrive, not all in one instant.
+  for (let i = 0; i < setup.pairs.length; i += 25) {
+    const batch = setup.pairs.slice(i, i + 25)
+    const connected = await Promise.all(
+      batch.map(async (pair) => {
+        const [a, b] = await Promise.all([connect(setup.url, pair.a.token), connect(setup.url, pair.b.token)])
+        return { pair, a, b }
+      }),
+    )
+    for (const { pair, a, b } of connected) {
+      if (a) sockets.push(a)
+      else connectErrors++
+      if (b) sockets.push(b)
+      else connectErrors++
+      if (!a || !b) continue
+      a.on('message:new', onMessage)
+      b.on('message:new', onMessage)
+      pairs.push({ conversationId: pair.conversationId, a, b })
+    }
+  }
+  process.send?.({ type: 'ready', sockets: sockets.length, connectErrors })
+
+  await new Promise<void>((resolve) => process.once('message', () => resolve()))
+
+  let sent = 0
+  let next = 0
+  const start = now()
+  const total = Math.round((setup.rate * setup.durationMs) / 1000)
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((now() - start) / 1e9) * setup.rate))
+      while (sent < due && pairs.length > 0) {
+        const pair = pairs[next % pairs.length]!
+        const fromA = Math.floor(next / pairs.length) % 2 === 0
+        next++
+        const content = `p7 ${setup.workerId} ${sent}`
+        const socket = fromA ? pair.a : pair.b
+        pending.set(content, now())
+        socket.timeout(10_000).emit('message:send', { conversationId: pair.conversationId, content, clientId: randomUUID() }, (error: unknown, ack: Ack<Message>) => {
+          if (error) refused.TIMEOUT = (refused.TIMEOUT ?? 0) + 1
+          else if (ack.ok) ackedOk.add(content)
+          else refused[ack.error.code] = (refused[ack.error.code] ?? 0) + 1
+        })
+        sent++
+      }
+      if (sent >= total) resolve()
+      else setTimeout(tick, 10)
+    }
+    tick()
+  })
+  const sendWindowMs = (now() - start) / 1e6
+  await new Promise((resolve) => setTimeout(resolve, setup.graceMs))
+
+  let lost = 0
+  for (const content of ackedOk) if (!seen.has(content)) lost++
+  const report: WorkerReport = {
+    sockets: sockets.length,
+    connectErrors,
+    sent,
+    acked: ackedOk.size,
+    refused,
+    received: seen.size,
+    duplicates,
+    lost,
+    latencies,
+    sendWindowMs,
+  }
+  process.send?.({ type: 'report', report })
+  for (const socket of sockets) socket.close()
+  setTimeout(() => process.exit(0), 50)
+}
+
+process.once('message', (setup) => {
+  main(setup as WorkerSetup).catch((error: unknown) => {
+    console.error('P7 worker failed:', error)
+    process.exit(1)
+  })
+})
+process.on('disconnect', () => process.exit(0))

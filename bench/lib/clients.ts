@@ -1,0 +1,80 @@
+import type { Socket as NetSocket } from 'node:net'
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
+import { waitFor, withTimeout } from './stats'
+
+type Options = Partial<ManagerOptions & SocketOptions>
+
+/**
+ * A bare socket.io-client with socket.io-client's defaults (HTTP long-polling first, then the upgrade), like the
+ * layer and the docs' peer. Resolves once connected and upgraded to WebSocket, so every figure times WebSocket.
+ */
+export async function rawSocket(url: string, token: string | null, options: Options = {}): Promise<Socket> {
+  const socket = io(url, { ...(token ? { auth: { token } } : {}), ...options })
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve())
+      socket.once('connect_error', (error) => reject(error))
+    }),
+    15_000,
+    `a socket to ${url}`,
+  )
+  await onWebsocket(socket)
+  return socket
+}
+
+/** Resolves once the socket's engine runs on WebSocket (the upgrade from polling has finished). */
+export async function onWebsocket(socket: Socket): Promise<void> {
+  await waitFor(() => socket.connected && socket.io.engine?.transport?.name === 'websocket', 'the WebSocket upgrade', 15_000)
+}
+
+/**
+ * Counts the event-loop tasks in which data reached this socket: every read callback of its TCP connection is one
+ * task (the `ws` parser emits all frames of a read synchronously, within it). Returns a reader and a detach.
+ * Reaches into `ws`'s `_socket` (ws 8), the only place the read callbacks are visible.
+ */
+export function countReadTasks(socket: Socket): { count: () => number; detach: () => void } {
+  const transport = socket.io.engine?.transport as unknown as { name: string; ws?: { _socket?: NetSocket } }
+  const tcp = transport?.name === 'websocket' ? transport.ws?._socket : undefined
+  if (!tcp) throw new Error('countReadTasks: the socket is not on WebSocket')
+  let reads = 0
+  const onData = () => {
+    reads++
+  }
+  tcp.prependListener('data', onData)
+  return { count: () => reads, detach: () => tcp.off('data', onData) }
+}
+
+export async function closeSocket(socket: Socket): Promise<void> {
+  if (!socket.connected) {
+    socket.close()
+    return
+  }
+  const gone = new Promise<void>((resolve) => socket.once('disconnect', () => resolve()))
+  socket.close()
+  await gone
+}
+
+/** Every listener registered on a component-emitter (socket.io-client's Socket, Manager, engine): exact, by event. */
+export function listenerCounts(emitter: unknown): Record<string, number> {
+  const callbacks = (emitter as { _callbacks?: Record<string, unknown[]> })._callbacks ?? {}
+  const counts: Record<string, number> = {}
+  for (const [key, list] of Object.entries(callbacks)) if (list.length > 0) counts[key.replace(/^\$/, '')] = list.length
+  return counts
+}
+
+export const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0)
+
+/** Web Storage in memory, for stores outside a browser. */
+export function memoryStorage(): Storage {
+  const map = new Map<string, string>()
+  return {
+    get length() {
+      return map.size
+    },
+    clear: () => map.clear(),
+    getItem: (key) => map.get(key) ?? null,
+    key: (index) => [...map.keys()][index] ?? null,
+    removeItem: (key) => void map.delete(key),
+    setItem: (key, value) => void map.set(key, String(value)),
+  }
+}

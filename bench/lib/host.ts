@@ -1,0 +1,132 @@
+/**
+ * Child process: the reference server (with the bench's raised limits), a plain Socket.IO echo relay (P1's floor),
+ * and the server-side instruments the figures need, driven over IPC from the bench process. Keeping the server out
+ * of the bench process means clients are timed on an event loop of their own, as in a browser.
+ *
+ * Started by `startHost` in `./server.ts`; not run by hand.
+ */
+import { createServer, type IncomingMessage } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Server } from 'socket.io'
+import type { Lesson, Message } from '../../src/contract'
+import { startServer } from '../../server/index'
+import { userRoom } from '../../server/realtime/rooms'
+import type { HostCommands, HostOptions, HostReply, HostRequest } from './hostProtocol'
+import { seedPairs } from './seed'
+
+const options = JSON.parse(process.env.BENCH_HOST_OPTIONS ?? '{}') as HostOptions
+const now = (): string => process.hrtime.bigint().toString()
+
+async function main(): Promise<void> {
+  const seeded = options.seedPairs ? await seedPairs(options.dataDir, options.seedPairs, options.jwtSecret) : []
+
+  const server = await startServer({
+    port: 0,
+    dataDir: options.dataDir,
+    jwtSecret: options.jwtSecret,
+    logLevel: 'silent',
+    // Raised for the bench (documented in bench/README.md): sends are not throttled, tokens outlive the run.
+    rateLimit: { perSecond: 1e9, burst: 1e9 },
+    tokenTtlSeconds: 24 * 3600,
+  })
+
+  // Requests counted at the server, before routing: the first 'request' listener sees every HTTP request.
+  const requests = new Map<string, number>()
+  server.io.httpServer.prependListener('request', (req: IncomingMessage) => {
+    const key = `${req.method} ${(req.url ?? '').split('?')[0]}`
+    requests.set(key, (requests.get(key) ?? 0) + 1)
+  })
+
+  // P1's floor: a bare relay, no auth, no validation, no storage.
+  const relayHttp = createServer()
+  const relay = new Server(relayHttp, { serveClient: false })
+  relay.on('connection', (socket) => {
+    socket.on('relay', (payload: unknown) => {
+      socket.broadcast.emit('relayed', payload)
+    })
+  })
+  await new Promise<void>((resolve) => relayHttp.listen(0, '127.0.0.1', resolve))
+  const relayUrl = `http://127.0.0.1:${(relayHttp.address() as AddressInfo).port}`
+
+  const commands: HostCommands = {
+    async info() {
+      return { url: server.url, relayUrl, pid: process.pid, seeded }
+    },
+    async requests({ key }) {
+      return requests.get(key) ?? 0
+    },
+    async socketsOf({ userId }) {
+      let count = 0
+      for (const socket of server.io.of('/').sockets.values()) if (socket.data.userId === userId) count++
+      return count
+    },
+    /** `count` message:new to every socket of `userId`, in one synchronous loop, as the server's notifier does. */
+    async burst({ userId, conversationId, senderId, firstSeq, count, idPrefix }) {
+      const createdAt = new Date().toISOString()
+      const startedAt = now()
+      const to = server.io.to(userRoom(userId))
+      for (let i = 0; i < count; i++) {
+        const message: Message = {
+          id: `${idPrefix}-${i}`,
+          conversationId,
+          seq: firstSeq + i,
+          senderId,
+          content: `burst ${i}`,
+          createdAt,
+          clientId: null,
+        }
+        to.emit('message:new', message)
+      }
+      return { startedAt, emittedAt: now() }
+    },
+    /** `count` lesson:statusUpdated for lessons nobody has cached, spread evenly over `durationMs` in 10 ms steps. */
+    async lessonStorm({ studentId, tutorId, count, durationMs, idPrefix }) {
+      const steps = Math.max(1, Math.round(durationMs / 10))
+      const startedAt = now()
+      let sent = 0
+      for (let step = 0; step < steps; step++) {
+        const target = Math.round(((step + 1) * count) / steps)
+        const at = new Date().toISOString()
+        for (; sent < target; sent++) {
+          const lesson: Lesson = {
+            id: `${idPrefix}-${sent}`,
+            tutorId,
+            studentId,
+            subject: 'bench lesson',
+            startsAt: at,
+            durationMinutes: 60,
+            status: 'confirmed',
+            updatedAt: at,
+          }
+          server.io.to([userRoom(studentId), userRoom(tutorId)]).emit('lesson:statusUpdated', lesson)
+        }
+        if (step < steps - 1) await new Promise((resolve) => setTimeout(resolve, durationMs / steps))
+      }
+      return { startedAt, endedAt: now(), sent }
+    },
+    async close() {
+      relay.close()
+      await server.close()
+      setTimeout(() => process.exit(0), 10)
+      return null
+    },
+  }
+
+  process.on('message', (raw) => {
+    const request = raw as HostRequest
+    const command = commands[request.cmd] as (args: unknown) => Promise<unknown>
+    command(request.args).then(
+      (result) => process.send?.({ id: request.id, ok: true, result } satisfies HostReply),
+      (error: unknown) => process.send?.({ id: request.id, ok: false, error: String(error) } satisfies HostReply),
+    )
+  })
+  process.send?.({ id: 0, ok: true, result: 'ready' } satisfies HostReply)
+}
+
+// The bench process going away takes the server with it.
+process.on('disconnect', () => process.exit(0))
+
+main().catch((error: unknown) => {
+  console.error('bench host failed:', error)
+  process.exit(1)
+})

@@ -1,0 +1,47 @@
+import type { Id } from '../../src/contract'
+
+export interface HostOptions {
+  dataDir: string
+  jwtSecret: string
+  /** P7: how many extra user pairs (each with a conversation) to create before the server starts. */
+  seedPairs?: number
+}
+
+export interface SeededPair {
+  conversationId: Id
+  a: { id: Id; token: string }
+  b: { id: Id; token: string }
+}
+
+/** Commands the host answers over IPC; times are `process.hrtime.bigint()` as strings (one monotonic clock per machine). */
+export interface HostCommands {
+  info(args?: undefined): Promise<{ url: string; relayUrl: string; pid: number; seeded: SeededPair[] }>
+  requests(args: { key: string }): Promise<number>
+  socketsOf(args: { userId: Id }): Promise<number>
+  burst(args: {
+    userId: Id
+    conversationId: Id
+    senderId: Id
+    firstSeq: number
+    count: number
+    idPrefix: string
+  }): Promise<{ startedAt: string; emittedAt: string }>
+  lessonStorm(args: {
+    studentId: Id
+    tutorId: Id
+    count: number
+    durationMs: number
+    idPrefix: string
+  }): Promise<{ startedAt: string; endedAt: string; sent: number }>
+  close(args?: undefined): Promise<null>
+}
+
+export type HostCommandName = keyof HostCommands
+
+export interface HostRequest {
+  id: number
+  cmd: HostCommandName
+  args: unknown
+}
+
+export type HostReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string }

@@ -1,0 +1,96 @@
+/**
+ * The realtime layer as the app builds it: `makeStore` with a socket factory that records the sockets it makes (so
+ * figures can count their listeners or watch their transport), a memory storage, and the bench's probe first in the
+ * chain (`extraMiddleware`). Everything the bench imports from `src/` goes through this file.
+ */
+import type { Middleware } from '@reduxjs/toolkit'
+import { io, type Socket } from 'socket.io-client'
+import type { Id, User } from '../../src/contract'
+import { api } from '../../src/api'
+import { loggedIn, loggedOut } from '../../src/app/authSlice'
+import { makeStore } from '../../src/app/store'
+import { selectConnection, selectIsConnected } from '../../src/realtime'
+import { memoryStorage, onWebsocket } from './clients'
+import { waitFor } from './stats'
+
+export { api, loggedIn, loggedOut, selectConnection, selectIsConnected }
+export { sendMessage, connect, disconnect } from '../../src/realtime'
+
+export type LayerStore = ReturnType<typeof makeStore>
+
+export interface LayerClient {
+  store: LayerStore
+  /** Every socket the layer created, oldest first (empty with `keepSockets: false`). */
+  sockets: Socket[]
+  /** How many sockets the layer created. */
+  created(): number
+  /** The socket the layer created last. */
+  socket(): Socket
+  subscribeThread(conversationId: Id): Promise<() => void>
+  subscribeLessons(): Promise<() => void>
+  close(): Promise<void>
+}
+
+export async function layerClient(options: {
+  url: string
+  session: { token: string; user: User }
+  probes?: Middleware[]
+  /** Log in (which connects) right away; default true. */
+  login?: boolean
+  /** Keep every socket made (default); false keeps only the latest, so the bench retains nothing the layer dropped. */
+  keepSockets?: boolean
+}): Promise<LayerClient> {
+  const sockets: Socket[] = []
+  let latest: Socket | null = null
+  let created = 0
+  const store = makeStore({
+    apiUrl: options.url,
+    createSocket: (url, socketOptions) => {
+      const socket = io(url, socketOptions)
+      created++
+      latest = socket
+      if (options.keepSockets ?? true) sockets.push(socket)
+      return socket
+    },
+    storage: memoryStorage(),
+    extraMiddleware: options.probes ?? [],
+  })
+  const subscriptions: Array<() => void> = []
+  const client: LayerClient = {
+    store,
+    sockets,
+    created: () => created,
+    socket() {
+      if (!latest) throw new Error('the layer has not created a socket')
+      return latest
+    },
+    async subscribeThread(conversationId) {
+      const subscription = store.dispatch(api.endpoints.getMessages.initiate(conversationId))
+      await subscription.unwrap()
+      const off = () => subscription.unsubscribe()
+      subscriptions.push(off)
+      return off
+    },
+    async subscribeLessons() {
+      const subscription = store.dispatch(api.endpoints.getLessons.initiate())
+      await subscription.unwrap()
+      const off = () => subscription.unsubscribe()
+      subscriptions.push(off)
+      return off
+    },
+    async close() {
+      for (const off of subscriptions.splice(0)) off()
+      store.dispatch(loggedOut())
+      const all = latest && !sockets.includes(latest) ? [...sockets, latest] : sockets
+      await waitFor(() => all.every((s) => !s.connected), 'the layer to close its socket', 10_000).catch(() => {
+        for (const socket of all) socket.close()
+      })
+    },
+  }
+  if (options.login ?? true) {
+    store.dispatch(loggedIn(options.session))
+    await waitFor(() => selectIsConnected(store.getState()), 'the layer to connect', 15_000)
+    await onWebsocket(client.socket())
+  }
+  return client
+}

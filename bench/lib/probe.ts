@@ -1,0 +1,56 @@
+import type { Middleware } from '@reduxjs/toolkit'
+import { nowNs } from './stats'
+
+/**
+ * Watches a store for "the thing arrived": `middleware` (put first in the chain) checks the state after every action
+ * has passed through all middleware and reducers — the moment it is in the cache; `attach(store)` also checks on
+ * every store notification — the moment a subscriber (a component) can see it.
+ */
+export class ArrivalProbe<S = unknown> {
+  private check: ((state: S) => boolean) | null = null
+  private onCache: ((t: number) => void) | null = null
+  private onVisible: ((t: number) => void) | null = null
+  /** Store notifications since `resetNotifications`. */
+  notifications = 0
+  /** Actions seen since `resetNotifications`. */
+  actions = 0
+
+  readonly middleware: Middleware = (api) => (next) => (action) => {
+    const result = next(action)
+    this.actions++
+    if (this.onCache && this.check!(api.getState() as S)) {
+      const resolve = this.onCache
+      this.onCache = null
+      resolve(nowNs())
+    }
+    return result
+  }
+
+  attach(store: { subscribe(listener: () => void): () => void; getState(): unknown }): () => void {
+    return store.subscribe(() => {
+      this.notifications++
+      if (this.onVisible && this.check!(store.getState() as S)) {
+        const resolve = this.onVisible
+        this.onVisible = null
+        resolve(nowNs())
+      }
+    })
+  }
+
+  resetCounts(): void {
+    this.notifications = 0
+    this.actions = 0
+  }
+
+  /** Arms the probe: resolves with the nanosecond time the predicate first holds after an action / a notification. */
+  expect(check: (state: S) => boolean): { inCache: Promise<number>; visible: Promise<number> } {
+    this.check = check
+    const inCache = new Promise<number>((resolve) => {
+      this.onCache = resolve
+    })
+    const visible = new Promise<number>((resolve) => {
+      this.onVisible = resolve
+    })
+    return { inCache, visible }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Bench-only seeding for P7: the reference server seeds three demo users; P7 needs 1,000. The server has no API to
+ * create users, so this writes them with the server's own database module (`server/db`: same migrations, same
+ * tables) before the server starts, and issues their tokens with the server's `TokenService` and the same secret the
+ * server is given. Nothing here is used by the server itself.
+ */
+import { randomUUID } from 'node:crypto'
+import { openDatabase } from '../../server/db'
+import { TokenService, hashPassword } from '../../server/auth'
+import type { SeededPair } from './hostProtocol'
+
+export async function seedPairs(dataDir: string, pairs: number, jwtSecret: string): Promise<SeededPair[]> {
+  const db = await openDatabase({ dataDir })
+  const tokens = new TokenService(new TextEncoder().encode(jwtSecret), { ttlSeconds: 24 * 3600 })
+  const passwordHash = await hashPassword('talemy')
+  const createdAt = new Date().toISOString()
+  const result: SeededPair[] = []
+  try {
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < pairs; i++) {
+        const a = `bench-user-${2 * i}`
+        const b = `bench-user-${2 * i + 1}`
+        for (const [id, role] of [
+          [a, 'student'],
+          [b, 'tutor'],
+        ] as const) {
+          await tx.query(
+            `insert into users (id, email, name, role, password_hash, created_at) values ($1, $2, $3, $4, $5, $6)
+             on conflict (id) do nothing`,
+            [id, `${id}@bench.talemy.test`, id, role, passwordHash, createdAt],
+          )
+        }
+        const conversationId = `bench-conv-${i}-${randomUUID().slice(0, 8)}`
+        await tx.query(
+          `insert into conversations (id, pair_key, last_seq, created_at, updated_at) values ($1, $2, 0, $3, $3)
+           on conflict (pair_key) do nothing`,
+          [conversationId, [a, b].sort().join(':'), createdAt],
+        )
+        const [conversation] = await tx.query<{ id: string }>(`select id from conversations where pair_key = $1`, [[a, b].sort().join(':')])
+        for (const userId of [a, b]) {
+          await tx.query(
+            `insert into conversation_members (conversation_id, user_id, last_read_seq) values ($1, $2, 0) on conflict do nothing`,
+            [conversation!.id, userId],
+          )
+        }
+        result.push({
+          conversationId: conversation!.id,
+          a: { id: a, token: await tokens.issue(a) },
+          b: { id: b, token: await tokens.issue(b) },
+        })
+      }
+    })
+  } finally {
+    await db.close()
+  }
+  return result
+}

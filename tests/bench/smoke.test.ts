@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, describe, expect, test } from 'vitest'
+
+// `npm run bench -- --smoke` as a child process (tiny sizes): checks that every figure runs and every row of
+// results.json is well-formed. Never checks a number against a target: a slow machine cannot fail it.
+
+const root = resolve(import.meta.dirname, '../..')
+const dir = mkdtempSync(join(tmpdir(), 'talemy-bench-smoke-'))
+const out = join(dir, 'results.json')
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function runSmoke(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/run.ts'), '--smoke', '--out', out], {
+    cwd: root,
+    env: { ...process.env, NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  return new Promise((resolvePromise) => child.once('exit', (code) => resolvePromise({ code, stdout, stderr })))
+}
+
+const KEYS = ['baseline', 'id', 'met', 'name', 'ratio', 'target', 'unit', 'value']
+
+describe('npm run bench -- --smoke', () => {
+  test('runs every figure and writes well-formed rows', { timeout: 300_000 }, async () => {
+    const run = await runSmoke()
+    expect(run.code, run.stderr.slice(-3000)).toBe(0)
+    expect(run.stdout).toMatch(/^figure\s+value\s+baseline\s+ratio\s+target\s+met/m)
+
+    const rows = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>[]
+    expect(Array.isArray(rows)).toBe(true)
+    for (const r of rows) {
+      const where = `row ${JSON.stringify(r)}`
+      expect(Object.keys(r).sort(), where).toEqual(KEYS)
+      expect(typeof r.id === 'string' && /^P[1-7](-|$)/.test(r.id), where).toBe(true)
+      expect(typeof r.name === 'string' && r.name.length > 0 && !r.name.includes('FAILED'), where).toBe(true)
+      expect(typeof r.value === 'number' && Number.isFinite(r.value), where).toBe(true)
+      expect(typeof r.unit, where).toBe('string')
+      expect(r.baseline === null || (typeof r.baseline === 'number' && Number.isFinite(r.baseline)), where).toBe(true)
+      expect(r.ratio === null || typeof r.ratio === 'number', where).toBe(true)
+      if (r.baseline === null) expect(r.ratio, where).toBeNull()
+      expect(r.target === null || typeof r.target === 'string', where).toBe(true)
+      expect(r.met === null || typeof r.met === 'boolean', where).toBe(true)
+      expect(r.met === null, where).toBe(r.target === null)
+    }
+    const ids = rows.map((r) => r.id as string)
+    expect(new Set(ids).size).toBe(ids.length)
+    for (const figure of ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7']) expect(ids.some((id) => id === figure || id.startsWith(`${figure}-`)), figure).toBe(true)
+    // The rows that carry the issue's targets are there.
+    for (const id of ['P1-p50', 'P2', 'P2-notify', 'P3', 'P5', 'P6-socket', 'P6-manager', 'P6-heap', 'P7-p99', 'P7-lost']) {
+      expect(rows.find((r) => r.id === id)?.target, id).toEqual(expect.any(String))
+    }
+  })
+})
