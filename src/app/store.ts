@@ -126,8 +126,11 @@ export function makeStore(options: MakeStoreOptions = {}) {
     preloadedState,
     middleware: (getDefaultMiddleware) =>
       getDefaultMiddleware({ thunk: { extraArgument: extra } })
+        // Prepended (like RTK's listener middleware) so its dispatch extension — the socket holder `useSocket`
+        // asks for — comes before thunk's catch-all overload in `AppDispatch`. It passes thunks on untouched.
+        .prepend(socketMiddleware)
         .prepend(...((options.extraMiddleware ?? []) as []))
-        .concat(api.middleware, socketMiddleware),
+        .concat(api.middleware),
     // Notify subscribers at most once per task: a burst of socket events and their cache patches (all auto-batched
     // actions) is one render. 'tick' rather than the default 'raf': it also runs in hidden tabs and in Node.
     enhancers: (getDefaultEnhancers) => getDefaultEnhancers({ autoBatch: { type: 'tick' } }),

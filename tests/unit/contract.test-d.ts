@@ -1,0 +1,52 @@
+import type * as v from 'valibot'
+import { describe, expectTypeOf, test } from 'vitest'
+import type {
+  Ack,
+  ClientEventAckData,
+  ClientEventName,
+  ClientEventPayload,
+  ContactRequest,
+  Lesson,
+  Message,
+  ServerEventName,
+  ServerEventPayload,
+} from '../../src/contract'
+import { clientEventSchemas, serverEventSchemas, SERVER_EVENTS } from '../../src/contract'
+
+describe('the event maps and the schemas agree', () => {
+  test('one server schema per server event, no more', () => {
+    expectTypeOf<keyof typeof serverEventSchemas>().toEqualTypeOf<ServerEventName>()
+    expectTypeOf<(typeof SERVER_EVENTS)[number]>().toEqualTypeOf<ServerEventName>()
+  })
+
+  test('each server schema parses to exactly its event payload', () => {
+    type Parsed<E extends ServerEventName> = v.InferOutput<(typeof serverEventSchemas)[E]>
+    expectTypeOf<Parsed<'message:new'>>().toEqualTypeOf<ServerEventPayload<'message:new'>>()
+    expectTypeOf<Parsed<'message:sent'>>().toEqualTypeOf<ServerEventPayload<'message:sent'>>()
+    expectTypeOf<Parsed<'conversation:read'>>().toEqualTypeOf<ServerEventPayload<'conversation:read'>>()
+    expectTypeOf<Parsed<'lesson:created'>>().toEqualTypeOf<ServerEventPayload<'lesson:created'>>()
+    expectTypeOf<Parsed<'lesson:statusUpdated'>>().toEqualTypeOf<ServerEventPayload<'lesson:statusUpdated'>>()
+    expectTypeOf<Parsed<'contactRequest:created'>>().toEqualTypeOf<ServerEventPayload<'contactRequest:created'>>()
+    expectTypeOf<Parsed<'contactRequest:statusUpdated'>>().toEqualTypeOf<ServerEventPayload<'contactRequest:statusUpdated'>>()
+  })
+
+  test('the payloads are the contract entities', () => {
+    expectTypeOf<ServerEventPayload<'message:new'>>().toEqualTypeOf<Message>()
+    expectTypeOf<ServerEventPayload<'lesson:statusUpdated'>>().toEqualTypeOf<Lesson>()
+    expectTypeOf<ServerEventPayload<'contactRequest:created'>>().toEqualTypeOf<ContactRequest>()
+  })
+
+  test('one client schema per client event, parsing to its first argument', () => {
+    expectTypeOf<keyof typeof clientEventSchemas>().toEqualTypeOf<ClientEventName>()
+    type Parsed<E extends ClientEventName> = v.InferOutput<(typeof clientEventSchemas)[E]>
+    expectTypeOf<Parsed<'conversation:join'>>().toEqualTypeOf<ClientEventPayload<'conversation:join'>>()
+    expectTypeOf<Parsed<'conversation:leave'>>().toEqualTypeOf<ClientEventPayload<'conversation:leave'>>()
+    expectTypeOf<Parsed<'message:send'>>().toEqualTypeOf<ClientEventPayload<'message:send'>>()
+  })
+
+  test('acks carry the contract data', () => {
+    expectTypeOf<ClientEventAckData<'message:send'>>().toEqualTypeOf<Message>()
+    expectTypeOf<ClientEventAckData<'conversation:join'>>().toEqualTypeOf<null>()
+    expectTypeOf<Ack<null>>().toMatchTypeOf<{ ok: boolean }>()
+  })
+})

@@ -1,0 +1,303 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { api, loggedOut, type ThreadMessage } from '../../src/api'
+import { AUTH_STORAGE_KEY, createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
+import type { Message } from '../../src/contract'
+import {
+  discardMessage,
+  retryMessage,
+  selectConnection,
+  selectPendingMessages,
+  sendMessage,
+} from '../../src/realtime'
+import { fakeSockets, type FakeSocket } from './support/fakeSocket'
+import { alice, bob, conversation, message } from './support/fixtures'
+import { deadUrl, startHttpStub, type StubReply, type StubRequest } from './support/httpStub'
+
+// A real store (makeStore: RTK's serializability and immutability checks on) over a fake socket and a real HTTP
+// server on loopback.
+
+let consoleError: ReturnType<typeof vi.spyOn>
+beforeEach(() => {
+  consoleError = vi.spyOn(console, 'error')
+})
+afterEach(() => {
+  // RTK's development checks report a non-serializable value or a mutation through console.error.
+  expect(consoleError).not.toHaveBeenCalled()
+  consoleError.mockRestore()
+  vi.useRealTimers()
+})
+
+const stored = (seq: number, clientId: string, content = `text ${clientId}`): Message =>
+  message(seq, { senderId: alice.id, clientId, content })
+
+function setup(apiUrl: string, storage: StorageLike = createMemoryStorage()) {
+  const sockets = fakeSockets()
+  const store = makeStore({
+    apiUrl,
+    createSocket: sockets.createSocket,
+    storage,
+    preloadedState: { auth: { token: 'token-1', user: alice } },
+  })
+  const thread = (id = 'c1') => api.endpoints.getMessages.select(id)(store.getState()).data ?? []
+  const seed = async (messages: Message[]) => {
+    await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', messages))
+  }
+  return { store, sockets, thread, seed, socket: (): FakeSocket => sockets.last }
+}
+
+const summary = (thread: ThreadMessage[]) => thread.map((m) => `${m.id}:${m.status ?? '-'}`)
+
+describe('sending over the socket (real store, fake socket)', () => {
+  test('the pending copy shows at once; the ack turns it into the stored message, once', async () => {
+    const { store, thread, seed, socket } = setup('http://unused.test')
+    await seed([message(1)])
+    socket().serverConnect()
+    const { payload } = store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+    expect(payload.clientId).toBe('k1')
+    expect(thread()[1]).toMatchObject({ id: 'k1', clientId: 'k1', status: 'pending', senderId: alice.id, content: 'text k1' })
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k1'])
+
+    socket().sent('message:send')[0]!.ack({ ok: true, data: stored(2, 'k1') })
+    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+    expect(thread()[1]).toEqual({ ...stored(2, 'k1'), status: 'sent' })
+    // The confirmation that follows on the socket is idempotent.
+    socket().serverEmit('message:sent', stored(2, 'k1'))
+    expect(summary(thread())).toEqual(['m1:-', 'm2:sent'])
+    expect(selectPendingMessages(store.getState())).toEqual([])
+  })
+
+  test('message:sent before the ack: shown once, whichever arrives first', async () => {
+    const { store, thread, seed, socket } = setup('http://unused.test')
+    await seed([message(1)])
+    socket().serverConnect()
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+    socket().serverEmit('message:sent', stored(2, 'k1'))
+    expect(summary(thread())).toEqual(['m1:-', 'm2:sent'])
+    socket().sent('message:send')[0]!.ack({ ok: true, data: stored(2, 'k1') })
+    await new Promise((r) => setTimeout(r, 10))
+    expect(summary(thread())).toEqual(['m1:-', 'm2:sent'])
+    // A duplicated delivery too.
+    socket().serverEmit('message:new', stored(2, 'k1'))
+    expect(summary(thread())).toEqual(['m1:-', 'm2:sent'])
+  })
+
+  test('a burst of events notifies subscribers once', async () => {
+    const { store, seed, socket } = setup('http://unused.test')
+    await seed([message(1)])
+    socket().serverConnect()
+    await Promise.resolve()
+    const listener = vi.fn()
+    const unsubscribe = store.subscribe(listener)
+    for (let seq = 2; seq <= 101; seq++) socket().serverEmit('message:new', message(seq))
+    expect(listener).toHaveBeenCalledTimes(0)
+    await Promise.resolve()
+    expect(listener).toHaveBeenCalledTimes(1)
+    expect(api.endpoints.getMessages.select('c1')(store.getState()).data).toHaveLength(101)
+    unsubscribe()
+  })
+
+  test('conversation list: last message, unread and place follow the events', async () => {
+    const { store, socket } = setup('http://unused.test')
+    await store.dispatch(
+      api.util.upsertQueryData('getConversations', undefined, [
+        conversation('c2', { updatedAt: message(5).createdAt }),
+        conversation('c1', { lastMessage: message(1), updatedAt: message(1).createdAt }),
+      ]),
+    )
+    socket().serverConnect()
+    socket().serverEmit('message:new', message(9))
+    socket().serverEmit('message:new', message(9))
+    const list = () => api.endpoints.getConversations.select()(store.getState()).data ?? []
+    expect(list().map((c) => [c.id, c.unreadCount, c.lastMessage?.seq ?? null])).toEqual([
+      ['c1', 1, 9],
+      ['c2', 0, null],
+    ])
+    socket().serverEmit('conversation:read', { conversationId: 'c1', unreadCount: 0 })
+    expect(list()[0]?.unreadCount).toBe(0)
+  })
+})
+
+describe('the HTTP fallback (real store, real HTTP server)', () => {
+  let stub: Awaited<ReturnType<typeof startHttpStub>>
+  let reply: (req: StubRequest) => StubReply
+  beforeEach(async () => {
+    reply = () => ({ status: 500, body: { error: { code: 'INTERNAL', message: 'unset' } } })
+    stub = await startHttpStub((req) => reply(req))
+  })
+  afterEach(async () => {
+    await stub.close()
+  })
+
+  test('not connected: sent over HTTP with the same clientId and the token', async () => {
+    reply = () => ({ status: 201, body: stored(2, 'k1') })
+    const { store, thread, seed } = setup(stub.url)
+    await seed([message(1)])
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+    expect(stub.requests).toEqual([
+      expect.objectContaining({
+        method: 'POST',
+        url: '/api/conversations/c1/messages',
+        body: { content: 'text k1', clientId: 'k1' },
+        headers: expect.objectContaining({ authorization: 'Bearer token-1' }),
+      }),
+    ])
+  })
+
+  test('the ack does not come in time: sent over HTTP with the same clientId', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    reply = () => ({ status: 201, body: stored(2, 'k1') })
+    const { store, thread, seed, socket } = setup(stub.url)
+    await seed([message(1)])
+    socket().serverConnect()
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+    expect(socket().sent('message:send')).toHaveLength(1)
+    expect(stub.requests).toHaveLength(0)
+    await vi.advanceTimersByTimeAsync(5000)
+    vi.useRealTimers()
+    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+    expect(stub.requests.map((r) => r.body)).toEqual([{ content: 'text k1', clientId: 'k1' }])
+  })
+
+  test.each([
+    ['FORBIDDEN', 403],
+    ['NOT_FOUND', 404],
+    ['INVALID', 400],
+  ] as const)('a refusal (%s) marks it failed with the error; retry sends it again; discard removes it', async (code, status) => {
+    reply = () => ({ status, body: { error: { code, message: `refused: ${code}` } } })
+    const { store, thread, seed } = setup(stub.url)
+    await seed([message(1)])
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'k1:failed']))
+    expect(thread()[1]?.error).toEqual({ code, message: `refused: ${code}` })
+    expect(selectPendingMessages(store.getState())[0]).toMatchObject({ status: 'failed', error: { code } })
+
+    reply = () => ({ status: 201, body: stored(2, 'k1') })
+    store.dispatch(retryMessage({ clientId: 'k1' }))
+    expect(summary(thread())).toEqual(['m1:-', 'k1:pending'])
+    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+    expect(stub.requests).toHaveLength(2)
+
+    reply = () => ({ status, body: { error: { code, message: 'again' } } })
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k2', clientId: 'k2' }))
+    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent', 'k2:failed']))
+    store.dispatch(discardMessage({ clientId: 'k2' }))
+    expect(summary(thread())).toEqual(['m1:-', 'm2:sent'])
+    expect(selectPendingMessages(store.getState())).toEqual([])
+  })
+
+  test('RATE_LIMITED keeps it pending and waits retryAfterMs', async () => {
+    let calls = 0
+    reply = () =>
+      ++calls === 1
+        ? { status: 429, body: { error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 50 } } }
+        : { status: 201, body: stored(2, 'k1') }
+    const { store, thread, seed } = setup(stub.url)
+    await seed([message(1)])
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+    await vi.waitFor(() => expect(selectPendingMessages(store.getState())[0]?.attempts).toBe(1))
+    expect(summary(thread())).toEqual(['m1:-', 'k1:pending'])
+    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+    expect(calls).toBe(2)
+  })
+
+  test('a (re)fetched thread keeps our pending copies, and confirms those the server already has', async () => {
+    reply = (req) =>
+      req.method === 'GET'
+        ? { status: 200, body: [message(1), stored(2, 'k1')] }
+        : { status: 500, body: { error: { code: 'INTERNAL', message: 'down' } } }
+    const { store, thread } = setup(stub.url)
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k2', clientId: 'k2' }))
+    const sub = store.dispatch(api.endpoints.getMessages.initiate('c1'))
+    await sub
+    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:-', 'k2:pending']))
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k2'])
+    sub.unsubscribe()
+  })
+})
+
+describe('network failures', () => {
+  test('HTTP unreachable: stays pending and retried; the socket connecting sends it at once', async () => {
+    const { store, thread, seed, socket } = setup(await deadUrl())
+    await seed([message(1)])
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+    await vi.waitFor(() => expect(selectPendingMessages(store.getState())[0]?.attempts).toBe(1))
+    expect(summary(thread())).toEqual(['m1:-', 'k1:pending'])
+    socket().serverConnect()
+    await vi.waitFor(() => expect(socket().sent('message:send')).toHaveLength(1))
+    socket().sent('message:send')[0]!.ack({ ok: true, data: stored(2, 'k1') })
+    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+  })
+})
+
+describe('auth and storage', () => {
+  let stub: Awaited<ReturnType<typeof startHttpStub>>
+  beforeEach(async () => {
+    stub = await startHttpStub((req) =>
+      req.url === '/api/auth/login' ? { status: 200, body: { token: 'token-9', user: bob } } : { status: 404, body: { error: { code: 'NOT_FOUND', message: 'x' } } },
+    )
+  })
+  afterEach(async () => {
+    await stub.close()
+  })
+
+  test('login connects by itself, is saved, restored by the next store (which connects), and logout clears all', async () => {
+    const storage = createMemoryStorage()
+    const sockets = fakeSockets()
+    const store = makeStore({ apiUrl: stub.url, createSocket: sockets.createSocket, storage })
+    expect(selectConnection(store.getState()).status).toBe('idle')
+    expect(sockets.sockets).toHaveLength(0)
+
+    await store.dispatch(api.endpoints.login.initiate({ email: 'bob@talemy.test', password: 'talemy' }))
+    expect(store.getState().auth).toEqual({ token: 'token-9', user: bob })
+    expect(sockets.sockets).toHaveLength(1)
+    expect(sockets.last.handshakeToken()).toBe('token-9')
+    expect(selectConnection(store.getState()).status).toBe('connecting')
+    expect(JSON.parse(storage.getItem(AUTH_STORAGE_KEY) ?? 'null')).toEqual({ token: 'token-9', user: bob })
+
+    // A reload: a new store over the same storage is logged in and connects.
+    const reloaded = makeStore({ apiUrl: stub.url, createSocket: sockets.createSocket, storage })
+    expect(reloaded.getState().auth).toEqual({ token: 'token-9', user: bob })
+    expect(sockets.sockets).toHaveLength(2)
+
+    await reloaded.dispatch(api.util.upsertQueryData('getConversations', undefined, [conversation('c1')]))
+    reloaded.dispatch(loggedOut())
+    expect(reloaded.getState().auth).toEqual({ token: null, user: null })
+    expect(storage.getItem(AUTH_STORAGE_KEY)).toBeNull()
+    expect(reloaded.getState().api.queries).toEqual({})
+    expect(selectConnection(reloaded.getState()).status).toBe('idle')
+    expect(sockets.last.disconnectCalls).toBe(1)
+    store.dispatch(loggedOut())
+  })
+
+  test('a corrupt saved session is ignored', () => {
+    const storage = createMemoryStorage()
+    storage.setItem(AUTH_STORAGE_KEY, '{"token": 5, "user": {}}')
+    const store = makeStore({ apiUrl: stub.url, createSocket: fakeSockets().createSocket, storage })
+    expect(store.getState().auth).toEqual({ token: null, user: null })
+  })
+
+  test('the token refreshed is the one the next handshake sends', async () => {
+    const sockets = fakeSockets()
+    const store = makeStore({ apiUrl: stub.url, createSocket: sockets.createSocket, storage: createMemoryStorage(), preloadedState: { auth: { token: 'old', user: alice } } })
+    expect(sockets.last.handshakeToken()).toBe('old')
+    store.dispatch({ type: 'auth/tokenRefreshed', payload: { token: 'new' } })
+    expect(sockets.last.handshakeToken()).toBe('new')
+    expect(sockets.sockets).toHaveLength(1)
+  })
+
+  test('extraMiddleware comes first and sees every action, thunks included', async () => {
+    const seen: unknown[] = []
+    const store = makeStore({
+      apiUrl: stub.url,
+      createSocket: fakeSockets().createSocket,
+      storage: createMemoryStorage(),
+      extraMiddleware: [() => (next) => (action) => (seen.push(typeof action === 'function' ? 'thunk' : (action as { type: string }).type), next(action))],
+    })
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'x', clientId: 'k1' }))
+    expect(seen).toContain('socket/sendMessage')
+    await store.dispatch(api.util.upsertQueryData('getLessons', undefined, []))
+    expect(seen).toContain('thunk')
+  })
+})

@@ -1,0 +1,104 @@
+// @vitest-environment jsdom
+import { act, StrictMode, useEffect } from 'react'
+import { createRoot, type Root } from 'react-dom/client'
+import { Provider } from 'react-redux'
+import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { useSocket, type UseSocket } from '../../src/realtime'
+import { fakeSockets } from './support/fakeSocket'
+import { alice } from './support/fixtures'
+
+// React only runs `act` without warnings when told it is a test environment.
+;(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true
+
+let container: HTMLElement
+let root: Root
+beforeEach(() => {
+  container = document.createElement('div')
+  document.body.append(container)
+  root = createRoot(container)
+})
+afterEach(() => {
+  act(() => root.unmount())
+  container.remove()
+})
+
+function setup() {
+  const sockets = fakeSockets()
+  const store = makeStore({
+    apiUrl: 'http://api.test',
+    createSocket: sockets.createSocket,
+    storage: createMemoryStorage(),
+    preloadedState: { auth: { token: 'token-1', user: alice } },
+  })
+  const seen: UseSocket[] = []
+  function Probe() {
+    const value = useSocket()
+    seen.push(value)
+    // What the Thread page does: join while mounted (StrictMode runs this twice).
+    useEffect(() => {
+      value.joinConversation('c1')
+      return () => value.leaveConversation('c1')
+    }, [value.joinConversation, value.leaveConversation])
+    return <span data-status={value.status}>{value.isConnected ? 'online' : 'offline'}</span>
+  }
+  const render = () =>
+    act(() =>
+      root.render(
+        <StrictMode>
+          <Provider store={store}>
+            <Probe />
+          </Provider>
+        </StrictMode>,
+      ),
+    )
+  return { sockets, store, seen, render }
+}
+
+describe('useSocket', () => {
+  test('StrictMode mounting twice still makes exactly one socket', () => {
+    const { sockets, render } = setup()
+    render()
+    render()
+    expect(sockets.sockets).toHaveLength(1)
+    expect(container.textContent).toBe('offline')
+  })
+
+  test('exposes the live socket outside Redux, the status, and stable callbacks', () => {
+    const { sockets, store, seen, render } = setup()
+    render()
+    const first = seen[seen.length - 1]!
+    expect(first.socket).toBe(sockets.last)
+    expect(first.status).toBe('connecting')
+    act(() => sockets.last.serverConnect())
+    const last = seen[seen.length - 1]!
+    expect(last).toMatchObject({ status: 'connected', isConnected: true })
+    expect(container.textContent).toBe('online')
+    expect(last.joinConversation).toBe(first.joinConversation)
+    expect(last.leaveConversation).toBe(first.leaveConversation)
+    expect(last.sendMessage).toBe(first.sendMessage)
+    expect(JSON.stringify(store.getState())).not.toContain('FakeSocket')
+    // The join survived StrictMode's mount, unmount, mount: the room is wanted once and joined on connect.
+    expect(store.getState().socket.rooms).toEqual(['c1'])
+    expect(sockets.last.sent('conversation:join').map((p) => p.args[0])).toEqual(['c1'])
+  })
+
+  test('sendMessage returns the clientId of the pending message', () => {
+    const { store, seen, render } = setup()
+    render()
+    let clientId = ''
+    act(() => {
+      clientId = seen[seen.length - 1]!.sendMessage('c1', 'hello')
+    })
+    expect(store.getState().socket.outbox.map((m) => m.clientId)).toEqual([clientId])
+  })
+
+  test('the socket becomes null after a disconnect', () => {
+    const { store, seen, render } = setup()
+    render()
+    act(() => {
+      store.dispatch({ type: 'socket/disconnect' })
+    })
+    expect(seen[seen.length - 1]).toMatchObject({ socket: null, status: 'disconnected', isConnected: false })
+  })
+})
