@@ -41,7 +41,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
             return (
               <li key={c.id}>
                 <a
-                  className="conv"
+                  className={`conv${c.unreadCount > 0 ? ' conv-unread' : ''}`}
                   href={hrefFor({ page: 'messages', conversationId: c.id })}
                   aria-current={c.id === conversationId ? 'page' : undefined}
                   data-testid="conversation"
