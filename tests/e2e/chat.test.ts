@@ -29,12 +29,21 @@ describe('chat in a real browser', { timeout: 90_000 }, () => {
     const bob = await loginAs(e2e, 'bob')
     try {
       const id = await openConversationWith(alice.page, 'Bob')
-      await gotoConversation(bob.page, id)
 
+      // Bob is on his conversation list: the message shows there as the last one, unread.
       const hello = unique('Hello Bob, it is Alice')
       await send(alice.page, hello)
       await messagesWithText(alice.page, hello).and(alice.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      const bobConv = bob.page.locator(`[data-testid="conversation"][data-conversation-id="${id}"]`)
+      await bobConv.getByTestId('conversation-last').filter({ hasText: hello }).waitFor({ timeout: WAIT })
+      await bobConv.getByTestId('unread-count').waitFor({ timeout: WAIT })
+      await bob.page.getByTestId('nav-messages-count').waitFor({ timeout: WAIT })
+      await shot(bob.page, 'messages-list-bob-unread-desktop')
+
+      // He opens it: the message is there and the conversation is read (the server says so over the socket).
+      await bobConv.click()
       await messagesWithText(bob.page, hello).waitFor({ timeout: WAIT })
+      await bobConv.getByTestId('unread-count').waitFor({ state: 'detached', timeout: WAIT })
 
       const reply = unique('Hi Alice, Bob here')
       await send(bob.page, reply)
@@ -68,14 +77,20 @@ describe('chat in a real browser', { timeout: 90_000 }, () => {
 
       // A later message from the other tab has made a full round trip after the first: any duplicate of the first
       // would have arrived by then.
+      // Shift+Enter is a newline, Enter sends.
       const back = unique('From tab two')
-      await send(second, back)
+      const composer = second.getByTestId('composer')
+      await composer.fill(back)
+      await composer.press('Shift+Enter')
+      await composer.pressSequentially('second line')
+      await composer.press('Enter')
       await messagesWithText(alice.page, back).and(alice.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
       await messagesWithText(second, back).and(second.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
 
       for (const page of [alice.page, second]) {
         expect(await messagesWithText(page, text).count()).toBe(1)
         expect(await messagesWithText(page, back).count()).toBe(1)
+        expect(await messagesWithText(page, back).locator('.msg-body').textContent()).toBe(`${back}\nsecond line`)
       }
     } finally {
       await alice.context.close()
@@ -106,6 +121,11 @@ describe('chat in a real browser', { timeout: 90_000 }, () => {
       const list = alice.page.getByTestId('message')
       await messagesWithText(alice.page, 'Backlog message 60').waitFor({ timeout: WAIT })
       expect(await list.count()).toBe(50)
+      // The thread opens scrolled to the newest message.
+      await alice.page.waitForFunction(() => {
+        const el = document.querySelector('[data-testid="message-list"]')
+        return !!el && el.scrollHeight > el.clientHeight && el.scrollTop + el.clientHeight >= el.scrollHeight - 2
+      }, undefined, { timeout: WAIT })
       await alice.page.getByRole('button', { name: 'Load earlier messages' }).click()
       await alice.page.waitForFunction((n) => document.querySelectorAll('[data-testid="message"]').length === n, all.length, {
         timeout: WAIT,
