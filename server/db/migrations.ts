@@ -74,15 +74,16 @@ export const MIGRATIONS: readonly string[] = [
 const MIGRATION_LOCK = 7_215_001
 
 export async function migrate(db: Db): Promise<number> {
-  await db.query(`create table if not exists schema_migrations (
-    version integer primary key,
-    applied_at timestamptz not null default now()
-  )`)
   let applied = 0
   for (const [index, sql] of MIGRATIONS.entries()) {
     const version = index + 1
     const done = await db.transaction(async (tx) => {
+      // Lock first: even "create table if not exists" races between two servers starting on a new database.
       await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
+      await tx.query(`create table if not exists schema_migrations (
+        version integer primary key,
+        applied_at timestamptz not null default now()
+      )`)
       const rows = await tx.query('select 1 from schema_migrations where version = $1', [version])
       if (rows.length > 0) return false
       for (const statement of splitStatements(sql)) await tx.query(statement)

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Conversation, Lesson, Message } from './support/types'
+import { postgresRunnable, startPostgres, type PostgresCluster } from './support/postgres'
+import {
+  ALICE,
+  BOB,
+  connect,
+  emitAck,
+  http,
+  login,
+  record,
+  settle,
+  startTestServer,
+  type TestServer,
+} from './support/server'
+
+// The DATABASE_URL path: the same schema and queries through `pg` against a real PostgreSQL started for this file.
+const runnable = postgresRunnable()
+if (!runnable.ok) console.warn(`tests/server/postgres.test.ts skipped: ${runnable.reason}`)
+
+describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
+  let cluster: PostgresCluster
+  let databaseUrl: string
+  let server: TestServer
+
+  beforeAll(async () => {
+    if (!runnable.ok) return
+    cluster = await startPostgres()
+    databaseUrl = cluster.createDatabase('talemy_suite')
+    // dataDir is unused with DATABASE_URL; pass one so nothing is created in the repo.
+    server = await startTestServer({ databaseUrl, dataDir: tmpdir() })
+  })
+
+  afterAll(async () => {
+    await server?.close()
+    cluster?.stop()
+  })
+
+  it.skipIf(!runnable.ok)('migrates and seeds the demo data on first start', async () => {
+    const { token, user } = await login(server.url, ALICE)
+    expect(user).toMatchObject({ id: 'user-alice', role: 'student' })
+    const conversations = await http<Conversation[]>(server.url, 'GET', '/api/conversations', { token })
+    expect(conversations.body.map((c) => c.id).sort()).toEqual(['conv-alice-bob', 'conv-alice-carol'])
+    expect(conversations.body.find((c) => c.id === 'conv-alice-bob')?.unreadCount).toBe(1)
+  })
+
+  it.skipIf(!runnable.ok)('sends over the socket with the right events, seq numbering and idempotent replay', async () => {
+    const alice = await connect(server.url, (await login(server.url, ALICE)).token)
+    const bob = await connect(server.url, (await login(server.url, BOB)).token)
+    const bobEvents = record(bob)
+    const aliceEvents = record(alice)
+    const payload = { conversationId: 'conv-alice-bob', content: 'via postgres', clientId: randomUUID() }
+    const first = await emitAck<Message>(alice, 'message:send', payload)
+    const replay = await emitAck<Message>(alice, 'message:send', payload)
+    await settle()
+    expect(first.ok && first.data.seq).toBe(5)
+    expect(replay).toEqual(first)
+    expect(bobEvents.of('message:new')).toEqual([first.ok && first.data])
+    expect(aliceEvents.of('message:sent')).toEqual([first.ok && first.data])
+    expect(aliceEvents.of('message:new')).toEqual([])
+    alice.close()
+    bob.close()
+  })
+
+  it.skipIf(!runnable.ok)("keeps one sender's concurrent sends in order (pool of connections)", async () => {
+    const alice = await connect(server.url, (await login(server.url, ALICE)).token)
+    const acks = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        emitAck<Message>(alice, 'message:send', { conversationId: 'conv-alice-carol', content: `p${i}`, clientId: randomUUID() }),
+      ),
+    )
+    alice.close()
+    const contents = acks.map((ack) => (ack.ok ? ack.data : undefined)!).sort((a, b) => a.seq - b.seq).map((m) => m.content)
+    expect(contents).toEqual(Array.from({ length: 20 }, (_, i) => `p${i}`))
+  })
+
+  it.skipIf(!runnable.ok)('applies the lesson transition table', async () => {
+    const alice = (await login(server.url, ALICE)).token
+    const bob = (await login(server.url, BOB)).token
+    const lesson = await http<Lesson>(server.url, 'POST', '/api/lessons', {
+      token: alice,
+      body: { tutorId: 'user-bob', subject: 'SQL', startsAt: '2030-02-02T10:00:00.000Z', durationMinutes: 45 },
+    })
+    expect(lesson.status).toBe(201)
+    expect((await http(server.url, 'PATCH', `/api/lessons/${lesson.body.id}`, { token: alice, body: { status: 'confirmed' } })).status).toBe(403)
+    expect((await http(server.url, 'PATCH', `/api/lessons/${lesson.body.id}`, { token: bob, body: { status: 'completed' } })).status).toBe(400)
+    const confirmed = await http<Lesson>(server.url, 'PATCH', `/api/lessons/${lesson.body.id}`, { token: bob, body: { status: 'confirmed' } })
+    expect(confirmed.body.status).toBe('confirmed')
+  })
+
+  it.skipIf(!runnable.ok)('keeps data and tokens across a restart, and seeds only once', async () => {
+    const { token } = await login(server.url, ALICE)
+    const before = await http<Message[]>(server.url, 'GET', '/api/conversations/conv-alice-bob/messages', { token })
+    await server.close()
+    server = await startTestServer({ databaseUrl, dataDir: tmpdir() })
+    expect((await http(server.url, 'GET', '/api/me', { token })).status).toBe(200)
+    const after = await http<Message[]>(server.url, 'GET', '/api/conversations/conv-alice-bob/messages', { token })
+    expect(after.body).toEqual(before.body)
+  })
+
+  it.skipIf(!runnable.ok)('lets two servers start at once on a new database (migrations and seed run once)', async () => {
+    const url = cluster.createDatabase('talemy_twins')
+    const started = await Promise.allSettled([
+      startTestServer({ databaseUrl: url, dataDir: tmpdir() }),
+      startTestServer({ databaseUrl: url, dataDir: tmpdir() }),
+    ])
+    const servers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
+    try {
+      expect(started.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled'])
+      const [one, two] = servers as [TestServer, TestServer]
+      const { token } = await login(one.url, BOB)
+      // Same secret for both: a token from one works on the other.
+      expect((await http(two.url, 'GET', '/api/me', { token })).status).toBe(200)
+      const lessons = await http<Lesson[]>(two.url, 'GET', '/api/lessons', { token })
+      expect(lessons.body.filter((lesson) => lesson.id.startsWith('lesson-'))).toHaveLength(2)
+    } finally {
+      await Promise.all(servers.map((running) => running.close()))
+    }
+  })
+})
