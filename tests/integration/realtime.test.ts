@@ -1,0 +1,146 @@
+import { rmSync } from 'node:fs'
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { api } from '../../src/api'
+import type { Id, User } from '../../src/contract'
+import { connected, joined, sendMessage } from '../../src/realtime'
+import { startServer, type RunningServer } from '../../server/index'
+import { conversationRoom } from '../../server/realtime/rooms'
+import { freshDataDir } from '../server/support/server'
+import { browserStore, type BrowserStore } from './support'
+
+// Against the reference server on loopback port 0, with its seeded demo data (a private copy per file).
+
+let server: RunningServer
+let dataDir: string
+const open: BrowserStore[] = []
+
+beforeAll(async () => {
+  dataDir = freshDataDir()
+  server = await startServer({ port: 0, dataDir, rateLimit: { perSecond: 1000, burst: 1000 } })
+})
+afterEach(() => {
+  for (const s of open.splice(0)) s.close()
+})
+afterAll(async () => {
+  await server?.close()
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+async function loggedIn(email: string, url = server.url): Promise<BrowserStore & { user: User }> {
+  const s = browserStore(url)
+  open.push(s)
+  const user = await s.login(email)
+  await s.until(() => s.status() === 'connected')
+  return Object.assign(s, { user })
+}
+
+async function conversationBetween(a: BrowserStore, other: User): Promise<Id> {
+  const result = await a.store.dispatch(api.endpoints.createConversation.initiate({ participantId: other.id }))
+  if (!('data' in result) || !result.data) throw new Error('no conversation')
+  return result.data.id
+}
+
+const contents = (thread: { content: string; status?: string }[]) => thread.map((m) => `${m.content}${m.status ? ` (${m.status})` : ''}`)
+
+describe('two users', () => {
+  test('exchange messages: shown once on both sides, in order, with the conversation list following', async () => {
+    const alice = await loggedIn('alice@talemy.test')
+    const bob = await loggedIn('bob@talemy.test')
+    const id = await conversationBetween(alice, bob.user)
+    await alice.openThread(id)
+    await bob.openThread(id)
+    await bob.openConversations()
+    const unreadBefore = bob.conversations().find((c) => c.id === id)?.unreadCount ?? 0
+    const before = alice.thread(id).length
+
+    const { payload } = alice.store.dispatch(sendMessage({ conversationId: id, content: 'Hello Bob, from the test' }))
+    expect(alice.thread(id).at(-1)).toMatchObject({ id: payload.clientId, status: 'pending' })
+    await alice.until(() => alice.thread(id).at(-1)?.status === 'sent')
+    await bob.until(() => bob.thread(id).some((m) => m.clientId === payload.clientId))
+    await bob.until(() => bob.conversations().find((c) => c.id === id)?.lastMessage?.clientId === payload.clientId)
+
+    expect(alice.thread(id)).toHaveLength(before + 1)
+    expect(bob.thread(id).filter((m) => m.content === 'Hello Bob, from the test')).toHaveLength(1)
+    const sent = alice.thread(id).at(-1)!
+    const { status: _status, ...stored } = sent
+    expect(bob.thread(id).at(-1)).toEqual(stored)
+    expect(bob.conversations().find((c) => c.id === id)?.unreadCount).toBe(unreadBefore + 1)
+    expect(bob.conversations()[0]?.id).toBe(id)
+
+    bob.store.dispatch(sendMessage({ conversationId: id, content: 'Hi Alice!' }))
+    await alice.until(() => alice.thread(id).at(-1)?.content === 'Hi Alice!')
+    await bob.until(() => bob.thread(id).at(-1)?.status === 'sent')
+    expect(contents(alice.thread(id)).slice(-2)).toEqual(['Hello Bob, from the test (sent)', 'Hi Alice!'])
+    expect(contents(bob.thread(id)).slice(-2)).toEqual(['Hello Bob, from the test', 'Hi Alice! (sent)'])
+    const seqs = alice.thread(id).map((m) => m.seq)
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b))
+  })
+
+  test('a refused join (not a participant) dispatches socket/joinFailed', async () => {
+    const alice = await loggedIn('alice@talemy.test')
+    const bob = await loggedIn('bob@talemy.test')
+    const carol = await loggedIn('carol@talemy.test')
+    const id = await conversationBetween(alice, bob.user)
+    carol.store.dispatch({ type: 'socket/joinConversation', payload: { conversationId: id } })
+    await carol.until(() => carol.actions.some((a) => a.type === 'socket/joinFailed'))
+    expect(carol.actions.find((a) => a.type === 'socket/joinFailed')?.payload).toEqual({ conversationId: id, code: 'FORBIDDEN' })
+    expect(carol.store.getState().socket.rooms).toEqual([])
+  })
+})
+
+describe('the same user in another tab', () => {
+  test('gets message:sent and shows the message once', async () => {
+    const tab1 = await loggedIn('alice@talemy.test')
+    const tab2 = await loggedIn('alice@talemy.test')
+    const bob = await loggedIn('bob@talemy.test')
+    const id = await conversationBetween(tab1, bob.user)
+    await tab1.openThread(id)
+    await tab2.openThread(id)
+    const { payload } = tab1.store.dispatch(sendMessage({ conversationId: id, content: 'from tab 1' }))
+    await tab2.until(() => tab2.thread(id).some((m) => m.clientId === payload.clientId))
+    await tab1.until(() => tab1.thread(id).at(-1)?.status === 'sent')
+    expect(tab2.actions.some((a) => a.type === 'socket/message:sent')).toBe(true)
+    expect(tab2.thread(id).filter((m) => m.clientId === payload.clientId)).toEqual([expect.objectContaining({ content: 'from tab 1', status: 'sent' })])
+    expect(tab1.thread(id).filter((m) => m.clientId === payload.clientId)).toHaveLength(1)
+  })
+})
+
+describe('the server restarts', () => {
+  test('reconnecting → connected, with the wanted rooms joined again', async () => {
+    const restartDir = freshDataDir()
+    let first: RunningServer | null = await startServer({ port: 0, dataDir: restartDir })
+    const port = first.port
+    let second: RunningServer | null = null
+    try {
+      const alice = await loggedIn('alice@talemy.test', first.url)
+      const bob = await loggedIn('bob@talemy.test', first.url)
+      const id = await conversationBetween(alice, bob.user)
+      alice.store.dispatch({ type: 'socket/joinConversation', payload: { conversationId: id } })
+      await alice.until(() => alice.actions.some((a) => joined.match(a)))
+      const joinsBefore = alice.actions.filter((a) => joined.match(a)).length
+
+      await first.close()
+      first = null
+      await alice.until(() => alice.status() === 'reconnecting')
+
+      second = await startServer({ port, dataDir: restartDir })
+      await alice.until(() => alice.status() === 'connected', 30_000)
+      await alice.until(() => alice.actions.filter((a) => joined.match(a)).length > joinsBefore)
+
+      if (process.env.DEBUG_RESTART) console.log(alice.actions.map((a) => `${a.type} ${JSON.stringify(a.payload ?? '')}`).join('\n'))
+      const statuses = alice.actions.map((a) => a.type).filter((t) => ['socket/disconnected', 'socket/reconnecting', 'socket/connected'].includes(t))
+      expect(statuses.slice(-1)).toEqual(['socket/connected'])
+      expect(statuses).toContain('socket/reconnecting')
+      expect(alice.actions.filter((a) => connected.match(a))).toHaveLength(2)
+      const socketId = alice.store.getState().socket.connection.socketId
+      const inRoom = await second.io.in(conversationRoom(id)).fetchSockets()
+      expect(inRoom.map((s) => s.id)).toContain(socketId)
+      expect(alice.sockets()).toBe(1)
+    } finally {
+      for (const s of open.splice(0)) s.close()
+      await first?.close()
+      await second?.close()
+      rmSync(restartDir, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,0 +1,65 @@
+import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
+import { io } from 'socket.io-client'
+import { vi } from 'vitest'
+import { api, type ThreadMessage } from '../../src/api'
+import { createMemoryStorage, makeStore } from '../../src/app/store'
+import type { Id } from '../../src/contract'
+import { selectConnection } from '../../src/realtime'
+
+export const PASSWORD = 'talemy'
+
+/** A store as the browser builds it (real socket.io-client, real HTTP), recording every plain action it sees. */
+export function browserStore(url: string) {
+  const actions: UnknownAction[] = []
+  const record: Middleware = () => (next) => (action) => {
+    if (typeof action === 'object' && action !== null) actions.push(action as UnknownAction)
+    return next(action)
+  }
+  let sockets = 0
+  const store = makeStore({
+    apiUrl: url,
+    storage: createMemoryStorage(),
+    extraMiddleware: [record],
+    createSocket: (socketUrl, options) => {
+      sockets++
+      // Websocket only: the Node test process has no browser to upgrade from polling, and it is what browsers end on.
+      return io(socketUrl, { ...options, transports: ['websocket'] })
+    },
+  })
+  const subscriptions: Array<{ unsubscribe(): void }> = []
+  return {
+    store,
+    actions,
+    sockets: () => sockets,
+    async login(email: string) {
+      const result = await store.dispatch(api.endpoints.login.initiate({ email, password: PASSWORD }))
+      if (!('data' in result) || !result.data) throw new Error(`login ${email} failed`)
+      return result.data.user
+    },
+    async until(predicate: () => boolean, timeout = 15_000) {
+      await vi.waitFor(() => {
+        if (!predicate()) throw new Error('not yet')
+      }, { timeout, interval: 20 })
+    },
+    status: () => selectConnection(store.getState()).status,
+    /** Subscribes to a thread like the page does, and waits for it. */
+    async openThread(conversationId: Id) {
+      const sub = store.dispatch(api.endpoints.getMessages.initiate(conversationId))
+      subscriptions.push(sub)
+      await sub
+    },
+    async openConversations() {
+      const sub = store.dispatch(api.endpoints.getConversations.initiate())
+      subscriptions.push(sub)
+      return (await sub).data ?? []
+    },
+    thread: (conversationId: Id): ThreadMessage[] => api.endpoints.getMessages.select(conversationId)(store.getState()).data ?? [],
+    conversations: () => api.endpoints.getConversations.select()(store.getState()).data ?? [],
+    close() {
+      for (const sub of subscriptions.splice(0)) sub.unsubscribe()
+      store.dispatch({ type: 'socket/disconnect' })
+    },
+  }
+}
+
+export type BrowserStore = ReturnType<typeof browserStore>
