@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, it } from 'vitest'
+import { chooseOption, loginAs, openConversationWith, send, shot, startE2E, unique, WAIT, type E2E } from './support/app'
+
+/** Lessons and contact requests live on both sides, and how every page looks (screenshots in test-artifacts/). */
+describe('pages', { timeout: 90_000 }, () => {
+  let e2e: E2E
+  beforeAll(async () => {
+    e2e = await startE2E()
+  })
+  afterAll(async () => {
+    await e2e?.close()
+  })
+
+  describe('lessons and contact requests, live on both sides', () => {
+
+    it('Bob confirms a lesson and accepts a contact request; Alice sees each new status live', async () => {
+      const alice = await loginAs(e2e, 'alice')
+      const bob = await loginAs(e2e, 'bob')
+      try {
+        // Alice books a lesson with Bob.
+        await alice.page.getByTestId('nav-lessons').click()
+        await bob.page.getByTestId('nav-lessons').click()
+        const subject = unique('Algebra')
+        await chooseOption(alice.page.getByLabel('Tutor', { exact: true }), 'Bob')
+        await alice.page.getByLabel('Subject').fill(subject)
+        await alice.page.getByLabel('Duration').selectOption('45')
+        await alice.page.getByRole('button', { name: 'Book lesson' }).click()
+        const aliceLesson = alice.page.getByTestId('lesson').filter({ hasText: subject })
+        await aliceLesson.getByTestId('lesson-status').filter({ hasText: 'pending' }).waitFor({ timeout: WAIT })
+
+        // Bob sees it arrive without reloading, and confirms it.
+        const bobLesson = bob.page.getByTestId('lesson').filter({ hasText: subject })
+        await bobLesson.waitFor({ timeout: WAIT })
+        await shot(bob.page, 'lessons-bob-desktop')
+        await bobLesson.getByRole('button', { name: 'Confirm' }).click()
+        await aliceLesson.getByTestId('lesson-status').filter({ hasText: 'confirmed' }).waitFor({ timeout: WAIT })
+        await aliceLesson.getByRole('button', { name: 'Cancel' }).waitFor({ timeout: WAIT })
+        await shot(alice.page, 'lessons-alice-desktop')
+
+        // Alice sends Bob a contact request while Bob is still on the lessons page: he gets a toast.
+        await alice.page.getByTestId('nav-contactRequests').click()
+        const note = unique('Could you help me with calculus?')
+        await chooseOption(alice.page.getByLabel('Tutor', { exact: true }), 'Bob')
+        await alice.page.getByLabel('Message').fill(note)
+        await alice.page.getByRole('button', { name: 'Send request' }).click()
+        const aliceRequest = alice.page.getByTestId('contact-request').filter({ hasText: note })
+        await aliceRequest.getByTestId('contact-request-status').filter({ hasText: 'pending' }).waitFor({ timeout: WAIT })
+
+        await bob.page.getByTestId('toast').filter({ hasText: 'New contact request' }).waitFor({ timeout: WAIT })
+        await bob.page.getByTestId('nav-contactRequests-count').waitFor({ timeout: WAIT })
+        await shot(bob.page, 'toast-bob-desktop')
+        await bob.page.getByTestId('nav-contactRequests').click()
+        const bobRequest = bob.page.getByTestId('contact-request').filter({ hasText: note })
+        await bobRequest.getByRole('button', { name: 'Accept' }).click()
+        await aliceRequest.getByTestId('contact-request-status').filter({ hasText: 'accepted' }).waitFor({ timeout: WAIT })
+        await shot(alice.page, 'contact-requests-alice-desktop')
+        await shot(bob.page, 'contact-requests-bob-desktop')
+      } finally {
+        await alice.context.close()
+        await bob.context.close()
+      }
+    })
+  })
+
+  describe('screenshots of each page, at desktop width and at 360 px', () => {
+
+    for (const [label, viewport] of [
+      ['desktop', { width: 1280, height: 800 }],
+      ['mobile', { width: 360, height: 740 }],
+    ] as const) {
+      it(`renders the login page and Alice's pages at ${label} width`, async () => {
+        const context = await e2e.browser.newContext({ viewport })
+        try {
+          const login = await context.newPage()
+          await login.goto(`${e2e.url}/`)
+          await login.getByTestId('demo-alice').waitFor({ timeout: WAIT })
+          await shot(login, `login-${label}`)
+          await login.close()
+
+          const { page } = await loginAs(e2e, 'alice', { context })
+          await page.getByTestId('conversation-list').waitFor({ timeout: WAIT })
+          await shot(page, `messages-list-alice-${label}`)
+          await openConversationWith(page, 'Bob')
+          await send(page, unique('A screenshot of a message that is long enough to wrap onto a second line on a phone'))
+          await page.locator('[data-testid="message"][data-status="sent"]').last().waitFor({ timeout: WAIT })
+          await shot(page, `thread-alice-${label}`)
+          await page.getByTestId('nav-lessons').click()
+          await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+          await shot(page, `lessons-alice-${label}`)
+          await page.getByTestId('nav-contactRequests').click()
+          await page.getByTestId('contact-request-list').waitFor({ timeout: WAIT })
+          await shot(page, `contact-requests-alice-${label}`)
+        } finally {
+          await context.close()
+        }
+      })
+    }
+
+    it("renders Bob's (tutor) lessons at 360 px", async () => {
+      const { context, page } = await loginAs(e2e, 'bob', { viewport: { width: 360, height: 740 } })
+      try {
+        await page.getByTestId('nav-lessons').click()
+        await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+        await shot(page, 'lessons-bob-mobile')
+      } finally {
+        await context.close()
+      }
+    })
+  })
+})
