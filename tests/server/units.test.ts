@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest'
+import { KeyedMutex } from '../../server/mutex'
+import { OriginPolicy, parseOriginList } from '../../server/origins'
+import { RateLimiter } from '../../server/rateLimit'
+import { CONTACT_REQUEST_TRANSITIONS, LESSON_TRANSITIONS, checkTransition } from '../../server/services/rules'
+
+describe('RateLimiter', () => {
+  const clock = () => {
+    let now = 0
+    return { now: () => now, advance: (ms: number) => void (now += ms) }
+  }
+
+  it('lets a burst through, then refuses with the wait until the next token', () => {
+    const time = clock()
+    const limiter = new RateLimiter({ perSecond: 10, burst: 3 }, time.now)
+    expect([limiter.tryTake('a'), limiter.tryTake('a'), limiter.tryTake('a')]).toEqual([{ ok: true }, { ok: true }, { ok: true }])
+    expect(limiter.tryTake('a')).toEqual({ ok: false, retryAfterMs: 100 })
+    time.advance(100)
+    expect(limiter.tryTake('a')).toEqual({ ok: true })
+  })
+
+  it('keeps one bucket per key', () => {
+    const limiter = new RateLimiter({ perSecond: 1, burst: 1 }, clock().now)
+    expect(limiter.tryTake('a').ok).toBe(true)
+    expect(limiter.tryTake('a').ok).toBe(false)
+    expect(limiter.tryTake('b').ok).toBe(true)
+  })
+
+  it('take() throws RATE_LIMITED with retryAfterMs', () => {
+    const limiter = new RateLimiter({ perSecond: 2, burst: 1 }, clock().now)
+    limiter.take('a')
+    expect(() => limiter.take('a')).toThrow(expect.objectContaining({ code: 'RATE_LIMITED', retryAfterMs: 500 }))
+  })
+})
+
+describe('transition tables', () => {
+  it.each([
+    ['pending', 'confirmed', 'tutor', 'ok'],
+    ['pending', 'confirmed', 'student', 'forbidden'],
+    ['pending', 'cancelled', 'student', 'ok'],
+    ['confirmed', 'completed', 'tutor', 'ok'],
+    ['confirmed', 'completed', 'student', 'forbidden'],
+    ['pending', 'completed', 'tutor', 'invalid'],
+    ['cancelled', 'pending', 'tutor', 'invalid'],
+    ['completed', 'cancelled', 'student', 'invalid'],
+  ] as const)('lesson %s → %s by the %s: %s', (from, to, role, expected) => {
+    expect(checkTransition(LESSON_TRANSITIONS, from, to, role)).toBe(expected)
+  })
+
+  it.each([
+    ['pending', 'accepted', 'tutor', 'ok'],
+    ['pending', 'declined', 'tutor', 'ok'],
+    ['pending', 'accepted', 'student', 'forbidden'],
+    ['accepted', 'declined', 'tutor', 'invalid'],
+  ] as const)('contact request %s → %s by the %s: %s', (from, to, role, expected) => {
+    expect(checkTransition(CONTACT_REQUEST_TRANSITIONS, from, to, role)).toBe(expected)
+  })
+})
+
+describe('KeyedMutex', () => {
+  it('runs tasks of one key one at a time, in the order they were queued', async () => {
+    const mutex = new KeyedMutex()
+    const log: string[] = []
+    const task = (name: string, ms: number) => () =>
+      new Promise<void>((resolve) => {
+        log.push(`start ${name}`)
+        setTimeout(() => {
+          log.push(`end ${name}`)
+          resolve()
+        }, ms)
+      })
+    await Promise.all([mutex.run('k', task('a', 20)), mutex.run('k', task('b', 1)), mutex.run('k', task('c', 5))])
+    expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c'])
+  })
+
+  it('keeps going after a task fails', async () => {
+    const mutex = new KeyedMutex()
+    const failed = mutex.run('k', () => Promise.reject(new Error('boom')))
+    const next = mutex.run('k', async () => 'next')
+    await expect(failed).rejects.toThrow('boom')
+    await expect(next).resolves.toBe('next')
+  })
+})
+
+describe('OriginPolicy', () => {
+  it('defaults to the server port on localhost and 127.0.0.1 plus the Vite dev server', () => {
+    const policy = new OriginPolicy()
+    policy.useDefaultsFor(4321)
+    expect(policy.list()).toEqual([
+      'http://localhost:4321',
+      'http://127.0.0.1:4321',
+      'http://localhost:5173',
+      'http://127.0.0.1:5173',
+    ])
+    expect(policy.isAllowed('http://localhost:4321')).toBe(true)
+    expect(policy.isAllowed('http://localhost:4322')).toBe(false)
+    expect(policy.isAllowed(undefined)).toBe(true)
+  })
+
+  it('uses ALLOWED_ORIGINS when given, instead of the defaults', () => {
+    const policy = new OriginPolicy(parseOriginList(' https://app.talemy.test/ , http://x.test '))
+    policy.useDefaultsFor(3000)
+    expect(policy.isAllowed('https://app.talemy.test')).toBe(true)
+    expect(policy.isAllowed('http://localhost:3000')).toBe(false)
+    expect(parseOriginList('')).toBeUndefined()
+  })
+})
