@@ -42,6 +42,8 @@ export function Layout({ user, page, children }: { user: User; page: Page; child
       if (!ok) return
     }
     dispatch(loggedOut())
+    // The next user starts on their own messages page, not on this user's conversation.
+    window.history.replaceState(null, '', window.location.pathname + window.location.search)
   }
 
   return (

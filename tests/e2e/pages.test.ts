@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chooseOption, loginAs, openConversationWith, send, shot, startE2E, unique, WAIT, type E2E } from './support/app'
+import { installRecordingDevTools } from './support/devtools'
 
 /** Lessons and contact requests live on both sides, and how every page looks (screenshots in test-artifacts/). */
 describe('pages', { timeout: 90_000 }, () => {
@@ -60,6 +61,16 @@ describe('pages', { timeout: 90_000 }, () => {
         await bob.context.close()
       }
     })
+  })
+
+  it('the production build does not connect to Redux DevTools (the store does so in development only)', async () => {
+    const { context, page } = await loginAs(e2e, 'alice', { initScript: installRecordingDevTools })
+    try {
+      const devtools = await page.evaluate(() => (window as unknown as { __devtools: { actions: unknown[]; options: unknown[] } }).__devtools)
+      expect(devtools).toEqual({ actions: [], options: [] })
+    } finally {
+      await context.close()
+    }
   })
 
   describe('screenshots of each page, at desktop width and at 360 px', () => {
