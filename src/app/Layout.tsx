@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react'
+import { useEffect, useRef, type ReactNode } from 'react'
 import { useGetContactRequestsQuery, useGetConversationsQuery, useGetLessonsQuery } from '../api'
 import type { User } from '../contract'
 import { Toasts } from '../features/notifications/Toasts'
@@ -25,6 +25,19 @@ export function Layout({ user, page, children }: { user: User; page: Page; child
   const { data: requests } = useGetContactRequestsQuery()
 
   const unread = (conversations ?? []).reduce((n, c) => n + c.unreadCount, 0)
+
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) Talemy` : 'Talemy'
+  }, [unread])
+
+  // After a page change, focus moves to the page (as a full page load would), so screen readers start there.
+  const mainRef = useRef<HTMLElement>(null)
+  const shownPage = useRef(page)
+  useEffect(() => {
+    if (shownPage.current === page) return
+    shownPage.current = page
+    mainRef.current?.focus()
+  }, [page])
   const pendingLessons = (lessons ?? []).filter((l) => l.status === 'pending').length
   const pendingRequests = (requests ?? []).filter((r) => r.status === 'pending').length
   const nav: NavItem[] = [
@@ -96,7 +109,7 @@ export function Layout({ user, page, children }: { user: User; page: Page; child
           </ul>
         </nav>
       </header>
-      <main id="main" className="main" tabIndex={-1}>
+      <main id="main" className="main" tabIndex={-1} ref={mainRef}>
         {children}
       </main>
       <Toasts />
