@@ -66,16 +66,6 @@ const time = (iso: string) => {
   return Number.isNaN(t) ? 0 : t
 }
 
-/**
- * Where `message` goes in a thread: after the last confirmed message with a lower `seq`, before the unconfirmed ones.
- * Scans from the end, so an append (the usual case) costs O(pending).
- */
-function insertionIndex(thread: readonly ThreadMessage[], seq: number): number {
-  let i = thread.length - 1
-  while (i >= 0 && (isUnconfirmed(thread[i]!) || thread[i]!.seq > seq)) i--
-  return i + 1
-}
-
 function lastIndexWhere<T>(list: readonly T[], test: (item: T) => boolean): number {
   for (let i = list.length - 1; i >= 0; i--) if (test(list[i]!)) return i
   return -1
@@ -91,16 +81,27 @@ function move(from: number, to: number, value: unknown): Patch[] {
 }
 
 /**
- * Upserts a stored message into a thread: a no-op when its `id` is already there, replaces our pending or failed
- * copy with the same `clientId`, else inserts it by `seq`. `status` is `'sent'` for our own confirmed messages.
+ * Upserts a stored message into a thread: a no-op when it is already there, replaces our pending or failed copy
+ * with the same `clientId`, else inserts it by `seq` (after the last confirmed message with a lower `seq`, before
+ * the unconfirmed ones). `status` is `'sent'` for our own confirmed messages.
+ *
+ * A thread keeps two invariants (this module and the thread page maintain them): confirmed messages ordered by `seq`,
+ * unconfirmed ones after them. So the scan starts at the end and stops at the message's place: an append, the usual
+ * case, costs O(pending), not O(thread), whatever the thread's length.
  *
  * @example upsertMessagePatches([pending], stored, 'sent') // [{ op: 'replace', path: [0], value: { ...stored, status: 'sent' } }]
  */
 export function upsertMessagePatches(thread: readonly ThreadMessage[], message: Message, status?: 'sent'): Patch[] {
-  if (lastIndexWhere(thread, (m) => m.id === message.id && !isUnconfirmed(m)) !== -1) return []
+  let i = thread.length - 1
+  let mine = -1
+  for (; i >= 0 && isUnconfirmed(thread[i]!); i--) {
+    if (message.clientId !== null && thread[i]!.clientId === message.clientId) mine = i
+  }
+  for (; i >= 0 && thread[i]!.seq >= message.seq; i--) {
+    if (thread[i]!.id === message.id) return []
+  }
+  const pos = i + 1
   const value: ThreadMessage = status ? { ...message, status } : { ...message }
-  const pos = insertionIndex(thread, message.seq)
-  const mine = message.clientId === null ? -1 : lastIndexWhere(thread, (m) => isUnconfirmed(m) && m.clientId === message.clientId)
   if (mine === -1) return [{ op: 'add', path: [pos], value }]
   return move(mine, mine < pos ? pos - 1 : pos, value)
 }

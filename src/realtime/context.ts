@@ -2,7 +2,7 @@ import { SHOULD_AUTOBATCH, type Dispatch, type MiddlewareAPI, type UnknownAction
 import type { Id } from '../contract'
 import { api } from '../api'
 import { internalError } from './actions'
-import type { BackoffOptions } from './backoff'
+import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff'
 import type { CacheView, CacheWork } from './cacheWork'
 import type { SocketRootState } from './connectionSlice'
 import type { WritableSocketHolder } from './socketHolder'
@@ -81,7 +81,7 @@ export function createContext<S extends SocketRootState>(
     socket: null,
     session: 0,
     ackTimeoutMs: options.ackTimeoutMs ?? 5_000,
-    backoff: options.backoff ?? { baseMs: 500, capMs: 30_000 },
+    backoff: options.backoff ?? DEFAULT_BACKOFF,
     random: options.random ?? Math.random,
     view(state = mwApi.getState()) {
       const queries = (state as { api?: { queries?: CacheView['queries'] } }).api?.queries ?? {}

@@ -1,0 +1,31 @@
+// @vitest-environment jsdom
+import { afterEach, describe, expect, test } from 'vitest'
+import { AUTH_STORAGE_KEY, makeStore } from '../../src/app/store'
+import { fakeSockets } from './support/fakeSocket'
+import { alice } from './support/fixtures'
+
+afterEach(() => {
+  localStorage.clear()
+})
+
+describe('makeStore in a browser', () => {
+  test('defaults: localStorage for the session, the page origin for the API and the socket', () => {
+    localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
+    const sockets = fakeSockets()
+    const store = makeStore({ createSocket: sockets.createSocket })
+    expect(store.getState().auth).toEqual({ token: 'saved', user: alice })
+    expect(sockets.last.url).toBe(window.location.origin)
+    expect(sockets.last.handshakeToken()).toBe('saved')
+  })
+
+  test('another tab logging out (the storage event) logs this one out too', () => {
+    localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
+    const sockets = fakeSockets()
+    const store = makeStore({ createSocket: sockets.createSocket })
+    sockets.last.serverConnect()
+    window.dispatchEvent(new StorageEvent('storage', { key: AUTH_STORAGE_KEY, oldValue: 'x', newValue: null }))
+    expect(store.getState().auth).toEqual({ token: null, user: null })
+    expect(store.getState().socket.connection.status).toBe('idle')
+    expect(sockets.last.disconnectCalls).toBe(1)
+  })
+})
