@@ -24,6 +24,8 @@ const BASE = [
 interface BundleSize {
   min: number
   gz: number
+  /** Rendered (pre-minification) length per module, for the breakdown in the log. */
+  modules: Record<string, number>
 }
 
 async function bundle(entryFile: string): Promise<BundleSize> {
@@ -39,13 +41,15 @@ async function bundle(entryFile: string): Promise<BundleSize> {
     const { output } = await build.generate({ format: 'es', minify: true })
     let min = 0
     let gz = 0
+    const modules: Record<string, number> = {}
     for (const chunk of output) {
       if (chunk.type !== 'chunk') continue
       const code = Buffer.from(chunk.code)
       min += code.length
       gz += gzipSync(code, { level: 9 }).length
+      for (const [id, info] of Object.entries(chunk.modules)) modules[relative(REPO_ROOT, id)] = info.renderedLength
     }
-    return { min, gz }
+    return { min, gz, modules }
   } finally {
     await build.close()
   }
@@ -62,6 +66,7 @@ export const p5: Figure = {
     const entries = {
       base: BASE,
       withApi: [...BASE, `export * from ${spec('src/api/index.ts')}`],
+      withContract: [...BASE, `export * from ${spec('src/contract/index.ts')}`],
       withLayer: [...BASE, `export * from ${spec('src/realtime/index.ts')}`],
       withApiAndLayer: [...BASE, `export * from ${spec('src/api/index.ts')}`, `export * from ${spec('src/realtime/index.ts')}`],
     }
@@ -72,7 +77,11 @@ export const p5: Figure = {
       sizes[name] = await bundle(file)
       log(`P5 ${name}: ${sizes[name]!.min} B min, ${sizes[name]!.gz} B min+gz`)
     }
-    const { base, withApi, withLayer, withApiAndLayer } = sizes as Record<keyof typeof entries, BundleSize>
+    const { base, withApi, withContract, withLayer, withApiAndLayer } = sizes as Record<keyof typeof entries, BundleSize>
+    const added = Object.entries(withLayer.modules)
+      .filter(([id, length]) => !(id in base.modules) && length > 0)
+      .sort((a, b) => b[1] - a[1])
+    log(`P5 modules the layer adds (rendered length before minification): ${added.map(([id, n]) => `${id.replace(/^node_modules\//, '')} ${n}`).join(', ')}`)
     return [
       row({
         id: 'P5',
@@ -88,6 +97,13 @@ export const p5: Figure = {
         value: withApiAndLayer.gz - withApi.gz,
         unit: 'B',
         baseline: withApi.gz,
+      }),
+      row({
+        id: 'P5-contract',
+        name: 'of which the contract alone (src/contract: schemas with valibot, limits), added min+gz',
+        value: withContract.gz - base.gz,
+        unit: 'B',
+        baseline: base.gz,
       }),
       row({ id: 'P5-min', name: 'layer added, minified only', value: withLayer.min - base.min, unit: 'B', baseline: base.min }),
       row({ id: 'P5-total', name: 'whole bundle with the layer, min+gz', value: withLayer.gz, unit: 'B', baseline: base.gz }),

@@ -1,7 +1,8 @@
 /**
  * P7's client process: connects two bare socket.io-clients per pair (WebSocket transport), then, on "go", sends its
  * share of the load over its pairs round-robin (alternating direction) in 10 ms steps, and times every message from
- * `emit` to the partner's `message:new` (both sockets live in this process: one clock). Forked by p7-load.ts.
+ * `emit` to the partner's `message:new` (both sockets live in this process: one clock). Waits for every send's answer (ack or
+ * the 10 s ack timeout), then `graceMs` more for deliveries, and reports. Forked by p7-load.ts.
  */
 import { randomUUID } from 'node:crypto'
 import { io, type Socket } from 'socket.io-client'
@@ -24,11 +25,14 @@ export interface WorkerReport {
   connectErrors: number
   sent: number
   acked: number
+  /** Sends answered with an error, by code; `TIMEOUT`: no answer within the ack timeout. */
   refused: Record<string, number>
   received: number
   duplicates: number
-  /** Acknowledged as stored but never received by the partner. */
+  /** Sent but never received by the partner (by the end: every send answered or timed out, then `graceMs`). */
   lost: number
+  /** Of the lost: acknowledged as stored, yet never delivered. */
+  ackedNotReceived: number
   /** Send → receive, in ms. */
   latencies: number[]
   sendWindowMs: number
@@ -121,10 +125,14 @@ async function main(setup: WorkerSetup): Promise<void> {
     tick()
   })
   const sendWindowMs = (now() - start) / 1e6
+  // Every send gets its answer (ack or the 10 s timeout), then stragglers get `graceMs` to arrive.
+  const answered = () => ackedOk.size + Object.values(refused).reduce((a, b) => a + b, 0)
+  while (answered() < sent) await new Promise((resolve) => setTimeout(resolve, 50))
   await new Promise((resolve) => setTimeout(resolve, setup.graceMs))
 
-  let lost = 0
-  for (const content of ackedOk) if (!seen.has(content)) lost++
+  let ackedNotReceived = 0
+  for (const content of ackedOk) if (!seen.has(content)) ackedNotReceived++
+  const lost = sent - seen.size
   const report: WorkerReport = {
     sockets: sockets.length,
     connectErrors,
@@ -134,6 +142,7 @@ async function main(setup: WorkerSetup): Promise<void> {
     received: seen.size,
     duplicates,
     lost,
+    ackedNotReceived,
     latencies,
     sendWindowMs,
   }
