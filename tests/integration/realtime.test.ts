@@ -144,3 +144,40 @@ describe('the server restarts', () => {
     }
   })
 })
+
+describe('a refused handshake', () => {
+  test('an expired token is refreshed once and the socket connects with the new one', async () => {
+    const dir = freshDataDir()
+    const short = await startServer({ port: 0, dataDir: dir, tokenTtlSeconds: 1 })
+    try {
+      const tab1 = browserStore(short.url)
+      open.push(tab1)
+      await tab1.login('alice@talemy.test')
+      const expired = tab1.store.getState().auth
+      tab1.close()
+      await new Promise((r) => setTimeout(r, 2100))
+      // A reload with the saved (now expired) session.
+      const tab2 = browserStore(short.url)
+      open.push(tab2)
+      tab2.store.dispatch({ type: 'auth/loggedIn', payload: { token: expired.token, user: expired.user } })
+      await tab2.until(() => tab2.status() === 'connected')
+      const types = tab2.actions.map((a) => a.type)
+      expect(types).toContain('socket/connectFailed')
+      expect(types).toContain('auth/tokenRefreshed')
+      expect(tab2.store.getState().auth.token).not.toBe(expired.token)
+    } finally {
+      for (const s of open.splice(0)) s.close()
+      await short.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('a token that cannot be refreshed ends in unauthorized', async () => {
+    const s = browserStore(server.url)
+    open.push(s)
+    s.store.dispatch({ type: 'auth/loggedIn', payload: { token: 'not-a-token', user: { id: 'user-alice', name: 'Alice', role: 'student' } } })
+    await s.until(() => s.status() === 'unauthorized')
+    expect(s.store.getState().socket.connection.error).toEqual({ code: 'UNAUTHORIZED', message: expect.any(String) })
+    expect(s.actions.filter((a) => a.type === 'socket/sessionExpired')).toHaveLength(1)
+  })
+})
