@@ -9,15 +9,19 @@ import {
   exited,
   freshDataDir,
   http,
+  killSpawned,
   login,
   spawnMain,
   startTestServer,
 } from './support/server'
 
 const dirs: string[] = []
-afterAll(() => {
+afterAll(async () => {
+  await killSpawned()
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
+// Child processes compile TypeScript and open PGlite: slow on a loaded machine.
+const SLOW = 120_000
 const newDataDir = () => {
   const dir = freshDataDir()
   dirs.push(dir)
@@ -60,7 +64,7 @@ describe('restart', () => {
     } finally {
       await second.close()
     }
-  })
+  }, SLOW)
 })
 
 describe('npm start (server/main.ts as a child process)', () => {
@@ -91,5 +95,5 @@ describe('npm start (server/main.ts as a child process)', () => {
       second.child.kill('SIGTERM')
     }
     expect(await exited(second.child)).toBe(0)
-  })
+  }, SLOW)
 })

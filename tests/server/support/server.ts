@@ -154,6 +154,22 @@ export function nextEvent<E extends ServerEventName>(
 /** Lets in-flight events arrive before asserting that something did *not* happen. */
 export const settle = (ms = 150): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
+const spawned = new Set<ChildProcess>()
+// A test that fails or times out must not leave a server running after the worker exits.
+process.once('exit', () => {
+  for (const child of spawned) child.kill('SIGKILL')
+})
+
+/** SIGKILLs every `spawnMain` child still running (for `afterAll`). */
+export async function killSpawned(): Promise<void> {
+  await Promise.all(
+    [...spawned].map((child) => {
+      child.kill('SIGKILL')
+      return exited(child)
+    }),
+  )
+}
+
 /** `tsx server/main.ts` as a child process; resolves once it prints its URL. */
 export function spawnMain(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
@@ -161,6 +177,8 @@ export function spawnMain(env: Record<string, string>): Promise<{ child: ChildPr
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  spawned.add(child)
+  child.once('exit', () => spawned.delete(child))
   return new Promise((resolvePromise, reject) => {
     let output = ''
     const onData = (chunk: Buffer) => {
