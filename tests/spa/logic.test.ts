@@ -1,0 +1,169 @@
+import { describe, expect, it, test } from 'vitest'
+import type { ThreadMessage } from '../../src/api'
+import { hrefFor, parseHash, type Route } from '../../src/app/router'
+import type { Lesson, Message, User } from '../../src/contract'
+import { sortLessons } from '../../src/features/lessons/LessonsPage'
+import { lessonActions } from '../../src/features/lessons/transitions'
+import { firstSeq, mergeOlder } from '../../src/features/messages/order'
+import { toastText } from '../../src/features/notifications/toaster'
+import { upsertById } from '../../src/features/shared/cache'
+import { errorMessage } from '../../src/features/shared/errors'
+import { serverEventActions } from '../../src/realtime'
+
+const alice: User = { id: 'u-alice', name: 'Alice', role: 'student' }
+const bob: User = { id: 'u-bob', name: 'Bob', role: 'tutor' }
+const carol: User = { id: 'u-carol', name: 'Carol', role: 'tutor' }
+
+const lesson = (over: Partial<Lesson> = {}): Lesson => ({
+  id: 'l1',
+  tutorId: bob.id,
+  studentId: alice.id,
+  subject: 'Algebra',
+  startsAt: '2026-11-25T10:00:00.000Z',
+  durationMinutes: 60,
+  status: 'pending',
+  updatedAt: '2026-11-24T08:00:00.000Z',
+  ...over,
+})
+
+const message = (seq: number, over: Partial<ThreadMessage> = {}): ThreadMessage => ({
+  id: `m${seq}`,
+  conversationId: 'c1',
+  seq,
+  senderId: bob.id,
+  content: `message ${seq}`,
+  createdAt: '2026-11-24T08:00:00.000Z',
+  clientId: null,
+  ...over,
+})
+
+describe('router', () => {
+  test.each<[string, Route]>([
+    ['', { page: 'messages', conversationId: null }],
+    ['#/', { page: 'messages', conversationId: null }],
+    ['#/messages', { page: 'messages', conversationId: null }],
+    ['#/messages/conv%2F1', { page: 'messages', conversationId: 'conv/1' }],
+    ['#/lessons', { page: 'lessons' }],
+    ['#/contact-requests', { page: 'contactRequests' }],
+    ['#/nowhere', { page: 'messages', conversationId: null }],
+    ['#/messages/%E0%A4%A', { page: 'messages', conversationId: '%E0%A4%A' }],
+  ])('parseHash(%j)', (hash, route) => {
+    expect(parseHash(hash)).toEqual(route)
+  })
+
+  test.each<Route>([
+    { page: 'messages', conversationId: null },
+    { page: 'messages', conversationId: 'conv/1 ü' },
+    { page: 'lessons' },
+    { page: 'contactRequests' },
+  ])('hrefFor and parseHash round-trip %j', (route) => {
+    expect(parseHash(hrefFor(route))).toEqual(route)
+  })
+})
+
+describe('lessonActions: the contract’s transition table, per side', () => {
+  test.each<[Lesson['status'], User, string[]]>([
+    ['pending', bob, ['confirmed', 'cancelled']],
+    ['pending', alice, ['cancelled']],
+    ['confirmed', bob, ['completed', 'cancelled']],
+    ['confirmed', alice, ['cancelled']],
+    ['cancelled', bob, []],
+    ['completed', alice, []],
+    ['pending', carol, []],
+  ])('%s lesson, %o', (status, me, allowed) => {
+    expect(lessonActions(lesson({ status }), me).map((a) => a.status)).toEqual(allowed)
+  })
+})
+
+it('sortLessons: open lessons soonest first, then closed ones most recent first', () => {
+  const sorted = sortLessons([
+    lesson({ id: 'old-done', status: 'completed', startsAt: '2026-11-01T10:00:00.000Z' }),
+    lesson({ id: 'later', status: 'confirmed', startsAt: '2026-12-01T10:00:00.000Z' }),
+    lesson({ id: 'recent-cancelled', status: 'cancelled', startsAt: '2026-11-20T10:00:00.000Z' }),
+    lesson({ id: 'soon', status: 'pending', startsAt: '2026-11-25T10:00:00.000Z' }),
+  ])
+  expect(sorted.map((l) => l.id)).toEqual(['soon', 'later', 'recent-cancelled', 'old-done'])
+})
+
+describe('mergeOlder: an older page into a cached thread', () => {
+  it('puts older messages first, by seq, each once, and keeps unconfirmed ones last in their order', () => {
+    const thread: ThreadMessage[] = [
+      message(3),
+      message(4),
+      message(0, { id: 'cid-b', clientId: 'cid-b', senderId: alice.id, status: 'pending' }),
+      message(0, { id: 'cid-a', clientId: 'cid-a', senderId: alice.id, status: 'failed' }),
+    ]
+    const older: Message[] = [message(1), message(2), message(3)]
+    expect(mergeOlder(thread, older).map((m) => m.id)).toEqual(['m1', 'm2', 'm3', 'm4', 'cid-b', 'cid-a'])
+  })
+
+  it('drops an older message whose clientId the thread already holds', () => {
+    const thread: ThreadMessage[] = [message(5, { id: 'x', clientId: 'cid' })]
+    expect(mergeOlder(thread, [message(2, { clientId: 'cid' })]).map((m) => m.id)).toEqual(['x'])
+  })
+
+  it('firstSeq is the lowest stored seq, ignoring unconfirmed messages', () => {
+    expect(firstSeq([message(0, { status: 'pending' }), message(7), message(5, { status: 'sent' })])).toBe(5)
+    expect(firstSeq([message(0, { status: 'pending' })])).toBeNull()
+  })
+})
+
+describe('upsertById', () => {
+  it('adds a new entity, replaces an older version, keeps a newer one', () => {
+    const list = [lesson({ id: 'a', status: 'confirmed', updatedAt: '2026-11-24T09:00:00.000Z' })]
+    upsertById(list, lesson({ id: 'b' }))
+    upsertById(list, lesson({ id: 'a', status: 'pending', updatedAt: '2026-11-24T08:00:00.000Z' }))
+    expect(list.map((l) => [l.id, l.status])).toEqual([
+      ['a', 'confirmed'],
+      ['b', 'pending'],
+    ])
+    upsertById(list, lesson({ id: 'a', status: 'completed', updatedAt: '2026-11-24T10:00:00.000Z' }))
+    expect(list[0]!.status).toBe('completed')
+  })
+})
+
+describe('toastText: news for the user, not their own doings', () => {
+  const request = {
+    id: 'r1',
+    studentId: alice.id,
+    tutorId: bob.id,
+    message: 'Hi',
+    status: 'pending' as const,
+    createdAt: '2026-11-24T08:00:00.000Z',
+    updatedAt: '2026-11-24T08:00:00.000Z',
+  }
+  test.each([
+    ['a tutor hears of a booking', serverEventActions['lesson:created'](lesson()), bob, { page: 'lessons', text: 'New lesson request: Algebra' }],
+    ['the student who booked does not', serverEventActions['lesson:created'](lesson()), alice, null],
+    [
+      'a status change reaches both',
+      serverEventActions['lesson:statusUpdated'](lesson({ status: 'confirmed' })),
+      alice,
+      { page: 'lessons', text: 'Lesson “Algebra” was confirmed' },
+    ],
+    ['a tutor hears of a request', serverEventActions['contactRequest:created'](request), bob, { page: 'contactRequests', text: 'New contact request' }],
+    ['the student who sent it does not', serverEventActions['contactRequest:created'](request), alice, null],
+    [
+      'an answer reaches the student',
+      serverEventActions['contactRequest:statusUpdated']({ ...request, status: 'accepted' }),
+      alice,
+      { page: 'contactRequests', text: 'Contact request accepted' },
+    ],
+    ['nobody logged in', serverEventActions['lesson:created'](lesson()), null, null],
+    ['other actions', { type: 'socket/message:new', payload: message(1) }, alice, null],
+  ] as const)('%s', (_name, action, me, expected) => {
+    expect(toastText(action, me)).toEqual(expected)
+  })
+})
+
+describe('errorMessage', () => {
+  test.each([
+    [{ status: 'FETCH_ERROR', error: 'TypeError' }, 'Could not reach the server. Check your connection.'],
+    [{ status: 403, data: { error: { code: 'FORBIDDEN', message: 'Only the tutor can confirm' } } }, 'Only the tutor can confirm'],
+    [{ status: 429, data: { error: { code: 'RATE_LIMITED', message: 'x', retryAfterMs: 100 } } }, 'Too many requests; wait a moment and try again.'],
+    [{ message: 'Rejected' }, 'Rejected'],
+    [undefined, 'Something went wrong. Please try again.'],
+  ])('%j', (error, text) => {
+    expect(errorMessage(error)).toBe(text)
+  })
+})
