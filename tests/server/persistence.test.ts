@@ -70,7 +70,7 @@ describe('restart', () => {
 describe('npm start (server/main.ts as a child process)', () => {
   const env = (dataDir: string) => ({ DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', JWT_SECRET: '' })
 
-  it('keeps every committed message after a SIGKILL, and then shuts down gracefully on SIGTERM', async () => {
+  it('keeps every committed message after a SIGKILL (the folder is locked while in use), then exits cleanly on SIGTERM', async () => {
     const dataDir = newDataDir()
     const first = await spawnMain(env(dataDir))
     const { token } = await login(first.url, ALICE)
@@ -83,6 +83,8 @@ describe('npm start (server/main.ts as a child process)', () => {
       expect(result.status).toBe(201)
       stored.push(result.body)
     }
+    // While it runs, nobody else may open its data folder.
+    await expect(startTestServer({ dataDir })).rejects.toThrow(/in use by another server/)
     first.child.kill('SIGKILL')
     await exited(first.child)
 
