@@ -2,7 +2,7 @@ import { useEffect, useRef, type ReactNode } from 'react'
 import { useGetContactRequestsQuery, useGetConversationsQuery, useGetLessonsQuery } from '../api'
 import type { User } from '../contract'
 import { Toasts } from '../features/notifications/Toasts'
-import { selectPendingMessages } from '../realtime'
+import { selectConnection, selectPendingMessages } from '../realtime'
 import { loggedOut } from './authSlice'
 import { ConnectionBadge } from './ConnectionBadge'
 import { useAppDispatch, useAppSelector } from './hooks'
@@ -20,6 +20,7 @@ interface NavItem {
 export function Layout({ user, page, children }: { user: User; page: Page; children: ReactNode }) {
   const dispatch = useAppDispatch()
   const pending = useAppSelector(selectPendingMessages)
+  const sessionExpired = useAppSelector((s) => selectConnection(s).status === 'unauthorized')
   const { data: conversations } = useGetConversationsQuery()
   const { data: lessons } = useGetLessonsQuery()
   const { data: requests } = useGetContactRequestsQuery()
@@ -74,6 +75,11 @@ export function Layout({ user, page, children }: { user: User; page: Page; child
             <span className="account-name" data-testid="current-user">
               {user.name} <span className="account-role">({user.role})</span>
             </span>
+            {sessionExpired && (
+              <button type="button" className="btn btn-small btn-primary" onClick={logout}>
+                Log in again
+              </button>
+            )}
             <button type="button" className="btn btn-quiet" onClick={logout}>
               Log out
             </button>

@@ -86,6 +86,12 @@ describe('pages', { timeout: 90_000 }, () => {
           await login.goto(`${e2e.url}/`)
           await login.getByTestId('demo-alice').waitFor({ timeout: WAIT })
           await shot(login, `login-${label}`)
+          // A wrong password is answered on the page, next to the form.
+          await login.getByLabel('Email').fill('alice@talemy.test')
+          await login.getByLabel('Password').fill('not the password')
+          await login.getByRole('button', { name: 'Log in' }).click()
+          await login.getByRole('alert').filter({ hasText: 'Wrong email or password' }).waitFor({ timeout: WAIT })
+          await shot(login, `login-error-${label}`)
           await login.close()
 
           const { page } = await loginAs(e2e, 'alice', { context })
