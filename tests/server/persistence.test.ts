@@ -28,7 +28,8 @@ const newDataDir = () => {
   return dir
 }
 
-describe('restart', () => {
+// The two groups are independent (own data folders) and mostly wait on child processes and disk: run them side by side.
+describe.concurrent('restart', () => {
   it('keeps data, seq numbering and tokens across a restart (secret kept with the data)', async () => {
     const dataDir = newDataDir()
     const first = await startTestServer({ dataDir })
@@ -67,7 +68,7 @@ describe('restart', () => {
   }, SLOW)
 })
 
-describe('npm start (server/main.ts as a child process)', () => {
+describe.concurrent('npm start (server/main.ts as a child process)', () => {
   const env = (dataDir: string) => ({ DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', JWT_SECRET: '' })
 
   it('keeps every committed message after a SIGKILL (the folder is locked while in use), then exits cleanly on SIGTERM', async () => {
