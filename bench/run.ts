@@ -2,7 +2,8 @@
  * `npm run bench [-- P1 P4] [--smoke] [--out file]`: measures the realtime layer against baselines taken in the same
  * run, prints the table and writes `bench/results.json` (rows of the figures run replace their previous rows).
  */
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { FIGURES } from './figures'
 import type { FigureContext } from './lib/figure'
@@ -54,7 +55,24 @@ async function previousRows(out: string, ranIds: string[]): Promise<Row[]> {
 
 const figureOf = (rowId: string): string => rowId.split('-')[0]!
 
+/** A full run (every figure, real sizes, the default output) refreshes the table in bench/README.md. */
+async function updateReadme(rows: Row[], startedAt: Date, load: number[]): Promise<void> {
+  const path = join(BENCH_DIR, 'README.md')
+  const readme = await readFile(path, 'utf8')
+  const start = '<!-- bench:table:start -->'
+  const end = '<!-- bench:table:end -->'
+  const from = readme.indexOf(start)
+  const to = readme.indexOf(end)
+  if (from === -1 || to === -1) return
+  const when = startedAt.toISOString().replace('T', ' ').slice(0, 16)
+  const machine = `Node ${process.version}, ${cpus().length} cores, load average ${load.map((l) => l.toFixed(1)).join(' / ')} at the start`
+  const block = `${start}\nRun of ${when} UTC (${machine}).\n\n${formatMarkdown(rows)}\n${end}`
+  await writeFile(path, readme.slice(0, from) + block + readme.slice(to + end.length))
+}
+
 async function main(): Promise<number> {
+  const startedAt = new Date()
+  const load = loadavg()
   const options = parseArgs(process.argv.slice(2))
   if (process.env.NODE_ENV !== 'production') console.error(`note: NODE_ENV is ${process.env.NODE_ENV ?? 'unset'}, not production`)
   const ctx: FigureContext = { smoke: options.smoke, log: (line) => console.error(`  ${line}`) }
@@ -83,8 +101,9 @@ async function main(): Promise<number> {
   )
   await writeResults(options.out, all)
   await writeResults(join(BENCH_DIR, '.tmp', 'last-run.json'), rows)
-  const { writeFile } = await import('node:fs/promises')
   await writeFile(join(BENCH_DIR, '.tmp', 'last-run.md'), `${formatMarkdown(rows)}\n`)
+  const full = !options.smoke && options.ids.length === FIGURES.length && options.out === join(BENCH_DIR, 'results.json')
+  if (full) await updateReadme(rows, startedAt, load)
   console.error(`wrote ${options.out}${options.smoke ? ' (smoke mode: sizes are tiny, numbers mean nothing)' : ''}`)
   return failures === 0 ? 0 : 1
 }

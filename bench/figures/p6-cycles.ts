@@ -1,4 +1,4 @@
-import type { Socket } from 'socket.io-client'
+import { io, type Socket } from 'socket.io-client'
 import { listenerCounts, onWebsocket, total } from '../lib/clients'
 import type { Figure } from '../lib/figure'
 import { heapAfterGc } from '../lib/gc'
@@ -27,6 +27,29 @@ function counts(socket: Socket) {
   }
 }
 
+/**
+ * The same cycles with bare socket.io-clients — a new socket per cycle, as the layer makes one per `connect()` —
+ * for the heap growth socket.io-client itself shows here: its per-cycle slope is P6-heap-slope's baseline.
+ */
+async function rawCycles(url: string, token: string, cycles: number): Promise<{ slope: number }> {
+  const cycle = async () => {
+    const socket = io(url, { auth: { token }, forceNew: true })
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve())
+      socket.once('connect_error', reject)
+    })
+    const gone = new Promise<void>((resolve) => socket.once('disconnect', () => resolve()))
+    socket.disconnect()
+    await gone
+  }
+  const checkpoint = Math.max(1, Math.floor(cycles / 10))
+  for (let i = 0; i < checkpoint; i++) await cycle()
+  const before = await heapAfterGc()
+  for (let i = checkpoint; i < cycles; i++) await cycle()
+  const after = await heapAfterGc()
+  return { slope: (after - before) / (cycles - checkpoint) }
+}
+
 export const p6: Figure = {
   id: 'P6',
   title: 'connect/disconnect cycles: listeners and heap',
@@ -41,6 +64,7 @@ export const p6: Figure = {
     try {
       const before = counts(client.socket())
       const createdBefore = client.created()
+      const stateBefore = JSON.stringify(client.store.getState()).length
       const heapBefore = await heapAfterGc()
       // A second reading after the first tenth of the cycles separates a one-time cost (code compiled and caches
       // filled by the first cycles) from growth per cycle (a leak): the slope over the remaining nine tenths.
@@ -58,7 +82,11 @@ export const p6: Figure = {
       await onWebsocket(client.socket())
       const after = counts(client.socket())
       const heapAfter = await heapAfterGc()
+      const alive = client.alive()
       const createdDuring = client.created() - createdBefore
+      const stateAfter = JSON.stringify(client.store.getState()).length
+      log(`P6 store state as JSON: ${stateBefore} → ${stateAfter} characters`)
+      const raw = await rawCycles(host.url, pair.b.token, cycles)
       log(`P6 before: socket ${JSON.stringify(before.socketDetail)} manager ${JSON.stringify(before.managerDetail)} engine ${before.engine}`)
       log(`P6 after:  socket ${JSON.stringify(after.socketDetail)} manager ${JSON.stringify(after.managerDetail)} engine ${after.engine}`)
       log(`P6 heap ${(heapBefore / 1e6).toFixed(2)} MB → ${(heapAfter / 1e6).toFixed(2)} MB; sockets created during the cycles: ${createdDuring}`)
@@ -70,10 +98,13 @@ export const p6: Figure = {
         row({ id: 'P6-heap', name: `heap in use after GC, growth over ${n} cycles (baseline: heap before)`, value: heapAfter - heapBefore, unit: 'B', baseline: heapBefore, target: { on: 'value', op: '<', limit: 1_000_000 } }),
         row({
           id: 'P6-heap-slope',
-          name: `heap growth per cycle from cycle ${checkpoint} to ${n} (a leak shows here; the rest of P6-heap is one-time)`,
+          name: `heap growth per cycle from cycle ${checkpoint} to ${n} (a leak shows here; the rest of P6-heap is one-time; baseline: bare socket.io-client)`,
           value: (heapAfter - heapAtCheckpoint) / (cycles - checkpoint),
           unit: 'B/cycle',
+          baseline: raw.slope,
         }),
+        row({ id: 'P6-heap-slope-raw', name: `bare socket.io-client, a new socket per cycle: heap growth per cycle over the same span`, value: raw.slope, unit: 'B/cycle' }),
+        row({ id: 'P6-alive', name: `sockets made by the layer still reachable after GC (of ${client.created()} made; counted with a FinalizationRegistry)`, value: alive, unit: 'sockets' }),
         row({ id: 'P6-sockets', name: `sockets the layer created during the ${n} cycles`, value: createdDuring, unit: 'sockets' }),
         row({ id: 'P6-cycle', name: 'one disconnect → connect cycle, median', value: nsToMs(median(durations)), unit: 'ms' }),
       ]

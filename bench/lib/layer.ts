@@ -24,6 +24,8 @@ export interface LayerClient {
   sockets: Socket[]
   /** How many sockets the layer created. */
   created(): number
+  /** How many of them are still reachable (created minus collected; exact after `heapAfterGc`). */
+  alive(): number
   /** The socket the layer created last. */
   socket(): Socket
   subscribeThread(conversationId: Id): Promise<() => void>
@@ -43,11 +45,16 @@ export async function layerClient(options: {
   const sockets: Socket[] = []
   let latest: Socket | null = null
   let created = 0
+  let collected = 0
+  const registry = new FinalizationRegistry<null>(() => {
+    collected++
+  })
   const store = makeStore({
     apiUrl: options.url,
     createSocket: (url, socketOptions) => {
       const socket = io(url, socketOptions)
       created++
+      registry.register(socket, null)
       latest = socket
       if (options.keepSockets ?? true) sockets.push(socket)
       return socket
@@ -60,6 +67,7 @@ export async function layerClient(options: {
     store,
     sockets,
     created: () => created,
+    alive: () => created - collected,
     socket() {
       if (!latest) throw new Error('the layer has not created a socket')
       return latest
