@@ -132,8 +132,11 @@ export function makeStore(options: MakeStoreOptions = {}) {
         .prepend(...((options.extraMiddleware ?? []) as []))
         .concat(api.middleware),
     // Notify subscribers at most once per task: a burst of socket events and their cache patches (all auto-batched
-    // actions) is one render. 'tick' rather than the default 'raf': it also runs in hidden tabs and in Node.
-    enhancers: (getDefaultEnhancers) => getDefaultEnhancers({ autoBatch: { type: 'tick' } }),
+    // actions) is one render. RTK's 'tick' (one microtask) would notify before the layer's cache flush, itself a
+    // microtask queued by the first event of the burst; two hops notify after it. Not the default 'raf': that never
+    // runs in a hidden tab, and in Node it is a 10 ms timer.
+    enhancers: (getDefaultEnhancers) =>
+      getDefaultEnhancers({ autoBatch: { type: 'callback', queueNotification: (notify) => queueMicrotask(() => queueMicrotask(notify)) } }),
     devTools: process.env.NODE_ENV !== 'production',
   })
 

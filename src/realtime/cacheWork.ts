@@ -289,3 +289,58 @@ export function threadWork(view: CacheView, conversationId: Id, patchesFor: (thr
   }
   return work
 }
+
+// --- Bursts -------------------------------------------------------------------------------------------------------
+
+/** One server event waiting for its cache work. */
+export interface QueuedEvent {
+  event: ServerEventName
+  payload: unknown
+}
+
+/** Applies one of the table's own patches (`add`/`remove`/`replace` at an array index) to a plain array. */
+function applyArrayPatch(array: unknown[], patch: Patch): void {
+  const index = patch.path[0]
+  if (patch.path.length !== 1 || typeof index !== 'number') throw new Error(`unexpected patch path ${JSON.stringify(patch.path)}`)
+  if (patch.op === 'add') array.splice(index, 0, patch.value)
+  else if (patch.op === 'remove') array.splice(index, 1)
+  else array[index] = patch.value
+}
+
+/**
+ * The cache work of a burst of events, as if each ran after the previous one's patches: one patch list per cache
+ * entry and each tag once. Applied as one `patchQueryData` per entry, a burst costs one copy of a cached list instead
+ * of one per event (immer copies the array it patches), and one invalidation instead of many.
+ *
+ * @example cacheWorkForBurst([{ event: 'message:new', payload: m3 }, { event: 'message:new', payload: m4 }], view)
+ */
+export function cacheWorkForBurst(events: readonly QueuedEvent[], view: CacheView): CacheWork {
+  if (events.length === 1) return cacheWorkFor(events[0]!.event, events[0]!.payload as never, view)
+  // The entries patched so far, as working copies the next events read instead of the store's (still unpatched) data.
+  const queries: Record<string, CacheEntryView | undefined> = Object.create(view.queries) as Record<string, CacheEntryView | undefined>
+  const working = new Map<string, { query: PatchableQuery; data: unknown[]; patches: Patch[] }>()
+  const tags = new Map<string, CacheTag>()
+  const overlay: CacheView = { ...view, queries }
+  for (const { event, payload } of events) {
+    const work = cacheWorkFor(event, payload as never, overlay)
+    for (const { patches, ...query } of work.patches) {
+      const key = queryKey(query)
+      let entry = working.get(key)
+      if (!entry) {
+        const cached = view.queries[key]!
+        entry = { query, data: [...(cached.data as unknown[])], patches: [] }
+        working.set(key, entry)
+        // defineProperty, not assignment: the store's `queries` (the prototype) is frozen, which forbids assigning
+        // a property it has on an object inheriting from it.
+        Object.defineProperty(queries, key, { value: { status: cached.status, data: entry.data }, enumerable: true })
+      }
+      for (const patch of patches) applyArrayPatch(entry.data, patch)
+      entry.patches.push(...patches)
+    }
+    for (const tag of work.invalidate) tags.set(`${tag.type}\u0000${tag.id}`, tag)
+  }
+  return {
+    patches: [...working.values()].map(({ query, patches }) => ({ ...query, patches }) as QueryPatch),
+    invalidate: [...tags.values()],
+  }
+}

@@ -135,6 +135,8 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
       dispatch(sendConfirmed({ message: outcome.message }))
     } else if (outcome.kind === 'refused') {
       if (current) dispatch(sendFailed({ clientId: entry.clientId, error: outcome.error }))
+    } else if (current?.status === 'pending' && outcome.error.code === 'NETWORK' && ctx.socket?.connected) {
+      // HTTP failed but the socket came up meanwhile: go again now, over it (an ack timeout bounds any loop).
     } else if (current?.status === 'pending') {
       const attempt = current.attempts + 1
       const delayMs = outcome.retryAfterMs ?? backoffDelay(attempt, ctx.backoff, ctx.random)

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest'
 import type { ThreadMessage } from '../../src/api'
 import { SERVER_EVENTS, type ServerEventName } from '../../src/contract'
 import { cacheWorkFor, cacheWorkTable, type CacheView, type CacheWork } from '../../src/realtime'
-import { queryKey, upsertMessagePatches, addPendingPatches, setPendingStatusPatches, removePendingPatches } from '../../src/realtime/cacheWork'
+import { cacheWorkForBurst, queryKey, upsertMessagePatches, addPendingPatches, setPendingStatusPatches, removePendingPatches } from '../../src/realtime/cacheWork'
 import { alice, at, bob, contactRequest, conversation, lesson, message } from './support/fixtures'
 
 type Entry = { status: string; data?: unknown }
@@ -186,5 +186,27 @@ describe('our own thread work', () => {
 
   test('bob is not alice (fixtures sanity)', () => {
     expect(bob.id).not.toBe(alice.id)
+  })
+})
+
+describe('a burst', () => {
+  test('one patch list per cached list, read as if applied in turn, and each tag once', () => {
+    const v = view({ thread: ok([message(1)]), conversations: ok([conversation('c2')]) })
+    const result = cacheWorkForBurst(
+      [
+        { event: 'message:new', payload: message(3) },
+        { event: 'message:new', payload: message(2) },
+        { event: 'message:new', payload: message(3) },
+      ],
+      v,
+    )
+    expect(result).toEqual(
+      work(
+        [thread([{ op: 'add', path: [1], value: message(3) }, { op: 'add', path: [1], value: message(2) }])],
+        [{ type: 'Conversation', id: 'LIST' }],
+      ),
+    )
+    // The view it was given is left as it was.
+    expect((v.queries[queryKey({ endpointName: 'getMessages', arg: 'c1' })]?.data as unknown[]).length).toBe(1)
   })
 })

@@ -230,6 +230,9 @@ describe('server events', () => {
     const { store, sockets } = connectedStore({ ...loggedInState(), api: seeded })
     const m3 = message(3)
     sockets.last.serverEmit('message:new', m3)
+    // The event is in the store at once; its cache work follows at the end of the task.
+    expect(store.getActions()).toEqual([serverEventActions['message:new'](m3)])
+    await settle()
     expect(store.getActions()).toEqual([
       serverEventActions['message:new'](m3),
       api.internalActions.queryResultPatched({ queryCacheKey: 'getMessages("c1")' as never, patches: [{ op: 'add', path: [2], value: m3 }] }),
