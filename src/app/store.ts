@@ -34,6 +34,11 @@ export interface MakeStoreOptions {
 /** Where the session is saved. */
 export const AUTH_STORAGE_KEY = 'talemy.auth'
 
+/**
+ * A Web Storage stand-in kept in memory (Node, tests, browsers with storage disabled).
+ *
+ * @example makeStore({ storage: createMemoryStorage() })
+ */
 export function createMemoryStorage(): StorageLike {
   const items = new Map<string, string>()
   return {

@@ -127,7 +127,6 @@ describe('the server restarts', () => {
       await alice.until(() => alice.status() === 'connected', 30_000)
       await alice.until(() => alice.actions.filter((a) => joined.match(a)).length > joinsBefore)
 
-      if (process.env.DEBUG_RESTART) console.log(alice.actions.map((a) => `${a.type} ${JSON.stringify(a.payload ?? '')}`).join('\n'))
       const statuses = alice.actions.map((a) => a.type).filter((t) => ['socket/disconnected', 'socket/reconnecting', 'socket/connected'].includes(t))
       expect(statuses.slice(-1)).toEqual(['socket/connected'])
       expect(statuses).toContain('socket/reconnecting')
