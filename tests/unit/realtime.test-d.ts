@@ -1,4 +1,6 @@
+import { io } from 'socket.io-client'
 import { describe, expectTypeOf, test } from 'vitest'
+import type { MakeStoreOptions } from '../../src/app/store'
 import type { ServerEventName, ServerEventPayload } from '../../src/contract'
 import type { AppDispatch, RootState } from '../../src/app/store'
 import {
@@ -10,6 +12,7 @@ import {
   type Emit,
   type PendingMessage,
   type SocketHolder,
+  type CreateSocket,
   selectConnection,
   selectPendingMessages,
   socketHolderRequested,
@@ -46,5 +49,10 @@ describe('the realtime layer is keyed by the contract', () => {
     expectTypeOf<ReturnType<AppDispatch>>().not.toBeAny()
     const dispatch = null as unknown as AppDispatch
     expectTypeOf(dispatch(socketHolderRequested())).toEqualTypeOf<SocketHolder>()
+  })
+
+  test("socket.io-client's io is a CreateSocket as it is", () => {
+    expectTypeOf(io).toExtend<CreateSocket>()
+    expectTypeOf<{ createSocket: typeof io }>().toExtend<MakeStoreOptions>()
   })
 })
