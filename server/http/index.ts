@@ -52,6 +52,13 @@ export function configureHttpApp(app: FastifyInstance, { services, tokens, origi
     return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${path.slice(0, 200)}` } })
   })
 
+  // `content-type: application/json` with an empty body (some clients send it with POST /auth/refresh) is no body.
+  app.addHook('onRequest', async (request) => {
+    const length = request.headers['content-length']
+    const hasBody = length !== undefined ? length !== '0' : request.headers['transfer-encoding'] !== undefined
+    if (!hasBody) delete request.headers['content-type']
+  })
+
   void app.register(
     async (api) => {
       // A browser request from a foreign origin is refused before anything else (CORS headers alone do not stop it).

@@ -86,6 +86,14 @@ describe('POST /api/auth/refresh', () => {
     expect(result.body.error.code).toBe('UNAUTHORIZED')
   })
 
+  it('accepts an empty JSON body', async () => {
+    const result = await http(url, 'POST', '/api/auth/refresh', {
+      token: token.alice,
+      headers: { 'content-type': 'application/json', 'content-length': '0' },
+    })
+    expect(result.status).toBe(200)
+  })
+
   it('refuses no token and a forged one (401)', async () => {
     expect((await http(url, 'POST', '/api/auth/refresh')).status).toBe(401)
     expect((await http(url, 'POST', '/api/auth/refresh', { token: `${token.alice}x` })).status).toBe(401)
