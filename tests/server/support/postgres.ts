@@ -6,7 +6,8 @@ import { join } from 'node:path'
 
 /**
  * A throwaway PostgreSQL cluster in a temp folder, for the `DATABASE_URL` path. Uses Debian's binaries
- * (`/usr/lib/postgresql/<version>/bin`) or `initdb`/`pg_ctl` on PATH; as root, runs them as the `postgres` user.
+ * (`/usr/lib/postgresql/<version>/bin`) or `initdb`/`pg_ctl` on PATH, or the folder in POSTGRES_BIN; as root, runs them
+ * as the `postgres` user.
  */
 export interface PostgresCluster {
   url: string
@@ -16,6 +17,11 @@ export interface PostgresCluster {
 }
 
 export function findPostgresBin(): { bin?: string; reason?: string } {
+  // POSTGRES_BIN picks the folder of initdb/pg_ctl explicitly (and only it).
+  const forced = process.env.POSTGRES_BIN
+  if (forced) {
+    return existsSync(join(forced, 'initdb')) ? { bin: forced } : { reason: `POSTGRES_BIN=${forced} has no initdb` }
+  }
   const debian = '/usr/lib/postgresql'
   if (existsSync(debian)) {
     const versions = readdirSync(debian)
