@@ -60,8 +60,12 @@ export const p7: Figure = {
       const sockets = ready.reduce((a, r) => a + r.sockets, 0)
       const connectErrors = ready.reduce((a, r) => a + r.connectErrors, 0)
       log(`P7: ${sockets} sockets connected (${connectErrors} refused) in ${sizes.workers} processes; sending ${sizes.rate}/s for ${sizes.durationMs / 1000} s`)
+      const cpuBefore = await host.call('cpu')
       for (const w of workers) w.child.send('go')
       const reports = await withTimeout(Promise.all(workers.map((w) => w.report)), sizes.durationMs + 90_000, 'P7 reports')
+      const cpuAfter = await host.call('cpu')
+      // Share of one core the server process used from "go" until every client had reported (includes the 3 s grace).
+      const serverCpu = (cpuAfter.cpuMicros - cpuBefore.cpuMicros) / ((Number(cpuAfter.at) - Number(cpuBefore.at)) / 1e3)
       const latencies = reports.flatMap((r) => r.latencies)
       const sum = (f: (r: WorkerReport) => number) => reports.reduce((a, r) => a + f(r), 0)
       const refused: Record<string, number> = {}
@@ -88,6 +92,7 @@ export const p7: Figure = {
         }),
         row({ id: 'P7-refused', name: `sends refused or unanswered within the 10 s ack timeout (${JSON.stringify(refused)})`, value: Object.values(refused).reduce((a, b) => a + b, 0), unit: 'messages' }),
         row({ id: 'P7-rate', name: `achieved send rate (${sent} sent in ${(window / 1000).toFixed(1)} s)`, value: sent / (window / 1000), unit: 'msg/s', baseline: sizes.rate }),
+        row({ id: 'P7-server-cpu', name: 'server process CPU from the start of sending until all clients reported, share of one core', value: serverCpu * 100, unit: '%' }),
         row({ id: 'P7-sockets', name: `sockets connected (${connectErrors} refused)`, value: sockets, unit: 'sockets', baseline: 2 * sizes.pairs }),
       ]
     } finally {

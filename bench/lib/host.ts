@@ -104,6 +104,10 @@ async function main(): Promise<void> {
       }
       return { startedAt, endedAt: now(), sent }
     },
+    async cpu() {
+      const usage = process.cpuUsage()
+      return { cpuMicros: usage.user + usage.system, at: now() }
+    },
     async close() {
       relay.close()
       await server.close()

@@ -33,6 +33,8 @@ export interface HostCommands {
     durationMs: number
     idPrefix: string
   }): Promise<{ startedAt: string; endedAt: string; sent: number }>
+  /** The server process's CPU time so far (user + system, µs) and its clock, for a CPU share over a span. */
+  cpu(args?: undefined): Promise<{ cpuMicros: number; at: string }>
   close(args?: undefined): Promise<null>
 }
 
