@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { Socket as NetSocket } from 'node:net'
 import type { Socket } from 'socket.io-client'
 import type { Ack, Message } from '../../src/contract'
 import type { ThreadMessage } from '../../src/api'
@@ -25,12 +26,46 @@ import { deferred, median, nowNs, nsToUs, percentile, waitFor, withTimeout } fro
  * run), runs `perRound` samples per variant, and the figure is the median over rounds of each round's p50 / p99.
  *
  * "In the cache" is read by a middleware first in B's chain after every action; "visible" by a store subscriber
- * (what a component sees, after RTK's auto-batching of notifications).
+ * (what a component sees, after RTK's auto-batching of notifications). For where the time goes, the layer's two
+ * sides are also timed: sender's (the action until its socket's `emit('message:send')`, instrumented on the socket
+ * instance) and receiver's (the first read on B's TCP connection after the send until the message is in the cache).
  */
 
 interface Sample {
   inCache: number
   visible: number | null
+  /** Sender's side: the action (or emit) until its socket emits `message:send`. */
+  sendSide: number | null
+  /** Receiver's side: the first data on its TCP connection after the send until the message is in the cache (or the listener). */
+  receiveSide: number | null
+}
+
+/** The time of the first read on a socket's TCP connection after `arm()`: where the receiver's own work begins. */
+function firstRead(socket: Socket) {
+  const transport = socket.io.engine?.transport as unknown as { ws?: { _socket?: NetSocket } }
+  const tcp = transport?.ws?._socket
+  if (!tcp) throw new Error('P1: the socket is not on WebSocket')
+  let at = 0
+  const onData = () => {
+    if (at === 0) at = nowNs()
+  }
+  tcp.prependListener('data', onData)
+  return {
+    arm: () => void (at = 0),
+    at: () => at,
+    off: () => void tcp.off('data', onData),
+  }
+}
+
+/** The time the socket last emitted `message:send` (instrumented on the instance; the layer's emits go through it). */
+function emitClock(socket: Socket) {
+  let at = 0
+  const original = socket.emit
+  socket.emit = function (this: Socket, ...args: Parameters<Socket['emit']>) {
+    if (args[0] === 'message:send') at = nowNs()
+    return original.apply(this, args)
+  } as Socket['emit']
+  return { at: () => at, off: () => void (socket.emit = original) }
 }
 
 interface Variant {
@@ -82,7 +117,7 @@ async function floorVariant(relayUrl: string): Promise<Variant> {
       const arrived = rx.expect(tag)
       const t0 = nowNs()
       a.emit('relay', { content: tag })
-      return { inCache: (await arrived) - t0, visible: null }
+      return { inCache: (await arrived) - t0, visible: null, sendSide: null, receiveSide: null }
     },
     async close() {
       rx.off()
@@ -95,19 +130,22 @@ async function rawVariant(url: string, pair: Pair): Promise<Variant> {
   const a = await rawSocket(url, pair.a.token)
   const b = await rawSocket(url, pair.b.token)
   const rx = receiver(b, 'message:new', (p) => (p as Message).content)
+  const read = firstRead(b)
   return {
     name: 'raw',
     async sample(tag) {
       const arrived = rx.expect(tag)
+      read.arm()
       const t0 = nowNs()
       const acked = sendAck(a, pair.conversationId, tag)
       const t1 = await arrived
       const ack = await acked
       if (!ack.ok) throw new Error(`raw send refused: ${ack.error.code}`)
-      return { inCache: t1 - t0, visible: null }
+      return { inCache: t1 - t0, visible: null, sendSide: null, receiveSide: t1 - read.at() }
     },
     async close() {
       rx.off()
+      read.off()
       await Promise.all([closeSocket(a), closeSocket(b)])
     },
   }
@@ -122,10 +160,13 @@ async function layerVariant(url: string, pair: Pair): Promise<Variant> {
   await b.subscribeThread(pair.conversationId)
   const detach = probe.attach(b.store)
   const selectA = api.endpoints.getMessages.select(pair.conversationId)
+  const read = firstRead(b.socket())
+  const emitted = emitClock(a.socket())
   return {
     name: 'layer',
     async sample(tag) {
       const arrival = probe.expect((state) => lastContentIs(selectThread(state).data, tag))
+      read.arm()
       const t0 = nowNs()
       a.store.dispatch(sendMessage({ conversationId: pair.conversationId, content: tag }))
       const t1 = await arrival.inCache
@@ -135,10 +176,12 @@ async function layerVariant(url: string, pair: Pair): Promise<Variant> {
         const thread = selectA(a.store.getState()).data as ThreadMessage[] | undefined
         return thread?.some((m) => m.content === tag && m.status === 'sent') ?? false
       }, 'the sender to see its message confirmed', 5_000)
-      return { inCache: t1 - t0, visible: t2 - t0 }
+      return { inCache: t1 - t0, visible: t2 - t0, sendSide: emitted.at() - t0, receiveSide: t1 - read.at() }
     },
     async close() {
       detach()
+      read.off()
+      emitted.off()
       await Promise.all([a.close(), b.close()])
     },
   }
@@ -150,20 +193,23 @@ async function peerVariant(url: string, pair: Pair): Promise<Variant> {
   const b: PeerClient = await peerClient({ url, token: pair.b.token, conversationId: pair.conversationId, probes: [probe.middleware] })
   const selectThread = b.api.endpoints.getMessages.select(pair.conversationId)
   const detach = probe.attach(b.store)
+  const read = firstRead(b.socket())
   return {
     name: 'peer',
     async sample(tag) {
       const arrival = probe.expect((state) => lastContentIs(selectThread(state as never).data, tag))
+      read.arm()
       const t0 = nowNs()
       const acked = sendAck(a, pair.conversationId, tag)
       const t1 = await arrival.inCache
       const t2 = await withTimeout(arrival.visible, 5_000, 'a store notification showing the message')
       const ack = await acked
       if (!ack.ok) throw new Error(`peer's sender refused: ${ack.error.code}`)
-      return { inCache: t1 - t0, visible: t2 - t0 }
+      return { inCache: t1 - t0, visible: t2 - t0, sendSide: null, receiveSide: t1 - read.at() }
     },
     async close() {
       detach()
+      read.off()
       await Promise.all([closeSocket(a), b.close()])
     },
   }
@@ -193,8 +239,9 @@ export const p1: Figure = {
       ['layer', () => layerVariant(host.url, layerPair!)],
       ['peer', () => peerVariant(host.url, peerPair)],
     ]
-    const results = new Map<string, { p50: number[]; p99: number[]; vp50: number[]; vp99: number[] }>()
-    for (const [name] of factories) results.set(name, { p50: [], p99: [], vp50: [], vp99: [] })
+    type Series = 'p50' | 'p99' | 'vp50' | 'vp99' | 'send50' | 'recv50'
+    const results = new Map<string, Record<Series, number[]>>()
+    for (const [name] of factories) results.set(name, { p50: [], p99: [], vp50: [], vp99: [], send50: [], recv50: [] })
     let n = 0
     const run = async (v: Variant, count: number): Promise<Sample[]> => {
       const out: Sample[] = []
@@ -220,13 +267,17 @@ export const p1: Figure = {
             r.vp50.push(percentile(visible, 50))
             r.vp99.push(percentile(visible, 99))
           }
+          const send = samples.flatMap((s) => (s.sendSide === null ? [] : [s.sendSide]))
+          if (send.length > 0) r.send50.push(percentile(send, 50))
+          const receive = samples.flatMap((s) => (s.receiveSide === null ? [] : [s.receiveSide]))
+          if (receive.length > 0) r.recv50.push(percentile(receive, 50))
         } finally {
           await v.close()
         }
       }
       if (round >= 0) log(`P1 round ${round + 1}/${sizes.rounds}: ${[...results].map(([k, r]) => `${k} p50 ${nsToUs(r.p50.at(-1)!).toFixed(0)} µs`).join(', ')}`)
     }
-    const us = (name: string, key: 'p50' | 'p99' | 'vp50' | 'vp99') => nsToUs(median(results.get(name)![key]))
+    const us = (name: string, key: Series) => nsToUs(median(results.get(name)![key]))
     const rows: Row[] = [
       row({ id: 'P1-floor-p50', name: 'floor: bare Socket.IO echo relay, p50', value: us('floor', 'p50'), unit: 'µs' }),
       row({ id: 'P1-floor-p99', name: 'floor: bare Socket.IO echo relay, p99', value: us('floor', 'p99'), unit: 'µs' }),
@@ -243,8 +294,17 @@ export const p1: Figure = {
       row({ id: 'P1-p99', name: 'layer: sendMessage → in B’s cached thread, p99 (baseline raw)', value: us('layer', 'p99'), unit: 'µs', baseline: us('raw', 'p99') }),
       row({ id: 'P1-visible-p50', name: 'layer: … → a B store subscriber sees it, p50 (baseline raw)', value: us('layer', 'vp50'), unit: 'µs', baseline: us('raw', 'p50') }),
       row({ id: 'P1-visible-p99', name: 'layer: … → a B store subscriber sees it, p99 (baseline raw)', value: us('layer', 'vp99'), unit: 'µs', baseline: us('raw', 'p99') }),
+      row({ id: 'P1-send-side-p50', name: 'layer, sender’s side: sendMessage dispatched → its socket emits message:send, p50', value: us('layer', 'send50'), unit: 'µs' }),
+      row({
+        id: 'P1-receive-side-p50',
+        name: 'layer, receiver’s side: first TCP read of the message → in B’s cached thread, p50 (baseline raw: → its listener)',
+        value: us('layer', 'recv50'),
+        unit: 'µs',
+        baseline: us('raw', 'recv50'),
+      }),
       row({ id: 'P1-peer-p50', name: 'peer (RTK docs streaming): bare send → in B’s cached thread, p50 (baseline raw)', value: us('peer', 'p50'), unit: 'µs', baseline: us('raw', 'p50') }),
       row({ id: 'P1-peer-p99', name: 'peer: bare send → in B’s cached thread, p99 (baseline raw)', value: us('peer', 'p99'), unit: 'µs', baseline: us('raw', 'p99') }),
+      row({ id: 'P1-peer-receive-side-p50', name: 'peer, receiver’s side: first TCP read → in B’s cached thread, p50 (baseline raw)', value: us('peer', 'recv50'), unit: 'µs', baseline: us('raw', 'recv50') }),
       row({ id: 'P1-peer-visible-p50', name: 'peer: … → a B store subscriber sees it, p50 (baseline raw)', value: us('peer', 'vp50'), unit: 'µs', baseline: us('raw', 'p50') }),
       row({
         id: 'P1-vs-peer-p50',
