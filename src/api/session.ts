@@ -25,3 +25,11 @@ export const tokenRefreshed = createAction<{ token: string; user?: User }>('auth
  * @example dispatch(loggedOut())
  */
 export const loggedOut = createAction('auth/loggedOut')
+
+/**
+ * A token refresh was refused (the session cannot be renewed): the realtime layer shows `unauthorized` and keeps the
+ * user's unsent messages until they log in again.
+ *
+ * @example dispatch(sessionRefreshFailed())
+ */
+export const sessionRefreshFailed = createAction('auth/refreshFailed')

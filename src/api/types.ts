@@ -18,4 +18,6 @@ export interface Session {
 /** The thunk extra argument every store provides: where the API lives. */
 export interface ApiExtra {
   apiUrl: string
+  /** The `fetch` HTTP goes through (tests pass an in-memory server); default the global one. */
+  fetchFn?: typeof fetch
 }

@@ -1,15 +1,28 @@
 import { combineReducers, configureStore, type Middleware } from '@reduxjs/toolkit'
 import { api, type ApiExtra } from '../api'
 import { userSchema, parse } from '../contract'
-import { connect, connectionSlice, createSocketMiddleware, type CreateSocket } from '../realtime'
+import { sessionRefreshFailed } from '../api'
+import {
+  connect,
+  connectionSlice,
+  createSocketMiddleware,
+  shutdown,
+  type CreateSocket,
+  type SocketMiddlewareOptions,
+  type StorageLike,
+} from '../realtime'
 import { authSlice, loggedIn, loggedOut, tokenRefreshed, type AuthState } from './authSlice'
 
 /** The Web Storage shape `makeStore` needs (`localStorage`, `sessionStorage`, or a memory one in Node). */
-export interface StorageLike {
-  getItem(key: string): string | null
-  setItem(key: string, value: string): void
-  removeItem(key: string): void
-}
+export type { StorageLike }
+
+/** The realtime options a store may tune (tests, or an app with its own connectivity signal). */
+export type RealtimeOptions = Partial<
+  Pick<
+    SocketMiddlewareOptions,
+    'drainLock' | 'outboxLimit' | 'retryTriggers' | 'invalidationWindowMs' | 'ackTimeoutMs' | 'backoff' | 'random' | 'socketOptions'
+  >
+>
 
 const rootReducer = combineReducers({
   auth: authSlice.reducer,
@@ -29,6 +42,10 @@ export interface MakeStoreOptions {
   storage?: StorageLike
   /** Runs before every other middleware, so it sees every action (thunks included). */
   extraMiddleware?: Middleware[]
+  /** The `fetch` HTTP goes through; default the global one. */
+  fetchFn?: typeof fetch
+  /** Tuning of the realtime layer (drain lock, outbox limit, retry triggers, invalidation window, backoff…). */
+  realtime?: RealtimeOptions
 }
 
 /** Where the session is saved. */
@@ -109,7 +126,7 @@ function saveAuth(storage: StorageLike, auth: AuthState) {
 export function makeStore(options: MakeStoreOptions = {}) {
   const storage = options.storage ?? defaultStorage()
   const apiUrl = (options.apiUrl ?? defaultApiUrl()).replace(/\/+$/, '')
-  const extra: ApiExtra = { apiUrl }
+  const extra: ApiExtra = { apiUrl, ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}) }
   const restored = loadAuth(storage)
   const preloadedState: Partial<RootState> = {
     ...(restored ? { auth: restored } : {}),
@@ -124,6 +141,10 @@ export function makeStore(options: MakeStoreOptions = {}) {
     loggedIn,
     loggedOut,
     tokenRefreshed,
+    refreshFailed: sessionRefreshFailed,
+    // The durable outbox lives next to the session, one key per user.
+    storage,
+    ...options.realtime,
   })
 
   const store = configureStore({
@@ -153,11 +174,22 @@ export function makeStore(options: MakeStoreOptions = {}) {
     saveAuth(storage, auth)
   })
 
-  // Another tab of this browser logged out (its `removeItem` fires `storage` here): log out this one too.
+  // Other tabs of this browser share the session through storage (its `storage` event): one logging out logs this
+  // one out too; a token one refreshed is used here as well (the next handshake and request read it).
   if (typeof window !== 'undefined' && typeof window.addEventListener === 'function' && storage === defaultBrowserStorage()) {
     window.addEventListener('storage', (event) => {
-      if (event.key === AUTH_STORAGE_KEY && event.newValue === null && store.getState().auth.token) store.dispatch(loggedOut())
+      if (event.key !== AUTH_STORAGE_KEY) return
+      const { token, user } = store.getState().auth
+      if (!token) return
+      if (event.newValue === null) {
+        store.dispatch(loggedOut())
+        return
+      }
+      const other = loadAuth(storage)
+      if (other && other.user?.id === user?.id && other.token && other.token !== token) store.dispatch(tokenRefreshed({ token: other.token }))
     })
+    // The page goes away: the drain lock (a lease where there are no Web Locks) is let go at once for the other tabs.
+    window.addEventListener('pagehide', () => store.dispatch(shutdown()))
   }
 
   if (store.getState().auth.token) store.dispatch(connect())

@@ -1,5 +1,6 @@
 import { createAction, prepareAutoBatched, SHOULD_AUTOBATCH } from '@reduxjs/toolkit'
 import type { ErrorCode, Id, Message, ServerEventName, ServerEventPayload, ValidationIssue } from '../contract'
+import type { PendingMessage } from './connectionSlice'
 
 /** Every action of the realtime layer is `socket/…`; matching is always by `.match`, never by comparing strings. */
 export const PREFIX = 'socket/' as const
@@ -88,7 +89,7 @@ export const connected = createAction(`${PREFIX}connected`, (payload: { socketId
 /** The connection dropped; Socket.IO's reason (`transport close`, `io server disconnect`, …). */
 export const disconnected = createAction<{ reason: string }>(`${PREFIX}disconnected`)
 
-/** Socket.IO's manager is trying again; `attempt` counts from 1. */
+/** The middleware tries the handshake again (its own backoff; Socket.IO's reconnection is off); once per attempt, from 1. */
 export const reconnecting = createAction<{ attempt: number }>(`${PREFIX}reconnecting`)
 
 /** A handshake failed: `NETWORK` (server unreachable) or the server's refusal code (`UNAUTHORIZED`, …). */
@@ -130,6 +131,39 @@ export const sendRetryScheduled = createAction<{ clientId: string; attempt: numb
 
 /** Something unexpected went wrong inside the middleware; it never throws, it reports. */
 export const internalError = createAction<{ where: string; message: string }>(`${PREFIX}internalError`)
+
+/** The durable outbox of the logged-in user was read back from storage (a reload, or the next login of that user). */
+export const outboxRestored = createAction<{ entries: PendingMessage[] }>(`${PREFIX}outboxRestored`)
+
+/** Why a send was not even queued. */
+export interface SendRejection {
+  clientId: string
+  conversationId: Id
+  code: 'OUTBOX_FULL'
+  message: string
+}
+
+/**
+ * A send refused before it was queued: the outbox already holds its limit of unconfirmed messages. Nothing queued is
+ * dropped; the message is not shown (the app keeps the draft and tells the user, see `selectSendRejection`).
+ */
+export const sendRejected = createAction<SendRejection>(`${PREFIX}sendRejected`)
+
+/** This tab holds the drain lock of the user's outbox and sends; `socket/drainStopped` when it let it go. */
+export const drainStarted = createAction(`${PREFIX}drainStarted`)
+export const drainStopped = createAction(`${PREFIX}drainStopped`)
+
+/** The browser came online or the tab became visible: waiting reconnects and network retries go at once. */
+export const retryNow = createAction<{ reason: 'online' | 'visible' }>(`${PREFIX}retryNow`)
+
+/** A reconnect the server did not recover: what events feed is refetched once (its tags invalidated together). */
+export const catchUpStarted = createAction<{ tags: number }>(`${PREFIX}catchUpStarted`)
+
+/**
+ * The middleware stops for good (page unload, test teardown): the socket closes, timers stop, the drain lock is
+ * released; the durable outbox stays as it is for the next page.
+ */
+export const shutdown = createAction(`${PREFIX}shutdown`)
 
 /**
  * Asks the middleware for its socket holder (the non-Redux channel `useSocket` reads); the middleware answers

@@ -6,7 +6,6 @@ import {
   disconnected,
   eventRejected,
   internalError,
-  reconnecting,
   serverEventActions,
 } from './actions'
 import type { AppSocket } from './types'
@@ -48,7 +47,6 @@ const codeOf = (message: string) => (isErrorCode(message) ? message : ('NETWORK'
  */
 export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>): () => void {
   const emitter = socket as unknown as Emitter
-  const manager = socket.io as unknown as Emitter
 
   // A throwing reducer must not escape into Socket.IO's emitter (it would skip the other listeners of the event).
   const guarded =
@@ -65,7 +63,6 @@ export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>)
     on(emitter, 'connect', guarded('connect', () => dispatch(connected({ socketId: socket.id ?? '', recovered: socket.recovered === true })))),
     on(emitter, 'disconnect', guarded('disconnect', (reason) => dispatch(disconnected({ reason: String(reason) })))),
     on(emitter, 'connect_error', guarded('connect_error', (error) => dispatch(connectFailed(connectErrorOf(error))))),
-    on(manager, 'reconnect_attempt', guarded('reconnect_attempt', (attempt) => dispatch(reconnecting({ attempt: Number(attempt) })))),
     ...SERVER_EVENTS.map((event) => on(emitter, event, guarded(event, (payload) => dispatch(serverEventAction(event, payload))))),
   ]
 

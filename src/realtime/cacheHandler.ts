@@ -1,6 +1,7 @@
 import { SERVER_EVENTS } from '../contract'
-import { sendConfirmed, serverEventActions, sessionEnded, sessionStarted } from './actions'
-import { cacheWorkForBurst, type QueuedEvent } from './cacheWork'
+import { LIST } from '../api'
+import { catchUpStarted, connected, sendConfirmed, serverEventActions, sessionEnded, sessionStarted, shutdown } from './actions'
+import { cacheWorkForBurst, queryKey, type CacheTag, type QueuedEvent } from './cacheWork'
 import type { SocketRootState } from './connectionSlice'
 import type { Context, Handler } from './context'
 
@@ -11,8 +12,28 @@ import type { Context, Handler } from './context'
  * our own send (`socket/sendConfirmed`) is reconciled exactly like `message:sent`.
  */
 export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
+  const { dispatch } = ctx.mwApi
   let queue: QueuedEvent[] = []
   let scheduled = false
+  /** Whether this session was connected before: the next `connected` is a reconnect. */
+  let wasConnected = false
+
+  /** What events feed: the lists, and every cached thread. */
+  function catchUpTags(): CacheTag[] {
+    const tags: CacheTag[] = [
+      { type: 'Conversation', id: LIST },
+      { type: 'Lesson', id: LIST },
+      { type: 'ContactRequest', id: LIST },
+    ]
+    const { queries } = ctx.view()
+    for (const [key, entry] of Object.entries(queries)) {
+      const arg = (entry as { endpointName?: string; originalArgs?: unknown } | undefined)
+      if (arg?.endpointName === 'getMessages' && typeof arg.originalArgs === 'string' && key === queryKey({ endpointName: 'getMessages', arg: arg.originalArgs })) {
+        tags.push({ type: 'Message', id: arg.originalArgs })
+      }
+    }
+    return tags
+  }
 
   function flush() {
     scheduled = false
@@ -34,9 +55,22 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
   }
 
   return (action) => {
-    if (sessionStarted.match(action) || sessionEnded.match(action)) {
+    if (sessionStarted.match(action) || sessionEnded.match(action) || shutdown.match(action)) {
       // Work queued for the previous session must not touch the next one's cache.
       queue = []
+      ctx.coalescer.cancel()
+      wasConnected = false
+      return
+    }
+    if (connected.match(action)) {
+      // Catch-up: a session the server recovered missed nothing; otherwise what events feed is refetched once,
+      // its tags gathered with any other invalidation of the same window.
+      if (wasConnected && !action.payload.recovered) {
+        const tags = catchUpTags()
+        dispatch(catchUpStarted({ tags: tags.length }))
+        ctx.coalescer.add(tags)
+      }
+      wasConnected = true
       return
     }
     if (sendConfirmed.match(action)) {

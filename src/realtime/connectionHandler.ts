@@ -1,6 +1,6 @@
 import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
-import { api } from '../api'
+import { api, refreshSession, type RefreshOutcome } from '../api'
 import {
   connect,
   connected,
@@ -8,40 +8,48 @@ import {
   disconnect,
   disconnected,
   reconnecting,
+  retryNow,
   sessionEnded,
   sessionExpired,
   sessionStarted,
+  shutdown,
   type ConnectionError,
 } from './actions'
 import { backoffDelay } from './backoff'
 import { bindSocket } from './bindSocket'
 import type { SocketRootState } from './connectionSlice'
-import type { Context, Handler, RefreshOutcome } from './context'
+import type { Context, Handler } from './context'
+import { browserRetryTriggers } from './triggers'
 import type { AppSocket } from './types'
 
-/** The default refresh: the api's `refreshToken` mutation (which dispatches the app's `auth/tokenRefreshed`). */
-export async function refreshWithApi(mwApi: MiddlewareAPI<Dispatch<UnknownAction>, unknown>): Promise<RefreshOutcome> {
-  const thunk = api.endpoints.refreshToken.initiate(undefined, { track: false })
-  const result = await (mwApi.dispatch as unknown as (t: typeof thunk) => ReturnType<typeof thunk>)(thunk)
-  if ('data' in result && result.data) return 'refreshed'
-  const status = 'error' in result ? (result.error as { status?: unknown }).status : undefined
-  return typeof status === 'number' && status >= 400 && status < 500 ? 'refused' : 'unavailable'
+/**
+ * The default refresh: the api's single-flight `refreshSession` (the `refreshToken` mutation, which dispatches the
+ * app's `auth/tokenRefreshed`), shared with the HTTP requests that got a 401 at the same time.
+ */
+export function refreshWithApi(mwApi: MiddlewareAPI<Dispatch<UnknownAction>, unknown>): Promise<RefreshOutcome> {
+  return (mwApi.dispatch as unknown as (t: ReturnType<typeof refreshSession>) => Promise<RefreshOutcome>)(refreshSession())
 }
 
 /**
  * Owns the socket's life: created at login or `connect` (never twice), torn down at `disconnect`, logout or an
- * expired session. Socket.IO's manager reconnects after drops; this handler covers what it does not: a refused
- * handshake (refresh the token once, then `unauthorized`), a server-side kick (reconnect with a fresh token), and
- * other refusals (retry with backoff).
+ * expired session. Reconnection is the middleware's, not Socket.IO's (`reconnection: false`): after a drop or a
+ * failed handshake it waits a full-jitter exponential backoff (so clients dropped together do not come back
+ * together), dispatches `socket/reconnecting { attempt }` once per attempt and tries; the browser's `online` event and
+ * the tab becoming visible cut the wait short. A refused handshake refreshes the token once (then `unauthorized`),
+ * and a server-side kick reconnects only with a fresh token.
  */
 export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { mwApi, options } = ctx
   const { dispatch, getState } = mwApi
   const refresher = options.refreshToken === false ? null : (options.refreshToken ?? refreshWithApi)
+  const triggers = options.retryTriggers ?? browserRetryTriggers
   let teardown: (() => void) | null = null
+  let untrigger: (() => void) | null = null
   let retryTimer: ReturnType<typeof setTimeout> | null = null
   let retries = 0
   let refreshing = false
+  /** A handshake is under way (between `socket.connect()` and its `connect` or `connect_error`). */
+  let handshaking = false
   /** One refresh per handshake sequence: refused again with a fresh token means the session is over. */
   let refreshedSinceConnect = false
 
@@ -54,13 +62,17 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     const state = getState()
     if (!options.selectToken(state) || state.socket.connection.status === 'unauthorized') return
     if (ctx.socket) {
-      if (!ctx.socket.active) ctx.socket.connect()
+      // Backing off: an explicit connect tries now.
+      if (!ctx.socket.connected && !handshaking && !refreshing) attemptNow()
       return
     }
     const url = typeof options.apiUrl === 'function' ? options.apiUrl(state) : options.apiUrl
     const socket = (options.createSocket ?? io)(url, {
       ...options.socketOptions,
       autoConnect: false,
+      // The middleware reconnects with its own backoff (and the online/visible triggers): Socket.IO's would put
+      // clients in lockstep after a few attempts, and report an attempt twice.
+      reconnection: false,
       // Each store owns its own connection: never share io()'s cached manager with another store (or tab in tests).
       forceNew: true,
       // Read at every handshake, reconnects included, so a refreshed token is used without recreating the socket.
@@ -69,6 +81,12 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     ctx.socket = socket
     teardown = bindSocket(socket, dispatch)
     ctx.holder.set(socket)
+    untrigger = triggers((reason) => dispatch(retryNow({ reason })))
+    handshake(socket)
+  }
+
+  function handshake(socket: AppSocket) {
+    handshaking = true
     socket.connect()
   }
 
@@ -76,7 +94,10 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     clearRetry()
     retries = 0
     refreshing = false
+    handshaking = false
     refreshedSinceConnect = false
+    untrigger?.()
+    untrigger = null
     const socket = ctx.socket
     if (!socket) return
     ctx.socket = null
@@ -87,15 +108,23 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     ctx.holder.set(null)
   }
 
-  function scheduleReconnect() {
+  /** One attempt, now: `socket/reconnecting { attempt }` then the handshake. */
+  function attemptNow() {
+    clearRetry()
     const socket = ctx.socket
-    if (!socket || retryTimer !== null) return
+    if (!socket || socket.connected) return
     retries += 1
     dispatch(reconnecting({ attempt: retries }))
+    handshake(socket)
+  }
+
+  function scheduleReconnect() {
+    const socket = ctx.socket
+    if (!socket || retryTimer !== null || refreshing) return
     retryTimer = setTimeout(() => {
       retryTimer = null
-      if (ctx.socket === socket && !socket.active) socket.connect()
-    }, backoffDelay(retries, ctx.backoff, ctx.random))
+      if (ctx.socket === socket) attemptNow()
+    }, backoffDelay(retries + 1, ctx.backoff, ctx.random))
   }
 
   function refreshThenReconnect(error: ConnectionError) {
@@ -105,6 +134,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       dispatch(sessionExpired(error))
       return
     }
+    clearRetry()
     refreshing = true
     refreshedSinceConnect = true
     const session = ctx.session
@@ -114,9 +144,9 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
         if (session !== ctx.session || socket !== ctx.socket) return
         refreshing = false
         if (outcome === 'refreshed') {
-          if (!socket.active) socket.connect()
+          if (!socket.connected) handshake(socket)
         } else if (outcome === 'refused') {
-          dispatch(sessionExpired(error))
+          if (getState().socket.connection.status !== 'unauthorized') dispatch(sessionExpired(error))
         } else {
           refreshedSinceConnect = false
           scheduleReconnect()
@@ -148,24 +178,38 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       open()
     } else if (disconnect.match(action) || sessionExpired.match(action)) {
       close()
+    } else if (shutdown.match(action)) {
+      close()
+      ctx.session += 1
+    } else if (options.refreshFailed?.match(action)) {
+      // An HTTP request could not get a fresh token: the session is over until the next login.
+      const { status } = getState().socket.connection
+      if (status !== 'idle' && status !== 'unauthorized') dispatch(sessionExpired({ code: 'UNAUTHORIZED', message: 'The session could not be renewed' }))
     } else if (options.tokenRefreshed?.match(action)) {
-      // A socket that was refused and is waiting (not one Socket.IO is retrying) tries again with the new token.
+      // A socket waiting to try again (refused, or backing off) tries now with the new token, e.g. one another tab got.
       const status = getState().socket.connection.status
-      if (!refreshing && ctx.socket && !ctx.socket.active && (status === 'connecting' || status === 'reconnecting')) {
-        clearRetry()
-        ctx.socket.connect()
+      const socket = ctx.socket
+      if (!refreshing && !handshaking && socket && !socket.connected && (status === 'connecting' || status === 'reconnecting')) {
+        attemptNow()
       }
+    } else if (retryNow.match(action)) {
+      if (retryTimer !== null && !refreshing) attemptNow()
     } else if (connected.match(action)) {
+      handshaking = false
       clearRetry()
       retries = 0
       refreshedSinceConnect = false
     } else if (connectFailed.match(action)) {
-      if (!ctx.socket || ctx.socket.active) return // Socket.IO's manager retries network failures by itself.
+      handshaking = false
+      if (!ctx.socket || ctx.socket.connected) return
       if (action.payload.code === 'UNAUTHORIZED') refreshThenReconnect(action.payload)
       else scheduleReconnect()
-    } else if (disconnected.match(action) && action.payload.reason === 'io server disconnect') {
+    } else if (disconnected.match(action)) {
+      const { reason } = action.payload
+      handshaking = false
+      if (reason === 'io client disconnect') return
       // Socket.IO does not reconnect after a server-side kick; we do, and only with a fresh token.
-      if (refresher) refreshThenReconnect({ code: 'UNAUTHORIZED', message: 'Disconnected by the server' })
+      if (reason === 'io server disconnect' && refresher) refreshThenReconnect({ code: 'UNAUTHORIZED', message: 'Disconnected by the server' })
       else scheduleReconnect()
     }
   }

@@ -20,7 +20,10 @@ import {
   sessionEnded,
   sessionExpired,
   sessionStarted,
+  outboxRestored,
+  sendRejected,
   type ConnectionError,
+  type SendRejection,
   type SendError,
 } from './actions'
 import { isRefusal } from '../contract'
@@ -56,6 +59,8 @@ export interface SocketState {
   rooms: Id[]
   /** Sends not yet confirmed, oldest first. Kept in state (serializable) so a durable outbox can persist it. */
   outbox: PendingMessage[]
+  /** The last send refused before it was queued (the outbox was full); cleared by the next send queued. */
+  rejectedSend: SendRejection | null
 }
 
 export const initialConnection: Connection = {
@@ -66,7 +71,7 @@ export const initialConnection: Connection = {
   lastConnectedAt: null,
 }
 
-export const initialSocketState: SocketState = { connection: initialConnection, rooms: [], outbox: [] }
+export const initialSocketState: SocketState = { connection: initialConnection, rooms: [], outbox: [], rejectedSend: null }
 
 const removeByClientId = (state: SocketState, clientId: string | null) => {
   if (!clientId) return
@@ -158,6 +163,7 @@ export const connectionSlice = createSlice({
       .addCase(sendMessage, (state, action) => {
         const { clientId, conversationId, content } = action.payload
         if (state.outbox.some((m) => m.clientId === clientId)) return
+        state.rejectedSend = null
         state.outbox.push({
           clientId,
           conversationId,
@@ -190,6 +196,15 @@ export const connectionSlice = createSlice({
         }
       })
       .addCase(discardMessage, (state, action) => removeByClientId(state, action.payload.clientId))
+      .addCase(outboxRestored, (state, action) => {
+        // Storage holds the older sends (written before this page): they go first, then what this page added.
+        const known = new Set(state.outbox.map((m) => m.clientId))
+        const restored = action.payload.entries.filter((m) => !known.has(m.clientId))
+        if (restored.length > 0) state.outbox = [...restored, ...state.outbox]
+      })
+      .addCase(sendRejected, (state, action) => {
+        state.rejectedSend = action.payload
+      })
   },
 })
 
@@ -218,6 +233,13 @@ export const selectIsConnected = (state: SocketRootState): boolean => state.sock
  * @example useAppSelector(selectPendingMessages).length // ask before logging out when > 0
  */
 export const selectPendingMessages = (state: SocketRootState): PendingMessage[] => state.socket.outbox
+
+/**
+ * The last send refused because the outbox was full (`code: 'OUTBOX_FULL'`), or `null`.
+ *
+ * @example const rejected = useAppSelector(selectSendRejection) // show "Too many unsent messages…"
+ */
+export const selectSendRejection = (state: SocketRootState): SendRejection | null => state.socket.rejectedSend
 
 /** The conversations the user is looking at. */
 export const selectRooms = (state: SocketRootState): Id[] => state.socket.rooms

@@ -7,14 +7,18 @@ import type { CacheView, CacheWork } from './cacheWork'
 import type { SocketRootState } from './connectionSlice'
 import type { WritableSocketHolder } from './socketHolder'
 import type { AppSocket, CreateSocket, SocketFactoryOptions } from './types'
+import { createTagCoalescer, type TagCoalescer } from './coalescer'
+import { defaultDrainLock, type DrainLock } from './drainLock'
+import type { StorageLike } from './outboxStorage'
+import type { RetryTriggers } from './triggers'
 
 /** Anything with RTK's `.match` (an action creator, `isAnyOf(...)`). */
 export interface ActionMatcher {
   match(action: unknown): boolean
 }
 
-/** What a token refresh came to: a new token, a refusal (log in again), or no answer (try later). */
-export type RefreshOutcome = 'refreshed' | 'refused' | 'unavailable'
+export type { RefreshOutcome } from '../api'
+import type { RefreshOutcome } from '../api'
 
 /** The options of `createSocketMiddleware`. */
 export interface SocketMiddlewareOptions<S extends SocketRootState = SocketRootState> {
@@ -32,6 +36,8 @@ export interface SocketMiddlewareOptions<S extends SocketRootState = SocketRootS
   loggedOut: ActionMatcher
   /** The app's token refresh action (a socket waiting for a token connects with it). */
   tokenRefreshed?: ActionMatcher
+  /** The app's "refresh refused" action (an HTTP 401 could not be cured): status `unauthorized`, outbox kept. */
+  refreshFailed?: ActionMatcher
   /**
    * Gets a fresh token after a refused handshake or a server-side kick (it dispatches the app's refresh action).
    * Default: the api's `refreshToken` mutation. `false`: never refresh (a refusal means `unauthorized`).
@@ -45,6 +51,19 @@ export interface SocketMiddlewareOptions<S extends SocketRootState = SocketRootS
   backoff?: BackoffOptions
   /** The random source of the backoff's jitter (tests pass a constant). Default `Math.random`. */
   random?: () => number
+  /**
+   * Where the durable outbox is kept (one key per user id, `talemy.outbox.<userId>`), restored at the next page or
+   * login of that user, cleared at logout. Without it the outbox lives in memory only.
+   */
+  storage?: StorageLike
+  /** The lock that lets one tab of a user drain the outbox. Default: Web Locks, else a lease in `storage`. */
+  drainLock?: DrainLock
+  /** The most unconfirmed messages kept; a send beyond is refused (`socket/sendRejected`). Default 500. */
+  outboxLimit?: number
+  /** "Try again now" signals (the browser's `online`, the tab becoming visible). Default: the browser's. */
+  retryTriggers?: RetryTriggers
+  /** Tags invalidated by events are flushed at most once per window, in ms. Default 250. */
+  invalidationWindowMs?: number
 }
 
 /** What the handlers share; one per store (created when the middleware is applied). */
@@ -59,6 +78,9 @@ export interface Context<S extends SocketRootState = SocketRootState> {
   readonly ackTimeoutMs: number
   readonly backoff: BackoffOptions
   readonly random: () => number
+  readonly lock: DrainLock
+  readonly coalescer: TagCoalescer
+  readonly outboxLimit: number
   view(state?: S): CacheView
   applyCacheWork(work: CacheWork): void
   report(where: string, error: unknown): void
@@ -74,6 +96,11 @@ export function createContext<S extends SocketRootState>(
   mwApi: MiddlewareAPI<Dispatch<UnknownAction>, S>,
   holder: WritableSocketHolder,
 ): Context<S> {
+  const coalescer = createTagCoalescer(
+    // Auto-batched like the patches, so an event burst still notifies subscribers once.
+    (tags) => mwApi.dispatch({ ...api.util.invalidateTags(tags), meta: { [SHOULD_AUTOBATCH]: true } }),
+    options.invalidationWindowMs ?? 250,
+  )
   const ctx: Context<S> = {
     mwApi,
     options,
@@ -83,6 +110,9 @@ export function createContext<S extends SocketRootState>(
     ackTimeoutMs: options.ackTimeoutMs ?? 5_000,
     backoff: options.backoff ?? DEFAULT_BACKOFF,
     random: options.random ?? Math.random,
+    lock: options.drainLock ?? defaultDrainLock(options.storage),
+    coalescer,
+    outboxLimit: options.outboxLimit ?? 500,
     view(state = mwApi.getState()) {
       const queries = (state as { api?: { queries?: CacheView['queries'] } }).api?.queries ?? {}
       return { queries, userId: options.selectUserId?.(state) ?? null, rooms: state.socket.rooms }
@@ -94,10 +124,8 @@ export function createContext<S extends SocketRootState>(
         if (p.endpointName === 'getMessages') dispatch(api.util.patchQueryData('getMessages', p.arg, p.patches, false) as never)
         else dispatch(api.util.patchQueryData(p.endpointName, undefined, p.patches, false) as never)
       }
-      if (work.invalidate.length > 0) {
-        // Auto-batched like the patches, so an event burst still notifies subscribers once.
-        dispatch({ ...api.util.invalidateTags(work.invalidate), meta: { [SHOULD_AUTOBATCH]: true } })
-      }
+      // Gathered over a window: many events invalidating the same list cost one refetch.
+      if (work.invalidate.length > 0) coalescer.add(work.invalidate)
     },
     report(where, error) {
       const message = error instanceof Error ? error.message : String(error)

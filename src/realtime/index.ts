@@ -23,12 +23,20 @@ export {
   sendRetryScheduled,
   internalError,
   socketHolderRequested,
+  outboxRestored,
+  sendRejected,
+  drainStarted,
+  drainStopped,
+  retryNow,
+  catchUpStarted,
+  shutdown,
   serverEventActions,
   newClientId,
   type ServerEventActions,
   type ConnectionError,
   type ConnectionErrorCode,
   type SendError,
+  type SendRejection,
 } from './actions'
 export {
   connectionSlice,
@@ -37,6 +45,7 @@ export {
   selectIsConnected,
   selectPendingMessages,
   selectRooms,
+  selectSendRejection,
   type Connection,
   type ConnectionStatus,
   type PendingMessage,
@@ -52,3 +61,7 @@ export type { SocketMiddlewareOptions, RefreshOutcome, ActionMatcher } from './c
 export { createSocketHolder, type SocketHolder } from './socketHolder'
 export { useSocket, type UseSocket } from './useSocket'
 export type { AppSocket, CreateSocket, SocketFactoryOptions } from './types'
+export { createTagCoalescer, type TagCoalescer, type Timers } from './coalescer'
+export { createMemoryLock, createWebLock, createLeaseLock, defaultDrainLock, type DrainLock } from './drainLock'
+export { createOutboxStorage, outboxStorageKey, type OutboxStorage, type StorageLike } from './outboxStorage'
+export { browserRetryTriggers, manualRetryTriggers, type RetryTriggers, type RetryReason } from './triggers'

@@ -1,5 +1,5 @@
 import type { Dispatch, Middleware, UnknownAction } from '@reduxjs/toolkit'
-import { connect, socketHolderRequested } from './actions'
+import { connect, sendMessage, sendRejected, socketHolderRequested } from './actions'
 import { buildCacheHandler } from './cacheHandler'
 import { buildConnectionHandler } from './connectionHandler'
 import type { SocketRootState } from './connectionSlice'
@@ -44,6 +44,22 @@ export function createSocketMiddleware<S extends SocketRootState>(
       if (socketHolderRequested.match(action)) return holder
       // No one logged in: nothing to connect, and the status stays `idle`.
       if (connect.match(action) && !options.selectToken(mwApi.getState())) return action
+      // Bounded outbox: beyond the limit a send is refused with an action, and nothing already queued is dropped.
+      if (sendMessage.match(action)) {
+        const { outbox } = mwApi.getState().socket
+        if (outbox.length >= ctx.outboxLimit && !outbox.some((m) => m.clientId === action.payload.clientId)) {
+          const { clientId, conversationId } = action.payload
+          mwApi.dispatch(
+            sendRejected({
+              clientId,
+              conversationId,
+              code: 'OUTBOX_FULL',
+              message: `${outbox.length} messages are still waiting to be sent; try again once some have gone.`,
+            }),
+          )
+          return action
+        }
+      }
       const prevState = mwApi.getState()
       const result = next(action)
       for (const handler of handlers) {

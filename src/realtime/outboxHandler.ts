@@ -14,15 +14,21 @@ import {
   type Message,
 } from '../contract'
 import {
+  connect,
   connected,
   discardMessage,
+  drainStarted,
+  drainStopped,
+  outboxRestored,
   retryMessage,
+  retryNow,
   sendConfirmed,
   sendFailed,
   sendMessage,
   sendRetryScheduled,
   sessionEnded,
   sessionStarted,
+  shutdown,
   type SendError,
 } from './actions'
 import { emitWithAck, type AckResult } from './ack'
@@ -30,6 +36,7 @@ import { backoffDelay } from './backoff'
 import { addPendingPatches, removePendingPatches, setPendingStatusPatches, threadWork } from './cacheWork'
 import type { PendingMessage, SocketRootState } from './connectionSlice'
 import type { Context, Handler } from './context'
+import { createOutboxStorage } from './outboxStorage'
 
 /** How one try of a send ended. */
 export type SendOutcome =
@@ -91,23 +98,93 @@ const pendingCopy = (entry: PendingMessage, senderId: Id | null): ThreadMessage 
  * Sends: the pending copy goes into its cached thread at once; then, one message at a time per conversation (so
  * each sender's messages reach the server in the order they were written), `message:send` with an ack and a
  * timeout, or the HTTP `postMessage` with the same `clientId` when the socket is down or silent. Retryable failures
- * wait a backoff (or the server's `retryAfterMs`) and go again, sooner when the socket connects; refusals mark the
- * message failed until `retryMessage`.
+ * wait a backoff (or the server's `retryAfterMs`) and go again, sooner when the socket connects or the browser comes
+ * online; refusals mark the message failed until `retryMessage`.
+ *
+ * Durable: the outbox is mirrored in `storage` under the user's key after every change, read back at the next page
+ * (or the next login of that user, e.g. after `unauthorized`) and cleared at logout. One tab drains at a time: sends
+ * go out only while this tab holds the user's drain lock, which it lets go when nothing is left to send.
  */
 export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { dispatch, getState } = ctx.mwApi
   /** Conversations with a send in flight. */
   const busy = new Set<Id>()
-  /** Conversations waiting for a retry timer. */
-  const waits = new Map<Id, ReturnType<typeof setTimeout>>()
+  /** Conversations waiting for a retry timer; `rate` waits honour the server's `retryAfterMs` even when online. */
+  const waits = new Map<Id, { timer: ReturnType<typeof setTimeout>; rate: boolean }>()
+  const durable = ctx.options.storage ? createOutboxStorage(ctx.options.storage) : null
+  /** The user whose stored outbox mirrors the one in state (after it was read back), and what was last written. */
+  let mirrored: Id | null = null
+  let saved: readonly PendingMessage[] = []
+  let lock: 'none' | 'waiting' | 'held' = 'none'
+  let letGo: (() => void) | null = null
 
   const outbox = () => getState().socket.outbox
   const userId = () => ctx.options.selectUserId?.(getState()) ?? null
+  const hasPending = () => outbox().some((m) => m.status === 'pending')
+  const paused = () => getState().socket.connection.status === 'unauthorized'
+
+  function clearWaits(onlyNetwork = false) {
+    for (const [conversationId, wait] of waits) {
+      if (onlyNetwork && wait.rate) continue
+      clearTimeout(wait.timer)
+      waits.delete(conversationId)
+    }
+  }
+
+  function releaseLock() {
+    const wasHeld = lock === 'held'
+    letGo?.()
+    letGo = null
+    lock = 'none'
+    if (wasHeld) dispatch(drainStopped())
+  }
 
   function reset() {
-    for (const timer of waits.values()) clearTimeout(timer)
-    waits.clear()
+    clearWaits()
     busy.clear()
+    releaseLock()
+    mirrored = null
+    saved = []
+  }
+
+  /** Reads the user's stored outbox back (once per session and user) and mirrors the outbox from then on. */
+  function restore() {
+    const user = userId()
+    if (!durable || !user || mirrored === user) return
+    mirrored = user
+    saved = outbox()
+    const entries = durable.load(user)
+    if (entries.length > 0) dispatch(outboxRestored({ entries }))
+  }
+
+  function persist() {
+    if (!durable || mirrored === null || mirrored !== userId()) return
+    const now = outbox()
+    if (now === saved) return
+    durable.save(mirrored, saved, now)
+    saved = now
+  }
+
+  function wantLock() {
+    if (lock !== 'none' || paused() || !hasPending()) return
+    const user = userId()
+    lock = 'waiting'
+    const session = ctx.session
+    let granted = false
+    const giveUp = ctx.lock.request(`talemy.outbox.${user ?? 'anonymous'}`, (release) => {
+      if (session !== ctx.session || lock !== 'waiting') return release()
+      granted = true
+      letGo = release
+      lock = 'held'
+      dispatch(drainStarted())
+      drainAll()
+    })
+    // Granted inside `request` (a free lock): `letGo` is already the release, possibly even used.
+    if (!granted) letGo = giveUp
+  }
+
+  function maybeReleaseLock() {
+    if (lock === 'held' && busy.size === 0 && !hasPending()) releaseLock()
   }
 
   async function viaHttp(entry: PendingMessage): Promise<SendOutcome> {
@@ -119,6 +196,8 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
 
   async function attempt(entry: PendingMessage): Promise<SendOutcome> {
     const socket = ctx.socket
+    // A socket known to be down is not waited for: HTTP at once. A silent one is given the ack timeout; a drop
+    // while the ack is awaited fails it at once (Socket.IO clears pending acks on disconnect), so HTTP follows at once.
     if (socket?.connected) {
       const { conversationId, content, clientId } = entry
       const result = await emitWithAck(socket, { event: 'message:send', payload: { conversationId, content, clientId } }, ctx.ackTimeoutMs)
@@ -131,32 +210,38 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     busy.delete(conversationId)
     const current = outbox().find((m) => m.clientId === entry.clientId)
     if (outcome.kind === 'sent') {
-      // Even when discarded meanwhile: the server has it, so the thread shows it.
+      // Even when discarded meanwhile: the server has it and the other side sees it, so our thread shows it too.
       dispatch(sendConfirmed({ message: outcome.message }))
     } else if (outcome.kind === 'refused') {
       if (current) dispatch(sendFailed({ clientId: entry.clientId, error: outcome.error }))
+    } else if (current?.status === 'pending' && paused()) {
+      // The session expired: kept (here and in storage) until the user logs in again.
+      maybeReleaseLock()
+      return
     } else if (current?.status === 'pending' && outcome.error.code === 'NETWORK' && ctx.socket?.connected) {
       // HTTP failed but the socket came up meanwhile: go again now, over it (an ack timeout bounds any loop).
     } else if (current?.status === 'pending') {
       const attempt = current.attempts + 1
       const delayMs = outcome.retryAfterMs ?? backoffDelay(attempt, ctx.backoff, ctx.random)
       dispatch(sendRetryScheduled({ clientId: entry.clientId, attempt, delayMs, error: outcome.error }))
-      waits.set(
-        conversationId,
-        setTimeout(() => {
+      waits.set(conversationId, {
+        rate: outcome.retryAfterMs !== undefined,
+        timer: setTimeout(() => {
           waits.delete(conversationId)
           pump(conversationId)
         }, delayMs),
-      )
+      })
       return
     }
     pump(conversationId)
+    maybeReleaseLock()
   }
 
   function pump(conversationId: Id) {
-    if (busy.has(conversationId) || waits.has(conversationId)) return
+    if (busy.has(conversationId) || waits.has(conversationId) || paused()) return
     const entry = outbox().find((m) => m.conversationId === conversationId && m.status === 'pending')
     if (!entry) return
+    if (lock !== 'held') return wantLock()
     busy.add(conversationId)
     const session = ctx.session
     attempt(entry)
@@ -170,21 +255,20 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
       .catch((error: unknown) => ctx.report('send', error))
   }
 
-  /** Now: on (re)connect, every conversation with pending messages goes again, waiting timers or not. */
-  function drainAll() {
-    for (const [conversationId, timer] of waits) {
-      clearTimeout(timer)
-      waits.delete(conversationId)
-    }
+  /** Now: every conversation with pending messages goes again (waiting network retries cut short). */
+  function drainAll(onlyNetworkWaits = false) {
+    clearWaits(onlyNetworkWaits)
     for (const conversationId of new Set(outbox().map((m) => m.conversationId))) pump(conversationId)
+    maybeReleaseLock()
   }
 
   function patchThread(conversationId: Id, patchesFor: Parameters<typeof threadWork>[2]) {
     ctx.applyCacheWork(threadWork(ctx.view(), conversationId, patchesFor))
   }
 
-  return (action, prevState) => {
+  function handle(action: Parameters<Handler<S>>[0], prevState: S) {
     if (sendMessage.match(action)) {
+      restore()
       const entry = outbox().find((m) => m.clientId === action.payload.clientId)
       if (!entry) return
       patchThread(entry.conversationId, (thread) => addPendingPatches(thread, pendingCopy(entry, userId())))
@@ -192,9 +276,16 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
       const valid = parse(sendMessageSchema, action.payload)
       if (!valid.ok) dispatch(sendFailed({ clientId: entry.clientId, error: { code: 'INVALID', message: describeIssues(valid.issues) } }))
       else pump(entry.conversationId)
+    } else if (outboxRestored.match(action)) {
+      const user = userId()
+      for (const entry of action.payload.entries) {
+        patchThread(entry.conversationId, (thread) => addPendingPatches(thread, pendingCopy(entry, user)))
+      }
+      drainAll()
     } else if (sendFailed.match(action)) {
       const entry = outbox().find((m) => m.clientId === action.payload.clientId)
       if (entry) patchThread(entry.conversationId, (thread) => setPendingStatusPatches(thread, entry.clientId, 'failed', action.payload.error))
+      maybeReleaseLock()
     } else if (retryMessage.match(action)) {
       const entry = outbox().find((m) => m.clientId === action.payload.clientId)
       if (!entry || entry.status !== 'pending') return
@@ -203,10 +294,24 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     } else if (discardMessage.match(action)) {
       const entry = prevState.socket.outbox.find((m) => m.clientId === action.payload.clientId)
       if (entry) patchThread(entry.conversationId, (thread) => removePendingPatches(thread, entry.clientId))
+      maybeReleaseLock()
     } else if (connected.match(action)) {
       drainAll()
-    } else if (sessionStarted.match(action) || sessionEnded.match(action)) {
+    } else if (retryNow.match(action)) {
+      drainAll(true)
+    } else if (connect.match(action)) {
+      restore()
+      drainAll(true)
+    } else if (sessionStarted.match(action)) {
       reset()
+      restore()
+      drainAll()
+    } else if (sessionEnded.match(action) || shutdown.match(action)) {
+      reset()
+    } else if (ctx.options.loggedOut.match(action)) {
+      // The user asked to leave (the app warns first when sends are pending): nothing of theirs stays behind.
+      const user = ctx.options.selectUserId?.(prevState) ?? null
+      if (user) durable?.clear(user)
     } else if (api.endpoints.getMessages.matchFulfilled(action)) {
       // A (re)fetched thread replaced the cached one: put our unconfirmed copies back, or confirm them when the
       // server already has them (a send whose answer was lost).
@@ -219,5 +324,10 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
         else patchThread(conversationId, (t) => addPendingPatches(t, pendingCopy(entry, userId())))
       }
     }
+  }
+
+  return (action, prevState) => {
+    handle(action, prevState)
+    if (!shutdown.match(action)) persist()
   }
 }

@@ -2,11 +2,14 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { api, loggedOut } from '../../src/api'
 import { type ServerEventName } from '../../src/contract'
 import {
+  catchUpStarted,
   connect,
   connected,
   connectFailed,
   disconnect,
   disconnected,
+  drainStarted,
+  drainStopped,
   eventRejected,
   internalError,
   joinConversation,
@@ -34,6 +37,8 @@ afterEach(() => {
 })
 
 const online = (id = 'sock-1') => connected({ socketId: id, recovered: false })
+/** `socket/connected` at any time (the backoff's fake timers moved the clock). */
+const onlineAnyTime = (id: string, recovered = false) => ({ ...connected({ socketId: id, recovered }), meta: { at: expect.any(String) as unknown as string } })
 
 function connectedStore(...args: Parameters<typeof mockStore>) {
   const setup = mockStore(...args)
@@ -51,7 +56,7 @@ describe('connecting', () => {
     expect(sockets.sockets).toHaveLength(1)
     const socket = sockets.last
     expect(socket.url).toBe('http://api.test')
-    expect(socket.options).toMatchObject({ autoConnect: false, forceNew: true })
+    expect(socket.options).toMatchObject({ autoConnect: false, forceNew: true, reconnection: false })
     expect(socket.connectCalls).toBe(1)
     expect(socket.handshakeToken()).toBe('token-1')
     expect(store.getActions()).toEqual([connect(), connect()])
@@ -65,31 +70,36 @@ describe('connecting', () => {
     expect(store.getState().socket.connection.status).toBe('idle')
   })
 
-  test('connected, a drop, attempts, connected again: the exact actions', () => {
+  test('connected, a drop, attempts (the middleware’s backoff, one action each), connected again: the exact actions', () => {
     const { dispatch, store, sockets } = mockStore()
     dispatch(connect())
     const socket = sockets.last
     socket.serverConnect('sock-1')
     socket.serverDrop('transport close')
+    // Full jitter with random 0.5: attempt 1 after 250 ms (0.5 × 500), attempt 2 after 500 ms (0.5 × 1000).
+    vi.advanceTimersByTime(249)
+    expect(socket.connectCalls).toBe(1)
+    vi.advanceTimersByTime(1)
+    expect(socket.connectCalls).toBe(2)
     socket.networkError()
-    socket.reconnectAttempt(1)
-    socket.reconnectAttempt(2)
+    vi.advanceTimersByTime(500)
+    expect(socket.connectCalls).toBe(3)
     socket.serverConnect('sock-2', true)
     expect(store.getActions()).toEqual([
       connect(),
-      online('sock-1'),
+      onlineAnyTime('sock-1'),
       disconnected({ reason: 'transport close' }),
-      connectFailed({ code: 'NETWORK', message: 'xhr poll error' }),
       reconnecting({ attempt: 1 }),
+      connectFailed({ code: 'NETWORK', message: 'xhr poll error' }),
       reconnecting({ attempt: 2 }),
-      connected({ socketId: 'sock-2', recovered: true }),
+      onlineAnyTime('sock-2', true),
     ])
     expect(store.getState().socket.connection).toEqual({
       status: 'connected',
       socketId: 'sock-2',
       error: null,
       attempt: 0,
-      lastConnectedAt: T0,
+      lastConnectedAt: '2026-11-24T08:00:00.750Z',
     })
     expect(sockets.sockets).toHaveLength(1)
   })
@@ -170,11 +180,12 @@ describe('connecting', () => {
     dispatch(connect())
     const socket = sockets.last
     socket.serverRefuse('FORBIDDEN')
-    expect(store.getActions()).toEqual([connect(), connectFailed({ code: 'FORBIDDEN', message: 'FORBIDDEN' }), reconnecting({ attempt: 1 })])
+    expect(store.getActions()).toEqual([connect(), connectFailed({ code: 'FORBIDDEN', message: 'FORBIDDEN' })])
     vi.advanceTimersByTime(499) // random 0.5 × 1000
     expect(socket.connectCalls).toBe(1)
     vi.advanceTimersByTime(1)
     expect(socket.connectCalls).toBe(2)
+    expect(store.getActions()).toEqual([connect(), connectFailed({ code: 'FORBIDDEN', message: 'FORBIDDEN' }), reconnecting({ attempt: 1 })])
   })
 
   test('errors never escape: a throwing socket factory becomes an action', () => {
@@ -293,7 +304,7 @@ describe('rooms', () => {
     for (const p of socket.sent('conversation:join')) p.ack({ ok: true, data: null })
     await settle()
     socket.serverDrop()
-    socket.reconnectAttempt(1)
+    vi.advanceTimersByTime(250)
     socket.serverConnect('sock-2')
     expect(socket.sent('conversation:join').map((p) => p.args[0])).toEqual(['c1', 'c2', 'c1', 'c2'])
     for (const p of socket.sent('conversation:join').slice(2)) p.ack({ ok: true, data: null })
@@ -301,13 +312,15 @@ describe('rooms', () => {
     expect(store.getActions()).toEqual([
       joinConversation({ conversationId: 'c1' }),
       connect(),
-      online('sock-1'),
+      onlineAnyTime('sock-1'),
       joinConversation({ conversationId: 'c2' }),
       joined({ conversationId: 'c1' }),
       joined({ conversationId: 'c2' }),
       disconnected({ reason: 'transport close' }),
       reconnecting({ attempt: 1 }),
-      online('sock-2'),
+      onlineAnyTime('sock-2'),
+      // Not recovered: what events feed is refetched once (three lists; no thread is cached here).
+      catchUpStarted({ tags: 3 }),
       joined({ conversationId: 'c1' }),
       joined({ conversationId: 'c2' }),
     ])
@@ -325,7 +338,7 @@ describe('sending over the socket', () => {
     expect(packet).toMatchObject({ args: [{ conversationId: 'c1', content: 'text k1', clientId: 'k1' }], timeoutMs: 5000 })
     packet!.ack({ ok: true, data: stored(1, 'k1') })
     await settle()
-    expect(store.getActions()).toEqual([send('k1'), sendConfirmed({ message: stored(1, 'k1') })])
+    expect(store.getActions()).toEqual([send('k1'), drainStarted(), sendConfirmed({ message: stored(1, 'k1') }), drainStopped()])
     expect(store.getState().socket.outbox).toEqual([])
   })
 
@@ -334,7 +347,7 @@ describe('sending over the socket', () => {
     dispatch(send('k1'))
     sockets.last.sent('message:send')[0]!.ack({ ok: false, error: { code, message: 'refused' } })
     await settle()
-    expect(store.getActions()).toEqual([send('k1'), sendFailed({ clientId: 'k1', error: { code, message: 'refused' } })])
+    expect(store.getActions()).toEqual([send('k1'), drainStarted(), sendFailed({ clientId: 'k1', error: { code, message: 'refused' } }), drainStopped()])
     expect(store.getState().socket.outbox[0]).toMatchObject({ status: 'failed' })
   })
 
@@ -344,7 +357,7 @@ describe('sending over the socket', () => {
     const error = { code: 'RATE_LIMITED' as const, message: 'slow down' }
     sockets.last.sent('message:send')[0]!.ack({ ok: false, error: { ...error, retryAfterMs: 1500 } })
     await settle()
-    expect(store.getActions()).toEqual([send('k1'), sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 1500, error })])
+    expect(store.getActions()).toEqual([send('k1'), drainStarted(), sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 1500, error })])
     await vi.advanceTimersByTimeAsync(1499)
     expect(sockets.last.sent('message:send')).toHaveLength(1)
     await vi.advanceTimersByTimeAsync(1)
@@ -377,7 +390,7 @@ describe('sending over the socket', () => {
     dispatch(send('k1'))
     sockets.last.sent('message:send')[0]!.ack({ ok: true, data: { id: 42 } })
     await settle()
-    expect(store.getActions()[1]).toMatchObject({ type: sendRetryScheduled.type, payload: { clientId: 'k1', error: { code: 'INTERNAL' } } })
+    expect(store.getActions()[2]).toMatchObject({ type: sendRetryScheduled.type, payload: { clientId: 'k1', error: { code: 'INTERNAL' } } })
   })
 })
 
@@ -389,13 +402,13 @@ describe('logout', () => {
     store.clearActions()
     const socket = sockets.last
     dispatch(loggedOut())
-    expect(store.getActions()).toEqual([loggedOut(), sessionEnded(), api.util.resetApiState()])
+    expect(store.getActions()).toEqual([loggedOut(), sessionEnded(), drainStopped(), api.util.resetApiState()])
     expect(socket.disconnectCalls).toBe(1)
     expect(socket.listenerCount() + socket.io.listenerCount()).toBe(0)
     expect(store.getState().socket).toEqual(rootReducer(undefined, { type: 'init' }).socket)
     // A late ack for the old session changes nothing.
     socket.sent('message:send')[0]!.ack({ ok: true, data: message(1, { clientId: 'k1' }) })
     await settle()
-    expect(store.getActions()).toHaveLength(3)
+    expect(store.getActions()).toHaveLength(4)
   })
 })

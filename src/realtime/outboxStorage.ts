@@ -1,0 +1,91 @@
+import * as v from 'valibot'
+import type { Id } from '../contract'
+import type { PendingMessage } from './connectionSlice'
+
+/** The Web Storage shape (`localStorage`, `sessionStorage`, or a memory stand-in). */
+export interface StorageLike {
+  getItem(key: string): string | null
+  setItem(key: string, value: string): void
+  removeItem(key: string): void
+}
+
+/** Where a user's unconfirmed sends are kept: one key per user id. */
+export const outboxStorageKey = (userId: Id) => `talemy.outbox.${userId}`
+
+const sendErrorSchema = v.object({ code: v.string(), message: v.string() })
+const entrySchema = v.object({
+  clientId: v.pipe(v.string(), v.minLength(1)),
+  conversationId: v.pipe(v.string(), v.minLength(1)),
+  content: v.string(),
+  createdAt: v.string(),
+  status: v.picklist(['pending', 'failed']),
+  attempts: v.number(),
+  error: v.nullable(sendErrorSchema),
+})
+
+/**
+ * The durable copy of a user's outbox. Several tabs of one user share the key, so a save merges: it applies what
+ * changed in this tab's outbox since its last save (added, updated, removed) to what storage holds now, and leaves
+ * other tabs' entries alone. Everything is guarded: a full, disabled or corrupt storage never throws.
+ *
+ * @example const durable = createOutboxStorage(localStorage); durable.save('u1', before, after); durable.load('u1')
+ */
+export function createOutboxStorage(storage: StorageLike) {
+  function load(userId: Id): PendingMessage[] {
+    try {
+      const raw = storage.getItem(outboxStorageKey(userId))
+      if (!raw) return []
+      const list = JSON.parse(raw) as unknown
+      if (!Array.isArray(list)) return []
+      const entries: PendingMessage[] = []
+      const seen = new Set<string>()
+      for (const item of list) {
+        const parsed = v.safeParse(entrySchema, item)
+        if (!parsed.success || seen.has(parsed.output.clientId)) continue
+        seen.add(parsed.output.clientId)
+        entries.push(parsed.output as PendingMessage)
+      }
+      return entries
+    } catch {
+      return []
+    }
+  }
+
+  function write(userId: Id, entries: readonly PendingMessage[]): boolean {
+    try {
+      if (entries.length === 0) storage.removeItem(outboxStorageKey(userId))
+      else storage.setItem(outboxStorageKey(userId), JSON.stringify(entries))
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** Applies the change `before → after` of this tab's outbox to the stored list; false when storage refused it. */
+  function save(userId: Id, before: readonly PendingMessage[], after: readonly PendingMessage[]): boolean {
+    const now = new Map(after.map((m) => [m.clientId, m]))
+    const removed = new Set(before.filter((m) => !now.has(m.clientId)).map((m) => m.clientId))
+    const stored = load(userId)
+    const merged: PendingMessage[] = []
+    const kept = new Set<string>()
+    for (const entry of stored) {
+      if (removed.has(entry.clientId)) continue
+      merged.push(now.get(entry.clientId) ?? entry)
+      kept.add(entry.clientId)
+    }
+    for (const entry of after) if (!kept.has(entry.clientId)) merged.push(entry)
+    return write(userId, merged)
+  }
+
+  function clear(userId: Id): void {
+    try {
+      storage.removeItem(outboxStorageKey(userId))
+    } catch {
+      // nothing to do
+    }
+  }
+
+  return { load, save, clear }
+}
+
+export type OutboxStorage = ReturnType<typeof createOutboxStorage>
