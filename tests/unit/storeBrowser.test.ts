@@ -28,4 +28,16 @@ describe('makeStore in a browser', () => {
     expect(store.getState().socket.connection.status).toBe('idle')
     expect(sockets.last.disconnectCalls).toBe(1)
   })
+
+  test('another tab refreshing the token (the storage event): this one uses the new token', () => {
+    localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
+    const sockets = fakeSockets()
+    const store = makeStore({ createSocket: sockets.createSocket })
+    const fresh = JSON.stringify({ token: 'fresh', user: alice })
+    localStorage.setItem(AUTH_STORAGE_KEY, fresh)
+    window.dispatchEvent(new StorageEvent('storage', { key: AUTH_STORAGE_KEY, oldValue: 'x', newValue: fresh }))
+    expect(store.getState().auth).toEqual({ token: 'fresh', user: alice })
+    expect(sockets.last.handshakeToken()).toBe('fresh')
+    expect(sockets.sockets).toHaveLength(1)
+  })
 })

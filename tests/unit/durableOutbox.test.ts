@@ -1,0 +1,179 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { api, loggedOut, type ThreadMessage } from '../../src/api'
+import { createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
+import type { Message } from '../../src/contract'
+import {
+  createMemoryLock,
+  discardMessage,
+  drainStarted,
+  outboxStorageKey,
+  selectPendingMessages,
+  selectSendRejection,
+  sendMessage,
+  sendRejected,
+  shutdown,
+  type DrainLock,
+} from '../../src/realtime'
+import { fakeSockets, type FakeSocket } from './support/fakeSocket'
+import { alice, bob, message } from './support/fixtures'
+import { deadUrl, startHttpStub } from './support/httpStub'
+
+// The durable outbox with a real store (RTK's checks on), a fake socket, and storage shared between "reloads".
+
+let consoleError: ReturnType<typeof vi.spyOn>
+beforeEach(() => {
+  consoleError = vi.spyOn(console, 'error')
+})
+afterEach(() => {
+  expect(consoleError).not.toHaveBeenCalled()
+  consoleError.mockRestore()
+})
+
+const stored = (seq: number, clientId: string, content = `text ${clientId}`): Message => message(seq, { senderId: alice.id, clientId, content })
+
+function tab(apiUrl: string, storage: StorageLike, over: { drainLock?: DrainLock; outboxLimit?: number; user?: typeof alice } = {}) {
+  const sockets = fakeSockets()
+  const actions: { type: string; payload?: unknown }[] = []
+  const store = makeStore({
+    apiUrl,
+    createSocket: sockets.createSocket,
+    storage,
+    preloadedState: { auth: { token: 'token-1', user: over.user ?? alice } },
+    extraMiddleware: [() => (next) => (action) => (typeof action === 'object' && actions.push(action as { type: string }), next(action))],
+    realtime: { ...(over.drainLock ? { drainLock: over.drainLock } : {}), ...(over.outboxLimit ? { outboxLimit: over.outboxLimit } : {}) },
+  })
+  const thread = (id = 'c1'): ThreadMessage[] => api.endpoints.getMessages.select(id)(store.getState()).data ?? []
+  return { store, sockets, actions, thread, socket: (): FakeSocket => sockets.last }
+}
+
+const savedIds = (storage: StorageLike, userId = alice.id) =>
+  (JSON.parse(storage.getItem(outboxStorageKey(userId)) ?? '[]') as { clientId: string }[]).map((m) => m.clientId)
+const send = (clientId: string, conversationId = 'c1') => sendMessage({ conversationId, content: `text ${clientId}`, clientId })
+
+describe('durable outbox', () => {
+  test('every unconfirmed send is in storage at once, under the user; a confirmed one leaves it', async () => {
+    const storage = createMemoryStorage()
+    const { store, socket } = tab('http://unused.test', storage)
+    socket().serverConnect()
+    store.dispatch(send('k1'))
+    store.dispatch(send('k2'))
+    expect(savedIds(storage)).toEqual(['k1', 'k2'])
+    socket().sent('message:send')[0]!.ack({ ok: true, data: stored(1, 'k1') })
+    await vi.waitFor(() => expect(savedIds(storage)).toEqual(['k2']))
+    expect(JSON.parse(storage.getItem(outboxStorageKey(alice.id))!)[0]).toMatchObject({ clientId: 'k2', conversationId: 'c1', content: 'text k2', status: 'pending', attempts: 0 })
+  })
+
+  test('a reload restores the outbox, shows it in its thread again and drains it in order', async () => {
+    const storage = createMemoryStorage()
+    const first = tab(await deadUrl(), storage)
+    for (const id of ['k1', 'k2', 'k3']) first.store.dispatch(send(id))
+    first.store.dispatch(send('x1', 'c2'))
+    first.store.dispatch(shutdown())
+
+    const second = tab('http://unused.test', storage)
+    expect(selectPendingMessages(second.store.getState()).map((m) => m.clientId)).toEqual(['k1', 'k2', 'k3', 'x1'])
+    await second.store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
+    // A thread arriving in the cache gets the pending copies back (the thread page's fetch after a reload).
+    await vi.waitFor(() => expect(second.thread().map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual(['m1:-', 'k1:pending', 'k2:pending', 'k3:pending']))
+    second.socket().serverConnect()
+    const sent = () => second.socket().sent('message:send').map((p) => (p.args[0] as { clientId: string }).clientId)
+    // One at a time per conversation: k1 and x1 first.
+    await vi.waitFor(() => expect(sent().sort()).toEqual(['k1', 'x1']))
+    for (const [i, id] of ['k1', 'k2', 'k3'].entries()) {
+      await vi.waitFor(() => expect(sent()).toContain(id))
+      second.socket().sent('message:send').find((p) => (p.args[0] as { clientId: string }).clientId === id)!.ack({ ok: true, data: stored(i + 2, id) })
+    }
+    await vi.waitFor(() => expect(second.thread().map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual(['m1:-', 'm2:sent', 'm3:sent', 'm4:sent']))
+    expect(savedIds(storage)).toEqual(['x1'])
+  })
+
+  test('bounded: beyond the limit a send is refused with socket/sendRejected, and nothing queued is dropped', async () => {
+    const storage = createMemoryStorage()
+    const { store, actions, thread } = tab(await deadUrl(), storage, { outboxLimit: 3 })
+    await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', []))
+    for (const id of ['k1', 'k2', 'k3', 'k4']) store.dispatch(send(id))
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k1', 'k2', 'k3'])
+    expect(savedIds(storage)).toEqual(['k1', 'k2', 'k3'])
+    expect(thread().map((m) => m.id)).toEqual(['k1', 'k2', 'k3'])
+    const rejected = actions.filter((a) => sendRejected.match(a))
+    expect(rejected).toEqual([sendRejected({ clientId: 'k4', conversationId: 'c1', code: 'OUTBOX_FULL', message: expect.stringContaining('3 messages') as unknown as string })])
+    expect(selectSendRejection(store.getState())).toMatchObject({ clientId: 'k4', code: 'OUTBOX_FULL' })
+    store.dispatch(discardMessage({ clientId: 'k1' }))
+    store.dispatch(send('k5'))
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k2', 'k3', 'k5'])
+    expect(selectSendRejection(store.getState())).toBeNull()
+    store.dispatch(shutdown())
+  })
+
+  test('logout clears the outbox from memory and storage; another user never sees it', async () => {
+    const storage = createMemoryStorage()
+    const { store } = tab(await deadUrl(), storage)
+    store.dispatch(send('k1'))
+    const bobTab = tab(await deadUrl(), storage, { user: bob })
+    bobTab.store.dispatch(send('b1'))
+    expect(savedIds(storage)).toEqual(['k1'])
+    store.dispatch(loggedOut())
+    expect(selectPendingMessages(store.getState())).toEqual([])
+    expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull()
+    expect(savedIds(storage, bob.id)).toEqual(['b1'])
+    bobTab.store.dispatch(shutdown())
+  })
+
+  test('discarded while being sent, and the server stored it anyway: it shows as sent (the other side has it too)', async () => {
+    const storage = createMemoryStorage()
+    const { store, socket, thread } = tab('http://unused.test', storage)
+    await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
+    socket().serverConnect()
+    store.dispatch(send('k1'))
+    store.dispatch(discardMessage({ clientId: 'k1' }))
+    expect(thread().map((m) => m.id)).toEqual(['m1'])
+    expect(savedIds(storage)).toEqual([])
+    socket().sent('message:send')[0]!.ack({ ok: true, data: stored(2, 'k1') })
+    await vi.waitFor(() => expect(thread().map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual(['m1:-', 'm2:sent']))
+    expect(selectPendingMessages(store.getState())).toEqual([])
+  })
+
+  test('the socket known to be down: the send goes over HTTP at once, no ack timeout', async () => {
+    const requests: number[] = []
+    const stub = await startHttpStub((req) => {
+      requests.push(Date.now())
+      return { status: 201, body: stored(2, (req.body as { clientId: string }).clientId) }
+    })
+    try {
+      const { store, socket, thread } = tab(stub.url, createMemoryStorage())
+      await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
+      socket().serverConnect()
+      socket().serverDrop()
+      const t0 = Date.now()
+      store.dispatch(send('k1'))
+      await vi.waitFor(() => expect(thread().at(-1)?.status).toBe('sent'))
+      expect(socket().sent('message:send')).toHaveLength(0)
+      expect(requests[0]! - t0).toBeLessThan(500)
+      store.dispatch(shutdown())
+    } finally {
+      await stub.close()
+    }
+  })
+})
+
+describe('one drainer among tabs of a user (a shared lock)', () => {
+  test('the second tab waits for the first to let go, then drains its own', async () => {
+    const storage = createMemoryStorage()
+    const lock = createMemoryLock()
+    const tab1 = tab('http://unused.test', storage, { drainLock: lock })
+    const tab2 = tab('http://unused.test', storage, { drainLock: lock })
+    tab1.socket().serverConnect('s1')
+    tab2.socket().serverConnect('s2')
+    tab1.store.dispatch(send('a1'))
+    tab2.store.dispatch(send('b1'))
+    expect(tab1.actions.filter((a) => drainStarted.match(a))).toHaveLength(1)
+    expect(tab2.actions.filter((a) => drainStarted.match(a))).toHaveLength(0)
+    expect(tab2.socket().sent('message:send')).toHaveLength(0)
+    expect(savedIds(storage)).toEqual(['a1', 'b1'])
+    tab1.socket().sent('message:send')[0]!.ack({ ok: true, data: stored(1, 'a1') })
+    await vi.waitFor(() => expect(tab2.socket().sent('message:send')).toHaveLength(1))
+    expect(tab2.actions.filter((a) => drainStarted.match(a))).toHaveLength(1)
+    tab2.socket().sent('message:send')[0]!.ack({ ok: true, data: stored(2, 'b1') })
+    await vi.waitFor(() => expect(savedIds(storage)).toEqual([]))
+  })
+})

@@ -1,0 +1,62 @@
+import { describe, expect, test } from 'vitest'
+import { createMemoryStorage } from '../../src/app/store'
+import { createOutboxStorage, outboxStorageKey, type PendingMessage } from '../../src/realtime'
+
+const entry = (clientId: string, over: Partial<PendingMessage> = {}): PendingMessage => ({
+  clientId,
+  conversationId: 'c1',
+  content: `text ${clientId}`,
+  createdAt: '2026-11-24T08:00:00.000Z',
+  status: 'pending',
+  attempts: 0,
+  error: null,
+  ...over,
+})
+
+describe('durable outbox storage', () => {
+  test('one key per user; saved and loaded in order', () => {
+    const storage = createMemoryStorage()
+    const durable = createOutboxStorage(storage)
+    durable.save('u1', [], [entry('k1'), entry('k2')])
+    durable.save('u2', [], [entry('k9')])
+    expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1', 'k2'])
+    expect(durable.load('u2').map((m) => m.clientId)).toEqual(['k9'])
+    expect(storage.getItem(outboxStorageKey('u1'))).not.toBeNull()
+  })
+
+  test("a save merges with other tabs' entries: only this tab's additions, updates and removals apply", () => {
+    const storage = createMemoryStorage()
+    const tab1 = createOutboxStorage(storage)
+    const tab2 = createOutboxStorage(storage)
+    tab1.save('u1', [], [entry('a1')])
+    tab2.save('u1', [], [entry('b1')])
+    tab1.save('u1', [entry('a1')], [entry('a1', { attempts: 2 }), entry('a2')])
+    expect(tab1.load('u1').map((m) => `${m.clientId}:${m.attempts}`)).toEqual(['a1:2', 'b1:0', 'a2:0'])
+    tab2.save('u1', [entry('b1')], [])
+    tab1.save('u1', [entry('a1'), entry('a2')], [entry('a2')])
+    expect(tab1.load('u1').map((m) => m.clientId)).toEqual(['a2'])
+    tab1.save('u1', [entry('a2')], [])
+    expect(storage.getItem(outboxStorageKey('u1'))).toBeNull()
+  })
+
+  test('corrupt or foreign data is skipped, never thrown; a full storage only returns false', () => {
+    const storage = createMemoryStorage()
+    storage.setItem(outboxStorageKey('u1'), '{not json')
+    const durable = createOutboxStorage(storage)
+    expect(durable.load('u1')).toEqual([])
+    storage.setItem(outboxStorageKey('u1'), JSON.stringify([entry('k1'), { clientId: 5 }, entry('k1'), entry('k2', { status: 'weird' as never })]))
+    expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1'])
+    const full = { ...storage, setItem: () => { throw new Error('QuotaExceededError') } }
+    expect(createOutboxStorage(full).save('u1', [], [entry('k3')])).toBe(false)
+  })
+
+  test('clear removes the user only', () => {
+    const storage = createMemoryStorage()
+    const durable = createOutboxStorage(storage)
+    durable.save('u1', [], [entry('k1')])
+    durable.save('u2', [], [entry('k2')])
+    durable.clear('u1')
+    expect(durable.load('u1')).toEqual([])
+    expect(durable.load('u2')).toHaveLength(1)
+  })
+})

@@ -1,0 +1,105 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { tokenRefreshed } from '../../src/api'
+import { backoffDelay, connect, disconnect, manualRetryTriggers, reconnecting, retryNow } from '../../src/realtime'
+import { T0 } from './support/fixtures'
+import { mockStore, settle } from './support/mockStore'
+
+// The middleware owns reconnection (Socket.IO's is off): full-jitter backoff, one `socket/reconnecting` per attempt,
+// and "try now" on the browser's online event or the tab becoming visible (an injected event source).
+
+beforeEach(() => {
+  vi.useFakeTimers()
+  vi.setSystemTime(new Date(T0))
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+const attempts = (actions: unknown[]) => actions.filter((a) => reconnecting.match(a)).map((a) => (a as ReturnType<typeof reconnecting>).payload.attempt)
+
+function dropped(over: Parameters<typeof mockStore>[1] = {}) {
+  const triggers = manualRetryTriggers()
+  const setup = mockStore(undefined, { retryTriggers: triggers.setup, ...over })
+  setup.dispatch(connect())
+  const socket = setup.sockets.last
+  socket.serverConnect('sock-1')
+  socket.serverDrop('transport close')
+  return { ...setup, socket, triggers }
+}
+
+describe('backoff', () => {
+  test('full jitter: a uniform draw below min(cap, base · 2^(n-1))', () => {
+    const top = (n: number) => backoffDelay(n, { baseMs: 500, capMs: 30_000 }, () => 0.999999)
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map(top)).toEqual([499, 999, 1999, 3999, 7999, 15999, 29999, 29999])
+    expect(backoffDelay(5, { baseMs: 500, capMs: 30_000 }, () => 0)).toBe(0)
+  })
+
+  test('each failed attempt waits its own jittered delay, and reports itself once', () => {
+    const draws = [0.9, 0.1, 0.5]
+    const { store, socket } = dropped({ random: () => draws.shift() ?? 0.5 })
+    const times: number[] = []
+    const start = Date.now()
+    for (let n = 0; n < 3; n++) {
+      const before = socket.connectCalls
+      while (socket.connectCalls === before) vi.advanceTimersByTime(1)
+      times.push(Date.now() - start)
+      socket.networkError()
+    }
+    // 0.9 × 500, then 0.1 × 1000, then 0.5 × 2000 after each failure.
+    expect(times).toEqual([450, 450 + 100, 450 + 100 + 1000])
+    expect(attempts(store.getActions())).toEqual([1, 2, 3])
+  })
+
+  test('clients dropped together spread out (no lockstep)', () => {
+    const delays = Array.from({ length: 200 }, () => backoffDelay(6, { baseMs: 500, capMs: 30_000 }, Math.random))
+    const buckets = new Set(delays.map((d) => Math.floor(d / 1000)))
+    expect(buckets.size).toBeGreaterThan(10)
+  })
+})
+
+describe('try now', () => {
+  test.each(['online', 'visible'] as const)('%s during a backoff: the attempt goes at once, counted once', (reason) => {
+    const { store, socket, triggers } = dropped({ backoff: { baseMs: 10_000, capMs: 30_000 } })
+    expect(socket.connectCalls).toBe(1)
+    triggers.fire(reason)
+    expect(socket.connectCalls).toBe(2)
+    expect(store.getActions().filter((a) => retryNow.match(a))).toEqual([retryNow({ reason })])
+    // The backoff timer that was waiting is gone: no second attempt from it.
+    vi.advanceTimersByTime(60_000)
+    expect(socket.connectCalls).toBe(2)
+    expect(attempts(store.getActions())).toEqual([1])
+  })
+
+  test('a signal while connected or while a handshake is under way changes nothing', () => {
+    const { socket, triggers, dispatch } = dropped({ backoff: { baseMs: 10_000, capMs: 30_000 } })
+    triggers.fire('online')
+    triggers.fire('online') // the attempt is under way
+    expect(socket.connectCalls).toBe(2)
+    socket.serverConnect('sock-2')
+    triggers.fire('visible')
+    expect(socket.connectCalls).toBe(2)
+    dispatch(disconnect())
+    expect(triggers.listeners).toBe(0)
+  })
+
+  test('a token refreshed (here or in another tab) while backing off tries at once with it', () => {
+    const { socket, dispatch } = dropped({ backoff: { baseMs: 10_000, capMs: 30_000 } })
+    dispatch(tokenRefreshed({ token: 'token-2' }))
+    expect(socket.connectCalls).toBe(2)
+    expect(socket.handshakeToken()).toBe('token-2')
+  })
+
+  test('a server-side kick: no reconnect before the refresh answered', async () => {
+    let answer: (v: 'refreshed') => void = () => {}
+    const refreshToken = vi.fn(() => new Promise<'refreshed'>((r) => (answer = r)))
+    const { socket } = dropped({ refreshToken })
+    socket.serverConnect('sock-2')
+    socket.serverKick()
+    vi.advanceTimersByTime(60_000)
+    expect(socket.connectCalls).toBe(1)
+    answer('refreshed')
+    await settle()
+    expect(socket.connectCalls).toBe(2)
+    expect(refreshToken).toHaveBeenCalledTimes(1)
+  })
+})

@@ -1,0 +1,118 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { api } from '../../src/api'
+import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { sendMessage, selectConnection, selectPendingMessages, connect } from '../../src/realtime'
+import { outboxStorageKey } from '../../src/realtime'
+import { fakeSockets } from './support/fakeSocket'
+import { alice } from './support/fixtures'
+import { startHttpStub, type StubReply, type StubRequest } from './support/httpStub'
+
+// Token refresh: a 401 (HTTP) or a refused handshake → one POST /api/auth/refresh for every caller of the moment
+// (single flight), then the request is retried / the socket reconnects; a refused refresh → unauthorized, outbox kept.
+
+let stub: Awaited<ReturnType<typeof startHttpStub>>
+let reply: (req: StubRequest) => StubReply | Promise<StubReply>
+beforeEach(async () => {
+  stub = await startHttpStub((req) => reply(req))
+})
+afterEach(async () => {
+  await stub.close()
+})
+
+const auth = (req: StubRequest) => req.headers.authorization
+const unauthorized: StubReply = { status: 401, body: { error: { code: 'UNAUTHORIZED', message: 'expired' } } }
+
+function setup(storage = createMemoryStorage()) {
+  const sockets = fakeSockets()
+  const actions: { type: string }[] = []
+  const store = makeStore({
+    apiUrl: stub.url,
+    createSocket: sockets.createSocket,
+    storage,
+    preloadedState: { auth: { token: 'old', user: alice } },
+    extraMiddleware: [() => (next) => (action) => (typeof action === 'object' && actions.push(action as { type: string }), next(action))],
+  })
+  return { store, sockets, actions, storage }
+}
+
+describe('single-flight refresh', () => {
+  test('five concurrent 401s and a refused handshake share one refresh; each request is retried with the new token', async () => {
+    let release: () => void = () => {}
+    const gate = new Promise<void>((r) => (release = r))
+    reply = async (req) => {
+      if (req.url === '/api/auth/refresh') {
+        await gate
+        return { status: 200, body: { token: 'new', user: alice } }
+      }
+      if (auth(req) !== 'Bearer new') return unauthorized
+      return { status: 200, body: [] }
+    }
+    const { store, sockets, actions } = setup()
+    const queries = [
+      store.dispatch(api.endpoints.getLessons.initiate()),
+      store.dispatch(api.endpoints.getConversations.initiate()),
+      store.dispatch(api.endpoints.getContactRequests.initiate()),
+      store.dispatch(api.endpoints.getUsers.initiate()),
+      store.dispatch(api.endpoints.getMessages.initiate('c1')),
+    ]
+    await vi.waitFor(() => expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(1))
+    sockets.last.serverRefuse('UNAUTHORIZED')
+    await new Promise((r) => setTimeout(r, 50))
+    release()
+    const results = await Promise.all(queries)
+    expect(results.map((r) => r.isSuccess)).toEqual([true, true, true, true, true])
+    expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(1)
+    expect(stub.requests.find((r) => r.url === '/api/auth/refresh')?.headers.authorization).toBe('Bearer old')
+    expect(actions.filter((a) => a.type === 'auth/tokenRefreshed')).toHaveLength(1)
+    expect(store.getState().auth.token).toBe('new')
+    // The refused socket reconnects with the new token.
+    expect(sockets.last.connectCalls).toBe(2)
+    expect(sockets.last.handshakeToken()).toBe('new')
+    for (const q of queries) q.unsubscribe()
+  })
+
+  test('a request whose token was refreshed meanwhile is only retried, not refreshed again', async () => {
+    reply = (req) => (req.url === '/api/auth/refresh' ? { status: 500 } : auth(req) === 'Bearer new' ? { status: 200, body: [] } : unauthorized)
+    const { store } = setup()
+    const pending = store.dispatch(api.endpoints.getLessons.initiate())
+    store.dispatch({ type: 'auth/tokenRefreshed', payload: { token: 'new' } })
+    const result = await pending
+    // Either it left with the new token already, or its 401 found a newer token and retried without a refresh.
+    expect(result.isSuccess).toBe(true)
+    expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(0)
+    pending.unsubscribe()
+  })
+
+  test('the login itself is never "refreshed" (a wrong password stays a 401)', async () => {
+    reply = () => unauthorized
+    const { store } = setup()
+    const result = await store.dispatch(api.endpoints.login.initiate({ email: 'x', password: 'y' }))
+    expect('error' in result && (result.error as { status: number }).status).toBe(401)
+    expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(0)
+  })
+
+  test('a refused refresh → unauthorized; the unsent messages stay (memory and storage) until that user logs in again', async () => {
+    reply = (req) =>
+      req.url === '/api/auth/login'
+        ? { status: 200, body: { token: 'fresh', user: alice } }
+        : req.method === 'POST' && req.url.endsWith('/messages') && auth(req) === 'Bearer fresh'
+          ? { status: 201, body: { id: 'm9', conversationId: 'c1', seq: 9, senderId: alice.id, content: (req.body as { content: string }).content, createdAt: '2026-11-24T08:00:00.000Z', clientId: (req.body as { clientId: string }).clientId } }
+          : unauthorized
+    const { store, actions, storage, sockets } = setup()
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'kept for later', clientId: 'k1' }))
+    await vi.waitFor(() => expect(selectConnection(store.getState()).status).toBe('unauthorized'))
+    expect(actions.filter((a) => a.type === 'auth/refreshFailed')).toHaveLength(1)
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k1'])
+    expect(JSON.parse(storage.getItem(outboxStorageKey(alice.id)) ?? '[]')).toHaveLength(1)
+    // No busy loop while unauthorized.
+    const posts = stub.requests.length
+    await new Promise((r) => setTimeout(r, 300))
+    expect(stub.requests.length).toBe(posts)
+    store.dispatch(connect())
+    expect(sockets.sockets).toHaveLength(1)
+
+    await store.dispatch(api.endpoints.login.initiate({ email: 'alice@talemy.test', password: 'talemy' }))
+    await vi.waitFor(() => expect(selectPendingMessages(store.getState())).toEqual([]))
+    expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull()
+  })
+})
