@@ -222,14 +222,29 @@ function listWork(
   return work
 }
 
+/**
+ * Whether a stored message leaves a hole after the thread's last confirmed one (`seq` jumps by more than 1): an event
+ * was missed (a drop the server could not recover, a delivery lost), so the thread is refetched.
+ *
+ * @example seqGap([m1, m2], m4) // true
+ */
+export function seqGap(thread: readonly ThreadMessage[], message: Message): boolean {
+  let i = thread.length - 1
+  while (i >= 0 && isUnconfirmed(thread[i]!)) i--
+  const last = i >= 0 ? thread[i]!.seq : 0
+  return message.seq > last + 1
+}
+
 function messageWork(message: Message, view: CacheView, own: boolean): CacheWork {
   const work = noWork()
   const thread = read<ThreadMessage[]>(view, { endpointName: 'getMessages', arg: message.conversationId })
+  let gap = false
   if (thread.kind === 'data') {
+    gap = seqGap(thread.data, message)
     const patches = upsertMessagePatches(thread.data, message, own ? 'sent' : undefined)
     if (patches.length > 0) work.patches.push({ endpointName: 'getMessages', arg: message.conversationId, patches })
   }
-  if (thread.kind === 'unpatchable' || (thread.kind === 'data' && thread.refetching)) {
+  if (gap || thread.kind === 'unpatchable' || (thread.kind === 'data' && thread.refetching)) {
     work.invalidate.push({ type: 'Message', id: message.conversationId })
   }
   // While the user has the conversation open (joined), the server marks new messages read for them.

@@ -51,7 +51,9 @@ describe('message:new', () => {
     ['appends to a cached thread', view({ thread: ok([message(1), message(2)]) }), work([thread([{ op: 'add', path: [2], value: m3 }])])],
     ['is a no-op when the id is already there', view({ thread: ok([message(1), message(3)]) }), work()],
     ['goes by seq when it arrives late', view({ thread: ok([message(1), message(4)]) }), work([thread([{ op: 'add', path: [1], value: m3 }])])],
-    ['goes before our pending copies', view({ thread: ok([message(1), pending('k1')]) }), work([thread([{ op: 'add', path: [1], value: m3 }])])],
+    // m2 was never seen (a seq gap): patched, and the thread refetched.
+    ['goes before our pending copies', view({ thread: ok([message(1), pending('k1')]) }), work([thread([{ op: 'add', path: [1], value: m3 }])], [{ type: 'Message', id: 'c1' }])],
+    ['the next seq: patched, no refetch', view({ thread: ok([message(1), message(2), pending('k1')]) }), work([thread([{ op: 'add', path: [2], value: m3 }])])],
     ['does nothing for a thread nobody cached', view(), work()],
     ['invalidates a thread still loading', view({ thread: { status: 'pending' } }), work([], [{ type: 'Message', id: 'c1' }])],
     [
@@ -203,7 +205,8 @@ describe('a burst', () => {
     expect(result).toEqual(
       work(
         [thread([{ op: 'add', path: [1], value: message(3) }, { op: 'add', path: [1], value: message(2) }])],
-        [{ type: 'Conversation', id: 'LIST' }],
+        // message(3) arrived before message(2): a gap at that moment, so the thread is refetched once.
+        [{ type: 'Message', id: 'c1' }, { type: 'Conversation', id: 'LIST' }],
       ),
     )
     // The view it was given is left as it was.
