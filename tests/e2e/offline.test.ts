@@ -19,7 +19,11 @@ import {
   type E2E,
 } from './support/app'
 
-/** Long enough to send over HTTP while the socket is refused; the reconnection follows within socket.io's backoff. */
+/**
+ * Long enough to send over HTTP while the socket is refused. The layer's full-jitter backoff may wait up to 30 s
+ * before its next try, so once the block is over the test says the network is back (`online`), which makes the
+ * layer try at once, as a browser does when connectivity returns.
+ */
 const BLOCK_MS = 8_000
 
 /** The HTTP send, which is all Carol has while her socket is refused. */
@@ -65,6 +69,7 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       const t0 = Date.now()
       // E2E_TRACE=1 prints the steps' timing, for when this test ever needs looking into.
       const log = (m: string) => process.env.E2E_TRACE && console.log(`${Date.now() - t0} ms ${m}`)
+      // The server runs in this process, so its block starts no earlier than t0: it is over by t0 + BLOCK_MS.
       blockSockets(e2e, aliceUser.id, BLOCK_MS)
       await waitNotOnline(alice.page)
       log('not online')
@@ -83,7 +88,10 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       await messagesWithText(bob.page, text).waitFor({ timeout: WAIT })
       log('bob sees it')
 
-      // The socket comes back by itself once the server accepts Alice again.
+      // The socket comes back once the server accepts Alice again and the browser reports the network back.
+      const blockLeft = t0 + BLOCK_MS + 50 - Date.now()
+      if (blockLeft > 0) await new Promise((resolve) => setTimeout(resolve, blockLeft))
+      await alice.page.evaluate(() => window.dispatchEvent(new Event('online')))
       await waitOnline(alice.page).catch(async (e) => {
         log(`badge: ${await badge(alice.page).getAttribute('data-status')}`)
         throw e

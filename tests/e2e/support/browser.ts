@@ -19,6 +19,12 @@ const SYSTEM_ARGS = [
 export async function launchBrowser(): Promise<Browser> {
   const system = process.env.CHROME_PATH || (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : '')
   if (system) return chromium.launch({ executablePath: system, args: SYSTEM_ARGS, headless: true })
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new Error(
+      `@sparticuz/chromium ships a Chromium for Linux x64 only (this is ${process.platform}/${process.arch}): ` +
+        'set CHROME_PATH to a local Chrome or Chromium to run the end-to-end tests',
+    )
+  }
   const { default: sparticuz } = await import('@sparticuz/chromium')
   // Its flags are tuned for AWS Lambda; `--single-process` makes the browser die when a context closes and another
   // opens, and the tests open several contexts per browser, so that one goes.
