@@ -1,5 +1,16 @@
 import type { Dispatch, UnknownAction } from '@reduxjs/toolkit'
-import { isErrorCode, parse, SERVER_EVENTS, serverEventSchemas, type ServerEventName } from '../contract'
+import {
+  isErrorCode,
+  MAX_CLIENT_ID_LENGTH,
+  MAX_CONTACT_MESSAGE_LENGTH,
+  MAX_CONTENT_LENGTH,
+  MAX_LESSON_SUBJECT_LENGTH,
+  parse,
+  SERVER_EVENTS,
+  serverEventSchemas,
+  type ServerEventName,
+  type ValidationIssue,
+} from '../contract'
 import {
   connected,
   connectFailed,
@@ -59,7 +70,17 @@ export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>)
       }
     }
 
+  // An event the contract does not know is rejected too (visible in DevTools), never passed on.
+  const known = new Set<string>(SERVER_EVENTS)
+  const onAny = guarded('onAny', (event) => {
+    const name = String(event)
+    if (!known.has(name)) dispatch(eventRejected({ event: name.slice(0, 100), issues: [{ path: '', message: 'unknown event' }] }))
+  })
+  const anySocket = socket as unknown as { onAny?: (l: Listener) => void; offAny?: (l: Listener) => void }
+  anySocket.onAny?.(onAny)
+
   const offs = [
+    () => anySocket.offAny?.(onAny),
     on(emitter, 'connect', guarded('connect', () => dispatch(connected({ socketId: socket.id ?? '', recovered: socket.recovered === true })))),
     on(emitter, 'disconnect', guarded('disconnect', (reason) => dispatch(disconnected({ reason: String(reason) })))),
     on(emitter, 'connect_error', guarded('connect_error', (error) => dispatch(connectFailed(connectErrorOf(error))))),
@@ -71,9 +92,34 @@ export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>)
   }
 }
 
+/**
+ * The contract's length limits on the free-text fields of server payloads (its entity schemas check types only): a
+ * stored message can never be longer than a send may be, so a longer one is not the server's and is rejected rather
+ * than cached (a 1 MB "message" would otherwise sit in the thread and in DevTools).
+ */
+const TEXT_LIMITS: Partial<Record<ServerEventName, [field: string, max: number][]>> = {
+  'message:new': [['content', MAX_CONTENT_LENGTH], ['clientId', MAX_CLIENT_ID_LENGTH]],
+  'message:sent': [['content', MAX_CONTENT_LENGTH], ['clientId', MAX_CLIENT_ID_LENGTH]],
+  'lesson:created': [['subject', MAX_LESSON_SUBJECT_LENGTH]],
+  'lesson:statusUpdated': [['subject', MAX_LESSON_SUBJECT_LENGTH]],
+  'contactRequest:created': [['message', MAX_CONTACT_MESSAGE_LENGTH]],
+  'contactRequest:statusUpdated': [['message', MAX_CONTACT_MESSAGE_LENGTH]],
+}
+
+function tooLong(event: ServerEventName, value: unknown): ValidationIssue[] {
+  const issues: ValidationIssue[] = []
+  for (const [field, max] of TEXT_LIMITS[event] ?? []) {
+    const text = (value as Record<string, unknown>)[field]
+    if (typeof text === 'string' && text.length > max) issues.push({ path: field, message: `at most ${max} characters` })
+  }
+  return issues
+}
+
 /** Validates a server payload: `socket/<event>` with the parsed value, or `socket/eventRejected` with the issues. */
 export function serverEventAction(event: ServerEventName, payload: unknown): UnknownAction {
   const result = parse(serverEventSchemas[event], payload)
   if (!result.ok) return eventRejected({ event, issues: result.issues })
+  const issues = tooLong(event, result.value)
+  if (issues.length > 0) return eventRejected({ event, issues })
   return (serverEventActions[event] as (payload: unknown) => UnknownAction)(result.value)
 }

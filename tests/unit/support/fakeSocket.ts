@@ -156,7 +156,25 @@ export class FakeSocket extends FakeEmitter {
   }
 
   serverEmit(event: string, ...args: unknown[]): void {
+    for (const listener of [...this.anyListeners]) listener(event, ...args)
     this.fire(event, ...args)
+  }
+
+  private readonly anyListeners: Listener[] = []
+
+  onAny(listener: Listener): this {
+    this.anyListeners.push(listener)
+    return this
+  }
+
+  offAny(listener: Listener): this {
+    const i = this.anyListeners.indexOf(listener)
+    if (i !== -1) this.anyListeners.splice(i, 1)
+    return this
+  }
+
+  override listenerCount(event?: string): number {
+    return super.listenerCount(event) + (event === undefined ? this.anyListeners.length : 0)
   }
 }
 
