@@ -6,7 +6,7 @@ import { openPostgres } from './postgres'
 import { seedIfNew } from './seed'
 import type { Db } from './types'
 
-export type { Db, Queryable } from './types'
+export type { Db, Prepared, Queryable } from './types'
 
 export interface OpenDatabaseOptions {
   /** PostgreSQL connection string; when absent, the embedded PGlite in `dataDir`. */

@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
-import type { Db, Queryable } from './types'
+import { PGlite, protocol, type messages } from '@electric-sql/pglite'
+import type { Db, Prepared, Queryable } from './types'
+
+const { serialize } = protocol
 
 /**
  * PGlite (PostgreSQL in WebAssembly) keeping its files in `dir`. The first open of a new folder runs initdb (~6 s).
@@ -18,17 +20,26 @@ export async function openPglite(dir: string): Promise<Db> {
     release()
     throw error
   }
-  const wrap = (q: Pick<PGlite, 'query'>): Queryable => ({
+  const prepared = new PreparedStatements(pg)
+  // PGlite's `query` runs under its transaction lock (waits for any open transaction) and its query lock;
+  // a transaction's own statements only take the query lock. Prepared runs take the same locks.
+  const outside = <T>(fn: () => Promise<T>) => pg._runExclusiveTransaction(() => pg._runExclusiveQuery(fn))
+  const inside = <T>(fn: () => Promise<T>) => pg._runExclusiveQuery(fn)
+  const wrap = (q: Pick<PGlite, 'query'>, lock: typeof outside): Queryable => ({
     async query<T>(sql: string, params: unknown[] = []) {
       const result = await q.query<T>(sql, params)
       return result.rows
     },
+    execute: <T>(statement: Prepared, params: unknown[]) => lock(async () => (await prepared.run<T>(statement, [params], false))[0]!),
   })
-  const base = wrap(pg)
+  const base = wrap(pg, outside)
   return {
     kind: 'pglite',
     query: base.query,
-    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    execute: base.execute,
+    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx, inside))),
+    executeMany: <T>(statement: Prepared, paramLists: unknown[][]) =>
+      paramLists.length === 0 ? Promise.resolve([]) : outside(() => prepared.run<T>(statement, paramLists, true)),
     async close() {
       try {
         await pg.close()
@@ -37,6 +48,86 @@ export async function openPglite(dir: string): Promise<Db> {
       }
     },
   }
+}
+
+interface Column {
+  name: string
+  parse: (value: string) => unknown
+}
+
+/**
+ * Named prepared statements on PGlite's one connection, spoken in the wire protocol (PGlite's `query` parses, plans
+ * and describes every statement anew, in six calls into the WebAssembly module). A run is one call: Bind + Execute
+ * per parameter list + Sync, wrapped in BEGIN/COMMIT when several must commit together. Callers hold PGlite's locks.
+ */
+class PreparedStatements {
+  private readonly columns = new Map<string, Column[]>()
+
+  constructor(private readonly pg: PGlite) {}
+
+  async run<T>(statement: Prepared, paramLists: unknown[][], atomic: boolean): Promise<T[][]> {
+    const columns = this.columns.get(statement.name) ?? (await this.prepare(statement))
+    const parts: Uint8Array[] = []
+    if (atomic) parts.push(serialize.query('BEGIN'))
+    for (const params of paramLists) {
+      parts.push(serialize.bind({ statement: statement.name, values: params.map(toText) }), serialize.execute({}))
+    }
+    parts.push(serialize.sync())
+    // After an error the server skips to Sync, and COMMIT in the failed transaction rolls it back: all or nothing.
+    if (atomic) parts.push(serialize.query('COMMIT'))
+    const { messages } = await this.pg.execProtocol(concat(parts))
+    const results: T[][] = []
+    let current: T[] | undefined
+    for (const message of messages) {
+      if (message.name === 'bindComplete') results.push((current = []))
+      else if (message.name === 'dataRow' && current) current.push(toRow<T>(columns, (message as messages.DataRowMessage).fields))
+      else if (message.name === 'commandComplete') current = undefined
+    }
+    if (results.length !== paramLists.length) throw new Error(`prepared ${statement.name}: ${results.length} results for ${paramLists.length} runs`)
+    return results
+  }
+
+  private async prepare(statement: Prepared): Promise<Column[]> {
+    const { messages: replies } = await this.pg.execProtocol(
+      concat([serialize.parse({ name: statement.name, text: statement.text }), serialize.describe({ type: 'S', name: statement.name }), serialize.sync()]),
+    )
+    const description = replies.find((message) => message.name === 'rowDescription') as messages.RowDescriptionMessage | undefined
+    const columns = (description?.fields ?? []).map((field) => {
+      const parser = this.pg.parsers[field.dataTypeID]
+      return { name: field.name, parse: parser ? (value: string) => parser(value, field.dataTypeID) : (value: string) => value }
+    })
+    this.columns.set(statement.name, columns)
+    return columns
+  }
+}
+
+function toRow<T>(columns: Column[], fields: (string | null)[]): T {
+  const row: Record<string, unknown> = {}
+  for (let i = 0; i < columns.length; i++) {
+    const value = fields[i]
+    row[columns[i]!.name] = value === null || value === undefined ? null : columns[i]!.parse(value)
+  }
+  return row as T
+}
+
+/** A parameter in PostgreSQL's text format (arrays of strings as array literals). */
+function toText(value: unknown): string | null {
+  if (value === null || value === undefined) return null
+  if (value instanceof Date) return value.toISOString()
+  if (Array.isArray(value)) return `{${value.map((item) => (item === null ? 'NULL' : `"${String(item).replace(/[\\"]/g, '\\$&')}"`)).join(',')}}`
+  return String(value)
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let length = 0
+  for (const part of parts) length += part.length
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
 }
 
 /** Takes `file` for this process; refuses when another live process holds it. Returns the release function. */

@@ -1,5 +1,5 @@
 import pg from 'pg'
-import type { Db, Queryable } from './types'
+import type { Db, Prepared, Queryable } from './types'
 
 /** A PostgreSQL server through `pg`: same SQL as PGlite. */
 export async function openPostgres(connectionString: string): Promise<Db> {
@@ -7,29 +7,43 @@ export async function openPostgres(connectionString: string): Promise<Db> {
   // An idle client losing its connection must not crash the process.
   pool.on('error', () => undefined)
   await pool.query('select 1')
+  // `pg` prepares a named statement once per connection, at its first use there.
+  const run = async <T>(client: Pick<pg.Pool, 'query'>, statement: Prepared, params: unknown[]) =>
+    (await client.query({ name: statement.name, text: statement.text, values: params })).rows as T[]
   const wrap = (client: Pick<pg.Pool, 'query'>): Queryable => ({
     async query<T>(sql: string, params: unknown[] = []) {
       const result = await client.query(sql, params)
       return result.rows as T[]
     },
+    execute: (statement, params) => run(client, statement, params),
   })
+  async function transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await pool.connect()
+    try {
+      await client.query('begin')
+      const result = await fn(wrap(client))
+      await client.query('commit')
+      return result
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined)
+      throw error
+    } finally {
+      client.release()
+    }
+  }
   return {
     kind: 'postgres',
     query: wrap(pool).query,
-    async transaction(fn) {
-      const client = await pool.connect()
-      try {
-        await client.query('begin')
-        const result = await fn(wrap(client))
-        await client.query('commit')
-        return result
-      } catch (error) {
-        await client.query('rollback').catch(() => undefined)
-        throw error
-      } finally {
-        client.release()
-      }
-    },
+    execute: wrap(pool).execute,
+    transaction,
+    executeMany: <T>(statement: Prepared, paramLists: unknown[][]) =>
+      paramLists.length === 0
+        ? Promise.resolve([])
+        : transaction(async (tx) => {
+            const results: T[][] = []
+            for (const params of paramLists) results.push(await tx.execute<T>(statement, params))
+            return results
+          }),
     close: () => pool.end(),
   }
 }

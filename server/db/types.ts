@@ -1,11 +1,28 @@
+/**
+ * A statement prepared once per connection and then run by name: the database skips parsing and planning on every
+ * later run (for a statement with several CTEs that is most of its cost). `name` must be unique per `text`.
+ */
+export interface Prepared {
+  readonly name: string
+  readonly text: string
+}
+
 /** The one thing the rest of the server knows about storage: parameterised SQL ($1, $2…) and transactions. */
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>
+  /** Runs a prepared statement (prepared on this connection at its first use). Same result shape as `query`. */
+  execute<T = Record<string, unknown>>(statement: Prepared, params: unknown[]): Promise<T[]>
 }
 
 export interface Db extends Queryable {
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
+  /**
+   * Runs `statement` once per parameter list, in order, all in one transaction: one commit for the lot (group
+   * commit). Resolves with each run's rows once committed; when any run fails, nothing is kept and it rejects with
+   * that run's error.
+   */
+  executeMany<T = Record<string, unknown>>(statement: Prepared, paramLists: unknown[][]): Promise<T[][]>
   close(): Promise<void>
   readonly kind: 'pglite' | 'postgres'
 }
