@@ -13,9 +13,10 @@ import {
   type Message,
 } from '../../src/contract'
 import { AppError, forbidden, invalid, notFound } from '../errors'
-import type { Queryable } from '../db'
+import type { Prepared, Queryable } from '../db'
 import type { ServiceContext } from './context'
 import { MESSAGE_COLUMNS, iso, toMessage, type MessageRow } from './rows'
+import { SendBatcher } from './sendBatcher'
 
 const positiveInteger = v.pipe(
   v.string('must be a positive whole number'),
@@ -37,21 +38,62 @@ interface ConversationRow {
   unread: number
 }
 
-/** Thrown inside a send transaction when a concurrent send with the same clientId won: roll back, return theirs. */
-class DuplicateSend extends Error {}
+/**
+ * A send in one statement: the stored message when (sender, clientId) is taken (`inserted` false: nothing changes),
+ * else the conversation's seq bump, the insert and the read position of the participants looking at it ($7, an
+ * array, usually empty) — all or nothing. Two concurrent transactions (PostgreSQL) sending one (sender, clientId)
+ * into two conversations make the later one fail on the unique constraint, which rolls its bump back too.
+ */
+const SEND_MESSAGE: Prepared = {
+  name: 'talemy_send_message_v1',
+  text: `with dup as (
+      select ${MESSAGE_COLUMNS} from messages where sender_id = $3::text and client_id = $5::text
+    ), bump as (
+      update conversations set last_seq = last_seq + 1, updated_at = $6::timestamptz
+      where id = $2::text and not exists (select 1 from dup)
+      returning last_seq
+    ), ins as (
+      insert into messages (id, conversation_id, seq, sender_id, content, client_id, created_at)
+      select $1::text, $2::text, bump.last_seq, $3::text, $4::text, $5::text, $6::timestamptz from bump
+      returning ${MESSAGE_COLUMNS}
+    ), readers as (
+      update conversation_members m set last_read_seq = greatest(m.last_read_seq, ins.seq) from ins
+      where m.conversation_id = ins.conversation_id and m.user_id = any($7::text[])
+    )
+    select true as inserted, ${MESSAGE_COLUMNS} from ins
+    union all
+    select false as inserted, ${MESSAGE_COLUMNS} from dup`,
+}
+
+type SendRow = MessageRow & { inserted: boolean }
+
+const UNIQUE_VIOLATION = '23505'
+
+/** Participants never change once a conversation exists: cached, up to this many conversations. */
+const PARTICIPANTS_CACHE_SIZE = 10_000
 
 export function createMessaging(ctx: ServiceContext) {
   const { db, limiter, notifier, presence, conversationLocks, now } = ctx
+  const sends = new SendBatcher<SendRow>(db, SEND_MESSAGE)
+  // Members are written with their conversation, in one transaction, and never change afterwards.
+  const participantsCache = new Map<Id, readonly Id[]>()
 
   /** Participants of a conversation; NOT_FOUND when there is no such conversation, FORBIDDEN for outsiders. */
-  async function participantsFor(q: Queryable, userId: Id, conversationId: Id): Promise<Id[]> {
-    const rows = await q.query<{ user_id: string | null }>(
-      `select m.user_id from conversations c left join conversation_members m on m.conversation_id = c.id
-       where c.id = $1 order by m.user_id`,
-      [conversationId],
-    )
-    if (rows.length === 0) throw notFound('conversation')
-    const participants = rows.flatMap((row) => (row.user_id ? [row.user_id] : []))
+  async function participantsFor(q: Queryable, userId: Id, conversationId: Id): Promise<readonly Id[]> {
+    let participants = participantsCache.get(conversationId)
+    if (!participants) {
+      const rows = await q.query<{ user_id: string | null }>(
+        `select m.user_id from conversations c left join conversation_members m on m.conversation_id = c.id
+         where c.id = $1 order by m.user_id`,
+        [conversationId],
+      )
+      if (rows.length === 0) throw notFound('conversation')
+      participants = rows.flatMap((row) => (row.user_id ? [row.user_id] : []))
+      if (participants.length > 0) {
+        if (participantsCache.size >= PARTICIPANTS_CACHE_SIZE) participantsCache.delete(participantsCache.keys().next().value!)
+        participantsCache.set(conversationId, participants)
+      }
+    }
     if (!participants.includes(userId)) throw forbidden('not a participant of this conversation')
     return participants
   }
@@ -105,42 +147,22 @@ export function createMessaging(ctx: ServiceContext) {
 
   async function storeMessage(senderId: Id, conversationId: Id, content: string, clientId: string): Promise<Message> {
     const participants = await participantsFor(db, senderId, conversationId)
-    const existing = await findByClientId(db, senderId, clientId)
-    if (existing) return sameConversation(existing, conversationId)
-
-    const viewers = [...presence.viewers(conversationId)].filter((id) => id !== senderId && participants.includes(id))
-    const createdAt = now().toISOString()
-    let message: Message
+    const viewers: Id[] = []
+    for (const id of presence.viewers(conversationId)) if (id !== senderId && participants.includes(id)) viewers.push(id)
+    let rows: SendRow[]
     try {
-      message = await db.transaction(async (tx) => {
-        const [bumped] = await tx.query<{ last_seq: number }>(
-          `update conversations set last_seq = last_seq + 1, updated_at = $2 where id = $1 returning last_seq`,
-          [conversationId, createdAt],
-        )
-        const seq = Number(bumped!.last_seq)
-        const inserted = await tx.query<MessageRow>(
-          `insert into messages (id, conversation_id, seq, sender_id, content, client_id, created_at)
-           values ($1, $2, $3, $4, $5, $6, $7)
-           on conflict (sender_id, client_id) do nothing
-           returning ${MESSAGE_COLUMNS}`,
-          [randomUUID(), conversationId, seq, senderId, content, clientId, createdAt],
-        )
-        if (!inserted[0]) throw new DuplicateSend()
-        for (const viewer of viewers) {
-          await tx.query(
-            `update conversation_members set last_read_seq = greatest(last_read_seq, $3)
-             where conversation_id = $1 and user_id = $2`,
-            [conversationId, viewer, seq],
-          )
-        }
-        return toMessage(inserted[0])
-      })
+      rows = await sends.submit([randomUUID(), conversationId, senderId, content, clientId, now().toISOString(), viewers])
     } catch (error) {
-      if (!(error instanceof DuplicateSend)) throw error
+      // A concurrent send of this (sender, clientId) won (PostgreSQL only): nothing of ours was kept; return theirs.
+      if ((error as { code?: unknown } | null)?.code !== UNIQUE_VIOLATION) throw error
       const winner = await findByClientId(db, senderId, clientId)
       if (!winner) throw error
       return sameConversation(winner, conversationId)
     }
+    const row = rows[0]
+    if (!row) throw notFound('conversation')
+    const message = toMessage(row)
+    if (!row.inserted) return sameConversation(message, conversationId)
     notifier.messageStored(message, participants)
     for (const viewer of viewers) notifier.conversationRead(viewer, conversationId)
     return message
