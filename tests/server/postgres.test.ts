@@ -6,6 +6,8 @@ import { postgresRunnable, startPostgres, type PostgresCluster } from './support
 import {
   ALICE,
   BOB,
+  CAROL,
+  type ClientSocket,
   connect,
   emitAck,
   http,
@@ -74,6 +76,42 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     alice.close()
     const contents = acks.map((ack) => (ack.ok ? ack.data : undefined)!).sort((a, b) => a.seq - b.seq).map((m) => m.content)
     expect(contents).toEqual(Array.from({ length: 20 }, (_, i) => `p${i}`))
+  })
+
+  it.skipIf(!runnable.ok)('group-commits concurrent sends of several users with seqs without gaps, across two servers on one database', async () => {
+    const other = await startTestServer({ databaseUrl, dataDir: tmpdir() })
+    const sockets = [
+      await connect(server.url, (await login(server.url, ALICE)).token),
+      await connect(other.url, (await login(other.url, ALICE)).token),
+      await connect(server.url, (await login(server.url, BOB)).token),
+      await connect(other.url, (await login(other.url, CAROL)).token),
+    ]
+    try {
+      const [alice1, alice2, bob, carol] = sockets as [ClientSocket, ClientSocket, ClientSocket, ClientSocket]
+      const send = (socket: ClientSocket, conversationId: string, content: string, clientId: string = randomUUID()) =>
+        emitAck<Message>(socket, 'message:send', { conversationId, content, clientId })
+      // One clientId sent at once through both servers (two transactions) into two conversations: one wins, the
+      // other is refused (the unique constraint, or the stored message), and neither conversation gets a gap.
+      const shared = randomUUID()
+      const acks = await Promise.all([
+        send(alice1, 'conv-alice-bob', 'shared 1', shared),
+        send(alice2, 'conv-alice-carol', 'shared 2', shared),
+        ...Array.from({ length: 6 }, (_, i) => send(i % 2 ? bob : carol, i % 2 ? 'conv-alice-bob' : 'conv-alice-carol', `c${i}`)),
+        ...Array.from({ length: 6 }, (_, i) => send(i % 2 ? alice1 : alice2, i % 2 ? 'conv-alice-bob' : 'conv-alice-carol', `a${i}`)),
+      ])
+      const [one, two] = acks
+      expect([one!.ok, two!.ok].sort()).toEqual([false, true])
+      expect((one!.ok ? two : one)).toMatchObject({ ok: false, error: { code: 'INVALID' } })
+      expect(acks.slice(2).every((ack) => ack.ok)).toBe(true)
+      const { token } = await login(server.url, ALICE)
+      for (const conversationId of ['conv-alice-bob', 'conv-alice-carol']) {
+        const thread = await http<Message[]>(server.url, 'GET', `/api/conversations/${conversationId}/messages?limit=200`, { token })
+        expect(thread.body.map((message) => message.seq)).toEqual(thread.body.map((_, i) => i + 1))
+      }
+    } finally {
+      for (const socket of sockets) socket.close()
+      await other.close()
+    }
   })
 
   it.skipIf(!runnable.ok)('applies the lesson transition table', async () => {
