@@ -189,7 +189,10 @@ export function makeStore(options: MakeStoreOptions = {}) {
       if (other && other.user?.id === user?.id && other.token && other.token !== token) store.dispatch(tokenRefreshed({ token: other.token }))
     })
     // The page goes away: the drain lock (a lease where there are no Web Locks) is let go at once for the other tabs.
-    window.addEventListener('pagehide', () => store.dispatch(shutdown()))
+    // A page kept in the back/forward cache (`persisted`) may come back alive, so it keeps its store.
+    window.addEventListener('pagehide', (event) => {
+      if (!(event as PageTransitionEvent).persisted) store.dispatch(shutdown())
+    })
   }
 
   if (store.getState().auth.token) store.dispatch(connect())

@@ -215,8 +215,8 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     } else if (outcome.kind === 'refused') {
       if (current) dispatch(sendFailed({ clientId: entry.clientId, error: outcome.error }))
     } else if (current?.status === 'pending' && paused()) {
-      // The session expired: kept (here and in storage) until the user logs in again.
-      maybeReleaseLock()
+      // The session expired: kept (here and in storage) until the user logs in again; the lock goes back meanwhile.
+      if (busy.size === 0) releaseLock()
       return
     } else if (current?.status === 'pending' && outcome.error.code === 'NETWORK' && ctx.socket?.connected) {
       // HTTP failed but the socket came up meanwhile: go again now, over it (an ack timeout bounds any loop).
