@@ -19,6 +19,7 @@ import {
   discardMessage,
   drainStarted,
   drainStopped,
+  internalError,
   outboxRestored,
   retryMessage,
   retryNow,
@@ -115,6 +116,7 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
   /** The user whose stored outbox mirrors the one in state (after it was read back), and what was last written. */
   let mirrored: Id | null = null
   let saved: readonly PendingMessage[] = []
+  let saveFailing = false
   let lock: 'none' | 'waiting' | 'held' = 'none'
   let letGo: (() => void) | null = null
 
@@ -161,8 +163,11 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     if (!durable || mirrored === null || mirrored !== userId()) return
     const now = outbox()
     if (now === saved) return
-    durable.save(mirrored, saved, now)
+    const ok = durable.save(mirrored, saved, now)
     saved = now
+    // A full (or disabled) storage: the sends still go, but would not survive a reload; say so once per streak.
+    if (!ok && !saveFailing) dispatch(internalError({ where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' }))
+    saveFailing = !ok
   }
 
   function wantLock() {

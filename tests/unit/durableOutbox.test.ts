@@ -177,3 +177,18 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     await vi.waitFor(() => expect(savedIds(storage)).toEqual([]))
   })
 })
+
+describe('a storage that refuses to write', () => {
+  test('sends still go; the failure is reported once (socket/internalError), not thrown', async () => {
+    const storage = createMemoryStorage()
+    const full: StorageLike = { ...storage, setItem: () => { throw new Error('QuotaExceededError') } }
+    const { store, actions } = tab(await deadUrl(), full)
+    store.dispatch(send('k1'))
+    store.dispatch(send('k2'))
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k1', 'k2'])
+    expect(actions.filter((a) => a.type === 'socket/internalError')).toEqual([
+      { type: 'socket/internalError', payload: { where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' } },
+    ])
+    store.dispatch(shutdown())
+  })
+})
