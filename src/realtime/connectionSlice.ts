@@ -35,7 +35,7 @@ export interface Connection {
   status: ConnectionStatus
   socketId: string | null
   error: ConnectionError | null
-  /** The manager's reconnection attempt (1, 2, …); 0 when not retrying. */
+  /** The middleware's reconnection attempt (1, 2, …; its own backoff, Socket.IO's is off); 0 when not retrying. */
   attempt: number
   /** ISO-8601 time of the last successful handshake. */
   lastConnectedAt: string | null
