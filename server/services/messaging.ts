@@ -67,6 +67,13 @@ const SEND_MESSAGE: Prepared = {
 
 type SendRow = MessageRow & { inserted: boolean }
 
+/** A conversation's members (one row with a null user when it has none; no row when there is no such conversation). */
+const PARTICIPANTS: Prepared = {
+  name: 'talemy_participants_v1',
+  text: `select m.user_id from conversations c left join conversation_members m on m.conversation_id = c.id
+    where c.id = $1::text order by m.user_id`,
+}
+
 const UNIQUE_VIOLATION = '23505'
 
 /** Participants never change once a conversation exists: cached, up to this many conversations. */
@@ -82,11 +89,7 @@ export function createMessaging(ctx: ServiceContext) {
   async function participantsFor(q: Queryable, userId: Id, conversationId: Id): Promise<readonly Id[]> {
     let participants = participantsCache.get(conversationId)
     if (!participants) {
-      const rows = await q.query<{ user_id: string | null }>(
-        `select m.user_id from conversations c left join conversation_members m on m.conversation_id = c.id
-         where c.id = $1 order by m.user_id`,
-        [conversationId],
-      )
+      const rows = await q.execute<{ user_id: string | null }>(PARTICIPANTS, [conversationId])
       if (rows.length === 0) throw notFound('conversation')
       participants = rows.flatMap((row) => (row.user_id ? [row.user_id] : []))
       if (participants.length > 0) {
