@@ -171,6 +171,9 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
     (await db.query<{ seq: number }>('select seq from messages where conversation_id = $1 order by seq', [conversationId])).map((row) => row.seq)
 
   it('stores concurrent sends of several users in one commit, each conversation numbered without gaps, each acked once', async () => {
+    // Participants cached first, so every first send of the wave reaches the batcher in the same turn.
+    await messaging.send('user-alice', { conversationId: 'conv-alice-bob', content: 'warm', clientId: randomUUID() })
+    await messaging.send('user-alice', { conversationId: 'conv-alice-carol', content: 'warm', clientId: randomUUID() })
     const [ab, ac] = [await lastSeq('conv-alice-bob'), await lastSeq('conv-alice-carol')]
     stored.length = 0
     executeMany.mockClear()
