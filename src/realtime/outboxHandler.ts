@@ -34,7 +34,7 @@ import {
 } from './actions'
 import { emitWithAck, type AckResult } from './ack'
 import { backoffDelay } from './backoff'
-import { addPendingPatches, removePendingPatches, setPendingStatusPatches, threadWork } from './cacheWork'
+import { addPendingPatches, foldCacheWork, removePendingPatches, setPendingStatusPatches, threadWork } from './cacheWork'
 import type { PendingMessage, SocketRootState } from './connectionSlice'
 import type { Context, Handler } from './context'
 import { createOutboxStorage } from './outboxStorage'
@@ -268,7 +268,8 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
   }
 
   function patchThread(conversationId: Id, patchesFor: Parameters<typeof threadWork>[2]) {
-    ctx.applyCacheWork(threadWork(ctx.view(), conversationId, patchesFor))
+    const view = ctx.view()
+    ctx.applyCacheWork(foldCacheWork(threadWork(view, conversationId, patchesFor), view))
   }
 
   function handle(action: Parameters<Handler<S>>[0], prevState: S) {

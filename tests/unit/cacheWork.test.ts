@@ -2,7 +2,17 @@ import { describe, expect, test } from 'vitest'
 import type { ThreadMessage } from '../../src/api'
 import { SERVER_EVENTS, type ServerEventName } from '../../src/contract'
 import { cacheWorkFor, cacheWorkTable, type CacheView, type CacheWork } from '../../src/realtime'
-import { cacheWorkForBurst, queryKey, upsertMessagePatches, addPendingPatches, setPendingStatusPatches, removePendingPatches } from '../../src/realtime/cacheWork'
+import { applyPatches } from 'immer'
+import {
+  cacheWorkForBurst,
+  foldCacheWork,
+  queryKey,
+  threadWork,
+  upsertMessagePatches,
+  addPendingPatches,
+  setPendingStatusPatches,
+  removePendingPatches,
+} from '../../src/realtime/cacheWork'
 import { alice, at, bob, contactRequest, conversation, lesson, message } from './support/fixtures'
 
 type Entry = { status: string; data?: unknown }
@@ -192,7 +202,7 @@ describe('our own thread work', () => {
 })
 
 describe('a burst', () => {
-  test('one patch list per cached list, read as if applied in turn, and each tag once', () => {
+  test('one root replace per cached list with its next list, read as if applied in turn, and each tag once', () => {
     const v = view({ thread: ok([message(1)]), conversations: ok([conversation('c2')]) })
     const result = cacheWorkForBurst(
       [
@@ -204,12 +214,55 @@ describe('a burst', () => {
     )
     expect(result).toEqual(
       work(
-        [thread([{ op: 'add', path: [1], value: message(3) }, { op: 'add', path: [1], value: message(2) }])],
+        [thread([{ op: 'replace', path: [], value: [message(1), message(2), message(3)] }])],
         // message(3) arrived before message(2): a gap at that moment, so the thread is refetched once.
         [{ type: 'Message', id: 'c1' }, { type: 'Conversation', id: 'LIST' }],
       ),
     )
     // The view it was given is left as it was.
     expect((v.queries[queryKey({ endpointName: 'getMessages', arg: 'c1' })]?.data as unknown[]).length).toBe(1)
+  })
+})
+
+describe('folding into root replaces', () => {
+  const c1 = conversation('c1', { lastMessage: message(2), unreadCount: 1, updatedAt: at(2) })
+  const frozen = <T>(list: T[]) => Object.freeze(list.map((x) => Object.freeze(x)))
+  // The table's own patches applied by immer, against the fold's next list: the same outcome, whatever the case.
+  test.each<[string, ServerEventName, unknown, CacheView]>([
+    ['an append', 'message:new', message(3), view({ thread: ok(frozen([message(1), message(2)])) })],
+    ['a late message by seq', 'message:new', message(3), view({ thread: ok(frozen([message(1), message(2), message(4)])) })],
+    ['our pending copy confirmed in place', 'message:sent', mine(2, 'k1'), view({ thread: ok(frozen([message(1), pending('k1')])) })],
+    ['a copy confirmed out of order', 'message:sent', mine(2, 'k2'), view({ thread: ok(frozen([message(1), pending('k1'), pending('k2')])) })],
+    ['a conversation moved up', 'message:new', message(3), view({ conversations: ok(frozen([conversation('c2', { updatedAt: at(10) }), conversation('c4', { updatedAt: at(2.5) }), c1])) })],
+    ['a lesson updated', 'lesson:statusUpdated', lesson('b', { status: 'confirmed', updatedAt: at(5) }), view({ lessons: ok(frozen([lesson('a'), lesson('b')])) })],
+  ])('%s: the same list as the table’s patches', (_name, event, payload, v) => {
+    const fine = cacheWorkFor(event, payload as never, v)
+    const folded = cacheWorkForBurst([{ event, payload }], v)
+    expect(folded.invalidate).toEqual(fine.invalidate)
+    expect(folded.patches.map(({ patches, ...query }) => query)).toEqual(fine.patches.map(({ patches, ...query }) => query))
+    for (const [i, { patches, ...query }] of fine.patches.entries()) {
+      const before = v.queries[queryKey(query)]!.data
+      const [root] = folded.patches[i]!.patches
+      expect(root).toMatchObject({ op: 'replace', path: [] })
+      expect(root!.value).toEqual(applyPatches(before as object, patches))
+    }
+  })
+
+  test('the next list and what it gained are frozen; what it kept is shared, the cached list untouched', () => {
+    const cached = frozen([message(1), message(2)])
+    const v = view({ thread: ok(cached) })
+    const [patch] = cacheWorkForBurst([{ event: 'message:new', payload: message(3) }], v).patches
+    const next = patch!.patches[0]!.value as ThreadMessage[]
+    expect(Object.isFrozen(next)).toBe(true)
+    expect(Object.isFrozen(next[2])).toBe(true)
+    expect(next[0]).toBe(cached[0])
+    expect(cached).toHaveLength(2)
+  })
+
+  test('our own thread work folds the same way (foldCacheWork)', () => {
+    const v = view({ thread: ok(frozen([message(1)])) })
+    const folded = foldCacheWork(threadWork(v, 'c1', (t) => addPendingPatches(t, pending('k1'))), v)
+    expect(folded).toEqual(work([thread([{ op: 'replace', path: [], value: [message(1), pending('k1')] }])]))
+    expect(foldCacheWork(threadWork(v, 'c1', (t) => removePendingPatches(t, 'k9')), v)).toEqual(work())
   })
 })

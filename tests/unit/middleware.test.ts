@@ -246,10 +246,14 @@ describe('server events', () => {
     await settle()
     expect(store.getActions()).toEqual([
       serverEventActions['message:new'](m3),
-      api.internalActions.queryResultPatched({ queryCacheKey: 'getMessages("c1")' as never, patches: [{ op: 'add', path: [2], value: m3 }] }),
+      // Each entry's next list as one root replace (see cacheWorkForBurst).
+      api.internalActions.queryResultPatched({
+        queryCacheKey: 'getMessages("c1")' as never,
+        patches: [{ op: 'replace', path: [], value: [message(1), message(2), m3] }],
+      }),
       api.internalActions.queryResultPatched({
         queryCacheKey: 'getConversations(undefined)' as never,
-        patches: [{ op: 'replace', path: [0], value: conversation('c1', { lastMessage: m3, unreadCount: 1, updatedAt: m3.createdAt }) }],
+        patches: [{ op: 'replace', path: [], value: [conversation('c1', { lastMessage: m3, unreadCount: 1, updatedAt: m3.createdAt })] }],
       }),
     ])
     expect(api.endpoints.getMessages.select('c1')(store.getState()).data?.map((m) => m.seq)).toEqual([1, 2, 3])
