@@ -20,11 +20,16 @@ export const loggedIn = createAction<{ token: string; user: User }>('auth/logged
 export const tokenRefreshed = createAction<{ token: string; user?: User }>('auth/tokenRefreshed')
 
 /**
- * The user logged out: the socket closes, rooms and pending sends are forgotten, the api cache is reset.
+ * The user logged out: the socket closes, rooms and pending sends are forgotten, the api cache is reset. The user's
+ * stored outbox is cleared too, unless `keepOutbox` (a logout nobody asked for, e.g. another tab logged in as someone
+ * else: the unsent messages wait in storage for the user's next login).
  *
  * @example dispatch(loggedOut())
  */
-export const loggedOut = createAction('auth/loggedOut')
+export const loggedOut = createAction('auth/loggedOut', (options: { keepOutbox?: boolean } = {}) => ({
+  payload: undefined,
+  meta: { keepOutbox: options.keepOutbox === true },
+}))
 
 /**
  * A token refresh was refused (the session cannot be renewed): the realtime layer shows `unauthorized` and keeps the

@@ -1,4 +1,4 @@
-import { combineReducers, configureStore, type Middleware } from '@reduxjs/toolkit'
+import { combineReducers, configureStore, type Middleware, type StoreEnhancer, type UnknownAction } from '@reduxjs/toolkit'
 import { api, type ApiExtra } from '../api'
 import { userSchema, parse } from '../contract'
 import { sessionRefreshFailed } from '../api'
@@ -116,6 +116,77 @@ function saveAuth(storage: StorageLike, auth: AuthState) {
 }
 
 /**
+ * RTK Query mirrors its subscriptions into `api.subscriptions` on a 500 ms timer, for DevTools only (its hooks read
+ * them from the middleware): a notification for that alone re-runs every subscriber's selectors for nothing — and
+ * lands in the middle of whatever the app is doing, e.g. as a second notification in a task of an event burst.
+ * This enhancer (outermost, so it sees the auto-batched notifications too) skips a subscriber's call when the only
+ * change since its previous call is that mirror; the next real change reaches it with the mirror included.
+ */
+const skipSubscriptionMirrorNotifications: StoreEnhancer = (next) => (reducer, preloadedState) => {
+  const store = next(reducer, preloadedState)
+  return {
+    ...store,
+    subscribe(listener: () => void) {
+      let seen = store.getState() as Record<string, unknown>
+      return store.subscribe(() => {
+        const state = store.getState() as Record<string, unknown>
+        const mirrorOnly = onlyKeyChanged(seen, state, 'api') && onlyKeyChanged(seen.api, state.api, 'subscriptions')
+        seen = state
+        if (!mirrorOnly) listener()
+      })
+    },
+  }
+}
+
+/** Whether `a` and `b` are distinct objects whose properties are the same but `key`. */
+function onlyKeyChanged(a: unknown, b: unknown, key: string): boolean {
+  if (a === b || typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  const x = a as Record<string, unknown>
+  const y = b as Record<string, unknown>
+  const keys = Object.keys(y)
+  if (keys.length !== Object.keys(x).length) return false
+  for (const k of keys) if (k !== key && x[k] !== y[k]) return false
+  return true
+}
+
+const MASK = '********'
+
+/** The same value with `originalArgs.password` masked, or the value itself when there is none. */
+function withArgsMasked<T>(holder: T): T {
+  const args = (holder as { originalArgs?: unknown } | null | undefined)?.originalArgs
+  if (typeof args !== 'object' || args === null || !('password' in args)) return holder
+  return { ...holder, originalArgs: { ...args, password: MASK } }
+}
+
+/**
+ * Redux DevTools: the login mutation's `{ email, password }` rides in its actions' `meta.arg.originalArgs` (RTK
+ * Query's `executeMutation` pending/fulfilled/rejected). What DevTools are shown has any `password` of an endpoint's
+ * arguments masked; the store itself is untouched.
+ *
+ * @example devToolsActionSanitizer(pendingLogin).meta.arg.originalArgs // { email, password: '********' }
+ */
+export function devToolsActionSanitizer<A extends UnknownAction>(action: A): A {
+  const meta = (action as { meta?: { arg?: unknown } }).meta
+  const arg = meta?.arg
+  const masked = withArgsMasked(arg)
+  return masked === arg ? action : { ...action, meta: { ...meta, arg: masked } }
+}
+
+/** DevTools' view of the state: a tracked mutation entry that carries its arguments gets its `password` masked. */
+export function devToolsStateSanitizer<S>(state: S): S {
+  const api = (state as { api?: { mutations?: Record<string, unknown> } } | null)?.api
+  const mutations = api?.mutations
+  if (!mutations) return state
+  let changed = false
+  const shown: Record<string, unknown> = {}
+  for (const [key, entry] of Object.entries(mutations)) {
+    shown[key] = withArgsMasked(entry)
+    if (shown[key] !== entry) changed = true
+  }
+  return changed ? { ...state, api: { ...api, mutations: shown } } : state
+}
+
+/**
  * Creates the app's store: auth (saved in `storage` and restored), the connection slice, the RTK Query api, and the
  * socket middleware. A restored session connects at once.
  *
@@ -162,16 +233,21 @@ export function makeStore(options: MakeStoreOptions = {}) {
     // microtask queued by the first event of the burst; two hops notify after it. Not the default 'raf': that never
     // runs in a hidden tab, and in Node it is a 10 ms timer.
     enhancers: (getDefaultEnhancers) =>
-      getDefaultEnhancers({ autoBatch: { type: 'callback', queueNotification: (notify) => queueMicrotask(() => queueMicrotask(notify)) } }),
-    devTools: process.env.NODE_ENV !== 'production',
+      getDefaultEnhancers({ autoBatch: { type: 'callback', queueNotification: (notify) => queueMicrotask(() => queueMicrotask(notify)) } }).prepend(
+        skipSubscriptionMirrorNotifications,
+      ),
+    devTools:
+      process.env.NODE_ENV !== 'production' && { actionSanitizer: devToolsActionSanitizer, stateSanitizer: devToolsStateSanitizer },
   })
 
   let saved = store.getState().auth
+  /** Set while this tab leaves a session another tab replaced: storage holds theirs, which must stay. */
+  let leavingForAnotherTab = false
   store.subscribe(() => {
     const auth = store.getState().auth
     if (auth === saved) return
     saved = auth
-    saveAuth(storage, auth)
+    if (!leavingForAnotherTab) saveAuth(storage, auth)
   })
 
   // Other tabs of this browser share the session through storage (its `storage` event): one logging out logs this
@@ -186,7 +262,19 @@ export function makeStore(options: MakeStoreOptions = {}) {
         return
       }
       const other = loadAuth(storage)
-      if (other && other.user?.id === user?.id && other.token && other.token !== token) store.dispatch(tokenRefreshed({ token: other.token }))
+      if (!other) return
+      if (other.user?.id !== user?.id) {
+        // Another user logged in there: this tab leaves too (it adopts nothing: the user logs in again here), without
+        // removing the stored session (theirs) nor this user's stored outbox (nobody asked them to drop it).
+        leavingForAnotherTab = true
+        try {
+          store.dispatch(loggedOut({ keepOutbox: true }))
+        } finally {
+          leavingForAnotherTab = false
+        }
+        return
+      }
+      if (other.token && other.token !== token) store.dispatch(tokenRefreshed({ token: other.token }))
     })
     // The page goes away: the drain lock (a lease where there are no Web Locks) is let go at once for the other tabs.
     // A page kept in the back/forward cache (`persisted`) may come back alive, so it keeps its store.

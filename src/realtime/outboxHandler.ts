@@ -315,9 +315,10 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     } else if (sessionEnded.match(action) || shutdown.match(action)) {
       reset()
     } else if (ctx.options.loggedOut.match(action)) {
-      // The user asked to leave (the app warns first when sends are pending): nothing of theirs stays behind.
+      // The user asked to leave (the app warns first when sends are pending): nothing of theirs stays behind. A logout
+      // nobody asked for (`meta.keepOutbox`, another tab took the session over) keeps it for their next login.
       const user = ctx.options.selectUserId?.(prevState) ?? null
-      if (user) durable?.clear(user)
+      if (user && (action.meta as { keepOutbox?: unknown } | undefined)?.keepOutbox !== true) durable?.clear(user)
     } else if (api.endpoints.getMessages.matchFulfilled(action)) {
       // A (re)fetched thread replaced the cached one: put our unconfirmed copies back, or confirm them when the
       // server already has them (a send whose answer was lost).

@@ -4,6 +4,7 @@ import { AUTH_STORAGE_KEY, createMemoryStorage, makeStore, type StorageLike } fr
 import type { Message } from '../../src/contract'
 import {
   discardMessage,
+  joinConversation,
   retryMessage,
   selectConnection,
   selectPendingMessages,
@@ -357,5 +358,50 @@ describe('auth and storage', () => {
     expect(seen).toContain('socket/sendMessage')
     await store.dispatch(api.util.upsertQueryData('getLessons', undefined, []))
     expect(seen).toContain('thunk')
+  })
+})
+
+describe('store notifications', () => {
+  test('RTK Query’s mirror of its subscriptions (synced into the state on a 500 ms timer, for DevTools) notifies nobody', async () => {
+    const { store, seed } = setup('http://unused.test')
+    await seed([message(1)])
+    await settle()
+    const listener = vi.fn()
+    const unsubscribe = store.subscribe(listener)
+    const before = store.getState()
+    store.dispatch(api.internalActions.subscriptionsUpdated([{ op: 'add', path: ['getMessages("c1")'], value: { r1: {} } }]))
+    await settle()
+    expect(store.getState().api.subscriptions).not.toBe(before.api.subscriptions)
+    expect(listener).not.toHaveBeenCalled()
+    // Anything else still notifies, once per task for auto-batched work, at once for the rest.
+    store.dispatch(api.util.updateQueryData('getMessages', 'c1', (draft) => void draft.push(message(2))))
+    await settle()
+    expect(listener).toHaveBeenCalledTimes(1)
+    store.dispatch(joinConversation({ conversationId: 'c2' }))
+    expect(listener).toHaveBeenCalledTimes(2)
+    unsubscribe()
+  })
+
+  test('a real subscription: its mirror, half a second later, notifies nobody', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const sockets = fakeSockets()
+    const store = makeStore({
+      apiUrl: 'http://stub.test',
+      createSocket: sockets.createSocket,
+      storage: createMemoryStorage(),
+      preloadedState: { auth: { token: 'token-1', user: alice } },
+      fetchFn: async () => new Response(JSON.stringify([message(1)]), { status: 200, headers: { 'content-type': 'application/json' } }),
+    })
+    const sub = store.dispatch(api.endpoints.getMessages.initiate('c1'))
+    await sub
+    await settle()
+    const listener = vi.fn()
+    const unsubscribe = store.subscribe(listener)
+    const mirrored = store.getState().api.subscriptions
+    await vi.advanceTimersByTimeAsync(600)
+    expect(store.getState().api.subscriptions).not.toBe(mirrored)
+    expect(listener).not.toHaveBeenCalled()
+    unsubscribe()
+    sub.unsubscribe()
   })
 })

@@ -1,8 +1,9 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, test } from 'vitest'
 import { AUTH_STORAGE_KEY, makeStore } from '../../src/app/store'
+import { createOutboxStorage, sendMessage } from '../../src/realtime'
 import { fakeSockets } from './support/fakeSocket'
-import { alice } from './support/fixtures'
+import { alice, bob } from './support/fixtures'
 
 afterEach(() => {
   localStorage.clear()
@@ -39,5 +40,23 @@ describe('makeStore in a browser', () => {
     expect(store.getState().auth).toEqual({ token: 'fresh', user: alice })
     expect(sockets.last.handshakeToken()).toBe('fresh')
     expect(sockets.sockets).toHaveLength(1)
+  })
+
+  test('another tab logging in as another user: this one logs out, adopts nothing, and leaves the new session stored', () => {
+    localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
+    const sockets = fakeSockets()
+    const store = makeStore({ createSocket: sockets.createSocket })
+    sockets.last.serverConnect()
+    // Alice's unsent message, kept in storage for her next login (nobody asked her to drop it).
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'unsent', clientId: 'k1' }))
+    const theirs = JSON.stringify({ token: 'bobs', user: bob })
+    localStorage.setItem(AUTH_STORAGE_KEY, theirs)
+    window.dispatchEvent(new StorageEvent('storage', { key: AUTH_STORAGE_KEY, oldValue: 'x', newValue: theirs }))
+    expect(store.getState().auth).toEqual({ token: null, user: null })
+    expect(store.getState().socket.connection.status).toBe('idle')
+    expect(sockets.last.disconnectCalls).toBe(1)
+    expect(sockets.sockets).toHaveLength(1)
+    expect(localStorage.getItem(AUTH_STORAGE_KEY)).toBe(theirs)
+    expect(createOutboxStorage(localStorage).load(alice.id).map((m) => m.clientId)).toEqual(['k1'])
   })
 })
