@@ -22,6 +22,8 @@ import type { Context, Handler } from './context'
 import { browserRetryTriggers } from './triggers'
 import type { AppSocket } from './types'
 
+const KICKED: ConnectionError = { code: 'UNAUTHORIZED', message: 'Disconnected by the server' }
+
 /**
  * The default refresh: the api's single-flight `refreshSession` (the `refreshToken` mutation, which dispatches the
  * app's `auth/tokenRefreshed`), shared with the HTTP requests that got a 401 at the same time.
@@ -36,7 +38,7 @@ export function refreshWithApi(mwApi: MiddlewareAPI<Dispatch<UnknownAction>, unk
  * failed handshake it waits a full-jitter exponential backoff (so clients dropped together do not come back
  * together), dispatches `socket/reconnecting { attempt }` once per attempt and tries; the browser's `online` event and
  * the tab becoming visible cut the wait short. A refused handshake refreshes the token once (then `unauthorized`),
- * and a server-side kick reconnects only with a fresh token.
+ * and a server-side kick reconnects only with a fresh token, fetched after a jittered wait (a kick may come to all).
  */
 export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { mwApi, options } = ctx
@@ -46,6 +48,8 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   let teardown: (() => void) | null = null
   let untrigger: (() => void) | null = null
   let retryTimer: ReturnType<typeof setTimeout> | null = null
+  /** What the backoff wait ends with: an attempt, or (after a server-side kick) a token refresh, then the attempt. */
+  let afterWait: 'attempt' | 'refresh' = 'attempt'
   let retries = 0
   let refreshing = false
   /** A handshake is under way (between `socket.connect()` and its `connect` or `connect_error`). */
@@ -56,6 +60,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   function clearRetry() {
     if (retryTimer !== null) clearTimeout(retryTimer)
     retryTimer = null
+    afterWait = 'attempt'
   }
 
   function open() {
@@ -118,16 +123,30 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     handshake(socket)
   }
 
-  function scheduleReconnect() {
+  /** Waits a full-jitter backoff, then attempts (or, after a kick, refreshes the token first). */
+  function scheduleReconnect(then: 'attempt' | 'refresh' = 'attempt') {
     const socket = ctx.socket
     if (!socket || retryTimer !== null || refreshing) return
+    afterWait = then
     retryTimer = setTimeout(() => {
       retryTimer = null
-      if (ctx.socket === socket) attemptNow()
+      if (ctx.socket === socket) endWait()
     }, backoffDelay(retries + 1, ctx.backoff, ctx.random))
   }
 
-  function refreshThenReconnect(error: ConnectionError) {
+  /** The wait is over (or cut short by the browser coming online, the tab becoming visible). */
+  function endWait() {
+    const then = afterWait
+    clearRetry()
+    if (then === 'refresh') refreshThenReconnect(KICKED, true)
+    else attemptNow()
+  }
+
+  /**
+   * Gets a fresh token, then handshakes. After a refused handshake the retry continues that attempt; after a kick
+   * (`counted`) it is an attempt of its own, reported as `socket/reconnecting` like any other.
+   */
+  function refreshThenReconnect(error: ConnectionError, counted = false) {
     const socket = ctx.socket
     if (!socket || refreshing) return
     if (!refresher || refreshedSinceConnect) {
@@ -144,7 +163,9 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
         if (session !== ctx.session || socket !== ctx.socket) return
         refreshing = false
         if (outcome === 'refreshed') {
-          if (!socket.connected) handshake(socket)
+          if (socket.connected) return
+          if (counted) attemptNow()
+          else handshake(socket)
         } else if (outcome === 'refused') {
           if (getState().socket.connection.status !== 'unauthorized') dispatch(sessionExpired(error))
         } else {
@@ -193,7 +214,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
         attemptNow()
       }
     } else if (retryNow.match(action)) {
-      if (retryTimer !== null && !refreshing) attemptNow()
+      if (retryTimer !== null && !refreshing) endWait()
     } else if (connected.match(action)) {
       handshaking = false
       clearRetry()
@@ -208,9 +229,10 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       const { reason } = action.payload
       handshaking = false
       if (reason === 'io client disconnect') return
-      // Socket.IO does not reconnect after a server-side kick; we do, and only with a fresh token.
-      if (reason === 'io server disconnect' && refresher) refreshThenReconnect({ code: 'UNAUTHORIZED', message: 'Disconnected by the server' })
-      else scheduleReconnect()
+      // Socket.IO does not reconnect after a server-side kick; we do, and only with a fresh token. The refresh waits a
+      // jittered backoff too: a kick may have come to every client at once (a server going away), and they must not
+      // all come back to /auth/refresh and the handshake in the same instant.
+      scheduleReconnect(reason === 'io server disconnect' && refresher ? 'refresh' : 'attempt')
     }
   }
 }

@@ -170,9 +170,11 @@ describe('connecting', () => {
     const socket = sockets.last
     socket.serverKick()
     expect(store.getState().socket.connection.status).toBe('reconnecting')
-    await settle()
+    // The refresh waits a jittered backoff first (random 0.5 × 500 ms): a kick may have come to every client at once.
+    await vi.advanceTimersByTimeAsync(250)
     expect(refreshToken).toHaveBeenCalledTimes(1)
     expect(socket.connectCalls).toBe(2)
+    expect(store.getActions()).toEqual([disconnected({ reason: 'io server disconnect' }), reconnecting({ attempt: 1 })])
   })
 
   test('another refusal (not UNAUTHORIZED) is retried with backoff, since Socket.IO will not', async () => {

@@ -102,4 +102,56 @@ describe('try now', () => {
     expect(socket.connectCalls).toBe(2)
     expect(refreshToken).toHaveBeenCalledTimes(1)
   })
+
+  test('a server-side kick: a jittered wait, the refresh, then the handshake reported as an attempt', async () => {
+    const refreshToken = vi.fn(async () => 'refreshed' as const)
+    const { store, socket } = dropped({ refreshToken })
+    socket.serverConnect('sock-2')
+    store.clearActions()
+    socket.serverKick()
+    // Full jitter before the refresh (random 0.5 × 500 ms): a kick that came to every client at once (a server going
+    // away) does not bring them all back to /auth/refresh and the handshake at once.
+    vi.advanceTimersByTime(249)
+    expect(refreshToken).not.toHaveBeenCalled()
+    vi.advanceTimersByTime(1)
+    expect(refreshToken).toHaveBeenCalledTimes(1)
+    await settle()
+    expect(socket.connectCalls).toBe(2)
+    expect(attempts(store.getActions())).toEqual([1])
+    expect(store.getState().socket.connection).toMatchObject({ status: 'reconnecting', attempt: 1 })
+    socket.serverConnect('sock-3')
+    expect(store.getState().socket.connection).toMatchObject({ status: 'connected', attempt: 0 })
+  })
+
+  test('clients kicked together refresh at spread-out times', () => {
+    const times: number[] = []
+    for (const draw of [0.05, 0.35, 0.65, 0.95]) {
+      const refreshToken = vi.fn(() => new Promise<'refreshed'>(() => {}))
+      const { socket } = dropped({ refreshToken, random: () => draw })
+      socket.serverConnect('sock-2')
+      socket.serverKick()
+      const start = Date.now()
+      while (refreshToken.mock.calls.length === 0 && Date.now() - start < 1_000) vi.advanceTimersByTime(1)
+      times.push(Date.now() - start)
+    }
+    expect(times).toEqual([25, 175, 325, 475])
+  })
+
+  test('online during the wait after a kick: the refresh goes at once, and the handshake only after it', async () => {
+    let answer: (v: 'refreshed') => void = () => {}
+    const refreshToken = vi.fn(() => new Promise<'refreshed'>((r) => (answer = r)))
+    const { store, socket, triggers } = dropped({ refreshToken, backoff: { baseMs: 10_000, capMs: 30_000 } })
+    socket.serverConnect('sock-2')
+    store.clearActions()
+    socket.serverKick()
+    triggers.fire('online')
+    expect(refreshToken).toHaveBeenCalledTimes(1)
+    expect(socket.connectCalls).toBe(1)
+    answer('refreshed')
+    await settle()
+    expect(socket.connectCalls).toBe(2)
+    expect(attempts(store.getActions())).toEqual([1])
+    vi.advanceTimersByTime(60_000)
+    expect(refreshToken).toHaveBeenCalledTimes(1)
+  })
 })
