@@ -78,17 +78,22 @@ export const serverEventSchemas = {
 
 // --- What the server accepts ----------------------------------------------------------------
 
+// PostgreSQL text cannot hold NUL: refuse it up front as INVALID rather than fail at the database as INTERNAL.
+const noNul = v.check((s: string) => !s.includes('\u0000'), 'must not contain NUL characters')
+
 export const contentSchema = v.pipe(
   v.string('must be a string'),
   v.minLength(1, 'must not be empty'),
   v.maxLength(MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`),
+  noNul,
 )
 export const clientIdSchema = v.pipe(
   v.string('must be a string'),
   v.minLength(1, 'must not be empty'),
   v.maxLength(MAX_CLIENT_ID_LENGTH, `must be at most ${MAX_CLIENT_ID_LENGTH} characters`),
+  noNul,
 )
-export const conversationIdSchema = v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(100, 'is too long'))
+export const conversationIdSchema = v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(100, 'is too long'), noNul)
 
 export const sendMessageSchema = v.object({
   conversationId: conversationIdSchema,
@@ -104,21 +109,21 @@ export const clientEventSchemas = {
 }
 
 export const loginBodySchema = v.object({
-  email: v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(200, 'is too long')),
-  password: v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(200, 'is too long')),
+  email: v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(200, 'is too long'), noNul),
+  password: v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(200, 'is too long'), noNul),
 })
 export const createConversationBodySchema = v.object({ participantId: conversationIdSchema })
 export const postMessageBodySchema = v.object({ content: contentSchema, clientId: clientIdSchema })
 export const createLessonBodySchema = v.object({
   tutorId: conversationIdSchema,
-  subject: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_LESSON_SUBJECT_LENGTH, `must be at most ${MAX_LESSON_SUBJECT_LENGTH} characters`)),
+  subject: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_LESSON_SUBJECT_LENGTH, `must be at most ${MAX_LESSON_SUBJECT_LENGTH} characters`), noNul),
   startsAt: v.pipe(v.string('must be a string'), v.isoTimestamp('must be an ISO-8601 timestamp')),
   durationMinutes: v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(15, 'must be at least 15'), v.maxValue(480, 'must be at most 480')),
 })
 export const updateLessonStatusBodySchema = v.object({ status: v.picklist(LESSON_STATUSES, `must be one of ${LESSON_STATUSES.join(', ')}`) })
 export const createContactRequestBodySchema = v.object({
   tutorId: conversationIdSchema,
-  message: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_CONTACT_MESSAGE_LENGTH, `must be at most ${MAX_CONTACT_MESSAGE_LENGTH} characters`)),
+  message: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_CONTACT_MESSAGE_LENGTH, `must be at most ${MAX_CONTACT_MESSAGE_LENGTH} characters`), noNul),
 })
 export const updateContactRequestStatusBodySchema = v.object({
   status: v.picklist(CONTACT_REQUEST_STATUSES, `must be one of ${CONTACT_REQUEST_STATUSES.join(', ')}`),

@@ -23,6 +23,8 @@ describe('parse', () => {
     ['missing content', { conversationId: 'c1', clientId: 'k' }, 'content: is required'],
     ['empty content', { conversationId: 'c1', content: '', clientId: 'k' }, 'content: must not be empty'],
     ['oversized content', { conversationId: 'c1', content: 'x'.repeat(MAX_CONTENT_LENGTH + 1), clientId: 'k' }, `content: must be at most ${MAX_CONTENT_LENGTH} characters`],
+    ['NUL in content', { conversationId: 'c1', content: 'a\u0000b', clientId: 'k' }, 'content: must not contain NUL characters'],
+    ['NUL in clientId', { conversationId: 'c1', content: 'a', clientId: 'k\u0000' }, 'clientId: must not contain NUL characters'],
     ['numeric clientId', { conversationId: 'c1', content: 'a', clientId: 5 }, 'clientId: must be a string'],
     ['not an object', 'hello', 'expected Object'],
   ])('%s is named in the error', (_name, input, expected) => {
