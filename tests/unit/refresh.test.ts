@@ -3,6 +3,7 @@ import { api } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { sendMessage, selectConnection, selectPendingMessages, connect } from '../../src/realtime'
 import { outboxStorageKey } from '../../src/realtime'
+import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { alice } from './support/fixtures'
 import { startHttpStub, type StubReply, type StubRequest } from './support/httpStub'
@@ -55,9 +56,10 @@ describe('single-flight refresh', () => {
       store.dispatch(api.endpoints.getUsers.initiate()),
       store.dispatch(api.endpoints.getMessages.initiate('c1')),
     ]
-    await vi.waitFor(() => expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(1))
+    await eventually(() => expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(1))
     sockets.last.serverRefuse('UNAUTHORIZED')
-    await new Promise((r) => setTimeout(r, 50))
+    // Every request got its 401 while the refresh is held (the socket's refresh joined it synchronously).
+    await eventually(() => expect(stub.requests.filter((r) => r.method === 'GET')).toHaveLength(5))
     release()
     const results = await Promise.all(queries)
     expect(results.map((r) => r.isSuccess)).toEqual([true, true, true, true, true])
@@ -100,7 +102,7 @@ describe('single-flight refresh', () => {
           : unauthorized
     const { store, actions, storage, sockets } = setup()
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'kept for later', clientId: 'k1' }))
-    await vi.waitFor(() => expect(selectConnection(store.getState()).status).toBe('unauthorized'))
+    await eventually(() => expect(selectConnection(store.getState()).status).toBe('unauthorized'))
     expect(actions.filter((a) => a.type === 'auth/refreshFailed')).toHaveLength(1)
     expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k1'])
     expect(JSON.parse(storage.getItem(outboxStorageKey(alice.id)) ?? '[]')).toHaveLength(1)
@@ -112,7 +114,7 @@ describe('single-flight refresh', () => {
     expect(sockets.sockets).toHaveLength(1)
 
     await store.dispatch(api.endpoints.login.initiate({ email: 'alice@talemy.test', password: 'talemy' }))
-    await vi.waitFor(() => expect(selectPendingMessages(store.getState())).toEqual([]))
+    await eventually(() => expect(selectPendingMessages(store.getState())).toEqual([]))
     expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull()
   })
 })

@@ -10,6 +10,7 @@ import {
   selectPendingMessages,
   sendMessage,
 } from '../../src/realtime'
+import { eventually } from './support/eventually'
 import { fakeSockets, type FakeSocket } from './support/fakeSocket'
 import { alice, bob, conversation, message } from './support/fixtures'
 import { deadUrl, startHttpStub, type StubReply, type StubRequest } from './support/httpStub'
@@ -60,7 +61,7 @@ describe('sending over the socket (real store, fake socket)', () => {
     expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k1'])
 
     socket().sent('message:send')[0]!.ack({ ok: true, data: stored(2, 'k1') })
-    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+    await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
     expect(thread()[1]).toEqual({ ...stored(2, 'k1'), status: 'sent' })
     // The confirmation that follows on the socket is idempotent.
     socket().serverEmit('message:sent', stored(2, 'k1'))
@@ -186,7 +187,7 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     const { store, thread, seed } = setup(stub.url)
     await seed([message(1)])
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
-    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+    await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
     expect(stub.requests).toEqual([
       expect.objectContaining({
         method: 'POST',
@@ -208,7 +209,7 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     expect(stub.requests).toHaveLength(0)
     await vi.advanceTimersByTimeAsync(5000)
     vi.useRealTimers()
-    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+    await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
     expect(stub.requests.map((r) => r.body)).toEqual([{ content: 'text k1', clientId: 'k1' }])
   })
 
@@ -221,19 +222,19 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     const { store, thread, seed } = setup(stub.url)
     await seed([message(1)])
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
-    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'k1:failed']))
+    await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'k1:failed']))
     expect(thread()[1]?.error).toEqual({ code, message: `refused: ${code}` })
     expect(selectPendingMessages(store.getState())[0]).toMatchObject({ status: 'failed', error: { code } })
 
     reply = () => ({ status: 201, body: stored(2, 'k1') })
     store.dispatch(retryMessage({ clientId: 'k1' }))
     expect(summary(thread())).toEqual(['m1:-', 'k1:pending'])
-    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+    await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
     expect(stub.requests).toHaveLength(2)
 
     reply = () => ({ status, body: { error: { code, message: 'again' } } })
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k2', clientId: 'k2' }))
-    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent', 'k2:failed']))
+    await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent', 'k2:failed']))
     store.dispatch(discardMessage({ clientId: 'k2' }))
     expect(summary(thread())).toEqual(['m1:-', 'm2:sent'])
     expect(selectPendingMessages(store.getState())).toEqual([])
@@ -252,12 +253,12 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     const { store, thread, seed } = setup(stub.url)
     await seed([message(1)])
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
-    await vi.waitFor(() => expect(times).toHaveLength(2))
+    await eventually(() => expect(times).toHaveLength(2))
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(190)
     expect(selectPendingMessages(store.getState())[0]).toMatchObject({ clientId: 'k1', status: 'pending', attempts: 1 })
     expect(summary(thread())).toEqual(['m1:-', 'k1:pending'])
     release()
-    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+    await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
   })
 
   test('a (re)fetched thread keeps our pending copies, and confirms those the server already has', async () => {
@@ -270,7 +271,7 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k2', clientId: 'k2' }))
     const sub = store.dispatch(api.endpoints.getMessages.initiate('c1'))
     await sub
-    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:-', 'k2:pending']))
+    await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:-', 'k2:pending']))
     expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k2'])
     sub.unsubscribe()
   })
@@ -281,12 +282,12 @@ describe('network failures', () => {
     const { store, thread, seed, socket } = setup(await deadUrl())
     await seed([message(1)])
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
-    await vi.waitFor(() => expect(selectPendingMessages(store.getState())[0]?.attempts).toBeGreaterThanOrEqual(1))
+    await eventually(() => expect(selectPendingMessages(store.getState())[0]?.attempts).toBeGreaterThanOrEqual(1))
     expect(summary(thread())).toEqual(['m1:-', 'k1:pending'])
     socket().serverConnect()
-    await vi.waitFor(() => expect(socket().sent('message:send')).toHaveLength(1))
+    await eventually(() => expect(socket().sent('message:send')).toHaveLength(1))
     socket().sent('message:send')[0]!.ack({ ok: true, data: stored(2, 'k1') })
-    await vi.waitFor(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+    await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
   })
 })
 
