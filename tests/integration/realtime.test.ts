@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
 import type { Id, User } from '../../src/contract'
 import { connected, joined, sendMessage } from '../../src/realtime'
+import { TokenService } from '../../server/auth'
 import { startServer, type RunningServer } from '../../server/index'
 import { conversationRoom } from '../../server/realtime/rooms'
 import { freshDataDir } from '../server/support/server'
@@ -147,15 +148,16 @@ describe('the server restarts', () => {
 describe('a refused handshake', () => {
   test('an expired token is refreshed once and the socket connects with the new one', async () => {
     const dir = freshDataDir()
-    const short = await startServer({ port: 0, dataDir: dir, tokenTtlSeconds: 1 })
+    // Our own signing secret, so the test can sign a token that expired a minute ago (no waiting for one to expire).
+    const jwtSecret = 'integration-test-secret-0123456789abcdef'
+    const short = await startServer({ port: 0, dataDir: dir, jwtSecret })
     try {
       const tab1 = browserStore(short.url)
       open.push(tab1)
-      await tab1.login('alice@talemy.test')
-      const expired = tab1.store.getState().auth
+      const user = await tab1.login('alice@talemy.test')
       tab1.close()
-      await new Promise((r) => setTimeout(r, 2100))
-      // A reload with the saved (now expired) session.
+      const expired = { token: await new TokenService(new TextEncoder().encode(jwtSecret), { ttlSeconds: -60 }).issue(user.id), user }
+      // A reload with a saved session whose token has expired.
       const tab2 = browserStore(short.url)
       open.push(tab2)
       tab2.store.dispatch({ type: 'auth/loggedIn', payload: { token: expired.token, user: expired.user } })

@@ -176,10 +176,14 @@ async function run(commands: Command[]) {
     await turn()
   }
 
-  // The network is good again: the model answers everything promptly until the outbox is empty.
+  // The network is good again: the model answers everything promptly until the outbox is empty. Given up only when
+  // nothing moved for 10 s (a stall), not after a fixed time: a slow machine gets there later, not never.
   model.httpUp = true
-  const deadline = Date.now() + 10_000
-  while (Date.now() < deadline) {
+  let progress = ''
+  let movedAt = Date.now()
+  while (Date.now() - movedAt < 10_000) {
+    const now = `${current.store.getState().socket.outbox.length}/${seen.size}/${model.all().length}/${model.httpPosts}`
+    if (now !== progress) (progress = now), (movedAt = Date.now())
     current.handshake()
     collect()
     for (const packet of queue.splice(0)) packet.ack({ ok: true, data: storePacket(packet) })

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
-import { eventRejected, sendMessage } from '../../src/realtime'
+import { eventRejected, sendMessage, serverEventActions } from '../../src/realtime'
 import { startServer, type RunningServer } from '../../server/index'
 import { freshDataDir } from '../server/support/server'
 import { fakeSockets } from '../unit/support/fakeSocket'
@@ -88,10 +88,15 @@ describe('R5: duplicated deliveries', () => {
     const { payload } = alice.store.dispatch(sendMessage({ conversationId: id, content: 'once only' }))
     await until(() => bob.thread(id).some((m) => m.clientId === payload.clientId))
     const stored = bob.thread(id).find((m) => m.clientId === payload.clientId)!
+    const deliveries = (c: typeof bob, event: 'message:new' | 'message:sent') =>
+      c.actions.filter((a) => serverEventActions[event].match(a) && a.payload.clientId === payload.clientId).length
+    const seen = { bob: deliveries(bob, 'message:new'), alice: deliveries(alice, 'message:sent') }
     emitTo(bob, 'message:new', stored)
     emitTo(bob, 'message:new', stored)
     emitTo(alice, 'message:sent', { ...stored })
-    await sleep(300)
+    // Every duplicate has arrived (however slow the machine), then its cache work (a microtask) has run.
+    await until(() => deliveries(bob, 'message:new') === seen.bob + 2 && deliveries(alice, 'message:sent') === seen.alice + 1, 10_000, 'the duplicates')
+    await sleep(10)
     const counts = {
       bob: bob.thread(id).filter((m) => m.clientId === payload.clientId).length,
       alice: alice.thread(id).filter((m) => m.clientId === payload.clientId).length,
