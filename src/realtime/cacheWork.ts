@@ -40,9 +40,21 @@ export interface CacheView {
   rooms: readonly Id[]
 }
 
-/** The cache key RTK Query uses for an endpoint and argument (our api keeps the default serializer). */
+const queryKeys = new Map<string, string>()
+
+/**
+ * The cache key RTK Query uses for an endpoint and argument (our api keeps the default serializer). Remembered: it is
+ * asked for twice per event of a burst, and serializing costs more than the rest of a message's table work.
+ */
 export function queryKey(query: PatchableQuery): string {
-  return defaultSerializeQueryArgs({ endpointName: query.endpointName, queryArgs: query.arg, endpointDefinition: undefined as never })
+  const memo = query.arg === undefined ? query.endpointName : `${query.endpointName}/${query.arg}`
+  let key = queryKeys.get(memo)
+  if (key === undefined) {
+    key = defaultSerializeQueryArgs({ endpointName: query.endpointName, queryArgs: query.arg, endpointDefinition: undefined as never })
+    if (queryKeys.size >= 10_000) queryKeys.clear()
+    queryKeys.set(memo, key)
+  }
+  return key
 }
 
 const noWork = (): CacheWork => ({ patches: [], invalidate: [] })
@@ -316,10 +328,9 @@ export interface QueuedEvent {
 
 /** Freezes a value put into a list and what it holds, down to what is frozen already (as immer's deep freeze would). */
 function freezeDeep<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const child of Object.values(value)) freezeDeep(child)
-  }
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value
+  Object.freeze(value)
+  for (const child of Object.values(value)) if (typeof child === 'object' && child !== null) freezeDeep(child)
   return value
 }
 
