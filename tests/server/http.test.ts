@@ -242,6 +242,8 @@ describe('messages', () => {
     ['a missing clientId', { content: 'hi' }, 'clientId'],
     ['a clientId over 100 characters', { content: 'hi', clientId: 'c'.repeat(101) }, 'clientId'],
     ['a numeric content', { content: 42, clientId: 'c' }, 'content'],
+    ['a NUL character in content', { content: 'a\u0000b', clientId: 'c' }, 'content'],
+    ['a NUL character in clientId', { content: 'hi', clientId: 'c\u0000' }, 'clientId'],
   ])('POST with %s is 400 naming the field', async (_name, body, field) => {
     const result = await http<any>(url, 'POST', path, { token: token.alice, body })
     expect(result.status).toBe(400)
@@ -364,6 +366,21 @@ describe('contact requests', () => {
     await patch(token.carol, request.id, 'accepted')
     expect((await patch(token.carol, request.id, 'declined')).body.error.code).toBe('INVALID')
     expect((await patch(token.carol, 'contact-nope', 'declined')).status).toBe(404)
+  })
+})
+
+describe('text with NUL characters (PostgreSQL cannot store them): 400 INVALID naming the field, never 500', () => {
+  it.each([
+    ['login email', 'POST', '/api/auth/login', () => ({ email: 'alice\u0000@talemy.test', password: 'talemy' }), 'email'],
+    ['login password', 'POST', '/api/auth/login', () => ({ email: ALICE, password: 'tal\u0000emy' }), 'password'],
+    ['participantId', 'POST', '/api/conversations', () => ({ participantId: 'user-bob\u0000' }), 'participantId'],
+    ['lesson subject', 'POST', '/api/lessons', () => ({ tutorId: 'user-bob', subject: 'Alg\u0000ebra', startsAt: '2030-05-01T09:00:00.000Z', durationMinutes: 60 }), 'subject'],
+    ['lesson tutorId', 'POST', '/api/lessons', () => ({ tutorId: 'user-bob\u0000', subject: 'Algebra', startsAt: '2030-05-01T09:00:00.000Z', durationMinutes: 60 }), 'tutorId'],
+    ['contact request message', 'POST', '/api/contact-requests', () => ({ tutorId: 'user-carol', message: 'hi\u0000there' }), 'message'],
+  ])('%s', async (_name, method, path, body, field) => {
+    const result = await http<any>(url, method, path, { token: token.alice, body: body() })
+    expect(result.status).toBe(400)
+    expect(result.body).toEqual({ error: { code: 'INVALID', message: expect.stringContaining(field) } })
   })
 })
 

@@ -135,6 +135,7 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
   let dataDir: string
   let db: Db
   let executeMany: ReturnType<typeof vi.fn>
+  let execute: ReturnType<typeof vi.fn>
   const viewers = new Map<string, Set<string>>()
   const stored: Message[] = []
   const reads: { userId: string; conversationId: string }[] = []
@@ -144,6 +145,7 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
     dataDir = freshDataDir()
     db = await openDatabase({ dataDir })
     executeMany = vi.fn(db.executeMany.bind(db))
+    execute = vi.fn(db.execute.bind(db))
     const notifier: Notifier = {
       messageStored: (message) => void stored.push(message as Message),
       conversationRead: (userId, conversationId) => void reads.push({ userId, conversationId }),
@@ -151,7 +153,7 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
       contactRequest: () => undefined,
     }
     messaging = createMessaging({
-      db: { ...db, executeMany } as Db,
+      db: { ...db, executeMany, execute } as Db,
       tokens: new TokenService(new Uint8Array(32)),
       limiter: new RateLimiter({ perSecond: 1e6, burst: 1e6 }),
       notifier,
@@ -233,24 +235,50 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
   })
 
   it('fails only the send whose statement fails, and keeps the others of its batch in order and without gaps', async () => {
-    const before = await lastSeq('conv-alice-bob')
-    const beforeCarol = await lastSeq('conv-alice-carol')
-    stored.length = 0
+    // A valid send whose statement the database refuses: a trigger (test-only) rejects one content on insert.
+    await db.query(`create function test_poison() returns trigger language plpgsql as $$
+      begin
+        if new.content = 'poisoned' then raise exception 'poisoned row' using errcode = '22021'; end if;
+        return new;
+      end $$`)
+    await db.query('create trigger test_poison before insert on messages for each row execute function test_poison()')
+    try {
+      const before = await lastSeq('conv-alice-bob')
+      const beforeCarol = await lastSeq('conv-alice-carol')
+      stored.length = 0
+      executeMany.mockClear()
+      const outcomes = await Promise.allSettled([
+        messaging.send('user-alice', { conversationId: 'conv-alice-bob', content: 'good one', clientId: randomUUID() }),
+        messaging.send('user-carol', { conversationId: 'conv-alice-carol', content: 'poisoned', clientId: randomUUID() }),
+        messaging.send('user-bob', { conversationId: 'conv-alice-bob', content: 'later', clientId: randomUUID() }),
+      ])
+      // The failing statement was in a batch with the good one (which was then retried alone and kept).
+      expect(executeMany.mock.calls[0]![1]).toHaveLength(2)
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+      expect(outcomes[1]).toMatchObject({ reason: { code: '22021' } })
+      expect(stored.map((message) => [message.content, message.seq])).toEqual([
+        ['good one', before + 1],
+        ['later', before + 2],
+      ])
+      expect(await lastSeq('conv-alice-carol')).toBe(beforeCarol)
+      expect(await seqs('conv-alice-bob')).toEqual(Array.from({ length: before + 2 }, (_, i) => i + 1))
+    } finally {
+      await db.query('drop trigger test_poison on messages')
+      await db.query('drop function test_poison()')
+    }
+  })
+
+  it('refuses text with a NUL character as INVALID naming the field, before the database', async () => {
+    execute.mockClear()
     executeMany.mockClear()
-    const outcomes = await Promise.allSettled([
-      messaging.send('user-alice', { conversationId: 'conv-alice-bob', content: 'good one', clientId: randomUUID() }),
-      // PostgreSQL refuses a NUL character in text: this statement fails inside the batch.
-      messaging.send('user-carol', { conversationId: 'conv-alice-carol', content: 'bad \u0000 one', clientId: randomUUID() }),
-      messaging.send('user-bob', { conversationId: 'conv-alice-bob', content: 'later', clientId: randomUUID() }),
-    ])
-    expect(executeMany.mock.calls[0]![1]).toHaveLength(2)
-    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
-    expect(stored.map((message) => [message.content, message.seq])).toEqual([
-      ['good one', before + 1],
-      ['later', before + 2],
-    ])
-    expect(await lastSeq('conv-alice-carol')).toBe(beforeCarol)
-    expect(await seqs('conv-alice-bob')).toEqual(Array.from({ length: before + 2 }, (_, i) => i + 1))
+    await expect(
+      messaging.send('user-alice', { conversationId: 'conv-alice-bob', content: 'bad \u0000 one', clientId: randomUUID() }),
+    ).rejects.toMatchObject({ code: 'INVALID', message: expect.stringContaining('content') })
+    await expect(
+      messaging.send('user-alice', { conversationId: 'conv-alice-bob', content: 'fine', clientId: 'nul\u0000id' }),
+    ).rejects.toMatchObject({ code: 'INVALID', message: expect.stringContaining('clientId') })
+    expect(execute).not.toHaveBeenCalled()
+    expect(executeMany).not.toHaveBeenCalled()
   })
 
   it('marks a new message read for the participants looking at the conversation, in the same statement', async () => {
