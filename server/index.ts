@@ -127,7 +127,9 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
     close() {
       closing ??= (async () => {
         clearInterval(sweep)
-        io.disconnectSockets(true)
+        // Close the transports, not the Socket.IO sessions: clients see "transport close" (a network drop) and come
+        // back with their own jittered backoff. A server-side disconnect ("io server disconnect") would read as a kick
+        // to every client at once (the browser layer refreshes its token before reconnecting after one).
         io.engine.close()
         await app.close()
         await db.close()

@@ -181,3 +181,22 @@ describe('connection state recovery', () => {
     socket.close()
   })
 })
+
+describe('graceful shutdown', () => {
+  it('closes the transports: clients see a network drop (not "io server disconnect", which reads as a kick)', async () => {
+    const own = await startTestServer()
+    const { token } = await login(own.url, ALICE)
+    const clients = await Promise.all([
+      connect(own.url, token),
+      connect(own.url, token, { transports: ['polling'] }),
+    ])
+    const reasons = clients.map((socket) => new Promise<string>((resolve) => socket.once('disconnect', resolve)))
+    await own.dispose()
+    const seen = await Promise.all(reasons)
+    for (const reason of seen) {
+      expect(reason).not.toBe('io server disconnect')
+      expect(reason).toMatch(/^transport (close|error)$/)
+    }
+    for (const socket of clients) socket.close()
+  })
+})
