@@ -42,6 +42,12 @@ export class RateLimiter {
     return { ok: false, retryAfterMs: Math.max(1, Math.ceil(((1 - bucket.tokens) / perSecond) * 1000)) }
   }
 
+  /** Gives back a token taken for an operation that turned out to cost nothing (a replayed send); capped at the burst. */
+  refund(key: string): void {
+    const bucket = this.buckets.get(key)
+    if (bucket) bucket.tokens = Math.min(this.options.burst, bucket.tokens + 1)
+  }
+
   take(key: string): void {
     const result = this.tryTake(key)
     if (!result.ok) throw new AppError('RATE_LIMITED', 'too many requests, slow down', result.retryAfterMs)

@@ -74,6 +74,12 @@ const PARTICIPANTS: Prepared = {
     where c.id = $1::text order by m.user_id`,
 }
 
+/** The stored message of (sender, clientId), if any: answers a replay without storing anything. */
+const MESSAGE_BY_CLIENT_ID: Prepared = {
+  name: 'talemy_message_by_client_id_v1',
+  text: `select ${MESSAGE_COLUMNS} from messages where sender_id = $1::text and client_id = $2::text`,
+}
+
 const UNIQUE_VIOLATION = '23505'
 
 /** Participants never change once a conversation exists: cached, up to this many conversations. */
@@ -102,10 +108,7 @@ export function createMessaging(ctx: ServiceContext) {
   }
 
   async function findByClientId(q: Queryable, senderId: Id, clientId: string): Promise<Message | undefined> {
-    const rows = await q.query<MessageRow>(
-      `select ${MESSAGE_COLUMNS} from messages where sender_id = $1 and client_id = $2`,
-      [senderId, clientId],
-    )
+    const rows = await q.execute<MessageRow>(MESSAGE_BY_CLIENT_ID, [senderId, clientId])
     return rows[0] ? toMessage(rows[0]) : undefined
   }
 
@@ -148,7 +151,13 @@ export function createMessaging(ctx: ServiceContext) {
     }))
   }
 
-  async function storeMessage(senderId: Id, conversationId: Id, content: string, clientId: string): Promise<Message> {
+  /** The stored message; `inserted` false when (sender, clientId) was already taken (a replay: nothing changed). */
+  async function storeMessage(
+    senderId: Id,
+    conversationId: Id,
+    content: string,
+    clientId: string,
+  ): Promise<{ message: Message; inserted: boolean }> {
     const participants = await participantsFor(db, senderId, conversationId)
     const viewers: Id[] = []
     for (const id of presence.viewers(conversationId)) if (id !== senderId && participants.includes(id)) viewers.push(id)
@@ -160,15 +169,22 @@ export function createMessaging(ctx: ServiceContext) {
       if ((error as { code?: unknown } | null)?.code !== UNIQUE_VIOLATION) throw error
       const winner = await findByClientId(db, senderId, clientId)
       if (!winner) throw error
-      return sameConversation(winner, conversationId)
+      return { message: sameConversation(winner, conversationId), inserted: false }
     }
     const row = rows[0]
     if (!row) throw notFound('conversation')
     const message = toMessage(row)
-    if (!row.inserted) return sameConversation(message, conversationId)
+    if (!row.inserted) return { message: sameConversation(message, conversationId), inserted: false }
     notifier.messageStored(message, participants)
     for (const viewer of viewers) notifier.conversationRead(viewer, conversationId)
-    return message
+    return { message, inserted: true }
+  }
+
+  /** Out of budget: a replay of a stored message is still answered with it; anything else is RATE_LIMITED. */
+  async function replayOrRefuse(senderId: Id, conversationId: Id, clientId: string, retryAfterMs: number): Promise<Message> {
+    const stored = await findByClientId(db, senderId, clientId)
+    if (!stored) throw new AppError('RATE_LIMITED', 'too many requests, slow down', retryAfterMs)
+    return sameConversation(stored, conversationId)
   }
 
   function sameConversation(message: Message, conversationId: Id): Message {
@@ -180,19 +196,24 @@ export function createMessaging(ctx: ServiceContext) {
 
   /**
    * Stores a message (socket `message:send`, or HTTP with the conversation id from the path). Idempotent per
-   * (sender, clientId): a repeat returns the stored message and notifies nobody. Validation and the rate limit run
-   * synchronously, then the send queues on the conversation's lock, so one sender's messages keep their order.
+   * (sender, clientId): a repeat returns the stored message, notifies nobody and costs no rate-limit token.
+   *
+   * Validation and the rate limit run synchronously, then the send queues on the conversation's lock, so one sender's
+   * messages keep their order. Only a new message spends a token: the send statement itself tells a replay apart
+   * (no extra query on the common path), and the token taken for a replay is given back; when the bucket is empty,
+   * one look-up of (sender, clientId) answers a replay with the stored message instead of RATE_LIMITED.
    */
   function send(senderId: Id, payload: unknown): Promise<Message> {
     const input = parse(sendMessageSchema, payload)
     if (!input.ok) return Promise.reject(invalid(input.issues, 'payload'))
     const { conversationId, content, clientId } = input.value
-    try {
-      limiter.take(senderId)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    return conversationLocks.run(conversationId, () => storeMessage(senderId, conversationId, content, clientId))
+    const budget = limiter.tryTake(senderId)
+    if (!budget.ok) return replayOrRefuse(senderId, conversationId, clientId, budget.retryAfterMs)
+    return conversationLocks.run(conversationId, async () => {
+      const { message, inserted } = await storeMessage(senderId, conversationId, content, clientId)
+      if (!inserted) limiter.refund(senderId)
+      return message
+    })
   }
 
   return {

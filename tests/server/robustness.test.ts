@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Ack, Message } from './support/types'
 import {
   ALICE,
   BOB,
+  CAROL,
   connect,
   emitAck,
   http,
@@ -156,8 +157,8 @@ describe('rate limiting (per user, socket and HTTP together)', () => {
   beforeAll(async () => {
     ;[limited, strict] = await Promise.all([
       startTestServer({ rateLimit: { perSecond: 10, burst: 20 } }),
-      // Refills one token every 5 s: what happens next does not depend on how loaded the machine is.
-      startTestServer({ rateLimit: { perSecond: 0.2, burst: 3 } }),
+      // Refills one token every 100 s: what happens next does not depend on how loaded the machine is.
+      startTestServer({ rateLimit: { perSecond: 0.01, burst: 3 } }),
     ])
   })
   afterAll(() => Promise.all([limited?.dispose(), strict?.dispose()]))
@@ -207,6 +208,71 @@ describe('rate limiting (per user, socket and HTTP together)', () => {
       body: { content: 'mine', clientId: randomUUID() },
     })
     expect(bobPost.status).toBe(201)
+    socket.close()
+  })
+})
+
+describe('replays and the rate limit (idempotency first)', () => {
+  let replays: TestServer
+  // Three tokens, refilled one every 100 s: an empty bucket stays empty for the whole test, however slow the machine.
+  beforeAll(async () => {
+    replays = await startTestServer({ rateLimit: { perSecond: 0.01, burst: 3 } })
+  })
+  afterAll(() => replays?.dispose())
+
+  it('answers a replay of an accepted clientId with the stored message, never RATE_LIMITED, and emits nothing new (socket and HTTP)', async () => {
+    const { token } = await login(replays.url, ALICE)
+    const socket = await connect(replays.url, token)
+    const bobSocket = await connect(replays.url, (await login(replays.url, BOB)).token)
+    const bobEvents = record(bobSocket)
+    const send = (clientId: string, content = 'x') => emitAck<Message>(socket, 'message:send', { conversationId: CONV, content, clientId })
+    const ids = [randomUUID(), randomUUID(), randomUUID()]
+    const accepted: Message[] = []
+    for (const id of ids) {
+      const ack = await send(id, `accepted ${id}`)
+      expect(ack.ok).toBe(true)
+      if (ack.ok) accepted.push(ack.data)
+    }
+    // The bucket is empty: a new message is refused…
+    expect(await send(randomUUID())).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } })
+    const overHttp = await http<any>(replays.url, 'POST', `/api/conversations/${CONV}/messages`, {
+      token,
+      body: { content: 'new', clientId: randomUUID() },
+    })
+    expect(overHttp.status).toBe(429)
+    // …but a replay is answered with what was stored, over the socket and over HTTP.
+    expect(await send(ids[0]!, `accepted ${ids[0]}`)).toEqual({ ok: true, data: accepted[0] })
+    const replayed = await http<Message>(replays.url, 'POST', `/api/conversations/${CONV}/messages`, {
+      token,
+      body: { content: `accepted ${ids[1]}`, clientId: ids[1] },
+    })
+    expect(replayed.status).toBeLessThan(300)
+    expect(replayed.body).toEqual(accepted[1])
+    // A replay naming another conversation is still refused as INVALID (not as RATE_LIMITED).
+    expect(await emitAck(socket, 'message:send', { conversationId: 'conv-alice-carol', content: 'x', clientId: ids[2] })).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID', message: expect.stringContaining('clientId') },
+    })
+    await vi.waitFor(() => expect(bobEvents.of('message:new')).toHaveLength(3))
+    await settle()
+    expect(bobEvents.of('message:new')).toEqual(accepted)
+    socket.close()
+    bobSocket.close()
+  })
+
+  it('takes no token for a replay: only new messages count against the budget', async () => {
+    const { token } = await login(replays.url, CAROL)
+    const socket = await connect(replays.url, token)
+    const send = (clientId: string) => emitAck<Message>(socket, 'message:send', { conversationId: 'conv-alice-carol', content: 'y', clientId })
+    const first = randomUUID()
+    expect((await send(first)).ok).toBe(true)
+    for (let i = 0; i < 5; i++) expect((await send(first)).ok).toBe(true)
+    const overHttp = await http(replays.url, 'POST', '/api/conversations/conv-alice-carol/messages', { token, body: { content: 'y', clientId: first } })
+    expect(overHttp.status).toBeLessThan(300)
+    // Two tokens are left for two new messages; the third new one is refused.
+    expect((await send(randomUUID())).ok).toBe(true)
+    expect((await send(randomUUID())).ok).toBe(true)
+    expect(await send(randomUUID())).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } })
     socket.close()
   })
 })

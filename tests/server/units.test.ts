@@ -26,6 +26,16 @@ describe('RateLimiter', () => {
     expect(limiter.tryTake('b').ok).toBe(true)
   })
 
+  it('refund() gives a token back, never above the burst', () => {
+    const time = clock()
+    const limiter = new RateLimiter({ perSecond: 1, burst: 2 }, time.now)
+    limiter.refund('fresh')
+    expect([limiter.tryTake('fresh').ok, limiter.tryTake('fresh').ok, limiter.tryTake('fresh').ok]).toEqual([true, true, false])
+    limiter.refund('fresh')
+    expect(limiter.tryTake('fresh').ok).toBe(true)
+    expect(limiter.tryTake('fresh').ok).toBe(false)
+  })
+
   it('take() throws RATE_LIMITED with retryAfterMs', () => {
     const limiter = new RateLimiter({ perSecond: 2, burst: 1 }, clock().now)
     limiter.take('a')
