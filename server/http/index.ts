@@ -44,12 +44,20 @@ export function configureHttpApp(app: FastifyInstance, { services, tokens, origi
 
   const index = staticDir && existsSync(join(staticDir, 'index.html')) ? staticDir : undefined
   app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0] ?? ''
-    const isApi = path === '/api' || path.startsWith('/api/')
-    if (!isApi && index && (request.method === 'GET' || request.method === 'HEAD')) {
+    const path = pathOf(request.url)
+    if (index && (request.method === 'GET' || request.method === 'HEAD') && isClientRoute(path)) {
       return reply.type('text/html').sendFile('index.html', index)
     }
+    // An unknown /api path, and a missing file (a stale chunk after a deploy, a typo): 404, never the SPA's HTML.
     return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${path.slice(0, 200)}` } })
+  })
+
+  // A browser request to /api from a foreign origin is refused before anything else (CORS headers alone do not stop
+  // it), on every /api path: known routes, unknown ones (404s) and preflights alike.
+  app.addHook('onRequest', async (request) => {
+    if (isApiPath(pathOf(request.url)) && !origins.isAllowed(request.headers.origin)) {
+      throw new AppError('FORBIDDEN', 'origin not allowed')
+    }
   })
 
   // `content-type: application/json` with an empty body (some clients send it with POST /auth/refresh) is no body.
@@ -61,9 +69,12 @@ export function configureHttpApp(app: FastifyInstance, { services, tokens, origi
 
   void app.register(
     async (api) => {
-      // A browser request from a foreign origin is refused before anything else (CORS headers alone do not stop it).
-      api.addHook('onRequest', async (request) => {
-        if (!origins.isAllowed(request.headers.origin)) throw new AppError('FORBIDDEN', 'origin not allowed')
+      // Every body this API takes is a JSON object: say so, rather than "field: is required" for `[]` or `"x"`.
+      api.addHook('preValidation', async (request) => {
+        const { body } = request
+        if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body))) {
+          throw new AppError('INVALID', 'body: expected an object')
+        }
       })
       await api.register(cors, {
         origin: (origin, callback) => callback(null, origins.isAllowed(origin)),
@@ -80,6 +91,20 @@ export function configureHttpApp(app: FastifyInstance, { services, tokens, origi
     void app.register(fastifyStatic, { root: index, prefix: '/', wildcard: true, index: ['index.html'] })
   }
   return app
+}
+
+const pathOf = (url: string): string => url.split('?')[0] ?? ''
+
+const isApiPath = (path: string): boolean => path === '/api' || path.startsWith('/api/')
+
+/**
+ * A path the SPA's router owns: not /api, not under /assets/ (Vite's hashed build output) and without a file extension
+ * in its last segment. Anything else that is not a file is a missing file, answered 404.
+ */
+export function isClientRoute(path: string): boolean {
+  if (isApiPath(path) || path === '/assets' || path.startsWith('/assets/')) return false
+  const last = path.slice(path.lastIndexOf('/') + 1)
+  return !/\.[^.]+$/.test(last)
 }
 
 /** Fastify's own errors (bad JSON, body too large, wrong content type…) in our wire shape. */

@@ -369,6 +369,30 @@ describe('contact requests', () => {
   })
 })
 
+describe('a JSON body that is not an object', () => {
+  it.each([
+    ['an array', '[]'],
+    ['an array of values', '["user-bob"]'],
+    ['a string', '"x"'],
+    ['a number', '42'],
+    ['null', 'null'],
+    ['true', 'true'],
+  ])('is 400 INVALID "body: expected an object" for %s', async (_name, body) => {
+    for (const [path, auth] of [
+      ['/api/conversations', token.alice],
+      ['/api/auth/login', undefined],
+      ['/api/conversations/conv-alice-bob/messages', token.alice],
+      ['/api/lessons', token.alice],
+    ] as const) {
+      const result = await http<any>(url, 'POST', path, { token: auth, body })
+      expect(result.status).toBe(400)
+      expect(result.body).toEqual({ error: { code: 'INVALID', message: 'body: expected an object' } })
+    }
+    const patched = await http<any>(url, 'PATCH', '/api/lessons/lesson-1', { token: token.bob, body })
+    expect(patched.body).toEqual({ error: { code: 'INVALID', message: 'body: expected an object' } })
+  })
+})
+
 describe('text with NUL characters (PostgreSQL cannot store them): 400 INVALID naming the field, never 500', () => {
   it.each([
     ['login email', 'POST', '/api/auth/login', () => ({ email: 'alice\u0000@talemy.test', password: 'talemy' }), 'email'],
@@ -394,6 +418,17 @@ describe('routing and origins', () => {
     expect(result.status).toBe(404)
     expect(result.headers.get('content-type')).toContain('application/json')
     expect(result.body).toEqual({ error: { code: 'NOT_FOUND', message: expect.any(String) } })
+  })
+
+  it.each([
+    ['GET', '/api/nope'],
+    ['POST', '/api/nope/deeper'],
+    ['GET', '/api'],
+    ['OPTIONS', '/api/nope'],
+  ])('refuses a foreign Origin on an unknown path too: %s %s is 403, not 404', async (method, path) => {
+    const result = await http(url, method, path, { token: token.alice, headers: { origin: 'http://evil.test' } })
+    expect(result.status).toBe(403)
+    expect(result.body).toEqual({ error: { code: 'FORBIDDEN', message: expect.any(String) } })
   })
 
   it('refuses a request from a foreign Origin with 403 FORBIDDEN', async () => {
@@ -450,6 +485,26 @@ describe('the SPA', () => {
     const result = await fetch(`${spa.url}/app.js`)
     expect(result.status).toBe(200)
     expect(await result.text()).toContain('console.log')
+  })
+
+  it.each(['/assets/index-abc123.js', '/assets/missing.css', '/missing.png', '/favicon.ico', '/deep/path/chunk.js', '/assets/no-extension'])(
+    'answers a missing asset %s with 404, never the SPA page',
+    async (path) => {
+      for (const method of ['GET', 'HEAD']) {
+        const result = await fetch(spa.url + path, { method })
+        expect(result.status).toBe(404)
+        expect(result.headers.get('content-type') ?? '').not.toContain('text/html')
+        expect(await result.text()).not.toContain('<title>Talemy</title>')
+      }
+    },
+  )
+
+  it('still serves the SPA for client routes (paths without an extension), with a query string too', async () => {
+    for (const path of ['/login', '/messages/conv-alice-bob?x=1.js', '/contact-requests/']) {
+      const result = await fetch(spa.url + path)
+      expect(result.status).toBe(200)
+      expect(await result.text()).toContain('<title>Talemy</title>')
+    }
   })
 
   it('never answers an /api path with the SPA', async () => {
