@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { PGlite, protocol, type messages } from '@electric-sql/pglite'
+import { lockFolder } from './lock'
 import type { Db, Prepared, Queryable } from './types'
 
 const { serialize } = protocol
@@ -8,7 +9,8 @@ const { serialize } = protocol
 /**
  * PGlite (PostgreSQL in WebAssembly) keeping its files in `dir`. The first open of a new folder runs initdb (~6 s).
  * PGlite has one connection and ignores a stale `postmaster.pid` (it reopens fine after a SIGKILL), so nothing would
- * stop two servers from opening one folder and corrupting it: a pid file next to it does.
+ * stop two servers from opening one folder and corrupting it: a lock file next to it does (`lock.ts`; a stale one left
+ * by a SIGKILL does not block the next start, even when its pid now belongs to another process).
  */
 export async function openPglite(dir: string): Promise<Db> {
   mkdirSync(dir, { recursive: true })
@@ -128,25 +130,4 @@ function concat(parts: Uint8Array[]): Uint8Array {
     offset += part.length
   }
   return out
-}
-
-/** Takes `file` for this process; refuses when another live process holds it. Returns the release function. */
-function lockFolder(file: string): () => void {
-  if (existsSync(file)) {
-    const holder = Number(readFileSync(file, 'utf8').trim())
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-      throw new Error(`${dirname(file)} is in use by another server (pid ${holder})`)
-    }
-  }
-  writeFileSync(file, String(process.pid))
-  return () => rmSync(file, { force: true })
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
