@@ -79,6 +79,15 @@ const time = (iso: string) => {
   return Number.isNaN(t) ? 0 : t
 }
 
+/**
+ * A new object with `base`'s fields and `changes`: what `{ ...base, ...changes }` would be. Not a spread: V8 gives an
+ * object made by a leading spread a map outside its transition tree, which costs ~1 µs to freeze (the fold freezes what
+ * it puts in a list, once per event of a burst), against ~30 ns for this.
+ */
+function copy<T extends object>(base: T, changes: Partial<T> | null): T {
+  return Object.assign({}, base, changes)
+}
+
 function lastIndexWhere<T>(list: readonly T[], test: (item: T) => boolean): number {
   for (let i = list.length - 1; i >= 0; i--) if (test(list[i]!)) return i
   return -1
@@ -114,7 +123,7 @@ export function upsertMessagePatches(thread: readonly ThreadMessage[], message: 
     if (thread[i]!.id === message.id) return []
   }
   const pos = i + 1
-  const value: ThreadMessage = status ? { ...message, status } : { ...message }
+  const value = copy<ThreadMessage>(message, status ? { status } : null)
   if (mine === -1) return [{ op: 'add', path: [pos], value }]
   return move(mine, mine < pos ? pos - 1 : pos, value)
 }
@@ -135,8 +144,9 @@ export function setPendingStatusPatches(
   const i = lastIndexWhere(thread, (m) => isUnconfirmed(m) && m.clientId === clientId)
   if (i === -1) return []
   const current = thread[i]!
-  const { error: _previous, ...rest } = current
-  const value: ThreadMessage = error ? { ...rest, status, error } : { ...rest, status }
+  // Our own copy (see `pendingCopy`): its fields are known, and `error` goes with `failed` only.
+  const { id, conversationId, seq, senderId, content, createdAt } = current
+  const value: ThreadMessage = { id, conversationId, seq, senderId, content, createdAt, clientId: current.clientId, status, ...(error ? { error } : {}) }
   return [{ op: 'replace', path: [i], value }]
 }
 
@@ -172,12 +182,7 @@ export function conversationMessagePatches(
     clientId: message.clientId,
   }
   const updatedAt = time(message.createdAt) > time(current.updatedAt) ? message.createdAt : current.updatedAt
-  const next: Conversation = {
-    ...current,
-    lastMessage,
-    updatedAt,
-    unreadCount: current.unreadCount + (countUnread ? 1 : 0),
-  }
+  const next: Conversation = copy(current, { lastMessage, updatedAt, unreadCount: current.unreadCount + (countUnread ? 1 : 0) })
   // Most recent first: after the conversations updated later than this one (usually none).
   let to = 0
   for (let k = 0; k < list.length; k++) {
@@ -193,7 +198,7 @@ export function conversationReadPatches(list: readonly Conversation[], conversat
   const idx = list.findIndex((c) => c.id === conversationId)
   if (idx === -1) return null
   const current = list[idx]!
-  return current.unreadCount === 0 ? [] : [{ op: 'replace', path: [idx], value: { ...current, unreadCount: 0 } }]
+  return current.unreadCount === 0 ? [] : [{ op: 'replace', path: [idx], value: copy(current, { unreadCount: 0 }) }]
 }
 
 // --- Lessons and contact requests ---------------------------------------------------------------------------------
