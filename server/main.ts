@@ -1,30 +1,18 @@
 /**
- * `npm start`: builds the SPA when `dist/index.html` is missing, then serves it with the API and Socket.IO on one port.
+ * `npm start`: builds the SPA when `dist/index.html` is missing or older than any file under `src/`, `public/`,
+ * `index.html` or `vite.config.ts`, then serves it with the API and Socket.IO on one port.
  * Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (.data), DATABASE_URL, JWT_SECRET, ALLOWED_ORIGINS (comma-separated),
  * LOG_LEVEL (info); SKIP_SPA_BUILD=1 serves `dist/` as it is (or the API only) without building.
  */
-import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startServer } from './index'
 import { createLogger } from './logger'
 import { parseOriginList } from './origins'
+import { buildSpaIfNeeded } from './spa'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const logger = createLogger()
-
-function buildSpaIfNeeded(distDir: string): void {
-  if (existsSync(join(distDir, 'index.html')) || process.env.SKIP_SPA_BUILD === '1') return
-  if (!existsSync(join(root, 'src', 'main.tsx'))) {
-    logger.warn('no built SPA and no src/main.tsx to build: serving the API only')
-    return
-  }
-  logger.info('building the SPA (vite build)…')
-  const vite = join(root, 'node_modules', '.bin', 'vite')
-  const result = spawnSync(vite, ['build'], { cwd: root, stdio: 'inherit', env: process.env })
-  if (result.status !== 0) logger.error({ status: result.status }, 'vite build failed: serving the API only')
-}
 
 function parsePort(value: string | undefined): number {
   if (value === undefined || value === '') return 3000
@@ -35,7 +23,7 @@ function parsePort(value: string | undefined): number {
 
 async function main(): Promise<void> {
   const distDir = join(root, 'dist')
-  buildSpaIfNeeded(distDir)
+  buildSpaIfNeeded(root, distDir, logger)
   const server = await startServer({
     port: parsePort(process.env.PORT),
     host: process.env.HOST || '127.0.0.1',

@@ -1,0 +1,97 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Logger } from './logger'
+
+/** What the SPA build reads (relative to the project root): a change to any of them makes `dist/` stale. */
+export const SPA_SOURCES = ['src', 'index.html', 'public', 'vite.config.ts'] as const
+
+export type SpaBuildDecision =
+  | { build: true; reason: 'missing' | 'stale' }
+  | { build: false; reason: 'skipped' | 'fresh' | 'no-source' }
+
+export interface SpaState {
+  /** SKIP_SPA_BUILD=1: serve `dist/` as it is (or the API only). */
+  skip: boolean
+  /** Whether there is an SPA to build (`src/main.tsx`). */
+  hasSource: boolean
+  /** mtime of `dist/index.html` in ms, undefined when there is no build. */
+  builtAtMs: number | undefined
+  /** Newest mtime among the SPA's sources in ms, undefined when none exist. */
+  newestSourceMs: number | undefined
+}
+
+/**
+ * Whether `npm start` must (re)build the SPA: when there is no build, or when a source is newer than the build (a
+ * `git pull` or an edit since). Without sources, whatever is built is served as it is.
+ *
+ * @example spaBuildDecision({ skip: false, hasSource: true, builtAtMs: 1, newestSourceMs: 2 }) // { build: true, reason: 'stale' }
+ */
+export function spaBuildDecision({ skip, hasSource, builtAtMs, newestSourceMs }: SpaState): SpaBuildDecision {
+  if (skip) return { build: false, reason: 'skipped' }
+  if (!hasSource) return { build: false, reason: 'no-source' }
+  if (builtAtMs === undefined) return { build: true, reason: 'missing' }
+  if (newestSourceMs !== undefined && newestSourceMs > builtAtMs) return { build: true, reason: 'stale' }
+  return { build: false, reason: 'fresh' }
+}
+
+/** The newest mtime (ms) of the files at `paths`, folders walked recursively; undefined when there are none. */
+export function newestMtime(paths: readonly string[]): number | undefined {
+  let newest: number | undefined
+  const visit = (path: string) => {
+    let stat
+    try {
+      stat = statSync(path)
+    } catch {
+      return // missing (or vanished meanwhile)
+    }
+    if (stat.isDirectory()) {
+      for (const entry of readdirSync(path)) visit(join(path, entry))
+    } else if (newest === undefined || stat.mtimeMs > newest) {
+      newest = stat.mtimeMs
+    }
+  }
+  for (const path of paths) visit(path)
+  return newest
+}
+
+/** The current state of `root`'s SPA build (reads the file system). */
+export function spaState(root: string, distDir: string, env: NodeJS.ProcessEnv = process.env): SpaState {
+  const index = join(distDir, 'index.html')
+  return {
+    skip: env.SKIP_SPA_BUILD === '1',
+    hasSource: existsSync(join(root, 'src', 'main.tsx')),
+    builtAtMs: existsSync(index) ? statSync(index).mtimeMs : undefined,
+    newestSourceMs: newestMtime(SPA_SOURCES.map((path) => join(root, path))),
+  }
+}
+
+/**
+ * The command that runs Vite: node itself on `vite/bin/vite.js` (not `node_modules/.bin/vite`, a shell script on
+ * POSIX and `vite.cmd` on Windows).
+ */
+export function viteCommand(root: string): { command: string; args: string[] } {
+  return { command: process.execPath, args: [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'] }
+}
+
+/** Builds the SPA into `distDir` when it is missing or older than its sources. */
+export function buildSpaIfNeeded(root: string, distDir: string, logger: Logger): void {
+  const state = spaState(root, distDir)
+  const decision = spaBuildDecision(state)
+  if (!decision.build) {
+    if (decision.reason === 'no-source' && state.builtAtMs === undefined) {
+      logger.warn('no built SPA and no src/main.tsx to build: serving the API only')
+    }
+    return
+  }
+  const { command, args } = viteCommand(root)
+  if (!existsSync(args[0]!)) {
+    logger.error({ vite: args[0] }, 'vite is not installed (npm install): serving what is built, if anything')
+    return
+  }
+  logger.info({ reason: decision.reason }, decision.reason === 'stale' ? 'sources changed since the last build: rebuilding the SPA (vite build)…' : 'building the SPA (vite build)…')
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: process.env })
+  if (result.status !== 0) {
+    logger.error({ status: result.status, error: result.error?.message }, 'vite build failed: serving what is built, if anything')
+  }
+}

@@ -1,0 +1,73 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { newestMtime, spaBuildDecision, spaState, viteCommand } from '../../server/spa'
+import { repoRoot } from './support/server'
+
+// `npm start` rebuilds the SPA when the build is missing or older than its sources (server/spa.ts).
+
+describe('spaBuildDecision', () => {
+  const base = { skip: false, hasSource: true, builtAtMs: 1_000, newestSourceMs: 500 }
+
+  it.each([
+    ['no build yet', { builtAtMs: undefined }, { build: true, reason: 'missing' }],
+    ['a source newer than the build (a git pull, an edit)', { newestSourceMs: 1_001 }, { build: true, reason: 'stale' }],
+    ['every source older than the build', {}, { build: false, reason: 'fresh' }],
+    ['a source exactly as old as the build', { newestSourceMs: 1_000 }, { build: false, reason: 'fresh' }],
+    ['no sources found at all', { newestSourceMs: undefined }, { build: false, reason: 'fresh' }],
+    ['SKIP_SPA_BUILD=1 with a stale build', { skip: true, newestSourceMs: 5_000 }, { build: false, reason: 'skipped' }],
+    ['SKIP_SPA_BUILD=1 with no build', { skip: true, builtAtMs: undefined }, { build: false, reason: 'skipped' }],
+    ['no SPA source to build (src/main.tsx absent)', { hasSource: false, newestSourceMs: 5_000 }, { build: false, reason: 'no-source' }],
+  ] as const)('%s', (_name, change, expected) => {
+    expect(spaBuildDecision({ ...base, ...change })).toEqual(expected)
+  })
+})
+
+describe('the file system side', () => {
+  let root: string
+  afterEach(() => rmSync(root, { recursive: true, force: true }))
+
+  const touch = (path: string, seconds: number) => {
+    mkdirSync(join(path, '..'), { recursive: true })
+    writeFileSync(path, 'x')
+    utimesSync(path, seconds, seconds)
+  }
+
+  it('newestMtime walks folders, and ignores missing paths', () => {
+    root = mkdtempSync(join(tmpdir(), 'talemy-spa-'))
+    touch(join(root, 'src', 'a.ts'), 1_000)
+    touch(join(root, 'src', 'deep', 'er', 'b.tsx'), 3_000)
+    touch(join(root, 'index.html'), 2_000)
+    expect(newestMtime([join(root, 'src'), join(root, 'index.html'), join(root, 'nope')])).toBe(3_000_000)
+    expect(newestMtime([join(root, 'nope')])).toBeUndefined()
+  })
+
+  it('spaState reads the build time and the newest of src/, public/, index.html and vite.config.ts', () => {
+    root = mkdtempSync(join(tmpdir(), 'talemy-spa-'))
+    const dist = join(root, 'dist')
+    touch(join(root, 'src', 'main.tsx'), 1_000)
+    expect(spaState(root, dist, {})).toEqual({ skip: false, hasSource: true, builtAtMs: undefined, newestSourceMs: 1_000_000 })
+    touch(join(dist, 'index.html'), 2_000)
+    expect(spaBuildDecision(spaState(root, dist, {}))).toEqual({ build: false, reason: 'fresh' })
+    for (const [file, at] of [['public/favicon.svg', 3_000], ['vite.config.ts', 4_000], ['index.html', 5_000], ['src/app/App.tsx', 6_000]] as const) {
+      touch(join(root, file), at)
+      expect(spaState(root, dist, {}).newestSourceMs).toBe(at * 1000)
+      expect(spaBuildDecision(spaState(root, dist, {}))).toEqual({ build: true, reason: 'stale' })
+    }
+    // Other files (tests, the server, docs) do not make the SPA stale.
+    touch(join(root, 'tests', 'x.test.ts'), 9_000)
+    touch(join(root, 'server', 'main.ts'), 9_000)
+    expect(spaState(root, dist, {}).newestSourceMs).toBe(6_000_000)
+    expect(spaState(root, dist, { SKIP_SPA_BUILD: '1' }).skip).toBe(true)
+  })
+})
+
+describe('viteCommand', () => {
+  it('runs vite through node itself (no .bin shim, which is vite.cmd on Windows)', () => {
+    const { command, args } = viteCommand(repoRoot)
+    expect(command).toBe(process.execPath)
+    expect(args).toEqual([join(repoRoot, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'])
+    expect(existsSync(args[0]!)).toBe(true)
+  })
+})
