@@ -54,7 +54,11 @@ export interface RunningServer {
   // --- test hooks ---
   /**
    * Closes every socket of `userId` (clients see a transport drop and reconnect) and refuses their handshakes with
-   * `connect_error` "UNAVAILABLE" for `ms`. HTTP keeps working.
+   * `connect_error` "UNAVAILABLE" for `ms`. HTTP keeps working. `blockSockets(userId, 0)` (any `ms <= 0`) lifts the
+   * block at once and drops nothing: tests can block for far longer than they need and lift it when they are done,
+   * instead of betting on how long a step takes.
+   *
+   * @example server.blockSockets(userId, 10 * 60_000); …; server.blockSockets(userId, 0)
    */
   blockSockets(userId: Id, ms: number): void
   /** The port actually bound (useful with `port: 0`). */

@@ -43,6 +43,10 @@ export class SocketBlocks {
     this.until.set(userId, Date.now() + ms)
   }
 
+  unblock(userId: Id): void {
+    this.until.delete(userId)
+  }
+
   isBlocked(userId: Id): boolean {
     const until = this.until.get(userId)
     if (until === undefined) return false
@@ -137,8 +141,13 @@ export function attachHandlers(io: TalemyServer, { services, tokens, blocks, log
 /**
  * Drops every socket of `userId` and refuses their handshakes with `connect_error` "UNAVAILABLE" for `ms`.
  * The transport is closed (not a server disconnect), so clients see a network drop and try to reconnect.
+ * `ms <= 0` lifts a block at once and drops nothing.
  */
 export function blockUserSockets(io: TalemyServer, blocks: SocketBlocks, userId: Id, ms: number): void {
+  if (!(ms > 0)) {
+    blocks.unblock(userId)
+    return
+  }
   blocks.block(userId, ms)
   for (const socket of io.of('/').sockets.values()) {
     if (socket.data.userId === userId) socket.conn.close()
