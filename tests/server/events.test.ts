@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { ContactRequest, Conversation, Lesson, Message } from './support/types'
 import {
   ALICE,
@@ -45,10 +45,20 @@ afterAll(async () => {
 })
 
 beforeEach(async () => {
+  // Each ack is also a barrier: the server emits a change's events before it answers for it, and one connection
+  // delivers in order, so whatever an earlier test caused has reached every socket before its recorder is cleared.
   for (const socket of [alice1, alice2, bob1, bob2, carol1]) await emitAck(socket, 'conversation:leave', CONV)
-  await settle(50)
   for (const recorder of Object.values(rec)) recorder.clear()
 })
+
+/**
+ * Waits for the events a test expects (they arrive when they arrive: no fixed delay is long enough on a loaded
+ * machine), then gives stragglers a moment, so the exact assertions after it also show that nothing *else* came.
+ */
+async function arrived(expected: () => void): Promise<void> {
+  await vi.waitFor(expected, { timeout: 10_000, interval: 10 })
+  await settle()
+}
 
 const send = (socket: ClientSocket, content = 'hello', clientId = randomUUID()) =>
   emitAck<Message>(socket, 'message:send', { conversationId: CONV, content, clientId })
@@ -67,8 +77,11 @@ describe('message:send', () => {
 
   it('sends message:new to every socket of the other participant and to nobody else', async () => {
     const ack = await send(alice1, 'to bob')
-    await settle()
     const stored = ack.ok ? ack.data : undefined
+    await arrived(() => {
+      expect(rec.bob1.of('message:new')).toHaveLength(1)
+      expect(rec.bob2.of('message:new')).toHaveLength(1)
+    })
     expect(rec.bob1.of('message:new')).toEqual([stored])
     expect(rec.bob2.of('message:new')).toEqual([stored])
     expect(rec.alice1.of('message:new')).toEqual([])
@@ -78,8 +91,12 @@ describe('message:send', () => {
 
   it('sends message:sent to every socket of the sender (all tabs) and to nobody else', async () => {
     const ack = await send(alice1, 'confirm me')
-    await settle()
     const stored = ack.ok ? ack.data : undefined
+    await arrived(() => {
+      expect(rec.alice1.of('message:sent')).toHaveLength(1)
+      expect(rec.alice2.of('message:sent')).toHaveLength(1)
+      expect(rec.bob1.of('message:new')).toHaveLength(1)
+    })
     expect(rec.alice1.of('message:sent')).toEqual([stored])
     expect(rec.alice2.of('message:sent')).toEqual([stored])
     expect(rec.bob1.of('message:sent')).toEqual([])
@@ -94,7 +111,10 @@ describe('message:send', () => {
       body: { content: 'over http', clientId },
     })
     expect(posted.status).toBe(201)
-    await settle()
+    await arrived(() => {
+      for (const r of [rec.alice1, rec.alice2]) expect(r.of('message:new')).toHaveLength(1)
+      for (const r of [rec.bob1, rec.bob2]) expect(r.of('message:sent')).toHaveLength(1)
+    })
     expect(rec.alice1.of('message:new')).toEqual([posted.body])
     expect(rec.alice2.of('message:new')).toEqual([posted.body])
     expect(rec.bob1.of('message:sent')).toEqual([posted.body])
@@ -111,7 +131,10 @@ describe('message:send', () => {
       token: tokens.alice,
       body: { content: 'once', clientId },
     })
-    await settle()
+    await arrived(() => {
+      expect(rec.bob1.of('message:new')).not.toHaveLength(0)
+      expect(rec.alice2.of('message:sent')).not.toHaveLength(0)
+    })
     expect(again).toEqual(first)
     expect(overHttp.body).toEqual(first.ok && first.data)
     expect(rec.bob1.of('message:new')).toHaveLength(1)
@@ -123,7 +146,7 @@ describe('message:send', () => {
     const acks = await Promise.all([send(alice1, 'race', clientId), send(alice2, 'race', clientId), send(alice1, 'race', clientId)])
     const ids = new Set(acks.map((ack) => ack.ok && ack.data.id))
     expect(ids.size).toBe(1)
-    await settle()
+    await arrived(() => expect(rec.bob1.of('message:new')).not.toHaveLength(0))
     expect(rec.bob1.of('message:new')).toHaveLength(1)
   })
 
@@ -146,8 +169,11 @@ describe('conversation:join and conversation:read', () => {
   it('acks null and sends conversation:read to every socket of the joining user only', async () => {
     await send(bob1, 'unread for alice')
     const ack = await emitAck(alice1, 'conversation:join', CONV)
-    await settle()
     expect(ack).toEqual({ ok: true, data: null })
+    await arrived(() => {
+      expect(rec.alice1.of('conversation:read')).toHaveLength(1)
+      expect(rec.alice2.of('conversation:read')).toHaveLength(1)
+    })
     expect(rec.alice1.of('conversation:read')).toEqual([{ conversationId: CONV, unreadCount: 0 }])
     expect(rec.alice2.of('conversation:read')).toEqual([{ conversationId: CONV, unreadCount: 0 }])
     expect(rec.bob1.of('conversation:read')).toEqual([])
@@ -169,7 +195,10 @@ describe('conversation:join and conversation:read', () => {
     await emitAck(alice2, 'conversation:join', CONV)
     rec.alice1.clear()
     await send(bob1, 'while alice looks')
-    await settle()
+    await arrived(() => {
+      expect(rec.alice1.of('conversation:read')).toHaveLength(1)
+      expect(rec.alice1.of('message:new')).toHaveLength(1)
+    })
     expect(rec.alice1.of('conversation:read')).toEqual([{ conversationId: CONV, unreadCount: 0 }])
     expect(rec.bob1.of('conversation:read')).toEqual([])
     const list = await http<Conversation[]>(server.url, 'GET', '/api/conversations', { token: tokens.alice })
@@ -182,7 +211,8 @@ describe('conversation:join and conversation:read', () => {
     await emitAck(alice1, 'conversation:leave', CONV)
     rec.alice1.clear()
     await send(bob1, 'after leave')
-    await settle()
+    // A conversation:read would follow the message:new on alice1's connection.
+    await arrived(() => expect(rec.alice1.of('message:new')).toHaveLength(1))
     expect(rec.alice1.of('conversation:read')).toEqual([])
     const list = await http<Conversation[]>(server.url, 'GET', '/api/conversations', { token: tokens.alice })
     expect(list.body.find((c) => c.id === CONV)!.unreadCount).toBe(1)
@@ -201,7 +231,7 @@ describe('conversation:join and conversation:read', () => {
 
   it('delivers message:new whether or not the receiver joined', async () => {
     await send(alice1, 'not joined')
-    await settle()
+    await arrived(() => expect(rec.bob1.of('message:new')).not.toHaveLength(0))
     expect(rec.bob1.of('message:new')).toHaveLength(1)
   })
 })
@@ -216,7 +246,9 @@ describe('lessons', () => {
   it('lesson:created reaches the tutor\'s and the student\'s sockets and nobody else', async () => {
     const created = await book(tokens.alice)
     expect(created.status).toBe(201)
-    await settle()
+    await arrived(() => {
+      for (const r of [rec.alice1, rec.alice2, rec.bob1, rec.bob2]) expect(r.of('lesson:created')).toHaveLength(1)
+    })
     for (const r of [rec.alice1, rec.alice2, rec.bob1, rec.bob2]) expect(r.of('lesson:created')).toEqual([created.body])
     expect(rec.carol1.events).toEqual([])
   })
@@ -228,7 +260,9 @@ describe('lessons', () => {
       body: { status: 'confirmed' },
     })
     expect(confirmed.body).toMatchObject({ status: 'confirmed', id: created.body.id })
-    await settle()
+    await arrived(() => {
+      for (const r of [rec.alice1, rec.alice2, rec.bob1, rec.bob2]) expect(r.of('lesson:statusUpdated')).toHaveLength(1)
+    })
     for (const r of [rec.alice1, rec.alice2, rec.bob1, rec.bob2]) expect(r.of('lesson:statusUpdated')).toEqual([confirmed.body])
     expect(rec.carol1.events).toEqual([])
   })
@@ -244,7 +278,9 @@ describe('contact requests', () => {
   it('contactRequest:created reaches the tutor\'s and the student\'s sockets and nobody else', async () => {
     const created = await ask()
     expect(created.status).toBe(201)
-    await settle()
+    await arrived(() => {
+      for (const r of [rec.alice1, rec.alice2, rec.carol1]) expect(r.of('contactRequest:created')).toHaveLength(1)
+    })
     for (const r of [rec.alice1, rec.alice2, rec.carol1]) expect(r.of('contactRequest:created')).toEqual([created.body])
     expect(rec.bob1.events).toEqual([])
     expect(rec.bob2.events).toEqual([])
@@ -257,7 +293,9 @@ describe('contact requests', () => {
       body: { status: 'accepted' },
     })
     expect(accepted.body.status).toBe('accepted')
-    await settle()
+    await arrived(() => {
+      for (const r of [rec.alice1, rec.alice2, rec.carol1]) expect(r.of('contactRequest:statusUpdated')).toHaveLength(1)
+    })
     for (const r of [rec.alice1, rec.alice2, rec.carol1]) expect(r.of('contactRequest:statusUpdated')).toEqual([accepted.body])
     expect(rec.bob1.events).toEqual([])
   })

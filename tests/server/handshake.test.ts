@@ -2,7 +2,7 @@ import { request } from 'node:http'
 import { randomBytes } from 'node:crypto'
 import { SignJWT } from 'jose'
 import { io } from 'socket.io-client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Message } from './support/types'
 import {
   ALICE,
@@ -46,9 +46,10 @@ const nowSeconds = () => Math.floor(Date.now() / 1000)
 describe('handshake auth', () => {
   it('accepts a valid token and puts the socket in its user room', async () => {
     const socket = await connect(server.url, alice.token)
-    await settle(50)
-    const [remote] = await server.io.in(`user:${alice.id}`).fetchSockets()
-    expect(remote?.id).toBe(socket.id)
+    await vi.waitFor(async () => {
+      const [remote] = await server.io.in(`user:${alice.id}`).fetchSockets()
+      expect(remote?.id).toBe(socket.id)
+    })
     socket.close()
   })
 
@@ -177,15 +178,16 @@ describe('connection state recovery', () => {
 
     socket.io.engine.close()
     // Wait until the server has seen the drop, then send while the client is away.
-    while (server.io.of('/').sockets.has(oldId!)) await settle(10)
+    await vi.waitFor(() => expect(server.io.of('/').sockets.has(oldId!)).toBe(false), { timeout: 10_000, interval: 10 })
     const missed = await http<Message>(server.url, 'POST', '/api/conversations/conv-alice-bob/messages', {
       token: bob.token,
       body: { content: 'while away', clientId: `r-${Date.now()}-2` },
     })
     await new Promise((resolve) => socket.once('connect', () => resolve(null)))
-    await settle()
     expect(socket.recovered).toBe(true)
     expect(socket.id).toBe(oldId)
+    await vi.waitFor(() => expect(events.of('message:new')).not.toHaveLength(0), { timeout: 10_000, interval: 10 })
+    await settle()
     expect(events.of('message:new')).toEqual([missed.body])
     socket.close()
   })

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Conversation, Lesson, Message } from './support/types'
 import { postgresRunnable, startPostgres, type PostgresCluster } from './support/postgres'
 import {
@@ -56,6 +56,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     const payload = { conversationId: 'conv-alice-bob', content: 'via postgres', clientId: randomUUID() }
     const first = await emitAck<Message>(alice, 'message:send', payload)
     const replay = await emitAck<Message>(alice, 'message:send', payload)
+    await vi.waitFor(() => expect(bobEvents.of('message:new')).not.toHaveLength(0), { timeout: 10_000, interval: 10 })
     await settle()
     expect(first.ok && first.data.seq).toBe(5)
     expect(replay).toEqual(first)

@@ -105,8 +105,10 @@ describe('acks and unknown events', () => {
     const events = record(bob)
     const payload = valid()
     ;(alice as any).emit('message:send', payload)
-    await settle(300)
-    expect(events.of('message:new').map((m) => m.clientId)).toContain(payload.clientId)
+    await vi.waitFor(() => expect(events.of('message:new').map((m) => m.clientId)).toContain(payload.clientId), {
+      timeout: 10_000,
+      interval: 10,
+    })
     expect(alice.connected).toBe(true)
   })
 
@@ -166,22 +168,28 @@ describe('rate limiting (per user, socket and HTTP together)', () => {
   it("throttles one user's flood (10/s, bursts of 20) with RATE_LIMITED and retryAfterMs while another user is still served", async () => {
     const flooder = await connect(limited.url, (await login(limited.url, ALICE)).token)
     const other = await connect(limited.url, (await login(limited.url, BOB)).token)
+    const started = performance.now()
     const flood = Array.from({ length: 60 }, () =>
       emitAck<Message>(flooder, 'message:send', { conversationId: CONV, content: 'spam', clientId: randomUUID() }),
     )
     const otherAck = await emitAck<Message>(other, 'message:send', { conversationId: CONV, content: 'hi', clientId: randomUUID() })
     const acks: Ack<Message>[] = await Promise.all(flood)
+    // The server saw the flood within this window: at most the burst plus what refilled meanwhile got through
+    // (a bound that grows with a slow machine instead of failing on one).
+    const elapsedSeconds = (performance.now() - started) / 1000
+    const accepted = acks.filter((ack) => ack.ok).length
     const refused = acks.filter((ack) => !ack.ok)
     expect(otherAck.ok).toBe(true)
-    expect(acks.filter((ack) => ack.ok).length).toBeGreaterThanOrEqual(20)
-    expect(refused.length).toBeGreaterThanOrEqual(20)
+    expect(accepted).toBeGreaterThanOrEqual(20)
+    expect(accepted).toBeLessThanOrEqual(20 + Math.ceil(elapsedSeconds * 10))
+    expect(refused.length).toBeGreaterThan(0)
     for (const ack of refused) {
       expect(ack).toEqual({ ok: false, error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: expect.any(Number) } })
       if (!ack.ok) expect(ack.error.retryAfterMs).toBeGreaterThan(0)
     }
     // After waiting as told, the user is served again.
     const wait = Math.max(...refused.map((ack) => (ack.ok ? 0 : ack.error.retryAfterMs!)))
-    await settle(Math.min(wait, 1000) + 50)
+    await settle(wait + 50)
     expect((await emitAck(flooder, 'message:send', { conversationId: CONV, content: 'later', clientId: randomUUID() })).ok).toBe(true)
     flooder.close()
     other.close()
