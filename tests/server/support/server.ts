@@ -109,7 +109,7 @@ export function connect(url: string, token: string | undefined, options: ClientO
 
 /** Emits with an ack and a timeout; resolves the server's `Ack`. */
 export function emitAck<T = unknown>(socket: ClientSocket, event: string, ...args: unknown[]): Promise<Ack<T>> {
-  return (socket.timeout(5000) as any).emitWithAck(event, ...args) as Promise<Ack<T>>
+  return (socket.timeout(15_000) as any).emitWithAck(event, ...args) as Promise<Ack<T>>
 }
 
 export interface Recorder {
@@ -134,7 +134,7 @@ export function nextEvent<E extends ServerEventName>(
   socket: ClientSocket,
   event: E,
   predicate: (payload: ServerEventPayload<E>) => boolean = () => true,
-  ms = 5000,
+  ms = 15_000,
 ): Promise<ServerEventPayload<E>> {
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
