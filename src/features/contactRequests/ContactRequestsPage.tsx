@@ -9,6 +9,7 @@ import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { MAX_CONTACT_MESSAGE_LENGTH, type ContactRequest, type User } from '../../contract'
 import { upsertById } from '../shared/cache'
+import { LoadError, TutorField } from '../shared/controls'
 import { errorMessage } from '../shared/errors'
 import { formatDateTime } from '../shared/format'
 import { usePeople } from '../shared/people'
@@ -30,12 +31,7 @@ export function ContactRequestsPage() {
         <h2 id="requests-list">{me.role === 'student' ? 'Requests you sent' : 'Requests from students'}</h2>
         {isLoading && <p className="muted">Loading requests…</p>}
         {error && (
-          <p className="form-error" role="alert">
-            {errorMessage(error)}{' '}
-            <button type="button" className="btn btn-quiet" onClick={() => refetch()}>
-              Try again
-            </button>
-          </p>
+          <LoadError error={error} retry={refetch} />
         )}
         {requests && sorted.length === 0 && <p className="muted">No contact requests yet.</p>}
         <ul className="cards" data-testid="contact-request-list">
@@ -115,17 +111,7 @@ function SendRequest() {
     <section className="panel" aria-labelledby={`${id}-h`}>
       <h2 id={`${id}-h`}>Contact a tutor</h2>
       <form className="form" onSubmit={submit}>
-        <div className="field">
-          <label htmlFor={`${id}-tutor`}>Tutor</label>
-          <select id={`${id}-tutor`} value={tutorId} onChange={(e) => setTutorId(e.target.value)} required>
-            <option value="">Choose a tutor…</option>
-            {tutors.map((t) => (
-              <option key={t.id} value={t.id}>
-                {t.name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <TutorField id={`${id}-tutor`} tutors={tutors} value={tutorId} onChange={setTutorId} />
         <div className="field">
           <label htmlFor={`${id}-message`}>Message</label>
           <textarea

@@ -4,6 +4,7 @@ import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { MAX_LESSON_SUBJECT_LENGTH, type Lesson, type User } from '../../contract'
 import { upsertById } from '../shared/cache'
+import { LoadError, TutorField } from '../shared/controls'
 import { errorMessage } from '../shared/errors'
 import { formatDateTime, toDateTimeLocal } from '../shared/format'
 import { usePeople } from '../shared/people'
@@ -35,12 +36,7 @@ export function LessonsPage() {
         <h2 id="lessons-list">{me.role === 'student' ? 'Your lessons' : 'Lessons with your students'}</h2>
         {isLoading && <p className="muted">Loading lessons…</p>}
         {error && (
-          <p className="form-error" role="alert">
-            {errorMessage(error)}{' '}
-            <button type="button" className="btn btn-quiet" onClick={() => refetch()}>
-              Try again
-            </button>
-          </p>
+          <LoadError error={error} retry={refetch} />
         )}
         {lessons && sorted.length === 0 && <p className="muted">No lessons yet.</p>}
         <ul className="cards" data-testid="lesson-list">
@@ -142,17 +138,7 @@ function BookLesson() {
     <section className="panel" aria-labelledby={`${id}-h`}>
       <h2 id={`${id}-h`}>Book a lesson</h2>
       <form className="form form-grid" onSubmit={submit}>
-        <div className="field">
-          <label htmlFor={`${id}-tutor`}>Tutor</label>
-          <select id={`${id}-tutor`} value={tutorId} onChange={(e) => setTutorId(e.target.value)} required>
-            <option value="">Choose a tutor…</option>
-            {tutors.map((t) => (
-              <option key={t.id} value={t.id}>
-                {t.name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <TutorField id={`${id}-tutor`} tutors={tutors} value={tutorId} onChange={setTutorId} />
         <div className="field">
           <label htmlFor={`${id}-subject`}>Subject</label>
           <input

@@ -4,6 +4,7 @@ import { selectUser } from '../../app/authSlice'
 import { useAppSelector } from '../../app/hooks'
 import { hrefFor, navigate } from '../../app/router'
 import type { Conversation } from '../../contract'
+import { LoadError } from '../shared/controls'
 import { errorMessage } from '../shared/errors'
 import { formatMessageTime } from '../shared/format'
 import { usePeople } from '../shared/people'
@@ -27,12 +28,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
         <NewConversation />
         {isLoading && <p className="muted">Loading conversations…</p>}
         {error && (
-          <p className="form-error" role="alert">
-            {errorMessage(error)}{' '}
-            <button type="button" className="btn btn-quiet" onClick={() => refetch()}>
-              Try again
-            </button>
-          </p>
+          <LoadError error={error} retry={refetch} />
         )}
         {conversations && sorted.length === 0 && <p className="muted">No conversations yet. Start one above.</p>}
         <ul className="conv-list" data-testid="conversation-list">

@@ -5,6 +5,7 @@ import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
 import { MAX_CONTENT_LENGTH } from '../../contract'
 import { discardMessage, retryMessage, useSocket } from '../../realtime'
+import { LoadError } from '../shared/controls'
 import { errorMessage } from '../shared/errors'
 import { formatMessageTime } from '../shared/format'
 import { usePeople } from '../shared/people'
@@ -96,12 +97,7 @@ export function Thread({ conversationId, title }: { conversationId: string; titl
         )}
         {isLoading && <p className="muted center">Loading messages…</p>}
         {error && (
-          <p className="form-error center" role="alert">
-            {errorMessage(error)}{' '}
-            <button type="button" className="btn btn-quiet" onClick={() => refetch()}>
-              Try again
-            </button>
-          </p>
+          <LoadError error={error} retry={refetch} className="center" />
         )}
         {!isLoading && !error && messages.length === 0 && <p className="muted center">No messages yet. Say hello!</p>}
         <ol className="msgs">
