@@ -9,8 +9,7 @@ import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { MAX_CONTACT_MESSAGE_LENGTH, type ContactRequest, type User } from '../../contract'
 import { upsertById } from '../shared/cache'
-import { LoadError, TutorField } from '../shared/controls'
-import { errorMessage } from '../shared/errors'
+import { FormError, LoadError, TutorField } from '../shared/controls'
 import { formatDateTime } from '../shared/format'
 import { usePeople } from '../shared/people'
 
@@ -78,11 +77,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
           </button>
         </div>
       )}
-      {error && (
-        <p className="form-error" role="alert">
-          {errorMessage(error)}
-        </p>
-      )}
+      <FormError error={error} />
     </li>
   )
 }
@@ -130,11 +125,7 @@ function SendRequest() {
           </button>
         </div>
       </form>
-      {error && (
-        <p className="form-error" role="alert">
-          {errorMessage(error)}
-        </p>
-      )}
+      <FormError error={error} />
       {done && (
         <p className="form-ok" role="status">
           {done}

@@ -4,8 +4,7 @@ import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { MAX_LESSON_SUBJECT_LENGTH, type Lesson, type User } from '../../contract'
 import { upsertById } from '../shared/cache'
-import { LoadError, TutorField } from '../shared/controls'
-import { errorMessage } from '../shared/errors'
+import { FormError, LoadError, TutorField } from '../shared/controls'
 import { formatDateTime, toDateTimeLocal } from '../shared/format'
 import { usePeople } from '../shared/people'
 import { lessonActions } from './transitions'
@@ -89,11 +88,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
           ))}
         </div>
       )}
-      {error && (
-        <p className="form-error" role="alert">
-          {errorMessage(error)}
-        </p>
-      )}
+      <FormError error={error} />
     </li>
   )
 }
@@ -175,11 +170,7 @@ function BookLesson() {
           </button>
         </div>
       </form>
-      {error && (
-        <p className="form-error" role="alert">
-          {errorMessage(error)}
-        </p>
-      )}
+      <FormError error={error} />
       {done && (
         <p className="form-ok" role="status">
           {done}

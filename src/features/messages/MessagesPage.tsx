@@ -4,8 +4,7 @@ import { selectUser } from '../../app/authSlice'
 import { useAppSelector } from '../../app/hooks'
 import { hrefFor, navigate } from '../../app/router'
 import type { Conversation } from '../../contract'
-import { LoadError } from '../shared/controls'
-import { errorMessage } from '../shared/errors'
+import { FormError, LoadError } from '../shared/controls'
 import { formatMessageTime } from '../shared/format'
 import { usePeople } from '../shared/people'
 import { Thread } from './Thread'
@@ -113,11 +112,7 @@ function NewConversation() {
           Start
         </button>
       </div>
-      {error && (
-        <p className="form-error" role="alert">
-          {errorMessage(error)}
-        </p>
-      )}
+      <FormError error={error} />
     </form>
   )
 }

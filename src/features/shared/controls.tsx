@@ -13,6 +13,16 @@ export function LoadError({ error, retry, className = '' }: { error: unknown; re
   )
 }
 
+/** A failed action, said in words (nothing when there is no error). */
+export function FormError({ error }: { error: unknown }) {
+  if (!error) return null
+  return (
+    <p className="form-error" role="alert">
+      {errorMessage(error)}
+    </p>
+  )
+}
+
 /** The labelled tutor picker of the booking and contact forms. */
 export function TutorField({ id, tutors, value, onChange }: { id: string; tutors: User[]; value: string; onChange: (tutorId: string) => void }) {
   return (
