@@ -1,43 +1,10 @@
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose'
 import type { Id } from '../src/contract'
 import type { Db } from './db/types'
 import { unauthorized } from './errors'
 
-// --- Passwords: node:crypto scrypt, self-describing hashes "scrypt$N$r$p$salt$hash" ---------------
-
-const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 }
-
-function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scryptCallback(password, salt, keyLength, options, (error, key) => (error ? reject(error) : resolve(key))),
-  )
-}
-
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16)
-  const key = await scrypt(password, salt, SCRYPT.keyLength, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p })
-  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$')
-}
-
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = stored.split('$')
-  if (scheme !== 'scrypt' || !salt || !hash) return false
-  const expected = Buffer.from(hash, 'base64')
-  const key = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, {
-    N: Number(n),
-    r: Number(r),
-    p: Number(p),
-  })
-  return timingSafeEqual(key, expected)
-}
-
-/** A hash to compare against when the email is unknown, so both failures take the same time. */
-let dummyHash: Promise<string> | undefined
-export function dummyPasswordHash(): Promise<string> {
-  dummyHash ??= hashPassword(randomBytes(8).toString('hex'))
-  return dummyHash
-}
+// Passwords live in ./passwords.ts.
 
 // --- Tokens: HS256 JWTs with jose ----------------------------------------------------------------
 

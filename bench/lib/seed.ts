@@ -6,13 +6,14 @@
  */
 import { randomUUID } from 'node:crypto'
 import { openDatabase } from '../../server/db'
-import { TokenService, hashPassword } from '../../server/auth'
+import { TokenService } from '../../server/auth'
+import { PasswordHasher } from '../../server/passwords'
 import type { SeededPair } from './hostProtocol'
 
 export async function seedPairs(dataDir: string, pairs: number, jwtSecret: string): Promise<SeededPair[]> {
   const db = await openDatabase({ dataDir })
   const tokens = new TokenService(new TextEncoder().encode(jwtSecret), { ttlSeconds: 24 * 3600 })
-  const passwordHash = await hashPassword('talemy')
+  const passwordHash = await new PasswordHasher().hash('talemy')
   const createdAt = new Date().toISOString()
   const result: SeededPair[] = []
   try {

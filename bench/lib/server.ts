@@ -24,7 +24,7 @@ export interface Host {
  * same way when absent.
  */
 async function templateDataDir(): Promise<string> {
-  const sources = ['server/db', 'server/auth.ts'].flatMap((path) => {
+  const sources = ['server/db', 'server/passwords.ts'].flatMap((path) => {
     const full = join(REPO_ROOT, path)
     return path.endsWith('.ts') ? [full] : readdirSync(full).sort().map((file) => join(full, file))
   })
@@ -32,9 +32,11 @@ async function templateDataDir(): Promise<string> {
   for (const file of sources) hash.update(readFileSync(file))
   const dir = join(tmpdir(), `talemy-server-template-${hash.digest('hex').slice(0, 16)}`)
   if (!existsSync(join(dir, 'READY'))) {
-    const { openDatabase } = await import('../../server/db')
+    const { openDatabase, seedIfNew } = await import('../../server/db')
+    const { OWASP_ARGON2ID, PasswordHasher } = await import('../../server/passwords')
     const building = await mkdtemp(join(tmpdir(), 'talemy-template-build-'))
     const db = await openDatabase({ dataDir: building })
+    await seedIfNew(db, new PasswordHasher(OWASP_ARGON2ID))
     await db.close()
     await writeFile(join(building, 'READY'), new Date().toISOString())
     await rename(building, dir).catch(() => rm(building, { recursive: true, force: true }))

@@ -3,10 +3,10 @@ import type { Logger } from '../logger'
 import { migrate } from './migrations'
 import { openPglite } from './pglite'
 import { openPostgres } from './postgres'
-import { seedIfNew } from './seed'
 import type { Db } from './types'
 
 export type { Db, Prepared, Queryable } from './types'
+export { seedIfNew, shouldSeedDemo } from './seed'
 
 export interface OpenDatabaseOptions {
   /** PostgreSQL connection string; when absent, the embedded PGlite in `dataDir`. */
@@ -15,14 +15,13 @@ export interface OpenDatabaseOptions {
   logger?: Logger
 }
 
-/** Opens the database, runs pending migrations and seeds the demo data on first start. */
+/** Opens the database and runs pending migrations (demo data is `seedIfNew`'s, when asked). */
 export async function openDatabase({ databaseUrl, dataDir, logger }: OpenDatabaseOptions): Promise<Db> {
   const started = Date.now()
   const db = databaseUrl ? await openPostgres(databaseUrl) : await openPglite(pgliteDir(dataDir))
   try {
     const applied = await migrate(db)
-    const seeded = await seedIfNew(db)
-    logger?.info({ kind: db.kind, migrationsApplied: applied, seeded, ms: Date.now() - started }, 'database ready')
+    logger?.info({ kind: db.kind, migrationsApplied: applied, ms: Date.now() - started }, 'database ready')
     return db
   } catch (error) {
     await db.close().catch(() => undefined)

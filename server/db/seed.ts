@@ -1,4 +1,5 @@
-import { hashPassword } from '../auth'
+import { isIP } from 'node:net'
+import type { PasswordHasher } from '../passwords'
 import type { Db, Queryable } from './types'
 
 /** The contract's demo accounts. Stable ids make logs and debugging readable. */
@@ -12,12 +13,40 @@ export const DEMO_USERS = [
 const HOUR = 3600_000
 const DAY = 24 * HOUR
 
+export interface SeedDecision {
+  /** `startServer`'s `seedDemo` (or `SEED_DEMO`), when given. */
+  seedDemo: boolean | undefined
+  databaseUrl: string | undefined
+  host: string
+}
+
 /**
- * Seeds the demo data once, on the first start (recorded in `settings`, so deleting rows later does not re-seed).
- * Returns whether it seeded.
+ * Whether to seed the demo accounts (known password!): as asked, else only for the embedded database on a loopback
+ * host, that is a developer's machine. A deployment on PostgreSQL or on a public interface gets none unless it asks.
+ *
+ * @example shouldSeedDemo({ seedDemo: undefined, databaseUrl: undefined, host: '127.0.0.1' }) // true
  */
-export async function seedIfNew(db: Db, now = new Date()): Promise<boolean> {
-  const passwordHash = await hashPassword(DEMO_PASSWORD)
+export function shouldSeedDemo({ seedDemo, databaseUrl, host }: SeedDecision): boolean {
+  if (seedDemo !== undefined) return seedDemo
+  return !databaseUrl && isLoopbackHost(host)
+}
+
+/** `localhost`, 127.0.0.0/8 and ::1 (bracketed or not); `0.0.0.0` and `::` listen on every interface, so they are not. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1')
+  if (bare === 'localhost' || bare.endsWith('.localhost')) return true
+  if (isIP(bare) === 4) return bare.startsWith('127.')
+  if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./.test(bare)
+  return false
+}
+
+/**
+ * Seeds the demo data once (recorded in `settings`, so deleting rows later does not re-seed). The claim and the rows
+ * are one transaction, so a second call, or a second node starting at the same moment, finds the claim taken (it
+ * waits on the first one's row lock) and seeds nothing. Returns whether it seeded.
+ */
+export async function seedIfNew(db: Db, passwords: PasswordHasher, now = new Date()): Promise<boolean> {
+  const passwordHash = await passwords.hash(DEMO_PASSWORD)
   return db.transaction(async (tx) => {
     const claimed = await tx.query(
       `insert into settings (key, value) values ('seeded_at', $1) on conflict (key) do nothing returning key`,

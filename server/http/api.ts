@@ -15,7 +15,7 @@ export function registerApiRoutes(api: FastifyInstance, { services, tokens }: Ap
   const { accounts, messaging, bookings } = services
   const userOf = (request: FastifyRequest): Promise<Id> => tokens.verify(bearerToken(request.headers.authorization))
 
-  api.post('/auth/login', async (request) => accounts.login(request.body))
+  api.post('/auth/login', async (request) => accounts.login(request.body, request.ip))
   api.post('/auth/refresh', async (request) => accounts.refresh(bearerToken(request.headers.authorization)))
 
   api.get('/me', async (request) => accounts.me(await userOf(request)))

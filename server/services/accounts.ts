@@ -1,5 +1,4 @@
 import { loginBodySchema, parse, type Id, type User } from '../../src/contract'
-import { dummyPasswordHash, verifyPassword } from '../auth'
 import { AppError, invalid, notFound, unauthorized } from '../errors'
 import type { ServiceContext } from './context'
 import { toUser, type UserRow } from './rows'
@@ -9,25 +8,51 @@ export interface Session {
   user: User
 }
 
-export function createAccounts({ db, tokens }: ServiceContext) {
+export function createAccounts({ db, tokens, passwords, loginThrottle, logger }: ServiceContext) {
   async function findUser(id: Id): Promise<User | undefined> {
     const rows = await db.query<UserRow>('select id, name, role from users where id = $1', [id])
     return rows[0] ? toUser(rows[0]) : undefined
   }
 
+  /** Re-hashes at the current cost (scrypt, or Argon2id at another cost); unless the hash changed meanwhile. */
+  async function upgradeHash(userId: Id, previous: string, password: string): Promise<void> {
+    try {
+      await db.query('update users set password_hash = $3 where id = $1 and password_hash = $2', [
+        userId,
+        previous,
+        await passwords.hash(password),
+      ])
+    } catch (error) {
+      logger.warn({ err: error, userId }, 'password hash upgrade failed; the old hash keeps working')
+    }
+  }
+
   return {
     findUser,
 
-    async login(body: unknown): Promise<Session> {
+    /**
+     * Checks the password, throttled per email, per email and address, and per address (`clientAddress`: the
+     * socket's, or the proxy's client when `trustProxy` is set). Over a limit it answers RATE_LIMITED before hashing.
+     */
+    async login(body: unknown, clientAddress = 'unknown'): Promise<Session> {
       const input = parse(loginBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
-      const rows = await db.query<UserRow & { password_hash: string }>(
-        'select id, name, role, password_hash from users where lower(email) = lower($1)',
-        [input.value.email.trim()],
-      )
-      const row = rows[0]
-      const matches = await verifyPassword(input.value.password, row?.password_hash ?? (await dummyPasswordHash()))
-      if (!row || !matches) throw new AppError('UNAUTHORIZED', 'wrong email or password')
+      const { email, password } = input.value
+      const row = await loginThrottle.run({ email, address: clientAddress }, async () => {
+        const rows = await db.query<UserRow & { password_hash: string }>(
+          'select id, name, role, password_hash from users where lower(email) = lower($1)',
+          [email.trim()],
+        )
+        const found = rows[0]
+        if (!found) {
+          await passwords.verifyDummy(password)
+          return { exists: false, user: undefined }
+        }
+        const check = await passwords.verify(password, found.password_hash)
+        if (check.ok && check.needsRehash) await upgradeHash(found.id, found.password_hash, password)
+        return { exists: true, user: check.ok ? found : undefined }
+      })
+      if (!row) throw new AppError('UNAUTHORIZED', 'wrong email or password')
       return { token: await tokens.issue(row.id), user: toUser(row) }
     },
 

@@ -1,7 +1,10 @@
 import type { ContactRequest, Id, Lesson, Message } from '../../src/contract'
 import type { TokenService } from '../auth'
 import type { Db } from '../db'
+import type { Logger } from '../logger'
+import type { LoginThrottle } from '../loginThrottle'
 import type { KeyedMutex } from '../mutex'
+import type { PasswordHasher } from '../passwords'
 import type { RateLimiter } from '../rateLimit'
 
 /** How the services tell connected clients about a change, whatever transport caused it (socket or HTTP). */
@@ -28,4 +31,7 @@ export interface ServiceContext {
   /** Serializes sends and reads per conversation: seq order is arrival order, and a join never misses a send. */
   conversationLocks: KeyedMutex
   now: () => Date
+  passwords: PasswordHasher
+  loginThrottle: LoginThrottle
+  logger: Logger
 }

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync,
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { TestProject } from 'vitest/node'
+import { FAST_HASHING_ENV } from '../../server/passwords'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -18,19 +19,26 @@ const root = resolve(import.meta.dirname, '../..')
 /**
  * Builds the server's template data folder once, cached in the temp folder under a hash of the code that shapes it
  * (migrations, seed, password hashing), so later runs pay nothing. Tests copy it (tests/server/support/server.ts).
+ *
+ * It also asks for cheap password hashing (`FAST_HASHING_ENV`, honoured only under NODE_ENV=test) in this process and
+ * the workers and servers it starts: the template's demo hashes are made at that cost, so the suite's thousands of
+ * logins neither pay Argon2id's 19 MiB each nor upgrade the template's hashes on every login.
  */
 export default async function setup(project: TestProject): Promise<void> {
-  const sources = ['server/db', 'server/auth.ts'].flatMap((path) => {
+  process.env[FAST_HASHING_ENV] = '1'
+  const sources = ['server/db', 'server/passwords.ts'].flatMap((path) => {
     const full = join(root, path)
     return path.endsWith('.ts') ? [full] : readdirSync(full).sort().map((file) => join(full, file))
   })
   const hash = createHash('sha256')
   for (const file of sources) hash.update(readFileSync(file))
-  const dir = join(tmpdir(), `talemy-server-template-${hash.digest('hex').slice(0, 16)}`)
+  const dir = join(tmpdir(), `talemy-server-template-fast-hashing-${hash.digest('hex').slice(0, 16)}`)
   if (!existsSync(join(dir, 'READY'))) {
-    const { openDatabase } = await import('../../server/db')
+    const { openDatabase, seedIfNew } = await import('../../server/db')
+    const { PasswordHasher, TEST_ONLY_ARGON2ID } = await import('../../server/passwords')
     const building = mkdtempSync(join(tmpdir(), 'talemy-template-build-'))
     const db = await openDatabase({ dataDir: building })
+    await seedIfNew(db, new PasswordHasher(TEST_ONLY_ARGON2ID))
     await db.close()
     writeFileSync(join(building, 'READY'), new Date().toISOString())
     try {

@@ -3,7 +3,10 @@ import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TokenService } from '../../server/auth'
 import { openDatabase, type Db, type Prepared } from '../../server/db'
+import { createLogger } from '../../server/logger'
+import { LoginThrottle } from '../../server/loginThrottle'
 import { KeyedMutex } from '../../server/mutex'
+import { PasswordHasher } from '../../server/passwords'
 import { RateLimiter } from '../../server/rateLimit'
 import { createMessaging } from '../../server/services/messaging'
 import type { Notifier } from '../../server/services'
@@ -160,6 +163,9 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
       presence: { viewers: (conversationId) => viewers.get(conversationId) ?? new Set() },
       conversationLocks: new KeyedMutex(),
       now: () => new Date(),
+      passwords: new PasswordHasher(),
+      loginThrottle: new LoginThrottle(),
+      logger: createLogger('silent'),
     })
   })
   afterAll(async () => {

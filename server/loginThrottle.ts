@@ -1,0 +1,97 @@
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import { AppError } from './errors'
+
+export interface LoginLimitOptions {
+  /** Failures allowed per email (from anywhere), and per email from one address, in a window. Default 5. */
+  perEmail: number
+  /** Failures for emails that do not exist allowed per client address in a window (against spraying). Default 50. */
+  perAddressUnknown: number
+  /** The window, fixed from its first failure. Default 900 (15 minutes). */
+  windowSeconds: number
+}
+
+export const DEFAULT_LOGIN_LIMIT: LoginLimitOptions = { perEmail: 5, perAddressUnknown: 50, windowSeconds: 15 * 60 }
+
+/** What a counter is built from; the memory store now, `RateLimiterRedis` (same interface) when nodes share Redis. */
+export interface CounterSpec {
+  keyPrefix: string
+  points: number
+  duration: number
+}
+export type CounterFactory = (spec: CounterSpec) => RateLimiterAbstract
+export const memoryCounters: CounterFactory = (spec) => new RateLimiterMemory(spec)
+
+/** What the password check found: whether the email exists, and the user when the password matched. */
+export interface LoginCheck<T> {
+  exists: boolean
+  user: T | undefined
+}
+
+/**
+ * Throttles failed logins with three fixed-window counters (rate-limiter-flexible):
+ * - per email, from any address: `perEmail` failures;
+ * - per email and client address: `perEmail` failures; a success there clears it and forgives those failures in the
+ *   email's own counter (they were that person's typos), but not failures from other addresses;
+ * - per client address: `perAddressUnknown` failures for emails that do not exist (a spray over many emails).
+ *
+ * Every attempt takes its points before the password is checked (atomic in the store, so a parallel flood cannot
+ * slip past the limit and costs no hash once over it); the check then gives back what did not fail: the address
+ * point when the email exists, everything on a success. The refusal never depends on whether the email exists.
+ *
+ * @example
+ * const user = await throttle.run({ email, address: request.ip }, async () => {
+ *   const row = await findByEmail(email)
+ *   return { exists: !!row, user: row && (await passwordMatches(row)) ? row : undefined }
+ * }) // throws RATE_LIMITED (retryAfterMs) before the check when over a limit; undefined for a wrong password
+ */
+export class LoginThrottle {
+  private readonly byEmail: RateLimiterAbstract
+  private readonly byEmailAndAddress: RateLimiterAbstract
+  private readonly byAddress: RateLimiterAbstract
+
+  constructor(options: Partial<LoginLimitOptions> = {}, counters: CounterFactory = memoryCounters) {
+    const { perEmail, perAddressUnknown, windowSeconds } = { ...DEFAULT_LOGIN_LIMIT, ...options }
+    this.byEmail = counters({ keyPrefix: 'login:email', points: perEmail, duration: windowSeconds })
+    this.byEmailAndAddress = counters({ keyPrefix: 'login:email+address', points: perEmail, duration: windowSeconds })
+    this.byAddress = counters({ keyPrefix: 'login:address', points: perAddressUnknown, duration: windowSeconds })
+  }
+
+  async run<T>(attempt: { email: string; address: string }, check: () => Promise<LoginCheck<T>>): Promise<T | undefined> {
+    const email = attempt.email.trim().toLowerCase()
+    const pair = `${email} ${attempt.address}`
+    await take(this.byAddress, attempt.address)
+    try {
+      await take(this.byEmail, email)
+      await take(this.byEmailAndAddress, pair)
+    } catch (error) {
+      // Refused for this email: not a failure for an unknown email, so not the address's to carry.
+      await this.byAddress.reward(attempt.address, 1)
+      throw error
+    }
+
+    let result: LoginCheck<T>
+    try {
+      result = await check()
+    } catch (error) {
+      // The server failed, not the person: nothing counts.
+      await Promise.all([this.byAddress.reward(attempt.address, 1), this.byEmail.reward(email, 1), this.byEmailAndAddress.reward(pair, 1)])
+      throw error
+    }
+    if (result.exists) await this.byAddress.reward(attempt.address, 1)
+    if (result.user !== undefined) {
+      const [forPair, forEmail] = await Promise.all([this.byEmailAndAddress.get(pair), this.byEmail.get(email)])
+      const forgiven = Math.min(forPair?.consumedPoints ?? 1, forEmail?.consumedPoints ?? 0)
+      await Promise.all([this.byEmailAndAddress.delete(pair), forgiven > 0 ? this.byEmail.reward(email, forgiven) : undefined])
+    }
+    return result.user
+  }
+}
+
+async function take(counter: RateLimiterAbstract, key: string): Promise<void> {
+  try {
+    await counter.consume(key, 1)
+  } catch (error) {
+    if (!(error instanceof RateLimiterRes)) throw error
+    throw new AppError('RATE_LIMITED', 'too many failed logins, try again later', Math.max(1000, error.msBeforeNext))
+  }
+}

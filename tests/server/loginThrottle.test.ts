@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { LoginThrottle } from '../../server/loginThrottle'
+import { AppError } from '../../server/errors'
+import { ALICE, BOB, CAROL, http, startTestServer, type HttpResult, type TestServer } from './support/server'
+
+// Finding 2: 80 wrong passwords in 1.15 s were all 401, never 429, each costing a full hash.
+
+const attempt = (url: string, email: string, password: string, headers?: Record<string, string>) =>
+  http(url, 'POST', '/api/auth/login', { body: { email, password }, headers })
+
+const statuses = (results: HttpResult[]) => results.map((result) => result.status)
+const count = (results: HttpResult[], status: number) => results.filter((result) => result.status === status).length
+
+describe('failed logins over HTTP (defaults: 5 per email, 50 unknown-email failures per address, 15 minutes)', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer()
+  })
+  afterAll(() => server?.dispose())
+
+  it('answers a flood for one email with 429 after 5 failures, while another user still logs in', async () => {
+    const flood = await Promise.all(Array.from({ length: 80 }, () => attempt(server.url, ALICE, 'wrong')))
+    expect(count(flood, 401)).toBe(5)
+    expect(count(flood, 429)).toBe(75)
+    const refused = flood.find((result) => result.status === 429)!
+    expect(refused.body).toEqual({
+      error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: expect.any(Number) },
+    })
+    const retryAfterMs = (refused.body as { error: { retryAfterMs: number } }).error.retryAfterMs
+    expect(retryAfterMs).toBeGreaterThan(0)
+    expect(retryAfterMs).toBeLessThanOrEqual(15 * 60_000)
+    expect(Number(refused.headers.get('retry-after'))).toBe(Math.ceil(retryAfterMs / 1000))
+
+    // Someone else is not affected.
+    expect((await attempt(server.url, BOB, 'talemy')).status).toBe(200)
+    // The flooded email stays refused, even with the right password, until the window ends.
+    expect((await attempt(server.url, ALICE, 'talemy')).status).toBe(429)
+  })
+
+  it('gives the same answer for an email that does not exist', async () => {
+    const unknown = []
+    for (let i = 0; i < 6; i++) unknown.push(await attempt(server.url, 'nobody-here@talemy.test', 'wrong'))
+    expect(statuses(unknown)).toEqual([401, 401, 401, 401, 401, 429])
+    const last = unknown[5]!
+    const existing = await attempt(server.url, ALICE, 'wrong') // flooded by the test above
+    expect(existing.status).toBe(429)
+    const shape = (result: HttpResult) => {
+      const error = (result.body as { error: Record<string, unknown> }).error
+      return { status: result.status, code: error.code, message: error.message, keys: Object.keys(error).sort(), retryAfter: result.headers.has('retry-after') }
+    }
+    expect(shape(last)).toEqual(shape(existing))
+  })
+
+  it('never counts successes', async () => {
+    for (let i = 0; i < 12; i++) expect((await attempt(server.url, CAROL, 'talemy')).status).toBe(200)
+    // Four typos, then the right password: the typos are forgiven, so five more failures are still answered 401.
+    for (let i = 0; i < 4; i++) expect((await attempt(server.url, CAROL, 'typo')).status).toBe(401)
+    expect((await attempt(server.url, CAROL, 'talemy')).status).toBe(200)
+    const after = []
+    for (let i = 0; i < 6; i++) after.push((await attempt(server.url, CAROL, 'typo')).status)
+    expect(after).toEqual([401, 401, 401, 401, 401, 429])
+  })
+})
+
+describe('per client address (trustProxy: the address comes from X-Forwarded-For)', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer({ trustProxy: true, loginLimit: { perAddressUnknown: 8 } })
+  })
+  afterAll(() => server?.dispose())
+
+  const from = (address: string) => ({ 'x-forwarded-for': address })
+
+  it('caps failures for unknown emails per address (spraying), for every email from that address', async () => {
+    const spray = []
+    for (let i = 0; i < 9; i++) spray.push(await attempt(server.url, `sprayed-${i}@talemy.test`, 'talemy', from('203.0.113.7')))
+    expect(statuses(spray)).toEqual([401, 401, 401, 401, 401, 401, 401, 401, 429])
+    // Over the ceiling, that address gets 429 for any email, existing or not: the answer tells nothing.
+    expect((await attempt(server.url, BOB, 'talemy', from('203.0.113.7'))).status).toBe(429)
+    expect((await attempt(server.url, 'another@talemy.test', 'x', from('203.0.113.7'))).status).toBe(429)
+    // Another address is not affected.
+    expect((await attempt(server.url, BOB, 'talemy', from('203.0.113.8'))).status).toBe(200)
+  })
+
+  it('does not count failures for existing emails against the address ceiling', async () => {
+    const address = from('198.51.100.1')
+    for (const email of [ALICE, BOB, CAROL]) {
+      for (let i = 0; i < 5; i++) expect((await attempt(server.url, email, 'wrong', address)).status).toBe(401)
+    }
+    // 15 failures from this address, above the ceiling of 8, but none for an unknown email.
+    expect((await attempt(server.url, 'first-unknown@talemy.test', 'x', address)).status).toBe(401)
+  })
+
+  it("a success at one address forgives that address's failures, not an attacker's elsewhere", async () => {
+    const fresh = await startTestServer({ trustProxy: true })
+    try {
+      const attacker = from('192.0.2.66')
+      const owner = from('192.0.2.1')
+      for (let i = 0; i < 4; i++) expect((await attempt(fresh.url, ALICE, 'guess', attacker)).status).toBe(401)
+      expect((await attempt(fresh.url, ALICE, 'talemy', owner)).status).toBe(200)
+      expect((await attempt(fresh.url, ALICE, 'guess', attacker)).status).toBe(401) // the fifth
+      expect((await attempt(fresh.url, ALICE, 'guess', attacker)).status).toBe(429)
+    } finally {
+      await fresh.dispose()
+    }
+  })
+
+  it('ignores X-Forwarded-For unless trustProxy is set', async () => {
+    const plain = await startTestServer({ loginLimit: { perAddressUnknown: 3 } })
+    try {
+      const results = []
+      for (let i = 0; i < 4; i++) results.push(await attempt(plain.url, `u${i}@talemy.test`, 'x', from(`10.0.0.${i}`)))
+      expect(statuses(results)).toEqual([401, 401, 401, 429])
+    } finally {
+      await plain.dispose()
+    }
+  })
+})
+
+describe('LoginThrottle', () => {
+  it('refuses before running the password check once over the limit (a flood costs no hash)', async () => {
+    const throttle = new LoginThrottle({ perEmail: 3, perAddressUnknown: 100, windowSeconds: 60 })
+    const check = vi.fn(async () => ({ exists: true, user: undefined }))
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        throttle.run({ email: 'Alice@Example.test ', address: '127.0.0.1' }, check).then(
+          () => 'failed',
+          (error: unknown) => (error instanceof AppError ? error.code : 'other'),
+        ),
+      ),
+    )
+    expect(check).toHaveBeenCalledTimes(3)
+    expect(outcomes.filter((outcome) => outcome === 'failed')).toHaveLength(3)
+    expect(outcomes.filter((outcome) => outcome === 'RATE_LIMITED')).toHaveLength(17)
+    // The email is normalised: another spelling is the same account.
+    await expect(throttle.run({ email: 'alice@example.test', address: '10.1.1.1' }, check)).rejects.toMatchObject({ code: 'RATE_LIMITED' })
+    expect(check).toHaveBeenCalledTimes(3)
+  })
+
+  it('counts nothing when the check itself fails (a database error is not a wrong password)', async () => {
+    const throttle = new LoginThrottle({ perEmail: 1, perAddressUnknown: 1, windowSeconds: 60 })
+    const broken = vi.fn(async () => {
+      throw new Error('database down')
+    })
+    for (let i = 0; i < 3; i++) {
+      await expect(throttle.run({ email: 'a@b.test', address: '1.2.3.4' }, broken)).rejects.toThrow('database down')
+    }
+    expect(broken).toHaveBeenCalledTimes(3)
+  })
+})
