@@ -15,5 +15,6 @@ export default defineConfig({
       '/socket.io': { target: apiTarget, ws: true },
     },
   },
-  build: { outDir: 'dist', sourcemap: true },
+  // No source maps in the production build: they would publish the sources (the server also refuses *.map).
+  build: { outDir: 'dist', sourcemap: false },
 })

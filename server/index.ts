@@ -1,13 +1,17 @@
 import type { AddressInfo } from 'node:net'
 import type { Id } from '../src/contract'
 import { TokenService, loadSigningKey } from './auth'
-import { openDatabase, type Db } from './db'
+import { openDatabase, seedIfNew, shouldSeedDemo, type Db } from './db'
 import { createLogger, type LogLevel, type Logger } from './logger'
 import { configureHttpApp, createHttpApp } from './http'
+import { LoginThrottle, type LoginLimitOptions } from './loginThrottle'
 import { KeyedMutex } from './mutex'
 import { OriginPolicy } from './origins'
-import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rateLimit'
+import { PasswordHasher, type PasswordHashing } from './passwords'
+import { DEFAULT_JOIN_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rateLimit'
+import { checkJwtSecret } from './secrets'
 import {
+  DEFAULT_MAX_SOCKETS_PER_USER,
   SocketBlocks,
   attachHandlers,
   blockUserSockets,
@@ -33,6 +37,16 @@ export interface StartServerOptions {
   tokenTtlSeconds?: number
   /** Per-user budget for sends and other writes, socket and HTTP together. Default 10/s, bursts of 20. */
   rateLimit?: RateLimitOptions
+  /** Seed the demo accounts (known password) and data. Default: only for the embedded database on a loopback host. */
+  seedDemo?: boolean
+  /** The clock, in ms (tests of expiry and limits). Default `Date.now`. */
+  now?: () => number
+  /** Failed-login throttling. Default 5 failures per email (and per email + address), 50 unknown-email failures per address, in 15 minutes. */
+  loginLimit?: Partial<LoginLimitOptions>
+  /** Trust `X-Forwarded-For` for the client address (Fastify's `trustProxy`: true, a hop count, or proxy addresses). Default false. */
+  trustProxy?: boolean | string | string[]
+  /** Sockets one user may hold at once; the next handshake fails with `RATE_LIMITED`. Default 20. */
+  maxSocketsPerUser?: number
   // --- extras beyond the contract ---
   /** Signing secret; default `JWT_SECRET`, else one generated once and kept in the database. */
   jwtSecret?: string
@@ -40,6 +54,12 @@ export interface StartServerOptions {
   refreshGraceSeconds?: number
   /** The built SPA to serve (with an SPA fallback); none when absent or without index.html. */
   staticDir?: string
+  /** Per-user budget for `conversation:join`. Default 20/s, bursts of 50. */
+  joinRateLimit?: RateLimitOptions
+  /** Argon2id cost. Default OWASP's minimum (m = 19 MiB, t = 2, p = 1); only tests lower it. */
+  passwordHashing?: PasswordHashing
+  /** How long a client may take to send a whole request (headers within half of it, at most 10 s). Default 30,000. */
+  requestTimeoutMs?: number
   /** pino level; default silent under tests, else `LOG_LEVEL` or info. */
   logLevel?: LogLevel
   logger?: Logger
@@ -74,13 +94,15 @@ export interface RunningServer {
  */
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(options.logLevel)
+  // Refuse a weak secret before touching the database.
+  const jwtSecret = checkJwtSecret(options.jwtSecret ?? process.env.JWT_SECRET)
   const db = await openDatabase({
     databaseUrl: options.databaseUrl,
     dataDir: options.dataDir ?? '.data',
     logger,
   })
   try {
-    return await startOn(db, options, logger)
+    return await startOn(db, { ...options, jwtSecret }, logger)
   } catch (error) {
     await db.close().catch(() => undefined)
     throw error
@@ -88,17 +110,28 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
 }
 
 async function startOn(db: Db, options: StartServerOptions, logger: Logger): Promise<RunningServer> {
-  const tokens = new TokenService(await loadSigningKey(db, options.jwtSecret ?? process.env.JWT_SECRET), {
+  const clock = options.now ?? Date.now
+  const host = options.host ?? '127.0.0.1'
+  const passwords = new PasswordHasher(options.passwordHashing)
+  if (shouldSeedDemo({ seedDemo: options.seedDemo, databaseUrl: options.databaseUrl, host })) {
+    const seeded = await seedIfNew(db, passwords, new Date(clock()))
+    if (seeded) logger.warn('seeded the demo accounts (password "talemy"); SEED_DEMO=0 to start without them')
+  }
+  const tokens = new TokenService(await loadSigningKey(db, options.jwtSecret), {
     ttlSeconds: options.tokenTtlSeconds,
     refreshGraceSeconds: options.refreshGraceSeconds,
   })
   const origins = new OriginPolicy(options.allowedOrigins)
-  const limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT)
-  const sweep = setInterval(() => limiter.sweep(), 60_000)
+  const limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT, clock)
+  const joinLimiter = new RateLimiter(options.joinRateLimit ?? DEFAULT_JOIN_RATE_LIMIT, clock)
+  const sweep = setInterval(() => {
+    limiter.sweep()
+    joinLimiter.sweep()
+  }, 60_000)
   sweep.unref()
 
   // The HTTP app owns the Node server; Socket.IO attaches to it, and the services notify through Socket.IO.
-  const app = createHttpApp(logger)
+  const app = createHttpApp(logger, { trustProxy: options.trustProxy, requestTimeoutMs: options.requestTimeoutMs })
   const io = createSocketServer(app.server, origins)
   const services = createServices({
     db,
@@ -107,16 +140,25 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
     notifier: createNotifier(io),
     presence: createPresence(io),
     conversationLocks: new KeyedMutex(),
-    now: () => new Date(),
+    now: () => new Date(clock()),
+    passwords,
+    loginThrottle: new LoginThrottle(options.loginLimit),
+    logger,
   })
   configureHttpApp(app, { services, tokens, origins, staticDir: options.staticDir })
   const blocks = new SocketBlocks()
-  attachHandlers(io, { services, tokens, blocks, logger })
+  attachHandlers(io, {
+    services,
+    tokens,
+    blocks,
+    logger,
+    joinLimiter,
+    maxSocketsPerUser: options.maxSocketsPerUser ?? DEFAULT_MAX_SOCKETS_PER_USER,
+  })
 
-  await app.listen({ port: options.port ?? 3000, host: options.host ?? '127.0.0.1' })
+  await app.listen({ port: options.port ?? 3000, host })
   const { port } = app.server.address() as AddressInfo
   origins.useDefaultsFor(port)
-  const host = options.host ?? '127.0.0.1'
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
   const url = `http://${urlHost}:${port}`
   logger.info({ url, origins: origins.list(), database: db.kind }, 'server listening')

@@ -1,13 +1,15 @@
 /**
  * `npm start`: builds the SPA when `dist/index.html` is missing or older than any file under `src/`, `public/`,
  * `index.html` or `vite.config.ts`, then serves it with the API and Socket.IO on one port.
- * Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (.data), DATABASE_URL, JWT_SECRET, ALLOWED_ORIGINS (comma-separated),
- * LOG_LEVEL (info); SKIP_SPA_BUILD=1 serves `dist/` as it is (or the API only) without building.
+ * Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (.data), DATABASE_URL, JWT_SECRET (at least 32 bytes when set),
+ * ALLOWED_ORIGINS (comma-separated), SEED_DEMO (1/0; default: on only for the embedded database on a loopback host),
+ * TRUST_PROXY, LOG_LEVEL (info); SKIP_SPA_BUILD=1 serves `dist/` as it is (or the API only) without building.
  */
 import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startServer } from './index'
 import { createLogger } from './logger'
+import { parseSeedDemo, parseTrustProxy } from './envConfig'
 import { parseOriginList } from './origins'
 import { buildSpaIfNeeded } from './spa'
 
@@ -31,6 +33,8 @@ async function main(): Promise<void> {
     databaseUrl: process.env.DATABASE_URL || undefined,
     jwtSecret: process.env.JWT_SECRET || undefined,
     allowedOrigins: parseOriginList(process.env.ALLOWED_ORIGINS),
+    seedDemo: parseSeedDemo(process.env.SEED_DEMO),
+    trustProxy: parseTrustProxy(process.env.TRUST_PROXY),
     staticDir: distDir,
     logger,
   })
@@ -64,5 +68,6 @@ process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unha
 
 main().catch((error: unknown) => {
   logger.fatal({ err: error }, 'server failed to start')
+  process.stderr.write(`\nTalemy could not start: ${error instanceof Error ? error.message : String(error)}\n\n`)
   process.exit(1)
 })

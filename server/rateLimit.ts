@@ -8,6 +8,8 @@ export interface RateLimitOptions {
 }
 
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSecond: 10, burst: 20 }
+/** `conversation:join` has its own budget: opening threads is not sending, but each join may write and notify. */
+export const DEFAULT_JOIN_RATE_LIMIT: RateLimitOptions = { perSecond: 20, burst: 50 }
 
 interface Bucket {
   tokens: number

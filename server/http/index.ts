@@ -3,7 +3,7 @@
 // for the `/api` prefix, first-party static files (@fastify/static) and CORS, pino as its built-in logger, and an
 // `inject()` for fast in-process tests. It leaves the Node `http.Server` to us, so Socket.IO attaches to the same port.
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, posix } from 'node:path'
 import cors from '@fastify/cors'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
@@ -14,6 +14,7 @@ import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
 import type { Services } from '../services'
 import { registerApiRoutes } from './api'
+import { registerSecurityHeaders } from './securityHeaders'
 
 export interface HttpDeps {
   services: Services
@@ -23,18 +24,40 @@ export interface HttpDeps {
   staticDir?: string
 }
 
+export interface HttpAppOptions {
+  /** Fastify's `trustProxy`: take the client address from `X-Forwarded-For`. Default false (the socket's address). */
+  trustProxy?: boolean | string | string[]
+  /** The whole request (headers and body) must arrive within this. Default 30 s. */
+  requestTimeoutMs?: number
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+/** An idle connection (no byte either way) is closed after this; above Socket.IO's 25 s long-polling wait. */
+export const CONNECTION_TIMEOUT_MS = 60_000
+
 /** The Fastify app, not yet configured: its Node server exists at once, so Socket.IO can attach before routes. */
-export function createHttpApp(logger: Logger): FastifyInstance {
-  return Fastify({
+export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): FastifyInstance {
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+  const app = Fastify({
     loggerInstance: logger,
     bodyLimit: MAX_PACKET_BYTES,
     // Close keep-alive connections on shutdown instead of waiting for them.
     forceCloseConnections: true,
+    trustProxy: options.trustProxy ?? false,
+    // A client trickling its request (slowloris) is answered 408 and cut; Node checks every connectionsCheckingInterval.
+    requestTimeout,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    http: { connectionsCheckingInterval: Math.min(5_000, Math.max(250, Math.floor(requestTimeout / 4))) },
   }) as unknown as FastifyInstance
+  app.server.headersTimeout = Math.min(10_000, requestTimeout)
+  return app
 }
 
 /** Error and not-found handlers, the `/api` routes behind the Origin check and CORS, and the SPA. */
 export function configureHttpApp(app: FastifyInstance, { services, tokens, origins, staticDir }: HttpDeps): FastifyInstance {
+  const apiUrl = process.env.VITE_API_URL || process.env.NEXT_PUBLIC_API_URL
+  void registerSecurityHeaders(app, () => (apiUrl ? [...origins.list(), apiUrl] : origins.list()))
+
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const apiError = error instanceof AppError ? toApiError(error) : fromFrameworkError(error)
     if (apiError.code === 'INTERNAL') request.log.error({ err: error }, 'request failed')
@@ -44,7 +67,7 @@ export function configureHttpApp(app: FastifyInstance, { services, tokens, origi
 
   const index = staticDir && existsSync(join(staticDir, 'index.html')) ? staticDir : undefined
   app.setNotFoundHandler((request, reply) => {
-    const path = pathOf(request.url)
+    const path = routePath(request.url)
     if (index && (request.method === 'GET' || request.method === 'HEAD') && isClientRoute(path)) {
       return reply.type('text/html').sendFile('index.html', index)
     }
@@ -55,7 +78,7 @@ export function configureHttpApp(app: FastifyInstance, { services, tokens, origi
   // A browser request to /api from a foreign origin is refused before anything else (CORS headers alone do not stop
   // it), on every /api path: known routes, unknown ones (404s) and preflights alike.
   app.addHook('onRequest', async (request) => {
-    if (isApiPath(pathOf(request.url)) && !origins.isAllowed(request.headers.origin)) {
+    if (isApiPath(routePath(request.url)) && !origins.isAllowed(request.headers.origin)) {
       throw new AppError('FORBIDDEN', 'origin not allowed')
     }
   })
@@ -88,21 +111,46 @@ export function configureHttpApp(app: FastifyInstance, { services, tokens, origi
   )
 
   if (index) {
-    void app.register(fastifyStatic, { root: index, prefix: '/', wildcard: true, index: ['index.html'] })
+    void app.register(fastifyStatic, {
+      root: index,
+      prefix: '/',
+      wildcard: true,
+      index: ['index.html'],
+      // Dotfiles (.env, .git/…) and source maps are never served, even when a build leaves them in the folder.
+      dotfiles: 'ignore',
+      allowedPath: (pathName) => !hasDotSegment(pathName) && !pathName.endsWith('.map'),
+    })
   }
   return app
 }
 
-const pathOf = (url: string): string => url.split('?')[0] ?? ''
+/**
+ * The path as the router sees it: percent-decoded (`/%61pi/me` is `/api/me`), dot segments and repeated slashes
+ * resolved, lower-cased (so `/API` is treated as API too: refusing more is safe). Undecodable input stays as it is.
+ *
+ * @example routePath('/%61pi//x/../me?q=1') // '/api/me'
+ */
+export function routePath(url: string): string {
+  const raw = url.split('?')[0] ?? ''
+  let decoded = raw
+  try {
+    decoded = decodeURIComponent(raw)
+  } catch {
+    // malformed escapes: the router answers 400 for them anyway
+  }
+  return posix.normalize(decoded.replaceAll('\\', '/')).toLowerCase()
+}
 
 const isApiPath = (path: string): boolean => path === '/api' || path.startsWith('/api/')
+
+const hasDotSegment = (path: string): boolean => path.split('/').some((segment) => segment.startsWith('.'))
 
 /**
  * A path the SPA's router owns: not /api, not under /assets/ (Vite's hashed build output) and without a file extension
  * in its last segment. Anything else that is not a file is a missing file, answered 404.
  */
 export function isClientRoute(path: string): boolean {
-  if (isApiPath(path) || path === '/assets' || path.startsWith('/assets/')) return false
+  if (isApiPath(path) || path === '/assets' || path.startsWith('/assets/') || hasDotSegment(path)) return false
   const last = path.slice(path.lastIndexOf('/') + 1)
   return !/\.[^.]+$/.test(last)
 }

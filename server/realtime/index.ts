@@ -5,12 +5,17 @@ import type { TokenService } from '../auth'
 import { AppError, invalid, toApiError } from '../errors'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
+import type { RateLimiter } from '../rateLimit'
 import type { Services } from '../services'
 import { conversationRoom, userRoom } from './rooms'
+import { SocketSlots } from './socketSlots'
 import type { TalemyServer, TalemySocket } from './types'
 
 export { createNotifier, createPresence } from './notifier'
 export type { TalemyServer, TalemySocket } from './types'
+
+/** How many sockets one user may hold at once (tabs, devices); more is a runaway client or an attack. */
+export const DEFAULT_MAX_SOCKETS_PER_USER = 20
 
 /** Connection state recovery keeps a dropped session (rooms, missed events) this long. */
 export const RECOVERY_WINDOW_MS = 2 * 60 * 1000
@@ -61,23 +66,33 @@ export interface HandlerDeps {
   tokens: TokenService
   blocks: SocketBlocks
   logger: Logger
+  /** The per-user budget of `conversation:join`. */
+  joinLimiter: RateLimiter
+  maxSocketsPerUser: number
 }
 
 type AckFn = (response: Ack<unknown>) => void
 type Handler = (socket: TalemySocket, payload: unknown) => Promise<unknown>
 
 /** The `Error` whose message a client sees in `connect_error`. */
-function handshakeError(code: 'UNAUTHORIZED' | 'UNAVAILABLE', message: string): Error {
+function handshakeError(code: 'UNAUTHORIZED' | 'UNAVAILABLE' | 'RATE_LIMITED', message: string): Error {
   return Object.assign(new Error(code), { data: { code, message } })
 }
 
-export function attachHandlers(io: TalemyServer, { services, tokens, blocks, logger }: HandlerDeps): void {
+export function attachHandlers(
+  io: TalemyServer,
+  { services, tokens, blocks, logger, joinLimiter, maxSocketsPerUser }: HandlerDeps,
+): void {
   const { messaging } = services
 
   const handlers: Record<string, Handler> = {
     'conversation:join': async (socket, conversationId) => {
+      joinLimiter.take(socket.data.userId)
       await messaging.markRead(socket.data.userId, conversationId, (id) => {
-        if (socket.connected) void socket.join(conversationRoom(id))
+        const room = conversationRoom(id)
+        if (!socket.connected || socket.rooms.has(room)) return false
+        void socket.join(room)
+        return true
       })
       return null
     },
@@ -99,6 +114,17 @@ export function attachHandlers(io: TalemyServer, { services, tokens, blocks, log
       },
       () => next(handshakeError('UNAUTHORIZED', 'missing or invalid token')),
     )
+  })
+
+  // After authentication: a user's sockets are capped. The slot is taken here (not counted at 'connection', where
+  // concurrent handshakes would all see room for one more) and given back when the socket or its transport closes.
+  const slots = new SocketSlots(maxSocketsPerUser)
+  io.use((socket, next) => {
+    const release = slots.tryAcquire(socket.data.userId)
+    if (!release) return next(handshakeError('RATE_LIMITED', `at most ${maxSocketsPerUser} sockets per user`))
+    socket.once('disconnect', release)
+    socket.conn.once('close', release)
+    next()
   })
 
   io.on('connection', (socket) => {

@@ -82,6 +82,7 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
       if (!input.ok) throw invalid(input.issues)
       limiter.take(userId)
       const { tutorId, subject, startsAt, durationMinutes } = input.value
+      if (Date.parse(startsAt) <= now().getTime()) throw new AppError('INVALID', 'startsAt: must be in the future')
       await checkStudentAndTutor(userId, tutorId, 'lessons')
       const at = now().toISOString()
       const rows = await db.query<LessonRow>(

@@ -278,21 +278,24 @@ export function createMessaging(ctx: ServiceContext) {
     },
 
     /**
-     * "This user is looking at the conversation": checks access, runs `onAllowed` (the socket joins its room) and
-     * marks everything read, all under the conversation's lock so no concurrent send slips between the two.
+     * "This user is looking at the conversation": checks access, runs `onAllowed` (the socket joins its room; it
+     * answers whether the socket was not in it yet) and marks everything read, all under the conversation's lock so
+     * no concurrent send slips between the two. A join that changes nothing (already in the room, already read up to
+     * the last message) writes nothing and tells no one.
      */
-    markRead(userId: Id, conversationId: unknown, onAllowed: (conversationId: Id) => void = () => undefined): Promise<void> {
+    markRead(userId: Id, conversationId: unknown, onAllowed: (conversationId: Id) => boolean = () => true): Promise<void> {
       const id = parse(conversationIdSchema, conversationId)
       if (!id.ok) return Promise.reject(invalid(id.issues, 'conversationId'))
       return conversationLocks.run(id.value, async () => {
         await participantsFor(db, userId, id.value)
-        onAllowed(id.value)
-        await db.query(
-          `update conversation_members set last_read_seq = (select last_seq from conversations where id = $1)
-           where conversation_id = $1 and user_id = $2`,
+        const joined = onAllowed(id.value)
+        const updated = await db.query(
+          `update conversation_members m set last_read_seq = c.last_seq from conversations c
+           where c.id = $1 and m.conversation_id = $1 and m.user_id = $2 and m.last_read_seq < c.last_seq
+           returning m.user_id`,
           [id.value, userId],
         )
-        notifier.conversationRead(userId, id.value)
+        if (joined || updated.length > 0) notifier.conversationRead(userId, id.value)
       })
     },
   }

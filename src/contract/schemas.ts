@@ -114,10 +114,51 @@ export const loginBodySchema = v.object({
 })
 export const createConversationBodySchema = v.object({ participantId: conversationIdSchema })
 export const postMessageBodySchema = v.object({ content: contentSchema, clientId: clientIdSchema })
+export const LESSON_YEARS = { min: 2000, max: 2100 } as const
+
+// The format valibot's isoTimestamp accepts, with the calendar fields captured.
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z| ?[+-]\d{2}(?::?\d{2})?)$/
+
+/**
+ * What is wrong with a lesson's `startsAt`, or undefined: an ISO-8601 timestamp whose calendar fields exist (no
+ * 31 February, no 24:00: `new Date` would roll those over to another day) in the years 2000-2100. "In the future" is
+ * the server's check, against its clock.
+ *
+ * @example startsAtProblem('2027-02-31T10:00:00Z') // 'must be a real date and time'
+ */
+export function startsAtProblem(value: string): string | undefined {
+  const fields = INSTANT.exec(value)
+  if (!fields) return 'must be an ISO-8601 timestamp'
+  const [year, month, day, hour, minute, second] = fields.slice(1, 7).map(Number) as [number, number, number, number, number, number]
+  const probe = new Date(Date.UTC(2000, month - 1, day, hour, minute, second))
+  probe.setUTCFullYear(year, month - 1, day)
+  const exists =
+    probe.getUTCFullYear() === year &&
+    probe.getUTCMonth() === month - 1 &&
+    probe.getUTCDate() === day &&
+    probe.getUTCHours() === hour &&
+    probe.getUTCMinutes() === minute &&
+    probe.getUTCSeconds() === second &&
+    !Number.isNaN(Date.parse(value))
+  if (!exists) return 'must be a real date and time'
+  if (year < LESSON_YEARS.min || year > LESSON_YEARS.max) {
+    return `must be in the years ${LESSON_YEARS.min} to ${LESSON_YEARS.max}`
+  }
+  return undefined
+}
+
+export const lessonStartsAtSchema = v.pipe(
+  v.string('must be a string'),
+  v.rawCheck(({ dataset, addIssue }) => {
+    const problem = dataset.typed ? startsAtProblem(dataset.value) : undefined
+    if (problem) addIssue({ message: problem })
+  }),
+)
+
 export const createLessonBodySchema = v.object({
   tutorId: conversationIdSchema,
   subject: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_LESSON_SUBJECT_LENGTH, `must be at most ${MAX_LESSON_SUBJECT_LENGTH} characters`), noNul),
-  startsAt: v.pipe(v.string('must be a string'), v.isoTimestamp('must be an ISO-8601 timestamp')),
+  startsAt: lessonStartsAtSchema,
   durationMinutes: v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(15, 'must be at least 15'), v.maxValue(480, 'must be at most 480')),
 })
 export const updateLessonStatusBodySchema = v.object({ status: v.picklist(LESSON_STATUSES, `must be one of ${LESSON_STATUSES.join(', ')}`) })

@@ -19,7 +19,7 @@ import {
   type TestServer,
 } from './support/server'
 
-const SECRET = 'handshake-test-secret'
+const SECRET = 'handshake-test-secret-of-at-least-32-bytes'
 let server: TestServer
 let alice: { token: string; id: string }
 let bob: { token: string; id: string }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ContactRequest, Conversation, Lesson, Message, User } from './support/types'
 import { ALICE, BOB, CAROL, http, login, startTestServer, type TestServer } from './support/server'
 
-const SECRET = 'http-test-secret'
+const SECRET = 'http-test-secret-of-at-least-32-bytes'
 let server: TestServer
 let url: string
 const token = { alice: '', bob: '', carol: '' }

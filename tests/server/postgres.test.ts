@@ -32,7 +32,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     cluster = await startPostgres()
     databaseUrl = cluster.createDatabase('talemy_suite')
     // dataDir is unused with DATABASE_URL; pass one so nothing is created in the repo.
-    server = await startTestServer({ databaseUrl, dataDir: tmpdir() })
+    server = await startTestServer({ databaseUrl, dataDir: tmpdir(), seedDemo: true })
   })
 
   afterAll(async () => {
@@ -80,7 +80,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
   })
 
   it.skipIf(!runnable.ok)('group-commits concurrent sends of several users with seqs without gaps, across two servers on one database', async () => {
-    const other = await startTestServer({ databaseUrl, dataDir: tmpdir() })
+    const other = await startTestServer({ databaseUrl, dataDir: tmpdir(), seedDemo: true })
     const sockets = [
       await connect(server.url, (await login(server.url, ALICE)).token),
       await connect(other.url, (await login(other.url, ALICE)).token),
@@ -133,7 +133,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     const { token } = await login(server.url, ALICE)
     const before = await http<Message[]>(server.url, 'GET', '/api/conversations/conv-alice-bob/messages', { token })
     await server.close()
-    server = await startTestServer({ databaseUrl, dataDir: tmpdir() })
+    server = await startTestServer({ databaseUrl, dataDir: tmpdir(), seedDemo: true })
     expect((await http(server.url, 'GET', '/api/me', { token })).status).toBe(200)
     const after = await http<Message[]>(server.url, 'GET', '/api/conversations/conv-alice-bob/messages', { token })
     expect(after.body).toEqual(before.body)
@@ -142,8 +142,8 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
   it.skipIf(!runnable.ok)('lets two servers start at once on a new database (migrations and seed run once)', async () => {
     const url = cluster.createDatabase('talemy_twins')
     const started = await Promise.allSettled([
-      startTestServer({ databaseUrl: url, dataDir: tmpdir() }),
-      startTestServer({ databaseUrl: url, dataDir: tmpdir() }),
+      startTestServer({ databaseUrl: url, dataDir: tmpdir(), seedDemo: true }),
+      startTestServer({ databaseUrl: url, dataDir: tmpdir(), seedDemo: true }),
     ])
     const servers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
     try {
@@ -156,6 +156,17 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
       expect(lessons.body.filter((lesson) => lesson.id.startsWith('lesson-'))).toHaveLength(2)
     } finally {
       await Promise.all(servers.map((running) => running.close()))
+    }
+  })
+
+  it.skipIf(!runnable.ok)('seeds no demo accounts unless asked (SEED_DEMO is off by default with DATABASE_URL)', async () => {
+    const url = cluster.createDatabase('talemy_no_demo')
+    const plain = await startTestServer({ databaseUrl: url, dataDir: tmpdir() })
+    try {
+      const result = await http(plain.url, 'POST', '/api/auth/login', { body: { email: ALICE, password: 'talemy' } })
+      expect(result.status).toBe(401)
+    } finally {
+      await plain.close()
     }
   })
 })

@@ -1,0 +1,274 @@
+import type { Server as HttpServer } from 'node:http'
+import { connect as connectTcp } from 'node:net'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parse, createLessonBodySchema, startsAtProblem } from '../../src/contract'
+import { connectSources } from '../../server/http/securityHeaders'
+import { routePath } from '../../server/http'
+import { checkJwtSecret } from '../../server/secrets'
+import { startServer } from '../../server/index'
+import viteConfig from '../../vite.config'
+import { ALICE, http, killSpawned, login, spawnMain, startTestServer, type TestServer } from './support/server'
+
+// Findings 6, 7 and 8: security headers and timeouts, the Origin check on the decoded path, input that passed
+// validation, weak secrets, what static serving gives away.
+
+describe('security headers (helmet)', () => {
+  let server: TestServer
+  let dist: string
+  beforeAll(async () => {
+    dist = mkdtempSync(join(tmpdir(), 'talemy-dist-'))
+    writeFileSync(join(dist, 'index.html'), '<!doctype html><title>Talemy</title><div id="root"></div>')
+    server = await startTestServer({ staticDir: dist })
+  })
+  afterAll(async () => {
+    await server?.dispose()
+    rmSync(dist, { recursive: true, force: true })
+  })
+
+  it.each([
+    ['the page', '/'],
+    ['a client route (the SPA fallback)', '/messages/conv-alice-bob'],
+    ['an API answer', '/api/me'],
+    ['an API 404', '/api/nope'],
+    ['a missing file', '/assets/missing.js'],
+  ])('are on %s', async (_name, path) => {
+    const { headers } = await http(server.url, 'GET', path)
+    const csp = headers.get('content-security-policy') ?? ''
+    const directives = Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]))
+    expect(directives['script-src']).toEqual(["'self'"])
+    expect(directives['object-src']).toEqual(["'none'"])
+    expect(directives['base-uri']).toEqual(["'self'"])
+    expect(directives['frame-ancestors']).toEqual(["'none'"])
+    expect(directives['connect-src']).toEqual(expect.arrayContaining(["'self'", server.url, server.url.replace('http:', 'ws:')]))
+    expect(directives).not.toHaveProperty('upgrade-insecure-requests')
+    expect(headers.get('x-content-type-options')).toBe('nosniff')
+    expect(headers.get('referrer-policy')).toBe('no-referrer')
+    expect(headers.get('x-frame-options')).toBe('DENY')
+  })
+
+  it.each([
+    [['http://localhost:3000'], ["'self'", 'http://localhost:3000', 'ws://localhost:3000']],
+    [['https://api.talemy.example/'], ["'self'", 'https://api.talemy.example', 'wss://api.talemy.example']],
+    [['not a url', 'ftp://x.test'], ["'self'"]],
+  ])('connect-src for %o', (origins, expected) => {
+    expect(connectSources(origins)).toEqual(expected)
+  })
+})
+
+describe('the Origin check reads the path the router reads', () => {
+  let server: TestServer
+  let token: string
+  beforeAll(async () => {
+    server = await startTestServer()
+    token = (await login(server.url, ALICE)).token
+  })
+  afterAll(() => server?.dispose())
+
+  it.each([
+    ['GET', '/%61pi/me', undefined],
+    ['GET', '/api/%6De', undefined],
+    ['POST', '/%61pi/auth/login', { email: ALICE, password: 'talemy' }],
+    ['POST', '/%61%70%69/auth/login', { email: ALICE, password: 'talemy' }],
+  ])('refuses a foreign Origin on %s %s', async (method, path, body) => {
+    const result = await http(server.url, method, path, { token, body, headers: { origin: 'http://evil.test' } })
+    expect(result.status).toBe(403)
+    expect(result.body).toEqual({ error: { code: 'FORBIDDEN', message: expect.any(String) } })
+  })
+
+  it('still serves the same encoded path to an allowed Origin', async () => {
+    const result = await http(server.url, 'GET', '/%61pi/me', { token, headers: { origin: server.url } })
+    expect(result.status).toBe(200)
+  })
+
+  it.each([
+    ['/%61pi/me', '/api/me'],
+    ['/api//me?x=1', '/api/me'],
+    ['/x/../api/me', '/api/me'],
+    ['/API/me', '/api/me'],
+    ['/%E0%A4%A', '/%e0%a4%a'],
+    ['/assets/app.js', '/assets/app.js'],
+  ])('routePath(%s) is %s', (url, expected) => {
+    expect(routePath(url)).toBe(expected)
+  })
+})
+
+describe('request timeout', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer({ requestTimeoutMs: 1_000 })
+  })
+  afterAll(() => server?.dispose())
+
+  it('cuts a client that trickles its body', async () => {
+    const { port } = new URL(server.url)
+    const socket = connectTcp(Number(port), '127.0.0.1')
+    let received = ''
+    socket.on('data', (chunk) => (received += chunk.toString()))
+    socket.write(
+      'POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n{',
+    )
+    const trickle = setInterval(() => socket.write(' '), 100)
+    const started = Date.now()
+    // The server must end it; 60 s is a failure bound, not an expectation of speed.
+    const closed = await new Promise<boolean>((resolve) => {
+      socket.once('close', () => resolve(true))
+      setTimeout(() => resolve(false), 60_000).unref()
+    })
+    clearInterval(trickle)
+    socket.destroy()
+    expect(closed).toBe(true)
+    expect(received).toMatch(/^HTTP\/1\.1 408/)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900)
+  }, 90_000)
+
+  it('defaults to 30 s for the request and 10 s for the headers', async () => {
+    const plain = await startTestServer()
+    try {
+      const httpServer = plain.io.httpServer as HttpServer
+      expect(httpServer.requestTimeout).toBe(30_000)
+      expect(httpServer.headersTimeout).toBe(10_000)
+    } finally {
+      await plain.dispose()
+    }
+  })
+})
+
+describe('static files', () => {
+  let server: TestServer
+  let dist: string
+  beforeAll(async () => {
+    dist = mkdtempSync(join(tmpdir(), 'talemy-dist-'))
+    writeFileSync(join(dist, 'index.html'), '<!doctype html><title>Talemy</title>')
+    mkdirSync(join(dist, 'assets'))
+    writeFileSync(join(dist, 'assets', 'app.js'), 'console.log(1)')
+    writeFileSync(join(dist, 'assets', 'app.js.map'), '{"version":3}')
+    writeFileSync(join(dist, '.env'), 'SECRET=1')
+    mkdirSync(join(dist, '.git'))
+    writeFileSync(join(dist, '.git', 'config'), '[core]')
+    mkdirSync(join(dist, '.well-known'))
+    writeFileSync(join(dist, '.well-known', 'thing'), 'x')
+    server = await startTestServer({ staticDir: dist })
+  })
+  afterAll(async () => {
+    await server?.dispose()
+    rmSync(dist, { recursive: true, force: true })
+  })
+
+  it('serves the build', async () => {
+    expect((await http(server.url, 'GET', '/assets/app.js')).status).toBe(200)
+  })
+
+  it.each(['/.env', '/.git/config', '/.git', '/.well-known/thing', '/assets/app.js.map', '/%2Eenv'])(
+    'answers %s with a JSON 404, never the file nor the SPA',
+    async (path) => {
+      const result = await http(server.url, 'GET', path)
+      expect(result.status).toBe(404)
+      expect(result.headers.get('content-type')).toContain('application/json')
+    },
+  )
+
+  it('the production build makes no source maps', () => {
+    expect(viteConfig).toMatchObject({ build: { sourcemap: false } })
+  })
+})
+
+describe('lesson startsAt', () => {
+  const body = (startsAt: unknown) => ({ tutorId: 'user-bob', subject: 'Algebra', startsAt, durationMinutes: 60 })
+
+  it.each([
+    ['2027-02-10T10:00:00Z', undefined],
+    ['2027-02-10T10:00:00.123Z', undefined],
+    ['2028-02-29T10:00:00Z', undefined],
+    ['2027-02-10T10:00:00+02:00', undefined],
+    ['2100-12-31T23:59:59Z', undefined],
+    ['2000-01-01T00:00:00Z', undefined],
+    ['2027-02-31T10:00:00Z', 'must be a real date and time'],
+    ['2027-02-29T10:00:00Z', 'must be a real date and time'],
+    ['2027-04-31T10:00:00Z', 'must be a real date and time'],
+    ['2027-02-10T24:00:00Z', 'must be a real date and time'],
+    ['2027-02-10T10:00:60Z', 'must be a real date and time'],
+    ['0000-01-01T00:00:00Z', 'must be in the years 2000 to 2100'],
+    ['1999-12-31T23:59:59Z', 'must be in the years 2000 to 2100'],
+    ['2101-01-01T00:00:00Z', 'must be in the years 2000 to 2100'],
+    ['9999-12-31T23:59:59Z', 'must be in the years 2000 to 2100'],
+    ['2027-02-10', 'must be an ISO-8601 timestamp'],
+    ['tomorrow', 'must be an ISO-8601 timestamp'],
+    ['', 'must be an ISO-8601 timestamp'],
+  ])('%s: %s', (value, problem) => {
+    expect(startsAtProblem(value)).toBe(problem)
+    const result = parse(createLessonBodySchema, body(value))
+    expect(result.ok).toBe(problem === undefined)
+    if (!result.ok) expect(result.issues).toEqual([{ path: 'startsAt', message: problem }])
+    if (problem === undefined) expect(new Date(value).getTime()).not.toBeNaN()
+  })
+
+  describe('over HTTP, against the server clock', () => {
+    const now = Date.parse('2030-06-01T12:00:00Z')
+    let server: TestServer
+    let token: string
+    beforeAll(async () => {
+      server = await startTestServer({ now: () => now })
+      token = (await login(server.url, ALICE)).token
+    })
+    afterAll(() => server?.dispose())
+
+    it.each([
+      ['0000-01-01T00:00:00Z', 'startsAt: must be in the years 2000 to 2100'],
+      ['2031-02-31T10:00:00Z', 'startsAt: must be a real date and time'],
+      ['2030-06-01T12:00:00Z', 'startsAt: must be in the future'],
+      ['2030-05-01T09:00:00Z', 'startsAt: must be in the future'],
+      [12345, 'startsAt: must be a string'],
+    ])('refuses %s: %s', async (startsAt, message) => {
+      const result = await http(server.url, 'POST', '/api/lessons', { token, body: body(startsAt) })
+      expect(result.status).toBe(400)
+      expect(result.body).toEqual({ error: { code: 'INVALID', message } })
+    })
+
+    it.each([
+      ['2030-06-01T12:00:01Z', '2030-06-01T12:00:01.000Z'],
+      ['2031-03-03T10:00:00+02:00', '2031-03-03T08:00:00.000Z'],
+    ])('stores %s as %s', async (startsAt, stored) => {
+      const result = await http(server.url, 'POST', '/api/lessons', { token, body: body(startsAt) })
+      expect(result.status).toBe(201)
+      expect(result.body).toMatchObject({ startsAt: stored })
+    })
+  })
+})
+
+describe('JWT_SECRET', () => {
+  it.each([
+    ['unset', undefined, undefined],
+    ['empty (unset)', '', undefined],
+    ['32 bytes', 'x'.repeat(32), 'x'.repeat(32)],
+    ['16 two-byte characters (32 bytes)', 'é'.repeat(16), 'é'.repeat(16)],
+  ])('accepts %s', (_name, secret, expected) => {
+    expect(checkJwtSecret(secret)).toBe(expected)
+  })
+
+  it.each([['1 byte', 'x'], ['31 bytes', 'x'.repeat(31)]])('refuses %s with a clear message', (_name, secret) => {
+    expect(() => checkJwtSecret(secret)).toThrow(/JWT_SECRET is \d+ bytes; it must be at least 32/)
+  })
+
+  it('startServer refuses a short secret before opening anything', async () => {
+    const dataDir = join(tmpdir(), `talemy-never-created-${process.pid}-${Date.now()}`)
+    await expect(startServer({ port: 0, dataDir, jwtSecret: 'x' })).rejects.toThrow('JWT_SECRET is 1 bytes')
+    expect(() => rmSync(dataDir)).toThrow() // nothing was created
+  })
+})
+
+describe('JWT_SECRET through npm start (server/main.ts)', () => {
+  afterAll(() => killSpawned())
+
+  it('refuses to start with a short JWT_SECRET and says why', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'talemy-short-secret-'))
+    try {
+      const started = spawnMain({ DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', JWT_SECRET: 'too-short' })
+      await expect(started).rejects.toThrow(/server exited with 1: [\s\S]*JWT_SECRET is 9 bytes; it must be at least 32/)
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }, 60_000)
+})

@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import type { Ack } from './support/types'
+import {
+  ALICE,
+  BOB,
+  connect,
+  emitAck,
+  login,
+  nextEvent,
+  record,
+  startTestServer,
+  type ClientSocket,
+  type TestServer,
+} from './support/server'
+
+// Finding 5: 300 joins in 0.32 s, each a database write and a conversation:read to every socket of the user; 50
+// sockets for one user, no cap.
+
+describe('conversation:join has its own budget (default 20 a second, bursts of 50)', () => {
+  let server: TestServer
+  const frozen = Date.parse('2030-01-01T00:00:00Z')
+  beforeAll(async () => {
+    // A frozen clock: the bucket does not refill during the test, so the counts are exact whatever the machine's speed.
+    server = await startTestServer({ now: () => frozen })
+  })
+  afterAll(() => server?.dispose())
+
+  it('refuses a flood of 300 joins with RATE_LIMITED and retryAfterMs; only the first one writes and notifies', async () => {
+    const { token } = await login(server.url, ALICE)
+    const socket = await connect(server.url, token)
+    const other = await connect(server.url, token) // conversation:read goes to every socket of the user
+    const events = record(socket)
+    const otherEvents = record(other)
+    try {
+      const acks = await Promise.all(Array.from({ length: 300 }, () => emitAck<null>(socket, 'conversation:join', 'conv-alice-bob')))
+      const refused = acks.filter((ack): ack is Extract<Ack<null>, { ok: false }> => !ack.ok)
+      expect(acks.filter((ack) => ack.ok)).toHaveLength(50)
+      expect(refused).toHaveLength(250)
+      for (const ack of refused) {
+        expect(ack.error).toEqual({ code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: 50 })
+      }
+      // Every conversation:read was emitted before the ack of its join (same socket, in order): all have arrived.
+      expect(events.of('conversation:read')).toEqual([{ conversationId: 'conv-alice-bob', unreadCount: 0 }])
+      // The other socket proves delivery with a marker: the ack of a later request on that same connection.
+      expect(await emitAck(other, 'conversation:leave', 'conv-alice-bob')).toEqual({ ok: true, data: null })
+      expect(otherEvents.of('conversation:read')).toEqual([{ conversationId: 'conv-alice-bob', unreadCount: 0 }])
+    } finally {
+      socket.close()
+      other.close()
+    }
+  })
+})
+
+describe('a join that changes nothing', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer()
+  })
+  afterAll(() => server?.dispose())
+
+  it('emits no second conversation:read; a new message read on joining again does', async () => {
+    const alice = await connect(server.url, (await login(server.url, ALICE)).token)
+    const bob = await connect(server.url, (await login(server.url, BOB)).token)
+    const events = record(alice)
+    try {
+      expect(await emitAck(alice, 'conversation:join', 'conv-alice-bob')).toEqual({ ok: true, data: null })
+      expect(await emitAck(alice, 'conversation:join', 'conv-alice-bob')).toEqual({ ok: true, data: null })
+      expect(await emitAck(alice, 'conversation:join', 'conv-alice-bob')).toEqual({ ok: true, data: null })
+      expect(events.of('conversation:read')).toHaveLength(1)
+
+      // Leaving and coming back is a new join: the user's other tabs hear of it.
+      await emitAck(alice, 'conversation:leave', 'conv-alice-bob')
+      expect(await emitAck(alice, 'conversation:join', 'conv-alice-bob')).toEqual({ ok: true, data: null })
+      expect(events.of('conversation:read')).toHaveLength(2)
+
+      // While out of the room, Bob writes: joining again reads it (a write) and tells Alice's sockets.
+      await emitAck(alice, 'conversation:leave', 'conv-alice-bob')
+      const arrived = nextEvent(alice, 'message:new')
+      await emitAck(bob, 'message:send', { conversationId: 'conv-alice-bob', content: 'new', clientId: 'join-test-1' })
+      await arrived
+      await emitAck(alice, 'conversation:join', 'conv-alice-bob')
+      expect(events.of('conversation:read')).toHaveLength(3)
+    } finally {
+      alice.close()
+      bob.close()
+    }
+  })
+})
+
+describe('sockets per user (default 20)', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer()
+  })
+  afterAll(() => server?.dispose())
+
+  const socketsOf = (userId: string) => [...server.io.of('/').sockets.values()].filter((s) => s.data.userId === userId).length
+
+  it('refuses the 21st handshake with RATE_LIMITED, and accepts one again after a socket closes', async () => {
+    const { token } = await login(server.url, ALICE)
+    const bobToken = (await login(server.url, BOB)).token
+    const sockets: ClientSocket[] = []
+    try {
+      // Concurrent handshakes: the cap must hold even when they all pass authentication together.
+      const results = await Promise.allSettled(Array.from({ length: 25 }, () => connect(server.url, token)))
+      for (const result of results) if (result.status === 'fulfilled') sockets.push(result.value)
+      const refusals = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected')
+      expect(sockets).toHaveLength(20)
+      expect(refusals.map((refusal) => (refusal.reason as Error).message)).toEqual(Array(5).fill('RATE_LIMITED'))
+      await expect(connect(server.url, token)).rejects.toThrow('RATE_LIMITED')
+      // Another user is not affected.
+      const bob = await connect(server.url, bobToken)
+      bob.close()
+
+      sockets.pop()!.close()
+      await vi.waitFor(() => expect(socketsOf('user-alice')).toBe(19), { timeout: 15_000, interval: 20 })
+      sockets.push(await connect(server.url, token))
+      await expect(connect(server.url, token)).rejects.toThrow('RATE_LIMITED')
+    } finally {
+      for (const socket of sockets) socket.close()
+    }
+  })
+})

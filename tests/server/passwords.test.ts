@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openDatabase, type Db } from '../../server/db'
+import {
+  FAST_HASHING_ENV,
+  OWASP_ARGON2ID,
+  PasswordHasher,
+  TEST_ONLY_ARGON2ID,
+  legacyScryptHash,
+  passwordHashingFromEnv,
+} from '../../server/passwords'
+import { ALICE, http, login, startTestServer, type TestServer } from './support/server'
+
+// Finding 9: scrypt at N = 2^14 is below OWASP's current minimum. Argon2id at m = 19 MiB, t = 2, p = 1 now.
+
+describe('PasswordHasher', () => {
+  it("hashes with Argon2id at OWASP's minimum cost by default, and verifies", async () => {
+    const passwords = new PasswordHasher(OWASP_ARGON2ID)
+    const stored = await passwords.hash('correct horse')
+    expect(stored).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
+    expect(await passwords.verify('correct horse', stored)).toEqual({ ok: true, needsRehash: false })
+    expect(await passwords.verify('wrong horse', stored)).toEqual({ ok: false, needsRehash: false })
+  })
+
+  it('verifies the earlier scrypt hashes and asks for a rehash only when the password matched', async () => {
+    const passwords = new PasswordHasher(TEST_ONLY_ARGON2ID)
+    const legacy = await legacyScryptHash('talemy')
+    expect(legacy).toMatch(/^scrypt\$16384\$8\$1\$/)
+    expect(await passwords.verify('talemy', legacy)).toEqual({ ok: true, needsRehash: true })
+    expect(await passwords.verify('nope', legacy)).toEqual({ ok: false, needsRehash: false })
+  })
+
+  it('asks for a rehash of an Argon2id hash made at another cost', async () => {
+    const cheap = await new PasswordHasher(TEST_ONLY_ARGON2ID).hash('pw')
+    expect(await new PasswordHasher(OWASP_ARGON2ID).verify('pw', cheap)).toEqual({ ok: true, needsRehash: true })
+  })
+
+  it.each([
+    ['garbage', 'not-a-hash'],
+    ['a truncated scrypt hash', 'scrypt$16384$8$1$'],
+    ['scrypt with absurd parameters', 'scrypt$999999999999$8$1$c2FsdA==$aGFzaA=='],
+    ['a broken argon2 string', '$argon2id$v=19$m=x'],
+  ])('refuses %s without throwing', async (_name, stored) => {
+    expect(await new PasswordHasher(TEST_ONLY_ARGON2ID).verify('pw', stored)).toEqual({ ok: false, needsRehash: false })
+  })
+
+  it.each([
+    [{ NODE_ENV: 'test', [FAST_HASHING_ENV]: '1' }, TEST_ONLY_ARGON2ID],
+    [{ NODE_ENV: 'production', [FAST_HASHING_ENV]: '1' }, OWASP_ARGON2ID],
+    [{ [FAST_HASHING_ENV]: '1' }, OWASP_ARGON2ID],
+    [{ NODE_ENV: 'test' }, OWASP_ARGON2ID],
+  ])('the cost for %o: only a test run may lower it', (env, expected) => {
+    expect(passwordHashingFromEnv(env)).toEqual(expected)
+  })
+
+  it('this suite runs with the cheap cost (the global setup asked for it)', () => {
+    expect(passwordHashingFromEnv()).toEqual(TEST_ONLY_ARGON2ID)
+  })
+})
+
+describe('upgrading stored hashes at login', () => {
+  let server: TestServer
+  let db: Db | undefined
+  beforeAll(async () => {
+    server = await startTestServer({ passwordHashing: OWASP_ARGON2ID })
+  })
+  afterAll(async () => {
+    await db?.close()
+    await server?.dispose()
+  })
+
+  it('turns a scrypt hash into Argon2id at the next successful login, and the password keeps working', async () => {
+    const before = await legacyScryptHash('talemy')
+    const { token } = await login(server.url, ALICE) // seeded at the test cost: upgraded to OWASP's cost as well
+    await server.close()
+    db = await openDatabase({ dataDir: server.dataDir })
+    await db.query(`update users set password_hash = $1 where id = 'user-alice'`, [before])
+    await db.close()
+    db = undefined
+    expect(token).toEqual(expect.any(String))
+
+    const again = await startTestServer({ dataDir: server.dataDir, passwordHashing: OWASP_ARGON2ID })
+    try {
+      expect((await http(again.url, 'POST', '/api/auth/login', { body: { email: ALICE, password: 'wrong' } })).status).toBe(401)
+      await again.close()
+      db = await openDatabase({ dataDir: server.dataDir })
+      // A failed login changes nothing.
+      expect((await db.query<{ password_hash: string }>(`select password_hash from users where id = 'user-alice'`))[0]!.password_hash).toBe(before)
+      await db.close()
+      db = undefined
+    } finally {
+      await again.close()
+    }
+
+    const third = await startTestServer({ dataDir: server.dataDir, passwordHashing: OWASP_ARGON2ID })
+    try {
+      await login(third.url, ALICE)
+      await login(third.url, ALICE) // the upgraded hash verifies
+    } finally {
+      await third.close()
+    }
+    db = await openDatabase({ dataDir: server.dataDir })
+    const [row] = await db.query<{ password_hash: string }>(`select password_hash from users where id = 'user-alice'`)
+    expect(row!.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
+  })
+})

@@ -1,0 +1,104 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { openDatabase, seedIfNew, shouldSeedDemo } from '../../server/db'
+import { isLoopbackHost } from '../../server/db/seed'
+import { parseSeedDemo, parseTrustProxy } from '../../server/envConfig'
+import { PasswordHasher } from '../../server/passwords'
+import { startServer } from '../../server/index'
+import { ALICE, http } from './support/server'
+
+// Finding 8: demo accounts with a known password were seeded on every deployment.
+
+describe('shouldSeedDemo', () => {
+  it.each([
+    [undefined, undefined, '127.0.0.1', true],
+    [undefined, undefined, 'localhost', true],
+    [undefined, undefined, '::1', true],
+    [undefined, undefined, '[::1]', true],
+    [undefined, undefined, '127.0.0.2', true],
+    [undefined, undefined, '0.0.0.0', false],
+    [undefined, undefined, '::', false],
+    [undefined, undefined, '192.168.1.10', false],
+    [undefined, undefined, 'talemy.example', false],
+    [undefined, 'postgres://db/talemy', '127.0.0.1', false],
+    [true, 'postgres://db/talemy', '0.0.0.0', true],
+    [false, undefined, '127.0.0.1', false],
+  ] as const)('seedDemo %s, databaseUrl %s, host %s: %s', (seedDemo, databaseUrl, host, expected) => {
+    expect(shouldSeedDemo({ seedDemo, databaseUrl, host })).toBe(expected)
+  })
+
+  it.each([
+    ['localhost', true],
+    ['app.localhost', true],
+    ['127.1.2.3', true],
+    ['::ffff:127.0.0.1', true],
+    ['10.0.0.1', false],
+    ['localhost.evil.test', false],
+  ])('isLoopbackHost(%s) is %s', (host, expected) => {
+    expect(isLoopbackHost(host)).toBe(expected)
+  })
+
+  it.each([
+    [undefined, undefined],
+    ['', undefined],
+    ['1', true],
+    ['0', false],
+    ['true', true],
+    ['false', false],
+  ])('SEED_DEMO=%s is %s', (value, expected) => {
+    expect(parseSeedDemo(value)).toBe(expected)
+  })
+
+  it('refuses another SEED_DEMO value', () => {
+    expect(() => parseSeedDemo('yes please')).toThrow('SEED_DEMO must be 1 or 0')
+  })
+
+  it.each([
+    [undefined, undefined],
+    ['0', undefined],
+    ['1', true],
+    ['10.0.0.1, 10.0.0.0/8', ['10.0.0.1', '10.0.0.0/8']],
+  ])('TRUST_PROXY=%s is %o', (value, expected) => {
+    expect(parseTrustProxy(value)).toEqual(expected)
+  })
+})
+
+describe('seeding a new database', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'talemy-seed-'))
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
+
+  const aliceLogin = (url: string) => http(url, 'POST', '/api/auth/login', { body: { email: ALICE, password: 'talemy' } })
+
+  it('seeds nothing on a public interface, once when asked, and twice at once is harmless', async () => {
+    // A deployment on every interface: no demo accounts.
+    const exposed = await startServer({ port: 0, host: '0.0.0.0', dataDir })
+    try {
+      expect((await aliceLogin(exposed.url)).status).toBe(401)
+    } finally {
+      await exposed.close()
+    }
+
+    // Two nodes seeding at the same moment: one seeds, the other finds it done.
+    const db = await openDatabase({ dataDir })
+    try {
+      const passwords = new PasswordHasher()
+      expect((await Promise.all([seedIfNew(db, passwords), seedIfNew(db, passwords)])).sort()).toEqual([false, true])
+      expect(await seedIfNew(db, passwords)).toBe(false)
+      const [counts] = await db.query<{ users: number; lessons: number }>(
+        'select (select count(*) from users)::int as users, (select count(*) from lessons)::int as lessons',
+      )
+      expect(counts).toEqual({ users: 3, lessons: 3 })
+    } finally {
+      await db.close()
+    }
+
+    const asked = await startServer({ port: 0, dataDir, seedDemo: true })
+    try {
+      expect((await aliceLogin(asked.url)).status).toBe(200)
+    } finally {
+      await asked.close()
+    }
+  }, 120_000)
+})
