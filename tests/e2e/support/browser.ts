@@ -6,6 +6,7 @@ import { inject } from 'vitest'
  * when set), already unpacked and checked there, so test files starting at once never unpack it concurrently.
  */
 export async function launchBrowser(): Promise<Browser> {
-  const { executablePath, args } = inject('e2eBrowser')
-  return chromium.launch({ executablePath, args, headless: true })
+  const choice = inject('e2eBrowser')
+  if ('error' in choice) throw new Error(`no browser for the end-to-end tests: ${choice.error}`)
+  return chromium.launch({ executablePath: choice.executablePath, args: choice.args, headless: true })
 }

@@ -14,7 +14,7 @@ declare module 'vitest' {
     /** A development build of the same SPA: the store connects to Redux DevTools only in development. */
     e2eSpaDevDir: string
     /** The Chromium every e2e file launches (resolved and, for the npm one, unpacked once per run). */
-    e2eBrowser: CheckedBrowser
+    e2eBrowser: CheckedBrowser | { error: string }
   }
 }
 
@@ -26,7 +26,13 @@ const ENV_KEYS = ['NODE_ENV', 'VITE_API_URL', 'NEXT_PUBLIC_API_URL'] as const
  * starting at once never unpack it concurrently), and the SPA builds they serve.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  project.provide('e2eBrowser', await checkedBrowser())
+  // A browser that cannot be had fails the e2e files (in their beforeAll), not the unit tests of the same run.
+  const browser = await checkedBrowser().catch((error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error)
+    process.stdout.write(`e2e: no browser for the end-to-end tests: ${message}\n`)
+    return { error: message }
+  })
+  project.provide('e2eBrowser', browser)
   return buildSpa(project)
 }
 
