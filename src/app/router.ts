@@ -46,9 +46,20 @@ export function currentRoute(): Route {
   return parseHash(typeof window === 'undefined' ? '' : window.location.hash)
 }
 
+/**
+ * Follows the URL as soon as it changes. A link to another hash changes the URL during the click, and the browser
+ * fires `popstate` right then, but `hashchange` only in a later task: a page that waited for `hashchange` left the
+ * previous page on screen under the new URL, so a choice made at once (the Tutor select, which the lessons and
+ * contact pages both have) landed in the page being left and was gone when the new one appeared. `hashchange` stays
+ * for browsers that fire only that; a second notification for the same hash changes nothing.
+ */
 function subscribe(onChange: () => void): () => void {
+  window.addEventListener('popstate', onChange)
   window.addEventListener('hashchange', onChange)
-  return () => window.removeEventListener('hashchange', onChange)
+  return () => {
+    window.removeEventListener('popstate', onChange)
+    window.removeEventListener('hashchange', onChange)
+  }
 }
 
 const getHash = () => window.location.hash

@@ -39,10 +39,15 @@ describe('pages', { timeout: 90_000 }, () => {
         await shot(alice.page, 'lessons-alice-desktop')
 
         // Alice sends Bob a contact request while Bob is still on the lessons page: he gets a toast.
+        // The page is on screen as soon as the click is handled (not a task later, on `hashchange`), so a pick made
+        // at once lands in its form, not in the lessons page's Tutor select, and survives.
         await alice.page.getByTestId('nav-contactRequests').click()
+        expect(await alice.page.locator('h1').textContent()).toBe('Contact requests')
         const note = unique('Could you help me with calculus?')
-        await chooseOption(alice.page.getByLabel('Tutor', { exact: true }), 'Bob')
+        const tutor = alice.page.getByLabel('Tutor', { exact: true })
+        await chooseOption(tutor, 'Bob')
         await alice.page.getByLabel('Message').fill(note)
+        expect(await tutor.locator('option:checked').textContent()).toContain('Bob')
         await alice.page.getByRole('button', { name: 'Send request' }).click()
         const aliceRequest = alice.page.getByTestId('contact-request').filter({ hasText: note })
         await aliceRequest.getByTestId('contact-request-status').filter({ hasText: 'pending' }).waitFor({ timeout: WAIT })

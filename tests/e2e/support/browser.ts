@@ -1,33 +1,12 @@
-import { existsSync } from 'node:fs'
 import { chromium, type Browser } from 'playwright-core'
-
-/** The flags TOOLCHAIN.md found to work for a system Chromium here. */
-const SYSTEM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
+import { inject } from 'vitest'
 
 /**
- * A headless Chromium: `CHROME_PATH` or `/usr/bin/chromium` when present, otherwise the one `@sparticuz/chromium`
- * ships inside its npm package (so `npm install && npm test` needs nothing else).
+ * A headless Chromium: the one the e2e global setup chose for this run (`@sparticuz/chromium`'s, or `CHROME_PATH`
+ * when set), already unpacked and checked there, so test files starting at once never unpack it concurrently.
  */
 export async function launchBrowser(): Promise<Browser> {
-  const system = process.env.CHROME_PATH || (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : '')
-  if (system) return chromium.launch({ executablePath: system, args: SYSTEM_ARGS, headless: true })
-  if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error(
-      `@sparticuz/chromium ships a Chromium for Linux x64 only (this is ${process.platform}/${process.arch}): ` +
-        'set CHROME_PATH to a local Chrome or Chromium to run the end-to-end tests',
-    )
-  }
-  const { default: sparticuz } = await import('@sparticuz/chromium')
-  // Its flags are tuned for AWS Lambda; `--single-process` makes the browser die when a context closes and another
-  // opens, and the tests open several contexts per browser, so that one goes.
-  const args = sparticuz.args.filter((a) => a !== '--single-process')
-  return chromium.launch({ executablePath: await sparticuz.executablePath(), args, headless: true })
+  const choice = inject('e2eBrowser')
+  if ('error' in choice) throw new Error(`no browser for the end-to-end tests: ${choice.error}`)
+  return chromium.launch({ executablePath: choice.executablePath, args: choice.args, headless: true })
 }

@@ -2,8 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
 import { build } from 'vite'
 import type { TestProject } from 'vitest/node'
+import { checkBrowser, discardSparticuz, resolveE2EBrowser, type CheckedBrowser } from './chromium'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -11,6 +13,8 @@ declare module 'vitest' {
     e2eSpaDir: string
     /** A development build of the same SPA: the store connects to Redux DevTools only in development. */
     e2eSpaDevDir: string
+    /** The Chromium every e2e file launches (resolved and, for the npm one, unpacked once per run). */
+    e2eBrowser: CheckedBrowser | { error: string }
   }
 }
 
@@ -18,12 +22,45 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const ENV_KEYS = ['NODE_ENV', 'VITE_API_URL', 'NEXT_PUBLIC_API_URL'] as const
 
 /**
+ * The e2e suite's setup, once per run: which Chromium every test file launches (checked and announced here, so files
+ * starting at once never unpack it concurrently), and the SPA builds they serve.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // A browser that cannot be had fails the e2e files (in their beforeAll), not the unit tests of the same run.
+  const browser = await checkedBrowser().catch((error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error)
+    process.stdout.write(`e2e: no browser for the end-to-end tests: ${message}\n`)
+    return { error: message }
+  })
+  project.provide('e2eBrowser', browser)
+  return buildSpa(project)
+}
+
+/** The browser for this run, checked (see `checkBrowser`), said once in the run's output. */
+async function checkedBrowser(): Promise<CheckedBrowser> {
+  const checked = await checkBrowser({
+    resolve: () => resolveE2EBrowser(),
+    versionOf: async ({ executablePath, args }) => {
+      const browser = await chromium.launch({ executablePath, args, headless: true })
+      try {
+        return browser.version()
+      } finally {
+        await browser.close()
+      }
+    },
+    discard: discardSparticuz,
+  })
+  process.stdout.write(`e2e: Chromium ${checked.version} from ${checked.source} (${checked.executablePath})\n`)
+  return checked
+}
+
+/**
  * Builds the SPA once per test run, into temporary folders (not `dist/`, which `npm start` may be serving): the
  * production build for the tests, and a development build for the DevTools test. The pages talk to the server they
  * were loaded from, so the builds ignore any `VITE_API_URL` / `NEXT_PUBLIC_API_URL` of the shell and read no `.env`
  * file. `NODE_ENV` is set for each build: Vitest runs with `NODE_ENV=test`, which Vite would otherwise bake in.
  */
-export default async function buildSpa(project: TestProject): Promise<() => Promise<void>> {
+async function buildSpa(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now()
   const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]))
   const dirs: string[] = []
