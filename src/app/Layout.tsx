@@ -72,7 +72,7 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
       </a>
       <header className="topbar">
         <div className="topbar-row">
-          <span className="brand" aria-label="Talemy">
+          <span className="brand" role="img" aria-label="Talemy">
             <span className="brand-mark" aria-hidden="true">T</span>
             <span className="brand-name">Talemy</span>
           </span>
