@@ -7,7 +7,7 @@ import type { Catalogue } from './en'
 export const fr: Catalogue = {
   'layout.skipToContent': 'Aller au contenu',
   'layout.nav': 'Principale',
-  'layout.logOut': 'Se déconnecter',
+  'layout.logOut': 'Déconnexion',
   'layout.logInAgain': 'Se reconnecter',
   'layout.logOutConfirm':
     '{count, plural, one {# message n’a pas encore été envoyé. Se déconnecter quand même et l’abandonner ?} other {# messages n’ont pas encore été envoyés. Se déconnecter quand même et les abandonner ?}}',
@@ -28,7 +28,7 @@ export const fr: Catalogue = {
   'connection.reconnecting': 'reconnexion…',
   'connection.offline': 'hors ligne',
   'connection.sessionExpired': 'session expirée',
-  'connection.overHttp': 'messages envoyés par HTTP',
+  'connection.overHttp': 'messages par HTTP',
   'connection.announce.back': 'Connexion rétablie : en ligne.',
   'connection.announce.lost': 'Connexion perdue. Reconnexion en cours ; les messages passent par HTTP en attendant.',
   'connection.announce.offline': 'Vous êtes hors ligne. Les messages passent par HTTP.',
