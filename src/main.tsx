@@ -1,10 +1,12 @@
 import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
 import { Provider } from 'react-redux'
+import { AnnouncerProvider } from './app/Announcer'
 import { App } from './app/App'
 import { makeStore } from './app/store'
 import { createToaster } from './features/notifications/toaster'
 import { ToasterContext } from './features/notifications/Toasts'
+import { I18nProvider } from './i18n'
 import './styles.css'
 
 const toaster = createToaster()
@@ -13,9 +15,13 @@ const store = makeStore({ extraMiddleware: [toaster.middleware] })
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <Provider store={store}>
-      <ToasterContext value={toaster}>
-        <App />
-      </ToasterContext>
+      <I18nProvider>
+        <AnnouncerProvider>
+          <ToasterContext value={toaster}>
+            <App />
+          </ToasterContext>
+        </AnnouncerProvider>
+      </I18nProvider>
     </Provider>
   </StrictMode>,
 )

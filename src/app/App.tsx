@@ -14,7 +14,7 @@ export function App() {
   if (!user) return <LoginPage />
   return (
     // Keyed by user: nothing of a previous user's page state survives a logout and a new login.
-    <Layout key={user.id} user={user} page={route.page}>
+    <Layout key={user.id} user={user} route={route}>
       {route.page === 'messages' && <MessagesPage conversationId={route.conversationId} />}
       {route.page === 'lessons' && <LessonsPage />}
       {route.page === 'contactRequests' && <ContactRequestsPage />}

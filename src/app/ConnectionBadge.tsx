@@ -1,27 +1,37 @@
-import { selectConnection } from '../realtime'
+import { useEffect, useRef } from 'react'
+import { useT } from '../i18n'
+import { selectConnection, type ConnectionStatus } from '../realtime'
+import { useAnnounce } from './Announcer'
+import { BADGE, connectionAnnouncement } from './connectionWords'
 import { useAppSelector } from './hooks'
 
-type Status = ReturnType<typeof selectConnection>['status']
-
-const LABELS: Record<string, { text: string; tone: 'ok' | 'warn' | 'off' | 'error' }> = {
-  connected: { text: 'online', tone: 'ok' },
-  connecting: { text: 'reconnecting…', tone: 'warn' },
-  reconnecting: { text: 'reconnecting…', tone: 'warn' },
-  disconnected: { text: 'offline', tone: 'off' },
-  idle: { text: 'offline', tone: 'off' },
-  unauthorized: { text: 'session expired', tone: 'error' },
-}
-
-/** The connection badge, worded as the contract says; whenever not online it adds that messages go over HTTP. */
+/**
+ * The connection badge, worded as the contract says; whenever not online it adds that messages go over HTTP. It is
+ * not a live region itself: its changes are said once through the announcer, losing the connection assertively.
+ */
 export function ConnectionBadge() {
-  const status: Status = useAppSelector((s) => selectConnection(s).status)
-  const { text, tone } = LABELS[status] ?? LABELS.disconnected!
+  const t = useT()
+  const announce = useAnnounce()
+  const status: ConnectionStatus = useAppSelector((s) => selectConnection(s).status)
+  const before = useRef(status)
+  useEffect(() => {
+    const news = connectionAnnouncement(before.current, status)
+    before.current = status
+    if (news) announce(t(news.id), news.politeness)
+  }, [status, announce, t])
+
+  const { id, tone } = BADGE[status] ?? BADGE.disconnected
   const online = status === 'connected'
   return (
-    <p role="status" className={`badge badge-${tone}`} data-testid="connection-badge" data-status={status}>
+    <p className={`badge badge-${tone}`} data-testid="connection-badge" data-status={status}>
       <span className="badge-dot" aria-hidden="true" />
-      <span className="badge-text">{text}</span>
-      {!online && <span className="badge-note"> · messages go over HTTP</span>}
+      <span className="badge-text">{t(id)}</span>
+      {!online && (
+        <span className="badge-note">
+          <span aria-hidden="true"> · </span>
+          {t('connection.overHttp')}
+        </span>
+      )}
     </p>
   )
 }

@@ -2,28 +2,34 @@ import { useEffect, useRef, type ReactNode } from 'react'
 import { useGetContactRequestsQuery, useGetConversationsQuery, useGetLessonsQuery } from '../api'
 import type { User } from '../contract'
 import { Toasts } from '../features/notifications/Toasts'
+import { ROLE_LABEL } from '../features/shared/people'
+import { useT, type MessageId } from '../i18n'
 import { selectConnection, selectPendingMessages } from '../realtime'
 import { loggedOut } from './authSlice'
 import { ConnectionBadge } from './ConnectionBadge'
+import { focusElement, focusTargetAfter } from './focus'
 import { useAppDispatch, useAppSelector } from './hooks'
+import { LanguageSwitch } from './LanguageSwitch'
 import { hrefFor, type Page, type Route } from './router'
 
 interface NavItem {
   page: Page
   route: Route
-  label: string
+  label: MessageId
   count: number
-  countLabel: string
+  countLabel: MessageId
 }
 
 /** The frame of every page once logged in: brand, navigation with counts, connection badge, logout, toasts. */
-export function Layout({ user, page, children }: { user: User; page: Page; children: ReactNode }) {
+export function Layout({ user, route, children }: { user: User; route: Route; children: ReactNode }) {
+  const t = useT()
   const dispatch = useAppDispatch()
   const pending = useAppSelector(selectPendingMessages)
   const sessionExpired = useAppSelector((s) => selectConnection(s).status === 'unauthorized')
   const { data: conversations } = useGetConversationsQuery()
   const { data: lessons } = useGetLessonsQuery()
   const { data: requests } = useGetContactRequestsQuery()
+  const page = route.page
 
   const unread = (conversations ?? []).reduce((n, c) => n + c.unreadCount, 0)
 
@@ -31,30 +37,29 @@ export function Layout({ user, page, children }: { user: User; page: Page; child
     document.title = unread > 0 ? `(${unread}) Talemy` : 'Talemy'
   }, [unread])
 
-  // After a page change, focus moves to the page (as a full page load would), so screen readers start there.
+  // Focus follows navigation, as a full page load would start there: after login and after each route change to the
+  // page's h1, or to the composer when a conversation opens. Runs after the page's own effects (parents run last).
   const mainRef = useRef<HTMLElement>(null)
-  const shownPage = useRef(page)
+  const shownRoute = useRef<Route | null>(null)
+  const href = hrefFor(route)
   useEffect(() => {
-    if (shownPage.current === page) return
-    shownPage.current = page
-    mainRef.current?.focus()
-  }, [page])
+    const target = focusTargetAfter(shownRoute.current, route)
+    shownRoute.current = route
+    const main = mainRef.current
+    if (target && main) (focusElement(main, target) ?? main).focus()
+    // Keyed by the href: the route object is new on every render, its href only when the place changes.
+  }, [href])
+
   const pendingLessons = (lessons ?? []).filter((l) => l.status === 'pending').length
   const pendingRequests = (requests ?? []).filter((r) => r.status === 'pending').length
   const nav: NavItem[] = [
-    { page: 'messages', route: { page: 'messages', conversationId: null }, label: 'Messages', count: unread, countLabel: 'unread' },
-    { page: 'lessons', route: { page: 'lessons' }, label: 'Lessons', count: pendingLessons, countLabel: 'pending' },
-    { page: 'contactRequests', route: { page: 'contactRequests' }, label: 'Contact requests', count: pendingRequests, countLabel: 'pending' },
+    { page: 'messages', route: { page: 'messages', conversationId: null }, label: 'nav.messages', count: unread, countLabel: 'count.unreadMessages' },
+    { page: 'lessons', route: { page: 'lessons' }, label: 'nav.lessons', count: pendingLessons, countLabel: 'count.pending' },
+    { page: 'contactRequests', route: { page: 'contactRequests' }, label: 'nav.contactRequests', count: pendingRequests, countLabel: 'count.pending' },
   ]
 
   const logout = () => {
-    if (pending.length > 0) {
-      const n = pending.length
-      const ok = window.confirm(
-        `${n} message${n === 1 ? ' has' : 's have'} not been sent yet. Log out anyway and discard ${n === 1 ? 'it' : 'them'}?`,
-      )
-      if (!ok) return
-    }
+    if (pending.length > 0 && !window.confirm(t('layout.logOutConfirm', { count: pending.length }))) return
     dispatch(loggedOut())
     // The next user starts on their own messages page, not on this user's conversation.
     window.history.replaceState(null, '', window.location.pathname + window.location.search)
@@ -63,30 +68,31 @@ export function Layout({ user, page, children }: { user: User; page: Page; child
   return (
     <div className="shell">
       <a className="skip-link" href="#main">
-        Skip to content
+        {t('layout.skipToContent')}
       </a>
       <header className="topbar">
         <div className="topbar-row">
-          <span className="brand" aria-label="Talemy">
+          <span className="brand" role="img" aria-label="Talemy">
             <span className="brand-mark" aria-hidden="true">T</span>
             <span className="brand-name">Talemy</span>
           </span>
           <div className="account">
             <span className="account-name" data-testid="current-user">
-              {user.name} <span className="account-role">({user.role})</span>
+              {user.name} <span className="account-role">({t(ROLE_LABEL[user.role])})</span>
             </span>
             {sessionExpired && (
               <button type="button" className="btn btn-small btn-primary" onClick={logout}>
-                Log in again
+                {t('layout.logInAgain')}
               </button>
             )}
             <button type="button" className="btn btn-quiet" onClick={logout}>
-              Log out
+              {t('layout.logOut')}
             </button>
           </div>
+          <LanguageSwitch />
           <ConnectionBadge />
         </div>
-        <nav aria-label="Main">
+        <nav aria-label={t('layout.nav')}>
           <ul className="nav">
             {nav.map((item) => (
               <li key={item.page}>
@@ -97,16 +103,16 @@ export function Layout({ user, page, children }: { user: User; page: Page; child
                 >
                   {item.page === 'contactRequests' ? (
                     <span>
-                      <span className="wide-only">Contact </span>
-                      <span className="label-tail">requests</span>
+                      <span className="wide-only">{t('nav.contactRequests')}</span>
+                      <span className="narrow-only">{t('nav.contactRequests.short')}</span>
                     </span>
                   ) : (
-                    item.label
+                    t(item.label)
                   )}
                   {item.count > 0 && (
                     <span className="count" data-testid={`nav-${item.page}-count`}>
-                      {item.count}
-                      <span className="sr-only"> {item.countLabel}</span>
+                      <span aria-hidden="true">{item.count}</span>
+                      <span className="sr-only"> {t(item.countLabel, { count: item.count })}</span>
                     </span>
                   )}
                 </a>

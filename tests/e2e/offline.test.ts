@@ -132,7 +132,8 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       const failed = await messageIn(page, retried, 'failed')
       await send(page, unique('Refused, then discarded'))
       await shot(page, 'failed-messages-carol-desktop')
-      expect(await failed.textContent()).toContain('You cannot write here')
+      // The SPA's own words for FORBIDDEN, not the server's English message.
+      expect(await failed.textContent()).toContain('Not sent: You are not allowed to do that.')
 
       // Retry once the server accepts it: stored, shown once.
       await page.unroute(POST_MESSAGE, refuse)

@@ -1,3 +1,4 @@
+import { createIntl } from 'react-intl'
 import { describe, expect, it, test } from 'vitest'
 import type { ThreadMessage } from '../../src/api'
 import { hrefFor, parseHash, type Route } from '../../src/app/router'
@@ -5,9 +6,10 @@ import type { Lesson, Message, User } from '../../src/contract'
 import { sortLessons } from '../../src/features/lessons/LessonsPage'
 import { lessonActions } from '../../src/features/lessons/transitions'
 import { firstSeq, mergeOlder } from '../../src/features/messages/order'
-import { toastText } from '../../src/features/notifications/toaster'
+import { toastNews } from '../../src/features/notifications/toaster'
 import { upsertById } from '../../src/features/shared/cache'
-import { errorMessage } from '../../src/features/shared/errors'
+import { errorMessageId } from '../../src/features/shared/errors'
+import { en } from '../../src/i18n'
 import { serverEventActions } from '../../src/realtime'
 
 const alice: User = { id: 'u-alice', name: 'Alice', role: 'student' }
@@ -122,7 +124,10 @@ describe('upsertById', () => {
   })
 })
 
-describe('toastText: news for the user, not their own doings', () => {
+/** A toast's or an error's words in English, as the page shows them. */
+const english = createIntl({ locale: 'en', messages: en })
+
+describe('toastNews: news for the user, not their own doings (in English words)', () => {
   const request = {
     id: 'r1',
     studentId: alice.id,
@@ -152,18 +157,24 @@ describe('toastText: news for the user, not their own doings', () => {
     ['nobody logged in', serverEventActions['lesson:created'](lesson()), null, null],
     ['other actions', { type: 'socket/message:new', payload: message(1) }, alice, null],
   ] as const)('%s', (_name, action, me, expected) => {
-    expect(toastText(action, me)).toEqual(expected)
+    const news = toastNews(action, me)
+    expect(news && { page: news.page, text: english.formatMessage(news.message, news.message.values) }).toEqual(expected)
   })
 })
 
-describe('errorMessage', () => {
+describe('errorMessageId: the SPA’s own words for each error code, never the server’s English message', () => {
   test.each([
     [{ status: 'FETCH_ERROR', error: 'TypeError' }, 'Could not reach the server. Check your connection.'],
-    [{ status: 403, data: { error: { code: 'FORBIDDEN', message: 'Only the tutor can confirm' } } }, 'Only the tutor can confirm'],
+    [{ status: 'TIMEOUT_ERROR', error: 'timeout' }, 'Could not reach the server. Check your connection.'],
+    [{ status: 403, data: { error: { code: 'FORBIDDEN', message: 'Only the tutor can confirm' } } }, 'You are not allowed to do that.'],
     [{ status: 429, data: { error: { code: 'RATE_LIMITED', message: 'x', retryAfterMs: 100 } } }, 'Too many requests; wait a moment and try again.'],
-    [{ message: 'Rejected' }, 'Rejected'],
+    [{ code: 'NETWORK', message: 'The server could not be reached' }, 'Could not reach the server. Check your connection.'],
+    [{ code: 'OUTBOX_FULL', message: 'x' }, 'Too many messages are waiting to be sent. Your text is kept: send it once they have gone.'],
+    [{ code: 'INVALID', message: 'content: too long' }, 'That was not accepted. Check what you entered.'],
+    [{ status: 502, data: '<html>' }, 'Something went wrong. Please try again.'],
+    [{ message: 'Rejected' }, 'Something went wrong. Please try again.'],
     [undefined, 'Something went wrong. Please try again.'],
   ])('%j', (error, text) => {
-    expect(errorMessage(error)).toBe(text)
+    expect(english.formatMessage({ id: errorMessageId(error) })).toBe(text)
   })
 })

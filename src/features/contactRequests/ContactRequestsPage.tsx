@@ -1,4 +1,5 @@
-import { useId, useMemo, useState, type FormEvent } from 'react'
+import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
+import { FormattedMessage } from 'react-intl'
 import {
   api,
   useCreateContactRequestMutation,
@@ -7,14 +8,21 @@ import {
 } from '../../api'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
-import { MAX_CONTACT_MESSAGE_LENGTH, type ContactRequest, type User } from '../../contract'
+import { MAX_CONTACT_MESSAGE_LENGTH, type ContactRequest, type ContactRequestStatus, type User } from '../../contract'
+import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FormError, LoadError, TutorField } from '../shared/controls'
-import { formatDateTime } from '../shared/format'
 import { usePeople } from '../shared/people'
+
+const STATUS: Record<ContactRequestStatus, MessageId> = {
+  pending: 'requests.status.pending',
+  accepted: 'requests.status.accepted',
+  declined: 'requests.status.declined',
+}
 
 /** Contact requests, newest first: students send them to tutors, tutors accept or decline. */
 export function ContactRequestsPage() {
+  const t = useT()
   const me = useAppSelector(selectUser)!
   const { data: requests, isLoading, error, refetch } = useGetContactRequestsQuery()
   const sorted = useMemo(
@@ -24,15 +32,15 @@ export function ContactRequestsPage() {
 
   return (
     <div className="page">
-      <h1>Contact requests</h1>
+      <h1 tabIndex={-1}>{t('requests.title')}</h1>
       {me.role === 'student' && <SendRequest />}
       <section aria-labelledby="requests-list">
-        <h2 id="requests-list">{me.role === 'student' ? 'Requests you sent' : 'Requests from students'}</h2>
-        {isLoading && <p className="muted">Loading requests…</p>}
+        <h2 id="requests-list">{t(me.role === 'student' ? 'requests.listStudent' : 'requests.listTutor')}</h2>
+        {isLoading && <p className="muted">{t('requests.loading')}</p>}
         {error && (
           <LoadError error={error} retry={refetch} />
         )}
-        {requests && sorted.length === 0 && <p className="muted">No contact requests yet.</p>}
+        {requests && sorted.length === 0 && <p className="muted">{t('requests.empty')}</p>}
         <ul className="cards" data-testid="contact-request-list">
           {sorted.map((r) => (
             <RequestCard key={r.id} request={r} me={me} />
@@ -44,6 +52,9 @@ export function ContactRequestsPage() {
 }
 
 function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
+  const t = useT()
+  const dates = useDates()
+  const cardRef = useRef<HTMLLIElement>(null)
   const dispatch = useAppDispatch()
   const people = usePeople()
   const [update, { isLoading, error }] = useUpdateContactRequestStatusMutation()
@@ -52,28 +63,36 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
 
   const change = async (status: ContactRequest['status']) => {
     const updated = await update({ id: request.id, status }).unwrap().catch(() => null)
-    if (updated) dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, updated)))
+    if (!updated) return
+    dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, updated)))
+    // Accept and Decline are gone once answered: the card itself keeps the keyboard user's place.
+    cardRef.current?.focus()
   }
 
   return (
-    <li className="card" data-testid="contact-request" data-request-id={request.id} aria-labelledby={titleId}>
+    <li className="card" data-testid="contact-request" data-request-id={request.id} aria-labelledby={titleId} tabIndex={-1} ref={cardRef}>
       <div className="card-head">
-        <h3 id={titleId}>{isTutor ? `From ${people.nameOf(request.studentId)}` : `To ${people.nameOf(request.tutorId)}`}</h3>
+        <h3 id={titleId}>{isTutor
+            ? t('requests.from', { name: people.nameOf(request.studentId) })
+            : t('requests.to', { name: people.nameOf(request.tutorId) })}</h3>
         <span className={`status status-${request.status}`} data-testid="contact-request-status">
-          {request.status}
+          {t(STATUS[request.status])}
         </span>
       </div>
       {request.message && <p className="card-body">{request.message}</p>}
       <p className="card-meta">
-        Sent <time dateTime={request.createdAt}>{formatDateTime(request.createdAt)}</time>
+        <FormattedMessage
+          id="requests.sent"
+          values={{ when: <time dateTime={request.createdAt}>{dates.dateTime(request.createdAt)}</time> }}
+        />
       </p>
       {isTutor && request.status === 'pending' && (
         <div className="card-actions">
           <button type="button" className="btn btn-small btn-primary" disabled={isLoading} aria-describedby={titleId} onClick={() => change('accepted')}>
-            Accept
+            {t('requests.accept')}
           </button>
           <button type="button" className="btn btn-small" disabled={isLoading} aria-describedby={titleId} onClick={() => change('declined')}>
-            Decline
+            {t('requests.decline')}
           </button>
         </div>
       )}
@@ -83,52 +102,53 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
 }
 
 function SendRequest() {
+  const t = useT()
   const dispatch = useAppDispatch()
   const id = useId()
   const { tutors } = usePeople()
   const [tutorId, setTutorId] = useState('')
   const [message, setMessage] = useState('')
-  const [done, setDone] = useState<string | null>(null)
+  const [done, setDone] = useState(false)
   const [create, { isLoading, error }] = useCreateContactRequestMutation()
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
-    setDone(null)
+    setDone(false)
     if (!tutorId) return
     const request = await create({ tutorId, message: message.trim() }).unwrap().catch(() => null)
     if (!request) return
     dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, request)))
     setMessage('')
-    setDone('Request sent.')
+    setDone(true)
   }
 
   return (
     <section className="panel" aria-labelledby={`${id}-h`}>
-      <h2 id={`${id}-h`}>Contact a tutor</h2>
+      <h2 id={`${id}-h`}>{t('requests.sendTitle')}</h2>
       <form className="form" onSubmit={submit}>
         <TutorField id={`${id}-tutor`} tutors={tutors} value={tutorId} onChange={setTutorId} />
         <div className="field">
-          <label htmlFor={`${id}-message`}>Message</label>
+          <label htmlFor={`${id}-message`}>{t('requests.message')}</label>
           <textarea
             id={`${id}-message`}
             rows={3}
             value={message}
             maxLength={MAX_CONTACT_MESSAGE_LENGTH}
             onChange={(e) => setMessage(e.target.value)}
-            placeholder="What would you like to learn?"
+            placeholder={t('requests.placeholder')}
             required
           />
         </div>
         <div className="form-actions">
           <button type="submit" className="btn btn-primary" disabled={isLoading}>
-            {isLoading ? 'Sending…' : 'Send request'}
+            {isLoading ? t('requests.sending') : t('requests.send')}
           </button>
         </div>
       </form>
       <FormError error={error} />
       {done && (
         <p className="form-ok" role="status">
-          {done}
+          {t('requests.done')}
         </p>
       )}
     </section>

@@ -1,15 +1,24 @@
-import { useId, useMemo, useState, type FormEvent } from 'react'
+import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
+import { FormattedMessage } from 'react-intl'
 import { api, useCreateLessonMutation, useGetLessonsQuery, useUpdateLessonStatusMutation } from '../../api'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
-import { MAX_LESSON_SUBJECT_LENGTH, type Lesson, type User } from '../../contract'
+import { MAX_LESSON_SUBJECT_LENGTH, type Lesson, type LessonStatus, type User } from '../../contract'
+import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FormError, LoadError, TutorField } from '../shared/controls'
-import { formatDateTime, toDateTimeLocal } from '../shared/format'
+import { toDateTimeLocal } from '../shared/format'
 import { usePeople } from '../shared/people'
 import { lessonActions } from './transitions'
 
 const DURATIONS = [30, 45, 60, 90, 120]
+
+const STATUS: Record<LessonStatus, MessageId> = {
+  pending: 'lessons.status.pending',
+  confirmed: 'lessons.status.confirmed',
+  cancelled: 'lessons.status.cancelled',
+  completed: 'lessons.status.completed',
+}
 
 const isOpen = (l: Lesson) => l.status === 'pending' || l.status === 'confirmed'
 
@@ -23,21 +32,22 @@ export function sortLessons(lessons: readonly Lesson[]): Lesson[] {
 
 /** Lessons; students book, tutors confirm and complete, either side cancels. */
 export function LessonsPage() {
+  const t = useT()
   const me = useAppSelector(selectUser)!
   const { data: lessons, isLoading, error, refetch } = useGetLessonsQuery()
   const sorted = useMemo(() => sortLessons(lessons ?? []), [lessons])
 
   return (
     <div className="page">
-      <h1>Lessons</h1>
+      <h1 tabIndex={-1}>{t('lessons.title')}</h1>
       {me.role === 'student' && <BookLesson />}
       <section aria-labelledby="lessons-list">
-        <h2 id="lessons-list">{me.role === 'student' ? 'Your lessons' : 'Lessons with your students'}</h2>
-        {isLoading && <p className="muted">Loading lessons…</p>}
+        <h2 id="lessons-list">{t(me.role === 'student' ? 'lessons.listStudent' : 'lessons.listTutor')}</h2>
+        {isLoading && <p className="muted">{t('lessons.loading')}</p>}
         {error && (
           <LoadError error={error} retry={refetch} />
         )}
-        {lessons && sorted.length === 0 && <p className="muted">No lessons yet.</p>}
+        {lessons && sorted.length === 0 && <p className="muted">{t('lessons.empty')}</p>}
         <ul className="cards" data-testid="lesson-list">
           {sorted.map((l) => (
             <LessonCard key={l.id} lesson={l} me={me} />
@@ -49,6 +59,9 @@ export function LessonsPage() {
 }
 
 function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
+  const t = useT()
+  const dates = useDates()
+  const cardRef = useRef<HTMLLIElement>(null)
   const dispatch = useAppDispatch()
   const people = usePeople()
   const [update, { isLoading, error }] = useUpdateLessonStatusMutation()
@@ -57,20 +70,29 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
 
   const change = async (status: Lesson['status']) => {
     const updated = await update({ id: lesson.id, status }).unwrap().catch(() => null)
-    if (updated) dispatch(api.util.updateQueryData('getLessons', undefined, (draft) => upsertById(draft, updated)))
+    if (!updated) return
+    dispatch(api.util.updateQueryData('getLessons', undefined, (draft) => upsertById(draft, updated)))
+    // The button pressed is gone (the status changed): the card itself keeps the keyboard user's place.
+    cardRef.current?.focus()
   }
 
   return (
-    <li className="card" data-testid="lesson" data-lesson-id={lesson.id} aria-labelledby={titleId}>
+    <li className="card" data-testid="lesson" data-lesson-id={lesson.id} aria-labelledby={titleId} tabIndex={-1} ref={cardRef}>
       <div className="card-head">
         <h3 id={titleId}>{lesson.subject}</h3>
         <span className={`status status-${lesson.status}`} data-testid="lesson-status">
-          {lesson.status}
+          {t(STATUS[lesson.status])}
         </span>
       </div>
       <p className="card-meta">
-        with {people.nameOf(other)} · <time dateTime={lesson.startsAt}>{formatDateTime(lesson.startsAt)}</time> ·{' '}
-        {lesson.durationMinutes} min
+        <FormattedMessage
+          id="lessons.meta"
+          values={{
+            name: people.nameOf(other),
+            when: <time dateTime={lesson.startsAt}>{dates.dateTime(lesson.startsAt)}</time>,
+            minutes: lesson.durationMinutes,
+          }}
+        />
       </p>
       {lessonActions(lesson, me).length > 0 && (
         <div className="card-actions">
@@ -83,7 +105,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
               aria-describedby={titleId}
               onClick={() => change(a.status)}
             >
-              {a.label}
+              {t(a.label)}
             </button>
           ))}
         </div>
@@ -100,6 +122,7 @@ function defaultStart(): string {
 }
 
 function BookLesson() {
+  const t = useT()
   const dispatch = useAppDispatch()
   const id = useId()
   const { tutors } = usePeople()
@@ -107,12 +130,12 @@ function BookLesson() {
   const [subject, setSubject] = useState('')
   const [startsAt, setStartsAt] = useState(defaultStart)
   const [duration, setDuration] = useState(60)
-  const [done, setDone] = useState<string | null>(null)
+  const [booked, setBooked] = useState<string | null>(null)
   const [create, { isLoading, error }] = useCreateLessonMutation()
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
-    setDone(null)
+    setBooked(null)
     const when = new Date(startsAt)
     if (!tutorId || !subject.trim() || Number.isNaN(when.getTime())) return
     const lesson = await create({
@@ -126,16 +149,16 @@ function BookLesson() {
     if (!lesson) return
     dispatch(api.util.updateQueryData('getLessons', undefined, (draft) => upsertById(draft, lesson)))
     setSubject('')
-    setDone(`Booked “${lesson.subject}”; waiting for the tutor to confirm.`)
+    setBooked(lesson.subject)
   }
 
   return (
     <section className="panel" aria-labelledby={`${id}-h`}>
-      <h2 id={`${id}-h`}>Book a lesson</h2>
+      <h2 id={`${id}-h`}>{t('lessons.bookTitle')}</h2>
       <form className="form form-grid" onSubmit={submit}>
         <TutorField id={`${id}-tutor`} tutors={tutors} value={tutorId} onChange={setTutorId} />
         <div className="field">
-          <label htmlFor={`${id}-subject`}>Subject</label>
+          <label htmlFor={`${id}-subject`}>{t('lessons.subject')}</label>
           <input
             id={`${id}-subject`}
             value={subject}
@@ -145,7 +168,7 @@ function BookLesson() {
           />
         </div>
         <div className="field">
-          <label htmlFor={`${id}-when`}>Date and time</label>
+          <label htmlFor={`${id}-when`}>{t('lessons.when')}</label>
           <input
             id={`${id}-when`}
             type="datetime-local"
@@ -155,25 +178,25 @@ function BookLesson() {
           />
         </div>
         <div className="field">
-          <label htmlFor={`${id}-duration`}>Duration</label>
+          <label htmlFor={`${id}-duration`}>{t('lessons.duration')}</label>
           <select id={`${id}-duration`} value={duration} onChange={(e) => setDuration(Number(e.target.value))}>
             {DURATIONS.map((m) => (
               <option key={m} value={m}>
-                {m} minutes
+                {t('lessons.minutes', { count: m })}
               </option>
             ))}
           </select>
         </div>
         <div className="form-actions">
           <button type="submit" className="btn btn-primary" disabled={isLoading}>
-            {isLoading ? 'Booking…' : 'Book lesson'}
+            {isLoading ? t('lessons.booking') : t('lessons.book')}
           </button>
         </div>
       </form>
       <FormError error={error} />
-      {done && (
+      {booked !== null && (
         <p className="form-ok" role="status">
-          {done}
+          {t('lessons.booked', { subject: booked })}
         </p>
       )}
     </section>

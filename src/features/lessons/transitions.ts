@@ -1,7 +1,8 @@
 import type { Lesson, LessonStatus, User } from '../../contract'
+import type { MessageId } from '../../i18n'
 
 export interface LessonAction {
-  label: 'Confirm' | 'Complete' | 'Cancel lesson'
+  label: Extract<MessageId, 'lessons.confirm' | 'lessons.complete' | 'lessons.cancel'>
   status: LessonStatus
 }
 
@@ -15,12 +16,12 @@ export function lessonActions(lesson: Lesson, me: User): LessonAction[] {
   const isTutor = lesson.tutorId === me.id
   const isStudent = lesson.studentId === me.id
   if (!isTutor && !isStudent) return []
-  const cancel: LessonAction = { label: 'Cancel lesson', status: 'cancelled' }
+  const cancel: LessonAction = { label: 'lessons.cancel', status: 'cancelled' }
   switch (lesson.status) {
     case 'pending':
-      return isTutor ? [{ label: 'Confirm', status: 'confirmed' }, cancel] : [cancel]
+      return isTutor ? [{ label: 'lessons.confirm', status: 'confirmed' }, cancel] : [cancel]
     case 'confirmed':
-      return isTutor ? [{ label: 'Complete', status: 'completed' }, cancel] : [cancel]
+      return isTutor ? [{ label: 'lessons.complete', status: 'completed' }, cancel] : [cancel]
     default:
       return []
   }

@@ -1,6 +1,10 @@
-import { useId, useRef, useState, type FormEvent } from 'react'
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react'
+import { FormattedMessage } from 'react-intl'
 import { useLoginMutation } from '../../api'
-import { errorMessage } from '../shared/errors'
+import { LanguageSwitch } from '../../app/LanguageSwitch'
+import { useT, type MessageId } from '../../i18n'
+import { errorMessageId } from '../shared/errors'
+import { ROLE_LABEL } from '../shared/people'
 
 /** The seeded demo accounts; all share one password. */
 export const DEMO_ACCOUNTS = [
@@ -10,12 +14,26 @@ export const DEMO_ACCOUNTS = [
 ] as const
 export const DEMO_PASSWORD = 'talemy'
 
+/** The message id for a failed login: wrong credentials said plainly, anything else by its error code. */
+export function loginErrorId(error: unknown): MessageId {
+  if ((error as { status?: unknown } | undefined)?.status === 401) return 'login.wrongCredentials'
+  const id = errorMessageId(error)
+  return id === 'error.UNKNOWN' ? 'login.failed' : id
+}
+
 export function LoginPage() {
+  const t = useT()
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
   const [login, { isLoading, error }] = useLoginMutation()
   const submitRef = useRef<HTMLButtonElement>(null)
+  const headingRef = useRef<HTMLHeadingElement>(null)
   const id = useId()
+
+  // After a logout the button that had focus is gone: start again at the top of this page, not at the body.
+  useEffect(() => {
+    if (document.activeElement === document.body || document.activeElement === null) headingRef.current?.focus()
+  }, [])
 
   const submit = (e: FormEvent) => {
     e.preventDefault()
@@ -23,23 +41,21 @@ export function LoginPage() {
     login({ email: email.trim(), password }).catch(() => {})
   }
 
-  const status = (error as { status?: unknown } | undefined)?.status
-  const message = error
-    ? status === 401
-      ? 'Wrong email or password.'
-      : errorMessage(error, 'Could not log in. Please try again.')
-    : null
+  const message = error ? t(loginErrorId(error)) : null
 
   return (
     <main className="login" id="main">
       <div className="login-card">
-        <h1 className="login-title">
+        <div className="login-top">
+          <LanguageSwitch />
+        </div>
+        <h1 className="login-title" tabIndex={-1} ref={headingRef}>
           <span className="brand-mark" aria-hidden="true">T</span> Talemy
         </h1>
-        <p className="login-lead">Log in to message your tutors and students, book lessons and answer requests.</p>
+        <p className="login-lead">{t('login.lead')}</p>
         <form className="form" onSubmit={submit} aria-describedby={message ? `${id}-error` : undefined}>
           <div className="field">
-            <label htmlFor={`${id}-email`}>Email</label>
+            <label htmlFor={`${id}-email`}>{t('login.email')}</label>
             <input
               id={`${id}-email`}
               name="email"
@@ -51,7 +67,7 @@ export function LoginPage() {
             />
           </div>
           <div className="field">
-            <label htmlFor={`${id}-password`}>Password</label>
+            <label htmlFor={`${id}-password`}>{t('login.password')}</label>
             <input
               id={`${id}-password`}
               name="password"
@@ -68,13 +84,13 @@ export function LoginPage() {
             </p>
           )}
           <button ref={submitRef} type="submit" className="btn btn-primary btn-block" disabled={isLoading}>
-            {isLoading ? 'Logging in…' : 'Log in'}
+            {isLoading ? t('login.submitting') : t('login.submit')}
           </button>
         </form>
         <section className="demo" aria-labelledby={`${id}-demo`}>
-          <h2 id={`${id}-demo`}>Demo accounts</h2>
+          <h2 id={`${id}-demo`}>{t('login.demoTitle')}</h2>
           <p className="muted">
-            Password <code>{DEMO_PASSWORD}</code> for all. Pick one to fill the form.
+            <FormattedMessage id="login.demoHint" values={{ password: <code>{DEMO_PASSWORD}</code> }} />
           </p>
           <ul className="demo-list">
             {DEMO_ACCOUNTS.map((a) => (
@@ -90,7 +106,7 @@ export function LoginPage() {
                   }}
                 >
                   <span className="demo-name">
-                    {a.name} <span className="muted">({a.role})</span>
+                    {a.name} <span className="muted">({t(ROLE_LABEL[a.role])})</span>
                   </span>
                   <span className="demo-email">{a.email}</span>
                 </button>

@@ -4,15 +4,17 @@ import { selectUser } from '../../app/authSlice'
 import { useAppSelector } from '../../app/hooks'
 import { hrefFor, navigate } from '../../app/router'
 import type { Conversation } from '../../contract'
+import { useDates, useT } from '../../i18n'
 import { FormError, LoadError } from '../shared/controls'
-import { formatMessageTime } from '../shared/format'
-import { usePeople } from '../shared/people'
+import { ROLE_LABEL, usePeople } from '../shared/people'
 import { Thread } from './Thread'
 
 const activity = (c: Conversation) => Date.parse(c.lastMessage?.createdAt ?? c.updatedAt) || 0
 
 /** The conversation list (newest first) and, when one is selected, its thread. */
 export function MessagesPage({ conversationId }: { conversationId: string | null }) {
+  const t = useT()
+  const dates = useDates()
   const me = useAppSelector(selectUser)
   const people = usePeople()
   const { data: conversations, isLoading, error, refetch } = useGetConversationsQuery()
@@ -23,13 +25,15 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
   return (
     <div className={`messages${conversationId ? ' has-thread' : ''}`}>
       <section className="conv-pane" aria-labelledby="conv-heading">
-        <h1 id="conv-heading">Messages</h1>
+        <h1 id="conv-heading" tabIndex={-1}>
+          {t('messages.title')}
+        </h1>
         <NewConversation />
-        {isLoading && <p className="muted">Loading conversations…</p>}
+        {isLoading && <p className="muted">{t('messages.loading')}</p>}
         {error && (
           <LoadError error={error} retry={refetch} />
         )}
-        {conversations && sorted.length === 0 && <p className="muted">No conversations yet. Start one above.</p>}
+        {conversations && sorted.length === 0 && <p className="muted">{t('messages.empty')}</p>}
         <ul className="conv-list" data-testid="conversation-list">
           {sorted.map((c) => {
             const last = c.lastMessage
@@ -44,16 +48,20 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
                 >
                   <span className="conv-top">
                     <span className="conv-name">{people.nameOf(otherOf(c))}</span>
-                    {last && <span className="conv-time">{formatMessageTime(last.createdAt)}</span>}
+                    {last && <span className="conv-time">{dates.messageTime(last.createdAt)}</span>}
                   </span>
                   <span className="conv-bottom">
                     <span className="conv-last" data-testid="conversation-last">
-                      {last ? `${last.senderId === me?.id ? 'You: ' : ''}${last.content}` : 'No messages yet'}
+                      {last
+                        ? last.senderId === me?.id
+                          ? t('messages.lastFromMe', { content: last.content })
+                          : last.content
+                        : t('messages.noMessagesYet')}
                     </span>
                     {c.unreadCount > 0 && (
                       <span className="count" data-testid="unread-count">
-                        {c.unreadCount}
-                        <span className="sr-only"> unread</span>
+                        <span aria-hidden="true">{c.unreadCount}</span>
+                        <span className="sr-only">{t('count.unreadMessages', { count: c.unreadCount })}</span>
                       </span>
                     )}
                   </span>
@@ -67,11 +75,11 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
         <Thread
           key={conversationId}
           conversationId={conversationId}
-          title={selected ? people.nameOf(otherOf(selected)) : 'Conversation'}
+          title={selected ? people.nameOf(otherOf(selected)) : t('messages.conversation')}
         />
       ) : (
-        <section className="thread thread-empty" aria-label="Conversation">
-          <p className="muted">Choose a conversation, or start a new one.</p>
+        <section className="thread thread-empty" aria-label={t('messages.conversation')}>
+          <p className="muted">{t('messages.choose')}</p>
         </section>
       )}
     </div>
@@ -79,6 +87,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
 }
 
 function NewConversation() {
+  const t = useT()
   const id = useId()
   const { others } = usePeople()
   const [participantId, setParticipantId] = useState('')
@@ -98,18 +107,18 @@ function NewConversation() {
 
   return (
     <form className="new-conv" onSubmit={submit}>
-      <label htmlFor={`${id}-who`}>Write to</label>
+      <label htmlFor={`${id}-who`}>{t('messages.writeTo')}</label>
       <div className="inline">
         <select id={`${id}-who`} value={participantId} onChange={(e) => setParticipantId(e.target.value)} required>
-          <option value="">Choose a person…</option>
+          <option value="">{t('messages.choosePerson')}</option>
           {others.map((u) => (
             <option key={u.id} value={u.id}>
-              {u.name} ({u.role})
+              {t('layout.account', { name: u.name, role: t(ROLE_LABEL[u.role]) })}
             </option>
           ))}
         </select>
         <button type="submit" className="btn" disabled={!participantId || isLoading}>
-          Start
+          {t('messages.start')}
         </button>
       </div>
       <FormError error={error} />

@@ -1,14 +1,16 @@
-import { useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react'
+import { useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent, type RefObject } from 'react'
 import { api, useGetMessagesQuery, useLazyGetMessagesBeforeQuery, type ThreadMessage } from '../../api'
+import { useAnnounce } from '../../app/Announcer'
 import { selectUser } from '../../app/authSlice'
-import { useAppDispatch, useAppSelector } from '../../app/hooks'
+import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
 import { MAX_CONTENT_LENGTH } from '../../contract'
-import { discardMessage, retryMessage, useSocket } from '../../realtime'
+import { useDates, useT } from '../../i18n'
+import { discardMessage, retryMessage, selectSendRejection, useSocket } from '../../realtime'
 import { LoadError } from '../shared/controls'
-import { errorMessage } from '../shared/errors'
-import { formatMessageTime } from '../shared/format'
+import { errorMessageId } from '../shared/errors'
 import { usePeople } from '../shared/people'
+import { arrivedFromOthers } from './arrivals'
 import { firstSeq, mergeOlder } from './order'
 
 const PAGE = 50
@@ -17,14 +19,19 @@ const NEAR_BOTTOM_PX = 120
 
 /** One conversation: joins its room while open, shows the messages, loads older ones, and the composer. */
 export function Thread({ conversationId, title }: { conversationId: string; title: string }) {
+  const t = useT()
   const dispatch = useAppDispatch()
+  const store = useAppStore()
+  const announce = useAnnounce()
   const me = useAppSelector(selectUser)
   const people = usePeople()
   const socket = useSocket()
-  const { data: messages = [], isLoading, error, refetch } = useGetMessagesQuery(conversationId)
+  const rejection = useAppSelector(selectSendRejection)
+  const { data: messages = [], isLoading, isSuccess, error, refetch } = useGetMessagesQuery(conversationId)
   const [loadBefore, { isFetching: loadingEarlier, error: earlierError }] = useLazyGetMessagesBeforeQuery()
   const [noMoreEarlier, setNoMoreEarlier] = useState(false)
   const headingId = useId()
+  const composerRef = useRef<HTMLTextAreaElement>(null)
 
   // Join while open, leave when another opens (the component is keyed by conversation). The hook's functions may be
   // new on each render, so the effect reads them through a ref and depends on the conversation only.
@@ -54,6 +61,17 @@ export function Thread({ conversationId, title }: { conversationId: string; titl
     lastId.current = last?.id ?? null
   }, [messages, last, me?.id])
 
+  // New messages from the other side are said once each through the polite region, not by making the whole list
+  // live (which would read the thread again on every change). What was there when the thread opened is not news.
+  const newestSeen = useRef<number | null>(null)
+  useEffect(() => {
+    if (!isSuccess) return
+    const { fresh, newest } = arrivedFromOthers(newestSeen.current, messages, me?.id ?? null)
+    newestSeen.current = newest
+    if (fresh.length === 0) return
+    announce(fresh.map((m) => t('thread.announceNew', { name: people.nameOf(m.senderId), content: m.content })).join(' '))
+  }, [messages, isSuccess, me?.id, announce, t, people])
+
   const start = firstSeq(messages)
   const hasEarlier = !noMoreEarlier && start !== null && start > 1
 
@@ -67,13 +85,21 @@ export function Thread({ conversationId, title }: { conversationId: string; titl
     dispatch(api.util.updateQueryData('getMessages', conversationId, (draft) => mergeOlder(draft, older)))
   }
 
+  /** Sends; `false` when the layer refused to queue it (outbox full), so the composer keeps the draft. */
+  const send = (content: string): boolean => {
+    const clientId = socket.sendMessage(conversationId, content)
+    return selectSendRejection(store.getState())?.clientId !== clientId
+  }
+
   return (
     <section className="thread" aria-labelledby={headingId} data-testid="thread" data-conversation-id={conversationId}>
       <header className="thread-head">
         <a className="back-link" href={hrefFor({ page: 'messages', conversationId: null })}>
-          <span aria-hidden="true">←</span> <span className="sr-only-narrow">All conversations</span>
+          <span aria-hidden="true">←</span> <span className="sr-only-narrow">{t('thread.back')}</span>
         </a>
-        <h2 id={headingId}>{title}</h2>
+        <h2 id={headingId} tabIndex={-1}>
+          {title}
+        </h2>
       </header>
       <div
         className="thread-scroll"
@@ -84,36 +110,64 @@ export function Thread({ conversationId, title }: { conversationId: string; titl
         }}
         tabIndex={0}
         role="log"
-        aria-label={`Messages with ${title}`}
+        // A log is polite by default; the announcer says what is new, so the list itself stays quiet.
+        aria-live="off"
+        aria-label={t('thread.log', { name: title })}
         data-testid="message-list"
       >
         {hasEarlier && (
           <div className="load-earlier">
             <button type="button" className="btn btn-quiet" onClick={loadEarlier} disabled={loadingEarlier}>
-              {loadingEarlier ? 'Loading…' : 'Load earlier messages'}
+              {loadingEarlier ? t('thread.loadingEarlier') : t('thread.loadEarlier')}
             </button>
-            {earlierError && <span className="form-error">{errorMessage(earlierError)}</span>}
+            {earlierError && <span className="form-error">{t(errorMessageId(earlierError))}</span>}
           </div>
         )}
-        {isLoading && <p className="muted center">Loading messages…</p>}
-        {error && (
-          <LoadError error={error} retry={refetch} className="center" />
-        )}
-        {!isLoading && !error && messages.length === 0 && <p className="muted center">No messages yet. Say hello!</p>}
+        {isLoading && <p className="muted center">{t('thread.loading')}</p>}
+        {error && <LoadError error={error} retry={refetch} className="center" />}
+        {!isLoading && !error && messages.length === 0 && <p className="muted center">{t('thread.empty')}</p>}
         <ol className="msgs">
           {messages.map((m) => (
-            <MessageItem key={m.clientId ?? m.id} message={m} mine={m.senderId === me?.id} sender={people.nameOf(m.senderId)} />
+            <MessageItem
+              key={m.clientId ?? m.id}
+              message={m}
+              mine={m.senderId === me?.id}
+              sender={people.nameOf(m.senderId)}
+              composer={composerRef}
+            />
           ))}
         </ol>
       </div>
-      <Composer onSend={(content) => socket.sendMessage(conversationId, content)} to={title} />
+      <Composer
+        onSend={send}
+        to={title}
+        inputRef={composerRef}
+        refused={rejection?.conversationId === conversationId ? rejection : null}
+      />
     </section>
   )
 }
 
-function MessageItem({ message: m, mine, sender }: { message: ThreadMessage; mine: boolean; sender: string }) {
+function MessageItem({
+  message: m,
+  mine,
+  sender,
+  composer,
+}: {
+  message: ThreadMessage
+  mine: boolean
+  sender: string
+  composer: RefObject<HTMLTextAreaElement | null>
+}) {
+  const t = useT()
+  const dates = useDates()
   const dispatch = useAppDispatch()
   const status = m.status ?? 'sent'
+  // Retry and Discard remove the buttons that had focus: the composer is where the keyboard user goes on from.
+  const act = (action: ReturnType<typeof retryMessage> | ReturnType<typeof discardMessage>) => {
+    dispatch(action)
+    composer.current?.focus()
+  }
   return (
     <li
       className={`msg${mine ? ' mine' : ''} msg-${status}`}
@@ -122,24 +176,24 @@ function MessageItem({ message: m, mine, sender }: { message: ThreadMessage; min
       data-message-id={m.id}
       data-client-id={m.clientId ?? undefined}
     >
-      {!mine && <span className="sr-only">{sender}: </span>}
+      {!mine && <span className="sr-only">{t('thread.sender', { name: sender })} </span>}
       <p className="msg-body">{m.content}</p>
       <p className="msg-meta">
         {status === 'pending' ? (
-          <span className="msg-state">Sending…</span>
+          <span className="msg-state">{t('thread.sending')}</span>
         ) : status === 'failed' ? (
-          <span className="msg-state msg-state-failed">Not sent{m.error ? `: ${m.error.message}` : ''}</span>
+          <span className="msg-state msg-state-failed">{t('thread.notSent', { reason: t(errorMessageId(m.error)) })}</span>
         ) : (
-          <time dateTime={m.createdAt}>{formatMessageTime(m.createdAt)}</time>
+          <time dateTime={m.createdAt}>{dates.messageTime(m.createdAt)}</time>
         )}
       </p>
       {status === 'failed' && m.clientId && (
         <p className="msg-actions">
-          <button type="button" className="btn btn-small" onClick={() => dispatch(retryMessage({ clientId: m.clientId! }))}>
-            Retry
+          <button type="button" className="btn btn-small" onClick={() => act(retryMessage({ clientId: m.clientId! }))}>
+            {t('thread.retry')}
           </button>
-          <button type="button" className="btn btn-small btn-quiet" onClick={() => dispatch(discardMessage({ clientId: m.clientId! }))}>
-            Discard
+          <button type="button" className="btn btn-small btn-quiet" onClick={() => act(discardMessage({ clientId: m.clientId! }))}>
+            {t('thread.discard')}
           </button>
         </p>
       )}
@@ -147,7 +201,18 @@ function MessageItem({ message: m, mine, sender }: { message: ThreadMessage; min
   )
 }
 
-function Composer({ onSend, to }: { onSend: (content: string) => void; to: string }) {
+function Composer({
+  onSend,
+  to,
+  inputRef,
+  refused,
+}: {
+  onSend: (content: string) => boolean
+  to: string
+  inputRef: RefObject<HTMLTextAreaElement | null>
+  refused: { code: string } | null
+}) {
+  const t = useT()
   const [text, setText] = useState('')
   const id = useId()
   const content = text.trim()
@@ -155,8 +220,7 @@ function Composer({ onSend, to }: { onSend: (content: string) => void; to: strin
 
   const send = () => {
     if (!content || tooLong) return
-    onSend(content)
-    setText('')
+    if (onSend(content)) setText('')
   }
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     // Enter sends, Shift+Enter is a newline; never while an input method is composing a character.
@@ -175,24 +239,30 @@ function Composer({ onSend, to }: { onSend: (content: string) => void; to: strin
       }}
     >
       <label htmlFor={`${id}-text`} className="sr-only">
-        Message to {to}
+        {t('thread.composerLabel', { name: to })}
       </label>
       <textarea
         id={`${id}-text`}
+        ref={inputRef}
         data-testid="composer"
         rows={2}
         value={text}
         onChange={(e) => setText(e.target.value)}
         onKeyDown={onKeyDown}
-        placeholder="Write a message…"
+        placeholder={t('thread.composerPlaceholder')}
         aria-describedby={`${id}-hint`}
       />
       <button type="submit" className="btn btn-primary" disabled={!content || tooLong}>
-        Send
+        {t('thread.send')}
       </button>
       <p id={`${id}-hint`} className={`composer-hint${tooLong ? ' form-error' : ''}`}>
-        {tooLong ? `${content.length} / ${MAX_CONTENT_LENGTH} characters: too long` : 'Enter sends · Shift+Enter for a new line'}
+        {tooLong ? t('thread.tooLong', { length: content.length, max: MAX_CONTENT_LENGTH }) : t('thread.hint')}
       </p>
+      {refused && (
+        <p className="form-error composer-refused" role="alert">
+          {t(errorMessageId(refused))}
+        </p>
+      )}
     </form>
   )
 }

@@ -1,5 +1,6 @@
 import { createContext, useContext, useSyncExternalStore } from 'react'
 import { hrefFor } from '../../app/router'
+import { useMessageText, useT } from '../../i18n'
 import type { Toaster } from './toaster'
 
 export const ToasterContext = createContext<Toaster | null>(null)
@@ -7,21 +8,23 @@ export const ToasterContext = createContext<Toaster | null>(null)
 const noToasts = [] as const
 const noop = () => () => {}
 
-/** The toast region: a polite live region, so screen readers hear them without losing focus. */
+/** The toast region: a polite live region, so screen readers hear a new toast without losing focus. */
 export function Toasts() {
+  const t = useT()
+  const text = useMessageText()
   const toaster = useContext(ToasterContext)
   const toasts = useSyncExternalStore(
     toaster?.subscribe ?? noop,
     toaster?.getSnapshot ?? (() => noToasts),
   )
   return (
-    <div className="toasts" role="region" aria-label="Notifications" aria-live="polite">
-      {toasts.map((t) => (
-        <div className="toast" key={t.id} data-testid="toast">
-          <a href={hrefFor(t.page === 'lessons' ? { page: 'lessons' } : { page: 'contactRequests' })} onClick={() => toaster?.dismiss(t.id)}>
-            {t.text}
+    <div className="toasts" role="region" aria-label={t('toasts.region')} aria-live="polite">
+      {toasts.map((toast) => (
+        <div className="toast" key={toast.id} data-testid="toast">
+          <a href={hrefFor(toast.page === 'lessons' ? { page: 'lessons' } : { page: 'contactRequests' })} onClick={() => toaster?.dismiss(toast.id)}>
+            {text(toast.message)}
           </a>
-          <button type="button" className="toast-close" aria-label="Dismiss" onClick={() => toaster?.dismiss(t.id)}>
+          <button type="button" className="toast-close" aria-label={t('toasts.dismiss')} onClick={() => toaster?.dismiss(toast.id)}>
             ×
           </button>
         </div>

@@ -1,5 +1,6 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
-import type { Lesson, User } from '../../contract'
+import type { User } from '../../contract'
+import type { Message } from '../../i18n'
 import { currentRoute, type Page } from '../../app/router'
 import { serverEventActions } from '../../realtime'
 
@@ -7,7 +8,7 @@ export interface Toast {
   id: number
   /** The page the toast points to; a toast is only raised when another page is open. */
   page: Exclude<Page, 'messages'>
-  text: string
+  message: Message
 }
 
 export interface Toaster {
@@ -30,32 +31,30 @@ const lessonUpdated = serverEventActions['lesson:statusUpdated']
 const requestCreated = serverEventActions['contactRequest:created']
 const requestUpdated = serverEventActions['contactRequest:statusUpdated']
 
-const LESSON_VERB: Record<Lesson['status'], string> = {
-  pending: 'is pending',
-  confirmed: 'was confirmed',
-  cancelled: 'was cancelled',
-  completed: 'was completed',
-}
-
 /**
- * The text of a toast for an incoming lesson or contact request, or `null` when there is nothing to tell `me`:
- * something I created myself (a student's own booking or request) is no news to me.
+ * What a toast says for an incoming lesson or contact request, or `null` when there is nothing to tell `me`:
+ * something I created myself (a student's own booking or request) is no news to me. A message id, not text: the toast
+ * is worded in the language chosen when it shows.
  *
- * @example toastText(serverEventActions['lesson:created'](lesson), tutor) // { page: 'lessons', text: 'New lesson request: Algebra' }
+ * @example toastNews(serverEventActions['lesson:created'](lesson), tutor)
+ * // { page: 'lessons', message: { id: 'toast.lessonRequested', values: { subject: 'Algebra' } } }
  */
-export function toastText(action: UnknownAction, me: User | null): { page: Toast['page']; text: string } | null {
+export function toastNews(action: UnknownAction, me: User | null): Pick<Toast, 'page' | 'message'> | null {
   if (!me) return null
   if (lessonCreated.match(action)) {
-    return action.payload.studentId === me.id ? null : { page: 'lessons', text: `New lesson request: ${action.payload.subject}` }
+    return action.payload.studentId === me.id
+      ? null
+      : { page: 'lessons', message: { id: 'toast.lessonRequested', values: { subject: action.payload.subject } } }
   }
   if (lessonUpdated.match(action)) {
-    return { page: 'lessons', text: `Lesson “${action.payload.subject}” ${LESSON_VERB[action.payload.status]}` }
+    const { subject, status } = action.payload
+    return { page: 'lessons', message: { id: 'toast.lessonStatus', values: { subject, status } } }
   }
   if (requestCreated.match(action)) {
-    return action.payload.studentId === me.id ? null : { page: 'contactRequests', text: 'New contact request' }
+    return action.payload.studentId === me.id ? null : { page: 'contactRequests', message: { id: 'toast.contactRequested' } }
   }
   if (requestUpdated.match(action)) {
-    return { page: 'contactRequests', text: `Contact request ${action.payload.status}` }
+    return { page: 'contactRequests', message: { id: 'toast.contactRequestStatus', values: { status: action.payload.status } } }
   }
   return null
 }
@@ -79,7 +78,7 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
   const middleware: Middleware = (api) => (next) => (action) => {
     const result = next(action)
     const me = (api.getState() as { auth?: { user: User | null } }).auth?.user ?? null
-    const news = toastText(action as UnknownAction, me)
+    const news = toastNews(action as UnknownAction, me)
     if (news && openPage() !== news.page) {
       const toast: Toast = { id: nextId++, ...news }
       toasts = [...toasts.slice(-3), toast]

@@ -1,13 +1,15 @@
 import type { User } from '../../contract'
-import { errorMessage } from './errors'
+import { useT } from '../../i18n'
+import { errorMessageId } from './errors'
 
 /** A failed load, said in words, with a way to try again. */
 export function LoadError({ error, retry, className = '' }: { error: unknown; retry: () => void; className?: string }) {
+  const t = useT()
   return (
     <p className={`form-error ${className}`.trim()} role="alert">
-      {errorMessage(error)}{' '}
+      {t(errorMessageId(error))}{' '}
       <button type="button" className="btn btn-quiet" onClick={() => retry()}>
-        Try again
+        {t('controls.tryAgain')}
       </button>
     </p>
   )
@@ -15,21 +17,23 @@ export function LoadError({ error, retry, className = '' }: { error: unknown; re
 
 /** A failed action, said in words (nothing when there is no error). */
 export function FormError({ error }: { error: unknown }) {
+  const t = useT()
   if (!error) return null
   return (
     <p className="form-error" role="alert">
-      {errorMessage(error)}
+      {t(errorMessageId(error))}
     </p>
   )
 }
 
 /** The labelled tutor picker of the booking and contact forms. */
 export function TutorField({ id, tutors, value, onChange }: { id: string; tutors: User[]; value: string; onChange: (tutorId: string) => void }) {
+  const t = useT()
   return (
     <div className="field">
-      <label htmlFor={id}>Tutor</label>
+      <label htmlFor={id}>{t('controls.tutor')}</label>
       <select id={id} value={value} onChange={(e) => onChange(e.target.value)} required>
-        <option value="">Choose a tutor…</option>
+        <option value="">{t('controls.chooseTutor')}</option>
         {tutors.map((t) => (
           <option key={t.id} value={t.id}>
             {t.name}

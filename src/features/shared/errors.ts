@@ -1,15 +1,41 @@
-import type { ApiError } from '../../contract'
+import { isErrorCode, type ErrorCode } from '../../contract'
+import type { MessageId } from '../../i18n'
 
-/** A sentence for the user from an RTK Query error (`FetchBaseQueryError`, `SerializedError`) or anything thrown. */
-export function errorMessage(error: unknown, fallback = 'Something went wrong. Please try again.'): string {
-  if (!error || typeof error !== 'object') return fallback
-  const e = error as { status?: unknown; data?: unknown; message?: unknown }
-  if (e.status === 'FETCH_ERROR' || e.status === 'TIMEOUT_ERROR') return 'Could not reach the server. Check your connection.'
-  const apiError = (e.data as { error?: ApiError } | undefined)?.error
-  if (apiError && typeof apiError.message === 'string') {
-    if (apiError.code === 'RATE_LIMITED') return 'Too many requests; wait a moment and try again.'
-    return apiError.message
-  }
-  if (typeof e.message === 'string' && e.message) return e.message
-  return fallback
+/** What the SPA can tell a user went wrong: the contract's codes, and the browser's own troubles. */
+export type ShownErrorCode = ErrorCode | 'NETWORK' | 'OUTBOX_FULL' | 'UNKNOWN'
+
+/**
+ * The SPA's own words for each code. The server's `message` is English and written for developers, so it is never
+ * shown; a new code in the contract is a type error here until it has its words.
+ */
+export const ERROR_MESSAGES: Record<ShownErrorCode, MessageId> = {
+  UNAUTHORIZED: 'error.UNAUTHORIZED',
+  FORBIDDEN: 'error.FORBIDDEN',
+  NOT_FOUND: 'error.NOT_FOUND',
+  INVALID: 'error.INVALID',
+  RATE_LIMITED: 'error.RATE_LIMITED',
+  INTERNAL: 'error.INTERNAL',
+  NETWORK: 'error.NETWORK',
+  OUTBOX_FULL: 'error.OUTBOX_FULL',
+  UNKNOWN: 'error.UNKNOWN',
+}
+
+/**
+ * The code behind an RTK Query error (`FetchBaseQueryError`, `SerializedError`), a failed send's `{ code }`, or
+ * anything thrown.
+ *
+ * @example errorCode({ status: 403, data: { error: { code: 'FORBIDDEN', message: '…' } } }) // 'FORBIDDEN'
+ */
+export function errorCode(error: unknown): ShownErrorCode {
+  if (!error || typeof error !== 'object') return 'UNKNOWN'
+  const e = error as { status?: unknown; data?: unknown; code?: unknown }
+  if (e.status === 'FETCH_ERROR' || e.status === 'TIMEOUT_ERROR') return 'NETWORK'
+  const code = (e.data as { error?: { code?: unknown } } | undefined)?.error?.code ?? e.code
+  if (isErrorCode(code) || code === 'NETWORK' || code === 'OUTBOX_FULL') return code
+  return 'UNKNOWN'
+}
+
+/** The message id to show for an error: `t(errorMessageId(error))`. */
+export function errorMessageId(error: unknown): MessageId {
+  return ERROR_MESSAGES[errorCode(error)]
 }

@@ -3,6 +3,10 @@ import { useGetUsersQuery } from '../../api'
 import { selectUser } from '../../app/authSlice'
 import { useAppSelector } from '../../app/hooks'
 import type { Id, User } from '../../contract'
+import { useT, type MessageId } from '../../i18n'
+
+/** How a role is said ("student" / "élève"). */
+export const ROLE_LABEL: Record<User['role'], MessageId> = { student: 'role.student', tutor: 'role.tutor' }
 
 export interface People {
   /** Everyone the logged-in user can write to or book (not the user). */
@@ -15,6 +19,7 @@ export interface People {
 export function usePeople(): People {
   const me = useAppSelector(selectUser)
   const { data } = useGetUsersQuery()
+  const t = useT()
   return useMemo(() => {
     const byId = new Map<Id, User>()
     for (const u of data ?? []) byId.set(u.id, u)
@@ -23,7 +28,7 @@ export function usePeople(): People {
     return {
       others,
       tutors: others.filter((u) => u.role === 'tutor'),
-      nameOf: (id) => (id === me?.id ? 'You' : (byId.get(id)?.name ?? 'Someone')),
+      nameOf: (id) => (id === me?.id ? t('people.you') : (byId.get(id)?.name ?? t('people.someone'))),
     }
-  }, [data, me])
+  }, [data, me, t])
 }

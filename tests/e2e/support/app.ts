@@ -66,7 +66,8 @@ export async function loginAs(
   await page.goto(`${e2e.url}/`)
   if (process.env.E2E_TRACE) console.log(`goto ${Date.now() - t0}`)
   await page.getByTestId(`demo-${who}`).click()
-  await page.getByRole('button', { name: 'Log in' }).click()
+  // The form's submit button, whatever language the page speaks.
+  await page.locator('.login form button[type="submit"]').click()
   await page.getByTestId('current-user').waitFor({ timeout: WAIT })
   if (process.env.E2E_TRACE) console.log(`logged in ${Date.now() - t0}`)
   await waitOnline(page)

@@ -1,0 +1,28 @@
+import { LANGUAGE_NAMES, LOCALES, useLocale, useT } from '../i18n'
+
+/**
+ * The header's language switch: one button per language, each named in its own language (`lang` set, so a screen
+ * reader pronounces it right), the current one pressed. The choice is remembered (see `I18nProvider`).
+ */
+export function LanguageSwitch() {
+  const t = useT()
+  const { locale, setLocale } = useLocale()
+  return (
+    <div className="lang-switch" role="group" aria-label={t('layout.language')}>
+      {LOCALES.map((l) => (
+        <button
+          key={l}
+          type="button"
+          lang={l}
+          className="lang-option"
+          aria-pressed={l === locale}
+          aria-label={LANGUAGE_NAMES[l]}
+          data-testid={`lang-${l}`}
+          onClick={() => setLocale(l)}
+        >
+          {l.toUpperCase()}
+        </button>
+      ))}
+    </div>
+  )
+}

@@ -1,0 +1,41 @@
+import type { MessageId } from '../i18n'
+import type { ConnectionStatus } from '../realtime'
+import type { Politeness } from './Announcer'
+
+export type BadgeTone = 'ok' | 'warn' | 'off' | 'error'
+
+/** The badge's words for each status, as the contract says (online / reconnecting… / offline / session expired). */
+export const BADGE: Record<ConnectionStatus, { id: MessageId; tone: BadgeTone }> = {
+  connected: { id: 'connection.online', tone: 'ok' },
+  connecting: { id: 'connection.reconnecting', tone: 'warn' },
+  reconnecting: { id: 'connection.reconnecting', tone: 'warn' },
+  disconnected: { id: 'connection.offline', tone: 'off' },
+  idle: { id: 'connection.offline', tone: 'off' },
+  unauthorized: { id: 'connection.sessionExpired', tone: 'error' },
+}
+
+/**
+ * What a screen reader hears when the connection changes, or `null` for a change nobody needs to hear (the first
+ * connect after login, a retry that is still reconnecting). Losing the connection interrupts (assertive): the user
+ * may be typing a message that will now go another way; getting it back waits its turn (polite).
+ *
+ * @example connectionAnnouncement('connected', 'reconnecting') // { id: 'connection.announce.lost', politeness: 'assertive' }
+ */
+export function connectionAnnouncement(
+  before: ConnectionStatus,
+  now: ConnectionStatus,
+): { id: MessageId; politeness: Politeness } | null {
+  if (before === now) return null
+  switch (now) {
+    case 'connected':
+      return before === 'connecting' || before === 'idle' ? null : { id: 'connection.announce.back', politeness: 'polite' }
+    case 'reconnecting':
+      return before === 'connected' ? { id: 'connection.announce.lost', politeness: 'assertive' } : null
+    case 'disconnected':
+      return before === 'idle' ? null : { id: 'connection.announce.offline', politeness: 'assertive' }
+    case 'unauthorized':
+      return { id: 'connection.announce.expired', politeness: 'assertive' }
+    default:
+      return null
+  }
+}

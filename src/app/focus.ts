@@ -1,0 +1,21 @@
+import { hrefFor, type Route } from './router'
+
+/** Where keyboard focus goes after a navigation: the page's h1, the open conversation's composer, or nowhere. */
+export type FocusTarget = 'heading' | 'composer' | null
+
+/**
+ * Where focus lands when the route becomes `now` (`before` is `null` for the first page after login or a load):
+ * opening a conversation puts the cursor in its composer, anything else starts at the page's h1 (as a full page
+ * load would start reading there); the same route again moves nothing.
+ *
+ * @example focusTargetAfter({ page: 'messages', conversationId: null }, { page: 'lessons' }) // 'heading'
+ */
+export function focusTargetAfter(before: Route | null, now: Route): FocusTarget {
+  if (before && hrefFor(before) === hrefFor(now)) return null
+  return now.page === 'messages' && now.conversationId ? 'composer' : 'heading'
+}
+
+/** The element for a target inside the main region (the composer's textarea, the page's h1). */
+export function focusElement(main: HTMLElement, target: Exclude<FocusTarget, null>): HTMLElement | null {
+  return main.querySelector<HTMLElement>(target === 'composer' ? '.composer textarea' : 'h1')
+}

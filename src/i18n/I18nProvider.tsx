@@ -1,0 +1,85 @@
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react'
+import { IntlProvider, useIntl } from 'react-intl'
+import { catalogues, type Message } from './catalogues'
+import { createDateFormatters, systemTimeZone, type DateFormatters } from './dates'
+import type { MessageId } from './en'
+import { formattingLocale, pickLocale, readStoredLocale, storeLocale, type Locale } from './locale'
+
+interface LocaleState {
+  locale: Locale
+  setLocale(locale: Locale): void
+  dates: DateFormatters
+}
+
+const LocaleContext = createContext<LocaleState | null>(null)
+
+const browserLanguages = (): readonly string[] =>
+  typeof navigator === 'undefined' ? [] : navigator.languages?.length ? navigator.languages : [navigator.language]
+const browserStorage = (): Storage | undefined => (typeof window === 'undefined' ? undefined : window.localStorage)
+
+/**
+ * The language of the whole SPA: the stored choice, else the browser's preference (`navigator.languages`), else
+ * English. Sets `<html lang>` to match and remembers a change in `localStorage`.
+ *
+ * @example <I18nProvider><App /></I18nProvider>
+ */
+export function I18nProvider({ children, timeZone = systemTimeZone() }: { children: ReactNode; timeZone?: string }) {
+  const [locale, setLocaleState] = useState<Locale>(() =>
+    pickLocale({ stored: readStoredLocale(browserStorage()), languages: browserLanguages() }),
+  )
+  const setLocale = useCallback((next: Locale) => {
+    storeLocale(browserStorage(), next)
+    setLocaleState(next)
+  }, [])
+  useEffect(() => {
+    document.documentElement.lang = locale
+  }, [locale])
+
+  const tag = useMemo(() => formattingLocale(locale, browserLanguages()), [locale])
+  const value = useMemo(
+    () => ({ locale, setLocale, dates: createDateFormatters(tag, timeZone) }),
+    [locale, setLocale, tag, timeZone],
+  )
+  return (
+    <LocaleContext value={value}>
+      <IntlProvider locale={tag} defaultLocale="en" messages={catalogues[locale]} timeZone={timeZone}>
+        {children}
+      </IntlProvider>
+    </LocaleContext>
+  )
+}
+
+function useLocaleState(): LocaleState {
+  const state = useContext(LocaleContext)
+  if (!state) throw new Error('useLocale, useDates and useT need an <I18nProvider> above')
+  return state
+}
+
+/** The chosen language and the way to change it (the header's switch). */
+export function useLocale(): Pick<LocaleState, 'locale' | 'setLocale'> {
+  const { locale, setLocale } = useLocaleState()
+  return { locale, setLocale }
+}
+
+/** Date and time formatters in the chosen language and the user's time zone. */
+export function useDates(): DateFormatters {
+  return useLocaleState().dates
+}
+
+export type Translate = (id: MessageId, values?: Record<string, string | number>) => string
+
+/**
+ * The text of a message in the chosen language.
+ *
+ * @example const t = useT(); t('count.unreadMessages', { count: 3 }) // "3 unread messages"
+ */
+export function useT(): Translate {
+  const intl = useIntl()
+  return useCallback<Translate>((id, values) => intl.formatMessage({ id }, values), [intl])
+}
+
+/** A stored message (a toast, an error) in the chosen language. */
+export function useMessageText(): (message: Message) => string {
+  const t = useT()
+  return useCallback((message: Message) => t(message.id, message.values), [t])
+}

@@ -1,0 +1,48 @@
+/**
+ * Dates and times in the chosen language and the user's time zone, with the platform's `Intl` (nothing to ship).
+ * Pure: the locale tag and the time zone come in, so tests pin both.
+ */
+
+/** The browser's (or Node's) time zone, e.g. `Europe/Paris`. */
+export function systemTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone
+}
+
+export interface DateFormatters {
+  /** A lesson's start, a request's date: "24 Nov 2026, 09:30" (en-GB), "24 nov. 2026, 09:30" (fr). */
+  dateTime(iso: string): string
+  /** A message's time: only the time for today (in that time zone), else the day and the time. */
+  messageTime(iso: string, now?: Date): string
+}
+
+function valid(iso: string): Date | null {
+  const d = new Date(iso)
+  return Number.isNaN(d.getTime()) ? null : d
+}
+
+/**
+ * Formatters for one locale and time zone; build once per language change, not per render.
+ *
+ * @example createDateFormatters('fr', 'Europe/Paris').dateTime('2026-11-24T08:30:00Z') // "24 nov. 2026, 09:30"
+ */
+export function createDateFormatters(locale: string, timeZone: string = systemTimeZone()): DateFormatters {
+  const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone })
+  const time = new Intl.DateTimeFormat(locale, { timeStyle: 'short', timeZone })
+  // The hour written as the locale's short time writes it ("09:30" in French, "9:30 AM" in American English).
+  const cycle = time.resolvedOptions().hourCycle
+  const hour = cycle === 'h23' || cycle === 'h24' ? '2-digit' : 'numeric'
+  const dayAndTime = new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', hour, minute: '2-digit', timeZone })
+  // The calendar day in that zone, to tell "today" from "yesterday" where the user is, not where UTC is.
+  const calendarDay = new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit', timeZone })
+  return {
+    dateTime(iso) {
+      const d = valid(iso)
+      return d ? dateTime.format(d) : ''
+    },
+    messageTime(iso, now = new Date()) {
+      const d = valid(iso)
+      if (!d) return ''
+      return calendarDay.format(d) === calendarDay.format(now) ? time.format(d) : dayAndTime.format(d)
+    },
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The English catalogue: every word the SPA shows, as ICU messages (`{count, plural, …}`, `{name}`). It is the
+ * reference: its keys are the `MessageId` type, so a component naming an unknown id, or a catalogue missing one, does
+ * not compile. The connection badge's words are the contract's and end-to-end tests read them: keep them exactly.
+ *
+ * @example intl.formatMessage({ id: 'count.unreadMessages' }, { count: 3 }) // "3 unread messages"
+ */
+export const en = {
+  // Frame
+  'layout.skipToContent': 'Skip to content',
+  'layout.nav': 'Main',
+  'layout.logOut': 'Log out',
+  'layout.logInAgain': 'Log in again',
+  'layout.logOutConfirm':
+    '{count, plural, one {# message has not been sent yet. Log out anyway and discard it?} other {# messages have not been sent yet. Log out anyway and discard them?}}',
+  'layout.language': 'Language',
+  'layout.account': '{name} ({role})',
+  'nav.messages': 'Messages',
+  'nav.lessons': 'Lessons',
+  'nav.contactRequests': 'Contact requests',
+  'nav.contactRequests.short': 'Requests',
+  'count.unreadMessages': '{count, plural, one {# unread message} other {# unread messages}}',
+  'count.pending': '{count, plural, one {# pending} other {# pending}}',
+  'role.student': 'student',
+  'role.tutor': 'tutor',
+  'people.you': 'You',
+  'people.someone': 'Someone',
+
+  // Connection badge (the contract's words) and what screen readers hear when it changes
+  'connection.online': 'online',
+  'connection.reconnecting': 'reconnecting…',
+  'connection.offline': 'offline',
+  'connection.sessionExpired': 'session expired',
+  'connection.overHttp': 'messages go over HTTP',
+  'connection.announce.back': 'Connection back: online.',
+  'connection.announce.lost': 'Connection lost. Reconnecting; messages go over HTTP meanwhile.',
+  'connection.announce.offline': 'You are offline. Messages go over HTTP.',
+  'connection.announce.expired': 'Your session expired. Log in again.',
+
+  // Notifications
+  'toasts.region': 'Notifications',
+  'toasts.dismiss': 'Dismiss',
+  'toast.lessonRequested': 'New lesson request: {subject}',
+  'toast.lessonStatus':
+    'Lesson “{subject}” {status, select, pending {is pending} confirmed {was confirmed} cancelled {was cancelled} completed {was completed} other {changed}}',
+  'toast.contactRequested': 'New contact request',
+  'toast.contactRequestStatus':
+    'Contact request {status, select, pending {pending} accepted {accepted} declined {declined} other {changed}}',
+
+  // Errors: the SPA's own words for each code (the server's messages are English and for developers)
+  'error.UNAUTHORIZED': 'Your session has ended. Log in again.',
+  'error.FORBIDDEN': 'You are not allowed to do that.',
+  'error.NOT_FOUND': 'That is no longer there.',
+  'error.INVALID': 'That was not accepted. Check what you entered.',
+  'error.RATE_LIMITED': 'Too many requests; wait a moment and try again.',
+  'error.INTERNAL': 'The server ran into a problem. Please try again.',
+  'error.NETWORK': 'Could not reach the server. Check your connection.',
+  'error.OUTBOX_FULL': 'Too many messages are waiting to be sent. Your text is kept: send it once they have gone.',
+  'error.UNKNOWN': 'Something went wrong. Please try again.',
+  'controls.tryAgain': 'Try again',
+  'controls.tutor': 'Tutor',
+  'controls.chooseTutor': 'Choose a tutor…',
+
+  // Login
+  'login.lead': 'Log in to message your tutors and students, book lessons and answer requests.',
+  'login.email': 'Email',
+  'login.password': 'Password',
+  'login.submit': 'Log in',
+  'login.submitting': 'Logging in…',
+  'login.wrongCredentials': 'Wrong email or password.',
+  'login.failed': 'Could not log in. Please try again.',
+  'login.demoTitle': 'Demo accounts',
+  'login.demoHint': 'Password {password} for all. Pick one to fill the form.',
+
+  // Messages
+  'messages.title': 'Messages',
+  'messages.loading': 'Loading conversations…',
+  'messages.empty': 'No conversations yet. Start one above.',
+  'messages.lastFromMe': 'You: {content}',
+  'messages.noMessagesYet': 'No messages yet',
+  'messages.choose': 'Choose a conversation, or start a new one.',
+  'messages.conversation': 'Conversation',
+  'messages.writeTo': 'Write to',
+  'messages.choosePerson': 'Choose a person…',
+  'messages.start': 'Start',
+
+  // Thread
+  'thread.back': 'All conversations',
+  'thread.log': 'Messages with {name}',
+  'thread.loadEarlier': 'Load earlier messages',
+  'thread.loadingEarlier': 'Loading…',
+  'thread.loading': 'Loading messages…',
+  'thread.empty': 'No messages yet. Say hello!',
+  'thread.sender': '{name}:',
+  'thread.sending': 'Sending…',
+  'thread.notSent': 'Not sent: {reason}',
+  'thread.retry': 'Retry',
+  'thread.discard': 'Discard',
+  'thread.composerLabel': 'Message to {name}',
+  'thread.composerPlaceholder': 'Write a message…',
+  'thread.send': 'Send',
+  'thread.tooLong': '{length} / {max} characters: too long',
+  'thread.hint': 'Enter sends · Shift+Enter for a new line',
+  'thread.announceNew': 'New message from {name}: {content}',
+
+  // Lessons
+  'lessons.title': 'Lessons',
+  'lessons.listStudent': 'Your lessons',
+  'lessons.listTutor': 'Lessons with your students',
+  'lessons.loading': 'Loading lessons…',
+  'lessons.empty': 'No lessons yet.',
+  'lessons.status.pending': 'pending',
+  'lessons.status.confirmed': 'confirmed',
+  'lessons.status.cancelled': 'cancelled',
+  'lessons.status.completed': 'completed',
+  'lessons.meta': 'with {name} · {when} · {minutes} min',
+  'lessons.confirm': 'Confirm',
+  'lessons.complete': 'Complete',
+  'lessons.cancel': 'Cancel lesson',
+  'lessons.bookTitle': 'Book a lesson',
+  'lessons.subject': 'Subject',
+  'lessons.when': 'Date and time',
+  'lessons.duration': 'Duration',
+  'lessons.minutes': '{count, plural, one {# minute} other {# minutes}}',
+  'lessons.book': 'Book lesson',
+  'lessons.booking': 'Booking…',
+  'lessons.booked': 'Booked “{subject}”; waiting for the tutor to confirm.',
+
+  // Contact requests
+  'requests.title': 'Contact requests',
+  'requests.listStudent': 'Requests you sent',
+  'requests.listTutor': 'Requests from students',
+  'requests.loading': 'Loading requests…',
+  'requests.empty': 'No contact requests yet.',
+  'requests.from': 'From {name}',
+  'requests.to': 'To {name}',
+  'requests.status.pending': 'pending',
+  'requests.status.accepted': 'accepted',
+  'requests.status.declined': 'declined',
+  'requests.sent': 'Sent {when}',
+  'requests.accept': 'Accept',
+  'requests.decline': 'Decline',
+  'requests.sendTitle': 'Contact a tutor',
+  'requests.message': 'Message',
+  'requests.placeholder': 'What would you like to learn?',
+  'requests.send': 'Send request',
+  'requests.sending': 'Sending…',
+  'requests.done': 'Request sent.',
+} as const satisfies Record<string, string>
+
+/** Every message id; the French catalogue is typed by it. */
+export type MessageId = keyof typeof en
+export type Catalogue = Record<MessageId, string>

@@ -1,0 +1,14 @@
+export { en, type MessageId, type Catalogue } from './en'
+export { fr } from './fr'
+export { catalogues, type Message } from './catalogues'
+export { createDateFormatters, systemTimeZone, type DateFormatters } from './dates'
+export {
+  LOCALES,
+  LANGUAGE_NAMES,
+  LOCALE_STORAGE_KEY,
+  formattingLocale,
+  isLocale,
+  pickLocale,
+  type Locale,
+} from './locale'
+export { I18nProvider, useDates, useLocale, useMessageText, useT, type Translate } from './I18nProvider'

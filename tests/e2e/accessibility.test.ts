@@ -1,0 +1,299 @@
+import AxeBuilder from '@axe-core/playwright'
+import type { Locator, Page, Route } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  apiCall,
+  apiLogin,
+  blockSockets,
+  gotoConversation,
+  loginAs,
+  messagesWithText,
+  shot,
+  startE2E,
+  unique,
+  WAIT,
+  waitNotOnline,
+  waitOnline,
+  type ApiSession,
+  type E2E,
+} from './support/app'
+
+/**
+ * Both languages and accessibility: axe finds no serious or critical violation on any page, in English and French,
+ * at desktop width and at 360 px; every flow works with the keyboard alone, focus lands where a person expects, and
+ * live news reaches screen readers through the announcer's live regions.
+ */
+
+const VIEWPORTS = [
+  ['desktop', { width: 1280, height: 800 }],
+  ['mobile', { width: 360, height: 740 }],
+] as const
+
+/** axe's WCAG 2.1 A and AA rules; anything serious or critical fails, listed with where it is. */
+async function expectNoSeriousViolations(page: Page, where: string): Promise<void> {
+  const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()
+  const serious = violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+  expect(serious, where).toEqual([])
+}
+
+/** Whether the element is the one with keyboard focus. */
+const isFocused = (locator: Locator) => locator.evaluate((el) => el === document.activeElement)
+
+/** Presses Tab (or Shift+Tab) until `target` has focus, as a keyboard user would; fails after `max` presses. */
+async function tabTo(page: Page, target: Locator, { back = false, max = 60 } = {}): Promise<void> {
+  await target.waitFor({ timeout: WAIT })
+  for (let i = 0; i < max; i++) {
+    if (await isFocused(target)) return
+    await page.keyboard.press(back ? 'Shift+Tab' : 'Tab')
+  }
+  throw new Error(`${max} presses of ${back ? 'Shift+Tab' : 'Tab'} did not reach ${target}`)
+}
+
+/** Which element has focus, for assertions: its tag, its test id and its text. */
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const el = document.activeElement as HTMLElement | null
+    return { tag: el?.tagName.toLowerCase(), testId: el?.dataset.testid ?? null, text: el?.textContent?.trim() ?? '' }
+  })
+
+/** Chooses an option of a focused `<select>` by typing its first letters (the browser's type-ahead), no mouse. */
+async function typeIntoSelect(page: Page, select: Locator, text: string): Promise<void> {
+  await select.locator('option', { hasText: text }).first().waitFor({ state: 'attached', timeout: WAIT })
+  await tabTo(page, select)
+  await page.keyboard.type(text)
+  await expect.poll(() => select.evaluate((el: HTMLSelectElement) => el.selectedOptions[0]?.textContent ?? ''), { timeout: WAIT }).toContain(text)
+}
+
+const polite = (page: Page) => page.getByTestId('announcer-polite')
+const assertive = (page: Page) => page.getByTestId('announcer-assertive')
+
+describe('languages and accessibility', { timeout: 120_000 }, () => {
+  let e2e: E2E
+  let alice: ApiSession
+  let bob: ApiSession
+  let conversationId: string
+  beforeAll(async () => {
+    e2e = await startE2E()
+    ;[alice, bob] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'bob')])
+    const conversation = await apiCall<{ id: string }>(e2e, alice.token, 'POST', '/api/conversations', { participantId: bob.user.id })
+    conversationId = conversation.id
+    await apiCall(e2e, bob.token, 'POST', `/api/conversations/${conversationId}/messages`, {
+      content: 'Bonjour Alice ! Prête pour la leçon de mathématiques de demain matin ?',
+      clientId: `seed-${Date.now()}`,
+    })
+  })
+  afterAll(async () => {
+    await e2e?.close()
+  })
+
+  for (const [language, locale] of [
+    ['English', 'en-US'],
+    ['French', 'fr-FR'],
+  ] as const) {
+    for (const [label, viewport] of VIEWPORTS) {
+      it(`${language} at ${label} width: every page passes axe (login, messages, thread, lessons, requests, offline)`, async () => {
+        const lang = locale.slice(0, 2)
+        const name = (page: string) => `${page}-${lang}-${label}`
+        const context = await e2e.browser.newContext({ viewport, locale })
+        try {
+          const login = await context.newPage()
+          await login.goto(`${e2e.url}/`)
+          await login.getByTestId('demo-alice').waitFor({ timeout: WAIT })
+          // The browser's language decides, and <html lang> says it.
+          expect(await login.evaluate(() => document.documentElement.lang)).toBe(lang)
+          await expectNoSeriousViolations(login, name('login'))
+          await shot(login, name('a11y-login'))
+          await login.close()
+
+          const { page } = await loginAs(e2e, 'alice', { context })
+          expect(await page.getByTestId('connection-badge').textContent()).toBe(lang === 'fr' ? 'en ligne' : 'online')
+          await page.getByTestId('conversation').first().waitFor({ timeout: WAIT })
+          await expectNoSeriousViolations(page, name('messages'))
+          await shot(page, name('a11y-messages'))
+
+          await gotoConversation(page, conversationId)
+          await page.getByTestId('message').first().waitFor({ timeout: WAIT })
+          await expectNoSeriousViolations(page, name('thread'))
+          await shot(page, name('a11y-thread'))
+
+          await page.evaluate(() => (window.location.hash = '#/lessons'))
+          await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+          await expect.poll(() => page.locator('h1').textContent()).toBe(lang === 'fr' ? 'Cours' : 'Lessons')
+          await expectNoSeriousViolations(page, name('lessons'))
+          await shot(page, name('a11y-lessons'))
+
+          await page.evaluate(() => (window.location.hash = '#/contact-requests'))
+          await page.getByTestId('contact-request-list').waitFor({ timeout: WAIT })
+          await expectNoSeriousViolations(page, name('contact-requests'))
+          await shot(page, name('a11y-contact-requests'))
+
+          // Offline: the socket is refused (HTTP still works), the badge says so, and the page still passes.
+          await gotoConversation(page, conversationId)
+          blockSockets(e2e, alice.user.id, 60_000)
+          await waitNotOnline(page)
+          await expect.poll(() => assertive(page).textContent(), { timeout: WAIT }).toBe(
+            lang === 'fr'
+              ? 'Connexion perdue. Reconnexion en cours\u202f; les messages passent par HTTP en attendant.'
+              : 'Connection lost. Reconnecting; messages go over HTTP meanwhile.',
+          )
+          await expectNoSeriousViolations(page, name('offline'))
+          await shot(page, name('a11y-offline'))
+          blockSockets(e2e, alice.user.id, 0)
+          await page.evaluate(() => window.dispatchEvent(new Event('online')))
+          await waitOnline(page)
+          await expect.poll(() => polite(page).textContent(), { timeout: WAIT }).toBe(
+            lang === 'fr' ? 'Connexion rétablie\u202f: en ligne.' : 'Connection back: online.',
+          )
+        } finally {
+          blockSockets(e2e, alice.user.id, 0)
+          await context.close()
+        }
+      })
+    }
+  }
+
+  it('the header switch changes the language, <html lang> follows, and the choice survives a reload', async () => {
+    const { context, page } = await loginAs(e2e, 'carol')
+    try {
+      expect(await page.evaluate(() => document.documentElement.lang)).toBe('en')
+      await tabTo(page, page.getByTestId('lang-fr'))
+      await page.keyboard.press('Enter')
+      await expect.poll(() => page.evaluate(() => document.documentElement.lang)).toBe('fr')
+      expect(await page.getByTestId('lang-fr').getAttribute('aria-pressed')).toBe('true')
+      expect(await page.getByTestId('nav-lessons').textContent()).toMatch(/^Cours/)
+      await page.reload()
+      await page.getByTestId('current-user').waitFor({ timeout: WAIT })
+      expect(await page.evaluate(() => document.documentElement.lang)).toBe('fr')
+      expect(await page.locator('h1').textContent()).toBe('Messages')
+      expect(await page.getByTestId('connection-badge').textContent()).toMatch(/^(en ligne|reconnexion…)/)
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('keyboard only: log in, open a conversation, send, retry and discard, book and confirm a lesson, answer a request, log out', async () => {
+    const aliceContext = await e2e.browser.newContext({ viewport: { width: 1280, height: 800 } })
+    const bobSession = await loginAs(e2e, 'bob')
+    const page = await aliceContext.newPage()
+    const bobPage = bobSession.page
+    try {
+      // Log in: Tab to the fields, type, Enter. Focus lands on the main heading.
+      await page.goto(`${e2e.url}/`)
+      await tabTo(page, page.getByLabel('Email'))
+      await page.keyboard.type('alice@talemy.test')
+      await page.keyboard.press('Tab')
+      await page.keyboard.type('talemy')
+      await page.keyboard.press('Enter')
+      await page.getByTestId('current-user').waitFor({ timeout: WAIT })
+      await expect.poll(() => focused(page)).toMatchObject({ tag: 'h1', text: 'Messages' })
+      await waitOnline(page)
+
+      // Open the conversation with Bob from the list: focus goes to the composer.
+      const conversation = page.locator(`[data-testid="conversation"][data-conversation-id="${conversationId}"]`)
+      await tabTo(page, conversation)
+      await page.keyboard.press('Enter')
+      await page.locator(`[data-testid="thread"][data-conversation-id="${conversationId}"]`).waitFor({ timeout: WAIT })
+      await expect.poll(() => focused(page)).toMatchObject({ tag: 'textarea', testId: 'composer' })
+
+      // Send with Enter.
+      const hello = unique('Typed without a mouse')
+      await page.keyboard.type(hello)
+      await page.keyboard.press('Enter')
+      await messagesWithText(page, hello).and(page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+
+      // Bob answers: Alice's screen reader hears it once, through the polite region (not the whole thread).
+      const reply = unique('Heard by a screen reader')
+      await apiCall(e2e, bob.token, 'POST', `/api/conversations/${conversationId}/messages`, { content: reply, clientId: unique('c') })
+      await expect.poll(() => polite(page).textContent(), { timeout: WAIT }).toMatch(new RegExp(`^New message from Bob[^:]*: ${reply}$`))
+      expect(await page.getByTestId('message-list').getAttribute('aria-live')).toBe('off')
+
+      // Two sends the server refuses (socket cut, HTTP refused): Retry one, Discard the other, all from the keyboard.
+      const refuse = (route: Route) =>
+        route.request().method() !== 'POST'
+          ? route.fallback()
+          : route.fulfill({ status: 403, contentType: 'application/json', body: JSON.stringify({ error: { code: 'FORBIDDEN', message: 'No' } }) })
+      const POST_MESSAGE = /\/api\/conversations\/[^/]+\/messages$/
+      blockSockets(e2e, alice.user.id, 90_000)
+      await waitNotOnline(page)
+      await page.route(POST_MESSAGE, refuse)
+      const retried = unique('Refused, then retried')
+      const discarded = unique('Refused, then discarded')
+      for (const text of [retried, discarded]) {
+        await page.keyboard.type(text)
+        await page.keyboard.press('Enter')
+        await messagesWithText(page, text).and(page.locator('[data-status="failed"]')).waitFor({ timeout: WAIT })
+      }
+      await page.unroute(POST_MESSAGE, refuse)
+      await tabTo(page, messagesWithText(page, retried).getByRole('button', { name: 'Retry' }), { back: true })
+      await page.keyboard.press('Enter')
+      await messagesWithText(page, retried).and(page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await expect.poll(() => focused(page)).toMatchObject({ testId: 'composer' })
+      await tabTo(page, messagesWithText(page, discarded).getByRole('button', { name: 'Discard' }), { back: true })
+      await page.keyboard.press(' ')
+      await messagesWithText(page, discarded).waitFor({ state: 'detached', timeout: WAIT })
+      await expect.poll(() => focused(page)).toMatchObject({ testId: 'composer' })
+      blockSockets(e2e, alice.user.id, 0)
+      await page.evaluate(() => window.dispatchEvent(new Event('online')))
+      await waitOnline(page)
+
+      // Book a lesson: the nav link by keyboard, focus on the page's h1, the form by Tab and type-ahead.
+      await bobPage.evaluate(() => (window.location.hash = '#/lessons'))
+      await tabTo(page, page.getByTestId('nav-lessons'), { back: true })
+      await page.keyboard.press('Enter')
+      await expect.poll(() => focused(page)).toMatchObject({ tag: 'h1', text: 'Lessons' })
+      await typeIntoSelect(page, page.getByLabel('Tutor', { exact: true }), 'Bob')
+      const subject = unique('Keyboard algebra')
+      await tabTo(page, page.getByLabel('Subject'))
+      await page.keyboard.type(subject)
+      await page.keyboard.press('Enter')
+      const aliceLesson = page.getByTestId('lesson').filter({ hasText: subject })
+      await aliceLesson.getByTestId('lesson-status').filter({ hasText: 'pending' }).waitFor({ timeout: WAIT })
+
+      // Bob confirms it with the keyboard; focus stays on the lesson's card, whose buttons changed.
+      const bobLesson = bobPage.getByTestId('lesson').filter({ hasText: subject })
+      await tabTo(bobPage, bobLesson.getByRole('button', { name: 'Confirm' }))
+      await bobPage.keyboard.press('Enter')
+      await bobLesson.getByTestId('lesson-status').filter({ hasText: 'confirmed' }).waitFor({ timeout: WAIT })
+      expect(await isFocused(bobLesson)).toBe(true)
+      await aliceLesson.getByTestId('lesson-status').filter({ hasText: 'confirmed' }).waitFor({ timeout: WAIT })
+
+      // Alice sends a contact request; Bob, still on the lessons page, hears of it through the polite toast region.
+      await tabTo(page, page.getByTestId('nav-contactRequests'), { back: true })
+      await page.keyboard.press('Enter')
+      await expect.poll(() => focused(page)).toMatchObject({ tag: 'h1', text: 'Contact requests' })
+      await typeIntoSelect(page, page.getByLabel('Tutor', { exact: true }), 'Bob')
+      const note = unique('Could we practise without a mouse?')
+      await tabTo(page, page.getByLabel('Message'))
+      await page.keyboard.type(note)
+      await tabTo(page, page.getByRole('button', { name: 'Send request' }))
+      await page.keyboard.press('Enter')
+      await page.getByTestId('contact-request').filter({ hasText: note }).waitFor({ timeout: WAIT })
+      const toast = bobPage.getByTestId('toast').filter({ hasText: 'New contact request' })
+      await toast.waitFor({ timeout: WAIT })
+      expect(await bobPage.locator('.toasts').getAttribute('aria-live')).toBe('polite')
+
+      // Bob follows the toast with the keyboard and accepts; focus stays on the answered request's card.
+      await tabTo(bobPage, toast.getByRole('link'))
+      await bobPage.keyboard.press('Enter')
+      await expect.poll(() => focused(bobPage)).toMatchObject({ tag: 'h1', text: 'Contact requests' })
+      const bobRequest = bobPage.getByTestId('contact-request').filter({ hasText: note })
+      await tabTo(bobPage, bobRequest.getByRole('button', { name: 'Accept' }))
+      await bobPage.keyboard.press('Enter')
+      await bobRequest.getByTestId('contact-request-status').filter({ hasText: 'accepted' }).waitFor({ timeout: WAIT })
+      expect(await isFocused(bobRequest)).toBe(true)
+      await page.getByTestId('contact-request').filter({ hasText: note }).getByTestId('contact-request-status').filter({ hasText: 'accepted' }).waitFor({ timeout: WAIT })
+
+      // Log out: back on the login page, focus at its heading.
+      await tabTo(page, page.getByRole('button', { name: 'Log out' }), { back: true })
+      await page.keyboard.press('Enter')
+      await page.getByTestId('demo-alice').waitFor({ timeout: WAIT })
+      await expect.poll(() => focused(page)).toMatchObject({ tag: 'h1' })
+    } finally {
+      blockSockets(e2e, alice.user.id, 0)
+      await aliceContext.close()
+      await bobSession.context.close()
+    }
+  })
+})
