@@ -4,9 +4,11 @@ import { createRoot, type Root } from 'react-dom/client'
 import { Provider } from 'react-redux'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
+import { AnnouncerProvider } from '../../src/app/Announcer'
 import { App } from '../../src/app/App'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import type { User } from '../../src/contract'
+import { I18nProvider } from '../../src/i18n'
 import { fakeSockets } from '../unit/support/fakeSocket'
 import { alice, bob, contactRequest } from '../unit/support/fixtures'
 
@@ -76,7 +78,11 @@ async function renderAppAt(hash: string) {
   act(() =>
     root.render(
       <Provider store={store}>
-        <App />
+        <I18nProvider>
+          <AnnouncerProvider>
+            <App />
+          </AnnouncerProvider>
+        </I18nProvider>
       </Provider>,
     ),
   )
