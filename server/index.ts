@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import type { Id } from '../src/contract'
 import { TokenService, loadSigningKey } from './auth'
+import { DEFAULT_REFRESH_IDLE_SECONDS, DEFAULT_SESSION_MAX_SECONDS, SessionStore } from './sessions'
 import { openDatabase, type Db } from './db'
 import { createLogger, type LogLevel, type Logger } from './logger'
 import { configureHttpApp, createHttpApp } from './http'
@@ -29,15 +30,19 @@ export interface StartServerOptions {
   databaseUrl?: string
   /** Browser origins allowed for HTTP and the socket; default: this server's port on localhost and 127.0.0.1, and Vite's. */
   allowedOrigins?: string[]
-  /** Token lifetime. Default 3600. */
+  /** Access token lifetime. Default 900. */
   tokenTtlSeconds?: number
+  /** A session ends this long after its last refresh. Default 7 days. */
+  refreshIdleSeconds?: number
+  /** A session ends this long after its login. Default 30 days. */
+  sessionMaxSeconds?: number
+  /** The clock, in ms (tests of expiry). Default `Date.now`. */
+  now?: () => number
   /** Per-user budget for sends and other writes, socket and HTTP together. Default 10/s, bursts of 20. */
   rateLimit?: RateLimitOptions
   // --- extras beyond the contract ---
   /** Signing secret; default `JWT_SECRET`, else one generated once and kept in the database. */
   jwtSecret?: string
-  /** How long after expiry a token may still be refreshed. Default 7 days. */
-  refreshGraceSeconds?: number
   /** The built SPA to serve (with an SPA fallback); none when absent or without index.html. */
   staticDir?: string
   /** pino level; default silent under tests, else `LOG_LEVEL` or info. */
@@ -88,10 +93,19 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
 }
 
 async function startOn(db: Db, options: StartServerOptions, logger: Logger): Promise<RunningServer> {
-  const tokens = new TokenService(await loadSigningKey(db, options.jwtSecret ?? process.env.JWT_SECRET), {
-    ttlSeconds: options.tokenTtlSeconds,
-    refreshGraceSeconds: options.refreshGraceSeconds,
-  })
+  const now = options.now ?? Date.now
+  const signingKey = await loadSigningKey(db, options.jwtSecret ?? process.env.JWT_SECRET)
+  const tokens = new TokenService(signingKey, { ttlSeconds: options.tokenTtlSeconds, now })
+  const sessions = new SessionStore(
+    db,
+    tokens,
+    signingKey,
+    {
+      idleSeconds: options.refreshIdleSeconds ?? DEFAULT_REFRESH_IDLE_SECONDS,
+      maxSeconds: options.sessionMaxSeconds ?? DEFAULT_SESSION_MAX_SECONDS,
+    },
+    now,
+  )
   const origins = new OriginPolicy(options.allowedOrigins)
   const limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT)
   const sweep = setInterval(() => limiter.sweep(), 60_000)
@@ -103,15 +117,16 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
   const services = createServices({
     db,
     tokens,
+    sessions,
     limiter,
     notifier: createNotifier(io),
     presence: createPresence(io),
     conversationLocks: new KeyedMutex(),
     now: () => new Date(),
   })
-  configureHttpApp(app, { services, tokens, origins, staticDir: options.staticDir })
+  configureHttpApp(app, { services, sessions, origins, staticDir: options.staticDir })
   const blocks = new SocketBlocks()
-  attachHandlers(io, { services, tokens, blocks, logger })
+  attachHandlers(io, { services, sessions, blocks, logger, now })
 
   await app.listen({ port: options.port ?? 3000, host: options.host ?? '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo

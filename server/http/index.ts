@@ -8,16 +8,16 @@ import cors from '@fastify/cors'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { HTTP_STATUS, MAX_PACKET_BYTES } from '../../src/contract'
-import type { TokenService } from '../auth'
 import { AppError, toApiError } from '../errors'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
 import type { Services } from '../services'
+import type { SessionStore } from '../sessions'
 import { registerApiRoutes } from './api'
 
 export interface HttpDeps {
   services: Services
-  tokens: TokenService
+  sessions: SessionStore
   origins: OriginPolicy
   /** The built SPA (`dist/`); served with a fallback to index.html for client-side routes. */
   staticDir?: string
@@ -34,7 +34,7 @@ export function createHttpApp(logger: Logger): FastifyInstance {
 }
 
 /** Error and not-found handlers, the `/api` routes behind the Origin check and CORS, and the SPA. */
-export function configureHttpApp(app: FastifyInstance, { services, tokens, origins, staticDir }: HttpDeps): FastifyInstance {
+export function configureHttpApp(app: FastifyInstance, { services, sessions, origins, staticDir }: HttpDeps): FastifyInstance {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const apiError = error instanceof AppError ? toApiError(error) : fromFrameworkError(error)
     if (apiError.code === 'INTERNAL') request.log.error({ err: error }, 'request failed')
@@ -82,7 +82,7 @@ export function configureHttpApp(app: FastifyInstance, { services, tokens, origi
         allowedHeaders: ['authorization', 'content-type'],
         maxAge: 600,
       })
-      registerApiRoutes(api, { services, tokens })
+      registerApiRoutes(api, { services, sessions })
     },
     { prefix: '/api' },
   )
