@@ -17,7 +17,12 @@ export interface SessionTimers {
 }
 
 const globalTimers: SessionTimers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  setTimeout(callback, ms) {
+    const handle = setTimeout(callback, ms)
+    // In Node (tests, SSR) a pending refresh must not keep the process alive; browsers return a number.
+    ;(handle as { unref?: () => void }).unref?.()
+    return handle
+  },
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 }
 
