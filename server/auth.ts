@@ -78,11 +78,14 @@ export class TokenService {
     this.now = options.now ?? Date.now
   }
 
-  /** A token issued at `issuedAtMs` (default now), living `ttlSeconds`, never past `notAfterMs` (the session's end). */
-  issue(userId: Id, sessionId: string, issuedAtMs = this.now(), notAfterMs = Number.POSITIVE_INFINITY): Promise<string> {
+  /**
+   * A token issued at `issuedAtMs` (default now), living `ttlSeconds`, never past `notAfterMs` (the session's end).
+   * `tokenId` (`jti`) tells apart two tokens of one session issued in the same second.
+   */
+  issue(userId: Id, sessionId: string, issuedAtMs = this.now(), notAfterMs = Number.POSITIVE_INFINITY, tokenId?: string): Promise<string> {
     const issuedAt = Math.floor(issuedAtMs / 1000)
     const expiresAt = Math.min(issuedAt + this.ttlSeconds, Math.floor(notAfterMs / 1000))
-    return new SignJWT({ sid: sessionId })
+    return new SignJWT(tokenId ? { sid: sessionId, jti: tokenId } : { sid: sessionId })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(userId)
       .setIssuer(ISSUER)

@@ -86,7 +86,7 @@ export class SessionStore {
       await tx.query(`insert into refresh_tokens (hash, session_id, issued_at) values ($1, $2, $3)`, [hashOf(refreshToken), sessionId, new Date(now)])
     })
     this.remember(sessionId, { revoked: false, expiresAt })
-    return { userId, sessionId, refreshToken, token: await this.tokens.issue(userId, sessionId, now, expiresAt) }
+    return { userId, sessionId, refreshToken, token: await this.tokens.issue(userId, sessionId, now, expiresAt, this.tokenId(refreshToken)) }
   }
 
   /**
@@ -126,11 +126,12 @@ export class SessionStore {
     }
     const { row, issuedAt } = outcome
     this.remember(row.session_id, { revoked: false, expiresAt: ms(row.expires_at) })
+    const next = this.successor(refreshToken)
     return {
       userId: row.user_id,
       sessionId: row.session_id,
-      refreshToken: this.successor(refreshToken),
-      token: await this.tokens.issue(row.user_id, row.session_id, issuedAt, ms(row.expires_at)),
+      refreshToken: next,
+      token: await this.tokens.issue(row.user_id, row.session_id, issuedAt, ms(row.expires_at), this.tokenId(next)),
     }
   }
 
@@ -182,6 +183,11 @@ export class SessionStore {
   /** The refresh token that follows `refreshToken`: unguessable without the server's key, the same every time. */
   private successor(refreshToken: string): string {
     return createHmac('sha256', this.rotationKey).update(refreshToken).digest('base64url')
+  }
+
+  /** The access token's `jti`, bound to the refresh token issued with it (and re-derived with it in the reuse window). */
+  private tokenId(refreshToken: string): string {
+    return createHmac('sha256', this.rotationKey).update(`jti:${refreshToken}`).digest('base64url').slice(0, 22)
   }
 
   private async lockSession(tx: Queryable, hash: string): Promise<SessionRow | undefined> {
