@@ -288,4 +288,21 @@ describe('connection-state recovery is off', () => {
     expect(events.events).toEqual([{ event: 'message:new', payload: sent.body }])
     for (const socket of [aliceSocket, carolSocket]) socket.close()
   })
+
+  it("with an invalid token and another user's recovery id: refused, and nothing is delivered before the refusal", async () => {
+    const alice = await login(server.url, ALICE)
+    const aliceSocket = await connect(server.url, alice.token)
+    const intruder: ClientSocket = io(server.url, {
+      auth: { token: 'not-a-token', pid: aliceSocket.id, offset: '0-0' },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    })
+    const events = record(intruder)
+    const refusal = await new Promise<Error>((resolve) => intruder.once('connect_error', resolve))
+    expect(refusal.message).toBe('UNAUTHORIZED')
+    expect(events.events).toEqual([])
+    intruder.close()
+    aliceSocket.close()
+  })
 })
