@@ -6,61 +6,75 @@ import { unauthorized } from './errors'
 
 // Passwords live in ./passwords.ts.
 
-// --- Tokens: HS256 JWTs with jose ----------------------------------------------------------------
+// --- Access tokens: short HS256 JWTs with jose, each naming its session ----------------------------
 
-export const DEFAULT_TOKEN_TTL_SECONDS = 3600
-/** How long after expiry a token may still be exchanged at /api/auth/refresh. */
-export const DEFAULT_REFRESH_GRACE_SECONDS = 7 * 24 * 3600
+export const DEFAULT_TOKEN_TTL_SECONDS = 900
 const ISSUER = 'talemy'
+
+/** What a valid access token says. */
+export interface AccessClaims {
+  userId: Id
+  /** The session (`sessions.id`) the token belongs to: revoking it refuses the token at once. */
+  sessionId: string
+  /** When the token expires, in ms (its `exp` claim). */
+  expiresAt: number
+}
 
 export interface TokenServiceOptions {
   ttlSeconds?: number
-  refreshGraceSeconds?: number
+  /** The clock, in ms. Default `Date.now`. */
+  now?: () => number
 }
 
+/**
+ * Signs and checks access tokens. No clock tolerance: a token is refused from the second its `exp` names. Signing is
+ * deterministic (HS256 over the same claims), so the same (user, session, issue time) always gives the same token —
+ * what lets the refresh token's reuse window answer with the very pair it answered before.
+ *
+ * @example const token = await tokens.issue('user-alice', sessionId); (await tokens.verify(token)).sessionId
+ */
 export class TokenService {
-  private readonly ttlSeconds: number
-  private readonly graceSeconds: number
+  readonly ttlSeconds: number
+  private readonly now: () => number
 
   constructor(
     private readonly key: Uint8Array,
     options: TokenServiceOptions = {},
   ) {
     this.ttlSeconds = options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS
-    this.graceSeconds = options.refreshGraceSeconds ?? DEFAULT_REFRESH_GRACE_SECONDS
+    this.now = options.now ?? Date.now
   }
 
-  issue(userId: Id): Promise<string> {
-    return new SignJWT({})
+  /**
+   * A token issued at `issuedAtMs` (default now), living `ttlSeconds`, never past `notAfterMs` (the session's end).
+   * `tokenId` (`jti`) tells apart two tokens of one session issued in the same second.
+   */
+  issue(userId: Id, sessionId: string, issuedAtMs = this.now(), notAfterMs = Number.POSITIVE_INFINITY, tokenId?: string): Promise<string> {
+    const issuedAt = Math.floor(issuedAtMs / 1000)
+    const expiresAt = Math.min(issuedAt + this.ttlSeconds, Math.floor(notAfterMs / 1000))
+    return new SignJWT(tokenId ? { sid: sessionId, jti: tokenId } : { sid: sessionId })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(userId)
       .setIssuer(ISSUER)
-      .setIssuedAt()
-      .setExpirationTime(Math.floor(Date.now() / 1000) + this.ttlSeconds)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(expiresAt)
       .sign(this.key)
   }
 
-  /** The user id of a valid, unexpired token; throws UNAUTHORIZED otherwise. */
-  verify(token: unknown): Promise<Id> {
-    return this.check(token, 0)
-  }
-
-  /** Like `verify`, but accepts a token expired less than the grace period ago. */
-  verifyForRefresh(token: unknown): Promise<Id> {
-    return this.check(token, this.graceSeconds)
-  }
-
-  private async check(token: unknown, toleranceSeconds: number): Promise<Id> {
+  /** The claims of a well-signed, unexpired token; throws UNAUTHORIZED otherwise. Says nothing about revocation. */
+  async verify(token: unknown): Promise<AccessClaims> {
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) throw unauthorized()
     try {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: ['HS256'],
         issuer: ISSUER,
-        clockTolerance: toleranceSeconds,
-        requiredClaims: ['sub', 'exp'],
+        clockTolerance: 0,
+        currentDate: new Date(this.now()),
+        requiredClaims: ['sub', 'exp', 'sid'],
       })
-      if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw unauthorized()
-      return payload.sub
+      const { sub, sid, exp } = payload
+      if (typeof sub !== 'string' || !sub || typeof sid !== 'string' || !sid || typeof exp !== 'number') throw unauthorized()
+      return { userId: sub, sessionId: sid, expiresAt: exp * 1000 }
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw unauthorized('token expired')
       throw unauthorized()

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net'
 import type { Id } from '../src/contract'
 import { TokenService, loadSigningKey } from './auth'
 import { openDatabase, seedIfNew, shouldSeedDemo, type Db } from './db'
+import { DEFAULT_REFRESH_IDLE_SECONDS, DEFAULT_SESSION_MAX_SECONDS, SessionStore } from './sessions'
 import { createLogger, type LogLevel, type Logger } from './logger'
 import { configureHttpApp, createHttpApp } from './http'
 import { LoginThrottle, type LoginLimitOptions } from './loginThrottle'
@@ -33,14 +34,18 @@ export interface StartServerOptions {
   databaseUrl?: string
   /** Browser origins allowed for HTTP and the socket; default: this server's port on localhost and 127.0.0.1, and Vite's. */
   allowedOrigins?: string[]
-  /** Token lifetime. Default 3600. */
+  /** Access token lifetime. Default 900. */
   tokenTtlSeconds?: number
+  /** A session ends this long after its last refresh. Default 7 days. */
+  refreshIdleSeconds?: number
+  /** A session ends this long after its login. Default 30 days. */
+  sessionMaxSeconds?: number
+  /** The clock, in ms (tests of expiry). Default `Date.now`. */
+  now?: () => number
   /** Per-user budget for sends and other writes, socket and HTTP together. Default 10/s, bursts of 20. */
   rateLimit?: RateLimitOptions
   /** Seed the demo accounts (known password) and data. Default: only for the embedded database on a loopback host. */
   seedDemo?: boolean
-  /** The clock, in ms (tests of expiry and limits). Default `Date.now`. */
-  now?: () => number
   /** Failed-login throttling. Default 5 failures per email (and per email + address), 50 unknown-email failures per address, in 15 minutes. */
   loginLimit?: Partial<LoginLimitOptions>
   /** Trust `X-Forwarded-For` for the client address (Fastify's `trustProxy`: true, a hop count, or proxy addresses). Default false. */
@@ -50,8 +55,6 @@ export interface StartServerOptions {
   // --- extras beyond the contract ---
   /** Signing secret; default `JWT_SECRET`, else one generated once and kept in the database. */
   jwtSecret?: string
-  /** How long after expiry a token may still be refreshed. Default 7 days. */
-  refreshGraceSeconds?: number
   /** The built SPA to serve (with an SPA fallback); none when absent or without index.html. */
   staticDir?: string
   /** Per-user budget for `conversation:join`. Default 20/s, bursts of 50. */
@@ -117,10 +120,18 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
     const seeded = await seedIfNew(db, passwords, new Date(clock()))
     if (seeded) logger.warn('seeded the demo accounts (password "talemy"); SEED_DEMO=0 to start without them')
   }
-  const tokens = new TokenService(await loadSigningKey(db, options.jwtSecret), {
-    ttlSeconds: options.tokenTtlSeconds,
-    refreshGraceSeconds: options.refreshGraceSeconds,
-  })
+  const signingKey = await loadSigningKey(db, options.jwtSecret)
+  const tokens = new TokenService(signingKey, { ttlSeconds: options.tokenTtlSeconds, now: clock })
+  const sessions = new SessionStore(
+    db,
+    tokens,
+    signingKey,
+    {
+      idleSeconds: options.refreshIdleSeconds ?? DEFAULT_REFRESH_IDLE_SECONDS,
+      maxSeconds: options.sessionMaxSeconds ?? DEFAULT_SESSION_MAX_SECONDS,
+    },
+    clock,
+  )
   const origins = new OriginPolicy(options.allowedOrigins)
   const limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT, clock)
   const joinLimiter = new RateLimiter(options.joinRateLimit ?? DEFAULT_JOIN_RATE_LIMIT, clock)
@@ -136,6 +147,7 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
   const services = createServices({
     db,
     tokens,
+    sessions,
     limiter,
     notifier: createNotifier(io),
     presence: createPresence(io),
@@ -145,13 +157,14 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
     loginThrottle: new LoginThrottle(options.loginLimit),
     logger,
   })
-  configureHttpApp(app, { services, tokens, origins, staticDir: options.staticDir })
+  configureHttpApp(app, { services, sessions, origins, staticDir: options.staticDir })
   const blocks = new SocketBlocks()
   attachHandlers(io, {
     services,
-    tokens,
+    sessions,
     blocks,
     logger,
+    now: clock,
     joinLimiter,
     maxSocketsPerUser: options.maxSocketsPerUser ?? DEFAULT_MAX_SOCKETS_PER_USER,
   })

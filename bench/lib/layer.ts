@@ -9,7 +9,7 @@ import type { Id, User } from '../../src/contract'
 import { api } from '../../src/api'
 import { loggedIn, loggedOut } from '../../src/app/authSlice'
 import { makeStore } from '../../src/app/store'
-import { selectConnection, selectIsConnected } from '../../src/realtime'
+import { disconnect, selectConnection, selectIsConnected, shutdown } from '../../src/realtime'
 import { memoryStorage, onWebsocket } from './clients'
 import { waitFor } from './stats'
 
@@ -88,7 +88,11 @@ export async function layerClient(options: {
     },
     async close() {
       for (const off of subscriptions.splice(0)) off()
-      store.dispatch(loggedOut())
+      // Ends this client, not the seeded user's session: `auth/loggedOut` would revoke it on the server (POST
+      // /api/auth/logout), and later figures log in with the same seeded token.
+      store.dispatch(disconnect())
+      store.dispatch(shutdown())
+      store.dispatch(api.util.resetApiState())
       const all = latest && !sockets.includes(latest) ? [...sockets, latest] : sockets
       await waitFor(() => all.every((s) => !s.connected), 'the layer to close its socket', 10_000).catch(() => {
         for (const socket of all) socket.close()

@@ -1,18 +1,21 @@
 /**
  * Bench-only seeding for P7: the reference server seeds three demo users; P7 needs 1,000. The server has no API to
  * create users, so this writes them with the server's own database module (`server/db`: same migrations, same
- * tables) before the server starts, and issues their tokens with the server's `TokenService` and the same secret the
+ * tables) before the server starts, and starts their sessions with the server's `SessionStore` and the same secret the
  * server is given. Nothing here is used by the server itself.
  */
 import { randomUUID } from 'node:crypto'
 import { openDatabase } from '../../server/db'
 import { TokenService } from '../../server/auth'
 import { PasswordHasher } from '../../server/passwords'
+import { SessionStore } from '../../server/sessions'
 import type { SeededPair } from './hostProtocol'
 
 export async function seedPairs(dataDir: string, pairs: number, jwtSecret: string): Promise<SeededPair[]> {
   const db = await openDatabase({ dataDir })
-  const tokens = new TokenService(new TextEncoder().encode(jwtSecret), { ttlSeconds: 24 * 3600 })
+  const key = new TextEncoder().encode(jwtSecret)
+  const day = 24 * 3600
+  const sessions = new SessionStore(db, new TokenService(key, { ttlSeconds: day }), key, { idleSeconds: day, maxSeconds: day })
   const passwordHash = await new PasswordHasher().hash('talemy')
   const createdAt = new Date().toISOString()
   const result: SeededPair[] = []
@@ -46,11 +49,16 @@ export async function seedPairs(dataDir: string, pairs: number, jwtSecret: strin
         }
         result.push({
           conversationId: conversation!.id,
-          a: { id: a, token: await tokens.issue(a) },
-          b: { id: b, token: await tokens.issue(b) },
+          a: { id: a, token: '' },
+          b: { id: b, token: '' },
         })
       }
     })
+    // After the users are committed (a session references its user).
+    for (const pair of result) {
+      pair.a.token = (await sessions.start(pair.a.id)).token
+      pair.b.token = (await sessions.start(pair.b.id)).token
+    }
   } finally {
     await db.close()
   }

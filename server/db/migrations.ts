@@ -69,6 +69,25 @@ export const MIGRATIONS: readonly string[] = [
   create index contact_requests_tutor on contact_requests (tutor_id);
   create index contact_requests_student on contact_requests (student_id);
   `,
+  // Sessions: one per login; refresh tokens stored only as hashes, the rotated ones kept to recognise a replay.
+  `
+  create table sessions (
+    id text primary key,
+    user_id text not null references users(id),
+    created_at timestamptz not null,
+    last_refreshed_at timestamptz not null,
+    expires_at timestamptz not null,
+    revoked_at timestamptz
+  );
+  create index sessions_user on sessions (user_id);
+  create table refresh_tokens (
+    hash text primary key,
+    session_id text not null references sessions(id) on delete cascade,
+    issued_at timestamptz not null,
+    rotated_at timestamptz
+  );
+  create index refresh_tokens_session on refresh_tokens (session_id);
+  `,
 ]
 
 const MIGRATION_LOCK = 7_215_001

@@ -1,22 +1,29 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Id } from '../../src/contract'
-import { bearerToken, type TokenService } from '../auth'
+import { bearerToken } from '../auth'
 import type { Services } from '../services'
+import type { SessionStore } from '../sessions'
 
 interface ApiDeps {
   services: Services
-  tokens: TokenService
+  sessions: SessionStore
 }
 
 type IdParams = { Params: { id: string } }
 
 /** The contract's endpoints, thin: parse the request, call a service, send its result. */
-export function registerApiRoutes(api: FastifyInstance, { services, tokens }: ApiDeps): void {
+export function registerApiRoutes(api: FastifyInstance, { services, sessions }: ApiDeps): void {
   const { accounts, messaging, bookings } = services
-  const userOf = (request: FastifyRequest): Promise<Id> => tokens.verify(bearerToken(request.headers.authorization))
+  // Unexpired and of a live session: a logout refuses the session's access tokens at once.
+  const userOf = async (request: FastifyRequest): Promise<Id> =>
+    (await sessions.authenticate(bearerToken(request.headers.authorization))).userId
 
   api.post('/auth/login', async (request) => accounts.login(request.body, request.ip))
-  api.post('/auth/refresh', async (request) => accounts.refresh(bearerToken(request.headers.authorization)))
+  api.post('/auth/refresh', async (request) => accounts.refresh(request.body))
+  api.post('/auth/logout', async (request, reply) => {
+    await accounts.logout(bearerToken(request.headers.authorization), request.body)
+    return reply.status(204).send()
+  })
 
   api.get('/me', async (request) => accounts.me(await userOf(request)))
   api.get('/users', async (request) => accounts.listUsers(await userOf(request)))

@@ -8,17 +8,17 @@ import cors from '@fastify/cors'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { HTTP_STATUS, MAX_PACKET_BYTES } from '../../src/contract'
-import type { TokenService } from '../auth'
 import { AppError, toApiError } from '../errors'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
 import type { Services } from '../services'
+import type { SessionStore } from '../sessions'
 import { registerApiRoutes } from './api'
 import { registerSecurityHeaders } from './securityHeaders'
 
 export interface HttpDeps {
   services: Services
-  tokens: TokenService
+  sessions: SessionStore
   origins: OriginPolicy
   /** The built SPA (`dist/`); served with a fallback to index.html for client-side routes. */
   staticDir?: string
@@ -54,7 +54,7 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
 }
 
 /** Error and not-found handlers, the `/api` routes behind the Origin check and CORS, and the SPA. */
-export function configureHttpApp(app: FastifyInstance, { services, tokens, origins, staticDir }: HttpDeps): FastifyInstance {
+export function configureHttpApp(app: FastifyInstance, { services, sessions, origins, staticDir }: HttpDeps): FastifyInstance {
   const apiUrl = process.env.VITE_API_URL || process.env.NEXT_PUBLIC_API_URL
   void registerSecurityHeaders(app, () => (apiUrl ? [...origins.list(), apiUrl] : origins.list()))
 
@@ -105,7 +105,7 @@ export function configureHttpApp(app: FastifyInstance, { services, tokens, origi
         allowedHeaders: ['authorization', 'content-type'],
         maxAge: 600,
       })
-      registerApiRoutes(api, { services, tokens })
+      registerApiRoutes(api, { services, sessions })
     },
     { prefix: '/api' },
   )

@@ -1,13 +1,13 @@
 import type { Server as HttpServer } from 'node:http'
 import { Server } from 'socket.io'
-import { MAX_PACKET_BYTES, conversationIdSchema, parse, type Ack, type Id } from '../../src/contract'
-import type { TokenService } from '../auth'
-import { AppError, invalid, toApiError } from '../errors'
+import { MAX_PACKET_BYTES, conversationIdSchema, parse, sessionRenewSchema, type Ack, type Id } from '../../src/contract'
+import { AppError, invalid, toApiError, unauthorized } from '../errors'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
 import type { RateLimiter } from '../rateLimit'
 import type { Services } from '../services'
-import { conversationRoom, userRoom } from './rooms'
+import type { SessionStore } from '../sessions'
+import { conversationRoom, sessionRoom, userRoom } from './rooms'
 import { SocketSlots } from './socketSlots'
 import type { TalemyServer, TalemySocket } from './types'
 
@@ -17,13 +17,11 @@ export type { TalemyServer, TalemySocket } from './types'
 /** How many sockets one user may hold at once (tabs, devices); more is a runaway client or an attack. */
 export const DEFAULT_MAX_SOCKETS_PER_USER = 20
 
-/** Connection state recovery keeps a dropped session (rooms, missed events) this long. */
-export const RECOVERY_WINDOW_MS = 2 * 60 * 1000
-
 /**
  * The Socket.IO server on the HTTP server. Origins are checked in `allowRequest`, which also runs for a direct
  * WebSocket upgrade (CORS headers alone would not stop one). Handlers are attached later by `attachHandlers`,
- * once the services (which need this server to notify) exist.
+ * once the services (which need this server to notify) exist. Connection-state recovery is off: a recovery id (pid and
+ * offset) is no credential, and a reconnect is a new handshake with a live token (the browser catches up by refetching).
  */
 export function createSocketServer(httpServer: HttpServer, origins: OriginPolicy): TalemyServer {
   return new Server(httpServer, {
@@ -34,9 +32,6 @@ export function createSocketServer(httpServer: HttpServer, origins: OriginPolicy
       const allowed = origins.isAllowed(req.headers.origin)
       callback(allowed ? null : 'origin not allowed', allowed)
     },
-    // Middlewares run for recovered sessions too (skipMiddlewares: false): a token that expired while the client was
-    // away, or a user blocked by `blockSockets`, must not slip back in through recovery. Costs one JWT check.
-    connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: false },
   })
 }
 
@@ -63,13 +58,18 @@ export class SocketBlocks {
 
 export interface HandlerDeps {
   services: Services
-  tokens: TokenService
+  sessions: SessionStore
   blocks: SocketBlocks
   logger: Logger
+  /** The clock tokens are checked against, in ms. */
+  now: () => number
   /** The per-user budget of `conversation:join`. */
   joinLimiter: RateLimiter
   maxSocketsPerUser: number
 }
+
+/** setTimeout's longest delay; a later expiry is checked again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 type AckFn = (response: Ack<unknown>) => void
 type Handler = (socket: TalemySocket, payload: unknown) => Promise<unknown>
@@ -81,9 +81,50 @@ function handshakeError(code: 'UNAUTHORIZED' | 'UNAVAILABLE' | 'RATE_LIMITED', m
 
 export function attachHandlers(
   io: TalemyServer,
-  { services, tokens, blocks, logger, joinLimiter, maxSocketsPerUser }: HandlerDeps,
+  { services, sessions, blocks, logger, now, joinLimiter, maxSocketsPerUser }: HandlerDeps,
 ): void {
   const { messaging } = services
+  /** Per socket: the timer that disconnects it when its token expires unrenewed. */
+  const expiryTimers = new WeakMap<TalemySocket, ReturnType<typeof setTimeout>>()
+
+  function armExpiry(socket: TalemySocket) {
+    clearTimeout(expiryTimers.get(socket))
+    const delay = socket.data.expiresAt - now()
+    if (delay <= 0) {
+      expire(socket)
+      return
+    }
+    const timer = setTimeout(() => (now() >= socket.data.expiresAt ? expire(socket) : armExpiry(socket)), Math.min(delay, MAX_TIMER_MS))
+    timer.unref()
+    expiryTimers.set(socket, timer)
+  }
+
+  function expire(socket: TalemySocket) {
+    logger.debug({ socketId: socket.id, userId: socket.data.userId }, 'socket token expired')
+    // A server-side disconnect: the browser layer refreshes its token and reconnects.
+    socket.disconnect(true)
+  }
+
+  /** A newer token of the socket's own session: it lives on until that one expires. Another session's: disconnected. */
+  async function renew(socket: TalemySocket, payload: unknown): Promise<null> {
+    const input = parse(sessionRenewSchema, payload)
+    if (!input.ok) throw invalid(input.issues, 'payload')
+    const claims = await sessions.authenticate(input.value.token)
+    if (claims.userId !== socket.data.userId || claims.sessionId !== socket.data.sessionId) {
+      // After the ack has gone out (same transport, in order).
+      setImmediate(() => socket.disconnect(true))
+      throw unauthorized("not this socket's session")
+    }
+    if (claims.expiresAt > socket.data.expiresAt) {
+      socket.data.expiresAt = claims.expiresAt
+      armExpiry(socket)
+    }
+    return null
+  }
+
+  // A session ended here (logout, a replayed refresh token): its sockets go at once. Through the session's room, so
+  // an adapter spanning nodes carries it.
+  sessions.onRevoked((sessionId) => io.in(sessionRoom(sessionId)).disconnectSockets(true))
 
   const handlers: Record<string, Handler> = {
     'conversation:join': async (socket, conversationId) => {
@@ -103,13 +144,16 @@ export function attachHandlers(
       return null
     },
     'message:send': (socket, payload) => messaging.send(socket.data.userId, payload),
+    'session:renew': renew,
   }
 
   io.use((socket, next) => {
-    tokens.verify(socket.handshake.auth?.token).then(
-      (userId) => {
+    sessions.authenticate(socket.handshake.auth?.token).then(
+      ({ userId, sessionId, expiresAt }) => {
         if (blocks.isBlocked(userId)) return next(handshakeError('UNAVAILABLE', 'sockets are unavailable for this user'))
         socket.data.userId = userId
+        socket.data.sessionId = sessionId
+        socket.data.expiresAt = expiresAt
         next()
       },
       () => next(handshakeError('UNAUTHORIZED', 'missing or invalid token')),
@@ -128,14 +172,23 @@ export function attachHandlers(
   })
 
   io.on('connection', (socket) => {
-    const { userId } = socket.data
-    void socket.join(userRoom(userId))
-    logger.debug({ socketId: socket.id, userId, recovered: socket.recovered }, 'socket connected')
+    const { userId, sessionId } = socket.data
+    void socket.join([userRoom(userId), sessionRoom(sessionId)])
+    logger.debug({ socketId: socket.id, userId }, 'socket connected')
+    armExpiry(socket)
+    // The session may have ended while the handshake was under way (its room was empty when it was revoked).
+    void sessions.isLive(sessionId).then((live) => live || socket.disconnect(true))
 
     // Every event, known or not, goes through here: arguments are untrusted and a handler must never throw.
     socket.onAny((event: unknown, ...args: unknown[]) => {
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined
       const handler = typeof event === 'string' && Object.hasOwn(handlers, event) ? handlers[event] : undefined
+      // The timer may lag (a busy loop, or a test's clock moved on): no event is served on an expired token but a renewal.
+      if (event !== 'session:renew' && now() >= socket.data.expiresAt) {
+        ack?.({ ok: false, error: { code: 'UNAUTHORIZED', message: 'token expired' } })
+        expire(socket)
+        return
+      }
       if (!handler) {
         ack?.({ ok: false, error: { code: 'INVALID', message: 'unknown event' } })
         return
@@ -156,6 +209,7 @@ export function attachHandlers(
     })
 
     socket.on('disconnect', (reason) => {
+      clearTimeout(expiryTimers.get(socket))
       logger.debug({ socketId: socket.id, userId, reason }, 'socket disconnected')
     })
     socket.on('error', (error) => {

@@ -3,7 +3,7 @@ import type { Notifier, Presence } from '../services'
 import { conversationRoom, userRoom } from './rooms'
 import type { TalemyServer } from './types'
 
-/** Emits through `io.to(room)` only: broadcasts are what connection state recovery stores and replays. */
+/** Emits through `io.to(room)` only: rooms are what an adapter carries to other nodes. */
 export function createNotifier(io: TalemyServer): Notifier {
   return {
     messageStored(message, participantIds) {
@@ -23,7 +23,7 @@ export function createNotifier(io: TalemyServer): Notifier {
   }
 }
 
-/** Reads Socket.IO's own room membership, so recovered sockets (which get their rooms back) count too. */
+/** Reads Socket.IO's own room membership. */
 export function createPresence(io: TalemyServer): Presence {
   return {
     viewers(conversationId) {

@@ -1,14 +1,16 @@
-import { loginBodySchema, parse, type Id, type User } from '../../src/contract'
+import { loginBodySchema, logoutBodySchema, parse, refreshBodySchema, type Id, type User } from '../../src/contract'
 import { AppError, invalid, notFound, unauthorized } from '../errors'
 import type { ServiceContext } from './context'
 import { toUser, type UserRow } from './rows'
 
+/** What login and refresh answer: a short access token, the session's next refresh token, and who it is. */
 export interface Session {
   token: string
+  refreshToken: string
   user: User
 }
 
-export function createAccounts({ db, tokens, passwords, loginThrottle, logger }: ServiceContext) {
+export function createAccounts({ db, sessions, tokens, passwords, loginThrottle, logger }: ServiceContext) {
   async function findUser(id: Id): Promise<User | undefined> {
     const rows = await db.query<UserRow>('select id, name, role from users where id = $1', [id])
     return rows[0] ? toUser(rows[0]) : undefined
@@ -53,15 +55,31 @@ export function createAccounts({ db, tokens, passwords, loginThrottle, logger }:
         return { exists: true, user: check.ok ? found : undefined }
       })
       if (!row) throw new AppError('UNAUTHORIZED', 'wrong email or password')
-      return { token: await tokens.issue(row.id), user: toUser(row) }
+      const { token, refreshToken } = await sessions.start(row.id)
+      return { token, refreshToken, user: toUser(row) }
     },
 
-    /** A new token for the holder of a valid token, or of one expired within the grace period. */
-    async refresh(token: string | undefined): Promise<Session> {
-      const userId = await tokens.verifyForRefresh(token)
+    /** Rotates the session's refresh token: a new pair (see `SessionStore.refresh` for reuse and theft). */
+    async refresh(body: unknown): Promise<Session> {
+      const input = parse(refreshBodySchema, body ?? {})
+      if (!input.ok) throw invalid(input.issues)
+      const { userId, token, refreshToken } = await sessions.refresh(input.value.refreshToken)
       const user = await findUser(userId)
       if (!user) throw unauthorized('unknown user')
-      return { token: await tokens.issue(user.id), user }
+      return { token, refreshToken, user }
+    },
+
+    /**
+     * Ends the session named by the body's refresh token, or else by a valid (unexpired) access token. Refused only
+     * when neither names a session; a session already ended ends again, harmlessly.
+     */
+    async logout(accessToken: string | undefined, body: unknown): Promise<void> {
+      const input = parse(logoutBodySchema, body ?? {})
+      if (!input.ok) throw invalid(input.issues)
+      let sessionId = await sessions.sessionOfRefreshToken(input.value.refreshToken)
+      if (!sessionId && accessToken) sessionId = (await tokens.verify(accessToken)).sessionId
+      if (!sessionId) throw unauthorized('no session to end')
+      await sessions.revokeSession(sessionId)
     },
 
     async me(userId: Id): Promise<User> {

@@ -1,5 +1,6 @@
 import type { ContactRequest, Id, Lesson, Message } from '../../src/contract'
 import type { TokenService } from '../auth'
+import type { SessionStore } from '../sessions'
 import type { Db } from '../db'
 import type { Logger } from '../logger'
 import type { LoginThrottle } from '../loginThrottle'
@@ -25,6 +26,7 @@ export interface Presence {
 export interface ServiceContext {
   db: Db
   tokens: TokenService
+  sessions: SessionStore
   limiter: RateLimiter
   notifier: Notifier
   presence: Presence

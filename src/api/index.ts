@@ -1,16 +1,21 @@
 import type { ThunkAction, UnknownAction } from '@reduxjs/toolkit'
 import { createApi, fetchBaseQuery, type BaseQueryFn, type FetchArgs, type FetchBaseQueryError } from '@reduxjs/toolkit/query/react'
-import type { ContactRequest, ContactRequestStatus, Conversation, Id, Lesson, LessonStatus, Message, User } from '../contract'
+import { parse, userSchema, type ContactRequest, type ContactRequestStatus, type Conversation, type Id, type Lesson, type LessonStatus, type Message, type User } from '../contract'
+import type { DrainLock } from '../realtime/drainLock'
+import { loadAuth, loadRefreshToken, saveRefreshToken } from './credentials'
+import { tokenLifetime } from './jwt'
 import { loggedIn, sessionRefreshFailed, tokenRefreshed } from './session'
 import { LIST, TAG_TYPES } from './tags'
 import type { ApiExtra, Session, ThreadMessage } from './types'
 
 export * from './tags'
 export * from './session'
+export * from './credentials'
+export * from './jwt'
 export type * from './types'
 
 interface AuthState {
-  auth: { token: string | null }
+  auth: { token: string | null; user?: { id: string } | null }
 }
 
 /**
@@ -18,7 +23,7 @@ interface AuthState {
  * The token is read at request time, so a refreshed token is used by the next request.
  */
 const rawBaseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> = (args, api, extraOptions) => {
-  const { apiUrl, fetchFn } = (api.extra ?? { apiUrl: '' }) as ApiExtra
+  const { apiUrl, fetchFn } = extraOf(api.extra)
   return fetchBaseQuery({
     baseUrl: `${apiUrl}/api`,
     ...(fetchFn ? { fetchFn } : {}),
@@ -32,6 +37,8 @@ const rawBaseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError
 
 const urlOf = (args: string | FetchArgs) => (typeof args === 'string' ? args : args.url)
 const tokenOf = (getState: () => unknown) => (getState() as Partial<AuthState>).auth?.token ?? null
+const userIdOf = (getState: () => unknown) => (getState() as Partial<AuthState>).auth?.user?.id ?? null
+const extraOf = (extra: unknown): ApiExtra => (extra ?? { apiUrl: '' }) as ApiExtra
 
 /**
  * RTK Query's "automatic re-authorization by extending fetchBaseQuery": a 401 on any request but the auth ones gets
@@ -56,29 +63,75 @@ export type RefreshOutcome = 'refreshed' | 'refused' | 'unavailable'
 /** One refresh in flight per store (keyed by the store's `getState`, which every middleware and thunk shares). */
 const refreshesInFlight = new WeakMap<object, Promise<RefreshOutcome>>()
 
+/** A token with less than this left is not worth adopting from another tab: refresh it instead. */
+const ADOPT_MARGIN_MS = 5_000
+/** How long a tab waits for another one's refresh before going ahead itself (the server's reuse window covers it). */
+const REFRESH_LOCK_WAIT_MS = 10_000
+
+/** Holds `name` of `lock` (or gives up waiting after `REFRESH_LOCK_WAIT_MS`); resolves with its release. */
+function acquire(lock: DrainLock | undefined, name: string): Promise<() => void> {
+  if (!lock) return Promise.resolve(() => {})
+  return new Promise((resolve) => {
+    let settled = false
+    const timer = setTimeout(() => {
+      if (settled) return
+      settled = true
+      giveUp()
+      resolve(() => {})
+    }, REFRESH_LOCK_WAIT_MS)
+    const giveUp = lock.request(name, (release) => {
+      if (settled) return release()
+      settled = true
+      clearTimeout(timer)
+      resolve(release)
+    })
+  })
+}
+
 /**
- * Refreshes the token once for all concurrent callers of a store (the socket's refused handshake, any number of
- * 401s): `POST /api/auth/refresh` through the `refreshToken` mutation, which dispatches `auth/tokenRefreshed`.
- * A 4xx answer (but 408/429) is a refusal and dispatches `auth/refreshFailed`; anything else is `unavailable`.
+ * Refreshes the token once for all concurrent callers of a store (the socket's refused handshake or kick, the
+ * scheduled refresh, any number of 401s), and once for all tabs of the browser: under a lock per user it re-reads
+ * storage first, and a fresh token another tab saved meanwhile is adopted (`auth/tokenRefreshed`) instead of rotating
+ * the shared refresh token again. Otherwise `POST /api/auth/refresh` through the `refreshToken` mutation, which
+ * dispatches `auth/tokenRefreshed`. A 4xx answer (but 408/429) is a refusal and dispatches `auth/refreshFailed`;
+ * anything else is `unavailable`.
  *
  * @example const outcome = await store.dispatch(refreshSession()) // 'refreshed' | 'refused' | 'unavailable'
  */
 export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, unknown, UnknownAction> {
-  return (dispatch, getState) => {
+  return (dispatch, getState, extra) => {
     const key = getState as unknown as object
     const running = refreshesInFlight.get(key)
     if (running) return running
-    const thunk = api.endpoints.refreshToken.initiate(undefined, { track: false })
+    const { storage, refreshLock } = extraOf(extra)
     const refresh = (async (): Promise<RefreshOutcome> => {
-      if (!tokenOf(getState)) return 'refused'
-      const result = await (dispatch as unknown as (t: typeof thunk) => ReturnType<typeof thunk>)(thunk)
-      if ('data' in result && result.data) return 'refreshed'
-      const status = 'error' in result ? (result.error as { status?: unknown }).status : undefined
-      if (typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429) {
-        dispatch(sessionRefreshFailed())
-        return 'refused'
+      const tokenBefore = tokenOf(getState)
+      const userId = userIdOf(getState)
+      if (!tokenBefore || !userId) return 'refused'
+      const release = await acquire(refreshLock, `talemy.refresh.${userId}`)
+      try {
+        if (userIdOf(getState) !== userId) return 'refused'
+        const stored = loadAuth(storage)
+        const current = tokenOf(getState)
+        const fresh = (token: string | null | undefined) => (tokenLifetime(token)?.expiresAt ?? 0) - Date.now() > ADOPT_MARGIN_MS
+        if (stored?.user.id === userId && stored.token !== tokenBefore && fresh(stored.token)) {
+          // Another tab refreshed while this one waited: its token is ours too (one session per browser).
+          if (stored.token !== current) dispatch(tokenRefreshed({ token: stored.token }))
+          return 'refreshed'
+        }
+        if (current && current !== tokenBefore && fresh(current)) return 'refreshed'
+        const thunk = api.endpoints.refreshToken.initiate(undefined, { track: false })
+        const result = await (dispatch as unknown as (t: typeof thunk) => ReturnType<typeof thunk>)(thunk)
+        if ('data' in result && result.data) return 'refreshed'
+        const status = 'error' in result ? (result.error as { status?: unknown }).status : undefined
+        if (typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429) {
+          dispatch(sessionRefreshFailed())
+          return 'refused'
+        }
+        return 'unavailable'
+      } finally {
+        release()
       }
-      return 'unavailable'
     })()
       .catch((): RefreshOutcome => 'unavailable')
       .finally(() => refreshesInFlight.delete(key))
@@ -87,23 +140,54 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
   }
 }
 
+/**
+ * The body of a login or refresh answer, split: the session for the store, the refresh token for storage. An answer
+ * without a refresh token (a server without sessions) is a session that lasts as long as its access token.
+ */
+function splitSession(data: unknown): { session: Session; refreshToken: string | null } | null {
+  const { token, refreshToken, user } = (data ?? {}) as { token?: unknown; refreshToken?: unknown; user?: unknown }
+  const parsed = parse(userSchema, user)
+  if (typeof token !== 'string' || !token || !parsed.ok) return null
+  return { session: { token, user: parsed.value }, refreshToken: typeof refreshToken === 'string' && refreshToken ? refreshToken : null }
+}
+
+const malformedSession: FetchBaseQueryError = { status: 'PARSING_ERROR', originalStatus: 200, data: '', error: 'not a session' }
+
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
   tagTypes: TAG_TYPES,
   endpoints: (build) => ({
+    // `queryFn`s, not `query`s: what a mutation returns is kept in `state.api.mutations` and carried by its fulfilled
+    // action, so the refresh token is put in storage here and only `{ token, user }` goes on.
     login: build.mutation<Session, { email: string; password: string }>({
-      query: (body) => ({ url: '/auth/login', method: 'POST', body }),
+      async queryFn(body, { extra }, _extraOptions, baseQuery) {
+        const result = await baseQuery({ url: '/auth/login', method: 'POST', body })
+        if (result.error) return { error: result.error }
+        const answer = splitSession(result.data)
+        if (!answer) return { error: malformedSession }
+        if (answer.refreshToken) saveRefreshToken(extraOf(extra).storage, answer.session.user.id, answer.refreshToken)
+        return { data: answer.session }
+      },
       async onQueryStarted(_arg, { dispatch, queryFulfilled }) {
         const { data } = await queryFulfilled.catch(() => ({ data: null }))
         if (data) dispatch(loggedIn(data))
       },
     }),
     refreshToken: build.mutation<Session, void>({
-      query: () => ({ url: '/auth/refresh', method: 'POST' }),
-      async onQueryStarted(_arg, { dispatch, queryFulfilled }) {
-        const { data } = await queryFulfilled.catch(() => ({ data: null }))
-        if (data) dispatch(tokenRefreshed(data))
+      async queryFn(_arg, { extra, getState, dispatch }, _extraOptions, baseQuery) {
+        const { storage } = extraOf(extra)
+        const refreshToken = loadRefreshToken(storage, userIdOf(getState))
+        if (!refreshToken) return { error: { status: 401, data: { error: { code: 'UNAUTHORIZED', message: 'no refresh token' } } } }
+        const result = await baseQuery({ url: '/auth/refresh', method: 'POST', body: { refreshToken } })
+        if (result.error) return { error: result.error }
+        const answer = splitSession(result.data)
+        if (!answer) return { error: malformedSession }
+        if (answer.refreshToken) saveRefreshToken(storage, answer.session.user.id, answer.refreshToken)
+        // Here, not after the mutation settles: the store (and storage) hold the new token before the refresh lock is
+        // let go, so the next tab to take it finds the token and adopts it.
+        dispatch(tokenRefreshed(answer.session))
+        return { data: answer.session }
       },
     }),
     getMe: build.query<User, void>({ query: () => '/me' }),

@@ -1,4 +1,6 @@
 import type { Message, User } from '../contract'
+import type { DrainLock } from '../realtime/drainLock'
+import type { StorageLike } from '../realtime/outboxStorage'
 
 /** Where a message stands for the user who sent it; messages from the server carry no status (they are stored). */
 export type MessageStatus = 'pending' | 'sent' | 'failed'
@@ -10,6 +12,7 @@ export interface ThreadMessage extends Message {
   error?: { code: string; message: string }
 }
 
+/** What the `login` and `refreshToken` endpoints give the store: never the refresh token (kept in storage). */
 export interface Session {
   token: string
   user: User
@@ -20,4 +23,8 @@ export interface ApiExtra {
   apiUrl: string
   /** The `fetch` HTTP goes through (tests pass an in-memory server); default the global one. */
   fetchFn?: typeof fetch
+  /** Where the refresh token is kept (see `credentials.ts`). Without it, a session lasts as long as its access token. */
+  storage?: StorageLike
+  /** Lets one tab of the browser refresh a user's session at a time (Web Locks, or a lease in storage). */
+  refreshLock?: DrainLock
 }

@@ -1,10 +1,10 @@
 import { combineReducers, configureStore, type Middleware, type Reducer, type StoreEnhancer, type UnknownAction } from '@reduxjs/toolkit'
-import { api, type ApiExtra } from '../api'
-import { userSchema, parse } from '../contract'
-import { sessionRefreshFailed } from '../api'
+import { AUTH_STORAGE_KEY, api, loadAuth, saveAuth, sessionRefreshFailed, type ApiExtra } from '../api'
+import { createSessionMiddleware, type SessionMiddlewareOptions } from '../api/sessionMiddleware'
 import {
   PREFIX,
   connect,
+  defaultDrainLock,
   connectionSlice,
   createSocketMiddleware,
   shutdown,
@@ -72,10 +72,12 @@ export interface MakeStoreOptions {
   fetchFn?: typeof fetch
   /** Tuning of the realtime layer (drain lock, outbox limit, retry triggers, invalidation window, backoff…). */
   realtime?: RealtimeOptions
+  /** The clock and timers the scheduled token refresh uses (tests); default `Date.now` and the global timers. */
+  session?: Pick<SessionMiddlewareOptions, 'now' | 'timers'>
 }
 
-/** Where the session is saved. */
-export const AUTH_STORAGE_KEY = 'talemy.auth'
+/** Where the session is saved (the refresh token is kept apart, see `src/api/credentials.ts`). */
+export { AUTH_STORAGE_KEY }
 
 /**
  * A Web Storage stand-in kept in memory (Node, tests, browsers with storage disabled).
@@ -117,28 +119,6 @@ function defaultApiUrl(): string {
   const fromEnv = envApiUrl()
   if (fromEnv) return fromEnv
   return typeof window !== 'undefined' && window.location ? window.location.origin : ''
-}
-
-function loadAuth(storage: StorageLike): AuthState | undefined {
-  try {
-    const raw = storage.getItem(AUTH_STORAGE_KEY)
-    if (!raw) return undefined
-    const value = JSON.parse(raw) as { token?: unknown; user?: unknown }
-    const user = parse(userSchema, value.user)
-    if (typeof value.token !== 'string' || !value.token || !user.ok) return undefined
-    return { token: value.token, user: user.value }
-  } catch {
-    return undefined
-  }
-}
-
-function saveAuth(storage: StorageLike, auth: AuthState) {
-  try {
-    if (auth.token && auth.user) storage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: auth.token, user: auth.user }))
-    else storage.removeItem(AUTH_STORAGE_KEY)
-  } catch {
-    // A full or disabled storage only costs the reload-stays-logged-in convenience.
-  }
 }
 
 /**
@@ -223,7 +203,9 @@ export function devToolsStateSanitizer<S>(state: S): S {
 export function makeStore(options: MakeStoreOptions = {}) {
   const storage = options.storage ?? defaultStorage()
   const apiUrl = (options.apiUrl ?? defaultApiUrl()).replace(/\/+$/, '')
-  const extra: ApiExtra = { apiUrl, ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}) }
+  // One lock for the outbox drain and the token refresh (different names): Web Locks, else a lease in `storage`.
+  const lock = options.realtime?.drainLock ?? defaultDrainLock(storage)
+  const extra: ApiExtra = { apiUrl, storage, refreshLock: lock, ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}) }
   const restored = loadAuth(storage)
   const preloadedState: Partial<RootState> = {
     ...(restored ? { auth: restored } : {}),
@@ -242,6 +224,13 @@ export function makeStore(options: MakeStoreOptions = {}) {
     // The durable outbox lives next to the session, one key per user.
     storage,
     ...options.realtime,
+    drainLock: lock,
+  })
+  const sessionMiddleware = createSessionMiddleware({
+    apiUrl,
+    storage,
+    ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
+    ...options.session,
   })
 
   const store = configureStore({
@@ -253,7 +242,7 @@ export function makeStore(options: MakeStoreOptions = {}) {
         // asks for — comes before thunk's catch-all overload in `AppDispatch`. It passes thunks on untouched.
         .prepend(socketMiddleware)
         .prepend(...((options.extraMiddleware ?? []) as []))
-        .concat(apiMiddleware),
+        .concat(sessionMiddleware, apiMiddleware),
     // Notify subscribers at most once per task: a burst of socket events and their cache patches (all auto-batched
     // actions) is one render. RTK's 'tick' (one microtask) would notify before the layer's cache flush, itself a
     // microtask queued by the first event of the burst; two hops notify after it. Not the default 'raf': that never

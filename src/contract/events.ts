@@ -12,6 +12,11 @@ export interface SendMessagePayload {
   clientId: string
 }
 
+/** `session:renew`: a fresh access token of the socket's own session, so the socket outlives its first token. */
+export interface SessionRenewPayload {
+  token: string
+}
+
 /** Events the server emits; the browser's event table is keyed by this map. */
 export interface ServerToClientEvents {
   'message:new': (message: Message) => void
@@ -28,6 +33,11 @@ export interface ClientToServerEvents {
   'conversation:join': (conversationId: Id, ack: (res: Ack<null>) => void) => void
   'conversation:leave': (conversationId: Id, ack: (res: Ack<null>) => void) => void
   'message:send': (payload: SendMessagePayload, ack: (res: Ack<Message>) => void) => void
+  /**
+   * Replaces the socket's token with a newer one of the same session (ack `null`); refused `UNAUTHORIZED` when expired
+   * or revoked, and the socket is disconnected when the token is another session's or user's.
+   */
+  'session:renew': (payload: SessionRenewPayload, ack: (res: Ack<null>) => void) => void
 }
 
 export type ServerEventName = keyof ServerToClientEvents
@@ -54,4 +64,8 @@ export const SERVER_EVENTS = [
 /** Per-socket data the server attaches after the handshake. */
 export interface SocketData {
   userId: Id
+  /** The session of the token the socket was opened (or last renewed) with. */
+  sessionId: string
+  /** When that token expires, in ms: the server disconnects the socket then unless it was renewed. */
+  expiresAt: number
 }

@@ -101,11 +101,19 @@ export const sendMessageSchema = v.object({
   clientId: clientIdSchema,
 })
 
+const tokenString = (max: number) => v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(max, 'is too long'))
+/** `POST /api/auth/refresh`. */
+export const refreshBodySchema = v.object({ refreshToken: tokenString(1000) })
+/** `POST /api/auth/logout`: the refresh token is optional (a Bearer token may name the session instead). */
+export const logoutBodySchema = v.object({ refreshToken: v.optional(tokenString(1000)) })
+/** `session:renew`'s payload. */
+export const sessionRenewSchema = v.object({ token: tokenString(4096) })
 /** What the server accepts as the first argument of each client event. */
 export const clientEventSchemas = {
   'conversation:join': conversationIdSchema,
   'conversation:leave': conversationIdSchema,
   'message:send': sendMessageSchema,
+  'session:renew': sessionRenewSchema,
 }
 
 export const loginBodySchema = v.object({

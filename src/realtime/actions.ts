@@ -115,6 +115,9 @@ export const sessionEnded = createAction(`${PREFIX}sessionEnded`)
 /** The handshake was refused and a token refresh did not help: status `unauthorized` until the next login. */
 export const sessionExpired = createAction<ConnectionError>(`${PREFIX}sessionExpired`)
 
+/** The server refused `session:renew` (the token expired or its session ended): the socket lives until its old token ends. */
+export const renewFailed = createAction<ConnectionError>(`${PREFIX}renewFailed`)
+
 /** The server acknowledged a join. */
 export const joined = createAction<{ conversationId: Id }>(`${PREFIX}joined`)
 

@@ -8,6 +8,7 @@ import {
   disconnect,
   disconnected,
   reconnecting,
+  renewFailed,
   retryNow,
   sessionEnded,
   sessionExpired,
@@ -15,6 +16,7 @@ import {
   shutdown,
   type ConnectionError,
 } from './actions'
+import { emitWithAck } from './ack'
 import { backoffDelay } from './backoff'
 import { bindSocket } from './bindSocket'
 import type { SocketRootState } from './connectionSlice'
@@ -207,10 +209,17 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       const { status } = getState().socket.connection
       if (status !== 'idle' && status !== 'unauthorized') dispatch(sessionExpired({ code: 'UNAUTHORIZED', message: 'The session could not be renewed' }))
     } else if (options.tokenRefreshed?.match(action)) {
-      // A socket waiting to try again (refused, or backing off) tries now with the new token, e.g. one another tab got.
       const status = getState().socket.connection.status
       const socket = ctx.socket
-      if (!refreshing && !handshaking && socket && !socket.connected && (status === 'connecting' || status === 'reconnecting')) {
+      const token = options.selectToken(getState())
+      if (socket?.connected && token) {
+        // A live socket is renewed in place (`session:renew`): same socket, rooms and events, no reconnect. Should the
+        // server refuse it, the socket ends at its old token's expiry and comes back through a refresh (a kick).
+        void emitWithAck(socket, { event: 'session:renew', payload: { token } }, ctx.ackTimeoutMs).then((result) => {
+          if (result.kind === 'error') dispatch(renewFailed({ code: result.error.code, message: result.error.message }))
+        })
+      } else if (!refreshing && !handshaking && socket && !socket.connected && (status === 'connecting' || status === 'reconnecting')) {
+        // A socket waiting to try again (refused, or backing off) tries now with the new token, e.g. one another tab got.
         attemptNow()
       }
     } else if (retryNow.match(action)) {

@@ -3,7 +3,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
 import type { Id, User } from '../../src/contract'
 import { connected, joined, sendMessage } from '../../src/realtime'
-import { TokenService } from '../../server/auth'
 import { startServer, type RunningServer } from '../../server/index'
 import { conversationRoom } from '../../server/realtime/rooms'
 import { freshDataDir } from '../server/support/server'
@@ -146,33 +145,7 @@ describe('the server restarts', () => {
 })
 
 describe('a refused handshake', () => {
-  test('an expired token is refreshed once and the socket connects with the new one', async () => {
-    const dir = freshDataDir()
-    // Our own signing secret, so the test can sign a token that expired a minute ago (no waiting for one to expire).
-    const jwtSecret = 'integration-test-secret-0123456789abcdef'
-    const short = await startServer({ port: 0, dataDir: dir, jwtSecret })
-    try {
-      const tab1 = browserStore(short.url)
-      open.push(tab1)
-      const user = await tab1.login('alice@talemy.test')
-      tab1.close()
-      const expired = { token: await new TokenService(new TextEncoder().encode(jwtSecret), { ttlSeconds: -60 }).issue(user.id), user }
-      // A reload with a saved session whose token has expired.
-      const tab2 = browserStore(short.url)
-      open.push(tab2)
-      tab2.store.dispatch({ type: 'auth/loggedIn', payload: { token: expired.token, user: expired.user } })
-      await tab2.until(() => tab2.status() === 'connected')
-      const types = tab2.actions.map((a) => a.type)
-      expect(types).toContain('socket/connectFailed')
-      expect(types).toContain('auth/tokenRefreshed')
-      expect(tab2.store.getState().auth.token).not.toBe(expired.token)
-    } finally {
-      for (const s of open.splice(0)) s.close()
-      await short.close()
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
-
+  // An expired token at a reload: tests/integration/sessions.test.ts.
   test('a token that cannot be refreshed ends in unauthorized', async () => {
     const s = browserStore(server.url)
     open.push(s)

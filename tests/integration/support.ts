@@ -2,14 +2,17 @@ import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
 import { vi } from 'vitest'
 import { api, type ThreadMessage } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
 import type { Id } from '../../src/contract'
 import { selectConnection } from '../../src/realtime'
 
 export const PASSWORD = 'talemy'
 
-/** A store as the browser builds it (real socket.io-client, real HTTP), recording every plain action it sees. */
-export function browserStore(url: string) {
+/**
+ * A store as the browser builds it (real socket.io-client, real HTTP), recording every plain action it sees. Two
+ * stores given one `storage` are two tabs of one browser.
+ */
+export function browserStore(url: string, options: { storage?: StorageLike; fetchFn?: typeof fetch } = {}) {
   const actions: UnknownAction[] = []
   const record: Middleware = () => (next) => (action) => {
     if (typeof action === 'object' && action !== null) actions.push(action as UnknownAction)
@@ -18,7 +21,8 @@ export function browserStore(url: string) {
   let sockets = 0
   const store = makeStore({
     apiUrl: url,
-    storage: createMemoryStorage(),
+    storage: options.storage ?? createMemoryStorage(),
+    ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
     extraMiddleware: [record],
     createSocket: (socketUrl, options) => {
       sockets++
@@ -58,6 +62,7 @@ export function browserStore(url: string) {
     close() {
       for (const sub of subscriptions.splice(0)) sub.unsubscribe()
       store.dispatch({ type: 'socket/disconnect' })
+      store.dispatch({ type: 'socket/shutdown' })
     },
   }
 }

@@ -1,9 +1,7 @@
 import { request } from 'node:http'
 import { randomBytes } from 'node:crypto'
 import { SignJWT } from 'jose'
-import { io } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { Message } from './support/types'
 import {
   ALICE,
   BOB,
@@ -11,11 +9,7 @@ import {
   emitAck,
   http,
   login,
-  nextEvent,
-  record,
-  settle,
   startTestServer,
-  type ClientSocket,
   type TestServer,
 } from './support/server'
 
@@ -154,45 +148,7 @@ describe('blockSockets (test hook)', () => {
   })
 })
 
-describe('connection state recovery', () => {
-  it('recovers after a short transport drop: recovered is true and missed events arrive', async () => {
-    const socket: ClientSocket = io(server.url, {
-      auth: { token: alice.token },
-      transports: ['websocket'],
-      forceNew: true,
-      reconnectionDelay: 400,
-      reconnectionDelayMax: 400,
-      randomizationFactor: 0,
-    })
-    await new Promise((resolve) => socket.once('connect', () => resolve(null)))
-    // One event first, so the client holds an offset to recover from.
-    const first = nextEvent(socket, 'message:new')
-    await http(server.url, 'POST', '/api/conversations/conv-alice-bob/messages', {
-      token: bob.token,
-      body: { content: 'before the drop', clientId: `r-${Date.now()}-1` },
-    })
-    await first
-    await emitAck(socket, 'conversation:leave', 'conv-alice-bob')
-    const oldId = socket.id
-    const events = record(socket)
-
-    socket.io.engine.close()
-    // Wait until the server has seen the drop, then send while the client is away.
-    await vi.waitFor(() => expect(server.io.of('/').sockets.has(oldId!)).toBe(false), { timeout: 10_000, interval: 10 })
-    const missed = await http<Message>(server.url, 'POST', '/api/conversations/conv-alice-bob/messages', {
-      token: bob.token,
-      body: { content: 'while away', clientId: `r-${Date.now()}-2` },
-    })
-    await new Promise((resolve) => socket.once('connect', () => resolve(null)))
-    expect(socket.recovered).toBe(true)
-    expect(socket.id).toBe(oldId)
-    await vi.waitFor(() => expect(events.of('message:new')).not.toHaveLength(0), { timeout: 10_000, interval: 10 })
-    await settle()
-    expect(events.of('message:new')).toEqual([missed.body])
-    socket.close()
-  })
-})
-
+// Connection-state recovery is off: tests/server/sessions.test.ts.
 describe('graceful shutdown', () => {
   it('closes the transports: clients see a network drop (not "io server disconnect", which reads as a kick)', async () => {
     const own = await startTestServer()

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TokenService } from '../../server/auth'
+import { SessionStore } from '../../server/sessions'
 import { openDatabase, type Db, type Prepared } from '../../server/db'
 import { createLogger } from '../../server/logger'
 import { LoginThrottle } from '../../server/loginThrottle'
@@ -149,6 +150,7 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
     db = await openDatabase({ dataDir })
     executeMany = vi.fn(db.executeMany.bind(db))
     execute = vi.fn(db.execute.bind(db))
+    const tokens = new TokenService(new Uint8Array(32))
     const notifier: Notifier = {
       messageStored: (message) => void stored.push(message as Message),
       conversationRead: (userId, conversationId) => void reads.push({ userId, conversationId }),
@@ -157,7 +159,8 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
     }
     messaging = createMessaging({
       db: { ...db, executeMany, execute } as Db,
-      tokens: new TokenService(new Uint8Array(32)),
+      tokens,
+      sessions: new SessionStore(db, tokens, new Uint8Array(32), { idleSeconds: 60, maxSeconds: 60 }),
       limiter: new RateLimiter({ perSecond: 1e6, burst: 1e6 }),
       notifier,
       presence: { viewers: (conversationId) => viewers.get(conversationId) ?? new Set() },

@@ -34,7 +34,7 @@ describe('the realtime layer is keyed by the contract', () => {
 
   test('emits are the client events with their first argument', () => {
     expectTypeOf<Extract<Emit, { event: 'message:send' }>['payload']>().toEqualTypeOf<{ conversationId: string; content: string; clientId: string }>()
-    expectTypeOf<Emit['event']>().toEqualTypeOf<'conversation:join' | 'conversation:leave' | 'message:send'>()
+    expectTypeOf<Emit['event']>().toEqualTypeOf<'conversation:join' | 'conversation:leave' | 'message:send' | 'session:renew'>()
   })
 
   test('sendMessage: clientId optional in, always out', () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { api } from '../../src/api'
+import { api, REFRESH_STORAGE_KEY, saveRefreshToken } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { sendMessage, selectConnection, selectPendingMessages, connect } from '../../src/realtime'
 import { outboxStorageKey } from '../../src/realtime'
@@ -24,6 +24,8 @@ const auth = (req: StubRequest) => req.headers.authorization
 const unauthorized: StubReply = { status: 401, body: { error: { code: 'UNAUTHORIZED', message: 'expired' } } }
 
 function setup(storage = createMemoryStorage()) {
+  // A session as a login leaves it: the access token in the state, the refresh token in storage only.
+  saveRefreshToken(storage, alice.id, 'refresh-old')
   const sockets = fakeSockets()
   const actions: { type: string }[] = []
   const store = makeStore({
@@ -43,12 +45,12 @@ describe('single-flight refresh', () => {
     reply = async (req) => {
       if (req.url === '/api/auth/refresh') {
         await gate
-        return { status: 200, body: { token: 'new', user: alice } }
+        return { status: 200, body: { token: 'new', refreshToken: 'refresh-new', user: alice } }
       }
       if (auth(req) !== 'Bearer new') return unauthorized
       return { status: 200, body: [] }
     }
-    const { store, sockets, actions } = setup()
+    const { store, sockets, actions, storage } = setup()
     const queries = [
       store.dispatch(api.endpoints.getLessons.initiate()),
       store.dispatch(api.endpoints.getConversations.initiate()),
@@ -64,7 +66,9 @@ describe('single-flight refresh', () => {
     const results = await Promise.all(queries)
     expect(results.map((r) => r.isSuccess)).toEqual([true, true, true, true, true])
     expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(1)
-    expect(stub.requests.find((r) => r.url === '/api/auth/refresh')?.headers.authorization).toBe('Bearer old')
+    // The refresh token goes in the body (the access token is no refresh credential), and the next one is stored.
+    expect(stub.requests.find((r) => r.url === '/api/auth/refresh')?.body).toEqual({ refreshToken: 'refresh-old' })
+    expect(JSON.parse(storage.getItem(REFRESH_STORAGE_KEY) ?? 'null')).toEqual({ userId: alice.id, refreshToken: 'refresh-new' })
     expect(actions.filter((a) => a.type === 'auth/tokenRefreshed')).toHaveLength(1)
     expect(store.getState().auth.token).toBe('new')
     // The refused socket reconnects with the new token.

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
 import { inject } from 'vitest'
-import { startServer } from '../../../server/index'
+import { startServer, type StartServerOptions } from '../../../server/index'
 import { launchBrowser } from './browser'
 
 export type ServerHandle = Awaited<ReturnType<typeof startServer>>
@@ -27,11 +27,11 @@ export interface E2E {
  * One server on port 0 with a fresh copy of the seeded data (the server suite's template folder), serving the SPA
  * built for this run (production unless asked), and one browser, per test file.
  */
-export async function startE2E(options: { build?: 'production' | 'development' } = {}): Promise<E2E> {
+export async function startE2E(options: { build?: 'production' | 'development'; server?: StartServerOptions } = {}): Promise<E2E> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'talemy-e2e-'))
   await cp(inject('templateDataDir'), dataDir, { recursive: true })
   const staticDir = inject(options.build === 'development' ? 'e2eSpaDevDir' : 'e2eSpaDir')
-  const [server, browser] = await Promise.all([startServer({ port: 0, dataDir, staticDir }), launchBrowser()])
+  const [server, browser] = await Promise.all([startServer({ ...options.server, port: 0, dataDir, staticDir }), launchBrowser()])
   await mkdir(ARTIFACTS, { recursive: true })
   return {
     url: server.url.replace(/\/$/, ''),

@@ -1,0 +1,220 @@
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto'
+import type { Id } from '../src/contract'
+import type { AccessClaims, TokenService } from './auth'
+import type { Db, Queryable } from './db'
+import { unauthorized } from './errors'
+
+export const DEFAULT_REFRESH_IDLE_SECONDS = 7 * 24 * 3600
+export const DEFAULT_SESSION_MAX_SECONDS = 30 * 24 * 3600
+/** How long a rotated refresh token still answers with the pair it was rotated to (two tabs, a lost response). */
+export const REFRESH_REUSE_WINDOW_SECONDS = 30
+
+/** What a login or a refresh hands out. */
+export interface IssuedPair {
+  userId: Id
+  sessionId: string
+  token: string
+  refreshToken: string
+}
+
+export interface SessionPolicy {
+  /** A session ends this long after its last refresh. */
+  idleSeconds: number
+  /** A session ends this long after its login, whatever happens. */
+  maxSeconds: number
+}
+
+interface SessionRow {
+  session_id: string
+  user_id: string
+  created_at: Date
+  last_refreshed_at: Date
+  expires_at: Date
+  revoked_at: Date | null
+  rotated_at: Date | null
+}
+
+/** What the per-request check remembers of a session: the database stays the truth (one node for now). */
+interface KnownSession {
+  revoked: boolean
+  expiresAt: number
+}
+
+const MAX_KNOWN_SESSIONS = 50_000
+
+/** SHA-256: enough for a 256-bit random token (nothing to brute-force), and cheap enough for every refresh. */
+const hashOf = (refreshToken: string): string => createHash('sha256').update(refreshToken).digest('base64url')
+
+const ms = (value: Date | string | number): number => new Date(value).getTime()
+
+/**
+ * Sessions: one per login, in the `sessions` table, with one live refresh token (stored as a hash) and the hashes of
+ * the tokens it replaced. A refresh rotates the token; the next token is derived from the presented one with a server
+ * key (HMAC), and the access token is signed over the rotation's time, so a rotated token presented again within
+ * `REFRESH_REUSE_WINDOW_SECONDS` re-derives exactly the pair it got the first time without anything secret being
+ * stored. Presented later, it is taken for a stolen copy and the whole session is revoked.
+ *
+ * @example const pair = await sessions.start('user-alice'); const next = await sessions.refresh(pair.refreshToken)
+ */
+export class SessionStore {
+  private readonly known = new Map<string, KnownSession>()
+  private readonly revokedListeners = new Set<(sessionId: string) => void>()
+  private readonly rotationKey: Buffer
+
+  constructor(
+    private readonly db: Db,
+    private readonly tokens: TokenService,
+    signingKey: Uint8Array,
+    private readonly policy: SessionPolicy,
+    private readonly now: () => number = Date.now,
+  ) {
+    // A key of its own for the derivation, so no HMAC output ever equals a JWT signature.
+    this.rotationKey = createHmac('sha256', signingKey).update('talemy refresh-token rotation v1').digest()
+  }
+
+  /** A new session for `userId` (a successful login): a fresh access token and a random 256-bit refresh token. */
+  async start(userId: Id): Promise<IssuedPair> {
+    const now = this.now()
+    const sessionId = randomUUID()
+    const refreshToken = randomBytes(32).toString('base64url')
+    const expiresAt = now + this.policy.maxSeconds * 1000
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `insert into sessions (id, user_id, created_at, last_refreshed_at, expires_at) values ($1, $2, $3, $3, $4)`,
+        [sessionId, userId, new Date(now), new Date(expiresAt)],
+      )
+      await tx.query(`insert into refresh_tokens (hash, session_id, issued_at) values ($1, $2, $3)`, [hashOf(refreshToken), sessionId, new Date(now)])
+    })
+    this.remember(sessionId, { revoked: false, expiresAt })
+    return { userId, sessionId, refreshToken, token: await this.tokens.issue(userId, sessionId, now, expiresAt, this.tokenId(refreshToken)) }
+  }
+
+  /**
+   * Rotates `refreshToken`: the next pair. A token rotated less than 30 s ago answers with the same pair again; one
+   * rotated earlier revokes its session (theft). Unknown, revoked, idle or too old: UNAUTHORIZED.
+   */
+  async refresh(refreshToken: unknown): Promise<IssuedPair> {
+    if (typeof refreshToken !== 'string' || refreshToken.length === 0 || refreshToken.length > 1000) throw unauthorized('invalid refresh token')
+    const hash = hashOf(refreshToken)
+    const outcome = await this.db.transaction(async (tx) => {
+      const row = await this.lockSession(tx, hash)
+      if (!row) return { refused: 'invalid refresh token' } as const
+      if (row.revoked_at) return { refused: 'session ended' } as const
+      const now = this.now()
+      const idleEnd = ms(row.last_refreshed_at) + this.policy.idleSeconds * 1000
+      if (now >= ms(row.expires_at) || now >= idleEnd) {
+        await this.markRevoked(tx, row.session_id, now)
+        return { refused: 'session expired', revoked: row.session_id } as const
+      }
+      if (row.rotated_at) {
+        if (now - ms(row.rotated_at) <= REFRESH_REUSE_WINDOW_SECONDS * 1000) return { row, issuedAt: ms(row.rotated_at) } as const
+        await this.markRevoked(tx, row.session_id, now)
+        return { refused: 'refresh token reused', revoked: row.session_id } as const
+      }
+      await tx.query(`update refresh_tokens set rotated_at = $2 where hash = $1`, [hash, new Date(now)])
+      await tx.query(`insert into refresh_tokens (hash, session_id, issued_at) values ($1, $2, $3)`, [
+        hashOf(this.successor(refreshToken)),
+        row.session_id,
+        new Date(now),
+      ])
+      await tx.query(`update sessions set last_refreshed_at = $2 where id = $1`, [row.session_id, new Date(now)])
+      return { row, issuedAt: now } as const
+    })
+    if ('refused' in outcome) {
+      if (outcome.revoked) this.revoked(outcome.revoked)
+      throw unauthorized(outcome.refused)
+    }
+    const { row, issuedAt } = outcome
+    this.remember(row.session_id, { revoked: false, expiresAt: ms(row.expires_at) })
+    const next = this.successor(refreshToken)
+    return {
+      userId: row.user_id,
+      sessionId: row.session_id,
+      refreshToken: next,
+      token: await this.tokens.issue(row.user_id, row.session_id, issuedAt, ms(row.expires_at), this.tokenId(next)),
+    }
+  }
+
+  /**
+   * The claims of an access token whose session is still live; UNAUTHORIZED otherwise. One database read per session
+   * per process, then memory: a revocation here updates memory at once.
+   */
+  async authenticate(token: unknown): Promise<AccessClaims> {
+    const claims = await this.tokens.verify(token)
+    if (!(await this.isLive(claims.sessionId))) throw unauthorized('session ended')
+    return claims
+  }
+
+  /** Ends the session: its refresh tokens and access tokens are refused from now on, its sockets are told (`onRevoked`). */
+  async revokeSession(sessionId: string): Promise<void> {
+    const now = this.now()
+    await this.db.transaction((tx) => this.markRevoked(tx, sessionId, now))
+    this.revoked(sessionId)
+  }
+
+  /** The session a refresh token (live or rotated) belongs to, if any. */
+  async sessionOfRefreshToken(refreshToken: unknown): Promise<string | undefined> {
+    if (typeof refreshToken !== 'string' || refreshToken.length === 0 || refreshToken.length > 1000) return undefined
+    const rows = await this.db.query<{ session_id: string }>(`select session_id from refresh_tokens where hash = $1`, [hashOf(refreshToken)])
+    return rows[0]?.session_id
+  }
+
+  /** Called with the id of every session revoked in this process (logout, theft, expiry found at refresh). */
+  onRevoked(listener: (sessionId: string) => void): () => void {
+    this.revokedListeners.add(listener)
+    return () => void this.revokedListeners.delete(listener)
+  }
+
+  async isLive(sessionId: string): Promise<boolean> {
+    let session = this.known.get(sessionId)
+    if (!session) {
+      const rows = await this.db.query<{ revoked_at: Date | null; expires_at: Date }>(
+        `select revoked_at, expires_at from sessions where id = $1`,
+        [sessionId],
+      )
+      const row = rows[0]
+      if (!row) return false
+      session = { revoked: row.revoked_at !== null, expiresAt: ms(row.expires_at) }
+      this.remember(sessionId, session)
+    }
+    return !session.revoked && this.now() < session.expiresAt
+  }
+
+  /** The refresh token that follows `refreshToken`: unguessable without the server's key, the same every time. */
+  private successor(refreshToken: string): string {
+    return createHmac('sha256', this.rotationKey).update(refreshToken).digest('base64url')
+  }
+
+  /** The access token's `jti`, bound to the refresh token issued with it (and re-derived with it in the reuse window). */
+  private tokenId(refreshToken: string): string {
+    return createHmac('sha256', this.rotationKey).update(`jti:${refreshToken}`).digest('base64url').slice(0, 22)
+  }
+
+  private async lockSession(tx: Queryable, hash: string): Promise<SessionRow | undefined> {
+    // `for update` on the session: two refreshes with one token (two tabs) take turns, the second sees the rotation.
+    const rows = await tx.query<SessionRow>(
+      `select s.id as session_id, s.user_id, s.created_at, s.last_refreshed_at, s.expires_at, s.revoked_at, t.rotated_at
+         from refresh_tokens t join sessions s on s.id = t.session_id
+        where t.hash = $1
+          for update of s`,
+      [hash],
+    )
+    return rows[0]
+  }
+
+  private async markRevoked(tx: Queryable, sessionId: string, now: number): Promise<void> {
+    await tx.query(`update sessions set revoked_at = coalesce(revoked_at, $2) where id = $1`, [sessionId, new Date(now)])
+  }
+
+  private revoked(sessionId: string): void {
+    this.remember(sessionId, { revoked: true, expiresAt: 0 })
+    for (const listener of [...this.revokedListeners]) listener(sessionId)
+  }
+
+  private remember(sessionId: string, session: KnownSession): void {
+    this.known.delete(sessionId)
+    this.known.set(sessionId, session)
+    // Oldest first out: a forgotten session is read from the database again at its next use.
+    if (this.known.size > MAX_KNOWN_SESSIONS) this.known.delete(this.known.keys().next().value!)
+  }
+}

@@ -1,0 +1,128 @@
+import type { Middleware, ThunkDispatch, UnknownAction } from '@reduxjs/toolkit'
+import { shutdown } from '../realtime/actions'
+import type { StorageLike } from '../realtime/outboxStorage'
+import { clearRefreshToken, loadRefreshToken } from './credentials'
+import { refreshSession } from './index'
+import { refreshDueAt } from './jwt'
+import { loggedOut, sessionRefreshFailed } from './session'
+
+interface AuthRootState {
+  auth: { token: string | null; user: { id: string } | null }
+}
+
+/** The timer functions the middleware uses; default the global ones (read at each call, so fake timers apply). */
+export interface SessionTimers {
+  setTimeout(callback: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+const globalTimers: SessionTimers = {
+  setTimeout(callback, ms) {
+    const handle = setTimeout(callback, ms)
+    // In Node (tests, SSR) a pending refresh must not keep the process alive; browsers return a number.
+    ;(handle as { unref?: () => void }).unref?.()
+    return handle
+  },
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+}
+
+export interface SessionMiddlewareOptions {
+  /** The API's origin (`POST ${apiUrl}/api/auth/logout`). */
+  apiUrl: string
+  fetchFn?: typeof fetch
+  /** Where the refresh token is kept. */
+  storage: StorageLike
+  /** The clock, in ms. Default `Date.now`. */
+  now?: () => number
+  timers?: SessionTimers
+}
+
+/** Waits after a refresh that got no answer (offline): 2 s, 4 s, … at most a minute. */
+const retryDelay = (failures: number) => Math.min(60_000, 1_000 * 2 ** failures)
+
+/**
+ * The session's life in the browser, next to the api: it refreshes the access token before it expires (at 80% of its
+ * life, read from the token), through the api's `refreshSession` (single flight, one tab at a time); and at
+ * `auth/loggedOut` it forgets the stored refresh token and tells the server (`POST /api/auth/logout`, best effort: a
+ * logout offline still clears the browser).
+ *
+ * @example configureStore({ …, middleware: (gDM) => gDM().concat(createSessionMiddleware({ apiUrl, storage })) })
+ */
+export function createSessionMiddleware(options: SessionMiddlewareOptions): Middleware<object, AuthRootState> {
+  const now = options.now ?? Date.now
+  const timers = options.timers ?? globalTimers
+  return (mwApi) => {
+    const dispatch = mwApi.dispatch as ThunkDispatch<unknown, unknown, UnknownAction>
+    let timer: unknown = null
+    /** The token the timer is for; a new one (login, refresh, another tab's) reschedules. */
+    let scheduledFor: string | null = null
+    let failures = 0
+    /** After `socket/shutdown` (the page goes away, a test ends) nothing is scheduled any more. */
+    let stopped = false
+
+    function cancel() {
+      if (timer !== null) timers.clearTimeout(timer)
+      timer = null
+      scheduledFor = null
+    }
+
+    function schedule(token: string, delayMs: number) {
+      if (timer !== null) timers.clearTimeout(timer)
+      scheduledFor = token
+      timer = timers.setTimeout(() => {
+        timer = null
+        void dispatch(refreshSession()).then((outcome) => {
+          // Still the same token: the refresh got no answer (or adopted nothing); try again later.
+          if (outcome !== 'refused' && mwApi.getState().auth.token === token) schedule(token, retryDelay(++failures))
+        })
+      }, delayMs)
+    }
+
+    function follow(token: string | null) {
+      if (token === scheduledFor) return
+      if (!token) return cancel()
+      failures = 0
+      const due = refreshDueAt(token)
+      if (due === null) return cancel()
+      schedule(token, Math.max(0, due - now()))
+    }
+
+    function logout(prev: AuthRootState['auth']) {
+      const userId = prev.user?.id ?? null
+      const refreshToken = loadRefreshToken(options.storage, userId)
+      clearRefreshToken(options.storage, userId)
+      if (!prev.token && !refreshToken) return
+      const send = options.fetchFn ?? (typeof fetch === 'function' ? fetch : null)
+      if (!send) return
+      send(`${options.apiUrl}/api/auth/logout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(prev.token ? { authorization: `Bearer ${prev.token}` } : {}) },
+        body: JSON.stringify(refreshToken ? { refreshToken } : {}),
+        keepalive: true,
+      }).catch(() => {
+        // Best effort: offline, the session ends at its idle limit; this browser has forgotten it already.
+      })
+    }
+
+    return (next) => (action) => {
+      const prev = mwApi.getState().auth
+      const result = next(action)
+      if (stopped) return result
+      if (shutdown.match(action)) {
+        stopped = true
+        cancel()
+      } else if (loggedOut.match(action)) {
+        cancel()
+        logout(prev)
+      } else if (sessionRefreshFailed.match(action)) {
+        // This token's session cannot be renewed: nothing more to schedule for it (the next login brings a new one).
+        const token = mwApi.getState().auth.token
+        cancel()
+        scheduledFor = token
+      } else {
+        follow(mwApi.getState().auth.token)
+      }
+      return result
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loginAs, messagesWithText, openConversationWith, send, startE2E, unique, waitOnline, WAIT, type E2E } from './support/app'
+
+// Sessions in the real SPA, against a server whose access tokens live 4 s: the page refreshes before each expiry and
+// renews its socket in place, so it keeps sending on one socket across several token lifetimes; and logging out ends
+// the session on the server too.
+
+const TTL_SECONDS = 4
+
+describe('sessions in a real browser', { timeout: 120_000 }, () => {
+  let e2e: E2E
+  beforeAll(async () => {
+    e2e = await startE2E({ server: { tokenTtlSeconds: TTL_SECONDS } })
+  })
+  afterAll(async () => {
+    await e2e?.close()
+  })
+
+  const aliceSockets = async () => (await e2e.server.io.in('user:user-alice').fetchSockets()).map((s) => s.id)
+  const storedToken = (page: import('playwright-core').Page) =>
+    page.evaluate(() => (JSON.parse(localStorage.getItem('talemy.auth') ?? 'null') as { token?: string } | null)?.token ?? null)
+
+  it('keeps sending across several token lifetimes, on the same socket, and the logout ends the session', async () => {
+    const alice = await loginAs(e2e, 'alice')
+    try {
+      await openConversationWith(alice.page, 'Bob')
+      const socketIds = new Set(await aliceSockets())
+      const tokens = new Set([await storedToken(alice.page)])
+      const sent: string[] = []
+      const started = Date.now()
+      // About three lifetimes: a message every second or so, each confirmed before the next.
+      while (Date.now() - started < 3 * TTL_SECONDS * 1000) {
+        const text = unique(`across refreshes ${sent.length}`)
+        await send(alice.page, text)
+        await messagesWithText(alice.page, text).and(alice.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+        sent.push(text)
+        for (const id of await aliceSockets()) socketIds.add(id)
+        tokens.add(await storedToken(alice.page))
+        await alice.page.waitForTimeout(1_000)
+      }
+      await waitOnline(alice.page)
+      for (const text of sent) expect(await messagesWithText(alice.page, text).count()).toBe(1)
+      // Refreshed at least twice, renewed in place: one socket the whole time.
+      expect(tokens.size).toBeGreaterThanOrEqual(3)
+      expect([...socketIds]).toHaveLength(1)
+      const refreshToken = await alice.page.evaluate(
+        () => (JSON.parse(localStorage.getItem('talemy.refresh') ?? 'null') as { refreshToken?: string } | null)?.refreshToken ?? null,
+      )
+      expect(refreshToken).toBeTruthy()
+
+      // Log out: the browser forgets the refresh token and the server refuses it from then on.
+      await alice.page.getByRole('button', { name: 'Log out' }).click()
+      await alice.page.getByRole('button', { name: 'Log in' }).waitFor({ timeout: WAIT })
+      expect(await alice.page.evaluate(() => localStorage.getItem('talemy.refresh'))).toBeNull()
+      await expect
+        .poll(
+          async () =>
+            (await fetch(`${e2e.url}/api/auth/refresh`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ refreshToken }),
+            })).status,
+          { timeout: WAIT },
+        )
+        .toBe(401)
+    } finally {
+      await alice.context.close()
+    }
+  })
+})

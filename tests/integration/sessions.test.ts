@@ -1,0 +1,261 @@
+import { rmSync } from 'node:fs'
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { api, REFRESH_STORAGE_KEY, refreshSession, type ThreadMessage } from '../../src/api'
+import { loggedOut } from '../../src/app/authSlice'
+import { createMemoryStorage, type StorageLike } from '../../src/app/store'
+import { connected, disconnected, sendMessage } from '../../src/realtime'
+import { startServer, type RunningServer } from '../../server/index'
+import { freshDataDir, http } from '../server/support/server'
+import { browserStore, type BrowserStore } from './support'
+
+// The browser's side of sessions against the reference server: refresh before expiry with the socket renewed in place,
+// a kick for an expired token healed by itself, two tabs refreshing at once, logout, and the refresh token kept out
+// of Redux entirely.
+
+const open: BrowserStore[] = []
+const servers: { server: RunningServer; dir: string }[] = []
+
+async function serverWith(options: Parameters<typeof startServer>[0] = {}): Promise<RunningServer> {
+  const dir = freshDataDir()
+  const server = await startServer({ port: 0, dataDir: dir, rateLimit: { perSecond: 1000, burst: 1000 }, ...options })
+  servers.push({ server, dir })
+  return server
+}
+
+let shared: RunningServer
+beforeAll(async () => {
+  shared = await serverWith()
+})
+afterEach(() => {
+  for (const s of open.splice(0)) s.close()
+})
+afterAll(async () => {
+  for (const { server, dir } of servers.splice(0)) {
+    await server.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+function tab(url: string, options: Parameters<typeof browserStore>[1] = {}): BrowserStore {
+  const s = browserStore(url, options)
+  open.push(s)
+  return s
+}
+
+/** A storage that remembers every refresh token ever written to it. */
+function recordingStorage(): StorageLike & { refreshTokens: string[] } {
+  const inner = createMemoryStorage()
+  const refreshTokens: string[] = []
+  return {
+    refreshTokens,
+    getItem: (key) => inner.getItem(key),
+    removeItem: (key) => inner.removeItem(key),
+    setItem(key, value) {
+      if (key === REFRESH_STORAGE_KEY) refreshTokens.push((JSON.parse(value) as { refreshToken: string }).refreshToken)
+      inner.setItem(key, value)
+    },
+  }
+}
+
+/** A `fetch` that counts the refresh calls and can be made to fail them (as if offline). */
+function countingFetch() {
+  const state = { refreshes: 0, logouts: 0, failRefresh: false }
+  const fetchFn: typeof fetch = async (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+    if (url.endsWith('/api/auth/refresh')) {
+      state.refreshes++
+      if (state.failRefresh) throw new TypeError('Failed to fetch')
+    }
+    if (url.endsWith('/api/auth/logout')) state.logouts++
+    return fetch(input, init)
+  }
+  return Object.assign(state, { fetchFn })
+}
+
+const threadOf = (s: BrowserStore, id: string): ThreadMessage[] => s.thread(id)
+
+describe('a reload with an expired access token', () => {
+  test('the refused handshake refreshes with the stored refresh token, and the socket connects', async () => {
+    let clock = Date.now()
+    const server = await serverWith({ now: () => clock, tokenTtlSeconds: 60 })
+    const storage = createMemoryStorage()
+    const before = tab(server.url, { storage })
+    await before.login('alice@talemy.test')
+    await before.until(() => before.status() === 'connected')
+    before.close()
+    clock += 61_000 // the server's clock: to the browser the token still looks fresh, so only the server refuses it
+    const reloaded = tab(server.url, { storage })
+    const expired = reloaded.store.getState().auth.token
+    expect(expired).toBeTruthy()
+    await reloaded.until(() => reloaded.status() === 'connected')
+    const types = reloaded.actions.map((a) => a.type)
+    expect(types).toContain('socket/connectFailed')
+    expect(types).toContain('auth/tokenRefreshed')
+    expect(reloaded.store.getState().auth.token).not.toBe(expired)
+  })
+})
+
+describe('refresh before expiry', () => {
+  test('messages streamed across several token lifetimes all arrive, on one socket renewed in place', async () => {
+    const server = await serverWith({ tokenTtlSeconds: 5 })
+    const alice = tab(server.url)
+    const bob = tab(server.url)
+    await alice.login('alice@talemy.test')
+    const bobUser = await bob.login('bob@talemy.test')
+    await alice.until(() => alice.status() === 'connected')
+    await bob.until(() => bob.status() === 'connected')
+    const created = await alice.store.dispatch(api.endpoints.createConversation.initiate({ participantId: bobUser.id }))
+    const id = (created as { data: { id: string } }).data.id
+    await alice.openThread(id)
+    const socketId = alice.store.getState().socket.connection.socketId
+    const firstToken = alice.store.getState().auth.token
+
+    // Over HTTP, so the sender's own socket plays no part; one every 250 ms for ~13 s (over two and a half lifetimes).
+    const sent: string[] = []
+    const started = Date.now()
+    while (Date.now() - started < 13_000) {
+      const content = `stream ${sent.length}`
+      const result = await bob.store.dispatch(api.endpoints.postMessage.initiate({ conversationId: id, content, clientId: `stream-${sent.length}-${started}` }))
+      expect('data' in result).toBe(true)
+      sent.push(content)
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    await alice.until(() => threadOf(alice, id).filter((m) => m.content.startsWith('stream ')).length === sent.length, 20_000)
+    expect(threadOf(alice, id).filter((m) => m.content.startsWith('stream ')).map((m) => m.content)).toEqual(sent)
+    // Renewed, not reconnected: one connect, one socket id, no drop; and the token did change (twice at least).
+    expect(alice.actions.filter((a) => connected.match(a))).toHaveLength(1)
+    expect(alice.actions.filter((a) => disconnected.match(a))).toEqual([])
+    expect(alice.store.getState().socket.connection.socketId).toBe(socketId)
+    expect(alice.actions.filter((a) => a.type === 'auth/tokenRefreshed').length).toBeGreaterThanOrEqual(2)
+    expect(alice.store.getState().auth.token).not.toBe(firstToken)
+    expect(alice.actions.filter((a) => a.type === 'socket/renewFailed')).toEqual([])
+  })
+
+  test('a socket the server disconnects for an expired token comes back by itself, and nothing is lost', async () => {
+    const server = await serverWith({ tokenTtlSeconds: 3 })
+    const net = countingFetch()
+    const alice = tab(server.url, { fetchFn: net.fetchFn })
+    const bob = tab(server.url)
+    await alice.login('alice@talemy.test')
+    const bobUser = await bob.login('bob@talemy.test')
+    await alice.until(() => alice.status() === 'connected')
+    const created = await alice.store.dispatch(api.endpoints.createConversation.initiate({ participantId: bobUser.id }))
+    const id = (created as { data: { id: string } }).data.id
+    await alice.openThread(id)
+    // Refreshes fail (as if /auth/refresh were unreachable): the token runs out and the server disconnects the socket.
+    net.failRefresh = true
+    await alice.until(() => alice.actions.some((a) => disconnected.match(a) && a.payload.reason === 'io server disconnect'), 20_000)
+    // A message while Alice is away.
+    const missed = await bob.store.dispatch(api.endpoints.postMessage.initiate({ conversationId: id, content: 'while you were out', clientId: `away-${Date.now()}` }))
+    expect('data' in missed).toBe(true)
+    net.failRefresh = false
+    await alice.until(() => alice.actions.filter((a) => connected.match(a)).length === 2, 30_000)
+    await alice.until(() => threadOf(alice, id).some((m) => m.content === 'while you were out'), 20_000)
+    expect(alice.status()).toBe('connected')
+    // And what she sends now goes through.
+    const { payload } = alice.store.dispatch(sendMessage({ conversationId: id, content: 'back again' }))
+    await alice.until(() => threadOf(alice, id).find((m) => m.clientId === payload.clientId)?.status === 'sent')
+  })
+})
+
+describe('two tabs of one browser', () => {
+  test('refreshing at the same moment: one rotation, the other tab adopts its token, both stay logged in', async () => {
+    const storage = createMemoryStorage()
+    const net = countingFetch()
+    const tab1 = tab(shared.url, { storage, fetchFn: net.fetchFn })
+    await tab1.login('alice@talemy.test')
+    const tab2 = tab(shared.url, { storage, fetchFn: net.fetchFn }) // opened later: restores the session from storage
+    await tab1.until(() => tab1.status() === 'connected')
+    await tab2.until(() => tab2.status() === 'connected')
+    const refreshesBefore = net.refreshes
+
+    const outcomes = await Promise.all([tab1.store.dispatch(refreshSession()), tab2.store.dispatch(refreshSession())])
+    expect(outcomes).toEqual(['refreshed', 'refreshed'])
+    expect(net.refreshes - refreshesBefore).toBe(1)
+    const token = tab1.store.getState().auth.token!
+    expect(tab2.store.getState().auth.token).toBe(token)
+    expect((await http(shared.url, 'GET', '/api/me', { token })).status).toBe(200)
+    // Still one session for both: the next refresh works from either tab.
+    expect(await tab2.store.dispatch(refreshSession())).toBe('refreshed')
+    expect(await tab1.store.dispatch(refreshSession())).toBe('refreshed')
+    for (const t of [tab1, tab2]) expect(t.status()).toBe('connected')
+  })
+
+  test('two tabs that do not share a lock still stay logged in (the server answers the reused token with the same pair)', async () => {
+    const storage = createMemoryStorage()
+    const tab1 = tab(shared.url, { storage })
+    await tab1.login('alice@talemy.test')
+    const tab2 = tab(shared.url, { storage })
+    // Both read the same refresh token before either writes: what two tabs racing without any lock would send.
+    const [a, b] = await Promise.all([tab1.store.dispatch(api.endpoints.refreshToken.initiate(undefined, { track: false })), tab2.store.dispatch(api.endpoints.refreshToken.initiate(undefined, { track: false }))])
+    expect('data' in a && 'data' in b).toBe(true)
+    expect(tab1.store.getState().auth.token).toBe(tab2.store.getState().auth.token)
+    expect(await tab1.store.dispatch(refreshSession())).toBe('refreshed')
+  })
+})
+
+describe('logout', () => {
+  test('auth/loggedOut calls POST /api/auth/logout, forgets the refresh token, and the session is over on the server', async () => {
+    const storage = recordingStorage()
+    const net = countingFetch()
+    const alice = tab(shared.url, { storage, fetchFn: net.fetchFn })
+    await alice.login('alice@talemy.test')
+    await alice.until(() => alice.status() === 'connected')
+    const { token } = alice.store.getState().auth
+    const [refreshToken] = storage.refreshTokens
+    alice.store.dispatch(loggedOut())
+    expect(storage.getItem(REFRESH_STORAGE_KEY)).toBeNull()
+    await alice.until(() => net.logouts === 1)
+    await expect
+      .poll(async () => (await http(shared.url, 'POST', '/api/auth/refresh', { body: { refreshToken } })).status, { timeout: 15_000 })
+      .toBe(401)
+    expect((await http(shared.url, 'GET', '/api/me', { token: token! })).status).toBe(401)
+  })
+
+  test('offline, logout still clears the browser', async () => {
+    const storage = createMemoryStorage()
+    const offline: typeof fetch = async (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+      if (url.endsWith('/api/auth/logout')) throw new TypeError('Failed to fetch')
+      return fetch(input, init)
+    }
+    const alice = tab(shared.url, { storage, fetchFn: offline })
+    await alice.login('alice@talemy.test')
+    alice.store.dispatch(loggedOut())
+    expect(alice.store.getState().auth).toEqual({ token: null, user: null })
+    expect(storage.getItem(REFRESH_STORAGE_KEY)).toBeNull()
+    expect(storage.getItem('talemy.auth')).toBeNull()
+    expect(alice.status()).toBe('idle')
+  })
+})
+
+describe('the refresh token stays out of Redux', () => {
+  test('no action and no state ever contains it: login, refreshes, a refused handshake, logout', async () => {
+    let clock = Date.now()
+    const server = await serverWith({ now: () => clock, tokenTtlSeconds: 60 })
+    const storage = recordingStorage()
+    const s = tab(server.url, { storage })
+    const states: string[] = []
+    const unsubscribe = s.store.subscribe(() => states.push(JSON.stringify(s.store.getState())))
+    await s.login('alice@talemy.test')
+    await s.until(() => s.status() === 'connected')
+    expect(await s.store.dispatch(refreshSession())).toBe('refreshed')
+    // An expired token at the next handshake: the layer's own refresh path.
+    clock += 61_000
+    s.store.dispatch({ type: 'socket/disconnect' })
+    s.store.dispatch({ type: 'socket/connect' })
+    await s.until(() => s.status() === 'connected' && s.actions.filter((a) => a.type === 'auth/tokenRefreshed').length >= 2)
+    s.store.dispatch(loggedOut())
+    unsubscribe()
+    states.push(JSON.stringify(s.store.getState()))
+
+    expect(storage.refreshTokens.length).toBeGreaterThanOrEqual(3)
+    const actions = s.actions.map((a) => JSON.stringify(a))
+    for (const refreshToken of storage.refreshTokens) {
+      expect(actions.filter((a) => a.includes(refreshToken))).toEqual([])
+      expect(states.filter((state) => state.includes(refreshToken))).toEqual([])
+    }
+    // The mutations' own entries were there (so the check above looked at them), without the token.
+    expect(actions.some((a) => a.includes('"endpointName":"refreshToken"'))).toBe(true)
+  })
+})

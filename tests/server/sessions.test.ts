@@ -1,0 +1,308 @@
+import { decodeJwt } from 'jose'
+import { io } from 'socket.io-client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Message } from './support/types'
+import {
+  ALICE,
+  BOB,
+  CAROL,
+  connect,
+  emitAck,
+  http,
+  login,
+  nextEvent,
+  record,
+  startTestServer,
+  type ClientSocket,
+  type TestServer,
+} from './support/server'
+
+// Sessions: short access tokens naming their session, rotating refresh tokens with a 30 s reuse window, theft
+// detection, idle and absolute lifetimes, logout, `session:renew`, and sockets that end with their token.
+// Expiry is driven by the server's injected clock (`now`), never by sleeping; one test waits for a real 2 s expiry.
+
+const TTL = 60
+const IDLE = 600
+const MAX = 1800
+let server: TestServer
+/** The server's clock, in ms: tests only ever move it forward, each by what it needs. */
+let clock = Date.now()
+const advance = (seconds: number) => void (clock += seconds * 1000)
+
+beforeAll(async () => {
+  server = await startTestServer({ now: () => clock, tokenTtlSeconds: TTL, refreshIdleSeconds: IDLE, sessionMaxSeconds: MAX })
+})
+afterAll(() => server?.dispose())
+
+const refresh = (refreshToken: unknown) => http(server.url, 'POST', '/api/auth/refresh', { body: { refreshToken } })
+const me = (token: string) => http(server.url, 'GET', '/api/me', { token })
+const socketsOfUser = async (userId: string) => (await server.io.in(`user:${userId}`).fetchSockets()).map((s) => s.id)
+
+/** Resolves with the socket's disconnect reason. */
+const disconnection = (socket: ClientSocket) => new Promise<string>((resolve) => socket.once('disconnect', resolve))
+
+describe('login', () => {
+  it('answers a short access token naming its session, and an opaque refresh token of at least 128 bits', async () => {
+    const session = await login(server.url, ALICE)
+    expect(session).toEqual({ token: expect.any(String), refreshToken: expect.any(String), user: expect.objectContaining({ id: 'user-alice' }) })
+    expect(session.refreshToken).toMatch(/^[A-Za-z0-9_-]{22,}$/)
+    const claims = decodeJwt(session.token)
+    expect(claims).toMatchObject({ sub: 'user-alice', sid: expect.any(String) })
+    expect(claims.exp! - claims.iat!).toBe(TTL)
+    // Two logins, two sessions.
+    expect(decodeJwt((await login(server.url, ALICE)).token).sid).not.toBe(claims.sid)
+  })
+})
+
+describe('an expired access token', () => {
+  it('is refused at HTTP, at the handshake and at refresh, with no grace', async () => {
+    const { token } = await login(server.url, ALICE)
+    expect((await me(token)).status).toBe(200)
+    advance(TTL)
+    const http401 = await me(token)
+    expect(http401.status).toBe(401)
+    expect(http401.body.error.code).toBe('UNAUTHORIZED')
+    await expect(connect(server.url, token)).rejects.toThrow('UNAUTHORIZED')
+    // The access token is no refresh credential, as a body nor as a Bearer header.
+    expect((await refresh(token)).status).toBe(401)
+    expect((await http(server.url, 'POST', '/api/auth/refresh', { token })).status).toBe(400)
+  })
+})
+
+describe('POST /api/auth/refresh', () => {
+  it('rotates: a new pair, the new access token works, the refresh token changes every time', async () => {
+    const first = await login(server.url, ALICE)
+    const second = await refresh(first.refreshToken)
+    expect(second.status).toBe(200)
+    expect(second.body).toEqual({ token: expect.any(String), refreshToken: expect.any(String), user: expect.objectContaining({ id: 'user-alice' }) })
+    expect(second.body.refreshToken).not.toBe(first.refreshToken)
+    expect(decodeJwt(second.body.token).sid).toBe(decodeJwt(first.token).sid)
+    expect((await me(second.body.token)).status).toBe(200)
+    advance(1)
+    const third = await refresh(second.body.refreshToken)
+    expect(third.status).toBe(200)
+    expect(third.body.refreshToken).not.toBe(second.body.refreshToken)
+    expect(third.body.token).not.toBe(second.body.token)
+  })
+
+  it('answers the same new pair to the previous refresh token for 30 s after the rotation (two tabs, a lost answer)', async () => {
+    const first = await login(server.url, ALICE)
+    const rotated = await refresh(first.refreshToken)
+    advance(29)
+    const again = await refresh(first.refreshToken)
+    expect(again.status).toBe(200)
+    expect(again.body).toEqual(rotated.body)
+    // The pair given twice is live: it refreshes on.
+    expect((await refresh(again.body.refreshToken)).status).toBe(200)
+  })
+
+  it('takes a rotated token presented after the window for theft: 401, and the whole session is revoked', async () => {
+    const first = await login(server.url, ALICE)
+    const rotated = await refresh(first.refreshToken)
+    const socket = await connect(server.url, rotated.body.token)
+    const dropped = disconnection(socket)
+    advance(31)
+    const stolen = await refresh(first.refreshToken)
+    expect(stolen.status).toBe(401)
+    expect(stolen.body.error.code).toBe('UNAUTHORIZED')
+    // The legitimate holder's tokens die with the session, and its socket is disconnected.
+    expect((await refresh(rotated.body.refreshToken)).status).toBe(401)
+    expect((await me(rotated.body.token)).status).toBe(401)
+    expect(await dropped).toBe('io server disconnect')
+  })
+
+  it('refuses an unknown, malformed or missing refresh token', async () => {
+    expect((await refresh('x'.repeat(43))).status).toBe(401)
+    expect((await refresh(42)).status).toBe(400)
+    expect((await http(server.url, 'POST', '/api/auth/refresh', { body: {} })).status).toBe(400)
+    expect((await http(server.url, 'POST', '/api/auth/refresh')).status).toBe(400)
+  })
+
+  it('ends a session left idle for refreshIdleSeconds', async () => {
+    const first = await login(server.url, ALICE)
+    advance(IDLE - 1)
+    const kept = await refresh(first.refreshToken)
+    expect(kept.status).toBe(200)
+    advance(IDLE)
+    const idle = await refresh(kept.body.refreshToken)
+    expect(idle.status).toBe(401)
+    expect(idle.body.error.message).toMatch(/expired/)
+  })
+
+  it('ends a session sessionMaxSeconds after login however often it is refreshed; no access token outlives it', async () => {
+    let pair = await login(server.url, ALICE)
+    const loginAt = clock
+    while (clock + IDLE / 2 * 1000 < loginAt + MAX * 1000) {
+      advance(IDLE / 2)
+      const next = await refresh(pair.refreshToken)
+      expect(next.status).toBe(200)
+      pair = next.body
+    }
+    expect(decodeJwt(pair.token).exp! * 1000).toBeLessThanOrEqual(loginAt + MAX * 1000)
+    advance((loginAt + MAX * 1000 - clock) / 1000)
+    expect((await refresh(pair.refreshToken)).status).toBe(401)
+    expect((await me(pair.token)).status).toBe(401)
+  })
+})
+
+describe('POST /api/auth/logout', () => {
+  it.each([
+    ['a Bearer token', (s: { token: string }) => ({ token: s.token })],
+    ['a refresh token', (s: { refreshToken: string }) => ({ body: { refreshToken: s.refreshToken } })],
+  ])("with %s: 204; the session's refresh and access tokens stop working and its sockets are disconnected, not another session's", async (_name, credentials) => {
+    const session = await login(server.url, ALICE)
+    const other = await login(server.url, ALICE)
+    const mine = [await connect(server.url, session.token), await connect(server.url, session.token)]
+    const theirs = await connect(server.url, other.token)
+    const drops = mine.map(disconnection)
+    const result = await http(server.url, 'POST', '/api/auth/logout', credentials(session))
+    expect(result.status).toBe(204)
+    expect(await Promise.all(drops)).toEqual(['io server disconnect', 'io server disconnect'])
+    expect((await refresh(session.refreshToken)).status).toBe(401)
+    expect((await me(session.token)).status).toBe(401)
+    await expect(connect(server.url, session.token)).rejects.toThrow('UNAUTHORIZED')
+    // The other session of the same user is untouched.
+    expect(await emitAck(theirs, 'conversation:leave', 'conv-alice-bob')).toEqual({ ok: true, data: null })
+    expect(theirs.connected).toBe(true)
+    expect((await me(other.token)).status).toBe(200)
+    theirs.close()
+  })
+
+  it('refuses a request naming no session (401), and is repeatable with a refresh token (204)', async () => {
+    expect((await http(server.url, 'POST', '/api/auth/logout')).status).toBe(401)
+    expect((await http(server.url, 'POST', '/api/auth/logout', { body: { refreshToken: 'nope' } })).status).toBe(401)
+    const session = await login(server.url, BOB)
+    expect((await http(server.url, 'POST', '/api/auth/logout', { body: { refreshToken: session.refreshToken } })).status).toBe(204)
+    expect((await http(server.url, 'POST', '/api/auth/logout', { body: { refreshToken: session.refreshToken } })).status).toBe(204)
+  })
+})
+
+describe('session:renew', () => {
+  it("accepts a newer token of the socket's session: the socket outlives its first token", async () => {
+    const first = await login(server.url, ALICE)
+    const socket = await connect(server.url, first.token)
+    advance(TTL / 2)
+    const next = await refresh(first.refreshToken)
+    expect(await emitAck(socket, 'session:renew', { token: next.body.token })).toEqual({ ok: true, data: null })
+    advance(TTL / 2 + 1) // the first token has expired, the renewed one has not
+    expect(await emitAck(socket, 'conversation:leave', 'conv-alice-bob')).toEqual({ ok: true, data: null })
+    expect(socket.connected).toBe(true)
+    socket.close()
+  })
+
+  it('without a renewal, the first event after expiry is refused and the socket disconnected', async () => {
+    const { token } = await login(server.url, ALICE)
+    const socket = await connect(server.url, token)
+    const dropped = disconnection(socket)
+    advance(TTL)
+    expect(await emitAck(socket, 'conversation:leave', 'conv-alice-bob')).toEqual({ ok: false, error: { code: 'UNAUTHORIZED', message: 'token expired' } })
+    expect(await dropped).toBe('io server disconnect')
+  })
+
+  it.each([
+    ["another user's token", CAROL],
+    ["another session's token of the same user", ALICE],
+  ])('refuses %s with UNAUTHORIZED and disconnects the socket', async (_name, email) => {
+    const { token } = await login(server.url, ALICE)
+    const socket = await connect(server.url, token)
+    const dropped = disconnection(socket)
+    const foreign = await login(server.url, email)
+    const answer = await emitAck(socket, 'session:renew', { token: foreign.token })
+    expect(answer).toEqual({ ok: false, error: { code: 'UNAUTHORIZED', message: expect.any(String) } })
+    expect(await dropped).toBe('io server disconnect')
+  })
+
+  it('refuses an expired, forged or malformed token and leaves the socket on its own token', async () => {
+    const first = await login(server.url, ALICE)
+    const socket = await connect(server.url, first.token)
+    expect((await emitAck(socket, 'session:renew', { token: `${first.token}x` })).ok).toBe(false)
+    expect(await emitAck(socket, 'session:renew', { token: 5 })).toMatchObject({ ok: false, error: { code: 'INVALID' } })
+    expect(await emitAck(socket, 'session:renew')).toMatchObject({ ok: false, error: { code: 'INVALID' } })
+    expect(socket.connected).toBe(true)
+    socket.close()
+  })
+})
+
+describe('a socket whose token expires unrenewed', () => {
+  it('is disconnected by the server when the token expires (real 2 s token)', async () => {
+    const own = await startTestServer({ tokenTtlSeconds: 2 })
+    try {
+      const { token } = await login(own.url, ALICE)
+      const socket = await connect(own.url, token)
+      const exp = decodeJwt(token).exp! * 1000
+      // Bounded generously: a busy machine may be late, never early.
+      const reason = await Promise.race([
+        disconnection(socket),
+        new Promise<string>((resolve) => setTimeout(() => resolve('still connected after 20 s'), 20_000)),
+      ])
+      expect(reason).toBe('io server disconnect')
+      expect(Date.now()).toBeGreaterThanOrEqual(exp - 50)
+      socket.close()
+    } finally {
+      await own.dispose()
+    }
+  })
+})
+
+describe('connection-state recovery is off', () => {
+  it("a socket presenting another user's recovery id (pid, offset) gets none of that user's events", async () => {
+    const alice = await login(server.url, ALICE)
+    const bob = await login(server.url, BOB)
+    const carol = await login(server.url, CAROL)
+    const aliceSocket = await connect(server.url, alice.token)
+    const before = nextEvent(aliceSocket, 'message:new')
+    await http(server.url, 'POST', '/api/conversations/conv-alice-bob/messages', {
+      token: bob.token,
+      body: { content: 'for alice only', clientId: `rec-${Date.now()}-1` },
+    })
+    await before
+    // What a recovery handshake carries (socket.io-client sends `pid` and `offset` beside `auth`): Alice's socket id
+    // as the pid, and an offset before the message she just got.
+    const carolSocket: ClientSocket = io(server.url, {
+      auth: { token: carol.token, pid: aliceSocket.id, offset: '0-0' },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    })
+    const events = record(carolSocket)
+    await new Promise((resolve, reject) => {
+      carolSocket.once('connect', () => resolve(null))
+      carolSocket.once('connect_error', reject)
+    })
+    expect(carolSocket.recovered).not.toBe(true)
+    expect(await socketsOfUser('user-alice')).not.toContain(carolSocket.id)
+    // One more for Alice, then a marker for Carol: once the marker is in, anything for Alice would be too.
+    const aliceGets = nextEvent(aliceSocket, 'message:new')
+    await http(server.url, 'POST', '/api/conversations/conv-alice-bob/messages', {
+      token: bob.token,
+      body: { content: 'for alice again', clientId: `rec-${Date.now()}-2` },
+    })
+    await aliceGets
+    const conversation = await http<{ id: string }>(server.url, 'POST', '/api/conversations', { token: bob.token, body: { participantId: 'user-carol' } })
+    const marker = nextEvent(carolSocket, 'message:new')
+    const sent = await http<Message>(server.url, 'POST', `/api/conversations/${conversation.body.id}/messages`, {
+      token: bob.token,
+      body: { content: 'marker for carol', clientId: `rec-${Date.now()}-3` },
+    })
+    await marker
+    expect(events.events).toEqual([{ event: 'message:new', payload: sent.body }])
+    for (const socket of [aliceSocket, carolSocket]) socket.close()
+  })
+
+  it("with an invalid token and another user's recovery id: refused, and nothing is delivered before the refusal", async () => {
+    const alice = await login(server.url, ALICE)
+    const aliceSocket = await connect(server.url, alice.token)
+    const intruder: ClientSocket = io(server.url, {
+      auth: { token: 'not-a-token', pid: aliceSocket.id, offset: '0-0' },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    })
+    const events = record(intruder)
+    const refusal = await new Promise<Error>((resolve) => intruder.once('connect_error', resolve))
+    expect(refusal.message).toBe('UNAUTHORIZED')
+    expect(events.events).toEqual([])
+    intruder.close()
+    aliceSocket.close()
+  })
+})

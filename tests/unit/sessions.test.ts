@@ -1,0 +1,145 @@
+import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { loadRefreshToken, REFRESH_STORAGE_KEY, refreshDueAt, saveRefreshToken, tokenLifetime } from '../../src/api'
+import { loggedOut, tokenRefreshed } from '../../src/app/authSlice'
+import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { eventually } from './support/eventually'
+import { fakeSockets } from './support/fakeSocket'
+import { alice, bob } from './support/fixtures'
+import { startHttpStub, type StubReply, type StubRequest } from './support/httpStub'
+
+// The browser's session code: the token's lifetime read from the JWT, the refresh scheduled at 80% of it through the
+// injected timers, a live socket renewed in place with `session:renew`, and the logout.
+
+/** An unsigned JWT with these claims (the browser never checks signatures; the server does). */
+const jwt = (claims: Record<string, unknown>) =>
+  ['{"alg":"HS256"}', JSON.stringify(claims)].map((part) => Buffer.from(part).toString('base64url')).join('.') + '.sig'
+
+describe('tokenLifetime and refreshDueAt', () => {
+  test.each([
+    ['iat and exp', jwt({ iat: 1000, exp: 1900 }), { issuedAt: 1_000_000, expiresAt: 1_900_000 }, 1_720_000],
+    ['exp only (due at once: nothing says when it began)', jwt({ exp: 1900 }), { issuedAt: 1_900_000, expiresAt: 1_900_000 }, 1_900_000],
+    ['no exp', jwt({ iat: 1000 }), null, null],
+    ['not a JWT', 'opaque', null, null],
+    ['a payload that is not JSON', 'a.b.c', null, null],
+    ['nothing', null, null, null],
+  ])('%s', (_name, token, lifetime, due) => {
+    expect(tokenLifetime(token)).toEqual(lifetime)
+    expect(refreshDueAt(token)).toBe(due)
+  })
+})
+
+describe('refresh token storage', () => {
+  test('kept per user: another user gets nothing, and clearing is left to the session code', () => {
+    const storage = createMemoryStorage()
+    saveRefreshToken(storage, alice.id, 'r1')
+    expect(loadRefreshToken(storage, alice.id)).toBe('r1')
+    expect(loadRefreshToken(storage, bob.id)).toBeNull()
+    expect(loadRefreshToken(storage, null)).toBeNull()
+    storage.setItem(REFRESH_STORAGE_KEY, '{not json')
+    expect(loadRefreshToken(storage, alice.id)).toBeNull()
+  })
+})
+
+/** Timers driven by the test: what was scheduled, and a way to fire it. */
+function manualTimers() {
+  const pending = new Map<number, { callback: () => void; ms: number }>()
+  let next = 1
+  return {
+    pending,
+    setTimeout(callback: () => void, ms: number) {
+      pending.set(next, { callback, ms })
+      return next++
+    },
+    clearTimeout(handle: unknown) {
+      pending.delete(handle as number)
+    },
+    /** The delays of the timers waiting now. */
+    delays: () => [...pending.values()].map((t) => t.ms),
+    fireAll() {
+      const due = [...pending.entries()]
+      pending.clear()
+      for (const [, t] of due) t.callback()
+    },
+  }
+}
+
+describe('the scheduled refresh and the socket renewal', () => {
+  let stub: Awaited<ReturnType<typeof startHttpStub>>
+  let reply: (req: StubRequest) => StubReply
+  beforeEach(async () => {
+    stub = await startHttpStub((req) => reply(req))
+  })
+  afterEach(async () => {
+    await stub.close()
+  })
+
+  const NOW = 1_800_000_000_000
+  const first = jwt({ sub: alice.id, iat: NOW / 1000, exp: NOW / 1000 + 900 })
+  const second = jwt({ sub: alice.id, iat: NOW / 1000 + 720, exp: NOW / 1000 + 1620 })
+
+  function setup() {
+    const storage = createMemoryStorage()
+    saveRefreshToken(storage, alice.id, 'refresh-1')
+    const timers = manualTimers()
+    const sockets = fakeSockets()
+    const actions: { type: string; payload?: unknown }[] = []
+    const store = makeStore({
+      apiUrl: stub.url,
+      storage,
+      createSocket: sockets.createSocket,
+      preloadedState: { auth: { token: first, user: alice } },
+      session: { now: () => NOW, timers },
+      extraMiddleware: [() => (next) => (action) => (typeof action === 'object' && actions.push(action as { type: string }), next(action))],
+    })
+    return { store, storage, timers, sockets, actions }
+  }
+
+  test('at 80% of the token’s life: one refresh, the next token is scheduled in turn, the live socket is renewed in place', async () => {
+    reply = (req) => (req.url === '/api/auth/refresh' ? { status: 200, body: { token: second, refreshToken: 'refresh-2', user: alice } } : { status: 404 })
+    const { store, storage, timers, sockets, actions } = setup()
+    expect(timers.delays()).toEqual([720_000]) // 0.8 × 900 s, from the restored session
+    sockets.last.serverConnect('sock-1')
+
+    timers.fireAll()
+    await eventually(() => expect(store.getState().auth.token).toBe(second))
+    expect(stub.requests.filter((r) => r.url === '/api/auth/refresh').map((r) => r.body)).toEqual([{ refreshToken: 'refresh-1' }])
+    expect(loadRefreshToken(storage, alice.id)).toBe('refresh-2')
+    // The next one: 80% into the new token's life, from the (injected) now.
+    expect(timers.delays()).toEqual([720_000 + 720_000])
+    // Renewed, not reconnected: `session:renew` with the new token on the same socket.
+    expect(sockets.last.sent('session:renew').map((p) => p.args)).toEqual([[{ token: second }]])
+    expect(sockets.sockets).toHaveLength(1)
+    expect(sockets.last.connectCalls).toBe(1)
+    sockets.last.sent('session:renew')[0]!.ack({ ok: true, data: null })
+    // A refusal of a renewal is visible, and changes nothing else.
+    store.dispatch(tokenRefreshed({ token: second }))
+    sockets.last.sent('session:renew')[1]!.ack({ ok: false, error: { code: 'UNAUTHORIZED', message: 'session ended' } })
+    await eventually(() => expect(actions.filter((a) => a.type === 'socket/renewFailed')).toHaveLength(1))
+    expect(store.getState().socket.connection.status).toBe('connected')
+  })
+
+  test('a refused refresh stops the schedule (no loop); logout cancels it, forgets the refresh token and tells the server', async () => {
+    reply = (req) => (req.url === '/api/auth/logout' ? { status: 204 } : { status: 401, body: { error: { code: 'UNAUTHORIZED', message: 'session ended' } } })
+    const { store, storage, timers, actions } = setup()
+    timers.fireAll()
+    await eventually(() => expect(actions.filter((a) => a.type === 'auth/refreshFailed')).toHaveLength(1))
+    store.dispatch({ type: 'socket/noop' })
+    expect(timers.delays()).toEqual([])
+
+    store.dispatch(loggedOut())
+    expect(loadRefreshToken(storage, alice.id)).toBeNull()
+    await eventually(() => expect(stub.requests.filter((r) => r.url === '/api/auth/logout')).toHaveLength(1))
+    const logout = stub.requests.find((r) => r.url === '/api/auth/logout')!
+    expect(logout.headers.authorization).toBe(`Bearer ${first}`)
+    expect(logout.body).toEqual({ refreshToken: 'refresh-1' })
+    expect(timers.delays()).toEqual([])
+  })
+
+  test('a logout that follows another user’s login elsewhere leaves that user’s refresh token in storage', () => {
+    reply = () => ({ status: 204 })
+    const { store, storage } = setup()
+    saveRefreshToken(storage, bob.id, 'refresh-bob') // another tab logged in as Bob
+    store.dispatch(loggedOut({ keepOutbox: true }))
+    expect(loadRefreshToken(storage, bob.id)).toBe('refresh-bob')
+  })
+})
