@@ -18,7 +18,12 @@ export interface OpenDatabaseOptions {
 /** Opens the database, runs pending migrations and seeds the demo data on first start. */
 export async function openDatabase({ databaseUrl, dataDir, logger }: OpenDatabaseOptions): Promise<Db> {
   const started = Date.now()
-  const db = databaseUrl ? await openPostgres(databaseUrl) : await openPglite(pgliteDir(dataDir))
+  const db = databaseUrl
+    ? await openPostgres(databaseUrl)
+    : await openPglite(pgliteDir(dataDir), {
+        onWait: (holder) =>
+          logger?.warn({ dataDir, pid: holder?.pid }, 'the data folder is in use by another server: waiting up to 10 s for it to stop'),
+      })
   try {
     const applied = await migrate(db)
     const seeded = await seedIfNew(db)
