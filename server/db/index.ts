@@ -18,7 +18,12 @@ export interface OpenDatabaseOptions {
 /** Opens the database and runs pending migrations (demo data is `seedIfNew`'s, when asked). */
 export async function openDatabase({ databaseUrl, dataDir, logger }: OpenDatabaseOptions): Promise<Db> {
   const started = Date.now()
-  const db = databaseUrl ? await openPostgres(databaseUrl) : await openPglite(pgliteDir(dataDir))
+  const db = databaseUrl
+    ? await openPostgres(databaseUrl)
+    : await openPglite(pgliteDir(dataDir), {
+        onWait: (holder) =>
+          logger?.warn({ dataDir, pid: holder?.pid }, 'the data folder is in use by another server: waiting up to 10 s for it to stop'),
+      })
   try {
     const applied = await migrate(db)
     logger?.info({ kind: db.kind, migrationsApplied: applied, ms: Date.now() - started }, 'database ready')

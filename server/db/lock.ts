@@ -1,130 +1,159 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { basename, dirname } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { linkSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { kernelLockSupported, tryKernelLock } from './kernelLock'
+import { defaultObserve, describeSelf, judgeHolder, parseHolder, readOrUndefined, type LockHolder, type Observe } from './lockHolder'
 
-/**
- * Who holds a data folder: the pid, and on Linux the process's start time (clock ticks since boot, field 22 of
- * `/proc/<pid>/stat`) and the boot id. A pid alone is not an identity: after a SIGKILL the pid in a stale file may
- * belong to an unrelated process by the next start; the same pid with the same start time in the same boot cannot.
- */
-export interface LockHolder {
-  pid: number
-  start?: string
-  boot?: string
-}
+export type { LockHolder } from './lockHolder'
 
 export interface LockOptions {
-  /** Where `/proc` is; `null` when there is none (not Linux): then any live pid counts as a holder. */
-  procRoot?: string | null
+  /** How long a live holder is waited for (it may be shutting down) before refusing. Default 10 s. */
+  waitMs?: number
+  /** How often to look again while waiting. Default 100 ms. */
+  pollMs?: number
+  /** Take the kernel-released lock (kernelLock.ts) too. Default: where the platform has it (Linux). */
+  kernelLock?: boolean
+  /** How a pid in the file is looked at. Default: `/proc` on Linux, `ps` on other POSIX systems, `kill(pid, 0)` on Windows. */
+  observe?: Observe
+  /** Called once when a live holder makes us wait (with the holder the pid file names, if any). */
+  onWait?: (holder: LockHolder | undefined) => void
 }
 
-const defaultProcRoot = (): string | null => (process.platform === 'linux' ? '/proc' : null)
+/** The file in a locked folder naming its holder. */
+export const LOCK_FILE = 'server.pid'
+
+/** Folders (by device and inode) this process holds: a second open here is refused at once, not waited for. */
+const heldHere = new Set<string>()
 
 /**
- * Takes `file` for this process, refusing (throws "… is in use by another server (pid N)") when the process named in
- * it still holds it. The file is created exclusively (`wx`), so two servers starting together cannot both take it;
- * a stale one is removed and the take retried. Returns the release function, which removes the file only while it is
- * still ours.
+ * Takes `folder` for this process, so that two servers never open one data folder. Resolves with the release
+ * function; rejects with "… is in use by another server (pid N) …", saying what to do, when a live server keeps it for
+ * longer than `waitMs`.
  *
- * Stale means: the pid is dead; or (Linux) the process with that pid now is not the one that wrote the file (another
- * start time or boot). A file holding only a pid (written by an older version) names a holder on Linux only when that
- * pid is a node process running the server entry (`server/main`); elsewhere, when the pid is alive. A second server in
- * this very process is refused too (on Linux, where the file tells this process from an earlier one with its pid).
+ * Two locks, both taken:
+ * - on Linux, the kernel lock (an abstract Unix socket, kernelLock.ts), which the kernel releases the moment its holder
+ *   dies: a restart right after a SIGKILL never waits for the killed process to be reaped;
+ * - everywhere, `server.pid`, created exclusively with its whole content (written aside, then hard-linked into place),
+ *   naming the holder for error messages and for systems without the kernel lock. A file whose process is gone, a
+ *   zombie, exiting, or another process by now (lockHolder.ts `judgeHolder`) is stale: it is removed and the take
+ *   retried. Only a live holder is waited for.
+ *
+ * @example const release = await lockFolder('.data'); …; release()
  */
-export function lockFolder(file: string, options: LockOptions = {}): () => void {
-  const procRoot = options.procRoot === undefined ? defaultProcRoot() : options.procRoot
-  const mine = JSON.stringify(describeProcess(process.pid, procRoot) ?? { pid: process.pid })
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      writeFileSync(file, mine, { flag: 'wx' })
-      return () => {
-        if (readOrUndefined(file) === mine) rmSync(file, { force: true })
+export async function lockFolder(folder: string, options: LockOptions = {}): Promise<() => void> {
+  const { waitMs = 10_000, pollMs = 100, onWait } = options
+  const observe = options.observe ?? defaultObserve()
+  mkdirSync(folder, { recursive: true })
+  const key = folderKey(folder)
+  if (heldHere.has(key)) {
+    throw new Error(`${folder} is in use by another server in this process: close that one first, or use another data folder`)
+  }
+  heldHere.add(key)
+  const file = join(folder, LOCK_FILE)
+  const deadline = Date.now() + waitMs
+  let told = false
+  const waitFor = async (holder: LockHolder | undefined) => {
+    if (Date.now() >= deadline) throw refusal(folder, holder, waitMs)
+    if (!told) onWait?.(holder)
+    told = true
+    await sleep(pollMs)
+  }
+  let releaseKernel: (() => void) | undefined
+  try {
+    if (options.kernelLock ?? kernelLockSupported()) {
+      for (;;) {
+        const lock = await tryKernelLock(folder)
+        if (lock.state === 'unavailable') break // the pid file alone, as on other systems
+        if (lock.state === 'taken') {
+          releaseKernel = lock.release
+          break
+        }
+        await waitFor(parseHolder(readOrUndefined(file) ?? ''))
       }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
     }
-    const text = readOrUndefined(file)
-    if (text === undefined) continue // released meanwhile: try again
-    const holder = parseHolder(text)
-    // A bare pid equal to ours was written by an earlier process that had our pid (we write our start time).
-    const ownBarePid = holder?.pid === process.pid && holder.start === undefined
-    if (holder && !ownBarePid && holdsLock(holder, procRoot)) {
-      throw new Error(`${dirname(file)} is in use by another server (pid ${holder.pid})`)
+    const releaseFile = await takeLockFile(file, describeSelf(observe), observe, waitFor)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      releaseFile()
+      releaseKernel?.()
+      heldHere.delete(key)
     }
-    // Stale: remove it, unless someone replaced it in the meantime.
-    if (readOrUndefined(file) === text) rmSync(file, { force: true })
+  } catch (error) {
+    releaseKernel?.()
+    heldHere.delete(key)
+    throw error
   }
-  throw new Error(`${dirname(file)}: could not take ${basename(file)}`)
 }
 
-/** The identity of a live process (undefined when it is not running), as written to the lock file. */
-export function describeProcess(pid: number, procRoot: string | null = defaultProcRoot()): LockHolder | undefined {
-  if (procRoot === null) return isAlive(pid) ? { pid } : undefined
-  const start = startTime(pid, procRoot)
-  if (start === undefined) return undefined
-  const boot = readOrUndefined(`${procRoot}/sys/kernel/random/boot_id`)?.trim()
-  return boot ? { pid, start, boot } : { pid, start }
-}
-
-/** Whether the process named by `holder` is alive and is the one that took the lock. */
-export function holdsLock(holder: LockHolder, procRoot: string | null = defaultProcRoot()): boolean {
-  if (!isAlive(holder.pid)) return false
-  if (procRoot === null) return true
-  const now = describeProcess(holder.pid, procRoot)
-  if (!now) return false
-  if (holder.start !== undefined) {
-    return now.start === holder.start && (holder.boot === undefined || now.boot === undefined || holder.boot === now.boot)
-  }
-  // A bare pid (an older version's file): only a node process running our server entry counts.
-  return isServerCommandLine(readOrUndefined(`${procRoot}/${holder.pid}/cmdline`))
-}
-
-/** `/proc/<pid>/cmdline` (NUL-separated) of a node process running `server/main` (`main.ts` under tsx, or built). */
-export function isServerCommandLine(cmdline: string | undefined): boolean {
-  if (!cmdline) return false
-  const [program = '', ...args] = cmdline.split('\u0000').filter(Boolean)
-  if (!/^node(js)?(\d+(\.\d+)*)?(\.exe)?$/i.test(basename(program))) return false
-  return args.some((arg) => /(^|[\\/])server[\\/]main\.[cm]?[jt]s$/.test(arg))
-}
-
-export function parseHolder(text: string): LockHolder | undefined {
-  const trimmed = text.trim()
-  if (/^\d+$/.test(trimmed)) return validPid(Number(trimmed)) ? { pid: Number(trimmed) } : undefined
+async function takeLockFile(
+  file: string,
+  self: LockHolder,
+  observe: Observe,
+  waitFor: (holder: LockHolder) => Promise<void>,
+): Promise<() => void> {
+  const mine = JSON.stringify(self)
+  // Written aside and linked into place: whoever reads the lock file sees all of it, never a half-written one.
+  const aside = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`
+  writeFileSync(aside, mine)
   try {
-    const value = JSON.parse(trimmed) as Partial<Record<keyof LockHolder, unknown>>
-    if (!validPid(value.pid)) return undefined
-    return {
-      pid: value.pid,
-      ...(typeof value.start === 'string' ? { start: value.start } : {}),
-      ...(typeof value.boot === 'string' ? { boot: value.boot } : {}),
+    for (let retries = 0; ; ) {
+      if (createExclusive(file, aside, mine)) {
+        return () => {
+          if (readOrUndefined(file) === mine) rmSync(file, { force: true })
+        }
+      }
+      if (++retries > 50) throw new Error(`${file}: could not take it (it keeps coming back, or cannot be read)`)
+      const text = readOrUndefined(file)
+      if (text === undefined) continue // released meanwhile: try again
+      const holder = parseHolder(text)
+      // Our own pid in the file is an earlier process's (this one does not hold the folder: `heldHere`).
+      const verdict = holder === undefined ? 'unreadable' : holder.pid === process.pid ? 'other' : judgeHolder(holder, observe(holder.pid))
+      if (holder && verdict === 'holds') {
+        retries = 0
+        await waitFor(holder)
+        continue
+      }
+      // Stale: remove it, unless someone replaced it in the meantime.
+      if (readOrUndefined(file) === text) rmSync(file, { force: true })
     }
-  } catch {
-    return undefined
+  } finally {
+    rmSync(aside, { force: true })
   }
 }
 
-const validPid = (pid: unknown): pid is number => typeof pid === 'number' && Number.isInteger(pid) && pid > 0
-
-/** Field 22 of `/proc/<pid>/stat` (after the command name, which may hold spaces and parentheses). */
-function startTime(pid: number, procRoot: string): string | undefined {
-  const stat = readOrUndefined(`${procRoot}/${pid}/stat`)
-  if (!stat) return undefined
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return fields[19]
-}
-
-function isAlive(pid: number): boolean {
+/** Creates `file` with `content` unless it exists; false when it does. */
+function createExclusive(file: string, aside: string, content: string): boolean {
   try {
-    process.kill(pid, 0)
+    linkSync(aside, file)
     return true
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') return false
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error
+  }
+  // A file system without hard links: an exclusive create (a reader may briefly see it empty: taken as stale).
+  try {
+    writeFileSync(file, content, { flag: 'wx' })
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw error
   }
 }
 
-function readOrUndefined(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8')
-  } catch {
-    return undefined
-  }
+function refusal(folder: string, holder: LockHolder | undefined, waitMs: number): Error {
+  const who = holder ? `pid ${holder.pid}` : 'pid unknown'
+  const stop = holder ? `Stop that server (kill ${holder.pid})` : 'Stop that server'
+  return new Error(
+    `${folder} is in use by another server (${who}); waited ${+(waitMs / 1000).toFixed(1)} s for it to exit. ` +
+      `${stop} and start again, or give this one another data folder (DATA_DIR).`,
+  )
+}
+
+function folderKey(folder: string): string {
+  const { dev, ino } = statSync(folder, { bigint: true })
+  return `${dev}:${ino}`
 }

@@ -1,22 +1,28 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { PGlite, protocol, type messages } from '@electric-sql/pglite'
-import { lockFolder } from './lock'
+import { lockFolder, type LockOptions } from './lock'
 import type { Db, Prepared, Queryable } from './types'
 
 const { serialize } = protocol
 
 /**
  * PGlite (PostgreSQL in WebAssembly) keeping its files in `dir`. The first open of a new folder runs initdb (~6 s).
- * PGlite has one connection and ignores a stale `postmaster.pid` (it reopens fine after a SIGKILL), so nothing would
- * stop two servers from opening one folder and corrupting it: a lock file next to it does (`lock.ts`; a stale one left
- * by a SIGKILL does not block the next start, even when its pid now belongs to another process).
+ * PGlite has one connection and takes no lock of its own that works across processes, so nothing would stop two
+ * servers from opening one folder and corrupting it: the data folder's lock (`lock.ts`) does, and a restart right after
+ * a SIGKILL takes it at once.
+ *
+ * @example const db = await openPglite('.data/pglite'); …; await db.close()
  */
-export async function openPglite(dir: string): Promise<Db> {
+export async function openPglite(dir: string, lockOptions: LockOptions = {}): Promise<Db> {
   mkdirSync(dir, { recursive: true })
-  const release = lockFolder(join(dirname(dir), 'server.pid'))
+  const release = await lockFolder(dirname(dir), lockOptions)
   let pg: PGlite
   try {
+    // PGlite writes postmaster.pid with the fixed pid -42 (of its WebAssembly process), so the file names nobody; a
+    // SIGKILL leaves it behind, and a torn one (killed while PGlite wrote it) makes PGlite refuse to start ("failed to
+    // initialize properly"). We hold the folder now: any postmaster.pid is a leftover.
+    rmSync(join(dir, 'postmaster.pid'), { force: true })
     pg = await PGlite.create(dir)
   } catch (error) {
     release()

@@ -46,6 +46,8 @@ export function isLoopbackHost(host: string): boolean {
  * waits on the first one's row lock) and seeds nothing. Returns whether it seeded.
  */
 export async function seedIfNew(db: Db, passwords: PasswordHasher, now = new Date()): Promise<boolean> {
+  // Every start comes here: skip the password hash (a deliberately slow KDF) when the demo data is already there.
+  if ((await db.query(`select 1 from settings where key = 'seeded_at'`)).length > 0) return false
   const passwordHash = await passwords.hash(DEMO_PASSWORD)
   return db.transaction(async (tx) => {
     const claimed = await tx.query(

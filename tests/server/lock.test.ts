@@ -2,17 +2,33 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { describeProcess, holdsLock, isServerCommandLine, lockFolder, parseHolder } from '../../server/db/lock'
-import { ALICE, exited, freshDataDir, http, login, startTestServer } from './support/server'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { LOCK_FILE, lockFolder } from '../../server/db/lock'
+import {
+  describeSelf,
+  isServerCommandLine,
+  judgeHolder,
+  observeWithProc,
+  observeWithPs,
+  parseHolder,
+  parseProcStat,
+  parsePsState,
+  type HolderVerdict,
+  type LockHolder,
+  type ProcessObservation,
+} from '../../server/db/lockHolder'
+import { pgliteDir } from '../../server/db'
+import { ALICE, exited, freshDataDir, http, login, repoRoot, startTestServer } from './support/server'
+import { procState, spawnUnreaped, type Unreaped } from './support/unreaped'
 
-// The data folder's lock (server/db/lock.ts): a live server holds it; a file left by a SIGKILL does not block the next
-// start, even when its pid has since been given to an unrelated live process.
+// The data folder's lock (server/db/lock.ts): a live server holds it; a dead or dying one never does, whether it is
+// gone, a zombie nobody has reaped yet, or its pid now names another process. A live holder is waited for, then refused
+// with a message that says what to do.
 
 const linux = process.platform === 'linux'
-let dir: string
+const dirs: string[] = []
+const unreaped: Unreaped[] = []
 let sleeper: ChildProcess
-const cleanup: string[] = []
 
 beforeAll(async () => {
   // An unrelated live process (not node, not our server).
@@ -22,77 +38,122 @@ beforeAll(async () => {
     sleeper.once('error', reject)
   })
 })
+afterEach(async () => {
+  for (const child of unreaped.splice(0)) {
+    const pid = await child.pid.catch(() => undefined)
+    if (pid !== undefined && procState(pid) !== undefined) process.kill(pid, 'SIGKILL')
+    child.reap()
+    await exited(child.parent)
+  }
+})
 afterAll(async () => {
   sleeper.kill('SIGKILL')
   await exited(sleeper)
-  for (const path of cleanup) rmSync(path, { recursive: true, force: true })
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
-afterEach(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true })
+const freshDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'talemy-lock-'))
+  dirs.push(dir)
+  return dir
+}
+const lockFileIn = (dir: string) => join(dir, LOCK_FILE)
+
+/** A zombie: `sleep` killed under a parent that has not reaped it. */
+async function zombie(): Promise<number> {
+  const child = spawnUnreaped(['sleep', '600'])
+  unreaped.push(child)
+  const pid = await child.pid
+  process.kill(pid, 'SIGKILL')
+  await vi.waitFor(() => expect(procState(pid)).toBe('Z'), { timeout: 15_000, interval: 20 })
+  return pid
+}
+
+/** Another process holding `dir`'s lock (support/holdLock.ts), under a parent that reaps it only when told. */
+async function holderProcess(dir: string): Promise<{ pid: number; child: Unreaped }> {
+  const child = spawnUnreaped([process.execPath, '--import', 'tsx', join(repoRoot, 'tests/server/support/holdLock.ts'), dir], { cwd: repoRoot })
+  unreaped.push(child)
+  const pid = await child.pid
+  await vi.waitFor(() => expect(child.output()).toContain(`held ${pid}`), { timeout: 30_000, interval: 20 })
+  return { pid, child }
+}
+
+describe('parseProcStat', () => {
+  // Fields after the command name: state(3) ppid pgrp session tty tpgid flags(9) … starttime(22).
+  const line = (comm: string, state: string, flags: number, start: number) =>
+    `4242 (${comm}) ${state} 1 4242 4242 0 -1 ${flags} 120 0 0 0 5 3 0 0 20 0 11 0 ${start} 1234567 890 18446744073709551615\n`
+  it.each([
+    ['a running node', line('node', 'R', 0x400100, 9876), { state: 'R', flags: 0x400100, start: '9876' }],
+    ['a zombie', line('node', 'Z', 0x400104, 9876), { state: 'Z', flags: 0x400104, start: '9876' }],
+    ['a command name with spaces and parentheses', line('a) (b c', 'S', 0, 5), { state: 'S', flags: 0, start: '5' }],
+    ['no parentheses', '4242 node R 1 2 3', undefined],
+    ['truncated', '4242 (node) R 1 4242', undefined],
+    ['empty', '', undefined],
+  ])('%s', (_, text, expected) => {
+    expect(parseProcStat(text)).toEqual(expected)
+  })
+
+  it.runIf(linux)('reads this process: running or sleeping, with a start time', () => {
+    const stat = parseProcStat(readFileSync('/proc/self/stat', 'utf8'))
+    expect(stat?.state).toMatch(/^[RS]$/)
+    expect(stat?.start).toMatch(/^\d+$/)
+  })
 })
-const freshDir = () => (dir = mkdtempSync(join(tmpdir(), 'talemy-lock-')))
 
-describe('lockFolder', () => {
-  it('takes a free folder, writes who holds it and removes the file on release', () => {
-    const file = join(freshDir(), 'server.pid')
-    const release = lockFolder(file)
-    expect(parseHolder(readFileSync(file, 'utf8'))).toMatchObject({ pid: process.pid })
-    release()
-    expect(existsSync(file)).toBe(false)
+describe('parsePsState', () => {
+  it.each([
+    ['Ss', 'S'],
+    ['Z+', 'Z'],
+    ['  E\n', 'E'],
+    ['R+s', 'R'],
+    ['', undefined],
+    ['\n', undefined],
+  ])('%j → %s', (output, expected) => {
+    expect(parsePsState(output)).toBe(expected)
   })
+})
 
-  it('refuses while the holder named in the file is alive and is the process that wrote it', () => {
-    const file = join(freshDir(), 'server.pid')
-    writeFileSync(file, JSON.stringify(describeProcess(sleeper.pid!)))
-    expect(() => lockFolder(file)).toThrow(`in use by another server (pid ${sleeper.pid})`)
-    expect(parseHolder(readFileSync(file, 'utf8'))?.pid).toBe(sleeper.pid)
+describe('judgeHolder', () => {
+  const holder: LockHolder = { pid: 4242, start: '9876', boot: 'boot-a' }
+  const alive: ProcessObservation = { alive: true, state: 'S', exiting: false, start: '9876', boot: 'boot-a' }
+  const serverLine = ['node', '--import', 'tsx', '/srv/talemy/server/main.ts'].join('\u0000')
+  const cases: [string, LockHolder, ProcessObservation, HolderVerdict][] = [
+    ['no such process', holder, { alive: false }, 'gone'],
+    ['a zombie (killed, not yet reaped)', holder, { ...alive, state: 'Z' }, 'dead'],
+    ['dead (X)', holder, { ...alive, state: 'X' }, 'dead'],
+    ['in the kernel exit path (PF_EXITING)', holder, { ...alive, state: 'R', exiting: true }, 'exiting'],
+    ['exiting as ps shows it on macOS (E)', { pid: 4242 }, { alive: true, state: 'E' }, 'exiting'],
+    ['a zombie as ps shows it (no start time)', { pid: 4242 }, { alive: true, state: 'Z' }, 'dead'],
+    ['the process that wrote the file, running', holder, alive, 'holds'],
+    ['the process that wrote the file, in uninterruptible sleep', holder, { ...alive, state: 'D' }, 'holds'],
+    ['the pid, since reused (another start time)', holder, { ...alive, start: '10000' }, 'other'],
+    ['the pid and start time, in another boot', holder, { ...alive, boot: 'boot-b' }, 'other'],
+    ['no boot id on one side: the start time decides', { pid: 4242, start: '9876' }, alive, 'holds'],
+    ['a bare pid (older file) of our server', { pid: 4242 }, { ...alive, cmdline: serverLine }, 'holds'],
+    ['a bare pid (older file) of another program', { pid: 4242 }, { ...alive, cmdline: 'sleep\u0000600' }, 'other'],
+    ['alive, and nothing more to go by (Windows, hidden /proc)', holder, { alive: true }, 'holds'],
+    ['alive per ps, no start time to compare', holder, { alive: true, state: 'S' }, 'holds'],
+  ]
+  it.each(cases)('%s', (_, lockHolder, seen, verdict) => {
+    expect(judgeHolder(lockHolder, seen)).toBe(verdict)
   })
+})
 
-  it('takes over a file naming a pid that is no longer running', async () => {
-    const gone = spawn('true', { stdio: 'ignore' })
-    await exited(gone)
-    const file = join(freshDir(), 'server.pid')
-    writeFileSync(file, JSON.stringify({ pid: gone.pid, start: '1' }))
-    lockFolder(file)()
-    writeFileSync(file, String(gone.pid))
-    lockFolder(file)()
+describe('parseHolder', () => {
+  it.each([
+    ['{"pid":12,"start":"34","boot":"b"}', { pid: 12, start: '34', boot: 'b' }],
+    ['{"pid":12}', { pid: 12 }],
+    ['{"pid":12,"start":34}', { pid: 12 }],
+    ['12\n', { pid: 12 }],
+    ['0', undefined],
+    ['{"pid":-42}', undefined],
+    ['', undefined],
+    ['{"pid":', undefined],
+  ])('%j', (text, expected) => {
+    expect(parseHolder(text)).toEqual(expected)
   })
+})
 
-  it.runIf(linux)('takes over a stale file whose pid now belongs to an unrelated live process (another start time)', () => {
-    const file = join(freshDir(), 'server.pid')
-    const now = describeProcess(sleeper.pid!)!
-    // What a killed server wrote, its pid since reused by `sleep`: same pid, another start.
-    writeFileSync(file, JSON.stringify({ ...now, start: String(Number(now.start) - 1) }))
-    const release = lockFolder(file)
-    expect(parseHolder(readFileSync(file, 'utf8'))?.pid).toBe(process.pid)
-    release()
-    // The same process in an earlier boot is not this one either.
-    writeFileSync(file, JSON.stringify({ ...now, boot: 'another-boot' }))
-    lockFolder(file)()
-  })
-
-  it.runIf(linux)('takes over a bare pid (older format) naming a live process that is not our server', () => {
-    const file = join(freshDir(), 'server.pid')
-    for (const pid of [sleeper.pid!, process.ppid]) {
-      writeFileSync(file, String(pid))
-      lockFolder(file)()
-      expect(existsSync(file)).toBe(false)
-    }
-  })
-
-  it('is refused everywhere a live pid is all there is to go by (no /proc): the previous behaviour', () => {
-    expect(holdsLock({ pid: sleeper.pid! }, null)).toBe(true)
-    expect(holdsLock({ pid: sleeper.pid!, start: 'whatever' }, null)).toBe(true)
-  })
-
-  it('release leaves a file that is no longer ours alone', () => {
-    const file = join(freshDir(), 'server.pid')
-    const release = lockFolder(file)
-    writeFileSync(file, JSON.stringify(describeProcess(sleeper.pid!)))
-    release()
-    expect(existsSync(file)).toBe(true)
-  })
-
+describe('isServerCommandLine', () => {
   it('recognises the server entry on a node command line', () => {
     const line = (...argv: string[]) => argv.join('\u0000') + '\u0000'
     expect(isServerCommandLine(line('/usr/bin/node', '--import', 'tsx', '/work/main/server/main.ts'))).toBe(true)
@@ -104,18 +165,157 @@ describe('lockFolder', () => {
   })
 })
 
-describe.runIf(linux)('the server starts on a data folder whose lock file is stale', () => {
-  it('after a SIGKILL whose pid now belongs to a live unrelated process', async () => {
+describe.runIf(linux)('observing real processes', () => {
+  it('a zombie is dead, through /proc and through ps alike; a live process holds; a gone one is gone', async () => {
+    const pid = await zombie()
+    const viaProc = observeWithProc()(pid)
+    expect(viaProc).toMatchObject({ alive: true, state: 'Z' })
+    expect(judgeHolder({ pid, start: viaProc.start! }, viaProc)).toBe('dead')
+    expect(judgeHolder({ pid }, observeWithPs(pid))).toBe('dead')
+
+    const sleeping = observeWithProc()(sleeper.pid!)
+    expect(sleeping).toMatchObject({ alive: true, state: 'S', exiting: false })
+    expect(judgeHolder({ pid: sleeper.pid!, start: sleeping.start!, boot: sleeping.boot! }, sleeping)).toBe('holds')
+    expect(judgeHolder({ pid: sleeper.pid! }, observeWithPs(sleeper.pid!))).toBe('holds')
+
+    const gone = spawn('true', { stdio: 'ignore' })
+    await exited(gone)
+    expect(judgeHolder({ pid: gone.pid! }, observeWithProc()(gone.pid!))).toBe('gone')
+    expect(judgeHolder({ pid: gone.pid! }, observeWithPs(gone.pid!))).toBe('gone')
+  })
+})
+
+describe('lockFolder', () => {
+  it('takes a free folder, names this process in server.pid, and on release lets the next one take it', async () => {
+    const dir = freshDir()
+    const release = await lockFolder(dir)
+    expect(parseHolder(readFileSync(lockFileIn(dir), 'utf8'))).toEqual(describeSelf())
+    release()
+    expect(existsSync(lockFileIn(dir))).toBe(false)
+    ;(await lockFolder(dir, { waitMs: 0 }))()
+  })
+
+  it('refuses a second take in this process at once, without waiting, and says so', async () => {
+    const dir = freshDir()
+    const release = await lockFolder(dir)
+    const onWait = vi.fn()
+    await expect(lockFolder(dir, { onWait })).rejects.toThrow('is in use by another server in this process')
+    expect(onWait).not.toHaveBeenCalled()
+    release()
+  })
+
+  it('release leaves a server.pid that is no longer ours alone', async () => {
+    const dir = freshDir()
+    const release = await lockFolder(dir, { kernelLock: false })
+    writeFileSync(lockFileIn(dir), JSON.stringify({ pid: sleeper.pid }))
+    release()
+    expect(existsSync(lockFileIn(dir))).toBe(true)
+  })
+
+  describe.runIf(linux)('with the kernel lock (Linux)', () => {
+    it('a live holder in another process is waited for, then refused with its pid and what to do', async () => {
+      const dir = freshDir()
+      const { pid } = await holderProcess(dir)
+      const onWait = vi.fn()
+      const refusal = lockFolder(dir, { waitMs: 300, onWait })
+      await expect(refusal).rejects.toThrow(`is in use by another server (pid ${pid}); waited 0.3 s for it to exit`)
+      await expect(refusal).rejects.toThrow(`Stop that server (kill ${pid}) and start again, or give this one another data folder (DATA_DIR)`)
+      expect(onWait.mock.calls).toEqual([[expect.objectContaining({ pid })]])
+    })
+
+    it('a holder that lets go while we wait: the folder is taken then', async () => {
+      const dir = freshDir()
+      const { pid, child } = await holderProcess(dir)
+      let waiting!: () => void
+      const waited = new Promise<void>((resolve) => (waiting = resolve))
+      const taking = lockFolder(dir, { waitMs: 60_000, onWait: () => waiting() })
+      await waited
+      process.kill(pid, 'SIGUSR2')
+      const release = await taking
+      expect(child.output()).toContain('released')
+      expect(parseHolder(readFileSync(lockFileIn(dir), 'utf8'))?.pid).toBe(process.pid)
+      release()
+    })
+
+    it('a holder SIGKILLed a moment ago and not yet reaped (a zombie) does not hold it: taken at once', async () => {
+      const dir = freshDir()
+      const { pid } = await holderProcess(dir)
+      process.kill(pid, 'SIGKILL')
+      const onWait = vi.fn()
+      // Without a wait: the kernel has let go by the time the holder is a zombie, and its server.pid names a zombie.
+      await vi.waitFor(() => expect(procState(pid)).toBe('Z'), { timeout: 15_000, interval: 20 })
+      const release = await lockFolder(dir, { waitMs: 0, onWait })
+      expect(procState(pid)).toBe('Z')
+      expect(onWait).not.toHaveBeenCalled()
+      release()
+    })
+  })
+
+  describe('with server.pid alone (systems without the kernel lock)', () => {
+    const pidFileOnly = { kernelLock: false }
+
+    it.runIf(linux)('a server.pid naming a live process that wrote it is waited for, then refused', async () => {
+      const dir = freshDir()
+      const holder = { pid: sleeper.pid!, start: observeWithProc()(sleeper.pid!).start }
+      writeFileSync(lockFileIn(dir), JSON.stringify(holder))
+      await expect(lockFolder(dir, { ...pidFileOnly, waitMs: 200 })).rejects.toThrow(
+        `in use by another server (pid ${sleeper.pid}); waited 0.2 s for it to exit. Stop that server (kill ${sleeper.pid})`,
+      )
+      expect(parseHolder(readFileSync(lockFileIn(dir), 'utf8'))?.pid).toBe(sleeper.pid)
+    })
+
+    it.runIf(linux)('a server.pid naming a zombie is taken at once', async () => {
+      const dir = freshDir()
+      const pid = await zombie()
+      writeFileSync(lockFileIn(dir), JSON.stringify({ pid, start: observeWithProc()(pid).start }))
+      const release = await lockFolder(dir, { ...pidFileOnly, waitMs: 0 })
+      expect(parseHolder(readFileSync(lockFileIn(dir), 'utf8'))?.pid).toBe(process.pid)
+      release()
+    })
+
+    it('a server.pid naming a pid that is no longer running, or unreadable, is taken at once', async () => {
+      const gone = spawn('true', { stdio: 'ignore' })
+      await exited(gone)
+      const dir = freshDir()
+      for (const content of [JSON.stringify({ pid: gone.pid, start: '1' }), String(gone.pid), '', '{"pid":', String(process.pid)]) {
+        writeFileSync(lockFileIn(dir), content)
+        ;(await lockFolder(dir, { ...pidFileOnly, waitMs: 0 }))()
+        expect(existsSync(lockFileIn(dir))).toBe(false)
+      }
+    })
+
+    it.runIf(linux)('a server.pid whose pid now names an unrelated live process (another start, boot or program) is taken', async () => {
+      const dir = freshDir()
+      const now = observeWithProc()(sleeper.pid!)
+      for (const content of [
+        JSON.stringify({ pid: sleeper.pid, start: String(Number(now.start) - 1), boot: now.boot }),
+        JSON.stringify({ pid: sleeper.pid, start: now.start, boot: 'another-boot' }),
+        String(sleeper.pid),
+        String(process.ppid),
+      ]) {
+        writeFileSync(lockFileIn(dir), content)
+        ;(await lockFolder(dir, { ...pidFileOnly, waitMs: 0 }))()
+        expect(existsSync(lockFileIn(dir))).toBe(false)
+      }
+    })
+  })
+})
+
+describe.runIf(linux)('the server starts on a data folder left behind by a crash', () => {
+  it('with a server.pid whose pid now belongs to a live unrelated process, and a torn postmaster.pid of PGlite', async () => {
     const dataDir = freshDataDir()
-    cleanup.push(dataDir)
-    for (const content of [String(sleeper.pid), JSON.stringify({ ...describeProcess(sleeper.pid!), start: '1' })]) {
-      writeFileSync(join(dataDir, 'server.pid'), content)
+    dirs.push(dataDir)
+    const contents = [String(sleeper.pid), JSON.stringify({ pid: sleeper.pid, start: '1' })]
+    for (const [round, content] of contents.entries()) {
+      writeFileSync(lockFileIn(dataDir), content)
+      // PGlite refuses to start on an empty postmaster.pid ("failed to initialize properly"): a kill while it wrote one.
+      writeFileSync(join(pgliteDir(dataDir), 'postmaster.pid'), round === 0 ? '' : '-42\n/pglite/data\n')
       const server = await startTestServer({ dataDir })
       try {
         const { token } = await login(server.url, ALICE)
         expect((await http(server.url, 'GET', '/api/me', { token })).status).toBe(200)
-        // And it holds the folder now: a second open is refused.
-        await expect(startTestServer({ dataDir: dataDir })).rejects.toThrow(/in use by another server/)
+        // And it holds the folder now: a second open in this process is refused at once.
+        await expect(startTestServer({ dataDir })).rejects.toThrow(/in use by another server/)
       } finally {
         await server.close()
       }

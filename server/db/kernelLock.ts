@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto'
+import { statSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+
+/**
+ * A lock the kernel releases by itself (Linux): a Unix socket bound to a name in the abstract namespace. Binding fails
+ * with EADDRINUSE while any live process has it bound; the kernel drops the name when the holder's files are closed,
+ * which happens in its exit path before it becomes a zombie, so a SIGKILLed holder has let go by the time anyone can
+ * see it dead. Node opens sockets close-on-exec, so child processes do not inherit it.
+ *
+ * The name comes from the folder's device and inode: the same folder under any path (symlink, bind mount) gets the
+ * same name, and a copy of a folder gets another. Abstract names are per network namespace: two containers that share
+ * a folder but not the network each get the lock; the pid file (lock.ts) still stands between them.
+ */
+export type KernelLock = { state: 'taken'; release(): void } | { state: 'busy' } | { state: 'unavailable'; reason: string }
+
+/** Where abstract Unix socket names exist. */
+export const kernelLockSupported = (platform = process.platform): boolean => platform === 'linux'
+
+/** The abstract socket name for `folder` (which must exist). */
+export function kernelLockName(folder: string): string {
+  const { dev, ino } = statSync(folder, { bigint: true })
+  return `\0talemy-data-lock-${createHash('sha256').update(`${dev}:${ino}`).digest('hex').slice(0, 32)}`
+}
+
+/**
+ * Tries once to take the kernel lock for `folder`: `taken` (with its release), `busy` (a live process has it), or
+ * `unavailable` (the system refused the socket for another reason; the caller falls back to the pid file alone).
+ *
+ * @example const lock = await tryKernelLock('.data'); if (lock.state === 'taken') …; lock.release()
+ */
+export function tryKernelLock(folder: string): Promise<KernelLock> {
+  const name = kernelLockName(folder)
+  // Nobody has a reason to connect; whoever does is closed at once.
+  const server: Server = createServer((socket) => socket.destroy())
+  return new Promise((resolve) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      server.close()
+      resolve(error.code === 'EADDRINUSE' ? { state: 'busy' } : { state: 'unavailable', reason: error.code ?? error.message })
+    })
+    server.listen({ path: name }, () => {
+      // The lock must not keep the process running.
+      server.unref()
+      resolve({ state: 'taken', release: () => void server.close() })
+    })
+  })
+}
