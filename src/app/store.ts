@@ -15,6 +15,7 @@ import { afterTask } from './afterTask'
 import { authSlice, loggedIn, loggedOut, tokenRefreshed } from './authSlice'
 import { devToolsActionSanitizer, devToolsStateSanitizer } from './devTools'
 import { syncSession } from './sessionSync'
+import { passingSocketActions, skippingSocketActions } from './socketActionBypass'
 import { browserStorage, createMemoryStorage, defaultApiUrl } from './storage'
 
 export type { StorageLike }
@@ -29,9 +30,9 @@ export type RealtimeOptions = Partial<
 >
 
 const rootReducer = combineReducers({
-  auth: authSlice.reducer,
+  auth: skippingSocketActions(authSlice.reducer),
   socket: connectionSlice.reducer,
-  [api.reducerPath]: api.reducer,
+  [api.reducerPath]: skippingSocketActions(api.reducer),
 })
 
 export type RootState = ReturnType<typeof rootReducer>
@@ -97,7 +98,7 @@ export function makeStore(options: MakeStoreOptions = {}) {
         // asks for — comes before thunk's catch-all overload in `AppDispatch`. It passes thunks on untouched.
         .prepend(socketMiddleware)
         .prepend(...((options.extraMiddleware ?? []) as []))
-        .concat(sessionMiddleware, api.middleware),
+        .concat(sessionMiddleware, passingSocketActions(api.middleware)),
     // Auto-batched actions (server events, cache patches) notify once, after the task they came in and the cache
     // work it queued: a burst is one render. Not RTK's default 'raf', which never runs in a hidden tab.
     enhancers: (getDefaultEnhancers) => getDefaultEnhancers({ autoBatch: { type: 'callback', queueNotification: afterTask } }),
