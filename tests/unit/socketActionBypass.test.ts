@@ -17,11 +17,15 @@ afterEach(() => {
 
 /** Every `socket/…` action the layer defines (its action creators) and one of each server event. */
 function socketActions(): UnknownAction[] {
-  const creators = Object.values(realtime).filter(
-    (value): value is ((payload?: unknown) => UnknownAction) & { type: string } =>
-      typeof value === 'function' && typeof (value as { type?: unknown }).type === 'string' && (value as { type: string }).type.startsWith(realtime.PREFIX),
-  )
-  const own = creators.map((create) => ({ type: create.type, payload: { conversationId: 'c1', clientId: 'k1', content: 'x', reason: 'x' } }))
+  const typeOf = (value: unknown): string | undefined => {
+    const type = typeof value === 'function' ? (value as unknown as { type?: unknown }).type : undefined
+    return typeof type === 'string' && type.startsWith(realtime.PREFIX) ? type : undefined
+  }
+  const creators = (Object.values(realtime) as unknown[]).flatMap((value) => {
+    const type = typeOf(value)
+    return type ? [{ type }] : []
+  })
+  const own = creators.map(({ type }) => ({ type, payload: { conversationId: 'c1', clientId: 'k1', content: 'x', reason: 'x' } }))
   const events = SERVER_EVENTS.map((event) => ({ ...realtime.serverEventActions[event]((event.startsWith('lesson') ? lesson('l1') : message(1)) as never) }))
   return [...own, ...events]
 }
@@ -82,7 +86,7 @@ describe('the socket/… shortcut stays sound', () => {
     const initial = reducer(undefined, { type: '@@init' })
     expect(initial).toEqual(api.reducer(undefined, { type: '@@init' }))
     const store = configureStore({
-      reducer: { auth: skippingSocketActions(authSlice.reducer), [api.reducerPath]: reducer },
+      reducer: { auth: skippingSocketActions(authSlice.reducer) as typeof authSlice.reducer, [api.reducerPath]: reducer },
       middleware: (gDM) => gDM({ thunk: { extraArgument: { apiUrl: 'http://unused.test' } } }).concat(passingSocketActions(api.middleware)),
     })
     await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
