@@ -1,13 +1,14 @@
 /**
  * `npm run bench [-- P1 P4] [--smoke] [--out file]`: measures the realtime layer against baselines taken in the same
- * run, prints the table and writes `bench/results.json` (rows of the figures run replace their previous rows).
+ * run, prints the table, appends the run (date, load average, rows) to `bench/results.json` (the last few runs are
+ * kept) and writes the figures' charts (SVG) beside it.
  */
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { FIGURES } from './figures'
 import type { FigureContext } from './lib/figure'
-import { failedRow, writeResults, type Row } from './lib/results'
+import { failedRow, recordRun, type Row, type Run } from './lib/results'
 import { formatMarkdown, formatTable } from './lib/table'
 import { BENCH_DIR } from './lib/paths'
 import { shutdownShared } from './lib/shared'
@@ -43,20 +44,8 @@ function parseArgs(argv: string[]): Options {
   }
 }
 
-/** Rows already in `out` for figures not run now, so `npm run bench -- P4` keeps the others. */
-async function previousRows(out: string, ranIds: string[]): Promise<Row[]> {
-  try {
-    const rows = JSON.parse(await readFile(out, 'utf8')) as Row[]
-    return rows.filter((r) => !ranIds.includes(figureOf(r.id)))
-  } catch {
-    return []
-  }
-}
-
-const figureOf = (rowId: string): string => rowId.split('-')[0]!
-
 /** A full run (every figure, real sizes, the default output) refreshes the table in bench/README.md. */
-async function updateReadme(rows: Row[], startedAt: Date, load: number[]): Promise<void> {
+async function updateReadme(run: Run): Promise<void> {
   const path = join(BENCH_DIR, 'README.md')
   const readme = await readFile(path, 'utf8')
   const start = '<!-- bench:table:start -->'
@@ -64,23 +53,35 @@ async function updateReadme(rows: Row[], startedAt: Date, load: number[]): Promi
   const from = readme.indexOf(start)
   const to = readme.indexOf(end)
   if (from === -1 || to === -1) return
-  const when = startedAt.toISOString().replace('T', ' ').slice(0, 16)
-  const machine = `Node ${process.version}, ${cpus().length} cores, load average ${load.map((l) => l.toFixed(1)).join(' / ')} at the start`
-  const block = `${start}\nRun of ${when} UTC (${machine}).\n\n${formatMarkdown(rows)}\n${end}`
+  const block = `${start}\n${describeRun(run)}\n\n${formatMarkdown(run.rows)}\n${end}`
   await writeFile(path, readme.slice(0, from) + block + readme.slice(to + end.length))
+}
+
+/** "Run of 2026-11-29 16:05 UTC (Node v20…, 2 cores, load average 3.1 / 2.9 / 2.5 at the start, 3.4 / … at the end)." */
+export function describeRun(run: Run): string {
+  const load = (l: number[]) => l.map((x) => x.toFixed(1)).join(' / ')
+  return `Run of ${run.date.replace('T', ' ').slice(0, 16)} UTC (Node ${run.node}, ${run.cores} cores, load average ${load(run.load.start)} at the start, ${load(run.load.end)} at the end).`
 }
 
 async function main(): Promise<number> {
   const startedAt = new Date()
-  const load = loadavg()
+  const loadStart = loadavg()
   const options = parseArgs(process.argv.slice(2))
   if (process.env.NODE_ENV !== 'production') console.error(`note: NODE_ENV is ${process.env.NODE_ENV ?? 'unset'}, not production`)
-  const ctx: FigureContext = { smoke: options.smoke, log: (line) => console.error(`  ${line}`) }
+  const chartDir = dirname(options.out)
+  const charts: Array<[string, string]> = []
+  const ctx: FigureContext = {
+    smoke: options.smoke,
+    log: (line) => console.error(`  ${line}`),
+    draw: (name, svg) => void charts.push([name, svg]),
+  }
   const rows: Row[] = []
+  const figures: Run['figures'] = []
   let failures = 0
   try {
     for (const figure of FIGURES.filter((f) => options.ids.includes(f.id))) {
-      console.error(`${figure.id}: ${figure.title}…`)
+      const load1 = loadavg()[0]!
+      console.error(`${figure.id}: ${figure.title}… (load average ${load1.toFixed(1)})`)
       const started = Date.now()
       try {
         rows.push(...(await figure.run(ctx)))
@@ -89,22 +90,31 @@ async function main(): Promise<number> {
         console.error(error)
         rows.push(failedRow(figure.id, figure.title, error))
       }
-      console.error(`${figure.id}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+      const seconds = (Date.now() - started) / 1000
+      figures.push({ id: figure.id, seconds, load1 })
+      console.error(`${figure.id}: done in ${seconds.toFixed(1)} s`)
     }
   } finally {
     await shutdownShared()
   }
   console.log(formatTable(rows))
-  const order = FIGURES.map((f) => f.id)
-  const all = [...(await previousRows(options.out, options.ids)), ...rows].sort(
-    (a, b) => order.indexOf(figureOf(a.id)) - order.indexOf(figureOf(b.id)),
-  )
-  await writeResults(options.out, all)
-  await writeResults(join(BENCH_DIR, '.tmp', 'last-run.json'), rows)
-  await writeFile(join(BENCH_DIR, '.tmp', 'last-run.md'), `${formatMarkdown(rows)}\n`)
+  const run: Run = {
+    date: startedAt.toISOString(),
+    node: process.version,
+    cores: cpus().length,
+    load: { start: loadStart, end: loadavg() },
+    smoke: options.smoke,
+    figures,
+    rows,
+  }
+  await recordRun(options.out, run)
+  await mkdir(chartDir, { recursive: true })
+  for (const [name, svg] of charts) await writeFile(join(chartDir, `${name}.svg`), svg)
+  await mkdir(join(BENCH_DIR, '.tmp'), { recursive: true })
+  await writeFile(join(BENCH_DIR, '.tmp', 'last-run.md'), `${describeRun(run)}\n\n${formatMarkdown(rows)}\n`)
   const full = !options.smoke && options.ids.length === FIGURES.length && options.out === join(BENCH_DIR, 'results.json')
-  if (full) await updateReadme(rows, startedAt, load)
-  console.error(`wrote ${options.out}${options.smoke ? ' (smoke mode: sizes are tiny, numbers mean nothing)' : ''}`)
+  if (full) await updateReadme(run)
+  console.error(`${describeRun(run)}\nwrote ${options.out} and ${charts.length} charts in ${chartDir}${options.smoke ? ' (smoke mode: sizes are tiny, numbers mean nothing)' : ''}`)
   return failures === 0 ? 0 : 1
 }
 

@@ -7,10 +7,11 @@ import { closeSocket, rawSocket } from '../lib/clients'
 import type { Figure } from '../lib/figure'
 import { api, layerClient, sendMessage, type LayerClient } from '../lib/layer'
 import { peerClient, type PeerClient } from '../lib/peerClient'
-import { ArrivalProbe } from '../lib/probe'
+import { ArrivalProbe, untilState } from '../lib/probe'
 import { row, type Row } from '../lib/results'
 import { sharedHost } from '../lib/server'
-import { deferred, median, nowNs, nsToUs, percentile, waitFor, withTimeout } from '../lib/stats'
+import { deferred, median, nowNs, nsToUs, percentile, withTimeout } from '../lib/stats'
+import { cdf, lineChart } from '../lib/svg'
 
 /**
  * P1: one message, sender's action → in the receiver's cached thread, one at a time (the next send starts once the
@@ -25,10 +26,14 @@ import { deferred, median, nowNs, nsToUs, percentile, waitFor, withTimeout } fro
  * Each round builds fresh clients (B's thread starts from the server's latest page, so it does not grow over the
  * run), runs `perRound` samples per variant, and the figure is the median over rounds of each round's p50 / p99.
  *
- * "In the cache" is read by a middleware first in B's chain after every action; "visible" by a store subscriber
- * (what a component sees, after RTK's auto-batching of notifications). For where the time goes, the layer's two
- * sides are also timed: sender's (the action until its socket's `emit('message:send')`, instrumented on the socket
- * instance) and receiver's (the first read on B's TCP connection after the send until the message is in the cache).
+ * Observed the same way for all: raw and floor on the receiving socket's event listener; layer and peer by the same
+ * probe, a middleware first in B's chain that checks the state after every action (the moment the message is in the
+ * cache). "Visible" is a `store.subscribe` listener on B (what a component sees): the layer's store notifies after
+ * the task (`afterTask`), the peer's plain `configureStore` after RTK's default auto-batch timer (10 ms in Node). No
+ * variant is observed by polling: the untimed wait for the sender's confirmation is a store subscription too. For
+ * where the time goes, the layer's two sides are also timed: sender's (the action until its socket's
+ * `emit('message:send')`, instrumented on the socket instance) and receiver's (the first read on B's TCP connection
+ * after the send until the message is in the cache). Every in-cache sample is kept for the chart (p1-latency.svg).
  */
 
 interface Sample {
@@ -171,9 +176,9 @@ async function layerVariant(url: string, pair: Pair): Promise<Variant> {
       a.store.dispatch(sendMessage({ conversationId: pair.conversationId, content: tag }))
       const t1 = await arrival.inCache
       const t2 = await withTimeout(arrival.visible, 5_000, 'a store notification showing the message')
-      // Untimed: the sender's copy is confirmed before the next send, as in the raw variant.
-      await waitFor(() => {
-        const thread = selectA(a.store.getState()).data as ThreadMessage[] | undefined
+      // Untimed: the sender's copy is confirmed before the next send, as in the raw variant (its ack).
+      await untilState(a.store, (state) => {
+        const thread = selectA(state).data as ThreadMessage[] | undefined
         return thread?.some((m) => m.content === tag && m.status === 'sent') ?? false
       }, 'the sender to see its message confirmed', 5_000)
       return { inCache: t1 - t0, visible: t2 - t0, sendSide: emitted.at() - t0, receiveSide: t1 - read.at() }
@@ -226,7 +231,7 @@ const sessionOf = (u: { id: string; token: string }) => ({ token: u.token, user:
 export const p1: Figure = {
   id: 'P1',
   title: 'send latency, action → receiver cache',
-  async run({ smoke, log }) {
+  async run({ smoke, log, draw }) {
     const sizes = smoke ? { warmup: 5, rounds: 2, perRound: 10 } : { warmup: 100, rounds: 5, perRound: 300 }
     const host = await sharedHost()
     const [rawPair, layerPair, peerPair] = host.seeded
@@ -242,6 +247,8 @@ export const p1: Figure = {
     type Series = 'p50' | 'p99' | 'vp50' | 'vp99' | 'send50' | 'recv50'
     const results = new Map<string, Record<Series, number[]>>()
     for (const [name] of factories) results.set(name, { p50: [], p99: [], vp50: [], vp99: [], send50: [], recv50: [] })
+    /** Every recorded in-cache sample (µs) per variant, for the chart of the distributions. */
+    const all = new Map<string, number[]>(factories.map(([name]) => [name, []]))
     let n = 0
     const run = async (v: Variant, count: number): Promise<Sample[]> => {
       const out: Sample[] = []
@@ -260,6 +267,7 @@ export const p1: Figure = {
           const samples = await run(v, sizes.perRound)
           const r = results.get(name)!
           const inCache = samples.map((s) => s.inCache)
+          all.get(name)!.push(...inCache.map(nsToUs))
           r.p50.push(percentile(inCache, 50))
           r.p99.push(percentile(inCache, 99))
           const visible = samples.flatMap((s) => (s.visible === null ? [] : [s.visible]))
@@ -277,6 +285,18 @@ export const p1: Figure = {
       }
       if (round >= 0) log(`P1 round ${round + 1}/${sizes.rounds}: ${[...results].map(([k, r]) => `${k} p50 ${nsToUs(r.p50.at(-1)!).toFixed(0)} µs`).join(', ')}`)
     }
+    const label: Record<string, string> = { floor: 'floor: bare relay', raw: 'raw socket.io-client', layer: 'layer', peer: 'peer (RTK docs)' }
+    draw(
+      'p1-latency',
+      lineChart({
+        title: `P1: send → in the receiver's cache, ${sizes.rounds} × ${sizes.perRound} samples each`,
+        xLabel: 'latency (µs, log scale)',
+        yLabel: 'share of samples at or below',
+        zeroY: true,
+        logX: true,
+        series: ['raw', 'layer', 'peer', 'floor'].map((name) => ({ name: label[name]!, points: cdf(all.get(name)!) })),
+      }),
+    )
     const us = (name: string, key: Series) => nsToUs(median(results.get(name)![key]))
     const rows: Row[] = [
       row({ id: 'P1-floor-p50', name: 'floor: bare Socket.IO echo relay, p50', value: us('floor', 'p50'), unit: 'µs' }),

@@ -8,6 +8,7 @@ import { ArrivalProbe } from '../lib/probe'
 import { row } from '../lib/results'
 import { sharedHost, type Host as HostHandle } from '../lib/server'
 import { deferred, median, nowNs, sleep, withTimeout } from '../lib/stats'
+import { barChart } from '../lib/svg'
 
 /**
  * P2: the server pushes N `message:new` to one user in one synchronous loop (through the same `io.to(user room)`
@@ -25,7 +26,24 @@ interface BurstResult {
   tasks: number
   /** Tasks followed by more than one notification before the next read (each notification is counted against the latest read). */
   tasksWithSeveral: number | null
+  /** The most notifications that followed any one task (before the next read). */
+  worstTask: number | null
   missing: number
+}
+
+/**
+ * Resolves once RTK Query has mirrored the store's query subscriptions into its state (`api.subscriptions`, on a
+ * 500 ms timer after a subscription changes), seen by a store subscriber: a component subscribes when it mounts,
+ * long before a burst, so the burst is not timed together with that mirror's own (deserved) notification.
+ */
+function subscriptionsMirrored(store: { subscribe(l: () => void): () => void; getState(): unknown }): Promise<void> {
+  const mirrored = () => Object.keys((store.getState() as { api: { subscriptions: object } }).api.subscriptions).length > 0
+  if (mirrored()) return Promise.resolve()
+  const done = deferred()
+  const off = store.subscribe(() => {
+    if (mirrored()) done.resolve()
+  })
+  return withTimeout(done.promise, 10_000, 'RTK Query to mirror the subscription').finally(off)
 }
 
 type Pair = HostHandle['seeded'][number]
@@ -54,7 +72,7 @@ async function rawBurst(host: HostHandle, pair: Pair, n: number, tag: string): P
     const { startedAt } = await host.call('burst', { userId: pair.b.id, conversationId: pair.conversationId, senderId: pair.a.id, firstSeq: 1_000_000, count: n, idPrefix: tag })
     const end = await withTimeout(done.promise, 120_000, `raw burst of ${n}`)
     tasks.detach()
-    return { eventsPerSecond: n / ((end - Number(startedAt)) / 1e9), notifications: null, tasks: tasks.count(), tasksWithSeveral: null, missing: n - received }
+    return { eventsPerSecond: n / ((end - Number(startedAt)) / 1e9), notifications: null, tasks: tasks.count(), tasksWithSeveral: null, worstTask: null, missing: n - received }
   } finally {
     await closeSocket(socket)
   }
@@ -76,6 +94,7 @@ async function storeBurst(
   pair: Pair,
 ): Promise<BurstResult> {
   await assertOnlySocket(host, pair.b.id)
+  await subscriptionsMirrored(client.store)
   const before = client.thread() ?? []
   const firstSeq = (before.length > 0 ? Math.max(...before.map((m) => m.seq)) : 0) + 1
   const lastId = `${tag}-${n - 1}`
@@ -95,10 +114,11 @@ async function storeBurst(
   offPerRead()
   tasks.detach()
   const tasksWithSeveral = [...perRead.values()].filter((count) => count > 1).length
+  const worstTask = Math.max(0, ...perRead.values())
   const ids = new Set((client.thread() ?? []).map((m) => m.id))
   let missing = 0
   for (let i = 0; i < n; i++) if (!ids.has(`${tag}-${i}`)) missing++
-  return { eventsPerSecond: n / ((end - Number(startedAt)) / 1e9), notifications: client.probe.notifications, tasks: tasks.count(), tasksWithSeveral, missing }
+  return { eventsPerSecond: n / ((end - Number(startedAt)) / 1e9), notifications: client.probe.notifications, tasks: tasks.count(), tasksWithSeveral, worstTask, missing }
 }
 
 async function layerBurst(host: HostHandle, pair: Pair, n: number, tag: string): Promise<BurstResult> {
@@ -129,7 +149,7 @@ async function peerBurst(host: HostHandle, pair: Pair, n: number, tag: string): 
 export const p2: Figure = {
   id: 'P2',
   title: 'burst of message:new into one store',
-  async run({ smoke, log }) {
+  async run({ smoke, log, draw }) {
     const sizes = smoke ? { n: 200, warmup: 0, rounds: 1 } : { n: 10_000, warmup: 1, rounds: 3 }
     const host = await sharedHost()
     const pair = host.seeded[3]
@@ -148,6 +168,20 @@ export const p2: Figure = {
       out.layer.push(l)
       out.peer.push(p)
     }
+    draw(
+      'p2-throughput',
+      barChart({
+        title: `P2: ${sizes.n.toLocaleString('en-US')} message:new into one client, per round`,
+        xLabel: 'round',
+        yLabel: 'events/s',
+        groups: out.raw.map((_, i) => `${i + 1}`),
+        series: [
+          { name: 'raw socket.io-client', values: out.raw.map((x) => x.eventsPerSecond) },
+          { name: 'layer (in cache)', values: out.layer.map((x) => x.eventsPerSecond) },
+          { name: 'peer (RTK docs)', values: out.peer.map((x) => x.eventsPerSecond) },
+        ],
+      }),
+    )
     const rate = (list: BurstResult[]) => median(list.map((x) => x.eventsPerSecond))
     const perTask = (list: BurstResult[]) => median(list.map((x) => (x.notifications ?? Number.NaN) / x.tasks))
     const mid = (list: BurstResult[], f: (x: BurstResult) => number) => median(list.map(f))
@@ -160,12 +194,12 @@ export const p2: Figure = {
         value: rate(out.layer),
         unit: 'events/s',
         baseline: rate(out.raw),
-        target: { on: 'ratio', op: '>=', limit: 0.7 },
+        target: { on: 'ratio', op: '>=', limit: 0.8 },
       }),
       row({
         id: 'P2-notify',
-        name: `layer: store notifications per event-loop task with data (${mid(out.layer, (x) => x.notifications ?? Number.NaN)} notifications, ${mid(out.layer, (x) => x.tasks)} tasks, ${mid(out.layer, (x) => x.tasksWithSeveral ?? Number.NaN)} of them followed by more than one)`,
-        value: perTask(out.layer),
+        name: `layer: the most store notifications after any one event-loop task with data, worst of ${out.layer.length} rounds (median ${mid(out.layer, (x) => x.notifications ?? Number.NaN)} notifications over ${mid(out.layer, (x) => x.tasks)} tasks; ${Math.max(...out.layer.map((x) => x.tasksWithSeveral ?? 0))} tasks followed by more than one in the worst round)`,
+        value: Math.max(...out.layer.map((x) => x.worstTask ?? Number.NaN)),
         unit: 'per task',
         target: { on: 'value', op: '<=', limit: 1 },
       }),

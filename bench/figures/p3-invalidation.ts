@@ -7,7 +7,7 @@ import type { Figure } from '../lib/figure'
 import { api, layerClient } from '../lib/layer'
 import { row } from '../lib/results'
 import { sharedHost, type Host } from '../lib/server'
-import { sleep, withTimeout } from '../lib/stats'
+import { median, sleep, withTimeout } from '../lib/stats'
 
 /**
  * P3: the server sends the student N `lesson:statusUpdated` over one second (in 10 ms steps) for lessons no client
@@ -98,29 +98,42 @@ export const p3: Figure = {
   async run({ smoke, log }) {
     const n = smoke ? 50 : 1000
     const sizes: Sizes = smoke ? { durationMs: 200, quietMs: 500 } : { durationMs: 1000, quietMs: 1500 }
+    const rounds = smoke ? 2 : 7
     const host = await sharedHost()
     const pair = host.seeded[4]
     if (!pair) throw new Error('the shared host seeded too few pairs')
-    let t = Date.now()
-    const naive = await withTimeout(naiveStorm(host, pair, n, 'p3-naive', sizes), 60_000, 'P3 naive')
-    log(`P3 naive took ${Date.now() - t} ms`)
-    t = Date.now()
-    log(`P3 naive: ${naive.refetches} refetches for ${naive.received} events`)
-    const layer = await withTimeout(layerStorm(host, pair, n, 'p3-layer', sizes), 60_000, 'P3 layer')
-    log(`P3 layer: ${layer.refetches} refetches for ${layer.received} events (${Date.now() - t} ms)`)
+    const layer: number[] = []
+    const naive: number[] = []
+    let received = { layer: Number.POSITIVE_INFINITY, naive: Number.POSITIVE_INFINITY }
+    // Interleaved, a storm each: a noisy moment on the machine hits both alike.
+    for (let round = 0; round < rounds; round++) {
+      const l = await withTimeout(layerStorm(host, pair, n, `p3-layer-${round}`, sizes), 60_000, 'P3 layer')
+      const v = await withTimeout(naiveStorm(host, pair, n, `p3-naive-${round}`, sizes), 60_000, 'P3 naive')
+      layer.push(l.refetches)
+      naive.push(v.refetches)
+      received = { layer: Math.min(received.layer, l.received), naive: Math.min(received.naive, v.received) }
+      log(`P3 round ${round + 1}/${rounds}: layer ${l.refetches} refetches (${l.received} events), naive ${v.refetches} (${v.received} events)`)
+    }
+    const storm = `${n} uncached lesson:statusUpdated in ${sizes.durationMs / 1000} s`
     return [
       row({
         id: 'P3',
-        name: `layer: GET /api/lessons at the server for ${n} uncached lesson:statusUpdated in ${sizes.durationMs / 1000} s (${layer.received} received; baseline naive)`,
-        value: layer.refetches,
+        name: `layer: GET /api/lessons at the server for ${storm}, median of ${rounds} rounds (each ${layer.join(', ')}; at least ${received.layer} events received in each; baseline naive)`,
+        value: median(layer),
         unit: 'requests',
-        baseline: naive.refetches,
+        baseline: median(naive),
+      }),
+      row({
+        id: 'P3-worst',
+        name: `layer: the most refetches in any of the ${rounds} rounds (the target holds in every round)`,
+        value: Math.max(...layer),
+        unit: 'requests',
         target: { on: 'value', op: '<=', limit: 4 },
       }),
       row({
         id: 'P3-naive',
-        name: `naive: invalidateTags per event (${naive.received} received)`,
-        value: naive.refetches,
+        name: `naive: invalidateTags per event, median of ${rounds} rounds (each ${naive.join(', ')}; at least ${received.naive} received)`,
+        value: median(naive),
         unit: 'requests',
       }),
     ]

@@ -6,6 +6,7 @@ import { api, layerClient, type LayerClient } from '../lib/layer'
 import { peerClient, type PeerClient } from '../lib/peerClient'
 import { ArrivalProbe } from '../lib/probe'
 import { row, type Row } from '../lib/results'
+import { lineChart } from '../lib/svg'
 import { sharedHost } from '../lib/server'
 import { median, nowNs, nsToUs, percentile } from '../lib/stats'
 
@@ -113,7 +114,7 @@ function peerTarget(client: PeerClient, probe: ArrivalProbe<unknown>, conversati
 export const p4: Figure = {
   id: 'P4',
   title: 'one message patched into a cached thread of N',
-  async run({ smoke, log }) {
+  async run({ smoke, log, draw }) {
     const sizes = smoke ? { ns: [10, 100], warmup: 1, rounds: 2, perRound: 5 } : { ns: [10, 100, 1_000, 10_000], warmup: 2, rounds: 15, perRound: 20 }
     const host = await sharedHost()
     const pair = host.seeded[5]
@@ -152,6 +153,22 @@ export const p4: Figure = {
       await peer.close()
     }
     const at = (name: string, n: number) => result.get(`${name}-${n}`)!
+    draw(
+      'p4-thread-size',
+      lineChart({
+        title: 'P4: one message:new into a cached thread, p50 by thread size',
+        xLabel: 'messages already in the thread (log scale)',
+        yLabel: 'µs until in the cache (log scale)',
+        logX: true,
+        logY: true,
+        markers: true,
+        series: [
+          { name: 'layer', points: sizes.ns.map((n) => [n, at('layer', n).p50] as const) },
+          { name: 'peer (RTK docs)', points: sizes.ns.map((n) => [n, at('peer', n).p50] as const) },
+          { name: 'bare slice dispatch', points: sizes.ns.map((n) => [n, at('bare', n).p50] as const) },
+        ],
+      }),
+    )
     const rows: Row[] = []
     for (const n of sizes.ns) {
       const label = n.toLocaleString('en-US')

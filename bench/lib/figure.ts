@@ -5,6 +5,8 @@ export interface FigureContext {
   /** Tiny sizes, for the smoke test: checks that every row is produced and well-formed, measures nothing useful. */
   smoke: boolean
   log: (line: string) => void
+  /** Writes a chart of what the figure measured (an SVG string, see `svg.ts`) as `<name>.svg` beside results.json. */
+  draw: (name: string, svg: string) => void
 }
 
 export interface Figure {

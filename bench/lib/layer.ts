@@ -8,13 +8,13 @@ import { io, type Socket } from 'socket.io-client'
 import type { Id, User } from '../../src/contract'
 import { api } from '../../src/api'
 import { loggedIn, loggedOut } from '../../src/app/authSlice'
-import { makeStore } from '../../src/app/store'
+import { makeStore, type RealtimeOptions } from '../../src/app/store'
 import { disconnect, selectConnection, selectIsConnected, shutdown } from '../../src/realtime'
 import { memoryStorage, onWebsocket } from './clients'
 import { waitFor } from './stats'
 
 export { api, loggedIn, loggedOut, selectConnection, selectIsConnected }
-export { sendMessage, connect, disconnect } from '../../src/realtime'
+export { sendMessage, connect, disconnect, joinConversation, leaveConversation } from '../../src/realtime'
 
 export type LayerStore = ReturnType<typeof makeStore>
 
@@ -41,6 +41,8 @@ export async function layerClient(options: {
   login?: boolean
   /** Keep every socket made (default); false keeps only the latest, so the bench retains nothing the layer dropped. */
   keepSockets?: boolean
+  /** Tuning of the realtime layer (e.g. `random: () => 0`: reconnect after a drop without a backoff wait). */
+  realtime?: RealtimeOptions
 }): Promise<LayerClient> {
   const sockets: Socket[] = []
   let latest: Socket | null = null
@@ -61,6 +63,7 @@ export async function layerClient(options: {
     },
     storage: memoryStorage(),
     extraMiddleware: options.probes ?? [],
+    ...(options.realtime ? { realtime: options.realtime } : {}),
   })
   const subscriptions: Array<() => void> = []
   const client: LayerClient = {

@@ -1,5 +1,5 @@
 import type { Middleware } from '@reduxjs/toolkit'
-import { nowNs } from './stats'
+import { nowNs, withTimeout } from './stats'
 
 /**
  * Watches a store for "the thing arrived": `middleware` (put first in the chain) checks the state after every action
@@ -53,4 +53,19 @@ export class ArrivalProbe<S = unknown> {
     })
     return { inCache, visible }
   }
+}
+
+/**
+ * Resolves the moment a store notification (or the state now) satisfies `predicate`: no polling, so waiting costs
+ * the measured client nothing between notifications. Rejects after `timeoutMs`.
+ */
+export function untilState<S>(store: { subscribe(l: () => void): () => void; getState(): S }, predicate: (state: S) => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  if (predicate(store.getState())) return Promise.resolve()
+  let off = () => {}
+  const reached = new Promise<void>((resolve) => {
+    off = store.subscribe(() => {
+      if (predicate(store.getState())) resolve()
+    })
+  })
+  return withTimeout(reached, timeoutMs, what).finally(() => off())
 }

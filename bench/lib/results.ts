@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
 /** A target, checked against either the row's value or its ratio to the baseline. */
@@ -80,8 +80,46 @@ export function failedRow(id: string, name: string, error: unknown): Row {
 /** Six significant digits; a non-finite number (a figure that failed) is written as null. */
 const round = (n: number | null): number | null => (n === null ? null : Number.isFinite(n) ? Number(n.toPrecision(6)) : null)
 
-export async function writeResults(path: string, rows: readonly Row[]): Promise<void> {
+const roundRow = (r: Row): Row => ({ ...r, value: round(r.value) as number, baseline: round(r.baseline), ratio: round(r.ratio) })
+
+/** One recorded run: when, on what, how loaded the machine was, and its rows. */
+export interface Run {
+  /** ISO date of the start. */
+  date: string
+  node: string
+  cores: number
+  /** `os.loadavg()` (1, 5, 15 minutes) at the start and at the end of the run. */
+  load: { start: number[]; end: number[] }
+  smoke: boolean
+  /** The figures run, each with its duration and the 1-minute load average when it started. */
+  figures: Array<{ id: string; seconds: number; load1: number }>
+  /** What a reader must know about this run (e.g. recorded with an earlier method). */
+  note?: string
+  rows: Row[]
+}
+
+/** `bench/results.json`: the last runs, oldest first. */
+export interface Results {
+  runs: Run[]
+}
+
+/** How many runs results.json keeps. */
+export const KEEP_RUNS = 6
+
+export async function readResults(path: string): Promise<Results> {
+  try {
+    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<Results>
+    return { runs: Array.isArray(parsed.runs) ? parsed.runs : [] }
+  } catch {
+    return { runs: [] }
+  }
+}
+
+/** Appends `run` to the results at `path`, keeping the last `KEEP_RUNS`. */
+export async function recordRun(path: string, run: Run): Promise<Results> {
+  const previous = await readResults(path)
+  const results: Results = { runs: [...previous.runs, { ...run, rows: run.rows.map(roundRow) }].slice(-KEEP_RUNS) }
   await mkdir(dirname(path), { recursive: true })
-  const json = rows.map((r) => ({ ...r, value: round(r.value), baseline: round(r.baseline), ratio: round(r.ratio) }))
-  await writeFile(path, `${JSON.stringify(json, null, 2)}\n`)
+  await writeFile(path, `${JSON.stringify(results, null, 2)}\n`)
+  return results
 }

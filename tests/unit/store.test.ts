@@ -121,7 +121,7 @@ describe('sending over the socket (real store, fake socket)', () => {
     ]
     for (const [event, payload] of burst) sockets.last.serverEmit(event, payload)
     expect(listener).toHaveBeenCalledTimes(0)
-    await settle()
+    await nextTask()
     expect(listener).toHaveBeenCalledTimes(1)
     expect(patched.sort()).toEqual(['getConversations(undefined)', 'getMessages("c1")'])
     const thread = api.endpoints.getMessages.select('c1')(store.getState()).data ?? []
@@ -362,28 +362,33 @@ describe('auth and storage', () => {
   })
 })
 
+/** Resolves after the current task: the store notifies subscribers of auto-batched work in a task of its own. */
+const nextTask = () => new Promise<void>((resolve) => setImmediate(resolve))
+
 describe('store notifications', () => {
-  test('RTK Query’s mirror of its subscriptions (synced into the state on a 500 ms timer, for DevTools) notifies nobody', async () => {
+  test('every state change notifies: RTK Query’s mirror of its subscriptions reaches a subscriber (DevTools, a persister, tab sync)', async () => {
     const { store, seed } = setup('http://unused.test')
     await seed([message(1)])
-    await settle()
-    const listener = vi.fn()
-    const unsubscribe = store.subscribe(listener)
-    const before = store.getState()
+    await nextTask()
+    const seen: unknown[] = []
+    const unsubscribe = store.subscribe(() => seen.push(store.getState()[api.reducerPath].subscriptions))
+    const before = store.getState()[api.reducerPath].subscriptions
     store.dispatch(api.internalActions.subscriptionsUpdated([{ op: 'add', path: ['getMessages("c1")'], value: { r1: {} } }]))
-    await settle()
-    expect(store.getState().api.subscriptions).not.toBe(before.api.subscriptions)
-    expect(listener).not.toHaveBeenCalled()
-    // Anything else still notifies, once per task for auto-batched work, at once for the rest.
+    await nextTask()
+    expect(seen).toHaveLength(1)
+    expect(seen[0]).not.toBe(before)
+    expect(seen[0]).toEqual({ ...before, 'getMessages("c1")': { r1: {} } })
+    // Auto-batched work notifies once per task, anything else at once.
     store.dispatch(api.util.updateQueryData('getMessages', 'c1', (draft) => void draft.push(message(2))))
-    await settle()
-    expect(listener).toHaveBeenCalledTimes(1)
+    expect(seen).toHaveLength(1)
+    await nextTask()
+    expect(seen).toHaveLength(2)
     store.dispatch(joinConversation({ conversationId: 'c2' }))
-    expect(listener).toHaveBeenCalledTimes(2)
+    expect(seen).toHaveLength(3)
     unsubscribe()
   })
 
-  test('a real subscription: its mirror, half a second later, notifies nobody', async () => {
+  test('a real subscription: RTK Query mirrors it into the state half a second later, and subscribers are told', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     const sockets = fakeSockets()
     const store = makeStore({
@@ -395,14 +400,38 @@ describe('store notifications', () => {
     })
     const sub = store.dispatch(api.endpoints.getMessages.initiate('c1'))
     await sub
-    await settle()
-    const listener = vi.fn()
-    const unsubscribe = store.subscribe(listener)
-    const mirrored = store.getState().api.subscriptions
+    await nextTask()
+    const seen: unknown[] = []
+    const unsubscribe = store.subscribe(() => seen.push(store.getState()[api.reducerPath].subscriptions))
+    const mirrored = store.getState()[api.reducerPath].subscriptions
     await vi.advanceTimersByTimeAsync(600)
-    expect(store.getState().api.subscriptions).not.toBe(mirrored)
-    expect(listener).not.toHaveBeenCalled()
+    await nextTask()
+    expect(store.getState()[api.reducerPath].subscriptions).not.toBe(mirrored)
+    expect(seen.at(-1)).toBe(store.getState()[api.reducerPath].subscriptions)
+    expect(Object.keys(seen.at(-1) as object)).toContain('getMessages("c1")')
     unsubscribe()
     sub.unsubscribe()
+  })
+
+  test('events in one task notify once, after their cache work however many microtasks it takes; the next task notifies again', async () => {
+    const { store, seed, socket } = setup('http://unused.test')
+    await seed([message(1)])
+    socket().serverConnect()
+    await nextTask()
+    const threads: number[][] = []
+    const unsubscribe = store.subscribe(() => threads.push((api.endpoints.getMessages.select('c1')(store.getState()).data ?? []).map((m) => m.seq)))
+    for (let seq = 2; seq <= 40; seq++) socket().serverEmit('message:new', message(seq))
+    // Work queued many microtask hops later in the same task still lands in that one notification.
+    void Promise.resolve().then(async () => {
+      for (let i = 0; i < 10; i++) await Promise.resolve()
+      store.dispatch(api.util.updateQueryData('getMessages', 'c1', (draft) => void draft.push(message(41))))
+    })
+    await nextTask()
+    expect(threads).toEqual([Array.from({ length: 41 }, (_, i) => i + 1)])
+    socket().serverEmit('message:new', message(42))
+    await nextTask()
+    expect(threads).toHaveLength(2)
+    expect(threads[1]!.at(-1)).toBe(42)
+    unsubscribe()
   })
 })

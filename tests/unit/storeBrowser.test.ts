@@ -59,4 +59,36 @@ describe('makeStore in a browser', () => {
     expect(localStorage.getItem(AUTH_STORAGE_KEY)).toBe(theirs)
     expect(createOutboxStorage(localStorage).load(alice.id).map((m) => m.clientId)).toEqual(['k1'])
   })
+
+  test('dispose() takes the store’s window listeners away: another tab’s logout or the page going away reach it no more', () => {
+    localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
+    const sockets = fakeSockets()
+    const added: string[] = []
+    const removed: string[] = []
+    const add = window.addEventListener
+    const remove = window.removeEventListener
+    window.addEventListener = function (this: Window, ...args: Parameters<Window['addEventListener']>) {
+      added.push(args[0])
+      return add.apply(this, args)
+    } as Window['addEventListener']
+    window.removeEventListener = function (this: Window, ...args: Parameters<Window['removeEventListener']>) {
+      removed.push(args[0])
+      return remove.apply(this, args)
+    } as Window['removeEventListener']
+    try {
+      const store = makeStore({ createSocket: sockets.createSocket })
+      expect(added).toEqual(expect.arrayContaining(['pagehide', 'storage']))
+      store.dispose()
+      // Every listener the store (and the realtime layer in it) added is gone.
+      expect(removed.sort()).toEqual(added.sort())
+      // The other tab's logout no longer reaches the disposed store: its session stays as it was.
+      const before = store.getState().auth
+      window.dispatchEvent(new StorageEvent('storage', { key: AUTH_STORAGE_KEY, oldValue: 'x', newValue: null }))
+      expect(store.getState().auth).toBe(before)
+      expect(before.token).toBe('saved')
+    } finally {
+      window.addEventListener = add
+      window.removeEventListener = remove
+    }
+  })
 })
