@@ -62,6 +62,29 @@ describe('failed logins over HTTP (defaults: 5 per email, 50 unknown-email failu
   })
 })
 
+describe('an email is one throttle key however it is spelled (review: a dotted capital I reached the account unthrottled)', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer()
+  })
+  afterAll(() => server?.dispose())
+
+  it('still logs in with case and surrounding whitespace', async () => {
+    expect((await attempt(server.url, ' ALICE@Talemy.test\t', 'talemy')).status).toBe(200)
+  })
+
+  it('refuses every spelling that could reach a flooded account', async () => {
+    for (let i = 0; i < 5; i++) expect((await attempt(server.url, ALICE, 'wrong')).status).toBe(401)
+    // PostgreSQL's lower('İ') is 'i' while JavaScript's is 'i' + U+0307: the database and the throttle must not disagree.
+    const spellings = ['Alice@talemy.test', ' alice@talemy.test ', 'ALICE@TALEMY.TEST', 'al\u0130ce@talemy.test', 'AL\u0130CE@TALEMY.TEST', '\uff41lice@talemy.test']
+    for (const email of spellings) {
+      const result = await attempt(server.url, email, 'talemy')
+      expect({ email, status: result.status }).not.toEqual({ email, status: 200 })
+      expect(result.body).not.toHaveProperty('token')
+    }
+  })
+})
+
 describe('per client address (trustProxy: the address comes from X-Forwarded-For)', () => {
   let server: TestServer
   beforeAll(async () => {
