@@ -182,6 +182,23 @@ describe('POST /api/auth/logout', () => {
   })
 })
 
+describe('auth and API answers are not cached (review: ASVS asks for no-store on sensitive data)', () => {
+  it('sends Cache-Control: no-store on login, refresh, logout, /api/me, refusals and unknown /api paths', async () => {
+    const loggedIn = await http(server.url, 'POST', '/api/auth/login', { body: { email: BOB, password: 'talemy' } })
+    const refreshed = await refresh(loggedIn.body.refreshToken)
+    const answers = [
+      loggedIn,
+      refreshed,
+      await me(refreshed.body.token),
+      await me('not-a-token'),
+      await http(server.url, 'GET', '/api/nope'),
+      await http(server.url, 'POST', '/api/auth/logout', { token: refreshed.body.token }),
+    ]
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 401, 404, 204])
+    for (const answer of answers) expect(answer.headers.get('cache-control')).toBe('no-store')
+  })
+})
+
 describe('a revocation is never undone by a read that started before it (review)', () => {
   it('a session read as live from the database while it was being revoked stays revoked', async () => {
     const dataDir = freshDataDir()
