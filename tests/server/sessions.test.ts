@@ -182,6 +182,25 @@ describe('POST /api/auth/logout', () => {
   })
 })
 
+describe('POST /api/auth/logout with a body it cannot read (review)', () => {
+  it.each([
+    ['a refresh token of the wrong type', { refreshToken: 5 }],
+    ['an empty refresh token', { refreshToken: '' }],
+    ['an array', [1]],
+    ['malformed JSON', '{"refreshToken":'],
+  ])("with a valid Bearer and %s: INVALID, and the Bearer's session ends all the same", async (_name, body) => {
+    const session = await login(server.url, BOB)
+    const socket = await connect(server.url, session.token)
+    const dropped = disconnection(socket)
+    const result = await http(server.url, 'POST', '/api/auth/logout', { token: session.token, body })
+    expect(result.status).toBe(400)
+    expect(result.body.error.code).toBe('INVALID')
+    expect((await me(session.token)).status).toBe(401)
+    expect((await refresh(session.refreshToken)).status).toBe(401)
+    expect(await dropped).toBe('io server disconnect')
+  })
+})
+
 describe('auth and API answers are not cached (review: ASVS asks for no-store on sensitive data)', () => {
   it('sends Cache-Control: no-store on login, refresh, logout, /api/me, refusals and unknown /api paths', async () => {
     const loggedIn = await http(server.url, 'POST', '/api/auth/login', { body: { email: BOB, password: 'talemy' } })
