@@ -1,4 +1,5 @@
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import { addressKey } from './clientAddress'
 import { AppError } from './errors'
 
 export interface LoginLimitOptions {
@@ -58,14 +59,16 @@ export class LoginThrottle {
 
   async run<T>(attempt: { email: string; address: string }, check: () => Promise<LoginCheck<T>>): Promise<T | undefined> {
     const email = attempt.email.trim().toLowerCase()
-    const pair = `${email} ${attempt.address}`
-    await take(this.byAddress, attempt.address)
+    // One key per client: an IPv6 client rotating through its /64, or respelling one address, stays one client.
+    const address = addressKey(attempt.address)
+    const pair = `${email} ${address}`
+    await take(this.byAddress, address)
     try {
       await take(this.byEmail, email)
       await take(this.byEmailAndAddress, pair)
     } catch (error) {
       // Refused for this email: not a failure for an unknown email, so not the address's to carry.
-      await this.byAddress.reward(attempt.address, 1)
+      await this.byAddress.reward(address, 1)
       throw error
     }
 
@@ -74,10 +77,10 @@ export class LoginThrottle {
       result = await check()
     } catch (error) {
       // The server failed, not the person: nothing counts.
-      await Promise.all([this.byAddress.reward(attempt.address, 1), this.byEmail.reward(email, 1), this.byEmailAndAddress.reward(pair, 1)])
+      await Promise.all([this.byAddress.reward(address, 1), this.byEmail.reward(email, 1), this.byEmailAndAddress.reward(pair, 1)])
       throw error
     }
-    if (result.exists) await this.byAddress.reward(attempt.address, 1)
+    if (result.exists) await this.byAddress.reward(address, 1)
     if (result.user !== undefined) {
       const [forPair, forEmail] = await Promise.all([this.byEmailAndAddress.get(pair), this.byEmail.get(email)])
       const forgiven = Math.min(forPair?.consumedPoints ?? 1, forEmail?.consumedPoints ?? 0)

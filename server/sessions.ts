@@ -212,8 +212,10 @@ export class SessionStore {
   }
 
   private remember(sessionId: string, session: KnownSession): void {
+    const before = this.known.get(sessionId)
     this.known.delete(sessionId)
-    this.known.set(sessionId, session)
+    // A revocation is final: a database read (or a refresh) that began before it must not bring the session back.
+    this.known.set(sessionId, before?.revoked ? before : session)
     // Oldest first out: a forgotten session is read from the database again at its next use.
     if (this.known.size > MAX_KNOWN_SESSIONS) this.known.delete(this.known.keys().next().value!)
   }

@@ -20,10 +20,20 @@ export function registerApiRoutes(api: FastifyInstance, { services, sessions }: 
 
   api.post('/auth/login', async (request) => accounts.login(request.body, request.ip))
   api.post('/auth/refresh', async (request) => accounts.refresh(request.body))
-  api.post('/auth/logout', async (request, reply) => {
-    await accounts.logout(bearerToken(request.headers.authorization), request.body)
-    return reply.status(204).send()
-  })
+  api.post(
+    '/auth/logout',
+    {
+      // A body that cannot be read (bad JSON, a refresh token of the wrong type) is answered INVALID, but must not keep
+      // alive the session a valid Bearer names: a logout fails closed.
+      onError: async (request) => {
+        await accounts.logout(bearerToken(request.headers.authorization), undefined).catch(() => undefined)
+      },
+    },
+    async (request, reply) => {
+      await accounts.logout(bearerToken(request.headers.authorization), request.body)
+      return reply.status(204).send()
+    },
+  )
 
   api.get('/me', async (request) => accounts.me(await userOf(request)))
   api.get('/users', async (request) => accounts.listUsers(await userOf(request)))

@@ -75,6 +75,11 @@ export function configureHttpApp(app: FastifyInstance, { services, sessions, ori
     return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${path.slice(0, 200)}` } })
   })
 
+  // API answers carry tokens and personal data: no browser or proxy cache keeps them (set first, so refusals have it too).
+  app.addHook('onRequest', async (request, reply) => {
+    if (isApiPath(routePath(request.url))) reply.header('cache-control', 'no-store')
+  })
+
   // A browser request to /api from a foreign origin is refused before anything else (CORS headers alone do not stop
   // it), on every /api path: known routes, unknown ones (404s) and preflights alike.
   app.addHook('onRequest', async (request) => {

@@ -10,6 +10,13 @@ export interface Session {
   user: User
 }
 
+/**
+ * The form of an email the login throttles and looks up: trimmed and lower-cased by JavaScript alone.
+ *
+ * @example normalizeEmail(' Alice@Talemy.test ') // 'alice@talemy.test'
+ */
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase()
+
 export function createAccounts({ db, sessions, tokens, passwords, loginThrottle, logger }: ServiceContext) {
   async function findUser(id: Id): Promise<User | undefined> {
     const rows = await db.query<UserRow>('select id, name, role from users where id = $1', [id])
@@ -39,11 +46,14 @@ export function createAccounts({ db, sessions, tokens, passwords, loginThrottle,
     async login(body: unknown, clientAddress = 'unknown'): Promise<Session> {
       const input = parse(loginBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
-      const { email, password } = input.value
+      const { password } = input.value
+      // One spelling for the throttle and the lookup: were the database to fold case differently (PostgreSQL lowers
+      // 'İ' to 'i', JavaScript to 'i' + U+0307), a variant would reach the account under a fresh throttle key.
+      const email = normalizeEmail(input.value.email)
       const row = await loginThrottle.run({ email, address: clientAddress }, async () => {
         const rows = await db.query<UserRow & { password_hash: string }>(
-          'select id, name, role, password_hash from users where lower(email) = lower($1)',
-          [email.trim()],
+          'select id, name, role, password_hash from users where lower(email) = $1',
+          [email],
         )
         const found = rows[0]
         if (!found) {

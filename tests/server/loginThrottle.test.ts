@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { LoginThrottle } from '../../server/loginThrottle'
 import { AppError } from '../../server/errors'
+import { addressKey } from '../../server/clientAddress'
 import { ALICE, BOB, CAROL, http, startTestServer, type HttpResult, type TestServer } from './support/server'
 
 // Finding 2: 80 wrong passwords in 1.15 s were all 401, never 429, each costing a full hash.
@@ -59,6 +60,69 @@ describe('failed logins over HTTP (defaults: 5 per email, 50 unknown-email failu
     const after = []
     for (let i = 0; i < 6; i++) after.push((await attempt(server.url, CAROL, 'typo')).status)
     expect(after).toEqual([401, 401, 401, 401, 401, 429])
+  })
+})
+
+describe('an email is one throttle key however it is spelled (review: a dotted capital I reached the account unthrottled)', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer()
+  })
+  afterAll(() => server?.dispose())
+
+  it('still logs in with case and surrounding whitespace', async () => {
+    expect((await attempt(server.url, ' ALICE@Talemy.test\t', 'talemy')).status).toBe(200)
+  })
+
+  it('refuses every spelling that could reach a flooded account', async () => {
+    for (let i = 0; i < 5; i++) expect((await attempt(server.url, ALICE, 'wrong')).status).toBe(401)
+    // PostgreSQL's lower('İ') is 'i' while JavaScript's is 'i' + U+0307: the database and the throttle must not disagree.
+    const spellings = ['Alice@talemy.test', ' alice@talemy.test ', 'ALICE@TALEMY.TEST', 'al\u0130ce@talemy.test', 'AL\u0130CE@TALEMY.TEST', '\uff41lice@talemy.test']
+    for (const email of spellings) {
+      const result = await attempt(server.url, email, 'talemy')
+      expect({ email, status: result.status }).not.toEqual({ email, status: 200 })
+      expect(result.body).not.toHaveProperty('token')
+    }
+  })
+})
+
+describe('an IPv6 client is one address however it is written, and its /64 is one client (review)', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer({ trustProxy: true, loginLimit: { perAddressUnknown: 3 } })
+  })
+  afterAll(() => server?.dispose())
+
+  const sprayFrom = async (addresses: string[]) => {
+    const results = []
+    for (const [i, address] of addresses.entries()) {
+      results.push(await attempt(server.url, `spray-${address}-${i}@talemy.test`, 'x', { 'x-forwarded-for': address }))
+    }
+    return statuses(results)
+  }
+
+  it.each([
+    ['spellings of one IPv6 address', ['2001:db8::1', '2001:DB8::1', '2001:db8:0:0:0:0:0:1', '2001:0db8::0:1']],
+    ['addresses in one /64', ['2001:db8:0:7::1', '2001:db8:0:7::2', '2001:db8:0:7:ffff::3', '2001:db8:0:7:1:2:3:4']],
+    ['an IPv4 address and its IPv4-mapped forms', ['203.0.113.9', '::ffff:203.0.113.9', '::FFFF:cb00:7109', '203.0.113.9']],
+  ])('counts %s against one ceiling', async (_name, addresses) => {
+    expect(await sprayFrom(addresses)).toEqual([401, 401, 401, 429])
+  })
+
+  it.each([
+    ['2001:DB8:0:7::1', '2001:db8:0:7::/64'],
+    ['2001:0db8:0000:0007:0:0:0:1', '2001:db8:0:7::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['::ffff:192.0.2.1', '192.0.2.1'],
+    ['192.0.2.1', '192.0.2.1'],
+    ['Unknown', 'unknown'],
+  ])('addressKey(%s) is %s', (address, key) => {
+    expect(addressKey(address)).toBe(key)
+  })
+
+  it('keeps another /64 apart', async () => {
+    expect(await sprayFrom(['2001:db8:0:8::1', '2001:db8:0:8::2', '2001:db8:0:8::3'])).toEqual([401, 401, 401])
+    expect(await sprayFrom(['2001:db8:0:9::1'])).toEqual([401])
   })
 })
 

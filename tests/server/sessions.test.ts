@@ -1,5 +1,9 @@
+import { rmSync } from 'node:fs'
 import { decodeJwt } from 'jose'
 import { io } from 'socket.io-client'
+import { TokenService } from '../../server/auth'
+import { openDatabase, type Db } from '../../server/db'
+import { SessionStore } from '../../server/sessions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Message } from './support/types'
 import {
@@ -7,6 +11,7 @@ import {
   BOB,
   CAROL,
   connect,
+  freshDataDir,
   emitAck,
   http,
   login,
@@ -174,6 +179,91 @@ describe('POST /api/auth/logout', () => {
     const session = await login(server.url, BOB)
     expect((await http(server.url, 'POST', '/api/auth/logout', { body: { refreshToken: session.refreshToken } })).status).toBe(204)
     expect((await http(server.url, 'POST', '/api/auth/logout', { body: { refreshToken: session.refreshToken } })).status).toBe(204)
+  })
+})
+
+describe('POST /api/auth/logout with a body it cannot read (review)', () => {
+  it.each([
+    ['a refresh token of the wrong type', { refreshToken: 5 }],
+    ['an empty refresh token', { refreshToken: '' }],
+    ['an array', [1]],
+    ['malformed JSON', '{"refreshToken":'],
+  ])("with a valid Bearer and %s: INVALID, and the Bearer's session ends all the same", async (_name, body) => {
+    const session = await login(server.url, BOB)
+    const socket = await connect(server.url, session.token)
+    const dropped = disconnection(socket)
+    const result = await http(server.url, 'POST', '/api/auth/logout', { token: session.token, body })
+    expect(result.status).toBe(400)
+    expect(result.body.error.code).toBe('INVALID')
+    expect((await me(session.token)).status).toBe(401)
+    expect((await refresh(session.refreshToken)).status).toBe(401)
+    expect(await dropped).toBe('io server disconnect')
+  })
+})
+
+describe('auth and API answers are not cached (review: ASVS asks for no-store on sensitive data)', () => {
+  it('sends Cache-Control: no-store on login, refresh, logout, /api/me, refusals and unknown /api paths', async () => {
+    const loggedIn = await http(server.url, 'POST', '/api/auth/login', { body: { email: BOB, password: 'talemy' } })
+    const refreshed = await refresh(loggedIn.body.refreshToken)
+    const answers = [
+      loggedIn,
+      refreshed,
+      await me(refreshed.body.token),
+      await me('not-a-token'),
+      await http(server.url, 'GET', '/api/nope'),
+      await http(server.url, 'POST', '/api/auth/logout', { token: refreshed.body.token }),
+    ]
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 401, 404, 204])
+    for (const answer of answers) expect(answer.headers.get('cache-control')).toBe('no-store')
+  })
+})
+
+describe('a revocation is never undone by a read that started before it (review)', () => {
+  it('a session read as live from the database while it was being revoked stays revoked', async () => {
+    const dataDir = freshDataDir()
+    const db = await openDatabase({ dataDir })
+    try {
+      const key = new Uint8Array(32).fill(7)
+      const tokens = new TokenService(key)
+      const policy = { idleSeconds: 600, maxSeconds: 1800 }
+      const pair = await new SessionStore(db, tokens, key, policy).start('user-alice')
+      // A second store knows nothing of the session yet (another process, or this one after a restart): its first
+      // check reads the database, and that read is held after it has found the session live.
+      let reached!: () => void
+      const readDone = new Promise<void>((resolve) => (reached = resolve))
+      let release!: () => void
+      const held = new Promise<void>((resolve) => (release = resolve))
+      const query = (async (sql: string, params?: unknown[]) => {
+        const rows = await db.query(sql, params)
+        if (sql.includes('select revoked_at')) {
+          reached()
+          await held
+        }
+        return rows
+      }) as Db['query']
+      const gated: Db = {
+        kind: db.kind,
+        query,
+        execute: (statement, params) => db.execute(statement, params),
+        executeMany: (statement, lists) => db.executeMany(statement, lists),
+        transaction: (fn) => db.transaction(fn),
+        close: () => db.close(),
+      }
+      const store = new SessionStore(gated, tokens, key, policy)
+      const inFlight = store.authenticate(pair.token).then(
+        () => 'accepted',
+        () => 'refused',
+      )
+      await readDone
+      await store.revokeSession(pair.sessionId) // the logout, handled while the read is in flight
+      release()
+      await inFlight // begun before the logout: either answer is fair for it
+      await expect(store.authenticate(pair.token)).rejects.toMatchObject({ code: 'UNAUTHORIZED' })
+      expect(await store.isLive(pair.sessionId)).toBe(false)
+    } finally {
+      await db.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 })
 
