@@ -9,9 +9,7 @@ import { buildRoomsHandler } from './roomsHandler'
 import { createSocketHolder, type SocketHolder } from './socketHolder'
 
 /** What the middleware adds to `dispatch`: asking for the socket holder answers with it (see `useSocket`). */
-export interface SocketDispatchExtension {
-  (action: ReturnType<typeof socketHolderRequested>): SocketHolder
-}
+export type SocketDispatchExtension = (action: ReturnType<typeof socketHolderRequested>) => SocketHolder
 
 /**
  * The Redux middleware that owns one Socket.IO client per store. The body is thin (like RTK's listener
