@@ -1,7 +1,6 @@
 import * as v from 'valibot'
 import { CONTACT_REQUEST_STATUSES, LESSON_STATUSES } from './entities'
 import { ERROR_CODES } from './errors'
-import type { ServerEventName } from './events'
 import {
   MAX_CLIENT_ID_LENGTH,
   MAX_CONTACT_MESSAGE_LENGTH,
@@ -65,16 +64,6 @@ export const conversationReadSchema = v.object({
   unreadCount: v.literal(0),
 })
 
-/** What the browser accepts from the server, one schema per event (a missing event is a type error). */
-export const serverEventSchemas = {
-  'message:new': messageSchema,
-  'message:sent': messageSchema,
-  'conversation:read': conversationReadSchema,
-  'lesson:created': lessonSchema,
-  'lesson:statusUpdated': lessonSchema,
-  'contactRequest:created': contactRequestSchema,
-  'contactRequest:statusUpdated': contactRequestSchema,
-} satisfies Record<ServerEventName, v.GenericSchema>
 
 // --- What the server accepts ----------------------------------------------------------------
 
