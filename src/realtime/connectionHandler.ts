@@ -12,7 +12,7 @@ import {
   type ConnectionEvent,
   type ConnectionMachineState,
 } from './connectionMachine'
-import type { SocketRootState } from './connectionSlice'
+import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 import type { TimerHandle } from './timers'
 import { browserRetryTriggers } from './triggers'

@@ -1,7 +1,7 @@
 import type { UnknownAction } from '@reduxjs/toolkit'
 import type { RefreshOutcome } from '../api'
 import { reconnecting, sessionExpired, type ConnectionError } from './actions'
-import type { ConnectionStatus } from './connectionSlice'
+import type { ConnectionStatus } from './socketSlice'
 
 /**
  * Where the socket is in its life, as the middleware sees it (the slice's `ConnectionStatus` is what the app sees).

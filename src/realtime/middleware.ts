@@ -2,7 +2,7 @@ import type { Dispatch, Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { connect, sendMessage, sendRejected, socketHolderRequested } from './actions'
 import { buildCacheHandler } from './cacheHandler'
 import { buildConnectionHandler } from './connectionHandler'
-import type { SocketRootState } from './connectionSlice'
+import type { SocketRootState } from './socketSlice'
 import { createContext, type Handler, type SocketMiddlewareOptions } from './context'
 import { buildOutboxHandler } from './outboxHandler'
 import { buildRoomsHandler } from './roomsHandler'
@@ -18,7 +18,7 @@ export type SocketDispatchExtension = (action: ReturnType<typeof socketHolderReq
  *
  * @example
  * const store = configureStore({
- *   reducer: { auth: authReducer, socket: connectionSlice.reducer, [api.reducerPath]: api.reducer },
+ *   reducer: { auth: authReducer, socket: socketSlice.reducer, [api.reducerPath]: api.reducer },
  *   middleware: (gDM) => gDM({ thunk: { extraArgument: { apiUrl } } }).concat(
  *     api.middleware,
  *     createSocketMiddleware({ apiUrl, selectToken: (s) => s.auth.token, loggedIn, loggedOut, tokenRefreshed }),

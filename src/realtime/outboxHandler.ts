@@ -20,7 +20,7 @@ import {
 } from './actions'
 import { emitWithAck, type AckResult } from './ack'
 import { addPendingPatches, foldCacheWork, removePendingPatches, setPendingStatusPatches, threadWork } from './cacheWork'
-import type { PendingMessage, SocketRootState } from './connectionSlice'
+import type { PendingMessage, SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 import {
   initialOutboxMachineState,

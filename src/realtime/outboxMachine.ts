@@ -3,7 +3,7 @@ import type { Id, Message } from '../contract'
 import { drainStarted, drainStopped, sendConfirmed, sendFailed, sendRetryScheduled, type SendError } from './actions'
 import type { BackoffOptions } from './backoff'
 import { backoffDelay } from './backoff'
-import type { PendingMessage } from './connectionSlice'
+import type { PendingMessage } from './socketSlice'
 
 /** How one try of a send ended. */
 export type SendOutcome =

@@ -1,6 +1,6 @@
 import * as v from 'valibot'
 import type { Id } from '../contract'
-import type { PendingMessage } from './connectionSlice'
+import type { PendingMessage } from './socketSlice'
 
 /** The Web Storage shape (`localStorage`, `sessionStorage`, or a memory stand-in). */
 export interface StorageLike {

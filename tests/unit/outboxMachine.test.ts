@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { drainStarted, drainStopped, sendConfirmed, sendFailed, sendRetryScheduled } from '../../src/realtime/actions'
-import type { PendingMessage } from '../../src/realtime/connectionSlice'
+import type { PendingMessage } from '../../src/realtime/socketSlice'
 import {
   initialOutboxMachineState,
   outboxTransition,
