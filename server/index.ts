@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net'
-import type { Id } from '../src/contract'
 import { TokenService, loadSigningKey } from './auth'
 import { openDatabase, seedIfNew, shouldSeedDemo, type Db } from './db'
 import { DEFAULT_REFRESH_IDLE_SECONDS, DEFAULT_SESSION_MAX_SECONDS, SessionStore } from './sessions'
@@ -13,12 +12,11 @@ import { DEFAULT_JOIN_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateLimiter, type RateLimi
 import { checkJwtSecret } from './secrets'
 import {
   DEFAULT_MAX_SOCKETS_PER_USER,
-  SocketBlocks,
   attachHandlers,
-  blockUserSockets,
   createNotifier,
   createPresence,
   createSocketServer,
+  type HandshakeGuard,
   type TalemyServer,
 } from './realtime'
 import { createServices } from './services'
@@ -66,6 +64,8 @@ export interface StartServerOptions {
   /** pino level; default silent under tests, else `LOG_LEVEL` or info. */
   logLevel?: LogLevel
   logger?: Logger
+  /** Refuses chosen handshakes after authentication (tests: "the server is unreachable for this user"). Default none. */
+  handshakeGuard?: HandshakeGuard
 }
 
 export interface RunningServer {
@@ -74,16 +74,6 @@ export interface RunningServer {
   /** The Socket.IO server, for tests. */
   io: TalemyServer
   close(): Promise<void>
-  // --- test hooks ---
-  /**
-   * Closes every socket of `userId` (clients see a transport drop and reconnect) and refuses their handshakes with
-   * `connect_error` "UNAVAILABLE" for `ms`. HTTP keeps working. `blockSockets(userId, 0)` (any `ms <= 0`) lifts the
-   * block at once and drops nothing: tests can block for far longer than they need and lift it when they are done,
-   * instead of betting on how long a step takes.
-   *
-   * @example server.blockSockets(userId, 10 * 60_000); …; server.blockSockets(userId, 0)
-   */
-  blockSockets(userId: Id, ms: number): void
   /** The port actually bound (useful with `port: 0`). */
   port: number
   /** The browser origins allowed, as resolved after listening. */
@@ -158,11 +148,10 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
     logger,
   })
   configureHttpApp(app, { services, sessions, origins, staticDir: options.staticDir })
-  const blocks = new SocketBlocks()
   attachHandlers(io, {
     services,
     sessions,
-    blocks,
+    handshakeGuard: options.handshakeGuard,
     logger,
     now: clock,
     joinLimiter,
@@ -182,7 +171,6 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
     io,
     port,
     allowedOrigins: origins.list(),
-    blockSockets: (userId, ms) => blockUserSockets(io, blocks, userId, ms),
     close() {
       closing ??= (async () => {
         clearInterval(sweep)

@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from 'node:http'
 import { Server } from 'socket.io'
-import { MAX_PACKET_BYTES, conversationIdSchema, parse, sessionRenewSchema, type Ack, type Id } from '../../src/contract'
+import { MAX_PACKET_BYTES, conversationIdSchema, parse, sessionRenewSchema, type Ack, type ClientEventAckData, type ClientEventName, type ErrorCode, type Id } from '../../src/contract'
 import { AppError, invalid, toApiError, unauthorized } from '../errors'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
@@ -35,31 +35,16 @@ export function createSocketServer(httpServer: HttpServer, origins: OriginPolicy
   })
 }
 
-/** Users whose sockets are refused for a while (a test hook: "the server is unreachable for this user"). */
-export class SocketBlocks {
-  private readonly until = new Map<Id, number>()
-
-  block(userId: Id, ms: number): void {
-    this.until.set(userId, Date.now() + ms)
-  }
-
-  unblock(userId: Id): void {
-    this.until.delete(userId)
-  }
-
-  isBlocked(userId: Id): boolean {
-    const until = this.until.get(userId)
-    if (until === undefined) return false
-    if (until > Date.now()) return true
-    this.until.delete(userId)
-    return false
-  }
-}
+/**
+ * A check after authentication, before the socket takes a slot: an `Error` refuses the handshake (its message is the
+ * client's `connect_error`). Tests inject one to make the server unreachable for a user; production has none.
+ */
+export type HandshakeGuard = (userId: Id) => Error | null
 
 export interface HandlerDeps {
   services: Services
   sessions: SessionStore
-  blocks: SocketBlocks
+  handshakeGuard?: HandshakeGuard
   logger: Logger
   /** The clock tokens are checked against, in ms. */
   now: () => number
@@ -72,16 +57,20 @@ export interface HandlerDeps {
 const MAX_TIMER_MS = 2 ** 31 - 1
 
 type AckFn = (response: Ack<unknown>) => void
-type Handler = (socket: TalemySocket, payload: unknown) => Promise<unknown>
+/** A client event's handler: the payload is untrusted (`unknown`, validated inside), the result is its ack's data. */
+export type ClientEventHandler<E extends ClientEventName> = (socket: TalemySocket, payload: unknown) => Promise<ClientEventAckData<E>>
+
+/** One handler per client event, keyed by the contract's map: a missing one is a type error. */
+export type ClientEventHandlers = { [E in ClientEventName]: ClientEventHandler<E> }
 
 /** The `Error` whose message a client sees in `connect_error`. */
-function handshakeError(code: 'UNAUTHORIZED' | 'UNAVAILABLE' | 'RATE_LIMITED', message: string): Error {
+function handshakeError(code: Extract<ErrorCode, 'UNAUTHORIZED' | 'RATE_LIMITED'>, message: string): Error {
   return Object.assign(new Error(code), { data: { code, message } })
 }
 
 export function attachHandlers(
   io: TalemyServer,
-  { services, sessions, blocks, logger, now, joinLimiter, maxSocketsPerUser }: HandlerDeps,
+  { services, sessions, handshakeGuard, logger, now, joinLimiter, maxSocketsPerUser }: HandlerDeps,
 ): void {
   const { messaging } = services
   /** Per socket: the timer that disconnects it when its token expires unrenewed. */
@@ -126,7 +115,7 @@ export function attachHandlers(
   // an adapter spanning nodes carries it.
   sessions.onRevoked((sessionId) => io.in(sessionRoom(sessionId)).disconnectSockets(true))
 
-  const handlers: Record<string, Handler> = {
+  const handlers: ClientEventHandlers = {
     'conversation:join': async (socket, conversationId) => {
       joinLimiter.take(socket.data.userId)
       await messaging.markRead(socket.data.userId, conversationId, (id) => {
@@ -150,7 +139,8 @@ export function attachHandlers(
   io.use((socket, next) => {
     sessions.authenticate(socket.handshake.auth?.token).then(
       ({ userId, sessionId, expiresAt }) => {
-        if (blocks.isBlocked(userId)) return next(handshakeError('UNAVAILABLE', 'sockets are unavailable for this user'))
+        const refusal = handshakeGuard?.(userId)
+        if (refusal) return next(refusal)
         socket.data.userId = userId
         socket.data.sessionId = sessionId
         socket.data.expiresAt = expiresAt
@@ -182,7 +172,8 @@ export function attachHandlers(
     // Every event, known or not, goes through here: arguments are untrusted and a handler must never throw.
     socket.onAny((event: unknown, ...args: unknown[]) => {
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined
-      const handler = typeof event === 'string' && Object.hasOwn(handlers, event) ? handlers[event] : undefined
+      const handler: ClientEventHandler<ClientEventName> | undefined =
+        typeof event === 'string' && Object.hasOwn(handlers, event) ? handlers[event as ClientEventName] : undefined
       // The timer may lag (a busy loop, or a test's clock moved on): no event is served on an expired token but a renewal.
       if (event !== 'session:renew' && now() >= socket.data.expiresAt) {
         ack?.({ ok: false, error: { code: 'UNAUTHORIZED', message: 'token expired' } })
@@ -216,20 +207,4 @@ export function attachHandlers(
       logger.warn({ err: error, socketId: socket.id, userId }, 'socket error')
     })
   })
-}
-
-/**
- * Drops every socket of `userId` and refuses their handshakes with `connect_error` "UNAVAILABLE" for `ms`.
- * The transport is closed (not a server disconnect), so clients see a network drop and try to reconnect.
- * `ms <= 0` lifts a block at once and drops nothing.
- */
-export function blockUserSockets(io: TalemyServer, blocks: SocketBlocks, userId: Id, ms: number): void {
-  if (!(ms > 0)) {
-    blocks.unblock(userId)
-    return
-  }
-  blocks.block(userId, ms)
-  for (const socket of io.of('/').sockets.values()) {
-    if (socket.data.userId === userId) socket.conn.close()
-  }
 }

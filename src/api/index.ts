@@ -4,7 +4,7 @@ import { parse, userSchema, type ContactRequest, type ContactRequestStatus, type
 import type { DrainLock } from '../realtime/drainLock'
 import { loadAuth, loadRefreshToken, saveRefreshToken } from './credentials'
 import { tokenLifetime } from './jwt'
-import { loggedIn, sessionRefreshFailed, tokenRefreshed } from './session'
+import { loggedIn, refreshFailed, tokenRefreshed } from './session'
 import { LIST, TAG_TYPES } from './tags'
 import type { ApiExtra, Session, ThreadMessage } from './types'
 
@@ -125,7 +125,7 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
         if ('data' in result && result.data) return 'refreshed'
         const status = 'error' in result ? (result.error as { status?: unknown }).status : undefined
         if (typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429) {
-          dispatch(sessionRefreshFailed())
+          dispatch(refreshFailed())
           return 'refused'
         }
         return 'unavailable'

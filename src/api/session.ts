@@ -35,6 +35,8 @@ export const loggedOut = createAction('auth/loggedOut', (options: { keepOutbox?:
  * A token refresh was refused (the session cannot be renewed): the realtime layer shows `unauthorized` and keeps the
  * user's unsent messages until they log in again.
  *
- * @example dispatch(sessionRefreshFailed())
+ * @example dispatch(refreshFailed())
  */
-export const sessionRefreshFailed = createAction('auth/refreshFailed')
+export const refreshFailed = createAction('auth/refreshFailed')
+/** @deprecated The old name of `refreshFailed`; remove once `src/app/store.ts` uses `refreshFailed`. */
+export const sessionRefreshFailed = refreshFailed

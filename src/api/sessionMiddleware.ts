@@ -4,7 +4,7 @@ import type { StorageLike } from '../realtime/outboxStorage'
 import { clearRefreshToken, loadRefreshToken } from './credentials'
 import { refreshSession } from './index'
 import { refreshDueAt } from './jwt'
-import { loggedOut, sessionRefreshFailed } from './session'
+import { loggedOut, refreshFailed } from './session'
 
 interface AuthRootState {
   auth: { token: string | null; user: { id: string } | null }
@@ -114,7 +114,7 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
       } else if (loggedOut.match(action)) {
         cancel()
         logout(prev)
-      } else if (sessionRefreshFailed.match(action)) {
+      } else if (refreshFailed.match(action)) {
         // This token's session cannot be renewed: nothing more to schedule for it (the next login brings a new one).
         const token = mwApi.getState().auth.token
         cancel()

@@ -51,6 +51,7 @@ export type ClientEventPayload<E extends ClientEventName> = Parameters<ClientToS
 export type ClientEventAckData<E extends ClientEventName> =
   Parameters<Parameters<ClientToServerEvents[E]>[1]>[0] extends Ack<infer T> ? T : never
 
+/** The server events, in the event map's order (`serverEvents` has one entry each). */
 export const SERVER_EVENTS = [
   'message:new',
   'message:sent',

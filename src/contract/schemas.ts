@@ -1,7 +1,6 @@
 import * as v from 'valibot'
 import { CONTACT_REQUEST_STATUSES, LESSON_STATUSES } from './entities'
 import { ERROR_CODES } from './errors'
-import type { ServerEventName } from './events'
 import {
   MAX_CLIENT_ID_LENGTH,
   MAX_CONTACT_MESSAGE_LENGTH,
@@ -9,7 +8,7 @@ import {
   MAX_LESSON_SUBJECT_LENGTH,
 } from './limits'
 
-// Valibot rather than zod: tree-shakable, ~1-2 KB for what the browser uses (the layer has a size budget).
+// Valibot rather than zod: tree-shakable, so the browser ships only what it uses (the layer has a size budget, P5).
 
 const id = v.pipe(v.string(), v.minLength(1, 'must be a non-empty id'), v.maxLength(100, 'is too long'))
 const timestamp = v.pipe(v.string(), v.isoTimestamp('must be an ISO-8601 timestamp'))
@@ -65,16 +64,6 @@ export const conversationReadSchema = v.object({
   unreadCount: v.literal(0),
 })
 
-/** What the browser accepts from the server, one schema per event (a missing event is a type error). */
-export const serverEventSchemas = {
-  'message:new': messageSchema,
-  'message:sent': messageSchema,
-  'conversation:read': conversationReadSchema,
-  'lesson:created': lessonSchema,
-  'lesson:statusUpdated': lessonSchema,
-  'contactRequest:created': contactRequestSchema,
-  'contactRequest:statusUpdated': contactRequestSchema,
-} satisfies Record<ServerEventName, v.GenericSchema>
 
 // --- What the server accepts ----------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 import { ackSchema, parse, type ApiError } from '../contract'
-import type { Emit } from './emitTable'
+import type { Emit } from './actionEmits'
 import type { AppSocket } from './types'
 
 /** How an emit ended: answered (`ok` with its data, or the server's error), or not answered in time. */

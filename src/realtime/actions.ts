@@ -1,6 +1,6 @@
 import { createAction, prepareAutoBatched, SHOULD_AUTOBATCH } from '@reduxjs/toolkit'
 import type { ErrorCode, Id, Message, ServerEventName, ServerEventPayload, ValidationIssue } from '../contract'
-import type { PendingMessage } from './connectionSlice'
+import type { PendingMessage } from './socketSlice'
 
 /** Every action of the realtime layer is `socket/…`; matching is always by `.match`, never by comparing strings. */
 export const PREFIX = 'socket/' as const

@@ -1,14 +1,11 @@
 import type { Dispatch, UnknownAction } from '@reduxjs/toolkit'
 import {
   isErrorCode,
-  MAX_CLIENT_ID_LENGTH,
-  MAX_CONTACT_MESSAGE_LENGTH,
-  MAX_CONTENT_LENGTH,
-  MAX_LESSON_SUBJECT_LENGTH,
   parse,
   SERVER_EVENTS,
-  serverEventSchemas,
+  serverEvents,
   type ServerEventName,
+  type ServerEventSpec,
   type ValidationIssue,
 } from '../contract'
 import {
@@ -92,34 +89,30 @@ export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>)
   }
 }
 
-/**
- * The contract's length limits on the free-text fields of server payloads (its entity schemas check types only): a
- * stored message can never be longer than a send may be, so a longer one is not the server's and is rejected rather
- * than cached (a 1 MB "message" would otherwise sit in the thread and in DevTools).
- */
-const TEXT_LIMITS: Partial<Record<ServerEventName, [field: string, max: number][]>> = {
-  'message:new': [['content', MAX_CONTENT_LENGTH], ['clientId', MAX_CLIENT_ID_LENGTH]],
-  'message:sent': [['content', MAX_CONTENT_LENGTH], ['clientId', MAX_CLIENT_ID_LENGTH]],
-  'lesson:created': [['subject', MAX_LESSON_SUBJECT_LENGTH]],
-  'lesson:statusUpdated': [['subject', MAX_LESSON_SUBJECT_LENGTH]],
-  'contactRequest:created': [['message', MAX_CONTACT_MESSAGE_LENGTH]],
-  'contactRequest:statusUpdated': [['message', MAX_CONTACT_MESSAGE_LENGTH]],
-}
-
-function tooLong(event: ServerEventName, value: unknown): ValidationIssue[] {
+function tooLong(limits: Readonly<Record<string, number | undefined>>, value: unknown): ValidationIssue[] {
   const issues: ValidationIssue[] = []
-  for (const [field, max] of TEXT_LIMITS[event] ?? []) {
+  for (const field in limits) {
+    const max = limits[field]
     const text = (value as Record<string, unknown>)[field]
-    if (typeof text === 'string' && text.length > max) issues.push({ path: field, message: `at most ${max} characters` })
+    if (max !== undefined && typeof text === 'string' && text.length > max) issues.push({ path: field, message: `at most ${max} characters` })
   }
   return issues
 }
 
-/** Validates a server payload: `socket/<event>` with the parsed value, or `socket/eventRejected` with the issues. */
+/**
+ * Validates a server payload against its entry in the contract's `serverEvents` (its precompiled check first, where
+ * it has one; the schema for everything else and for the issues): `socket/<event>` with the fresh value, or
+ * `socket/eventRejected` with the issues.
+ */
 export function serverEventAction(event: ServerEventName, payload: unknown): UnknownAction {
-  const result = parse(serverEventSchemas[event], payload)
-  if (!result.ok) return eventRejected({ event, issues: result.issues })
-  const issues = tooLong(event, result.value)
+  const spec = serverEvents[event] as ServerEventSpec<ServerEventName>
+  let value = spec.check?.(payload) ?? null
+  if (value === null) {
+    const result = parse(spec.schema, payload)
+    if (!result.ok) return eventRejected({ event, issues: result.issues })
+    value = result.value
+  }
+  const issues = tooLong(spec.textLimits as Record<string, number | undefined>, value)
   if (issues.length > 0) return eventRejected({ event, issues })
-  return (serverEventActions[event] as (payload: unknown) => UnknownAction)(result.value)
+  return (serverEventActions[event] as (payload: unknown) => UnknownAction)(value)
 }

@@ -80,9 +80,8 @@ const time = (iso: string) => {
 }
 
 /**
- * A new object with `base`'s fields and `changes`: what `{ ...base, ...changes }` would be. Not a spread: V8 gives an
- * object made by a leading spread a map outside its transition tree, which costs ~1 µs to freeze (the fold freezes what
- * it puts in a list, once per event of a burst), against ~30 ns for this.
+ * A new object with `base`'s fields and `changes`: what `{ ...base, ...changes }` would be, in a form that is cheap to
+ * freeze (the fold freezes what it puts in a list, once per event of a burst; see bench/README.md, P4).
  */
 function copy<T extends object>(base: T, changes: Partial<T> | null): T {
   return Object.assign({}, base, changes)
@@ -357,8 +356,7 @@ function applyArrayPatch(array: unknown[], patch: Patch): void {
  * JS — a native copy per entry per burst, the table's patches applied to it — and frozen with what was added. Immer
  * takes a root replace as is, and skips a frozen value when it freezes the new state, so a patch costs a native array
  * copy whatever the list's length. The table's own patches applied by immer would go through a Proxy draft of the
- * whole list and a finalize walking every element: O(length) with a large constant (952 µs for one message into a
- * thread of 10,000, against ~20 µs this way).
+ * whole list and a finalize walking every element: O(length) per event.
  *
  * @example cacheWorkForBurst([{ event: 'message:new', payload: m3 }, { event: 'message:new', payload: m4 }], view)
  * // { patches: [{ endpointName: 'getMessages', arg: 'c1', patches: [{ op: 'replace', path: [], value: [m1, m2, m3, m4] }] }], invalidate: [] }
@@ -392,7 +390,7 @@ function createFold(view: CacheView) {
         let entry = working.get(key)
         if (!entry) {
           const cached = view.queries[key]!
-          // A spread, not `slice()`: V8 copies a frozen array (what the store holds) by spread 100× faster.
+          // A spread, not `slice()`: the faster copy of a frozen array (what the store holds); see bench/README.md, P4.
           entry = { query, data: [...(cached.data as unknown[])] }
           working.set(key, entry)
           // defineProperty, not assignment: the store's `queries` (the prototype) is frozen, which forbids assigning

@@ -4,13 +4,14 @@ import { api } from '../api'
 import { internalError } from './actions'
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff'
 import type { CacheView, CacheWork } from './cacheWork'
-import type { SocketRootState } from './connectionSlice'
+import type { SocketRootState } from './socketSlice'
 import type { WritableSocketHolder } from './socketHolder'
 import type { AppSocket, CreateSocket, SocketFactoryOptions } from './types'
 import { createTagCoalescer, type TagCoalescer } from './coalescer'
 import { defaultDrainLock, type DrainLock } from './drainLock'
 import type { StorageLike } from './outboxStorage'
 import type { RetryTriggers } from './triggers'
+import { hostTimers, type Timers } from './timers'
 
 /** Anything with RTK's `.match` (an action creator, `isAnyOf(...)`). */
 export interface ActionMatcher {
@@ -62,6 +63,8 @@ export interface SocketMiddlewareOptions<S extends SocketRootState = SocketRootS
   outboxLimit?: number
   /** "Try again now" signals (the browser's `online`, the tab becoming visible). Default: the browser's. */
   retryTriggers?: RetryTriggers
+  /** The timers of reconnect backoffs and send retries. Default: the host's `setTimeout`/`clearTimeout`. */
+  timers?: Timers
   /** Tags invalidated by events are flushed at most once per window, in ms. Default 250. */
   invalidationWindowMs?: number
 }
@@ -78,6 +81,7 @@ export interface Context<S extends SocketRootState = SocketRootState> {
   readonly ackTimeoutMs: number
   readonly backoff: BackoffOptions
   readonly random: () => number
+  readonly timers: Timers
   readonly lock: DrainLock
   readonly coalescer: TagCoalescer
   readonly outboxLimit: number
@@ -110,6 +114,7 @@ export function createContext<S extends SocketRootState>(
     ackTimeoutMs: options.ackTimeoutMs ?? 5_000,
     backoff: options.backoff ?? DEFAULT_BACKOFF,
     random: options.random ?? Math.random,
+    timers: options.timers ?? hostTimers,
     lock: options.drainLock ?? defaultDrainLock(options.storage),
     coalescer,
     outboxLimit: options.outboxLimit ?? 500,

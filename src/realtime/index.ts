@@ -39,7 +39,9 @@ export {
   type SendRejection,
 } from './actions'
 export {
-  connectionSlice,
+  socketSlice,
+  /** @deprecated The old name of `socketSlice`; remove once `src/app/store.ts` uses `socketSlice`. */
+  socketSlice as connectionSlice,
   initialSocketState,
   selectConnection,
   selectIsConnected,
@@ -51,9 +53,9 @@ export {
   type PendingMessage,
   type SocketState,
   type SocketRootState,
-} from './connectionSlice'
+} from './socketSlice'
 export { cacheWorkTable, cacheWorkFor, type CacheWork, type CacheView, type CacheWorkTable } from './cacheWork'
-export { emitFor, type Emit } from './emitTable'
+export { emitFor, type Emit } from './actionEmits'
 export { bindSocket } from './bindSocket'
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff'
 export { createSocketMiddleware, type SocketDispatchExtension } from './middleware'

@@ -2,16 +2,14 @@ import type { Dispatch, Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { connect, sendMessage, sendRejected, socketHolderRequested } from './actions'
 import { buildCacheHandler } from './cacheHandler'
 import { buildConnectionHandler } from './connectionHandler'
-import type { SocketRootState } from './connectionSlice'
+import type { SocketRootState } from './socketSlice'
 import { createContext, type Handler, type SocketMiddlewareOptions } from './context'
 import { buildOutboxHandler } from './outboxHandler'
 import { buildRoomsHandler } from './roomsHandler'
 import { createSocketHolder, type SocketHolder } from './socketHolder'
 
 /** What the middleware adds to `dispatch`: asking for the socket holder answers with it (see `useSocket`). */
-export interface SocketDispatchExtension {
-  (action: ReturnType<typeof socketHolderRequested>): SocketHolder
-}
+export type SocketDispatchExtension = (action: ReturnType<typeof socketHolderRequested>) => SocketHolder
 
 /**
  * The Redux middleware that owns one Socket.IO client per store. The body is thin (like RTK's listener
@@ -20,7 +18,7 @@ export interface SocketDispatchExtension {
  *
  * @example
  * const store = configureStore({
- *   reducer: { auth: authReducer, socket: connectionSlice.reducer, [api.reducerPath]: api.reducer },
+ *   reducer: { auth: authReducer, socket: socketSlice.reducer, [api.reducerPath]: api.reducer },
  *   middleware: (gDM) => gDM({ thunk: { extraArgument: { apiUrl } } }).concat(
  *     api.middleware,
  *     createSocketMiddleware({ apiUrl, selectToken: (s) => s.auth.token, loggedIn, loggedOut, tokenRefreshed }),

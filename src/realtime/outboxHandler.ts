@@ -1,24 +1,11 @@
 import type { FetchBaseQueryError } from '@reduxjs/toolkit/query'
 import type { SerializedError } from '@reduxjs/toolkit'
 import { api, type ThreadMessage } from '../api'
-import {
-  describeIssues,
-  errorBodySchema,
-  HTTP_STATUS,
-  isRefusal,
-  messageSchema,
-  parse,
-  sendMessageSchema,
-  type ErrorCode,
-  type Id,
-  type Message,
-} from '../contract'
+import { errorBodySchema, HTTP_STATUS, isRefusal, messageSchema, parse, type ErrorCode, type Id } from '../contract'
 import {
   connect,
   connected,
   discardMessage,
-  drainStarted,
-  drainStopped,
   internalError,
   outboxRestored,
   retryMessage,
@@ -26,24 +13,31 @@ import {
   sendConfirmed,
   sendFailed,
   sendMessage,
-  sendRetryScheduled,
   sessionEnded,
   sessionStarted,
   shutdown,
   type SendError,
 } from './actions'
 import { emitWithAck, type AckResult } from './ack'
-import { backoffDelay } from './backoff'
 import { addPendingPatches, foldCacheWork, removePendingPatches, setPendingStatusPatches, threadWork } from './cacheWork'
-import type { PendingMessage, SocketRootState } from './connectionSlice'
+import type { PendingMessage, SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
+import {
+  initialOutboxMachineState,
+  outboxTransition,
+  type OutboxEffect,
+  type OutboxEvent,
+  type OutboxEventBody,
+  type OutboxMachineState,
+  type OutboxView,
+  type SendOutcome,
+  type ThreadChange,
+} from './outboxMachine'
 import { createOutboxStorage } from './outboxStorage'
+import { sendMessageProblem } from './sendCheck'
+import type { TimerHandle } from './timers'
 
-/** How one try of a send ended. */
-export type SendOutcome =
-  | { kind: 'sent'; message: Message }
-  | { kind: 'refused'; error: SendError }
-  | { kind: 'retry'; error: SendError; retryAfterMs?: number }
+export type { SendOutcome } from './outboxMachine'
 
 const MALFORMED: SendError = { code: 'INTERNAL', message: 'The server sent a malformed message' }
 
@@ -96,100 +90,112 @@ const pendingCopy = (entry: PendingMessage, senderId: Id | null): ThreadMessage 
 })
 
 /**
- * Sends: the pending copy goes into its cached thread at once; then, one message at a time per conversation (so
- * each sender's messages reach the server in the order they were written), `message:send` with an ack and a
- * timeout, or the HTTP `postMessage` with the same `clientId` when the socket is down or silent. Retryable failures
- * wait a backoff (or the server's `retryAfterMs`) and go again, sooner when the socket connects or the browser comes
- * online; refusals mark the message failed until `retryMessage`.
+ * Sends (the outbox machine's runner): actions become events of the pure `outboxTransition`, and its effects are
+ * performed here through the context's edges — the socket (with an ack and a timeout, or the HTTP `postMessage` with
+ * the same `clientId` when the socket is down or silent), the timers, the drain lock, the cache and storage.
  *
- * Durable: the outbox is mirrored in `storage` under the user's key after every change, read back at the next page
- * (or the next login of that user, e.g. after `unauthorized`) and cleared at logout. One tab drains at a time: sends
- * go out only while this tab holds the user's drain lock, which it lets go when nothing is left to send.
+ * Durable: every change of the outbox is mirrored in `storage` under the user's key, entry by entry, in the same task
+ * as the action that made it (so before any answer can arrive), read back at the next page (or the next login of that
+ * user, e.g. after `unauthorized`) and cleared at logout.
  */
 export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { dispatch, getState } = ctx.mwApi
-  /** Conversations with a send in flight. */
-  const busy = new Set<Id>()
-  /** Conversations waiting for a retry timer; `rate` waits honour the server's `retryAfterMs` even when online. */
-  const waits = new Map<Id, { timer: ReturnType<typeof setTimeout>; rate: boolean }>()
   const durable = ctx.options.storage ? createOutboxStorage(ctx.options.storage) : null
-  /** The user whose stored outbox mirrors the one in state (after it was read back), and what was last written. */
-  let mirrored: Id | null = null
+  const transition = outboxTransition({ backoff: ctx.backoff })
+  let state: OutboxMachineState = initialOutboxMachineState
+  const timers = new Map<Id, TimerHandle>()
+  let letGo: (() => void) | null = null
+  /** The outbox as last written to storage, and whether the last write failed. */
   let saved: readonly PendingMessage[] = []
   let saveFailing = false
-  let lock: 'none' | 'waiting' | 'held' = 'none'
-  let letGo: (() => void) | null = null
 
-  const outbox = () => getState().socket.outbox
   const userId = () => ctx.options.selectUserId?.(getState()) ?? null
-  const hasPending = () => outbox().some((m) => m.status === 'pending')
-  const paused = () => getState().socket.connection.status === 'unauthorized'
-
-  function clearWaits(onlyNetwork = false) {
-    for (const [conversationId, wait] of waits) {
-      if (onlyNetwork && wait.rate) continue
-      clearTimeout(wait.timer)
-      waits.delete(conversationId)
+  const view = (): OutboxView => {
+    const current = getState()
+    return {
+      outbox: current.socket.outbox,
+      userId: ctx.options.selectUserId?.(current) ?? null,
+      paused: current.socket.connection.status === 'unauthorized',
+      connected: ctx.socket?.connected === true,
+      durable: durable !== null,
     }
   }
 
-  function releaseLock() {
-    const wasHeld = lock === 'held'
-    letGo?.()
-    letGo = null
-    lock = 'none'
-    if (wasHeld) dispatch(drainStopped())
+  // Run to completion (like an actor's mailbox): an event raised while effects run (a dispatched action coming back,
+  // a lock granted at once) waits for them, and reads the store only when its turn comes.
+  const queue: OutboxEventBody[] = []
+  let running = false
+  function send(event: OutboxEventBody) {
+    queue.push(event)
+    if (running) return
+    running = true
+    try {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const before = state
+        const [after, effects] = transition(state, { ...next, view: view() } as OutboxEvent)
+        state = after
+        // A new mirror starts from nothing written: what the outbox holds then is written at the next persist.
+        if (before.mirroring !== after.mirroring) saved = []
+        for (const effect of effects) perform(effect)
+      }
+    } finally {
+      running = false
+      queue.length = 0
+    }
   }
 
-  function reset() {
-    clearWaits()
-    busy.clear()
-    releaseLock()
-    mirrored = null
-    saved = []
+  function perform(effect: OutboxEffect) {
+    switch (effect.type) {
+      case 'attempt':
+        return attemptSend(effect.entry)
+      case 'startTimer': {
+        const { conversationId } = effect
+        const handle = ctx.timers.setTimeout(() => {
+          if (timers.get(conversationId) !== handle) return
+          timers.delete(conversationId)
+          send({ type: 'timerFired', conversationId })
+        }, effect.delayMs)
+        timers.set(conversationId, handle)
+        return
+      }
+      case 'cancelTimer': {
+        const handle = timers.get(effect.conversationId)
+        if (handle !== undefined) ctx.timers.clearTimeout(handle)
+        timers.delete(effect.conversationId)
+        return
+      }
+      case 'requestLock':
+        return requestLock()
+      case 'releaseLock':
+        letGo?.()
+        letGo = null
+        return
+      case 'patchThread':
+        return patchThread(effect.conversationId, effect.change)
+      case 'loadStored': {
+        const entries = durable?.load(effect.userId) ?? []
+        if (entries.length > 0) dispatch(outboxRestored({ entries }))
+        return
+      }
+      case 'clearStored':
+        return durable?.clear(effect.userId)
+      case 'dispatch':
+        dispatch(effect.action)
+        return
+    }
   }
 
-  /** Reads the user's stored outbox back (once per session and user) and mirrors the outbox from then on. */
-  function restore() {
-    const user = userId()
-    if (!durable || !user || mirrored === user) return
-    mirrored = user
-    saved = outbox()
-    const entries = durable.load(user)
-    if (entries.length > 0) dispatch(outboxRestored({ entries }))
-  }
-
-  function persist() {
-    if (!durable || mirrored === null || mirrored !== userId()) return
-    const now = outbox()
-    if (now === saved) return
-    const ok = durable.save(mirrored, saved, now)
-    saved = now
-    // A full (or disabled) storage: the sends still go, but would not survive a reload; say so once per streak.
-    if (!ok && !saveFailing) dispatch(internalError({ where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' }))
-    saveFailing = !ok
-  }
-
-  function wantLock() {
-    if (lock !== 'none' || paused() || !hasPending()) return
-    const user = userId()
-    lock = 'waiting'
+  function requestLock() {
     const session = ctx.session
     let granted = false
-    const giveUp = ctx.lock.request(`talemy.outbox.${user ?? 'anonymous'}`, (release) => {
-      if (session !== ctx.session || lock !== 'waiting') return release()
+    const giveUp = ctx.lock.request(`talemy.outbox.${userId() ?? 'anonymous'}`, (release) => {
+      if (session !== ctx.session) return release()
       granted = true
       letGo = release
-      lock = 'held'
-      dispatch(drainStarted())
-      drainAll()
+      send({ type: 'lockGranted' })
     })
-    // Granted inside `request` (a free lock): `letGo` is already the release, possibly even used.
+    // Granted inside `request` (a free lock): `letGo` is already the release.
     if (!granted) letGo = giveUp
-  }
-
-  function maybeReleaseLock() {
-    if (lock === 'held' && busy.size === 0 && !hasPending()) releaseLock()
   }
 
   async function viaHttp(entry: PendingMessage): Promise<SendOutcome> {
@@ -199,7 +205,7 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     return 'data' in result ? storedMessage(result.data) : outcomeOfHttpError(result.error)
   }
 
-  async function attempt(entry: PendingMessage): Promise<SendOutcome> {
+  async function tryOnce(entry: PendingMessage): Promise<SendOutcome> {
     const socket = ctx.socket
     // A socket known to be down is not waited for: HTTP at once. A silent one is given the ack timeout; a drop
     // while the ack is awaited fails it at once (Socket.IO clears pending acks on disconnect), so HTTP follows at once.
@@ -211,125 +217,75 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     return viaHttp(entry)
   }
 
-  function settle(conversationId: Id, entry: PendingMessage, outcome: SendOutcome) {
-    busy.delete(conversationId)
-    const current = outbox().find((m) => m.clientId === entry.clientId)
-    if (outcome.kind === 'sent') {
-      // Even when discarded meanwhile: the server has it and the other side sees it, so our thread shows it too.
-      dispatch(sendConfirmed({ message: outcome.message }))
-    } else if (outcome.kind === 'refused') {
-      if (current) dispatch(sendFailed({ clientId: entry.clientId, error: outcome.error }))
-    } else if (current?.status === 'pending' && paused()) {
-      // The session expired: kept (here and in storage) until the user logs in again; the lock goes back meanwhile.
-      if (busy.size === 0) releaseLock()
-      return
-    } else if (current?.status === 'pending' && outcome.error.code === 'NETWORK' && ctx.socket?.connected) {
-      // HTTP failed but the socket came up meanwhile: go again now, over it (an ack timeout bounds any loop).
-    } else if (current?.status === 'pending') {
-      const attempt = current.attempts + 1
-      const delayMs = outcome.retryAfterMs ?? backoffDelay(attempt, ctx.backoff, ctx.random)
-      dispatch(sendRetryScheduled({ clientId: entry.clientId, attempt, delayMs, error: outcome.error }))
-      waits.set(conversationId, {
-        rate: outcome.retryAfterMs !== undefined,
-        timer: setTimeout(() => {
-          waits.delete(conversationId)
-          pump(conversationId)
-        }, delayMs),
-      })
-      return
-    }
-    pump(conversationId)
-    maybeReleaseLock()
-  }
-
-  function pump(conversationId: Id) {
-    if (busy.has(conversationId) || waits.has(conversationId) || paused()) return
-    const entry = outbox().find((m) => m.conversationId === conversationId && m.status === 'pending')
-    if (!entry) return
-    if (lock !== 'held') return wantLock()
-    busy.add(conversationId)
+  function attemptSend(entry: PendingMessage) {
     const session = ctx.session
-    attempt(entry)
+    const { conversationId, clientId } = entry
+    tryOnce(entry)
       .catch((error: unknown): SendOutcome => ({
         kind: 'retry',
         error: { code: 'NETWORK', message: error instanceof Error ? error.message : String(error) },
       }))
       .then((outcome) => {
-        if (session === ctx.session) settle(conversationId, entry, outcome)
+        if (session === ctx.session) send({ type: 'settled', conversationId, clientId, outcome, jitter: ctx.random() })
       })
       .catch((error: unknown) => ctx.report('send', error))
   }
 
-  /** Now: every conversation with pending messages goes again (waiting network retries cut short). */
-  function drainAll(onlyNetworkWaits = false) {
-    clearWaits(onlyNetworkWaits)
-    for (const conversationId of new Set(outbox().map((m) => m.conversationId))) pump(conversationId)
-    maybeReleaseLock()
+  function patchThread(conversationId: Id, change: ThreadChange) {
+    const current = ctx.view()
+    const work = threadWork(current, conversationId, (thread) => {
+      if (change.kind === 'add') return addPendingPatches(thread, pendingCopy(change.entry, userId()))
+      if (change.kind === 'remove') return removePendingPatches(thread, change.clientId)
+      return setPendingStatusPatches(thread, change.clientId, change.status, change.error)
+    })
+    ctx.applyCacheWork(foldCacheWork(work, current))
   }
 
-  function patchThread(conversationId: Id, patchesFor: Parameters<typeof threadWork>[2]) {
-    const view = ctx.view()
-    ctx.applyCacheWork(foldCacheWork(threadWork(view, conversationId, patchesFor), view))
+  /** Mirrors what changed in the outbox since the last write (usually one entry) into the user's stored outbox. */
+  function persist() {
+    const user = state.mirroring
+    if (!durable || user === null || user !== userId()) return
+    const now = getState().socket.outbox
+    if (now === saved) return
+    const ok = durable.save(user, saved, now)
+    saved = now
+    // A full (or disabled) storage: the sends still go, but would not survive a reload; say so once per streak.
+    if (!ok && !saveFailing) dispatch(internalError({ where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' }))
+    saveFailing = !ok
   }
 
   function handle(action: Parameters<Handler<S>>[0], prevState: S) {
     if (sendMessage.match(action)) {
-      restore()
-      const entry = outbox().find((m) => m.clientId === action.payload.clientId)
-      if (!entry) return
-      patchThread(entry.conversationId, (thread) => addPendingPatches(thread, pendingCopy(entry, userId())))
-      // The browser checks the contract's limits first: a message the server would refuse fails at once.
-      const valid = parse(sendMessageSchema, action.payload)
-      if (!valid.ok) dispatch(sendFailed({ clientId: entry.clientId, error: { code: 'INVALID', message: describeIssues(valid.issues) } }))
-      else pump(entry.conversationId)
+      send({ type: 'restore' })
+      send({ type: 'queued', clientId: action.payload.clientId, problem: sendMessageProblem(action.payload) })
     } else if (outboxRestored.match(action)) {
-      const user = userId()
-      for (const entry of action.payload.entries) {
-        patchThread(entry.conversationId, (thread) => addPendingPatches(thread, pendingCopy(entry, user)))
-      }
-      drainAll()
+      send({ type: 'restored', entries: action.payload.entries })
+    } else if (sendConfirmed.match(action)) {
+      send({ type: 'confirmed', conversationId: action.payload.message.conversationId })
     } else if (sendFailed.match(action)) {
-      const entry = outbox().find((m) => m.clientId === action.payload.clientId)
-      if (entry) patchThread(entry.conversationId, (thread) => setPendingStatusPatches(thread, entry.clientId, 'failed', action.payload.error))
-      maybeReleaseLock()
+      send({ type: 'failed', clientId: action.payload.clientId })
     } else if (retryMessage.match(action)) {
-      const entry = outbox().find((m) => m.clientId === action.payload.clientId)
-      if (!entry || entry.status !== 'pending') return
-      patchThread(entry.conversationId, (thread) => setPendingStatusPatches(thread, entry.clientId, 'pending'))
-      pump(entry.conversationId)
+      send({ type: 'retried', clientId: action.payload.clientId })
     } else if (discardMessage.match(action)) {
-      const entry = prevState.socket.outbox.find((m) => m.clientId === action.payload.clientId)
-      if (entry) patchThread(entry.conversationId, (thread) => removePendingPatches(thread, entry.clientId))
-      maybeReleaseLock()
+      send({ type: 'discarded', entry: prevState.socket.outbox.find((m) => m.clientId === action.payload.clientId) ?? null })
     } else if (connected.match(action)) {
-      drainAll()
+      send({ type: 'drain', onlyNetworkWaits: false })
     } else if (retryNow.match(action)) {
-      drainAll(true)
+      send({ type: 'drain', onlyNetworkWaits: true })
     } else if (connect.match(action)) {
-      restore()
-      drainAll(true)
+      send({ type: 'restore' })
+      send({ type: 'drain', onlyNetworkWaits: true })
     } else if (sessionStarted.match(action)) {
-      reset()
-      restore()
-      drainAll()
+      send({ type: 'reset' })
+      send({ type: 'restore' })
+      send({ type: 'drain', onlyNetworkWaits: false })
     } else if (sessionEnded.match(action) || shutdown.match(action)) {
-      reset()
+      send({ type: 'reset' })
     } else if (ctx.options.loggedOut.match(action)) {
-      // The user asked to leave (the app warns first when sends are pending): nothing of theirs stays behind. A logout
-      // nobody asked for (`meta.keepOutbox`, another tab took the session over) keeps it for their next login.
-      const user = ctx.options.selectUserId?.(prevState) ?? null
-      if (user && (action.meta as { keepOutbox?: unknown } | undefined)?.keepOutbox !== true) durable?.clear(user)
+      const keepOutbox = (action.meta as { keepOutbox?: unknown } | undefined)?.keepOutbox === true
+      send({ type: 'loggedOut', userId: ctx.options.selectUserId?.(prevState) ?? null, keepOutbox })
     } else if (api.endpoints.getMessages.matchFulfilled(action)) {
-      // A (re)fetched thread replaced the cached one: put our unconfirmed copies back, or confirm them when the
-      // server already has them (a send whose answer was lost).
-      const conversationId = action.meta.arg.originalArgs
-      const thread = action.payload
-      for (const entry of outbox()) {
-        if (entry.conversationId !== conversationId) continue
-        const stored = thread.find((m) => m.clientId === entry.clientId && m.status === undefined)
-        if (stored) dispatch(sendConfirmed({ message: stored }))
-        else patchThread(conversationId, (t) => addPendingPatches(t, pendingCopy(entry, userId())))
-      }
+      send({ type: 'threadFetched', conversationId: action.meta.arg.originalArgs, thread: action.payload })
     }
   }
 

@@ -1,6 +1,6 @@
 import * as v from 'valibot'
 import type { Id } from '../contract'
-import type { PendingMessage } from './connectionSlice'
+import type { PendingMessage } from './socketSlice'
 
 /** The Web Storage shape (`localStorage`, `sessionStorage`, or a memory stand-in). */
 export interface StorageLike {
@@ -61,19 +61,38 @@ export function createOutboxStorage(storage: StorageLike) {
     }
   }
 
-  /** Applies the change `before → after` of this tab's outbox to the stored list; false when storage refused it. */
-  function save(userId: Id, before: readonly PendingMessage[], after: readonly PendingMessage[]): boolean {
-    const now = new Map(after.map((m) => [m.clientId, m]))
-    const removed = new Set(before.filter((m) => !now.has(m.clientId)).map((m) => m.clientId))
-    const stored = load(userId)
-    const merged: PendingMessage[] = []
-    const kept = new Set<string>()
-    for (const entry of stored) {
-      if (removed.has(entry.clientId)) continue
-      merged.push(now.get(entry.clientId) ?? entry)
-      kept.add(entry.clientId)
+  /** The stored list as written (no per-entry validation: `load` validates what it hands out). */
+  function readRaw(userId: Id): PendingMessage[] {
+    try {
+      const raw = storage.getItem(outboxStorageKey(userId))
+      const list = raw ? (JSON.parse(raw) as unknown) : []
+      return Array.isArray(list) ? (list as PendingMessage[]) : []
+    } catch {
+      return []
     }
-    for (const entry of after) if (!kept.has(entry.clientId)) merged.push(entry)
+  }
+
+  /**
+   * Applies the change `before → after` of this tab's outbox to the stored list: only the entries that changed (an
+   * outbox from the reducers shares every untouched entry with the one before, so usually one entry), plus removals.
+   * False when storage refused it.
+   */
+  function save(userId: Id, before: readonly PendingMessage[], after: readonly PendingMessage[]): boolean {
+    const unchanged = new Set(before)
+    const changed = new Map<string, PendingMessage>()
+    for (const entry of after) if (!unchanged.has(entry)) changed.set(entry.clientId, entry)
+    const kept = new Set(after.map((m) => m.clientId))
+    const removed = new Set(before.filter((m) => !kept.has(m.clientId)).map((m) => m.clientId))
+    if (changed.size === 0 && removed.size === 0) return true
+    const merged: PendingMessage[] = []
+    for (const entry of readRaw(userId)) {
+      const id = (entry as { clientId?: unknown } | null)?.clientId
+      if (typeof id === 'string' && removed.has(id)) continue
+      const next = typeof id === 'string' ? changed.get(id) : undefined
+      merged.push(next ?? entry)
+      if (next) changed.delete(id as string)
+    }
+    for (const entry of changed.values()) merged.push(entry)
     return write(userId, merged)
   }
 

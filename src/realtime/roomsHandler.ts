@@ -1,9 +1,9 @@
 import type { Id } from '../contract'
 import { connected, joined, joinFailed } from './actions'
 import { emitWithAck } from './ack'
-import type { SocketRootState } from './connectionSlice'
+import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
-import { emitFor, joinEmit } from './emitTable'
+import { emitFor, joinEmit } from './actionEmits'
 
 /**
  * Joins and leaves rooms with an ack and a timeout, and joins every wanted room again after each (re)connect (the

@@ -2,7 +2,7 @@ import { useCallback, useMemo, useSyncExternalStore } from 'react'
 import { useDispatch, useSelector } from 'react-redux'
 import type { Id } from '../contract'
 import { joinConversation, leaveConversation, sendMessage, socketHolderRequested } from './actions'
-import { selectConnection, type ConnectionStatus, type SocketRootState } from './connectionSlice'
+import { selectConnection, type ConnectionStatus, type SocketRootState } from './socketSlice'
 import { emptySocketHolder, isSocketHolder } from './socketHolder'
 import type { AppSocket } from './types'
 

@@ -12,14 +12,16 @@ import {
   startTestServer,
   type TestServer,
 } from './support/server'
+import { createSocketBlocks } from '../support/socketBlocks'
 
 const SECRET = 'handshake-test-secret-of-at-least-32-bytes'
 let server: TestServer
+const blocks = createSocketBlocks()
 let alice: { token: string; id: string }
 let bob: { token: string; id: string }
 
 beforeAll(async () => {
-  server = await startTestServer({ jwtSecret: SECRET })
+  server = await startTestServer({ jwtSecret: SECRET, handshakeGuard: blocks.handshakeGuard })
   const a = await login(server.url, ALICE)
   const b = await login(server.url, BOB)
   alice = { token: a.token, id: a.user.id }
@@ -122,13 +124,13 @@ describe('origins', () => {
   })
 })
 
-describe('blockSockets (test hook)', () => {
+describe('a handshake guard (the tests\' socket blocks)', () => {
   it("drops the user's sockets, refuses new ones with UNAVAILABLE until lifted, and leaves others and HTTP alone", async () => {
     const aliceSocket = await connect(server.url, alice.token)
     const bobSocket = await connect(server.url, bob.token)
     const dropped = new Promise<string>((resolve) => aliceSocket.once('disconnect', resolve))
     // Far longer than the test: the refusal below does not depend on how fast the machine is.
-    server.blockSockets(alice.id, 10 * 60_000)
+    blocks.block(server, alice.id, 10 * 60_000)
     try {
       expect(await dropped).toBe('transport close')
       await expect(connect(server.url, alice.token)).rejects.toThrow('UNAVAILABLE')
@@ -136,12 +138,12 @@ describe('blockSockets (test hook)', () => {
       expect((await http(server.url, 'GET', '/api/me', { token: alice.token })).status).toBe(200)
     } finally {
       // `0` lifts the block at once.
-      server.blockSockets(alice.id, 0)
+      blocks.block(server, alice.id, 0)
     }
     const again = await connect(server.url, alice.token)
     expect(again.connected).toBe(true)
     // Lifting a block drops nobody: the new socket still answers.
-    server.blockSockets(alice.id, 0)
+    blocks.block(server, alice.id, 0)
     expect(await emitAck(again, 'conversation:leave', 'conv-alice-bob')).toEqual({ ok: true, data: null })
     expect(again.connected).toBe(true)
     for (const socket of [aliceSocket, bobSocket, again]) socket.close()

@@ -197,3 +197,15 @@ describe('a storage that refuses to write', () => {
     store.dispatch(shutdown())
   })
 })
+
+describe('durable outbox, first send of a page', () => {
+  test('a send before any connect or login of this page is in storage at once', async () => {
+    const { mockStore } = await import('./support/mockStore')
+    const { createMemoryStorage: memory } = await import('../../src/app/store')
+    const storage = memory()
+    // A lock never granted: the send waits, nothing goes over HTTP (no server here).
+    const { dispatch } = mockStore(undefined, { storage, drainLock: { request: () => () => {} } })
+    dispatch(send('k1'))
+    expect(savedIds(storage)).toEqual(['k1'])
+  })
+})

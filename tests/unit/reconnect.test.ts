@@ -155,3 +155,22 @@ describe('try now', () => {
     expect(refreshToken).toHaveBeenCalledTimes(1)
   })
 })
+
+describe('timers edge', () => {
+  test('the backoff runs on the injected timers, not the global setTimeout', () => {
+    const pending: { callback: () => void; ms: number }[] = []
+    const timers = {
+      setTimeout: (callback: () => void, ms: number) => pending.push({ callback, ms }),
+      clearTimeout: vi.fn(),
+    }
+    const globalSpy = vi.spyOn(globalThis, 'setTimeout')
+    const { store, socket } = dropped({ timers, random: () => 0.5 })
+    expect(pending.map((t) => t.ms)).toEqual([250])
+    expect(globalSpy.mock.calls.filter(([, ms]) => ms === 250)).toEqual([])
+    const before = socket.connectCalls
+    pending[0]!.callback()
+    expect(socket.connectCalls).toBe(before + 1)
+    expect(attempts(store.getActions())).toEqual([1])
+    globalSpy.mockRestore()
+  })
+})

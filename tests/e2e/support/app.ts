@@ -4,6 +4,7 @@ import path from 'node:path'
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
 import { inject } from 'vitest'
 import { startServer, type StartServerOptions } from '../../../server/index'
+import { createSocketBlocks } from '../../support/socketBlocks'
 import { launchBrowser } from './browser'
 
 export type ServerHandle = Awaited<ReturnType<typeof startServer>>
@@ -19,6 +20,8 @@ export const ARTIFACTS = path.resolve('test-artifacts')
 export interface E2E {
   url: string
   server: ServerHandle
+  /** Cuts a user's sockets (see `blockSockets`). */
+  blocks: ReturnType<typeof createSocketBlocks>
   browser: Browser
   close(): Promise<void>
 }
@@ -31,11 +34,16 @@ export async function startE2E(options: { build?: 'production' | 'development'; 
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'talemy-e2e-'))
   await cp(inject('templateDataDir'), dataDir, { recursive: true })
   const staticDir = inject(options.build === 'development' ? 'e2eSpaDevDir' : 'e2eSpaDir')
-  const [server, browser] = await Promise.all([startServer({ ...options.server, port: 0, dataDir, staticDir }), launchBrowser()])
+  const blocks = createSocketBlocks()
+  const [server, browser] = await Promise.all([
+    startServer({ handshakeGuard: blocks.handshakeGuard, ...options.server, port: 0, dataDir, staticDir }),
+    launchBrowser(),
+  ])
   await mkdir(ARTIFACTS, { recursive: true })
   return {
     url: server.url.replace(/\/$/, ''),
     server,
+    blocks,
     browser,
     async close() {
       await browser.close().catch(() => {})
@@ -171,7 +179,7 @@ export async function apiCall<T>(e2e: E2E, token: string | null, method: string,
   }
 }
 
-/** The server's test hook: cut a user's sockets and refuse their reconnection for `ms` (HTTP keeps working). */
+/** Cuts a user's sockets and refuses their reconnection for `ms` (HTTP keeps working); `0` lifts it. */
 export function blockSockets(e2e: E2E, userId: string, ms: number): void {
-  e2e.server.blockSockets(userId, ms)
+  e2e.blocks.block(e2e.server, userId, ms)
 }

@@ -4,11 +4,11 @@ import { thunk } from 'redux-thunk'
 import { vi } from 'vitest'
 import { api, loggedIn, loggedOut, tokenRefreshed } from '../../../src/api'
 import { authSlice } from '../../../src/app/authSlice'
-import { connectionSlice, createSocketMiddleware, type SocketMiddlewareOptions } from '../../../src/realtime'
+import { socketSlice, createSocketMiddleware, type SocketMiddlewareOptions } from '../../../src/realtime'
 import { fakeSockets } from './fakeSocket'
 import { alice } from './fixtures'
 
-export const rootReducer = combineReducers({ auth: authSlice.reducer, socket: connectionSlice.reducer, api: api.reducer })
+export const rootReducer = combineReducers({ auth: authSlice.reducer, socket: socketSlice.reducer, api: api.reducer })
 export type TestState = ReturnType<typeof rootReducer>
 
 export const loggedInState = (): TestState => ({

@@ -4,7 +4,7 @@ import {
   connect,
   connected,
   connectFailed,
-  connectionSlice,
+  socketSlice,
   disconnect,
   disconnected,
   discardMessage,
@@ -30,7 +30,7 @@ import {
 } from '../../src/realtime'
 import { alice, message } from './support/fixtures'
 
-const reducer = connectionSlice.reducer
+const reducer = socketSlice.reducer
 const withStatus = (status: ConnectionStatus, over: Partial<SocketState['connection']> = {}): SocketState => ({
   ...initialSocketState,
   connection: { ...initialSocketState.connection, status, ...over },

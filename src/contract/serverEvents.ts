@@ -1,0 +1,78 @@
+import * as v from 'valibot'
+import type { Message } from './entities'
+import type { ServerEventName, ServerEventPayload } from './events'
+import { MAX_CLIENT_ID_LENGTH, MAX_CONTACT_MESSAGE_LENGTH, MAX_CONTENT_LENGTH, MAX_LESSON_SUBJECT_LENGTH } from './limits'
+import { contactRequestSchema, conversationReadSchema, lessonSchema, messageSchema } from './schemas'
+
+/** The string fields of a payload. */
+type TextFields<T> = { [K in keyof T]-?: T[K] extends string | null ? K : never }[keyof T]
+
+/** What both sides know about one server event. */
+export interface ServerEventSpec<E extends ServerEventName> {
+  /** What the browser accepts (valibot; unknown keys dropped). */
+  schema: v.GenericSchema<unknown, ServerEventPayload<E>>
+  /**
+   * A precompiled `schema` for the hot path, where one exists: the fresh payload, or `null` (then `schema` says why).
+   * Tested to agree with `schema`.
+   */
+  check?: (input: unknown) => ServerEventPayload<E> | null
+  /**
+   * The longest each free-text field may be. The entity schemas check types only: a stored message can never be
+   * longer than a send may be, so a longer one is not the server's and is rejected rather than cached.
+   */
+  textLimits: { [K in TextFields<ServerEventPayload<E>>]?: number }
+  /** Written to the user's event log and replayed on resume (CONTRACT.md, "Durable resume"). */
+  replayed: boolean
+}
+
+/** Every server event's spec, keyed by the event map: a new event without its entry does not compile. */
+export type ServerEventTable = { [E in ServerEventName]: ServerEventSpec<E> }
+
+const isId = (value: unknown): value is string => typeof value === 'string' && value.length >= 1 && value.length <= 100
+
+/**
+ * `messageSchema` written out by hand (the receive path runs it for every message): the same rules, and a fresh
+ * object with only the contract's fields.
+ *
+ * @example checkMessage(JSON.parse(frame)) // Message | null
+ */
+export function checkMessage(input: unknown): Message | null {
+  if (typeof input !== 'object' || input === null) return null
+  const m = input as Record<string, unknown>
+  const { id, conversationId, seq, senderId, content, createdAt, clientId } = m
+  if (!isId(id) || !isId(conversationId) || !isId(senderId)) return null
+  if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 1) return null
+  if (typeof content !== 'string' || typeof createdAt !== 'string' || !v.ISO_TIMESTAMP_REGEX.test(createdAt)) return null
+  if (clientId !== null && typeof clientId !== 'string') return null
+  return { id, conversationId, seq, senderId, content, createdAt, clientId }
+}
+
+const messageText = { content: MAX_CONTENT_LENGTH, clientId: MAX_CLIENT_ID_LENGTH }
+
+/**
+ * The one place per server event: its schema (and hot-path check), its text limits, whether it is replayed. The
+ * browser's cache work is keyed by the same map (`cacheWorkTable`), as are its actions (`serverEventActions`).
+ *
+ * @example serverEvents['lesson:created'].textLimits.subject // 200
+ */
+export const serverEvents: ServerEventTable = {
+  'message:new': { schema: messageSchema, check: checkMessage, textLimits: messageText, replayed: true },
+  'message:sent': { schema: messageSchema, check: checkMessage, textLimits: messageText, replayed: true },
+  'conversation:read': { schema: conversationReadSchema, textLimits: {}, replayed: true },
+  'lesson:created': { schema: lessonSchema, textLimits: { subject: MAX_LESSON_SUBJECT_LENGTH }, replayed: true },
+  'lesson:statusUpdated': { schema: lessonSchema, textLimits: { subject: MAX_LESSON_SUBJECT_LENGTH }, replayed: true },
+  'contactRequest:created': { schema: contactRequestSchema, textLimits: { message: MAX_CONTACT_MESSAGE_LENGTH }, replayed: true },
+  'contactRequest:statusUpdated': {
+    schema: contactRequestSchema,
+    textLimits: { message: MAX_CONTACT_MESSAGE_LENGTH },
+    replayed: true,
+  },
+}
+
+/** The events the server logs and replays. */
+export const REPLAYED_EVENTS = (Object.keys(serverEvents) as ServerEventName[]).filter((e) => serverEvents[e].replayed)
+
+/** What the browser accepts from the server, one schema per event (taken from `serverEvents`). */
+export const serverEventSchemas = Object.fromEntries(
+  (Object.keys(serverEvents) as ServerEventName[]).map((e) => [e, serverEvents[e].schema]),
+) as { [E in ServerEventName]: ServerEventTable[E]['schema'] }

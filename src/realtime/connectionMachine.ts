@@ -1,0 +1,192 @@
+import type { UnknownAction } from '@reduxjs/toolkit'
+import type { RefreshOutcome } from '../api'
+import { reconnecting, sessionExpired, type ConnectionError } from './actions'
+import type { ConnectionStatus } from './socketSlice'
+
+/**
+ * Where the socket is in its life, as the middleware sees it (the slice's `ConnectionStatus` is what the app sees).
+ * `attempt` counts handshake retries since the last success; `refreshed` says a token refresh was already spent on
+ * this run of attempts (refused again with a fresh token means the session is over).
+ */
+export type ConnectionMachineState =
+  /** No socket. */
+  | { status: 'closed' }
+  /** `socket.connect()` was called; its `connect` or `connect_error` is awaited. */
+  | { status: 'handshaking'; attempt: number; refreshed: boolean }
+  | { status: 'open' }
+  /** A backoff timer runs; when it ends (or a retry trigger cuts it short) comes an attempt, or after a kick a refresh. */
+  | { status: 'waiting'; attempt: number; refreshed: boolean; then: 'attempt' | 'refresh' }
+  /** A token refresh is in flight; then the handshake (`counted`: as an attempt of its own, after a kick). */
+  | { status: 'refreshing'; attempt: number; counted: boolean; error: ConnectionError }
+  /** A socket that is not trying (dropped by its own client, or given up): `connect` or a new token starts it again. */
+  | { status: 'stalled'; attempt: number; refreshed: boolean }
+
+export const initialConnectionMachineState: ConnectionMachineState = { status: 'closed' }
+
+/** What the runner feeds the machine: actions (with what it read from the store) and the answers of its effects. */
+export type ConnectionEvent =
+  /** `connect` or a login; `allowed` is false without a token or while `unauthorized`. */
+  | { type: 'open'; allowed: boolean }
+  /** `disconnect`, logout, `sessionExpired`, `shutdown`. */
+  | { type: 'close' }
+  | { type: 'connected' }
+  | { type: 'connectFailed'; error: ConnectionError }
+  | { type: 'disconnected'; reason: string }
+  /** The browser came online, the tab became visible. */
+  | { type: 'retryNow' }
+  | { type: 'timerFired' }
+  | { type: 'refreshDone'; outcome: RefreshOutcome; connectionStatus: ConnectionStatus }
+  /** The app got a new token (this tab's refresh, or another tab's). */
+  | { type: 'tokenRefreshed'; token: string | null; connectionStatus: ConnectionStatus }
+  /** An HTTP request could not get a fresh token. */
+  | { type: 'refreshFailed'; connectionStatus: ConnectionStatus }
+
+/** What the runner does for the machine, through its injected edges. */
+export type ConnectionEffect =
+  /** Create and bind the socket (listeners, holder, retry triggers); no handshake yet. */
+  | { type: 'createSocket' }
+  | { type: 'handshake' }
+  /** Unbind and close the socket. */
+  | { type: 'destroySocket' }
+  /** Wait the backoff of `attempt` (full jitter: the runner draws it), then `timerFired`. */
+  | { type: 'startTimer'; attempt: number }
+  | { type: 'cancelTimer' }
+  /** Get a fresh token, then `refreshDone`. */
+  | { type: 'refreshToken' }
+  /** `session:renew` on the live socket. */
+  | { type: 'renewSession'; token: string }
+  | { type: 'dispatch'; action: UnknownAction }
+
+export interface ConnectionMachineConfig {
+  /** Whether a token refresh is possible at all (`refreshToken: false` makes every refusal final). */
+  canRefresh: boolean
+}
+
+type Result = [ConnectionMachineState, ConnectionEffect[]]
+
+const KICKED: ConnectionError = { code: 'UNAUTHORIZED', message: 'Disconnected by the server' }
+const NOT_RENEWED: ConnectionError = { code: 'UNAUTHORIZED', message: 'The session could not be renewed' }
+
+/** A socket that exists and is not connected, with where its run of attempts stands. */
+type Trying = Extract<ConnectionMachineState, { status: 'handshaking' | 'waiting' | 'stalled' }>
+
+const cancelIfWaiting = (state: ConnectionMachineState): ConnectionEffect[] =>
+  state.status === 'waiting' ? [{ type: 'cancelTimer' }] : []
+
+/** One attempt, now: `socket/reconnecting { attempt }` then the handshake. */
+function attemptNow(run: { attempt: number; refreshed: boolean }, cancel: ConnectionEffect[] = []): Result {
+  const attempt = run.attempt + 1
+  return [
+    { status: 'handshaking', attempt, refreshed: run.refreshed },
+    [...cancel, { type: 'dispatch', action: reconnecting({ attempt }) }, { type: 'handshake' }],
+  ]
+}
+
+function scheduleRetry(attempt: number, refreshed: boolean, then: 'attempt' | 'refresh'): Result {
+  return [{ status: 'waiting', attempt, refreshed, then }, [{ type: 'startTimer', attempt: attempt + 1 }]]
+}
+
+/** A fresh token, then the handshake; a second refusal in one run of attempts (or no refresher) ends the session. */
+function refreshThenHandshake(
+  state: Trying,
+  error: ConnectionError,
+  counted: boolean,
+  config: ConnectionMachineConfig,
+  cancel = cancelIfWaiting(state),
+): Result {
+  if (!config.canRefresh || state.refreshed) {
+    return [{ status: 'stalled', attempt: state.attempt, refreshed: state.refreshed }, [...cancel, { type: 'dispatch', action: sessionExpired(error) }]]
+  }
+  return [{ status: 'refreshing', attempt: state.attempt, counted, error }, [...cancel, { type: 'refreshToken' }]]
+}
+
+/** The wait is over (its timer, or cut short by a retry trigger). */
+function endWait(state: Extract<ConnectionMachineState, { status: 'waiting' }>, timerRuns: boolean, config: ConnectionMachineConfig): Result {
+  const cancel: ConnectionEffect[] = timerRuns ? [{ type: 'cancelTimer' }] : []
+  if (state.then === 'refresh') return refreshThenHandshake({ ...state, status: 'stalled' }, KICKED, true, config, cancel)
+  return attemptNow(state, cancel)
+}
+
+/**
+ * The connection's transitions: pure, `(state, event) → [state, effects]` (Elm's `update`, XState's `transition`).
+ * Reconnection is the middleware's, not Socket.IO's: after a drop or a failed handshake a full-jitter backoff, then
+ * an attempt; a refused handshake refreshes the token once; a server-side kick waits a backoff too (a kick may come to
+ * every client at once), then refreshes and tries.
+ *
+ * @example
+ * const step = connectionTransition({ canRefresh: true })
+ * step({ status: 'closed' }, { type: 'open', allowed: true }) // [{ status: 'handshaking', … }, [createSocket, handshake]]
+ */
+export const connectionTransition =
+  (config: ConnectionMachineConfig) =>
+  (state: ConnectionMachineState, event: ConnectionEvent): Result => {
+    const same: Result = [state, []]
+    switch (event.type) {
+      case 'open':
+        if (!event.allowed) return same
+        if (state.status === 'closed') {
+          return [{ status: 'handshaking', attempt: 0, refreshed: false }, [{ type: 'createSocket' }, { type: 'handshake' }]]
+        }
+        // Backing off (or stalled): an explicit connect tries now.
+        return state.status === 'waiting' || state.status === 'stalled' ? attemptNow(state, cancelIfWaiting(state)) : same
+
+      case 'close':
+        if (state.status === 'closed') return same
+        return [{ status: 'closed' }, [...cancelIfWaiting(state), { type: 'destroySocket' }]]
+
+      case 'connected':
+        if (state.status === 'closed') return same
+        return [{ status: 'open' }, cancelIfWaiting(state)]
+
+      case 'connectFailed':
+        if (state.status !== 'handshaking' && state.status !== 'waiting' && state.status !== 'stalled') return same
+        if (event.error.code === 'UNAUTHORIZED') return refreshThenHandshake(state, event.error, false, config)
+        return state.status === 'waiting' ? same : scheduleRetry(state.attempt, state.refreshed, 'attempt')
+
+      case 'disconnected': {
+        if (state.status === 'closed' || state.status === 'waiting' || state.status === 'refreshing') return same
+        const attempt = state.status === 'open' ? 0 : state.attempt
+        const refreshed = state.status === 'open' ? false : state.refreshed
+        // Our own client closed it (not through `disconnect`, which unbinds first): nothing to retry.
+        if (event.reason === 'io client disconnect') return [{ status: 'stalled', attempt, refreshed }, []]
+        // Socket.IO does not reconnect after a server-side kick; we do, and only with a fresh token.
+        const kicked = event.reason === 'io server disconnect' && config.canRefresh
+        return scheduleRetry(attempt, refreshed, kicked ? 'refresh' : 'attempt')
+      }
+
+      case 'retryNow':
+        return state.status === 'waiting' ? endWait(state, true, config) : same
+      case 'timerFired':
+        return state.status === 'waiting' ? endWait(state, false, config) : same
+
+      case 'refreshDone':
+        if (state.status !== 'refreshing') return same
+        if (event.outcome === 'refreshed') {
+          const run = { attempt: state.attempt, refreshed: true }
+          return state.counted ? attemptNow(run) : [{ status: 'handshaking', ...run }, [{ type: 'handshake' }]]
+        }
+        if (event.outcome === 'refused') {
+          const effects: ConnectionEffect[] =
+            event.connectionStatus === 'unauthorized' ? [] : [{ type: 'dispatch', action: sessionExpired(state.error) }]
+          return [{ status: 'stalled', attempt: state.attempt, refreshed: true }, effects]
+        }
+        // The refresh endpoint could not be reached: back off, and a refusal after that may refresh again.
+        return scheduleRetry(state.attempt, false, 'attempt')
+
+      case 'tokenRefreshed':
+        // A live socket is renewed in place: same socket, rooms and events, no reconnect.
+        if (state.status === 'open') return event.token ? [state, [{ type: 'renewSession', token: event.token }]] : same
+        // A socket waiting to try again tries now with the new token (e.g. one another tab got).
+        if (
+          (state.status === 'waiting' || state.status === 'stalled') &&
+          (event.connectionStatus === 'connecting' || event.connectionStatus === 'reconnecting')
+        ) {
+          return attemptNow(state, cancelIfWaiting(state))
+        }
+        return same
+
+      case 'refreshFailed':
+        if (event.connectionStatus === 'idle' || event.connectionStatus === 'unauthorized') return same
+        return [state, [{ type: 'dispatch', action: sessionExpired(NOT_RENEWED) }]]
+    }
+  }

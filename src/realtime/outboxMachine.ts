@@ -1,0 +1,288 @@
+import type { UnknownAction } from '@reduxjs/toolkit'
+import type { Id, Message } from '../contract'
+import { drainStarted, drainStopped, sendConfirmed, sendFailed, sendRetryScheduled, type SendError } from './actions'
+import type { BackoffOptions } from './backoff'
+import { backoffDelay } from './backoff'
+import type { PendingMessage } from './socketSlice'
+
+/** How one try of a send ended. */
+export type SendOutcome =
+  | { kind: 'sent'; message: Message }
+  | { kind: 'refused'; error: SendError }
+  | { kind: 'retry'; error: SendError; retryAfterMs?: number }
+
+/** One conversation's sends go one at a time, in the order they were written. No lane: nothing in flight or waiting. */
+export type Lane =
+  | { status: 'sending'; clientId: string }
+  /** A retry timer runs; `rate` waits honour the server's `retryAfterMs` even when a retry trigger fires. */
+  | { status: 'waiting'; rate: boolean }
+
+/** The user's drain lock: one tab of a user sends at a time. */
+export type DrainLockState = { status: 'free' } | { status: 'requested' } | { status: 'held' }
+
+export interface OutboxMachineState {
+  /** The user whose stored outbox the one in state mirrors (it was read back once), or null. */
+  mirroring: Id | null
+  lock: DrainLockState
+  lanes: Readonly<Record<Id, Lane>>
+}
+
+export const initialOutboxMachineState: OutboxMachineState = { mirroring: null, lock: { status: 'free' }, lanes: {} }
+
+/** What the machine reads of the store, taken by the runner when an event is processed. */
+export interface OutboxView {
+  outbox: readonly PendingMessage[]
+  userId: Id | null
+  /** `unauthorized`: nothing is sent until the user logs in again (the outbox is kept). */
+  paused: boolean
+  /** The socket is connected right now. */
+  connected: boolean
+  /** A storage mirrors the outbox. */
+  durable: boolean
+}
+
+/** An event as raised, before the runner adds the view it reads at its turn. */
+export type OutboxEventBody =
+  /** Read the user's stored outbox back, once per session and user. */
+  | { type: 'restore' }
+  /** `sendMessage` was queued by the reducer; `problem` when the browser's own check refused it. */
+  | { type: 'queued'; clientId: string; problem: string | null }
+  | { type: 'restored'; entries: readonly PendingMessage[] }
+  /** `sendConfirmed` reached the store (the entry is gone from the outbox). */
+  | { type: 'confirmed'; conversationId: Id }
+  | { type: 'failed'; clientId: string }
+  | { type: 'retried'; clientId: string }
+  /** `discardMessage`: the entry as it was before the reducer removed it. */
+  | { type: 'discarded'; entry: PendingMessage | null }
+  /** The socket connected, or `connect`: every conversation goes again; `onlyNetworkWaits` keeps rate waits. */
+  | { type: 'drain'; onlyNetworkWaits: boolean }
+  /** A new session, a logout elsewhere, `shutdown`: forget every lane and let the lock go. */
+  | { type: 'reset' }
+  | { type: 'loggedOut'; userId: Id | null; keepOutbox: boolean }
+  /** A (re)fetched thread replaced the cached one. */
+  | { type: 'threadFetched'; conversationId: Id; thread: readonly { clientId: string | null; status?: unknown }[] }
+  | { type: 'lockGranted' }
+  /** A try ended; `jitter` is the runner's random draw in [0, 1) for the backoff. */
+  | { type: 'settled'; conversationId: Id; clientId: string; outcome: SendOutcome; jitter: number }
+  | { type: 'timerFired'; conversationId: Id }
+
+export type OutboxEvent = OutboxEventBody & { view: OutboxView }
+
+/** A change to a cached thread's pending copies. */
+export type ThreadChange =
+  | { kind: 'add'; entry: PendingMessage }
+  | { kind: 'status'; clientId: string; status: 'pending' | 'failed'; error?: SendError }
+  | { kind: 'remove'; clientId: string }
+
+export type OutboxEffect =
+  /** One try: the socket with an ack (HTTP when it is down or silent), then `settled`. */
+  | { type: 'attempt'; entry: PendingMessage }
+  | { type: 'startTimer'; conversationId: Id; delayMs: number }
+  | { type: 'cancelTimer'; conversationId: Id }
+  /** Ask for the drain lock, then `lockGranted`. */
+  | { type: 'requestLock' }
+  /** Let the lock (or the request for it) go. */
+  | { type: 'releaseLock' }
+  | { type: 'patchThread'; conversationId: Id; change: ThreadChange }
+  /** Read the user's stored outbox (it comes back as `outboxRestored` when it holds anything). */
+  | { type: 'loadStored'; userId: Id }
+  | { type: 'clearStored'; userId: Id }
+  | { type: 'dispatch'; action: UnknownAction }
+
+export interface OutboxMachineConfig {
+  backoff: BackoffOptions
+}
+
+/** The working copy of one transition: helpers change it and add effects; the caller's state is never touched. */
+interface Step {
+  state: { mirroring: Id | null; lock: DrainLockState; lanes: Record<Id, Lane> }
+  effects: OutboxEffect[]
+  view: OutboxView
+}
+
+const hasPending = (view: OutboxView) => view.outbox.some((m) => m.status === 'pending')
+const isSending = (lane: Lane | undefined, clientId: string) => lane?.status === 'sending' && lane.clientId === clientId
+const sending = (step: Step) => Object.values(step.state.lanes).some((lane) => lane.status === 'sending')
+
+function releaseLock(step: Step) {
+  const wasHeld = step.state.lock.status === 'held'
+  if (step.state.lock.status !== 'free') step.effects.push({ type: 'releaseLock' })
+  step.state.lock = { status: 'free' }
+  if (wasHeld) step.effects.push({ type: 'dispatch', action: drainStopped() })
+}
+
+function wantLock(step: Step) {
+  if (step.state.lock.status !== 'free' || step.view.paused || !hasPending(step.view)) return
+  step.state.lock = { status: 'requested' }
+  step.effects.push({ type: 'requestLock' })
+}
+
+function maybeReleaseLock(step: Step) {
+  if (step.state.lock.status === 'held' && !sending(step) && !hasPending(step.view)) releaseLock(step)
+}
+
+/** The conversation's oldest pending message goes, unless one is in flight or waiting (or the lock is not ours). */
+function pump(step: Step, conversationId: Id) {
+  if (step.state.lanes[conversationId] || step.view.paused) return
+  const entry = step.view.outbox.find((m) => m.conversationId === conversationId && m.status === 'pending')
+  if (!entry) return
+  if (step.state.lock.status !== 'held') return wantLock(step)
+  step.state.lanes[conversationId] = { status: 'sending', clientId: entry.clientId }
+  step.effects.push({ type: 'attempt', entry })
+}
+
+/** Every conversation with pending messages goes again now (waiting retries cut short). */
+function drainAll(step: Step, onlyNetworkWaits = false) {
+  for (const [conversationId, lane] of Object.entries(step.state.lanes)) {
+    if (lane.status !== 'waiting' || (onlyNetworkWaits && lane.rate)) continue
+    delete step.state.lanes[conversationId]
+    step.effects.push({ type: 'cancelTimer', conversationId })
+  }
+  for (const conversationId of new Set(step.view.outbox.map((m) => m.conversationId))) pump(step, conversationId)
+  maybeReleaseLock(step)
+}
+
+function reset(step: Step) {
+  for (const [conversationId, lane] of Object.entries(step.state.lanes)) {
+    if (lane.status === 'waiting') step.effects.push({ type: 'cancelTimer', conversationId })
+  }
+  step.state.lanes = {}
+  releaseLock(step)
+  step.state.mirroring = null
+}
+
+function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, config: OutboxMachineConfig) {
+  const { conversationId, clientId, outcome } = event
+  delete step.state.lanes[conversationId]
+  const current = step.view.outbox.find((m) => m.clientId === clientId)
+  if (outcome.kind === 'sent') {
+    // Even when discarded meanwhile: the server has it and the other side sees it, so our thread shows it too. The
+    // next send of the conversation goes once the confirmation has left the outbox (`confirmed`).
+    step.effects.push({ type: 'dispatch', action: sendConfirmed({ message: outcome.message }) })
+    return
+  }
+  if (outcome.kind === 'refused') {
+    // The next one goes once the failure is in the outbox (`failed`).
+    if (current) return void step.effects.push({ type: 'dispatch', action: sendFailed({ clientId, error: outcome.error }) })
+  } else if (current?.status === 'pending' && step.view.paused) {
+    // The session expired: kept (here and in storage) until the user logs in again; the lock goes back meanwhile.
+    if (!sending(step)) releaseLock(step)
+    return
+  } else if (current?.status === 'pending' && outcome.error.code === 'NETWORK' && step.view.connected) {
+    // HTTP failed but the socket came up meanwhile: go again now, over it (an ack timeout bounds any loop).
+  } else if (current?.status === 'pending') {
+    const attempt = current.attempts + 1
+    const delayMs = outcome.retryAfterMs ?? backoffDelay(attempt, config.backoff, () => event.jitter)
+    step.state.lanes[conversationId] = { status: 'waiting', rate: outcome.retryAfterMs !== undefined }
+    step.effects.push(
+      { type: 'dispatch', action: sendRetryScheduled({ clientId, attempt, delayMs, error: outcome.error }) },
+      { type: 'startTimer', conversationId, delayMs },
+    )
+    return
+  }
+  pump(step, conversationId)
+  maybeReleaseLock(step)
+}
+
+function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
+  const { view } = step
+  const byClientId = (clientId: string) => view.outbox.find((m) => m.clientId === clientId)
+  switch (event.type) {
+    case 'restore':
+      if (!view.durable || !view.userId || step.state.mirroring === view.userId) return
+      step.state.mirroring = view.userId
+      return void step.effects.push({ type: 'loadStored', userId: view.userId })
+    case 'queued': {
+      const entry = byClientId(event.clientId)
+      if (!entry) return
+      if (event.problem !== null) {
+        // The browser checks the contract's limits first: a message the server would refuse fails at once.
+        step.effects.push({ type: 'patchThread', conversationId: entry.conversationId, change: { kind: 'add', entry } })
+        const error: SendError = { code: 'INVALID', message: event.problem }
+        return void step.effects.push({ type: 'dispatch', action: sendFailed({ clientId: entry.clientId, error }) })
+      }
+      // The emit first (the hot path), then the pending copy in the same task: nothing renders in between.
+      pump(step, entry.conversationId)
+      return void step.effects.push({ type: 'patchThread', conversationId: entry.conversationId, change: { kind: 'add', entry } })
+    }
+    case 'restored':
+      for (const entry of event.entries) {
+        step.effects.push({ type: 'patchThread', conversationId: entry.conversationId, change: { kind: 'add', entry } })
+      }
+      return drainAll(step)
+    case 'confirmed':
+      pump(step, event.conversationId)
+      return maybeReleaseLock(step)
+    case 'failed': {
+      const entry = byClientId(event.clientId)
+      if (entry) {
+        const change: ThreadChange = { kind: 'status', clientId: entry.clientId, status: 'failed', ...(entry.error ? { error: entry.error } : {}) }
+        step.effects.push({ type: 'patchThread', conversationId: entry.conversationId, change })
+        pump(step, entry.conversationId)
+      }
+      return maybeReleaseLock(step)
+    }
+    case 'retried': {
+      const entry = byClientId(event.clientId)
+      if (entry?.status !== 'pending') return
+      step.effects.push({ type: 'patchThread', conversationId: entry.conversationId, change: { kind: 'status', clientId: entry.clientId, status: 'pending' } })
+      return pump(step, entry.conversationId)
+    }
+    case 'discarded':
+      if (event.entry) {
+        const { conversationId, clientId } = event.entry
+        step.effects.push({ type: 'patchThread', conversationId, change: { kind: 'remove', clientId } })
+      }
+      return maybeReleaseLock(step)
+    case 'drain':
+      return drainAll(step, event.onlyNetworkWaits)
+    case 'reset':
+      return reset(step)
+    case 'loggedOut':
+      // The user asked to leave (the app warns first when sends are pending): nothing of theirs stays behind. A logout
+      // nobody asked for (another tab took the session over) keeps it for their next login.
+      if (event.userId && !event.keepOutbox) step.effects.push({ type: 'clearStored', userId: event.userId })
+      return
+    case 'threadFetched':
+      // Put our unconfirmed copies back, or confirm them when the server already has them (a send whose answer was lost).
+      for (const entry of view.outbox) {
+        if (entry.conversationId !== event.conversationId) continue
+        const stored = event.thread.find((m) => m.clientId === entry.clientId && m.status === undefined)
+        if (stored) step.effects.push({ type: 'dispatch', action: sendConfirmed({ message: stored as Message }) })
+        else step.effects.push({ type: 'patchThread', conversationId: entry.conversationId, change: { kind: 'add', entry } })
+      }
+      return
+    case 'lockGranted':
+      if (step.state.lock.status !== 'requested') return void step.effects.push({ type: 'releaseLock' })
+      step.state.lock = { status: 'held' }
+      step.effects.push({ type: 'dispatch', action: drainStarted() })
+      return drainAll(step)
+    case 'settled':
+      // A try of a lane that was reset meanwhile (a new session) is nobody's.
+      if (!isSending(step.state.lanes[event.conversationId], event.clientId)) return
+      return settle(step, event, config)
+    case 'timerFired':
+      if (step.state.lanes[event.conversationId]?.status !== 'waiting') return
+      delete step.state.lanes[event.conversationId]
+      return pump(step, event.conversationId)
+  }
+}
+
+/**
+ * The outbox's transitions, pure: `(state, event) → [state, effects]`. One send at a time per conversation (so each
+ * sender's messages reach the server in the order they were written); retryable failures wait a backoff (or the
+ * server's `retryAfterMs`) and go again, sooner when the socket connects or the browser comes online; refusals mark
+ * the message failed until `retryMessage`. Sends go only while this tab holds the user's drain lock, let go when
+ * nothing is left to send.
+ *
+ * @example
+ * const step = outboxTransition({ backoff: DEFAULT_BACKOFF })
+ * step(state, { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome, jitter: 0.5, view })
+ */
+export const outboxTransition =
+  (config: OutboxMachineConfig) =>
+  (state: OutboxMachineState, event: OutboxEvent): [OutboxMachineState, OutboxEffect[]] => {
+    const step: Step = { state: { ...state, lanes: { ...state.lanes } }, effects: [], view: event.view }
+    apply(step, event, config)
+    return [step.state, step.effects]
+  }

@@ -1,0 +1,245 @@
+import { createSlice } from '@reduxjs/toolkit'
+import type { Id } from '../contract'
+import {
+  connect,
+  connected,
+  connectFailed,
+  disconnect,
+  disconnected,
+  discardMessage,
+  joinConversation,
+  joinFailed,
+  leaveConversation,
+  reconnecting,
+  retryMessage,
+  sendConfirmed,
+  sendFailed,
+  sendMessage,
+  sendRetryScheduled,
+  serverEventActions,
+  sessionEnded,
+  sessionExpired,
+  sessionStarted,
+  outboxRestored,
+  sendRejected,
+  type ConnectionError,
+  type SendRejection,
+  type SendError,
+} from './actions'
+import { isRefusal } from '../contract'
+
+export type ConnectionStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'unauthorized'
+
+/** What `selectConnection` returns. */
+export interface Connection {
+  status: ConnectionStatus
+  socketId: string | null
+  error: ConnectionError | null
+  /** The middleware's reconnection attempt (1, 2, …; its own backoff, Socket.IO's is off); 0 when not retrying. */
+  attempt: number
+  /** ISO-8601 time of the last successful handshake. */
+  lastConnectedAt: string | null
+}
+
+/** A message the server has not confirmed yet: `pending` (being sent or retried) or `failed` (refused). */
+export interface PendingMessage {
+  clientId: string
+  conversationId: Id
+  content: string
+  createdAt: string
+  status: 'pending' | 'failed'
+  /** Tries that failed for a retryable reason so far. */
+  attempts: number
+  error: SendError | null
+}
+
+export interface SocketState {
+  connection: Connection
+  /** The conversations the user is looking at: joined again after every (re)connect. */
+  rooms: Id[]
+  /** Sends not yet confirmed, oldest first. Kept in state (serializable) so a durable outbox can persist it. */
+  outbox: PendingMessage[]
+  /** The last send refused before it was queued (the outbox was full); cleared by the next send queued. */
+  rejectedSend: SendRejection | null
+}
+
+export const initialConnection: Connection = {
+  status: 'idle',
+  socketId: null,
+  error: null,
+  attempt: 0,
+  lastConnectedAt: null,
+}
+
+export const initialSocketState: SocketState = { connection: initialConnection, rooms: [], outbox: [], rejectedSend: null }
+
+const removeByClientId = (state: SocketState, clientId: string | null) => {
+  if (!clientId) return
+  const i = state.outbox.findIndex((m) => m.clientId === clientId)
+  if (i !== -1) state.outbox.splice(i, 1)
+}
+
+/**
+ * The connection state machine (exactly the contract's statuses), the wanted rooms and the outbox.
+ *
+ * ```
+ * idle ──login / connect──▶ connecting ──connected──▶ connected ──drop──▶ reconnecting ──connected──▶ connected
+ *   any ──disconnect──▶ disconnected (until connect / login)      refused + refresh failed ──▶ unauthorized (until login)
+ * ```
+ *
+ * @example socketSlice.reducer(undefined, connect()).connection.status // 'connecting'
+ */
+export const socketSlice = createSlice({
+  name: 'socket',
+  initialState: initialSocketState,
+  reducers: {},
+  extraReducers: (builder) => {
+    builder
+      .addCase(sessionStarted, (state) => {
+        state.connection = { ...initialConnection, status: 'connecting', lastConnectedAt: state.connection.lastConnectedAt }
+      })
+      .addCase(connect, (state) => {
+        // `unauthorized` waits for a login; the middleware does not forward `connect` when no one is logged in.
+        if (state.connection.status === 'idle' || state.connection.status === 'disconnected') {
+          state.connection.status = 'connecting'
+          state.connection.error = null
+          state.connection.attempt = 0
+        }
+      })
+      .addCase(connected, (state, action) => {
+        const { status } = state.connection
+        if (status !== 'connecting' && status !== 'reconnecting' && status !== 'connected') return
+        state.connection = {
+          status: 'connected',
+          socketId: action.payload.socketId,
+          error: null,
+          attempt: 0,
+          lastConnectedAt: action.meta.at,
+        }
+      })
+      .addCase(disconnected, (state, action) => {
+        const c = state.connection
+        if (c.status !== 'connected' && c.status !== 'connecting' && c.status !== 'reconnecting') return
+        c.socketId = null
+        if (action.payload.reason === 'io client disconnect') c.status = 'disconnected'
+        else if (c.status === 'connected') {
+          c.status = 'reconnecting'
+          c.attempt = 0
+        }
+      })
+      .addCase(reconnecting, (state, action) => {
+        const c = state.connection
+        if (c.status === 'connected') c.status = 'reconnecting'
+        if (c.status === 'reconnecting' || c.status === 'connecting') c.attempt = action.payload.attempt
+      })
+      .addCase(connectFailed, (state, action) => {
+        // Recorded, status unchanged: Socket.IO (or the middleware's refresh) tries again. Giving up is `sessionExpired`.
+        const c = state.connection
+        if (c.status === 'connecting' || c.status === 'reconnecting') c.error = action.payload
+      })
+      .addCase(sessionExpired, (state, action) => {
+        if (state.connection.status === 'idle') return
+        state.connection = { ...state.connection, status: 'unauthorized', socketId: null, attempt: 0, error: action.payload }
+      })
+      .addCase(disconnect, (state) => {
+        const c = state.connection
+        if (c.status === 'connecting' || c.status === 'connected' || c.status === 'reconnecting') {
+          state.connection = { ...c, status: 'disconnected', socketId: null, attempt: 0 }
+        }
+      })
+      .addCase(sessionEnded, () => initialSocketState)
+      // Rooms
+      .addCase(joinConversation, (state, action) => {
+        if (!state.rooms.includes(action.payload.conversationId)) state.rooms.push(action.payload.conversationId)
+      })
+      .addCase(leaveConversation, (state, action) => {
+        state.rooms = state.rooms.filter((id) => id !== action.payload.conversationId)
+      })
+      .addCase(joinFailed, (state, action) => {
+        // A refusal is final; a timeout keeps the room wanted, so the next (re)connect tries again.
+        if (isRefusal(action.payload.code)) state.rooms = state.rooms.filter((id) => id !== action.payload.conversationId)
+      })
+      // Outbox
+      .addCase(sendMessage, (state, action) => {
+        const { clientId, conversationId, content } = action.payload
+        if (state.outbox.some((m) => m.clientId === clientId)) return
+        state.rejectedSend = null
+        state.outbox.push({
+          clientId,
+          conversationId,
+          content,
+          createdAt: action.meta.createdAt,
+          status: 'pending',
+          attempts: 0,
+          error: null,
+        })
+      })
+      .addCase(sendConfirmed, (state, action) => removeByClientId(state, action.payload.message.clientId))
+      .addCase(serverEventActions['message:sent'], (state, action) => removeByClientId(state, action.payload.clientId))
+      .addCase(sendFailed, (state, action) => {
+        const m = state.outbox.find((x) => x.clientId === action.payload.clientId)
+        if (m) {
+          m.status = 'failed'
+          m.error = action.payload.error
+        }
+      })
+      .addCase(sendRetryScheduled, (state, action) => {
+        const m = state.outbox.find((x) => x.clientId === action.payload.clientId)
+        if (m) m.attempts = action.payload.attempt
+      })
+      .addCase(retryMessage, (state, action) => {
+        const m = state.outbox.find((x) => x.clientId === action.payload.clientId)
+        if (m && m.status === 'failed') {
+          m.status = 'pending'
+          m.error = null
+          m.attempts = 0
+        }
+      })
+      .addCase(discardMessage, (state, action) => removeByClientId(state, action.payload.clientId))
+      .addCase(outboxRestored, (state, action) => {
+        // Storage holds the older sends (written before this page): they go first, then what this page added.
+        const known = new Set(state.outbox.map((m) => m.clientId))
+        const restored = action.payload.entries.filter((m) => !known.has(m.clientId))
+        if (restored.length > 0) state.outbox = [...restored, ...state.outbox]
+      })
+      .addCase(sendRejected, (state, action) => {
+        state.rejectedSend = action.payload
+      })
+  },
+})
+
+/** Any root state that holds the connection slice under `socket`. */
+export interface SocketRootState {
+  socket: SocketState
+}
+
+/**
+ * `{ status, socketId, error, attempt, lastConnectedAt }`.
+ *
+ * @example const { status } = useAppSelector(selectConnection)
+ */
+export const selectConnection = (state: SocketRootState): Connection => state.socket.connection
+
+/**
+ * Whether the socket is connected (messages go over it rather than HTTP).
+ *
+ * @example useAppSelector(selectIsConnected)
+ */
+export const selectIsConnected = (state: SocketRootState): boolean => state.socket.connection.status === 'connected'
+
+/**
+ * Messages not confirmed yet (pending or failed), oldest first.
+ *
+ * @example useAppSelector(selectPendingMessages).length // ask before logging out when > 0
+ */
+export const selectPendingMessages = (state: SocketRootState): PendingMessage[] => state.socket.outbox
+
+/**
+ * The last send refused because the outbox was full (`code: 'OUTBOX_FULL'`), or `null`.
+ *
+ * @example const rejected = useAppSelector(selectSendRejection) // show "Too many unsent messages…"
+ */
+export const selectSendRejection = (state: SocketRootState): SendRejection | null => state.socket.rejectedSend
+
+/** The conversations the user is looking at. */
+export const selectRooms = (state: SocketRootState): Id[] => state.socket.rooms

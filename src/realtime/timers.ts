@@ -1,0 +1,19 @@
+/** A timer the runners can cancel; opaque to them. */
+export type TimerHandle = unknown
+
+/**
+ * The clock edge of the state-machine runners (reconnect backoff, send retries), injectable like TanStack's
+ * `focusManager.setEventListener`: tests and hosts pass their own, nothing in the layer calls the global directly.
+ *
+ * @example createSocketMiddleware({ …, timers: { setTimeout: (fn, ms) => myLoop.after(ms, fn), clearTimeout: (h) => myLoop.cancel(h) } })
+ */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): TimerHandle
+  clearTimeout(handle: TimerHandle): void
+}
+
+/** The host's timers, looked up at each call (so fake timers installed after the store was built still apply). */
+export const hostTimers: Timers = {
+  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
+  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
+}

@@ -1,0 +1,200 @@
+import { describe, expect, test } from 'vitest'
+import { reconnecting, sessionExpired, type ConnectionError } from '../../src/realtime/actions'
+import {
+  connectionTransition,
+  type ConnectionEffect,
+  type ConnectionEvent,
+  type ConnectionMachineState,
+} from '../../src/realtime/connectionMachine'
+
+const step = connectionTransition({ canRefresh: true })
+const stepWithoutRefresh = connectionTransition({ canRefresh: false })
+
+const REFUSED: ConnectionError = { code: 'UNAUTHORIZED', message: 'missing or invalid token' }
+const NETWORK: ConnectionError = { code: 'NETWORK', message: 'xhr poll error' }
+const KICKED: ConnectionError = { code: 'UNAUTHORIZED', message: 'Disconnected by the server' }
+
+const closed: ConnectionMachineState = { status: 'closed' }
+const open: ConnectionMachineState = { status: 'open' }
+const handshaking = (attempt = 0, refreshed = false): ConnectionMachineState => ({ status: 'handshaking', attempt, refreshed })
+const waiting = (attempt: number, then: 'attempt' | 'refresh' = 'attempt', refreshed = false): ConnectionMachineState => ({
+  status: 'waiting',
+  attempt,
+  refreshed,
+  then,
+})
+const stalled = (attempt: number, refreshed = false): ConnectionMachineState => ({ status: 'stalled', attempt, refreshed })
+const refreshing = (attempt: number, counted = false, error = REFUSED): ConnectionMachineState => ({
+  status: 'refreshing',
+  attempt,
+  counted,
+  error,
+})
+
+const tryAgain = (attempt: number): ConnectionEffect[] => [
+  { type: 'dispatch', action: reconnecting({ attempt }) },
+  { type: 'handshake' },
+]
+const cancel: ConnectionEffect = { type: 'cancelTimer' }
+
+type Row = [name: string, from: ConnectionMachineState, event: ConnectionEvent, to: ConnectionMachineState, effects: ConnectionEffect[]]
+
+const rows: Row[] = [
+  // open
+  ['open creates the socket and handshakes', closed, { type: 'open', allowed: true }, handshaking(), [{ type: 'createSocket' }, { type: 'handshake' }]],
+  ['open without a token (or unauthorized) does nothing', closed, { type: 'open', allowed: false }, closed, []],
+  ['open while waiting tries now', waiting(2), { type: 'open', allowed: true }, handshaking(3), [cancel, ...tryAgain(3)]],
+  ['open while stalled tries now', stalled(1), { type: 'open', allowed: true }, handshaking(2), tryAgain(2)],
+  ['open while open does nothing', open, { type: 'open', allowed: true }, open, []],
+  ['open while handshaking does nothing', handshaking(1), { type: 'open', allowed: true }, handshaking(1), []],
+  ['open while refreshing does nothing', refreshing(1), { type: 'open', allowed: true }, refreshing(1), []],
+  // close
+  ['close destroys the socket', open, { type: 'close' }, closed, [{ type: 'destroySocket' }]],
+  ['close while waiting also stops the timer', waiting(1), { type: 'close' }, closed, [cancel, { type: 'destroySocket' }]],
+  ['close while refreshing forgets the refresh', refreshing(1), { type: 'close' }, closed, [{ type: 'destroySocket' }]],
+  ['close when closed does nothing', closed, { type: 'close' }, closed, []],
+  // connected
+  ['connected ends the handshake (attempts and the refresh budget start over)', handshaking(3, true), { type: 'connected' }, open, []],
+  ['connected while waiting stops the timer', waiting(1), { type: 'connected' }, open, [cancel]],
+  ['connected after close is ignored', closed, { type: 'connected' }, closed, []],
+  // connectFailed
+  ['a network failure backs off', handshaking(0), { type: 'connectFailed', error: NETWORK }, waiting(0), [{ type: 'startTimer', attempt: 1 }]],
+  ['the backoff grows with the attempt', handshaking(3), { type: 'connectFailed', error: NETWORK }, waiting(3), [{ type: 'startTimer', attempt: 4 }]],
+  ['a refusal refreshes the token once', handshaking(0), { type: 'connectFailed', error: REFUSED }, refreshing(0), [{ type: 'refreshToken' }]],
+  [
+    'a second refusal with a fresh token ends the session',
+    handshaking(0, true),
+    { type: 'connectFailed', error: REFUSED },
+    stalled(0, true),
+    [{ type: 'dispatch', action: sessionExpired(REFUSED) }],
+  ],
+  ['a failure while already waiting changes nothing', waiting(1), { type: 'connectFailed', error: NETWORK }, waiting(1), []],
+  ['a failure while open is ignored', open, { type: 'connectFailed', error: NETWORK }, open, []],
+  // disconnected
+  ['a drop backs off from attempt 0', open, { type: 'disconnected', reason: 'transport close' }, waiting(0), [{ type: 'startTimer', attempt: 1 }]],
+  [
+    'a server kick waits, then refreshes',
+    open,
+    { type: 'disconnected', reason: 'io server disconnect' },
+    waiting(0, 'refresh'),
+    [{ type: 'startTimer', attempt: 1 }],
+  ],
+  ["our own client's disconnect stalls", open, { type: 'disconnected', reason: 'io client disconnect' }, stalled(0), []],
+  ['a drop while waiting keeps the wait', waiting(2), { type: 'disconnected', reason: 'transport close' }, waiting(2), []],
+  ['a drop while handshaking backs off', handshaking(2), { type: 'disconnected', reason: 'transport error' }, waiting(2), [{ type: 'startTimer', attempt: 3 }]],
+  // retryNow and the timer
+  ['retryNow cuts the wait short', waiting(1), { type: 'retryNow' }, handshaking(2), [cancel, ...tryAgain(2)]],
+  ['the timer ends the wait', waiting(1), { type: 'timerFired' }, handshaking(2), tryAgain(2)],
+  ['after a kick the wait ends with a counted refresh', waiting(0, 'refresh'), { type: 'timerFired' }, refreshing(0, true, KICKED), [{ type: 'refreshToken' }]],
+  ['retryNow when not waiting does nothing', open, { type: 'retryNow' }, open, []],
+  ['a stale timer when not waiting does nothing', handshaking(1), { type: 'timerFired' }, handshaking(1), []],
+  // refreshDone
+  [
+    'a fresh token continues the refused attempt',
+    refreshing(1),
+    { type: 'refreshDone', outcome: 'refreshed', connectionStatus: 'reconnecting' },
+    handshaking(1, true),
+    [{ type: 'handshake' }],
+  ],
+  [
+    'after a kick the fresh token starts an attempt of its own',
+    refreshing(0, true, KICKED),
+    { type: 'refreshDone', outcome: 'refreshed', connectionStatus: 'reconnecting' },
+    handshaking(1, true),
+    tryAgain(1),
+  ],
+  [
+    'a refused refresh ends the session',
+    refreshing(1),
+    { type: 'refreshDone', outcome: 'refused', connectionStatus: 'reconnecting' },
+    stalled(1, true),
+    [{ type: 'dispatch', action: sessionExpired(REFUSED) }],
+  ],
+  [
+    'a refused refresh when already unauthorized says nothing more',
+    refreshing(1),
+    { type: 'refreshDone', outcome: 'refused', connectionStatus: 'unauthorized' },
+    stalled(1, true),
+    [],
+  ],
+  [
+    'an unreachable refresh backs off, and may refresh again later',
+    refreshing(1),
+    { type: 'refreshDone', outcome: 'unavailable', connectionStatus: 'reconnecting' },
+    waiting(1),
+    [{ type: 'startTimer', attempt: 2 }],
+  ],
+  ['a refresh answer when not refreshing is ignored', open, { type: 'refreshDone', outcome: 'refused', connectionStatus: 'connected' }, open, []],
+  // tokenRefreshed
+  [
+    'a live socket is renewed in place',
+    open,
+    { type: 'tokenRefreshed', token: 't2', connectionStatus: 'connected' },
+    open,
+    [{ type: 'renewSession', token: 't2' }],
+  ],
+  ['no token, no renewal', open, { type: 'tokenRefreshed', token: null, connectionStatus: 'connected' }, open, []],
+  [
+    'a waiting socket tries now with the new token',
+    waiting(2),
+    { type: 'tokenRefreshed', token: 't2', connectionStatus: 'reconnecting' },
+    handshaking(3),
+    [cancel, ...tryAgain(3)],
+  ],
+  [
+    'a stalled socket tries now with the new token',
+    stalled(0, true),
+    { type: 'tokenRefreshed', token: 't2', connectionStatus: 'connecting' },
+    handshaking(1, true),
+    tryAgain(1),
+  ],
+  [
+    'a handshake under way is not doubled',
+    handshaking(1),
+    { type: 'tokenRefreshed', token: 't2', connectionStatus: 'reconnecting' },
+    handshaking(1),
+    [],
+  ],
+  [
+    'an unauthorized (stalled) socket waits for a login, not a token',
+    stalled(0, true),
+    { type: 'tokenRefreshed', token: 't2', connectionStatus: 'unauthorized' },
+    stalled(0, true),
+    [],
+  ],
+  // refreshFailed (HTTP)
+  [
+    'a refresh refused over HTTP ends the session',
+    open,
+    { type: 'refreshFailed', connectionStatus: 'connected' },
+    open,
+    [{ type: 'dispatch', action: sessionExpired({ code: 'UNAUTHORIZED', message: 'The session could not be renewed' }) }],
+  ],
+  ['a refresh refused over HTTP before any connection changes nothing', closed, { type: 'refreshFailed', connectionStatus: 'idle' }, closed, []],
+]
+
+describe('connectionTransition', () => {
+  test.each(rows)('%s', (_name, from, event, to, effects) => {
+    expect(step(from, event)).toEqual([to, effects])
+  })
+
+  test.each<[string, ConnectionMachineState, ConnectionEvent]>([
+    ['a refusal', handshaking(0), { type: 'connectFailed', error: REFUSED }],
+  ])('without a refresher %s ends the session at once', (_name, from, event) => {
+    expect(stepWithoutRefresh(from, event)).toEqual([stalled(0), [{ type: 'dispatch', action: sessionExpired(REFUSED) }]])
+  })
+
+  test('without a refresher a server kick is an ordinary drop', () => {
+    expect(stepWithoutRefresh(open, { type: 'disconnected', reason: 'io server disconnect' })).toEqual([
+      waiting(0),
+      [{ type: 'startTimer', attempt: 1 }],
+    ])
+  })
+
+  test('the function is pure: the state it was given is not changed', () => {
+    const from = waiting(1)
+    const copy = structuredClone(from)
+    step(from, { type: 'retryNow' })
+    expect(from).toEqual(copy)
+  })
+})

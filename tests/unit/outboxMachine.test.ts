@@ -1,0 +1,270 @@
+import { describe, expect, test } from 'vitest'
+import { drainStarted, drainStopped, sendConfirmed, sendFailed, sendRetryScheduled } from '../../src/realtime/actions'
+import type { PendingMessage } from '../../src/realtime/socketSlice'
+import {
+  initialOutboxMachineState,
+  outboxTransition,
+  type OutboxEffect,
+  type OutboxEventBody,
+  type OutboxMachineState,
+  type OutboxView,
+} from '../../src/realtime/outboxMachine'
+import { message } from './support/fixtures'
+
+const step = outboxTransition({ backoff: { baseMs: 500, capMs: 30_000 } })
+
+const entry = (clientId: string, over: Partial<PendingMessage> = {}): PendingMessage => ({
+  clientId,
+  conversationId: 'c1',
+  content: `text ${clientId}`,
+  createdAt: '2026-11-24T08:00:00.000Z',
+  status: 'pending',
+  attempts: 0,
+  error: null,
+  ...over,
+})
+const k1 = entry('k1')
+const k2 = entry('k2')
+const x1 = entry('x1', { conversationId: 'c2' })
+const failedK1 = entry('k1', { status: 'failed', error: { code: 'FORBIDDEN', message: 'no' } })
+
+const view = (outbox: PendingMessage[], over: Partial<OutboxView> = {}): OutboxView => ({
+  outbox,
+  userId: 'u1',
+  paused: false,
+  connected: true,
+  durable: true,
+  ...over,
+})
+const state = (over: Partial<OutboxMachineState> = {}): OutboxMachineState => ({ ...initialOutboxMachineState, ...over })
+const held = (lanes: OutboxMachineState['lanes'] = {}) => state({ mirroring: 'u1', lock: { status: 'held' }, lanes })
+const NETWORK = { code: 'NETWORK' as const, message: 'The server could not be reached' }
+const stored = message(1, { clientId: 'k1' })
+
+type Row = [name: string, from: OutboxMachineState, event: OutboxEventBody, view: OutboxView, to: OutboxMachineState, effects: OutboxEffect[]]
+
+const rows: Row[] = [
+  // restore
+  ['restore reads the user’s stored outbox once', state(), { type: 'restore' }, view([]), state({ mirroring: 'u1' }), [{ type: 'loadStored', userId: 'u1' }]],
+  ['restore again for the same user does nothing', state({ mirroring: 'u1' }), { type: 'restore' }, view([]), state({ mirroring: 'u1' }), []],
+  ['restore without storage does nothing', state(), { type: 'restore' }, view([], { durable: false }), state(), []],
+  ['restore without a user does nothing', state(), { type: 'restore' }, view([], { userId: null }), state(), []],
+  // queued
+  [
+    'a send asks for the lock first, and shows its pending copy',
+    state(),
+    { type: 'queued', clientId: 'k1', problem: null },
+    view([k1]),
+    state({ lock: { status: 'requested' } }),
+    [{ type: 'requestLock' }, { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k1 } }],
+  ],
+  [
+    'with the lock held a send goes at once (before its pending copy)',
+    held(),
+    { type: 'queued', clientId: 'k1', problem: null },
+    view([k1]),
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    [{ type: 'attempt', entry: k1 }, { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k1 } }],
+  ],
+  [
+    'a second send of a busy conversation waits its turn',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    { type: 'queued', clientId: 'k2', problem: null },
+    view([k1, k2]),
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    [{ type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k2 } }],
+  ],
+  [
+    'a send the browser refuses fails at once',
+    held(),
+    { type: 'queued', clientId: 'k1', problem: 'content: must not be empty' },
+    view([k1]),
+    held(),
+    [
+      { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k1 } },
+      { type: 'dispatch', action: sendFailed({ clientId: 'k1', error: { code: 'INVALID', message: 'content: must not be empty' } }) },
+    ],
+  ],
+  ['a send while unauthorized waits (no lock asked)', state(), { type: 'queued', clientId: 'k1', problem: null }, view([k1], { paused: true }), state(), [
+    { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k1 } },
+  ]],
+  // lock
+  [
+    'the lock granted starts every conversation',
+    state({ lock: { status: 'requested' } }),
+    { type: 'lockGranted' },
+    view([k1, k2, x1]),
+    state({ lock: { status: 'held' }, lanes: { c1: { status: 'sending', clientId: 'k1' }, c2: { status: 'sending', clientId: 'x1' } } }),
+    [{ type: 'dispatch', action: drainStarted() }, { type: 'attempt', entry: k1 }, { type: 'attempt', entry: x1 }],
+  ],
+  ['a grant nobody waits for is given back', state(), { type: 'lockGranted' }, view([k1]), state(), [{ type: 'releaseLock' }]],
+  // settled
+  [
+    'sent: confirmed (the next one goes once the confirmation is in the outbox)',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'sent', message: stored }, jitter: 0.5 },
+    view([k1, k2]),
+    held(),
+    [{ type: 'dispatch', action: sendConfirmed({ message: stored }) }],
+  ],
+  [
+    'confirmed: the next of the conversation goes',
+    held(),
+    { type: 'confirmed', conversationId: 'c1' },
+    view([k2]),
+    held({ c1: { status: 'sending', clientId: 'k2' } }),
+    [{ type: 'attempt', entry: k2 }],
+  ],
+  [
+    'confirmed and nothing left: the lock goes back',
+    held(),
+    { type: 'confirmed', conversationId: 'c1' },
+    view([]),
+    state({ mirroring: 'u1' }),
+    [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+  ],
+  [
+    'refused: marked failed',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'refused', error: { code: 'FORBIDDEN', message: 'no' } }, jitter: 0.5 },
+    view([k1]),
+    held(),
+    [{ type: 'dispatch', action: sendFailed({ clientId: 'k1', error: { code: 'FORBIDDEN', message: 'no' } }) }],
+  ],
+  [
+    'failed: its copy shows it, the next one goes',
+    held(),
+    { type: 'failed', clientId: 'k1' },
+    view([failedK1, k2]),
+    held({ c1: { status: 'sending', clientId: 'k2' } }),
+    [
+      { type: 'patchThread', conversationId: 'c1', change: { kind: 'status', clientId: 'k1', status: 'failed', error: { code: 'FORBIDDEN', message: 'no' } } },
+      { type: 'attempt', entry: k2 },
+    ],
+  ],
+  [
+    'a network failure waits a full-jitter backoff',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'retry', error: NETWORK }, jitter: 0.5 },
+    view([k1], { connected: false }),
+    held({ c1: { status: 'waiting', rate: false } }),
+    [
+      { type: 'dispatch', action: sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 250, error: NETWORK }) },
+      { type: 'startTimer', conversationId: 'c1', delayMs: 250 },
+    ],
+  ],
+  [
+    'a rate limit waits what the server said',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    {
+      type: 'settled',
+      conversationId: 'c1',
+      clientId: 'k1',
+      outcome: { kind: 'retry', error: { code: 'RATE_LIMITED', message: 'slow down' }, retryAfterMs: 1200 },
+      jitter: 0.5,
+    },
+    view([entry('k1', { attempts: 2 })]),
+    held({ c1: { status: 'waiting', rate: true } }),
+    [
+      { type: 'dispatch', action: sendRetryScheduled({ clientId: 'k1', attempt: 3, delayMs: 1200, error: { code: 'RATE_LIMITED', message: 'slow down' } }) },
+      { type: 'startTimer', conversationId: 'c1', delayMs: 1200 },
+    ],
+  ],
+  [
+    'HTTP failed but the socket is up now: again at once',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'retry', error: NETWORK }, jitter: 0.5 },
+    view([k1], { connected: true }),
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    [{ type: 'attempt', entry: k1 }],
+  ],
+  [
+    'a failure while unauthorized keeps the message and gives the lock back',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'retry', error: NETWORK }, jitter: 0.5 },
+    view([k1], { paused: true }),
+    state({ mirroring: 'u1' }),
+    [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+  ],
+  [
+    'a try of a lane reset meanwhile is ignored',
+    held(),
+    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'sent', message: stored }, jitter: 0.5 },
+    view([k1]),
+    held(),
+    [],
+  ],
+  // timers and draining
+  [
+    'the retry timer sends again',
+    held({ c1: { status: 'waiting', rate: false } }),
+    { type: 'timerFired', conversationId: 'c1' },
+    view([k1]),
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    [{ type: 'attempt', entry: k1 }],
+  ],
+  [
+    'connected: network waits are cut short',
+    held({ c1: { status: 'waiting', rate: false } }),
+    { type: 'drain', onlyNetworkWaits: false },
+    view([k1]),
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    [{ type: 'cancelTimer', conversationId: 'c1' }, { type: 'attempt', entry: k1 }],
+  ],
+  [
+    'online: a rate wait is kept',
+    held({ c1: { status: 'waiting', rate: true } }),
+    { type: 'drain', onlyNetworkWaits: true },
+    view([k1]),
+    held({ c1: { status: 'waiting', rate: true } }),
+    [],
+  ],
+  [
+    'reset: timers stop, the lock goes, the mirror ends',
+    held({ c1: { status: 'waiting', rate: false }, c2: { status: 'sending', clientId: 'x1' } }),
+    { type: 'reset' },
+    view([k1, x1]),
+    state(),
+    [{ type: 'cancelTimer', conversationId: 'c1' }, { type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+  ],
+  // the user’s actions
+  [
+    'retried: pending again, and sent',
+    held(),
+    { type: 'retried', clientId: 'k1' },
+    view([k1]),
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    [{ type: 'patchThread', conversationId: 'c1', change: { kind: 'status', clientId: 'k1', status: 'pending' } }, { type: 'attempt', entry: k1 }],
+  ],
+  [
+    'discarded: its copy goes, and so does the lock when nothing is left',
+    held(),
+    { type: 'discarded', entry: failedK1 },
+    view([]),
+    state({ mirroring: 'u1' }),
+    [{ type: 'patchThread', conversationId: 'c1', change: { kind: 'remove', clientId: 'k1' } }, { type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+  ],
+  ['a logout clears the stored outbox', state(), { type: 'loggedOut', userId: 'u1', keepOutbox: false }, view([]), state(), [{ type: 'clearStored', userId: 'u1' }]],
+  ['a logout nobody asked for keeps it', state(), { type: 'loggedOut', userId: 'u1', keepOutbox: true }, view([]), state(), []],
+  [
+    'a fetched thread confirms what the server has and shows the rest again',
+    held(),
+    { type: 'threadFetched', conversationId: 'c1', thread: [stored] },
+    view([k1, k2, x1]),
+    held(),
+    [{ type: 'dispatch', action: sendConfirmed({ message: stored }) }, { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k2 } }],
+  ],
+]
+
+describe('outboxTransition', () => {
+  test.each(rows)('%s', (_name, from, event, currentView, to, effects) => {
+    expect(step(from, { ...event, view: currentView } as Parameters<typeof step>[1])).toEqual([to, effects])
+  })
+
+  test('the state it was given is not changed', () => {
+    const from = held({ c1: { status: 'waiting', rate: false } })
+    const copy = structuredClone(from)
+    step(from, { type: 'drain', onlyNetworkWaits: false, view: view([k1]) })
+    expect(from).toEqual(copy)
+  })
+})

@@ -1,0 +1,37 @@
+import { describe, expect, test } from 'vitest'
+import { MAX_CLIENT_ID_LENGTH, MAX_CONTENT_LENGTH, parse, sendMessageSchema } from '../../src/contract'
+import { sendMessageProblem } from '../../src/realtime/sendCheck'
+
+const ok = { conversationId: 'c1', content: 'Hi!', clientId: 'k1' }
+
+const payloads: [name: string, payload: Record<string, unknown>][] = [
+  ['a plain message', ok],
+  ['content at its limit', { ...ok, content: 'x'.repeat(MAX_CONTENT_LENGTH) }],
+  ['content one over', { ...ok, content: 'x'.repeat(MAX_CONTENT_LENGTH + 1) }],
+  ['empty content', { ...ok, content: '' }],
+  ['content with NUL', { ...ok, content: 'a\u0000b' }],
+  ['content of astral characters at its limit (UTF-16 units)', { ...ok, content: '😀'.repeat(MAX_CONTENT_LENGTH / 2) }],
+  ['content a number', { ...ok, content: 5 }],
+  ['content missing', { conversationId: 'c1', clientId: 'k1' }],
+  ['clientId at its limit', { ...ok, clientId: 'k'.repeat(MAX_CLIENT_ID_LENGTH) }],
+  ['clientId one over', { ...ok, clientId: 'k'.repeat(MAX_CLIENT_ID_LENGTH + 1) }],
+  ['clientId empty', { ...ok, clientId: '' }],
+  ['clientId null', { ...ok, clientId: null }],
+  ['clientId with NUL', { ...ok, clientId: 'k\u0000' }],
+  ['conversationId at 100', { ...ok, conversationId: 'c'.repeat(100) }],
+  ['conversationId at 101', { ...ok, conversationId: 'c'.repeat(101) }],
+  ['conversationId empty', { ...ok, conversationId: '' }],
+  ['conversationId a number', { ...ok, conversationId: 1 }],
+  ['conversationId with NUL', { ...ok, conversationId: '\u0000' }],
+  ['whitespace content (the server stores it as written)', { ...ok, content: '   ' }],
+  ['an extra key (dropped by the schema, not refused)', { ...ok, extra: true }],
+]
+
+describe('sendMessageProblem agrees with sendMessageSchema', () => {
+  test.each(payloads)('%s', (_name, payload) => {
+    const schema = parse(sendMessageSchema, payload)
+    const problem = sendMessageProblem(payload as Parameters<typeof sendMessageProblem>[0])
+    expect(problem === null).toBe(schema.ok)
+    if (!schema.ok) expect(problem).toMatch(/\w+: /)
+  })
+})

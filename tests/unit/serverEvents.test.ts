@@ -1,0 +1,60 @@
+import { describe, expect, test } from 'vitest'
+import { checkMessage, messageSchema, parse, REPLAYED_EVENTS, SERVER_EVENTS } from '../../src/contract'
+import { serverEventAction } from '../../src/realtime/bindSocket'
+import { message } from './support/fixtures'
+
+const valid = message(3, { clientId: 'k1' })
+
+const payloads: [name: string, payload: unknown][] = [
+  ['a stored message', valid],
+  ['one without clientId (seed data)', { ...valid, clientId: null }],
+  ['a timestamp with an offset', { ...valid, createdAt: '2026-11-24T09:00:00+01:00' }],
+  ['a timestamp with a space and no fraction', { ...valid, createdAt: '2026-11-24 09:00:00Z' }],
+  ['a date only', { ...valid, createdAt: '2026-11-24' }],
+  ['not a timestamp', { ...valid, createdAt: 'yesterday' }],
+  ['seq 0', { ...valid, seq: 0 }],
+  ['seq 1.5', { ...valid, seq: 1.5 }],
+  ['seq NaN', { ...valid, seq: Number.NaN }],
+  ['seq as a string', { ...valid, seq: '3' }],
+  ['an empty id', { ...valid, id: '' }],
+  ['an id of 101 characters', { ...valid, id: 'x'.repeat(101) }],
+  ['a numeric senderId', { ...valid, senderId: 7 }],
+  ['clientId missing', (({ clientId: _c, ...rest }) => rest)(valid)],
+  ['clientId a number', { ...valid, clientId: 1 }],
+  ['content missing', (({ content: _c, ...rest }) => rest)(valid)],
+  ['null', null],
+  ['a string', 'message'],
+  ['an array', []],
+]
+
+describe('checkMessage agrees with messageSchema', () => {
+  test.each(payloads)('%s', (_name, payload) => {
+    const schema = parse(messageSchema, payload)
+    const checked = checkMessage(payload)
+    expect(checked).toEqual(schema.ok ? schema.value : null)
+  })
+
+  test('the value is fresh: unknown keys, __proto__ included, are dropped', () => {
+    const hostile = JSON.parse(`{"__proto__": {"polluted": true}, "extra": 1, ${JSON.stringify(valid).slice(1)}`) as unknown
+    const checked = checkMessage(hostile)
+    expect(checked).toEqual(valid)
+    expect(Object.keys(checked!)).toEqual(Object.keys(valid))
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined()
+  })
+})
+
+describe('serverEventAction reads the table', () => {
+  test('a message over its text limit is rejected, naming the field', () => {
+    const action = serverEventAction('message:new', { ...valid, content: 'x'.repeat(4001) })
+    expect(action).toMatchObject({ type: 'socket/eventRejected', payload: { event: 'message:new', issues: [{ path: 'content' }] } })
+  })
+
+  test('a lesson subject over its limit too', () => {
+    const lesson = { id: 'l1', tutorId: 'u1', studentId: 'u2', subject: 's'.repeat(201), startsAt: '2026-12-01T10:00:00.000Z', durationMinutes: 60, status: 'pending', updatedAt: '2026-11-24T08:00:00.000Z' }
+    expect(serverEventAction('lesson:created', lesson)).toMatchObject({ type: 'socket/eventRejected', payload: { issues: [{ path: 'subject' }] } })
+  })
+
+  test('every logged event of the contract is replayed', () => {
+    expect([...REPLAYED_EVENTS].sort()).toEqual([...SERVER_EVENTS].sort())
+  })
+})
