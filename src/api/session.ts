@@ -38,5 +38,3 @@ export const loggedOut = createAction('auth/loggedOut', (options: { keepOutbox?:
  * @example dispatch(refreshFailed())
  */
 export const refreshFailed = createAction('auth/refreshFailed')
-/** @deprecated The old name of `refreshFailed`; remove once `src/app/store.ts` uses `refreshFailed`. */
-export const sessionRefreshFailed = refreshFailed

@@ -1,9 +1,9 @@
 import { combineReducers, configureStore, type Middleware } from '@reduxjs/toolkit'
-import { AUTH_STORAGE_KEY, api, loadAuth, sessionRefreshFailed, type ApiExtra } from '../api'
+import { AUTH_STORAGE_KEY, api, loadAuth, refreshFailed, type ApiExtra } from '../api'
 import { createSessionMiddleware, type SessionMiddlewareOptions } from '../api/sessionMiddleware'
 import {
   connect,
-  connectionSlice,
+  socketSlice,
   createSocketMiddleware,
   defaultDrainLock,
   shutdown,
@@ -31,7 +31,7 @@ export type RealtimeOptions = Partial<
 
 const rootReducer = combineReducers({
   auth: skippingSocketActions(authSlice.reducer),
-  socket: connectionSlice.reducer,
+  socket: socketSlice.reducer,
   [api.reducerPath]: skippingSocketActions(api.reducer),
 })
 
@@ -82,7 +82,7 @@ export function makeStore(options: MakeStoreOptions = {}) {
     loggedIn,
     loggedOut,
     tokenRefreshed,
-    refreshFailed: sessionRefreshFailed,
+    refreshFailed,
     storage, // the durable outbox lives next to the session, one key per user
     ...options.realtime,
     drainLock: lock,

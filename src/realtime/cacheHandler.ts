@@ -2,7 +2,7 @@ import { SERVER_EVENTS } from '../contract'
 import { LIST } from '../api'
 import { catchUpStarted, connected, sendConfirmed, serverEventActions, sessionEnded, sessionStarted, shutdown } from './actions'
 import { cacheWorkForBurst, queryKey, type CacheTag, type QueuedEvent } from './cacheWork'
-import type { SocketRootState } from './connectionSlice'
+import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 
 /**

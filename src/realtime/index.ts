@@ -40,8 +40,6 @@ export {
 } from './actions'
 export {
   socketSlice,
-  /** @deprecated The old name of `socketSlice`; remove once `src/app/store.ts` uses `socketSlice`. */
-  socketSlice as connectionSlice,
   initialSocketState,
   selectConnection,
   selectIsConnected,
