@@ -40,6 +40,13 @@ export interface StartServerOptions {
   refreshGraceSeconds?: number
   /** The built SPA to serve (with an SPA fallback); none when absent or without index.html. */
   staticDir?: string
+  /**
+   * The clock, in ms since the epoch (default `Date.now`): what the rate limiter refills by and what stored
+   * timestamps say. Tests pass one they move themselves, so a limit or a window never depends on how fast the machine is.
+   *
+   * @example let t = Date.now(); startServer({ now: () => t }); …; t += 60_000
+   */
+  now?: () => number
   /** pino level; default silent under tests, else `LOG_LEVEL` or info. */
   logLevel?: LogLevel
   logger?: Logger
@@ -93,7 +100,8 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
     refreshGraceSeconds: options.refreshGraceSeconds,
   })
   const origins = new OriginPolicy(options.allowedOrigins)
-  const limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT)
+  const now = options.now ?? Date.now
+  const limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT, now)
   const sweep = setInterval(() => limiter.sweep(), 60_000)
   sweep.unref()
 
@@ -107,7 +115,7 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
     notifier: createNotifier(io),
     presence: createPresence(io),
     conversationLocks: new KeyedMutex(),
-    now: () => new Date(),
+    now: () => new Date(now()),
   })
   configureHttpApp(app, { services, tokens, origins, staticDir: options.staticDir })
   const blocks = new SocketBlocks()

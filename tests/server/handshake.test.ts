@@ -8,12 +8,12 @@ import {
   ALICE,
   BOB,
   connect,
+  delivered,
   emitAck,
   http,
   login,
   nextEvent,
   record,
-  settle,
   startTestServer,
   type ClientSocket,
   type TestServer,
@@ -187,7 +187,7 @@ describe('connection state recovery', () => {
     expect(socket.recovered).toBe(true)
     expect(socket.id).toBe(oldId)
     await vi.waitFor(() => expect(events.of('message:new')).not.toHaveLength(0), { timeout: 10_000, interval: 10 })
-    await settle()
+    await delivered(socket)
     expect(events.of('message:new')).toEqual([missed.body])
     socket.close()
   })

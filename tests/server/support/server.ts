@@ -151,8 +151,33 @@ export function nextEvent<E extends ServerEventName>(
   })
 }
 
-/** Lets in-flight events arrive before asserting that something did *not* happen. */
-export const settle = (ms = 150): Promise<void> => new Promise((r) => setTimeout(r, ms))
+/**
+ * Proves that every event the server emitted to these sockets before this call has arrived, however slow the
+ * machine: each socket makes an ack round trip (leaving a room nobody is in), and one connection delivers in order.
+ * The server emits a change's events before it answers for it (ack or HTTP response), so once the change's answer
+ * and `delivered(...)` have resolved, an event that has not arrived never will: "nobody else received it" holds.
+ *
+ * @example const ack = await send(alice1); await delivered(bob1, carol1); expect(rec.carol1.events).toEqual([])
+ */
+export async function delivered(...sockets: ClientSocket[]): Promise<void> {
+  await Promise.all(
+    sockets.map(async (socket) => {
+      const ack = await emitAck(socket, 'conversation:leave', 'delivery-barrier')
+      if (!ack.ok) throw new Error(`delivery barrier refused: ${JSON.stringify(ack)}`)
+    }),
+  )
+}
+
+/** A clock for `startServer({ now })` that moves only when the test says so. */
+export function manualClock(start = Date.now()) {
+  let time = start
+  return {
+    now: () => time,
+    advance(ms: number) {
+      time += ms
+    },
+  }
+}
 
 const spawned = new Set<ChildProcess>()
 // A test that fails or times out must not leave a server running after the worker exits.
