@@ -195,8 +195,8 @@ export async function killSpawned(): Promise<void> {
   )
 }
 
-/** `tsx server/main.ts` as a child process; resolves once it prints its URL. */
-export function spawnMain(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+/** `tsx server/main.ts` as a child process; resolves once it prints its URL. `output()`: its stdout and stderr so far. */
+export function spawnMain(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
@@ -209,7 +209,7 @@ export function spawnMain(env: Record<string, string>): Promise<{ child: ChildPr
     const onData = (chunk: Buffer) => {
       output += chunk.toString()
       const match = /open (http:\/\/\S+)/.exec(output)
-      if (match) resolvePromise({ child, url: match[1]! })
+      if (match) resolvePromise({ child, url: match[1]!, output: () => output })
     }
     child.stdout!.on('data', onData)
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
