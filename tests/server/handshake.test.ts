@@ -49,7 +49,7 @@ describe('handshake auth', () => {
     await vi.waitFor(async () => {
       const [remote] = await server.io.in(`user:${alice.id}`).fetchSockets()
       expect(remote?.id).toBe(socket.id)
-    })
+    }, { timeout: 10_000, interval: 10 })
     socket.close()
   })
 
