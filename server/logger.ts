@@ -1,6 +1,12 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino'
+import pretty from 'pino-pretty'
 
 export type LogLevel = LevelWithSilent
+
+/** `pretty`: pino-pretty's readable lines, for a person at a terminal; `json`: one JSON object a line, for machines. */
+export type LogFormat = 'json' | 'pretty'
+
+const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty']
 
 /** Silent under tests (NODE_ENV=test or Vitest) unless a level is given. */
 export function defaultLogLevel(): LogLevel {
@@ -9,8 +15,31 @@ export function defaultLogLevel(): LogLevel {
   return 'info'
 }
 
-export function createLogger(level: LogLevel = defaultLogLevel()): Logger {
-  return pino({ level, base: { service: 'talemy-server' } })
+/**
+ * Readable lines on a terminal, JSON everywhere else (a pipe, a file, a log collector: whatever reads it is a
+ * program). `LOG_FORMAT=json|pretty` overrides; any other value is refused, naming the ones allowed.
+ *
+ * @example logFormatFor({ isTTY: process.stdout.isTTY, env: process.env }) // 'pretty' in a terminal, else 'json'
+ */
+export function logFormatFor({ isTTY, env }: { isTTY: boolean | undefined; env: Record<string, string | undefined> }): LogFormat {
+  const chosen = env.LOG_FORMAT?.trim().toLowerCase()
+  if (chosen) {
+    if ((LOG_FORMATS as readonly string[]).includes(chosen)) return chosen as LogFormat
+    throw new Error(`LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(env.LOG_FORMAT)}`)
+  }
+  return isTTY === true ? 'pretty' : 'json'
+}
+
+/**
+ * The server's logger, writing to stdout. `pretty` formats in this thread and writes synchronously, so the last
+ * lines before a `process.exit` (a failed start, a second Ctrl-C) are not lost.
+ *
+ * @example createLogger('info', logFormatFor({ isTTY: process.stdout.isTTY, env: process.env }))
+ */
+export function createLogger(level: LogLevel = defaultLogLevel(), format: LogFormat = 'json'): Logger {
+  const options = { level, base: { service: 'talemy-server' } }
+  if (format === 'json') return pino(options)
+  return pino(options, pretty({ sync: true, colorize: pretty.isColorSupported, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }))
 }
 
 export type { Logger }

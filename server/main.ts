@@ -3,18 +3,29 @@
  * `index.html` or `vite.config.ts`, then serves it with the API and Socket.IO on one port.
  * Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (.data), DATABASE_URL, JWT_SECRET (at least 32 bytes when set),
  * ALLOWED_ORIGINS (comma-separated), SEED_DEMO (1/0; default: on only for the embedded database on a loopback host),
- * TRUST_PROXY, LOG_LEVEL (info); SKIP_SPA_BUILD=1 serves `dist/` as it is (or the API only) without building.
+ * TRUST_PROXY, LOG_LEVEL (info), LOG_FORMAT (pretty on a terminal, json otherwise); SKIP_SPA_BUILD=1 serves `dist/`
+ * as it is (or the API only) without building.
  */
 import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startServer } from './index'
-import { createLogger } from './logger'
+import { createLogger, defaultLogLevel, logFormatFor, type Logger } from './logger'
 import { parseSeedDemo, parseTrustProxy } from './envConfig'
 import { parseOriginList } from './origins'
 import { buildSpaIfNeeded } from './spa'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const logger = createLogger()
+const logger = mainLogger()
+
+/** Readable on a terminal, JSON when piped or collected; a bad LOG_FORMAT stops the start with a sentence saying why. */
+function mainLogger(): Logger {
+  try {
+    return createLogger(defaultLogLevel(), logFormatFor({ isTTY: process.stdout.isTTY, env: process.env }))
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`)
+    process.exit(1)
+  }
+}
 
 function parsePort(value: string | undefined): number {
   if (value === undefined || value === '') return 3000
@@ -38,9 +49,6 @@ async function main(): Promise<void> {
     staticDir: distDir,
     logger,
   })
-  logger.info({ url: server.url }, 'ready')
-  process.stdout.write(`\n  Talemy is running: open ${server.url}\n\n`)
-
   let stopping = false
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -59,8 +67,12 @@ async function main(): Promise<void> {
       },
     )
   }
+  // Before the URL is printed: whoever reads it (a person, a script, a test) may stop the server at once.
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
+
+  logger.info({ url: server.url }, 'ready')
+  process.stdout.write(`\n  Talemy is running: open ${server.url}\n\n`)
 }
 
 // Nothing may take the process down silently: log, and keep serving (each handler already answers its own errors).

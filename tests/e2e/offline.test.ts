@@ -20,11 +20,12 @@ import {
 } from './support/app'
 
 /**
- * Long enough to send over HTTP while the socket is refused. The layer's full-jitter backoff may wait up to 30 s
- * before its next try, so once the block is over the test says the network is back (`online`), which makes the
- * layer try at once, as a browser does when connectivity returns.
+ * Far longer than any test here: a block is lifted (`blockSockets(userId, 0)`) once what it was for has been observed,
+ * never left to run out on a timer, so how long a step takes on a busy machine cannot end it early. The layer's
+ * full-jitter backoff may wait up to 30 s before its next try, so once the block is lifted the test says the network
+ * is back (`online`), which makes the layer try at once, as a browser does when connectivity returns.
  */
-const BLOCK_MS = 8_000
+const BLOCK_MS = 10 * 60_000
 
 /** The HTTP send, which is all Carol has while her socket is refused. */
 const POST_MESSAGE = /\/api\/conversations\/[^/]+\/messages$/
@@ -61,15 +62,16 @@ describe('when the socket is cut but HTTP still works, and messages the server h
   it('sends over HTTP, the other side still sees it, and nothing is duplicated once the socket is back', async () => {
     const alice = await loginAs(e2e, 'alice')
     const bob = await loginAs(e2e, 'bob')
+    let aliceId: string | undefined
     try {
       const { user: aliceUser, token: aliceToken } = await apiLogin(e2e, 'alice')
+      aliceId = aliceUser.id
       const id = await openConversationWith(alice.page, 'Bob')
       await gotoConversation(bob.page, id)
 
       const t0 = Date.now()
       // E2E_TRACE=1 prints the steps' timing, for when this test ever needs looking into.
       const log = (m: string) => process.env.E2E_TRACE && console.log(`${Date.now() - t0} ms ${m}`)
-      // The server runs in this process, so its block starts no earlier than t0: it is over by t0 + BLOCK_MS.
       blockSockets(e2e, aliceUser.id, BLOCK_MS)
       await waitNotOnline(alice.page)
       log('not online')
@@ -88,9 +90,9 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       await messagesWithText(bob.page, text).waitFor({ timeout: WAIT })
       log('bob sees it')
 
-      // The socket comes back once the server accepts Alice again and the browser reports the network back.
-      const blockLeft = t0 + BLOCK_MS + 50 - Date.now()
-      if (blockLeft > 0) await new Promise((resolve) => setTimeout(resolve, blockLeft))
+      // The HTTP send has been seen through: the server accepts Alice's socket again, and the browser reports the
+      // network back. Her socket was refused all along (the badge said so before the send, and nothing lifted it).
+      blockSockets(e2e, aliceUser.id, 0)
       await alice.page.evaluate(() => window.dispatchEvent(new Event('online')))
       await waitOnline(alice.page).catch(async (e) => {
         log(`badge: ${await badge(alice.page).getAttribute('data-status')}`)
@@ -109,6 +111,7 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       const stored = await apiCall<Array<{ content: string }>>(e2e, aliceToken, 'GET', `/api/conversations/${id}/messages`)
       expect(stored.filter((m) => m.content === text)).toHaveLength(1)
     } finally {
+      if (aliceId) blockSockets(e2e, aliceId, 0)
       await alice.context.close()
       await bob.context.close()
     }
@@ -118,11 +121,14 @@ describe('when the socket is cut but HTTP still works, and messages the server h
   it('a refused message offers Retry and Discard; an unsent one makes logout ask first', async () => {
     const carol = await loginAs(e2e, 'carol')
     const { page } = carol
+    let carolId: string | undefined
     try {
       const { user } = await apiLogin(e2e, 'carol')
+      carolId = user.id
       await openConversationWith(page, 'Alice')
-      // No socket for Carol for the rest of this file: every send goes over HTTP, which the page's routes below decide about.
-      blockSockets(e2e, user.id, 85_000)
+      // No socket for Carol for the rest of this test: every send goes over HTTP, which the page's routes below decide
+      // about. Lifted in `finally`.
+      blockSockets(e2e, user.id, BLOCK_MS)
       await waitNotOnline(page)
 
       // Refused by the server → failed, with Retry and Discard.
@@ -169,6 +175,7 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       await page.getByTestId('demo-carol').waitFor({ timeout: WAIT })
     } finally {
       await carol.context.close()
+      if (carolId) blockSockets(e2e, carolId, 0)
     }
   })
 })

@@ -40,6 +40,10 @@ async function conversationBetween(a: BrowserStore, other: User): Promise<Id> {
   return result.data.id
 }
 
+/** The socket's `message:sent` for this send has been dispatched in that store. */
+const confirmedBySocket = (client: { actions: { type: string; payload?: unknown }[] }, clientId: string) =>
+  client.actions.some((a) => a.type === 'socket/message:sent' && (a.payload as { clientId?: string } | undefined)?.clientId === clientId)
+
 const contents = (thread: { content: string; status?: string }[]) => thread.map((m) => `${m.content}${m.status ? ` (${m.status})` : ''}`)
 
 describe('two users', () => {
@@ -56,6 +60,9 @@ describe('two users', () => {
     const { payload } = alice.store.dispatch(sendMessage({ conversationId: id, content: 'Hello Bob, from the test' }))
     expect(alice.thread(id).at(-1)).toMatchObject({ id: payload.clientId, status: 'pending' })
     await alice.until(() => alice.thread(id).at(-1)?.status === 'sent')
+    // Both confirmations (the ack and message:sent) have reached Alice, whichever came first, so a duplicate the
+    // later one could cause would show now (its cache patch runs in a microtask after the action).
+    await alice.until(() => confirmedBySocket(alice, payload.clientId))
     await bob.until(() => bob.thread(id).some((m) => m.clientId === payload.clientId))
     await bob.until(() => bob.conversations().find((c) => c.id === id)?.lastMessage?.clientId === payload.clientId)
 
@@ -99,6 +106,8 @@ describe('the same user in another tab', () => {
     const { payload } = tab1.store.dispatch(sendMessage({ conversationId: id, content: 'from tab 1' }))
     await tab2.until(() => tab2.thread(id).some((m) => m.clientId === payload.clientId))
     await tab1.until(() => tab1.thread(id).at(-1)?.status === 'sent')
+    // The ack and message:sent have both reached tab 1, whichever came first.
+    await tab1.until(() => confirmedBySocket(tab1, payload.clientId))
     expect(tab2.actions.some((a) => a.type === 'socket/message:sent')).toBe(true)
     expect(tab2.thread(id).filter((m) => m.clientId === payload.clientId)).toEqual([expect.objectContaining({ content: 'from tab 1', status: 'sent' })])
     expect(tab1.thread(id).filter((m) => m.clientId === payload.clientId)).toHaveLength(1)

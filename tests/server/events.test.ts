@@ -9,8 +9,8 @@ import {
   emitAck,
   http,
   login,
+  delivered,
   record,
-  settle,
   startTestServer,
   type ClientSocket,
   type Recorder,
@@ -53,11 +53,12 @@ beforeEach(async () => {
 
 /**
  * Waits for the events a test expects (they arrive when they arrive: no fixed delay is long enough on a loaded
- * machine), then gives stragglers a moment, so the exact assertions after it also show that nothing *else* came.
+ * machine), then makes every socket prove that whatever the change caused has reached it (`delivered`), so the exact
+ * assertions after it also show that nothing *else* came, and never will.
  */
 async function arrived(expected: () => void): Promise<void> {
   await vi.waitFor(expected, { timeout: 10_000, interval: 10 })
-  await settle()
+  await delivered(alice1, alice2, bob1, bob2, carol1)
 }
 
 const send = (socket: ClientSocket, content = 'hello', clientId = randomUUID()) =>

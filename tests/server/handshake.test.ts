@@ -6,6 +6,7 @@ import {
   ALICE,
   BOB,
   connect,
+  delivered,
   emitAck,
   http,
   login,
@@ -45,7 +46,7 @@ describe('handshake auth', () => {
     await vi.waitFor(async () => {
       const [remote] = await server.io.in(`user:${alice.id}`).fetchSockets()
       expect(remote?.id).toBe(socket.id)
-    })
+    }, { timeout: 10_000, interval: 10 })
     socket.close()
   })
 

@@ -9,11 +9,11 @@ import {
   CAROL,
   type ClientSocket,
   connect,
+  delivered,
   emitAck,
   http,
   login,
   record,
-  settle,
   startTestServer,
   type TestServer,
 } from './support/server'
@@ -57,7 +57,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     const first = await emitAck<Message>(alice, 'message:send', payload)
     const replay = await emitAck<Message>(alice, 'message:send', payload)
     await vi.waitFor(() => expect(bobEvents.of('message:new')).not.toHaveLength(0), { timeout: 10_000, interval: 10 })
-    await settle()
+    await delivered(alice, bob)
     expect(first.ok && first.data.seq).toBe(5)
     expect(replay).toEqual(first)
     expect(bobEvents.of('message:new')).toEqual([first.ok && first.data])

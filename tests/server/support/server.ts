@@ -151,8 +151,33 @@ export function nextEvent<E extends ServerEventName>(
   })
 }
 
-/** Lets in-flight events arrive before asserting that something did *not* happen. */
-export const settle = (ms = 150): Promise<void> => new Promise((r) => setTimeout(r, ms))
+/**
+ * Proves that every event the server emitted to these sockets before this call has arrived, however slow the
+ * machine: each socket makes an ack round trip (leaving a room nobody is in), and one connection delivers in order.
+ * The server emits a change's events before it answers for it (ack or HTTP response), so once the change's answer
+ * and `delivered(...)` have resolved, an event that has not arrived never will: "nobody else received it" holds.
+ *
+ * @example const ack = await send(alice1); await delivered(bob1, carol1); expect(rec.carol1.events).toEqual([])
+ */
+export async function delivered(...sockets: ClientSocket[]): Promise<void> {
+  await Promise.all(
+    sockets.map(async (socket) => {
+      const ack = await emitAck(socket, 'conversation:leave', 'delivery-barrier')
+      if (!ack.ok) throw new Error(`delivery barrier refused: ${JSON.stringify(ack)}`)
+    }),
+  )
+}
+
+/** A clock for `startServer({ now })` that moves only when the test says so. */
+export function manualClock(start = Date.now()) {
+  let time = start
+  return {
+    now: () => time,
+    advance(ms: number) {
+      time += ms
+    },
+  }
+}
 
 const spawned = new Set<ChildProcess>()
 // A test that fails or times out must not leave a server running after the worker exits.
@@ -170,8 +195,8 @@ export async function killSpawned(): Promise<void> {
   )
 }
 
-/** `tsx server/main.ts` as a child process; resolves once it prints its URL. */
-export function spawnMain(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+/** `tsx server/main.ts` as a child process; resolves once it prints its URL. `output()`: its stdout and stderr so far. */
+export function spawnMain(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
@@ -184,7 +209,7 @@ export function spawnMain(env: Record<string, string>): Promise<{ child: ChildPr
     const onData = (chunk: Buffer) => {
       output += chunk.toString()
       const match = /open (http:\/\/\S+)/.exec(output)
-      if (match) resolvePromise({ child, url: match[1]! })
+      if (match) resolvePromise({ child, url: match[1]!, output: () => output })
     }
     child.stdout!.on('data', onData)
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))

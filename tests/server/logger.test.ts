@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { logFormatFor } from '../../server/logger'
+import { exited, freshDataDir, killSpawned, repoRoot, spawnMain } from './support/server'
+
+describe('logFormatFor: readable on a terminal, JSON for programs', () => {
+  it.each<[string, boolean | undefined, string | undefined, 'json' | 'pretty']>([
+    ['a terminal → pretty', true, undefined, 'pretty'],
+    ['a pipe or a file → json', false, undefined, 'json'],
+    ['no stdout stream information → json', undefined, undefined, 'json'],
+    ['an empty LOG_FORMAT on a terminal → pretty', true, '', 'pretty'],
+    ['LOG_FORMAT=json on a terminal', true, 'json', 'json'],
+    ['LOG_FORMAT=pretty in a pipe', false, 'pretty', 'pretty'],
+    ['LOG_FORMAT=PRETTY (any case, spaces around)', false, ' PRETTY ', 'pretty'],
+  ])('%s', (_name, isTTY, LOG_FORMAT, expected) => {
+    expect(logFormatFor({ isTTY, env: { LOG_FORMAT } })).toBe(expected)
+  })
+
+  it('refuses any other LOG_FORMAT, naming the values allowed', () => {
+    expect(() => logFormatFor({ isTTY: true, env: { LOG_FORMAT: 'yaml' } })).toThrow('LOG_FORMAT must be one of json, pretty, got "yaml"')
+  })
+})
+
+describe('npm start (server/main.ts) logs', () => {
+  const dirs: string[] = []
+  afterAll(async () => {
+    await killSpawned()
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** Starts main.ts with stdout piped (not a terminal); resolves everything it printed once it is up, then stops it. */
+  async function startedOutput(env: Record<string, string>): Promise<string[]> {
+    const dataDir = freshDataDir()
+    dirs.push(dataDir)
+    const { child, output } = await spawnMain({ DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', LOG_LEVEL: 'info', ...env })
+    // Stopped as soon as it is up (it must be ready for that), so its shutdown is logged too.
+    child.kill('SIGTERM')
+    expect(await exited(child)).toBe(0)
+    return output().split('\n').filter((line) => line.trim() !== '')
+  }
+
+  it('keeps JSON, one object a line, when stdout is not a terminal', async () => {
+    const lines = await startedOutput({})
+    const logged = lines.filter((line) => !line.includes('Talemy is running'))
+    const records = logged.map((line) => JSON.parse(line) as { msg: string; level: number })
+    expect(records.map((record) => record.msg)).toEqual(expect.arrayContaining(['server listening', 'ready', 'shutting down', 'server closed']))
+  })
+
+  it('prints readable lines when LOG_FORMAT=pretty, even into a pipe', async () => {
+    const lines = await startedOutput({ LOG_FORMAT: 'pretty' })
+    expect(lines).toContainEqual(expect.stringMatching(/^\[[\d:.]+\] INFO: ready$/))
+    expect(lines).toContainEqual(expect.stringMatching(/^\[[\d:.]+\] INFO: shutting down$/))
+    expect(lines.filter((line) => line.startsWith('{'))).toEqual([])
+  })
+
+  it('refuses to start with an unknown LOG_FORMAT and says why', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
+      cwd: repoRoot,
+      env: { ...process.env, LOG_FORMAT: 'xml', DATA_DIR: join(repoRoot, 'never-created'), PORT: '0', SKIP_SPA_BUILD: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    expect(await exited(child)).toBe(1)
+    expect(stderr).toContain('LOG_FORMAT must be one of json, pretty, got "xml"')
+  })
+})
