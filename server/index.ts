@@ -13,6 +13,7 @@ import { DEFAULT_JOIN_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateLimiter, type RateLimi
 import { checkJwtSecret } from './secrets'
 import {
   DEFAULT_MAX_SOCKETS_PER_USER,
+  LiveDelivery,
   SocketBlocks,
   attachHandlers,
   blockUserSockets,
@@ -22,6 +23,10 @@ import {
   type TalemyServer,
 } from './realtime'
 import { createServices } from './services'
+import { EventLog } from './services/eventLog'
+
+/** How often logged events past their retention are deleted (also once at start). */
+const PRUNE_INTERVAL_MS = 10 * 60_000
 
 export interface StartServerOptions {
   /** 0 = any free port. Default 3000. */
@@ -52,11 +57,15 @@ export interface StartServerOptions {
   trustProxy?: boolean | string | string[]
   /** Sockets one user may hold at once; the next handshake fails with `RATE_LIMITED`. Default 20. */
   maxSocketsPerUser?: number
+  /** How long logged events are kept for resuming clients; older ones are pruned (a client that far behind gets `sync:gap`). Default 7 days. */
+  eventRetentionSeconds?: number
   // --- extras beyond the contract ---
   /** Signing secret; default `JWT_SECRET`, else one generated once and kept in the database. */
   jwtSecret?: string
   /** The built SPA to serve (with an SPA fallback); none when absent or without index.html. */
   staticDir?: string
+  /** Most events replayed to one resuming socket; further behind, it gets `sync:gap`. Default 1,000. */
+  maxReplay?: number
   /** Per-user budget for `conversation:join`. Default 20/s, bursts of 50. */
   joinRateLimit?: RateLimitOptions
   /** Argon2id cost. Default OWASP's minimum (m = 19 MiB, t = 2, p = 1); only tests lower it. */
@@ -135,21 +144,31 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
   const origins = new OriginPolicy(options.allowedOrigins)
   const limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT, clock)
   const joinLimiter = new RateLimiter(options.joinRateLimit ?? DEFAULT_JOIN_RATE_LIMIT, clock)
+  const eventLog = await EventLog.open(db, { maxReplay: options.maxReplay, retentionSeconds: options.eventRetentionSeconds, now: clock })
+  const prune = () =>
+    eventLog.prune().then(
+      (count) => count > 0 && logger.info({ count }, 'pruned logged events past their retention'),
+      (error: unknown) => logger.warn({ err: error }, 'pruning logged events failed'),
+    )
+  await prune()
   const sweep = setInterval(() => {
     limiter.sweep()
     joinLimiter.sweep()
   }, 60_000)
   sweep.unref()
+  const pruning = setInterval(() => void prune(), PRUNE_INTERVAL_MS)
+  pruning.unref()
 
   // The HTTP app owns the Node server; Socket.IO attaches to it, and the services notify through Socket.IO.
   const app = createHttpApp(logger, { trustProxy: options.trustProxy, requestTimeoutMs: options.requestTimeoutMs })
   const io = createSocketServer(app.server, origins)
+  const delivery = new LiveDelivery()
   const services = createServices({
     db,
     tokens,
     sessions,
     limiter,
-    notifier: createNotifier(io),
+    notifier: createNotifier(io, delivery, false),
     presence: createPresence(io),
     conversationLocks: new KeyedMutex(),
     now: () => new Date(clock()),
@@ -167,6 +186,8 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
     now: clock,
     joinLimiter,
     maxSocketsPerUser: options.maxSocketsPerUser ?? DEFAULT_MAX_SOCKETS_PER_USER,
+    eventLog,
+    delivery,
   })
 
   await app.listen({ port: options.port ?? 3000, host })
@@ -186,6 +207,7 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
     close() {
       closing ??= (async () => {
         clearInterval(sweep)
+        clearInterval(pruning)
         // Close the transports, not the Socket.IO sessions: clients see "transport close" (a network drop) and come
         // back with their own jittered backoff. A server-side disconnect ("io server disconnect") would read as a kick
         // to every client at once (the browser layer refreshes its token before reconnecting after one).

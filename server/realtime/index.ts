@@ -1,17 +1,28 @@
 import type { Server as HttpServer } from 'node:http'
 import { Server } from 'socket.io'
-import { MAX_PACKET_BYTES, conversationIdSchema, parse, sessionRenewSchema, type Ack, type Id } from '../../src/contract'
+import {
+  MAX_PACKET_BYTES,
+  conversationIdSchema,
+  handshakeResumeSchema,
+  parse,
+  sessionRenewSchema,
+  type Ack,
+  type Id,
+} from '../../src/contract'
 import { AppError, invalid, toApiError, unauthorized } from '../errors'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
 import type { RateLimiter } from '../rateLimit'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
+import type { EventLog } from '../services/eventLog'
+import { emitLogged, type LiveDelivery } from './delivery'
 import { conversationRoom, sessionRoom, userRoom } from './rooms'
 import { SocketSlots } from './socketSlots'
 import type { TalemyServer, TalemySocket } from './types'
 
 export { createNotifier, createPresence } from './notifier'
+export { LiveDelivery } from './delivery'
 export type { TalemyServer, TalemySocket } from './types'
 
 /** How many sockets one user may hold at once (tabs, devices); more is a runaway client or an attack. */
@@ -66,6 +77,8 @@ export interface HandlerDeps {
   /** The per-user budget of `conversation:join`. */
   joinLimiter: RateLimiter
   maxSocketsPerUser: number
+  eventLog: EventLog
+  delivery: LiveDelivery
 }
 
 /** setTimeout's longest delay; a later expiry is checked again then. */
@@ -81,7 +94,7 @@ function handshakeError(code: 'UNAUTHORIZED' | 'UNAVAILABLE' | 'RATE_LIMITED', m
 
 export function attachHandlers(
   io: TalemyServer,
-  { services, sessions, blocks, logger, now, joinLimiter, maxSocketsPerUser }: HandlerDeps,
+  { services, sessions, blocks, logger, now, joinLimiter, maxSocketsPerUser, eventLog, delivery }: HandlerDeps,
 ): void {
   const { messaging } = services
   /** Per socket: the timer that disconnects it when its token expires unrenewed. */
@@ -171,9 +184,37 @@ export function attachHandlers(
     next()
   })
 
+  /**
+   * Sends the user's logged events after the offset the client gave, then `sync:caughtUp` (or `sync:gap` when they
+   * cannot all be had, or no offset came), then hands over to live events. Live events are held from before the log
+   * is read, so none falls between the replay and the stream.
+   */
+  async function resume(socket: TalemySocket): Promise<void> {
+    delivery.add(socket)
+    const auth = socket.handshake.auth as Record<string, unknown> | undefined
+    const input = parse(handshakeResumeSchema, { offset: auth?.offset, epoch: auth?.epoch })
+    // A malformed offset or epoch cannot be resumed from: the client is told of a gap and refetches.
+    const result = input.ok
+      ? await eventLog.resume(socket.data.userId, input.value.offset, input.value.epoch)
+      : { ...(await eventLog.resume(socket.data.userId, undefined, undefined)), kind: 'gap' as const }
+    if (!socket.connected) return
+    if (result.kind === 'replay') {
+      for (const event of result.events) emitLogged(socket, event)
+      socket.emit('sync:caughtUp', { offset: result.offset, epoch: result.epoch })
+    } else {
+      socket.emit('sync:gap', { offset: result.offset, epoch: result.epoch })
+    }
+    delivery.goLive(socket, result.offset)
+  }
+
   io.on('connection', (socket) => {
     const { userId, sessionId } = socket.data
     void socket.join([userRoom(userId), sessionRoom(sessionId)])
+    resume(socket).catch((error: unknown) => {
+      // Without its replay the stream would have a hole: the client reconnects and tries again.
+      logger.error({ err: error, socketId: socket.id, userId }, 'resume failed')
+      socket.disconnect(true)
+    })
     logger.debug({ socketId: socket.id, userId }, 'socket connected')
     armExpiry(socket)
     // The session may have ended while the handshake was under way (its room was empty when it was revoked).
@@ -210,6 +251,7 @@ export function attachHandlers(
 
     socket.on('disconnect', (reason) => {
       clearTimeout(expiryTimers.get(socket))
+      delivery.remove(socket)
       logger.debug({ socketId: socket.id, userId, reason }, 'socket disconnected')
     })
     socket.on('error', (error) => {

@@ -1,4 +1,4 @@
-import type { ContactRequest, Id, Lesson, Message } from '../../src/contract'
+import type { Id } from '../../src/contract'
 import type { TokenService } from '../auth'
 import type { SessionStore } from '../sessions'
 import type { Db } from '../db'
@@ -7,15 +7,14 @@ import type { LoginThrottle } from '../loginThrottle'
 import type { KeyedMutex } from '../mutex'
 import type { PasswordHasher } from '../passwords'
 import type { RateLimiter } from '../rateLimit'
+import type { LoggedEvent } from './eventLog'
 
-/** How the services tell connected clients about a change, whatever transport caused it (socket or HTTP). */
+/**
+ * How the services tell connected clients about a change, whatever transport caused it (socket or HTTP): the events
+ * just committed to the recipients' logs, each to every socket of its user (on every node), with its offset.
+ */
 export interface Notifier {
-  /** `message:new` to every participant's sockets but the sender's, `message:sent` to all the sender's sockets. */
-  messageStored(message: Message, participantIds: readonly Id[]): void
-  /** `conversation:read` to every socket of `userId`. */
-  conversationRead(userId: Id, conversationId: Id): void
-  lesson(event: 'lesson:created' | 'lesson:statusUpdated', lesson: Lesson): void
-  contactRequest(event: 'contactRequest:created' | 'contactRequest:statusUpdated', request: ContactRequest): void
+  deliver(events: readonly LoggedEvent[]): void
 }
 
 /** Who is looking at a conversation right now: users with at least one socket that has it joined. */

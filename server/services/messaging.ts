@@ -11,12 +11,14 @@ import {
   type Conversation,
   type Id,
   type Message,
+  type ServerEventName,
 } from '../../src/contract'
 import { AppError, forbidden, invalid, notFound } from '../errors'
 import type { Prepared, Queryable } from '../db'
 import type { ServiceContext } from './context'
 import { MESSAGE_COLUMNS, iso, toMessage, type MessageRow } from './rows'
 import { SendBatcher } from './sendBatcher'
+import { appendEvents, lockCounters, type LoggedEvent } from './eventLog'
 
 const positiveInteger = v.pipe(
   v.string('must be a positive whole number'),
@@ -40,12 +42,14 @@ interface ConversationRow {
 
 /**
  * A send in one statement: the stored message when (sender, clientId) is taken (`inserted` false: nothing changes),
- * else the conversation's seq bump, the insert and the read position of the participants looking at it ($7, an
- * array, usually empty) — all or nothing. Two concurrent transactions (PostgreSQL) sending one (sender, clientId)
- * into two conversations make the later one fail on the unique constraint, which rolls its bump back too.
+ * else the conversation's seq bump, the insert, the read position of the participants looking at it ($7, an array,
+ * usually empty) and the events in the recipients' logs — all or nothing. Each participant ($8) gets `message:sent`
+ * (the sender) or `message:new`, then each viewer `conversation:read`; each user's counter goes up by their number of
+ * events and `logged` answers `[userId, offset, event]` for each. Two concurrent transactions (PostgreSQL) sending one
+ * (sender, clientId) into two conversations make the later one fail on the unique constraint, which rolls it all back.
  */
 const SEND_MESSAGE: Prepared = {
-  name: 'talemy_send_message_v1',
+  name: 'talemy_send_message_v2',
   text: `with dup as (
       select ${MESSAGE_COLUMNS} from messages where sender_id = $3::text and client_id = $5::text
     ), bump as (
@@ -59,13 +63,38 @@ const SEND_MESSAGE: Prepared = {
     ), readers as (
       update conversation_members m set last_read_seq = greatest(m.last_read_seq, ins.seq) from ins
       where m.conversation_id = ins.conversation_id and m.user_id = any($7::text[])
+    ), recipients as (
+      select r.user_id, r.event, r.payload, r.ord from ins cross join lateral (
+        select p.user_id, case when p.user_id = ins.sender_id then 'message:sent' else 'message:new' end as event,
+          jsonb_build_object('id', ins.id, 'conversationId', ins.conversation_id, 'seq', ins.seq, 'senderId', ins.sender_id,
+            'content', ins.content, 'createdAt', $9::text, 'clientId', ins.client_id) as payload, p.ord
+        from unnest($8::text[]) with ordinality as p(user_id, ord)
+        union all
+        select v.user_id, 'conversation:read', jsonb_build_object('conversationId', ins.conversation_id, 'unreadCount', 0),
+          1000 + v.ord
+        from unnest($7::text[]) with ordinality as v(user_id, ord)
+      ) r
+    ), numbered as (
+      select *, row_number() over (partition by user_id order by ord) as rn, count(*) over (partition by user_id) as n
+      from recipients
+    ), counters as (
+      update users u set event_offset = u.event_offset + c.n
+      from (select user_id, max(n) as n from numbered group by user_id) c where u.id = c.user_id
+      returning u.id, u.event_offset
+    ), placed as (
+      select nb.*, c.event_offset - nb.n + nb.rn as "offset" from numbered nb join counters c on c.id = nb.user_id
+    ), logged as (
+      insert into user_events (user_id, "offset", event, payload, created_at)
+      select user_id, "offset", event, payload, $6::timestamptz from placed
     )
-    select true as inserted, ${MESSAGE_COLUMNS} from ins
+    select true as inserted, ${MESSAGE_COLUMNS},
+      (select coalesce(jsonb_agg(jsonb_build_array(user_id, "offset", event) order by ord), '[]'::jsonb) from placed) as logged
+    from ins
     union all
-    select false as inserted, ${MESSAGE_COLUMNS} from dup`,
+    select false as inserted, ${MESSAGE_COLUMNS}, null from dup`,
 }
 
-type SendRow = MessageRow & { inserted: boolean }
+type SendRow = MessageRow & { inserted: boolean; logged: [Id, number | string, ServerEventName][] | null }
 
 /** A conversation's members (one row with a null user when it has none; no row when there is no such conversation). */
 const PARTICIPANTS: Prepared = {
@@ -87,7 +116,11 @@ const PARTICIPANTS_CACHE_SIZE = 10_000
 
 export function createMessaging(ctx: ServiceContext) {
   const { db, limiter, notifier, presence, conversationLocks, now } = ctx
-  const sends = new SendBatcher<SendRow>(db, SEND_MESSAGE)
+  // On PostgreSQL every send takes its recipients' log counters first, in ascending id order across its whole batch
+  // (one connection serialises everything on PGlite: nothing to order there, and a lone send stays one round trip).
+  const sends = new SendBatcher<SendRow>(db, SEND_MESSAGE, {
+    lockFirst: db.kind === 'postgres' ? (paramLists) => (tx) => lockCounters(tx, paramLists.flatMap((params) => params[7] as Id[])) : undefined,
+  })
   // Members are written with their conversation, in one transaction, and never change afterwards.
   const participantsCache = new Map<Id, readonly Id[]>()
 
@@ -163,7 +196,8 @@ export function createMessaging(ctx: ServiceContext) {
     for (const id of presence.viewers(conversationId)) if (id !== senderId && participants.includes(id)) viewers.push(id)
     let rows: SendRow[]
     try {
-      rows = await sends.submit([randomUUID(), conversationId, senderId, content, clientId, now().toISOString(), viewers])
+      const at = now().toISOString()
+      rows = await sends.submit([randomUUID(), conversationId, senderId, content, clientId, at, viewers, participants, at])
     } catch (error) {
       // A concurrent send of this (sender, clientId) won (PostgreSQL only): nothing of ours was kept; return theirs.
       if ((error as { code?: unknown } | null)?.code !== UNIQUE_VIOLATION) throw error
@@ -175,8 +209,14 @@ export function createMessaging(ctx: ServiceContext) {
     if (!row) throw notFound('conversation')
     const message = toMessage(row)
     if (!row.inserted) return { message: sameConversation(message, conversationId), inserted: false }
-    notifier.messageStored(message, participants)
-    for (const viewer of viewers) notifier.conversationRead(viewer, conversationId)
+    notifier.deliver(
+      (row.logged ?? []).map(([userId, offset, event]): LoggedEvent => ({
+        userId,
+        offset: Number(offset),
+        event,
+        payload: event === 'conversation:read' ? { conversationId, unreadCount: 0 } : message,
+      })),
+    )
     return { message, inserted: true }
   }
 
@@ -289,13 +329,19 @@ export function createMessaging(ctx: ServiceContext) {
       return conversationLocks.run(id.value, async () => {
         await participantsFor(db, userId, id.value)
         const joined = onAllowed(id.value)
-        const updated = await db.query(
-          `update conversation_members m set last_read_seq = c.last_seq from conversations c
-           where c.id = $1 and m.conversation_id = $1 and m.user_id = $2 and m.last_read_seq < c.last_seq
-           returning m.user_id`,
-          [id.value, userId],
-        )
-        if (joined || updated.length > 0) notifier.conversationRead(userId, id.value)
+        const logged = await db.transaction(async (tx) => {
+          await lockCounters(tx, [userId])
+          const updated = await tx.query(
+            `update conversation_members m set last_read_seq = c.last_seq from conversations c
+             where c.id = $1 and m.conversation_id = $1 and m.user_id = $2 and m.last_read_seq < c.last_seq
+             returning m.user_id`,
+            [id.value, userId],
+          )
+          if (!joined && updated.length === 0) return []
+          const payload = { conversationId: id.value, unreadCount: 0 as const }
+          return appendEvents(tx, [{ userId, event: 'conversation:read', payload }], now().toISOString())
+        })
+        notifier.deliver(logged)
       })
     },
   }
