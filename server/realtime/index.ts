@@ -12,12 +12,12 @@ import {
 import { AppError, invalid, toApiError, unauthorized } from '../errors'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
-import type { RateLimiter } from '../rateLimit'
+import type { Limiter } from '../rateLimit'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 import type { EventLog } from '../services/eventLog'
 import { emitLogged, type LiveDelivery } from './delivery'
-import { conversationRoom, sessionRoom, userRoom } from './rooms'
+import { conversationIdOfRoom, conversationRoom, sessionRoom, userRoom } from './rooms'
 import { SocketSlots } from './socketSlots'
 import type { TalemyServer, TalemySocket } from './types'
 
@@ -67,6 +67,17 @@ export class SocketBlocks {
   }
 }
 
+/** The per-user socket cap: this process's (`SocketSlots`) or the nodes' shared one (`SharedSocketSlots`). */
+export interface SocketCap {
+  tryAcquire(userId: Id, socketId: string): (() => void) | undefined | Promise<(() => void) | undefined>
+}
+
+/** Told of every conversation a socket joins or leaves, when viewers are shared between nodes. */
+export interface ViewerRegistry {
+  joined(conversationId: Id, userId: Id, socketId: string): Promise<unknown>
+  left(conversationId: Id, userId: Id, socketId: string): Promise<unknown>
+}
+
 export interface HandlerDeps {
   services: Services
   sessions: SessionStore
@@ -75,10 +86,13 @@ export interface HandlerDeps {
   /** The clock tokens are checked against, in ms. */
   now: () => number
   /** The per-user budget of `conversation:join`. */
-  joinLimiter: RateLimiter
+  joinLimiter: Limiter
   maxSocketsPerUser: number
   eventLog: EventLog
   delivery: LiveDelivery
+  /** Default: this process's own count. */
+  slots?: SocketCap
+  viewerRegistry?: ViewerRegistry
 }
 
 /** setTimeout's longest delay; a later expiry is checked again then. */
@@ -94,8 +108,9 @@ function handshakeError(code: 'UNAUTHORIZED' | 'UNAVAILABLE' | 'RATE_LIMITED', m
 
 export function attachHandlers(
   io: TalemyServer,
-  { services, sessions, blocks, logger, now, joinLimiter, maxSocketsPerUser, eventLog, delivery }: HandlerDeps,
+  { services, sessions, blocks, logger, now, joinLimiter, maxSocketsPerUser, eventLog, delivery, slots, viewerRegistry }: HandlerDeps,
 ): void {
+  const warn = (what: string) => (error: unknown) => logger.warn({ err: error }, what)
   const { messaging } = services
   /** Per socket: the timer that disconnects it when its token expires unrenewed. */
   const expiryTimers = new WeakMap<TalemySocket, ReturnType<typeof setTimeout>>()
@@ -141,11 +156,12 @@ export function attachHandlers(
 
   const handlers: Record<string, Handler> = {
     'conversation:join': async (socket, conversationId) => {
-      joinLimiter.take(socket.data.userId)
+      await joinLimiter.take(socket.data.userId)
       await messaging.markRead(socket.data.userId, conversationId, (id) => {
         const room = conversationRoom(id)
         if (!socket.connected || socket.rooms.has(room)) return false
         void socket.join(room)
+        viewerRegistry?.joined(id, socket.data.userId, socket.id).catch(warn('sharing a viewer failed'))
         return true
       })
       return null
@@ -153,7 +169,11 @@ export function attachHandlers(
     'conversation:leave': async (socket, conversationId) => {
       const id = parse(conversationIdSchema, conversationId)
       if (!id.ok) throw invalid(id.issues, 'conversationId')
-      await socket.leave(conversationRoom(id.value))
+      const room = conversationRoom(id.value)
+      if (socket.rooms.has(room)) {
+        await socket.leave(room)
+        await viewerRegistry?.left(id.value, socket.data.userId, socket.id)
+      }
       return null
     },
     'message:send': (socket, payload) => messaging.send(socket.data.userId, payload),
@@ -175,13 +195,22 @@ export function attachHandlers(
 
   // After authentication: a user's sockets are capped. The slot is taken here (not counted at 'connection', where
   // concurrent handshakes would all see room for one more) and given back when the socket or its transport closes.
-  const slots = new SocketSlots(maxSocketsPerUser)
+  const cap = slots ?? new SocketSlots(maxSocketsPerUser)
   io.use((socket, next) => {
-    const release = slots.tryAcquire(socket.data.userId)
-    if (!release) return next(handshakeError('RATE_LIMITED', `at most ${maxSocketsPerUser} sockets per user`))
-    socket.once('disconnect', release)
-    socket.conn.once('close', release)
-    next()
+    Promise.resolve(cap.tryAcquire(socket.data.userId, socket.id)).then(
+      (release) => {
+        if (!release) return next(handshakeError('RATE_LIMITED', `at most ${maxSocketsPerUser} sockets per user`))
+        // The transport may have closed while a shared cap answered.
+        if (socket.conn.readyState === 'closed') return release()
+        socket.once('disconnect', release)
+        socket.conn.once('close', release)
+        next()
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'socket cap unavailable')
+        next(handshakeError('UNAVAILABLE', 'try again shortly'))
+      },
+    )
   })
 
   /**
@@ -249,6 +278,13 @@ export function attachHandlers(
       )
     })
 
+    socket.on('disconnecting', () => {
+      if (!viewerRegistry) return
+      for (const room of socket.rooms) {
+        const conversationId = conversationIdOfRoom(room)
+        if (conversationId) viewerRegistry.left(conversationId, userId, socket.id).catch(warn('sharing a viewer failed'))
+      }
+    })
     socket.on('disconnect', (reason) => {
       clearTimeout(expiryTimers.get(socket))
       delivery.remove(socket)

@@ -5,6 +5,8 @@ import type { LoggedEvent } from '../services/eventLog'
 /** Between nodes (through the Redis adapter): the logged events just committed, for each node's own sockets. */
 interface InterServerEvents {
   'talemy:logged': (events: LoggedEvent[]) => void
+  /** A session revoked on one node: the others stop trusting what they remembered of it. */
+  'talemy:revoked': (sessionId: string) => void
 }
 
 export type TalemyServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>

@@ -92,7 +92,7 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
     async createLesson(userId: Id, body: unknown): Promise<Lesson> {
       const input = parse(createLessonBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
-      limiter.take(userId)
+      await limiter.take(userId)
       const { tutorId, subject, startsAt, durationMinutes } = input.value
       if (Date.parse(startsAt) <= now().getTime()) throw new AppError('INVALID', 'startsAt: must be in the future')
       await checkStudentAndTutor(userId, tutorId, 'lessons')
@@ -115,7 +115,7 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
       const input = parse(updateLessonStatusBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       const id = pathId(lessonId, 'lesson')
-      limiter.take(userId)
+      await limiter.take(userId)
       const { entity, logged } = await changeStatus<Lesson['status'], LessonRow, Lesson>(
         'lessons', LESSON_COLUMNS, LESSON_TRANSITIONS, userId, id, input.value.status, toLesson, 'lesson:statusUpdated',
       )
@@ -135,7 +135,7 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
     async createContactRequest(userId: Id, body: unknown): Promise<ContactRequest> {
       const input = parse(createContactRequestBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
-      limiter.take(userId)
+      await limiter.take(userId)
       const { tutorId, message } = input.value
       await checkStudentAndTutor(userId, tutorId, 'contact requests')
       const at = now().toISOString()
@@ -157,7 +157,7 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
       const input = parse(updateContactRequestStatusBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       const id = pathId(requestId, 'contact request')
-      limiter.take(userId)
+      await limiter.take(userId)
       const { entity, logged } = await changeStatus<ContactRequest['status'], ContactRequestRow, ContactRequest>(
         'contact_requests', CONTACT_REQUEST_COLUMNS, CONTACT_REQUEST_TRANSITIONS, userId, id, input.value.status,
         toContactRequest, 'contactRequest:statusUpdated',

@@ -6,7 +6,7 @@ import type { Logger } from '../logger'
 import type { LoginThrottle } from '../loginThrottle'
 import type { KeyedMutex } from '../mutex'
 import type { PasswordHasher } from '../passwords'
-import type { RateLimiter } from '../rateLimit'
+import type { Limiter } from '../rateLimit'
 import type { LoggedEvent } from './eventLog'
 
 /**
@@ -17,16 +17,16 @@ export interface Notifier {
   deliver(events: readonly LoggedEvent[]): void
 }
 
-/** Who is looking at a conversation right now: users with at least one socket that has it joined. */
+/** Who is looking at a conversation right now: users with at least one socket (on any node) that has it joined. */
 export interface Presence {
-  viewers(conversationId: Id): ReadonlySet<Id>
+  viewers(conversationId: Id): ReadonlySet<Id> | Promise<ReadonlySet<Id>>
 }
 
 export interface ServiceContext {
   db: Db
   tokens: TokenService
   sessions: SessionStore
-  limiter: RateLimiter
+  limiter: Limiter
   notifier: Notifier
   presence: Presence
   /** Serializes sends and reads per conversation: seq order is arrival order, and a join never misses a send. */

@@ -193,7 +193,7 @@ export function createMessaging(ctx: ServiceContext) {
   ): Promise<{ message: Message; inserted: boolean }> {
     const participants = await participantsFor(db, senderId, conversationId)
     const viewers: Id[] = []
-    for (const id of presence.viewers(conversationId)) if (id !== senderId && participants.includes(id)) viewers.push(id)
+    for (const id of await presence.viewers(conversationId)) if (id !== senderId && participants.includes(id)) viewers.push(id)
     let rows: SendRow[]
     try {
       const at = now().toISOString()
@@ -238,8 +238,8 @@ export function createMessaging(ctx: ServiceContext) {
    * Stores a message (socket `message:send`, or HTTP with the conversation id from the path). Idempotent per
    * (sender, clientId): a repeat returns the stored message, notifies nobody and costs no rate-limit token.
    *
-   * Validation and the rate limit run synchronously, then the send queues on the conversation's lock, so one sender's
-   * messages keep their order. Only a new message spends a token: the send statement itself tells a replay apart
+   * Validation runs synchronously, then the send queues on the conversation's lock (so one sender's messages keep
+   * their order) and takes its rate-limit token there. Only a new message spends a token: the send statement itself tells a replay apart
    * (no extra query on the common path), and the token taken for a replay is given back; when the bucket is empty,
    * one look-up of (sender, clientId) answers a replay with the stored message instead of RATE_LIMITED.
    */
@@ -247,11 +247,13 @@ export function createMessaging(ctx: ServiceContext) {
     const input = parse(sendMessageSchema, payload)
     if (!input.ok) return Promise.reject(invalid(input.issues, 'payload'))
     const { conversationId, content, clientId } = input.value
-    const budget = limiter.tryTake(senderId)
-    if (!budget.ok) return replayOrRefuse(senderId, conversationId, clientId, budget.retryAfterMs)
+    // The budget is taken in the conversation's queue: a shared (Redis) budget answers asynchronously, and the
+    // queue keeps one sender's messages in the order they came.
     return conversationLocks.run(conversationId, async () => {
+      const budget = await limiter.tryTake(senderId)
+      if (!budget.ok) return replayOrRefuse(senderId, conversationId, clientId, budget.retryAfterMs)
       const { message, inserted } = await storeMessage(senderId, conversationId, content, clientId)
-      if (!inserted) limiter.refund(senderId)
+      if (!inserted) await limiter.refund(senderId)
       return message
     })
   }
@@ -267,7 +269,7 @@ export function createMessaging(ctx: ServiceContext) {
       if (!input.ok) throw invalid(input.issues)
       const { participantId } = input.value
       if (participantId === userId) throw new AppError('INVALID', 'participantId: must be someone else')
-      limiter.take(userId)
+      await limiter.take(userId)
       const other = await db.query('select id from users where id = $1', [participantId])
       if (other.length === 0) throw notFound('user')
       const pairKey = [userId, participantId].sort().join(':')
