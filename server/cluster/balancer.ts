@@ -1,6 +1,8 @@
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 
 export interface Balancer {
+  /** The backends (`host:port`), read at every connection: push one to add it. */
+  backends: string[]
   /** e.g. `http://127.0.0.1:41234` */
   url: string
   port: number
@@ -74,6 +76,7 @@ export async function startBalancer(backends: string[], port = 0, host = '127.0.
   })
   const bound = (server.address() as AddressInfo).port
   return {
+    backends,
     url: `http://${host}:${bound}`,
     port: bound,
     handed,
