@@ -1,6 +1,7 @@
 /**
  * The send path's cost per message, end to end over one socket on the embedded database (PGlite): one at a time
- * (each send waits for its ack: the latency of a lone send, committed alone) and 100 in flight (group commit).
+ * (each send waits for its ack: the latency of a lone send, committed alone) and 100 in flight (group commit), as
+ * wall time and as this process's CPU time (client and server together; steadier than wall time on a busy machine).
  *
  * @example npx tsx scripts/measure-send.ts 2000
  */
@@ -28,17 +29,28 @@ try {
     socket.timeout(30_000).emitWithAck('message:send', { conversationId, content: `m${i}`, clientId: `${tag}-${i}` })
 
   for (let i = 0; i < 200; i++) await send(i, 'warm')
+  const cpu = () => {
+    const usage = process.cpuUsage()
+    return usage.user + usage.system
+  }
   let started = performance.now()
+  let cpuStarted = cpu()
   for (let i = 0; i < count; i++) await send(i, 'serial')
   const serialUs = ((performance.now() - started) * 1000) / count
+  const serialCpuUs = (cpu() - cpuStarted) / count
 
   started = performance.now()
+  cpuStarted = cpu()
   const window = 100
   for (let i = 0; i < count; i += window) {
     await Promise.all(Array.from({ length: Math.min(window, count - i) }, (_, k) => send(i + k, 'window')))
   }
   const windowUs = ((performance.now() - started) * 1000) / count
-  console.log(`${count} sends: one at a time ${serialUs.toFixed(0)} µs/message; 100 in flight ${windowUs.toFixed(0)} µs/message`)
+  const windowCpuUs = (cpu() - cpuStarted) / count
+  console.log(
+    `${count} sends: one at a time ${serialUs.toFixed(0)} µs/message (CPU ${serialCpuUs.toFixed(0)} µs); ` +
+      `100 in flight ${windowUs.toFixed(0)} µs/message (CPU ${windowCpuUs.toFixed(0)} µs)`,
+  )
   socket.close()
 } finally {
   await server.close()
