@@ -157,11 +157,12 @@ export function attachHandlers(
   const handlers: Record<string, Handler> = {
     'conversation:join': async (socket, conversationId) => {
       await joinLimiter.take(socket.data.userId)
-      await messaging.markRead(socket.data.userId, conversationId, (id) => {
+      await messaging.markRead(socket.data.userId, conversationId, async (id) => {
         const room = conversationRoom(id)
         if (!socket.connected || socket.rooms.has(room)) return false
         void socket.join(room)
-        viewerRegistry?.joined(id, socket.data.userId, socket.id).catch(warn('sharing a viewer failed'))
+        // Shared before the read mark and the ack: a send on another node from then on sees this viewer.
+        await viewerRegistry?.joined(id, socket.data.userId, socket.id).catch(warn('sharing a viewer failed'))
         return true
       })
       return null

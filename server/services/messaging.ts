@@ -44,12 +44,13 @@ interface ConversationRow {
  * A send in one statement: the stored message when (sender, clientId) is taken (`inserted` false: nothing changes),
  * else the conversation's seq bump, the insert, the read position of the participants looking at it ($7, an array,
  * usually empty) and the events in the recipients' logs — all or nothing. Each participant ($8) gets `message:sent`
- * (the sender) or `message:new`, then each viewer `conversation:read`; each user's counter goes up by their number of
- * events and `logged` answers `[userId, offset, event]` for each. Two concurrent transactions (PostgreSQL) sending one
- * (sender, clientId) into two conversations make the later one fail on the unique constraint, which rolls it all back.
+ * (the sender) or `message:new`, and each viewer (never the sender) then `conversation:read`: their counter goes up by
+ * one or two, and `logged` answers `[userId, offset, event]` for each event. Two concurrent transactions (PostgreSQL)
+ * sending one (sender, clientId) into two conversations make the later one fail on the unique constraint, which rolls
+ * it all back. Kept lean (no window functions, the payload built once): it is the hot path.
  */
-const SEND_MESSAGE: Prepared = {
-  name: 'talemy_send_message_v2',
+export const SEND_MESSAGE: Prepared = {
+  name: 'talemy_send_message_v3',
   text: `with dup as (
       select ${MESSAGE_COLUMNS} from messages where sender_id = $3::text and client_id = $5::text
     ), bump as (
@@ -63,32 +64,25 @@ const SEND_MESSAGE: Prepared = {
     ), readers as (
       update conversation_members m set last_read_seq = greatest(m.last_read_seq, ins.seq) from ins
       where m.conversation_id = ins.conversation_id and m.user_id = any($7::text[])
-    ), recipients as (
-      select r.user_id, r.event, r.payload, r.ord from ins cross join lateral (
-        select p.user_id, case when p.user_id = ins.sender_id then 'message:sent' else 'message:new' end as event,
-          jsonb_build_object('id', ins.id, 'conversationId', ins.conversation_id, 'seq', ins.seq, 'senderId', ins.sender_id,
-            'content', ins.content, 'createdAt', $9::text, 'clientId', ins.client_id) as payload, p.ord
-        from unnest($8::text[]) with ordinality as p(user_id, ord)
-        union all
-        select v.user_id, 'conversation:read', jsonb_build_object('conversationId', ins.conversation_id, 'unreadCount', 0),
-          1000 + v.ord
-        from unnest($7::text[]) with ordinality as v(user_id, ord)
-      ) r
-    ), numbered as (
-      select *, row_number() over (partition by user_id order by ord) as rn, count(*) over (partition by user_id) as n
-      from recipients
     ), counters as (
-      update users u set event_offset = u.event_offset + c.n
-      from (select user_id, max(n) as n from numbered group by user_id) c where u.id = c.user_id
-      returning u.id, u.event_offset
+      update users u set event_offset = u.event_offset + case when u.id = any($7::text[]) then 2 else 1 end
+      where u.id = any($8::text[]) and exists (select 1 from ins)
+      returning u.id, u.event_offset, u.id = any($7::text[]) as viewer
     ), placed as (
-      select nb.*, c.event_offset - nb.n + nb.rn as "offset" from numbered nb join counters c on c.id = nb.user_id
+      select c.id as user_id, c.event_offset - case when c.viewer then 1 else 0 end as "offset",
+        case when c.id = $3::text then 'message:sent' else 'message:new' end as event,
+        jsonb_build_object('id', ins.id, 'conversationId', ins.conversation_id, 'seq', ins.seq, 'senderId', ins.sender_id,
+          'content', ins.content, 'createdAt', $9::text, 'clientId', ins.client_id) as payload
+      from counters c cross join ins
+      union all
+      select c.id, c.event_offset, 'conversation:read', jsonb_build_object('conversationId', $2::text, 'unreadCount', 0)
+      from counters c where c.viewer
     ), logged as (
       insert into user_events (user_id, "offset", event, payload, created_at)
       select user_id, "offset", event, payload, $6::timestamptz from placed
     )
     select true as inserted, ${MESSAGE_COLUMNS},
-      (select coalesce(jsonb_agg(jsonb_build_array(user_id, "offset", event) order by ord), '[]'::jsonb) from placed) as logged
+      (select jsonb_agg(jsonb_build_array(user_id, "offset", event) order by "offset") from placed) as logged
     from ins
     union all
     select false as inserted, ${MESSAGE_COLUMNS}, null from dup`,
@@ -325,12 +319,16 @@ export function createMessaging(ctx: ServiceContext) {
      * no concurrent send slips between the two. A join that changes nothing (already in the room, already read up to
      * the last message) writes nothing and tells no one.
      */
-    markRead(userId: Id, conversationId: unknown, onAllowed: (conversationId: Id) => boolean = () => true): Promise<void> {
+    markRead(
+      userId: Id,
+      conversationId: unknown,
+      onAllowed: (conversationId: Id) => boolean | Promise<boolean> = () => true,
+    ): Promise<void> {
       const id = parse(conversationIdSchema, conversationId)
       if (!id.ok) return Promise.reject(invalid(id.issues, 'conversationId'))
       return conversationLocks.run(id.value, async () => {
         await participantsFor(db, userId, id.value)
-        const joined = onAllowed(id.value)
+        const joined = await onAllowed(id.value)
         const logged = await db.transaction(async (tx) => {
           await lockCounters(tx, [userId])
           const updated = await tx.query(
