@@ -8,10 +8,11 @@ import { LoginThrottle, type LoginLimitOptions } from './loginThrottle'
 import { KeyedMutex } from './mutex'
 import { OriginPolicy } from './origins'
 import { PasswordHasher, type PasswordHashing } from './passwords'
-import { DEFAULT_JOIN_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rateLimit'
+import { DEFAULT_JOIN_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateLimiter, type Limiter, type RateLimitOptions } from './rateLimit'
 import { checkJwtSecret } from './secrets'
 import {
   DEFAULT_MAX_SOCKETS_PER_USER,
+  LiveDelivery,
   attachHandlers,
   createNotifier,
   createPresence,
@@ -20,6 +21,13 @@ import {
   type TalemyServer,
 } from './realtime'
 import { createServices } from './services'
+import { connectRedis, type RedisLink } from './cluster/redis'
+import { joinCluster } from './cluster'
+import { RedisRateLimiter } from './cluster/tokenBucket'
+import { EventLog } from './services/eventLog'
+
+/** How often logged events past their retention are deleted (also once at start). */
+const PRUNE_INTERVAL_MS = 10 * 60_000
 
 export interface StartServerOptions {
   /** 0 = any free port. Default 3000. */
@@ -30,6 +38,11 @@ export interface StartServerOptions {
   dataDir?: string
   /** Use this PostgreSQL server instead of the embedded database. */
   databaseUrl?: string
+  /**
+   * Several nodes: a Socket.IO Redis adapter, and the limits, socket cap, viewers and revocations shared through this
+   * Redis. Needs `databaseUrl` (the embedded database belongs to one process).
+   */
+  redisUrl?: string
   /** Browser origins allowed for HTTP and the socket; default: this server's port on localhost and 127.0.0.1, and Vite's. */
   allowedOrigins?: string[]
   /** Access token lifetime. Default 900. */
@@ -50,11 +63,17 @@ export interface StartServerOptions {
   trustProxy?: boolean | string | string[]
   /** Sockets one user may hold at once; the next handshake fails with `RATE_LIMITED`. Default 20. */
   maxSocketsPerUser?: number
+  /** How long logged events are kept for resuming clients; older ones are pruned (a client that far behind gets `sync:gap`). Default 7 days. */
+  eventRetentionSeconds?: number
   // --- extras beyond the contract ---
   /** Signing secret; default `JWT_SECRET`, else one generated once and kept in the database. */
   jwtSecret?: string
   /** The built SPA to serve (with an SPA fallback); none when absent or without index.html. */
   staticDir?: string
+  /** Prefix of every Redis key and channel, so two deployments can share one Redis. Default `talemy:`. */
+  redisPrefix?: string
+  /** Most events replayed to one resuming socket; further behind, it gets `sync:gap`. Default 1,000. */
+  maxReplay?: number
   /** Per-user budget for `conversation:join`. Default 20/s, bursts of 50. */
   joinRateLimit?: RateLimitOptions
   /** Argon2id cost. Default OWASP's minimum (m = 19 MiB, t = 2, p = 1); only tests lower it. */
@@ -89,20 +108,24 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const logger = options.logger ?? createLogger(options.logLevel)
   // Refuse a weak secret before touching the database.
   const jwtSecret = checkJwtSecret(options.jwtSecret ?? process.env.JWT_SECRET)
-  const db = await openDatabase({
-    databaseUrl: options.databaseUrl,
-    dataDir: options.dataDir ?? '.data',
-    logger,
-  })
+  if (options.redisUrl && !options.databaseUrl) {
+    throw new Error(
+      'REDIS_URL needs DATABASE_URL: several nodes share one PostgreSQL, and the embedded database (PGlite) belongs to one process',
+    )
+  }
+  const redis = options.redisUrl ? await connectRedis(options.redisUrl, options.redisPrefix) : undefined
+  let db: Db | undefined
   try {
-    return await startOn(db, { ...options, jwtSecret }, logger)
+    db = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? '.data', logger })
+    return await startOn(db, redis, { ...options, jwtSecret }, logger)
   } catch (error) {
-    await db.close().catch(() => undefined)
+    await db?.close().catch(() => undefined)
+    await redis?.close().catch(() => undefined)
     throw error
   }
 }
 
-async function startOn(db: Db, options: StartServerOptions, logger: Logger): Promise<RunningServer> {
+async function startOn(db: Db, redis: RedisLink | undefined, options: StartServerOptions, logger: Logger): Promise<RunningServer> {
   const clock = options.now ?? Date.now
   const host = options.host ?? '127.0.0.1'
   const passwords = new PasswordHasher(options.passwordHashing)
@@ -123,28 +146,46 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
     clock,
   )
   const origins = new OriginPolicy(options.allowedOrigins)
-  const limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT, clock)
-  const joinLimiter = new RateLimiter(options.joinRateLimit ?? DEFAULT_JOIN_RATE_LIMIT, clock)
+  const sendBudget = options.rateLimit ?? DEFAULT_RATE_LIMIT
+  const joinBudget = options.joinRateLimit ?? DEFAULT_JOIN_RATE_LIMIT
+  const limiter: Limiter = redis
+    ? new RedisRateLimiter(redis.client, `${redis.prefix}send:`, sendBudget, clock)
+    : new RateLimiter(sendBudget, clock)
+  const joinLimiter: Limiter = redis
+    ? new RedisRateLimiter(redis.client, `${redis.prefix}join:`, joinBudget, clock)
+    : new RateLimiter(joinBudget, clock)
+  const eventLog = await EventLog.open(db, { maxReplay: options.maxReplay, retentionSeconds: options.eventRetentionSeconds, now: clock })
+  const prune = () =>
+    eventLog.prune().then(
+      (count) => count > 0 && logger.info({ count }, 'pruned logged events past their retention'),
+      (error: unknown) => logger.warn({ err: error }, 'pruning logged events failed'),
+    )
+  await prune()
   const sweep = setInterval(() => {
     limiter.sweep()
     joinLimiter.sweep()
   }, 60_000)
   sweep.unref()
+  const pruning = setInterval(() => void prune(), PRUNE_INTERVAL_MS)
+  pruning.unref()
 
   // The HTTP app owns the Node server; Socket.IO attaches to it, and the services notify through Socket.IO.
   const app = createHttpApp(logger, { trustProxy: options.trustProxy, requestTimeoutMs: options.requestTimeoutMs })
   const io = createSocketServer(app.server, origins)
+  const maxSocketsPerUser = options.maxSocketsPerUser ?? DEFAULT_MAX_SOCKETS_PER_USER
+  const cluster = redis ? joinCluster(io, redis, sessions, maxSocketsPerUser, logger) : undefined
+  const delivery = new LiveDelivery()
   const services = createServices({
     db,
     tokens,
     sessions,
     limiter,
-    notifier: createNotifier(io),
-    presence: createPresence(io),
+    notifier: createNotifier(io, delivery, cluster !== undefined),
+    presence: cluster?.viewers ?? createPresence(io),
     conversationLocks: new KeyedMutex(),
     now: () => new Date(clock()),
     passwords,
-    loginThrottle: new LoginThrottle(options.loginLimit),
+    loginThrottle: new LoginThrottle(options.loginLimit, cluster?.loginCounters),
     logger,
   })
   configureHttpApp(app, { services, sessions, origins, staticDir: options.staticDir })
@@ -155,7 +196,11 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
     logger,
     now: clock,
     joinLimiter,
-    maxSocketsPerUser: options.maxSocketsPerUser ?? DEFAULT_MAX_SOCKETS_PER_USER,
+    maxSocketsPerUser,
+    eventLog,
+    delivery,
+    slots: cluster?.slots,
+    viewerRegistry: cluster?.viewers,
   })
 
   await app.listen({ port: options.port ?? 3000, host })
@@ -174,12 +219,15 @@ async function startOn(db: Db, options: StartServerOptions, logger: Logger): Pro
     close() {
       closing ??= (async () => {
         clearInterval(sweep)
+        clearInterval(pruning)
         // Close the transports, not the Socket.IO sessions: clients see "transport close" (a network drop) and come
         // back with their own jittered backoff. A server-side disconnect ("io server disconnect") would read as a kick
         // to every client at once (the browser layer refreshes its token before reconnecting after one).
         io.engine.close()
         await app.close()
+        await cluster?.leave().catch((error: unknown) => logger.warn({ err: error }, 'leaving the cluster failed'))
         await db.close()
+        await redis?.close()
         logger.info('server closed')
       })()
       return closing

@@ -11,6 +11,20 @@ export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSecond: 10, burst: 20 }
 /** `conversation:join` has its own budget: opening threads is not sending, but each join may write and notify. */
 export const DEFAULT_JOIN_RATE_LIMIT: RateLimitOptions = { perSecond: 20, burst: 50 }
 
+export type TakeResult = { ok: true } | { ok: false; retryAfterMs: number }
+
+/**
+ * A per-key budget: in memory (`RateLimiter`, one process) or in Redis (`RedisRateLimiter`, shared by the nodes).
+ * Callers `await` every method, whichever it is.
+ */
+export interface Limiter {
+  tryTake(key: string): TakeResult | Promise<TakeResult>
+  /** Throws (or rejects with) AppError RATE_LIMITED with retryAfterMs when empty. */
+  take(key: string): void | Promise<void>
+  refund(key: string): void | Promise<void>
+  sweep(): void
+}
+
 interface Bucket {
   tokens: number
   updatedAt: number
@@ -21,7 +35,7 @@ interface Bucket {
  *
  * @example limiter.take(userId) // throws AppError RATE_LIMITED with retryAfterMs when empty
  */
-export class RateLimiter {
+export class RateLimiter implements Limiter {
   private readonly buckets = new Map<string, Bucket>()
 
   constructor(
@@ -30,7 +44,7 @@ export class RateLimiter {
   ) {}
 
   /** Takes one token for `key`; `{ ok: false, retryAfterMs }` when the bucket is empty. */
-  tryTake(key: string): { ok: true } | { ok: false; retryAfterMs: number } {
+  tryTake(key: string): TakeResult {
     const now = this.now()
     const { perSecond, burst } = this.options
     const bucket = this.buckets.get(key) ?? { tokens: burst, updatedAt: now }

@@ -165,6 +165,14 @@ export class SessionStore {
     return () => void this.revokedListeners.delete(listener)
   }
 
+  /**
+   * Another node revoked `sessionId`: forget what this process knew of it being live (its sockets there are
+   * disconnected through the adapter; this closes HTTP and handshakes here too). Listeners are not told again.
+   */
+  noteRevokedElsewhere(sessionId: string): void {
+    this.remember(sessionId, { revoked: true, expiresAt: 0 })
+  }
+
   async isLive(sessionId: string): Promise<boolean> {
     let session = this.known.get(sessionId)
     if (!session) {

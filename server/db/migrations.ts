@@ -88,6 +88,22 @@ export const MIGRATIONS: readonly string[] = [
   );
   create index refresh_tokens_session on refresh_tokens (session_id);
   `,
+  // The per-user event log (durable resume). A user's counter is a column of their row: the row lock taken to bump it
+  // orders the offsets by commit and keeps them gap-free (a rolled-back bump is undone). The epoch names this log: a
+  // new database (a reset) gets a new one, and clients holding offsets of the old log are told of the gap.
+  `
+  alter table users add column event_offset bigint not null default 0;
+  create table user_events (
+    user_id text not null references users(id),
+    "offset" bigint not null,
+    event text not null,
+    payload jsonb not null,
+    created_at timestamptz not null,
+    primary key (user_id, "offset")
+  );
+  create index user_events_created_at on user_events (created_at);
+  insert into settings (key, value) values ('event_epoch', md5(random()::text || clock_timestamp()::text))
+  `,
 ]
 
 const MIGRATION_LOCK = 7_215_001

@@ -1,5 +1,13 @@
 import pg from 'pg'
-import type { Db, Prepared, Queryable } from './types'
+import type { Db, ExecuteManyOptions, Prepared, Queryable } from './types'
+
+/** serialization_failure, deadlock_detected: the transaction may simply be run again. */
+const RETRYABLE = new Set(['40001', '40P01'])
+const MAX_ATTEMPTS = 5
+
+export function isRetryable(error: unknown): boolean {
+  return RETRYABLE.has(String((error as { code?: unknown } | null)?.code))
+}
 
 /** A PostgreSQL server through `pg`: same SQL as PGlite. */
 export async function openPostgres(connectionString: string): Promise<Db> {
@@ -18,6 +26,17 @@ export async function openPostgres(connectionString: string): Promise<Db> {
     execute: (statement, params) => run(client, statement, params),
   })
   async function transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await transactionOnce(fn)
+      } catch (error) {
+        if (attempt >= MAX_ATTEMPTS || !isRetryable(error)) throw error
+        // A short jittered pause: the transaction that won goes on to commit meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt))
+      }
+    }
+  }
+  async function transactionOnce<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await pool.connect()
     try {
       await client.query('begin')
@@ -36,10 +55,11 @@ export async function openPostgres(connectionString: string): Promise<Db> {
     query: wrap(pool).query,
     execute: wrap(pool).execute,
     transaction,
-    executeMany: <T>(statement: Prepared, paramLists: unknown[][]) =>
+    executeMany: <T>(statement: Prepared, paramLists: unknown[][], options: ExecuteManyOptions = {}) =>
       paramLists.length === 0
         ? Promise.resolve([])
         : transaction(async (tx) => {
+            await options.before?.(tx)
             const results: T[][] = []
             for (const params of paramLists) results.push(await tx.execute<T>(statement, params))
             return results

@@ -14,15 +14,23 @@ export interface Queryable {
   execute<T = Record<string, unknown>>(statement: Prepared, params: unknown[]): Promise<T[]>
 }
 
+export interface ExecuteManyOptions {
+  before?: (tx: Queryable) => Promise<void>
+}
+
 export interface Db extends Queryable {
-  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. On PostgreSQL a deadlock or
+   * serialization failure runs `fn` again, in a new transaction (a few times): `fn` must have no other effects.
+   */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
   /**
    * Runs `statement` once per parameter list, in order, all in one transaction: one commit for the lot (group
    * commit). Resolves with each run's rows once committed; when any run fails, nothing is kept and it rejects with
-   * that run's error.
+   * that run's error. `before` runs first in that transaction (PostgreSQL: to take row locks in a chosen order; PGlite
+   * has one connection that serialises everything, and ignores it).
    */
-  executeMany<T = Record<string, unknown>>(statement: Prepared, paramLists: unknown[][]): Promise<T[][]>
+  executeMany<T = Record<string, unknown>>(statement: Prepared, paramLists: unknown[][], options?: ExecuteManyOptions): Promise<T[][]>
   close(): Promise<void>
   readonly kind: 'pglite' | 'postgres'
 }

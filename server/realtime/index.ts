@@ -1,17 +1,31 @@
 import type { Server as HttpServer } from 'node:http'
 import { Server } from 'socket.io'
-import { MAX_PACKET_BYTES, conversationIdSchema, parse, sessionRenewSchema, type Ack, type ClientEventAckData, type ClientEventName, type ErrorCode, type Id } from '../../src/contract'
+import {
+  MAX_PACKET_BYTES,
+  conversationIdSchema,
+  handshakeResumeSchema,
+  parse,
+  sessionRenewSchema,
+  type Ack,
+  type ClientEventAckData,
+  type ClientEventName,
+  type ErrorCode,
+  type Id,
+} from '../../src/contract'
 import { AppError, invalid, toApiError, unauthorized } from '../errors'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
-import type { RateLimiter } from '../rateLimit'
+import type { Limiter } from '../rateLimit'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
-import { conversationRoom, sessionRoom, userRoom } from './rooms'
+import type { EventLog } from '../services/eventLog'
+import { emitLogged, type LiveDelivery } from './delivery'
+import { conversationIdOfRoom, conversationRoom, sessionRoom, userRoom } from './rooms'
 import { SocketSlots } from './socketSlots'
 import type { TalemyServer, TalemySocket } from './types'
 
 export { createNotifier, createPresence } from './notifier'
+export { LiveDelivery } from './delivery'
 export type { TalemyServer, TalemySocket } from './types'
 
 /** How many sockets one user may hold at once (tabs, devices); more is a runaway client or an attack. */
@@ -41,6 +55,17 @@ export function createSocketServer(httpServer: HttpServer, origins: OriginPolicy
  */
 export type HandshakeGuard = (userId: Id) => Error | null
 
+/** The per-user socket cap: this process's (`SocketSlots`) or the nodes' shared one (`SharedSocketSlots`). */
+export interface SocketCap {
+  tryAcquire(userId: Id, socketId: string): (() => void) | undefined | Promise<(() => void) | undefined>
+}
+
+/** Told of every conversation a socket joins or leaves, when viewers are shared between nodes. */
+export interface ViewerRegistry {
+  joined(conversationId: Id, userId: Id, socketId: string): Promise<unknown>
+  left(conversationId: Id, userId: Id, socketId: string): Promise<unknown>
+}
+
 export interface HandlerDeps {
   services: Services
   sessions: SessionStore
@@ -49,8 +74,13 @@ export interface HandlerDeps {
   /** The clock tokens are checked against, in ms. */
   now: () => number
   /** The per-user budget of `conversation:join`. */
-  joinLimiter: RateLimiter
+  joinLimiter: Limiter
   maxSocketsPerUser: number
+  eventLog: EventLog
+  delivery: LiveDelivery
+  /** Default: this process's own count. */
+  slots?: SocketCap
+  viewerRegistry?: ViewerRegistry
 }
 
 /** setTimeout's longest delay; a later expiry is checked again then. */
@@ -64,14 +94,27 @@ export type ClientEventHandler<E extends ClientEventName> = (socket: TalemySocke
 export type ClientEventHandlers = { [E in ClientEventName]: ClientEventHandler<E> }
 
 /** The `Error` whose message a client sees in `connect_error`. */
-function handshakeError(code: Extract<ErrorCode, 'UNAUTHORIZED' | 'RATE_LIMITED'>, message: string): Error {
+function handshakeError(code: Extract<ErrorCode, 'UNAUTHORIZED' | 'RATE_LIMITED' | 'INTERNAL'>, message: string): Error {
   return Object.assign(new Error(code), { data: { code, message } })
 }
 
 export function attachHandlers(
   io: TalemyServer,
-  { services, sessions, handshakeGuard, logger, now, joinLimiter, maxSocketsPerUser }: HandlerDeps,
+  {
+    services,
+    sessions,
+    handshakeGuard,
+    logger,
+    now,
+    joinLimiter,
+    maxSocketsPerUser,
+    eventLog,
+    delivery,
+    slots,
+    viewerRegistry,
+  }: HandlerDeps,
 ): void {
+  const warn = (what: string) => (error: unknown) => logger.warn({ err: error }, what)
   const { messaging } = services
   /** Per socket: the timer that disconnects it when its token expires unrenewed. */
   const expiryTimers = new WeakMap<TalemySocket, ReturnType<typeof setTimeout>>()
@@ -117,11 +160,13 @@ export function attachHandlers(
 
   const handlers: ClientEventHandlers = {
     'conversation:join': async (socket, conversationId) => {
-      joinLimiter.take(socket.data.userId)
-      await messaging.markRead(socket.data.userId, conversationId, (id) => {
+      await joinLimiter.take(socket.data.userId)
+      await messaging.markRead(socket.data.userId, conversationId, async (id) => {
         const room = conversationRoom(id)
         if (!socket.connected || socket.rooms.has(room)) return false
         void socket.join(room)
+        // Shared before the read mark and the ack: a send on another node from then on sees this viewer.
+        await viewerRegistry?.joined(id, socket.data.userId, socket.id).catch(warn('sharing a viewer failed'))
         return true
       })
       return null
@@ -129,7 +174,11 @@ export function attachHandlers(
     'conversation:leave': async (socket, conversationId) => {
       const id = parse(conversationIdSchema, conversationId)
       if (!id.ok) throw invalid(id.issues, 'conversationId')
-      await socket.leave(conversationRoom(id.value))
+      const room = conversationRoom(id.value)
+      if (socket.rooms.has(room)) {
+        await socket.leave(room)
+        await viewerRegistry?.left(id.value, socket.data.userId, socket.id)
+      }
       return null
     },
     'message:send': (socket, payload) => messaging.send(socket.data.userId, payload),
@@ -152,18 +201,55 @@ export function attachHandlers(
 
   // After authentication: a user's sockets are capped. The slot is taken here (not counted at 'connection', where
   // concurrent handshakes would all see room for one more) and given back when the socket or its transport closes.
-  const slots = new SocketSlots(maxSocketsPerUser)
+  const cap = slots ?? new SocketSlots(maxSocketsPerUser)
   io.use((socket, next) => {
-    const release = slots.tryAcquire(socket.data.userId)
-    if (!release) return next(handshakeError('RATE_LIMITED', `at most ${maxSocketsPerUser} sockets per user`))
-    socket.once('disconnect', release)
-    socket.conn.once('close', release)
-    next()
+    Promise.resolve(cap.tryAcquire(socket.data.userId, socket.id)).then(
+      (release) => {
+        if (!release) return next(handshakeError('RATE_LIMITED', `at most ${maxSocketsPerUser} sockets per user`))
+        // The transport may have closed while a shared cap answered.
+        if (socket.conn.readyState === 'closed') return release()
+        socket.once('disconnect', release)
+        socket.conn.once('close', release)
+        next()
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'socket cap unavailable')
+        next(handshakeError('INTERNAL', 'the socket cap is unavailable; try again shortly'))
+      },
+    )
   })
+
+  /**
+   * Sends the user's logged events after the offset the client gave, then `sync:caughtUp` (or `sync:gap` when they
+   * cannot all be had, or no offset came), then hands over to live events. Live events are held from before the log
+   * is read, so none falls between the replay and the stream.
+   */
+  async function resume(socket: TalemySocket): Promise<void> {
+    delivery.add(socket)
+    const auth = socket.handshake.auth as Record<string, unknown> | undefined
+    const input = parse(handshakeResumeSchema, { offset: auth?.offset, epoch: auth?.epoch })
+    // A malformed offset or epoch cannot be resumed from: the client is told of a gap and refetches.
+    const result = input.ok
+      ? await eventLog.resume(socket.data.userId, input.value.offset, input.value.epoch)
+      : { ...(await eventLog.resume(socket.data.userId, undefined, undefined)), kind: 'gap' as const }
+    if (!socket.connected) return
+    if (result.kind === 'replay') {
+      for (const event of result.events) emitLogged(socket, event)
+      socket.emit('sync:caughtUp', { offset: result.offset, epoch: result.epoch })
+    } else {
+      socket.emit('sync:gap', { offset: result.offset, epoch: result.epoch })
+    }
+    delivery.goLive(socket, result.offset)
+  }
 
   io.on('connection', (socket) => {
     const { userId, sessionId } = socket.data
     void socket.join([userRoom(userId), sessionRoom(sessionId)])
+    resume(socket).catch((error: unknown) => {
+      // Without its replay the stream would have a hole: the client reconnects and tries again.
+      logger.error({ err: error, socketId: socket.id, userId }, 'resume failed')
+      socket.disconnect(true)
+    })
     logger.debug({ socketId: socket.id, userId }, 'socket connected')
     armExpiry(socket)
     // The session may have ended while the handshake was under way (its room was empty when it was revoked).
@@ -199,8 +285,16 @@ export function attachHandlers(
       )
     })
 
+    socket.on('disconnecting', () => {
+      if (!viewerRegistry) return
+      for (const room of socket.rooms) {
+        const conversationId = conversationIdOfRoom(room)
+        if (conversationId) viewerRegistry.left(conversationId, userId, socket.id).catch(warn('sharing a viewer failed'))
+      }
+    })
     socket.on('disconnect', (reason) => {
       clearTimeout(expiryTimers.get(socket))
+      delivery.remove(socket)
       logger.debug({ socketId: socket.id, userId, reason }, 'socket disconnected')
     })
     socket.on('error', (error) => {

@@ -1,24 +1,24 @@
 import type { Id } from '../../src/contract'
 import type { Notifier, Presence } from '../services'
-import { conversationRoom, userRoom } from './rooms'
+import type { LoggedEvent } from '../services/eventLog'
+import type { LiveDelivery } from './delivery'
+import { conversationRoom } from './rooms'
 import type { TalemyServer } from './types'
 
-/** Emits through `io.to(room)` only: rooms are what an adapter carries to other nodes. */
-export function createNotifier(io: TalemyServer): Notifier {
+/** The inter-node event that carries logged events to the other nodes' sockets (through the adapter). */
+export const LOGGED_EVENTS = 'talemy:logged'
+
+/**
+ * Delivers to this node's sockets, and through the adapter to every other node's (`cluster`: a Redis adapter is in
+ * place; the in-memory adapter has no other node to tell).
+ */
+export function createNotifier(io: TalemyServer, delivery: LiveDelivery, cluster: boolean): Notifier {
+  if (cluster) io.on(LOGGED_EVENTS, (events: LoggedEvent[]) => delivery.deliver(events))
   return {
-    messageStored(message, participantIds) {
-      const others = participantIds.filter((id) => id !== message.senderId).map(userRoom)
-      if (others.length > 0) io.to(others).emit('message:new', message)
-      io.to(userRoom(message.senderId)).emit('message:sent', message)
-    },
-    conversationRead(userId, conversationId) {
-      io.to(userRoom(userId)).emit('conversation:read', { conversationId, unreadCount: 0 })
-    },
-    lesson(event, lesson) {
-      io.to([userRoom(lesson.tutorId), userRoom(lesson.studentId)]).emit(event, lesson)
-    },
-    contactRequest(event, request) {
-      io.to([userRoom(request.tutorId), userRoom(request.studentId)]).emit(event, request)
+    deliver(events) {
+      if (events.length === 0) return
+      delivery.deliver(events)
+      if (cluster) io.serverSideEmit(LOGGED_EVENTS, events as LoggedEvent[])
     },
   }
 }

@@ -1,8 +1,13 @@
 import type { Server, Socket } from 'socket.io'
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from '../../src/contract'
+import type { LoggedEvent } from '../services/eventLog'
 
-/** No inter-server events: one process. */
-type InterServerEvents = Record<string, never>
+/** Between nodes (through the Redis adapter): the logged events just committed, for each node's own sockets. */
+interface InterServerEvents {
+  'talemy:logged': (events: LoggedEvent[]) => void
+  /** A session revoked on one node: the others stop trusting what they remembered of it. */
+  'talemy:revoked': (sessionId: string) => void
+}
 
 export type TalemyServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
 export type TalemySocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>

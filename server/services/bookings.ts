@@ -12,7 +12,9 @@ import {
   type Role,
 } from '../../src/contract'
 import { AppError, forbidden, invalid, notFound } from '../errors'
+import type { Queryable } from '../db'
 import type { ServiceContext } from './context'
+import { appendEvents, lockCounters, type LoggedEvent } from './eventLog'
 import { CONTACT_REQUEST_TRANSITIONS, LESSON_TRANSITIONS, checkTransition, type TransitionTable } from './rules'
 import {
   CONTACT_REQUEST_COLUMNS,
@@ -25,6 +27,11 @@ import {
 
 /** Lessons and contact requests: both link a student and a tutor and move through a status table. */
 export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
+  /** The tutor's and the student's log entries for `event`, appended in the transaction of the change. */
+  function logForBoth(tx: Queryable, event: LoggedEvent['event'], item: { tutorId: Id; studentId: Id }, at: string) {
+    return appendEvents(tx, [item.tutorId, item.studentId].map((userId) => ({ userId, event, payload: item })), at)
+  }
+
   async function roleOf(userId: Id): Promise<Role | undefined> {
     const rows = await db.query<{ role: Role }>('select role from users where id = $1', [userId])
     return rows[0]?.role
@@ -37,15 +44,21 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
   }
 
   /** Applies a status change with the table's rules, row-locked so concurrent changes cannot both pass. */
-  async function changeStatus<S extends string, R extends { tutor_id: string; student_id: string; status: S }>(
+  async function changeStatus<S extends string, R extends { tutor_id: string; student_id: string; status: S }, E>(
     table: 'lessons' | 'contact_requests',
     columns: string,
     rules: TransitionTable<S>,
     userId: Id,
     id: Id,
     status: S,
-  ): Promise<R> {
+    toEntity: (row: R) => E & { tutorId: Id; studentId: Id },
+    event: LoggedEvent['event'],
+  ): Promise<{ entity: E; logged: LoggedEvent[] }> {
+    // Who takes part never changes: read it first, so the log counters are locked before the row (the writers' order).
+    const parties = await db.query<{ tutor_id: string; student_id: string }>(`select tutor_id, student_id from ${table} where id = $1`, [id])
+    if (!parties[0]) throw notFound(table === 'lessons' ? 'lesson' : 'contact request')
     return db.transaction(async (tx) => {
+      await lockCounters(tx, [parties[0]!.tutor_id, parties[0]!.student_id])
       const rows = await tx.query<R>(`select ${columns} from ${table} where id = $1 for update`, [id])
       const row = rows[0]
       if (!row) throw notFound(table === 'lessons' ? 'lesson' : 'contact request')
@@ -54,11 +67,10 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
       const check = checkTransition(rules, row.status, status, role)
       if (check === 'invalid') throw new AppError('INVALID', `status: cannot go from ${row.status} to ${status}`)
       if (check === 'forbidden') throw forbidden(`the ${role} cannot set status ${status}`)
-      const updated = await tx.query<R>(
-        `update ${table} set status = $2, updated_at = $3 where id = $1 returning ${columns}`,
-        [id, status, now().toISOString()],
-      )
-      return updated[0]!
+      const at = now().toISOString()
+      const updated = await tx.query<R>(`update ${table} set status = $2, updated_at = $3 where id = $1 returning ${columns}`, [id, status, at])
+      const entity = toEntity(updated[0]!)
+      return { entity, logged: await logForBoth(tx, event, entity, at) }
     })
   }
 
@@ -80,18 +92,22 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
     async createLesson(userId: Id, body: unknown): Promise<Lesson> {
       const input = parse(createLessonBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
-      limiter.take(userId)
+      await limiter.take(userId)
       const { tutorId, subject, startsAt, durationMinutes } = input.value
       if (Date.parse(startsAt) <= now().getTime()) throw new AppError('INVALID', 'startsAt: must be in the future')
       await checkStudentAndTutor(userId, tutorId, 'lessons')
       const at = now().toISOString()
-      const rows = await db.query<LessonRow>(
-        `insert into lessons (id, tutor_id, student_id, subject, starts_at, duration_minutes, status, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, 'pending', $7, $7) returning ${LESSON_COLUMNS}`,
-        [randomUUID(), tutorId, userId, subject, new Date(startsAt).toISOString(), durationMinutes, at],
-      )
-      const lesson = toLesson(rows[0]!)
-      notifier.lesson('lesson:created', lesson)
+      const { lesson, logged } = await db.transaction(async (tx) => {
+        await lockCounters(tx, [tutorId, userId])
+        const rows = await tx.query<LessonRow>(
+          `insert into lessons (id, tutor_id, student_id, subject, starts_at, duration_minutes, status, created_at, updated_at)
+           values ($1, $2, $3, $4, $5, $6, 'pending', $7, $7) returning ${LESSON_COLUMNS}`,
+          [randomUUID(), tutorId, userId, subject, new Date(startsAt).toISOString(), durationMinutes, at],
+        )
+        const lesson = toLesson(rows[0]!)
+        return { lesson, logged: await logForBoth(tx, 'lesson:created', lesson, at) }
+      })
+      notifier.deliver(logged)
       return lesson
     },
 
@@ -99,13 +115,12 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
       const input = parse(updateLessonStatusBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       const id = pathId(lessonId, 'lesson')
-      limiter.take(userId)
-      const row = await changeStatus<Lesson['status'], LessonRow>(
-        'lessons', LESSON_COLUMNS, LESSON_TRANSITIONS, userId, id, input.value.status,
+      await limiter.take(userId)
+      const { entity, logged } = await changeStatus<Lesson['status'], LessonRow, Lesson>(
+        'lessons', LESSON_COLUMNS, LESSON_TRANSITIONS, userId, id, input.value.status, toLesson, 'lesson:statusUpdated',
       )
-      const lesson = toLesson(row)
-      notifier.lesson('lesson:statusUpdated', lesson)
-      return lesson
+      notifier.deliver(logged)
+      return entity
     },
 
     async listContactRequests(userId: Id): Promise<ContactRequest[]> {
@@ -120,17 +135,21 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
     async createContactRequest(userId: Id, body: unknown): Promise<ContactRequest> {
       const input = parse(createContactRequestBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
-      limiter.take(userId)
+      await limiter.take(userId)
       const { tutorId, message } = input.value
       await checkStudentAndTutor(userId, tutorId, 'contact requests')
       const at = now().toISOString()
-      const rows = await db.query<ContactRequestRow>(
-        `insert into contact_requests (id, student_id, tutor_id, message, status, created_at, updated_at)
-         values ($1, $2, $3, $4, 'pending', $5, $5) returning ${CONTACT_REQUEST_COLUMNS}`,
-        [randomUUID(), userId, tutorId, message, at],
-      )
-      const request = toContactRequest(rows[0]!)
-      notifier.contactRequest('contactRequest:created', request)
+      const { request, logged } = await db.transaction(async (tx) => {
+        await lockCounters(tx, [tutorId, userId])
+        const rows = await tx.query<ContactRequestRow>(
+          `insert into contact_requests (id, student_id, tutor_id, message, status, created_at, updated_at)
+           values ($1, $2, $3, $4, 'pending', $5, $5) returning ${CONTACT_REQUEST_COLUMNS}`,
+          [randomUUID(), userId, tutorId, message, at],
+        )
+        const request = toContactRequest(rows[0]!)
+        return { request, logged: await logForBoth(tx, 'contactRequest:created', request, at) }
+      })
+      notifier.deliver(logged)
       return request
     },
 
@@ -138,13 +157,13 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
       const input = parse(updateContactRequestStatusBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       const id = pathId(requestId, 'contact request')
-      limiter.take(userId)
-      const row = await changeStatus<ContactRequest['status'], ContactRequestRow>(
+      await limiter.take(userId)
+      const { entity, logged } = await changeStatus<ContactRequest['status'], ContactRequestRow, ContactRequest>(
         'contact_requests', CONTACT_REQUEST_COLUMNS, CONTACT_REQUEST_TRANSITIONS, userId, id, input.value.status,
+        toContactRequest, 'contactRequest:statusUpdated',
       )
-      const request = toContactRequest(row)
-      notifier.contactRequest('contactRequest:statusUpdated', request)
-      return request
+      notifier.deliver(logged)
+      return entity
     },
   }
 }

@@ -11,12 +11,14 @@ import {
   type Conversation,
   type Id,
   type Message,
+  type ServerEventName,
 } from '../../src/contract'
 import { AppError, forbidden, invalid, notFound } from '../errors'
 import type { Prepared, Queryable } from '../db'
 import type { ServiceContext } from './context'
 import { MESSAGE_COLUMNS, iso, toMessage, type MessageRow } from './rows'
 import { SendBatcher } from './sendBatcher'
+import { appendEvents, lockCounters, type LoggedEvent } from './eventLog'
 
 const positiveInteger = v.pipe(
   v.string('must be a positive whole number'),
@@ -40,12 +42,15 @@ interface ConversationRow {
 
 /**
  * A send in one statement: the stored message when (sender, clientId) is taken (`inserted` false: nothing changes),
- * else the conversation's seq bump, the insert and the read position of the participants looking at it ($7, an
- * array, usually empty) — all or nothing. Two concurrent transactions (PostgreSQL) sending one (sender, clientId)
- * into two conversations make the later one fail on the unique constraint, which rolls its bump back too.
+ * else the conversation's seq bump, the insert, the read position of the participants looking at it ($7, an array,
+ * usually empty) and the events in the recipients' logs — all or nothing. Each participant ($8) gets `message:sent`
+ * (the sender) or `message:new`, and each viewer (never the sender) then `conversation:read`: their counter goes up by
+ * one or two, and `logged` answers `[userId, offset, event]` for each event. Two concurrent transactions (PostgreSQL)
+ * sending one (sender, clientId) into two conversations make the later one fail on the unique constraint, which rolls
+ * it all back. Kept lean (no window functions, the payload built once): it is the hot path.
  */
-const SEND_MESSAGE: Prepared = {
-  name: 'talemy_send_message_v1',
+export const SEND_MESSAGE: Prepared = {
+  name: 'talemy_send_message_v3',
   text: `with dup as (
       select ${MESSAGE_COLUMNS} from messages where sender_id = $3::text and client_id = $5::text
     ), bump as (
@@ -59,13 +64,31 @@ const SEND_MESSAGE: Prepared = {
     ), readers as (
       update conversation_members m set last_read_seq = greatest(m.last_read_seq, ins.seq) from ins
       where m.conversation_id = ins.conversation_id and m.user_id = any($7::text[])
+    ), counters as (
+      update users u set event_offset = u.event_offset + case when u.id = any($7::text[]) then 2 else 1 end
+      where u.id = any($8::text[]) and exists (select 1 from ins)
+      returning u.id, u.event_offset, u.id = any($7::text[]) as viewer
+    ), placed as (
+      select c.id as user_id, c.event_offset - case when c.viewer then 1 else 0 end as "offset",
+        case when c.id = $3::text then 'message:sent' else 'message:new' end as event,
+        jsonb_build_object('id', ins.id, 'conversationId', ins.conversation_id, 'seq', ins.seq, 'senderId', ins.sender_id,
+          'content', ins.content, 'createdAt', $9::text, 'clientId', ins.client_id) as payload
+      from counters c cross join ins
+      union all
+      select c.id, c.event_offset, 'conversation:read', jsonb_build_object('conversationId', $2::text, 'unreadCount', 0)
+      from counters c where c.viewer
+    ), logged as (
+      insert into user_events (user_id, "offset", event, payload, created_at)
+      select user_id, "offset", event, payload, $6::timestamptz from placed
     )
-    select true as inserted, ${MESSAGE_COLUMNS} from ins
+    select true as inserted, ${MESSAGE_COLUMNS},
+      (select jsonb_agg(jsonb_build_array(user_id, "offset", event) order by "offset") from placed) as logged
+    from ins
     union all
-    select false as inserted, ${MESSAGE_COLUMNS} from dup`,
+    select false as inserted, ${MESSAGE_COLUMNS}, null from dup`,
 }
 
-type SendRow = MessageRow & { inserted: boolean }
+type SendRow = MessageRow & { inserted: boolean; logged: [Id, number | string, ServerEventName][] | null }
 
 /** A conversation's members (one row with a null user when it has none; no row when there is no such conversation). */
 const PARTICIPANTS: Prepared = {
@@ -87,7 +110,11 @@ const PARTICIPANTS_CACHE_SIZE = 10_000
 
 export function createMessaging(ctx: ServiceContext) {
   const { db, limiter, notifier, presence, conversationLocks, now } = ctx
-  const sends = new SendBatcher<SendRow>(db, SEND_MESSAGE)
+  // On PostgreSQL every send takes its recipients' log counters first, in ascending id order across its whole batch
+  // (one connection serialises everything on PGlite: nothing to order there, and a lone send stays one round trip).
+  const sends = new SendBatcher<SendRow>(db, SEND_MESSAGE, {
+    lockFirst: db.kind === 'postgres' ? (paramLists) => (tx) => lockCounters(tx, paramLists.flatMap((params) => params[7] as Id[])) : undefined,
+  })
   // Members are written with their conversation, in one transaction, and never change afterwards.
   const participantsCache = new Map<Id, readonly Id[]>()
 
@@ -160,10 +187,11 @@ export function createMessaging(ctx: ServiceContext) {
   ): Promise<{ message: Message; inserted: boolean }> {
     const participants = await participantsFor(db, senderId, conversationId)
     const viewers: Id[] = []
-    for (const id of presence.viewers(conversationId)) if (id !== senderId && participants.includes(id)) viewers.push(id)
+    for (const id of await presence.viewers(conversationId)) if (id !== senderId && participants.includes(id)) viewers.push(id)
     let rows: SendRow[]
     try {
-      rows = await sends.submit([randomUUID(), conversationId, senderId, content, clientId, now().toISOString(), viewers])
+      const at = now().toISOString()
+      rows = await sends.submit([randomUUID(), conversationId, senderId, content, clientId, at, viewers, participants, at])
     } catch (error) {
       // A concurrent send of this (sender, clientId) won (PostgreSQL only): nothing of ours was kept; return theirs.
       if ((error as { code?: unknown } | null)?.code !== UNIQUE_VIOLATION) throw error
@@ -175,8 +203,14 @@ export function createMessaging(ctx: ServiceContext) {
     if (!row) throw notFound('conversation')
     const message = toMessage(row)
     if (!row.inserted) return { message: sameConversation(message, conversationId), inserted: false }
-    notifier.messageStored(message, participants)
-    for (const viewer of viewers) notifier.conversationRead(viewer, conversationId)
+    notifier.deliver(
+      (row.logged ?? []).map(([userId, offset, event]): LoggedEvent => ({
+        userId,
+        offset: Number(offset),
+        event,
+        payload: event === 'conversation:read' ? { conversationId, unreadCount: 0 } : message,
+      })),
+    )
     return { message, inserted: true }
   }
 
@@ -198,8 +232,8 @@ export function createMessaging(ctx: ServiceContext) {
    * Stores a message (socket `message:send`, or HTTP with the conversation id from the path). Idempotent per
    * (sender, clientId): a repeat returns the stored message, notifies nobody and costs no rate-limit token.
    *
-   * Validation and the rate limit run synchronously, then the send queues on the conversation's lock, so one sender's
-   * messages keep their order. Only a new message spends a token: the send statement itself tells a replay apart
+   * Validation runs synchronously, then the send queues on the conversation's lock (so one sender's messages keep
+   * their order) and takes its rate-limit token there. Only a new message spends a token: the send statement itself tells a replay apart
    * (no extra query on the common path), and the token taken for a replay is given back; when the bucket is empty,
    * one look-up of (sender, clientId) answers a replay with the stored message instead of RATE_LIMITED.
    */
@@ -207,11 +241,13 @@ export function createMessaging(ctx: ServiceContext) {
     const input = parse(sendMessageSchema, payload)
     if (!input.ok) return Promise.reject(invalid(input.issues, 'payload'))
     const { conversationId, content, clientId } = input.value
-    const budget = limiter.tryTake(senderId)
-    if (!budget.ok) return replayOrRefuse(senderId, conversationId, clientId, budget.retryAfterMs)
+    // The budget is taken in the conversation's queue: a shared (Redis) budget answers asynchronously, and the
+    // queue keeps one sender's messages in the order they came.
     return conversationLocks.run(conversationId, async () => {
+      const budget = await limiter.tryTake(senderId)
+      if (!budget.ok) return replayOrRefuse(senderId, conversationId, clientId, budget.retryAfterMs)
       const { message, inserted } = await storeMessage(senderId, conversationId, content, clientId)
-      if (!inserted) limiter.refund(senderId)
+      if (!inserted) await limiter.refund(senderId)
       return message
     })
   }
@@ -227,7 +263,7 @@ export function createMessaging(ctx: ServiceContext) {
       if (!input.ok) throw invalid(input.issues)
       const { participantId } = input.value
       if (participantId === userId) throw new AppError('INVALID', 'participantId: must be someone else')
-      limiter.take(userId)
+      await limiter.take(userId)
       const other = await db.query('select id from users where id = $1', [participantId])
       if (other.length === 0) throw notFound('user')
       const pairKey = [userId, participantId].sort().join(':')
@@ -283,19 +319,29 @@ export function createMessaging(ctx: ServiceContext) {
      * no concurrent send slips between the two. A join that changes nothing (already in the room, already read up to
      * the last message) writes nothing and tells no one.
      */
-    markRead(userId: Id, conversationId: unknown, onAllowed: (conversationId: Id) => boolean = () => true): Promise<void> {
+    markRead(
+      userId: Id,
+      conversationId: unknown,
+      onAllowed: (conversationId: Id) => boolean | Promise<boolean> = () => true,
+    ): Promise<void> {
       const id = parse(conversationIdSchema, conversationId)
       if (!id.ok) return Promise.reject(invalid(id.issues, 'conversationId'))
       return conversationLocks.run(id.value, async () => {
         await participantsFor(db, userId, id.value)
-        const joined = onAllowed(id.value)
-        const updated = await db.query(
-          `update conversation_members m set last_read_seq = c.last_seq from conversations c
-           where c.id = $1 and m.conversation_id = $1 and m.user_id = $2 and m.last_read_seq < c.last_seq
-           returning m.user_id`,
-          [id.value, userId],
-        )
-        if (joined || updated.length > 0) notifier.conversationRead(userId, id.value)
+        const joined = await onAllowed(id.value)
+        const logged = await db.transaction(async (tx) => {
+          await lockCounters(tx, [userId])
+          const updated = await tx.query(
+            `update conversation_members m set last_read_seq = c.last_seq from conversations c
+             where c.id = $1 and m.conversation_id = $1 and m.user_id = $2 and m.last_read_seq < c.last_seq
+             returning m.user_id`,
+            [id.value, userId],
+          )
+          if (!joined && updated.length === 0) return []
+          const payload = { conversationId: id.value, unreadCount: 0 as const }
+          return appendEvents(tx, [{ userId, event: 'conversation:read', payload }], now().toISOString())
+        })
+        notifier.deliver(logged)
       })
     },
   }

@@ -1,4 +1,14 @@
-import type { Db, Prepared } from '../db'
+import type { Db, Prepared, Queryable } from '../db'
+
+export interface SendBatcherOptions {
+  /** Most runs in one transaction. Default 128. */
+  maxBatch?: number
+  /**
+   * Given a batch's parameter lists, what to run first in its transaction (taking row locks in a fixed order). When
+   * set, a lone run goes in a transaction too.
+   */
+  lockFirst?: (paramLists: unknown[][]) => (tx: Queryable) => Promise<void>
+}
 
 interface Job<T> {
   params: unknown[]
@@ -19,11 +29,17 @@ export class SendBatcher<T> {
   private scheduled = false
   private running = false
 
+  private readonly maxBatch: number
+  private readonly lockFirst: SendBatcherOptions['lockFirst']
+
   constructor(
     private readonly db: Pick<Db, 'execute' | 'executeMany'>,
     private readonly statement: Prepared,
-    private readonly maxBatch = 128,
-  ) {}
+    options: SendBatcherOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 128
+    this.lockFirst = options.lockFirst
+  }
 
   /** Number of batches run (with more than one submission), for tests. */
   batches = 0
@@ -60,7 +76,11 @@ export class SendBatcher<T> {
 
   private async runAlone(job: Job<T>): Promise<void> {
     try {
-      job.resolve(await this.db.execute<T>(this.statement, job.params))
+      job.resolve(
+        this.lockFirst
+          ? (await this.db.executeMany<T>(this.statement, [job.params], { before: this.lockFirst([job.params]) }))[0]!
+          : await this.db.execute<T>(this.statement, job.params),
+      )
     } catch (error) {
       job.reject(error)
     }
@@ -70,7 +90,8 @@ export class SendBatcher<T> {
     this.batches++
     let results: T[][]
     try {
-      results = await this.db.executeMany<T>(this.statement, batch.map((job) => job.params))
+      const paramLists = batch.map((job) => job.params)
+      results = await this.db.executeMany<T>(this.statement, paramLists, { before: this.lockFirst?.(paramLists) })
     } catch {
       for (const job of batch) await this.runAlone(job)
       return

@@ -17,16 +17,57 @@ export interface SessionRenewPayload {
   token: string
 }
 
-/** Events the server emits; the browser's event table is keyed by this map. */
-export interface ServerToClientEvents {
-  'message:new': (message: Message) => void
-  'message:sent': (message: Message) => void
-  'conversation:read': (payload: ConversationReadPayload) => void
-  'lesson:created': (lesson: Lesson) => void
-  'lesson:statusUpdated': (lesson: Lesson) => void
-  'contactRequest:created': (request: ContactRequest) => void
-  'contactRequest:statusUpdated': (request: ContactRequest) => void
+/**
+ * The trailing argument of every logged event: its place in the receiving user's log (1, 2, 3… in commit order,
+ * without gaps). A listener that reads only the first argument still works.
+ */
+export interface EventMeta {
+  offset: number
 }
+
+/**
+ * `sync:caughtUp` (every later logged event was sent, in order; live events follow) and `sync:gap` (they could not
+ * all be replayed: adopt this offset and refetch). `epoch` names the database's log; another epoch is another log.
+ */
+export interface SyncPayload {
+  offset: number
+  epoch: string
+}
+
+/**
+ * Handshake `auth`: the access token, and the last offset the client applied (with the epoch it came from) to resume
+ * from. Without an offset the server only tells the current one (`sync:caughtUp`).
+ *
+ * @example io(url, { auth: { token, offset: 41, epoch: 'c0ffee…' } })
+ */
+export interface HandshakeAuth {
+  token: string
+  offset?: number
+  epoch?: string
+}
+
+/**
+ * Events the server writes to the receiving user's log and emits with a trailing `{ offset }` (optional in the type:
+ * a handler must still cope with an emitter that sends none, such as the benchmark's synthetic bursts).
+ */
+export interface LoggedServerEvents {
+  'message:new': (message: Message, meta?: EventMeta) => void
+  'message:sent': (message: Message, meta?: EventMeta) => void
+  'conversation:read': (payload: ConversationReadPayload, meta?: EventMeta) => void
+  'lesson:created': (lesson: Lesson, meta?: EventMeta) => void
+  'lesson:statusUpdated': (lesson: Lesson, meta?: EventMeta) => void
+  'contactRequest:created': (request: ContactRequest, meta?: EventMeta) => void
+  'contactRequest:statusUpdated': (request: ContactRequest, meta?: EventMeta) => void
+}
+
+/** Not logged: where a resumed stream stands. */
+export interface SyncServerEvents {
+  'sync:caughtUp': (payload: SyncPayload) => void
+  'sync:gap': (payload: SyncPayload) => void
+}
+
+/** Events the server emits. */
+export interface ServerToClientEvents extends LoggedServerEvents, SyncServerEvents {}
 
 /** Events the browser emits; each answers through its ack callback. */
 export interface ClientToServerEvents {
@@ -40,11 +81,13 @@ export interface ClientToServerEvents {
   'session:renew': (payload: SessionRenewPayload, ack: (res: Ack<null>) => void) => void
 }
 
-export type ServerEventName = keyof ServerToClientEvents
+/** The logged events (the browser's event table is keyed by them); the sync events are `SyncEventName`. */
+export type ServerEventName = keyof LoggedServerEvents
+export type SyncEventName = keyof SyncServerEvents
 export type ClientEventName = keyof ClientToServerEvents
 
-/** The payload of a server event. */
-export type ServerEventPayload<E extends ServerEventName> = Parameters<ServerToClientEvents[E]>[0]
+/** The payload of a server event (its first argument). */
+export type ServerEventPayload<E extends ServerEventName | SyncEventName> = Parameters<ServerToClientEvents[E]>[0]
 
 /** The first argument of a client event, and the data its ack carries. */
 export type ClientEventPayload<E extends ClientEventName> = Parameters<ClientToServerEvents[E]>[0]
@@ -61,6 +104,8 @@ export const SERVER_EVENTS = [
   'contactRequest:created',
   'contactRequest:statusUpdated',
 ] as const satisfies readonly ServerEventName[]
+
+export const SYNC_EVENTS = ['sync:caughtUp', 'sync:gap'] as const satisfies readonly SyncEventName[]
 
 /** Per-socket data the server attaches after the handshake. */
 export interface SocketData {

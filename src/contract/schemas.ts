@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { CONTACT_REQUEST_STATUSES, LESSON_STATUSES } from './entities'
 import { ERROR_CODES } from './errors'
+import type { SyncEventName } from './events'
 import {
   MAX_CLIENT_ID_LENGTH,
   MAX_CONTACT_MESSAGE_LENGTH,
@@ -65,6 +66,19 @@ export const conversationReadSchema = v.object({
 })
 
 
+/** A logged event's trailing `{ offset }`. */
+export const eventMetaSchema = v.object({ offset: v.pipe(v.number(), v.integer(), v.minValue(1)) })
+
+/** `sync:caughtUp` and `sync:gap`. */
+export const syncPayloadSchema = v.object({
+  offset: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  epoch: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+})
+export const syncEventSchemas = {
+  'sync:caughtUp': syncPayloadSchema,
+  'sync:gap': syncPayloadSchema,
+} satisfies Record<SyncEventName, v.GenericSchema>
+
 // --- What the server accepts ----------------------------------------------------------------
 
 // PostgreSQL text cannot hold NUL: refuse it up front as INVALID rather than fail at the database as INTERNAL.
@@ -97,6 +111,14 @@ export const refreshBodySchema = v.object({ refreshToken: tokenString(1000) })
 export const logoutBodySchema = v.object({ refreshToken: v.optional(tokenString(1000)) })
 /** `session:renew`'s payload. */
 export const sessionRenewSchema = v.object({ token: tokenString(4096) })
+/**
+ * The resume part of the handshake's `auth` (the token is checked on its own): an offset the server can have issued
+ * (a safe integer, 0 or more) and an epoch of at most 100 characters.
+ */
+export const handshakeResumeSchema = v.object({
+  offset: v.optional(v.pipe(v.number('must be a number'), v.safeInteger('must be a whole number'), v.minValue(0, 'must be at least 0'))),
+  epoch: v.optional(v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(100, 'is too long'))),
+})
 /** What the server accepts as the first argument of each client event. */
 export const clientEventSchemas = {
   'conversation:join': conversationIdSchema,

@@ -129,7 +129,7 @@ describe('SendBatcher', () => {
 
   it('caps a batch and takes what arrived meanwhile into the next one', async () => {
     const db = fakeDb()
-    const batcher = new SendBatcher<{ echo: unknown }>(db as never, STATEMENT, 2)
+    const batcher = new SendBatcher<{ echo: unknown }>(db as never, STATEMENT, { maxBatch: 2 })
     await Promise.all(['a', 'b', 'c', 'd', 'e'].map((value) => batcher.submit([value])))
     expect(db.calls).toEqual(['executeMany a,b', 'executeMany c,d', 'execute e'])
   })
@@ -152,10 +152,12 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
     execute = vi.fn(db.execute.bind(db))
     const tokens = new TokenService(new Uint8Array(32))
     const notifier: Notifier = {
-      messageStored: (message) => void stored.push(message as Message),
-      conversationRead: (userId, conversationId) => void reads.push({ userId, conversationId }),
-      lesson: () => undefined,
-      contactRequest: () => undefined,
+      deliver(events) {
+        for (const { event, payload, userId } of events) {
+          if (event === 'message:sent') stored.push(payload as Message)
+          if (event === 'conversation:read') reads.push({ userId, conversationId: (payload as { conversationId: string }).conversationId })
+        }
+      },
     }
     messaging = createMessaging({
       db: { ...db, executeMany, execute } as Db,

@@ -121,7 +121,10 @@ export interface Recorder {
 /** Records every server event a socket receives. */
 export function record(socket: ClientSocket): Recorder {
   const events: Recorder['events'] = []
-  socket.onAny((event: ServerEventName, payload: unknown) => events.push({ event, payload }))
+  // Logged events only: `sync:*` (after every handshake) is not "an event for this user".
+  socket.onAny((event: string, payload: unknown) => {
+    if (!event.startsWith('sync:')) events.push({ event: event as ServerEventName, payload })
+  })
   return {
     events,
     of: (event) => events.filter((item) => item.event === event).map((item) => item.payload as any),

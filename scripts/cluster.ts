@@ -1,0 +1,57 @@
+/**
+ * `npm run cluster`: two server nodes behind the repo's TCP balancer, on a local PostgreSQL and Redis given by
+ * DATABASE_URL and REDIS_URL. PORT (default 3000) is the balancer's; the nodes take free ports. Clients connect to the
+ * balancer with `transports: ['websocket']` (no sticky sessions). Ctrl-C stops everything.
+ *
+ * @example DATABASE_URL=postgres://localhost/talemy REDIS_URL=redis://127.0.0.1:6379 npm run cluster
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startBalancer } from '../server/cluster/balancer'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const missing = ['DATABASE_URL', 'REDIS_URL'].filter((name) => !process.env[name])
+if (missing.length > 0) {
+  process.stderr.write(
+    `\nnpm run cluster needs ${missing.join(' and ')}: two nodes share one PostgreSQL and one Redis.\n` +
+      `  e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/talemy REDIS_URL=redis://127.0.0.1:6379 npm run cluster\n` +
+      `  (Debian: apt-get install postgresql redis-server; start them, create the database)\n\n`,
+  )
+  process.exit(1)
+}
+
+// The balancer first: the nodes must allow the page's origin, which is the balancer's.
+const balancer = await startBalancer([], Number(process.env.PORT || 3000))
+const allowedOrigins = process.env.ALLOWED_ORIGINS || `http://localhost:${balancer.port},http://127.0.0.1:${balancer.port}`
+
+function startNode(name: string): Promise<{ child: ChildProcess; address: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server/main.ts')], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ALLOWED_ORIGINS: allowedOrigins },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  return new Promise((resolvePromise, reject) => {
+    let output = ''
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk
+      for (const line of chunk.toString().split('\n')) if (line.trim()) process.stdout.write(`[${name}] ${line}\n`)
+      const found = /open http:\/\/([\d.]+:\d+)/.exec(output)
+      if (found) resolvePromise({ child, address: found[1]! })
+    })
+    child.once('exit', (code) => reject(new Error(`node ${name} exited (${code}) before listening`)))
+  })
+}
+
+// One after the other: the first migrates (and builds the SPA if needed), the second finds it done.
+const a = await startNode('a')
+const b = await startNode('b')
+balancer.backends.push(a.address, b.address)
+process.stdout.write(`\n  Talemy cluster: open ${balancer.url} (nodes ${a.address}, ${b.address})\n\n`)
+
+const stop = () => {
+  for (const node of [a, b]) node.child.kill('SIGTERM')
+  void balancer.close().then(() => process.exit(0))
+}
+process.on('SIGINT', stop)
+process.on('SIGTERM', stop)

@@ -1,0 +1,41 @@
+import { createAdapter } from '@socket.io/redis-adapter'
+import { RateLimiterRedis } from 'rate-limiter-flexible'
+import type { Logger } from '../logger'
+import type { CounterFactory } from '../loginThrottle'
+import type { TalemyServer } from '../realtime'
+import type { SessionStore } from '../sessions'
+import { NodeEntries } from './entries'
+import type { RedisLink } from './redis'
+import { SharedSocketSlots, SharedViewers } from './shared'
+
+const REVOKED = 'talemy:revoked'
+
+/**
+ * Makes this node one of several sharing `redis`:
+ * - Socket.IO's Redis adapter (`@socket.io/redis-adapter`, classic pub/sub): any node can emit to any socket, and
+ *   `serverSideEmit` carries the logged events to every node's sockets. Connection-state recovery is off (we resume
+ *   from our own log), so the Streams adapter's advantage (recovery) would buy nothing;
+ * - the socket cap and the conversation viewers as heartbeated entries (a killed node's expire within seconds);
+ * - login throttling through `RateLimiterRedis` (the send and join budgets are `RedisRateLimiter`s, made by the caller);
+ * - revocations: a session revoked on one node is forgotten as live on every node.
+ *
+ * @example const cluster = joinCluster(io, redis, sessions, 20, logger); …; await cluster.leave()
+ */
+export function joinCluster(io: TalemyServer, redis: RedisLink, sessions: SessionStore, maxSocketsPerUser: number, logger: Logger) {
+  io.adapter(createAdapter(redis.pub, redis.sub, { key: `${redis.prefix}socket.io` }))
+  const entries = new NodeEntries(redis.client, (error) => logger.warn({ err: error }, 'heartbeat failed'))
+  entries.start()
+  const loginCounters: CounterFactory = (spec) =>
+    new RateLimiterRedis({ storeClient: redis.client, ...spec, keyPrefix: `${redis.prefix}${spec.keyPrefix}` })
+  io.on(REVOKED, (sessionId: string) => sessions.noteRevokedElsewhere(sessionId))
+  const stopListening = sessions.onRevoked((sessionId) => io.serverSideEmit(REVOKED, sessionId))
+  return {
+    slots: new SharedSocketSlots(redis, entries, maxSocketsPerUser),
+    viewers: new SharedViewers(redis, entries),
+    loginCounters,
+    async leave() {
+      stopListening()
+      await entries.stop()
+    },
+  }
+}

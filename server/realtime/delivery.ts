@@ -1,0 +1,70 @@
+import type { Id } from '../../src/contract'
+import type { LoggedEvent } from '../services/eventLog'
+import type { TalemySocket } from './types'
+
+/** A socket's stream: replaying (live events held) or live (events above the replayed ones pass). */
+type Stream = { kind: 'replaying'; held: LoggedEvent[] } | { kind: 'live'; replayedUpTo: number }
+
+/**
+ * Delivers logged events to this node's sockets, each with its trailing `{ offset }`, and hands a resuming socket over
+ * from its replay to the live stream: while it replays, live events are held; when the replay ends at offset `n`,
+ * the held ones above `n` go out in offset order and those at or below it (already replayed) are dropped, as are any
+ * that arrive later (a notification can lag its commit).
+ *
+ * Every node delivers to its own sockets: an event written on another node reaches this one through `deliver` too.
+ *
+ * @example delivery.add(socket); const r = await log.resume(…); replay(r.events); delivery.goLive(socket, r.offset)
+ */
+export class LiveDelivery {
+  private readonly byUser = new Map<Id, Set<TalemySocket>>()
+  private readonly streams = new WeakMap<TalemySocket, Stream>()
+
+  /** From now on, the socket's user's events are held for it until `goLive`. */
+  add(socket: TalemySocket): void {
+    const userId = socket.data.userId
+    let sockets = this.byUser.get(userId)
+    if (!sockets) this.byUser.set(userId, (sockets = new Set()))
+    sockets.add(socket)
+    this.streams.set(socket, { kind: 'replaying', held: [] })
+  }
+
+  remove(socket: TalemySocket): void {
+    const sockets = this.byUser.get(socket.data.userId)
+    if (!sockets) return
+    sockets.delete(socket)
+    if (sockets.size === 0) this.byUser.delete(socket.data.userId)
+    this.streams.delete(socket)
+  }
+
+  /** The replay has sent everything up to `replayedUpTo`: the held events above it go out, in offset order. */
+  goLive(socket: TalemySocket, replayedUpTo: number): void {
+    const stream = this.streams.get(socket)
+    if (stream?.kind !== 'replaying') return
+    this.streams.set(socket, { kind: 'live', replayedUpTo })
+    const held = stream.held.filter((event) => event.offset > replayedUpTo).sort((a, b) => a.offset - b.offset)
+    let last = replayedUpTo
+    for (const event of held) {
+      if (event.offset === last) continue // the same event heard twice (two paths)
+      last = event.offset
+      emitLogged(socket, event)
+    }
+  }
+
+  deliver(events: readonly LoggedEvent[]): void {
+    for (const event of events) {
+      const sockets = this.byUser.get(event.userId)
+      if (!sockets) continue
+      for (const socket of sockets) {
+        const stream = this.streams.get(socket)
+        if (!stream) continue
+        if (stream.kind === 'replaying') stream.held.push(event)
+        else if (event.offset > stream.replayedUpTo) emitLogged(socket, event)
+      }
+    }
+  }
+}
+
+/** `socket.emit(event, payload, { offset })`. */
+export function emitLogged(socket: TalemySocket, { event, payload, offset }: LoggedEvent): void {
+  ;(socket.emit as (event: string, ...args: unknown[]) => boolean)(event, payload, { offset })
+}

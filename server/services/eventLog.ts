@@ -1,0 +1,135 @@
+import type { Id, ServerEventName } from '../../src/contract'
+import type { Db, Queryable } from '../db'
+
+/** One event in one user's log. */
+export interface LoggedEvent {
+  userId: Id
+  offset: number
+  event: ServerEventName
+  payload: unknown
+}
+
+/** An event to append: the offset is the log's to give. */
+export type NewEvent = Omit<LoggedEvent, 'offset'>
+
+/** Where a resuming client stands: every later event (`replay`), or a `gap` it must refetch across. */
+export type ResumeResult =
+  | { kind: 'replay'; events: LoggedEvent[]; offset: number; epoch: string }
+  | { kind: 'gap'; offset: number; epoch: string }
+
+export const DEFAULT_MAX_REPLAY = 1000
+export const DEFAULT_EVENT_RETENTION_SECONDS = 7 * 24 * 3600
+
+/**
+ * Takes the log counters of `userIds` in ascending id order, for the rest of the transaction. Every writer that logs
+ * events takes them first and in this order, so two transactions with common recipients queue instead of deadlocking.
+ * (`no key update`: inserts referencing these users, which take `key share`, are not blocked.)
+ */
+export async function lockCounters(tx: Queryable, userIds: readonly Id[]): Promise<void> {
+  if (userIds.length === 0) return
+  await tx.query(`select id from users where id = any($1::text[]) order by id for no key update`, [[...new Set(userIds)]])
+}
+
+/**
+ * Appends `events` in one statement: each user's counter goes up by that user's number of events, and the events get
+ * the offsets in between, in the order given. Run inside the transaction of the change, after `lockCounters`.
+ * Answers the events with their offsets, in the order given.
+ */
+export async function appendEvents(tx: Queryable, events: readonly NewEvent[], at: string): Promise<LoggedEvent[]> {
+  if (events.length === 0) return []
+  const rows = await tx.query<{ ord: string | number; offset: string | number }>(
+    `with input as (
+       select * from unnest($1::text[], $2::text[], $3::jsonb[]) with ordinality as t(user_id, event, payload, ord)
+     ), numbered as (
+       select *, row_number() over (partition by user_id order by ord) as rn, count(*) over (partition by user_id) as n
+       from input
+     ), counters as (
+       update users u set event_offset = u.event_offset + c.n
+       from (select user_id, max(n) as n from numbered group by user_id) c where u.id = c.user_id
+       returning u.id, u.event_offset
+     ), placed as (
+       select nb.*, c.event_offset - nb.n + nb.rn as "offset" from numbered nb join counters c on c.id = nb.user_id
+     ), ins as (
+       insert into user_events (user_id, "offset", event, payload, created_at)
+       select user_id, "offset", event, payload, $4::timestamptz from placed
+     )
+     select ord, "offset" from placed order by ord`,
+    [events.map((e) => e.userId), events.map((e) => e.event), events.map((e) => JSON.stringify(e.payload)), at],
+  )
+  if (rows.length !== events.length) throw new Error(`event log: ${rows.length} offsets for ${events.length} events (unknown user?)`)
+  return rows.map((row, index) => ({ ...events[index]!, offset: Number(row.offset) }))
+}
+
+export interface EventLogOptions {
+  maxReplay?: number
+  retentionSeconds?: number
+  /** The clock, in ms. */
+  now?: () => number
+}
+
+/**
+ * Reads a user's log for a resuming client, and prunes it.
+ *
+ * @example const log = await EventLog.open(db); const result = await log.resume(userId, 41, epoch)
+ */
+export class EventLog {
+  readonly maxReplay: number
+  readonly retentionSeconds: number
+  private readonly now: () => number
+
+  private constructor(
+    private readonly db: Db,
+    /** This database's log; clients holding offsets of another are told of a gap. */
+    readonly epoch: string,
+    options: EventLogOptions,
+  ) {
+    this.maxReplay = options.maxReplay ?? DEFAULT_MAX_REPLAY
+    this.retentionSeconds = options.retentionSeconds ?? DEFAULT_EVENT_RETENTION_SECONDS
+    this.now = options.now ?? Date.now
+  }
+
+  static async open(db: Db, options: EventLogOptions = {}): Promise<EventLog> {
+    const rows = await db.query<{ value: string }>(`select value from settings where key = 'event_epoch'`)
+    if (!rows[0]) throw new Error('event log: no epoch (migrations not applied?)')
+    return new EventLog(db, rows[0].value, options)
+  }
+
+  /**
+   * Every event of `userId` after `offset`, in order, when all of them can be had (same epoch, none older than the
+   * retention, at most `maxReplay`); else a gap at the current offset. Without an offset: the current one, no events.
+   * One statement, so the current offset and the events come from one snapshot.
+   */
+  async resume(userId: Id, offset: number | undefined, epoch: string | undefined): Promise<ResumeResult> {
+    const from = offset ?? Number.MAX_SAFE_INTEGER
+    const oldest = new Date(this.now() - this.retentionSeconds * 1000).toISOString()
+    const rows = await this.db.query<{ current: string | number; offset: string | number | null; event: ServerEventName | null; payload: unknown; fresh: boolean | null }>(
+      `select u.event_offset as current, e."offset", e.event, e.payload, e.created_at >= $4::timestamptz as fresh
+       from users u left join lateral (
+         select "offset", event, payload, created_at from user_events
+         where user_id = u.id and "offset" > $2::bigint order by "offset" limit $3::int
+       ) e on true
+       where u.id = $1::text order by e."offset"`,
+      [userId, from, this.maxReplay + 1, oldest],
+    )
+    const current = Number(rows[0]?.current ?? 0)
+    if (offset === undefined) return { kind: 'replay', events: [], offset: current, epoch: this.epoch }
+    const events = rows.flatMap((row) =>
+      row.offset === null || row.event === null ? [] : [{ userId, offset: Number(row.offset), event: row.event, payload: row.payload }],
+    )
+    const complete =
+      (epoch === undefined || epoch === this.epoch) &&
+      offset <= current &&
+      events.length === current - offset &&
+      events.length <= this.maxReplay &&
+      (events[0]?.offset ?? offset + 1) === offset + 1 &&
+      rows.every((row) => row.fresh !== false)
+    return complete ? { kind: 'replay', events, offset: current, epoch: this.epoch } : { kind: 'gap', offset: current, epoch: this.epoch }
+  }
+
+  /** Deletes the events older than the retention; answers how many. */
+  async prune(): Promise<number> {
+    const oldest = new Date(this.now() - this.retentionSeconds * 1000).toISOString()
+    const rows = await this.db.query(`delete from user_events where created_at < $1::timestamptz returning 1`, [oldest])
+    return rows.length
+  }
+}

@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { io } from 'socket.io-client'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { startBalancer, type Balancer } from '../../server/cluster/balancer'
+import { startServer } from '../../server/index'
+import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
+import { ALICE, BOB, CAROL, connect, emitAck, http, login, type ClientSocket } from '../server/support/server'
+import { spawnNode, type NodeProcess } from './support/node'
+import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+
+// Nodes as child processes (so one can be SIGKILLed), one PostgreSQL, one Redis, the repo's TCP balancer in front.
+const ready = requireParts('tests/cluster/failover.test.ts', [postgresRunnable(), redisRunnable()])
+const CONV = 'conv-alice-bob'
+
+describe.runIf(ready)('a node killed with SIGKILL', () => {
+  let postgres: PostgresCluster
+  let redis: RedisServer
+  let env: Record<string, string>
+  const nodes: NodeProcess[] = []
+  const balancers: Balancer[] = []
+  const sockets: { close(): void }[] = []
+
+  beforeAll(async () => {
+    ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
+    const databaseUrl = postgres.createDatabase('talemy_failover')
+    // Migrate and seed once, in this process; the nodes then share the data (and the signing key kept with it).
+    const seeder = await startServer({ port: 0, databaseUrl, dataDir: tmpdir(), seedDemo: true, logLevel: 'silent' })
+    await seeder.close()
+    env = { DATABASE_URL: databaseUrl, REDIS_URL: redis.url, REDIS_PREFIX: `f${randomUUID().slice(0, 8)}:` }
+  })
+  afterAll(async () => {
+    for (const socket of sockets) socket.close()
+    for (const balancer of balancers) await balancer.close()
+    for (const node of nodes) await node.kill()
+    await redis?.stop()
+    postgres?.stop()
+  })
+
+  async function node(): Promise<NodeProcess> {
+    const started = await spawnNode(env)
+    nodes.push(started)
+    return started
+  }
+
+  it('moves its clients to the other node through the balancer; they resume by offset with every message once, in order', async () => {
+    const [a, b] = await Promise.all([node(), node()])
+    const balancer = await startBalancer([a.address, b.address])
+    balancers.push(balancer)
+    const bobToken = (await login(b.url, BOB)).token
+
+    // Bob's client as the browser layer behaves: it applies offset n+1 after n, resumes from its own offset.
+    let applied = 0
+    let epoch: string | undefined
+    const contents: string[] = []
+    const trouble: string[] = []
+    // Bob comes back once Alice has sent ten more (so his resume has something to replay), through the balancer.
+    let sentByAlice = 0
+    let replayed = 0
+    let resuming = false
+    const bob = io(balancer.url, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      auth: (cb) => cb(epoch === undefined ? { token: bobToken } : { token: bobToken, offset: applied, epoch }),
+    }) as unknown as ClientSocket
+    sockets.push(bob)
+    bob.on('disconnect', () => {
+      resuming = true
+      void vi.waitFor(() => expect(sentByAlice).toBeGreaterThanOrEqual(30), { timeout: 60_000, interval: 20 }).then(() => bob.connect())
+    })
+    let syncs = 0
+    bob.on('sync:caughtUp', (sync) => {
+      syncs++
+      resuming = false
+      if (epoch === undefined) applied = sync.offset
+      else if (sync.offset !== applied) trouble.push(`caught up at ${sync.offset}, applied ${applied}`)
+      epoch = sync.epoch
+    })
+    bob.on('sync:gap', (sync) => trouble.push(`gap at ${sync.offset}`))
+    bob.on('message:new', (message, meta) => {
+      if (meta?.offset === applied + 1) {
+        applied++
+        if (resuming) replayed++
+        contents.push(message.content)
+      } else trouble.push(`offset ${meta?.offset} after ${applied}`)
+    })
+    await vi.waitFor(() => expect(syncs).toBe(1), { timeout: 20_000 })
+    // The first connection through the balancer went to A.
+    expect(balancer.handed.get(a.address)).toBe(1)
+
+    const alice = await connect(b.url, (await login(b.url, ALICE)).token)
+    sockets.push(alice)
+    const total = 60
+    for (let i = 0; i < total; i++) {
+      if (i === 20) {
+        // Mid-stream: A dies; Bob's next handshake through the balancer lands on B.
+        await vi.waitFor(() => expect(contents.length).toBeGreaterThanOrEqual(10), { timeout: 20_000 })
+        await a.kill()
+      }
+      // The nodes run the default budget (10/s, bursts of 20): a refused send is retried after retryAfterMs, as the
+      // browser does (same clientId: idempotent).
+      for (;;) {
+        const ack = await emitAck(alice, 'message:send', { conversationId: CONV, content: `m${i}`, clientId: `failover-${i}` })
+        if (ack.ok) break
+        expect(ack.error.code).toBe('RATE_LIMITED')
+        await new Promise((resolve) => setTimeout(resolve, ack.error.retryAfterMs))
+      }
+      sentByAlice++
+    }
+    await vi.waitFor(() => expect(contents).toHaveLength(total), { timeout: 30_000, interval: 50 })
+    expect(contents).toEqual(Array.from({ length: total }, (_, i) => `m${i}`))
+    expect(trouble).toEqual([])
+    expect(syncs).toBe(2)
+    // What was committed while he was away came as a replay, before his second sync:caughtUp.
+    expect(replayed).toBeGreaterThanOrEqual(10)
+    expect(balancer.handed.get(b.address)).toBeGreaterThanOrEqual(1)
+  })
+
+  it("lets a killed node's socket-cap entries and viewers expire within seconds (heartbeat)", async () => {
+    const [c, d] = await Promise.all([node(), node()])
+    const carol = (await login(d.url, CAROL)).token
+    const alice = (await login(d.url, ALICE)).token
+    const onC: ClientSocket[] = []
+    for (let i = 0; i < 20; i++) onC.push(await connect(c.url, carol))
+    sockets.push(...onC)
+    // Twenty on C is the cap for Carol on every node.
+    await expect(connect(d.url, carol)).rejects.toThrow('RATE_LIMITED')
+    // Carol looks at her conversation with Alice from C: Alice's messages are read as they arrive.
+    expect(await emitAck(onC[0]!, 'conversation:join', 'conv-alice-carol')).toEqual({ ok: true, data: null })
+    const unread = async () => {
+      const sent = await http(d.url, 'POST', '/api/conversations/conv-alice-carol/messages', { token: alice, body: { content: 'hi', clientId: randomUUID() } })
+      expect(sent.status).toBe(201)
+      const list = await http<{ id: string; unreadCount: number }[]>(d.url, 'GET', '/api/conversations', { token: carol })
+      return list.body.find((conversation) => conversation.id === 'conv-alice-carol')!.unreadCount
+    }
+    expect(await unread()).toBe(0)
+
+    await c.kill()
+    const killedAt = Date.now()
+    // Within seconds, C's sockets stop counting: Carol gets a socket on D, and is no longer looking at the thread.
+    await vi.waitFor(async () => sockets.push(await connect(d.url, carol)), { timeout: 20_000, interval: 250 })
+    await vi.waitFor(async () => expect(await unread()).toBeGreaterThan(0), { timeout: 20_000, interval: 250 })
+    expect(Date.now() - killedAt).toBeLessThan(20_000)
+  })
+})

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { NodeEntries } from '../../server/cluster/entries'
+import { connectRedis, type RedisLink } from '../../server/cluster/redis'
+import { SharedSocketSlots, SharedViewers } from '../../server/cluster/shared'
+import { RedisRateLimiter } from '../../server/cluster/tokenBucket'
+import { AppError } from '../../server/errors'
+import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+
+// The shared pieces on a real Redis, one at a time (two nodes are two links with their own node ids).
+const ready = requireParts('tests/cluster/sharedState.test.ts', [redisRunnable()])
+
+describe.runIf(ready)('state shared through Redis', () => {
+  let redis: RedisServer
+  let one: RedisLink
+  let two: RedisLink
+  beforeAll(async () => {
+    redis = await startRedis()
+    ;[one, two] = await Promise.all([connectRedis(redis.url, 'x:'), connectRedis(redis.url, 'x:')])
+  })
+  afterAll(async () => {
+    await one?.close()
+    await two?.close()
+    await redis?.stop()
+  })
+
+  it('keeps one token bucket per key for every node: the burst, then RATE_LIMITED with retryAfterMs, refill and refund', async () => {
+    let now = 1_000_000
+    const options = { perSecond: 10, burst: 3 }
+    const onOne = new RedisRateLimiter(one.client, 'x:send:', options, () => now)
+    const onTwo = new RedisRateLimiter(two.client, 'x:send:', options, () => now)
+    expect(await onOne.tryTake('alice')).toEqual({ ok: true })
+    expect(await onTwo.tryTake('alice')).toEqual({ ok: true })
+    expect(await onOne.tryTake('alice')).toEqual({ ok: true })
+    expect(await onTwo.tryTake('alice')).toEqual({ ok: false, retryAfterMs: 100 })
+    // Another key has its own bucket.
+    expect(await onTwo.tryTake('bob')).toEqual({ ok: true })
+    now += 50
+    await expect(onOne.take('alice')).rejects.toEqual(new AppError('RATE_LIMITED', 'too many requests, slow down', 50))
+    now += 50
+    expect(await onOne.tryTake('alice')).toEqual({ ok: true })
+    await onTwo.refund('alice')
+    expect(await onOne.tryTake('alice')).toEqual({ ok: true })
+    expect((await onOne.tryTake('alice')).ok).toBe(false)
+  })
+
+  it("caps a user's sockets across nodes, frees a released slot, and counts only live entries", async () => {
+    const entriesOne = new NodeEntries(one.client)
+    const entriesTwo = new NodeEntries(two.client)
+    const slotsOne = new SharedSocketSlots(one, entriesOne, 2)
+    const slotsTwo = new SharedSocketSlots(two, entriesTwo, 2)
+    const first = await slotsOne.tryAcquire('carol', 's1')
+    expect(first).toBeTypeOf('function')
+    expect(await slotsTwo.tryAcquire('carol', 's2')).toBeTypeOf('function')
+    expect(await slotsTwo.tryAcquire('carol', 's3')).toBeUndefined()
+    first!()
+    first!() // idempotent
+    await expect.poll(() => slotsTwo.count('carol')).toBe(1)
+    expect(await slotsTwo.tryAcquire('carol', 's3')).toBeTypeOf('function')
+    await entriesOne.stop()
+    await entriesTwo.stop()
+    expect(await slotsOne.count('carol')).toBe(0)
+  })
+
+  it('tells who is viewing a conversation from every node, by user', async () => {
+    const entriesOne = new NodeEntries(one.client)
+    const entriesTwo = new NodeEntries(two.client)
+    const viewersOne = new SharedViewers(one, entriesOne)
+    const viewersTwo = new SharedViewers(two, entriesTwo)
+    await viewersOne.joined('conv-1', 'alice', 'a1')
+    await viewersTwo.joined('conv-1', 'alice', 'a2')
+    await viewersTwo.joined('conv-1', 'bob', 'b1')
+    expect(await viewersOne.viewers('conv-1')).toEqual(new Set(['alice', 'bob']))
+    await viewersTwo.left('conv-1', 'bob', 'b1')
+    await viewersOne.left('conv-1', 'alice', 'a1')
+    expect(await viewersOne.viewers('conv-1')).toEqual(new Set(['alice']))
+    expect(await viewersOne.viewers('conv-2')).toEqual(new Set())
+    await entriesOne.stop()
+    await entriesTwo.stop()
+  })
+})

@@ -1,0 +1,63 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, openSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { repoRoot } from '../../server/support/server'
+
+/** A server node in its own process (`server/main.ts`), so a test can `SIGKILL` it. */
+export interface NodeProcess {
+  url: string
+  /** `host:port`, for the balancer. */
+  address: string
+  child: ChildProcess
+  kill(): Promise<void>
+  /** The end of its output, for a failure message. */
+  logTail(): string
+}
+
+/**
+ * Starts `server/main.ts` on a free port with `env` (DATABASE_URL, REDIS_URL…) and resolves once it prints its URL.
+ * Its output goes to a log file in a temp folder (shown when it fails to come up).
+ */
+export async function spawnNode(env: Record<string, string>): Promise<NodeProcess> {
+  const log = join(mkdtempSync(join(tmpdir(), 'talemy-node-')), 'node.log')
+  const out = openSync(log, 'a')
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: repoRoot,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SKIP_SPA_BUILD: '1', SEED_DEMO: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', out, out],
+  })
+  const logTail = () => {
+    try {
+      return readFileSync(log, 'utf8').slice(-3000)
+    } catch {
+      return ''
+    }
+  }
+  const url = await new Promise<string>((resolve, reject) => {
+    const deadline = Date.now() + 60_000
+    const poll = setInterval(() => {
+      const found = /open (http:\/\/[\d.]+:\d+)/.exec(logTail())
+      if (found) {
+        clearInterval(poll)
+        resolve(found[1]!)
+      } else if (child.exitCode !== null || Date.now() > deadline) {
+        clearInterval(poll)
+        child.kill('SIGKILL')
+        reject(new Error(`node did not come up:\n${logTail()}`))
+      }
+    }, 50)
+  })
+  return {
+    url,
+    address: url.replace('http://', ''),
+    child,
+    logTail,
+    kill: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGKILL')
+      }),
+  }
+}

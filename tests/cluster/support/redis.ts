@@ -1,0 +1,76 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { Redis } from 'ioredis'
+
+/** A throwaway Redis (`redis-server --save ''`, nothing on disk) for one test file. */
+export interface RedisServer {
+  url: string
+  stop(): Promise<void>
+}
+
+export function redisRunnable(): { ok: boolean; reason?: string } {
+  const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' })
+  return found.status === 0 && found.stdout.trim() ? { ok: true } : { ok: false, reason: 'no redis-server on PATH (apt-get install redis-server)' }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freePort()
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout?.on('data', (chunk) => (output += chunk))
+  child.stderr?.on('data', (chunk) => (output += chunk))
+  const url = `redis://127.0.0.1:${port}`
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    probe.on('error', () => undefined)
+    try {
+      await probe.connect()
+      await probe.ping()
+      probe.disconnect()
+      break
+    } catch {
+      probe.disconnect()
+      if (child.exitCode !== null || Date.now() > deadline) {
+        child.kill('SIGKILL')
+        throw new Error(`redis-server did not start: ${output.slice(-2000)}`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
+  }
+}
+
+/**
+ * Which real parts a test file needs and has: missing ones make it skip (saying why), except under `CI=true`, where a
+ * missing one fails the run instead.
+ */
+export function requireParts(file: string, parts: { ok: boolean; reason?: string }[]): boolean {
+  const missing = parts.filter((part) => !part.ok).map((part) => part.reason)
+  if (missing.length === 0) return true
+  const message = `${file} needs ${missing.join('; ')}`
+  if (process.env.CI === 'true') throw new Error(`${message} (CI=true: a missing part fails the run)`)
+  console.warn(`${file} skipped: ${message}`)
+  return false
+}

@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { startServer } from '../../server/index'
+import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
+import { ALICE, BOB, CAROL, emitAck, http, login, type ClientSocket } from '../server/support/server'
+import { openStream, type Stream } from '../server/support/stream'
+import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+
+// Two nodes in this process, one PostgreSQL, one Redis: what holds for the service holds across the nodes.
+const ready = requireParts('tests/cluster/twoNodes.test.ts', [postgresRunnable(), redisRunnable()])
+const CONV = 'conv-alice-bob'
+const frozen = Date.parse('2031-03-01T09:00:00Z')
+
+describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
+  let postgres: PostgresCluster
+  let redis: RedisServer
+  let databaseUrl: string
+  let a: Awaited<ReturnType<typeof startServer>>
+  let b: Awaited<ReturnType<typeof startServer>>
+  const sockets: ClientSocket[] = []
+
+  beforeAll(async () => {
+    ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
+    databaseUrl = postgres.createDatabase('talemy_two_nodes')
+    // A frozen clock: budgets do not refill during a test, so shared counts are exact.
+    const options = {
+      port: 0,
+      databaseUrl,
+      redisUrl: redis.url,
+      redisPrefix: `t${randomUUID().slice(0, 8)}:`,
+      dataDir: tmpdir(),
+      seedDemo: true,
+      now: () => frozen,
+      rateLimit: { perSecond: 1, burst: 100_000 },
+      maxSocketsPerUser: 4,
+    }
+    a = await startServer(options)
+    b = await startServer(options)
+  })
+  afterAll(async () => {
+    for (const socket of sockets) socket.close()
+    await a?.close()
+    await b?.close()
+    await redis?.stop()
+    postgres?.stop()
+  })
+
+  async function stream(url: string, token: string): Promise<Stream> {
+    const s = await openStream(url, token)
+    sockets.push(s.socket)
+    await s.synced()
+    return s
+  }
+
+  it("carries Alice's and Bob's messages between nodes once each, in order; Alice's socket on B sees message:sent", async () => {
+    const alice = (await login(a.url, ALICE)).token
+    const bob = (await login(b.url, BOB)).token
+    const aliceOnA = await stream(a.url, alice)
+    const aliceOnB = await stream(b.url, alice)
+    const bobOnB = await stream(b.url, bob)
+    const sends: Promise<unknown>[] = []
+    for (let i = 0; i < 10; i++) {
+      sends.push(emitAck(aliceOnA.socket, 'message:send', { conversationId: CONV, content: `a${i}`, clientId: `two-a-${i}` }))
+      sends.push(emitAck(bobOnB.socket, 'message:send', { conversationId: CONV, content: `b${i}`, clientId: `two-b-${i}` }))
+    }
+    const acks = (await Promise.all(sends)) as { ok: boolean }[]
+    expect(acks.every((ack) => ack.ok)).toBe(true)
+    const newOf = (s: Stream) => s.logged().filter((item) => item.event === 'message:new').map((item) => item.payload.content)
+    const sentOf = (s: Stream) => s.logged().filter((item) => item.event === 'message:sent').map((item) => item.payload.content)
+    const expected = (prefix: string) => Array.from({ length: 10 }, (_, i) => `${prefix}${i}`)
+    await vi.waitFor(() => {
+      expect(newOf(aliceOnA)).toHaveLength(10)
+      expect(newOf(bobOnB)).toHaveLength(10)
+      expect(sentOf(aliceOnB)).toHaveLength(10)
+    }, { timeout: 20_000 })
+    // Each once, in the order sent; offsets one step apart per socket (one user's stream).
+    expect(newOf(aliceOnA)).toEqual(expected('b'))
+    expect(newOf(bobOnB)).toEqual(expected('a'))
+    expect(sentOf(aliceOnB)).toEqual(expected('a'))
+    for (const s of [aliceOnA, aliceOnB, bobOnB]) {
+      const offsets = s.logged().map((item) => item.offset).sort((x, y) => x - y)
+      expect(offsets).toEqual(offsets.map((_, i) => offsets[0]! + i))
+    }
+  })
+
+  it("brings a lesson changed over node B's HTTP to Alice's socket on node A", async () => {
+    const alice = (await login(a.url, ALICE)).token
+    const aliceOnA = await stream(a.url, alice)
+    const changed = await http(b.url, 'PATCH', '/api/lessons/lesson-2', { token: (await login(b.url, CAROL)).token, body: { status: 'confirmed' } })
+    expect(changed.status).toBe(200)
+    await vi.waitFor(() => expect(aliceOnA.logged().map((item) => item.event)).toContain('lesson:statusUpdated'), { timeout: 10_000 })
+    expect(aliceOnA.logged().find((item) => item.event === 'lesson:statusUpdated')!.payload).toEqual(changed.body)
+  })
+
+  it('shares the join budget and the socket cap between the nodes', async () => {
+    const carol = (await login(a.url, CAROL)).token
+    const onA = [await stream(a.url, carol), await stream(a.url, carol)]
+    const onB = [await stream(b.url, carol), await stream(b.url, carol)]
+    // Four sockets across the nodes is the cap: a fifth on either node is refused.
+    await expect(openStream(b.url, carol)).rejects.toThrow('RATE_LIMITED')
+    await expect(openStream(a.url, carol)).rejects.toThrow('RATE_LIMITED')
+
+    // 50 joins in a burst, for the user, whichever node takes them (the clock is frozen: no refill).
+    const joins = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => emitAck((i % 2 ? onA : onB)[i % 2]!.socket, 'conversation:join', 'conv-alice-carol')),
+    )
+    expect(joins.filter((ack) => ack.ok)).toHaveLength(50)
+    expect(joins.filter((ack) => !ack.ok).every((ack) => !ack.ok && ack.error.code === 'RATE_LIMITED')).toBe(true)
+
+    // A socket closed on one node frees its slot for the other.
+    onA[0]!.socket.close()
+    await vi.waitFor(async () => {
+      const again = await openStream(b.url, carol)
+      sockets.push(again.socket)
+    }, { timeout: 10_000, interval: 100 })
+  })
+
+  it('marks a message read for a viewer on the other node (viewers shared)', async () => {
+    const alice = (await login(a.url, ALICE)).token
+    const bob = (await login(b.url, BOB)).token
+    const aliceOnA = await stream(a.url, alice)
+    expect(await emitAck(aliceOnA.socket, 'conversation:join', CONV)).toEqual({ ok: true, data: null })
+    const sent = await http(b.url, 'POST', `/api/conversations/${CONV}/messages`, { token: bob, body: { content: 'seen at once', clientId: randomUUID() } })
+    expect(sent.status).toBe(201)
+    // Alice is looking: her log gets the message and the read mark together, and her unread count stays 0.
+    await vi.waitFor(() => expect(aliceOnA.logged().map((item) => item.event)).toEqual(expect.arrayContaining(['message:new', 'conversation:read'])), { timeout: 10_000 })
+    const conversations = await http<{ id: string; unreadCount: number }[]>(a.url, 'GET', '/api/conversations', { token: alice })
+    expect(conversations.body.find((c) => c.id === CONV)!.unreadCount).toBe(0)
+  })
+
+  it('ends a session on every node at logout: its socket on B is disconnected and B refuses its token', async () => {
+    const session = await login(a.url, BOB)
+    const onB = await stream(b.url, session.token)
+    const closed = new Promise((resolve) => onB.socket.once('disconnect', resolve))
+    // B has seen the session live (cached) before the logout on A.
+    expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(200)
+    expect((await http(a.url, 'POST', '/api/auth/logout', { token: session.token })).status).toBe(204)
+    await closed
+    await vi.waitFor(async () => expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(401), { timeout: 10_000 })
+  })
+
+  it('numbers each user’s log 1..n without gaps, in commit order, under concurrent writers on both nodes', async () => {
+    const alice = (await login(a.url, ALICE)).token
+    const bob = (await login(b.url, BOB)).token
+    const carol = (await login(b.url, CAROL)).token
+    const post = (url: string, token: string, conversation: string, content: string) =>
+      http(url, 'POST', `/api/conversations/${conversation}/messages`, { token, body: { content, clientId: randomUUID() } })
+    const writes: Promise<{ status: number }>[] = []
+    for (let i = 0; i < 40; i++) {
+      writes.push(post(a.url, alice, CONV, `x${i}`), post(b.url, bob, CONV, `y${i}`))
+      writes.push(post(i % 2 ? a.url : b.url, alice, 'conv-alice-carol', `z${i}`), post(b.url, carol, 'conv-alice-carol', `w${i}`))
+    }
+    expect((await Promise.all(writes)).every((result) => result.status === 201)).toBe(true)
+
+    const client = new pg.Client({ connectionString: databaseUrl })
+    await client.connect()
+    try {
+      const logs = await client.query<{ user_id: string; offset: string; event: string; conversation: string | null; seq: number | null }>(
+        `select user_id, "offset", event, payload->>'conversationId' as conversation, (payload->>'seq')::int as seq
+         from user_events order by user_id, "offset"`,
+      )
+      const counters = await client.query<{ id: string; event_offset: string }>(`select id, event_offset from users`)
+      for (const { id, event_offset } of counters.rows) {
+        const mine = logs.rows.filter((row) => row.user_id === id)
+        // Gap-free from 1 to the user's counter.
+        expect(mine.map((row) => Number(row.offset))).toEqual(Array.from({ length: Number(event_offset) }, (_, i) => i + 1))
+        // Commit order: a conversation's messages (seq taken under the same locks) appear in seq order in every log.
+        for (const conversation of new Set(mine.map((row) => row.conversation))) {
+          const seqs = mine.filter((row) => row.conversation === conversation && row.seq !== null).map((row) => row.seq!)
+          expect(seqs).toEqual([...seqs].sort((x, y) => x - y))
+        }
+      }
+      expect(logs.rows.length).toBeGreaterThan(320)
+    } finally {
+      await client.end()
+    }
+  })
+})

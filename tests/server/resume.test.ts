@@ -1,0 +1,229 @@
+import { rmSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { openDatabase } from '../../server/db'
+import { ALICE, BOB, emitAck, freshDataDir, http, login, startTestServer, type TestServer } from './support/server'
+import { openStream, type Stream } from './support/stream'
+
+const CONV = 'conv-alice-bob'
+const MINUTE = 60_000
+
+/** A clock tests move by hand (no real waiting for retention or for "two minutes away"). */
+function manualClock(start = Date.now()) {
+  let at = start
+  return { now: () => at, advance: (ms: number) => void (at += ms) }
+}
+
+const open: { close(): void }[] = []
+const servers: TestServer[] = []
+afterEach(async () => {
+  for (const socket of open.splice(0)) socket.close()
+  for (const server of servers.splice(0)) await server.dispose()
+})
+
+async function stream(url: string, token: string, auth: { offset?: number; epoch?: string } = {}): Promise<Stream> {
+  const s = await openStream(url, token, auth)
+  open.push(s.socket)
+  return s
+}
+
+async function serve(options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
+  const server = await startTestServer(options)
+  servers.push(server)
+  return server
+}
+
+const post = (url: string, token: string, content: string) =>
+  http(url, 'POST', `/api/conversations/${CONV}/messages`, { token, body: { content, clientId: randomUUID() } }).then((result) => {
+    expect(result.status).toBe(201)
+    return result.body as { id: string; seq: number; content: string }
+  })
+
+describe('offsets and sync on the handshake', () => {
+  it('answers a handshake without an offset with sync:caughtUp at the current offset, then numbers each logged event 1 step on', async () => {
+    const server = await serve()
+    const alice = await login(server.url, ALICE)
+    const bob = await login(server.url, BOB)
+    const bobStream = await stream(server.url, bob.token)
+    const start = await bobStream.synced()
+    expect(start.event).toBe('sync:caughtUp')
+    expect(start.payload).toEqual({ offset: expect.any(Number), epoch: expect.any(String) })
+    const { offset } = start.payload
+
+    const aliceStream = await stream(server.url, alice.token)
+    const aliceStart = (await aliceStream.synced()).payload.offset
+    const sent = [await post(server.url, alice.token, 'one'), await post(server.url, alice.token, 'two')]
+    await vi.waitFor(() => expect(bobStream.logged()).toHaveLength(2), { timeout: 10_000 })
+    expect(bobStream.logged()).toEqual([
+      { event: 'message:new', payload: expect.objectContaining({ id: sent[0]!.id, content: 'one' }), offset: offset + 1 },
+      { event: 'message:new', payload: expect.objectContaining({ id: sent[1]!.id, content: 'two' }), offset: offset + 2 },
+    ])
+    await vi.waitFor(() => expect(aliceStream.logged()).toHaveLength(2), { timeout: 10_000 })
+    expect(aliceStream.logged().map((item) => [item.event, item.offset])).toEqual([
+      ['message:sent', aliceStart + 1],
+      ['message:sent', aliceStart + 2],
+    ])
+    // A replayed-looking payload is the stored message, field for field.
+    const stored = await http(server.url, 'GET', `/api/conversations/${CONV}/messages`, { token: alice.token })
+    expect(stored.body).toContainEqual(bobStream.logged()[1]!.payload)
+  })
+})
+
+describe('resume by offset', () => {
+  it('gives Bob, back after a server restart and 3 minutes away, exactly the events he missed, in order, then sync:caughtUp, then live ones', async () => {
+    const clock = manualClock()
+    const dataDir = freshDataDir()
+    try {
+      const first = await startTestServer({ dataDir, now: clock.now })
+      let bobToken = (await login(first.url, BOB)).token
+      const bobBefore = await stream(first.url, bobToken)
+      const { offset, epoch } = (await bobBefore.synced()).payload
+      bobBefore.socket.close()
+
+      const alice = (await login(first.url, ALICE)).token
+      const missed = [await post(first.url, alice, 'while away 1'), await post(first.url, alice, 'while away 2')]
+      const lesson = await http(first.url, 'POST', '/api/lessons', {
+        token: alice,
+        body: { tutorId: 'user-bob', subject: 'Resumed algebra', startsAt: new Date(clock.now() + 86_400_000).toISOString(), durationMinutes: 60 },
+      })
+      expect(lesson.status).toBe(201)
+      await first.close()
+
+      clock.advance(3 * MINUTE)
+      const second = await serve({ dataDir, now: clock.now })
+      bobToken = (await login(second.url, BOB)).token
+      const bob = await stream(second.url, bobToken, { offset, epoch })
+      const sync = await bob.synced()
+      expect(sync).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 3, epoch } })
+      expect(bob.items.slice(0, 4)).toEqual([
+        { event: 'message:new', payload: expect.objectContaining({ id: missed[0]!.id }), offset: offset + 1 },
+        { event: 'message:new', payload: expect.objectContaining({ id: missed[1]!.id }), offset: offset + 2 },
+        { event: 'lesson:created', payload: lesson.body, offset: offset + 3 },
+        sync,
+      ])
+
+      const live = await post(second.url, (await login(second.url, ALICE)).token, 'live again')
+      await vi.waitFor(() => expect(bob.logged()).toHaveLength(4), { timeout: 10_000 })
+      expect(bob.logged()[3]).toEqual({ event: 'message:new', payload: expect.objectContaining({ id: live.id }), offset: offset + 4 })
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
+  it('sends sync:gap at the current offset when the missed events are past the retention, and live events after it', async () => {
+    const clock = manualClock()
+    const server = await serve({ now: clock.now, eventRetentionSeconds: 60 })
+    const bobToken = (await login(server.url, BOB)).token
+    const before = await stream(server.url, bobToken)
+    const { offset, epoch } = (await before.synced()).payload
+    before.socket.close()
+    await post(server.url, (await login(server.url, ALICE)).token, 'old news')
+
+    clock.advance(61_000)
+    const bob = await stream(server.url, (await login(server.url, BOB)).token, { offset, epoch })
+    expect(await bob.synced()).toEqual({ event: 'sync:gap', payload: { offset: offset + 1, epoch } })
+    expect(bob.items[0]!.event).toBe('sync:gap')
+
+    // Up to date, nothing is missing however old the log is.
+    const current = await stream(server.url, (await login(server.url, BOB)).token, { offset: offset + 1, epoch })
+    expect((await current.synced()).event).toBe('sync:caughtUp')
+
+    const live = await post(server.url, (await login(server.url, ALICE)).token, 'new news')
+    await vi.waitFor(() => expect(bob.logged()).toHaveLength(1), { timeout: 10_000 })
+    expect(bob.logged()[0]).toEqual({ event: 'message:new', payload: expect.objectContaining({ id: live.id }), offset: offset + 2 })
+  })
+
+  it('prunes events past the retention (on the injected clock) from the database', async () => {
+    const clock = manualClock()
+    const server = await serve({ now: clock.now, eventRetentionSeconds: 60 })
+    await post(server.url, (await login(server.url, ALICE)).token, 'to be pruned')
+    clock.advance(30_000)
+    await post(server.url, (await login(server.url, ALICE)).token, 'to be kept')
+    await server.close()
+    clock.advance(31_000)
+    // Pruning runs at start (and every few minutes): the restarted server's log keeps only the younger send's events.
+    await (await startTestServer({ now: clock.now, eventRetentionSeconds: 60, dataDir: server.dataDir })).close()
+    const db = await openDatabase({ dataDir: server.dataDir })
+    try {
+      const rows = await db.query<{ payload: { content: string } }>(`select payload from user_events order by user_id`)
+      expect(rows.map((row) => row.payload.content)).toEqual(['to be kept', 'to be kept'])
+    } finally {
+      await db.close()
+    }
+  })
+
+  it('sends sync:gap past maxReplay, and replays up to it', async () => {
+    const server = await serve({ maxReplay: 3 })
+    const bobToken = (await login(server.url, BOB)).token
+    const before = await stream(server.url, bobToken)
+    const { offset, epoch } = (await before.synced()).payload
+    before.socket.close()
+    const alice = (await login(server.url, ALICE)).token
+    for (let i = 0; i < 4; i++) await post(server.url, alice, `burst ${i}`)
+
+    const tooFar = await stream(server.url, bobToken, { offset, epoch })
+    expect(await tooFar.synced()).toEqual({ event: 'sync:gap', payload: { offset: offset + 4, epoch } })
+    expect(tooFar.logged()).toEqual([])
+
+    const justEnough = await stream(server.url, bobToken, { offset: offset + 1, epoch })
+    expect(await justEnough.synced()).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 4, epoch } })
+    expect(justEnough.logged().map((item) => item.offset)).toEqual([offset + 2, offset + 3, offset + 4])
+  })
+
+})
+
+describe('resume refused', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer()
+  })
+  afterAll(() => server?.dispose())
+
+  it.each([
+    ['another epoch', { offset: 0, epoch: 'another-database' }],
+    ['an offset beyond the log', { offset: 1e9 }],
+    ['a malformed offset', { offset: 'seven' as unknown as number }],
+    ['a negative offset', { offset: -1 }],
+  ])('sends sync:gap for %s, and the server keeps serving', async (_name, auth) => {
+    const bob = (await login(server.url, BOB)).token
+    const s = await stream(server.url, bob, auth)
+    const sync = await s.synced()
+    expect(sync.event).toBe('sync:gap')
+    expect(s.logged()).toEqual([])
+    expect(await emitAck(s.socket, 'conversation:leave', CONV)).toEqual({ ok: true, data: null })
+  })
+})
+
+describe('replay hand-over', () => {
+  it('delivers events committed during a replay once, in offset order, after the replayed ones', async () => {
+    const server = await serve()
+    const bobToken = (await login(server.url, BOB)).token
+    const before = await stream(server.url, bobToken)
+    const { offset, epoch } = (await before.synced()).payload
+    before.socket.close()
+    const alice = await stream(server.url, (await login(server.url, ALICE)).token)
+    const send = (i: number) => emitAck(alice.socket, 'message:send', { conversationId: CONV, content: `m${i}`, clientId: `handover-${i}` })
+
+    const backlog = 300
+    const during = 100
+    await Promise.all(Array.from({ length: backlog }, (_, i) => send(i)))
+    // Bob resumes while Alice keeps sending: some commit before his log is read, some during the replay, some after.
+    const resuming = stream(server.url, bobToken, { offset, epoch })
+    const sends = Array.from({ length: during }, (_, i) => send(backlog + i))
+    const bob = await resuming
+    const acks = await Promise.all(sends)
+    expect(acks.every((ack) => ack.ok)).toBe(true)
+
+    const total = backlog + during
+    await vi.waitFor(() => expect(bob.logged().length).toBeGreaterThanOrEqual(total), { timeout: 20_000 })
+    const sync = await bob.synced()
+    expect(sync.event).toBe('sync:caughtUp')
+    const offsets = bob.logged().map((item) => item.offset)
+    expect(offsets).toEqual(Array.from({ length: total }, (_, i) => offset + 1 + i))
+    expect(bob.logged().map((item) => item.payload.content)).toEqual(Array.from({ length: total }, (_, i) => `m${i}`))
+    // sync:caughtUp sits between the replayed events and the live ones.
+    const at = bob.items.indexOf(sync)
+    expect(bob.items.slice(0, at).every((item) => item.offset! <= sync.payload.offset)).toBe(true)
+    expect(bob.items.slice(at + 1).every((item) => item.offset! > sync.payload.offset)).toBe(true)
+  })
+})
