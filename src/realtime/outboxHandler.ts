@@ -122,7 +122,9 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
   }
 
   // Run to completion (like an actor's mailbox): an event raised while effects run (a dispatched action coming back,
-  // a lock granted at once) waits for them, and reads the store only when its turn comes.
+  // a timer, an ack) waits for them, and reads the store only when its turn comes. One exception: a lock granted
+  // inside `request` (it was free) is taken at once, before the rest of the effects of the event that asked for it,
+  // so a send's emit goes before its pending copy's cache patch whether the lock was held already or free.
   const queue: OutboxEventBody[] = []
   let running = false
   function send(event: OutboxEventBody) {
@@ -130,18 +132,20 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     if (running) return
     running = true
     try {
-      for (let next = queue.shift(); next; next = queue.shift()) {
-        const before = state
-        const [after, effects] = transition(state, { ...next, view: view() } as OutboxEvent)
-        state = after
-        // A new mirror starts from nothing written: what the outbox holds then is written at the next persist.
-        if (before.mirroring !== after.mirroring) saved = []
-        for (const effect of effects) perform(effect)
-      }
+      for (let next = queue.shift(); next; next = queue.shift()) process(next)
     } finally {
       running = false
       queue.length = 0
     }
+  }
+
+  function process(event: OutboxEventBody) {
+    const before = state
+    const [after, effects] = transition(state, { ...event, view: view() } as OutboxEvent)
+    state = after
+    // A new mirror starts from nothing written: what the outbox holds then is written at the next persist.
+    if (before.mirroring !== after.mirroring) saved = []
+    for (const effect of effects) perform(effect)
   }
 
   function perform(effect: OutboxEffect) {
@@ -188,14 +192,18 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
   function requestLock() {
     const session = ctx.session
     let granted = false
+    let requesting = true
     const giveUp = ctx.lock.request(`talemy.outbox.${userId() ?? 'anonymous'}`, (release) => {
       if (session !== ctx.session) return release()
       granted = true
       letGo = release
-      send({ type: 'lockGranted' })
+      if (!requesting) send({ type: 'lockGranted' })
     })
-    // Granted inside `request` (a free lock): `letGo` is already the release.
+    requesting = false
+    // Granted inside `request` (a free lock): `letGo` is already the release, and the grant is taken now (see `send`).
     if (!granted) letGo = giveUp
+    else if (running) process({ type: 'lockGranted' })
+    else send({ type: 'lockGranted' })
   }
 
   async function viaHttp(entry: PendingMessage): Promise<SendOutcome> {

@@ -252,11 +252,18 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
         else step.effects.push({ type: 'patchThread', conversationId: entry.conversationId, change: { kind: 'add', entry } })
       }
       return
-    case 'lockGranted':
+    case 'lockGranted': {
       if (step.state.lock.status !== 'requested') return void step.effects.push({ type: 'releaseLock' })
       step.state.lock = { status: 'held' }
-      step.effects.push({ type: 'dispatch', action: drainStarted() })
-      return drainAll(step)
+      const from = step.effects.length
+      drainAll(step)
+      // The sends go first (the hot path), then the action that tells the store; before `drainStopped` when nothing
+      // was left to send.
+      const started: OutboxEffect = { type: 'dispatch', action: drainStarted() }
+      if (step.state.lock.status === 'held') step.effects.push(started)
+      else step.effects.splice(from, 0, started)
+      return
+    }
     case 'settled':
       // A try of a lane that was reset meanwhile (a new session) is nobody's.
       if (!isSending(step.state.lanes[event.conversationId], event.clientId)) return

@@ -209,3 +209,31 @@ describe('durable outbox, first send of a page', () => {
     expect(savedIds(storage)).toEqual(['k1'])
   })
 })
+
+describe('the emit goes first', () => {
+  test('a send leaves on the socket before its pending copy is in the cache, whether the lock was free or held', async () => {
+    const storage = createMemoryStorage()
+    const { store, socket, thread } = tab('http://unused.test', storage, { drainLock: createMemoryLock() })
+    await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
+    await store.dispatch(api.util.upsertQueryData('getMessages', 'c2', [message(1, { conversationId: 'c2' })]))
+    socket().serverConnect()
+    // What the emitted message's cached thread held at the moment of each emit.
+    const seen: string[][] = []
+    const timeout = socket().timeout.bind(socket())
+    socket().timeout = (ms: number) => {
+      const timed = timeout(ms)
+      return {
+        emit: (event: string, ...args: unknown[]) => {
+          seen.push(thread((args[0] as { conversationId: string }).conversationId).map((m) => m.id))
+          timed.emit(event, ...args)
+        },
+      }
+    }
+    store.dispatch(send('k1')) // the lock is free: granted inside `request`, taken before the pending copy's patch
+    store.dispatch(send('x1', 'c2')) // the lock is held (k1 is in flight)
+    expect(seen).toEqual([['m1'], ['m1']])
+    expect(thread('c1').map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual(['m1:-', 'k1:pending'])
+    expect(thread('c2').map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual(['m1:-', 'x1:pending'])
+    store.dispatch(shutdown())
+  })
+})

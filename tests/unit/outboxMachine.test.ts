@@ -95,7 +95,15 @@ const rows: Row[] = [
     { type: 'lockGranted' },
     view([k1, k2, x1]),
     state({ lock: { status: 'held' }, lanes: { c1: { status: 'sending', clientId: 'k1' }, c2: { status: 'sending', clientId: 'x1' } } }),
-    [{ type: 'dispatch', action: drainStarted() }, { type: 'attempt', entry: k1 }, { type: 'attempt', entry: x1 }],
+    [{ type: 'attempt', entry: k1 }, { type: 'attempt', entry: x1 }, { type: 'dispatch', action: drainStarted() }],
+  ],
+  [
+    'a grant when nothing is left to send: started, then given back at once',
+    state({ lock: { status: 'requested' } }),
+    { type: 'lockGranted' },
+    view([]),
+    state(),
+    [{ type: 'dispatch', action: drainStarted() }, { type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
   ],
   ['a grant nobody waits for is given back', state(), { type: 'lockGranted' }, view([k1]), state(), [{ type: 'releaseLock' }]],
   // settled
