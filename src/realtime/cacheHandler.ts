@@ -1,6 +1,6 @@
 import { SERVER_EVENTS } from '../contract'
 import { LIST } from '../api'
-import { catchUpStarted, connected, sendConfirmed, serverEventActions, sessionEnded, sessionStarted, shutdown } from './actions'
+import { catchUpStarted, sendConfirmed, serverEventActions, sessionEnded, sessionStarted, shutdown, syncGap } from './actions'
 import { cacheWorkForBurst, queryKey, type CacheTag, type QueuedEvent } from './cacheWork'
 import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
@@ -15,8 +15,6 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
   const { dispatch } = ctx.mwApi
   let queue: QueuedEvent[] = []
   let scheduled = false
-  /** Whether this session was connected before: the next `connected` is a reconnect. */
-  let wasConnected = false
 
   /** What events feed: the lists, and every cached thread. */
   function catchUpTags(): CacheTag[] {
@@ -59,18 +57,14 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
       // Work queued for the previous session must not touch the next one's cache.
       queue = []
       ctx.coalescer.cancel()
-      wasConnected = false
       return
     }
-    if (connected.match(action)) {
-      // Catch-up: a session the server recovered missed nothing; otherwise what events feed is refetched once,
-      // its tags gathered with any other invalidation of the same window.
-      if (wasConnected && !action.payload.recovered) {
-        const tags = catchUpTags()
-        dispatch(catchUpStarted({ tags: tags.length }))
-        ctx.coalescer.add(tags)
-      }
-      wasConnected = true
+    if (syncGap.match(action)) {
+      // The server could not replay what was missed: what events feed is refetched once, its tags gathered with any
+      // other invalidation of the same window. A resume without a gap costs nothing: the missed events were replayed.
+      const tags = catchUpTags()
+      dispatch(catchUpStarted({ tags: tags.length }))
+      ctx.coalescer.add(tags)
       return
     }
     if (sendConfirmed.match(action)) {
