@@ -25,7 +25,7 @@ export { AUTH_STORAGE_KEY, createMemoryStorage, devToolsActionSanitizer, devTool
 export type RealtimeOptions = Partial<
   Pick<
     SocketMiddlewareOptions,
-    'drainLock' | 'outboxLimit' | 'retryTriggers' | 'invalidationWindowMs' | 'ackTimeoutMs' | 'backoff' | 'random' | 'socketOptions'
+    'drainLock' | 'outboxLimit' | 'retryTriggers' | 'invalidationWindowMs' | 'ackTimeoutMs' | 'backoff' | 'random' | 'socketOptions' | 'resumeHoldMs'
   >
 >
 

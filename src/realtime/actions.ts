@@ -1,5 +1,5 @@
 import { createAction, prepareAutoBatched, SHOULD_AUTOBATCH } from '@reduxjs/toolkit'
-import type { ErrorCode, Id, Message, ServerEventName, ServerEventPayload, ValidationIssue } from '../contract'
+import type { ErrorCode, Id, Message, ServerEventName, ServerEventPayload, SyncPayload, ValidationIssue } from '../contract'
 import type { PendingMessage } from './socketSlice'
 
 /** Every action of the realtime layer is `socket/…`; matching is always by `.match`, never by comparing strings. */
@@ -99,10 +99,20 @@ export const connectFailed = createAction<ConnectionError>(`${PREFIX}connectFail
 export const joinFailed = createAction<{ conversationId: Id; code: ConnectionErrorCode }>(`${PREFIX}joinFailed`)
 
 /** A server event whose payload failed the contract's schema; nothing else changes. */
-export const eventRejected = createAction(`${PREFIX}eventRejected`, (payload: { event: string; issues: ValidationIssue[] }) => ({
-  payload,
-  meta: { [SHOULD_AUTOBATCH]: true as const },
-}))
+export const eventRejected = createAction(
+  `${PREFIX}eventRejected`,
+  // A logged event keeps its place in the log even when its payload is refused: the offset still advances past it.
+  (payload: { event: string; issues: ValidationIssue[] }, offset?: number) => ({
+    payload,
+    meta: { [SHOULD_AUTOBATCH]: true as const, ...(offset === undefined ? {} : { offset }) } as EventActionMeta,
+  }),
+)
+
+/** The meta of a server event's action: auto-batched, and the event's place in the user's log when it was logged. */
+export interface EventActionMeta {
+  [SHOULD_AUTOBATCH]: true
+  offset?: number
+}
 
 // --- Internal (visible in DevTools, not part of the contract) -----------------------------------------------------
 
@@ -159,7 +169,23 @@ export const drainStopped = createAction(`${PREFIX}drainStopped`)
 /** The browser came online or the tab became visible: waiting reconnects and network retries go at once. */
 export const retryNow = createAction<{ reason: 'online' | 'visible' }>(`${PREFIX}retryNow`)
 
-/** A reconnect the server did not recover: what events feed is refetched once (its tags invalidated together). */
+/**
+ * The server sent every logged event after the handshake's offset (or, without one, told the current offset): live
+ * events follow. `recovered`: this handshake resumed from an offset without a gap (what `socket/connected` cannot know
+ * yet, so its own `recovered` stays Socket.IO's, always false here).
+ */
+export const syncCaughtUp = createAction<SyncPayload & { recovered: boolean }>(`${PREFIX}sync:caughtUp`)
+
+/** The server could not replay every missed event: the offset is adopted and what is cached is refetched, once. */
+export const syncGap = createAction<SyncPayload>(`${PREFIX}sync:gap`)
+
+/**
+ * Events above the applied offset + 1 were held and the missing ones did not come in time: the socket reconnects
+ * and resumes from `offset`.
+ */
+export const resumeStalled = createAction<{ offset: number | null; held: number }>(`${PREFIX}resumeStalled`)
+
+/** A `sync:gap`: what events feed is refetched once (its tags invalidated together). */
 export const catchUpStarted = createAction<{ tags: number }>(`${PREFIX}catchUpStarted`)
 
 /**
@@ -178,7 +204,10 @@ export const socketHolderRequested = createAction(`${PREFIX}socketHolderRequeste
 
 function serverEventAction<E extends ServerEventName>(event: E) {
   // Auto-batched: a burst of events and their cache patches notifies subscribers once (RTK's autoBatchEnhancer).
-  return createAction(`${PREFIX}${event}`, prepareAutoBatched<ServerEventPayload<E>>())
+  return createAction(`${PREFIX}${event}`, (payload: ServerEventPayload<E>, offset?: number) => ({
+    payload,
+    meta: { [SHOULD_AUTOBATCH]: true as const, ...(offset === undefined ? {} : { offset }) } as EventActionMeta,
+  }))
 }
 
 /** One action creator per server event, `socket/<event>`, keyed by the contract's event map. */

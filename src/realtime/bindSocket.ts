@@ -1,8 +1,11 @@
 import type { Dispatch, UnknownAction } from '@reduxjs/toolkit'
 import {
+  eventMetaSchema,
   isErrorCode,
   parse,
   SERVER_EVENTS,
+  SYNC_EVENTS,
+  syncPayloadSchema,
   serverEvents,
   type ServerEventName,
   type ServerEventSpec,
@@ -16,6 +19,7 @@ import {
   internalError,
   serverEventActions,
 } from './actions'
+import { directSink, type ResumeSink } from './resumeHandler'
 import type { AppSocket } from './types'
 
 type Listener = (...args: unknown[]) => void
@@ -49,11 +53,13 @@ const codeOf = (message: string) => (isErrorCode(message) ? message : ('NETWORK'
 /**
  * The one impure edge of the layer: turns everything the socket (and its manager) says into actions. Server payloads
  * are validated against the contract's schema first; a payload that fails becomes `socket/eventRejected` only.
+ * Logged events with their `{ offset }` and the `sync:*` events go to `resume` (the middleware's offset gate, which
+ * dispatches them in order and once); without one they are dispatched as they come.
  * Returns the teardown that removes every listener it added.
  *
  * @example const teardown = bindSocket(socket, store.dispatch); … teardown()
  */
-export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>): () => void {
+export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>, resume: ResumeSink = directSink(dispatch)): () => void {
   const emitter = socket as unknown as Emitter
 
   // A throwing reducer must not escape into Socket.IO's emitter (it would skip the other listeners of the event).
@@ -68,7 +74,7 @@ export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>)
     }
 
   // An event the contract does not know is rejected too (visible in DevTools), never passed on.
-  const known = new Set<string>(SERVER_EVENTS)
+  const known = new Set<string>([...SERVER_EVENTS, ...SYNC_EVENTS])
   const onAny = guarded('onAny', (event) => {
     const name = String(event)
     if (!known.has(name)) dispatch(eventRejected({ event: name.slice(0, 100), issues: [{ path: '', message: 'unknown event' }] }))
@@ -81,8 +87,28 @@ export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>)
     on(emitter, 'connect', guarded('connect', () => dispatch(connected({ socketId: socket.id ?? '', recovered: socket.recovered === true })))),
     on(emitter, 'disconnect', guarded('disconnect', (reason) => dispatch(disconnected({ reason: String(reason) })))),
     on(emitter, 'connect_error', guarded('connect_error', (error) => dispatch(connectFailed(connectErrorOf(error))))),
-    ...SERVER_EVENTS.map((event) => on(emitter, event, guarded(event, (payload) => dispatch(serverEventAction(event, payload))))),
+    ...SERVER_EVENTS.map((event) => on(emitter, event, guarded(event, (payload, meta) => logged(event, payload, meta)))),
+    ...SYNC_EVENTS.map((event) =>
+      on(
+        emitter,
+        event,
+        guarded(event, (payload) => {
+          const result = parse(syncPayloadSchema, payload)
+          if (result.ok) resume.sync(event, result.value)
+          else dispatch(eventRejected({ event, issues: result.issues }))
+        }),
+      ),
+    ),
   ]
+
+  function logged(event: ServerEventName, payload: unknown, meta: unknown) {
+    // An emitter that sends no offset (a synthetic burst, an older server) is passed on as it comes.
+    if (meta === undefined) return dispatch(serverEventAction(event, payload))
+    const parsed = parse(eventMetaSchema, meta)
+    if (!parsed.ok) return dispatch(eventRejected({ event, issues: parsed.issues.map((i) => ({ ...i, path: `meta.${i.path}` })) }))
+    // A refused payload still takes its place in the log: the gate moves past it rather than wait for it.
+    resume.logged(serverEventAction(event, payload, parsed.value.offset), parsed.value.offset)
+  }
 
   return () => {
     for (const off of offs.splice(0)) off()
@@ -104,15 +130,15 @@ function tooLong(limits: Readonly<Record<string, number | undefined>>, value: un
  * it has one; the schema for everything else and for the issues): `socket/<event>` with the fresh value, or
  * `socket/eventRejected` with the issues.
  */
-export function serverEventAction(event: ServerEventName, payload: unknown): UnknownAction {
+export function serverEventAction(event: ServerEventName, payload: unknown, offset?: number): UnknownAction {
   const spec = serverEvents[event] as ServerEventSpec<ServerEventName>
   let value = spec.check?.(payload) ?? null
   if (value === null) {
     const result = parse(spec.schema, payload)
-    if (!result.ok) return eventRejected({ event, issues: result.issues })
+    if (!result.ok) return eventRejected({ event, issues: result.issues }, offset)
     value = result.value
   }
   const issues = tooLong(spec.textLimits as Record<string, number | undefined>, value)
-  if (issues.length > 0) return eventRejected({ event, issues })
-  return (serverEventActions[event] as (payload: unknown) => UnknownAction)(value)
+  if (issues.length > 0) return eventRejected({ event, issues }, offset)
+  return (serverEventActions[event] as (payload: unknown, offset?: number) => UnknownAction)(value, offset)
 }

@@ -1,9 +1,23 @@
+import { isAnyOf } from '@reduxjs/toolkit'
 import { SERVER_EVENTS } from '../contract'
-import { LIST } from '../api'
-import { catchUpStarted, connected, sendConfirmed, serverEventActions, sessionEnded, sessionStarted, shutdown } from './actions'
+import { api, LIST } from '../api'
+import { catchUpStarted, sendConfirmed, serverEventActions, sessionEnded, sessionStarted, shutdown, syncGap } from './actions'
 import { cacheWorkForBurst, queryKey, type CacheTag, type QueuedEvent } from './cacheWork'
 import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
+
+const { getMessages, getConversations, getLessons, getContactRequests } = api.endpoints
+/** A read of an entry events patch has landed (or failed): the events that waited for it run again. */
+const readLanded = isAnyOf(
+  getMessages.matchFulfilled,
+  getMessages.matchRejected,
+  getConversations.matchFulfilled,
+  getConversations.matchRejected,
+  getLessons.matchFulfilled,
+  getLessons.matchRejected,
+  getContactRequests.matchFulfilled,
+  getContactRequests.matchRejected,
+)
 
 /**
  * Server event action → cache work. The event's action is in the store (and DevTools) at once; its cache work is
@@ -15,8 +29,8 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
   const { dispatch } = ctx.mwApi
   let queue: QueuedEvent[] = []
   let scheduled = false
-  /** Whether this session was connected before: the next `connected` is a reconnect. */
-  let wasConnected = false
+  /** Events whose cache entry was being read: applied (again) once the read lands, or they could fall between. */
+  let parked: QueuedEvent[] = []
 
   /** What events feed: the lists, and every cached thread. */
   function catchUpTags(): CacheTag[] {
@@ -41,7 +55,9 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
     queue = []
     if (burst.length === 0) return
     try {
-      ctx.applyCacheWork(cacheWorkForBurst(burst, ctx.view()))
+      const work = cacheWorkForBurst(burst, ctx.view())
+      if (work.parked) parked.push(...work.parked)
+      ctx.applyCacheWork(work)
     } catch (error) {
       ctx.report('cache', error)
     }
@@ -58,19 +74,22 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
     if (sessionStarted.match(action) || sessionEnded.match(action) || shutdown.match(action)) {
       // Work queued for the previous session must not touch the next one's cache.
       queue = []
+      parked = []
       ctx.coalescer.cancel()
-      wasConnected = false
       return
     }
-    if (connected.match(action)) {
-      // Catch-up: a session the server recovered missed nothing; otherwise what events feed is refetched once,
-      // its tags gathered with any other invalidation of the same window.
-      if (wasConnected && !action.payload.recovered) {
-        const tags = catchUpTags()
-        dispatch(catchUpStarted({ tags: tags.length }))
-        ctx.coalescer.add(tags)
-      }
-      wasConnected = true
+    if (readLanded(action) && parked.length > 0) {
+      const waiting = parked
+      parked = []
+      for (const item of waiting) enqueue(item)
+      return
+    }
+    if (syncGap.match(action)) {
+      // The server could not replay what was missed: what events feed is refetched once, its tags gathered with any
+      // other invalidation of the same window. A resume without a gap costs nothing: the missed events were replayed.
+      const tags = catchUpTags()
+      dispatch(catchUpStarted({ tags: tags.length }))
+      ctx.coalescer.add(tags)
       return
     }
     if (sendConfirmed.match(action)) {

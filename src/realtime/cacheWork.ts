@@ -21,10 +21,20 @@ export interface CacheTag {
   id: string
 }
 
-/** What one event asks of the cache: patches where the data is cached, invalidations where it is not patchable. */
+/**
+ * What one event asks of the cache: patches where the data is cached, invalidations where it is not patchable, and
+ * `awaitRead` when an entry it lands on is being read: the event is applied again once that read lands (patches are
+ * idempotent), so an event never falls between a read and the stream.
+ */
 export interface CacheWork {
   patches: QueryPatch[]
   invalidate: CacheTag[]
+  awaitRead?: true
+}
+
+/** A burst's work, with the events to run again when the reads they wait for land. */
+export interface BurstWork extends CacheWork {
+  parked?: QueuedEvent[]
 }
 
 /** The part of a cache entry the table reads (RTK Query's `QuerySubState`). */
@@ -59,15 +69,17 @@ export function queryKey(query: PatchableQuery): string {
 
 const noWork = (): CacheWork => ({ patches: [], invalidate: [] })
 
-type Read<T> = { kind: 'absent' } | { kind: 'unpatchable' } | { kind: 'data'; data: T; refetching: boolean }
+type Read<T> = { kind: 'absent' } | { kind: 'inFlight' } | { kind: 'unpatchable' } | { kind: 'data'; data: T; refetching: boolean }
 
 function read<T>(view: CacheView, query: PatchableQuery): Read<T> {
   const entry = view.queries[queryKey(query)]
   if (!entry || entry.status === 'uninitialized') return { kind: 'absent' }
-  if (!Array.isArray(entry.data)) return { kind: 'unpatchable' }
-  // A refetch in flight may answer without this change and overwrite the patch: patch now and refetch after it.
+  if (!Array.isArray(entry.data)) return entry.status === 'pending' ? { kind: 'inFlight' } : { kind: 'unpatchable' }
+  // A refetch in flight may answer without this change and overwrite the patch: patch now, and again once it lands.
   return { kind: 'data', data: entry.data as T, refetching: entry.status === 'pending' }
 }
+
+const awaitsRead = (entry: Read<unknown>) => entry.kind === 'inFlight' || (entry.kind === 'data' && entry.refetching)
 
 // --- Threads ------------------------------------------------------------------------------------------------------
 
@@ -233,9 +245,12 @@ function listWork(
 ): CacheWork {
   const entry = read<never[]>(view, query)
   if (entry.kind === 'absent') return work
+  if (awaitsRead(entry)) work.awaitRead = true
+  if (entry.kind === 'inFlight') return work
   const patches = entry.kind === 'data' ? patchesFor(entry.data) : null
   if (patches && patches.length > 0) work.patches.push({ ...query, patches })
-  if (patches === null || (entry.kind === 'data' && entry.refetching)) work.invalidate.push({ type: tag, id: LIST })
+  // Not in the list (or not a list): only a read can tell where it goes; a read in flight will.
+  if (patches === null && !work.awaitRead) work.invalidate.push({ type: tag, id: LIST })
   return work
 }
 
@@ -261,9 +276,8 @@ function messageWork(message: Message, view: CacheView, own: boolean): CacheWork
     const patches = upsertMessagePatches(thread.data, message, own ? 'sent' : undefined)
     if (patches.length > 0) work.patches.push({ endpointName: 'getMessages', arg: message.conversationId, patches })
   }
-  if (gap || thread.kind === 'unpatchable' || (thread.kind === 'data' && thread.refetching)) {
-    work.invalidate.push({ type: 'Message', id: message.conversationId })
-  }
+  if (awaitsRead(thread)) work.awaitRead = true
+  else if (gap || thread.kind === 'unpatchable') work.invalidate.push({ type: 'Message', id: message.conversationId })
   // While the user has the conversation open (joined), the server marks new messages read for them.
   const countUnread = !own && message.senderId !== view.userId && !view.rooms.includes(message.conversationId)
   return listWork(work, view, { endpointName: 'getConversations', arg: undefined }, 'Conversation', (list) =>
@@ -361,10 +375,17 @@ function applyArrayPatch(array: unknown[], patch: Patch): void {
  * @example cacheWorkForBurst([{ event: 'message:new', payload: m3 }, { event: 'message:new', payload: m4 }], view)
  * // { patches: [{ endpointName: 'getMessages', arg: 'c1', patches: [{ op: 'replace', path: [], value: [m1, m2, m3, m4] }] }], invalidate: [] }
  */
-export function cacheWorkForBurst(events: readonly QueuedEvent[], view: CacheView): CacheWork {
+export function cacheWorkForBurst(events: readonly QueuedEvent[], view: CacheView): BurstWork {
   const fold = createFold(view)
-  for (const { event, payload } of events) fold.add(cacheWorkFor(event, payload as never, fold.view))
-  return fold.result()
+  const parked: QueuedEvent[] = []
+  for (const queued of events) {
+    const work = cacheWorkFor(queued.event, queued.payload as never, fold.view)
+    if (work.awaitRead) parked.push(queued)
+    fold.add(work)
+  }
+  const result: BurstWork = fold.result()
+  if (parked.length > 0) result.parked = parked
+  return result
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
 import { api, refreshSession, type RefreshOutcome } from '../api'
-import { connect, connected, connectFailed, disconnect, disconnected, renewFailed, retryNow, sessionEnded, sessionExpired, sessionStarted, shutdown } from './actions'
+import type { HandshakeAuth } from '../contract'
+import { connect, connected, connectFailed, disconnect, disconnected, renewFailed, resumeStalled, retryNow, sessionEnded, sessionExpired, sessionStarted, shutdown } from './actions'
 import { emitWithAck } from './ack'
 import { backoffDelay } from './backoff'
 import { bindSocket } from './bindSocket'
@@ -42,6 +43,13 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   let timer: TimerHandle | null = null
 
   const status = () => getState().socket.connection.status
+
+  /** The handshake's `auth`: the token, and the offset to resume from (with its epoch) once the store has one. */
+  const handshakeAuth = (current: S): HandshakeAuth => {
+    const token = options.selectToken(current) ?? ''
+    const { offset, epoch } = current.socket.connection
+    return offset !== null && epoch !== null ? { token, offset, epoch } : { token }
+  }
 
   function send(event: ConnectionEvent) {
     const [next, effects] = transition(state, event)
@@ -96,11 +104,12 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       reconnection: false,
       // Each store owns its own connection: never share io()'s cached manager with another store (or tab in tests).
       forceNew: true,
-      // Read at every handshake, reconnects included, so a refreshed token is used without recreating the socket.
-      auth: (cb: (data: object) => void) => cb({ token: options.selectToken(getState()) ?? '' }),
+      // Read at every handshake, reconnects included, so a refreshed token is used without recreating the socket, and
+      // the offset applied so far is resumed from.
+      auth: (cb: (data: object) => void) => cb(handshakeAuth(getState())),
     }) as AppSocket
     ctx.socket = socket
-    const unbindSocket = bindSocket(socket, dispatch)
+    const unbindSocket = bindSocket(socket, dispatch, ctx.resume)
     ctx.holder.set(socket)
     const untrigger = triggers((reason) => dispatch(retryNow({ reason })))
     unbind = () => {
@@ -177,6 +186,8 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       send({ type: 'refreshFailed', connectionStatus: status() })
     } else if (options.tokenRefreshed?.match(action)) {
       send({ type: 'tokenRefreshed', token: options.selectToken(getState()) ?? null, connectionStatus: status() })
+    } else if (resumeStalled.match(action)) {
+      send({ type: 'resync' })
     } else if (retryNow.match(action)) {
       send({ type: 'retryNow' })
     } else if (connected.match(action)) {

@@ -40,6 +40,8 @@ export type ConnectionEvent =
   | { type: 'tokenRefreshed'; token: string | null; connectionStatus: ConnectionStatus }
   /** An HTTP request could not get a fresh token. */
   | { type: 'refreshFailed'; connectionStatus: ConnectionStatus }
+  /** Logged events were missing and did not come: resume from the applied offset on a new socket. */
+  | { type: 'resync' }
 
 /** What the runner does for the machine, through its injected edges. */
 export type ConnectionEffect =
@@ -184,6 +186,15 @@ export const connectionTransition =
           return attemptNow(state, cancelIfWaiting(state))
         }
         return same
+
+      case 'resync':
+        // Only a live socket: one that is (re)connecting resumes from the offset at its handshake anyway. The old
+        // socket is unbound before it closes, so its `disconnect` feeds nothing; the new one is a plain attempt.
+        if (state.status !== 'open') return same
+        return [
+          { status: 'handshaking', attempt: 1, refreshed: false },
+          [{ type: 'destroySocket' }, { type: 'createSocket' }, { type: 'dispatch', action: reconnecting({ attempt: 1 }) }, { type: 'handshake' }],
+        ]
 
       case 'refreshFailed':
         if (event.connectionStatus === 'idle' || event.connectionStatus === 'unauthorized') return same

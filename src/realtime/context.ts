@@ -11,7 +11,9 @@ import { createTagCoalescer, type TagCoalescer } from './coalescer'
 import { defaultDrainLock, type DrainLock } from './drainLock'
 import type { StorageLike } from './outboxStorage'
 import type { RetryTriggers } from './triggers'
+import type { ResumeSink } from './resumeHandler'
 import { hostTimers, type Timers } from './timers'
+import { directSink } from './resumeHandler'
 
 /** Anything with RTK's `.match` (an action creator, `isAnyOf(...)`). */
 export interface ActionMatcher {
@@ -67,6 +69,11 @@ export interface SocketMiddlewareOptions<S extends SocketRootState = SocketRootS
   timers?: Timers
   /** Tags invalidated by events are flushed at most once per window, in ms. Default 250. */
   invalidationWindowMs?: number
+  /**
+   * How long logged events above a hole in the offsets wait for the missing ones before the socket reconnects and
+   * resumes from the applied offset, in ms (through `timers`). Default 2,000.
+   */
+  resumeHoldMs?: number
 }
 
 /** What the handlers share; one per store (created when the middleware is applied). */
@@ -85,6 +92,8 @@ export interface Context<S extends SocketRootState = SocketRootState> {
   readonly lock: DrainLock
   readonly coalescer: TagCoalescer
   readonly outboxLimit: number
+  /** Where `bindSocket` hands logged and sync events (the offset gate, set by `buildResumeHandler`). */
+  resume: ResumeSink
   view(state?: S): CacheView
   applyCacheWork(work: CacheWork): void
   report(where: string, error: unknown): void
@@ -118,6 +127,7 @@ export function createContext<S extends SocketRootState>(
     lock: options.drainLock ?? defaultDrainLock(options.storage),
     coalescer,
     outboxLimit: options.outboxLimit ?? 500,
+    resume: directSink(mwApi.dispatch),
     view(state = mwApi.getState()) {
       const queries = (state as { api?: { queries?: CacheView['queries'] } }).api?.queries ?? {}
       return { queries, userId: options.selectUserId?.(state) ?? null, rooms: state.socket.rooms }

@@ -6,6 +6,7 @@ import type { SocketRootState } from './socketSlice'
 import { createContext, type Handler, type SocketMiddlewareOptions } from './context'
 import { buildOutboxHandler } from './outboxHandler'
 import { buildRoomsHandler } from './roomsHandler'
+import { buildResumeHandler } from './resumeHandler'
 import { createSocketHolder, type SocketHolder } from './socketHolder'
 
 /** What the middleware adds to `dispatch`: asking for the socket holder answers with it (see `useSocket`). */
@@ -33,6 +34,7 @@ export function createSocketMiddleware<S extends SocketRootState>(
     const ctx = createContext(options, mwApi as never, holder) as ReturnType<typeof createContext<S>>
     const handlers: Handler<S>[] = [
       buildConnectionHandler(ctx),
+      buildResumeHandler(ctx),
       buildRoomsHandler(ctx),
       buildOutboxHandler(ctx),
       buildCacheHandler(ctx),

@@ -1,4 +1,4 @@
-import { createSlice } from '@reduxjs/toolkit'
+import { createSlice, isAnyOf, type UnknownAction } from '@reduxjs/toolkit'
 import type { Id } from '../contract'
 import {
   connect,
@@ -22,6 +22,9 @@ import {
   sessionStarted,
   outboxRestored,
   sendRejected,
+  eventRejected,
+  syncCaughtUp,
+  syncGap,
   type ConnectionError,
   type SendRejection,
   type SendError,
@@ -39,6 +42,15 @@ export interface Connection {
   attempt: number
   /** ISO-8601 time of the last successful handshake. */
   lastConnectedAt: string | null
+  /**
+   * The last offset of the user's event log this store applied (every one before it applied too), or `null` before
+   * the first `sync:*`. Sent at each handshake to resume from; kept in memory only (a reloaded page starts afresh).
+   */
+  offset: number | null
+  /** The log `offset` counts in (a new database is a new epoch): sent with the offset. */
+  epoch: string | null
+  /** From each handshake until its `sync:caughtUp` or `sync:gap`: the missed events are still coming. */
+  syncing: boolean
 }
 
 /** A message the server has not confirmed yet: `pending` (being sent or retried) or `failed` (refused). */
@@ -69,6 +81,9 @@ export const initialConnection: Connection = {
   error: null,
   attempt: 0,
   lastConnectedAt: null,
+  offset: null,
+  epoch: null,
+  syncing: false,
 }
 
 export const initialSocketState: SocketState = { connection: initialConnection, rooms: [], outbox: [], rejectedSend: null }
@@ -115,6 +130,9 @@ export const socketSlice = createSlice({
           error: null,
           attempt: 0,
           lastConnectedAt: action.meta.at,
+          offset: state.connection.offset,
+          epoch: state.connection.epoch,
+          syncing: true,
         }
       })
       .addCase(disconnected, (state, action) => {
@@ -148,6 +166,18 @@ export const socketSlice = createSlice({
         }
       })
       .addCase(sessionEnded, () => initialSocketState)
+      // Durable resume: the sync events set the offset (a gap's may be lower: another epoch counts anew)…
+      .addCase(syncCaughtUp, (state, action) => {
+        const c = state.connection
+        c.offset = c.offset !== null && c.epoch === action.payload.epoch ? Math.max(c.offset, action.payload.offset) : action.payload.offset
+        c.epoch = action.payload.epoch
+        c.syncing = false
+      })
+      .addCase(syncGap, (state, action) => {
+        state.connection.offset = action.payload.offset
+        state.connection.epoch = action.payload.epoch
+        state.connection.syncing = false
+      })
       // Rooms
       .addCase(joinConversation, (state, action) => {
         if (!state.rooms.includes(action.payload.conversationId)) state.rooms.push(action.payload.conversationId)
@@ -205,6 +235,12 @@ export const socketSlice = createSlice({
       .addCase(sendRejected, (state, action) => {
         state.rejectedSend = action.payload
       })
+      // …and each logged event applied advances it (the resume gate dispatches them in offset order, once).
+      .addMatcher(isAnyOf(eventRejected, ...Object.values(serverEventActions)), (state, action: UnknownAction) => {
+        const offset = (action.meta as { offset?: unknown } | undefined)?.offset
+        const c = state.connection
+        if (typeof offset === 'number' && (c.offset === null || offset > c.offset)) c.offset = offset
+      })
   },
 })
 
@@ -214,7 +250,7 @@ export interface SocketRootState {
 }
 
 /**
- * `{ status, socketId, error, attempt, lastConnectedAt }`.
+ * `{ status, socketId, error, attempt, lastConnectedAt, offset, epoch, syncing }`.
  *
  * @example const { status } = useAppSelector(selectConnection)
  */

@@ -65,11 +65,12 @@ describe('message:new', () => {
     ['goes before our pending copies', view({ thread: ok([message(1), pending('k1')]) }), work([thread([{ op: 'add', path: [1], value: m3 }])], [{ type: 'Message', id: 'c1' }])],
     ['the next seq: patched, no refetch', view({ thread: ok([message(1), message(2), pending('k1')]) }), work([thread([{ op: 'add', path: [2], value: m3 }])])],
     ['does nothing for a thread nobody cached', view(), work()],
-    ['invalidates a thread still loading', view({ thread: { status: 'pending' } }), work([], [{ type: 'Message', id: 'c1' }])],
+    // A read in flight: applied once it lands (no refetch), and patched meanwhile where there is data.
+    ['waits for a thread still loading', view({ thread: { status: 'pending' } }), { ...work(), awaitRead: true }],
     [
-      'patches and invalidates a thread being refetched',
+      'patches a thread being refetched, and again once the refetch lands',
       view({ thread: { status: 'pending', data: [message(1)] } }),
-      work([thread([{ op: 'add', path: [1], value: m3 }])], [{ type: 'Message', id: 'c1' }]),
+      { ...work([thread([{ op: 'add', path: [1], value: m3 }])]), awaitRead: true },
     ],
   ])('%s', (_name, v, expected) => {
     expect(cacheWorkFor('message:new', m3, v)).toEqual(expected)
@@ -165,7 +166,14 @@ describe.each<['lesson' | 'contactRequest', typeof lesson | typeof contactReques
     ['created: inserted into the cached list', created, b, view({ [key]: ok([a]) }), work([patch([{ op: 'add', path: [1], value: b }])])],
     ['created: a duplicate is a no-op', created, b, view({ [key]: ok([a, b]) }), work()],
     ['created: no cached list, nothing to do', created, b, view(), work()],
-    ['created: a list still loading is invalidated', created, b, view({ [key]: { status: 'pending' } }), work([], [{ type: tag, id: 'LIST' }])],
+    ['created: a list still loading waits for it', created, b, view({ [key]: { status: 'pending' } }), { ...work(), awaitRead: true }],
+    [
+      'statusUpdated: a list being refetched is patched, and again once it lands',
+      updated,
+      bNewer,
+      view({ [key]: { status: 'pending', data: [a, b] } }),
+      { ...work([patch([{ op: 'replace', path: [1], value: bNewer }])]), awaitRead: true },
+    ],
     ['statusUpdated: patched where cached', updated, bNewer, view({ [key]: ok([a, b]) }), work([patch([{ op: 'replace', path: [1], value: bNewer }])])],
     ['statusUpdated: an older version is ignored', updated, b, view({ [key]: ok([a, bNewer]) }), work()],
     ['statusUpdated: not in the cached list, the list is invalidated', updated, bNewer, view({ [key]: ok([a]) }), work([], [{ type: tag, id: 'LIST' }])],

@@ -47,12 +47,16 @@ describe('invalidation coalescing', () => {
   })
 })
 
-describe('catch-up after a reconnect', () => {
-  test('not recovered: the lists and every cached thread are invalidated once, together', async () => {
+describe('catch-up: only after a sync:gap', () => {
+  const epoch = 'epoch-1'
+
+  test('a reconnect the server cannot replay (sync:gap): the lists and every cached thread are invalidated once, together', async () => {
     const { store, sockets } = await connectedWithCache()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch })
     sockets.last.serverDrop()
     await vi.advanceTimersByTimeAsync(1_000)
     sockets.last.serverConnect('sock-2', false)
+    sockets.last.serverEmit('sync:gap', { offset: 40, epoch })
     expect(store.getActions().filter((a) => catchUpStarted.match(a))).toEqual([catchUpStarted({ tags: 5 })])
     await vi.advanceTimersByTimeAsync(250)
     expect(invalidations(store.getActions())).toEqual([
@@ -64,15 +68,21 @@ describe('catch-up after a reconnect', () => {
         { type: 'Message', id: 'c2' },
       ],
     ])
+    await vi.advanceTimersByTimeAsync(5_000)
+    expect(invalidations(store.getActions())).toHaveLength(1)
   })
 
-  test('recovered by the server: nothing is refetched; the first connect of a session neither', async () => {
+  test('a reconnect that resumes (sync:caughtUp), and the first connect of a session: nothing is refetched', async () => {
     const { store, sockets } = await connectedWithCache()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch })
     sockets.last.serverDrop()
     await vi.advanceTimersByTimeAsync(1_000)
-    sockets.last.serverConnect('sock-1', true)
+    sockets.last.serverConnect('sock-2', false)
+    sockets.last.serverEmit('lesson:statusUpdated', lesson('l1', { status: 'confirmed', updatedAt: '2026-11-24T09:00:00.000Z' }), { offset: 11 })
+    sockets.last.serverEmit('sync:caughtUp', { offset: 11, epoch })
     await vi.advanceTimersByTimeAsync(1_000)
     expect(store.getActions().filter((a) => catchUpStarted.match(a))).toEqual([])
     expect(invalidations(store.getActions())).toEqual([])
+    expect(store.getState().socket.connection).toMatchObject({ offset: 11, epoch, syncing: false })
   })
 })

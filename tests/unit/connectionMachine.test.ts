@@ -171,6 +171,17 @@ const rows: Row[] = [
     [{ type: 'dispatch', action: sessionExpired({ code: 'UNAUTHORIZED', message: 'The session could not be renewed' }) }],
   ],
   ['a refresh refused over HTTP before any connection changes nothing', closed, { type: 'refreshFailed', connectionStatus: 'idle' }, closed, []],
+  // resync (events missing and not coming: resume from the applied offset)
+  [
+    'a live socket is replaced by a new one that resumes',
+    open,
+    { type: 'resync' },
+    handshaking(1),
+    [{ type: 'destroySocket' }, { type: 'createSocket' }, ...tryAgain(1)],
+  ],
+  ['a socket backing off resumes at its own handshake: nothing more', waiting(2), { type: 'resync' }, waiting(2), []],
+  ['a handshake under way resumes anyway: nothing more', handshaking(1), { type: 'resync' }, handshaking(1), []],
+  ['no socket, nothing to resume', closed, { type: 'resync' }, closed, []],
 ]
 
 describe('connectionTransition', () => {

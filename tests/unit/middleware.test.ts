@@ -2,7 +2,6 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { api, loggedOut } from '../../src/api'
 import { type ServerEventName } from '../../src/contract'
 import {
-  catchUpStarted,
   connect,
   connected,
   connectFailed,
@@ -100,6 +99,9 @@ describe('connecting', () => {
       error: null,
       attempt: 0,
       lastConnectedAt: '2026-11-24T08:00:00.750Z',
+      offset: null,
+      epoch: null,
+      syncing: true,
     })
     expect(sockets.sockets).toHaveLength(1)
   })
@@ -325,8 +327,7 @@ describe('rooms', () => {
       disconnected({ reason: 'transport close' }),
       reconnecting({ attempt: 1 }),
       onlineAnyTime('sock-2'),
-      // Not recovered: what events feed is refetched once (three lists; no thread is cached here).
-      catchUpStarted({ tags: 3 }),
+      // No refetch after a reconnect: the server replays what was missed (a `sync:gap` alone refetches).
       joined({ conversationId: 'c1' }),
       joined({ conversationId: 'c2' }),
     ])

@@ -73,7 +73,17 @@ describe('connection status: exactly the contract transitions', () => {
   test('connected records socketId, lastConnectedAt (from the action) and clears error and attempt', () => {
     const action = connected({ socketId: 'abc', recovered: true })
     const state = reducer(withStatus('reconnecting', { attempt: 3, error: { code: 'NETWORK', message: 'x' } }), action)
-    expect(selectConnection({ socket: state })).toEqual({ status: 'connected', socketId: 'abc', error: null, attempt: 0, lastConnectedAt: action.meta.at })
+    // Syncing until the server's `sync:*`; the offset (none yet) is kept across handshakes.
+    expect(selectConnection({ socket: state })).toEqual({
+      status: 'connected',
+      socketId: 'abc',
+      error: null,
+      attempt: 0,
+      lastConnectedAt: action.meta.at,
+      offset: null,
+      epoch: null,
+      syncing: true,
+    })
     expect(typeof action.meta.at).toBe('string')
     expect(selectIsConnected({ socket: state })).toBe(true)
   })

@@ -1,0 +1,156 @@
+import { rmSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
+import { io } from 'socket.io-client'
+import { afterEach, describe, expect, test, vi } from 'vitest'
+import { api } from '../../src/api'
+import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { catchUpStarted, connect, disconnect, selectConnection, serverEventActions, syncCaughtUp, syncGap } from '../../src/realtime'
+import { ALICE, freshDataDir, http, login, manualClock, startTestServer, type TestServer } from '../server/support/server'
+
+// The browser layer against the real server: Bob's store is away while events happen (and the server restarts); on
+// reconnect it resumes from its offset with exactly the missed events and no HTTP request. Past the server's
+// retention, it gets `sync:gap` and refetches what it has cached, once.
+
+const CONV = 'conv-alice-bob'
+const PASSWORD = 'talemy'
+const MINUTE = 60_000
+
+const cleanups: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function serve(options: Parameters<typeof startTestServer>[0]): Promise<TestServer> {
+  const server = await startTestServer(options)
+  cleanups.push(() => server.close())
+  return server
+}
+
+/** Bob's store: real socket.io-client and HTTP, every request counted (its `fetchFn`), every action recorded. */
+function bobStore(url: string) {
+  const actions: UnknownAction[] = []
+  const requests: string[] = []
+  const record: Middleware = () => (next) => (action) => {
+    if (typeof action === 'object' && action !== null) actions.push(action as UnknownAction)
+    return next(action)
+  }
+  const fetchFn: typeof fetch = (input, init) => {
+    const request = input instanceof Request ? input : new Request(input, init)
+    requests.push(`${request.method} ${new URL(request.url).pathname}`)
+    return fetch(input, init)
+  }
+  const store = makeStore({
+    apiUrl: url,
+    storage: createMemoryStorage(),
+    fetchFn,
+    extraMiddleware: [record],
+    // Invalidations go out at once: a refetch asked for is visible as soon as it is asked.
+    realtime: { invalidationWindowMs: 0 },
+    createSocket: (socketUrl, options) => io(socketUrl, { ...options, transports: ['websocket'] }),
+  })
+  const subs: Array<{ unsubscribe(): void }> = []
+  cleanups.push(() => {
+    for (const s of subs) s.unsubscribe()
+    store.dispatch({ type: 'socket/shutdown' })
+  })
+  return {
+    store,
+    actions,
+    requests,
+    connection: () => selectConnection(store.getState()),
+    async login() {
+      const result = await store.dispatch(api.endpoints.login.initiate({ email: 'bob@talemy.test', password: PASSWORD }))
+      if (!('data' in result)) throw new Error('login failed')
+    },
+    async open() {
+      const thread = store.dispatch(api.endpoints.getMessages.initiate(CONV))
+      const list = store.dispatch(api.endpoints.getConversations.initiate())
+      subs.push(thread, list)
+      await Promise.all([thread, list])
+    },
+    thread: () => (api.endpoints.getMessages.select(CONV)(store.getState()).data ?? []).map((m) => m.content),
+    /** `[offset, content]` of the `message:new` actions after the action at `from`. */
+    newMessages: (from: number) =>
+      actions
+        .slice(from)
+        .filter((a) => serverEventActions['message:new'].match(a))
+        .map((a) => [(a.meta as { offset?: number }).offset, (a.payload as { content: string }).content]),
+  }
+}
+
+const post = async (url: string, token: string, content: string) => {
+  const result = await http(url, 'POST', `/api/conversations/${CONV}/messages`, { token, body: { content, clientId: randomUUID() } })
+  expect(result.status).toBe(201)
+}
+
+const wait = (check: () => void) => vi.waitFor(check, { timeout: 20_000, interval: 20 })
+
+describe('resume against the real server', () => {
+  test('Bob away while messages come and the server restarts: on reconnect exactly the missed events, in order, and no HTTP request', async () => {
+    const dataDir = freshDataDir()
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
+    const first = await startTestServer({ dataDir })
+    const port = Number(new URL(first.url).port)
+    const bob = bobStore(first.url)
+    await bob.login()
+    await bob.open()
+    await wait(() => expect(bob.connection()).toMatchObject({ status: 'connected', syncing: false }))
+    const start = bob.connection().offset!
+    expect(start).toEqual(expect.any(Number))
+
+    bob.store.dispatch(disconnect())
+    const alice = (await login(first.url, ALICE)).token
+    await post(first.url, alice, 'away 1')
+    await post(first.url, alice, 'away 2')
+    await first.close()
+    // Same port, same data: a restart.
+    const second = await serve({ dataDir, port })
+    await post(second.url, (await login(second.url, ALICE)).token, 'away 3')
+
+    const before = bob.requests.length
+    const mark = bob.actions.length
+    bob.store.dispatch(connect())
+    await wait(() => expect(bob.actions.slice(mark).some((a) => syncCaughtUp.match(a))).toBe(true))
+    expect(bob.newMessages(mark)).toEqual([
+      [start + 1, 'away 1'],
+      [start + 2, 'away 2'],
+      [start + 3, 'away 3'],
+    ])
+    const sync = bob.actions.slice(mark).find((a) => syncCaughtUp.match(a))
+    expect(sync?.payload).toEqual({ offset: start + 3, epoch: expect.any(String), recovered: true })
+    await wait(() => expect(bob.thread().slice(-3)).toEqual(['away 1', 'away 2', 'away 3']))
+    expect(bob.connection()).toMatchObject({ status: 'connected', offset: start + 3, syncing: false })
+    // A resume costs no request: nothing invalidated, nothing fetched.
+    expect(bob.actions.slice(mark).filter((a) => a.type === api.util.invalidateTags([]).type || catchUpStarted.match(a))).toEqual([])
+    expect(bob.requests.slice(before)).toEqual([])
+
+    // And live events follow, one offset on.
+    await post(second.url, (await login(second.url, ALICE)).token, 'live')
+    await wait(() => expect(bob.newMessages(mark).at(-1)).toEqual([start + 4, 'live']))
+  })
+
+  test('Bob away past the retention: sync:gap, and what he has cached is refetched once', async () => {
+    const clock = manualClock()
+    const server = await serve({ now: clock.now, eventRetentionSeconds: 60 })
+    const bob = bobStore(server.url)
+    await bob.login()
+    await bob.open()
+    await wait(() => expect(bob.connection()).toMatchObject({ status: 'connected', syncing: false }))
+
+    bob.store.dispatch(disconnect())
+    await post(server.url, (await login(server.url, ALICE)).token, 'long ago')
+    clock.advance(5 * MINUTE)
+
+    const before = bob.requests.length
+    const mark = bob.actions.length
+    bob.store.dispatch(connect())
+    await wait(() => expect(bob.actions.slice(mark).some((a) => syncGap.match(a))).toBe(true))
+    await wait(() => expect(bob.thread().at(-1)).toBe('long ago'))
+    await wait(() => expect(bob.requests.length - before).toBe(2))
+    expect(bob.actions.slice(mark).filter((a) => catchUpStarted.match(a))).toHaveLength(1)
+    expect(bob.requests.slice(before).sort()).toEqual([`GET /api/conversations`, `GET /api/conversations/${CONV}/messages`])
+    expect(bob.newMessages(mark)).toEqual([])
+    expect(bob.connection()).toMatchObject({ status: 'connected', syncing: false })
+  })
+})

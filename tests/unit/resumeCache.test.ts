@@ -1,0 +1,104 @@
+import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
+import { afterEach, describe, expect, test } from 'vitest'
+import { api } from '../../src/api'
+import { createMemoryStorage, makeStore } from '../../src/app/store'
+import type { Message } from '../../src/contract'
+import { eventually } from './support/eventually'
+import { fakeSockets } from './support/fakeSocket'
+import { alice, bob, lesson, message } from './support/fixtures'
+import { startHttpStub, type StubReply } from './support/httpStub'
+
+// An event for a cache entry whose read is still in flight is applied after that read lands, whether or not the read
+// included it; and a resume (or a read's answer) costs no refetch. A real store, a fake socket, a real HTTP server.
+
+let close: (() => Promise<void>) | null = null
+afterEach(async () => {
+  await close?.()
+  close = null
+})
+
+/** An HTTP server that holds each answer until the test releases it. */
+async function heldHttp() {
+  const waiting: Array<{ url: string; answer: (reply: StubReply) => void }> = []
+  const stub = await startHttpStub(
+    (req) =>
+      new Promise<StubReply>((resolve) => {
+        waiting.push({ url: req.url, answer: resolve })
+      }),
+  )
+  close = stub.close
+  return { stub, waiting }
+}
+
+function setup(apiUrl: string) {
+  const sockets = fakeSockets()
+  const actions: UnknownAction[] = []
+  const record: Middleware = () => (next) => (action) => {
+    actions.push(action as UnknownAction)
+    return next(action)
+  }
+  const store = makeStore({
+    apiUrl,
+    createSocket: sockets.createSocket,
+    storage: createMemoryStorage(),
+    preloadedState: { auth: { token: 'token-1', user: alice } },
+    extraMiddleware: [record],
+    // Invalidations go out at once (no window): a refetch asked for would be in `actions` as soon as it is asked.
+    realtime: { invalidationWindowMs: 0 },
+  })
+  const thread = () => api.endpoints.getMessages.select('c1')(store.getState()).data?.map((m) => m.id)
+  const invalidations = () => actions.filter((a) => a.type === api.util.invalidateTags([]).type)
+  return { store, sockets, thread, invalidations }
+}
+
+const fromBob = (seq: number): Message => message(seq, { senderId: bob.id })
+
+describe('an event during a read in flight', () => {
+  test.each([
+    { name: 'the read does not include it: it is added once the read lands', readHas: [1, 2], expected: ['m1', 'm2', 'm3'] },
+    { name: 'the read includes it already: once, not twice', readHas: [1, 2, 3], expected: ['m1', 'm2', 'm3'] },
+  ])('$name', async ({ readHas, expected }) => {
+    const { stub, waiting } = await heldHttp()
+    const { store, sockets, thread, invalidations } = setup(stub.url)
+    sockets.last.serverConnect()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    const read = store.dispatch(api.endpoints.getMessages.initiate('c1'))
+    await eventually(() => expect(waiting).toHaveLength(1))
+    sockets.last.serverEmit('message:new', fromBob(3), { offset: 11 })
+    await eventually(() => expect(store.getState().socket.connection.offset).toBe(11))
+    expect(thread()).toBeUndefined()
+    waiting[0]!.answer({ status: 200, body: readHas.map(fromBob) })
+    await read
+    await eventually(() => expect(thread()).toEqual(expected))
+    // Nothing refetched: no invalidation was asked for, the one read only.
+    expect(invalidations()).toEqual([])
+    expect(stub.requests).toHaveLength(1)
+    read.unsubscribe()
+    store.dispose()
+  })
+
+  test('a list being refetched is patched at once and again when the refetch lands without it', async () => {
+    const { stub, waiting } = await heldHttp()
+    const { store, sockets, invalidations } = setup(stub.url)
+    sockets.last.serverConnect()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' })
+    const first = store.dispatch(api.endpoints.getLessons.initiate())
+    await eventually(() => expect(waiting).toHaveLength(1))
+    waiting[0]!.answer({ status: 200, body: [lesson('l1')] })
+    await first
+    const status = () => api.endpoints.getLessons.select()(store.getState()).data?.map((l) => l.status)
+    const refetch = first.refetch()
+    await eventually(() => expect(waiting).toHaveLength(2))
+    const confirmed = lesson('l1', { status: 'confirmed', updatedAt: '2026-11-24T09:00:00.000Z' })
+    sockets.last.serverEmit('lesson:statusUpdated', confirmed, { offset: 2 })
+    await eventually(() => expect(status()).toEqual(['confirmed']))
+    // The refetch was read before the change: its stale answer is patched again.
+    waiting[1]!.answer({ status: 200, body: [lesson('l1')] })
+    await refetch
+    await eventually(() => expect(status()).toEqual(['confirmed']))
+    expect(invalidations()).toEqual([])
+    expect(stub.requests).toHaveLength(2)
+    first.unsubscribe()
+    store.dispose()
+  })
+})
