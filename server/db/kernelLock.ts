@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto'
-import { statSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import { linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createServer, type Server } from 'node:net'
 
 /**
@@ -8,8 +9,8 @@ import { createServer, type Server } from 'node:net'
  * which happens in its exit path before it becomes a zombie, so a SIGKILLed holder has let go by the time anyone can
  * see it dead. Node opens sockets close-on-exec, so child processes do not inherit it.
  *
- * The name comes from the folder's device and inode: the same folder under any path (symlink, bind mount) gets the
- * same name, and a copy of a folder gets another. Abstract names are per network namespace: two containers that share
+ * The name comes from the folder's device and inode (and an id kept in it): the same folder under any path (symlink,
+ * bind mount) gets the same name, and a copy of a folder gets another. Abstract names are per network namespace: two containers that share
  * a folder but not the network each get the lock; the pid file (lock.ts) still stands between them.
  */
 export type KernelLock = { state: 'taken'; release(): void } | { state: 'busy' } | { state: 'unavailable'; reason: string }
@@ -17,10 +18,33 @@ export type KernelLock = { state: 'taken'; release(): void } | { state: 'busy' }
 /** Where abstract Unix socket names exist. */
 export const kernelLockSupported = (platform = process.platform): boolean => platform === 'linux'
 
-/** The abstract socket name for `folder` (which must exist). */
+/** A random id kept in the folder, made on its first lock. */
+export const LOCK_ID_FILE = 'server.lock-id'
+
+/**
+ * The abstract socket name for `folder` (which must exist): its device and inode, and the random id kept in it. The
+ * id because an inode number is reused once its folder is deleted: a server still running on a deleted folder (an
+ * orphan) must not hold the lock of a new folder that happens to get the same number. A copy of a folder has the
+ * copied id but its own inode.
+ */
 export function kernelLockName(folder: string): string {
   const { dev, ino } = statSync(folder, { bigint: true })
-  return `\0talemy-data-lock-${createHash('sha256').update(`${dev}:${ino}`).digest('hex').slice(0, 32)}`
+  return `\0talemy-data-lock-${createHash('sha256').update(`${dev}:${ino}:${folderId(folder)}`).digest('hex').slice(0, 32)}`
+}
+
+function folderId(folder: string): string {
+  const file = join(folder, LOCK_ID_FILE)
+  // Written aside and linked into place: two servers starting at once never read a half-written id.
+  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`
+  writeFileSync(draft, randomBytes(16).toString('hex'))
+  try {
+    linkSync(draft, file)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  } finally {
+    rmSync(draft, { force: true })
+  }
+  return readFileSync(file, 'utf8').trim()
 }
 
 /**

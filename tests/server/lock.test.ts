@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { kernelLockName } from '../../server/db/kernelLock'
 import { LOCK_FILE, lockFolder } from '../../server/db/lock'
 import {
   describeSelf,
@@ -182,6 +183,27 @@ describe.runIf(linux)('observing real processes', () => {
     await exited(gone)
     expect(judgeHolder({ pid: gone.pid! }, observeWithProc()(gone.pid!))).toBe('gone')
     expect(judgeHolder({ pid: gone.pid! }, observeWithPs(gone.pid!))).toBe('gone')
+  })
+})
+
+describe('kernelLockName', () => {
+  it.runIf(linux)('is stable for one folder, and new for a folder made again at the same path (inode numbers are reused)', () => {
+    const dir = freshDir()
+    const first = kernelLockName(dir)
+    expect(kernelLockName(dir)).toBe(first)
+    // A server left running on the deleted folder (an orphan) keeps its name bound: the new folder must not collide,
+    // even when the file system hands it the same inode number.
+    rmSync(dir, { recursive: true, force: true })
+    mkdirSync(dir)
+    expect(kernelLockName(dir)).not.toBe(first)
+  })
+
+  it.runIf(linux)('gives a copy of a folder (its id file included) a name of its own', () => {
+    const dir = freshDir()
+    const copy = freshDir()
+    kernelLockName(dir)
+    cpSync(dir, copy, { recursive: true })
+    expect(kernelLockName(copy)).not.toBe(kernelLockName(dir))
   })
 })
 
