@@ -29,6 +29,8 @@ export interface Conversation {
   /** For the user asking. */
   unreadCount: number
   updatedAt: string
+  /** Each participant's last read `seq` (0: nothing read yet): the thread's "Seen" comes from the other's. */
+  readSeq: Record<Id, number>
 }
 
 export const LESSON_STATUSES = ['pending', 'confirmed', 'cancelled', 'completed'] as const

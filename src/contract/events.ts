@@ -6,6 +6,13 @@ export interface ConversationReadPayload {
   unreadCount: 0
 }
 
+/** `conversation:seen`: `userId` has read `conversationId` up to `seq` (sent to the other participants). */
+export interface ConversationSeenPayload {
+  conversationId: Id
+  userId: Id
+  seq: number
+}
+
 export interface SendMessagePayload {
   conversationId: Id
   content: string
@@ -54,6 +61,7 @@ export interface LoggedServerEvents {
   'message:new': (message: Message, meta?: EventMeta) => void
   'message:sent': (message: Message, meta?: EventMeta) => void
   'conversation:read': (payload: ConversationReadPayload, meta?: EventMeta) => void
+  'conversation:seen': (payload: ConversationSeenPayload, meta?: EventMeta) => void
   'lesson:created': (lesson: Lesson, meta?: EventMeta) => void
   'lesson:statusUpdated': (lesson: Lesson, meta?: EventMeta) => void
   'contactRequest:created': (request: ContactRequest, meta?: EventMeta) => void
@@ -99,6 +107,7 @@ export const SERVER_EVENTS = [
   'message:new',
   'message:sent',
   'conversation:read',
+  'conversation:seen',
   'lesson:created',
   'lesson:statusUpdated',
   'contactRequest:created',

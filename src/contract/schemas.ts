@@ -37,6 +37,7 @@ export const conversationSchema = v.object({
   lastMessage: v.nullable(messageSchema),
   unreadCount: count,
   updatedAt: timestamp,
+  readSeq: v.record(id, count),
 })
 
 export const lessonSchema = v.object({
@@ -63,6 +64,12 @@ export const contactRequestSchema = v.object({
 export const conversationReadSchema = v.object({
   conversationId: id,
   unreadCount: v.literal(0),
+})
+
+export const conversationSeenSchema = v.object({
+  conversationId: id,
+  userId: id,
+  seq: count,
 })
 
 

@@ -193,6 +193,7 @@ export const serverEventActions: ServerEventActions = {
   'message:new': serverEventAction('message:new'),
   'message:sent': serverEventAction('message:sent'),
   'conversation:read': serverEventAction('conversation:read'),
+  'conversation:seen': serverEventAction('conversation:seen'),
   'lesson:created': serverEventAction('lesson:created'),
   'lesson:statusUpdated': serverEventAction('lesson:statusUpdated'),
   'contactRequest:created': serverEventAction('contactRequest:created'),

@@ -76,6 +76,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
           key={conversationId}
           conversationId={conversationId}
           title={selected ? people.nameOf(otherOf(selected)) : t('messages.conversation')}
+          seenSeq={selected?.readSeq?.[otherOf(selected)] ?? 0}
         />
       ) : (
         <section className="thread thread-empty" aria-label={t('messages.conversation')}>

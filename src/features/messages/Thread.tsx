@@ -12,13 +12,23 @@ import { errorMessageId } from '../shared/errors'
 import { usePeople } from '../shared/people'
 import { arrivedFromOthers } from './arrivals'
 import { firstSeq, mergeOlder } from './order'
+import { lastSeenOwn } from './receipts'
 
 const PAGE = 50
 /** Within this many pixels of the bottom counts as "reading the newest", so new messages scroll into view. */
 const NEAR_BOTTOM_PX = 120
 
 /** One conversation: joins its room while open, shows the messages, loads older ones, and the composer. */
-export function Thread({ conversationId, title }: { conversationId: string; title: string }) {
+export function Thread({
+  conversationId,
+  title,
+  seenSeq,
+}: {
+  conversationId: string
+  title: string
+  /** How far the other person has read (`Conversation.readSeq`). */
+  seenSeq: number
+}) {
   const t = useT()
   const dispatch = useAppDispatch()
   const store = useAppStore()
@@ -72,6 +82,7 @@ export function Thread({ conversationId, title }: { conversationId: string; titl
     announce(fresh.map((m) => t('thread.announceNew', { name: people.nameOf(m.senderId), content: m.content })).join(' '))
   }, [messages, isSuccess, me?.id, announce, t, people])
 
+  const seenId = lastSeenOwn(messages, me?.id, seenSeq)
   const start = firstSeq(messages)
   const hasEarlier = !noMoreEarlier && start !== null && start > 1
 
@@ -133,6 +144,7 @@ export function Thread({ conversationId, title }: { conversationId: string; titl
               message={m}
               mine={m.senderId === me?.id}
               sender={people.nameOf(m.senderId)}
+              seen={m.id === seenId}
               composer={composerRef}
             />
           ))}
@@ -152,11 +164,13 @@ function MessageItem({
   message: m,
   mine,
   sender,
+  seen,
   composer,
 }: {
   message: ThreadMessage
   mine: boolean
   sender: string
+  seen: boolean
   composer: RefObject<HTMLTextAreaElement | null>
 }) {
   const t = useT()
@@ -187,6 +201,11 @@ function MessageItem({
           <time dateTime={m.createdAt}>{dates.messageTime(m.createdAt)}</time>
         )}
       </p>
+      {seen && (
+        <p className="msg-seen" data-testid="seen">
+          {t('thread.seen')}
+        </p>
+      )}
       {status === 'failed' && m.clientId && (
         <p className="msg-actions">
           <button type="button" className="btn btn-small" onClick={() => act(retryMessage({ clientId: m.clientId! }))}>
