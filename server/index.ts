@@ -8,7 +8,7 @@ import { LoginThrottle, type LoginLimitOptions } from './loginThrottle'
 import { KeyedMutex } from './mutex'
 import { OriginPolicy } from './origins'
 import { PasswordHasher, type PasswordHashing } from './passwords'
-import { DEFAULT_JOIN_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateLimiter, type Limiter, type RateLimitOptions } from './rateLimit'
+import { DEFAULT_JOIN_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateLimiter, TYPING_RATE_LIMIT, type Limiter, type RateLimitOptions } from './rateLimit'
 import { checkJwtSecret } from './secrets'
 import {
   DEFAULT_MAX_SOCKETS_PER_USER,
@@ -154,6 +154,9 @@ async function startOn(db: Db, redis: RedisLink | undefined, options: StartServe
   const joinLimiter: Limiter = redis
     ? new RedisRateLimiter(redis.client, `${redis.prefix}join:`, joinBudget, clock)
     : new RateLimiter(joinBudget, clock)
+  const typingLimiter: Limiter = redis
+    ? new RedisRateLimiter(redis.client, `${redis.prefix}typing:`, TYPING_RATE_LIMIT, clock)
+    : new RateLimiter(TYPING_RATE_LIMIT, clock)
   const eventLog = await EventLog.open(db, { maxReplay: options.maxReplay, retentionSeconds: options.eventRetentionSeconds, now: clock })
   const prune = () =>
     eventLog.prune().then(
@@ -164,6 +167,7 @@ async function startOn(db: Db, redis: RedisLink | undefined, options: StartServe
   const sweep = setInterval(() => {
     limiter.sweep()
     joinLimiter.sweep()
+    typingLimiter.sweep()
   }, 60_000)
   sweep.unref()
   const pruning = setInterval(() => void prune(), PRUNE_INTERVAL_MS)
@@ -196,6 +200,7 @@ async function startOn(db: Db, redis: RedisLink | undefined, options: StartServe
     logger,
     now: clock,
     joinLimiter,
+    typingLimiter,
     maxSocketsPerUser,
     eventLog,
     delivery,

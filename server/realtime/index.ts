@@ -6,6 +6,7 @@ import {
   handshakeResumeSchema,
   parse,
   sessionRenewSchema,
+  typingSchema,
   type Ack,
   type ClientEventAckData,
   type ClientEventName,
@@ -75,6 +76,8 @@ export interface HandlerDeps {
   now: () => number
   /** The per-user budget of `conversation:join`. */
   joinLimiter: Limiter
+  /** The per-user budget of `typing` notices (2 a second). */
+  typingLimiter: Limiter
   maxSocketsPerUser: number
   eventLog: EventLog
   delivery: LiveDelivery
@@ -107,6 +110,7 @@ export function attachHandlers(
     logger,
     now,
     joinLimiter,
+    typingLimiter,
     maxSocketsPerUser,
     eventLog,
     delivery,
@@ -183,6 +187,17 @@ export function attachHandlers(
     },
     'message:send': (socket, payload) => messaging.send(socket.data.userId, payload),
     'session:renew': renew,
+    // Not logged: a notice of the present, to the other participants' sockets on every node (their user rooms).
+    typing: async (socket, payload) => {
+      const input = parse(typingSchema, payload)
+      if (!input.ok) throw invalid(input.issues, 'payload')
+      const { userId } = socket.data
+      const { conversationId } = input.value
+      await typingLimiter.take(userId)
+      const others = (await messaging.participants(userId, conversationId)).filter((id) => id !== userId)
+      if (others.length > 0) io.to(others.map(userRoom)).emit('typing', { conversationId, userId })
+      return null
+    },
   }
 
   io.use((socket, next) => {

@@ -273,6 +273,9 @@ export function createMessaging(ctx: ServiceContext) {
   return {
     send,
 
+    /** The conversation's participants, for a participant; NOT_FOUND / FORBIDDEN as for reading it. */
+    participants: (userId: Id, conversationId: Id) => participantsFor(db, userId, conversationId),
+
     listConversations: (userId: Id) => conversationsFor(userId),
 
     /** The pair's conversation, created when it does not exist yet (`created` tells which). */

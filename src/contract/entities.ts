@@ -8,6 +8,10 @@ export interface User {
   id: Id
   name: string
   role: Role
+  /** In `/api/users`: whether they have a socket open now; `null` for people who share no conversation with the asker. */
+  online?: boolean | null
+  /** When their last socket closed; `null` when never seen, or for people who share no conversation with the asker. */
+  lastSeenAt?: string | null
 }
 
 export interface Message {

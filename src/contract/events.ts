@@ -68,6 +68,32 @@ export interface LoggedServerEvents {
   'contactRequest:statusUpdated': (request: ContactRequest, meta?: EventMeta) => void
 }
 
+/** `typing` both ways: to the server `{ conversationId }`, to the other participants with the typer's `userId`. */
+export interface TypingPayload {
+  conversationId: Id
+}
+export interface TypingNotice {
+  conversationId: Id
+  userId: Id
+}
+
+/** Whether a user has a socket open now; `lastSeenAt` is when their last one closed (`null`: never seen). */
+export interface PresenceState {
+  userId: Id
+  online: boolean
+  lastSeenAt: string | null
+}
+
+/**
+ * Not logged, not replayed (they describe the present): typing notices and presence. `presence:snapshot` follows
+ * every connect, so a client that missed changes while away is current again.
+ */
+export interface EphemeralServerEvents {
+  typing: (notice: TypingNotice) => void
+  'presence:changed': (presence: PresenceState) => void
+  'presence:snapshot': (snapshot: { users: PresenceState[] }) => void
+}
+
 /** Not logged: where a resumed stream stands. */
 export interface SyncServerEvents {
   'sync:caughtUp': (payload: SyncPayload) => void
@@ -75,7 +101,7 @@ export interface SyncServerEvents {
 }
 
 /** Events the server emits. */
-export interface ServerToClientEvents extends LoggedServerEvents, SyncServerEvents {}
+export interface ServerToClientEvents extends LoggedServerEvents, SyncServerEvents, EphemeralServerEvents {}
 
 /** Events the browser emits; each answers through its ack callback. */
 export interface ClientToServerEvents {
@@ -87,20 +113,26 @@ export interface ClientToServerEvents {
    * or revoked, and the socket is disconnected when the token is another session's or user's.
    */
   'session:renew': (payload: SessionRenewPayload, ack: (res: Ack<null>) => void) => void
+  /**
+   * "I am typing in this conversation" (the ack is optional): `FORBIDDEN` outside it, `RATE_LIMITED` past 2 a second.
+   * The other participants' sockets get `typing` { conversationId, userId }.
+   */
+  typing: (payload: TypingPayload, ack?: (res: Ack<null>) => void) => void
 }
 
 /** The logged events (the browser's event table is keyed by them); the sync events are `SyncEventName`. */
 export type ServerEventName = keyof LoggedServerEvents
 export type SyncEventName = keyof SyncServerEvents
+export type EphemeralEventName = keyof EphemeralServerEvents
 export type ClientEventName = keyof ClientToServerEvents
 
 /** The payload of a server event (its first argument). */
-export type ServerEventPayload<E extends ServerEventName | SyncEventName> = Parameters<ServerToClientEvents[E]>[0]
+export type ServerEventPayload<E extends ServerEventName | SyncEventName | EphemeralEventName> = Parameters<ServerToClientEvents[E]>[0]
 
 /** The first argument of a client event, and the data its ack carries. */
 export type ClientEventPayload<E extends ClientEventName> = Parameters<ClientToServerEvents[E]>[0]
 export type ClientEventAckData<E extends ClientEventName> =
-  Parameters<Parameters<ClientToServerEvents[E]>[1]>[0] extends Ack<infer T> ? T : never
+  Parameters<NonNullable<Parameters<ClientToServerEvents[E]>[1]>>[0] extends Ack<infer T> ? T : never
 
 /** The server events, in the event map's order (`serverEvents` has one entry each). */
 export const SERVER_EVENTS = [
@@ -113,6 +145,8 @@ export const SERVER_EVENTS = [
   'contactRequest:created',
   'contactRequest:statusUpdated',
 ] as const satisfies readonly ServerEventName[]
+
+export const EPHEMERAL_EVENTS = ['typing', 'presence:changed', 'presence:snapshot'] as const satisfies readonly EphemeralEventName[]
 
 export const SYNC_EVENTS = ['sync:caughtUp', 'sync:gap'] as const satisfies readonly SyncEventName[]
 

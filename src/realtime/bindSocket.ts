@@ -2,8 +2,11 @@ import type { Dispatch, UnknownAction } from '@reduxjs/toolkit'
 import {
   isErrorCode,
   parse,
+  EPHEMERAL_EVENTS,
+  ephemeralEventSchemas,
   SERVER_EVENTS,
   serverEvents,
+  type EphemeralEventName,
   type ServerEventName,
   type ServerEventSpec,
   type ValidationIssue,
@@ -14,6 +17,7 @@ import {
   disconnected,
   eventRejected,
   internalError,
+  ephemeralEventActions,
   serverEventActions,
 } from './actions'
 import type { AppSocket } from './types'
@@ -68,7 +72,7 @@ export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>)
     }
 
   // An event the contract does not know is rejected too (visible in DevTools), never passed on.
-  const known = new Set<string>(SERVER_EVENTS)
+  const known = new Set<string>([...SERVER_EVENTS, ...EPHEMERAL_EVENTS])
   const onAny = guarded('onAny', (event) => {
     const name = String(event)
     if (!known.has(name)) dispatch(eventRejected({ event: name.slice(0, 100), issues: [{ path: '', message: 'unknown event' }] }))
@@ -82,6 +86,7 @@ export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>)
     on(emitter, 'disconnect', guarded('disconnect', (reason) => dispatch(disconnected({ reason: String(reason) })))),
     on(emitter, 'connect_error', guarded('connect_error', (error) => dispatch(connectFailed(connectErrorOf(error))))),
     ...SERVER_EVENTS.map((event) => on(emitter, event, guarded(event, (payload) => dispatch(serverEventAction(event, payload))))),
+    ...EPHEMERAL_EVENTS.map((event) => on(emitter, event, guarded(event, (payload) => dispatch(ephemeralEventAction(event, payload))))),
   ]
 
   return () => {
@@ -115,4 +120,11 @@ export function serverEventAction(event: ServerEventName, payload: unknown): Unk
   const issues = tooLong(spec.textLimits as Record<string, number | undefined>, value)
   if (issues.length > 0) return eventRejected({ event, issues })
   return (serverEventActions[event] as (payload: unknown) => UnknownAction)(value)
+}
+
+/** A typing or presence payload, validated: `socket/<event>`, or `socket/eventRejected` with the issues. */
+export function ephemeralEventAction(event: EphemeralEventName, payload: unknown): UnknownAction {
+  const result = parse(ephemeralEventSchemas[event] as never, payload)
+  if (!result.ok) return eventRejected({ event, issues: result.issues })
+  return (ephemeralEventActions[event] as (payload: unknown) => UnknownAction)(result.value)
 }

@@ -7,6 +7,7 @@ import { createContext, type Handler, type SocketMiddlewareOptions } from './con
 import { buildOutboxHandler } from './outboxHandler'
 import { buildRoomsHandler } from './roomsHandler'
 import { createSocketHolder, type SocketHolder } from './socketHolder'
+import { buildTypingHandler } from './typingHandler'
 
 /** What the middleware adds to `dispatch`: asking for the socket holder answers with it (see `useSocket`). */
 export type SocketDispatchExtension = (action: ReturnType<typeof socketHolderRequested>) => SocketHolder
@@ -36,6 +37,7 @@ export function createSocketMiddleware<S extends SocketRootState>(
       buildRoomsHandler(ctx),
       buildOutboxHandler(ctx),
       buildCacheHandler(ctx),
+      buildTypingHandler(ctx),
     ]
 
     return (next) => (action) => {

@@ -6,7 +6,7 @@ import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
 import { MAX_CONTENT_LENGTH } from '../../contract'
 import { useDates, useT } from '../../i18n'
-import { discardMessage, retryMessage, selectSendRejection, useSocket } from '../../realtime'
+import { discardMessage, retryMessage, selectSendRejection, selectTyping, sendTyping, useSocket } from '../../realtime'
 import { LoadError } from '../shared/controls'
 import { errorMessageId } from '../shared/errors'
 import { usePeople } from '../shared/people'
@@ -37,6 +37,7 @@ export function Thread({
   const people = usePeople()
   const socket = useSocket()
   const rejection = useAppSelector(selectSendRejection)
+  const typing = useAppSelector((state) => selectTyping(state, conversationId))
   const { data: messages = [], isLoading, isSuccess, error, refetch } = useGetMessagesQuery(conversationId)
   const [loadBefore, { isFetching: loadingEarlier, error: earlierError }] = useLazyGetMessagesBeforeQuery()
   const [noMoreEarlier, setNoMoreEarlier] = useState(false)
@@ -150,8 +151,13 @@ export function Thread({
           ))}
         </ol>
       </div>
+      {/* Polite: said when someone starts typing, without interrupting. Always rendered, so the composer never jumps. */}
+      <p className="typing-line" data-testid="typing" aria-live="polite">
+        {typing.length > 0 ? t('thread.typing', { name: typing.map((id) => people.nameOf(id)).join(', ') }) : ''}
+      </p>
       <Composer
         onSend={send}
+        onTyping={() => dispatch(sendTyping({ conversationId }))}
         to={title}
         inputRef={composerRef}
         refused={rejection?.conversationId === conversationId ? rejection : null}
@@ -222,11 +228,14 @@ function MessageItem({
 
 function Composer({
   onSend,
+  onTyping,
   to,
   inputRef,
   refused,
 }: {
   onSend: (content: string) => boolean
+  /** Every keystroke that leaves text; the layer sends at most one notice every 2 seconds. */
+  onTyping: () => void
   to: string
   inputRef: RefObject<HTMLTextAreaElement | null>
   refused: { code: string } | null
@@ -266,7 +275,10 @@ function Composer({
         data-testid="composer"
         rows={2}
         value={text}
-        onChange={(e) => setText(e.target.value)}
+        onChange={(e) => {
+          setText(e.target.value)
+          if (e.target.value.trim()) onTyping()
+        }}
         onKeyDown={onKeyDown}
         placeholder={t('thread.composerPlaceholder')}
         aria-describedby={`${id}-hint`}
