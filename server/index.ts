@@ -17,9 +17,13 @@ import {
   createNotifier,
   createPresence,
   createSocketServer,
+  DEFAULT_PRESENCE_GRACE_SECONDS,
+  MemoryPresenceStore,
+  PresenceTracker,
   type HandshakeGuard,
   type TalemyServer,
 } from './realtime'
+import { SocketSlots } from './realtime/socketSlots'
 import { createServices } from './services'
 import { connectRedis, type RedisLink } from './cluster/redis'
 import { joinCluster } from './cluster'
@@ -65,6 +69,8 @@ export interface StartServerOptions {
   maxSocketsPerUser?: number
   /** How long logged events are kept for resuming clients; older ones are pruned (a client that far behind gets `sync:gap`). Default 7 days. */
   eventRetentionSeconds?: number
+  /** How long a user's last socket may be gone before they are shown offline (a reload does not flicker). Default 5. */
+  presenceGraceSeconds?: number
   // --- extras beyond the contract ---
   /** Signing secret; default `JWT_SECRET`, else one generated once and kept in the database. */
   jwtSecret?: string
@@ -192,7 +198,18 @@ async function startOn(db: Db, redis: RedisLink | undefined, options: StartServe
     loginThrottle: new LoginThrottle(options.loginLimit, cluster?.loginCounters),
     logger,
   })
-  configureHttpApp(app, { services, sessions, origins, staticDir: options.staticDir })
+  const slots = cluster?.slots ?? new SocketSlots(maxSocketsPerUser)
+  const presence = new PresenceTracker({
+    io,
+    db,
+    store: cluster?.presence ?? new MemoryPresenceStore(),
+    socketCount: (userId) => slots.count(userId),
+    graceSeconds: options.presenceGraceSeconds ?? DEFAULT_PRESENCE_GRACE_SECONDS,
+    now: clock,
+    logger,
+  })
+  presence.start()
+  configureHttpApp(app, { services, sessions, origins, staticDir: options.staticDir, presenceFor: (userId) => presence.forAsker(userId) })
   attachHandlers(io, {
     services,
     sessions,
@@ -204,8 +221,9 @@ async function startOn(db: Db, redis: RedisLink | undefined, options: StartServe
     maxSocketsPerUser,
     eventLog,
     delivery,
-    slots: cluster?.slots,
+    slots,
     viewerRegistry: cluster?.viewers,
+    presence,
   })
 
   await app.listen({ port: options.port ?? 3000, host })
@@ -225,6 +243,7 @@ async function startOn(db: Db, redis: RedisLink | undefined, options: StartServe
       closing ??= (async () => {
         clearInterval(sweep)
         clearInterval(pruning)
+        presence.stop()
         // Close the transports, not the Socket.IO sessions: clients see "transport close" (a network drop) and come
         // back with their own jittered backoff. A server-side disconnect ("io server disconnect") would read as a kick
         // to every client at once (the browser layer refreshes its token before reconnecting after one).

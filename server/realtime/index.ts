@@ -22,11 +22,13 @@ import type { SessionStore } from '../sessions'
 import type { EventLog } from '../services/eventLog'
 import { emitLogged, type LiveDelivery } from './delivery'
 import { conversationIdOfRoom, conversationRoom, sessionRoom, userRoom } from './rooms'
+import type { PresenceTracker } from './presence'
 import { SocketSlots } from './socketSlots'
 import type { TalemyServer, TalemySocket } from './types'
 
 export { createNotifier, createPresence } from './notifier'
 export { LiveDelivery } from './delivery'
+export { DEFAULT_PRESENCE_GRACE_SECONDS, MemoryPresenceStore, PresenceTracker } from './presence'
 export type { TalemyServer, TalemySocket } from './types'
 
 /** How many sockets one user may hold at once (tabs, devices); more is a runaway client or an attack. */
@@ -59,6 +61,8 @@ export type HandshakeGuard = (userId: Id) => Error | null
 /** The per-user socket cap: this process's (`SocketSlots`) or the nodes' shared one (`SharedSocketSlots`). */
 export interface SocketCap {
   tryAcquire(userId: Id, socketId: string): (() => void) | undefined | Promise<(() => void) | undefined>
+  /** The user's live sockets (presence asks when one closes). */
+  count(userId: Id): number | Promise<number>
 }
 
 /** Told of every conversation a socket joins or leaves, when viewers are shared between nodes. */
@@ -84,6 +88,8 @@ export interface HandlerDeps {
   /** Default: this process's own count. */
   slots?: SocketCap
   viewerRegistry?: ViewerRegistry
+  /** Online/offline and the snapshot after each connect; none in tests of other things. */
+  presence?: Pick<PresenceTracker, 'connected' | 'disconnected'>
 }
 
 /** setTimeout's longest delay; a later expiry is checked again then. */
@@ -116,6 +122,7 @@ export function attachHandlers(
     delivery,
     slots,
     viewerRegistry,
+    presence,
   }: HandlerDeps,
 ): void {
   const warn = (what: string) => (error: unknown) => logger.warn({ err: error }, what)
@@ -260,11 +267,15 @@ export function attachHandlers(
   io.on('connection', (socket) => {
     const { userId, sessionId } = socket.data
     void socket.join([userRoom(userId), sessionRoom(sessionId)])
-    resume(socket).catch((error: unknown) => {
-      // Without its replay the stream would have a hole: the client reconnects and tries again.
-      logger.error({ err: error, socketId: socket.id, userId }, 'resume failed')
-      socket.disconnect(true)
-    })
+    resume(socket).then(
+      // After the replay and its sync marker: the snapshot is the present, what the client sees next.
+      () => presence?.connected(socket).catch(warn('presence on connect failed')),
+      (error: unknown) => {
+        // Without its replay the stream would have a hole: the client reconnects and tries again.
+        logger.error({ err: error, socketId: socket.id, userId }, 'resume failed')
+        socket.disconnect(true)
+      },
+    )
     logger.debug({ socketId: socket.id, userId }, 'socket connected')
     armExpiry(socket)
     // The session may have ended while the handshake was under way (its room was empty when it was revoked).
@@ -310,6 +321,7 @@ export function attachHandlers(
     socket.on('disconnect', (reason) => {
       clearTimeout(expiryTimers.get(socket))
       delivery.remove(socket)
+      presence?.disconnected(userId).catch(warn('presence on disconnect failed'))
       logger.debug({ socketId: socket.id, userId, reason }, 'socket disconnected')
     })
     socket.on('error', (error) => {

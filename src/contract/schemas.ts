@@ -19,8 +19,8 @@ export const userSchema = v.object({
   id,
   name: v.string(),
   role: v.picklist(['student', 'tutor']),
-  online: v.optional(v.nullable(v.boolean()), null),
-  lastSeenAt: v.optional(v.nullable(timestamp), null),
+  online: v.optional(v.nullable(v.boolean())),
+  lastSeenAt: v.optional(v.nullable(timestamp)),
 })
 
 export const messageSchema = v.object({

@@ -10,6 +10,7 @@ import { discardMessage, retryMessage, selectSendRejection, selectTyping, sendTy
 import { LoadError } from '../shared/controls'
 import { errorMessageId } from '../shared/errors'
 import { usePeople } from '../shared/people'
+import { PresenceLabel } from '../shared/Presence'
 import { arrivedFromOthers } from './arrivals'
 import { firstSeq, mergeOlder } from './order'
 import { lastSeenOwn } from './receipts'
@@ -23,9 +24,12 @@ export function Thread({
   conversationId,
   title,
   seenSeq,
+  otherId,
 }: {
   conversationId: string
   title: string
+  /** The other participant (their presence in the header), once the conversation list has it. */
+  otherId: string | null
   /** How far the other person has read (`Conversation.readSeq`). */
   seenSeq: number
 }) {
@@ -109,9 +113,12 @@ export function Thread({
         <a className="back-link" href={hrefFor({ page: 'messages', conversationId: null })}>
           <span aria-hidden="true">←</span> <span className="sr-only-narrow">{t('thread.back')}</span>
         </a>
-        <h2 id={headingId} tabIndex={-1}>
-          {title}
-        </h2>
+        <div className="thread-title">
+          <h2 id={headingId} tabIndex={-1}>
+            {title}
+          </h2>
+          {otherId && <PresenceLabel userId={otherId} />}
+        </div>
       </header>
       <div
         className="thread-scroll"
