@@ -107,7 +107,6 @@ export const en = {
   'presence.online': 'online',
   'presence.offline': 'offline',
   'presence.lastSeen': 'last seen {time}',
-  'presence.status': '{name} is {state}',
 
   // Lessons
   'lessons.title': 'Lessons',

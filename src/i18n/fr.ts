@@ -100,7 +100,6 @@ export const fr: Catalogue = {
   'presence.online': 'en ligne',
   'presence.offline': 'hors ligne',
   'presence.lastSeen': 'vu à {time}',
-  'presence.status': '{name} est {state}',
 
   'lessons.title': 'Cours',
   'lessons.listStudent': 'Vos cours',
