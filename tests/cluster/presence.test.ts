@@ -40,12 +40,12 @@ describe.runIf(ready)('presence across nodes', () => {
     postgres?.stop()
   })
 
-  type Item = { event: string; payload: any }
+  type Item = { event: string; payload: Record<string, unknown> }
   async function open(url: string, token: string) {
     const socket = await connect(url, token)
     sockets.push(socket)
     const items: Item[] = []
-    socket.onAny((event: string, payload: unknown) => items.push({ event, payload }))
+    socket.onAny((event: string, payload: unknown) => items.push({ event, payload: payload as Item['payload'] }))
     return { socket, items }
   }
   const changesAbout = (items: Item[], userId: string) =>

@@ -23,7 +23,7 @@ afterEach(async () => {
   for (const server of servers.splice(0)) await server.dispose()
 })
 
-type Item = { event: string; payload: any }
+type Item = { event: string; payload: Record<string, unknown> }
 
 /** A socket whose listener is in place before the handshake (the snapshot follows it at once). */
 async function openFresh(server: TestServer, token: string) {
@@ -32,7 +32,7 @@ async function openFresh(server: TestServer, token: string) {
   const socket: ClientSocket = io(server.url, { auth: { token }, transports: ['websocket'], forceNew: true, reconnection: false, autoConnect: false })
   sockets.push(socket)
   socket.onAny((event: string, payload: unknown) => {
-    if (event.startsWith('presence:')) items.push({ event, payload })
+    if (event.startsWith('presence:')) items.push({ event, payload: payload as Item['payload'] })
   })
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve())
