@@ -8,7 +8,7 @@ import { LoginThrottle, type LoginLimitOptions } from './loginThrottle'
 import { KeyedMutex } from './mutex'
 import { OriginPolicy } from './origins'
 import { PasswordHasher, type PasswordHashing } from './passwords'
-import { DEFAULT_JOIN_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateLimiter, type Limiter, type RateLimitOptions } from './rateLimit'
+import { DEFAULT_JOIN_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateLimiter, TYPING_RATE_LIMIT, type Limiter, type RateLimitOptions } from './rateLimit'
 import { checkJwtSecret } from './secrets'
 import {
   DEFAULT_MAX_SOCKETS_PER_USER,
@@ -17,9 +17,13 @@ import {
   createNotifier,
   createPresence,
   createSocketServer,
+  DEFAULT_PRESENCE_GRACE_SECONDS,
+  MemoryPresenceStore,
+  PresenceTracker,
   type HandshakeGuard,
   type TalemyServer,
 } from './realtime'
+import { SocketSlots } from './realtime/socketSlots'
 import { createServices } from './services'
 import { connectRedis, type RedisLink } from './cluster/redis'
 import { joinCluster } from './cluster'
@@ -65,6 +69,8 @@ export interface StartServerOptions {
   maxSocketsPerUser?: number
   /** How long logged events are kept for resuming clients; older ones are pruned (a client that far behind gets `sync:gap`). Default 7 days. */
   eventRetentionSeconds?: number
+  /** How long a user's last socket may be gone before they are shown offline (a reload does not flicker). Default 5. */
+  presenceGraceSeconds?: number
   // --- extras beyond the contract ---
   /** Signing secret; default `JWT_SECRET`, else one generated once and kept in the database. */
   jwtSecret?: string
@@ -154,6 +160,9 @@ async function startOn(db: Db, redis: RedisLink | undefined, options: StartServe
   const joinLimiter: Limiter = redis
     ? new RedisRateLimiter(redis.client, `${redis.prefix}join:`, joinBudget, clock)
     : new RateLimiter(joinBudget, clock)
+  const typingLimiter: Limiter = redis
+    ? new RedisRateLimiter(redis.client, `${redis.prefix}typing:`, TYPING_RATE_LIMIT, clock)
+    : new RateLimiter(TYPING_RATE_LIMIT, clock)
   const eventLog = await EventLog.open(db, { maxReplay: options.maxReplay, retentionSeconds: options.eventRetentionSeconds, now: clock })
   const prune = () =>
     eventLog.prune().then(
@@ -164,6 +173,7 @@ async function startOn(db: Db, redis: RedisLink | undefined, options: StartServe
   const sweep = setInterval(() => {
     limiter.sweep()
     joinLimiter.sweep()
+    typingLimiter.sweep()
   }, 60_000)
   sweep.unref()
   const pruning = setInterval(() => void prune(), PRUNE_INTERVAL_MS)
@@ -188,7 +198,18 @@ async function startOn(db: Db, redis: RedisLink | undefined, options: StartServe
     loginThrottle: new LoginThrottle(options.loginLimit, cluster?.loginCounters),
     logger,
   })
-  configureHttpApp(app, { services, sessions, origins, staticDir: options.staticDir })
+  const slots = cluster?.slots ?? new SocketSlots(maxSocketsPerUser)
+  const presence = new PresenceTracker({
+    io,
+    db,
+    store: cluster?.presence ?? new MemoryPresenceStore(),
+    socketCount: (userId) => slots.count(userId),
+    graceSeconds: options.presenceGraceSeconds ?? DEFAULT_PRESENCE_GRACE_SECONDS,
+    now: clock,
+    logger,
+  })
+  presence.start()
+  configureHttpApp(app, { services, sessions, origins, staticDir: options.staticDir, presenceFor: (userId) => presence.forAsker(userId) })
   attachHandlers(io, {
     services,
     sessions,
@@ -196,11 +217,13 @@ async function startOn(db: Db, redis: RedisLink | undefined, options: StartServe
     logger,
     now: clock,
     joinLimiter,
+    typingLimiter,
     maxSocketsPerUser,
     eventLog,
     delivery,
-    slots: cluster?.slots,
+    slots,
     viewerRegistry: cluster?.viewers,
+    presence,
   })
 
   await app.listen({ port: options.port ?? 3000, host })
@@ -220,6 +243,7 @@ async function startOn(db: Db, redis: RedisLink | undefined, options: StartServe
       closing ??= (async () => {
         clearInterval(sweep)
         clearInterval(pruning)
+        presence.stop()
         // Close the transports, not the Socket.IO sessions: clients see "transport close" (a network drop) and come
         // back with their own jittered backoff. A server-side disconnect ("io server disconnect") would read as a kick
         // to every client at once (the browser layer refreshes its token before reconnecting after one).

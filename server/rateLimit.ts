@@ -9,6 +9,8 @@ export interface RateLimitOptions {
 
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSecond: 10, burst: 20 }
 /** `conversation:join` has its own budget: opening threads is not sending, but each join may write and notify. */
+/** `typing` notices: the browser sends one every 2 seconds at most; more than 2 a second is refused. */
+export const TYPING_RATE_LIMIT: RateLimitOptions = { perSecond: 2, burst: 2 }
 export const DEFAULT_JOIN_RATE_LIMIT: RateLimitOptions = { perSecond: 20, burst: 50 }
 
 export type TakeResult = { ok: true } | { ok: false; retryAfterMs: number }

@@ -6,7 +6,7 @@ import type { TalemyServer } from '../realtime'
 import type { SessionStore } from '../sessions'
 import { NodeEntries } from './entries'
 import type { RedisLink } from './redis'
-import { SharedSocketSlots, SharedViewers } from './shared'
+import { RedisPresenceStore, SharedSocketSlots, SharedViewers } from './shared'
 
 const REVOKED = 'talemy:revoked'
 
@@ -32,6 +32,7 @@ export function joinCluster(io: TalemyServer, redis: RedisLink, sessions: Sessio
   return {
     slots: new SharedSocketSlots(redis, entries, maxSocketsPerUser),
     viewers: new SharedViewers(redis, entries),
+    presence: new RedisPresenceStore(redis),
     loginCounters,
     async leave() {
       stopListening()

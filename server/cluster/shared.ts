@@ -1,4 +1,5 @@
 import type { Id } from '../../src/contract'
+import type { PresenceStore } from '../realtime/presence'
 import type { Presence } from '../services'
 import type { NodeEntries } from './entries'
 import type { RedisLink } from './redis'
@@ -62,5 +63,49 @@ export class SharedViewers implements Presence {
   async viewers(conversationId: Id): Promise<ReadonlySet<Id>> {
     const members = await this.entries.members(this.key(conversationId))
     return new Set(members.map((member) => member.slice(0, member.indexOf(' '))))
+  }
+}
+
+/**
+ * Presence shared by the nodes: the users announced online (a set) and since when each has had no socket (a hash).
+ * SADD/SREM answer whether this call changed the set, so exactly one node announces each change.
+ */
+export class RedisPresenceStore implements PresenceStore {
+  constructor(private readonly link: RedisLink) {}
+
+  private get onlineKey() {
+    return `${this.link.prefix}presence:online`
+  }
+  private get goneKey() {
+    return `${this.link.prefix}presence:gone`
+  }
+
+  async markOnline(userId: Id): Promise<boolean> {
+    const result = await this.link.client.multi().hdel(this.goneKey, userId).sadd(this.onlineKey, userId).exec()
+    return result?.[1]?.[1] === 1
+  }
+
+  async markOffline(userId: Id): Promise<boolean> {
+    const result = await this.link.client.multi().hdel(this.goneKey, userId).srem(this.onlineKey, userId).exec()
+    return result?.[1]?.[1] === 1
+  }
+
+  onlineUsers(): Promise<Id[]> {
+    return this.link.client.smembers(this.onlineKey)
+  }
+
+  async isOnline(userIds: readonly Id[]): Promise<boolean[]> {
+    if (userIds.length === 0) return []
+    const flags = await this.link.client.smismember(this.onlineKey, ...userIds)
+    return flags.map((flag) => flag === 1)
+  }
+
+  async noteGone(userId: Id, at: number): Promise<number> {
+    const result = await this.link.client.multi().hsetnx(this.goneKey, userId, String(at)).hget(this.goneKey, userId).exec()
+    return Number(result?.[1]?.[1] ?? at)
+  }
+
+  async clearGone(userId: Id): Promise<void> {
+    await this.link.client.hdel(this.goneKey, userId)
   }
 }

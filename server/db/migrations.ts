@@ -104,6 +104,10 @@ export const MIGRATIONS: readonly string[] = [
   create index user_events_created_at on user_events (created_at);
   insert into settings (key, value) values ('event_epoch', md5(random()::text || clock_timestamp()::text))
   `,
+  // Presence: when each user's last socket closed (whether they are online now is live state, not stored).
+  `
+  alter table users add column last_seen_at timestamptz;
+  `,
 ]
 
 const MIGRATION_LOCK = 7_215_001

@@ -4,15 +4,17 @@ import { bearerToken } from '../auth'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 
-interface ApiDeps {
+export interface ApiDeps {
   services: Services
   sessions: SessionStore
+  /** Each listed user's presence for the asker (absent for people who share no conversation with them). */
+  presenceFor?: (askerId: Id) => Promise<ReadonlyMap<Id, { online: boolean; lastSeenAt: string | null }>>
 }
 
 type IdParams = { Params: { id: string } }
 
 /** The contract's endpoints, thin: parse the request, call a service, send its result. */
-export function registerApiRoutes(api: FastifyInstance, { services, sessions }: ApiDeps): void {
+export function registerApiRoutes(api: FastifyInstance, { services, sessions, presenceFor }: ApiDeps): void {
   const { accounts, messaging, bookings } = services
   // Unexpired and of a live session: a logout refuses the session's access tokens at once.
   const userOf = async (request: FastifyRequest): Promise<Id> =>
@@ -36,7 +38,12 @@ export function registerApiRoutes(api: FastifyInstance, { services, sessions }: 
   )
 
   api.get('/me', async (request) => accounts.me(await userOf(request)))
-  api.get('/users', async (request) => accounts.listUsers(await userOf(request)))
+  api.get('/users', async (request) => {
+    const userId = await userOf(request)
+    const [users, presence] = await Promise.all([accounts.listUsers(userId), presenceFor?.(userId) ?? new Map()])
+    // `null`: not known to the asker (no shared conversation), rather than "offline".
+    return users.map((user) => ({ ...user, online: presence.get(user.id)?.online ?? null, lastSeenAt: presence.get(user.id)?.lastSeenAt ?? null }))
+  })
 
   api.get('/conversations', async (request) => messaging.listConversations(await userOf(request)))
   api.post('/conversations', async (request, reply) => {

@@ -13,7 +13,7 @@ import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
-import { registerApiRoutes } from './api'
+import { registerApiRoutes, type ApiDeps } from './api'
 import { registerSecurityHeaders } from './securityHeaders'
 
 export interface HttpDeps {
@@ -22,6 +22,7 @@ export interface HttpDeps {
   origins: OriginPolicy
   /** The built SPA (`dist/`); served with a fallback to index.html for client-side routes. */
   staticDir?: string
+  presenceFor?: ApiDeps['presenceFor']
 }
 
 export interface HttpAppOptions {
@@ -54,7 +55,7 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
 }
 
 /** Error and not-found handlers, the `/api` routes behind the Origin check and CORS, and the SPA. */
-export function configureHttpApp(app: FastifyInstance, { services, sessions, origins, staticDir }: HttpDeps): FastifyInstance {
+export function configureHttpApp(app: FastifyInstance, { services, sessions, origins, staticDir, presenceFor }: HttpDeps): FastifyInstance {
   const apiUrl = process.env.VITE_API_URL || process.env.NEXT_PUBLIC_API_URL
   void registerSecurityHeaders(app, () => (apiUrl ? [...origins.list(), apiUrl] : origins.list()))
 
@@ -110,7 +111,7 @@ export function configureHttpApp(app: FastifyInstance, { services, sessions, ori
         allowedHeaders: ['authorization', 'content-type'],
         maxAge: 600,
       })
-      registerApiRoutes(api, { services, sessions })
+      registerApiRoutes(api, { services, sessions, presenceFor })
     },
     { prefix: '/api' },
   )

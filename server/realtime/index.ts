@@ -6,6 +6,7 @@ import {
   handshakeResumeSchema,
   parse,
   sessionRenewSchema,
+  typingSchema,
   type Ack,
   type ClientEventAckData,
   type ClientEventName,
@@ -21,11 +22,13 @@ import type { SessionStore } from '../sessions'
 import type { EventLog } from '../services/eventLog'
 import { emitLogged, type LiveDelivery } from './delivery'
 import { conversationIdOfRoom, conversationRoom, sessionRoom, userRoom } from './rooms'
+import type { PresenceTracker } from './presence'
 import { SocketSlots } from './socketSlots'
 import type { TalemyServer, TalemySocket } from './types'
 
 export { createNotifier, createPresence } from './notifier'
 export { LiveDelivery } from './delivery'
+export { DEFAULT_PRESENCE_GRACE_SECONDS, MemoryPresenceStore, PresenceTracker } from './presence'
 export type { TalemyServer, TalemySocket } from './types'
 
 /** How many sockets one user may hold at once (tabs, devices); more is a runaway client or an attack. */
@@ -58,6 +61,8 @@ export type HandshakeGuard = (userId: Id) => Error | null
 /** The per-user socket cap: this process's (`SocketSlots`) or the nodes' shared one (`SharedSocketSlots`). */
 export interface SocketCap {
   tryAcquire(userId: Id, socketId: string): (() => void) | undefined | Promise<(() => void) | undefined>
+  /** The user's live sockets (presence asks when one closes). */
+  count(userId: Id): number | Promise<number>
 }
 
 /** Told of every conversation a socket joins or leaves, when viewers are shared between nodes. */
@@ -75,12 +80,16 @@ export interface HandlerDeps {
   now: () => number
   /** The per-user budget of `conversation:join`. */
   joinLimiter: Limiter
+  /** The per-user budget of `typing` notices (2 a second). */
+  typingLimiter: Limiter
   maxSocketsPerUser: number
   eventLog: EventLog
   delivery: LiveDelivery
   /** Default: this process's own count. */
   slots?: SocketCap
   viewerRegistry?: ViewerRegistry
+  /** Online/offline and the snapshot after each connect; none in tests of other things. */
+  presence?: Pick<PresenceTracker, 'connected' | 'disconnected'>
 }
 
 /** setTimeout's longest delay; a later expiry is checked again then. */
@@ -107,11 +116,13 @@ export function attachHandlers(
     logger,
     now,
     joinLimiter,
+    typingLimiter,
     maxSocketsPerUser,
     eventLog,
     delivery,
     slots,
     viewerRegistry,
+    presence,
   }: HandlerDeps,
 ): void {
   const warn = (what: string) => (error: unknown) => logger.warn({ err: error }, what)
@@ -183,6 +194,17 @@ export function attachHandlers(
     },
     'message:send': (socket, payload) => messaging.send(socket.data.userId, payload),
     'session:renew': renew,
+    // Not logged: a notice of the present, to the other participants' sockets on every node (their user rooms).
+    typing: async (socket, payload) => {
+      const input = parse(typingSchema, payload)
+      if (!input.ok) throw invalid(input.issues, 'payload')
+      const { userId } = socket.data
+      const { conversationId } = input.value
+      await typingLimiter.take(userId)
+      const others = (await messaging.participants(userId, conversationId)).filter((id) => id !== userId)
+      if (others.length > 0) io.to(others.map(userRoom)).emit('typing', { conversationId, userId })
+      return null
+    },
   }
 
   io.use((socket, next) => {
@@ -245,11 +267,15 @@ export function attachHandlers(
   io.on('connection', (socket) => {
     const { userId, sessionId } = socket.data
     void socket.join([userRoom(userId), sessionRoom(sessionId)])
-    resume(socket).catch((error: unknown) => {
-      // Without its replay the stream would have a hole: the client reconnects and tries again.
-      logger.error({ err: error, socketId: socket.id, userId }, 'resume failed')
-      socket.disconnect(true)
-    })
+    resume(socket).then(
+      // After the replay and its sync marker: the snapshot is the present, what the client sees next.
+      () => presence?.connected(socket).catch(warn('presence on connect failed')),
+      (error: unknown) => {
+        // Without its replay the stream would have a hole: the client reconnects and tries again.
+        logger.error({ err: error, socketId: socket.id, userId }, 'resume failed')
+        socket.disconnect(true)
+      },
+    )
     logger.debug({ socketId: socket.id, userId }, 'socket connected')
     armExpiry(socket)
     // The session may have ended while the handshake was under way (its room was empty when it was revoked).
@@ -295,6 +321,7 @@ export function attachHandlers(
     socket.on('disconnect', (reason) => {
       clearTimeout(expiryTimers.get(socket))
       delivery.remove(socket)
+      presence?.disconnected(userId).catch(warn('presence on disconnect failed'))
       logger.debug({ socketId: socket.id, userId, reason }, 'socket disconnected')
     })
     socket.on('error', (error) => {

@@ -18,7 +18,7 @@ import type { Prepared, Queryable } from '../db'
 import type { ServiceContext } from './context'
 import { MESSAGE_COLUMNS, iso, toMessage, type MessageRow } from './rows'
 import { SendBatcher } from './sendBatcher'
-import { appendEvents, lockCounters, type LoggedEvent } from './eventLog'
+import { appendEvents, lockCounters, type LoggedEvent, type NewEvent } from './eventLog'
 
 const positiveInteger = v.pipe(
   v.string('must be a positive whole number'),
@@ -44,13 +44,14 @@ interface ConversationRow {
  * A send in one statement: the stored message when (sender, clientId) is taken (`inserted` false: nothing changes),
  * else the conversation's seq bump, the insert, the read position of the participants looking at it ($7, an array,
  * usually empty) and the events in the recipients' logs — all or nothing. Each participant ($8) gets `message:sent`
- * (the sender) or `message:new`, and each viewer (never the sender) then `conversation:read`: their counter goes up by
- * one or two, and `logged` answers `[userId, offset, event]` for each event. Two concurrent transactions (PostgreSQL)
+ * (the sender) or `message:new`, each viewer (never the sender) then `conversation:read`, and every participant a
+ * `conversation:seen` for each viewer other than themselves (the receipt): every counter goes up by 1 + viewers, and
+ * `logged` answers `[userId, offset, event, reader]` for each event. Two concurrent transactions (PostgreSQL)
  * sending one (sender, clientId) into two conversations make the later one fail on the unique constraint, which rolls
  * it all back. Kept lean (no window functions, the payload built once): it is the hot path.
  */
 export const SEND_MESSAGE: Prepared = {
-  name: 'talemy_send_message_v3',
+  name: 'talemy_send_message_v4',
   text: `with dup as (
       select ${MESSAGE_COLUMNS} from messages where sender_id = $3::text and client_id = $5::text
     ), bump as (
@@ -65,30 +66,37 @@ export const SEND_MESSAGE: Prepared = {
       update conversation_members m set last_read_seq = greatest(m.last_read_seq, ins.seq) from ins
       where m.conversation_id = ins.conversation_id and m.user_id = any($7::text[])
     ), counters as (
-      update users u set event_offset = u.event_offset + case when u.id = any($7::text[]) then 2 else 1 end
+      update users u set event_offset = u.event_offset + 1 + cardinality($7::text[])
       where u.id = any($8::text[]) and exists (select 1 from ins)
-      returning u.id, u.event_offset, u.id = any($7::text[]) as viewer
+      returning u.id, u.event_offset, array_position($7::text[], u.id) as vpos,
+        u.event_offset - cardinality($7::text[]) as first
     ), placed as (
-      select c.id as user_id, c.event_offset - case when c.viewer then 1 else 0 end as "offset",
-        case when c.id = $3::text then 'message:sent' else 'message:new' end as event,
+      select c.id as user_id, c.first as "offset",
+        case when c.id = $3::text then 'message:sent' else 'message:new' end as event, null::text as subject,
         jsonb_build_object('id', ins.id, 'conversationId', ins.conversation_id, 'seq', ins.seq, 'senderId', ins.sender_id,
           'content', ins.content, 'createdAt', $9::text, 'clientId', ins.client_id) as payload
       from counters c cross join ins
       union all
-      select c.id, c.event_offset, 'conversation:read', jsonb_build_object('conversationId', $2::text, 'unreadCount', 0)
-      from counters c where c.viewer
+      select c.id, c.first + 1, 'conversation:read', null, jsonb_build_object('conversationId', $2::text, 'unreadCount', 0)
+      from counters c where c.vpos is not null
+      union all
+      select c.id, c.first + case when c.vpos is null then 0 else 1 end + v.k - case when c.vpos < v.k then 1 else 0 end,
+        'conversation:seen', v.viewer, jsonb_build_object('conversationId', $2::text, 'userId', v.viewer, 'seq', ins.seq)
+      from counters c cross join ins cross join unnest($7::text[]) with ordinality as v(viewer, k)
+      where v.viewer <> c.id
     ), logged as (
       insert into user_events (user_id, "offset", event, payload, created_at)
       select user_id, "offset", event, payload, $6::timestamptz from placed
     )
     select true as inserted, ${MESSAGE_COLUMNS},
-      (select jsonb_agg(jsonb_build_array(user_id, "offset", event) order by "offset") from placed) as logged
+      (select jsonb_agg(jsonb_build_array(user_id, "offset", event, subject) order by "offset") from placed) as logged
     from ins
     union all
     select false as inserted, ${MESSAGE_COLUMNS}, null from dup`,
 }
 
-type SendRow = MessageRow & { inserted: boolean; logged: [Id, number | string, ServerEventName][] | null }
+/** `logged`: `[recipient, offset, event, reader]` (`reader`: whose receipt a `conversation:seen` is, else null). */
+type SendRow = MessageRow & { inserted: boolean; logged: [Id, number | string, ServerEventName, Id | null][] | null }
 
 /** A conversation's members (one row with a null user when it has none; no row when there is no such conversation). */
 const PARTICIPANTS: Prepared = {
@@ -151,8 +159,8 @@ export function createMessaging(ctx: ServiceContext) {
       [userId, onlyId ?? null],
     )
     if (rows.length === 0) return []
-    const members = await db.query<{ conversation_id: string; user_id: string }>(
-      `select other.conversation_id, other.user_id
+    const members = await db.query<{ conversation_id: string; user_id: string; last_read_seq: number | string }>(
+      `select other.conversation_id, other.user_id, other.last_read_seq
        from conversation_members me join conversation_members other on other.conversation_id = me.conversation_id
        where me.user_id = $1 and ($2::text is null or me.conversation_id = $2)
        order by other.user_id`,
@@ -167,7 +175,11 @@ export function createMessaging(ctx: ServiceContext) {
       [userId, onlyId ?? null],
     )
     const participants = new Map<string, Id[]>()
-    for (const row of members) participants.set(row.conversation_id, [...(participants.get(row.conversation_id) ?? []), row.user_id])
+    const readSeqs = new Map<string, Record<Id, number>>()
+    for (const row of members) {
+      participants.set(row.conversation_id, [...(participants.get(row.conversation_id) ?? []), row.user_id])
+      readSeqs.set(row.conversation_id, { ...readSeqs.get(row.conversation_id), [row.user_id]: Number(row.last_read_seq) })
+    }
     const lastMessages = new Map(last.map((row) => [row.conversation_id, toMessage(row)]))
     return rows.map((row) => ({
       id: row.id,
@@ -175,6 +187,7 @@ export function createMessaging(ctx: ServiceContext) {
       lastMessage: lastMessages.get(row.id) ?? null,
       unreadCount: Number(row.unread),
       updatedAt: iso(row.updated_at),
+      readSeq: readSeqs.get(row.id) ?? {},
     }))
   }
 
@@ -204,11 +217,16 @@ export function createMessaging(ctx: ServiceContext) {
     const message = toMessage(row)
     if (!row.inserted) return { message: sameConversation(message, conversationId), inserted: false }
     notifier.deliver(
-      (row.logged ?? []).map(([userId, offset, event]): LoggedEvent => ({
+      (row.logged ?? []).map(([userId, offset, event, reader]): LoggedEvent => ({
         userId,
         offset: Number(offset),
         event,
-        payload: event === 'conversation:read' ? { conversationId, unreadCount: 0 } : message,
+        payload:
+          event === 'conversation:read'
+            ? { conversationId, unreadCount: 0 }
+            : event === 'conversation:seen'
+              ? { conversationId, userId: reader, seq: message.seq }
+              : message,
       })),
     )
     return { message, inserted: true }
@@ -254,6 +272,9 @@ export function createMessaging(ctx: ServiceContext) {
 
   return {
     send,
+
+    /** The conversation's participants, for a participant; NOT_FOUND / FORBIDDEN as for reading it. */
+    participants: (userId: Id, conversationId: Id) => participantsFor(db, userId, conversationId),
 
     listConversations: (userId: Id) => conversationsFor(userId),
 
@@ -327,19 +348,24 @@ export function createMessaging(ctx: ServiceContext) {
       const id = parse(conversationIdSchema, conversationId)
       if (!id.ok) return Promise.reject(invalid(id.issues, 'conversationId'))
       return conversationLocks.run(id.value, async () => {
-        await participantsFor(db, userId, id.value)
+        const participants = await participantsFor(db, userId, id.value)
         const joined = await onAllowed(id.value)
         const logged = await db.transaction(async (tx) => {
-          await lockCounters(tx, [userId])
-          const updated = await tx.query(
+          // The reader's log and, for the receipts, the other participants' (ascending, like every writer).
+          await lockCounters(tx, participants)
+          const updated = await tx.query<{ last_read_seq: number | string }>(
             `update conversation_members m set last_read_seq = c.last_seq from conversations c
              where c.id = $1 and m.conversation_id = $1 and m.user_id = $2 and m.last_read_seq < c.last_seq
-             returning m.user_id`,
+             returning m.last_read_seq`,
             [id.value, userId],
           )
           if (!joined && updated.length === 0) return []
-          const payload = { conversationId: id.value, unreadCount: 0 as const }
-          return appendEvents(tx, [{ userId, event: 'conversation:read', payload }], now().toISOString())
+          const events: NewEvent[] = [{ userId, event: 'conversation:read', payload: { conversationId: id.value, unreadCount: 0 } }]
+          if (updated[0]) {
+            const seen = { conversationId: id.value, userId, seq: Number(updated[0].last_read_seq) }
+            for (const other of participants) if (other !== userId) events.push({ userId: other, event: 'conversation:seen', payload: seen })
+          }
+          return appendEvents(tx, events, now().toISOString())
         })
         notifier.deliver(logged)
       })

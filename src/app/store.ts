@@ -3,6 +3,7 @@ import { AUTH_STORAGE_KEY, api, loadAuth, refreshFailed, type ApiExtra } from '.
 import { createSessionMiddleware, type SessionMiddlewareOptions } from '../api/sessionMiddleware'
 import {
   connect,
+  presenceSlice,
   socketSlice,
   createSocketMiddleware,
   defaultDrainLock,
@@ -32,6 +33,7 @@ export type RealtimeOptions = Partial<
 const rootReducer = combineReducers({
   auth: skippingSocketActions(authSlice.reducer),
   socket: socketSlice.reducer,
+  presence: presenceSlice.reducer,
   [api.reducerPath]: skippingSocketActions(api.reducer),
 })
 

@@ -8,6 +8,10 @@ export interface User {
   id: Id
   name: string
   role: Role
+  /** In `/api/users`: whether they have a socket open now; `null` for people who share no conversation with the asker. */
+  online?: boolean | null
+  /** When their last socket closed; `null` when never seen, or for people who share no conversation with the asker. */
+  lastSeenAt?: string | null
 }
 
 export interface Message {
@@ -29,6 +33,8 @@ export interface Conversation {
   /** For the user asking. */
   unreadCount: number
   updatedAt: string
+  /** Each participant's last read `seq` (0: nothing read yet): the thread's "Seen" comes from the other's. */
+  readSeq: Record<Id, number>
 }
 
 export const LESSON_STATUSES = ['pending', 'confirmed', 'cancelled', 'completed'] as const

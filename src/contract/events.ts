@@ -6,6 +6,13 @@ export interface ConversationReadPayload {
   unreadCount: 0
 }
 
+/** `conversation:seen`: `userId` has read `conversationId` up to `seq` (sent to the other participants). */
+export interface ConversationSeenPayload {
+  conversationId: Id
+  userId: Id
+  seq: number
+}
+
 export interface SendMessagePayload {
   conversationId: Id
   content: string
@@ -54,10 +61,37 @@ export interface LoggedServerEvents {
   'message:new': (message: Message, meta?: EventMeta) => void
   'message:sent': (message: Message, meta?: EventMeta) => void
   'conversation:read': (payload: ConversationReadPayload, meta?: EventMeta) => void
+  'conversation:seen': (payload: ConversationSeenPayload, meta?: EventMeta) => void
   'lesson:created': (lesson: Lesson, meta?: EventMeta) => void
   'lesson:statusUpdated': (lesson: Lesson, meta?: EventMeta) => void
   'contactRequest:created': (request: ContactRequest, meta?: EventMeta) => void
   'contactRequest:statusUpdated': (request: ContactRequest, meta?: EventMeta) => void
+}
+
+/** `typing` both ways: to the server `{ conversationId }`, to the other participants with the typer's `userId`. */
+export interface TypingPayload {
+  conversationId: Id
+}
+export interface TypingNotice {
+  conversationId: Id
+  userId: Id
+}
+
+/** Whether a user has a socket open now; `lastSeenAt` is when their last one closed (`null`: never seen). */
+export interface PresenceState {
+  userId: Id
+  online: boolean
+  lastSeenAt: string | null
+}
+
+/**
+ * Not logged, not replayed (they describe the present): typing notices and presence. `presence:snapshot` follows
+ * every connect, so a client that missed changes while away is current again.
+ */
+export interface EphemeralServerEvents {
+  typing: (notice: TypingNotice) => void
+  'presence:changed': (presence: PresenceState) => void
+  'presence:snapshot': (snapshot: { users: PresenceState[] }) => void
 }
 
 /** Not logged: where a resumed stream stands. */
@@ -67,7 +101,7 @@ export interface SyncServerEvents {
 }
 
 /** Events the server emits. */
-export interface ServerToClientEvents extends LoggedServerEvents, SyncServerEvents {}
+export interface ServerToClientEvents extends LoggedServerEvents, SyncServerEvents, EphemeralServerEvents {}
 
 /** Events the browser emits; each answers through its ack callback. */
 export interface ClientToServerEvents {
@@ -79,31 +113,40 @@ export interface ClientToServerEvents {
    * or revoked, and the socket is disconnected when the token is another session's or user's.
    */
   'session:renew': (payload: SessionRenewPayload, ack: (res: Ack<null>) => void) => void
+  /**
+   * "I am typing in this conversation" (the ack is optional): `FORBIDDEN` outside it, `RATE_LIMITED` past 2 a second.
+   * The other participants' sockets get `typing` { conversationId, userId }.
+   */
+  typing: (payload: TypingPayload, ack?: (res: Ack<null>) => void) => void
 }
 
 /** The logged events (the browser's event table is keyed by them); the sync events are `SyncEventName`. */
 export type ServerEventName = keyof LoggedServerEvents
 export type SyncEventName = keyof SyncServerEvents
+export type EphemeralEventName = keyof EphemeralServerEvents
 export type ClientEventName = keyof ClientToServerEvents
 
 /** The payload of a server event (its first argument). */
-export type ServerEventPayload<E extends ServerEventName | SyncEventName> = Parameters<ServerToClientEvents[E]>[0]
+export type ServerEventPayload<E extends ServerEventName | SyncEventName | EphemeralEventName> = Parameters<ServerToClientEvents[E]>[0]
 
 /** The first argument of a client event, and the data its ack carries. */
 export type ClientEventPayload<E extends ClientEventName> = Parameters<ClientToServerEvents[E]>[0]
 export type ClientEventAckData<E extends ClientEventName> =
-  Parameters<Parameters<ClientToServerEvents[E]>[1]>[0] extends Ack<infer T> ? T : never
+  Parameters<NonNullable<Parameters<ClientToServerEvents[E]>[1]>>[0] extends Ack<infer T> ? T : never
 
 /** The server events, in the event map's order (`serverEvents` has one entry each). */
 export const SERVER_EVENTS = [
   'message:new',
   'message:sent',
   'conversation:read',
+  'conversation:seen',
   'lesson:created',
   'lesson:statusUpdated',
   'contactRequest:created',
   'contactRequest:statusUpdated',
 ] as const satisfies readonly ServerEventName[]
+
+export const EPHEMERAL_EVENTS = ['typing', 'presence:changed', 'presence:snapshot'] as const satisfies readonly EphemeralEventName[]
 
 export const SYNC_EVENTS = ['sync:caughtUp', 'sync:gap'] as const satisfies readonly SyncEventName[]
 

@@ -1,7 +1,7 @@
 import * as v from 'valibot'
 import { CONTACT_REQUEST_STATUSES, LESSON_STATUSES } from './entities'
 import { ERROR_CODES } from './errors'
-import type { SyncEventName } from './events'
+import type { EphemeralEventName, SyncEventName } from './events'
 import {
   MAX_CLIENT_ID_LENGTH,
   MAX_CONTACT_MESSAGE_LENGTH,
@@ -19,6 +19,8 @@ export const userSchema = v.object({
   id,
   name: v.string(),
   role: v.picklist(['student', 'tutor']),
+  online: v.optional(v.nullable(v.boolean())),
+  lastSeenAt: v.optional(v.nullable(timestamp)),
 })
 
 export const messageSchema = v.object({
@@ -37,6 +39,7 @@ export const conversationSchema = v.object({
   lastMessage: v.nullable(messageSchema),
   unreadCount: count,
   updatedAt: timestamp,
+  readSeq: v.record(id, count),
 })
 
 export const lessonSchema = v.object({
@@ -65,6 +68,12 @@ export const conversationReadSchema = v.object({
   unreadCount: v.literal(0),
 })
 
+export const conversationSeenSchema = v.object({
+  conversationId: id,
+  userId: id,
+  seq: count,
+})
+
 
 /** A logged event's trailing `{ offset }`. */
 export const eventMetaSchema = v.object({ offset: v.pipe(v.number(), v.integer(), v.minValue(1)) })
@@ -78,6 +87,14 @@ export const syncEventSchemas = {
   'sync:caughtUp': syncPayloadSchema,
   'sync:gap': syncPayloadSchema,
 } satisfies Record<SyncEventName, v.GenericSchema>
+
+export const presenceStateSchema = v.object({ userId: id, online: v.boolean(), lastSeenAt: v.nullable(timestamp) })
+/** The events that are neither logged nor replayed (typing, presence). */
+export const ephemeralEventSchemas = {
+  typing: v.object({ conversationId: id, userId: id }),
+  'presence:changed': presenceStateSchema,
+  'presence:snapshot': v.object({ users: v.pipe(v.array(presenceStateSchema), v.maxLength(10_000)) }),
+} satisfies Record<EphemeralEventName, v.GenericSchema>
 
 // --- What the server accepts ----------------------------------------------------------------
 
@@ -115,6 +132,7 @@ export const sessionRenewSchema = v.object({ token: tokenString(4096) })
  * The resume part of the handshake's `auth` (the token is checked on its own): an offset the server can have issued
  * (a safe integer, 0 or more) and an epoch of at most 100 characters.
  */
+export const typingSchema = v.object({ conversationId: conversationIdSchema })
 export const handshakeResumeSchema = v.object({
   offset: v.optional(v.pipe(v.number('must be a number'), v.safeInteger('must be a whole number'), v.minValue(0, 'must be at least 0'))),
   epoch: v.optional(v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(100, 'is too long'))),
@@ -125,6 +143,7 @@ export const clientEventSchemas = {
   'conversation:leave': conversationIdSchema,
   'message:send': sendMessageSchema,
   'session:renew': sessionRenewSchema,
+  typing: typingSchema,
 }
 
 export const loginBodySchema = v.object({

@@ -2,7 +2,7 @@ import * as v from 'valibot'
 import type { Message } from './entities'
 import type { ServerEventName, ServerEventPayload } from './events'
 import { MAX_CLIENT_ID_LENGTH, MAX_CONTACT_MESSAGE_LENGTH, MAX_CONTENT_LENGTH, MAX_LESSON_SUBJECT_LENGTH } from './limits'
-import { contactRequestSchema, conversationReadSchema, lessonSchema, messageSchema } from './schemas'
+import { contactRequestSchema, conversationReadSchema, conversationSeenSchema, lessonSchema, messageSchema } from './schemas'
 
 /** The string fields of a payload. */
 type TextFields<T> = { [K in keyof T]-?: T[K] extends string | null ? K : never }[keyof T]
@@ -59,6 +59,7 @@ export const serverEvents: ServerEventTable = {
   'message:new': { schema: messageSchema, check: checkMessage, textLimits: messageText, replayed: true },
   'message:sent': { schema: messageSchema, check: checkMessage, textLimits: messageText, replayed: true },
   'conversation:read': { schema: conversationReadSchema, textLimits: {}, replayed: true },
+  'conversation:seen': { schema: conversationSeenSchema, textLimits: {}, replayed: true },
   'lesson:created': { schema: lessonSchema, textLimits: { subject: MAX_LESSON_SUBJECT_LENGTH }, replayed: true },
   'lesson:statusUpdated': { schema: lessonSchema, textLimits: { subject: MAX_LESSON_SUBJECT_LENGTH }, replayed: true },
   'contactRequest:created': { schema: contactRequestSchema, textLimits: { message: MAX_CONTACT_MESSAGE_LENGTH }, replayed: true },

@@ -102,6 +102,11 @@ export const en = {
   'thread.tooLong': '{length} / {max} characters: too long',
   'thread.hint': 'Enter sends · Shift+Enter for a new line',
   'thread.announceNew': 'New message from {name}: {content}',
+  'thread.seen': 'Seen',
+  'thread.typing': '{name} is typing…',
+  'presence.online': 'online',
+  'presence.offline': 'offline',
+  'presence.lastSeen': 'last seen {time}',
 
   // Lessons
   'lessons.title': 'Lessons',

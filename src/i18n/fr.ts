@@ -95,6 +95,11 @@ export const fr: Catalogue = {
   'thread.tooLong': '{length} / {max} caractères : trop long',
   'thread.hint': 'Entrée envoie · Maj+Entrée pour une nouvelle ligne',
   'thread.announceNew': 'Nouveau message de {name} : {content}',
+  'thread.seen': 'Vu',
+  'thread.typing': '{name} est en train d’écrire…',
+  'presence.online': 'en ligne',
+  'presence.offline': 'hors ligne',
+  'presence.lastSeen': 'vu à {time}',
 
   'lessons.title': 'Cours',
   'lessons.listStudent': 'Vos cours',

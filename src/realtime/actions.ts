@@ -1,5 +1,14 @@
 import { createAction, prepareAutoBatched, SHOULD_AUTOBATCH } from '@reduxjs/toolkit'
-import type { ErrorCode, Id, Message, ServerEventName, ServerEventPayload, SyncPayload, ValidationIssue } from '../contract'
+import type {
+  EphemeralEventName,
+  ErrorCode,
+  Id,
+  Message,
+  ServerEventName,
+  ServerEventPayload,
+  SyncPayload,
+  ValidationIssue,
+} from '../contract'
 import type { PendingMessage } from './socketSlice'
 
 /** Every action of the realtime layer is `socket/…`; matching is always by `.match`, never by comparing strings. */
@@ -222,11 +231,32 @@ export const serverEventActions: ServerEventActions = {
   'message:new': serverEventAction('message:new'),
   'message:sent': serverEventAction('message:sent'),
   'conversation:read': serverEventAction('conversation:read'),
+  'conversation:seen': serverEventAction('conversation:seen'),
   'lesson:created': serverEventAction('lesson:created'),
   'lesson:statusUpdated': serverEventAction('lesson:statusUpdated'),
   'contactRequest:created': serverEventAction('contactRequest:created'),
   'contactRequest:statusUpdated': serverEventAction('contactRequest:statusUpdated'),
 }
+
+// --- Typing and presence (not logged: no offsets, no replay) -----------------------------------------------------
+
+/**
+ * "The user is typing in this conversation": the layer sends `typing` at most once every 2 seconds per conversation
+ * (the composer may dispatch it on every keystroke). Not `socket/typing`: that is the incoming event's action.
+ *
+ * @example dispatch(sendTyping({ conversationId: 'c1' }))
+ */
+export const sendTyping = createAction<{ conversationId: Id }>(`${PREFIX}sendTyping`)
+
+/** Nothing from `userId` in `conversationId` for 5 seconds: the "is typing" line goes. */
+export const typingExpired = createAction<{ conversationId: Id; userId: Id }>(`${PREFIX}typingExpired`)
+
+/** `socket/typing`, `socket/presence:changed`, `socket/presence:snapshot`: the validated payloads of those events. */
+export const ephemeralEventActions = {
+  typing: createAction<ServerEventPayload<'typing'>>(`${PREFIX}typing`),
+  'presence:changed': createAction<ServerEventPayload<'presence:changed'>>(`${PREFIX}presence:changed`),
+  'presence:snapshot': createAction<ServerEventPayload<'presence:snapshot'>>(`${PREFIX}presence:snapshot`),
+} satisfies { [E in EphemeralEventName]: unknown }
 
 // --- clientId -----------------------------------------------------------------------------------------------------
 

@@ -3,10 +3,13 @@ import {
   eventMetaSchema,
   isErrorCode,
   parse,
+  EPHEMERAL_EVENTS,
+  ephemeralEventSchemas,
   SERVER_EVENTS,
   SYNC_EVENTS,
   syncPayloadSchema,
   serverEvents,
+  type EphemeralEventName,
   type ServerEventName,
   type ServerEventSpec,
   type ValidationIssue,
@@ -17,6 +20,7 @@ import {
   disconnected,
   eventRejected,
   internalError,
+  ephemeralEventActions,
   serverEventActions,
 } from './actions'
 import { directSink, type ResumeSink } from './resumeHandler'
@@ -74,7 +78,7 @@ export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>,
     }
 
   // An event the contract does not know is rejected too (visible in DevTools), never passed on.
-  const known = new Set<string>([...SERVER_EVENTS, ...SYNC_EVENTS])
+  const known = new Set<string>([...SERVER_EVENTS, ...SYNC_EVENTS, ...EPHEMERAL_EVENTS])
   const onAny = guarded('onAny', (event) => {
     const name = String(event)
     if (!known.has(name)) dispatch(eventRejected({ event: name.slice(0, 100), issues: [{ path: '', message: 'unknown event' }] }))
@@ -99,6 +103,7 @@ export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>,
         }),
       ),
     ),
+    ...EPHEMERAL_EVENTS.map((event) => on(emitter, event, guarded(event, (payload) => dispatch(ephemeralEventAction(event, payload))))),
   ]
 
   function logged(event: ServerEventName, payload: unknown, meta: unknown) {
@@ -141,4 +146,11 @@ export function serverEventAction(event: ServerEventName, payload: unknown, offs
   const issues = tooLong(spec.textLimits as Record<string, number | undefined>, value)
   if (issues.length > 0) return eventRejected({ event, issues }, offset)
   return (serverEventActions[event] as (payload: unknown, offset?: number) => UnknownAction)(value, offset)
+}
+
+/** A typing or presence payload, validated: `socket/<event>`, or `socket/eventRejected` with the issues. */
+export function ephemeralEventAction(event: EphemeralEventName, payload: unknown): UnknownAction {
+  const result = parse(ephemeralEventSchemas[event] as never, payload)
+  if (!result.ok) return eventRejected({ event, issues: result.issues })
+  return (ephemeralEventActions[event] as (payload: unknown) => UnknownAction)(result.value)
 }

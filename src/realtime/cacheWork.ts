@@ -1,5 +1,5 @@
 import { defaultSerializeQueryArgs, type Patch } from '@reduxjs/toolkit/query'
-import type { ContactRequest, Conversation, Id, Lesson, Message, ServerEventName, ServerEventPayload } from '../contract'
+import type { ContactRequest, Conversation, ConversationSeenPayload, Id, Lesson, Message, ServerEventName, ServerEventPayload } from '../contract'
 import { LIST, type TagType, type ThreadMessage } from '../api'
 import type { SendError } from './actions'
 
@@ -212,6 +212,22 @@ export function conversationReadPatches(list: readonly Conversation[], conversat
   return current.unreadCount === 0 ? [] : [{ op: 'replace', path: [idx], value: copy(current, { unreadCount: 0 }) }]
 }
 
+/**
+ * `readSeq[userId]` raised to `seq` for one conversation: monotonic (a lower or equal `seq`, a replay or a late
+ * event, changes nothing). `null` when the conversation is not in the list.
+ *
+ * @example conversationSeenPatches([{ id: 'c1', readSeq: { bob: 3 }, … }], { conversationId: 'c1', userId: 'bob', seq: 5 })
+ * // [{ op: 'replace', path: [0], value: { id: 'c1', readSeq: { bob: 5 }, … } }]
+ */
+export function conversationSeenPatches(list: readonly Conversation[], seen: ConversationSeenPayload): Patch[] | null {
+  const idx = list.findIndex((c) => c.id === seen.conversationId)
+  if (idx === -1) return null
+  const current = list[idx]!
+  const readSeq = current.readSeq ?? {}
+  if ((readSeq[seen.userId] ?? 0) >= seen.seq) return []
+  return [{ op: 'replace', path: [idx], value: copy(current, { readSeq: { ...readSeq, [seen.userId]: seen.seq } }) }]
+}
+
 // --- Lessons and contact requests ---------------------------------------------------------------------------------
 
 type Versioned = { id: Id; updatedAt: string }
@@ -301,6 +317,10 @@ export const cacheWorkTable: CacheWorkTable = {
   'conversation:read': ({ conversationId }, view) =>
     listWork(noWork(), view, { endpointName: 'getConversations', arg: undefined }, 'Conversation', (list) =>
       conversationReadPatches(list as Conversation[], conversationId),
+    ),
+  'conversation:seen': (seen, view) =>
+    listWork(noWork(), view, { endpointName: 'getConversations', arg: undefined }, 'Conversation', (list) =>
+      conversationSeenPatches(list as Conversation[], seen),
     ),
   'lesson:created': (lesson, view) =>
     listWork(noWork(), view, { endpointName: 'getLessons', arg: undefined }, 'Lesson', (list) =>

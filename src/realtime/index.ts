@@ -35,6 +35,9 @@ export {
   type EventActionMeta,
   shutdown,
   serverEventActions,
+  ephemeralEventActions,
+  sendTyping,
+  typingExpired,
   newClientId,
   type ServerEventActions,
   type ConnectionError,
@@ -69,3 +72,13 @@ export { createTagCoalescer, type TagCoalescer, type Timers } from './coalescer'
 export { createMemoryLock, createWebLock, createLeaseLock, defaultDrainLock, type DrainLock } from './drainLock'
 export { createOutboxStorage, outboxStorageKey, type OutboxStorage, type StorageLike } from './outboxStorage'
 export { browserRetryTriggers, manualRetryTriggers, type RetryTriggers, type RetryReason } from './triggers'
+export {
+  presenceSlice,
+  initialPresenceState,
+  selectTyping,
+  selectPresence,
+  type PresenceEntry,
+  type PresenceState,
+  type PresenceRootState,
+} from './presenceSlice'
+export { TYPING_SEND_INTERVAL_MS, TYPING_SHOWN_MS } from './typingHandler'

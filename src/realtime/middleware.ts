@@ -8,6 +8,7 @@ import { buildOutboxHandler } from './outboxHandler'
 import { buildRoomsHandler } from './roomsHandler'
 import { buildResumeHandler } from './resumeHandler'
 import { createSocketHolder, type SocketHolder } from './socketHolder'
+import { buildTypingHandler } from './typingHandler'
 
 /** What the middleware adds to `dispatch`: asking for the socket holder answers with it (see `useSocket`). */
 export type SocketDispatchExtension = (action: ReturnType<typeof socketHolderRequested>) => SocketHolder
@@ -38,6 +39,7 @@ export function createSocketMiddleware<S extends SocketRootState>(
       buildRoomsHandler(ctx),
       buildOutboxHandler(ctx),
       buildCacheHandler(ctx),
+      buildTypingHandler(ctx),
     ]
 
     return (next) => (action) => {

@@ -53,7 +53,7 @@ function argumentsOf(message: string, locale: Locale): string[] {
 /** Sample values for every argument any message has. */
 const SAMPLE: Record<string, string | number> = {
   count: 2, name: 'Bob', role: 'tutor', content: 'Hi', status: 'confirmed', subject: 'Algebra', reason: 'x',
-  length: 2001, max: 2000, when: '24 Nov', minutes: 45, password: 'talemy',
+  length: 2001, max: 2000, when: '24 Nov', minutes: 45, password: 'talemy', time: '4:32 PM',
 }
 
 describe('the catalogues', () => {

@@ -151,6 +151,20 @@ describe('conversation:read', () => {
   })
 })
 
+describe('conversation:seen (read receipts)', () => {
+  const seen = (seq: number) => ({ conversationId: 'c1', userId: bob.id, seq })
+  const readBy = (bobSeq: number) => conversation('c1', { readSeq: { [alice.id]: 7, [bob.id]: bobSeq } })
+  test.each<[string, CacheView, number, CacheWork]>([
+    ['raises the reader\'s read position', view({ conversations: ok([conversation('c2'), readBy(3)]) }), 5, work([convs([{ op: 'replace', path: [1], value: readBy(5) }])])],
+    ['never lowers it (a late or replayed receipt)', view({ conversations: ok([readBy(5)]) }), 4, work()],
+    ['is idempotent', view({ conversations: ok([readBy(5)]) }), 5, work()],
+    ['invalidates the list when the conversation is not in it', view({ conversations: ok([conversation('c2')]) }), 5, work([], [{ type: 'Conversation', id: 'LIST' }])],
+    ['does nothing when no list is cached', view(), 5, work()],
+  ])('%s', (_name, v, seq, expected) => {
+    expect(cacheWorkFor('conversation:seen', seen(seq), v)).toEqual(expected)
+  })
+})
+
 describe.each<['lesson' | 'contactRequest', typeof lesson | typeof contactRequest, 'lessons' | 'contactRequests', typeof lessons, 'Lesson' | 'ContactRequest']>([
   ['lesson', lesson, 'lessons', lessons, 'Lesson'],
   ['contactRequest', contactRequest, 'contactRequests', requests, 'ContactRequest'],

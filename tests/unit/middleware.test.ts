@@ -209,6 +209,7 @@ const payloads: Record<ServerEventName, unknown> = {
   'message:new': message(3),
   'message:sent': message(3, { senderId: alice.id, clientId: 'k1' }),
   'conversation:read': { conversationId: 'c1', unreadCount: 0 },
+  'conversation:seen': { conversationId: 'c1', userId: 'bob', seq: 3 },
   'lesson:created': lesson('l1'),
   'lesson:statusUpdated': lesson('l1', { status: 'confirmed' }),
   'contactRequest:created': contactRequest('r1'),

@@ -45,6 +45,7 @@ const rows: Record<ServerEventName, { event: unknown; stale?: unknown }> = {
   'message:new': { event: message(2, { senderId: bob.id, createdAt: newer }), stale: message(1, { senderId: bob.id }) },
   'message:sent': { event: message(2, { senderId: alice.id, clientId: 'k1', createdAt: newer }), stale: message(1, { senderId: bob.id }) },
   'conversation:read': { event: { conversationId: 'c1', unreadCount: 0 } },
+  'conversation:seen': { event: { conversationId: 'c1', userId: bob.id, seq: 2 }, stale: { conversationId: 'c1', userId: bob.id, seq: 1 } },
   'lesson:created': { event: lesson('l2', { updatedAt: newer }), stale: lesson('l2', { updatedAt: older, subject: 'Old' }) },
   'lesson:statusUpdated': { event: lesson('l1', { status: 'confirmed', updatedAt: newer }), stale: lesson('l1', { status: 'cancelled', updatedAt: older }) },
   'contactRequest:created': { event: contactRequest('r2', { updatedAt: newer }), stale: contactRequest('r2', { updatedAt: older, message: 'Old' }) },

@@ -34,7 +34,7 @@ describe('the realtime layer is keyed by the contract', () => {
 
   test('emits are the client events with their first argument', () => {
     expectTypeOf<Extract<Emit, { event: 'message:send' }>['payload']>().toEqualTypeOf<{ conversationId: string; content: string; clientId: string }>()
-    expectTypeOf<Emit['event']>().toEqualTypeOf<'conversation:join' | 'conversation:leave' | 'message:send' | 'session:renew'>()
+    expectTypeOf<Emit['event']>().toEqualTypeOf<'conversation:join' | 'conversation:leave' | 'message:send' | 'session:renew' | 'typing'>()
   })
 
   test('sendMessage: clientId optional in, always out', () => {
@@ -43,7 +43,7 @@ describe('the realtime layer is keyed by the contract', () => {
   })
 
   test('the store: state keys, selectors, and the dispatch extension', () => {
-    expectTypeOf<keyof RootState>().toEqualTypeOf<'auth' | 'socket' | 'api'>()
+    expectTypeOf<keyof RootState>().toEqualTypeOf<'auth' | 'socket' | 'presence' | 'api'>()
     expectTypeOf(selectConnection).returns.toEqualTypeOf<Connection>()
     expectTypeOf(selectPendingMessages).returns.toEqualTypeOf<PendingMessage[]>()
     expectTypeOf<ReturnType<AppDispatch>>().not.toBeAny()

@@ -7,6 +7,7 @@ import type { Conversation } from '../../contract'
 import { useDates, useT } from '../../i18n'
 import { FormError, LoadError } from '../shared/controls'
 import { ROLE_LABEL, usePeople } from '../shared/people'
+import { PresenceLabel } from '../shared/Presence'
 import { Thread } from './Thread'
 
 const activity = (c: Conversation) => Date.parse(c.lastMessage?.createdAt ?? c.updatedAt) || 0
@@ -50,6 +51,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
                     <span className="conv-name">{people.nameOf(otherOf(c))}</span>
                     {last && <span className="conv-time">{dates.messageTime(last.createdAt)}</span>}
                   </span>
+                  <PresenceLabel userId={otherOf(c)} />
                   <span className="conv-bottom">
                     <span className="conv-last" data-testid="conversation-last">
                       {last
@@ -76,6 +78,8 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
           key={conversationId}
           conversationId={conversationId}
           title={selected ? people.nameOf(otherOf(selected)) : t('messages.conversation')}
+          seenSeq={selected?.readSeq?.[otherOf(selected)] ?? 0}
+          otherId={selected ? otherOf(selected) : null}
         />
       ) : (
         <section className="thread thread-empty" aria-label={t('messages.conversation')}>

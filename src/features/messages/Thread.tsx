@@ -6,19 +6,33 @@ import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
 import { MAX_CONTENT_LENGTH } from '../../contract'
 import { useDates, useT } from '../../i18n'
-import { discardMessage, retryMessage, selectSendRejection, useSocket } from '../../realtime'
+import { discardMessage, retryMessage, selectSendRejection, selectTyping, sendTyping, useSocket } from '../../realtime'
 import { LoadError } from '../shared/controls'
 import { errorMessageId } from '../shared/errors'
 import { usePeople } from '../shared/people'
+import { PresenceLabel } from '../shared/Presence'
 import { arrivedFromOthers } from './arrivals'
 import { firstSeq, mergeOlder } from './order'
+import { lastSeenOwn } from './receipts'
 
 const PAGE = 50
 /** Within this many pixels of the bottom counts as "reading the newest", so new messages scroll into view. */
 const NEAR_BOTTOM_PX = 120
 
 /** One conversation: joins its room while open, shows the messages, loads older ones, and the composer. */
-export function Thread({ conversationId, title }: { conversationId: string; title: string }) {
+export function Thread({
+  conversationId,
+  title,
+  seenSeq,
+  otherId,
+}: {
+  conversationId: string
+  title: string
+  /** The other participant (their presence in the header), once the conversation list has it. */
+  otherId: string | null
+  /** How far the other person has read (`Conversation.readSeq`). */
+  seenSeq: number
+}) {
   const t = useT()
   const dispatch = useAppDispatch()
   const store = useAppStore()
@@ -27,6 +41,7 @@ export function Thread({ conversationId, title }: { conversationId: string; titl
   const people = usePeople()
   const socket = useSocket()
   const rejection = useAppSelector(selectSendRejection)
+  const typing = useAppSelector((state) => selectTyping(state, conversationId))
   const { data: messages = [], isLoading, isSuccess, error, refetch } = useGetMessagesQuery(conversationId)
   const [loadBefore, { isFetching: loadingEarlier, error: earlierError }] = useLazyGetMessagesBeforeQuery()
   const [noMoreEarlier, setNoMoreEarlier] = useState(false)
@@ -72,6 +87,7 @@ export function Thread({ conversationId, title }: { conversationId: string; titl
     announce(fresh.map((m) => t('thread.announceNew', { name: people.nameOf(m.senderId), content: m.content })).join(' '))
   }, [messages, isSuccess, me?.id, announce, t, people])
 
+  const seenId = lastSeenOwn(messages, me?.id, seenSeq)
   const start = firstSeq(messages)
   const hasEarlier = !noMoreEarlier && start !== null && start > 1
 
@@ -97,9 +113,12 @@ export function Thread({ conversationId, title }: { conversationId: string; titl
         <a className="back-link" href={hrefFor({ page: 'messages', conversationId: null })}>
           <span aria-hidden="true">←</span> <span className="sr-only-narrow">{t('thread.back')}</span>
         </a>
-        <h2 id={headingId} tabIndex={-1}>
-          {title}
-        </h2>
+        <div className="thread-title">
+          <h2 id={headingId} tabIndex={-1}>
+            {title}
+          </h2>
+          {otherId && <PresenceLabel userId={otherId} />}
+        </div>
       </header>
       <div
         className="thread-scroll"
@@ -133,13 +152,19 @@ export function Thread({ conversationId, title }: { conversationId: string; titl
               message={m}
               mine={m.senderId === me?.id}
               sender={people.nameOf(m.senderId)}
+              seen={m.id === seenId}
               composer={composerRef}
             />
           ))}
         </ol>
       </div>
+      {/* Polite: said when someone starts typing, without interrupting. Always rendered, so the composer never jumps. */}
+      <p className="typing-line" data-testid="typing" aria-live="polite">
+        {typing.length > 0 ? t('thread.typing', { name: typing.map((id) => people.nameOf(id)).join(', ') }) : ''}
+      </p>
       <Composer
         onSend={send}
+        onTyping={() => dispatch(sendTyping({ conversationId }))}
         to={title}
         inputRef={composerRef}
         refused={rejection?.conversationId === conversationId ? rejection : null}
@@ -152,11 +177,13 @@ function MessageItem({
   message: m,
   mine,
   sender,
+  seen,
   composer,
 }: {
   message: ThreadMessage
   mine: boolean
   sender: string
+  seen: boolean
   composer: RefObject<HTMLTextAreaElement | null>
 }) {
   const t = useT()
@@ -187,6 +214,11 @@ function MessageItem({
           <time dateTime={m.createdAt}>{dates.messageTime(m.createdAt)}</time>
         )}
       </p>
+      {seen && (
+        <p className="msg-seen" data-testid="seen">
+          {t('thread.seen')}
+        </p>
+      )}
       {status === 'failed' && m.clientId && (
         <p className="msg-actions">
           <button type="button" className="btn btn-small" onClick={() => act(retryMessage({ clientId: m.clientId! }))}>
@@ -203,11 +235,14 @@ function MessageItem({
 
 function Composer({
   onSend,
+  onTyping,
   to,
   inputRef,
   refused,
 }: {
   onSend: (content: string) => boolean
+  /** Every keystroke that leaves text; the layer sends at most one notice every 2 seconds. */
+  onTyping: () => void
   to: string
   inputRef: RefObject<HTMLTextAreaElement | null>
   refused: { code: string } | null
@@ -247,7 +282,10 @@ function Composer({
         data-testid="composer"
         rows={2}
         value={text}
-        onChange={(e) => setText(e.target.value)}
+        onChange={(e) => {
+          setText(e.target.value)
+          if (e.target.value.trim()) onTyping()
+        }}
         onKeyDown={onKeyDown}
         placeholder={t('thread.composerPlaceholder')}
         aria-describedby={`${id}-hint`}

@@ -121,9 +121,9 @@ export interface Recorder {
 /** Records every server event a socket receives. */
 export function record(socket: ClientSocket): Recorder {
   const events: Recorder['events'] = []
-  // Logged events only: `sync:*` (after every handshake) is not "an event for this user".
+  // Events for this user: not `sync:*` nor `presence:*` (after every handshake, and whenever a contact comes or goes).
   socket.onAny((event: string, payload: unknown) => {
-    if (!event.startsWith('sync:')) events.push({ event: event as ServerEventName, payload })
+    if (!event.startsWith('sync:') && !event.startsWith('presence:')) events.push({ event: event as ServerEventName, payload })
   })
   return {
     events,

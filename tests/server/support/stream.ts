@@ -39,6 +39,8 @@ export async function openStream(
   })
   const items: StreamItem[] = []
   socket.onAny((event: string, payload: unknown, meta?: { offset?: number }) => {
+    // Presence is about the present, not part of the resumed stream (a snapshot follows every connect).
+    if (event.startsWith('presence:')) return
     items.push({ event, payload, ...(typeof meta?.offset === 'number' ? { offset: meta.offset } : {}) })
   })
   await new Promise<void>((resolve, reject) => {

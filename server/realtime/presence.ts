@@ -1,0 +1,174 @@
+import type { Id, PresenceState } from '../../src/contract'
+import type { Db } from '../db'
+import type { Logger } from '../logger'
+import { iso } from '../services/rows'
+import { userRoom } from './rooms'
+import type { TalemyServer, TalemySocket } from './types'
+
+export const DEFAULT_PRESENCE_GRACE_SECONDS = 5
+/** How often (real time) each node looks for users whose last socket has gone; the grace is measured on `now`. */
+export const PRESENCE_SWEEP_MS = 500
+
+/**
+ * Who is announced online, and since when a user has had no socket — this process's (`MemoryPresenceStore`) or the
+ * nodes' shared one (`RedisPresenceStore`). Marking online or offline answers whether this call changed it, so one
+ * node only announces each change.
+ */
+export interface PresenceStore {
+  /** Announces `userId` online and forgets when they were gone; true when they were not online. */
+  markOnline(userId: Id): Promise<boolean>
+  /** Announces `userId` offline; true when they were online (the caller announces it). */
+  markOffline(userId: Id): Promise<boolean>
+  onlineUsers(): Promise<Id[]>
+  isOnline(userIds: readonly Id[]): Promise<boolean[]>
+  /** Since when (ms) `userId` has had no socket; the first note wins. */
+  noteGone(userId: Id, at: number): Promise<number>
+  clearGone(userId: Id): Promise<void>
+}
+
+export class MemoryPresenceStore implements PresenceStore {
+  private readonly online = new Set<Id>()
+  private readonly gone = new Map<Id, number>()
+  async markOnline(userId: Id) {
+    this.gone.delete(userId)
+    if (this.online.has(userId)) return false
+    this.online.add(userId)
+    return true
+  }
+  async markOffline(userId: Id) {
+    this.gone.delete(userId)
+    return this.online.delete(userId)
+  }
+  async onlineUsers() {
+    return [...this.online]
+  }
+  async isOnline(userIds: readonly Id[]) {
+    return userIds.map((id) => this.online.has(id))
+  }
+  async noteGone(userId: Id, at: number) {
+    const since = this.gone.get(userId) ?? at
+    this.gone.set(userId, since)
+    return since
+  }
+  async clearGone(userId: Id) {
+    this.gone.delete(userId)
+  }
+}
+
+export interface PresenceTrackerOptions {
+  io: TalemyServer
+  db: Db
+  store: PresenceStore
+  /** Live sockets of a user (on every node, when shared). */
+  socketCount: (userId: Id) => number | Promise<number>
+  graceSeconds: number
+  now: () => number
+  logger: Logger
+}
+
+/**
+ * Presence: a user is online from their first socket until their last one has been gone for the grace period (a
+ * reload reconnects within it: nobody sees a flicker). Changes go as `presence:changed` to everyone who shares a
+ * conversation with the user (their user rooms, on every node); every new socket gets a `presence:snapshot` of
+ * those people. A periodic sweep on each node finds users without sockets — also those of a node that died, whose
+ * socket entries expire unrenewed — and, after the grace, marks them offline with `lastSeenAt` when they went.
+ *
+ * @example const presence = new PresenceTracker({ io, db, store, socketCount, graceSeconds: 5, now, logger }); presence.start()
+ */
+export class PresenceTracker {
+  private timer: ReturnType<typeof setInterval> | undefined
+  private sweeping = false
+
+  constructor(private readonly options: PresenceTrackerOptions) {}
+
+  /** The people who share a conversation with `userId` (never themselves). */
+  async contactsOf(userId: Id): Promise<Id[]> {
+    const rows = await this.options.db.query<{ user_id: string }>(
+      `select distinct other.user_id from conversation_members me
+       join conversation_members other on other.conversation_id = me.conversation_id
+       where me.user_id = $1 and other.user_id <> $1 order by other.user_id`,
+      [userId],
+    )
+    return rows.map((row) => row.user_id)
+  }
+
+  /** Presence of `userIds` as the store and the database know it. */
+  async statesOf(userIds: readonly Id[]): Promise<PresenceState[]> {
+    if (userIds.length === 0) return []
+    const [online, rows] = await Promise.all([
+      this.options.store.isOnline(userIds),
+      this.options.db.query<{ id: string; last_seen_at: Date | string | null }>(`select id, last_seen_at from users where id = any($1::text[])`, [
+        [...userIds],
+      ]),
+    ])
+    const seen = new Map(rows.map((row) => [row.id, row.last_seen_at === null ? null : iso(row.last_seen_at)]))
+    return userIds.map((userId, i) => ({ userId, online: online[i] ?? false, lastSeenAt: seen.get(userId) ?? null }))
+  }
+
+  /** For `/api/users`: each listed user's presence, `null`s for people who share no conversation with the asker. */
+  async forAsker(askerId: Id): Promise<Map<Id, PresenceState>> {
+    const states = await this.statesOf(await this.contactsOf(askerId))
+    return new Map(states.map((state) => [state.userId, state]))
+  }
+
+  /** A socket is live: its user comes online (told to their contacts) if they were not, and it gets the snapshot. */
+  async connected(socket: TalemySocket): Promise<void> {
+    const { userId } = socket.data
+    const [cameOnline, contacts] = await Promise.all([this.options.store.markOnline(userId), this.contactsOf(userId)])
+    if (cameOnline) {
+      const [state] = await this.statesOf([userId])
+      this.tell(contacts, { ...state!, online: true })
+    }
+    const users = await this.statesOf(contacts)
+    if (socket.connected) socket.emit('presence:snapshot', { users })
+  }
+
+  /** A socket closed: when it was the user's last, the grace period starts now. */
+  async disconnected(userId: Id): Promise<void> {
+    if ((await this.options.socketCount(userId)) === 0) await this.options.store.noteGone(userId, this.options.now())
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.sweep(), PRESENCE_SWEEP_MS)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  /** One pass over the online users: those without sockets for the whole grace period go offline. */
+  async sweep(): Promise<void> {
+    if (this.sweeping) return
+    this.sweeping = true
+    const { store, socketCount, now, graceSeconds, db } = this.options
+    try {
+      for (const userId of await store.onlineUsers()) {
+        if ((await socketCount(userId)) > 0) {
+          await store.clearGone(userId)
+          continue
+        }
+        const since = await store.noteGone(userId, now())
+        if (now() - since < graceSeconds * 1000) continue
+        if (!(await store.markOffline(userId))) continue
+        // A socket that came meanwhile marked them online before this marked them offline: put it right.
+        if ((await socketCount(userId)) > 0) {
+          await store.markOnline(userId)
+          continue
+        }
+        const lastSeenAt = new Date(since).toISOString()
+        await db.query(`update users set last_seen_at = $2 where id = $1`, [userId, lastSeenAt])
+        this.tell(await this.contactsOf(userId), { userId, online: false, lastSeenAt })
+      }
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'presence sweep failed')
+    } finally {
+      this.sweeping = false
+    }
+  }
+
+  private tell(contacts: readonly Id[], state: PresenceState): void {
+    if (contacts.length > 0) this.options.io.to(contacts.map(userRoom)).emit('presence:changed', state)
+  }
+}

@@ -1,0 +1,29 @@
+import { useGetUsersQuery } from '../../api'
+import { useAppSelector } from '../../app/hooks'
+import type { Id } from '../../contract'
+import { useDates, useT } from '../../i18n'
+import { selectPresence } from '../../realtime'
+
+/**
+ * Whether someone is online, or when they were last seen: the socket's latest word, else what `/api/users` said.
+ * Nothing for people whose presence the user may not know (no shared conversation).
+ *
+ * @example <PresenceLabel userId={bob.id} />
+ */
+export function PresenceLabel({ userId }: { userId: Id }) {
+  const t = useT()
+  const dates = useDates()
+  const live = useAppSelector((state) => selectPresence(state, userId))
+  const { data: users } = useGetUsersQuery()
+  const listed = users?.find((u) => u.id === userId)
+  const online = live?.online ?? listed?.online ?? null
+  const lastSeenAt = live ? live.lastSeenAt : (listed?.lastSeenAt ?? null)
+  if (online === null) return null
+  const text = online ? t('presence.online') : lastSeenAt ? t('presence.lastSeen', { time: dates.messageTime(lastSeenAt) }) : t('presence.offline')
+  return (
+    <span className={`presence${online ? ' presence-online' : ''}`} data-testid="presence" data-online={String(online)}>
+      <span className="presence-dot" aria-hidden="true" />
+      {text}
+    </span>
+  )
+}

@@ -1,0 +1,67 @@
+import { createSlice } from '@reduxjs/toolkit'
+import type { Id } from '../contract'
+import { ephemeralEventActions, serverEventActions, sessionEnded, typingExpired } from './actions'
+
+/** What the layer knows of a person's presence from the socket (the HTTP user list has it too, older). */
+export interface PresenceEntry {
+  online: boolean
+  lastSeenAt: string | null
+}
+
+export interface PresenceState {
+  /** Per conversation, who is typing there now (in the order they started). */
+  typing: Record<Id, Id[]>
+  /** Per user, the latest presence the socket told. */
+  users: Record<Id, PresenceEntry>
+}
+
+export const initialPresenceState: PresenceState = { typing: {}, users: {} }
+
+function stopTyping(state: PresenceState, conversationId: Id, userId: Id) {
+  const list = state.typing[conversationId]
+  if (!list) return
+  const rest = list.filter((id) => id !== userId)
+  if (rest.length > 0) state.typing[conversationId] = rest
+  else delete state.typing[conversationId]
+}
+
+/**
+ * Typing notices and presence, as the socket tells them. A notice shows until `typingExpired` (5 seconds after the
+ * last one; the presence handler times it) or until that person's message arrives. Forgotten at logout.
+ *
+ * @example selectTyping(state, 'c1') // ['bob-id']
+ */
+export const presenceSlice = createSlice({
+  name: 'presence',
+  initialState: initialPresenceState,
+  reducers: {},
+  extraReducers: (builder) => {
+    builder
+      .addCase(ephemeralEventActions.typing, (state, { payload }) => {
+        const list = (state.typing[payload.conversationId] ??= [])
+        if (!list.includes(payload.userId)) list.push(payload.userId)
+      })
+      .addCase(typingExpired, (state, { payload }) => stopTyping(state, payload.conversationId, payload.userId))
+      .addCase(serverEventActions['message:new'], (state, { payload }) => stopTyping(state, payload.conversationId, payload.senderId))
+      .addCase(ephemeralEventActions['presence:changed'], (state, { payload: { userId, online, lastSeenAt } }) => {
+        state.users[userId] = { online, lastSeenAt }
+      })
+      .addCase(ephemeralEventActions['presence:snapshot'], (state, { payload }) => {
+        for (const { userId, online, lastSeenAt } of payload.users) state.users[userId] = { online, lastSeenAt }
+      })
+      .addCase(sessionEnded, () => initialPresenceState)
+  },
+})
+
+export interface PresenceRootState {
+  presence: PresenceState
+}
+
+const NOBODY: readonly Id[] = []
+
+/** Who is typing in a conversation now (never the user: the server does not send one's own notices back). */
+export const selectTyping = (state: PresenceRootState, conversationId: Id): readonly Id[] =>
+  state.presence.typing[conversationId] ?? NOBODY
+
+/** The socket's latest word on a user's presence, if any. */
+export const selectPresence = (state: PresenceRootState, userId: Id): PresenceEntry | undefined => state.presence.users[userId]

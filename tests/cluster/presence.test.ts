@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { startServer } from '../../server/index'
+import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
+import { ALICE, BOB, CAROL, connect, delivered, emitAck, login, type ClientSocket } from '../server/support/server'
+import { spawnNode, type NodeProcess } from './support/node'
+import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+
+// Presence and typing across nodes (CONTRACT.md, "Presence, typing, read receipts" and "Several server nodes"): two
+// nodes in this process and, for the kill, one in its own process. Real clocks; a 1-second grace on the in-process
+// nodes (whichever node sweeps first takes a user offline).
+const ready = requireParts('tests/cluster/presence.test.ts', [postgresRunnable(), redisRunnable()])
+const CONV = 'conv-alice-bob'
+
+describe.runIf(ready)('presence across nodes', () => {
+  let postgres: PostgresCluster
+  let redis: RedisServer
+  let databaseUrl: string
+  let prefix: string
+  let a: Awaited<ReturnType<typeof startServer>>
+  let b: Awaited<ReturnType<typeof startServer>>
+  const sockets: ClientSocket[] = []
+  const spawned: NodeProcess[] = []
+
+  beforeAll(async () => {
+    ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
+    databaseUrl = postgres.createDatabase('talemy_presence')
+    prefix = `p${randomUUID().slice(0, 8)}:`
+    const options = { port: 0, databaseUrl, redisUrl: redis.url, redisPrefix: prefix, dataDir: tmpdir(), seedDemo: true, presenceGraceSeconds: 1 }
+    a = await startServer(options)
+    b = await startServer(options)
+  })
+  afterAll(async () => {
+    for (const socket of sockets) socket.close()
+    for (const node of spawned) await node.kill()
+    await a?.close()
+    await b?.close()
+    await redis?.stop()
+    postgres?.stop()
+  })
+
+  type Item = { event: string; payload: Record<string, unknown> }
+  async function open(url: string, token: string) {
+    const socket = await connect(url, token)
+    sockets.push(socket)
+    const items: Item[] = []
+    socket.onAny((event: string, payload: unknown) => items.push({ event, payload: payload as Item['payload'] }))
+    return { socket, items }
+  }
+  const changesAbout = (items: Item[], userId: string) =>
+    items.filter((item) => item.event === 'presence:changed' && item.payload.userId === userId).map((item) => item.payload)
+
+  it('tells Alice on node A (and not Carol) when Bob comes online on node B, relays his typing, and takes him offline after the grace', async () => {
+    const [alice, bob, carol] = await Promise.all([login(a.url, ALICE), login(a.url, BOB), login(a.url, CAROL)])
+    const aliceOnA = await open(a.url, alice.token)
+    const carolOnA = await open(a.url, carol.token)
+
+    const bobOnB = await open(b.url, bob.token)
+    await vi.waitFor(() => expect(changesAbout(aliceOnA.items, bob.user.id)).toEqual([{ userId: bob.user.id, online: true, lastSeenAt: null }]), {
+      timeout: 20_000,
+    })
+    await delivered(carolOnA.socket)
+    expect(changesAbout(carolOnA.items, bob.user.id)).toEqual([])
+
+    // Typing on B reaches Alice on A.
+    expect(await emitAck(bobOnB.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
+    await vi.waitFor(() => expect(aliceOnA.items.filter((item) => item.event === 'typing').map((item) => item.payload)).toEqual([{ conversationId: CONV, userId: bob.user.id }]), {
+      timeout: 20_000,
+    })
+
+    bobOnB.socket.close()
+    await vi.waitFor(() => expect(changesAbout(aliceOnA.items, bob.user.id)).toHaveLength(2), { timeout: 20_000 })
+    expect(changesAbout(aliceOnA.items, bob.user.id)[1]).toEqual({ userId: bob.user.id, online: false, lastSeenAt: expect.any(String) })
+  })
+
+  it("takes the users of a node killed with SIGKILL offline once its entries expire and the grace has passed", { timeout: 90_000 }, async () => {
+    const node = await spawnNode({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url, REDIS_PREFIX: prefix })
+    spawned.push(node)
+    // Bob went offline at the end of the previous test.
+    const [alice, bob] = await Promise.all([login(a.url, ALICE), login(a.url, BOB)])
+    const aliceOnA = await open(a.url, alice.token)
+    await open(node.url, bob.token)
+    await vi.waitFor(() => expect(changesAbout(aliceOnA.items, bob.user.id).at(-1)).toMatchObject({ online: true }), { timeout: 20_000 })
+
+    await node.kill()
+    const killedAt = Date.now()
+    await vi.waitFor(() => expect(changesAbout(aliceOnA.items, bob.user.id).at(-1)).toMatchObject({ online: false }), {
+      timeout: 40_000,
+      interval: 200,
+    })
+    // The entries live 6 s unrenewed, then the 1-second grace: well within half a minute.
+    expect(Date.now() - killedAt).toBeLessThan(30_000)
+  })
+})

@@ -1,0 +1,90 @@
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { gotoConversation, loginAs, messagesWithText, openConversationWith, shot, startE2E, unique, WAIT, type E2E } from './support/app'
+
+// Presence, typing and read receipts between two browser contexts (CONTRACT.md, "Presence, typing, read receipts").
+// A short grace period keeps the "goes offline" step quick; the server's clock is the real one.
+
+/** A screenshot at desktop width and at 360 px, then back to desktop. */
+async function shots(page: Page, name: string) {
+  await shot(page, `${name}-desktop`)
+  await page.setViewportSize({ width: 360, height: 740 })
+  await shot(page, `${name}-360`)
+  await page.setViewportSize({ width: 1280, height: 800 })
+}
+
+describe('presence, typing and read receipts in a real browser', { timeout: 120_000 }, () => {
+  let e2e: E2E
+  beforeAll(async () => {
+    e2e = await startE2E({ server: { presenceGraceSeconds: 1 } })
+  })
+  afterAll(async () => {
+    await e2e?.close()
+  })
+
+  it('Bob sees Alice come online, type, write and go offline; Alice sees "Seen" once Bob has read, also after a reload', async () => {
+    const bob = await loginAs(e2e, 'bob')
+    let alice: Awaited<ReturnType<typeof loginAs>> | undefined
+    try {
+      const id = await openConversationWith(bob.page, 'Alice')
+      const header = bob.page.getByTestId('thread').locator('.thread-head').getByTestId('presence')
+      await header.and(bob.page.locator('[data-online="false"]')).waitFor({ timeout: WAIT })
+
+      // Alice logs in: Bob's header and list say she is online, without a reload.
+      alice = await loginAs(e2e, 'alice')
+      await header.and(bob.page.locator('[data-online="true"]')).waitFor({ timeout: WAIT })
+      const listed = bob.page.locator(`[data-testid="conversation"][data-conversation-id="${id}"]`).getByTestId('presence')
+      await listed.and(bob.page.locator('[data-online="true"]')).waitFor({ timeout: WAIT })
+      await shots(bob.page, 'presence-bob-sees-alice-online')
+
+      // Alice types: Bob sees it under the thread.
+      await gotoConversation(alice.page, id)
+      const text = unique('Are we still on for Thursday?')
+      const composer = alice.page.getByTestId('composer')
+      await composer.pressSequentially(text.slice(0, 12), { delay: 50 })
+      const typing = bob.page.getByTestId('typing')
+      await typing.filter({ hasText: 'Alice Martin is typing…' }).waitFor({ timeout: WAIT })
+      await shots(bob.page, 'presence-bob-sees-alice-typing')
+
+      // She sends: the message arrives and the line is empty at once (not 5 s later).
+      await composer.fill(text)
+      await composer.press('Enter')
+      await messagesWithText(bob.page, text).waitFor({ timeout: WAIT })
+      expect(await typing.textContent()).toBe('')
+      await shots(bob.page, 'presence-bob-got-message')
+
+      // Bob had the thread open, so he has read it: Alice sees "Seen" under her message.
+      const sent = messagesWithText(alice.page, text)
+      await sent.getByTestId('seen').waitFor({ timeout: WAIT })
+      await shots(alice.page, 'presence-alice-sees-seen')
+
+      // Bob looks away; Alice writes again: no "Seen" under the new one until he opens the thread.
+      await bob.page.getByTestId('nav-lessons').click()
+      await bob.page.getByTestId('thread').waitFor({ state: 'detached', timeout: WAIT })
+      const second = unique('Let me know')
+      await composer.fill(second)
+      await composer.press('Enter')
+      await messagesWithText(alice.page, second).and(alice.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      expect(await messagesWithText(alice.page, second).getByTestId('seen').count()).toBe(0)
+      await gotoConversation(bob.page, id)
+      await messagesWithText(alice.page, second).getByTestId('seen').waitFor({ timeout: WAIT })
+      // One "Seen", under the last message he has read.
+      expect(await alice.page.getByTestId('seen').count()).toBe(1)
+
+      // After a reload, from the conversation list's readSeq.
+      await alice.page.reload()
+      await messagesWithText(alice.page, second).getByTestId('seen').waitFor({ timeout: WAIT })
+      await shots(alice.page, 'presence-alice-sees-seen-after-reload')
+
+      // Alice closes the app: after the grace period Bob sees her offline, with when she was last seen.
+      await alice.context.close()
+      alice = undefined
+      await header.and(bob.page.locator('[data-online="false"]')).waitFor({ timeout: WAIT })
+      expect(await header.textContent()).toMatch(/last seen/)
+      await shots(bob.page, 'presence-bob-sees-alice-offline')
+    } finally {
+      await alice?.context.close()
+      await bob.context.close()
+    }
+  })
+})

@@ -1,0 +1,138 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  ALICE,
+  BOB,
+  CAROL,
+  delivered,
+  http,
+  login,
+  manualClock,
+  startTestServer,
+  type ClientSocket,
+  type TestServer,
+} from './support/server'
+
+// Presence (CONTRACT.md, "Presence, typing, read receipts"). Seeded conversations: Alice–Bob and Alice–Carol, so Bob
+// and Carol share none. The grace period is measured on the server's injected clock; a sweep (real time, every
+// 500 ms) notices it has passed, so the tests wait for the event, never for a time window.
+
+const servers: TestServer[] = []
+const sockets: ClientSocket[] = []
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.close()
+  for (const server of servers.splice(0)) await server.dispose()
+})
+
+type Item = { event: string; payload: Record<string, unknown> }
+
+/** A socket whose listener is in place before the handshake (the snapshot follows it at once). */
+async function openFresh(server: TestServer, token: string) {
+  const { io } = await import('socket.io-client')
+  const items: Item[] = []
+  const socket: ClientSocket = io(server.url, { auth: { token }, transports: ['websocket'], forceNew: true, reconnection: false, autoConnect: false })
+  sockets.push(socket)
+  socket.onAny((event: string, payload: unknown) => {
+    if (event.startsWith('presence:')) items.push({ event, payload: payload as Item['payload'] })
+  })
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve())
+    socket.once('connect_error', reject)
+    socket.connect()
+  })
+  return { socket, items }
+}
+
+const changesAbout = (items: Item[], userId: string) =>
+  items.filter((item) => item.event === 'presence:changed' && item.payload.userId === userId).map((item) => item.payload)
+
+describe('presence', () => {
+  it('tells exactly the people who share a conversation when someone comes online, and snapshots them for the newcomer', async () => {
+    const clock = manualClock()
+    const server = await startTestServer({ now: clock.now })
+    servers.push(server)
+    const [alice, bob, carol] = await Promise.all([login(server.url, ALICE), login(server.url, BOB), login(server.url, CAROL)])
+    const aliceSocket = await openFresh(server, alice.token)
+    const carolSocket = await openFresh(server, carol.token)
+
+    const bobSocket = await openFresh(server, bob.token)
+    await vi.waitFor(() => expect(changesAbout(aliceSocket.items, bob.user.id)).toEqual([{ userId: bob.user.id, online: true, lastSeenAt: null }]), {
+      timeout: 10_000,
+    })
+    // One emit to both rooms went out before Alice had it: once Carol's barrier is through, she never will.
+    await delivered(carolSocket.socket)
+    expect(changesAbout(carolSocket.items, bob.user.id)).toEqual([])
+
+    // Bob's snapshot: Alice (online), not Carol (no shared conversation).
+    await vi.waitFor(() => expect(bobSocket.items.some((item) => item.event === 'presence:snapshot')).toBe(true), { timeout: 10_000 })
+    const snapshot = bobSocket.items.find((item) => item.event === 'presence:snapshot')!.payload
+    expect(snapshot).toEqual({ users: [{ userId: alice.user.id, online: true, lastSeenAt: null }] })
+
+    const bobsView = await http<{ id: string; online: boolean | null; lastSeenAt: string | null }[]>(server.url, 'GET', '/api/users', { token: bob.token })
+    expect(bobsView.body.find((u) => u.id === alice.user.id)).toMatchObject({ online: true, lastSeenAt: null })
+    expect(bobsView.body.find((u) => u.id === carol.user.id)).toMatchObject({ online: null, lastSeenAt: null })
+  })
+
+  it('keeps a user online through a reload within the grace period, and takes them offline once it has passed', async () => {
+    const clock = manualClock()
+    const server = await startTestServer({ now: clock.now, presenceGraceSeconds: 5 })
+    servers.push(server)
+    const [alice, bob] = await Promise.all([login(server.url, ALICE), login(server.url, BOB)])
+    const aliceSocket = await openFresh(server, alice.token)
+    const first = await openFresh(server, bob.token)
+    await vi.waitFor(() => expect(changesAbout(aliceSocket.items, bob.user.id)).toHaveLength(1), { timeout: 10_000 })
+
+    // A reload: gone for 4 s of the server's clock, then back.
+    first.socket.close()
+    await waitForServerSockets(server, bob.user.id, 0)
+    clock.advance(4_000)
+    const second = await openFresh(server, bob.token)
+    await vi.waitFor(() => expect(second.items.some((item) => item.event === 'presence:snapshot')).toBe(true), { timeout: 10_000 })
+
+    // Now gone for good: offline after the grace, with lastSeenAt when the last socket went.
+    const goneAt = clock.now()
+    second.socket.close()
+    // The server has seen the close before the clock moves (its disconnect notes the time on the clock).
+    await waitForServerSockets(server, bob.user.id, 0)
+    clock.advance(5_000)
+    await vi.waitFor(() => expect(changesAbout(aliceSocket.items, bob.user.id)).toHaveLength(2), { timeout: 10_000 })
+    expect(changesAbout(aliceSocket.items, bob.user.id)).toEqual([
+      { userId: bob.user.id, online: true, lastSeenAt: null },
+      { userId: bob.user.id, online: false, lastSeenAt: new Date(goneAt).toISOString() },
+    ])
+    const view = await http<{ id: string; online: boolean; lastSeenAt: string }[]>(server.url, 'GET', '/api/users', { token: alice.token })
+    expect(view.body.find((u) => u.id === bob.user.id)).toMatchObject({ online: false, lastSeenAt: new Date(goneAt).toISOString() })
+  })
+
+  it('does not go offline before the grace period has passed on the clock', async () => {
+    const clock = manualClock()
+    const server = await startTestServer({ now: clock.now, presenceGraceSeconds: 5 })
+    servers.push(server)
+    const [alice, bob] = await Promise.all([login(server.url, ALICE), login(server.url, BOB)])
+    const aliceSocket = await openFresh(server, alice.token)
+    const bobSocket = await openFresh(server, bob.token)
+    await vi.waitFor(() => expect(changesAbout(aliceSocket.items, bob.user.id)).toHaveLength(1), { timeout: 10_000 })
+    bobSocket.socket.close()
+    await waitForServerSockets(server, bob.user.id, 0)
+    clock.advance(4_999)
+    // Sweeps (500 ms apart) pass with the clock short of the grace… (this pause can only make the check weaker on a
+    // slow machine, never fail it)
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    const view = await http<{ id: string; online: boolean }[]>(server.url, 'GET', '/api/users', { token: alice.token })
+    expect(view.body.find((u) => u.id === bob.user.id)?.online).toBe(true)
+    // …and one more millisecond takes him offline (the event Alice then gets proves the sweeps were running).
+    clock.advance(1)
+    await vi.waitFor(() => expect(changesAbout(aliceSocket.items, bob.user.id)).toHaveLength(2), { timeout: 10_000 })
+    expect(changesAbout(aliceSocket.items, bob.user.id)[1]).toMatchObject({ online: false })
+  })
+})
+
+/** Waits until the server holds `count` sockets of `userId` (it has handled their disconnects). */
+async function waitForServerSockets(server: TestServer, userId: string, count: number) {
+  await vi.waitFor(
+    async () => {
+      const sockets = await server.io.in(`user:${userId}`).fetchSockets()
+      expect(sockets).toHaveLength(count)
+    },
+    { timeout: 10_000 },
+  )
+}

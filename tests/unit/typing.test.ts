@@ -1,0 +1,113 @@
+import { combineReducers, configureStore } from '@reduxjs/toolkit'
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { api } from '../../src/api'
+import { authSlice } from '../../src/app/authSlice'
+import {
+  connect,
+  createSocketMiddleware,
+  presenceSlice,
+  selectPresence,
+  selectTyping,
+  sendMessage,
+  sendTyping,
+  socketSlice,
+} from '../../src/realtime'
+import { fakeSockets } from './support/fakeSocket'
+import { alice, bob, message } from './support/fixtures'
+import { socketOptions } from './support/mockStore'
+
+// Typing and presence in the layer: the send throttle (one `typing` per conversation every 2 s) and the "is typing"
+// line's expiry (5 s after the last notice, or at once when that person's message arrives), on fake timers.
+
+const reducer = combineReducers({ auth: authSlice.reducer, socket: socketSlice.reducer, presence: presenceSlice.reducer, api: api.reducer })
+
+function setup() {
+  const sockets = fakeSockets()
+  const store = configureStore({
+    reducer,
+    preloadedState: { auth: { token: 'token-1', user: alice } } as never,
+    middleware: (gDM) =>
+      gDM({ serializableCheck: false, immutableCheck: false }).concat(api.middleware, createSocketMiddleware(socketOptions(sockets) as never)),
+  })
+  store.dispatch(connect())
+  sockets.last.serverConnect()
+  return { store, socket: sockets.last }
+}
+
+beforeEach(() => vi.useFakeTimers())
+afterEach(() => vi.useRealTimers())
+
+describe('sending typing notices', () => {
+  test('sends at most one every 2 seconds per conversation while the user types', () => {
+    const { store, socket } = setup()
+    for (let i = 0; i < 10; i++) {
+      store.dispatch(sendTyping({ conversationId: 'c1' }))
+      vi.advanceTimersByTime(190)
+    }
+    expect(socket.sent('typing').map((p) => p.args)).toEqual([[{ conversationId: 'c1' }]])
+    store.dispatch(sendTyping({ conversationId: 'c2' }))
+    expect(socket.sent('typing')).toHaveLength(2)
+    vi.advanceTimersByTime(100) // 2,000 ms after the first
+    store.dispatch(sendTyping({ conversationId: 'c1' }))
+    expect(socket.sent('typing').map((p) => p.args[0])).toEqual([{ conversationId: 'c1' }, { conversationId: 'c2' }, { conversationId: 'c1' }])
+  })
+
+  test('a sent message ends the burst: the next keystroke notifies at once', () => {
+    const { store, socket } = setup()
+    store.dispatch(sendTyping({ conversationId: 'c1' }))
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'hi', clientId: 'k1' }))
+    store.dispatch(sendTyping({ conversationId: 'c1' }))
+    expect(socket.sent('typing')).toHaveLength(2)
+  })
+
+  test('sends nothing while the socket is down (a late notice is noise)', () => {
+    const { store, socket } = setup()
+    socket.serverDrop()
+    store.dispatch(sendTyping({ conversationId: 'c1' }))
+    expect(socket.sent('typing')).toEqual([])
+  })
+})
+
+describe('showing who is typing', () => {
+  test('shows a notice until 5 seconds after the last one', () => {
+    const { store, socket } = setup()
+    socket.serverEmit('typing', { conversationId: 'c1', userId: bob.id })
+    expect(selectTyping(store.getState(), 'c1')).toEqual([bob.id])
+    vi.advanceTimersByTime(4_000)
+    socket.serverEmit('typing', { conversationId: 'c1', userId: bob.id })
+    vi.advanceTimersByTime(4_999)
+    expect(selectTyping(store.getState(), 'c1')).toEqual([bob.id])
+    vi.advanceTimersByTime(1)
+    expect(selectTyping(store.getState(), 'c1')).toEqual([])
+  })
+
+  test("goes at once when that person's message arrives, and its timer with it", () => {
+    const { store, socket } = setup()
+    // As after every handshake: logged events are applied once the store knows where the log stands.
+    socket.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    socket.serverEmit('typing', { conversationId: 'c1', userId: bob.id })
+    socket.serverEmit('message:new', message(1, { conversationId: 'c1', senderId: bob.id }), { offset: 1 })
+    expect(selectTyping(store.getState(), 'c1')).toEqual([])
+    // He types again: the first notice's timer is gone, so this one shows its full 5 seconds.
+    vi.advanceTimersByTime(3_000)
+    socket.serverEmit('typing', { conversationId: 'c1', userId: bob.id })
+    vi.advanceTimersByTime(4_000)
+    expect(selectTyping(store.getState(), 'c1')).toEqual([bob.id])
+  })
+
+  test('rejects a malformed notice without changing anything', () => {
+    const { store, socket } = setup()
+    socket.serverEmit('typing', { conversationId: 'c1' })
+    expect(selectTyping(store.getState(), 'c1')).toEqual([])
+  })
+})
+
+describe('presence', () => {
+  test('takes the snapshot, then each change', () => {
+    const { store, socket } = setup()
+    socket.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: false, lastSeenAt: '2026-01-01T10:00:00.000Z' }] })
+    expect(selectPresence(store.getState(), bob.id)).toEqual({ online: false, lastSeenAt: '2026-01-01T10:00:00.000Z' })
+    socket.serverEmit('presence:changed', { userId: bob.id, online: true, lastSeenAt: '2026-01-01T10:00:00.000Z' })
+    expect(selectPresence(store.getState(), bob.id)?.online).toBe(true)
+  })
+})
