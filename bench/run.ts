@@ -67,7 +67,8 @@ async function main(): Promise<number> {
   const startedAt = new Date()
   const loadStart = loadavg()
   const options = parseArgs(process.argv.slice(2))
-  if (process.env.NODE_ENV !== 'production') console.error(`note: NODE_ENV is ${process.env.NODE_ENV ?? 'unset'}, not production`)
+  if (process.env.NODE_ENV !== 'production')
+    console.error(`note: NODE_ENV is ${process.env.NODE_ENV ?? 'unset'}, not production`)
   const chartDir = dirname(options.out)
   const charts: Array<[string, string]> = []
   const ctx: FigureContext = {
@@ -112,9 +113,12 @@ async function main(): Promise<number> {
   for (const [name, svg] of charts) await writeFile(join(chartDir, `${name}.svg`), svg)
   await mkdir(join(BENCH_DIR, '.tmp'), { recursive: true })
   await writeFile(join(BENCH_DIR, '.tmp', 'last-run.md'), `${describeRun(run)}\n\n${formatMarkdown(rows)}\n`)
-  const full = !options.smoke && options.ids.length === FIGURES.length && options.out === join(BENCH_DIR, 'results.json')
+  const full =
+    !options.smoke && options.ids.length === FIGURES.length && options.out === join(BENCH_DIR, 'results.json')
   if (full) await updateReadme(run)
-  console.error(`${describeRun(run)}\nwrote ${options.out} and ${charts.length} charts in ${chartDir}${options.smoke ? ' (smoke mode: sizes are tiny, numbers mean nothing)' : ''}`)
+  console.error(
+    `${describeRun(run)}\nwrote ${options.out} and ${charts.length} charts in ${chartDir}${options.smoke ? ' (smoke mode: sizes are tiny, numbers mean nothing)' : ''}`,
+  )
   return failures === 0 ? 0 : 1
 }
 

@@ -23,7 +23,8 @@ if (missing.length > 0) {
 
 // The balancer first: the nodes must allow the page's origin, which is the balancer's.
 const balancer = await startBalancer([], Number(process.env.PORT || 3000))
-const allowedOrigins = process.env.ALLOWED_ORIGINS || `http://localhost:${balancer.port},http://127.0.0.1:${balancer.port}`
+const allowedOrigins =
+  process.env.ALLOWED_ORIGINS || `http://localhost:${balancer.port},http://127.0.0.1:${balancer.port}`
 
 function startNode(name: string): Promise<{ child: ChildProcess; address: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server/main.ts')], {

@@ -13,15 +13,22 @@ import { startServer } from '../server/index'
 
 const count = Number(process.argv[2] ?? 2000)
 const dataDir = mkdtempSync(join(tmpdir(), 'talemy-measure-'))
-const server = await startServer({ port: 0, dataDir, seedDemo: true, logLevel: 'silent', rateLimit: { perSecond: 1e6, burst: 1e6 } })
+const server = await startServer({
+  port: 0,
+  dataDir,
+  seedDemo: true,
+  logLevel: 'silent',
+  rateLimit: { perSecond: 1e6, burst: 1e6 },
+})
 try {
   const login = await fetch(`${server.url}/api/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email: 'alice@talemy.test', password: 'talemy' }),
   }).then((response) => response.json() as Promise<{ token: string }>)
-  const conversations = await fetch(`${server.url}/api/conversations`, { headers: { authorization: `Bearer ${login.token}` } })
-    .then((response) => response.json() as Promise<{ id: string }[]>)
+  const conversations = await fetch(`${server.url}/api/conversations`, {
+    headers: { authorization: `Bearer ${login.token}` },
+  }).then((response) => response.json() as Promise<{ id: string }[]>)
   const conversationId = conversations[0]!.id
   const socket = io(server.url, { auth: { token: login.token }, transports: ['websocket'], forceNew: true })
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()))

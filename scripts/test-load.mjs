@@ -28,9 +28,13 @@ for (let i = 0; ; i++) {
   if (i % 1e6 === 0 && (Date.now() > end || process.ppid !== parent)) process.exit(0)
 }`
 
-const burners = Array.from({ length: burnerCount }, () => spawn(process.execPath, ['-e', burnLoop], { stdio: 'ignore' }))
+const burners = Array.from({ length: burnerCount }, () =>
+  spawn(process.execPath, ['-e', burnLoop], { stdio: 'ignore' }),
+)
 const burnersExited = burners.map((child) => new Promise((resolve) => child.once('exit', resolve)))
-console.log(`test:load: ${burnerCount} CPU burners (pids ${burners.map((b) => b.pid).join(' ')}, at most ${burnMinutes} min) beside: ${command.join(' ')}`)
+console.log(
+  `test:load: ${burnerCount} CPU burners (pids ${burners.map((b) => b.pid).join(' ')}, at most ${burnMinutes} min) beside: ${command.join(' ')}`,
+)
 
 const started = Date.now()
 const samples = [loadavg()[0]]

@@ -49,7 +49,13 @@ export class TokenService {
    * A token issued at `issuedAtMs` (default now), living `ttlSeconds`, never past `notAfterMs` (the session's end).
    * `tokenId` (`jti`) tells apart two tokens of one session issued in the same second.
    */
-  issue(userId: Id, sessionId: string, issuedAtMs = this.now(), notAfterMs = Number.POSITIVE_INFINITY, tokenId?: string): Promise<string> {
+  issue(
+    userId: Id,
+    sessionId: string,
+    issuedAtMs = this.now(),
+    notAfterMs = Number.POSITIVE_INFINITY,
+    tokenId?: string,
+  ): Promise<string> {
     const issuedAt = Math.floor(issuedAtMs / 1000)
     const expiresAt = Math.min(issuedAt + this.ttlSeconds, Math.floor(notAfterMs / 1000))
     return new SignJWT(tokenId ? { sid: sessionId, jti: tokenId } : { sid: sessionId })
@@ -73,7 +79,8 @@ export class TokenService {
         requiredClaims: ['sub', 'exp', 'sid'],
       })
       const { sub, sid, exp } = payload
-      if (typeof sub !== 'string' || !sub || typeof sid !== 'string' || !sid || typeof exp !== 'number') throw unauthorized()
+      if (typeof sub !== 'string' || !sub || typeof sid !== 'string' || !sid || typeof exp !== 'number')
+        throw unauthorized()
       return { userId: sub, sessionId: sid, expiresAt: exp * 1000 }
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw unauthorized('token expired')

@@ -18,7 +18,10 @@ export function addressKey(address: string): string {
     const [high, low] = [groups[6]!, groups[7]!]
     return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.')
   }
-  return `${groups.slice(0, 4).map((group) => group.toString(16)).join(':')}::/64`
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.toString(16))
+    .join(':')}::/64`
 }
 
 /** The eight 16-bit groups of a valid IPv6 address (`isIPv6`), `::` expanded, an IPv4 tail and a zone id read. */

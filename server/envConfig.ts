@@ -12,5 +12,8 @@ export function parseSeedDemo(value: string | undefined): boolean | undefined {
 export function parseTrustProxy(value: string | undefined): boolean | string[] | undefined {
   if (value === undefined || value === '' || value === '0' || value === 'false') return undefined
   if (value === '1' || value === 'true') return true
-  return value.split(',').map((item) => item.trim()).filter(Boolean)
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
 }

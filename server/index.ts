@@ -8,7 +8,14 @@ import { LoginThrottle, type LoginLimitOptions } from './loginThrottle'
 import { KeyedMutex } from './mutex'
 import { OriginPolicy } from './origins'
 import { PasswordHasher, type PasswordHashing } from './passwords'
-import { DEFAULT_JOIN_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateLimiter, TYPING_RATE_LIMIT, type Limiter, type RateLimitOptions } from './rateLimit'
+import {
+  DEFAULT_JOIN_RATE_LIMIT,
+  DEFAULT_RATE_LIMIT,
+  RateLimiter,
+  TYPING_RATE_LIMIT,
+  type Limiter,
+  type RateLimitOptions,
+} from './rateLimit'
 import { checkJwtSecret } from './secrets'
 import {
   DEFAULT_MAX_SOCKETS_PER_USER,
@@ -131,7 +138,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   }
 }
 
-async function startOn(db: Db, redis: RedisLink | undefined, options: StartServerOptions, logger: Logger): Promise<RunningServer> {
+async function startOn(
+  db: Db,
+  redis: RedisLink | undefined,
+  options: StartServerOptions,
+  logger: Logger,
+): Promise<RunningServer> {
   const clock = options.now ?? Date.now
   const host = options.host ?? '127.0.0.1'
   const passwords = new PasswordHasher(options.passwordHashing)
@@ -163,7 +175,11 @@ async function startOn(db: Db, redis: RedisLink | undefined, options: StartServe
   const typingLimiter: Limiter = redis
     ? new RedisRateLimiter(redis.client, `${redis.prefix}typing:`, TYPING_RATE_LIMIT, clock)
     : new RateLimiter(TYPING_RATE_LIMIT, clock)
-  const eventLog = await EventLog.open(db, { maxReplay: options.maxReplay, retentionSeconds: options.eventRetentionSeconds, now: clock })
+  const eventLog = await EventLog.open(db, {
+    maxReplay: options.maxReplay,
+    retentionSeconds: options.eventRetentionSeconds,
+    now: clock,
+  })
   const prune = () =>
     eventLog.prune().then(
       (count) => count > 0 && logger.info({ count }, 'pruned logged events past their retention'),
@@ -209,7 +225,13 @@ async function startOn(db: Db, redis: RedisLink | undefined, options: StartServe
     logger,
   })
   presence.start()
-  configureHttpApp(app, { services, sessions, origins, staticDir: options.staticDir, presenceFor: (userId) => presence.forAsker(userId) })
+  configureHttpApp(app, {
+    services,
+    sessions,
+    origins,
+    staticDir: options.staticDir,
+    presenceFor: (userId) => presence.forAsker(userId),
+  })
   attachHandlers(io, {
     services,
     sessions,

@@ -21,7 +21,13 @@ export function defaultLogLevel(): LogLevel {
  *
  * @example logFormatFor({ isTTY: process.stdout.isTTY, env: process.env }) // 'pretty' in a terminal, else 'json'
  */
-export function logFormatFor({ isTTY, env }: { isTTY: boolean | undefined; env: Record<string, string | undefined> }): LogFormat {
+export function logFormatFor({
+  isTTY,
+  env,
+}: {
+  isTTY: boolean | undefined
+  env: Record<string, string | undefined>
+}): LogFormat {
   const chosen = env.LOG_FORMAT?.trim().toLowerCase()
   if (chosen) {
     if ((LOG_FORMATS as readonly string[]).includes(chosen)) return chosen as LogFormat
@@ -39,7 +45,15 @@ export function logFormatFor({ isTTY, env }: { isTTY: boolean | undefined; env: 
 export function createLogger(level: LogLevel = defaultLogLevel(), format: LogFormat = 'json'): Logger {
   const options = { level, base: { service: 'talemy-server' } }
   if (format === 'json') return pino(options)
-  return pino(options, pretty({ sync: true, colorize: pretty.isColorSupported, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }))
+  return pino(
+    options,
+    pretty({
+      sync: true,
+      colorize: pretty.isColorSupported,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,service',
+    }),
+  )
 }
 
 export type { Logger }

@@ -57,7 +57,10 @@ export class LoginThrottle {
     this.byAddress = counters({ keyPrefix: 'login:address', points: perAddressUnknown, duration: windowSeconds })
   }
 
-  async run<T>(attempt: { email: string; address: string }, check: () => Promise<LoginCheck<T>>): Promise<T | undefined> {
+  async run<T>(
+    attempt: { email: string; address: string },
+    check: () => Promise<LoginCheck<T>>,
+  ): Promise<T | undefined> {
     const email = attempt.email.trim().toLowerCase()
     // One key per client: an IPv6 client rotating through its /64, or respelling one address, stays one client.
     const address = addressKey(attempt.address)
@@ -77,14 +80,21 @@ export class LoginThrottle {
       result = await check()
     } catch (error) {
       // The server failed, not the person: nothing counts.
-      await Promise.all([this.byAddress.reward(address, 1), this.byEmail.reward(email, 1), this.byEmailAndAddress.reward(pair, 1)])
+      await Promise.all([
+        this.byAddress.reward(address, 1),
+        this.byEmail.reward(email, 1),
+        this.byEmailAndAddress.reward(pair, 1),
+      ])
       throw error
     }
     if (result.exists) await this.byAddress.reward(address, 1)
     if (result.user !== undefined) {
       const [forPair, forEmail] = await Promise.all([this.byEmailAndAddress.get(pair), this.byEmail.get(email)])
       const forgiven = Math.min(forPair?.consumedPoints ?? 1, forEmail?.consumedPoints ?? 0)
-      await Promise.all([this.byEmailAndAddress.delete(pair), forgiven > 0 ? this.byEmail.reward(email, forgiven) : undefined])
+      await Promise.all([
+        this.byEmailAndAddress.delete(pair),
+        forgiven > 0 ? this.byEmail.reward(email, forgiven) : undefined,
+      ])
     }
     return result.user
   }

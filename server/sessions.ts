@@ -83,10 +83,19 @@ export class SessionStore {
         `insert into sessions (id, user_id, created_at, last_refreshed_at, expires_at) values ($1, $2, $3, $3, $4)`,
         [sessionId, userId, new Date(now), new Date(expiresAt)],
       )
-      await tx.query(`insert into refresh_tokens (hash, session_id, issued_at) values ($1, $2, $3)`, [hashOf(refreshToken), sessionId, new Date(now)])
+      await tx.query(`insert into refresh_tokens (hash, session_id, issued_at) values ($1, $2, $3)`, [
+        hashOf(refreshToken),
+        sessionId,
+        new Date(now),
+      ])
     })
     this.remember(sessionId, { revoked: false, expiresAt })
-    return { userId, sessionId, refreshToken, token: await this.tokens.issue(userId, sessionId, now, expiresAt, this.tokenId(refreshToken)) }
+    return {
+      userId,
+      sessionId,
+      refreshToken,
+      token: await this.tokens.issue(userId, sessionId, now, expiresAt, this.tokenId(refreshToken)),
+    }
   }
 
   /**
@@ -94,7 +103,8 @@ export class SessionStore {
    * rotated earlier revokes its session (theft). Unknown, revoked, idle or too old: UNAUTHORIZED.
    */
   async refresh(refreshToken: unknown): Promise<IssuedPair> {
-    if (typeof refreshToken !== 'string' || refreshToken.length === 0 || refreshToken.length > 1000) throw unauthorized('invalid refresh token')
+    if (typeof refreshToken !== 'string' || refreshToken.length === 0 || refreshToken.length > 1000)
+      throw unauthorized('invalid refresh token')
     const hash = hashOf(refreshToken)
     const outcome = await this.db.transaction(async (tx) => {
       const row = await this.lockSession(tx, hash)
@@ -107,7 +117,8 @@ export class SessionStore {
         return { refused: 'session expired', revoked: row.session_id } as const
       }
       if (row.rotated_at) {
-        if (now - ms(row.rotated_at) <= REFRESH_REUSE_WINDOW_SECONDS * 1000) return { row, issuedAt: ms(row.rotated_at) } as const
+        if (now - ms(row.rotated_at) <= REFRESH_REUSE_WINDOW_SECONDS * 1000)
+          return { row, issuedAt: ms(row.rotated_at) } as const
         await this.markRevoked(tx, row.session_id, now)
         return { refused: 'refresh token reused', revoked: row.session_id } as const
       }
@@ -155,7 +166,9 @@ export class SessionStore {
   /** The session a refresh token (live or rotated) belongs to, if any. */
   async sessionOfRefreshToken(refreshToken: unknown): Promise<string | undefined> {
     if (typeof refreshToken !== 'string' || refreshToken.length === 0 || refreshToken.length > 1000) return undefined
-    const rows = await this.db.query<{ session_id: string }>(`select session_id from refresh_tokens where hash = $1`, [hashOf(refreshToken)])
+    const rows = await this.db.query<{ session_id: string }>(`select session_id from refresh_tokens where hash = $1`, [
+      hashOf(refreshToken),
+    ])
     return rows[0]?.session_id
   }
 
@@ -211,7 +224,10 @@ export class SessionStore {
   }
 
   private async markRevoked(tx: Queryable, sessionId: string, now: number): Promise<void> {
-    await tx.query(`update sessions set revoked_at = coalesce(revoked_at, $2) where id = $1`, [sessionId, new Date(now)])
+    await tx.query(`update sessions set revoked_at = coalesce(revoked_at, $2) where id = $1`, [
+      sessionId,
+      new Date(now),
+    ])
   }
 
   private revoked(sessionId: string): void {

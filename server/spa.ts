@@ -89,9 +89,17 @@ export function buildSpaIfNeeded(root: string, distDir: string, logger: Logger):
     logger.error({ vite: args[0] }, 'vite is not installed (npm install): serving what is built, if anything')
     return
   }
-  logger.info({ reason: decision.reason }, decision.reason === 'stale' ? 'sources changed since the last build: rebuilding the SPA (vite build)…' : 'building the SPA (vite build)…')
+  logger.info(
+    { reason: decision.reason },
+    decision.reason === 'stale'
+      ? 'sources changed since the last build: rebuilding the SPA (vite build)…'
+      : 'building the SPA (vite build)…',
+  )
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: process.env })
   if (result.status !== 0) {
-    logger.error({ status: result.status, error: result.error?.message }, 'vite build failed: serving what is built, if anything')
+    logger.error(
+      { status: result.status, error: result.error?.message },
+      'vite build failed: serving what is built, if anything',
+    )
   }
 }

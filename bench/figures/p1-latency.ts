@@ -108,7 +108,9 @@ function receiver(socket: Socket, event: string, contentOf: (payload: unknown) =
 
 function sendAck(socket: Socket, conversationId: string, content: string): Promise<Ack<Message>> {
   return new Promise((resolve) => {
-    socket.emit('message:send', { conversationId, content, clientId: randomUUID() }, (ack: Ack<Message>) => resolve(ack))
+    socket.emit('message:send', { conversationId, content, clientId: randomUUID() }, (ack: Ack<Message>) =>
+      resolve(ack),
+    )
   })
 }
 
@@ -177,10 +179,15 @@ async function layerVariant(url: string, pair: Pair): Promise<Variant> {
       const t1 = await arrival.inCache
       const t2 = await withTimeout(arrival.visible, 5_000, 'a store notification showing the message')
       // Untimed: the sender's copy is confirmed before the next send, as in the raw variant (its ack).
-      await untilState(a.store, (state) => {
-        const thread = selectA(state).data as ThreadMessage[] | undefined
-        return thread?.some((m) => m.content === tag && m.status === 'sent') ?? false
-      }, 'the sender to see its message confirmed', 5_000)
+      await untilState(
+        a.store,
+        (state) => {
+          const thread = selectA(state).data as ThreadMessage[] | undefined
+          return thread?.some((m) => m.content === tag && m.status === 'sent') ?? false
+        },
+        'the sender to see its message confirmed',
+        5_000,
+      )
       return { inCache: t1 - t0, visible: t2 - t0, sendSide: emitted.at() - t0, receiveSide: t1 - read.at() }
     },
     async close() {
@@ -195,7 +202,12 @@ async function layerVariant(url: string, pair: Pair): Promise<Variant> {
 async function peerVariant(url: string, pair: Pair): Promise<Variant> {
   const probe = new ArrivalProbe<{ api: unknown }>()
   const a = await rawSocket(url, pair.a.token)
-  const b: PeerClient = await peerClient({ url, token: pair.b.token, conversationId: pair.conversationId, probes: [probe.middleware] })
+  const b: PeerClient = await peerClient({
+    url,
+    token: pair.b.token,
+    conversationId: pair.conversationId,
+    probes: [probe.middleware],
+  })
   const selectThread = b.api.endpoints.getMessages.select(pair.conversationId)
   const detach = probe.attach(b.store)
   const read = firstRead(b.socket())
@@ -226,7 +238,10 @@ interface Pair {
   b: { id: string; token: string }
 }
 
-const sessionOf = (u: { id: string; token: string }) => ({ token: u.token, user: { id: u.id, name: u.id, role: 'student' as const } })
+const sessionOf = (u: { id: string; token: string }) => ({
+  token: u.token,
+  user: { id: u.id, name: u.id, role: 'student' as const },
+})
 
 export const p1: Figure = {
   id: 'P1',
@@ -252,7 +267,8 @@ export const p1: Figure = {
     let n = 0
     const run = async (v: Variant, count: number): Promise<Sample[]> => {
       const out: Sample[] = []
-      for (let i = 0; i < count; i++) out.push(await withTimeout(v.sample(`p1 ${v.name} ${n++}`), 10_000, `P1 ${v.name} sample`))
+      for (let i = 0; i < count; i++)
+        out.push(await withTimeout(v.sample(`p1 ${v.name} ${n++}`), 10_000, `P1 ${v.name} sample`))
       return out
     }
     for (let round = -1; round < sizes.rounds; round++) {
@@ -283,9 +299,17 @@ export const p1: Figure = {
           await v.close()
         }
       }
-      if (round >= 0) log(`P1 round ${round + 1}/${sizes.rounds}: ${[...results].map(([k, r]) => `${k} p50 ${nsToUs(r.p50.at(-1)!).toFixed(0)} µs`).join(', ')}`)
+      if (round >= 0)
+        log(
+          `P1 round ${round + 1}/${sizes.rounds}: ${[...results].map(([k, r]) => `${k} p50 ${nsToUs(r.p50.at(-1)!).toFixed(0)} µs`).join(', ')}`,
+        )
     }
-    const label: Record<string, string> = { floor: 'floor: bare relay', raw: 'raw socket.io-client', layer: 'layer', peer: 'peer (RTK docs)' }
+    const label: Record<string, string> = {
+      floor: 'floor: bare relay',
+      raw: 'raw socket.io-client',
+      layer: 'layer',
+      peer: 'peer (RTK docs)',
+    }
     draw(
       'p1-latency',
       lineChart({
@@ -301,8 +325,20 @@ export const p1: Figure = {
     const rows: Row[] = [
       row({ id: 'P1-floor-p50', name: 'floor: bare Socket.IO echo relay, p50', value: us('floor', 'p50'), unit: 'µs' }),
       row({ id: 'P1-floor-p99', name: 'floor: bare Socket.IO echo relay, p99', value: us('floor', 'p99'), unit: 'µs' }),
-      row({ id: 'P1-raw-p50', name: 'raw: two bare clients through the reference server, p50', value: us('raw', 'p50'), unit: 'µs', baseline: us('floor', 'p50') }),
-      row({ id: 'P1-raw-p99', name: 'raw: two bare clients through the reference server, p99', value: us('raw', 'p99'), unit: 'µs', baseline: us('floor', 'p99') }),
+      row({
+        id: 'P1-raw-p50',
+        name: 'raw: two bare clients through the reference server, p50',
+        value: us('raw', 'p50'),
+        unit: 'µs',
+        baseline: us('floor', 'p50'),
+      }),
+      row({
+        id: 'P1-raw-p99',
+        name: 'raw: two bare clients through the reference server, p99',
+        value: us('raw', 'p99'),
+        unit: 'µs',
+        baseline: us('floor', 'p99'),
+      }),
       row({
         id: 'P1-p50',
         name: 'layer: sendMessage → in B’s cached thread, p50 (baseline raw)',
@@ -311,10 +347,33 @@ export const p1: Figure = {
         baseline: us('raw', 'p50'),
         target: { on: 'ratio', op: '<=', limit: 1.3 },
       }),
-      row({ id: 'P1-p99', name: 'layer: sendMessage → in B’s cached thread, p99 (baseline raw)', value: us('layer', 'p99'), unit: 'µs', baseline: us('raw', 'p99') }),
-      row({ id: 'P1-visible-p50', name: 'layer: … → a B store subscriber sees it, p50 (baseline raw)', value: us('layer', 'vp50'), unit: 'µs', baseline: us('raw', 'p50') }),
-      row({ id: 'P1-visible-p99', name: 'layer: … → a B store subscriber sees it, p99 (baseline raw)', value: us('layer', 'vp99'), unit: 'µs', baseline: us('raw', 'p99') }),
-      row({ id: 'P1-send-side-p50', name: 'layer, sender’s side: sendMessage dispatched → its socket emits message:send, p50', value: us('layer', 'send50'), unit: 'µs' }),
+      row({
+        id: 'P1-p99',
+        name: 'layer: sendMessage → in B’s cached thread, p99 (baseline raw)',
+        value: us('layer', 'p99'),
+        unit: 'µs',
+        baseline: us('raw', 'p99'),
+      }),
+      row({
+        id: 'P1-visible-p50',
+        name: 'layer: … → a B store subscriber sees it, p50 (baseline raw)',
+        value: us('layer', 'vp50'),
+        unit: 'µs',
+        baseline: us('raw', 'p50'),
+      }),
+      row({
+        id: 'P1-visible-p99',
+        name: 'layer: … → a B store subscriber sees it, p99 (baseline raw)',
+        value: us('layer', 'vp99'),
+        unit: 'µs',
+        baseline: us('raw', 'p99'),
+      }),
+      row({
+        id: 'P1-send-side-p50',
+        name: 'layer, sender’s side: sendMessage dispatched → its socket emits message:send, p50',
+        value: us('layer', 'send50'),
+        unit: 'µs',
+      }),
       row({
         id: 'P1-receive-side-p50',
         name: 'layer, receiver’s side: first TCP read of the message → in B’s cached thread, p50 (baseline raw: → its listener)',
@@ -322,10 +381,34 @@ export const p1: Figure = {
         unit: 'µs',
         baseline: us('raw', 'recv50'),
       }),
-      row({ id: 'P1-peer-p50', name: 'peer (RTK docs streaming): bare send → in B’s cached thread, p50 (baseline raw)', value: us('peer', 'p50'), unit: 'µs', baseline: us('raw', 'p50') }),
-      row({ id: 'P1-peer-p99', name: 'peer: bare send → in B’s cached thread, p99 (baseline raw)', value: us('peer', 'p99'), unit: 'µs', baseline: us('raw', 'p99') }),
-      row({ id: 'P1-peer-receive-side-p50', name: 'peer, receiver’s side: first TCP read → in B’s cached thread, p50 (baseline raw)', value: us('peer', 'recv50'), unit: 'µs', baseline: us('raw', 'recv50') }),
-      row({ id: 'P1-peer-visible-p50', name: 'peer: … → a B store subscriber sees it, p50 (baseline raw)', value: us('peer', 'vp50'), unit: 'µs', baseline: us('raw', 'p50') }),
+      row({
+        id: 'P1-peer-p50',
+        name: 'peer (RTK docs streaming): bare send → in B’s cached thread, p50 (baseline raw)',
+        value: us('peer', 'p50'),
+        unit: 'µs',
+        baseline: us('raw', 'p50'),
+      }),
+      row({
+        id: 'P1-peer-p99',
+        name: 'peer: bare send → in B’s cached thread, p99 (baseline raw)',
+        value: us('peer', 'p99'),
+        unit: 'µs',
+        baseline: us('raw', 'p99'),
+      }),
+      row({
+        id: 'P1-peer-receive-side-p50',
+        name: 'peer, receiver’s side: first TCP read → in B’s cached thread, p50 (baseline raw)',
+        value: us('peer', 'recv50'),
+        unit: 'µs',
+        baseline: us('raw', 'recv50'),
+      }),
+      row({
+        id: 'P1-peer-visible-p50',
+        name: 'peer: … → a B store subscriber sees it, p50 (baseline raw)',
+        value: us('peer', 'vp50'),
+        unit: 'µs',
+        baseline: us('raw', 'p50'),
+      }),
       row({
         id: 'P1-vs-peer-p50',
         name: 'layer p50 in cache, against the peer’s (aim: ahead)',
@@ -334,7 +417,13 @@ export const p1: Figure = {
         baseline: us('peer', 'p50'),
         target: { on: 'ratio', op: '<', limit: 1 },
       }),
-      row({ id: 'P1-vs-peer-p99', name: 'layer p99 in cache, against the peer’s', value: us('layer', 'p99'), unit: 'µs', baseline: us('peer', 'p99') }),
+      row({
+        id: 'P1-vs-peer-p99',
+        name: 'layer p99 in cache, against the peer’s',
+        value: us('layer', 'p99'),
+        unit: 'µs',
+        baseline: us('peer', 'p99'),
+      }),
     ]
     return rows
   },

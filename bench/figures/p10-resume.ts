@@ -47,9 +47,12 @@ async function refetch(url: string, pair: Pair, count: number): Promise<number> 
   while (read < count) {
     const limit = Math.min(MAX_MESSAGE_PAGE, count - read)
     const query: string = before === null ? `?limit=${limit}` : `?limit=${limit}&before=${before}`
-    const response = await fetch(`${url}/api/conversations/${encodeURIComponent(pair.conversationId)}/messages${query}`, {
-      headers: { authorization: `Bearer ${pair.a.token}` },
-    })
+    const response = await fetch(
+      `${url}/api/conversations/${encodeURIComponent(pair.conversationId)}/messages${query}`,
+      {
+        headers: { authorization: `Bearer ${pair.a.token}` },
+      },
+    )
     const page = (await response.json()) as Array<{ seq: number }>
     if (page.length === 0) break
     read += page.length
@@ -79,7 +82,11 @@ export const p10: Figure = {
     try {
       await client.subscribeThread(pair.conversationId)
       const state = () => client.store.getState()
-      await waitFor(() => selectConnection(state()).offset !== null && !selectConnection(state()).syncing, 'the first sync', 15_000)
+      await waitFor(
+        () => selectConnection(state()).offset !== null && !selectConnection(state()).syncing,
+        'the first sync',
+        15_000,
+      )
       /** Closes the socket, runs `missed` meanwhile, then times `connect()` until the store stands at the new head. */
       const away = async (missed: () => Promise<number>) => {
         client.store.dispatch(disconnect())
@@ -107,7 +114,8 @@ export const p10: Figure = {
           return n
         })
         const thread = api.endpoints.getMessages.select(pair.conversationId)(state()).data ?? []
-        if (!thread.at(-1)?.content.startsWith(`${tag} `)) throw new Error('P10: the last missed message is not in the cached thread')
+        if (!thread.at(-1)?.content.startsWith(`${tag} `))
+          throw new Error('P10: the last missed message is not in the cached thread')
         resumeMs.push(ms)
         requests.push((await host.call('requests', { key })) - before)
 
@@ -131,7 +139,12 @@ export const p10: Figure = {
         unit: 'ms',
         baseline: median(baselineMs),
       }),
-      row({ id: 'P10-refetch', name: `of the baseline: reading the ${n} messages over HTTP alone, median`, value: median(refetchMs), unit: 'ms' }),
+      row({
+        id: 'P10-refetch',
+        name: `of the baseline: reading the ${n} messages over HTTP alone, median`,
+        value: median(refetchMs),
+        unit: 'ms',
+      }),
       row({
         id: 'P10-requests',
         name: 'HTTP requests for the thread during those resumes (all rounds)',

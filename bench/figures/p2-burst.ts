@@ -37,7 +37,8 @@ interface BurstResult {
  * long before a burst, so the burst is not timed together with that mirror's own (deserved) notification.
  */
 function subscriptionsMirrored(store: { subscribe(l: () => void): () => void; getState(): unknown }): Promise<void> {
-  const mirrored = () => Object.keys((store.getState() as { api: { subscriptions: object } }).api.subscriptions).length > 0
+  const mirrored = () =>
+    Object.keys((store.getState() as { api: { subscriptions: object } }).api.subscriptions).length > 0
   if (mirrored()) return Promise.resolve()
   const done = deferred()
   const off = store.subscribe(() => {
@@ -69,10 +70,24 @@ async function rawBurst(host: HostHandle, pair: Pair, n: number, tag: string): P
       if (++received === n) done.resolve(nowNs())
     })
     const tasks = countReadTasks(socket)
-    const { startedAt } = await host.call('burst', { userId: pair.b.id, conversationId: pair.conversationId, senderId: pair.a.id, firstSeq: 1_000_000, count: n, idPrefix: tag })
+    const { startedAt } = await host.call('burst', {
+      userId: pair.b.id,
+      conversationId: pair.conversationId,
+      senderId: pair.a.id,
+      firstSeq: 1_000_000,
+      count: n,
+      idPrefix: tag,
+    })
     const end = await withTimeout(done.promise, 120_000, `raw burst of ${n}`)
     tasks.detach()
-    return { eventsPerSecond: n / ((end - Number(startedAt)) / 1e9), notifications: null, tasks: tasks.count(), tasksWithSeveral: null, worstTask: null, missing: n - received }
+    return {
+      eventsPerSecond: n / ((end - Number(startedAt)) / 1e9),
+      notifications: null,
+      tasks: tasks.count(),
+      tasksWithSeveral: null,
+      worstTask: null,
+      missing: n - received,
+    }
   } finally {
     await closeSocket(socket)
   }
@@ -107,7 +122,14 @@ async function storeBurst(
   const tasks = countReadTasks(client.socket)
   const perRead = new Map<number, number>()
   const offPerRead = client.store.subscribe(() => perRead.set(tasks.count(), (perRead.get(tasks.count()) ?? 0) + 1))
-  const { startedAt } = await host.call('burst', { userId: pair.b.id, conversationId: pair.conversationId, senderId: pair.a.id, firstSeq, count: n, idPrefix: tag })
+  const { startedAt } = await host.call('burst', {
+    userId: pair.b.id,
+    conversationId: pair.conversationId,
+    senderId: pair.a.id,
+    firstSeq,
+    count: n,
+    idPrefix: tag,
+  })
   const end = await withTimeout(arrival.inCache, 120_000, `burst of ${n} into the cache`)
   await sleep(100) // deferred (auto-batched) notifications land within this
   detach()
@@ -118,17 +140,40 @@ async function storeBurst(
   const ids = new Set((client.thread() ?? []).map((m) => m.id))
   let missing = 0
   for (let i = 0; i < n; i++) if (!ids.has(`${tag}-${i}`)) missing++
-  return { eventsPerSecond: n / ((end - Number(startedAt)) / 1e9), notifications: client.probe.notifications, tasks: tasks.count(), tasksWithSeveral, worstTask, missing }
+  return {
+    eventsPerSecond: n / ((end - Number(startedAt)) / 1e9),
+    notifications: client.probe.notifications,
+    tasks: tasks.count(),
+    tasksWithSeveral,
+    worstTask,
+    missing,
+  }
 }
 
 async function layerBurst(host: HostHandle, pair: Pair, n: number, tag: string): Promise<BurstResult> {
   const probe = new ArrivalProbe<unknown>()
-  const client = await layerClient({ url: host.url, session: { token: pair.b.token, user: { id: pair.b.id, name: pair.b.id, role: 'tutor' } }, probes: [probe.middleware] })
+  const client = await layerClient({
+    url: host.url,
+    session: { token: pair.b.token, user: { id: pair.b.id, name: pair.b.id, role: 'tutor' } },
+    probes: [probe.middleware],
+  })
   try {
     await client.subscribeThread(pair.conversationId)
     const select = api.endpoints.getMessages.select(pair.conversationId)
     const selectThread = (state: unknown) => select(state as never).data as ThreadLike
-    return await storeBurst(host, n, tag, { probe, socket: client.socket(), thread: () => selectThread(client.store.getState()), selectThread, store: client.store }, pair)
+    return await storeBurst(
+      host,
+      n,
+      tag,
+      {
+        probe,
+        socket: client.socket(),
+        thread: () => selectThread(client.store.getState()),
+        selectThread,
+        store: client.store,
+      },
+      pair,
+    )
   } finally {
     await client.close()
   }
@@ -136,11 +181,28 @@ async function layerBurst(host: HostHandle, pair: Pair, n: number, tag: string):
 
 async function peerBurst(host: HostHandle, pair: Pair, n: number, tag: string): Promise<BurstResult> {
   const probe = new ArrivalProbe<unknown>()
-  const client = await peerClient({ url: host.url, token: pair.b.token, conversationId: pair.conversationId, probes: [probe.middleware] })
+  const client = await peerClient({
+    url: host.url,
+    token: pair.b.token,
+    conversationId: pair.conversationId,
+    probes: [probe.middleware],
+  })
   try {
     const select = client.api.endpoints.getMessages.select(pair.conversationId)
     const selectThread = (state: unknown) => select(state as never).data as ThreadLike
-    return await storeBurst(host, n, tag, { probe, socket: client.socket(), thread: () => selectThread(client.store.getState()), selectThread, store: client.store }, pair)
+    return await storeBurst(
+      host,
+      n,
+      tag,
+      {
+        probe,
+        socket: client.socket(),
+        thread: () => selectThread(client.store.getState()),
+        selectThread,
+        store: client.store,
+      },
+      pair,
+    )
   } finally {
     await client.close()
   }
@@ -162,7 +224,9 @@ export const p2: Figure = {
       const r = await rawBurst(host, pair, n, `p2-${k++}`)
       const l = await layerBurst(host, pair, n, `p2-${k++}`)
       const p = await peerBurst(host, pair, n, `p2-${k++}`)
-      log(`P2 ${round < 0 ? 'warm-up' : `round ${round + 1}/${sizes.rounds}`}: raw ${r.eventsPerSecond.toFixed(0)}/s, layer ${l.eventsPerSecond.toFixed(0)}/s (${l.notifications} notifications, ${l.tasks} tasks), peer ${p.eventsPerSecond.toFixed(0)}/s (${p.notifications} notifications, ${p.tasks} tasks)`)
+      log(
+        `P2 ${round < 0 ? 'warm-up' : `round ${round + 1}/${sizes.rounds}`}: raw ${r.eventsPerSecond.toFixed(0)}/s, layer ${l.eventsPerSecond.toFixed(0)}/s (${l.notifications} notifications, ${l.tasks} tasks), peer ${p.eventsPerSecond.toFixed(0)}/s (${p.notifications} notifications, ${p.tasks} tasks)`,
+      )
       if (round < 0) continue
       out.raw.push(r)
       out.layer.push(l)
@@ -187,7 +251,12 @@ export const p2: Figure = {
     const mid = (list: BurstResult[], f: (x: BurstResult) => number) => median(list.map(f))
     const n = sizes.n.toLocaleString('en-US')
     return [
-      row({ id: 'P2-raw', name: `raw: a bare client counting ${n} message:new`, value: rate(out.raw), unit: 'events/s' }),
+      row({
+        id: 'P2-raw',
+        name: `raw: a bare client counting ${n} message:new`,
+        value: rate(out.raw),
+        unit: 'events/s',
+      }),
       row({
         id: 'P2',
         name: `layer: ${n} message:new, all in one store's cached thread`,
@@ -203,15 +272,34 @@ export const p2: Figure = {
         unit: 'per task',
         target: { on: 'value', op: '<=', limit: 1 },
       }),
-      row({ id: 'P2-lost', name: 'layer: burst messages missing from the cache afterwards', value: Math.max(...out.layer.map((x) => x.missing)), unit: 'messages', target: { on: 'value', op: '==', limit: 0 } }),
-      row({ id: 'P2-peer', name: `peer (RTK docs streaming): ${n} message:new into its cached thread`, value: rate(out.peer), unit: 'events/s', baseline: rate(out.raw) }),
+      row({
+        id: 'P2-lost',
+        name: 'layer: burst messages missing from the cache afterwards',
+        value: Math.max(...out.layer.map((x) => x.missing)),
+        unit: 'messages',
+        target: { on: 'value', op: '==', limit: 0 },
+      }),
+      row({
+        id: 'P2-peer',
+        name: `peer (RTK docs streaming): ${n} message:new into its cached thread`,
+        value: rate(out.peer),
+        unit: 'events/s',
+        baseline: rate(out.raw),
+      }),
       row({
         id: 'P2-peer-notify',
         name: `peer: store notifications per task (${mid(out.peer, (x) => x.notifications ?? Number.NaN)} notifications, ${mid(out.peer, (x) => x.tasks)} tasks)`,
         value: perTask(out.peer),
         unit: 'per task',
       }),
-      row({ id: 'P2-vs-peer', name: 'layer events/s against the peer’s (aim: ahead)', value: rate(out.layer), unit: 'events/s', baseline: rate(out.peer), target: { on: 'ratio', op: '>', limit: 1 } }),
+      row({
+        id: 'P2-vs-peer',
+        name: 'layer events/s against the peer’s (aim: ahead)',
+        value: rate(out.layer),
+        unit: 'events/s',
+        baseline: rate(out.peer),
+        target: { on: 'ratio', op: '>', limit: 1 },
+      }),
     ]
   },
 }

@@ -26,7 +26,13 @@ interface Sizes {
 }
 const KEY = 'GET /api/lessons'
 
-async function countUntilQuiet(host: Host, isFetching: () => boolean, storm: Promise<unknown>, before: number, quietMs: number): Promise<number> {
+async function countUntilQuiet(
+  host: Host,
+  isFetching: () => boolean,
+  storm: Promise<unknown>,
+  before: number,
+  quietMs: number,
+): Promise<number> {
   await storm
   let last = await host.call('requests', { key: KEY })
   let quietSince = Date.now()
@@ -42,7 +48,13 @@ async function countUntilQuiet(host: Host, isFetching: () => boolean, storm: Pro
   return last - before
 }
 
-async function layerStorm(host: Host, pair: Pair, n: number, tag: string, sizes: Sizes): Promise<{ refetches: number; received: number }> {
+async function layerStorm(
+  host: Host,
+  pair: Pair,
+  n: number,
+  tag: string,
+  sizes: Sizes,
+): Promise<{ refetches: number; received: number }> {
   let received = 0
   const client = await layerClient({
     url: host.url,
@@ -58,7 +70,13 @@ async function layerStorm(host: Host, pair: Pair, n: number, tag: string, sizes:
     await client.subscribeLessons()
     const isFetching = () => api.endpoints.getLessons.select()(client.store.getState()).status === 'pending'
     const before = await host.call('requests', { key: KEY })
-    const storm = host.call('lessonStorm', { studentId: pair.a.id, tutorId: pair.b.id, count: n, durationMs: sizes.durationMs, idPrefix: tag })
+    const storm = host.call('lessonStorm', {
+      studentId: pair.a.id,
+      tutorId: pair.b.id,
+      count: n,
+      durationMs: sizes.durationMs,
+      idPrefix: tag,
+    })
     const refetches = await countUntilQuiet(host, isFetching, storm, before, sizes.quietMs)
     return { refetches, received }
   } finally {
@@ -66,10 +84,18 @@ async function layerStorm(host: Host, pair: Pair, n: number, tag: string, sizes:
   }
 }
 
-async function naiveStorm(host: Host, pair: Pair, n: number, tag: string, sizes: Sizes): Promise<{ refetches: number; received: number }> {
+async function naiveStorm(
+  host: Host,
+  pair: Pair,
+  n: number,
+  tag: string,
+  sizes: Sizes,
+): Promise<{ refetches: number; received: number }> {
   const store = configureStore({
     reducer: { auth: authSlice.reducer, [api.reducerPath]: api.reducer },
-    preloadedState: { auth: { token: pair.a.token, user: { id: pair.a.id, name: pair.a.id, role: 'student' as const } } },
+    preloadedState: {
+      auth: { token: pair.a.token, user: { id: pair.a.id, name: pair.a.id, role: 'student' as const } },
+    },
     middleware: (gDM) => gDM({ thunk: { extraArgument: { apiUrl: host.url } } }).concat(api.middleware),
   })
   const subscription = store.dispatch(api.endpoints.getLessons.initiate())
@@ -83,7 +109,13 @@ async function naiveStorm(host: Host, pair: Pair, n: number, tag: string, sizes:
   try {
     const isFetching = () => api.endpoints.getLessons.select()(store.getState() as never).status === 'pending'
     const before = await host.call('requests', { key: KEY })
-    const storm = host.call('lessonStorm', { studentId: pair.a.id, tutorId: pair.b.id, count: n, durationMs: sizes.durationMs, idPrefix: tag })
+    const storm = host.call('lessonStorm', {
+      studentId: pair.a.id,
+      tutorId: pair.b.id,
+      count: n,
+      durationMs: sizes.durationMs,
+      idPrefix: tag,
+    })
     const refetches = await countUntilQuiet(host, isFetching, storm, before, sizes.quietMs)
     return { refetches, received }
   } finally {
@@ -112,7 +144,9 @@ export const p3: Figure = {
       layer.push(l.refetches)
       naive.push(v.refetches)
       received = { layer: Math.min(received.layer, l.received), naive: Math.min(received.naive, v.received) }
-      log(`P3 round ${round + 1}/${rounds}: layer ${l.refetches} refetches (${l.received} events), naive ${v.refetches} (${v.received} events)`)
+      log(
+        `P3 round ${round + 1}/${rounds}: layer ${l.refetches} refetches (${l.received} events), naive ${v.refetches} (${v.received} events)`,
+      )
     }
     const storm = `${n} uncached lesson:statusUpdated in ${sizes.durationMs / 1000} s`
     return [

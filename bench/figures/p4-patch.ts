@@ -36,12 +36,24 @@ function thread(conversationId: string, n: number): Message[] {
 }
 
 function incoming(conversationId: string, seq: number, tag: string): Message {
-  return { id: tag, conversationId, seq, senderId: 'someone', content: tag, createdAt: new Date().toISOString(), clientId: null }
+  return {
+    id: tag,
+    conversationId,
+    seq,
+    senderId: 'someone',
+    content: tag,
+    createdAt: new Date().toISOString(),
+    clientId: null,
+  }
 }
 
 /** What socket.io-client does with a decoded EVENT packet (private in its types). */
 function deliver(socket: Socket, event: string, payload: unknown): void {
-  ;(socket as unknown as { onevent(packet: { type: number; nsp: string; data: unknown[] }): void }).onevent({ type: 2, nsp: '/', data: [event, payload] })
+  ;(socket as unknown as { onevent(packet: { type: number; nsp: string; data: unknown[] }): void }).onevent({
+    type: 2,
+    nsp: '/',
+    data: [event, payload],
+  })
 }
 
 interface Target {
@@ -51,7 +63,8 @@ interface Target {
   close(): Promise<void>
 }
 
-const lastIdIs = (list: readonly { id: string }[] | undefined, id: string) => list !== undefined && list.length > 0 && list[list.length - 1]!.id === id
+const lastIdIs = (list: readonly { id: string }[] | undefined, id: string) =>
+  list !== undefined && list.length > 0 && list[list.length - 1]!.id === id
 
 function bareTarget(conversationId: string): Target {
   const slice = createSlice({
@@ -65,7 +78,10 @@ function bareTarget(conversationId: string): Target {
     },
   })
   const probe = new ArrivalProbe<{ thread: Message[] }>()
-  const store = configureStore({ reducer: { thread: slice.reducer }, middleware: (gDM) => gDM().prepend(probe.middleware) })
+  const store = configureStore({
+    reducer: { thread: slice.reducer },
+    middleware: (gDM) => gDM().prepend(probe.middleware),
+  })
   return {
     reset: (n) => void store.dispatch(slice.actions.replaced(thread(conversationId, n))),
     async sample(seq, tag) {
@@ -82,7 +98,10 @@ function bareTarget(conversationId: string): Target {
 function layerTarget(client: LayerClient, probe: ArrivalProbe<unknown>, conversationId: string): Target {
   const select = api.endpoints.getMessages.select(conversationId)
   return {
-    reset: (n) => void client.store.dispatch(api.util.updateQueryData('getMessages', conversationId, () => thread(conversationId, n))),
+    reset: (n) =>
+      void client.store.dispatch(
+        api.util.updateQueryData('getMessages', conversationId, () => thread(conversationId, n)),
+      ),
     async sample(seq, tag) {
       const arrival = probe.expect((state) => lastIdIs(select(state as never).data, tag))
       const message = incoming(conversationId, seq, tag)
@@ -98,7 +117,10 @@ function layerTarget(client: LayerClient, probe: ArrivalProbe<unknown>, conversa
 function peerTarget(client: PeerClient, probe: ArrivalProbe<unknown>, conversationId: string): Target {
   const select = client.api.endpoints.getMessages.select(conversationId)
   return {
-    reset: (n) => void client.store.dispatch(client.api.util.updateQueryData('getMessages', conversationId, () => thread(conversationId, n))),
+    reset: (n) =>
+      void client.store.dispatch(
+        client.api.util.updateQueryData('getMessages', conversationId, () => thread(conversationId, n)),
+      ),
     async sample(seq, tag) {
       const arrival = probe.expect((state) => lastIdIs(select(state as never).data, tag))
       const message = incoming(conversationId, seq, tag)
@@ -115,17 +137,32 @@ export const p4: Figure = {
   id: 'P4',
   title: 'one message patched into a cached thread of N',
   async run({ smoke, log, draw }) {
-    const sizes = smoke ? { ns: [10, 100], warmup: 1, rounds: 2, perRound: 5 } : { ns: [10, 100, 1_000, 10_000], warmup: 2, rounds: 15, perRound: 20 }
+    const sizes = smoke
+      ? { ns: [10, 100], warmup: 1, rounds: 2, perRound: 5 }
+      : { ns: [10, 100, 1_000, 10_000], warmup: 2, rounds: 15, perRound: 20 }
     const host = await sharedHost()
     const pair = host.seeded[5]
     if (!pair) throw new Error('the shared host seeded too few pairs')
     const conversationId = pair.conversationId
     const layerProbe = new ArrivalProbe<unknown>()
-    const layer = await layerClient({ url: host.url, session: { token: pair.b.token, user: { id: pair.b.id, name: pair.b.id, role: 'tutor' } }, probes: [layerProbe.middleware] })
+    const layer = await layerClient({
+      url: host.url,
+      session: { token: pair.b.token, user: { id: pair.b.id, name: pair.b.id, role: 'tutor' } },
+      probes: [layerProbe.middleware],
+    })
     await layer.subscribeThread(conversationId)
     const peerProbe = new ArrivalProbe<unknown>()
-    const peer = await peerClient({ url: host.url, token: pair.b.token, conversationId, probes: [peerProbe.middleware] })
-    const targets = { bare: bareTarget(conversationId), layer: layerTarget(layer, layerProbe, conversationId), peer: peerTarget(peer, peerProbe, conversationId) }
+    const peer = await peerClient({
+      url: host.url,
+      token: pair.b.token,
+      conversationId,
+      probes: [peerProbe.middleware],
+    })
+    const targets = {
+      bare: bareTarget(conversationId),
+      layer: layerTarget(layer, layerProbe, conversationId),
+      peer: peerTarget(peer, peerProbe, conversationId),
+    }
     type Name = keyof typeof targets
     const result = new Map<string, { p50: number; p99: number }>()
     let k = 0
@@ -145,8 +182,11 @@ export const p4: Figure = {
             p99s[name].push(percentile(samples, 99))
           }
         }
-        for (const name of Object.keys(targets) as Name[]) result.set(`${name}-${n}`, { p50: nsToUs(median(p50s[name])), p99: nsToUs(median(p99s[name])) })
-        log(`P4 N=${n}: bare ${result.get(`bare-${n}`)!.p50.toFixed(1)} µs, layer ${result.get(`layer-${n}`)!.p50.toFixed(1)} µs, peer ${result.get(`peer-${n}`)!.p50.toFixed(1)} µs (p50)`)
+        for (const name of Object.keys(targets) as Name[])
+          result.set(`${name}-${n}`, { p50: nsToUs(median(p50s[name])), p99: nsToUs(median(p99s[name])) })
+        log(
+          `P4 N=${n}: bare ${result.get(`bare-${n}`)!.p50.toFixed(1)} µs, layer ${result.get(`layer-${n}`)!.p50.toFixed(1)} µs, peer ${result.get(`peer-${n}`)!.p50.toFixed(1)} µs (p50)`,
+        )
       }
     } finally {
       await layer.close()
@@ -181,8 +221,20 @@ export const p4: Figure = {
           baseline: at('bare', n).p50,
           target: n === 1_000 ? { on: 'value', op: '<=', limit: 100 } : null,
         }),
-        row({ id: `P4-${n}-p99`, name: `layer: thread of ${label}, p99 (baseline bare slice dispatch)`, value: at('layer', n).p99, unit: 'µs', baseline: at('bare', n).p99 }),
-        row({ id: `P4-peer-${n}`, name: `peer (RTK docs streaming): thread of ${label}, p50 (baseline bare slice dispatch)`, value: at('peer', n).p50, unit: 'µs', baseline: at('bare', n).p50 }),
+        row({
+          id: `P4-${n}-p99`,
+          name: `layer: thread of ${label}, p99 (baseline bare slice dispatch)`,
+          value: at('layer', n).p99,
+          unit: 'µs',
+          baseline: at('bare', n).p99,
+        }),
+        row({
+          id: `P4-peer-${n}`,
+          name: `peer (RTK docs streaming): thread of ${label}, p50 (baseline bare slice dispatch)`,
+          value: at('peer', n).p50,
+          unit: 'µs',
+          baseline: at('bare', n).p50,
+        }),
       )
     }
     const small = sizes.ns[0]!
@@ -205,7 +257,13 @@ export const p4: Figure = {
         baseline: at('layer', small).p50,
         target: { on: 'ratio', op: '<=', limit: 2 },
       }),
-      row({ id: 'P4-bare-flat', name: `bare slice dispatch p50 at ${big.toLocaleString('en-US')} against at ${small}`, value: at('bare', big).p50, unit: 'µs', baseline: at('bare', small).p50 }),
+      row({
+        id: 'P4-bare-flat',
+        name: `bare slice dispatch p50 at ${big.toLocaleString('en-US')} against at ${small}`,
+        value: at('bare', big).p50,
+        unit: 'µs',
+        baseline: at('bare', small).p50,
+      }),
     )
     return rows
   },

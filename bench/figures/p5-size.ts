@@ -34,7 +34,13 @@ async function bundle(entryFile: string): Promise<BundleSize> {
     cwd: REPO_ROOT,
     platform: 'browser',
     external: [/^react($|\/)/, /^react-dom($|\/)/, /^react-redux($|\/)/],
-    transform: { define: { 'process.env.NODE_ENV': '"production"', 'import.meta.env.DEV': 'false', 'import.meta.env.PROD': 'true' } },
+    transform: {
+      define: {
+        'process.env.NODE_ENV': '"production"',
+        'import.meta.env.DEV': 'false',
+        'import.meta.env.PROD': 'true',
+      },
+    },
     logLevel: 'silent',
   })
   try {
@@ -69,7 +75,11 @@ export const p5: Figure = {
       withApi: [...BASE, `export * from ${spec('src/api/index.ts')}`],
       withContract: [...BASE, `export * from ${spec('src/contract/index.ts')}`],
       withLayer: [...BASE, `export * from ${spec('src/realtime/index.ts')}`],
-      withApiAndLayer: [...BASE, `export * from ${spec('src/api/index.ts')}`, `export * from ${spec('src/realtime/index.ts')}`],
+      withApiAndLayer: [
+        ...BASE,
+        `export * from ${spec('src/api/index.ts')}`,
+        `export * from ${spec('src/realtime/index.ts')}`,
+      ],
     }
     const sizes: Record<string, BundleSize> = {}
     for (const [name, lines] of Object.entries(entries)) {
@@ -78,11 +88,16 @@ export const p5: Figure = {
       sizes[name] = await bundle(file)
       log(`P5 ${name}: ${sizes[name]!.min} B min, ${sizes[name]!.gz} B min+gz`)
     }
-    const { base, withApi, withContract, withLayer, withApiAndLayer } = sizes as Record<keyof typeof entries, BundleSize>
+    const { base, withApi, withContract, withLayer, withApiAndLayer } = sizes as Record<
+      keyof typeof entries,
+      BundleSize
+    >
     const added = Object.entries(withLayer.modules)
       .filter(([id, length]) => !(id in base.modules) && length > 0)
       .sort((a, b) => b[1] - a[1])
-    log(`P5 modules the layer adds (rendered length before minification): ${added.map(([id, n]) => `${id.replace(/^node_modules\//, '')} ${n}`).join(', ')}`)
+    log(
+      `P5 modules the layer adds (rendered length before minification): ${added.map(([id, n]) => `${id.replace(/^node_modules\//, '')} ${n}`).join(', ')}`,
+    )
     // The breakdown by part, in rendered length before minification (gzip is not additive per module; the shares are).
     const PARTS: Array<[string, string, RegExp]> = [
       ['realtime', 'the layer (src/realtime)', /^src\/realtime\//],
@@ -91,10 +106,20 @@ export const p5: Figure = {
       ['api', 'the app api slice it imports (src/api)', /^src\/api\//],
     ]
     const addedTotal = added.reduce((a, [, n]) => a + n, 0)
-    const partRows = [...PARTS, ['other', 'anything else', /./] as [string, string, RegExp]].map(([id, label, pattern], i, all) => {
-      const length = added.filter(([module]) => pattern.test(module) && !all.slice(0, i).some(([, , earlier]) => earlier.test(module))).reduce((a, [, n]) => a + n, 0)
-      return row({ id: `P5-part-${id}`, name: `of the added code before minification: ${label} (baseline: all the layer adds)`, value: length, unit: 'B', baseline: addedTotal })
-    })
+    const partRows = [...PARTS, ['other', 'anything else', /./] as [string, string, RegExp]].map(
+      ([id, label, pattern], i, all) => {
+        const length = added
+          .filter(([module]) => pattern.test(module) && !all.slice(0, i).some(([, , earlier]) => earlier.test(module)))
+          .reduce((a, [, n]) => a + n, 0)
+        return row({
+          id: `P5-part-${id}`,
+          name: `of the added code before minification: ${label} (baseline: all the layer adds)`,
+          value: length,
+          unit: 'B',
+          baseline: addedTotal,
+        })
+      },
+    )
     return [
       row({
         id: 'P5-ceiling',
@@ -126,8 +151,20 @@ export const p5: Figure = {
         unit: 'B',
         baseline: base.gz,
       }),
-      row({ id: 'P5-min', name: 'layer added, minified only', value: withLayer.min - base.min, unit: 'B', baseline: base.min }),
-      row({ id: 'P5-total', name: 'whole bundle with the layer, min+gz', value: withLayer.gz, unit: 'B', baseline: base.gz }),
+      row({
+        id: 'P5-min',
+        name: 'layer added, minified only',
+        value: withLayer.min - base.min,
+        unit: 'B',
+        baseline: base.min,
+      }),
+      row({
+        id: 'P5-total',
+        name: 'whole bundle with the layer, min+gz',
+        value: withLayer.gz,
+        unit: 'B',
+        baseline: base.gz,
+      }),
     ]
   },
 }

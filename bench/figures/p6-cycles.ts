@@ -3,7 +3,15 @@ import type { Middleware } from '@reduxjs/toolkit'
 import { listenerCounts, onWebsocket, total } from '../lib/clients'
 import type { Figure } from '../lib/figure'
 import { heapAfterGc } from '../lib/gc'
-import { connect, disconnect, joinConversation, layerClient, leaveConversation, selectConnection, type LayerClient } from '../lib/layer'
+import {
+  connect,
+  disconnect,
+  joinConversation,
+  layerClient,
+  leaveConversation,
+  selectConnection,
+  type LayerClient,
+} from '../lib/layer'
 import { untilState } from '../lib/probe'
 import { row } from '../lib/results'
 import { sharedHost } from '../lib/server'
@@ -53,11 +61,16 @@ function slope(points: readonly Checkpoint[]): number {
 }
 
 /** Runs `cycles` cycles, reading a checkpoint every tenth (after the first tenth, which is warm-up). */
-async function measure(cycles: number, socket: () => Socket, cycle: (i: number) => Promise<void>): Promise<Checkpoint[]> {
+async function measure(
+  cycles: number,
+  socket: () => Socket,
+  cycle: (i: number) => Promise<void>,
+): Promise<Checkpoint[]> {
   const every = Math.max(1, Math.floor(cycles / 10))
   const points: Checkpoint[] = []
   for (let i = 0; i <= cycles; i++) {
-    if (i >= every && i % every === 0) points.push({ cycle: i, heap: await heapAfterGc(), listeners: listenersOf(socket()) })
+    if (i >= every && i % every === 0)
+      points.push({ cycle: i, heap: await heapAfterGc(), listeners: listenersOf(socket()) })
     if (i < cycles) await cycle(i)
   }
   return points
@@ -65,27 +78,36 @@ async function measure(cycles: number, socket: () => Socket, cycle: (i: number) 
 
 /** Emits with an ack and waits for it (the rooms join/leave of the bare client). */
 const emitAck = (socket: Socket, event: string, payload: unknown) =>
-  withTimeout(new Promise<void>((resolve) => socket.emit(event, payload, () => resolve())), 10_000, `the ack of ${event}`)
+  withTimeout(
+    new Promise<void>((resolve) => socket.emit(event, payload, () => resolve())),
+    10_000,
+    `the ack of ${event}`,
+  )
 
 async function bareCycles(url: string, token: string, conversationId: string, cycles: number): Promise<Checkpoint[]> {
   const socket = io(url, { auth: { token }, forceNew: true, reconnection: false })
-  const connected = () => new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve())
-    socket.once('connect_error', reject)
-  })
+  const connected = () =>
+    new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve())
+      socket.once('connect_error', reject)
+    })
   try {
     await connected()
     await onWebsocket(socket)
-    return await measure(cycles, () => socket, async () => {
-      const gone = new Promise<void>((resolve) => socket.once('disconnect', () => resolve()))
-      socket.io.engine.close()
-      await gone
-      const back = connected()
-      socket.connect()
-      await withTimeout(back, 10_000, 'the bare socket to reconnect')
-      await emitAck(socket, 'conversation:join', { conversationId })
-      await emitAck(socket, 'conversation:leave', { conversationId })
-    })
+    return await measure(
+      cycles,
+      () => socket,
+      async () => {
+        const gone = new Promise<void>((resolve) => socket.once('disconnect', () => resolve()))
+        socket.io.engine.close()
+        await gone
+        const back = connected()
+        socket.connect()
+        await withTimeout(back, 10_000, 'the bare socket to reconnect')
+        await emitAck(socket, 'conversation:join', { conversationId })
+        await emitAck(socket, 'conversation:leave', { conversationId })
+      },
+    )
   } finally {
     socket.close()
   }
@@ -111,16 +133,25 @@ function connectedWatcher() {
   }
 }
 
-async function layerCycles(client: LayerClient, watcher: ReturnType<typeof connectedWatcher>, conversationId: string, cycles: number): Promise<Checkpoint[]> {
+async function layerCycles(
+  client: LayerClient,
+  watcher: ReturnType<typeof connectedWatcher>,
+  conversationId: string,
+  cycles: number,
+): Promise<Checkpoint[]> {
   const socket = client.socket()
-  return measure(cycles, () => socket, async (i) => {
-    const back = watcher.next()
-    socket.io.engine.close()
-    await withTimeout(back, 10_000, `cycle ${i}: the layer to reconnect`)
-    if (client.socket() !== socket) throw new Error('P6: the layer replaced its socket on a drop')
-    client.store.dispatch(joinConversation({ conversationId }))
-    client.store.dispatch(leaveConversation({ conversationId }))
-  })
+  return measure(
+    cycles,
+    () => socket,
+    async (i) => {
+      const back = watcher.next()
+      socket.io.engine.close()
+      await withTimeout(back, 10_000, `cycle ${i}: the layer to reconnect`)
+      if (client.socket() !== socket) throw new Error('P6: the layer replaced its socket on a drop')
+      client.store.dispatch(joinConversation({ conversationId }))
+      client.store.dispatch(leaveConversation({ conversationId }))
+    },
+  )
 }
 
 export const p6: Figure = {
@@ -165,7 +196,9 @@ export const p6: Figure = {
       const last = layer.at(-1)!
       const layerSlope = slope(layer)
       const bareSlope = slope(bare)
-      log(`P6 layer listeners ${JSON.stringify(first.listeners)} → ${JSON.stringify(last.listeners)}; heap ${(first.heap / 1e6).toFixed(2)} → ${(last.heap / 1e6).toFixed(2)} MB; state ${stateBefore} → ${stateAfter} characters`)
+      log(
+        `P6 layer listeners ${JSON.stringify(first.listeners)} → ${JSON.stringify(last.listeners)}; heap ${(first.heap / 1e6).toFixed(2)} → ${(last.heap / 1e6).toFixed(2)} MB; state ${stateBefore} → ${stateAfter} characters`,
+      )
       log(`P6 slopes: layer ${layerSlope.toFixed(0)} B/cycle, bare ${bareSlope.toFixed(0)} B/cycle`)
       draw(
         'p6-heap',
@@ -192,13 +225,55 @@ export const p6: Figure = {
           baseline: bareSlope > 0 ? bareSlope : null,
           target: { on: 'ratio', op: '<=', limit: 1.2 },
         }),
-        row({ id: 'P6-bare', name: `bare socket.io-client, one socket, the same ${n} cycles: heap growth per cycle (${span})`, value: bareSlope, unit: 'B/cycle' }),
-        row({ id: 'P6-socket', name: `listeners on the layer's socket, the most at any checkpoint (baseline: at cycle ${first.cycle})`, value: most('socket'), unit: 'listeners', baseline: first.listeners.socket, target: { on: 'value', op: '==', limit: first.listeners.socket } }),
-        row({ id: 'P6-manager', name: `listeners on its manager, the most at any checkpoint (baseline: at cycle ${first.cycle})`, value: most('manager'), unit: 'listeners', baseline: first.listeners.manager, target: { on: 'value', op: '==', limit: first.listeners.manager } }),
-        row({ id: 'P6-engine', name: `listeners on the manager's current engine, the most at any checkpoint (baseline: at cycle ${first.cycle})`, value: most('engine'), unit: 'listeners', baseline: first.listeners.engine }),
-        row({ id: 'P6-state', name: `the store's state as JSON after the ${n} cycles (baseline: before)`, value: stateAfter, unit: 'characters', baseline: stateBefore }),
-        row({ id: 'P6-alive', name: `sockets made by ${explicitCycles} explicit disconnect()/connect() cycles still reachable after GC (of ${made} made; the current one counts)`, value: alive, unit: 'sockets', target: { on: 'value', op: '<=', limit: 1 } }),
-        row({ id: 'P6-cycle', name: 'one explicit disconnect → connect cycle, median', value: nsToMs(median(durations)), unit: 'ms' }),
+        row({
+          id: 'P6-bare',
+          name: `bare socket.io-client, one socket, the same ${n} cycles: heap growth per cycle (${span})`,
+          value: bareSlope,
+          unit: 'B/cycle',
+        }),
+        row({
+          id: 'P6-socket',
+          name: `listeners on the layer's socket, the most at any checkpoint (baseline: at cycle ${first.cycle})`,
+          value: most('socket'),
+          unit: 'listeners',
+          baseline: first.listeners.socket,
+          target: { on: 'value', op: '==', limit: first.listeners.socket },
+        }),
+        row({
+          id: 'P6-manager',
+          name: `listeners on its manager, the most at any checkpoint (baseline: at cycle ${first.cycle})`,
+          value: most('manager'),
+          unit: 'listeners',
+          baseline: first.listeners.manager,
+          target: { on: 'value', op: '==', limit: first.listeners.manager },
+        }),
+        row({
+          id: 'P6-engine',
+          name: `listeners on the manager's current engine, the most at any checkpoint (baseline: at cycle ${first.cycle})`,
+          value: most('engine'),
+          unit: 'listeners',
+          baseline: first.listeners.engine,
+        }),
+        row({
+          id: 'P6-state',
+          name: `the store's state as JSON after the ${n} cycles (baseline: before)`,
+          value: stateAfter,
+          unit: 'characters',
+          baseline: stateBefore,
+        }),
+        row({
+          id: 'P6-alive',
+          name: `sockets made by ${explicitCycles} explicit disconnect()/connect() cycles still reachable after GC (of ${made} made; the current one counts)`,
+          value: alive,
+          unit: 'sockets',
+          target: { on: 'value', op: '<=', limit: 1 },
+        }),
+        row({
+          id: 'P6-cycle',
+          name: 'one explicit disconnect → connect cycle, median',
+          value: nsToMs(median(durations)),
+          unit: 'ms',
+        }),
       ]
     } finally {
       await client.close()

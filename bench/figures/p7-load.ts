@@ -16,10 +16,17 @@ import type { WorkerReport, WorkerSetup } from './p7-worker'
  * its answer (ack, refusal or the 10 s ack timeout) plus 3 s.
  */
 
-type Child = { child: ChildProcess; ready: Promise<{ sockets: number; connectErrors: number }>; report: Promise<WorkerReport> }
+type Child = {
+  child: ChildProcess
+  ready: Promise<{ sockets: number; connectErrors: number }>
+  report: Promise<WorkerReport>
+}
 
 function startWorker(setup: WorkerSetup): Child {
-  const child = fork(join(BENCH_DIR, 'figures', 'p7-worker.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(join(BENCH_DIR, 'figures', 'p7-worker.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
   let onReady!: (v: { sockets: number; connectErrors: number }) => void
   let onReport!: (r: WorkerReport) => void
   let onFail!: (e: Error) => void
@@ -33,7 +40,9 @@ function startWorker(setup: WorkerSetup): Child {
   })
   report.catch(() => undefined)
   child.on('message', (raw) => {
-    const message = raw as { type: 'ready'; sockets: number; connectErrors: number } | { type: 'report'; report: WorkerReport }
+    const message = raw as
+      | { type: 'ready'; sockets: number; connectErrors: number }
+      | { type: 'report'; report: WorkerReport }
     if (message.type === 'ready') onReady(message)
     else onReport(message.report)
   })
@@ -46,33 +55,52 @@ export const p7: Figure = {
   id: 'P7',
   title: 'server under load, clients in separate processes',
   async run({ smoke, log }) {
-    const sizes = smoke ? { pairs: 4, rate: 20, durationMs: 1_000, workers: 2 } : { pairs: 500, rate: 500, durationMs: 10_000, workers: 4 }
+    const sizes = smoke
+      ? { pairs: 4, rate: 20, durationMs: 1_000, workers: 2 }
+      : { pairs: 500, rate: 500, durationMs: 10_000, workers: 4 }
     const host = await startHost({ seedPairs: sizes.pairs })
     const workers: Child[] = []
     try {
       for (let w = 0; w < sizes.workers; w++) {
         const pairs = host.seeded.filter((_, i) => i % sizes.workers === w)
         workers.push(
-          startWorker({ url: host.url, pairs, rate: (sizes.rate * pairs.length) / sizes.pairs, durationMs: sizes.durationMs, graceMs: 3_000, workerId: w }),
+          startWorker({
+            url: host.url,
+            pairs,
+            rate: (sizes.rate * pairs.length) / sizes.pairs,
+            durationMs: sizes.durationMs,
+            graceMs: 3_000,
+            workerId: w,
+          }),
         )
       }
       const ready = await withTimeout(Promise.all(workers.map((w) => w.ready)), 180_000, 'P7 clients to connect')
       const sockets = ready.reduce((a, r) => a + r.sockets, 0)
       const connectErrors = ready.reduce((a, r) => a + r.connectErrors, 0)
-      log(`P7: ${sockets} sockets connected (${connectErrors} refused) in ${sizes.workers} processes; sending ${sizes.rate}/s for ${sizes.durationMs / 1000} s`)
+      log(
+        `P7: ${sockets} sockets connected (${connectErrors} refused) in ${sizes.workers} processes; sending ${sizes.rate}/s for ${sizes.durationMs / 1000} s`,
+      )
       const cpuBefore = await host.call('cpu')
       for (const w of workers) w.child.send('go')
-      const reports = await withTimeout(Promise.all(workers.map((w) => w.report)), sizes.durationMs + 90_000, 'P7 reports')
+      const reports = await withTimeout(
+        Promise.all(workers.map((w) => w.report)),
+        sizes.durationMs + 90_000,
+        'P7 reports',
+      )
       const cpuAfter = await host.call('cpu')
       // Share of one core the server process used from "go" until every client had reported (includes the 3 s grace).
-      const serverCpu = (cpuAfter.cpuMicros - cpuBefore.cpuMicros) / ((Number(cpuAfter.at) - Number(cpuBefore.at)) / 1e3)
+      const serverCpu =
+        (cpuAfter.cpuMicros - cpuBefore.cpuMicros) / ((Number(cpuAfter.at) - Number(cpuBefore.at)) / 1e3)
       const latencies = reports.flatMap((r) => r.latencies)
       const sum = (f: (r: WorkerReport) => number) => reports.reduce((a, r) => a + f(r), 0)
       const refused: Record<string, number> = {}
-      for (const r of reports) for (const [code, n] of Object.entries(r.refused)) refused[code] = (refused[code] ?? 0) + n
+      for (const r of reports)
+        for (const [code, n] of Object.entries(r.refused)) refused[code] = (refused[code] ?? 0) + n
       const sent = sum((r) => r.sent)
       const window = Math.max(...reports.map((r) => r.sendWindowMs))
-      log(`P7: sent ${sent}, acked ${sum((r) => r.acked)}, lost ${sum((r) => r.lost)}, received ${sum((r) => r.received)}, refused ${JSON.stringify(refused)}, duplicates ${sum((r) => r.duplicates)}`)
+      log(
+        `P7: sent ${sent}, acked ${sum((r) => r.acked)}, lost ${sum((r) => r.lost)}, received ${sum((r) => r.received)}, refused ${JSON.stringify(refused)}, duplicates ${sum((r) => r.duplicates)}`,
+      )
       const users = (2 * sizes.pairs).toLocaleString('en-US')
       return [
         row({
@@ -90,10 +118,32 @@ export const p7: Figure = {
           unit: 'messages',
           target: { on: 'value', op: '==', limit: 0 },
         }),
-        row({ id: 'P7-refused', name: `sends refused or unanswered within the 10 s ack timeout (${JSON.stringify(refused)})`, value: Object.values(refused).reduce((a, b) => a + b, 0), unit: 'messages' }),
-        row({ id: 'P7-rate', name: `achieved send rate (${sent} sent in ${(window / 1000).toFixed(1)} s)`, value: sent / (window / 1000), unit: 'msg/s', baseline: sizes.rate }),
-        row({ id: 'P7-server-cpu', name: 'server process CPU from the start of sending until all clients reported, share of one core', value: serverCpu * 100, unit: '%' }),
-        row({ id: 'P7-sockets', name: `sockets connected (${connectErrors} refused)`, value: sockets, unit: 'sockets', baseline: 2 * sizes.pairs }),
+        row({
+          id: 'P7-refused',
+          name: `sends refused or unanswered within the 10 s ack timeout (${JSON.stringify(refused)})`,
+          value: Object.values(refused).reduce((a, b) => a + b, 0),
+          unit: 'messages',
+        }),
+        row({
+          id: 'P7-rate',
+          name: `achieved send rate (${sent} sent in ${(window / 1000).toFixed(1)} s)`,
+          value: sent / (window / 1000),
+          unit: 'msg/s',
+          baseline: sizes.rate,
+        }),
+        row({
+          id: 'P7-server-cpu',
+          name: 'server process CPU from the start of sending until all clients reported, share of one core',
+          value: serverCpu * 100,
+          unit: '%',
+        }),
+        row({
+          id: 'P7-sockets',
+          name: `sockets connected (${connectErrors} refused)`,
+          value: sockets,
+          unit: 'sockets',
+          baseline: 2 * sizes.pairs,
+        }),
       ]
     } finally {
       for (const w of workers) if (w.child.exitCode === null) w.child.kill()

@@ -112,11 +112,17 @@ async function main(setup: WorkerSetup): Promise<void> {
         const content = `p7 ${setup.workerId} ${sent}`
         const socket = fromA ? pair.a : pair.b
         pending.set(content, now())
-        socket.timeout(10_000).emit('message:send', { conversationId: pair.conversationId, content, clientId: randomUUID() }, (error: unknown, ack: Ack<Message>) => {
-          if (error) refused.TIMEOUT = (refused.TIMEOUT ?? 0) + 1
-          else if (ack.ok) ackedOk.add(content)
-          else refused[ack.error.code] = (refused[ack.error.code] ?? 0) + 1
-        })
+        socket
+          .timeout(10_000)
+          .emit(
+            'message:send',
+            { conversationId: pair.conversationId, content, clientId: randomUUID() },
+            (error: unknown, ack: Ack<Message>) => {
+              if (error) refused.TIMEOUT = (refused.TIMEOUT ?? 0) + 1
+              else if (ack.ok) ackedOk.add(content)
+              else refused[ack.error.code] = (refused[ack.error.code] ?? 0) + 1
+            },
+          )
         sent++
       }
       if (sent >= total) resolve()

@@ -24,7 +24,11 @@ export async function rawSocket(url: string, token: string | null, options: Opti
 
 /** Resolves once the socket's engine runs on WebSocket (the upgrade from polling has finished). */
 export async function onWebsocket(socket: Socket): Promise<void> {
-  await waitFor(() => socket.connected && socket.io.engine?.transport?.name === 'websocket', 'the WebSocket upgrade', 15_000)
+  await waitFor(
+    () => socket.connected && socket.io.engine?.transport?.name === 'websocket',
+    'the WebSocket upgrade',
+    15_000,
+  )
 }
 
 /**

@@ -106,7 +106,8 @@ async function main(): Promise<void> {
         // Paced against the start, not step by step: timers firing late on a busy machine do not stretch the storm
         // beyond its duration (the last step leaves at durationMs × (steps − 1) / steps).
         const nextAt = startMs + ((step + 1) * durationMs) / steps
-        if (step < steps - 1) await new Promise((resolve) => setTimeout(resolve, Math.max(0, nextAt - performance.now())))
+        if (step < steps - 1)
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, nextAt - performance.now())))
       }
       return { startedAt, endedAt: now(), sent }
     },

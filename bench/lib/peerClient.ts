@@ -12,7 +12,12 @@ export interface PeerClient extends DocsStreamingPeer {
 }
 
 /** The docs' pattern with one thread subscribed (which opens its socket), connected and upgraded to WebSocket. */
-export async function peerClient(options: { url: string; token: string; conversationId: Id; probes?: Middleware[] }): Promise<PeerClient> {
+export async function peerClient(options: {
+  url: string
+  token: string
+  conversationId: Id
+  probes?: Middleware[]
+}): Promise<PeerClient> {
   const sockets: Socket[] = []
   const peer = createDocsStreamingPeer({
     apiUrl: options.url,

@@ -59,7 +59,12 @@ export class ArrivalProbe<S = unknown> {
  * Resolves the moment a store notification (or the state now) satisfies `predicate`: no polling, so waiting costs
  * the measured client nothing between notifications. Rejects after `timeoutMs`.
  */
-export function untilState<S>(store: { subscribe(l: () => void): () => void; getState(): S }, predicate: (state: S) => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+export function untilState<S>(
+  store: { subscribe(l: () => void): () => void; getState(): S },
+  predicate: (state: S) => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   if (predicate(store.getState())) return Promise.resolve()
   let off = () => {}
   const reached = new Promise<void>((resolve) => {

@@ -23,7 +23,9 @@ export interface Row {
 const OPS: Record<Target['op'], string> = { '<=': '≤', '<': '<', '>=': '≥', '>': '>', '==': '=' }
 
 export function describeTarget(target: Target, unit: string): string {
-  return target.on === 'ratio' ? `ratio ${OPS[target.op]} ${target.limit}` : `${OPS[target.op]} ${target.limit} ${unit}`.trim()
+  return target.on === 'ratio'
+    ? `ratio ${OPS[target.op]} ${target.limit}`
+    : `${OPS[target.op]} ${target.limit} ${unit}`.trim()
 }
 
 function check(target: Target, actual: number | null): boolean {
@@ -73,14 +75,34 @@ export function row(input: {
 export function failedRow(id: string, name: string, error: unknown): Row {
   const text = error instanceof Error ? error.message : String(error)
   // eslint-disable-next-line no-control-regex
-  const message = text.replace(/\u001b\[[0-9;]*m/g, '').split('\n').filter((l) => l.trim() !== '').slice(0, 2).join(' ')
-  return { id, name: `${name} — FAILED: ${message.slice(0, 200)}`, value: Number.NaN, unit: '', baseline: null, ratio: null, target: null, met: null }
+  const message = text
+    .replace(/\u001b\[[0-9;]*m/g, '')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(0, 2)
+    .join(' ')
+  return {
+    id,
+    name: `${name} — FAILED: ${message.slice(0, 200)}`,
+    value: Number.NaN,
+    unit: '',
+    baseline: null,
+    ratio: null,
+    target: null,
+    met: null,
+  }
 }
 
 /** Six significant digits; a non-finite number (a figure that failed) is written as null. */
-const round = (n: number | null): number | null => (n === null ? null : Number.isFinite(n) ? Number(n.toPrecision(6)) : null)
+const round = (n: number | null): number | null =>
+  n === null ? null : Number.isFinite(n) ? Number(n.toPrecision(6)) : null
 
-const roundRow = (r: Row): Row => ({ ...r, value: round(r.value) as number, baseline: round(r.baseline), ratio: round(r.ratio) })
+const roundRow = (r: Row): Row => ({
+  ...r,
+  value: round(r.value) as number,
+  baseline: round(r.baseline),
+  ratio: round(r.ratio),
+})
 
 /** One recorded run: when, on what, how loaded the machine was, and its rows. */
 export interface Run {

@@ -15,7 +15,10 @@ export async function seedPairs(dataDir: string, pairs: number, jwtSecret: strin
   const db = await openDatabase({ dataDir })
   const key = new TextEncoder().encode(jwtSecret)
   const day = 24 * 3600
-  const sessions = new SessionStore(db, new TokenService(key, { ttlSeconds: day }), key, { idleSeconds: day, maxSeconds: day })
+  const sessions = new SessionStore(db, new TokenService(key, { ttlSeconds: day }), key, {
+    idleSeconds: day,
+    maxSeconds: day,
+  })
   const passwordHash = await new PasswordHasher().hash('talemy')
   const createdAt = new Date().toISOString()
   const result: SeededPair[] = []
@@ -40,7 +43,9 @@ export async function seedPairs(dataDir: string, pairs: number, jwtSecret: strin
            on conflict (pair_key) do nothing`,
           [conversationId, [a, b].sort().join(':'), createdAt],
         )
-        const [conversation] = await tx.query<{ id: string }>(`select id from conversations where pair_key = $1`, [[a, b].sort().join(':')])
+        const [conversation] = await tx.query<{ id: string }>(`select id from conversations where pair_key = $1`, [
+          [a, b].sort().join(':'),
+        ])
         for (const userId of [a, b]) {
           await tx.query(
             `insert into conversation_members (conversation_id, user_id, last_read_seq) values ($1, $2, 0) on conflict do nothing`,

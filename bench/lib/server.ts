@@ -26,7 +26,11 @@ export interface Host {
 async function templateDataDir(): Promise<string> {
   const sources = ['server/db', 'server/passwords.ts'].flatMap((path) => {
     const full = join(REPO_ROOT, path)
-    return path.endsWith('.ts') ? [full] : readdirSync(full).sort().map((file) => join(full, file))
+    return path.endsWith('.ts')
+      ? [full]
+      : readdirSync(full)
+          .sort()
+          .map((file) => join(full, file))
   })
   const hash = createHash('sha256')
   for (const file of sources) hash.update(readFileSync(file))

@@ -13,8 +13,10 @@ const H = 400
 const M = { left: 72, right: 190, top: 44, bottom: 56 }
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b']
 
-const esc = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
-const fmt = (n: number): string => (Math.abs(n) >= 1000 ? Math.round(n).toLocaleString('en-US') : Number(n.toPrecision(3)).toString())
+const esc = (text: string): string =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+const fmt = (n: number): string =>
+  Math.abs(n) >= 1000 ? Math.round(n).toLocaleString('en-US') : Number(n.toPrecision(3)).toString()
 
 interface Axis {
   min: number
@@ -75,7 +77,10 @@ function legend(names: string[]): string[] {
   return names.flatMap((name, i) => {
     const y = M.top + 10 + i * 20
     const x = W - M.right + 16
-    return [`<rect x="${x}" y="${y - 9}" width="14" height="10" fill="${COLOURS[i % COLOURS.length]}"/>`, `<text x="${x + 20}" y="${y}">${esc(name)}</text>`]
+    return [
+      `<rect x="${x}" y="${y - 9}" width="14" height="10" fill="${COLOURS[i % COLOURS.length]}"/>`,
+      `<text x="${x + 20}" y="${y}">${esc(name)}</text>`,
+    ]
   })
 }
 
@@ -84,7 +89,16 @@ function legend(names: string[]): string[] {
  *
  * @example lineChart({ title: 'P4', xLabel: 'thread size', yLabel: 'µs', logX: true, series: [{ name: 'layer', points: [[10, 24], [1000, 27]] }] })
  */
-export function lineChart(options: { title: string; xLabel: string; yLabel: string; series: Series[]; logX?: boolean; logY?: boolean; markers?: boolean; zeroY?: boolean }): string {
+export function lineChart(options: {
+  title: string
+  xLabel: string
+  yLabel: string
+  series: Series[]
+  logX?: boolean
+  logY?: boolean
+  markers?: boolean
+  zeroY?: boolean
+}): string {
   const xs = options.series.flatMap((s) => s.points.map((p) => p[0]))
   const ys = options.series.flatMap((s) => s.points.map((p) => p[1]))
   const ax = axis(xs, options.logX ?? false, false)
@@ -92,15 +106,31 @@ export function lineChart(options: { title: string; xLabel: string; yLabel: stri
   const x = scale(ax, M.left, W - M.right)
   const y = scale(ay, H - M.bottom, M.top)
   const body: string[] = []
-  for (const t of ticks(ax)) body.push(`<line x1="${x(t)}" x2="${x(t)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#eee"/>`, `<text x="${x(t)}" y="${H - M.bottom + 16}" text-anchor="middle">${fmt(t)}</text>`)
-  for (const t of ticks(ay)) body.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(t)}" y2="${y(t)}" stroke="#eee"/>`, `<text x="${M.left - 6}" y="${y(t) + 4}" text-anchor="end">${fmt(t)}</text>`)
-  body.push(`<rect x="${M.left}" y="${M.top}" width="${W - M.left - M.right}" height="${H - M.top - M.bottom}" fill="none" stroke="#888"/>`)
+  for (const t of ticks(ax))
+    body.push(
+      `<line x1="${x(t)}" x2="${x(t)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#eee"/>`,
+      `<text x="${x(t)}" y="${H - M.bottom + 16}" text-anchor="middle">${fmt(t)}</text>`,
+    )
+  for (const t of ticks(ay))
+    body.push(
+      `<line x1="${M.left}" x2="${W - M.right}" y1="${y(t)}" y2="${y(t)}" stroke="#eee"/>`,
+      `<text x="${M.left - 6}" y="${y(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
+    )
+  body.push(
+    `<rect x="${M.left}" y="${M.top}" width="${W - M.left - M.right}" height="${H - M.top - M.bottom}" fill="none" stroke="#888"/>`,
+  )
   options.series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length]
-    const pts = [...s.points].filter(([px, py]) => Number.isFinite(px) && Number.isFinite(py) && (!ax.log || px > 0) && (!ay.log || py > 0)).sort((a, b) => a[0] - b[0])
+    const pts = [...s.points]
+      .filter(([px, py]) => Number.isFinite(px) && Number.isFinite(py) && (!ax.log || px > 0) && (!ay.log || py > 0))
+      .sort((a, b) => a[0] - b[0])
     if (pts.length === 0) return
-    body.push(`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ')}"/>`)
-    if (options.markers) for (const [px, py] of pts) body.push(`<circle cx="${x(px).toFixed(1)}" cy="${y(py).toFixed(1)}" r="3.5" fill="${colour}"/>`)
+    body.push(
+      `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ')}"/>`,
+    )
+    if (options.markers)
+      for (const [px, py] of pts)
+        body.push(`<circle cx="${x(px).toFixed(1)}" cy="${y(py).toFixed(1)}" r="3.5" fill="${colour}"/>`)
   })
   body.push(...legend(options.series.map((s) => s.name)))
   return frame(options.title, options.xLabel, options.yLabel, body)
@@ -111,15 +141,29 @@ export function lineChart(options: { title: string; xLabel: string; yLabel: stri
  *
  * @example barChart({ title: 'P2', xLabel: 'round', yLabel: 'events/s', groups: ['1', '2'], series: [{ name: 'raw', values: [50000, 48000] }] })
  */
-export function barChart(options: { title: string; xLabel: string; yLabel: string; groups: string[]; series: Array<{ name: string; values: number[] }> }): string {
-  const ay = axis(options.series.flatMap((s) => s.values), false, true)
+export function barChart(options: {
+  title: string
+  xLabel: string
+  yLabel: string
+  groups: string[]
+  series: Array<{ name: string; values: number[] }>
+}): string {
+  const ay = axis(
+    options.series.flatMap((s) => s.values),
+    false,
+    true,
+  )
   ay.max *= 1.08 // room for the value above the tallest bar
   const y = scale(ay, H - M.bottom, M.top)
   const plotW = W - M.left - M.right
   const groupW = plotW / Math.max(1, options.groups.length)
   const barW = (groupW * 0.8) / Math.max(1, options.series.length)
   const body: string[] = []
-  for (const t of ticks(ay)) body.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(t)}" y2="${y(t)}" stroke="#eee"/>`, `<text x="${M.left - 6}" y="${y(t) + 4}" text-anchor="end">${fmt(t)}</text>`)
+  for (const t of ticks(ay))
+    body.push(
+      `<line x1="${M.left}" x2="${W - M.right}" y1="${y(t)}" y2="${y(t)}" stroke="#eee"/>`,
+      `<text x="${M.left - 6}" y="${y(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
+    )
   options.groups.forEach((g, gi) => {
     const gx = M.left + gi * groupW + groupW * 0.1
     body.push(`<text x="${gx + groupW * 0.4}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(g)}</text>`)
@@ -133,7 +177,9 @@ export function barChart(options: { title: string; xLabel: string; yLabel: strin
       )
     })
   })
-  body.push(`<rect x="${M.left}" y="${M.top}" width="${plotW}" height="${H - M.top - M.bottom}" fill="none" stroke="#888"/>`)
+  body.push(
+    `<rect x="${M.left}" y="${M.top}" width="${plotW}" height="${H - M.top - M.bottom}" fill="none" stroke="#888"/>`,
+  )
   body.push(...legend(options.series.map((s) => s.name)))
   return frame(options.title, options.xLabel, options.yLabel, body)
 }

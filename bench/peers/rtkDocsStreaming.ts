@@ -83,7 +83,9 @@ export function createDocsStreamingPeer(options: {
     reducer: { [api.reducerPath]: api.reducer },
     // (The cast keeps the thunk dispatch type, which a spread of `Middleware[]` erases; nothing changes at run time.)
     middleware: (getDefaultMiddleware) =>
-      getDefaultMiddleware().concat(api.middleware).prepend(...probes) as unknown as ReturnType<typeof getDefaultMiddleware>,
+      getDefaultMiddleware()
+        .concat(api.middleware)
+        .prepend(...probes) as unknown as ReturnType<typeof getDefaultMiddleware>,
   })
 
   return { api, store }

@@ -21,7 +21,13 @@ const REVOKED = 'talemy:revoked'
  *
  * @example const cluster = joinCluster(io, redis, sessions, 20, logger); …; await cluster.leave()
  */
-export function joinCluster(io: TalemyServer, redis: RedisLink, sessions: SessionStore, maxSocketsPerUser: number, logger: Logger) {
+export function joinCluster(
+  io: TalemyServer,
+  redis: RedisLink,
+  sessions: SessionStore,
+  maxSocketsPerUser: number,
+  logger: Logger,
+) {
   io.adapter(createAdapter(redis.pub, redis.sub, { key: `${redis.prefix}socket.io` }))
   const entries = new NodeEntries(redis.client, (error) => logger.warn({ err: error }, 'heartbeat failed'))
   entries.start()

@@ -101,7 +101,11 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async noteGone(userId: Id, at: number): Promise<number> {
-    const result = await this.link.client.multi().hsetnx(this.goneKey, userId, String(at)).hget(this.goneKey, userId).exec()
+    const result = await this.link.client
+      .multi()
+      .hsetnx(this.goneKey, userId, String(at))
+      .hget(this.goneKey, userId)
+      .exec()
     return Number(result?.[1]?.[1] ?? at)
   }
 

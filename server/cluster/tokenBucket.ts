@@ -39,7 +39,13 @@ export class RedisRateLimiter implements Limiter {
 
   private async run(key: string, delta: number): Promise<TakeResult> {
     const [ok, retryAfterMs] = (await this.redis.eval(
-      BUCKET_SCRIPT, 1, this.keyPrefix + key, this.now(), this.options.perSecond, this.options.burst, delta,
+      BUCKET_SCRIPT,
+      1,
+      this.keyPrefix + key,
+      this.now(),
+      this.options.perSecond,
+      this.options.burst,
+      delta,
     )) as [number, number]
     return ok === 1 ? { ok: true } : { ok: false, retryAfterMs }
   }

@@ -22,7 +22,10 @@ export async function openDatabase({ databaseUrl, dataDir, logger }: OpenDatabas
     ? await openPostgres(databaseUrl)
     : await openPglite(pgliteDir(dataDir), {
         onWait: (holder) =>
-          logger?.warn({ dataDir, pid: holder?.pid }, 'the data folder is in use by another server: waiting up to 10 s for it to stop'),
+          logger?.warn(
+            { dataDir, pid: holder?.pid },
+            'the data folder is in use by another server: waiting up to 10 s for it to stop',
+          ),
       })
   try {
     const applied = await migrate(db)

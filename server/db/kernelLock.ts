@@ -13,7 +13,10 @@ import { createServer, type Server } from 'node:net'
  * bind mount) gets the same name, and a copy of a folder gets another. Abstract names are per network namespace: two containers that share
  * a folder but not the network each get the lock; the pid file (lock.ts) still stands between them.
  */
-export type KernelLock = { state: 'taken'; release(): void } | { state: 'busy' } | { state: 'unavailable'; reason: string }
+export type KernelLock =
+  | { state: 'taken'; release(): void }
+  | { state: 'busy' }
+  | { state: 'unavailable'; reason: string }
 
 /** Where abstract Unix socket names exist. */
 export const kernelLockSupported = (platform = process.platform): boolean => platform === 'linux'
@@ -29,7 +32,10 @@ export const LOCK_ID_FILE = 'server.lock-id'
  */
 export function kernelLockName(folder: string): string {
   const { dev, ino } = statSync(folder, { bigint: true })
-  return `\0talemy-data-lock-${createHash('sha256').update(`${dev}:${ino}:${folderId(folder)}`).digest('hex').slice(0, 32)}`
+  return `\0talemy-data-lock-${createHash('sha256')
+    .update(`${dev}:${ino}:${folderId(folder)}`)
+    .digest('hex')
+    .slice(0, 32)}`
 }
 
 function folderId(folder: string): string {
@@ -60,7 +66,9 @@ export function tryKernelLock(folder: string): Promise<KernelLock> {
   return new Promise((resolve) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       server.close()
-      resolve(error.code === 'EADDRINUSE' ? { state: 'busy' } : { state: 'unavailable', reason: error.code ?? error.message })
+      resolve(
+        error.code === 'EADDRINUSE' ? { state: 'busy' } : { state: 'unavailable', reason: error.code ?? error.message },
+      )
     })
     server.listen({ path: name }, () => {
       // The lock must not keep the process running.

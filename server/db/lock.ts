@@ -3,7 +3,15 @@ import { linkSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { kernelLockSupported, tryKernelLock } from './kernelLock'
-import { defaultObserve, describeSelf, judgeHolder, parseHolder, readOrUndefined, type LockHolder, type Observe } from './lockHolder'
+import {
+  defaultObserve,
+  describeSelf,
+  judgeHolder,
+  parseHolder,
+  readOrUndefined,
+  type LockHolder,
+  type Observe,
+} from './lockHolder'
 
 export type { LockHolder } from './lockHolder'
 
@@ -47,7 +55,9 @@ export async function lockFolder(folder: string, options: LockOptions = {}): Pro
   mkdirSync(folder, { recursive: true })
   const key = folderKey(folder)
   if (heldHere.has(key)) {
-    throw new Error(`${folder} is in use by another server in this process: close that one first, or use another data folder`)
+    throw new Error(
+      `${folder} is in use by another server in this process: close that one first, or use another data folder`,
+    )
   }
   heldHere.add(key)
   const file = join(folder, LOCK_FILE)
@@ -110,7 +120,12 @@ async function takeLockFile(
       if (text === undefined) continue // released meanwhile: try again
       const holder = parseHolder(text)
       // Our own pid in the file is an earlier process's (this one does not hold the folder: `heldHere`).
-      const verdict = holder === undefined ? 'unreadable' : holder.pid === process.pid ? 'other' : judgeHolder(holder, observe(holder.pid))
+      const verdict =
+        holder === undefined
+          ? 'unreadable'
+          : holder.pid === process.pid
+            ? 'other'
+            : judgeHolder(holder, observe(holder.pid))
       if (holder && verdict === 'holds') {
         retries = 0
         await waitFor(holder)

@@ -52,7 +52,8 @@ export function judgeHolder(holder: LockHolder, seen: ProcessObservation): Holde
     return 'holds'
   }
   // A bare pid (an older version's file): only a node process running our server entry counts, where we can see it.
-  if (holder.start === undefined && seen.cmdline !== undefined) return isServerCommandLine(seen.cmdline) ? 'holds' : 'other'
+  if (holder.start === undefined && seen.cmdline !== undefined)
+    return isServerCommandLine(seen.cmdline) ? 'holds' : 'other'
   // Alive, and nothing more to go by: it may be the holder.
   return 'holds'
 }
@@ -77,9 +78,13 @@ const PF_EXITING = 0x4
 export function parseProcStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(')')
   if (close < 0) return undefined
-  const fields = text.slice(close + 2).trim().split(' ')
+  const fields = text
+    .slice(close + 2)
+    .trim()
+    .split(' ')
   const [state, flags, start] = [fields[0], fields[6], fields[19]]
-  if (!state || !/^[A-Za-z]$/.test(state) || !flags || !/^\d+$/.test(flags) || !start || !/^\d+$/.test(start)) return undefined
+  if (!state || !/^[A-Za-z]$/.test(state) || !flags || !/^\d+$/.test(flags) || !start || !/^\d+$/.test(start))
+    return undefined
   return { state, flags: Number(flags), start }
 }
 

@@ -38,7 +38,8 @@ export async function openPglite(dir: string, lockOptions: LockOptions = {}): Pr
       const result = await q.query<T>(sql, params)
       return result.rows
     },
-    execute: <T>(statement: Prepared, params: unknown[]) => lock(async () => (await prepared.run<T>(statement, [params], false))[0]!),
+    execute: <T>(statement: Prepared, params: unknown[]) =>
+      lock(async () => (await prepared.run<T>(statement, [params], false))[0]!),
   })
   const base = wrap(pg, outside)
   return {
@@ -88,21 +89,32 @@ class PreparedStatements {
     let current: T[] | undefined
     for (const message of messages) {
       if (message.name === 'bindComplete') results.push((current = []))
-      else if (message.name === 'dataRow' && current) current.push(toRow<T>(columns, (message as messages.DataRowMessage).fields))
+      else if (message.name === 'dataRow' && current)
+        current.push(toRow<T>(columns, (message as messages.DataRowMessage).fields))
       else if (message.name === 'commandComplete') current = undefined
     }
-    if (results.length !== paramLists.length) throw new Error(`prepared ${statement.name}: ${results.length} results for ${paramLists.length} runs`)
+    if (results.length !== paramLists.length)
+      throw new Error(`prepared ${statement.name}: ${results.length} results for ${paramLists.length} runs`)
     return results
   }
 
   private async prepare(statement: Prepared): Promise<Column[]> {
     const { messages: replies } = await this.pg.execProtocol(
-      concat([serialize.parse({ name: statement.name, text: statement.text }), serialize.describe({ type: 'S', name: statement.name }), serialize.sync()]),
+      concat([
+        serialize.parse({ name: statement.name, text: statement.text }),
+        serialize.describe({ type: 'S', name: statement.name }),
+        serialize.sync(),
+      ]),
     )
-    const description = replies.find((message) => message.name === 'rowDescription') as messages.RowDescriptionMessage | undefined
+    const description = replies.find((message) => message.name === 'rowDescription') as
+      | messages.RowDescriptionMessage
+      | undefined
     const columns = (description?.fields ?? []).map((field) => {
       const parser = this.pg.parsers[field.dataTypeID]
-      return { name: field.name, parse: parser ? (value: string) => parser(value, field.dataTypeID) : (value: string) => value }
+      return {
+        name: field.name,
+        parse: parser ? (value: string) => parser(value, field.dataTypeID) : (value: string) => value,
+      }
     })
     this.columns.set(statement.name, columns)
     return columns
@@ -122,7 +134,8 @@ function toRow<T>(columns: Column[], fields: (string | null)[]): T {
 function toText(value: unknown): string | null {
   if (value === null || value === undefined) return null
   if (value instanceof Date) return value.toISOString()
-  if (Array.isArray(value)) return `{${value.map((item) => (item === null ? 'NULL' : `"${String(item).replace(/[\\"]/g, '\\$&')}"`)).join(',')}}`
+  if (Array.isArray(value))
+    return `{${value.map((item) => (item === null ? 'NULL' : `"${String(item).replace(/[\\"]/g, '\\$&')}"`)).join(',')}}`
   return String(value)
 }
 

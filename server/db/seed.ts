@@ -33,7 +33,10 @@ export function shouldSeedDemo({ seedDemo, databaseUrl, host }: SeedDecision): b
 
 /** `localhost`, 127.0.0.0/8 and ::1 (bracketed or not); `0.0.0.0` and `::` listen on every interface, so they are not. */
 export function isLoopbackHost(host: string): boolean {
-  const bare = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1')
+  const bare = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
   if (bare === 'localhost' || bare.endsWith('.localhost')) return true
   if (isIP(bare) === 4) return bare.startsWith('127.')
   if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./.test(bare)
@@ -69,7 +72,13 @@ async function seedDemoData(tx: Queryable, passwordHash: string, now: Date): Pro
     )
   }
 
-  const conversations: { id: string; a: string; b: string; messages: [string, string][]; readBy: Record<string, number> }[] = [
+  const conversations: {
+    id: string
+    a: string
+    b: string
+    messages: [string, string][]
+    readBy: Record<string, number>
+  }[] = [
     {
       id: 'conv-alice-bob',
       a: 'user-alice',
@@ -114,7 +123,14 @@ async function seedDemoData(tx: Queryable, passwordHash: string, now: Date): Pro
       await tx.query(
         `insert into messages (id, conversation_id, seq, sender_id, content, client_id, created_at)
          values ($1, $2, $3, $4, $5, null, $6)`,
-        [`${conversation.id}-m${index + 1}`, conversation.id, index + 1, senderId, content, at(firstAt + index * 5 * 60_000)],
+        [
+          `${conversation.id}-m${index + 1}`,
+          conversation.id,
+          index + 1,
+          senderId,
+          content,
+          at(firstAt + index * 5 * 60_000),
+        ],
       )
     }
     minute += 90

@@ -30,7 +30,11 @@ export interface Db extends Queryable {
    * that run's error. `before` runs first in that transaction (PostgreSQL: to take row locks in a chosen order; PGlite
    * has one connection that serialises everything, and ignores it).
    */
-  executeMany<T = Record<string, unknown>>(statement: Prepared, paramLists: unknown[][], options?: ExecuteManyOptions): Promise<T[][]>
+  executeMany<T = Record<string, unknown>>(
+    statement: Prepared,
+    paramLists: unknown[][],
+    options?: ExecuteManyOptions,
+  ): Promise<T[][]>
   close(): Promise<void>
   readonly kind: 'pglite' | 'postgres'
 }

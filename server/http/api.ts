@@ -42,7 +42,11 @@ export function registerApiRoutes(api: FastifyInstance, { services, sessions, pr
     const userId = await userOf(request)
     const [users, presence] = await Promise.all([accounts.listUsers(userId), presenceFor?.(userId) ?? new Map()])
     // `null`: not known to the asker (no shared conversation), rather than "offline".
-    return users.map((user) => ({ ...user, online: presence.get(user.id)?.online ?? null, lastSeenAt: presence.get(user.id)?.lastSeenAt ?? null }))
+    return users.map((user) => ({
+      ...user,
+      online: presence.get(user.id)?.online ?? null,
+      lastSeenAt: presence.get(user.id)?.lastSeenAt ?? null,
+    }))
   })
 
   api.get('/conversations', async (request) => messaging.listConversations(await userOf(request)))

@@ -55,7 +55,10 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
 }
 
 /** Error and not-found handlers, the `/api` routes behind the Origin check and CORS, and the SPA. */
-export function configureHttpApp(app: FastifyInstance, { services, sessions, origins, staticDir, presenceFor }: HttpDeps): FastifyInstance {
+export function configureHttpApp(
+  app: FastifyInstance,
+  { services, sessions, origins, staticDir, presenceFor }: HttpDeps,
+): FastifyInstance {
   const apiUrl = process.env.VITE_API_URL || process.env.NEXT_PUBLIC_API_URL
   void registerSecurityHeaders(app, () => (apiUrl ? [...origins.list(), apiUrl] : origins.list()))
 
@@ -73,7 +76,9 @@ export function configureHttpApp(app: FastifyInstance, { services, sessions, ori
       return reply.type('text/html').sendFile('index.html', index)
     }
     // An unknown /api path, and a missing file (a stale chunk after a deploy, a typo): 404, never the SPA's HTML.
-    return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${path.slice(0, 200)}` } })
+    return reply
+      .status(404)
+      .send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${path.slice(0, 200)}` } })
   })
 
   // API answers carry tokens and personal data: no browser or proxy cache keeps them (set first, so refusals have it too).

@@ -31,7 +31,10 @@ export function connectSources(origins: readonly string[]): string[] {
  *
  * @example await registerSecurityHeaders(app, () => [...allowedOrigins, process.env.VITE_API_URL ?? ''])
  */
-export async function registerSecurityHeaders(app: FastifyInstance, apiOrigins: () => readonly string[]): Promise<void> {
+export async function registerSecurityHeaders(
+  app: FastifyInstance,
+  apiOrigins: () => readonly string[],
+): Promise<void> {
   await app.register(helmet, {
     global: true,
     contentSecurityPolicy: {

@@ -97,13 +97,19 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 
 type AckFn = (response: Ack<unknown>) => void
 /** A client event's handler: the payload is untrusted (`unknown`, validated inside), the result is its ack's data. */
-export type ClientEventHandler<E extends ClientEventName> = (socket: TalemySocket, payload: unknown) => Promise<ClientEventAckData<E>>
+export type ClientEventHandler<E extends ClientEventName> = (
+  socket: TalemySocket,
+  payload: unknown,
+) => Promise<ClientEventAckData<E>>
 
 /** One handler per client event, keyed by the contract's map: a missing one is a type error. */
 export type ClientEventHandlers = { [E in ClientEventName]: ClientEventHandler<E> }
 
 /** The `Error` whose message a client sees in `connect_error`. */
-function handshakeError(code: Extract<ErrorCode, 'UNAUTHORIZED' | 'RATE_LIMITED' | 'INTERNAL'>, message: string): Error {
+function handshakeError(
+  code: Extract<ErrorCode, 'UNAUTHORIZED' | 'RATE_LIMITED' | 'INTERNAL'>,
+  message: string,
+): Error {
   return Object.assign(new Error(code), { data: { code, message } })
 }
 
@@ -137,7 +143,10 @@ export function attachHandlers(
       expire(socket)
       return
     }
-    const timer = setTimeout(() => (now() >= socket.data.expiresAt ? expire(socket) : armExpiry(socket)), Math.min(delay, MAX_TIMER_MS))
+    const timer = setTimeout(
+      () => (now() >= socket.data.expiresAt ? expire(socket) : armExpiry(socket)),
+      Math.min(delay, MAX_TIMER_MS),
+    )
     timer.unref()
     expiryTimers.set(socket, timer)
   }
@@ -315,7 +324,8 @@ export function attachHandlers(
       if (!viewerRegistry) return
       for (const room of socket.rooms) {
         const conversationId = conversationIdOfRoom(room)
-        if (conversationId) viewerRegistry.left(conversationId, userId, socket.id).catch(warn('sharing a viewer failed'))
+        if (conversationId)
+          viewerRegistry.left(conversationId, userId, socket.id).catch(warn('sharing a viewer failed'))
       }
     })
     socket.on('disconnect', (reason) => {

@@ -97,9 +97,10 @@ export class PresenceTracker {
     if (userIds.length === 0) return []
     const [online, rows] = await Promise.all([
       this.options.store.isOnline(userIds),
-      this.options.db.query<{ id: string; last_seen_at: Date | string | null }>(`select id, last_seen_at from users where id = any($1::text[])`, [
-        [...userIds],
-      ]),
+      this.options.db.query<{ id: string; last_seen_at: Date | string | null }>(
+        `select id, last_seen_at from users where id = any($1::text[])`,
+        [[...userIds]],
+      ),
     ])
     const seen = new Map(rows.map((row) => [row.id, row.last_seen_at === null ? null : iso(row.last_seen_at)]))
     return userIds.map((userId, i) => ({ userId, online: online[i] ?? false, lastSeenAt: seen.get(userId) ?? null }))

@@ -29,7 +29,11 @@ import {
 export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
   /** The tutor's and the student's log entries for `event`, appended in the transaction of the change. */
   function logForBoth(tx: Queryable, event: LoggedEvent['event'], item: { tutorId: Id; studentId: Id }, at: string) {
-    return appendEvents(tx, [item.tutorId, item.studentId].map((userId) => ({ userId, event, payload: item })), at)
+    return appendEvents(
+      tx,
+      [item.tutorId, item.studentId].map((userId) => ({ userId, event, payload: item })),
+      at,
+    )
   }
 
   async function roleOf(userId: Id): Promise<Role | undefined> {
@@ -55,20 +59,27 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
     event: LoggedEvent['event'],
   ): Promise<{ entity: E; logged: LoggedEvent[] }> {
     // Who takes part never changes: read it first, so the log counters are locked before the row (the writers' order).
-    const parties = await db.query<{ tutor_id: string; student_id: string }>(`select tutor_id, student_id from ${table} where id = $1`, [id])
+    const parties = await db.query<{ tutor_id: string; student_id: string }>(
+      `select tutor_id, student_id from ${table} where id = $1`,
+      [id],
+    )
     if (!parties[0]) throw notFound(table === 'lessons' ? 'lesson' : 'contact request')
     return db.transaction(async (tx) => {
       await lockCounters(tx, [parties[0]!.tutor_id, parties[0]!.student_id])
       const rows = await tx.query<R>(`select ${columns} from ${table} where id = $1 for update`, [id])
       const row = rows[0]
       if (!row) throw notFound(table === 'lessons' ? 'lesson' : 'contact request')
-      const role: Role | undefined = row.tutor_id === userId ? 'tutor' : row.student_id === userId ? 'student' : undefined
+      const role: Role | undefined =
+        row.tutor_id === userId ? 'tutor' : row.student_id === userId ? 'student' : undefined
       if (!role) throw forbidden('not yours to change')
       const check = checkTransition(rules, row.status, status, role)
       if (check === 'invalid') throw new AppError('INVALID', `status: cannot go from ${row.status} to ${status}`)
       if (check === 'forbidden') throw forbidden(`the ${role} cannot set status ${status}`)
       const at = now().toISOString()
-      const updated = await tx.query<R>(`update ${table} set status = $2, updated_at = $3 where id = $1 returning ${columns}`, [id, status, at])
+      const updated = await tx.query<R>(
+        `update ${table} set status = $2, updated_at = $3 where id = $1 returning ${columns}`,
+        [id, status, at],
+      )
       const entity = toEntity(updated[0]!)
       return { entity, logged: await logForBoth(tx, event, entity, at) }
     })
@@ -117,7 +128,14 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
       const id = pathId(lessonId, 'lesson')
       await limiter.take(userId)
       const { entity, logged } = await changeStatus<Lesson['status'], LessonRow, Lesson>(
-        'lessons', LESSON_COLUMNS, LESSON_TRANSITIONS, userId, id, input.value.status, toLesson, 'lesson:statusUpdated',
+        'lessons',
+        LESSON_COLUMNS,
+        LESSON_TRANSITIONS,
+        userId,
+        id,
+        input.value.status,
+        toLesson,
+        'lesson:statusUpdated',
       )
       notifier.deliver(logged)
       return entity
@@ -159,8 +177,14 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
       const id = pathId(requestId, 'contact request')
       await limiter.take(userId)
       const { entity, logged } = await changeStatus<ContactRequest['status'], ContactRequestRow, ContactRequest>(
-        'contact_requests', CONTACT_REQUEST_COLUMNS, CONTACT_REQUEST_TRANSITIONS, userId, id, input.value.status,
-        toContactRequest, 'contactRequest:statusUpdated',
+        'contact_requests',
+        CONTACT_REQUEST_COLUMNS,
+        CONTACT_REQUEST_TRANSITIONS,
+        userId,
+        id,
+        input.value.status,
+        toContactRequest,
+        'contactRequest:statusUpdated',
       )
       notifier.deliver(logged)
       return entity

@@ -27,7 +27,9 @@ export const DEFAULT_EVENT_RETENTION_SECONDS = 7 * 24 * 3600
  */
 export async function lockCounters(tx: Queryable, userIds: readonly Id[]): Promise<void> {
   if (userIds.length === 0) return
-  await tx.query(`select id from users where id = any($1::text[]) order by id for no key update`, [[...new Set(userIds)]])
+  await tx.query(`select id from users where id = any($1::text[]) order by id for no key update`, [
+    [...new Set(userIds)],
+  ])
 }
 
 /**
@@ -56,7 +58,8 @@ export async function appendEvents(tx: Queryable, events: readonly NewEvent[], a
      select ord, "offset" from placed order by ord`,
     [events.map((e) => e.userId), events.map((e) => e.event), events.map((e) => JSON.stringify(e.payload)), at],
   )
-  if (rows.length !== events.length) throw new Error(`event log: ${rows.length} offsets for ${events.length} events (unknown user?)`)
+  if (rows.length !== events.length)
+    throw new Error(`event log: ${rows.length} offsets for ${events.length} events (unknown user?)`)
   return rows.map((row, index) => ({ ...events[index]!, offset: Number(row.offset) }))
 }
 
@@ -102,7 +105,13 @@ export class EventLog {
   async resume(userId: Id, offset: number | undefined, epoch: string | undefined): Promise<ResumeResult> {
     const from = offset ?? Number.MAX_SAFE_INTEGER
     const oldest = new Date(this.now() - this.retentionSeconds * 1000).toISOString()
-    const rows = await this.db.query<{ current: string | number; offset: string | number | null; event: ServerEventName | null; payload: unknown; fresh: boolean | null }>(
+    const rows = await this.db.query<{
+      current: string | number
+      offset: string | number | null
+      event: ServerEventName | null
+      payload: unknown
+      fresh: boolean | null
+    }>(
       `select u.event_offset as current, e."offset", e.event, e.payload, e.created_at >= $4::timestamptz as fresh
        from users u left join lateral (
          select "offset", event, payload, created_at from user_events
@@ -114,7 +123,9 @@ export class EventLog {
     const current = Number(rows[0]?.current ?? 0)
     if (offset === undefined) return { kind: 'replay', events: [], offset: current, epoch: this.epoch }
     const events = rows.flatMap((row) =>
-      row.offset === null || row.event === null ? [] : [{ userId, offset: Number(row.offset), event: row.event, payload: row.payload }],
+      row.offset === null || row.event === null
+        ? []
+        : [{ userId, offset: Number(row.offset), event: row.event, payload: row.payload }],
     )
     const complete =
       (epoch === undefined || epoch === this.epoch) &&
@@ -123,7 +134,9 @@ export class EventLog {
       events.length <= this.maxReplay &&
       (events[0]?.offset ?? offset + 1) === offset + 1 &&
       rows.every((row) => row.fresh !== false)
-    return complete ? { kind: 'replay', events, offset: current, epoch: this.epoch } : { kind: 'gap', offset: current, epoch: this.epoch }
+    return complete
+      ? { kind: 'replay', events, offset: current, epoch: this.epoch }
+      : { kind: 'gap', offset: current, epoch: this.epoch }
   }
 
   /** Deletes the events older than the retention; answers how many. */

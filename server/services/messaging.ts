@@ -121,7 +121,14 @@ export function createMessaging(ctx: ServiceContext) {
   // On PostgreSQL every send takes its recipients' log counters first, in ascending id order across its whole batch
   // (one connection serialises everything on PGlite: nothing to order there, and a lone send stays one round trip).
   const sends = new SendBatcher<SendRow>(db, SEND_MESSAGE, {
-    lockFirst: db.kind === 'postgres' ? (paramLists) => (tx) => lockCounters(tx, paramLists.flatMap((params) => params[7] as Id[])) : undefined,
+    lockFirst:
+      db.kind === 'postgres'
+        ? (paramLists) => (tx) =>
+            lockCounters(
+              tx,
+              paramLists.flatMap((params) => params[7] as Id[]),
+            )
+        : undefined,
   })
   // Members are written with their conversation, in one transaction, and never change afterwards.
   const participantsCache = new Map<Id, readonly Id[]>()
@@ -134,7 +141,8 @@ export function createMessaging(ctx: ServiceContext) {
       if (rows.length === 0) throw notFound('conversation')
       participants = rows.flatMap((row) => (row.user_id ? [row.user_id] : []))
       if (participants.length > 0) {
-        if (participantsCache.size >= PARTICIPANTS_CACHE_SIZE) participantsCache.delete(participantsCache.keys().next().value!)
+        if (participantsCache.size >= PARTICIPANTS_CACHE_SIZE)
+          participantsCache.delete(participantsCache.keys().next().value!)
         participantsCache.set(conversationId, participants)
       }
     }
@@ -167,7 +175,9 @@ export function createMessaging(ctx: ServiceContext) {
       [userId, onlyId ?? null],
     )
     const last = await db.query<MessageRow>(
-      `select ${MESSAGE_COLUMNS.split(', ').map((column) => `x.${column}`).join(', ')}
+      `select ${MESSAGE_COLUMNS.split(', ')
+        .map((column) => `x.${column}`)
+        .join(', ')}
        from conversation_members me
        join conversations c on c.id = me.conversation_id
        join messages x on x.conversation_id = c.id and x.seq = c.last_seq
@@ -178,7 +188,10 @@ export function createMessaging(ctx: ServiceContext) {
     const readSeqs = new Map<string, Record<Id, number>>()
     for (const row of members) {
       participants.set(row.conversation_id, [...(participants.get(row.conversation_id) ?? []), row.user_id])
-      readSeqs.set(row.conversation_id, { ...readSeqs.get(row.conversation_id), [row.user_id]: Number(row.last_read_seq) })
+      readSeqs.set(row.conversation_id, {
+        ...readSeqs.get(row.conversation_id),
+        [row.user_id]: Number(row.last_read_seq),
+      })
     }
     const lastMessages = new Map(last.map((row) => [row.conversation_id, toMessage(row)]))
     return rows.map((row) => ({
@@ -200,11 +213,22 @@ export function createMessaging(ctx: ServiceContext) {
   ): Promise<{ message: Message; inserted: boolean }> {
     const participants = await participantsFor(db, senderId, conversationId)
     const viewers: Id[] = []
-    for (const id of await presence.viewers(conversationId)) if (id !== senderId && participants.includes(id)) viewers.push(id)
+    for (const id of await presence.viewers(conversationId))
+      if (id !== senderId && participants.includes(id)) viewers.push(id)
     let rows: SendRow[]
     try {
       const at = now().toISOString()
-      rows = await sends.submit([randomUUID(), conversationId, senderId, content, clientId, at, viewers, participants, at])
+      rows = await sends.submit([
+        randomUUID(),
+        conversationId,
+        senderId,
+        content,
+        clientId,
+        at,
+        viewers,
+        participants,
+        at,
+      ])
     } catch (error) {
       // A concurrent send of this (sender, clientId) won (PostgreSQL only): nothing of ours was kept; return theirs.
       if ((error as { code?: unknown } | null)?.code !== UNIQUE_VIOLATION) throw error
@@ -217,23 +241,30 @@ export function createMessaging(ctx: ServiceContext) {
     const message = toMessage(row)
     if (!row.inserted) return { message: sameConversation(message, conversationId), inserted: false }
     notifier.deliver(
-      (row.logged ?? []).map(([userId, offset, event, reader]): LoggedEvent => ({
-        userId,
-        offset: Number(offset),
-        event,
-        payload:
-          event === 'conversation:read'
-            ? { conversationId, unreadCount: 0 }
-            : event === 'conversation:seen'
-              ? { conversationId, userId: reader, seq: message.seq }
-              : message,
-      })),
+      (row.logged ?? []).map(
+        ([userId, offset, event, reader]): LoggedEvent => ({
+          userId,
+          offset: Number(offset),
+          event,
+          payload:
+            event === 'conversation:read'
+              ? { conversationId, unreadCount: 0 }
+              : event === 'conversation:seen'
+                ? { conversationId, userId: reader, seq: message.seq }
+                : message,
+        }),
+      ),
     )
     return { message, inserted: true }
   }
 
   /** Out of budget: a replay of a stored message is still answered with it; anything else is RATE_LIMITED. */
-  async function replayOrRefuse(senderId: Id, conversationId: Id, clientId: string, retryAfterMs: number): Promise<Message> {
+  async function replayOrRefuse(
+    senderId: Id,
+    conversationId: Id,
+    clientId: string,
+    retryAfterMs: number,
+  ): Promise<Message> {
     const stored = await findByClientId(db, senderId, clientId)
     if (!stored) throw new AppError('RATE_LIMITED', 'too many requests, slow down', retryAfterMs)
     return sameConversation(stored, conversationId)
@@ -297,7 +328,10 @@ export function createMessaging(ctx: ServiceContext) {
         )
         if (inserted[0]) {
           for (const member of [userId, participantId]) {
-            await tx.query('insert into conversation_members (conversation_id, user_id) values ($1, $2)', [inserted[0].id, member])
+            await tx.query('insert into conversation_members (conversation_id, user_id) values ($1, $2)', [
+              inserted[0].id,
+              member,
+            ])
           }
           return { id: inserted[0].id, created: true }
         }
@@ -360,10 +394,13 @@ export function createMessaging(ctx: ServiceContext) {
             [id.value, userId],
           )
           if (!joined && updated.length === 0) return []
-          const events: NewEvent[] = [{ userId, event: 'conversation:read', payload: { conversationId: id.value, unreadCount: 0 } }]
+          const events: NewEvent[] = [
+            { userId, event: 'conversation:read', payload: { conversationId: id.value, unreadCount: 0 } },
+          ]
           if (updated[0]) {
             const seen = { conversationId: id.value, userId, seq: Number(updated[0].last_read_seq) }
-            for (const other of participants) if (other !== userId) events.push({ userId: other, event: 'conversation:seen', payload: seen })
+            for (const other of participants)
+              if (other !== userId) events.push({ userId: other, event: 'conversation:seen', payload: seen })
           }
           return appendEvents(tx, events, now().toISOString())
         })

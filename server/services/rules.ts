@@ -22,7 +22,12 @@ export const CONTACT_REQUEST_TRANSITIONS: TransitionTable<ContactRequestStatus> 
 export type TransitionCheck = 'ok' | 'invalid' | 'forbidden'
 
 /** @example checkTransition(LESSON_TRANSITIONS, 'pending', 'confirmed', 'student') // 'forbidden' */
-export function checkTransition<S extends string>(table: TransitionTable<S>, from: S, to: S, role: Role): TransitionCheck {
+export function checkTransition<S extends string>(
+  table: TransitionTable<S>,
+  from: S,
+  to: S,
+  role: Role,
+): TransitionCheck {
   const allowed = table[from][to]
   if (!allowed) return 'invalid'
   return allowed.includes(role) ? 'ok' : 'forbidden'

@@ -32,7 +32,8 @@ export function loadAuth(storage: StorageLike | undefined): StoredAuth | undefin
 /** Saves the session, or removes it when nobody is logged in. */
 export function saveAuth(storage: StorageLike, auth: { token: string | null; user: User | null }): void {
   try {
-    if (auth.token && auth.user) storage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: auth.token, user: auth.user }))
+    if (auth.token && auth.user)
+      storage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: auth.token, user: auth.user }))
     else storage.removeItem(AUTH_STORAGE_KEY)
   } catch {
     // A full or disabled storage only costs the reload-stays-logged-in convenience.
@@ -56,8 +57,13 @@ export function saveRefreshToken(storage: StorageLike | undefined, userId: strin
 export function loadRefreshToken(storage: StorageLike | undefined, userId: string | null | undefined): string | null {
   if (!userId) return null
   try {
-    const value = JSON.parse(storage?.getItem(REFRESH_STORAGE_KEY) ?? 'null') as { userId?: unknown; refreshToken?: unknown } | null
-    return value && value.userId === userId && typeof value.refreshToken === 'string' && value.refreshToken ? value.refreshToken : null
+    const value = JSON.parse(storage?.getItem(REFRESH_STORAGE_KEY) ?? 'null') as {
+      userId?: unknown
+      refreshToken?: unknown
+    } | null
+    return value && value.userId === userId && typeof value.refreshToken === 'string' && value.refreshToken
+      ? value.refreshToken
+      : null
   } catch {
     return null
   }

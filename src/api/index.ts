@@ -1,6 +1,23 @@
 import type { ThunkAction, UnknownAction } from '@reduxjs/toolkit'
-import { createApi, fetchBaseQuery, type BaseQueryFn, type FetchArgs, type FetchBaseQueryError } from '@reduxjs/toolkit/query/react'
-import { parse, userSchema, type ContactRequest, type ContactRequestStatus, type Conversation, type Id, type Lesson, type LessonStatus, type Message, type User } from '../contract'
+import {
+  createApi,
+  fetchBaseQuery,
+  type BaseQueryFn,
+  type FetchArgs,
+  type FetchBaseQueryError,
+} from '@reduxjs/toolkit/query/react'
+import {
+  parse,
+  userSchema,
+  type ContactRequest,
+  type ContactRequestStatus,
+  type Conversation,
+  type Id,
+  type Lesson,
+  type LessonStatus,
+  type Message,
+  type User,
+} from '../contract'
 import type { DrainLock } from '../realtime/drainLock'
 import { loadAuth, loadRefreshToken, saveRefreshToken } from './credentials'
 import { tokenLifetime } from './jwt'
@@ -52,7 +69,9 @@ const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> =
   if (result.error?.status !== 401 || urlOf(args).startsWith('/auth/') || !tokenBefore) return result
   const refreshed =
     tokenOf(api.getState) !== tokenBefore ||
-    (await (api.dispatch as unknown as (t: ReturnType<typeof refreshSession>) => Promise<RefreshOutcome>)(refreshSession())) === 'refreshed'
+    (await (api.dispatch as unknown as (t: ReturnType<typeof refreshSession>) => Promise<RefreshOutcome>)(
+      refreshSession(),
+    )) === 'refreshed'
   if (refreshed && tokenOf(api.getState)) result = await rawBaseQuery(args, api, extraOptions)
   return result
 }
@@ -113,7 +132,8 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
         if (userIdOf(getState) !== userId) return 'refused'
         const stored = loadAuth(storage)
         const current = tokenOf(getState)
-        const fresh = (token: string | null | undefined) => (tokenLifetime(token)?.expiresAt ?? 0) - Date.now() > ADOPT_MARGIN_MS
+        const fresh = (token: string | null | undefined) =>
+          (tokenLifetime(token)?.expiresAt ?? 0) - Date.now() > ADOPT_MARGIN_MS
         if (stored?.user.id === userId && stored.token !== tokenBefore && fresh(stored.token)) {
           // Another tab refreshed while this one waited: its token is ours too (one session per browser).
           if (stored.token !== current) dispatch(tokenRefreshed({ token: stored.token }))
@@ -148,10 +168,18 @@ function splitSession(data: unknown): { session: Session; refreshToken: string |
   const { token, refreshToken, user } = (data ?? {}) as { token?: unknown; refreshToken?: unknown; user?: unknown }
   const parsed = parse(userSchema, user)
   if (typeof token !== 'string' || !token || !parsed.ok) return null
-  return { session: { token, user: parsed.value }, refreshToken: typeof refreshToken === 'string' && refreshToken ? refreshToken : null }
+  return {
+    session: { token, user: parsed.value },
+    refreshToken: typeof refreshToken === 'string' && refreshToken ? refreshToken : null,
+  }
 }
 
-const malformedSession: FetchBaseQueryError = { status: 'PARSING_ERROR', originalStatus: 200, data: '', error: 'not a session' }
+const malformedSession: FetchBaseQueryError = {
+  status: 'PARSING_ERROR',
+  originalStatus: 200,
+  data: '',
+  error: 'not a session',
+}
 
 export const api = createApi({
   reducerPath: 'api',
@@ -178,7 +206,8 @@ export const api = createApi({
       async queryFn(_arg, { extra, getState, dispatch }, _extraOptions, baseQuery) {
         const { storage } = extraOf(extra)
         const refreshToken = loadRefreshToken(storage, userIdOf(getState))
-        if (!refreshToken) return { error: { status: 401, data: { error: { code: 'UNAUTHORIZED', message: 'no refresh token' } } } }
+        if (!refreshToken)
+          return { error: { status: 401, data: { error: { code: 'UNAUTHORIZED', message: 'no refresh token' } } } }
         const result = await baseQuery({ url: '/auth/refresh', method: 'POST', body: { refreshToken } })
         if (result.error) return { error: result.error }
         const answer = splitSession(result.data)
@@ -237,7 +266,11 @@ export const api = createApi({
       query: (body) => ({ url: '/contact-requests', method: 'POST', body }),
     }),
     updateContactRequestStatus: build.mutation<ContactRequest, { id: Id; status: ContactRequestStatus }>({
-      query: ({ id, status }) => ({ url: `/contact-requests/${encodeURIComponent(id)}`, method: 'PATCH', body: { status } }),
+      query: ({ id, status }) => ({
+        url: `/contact-requests/${encodeURIComponent(id)}`,
+        method: 'PATCH',
+        body: { status },
+      }),
     }),
   }),
 })

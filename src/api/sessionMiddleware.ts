@@ -96,7 +96,10 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
       if (!send) return
       send(`${options.apiUrl}/api/auth/logout`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(prev.token ? { authorization: `Bearer ${prev.token}` } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          ...(prev.token ? { authorization: `Bearer ${prev.token}` } : {}),
+        },
         body: JSON.stringify(refreshToken ? { refreshToken } : {}),
         keepalive: true,
       }).catch(() => {

@@ -53,9 +53,27 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
   const pendingLessons = (lessons ?? []).filter((l) => l.status === 'pending').length
   const pendingRequests = (requests ?? []).filter((r) => r.status === 'pending').length
   const nav: NavItem[] = [
-    { page: 'messages', route: { page: 'messages', conversationId: null }, label: 'nav.messages', count: unread, countLabel: 'count.unreadMessages' },
-    { page: 'lessons', route: { page: 'lessons' }, label: 'nav.lessons', count: pendingLessons, countLabel: 'count.pending' },
-    { page: 'contactRequests', route: { page: 'contactRequests' }, label: 'nav.contactRequests', count: pendingRequests, countLabel: 'count.pending' },
+    {
+      page: 'messages',
+      route: { page: 'messages', conversationId: null },
+      label: 'nav.messages',
+      count: unread,
+      countLabel: 'count.unreadMessages',
+    },
+    {
+      page: 'lessons',
+      route: { page: 'lessons' },
+      label: 'nav.lessons',
+      count: pendingLessons,
+      countLabel: 'count.pending',
+    },
+    {
+      page: 'contactRequests',
+      route: { page: 'contactRequests' },
+      label: 'nav.contactRequests',
+      count: pendingRequests,
+      countLabel: 'count.pending',
+    },
   ]
 
   const logout = () => {
@@ -73,7 +91,9 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
       <header className="topbar">
         <div className="topbar-row">
           <span className="brand" role="img" aria-label="Talemy">
-            <span className="brand-mark" aria-hidden="true">T</span>
+            <span className="brand-mark" aria-hidden="true">
+              T
+            </span>
             <span className="brand-name">Talemy</span>
           </span>
           <div className="account">

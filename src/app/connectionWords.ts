@@ -28,7 +28,9 @@ export function connectionAnnouncement(
   if (before === now) return null
   switch (now) {
     case 'connected':
-      return before === 'connecting' || before === 'idle' ? null : { id: 'connection.announce.back', politeness: 'polite' }
+      return before === 'connecting' || before === 'idle'
+        ? null
+        : { id: 'connection.announce.back', politeness: 'polite' }
     case 'reconnecting':
       return before === 'connected' ? { id: 'connection.announce.lost', politeness: 'assertive' } : null
     case 'disconnected':

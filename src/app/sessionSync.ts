@@ -17,7 +17,11 @@ interface SessionStore {
  *
  * @example const stop = syncSession(store, localStorage, window); stop()
  */
-export function syncSession(store: SessionStore, storage: StorageLike, tabs?: Pick<Window, 'addEventListener' | 'removeEventListener'>): () => void {
+export function syncSession(
+  store: SessionStore,
+  storage: StorageLike,
+  tabs?: Pick<Window, 'addEventListener' | 'removeEventListener'>,
+): () => void {
   let saved = store.getState().auth
   /** Set while this tab leaves a session another tab replaced: storage holds theirs, which must stay. */
   let leavingForAnotherTab = false

@@ -26,7 +26,15 @@ export { AUTH_STORAGE_KEY, createMemoryStorage, devToolsActionSanitizer, devTool
 export type RealtimeOptions = Partial<
   Pick<
     SocketMiddlewareOptions,
-    'drainLock' | 'outboxLimit' | 'retryTriggers' | 'invalidationWindowMs' | 'ackTimeoutMs' | 'backoff' | 'random' | 'socketOptions' | 'resumeHoldMs'
+    | 'drainLock'
+    | 'outboxLimit'
+    | 'retryTriggers'
+    | 'invalidationWindowMs'
+    | 'ackTimeoutMs'
+    | 'backoff'
+    | 'random'
+    | 'socketOptions'
+    | 'resumeHoldMs'
   >
 >
 
@@ -73,7 +81,12 @@ export function makeStore(options: MakeStoreOptions = {}) {
   const apiUrl = (options.apiUrl ?? defaultApiUrl()).replace(/\/+$/, '')
   // One lock for the outbox drain and the token refresh (different names): Web Locks, else a lease in `storage`.
   const lock = options.realtime?.drainLock ?? defaultDrainLock(storage)
-  const extra: ApiExtra = { apiUrl, storage, refreshLock: lock, ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}) }
+  const extra: ApiExtra = {
+    apiUrl,
+    storage,
+    refreshLock: lock,
+    ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
+  }
   const restored = loadAuth(storage)
 
   const socketMiddleware = createSocketMiddleware<RootState>({
@@ -89,7 +102,12 @@ export function makeStore(options: MakeStoreOptions = {}) {
     ...options.realtime,
     drainLock: lock,
   })
-  const sessionMiddleware = createSessionMiddleware({ apiUrl, storage, ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}), ...options.session })
+  const sessionMiddleware = createSessionMiddleware({
+    apiUrl,
+    storage,
+    ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
+    ...options.session,
+  })
 
   const store = configureStore({
     reducer: rootReducer,
@@ -103,7 +121,8 @@ export function makeStore(options: MakeStoreOptions = {}) {
         .concat(sessionMiddleware, passingSocketActions(api.middleware)),
     // Auto-batched actions (server events, cache patches) notify once, after the task they came in and the cache
     // work it queued: a burst is one render. Not RTK's default 'raf', which never runs in a hidden tab.
-    enhancers: (getDefaultEnhancers) => getDefaultEnhancers({ autoBatch: { type: 'callback', queueNotification: afterTask } }),
+    enhancers: (getDefaultEnhancers) =>
+      getDefaultEnhancers({ autoBatch: { type: 'callback', queueNotification: afterTask } }),
     devTools: process.env.NODE_ENV !== 'production' && {
       actionSanitizer: devToolsActionSanitizer,
       stateSanitizer: (state) => devToolsStateSanitizer(state, api.reducerPath),
@@ -111,7 +130,10 @@ export function makeStore(options: MakeStoreOptions = {}) {
   })
 
   // Tabs are kept in step only through the page's own storage (its `storage` event).
-  const tabs = typeof window !== 'undefined' && typeof window.addEventListener === 'function' && storage === pageStorage ? window : undefined
+  const tabs =
+    typeof window !== 'undefined' && typeof window.addEventListener === 'function' && storage === pageStorage
+      ? window
+      : undefined
   const stopSync = syncSession(store, storage, tabs)
   if (store.getState().auth.token) store.dispatch(connect())
   return Object.assign(store, {

@@ -127,7 +127,9 @@ export type EphemeralEventName = keyof EphemeralServerEvents
 export type ClientEventName = keyof ClientToServerEvents
 
 /** The payload of a server event (its first argument). */
-export type ServerEventPayload<E extends ServerEventName | SyncEventName | EphemeralEventName> = Parameters<ServerToClientEvents[E]>[0]
+export type ServerEventPayload<E extends ServerEventName | SyncEventName | EphemeralEventName> = Parameters<
+  ServerToClientEvents[E]
+>[0]
 
 /** The first argument of a client event, and the data its ack carries. */
 export type ClientEventPayload<E extends ClientEventName> = Parameters<ClientToServerEvents[E]>[0]
@@ -146,7 +148,11 @@ export const SERVER_EVENTS = [
   'contactRequest:statusUpdated',
 ] as const satisfies readonly ServerEventName[]
 
-export const EPHEMERAL_EVENTS = ['typing', 'presence:changed', 'presence:snapshot'] as const satisfies readonly EphemeralEventName[]
+export const EPHEMERAL_EVENTS = [
+  'typing',
+  'presence:changed',
+  'presence:snapshot',
+] as const satisfies readonly EphemeralEventName[]
 
 export const SYNC_EVENTS = ['sync:caughtUp', 'sync:gap'] as const satisfies readonly SyncEventName[]
 

@@ -74,7 +74,6 @@ export const conversationSeenSchema = v.object({
   seq: count,
 })
 
-
 /** A logged event's trailing `{ offset }`. */
 export const eventMetaSchema = v.object({ offset: v.pipe(v.number(), v.integer(), v.minValue(1)) })
 
@@ -113,7 +112,12 @@ export const clientIdSchema = v.pipe(
   v.maxLength(MAX_CLIENT_ID_LENGTH, `must be at most ${MAX_CLIENT_ID_LENGTH} characters`),
   noNul,
 )
-export const conversationIdSchema = v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(100, 'is too long'), noNul)
+export const conversationIdSchema = v.pipe(
+  v.string('must be a string'),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(100, 'is too long'),
+  noNul,
+)
 
 export const sendMessageSchema = v.object({
   conversationId: conversationIdSchema,
@@ -121,7 +125,8 @@ export const sendMessageSchema = v.object({
   clientId: clientIdSchema,
 })
 
-const tokenString = (max: number) => v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(max, 'is too long'))
+const tokenString = (max: number) =>
+  v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(max, 'is too long'))
 /** `POST /api/auth/refresh`. */
 export const refreshBodySchema = v.object({ refreshToken: tokenString(1000) })
 /** `POST /api/auth/logout`: the refresh token is optional (a Bearer token may name the session instead). */
@@ -134,8 +139,12 @@ export const sessionRenewSchema = v.object({ token: tokenString(4096) })
  */
 export const typingSchema = v.object({ conversationId: conversationIdSchema })
 export const handshakeResumeSchema = v.object({
-  offset: v.optional(v.pipe(v.number('must be a number'), v.safeInteger('must be a whole number'), v.minValue(0, 'must be at least 0'))),
-  epoch: v.optional(v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(100, 'is too long'))),
+  offset: v.optional(
+    v.pipe(v.number('must be a number'), v.safeInteger('must be a whole number'), v.minValue(0, 'must be at least 0')),
+  ),
+  epoch: v.optional(
+    v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(100, 'is too long')),
+  ),
 })
 /** What the server accepts as the first argument of each client event. */
 export const clientEventSchemas = {
@@ -147,8 +156,18 @@ export const clientEventSchemas = {
 }
 
 export const loginBodySchema = v.object({
-  email: v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(200, 'is too long'), noNul),
-  password: v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(200, 'is too long'), noNul),
+  email: v.pipe(
+    v.string('must be a string'),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(200, 'is too long'),
+    noNul,
+  ),
+  password: v.pipe(
+    v.string('must be a string'),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(200, 'is too long'),
+    noNul,
+  ),
 })
 export const createConversationBodySchema = v.object({ participantId: conversationIdSchema })
 export const postMessageBodySchema = v.object({ content: contentSchema, clientId: clientIdSchema })
@@ -167,7 +186,14 @@ const INSTANT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9}
 export function startsAtProblem(value: string): string | undefined {
   const fields = INSTANT.exec(value)
   if (!fields) return 'must be an ISO-8601 timestamp'
-  const [year, month, day, hour, minute, second] = fields.slice(1, 7).map(Number) as [number, number, number, number, number, number]
+  const [year, month, day, hour, minute, second] = fields.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ]
   const probe = new Date(Date.UTC(2000, month - 1, day, hour, minute, second))
   probe.setUTCFullYear(year, month - 1, day)
   const exists =
@@ -195,14 +221,33 @@ export const lessonStartsAtSchema = v.pipe(
 
 export const createLessonBodySchema = v.object({
   tutorId: conversationIdSchema,
-  subject: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_LESSON_SUBJECT_LENGTH, `must be at most ${MAX_LESSON_SUBJECT_LENGTH} characters`), noNul),
+  subject: v.pipe(
+    v.string('must be a string'),
+    v.trim(),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(MAX_LESSON_SUBJECT_LENGTH, `must be at most ${MAX_LESSON_SUBJECT_LENGTH} characters`),
+    noNul,
+  ),
   startsAt: lessonStartsAtSchema,
-  durationMinutes: v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(15, 'must be at least 15'), v.maxValue(480, 'must be at most 480')),
+  durationMinutes: v.pipe(
+    v.number('must be a number'),
+    v.integer('must be a whole number'),
+    v.minValue(15, 'must be at least 15'),
+    v.maxValue(480, 'must be at most 480'),
+  ),
 })
-export const updateLessonStatusBodySchema = v.object({ status: v.picklist(LESSON_STATUSES, `must be one of ${LESSON_STATUSES.join(', ')}`) })
+export const updateLessonStatusBodySchema = v.object({
+  status: v.picklist(LESSON_STATUSES, `must be one of ${LESSON_STATUSES.join(', ')}`),
+})
 export const createContactRequestBodySchema = v.object({
   tutorId: conversationIdSchema,
-  message: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_CONTACT_MESSAGE_LENGTH, `must be at most ${MAX_CONTACT_MESSAGE_LENGTH} characters`), noNul),
+  message: v.pipe(
+    v.string('must be a string'),
+    v.trim(),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(MAX_CONTACT_MESSAGE_LENGTH, `must be at most ${MAX_CONTACT_MESSAGE_LENGTH} characters`),
+    noNul,
+  ),
 })
 export const updateContactRequestStatusBodySchema = v.object({
   status: v.picklist(CONTACT_REQUEST_STATUSES, `must be one of ${CONTACT_REQUEST_STATUSES.join(', ')}`),

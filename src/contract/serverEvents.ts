@@ -1,8 +1,19 @@
 import * as v from 'valibot'
 import type { Message } from './entities'
 import type { ServerEventName, ServerEventPayload } from './events'
-import { MAX_CLIENT_ID_LENGTH, MAX_CONTACT_MESSAGE_LENGTH, MAX_CONTENT_LENGTH, MAX_LESSON_SUBJECT_LENGTH } from './limits'
-import { contactRequestSchema, conversationReadSchema, conversationSeenSchema, lessonSchema, messageSchema } from './schemas'
+import {
+  MAX_CLIENT_ID_LENGTH,
+  MAX_CONTACT_MESSAGE_LENGTH,
+  MAX_CONTENT_LENGTH,
+  MAX_LESSON_SUBJECT_LENGTH,
+} from './limits'
+import {
+  contactRequestSchema,
+  conversationReadSchema,
+  conversationSeenSchema,
+  lessonSchema,
+  messageSchema,
+} from './schemas'
 
 /** The string fields of a payload. */
 type TextFields<T> = { [K in keyof T]-?: T[K] extends string | null ? K : never }[keyof T]
@@ -42,7 +53,8 @@ export function checkMessage(input: unknown): Message | null {
   const { id, conversationId, seq, senderId, content, createdAt, clientId } = m
   if (!isId(id) || !isId(conversationId) || !isId(senderId)) return null
   if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 1) return null
-  if (typeof content !== 'string' || typeof createdAt !== 'string' || !v.ISO_TIMESTAMP_REGEX.test(createdAt)) return null
+  if (typeof content !== 'string' || typeof createdAt !== 'string' || !v.ISO_TIMESTAMP_REGEX.test(createdAt))
+    return null
   if (clientId !== null && typeof clientId !== 'string') return null
   return { id, conversationId, seq, senderId, content, createdAt, clientId }
 }
@@ -62,7 +74,11 @@ export const serverEvents: ServerEventTable = {
   'conversation:seen': { schema: conversationSeenSchema, textLimits: {}, replayed: true },
   'lesson:created': { schema: lessonSchema, textLimits: { subject: MAX_LESSON_SUBJECT_LENGTH }, replayed: true },
   'lesson:statusUpdated': { schema: lessonSchema, textLimits: { subject: MAX_LESSON_SUBJECT_LENGTH }, replayed: true },
-  'contactRequest:created': { schema: contactRequestSchema, textLimits: { message: MAX_CONTACT_MESSAGE_LENGTH }, replayed: true },
+  'contactRequest:created': {
+    schema: contactRequestSchema,
+    textLimits: { message: MAX_CONTACT_MESSAGE_LENGTH },
+    replayed: true,
+  },
   'contactRequest:statusUpdated': {
     schema: contactRequestSchema,
     textLimits: { message: MAX_CONTACT_MESSAGE_LENGTH },

@@ -31,7 +31,13 @@ export function createDateFormatters(locale: string, timeZone: string = systemTi
   // The hour written as the locale's short time writes it ("09:30" in French, "9:30 AM" in American English).
   const cycle = time.resolvedOptions().hourCycle
   const hour = cycle === 'h23' || cycle === 'h24' ? '2-digit' : 'numeric'
-  const dayAndTime = new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', hour, minute: '2-digit', timeZone })
+  const dayAndTime = new Intl.DateTimeFormat(locale, {
+    month: 'short',
+    day: 'numeric',
+    hour,
+    minute: '2-digit',
+    timeZone,
+  })
   // The calendar day in that zone, to tell "today" from "yesterday" where the user is, not where UTC is.
   const calendarDay = new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit', timeZone })
   return {

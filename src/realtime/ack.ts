@@ -19,7 +19,8 @@ export function emitWithAck(socket: AppSocket, emit: Emit, timeoutMs: number): P
     timed.emit(emit.event, emit.payload, (err, res) => {
       if (err) return resolve({ kind: 'timeout' })
       const parsed = parse(ackSchema, res)
-      if (!parsed.ok) return resolve({ kind: 'error', error: { code: 'INTERNAL', message: 'The server sent a malformed answer' } })
+      if (!parsed.ok)
+        return resolve({ kind: 'error', error: { code: 'INTERNAL', message: 'The server sent a malformed answer' } })
       resolve(parsed.value.ok ? { kind: 'ok', data: parsed.value.data } : { kind: 'error', error: parsed.value.error })
     })
   })

@@ -67,7 +67,11 @@ export const leaveConversation = createAction<{ conversationId: Id }>(`${PREFIX}
 export const sendMessage = createAction(
   `${PREFIX}sendMessage`,
   (input: { conversationId: Id; content: string; clientId?: string }) => ({
-    payload: { conversationId: input.conversationId, content: input.content, clientId: input.clientId ?? newClientId() },
+    payload: {
+      conversationId: input.conversationId,
+      content: input.content,
+      clientId: input.clientId ?? newClientId(),
+    },
     // The time the user pressed "send", for the pending copy; in meta so the payload stays the contract's.
     meta: { createdAt: new Date().toISOString() },
   }),
@@ -147,9 +151,12 @@ export const sendConfirmed = createAction(`${PREFIX}sendConfirmed`, prepareAutoB
 export const sendFailed = createAction<{ clientId: string; error: SendError }>(`${PREFIX}sendFailed`)
 
 /** A send failed for a reason worth retrying; the next try is in `delayMs` (or as soon as the socket connects). */
-export const sendRetryScheduled = createAction<{ clientId: string; attempt: number; delayMs: number; error: SendError }>(
-  `${PREFIX}sendRetryScheduled`,
-)
+export const sendRetryScheduled = createAction<{
+  clientId: string
+  attempt: number
+  delayMs: number
+  error: SendError
+}>(`${PREFIX}sendRetryScheduled`)
 
 /** Something unexpected went wrong inside the middleware; it never throws, it reports. */
 export const internalError = createAction<{ where: string; message: string }>(`${PREFIX}internalError`)

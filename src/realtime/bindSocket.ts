@@ -63,7 +63,11 @@ const codeOf = (message: string) => (isErrorCode(message) ? message : ('NETWORK'
  *
  * @example const teardown = bindSocket(socket, store.dispatch); … teardown()
  */
-export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>, resume: ResumeSink = directSink(dispatch)): () => void {
+export function bindSocket(
+  socket: AppSocket,
+  dispatch: Dispatch<UnknownAction>,
+  resume: ResumeSink = directSink(dispatch),
+): () => void {
   const emitter = socket as unknown as Emitter
 
   // A throwing reducer must not escape into Socket.IO's emitter (it would skip the other listeners of the event).
@@ -81,17 +85,38 @@ export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>,
   const known = new Set<string>([...SERVER_EVENTS, ...SYNC_EVENTS, ...EPHEMERAL_EVENTS])
   const onAny = guarded('onAny', (event) => {
     const name = String(event)
-    if (!known.has(name)) dispatch(eventRejected({ event: name.slice(0, 100), issues: [{ path: '', message: 'unknown event' }] }))
+    if (!known.has(name))
+      dispatch(eventRejected({ event: name.slice(0, 100), issues: [{ path: '', message: 'unknown event' }] }))
   })
   const anySocket = socket as unknown as { onAny?: (l: Listener) => void; offAny?: (l: Listener) => void }
   anySocket.onAny?.(onAny)
 
   const offs = [
     () => anySocket.offAny?.(onAny),
-    on(emitter, 'connect', guarded('connect', () => dispatch(connected({ socketId: socket.id ?? '', recovered: socket.recovered === true })))),
-    on(emitter, 'disconnect', guarded('disconnect', (reason) => dispatch(disconnected({ reason: String(reason) })))),
-    on(emitter, 'connect_error', guarded('connect_error', (error) => dispatch(connectFailed(connectErrorOf(error))))),
-    ...SERVER_EVENTS.map((event) => on(emitter, event, guarded(event, (payload, meta) => logged(event, payload, meta)))),
+    on(
+      emitter,
+      'connect',
+      guarded('connect', () =>
+        dispatch(connected({ socketId: socket.id ?? '', recovered: socket.recovered === true })),
+      ),
+    ),
+    on(
+      emitter,
+      'disconnect',
+      guarded('disconnect', (reason) => dispatch(disconnected({ reason: String(reason) }))),
+    ),
+    on(
+      emitter,
+      'connect_error',
+      guarded('connect_error', (error) => dispatch(connectFailed(connectErrorOf(error)))),
+    ),
+    ...SERVER_EVENTS.map((event) =>
+      on(
+        emitter,
+        event,
+        guarded(event, (payload, meta) => logged(event, payload, meta)),
+      ),
+    ),
     ...SYNC_EVENTS.map((event) =>
       on(
         emitter,
@@ -103,14 +128,21 @@ export function bindSocket(socket: AppSocket, dispatch: Dispatch<UnknownAction>,
         }),
       ),
     ),
-    ...EPHEMERAL_EVENTS.map((event) => on(emitter, event, guarded(event, (payload) => dispatch(ephemeralEventAction(event, payload))))),
+    ...EPHEMERAL_EVENTS.map((event) =>
+      on(
+        emitter,
+        event,
+        guarded(event, (payload) => dispatch(ephemeralEventAction(event, payload))),
+      ),
+    ),
   ]
 
   function logged(event: ServerEventName, payload: unknown, meta: unknown) {
     // An emitter that sends no offset (a synthetic burst, an older server) is passed on as it comes.
     if (meta === undefined) return dispatch(serverEventAction(event, payload))
     const parsed = parse(eventMetaSchema, meta)
-    if (!parsed.ok) return dispatch(eventRejected({ event, issues: parsed.issues.map((i) => ({ ...i, path: `meta.${i.path}` })) }))
+    if (!parsed.ok)
+      return dispatch(eventRejected({ event, issues: parsed.issues.map((i) => ({ ...i, path: `meta.${i.path}` })) }))
     // A refused payload still takes its place in the log: the gate moves past it rather than wait for it.
     resume.logged(serverEventAction(event, payload, parsed.value.offset), parsed.value.offset)
   }
@@ -125,7 +157,8 @@ function tooLong(limits: Readonly<Record<string, number | undefined>>, value: un
   for (const field in limits) {
     const max = limits[field]
     const text = (value as Record<string, unknown>)[field]
-    if (max !== undefined && typeof text === 'string' && text.length > max) issues.push({ path: field, message: `at most ${max} characters` })
+    if (max !== undefined && typeof text === 'string' && text.length > max)
+      issues.push({ path: field, message: `at most ${max} characters` })
   }
   return issues
 }

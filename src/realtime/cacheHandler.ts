@@ -1,7 +1,15 @@
 import { isAnyOf } from '@reduxjs/toolkit'
 import { SERVER_EVENTS } from '../contract'
 import { api, LIST } from '../api'
-import { catchUpStarted, sendConfirmed, serverEventActions, sessionEnded, sessionStarted, shutdown, syncGap } from './actions'
+import {
+  catchUpStarted,
+  sendConfirmed,
+  serverEventActions,
+  sessionEnded,
+  sessionStarted,
+  shutdown,
+  syncGap,
+} from './actions'
 import { cacheWorkForBurst, queryKey, type CacheTag, type QueuedEvent } from './cacheWork'
 import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
@@ -41,8 +49,12 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
     ]
     const { queries } = ctx.view()
     for (const [key, entry] of Object.entries(queries)) {
-      const arg = (entry as { endpointName?: string; originalArgs?: unknown } | undefined)
-      if (arg?.endpointName === 'getMessages' && typeof arg.originalArgs === 'string' && key === queryKey({ endpointName: 'getMessages', arg: arg.originalArgs })) {
+      const arg = entry as { endpointName?: string; originalArgs?: unknown } | undefined
+      if (
+        arg?.endpointName === 'getMessages' &&
+        typeof arg.originalArgs === 'string' &&
+        key === queryKey({ endpointName: 'getMessages', arg: arg.originalArgs })
+      ) {
         tags.push({ type: 'Message', id: arg.originalArgs })
       }
     }

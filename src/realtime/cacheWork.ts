@@ -1,5 +1,14 @@
 import { defaultSerializeQueryArgs, type Patch } from '@reduxjs/toolkit/query'
-import type { ContactRequest, Conversation, ConversationSeenPayload, Id, Lesson, Message, ServerEventName, ServerEventPayload } from '../contract'
+import type {
+  ContactRequest,
+  Conversation,
+  ConversationSeenPayload,
+  Id,
+  Lesson,
+  Message,
+  ServerEventName,
+  ServerEventPayload,
+} from '../contract'
 import { LIST, type TagType, type ThreadMessage } from '../api'
 import type { SendError } from './actions'
 
@@ -60,7 +69,11 @@ export function queryKey(query: PatchableQuery): string {
   const memo = query.arg === undefined ? query.endpointName : `${query.endpointName}/${query.arg}`
   let key = queryKeys.get(memo)
   if (key === undefined) {
-    key = defaultSerializeQueryArgs({ endpointName: query.endpointName, queryArgs: query.arg, endpointDefinition: undefined as never })
+    key = defaultSerializeQueryArgs({
+      endpointName: query.endpointName,
+      queryArgs: query.arg,
+      endpointDefinition: undefined as never,
+    })
     if (queryKeys.size >= 10_000) queryKeys.clear()
     queryKeys.set(memo, key)
   }
@@ -69,7 +82,11 @@ export function queryKey(query: PatchableQuery): string {
 
 const noWork = (): CacheWork => ({ patches: [], invalidate: [] })
 
-type Read<T> = { kind: 'absent' } | { kind: 'inFlight' } | { kind: 'unpatchable' } | { kind: 'data'; data: T; refetching: boolean }
+type Read<T> =
+  | { kind: 'absent' }
+  | { kind: 'inFlight' }
+  | { kind: 'unpatchable' }
+  | { kind: 'data'; data: T; refetching: boolean }
 
 function read<T>(view: CacheView, query: PatchableQuery): Read<T> {
   const entry = view.queries[queryKey(query)]
@@ -157,7 +174,17 @@ export function setPendingStatusPatches(
   const current = thread[i]!
   // Our own copy (see `pendingCopy`): its fields are known, and `error` goes with `failed` only.
   const { id, conversationId, seq, senderId, content, createdAt } = current
-  const value: ThreadMessage = { id, conversationId, seq, senderId, content, createdAt, clientId: current.clientId, status, ...(error ? { error } : {}) }
+  const value: ThreadMessage = {
+    id,
+    conversationId,
+    seq,
+    senderId,
+    content,
+    createdAt,
+    clientId: current.clientId,
+    status,
+    ...(error ? { error } : {}),
+  }
   return [{ op: 'replace', path: [i], value }]
 }
 
@@ -193,7 +220,11 @@ export function conversationMessagePatches(
     clientId: message.clientId,
   }
   const updatedAt = time(message.createdAt) > time(current.updatedAt) ? message.createdAt : current.updatedAt
-  const next: Conversation = copy(current, { lastMessage, updatedAt, unreadCount: current.unreadCount + (countUnread ? 1 : 0) })
+  const next: Conversation = copy(current, {
+    lastMessage,
+    updatedAt,
+    unreadCount: current.unreadCount + (countUnread ? 1 : 0),
+  })
   // Most recent first: after the conversations updated later than this one (usually none).
   let to = 0
   for (let k = 0; k < list.length; k++) {
@@ -341,12 +372,20 @@ export const cacheWorkTable: CacheWorkTable = {
 }
 
 /** Runs the table for one event (the generic keeps the event and its payload type together). */
-export function cacheWorkFor<E extends ServerEventName>(event: E, payload: ServerEventPayload<E>, view: CacheView): CacheWork {
+export function cacheWorkFor<E extends ServerEventName>(
+  event: E,
+  payload: ServerEventPayload<E>,
+  view: CacheView,
+): CacheWork {
   return (cacheWorkTable[event] as (payload: ServerEventPayload<E>, view: CacheView) => CacheWork)(payload, view)
 }
 
 /** Cache work for one of our own threads (pending copy, status change, removal): patch where cached, nothing else. */
-export function threadWork(view: CacheView, conversationId: Id, patchesFor: (thread: ThreadMessage[]) => Patch[]): CacheWork {
+export function threadWork(
+  view: CacheView,
+  conversationId: Id,
+  patchesFor: (thread: ThreadMessage[]) => Patch[],
+): CacheWork {
   const work = noWork()
   const thread = read<ThreadMessage[]>(view, { endpointName: 'getMessages', arg: conversationId })
   if (thread.kind === 'data') {
@@ -375,7 +414,8 @@ function freezeDeep<T>(value: T): T {
 /** Applies one of the table's own patches (`add`/`remove`/`replace` at an array index) to a plain array. */
 function applyArrayPatch(array: unknown[], patch: Patch): void {
   const index = patch.path[0]
-  if (patch.path.length !== 1 || typeof index !== 'number') throw new Error(`unexpected patch path ${JSON.stringify(patch.path)}`)
+  if (patch.path.length !== 1 || typeof index !== 'number')
+    throw new Error(`unexpected patch path ${JSON.stringify(patch.path)}`)
   if (patch.op === 'remove') array.splice(index, 1)
   else if (patch.op === 'replace') array[index] = freezeDeep(patch.value)
   else if (index === array.length) array.push(freezeDeep(patch.value))
@@ -445,7 +485,8 @@ function createFold(view: CacheView) {
     result(): CacheWork {
       return {
         patches: [...working.values()].map(
-          ({ query, data }) => ({ ...query, patches: [{ op: 'replace', path: [], value: Object.freeze(data) }] }) as QueryPatch,
+          ({ query, data }) =>
+            ({ ...query, patches: [{ op: 'replace', path: [], value: Object.freeze(data) }] }) as QueryPatch,
         ),
         invalidate: [...tags.values()],
       }

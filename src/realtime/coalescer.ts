@@ -29,7 +29,11 @@ export interface TagCoalescer {
  *
  * @example const c = createTagCoalescer((tags) => dispatch(api.util.invalidateTags(tags)), 250); c.add([{ type: 'Lesson', id: 'LIST' }])
  */
-export function createTagCoalescer(flushTags: (tags: CacheTag[]) => void, windowMs = 250, timers: Timers = globalTimers): TagCoalescer {
+export function createTagCoalescer(
+  flushTags: (tags: CacheTag[]) => void,
+  windowMs = 250,
+  timers: Timers = globalTimers,
+): TagCoalescer {
   let pending = new Map<string, CacheTag>()
   let timer: unknown = null
 

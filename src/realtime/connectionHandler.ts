@@ -2,7 +2,20 @@ import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
 import { api, refreshSession, type RefreshOutcome } from '../api'
 import type { HandshakeAuth } from '../contract'
-import { connect, connected, connectFailed, disconnect, disconnected, renewFailed, resumeStalled, retryNow, sessionEnded, sessionExpired, sessionStarted, shutdown } from './actions'
+import {
+  connect,
+  connected,
+  connectFailed,
+  disconnect,
+  disconnected,
+  renewFailed,
+  resumeStalled,
+  retryNow,
+  sessionEnded,
+  sessionExpired,
+  sessionStarted,
+  shutdown,
+} from './actions'
 import { emitWithAck } from './ack'
 import { backoffDelay } from './backoff'
 import { bindSocket } from './bindSocket'
@@ -24,7 +37,9 @@ import type { AppSocket } from './types'
  * app's `auth/tokenRefreshed`), shared with the HTTP requests that got a 401 at the same time.
  */
 export function refreshWithApi(mwApi: MiddlewareAPI<Dispatch<UnknownAction>, unknown>): Promise<RefreshOutcome> {
-  return (mwApi.dispatch as unknown as (t: ReturnType<typeof refreshSession>) => Promise<RefreshOutcome>)(refreshSession())
+  return (mwApi.dispatch as unknown as (t: ReturnType<typeof refreshSession>) => Promise<RefreshOutcome>)(
+    refreshSession(),
+  )
 }
 
 /**
@@ -73,11 +88,14 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
         return destroySocket()
       case 'startTimer': {
         cancelTimer()
-        const handle = timers.setTimeout(() => {
-          if (timer !== handle) return
-          timer = null
-          send({ type: 'timerFired' })
-        }, backoffDelay(effect.attempt, ctx.backoff, ctx.random))
+        const handle = timers.setTimeout(
+          () => {
+            if (timer !== handle) return
+            timer = null
+            send({ type: 'timerFired' })
+          },
+          backoffDelay(effect.attempt, ctx.backoff, ctx.random),
+        )
         timer = handle
         return
       }

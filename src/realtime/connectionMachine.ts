@@ -97,15 +97,23 @@ function refreshThenHandshake(
   cancel = cancelIfWaiting(state),
 ): Result {
   if (!config.canRefresh || state.refreshed) {
-    return [{ status: 'stalled', attempt: state.attempt, refreshed: state.refreshed }, [...cancel, { type: 'dispatch', action: sessionExpired(error) }]]
+    return [
+      { status: 'stalled', attempt: state.attempt, refreshed: state.refreshed },
+      [...cancel, { type: 'dispatch', action: sessionExpired(error) }],
+    ]
   }
   return [{ status: 'refreshing', attempt: state.attempt, counted, error }, [...cancel, { type: 'refreshToken' }]]
 }
 
 /** The wait is over (its timer, or cut short by a retry trigger). */
-function endWait(state: Extract<ConnectionMachineState, { status: 'waiting' }>, timerRuns: boolean, config: ConnectionMachineConfig): Result {
+function endWait(
+  state: Extract<ConnectionMachineState, { status: 'waiting' }>,
+  timerRuns: boolean,
+  config: ConnectionMachineConfig,
+): Result {
   const cancel: ConnectionEffect[] = timerRuns ? [{ type: 'cancelTimer' }] : []
-  if (state.then === 'refresh') return refreshThenHandshake({ ...state, status: 'stalled' }, KICKED, true, config, cancel)
+  if (state.then === 'refresh')
+    return refreshThenHandshake({ ...state, status: 'stalled' }, KICKED, true, config, cancel)
   return attemptNow(state, cancel)
 }
 
@@ -127,10 +135,15 @@ export const connectionTransition =
       case 'open':
         if (!event.allowed) return same
         if (state.status === 'closed') {
-          return [{ status: 'handshaking', attempt: 0, refreshed: false }, [{ type: 'createSocket' }, { type: 'handshake' }]]
+          return [
+            { status: 'handshaking', attempt: 0, refreshed: false },
+            [{ type: 'createSocket' }, { type: 'handshake' }],
+          ]
         }
         // Backing off (or stalled): an explicit connect tries now.
-        return state.status === 'waiting' || state.status === 'stalled' ? attemptNow(state, cancelIfWaiting(state)) : same
+        return state.status === 'waiting' || state.status === 'stalled'
+          ? attemptNow(state, cancelIfWaiting(state))
+          : same
 
       case 'close':
         if (state.status === 'closed') return same
@@ -193,7 +206,12 @@ export const connectionTransition =
         if (state.status !== 'open') return same
         return [
           { status: 'handshaking', attempt: 1, refreshed: false },
-          [{ type: 'destroySocket' }, { type: 'createSocket' }, { type: 'dispatch', action: reconnecting({ attempt: 1 }) }, { type: 'handshake' }],
+          [
+            { type: 'destroySocket' },
+            { type: 'createSocket' },
+            { type: 'dispatch', action: reconnecting({ attempt: 1 }) },
+            { type: 'handshake' },
+          ],
         ]
 
       case 'refreshFailed':

@@ -137,7 +137,8 @@ export function createContext<S extends SocketRootState>(
       for (const p of work.patches) {
         // Each is one root `replace` with the entry's next list (see `cacheWorkForBurst`). `updateProvided` false: our
         // lists provide one static tag, recomputing it per patch would only cost time.
-        if (p.endpointName === 'getMessages') dispatch(api.util.patchQueryData('getMessages', p.arg, p.patches, false) as never)
+        if (p.endpointName === 'getMessages')
+          dispatch(api.util.patchQueryData('getMessages', p.arg, p.patches, false) as never)
         else dispatch(api.util.patchQueryData(p.endpointName, undefined, p.patches, false) as never)
       }
       // Gathered over a window: many events invalidating the same list cost one refetch.

@@ -19,7 +19,13 @@ import {
   type SendError,
 } from './actions'
 import { emitWithAck, type AckResult } from './ack'
-import { addPendingPatches, foldCacheWork, removePendingPatches, setPendingStatusPatches, threadWork } from './cacheWork'
+import {
+  addPendingPatches,
+  foldCacheWork,
+  removePendingPatches,
+  setPendingStatusPatches,
+  threadWork,
+} from './cacheWork'
 import type { PendingMessage, SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 import {
@@ -219,7 +225,11 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     // while the ack is awaited fails it at once (Socket.IO clears pending acks on disconnect), so HTTP follows at once.
     if (socket?.connected) {
       const { conversationId, content, clientId } = entry
-      const result = await emitWithAck(socket, { event: 'message:send', payload: { conversationId, content, clientId } }, ctx.ackTimeoutMs)
+      const result = await emitWithAck(
+        socket,
+        { event: 'message:send', payload: { conversationId, content, clientId } },
+        ctx.ackTimeoutMs,
+      )
       if (result.kind !== 'timeout') return outcomeOfAck(result)
     }
     return viaHttp(entry)
@@ -229,10 +239,12 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     const session = ctx.session
     const { conversationId, clientId } = entry
     tryOnce(entry)
-      .catch((error: unknown): SendOutcome => ({
-        kind: 'retry',
-        error: { code: 'NETWORK', message: error instanceof Error ? error.message : String(error) },
-      }))
+      .catch(
+        (error: unknown): SendOutcome => ({
+          kind: 'retry',
+          error: { code: 'NETWORK', message: error instanceof Error ? error.message : String(error) },
+        }),
+      )
       .then((outcome) => {
         if (session === ctx.session) send({ type: 'settled', conversationId, clientId, outcome, jitter: ctx.random() })
       })
@@ -258,7 +270,8 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     const ok = durable.save(user, saved, now)
     saved = now
     // A full (or disabled) storage: the sends still go, but would not survive a reload; say so once per streak.
-    if (!ok && !saveFailing) dispatch(internalError({ where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' }))
+    if (!ok && !saveFailing)
+      dispatch(internalError({ where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' }))
     saveFailing = !ok
   }
 
@@ -275,7 +288,10 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     } else if (retryMessage.match(action)) {
       send({ type: 'retried', clientId: action.payload.clientId })
     } else if (discardMessage.match(action)) {
-      send({ type: 'discarded', entry: prevState.socket.outbox.find((m) => m.clientId === action.payload.clientId) ?? null })
+      send({
+        type: 'discarded',
+        entry: prevState.socket.outbox.find((m) => m.clientId === action.payload.clientId) ?? null,
+      })
     } else if (connected.match(action)) {
       send({ type: 'drain', onlyNetworkWaits: false })
     } else if (retryNow.match(action)) {

@@ -163,7 +163,8 @@ function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, co
   }
   if (outcome.kind === 'refused') {
     // The next one goes once the failure is in the outbox (`failed`).
-    if (current) return void step.effects.push({ type: 'dispatch', action: sendFailed({ clientId, error: outcome.error }) })
+    if (current)
+      return void step.effects.push({ type: 'dispatch', action: sendFailed({ clientId, error: outcome.error }) })
   } else if (current?.status === 'pending' && step.view.paused) {
     // The session expired: kept (here and in storage) until the user logs in again; the lock goes back meanwhile.
     if (!sending(step)) releaseLock(step)
@@ -203,7 +204,11 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       }
       // The emit first (the hot path), then the pending copy in the same task: nothing renders in between.
       pump(step, entry.conversationId)
-      return void step.effects.push({ type: 'patchThread', conversationId: entry.conversationId, change: { kind: 'add', entry } })
+      return void step.effects.push({
+        type: 'patchThread',
+        conversationId: entry.conversationId,
+        change: { kind: 'add', entry },
+      })
     }
     case 'restored':
       for (const entry of event.entries) {
@@ -216,7 +221,12 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
     case 'failed': {
       const entry = byClientId(event.clientId)
       if (entry) {
-        const change: ThreadChange = { kind: 'status', clientId: entry.clientId, status: 'failed', ...(entry.error ? { error: entry.error } : {}) }
+        const change: ThreadChange = {
+          kind: 'status',
+          clientId: entry.clientId,
+          status: 'failed',
+          ...(entry.error ? { error: entry.error } : {}),
+        }
         step.effects.push({ type: 'patchThread', conversationId: entry.conversationId, change })
         pump(step, entry.conversationId)
       }
@@ -225,7 +235,11 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
     case 'retried': {
       const entry = byClientId(event.clientId)
       if (entry?.status !== 'pending') return
-      step.effects.push({ type: 'patchThread', conversationId: entry.conversationId, change: { kind: 'status', clientId: entry.clientId, status: 'pending' } })
+      step.effects.push({
+        type: 'patchThread',
+        conversationId: entry.conversationId,
+        change: { kind: 'status', clientId: entry.clientId, status: 'pending' },
+      })
       return pump(step, entry.conversationId)
     }
     case 'discarded':
@@ -249,7 +263,12 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
         if (entry.conversationId !== event.conversationId) continue
         const stored = event.thread.find((m) => m.clientId === entry.clientId && m.status === undefined)
         if (stored) step.effects.push({ type: 'dispatch', action: sendConfirmed({ message: stored as Message }) })
-        else step.effects.push({ type: 'patchThread', conversationId: entry.conversationId, change: { kind: 'add', entry } })
+        else
+          step.effects.push({
+            type: 'patchThread',
+            conversationId: entry.conversationId,
+            change: { kind: 'add', entry },
+          })
       }
       return
     case 'lockGranted': {

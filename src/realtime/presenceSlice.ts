@@ -42,7 +42,9 @@ export const presenceSlice = createSlice({
         if (!list.includes(payload.userId)) list.push(payload.userId)
       })
       .addCase(typingExpired, (state, { payload }) => stopTyping(state, payload.conversationId, payload.userId))
-      .addCase(serverEventActions['message:new'], (state, { payload }) => stopTyping(state, payload.conversationId, payload.senderId))
+      .addCase(serverEventActions['message:new'], (state, { payload }) =>
+        stopTyping(state, payload.conversationId, payload.senderId),
+      )
       .addCase(ephemeralEventActions['presence:changed'], (state, { payload: { userId, online, lastSeenAt } }) => {
         state.users[userId] = { online, lastSeenAt }
       })
@@ -64,4 +66,5 @@ export const selectTyping = (state: PresenceRootState, conversationId: Id): read
   state.presence.typing[conversationId] ?? NOBODY
 
 /** The socket's latest word on a user's presence, if any. */
-export const selectPresence = (state: PresenceRootState, userId: Id): PresenceEntry | undefined => state.presence.users[userId]
+export const selectPresence = (state: PresenceRootState, userId: Id): PresenceEntry | undefined =>
+  state.presence.users[userId]

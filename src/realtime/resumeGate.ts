@@ -38,7 +38,12 @@ function releaseFrom<A>(applied: number, held: readonly HeldEvent<A>[]): GateRes
  *
  * @example gateLogged(4, [{ offset: 6, action: e6 }], 5, e5) // { release: [e5, e6], held: [] }
  */
-export function gateLogged<A>(applied: number | null, held: readonly HeldEvent<A>[], offset: number, action: A): GateResult<A> {
+export function gateLogged<A>(
+  applied: number | null,
+  held: readonly HeldEvent<A>[],
+  offset: number,
+  action: A,
+): GateResult<A> {
   if (applied !== null && offset <= applied) return { release: [], held: [...held] }
   if (held.some((h) => h.offset === offset)) return { release: [], held: [...held] }
   const next = [...held]

@@ -16,7 +16,8 @@ export interface ResumeSink {
 /** Without the middleware (bindSocket on its own): every event is dispatched as it comes. */
 export const directSink = (dispatch: (action: UnknownAction) => unknown): ResumeSink => ({
   logged: (action) => void dispatch(action),
-  sync: (event, payload) => void dispatch(event === 'sync:gap' ? syncGap(payload) : syncCaughtUp({ ...payload, recovered: false })),
+  sync: (event, payload) =>
+    void dispatch(event === 'sync:gap' ? syncGap(payload) : syncCaughtUp({ ...payload, recovered: false })),
 })
 
 /** How long events above a hole wait for the missing ones before the socket resumes from its offset. */
@@ -81,6 +82,7 @@ export function buildResumeHandler<S extends SocketRootState>(ctx: Context<S>): 
 
   return (action) => {
     // A new socket replays everything after the applied offset: what this one held comes again, in order.
-    if (connected.match(action) || sessionStarted.match(action) || sessionEnded.match(action) || shutdown.match(action)) forget()
+    if (connected.match(action) || sessionStarted.match(action) || sessionEnded.match(action) || shutdown.match(action))
+      forget()
   }
 }

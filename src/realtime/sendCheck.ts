@@ -12,7 +12,11 @@ const text = (value: unknown, max: number): boolean =>
  *
  * @example sendMessageProblem({ conversationId: 'c1', content: '', clientId: 'k1' }) // 'content: must not be empty'
  */
-export function sendMessageProblem(payload: { conversationId: unknown; content: unknown; clientId: unknown }): string | null {
+export function sendMessageProblem(payload: {
+  conversationId: unknown
+  content: unknown
+  clientId: unknown
+}): string | null {
   if (
     text(payload.conversationId, MAX_ID_LENGTH) &&
     text(payload.content, MAX_CONTENT_LENGTH) &&

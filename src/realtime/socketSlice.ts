@@ -86,7 +86,12 @@ export const initialConnection: Connection = {
   syncing: false,
 }
 
-export const initialSocketState: SocketState = { connection: initialConnection, rooms: [], outbox: [], rejectedSend: null }
+export const initialSocketState: SocketState = {
+  connection: initialConnection,
+  rooms: [],
+  outbox: [],
+  rejectedSend: null,
+}
 
 const removeByClientId = (state: SocketState, clientId: string | null) => {
   if (!clientId) return
@@ -111,7 +116,11 @@ export const socketSlice = createSlice({
   extraReducers: (builder) => {
     builder
       .addCase(sessionStarted, (state) => {
-        state.connection = { ...initialConnection, status: 'connecting', lastConnectedAt: state.connection.lastConnectedAt }
+        state.connection = {
+          ...initialConnection,
+          status: 'connecting',
+          lastConnectedAt: state.connection.lastConnectedAt,
+        }
       })
       .addCase(connect, (state) => {
         // `unauthorized` waits for a login; the middleware does not forward `connect` when no one is logged in.
@@ -157,7 +166,13 @@ export const socketSlice = createSlice({
       })
       .addCase(sessionExpired, (state, action) => {
         if (state.connection.status === 'idle') return
-        state.connection = { ...state.connection, status: 'unauthorized', socketId: null, attempt: 0, error: action.payload }
+        state.connection = {
+          ...state.connection,
+          status: 'unauthorized',
+          socketId: null,
+          attempt: 0,
+          error: action.payload,
+        }
       })
       .addCase(disconnect, (state) => {
         const c = state.connection
@@ -169,7 +184,10 @@ export const socketSlice = createSlice({
       // Durable resume: the sync events set the offset (a gap's may be lower: another epoch counts anew)…
       .addCase(syncCaughtUp, (state, action) => {
         const c = state.connection
-        c.offset = c.offset !== null && c.epoch === action.payload.epoch ? Math.max(c.offset, action.payload.offset) : action.payload.offset
+        c.offset =
+          c.offset !== null && c.epoch === action.payload.epoch
+            ? Math.max(c.offset, action.payload.offset)
+            : action.payload.offset
         c.epoch = action.payload.epoch
         c.syncing = false
       })
@@ -187,7 +205,8 @@ export const socketSlice = createSlice({
       })
       .addCase(joinFailed, (state, action) => {
         // A refusal is final; a timeout keeps the room wanted, so the next (re)connect tries again.
-        if (isRefusal(action.payload.code)) state.rooms = state.rooms.filter((id) => id !== action.payload.conversationId)
+        if (isRefusal(action.payload.code))
+          state.rooms = state.rooms.filter((id) => id !== action.payload.conversationId)
       })
       // Outbox
       .addCase(sendMessage, (state, action) => {

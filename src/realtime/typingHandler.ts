@@ -1,5 +1,12 @@
 import type { Id } from '../contract'
-import { ephemeralEventActions, serverEventActions, sendMessage, sendTyping, sessionEnded, typingExpired } from './actions'
+import {
+  ephemeralEventActions,
+  serverEventActions,
+  sendMessage,
+  sendTyping,
+  sessionEnded,
+  typingExpired,
+} from './actions'
 import type { Context, Handler } from './context'
 import type { SocketRootState } from './socketSlice'
 import type { TimerHandle } from './timers'
@@ -32,7 +39,10 @@ export function buildTypingHandler<S extends SocketRootState>(ctx: Context<S>): 
     if (sendTyping.match(action)) {
       const { conversationId } = action.payload
       if (cooling.has(conversationId) || !ctx.socket?.connected) return
-      cooling.set(conversationId, ctx.timers.setTimeout(() => cooling.delete(conversationId), TYPING_SEND_INTERVAL_MS))
+      cooling.set(
+        conversationId,
+        ctx.timers.setTimeout(() => cooling.delete(conversationId), TYPING_SEND_INTERVAL_MS),
+      )
       // Without an ack: a refusal would change nothing here (the composer keeps working), and a late notice is noise.
       ctx.socket.emit('typing', { conversationId })
     } else if (sendMessage.match(action)) {

@@ -42,7 +42,14 @@ export function useSocket(): UseSocket {
   )
 
   return useMemo(
-    () => ({ socket, isConnected: status === 'connected', status, joinConversation: join, leaveConversation: leave, sendMessage: send }),
+    () => ({
+      socket,
+      isConnected: status === 'connected',
+      status,
+      joinConversation: join,
+      leaveConversation: leave,
+      sendMessage: send,
+    }),
     [socket, status, join, leave, send],
   )
 }

@@ -41,8 +41,18 @@ describe('npm run bench -- --smoke', () => {
     expect(Number.isNaN(Date.parse(recorded.date as string))).toBe(false)
     expect(recorded.smoke).toBe(true)
     const load = recorded.load as { start: number[]; end: number[] }
-    for (const l of [load.start, load.end]) expect(l.length === 3 && l.every((x) => typeof x === 'number' && x >= 0), JSON.stringify(load)).toBe(true)
-    expect((recorded.figures as Array<{ id: string }>).map((f) => f.id)).toEqual(['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P10'])
+    for (const l of [load.start, load.end])
+      expect(l.length === 3 && l.every((x) => typeof x === 'number' && x >= 0), JSON.stringify(load)).toBe(true)
+    expect((recorded.figures as Array<{ id: string }>).map((f) => f.id)).toEqual([
+      'P1',
+      'P2',
+      'P3',
+      'P4',
+      'P5',
+      'P6',
+      'P7',
+      'P10',
+    ])
     const rows = recorded.rows as Record<string, unknown>[]
     expect(Array.isArray(rows)).toBe(true)
     for (const r of rows) {
@@ -61,7 +71,11 @@ describe('npm run bench -- --smoke', () => {
     }
     const ids = rows.map((r) => r.id as string)
     expect(new Set(ids).size).toBe(ids.length)
-    for (const figure of ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P10']) expect(ids.some((id) => id === figure || id.startsWith(`${figure}-`)), figure).toBe(true)
+    for (const figure of ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P10'])
+      expect(
+        ids.some((id) => id === figure || id.startsWith(`${figure}-`)),
+        figure,
+      ).toBe(true)
     // What it measured is drawn beside results.json: hand-written SVG.
     for (const chart of ['p1-latency', 'p2-throughput', 'p4-thread-size', 'p6-heap']) {
       const svg = readFileSync(join(dir, `${chart}.svg`), 'utf8')
@@ -69,7 +83,21 @@ describe('npm run bench -- --smoke', () => {
       expect(svg, chart).toMatch(/<polyline|<rect x="[\d.]+" y="[\d.]+" width/)
     }
     // The rows that carry the issue's targets are there.
-    for (const id of ['P1-p50', 'P2', 'P2-notify', 'P3-worst', 'P5', 'P5-ceiling', 'P6', 'P6-socket', 'P6-manager', 'P6-alive', 'P7-p99', 'P7-lost', 'P10-requests']) {
+    for (const id of [
+      'P1-p50',
+      'P2',
+      'P2-notify',
+      'P3-worst',
+      'P5',
+      'P5-ceiling',
+      'P6',
+      'P6-socket',
+      'P6-manager',
+      'P6-alive',
+      'P7-p99',
+      'P7-lost',
+      'P10-requests',
+    ]) {
       expect(rows.find((r) => r.id === id)?.target, id).toEqual(expect.any(String))
     }
   })

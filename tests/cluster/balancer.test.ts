@@ -28,7 +28,11 @@ describe('the TCP balancer', () => {
   it('hands connections to its backends in turn', async () => {
     const [a, b] = await Promise.all([namedBackend('a'), namedBackend('b')])
     const balancer: Balancer = await startBalancer([a.address, b.address])
-    cleanup.push(() => new Promise((r) => a.server.close(r)), () => new Promise((r) => b.server.close(r)), () => balancer.close())
+    cleanup.push(
+      () => new Promise((r) => a.server.close(r)),
+      () => new Promise((r) => b.server.close(r)),
+      () => balancer.close(),
+    )
     const answers: string[] = []
     for (let i = 0; i < 4; i++) answers.push(await ask(balancer.port))
     expect(answers).toEqual(['a', 'b', 'a', 'b'])
@@ -37,7 +41,10 @@ describe('the TCP balancer', () => {
   it('drops a dead backend: every connection reaches the live one', async () => {
     const [a, b] = await Promise.all([namedBackend('a'), namedBackend('b')])
     const balancer = await startBalancer([a.address, b.address])
-    cleanup.push(() => new Promise((r) => b.server.close(r)), () => balancer.close())
+    cleanup.push(
+      () => new Promise((r) => b.server.close(r)),
+      () => balancer.close(),
+    )
     await new Promise((r) => a.server.close(r))
     const answers: string[] = []
     for (let i = 0; i < 4; i++) answers.push(await ask(balancer.port))

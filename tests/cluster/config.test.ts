@@ -18,7 +18,12 @@ describe('REDIS_URL configuration', () => {
 
   it('says where it tried when Redis cannot be reached (the password left out)', async () => {
     await expect(
-      startServer({ port: 0, dataDir: tmpdir(), databaseUrl: 'postgres://127.0.0.1:1/none', redisUrl: 'redis://:secret@127.0.0.1:1' }),
+      startServer({
+        port: 0,
+        dataDir: tmpdir(),
+        databaseUrl: 'postgres://127.0.0.1:1/none',
+        redisUrl: 'redis://:secret@127.0.0.1:1',
+      }),
     ).rejects.toThrow(/cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/)
   })
 })

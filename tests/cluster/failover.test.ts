@@ -67,7 +67,9 @@ describe.runIf(ready)('a node killed with SIGKILL', () => {
     sockets.push(bob)
     bob.on('disconnect', () => {
       resuming = true
-      void vi.waitFor(() => expect(sentByAlice).toBeGreaterThanOrEqual(30), { timeout: 60_000, interval: 20 }).then(() => bob.connect())
+      void vi
+        .waitFor(() => expect(sentByAlice).toBeGreaterThanOrEqual(30), { timeout: 60_000, interval: 20 })
+        .then(() => bob.connect())
     })
     let syncs = 0
     bob.on('sync:caughtUp', (sync) => {
@@ -101,7 +103,11 @@ describe.runIf(ready)('a node killed with SIGKILL', () => {
       // The nodes run the default budget (10/s, bursts of 20): a refused send is retried after retryAfterMs, as the
       // browser does (same clientId: idempotent).
       for (;;) {
-        const ack = await emitAck(alice, 'message:send', { conversationId: CONV, content: `m${i}`, clientId: `failover-${i}` })
+        const ack = await emitAck(alice, 'message:send', {
+          conversationId: CONV,
+          content: `m${i}`,
+          clientId: `failover-${i}`,
+        })
         if (ack.ok) break
         expect(ack.error.code).toBe('RATE_LIMITED')
         await new Promise((resolve) => setTimeout(resolve, ack.error.retryAfterMs))
@@ -129,9 +135,14 @@ describe.runIf(ready)('a node killed with SIGKILL', () => {
     // Carol looks at her conversation with Alice from C: Alice's messages are read as they arrive.
     expect(await emitAck(onC[0]!, 'conversation:join', 'conv-alice-carol')).toEqual({ ok: true, data: null })
     const unread = async () => {
-      const sent = await http(d.url, 'POST', '/api/conversations/conv-alice-carol/messages', { token: alice, body: { content: 'hi', clientId: randomUUID() } })
+      const sent = await http(d.url, 'POST', '/api/conversations/conv-alice-carol/messages', {
+        token: alice,
+        body: { content: 'hi', clientId: randomUUID() },
+      })
       expect(sent.status).toBe(201)
-      const list = await http<{ id: string; unreadCount: number }[]>(d.url, 'GET', '/api/conversations', { token: carol })
+      const list = await http<{ id: string; unreadCount: number }[]>(d.url, 'GET', '/api/conversations', {
+        token: carol,
+      })
       return list.body.find((conversation) => conversation.id === 'conv-alice-carol')!.unreadCount
     }
     expect(await unread()).toBe(0)

@@ -27,7 +27,15 @@ describe.runIf(ready)('presence across nodes', () => {
     ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
     databaseUrl = postgres.createDatabase('talemy_presence')
     prefix = `p${randomUUID().slice(0, 8)}:`
-    const options = { port: 0, databaseUrl, redisUrl: redis.url, redisPrefix: prefix, dataDir: tmpdir(), seedDemo: true, presenceGraceSeconds: 1 }
+    const options = {
+      port: 0,
+      databaseUrl,
+      redisUrl: redis.url,
+      redisPrefix: prefix,
+      dataDir: tmpdir(),
+      seedDemo: true,
+      presenceGraceSeconds: 1,
+    }
     a = await startServer(options)
     b = await startServer(options)
   })
@@ -49,7 +57,9 @@ describe.runIf(ready)('presence across nodes', () => {
     return { socket, items }
   }
   const changesAbout = (items: Item[], userId: string) =>
-    items.filter((item) => item.event === 'presence:changed' && item.payload.userId === userId).map((item) => item.payload)
+    items
+      .filter((item) => item.event === 'presence:changed' && item.payload.userId === userId)
+      .map((item) => item.payload)
 
   it('tells Alice on node A (and not Carol) when Bob comes online on node B, relays his typing, and takes him offline after the grace', async () => {
     const [alice, bob, carol] = await Promise.all([login(a.url, ALICE), login(a.url, BOB), login(a.url, CAROL)])
@@ -57,31 +67,51 @@ describe.runIf(ready)('presence across nodes', () => {
     const carolOnA = await open(a.url, carol.token)
 
     const bobOnB = await open(b.url, bob.token)
-    await vi.waitFor(() => expect(changesAbout(aliceOnA.items, bob.user.id)).toEqual([{ userId: bob.user.id, online: true, lastSeenAt: null }]), {
-      timeout: 20_000,
-    })
+    await vi.waitFor(
+      () =>
+        expect(changesAbout(aliceOnA.items, bob.user.id)).toEqual([
+          { userId: bob.user.id, online: true, lastSeenAt: null },
+        ]),
+      {
+        timeout: 20_000,
+      },
+    )
     await delivered(carolOnA.socket)
     expect(changesAbout(carolOnA.items, bob.user.id)).toEqual([])
 
     // Typing on B reaches Alice on A.
     expect(await emitAck(bobOnB.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
-    await vi.waitFor(() => expect(aliceOnA.items.filter((item) => item.event === 'typing').map((item) => item.payload)).toEqual([{ conversationId: CONV, userId: bob.user.id }]), {
-      timeout: 20_000,
-    })
+    await vi.waitFor(
+      () =>
+        expect(aliceOnA.items.filter((item) => item.event === 'typing').map((item) => item.payload)).toEqual([
+          { conversationId: CONV, userId: bob.user.id },
+        ]),
+      {
+        timeout: 20_000,
+      },
+    )
 
     bobOnB.socket.close()
     await vi.waitFor(() => expect(changesAbout(aliceOnA.items, bob.user.id)).toHaveLength(2), { timeout: 20_000 })
-    expect(changesAbout(aliceOnA.items, bob.user.id)[1]).toEqual({ userId: bob.user.id, online: false, lastSeenAt: expect.any(String) })
+    expect(changesAbout(aliceOnA.items, bob.user.id)[1]).toEqual({
+      userId: bob.user.id,
+      online: false,
+      lastSeenAt: expect.any(String),
+    })
   })
 
-  it("takes the users of a node killed with SIGKILL offline once its entries expire and the grace has passed", { timeout: 90_000 }, async () => {
+  it('takes the users of a node killed with SIGKILL offline once its entries expire and the grace has passed', {
+    timeout: 90_000,
+  }, async () => {
     const node = await spawnNode({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url, REDIS_PREFIX: prefix })
     spawned.push(node)
     // Bob went offline at the end of the previous test.
     const [alice, bob] = await Promise.all([login(a.url, ALICE), login(a.url, BOB)])
     const aliceOnA = await open(a.url, alice.token)
     await open(node.url, bob.token)
-    await vi.waitFor(() => expect(changesAbout(aliceOnA.items, bob.user.id).at(-1)).toMatchObject({ online: true }), { timeout: 20_000 })
+    await vi.waitFor(() => expect(changesAbout(aliceOnA.items, bob.user.id).at(-1)).toMatchObject({ online: true }), {
+      timeout: 20_000,
+    })
 
     await node.kill()
     const killedAt = Date.now()

@@ -62,25 +62,43 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     const bobOnB = await stream(b.url, bob)
     const sends: Promise<unknown>[] = []
     for (let i = 0; i < 10; i++) {
-      sends.push(emitAck(aliceOnA.socket, 'message:send', { conversationId: CONV, content: `a${i}`, clientId: `two-a-${i}` }))
-      sends.push(emitAck(bobOnB.socket, 'message:send', { conversationId: CONV, content: `b${i}`, clientId: `two-b-${i}` }))
+      sends.push(
+        emitAck(aliceOnA.socket, 'message:send', { conversationId: CONV, content: `a${i}`, clientId: `two-a-${i}` }),
+      )
+      sends.push(
+        emitAck(bobOnB.socket, 'message:send', { conversationId: CONV, content: `b${i}`, clientId: `two-b-${i}` }),
+      )
     }
     const acks = (await Promise.all(sends)) as { ok: boolean }[]
     expect(acks.every((ack) => ack.ok)).toBe(true)
-    const newOf = (s: Stream) => s.logged().filter((item) => item.event === 'message:new').map((item) => item.payload.content)
-    const sentOf = (s: Stream) => s.logged().filter((item) => item.event === 'message:sent').map((item) => item.payload.content)
+    const newOf = (s: Stream) =>
+      s
+        .logged()
+        .filter((item) => item.event === 'message:new')
+        .map((item) => item.payload.content)
+    const sentOf = (s: Stream) =>
+      s
+        .logged()
+        .filter((item) => item.event === 'message:sent')
+        .map((item) => item.payload.content)
     const expected = (prefix: string) => Array.from({ length: 10 }, (_, i) => `${prefix}${i}`)
-    await vi.waitFor(() => {
-      expect(newOf(aliceOnA)).toHaveLength(10)
-      expect(newOf(bobOnB)).toHaveLength(10)
-      expect(sentOf(aliceOnB)).toHaveLength(10)
-    }, { timeout: 20_000 })
+    await vi.waitFor(
+      () => {
+        expect(newOf(aliceOnA)).toHaveLength(10)
+        expect(newOf(bobOnB)).toHaveLength(10)
+        expect(sentOf(aliceOnB)).toHaveLength(10)
+      },
+      { timeout: 20_000 },
+    )
     // Each once, in the order sent; offsets one step apart per socket (one user's stream).
     expect(newOf(aliceOnA)).toEqual(expected('b'))
     expect(newOf(bobOnB)).toEqual(expected('a'))
     expect(sentOf(aliceOnB)).toEqual(expected('a'))
     for (const s of [aliceOnA, aliceOnB, bobOnB]) {
-      const offsets = s.logged().map((item) => item.offset).sort((x, y) => x - y)
+      const offsets = s
+        .logged()
+        .map((item) => item.offset)
+        .sort((x, y) => x - y)
       expect(offsets).toEqual(offsets.map((_, i) => offsets[0]! + i))
     }
   })
@@ -88,9 +106,14 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
   it("brings a lesson changed over node B's HTTP to Alice's socket on node A", async () => {
     const alice = (await login(a.url, ALICE)).token
     const aliceOnA = await stream(a.url, alice)
-    const changed = await http(b.url, 'PATCH', '/api/lessons/lesson-2', { token: (await login(b.url, CAROL)).token, body: { status: 'confirmed' } })
+    const changed = await http(b.url, 'PATCH', '/api/lessons/lesson-2', {
+      token: (await login(b.url, CAROL)).token,
+      body: { status: 'confirmed' },
+    })
     expect(changed.status).toBe(200)
-    await vi.waitFor(() => expect(aliceOnA.logged().map((item) => item.event)).toContain('lesson:statusUpdated'), { timeout: 10_000 })
+    await vi.waitFor(() => expect(aliceOnA.logged().map((item) => item.event)).toContain('lesson:statusUpdated'), {
+      timeout: 10_000,
+    })
     expect(aliceOnA.logged().find((item) => item.event === 'lesson:statusUpdated')!.payload).toEqual(changed.body)
   })
 
@@ -104,17 +127,22 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
 
     // 50 joins in a burst, for the user, whichever node takes them (the clock is frozen: no refill).
     const joins = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => emitAck((i % 2 ? onA : onB)[i % 2]!.socket, 'conversation:join', 'conv-alice-carol')),
+      Array.from({ length: 60 }, (_, i) =>
+        emitAck((i % 2 ? onA : onB)[i % 2]!.socket, 'conversation:join', 'conv-alice-carol'),
+      ),
     )
     expect(joins.filter((ack) => ack.ok)).toHaveLength(50)
     expect(joins.filter((ack) => !ack.ok).every((ack) => !ack.ok && ack.error.code === 'RATE_LIMITED')).toBe(true)
 
     // A socket closed on one node frees its slot for the other.
     onA[0]!.socket.close()
-    await vi.waitFor(async () => {
-      const again = await openStream(b.url, carol)
-      sockets.push(again.socket)
-    }, { timeout: 10_000, interval: 100 })
+    await vi.waitFor(
+      async () => {
+        const again = await openStream(b.url, carol)
+        sockets.push(again.socket)
+      },
+      { timeout: 10_000, interval: 100 },
+    )
   })
 
   it('marks a message read for a viewer on the other node (viewers shared)', async () => {
@@ -122,11 +150,22 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     const bob = (await login(b.url, BOB)).token
     const aliceOnA = await stream(a.url, alice)
     expect(await emitAck(aliceOnA.socket, 'conversation:join', CONV)).toEqual({ ok: true, data: null })
-    const sent = await http(b.url, 'POST', `/api/conversations/${CONV}/messages`, { token: bob, body: { content: 'seen at once', clientId: randomUUID() } })
+    const sent = await http(b.url, 'POST', `/api/conversations/${CONV}/messages`, {
+      token: bob,
+      body: { content: 'seen at once', clientId: randomUUID() },
+    })
     expect(sent.status).toBe(201)
     // Alice is looking: her log gets the message and the read mark together, and her unread count stays 0.
-    await vi.waitFor(() => expect(aliceOnA.logged().map((item) => item.event)).toEqual(expect.arrayContaining(['message:new', 'conversation:read'])), { timeout: 10_000 })
-    const conversations = await http<{ id: string; unreadCount: number }[]>(a.url, 'GET', '/api/conversations', { token: alice })
+    await vi.waitFor(
+      () =>
+        expect(aliceOnA.logged().map((item) => item.event)).toEqual(
+          expect.arrayContaining(['message:new', 'conversation:read']),
+        ),
+      { timeout: 10_000 },
+    )
+    const conversations = await http<{ id: string; unreadCount: number }[]>(a.url, 'GET', '/api/conversations', {
+      token: alice,
+    })
     expect(conversations.body.find((c) => c.id === CONV)!.unreadCount).toBe(0)
   })
 
@@ -138,7 +177,10 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(200)
     expect((await http(a.url, 'POST', '/api/auth/logout', { token: session.token })).status).toBe(204)
     await closed
-    await vi.waitFor(async () => expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(401), { timeout: 10_000 })
+    await vi.waitFor(
+      async () => expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(401),
+      { timeout: 10_000 },
+    )
   })
 
   it('numbers each user’s log 1..n without gaps, in commit order, under concurrent writers on both nodes', async () => {
@@ -146,18 +188,30 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     const bob = (await login(b.url, BOB)).token
     const carol = (await login(b.url, CAROL)).token
     const post = (url: string, token: string, conversation: string, content: string) =>
-      http(url, 'POST', `/api/conversations/${conversation}/messages`, { token, body: { content, clientId: randomUUID() } })
+      http(url, 'POST', `/api/conversations/${conversation}/messages`, {
+        token,
+        body: { content, clientId: randomUUID() },
+      })
     const writes: Promise<{ status: number }>[] = []
     for (let i = 0; i < 40; i++) {
       writes.push(post(a.url, alice, CONV, `x${i}`), post(b.url, bob, CONV, `y${i}`))
-      writes.push(post(i % 2 ? a.url : b.url, alice, 'conv-alice-carol', `z${i}`), post(b.url, carol, 'conv-alice-carol', `w${i}`))
+      writes.push(
+        post(i % 2 ? a.url : b.url, alice, 'conv-alice-carol', `z${i}`),
+        post(b.url, carol, 'conv-alice-carol', `w${i}`),
+      )
     }
     expect((await Promise.all(writes)).every((result) => result.status === 201)).toBe(true)
 
     const client = new pg.Client({ connectionString: databaseUrl })
     await client.connect()
     try {
-      const logs = await client.query<{ user_id: string; offset: string; event: string; conversation: string | null; seq: number | null }>(
+      const logs = await client.query<{
+        user_id: string
+        offset: string
+        event: string
+        conversation: string | null
+        seq: number | null
+      }>(
         `select user_id, "offset", event, payload->>'conversationId' as conversation, (payload->>'seq')::int as seq
          from user_events order by user_id, "offset"`,
       )
@@ -165,10 +219,14 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       for (const { id, event_offset } of counters.rows) {
         const mine = logs.rows.filter((row) => row.user_id === id)
         // Gap-free from 1 to the user's counter.
-        expect(mine.map((row) => Number(row.offset))).toEqual(Array.from({ length: Number(event_offset) }, (_, i) => i + 1))
+        expect(mine.map((row) => Number(row.offset))).toEqual(
+          Array.from({ length: Number(event_offset) }, (_, i) => i + 1),
+        )
         // Commit order: a conversation's messages (seq taken under the same locks) appear in seq order in every log.
         for (const conversation of new Set(mine.map((row) => row.conversation))) {
-          const seqs = mine.filter((row) => row.conversation === conversation && row.seq !== null).map((row) => row.seq!)
+          const seqs = mine
+            .filter((row) => row.conversation === conversation && row.seq !== null)
+            .map((row) => row.seq!)
           expect(seqs).toEqual([...seqs].sort((x, y) => x - y))
         }
       }

@@ -63,7 +63,9 @@ async function typeIntoSelect(page: Page, select: Locator, text: string): Promis
   await select.locator('option', { hasText: text }).first().waitFor({ state: 'attached', timeout: WAIT })
   await tabTo(page, select)
   await page.keyboard.type(text)
-  await expect.poll(() => select.evaluate((el: HTMLSelectElement) => el.selectedOptions[0]?.textContent ?? ''), { timeout: WAIT }).toContain(text)
+  await expect
+    .poll(() => select.evaluate((el: HTMLSelectElement) => el.selectedOptions[0]?.textContent ?? ''), { timeout: WAIT })
+    .toContain(text)
 }
 
 const polite = (page: Page) => page.getByTestId('announcer-polite')
@@ -77,7 +79,9 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
   beforeAll(async () => {
     e2e = await startE2E()
     ;[alice, bob] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'bob')])
-    const conversation = await apiCall<{ id: string }>(e2e, alice.token, 'POST', '/api/conversations', { participantId: bob.user.id })
+    const conversation = await apiCall<{ id: string }>(e2e, alice.token, 'POST', '/api/conversations', {
+      participantId: bob.user.id,
+    })
     conversationId = conversation.id
     await apiCall(e2e, bob.token, 'POST', `/api/conversations/${conversationId}/messages`, {
       content: 'Bonjour Alice ! Prête pour la leçon de mathématiques de demain matin ?',
@@ -133,19 +137,21 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
           await gotoConversation(page, conversationId)
           blockSockets(e2e, alice.user.id, 60_000)
           await waitNotOnline(page)
-          await expect.poll(() => assertive(page).textContent(), { timeout: WAIT }).toBe(
-            lang === 'fr'
-              ? 'Connexion perdue. Reconnexion en cours\u202f; les messages passent par HTTP en attendant.'
-              : 'Connection lost. Reconnecting; messages go over HTTP meanwhile.',
-          )
+          await expect
+            .poll(() => assertive(page).textContent(), { timeout: WAIT })
+            .toBe(
+              lang === 'fr'
+                ? 'Connexion perdue. Reconnexion en cours\u202f; les messages passent par HTTP en attendant.'
+                : 'Connection lost. Reconnecting; messages go over HTTP meanwhile.',
+            )
           await expectNoSeriousViolations(page, name('offline'))
           await shot(page, name('a11y-offline'))
           blockSockets(e2e, alice.user.id, 0)
           await page.evaluate(() => window.dispatchEvent(new Event('online')))
           await waitOnline(page)
-          await expect.poll(() => polite(page).textContent(), { timeout: WAIT }).toBe(
-            lang === 'fr' ? 'Connexion rétablie\u202f: en ligne.' : 'Connection back: online.',
-          )
+          await expect
+            .poll(() => polite(page).textContent(), { timeout: WAIT })
+            .toBe(lang === 'fr' ? 'Connexion rétablie\u202f: en ligne.' : 'Connection back: online.')
         } finally {
           blockSockets(e2e, alice.user.id, 0)
           await context.close()
@@ -205,15 +211,24 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
 
       // Bob answers: Alice's screen reader hears it once, through the polite region (not the whole thread).
       const reply = unique('Heard by a screen reader')
-      await apiCall(e2e, bob.token, 'POST', `/api/conversations/${conversationId}/messages`, { content: reply, clientId: unique('c') })
-      await expect.poll(() => polite(page).textContent(), { timeout: WAIT }).toMatch(new RegExp(`^New message from Bob[^:]*: ${reply}$`))
+      await apiCall(e2e, bob.token, 'POST', `/api/conversations/${conversationId}/messages`, {
+        content: reply,
+        clientId: unique('c'),
+      })
+      await expect
+        .poll(() => polite(page).textContent(), { timeout: WAIT })
+        .toMatch(new RegExp(`^New message from Bob[^:]*: ${reply}$`))
       expect(await page.getByTestId('message-list').getAttribute('aria-live')).toBe('off')
 
       // Two sends the server refuses (socket cut, HTTP refused): Retry one, Discard the other, all from the keyboard.
       const refuse = (route: Route) =>
         route.request().method() !== 'POST'
           ? route.fallback()
-          : route.fulfill({ status: 403, contentType: 'application/json', body: JSON.stringify({ error: { code: 'FORBIDDEN', message: 'No' } }) })
+          : route.fulfill({
+              status: 403,
+              contentType: 'application/json',
+              body: JSON.stringify({ error: { code: 'FORBIDDEN', message: 'No' } }),
+            })
       const POST_MESSAGE = /\/api\/conversations\/[^/]+\/messages$/
       blockSockets(e2e, alice.user.id, 90_000)
       await waitNotOnline(page)
@@ -283,7 +298,12 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       await bobPage.keyboard.press('Enter')
       await bobRequest.getByTestId('contact-request-status').filter({ hasText: 'accepted' }).waitFor({ timeout: WAIT })
       expect(await isFocused(bobRequest)).toBe(true)
-      await page.getByTestId('contact-request').filter({ hasText: note }).getByTestId('contact-request-status').filter({ hasText: 'accepted' }).waitFor({ timeout: WAIT })
+      await page
+        .getByTestId('contact-request')
+        .filter({ hasText: note })
+        .getByTestId('contact-request-status')
+        .filter({ hasText: 'accepted' })
+        .waitFor({ timeout: WAIT })
 
       // Log out: back on the login page, focus at its heading.
       await tabTo(page, page.getByRole('button', { name: 'Log out' }), { back: true })

@@ -33,7 +33,9 @@ describe('chat in a real browser', { timeout: 90_000 }, () => {
       // Bob is on his conversation list: the message shows there as the last one, unread.
       const hello = unique('Hello Bob, it is Alice')
       await send(alice.page, hello)
-      await messagesWithText(alice.page, hello).and(alice.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(alice.page, hello)
+        .and(alice.page.locator('[data-status="sent"]'))
+        .waitFor({ timeout: WAIT })
       const bobConv = bob.page.locator(`[data-testid="conversation"][data-conversation-id="${id}"]`)
       await bobConv.getByTestId('conversation-last').filter({ hasText: hello }).waitFor({ timeout: WAIT })
       await bobConv.getByTestId('unread-count').waitFor({ timeout: WAIT })
@@ -72,7 +74,9 @@ describe('chat in a real browser', { timeout: 90_000 }, () => {
 
       const text = unique('From tab one')
       await send(alice.page, text)
-      await messagesWithText(alice.page, text).and(alice.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(alice.page, text)
+        .and(alice.page.locator('[data-status="sent"]'))
+        .waitFor({ timeout: WAIT })
       await messagesWithText(second, text).waitFor({ timeout: WAIT })
 
       // A later message from the other tab has made a full round trip after the first: any duplicate of the first
@@ -84,7 +88,9 @@ describe('chat in a real browser', { timeout: 90_000 }, () => {
       await composer.press('Shift+Enter')
       await composer.pressSequentially('second line')
       await composer.press('Enter')
-      await messagesWithText(alice.page, back).and(alice.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(alice.page, back)
+        .and(alice.page.locator('[data-status="sent"]'))
+        .waitFor({ timeout: WAIT })
       await messagesWithText(second, back).and(second.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
 
       for (const page of [alice.page, second]) {
@@ -100,7 +106,9 @@ describe('chat in a real browser', { timeout: 90_000 }, () => {
   it('loads earlier messages on demand, each once, in order', async () => {
     // 60 new messages in Alice and Carol's conversation: the thread opens on the latest 50.
     const [a, c] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'carol')])
-    const conversation = await apiCall<{ id: string }>(e2e, a.token, 'POST', '/api/conversations', { participantId: c.user.id })
+    const conversation = await apiCall<{ id: string }>(e2e, a.token, 'POST', '/api/conversations', {
+      participantId: c.user.id,
+    })
     for (let i = 1; i <= 60; i++) {
       const sender = i % 2 ? a : c
       await apiCall(e2e, sender.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
@@ -122,18 +130,28 @@ describe('chat in a real browser', { timeout: 90_000 }, () => {
       await messagesWithText(alice.page, 'Backlog message 60').waitFor({ timeout: WAIT })
       expect(await list.count()).toBe(50)
       // The thread opens scrolled to the newest message.
-      await alice.page.waitForFunction(() => {
-        const el = document.querySelector('[data-testid="message-list"]')
-        return !!el && el.scrollHeight > el.clientHeight && el.scrollTop + el.clientHeight >= el.scrollHeight - 2
-      }, undefined, { timeout: WAIT })
+      await alice.page.waitForFunction(
+        () => {
+          const el = document.querySelector('[data-testid="message-list"]')
+          return !!el && el.scrollHeight > el.clientHeight && el.scrollTop + el.clientHeight >= el.scrollHeight - 2
+        },
+        undefined,
+        { timeout: WAIT },
+      )
       await alice.page.getByRole('button', { name: 'Load earlier messages' }).click()
-      await alice.page.waitForFunction((n) => document.querySelectorAll('[data-testid="message"]').length === n, all.length, {
-        timeout: WAIT,
-      })
+      await alice.page.waitForFunction(
+        (n) => document.querySelectorAll('[data-testid="message"]').length === n,
+        all.length,
+        {
+          timeout: WAIT,
+        },
+      )
       const ids = await list.evaluateAll((els) => els.map((el) => el.getAttribute('data-message-id')))
       expect(ids).toEqual([...all].sort((x, y) => x.seq - y.seq).map((m) => m.id))
       // Everything is loaded: the button goes away.
-      await alice.page.getByRole('button', { name: 'Load earlier messages' }).waitFor({ state: 'detached', timeout: WAIT })
+      await alice.page
+        .getByRole('button', { name: 'Load earlier messages' })
+        .waitFor({ state: 'detached', timeout: WAIT })
     } finally {
       await alice.context.close()
     }

@@ -27,7 +27,8 @@ describe('Redux DevTools', { timeout: 90_000 }, () => {
   it('receives every socket action, each with a serializable payload', async () => {
     const alice = await loginAs(e2e, 'alice', { initScript: installRecordingDevTools })
     const { page } = alice
-    const recorded = () => page.evaluate(() => (window as unknown as { __devtools: { actions: RecordedAction[] } }).__devtools.actions)
+    const recorded = () =>
+      page.evaluate(() => (window as unknown as { __devtools: { actions: RecordedAction[] } }).__devtools.actions)
     const waitForAction = (type: string, contains?: string) =>
       page.waitForFunction(
         ([t, c]) =>
@@ -44,7 +45,10 @@ describe('Redux DevTools', { timeout: 90_000 }, () => {
       const id = await openConversationWith(page, 'Bob')
       const bob = await apiLogin(e2e, 'bob')
       const fromBob = unique('DevTools hello from Bob')
-      await apiCall(e2e, bob.token, 'POST', `/api/conversations/${id}/messages`, { content: fromBob, clientId: crypto.randomUUID() })
+      await apiCall(e2e, bob.token, 'POST', `/api/conversations/${id}/messages`, {
+        content: fromBob,
+        clientId: crypto.randomUUID(),
+      })
       await waitForAction('socket/message:new', fromBob)
       await messagesWithText(page, fromBob).waitFor({ timeout: WAIT })
 
@@ -55,14 +59,22 @@ describe('Redux DevTools', { timeout: 90_000 }, () => {
       const actions = await recorded()
       const socketActions = actions.filter((a) => a.type.startsWith('socket/'))
       const types = new Set(socketActions.map((a) => a.type))
-      for (const t of ['socket/connected', 'socket/joinConversation', 'socket/sendMessage', 'socket/message:new', 'socket/message:sent']) {
+      for (const t of [
+        'socket/connected',
+        'socket/joinConversation',
+        'socket/sendMessage',
+        'socket/message:new',
+        'socket/message:sent',
+      ]) {
         expect(types, `DevTools saw ${t}`).toContain(t)
       }
       // Every socket action is plain data: nothing to report, and JSON keeps all of it.
       expect(socketActions.filter((a) => a.problem !== null)).toEqual([])
       for (const a of socketActions) expect(a.json, a.type).not.toBe('')
 
-      const incoming = JSON.parse(socketActions.find((a) => a.type === 'socket/message:new' && a.json.includes(fromBob))!.json)
+      const incoming = JSON.parse(
+        socketActions.find((a) => a.type === 'socket/message:new' && a.json.includes(fromBob))!.json,
+      )
       expect(incoming.payload).toMatchObject({ conversationId: id, content: fromBob, seq: expect.any(Number) })
     } finally {
       await alice.context.close()

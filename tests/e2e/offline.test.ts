@@ -50,7 +50,9 @@ async function messageIn(page: Page, text: string, status: 'pending' | 'sent' | 
   return message
 }
 
-describe('when the socket is cut but HTTP still works, and messages the server has not stored', { timeout: 90_000 }, () => {
+describe('when the socket is cut but HTTP still works, and messages the server has not stored', {
+  timeout: 90_000,
+}, () => {
   let e2e: E2E
   beforeAll(async () => {
     e2e = await startE2E()
@@ -86,7 +88,9 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       await send(alice.page, text)
       await posted
       log('posted')
-      await messagesWithText(alice.page, text).and(alice.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(alice.page, text)
+        .and(alice.page.locator('[data-status="sent"]'))
+        .waitFor({ timeout: WAIT })
       await messagesWithText(bob.page, text).waitFor({ timeout: WAIT })
       log('bob sees it')
 
@@ -108,7 +112,12 @@ describe('when the socket is cut but HTTP still works, and messages the server h
 
       expect(await messagesWithText(alice.page, text).count()).toBe(1)
       expect(await messagesWithText(bob.page, text).count()).toBe(1)
-      const stored = await apiCall<Array<{ content: string }>>(e2e, aliceToken, 'GET', `/api/conversations/${id}/messages`)
+      const stored = await apiCall<Array<{ content: string }>>(
+        e2e,
+        aliceToken,
+        'GET',
+        `/api/conversations/${id}/messages`,
+      )
       expect(stored.filter((m) => m.content === text)).toHaveLength(1)
     } finally {
       if (aliceId) blockSockets(e2e, aliceId, 0)
@@ -116,7 +125,6 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       await bob.context.close()
     }
   })
-
 
   it('a refused message offers Retry and Discard; an unsent one makes logout ask first', async () => {
     const carol = await loginAs(e2e, 'carol')

@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chooseOption, loginAs, openConversationWith, send, shot, startE2E, unique, WAIT, type E2E } from './support/app'
+import {
+  chooseOption,
+  loginAs,
+  openConversationWith,
+  send,
+  shot,
+  startE2E,
+  unique,
+  WAIT,
+  type E2E,
+} from './support/app'
 import { installRecordingDevTools } from './support/devtools'
 
 /** Lessons and contact requests live on both sides, and how every page looks (screenshots in test-artifacts/). */
@@ -13,7 +23,6 @@ describe('pages', { timeout: 90_000 }, () => {
   })
 
   describe('lessons and contact requests, live on both sides', () => {
-
     it('Bob confirms a lesson and accepts a contact request; Alice sees each new status live', async () => {
       const alice = await loginAs(e2e, 'alice')
       const bob = await loginAs(e2e, 'bob')
@@ -50,7 +59,10 @@ describe('pages', { timeout: 90_000 }, () => {
         expect(await tutor.locator('option:checked').textContent()).toContain('Bob')
         await alice.page.getByRole('button', { name: 'Send request' }).click()
         const aliceRequest = alice.page.getByTestId('contact-request').filter({ hasText: note })
-        await aliceRequest.getByTestId('contact-request-status').filter({ hasText: 'pending' }).waitFor({ timeout: WAIT })
+        await aliceRequest
+          .getByTestId('contact-request-status')
+          .filter({ hasText: 'pending' })
+          .waitFor({ timeout: WAIT })
 
         await bob.page.getByTestId('toast').filter({ hasText: 'New contact request' }).waitFor({ timeout: WAIT })
         await bob.page.getByTestId('nav-contactRequests-count').waitFor({ timeout: WAIT })
@@ -58,7 +70,10 @@ describe('pages', { timeout: 90_000 }, () => {
         await bob.page.getByTestId('nav-contactRequests').click()
         const bobRequest = bob.page.getByTestId('contact-request').filter({ hasText: note })
         await bobRequest.getByRole('button', { name: 'Accept' }).click()
-        await aliceRequest.getByTestId('contact-request-status').filter({ hasText: 'accepted' }).waitFor({ timeout: WAIT })
+        await aliceRequest
+          .getByTestId('contact-request-status')
+          .filter({ hasText: 'accepted' })
+          .waitFor({ timeout: WAIT })
         await shot(alice.page, 'contact-requests-alice-desktop')
         await shot(bob.page, 'contact-requests-bob-desktop')
       } finally {
@@ -71,7 +86,9 @@ describe('pages', { timeout: 90_000 }, () => {
   it('the production build does not connect to Redux DevTools (the store does so in development only)', async () => {
     const { context, page } = await loginAs(e2e, 'alice', { initScript: installRecordingDevTools })
     try {
-      const devtools = await page.evaluate(() => (window as unknown as { __devtools: { actions: unknown[]; options: unknown[] } }).__devtools)
+      const devtools = await page.evaluate(
+        () => (window as unknown as { __devtools: { actions: unknown[]; options: unknown[] } }).__devtools,
+      )
       expect(devtools).toEqual({ actions: [], options: [] })
     } finally {
       await context.close()
@@ -79,7 +96,6 @@ describe('pages', { timeout: 90_000 }, () => {
   })
 
   describe('screenshots of each page, at desktop width and at 360 px', () => {
-
     for (const [label, viewport] of [
       ['desktop', { width: 1280, height: 800 }],
       ['mobile', { width: 360, height: 740 }],
@@ -103,7 +119,10 @@ describe('pages', { timeout: 90_000 }, () => {
           await page.getByTestId('conversation-list').waitFor({ timeout: WAIT })
           await shot(page, `messages-list-alice-${label}`)
           await openConversationWith(page, 'Bob')
-          await send(page, unique('A screenshot of a message that is long enough to wrap onto a second line on a phone'))
+          await send(
+            page,
+            unique('A screenshot of a message that is long enough to wrap onto a second line on a phone'),
+          )
           await page.locator('[data-testid="message"][data-status="sent"]').last().waitFor({ timeout: WAIT })
           await shot(page, `thread-alice-${label}`)
           await page.getByTestId('nav-lessons').click()

@@ -1,6 +1,16 @@
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { gotoConversation, loginAs, messagesWithText, openConversationWith, shot, startE2E, unique, WAIT, type E2E } from './support/app'
+import {
+  gotoConversation,
+  loginAs,
+  messagesWithText,
+  openConversationWith,
+  shot,
+  startE2E,
+  unique,
+  WAIT,
+  type E2E,
+} from './support/app'
 
 // Presence, typing and read receipts between two browser contexts (CONTRACT.md, "Presence, typing, read receipts").
 // A short grace period keeps the "goes offline" step quick; the server's clock is the real one.
@@ -33,7 +43,9 @@ describe('presence, typing and read receipts in a real browser', { timeout: 120_
       // Alice logs in: Bob's header and list say she is online, without a reload.
       alice = await loginAs(e2e, 'alice')
       await header.and(bob.page.locator('[data-online="true"]')).waitFor({ timeout: WAIT })
-      const listed = bob.page.locator(`[data-testid="conversation"][data-conversation-id="${id}"]`).getByTestId('presence')
+      const listed = bob.page
+        .locator(`[data-testid="conversation"][data-conversation-id="${id}"]`)
+        .getByTestId('presence')
       await listed.and(bob.page.locator('[data-online="true"]')).waitFor({ timeout: WAIT })
       await shots(bob.page, 'presence-bob-sees-alice-online')
 
@@ -64,7 +76,9 @@ describe('presence, typing and read receipts in a real browser', { timeout: 120_
       const second = unique('Let me know')
       await composer.fill(second)
       await composer.press('Enter')
-      await messagesWithText(alice.page, second).and(alice.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(alice.page, second)
+        .and(alice.page.locator('[data-status="sent"]'))
+        .waitFor({ timeout: WAIT })
       expect(await messagesWithText(alice.page, second).getByTestId('seen').count()).toBe(0)
       await gotoConversation(bob.page, id)
       await messagesWithText(alice.page, second).getByTestId('seen').waitFor({ timeout: WAIT })

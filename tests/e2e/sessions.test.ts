@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loginAs, messagesWithText, openConversationWith, send, startE2E, unique, waitOnline, WAIT, type E2E } from './support/app'
+import {
+  loginAs,
+  messagesWithText,
+  openConversationWith,
+  send,
+  startE2E,
+  unique,
+  waitOnline,
+  WAIT,
+  type E2E,
+} from './support/app'
 
 // Sessions in the real SPA, against a server whose access tokens live 4 s: the page refreshes before each expiry and
 // renews its socket in place, so it keeps sending on one socket across several token lifetimes; and logging out ends
@@ -18,7 +28,9 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
 
   const aliceSockets = async () => (await e2e.server.io.in('user:user-alice').fetchSockets()).map((s) => s.id)
   const storedToken = (page: import('playwright-core').Page) =>
-    page.evaluate(() => (JSON.parse(localStorage.getItem('talemy.auth') ?? 'null') as { token?: string } | null)?.token ?? null)
+    page.evaluate(
+      () => (JSON.parse(localStorage.getItem('talemy.auth') ?? 'null') as { token?: string } | null)?.token ?? null,
+    )
 
   it('keeps sending across several token lifetimes, on the same socket, and the logout ends the session', async () => {
     const alice = await loginAs(e2e, 'alice')
@@ -32,7 +44,9 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
       while (Date.now() - started < 3 * TTL_SECONDS * 1000) {
         const text = unique(`across refreshes ${sent.length}`)
         await send(alice.page, text)
-        await messagesWithText(alice.page, text).and(alice.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+        await messagesWithText(alice.page, text)
+          .and(alice.page.locator('[data-status="sent"]'))
+          .waitFor({ timeout: WAIT })
         sent.push(text)
         for (const id of await aliceSockets()) socketIds.add(id)
         tokens.add(await storedToken(alice.page))
@@ -44,7 +58,9 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
       expect(tokens.size).toBeGreaterThanOrEqual(3)
       expect([...socketIds]).toHaveLength(1)
       const refreshToken = await alice.page.evaluate(
-        () => (JSON.parse(localStorage.getItem('talemy.refresh') ?? 'null') as { refreshToken?: string } | null)?.refreshToken ?? null,
+        () =>
+          (JSON.parse(localStorage.getItem('talemy.refresh') ?? 'null') as { refreshToken?: string } | null)
+            ?.refreshToken ?? null,
       )
       expect(refreshToken).toBeTruthy()
 
@@ -55,11 +71,13 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
       await expect
         .poll(
           async () =>
-            (await fetch(`${e2e.url}/api/auth/refresh`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body: JSON.stringify({ refreshToken }),
-            })).status,
+            (
+              await fetch(`${e2e.url}/api/auth/refresh`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify({ refreshToken }),
+              })
+            ).status,
           { timeout: WAIT },
         )
         .toBe(401)

@@ -42,9 +42,12 @@ async function conversationBetween(a: BrowserStore, other: User): Promise<Id> {
 
 /** The socket's `message:sent` for this send has been dispatched in that store. */
 const confirmedBySocket = (client: { actions: { type: string; payload?: unknown }[] }, clientId: string) =>
-  client.actions.some((a) => a.type === 'socket/message:sent' && (a.payload as { clientId?: string } | undefined)?.clientId === clientId)
+  client.actions.some(
+    (a) => a.type === 'socket/message:sent' && (a.payload as { clientId?: string } | undefined)?.clientId === clientId,
+  )
 
-const contents = (thread: { content: string; status?: string }[]) => thread.map((m) => `${m.content}${m.status ? ` (${m.status})` : ''}`)
+const contents = (thread: { content: string; status?: string }[]) =>
+  thread.map((m) => `${m.content}${m.status ? ` (${m.status})` : ''}`)
 
 describe('two users', () => {
   test('exchange messages: shown once on both sides, in order, with the conversation list following', async () => {
@@ -90,7 +93,10 @@ describe('two users', () => {
     const id = await conversationBetween(alice, bob.user)
     carol.store.dispatch({ type: 'socket/joinConversation', payload: { conversationId: id } })
     await carol.until(() => carol.actions.some((a) => a.type === 'socket/joinFailed'))
-    expect(carol.actions.find((a) => a.type === 'socket/joinFailed')?.payload).toEqual({ conversationId: id, code: 'FORBIDDEN' })
+    expect(carol.actions.find((a) => a.type === 'socket/joinFailed')?.payload).toEqual({
+      conversationId: id,
+      code: 'FORBIDDEN',
+    })
     expect(carol.store.getState().socket.rooms).toEqual([])
   })
 })
@@ -109,7 +115,9 @@ describe('the same user in another tab', () => {
     // The ack and message:sent have both reached tab 1, whichever came first.
     await tab1.until(() => confirmedBySocket(tab1, payload.clientId))
     expect(tab2.actions.some((a) => a.type === 'socket/message:sent')).toBe(true)
-    expect(tab2.thread(id).filter((m) => m.clientId === payload.clientId)).toEqual([expect.objectContaining({ content: 'from tab 1', status: 'sent' })])
+    expect(tab2.thread(id).filter((m) => m.clientId === payload.clientId)).toEqual([
+      expect.objectContaining({ content: 'from tab 1', status: 'sent' }),
+    ])
     expect(tab1.thread(id).filter((m) => m.clientId === payload.clientId)).toHaveLength(1)
   })
 })
@@ -136,7 +144,9 @@ describe('the server restarts', () => {
       await alice.until(() => alice.status() === 'connected', 30_000)
       await alice.until(() => alice.actions.filter((a) => joined.match(a)).length > joinsBefore)
 
-      const statuses = alice.actions.map((a) => a.type).filter((t) => ['socket/disconnected', 'socket/reconnecting', 'socket/connected'].includes(t))
+      const statuses = alice.actions
+        .map((a) => a.type)
+        .filter((t) => ['socket/disconnected', 'socket/reconnecting', 'socket/connected'].includes(t))
       expect(statuses.slice(-1)).toEqual(['socket/connected'])
       expect(statuses).toContain('socket/reconnecting')
       expect(alice.actions.filter((a) => connected.match(a))).toHaveLength(2)
@@ -158,7 +168,10 @@ describe('a refused handshake', () => {
   test('a token that cannot be refreshed ends in unauthorized', async () => {
     const s = browserStore(server.url)
     open.push(s)
-    s.store.dispatch({ type: 'auth/loggedIn', payload: { token: 'not-a-token', user: { id: 'user-alice', name: 'Alice', role: 'student' } } })
+    s.store.dispatch({
+      type: 'auth/loggedIn',
+      payload: { token: 'not-a-token', user: { id: 'user-alice', name: 'Alice', role: 'student' } },
+    })
     await s.until(() => s.status() === 'unauthorized')
     expect(s.store.getState().socket.connection.error).toEqual({ code: 'UNAUTHORIZED', message: expect.any(String) })
     expect(s.actions.filter((a) => a.type === 'socket/sessionExpired')).toHaveLength(1)

@@ -5,8 +5,24 @@ import { io } from 'socket.io-client'
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { api } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
-import { catchUpStarted, connect, disconnect, selectConnection, serverEventActions, syncCaughtUp, syncGap } from '../../src/realtime'
-import { ALICE, freshDataDir, http, login, manualClock, startTestServer, type TestServer } from '../server/support/server'
+import {
+  catchUpStarted,
+  connect,
+  disconnect,
+  selectConnection,
+  serverEventActions,
+  syncCaughtUp,
+  syncGap,
+} from '../../src/realtime'
+import {
+  ALICE,
+  freshDataDir,
+  http,
+  login,
+  manualClock,
+  startTestServer,
+  type TestServer,
+} from '../server/support/server'
 
 // The browser layer against the real server: Bob's store is away while events happen (and the server restarts); on
 // reconnect it resumes from its offset with exactly the missed events and no HTTP request. Past the server's
@@ -60,7 +76,9 @@ function bobStore(url: string) {
     requests,
     connection: () => selectConnection(store.getState()),
     async login() {
-      const result = await store.dispatch(api.endpoints.login.initiate({ email: 'bob@talemy.test', password: PASSWORD }))
+      const result = await store.dispatch(
+        api.endpoints.login.initiate({ email: 'bob@talemy.test', password: PASSWORD }),
+      )
       if (!('data' in result)) throw new Error('login failed')
     },
     async open() {
@@ -80,7 +98,10 @@ function bobStore(url: string) {
 }
 
 const post = async (url: string, token: string, content: string) => {
-  const result = await http(url, 'POST', `/api/conversations/${CONV}/messages`, { token, body: { content, clientId: randomUUID() } })
+  const result = await http(url, 'POST', `/api/conversations/${CONV}/messages`, {
+    token,
+    body: { content, clientId: randomUUID() },
+  })
   expect(result.status).toBe(201)
 }
 
@@ -122,7 +143,9 @@ describe('resume against the real server', () => {
     await wait(() => expect(bob.thread().slice(-3)).toEqual(['away 1', 'away 2', 'away 3']))
     expect(bob.connection()).toMatchObject({ status: 'connected', offset: start + 3, syncing: false })
     // A resume costs no request: nothing invalidated, nothing fetched.
-    expect(bob.actions.slice(mark).filter((a) => a.type === api.util.invalidateTags([]).type || catchUpStarted.match(a))).toEqual([])
+    expect(
+      bob.actions.slice(mark).filter((a) => a.type === api.util.invalidateTags([]).type || catchUpStarted.match(a)),
+    ).toEqual([])
     expect(bob.requests.slice(before)).toEqual([])
 
     // And live events follow, one offset on.
@@ -149,7 +172,10 @@ describe('resume against the real server', () => {
     await wait(() => expect(bob.thread().at(-1)).toBe('long ago'))
     await wait(() => expect(bob.requests.length - before).toBe(2))
     expect(bob.actions.slice(mark).filter((a) => catchUpStarted.match(a))).toHaveLength(1)
-    expect(bob.requests.slice(before).sort()).toEqual([`GET /api/conversations`, `GET /api/conversations/${CONV}/messages`])
+    expect(bob.requests.slice(before).sort()).toEqual([
+      `GET /api/conversations`,
+      `GET /api/conversations/${CONV}/messages`,
+    ])
     expect(bob.newMessages(mark)).toEqual([])
     expect(bob.connection()).toMatchObject({ status: 'connected', syncing: false })
   })

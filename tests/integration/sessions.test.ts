@@ -115,13 +115,26 @@ describe('refresh before expiry', () => {
     const started = Date.now()
     while (Date.now() - started < 13_000) {
       const content = `stream ${sent.length}`
-      const result = await bob.store.dispatch(api.endpoints.postMessage.initiate({ conversationId: id, content, clientId: `stream-${sent.length}-${started}` }))
+      const result = await bob.store.dispatch(
+        api.endpoints.postMessage.initiate({
+          conversationId: id,
+          content,
+          clientId: `stream-${sent.length}-${started}`,
+        }),
+      )
       expect('data' in result).toBe(true)
       sent.push(content)
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
-    await alice.until(() => threadOf(alice, id).filter((m) => m.content.startsWith('stream ')).length === sent.length, 20_000)
-    expect(threadOf(alice, id).filter((m) => m.content.startsWith('stream ')).map((m) => m.content)).toEqual(sent)
+    await alice.until(
+      () => threadOf(alice, id).filter((m) => m.content.startsWith('stream ')).length === sent.length,
+      20_000,
+    )
+    expect(
+      threadOf(alice, id)
+        .filter((m) => m.content.startsWith('stream '))
+        .map((m) => m.content),
+    ).toEqual(sent)
     // Renewed, not reconnected: one connect, one socket id, no drop; and the token did change (twice at least).
     expect(alice.actions.filter((a) => connected.match(a))).toHaveLength(1)
     expect(alice.actions.filter((a) => disconnected.match(a))).toEqual([])
@@ -144,9 +157,18 @@ describe('refresh before expiry', () => {
     await alice.openThread(id)
     // Refreshes fail (as if /auth/refresh were unreachable): the token runs out and the server disconnects the socket.
     net.failRefresh = true
-    await alice.until(() => alice.actions.some((a) => disconnected.match(a) && a.payload.reason === 'io server disconnect'), 20_000)
+    await alice.until(
+      () => alice.actions.some((a) => disconnected.match(a) && a.payload.reason === 'io server disconnect'),
+      20_000,
+    )
     // A message while Alice is away.
-    const missed = await bob.store.dispatch(api.endpoints.postMessage.initiate({ conversationId: id, content: 'while you were out', clientId: `away-${Date.now()}` }))
+    const missed = await bob.store.dispatch(
+      api.endpoints.postMessage.initiate({
+        conversationId: id,
+        content: 'while you were out',
+        clientId: `away-${Date.now()}`,
+      }),
+    )
     expect('data' in missed).toBe(true)
     net.failRefresh = false
     await alice.until(() => alice.actions.filter((a) => connected.match(a)).length === 2, 30_000)
@@ -187,7 +209,10 @@ describe('two tabs of one browser', () => {
     await tab1.login('alice@talemy.test')
     const tab2 = tab(shared.url, { storage })
     // Both read the same refresh token before either writes: what two tabs racing without any lock would send.
-    const [a, b] = await Promise.all([tab1.store.dispatch(api.endpoints.refreshToken.initiate(undefined, { track: false })), tab2.store.dispatch(api.endpoints.refreshToken.initiate(undefined, { track: false }))])
+    const [a, b] = await Promise.all([
+      tab1.store.dispatch(api.endpoints.refreshToken.initiate(undefined, { track: false })),
+      tab2.store.dispatch(api.endpoints.refreshToken.initiate(undefined, { track: false })),
+    ])
     expect('data' in a && 'data' in b).toBe(true)
     expect(tab1.store.getState().auth.token).toBe(tab2.store.getState().auth.token)
     expect(await tab1.store.dispatch(refreshSession())).toBe('refreshed')
@@ -207,7 +232,9 @@ describe('logout', () => {
     expect(storage.getItem(REFRESH_STORAGE_KEY)).toBeNull()
     await alice.until(() => net.logouts === 1)
     await expect
-      .poll(async () => (await http(shared.url, 'POST', '/api/auth/refresh', { body: { refreshToken } })).status, { timeout: 15_000 })
+      .poll(async () => (await http(shared.url, 'POST', '/api/auth/refresh', { body: { refreshToken } })).status, {
+        timeout: 15_000,
+      })
       .toBe(401)
     expect((await http(shared.url, 'GET', '/api/me', { token: token! })).status).toBe(401)
   })
@@ -244,7 +271,9 @@ describe('the refresh token stays out of Redux', () => {
     clock += 61_000
     s.store.dispatch({ type: 'socket/disconnect' })
     s.store.dispatch({ type: 'socket/connect' })
-    await s.until(() => s.status() === 'connected' && s.actions.filter((a) => a.type === 'auth/tokenRefreshed').length >= 2)
+    await s.until(
+      () => s.status() === 'connected' && s.actions.filter((a) => a.type === 'auth/tokenRefreshed').length >= 2,
+    )
     s.store.dispatch(loggedOut())
     unsubscribe()
     states.push(JSON.stringify(s.store.getState()))

@@ -41,9 +41,12 @@ export function browserStore(url: string, options: { storage?: StorageLike; fetc
       return result.data.user
     },
     async until(predicate: () => boolean, timeout = 15_000) {
-      await vi.waitFor(() => {
-        if (!predicate()) throw new Error('not yet')
-      }, { timeout, interval: 20 })
+      await vi.waitFor(
+        () => {
+          if (!predicate()) throw new Error('not yet')
+        },
+        { timeout, interval: 20 },
+      )
     },
     status: () => selectConnection(store.getState()).status,
     /** Subscribes to a thread like the page does, and waits for it. */
@@ -57,7 +60,8 @@ export function browserStore(url: string, options: { storage?: StorageLike; fetc
       subscriptions.push(sub)
       return (await sub).data ?? []
     },
-    thread: (conversationId: Id): ThreadMessage[] => api.endpoints.getMessages.select(conversationId)(store.getState()).data ?? [],
+    thread: (conversationId: Id): ThreadMessage[] =>
+      api.endpoints.getMessages.select(conversationId)(store.getState()).data ?? [],
     conversations: () => api.endpoints.getConversations.select()(store.getState()).data ?? [],
     close() {
       for (const sub of subscriptions.splice(0)) sub.unsubscribe()

@@ -25,7 +25,13 @@ type Command =
   | { kind: 'wait'; ms: number }
 
 const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 9, arbitrary: fc.record({ kind: fc.constant('send' as const), conversation: fc.constantFrom('c1' as const, 'c2' as const) }) },
+  {
+    weight: 9,
+    arbitrary: fc.record({
+      kind: fc.constant('send' as const),
+      conversation: fc.constantFrom('c1' as const, 'c2' as const),
+    }),
+  },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('ack' as const), sentFirst: fc.boolean() }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'ackLost' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'drop' as const }) },
@@ -38,7 +44,10 @@ const command: fc.Arbitrary<Command> = fc.oneof(
 
 /** The server, in memory: messages per conversation, idempotent by (sender, clientId), HTTP that can be down. */
 class ModelServer {
-  readonly threads = new Map<string, Message[]>([['c1', []], ['c2', []]])
+  readonly threads = new Map<string, Message[]>([
+    ['c1', []],
+    ['c2', []],
+  ])
   private readonly byKey = new Map<string, Message>()
   httpUp = true
   httpPosts = 0
@@ -48,7 +57,15 @@ class ModelServer {
     const known = this.byKey.get(key)
     if (known) return known
     const thread = this.threads.get(conversationId)!
-    const message: Message = { id: `${conversationId}-m${thread.length + 1}`, conversationId, seq: thread.length + 1, senderId, content, createdAt: '2026-11-24T08:00:00.000Z', clientId }
+    const message: Message = {
+      id: `${conversationId}-m${thread.length + 1}`,
+      conversationId,
+      seq: thread.length + 1,
+      senderId,
+      content,
+      createdAt: '2026-11-24T08:00:00.000Z',
+      clientId,
+    }
     thread.push(message)
     this.byKey.set(key, message)
     return message
@@ -63,7 +80,8 @@ class ModelServer {
     if (!this.httpUp) throw new TypeError('fetch failed')
     const url = new URL(request.url)
     const match = /^\/api\/conversations\/([^/]+)\/messages$/.exec(url.pathname)
-    const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
+    const json = (status: number, body: unknown) =>
+      new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
     if (!match) return json(404, { error: { code: 'NOT_FOUND', message: 'no such path' } })
     const conversationId = decodeURIComponent(match[1]!)
     if (request.method === 'GET') return json(200, this.threads.get(conversationId) ?? [])
@@ -82,9 +100,18 @@ function page(model: ModelServer, storage: StorageLike, lock: DrainLock) {
     fetchFn: model.fetch,
     storage,
     preloadedState: { auth: { token: 'token-1', user: alice } },
-    realtime: { drainLock: lock, retryTriggers: () => () => {}, backoff: { baseMs: 4, capMs: 20 }, ackTimeoutMs: 25, invalidationWindowMs: 5 },
+    realtime: {
+      drainLock: lock,
+      retryTriggers: () => () => {},
+      backoff: { baseMs: 4, capMs: 20 },
+      ackTimeoutMs: 25,
+      invalidationWindowMs: 5,
+    },
   })
-  const subs = [store.dispatch(api.endpoints.getMessages.initiate('c1')), store.dispatch(api.endpoints.getMessages.initiate('c2'))]
+  const subs = [
+    store.dispatch(api.endpoints.getMessages.initiate('c1')),
+    store.dispatch(api.endpoints.getMessages.initiate('c2')),
+  ]
   let answered = 0
   return {
     store,
@@ -120,10 +147,16 @@ async function run(commands: Command[]) {
   const seen = new Set<EmittedPacket>()
   const queue: EmittedPacket[] = []
   const collect = () => {
-    for (const p of pages) for (const s of p.sockets.sockets) for (const packet of s.sent('message:send')) if (!seen.has(packet)) (seen.add(packet), queue.push(packet))
+    for (const p of pages)
+      for (const s of p.sockets.sockets)
+        for (const packet of s.sent('message:send')) if (!seen.has(packet)) seen.add(packet), queue.push(packet)
   }
   const storePacket = (packet: EmittedPacket) => {
-    const { conversationId, content, clientId } = packet.args[0] as { conversationId: string; content: string; clientId: string }
+    const { conversationId, content, clientId } = packet.args[0] as {
+      conversationId: string
+      content: string
+      clientId: string
+    }
     return model.store(alice.id, conversationId, content, clientId)
   }
 
@@ -132,7 +165,9 @@ async function run(commands: Command[]) {
     collect()
     switch (c.kind) {
       case 'send': {
-        const { payload } = current.store.dispatch(sendMessage({ conversationId: c.conversation, content: `text ${sent[c.conversation].length}` }))
+        const { payload } = current.store.dispatch(
+          sendMessage({ conversationId: c.conversation, content: `text ${sent[c.conversation].length}` }),
+        )
         sent[c.conversation].push(payload.clientId)
         break
       }
@@ -163,7 +198,8 @@ async function run(commands: Command[]) {
       case 'duplicate': {
         const all = model.all()
         const socket = current.socket()
-        if (all.length > 0 && socket?.connected) socket.serverEmit(c.asNew ? 'message:new' : 'message:sent', all[c.pick % all.length])
+        if (all.length > 0 && socket?.connected)
+          socket.serverEmit(c.asNew ? 'message:new' : 'message:sent', all[c.pick % all.length])
         break
       }
       case 'http':
@@ -194,7 +230,9 @@ async function run(commands: Command[]) {
       }
     }
     const idle = current.store.getState().socket.outbox.length === 0
-    const loading = ['c1', 'c2'].some((id) => api.endpoints.getMessages.select(id)(current.store.getState()).status === 'pending')
+    const loading = ['c1', 'c2'].some(
+      (id) => api.endpoints.getMessages.select(id)(current.store.getState()).status === 'pending',
+    )
     if (idle && !loading) break
     await sleep(2)
   }

@@ -81,7 +81,11 @@ test('R1: 50 forced transport closes during a message stream → 0 lost, 0 dupli
   // as a window: ends at the database's last message, no hole, no duplicate, each the database's message at that seq.
   const windowOk = (c: Client) => {
     const t = c.thread(id)
-    return t.length > 0 && t.at(-1)!.seq === last && t.every((m, i) => m.status !== 'pending' && (i === 0 || m.seq === t[i - 1]!.seq + 1))
+    return (
+      t.length > 0 &&
+      t.at(-1)!.seq === last &&
+      t.every((m, i) => m.status !== 'pending' && (i === 0 || m.seq === t[i - 1]!.seq + 1))
+    )
   }
   await until(() => windowOk(alice) && windowOk(bob), 30_000, 'caches caught up')
 
@@ -101,12 +105,25 @@ test('R1: 50 forced transport closes during a message stream → 0 lost, 0 dupli
     clientSideCloses: clientSide,
     serverSideCloses: closes - clientSide,
     streamSeconds: +(streamMs / 1000).toFixed(1),
-    reconnects: alice.actions.filter((a) => a.type === 'socket/connected').length - 1 + bob.actions.filter((a) => a.type === 'socket/connected').length - 1,
-    httpFallbacks: [...alice.actions, ...bob.actions].filter((a) => a.type === 'api/executeMutation/fulfilled' && (a.meta as { arg?: { endpointName?: string } }).arg?.endpointName === 'postMessage').length,
+    reconnects:
+      alice.actions.filter((a) => a.type === 'socket/connected').length -
+      1 +
+      bob.actions.filter((a) => a.type === 'socket/connected').length -
+      1,
+    httpFallbacks: [...alice.actions, ...bob.actions].filter(
+      (a) =>
+        a.type === 'api/executeMutation/fulfilled' &&
+        (a.meta as { arg?: { endpointName?: string } }).arg?.endpointName === 'postMessage',
+    ).length,
     db: tally(db, all),
     aliceCache: cacheFigures(alice),
     bobCache: cacheFigures(bob),
-    threadRefetches: [...alice.actions, ...bob.actions].filter((a) => a.type === 'api/executeQuery/fulfilled' && (a.meta as { arg?: { endpointName?: string } }).arg?.endpointName === 'getMessages').length - 2,
+    threadRefetches:
+      [...alice.actions, ...bob.actions].filter(
+        (a) =>
+          a.type === 'api/executeQuery/fulfilled' &&
+          (a.meta as { arg?: { endpointName?: string } }).arg?.endpointName === 'getMessages',
+      ).length - 2,
   }
   console.log('R1', JSON.stringify(figures))
 
@@ -120,7 +137,12 @@ test('R1: 50 forced transport closes during a message stream → 0 lost, 0 dupli
     expect(tally(t, []).duplicated).toBe(0)
     expect(t.map((m) => m.clientId)).toEqual(t.map((m) => bySeq.get(m.seq)!.clientId))
     const mine = c === alice ? sent.alice : sent.bob
-    expect(inOrder(t, mine.filter((cid) => t.some((m) => m.clientId === cid)))).toBe(true)
+    expect(
+      inOrder(
+        t,
+        mine.filter((cid) => t.some((m) => m.clientId === cid)),
+      ),
+    ).toBe(true)
   }
   const seqs = alice.thread(id).map((m) => m.seq)
   expect(seqs).toEqual([...seqs].sort((a, b) => a - b))

@@ -58,7 +58,8 @@ test('R2: SIGKILL mid-stream and a restart → every accepted message stored onc
   let restartedAt = 0
   const restart = (async () => {
     // Killed once enough is sent and the server has accepted some of it (however slow the machine is).
-    const acceptedSome = () => alice.actions.some((a) => sendConfirmed.match(a) || serverEventActions['message:sent'].match(a))
+    const acceptedSome = () =>
+      alice.actions.some((a) => sendConfirmed.match(a) || serverEventActions['message:sent'].match(a))
     await until(() => sent.length >= KILL_AT && acceptedSome(), 30_000)
     child.kill('SIGKILL')
     await exited(child)
@@ -90,11 +91,20 @@ test('R2: SIGKILL mid-stream and a restart → every accepted message stored onc
     outboxAtKill,
     outboxAfterStream,
     downMs: restartedAt - killedAt,
-    rateLimitedRetries: alice.actions.filter((a) => a.type === 'socket/sendRetryScheduled' && (a.payload as { error: { code: string } }).error.code === 'RATE_LIMITED').length,
-    networkRetries: alice.actions.filter((a) => a.type === 'socket/sendRetryScheduled' && (a.payload as { error: { code: string } }).error.code === 'NETWORK').length,
+    rateLimitedRetries: alice.actions.filter(
+      (a) =>
+        a.type === 'socket/sendRetryScheduled' &&
+        (a.payload as { error: { code: string } }).error.code === 'RATE_LIMITED',
+    ).length,
+    networkRetries: alice.actions.filter(
+      (a) =>
+        a.type === 'socket/sendRetryScheduled' && (a.payload as { error: { code: string } }).error.code === 'NETWORK',
+    ).length,
     stored: db.length,
     ...tally(db, sent),
-    acceptedNotStoredOnce: [...new Set(acceptedBeforeKill)].filter((cid) => db.filter((m) => m.clientId === cid).length !== 1).length,
+    acceptedNotStoredOnce: [...new Set(acceptedBeforeKill)].filter(
+      (cid) => db.filter((m) => m.clientId === cid).length !== 1,
+    ).length,
   }
   console.log('R2', JSON.stringify(figures))
 

@@ -37,7 +37,8 @@ test('R3: 100 sends offline, a reload, the server back → exactly 100 stored, i
   await first.close()
   await until(() => page1.status() !== 'connected')
   const sent: string[] = []
-  for (let i = 0; i < 100; i++) sent.push(page1.store.dispatch(sendMessage({ conversationId: id, content: `R3 #${i}` })).payload.clientId)
+  for (let i = 0; i < 100; i++)
+    sent.push(page1.store.dispatch(sendMessage({ conversationId: id, content: `R3 #${i}` })).payload.clientId)
   await until(() => page1.actions.filter((a) => a.type === 'socket/sendRetryScheduled').length > 0)
   const savedBeforeReload = (JSON.parse(storage.getItem(outboxStorageKey(alice.id)) ?? '[]') as unknown[]).length
 
@@ -62,7 +63,11 @@ test('R3: 100 sends offline, a reload, the server back → exactly 100 stored, i
     ...tally(db, sent),
     inOrder: inOrder(db, sent),
     drainMs,
-    rateLimitedRetries: page2.actions.filter((a) => a.type === 'socket/sendRetryScheduled' && (a.payload as { error: { code: string } }).error.code === 'RATE_LIMITED').length,
+    rateLimitedRetries: page2.actions.filter(
+      (a) =>
+        a.type === 'socket/sendRetryScheduled' &&
+        (a.payload as { error: { code: string } }).error.code === 'RATE_LIMITED',
+    ).length,
     storageLeft: storage.getItem(outboxStorageKey(alice.id)),
   }
   console.log('R3', JSON.stringify(figures))

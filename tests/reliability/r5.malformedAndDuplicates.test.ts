@@ -46,15 +46,35 @@ const emitTo = (c: Client, event: string, payload: unknown) => emitToId(c.socket
 describe('R5: malformed server events', () => {
   test('each → socket/eventRejected (at most 10 issues, no raw input), state otherwise unchanged', async () => {
     const { alice, id } = await pair()
-    const good = alice.thread(id).at(-1) ?? { id: 'm', conversationId: id, seq: 1, senderId: 'u', content: 'x', createdAt: new Date().toISOString(), clientId: null }
+    const good = alice.thread(id).at(-1) ?? {
+      id: 'm',
+      conversationId: id,
+      seq: 1,
+      senderId: 'u',
+      content: 'x',
+      createdAt: new Date().toISOString(),
+      clientId: null,
+    }
     const cases: [string, string, unknown][] = [
       ['wrong types', 'message:new', { ...good, seq: 'three', content: 42 }],
       ['missing fields', 'lesson:created', { id: 'l1', tutorId: 't' }],
       ['not an object', 'conversation:read', 'c1'],
-      ['an unknown status', 'contactRequest:statusUpdated', { id: 'r', studentId: 's', tutorId: 't', message: 'm', status: 'maybe', createdAt: 'x', updatedAt: 'x' }],
+      [
+        'an unknown status',
+        'contactRequest:statusUpdated',
+        { id: 'r', studentId: 's', tutorId: 't', message: 'm', status: 'maybe', createdAt: 'x', updatedAt: 'x' },
+      ],
       ['an unknown event', 'bogus:event', { anything: true }],
-      ['a huge payload (1 MB content)', 'message:new', { ...good, id: 'huge', seq: 999, content: 'x'.repeat(1_000_000) }],
-      ['many bad fields', 'lesson:statusUpdated', Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}`, i]))],
+      [
+        'a huge payload (1 MB content)',
+        'message:new',
+        { ...good, id: 'huge', seq: 999, content: 'x'.repeat(1_000_000) },
+      ],
+      [
+        'many bad fields',
+        'lesson:statusUpdated',
+        Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}`, i])),
+      ],
     ]
     const rows: Record<string, unknown>[] = []
     for (const [name, event, payload] of cases) {
@@ -67,7 +87,12 @@ describe('R5: malformed server events', () => {
       const after = alice.store.getState()
       const fresh = alice.actions.slice(n).filter((a) => !a.type.startsWith('api/internalSubscriptions/'))
       const rejected = fresh.filter((a) => eventRejected.match(a)) as ReturnType<typeof eventRejected>[]
-      rows.push({ case: name, actions: fresh.map((a) => a.type).join(','), issues: rejected[0]!.payload.issues.length, bytes: JSON.stringify(rejected[0]).length })
+      rows.push({
+        case: name,
+        actions: fresh.map((a) => a.type).join(','),
+        issues: rejected[0]!.payload.issues.length,
+        bytes: JSON.stringify(rejected[0]).length,
+      })
       expect(fresh.map((a) => a.type)).toEqual(['socket/eventRejected'])
       expect(rejected[0]!.payload.event).toBe(event)
       expect(rejected[0]!.payload.issues.length).toBeLessThanOrEqual(10)
@@ -95,7 +120,11 @@ describe('R5: duplicated deliveries', () => {
     emitTo(bob, 'message:new', stored)
     emitTo(alice, 'message:sent', { ...stored })
     // Every duplicate has arrived (however slow the machine), then its cache work (a microtask) has run.
-    await until(() => deliveries(bob, 'message:new') === seen.bob + 2 && deliveries(alice, 'message:sent') === seen.alice + 1, 10_000, 'the duplicates')
+    await until(
+      () => deliveries(bob, 'message:new') === seen.bob + 2 && deliveries(alice, 'message:sent') === seen.alice + 1,
+      10_000,
+      'the duplicates',
+    )
     await sleep(10)
     const counts = {
       bob: bob.thread(id).filter((m) => m.clientId === payload.clientId).length,
@@ -105,23 +134,37 @@ describe('R5: duplicated deliveries', () => {
     expect(counts).toEqual({ bob: 1, alice: 1 })
   })
 
-  test.each(['message:new', 'message:sent'])('%s before the ack, then the ack, then it again → shown once, confirmed once', async (event) => {
-    const sockets = fakeSockets()
-    const store = makeStore({ apiUrl: 'http://unused.test', createSocket: sockets.createSocket, storage: createMemoryStorage(), preloadedState: { auth: { token: 't', user: aliceUser } } })
-    await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
-    sockets.last.serverConnect()
-    store.dispatch(sendMessage({ conversationId: 'c1', content: 'early', clientId: 'k1' }))
-    const stored = message(2, { senderId: aliceUser.id, clientId: 'k1', content: 'early' })
-    sockets.last.serverEmit(event, stored)
-    await sleep(10)
-    sockets.last.sent('message:send')[0]!.ack({ ok: true, data: stored })
-    await sleep(10)
-    sockets.last.serverEmit(event, stored)
-    await sleep(10)
-    const thread = api.endpoints.getMessages.select('c1')(store.getState()).data ?? []
-    console.log(`R5 ${event} before the ack`, JSON.stringify({ copies: thread.filter((m) => m.clientId === 'k1').length, outbox: store.getState().socket.outbox.length }))
-    expect(thread.map((m) => m.id)).toEqual(['m1', 'm2'])
-    expect(store.getState().socket.outbox).toEqual([])
-    store.dispatch({ type: 'socket/shutdown' })
-  })
+  test.each(['message:new', 'message:sent'])(
+    '%s before the ack, then the ack, then it again → shown once, confirmed once',
+    async (event) => {
+      const sockets = fakeSockets()
+      const store = makeStore({
+        apiUrl: 'http://unused.test',
+        createSocket: sockets.createSocket,
+        storage: createMemoryStorage(),
+        preloadedState: { auth: { token: 't', user: aliceUser } },
+      })
+      await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
+      sockets.last.serverConnect()
+      store.dispatch(sendMessage({ conversationId: 'c1', content: 'early', clientId: 'k1' }))
+      const stored = message(2, { senderId: aliceUser.id, clientId: 'k1', content: 'early' })
+      sockets.last.serverEmit(event, stored)
+      await sleep(10)
+      sockets.last.sent('message:send')[0]!.ack({ ok: true, data: stored })
+      await sleep(10)
+      sockets.last.serverEmit(event, stored)
+      await sleep(10)
+      const thread = api.endpoints.getMessages.select('c1')(store.getState()).data ?? []
+      console.log(
+        `R5 ${event} before the ack`,
+        JSON.stringify({
+          copies: thread.filter((m) => m.clientId === 'k1').length,
+          outbox: store.getState().socket.outbox.length,
+        }),
+      )
+      expect(thread.map((m) => m.id)).toEqual(['m1', 'm2'])
+      expect(store.getState().socket.outbox).toEqual([])
+      store.dispatch({ type: 'socket/shutdown' })
+    },
+  )
 })

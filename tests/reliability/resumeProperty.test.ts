@@ -27,7 +27,13 @@ type Command =
   | { kind: 'wait'; ms: number }
 
 const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ kind: fc.constant('message' as const), conversation: fc.constantFrom('c1' as const, 'c2' as const) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant('message' as const),
+      conversation: fc.constantFrom('c1' as const, 'c2' as const),
+    }),
+  },
   { weight: 3, arbitrary: fc.constant({ kind: 'lesson' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'lose' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'delay' as const }) },
@@ -36,7 +42,13 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ kind: 'drop' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'prune' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('read' as const), conversation: fc.constantFrom('c1' as const, 'c2' as const) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('read' as const),
+      conversation: fc.constantFrom('c1' as const, 'c2' as const),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 12 }) }) },
 )
 
@@ -105,12 +117,17 @@ class ModelServer {
   bumpLesson() {
     const statuses = ['pending', 'confirmed', 'cancelled'] as const
     const next = statuses[(statuses.indexOf(this.lesson.status as (typeof statuses)[number]) + 1) % statuses.length]!
-    this.lesson = { ...this.lesson, status: next, updatedAt: new Date(Date.parse(this.lesson.updatedAt) + 60_000).toISOString() }
+    this.lesson = {
+      ...this.lesson,
+      status: next,
+      updatedAt: new Date(Date.parse(this.lesson.updatedAt) + 60_000).toISOString(),
+    }
     this.append('lesson:statusUpdated', this.lesson)
   }
 
   release() {
-    for (const { socket, item } of this.delayed.splice(0)) if (socket.connected && socket === this.live) this.emit(socket, item)
+    for (const { socket, item } of this.delayed.splice(0))
+      if (socket.connected && socket === this.live) this.emit(socket, item)
   }
 
   duplicate(pick: number) {
@@ -144,9 +161,14 @@ class ModelServer {
     const request = input instanceof Request ? input : new Request(input, init)
     const path = new URL(request.url).pathname
     this.reads++
-    const json = (body: unknown) => new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } })
+    const json = (body: unknown) =>
+      new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } })
     const thread = /^\/api\/conversations\/([^/]+)\/messages$/.exec(path)
-    const body = thread ? [...(this.threads.get(decodeURIComponent(thread[1]!)) ?? [])] : path === '/api/lessons' ? [this.lesson] : null
+    const body = thread
+      ? [...(this.threads.get(decodeURIComponent(thread[1]!)) ?? [])]
+      : path === '/api/lessons'
+        ? [this.lesson]
+        : null
     await sleep(this.reads % 3)
     return body === null ? new Response('{}', { status: 404 }) : json(body)
   }) as typeof fetch
@@ -167,7 +189,12 @@ async function run(commands: Command[]) {
     storage: createMemoryStorage(),
     extraMiddleware: [record],
     preloadedState: { auth: { token: 'token-1', user: alice } },
-    realtime: { retryTriggers: () => () => {}, backoff: { baseMs: 2, capMs: 10 }, invalidationWindowMs: 3, resumeHoldMs: 8 },
+    realtime: {
+      retryTriggers: () => () => {},
+      backoff: { baseMs: 2, capMs: 10 },
+      invalidationWindowMs: 3,
+      resumeHoldMs: 8,
+    },
   })
   const subs = [
     store.dispatch(api.endpoints.getMessages.initiate('c1')),
@@ -209,7 +236,9 @@ async function run(commands: Command[]) {
         model.prunedThrough = model.head
         break
       case 'read':
-        void store.dispatch(api.endpoints.getMessages.initiate(c.conversation, { subscribe: false, forceRefetch: true }))
+        void store.dispatch(
+          api.endpoints.getMessages.initiate(c.conversation, { subscribe: false, forceRefetch: true }),
+        )
         break
       case 'wait':
         await sleep(c.ms)
@@ -265,7 +294,8 @@ function offsetTrail(actions: UnknownAction[]): { ok: boolean; applied: number; 
       gaps++
     } else if (syncCaughtUp.match(a)) {
       if (last === null) last = a.payload.offset
-      else if (a.payload.offset !== last) return { ok: false, applied, gaps, why: `caught up at ${a.payload.offset} after ${last}` }
+      else if (a.payload.offset !== last)
+        return { ok: false, applied, gaps, why: `caught up at ${a.payload.offset} after ${last}` }
     } else {
       const offset = (a.meta as { offset?: unknown } | undefined)?.offset
       if (typeof offset !== 'number') continue
@@ -301,7 +331,10 @@ test('property: any interleaving of events, losses, delays, duplicates, drops, r
     }),
     { numRuns: 200 },
   )
-  console.log('resume property', JSON.stringify({ runs, applied, gaps, resumes, seconds: +((Date.now() - t0) / 1000).toFixed(1) }))
+  console.log(
+    'resume property',
+    JSON.stringify({ runs, applied, gaps, resumes, seconds: +((Date.now() - t0) / 1000).toFixed(1) }),
+  )
   expect(resumes).toBeGreaterThan(0)
   expect(gaps).toBeGreaterThan(0)
 }, 240_000)

@@ -35,13 +35,15 @@ export function client(url: string, { storage = createMemoryStorage(), realtime 
     status: () => selectConnection(store.getState()).status,
     pending: () => selectPendingMessages(store.getState()),
     token: () => store.getState().auth.token ?? '',
-    socket: (): AppSocket | null => (store.dispatch(socketHolderRequested()) as unknown as { get(): AppSocket | null }).get(),
+    socket: (): AppSocket | null =>
+      (store.dispatch(socketHolderRequested()) as unknown as { get(): AppSocket | null }).get(),
     async openThread(conversationId: Id) {
       const sub = store.dispatch(api.endpoints.getMessages.initiate(conversationId))
       subscriptions.push(sub)
       await sub
     },
-    thread: (conversationId: Id): ThreadMessage[] => api.endpoints.getMessages.select(conversationId)(store.getState()).data ?? [],
+    thread: (conversationId: Id): ThreadMessage[] =>
+      api.endpoints.getMessages.select(conversationId)(store.getState()).data ?? [],
     /** Refetches a thread from the server (what a user would see after a reload of the page). */
     async refetchThread(conversationId: Id) {
       await store.dispatch(api.endpoints.getMessages.initiate(conversationId, { subscribe: false, forceRefetch: true }))

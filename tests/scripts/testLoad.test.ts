@@ -16,7 +16,10 @@ function alive(pid: number): boolean {
 
 /** Starts the script with `command` in place of `npm test`; resolves the burners' pids once it has printed them. */
 function start(command: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [script, ...command], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [script, ...command], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   let output = ''
   const burners = new Promise<number[]>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {

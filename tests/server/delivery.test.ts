@@ -6,12 +6,21 @@ import type { LoggedEvent } from '../../server/services/eventLog'
 /** A socket as far as delivery sees one: its user and what it was sent. */
 function fakeSocket(userId: string) {
   const sent: [string, unknown, unknown][] = []
-  const socket = { data: { userId }, emit: (event: string, payload: unknown, meta: unknown) => void sent.push([event, payload, meta]) }
+  const socket = {
+    data: { userId },
+    emit: (event: string, payload: unknown, meta: unknown) => void sent.push([event, payload, meta]),
+  }
   return { socket: socket as unknown as TalemySocket, sent }
 }
 
-const event = (userId: string, offset: number): LoggedEvent => ({ userId, offset, event: 'message:new', payload: { n: offset } })
-const sentOffsets = (sent: [string, unknown, unknown][]) => sent.map(([, , meta]) => (meta as { offset: number }).offset)
+const event = (userId: string, offset: number): LoggedEvent => ({
+  userId,
+  offset,
+  event: 'message:new',
+  payload: { n: offset },
+})
+const sentOffsets = (sent: [string, unknown, unknown][]) =>
+  sent.map(([, , meta]) => (meta as { offset: number }).offset)
 
 describe('LiveDelivery: the hand-over from a replay to live events', () => {
   it('holds live events during the replay, then sends those above the replayed offset once, in offset order', () => {

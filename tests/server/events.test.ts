@@ -36,7 +36,13 @@ beforeAll(async () => {
     connect(server.url, tokens.bob),
     connect(server.url, tokens.carol),
   ])
-  rec = { alice1: record(alice1), alice2: record(alice2), bob1: record(bob1), bob2: record(bob2), carol1: record(carol1) }
+  rec = {
+    alice1: record(alice1),
+    alice2: record(alice2),
+    bob1: record(bob1),
+    bob2: record(bob2),
+    carol1: record(carol1),
+  }
 })
 
 afterAll(async () => {
@@ -66,7 +72,9 @@ const send = (socket: ClientSocket, content = 'hello', clientId = randomUUID()) 
 
 describe('message:send', () => {
   it('acks with the stored message, numbered after the last one', async () => {
-    const before = await http<Message[]>(server.url, 'GET', `/api/conversations/${CONV}/messages`, { token: tokens.alice })
+    const before = await http<Message[]>(server.url, 'GET', `/api/conversations/${CONV}/messages`, {
+      token: tokens.alice,
+    })
     const clientId = randomUUID()
     const ack = await send(alice1, 'acked', clientId)
     expect(ack).toEqual({
@@ -144,7 +152,11 @@ describe('message:send', () => {
 
   it('stores concurrent replays of one clientId once', async () => {
     const clientId = randomUUID()
-    const acks = await Promise.all([send(alice1, 'race', clientId), send(alice2, 'race', clientId), send(alice1, 'race', clientId)])
+    const acks = await Promise.all([
+      send(alice1, 'race', clientId),
+      send(alice2, 'race', clientId),
+      send(alice1, 'race', clientId),
+    ])
     const ids = new Set(acks.map((ack) => ack.ok && ack.data.id))
     expect(ids.size).toBe(1)
     await arrived(() => expect(rec.bob1.of('message:new')).not.toHaveLength(0))
@@ -159,8 +171,16 @@ describe('message:send', () => {
   })
 
   it('refuses a conversation the sender is not part of (FORBIDDEN) and an unknown one (NOT_FOUND)', async () => {
-    const forbidden = await emitAck(carol1, 'message:send', { conversationId: CONV, content: 'hi', clientId: randomUUID() })
-    const missing = await emitAck(carol1, 'message:send', { conversationId: 'nope', content: 'hi', clientId: randomUUID() })
+    const forbidden = await emitAck(carol1, 'message:send', {
+      conversationId: CONV,
+      content: 'hi',
+      clientId: randomUUID(),
+    })
+    const missing = await emitAck(carol1, 'message:send', {
+      conversationId: 'nope',
+      content: 'hi',
+      clientId: randomUUID(),
+    })
     expect(forbidden).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } })
     expect(missing).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } })
   })
@@ -185,18 +205,22 @@ describe('conversation:join and conversation:read', () => {
     await send(bob1, 'one')
     await send(bob1, 'two')
     const unread = async () =>
-      (await http<Conversation[]>(server.url, 'GET', '/api/conversations', { token: tokens.alice })).body.find((c) => c.id === CONV)!
-        .unreadCount
+      (await http<Conversation[]>(server.url, 'GET', '/api/conversations', { token: tokens.alice })).body.find(
+        (c) => c.id === CONV,
+      )!.unreadCount
     expect(await unread()).toBeGreaterThanOrEqual(2)
     await emitAck(alice1, 'conversation:join', CONV)
     expect(await unread()).toBe(0)
   })
 
-  it('keeps marking new messages read while one of the user\'s sockets has it joined', async () => {
+  it("keeps marking new messages read while one of the user's sockets has it joined", async () => {
     await emitAck(alice2, 'conversation:join', CONV)
     // The join's own conversation:read reaches alice1 on its own connection, in its own time: wait for it before
     // clearing, or it may land after the clear and be counted as the new message's.
-    await vi.waitFor(() => expect(rec.alice1.of('conversation:read')).toHaveLength(1), { timeout: 10_000, interval: 10 })
+    await vi.waitFor(() => expect(rec.alice1.of('conversation:read')).toHaveLength(1), {
+      timeout: 10_000,
+      interval: 10,
+    })
     rec.alice1.clear()
     await send(bob1, 'while alice looks')
     await arrived(() => {
@@ -247,7 +271,7 @@ describe('lessons', () => {
       body: { tutorId: 'user-bob', subject: 'Algebra', startsAt: '2030-01-01T10:00:00.000Z', durationMinutes: 60 },
     })
 
-  it('lesson:created reaches the tutor\'s and the student\'s sockets and nobody else', async () => {
+  it("lesson:created reaches the tutor's and the student's sockets and nobody else", async () => {
     const created = await book(tokens.alice)
     expect(created.status).toBe(201)
     await arrived(() => {
@@ -267,7 +291,8 @@ describe('lessons', () => {
     await arrived(() => {
       for (const r of [rec.alice1, rec.alice2, rec.bob1, rec.bob2]) expect(r.of('lesson:statusUpdated')).toHaveLength(1)
     })
-    for (const r of [rec.alice1, rec.alice2, rec.bob1, rec.bob2]) expect(r.of('lesson:statusUpdated')).toEqual([confirmed.body])
+    for (const r of [rec.alice1, rec.alice2, rec.bob1, rec.bob2])
+      expect(r.of('lesson:statusUpdated')).toEqual([confirmed.body])
     expect(rec.carol1.events).toEqual([])
   })
 })
@@ -279,7 +304,7 @@ describe('contact requests', () => {
       body: { tutorId: 'user-carol', message: 'Can you teach me?' },
     })
 
-  it('contactRequest:created reaches the tutor\'s and the student\'s sockets and nobody else', async () => {
+  it("contactRequest:created reaches the tutor's and the student's sockets and nobody else", async () => {
     const created = await ask()
     expect(created.status).toBe(201)
     await arrived(() => {
@@ -300,7 +325,8 @@ describe('contact requests', () => {
     await arrived(() => {
       for (const r of [rec.alice1, rec.alice2, rec.carol1]) expect(r.of('contactRequest:statusUpdated')).toHaveLength(1)
     })
-    for (const r of [rec.alice1, rec.alice2, rec.carol1]) expect(r.of('contactRequest:statusUpdated')).toEqual([accepted.body])
+    for (const r of [rec.alice1, rec.alice2, rec.carol1])
+      expect(r.of('contactRequest:statusUpdated')).toEqual([accepted.body])
     expect(rec.bob1.events).toEqual([])
   })
 })

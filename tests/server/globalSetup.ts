@@ -28,7 +28,11 @@ export default async function setup(project: TestProject): Promise<void> {
   process.env[FAST_HASHING_ENV] = '1'
   const sources = ['server/db', 'server/passwords.ts'].flatMap((path) => {
     const full = join(root, path)
-    return path.endsWith('.ts') ? [full] : readdirSync(full).sort().map((file) => join(full, file))
+    return path.endsWith('.ts')
+      ? [full]
+      : readdirSync(full)
+          .sort()
+          .map((file) => join(full, file))
   })
   const hash = createHash('sha256')
   for (const file of sources) hash.update(readFileSync(file))

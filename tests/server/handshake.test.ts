@@ -43,10 +43,13 @@ const nowSeconds = () => Math.floor(Date.now() / 1000)
 describe('handshake auth', () => {
   it('accepts a valid token and puts the socket in its user room', async () => {
     const socket = await connect(server.url, alice.token)
-    await vi.waitFor(async () => {
-      const [remote] = await server.io.in(`user:${alice.id}`).fetchSockets()
-      expect(remote?.id).toBe(socket.id)
-    }, { timeout: 10_000, interval: 10 })
+    await vi.waitFor(
+      async () => {
+        const [remote] = await server.io.in(`user:${alice.id}`).fetchSockets()
+        expect(remote?.id).toBe(socket.id)
+      },
+      { timeout: 10_000, interval: 10 },
+    )
     socket.close()
   })
 
@@ -125,7 +128,7 @@ describe('origins', () => {
   })
 })
 
-describe('a handshake guard (the tests\' socket blocks)', () => {
+describe("a handshake guard (the tests' socket blocks)", () => {
   it("drops the user's sockets, refuses new ones with UNAVAILABLE until lifted, and leaves others and HTTP alone", async () => {
     const aliceSocket = await connect(server.url, alice.token)
     const bobSocket = await connect(server.url, bob.token)
@@ -156,10 +159,7 @@ describe('graceful shutdown', () => {
   it('closes the transports: clients see a network drop (not "io server disconnect", which reads as a kick)', async () => {
     const own = await startTestServer()
     const { token } = await login(own.url, ALICE)
-    const clients = await Promise.all([
-      connect(own.url, token),
-      connect(own.url, token, { transports: ['polling'] }),
-    ])
+    const clients = await Promise.all([connect(own.url, token), connect(own.url, token, { transports: ['polling'] })])
     const reasons = clients.map((socket) => new Promise<string>((resolve) => socket.once('disconnect', resolve)))
     await own.dispose()
     const seen = await Promise.all(reasons)

@@ -37,12 +37,19 @@ describe('security headers (helmet)', () => {
   ])('are on %s', async (_name, path) => {
     const { headers } = await http(server.url, 'GET', path)
     const csp = headers.get('content-security-policy') ?? ''
-    const directives = Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]))
+    const directives = Object.fromEntries(
+      csp
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .map(([name, ...values]) => [name, values]),
+    )
     expect(directives['script-src']).toEqual(["'self'"])
     expect(directives['object-src']).toEqual(["'none'"])
     expect(directives['base-uri']).toEqual(["'self'"])
     expect(directives['frame-ancestors']).toEqual(["'none'"])
-    expect(directives['connect-src']).toEqual(expect.arrayContaining(["'self'", server.url, server.url.replace('http:', 'ws:')]))
+    expect(directives['connect-src']).toEqual(
+      expect.arrayContaining(["'self'", server.url, server.url.replace('http:', 'ws:')]),
+    )
     expect(directives).not.toHaveProperty('upgrade-insecure-requests')
     expect(headers.get('x-content-type-options')).toBe('nosniff')
     expect(headers.get('referrer-policy')).toBe('no-referrer')
@@ -248,7 +255,10 @@ describe('JWT_SECRET', () => {
     expect(checkJwtSecret(secret)).toBe(expected)
   })
 
-  it.each([['1 byte', 'x'], ['31 bytes', 'x'.repeat(31)]])('refuses %s with a clear message', (_name, secret) => {
+  it.each([
+    ['1 byte', 'x'],
+    ['31 bytes', 'x'.repeat(31)],
+  ])('refuses %s with a clear message', (_name, secret) => {
     expect(() => checkJwtSecret(secret)).toThrow(/JWT_SECRET is \d+ bytes; it must be at least 32/)
   })
 
@@ -266,7 +276,9 @@ describe('JWT_SECRET through npm start (server/main.ts)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'talemy-short-secret-'))
     try {
       const started = spawnMain({ DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', JWT_SECRET: 'too-short' })
-      await expect(started).rejects.toThrow(/server exited with 1: [\s\S]*JWT_SECRET is 9 bytes; it must be at least 32/)
+      await expect(started).rejects.toThrow(
+        /server exited with 1: [\s\S]*JWT_SECRET is 9 bytes; it must be at least 32/,
+      )
     } finally {
       rmSync(dataDir, { recursive: true, force: true })
     }

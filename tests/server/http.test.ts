@@ -74,14 +74,20 @@ describe('POST /api/auth/refresh', () => {
     const { refreshToken } = await login(url, ALICE)
     const result = await http(url, 'POST', '/api/auth/refresh', { body: { refreshToken } })
     expect(result.status).toBe(200)
-    expect(result.body).toMatchObject({ token: expect.any(String), refreshToken: expect.any(String), user: { id: 'user-alice' } })
+    expect(result.body).toMatchObject({
+      token: expect.any(String),
+      refreshToken: expect.any(String),
+      user: { id: 'user-alice' },
+    })
     expect((await http(url, 'GET', '/api/me', { token: result.body.token })).status).toBe(200)
   })
 
   it('no longer takes an access token, valid or expired, as the credential (the old grace period is gone)', async () => {
     expect((await http(url, 'POST', '/api/auth/refresh', { token: token.alice })).status).toBe(400)
     expect((await http(url, 'POST', '/api/auth/refresh', { body: { refreshToken: token.alice } })).status).toBe(401)
-    expect((await http(url, 'POST', '/api/auth/refresh', { body: { refreshToken: await sign(now() - 60) } })).status).toBe(401)
+    expect(
+      (await http(url, 'POST', '/api/auth/refresh', { body: { refreshToken: await sign(now() - 60) } })).status,
+    ).toBe(401)
   })
 
   it('refuses a token signed with the server secret but naming no session (401 at every endpoint)', async () => {
@@ -126,7 +132,7 @@ describe('users', () => {
 })
 
 describe('conversations', () => {
-  it('GET /api/conversations lists the user\'s conversations, most recent first, with unreadCount for them', async () => {
+  it("GET /api/conversations lists the user's conversations, most recent first, with unreadCount for them", async () => {
     const list = (await http<Conversation[]>(url, 'GET', '/api/conversations', { token: token.alice })).body
     expect(list.map((c) => c.id).sort()).toEqual(['conv-alice-bob', 'conv-alice-carol'])
     const times = list.map((c) => c.updatedAt)
@@ -158,8 +164,14 @@ describe('conversations', () => {
 
   it('POST /api/conversations creates one for a new pair (201), once', async () => {
     const [first, second] = await Promise.all([
-      http<Conversation>(url, 'POST', '/api/conversations', { token: token.bob, body: { participantId: 'user-carol' } }),
-      http<Conversation>(url, 'POST', '/api/conversations', { token: token.carol, body: { participantId: 'user-bob' } }),
+      http<Conversation>(url, 'POST', '/api/conversations', {
+        token: token.bob,
+        body: { participantId: 'user-carol' },
+      }),
+      http<Conversation>(url, 'POST', '/api/conversations', {
+        token: token.carol,
+        body: { participantId: 'user-bob' },
+      }),
     ])
     expect([first.status, second.status].sort()).toEqual([200, 201])
     expect(first.body.id).toBe(second.body.id)
@@ -192,14 +204,23 @@ describe('messages', () => {
     })
     const id = created.body.id
     for (let i = 0; i < 60; i++) {
-      await http(url, 'POST', `/api/conversations/${id}/messages`, { token: token.alice, body: { content: `m${i}`, clientId: randomUUID() } })
+      await http(url, 'POST', `/api/conversations/${id}/messages`, {
+        token: token.alice,
+        body: { content: `m${i}`, clientId: randomUUID() },
+      })
     }
-    const all = (await http<Message[]>(url, 'GET', `/api/conversations/${id}/messages?limit=1000`, { token: token.alice })).body
+    const all = (
+      await http<Message[]>(url, 'GET', `/api/conversations/${id}/messages?limit=1000`, { token: token.alice })
+    ).body
     const last = all.at(-1)!.seq
     const latest = (await http<Message[]>(url, 'GET', `/api/conversations/${id}/messages`, { token: token.alice })).body
     expect(latest).toHaveLength(50)
     expect(latest.at(-1)!.seq).toBe(last)
-    const page = (await http<Message[]>(url, 'GET', `/api/conversations/${id}/messages?before=${last - 10}&limit=5`, { token: token.alice })).body
+    const page = (
+      await http<Message[]>(url, 'GET', `/api/conversations/${id}/messages?before=${last - 10}&limit=5`, {
+        token: token.alice,
+      })
+    ).body
     expect(page.map((m) => m.seq)).toEqual([last - 15, last - 14, last - 13, last - 12, last - 11])
   })
 
@@ -214,7 +235,9 @@ describe('messages', () => {
   })
 
   it('GET is 403 for a non-participant and 404 for an unknown conversation', async () => {
-    expect((await http(url, 'GET', '/api/conversations/conv-alice-bob/messages', { token: token.carol })).status).toBe(403)
+    expect((await http(url, 'GET', '/api/conversations/conv-alice-bob/messages', { token: token.carol })).status).toBe(
+      403,
+    )
     expect((await http(url, 'GET', '/api/conversations/nope/messages', { token: token.carol })).status).toBe(404)
   })
 
@@ -222,7 +245,12 @@ describe('messages', () => {
     const clientId = randomUUID()
     const result = await http<Message>(url, 'POST', path, { token: token.alice, body: { content: 'hola', clientId } })
     expect(result.status).toBe(201)
-    expect(result.body).toMatchObject({ conversationId: 'conv-alice-carol', senderId: 'user-alice', content: 'hola', clientId })
+    expect(result.body).toMatchObject({
+      conversationId: 'conv-alice-carol',
+      senderId: 'user-alice',
+      content: 'hola',
+      clientId,
+    })
   })
 
   it.each([
@@ -241,7 +269,9 @@ describe('messages', () => {
 
   it('POST is 403 for a non-participant and 404 for an unknown conversation', async () => {
     const body = { content: 'hi', clientId: randomUUID() }
-    expect((await http(url, 'POST', '/api/conversations/conv-alice-bob/messages', { token: token.carol, body })).status).toBe(403)
+    expect(
+      (await http(url, 'POST', '/api/conversations/conv-alice-bob/messages', { token: token.carol, body })).status,
+    ).toBe(403)
     expect((await http(url, 'POST', '/api/conversations/nope/messages', { token: token.carol, body })).status).toBe(404)
   })
 })
@@ -250,12 +280,18 @@ describe('lessons', () => {
   const book = (who: string, body: Record<string, unknown> = {}) =>
     http<Lesson>(url, 'POST', '/api/lessons', {
       token: who,
-      body: { tutorId: 'user-bob', subject: 'Geometry', startsAt: '2030-05-01T09:00:00.000Z', durationMinutes: 60, ...body },
+      body: {
+        tutorId: 'user-bob',
+        subject: 'Geometry',
+        startsAt: '2030-05-01T09:00:00.000Z',
+        durationMinutes: 60,
+        ...body,
+      },
     })
   const patch = (who: string, id: string, status: string) =>
     http<any>(url, 'PATCH', `/api/lessons/${id}`, { token: who, body: { status } })
 
-  it('GET /api/lessons lists the user\'s lessons', async () => {
+  it("GET /api/lessons lists the user's lessons", async () => {
     const lessons = (await http<Lesson[]>(url, 'GET', '/api/lessons', { token: token.carol })).body
     expect(lessons.every((l) => l.tutorId === 'user-carol' || l.studentId === 'user-carol')).toBe(true)
     expect(lessons.map((l) => l.id)).toContain('lesson-2')
@@ -264,7 +300,12 @@ describe('lessons', () => {
   it('POST /api/lessons books a pending lesson for the student (201)', async () => {
     const result = await book(token.alice)
     expect(result.status).toBe(201)
-    expect(result.body).toMatchObject({ tutorId: 'user-bob', studentId: 'user-alice', status: 'pending', durationMinutes: 60 })
+    expect(result.body).toMatchObject({
+      tutorId: 'user-bob',
+      studentId: 'user-alice',
+      status: 'pending',
+      durationMinutes: 60,
+    })
   })
 
   it.each([
@@ -313,11 +354,14 @@ describe('lessons', () => {
 
 describe('contact requests', () => {
   const ask = (who: string, tutorId = 'user-carol') =>
-    http<ContactRequest>(url, 'POST', '/api/contact-requests', { token: who, body: { tutorId, message: 'Hello there' } })
+    http<ContactRequest>(url, 'POST', '/api/contact-requests', {
+      token: who,
+      body: { tutorId, message: 'Hello there' },
+    })
   const patch = (who: string, id: string, status: string) =>
     http<any>(url, 'PATCH', `/api/contact-requests/${id}`, { token: who, body: { status } })
 
-  it('GET /api/contact-requests lists the user\'s requests', async () => {
+  it("GET /api/contact-requests lists the user's requests", async () => {
     const requests = (await http<ContactRequest[]>(url, 'GET', '/api/contact-requests', { token: token.bob })).body
     expect(requests.map((r) => r.id)).toContain('contact-1')
     expect(requests.every((r) => r.tutorId === 'user-bob' || r.studentId === 'user-bob')).toBe(true)
@@ -326,7 +370,12 @@ describe('contact requests', () => {
   it('POST creates a pending request (201); a tutor cannot (403); an unknown tutor is 404; an empty message 400', async () => {
     const created = await ask(token.alice)
     expect(created.status).toBe(201)
-    expect(created.body).toMatchObject({ studentId: 'user-alice', tutorId: 'user-carol', status: 'pending', message: 'Hello there' })
+    expect(created.body).toMatchObject({
+      studentId: 'user-alice',
+      tutorId: 'user-carol',
+      status: 'pending',
+      message: 'Hello there',
+    })
     expect((await ask(token.bob)).status).toBe(403)
     expect((await ask(token.alice, 'user-nobody')).status).toBe(404)
     const empty = await http<any>(url, 'POST', '/api/contact-requests', {
@@ -384,12 +433,46 @@ describe('a JSON body that is not an object', () => {
 
 describe('text with NUL characters (PostgreSQL cannot store them): 400 INVALID naming the field, never 500', () => {
   it.each([
-    ['login email', 'POST', '/api/auth/login', () => ({ email: 'alice\u0000@talemy.test', password: 'talemy' }), 'email'],
+    [
+      'login email',
+      'POST',
+      '/api/auth/login',
+      () => ({ email: 'alice\u0000@talemy.test', password: 'talemy' }),
+      'email',
+    ],
     ['login password', 'POST', '/api/auth/login', () => ({ email: ALICE, password: 'tal\u0000emy' }), 'password'],
     ['participantId', 'POST', '/api/conversations', () => ({ participantId: 'user-bob\u0000' }), 'participantId'],
-    ['lesson subject', 'POST', '/api/lessons', () => ({ tutorId: 'user-bob', subject: 'Alg\u0000ebra', startsAt: '2030-05-01T09:00:00.000Z', durationMinutes: 60 }), 'subject'],
-    ['lesson tutorId', 'POST', '/api/lessons', () => ({ tutorId: 'user-bob\u0000', subject: 'Algebra', startsAt: '2030-05-01T09:00:00.000Z', durationMinutes: 60 }), 'tutorId'],
-    ['contact request message', 'POST', '/api/contact-requests', () => ({ tutorId: 'user-carol', message: 'hi\u0000there' }), 'message'],
+    [
+      'lesson subject',
+      'POST',
+      '/api/lessons',
+      () => ({
+        tutorId: 'user-bob',
+        subject: 'Alg\u0000ebra',
+        startsAt: '2030-05-01T09:00:00.000Z',
+        durationMinutes: 60,
+      }),
+      'subject',
+    ],
+    [
+      'lesson tutorId',
+      'POST',
+      '/api/lessons',
+      () => ({
+        tutorId: 'user-bob\u0000',
+        subject: 'Algebra',
+        startsAt: '2030-05-01T09:00:00.000Z',
+        durationMinutes: 60,
+      }),
+      'tutorId',
+    ],
+    [
+      'contact request message',
+      'POST',
+      '/api/contact-requests',
+      () => ({ tutorId: 'user-carol', message: 'hi\u0000there' }),
+      'message',
+    ],
   ])('%s', async (_name, method, path, body, field) => {
     const result = await http<any>(url, method, path, { token: token.alice, body: body() })
     expect(result.status).toBe(400)
@@ -427,7 +510,10 @@ describe('routing and origins', () => {
   })
 
   it('serves an allowed Origin with CORS headers, and a request without Origin', async () => {
-    const withOrigin = await http(url, 'GET', '/api/me', { token: token.alice, headers: { origin: 'http://localhost:5173' } })
+    const withOrigin = await http(url, 'GET', '/api/me', {
+      token: token.alice,
+      headers: { origin: 'http://localhost:5173' },
+    })
     expect(withOrigin.status).toBe(200)
     expect(withOrigin.headers.get('access-control-allow-origin')).toBe('http://localhost:5173')
     expect((await http(url, 'GET', '/api/me', { token: token.alice })).status).toBe(200)
@@ -476,17 +562,21 @@ describe('the SPA', () => {
     expect(await result.text()).toContain('console.log')
   })
 
-  it.each(['/assets/index-abc123.js', '/assets/missing.css', '/missing.png', '/favicon.ico', '/deep/path/chunk.js', '/assets/no-extension'])(
-    'answers a missing asset %s with 404, never the SPA page',
-    async (path) => {
-      for (const method of ['GET', 'HEAD']) {
-        const result = await fetch(spa.url + path, { method })
-        expect(result.status).toBe(404)
-        expect(result.headers.get('content-type') ?? '').not.toContain('text/html')
-        expect(await result.text()).not.toContain('<title>Talemy</title>')
-      }
-    },
-  )
+  it.each([
+    '/assets/index-abc123.js',
+    '/assets/missing.css',
+    '/missing.png',
+    '/favicon.ico',
+    '/deep/path/chunk.js',
+    '/assets/no-extension',
+  ])('answers a missing asset %s with 404, never the SPA page', async (path) => {
+    for (const method of ['GET', 'HEAD']) {
+      const result = await fetch(spa.url + path, { method })
+      expect(result.status).toBe(404)
+      expect(result.headers.get('content-type') ?? '').not.toContain('text/html')
+      expect(await result.text()).not.toContain('<title>Talemy</title>')
+    }
+  })
 
   it('still serves the SPA for client routes (paths without an extension), with a query string too', async () => {
     for (const path of ['/login', '/messages/conv-alice-bob?x=1.js', '/contact-requests/']) {

@@ -32,7 +32,9 @@ describe('conversation:join has its own budget (default 20 a second, bursts of 5
     const events = record(socket)
     const otherEvents = record(other)
     try {
-      const acks = await Promise.all(Array.from({ length: 300 }, () => emitAck<null>(socket, 'conversation:join', 'conv-alice-bob')))
+      const acks = await Promise.all(
+        Array.from({ length: 300 }, () => emitAck<null>(socket, 'conversation:join', 'conv-alice-bob')),
+      )
       const refused = acks.filter((ack): ack is Extract<Ack<null>, { ok: false }> => !ack.ok)
       expect(acks.filter((ack) => ack.ok)).toHaveLength(50)
       expect(refused).toHaveLength(250)
@@ -94,7 +96,8 @@ describe('sockets per user (default 20)', () => {
   })
   afterAll(() => server?.dispose())
 
-  const socketsOf = (userId: string) => [...server.io.of('/').sockets.values()].filter((s) => s.data.userId === userId).length
+  const socketsOf = (userId: string) =>
+    [...server.io.of('/').sockets.values()].filter((s) => s.data.userId === userId).length
 
   it('refuses the 21st handshake with RATE_LIMITED, and accepts one again after a socket closes', async () => {
     const { token } = await login(server.url, ALICE)

@@ -71,7 +71,10 @@ async function zombie(): Promise<number> {
 
 /** Another process holding `dir`'s lock (support/holdLock.ts), under a parent that reaps it only when told. */
 async function holderProcess(dir: string): Promise<{ pid: number; child: Unreaped }> {
-  const child = spawnUnreaped([process.execPath, '--import', 'tsx', join(repoRoot, 'tests/server/support/holdLock.ts'), dir], { cwd: repoRoot })
+  const child = spawnUnreaped(
+    [process.execPath, '--import', 'tsx', join(repoRoot, 'tests/server/support/holdLock.ts'), dir],
+    { cwd: repoRoot },
+  )
   unreaped.push(child)
   const pid = await child.pid
   await vi.waitFor(() => expect(child.output()).toContain(`held ${pid}`), { timeout: 30_000, interval: 20 })
@@ -187,16 +190,19 @@ describe.runIf(linux)('observing real processes', () => {
 })
 
 describe('kernelLockName', () => {
-  it.runIf(linux)('is stable for one folder, and new for a folder made again at the same path (inode numbers are reused)', () => {
-    const dir = freshDir()
-    const first = kernelLockName(dir)
-    expect(kernelLockName(dir)).toBe(first)
-    // A server left running on the deleted folder (an orphan) keeps its name bound: the new folder must not collide,
-    // even when the file system hands it the same inode number.
-    rmSync(dir, { recursive: true, force: true })
-    mkdirSync(dir)
-    expect(kernelLockName(dir)).not.toBe(first)
-  })
+  it.runIf(linux)(
+    'is stable for one folder, and new for a folder made again at the same path (inode numbers are reused)',
+    () => {
+      const dir = freshDir()
+      const first = kernelLockName(dir)
+      expect(kernelLockName(dir)).toBe(first)
+      // A server left running on the deleted folder (an orphan) keeps its name bound: the new folder must not collide,
+      // even when the file system hands it the same inode number.
+      rmSync(dir, { recursive: true, force: true })
+      mkdirSync(dir)
+      expect(kernelLockName(dir)).not.toBe(first)
+    },
+  )
 
   it.runIf(linux)('gives a copy of a folder (its id file included) a name of its own', () => {
     const dir = freshDir()
@@ -241,7 +247,9 @@ describe('lockFolder', () => {
       const onWait = vi.fn()
       const refusal = lockFolder(dir, { waitMs: 300, onWait })
       await expect(refusal).rejects.toThrow(`is in use by another server (pid ${pid}); waited 0.3 s for it to exit`)
-      await expect(refusal).rejects.toThrow(`Stop that server (kill ${pid}) and start again, or give this one another data folder (DATA_DIR)`)
+      await expect(refusal).rejects.toThrow(
+        `Stop that server (kill ${pid}) and start again, or give this one another data folder (DATA_DIR)`,
+      )
       expect(onWait.mock.calls).toEqual([[expect.objectContaining({ pid })]])
     })
 
@@ -299,27 +307,36 @@ describe('lockFolder', () => {
       const gone = spawn('true', { stdio: 'ignore' })
       await exited(gone)
       const dir = freshDir()
-      for (const content of [JSON.stringify({ pid: gone.pid, start: '1' }), String(gone.pid), '', '{"pid":', String(process.pid)]) {
-        writeFileSync(lockFileIn(dir), content)
-        ;(await lockFolder(dir, { ...pidFileOnly, waitMs: 0 }))()
-        expect(existsSync(lockFileIn(dir))).toBe(false)
-      }
-    })
-
-    it.runIf(linux)('a server.pid whose pid now names an unrelated live process (another start, boot or program) is taken', async () => {
-      const dir = freshDir()
-      const now = observeWithProc()(sleeper.pid!)
       for (const content of [
-        JSON.stringify({ pid: sleeper.pid, start: String(Number(now.start) - 1), boot: now.boot }),
-        JSON.stringify({ pid: sleeper.pid, start: now.start, boot: 'another-boot' }),
-        String(sleeper.pid),
-        String(process.ppid),
+        JSON.stringify({ pid: gone.pid, start: '1' }),
+        String(gone.pid),
+        '',
+        '{"pid":',
+        String(process.pid),
       ]) {
         writeFileSync(lockFileIn(dir), content)
         ;(await lockFolder(dir, { ...pidFileOnly, waitMs: 0 }))()
         expect(existsSync(lockFileIn(dir))).toBe(false)
       }
     })
+
+    it.runIf(linux)(
+      'a server.pid whose pid now names an unrelated live process (another start, boot or program) is taken',
+      async () => {
+        const dir = freshDir()
+        const now = observeWithProc()(sleeper.pid!)
+        for (const content of [
+          JSON.stringify({ pid: sleeper.pid, start: String(Number(now.start) - 1), boot: now.boot }),
+          JSON.stringify({ pid: sleeper.pid, start: now.start, boot: 'another-boot' }),
+          String(sleeper.pid),
+          String(process.ppid),
+        ]) {
+          writeFileSync(lockFileIn(dir), content)
+          ;(await lockFolder(dir, { ...pidFileOnly, waitMs: 0 }))()
+          expect(existsSync(lockFileIn(dir))).toBe(false)
+        }
+      },
+    )
   })
 })
 

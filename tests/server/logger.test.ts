@@ -19,7 +19,9 @@ describe('logFormatFor: readable on a terminal, JSON for programs', () => {
   })
 
   it('refuses any other LOG_FORMAT, naming the values allowed', () => {
-    expect(() => logFormatFor({ isTTY: true, env: { LOG_FORMAT: 'yaml' } })).toThrow('LOG_FORMAT must be one of json, pretty, got "yaml"')
+    expect(() => logFormatFor({ isTTY: true, env: { LOG_FORMAT: 'yaml' } })).toThrow(
+      'LOG_FORMAT must be one of json, pretty, got "yaml"',
+    )
   })
 })
 
@@ -34,18 +36,28 @@ describe('npm start (server/main.ts) logs', () => {
   async function startedOutput(env: Record<string, string>): Promise<string[]> {
     const dataDir = freshDataDir()
     dirs.push(dataDir)
-    const { child, output } = await spawnMain({ DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', LOG_LEVEL: 'info', ...env })
+    const { child, output } = await spawnMain({
+      DATA_DIR: dataDir,
+      PORT: '0',
+      SKIP_SPA_BUILD: '1',
+      LOG_LEVEL: 'info',
+      ...env,
+    })
     // Stopped as soon as it is up (it must be ready for that), so its shutdown is logged too.
     child.kill('SIGTERM')
     expect(await exited(child)).toBe(0)
-    return output().split('\n').filter((line) => line.trim() !== '')
+    return output()
+      .split('\n')
+      .filter((line) => line.trim() !== '')
   }
 
   it('keeps JSON, one object a line, when stdout is not a terminal', async () => {
     const lines = await startedOutput({})
     const logged = lines.filter((line) => !line.includes('Talemy is running'))
     const records = logged.map((line) => JSON.parse(line) as { msg: string; level: number })
-    expect(records.map((record) => record.msg)).toEqual(expect.arrayContaining(['server listening', 'ready', 'shutting down', 'server closed']))
+    expect(records.map((record) => record.msg)).toEqual(
+      expect.arrayContaining(['server listening', 'ready', 'shutting down', 'server closed']),
+    )
   })
 
   it('prints readable lines when LOG_FORMAT=pretty, even into a pipe', async () => {
@@ -58,7 +70,13 @@ describe('npm start (server/main.ts) logs', () => {
   it('refuses to start with an unknown LOG_FORMAT and says why', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
       cwd: repoRoot,
-      env: { ...process.env, LOG_FORMAT: 'xml', DATA_DIR: join(repoRoot, 'never-created'), PORT: '0', SKIP_SPA_BUILD: '1' },
+      env: {
+        ...process.env,
+        LOG_FORMAT: 'xml',
+        DATA_DIR: join(repoRoot, 'never-created'),
+        PORT: '0',
+        SKIP_SPA_BUILD: '1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stderr = ''

@@ -47,7 +47,13 @@ describe('failed logins over HTTP (defaults: 5 per email, 50 unknown-email failu
     expect(existing.status).toBe(429)
     const shape = (result: HttpResult) => {
       const error = (result.body as { error: Record<string, unknown> }).error
-      return { status: result.status, code: error.code, message: error.message, keys: Object.keys(error).sort(), retryAfter: result.headers.has('retry-after') }
+      return {
+        status: result.status,
+        code: error.code,
+        message: error.message,
+        keys: Object.keys(error).sort(),
+        retryAfter: result.headers.has('retry-after'),
+      }
     }
     expect(shape(last)).toEqual(shape(existing))
   })
@@ -77,7 +83,14 @@ describe('an email is one throttle key however it is spelled (review: a dotted c
   it('refuses every spelling that could reach a flooded account', async () => {
     for (let i = 0; i < 5; i++) expect((await attempt(server.url, ALICE, 'wrong')).status).toBe(401)
     // PostgreSQL's lower('İ') is 'i' while JavaScript's is 'i' + U+0307: the database and the throttle must not disagree.
-    const spellings = ['Alice@talemy.test', ' alice@talemy.test ', 'ALICE@TALEMY.TEST', 'al\u0130ce@talemy.test', 'AL\u0130CE@TALEMY.TEST', '\uff41lice@talemy.test']
+    const spellings = [
+      'Alice@talemy.test',
+      ' alice@talemy.test ',
+      'ALICE@TALEMY.TEST',
+      'al\u0130ce@talemy.test',
+      'AL\u0130CE@TALEMY.TEST',
+      '\uff41lice@talemy.test',
+    ]
     for (const email of spellings) {
       const result = await attempt(server.url, email, 'talemy')
       expect({ email, status: result.status }).not.toEqual({ email, status: 200 })
@@ -104,7 +117,10 @@ describe('an IPv6 client is one address however it is written, and its /64 is on
   it.each([
     ['spellings of one IPv6 address', ['2001:db8::1', '2001:DB8::1', '2001:db8:0:0:0:0:0:1', '2001:0db8::0:1']],
     ['addresses in one /64', ['2001:db8:0:7::1', '2001:db8:0:7::2', '2001:db8:0:7:ffff::3', '2001:db8:0:7:1:2:3:4']],
-    ['an IPv4 address and its IPv4-mapped forms', ['203.0.113.9', '::ffff:203.0.113.9', '::FFFF:cb00:7109', '203.0.113.9']],
+    [
+      'an IPv4 address and its IPv4-mapped forms',
+      ['203.0.113.9', '::ffff:203.0.113.9', '::FFFF:cb00:7109', '203.0.113.9'],
+    ],
   ])('counts %s against one ceiling', async (_name, addresses) => {
     expect(await sprayFrom(addresses)).toEqual([401, 401, 401, 429])
   })
@@ -137,7 +153,8 @@ describe('per client address (trustProxy: the address comes from X-Forwarded-For
 
   it('caps failures for unknown emails per address (spraying), for every email from that address', async () => {
     const spray = []
-    for (let i = 0; i < 9; i++) spray.push(await attempt(server.url, `sprayed-${i}@talemy.test`, 'talemy', from('203.0.113.7')))
+    for (let i = 0; i < 9; i++)
+      spray.push(await attempt(server.url, `sprayed-${i}@talemy.test`, 'talemy', from('203.0.113.7')))
     expect(statuses(spray)).toEqual([401, 401, 401, 401, 401, 401, 401, 401, 429])
     // Over the ceiling, that address gets 429 for any email, existing or not: the answer tells nothing.
     expect((await attempt(server.url, BOB, 'talemy', from('203.0.113.7'))).status).toBe(429)
@@ -197,7 +214,9 @@ describe('LoginThrottle', () => {
     expect(outcomes.filter((outcome) => outcome === 'failed')).toHaveLength(3)
     expect(outcomes.filter((outcome) => outcome === 'RATE_LIMITED')).toHaveLength(17)
     // The email is normalised: another spelling is the same account.
-    await expect(throttle.run({ email: 'alice@example.test', address: '10.1.1.1' }, check)).rejects.toMatchObject({ code: 'RATE_LIMITED' })
+    await expect(throttle.run({ email: 'alice@example.test', address: '10.1.1.1' }, check)).rejects.toMatchObject({
+      code: 'RATE_LIMITED',
+    })
     expect(check).toHaveBeenCalledTimes(3)
   })
 

@@ -80,11 +80,16 @@ describe('upgrading stored hashes at login', () => {
 
     const again = await startTestServer({ dataDir: server.dataDir, passwordHashing: OWASP_ARGON2ID })
     try {
-      expect((await http(again.url, 'POST', '/api/auth/login', { body: { email: ALICE, password: 'wrong' } })).status).toBe(401)
+      expect(
+        (await http(again.url, 'POST', '/api/auth/login', { body: { email: ALICE, password: 'wrong' } })).status,
+      ).toBe(401)
       await again.close()
       db = await openDatabase({ dataDir: server.dataDir })
       // A failed login changes nothing.
-      expect((await db.query<{ password_hash: string }>(`select password_hash from users where id = 'user-alice'`))[0]!.password_hash).toBe(before)
+      expect(
+        (await db.query<{ password_hash: string }>(`select password_hash from users where id = 'user-alice'`))[0]!
+          .password_hash,
+      ).toBe(before)
       await db.close()
       db = undefined
     } finally {

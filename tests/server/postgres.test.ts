@@ -48,72 +48,94 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     expect(conversations.body.find((c) => c.id === 'conv-alice-bob')?.unreadCount).toBe(1)
   })
 
-  it.skipIf(!runnable.ok)('sends over the socket with the right events, seq numbering and idempotent replay', async () => {
-    const alice = await connect(server.url, (await login(server.url, ALICE)).token)
-    const bob = await connect(server.url, (await login(server.url, BOB)).token)
-    const bobEvents = record(bob)
-    const aliceEvents = record(alice)
-    const payload = { conversationId: 'conv-alice-bob', content: 'via postgres', clientId: randomUUID() }
-    const first = await emitAck<Message>(alice, 'message:send', payload)
-    const replay = await emitAck<Message>(alice, 'message:send', payload)
-    await vi.waitFor(() => expect(bobEvents.of('message:new')).not.toHaveLength(0), { timeout: 10_000, interval: 10 })
-    await delivered(alice, bob)
-    expect(first.ok && first.data.seq).toBe(5)
-    expect(replay).toEqual(first)
-    expect(bobEvents.of('message:new')).toEqual([first.ok && first.data])
-    expect(aliceEvents.of('message:sent')).toEqual([first.ok && first.data])
-    expect(aliceEvents.of('message:new')).toEqual([])
-    alice.close()
-    bob.close()
-  })
+  it.skipIf(!runnable.ok)(
+    'sends over the socket with the right events, seq numbering and idempotent replay',
+    async () => {
+      const alice = await connect(server.url, (await login(server.url, ALICE)).token)
+      const bob = await connect(server.url, (await login(server.url, BOB)).token)
+      const bobEvents = record(bob)
+      const aliceEvents = record(alice)
+      const payload = { conversationId: 'conv-alice-bob', content: 'via postgres', clientId: randomUUID() }
+      const first = await emitAck<Message>(alice, 'message:send', payload)
+      const replay = await emitAck<Message>(alice, 'message:send', payload)
+      await vi.waitFor(() => expect(bobEvents.of('message:new')).not.toHaveLength(0), { timeout: 10_000, interval: 10 })
+      await delivered(alice, bob)
+      expect(first.ok && first.data.seq).toBe(5)
+      expect(replay).toEqual(first)
+      expect(bobEvents.of('message:new')).toEqual([first.ok && first.data])
+      expect(aliceEvents.of('message:sent')).toEqual([first.ok && first.data])
+      expect(aliceEvents.of('message:new')).toEqual([])
+      alice.close()
+      bob.close()
+    },
+  )
 
   it.skipIf(!runnable.ok)("keeps one sender's concurrent sends in order (pool of connections)", async () => {
     const alice = await connect(server.url, (await login(server.url, ALICE)).token)
     const acks = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        emitAck<Message>(alice, 'message:send', { conversationId: 'conv-alice-carol', content: `p${i}`, clientId: randomUUID() }),
+        emitAck<Message>(alice, 'message:send', {
+          conversationId: 'conv-alice-carol',
+          content: `p${i}`,
+          clientId: randomUUID(),
+        }),
       ),
     )
     alice.close()
-    const contents = acks.map((ack) => (ack.ok ? ack.data : undefined)!).sort((a, b) => a.seq - b.seq).map((m) => m.content)
+    const contents = acks
+      .map((ack) => (ack.ok ? ack.data : undefined)!)
+      .sort((a, b) => a.seq - b.seq)
+      .map((m) => m.content)
     expect(contents).toEqual(Array.from({ length: 20 }, (_, i) => `p${i}`))
   })
 
-  it.skipIf(!runnable.ok)('group-commits concurrent sends of several users with seqs without gaps, across two servers on one database', async () => {
-    const other = await startTestServer({ databaseUrl, dataDir: tmpdir(), seedDemo: true })
-    const sockets = [
-      await connect(server.url, (await login(server.url, ALICE)).token),
-      await connect(other.url, (await login(other.url, ALICE)).token),
-      await connect(server.url, (await login(server.url, BOB)).token),
-      await connect(other.url, (await login(other.url, CAROL)).token),
-    ]
-    try {
-      const [alice1, alice2, bob, carol] = sockets as [ClientSocket, ClientSocket, ClientSocket, ClientSocket]
-      const send = (socket: ClientSocket, conversationId: string, content: string, clientId: string = randomUUID()) =>
-        emitAck<Message>(socket, 'message:send', { conversationId, content, clientId })
-      // One clientId sent at once through both servers (two transactions) into two conversations: one wins, the
-      // other is refused (the unique constraint, or the stored message), and neither conversation gets a gap.
-      const shared = randomUUID()
-      const acks = await Promise.all([
-        send(alice1, 'conv-alice-bob', 'shared 1', shared),
-        send(alice2, 'conv-alice-carol', 'shared 2', shared),
-        ...Array.from({ length: 6 }, (_, i) => send(i % 2 ? bob : carol, i % 2 ? 'conv-alice-bob' : 'conv-alice-carol', `c${i}`)),
-        ...Array.from({ length: 6 }, (_, i) => send(i % 2 ? alice1 : alice2, i % 2 ? 'conv-alice-bob' : 'conv-alice-carol', `a${i}`)),
-      ])
-      const [one, two] = acks
-      expect([one!.ok, two!.ok].sort()).toEqual([false, true])
-      expect((one!.ok ? two : one)).toMatchObject({ ok: false, error: { code: 'INVALID' } })
-      expect(acks.slice(2).every((ack) => ack.ok)).toBe(true)
-      const { token } = await login(server.url, ALICE)
-      for (const conversationId of ['conv-alice-bob', 'conv-alice-carol']) {
-        const thread = await http<Message[]>(server.url, 'GET', `/api/conversations/${conversationId}/messages?limit=200`, { token })
-        expect(thread.body.map((message) => message.seq)).toEqual(thread.body.map((_, i) => i + 1))
+  it.skipIf(!runnable.ok)(
+    'group-commits concurrent sends of several users with seqs without gaps, across two servers on one database',
+    async () => {
+      const other = await startTestServer({ databaseUrl, dataDir: tmpdir(), seedDemo: true })
+      const sockets = [
+        await connect(server.url, (await login(server.url, ALICE)).token),
+        await connect(other.url, (await login(other.url, ALICE)).token),
+        await connect(server.url, (await login(server.url, BOB)).token),
+        await connect(other.url, (await login(other.url, CAROL)).token),
+      ]
+      try {
+        const [alice1, alice2, bob, carol] = sockets as [ClientSocket, ClientSocket, ClientSocket, ClientSocket]
+        const send = (socket: ClientSocket, conversationId: string, content: string, clientId: string = randomUUID()) =>
+          emitAck<Message>(socket, 'message:send', { conversationId, content, clientId })
+        // One clientId sent at once through both servers (two transactions) into two conversations: one wins, the
+        // other is refused (the unique constraint, or the stored message), and neither conversation gets a gap.
+        const shared = randomUUID()
+        const acks = await Promise.all([
+          send(alice1, 'conv-alice-bob', 'shared 1', shared),
+          send(alice2, 'conv-alice-carol', 'shared 2', shared),
+          ...Array.from({ length: 6 }, (_, i) =>
+            send(i % 2 ? bob : carol, i % 2 ? 'conv-alice-bob' : 'conv-alice-carol', `c${i}`),
+          ),
+          ...Array.from({ length: 6 }, (_, i) =>
+            send(i % 2 ? alice1 : alice2, i % 2 ? 'conv-alice-bob' : 'conv-alice-carol', `a${i}`),
+          ),
+        ])
+        const [one, two] = acks
+        expect([one!.ok, two!.ok].sort()).toEqual([false, true])
+        expect(one!.ok ? two : one).toMatchObject({ ok: false, error: { code: 'INVALID' } })
+        expect(acks.slice(2).every((ack) => ack.ok)).toBe(true)
+        const { token } = await login(server.url, ALICE)
+        for (const conversationId of ['conv-alice-bob', 'conv-alice-carol']) {
+          const thread = await http<Message[]>(
+            server.url,
+            'GET',
+            `/api/conversations/${conversationId}/messages?limit=200`,
+            { token },
+          )
+          expect(thread.body.map((message) => message.seq)).toEqual(thread.body.map((_, i) => i + 1))
+        }
+      } finally {
+        for (const socket of sockets) socket.close()
+        await other.close()
       }
-    } finally {
-      for (const socket of sockets) socket.close()
-      await other.close()
-    }
-  })
+    },
+  )
 
   it.skipIf(!runnable.ok)('applies the lesson transition table', async () => {
     const alice = (await login(server.url, ALICE)).token
@@ -123,9 +145,22 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
       body: { tutorId: 'user-bob', subject: 'SQL', startsAt: '2030-02-02T10:00:00.000Z', durationMinutes: 45 },
     })
     expect(lesson.status).toBe(201)
-    expect((await http(server.url, 'PATCH', `/api/lessons/${lesson.body.id}`, { token: alice, body: { status: 'confirmed' } })).status).toBe(403)
-    expect((await http(server.url, 'PATCH', `/api/lessons/${lesson.body.id}`, { token: bob, body: { status: 'completed' } })).status).toBe(400)
-    const confirmed = await http<Lesson>(server.url, 'PATCH', `/api/lessons/${lesson.body.id}`, { token: bob, body: { status: 'confirmed' } })
+    expect(
+      (
+        await http(server.url, 'PATCH', `/api/lessons/${lesson.body.id}`, {
+          token: alice,
+          body: { status: 'confirmed' },
+        })
+      ).status,
+    ).toBe(403)
+    expect(
+      (await http(server.url, 'PATCH', `/api/lessons/${lesson.body.id}`, { token: bob, body: { status: 'completed' } }))
+        .status,
+    ).toBe(400)
+    const confirmed = await http<Lesson>(server.url, 'PATCH', `/api/lessons/${lesson.body.id}`, {
+      token: bob,
+      body: { status: 'confirmed' },
+    })
     expect(confirmed.body.status).toBe('confirmed')
   })
 
@@ -139,34 +174,40 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     expect(after.body).toEqual(before.body)
   })
 
-  it.skipIf(!runnable.ok)('lets two servers start at once on a new database (migrations and seed run once)', async () => {
-    const url = cluster.createDatabase('talemy_twins')
-    const started = await Promise.allSettled([
-      startTestServer({ databaseUrl: url, dataDir: tmpdir(), seedDemo: true }),
-      startTestServer({ databaseUrl: url, dataDir: tmpdir(), seedDemo: true }),
-    ])
-    const servers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
-    try {
-      expect(started.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled'])
-      const [one, two] = servers as [TestServer, TestServer]
-      const { token } = await login(one.url, BOB)
-      // Same secret for both: a token from one works on the other.
-      expect((await http(two.url, 'GET', '/api/me', { token })).status).toBe(200)
-      const lessons = await http<Lesson[]>(two.url, 'GET', '/api/lessons', { token })
-      expect(lessons.body.filter((lesson) => lesson.id.startsWith('lesson-'))).toHaveLength(2)
-    } finally {
-      await Promise.all(servers.map((running) => running.close()))
-    }
-  })
+  it.skipIf(!runnable.ok)(
+    'lets two servers start at once on a new database (migrations and seed run once)',
+    async () => {
+      const url = cluster.createDatabase('talemy_twins')
+      const started = await Promise.allSettled([
+        startTestServer({ databaseUrl: url, dataDir: tmpdir(), seedDemo: true }),
+        startTestServer({ databaseUrl: url, dataDir: tmpdir(), seedDemo: true }),
+      ])
+      const servers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
+      try {
+        expect(started.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled'])
+        const [one, two] = servers as [TestServer, TestServer]
+        const { token } = await login(one.url, BOB)
+        // Same secret for both: a token from one works on the other.
+        expect((await http(two.url, 'GET', '/api/me', { token })).status).toBe(200)
+        const lessons = await http<Lesson[]>(two.url, 'GET', '/api/lessons', { token })
+        expect(lessons.body.filter((lesson) => lesson.id.startsWith('lesson-'))).toHaveLength(2)
+      } finally {
+        await Promise.all(servers.map((running) => running.close()))
+      }
+    },
+  )
 
-  it.skipIf(!runnable.ok)('seeds no demo accounts unless asked (SEED_DEMO is off by default with DATABASE_URL)', async () => {
-    const url = cluster.createDatabase('talemy_no_demo')
-    const plain = await startTestServer({ databaseUrl: url, dataDir: tmpdir() })
-    try {
-      const result = await http(plain.url, 'POST', '/api/auth/login', { body: { email: ALICE, password: 'talemy' } })
-      expect(result.status).toBe(401)
-    } finally {
-      await plain.close()
-    }
-  })
+  it.skipIf(!runnable.ok)(
+    'seeds no demo accounts unless asked (SEED_DEMO is off by default with DATABASE_URL)',
+    async () => {
+      const url = cluster.createDatabase('talemy_no_demo')
+      const plain = await startTestServer({ databaseUrl: url, dataDir: tmpdir() })
+      try {
+        const result = await http(plain.url, 'POST', '/api/auth/login', { body: { email: ALICE, password: 'talemy' } })
+        expect(result.status).toBe(401)
+      } finally {
+        await plain.close()
+      }
+    },
+  )
 })

@@ -29,7 +29,13 @@ type Item = { event: string; payload: Record<string, unknown> }
 async function openFresh(server: TestServer, token: string) {
   const { io } = await import('socket.io-client')
   const items: Item[] = []
-  const socket: ClientSocket = io(server.url, { auth: { token }, transports: ['websocket'], forceNew: true, reconnection: false, autoConnect: false })
+  const socket: ClientSocket = io(server.url, {
+    auth: { token },
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    autoConnect: false,
+  })
   sockets.push(socket)
   socket.onAny((event: string, payload: unknown) => {
     if (event.startsWith('presence:')) items.push({ event, payload: payload as Item['payload'] })
@@ -43,31 +49,50 @@ async function openFresh(server: TestServer, token: string) {
 }
 
 const changesAbout = (items: Item[], userId: string) =>
-  items.filter((item) => item.event === 'presence:changed' && item.payload.userId === userId).map((item) => item.payload)
+  items
+    .filter((item) => item.event === 'presence:changed' && item.payload.userId === userId)
+    .map((item) => item.payload)
 
 describe('presence', () => {
   it('tells exactly the people who share a conversation when someone comes online, and snapshots them for the newcomer', async () => {
     const clock = manualClock()
     const server = await startTestServer({ now: clock.now })
     servers.push(server)
-    const [alice, bob, carol] = await Promise.all([login(server.url, ALICE), login(server.url, BOB), login(server.url, CAROL)])
+    const [alice, bob, carol] = await Promise.all([
+      login(server.url, ALICE),
+      login(server.url, BOB),
+      login(server.url, CAROL),
+    ])
     const aliceSocket = await openFresh(server, alice.token)
     const carolSocket = await openFresh(server, carol.token)
 
     const bobSocket = await openFresh(server, bob.token)
-    await vi.waitFor(() => expect(changesAbout(aliceSocket.items, bob.user.id)).toEqual([{ userId: bob.user.id, online: true, lastSeenAt: null }]), {
-      timeout: 10_000,
-    })
+    await vi.waitFor(
+      () =>
+        expect(changesAbout(aliceSocket.items, bob.user.id)).toEqual([
+          { userId: bob.user.id, online: true, lastSeenAt: null },
+        ]),
+      {
+        timeout: 10_000,
+      },
+    )
     // One emit to both rooms went out before Alice had it: once Carol's barrier is through, she never will.
     await delivered(carolSocket.socket)
     expect(changesAbout(carolSocket.items, bob.user.id)).toEqual([])
 
     // Bob's snapshot: Alice (online), not Carol (no shared conversation).
-    await vi.waitFor(() => expect(bobSocket.items.some((item) => item.event === 'presence:snapshot')).toBe(true), { timeout: 10_000 })
+    await vi.waitFor(() => expect(bobSocket.items.some((item) => item.event === 'presence:snapshot')).toBe(true), {
+      timeout: 10_000,
+    })
     const snapshot = bobSocket.items.find((item) => item.event === 'presence:snapshot')!.payload
     expect(snapshot).toEqual({ users: [{ userId: alice.user.id, online: true, lastSeenAt: null }] })
 
-    const bobsView = await http<{ id: string; online: boolean | null; lastSeenAt: string | null }[]>(server.url, 'GET', '/api/users', { token: bob.token })
+    const bobsView = await http<{ id: string; online: boolean | null; lastSeenAt: string | null }[]>(
+      server.url,
+      'GET',
+      '/api/users',
+      { token: bob.token },
+    )
     expect(bobsView.body.find((u) => u.id === alice.user.id)).toMatchObject({ online: true, lastSeenAt: null })
     expect(bobsView.body.find((u) => u.id === carol.user.id)).toMatchObject({ online: null, lastSeenAt: null })
   })
@@ -86,7 +111,9 @@ describe('presence', () => {
     await waitForServerSockets(server, bob.user.id, 0)
     clock.advance(4_000)
     const second = await openFresh(server, bob.token)
-    await vi.waitFor(() => expect(second.items.some((item) => item.event === 'presence:snapshot')).toBe(true), { timeout: 10_000 })
+    await vi.waitFor(() => expect(second.items.some((item) => item.event === 'presence:snapshot')).toBe(true), {
+      timeout: 10_000,
+    })
 
     // Now gone for good: offline after the grace, with lastSeenAt when the last socket went.
     const goneAt = clock.now()
@@ -99,8 +126,13 @@ describe('presence', () => {
       { userId: bob.user.id, online: true, lastSeenAt: null },
       { userId: bob.user.id, online: false, lastSeenAt: new Date(goneAt).toISOString() },
     ])
-    const view = await http<{ id: string; online: boolean; lastSeenAt: string }[]>(server.url, 'GET', '/api/users', { token: alice.token })
-    expect(view.body.find((u) => u.id === bob.user.id)).toMatchObject({ online: false, lastSeenAt: new Date(goneAt).toISOString() })
+    const view = await http<{ id: string; online: boolean; lastSeenAt: string }[]>(server.url, 'GET', '/api/users', {
+      token: alice.token,
+    })
+    expect(view.body.find((u) => u.id === bob.user.id)).toMatchObject({
+      online: false,
+      lastSeenAt: new Date(goneAt).toISOString(),
+    })
   })
 
   it('does not go offline before the grace period has passed on the clock', async () => {

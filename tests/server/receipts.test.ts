@@ -26,13 +26,18 @@ async function stream(token: string, auth: { offset?: number; epoch?: string } =
 }
 
 const post = async (token: string, content: string) => {
-  const result = await http(server.url, 'POST', `/api/conversations/${CONV}/messages`, { token, body: { content, clientId: randomUUID() } })
+  const result = await http(server.url, 'POST', `/api/conversations/${CONV}/messages`, {
+    token,
+    body: { content, clientId: randomUUID() },
+  })
   expect(result.status).toBe(201)
   return result.body as { id: string; seq: number }
 }
 
 const readSeqOf = async (token: string) => {
-  const list = await http<{ id: string; readSeq: Record<string, number> }[]>(server.url, 'GET', '/api/conversations', { token })
+  const list = await http<{ id: string; readSeq: Record<string, number> }[]>(server.url, 'GET', '/api/conversations', {
+    token,
+  })
   return list.body.find((c) => c.id === CONV)!.readSeq
 }
 
@@ -40,8 +45,16 @@ const seenOf = (s: Stream) => s.logged().filter((item) => item.event === 'conver
 
 describe('read receipts', () => {
   it('tells Alice (only) that Bob read up to her last message when he opens the thread, and lists it in readSeq', async () => {
-    const [alice, bob, carol] = await Promise.all([login(server.url, ALICE), login(server.url, BOB), login(server.url, CAROL)])
-    const [aliceStream, bobStream, carolStream] = await Promise.all([stream(alice.token), stream(bob.token), stream(carol.token)])
+    const [alice, bob, carol] = await Promise.all([
+      login(server.url, ALICE),
+      login(server.url, BOB),
+      login(server.url, CAROL),
+    ])
+    const [aliceStream, bobStream, carolStream] = await Promise.all([
+      stream(alice.token),
+      stream(bob.token),
+      stream(carol.token),
+    ])
     const sent = await post(alice.token, 'did you get my notes?')
 
     expect(await emitAck(bobStream.socket, 'conversation:join', CONV)).toEqual({ ok: true, data: null })
@@ -69,7 +82,11 @@ describe('read receipts', () => {
     await vi.waitFor(() => expect(aliceStream.logged()).toHaveLength(2), { timeout: 10_000 })
     const [first, second] = aliceStream.logged()
     expect(first).toMatchObject({ event: 'message:sent', payload: { id: sent.id } })
-    expect(second).toEqual({ event: 'conversation:seen', payload: { conversationId: CONV, userId: bob.user.id, seq: sent.seq }, offset: first!.offset + 1 })
+    expect(second).toEqual({
+      event: 'conversation:seen',
+      payload: { conversationId: CONV, userId: bob.user.id, seq: sent.seq },
+      offset: first!.offset + 1,
+    })
 
     await vi.waitFor(() => expect(bobStream.logged()).toHaveLength(2), { timeout: 10_000 })
     expect(bobStream.logged().map((item) => item.event)).toEqual(['message:new', 'conversation:read'])

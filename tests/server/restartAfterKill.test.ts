@@ -49,7 +49,10 @@ function start(label: string): Promise<Running> {
   appendFileSync(logFile, `\n===== ${label}: start at ${new Date().toISOString()}\n`)
   const server = spawnUnreaped(
     [process.execPath, '--import', 'tsx', join(repoRoot, 'server/main.ts')],
-    { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'warn', DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', JWT_SECRET: '' } },
+    {
+      cwd: repoRoot,
+      env: { ...process.env, LOG_LEVEL: 'warn', DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', JWT_SECRET: '' },
+    },
     (text) => appendFileSync(logFile, text),
   )
   servers.add(server)
@@ -72,7 +75,8 @@ function start(label: string): Promise<Running> {
         return
       }
       const state = pid === undefined ? 'R' : procState(pid)
-      if (state === undefined || state === 'Z' || state === 'X') fail(`server ${pid} exited before serving (${state ?? 'gone'})`)
+      if (state === undefined || state === 'Z' || state === 'X')
+        fail(`server ${pid} exited before serving (${state ?? 'gone'})`)
     }
     server.pid.then(
       (value) => (pid = value),
@@ -144,9 +148,14 @@ it.runIf(process.platform === 'linux')(
       acknowledged.push(...ackedThisRound)
       for (const conversationId of ['conv-alice-bob', 'conv-alice-carol']) {
         const stream = streams.find((s) => s.conversationId === conversationId)!
-        const stored = await http<Message[]>(current.url, 'GET', `/api/conversations/${conversationId}/messages?limit=100`, {
-          token: stream.token,
-        })
+        const stored = await http<Message[]>(
+          current.url,
+          'GET',
+          `/api/conversations/${conversationId}/messages?limit=100`,
+          {
+            token: stream.token,
+          },
+        )
         expect(stored.status).toBe(200)
         const expected = ackedThisRound.filter((m) => m.conversationId === conversationId)
         expect(stored.body, `round ${round}: every acknowledged write kept`).toEqual(expect.arrayContaining(expected))
@@ -163,7 +172,13 @@ it.runIf(process.platform === 'linux')(
     }
     console.log(
       'restart after SIGKILL',
-      JSON.stringify({ rounds: ROUNDS, zombieRestarts, acknowledged: acknowledged.length, unacknowledged, ms: Date.now() - began }),
+      JSON.stringify({
+        rounds: ROUNDS,
+        zombieRestarts,
+        acknowledged: acknowledged.length,
+        unacknowledged,
+        ms: Date.now() - began,
+      }),
     )
     expect(acknowledged.length).toBeGreaterThanOrEqual(ROUNDS * KILL_AFTER_ACKS)
     expect(zombieRestarts).toBe(ROUNDS)

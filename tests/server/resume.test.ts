@@ -34,10 +34,12 @@ async function serve(options: Parameters<typeof startTestServer>[0] = {}): Promi
 }
 
 const post = (url: string, token: string, content: string) =>
-  http(url, 'POST', `/api/conversations/${CONV}/messages`, { token, body: { content, clientId: randomUUID() } }).then((result) => {
-    expect(result.status).toBe(201)
-    return result.body as { id: string; seq: number; content: string }
-  })
+  http(url, 'POST', `/api/conversations/${CONV}/messages`, { token, body: { content, clientId: randomUUID() } }).then(
+    (result) => {
+      expect(result.status).toBe(201)
+      return result.body as { id: string; seq: number; content: string }
+    },
+  )
 
 describe('offsets and sync on the handshake', () => {
   it('answers a handshake without an offset with sync:caughtUp at the current offset, then numbers each logged event 1 step on', async () => {
@@ -55,8 +57,16 @@ describe('offsets and sync on the handshake', () => {
     const sent = [await post(server.url, alice.token, 'one'), await post(server.url, alice.token, 'two')]
     await vi.waitFor(() => expect(bobStream.logged()).toHaveLength(2), { timeout: 10_000 })
     expect(bobStream.logged()).toEqual([
-      { event: 'message:new', payload: expect.objectContaining({ id: sent[0]!.id, content: 'one' }), offset: offset + 1 },
-      { event: 'message:new', payload: expect.objectContaining({ id: sent[1]!.id, content: 'two' }), offset: offset + 2 },
+      {
+        event: 'message:new',
+        payload: expect.objectContaining({ id: sent[0]!.id, content: 'one' }),
+        offset: offset + 1,
+      },
+      {
+        event: 'message:new',
+        payload: expect.objectContaining({ id: sent[1]!.id, content: 'two' }),
+        offset: offset + 2,
+      },
     ])
     await vi.waitFor(() => expect(aliceStream.logged()).toHaveLength(2), { timeout: 10_000 })
     expect(aliceStream.logged().map((item) => [item.event, item.offset])).toEqual([
@@ -84,7 +94,12 @@ describe('resume by offset', () => {
       const missed = [await post(first.url, alice, 'while away 1'), await post(first.url, alice, 'while away 2')]
       const lesson = await http(first.url, 'POST', '/api/lessons', {
         token: alice,
-        body: { tutorId: 'user-bob', subject: 'Resumed algebra', startsAt: new Date(clock.now() + 86_400_000).toISOString(), durationMinutes: 60 },
+        body: {
+          tutorId: 'user-bob',
+          subject: 'Resumed algebra',
+          startsAt: new Date(clock.now() + 86_400_000).toISOString(),
+          durationMinutes: 60,
+        },
       })
       expect(lesson.status).toBe(201)
       await first.close()
@@ -104,7 +119,11 @@ describe('resume by offset', () => {
 
       const live = await post(second.url, (await login(second.url, ALICE)).token, 'live again')
       await vi.waitFor(() => expect(bob.logged()).toHaveLength(4), { timeout: 10_000 })
-      expect(bob.logged()[3]).toEqual({ event: 'message:new', payload: expect.objectContaining({ id: live.id }), offset: offset + 4 })
+      expect(bob.logged()[3]).toEqual({
+        event: 'message:new',
+        payload: expect.objectContaining({ id: live.id }),
+        offset: offset + 4,
+      })
     } finally {
       rmSync(dataDir, { recursive: true, force: true })
     }
@@ -130,7 +149,11 @@ describe('resume by offset', () => {
 
     const live = await post(server.url, (await login(server.url, ALICE)).token, 'new news')
     await vi.waitFor(() => expect(bob.logged()).toHaveLength(1), { timeout: 10_000 })
-    expect(bob.logged()[0]).toEqual({ event: 'message:new', payload: expect.objectContaining({ id: live.id }), offset: offset + 2 })
+    expect(bob.logged()[0]).toEqual({
+      event: 'message:new',
+      payload: expect.objectContaining({ id: live.id }),
+      offset: offset + 2,
+    })
   })
 
   it('prunes events past the retention (on the injected clock) from the database', async () => {
@@ -169,7 +192,6 @@ describe('resume by offset', () => {
     expect(await justEnough.synced()).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 4, epoch } })
     expect(justEnough.logged().map((item) => item.offset)).toEqual([offset + 2, offset + 3, offset + 4])
   })
-
 })
 
 describe('resume refused', () => {
@@ -202,7 +224,8 @@ describe('replay hand-over', () => {
     const { offset, epoch } = (await before.synced()).payload
     before.socket.close()
     const alice = await stream(server.url, (await login(server.url, ALICE)).token)
-    const send = (i: number) => emitAck(alice.socket, 'message:send', { conversationId: CONV, content: `m${i}`, clientId: `handover-${i}` })
+    const send = (i: number) =>
+      emitAck(alice.socket, 'message:send', { conversationId: CONV, content: `m${i}`, clientId: `handover-${i}` })
 
     const backlog = 300
     const during = 100

@@ -52,8 +52,12 @@ async function stillServing(): Promise<void> {
 }
 
 describe('malformed payloads are answered INVALID, naming the field, and the server keeps serving', () => {
-  const protoPayload = JSON.parse('{"__proto__": {"conversationId": "conv-alice-bob", "content": "x", "clientId": "y"}}')
-  const protoExtra = JSON.parse('{"conversationId": 5, "content": "x", "clientId": "y", "__proto__": {"polluted": true}}')
+  const protoPayload = JSON.parse(
+    '{"__proto__": {"conversationId": "conv-alice-bob", "content": "x", "clientId": "y"}}',
+  )
+  const protoExtra = JSON.parse(
+    '{"conversationId": 5, "content": "x", "clientId": "y", "__proto__": {"polluted": true}}',
+  )
 
   it.each<[string, string, unknown[], string]>([
     ['message:send with no payload', 'message:send', [], 'payload'],
@@ -64,15 +68,60 @@ describe('malformed payloads are answered INVALID, naming the field, and the ser
     ['message:send with {}', 'message:send', [{}], 'conversationId'],
     ['message:send without content', 'message:send', [{ conversationId: CONV, clientId: 'c' }], 'content'],
     ['message:send without clientId', 'message:send', [{ conversationId: CONV, content: 'hi' }], 'clientId'],
-    ['message:send with a numeric conversationId', 'message:send', [{ conversationId: 7, content: 'hi', clientId: 'c' }], 'conversationId'],
-    ['message:send with an object content', 'message:send', [{ conversationId: CONV, content: { toString: 'x' }, clientId: 'c' }], 'content'],
-    ['message:send with empty content', 'message:send', [{ conversationId: CONV, content: '', clientId: 'c' }], 'content'],
-    ['message:send with 4001 characters', 'message:send', [{ conversationId: CONV, content: 'x'.repeat(4001), clientId: 'c' }], 'content'],
-    ['message:send with an empty clientId', 'message:send', [{ conversationId: CONV, content: 'hi', clientId: '' }], 'clientId'],
-    ['message:send with a 101-character clientId', 'message:send', [{ conversationId: CONV, content: 'hi', clientId: 'c'.repeat(101) }], 'clientId'],
-    ['message:send with a NUL in content', 'message:send', [{ conversationId: CONV, content: 'a\u0000b', clientId: 'c' }], 'content'],
-    ['message:send with a NUL in clientId', 'message:send', [{ conversationId: CONV, content: 'hi', clientId: 'c\u0000' }], 'clientId'],
-    ['message:send with a NUL in conversationId', 'message:send', [{ conversationId: `${CONV}\u0000`, content: 'hi', clientId: 'c' }], 'conversationId'],
+    [
+      'message:send with a numeric conversationId',
+      'message:send',
+      [{ conversationId: 7, content: 'hi', clientId: 'c' }],
+      'conversationId',
+    ],
+    [
+      'message:send with an object content',
+      'message:send',
+      [{ conversationId: CONV, content: { toString: 'x' }, clientId: 'c' }],
+      'content',
+    ],
+    [
+      'message:send with empty content',
+      'message:send',
+      [{ conversationId: CONV, content: '', clientId: 'c' }],
+      'content',
+    ],
+    [
+      'message:send with 4001 characters',
+      'message:send',
+      [{ conversationId: CONV, content: 'x'.repeat(4001), clientId: 'c' }],
+      'content',
+    ],
+    [
+      'message:send with an empty clientId',
+      'message:send',
+      [{ conversationId: CONV, content: 'hi', clientId: '' }],
+      'clientId',
+    ],
+    [
+      'message:send with a 101-character clientId',
+      'message:send',
+      [{ conversationId: CONV, content: 'hi', clientId: 'c'.repeat(101) }],
+      'clientId',
+    ],
+    [
+      'message:send with a NUL in content',
+      'message:send',
+      [{ conversationId: CONV, content: 'a\u0000b', clientId: 'c' }],
+      'content',
+    ],
+    [
+      'message:send with a NUL in clientId',
+      'message:send',
+      [{ conversationId: CONV, content: 'hi', clientId: 'c\u0000' }],
+      'clientId',
+    ],
+    [
+      'message:send with a NUL in conversationId',
+      'message:send',
+      [{ conversationId: `${CONV}\u0000`, content: 'hi', clientId: 'c' }],
+      'conversationId',
+    ],
     ['message:send whose fields hide under __proto__', 'message:send', [protoPayload], 'conversationId'],
     ['message:send with a __proto__ key and a bad field', 'message:send', [protoExtra], 'conversationId'],
     ['conversation:join with a number', 'conversation:join', [42], 'conversationId'],
@@ -136,7 +185,11 @@ describe('packets that break the protocol', () => {
     const victim = await connect(server.url, aliceToken)
     const bystander = await connect(server.url, aliceToken)
     const closed = new Promise<string>((resolve) => victim.once('disconnect', resolve))
-    ;(victim as any).emit('message:send', { conversationId: CONV, content: 'x'.repeat(70 * 1024), clientId: randomUUID() })
+    ;(victim as any).emit('message:send', {
+      conversationId: CONV,
+      content: 'x'.repeat(70 * 1024),
+      clientId: randomUUID(),
+    })
     expect(await closed).toMatch(/transport (close|error)/)
     await delivered(bystander)
     expect(bystander.connected).toBe(true)
@@ -176,16 +229,24 @@ describe('rate limiting (per user, socket and HTTP together)', () => {
     const flood = Array.from({ length: 60 }, () =>
       emitAck<Message>(flooder, 'message:send', { conversationId: CONV, content: 'spam', clientId: randomUUID() }),
     )
-    const otherAck = await emitAck<Message>(other, 'message:send', { conversationId: CONV, content: 'hi', clientId: randomUUID() })
+    const otherAck = await emitAck<Message>(other, 'message:send', {
+      conversationId: CONV,
+      content: 'hi',
+      clientId: randomUUID(),
+    })
     const acks: Ack<Message>[] = await Promise.all(flood)
     // No time passed on the server's clock: exactly the burst got through, in the order sent, and the rest was refused.
     expect(otherAck.ok).toBe(true)
     expect(acks.map((ack) => ack.ok)).toEqual([...Array<boolean>(20).fill(true), ...Array<boolean>(40).fill(false)])
     for (const ack of acks.slice(20)) {
       // One token comes back every 100 ms at 10/s.
-      expect(ack).toEqual({ ok: false, error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: 100 } })
+      expect(ack).toEqual({
+        ok: false,
+        error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: 100 },
+      })
     }
-    const later = () => emitAck<Message>(flooder, 'message:send', { conversationId: CONV, content: 'later', clientId: randomUUID() })
+    const later = () =>
+      emitAck<Message>(flooder, 'message:send', { conversationId: CONV, content: 'later', clientId: randomUUID() })
     // Not a moment before the time it was told to wait…
     clock.advance(99)
     expect(await later()).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } })
@@ -199,7 +260,8 @@ describe('rate limiting (per user, socket and HTTP together)', () => {
   it('shares one bucket between the socket and HTTP: 429 with Retry-After and retryAfterMs', async () => {
     const { token } = await login(strict.url, ALICE)
     const socket = await connect(strict.url, token)
-    const send = () => emitAck<Message>(socket, 'message:send', { conversationId: CONV, content: 'x', clientId: randomUUID() })
+    const send = () =>
+      emitAck<Message>(socket, 'message:send', { conversationId: CONV, content: 'x', clientId: randomUUID() })
     for (let i = 0; i < 3; i++) expect((await send()).ok).toBe(true)
     const overHttp = await http<any>(strict.url, 'POST', `/api/conversations/${CONV}/messages`, {
       token,
@@ -207,7 +269,9 @@ describe('rate limiting (per user, socket and HTTP together)', () => {
     })
     expect(overHttp.status).toBe(429)
     expect(Number(overHttp.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
-    expect(overHttp.body).toEqual({ error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: expect.any(Number) } })
+    expect(overHttp.body).toEqual({
+      error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: expect.any(Number) },
+    })
     expect(overHttp.body.error.retryAfterMs).toBeGreaterThan(1000)
     expect(await send()).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } })
     // Another user has their own bucket.
@@ -234,7 +298,8 @@ describe('replays and the rate limit (idempotency first)', () => {
     const socket = await connect(replays.url, token)
     const bobSocket = await connect(replays.url, (await login(replays.url, BOB)).token)
     const bobEvents = record(bobSocket)
-    const send = (clientId: string, content = 'x') => emitAck<Message>(socket, 'message:send', { conversationId: CONV, content, clientId })
+    const send = (clientId: string, content = 'x') =>
+      emitAck<Message>(socket, 'message:send', { conversationId: CONV, content, clientId })
     const ids = [randomUUID(), randomUUID(), randomUUID()]
     const accepted: Message[] = []
     for (const id of ids) {
@@ -258,7 +323,9 @@ describe('replays and the rate limit (idempotency first)', () => {
     expect(replayed.status).toBeLessThan(300)
     expect(replayed.body).toEqual(accepted[1])
     // A replay naming another conversation is still refused as INVALID (not as RATE_LIMITED).
-    expect(await emitAck(socket, 'message:send', { conversationId: 'conv-alice-carol', content: 'x', clientId: ids[2] })).toMatchObject({
+    expect(
+      await emitAck(socket, 'message:send', { conversationId: 'conv-alice-carol', content: 'x', clientId: ids[2] }),
+    ).toMatchObject({
       ok: false,
       error: { code: 'INVALID', message: expect.stringContaining('clientId') },
     })
@@ -272,11 +339,15 @@ describe('replays and the rate limit (idempotency first)', () => {
   it('takes no token for a replay: only new messages count against the budget', async () => {
     const { token } = await login(replays.url, CAROL)
     const socket = await connect(replays.url, token)
-    const send = (clientId: string) => emitAck<Message>(socket, 'message:send', { conversationId: 'conv-alice-carol', content: 'y', clientId })
+    const send = (clientId: string) =>
+      emitAck<Message>(socket, 'message:send', { conversationId: 'conv-alice-carol', content: 'y', clientId })
     const first = randomUUID()
     expect((await send(first)).ok).toBe(true)
     for (let i = 0; i < 5; i++) expect((await send(first)).ok).toBe(true)
-    const overHttp = await http(replays.url, 'POST', '/api/conversations/conv-alice-carol/messages', { token, body: { content: 'y', clientId: first } })
+    const overHttp = await http(replays.url, 'POST', '/api/conversations/conv-alice-carol/messages', {
+      token,
+      body: { content: 'y', clientId: first },
+    })
     expect(overHttp.status).toBeLessThan(300)
     // Two tokens are left for two new messages; the third new one is refused.
     expect((await send(randomUUID())).ok).toBe(true)

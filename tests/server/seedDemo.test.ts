@@ -69,7 +69,8 @@ describe('seeding a new database', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'talemy-seed-'))
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
-  const aliceLogin = (url: string) => http(url, 'POST', '/api/auth/login', { body: { email: ALICE, password: 'talemy' } })
+  const aliceLogin = (url: string) =>
+    http(url, 'POST', '/api/auth/login', { body: { email: ALICE, password: 'talemy' } })
 
   it('seeds nothing on a public interface, once when asked, and twice at once is harmless', async () => {
     // A deployment on every interface: no demo accounts.

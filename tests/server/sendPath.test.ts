@@ -44,7 +44,14 @@ describe('db layer (PGlite): prepared statements and group commit', () => {
     const at = new Date('2030-01-02T03:04:05.678Z')
     const list = ['plain', 'with "quotes"', 'back\\slash', 'comma,brace}', '']
     for (let i = 0; i < 3; i++) {
-      const rows = await db.execute<Record<string, unknown>>(ECHO, [41 + i, 'héllo', at.toISOString(), list, true, null])
+      const rows = await db.execute<Record<string, unknown>>(ECHO, [
+        41 + i,
+        'héllo',
+        at.toISOString(),
+        list,
+        true,
+        null,
+      ])
       expect(rows).toEqual([{ n: 41 + i, label: 'héllo', at, list, flag: true, missing: null }])
     }
     // The same statement inside a transaction, and plain queries around it.
@@ -55,9 +62,15 @@ describe('db layer (PGlite): prepared statements and group commit', () => {
 
   it('commits every run of executeMany together, in order, and returns each run its rows', async () => {
     const keys = Array.from({ length: 5 }, (_, i) => `many-${i}-${randomUUID()}`)
-    const results = await db.executeMany<{ key: string; value: string }>(INSERT_SETTING, keys.map((key, i) => [key, `v${i}`]))
+    const results = await db.executeMany<{ key: string; value: string }>(
+      INSERT_SETTING,
+      keys.map((key, i) => [key, `v${i}`]),
+    )
     expect(results).toEqual(keys.map((key, i) => [{ key, value: `v${i}` }]))
-    const stored = await db.query<{ key: string }>('select key from settings where key = any($1::text[]) order by key', [keys])
+    const stored = await db.query<{ key: string }>(
+      'select key from settings where key = any($1::text[]) order by key',
+      [keys],
+    )
     expect(stored.map((row) => row.key)).toEqual([...keys].sort())
   })
 
@@ -155,7 +168,8 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
       deliver(events) {
         for (const { event, payload, userId } of events) {
           if (event === 'message:sent') stored.push(payload as Message)
-          if (event === 'conversation:read') reads.push({ userId, conversationId: (payload as { conversationId: string }).conversationId })
+          if (event === 'conversation:read')
+            reads.push({ userId, conversationId: (payload as { conversationId: string }).conversationId })
         }
       },
     }
@@ -179,9 +193,14 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
   })
 
   const lastSeq = async (conversationId: string) =>
-    (await db.query<{ last_seq: number }>('select last_seq from conversations where id = $1', [conversationId]))[0]!.last_seq
+    (await db.query<{ last_seq: number }>('select last_seq from conversations where id = $1', [conversationId]))[0]!
+      .last_seq
   const seqs = async (conversationId: string) =>
-    (await db.query<{ seq: number }>('select seq from messages where conversation_id = $1 order by seq', [conversationId])).map((row) => row.seq)
+    (
+      await db.query<{ seq: number }>('select seq from messages where conversation_id = $1 order by seq', [
+        conversationId,
+      ])
+    ).map((row) => row.seq)
 
   it('stores concurrent sends of several users in one commit, each conversation numbered without gaps, each acked once', async () => {
     // Participants cached first, so every first send of the wave reaches the batcher in the same turn.
@@ -197,7 +216,11 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
       ['user-alice', 'conv-alice-carol', 'a2'],
       ['user-alice', 'conv-alice-bob', 'a3'],
     ] as const
-    const results = await Promise.all(sends.map(([sender, conversationId, content]) => messaging.send(sender, { conversationId, content, clientId: randomUUID() })))
+    const results = await Promise.all(
+      sends.map(([sender, conversationId, content]) =>
+        messaging.send(sender, { conversationId, content, clientId: randomUUID() }),
+      ),
+    )
     // One batch per "wave": a conversation's next send waits for the previous one's commit (its lock).
     expect(executeMany).toHaveBeenCalled()
     expect(executeMany.mock.calls[0]![1]).toHaveLength(2)
@@ -260,7 +283,11 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
       executeMany.mockClear()
       const outcomes = await Promise.allSettled([
         messaging.send('user-alice', { conversationId: 'conv-alice-bob', content: 'good one', clientId: randomUUID() }),
-        messaging.send('user-carol', { conversationId: 'conv-alice-carol', content: 'poisoned', clientId: randomUUID() }),
+        messaging.send('user-carol', {
+          conversationId: 'conv-alice-carol',
+          content: 'poisoned',
+          clientId: randomUUID(),
+        }),
         messaging.send('user-bob', { conversationId: 'conv-alice-bob', content: 'later', clientId: randomUUID() }),
       ])
       // The failing statement was in a batch with the good one (which was then retried alone and kept).
@@ -283,7 +310,11 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
     execute.mockClear()
     executeMany.mockClear()
     await expect(
-      messaging.send('user-alice', { conversationId: 'conv-alice-bob', content: 'bad \u0000 one', clientId: randomUUID() }),
+      messaging.send('user-alice', {
+        conversationId: 'conv-alice-bob',
+        content: 'bad \u0000 one',
+        clientId: randomUUID(),
+      }),
     ).rejects.toMatchObject({ code: 'INVALID', message: expect.stringContaining('content') })
     await expect(
       messaging.send('user-alice', { conversationId: 'conv-alice-bob', content: 'fine', clientId: 'nul\u0000id' }),
@@ -303,9 +334,13 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
       const read = await db.query<{ conversation_id: string; user_id: string; last_read_seq: number }>(
         `select conversation_id, user_id, last_read_seq from conversation_members where conversation_id in ('conv-alice-bob', 'conv-alice-carol') order by 1, 2`,
       )
-      expect(read.find((row) => row.conversation_id === 'conv-alice-bob' && row.user_id === 'user-bob')?.last_read_seq).toBe(one.seq)
+      expect(
+        read.find((row) => row.conversation_id === 'conv-alice-bob' && row.user_id === 'user-bob')?.last_read_seq,
+      ).toBe(one.seq)
       // Not the sender's (unchanged here) nor anyone's in a conversation nobody looks at.
-      expect(read.find((row) => row.conversation_id === 'conv-alice-carol' && row.user_id === 'user-alice')?.last_read_seq).toBeLessThan(two.seq)
+      expect(
+        read.find((row) => row.conversation_id === 'conv-alice-carol' && row.user_id === 'user-alice')?.last_read_seq,
+      ).toBeLessThan(two.seq)
       // Only participants other than the sender are told (carol is "looking" but is not a participant).
       expect(reads).toEqual([{ userId: 'user-bob', conversationId: 'conv-alice-bob' }])
     } finally {
@@ -314,9 +349,13 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
   })
 
   it('answers NOT_FOUND and FORBIDDEN as before (participants cached after the first look-up)', async () => {
-    await expect(messaging.send('user-alice', { conversationId: 'no-such-conversation', content: 'x', clientId: randomUUID() })).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    await expect(
+      messaging.send('user-alice', { conversationId: 'no-such-conversation', content: 'x', clientId: randomUUID() }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' })
     for (let i = 0; i < 2; i++) {
-      await expect(messaging.send('user-bob', { conversationId: 'conv-alice-carol', content: 'x', clientId: randomUUID() })).rejects.toMatchObject({ code: 'FORBIDDEN' })
+      await expect(
+        messaging.send('user-bob', { conversationId: 'conv-alice-carol', content: 'x', clientId: randomUUID() }),
+      ).rejects.toMatchObject({ code: 'FORBIDDEN' })
     }
   })
 })

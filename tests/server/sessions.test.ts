@@ -35,7 +35,12 @@ let clock = Date.now()
 const advance = (seconds: number) => void (clock += seconds * 1000)
 
 beforeAll(async () => {
-  server = await startTestServer({ now: () => clock, tokenTtlSeconds: TTL, refreshIdleSeconds: IDLE, sessionMaxSeconds: MAX })
+  server = await startTestServer({
+    now: () => clock,
+    tokenTtlSeconds: TTL,
+    refreshIdleSeconds: IDLE,
+    sessionMaxSeconds: MAX,
+  })
 })
 afterAll(() => server?.dispose())
 
@@ -49,7 +54,11 @@ const disconnection = (socket: ClientSocket) => new Promise<string>((resolve) =>
 describe('login', () => {
   it('answers a short access token naming its session, and an opaque refresh token of at least 128 bits', async () => {
     const session = await login(server.url, ALICE)
-    expect(session).toEqual({ token: expect.any(String), refreshToken: expect.any(String), user: expect.objectContaining({ id: 'user-alice' }) })
+    expect(session).toEqual({
+      token: expect.any(String),
+      refreshToken: expect.any(String),
+      user: expect.objectContaining({ id: 'user-alice' }),
+    })
     expect(session.refreshToken).toMatch(/^[A-Za-z0-9_-]{22,}$/)
     const claims = decodeJwt(session.token)
     expect(claims).toMatchObject({ sub: 'user-alice', sid: expect.any(String) })
@@ -79,7 +88,11 @@ describe('POST /api/auth/refresh', () => {
     const first = await login(server.url, ALICE)
     const second = await refresh(first.refreshToken)
     expect(second.status).toBe(200)
-    expect(second.body).toEqual({ token: expect.any(String), refreshToken: expect.any(String), user: expect.objectContaining({ id: 'user-alice' }) })
+    expect(second.body).toEqual({
+      token: expect.any(String),
+      refreshToken: expect.any(String),
+      user: expect.objectContaining({ id: 'user-alice' }),
+    })
     expect(second.body.refreshToken).not.toBe(first.refreshToken)
     expect(decodeJwt(second.body.token).sid).toBe(decodeJwt(first.token).sid)
     expect((await me(second.body.token)).status).toBe(200)
@@ -137,7 +150,7 @@ describe('POST /api/auth/refresh', () => {
   it('ends a session sessionMaxSeconds after login however often it is refreshed; no access token outlives it', async () => {
     let pair = await login(server.url, ALICE)
     const loginAt = clock
-    while (clock + IDLE / 2 * 1000 < loginAt + MAX * 1000) {
+    while (clock + (IDLE / 2) * 1000 < loginAt + MAX * 1000) {
       advance(IDLE / 2)
       const next = await refresh(pair.refreshToken)
       expect(next.status).toBe(200)
@@ -154,31 +167,38 @@ describe('POST /api/auth/logout', () => {
   it.each([
     ['a Bearer token', (s: { token: string }) => ({ token: s.token })],
     ['a refresh token', (s: { refreshToken: string }) => ({ body: { refreshToken: s.refreshToken } })],
-  ])("with %s: 204; the session's refresh and access tokens stop working and its sockets are disconnected, not another session's", async (_name, credentials) => {
-    const session = await login(server.url, ALICE)
-    const other = await login(server.url, ALICE)
-    const mine = [await connect(server.url, session.token), await connect(server.url, session.token)]
-    const theirs = await connect(server.url, other.token)
-    const drops = mine.map(disconnection)
-    const result = await http(server.url, 'POST', '/api/auth/logout', credentials(session))
-    expect(result.status).toBe(204)
-    expect(await Promise.all(drops)).toEqual(['io server disconnect', 'io server disconnect'])
-    expect((await refresh(session.refreshToken)).status).toBe(401)
-    expect((await me(session.token)).status).toBe(401)
-    await expect(connect(server.url, session.token)).rejects.toThrow('UNAUTHORIZED')
-    // The other session of the same user is untouched.
-    expect(await emitAck(theirs, 'conversation:leave', 'conv-alice-bob')).toEqual({ ok: true, data: null })
-    expect(theirs.connected).toBe(true)
-    expect((await me(other.token)).status).toBe(200)
-    theirs.close()
-  })
+  ])(
+    "with %s: 204; the session's refresh and access tokens stop working and its sockets are disconnected, not another session's",
+    async (_name, credentials) => {
+      const session = await login(server.url, ALICE)
+      const other = await login(server.url, ALICE)
+      const mine = [await connect(server.url, session.token), await connect(server.url, session.token)]
+      const theirs = await connect(server.url, other.token)
+      const drops = mine.map(disconnection)
+      const result = await http(server.url, 'POST', '/api/auth/logout', credentials(session))
+      expect(result.status).toBe(204)
+      expect(await Promise.all(drops)).toEqual(['io server disconnect', 'io server disconnect'])
+      expect((await refresh(session.refreshToken)).status).toBe(401)
+      expect((await me(session.token)).status).toBe(401)
+      await expect(connect(server.url, session.token)).rejects.toThrow('UNAUTHORIZED')
+      // The other session of the same user is untouched.
+      expect(await emitAck(theirs, 'conversation:leave', 'conv-alice-bob')).toEqual({ ok: true, data: null })
+      expect(theirs.connected).toBe(true)
+      expect((await me(other.token)).status).toBe(200)
+      theirs.close()
+    },
+  )
 
   it('refuses a request naming no session (401), and is repeatable with a refresh token (204)', async () => {
     expect((await http(server.url, 'POST', '/api/auth/logout')).status).toBe(401)
     expect((await http(server.url, 'POST', '/api/auth/logout', { body: { refreshToken: 'nope' } })).status).toBe(401)
     const session = await login(server.url, BOB)
-    expect((await http(server.url, 'POST', '/api/auth/logout', { body: { refreshToken: session.refreshToken } })).status).toBe(204)
-    expect((await http(server.url, 'POST', '/api/auth/logout', { body: { refreshToken: session.refreshToken } })).status).toBe(204)
+    expect(
+      (await http(server.url, 'POST', '/api/auth/logout', { body: { refreshToken: session.refreshToken } })).status,
+    ).toBe(204)
+    expect(
+      (await http(server.url, 'POST', '/api/auth/logout', { body: { refreshToken: session.refreshToken } })).status,
+    ).toBe(204)
   })
 })
 
@@ -285,7 +305,10 @@ describe('session:renew', () => {
     const socket = await connect(server.url, token)
     const dropped = disconnection(socket)
     advance(TTL)
-    expect(await emitAck(socket, 'conversation:leave', 'conv-alice-bob')).toEqual({ ok: false, error: { code: 'UNAUTHORIZED', message: 'token expired' } })
+    expect(await emitAck(socket, 'conversation:leave', 'conv-alice-bob')).toEqual({
+      ok: false,
+      error: { code: 'UNAUTHORIZED', message: 'token expired' },
+    })
     expect(await dropped).toBe('io server disconnect')
   })
 
@@ -306,7 +329,10 @@ describe('session:renew', () => {
     const first = await login(server.url, ALICE)
     const socket = await connect(server.url, first.token)
     expect((await emitAck(socket, 'session:renew', { token: `${first.token}x` })).ok).toBe(false)
-    expect(await emitAck(socket, 'session:renew', { token: 5 })).toMatchObject({ ok: false, error: { code: 'INVALID' } })
+    expect(await emitAck(socket, 'session:renew', { token: 5 })).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID' },
+    })
     expect(await emitAck(socket, 'session:renew')).toMatchObject({ ok: false, error: { code: 'INVALID' } })
     expect(socket.connected).toBe(true)
     socket.close()
@@ -368,7 +394,10 @@ describe('connection-state recovery is off', () => {
       body: { content: 'for alice again', clientId: `rec-${Date.now()}-2` },
     })
     await aliceGets
-    const conversation = await http<{ id: string }>(server.url, 'POST', '/api/conversations', { token: bob.token, body: { participantId: 'user-carol' } })
+    const conversation = await http<{ id: string }>(server.url, 'POST', '/api/conversations', {
+      token: bob.token,
+      body: { participantId: 'user-carol' },
+    })
     const marker = nextEvent(carolSocket, 'message:new')
     const sent = await http<Message>(server.url, 'POST', `/api/conversations/${conversation.body.id}/messages`, {
       token: bob.token,

@@ -12,13 +12,21 @@ describe('spaBuildDecision', () => {
 
   it.each([
     ['no build yet', { builtAtMs: undefined }, { build: true, reason: 'missing' }],
-    ['a source newer than the build (a git pull, an edit)', { newestSourceMs: 1_001 }, { build: true, reason: 'stale' }],
+    [
+      'a source newer than the build (a git pull, an edit)',
+      { newestSourceMs: 1_001 },
+      { build: true, reason: 'stale' },
+    ],
     ['every source older than the build', {}, { build: false, reason: 'fresh' }],
     ['a source exactly as old as the build', { newestSourceMs: 1_000 }, { build: false, reason: 'fresh' }],
     ['no sources found at all', { newestSourceMs: undefined }, { build: false, reason: 'fresh' }],
     ['SKIP_SPA_BUILD=1 with a stale build', { skip: true, newestSourceMs: 5_000 }, { build: false, reason: 'skipped' }],
     ['SKIP_SPA_BUILD=1 with no build', { skip: true, builtAtMs: undefined }, { build: false, reason: 'skipped' }],
-    ['no SPA source to build (src/main.tsx absent)', { hasSource: false, newestSourceMs: 5_000 }, { build: false, reason: 'no-source' }],
+    [
+      'no SPA source to build (src/main.tsx absent)',
+      { hasSource: false, newestSourceMs: 5_000 },
+      { build: false, reason: 'no-source' },
+    ],
   ] as const)('%s', (_name, change, expected) => {
     expect(spaBuildDecision({ ...base, ...change })).toEqual(expected)
   })
@@ -47,10 +55,20 @@ describe('the file system side', () => {
     root = mkdtempSync(join(tmpdir(), 'talemy-spa-'))
     const dist = join(root, 'dist')
     touch(join(root, 'src', 'main.tsx'), 1_000)
-    expect(spaState(root, dist, {})).toEqual({ skip: false, hasSource: true, builtAtMs: undefined, newestSourceMs: 1_000_000 })
+    expect(spaState(root, dist, {})).toEqual({
+      skip: false,
+      hasSource: true,
+      builtAtMs: undefined,
+      newestSourceMs: 1_000_000,
+    })
     touch(join(dist, 'index.html'), 2_000)
     expect(spaBuildDecision(spaState(root, dist, {}))).toEqual({ build: false, reason: 'fresh' })
-    for (const [file, at] of [['public/favicon.svg', 3_000], ['vite.config.ts', 4_000], ['index.html', 5_000], ['src/app/App.tsx', 6_000]] as const) {
+    for (const [file, at] of [
+      ['public/favicon.svg', 3_000],
+      ['vite.config.ts', 4_000],
+      ['index.html', 5_000],
+      ['src/app/App.tsx', 6_000],
+    ] as const) {
       touch(join(root, file), at)
       expect(spaState(root, dist, {}).newestSourceMs).toBe(at * 1000)
       expect(spaBuildDecision(spaState(root, dist, {}))).toEqual({ build: true, reason: 'stale' })

@@ -38,7 +38,8 @@ async function open(email: string) {
   return { session, socket, seen: record(socket) }
 }
 
-const typingOf = (r: ReturnType<typeof record>) => r.events.filter((e) => (e.event as string) === 'typing').map((e) => e.payload)
+const typingOf = (r: ReturnType<typeof record>) =>
+  r.events.filter((e) => (e.event as string) === 'typing').map((e) => e.payload)
 
 describe('typing', () => {
   it("reaches every socket of the other participant, not the typer's own sockets nor anyone else, and is not logged", async () => {
@@ -81,7 +82,10 @@ describe('typing', () => {
 
   it('answers INVALID for a malformed payload', async () => {
     const bob = await open(BOB)
-    expect(await emitAck(bob.socket, 'typing', { conversationId: 42 })).toMatchObject({ ok: false, error: { code: 'INVALID' } })
+    expect(await emitAck(bob.socket, 'typing', { conversationId: 42 })).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID' },
+    })
   })
 
   it('answers RATE_LIMITED past 2 a second (and sends nothing for it), then lets one through a second later', async () => {

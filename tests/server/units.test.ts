@@ -13,7 +13,11 @@ describe('RateLimiter', () => {
   it('lets a burst through, then refuses with the wait until the next token', () => {
     const time = clock()
     const limiter = new RateLimiter({ perSecond: 10, burst: 3 }, time.now)
-    expect([limiter.tryTake('a'), limiter.tryTake('a'), limiter.tryTake('a')]).toEqual([{ ok: true }, { ok: true }, { ok: true }])
+    expect([limiter.tryTake('a'), limiter.tryTake('a'), limiter.tryTake('a')]).toEqual([
+      { ok: true },
+      { ok: true },
+      { ok: true },
+    ])
     expect(limiter.tryTake('a')).toEqual({ ok: false, retryAfterMs: 100 })
     time.advance(100)
     expect(limiter.tryTake('a')).toEqual({ ok: true })
@@ -30,7 +34,11 @@ describe('RateLimiter', () => {
     const time = clock()
     const limiter = new RateLimiter({ perSecond: 1, burst: 2 }, time.now)
     limiter.refund('fresh')
-    expect([limiter.tryTake('fresh').ok, limiter.tryTake('fresh').ok, limiter.tryTake('fresh').ok]).toEqual([true, true, false])
+    expect([limiter.tryTake('fresh').ok, limiter.tryTake('fresh').ok, limiter.tryTake('fresh').ok]).toEqual([
+      true,
+      true,
+      false,
+    ])
     limiter.refund('fresh')
     expect(limiter.tryTake('fresh').ok).toBe(true)
     expect(limiter.tryTake('fresh').ok).toBe(false)

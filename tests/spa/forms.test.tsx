@@ -89,7 +89,10 @@ async function renderAppAt(hash: string) {
   const settle = async () => {
     // Until no request is running: a load that lands can render a component that starts another.
     for (;;) {
-      const running = [...store.dispatch(api.util.getRunningQueriesThunk()), ...store.dispatch(api.util.getRunningMutationsThunk())]
+      const running = [
+        ...store.dispatch(api.util.getRunningQueriesThunk()),
+        ...store.dispatch(api.util.getRunningMutationsThunk()),
+      ]
       if (running.length === 0) return
       await act(async () => {
         await Promise.all(running)
@@ -143,23 +146,26 @@ describe('a choice made right after opening a page is kept', () => {
     { from: '#/lessons', to: '#/contact-requests', page: 'Contact requests', label: 'Tutor' },
     { from: '#/contact-requests', to: '#/lessons', page: 'Lessons', label: 'Tutor' },
     { from: '#/lessons', to: '#/messages', page: 'Messages', label: 'Write to' },
-  ])('$from → $to: "$label" keeps Bob after the page settles and the people list reloads', async ({ from, to, page, label }) => {
-    const { store, server, settle } = await renderAppAt(from)
-    const fireHashchange = followLink(to)
-    // The page the link opens is on screen within the click, so a pick at once lands in its form.
-    expect(heading()).toBe(page)
-    act(() => pick(field(label), 'Bob'))
-    act(() => fireHashchange())
-    await settle()
-    // The people list loads again, changed (a new tutor, another order): the options are rendered anew.
-    server.state.users = [dave, carol, bob, alice]
-    await act(async () => {
-      await store.dispatch(api.endpoints.getUsers.initiate(undefined, { forceRefetch: true, subscribe: false }))
-    })
-    expect(heading()).toBe(page)
-    expect([...field(label).options].map((o) => o.text).filter((t) => t.startsWith('Dave'))).toHaveLength(1)
-    expect(field(label).value).toBe(bob.id)
-  })
+  ])(
+    '$from → $to: "$label" keeps Bob after the page settles and the people list reloads',
+    async ({ from, to, page, label }) => {
+      const { store, server, settle } = await renderAppAt(from)
+      const fireHashchange = followLink(to)
+      // The page the link opens is on screen within the click, so a pick at once lands in its form.
+      expect(heading()).toBe(page)
+      act(() => pick(field(label), 'Bob'))
+      act(() => fireHashchange())
+      await settle()
+      // The people list loads again, changed (a new tutor, another order): the options are rendered anew.
+      server.state.users = [dave, carol, bob, alice]
+      await act(async () => {
+        await store.dispatch(api.endpoints.getUsers.initiate(undefined, { forceRefetch: true, subscribe: false }))
+      })
+      expect(heading()).toBe(page)
+      expect([...field(label).options].map((o) => o.text).filter((t) => t.startsWith('Dave'))).toHaveLength(1)
+      expect(field(label).value).toBe(bob.id)
+    },
+  )
 
   test('the contact request Alice sends right after opening the page goes to the tutor she picked', async () => {
     const { server, settle } = await renderAppAt('#/lessons')

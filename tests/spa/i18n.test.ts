@@ -5,7 +5,16 @@ import { describe, expect, it, test } from 'vitest'
 import { connectionAnnouncement, BADGE } from '../../src/app/connectionWords'
 import { focusTargetAfter } from '../../src/app/focus'
 import { arrivedFromOthers } from '../../src/features/messages/arrivals'
-import { catalogues, createDateFormatters, en, formattingLocale, fr, pickLocale, type Locale, type MessageId } from '../../src/i18n'
+import {
+  catalogues,
+  createDateFormatters,
+  en,
+  formattingLocale,
+  fr,
+  pickLocale,
+  type Locale,
+  type MessageId,
+} from '../../src/i18n'
 import type { ConnectionStatus } from '../../src/realtime'
 
 const SRC = path.resolve('src')
@@ -25,7 +34,14 @@ const sources = sourceFiles(SRC).map((file) => ({ file, text: readFileSync(file,
 const literals = new Set(sources.flatMap(({ text }) => [...text.matchAll(/(['"])([\w.-]+)\1/g)].map((m) => m[2]!)))
 
 const keys = Object.keys(en) as MessageId[]
-const intl = (locale: Locale) => createIntl({ locale, messages: catalogues[locale], onError: (e) => { throw e } })
+const intl = (locale: Locale) =>
+  createIntl({
+    locale,
+    messages: catalogues[locale],
+    onError: (e) => {
+      throw e
+    },
+  })
 
 interface AstNode {
   type: number
@@ -52,8 +68,19 @@ function argumentsOf(message: string, locale: Locale): string[] {
 
 /** Sample values for every argument any message has. */
 const SAMPLE: Record<string, string | number> = {
-  count: 2, name: 'Bob', role: 'tutor', content: 'Hi', status: 'confirmed', subject: 'Algebra', reason: 'x',
-  length: 2001, max: 2000, when: '24 Nov', minutes: 45, password: 'talemy', time: '4:32 PM',
+  count: 2,
+  name: 'Bob',
+  role: 'tutor',
+  content: 'Hi',
+  status: 'confirmed',
+  subject: 'Algebra',
+  reason: 'x',
+  length: 2001,
+  max: 2000,
+  when: '24 Nov',
+  minutes: 45,
+  password: 'talemy',
+  time: '4:32 PM',
 }
 
 describe('the catalogues', () => {
@@ -65,7 +92,7 @@ describe('the catalogues', () => {
     expect(literals.has(key), `no quoted '${key}' in src/ (outside the catalogues): remove it or use it`).toBe(true)
   })
 
-  it('name no id in the source that is not a key (t(…), id="…", id: \'…\', label: \'…\')', () => {
+  it("name no id in the source that is not a key (t(…), id=\"…\", id: '…', label: '…')", () => {
     const used = sources.flatMap(({ file, text }) =>
       [...text.matchAll(/\bt\(\s*'([^']+)'|\bid="([^"]+)"|\bid: '([^']+)'/g)]
         .map((m) => ({ file, id: m[1] ?? m[2] ?? m[3]! }))
@@ -87,9 +114,9 @@ describe('the catalogues', () => {
 
   it('keep the contract’s English badge words exactly (end-to-end tests read them), and give French ones', () => {
     const words = (locale: Locale, status: ConnectionStatus) => intl(locale).formatMessage({ id: BADGE[status].id })
-    expect((['connected', 'reconnecting', 'disconnected', 'unauthorized'] as const).map((s) => words('en', s))).toEqual([
-      'online', 'reconnecting…', 'offline', 'session expired',
-    ])
+    expect((['connected', 'reconnecting', 'disconnected', 'unauthorized'] as const).map((s) => words('en', s))).toEqual(
+      ['online', 'reconnecting…', 'offline', 'session expired'],
+    )
     expect(en['connection.overHttp']).toBe('messages go over HTTP')
     expect(words('fr', 'connected')).toBe('en ligne')
     expect(words('fr', 'disconnected')).toBe('hors ligne')
@@ -123,7 +150,9 @@ describe('plurals', () => {
     expect(intl('fr').formatMessage({ id: 'toast.lessonStatus' }, { subject: 'Algèbre', status: 'cancelled' })).toBe(
       'Cours «\u202fAlgèbre\u202f» annulé',
     )
-    expect(intl('en').formatMessage({ id: 'toast.contactRequestStatus' }, { status: 'declined' })).toBe('Contact request declined')
+    expect(intl('en').formatMessage({ id: 'toast.contactRequestStatus' }, { status: 'declined' })).toBe(
+      'Contact request declined',
+    )
   })
 })
 
@@ -205,7 +234,11 @@ describe('which new messages are announced', () => {
   it('nothing on the first look; later only stored messages from others beyond the newest seen', () => {
     const first = arrivedFromOthers(null, [m(1, 'bob'), m(2, 'me')], 'me')
     expect(first).toEqual({ fresh: [], newest: 2 })
-    const later = arrivedFromOthers(first.newest, [m(1, 'bob'), m(2, 'me'), m(3, 'bob'), m(4, 'me'), m(0, 'me', 'pending')], 'me')
+    const later = arrivedFromOthers(
+      first.newest,
+      [m(1, 'bob'), m(2, 'me'), m(3, 'bob'), m(4, 'me'), m(0, 'me', 'pending')],
+      'me',
+    )
     expect(later).toEqual({ fresh: [m(3, 'bob')], newest: 4 })
   })
   it('older messages loaded above are not news', () => {

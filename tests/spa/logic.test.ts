@@ -138,7 +138,12 @@ describe('toastNews: news for the user, not their own doings (in English words)'
     updatedAt: '2026-11-24T08:00:00.000Z',
   }
   test.each([
-    ['a tutor hears of a booking', serverEventActions['lesson:created'](lesson()), bob, { page: 'lessons', text: 'New lesson request: Algebra' }],
+    [
+      'a tutor hears of a booking',
+      serverEventActions['lesson:created'](lesson()),
+      bob,
+      { page: 'lessons', text: 'New lesson request: Algebra' },
+    ],
     ['the student who booked does not', serverEventActions['lesson:created'](lesson()), alice, null],
     [
       'a status change reaches both',
@@ -146,7 +151,12 @@ describe('toastNews: news for the user, not their own doings (in English words)'
       alice,
       { page: 'lessons', text: 'Lesson “Algebra” was confirmed' },
     ],
-    ['a tutor hears of a request', serverEventActions['contactRequest:created'](request), bob, { page: 'contactRequests', text: 'New contact request' }],
+    [
+      'a tutor hears of a request',
+      serverEventActions['contactRequest:created'](request),
+      bob,
+      { page: 'contactRequests', text: 'New contact request' },
+    ],
     ['the student who sent it does not', serverEventActions['contactRequest:created'](request), alice, null],
     [
       'an answer reaches the student',
@@ -158,7 +168,9 @@ describe('toastNews: news for the user, not their own doings (in English words)'
     ['other actions', { type: 'socket/message:new', payload: message(1) }, alice, null],
   ] as const)('%s', (_name, action, me, expected) => {
     const news = toastNews(action, me)
-    expect(news && { page: news.page, text: english.formatMessage(news.message, news.message.values) }).toEqual(expected)
+    expect(news && { page: news.page, text: english.formatMessage(news.message, news.message.values) }).toEqual(
+      expected,
+    )
   })
 })
 
@@ -166,10 +178,22 @@ describe('errorMessageId: the SPA’s own words for each error code, never the s
   test.each([
     [{ status: 'FETCH_ERROR', error: 'TypeError' }, 'Could not reach the server. Check your connection.'],
     [{ status: 'TIMEOUT_ERROR', error: 'timeout' }, 'Could not reach the server. Check your connection.'],
-    [{ status: 403, data: { error: { code: 'FORBIDDEN', message: 'Only the tutor can confirm' } } }, 'You are not allowed to do that.'],
-    [{ status: 429, data: { error: { code: 'RATE_LIMITED', message: 'x', retryAfterMs: 100 } } }, 'Too many requests; wait a moment and try again.'],
-    [{ code: 'NETWORK', message: 'The server could not be reached' }, 'Could not reach the server. Check your connection.'],
-    [{ code: 'OUTBOX_FULL', message: 'x' }, 'Too many messages are waiting to be sent. Your text is kept: send it once they have gone.'],
+    [
+      { status: 403, data: { error: { code: 'FORBIDDEN', message: 'Only the tutor can confirm' } } },
+      'You are not allowed to do that.',
+    ],
+    [
+      { status: 429, data: { error: { code: 'RATE_LIMITED', message: 'x', retryAfterMs: 100 } } },
+      'Too many requests; wait a moment and try again.',
+    ],
+    [
+      { code: 'NETWORK', message: 'The server could not be reached' },
+      'Could not reach the server. Check your connection.',
+    ],
+    [
+      { code: 'OUTBOX_FULL', message: 'x' },
+      'Too many messages are waiting to be sent. Your text is kept: send it once they have gone.',
+    ],
     [{ code: 'INVALID', message: 'content: too long' }, 'That was not accepted. Check what you entered.'],
     [{ status: 502, data: '<html>' }, 'Something went wrong. Please try again.'],
     [{ message: 'Rejected' }, 'Something went wrong. Please try again.'],

@@ -24,9 +24,11 @@ function view(
 ): CacheView {
   const queries: Record<string, Entry> = {}
   if (entries.thread) queries[queryKey({ endpointName: 'getMessages', arg: 'c1' })] = entries.thread
-  if (entries.conversations) queries[queryKey({ endpointName: 'getConversations', arg: undefined })] = entries.conversations
+  if (entries.conversations)
+    queries[queryKey({ endpointName: 'getConversations', arg: undefined })] = entries.conversations
   if (entries.lessons) queries[queryKey({ endpointName: 'getLessons', arg: undefined })] = entries.lessons
-  if (entries.contactRequests) queries[queryKey({ endpointName: 'getContactRequests', arg: undefined })] = entries.contactRequests
+  if (entries.contactRequests)
+    queries[queryKey({ endpointName: 'getContactRequests', arg: undefined })] = entries.contactRequests
   return { queries, userId: alice.id, rooms: [], ...over }
 }
 
@@ -41,13 +43,21 @@ const pending = (clientId: string, over: Partial<ThreadMessage> = {}): ThreadMes
   status: 'pending',
   ...over,
 })
-const mine = (seq: number, clientId: string) => message(seq, { senderId: alice.id, clientId, content: `text ${clientId}` })
+const mine = (seq: number, clientId: string) =>
+  message(seq, { senderId: alice.id, clientId, content: `text ${clientId}` })
 
-const thread = (patches: unknown[]): CacheWork['patches'][number] => ({ endpointName: 'getMessages', arg: 'c1', patches } as never)
-const convs = (patches: unknown[]): CacheWork['patches'][number] => ({ endpointName: 'getConversations', arg: undefined, patches } as never)
-const lessons = (patches: unknown[]): CacheWork['patches'][number] => ({ endpointName: 'getLessons', arg: undefined, patches } as never)
-const requests = (patches: unknown[]): CacheWork['patches'][number] => ({ endpointName: 'getContactRequests', arg: undefined, patches } as never)
-const work = (patches: CacheWork['patches'] = [], invalidate: CacheWork['invalidate'] = []): CacheWork => ({ patches, invalidate })
+const thread = (patches: unknown[]): CacheWork['patches'][number] =>
+  ({ endpointName: 'getMessages', arg: 'c1', patches }) as never
+const convs = (patches: unknown[]): CacheWork['patches'][number] =>
+  ({ endpointName: 'getConversations', arg: undefined, patches }) as never
+const lessons = (patches: unknown[]): CacheWork['patches'][number] =>
+  ({ endpointName: 'getLessons', arg: undefined, patches }) as never
+const requests = (patches: unknown[]): CacheWork['patches'][number] =>
+  ({ endpointName: 'getContactRequests', arg: undefined, patches }) as never
+const work = (patches: CacheWork['patches'] = [], invalidate: CacheWork['invalidate'] = []): CacheWork => ({
+  patches,
+  invalidate,
+})
 
 describe('the table', () => {
   test('has an entry for every server event of the contract', () => {
@@ -58,12 +68,28 @@ describe('the table', () => {
 describe('message:new', () => {
   const m3 = message(3)
   test.each<[string, CacheView, CacheWork]>([
-    ['appends to a cached thread', view({ thread: ok([message(1), message(2)]) }), work([thread([{ op: 'add', path: [2], value: m3 }])])],
+    [
+      'appends to a cached thread',
+      view({ thread: ok([message(1), message(2)]) }),
+      work([thread([{ op: 'add', path: [2], value: m3 }])]),
+    ],
     ['is a no-op when the id is already there', view({ thread: ok([message(1), message(3)]) }), work()],
-    ['goes by seq when it arrives late', view({ thread: ok([message(1), message(4)]) }), work([thread([{ op: 'add', path: [1], value: m3 }])])],
+    [
+      'goes by seq when it arrives late',
+      view({ thread: ok([message(1), message(4)]) }),
+      work([thread([{ op: 'add', path: [1], value: m3 }])]),
+    ],
     // m2 was never seen (a seq gap): patched, and the thread refetched.
-    ['goes before our pending copies', view({ thread: ok([message(1), pending('k1')]) }), work([thread([{ op: 'add', path: [1], value: m3 }])], [{ type: 'Message', id: 'c1' }])],
-    ['the next seq: patched, no refetch', view({ thread: ok([message(1), message(2), pending('k1')]) }), work([thread([{ op: 'add', path: [2], value: m3 }])])],
+    [
+      'goes before our pending copies',
+      view({ thread: ok([message(1), pending('k1')]) }),
+      work([thread([{ op: 'add', path: [1], value: m3 }])], [{ type: 'Message', id: 'c1' }]),
+    ],
+    [
+      'the next seq: patched, no refetch',
+      view({ thread: ok([message(1), message(2), pending('k1')]) }),
+      work([thread([{ op: 'add', path: [2], value: m3 }])]),
+    ],
     ['does nothing for a thread nobody cached', view(), work()],
     // A read in flight: applied once it lands (no refetch), and patched meanwhile where there is data.
     ['waits for a thread still loading', view({ thread: { status: 'pending' } }), { ...work(), awaitRead: true }],
@@ -85,7 +111,12 @@ describe('message:new', () => {
     [
       'moves the conversation up with its last message and one more unread',
       view({ conversations: ok([c2, c4, c1]) }),
-      work([convs([{ op: 'remove', path: [2] }, { op: 'add', path: [1], value: { ...next, unreadCount: 2 } }])]),
+      work([
+        convs([
+          { op: 'remove', path: [2] },
+          { op: 'add', path: [1], value: { ...next, unreadCount: 2 } },
+        ]),
+      ]),
     ],
     [
       'stays below a conversation updated later',
@@ -95,12 +126,33 @@ describe('message:new', () => {
     [
       'goes first when it is the most recent',
       view({ conversations: ok([c3, c1]) }),
-      work([convs([{ op: 'remove', path: [1] }, { op: 'add', path: [0], value: { ...next, unreadCount: 2 } }])]),
+      work([
+        convs([
+          { op: 'remove', path: [1] },
+          { op: 'add', path: [0], value: { ...next, unreadCount: 2 } },
+        ]),
+      ]),
     ],
-    ['replaces in place when it stays first', view({ conversations: ok([c1, c3]) }), work([convs([{ op: 'replace', path: [0], value: { ...next, unreadCount: 2 } }])])],
-    ['does not count unread while the user has it open', view({ conversations: ok([c1]) }, { rooms: ['c1'] }), work([convs([{ op: 'replace', path: [0], value: next }])])],
-    ['invalidates the list when the conversation is new to it', view({ conversations: ok([c2]) }), work([], [{ type: 'Conversation', id: 'LIST' }])],
-    ['is a no-op for a message not newer than lastMessage', view({ conversations: ok([{ ...c1, lastMessage: m3 }]) }), work()],
+    [
+      'replaces in place when it stays first',
+      view({ conversations: ok([c1, c3]) }),
+      work([convs([{ op: 'replace', path: [0], value: { ...next, unreadCount: 2 } }])]),
+    ],
+    [
+      'does not count unread while the user has it open',
+      view({ conversations: ok([c1]) }, { rooms: ['c1'] }),
+      work([convs([{ op: 'replace', path: [0], value: next }])]),
+    ],
+    [
+      'invalidates the list when the conversation is new to it',
+      view({ conversations: ok([c2]) }),
+      work([], [{ type: 'Conversation', id: 'LIST' }]),
+    ],
+    [
+      'is a no-op for a message not newer than lastMessage',
+      view({ conversations: ok([{ ...c1, lastMessage: m3 }]) }),
+      work(),
+    ],
   ])('conversation list: %s', (_name, v, expected) => {
     expect(cacheWorkFor('message:new', m3, v)).toEqual(expected)
   })
@@ -115,16 +167,39 @@ describe('message:new', () => {
 
 describe('message:sent (and our ack)', () => {
   test.each<[string, ThreadMessage[], ReturnType<typeof mine>, unknown[]]>([
-    ['replaces our pending copy in place', [message(1), pending('k1')], mine(2, 'k1'), [{ op: 'replace', path: [1], value: { ...mine(2, 'k1'), status: 'sent' } }]],
+    [
+      'replaces our pending copy in place',
+      [message(1), pending('k1')],
+      mine(2, 'k1'),
+      [{ op: 'replace', path: [1], value: { ...mine(2, 'k1'), status: 'sent' } }],
+    ],
     [
       'moves a copy confirmed out of order before the older pending one',
       [message(1), pending('k1'), pending('k2')],
       mine(2, 'k2'),
-      [{ op: 'remove', path: [2] }, { op: 'add', path: [1], value: { ...mine(2, 'k2'), status: 'sent' } }],
+      [
+        { op: 'remove', path: [2] },
+        { op: 'add', path: [1], value: { ...mine(2, 'k2'), status: 'sent' } },
+      ],
     ],
-    ['is a no-op when already confirmed (ack, then message:sent)', [message(1), { ...mine(2, 'k1'), status: 'sent' }], mine(2, 'k1'), []],
-    ['adds it as sent in another tab with no pending copy', [message(1)], mine(2, 'k1'), [{ op: 'add', path: [1], value: { ...mine(2, 'k1'), status: 'sent' } }]],
-    ['replaces a failed copy too', [{ ...pending('k1'), status: 'failed', error: { code: 'INTERNAL', message: 'x' } }], mine(1, 'k1'), [{ op: 'replace', path: [0], value: { ...mine(1, 'k1'), status: 'sent' } }]],
+    [
+      'is a no-op when already confirmed (ack, then message:sent)',
+      [message(1), { ...mine(2, 'k1'), status: 'sent' }],
+      mine(2, 'k1'),
+      [],
+    ],
+    [
+      'adds it as sent in another tab with no pending copy',
+      [message(1)],
+      mine(2, 'k1'),
+      [{ op: 'add', path: [1], value: { ...mine(2, 'k1'), status: 'sent' } }],
+    ],
+    [
+      'replaces a failed copy too',
+      [{ ...pending('k1'), status: 'failed', error: { code: 'INTERNAL', message: 'x' } }],
+      mine(1, 'k1'),
+      [{ op: 'replace', path: [0], value: { ...mine(1, 'k1'), status: 'sent' } }],
+    ],
   ])('%s', (_name, t, m, expected) => {
     const result = cacheWorkFor('message:sent', m, view({ thread: ok(t) }))
     expect(result.patches.find((p) => p.endpointName === 'getMessages')?.patches ?? []).toEqual(expected)
@@ -142,9 +217,17 @@ describe('message:sent (and our ack)', () => {
 describe('conversation:read', () => {
   const read = { conversationId: 'c1', unreadCount: 0 as const }
   test.each<[string, CacheView, CacheWork]>([
-    ['zeroes the unread count', view({ conversations: ok([conversation('c2'), conversation('c1', { unreadCount: 3 })]) }), work([convs([{ op: 'replace', path: [1], value: conversation('c1') }])])],
+    [
+      'zeroes the unread count',
+      view({ conversations: ok([conversation('c2'), conversation('c1', { unreadCount: 3 })]) }),
+      work([convs([{ op: 'replace', path: [1], value: conversation('c1') }])]),
+    ],
     ['is a no-op when already read', view({ conversations: ok([conversation('c1')]) }), work()],
-    ['invalidates the list when the conversation is not in it', view({ conversations: ok([conversation('c2')]) }), work([], [{ type: 'Conversation', id: 'LIST' }])],
+    [
+      'invalidates the list when the conversation is not in it',
+      view({ conversations: ok([conversation('c2')]) }),
+      work([], [{ type: 'Conversation', id: 'LIST' }]),
+    ],
     ['does nothing when no list is cached', view(), work()],
   ])('%s', (_name, v, expected) => {
     expect(cacheWorkFor('conversation:read', read, v)).toEqual(expected)
@@ -155,17 +238,35 @@ describe('conversation:seen (read receipts)', () => {
   const seen = (seq: number) => ({ conversationId: 'c1', userId: bob.id, seq })
   const readBy = (bobSeq: number) => conversation('c1', { readSeq: { [alice.id]: 7, [bob.id]: bobSeq } })
   test.each<[string, CacheView, number, CacheWork]>([
-    ['raises the reader\'s read position', view({ conversations: ok([conversation('c2'), readBy(3)]) }), 5, work([convs([{ op: 'replace', path: [1], value: readBy(5) }])])],
+    [
+      "raises the reader's read position",
+      view({ conversations: ok([conversation('c2'), readBy(3)]) }),
+      5,
+      work([convs([{ op: 'replace', path: [1], value: readBy(5) }])]),
+    ],
     ['never lowers it (a late or replayed receipt)', view({ conversations: ok([readBy(5)]) }), 4, work()],
     ['is idempotent', view({ conversations: ok([readBy(5)]) }), 5, work()],
-    ['invalidates the list when the conversation is not in it', view({ conversations: ok([conversation('c2')]) }), 5, work([], [{ type: 'Conversation', id: 'LIST' }])],
+    [
+      'invalidates the list when the conversation is not in it',
+      view({ conversations: ok([conversation('c2')]) }),
+      5,
+      work([], [{ type: 'Conversation', id: 'LIST' }]),
+    ],
     ['does nothing when no list is cached', view(), 5, work()],
   ])('%s', (_name, v, seq, expected) => {
     expect(cacheWorkFor('conversation:seen', seen(seq), v)).toEqual(expected)
   })
 })
 
-describe.each<['lesson' | 'contactRequest', typeof lesson | typeof contactRequest, 'lessons' | 'contactRequests', typeof lessons, 'Lesson' | 'ContactRequest']>([
+describe.each<
+  [
+    'lesson' | 'contactRequest',
+    typeof lesson | typeof contactRequest,
+    'lessons' | 'contactRequests',
+    typeof lessons,
+    'Lesson' | 'ContactRequest',
+  ]
+>([
   ['lesson', lesson, 'lessons', lessons, 'Lesson'],
   ['contactRequest', contactRequest, 'contactRequests', requests, 'ContactRequest'],
 ])('%s events', (prefix, make, key, patch, tag) => {
@@ -177,10 +278,22 @@ describe.each<['lesson' | 'contactRequest', typeof lesson | typeof contactReques
   const run = (event: ServerEventName, item: unknown, v: CacheView) => cacheWorkFor(event, item as never, v)
 
   test.each<[string, ServerEventName, unknown, CacheView, CacheWork]>([
-    ['created: inserted into the cached list', created, b, view({ [key]: ok([a]) }), work([patch([{ op: 'add', path: [1], value: b }])])],
+    [
+      'created: inserted into the cached list',
+      created,
+      b,
+      view({ [key]: ok([a]) }),
+      work([patch([{ op: 'add', path: [1], value: b }])]),
+    ],
     ['created: a duplicate is a no-op', created, b, view({ [key]: ok([a, b]) }), work()],
     ['created: no cached list, nothing to do', created, b, view(), work()],
-    ['created: a list still loading waits for it', created, b, view({ [key]: { status: 'pending' } }), { ...work(), awaitRead: true }],
+    [
+      'created: a list still loading waits for it',
+      created,
+      b,
+      view({ [key]: { status: 'pending' } }),
+      { ...work(), awaitRead: true },
+    ],
     [
       'statusUpdated: a list being refetched is patched, and again once it lands',
       updated,
@@ -188,9 +301,21 @@ describe.each<['lesson' | 'contactRequest', typeof lesson | typeof contactReques
       view({ [key]: { status: 'pending', data: [a, b] } }),
       { ...work([patch([{ op: 'replace', path: [1], value: bNewer }])]), awaitRead: true },
     ],
-    ['statusUpdated: patched where cached', updated, bNewer, view({ [key]: ok([a, b]) }), work([patch([{ op: 'replace', path: [1], value: bNewer }])])],
+    [
+      'statusUpdated: patched where cached',
+      updated,
+      bNewer,
+      view({ [key]: ok([a, b]) }),
+      work([patch([{ op: 'replace', path: [1], value: bNewer }])]),
+    ],
     ['statusUpdated: an older version is ignored', updated, b, view({ [key]: ok([a, bNewer]) }), work()],
-    ['statusUpdated: not in the cached list, the list is invalidated', updated, bNewer, view({ [key]: ok([a]) }), work([], [{ type: tag, id: 'LIST' }])],
+    [
+      'statusUpdated: not in the cached list, the list is invalidated',
+      updated,
+      bNewer,
+      view({ [key]: ok([a]) }),
+      work([], [{ type: tag, id: 'LIST' }]),
+    ],
     ['statusUpdated: no cached list, nothing to do', updated, bNewer, view(), work()],
   ])('%s', (_name, event, item, v, expected) => {
     expect(run(event, item, v)).toEqual(expected)
@@ -199,21 +324,43 @@ describe.each<['lesson' | 'contactRequest', typeof lesson | typeof contactReques
 
 describe('our own thread work', () => {
   test.each<[string, unknown[], unknown[]]>([
-    ['addPending appends', addPendingPatches([message(1)], pending('k1')), [{ op: 'add', path: [1], value: pending('k1') }]],
+    [
+      'addPending appends',
+      addPendingPatches([message(1)], pending('k1')),
+      [{ op: 'add', path: [1], value: pending('k1') }],
+    ],
     ['addPending is idempotent', addPendingPatches([message(1), pending('k1')], pending('k1')), []],
     [
       'setPendingStatus marks failed with the error',
       setPendingStatusPatches([pending('k1')], 'k1', 'failed', { code: 'FORBIDDEN', message: 'no' }),
-      [{ op: 'replace', path: [0], value: { ...pending('k1'), status: 'failed', error: { code: 'FORBIDDEN', message: 'no' } } }],
+      [
+        {
+          op: 'replace',
+          path: [0],
+          value: { ...pending('k1'), status: 'failed', error: { code: 'FORBIDDEN', message: 'no' } },
+        },
+      ],
     ],
     [
       'setPendingStatus back to pending drops the error',
-      setPendingStatusPatches([{ ...pending('k1'), status: 'failed', error: { code: 'FORBIDDEN', message: 'no' } }], 'k1', 'pending'),
+      setPendingStatusPatches(
+        [{ ...pending('k1'), status: 'failed', error: { code: 'FORBIDDEN', message: 'no' } }],
+        'k1',
+        'pending',
+      ),
       [{ op: 'replace', path: [0], value: pending('k1') }],
     ],
-    ['removePending removes only an unconfirmed copy', removePendingPatches([{ ...mine(1, 'k1'), status: 'sent' }, pending('k2')], 'k1'), []],
+    [
+      'removePending removes only an unconfirmed copy',
+      removePendingPatches([{ ...mine(1, 'k1'), status: 'sent' }, pending('k2')], 'k1'),
+      [],
+    ],
     ['removePending', removePendingPatches([message(1), pending('k2')], 'k2'), [{ op: 'remove', path: [1] }]],
-    ['upsert by id ignores a seq-less duplicate of a stored message', upsertMessagePatches([message(1)], message(1)), []],
+    [
+      'upsert by id ignores a seq-less duplicate of a stored message',
+      upsertMessagePatches([message(1)], message(1)),
+      [],
+    ],
   ])('%s', (_name, actual, expected) => {
     expect(actual).toEqual(expected)
   })
@@ -238,7 +385,10 @@ describe('a burst', () => {
       work(
         [thread([{ op: 'replace', path: [], value: [message(1), message(2), message(3)] }])],
         // message(3) arrived before message(2): a gap at that moment, so the thread is refetched once.
-        [{ type: 'Message', id: 'c1' }, { type: 'Conversation', id: 'LIST' }],
+        [
+          { type: 'Message', id: 'c1' },
+          { type: 'Conversation', id: 'LIST' },
+        ],
       ),
     )
     // The view it was given is left as it was.
@@ -252,16 +402,47 @@ describe('folding into root replaces', () => {
   // The table's own patches applied by immer, against the fold's next list: the same outcome, whatever the case.
   test.each<[string, ServerEventName, unknown, CacheView]>([
     ['an append', 'message:new', message(3), view({ thread: ok(frozen([message(1), message(2)])) })],
-    ['a late message by seq', 'message:new', message(3), view({ thread: ok(frozen([message(1), message(2), message(4)])) })],
-    ['our pending copy confirmed in place', 'message:sent', mine(2, 'k1'), view({ thread: ok(frozen([message(1), pending('k1')])) })],
-    ['a copy confirmed out of order', 'message:sent', mine(2, 'k2'), view({ thread: ok(frozen([message(1), pending('k1'), pending('k2')])) })],
-    ['a conversation moved up', 'message:new', message(3), view({ conversations: ok(frozen([conversation('c2', { updatedAt: at(10) }), conversation('c4', { updatedAt: at(2.5) }), c1])) })],
-    ['a lesson updated', 'lesson:statusUpdated', lesson('b', { status: 'confirmed', updatedAt: at(5) }), view({ lessons: ok(frozen([lesson('a'), lesson('b')])) })],
+    [
+      'a late message by seq',
+      'message:new',
+      message(3),
+      view({ thread: ok(frozen([message(1), message(2), message(4)])) }),
+    ],
+    [
+      'our pending copy confirmed in place',
+      'message:sent',
+      mine(2, 'k1'),
+      view({ thread: ok(frozen([message(1), pending('k1')])) }),
+    ],
+    [
+      'a copy confirmed out of order',
+      'message:sent',
+      mine(2, 'k2'),
+      view({ thread: ok(frozen([message(1), pending('k1'), pending('k2')])) }),
+    ],
+    [
+      'a conversation moved up',
+      'message:new',
+      message(3),
+      view({
+        conversations: ok(
+          frozen([conversation('c2', { updatedAt: at(10) }), conversation('c4', { updatedAt: at(2.5) }), c1]),
+        ),
+      }),
+    ],
+    [
+      'a lesson updated',
+      'lesson:statusUpdated',
+      lesson('b', { status: 'confirmed', updatedAt: at(5) }),
+      view({ lessons: ok(frozen([lesson('a'), lesson('b')])) }),
+    ],
   ])('%s: the same list as the table’s patches', (_name, event, payload, v) => {
     const fine = cacheWorkFor(event, payload as never, v)
     const folded = cacheWorkForBurst([{ event, payload }], v)
     expect(folded.invalidate).toEqual(fine.invalidate)
-    expect(folded.patches.map(({ patches, ...query }) => query)).toEqual(fine.patches.map(({ patches, ...query }) => query))
+    expect(folded.patches.map(({ patches, ...query }) => query)).toEqual(
+      fine.patches.map(({ patches, ...query }) => query),
+    )
     for (const [i, { patches, ...query }] of fine.patches.entries()) {
       const before = v.queries[queryKey(query)]!.data
       const [root] = folded.patches[i]!.patches
@@ -283,8 +464,16 @@ describe('folding into root replaces', () => {
 
   test('our own thread work folds the same way (foldCacheWork)', () => {
     const v = view({ thread: ok(frozen([message(1)])) })
-    const folded = foldCacheWork(threadWork(v, 'c1', (t) => addPendingPatches(t, pending('k1'))), v)
+    const folded = foldCacheWork(
+      threadWork(v, 'c1', (t) => addPendingPatches(t, pending('k1'))),
+      v,
+    )
     expect(folded).toEqual(work([thread([{ op: 'replace', path: [], value: [message(1), pending('k1')] }])]))
-    expect(foldCacheWork(threadWork(v, 'c1', (t) => removePendingPatches(t, 'k9')), v)).toEqual(work())
+    expect(
+      foldCacheWork(
+        threadWork(v, 'c1', (t) => removePendingPatches(t, 'k9')),
+        v,
+      ),
+    ).toEqual(work())
   })
 })

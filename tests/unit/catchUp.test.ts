@@ -78,7 +78,11 @@ describe('catch-up: only after a sync:gap', () => {
     sockets.last.serverDrop()
     await vi.advanceTimersByTimeAsync(1_000)
     sockets.last.serverConnect('sock-2', false)
-    sockets.last.serverEmit('lesson:statusUpdated', lesson('l1', { status: 'confirmed', updatedAt: '2026-11-24T09:00:00.000Z' }), { offset: 11 })
+    sockets.last.serverEmit(
+      'lesson:statusUpdated',
+      lesson('l1', { status: 'confirmed', updatedAt: '2026-11-24T09:00:00.000Z' }),
+      { offset: 11 },
+    )
     sockets.last.serverEmit('sync:caughtUp', { offset: 11, epoch })
     await vi.advanceTimersByTimeAsync(1_000)
     expect(store.getActions().filter((a) => catchUpStarted.match(a))).toEqual([])

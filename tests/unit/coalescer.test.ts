@@ -14,8 +14,14 @@ describe('invalidation coalescer', () => {
     const c = createTagCoalescer(flush, 250)
     c.add([{ type: 'Lesson', id: 'LIST' }])
     vi.advanceTimersByTime(100)
-    c.add([{ type: 'Lesson', id: 'LIST' }, { type: 'Message', id: 'c1' }])
-    c.add([{ type: 'Message', id: 'c1' }, { type: 'Message', id: 'c2' }])
+    c.add([
+      { type: 'Lesson', id: 'LIST' },
+      { type: 'Message', id: 'c1' },
+    ])
+    c.add([
+      { type: 'Message', id: 'c1' },
+      { type: 'Message', id: 'c2' },
+    ])
     expect(c.size).toBe(3)
     vi.advanceTimersByTime(149)
     expect(flush).not.toHaveBeenCalled()
@@ -44,12 +50,16 @@ describe('invalidation coalescer', () => {
   test('a storm spanning less than 1 s, starting anywhere and arriving unevenly, is at most 4 flushes, the last after its last event', () => {
     // A small deterministic generator: the same uneven storms every run.
     let seed = 11
-    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647)
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647
     for (let storm = 0; storm < 200; storm++) {
       const flush = vi.fn()
       const c = createTagCoalescer(flush, 250)
       vi.advanceTimersByTime(Math.floor(random() * 1000))
-      const offsets = [0, 999, ...Array.from({ length: 1 + Math.floor(random() * 100) }, () => Math.floor(random() * 1000))].sort((a, b) => a - b)
+      const offsets = [
+        0,
+        999,
+        ...Array.from({ length: 1 + Math.floor(random() * 100) }, () => Math.floor(random() * 1000)),
+      ].sort((a, b) => a - b)
       let at = 0
       for (const offset of offsets) {
         vi.advanceTimersByTime(offset - at)

@@ -16,14 +16,26 @@ const KICKED: ConnectionError = { code: 'UNAUTHORIZED', message: 'Disconnected b
 
 const closed: ConnectionMachineState = { status: 'closed' }
 const open: ConnectionMachineState = { status: 'open' }
-const handshaking = (attempt = 0, refreshed = false): ConnectionMachineState => ({ status: 'handshaking', attempt, refreshed })
-const waiting = (attempt: number, then: 'attempt' | 'refresh' = 'attempt', refreshed = false): ConnectionMachineState => ({
+const handshaking = (attempt = 0, refreshed = false): ConnectionMachineState => ({
+  status: 'handshaking',
+  attempt,
+  refreshed,
+})
+const waiting = (
+  attempt: number,
+  then: 'attempt' | 'refresh' = 'attempt',
+  refreshed = false,
+): ConnectionMachineState => ({
   status: 'waiting',
   attempt,
   refreshed,
   then,
 })
-const stalled = (attempt: number, refreshed = false): ConnectionMachineState => ({ status: 'stalled', attempt, refreshed })
+const stalled = (attempt: number, refreshed = false): ConnectionMachineState => ({
+  status: 'stalled',
+  attempt,
+  refreshed,
+})
 const refreshing = (attempt: number, counted = false, error = REFUSED): ConnectionMachineState => ({
   status: 'refreshing',
   attempt,
@@ -37,30 +49,78 @@ const tryAgain = (attempt: number): ConnectionEffect[] => [
 ]
 const cancel: ConnectionEffect = { type: 'cancelTimer' }
 
-type Row = [name: string, from: ConnectionMachineState, event: ConnectionEvent, to: ConnectionMachineState, effects: ConnectionEffect[]]
+type Row = [
+  name: string,
+  from: ConnectionMachineState,
+  event: ConnectionEvent,
+  to: ConnectionMachineState,
+  effects: ConnectionEffect[],
+]
 
 const rows: Row[] = [
   // open
-  ['open creates the socket and handshakes', closed, { type: 'open', allowed: true }, handshaking(), [{ type: 'createSocket' }, { type: 'handshake' }]],
+  [
+    'open creates the socket and handshakes',
+    closed,
+    { type: 'open', allowed: true },
+    handshaking(),
+    [{ type: 'createSocket' }, { type: 'handshake' }],
+  ],
   ['open without a token (or unauthorized) does nothing', closed, { type: 'open', allowed: false }, closed, []],
-  ['open while waiting tries now', waiting(2), { type: 'open', allowed: true }, handshaking(3), [cancel, ...tryAgain(3)]],
+  [
+    'open while waiting tries now',
+    waiting(2),
+    { type: 'open', allowed: true },
+    handshaking(3),
+    [cancel, ...tryAgain(3)],
+  ],
   ['open while stalled tries now', stalled(1), { type: 'open', allowed: true }, handshaking(2), tryAgain(2)],
   ['open while open does nothing', open, { type: 'open', allowed: true }, open, []],
   ['open while handshaking does nothing', handshaking(1), { type: 'open', allowed: true }, handshaking(1), []],
   ['open while refreshing does nothing', refreshing(1), { type: 'open', allowed: true }, refreshing(1), []],
   // close
   ['close destroys the socket', open, { type: 'close' }, closed, [{ type: 'destroySocket' }]],
-  ['close while waiting also stops the timer', waiting(1), { type: 'close' }, closed, [cancel, { type: 'destroySocket' }]],
+  [
+    'close while waiting also stops the timer',
+    waiting(1),
+    { type: 'close' },
+    closed,
+    [cancel, { type: 'destroySocket' }],
+  ],
   ['close while refreshing forgets the refresh', refreshing(1), { type: 'close' }, closed, [{ type: 'destroySocket' }]],
   ['close when closed does nothing', closed, { type: 'close' }, closed, []],
   // connected
-  ['connected ends the handshake (attempts and the refresh budget start over)', handshaking(3, true), { type: 'connected' }, open, []],
+  [
+    'connected ends the handshake (attempts and the refresh budget start over)',
+    handshaking(3, true),
+    { type: 'connected' },
+    open,
+    [],
+  ],
   ['connected while waiting stops the timer', waiting(1), { type: 'connected' }, open, [cancel]],
   ['connected after close is ignored', closed, { type: 'connected' }, closed, []],
   // connectFailed
-  ['a network failure backs off', handshaking(0), { type: 'connectFailed', error: NETWORK }, waiting(0), [{ type: 'startTimer', attempt: 1 }]],
-  ['the backoff grows with the attempt', handshaking(3), { type: 'connectFailed', error: NETWORK }, waiting(3), [{ type: 'startTimer', attempt: 4 }]],
-  ['a refusal refreshes the token once', handshaking(0), { type: 'connectFailed', error: REFUSED }, refreshing(0), [{ type: 'refreshToken' }]],
+  [
+    'a network failure backs off',
+    handshaking(0),
+    { type: 'connectFailed', error: NETWORK },
+    waiting(0),
+    [{ type: 'startTimer', attempt: 1 }],
+  ],
+  [
+    'the backoff grows with the attempt',
+    handshaking(3),
+    { type: 'connectFailed', error: NETWORK },
+    waiting(3),
+    [{ type: 'startTimer', attempt: 4 }],
+  ],
+  [
+    'a refusal refreshes the token once',
+    handshaking(0),
+    { type: 'connectFailed', error: REFUSED },
+    refreshing(0),
+    [{ type: 'refreshToken' }],
+  ],
   [
     'a second refusal with a fresh token ends the session',
     handshaking(0, true),
@@ -68,10 +128,22 @@ const rows: Row[] = [
     stalled(0, true),
     [{ type: 'dispatch', action: sessionExpired(REFUSED) }],
   ],
-  ['a failure while already waiting changes nothing', waiting(1), { type: 'connectFailed', error: NETWORK }, waiting(1), []],
+  [
+    'a failure while already waiting changes nothing',
+    waiting(1),
+    { type: 'connectFailed', error: NETWORK },
+    waiting(1),
+    [],
+  ],
   ['a failure while open is ignored', open, { type: 'connectFailed', error: NETWORK }, open, []],
   // disconnected
-  ['a drop backs off from attempt 0', open, { type: 'disconnected', reason: 'transport close' }, waiting(0), [{ type: 'startTimer', attempt: 1 }]],
+  [
+    'a drop backs off from attempt 0',
+    open,
+    { type: 'disconnected', reason: 'transport close' },
+    waiting(0),
+    [{ type: 'startTimer', attempt: 1 }],
+  ],
   [
     'a server kick waits, then refreshes',
     open,
@@ -79,13 +151,37 @@ const rows: Row[] = [
     waiting(0, 'refresh'),
     [{ type: 'startTimer', attempt: 1 }],
   ],
-  ["our own client's disconnect stalls", open, { type: 'disconnected', reason: 'io client disconnect' }, stalled(0), []],
-  ['a drop while waiting keeps the wait', waiting(2), { type: 'disconnected', reason: 'transport close' }, waiting(2), []],
-  ['a drop while handshaking backs off', handshaking(2), { type: 'disconnected', reason: 'transport error' }, waiting(2), [{ type: 'startTimer', attempt: 3 }]],
+  [
+    "our own client's disconnect stalls",
+    open,
+    { type: 'disconnected', reason: 'io client disconnect' },
+    stalled(0),
+    [],
+  ],
+  [
+    'a drop while waiting keeps the wait',
+    waiting(2),
+    { type: 'disconnected', reason: 'transport close' },
+    waiting(2),
+    [],
+  ],
+  [
+    'a drop while handshaking backs off',
+    handshaking(2),
+    { type: 'disconnected', reason: 'transport error' },
+    waiting(2),
+    [{ type: 'startTimer', attempt: 3 }],
+  ],
   // retryNow and the timer
   ['retryNow cuts the wait short', waiting(1), { type: 'retryNow' }, handshaking(2), [cancel, ...tryAgain(2)]],
   ['the timer ends the wait', waiting(1), { type: 'timerFired' }, handshaking(2), tryAgain(2)],
-  ['after a kick the wait ends with a counted refresh', waiting(0, 'refresh'), { type: 'timerFired' }, refreshing(0, true, KICKED), [{ type: 'refreshToken' }]],
+  [
+    'after a kick the wait ends with a counted refresh',
+    waiting(0, 'refresh'),
+    { type: 'timerFired' },
+    refreshing(0, true, KICKED),
+    [{ type: 'refreshToken' }],
+  ],
   ['retryNow when not waiting does nothing', open, { type: 'retryNow' }, open, []],
   ['a stale timer when not waiting does nothing', handshaking(1), { type: 'timerFired' }, handshaking(1), []],
   // refreshDone
@@ -124,7 +220,13 @@ const rows: Row[] = [
     waiting(1),
     [{ type: 'startTimer', attempt: 2 }],
   ],
-  ['a refresh answer when not refreshing is ignored', open, { type: 'refreshDone', outcome: 'refused', connectionStatus: 'connected' }, open, []],
+  [
+    'a refresh answer when not refreshing is ignored',
+    open,
+    { type: 'refreshDone', outcome: 'refused', connectionStatus: 'connected' },
+    open,
+    [],
+  ],
   // tokenRefreshed
   [
     'a live socket is renewed in place',
@@ -168,9 +270,20 @@ const rows: Row[] = [
     open,
     { type: 'refreshFailed', connectionStatus: 'connected' },
     open,
-    [{ type: 'dispatch', action: sessionExpired({ code: 'UNAUTHORIZED', message: 'The session could not be renewed' }) }],
+    [
+      {
+        type: 'dispatch',
+        action: sessionExpired({ code: 'UNAUTHORIZED', message: 'The session could not be renewed' }),
+      },
+    ],
   ],
-  ['a refresh refused over HTTP before any connection changes nothing', closed, { type: 'refreshFailed', connectionStatus: 'idle' }, closed, []],
+  [
+    'a refresh refused over HTTP before any connection changes nothing',
+    closed,
+    { type: 'refreshFailed', connectionStatus: 'idle' },
+    closed,
+    [],
+  ],
   // resync (events missing and not coming: resume from the applied offset)
   [
     'a live socket is replaced by a new one that resumes',
@@ -192,7 +305,10 @@ describe('connectionTransition', () => {
   test.each<[string, ConnectionMachineState, ConnectionEvent]>([
     ['a refusal', handshaking(0), { type: 'connectFailed', error: REFUSED }],
   ])('without a refresher %s ends the session at once', (_name, from, event) => {
-    expect(stepWithoutRefresh(from, event)).toEqual([stalled(0), [{ type: 'dispatch', action: sessionExpired(REFUSED) }]])
+    expect(stepWithoutRefresh(from, event)).toEqual([
+      stalled(0),
+      [{ type: 'dispatch', action: sessionExpired(REFUSED) }],
+    ])
   })
 
   test('without a refresher a server kick is an ordinary drop', () => {

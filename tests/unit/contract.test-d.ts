@@ -27,7 +27,9 @@ describe('the event maps and the schemas agree', () => {
     expectTypeOf<Parsed<'lesson:created'>>().toEqualTypeOf<ServerEventPayload<'lesson:created'>>()
     expectTypeOf<Parsed<'lesson:statusUpdated'>>().toEqualTypeOf<ServerEventPayload<'lesson:statusUpdated'>>()
     expectTypeOf<Parsed<'contactRequest:created'>>().toEqualTypeOf<ServerEventPayload<'contactRequest:created'>>()
-    expectTypeOf<Parsed<'contactRequest:statusUpdated'>>().toEqualTypeOf<ServerEventPayload<'contactRequest:statusUpdated'>>()
+    expectTypeOf<Parsed<'contactRequest:statusUpdated'>>().toEqualTypeOf<
+      ServerEventPayload<'contactRequest:statusUpdated'>
+    >()
   })
 
   test('the payloads are the contract entities', () => {

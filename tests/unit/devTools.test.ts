@@ -9,7 +9,9 @@ const devTools = vi.hoisted(() => {
     (...fns: ((...args: unknown[]) => unknown)[]) =>
     (arg: unknown) =>
       fns.reduceRight((acc, fn) => fn(acc), arg)
-  ;(window as unknown as Record<string, unknown>).__REDUX_DEVTOOLS_EXTENSION_COMPOSE__ = (opts: Record<string, unknown>) => {
+  ;(window as unknown as Record<string, unknown>).__REDUX_DEVTOOLS_EXTENSION_COMPOSE__ = (
+    opts: Record<string, unknown>,
+  ) => {
     options.push(opts)
     return compose
   }
@@ -43,7 +45,9 @@ describe('Redux DevTools never see the login password', () => {
       apiUrl: stub.url,
       createSocket: fakeSockets().createSocket,
       storage: createMemoryStorage(),
-      extraMiddleware: [() => (next) => (action) => (typeof action === 'object' && seen.push(action as UnknownAction), next(action))],
+      extraMiddleware: [
+        () => (next) => (action) => (typeof action === 'object' && seen.push(action as UnknownAction), next(action)),
+      ],
     })
     const { actionSanitizer, stateSanitizer } = devTools.options.at(-1) as unknown as Sanitizers
     expect(typeof actionSanitizer).toBe('function')
@@ -56,7 +60,9 @@ describe('Redux DevTools never see the login password', () => {
       expect(JSON.stringify(action)).toContain('secret-pw') // what the store got is left as it was
       const shown = actionSanitizer(action, 0)
       expect(JSON.stringify(shown)).not.toContain('secret-pw')
-      expect(shown).toMatchObject({ meta: { arg: { endpointName: 'login', originalArgs: { email: 'bob@talemy.test', password: '********' } } } })
+      expect(shown).toMatchObject({
+        meta: { arg: { endpointName: 'login', originalArgs: { email: 'bob@talemy.test', password: '********' } } },
+      })
     }
     // Other actions pass as they are (the same object).
     const other = seen.find((a) => a.type === 'auth/loggedIn')!
@@ -66,11 +72,18 @@ describe('Redux DevTools never see the login password', () => {
     const state = store.getState()
     const withArgs = {
       ...state,
-      api: { ...state.api, mutations: { r1: { status: 'pending', endpointName: 'login', originalArgs: { email: 'e', password: 'secret-pw' } } } },
+      api: {
+        ...state.api,
+        mutations: {
+          r1: { status: 'pending', endpointName: 'login', originalArgs: { email: 'e', password: 'secret-pw' } },
+        },
+      },
     }
     const shownState = stateSanitizer(withArgs, 0)
     expect(JSON.stringify(shownState)).not.toContain('secret-pw')
-    expect(shownState).toMatchObject({ api: { mutations: { r1: { originalArgs: { email: 'e', password: '********' } } } } })
+    expect(shownState).toMatchObject({
+      api: { mutations: { r1: { originalArgs: { email: 'e', password: '********' } } } },
+    })
     expect(stateSanitizer(state, 1)).toBe(state)
   })
 })

@@ -15,10 +15,11 @@ describe('memory lock (two stores given the same one behave like two tabs)', () 
     const lock = createMemoryLock()
     const got: string[] = []
     const releases: Record<string, () => void> = {}
-    const take = (who: string) => lock.request('outbox', (release) => {
-      got.push(who)
-      releases[who] = release
-    })
+    const take = (who: string) =>
+      lock.request('outbox', (release) => {
+        got.push(who)
+        releases[who] = release
+      })
     take('a')
     take('b')
     const cancelC = take('c')

@@ -30,9 +30,14 @@ afterEach(() => {
   consoleError.mockRestore()
 })
 
-const stored = (seq: number, clientId: string, content = `text ${clientId}`): Message => message(seq, { senderId: alice.id, clientId, content })
+const stored = (seq: number, clientId: string, content = `text ${clientId}`): Message =>
+  message(seq, { senderId: alice.id, clientId, content })
 
-function tab(apiUrl: string, storage: StorageLike, over: { drainLock?: DrainLock; outboxLimit?: number; ackTimeoutMs?: number; user?: typeof alice } = {}) {
+function tab(
+  apiUrl: string,
+  storage: StorageLike,
+  over: { drainLock?: DrainLock; outboxLimit?: number; ackTimeoutMs?: number; user?: typeof alice } = {},
+) {
   const sockets = fakeSockets()
   const actions: { type: string; payload?: unknown }[] = []
   const store = makeStore({
@@ -40,7 +45,11 @@ function tab(apiUrl: string, storage: StorageLike, over: { drainLock?: DrainLock
     createSocket: sockets.createSocket,
     storage,
     preloadedState: { auth: { token: 'token-1', user: over.user ?? alice } },
-    extraMiddleware: [() => (next) => (action) => (typeof action === 'object' && actions.push(action as { type: string }), next(action))],
+    extraMiddleware: [
+      () => (next) => (action) => (
+        typeof action === 'object' && actions.push(action as { type: string }), next(action)
+      ),
+    ],
     realtime: {
       ...(over.drainLock ? { drainLock: over.drainLock } : {}),
       ...(over.outboxLimit ? { outboxLimit: over.outboxLimit } : {}),
@@ -53,7 +62,8 @@ function tab(apiUrl: string, storage: StorageLike, over: { drainLock?: DrainLock
 
 const savedIds = (storage: StorageLike, userId = alice.id) =>
   (JSON.parse(storage.getItem(outboxStorageKey(userId)) ?? '[]') as { clientId: string }[]).map((m) => m.clientId)
-const send = (clientId: string, conversationId = 'c1') => sendMessage({ conversationId, content: `text ${clientId}`, clientId })
+const send = (clientId: string, conversationId = 'c1') =>
+  sendMessage({ conversationId, content: `text ${clientId}`, clientId })
 
 describe('durable outbox', () => {
   test('every unconfirmed send is in storage at once, under the user; a confirmed one leaves it', async () => {
@@ -63,9 +73,17 @@ describe('durable outbox', () => {
     store.dispatch(send('k1'))
     store.dispatch(send('k2'))
     expect(savedIds(storage)).toEqual(['k1', 'k2'])
-    socket().sent('message:send')[0]!.ack({ ok: true, data: stored(1, 'k1') })
+    socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(1, 'k1') })
     await eventually(() => expect(savedIds(storage)).toEqual(['k2']))
-    expect(JSON.parse(storage.getItem(outboxStorageKey(alice.id))!)[0]).toMatchObject({ clientId: 'k2', conversationId: 'c1', content: 'text k2', status: 'pending', attempts: 0 })
+    expect(JSON.parse(storage.getItem(outboxStorageKey(alice.id))!)[0]).toMatchObject({
+      clientId: 'k2',
+      conversationId: 'c1',
+      content: 'text k2',
+      status: 'pending',
+      attempts: 0,
+    })
   })
 
   test('a reload restores the outbox, shows it in its thread again and drains it in order', async () => {
@@ -79,16 +97,38 @@ describe('durable outbox', () => {
     expect(selectPendingMessages(second.store.getState()).map((m) => m.clientId)).toEqual(['k1', 'k2', 'k3', 'x1'])
     await second.store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
     // A thread arriving in the cache gets the pending copies back (the thread page's fetch after a reload).
-    await eventually(() => expect(second.thread().map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual(['m1:-', 'k1:pending', 'k2:pending', 'k3:pending']))
+    await eventually(() =>
+      expect(second.thread().map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual([
+        'm1:-',
+        'k1:pending',
+        'k2:pending',
+        'k3:pending',
+      ]),
+    )
     second.socket().serverConnect()
-    const sent = () => second.socket().sent('message:send').map((p) => (p.args[0] as { clientId: string }).clientId)
+    const sent = () =>
+      second
+        .socket()
+        .sent('message:send')
+        .map((p) => (p.args[0] as { clientId: string }).clientId)
     // One at a time per conversation: k1 and x1 first.
     await eventually(() => expect(sent().sort()).toEqual(['k1', 'x1']))
     for (const [i, id] of ['k1', 'k2', 'k3'].entries()) {
       await eventually(() => expect(sent()).toContain(id))
-      second.socket().sent('message:send').find((p) => (p.args[0] as { clientId: string }).clientId === id)!.ack({ ok: true, data: stored(i + 2, id) })
+      second
+        .socket()
+        .sent('message:send')
+        .find((p) => (p.args[0] as { clientId: string }).clientId === id)!
+        .ack({ ok: true, data: stored(i + 2, id) })
     }
-    await eventually(() => expect(second.thread().map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual(['m1:-', 'm2:sent', 'm3:sent', 'm4:sent']))
+    await eventually(() =>
+      expect(second.thread().map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual([
+        'm1:-',
+        'm2:sent',
+        'm3:sent',
+        'm4:sent',
+      ]),
+    )
     expect(savedIds(storage)).toEqual(['x1'])
   })
 
@@ -101,7 +141,14 @@ describe('durable outbox', () => {
     expect(savedIds(storage)).toEqual(['k1', 'k2', 'k3'])
     expect(thread().map((m) => m.id)).toEqual(['k1', 'k2', 'k3'])
     const rejected = actions.filter((a) => sendRejected.match(a))
-    expect(rejected).toEqual([sendRejected({ clientId: 'k4', conversationId: 'c1', code: 'OUTBOX_FULL', message: expect.stringContaining('3 messages') as unknown as string })])
+    expect(rejected).toEqual([
+      sendRejected({
+        clientId: 'k4',
+        conversationId: 'c1',
+        code: 'OUTBOX_FULL',
+        message: expect.stringContaining('3 messages') as unknown as string,
+      }),
+    ])
     expect(selectSendRejection(store.getState())).toMatchObject({ clientId: 'k4', code: 'OUTBOX_FULL' })
     store.dispatch(discardMessage({ clientId: 'k1' }))
     store.dispatch(send('k5'))
@@ -133,7 +180,9 @@ describe('durable outbox', () => {
     store.dispatch(discardMessage({ clientId: 'k1' }))
     expect(thread().map((m) => m.id)).toEqual(['m1'])
     expect(savedIds(storage)).toEqual([])
-    socket().sent('message:send')[0]!.ack({ ok: true, data: stored(2, 'k1') })
+    socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(2, 'k1') })
     await eventually(() => expect(thread().map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual(['m1:-', 'm2:sent']))
     expect(selectPendingMessages(store.getState())).toEqual([])
   })
@@ -175,10 +224,16 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     expect(tab2.actions.filter((a) => drainStarted.match(a))).toHaveLength(0)
     expect(tab2.socket().sent('message:send')).toHaveLength(0)
     expect(savedIds(storage)).toEqual(['a1', 'b1'])
-    tab1.socket().sent('message:send')[0]!.ack({ ok: true, data: stored(1, 'a1') })
+    tab1
+      .socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(1, 'a1') })
     await eventually(() => expect(tab2.socket().sent('message:send')).toHaveLength(1))
     expect(tab2.actions.filter((a) => drainStarted.match(a))).toHaveLength(1)
-    tab2.socket().sent('message:send')[0]!.ack({ ok: true, data: stored(2, 'b1') })
+    tab2
+      .socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(2, 'b1') })
     await eventually(() => expect(savedIds(storage)).toEqual([]))
   })
 })
@@ -186,13 +241,21 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
 describe('a storage that refuses to write', () => {
   test('sends still go; the failure is reported once (socket/internalError), not thrown', async () => {
     const storage = createMemoryStorage()
-    const full: StorageLike = { ...storage, setItem: () => { throw new Error('QuotaExceededError') } }
+    const full: StorageLike = {
+      ...storage,
+      setItem: () => {
+        throw new Error('QuotaExceededError')
+      },
+    }
     const { store, actions } = tab(await deadUrl(), full)
     store.dispatch(send('k1'))
     store.dispatch(send('k2'))
     expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k1', 'k2'])
     expect(actions.filter((a) => a.type === 'socket/internalError')).toEqual([
-      { type: 'socket/internalError', payload: { where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' } },
+      {
+        type: 'socket/internalError',
+        payload: { where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' },
+      },
     ])
     store.dispatch(shutdown())
   })

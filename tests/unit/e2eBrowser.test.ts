@@ -2,7 +2,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { checkBrowser, resolveE2EBrowser, sameMajor, SYSTEM_ARGS, sparticuzDir, unpackSparticuz } from '../e2e/support/chromium'
+import {
+  checkBrowser,
+  resolveE2EBrowser,
+  sameMajor,
+  SYSTEM_ARGS,
+  sparticuzDir,
+  unpackSparticuz,
+} from '../e2e/support/chromium'
 
 describe('sameMajor', () => {
   test.each([
@@ -91,7 +98,12 @@ describe('unpackSparticuz', () => {
 })
 
 describe('checkBrowser', () => {
-  const npm = { executablePath: '/tmp/talemy-chromium-147.0.0/chromium', args: [], source: '@sparticuz/chromium 147.0.0', expectedMajor: 147 }
+  const npm = {
+    executablePath: '/tmp/talemy-chromium-147.0.0/chromium',
+    args: [],
+    source: '@sparticuz/chromium 147.0.0',
+    expectedMajor: 147,
+  }
 
   test('the declared version is used as it is', async () => {
     const discard = vi.fn()
@@ -111,14 +123,23 @@ describe('checkBrowser', () => {
   })
 
   test('a second mismatch fails the run instead of driving another browser', async () => {
-    await expect(checkBrowser({ resolve: async () => npm, versionOf: async () => '153.0.7800.0', discard: () => {} })).rejects.toThrow(
+    await expect(
+      checkBrowser({ resolve: async () => npm, versionOf: async () => '153.0.7800.0', discard: () => {} }),
+    ).rejects.toThrow(
       '@sparticuz/chromium 147.0.0 should run Chromium 147, but /tmp/talemy-chromium-147.0.0/chromium is 153.0.7800.0',
     )
   })
 
   test('CHROME_PATH promises no version: whatever it is, it is used', async () => {
-    const system = { executablePath: '/usr/bin/chromium', args: SYSTEM_ARGS, source: 'CHROME_PATH', expectedMajor: null }
-    expect(await checkBrowser({ resolve: async () => system, versionOf: async () => '120.0.0.0', discard: () => {} })).toEqual({
+    const system = {
+      executablePath: '/usr/bin/chromium',
+      args: SYSTEM_ARGS,
+      source: 'CHROME_PATH',
+      expectedMajor: null,
+    }
+    expect(
+      await checkBrowser({ resolve: async () => system, versionOf: async () => '120.0.0.0', discard: () => {} }),
+    ).toEqual({
       ...system,
       version: '120.0.0.0',
     })

@@ -37,7 +37,10 @@ afterEach(() => {
 
 const online = (id = 'sock-1') => connected({ socketId: id, recovered: false })
 /** `socket/connected` at any time (the backoff's fake timers moved the clock). */
-const onlineAnyTime = (id: string, recovered = false) => ({ ...connected({ socketId: id, recovered }), meta: { at: expect.any(String) as unknown as string } })
+const onlineAnyTime = (id: string, recovered = false) => ({
+  ...connected({ socketId: id, recovered }),
+  meta: { at: expect.any(String) as unknown as string },
+})
 
 function connectedStore(...args: Parameters<typeof mockStore>) {
   const setup = mockStore(...args)
@@ -189,7 +192,11 @@ describe('connecting', () => {
     expect(socket.connectCalls).toBe(1)
     vi.advanceTimersByTime(1)
     expect(socket.connectCalls).toBe(2)
-    expect(store.getActions()).toEqual([connect(), connectFailed({ code: 'FORBIDDEN', message: 'FORBIDDEN' }), reconnecting({ attempt: 1 })])
+    expect(store.getActions()).toEqual([
+      connect(),
+      connectFailed({ code: 'FORBIDDEN', message: 'FORBIDDEN' }),
+      reconnecting({ attempt: 1 }),
+    ])
   })
 
   test('errors never escape: a throwing socket factory becomes an action', () => {
@@ -217,17 +224,30 @@ const payloads: Record<ServerEventName, unknown> = {
 }
 
 describe('server events', () => {
-  test.each(Object.entries(payloads) as [ServerEventName, unknown][])('%s → socket/%s with the validated payload', (event, payload) => {
-    const { store, sockets } = connectedStore()
-    sockets.last.serverEmit(event, { ...(payload as object), unexpected: 'dropped' })
-    expect(store.getActions()).toEqual([(serverEventActions[event] as (p: unknown) => unknown)(payload)])
-  })
+  test.each(Object.entries(payloads) as [ServerEventName, unknown][])(
+    '%s → socket/%s with the validated payload',
+    (event, payload) => {
+      const { store, sockets } = connectedStore()
+      sockets.last.serverEmit(event, { ...(payload as object), unexpected: 'dropped' })
+      expect(store.getActions()).toEqual([(serverEventActions[event] as (p: unknown) => unknown)(payload)])
+    },
+  )
 
   test.each<[string, ServerEventName, unknown, { path: string; message: string }[]]>([
     ['a wrong type', 'message:new', { ...message(3), seq: 'three' }, [{ path: 'seq', message: 'expected number' }]],
-    ['a missing field', 'lesson:created', { ...lesson('l1'), status: undefined }, [{ path: 'status', message: 'is required' }]],
+    [
+      'a missing field',
+      'lesson:created',
+      { ...lesson('l1'), status: undefined },
+      [{ path: 'status', message: 'is required' }],
+    ],
     ['not an object', 'conversation:read', 'c1', [{ path: '', message: 'expected Object' }]],
-    ['an unknown status', 'contactRequest:statusUpdated', { ...contactRequest('r1'), status: 'maybe' }, [{ path: 'status', message: expect.any(String) as unknown as string }]],
+    [
+      'an unknown status',
+      'contactRequest:statusUpdated',
+      { ...contactRequest('r1'), status: 'maybe' },
+      [{ path: 'status', message: expect.any(String) as unknown as string }],
+    ],
   ])('%s → socket/eventRejected only, state unchanged', (_name, event, payload, issues) => {
     const { store, sockets } = connectedStore()
     const before = store.getState()
@@ -241,7 +261,9 @@ describe('server events', () => {
   test('the event action comes before its cache patch', async () => {
     const seeded = await apiStateWith(async (dispatch) => {
       await dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1), message(2)]))
-      await dispatch(api.util.upsertQueryData('getConversations', undefined, [conversation('c1', { lastMessage: message(2) })]))
+      await dispatch(
+        api.util.upsertQueryData('getConversations', undefined, [conversation('c1', { lastMessage: message(2) })]),
+      )
     })
     const { store, sockets } = connectedStore({ ...loggedInState(), api: seeded })
     const m3 = message(3)
@@ -258,10 +280,20 @@ describe('server events', () => {
       }),
       api.internalActions.queryResultPatched({
         queryCacheKey: 'getConversations(undefined)' as never,
-        patches: [{ op: 'replace', path: [], value: [conversation('c1', { lastMessage: m3, unreadCount: 1, updatedAt: m3.createdAt })] }],
+        patches: [
+          {
+            op: 'replace',
+            path: [],
+            value: [conversation('c1', { lastMessage: m3, unreadCount: 1, updatedAt: m3.createdAt })],
+          },
+        ],
       }),
     ])
-    expect(api.endpoints.getMessages.select('c1')(store.getState()).data?.map((m) => m.seq)).toEqual([1, 2, 3])
+    expect(
+      api.endpoints.getMessages
+        .select('c1')(store.getState())
+        .data?.map((m) => m.seq),
+    ).toEqual([1, 2, 3])
   })
 })
 
@@ -284,7 +316,10 @@ describe('rooms', () => {
     dispatch(joinConversation({ conversationId: 'c1' }))
     sockets.last.sent('conversation:join')[0]!.ack({ ok: false, error: { code, message: 'no' } })
     await settle()
-    expect(store.getActions()).toEqual([joinConversation({ conversationId: 'c1' }), joinFailed({ conversationId: 'c1', code })])
+    expect(store.getActions()).toEqual([
+      joinConversation({ conversationId: 'c1' }),
+      joinFailed({ conversationId: 'c1', code }),
+    ])
     expect(store.getState().socket.rooms).toEqual(rooms)
   })
 
@@ -292,7 +327,10 @@ describe('rooms', () => {
     const { dispatch, store } = connectedStore()
     dispatch(joinConversation({ conversationId: 'c1' }))
     await vi.advanceTimersByTimeAsync(5000)
-    expect(store.getActions()).toEqual([joinConversation({ conversationId: 'c1' }), joinFailed({ conversationId: 'c1', code: 'NETWORK' })])
+    expect(store.getActions()).toEqual([
+      joinConversation({ conversationId: 'c1' }),
+      joinFailed({ conversationId: 'c1', code: 'NETWORK' }),
+    ])
     expect(store.getState().socket.rooms).toEqual(['c1'])
   })
 
@@ -336,17 +374,27 @@ describe('rooms', () => {
 })
 
 describe('sending over the socket', () => {
-  const send = (clientId: string, content = `text ${clientId}`) => sendMessage({ conversationId: 'c1', content, clientId })
-  const stored = (seq: number, clientId: string) => message(seq, { senderId: alice.id, clientId, content: `text ${clientId}` })
+  const send = (clientId: string, content = `text ${clientId}`) =>
+    sendMessage({ conversationId: 'c1', content, clientId })
+  const stored = (seq: number, clientId: string) =>
+    message(seq, { senderId: alice.id, clientId, content: `text ${clientId}` })
 
   test('emits message:send with an ack; the ack confirms it', async () => {
     const { dispatch, store, sockets } = connectedStore()
     dispatch(send('k1'))
     const [packet] = sockets.last.sent('message:send')
-    expect(packet).toMatchObject({ args: [{ conversationId: 'c1', content: 'text k1', clientId: 'k1' }], timeoutMs: 5000 })
+    expect(packet).toMatchObject({
+      args: [{ conversationId: 'c1', content: 'text k1', clientId: 'k1' }],
+      timeoutMs: 5000,
+    })
     packet!.ack({ ok: true, data: stored(1, 'k1') })
     await settle()
-    expect(store.getActions()).toEqual([send('k1'), drainStarted(), sendConfirmed({ message: stored(1, 'k1') }), drainStopped()])
+    expect(store.getActions()).toEqual([
+      send('k1'),
+      drainStarted(),
+      sendConfirmed({ message: stored(1, 'k1') }),
+      drainStopped(),
+    ])
     expect(store.getState().socket.outbox).toEqual([])
   })
 
@@ -355,7 +403,12 @@ describe('sending over the socket', () => {
     dispatch(send('k1'))
     sockets.last.sent('message:send')[0]!.ack({ ok: false, error: { code, message: 'refused' } })
     await settle()
-    expect(store.getActions()).toEqual([send('k1'), drainStarted(), sendFailed({ clientId: 'k1', error: { code, message: 'refused' } }), drainStopped()])
+    expect(store.getActions()).toEqual([
+      send('k1'),
+      drainStarted(),
+      sendFailed({ clientId: 'k1', error: { code, message: 'refused' } }),
+      drainStopped(),
+    ])
     expect(store.getState().socket.outbox[0]).toMatchObject({ status: 'failed' })
   })
 
@@ -365,7 +418,11 @@ describe('sending over the socket', () => {
     const error = { code: 'RATE_LIMITED' as const, message: 'slow down' }
     sockets.last.sent('message:send')[0]!.ack({ ok: false, error: { ...error, retryAfterMs: 1500 } })
     await settle()
-    expect(store.getActions()).toEqual([send('k1'), drainStarted(), sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 1500, error })])
+    expect(store.getActions()).toEqual([
+      send('k1'),
+      drainStarted(),
+      sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 1500, error }),
+    ])
     await vi.advanceTimersByTimeAsync(1499)
     expect(sockets.last.sent('message:send')).toHaveLength(1)
     await vi.advanceTimersByTimeAsync(1)
@@ -379,7 +436,10 @@ describe('sending over the socket', () => {
     const { dispatch, store, sockets } = connectedStore()
     dispatch(send('k1', ''))
     expect(sockets.last.sent('message:send')).toHaveLength(0)
-    expect(store.getActions()).toEqual([send('k1', ''), sendFailed({ clientId: 'k1', error: { code: 'INVALID', message: 'content: must not be empty' } })])
+    expect(store.getActions()).toEqual([
+      send('k1', ''),
+      sendFailed({ clientId: 'k1', error: { code: 'INVALID', message: 'content: must not be empty' } }),
+    ])
   })
 
   test('one at a time per conversation, in the order written', async () => {
@@ -387,10 +447,17 @@ describe('sending over the socket', () => {
     dispatch(send('k1'))
     dispatch(send('k2'))
     dispatch(sendMessage({ conversationId: 'c2', content: 'elsewhere', clientId: 'k3' }))
-    expect(sockets.last.sent('message:send').map((p) => (p.args[0] as { clientId: string }).clientId)).toEqual(['k1', 'k3'])
+    expect(sockets.last.sent('message:send').map((p) => (p.args[0] as { clientId: string }).clientId)).toEqual([
+      'k1',
+      'k3',
+    ])
     sockets.last.sent('message:send')[0]!.ack({ ok: true, data: stored(1, 'k1') })
     await settle()
-    expect(sockets.last.sent('message:send').map((p) => (p.args[0] as { clientId: string }).clientId)).toEqual(['k1', 'k3', 'k2'])
+    expect(sockets.last.sent('message:send').map((p) => (p.args[0] as { clientId: string }).clientId)).toEqual([
+      'k1',
+      'k3',
+      'k2',
+    ])
   })
 
   test('a malformed ack is not trusted: the send is retried', async () => {
@@ -398,7 +465,10 @@ describe('sending over the socket', () => {
     dispatch(send('k1'))
     sockets.last.sent('message:send')[0]!.ack({ ok: true, data: { id: 42 } })
     await settle()
-    expect(store.getActions()[2]).toMatchObject({ type: sendRetryScheduled.type, payload: { clientId: 'k1', error: { code: 'INTERNAL' } } })
+    expect(store.getActions()[2]).toMatchObject({
+      type: sendRetryScheduled.type,
+      payload: { clientId: 'k1', error: { code: 'INTERNAL' } },
+    })
   })
 })
 

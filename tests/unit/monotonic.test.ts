@@ -19,7 +19,9 @@ function cached(): CacheView {
   return {
     queries: {
       [key.thread]: ok([message(1, { senderId: bob.id })]),
-      [key.conversations]: ok([conversation('c1', { lastMessage: message(1, { senderId: bob.id }), unreadCount: 1, updatedAt: at(0) })]),
+      [key.conversations]: ok([
+        conversation('c1', { lastMessage: message(1, { senderId: bob.id }), unreadCount: 1, updatedAt: at(0) }),
+      ]),
       [key.lessons]: ok([lesson('l1')]),
       [key.contactRequests]: ok([contactRequest('r1')]),
     },
@@ -43,12 +45,27 @@ const older = at(-30)
 /** Per event: an event, and (where data carries a version) an older version of it. */
 const rows: Record<ServerEventName, { event: unknown; stale?: unknown }> = {
   'message:new': { event: message(2, { senderId: bob.id, createdAt: newer }), stale: message(1, { senderId: bob.id }) },
-  'message:sent': { event: message(2, { senderId: alice.id, clientId: 'k1', createdAt: newer }), stale: message(1, { senderId: bob.id }) },
+  'message:sent': {
+    event: message(2, { senderId: alice.id, clientId: 'k1', createdAt: newer }),
+    stale: message(1, { senderId: bob.id }),
+  },
   'conversation:read': { event: { conversationId: 'c1', unreadCount: 0 } },
-  'conversation:seen': { event: { conversationId: 'c1', userId: bob.id, seq: 2 }, stale: { conversationId: 'c1', userId: bob.id, seq: 1 } },
-  'lesson:created': { event: lesson('l2', { updatedAt: newer }), stale: lesson('l2', { updatedAt: older, subject: 'Old' }) },
-  'lesson:statusUpdated': { event: lesson('l1', { status: 'confirmed', updatedAt: newer }), stale: lesson('l1', { status: 'cancelled', updatedAt: older }) },
-  'contactRequest:created': { event: contactRequest('r2', { updatedAt: newer }), stale: contactRequest('r2', { updatedAt: older, message: 'Old' }) },
+  'conversation:seen': {
+    event: { conversationId: 'c1', userId: bob.id, seq: 2 },
+    stale: { conversationId: 'c1', userId: bob.id, seq: 1 },
+  },
+  'lesson:created': {
+    event: lesson('l2', { updatedAt: newer }),
+    stale: lesson('l2', { updatedAt: older, subject: 'Old' }),
+  },
+  'lesson:statusUpdated': {
+    event: lesson('l1', { status: 'confirmed', updatedAt: newer }),
+    stale: lesson('l1', { status: 'cancelled', updatedAt: older }),
+  },
+  'contactRequest:created': {
+    event: contactRequest('r2', { updatedAt: newer }),
+    stale: contactRequest('r2', { updatedAt: older, message: 'Old' }),
+  },
   'contactRequest:statusUpdated': {
     event: contactRequest('r1', { status: 'accepted', updatedAt: newer }),
     stale: contactRequest('r1', { status: 'declined', updatedAt: older }),
@@ -65,7 +82,6 @@ describe.each(SERVER_EVENTS.map((e) => [e] as const))('%s', (event) => {
     const after = applied(cached(), first)
     expect(once(after, row.event)).toEqual({ patches: [], invalidate: [] })
   })
-
 })
 
 const versioned = SERVER_EVENTS.filter((e) => rows[e].stale !== undefined).map((e) => [e] as const)

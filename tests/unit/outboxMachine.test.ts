@@ -36,17 +36,41 @@ const view = (outbox: PendingMessage[], over: Partial<OutboxView> = {}): OutboxV
   durable: true,
   ...over,
 })
-const state = (over: Partial<OutboxMachineState> = {}): OutboxMachineState => ({ ...initialOutboxMachineState, ...over })
+const state = (over: Partial<OutboxMachineState> = {}): OutboxMachineState => ({
+  ...initialOutboxMachineState,
+  ...over,
+})
 const held = (lanes: OutboxMachineState['lanes'] = {}) => state({ mirroring: 'u1', lock: { status: 'held' }, lanes })
 const NETWORK = { code: 'NETWORK' as const, message: 'The server could not be reached' }
 const stored = message(1, { clientId: 'k1' })
 
-type Row = [name: string, from: OutboxMachineState, event: OutboxEventBody, view: OutboxView, to: OutboxMachineState, effects: OutboxEffect[]]
+type Row = [
+  name: string,
+  from: OutboxMachineState,
+  event: OutboxEventBody,
+  view: OutboxView,
+  to: OutboxMachineState,
+  effects: OutboxEffect[],
+]
 
 const rows: Row[] = [
   // restore
-  ['restore reads the user’s stored outbox once', state(), { type: 'restore' }, view([]), state({ mirroring: 'u1' }), [{ type: 'loadStored', userId: 'u1' }]],
-  ['restore again for the same user does nothing', state({ mirroring: 'u1' }), { type: 'restore' }, view([]), state({ mirroring: 'u1' }), []],
+  [
+    'restore reads the user’s stored outbox once',
+    state(),
+    { type: 'restore' },
+    view([]),
+    state({ mirroring: 'u1' }),
+    [{ type: 'loadStored', userId: 'u1' }],
+  ],
+  [
+    'restore again for the same user does nothing',
+    state({ mirroring: 'u1' }),
+    { type: 'restore' },
+    view([]),
+    state({ mirroring: 'u1' }),
+    [],
+  ],
   ['restore without storage does nothing', state(), { type: 'restore' }, view([], { durable: false }), state(), []],
   ['restore without a user does nothing', state(), { type: 'restore' }, view([], { userId: null }), state(), []],
   // queued
@@ -64,7 +88,10 @@ const rows: Row[] = [
     { type: 'queued', clientId: 'k1', problem: null },
     view([k1]),
     held({ c1: { status: 'sending', clientId: 'k1' } }),
-    [{ type: 'attempt', entry: k1 }, { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k1 } }],
+    [
+      { type: 'attempt', entry: k1 },
+      { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k1 } },
+    ],
   ],
   [
     'a second send of a busy conversation waits its turn',
@@ -82,20 +109,35 @@ const rows: Row[] = [
     held(),
     [
       { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k1 } },
-      { type: 'dispatch', action: sendFailed({ clientId: 'k1', error: { code: 'INVALID', message: 'content: must not be empty' } }) },
+      {
+        type: 'dispatch',
+        action: sendFailed({ clientId: 'k1', error: { code: 'INVALID', message: 'content: must not be empty' } }),
+      },
     ],
   ],
-  ['a send while unauthorized waits (no lock asked)', state(), { type: 'queued', clientId: 'k1', problem: null }, view([k1], { paused: true }), state(), [
-    { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k1 } },
-  ]],
+  [
+    'a send while unauthorized waits (no lock asked)',
+    state(),
+    { type: 'queued', clientId: 'k1', problem: null },
+    view([k1], { paused: true }),
+    state(),
+    [{ type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k1 } }],
+  ],
   // lock
   [
     'the lock granted starts every conversation',
     state({ lock: { status: 'requested' } }),
     { type: 'lockGranted' },
     view([k1, k2, x1]),
-    state({ lock: { status: 'held' }, lanes: { c1: { status: 'sending', clientId: 'k1' }, c2: { status: 'sending', clientId: 'x1' } } }),
-    [{ type: 'attempt', entry: k1 }, { type: 'attempt', entry: x1 }, { type: 'dispatch', action: drainStarted() }],
+    state({
+      lock: { status: 'held' },
+      lanes: { c1: { status: 'sending', clientId: 'k1' }, c2: { status: 'sending', clientId: 'x1' } },
+    }),
+    [
+      { type: 'attempt', entry: k1 },
+      { type: 'attempt', entry: x1 },
+      { type: 'dispatch', action: drainStarted() },
+    ],
   ],
   [
     'a grant when nothing is left to send: started, then given back at once',
@@ -103,9 +145,20 @@ const rows: Row[] = [
     { type: 'lockGranted' },
     view([]),
     state(),
-    [{ type: 'dispatch', action: drainStarted() }, { type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+    [
+      { type: 'dispatch', action: drainStarted() },
+      { type: 'releaseLock' },
+      { type: 'dispatch', action: drainStopped() },
+    ],
   ],
-  ['a grant nobody waits for is given back', state(), { type: 'lockGranted' }, view([k1]), state(), [{ type: 'releaseLock' }]],
+  [
+    'a grant nobody waits for is given back',
+    state(),
+    { type: 'lockGranted' },
+    view([k1]),
+    state(),
+    [{ type: 'releaseLock' }],
+  ],
   // settled
   [
     'sent: confirmed (the next one goes once the confirmation is in the outbox)',
@@ -134,7 +187,13 @@ const rows: Row[] = [
   [
     'refused: marked failed',
     held({ c1: { status: 'sending', clientId: 'k1' } }),
-    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'refused', error: { code: 'FORBIDDEN', message: 'no' } }, jitter: 0.5 },
+    {
+      type: 'settled',
+      conversationId: 'c1',
+      clientId: 'k1',
+      outcome: { kind: 'refused', error: { code: 'FORBIDDEN', message: 'no' } },
+      jitter: 0.5,
+    },
     view([k1]),
     held(),
     [{ type: 'dispatch', action: sendFailed({ clientId: 'k1', error: { code: 'FORBIDDEN', message: 'no' } }) }],
@@ -146,7 +205,11 @@ const rows: Row[] = [
     view([failedK1, k2]),
     held({ c1: { status: 'sending', clientId: 'k2' } }),
     [
-      { type: 'patchThread', conversationId: 'c1', change: { kind: 'status', clientId: 'k1', status: 'failed', error: { code: 'FORBIDDEN', message: 'no' } } },
+      {
+        type: 'patchThread',
+        conversationId: 'c1',
+        change: { kind: 'status', clientId: 'k1', status: 'failed', error: { code: 'FORBIDDEN', message: 'no' } },
+      },
       { type: 'attempt', entry: k2 },
     ],
   ],
@@ -174,7 +237,15 @@ const rows: Row[] = [
     view([entry('k1', { attempts: 2 })]),
     held({ c1: { status: 'waiting', rate: true } }),
     [
-      { type: 'dispatch', action: sendRetryScheduled({ clientId: 'k1', attempt: 3, delayMs: 1200, error: { code: 'RATE_LIMITED', message: 'slow down' } }) },
+      {
+        type: 'dispatch',
+        action: sendRetryScheduled({
+          clientId: 'k1',
+          attempt: 3,
+          delayMs: 1200,
+          error: { code: 'RATE_LIMITED', message: 'slow down' },
+        }),
+      },
       { type: 'startTimer', conversationId: 'c1', delayMs: 1200 },
     ],
   ],
@@ -217,7 +288,10 @@ const rows: Row[] = [
     { type: 'drain', onlyNetworkWaits: false },
     view([k1]),
     held({ c1: { status: 'sending', clientId: 'k1' } }),
-    [{ type: 'cancelTimer', conversationId: 'c1' }, { type: 'attempt', entry: k1 }],
+    [
+      { type: 'cancelTimer', conversationId: 'c1' },
+      { type: 'attempt', entry: k1 },
+    ],
   ],
   [
     'online: a rate wait is kept',
@@ -233,7 +307,11 @@ const rows: Row[] = [
     { type: 'reset' },
     view([k1, x1]),
     state(),
-    [{ type: 'cancelTimer', conversationId: 'c1' }, { type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+    [
+      { type: 'cancelTimer', conversationId: 'c1' },
+      { type: 'releaseLock' },
+      { type: 'dispatch', action: drainStopped() },
+    ],
   ],
   // the user’s actions
   [
@@ -242,7 +320,10 @@ const rows: Row[] = [
     { type: 'retried', clientId: 'k1' },
     view([k1]),
     held({ c1: { status: 'sending', clientId: 'k1' } }),
-    [{ type: 'patchThread', conversationId: 'c1', change: { kind: 'status', clientId: 'k1', status: 'pending' } }, { type: 'attempt', entry: k1 }],
+    [
+      { type: 'patchThread', conversationId: 'c1', change: { kind: 'status', clientId: 'k1', status: 'pending' } },
+      { type: 'attempt', entry: k1 },
+    ],
   ],
   [
     'discarded: its copy goes, and so does the lock when nothing is left',
@@ -250,17 +331,38 @@ const rows: Row[] = [
     { type: 'discarded', entry: failedK1 },
     view([]),
     state({ mirroring: 'u1' }),
-    [{ type: 'patchThread', conversationId: 'c1', change: { kind: 'remove', clientId: 'k1' } }, { type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+    [
+      { type: 'patchThread', conversationId: 'c1', change: { kind: 'remove', clientId: 'k1' } },
+      { type: 'releaseLock' },
+      { type: 'dispatch', action: drainStopped() },
+    ],
   ],
-  ['a logout clears the stored outbox', state(), { type: 'loggedOut', userId: 'u1', keepOutbox: false }, view([]), state(), [{ type: 'clearStored', userId: 'u1' }]],
-  ['a logout nobody asked for keeps it', state(), { type: 'loggedOut', userId: 'u1', keepOutbox: true }, view([]), state(), []],
+  [
+    'a logout clears the stored outbox',
+    state(),
+    { type: 'loggedOut', userId: 'u1', keepOutbox: false },
+    view([]),
+    state(),
+    [{ type: 'clearStored', userId: 'u1' }],
+  ],
+  [
+    'a logout nobody asked for keeps it',
+    state(),
+    { type: 'loggedOut', userId: 'u1', keepOutbox: true },
+    view([]),
+    state(),
+    [],
+  ],
   [
     'a fetched thread confirms what the server has and shows the rest again',
     held(),
     { type: 'threadFetched', conversationId: 'c1', thread: [stored] },
     view([k1, k2, x1]),
     held(),
-    [{ type: 'dispatch', action: sendConfirmed({ message: stored }) }, { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k2 } }],
+    [
+      { type: 'dispatch', action: sendConfirmed({ message: stored }) },
+      { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k2 } },
+    ],
   ],
 ]
 

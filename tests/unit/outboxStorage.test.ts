@@ -44,9 +44,17 @@ describe('durable outbox storage', () => {
     storage.setItem(outboxStorageKey('u1'), '{not json')
     const durable = createOutboxStorage(storage)
     expect(durable.load('u1')).toEqual([])
-    storage.setItem(outboxStorageKey('u1'), JSON.stringify([entry('k1'), { clientId: 5 }, entry('k1'), entry('k2', { status: 'weird' as never })]))
+    storage.setItem(
+      outboxStorageKey('u1'),
+      JSON.stringify([entry('k1'), { clientId: 5 }, entry('k1'), entry('k2', { status: 'weird' as never })]),
+    )
     expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1'])
-    const full = { ...storage, setItem: () => { throw new Error('QuotaExceededError') } }
+    const full = {
+      ...storage,
+      setItem: () => {
+        throw new Error('QuotaExceededError')
+      },
+    }
     expect(createOutboxStorage(full).save('u1', [], [entry('k3')])).toBe(false)
   })
 

@@ -24,21 +24,33 @@ describe('the realtime layer is keyed by the contract', () => {
     expectTypeOf<keyof typeof serverEventActions>().toEqualTypeOf<ServerEventName>()
     expectTypeOf(serverEventActions['message:new']).parameter(0).toEqualTypeOf<ServerEventPayload<'message:new'>>()
     expectTypeOf(serverEventActions['lesson:created'].type).toEqualTypeOf<'socket/lesson:created'>()
-    expectTypeOf<ReturnType<(typeof serverEventActions)['conversation:read']>['payload']>().toEqualTypeOf<ServerEventPayload<'conversation:read'>>()
+    expectTypeOf<ReturnType<(typeof serverEventActions)['conversation:read']>['payload']>().toEqualTypeOf<
+      ServerEventPayload<'conversation:read'>
+    >()
   })
 
   test('the cache table has one entry per server event, taking its payload', () => {
     expectTypeOf<keyof typeof cacheWorkTable>().toEqualTypeOf<ServerEventName>()
-    expectTypeOf(cacheWorkTable['lesson:statusUpdated']).toEqualTypeOf<(payload: ServerEventPayload<'lesson:statusUpdated'>, view: CacheView) => CacheWork>()
+    expectTypeOf(cacheWorkTable['lesson:statusUpdated']).toEqualTypeOf<
+      (payload: ServerEventPayload<'lesson:statusUpdated'>, view: CacheView) => CacheWork
+    >()
   })
 
   test('emits are the client events with their first argument', () => {
-    expectTypeOf<Extract<Emit, { event: 'message:send' }>['payload']>().toEqualTypeOf<{ conversationId: string; content: string; clientId: string }>()
-    expectTypeOf<Emit['event']>().toEqualTypeOf<'conversation:join' | 'conversation:leave' | 'message:send' | 'session:renew' | 'typing'>()
+    expectTypeOf<Extract<Emit, { event: 'message:send' }>['payload']>().toEqualTypeOf<{
+      conversationId: string
+      content: string
+      clientId: string
+    }>()
+    expectTypeOf<Emit['event']>().toEqualTypeOf<
+      'conversation:join' | 'conversation:leave' | 'message:send' | 'session:renew' | 'typing'
+    >()
   })
 
   test('sendMessage: clientId optional in, always out', () => {
-    expectTypeOf(sendMessage).parameter(0).toEqualTypeOf<{ conversationId: string; content: string; clientId?: string }>()
+    expectTypeOf(sendMessage)
+      .parameter(0)
+      .toEqualTypeOf<{ conversationId: string; content: string; clientId?: string }>()
     expectTypeOf(sendMessage({ conversationId: 'c', content: 'x' }).payload.clientId).toEqualTypeOf<string>()
   })
 

@@ -3,7 +3,10 @@ import type { ThreadMessage } from '../../src/api'
 import { lastSeenOwn } from '../../src/features/messages/receipts'
 import { alice, bob, message } from './support/fixtures'
 
-const mine = (seq: number, over: Partial<ThreadMessage> = {}): ThreadMessage => ({ ...message(seq, { senderId: alice.id }), ...over })
+const mine = (seq: number, over: Partial<ThreadMessage> = {}): ThreadMessage => ({
+  ...message(seq, { senderId: alice.id }),
+  ...over,
+})
 const theirs = (seq: number): ThreadMessage => message(seq, { senderId: bob.id })
 
 describe('where "Seen" goes', () => {

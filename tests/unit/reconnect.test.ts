@@ -15,7 +15,8 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-const attempts = (actions: unknown[]) => actions.filter((a) => reconnecting.match(a)).map((a) => (a as ReturnType<typeof reconnecting>).payload.attempt)
+const attempts = (actions: unknown[]) =>
+  actions.filter((a) => reconnecting.match(a)).map((a) => (a as ReturnType<typeof reconnecting>).payload.attempt)
 
 function dropped(over: Parameters<typeof mockStore>[1] = {}) {
   const triggers = manualRetryTriggers()

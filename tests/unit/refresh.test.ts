@@ -33,7 +33,11 @@ function setup(storage = createMemoryStorage()) {
     createSocket: sockets.createSocket,
     storage,
     preloadedState: { auth: { token: 'old', user: alice } },
-    extraMiddleware: [() => (next) => (action) => (typeof action === 'object' && actions.push(action as { type: string }), next(action))],
+    extraMiddleware: [
+      () => (next) => (action) => (
+        typeof action === 'object' && actions.push(action as { type: string }), next(action)
+      ),
+    ],
   })
   return { store, sockets, actions, storage }
 }
@@ -68,7 +72,10 @@ describe('single-flight refresh', () => {
     expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(1)
     // The refresh token goes in the body (the access token is no refresh credential), and the next one is stored.
     expect(stub.requests.find((r) => r.url === '/api/auth/refresh')?.body).toEqual({ refreshToken: 'refresh-old' })
-    expect(JSON.parse(storage.getItem(REFRESH_STORAGE_KEY) ?? 'null')).toEqual({ userId: alice.id, refreshToken: 'refresh-new' })
+    expect(JSON.parse(storage.getItem(REFRESH_STORAGE_KEY) ?? 'null')).toEqual({
+      userId: alice.id,
+      refreshToken: 'refresh-new',
+    })
     expect(actions.filter((a) => a.type === 'auth/tokenRefreshed')).toHaveLength(1)
     expect(store.getState().auth.token).toBe('new')
     // The refused socket reconnects with the new token.
@@ -78,7 +85,12 @@ describe('single-flight refresh', () => {
   })
 
   test('a request whose token was refreshed meanwhile is only retried, not refreshed again', async () => {
-    reply = (req) => (req.url === '/api/auth/refresh' ? { status: 500 } : auth(req) === 'Bearer new' ? { status: 200, body: [] } : unauthorized)
+    reply = (req) =>
+      req.url === '/api/auth/refresh'
+        ? { status: 500 }
+        : auth(req) === 'Bearer new'
+          ? { status: 200, body: [] }
+          : unauthorized
     const { store } = setup()
     const pending = store.dispatch(api.endpoints.getLessons.initiate())
     store.dispatch({ type: 'auth/tokenRefreshed', payload: { token: 'new' } })
@@ -102,7 +114,18 @@ describe('single-flight refresh', () => {
       req.url === '/api/auth/login'
         ? { status: 200, body: { token: 'fresh', user: alice } }
         : req.method === 'POST' && req.url.endsWith('/messages') && auth(req) === 'Bearer fresh'
-          ? { status: 201, body: { id: 'm9', conversationId: 'c1', seq: 9, senderId: alice.id, content: (req.body as { content: string }).content, createdAt: '2026-11-24T08:00:00.000Z', clientId: (req.body as { clientId: string }).clientId } }
+          ? {
+              status: 201,
+              body: {
+                id: 'm9',
+                conversationId: 'c1',
+                seq: 9,
+                senderId: alice.id,
+                content: (req.body as { content: string }).content,
+                createdAt: '2026-11-24T08:00:00.000Z',
+                clientId: (req.body as { clientId: string }).clientId,
+              },
+            }
           : unauthorized
     const { store, actions, storage, sockets } = setup()
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'kept for later', clientId: 'k1' }))

@@ -57,12 +57,24 @@ describe('the gate (pure)', () => {
     { name: 'a duplicate: nothing', applied: 4, held: [], offset: 4, release: [], left: [] },
     { name: 'older than applied: nothing', applied: 4, held: [], offset: 2, release: [], left: [] },
     { name: 'above a hole: held', applied: 4, held: [], offset: 6, release: [], left: [6] },
-    { name: 'the hole fills: it and what follows, in order', applied: 4, held: [6, 7, 9], offset: 5, release: ['e5', 'e6', 'e7'], left: [9] },
+    {
+      name: 'the hole fills: it and what follows, in order',
+      applied: 4,
+      held: [6, 7, 9],
+      offset: 5,
+      release: ['e5', 'e6', 'e7'],
+      left: [9],
+    },
     { name: 'a held one again: nothing', applied: 4, held: [6], offset: 6, release: [], left: [6] },
     { name: 'out of order above the hole: kept sorted', applied: 4, held: [8], offset: 6, release: [], left: [6, 8] },
     { name: 'before the first sync: held', applied: null, held: [], offset: 1, release: [], left: [1] },
   ])('$name', ({ applied: at, held, offset, release, left }) => {
-    const result = gateLogged(at, held.map((o) => ({ offset: o, action: `e${o}` })), offset, `e${offset}`)
+    const result = gateLogged(
+      at,
+      held.map((o) => ({ offset: o, action: `e${o}` })),
+      offset,
+      `e${offset}`,
+    )
     expect(result.release).toEqual(release)
     expect(result.held.map((h) => h.offset)).toEqual(left)
   })
@@ -88,7 +100,9 @@ describe('sync events', () => {
     const actions = store.getActions()
     expect(actions.filter((a) => eventRejected.match(a))).toEqual([])
     // A fresh connect is not a resume: `recovered` false.
-    expect(actions.filter((a) => syncCaughtUp.match(a))).toEqual([syncCaughtUp({ offset: 12, epoch, recovered: false })])
+    expect(actions.filter((a) => syncCaughtUp.match(a))).toEqual([
+      syncCaughtUp({ offset: 12, epoch, recovered: false }),
+    ])
     expect(actions.filter((a) => syncGap.match(a))).toEqual([syncGap({ offset: 3, epoch: 'epoch-2' })])
   })
 
@@ -172,7 +186,9 @@ describe('logged events', () => {
       [1, 6],
       [2, 7],
     ])
-    expect(store.getActions().filter((a) => syncCaughtUp.match(a))).toEqual([syncCaughtUp({ offset: 7, epoch, recovered: true })])
+    expect(store.getActions().filter((a) => syncCaughtUp.match(a))).toEqual([
+      syncCaughtUp({ offset: 7, epoch, recovered: true }),
+    ])
     expect(store.getState().socket.connection).toMatchObject({ offset: 7, syncing: false })
     // A resume costs no refetch.
     await vi.advanceTimersByTimeAsync(5_000)

@@ -46,7 +46,10 @@ function setup(apiUrl: string) {
     // Invalidations go out at once (no window): a refetch asked for would be in `actions` as soon as it is asked.
     realtime: { invalidationWindowMs: 0 },
   })
-  const thread = () => api.endpoints.getMessages.select('c1')(store.getState()).data?.map((m) => m.id)
+  const thread = () =>
+    api.endpoints.getMessages
+      .select('c1')(store.getState())
+      .data?.map((m) => m.id)
   const invalidations = () => actions.filter((a) => a.type === api.util.invalidateTags([]).type)
   return { store, sockets, thread, invalidations }
 }
@@ -55,7 +58,11 @@ const fromBob = (seq: number): Message => message(seq, { senderId: bob.id })
 
 describe('an event during a read in flight', () => {
   test.each([
-    { name: 'the read does not include it: it is added once the read lands', readHas: [1, 2], expected: ['m1', 'm2', 'm3'] },
+    {
+      name: 'the read does not include it: it is added once the read lands',
+      readHas: [1, 2],
+      expected: ['m1', 'm2', 'm3'],
+    },
     { name: 'the read includes it already: once, not twice', readHas: [1, 2, 3], expected: ['m1', 'm2', 'm3'] },
   ])('$name', async ({ readHas, expected }) => {
     const { stub, waiting } = await heldHttp()
@@ -86,7 +93,10 @@ describe('an event during a read in flight', () => {
     await eventually(() => expect(waiting).toHaveLength(1))
     waiting[0]!.answer({ status: 200, body: [lesson('l1')] })
     await first
-    const status = () => api.endpoints.getLessons.select()(store.getState()).data?.map((l) => l.status)
+    const status = () =>
+      api.endpoints.getLessons
+        .select()(store.getState())
+        .data?.map((l) => l.status)
     const refetch = first.refetch()
     await eventually(() => expect(waiting).toHaveLength(2))
     const confirmed = lesson('l1', { status: 'confirmed', updatedAt: '2026-11-24T09:00:00.000Z' })

@@ -1,5 +1,11 @@
 import { describe, expectTypeOf, test } from 'vitest'
-import { messageSchema, serverEvents, type ServerEventName, type ServerEventSpec, type ServerEventTable } from '../../src/contract'
+import {
+  messageSchema,
+  serverEvents,
+  type ServerEventName,
+  type ServerEventSpec,
+  type ServerEventTable,
+} from '../../src/contract'
 import { MAX_CONTENT_LENGTH } from '../../src/contract'
 
 describe('serverEvents: one typed entry per server event', () => {
@@ -15,7 +21,11 @@ describe('serverEvents: one typed entry per server event', () => {
   })
 
   test('a text limit names a string field of that payload', () => {
-    const ok: ServerEventSpec<'message:new'> = { schema: messageSchema, textLimits: { content: MAX_CONTENT_LENGTH }, replayed: true }
+    const ok: ServerEventSpec<'message:new'> = {
+      schema: messageSchema,
+      textLimits: { content: MAX_CONTENT_LENGTH },
+      replayed: true,
+    }
     // @ts-expect-error 'seq' is a number, not a text field
     const wrong: ServerEventSpec<'message:new'> = { schema: messageSchema, textLimits: { seq: 5 }, replayed: true }
     expectTypeOf(ok).toEqualTypeOf(wrong)

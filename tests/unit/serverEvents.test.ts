@@ -35,7 +35,9 @@ describe('checkMessage agrees with messageSchema', () => {
   })
 
   test('the value is fresh: unknown keys, __proto__ included, are dropped', () => {
-    const hostile = JSON.parse(`{"__proto__": {"polluted": true}, "extra": 1, ${JSON.stringify(valid).slice(1)}`) as unknown
+    const hostile = JSON.parse(
+      `{"__proto__": {"polluted": true}, "extra": 1, ${JSON.stringify(valid).slice(1)}`,
+    ) as unknown
     const checked = checkMessage(hostile)
     expect(checked).toEqual(valid)
     expect(Object.keys(checked!)).toEqual(Object.keys(valid))
@@ -46,12 +48,27 @@ describe('checkMessage agrees with messageSchema', () => {
 describe('serverEventAction reads the table', () => {
   test('a message over its text limit is rejected, naming the field', () => {
     const action = serverEventAction('message:new', { ...valid, content: 'x'.repeat(4001) })
-    expect(action).toMatchObject({ type: 'socket/eventRejected', payload: { event: 'message:new', issues: [{ path: 'content' }] } })
+    expect(action).toMatchObject({
+      type: 'socket/eventRejected',
+      payload: { event: 'message:new', issues: [{ path: 'content' }] },
+    })
   })
 
   test('a lesson subject over its limit too', () => {
-    const lesson = { id: 'l1', tutorId: 'u1', studentId: 'u2', subject: 's'.repeat(201), startsAt: '2026-12-01T10:00:00.000Z', durationMinutes: 60, status: 'pending', updatedAt: '2026-11-24T08:00:00.000Z' }
-    expect(serverEventAction('lesson:created', lesson)).toMatchObject({ type: 'socket/eventRejected', payload: { issues: [{ path: 'subject' }] } })
+    const lesson = {
+      id: 'l1',
+      tutorId: 'u1',
+      studentId: 'u2',
+      subject: 's'.repeat(201),
+      startsAt: '2026-12-01T10:00:00.000Z',
+      durationMinutes: 60,
+      status: 'pending',
+      updatedAt: '2026-11-24T08:00:00.000Z',
+    }
+    expect(serverEventAction('lesson:created', lesson)).toMatchObject({
+      type: 'socket/eventRejected',
+      payload: { issues: [{ path: 'subject' }] },
+    })
   })
 
   test('every logged event of the contract is replayed', () => {

@@ -17,7 +17,12 @@ const jwt = (claims: Record<string, unknown>) =>
 describe('tokenLifetime and refreshDueAt', () => {
   test.each([
     ['iat and exp', jwt({ iat: 1000, exp: 1900 }), { issuedAt: 1_000_000, expiresAt: 1_900_000 }, 1_720_000],
-    ['exp only (due at once: nothing says when it began)', jwt({ exp: 1900 }), { issuedAt: 1_900_000, expiresAt: 1_900_000 }, 1_900_000],
+    [
+      'exp only (due at once: nothing says when it began)',
+      jwt({ exp: 1900 }),
+      { issuedAt: 1_900_000, expiresAt: 1_900_000 },
+      1_900_000,
+    ],
     ['no exp', jwt({ iat: 1000 }), null, null],
     ['not a JWT', 'opaque', null, null],
     ['a payload that is not JSON', 'a.b.c', null, null],
@@ -89,20 +94,29 @@ describe('the scheduled refresh and the socket renewal', () => {
       createSocket: sockets.createSocket,
       preloadedState: { auth: { token: first, user: alice } },
       session: { now: () => NOW, timers },
-      extraMiddleware: [() => (next) => (action) => (typeof action === 'object' && actions.push(action as { type: string }), next(action))],
+      extraMiddleware: [
+        () => (next) => (action) => (
+          typeof action === 'object' && actions.push(action as { type: string }), next(action)
+        ),
+      ],
     })
     return { store, storage, timers, sockets, actions }
   }
 
   test('at 80% of the token’s life: one refresh, the next token is scheduled in turn, the live socket is renewed in place', async () => {
-    reply = (req) => (req.url === '/api/auth/refresh' ? { status: 200, body: { token: second, refreshToken: 'refresh-2', user: alice } } : { status: 404 })
+    reply = (req) =>
+      req.url === '/api/auth/refresh'
+        ? { status: 200, body: { token: second, refreshToken: 'refresh-2', user: alice } }
+        : { status: 404 }
     const { store, storage, timers, sockets, actions } = setup()
     expect(timers.delays()).toEqual([720_000]) // 0.8 × 900 s, from the restored session
     sockets.last.serverConnect('sock-1')
 
     timers.fireAll()
     await eventually(() => expect(store.getState().auth.token).toBe(second))
-    expect(stub.requests.filter((r) => r.url === '/api/auth/refresh').map((r) => r.body)).toEqual([{ refreshToken: 'refresh-1' }])
+    expect(stub.requests.filter((r) => r.url === '/api/auth/refresh').map((r) => r.body)).toEqual([
+      { refreshToken: 'refresh-1' },
+    ])
     expect(loadRefreshToken(storage, alice.id)).toBe('refresh-2')
     // The next one: 80% into the new token's life, from the (injected) now.
     expect(timers.delays()).toEqual([720_000 + 720_000])
@@ -119,7 +133,10 @@ describe('the scheduled refresh and the socket renewal', () => {
   })
 
   test('a refused refresh stops the schedule (no loop); logout cancels it, forgets the refresh token and tells the server', async () => {
-    reply = (req) => (req.url === '/api/auth/logout' ? { status: 204 } : { status: 401, body: { error: { code: 'UNAUTHORIZED', message: 'session ended' } } })
+    reply = (req) =>
+      req.url === '/api/auth/logout'
+        ? { status: 204 }
+        : { status: 401, body: { error: { code: 'UNAUTHORIZED', message: 'session ended' } } }
     const { store, storage, timers, actions } = setup()
     timers.fireAll()
     await eventually(() => expect(actions.filter((a) => a.type === 'auth/refreshFailed')).toHaveLength(1))

@@ -25,8 +25,13 @@ function socketActions(): UnknownAction[] {
     const type = typeOf(value)
     return type ? [{ type }] : []
   })
-  const own = creators.map(({ type }) => ({ type, payload: { conversationId: 'c1', clientId: 'k1', content: 'x', reason: 'x' } }))
-  const events = SERVER_EVENTS.map((event) => ({ ...realtime.serverEventActions[event]((event.startsWith('lesson') ? lesson('l1') : message(1)) as never) }))
+  const own = creators.map(({ type }) => ({
+    type,
+    payload: { conversationId: 'c1', clientId: 'k1', content: 'x', reason: 'x' },
+  }))
+  const events = SERVER_EVENTS.map((event) => ({
+    ...realtime.serverEventActions[event]((event.startsWith('lesson') ? lesson('l1') : message(1)) as never),
+  }))
   return [...own, ...events]
 }
 
@@ -64,7 +69,10 @@ describe('the socket/… shortcut stays sound', () => {
     vi.useFakeTimers()
     const dispatched: unknown[] = []
     const passed: unknown[] = []
-    const handle = api.middleware({ getState: store.getState, dispatch: ((action: unknown) => (dispatched.push(action), action)) as never })((action) => {
+    const handle = api.middleware({
+      getState: store.getState,
+      dispatch: ((action: unknown) => (dispatched.push(action), action)) as never,
+    })((action) => {
       passed.push(action)
       return action
     })
@@ -86,8 +94,14 @@ describe('the socket/… shortcut stays sound', () => {
     const initial = reducer(undefined, { type: '@@init' })
     expect(initial).toEqual(api.reducer(undefined, { type: '@@init' }))
     const store = configureStore({
-      reducer: { auth: skippingSocketActions(authSlice.reducer) as typeof authSlice.reducer, [api.reducerPath]: reducer },
-      middleware: (gDM) => gDM({ thunk: { extraArgument: { apiUrl: 'http://unused.test' } } }).concat(passingSocketActions(api.middleware)),
+      reducer: {
+        auth: skippingSocketActions(authSlice.reducer) as typeof authSlice.reducer,
+        [api.reducerPath]: reducer,
+      },
+      middleware: (gDM) =>
+        gDM({ thunk: { extraArgument: { apiUrl: 'http://unused.test' } } }).concat(
+          passingSocketActions(api.middleware),
+        ),
     })
     await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
     expect(api.endpoints.getMessages.select('c1')(store.getState() as never).data).toEqual([message(1)])

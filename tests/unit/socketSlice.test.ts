@@ -35,7 +35,8 @@ const withStatus = (status: ConnectionStatus, over: Partial<SocketState['connect
   ...initialSocketState,
   connection: { ...initialSocketState.connection, status, ...over },
 })
-const statusAfter = (from: ConnectionStatus, action: UnknownAction) => reducer(withStatus(from), action).connection.status
+const statusAfter = (from: ConnectionStatus, action: UnknownAction) =>
+  reducer(withStatus(from), action).connection.status
 
 const ok = connected({ socketId: 's1', recovered: false })
 const refused = connectFailed({ code: 'UNAUTHORIZED', message: 'UNAUTHORIZED' })
@@ -65,7 +66,12 @@ describe('connection status: exactly the contract transitions', () => {
     ['connected', 'logout', sessionEnded(), 'idle'],
     ['unauthorized', 'logout', sessionEnded(), 'idle'],
     ['connected', 'connect again', connect(), 'connected'],
-    ['connecting', 'a network failure while the manager retries', connectFailed({ code: 'NETWORK', message: 'xhr poll error' }), 'connecting'],
+    [
+      'connecting',
+      'a network failure while the manager retries',
+      connectFailed({ code: 'NETWORK', message: 'xhr poll error' }),
+      'connecting',
+    ],
   ])('%s + %s → %s', (from, _name, action, to) => {
     expect(statusAfter(from, action)).toBe(to)
   })
@@ -97,7 +103,10 @@ describe('connection status: exactly the contract transitions', () => {
   })
 
   test('a refusal is recorded as the error', () => {
-    expect(reducer(withStatus('connecting'), refused).connection.error).toEqual({ code: 'UNAUTHORIZED', message: 'UNAUTHORIZED' })
+    expect(reducer(withStatus('connecting'), refused).connection.error).toEqual({
+      code: 'UNAUTHORIZED',
+      message: 'UNAUTHORIZED',
+    })
   })
 })
 
@@ -115,7 +124,10 @@ describe('rooms', () => {
     ['NOT_FOUND', []],
     ['NETWORK', ['c1']],
   ] as const)('a join failing with %s leaves rooms %j', (code, rooms) => {
-    const state = reducer(reducer(undefined, joinConversation({ conversationId: 'c1' })), joinFailed({ conversationId: 'c1', code }))
+    const state = reducer(
+      reducer(undefined, joinConversation({ conversationId: 'c1' })),
+      joinFailed({ conversationId: 'c1', code }),
+    )
     expect(state.rooms).toEqual(rooms)
   })
 
@@ -149,9 +161,17 @@ describe('outbox', () => {
 
   test.each<[string, UnknownAction, unknown]>([
     ['confirmed by the ack', sendConfirmed({ message: message(1, { senderId: alice.id, clientId: 'k1' }) }), ['k2']],
-    ['confirmed by message:sent', serverEventActions['message:sent'](message(1, { senderId: alice.id, clientId: 'k1' })), ['k2']],
+    [
+      'confirmed by message:sent',
+      serverEventActions['message:sent'](message(1, { senderId: alice.id, clientId: 'k1' })),
+      ['k2'],
+    ],
     ['discarded', discardMessage({ clientId: 'k1' }), ['k2']],
-    ['a retry scheduled keeps it', sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 10, error: { code: 'NETWORK', message: 'x' } }), ['k1', 'k2']],
+    [
+      'a retry scheduled keeps it',
+      sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 10, error: { code: 'NETWORK', message: 'x' } }),
+      ['k1', 'k2'],
+    ],
   ])('%s', (_name, action, remaining) => {
     const state = reducer(reducer(reducer(undefined, send('k1')), send('k2')), action)
     expect(state.outbox.map((m) => m.clientId)).toEqual(remaining)
@@ -159,10 +179,16 @@ describe('outbox', () => {
 
   test('failed with the error, then retried as pending', () => {
     let state = reducer(undefined, send('k1'))
-    state = reducer(state, sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 10, error: { code: 'NETWORK', message: 'x' } }))
+    state = reducer(
+      state,
+      sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 10, error: { code: 'NETWORK', message: 'x' } }),
+    )
     expect(state.outbox[0]?.attempts).toBe(1)
     state = reducer(state, sendFailed({ clientId: 'k1', error: { code: 'FORBIDDEN', message: 'not a participant' } }))
-    expect(state.outbox[0]).toMatchObject({ status: 'failed', error: { code: 'FORBIDDEN', message: 'not a participant' } })
+    expect(state.outbox[0]).toMatchObject({
+      status: 'failed',
+      error: { code: 'FORBIDDEN', message: 'not a participant' },
+    })
     state = reducer(state, retryMessage({ clientId: 'k1' }))
     expect(state.outbox[0]).toMatchObject({ status: 'pending', error: null, attempts: 0 })
   })

@@ -57,10 +57,18 @@ describe('sending over the socket (real store, fake socket)', () => {
     socket().serverConnect()
     const { payload } = store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
     expect(payload.clientId).toBe('k1')
-    expect(thread()[1]).toMatchObject({ id: 'k1', clientId: 'k1', status: 'pending', senderId: alice.id, content: 'text k1' })
+    expect(thread()[1]).toMatchObject({
+      id: 'k1',
+      clientId: 'k1',
+      status: 'pending',
+      senderId: alice.id,
+      content: 'text k1',
+    })
     expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k1'])
 
-    socket().sent('message:send')[0]!.ack({ ok: true, data: stored(2, 'k1') })
+    socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(2, 'k1') })
     await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
     expect(thread()[1]).toEqual({ ...stored(2, 'k1'), status: 'sent' })
     // The confirmation that follows on the socket is idempotent.
@@ -78,7 +86,9 @@ describe('sending over the socket (real store, fake socket)', () => {
     socket().serverEmit('message:sent', stored(2, 'k1'))
     await settle()
     expect(summary(thread())).toEqual(['m1:-', 'm2:sent'])
-    socket().sent('message:send')[0]!.ack({ ok: true, data: stored(2, 'k1') })
+    socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(2, 'k1') })
     await new Promise((r) => setTimeout(r, 10))
     expect(summary(thread())).toEqual(['m1:-', 'm2:sent'])
     // A duplicated delivery too, and both in one burst.
@@ -96,13 +106,20 @@ describe('sending over the socket (real store, fake socket)', () => {
       createSocket: sockets.createSocket,
       storage: createMemoryStorage(),
       preloadedState: { auth: { token: 'token-1', user: alice } },
-      extraMiddleware: [() => (next) => (action) => {
-        if (api.internalActions.queryResultPatched.match(action)) patched.push(action.payload.queryCacheKey)
-        return next(action)
-      }],
+      extraMiddleware: [
+        () => (next) => (action) => {
+          if (api.internalActions.queryResultPatched.match(action)) patched.push(action.payload.queryCacheKey)
+          return next(action)
+        },
+      ],
     })
     await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
-    await store.dispatch(api.util.upsertQueryData('getConversations', undefined, [conversation('c2', { updatedAt: message(50).createdAt }), conversation('c1')]))
+    await store.dispatch(
+      api.util.upsertQueryData('getConversations', undefined, [
+        conversation('c2', { updatedAt: message(50).createdAt }),
+        conversation('c1'),
+      ]),
+    )
     sockets.last.serverConnect()
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
     await settle()
@@ -137,7 +154,12 @@ describe('sending over the socket (real store, fake socket)', () => {
     // The same events one by one (a task each) end in the same cache.
     const one = setup('http://unused.test')
     await one.store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
-    await one.store.dispatch(api.util.upsertQueryData('getConversations', undefined, [conversation('c2', { updatedAt: message(50).createdAt }), conversation('c1')]))
+    await one.store.dispatch(
+      api.util.upsertQueryData('getConversations', undefined, [
+        conversation('c2', { updatedAt: message(50).createdAt }),
+        conversation('c1'),
+      ]),
+    )
     one.socket().serverConnect()
     one.store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
     for (const [event, payload] of burst) {
@@ -217,28 +239,31 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     ['FORBIDDEN', 403],
     ['NOT_FOUND', 404],
     ['INVALID', 400],
-  ] as const)('a refusal (%s) marks it failed with the error; retry sends it again; discard removes it', async (code, status) => {
-    reply = () => ({ status, body: { error: { code, message: `refused: ${code}` } } })
-    const { store, thread, seed } = setup(stub.url)
-    await seed([message(1)])
-    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
-    await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'k1:failed']))
-    expect(thread()[1]?.error).toEqual({ code, message: `refused: ${code}` })
-    expect(selectPendingMessages(store.getState())[0]).toMatchObject({ status: 'failed', error: { code } })
+  ] as const)(
+    'a refusal (%s) marks it failed with the error; retry sends it again; discard removes it',
+    async (code, status) => {
+      reply = () => ({ status, body: { error: { code, message: `refused: ${code}` } } })
+      const { store, thread, seed } = setup(stub.url)
+      await seed([message(1)])
+      store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+      await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'k1:failed']))
+      expect(thread()[1]?.error).toEqual({ code, message: `refused: ${code}` })
+      expect(selectPendingMessages(store.getState())[0]).toMatchObject({ status: 'failed', error: { code } })
 
-    reply = () => ({ status: 201, body: stored(2, 'k1') })
-    store.dispatch(retryMessage({ clientId: 'k1' }))
-    expect(summary(thread())).toEqual(['m1:-', 'k1:pending'])
-    await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
-    expect(stub.requests).toHaveLength(2)
+      reply = () => ({ status: 201, body: stored(2, 'k1') })
+      store.dispatch(retryMessage({ clientId: 'k1' }))
+      expect(summary(thread())).toEqual(['m1:-', 'k1:pending'])
+      await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+      expect(stub.requests).toHaveLength(2)
 
-    reply = () => ({ status, body: { error: { code, message: 'again' } } })
-    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k2', clientId: 'k2' }))
-    await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent', 'k2:failed']))
-    store.dispatch(discardMessage({ clientId: 'k2' }))
-    expect(summary(thread())).toEqual(['m1:-', 'm2:sent'])
-    expect(selectPendingMessages(store.getState())).toEqual([])
-  })
+      reply = () => ({ status, body: { error: { code, message: 'again' } } })
+      store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k2', clientId: 'k2' }))
+      await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent', 'k2:failed']))
+      store.dispatch(discardMessage({ clientId: 'k2' }))
+      expect(summary(thread())).toEqual(['m1:-', 'm2:sent'])
+      expect(selectPendingMessages(store.getState())).toEqual([])
+    },
+  )
 
   test('RATE_LIMITED keeps it pending and waits retryAfterMs', async () => {
     let release: () => void = () => {}
@@ -246,7 +271,8 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     const times: number[] = []
     stub.reply = async () => {
       times.push(Date.now())
-      if (times.length === 1) return { status: 429, body: { error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 200 } } }
+      if (times.length === 1)
+        return { status: 429, body: { error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 200 } } }
       await released // the second try waits for the test, so what is in between can be checked without a race
       return { status: 201, body: stored(2, 'k1') }
     }
@@ -286,7 +312,9 @@ describe('network failures', () => {
     expect(summary(thread())).toEqual(['m1:-', 'k1:pending'])
     socket().serverConnect()
     await eventually(() => expect(socket().sent('message:send')).toHaveLength(1))
-    socket().sent('message:send')[0]!.ack({ ok: true, data: stored(2, 'k1') })
+    socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(2, 'k1') })
     await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
   })
 })
@@ -295,7 +323,9 @@ describe('auth and storage', () => {
   let stub: Awaited<ReturnType<typeof startHttpStub>>
   beforeEach(async () => {
     stub = await startHttpStub((req) =>
-      req.url === '/api/auth/login' ? { status: 200, body: { token: 'token-9', user: bob } } : { status: 404, body: { error: { code: 'NOT_FOUND', message: 'x' } } },
+      req.url === '/api/auth/login'
+        ? { status: 200, body: { token: 'token-9', user: bob } }
+        : { status: 404, body: { error: { code: 'NOT_FOUND', message: 'x' } } },
     )
   })
   afterEach(async () => {
@@ -340,7 +370,12 @@ describe('auth and storage', () => {
 
   test('the token refreshed is the one the next handshake sends', async () => {
     const sockets = fakeSockets()
-    const store = makeStore({ apiUrl: stub.url, createSocket: sockets.createSocket, storage: createMemoryStorage(), preloadedState: { auth: { token: 'old', user: alice } } })
+    const store = makeStore({
+      apiUrl: stub.url,
+      createSocket: sockets.createSocket,
+      storage: createMemoryStorage(),
+      preloadedState: { auth: { token: 'old', user: alice } },
+    })
     expect(sockets.last.handshakeToken()).toBe('old')
     store.dispatch({ type: 'auth/tokenRefreshed', payload: { token: 'new' } })
     expect(sockets.last.handshakeToken()).toBe('new')
@@ -353,7 +388,11 @@ describe('auth and storage', () => {
       apiUrl: stub.url,
       createSocket: fakeSockets().createSocket,
       storage: createMemoryStorage(),
-      extraMiddleware: [() => (next) => (action) => (seen.push(typeof action === 'function' ? 'thunk' : (action as { type: string }).type), next(action))],
+      extraMiddleware: [
+        () => (next) => (action) => (
+          seen.push(typeof action === 'function' ? 'thunk' : (action as { type: string }).type), next(action)
+        ),
+      ],
     })
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'x', clientId: 'k1' }))
     expect(seen).toContain('socket/sendMessage')
@@ -373,7 +412,9 @@ describe('store notifications', () => {
     const seen: unknown[] = []
     const unsubscribe = store.subscribe(() => seen.push(store.getState()[api.reducerPath].subscriptions))
     const before = store.getState()[api.reducerPath].subscriptions
-    store.dispatch(api.internalActions.subscriptionsUpdated([{ op: 'add', path: ['getMessages("c1")'], value: { r1: {} } }]))
+    store.dispatch(
+      api.internalActions.subscriptionsUpdated([{ op: 'add', path: ['getMessages("c1")'], value: { r1: {} } }]),
+    )
     await nextTask()
     expect(seen).toHaveLength(1)
     expect(seen[0]).not.toBe(before)
@@ -396,7 +437,8 @@ describe('store notifications', () => {
       createSocket: sockets.createSocket,
       storage: createMemoryStorage(),
       preloadedState: { auth: { token: 'token-1', user: alice } },
-      fetchFn: async () => new Response(JSON.stringify([message(1)]), { status: 200, headers: { 'content-type': 'application/json' } }),
+      fetchFn: async () =>
+        new Response(JSON.stringify([message(1)]), { status: 200, headers: { 'content-type': 'application/json' } }),
     })
     const sub = store.dispatch(api.endpoints.getMessages.initiate('c1'))
     await sub
@@ -419,7 +461,9 @@ describe('store notifications', () => {
     socket().serverConnect()
     await nextTask()
     const threads: number[][] = []
-    const unsubscribe = store.subscribe(() => threads.push((api.endpoints.getMessages.select('c1')(store.getState()).data ?? []).map((m) => m.seq)))
+    const unsubscribe = store.subscribe(() =>
+      threads.push((api.endpoints.getMessages.select('c1')(store.getState()).data ?? []).map((m) => m.seq)),
+    )
     for (let seq = 2; seq <= 40; seq++) socket().serverEmit('message:new', message(seq))
     // Work queued many microtask hops later in the same task still lands in that one notification.
     void Promise.resolve().then(async () => {

@@ -57,7 +57,11 @@ describe('makeStore in a browser', () => {
     expect(sockets.last.disconnectCalls).toBe(1)
     expect(sockets.sockets).toHaveLength(1)
     expect(localStorage.getItem(AUTH_STORAGE_KEY)).toBe(theirs)
-    expect(createOutboxStorage(localStorage).load(alice.id).map((m) => m.clientId)).toEqual(['k1'])
+    expect(
+      createOutboxStorage(localStorage)
+        .load(alice.id)
+        .map((m) => m.clientId),
+    ).toEqual(['k1'])
   })
 
   test('dispose() takes the store’s window listeners away: another tab’s logout or the page going away reach it no more', () => {

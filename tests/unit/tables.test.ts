@@ -1,7 +1,16 @@
 import type { UnknownAction } from '@reduxjs/toolkit'
 import { outcomeOfAck, outcomeOfHttpError } from '../../src/realtime/outboxHandler'
 import { describe, expect, test } from 'vitest'
-import { backoffDelay, connect, emitFor, joinConversation, leaveConversation, newClientId, sendMessage, type Emit } from '../../src/realtime'
+import {
+  backoffDelay,
+  connect,
+  emitFor,
+  joinConversation,
+  leaveConversation,
+  newClientId,
+  sendMessage,
+  type Emit,
+} from '../../src/realtime'
 
 describe('action → emit', () => {
   test.each<[string, UnknownAction, Emit | null]>([
@@ -50,11 +59,36 @@ describe('clientId', () => {
 
 describe('send outcome → what happens next', () => {
   test.each<[string, Parameters<typeof outcomeOfHttpError>[0], string, string]>([
-    ['403 with the server body', { status: 403, data: { error: { code: 'FORBIDDEN', message: 'no' } } }, 'refused', 'FORBIDDEN'],
-    ['404 with the server body', { status: 404, data: { error: { code: 'NOT_FOUND', message: 'no' } } }, 'refused', 'NOT_FOUND'],
-    ['400 with the server body', { status: 400, data: { error: { code: 'INVALID', message: 'content: must not be empty' } } }, 'refused', 'INVALID'],
-    ['429 with the server body', { status: 429, data: { error: { code: 'RATE_LIMITED', message: 'slow', retryAfterMs: 120 } } }, 'retry', 'RATE_LIMITED'],
-    ['401 (the token; a refresh may help)', { status: 401, data: { error: { code: 'UNAUTHORIZED', message: 'expired' } } }, 'retry', 'UNAUTHORIZED'],
+    [
+      '403 with the server body',
+      { status: 403, data: { error: { code: 'FORBIDDEN', message: 'no' } } },
+      'refused',
+      'FORBIDDEN',
+    ],
+    [
+      '404 with the server body',
+      { status: 404, data: { error: { code: 'NOT_FOUND', message: 'no' } } },
+      'refused',
+      'NOT_FOUND',
+    ],
+    [
+      '400 with the server body',
+      { status: 400, data: { error: { code: 'INVALID', message: 'content: must not be empty' } } },
+      'refused',
+      'INVALID',
+    ],
+    [
+      '429 with the server body',
+      { status: 429, data: { error: { code: 'RATE_LIMITED', message: 'slow', retryAfterMs: 120 } } },
+      'retry',
+      'RATE_LIMITED',
+    ],
+    [
+      '401 (the token; a refresh may help)',
+      { status: 401, data: { error: { code: 'UNAUTHORIZED', message: 'expired' } } },
+      'retry',
+      'UNAUTHORIZED',
+    ],
     ['500 with no JSON body', { status: 500, data: 'Internal Server Error' }, 'retry', 'INTERNAL'],
     ['502 from a proxy', { status: 502, data: '<html>' }, 'retry', 'INTERNAL'],
     ['no answer at all', { status: 'FETCH_ERROR', error: 'TypeError: fetch failed' }, 'retry', 'NETWORK'],
@@ -66,7 +100,12 @@ describe('send outcome → what happens next', () => {
   })
 
   test('RATE_LIMITED carries retryAfterMs', () => {
-    expect(outcomeOfHttpError({ status: 429, data: { error: { code: 'RATE_LIMITED', message: 'slow', retryAfterMs: 120 } } })).toEqual({
+    expect(
+      outcomeOfHttpError({
+        status: 429,
+        data: { error: { code: 'RATE_LIMITED', message: 'slow', retryAfterMs: 120 } },
+      }),
+    ).toEqual({
       kind: 'retry',
       error: { code: 'RATE_LIMITED', message: 'slow' },
       retryAfterMs: 120,
@@ -74,7 +113,22 @@ describe('send outcome → what happens next', () => {
   })
 
   test.each<[string, Parameters<typeof outcomeOfAck>[0], string]>([
-    ['an ok ack with a stored message', { kind: 'ok', data: { id: 'm1', conversationId: 'c1', seq: 1, senderId: 'u', content: 'x', createdAt: '2026-11-24T08:00:00.000Z', clientId: 'k' } }, 'sent'],
+    [
+      'an ok ack with a stored message',
+      {
+        kind: 'ok',
+        data: {
+          id: 'm1',
+          conversationId: 'c1',
+          seq: 1,
+          senderId: 'u',
+          content: 'x',
+          createdAt: '2026-11-24T08:00:00.000Z',
+          clientId: 'k',
+        },
+      },
+      'sent',
+    ],
     ['an ok ack with garbage', { kind: 'ok', data: { id: 1 } }, 'retry'],
     ['a refusal', { kind: 'error', error: { code: 'FORBIDDEN', message: 'no' } }, 'refused'],
     ['a server fault', { kind: 'error', error: { code: 'INTERNAL', message: 'oops' } }, 'retry'],

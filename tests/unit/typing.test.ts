@@ -19,7 +19,12 @@ import { socketOptions } from './support/mockStore'
 // Typing and presence in the layer: the send throttle (one `typing` per conversation every 2 s) and the "is typing"
 // line's expiry (5 s after the last notice, or at once when that person's message arrives), on fake timers.
 
-const reducer = combineReducers({ auth: authSlice.reducer, socket: socketSlice.reducer, presence: presenceSlice.reducer, api: api.reducer })
+const reducer = combineReducers({
+  auth: authSlice.reducer,
+  socket: socketSlice.reducer,
+  presence: presenceSlice.reducer,
+  api: api.reducer,
+})
 
 function setup() {
   const sockets = fakeSockets()
@@ -27,7 +32,10 @@ function setup() {
     reducer,
     preloadedState: { auth: { token: 'token-1', user: alice } } as never,
     middleware: (gDM) =>
-      gDM({ serializableCheck: false, immutableCheck: false }).concat(api.middleware, createSocketMiddleware(socketOptions(sockets) as never)),
+      gDM({ serializableCheck: false, immutableCheck: false }).concat(
+        api.middleware,
+        createSocketMiddleware(socketOptions(sockets) as never),
+      ),
   })
   store.dispatch(connect())
   sockets.last.serverConnect()
@@ -49,7 +57,11 @@ describe('sending typing notices', () => {
     expect(socket.sent('typing')).toHaveLength(2)
     vi.advanceTimersByTime(100) // 2,000 ms after the first
     store.dispatch(sendTyping({ conversationId: 'c1' }))
-    expect(socket.sent('typing').map((p) => p.args[0])).toEqual([{ conversationId: 'c1' }, { conversationId: 'c2' }, { conversationId: 'c1' }])
+    expect(socket.sent('typing').map((p) => p.args[0])).toEqual([
+      { conversationId: 'c1' },
+      { conversationId: 'c2' },
+      { conversationId: 'c1' },
+    ])
   })
 
   test('a sent message ends the burst: the next keystroke notifies at once', () => {
@@ -105,7 +117,9 @@ describe('showing who is typing', () => {
 describe('presence', () => {
   test('takes the snapshot, then each change', () => {
     const { store, socket } = setup()
-    socket.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: false, lastSeenAt: '2026-01-01T10:00:00.000Z' }] })
+    socket.serverEmit('presence:snapshot', {
+      users: [{ userId: bob.id, online: false, lastSeenAt: '2026-01-01T10:00:00.000Z' }],
+    })
     expect(selectPresence(store.getState(), bob.id)).toEqual({ online: false, lastSeenAt: '2026-01-01T10:00:00.000Z' })
     socket.serverEmit('presence:changed', { userId: bob.id, online: true, lastSeenAt: '2026-01-01T10:00:00.000Z' })
     expect(selectPresence(store.getState(), bob.id)?.online).toBe(true)

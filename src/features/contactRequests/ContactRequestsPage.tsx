@@ -37,9 +37,7 @@ export function ContactRequestsPage() {
       <section aria-labelledby="requests-list">
         <h2 id="requests-list">{t(me.role === 'student' ? 'requests.listStudent' : 'requests.listTutor')}</h2>
         {isLoading && <p className="muted">{t('requests.loading')}</p>}
-        {error && (
-          <LoadError error={error} retry={refetch} />
-        )}
+        {error && <LoadError error={error} retry={refetch} />}
         {requests && sorted.length === 0 && <p className="muted">{t('requests.empty')}</p>}
         <ul className="cards" data-testid="contact-request-list">
           {sorted.map((r) => (
@@ -62,7 +60,9 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   const titleId = useId()
 
   const change = async (status: ContactRequest['status']) => {
-    const updated = await update({ id: request.id, status }).unwrap().catch(() => null)
+    const updated = await update({ id: request.id, status })
+      .unwrap()
+      .catch(() => null)
     if (!updated) return
     dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, updated)))
     // Accept and Decline are gone once answered: the card itself keeps the keyboard user's place.
@@ -70,11 +70,20 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   }
 
   return (
-    <li className="card" data-testid="contact-request" data-request-id={request.id} aria-labelledby={titleId} tabIndex={-1} ref={cardRef}>
+    <li
+      className="card"
+      data-testid="contact-request"
+      data-request-id={request.id}
+      aria-labelledby={titleId}
+      tabIndex={-1}
+      ref={cardRef}
+    >
       <div className="card-head">
-        <h3 id={titleId}>{isTutor
+        <h3 id={titleId}>
+          {isTutor
             ? t('requests.from', { name: people.nameOf(request.studentId) })
-            : t('requests.to', { name: people.nameOf(request.tutorId) })}</h3>
+            : t('requests.to', { name: people.nameOf(request.tutorId) })}
+        </h3>
         <span className={`status status-${request.status}`} data-testid="contact-request-status">
           {t(STATUS[request.status])}
         </span>
@@ -88,10 +97,22 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
       </p>
       {isTutor && request.status === 'pending' && (
         <div className="card-actions">
-          <button type="button" className="btn btn-small btn-primary" disabled={isLoading} aria-describedby={titleId} onClick={() => change('accepted')}>
+          <button
+            type="button"
+            className="btn btn-small btn-primary"
+            disabled={isLoading}
+            aria-describedby={titleId}
+            onClick={() => change('accepted')}
+          >
             {t('requests.accept')}
           </button>
-          <button type="button" className="btn btn-small" disabled={isLoading} aria-describedby={titleId} onClick={() => change('declined')}>
+          <button
+            type="button"
+            className="btn btn-small"
+            disabled={isLoading}
+            aria-describedby={titleId}
+            onClick={() => change('declined')}
+          >
             {t('requests.decline')}
           </button>
         </div>
@@ -115,7 +136,9 @@ function SendRequest() {
     e.preventDefault()
     setDone(false)
     if (!tutorId) return
-    const request = await create({ tutorId, message: message.trim() }).unwrap().catch(() => null)
+    const request = await create({ tutorId, message: message.trim() })
+      .unwrap()
+      .catch(() => null)
     if (!request) return
     dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, request)))
     setMessage('')

@@ -44,9 +44,7 @@ export function LessonsPage() {
       <section aria-labelledby="lessons-list">
         <h2 id="lessons-list">{t(me.role === 'student' ? 'lessons.listStudent' : 'lessons.listTutor')}</h2>
         {isLoading && <p className="muted">{t('lessons.loading')}</p>}
-        {error && (
-          <LoadError error={error} retry={refetch} />
-        )}
+        {error && <LoadError error={error} retry={refetch} />}
         {lessons && sorted.length === 0 && <p className="muted">{t('lessons.empty')}</p>}
         <ul className="cards" data-testid="lesson-list">
           {sorted.map((l) => (
@@ -69,7 +67,9 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   const titleId = useId()
 
   const change = async (status: Lesson['status']) => {
-    const updated = await update({ id: lesson.id, status }).unwrap().catch(() => null)
+    const updated = await update({ id: lesson.id, status })
+      .unwrap()
+      .catch(() => null)
     if (!updated) return
     dispatch(api.util.updateQueryData('getLessons', undefined, (draft) => upsertById(draft, updated)))
     // The button pressed is gone (the status changed): the card itself keeps the keyboard user's place.
@@ -77,7 +77,14 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   }
 
   return (
-    <li className="card" data-testid="lesson" data-lesson-id={lesson.id} aria-labelledby={titleId} tabIndex={-1} ref={cardRef}>
+    <li
+      className="card"
+      data-testid="lesson"
+      data-lesson-id={lesson.id}
+      aria-labelledby={titleId}
+      tabIndex={-1}
+      ref={cardRef}
+    >
       <div className="card-head">
         <h3 id={titleId}>{lesson.subject}</h3>
         <span className={`status status-${lesson.status}`} data-testid="lesson-status">

@@ -50,7 +50,10 @@ export function LoginPage() {
           <LanguageSwitch />
         </div>
         <h1 className="login-title" tabIndex={-1} ref={headingRef}>
-          <span className="brand-mark" aria-hidden="true">T</span> Talemy
+          <span className="brand-mark" aria-hidden="true">
+            T
+          </span>{' '}
+          Talemy
         </h1>
         <p className="login-lead">{t('login.lead')}</p>
         <form className="form" onSubmit={submit} aria-describedby={message ? `${id}-error` : undefined}>

@@ -31,9 +31,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
         </h1>
         <NewConversation />
         {isLoading && <p className="muted">{t('messages.loading')}</p>}
-        {error && (
-          <LoadError error={error} retry={refetch} />
-        )}
+        {error && <LoadError error={error} retry={refetch} />}
         {conversations && sorted.length === 0 && <p className="muted">{t('messages.empty')}</p>}
         <ul className="conv-list" data-testid="conversation-list">
           {sorted.map((c) => {

@@ -70,7 +70,11 @@ export function Thread({
     if (anchor.current) {
       el.scrollTop = el.scrollHeight - anchor.current.height + anchor.current.top
       anchor.current = null
-    } else if (last && last.id !== lastId.current && (nearBottom.current || last.senderId === me?.id || lastId.current === null)) {
+    } else if (
+      last &&
+      last.id !== lastId.current &&
+      (nearBottom.current || last.senderId === me?.id || lastId.current === null)
+    ) {
       el.scrollTop = el.scrollHeight
     }
     lastId.current = last?.id ?? null
@@ -84,7 +88,9 @@ export function Thread({
     const { fresh, newest } = arrivedFromOthers(newestSeen.current, messages, me?.id ?? null)
     newestSeen.current = newest
     if (fresh.length === 0) return
-    announce(fresh.map((m) => t('thread.announceNew', { name: people.nameOf(m.senderId), content: m.content })).join(' '))
+    announce(
+      fresh.map((m) => t('thread.announceNew', { name: people.nameOf(m.senderId), content: m.content })).join(' '),
+    )
   }, [messages, isSuccess, me?.id, announce, t, people])
 
   const seenId = lastSeenOwn(messages, me?.id, seenSeq)
@@ -93,7 +99,9 @@ export function Thread({
 
   const loadEarlier = async () => {
     if (start === null) return
-    const older = await loadBefore({ conversationId, before: start, limit: PAGE }).unwrap().catch(() => null)
+    const older = await loadBefore({ conversationId, before: start, limit: PAGE })
+      .unwrap()
+      .catch(() => null)
     if (!older) return
     if (older.length === 0) setNoMoreEarlier(true)
     const el = scroller.current
@@ -209,7 +217,9 @@ function MessageItem({
         {status === 'pending' ? (
           <span className="msg-state">{t('thread.sending')}</span>
         ) : status === 'failed' ? (
-          <span className="msg-state msg-state-failed">{t('thread.notSent', { reason: t(errorMessageId(m.error)) })}</span>
+          <span className="msg-state msg-state-failed">
+            {t('thread.notSent', { reason: t(errorMessageId(m.error)) })}
+          </span>
         ) : (
           <time dateTime={m.createdAt}>{dates.messageTime(m.createdAt)}</time>
         )}
@@ -224,7 +234,11 @@ function MessageItem({
           <button type="button" className="btn btn-small" onClick={() => act(retryMessage({ clientId: m.clientId! }))}>
             {t('thread.retry')}
           </button>
-          <button type="button" className="btn btn-small btn-quiet" onClick={() => act(discardMessage({ clientId: m.clientId! }))}>
+          <button
+            type="button"
+            className="btn btn-small btn-quiet"
+            onClick={() => act(discardMessage({ clientId: m.clientId! }))}
+          >
             {t('thread.discard')}
           </button>
         </p>

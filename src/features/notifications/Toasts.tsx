@@ -13,18 +13,23 @@ export function Toasts() {
   const t = useT()
   const text = useMessageText()
   const toaster = useContext(ToasterContext)
-  const toasts = useSyncExternalStore(
-    toaster?.subscribe ?? noop,
-    toaster?.getSnapshot ?? (() => noToasts),
-  )
+  const toasts = useSyncExternalStore(toaster?.subscribe ?? noop, toaster?.getSnapshot ?? (() => noToasts))
   return (
     <div className="toasts" role="region" aria-label={t('toasts.region')} aria-live="polite">
       {toasts.map((toast) => (
         <div className="toast" key={toast.id} data-testid="toast">
-          <a href={hrefFor(toast.page === 'lessons' ? { page: 'lessons' } : { page: 'contactRequests' })} onClick={() => toaster?.dismiss(toast.id)}>
+          <a
+            href={hrefFor(toast.page === 'lessons' ? { page: 'lessons' } : { page: 'contactRequests' })}
+            onClick={() => toaster?.dismiss(toast.id)}
+          >
             {text(toast.message)}
           </a>
-          <button type="button" className="toast-close" aria-label={t('toasts.dismiss')} onClick={() => toaster?.dismiss(toast.id)}>
+          <button
+            type="button"
+            className="toast-close"
+            aria-label={t('toasts.dismiss')}
+            onClick={() => toaster?.dismiss(toast.id)}
+          >
             ×
           </button>
         </div>

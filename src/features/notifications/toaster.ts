@@ -51,10 +51,15 @@ export function toastNews(action: UnknownAction, me: User | null): Pick<Toast, '
     return { page: 'lessons', message: { id: 'toast.lessonStatus', values: { subject, status } } }
   }
   if (requestCreated.match(action)) {
-    return action.payload.studentId === me.id ? null : { page: 'contactRequests', message: { id: 'toast.contactRequested' } }
+    return action.payload.studentId === me.id
+      ? null
+      : { page: 'contactRequests', message: { id: 'toast.contactRequested' } }
   }
   if (requestUpdated.match(action)) {
-    return { page: 'contactRequests', message: { id: 'toast.contactRequestStatus', values: { status: action.payload.status } } }
+    return {
+      page: 'contactRequests',
+      message: { id: 'toast.contactRequestStatus', values: { status: action.payload.status } },
+    }
   }
   return null
 }

@@ -19,7 +19,11 @@ export function PresenceLabel({ userId }: { userId: Id }) {
   const online = live?.online ?? listed?.online ?? null
   const lastSeenAt = live ? live.lastSeenAt : (listed?.lastSeenAt ?? null)
   if (online === null) return null
-  const text = online ? t('presence.online') : lastSeenAt ? t('presence.lastSeen', { time: dates.messageTime(lastSeenAt) }) : t('presence.offline')
+  const text = online
+    ? t('presence.online')
+    : lastSeenAt
+      ? t('presence.lastSeen', { time: dates.messageTime(lastSeenAt) })
+      : t('presence.offline')
   return (
     <span className={`presence${online ? ' presence-online' : ''}`} data-testid="presence" data-online={String(online)}>
       <span className="presence-dot" aria-hidden="true" />

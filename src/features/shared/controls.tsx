@@ -27,7 +27,17 @@ export function FormError({ error }: { error: unknown }) {
 }
 
 /** The labelled tutor picker of the booking and contact forms. */
-export function TutorField({ id, tutors, value, onChange }: { id: string; tutors: User[]; value: string; onChange: (tutorId: string) => void }) {
+export function TutorField({
+  id,
+  tutors,
+  value,
+  onChange,
+}: {
+  id: string
+  tutors: User[]
+  value: string
+  onChange: (tutorId: string) => void
+}) {
   const t = useT()
   return (
     <div className="field">

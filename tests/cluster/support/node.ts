@@ -24,7 +24,15 @@ export async function spawnNode(env: Record<string, string>): Promise<NodeProces
   const out = openSync(log, 'a')
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: repoRoot,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SKIP_SPA_BUILD: '1', SEED_DEMO: '0', LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SKIP_SPA_BUILD: '1',
+      SEED_DEMO: '0',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['ignore', out, out],
   })
   const logTail = () => {

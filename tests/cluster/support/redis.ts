@@ -10,7 +10,9 @@ export interface RedisServer {
 
 export function redisRunnable(): { ok: boolean; reason?: string } {
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' })
-  return found.status === 0 && found.stdout.trim() ? { ok: true } : { ok: false, reason: 'no redis-server on PATH (apt-get install redis-server)' }
+  return found.status === 0 && found.stdout.trim()
+    ? { ok: true }
+    : { ok: false, reason: 'no redis-server on PATH (apt-get install redis-server)' }
 }
 
 async function freePort(): Promise<number> {
@@ -26,9 +28,13 @@ async function freePort(): Promise<number> {
 
 export async function startRedis(): Promise<RedisServer> {
   const port = await freePort()
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let output = ''
   child.stdout?.on('data', (chunk) => (output += chunk))
   child.stderr?.on('data', (chunk) => (output += chunk))

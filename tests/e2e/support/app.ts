@@ -30,7 +30,9 @@ export interface E2E {
  * One server on port 0 with a fresh copy of the seeded data (the server suite's template folder), serving the SPA
  * built for this run (production unless asked), and one browser, per test file.
  */
-export async function startE2E(options: { build?: 'production' | 'development'; server?: StartServerOptions } = {}): Promise<E2E> {
+export async function startE2E(
+  options: { build?: 'production' | 'development'; server?: StartServerOptions } = {},
+): Promise<E2E> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'talemy-e2e-'))
   await cp(inject('templateDataDir'), dataDir, { recursive: true })
   const staticDir = inject(options.build === 'development' ? 'e2eSpaDevDir' : 'e2eSpaDir')
@@ -67,7 +69,8 @@ export async function loginAs(
   who: DemoUser,
   options: { context?: BrowserContext; viewport?: { width: number; height: number }; initScript?: () => void } = {},
 ): Promise<Session> {
-  const context = options.context ?? (await e2e.browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 } }))
+  const context =
+    options.context ?? (await e2e.browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 } }))
   if (options.initScript) await context.addInitScript(options.initScript)
   const page = await context.newPage()
   const t0 = Date.now()
@@ -159,7 +162,13 @@ export async function apiLogin(e2e: E2E, who: DemoUser): Promise<ApiSession> {
 }
 
 /** One HTTP call from Node; a `RATE_LIMITED` answer is waited out (as `Retry-After` says) and tried again. */
-export async function apiCall<T>(e2e: E2E, token: string | null, method: string, path: string, body?: unknown): Promise<T> {
+export async function apiCall<T>(
+  e2e: E2E,
+  token: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
   for (;;) {
     const res = await fetch(`${e2e.url}${path}`, {
       method,

@@ -54,7 +54,8 @@ function sparticuzVersion(): string {
  * another one (a system Chromium or Chrome); nothing found on the machine is preferred silently.
  */
 export async function resolveE2EBrowser(env: NodeJS.ProcessEnv = process.env): Promise<E2EBrowser> {
-  if (env.CHROME_PATH) return { executablePath: env.CHROME_PATH, args: SYSTEM_ARGS, source: 'CHROME_PATH', expectedMajor: null }
+  if (env.CHROME_PATH)
+    return { executablePath: env.CHROME_PATH, args: SYSTEM_ARGS, source: 'CHROME_PATH', expectedMajor: null }
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     throw new Error(
       `@sparticuz/chromium ships a Chromium for Linux x64 only (this is ${process.platform}/${process.arch}): ` +
@@ -105,7 +106,8 @@ export async function unpackSparticuz(
   }
   try {
     const path = await unpacked
-    if (path !== join(staging, 'chromium')) throw new Error(`@sparticuz/chromium unpacked to ${path}, not into ${staging}`)
+    if (path !== join(staging, 'chromium'))
+      throw new Error(`@sparticuz/chromium unpacked to ${path}, not into ${staging}`)
     writeFileSync(join(staging, READY), `${version}\n`)
   } catch (error) {
     rmSync(staging, { recursive: true, force: true })
@@ -146,7 +148,9 @@ export async function checkBrowser(edges: {
     const version = await edges.versionOf(choice)
     if (choice.expectedMajor === null || sameMajor(version, choice.expectedMajor)) return { ...choice, version }
     if (attempt === 2) {
-      throw new Error(`${choice.source} should run Chromium ${choice.expectedMajor}, but ${choice.executablePath} is ${version}`)
+      throw new Error(
+        `${choice.source} should run Chromium ${choice.expectedMajor}, but ${choice.executablePath} is ${version}`,
+      )
     }
     edges.discard(choice.executablePath)
   }

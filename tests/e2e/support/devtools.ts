@@ -53,14 +53,23 @@ export function installRecordingDevTools(): void {
 
   type Fn = (...args: unknown[]) => unknown
   const compose = (...fns: Fn[]): Fn =>
-    fns.length === 0 ? (x: unknown) => x : fns.reduce((f, g) => (...args: unknown[]) => f(g(...args)))
+    fns.length === 0
+      ? (x: unknown) => x
+      : fns.reduce(
+          (f, g) =>
+            (...args: unknown[]) =>
+              f(g(...args)),
+        )
   const recorder =
     (createStore: Fn) =>
     (reducer: Fn, ...rest: unknown[]) =>
-      createStore((state: unknown, action: unknown) => {
-        record(action)
-        return reducer(state, action)
-      }, ...rest)
+      createStore(
+        (state: unknown, action: unknown) => {
+          record(action)
+          return reducer(state, action)
+        },
+        ...rest,
+      )
 
   w.__REDUX_DEVTOOLS_EXTENSION_COMPOSE__ = (...args: unknown[]) => {
     // Like the extension: called with options it returns a compose; called with enhancers it composes them.

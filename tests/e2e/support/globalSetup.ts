@@ -86,7 +86,9 @@ async function buildSpa(project: TestProject): Promise<() => Promise<void>> {
       else process.env[k] = saved[k]
     }
   }
-  process.stdout.write(`e2e: built the SPA (production and development) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
+  process.stdout.write(
+    `e2e: built the SPA (production and development) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  )
   project.provide('e2eSpaDir', dirs[0]!)
   project.provide('e2eSpaDevDir', dirs[1]!)
   return async () => {

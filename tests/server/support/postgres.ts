@@ -76,8 +76,15 @@ export async function startPostgres(): Promise<PostgresCluster> {
   const port = await freePort()
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync'])
   run('pg_ctl', [
-    '-D', data, '-l', join(dir, 'log'), '-w', '-t', '30',
-    '-o', `-k ${dir} -p ${port} -h 127.0.0.1 -c fsync=off -c full_page_writes=off`,
+    '-D',
+    data,
+    '-l',
+    join(dir, 'log'),
+    '-w',
+    '-t',
+    '30',
+    '-o',
+    `-k ${dir} -p ${port} -h 127.0.0.1 -c fsync=off -c full_page_writes=off`,
     'start',
   ])
   const urlFor = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`

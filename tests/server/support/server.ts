@@ -123,7 +123,8 @@ export function record(socket: ClientSocket): Recorder {
   const events: Recorder['events'] = []
   // Events for this user: not `sync:*` nor `presence:*` (after every handshake, and whenever a contact comes or goes).
   socket.onAny((event: string, payload: unknown) => {
-    if (!event.startsWith('sync:') && !event.startsWith('presence:')) events.push({ event: event as ServerEventName, payload })
+    if (!event.startsWith('sync:') && !event.startsWith('presence:'))
+      events.push({ event: event as ServerEventName, payload })
   })
   return {
     events,
@@ -199,7 +200,9 @@ export async function killSpawned(): Promise<void> {
 }
 
 /** `tsx server/main.ts` as a child process; resolves once it prints its URL. `output()`: its stdout and stderr so far. */
-export function spawnMain(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+export function spawnMain(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },

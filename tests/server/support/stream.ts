@@ -56,7 +56,10 @@ export async function openStream(
     items,
     logged: () => items.filter((item): item is StreamItem & { offset: number } => item.offset !== undefined),
     async synced() {
-      await vi.waitFor(() => expect(items.some((item) => item.event.startsWith('sync:'))).toBe(true), { timeout: 20_000, interval: 10 })
+      await vi.waitFor(() => expect(items.some((item) => item.event.startsWith('sync:'))).toBe(true), {
+        timeout: 20_000,
+        interval: 10,
+      })
       return items.find((item) => item.event.startsWith('sync:'))!
     },
   }

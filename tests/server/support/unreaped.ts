@@ -32,7 +32,11 @@ export interface Unreaped {
  *
  * @example const server = spawnUnreaped(['sleep', '60']); process.kill(await server.pid, 'SIGKILL'); …; server.reap()
  */
-export function spawnUnreaped(command: string[], options: SpawnOptions = {}, onOutput?: (text: string) => void): Unreaped {
+export function spawnUnreaped(
+  command: string[],
+  options: SpawnOptions = {},
+  onOutput?: (text: string) => void,
+): Unreaped {
   const parent = spawn('perl', ['-e', PARENT, ...command], { ...options, stdio: ['pipe', 'pipe', 'pipe'] })
   let output = ''
   let resolvePid: (pid: number) => void
@@ -51,7 +55,9 @@ export function spawnUnreaped(command: string[], options: SpawnOptions = {}, onO
   parent.stdout!.on('data', onData)
   parent.stderr!.on('data', onData)
   parent.once('error', (error) => rejectPid(error))
-  parent.once('exit', (code) => rejectPid(new Error(`the parent exited with ${code} before naming its child: ${output}`)))
+  parent.once('exit', (code) =>
+    rejectPid(new Error(`the parent exited with ${code} before naming its child: ${output}`)),
+  )
   return { parent, pid, output: () => output, reap: () => void parent.stdin!.end() }
 }
 

@@ -90,7 +90,8 @@ export class FakeSocket extends FakeEmitter {
     const last = args[args.length - 1]
     const callback = typeof last === 'function' ? (args.pop() as (...a: unknown[]) => void) : null
     let done = false
-    const timer = timeoutMs !== null && callback ? setTimeout(() => finish(new Error('operation has timed out')), timeoutMs) : null
+    const timer =
+      timeoutMs !== null && callback ? setTimeout(() => finish(new Error('operation has timed out')), timeoutMs) : null
     const finish = (error: Error | null, response?: unknown) => {
       if (done || !callback) return
       done = true

@@ -20,7 +20,15 @@ export function message(seq: number, over: Partial<Message> = {}): Message {
 }
 
 export function conversation(id: string, over: Partial<Conversation> = {}): Conversation {
-  return { id, participantIds: [alice.id, bob.id], lastMessage: null, unreadCount: 0, updatedAt: T0, readSeq: { [alice.id]: 0, [bob.id]: 0 }, ...over }
+  return {
+    id,
+    participantIds: [alice.id, bob.id],
+    lastMessage: null,
+    unreadCount: 0,
+    updatedAt: T0,
+    readSeq: { [alice.id]: 0, [bob.id]: 0 },
+    ...over,
+  }
 }
 
 export function lesson(id: string, over: Partial<Lesson> = {}): Lesson {
@@ -38,5 +46,14 @@ export function lesson(id: string, over: Partial<Lesson> = {}): Lesson {
 }
 
 export function contactRequest(id: string, over: Partial<ContactRequest> = {}): ContactRequest {
-  return { id, studentId: alice.id, tutorId: bob.id, message: 'Hello', status: 'pending', createdAt: T0, updatedAt: T0, ...over }
+  return {
+    id,
+    studentId: alice.id,
+    tutorId: bob.id,
+    message: 'Hello',
+    status: 'pending',
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+  }
 }

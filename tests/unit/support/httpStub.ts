@@ -22,7 +22,12 @@ export async function startHttpStub(reply: (req: StubRequest) => StubReply | Pro
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', async () => {
       const text = Buffer.concat(chunks).toString('utf8')
-      const request: StubRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: text ? JSON.parse(text) : undefined }
+      const request: StubRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: text ? JSON.parse(text) : undefined,
+      }
       requests.push(request)
       const answer = await stub.reply(request)
       res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers })

@@ -17,7 +17,9 @@ export const loggedInState = (): TestState => ({
 })
 
 /** The api state after `setup` ran against a real store (to seed a mock store's cache). */
-export async function apiStateWith(setup: (dispatch: (action: unknown) => unknown) => Promise<unknown> | void): Promise<TestState['api']> {
+export async function apiStateWith(
+  setup: (dispatch: (action: unknown) => unknown) => Promise<unknown> | void,
+): Promise<TestState['api']> {
   const store = configureStore({
     reducer: rootReducer,
     middleware: (gDM) => gDM({ serializableCheck: false, immutableCheck: false }).concat(api.middleware),
@@ -26,7 +28,10 @@ export async function apiStateWith(setup: (dispatch: (action: unknown) => unknow
   return store.getState().api
 }
 
-export function socketOptions(sockets: ReturnType<typeof fakeSockets>, over: Partial<SocketMiddlewareOptions<TestState>> = {}): SocketMiddlewareOptions<TestState> {
+export function socketOptions(
+  sockets: ReturnType<typeof fakeSockets>,
+  over: Partial<SocketMiddlewareOptions<TestState>> = {},
+): SocketMiddlewareOptions<TestState> {
   return {
     apiUrl: 'http://api.test',
     createSocket: sockets.createSocket,
@@ -46,7 +51,10 @@ export function socketOptions(sockets: ReturnType<typeof fakeSockets>, over: Par
  * that reached it (a last middleware reduces them, as a real store would before the middleware's handlers run), so
  * the middleware sees what a real store would while the test asserts exact action sequences with `getActions()`.
  */
-export function mockStore(initial: TestState = loggedInState(), over: Partial<SocketMiddlewareOptions<TestState>> = {}) {
+export function mockStore(
+  initial: TestState = loggedInState(),
+  over: Partial<SocketMiddlewareOptions<TestState>> = {},
+) {
   const sockets = fakeSockets()
   const options = socketOptions(sockets, over)
   const middleware = createSocketMiddleware(options) as Middleware
