@@ -6,8 +6,9 @@ import { createServer, type Server } from 'node:net'
 /**
  * A lock the kernel releases by itself (Linux): a Unix socket bound to a name in the abstract namespace. Binding fails
  * with EADDRINUSE while any live process has it bound; the kernel drops the name when the holder's files are closed,
- * which happens in its exit path before it becomes a zombie, so a SIGKILLed holder has let go by the time anyone can
- * see it dead. Node opens sockets close-on-exec, so child processes do not inherit it.
+ * which happens in its exit path, before it is reaped: a SIGKILLed holder lets go whether or not its parent ever reaps
+ * it. (The main thread shows as a zombie a moment earlier than that while the other threads of a multi-threaded
+ * process still exit; lock.ts polls through that moment.) Node opens sockets close-on-exec, so child processes do not inherit it.
  *
  * The name comes from the folder's device and inode (and an id kept in it): the same folder under any path (symlink,
  * bind mount) gets the same name, and a copy of a folder gets another. Abstract names are per network namespace: two containers that share
