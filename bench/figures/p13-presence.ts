@@ -79,7 +79,10 @@ export const p13: Figure = {
       let nodeB: Node
       if (cluster) {
         const [postgres, redis]: [PostgresCluster, RedisServer] = await Promise.all([startPostgres(), startRedis()])
-        cleanup.push(() => postgres.stop(), () => redis.stop())
+        cleanup.push(
+          () => postgres.stop(),
+          () => redis.stop(),
+        )
         const shared = {
           ...base,
           databaseUrl: postgres.createDatabase('talemy_p13'),
@@ -110,7 +113,11 @@ export const p13: Figure = {
       const lags: number[] = []
       for (let round = 0; round < rounds; round++) {
         const socket = await rawSocket(nodeA.url, alice.token)
-        await waitFor(() => watchers.every((w) => shows(w)?.online === true), 'every watcher to see Alice online', 30_000)
+        await waitFor(
+          () => watchers.every((w) => shows(w)?.online === true),
+          'every watcher to see Alice online',
+          30_000,
+        )
         // Each watcher's store, from now: the first time it shows Alice offline.
         const seenOffline: Array<number | null> = watchers.map(() => null)
         const unsubscribe = watchers.map((w, i) =>
