@@ -1,0 +1,156 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { redisRunnable, startRedis, type RedisServer } from '../../tests/cluster/support/redis'
+import { postgresRunnable, startPostgres, type PostgresCluster } from '../../tests/server/support/postgres'
+import { closeSocket, rawSocket } from '../lib/clients'
+import type { Figure } from '../lib/figure'
+import { layerClient, type LayerClient } from '../lib/layer'
+import { BENCH_DIR } from '../lib/paths'
+import { row } from '../lib/results'
+import { DEMO, login } from '../lib/server'
+import { percentile, waitFor, withTimeout } from '../lib/stats'
+
+/**
+ * P13: presence convergence across two nodes. Alice's only socket is on node A; the watchers (layer stores of Bob and
+ * Carol, who share a conversation with her) are on node B. Each round Alice connects, every watcher's store shows her
+ * online, her socket closes; then each watcher's store is watched (`store.subscribe`) until it shows her offline.
+ * Sample: that moment (`Date.now()`) − the end of the grace period, which is the `lastSeenAt` the server announces
+ * (when her last socket went, by the server's `Date.now()`) + the grace. Same machine, same wall clock.
+ *
+ * The nodes run in processes of their own (`p13-node.ts`), on one PostgreSQL and one Redis (throwaway servers, as
+ * `tests/cluster/presence.test.ts` starts them). Where either is missing: one node (PGlite), and the row says so.
+ */
+
+const GRACE_SECONDS = 1
+
+interface Node {
+  url: string
+  close(): Promise<void>
+}
+
+async function startNode(options: Record<string, unknown>): Promise<Node> {
+  const child: ChildProcess = fork(join(BENCH_DIR, 'figures', 'p13-node.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, P13_NODE_OPTIONS: JSON.stringify(options) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const url = await withTimeout(
+    new Promise<string>((resolve, reject) => {
+      child.once('message', (message) => resolve((message as { url: string }).url))
+      child.once('exit', (code) => reject(new Error(`P13 node exited with ${code}`)))
+    }),
+    120_000,
+    'a P13 node to start',
+  )
+  return {
+    url,
+    close: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+      child.send('close')
+      await withTimeout(gone, 10_000, 'a P13 node to exit').catch(() => child.kill('SIGKILL'))
+    },
+  }
+}
+
+export const p13: Figure = {
+  id: 'P13',
+  title: 'presence convergence: last socket closed → every watcher offline, after the grace',
+  async run({ smoke, log }) {
+    const rounds = smoke ? 1 : 10
+    const watcherCount = smoke ? 2 : 6
+    const cluster = postgresRunnable().ok && redisRunnable().ok
+    const cleanup: Array<() => Promise<void> | void> = []
+    const watchers: LayerClient[] = []
+    try {
+      const dataDir = await mkdtemp(join(tmpdir(), 'talemy-p13-'))
+      cleanup.push(() => rm(dataDir, { recursive: true, force: true }))
+      const base: Record<string, unknown> = {
+        dataDir,
+        seedDemo: true,
+        presenceGraceSeconds: GRACE_SECONDS,
+        jwtSecret: randomBytes(32).toString('base64url'),
+        tokenTtlSeconds: 24 * 3600,
+      }
+      let nodeA: Node
+      let nodeB: Node
+      if (cluster) {
+        const [postgres, redis]: [PostgresCluster, RedisServer] = await Promise.all([startPostgres(), startRedis()])
+        cleanup.push(
+          () => postgres.stop(),
+          () => redis.stop(),
+        )
+        const shared = {
+          ...base,
+          databaseUrl: postgres.createDatabase('talemy_p13'),
+          redisUrl: redis.url,
+          redisPrefix: `p13${randomUUID().slice(0, 8)}:`,
+        }
+        nodeA = await startNode(shared)
+        cleanup.push(() => nodeA.close())
+        nodeB = await startNode(shared)
+        cleanup.push(() => nodeB.close())
+      } else {
+        nodeA = await startNode(base)
+        cleanup.push(() => nodeA.close())
+        nodeB = nodeA
+      }
+      log(`P13: ${cluster ? 'two nodes on PostgreSQL + Redis' : 'one node (PostgreSQL or Redis missing)'}`)
+
+      const [alice, bob, carol] = await Promise.all([
+        login(nodeA.url, DEMO.alice),
+        login(nodeB.url, DEMO.bob),
+        login(nodeB.url, DEMO.carol),
+      ])
+      const aliceId = alice.user.id
+      for (let i = 0; i < watcherCount; i++)
+        watchers.push(await layerClient({ url: nodeB.url, session: i % 2 === 0 ? bob : carol }))
+      const shows = (client: LayerClient) => client.store.getState().presence.users[aliceId]
+
+      const lags: number[] = []
+      for (let round = 0; round < rounds; round++) {
+        const socket = await rawSocket(nodeA.url, alice.token)
+        await waitFor(
+          () => watchers.every((w) => shows(w)?.online === true),
+          'every watcher to see Alice online',
+          30_000,
+        )
+        // Each watcher's store, from now: the first time it shows Alice offline.
+        const seenOffline: Array<number | null> = watchers.map(() => null)
+        const unsubscribe = watchers.map((w, i) =>
+          w.store.subscribe(() => {
+            if (seenOffline[i] === null && shows(w)?.online === false) seenOffline[i] = Date.now()
+          }),
+        )
+        await closeSocket(socket)
+        await waitFor(() => seenOffline.every((t) => t !== null), 'every watcher to see Alice offline', 60_000, 20)
+        for (const off of unsubscribe) off()
+        const lastSeenAt = shows(watchers[0]!)?.lastSeenAt
+        if (!lastSeenAt) throw new Error('P13: the offline presence carries no lastSeenAt')
+        const graceEnd = Date.parse(lastSeenAt) + GRACE_SECONDS * 1000
+        const roundLags = seenOffline.map((t) => t! - graceEnd)
+        lags.push(...roundLags)
+        log(`P13 round ${round + 1}: after the grace, offline in every store within ${Math.max(...roundLags)} ms`)
+      }
+      const where = cluster
+        ? `${watcherCount} watcher stores on node B, the user on node A (PostgreSQL + Redis)`
+        : `ONE node only (PostgreSQL or Redis missing): ${watcherCount} watcher stores and the user on it`
+      return [
+        row({
+          id: 'P13',
+          name: `presence: last socket closed → offline in every watcher's store, after the ${GRACE_SECONDS} s grace, p99 of ${lags.length} (${rounds} rounds × ${where})`,
+          value: percentile(lags, 99),
+          unit: 'ms',
+          target: { on: 'value', op: '<=', limit: 1500 },
+        }),
+        row({ id: 'P13-p50', name: 'the same, p50', value: percentile(lags, 50), unit: 'ms' }),
+      ]
+    } finally {
+      for (const w of watchers) await w.close().catch(() => undefined)
+      for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => undefined)
+    }
+  },
+}
