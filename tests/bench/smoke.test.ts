@@ -51,6 +51,7 @@ describe('npm run bench -- --smoke', () => {
       'P5',
       'P6',
       'P7',
+      'P8',
       'P10',
     ])
     const rows = recorded.rows as Record<string, unknown>[]
@@ -58,7 +59,7 @@ describe('npm run bench -- --smoke', () => {
     for (const r of rows) {
       const where = `row ${JSON.stringify(r)}`
       expect(Object.keys(r).sort(), where).toEqual(KEYS)
-      expect(typeof r.id === 'string' && /^P([1-7]|10)(-|$)/.test(r.id), where).toBe(true)
+      expect(typeof r.id === 'string' && /^P([1-9]|10)(-|$)/.test(r.id), where).toBe(true)
       expect(typeof r.name === 'string' && r.name.length > 0 && !r.name.includes('FAILED'), where).toBe(true)
       expect(typeof r.value === 'number' && Number.isFinite(r.value), where).toBe(true)
       expect(typeof r.unit, where).toBe('string')
@@ -71,7 +72,7 @@ describe('npm run bench -- --smoke', () => {
     }
     const ids = rows.map((r) => r.id as string)
     expect(new Set(ids).size).toBe(ids.length)
-    for (const figure of ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P10'])
+    for (const figure of ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P10'])
       expect(
         ids.some((id) => id === figure || id.startsWith(`${figure}-`)),
         figure,
