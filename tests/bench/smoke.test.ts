@@ -52,6 +52,7 @@ describe('npm run bench -- --smoke', () => {
       'P6',
       'P7',
       'P8',
+      'P9',
       'P10',
     ])
     const rows = recorded.rows as Record<string, unknown>[]
@@ -72,7 +73,7 @@ describe('npm run bench -- --smoke', () => {
     }
     const ids = rows.map((r) => r.id as string)
     expect(new Set(ids).size).toBe(ids.length)
-    for (const figure of ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P10'])
+    for (const figure of ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9', 'P10'])
       expect(
         ids.some((id) => id === figure || id.startsWith(`${figure}-`)),
         figure,
@@ -97,6 +98,8 @@ describe('npm run bench -- --smoke', () => {
       'P6-alive',
       'P7-p99',
       'P7-lost',
+      'P8',
+      'P9-lost',
       'P10-requests',
     ]) {
       expect(rows.find((r) => r.id === id)?.target, id).toEqual(expect.any(String))
