@@ -52,10 +52,13 @@ function client(token: string, expect: string): Socket {
     if (waiting || socket.connected) return
     waiting = true
     attempt++
-    setTimeout(() => {
-      waiting = false
-      socket.connect()
-    }, backoffDelay(attempt, DEFAULT_BACKOFF, Math.random))
+    setTimeout(
+      () => {
+        waiting = false
+        socket.connect()
+      },
+      backoffDelay(attempt, DEFAULT_BACKOFF, Math.random),
+    )
   }
   socket.on('disconnect', (reason) => {
     dropped = true
