@@ -21,10 +21,11 @@ import type { P9WorkerMessage, P9WorkerOptions } from './p9-worker'
  *
  * Measured from the kill: the time until 99% of the clients have resumed on B (`sync:caughtUp` after the drop), the
  * most handshakes B accepted in any one second, the probe's ack p99 until every client resumed, and the storm messages
- * lost (not received once all resumed, after a grace of 20 s). Three rounds per policy in a full run, the median
- * (nearest rank) reported. Two reconnection policies in the same run, rounds alternating: ours (what the realtime layer does: full-jitter backoff, 500 ms · 2^(attempt-1) capped at 30 s, so
- * the first retry after a drop is uniform in [0, 500 ms)), against Socket.IO's default reconnection (the baseline:
- * its built-in backoff, delay 1000 ms, max 5000 ms, randomization 0.5, so the first retry is in [500, 1500 ms)).
+ * lost (not received once all resumed, after a grace of 20 s). Three rounds per policy in a full run, alternating, the
+ * median (nearest rank) reported. Two reconnection policies in the same run: ours (what the realtime layer does:
+ * full-jitter backoff, 500 ms · 2^(attempt-1) capped at 30 s, so the first retry after a drop is uniform in
+ * [0, 500 ms)), against Socket.IO's default reconnection (the baseline: its built-in backoff, delay 1000 ms, max
+ * 5000 ms, randomization 0.5, so the first retry is in [500, 1500 ms)).
  */
 
 type Policy = P9WorkerOptions['policy']
