@@ -5,16 +5,12 @@
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { TokenService } from '../../server/auth'
-import { openDatabase } from '../../server/db'
-import { PasswordHasher } from '../../server/passwords'
-import { SessionStore } from '../../server/sessions'
 import { postgresRunnable, startPostgres } from '../../tests/server/support/postgres'
 import { redisRunnable, startRedis } from '../../tests/cluster/support/redis'
 import type { SeededPair } from './hostProtocol'
 import { BENCH_DIR, REPO_ROOT } from './paths'
+import { seedPairs } from './seed'
 import { onShutdown } from './shared'
 import { withTimeout } from './stats'
 
@@ -38,55 +34,6 @@ export interface Cluster {
   /** Pairs of users, each pair with a conversation (a: student, b: tutor), with tokens valid on every node. */
   pairs: SeededPair[]
   startNode(): Promise<ClusterNode>
-}
-
-async function seedPairs(databaseUrl: string, count: number, jwtSecret: string): Promise<SeededPair[]> {
-  const db = await openDatabase({ databaseUrl, dataDir: tmpdir() })
-  const key = new TextEncoder().encode(jwtSecret)
-  const day = 24 * 3600
-  const sessions = new SessionStore(db, new TokenService(key, { ttlSeconds: day }), key, {
-    idleSeconds: day,
-    maxSeconds: day,
-  })
-  const passwordHash = await new PasswordHasher().hash('talemy')
-  const createdAt = new Date().toISOString()
-  const pairs: SeededPair[] = []
-  try {
-    await db.transaction(async (tx) => {
-      for (let i = 0; i < count; i++) {
-        const a = `cluster-user-${2 * i}`
-        const b = `cluster-user-${2 * i + 1}`
-        for (const [id, role] of [
-          [a, 'student'],
-          [b, 'tutor'],
-        ] as const) {
-          await tx.query(
-            `insert into users (id, email, name, role, password_hash, created_at) values ($1, $2, $3, $4, $5, $6)`,
-            [id, `${id}@bench.talemy.test`, id, role, passwordHash, createdAt],
-          )
-        }
-        const conversationId = `cluster-conv-${i}`
-        await tx.query(
-          `insert into conversations (id, pair_key, last_seq, created_at, updated_at) values ($1, $2, 0, $3, $3)`,
-          [conversationId, [a, b].sort().join(':'), createdAt],
-        )
-        for (const userId of [a, b]) {
-          await tx.query(
-            `insert into conversation_members (conversation_id, user_id, last_read_seq) values ($1, $2, 0)`,
-            [conversationId, userId],
-          )
-        }
-        pairs.push({ conversationId, a: { id: a, token: '' }, b: { id: b, token: '' } })
-      }
-    })
-    for (const pair of pairs) {
-      pair.a.token = (await sessions.start(pair.a.id)).token
-      pair.b.token = (await sessions.start(pair.b.id)).token
-    }
-  } finally {
-    await db.close()
-  }
-  return pairs
 }
 
 function startNode(options: Record<string, string>): Promise<ClusterNode> {
@@ -139,7 +86,7 @@ export function sharedCluster(pairs: number): Promise<Cluster> {
     })
     const databaseUrl = postgres.createDatabase('talemy_bench')
     const jwtSecret = randomBytes(32).toString('base64url')
-    const seeded = await seedPairs(databaseUrl, pairs, jwtSecret)
+    const seeded = await seedPairs({ databaseUrl }, pairs, jwtSecret, 'cluster')
     const options = {
       databaseUrl,
       redisUrl: redis.url,

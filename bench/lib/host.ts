@@ -18,7 +18,9 @@ const options = JSON.parse(process.env.BENCH_HOST_OPTIONS ?? '{}') as HostOption
 const now = (): string => process.hrtime.bigint().toString()
 
 async function main(): Promise<void> {
-  const seeded = options.seedPairs ? await seedPairs(options.dataDir, options.seedPairs, options.jwtSecret) : []
+  const seeded = options.seedPairs
+    ? await seedPairs({ dataDir: options.dataDir }, options.seedPairs, options.jwtSecret)
+    : []
 
   const server = await startServer({
     port: 0,

@@ -5,14 +5,25 @@
  * server is given. Nothing here is used by the server itself.
  */
 import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
 import { openDatabase } from '../../server/db'
 import { TokenService } from '../../server/auth'
 import { PasswordHasher } from '../../server/passwords'
 import { SessionStore } from '../../server/sessions'
 import type { SeededPair } from './hostProtocol'
 
-export async function seedPairs(dataDir: string, pairs: number, jwtSecret: string): Promise<SeededPair[]> {
-  const db = await openDatabase({ dataDir })
+/** Where to seed: an embedded data folder (one node, P7 and others) or a PostgreSQL shared by nodes (P8, P9). */
+export type SeedTarget = { dataDir: string } | { databaseUrl: string }
+
+export async function seedPairs(
+  target: SeedTarget,
+  pairs: number,
+  jwtSecret: string,
+  prefix = 'bench',
+): Promise<SeededPair[]> {
+  const db = await openDatabase(
+    'databaseUrl' in target ? { databaseUrl: target.databaseUrl, dataDir: tmpdir() } : target,
+  )
   const key = new TextEncoder().encode(jwtSecret)
   const day = 24 * 3600
   const sessions = new SessionStore(db, new TokenService(key, { ttlSeconds: day }), key, {
@@ -25,8 +36,8 @@ export async function seedPairs(dataDir: string, pairs: number, jwtSecret: strin
   try {
     await db.transaction(async (tx) => {
       for (let i = 0; i < pairs; i++) {
-        const a = `bench-user-${2 * i}`
-        const b = `bench-user-${2 * i + 1}`
+        const a = `${prefix}-user-${2 * i}`
+        const b = `${prefix}-user-${2 * i + 1}`
         for (const [id, role] of [
           [a, 'student'],
           [b, 'tutor'],
@@ -37,7 +48,7 @@ export async function seedPairs(dataDir: string, pairs: number, jwtSecret: strin
             [id, `${id}@bench.talemy.test`, id, role, passwordHash, createdAt],
           )
         }
-        const conversationId = `bench-conv-${i}-${randomUUID().slice(0, 8)}`
+        const conversationId = `${prefix}-conv-${i}-${randomUUID().slice(0, 8)}`
         await tx.query(
           `insert into conversations (id, pair_key, last_seq, created_at, updated_at) values ($1, $2, 0, $3, $3)
            on conflict (pair_key) do nothing`,
