@@ -1,6 +1,6 @@
 import { request } from 'node:http'
 import { randomBytes } from 'node:crypto'
-import { SignJWT } from 'jose'
+import { SignJWT, decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   ALICE,
@@ -67,6 +67,33 @@ describe('handshake auth', () => {
 
   it('refuses an expired token', async () => {
     await expect(connect(server.url, await sign(SECRET, nowSeconds() - 10))).rejects.toThrow('UNAUTHORIZED')
+  })
+
+  describe("a token of Alice's live session, made with the server's own secret but not as the server makes them", () => {
+    const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+    const forge = async (claims: Record<string, unknown>, alg: 'HS256' | 'HS512' = 'HS256'): Promise<string> =>
+      new SignJWT(claims).setProtectedHeader({ alg }).sign(new TextEncoder().encode(SECRET))
+    const cases: Array<[string, () => Promise<string>]> = [
+      ['unsigned (alg none)', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64(decodeJwt(alice.token))}.`],
+      ['signed with HS512', async () => forge(decodeJwt(alice.token), 'HS512')],
+      ['without its session id (sid)', async () => forge({ ...decodeJwt(alice.token), sid: undefined })],
+      ['without an expiry (exp)', async () => forge({ ...decodeJwt(alice.token), exp: undefined })],
+      ['from another issuer', async () => forge({ ...decodeJwt(alice.token), iss: 'someone-else' })],
+    ]
+
+    it('accepts the same claims signed as the server signs them (so each refusal below is for its one difference)', async () => {
+      expect((await http(server.url, 'GET', '/api/me', { token: await forge(decodeJwt(alice.token)) })).status).toBe(
+        200,
+      )
+    })
+
+    it.each(cases)('refuses one %s at the handshake and over HTTP', async (_name, make) => {
+      const token = await make()
+      await expect(connect(server.url, token)).rejects.toThrow('UNAUTHORIZED')
+      expect((await http(server.url, 'GET', '/api/me', { token })).status).toBe(401)
+      // The session itself is fine: its real token still works.
+      expect((await http(server.url, 'GET', '/api/me', { token: alice.token })).status).toBe(200)
+    })
   })
 })
 
