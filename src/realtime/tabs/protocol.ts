@@ -1,0 +1,80 @@
+import type { Id } from '../../contract'
+
+/** Who holds the socket in this tab: the leader holds the one socket, followers ride along, solo tabs share nothing. */
+export type TabRole = 'leader' | 'follower' | 'solo'
+
+/** A server event as it came off the socket: its name and every argument (a logged event's `{ offset }` included). */
+export interface RawEvent {
+  event: string
+  args: unknown[]
+}
+
+/** The offset a store has applied, as its handshake would send it. */
+export interface ResumePoint {
+  offset: number | null
+  epoch: string | null
+}
+
+/**
+ * Everything the tabs of one browser say to each other on their channel (a `BroadcastChannel`: one post reaches every
+ * other tab). `from` is the sender's tab id; a message with `to` is for that tab only (the others ignore it).
+ */
+export type TabMessage =
+  // --- The election (`election.ts`): who holds the socket. ---------------------------------------------------------
+  /** The holder is alive; sent every heartbeat interval while it holds the lock. `term` grows with each new holder. */
+  | { kind: 'heartbeat'; from: string; term: number }
+  /** The holder lets go (its page is going away, or it lost the lock): the next tab need not wait for missed beats. */
+  | { kind: 'resign'; from: string; term: number }
+  // --- Follower → holder (`tabSocket.ts` → `hub.ts`). ----------------------------------------------------------------
+  /** A follower's `connect()`: it wants the stream from its own offset, as a handshake would. */
+  | { kind: 'attach'; from: string; userId: Id; resume: ResumePoint; visible: boolean }
+  /** A follower's `disconnect()`, or its page going away. */
+  | { kind: 'detach'; from: string }
+  /** A follower is still there (every heartbeat interval while attached), and whether its page is visible. */
+  | { kind: 'alive'; from: string; visible: boolean }
+  /** An emit to be made on the real socket; `id` pairs it with its `ack` (null: no ack wanted). */
+  | { kind: 'emit'; from: string; id: number | null; event: string; args: unknown[]; timeoutMs: number | null }
+  // --- Holder → followers. --------------------------------------------------------------------------------------------
+  /** The holder's socket is connected and caught up: followers that want the stream attach (again) now. */
+  | { kind: 'up'; from: string; userId: Id }
+  /** The answer to `attach`: what the follower missed since its offset (or a gap), then live events follow. */
+  | {
+      kind: 'attached'
+      from: string
+      to: string
+      socketId: string
+      replay: RawEvent[]
+      /** `sync:caughtUp` or `sync:gap`, as the server would send it after a handshake from `resume`. */
+      sync: RawEvent
+      /** The presence the holder knows, as a `presence:snapshot` (the server sends one after every connect). */
+      presence: RawEvent | null
+    }
+  /** An ack for a follower's `emit`: Socket.IO's callback arguments (`error` true: it timed out at the holder). */
+  | { kind: 'ack'; from: string; to: string; id: number; error: boolean; args: unknown[] }
+  /** A server event for every attached follower of `userId`. */
+  | { kind: 'event'; from: string; userId: Id; raw: RawEvent }
+  /** The holder's socket dropped (or the holder is going away): every attached follower is disconnected. */
+  | { kind: 'down'; from: string; reason: string }
+
+/** The channel between the tabs (`BroadcastChannel`'s shape, narrowed): a post reaches every other subscriber. */
+export interface TabChannel {
+  post(message: TabMessage): void
+  /** Returns the unsubscribe. */
+  subscribe(listener: (message: TabMessage) => void): () => void
+  close(): void
+}
+
+/**
+ * The election lock (Web Locks' shape, narrowed). `request` queues for `name` (or takes it from its holder with
+ * `steal`); `onAcquired` runs once it is held, `onLost` if it is taken away while held (stolen). The returned function
+ * gives up: it leaves the queue, or releases the lock when held. The browser releases it when the tab goes away.
+ */
+export interface TabLock {
+  request(name: string, options: { steal: boolean }, handlers: { onAcquired(): void; onLost(): void }): () => void
+}
+
+/** Whether this tab's page is visible, and its changes (`document.visibilityState`; always visible outside a browser). */
+export interface Visibility {
+  visible(): boolean
+  subscribe(listener: () => void): () => void
+}
