@@ -13,6 +13,8 @@ export function ConnectionBadge() {
   const t = useT()
   const announce = useAnnounce()
   const status: ConnectionStatus = useAppSelector((s) => selectConnection(s).status)
+  // Which tab holds the browser's one socket: for whoever debugs it (and the tests), not worded for users.
+  const role = useAppSelector((s) => selectConnection(s).role)
   const before = useRef(status)
   useEffect(() => {
     const news = connectionAnnouncement(before.current, status)
@@ -23,7 +25,7 @@ export function ConnectionBadge() {
   const { id, tone } = BADGE[status] ?? BADGE.disconnected
   const online = status === 'connected'
   return (
-    <p className={`badge badge-${tone}`} data-testid="connection-badge" data-status={status}>
+    <p className={`badge badge-${tone}`} data-testid="connection-badge" data-status={status} data-role={role}>
       <span className="badge-dot" aria-hidden="true" />
       <span className="badge-text">{t(id)}</span>
       {!online && (

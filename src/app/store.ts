@@ -2,6 +2,7 @@ import { combineReducers, configureStore, type Middleware } from '@reduxjs/toolk
 import { AUTH_STORAGE_KEY, api, loadAuth, refreshFailed, type ApiExtra } from '../api'
 import { createSessionMiddleware, type SessionMiddlewareOptions } from '../api/sessionMiddleware'
 import {
+  browserTabs,
   connect,
   presenceSlice,
   socketSlice,
@@ -35,6 +36,7 @@ export type RealtimeOptions = Partial<
     | 'random'
     | 'socketOptions'
     | 'resumeHoldMs'
+    | 'tabs'
   >
 >
 
@@ -63,6 +65,13 @@ export interface MakeStoreOptions {
   realtime?: RealtimeOptions
   /** The clock and timers the scheduled token refresh uses (tests); default `Date.now` and the global timers. */
   session?: Pick<SessionMiddlewareOptions, 'now' | 'timers'>
+  /**
+   * One socket for all the tabs of this browser (one tab holds it, Web Locks + BroadcastChannel). Default `true`
+   * where the page has both; elsewhere, or `false`, each tab has its own. `realtime.tabs` hands in other edges (tests).
+   */
+  shareSocket?: boolean
+  /** Part of the lock's and channel's names: stores with different names behave as different browsers. Default `talemy`. */
+  channelName?: string
 }
 
 /**
@@ -88,6 +97,8 @@ export function makeStore(options: MakeStoreOptions = {}) {
     ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
   }
   const restored = loadAuth(storage)
+  const sharing =
+    options.shareSocket === false ? null : (options.realtime?.tabs ?? browserTabs(options.channelName ?? 'talemy'))
 
   const socketMiddleware = createSocketMiddleware<RootState>({
     apiUrl,
@@ -101,6 +112,7 @@ export function makeStore(options: MakeStoreOptions = {}) {
     storage, // the durable outbox lives next to the session, one key per user
     ...options.realtime,
     drainLock: lock,
+    tabs: sharing,
   })
   const sessionMiddleware = createSessionMiddleware({
     apiUrl,
@@ -141,6 +153,7 @@ export function makeStore(options: MakeStoreOptions = {}) {
     dispose() {
       stopSync()
       store.dispatch(shutdown())
+      sharing?.channel.close()
     },
   })
 }

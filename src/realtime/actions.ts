@@ -10,6 +10,7 @@ import type {
   ValidationIssue,
 } from '../contract'
 import type { PendingMessage } from './socketSlice'
+import type { TabRole } from './tabs/protocol'
 
 /** Every action of the realtime layer is `socket/…`; matching is always by `.match`, never by comparing strings. */
 export const PREFIX = 'socket/' as const
@@ -184,6 +185,13 @@ export const drainStopped = createAction(`${PREFIX}drainStopped`)
 
 /** The browser came online or the tab became visible: waiting reconnects and network retries go at once. */
 export const retryNow = createAction<{ reason: 'online' | 'visible' }>(`${PREFIX}retryNow`)
+
+/**
+ * This tab's part in the browser's one socket changed: `leader` holds it, `follower` rides along through the holder,
+ * `solo` shares nothing (no Web Locks or BroadcastChannel, or `shareSocket: false`). The socket is made again for the
+ * new part, resuming from this store's offset.
+ */
+export const roleChanged = createAction<{ role: TabRole }>(`${PREFIX}roleChanged`)
 
 /**
  * The server sent every logged event after the handshake's offset (or, without one, told the current offset): live

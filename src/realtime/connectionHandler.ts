@@ -11,6 +11,7 @@ import {
   renewFailed,
   resumeStalled,
   retryNow,
+  roleChanged,
   sessionEnded,
   sessionExpired,
   sessionStarted,
@@ -56,6 +57,9 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   let state: ConnectionMachineState = initialConnectionMachineState
   let unbind: (() => void) | null = null
   let timer: TimerHandle | null = null
+  /** What the current socket is: a socket of our own, the browser's one (held here), or a follower's proxy. */
+  let kind: 'own' | 'held' | 'proxy' | null = null
+  let closeKind: ((reason: string) => void) | null = null
 
   const status = () => getState().socket.connection.status
 
@@ -114,37 +118,64 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   function createSocket() {
     const current = getState()
     const url = typeof options.apiUrl === 'function' ? options.apiUrl(current) : options.apiUrl
-    const socket = (options.createSocket ?? io)(url, {
-      ...options.socketOptions,
-      autoConnect: false,
-      // The machine reconnects with its own backoff (and the online/visible triggers): Socket.IO's would put
-      // clients in lockstep after a few attempts, and report an attempt twice.
-      reconnection: false,
-      // Each store owns its own connection: never share io()'s cached manager with another store (or tab in tests).
-      forceNew: true,
-      // Read at every handshake, reconnects included, so a refreshed token is used without recreating the socket, and
-      // the offset applied so far is resumed from.
-      auth: (cb: (data: object) => void) => cb(handshakeAuth(getState())),
-    }) as AppSocket
+    const createOwn = () =>
+      (options.createSocket ?? io)(url, {
+        ...options.socketOptions,
+        autoConnect: false,
+        // The machine reconnects with its own backoff (and the online/visible triggers): Socket.IO's would put
+        // clients in lockstep after a few attempts, and report an attempt twice.
+        reconnection: false,
+        // Each store owns its own connection: never share io()'s cached manager with another store (or tab in tests).
+        forceNew: true,
+        // Read at every handshake, reconnects included, so a refreshed token is used without recreating the socket,
+        // and the offset applied so far is resumed from.
+        auth: (cb: (data: object) => void) => cb(handshakeAuth(getState())),
+      }) as AppSocket
+    const userId = options.selectUserId?.(current) ?? null
+    let socket: AppSocket
+    let exposed: AppSocket | null
+    let closeShared: ((reason: string) => void) | null = null
+    if (ctx.tabs && userId !== null) {
+      const shared = ctx.tabs.makeSocket(createOwn, userId, () => {
+        const { offset, epoch } = getState().socket.connection
+        return { offset, epoch }
+      })
+      socket = shared.socket
+      exposed = shared.exposed
+      closeShared = shared.close
+      kind = exposed ? 'held' : 'proxy'
+    } else {
+      socket = createOwn()
+      exposed = socket
+      kind = 'own'
+    }
     ctx.socket = socket
     const unbindSocket = bindSocket(socket, dispatch, ctx.resume)
-    ctx.holder.set(socket)
+    ctx.holder.set(exposed)
     const untrigger = triggers((reason) => dispatch(retryNow({ reason })))
     unbind = () => {
       untrigger()
       unbindSocket()
     }
+    closeKind = closeShared
   }
 
   function destroySocket() {
     const socket = ctx.socket
     ctx.socket = null
+    kind = null
     // Listeners first: our own disconnect is already in state (`socket/disconnect`, logout), no event needed.
     unbind?.()
     unbind = null
     socket?.disconnect()
+    // The hub tells the followers, the proxy tells the holder; after the socket itself is closed.
+    closeKind?.('closed')
+    closeKind = null
     ctx.holder.set(null)
   }
+
+  /** The kind of socket this tab's part calls for (null: no socket is open, the next `open` makes the right one). */
+  const wantedKind = (): typeof kind => (ctx.tabs ? (ctx.tabs.role() === 'leader' ? 'held' : 'proxy') : 'own')
 
   function refreshToken() {
     if (!refresher) return
@@ -204,6 +235,8 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       send({ type: 'refreshFailed', connectionStatus: status() })
     } else if (options.tokenRefreshed?.match(action)) {
       send({ type: 'tokenRefreshed', token: options.selectToken(getState()) ?? null, connectionStatus: status() })
+    } else if (roleChanged.match(action)) {
+      if (kind !== null && kind !== wantedKind()) send({ type: 'roleChanged' })
     } else if (resumeStalled.match(action)) {
       send({ type: 'resync' })
     } else if (retryNow.match(action)) {

@@ -42,6 +42,8 @@ export type ConnectionEvent =
   | { type: 'refreshFailed'; connectionStatus: ConnectionStatus }
   /** Logged events were missing and did not come: resume from the applied offset on a new socket. */
   | { type: 'resync' }
+  /** This tab took over the browser's socket, or handed it over: the socket is made again for its new part. */
+  | { type: 'roleChanged' }
 
 /** What the runner does for the machine, through its injected edges. */
 export type ConnectionEffect =
@@ -207,6 +209,21 @@ export const connectionTransition =
         return [
           { status: 'handshaking', attempt: 1, refreshed: false },
           [
+            { type: 'destroySocket' },
+            { type: 'createSocket' },
+            { type: 'dispatch', action: reconnecting({ attempt: 1 }) },
+            { type: 'handshake' },
+          ],
+        ]
+
+      case 'roleChanged':
+        // Whatever it was doing (a refresh in flight included: its answer is for the old socket and is dropped), a
+        // socket of the new kind resumes from the store's offset. Closed stays closed: the next `open` makes the kind.
+        if (state.status === 'closed') return same
+        return [
+          { status: 'handshaking', attempt: 1, refreshed: false },
+          [
+            ...cancelIfWaiting(state),
             { type: 'destroySocket' },
             { type: 'createSocket' },
             { type: 'dispatch', action: reconnecting({ attempt: 1 }) },

@@ -14,6 +14,7 @@ import type { RetryTriggers } from './triggers'
 import type { ResumeSink } from './resumeHandler'
 import { hostTimers, type Timers } from './timers'
 import { directSink } from './resumeHandler'
+import type { TabsLink, TabsOptions } from './tabs/tabsLink'
 
 /** Anything with RTK's `.match` (an action creator, `isAnyOf(...)`). */
 export interface ActionMatcher {
@@ -74,6 +75,11 @@ export interface SocketMiddlewareOptions<S extends SocketRootState = SocketRootS
    * resumes from the applied offset, in ms (through `timers`). Default 2,000.
    */
   resumeHoldMs?: number
+  /**
+   * One socket for every tab of the browser: the edges to share it on (`browserTabs(channelName)` in a page). Without
+   * them (or `null`) this store has a socket of its own (`role: 'solo'`).
+   */
+  tabs?: TabsOptions | null
 }
 
 /** What the handlers share; one per store (created when the middleware is applied). */
@@ -94,6 +100,8 @@ export interface Context<S extends SocketRootState = SocketRootState> {
   readonly outboxLimit: number
   /** Where `bindSocket` hands logged and sync events (the offset gate, set by `buildResumeHandler`). */
   resume: ResumeSink
+  /** The tabs' shared socket (set by `buildTabsHandler`), or null for a solo store. */
+  tabs: TabsLink | null
   view(state?: S): CacheView
   applyCacheWork(work: CacheWork): void
   report(where: string, error: unknown): void
@@ -128,6 +136,7 @@ export function createContext<S extends SocketRootState>(
     coalescer,
     outboxLimit: options.outboxLimit ?? 500,
     resume: directSink(mwApi.dispatch),
+    tabs: null,
     view(state = mwApi.getState()) {
       const queries = (state as { api?: { queries?: CacheView['queries'] } }).api?.queries ?? {}
       return { queries, userId: options.selectUserId?.(state) ?? null, rooms: state.socket.rooms }

@@ -32,6 +32,7 @@ export {
   syncCaughtUp,
   syncGap,
   resumeStalled,
+  roleChanged,
   type EventActionMeta,
   shutdown,
   serverEventActions,
@@ -82,3 +83,7 @@ export {
   type PresenceRootState,
 } from './presenceSlice'
 export { TYPING_SEND_INTERVAL_MS, TYPING_SHOWN_MS } from './typingHandler'
+export type { TabRole, TabChannel, TabLock, TabMessage, Visibility } from './tabs/protocol'
+export type { TabsOptions } from './tabs/tabsLink'
+export { browserTabs } from './tabs/browserTabs'
+export { documentVisibility, manualVisibility } from './tabs/visibility'

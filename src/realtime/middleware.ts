@@ -8,6 +8,7 @@ import { buildOutboxHandler } from './outboxHandler'
 import { buildRoomsHandler } from './roomsHandler'
 import { buildResumeHandler } from './resumeHandler'
 import { createSocketHolder, type SocketHolder } from './socketHolder'
+import { buildTabsHandler } from './tabsHandler'
 import { buildTypingHandler } from './typingHandler'
 
 /** What the middleware adds to `dispatch`: asking for the socket holder answers with it (see `useSocket`). */
@@ -35,6 +36,7 @@ export function createSocketMiddleware<S extends SocketRootState>(
     const ctx = createContext(options, mwApi as never, holder) as ReturnType<typeof createContext<S>>
     const handlers: Handler<S>[] = [
       buildConnectionHandler(ctx),
+      buildTabsHandler(ctx),
       buildResumeHandler(ctx),
       buildRoomsHandler(ctx),
       buildOutboxHandler(ctx),

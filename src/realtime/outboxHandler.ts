@@ -10,6 +10,7 @@ import {
   outboxRestored,
   retryMessage,
   retryNow,
+  roleChanged,
   sendConfirmed,
   sendFailed,
   sendMessage,
@@ -275,6 +276,19 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     saveFailing = !ok
   }
 
+  /**
+   * A follower took the socket over: the sends the old holder's tab left in storage (it closed or crashed with them
+   * pending) are this tab's to send now. Entries of tabs still open may come too: the server's idempotency by
+   * `clientId` keeps each message single, and every tab reconciles it by `clientId`.
+   */
+  function adoptStored() {
+    const user = userId()
+    if (!durable || user === null) return
+    const known = new Set(getState().socket.outbox.map((m) => m.clientId))
+    const entries = durable.load(user).filter((m) => m.status === 'pending' && !known.has(m.clientId))
+    if (entries.length > 0) dispatch(outboxRestored({ entries }))
+  }
+
   function handle(action: Parameters<Handler<S>>[0], prevState: S) {
     if (sendMessage.match(action)) {
       send({ type: 'restore' })
@@ -308,6 +322,12 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     } else if (ctx.options.loggedOut.match(action)) {
       const keepOutbox = (action.meta as { keepOutbox?: unknown } | undefined)?.keepOutbox === true
       send({ type: 'loggedOut', userId: ctx.options.selectUserId?.(prevState) ?? null, keepOutbox })
+    } else if (
+      roleChanged.match(action) &&
+      action.payload.role === 'leader' &&
+      prevState.socket.connection.role === 'follower'
+    ) {
+      adoptStored()
     } else if (api.endpoints.getMessages.matchFulfilled(action)) {
       send({ type: 'threadFetched', conversationId: action.meta.arg.originalArgs, thread: action.payload })
     }

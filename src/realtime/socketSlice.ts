@@ -25,11 +25,13 @@ import {
   eventRejected,
   syncCaughtUp,
   syncGap,
+  roleChanged,
   type ConnectionError,
   type SendRejection,
   type SendError,
 } from './actions'
 import { isRefusal } from '../contract'
+import type { TabRole } from './tabs/protocol'
 
 export type ConnectionStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'unauthorized'
 
@@ -51,6 +53,11 @@ export interface Connection {
   epoch: string | null
   /** From each handshake until its `sync:caughtUp` or `sync:gap`: the missed events are still coming. */
   syncing: boolean
+  /**
+   * This tab's part in the browser's one socket: `leader` holds it, `follower` gets every event and sends through the
+   * leader (its status mirrors the leader's), `solo` has a socket of its own.
+   */
+  role: TabRole
 }
 
 /** A message the server has not confirmed yet: `pending` (being sent or retried) or `failed` (refused). */
@@ -84,6 +91,7 @@ export const initialConnection: Connection = {
   offset: null,
   epoch: null,
   syncing: false,
+  role: 'solo',
 }
 
 export const initialSocketState: SocketState = {
@@ -120,6 +128,7 @@ export const socketSlice = createSlice({
           ...initialConnection,
           status: 'connecting',
           lastConnectedAt: state.connection.lastConnectedAt,
+          role: state.connection.role,
         }
       })
       .addCase(connect, (state) => {
@@ -142,6 +151,7 @@ export const socketSlice = createSlice({
           offset: state.connection.offset,
           epoch: state.connection.epoch,
           syncing: true,
+          role: state.connection.role,
         }
       })
       .addCase(disconnected, (state, action) => {
@@ -180,7 +190,14 @@ export const socketSlice = createSlice({
           state.connection = { ...c, status: 'disconnected', socketId: null, attempt: 0 }
         }
       })
-      .addCase(sessionEnded, () => initialSocketState)
+      // The tab's part outlives the session: it is the browser's, not the user's.
+      .addCase(sessionEnded, (state) => ({
+        ...initialSocketState,
+        connection: { ...initialConnection, role: state.connection.role },
+      }))
+      .addCase(roleChanged, (state, action) => {
+        state.connection.role = action.payload.role
+      })
       // Durable resume: the sync events set the offset (a gap's may be lower: another epoch counts anew)…
       .addCase(syncCaughtUp, (state, action) => {
         const c = state.connection
@@ -269,7 +286,7 @@ export interface SocketRootState {
 }
 
 /**
- * `{ status, socketId, error, attempt, lastConnectedAt, offset, epoch, syncing }`.
+ * `{ status, socketId, error, attempt, lastConnectedAt, offset, epoch, syncing, role }`.
  *
  * @example const { status } = useAppSelector(selectConnection)
  */

@@ -295,6 +295,25 @@ const rows: Row[] = [
   ['a socket backing off resumes at its own handshake: nothing more', waiting(2), { type: 'resync' }, waiting(2), []],
   ['a handshake under way resumes anyway: nothing more', handshaking(1), { type: 'resync' }, handshaking(1), []],
   ['no socket, nothing to resume', closed, { type: 'resync' }, closed, []],
+  // roleChanged (this tab took over the browser's socket, or handed it over)
+  ...(
+    [
+      ['a live socket', open, []],
+      ['a handshake under way', handshaking(2, true), []],
+      ['a socket backing off (its timer cancelled)', waiting(3), [cancel]],
+      ['a stalled socket', stalled(1, true), []],
+      ['a refresh in flight (its answer is for the old socket)', refreshing(2), []],
+    ] as [string, ConnectionMachineState, ConnectionEffect[]][]
+  ).map(
+    ([name, from, first]): Row => [
+      `a new part: ${name} is replaced by one of the new kind that resumes`,
+      from,
+      { type: 'roleChanged' },
+      handshaking(1),
+      [...first, { type: 'destroySocket' }, { type: 'createSocket' }, ...tryAgain(1)],
+    ],
+  ),
+  ['a new part without a socket: the next open makes the right kind', closed, { type: 'roleChanged' }, closed, []],
 ]
 
 describe('connectionTransition', () => {

@@ -1,0 +1,111 @@
+import type { Id } from '../../contract'
+import type { Timers } from '../timers'
+import type { AppSocket } from '../types'
+import { createElection } from './election'
+import { createTabHub } from './hub'
+import type { ResumePoint, TabChannel, TabLock, TabRole, Visibility } from './protocol'
+import { createTabSocket } from './tabSocket'
+
+/**
+ * The edges one socket per browser runs on: the page's (`browserTabs`) or fakes (tests put several "tabs", or two
+ * "browsers", in one process with a memory channel and lock).
+ */
+export interface TabsOptions {
+  /** Part of the lock's and the channel's names: tabs with the same name share one socket. */
+  channelName: string
+  channel: TabChannel
+  lock: TabLock
+  visibility: Visibility
+  /** This tab's id on the channel; default a random one. */
+  tabId?: string
+  /** How often the holder says it is alive (and followers that they are there). Default 500 ms. */
+  heartbeatMs?: number
+  /** Heartbeats missed before a follower takes the lock from a silent holder. Default 3. */
+  missedBeats?: number
+}
+
+/** What `makeSocket` gives the connection handler: the socket its middleware drives, and the one apps may see. */
+export interface TabsSocket {
+  /** The leader's real socket behind the hub (rooms are the union of the tabs'), or a follower's proxy. */
+  socket: AppSocket
+  /** What `useSocket().socket` shows: the real socket in the leader, `null` in a follower. */
+  exposed: AppSocket | null
+  /** Ends the hub or the proxy (after the socket itself was disconnected). */
+  close(reason: string): void
+}
+
+export interface TabsLink {
+  role(): Exclude<TabRole, 'solo'>
+  /** The socket for this tab's part: `createReal` is only called in the leader. */
+  makeSocket(createReal: () => AppSocket, userId: Id, resume: () => ResumePoint): TabsSocket
+  stop(): void
+}
+
+interface LinkHooks {
+  timers: Timers
+  now: () => number
+  /** The part changed; called synchronously, and when leadership is lost before anything else happens. */
+  onRole(role: Exclude<TabRole, 'solo'>): void
+}
+
+const randomTabId = () => `tab-${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}`
+
+/**
+ * Binds the election, the holder's hub and the follower's proxy into what the middleware needs: who this tab is, and
+ * the right socket for it. Until the lock is granted a tab is a follower (a tab opened beside a holder never gets it).
+ *
+ * @example const link = createTabsLink(browserTabs('talemy'), { timers, now: Date.now, onRole: (role) => … })
+ */
+export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink {
+  const tabId = options.tabId ?? randomTabId()
+  const heartbeatMs = options.heartbeatMs ?? 500
+  const missedBeats = options.missedBeats ?? 3
+  const { channel, visibility } = options
+  let holderGone: (() => void) | null = null
+
+  const election = createElection({
+    tabId,
+    name: `talemy.socket.${options.channelName}`,
+    channel,
+    lock: options.lock,
+    timers: hooks.timers,
+    now: hooks.now,
+    heartbeatMs,
+    missedBeats,
+    onRole: (role) => hooks.onRole(role),
+    onLeaderGone: () => holderGone?.(),
+  })
+
+  return {
+    role: () => election.role(),
+    makeSocket(createReal, userId, resume) {
+      if (election.role() === 'leader') {
+        const real = createReal()
+        const hub = createTabHub({
+          tabId,
+          userId,
+          channel,
+          socket: real as never,
+          visibility,
+          timers: hooks.timers,
+          heartbeatMs,
+          missedBeats,
+        })
+        return { socket: hub.localSocket as unknown as AppSocket, exposed: real, close: (reason) => hub.stop(reason) }
+      }
+      const proxy = createTabSocket({ tabId, userId, channel, resume, visibility, timers: hooks.timers, heartbeatMs })
+      holderGone = proxy.holderGone
+      return {
+        socket: proxy.socket as unknown as AppSocket,
+        exposed: null,
+        close: () => {
+          if (holderGone === proxy.holderGone) holderGone = null
+          proxy.close()
+        },
+      }
+    },
+    stop() {
+      election.stop()
+    },
+  }
+}

@@ -1,0 +1,37 @@
+import { roleChanged, shutdown } from './actions'
+import type { Context, Handler } from './context'
+import type { SocketRootState } from './socketSlice'
+import { createTabsLink } from './tabs/tabsLink'
+
+/**
+ * One socket per browser: with `options.tabs`, this store's tab takes part in the election (`ctx.tabs`), and each
+ * change of its part is `socket/roleChanged` (the connection handler then makes the socket of the new kind). A tab
+ * is a follower until it gets the lock; a leader that loses it says so synchronously, so its socket closes before
+ * anything else runs. Without `options.tabs` nothing happens and the slice's role stays `solo`.
+ */
+export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
+  const tabs = ctx.options.tabs
+  if (!tabs) return () => {}
+  const { dispatch } = ctx.mwApi
+  // Dispatching while the store is being built throws: a part known that early is told once the store exists.
+  let building = true
+  let stopped = false
+  const link = createTabsLink(tabs, {
+    timers: ctx.timers,
+    now: () => Date.now(),
+    onRole: (role) => {
+      if (!building && !stopped) dispatch(roleChanged({ role }))
+    },
+  })
+  ctx.tabs = link
+  queueMicrotask(() => {
+    building = false
+    if (!stopped) dispatch(roleChanged({ role: link.role() }))
+  })
+  return (action) => {
+    if (shutdown.match(action) && !stopped) {
+      stopped = true
+      link.stop()
+    }
+  }
+}

@@ -1,0 +1,168 @@
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  apiCall,
+  apiLogin,
+  loginAs,
+  messagesWithText,
+  openConversationWith,
+  openTab,
+  send,
+  startE2E,
+  unique,
+  waitOnline,
+  WAIT,
+  type E2E,
+} from './support/app'
+
+// One socket per browser, in the real SPA: the tabs of one browser context share one Socket.IO connection held by
+// one of them; closing the holder's tab hands it to another; two contexts are two browsers with a socket each.
+
+describe('one socket per browser', { timeout: 180_000 }, () => {
+  let e2e: E2E
+  beforeAll(async () => {
+    e2e = await startE2E()
+  })
+  afterAll(async () => {
+    await e2e?.close()
+  })
+
+  const aliceSockets = async () => (await e2e.server.io.in('user:user-alice').fetchSockets()).map((s) => s.id)
+  const roleOf = (page: Page) => page.getByTestId('connection-badge').getAttribute('data-role')
+  const roles = async (pages: Page[]) => (await Promise.all(pages.map(roleOf))).sort()
+
+  /** Bob writes over HTTP (his own sockets play no part). */
+  async function bobWrites(conversationId: string, content: string) {
+    const bob = await apiLogin(e2e, 'bob')
+    await apiCall(e2e, bob.token, 'POST', `/api/conversations/${encodeURIComponent(conversationId)}/messages`, {
+      content,
+      clientId: `bob-${Math.random().toString(36).slice(2)}`,
+    })
+  }
+
+  /** What the server stored, oldest first (Alice's view over HTTP). */
+  async function storedTexts(conversationId: string): Promise<string[]> {
+    const alice = await apiLogin(e2e, 'alice')
+    const messages = await apiCall<{ content: string }[]>(
+      e2e,
+      alice.token,
+      'GET',
+      `/api/conversations/${encodeURIComponent(conversationId)}/messages`,
+    )
+    return messages.map((m) => m.content)
+  }
+
+  async function sentIn(page: Page, text: string) {
+    await messagesWithText(page, text).and(page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+  }
+
+  it('three tabs of Alice: one socket at the server, every message once in every tab, in order', async () => {
+    const alice = await loginAs(e2e, 'alice')
+    try {
+      const id = await openConversationWith(alice.page, 'Bob')
+      const tabs = [
+        alice.page,
+        await openTab(alice, `${e2e.url}/#/messages/${id}`),
+        await openTab(alice, `${e2e.url}/#/messages/${id}`),
+      ]
+      await expect.poll(aliceSockets, { timeout: WAIT }).toHaveLength(1)
+      await expect.poll(() => roles(tabs), { timeout: WAIT }).toEqual(['follower', 'follower', 'leader'])
+      for (const tab of tabs) await waitOnline(tab)
+
+      const fromBob = unique('Bob to three tabs')
+      await bobWrites(id, fromBob)
+      for (const tab of tabs) await messagesWithText(tab, fromBob).waitFor({ timeout: WAIT })
+
+      const typed = tabs.map((_, i) => unique(`typed in tab ${i + 1}`))
+      for (const [i, tab] of tabs.entries()) {
+        await send(tab, typed[i]!)
+        await sentIn(tab, typed[i]!)
+      }
+      // The last one has reached every tab: anything doubled before it would have too.
+      for (const tab of tabs) await sentIn(tab, typed[2]!)
+      for (const tab of tabs) {
+        expect(await messagesWithText(tab, fromBob).count()).toBe(1)
+        for (const text of typed) expect(await messagesWithText(tab, text).count()).toBe(1)
+      }
+      const stored = await storedTexts(id)
+      expect(stored.filter((t) => typed.includes(t))).toEqual(typed)
+      expect(await aliceSockets()).toHaveLength(1)
+    } finally {
+      await alice.context.close()
+    }
+  })
+
+  it('closing the holder tab hands the one socket to another tab; nothing sent meanwhile is lost or doubled', async () => {
+    const alice = await loginAs(e2e, 'alice')
+    try {
+      const id = await openConversationWith(alice.page, 'Bob')
+      const tabs = [
+        alice.page,
+        await openTab(alice, `${e2e.url}/#/messages/${id}`),
+        await openTab(alice, `${e2e.url}/#/messages/${id}`),
+      ]
+      await expect.poll(() => roles(tabs), { timeout: WAIT }).toEqual(['follower', 'follower', 'leader'])
+      await expect.poll(aliceSockets, { timeout: WAIT }).toHaveLength(1)
+      const [before] = await aliceSockets()
+
+      const holderIndex = (await Promise.all(tabs.map(roleOf))).indexOf('leader')
+      const holder = tabs[holderIndex]!
+      const rest = tabs.filter((t) => t !== holder)
+      await holder.close({ runBeforeUnload: false })
+
+      // Written during the handoff, from both remaining tabs and from Bob.
+      const duringHandoff = rest.map((_, i) => unique(`during handoff ${i + 1}`))
+      const fromBob = unique('Bob during handoff')
+      await Promise.all([...rest.map((tab, i) => send(tab, duringHandoff[i]!)), bobWrites(id, fromBob)])
+
+      // The one socket is back, held by one of the remaining tabs (a bounded wait, not a timed assert).
+      await expect.poll(() => roles(rest), { timeout: WAIT }).toEqual(['follower', 'leader'])
+      await expect
+        .poll(
+          async () => {
+            const ids = await aliceSockets()
+            return ids.length === 1 && ids[0] !== before
+          },
+          { timeout: WAIT },
+        )
+        .toBe(true)
+      for (const tab of rest) await waitOnline(tab)
+
+      for (const [i, tab] of rest.entries()) await sentIn(tab, duringHandoff[i]!)
+      // One more round trip from each tab after the handoff: everything earlier has reached every tab by then.
+      const after = rest.map((_, i) => unique(`after handoff ${i + 1}`))
+      for (const [i, tab] of rest.entries()) {
+        await send(tab, after[i]!)
+        await sentIn(tab, after[i]!)
+      }
+      for (const tab of rest) {
+        for (const text of [...after, ...duringHandoff]) await sentIn(tab, text)
+        await messagesWithText(tab, fromBob).waitFor({ timeout: WAIT })
+        expect(await messagesWithText(tab, fromBob).count()).toBe(1)
+        for (const text of [...duringHandoff, ...after]) expect(await messagesWithText(tab, text).count()).toBe(1)
+      }
+      const stored = await storedTexts(id)
+      for (const text of [...duringHandoff, ...after, fromBob]) expect(stored.filter((t) => t === text)).toHaveLength(1)
+      expect(await aliceSockets()).toHaveLength(1)
+    } finally {
+      await alice.context.close()
+    }
+  })
+
+  it('two browsers of the same user: a socket each', async () => {
+    const first = await loginAs(e2e, 'alice')
+    const second = await loginAs(e2e, 'alice')
+    try {
+      const firstTabs = [first.page, await openTab(first, `${e2e.url}/`)]
+      const secondTabs = [second.page, await openTab(second, `${e2e.url}/`)]
+      await expect.poll(aliceSockets, { timeout: WAIT }).toHaveLength(2)
+      // Each browser elects its own holder: the contexts share no lock and no channel.
+      await expect.poll(() => roles(firstTabs), { timeout: WAIT }).toEqual(['follower', 'leader'])
+      await expect.poll(() => roles(secondTabs), { timeout: WAIT }).toEqual(['follower', 'leader'])
+      expect(await aliceSockets()).toHaveLength(2)
+    } finally {
+      await first.context.close()
+      await second.context.close()
+    }
+  })
+})
