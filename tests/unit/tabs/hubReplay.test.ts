@@ -107,10 +107,25 @@ describe('ReplayBuffer', () => {
     { name: 'a repeat is kept once', add: [1, 2, 2, 1], size: 5, kept: [1, 2] },
     { name: 'full: the lowest offsets go', add: [1, 2, 3, 4, 5], size: 3, kept: [3, 4, 5] },
     { name: 'full, a late low one goes at once', add: [4, 5, 6, 1], size: 3, kept: [4, 5, 6] },
+    { name: 'full, a late one inside pushes the lowest out', add: [4, 6, 7, 5], size: 3, kept: [5, 6, 7] },
+    {
+      name: 'long past full (evicted ones are compacted away)',
+      add: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      size: 3,
+      kept: [8, 9, 10],
+    },
+    { name: 'a repeat of an evicted offset stays out', add: [1, 2, 3, 4, 5, 6, 7, 2], size: 3, kept: [5, 6, 7] },
   ])('$name', ({ add, size, kept }) => {
     const buffer = new ReplayBuffer(size)
     for (const offset of add) buffer.add(offset, raw(offset))
     expect(offsets(buffer)).toEqual(kept)
+  })
+
+  test('evicted events do not count towards a contiguous stretch', () => {
+    const buffer = new ReplayBuffer(3)
+    for (let offset = 1; offset <= 7; offset++) buffer.add(offset, raw(offset))
+    expect(buffer.contiguousFrom(4)).toBe(7)
+    expect(buffer.contiguousFrom(2)).toBe(2)
   })
 
   test('keeps the first event at an offset, and clear empties it', () => {
