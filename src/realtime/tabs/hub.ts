@@ -322,7 +322,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     tab === tabId ? visibility.visible() : (followers.get(tab)?.visible ?? false)
 
   function join(tab: string, room: unknown, timeoutMs: number | null, answer: Answer) {
-    // The server answers a malformed id itself; the union only holds strings.
+    // The union holds conversation ids only: anything else is refused here as the server would refuse it.
     if (typeof room !== 'string')
       return answer(false, [{ ok: false, error: { code: 'INVALID', message: 'conversationId: expected string' } }])
     wantsOf(tab)?.add(room)
