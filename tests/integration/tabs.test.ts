@@ -2,7 +2,14 @@ import { rmSync } from 'node:fs'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
 import type { Id, User } from '../../src/contract'
-import { selectConnection, sendConfirmed, sendMessage, type TabsOptions } from '../../src/realtime'
+import {
+  selectConnection,
+  sendConfirmed,
+  sendMessage,
+  socketHolderRequested,
+  type SocketHolder,
+  type TabsOptions,
+} from '../../src/realtime'
 import { manualVisibility } from '../../src/realtime/tabs/visibility'
 import { startServer, type RunningServer } from '../../server/index'
 import { freshDataDir } from '../server/support/server'
@@ -94,6 +101,9 @@ describe('three tabs of one user', () => {
     await first.until(() => tabs.every((t) => t.status() === 'connected'))
     await first.until(() => rolesOf(tabs).join() === 'follower,follower,leader')
     expect(await socketsOf(alice)).toHaveLength(1)
+    // `useSocket().socket`: the real socket in the holder, null in a follower.
+    const exposed = (t: BrowserStore) => (t.store.dispatch(socketHolderRequested()) as unknown as SocketHolder).get()
+    expect(tabs.filter((t) => exposed(t) !== null).map(roleOf)).toEqual(['leader'])
 
     const id = await conversationBetween(bob, alice)
     await bob.openThread(id)

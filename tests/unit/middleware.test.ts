@@ -104,6 +104,7 @@ describe('connecting', () => {
       offset: null,
       epoch: null,
       syncing: true,
+      role: 'solo',
     })
     expect(sockets.sockets).toHaveLength(1)
   })

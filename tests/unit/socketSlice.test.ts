@@ -13,6 +13,7 @@ import {
   joinFailed,
   leaveConversation,
   reconnecting,
+  roleChanged,
   retryMessage,
   selectConnection,
   selectIsConnected,
@@ -89,6 +90,7 @@ describe('connection status: exactly the contract transitions', () => {
       offset: null,
       epoch: null,
       syncing: true,
+      role: 'solo',
     })
     expect(typeof action.meta.at).toBe('string')
     expect(selectIsConnected({ socket: state })).toBe(true)
@@ -107,6 +109,20 @@ describe('connection status: exactly the contract transitions', () => {
       code: 'UNAUTHORIZED',
       message: 'UNAUTHORIZED',
     })
+  })
+})
+
+describe('role: this tab’s part in the browser’s one socket', () => {
+  test('solo by default; roleChanged sets it; a connect keeps it; it outlives the session (it is the browser’s)', () => {
+    let state = reducer(undefined, { type: '@@INIT' })
+    expect(selectConnection({ socket: state }).role).toBe('solo')
+    state = reducer(state, roleChanged({ role: 'follower' }))
+    state = reducer(state, sessionStarted())
+    state = reducer(state, connected({ socketId: 'holder-socket', recovered: false }))
+    expect(selectConnection({ socket: state })).toMatchObject({ role: 'follower', status: 'connected' })
+    state = reducer(state, roleChanged({ role: 'leader' }))
+    state = reducer(state, sessionEnded())
+    expect(selectConnection({ socket: state })).toMatchObject({ role: 'leader', status: 'idle', socketId: null })
   })
 })
 
