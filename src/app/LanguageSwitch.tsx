@@ -8,7 +8,8 @@ export function LanguageSwitch() {
   const t = useT()
   const { locale, setLocale } = useLocale()
   return (
-    <div className="lang-switch" role="group" aria-label={t('layout.language')}>
+    // A fieldset is a group (its implicit role); named by aria-label, as a visible legend would crowd the top bar.
+    <fieldset className="lang-switch" aria-label={t('layout.language')}>
       {LOCALES.map((l) => (
         <button
           key={l}
@@ -23,6 +24,6 @@ export function LanguageSwitch() {
           {l.toUpperCase()}
         </button>
       ))}
-    </div>
+    </fieldset>
   )
 }

@@ -41,14 +41,14 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
   // page's h1, or to the composer when a conversation opens. Runs after the page's own effects (parents run last).
   const mainRef = useRef<HTMLElement>(null)
   const shownRoute = useRef<Route | null>(null)
-  const href = hrefFor(route)
   useEffect(() => {
+    // A new route object for the same place (another hash spelling it, a parent's re-render) moves nothing:
+    // `focusTargetAfter` compares hrefs.
     const target = focusTargetAfter(shownRoute.current, route)
     shownRoute.current = route
     const main = mainRef.current
     if (target && main) (focusElement(main, target) ?? main).focus()
-    // Keyed by the href: the route object is new on every render, its href only when the place changes.
-  }, [href])
+  }, [route])
 
   const pendingLessons = (lessons ?? []).filter((l) => l.status === 'pending').length
   const pendingRequests = (requests ?? []).filter((r) => r.status === 'pending').length

@@ -1,4 +1,4 @@
-import { useSyncExternalStore } from 'react'
+import { useMemo, useSyncExternalStore } from 'react'
 
 /**
  * A tiny hash router: `#/messages`, `#/messages/<conversationId>`, `#/lessons`, `#/contact-requests`.
@@ -64,10 +64,10 @@ function subscribe(onChange: () => void): () => void {
 
 const getHash = () => window.location.hash
 
-/** The current route; re-renders on `hashchange`. */
+/** The current route; re-renders on `hashchange`. The same object while the hash stays, so effects can depend on it. */
 export function useRoute(): Route {
   const hash = useSyncExternalStore(subscribe, getHash, () => '')
-  return parseHash(hash)
+  return useMemo(() => parseHash(hash), [hash])
 }
 
 function safeDecode(part: string): string {

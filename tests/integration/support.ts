@@ -2,7 +2,7 @@ import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
 import { vi } from 'vitest'
 import { api, type ThreadMessage } from '../../src/api'
-import { createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
+import { createMemoryStorage, makeStore, type RealtimeOptions, type StorageLike } from '../../src/app/store'
 import type { Id } from '../../src/contract'
 import { selectConnection } from '../../src/realtime'
 
@@ -12,7 +12,10 @@ export const PASSWORD = 'talemy'
  * A store as the browser builds it (real socket.io-client, real HTTP), recording every plain action it sees. Two
  * stores given one `storage` are two tabs of one browser.
  */
-export function browserStore(url: string, options: { storage?: StorageLike; fetchFn?: typeof fetch } = {}) {
+export function browserStore(
+  url: string,
+  options: { storage?: StorageLike; fetchFn?: typeof fetch; realtime?: RealtimeOptions } = {},
+) {
   const actions: UnknownAction[] = []
   const record: Middleware = () => (next) => (action) => {
     if (typeof action === 'object' && action !== null) actions.push(action as UnknownAction)
@@ -23,6 +26,7 @@ export function browserStore(url: string, options: { storage?: StorageLike; fetc
     apiUrl: url,
     storage: options.storage ?? createMemoryStorage(),
     ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
+    ...(options.realtime ? { realtime: options.realtime } : {}),
     extraMiddleware: [record],
     createSocket: (socketUrl, options) => {
       sockets++

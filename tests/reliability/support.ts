@@ -2,7 +2,7 @@ import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
 import { vi } from 'vitest'
 import { api, type ThreadMessage } from '../../src/api'
-import { createMemoryStorage, makeStore, type RealtimeOptions, type StorageLike } from '../../src/app/store'
+import { createMemoryStorage, makeStore, type RealtimeOptions } from '../../src/app/store'
 import type { Id, Message, User } from '../../src/contract'
 import { selectConnection, selectPendingMessages, socketHolderRequested, type AppSocket } from '../../src/realtime'
 

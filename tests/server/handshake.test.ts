@@ -2,17 +2,7 @@ import { request } from 'node:http'
 import { randomBytes } from 'node:crypto'
 import { SignJWT, decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import {
-  ALICE,
-  BOB,
-  connect,
-  delivered,
-  emitAck,
-  http,
-  login,
-  startTestServer,
-  type TestServer,
-} from './support/server'
+import { ALICE, BOB, connect, emitAck, http, login, startTestServer, type TestServer } from './support/server'
 import { createSocketBlocks } from '../support/socketBlocks'
 
 const SECRET = 'handshake-test-secret-of-at-least-32-bytes'

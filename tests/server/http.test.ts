@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ContactRequest, Conversation, Lesson, Message, User } from './support/types'
+import type { ContactRequest, Conversation, ErrorBody, Lesson, Message, Session, User } from './support/types'
 import { ALICE, BOB, CAROL, http, login, startTestServer, type TestServer } from './support/server'
 
 const SECRET = 'http-test-secret-of-at-least-32-bytes'
@@ -58,7 +58,7 @@ describe('POST /api/auth/login', () => {
     ['malformed JSON', '{"email":', 'body'],
     ['a __proto__ key', '{"email":"a@b.c","password":"x","__proto__":{"admin":true}}', 'body'],
   ])('is 400 INVALID naming the field for %s', async (_name, body, field) => {
-    const result = await http<any>(url, 'POST', '/api/auth/login', {
+    const result = await http<ErrorBody>(url, 'POST', '/api/auth/login', {
       body,
       headers: body === undefined ? { 'content-type': 'application/json' } : {},
     })
@@ -72,7 +72,7 @@ describe('POST /api/auth/login', () => {
 describe('POST /api/auth/refresh', () => {
   it('exchanges a refresh token for a new pair', async () => {
     const { refreshToken } = await login(url, ALICE)
-    const result = await http(url, 'POST', '/api/auth/refresh', { body: { refreshToken } })
+    const result = await http<Session>(url, 'POST', '/api/auth/refresh', { body: { refreshToken } })
     expect(result.status).toBe(200)
     expect(result.body).toMatchObject({
       token: expect.any(String),
@@ -183,7 +183,7 @@ describe('conversations', () => {
     ['the user themself', { participantId: 'user-alice' }, 400, 'participantId'],
     ['an unknown user', { participantId: 'user-nobody' }, 404, ''],
   ])('POST /api/conversations refuses %s', async (_name, body, status, field) => {
-    const result = await http<any>(url, 'POST', '/api/conversations', { token: token.alice, body })
+    const result = await http<ErrorBody>(url, 'POST', '/api/conversations', { token: token.alice, body })
     expect(result.status).toBe(status)
     expect(result.body.error.message).toContain(field)
   })
@@ -229,7 +229,7 @@ describe('messages', () => {
     ['limit=0', 'limit'],
     ['before=-3', 'before'],
   ])('GET with ?%s is 400 naming the field', async (query, field) => {
-    const result = await http<any>(url, 'GET', `${path}?${query}`, { token: token.alice })
+    const result = await http<ErrorBody>(url, 'GET', `${path}?${query}`, { token: token.alice })
     expect(result.status).toBe(400)
     expect(result.body.error.message).toContain(field)
   })
@@ -262,7 +262,7 @@ describe('messages', () => {
     ['a NUL character in content', { content: 'a\u0000b', clientId: 'c' }, 'content'],
     ['a NUL character in clientId', { content: 'hi', clientId: 'c\u0000' }, 'clientId'],
   ])('POST with %s is 400 naming the field', async (_name, body, field) => {
-    const result = await http<any>(url, 'POST', path, { token: token.alice, body })
+    const result = await http<ErrorBody>(url, 'POST', path, { token: token.alice, body })
     expect(result.status).toBe(400)
     expect(result.body).toEqual({ error: { code: 'INVALID', message: expect.stringContaining(field) } })
   })
@@ -288,8 +288,8 @@ describe('lessons', () => {
         ...body,
       },
     })
-  const patch = (who: string, id: string, status: string) =>
-    http<any>(url, 'PATCH', `/api/lessons/${id}`, { token: who, body: { status } })
+  const patch = <T = unknown>(who: string, id: string, status: string) =>
+    http<T>(url, 'PATCH', `/api/lessons/${id}`, { token: who, body: { status } })
 
   it("GET /api/lessons lists the user's lessons", async () => {
     const lessons = (await http<Lesson[]>(url, 'GET', '/api/lessons', { token: token.carol })).body
@@ -341,12 +341,12 @@ describe('lessons', () => {
     const result = await patch(who, lesson.id, to)
     expect(result.status).toBe(status)
     if (status === 200) expect(result.body).toMatchObject({ id: lesson.id, status: to })
-    else expect(result.body.error.code).toBe(status === 403 ? 'FORBIDDEN' : 'INVALID')
+    else expect(result.body).toMatchObject({ error: { code: status === 403 ? 'FORBIDDEN' : 'INVALID' } })
   })
 
   it('PATCH is 404 for an unknown lesson and 400 naming status for a bad one', async () => {
     expect((await patch(token.bob, 'lesson-nope', 'confirmed')).status).toBe(404)
-    const bad = await patch(token.bob, 'lesson-1', 'done')
+    const bad = await patch<ErrorBody>(token.bob, 'lesson-1', 'done')
     expect(bad.status).toBe(400)
     expect(bad.body.error.message).toContain('status')
   })
@@ -358,8 +358,8 @@ describe('contact requests', () => {
       token: who,
       body: { tutorId, message: 'Hello there' },
     })
-  const patch = (who: string, id: string, status: string) =>
-    http<any>(url, 'PATCH', `/api/contact-requests/${id}`, { token: who, body: { status } })
+  const patch = <T = unknown>(who: string, id: string, status: string) =>
+    http<T>(url, 'PATCH', `/api/contact-requests/${id}`, { token: who, body: { status } })
 
   it("GET /api/contact-requests lists the user's requests", async () => {
     const requests = (await http<ContactRequest[]>(url, 'GET', '/api/contact-requests', { token: token.bob })).body
@@ -378,7 +378,7 @@ describe('contact requests', () => {
     })
     expect((await ask(token.bob)).status).toBe(403)
     expect((await ask(token.alice, 'user-nobody')).status).toBe(404)
-    const empty = await http<any>(url, 'POST', '/api/contact-requests', {
+    const empty = await http<ErrorBody>(url, 'POST', '/api/contact-requests', {
       token: token.alice,
       body: { tutorId: 'user-carol', message: '   ' },
     })
@@ -402,7 +402,7 @@ describe('contact requests', () => {
   it('PATCH an answered request is 400 INVALID; an unknown one 404', async () => {
     const request = (await ask(token.alice)).body
     await patch(token.carol, request.id, 'accepted')
-    expect((await patch(token.carol, request.id, 'declined')).body.error.code).toBe('INVALID')
+    expect((await patch<ErrorBody>(token.carol, request.id, 'declined')).body.error.code).toBe('INVALID')
     expect((await patch(token.carol, 'contact-nope', 'declined')).status).toBe(404)
   })
 })
@@ -422,11 +422,11 @@ describe('a JSON body that is not an object', () => {
       ['/api/conversations/conv-alice-bob/messages', token.alice],
       ['/api/lessons', token.alice],
     ] as const) {
-      const result = await http<any>(url, 'POST', path, { token: auth, body })
+      const result = await http<ErrorBody>(url, 'POST', path, { token: auth, body })
       expect(result.status).toBe(400)
       expect(result.body).toEqual({ error: { code: 'INVALID', message: 'body: expected an object' } })
     }
-    const patched = await http<any>(url, 'PATCH', '/api/lessons/lesson-1', { token: token.bob, body })
+    const patched = await http<ErrorBody>(url, 'PATCH', '/api/lessons/lesson-1', { token: token.bob, body })
     expect(patched.body).toEqual({ error: { code: 'INVALID', message: 'body: expected an object' } })
   })
 })
@@ -474,7 +474,7 @@ describe('text with NUL characters (PostgreSQL cannot store them): 400 INVALID n
       'message',
     ],
   ])('%s', async (_name, method, path, body, field) => {
-    const result = await http<any>(url, method, path, { token: token.alice, body: body() })
+    const result = await http<ErrorBody>(url, method, path, { token: token.alice, body: body() })
     expect(result.status).toBe(400)
     expect(result.body).toEqual({ error: { code: 'INVALID', message: expect.stringContaining(field) } })
   })

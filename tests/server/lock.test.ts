@@ -159,7 +159,7 @@ describe('parseHolder', () => {
 
 describe('isServerCommandLine', () => {
   it('recognises the server entry on a node command line', () => {
-    const line = (...argv: string[]) => argv.join('\u0000') + '\u0000'
+    const line = (...argv: string[]) => `${argv.join('\u0000')}\u0000`
     expect(isServerCommandLine(line('/usr/bin/node', '--import', 'tsx', '/work/main/server/main.ts'))).toBe(true)
     expect(isServerCommandLine(line('node', 'dist-server/server/main.js'))).toBe(true)
     expect(isServerCommandLine(line('/usr/bin/node', '/x/node_modules/vitest/vitest.mjs', 'run'))).toBe(false)

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { Ack, Message } from './support/types'
+import type { Ack, ErrorBody, Message } from './support/types'
 import {
   ALICE,
   BOB,
@@ -13,6 +13,7 @@ import {
   manualClock,
   record,
   startTestServer,
+  untyped,
   type ClientSocket,
   type TestServer,
 } from './support/server'
@@ -143,7 +144,7 @@ describe('malformed payloads are answered INVALID, naming the field, and the ser
   })
 
   it('never echoes the raw input in the message', async () => {
-    const secret = 'do-not-echo-' + 'z'.repeat(5000)
+    const secret = `do-not-echo-${'z'.repeat(5000)}`
     const ack = await emitAck(alice, 'message:send', { conversationId: CONV, content: secret, clientId: 'c' })
     expect(ack.ok).toBe(false)
     expect(JSON.stringify(ack)).not.toContain('do-not-echo')
@@ -154,7 +155,7 @@ describe('acks and unknown events', () => {
   it('a send without an ack callback is stored and delivered', async () => {
     const events = record(bob)
     const payload = valid()
-    ;(alice as any).emit('message:send', payload)
+    untyped(alice).emit('message:send', payload)
     await vi.waitFor(() => expect(events.of('message:new').map((m) => m.clientId)).toContain(payload.clientId), {
       timeout: 10_000,
       interval: 10,
@@ -163,9 +164,9 @@ describe('acks and unknown events', () => {
   })
 
   it('an invalid send and a join without an ack callback are harmless', async () => {
-    ;(alice as any).emit('message:send', { nope: true })
-    ;(alice as any).emit('conversation:join', 42)
-    ;(alice as any).emit('conversation:join', 'no-such-conversation')
+    untyped(alice).emit('message:send', { nope: true })
+    untyped(alice).emit('conversation:join', 42)
+    untyped(alice).emit('conversation:join', 'no-such-conversation')
     // Answered after the three above (one connection, handled in order): the server has seen them and kept the socket.
     await delivered(alice)
     expect(alice.connected).toBe(true)
@@ -173,7 +174,7 @@ describe('acks and unknown events', () => {
   })
 
   it('an unknown event without an ack is ignored', async () => {
-    ;(alice as any).emit('whatever', { a: 1 })
+    untyped(alice).emit('whatever', { a: 1 })
     await delivered(alice)
     expect(alice.connected).toBe(true)
     expect((await emitAck(alice, 'conversation:leave', CONV)).ok).toBe(true)
@@ -185,7 +186,7 @@ describe('packets that break the protocol', () => {
     const victim = await connect(server.url, aliceToken)
     const bystander = await connect(server.url, aliceToken)
     const closed = new Promise<string>((resolve) => victim.once('disconnect', resolve))
-    ;(victim as any).emit('message:send', {
+    untyped(victim).emit('message:send', {
       conversationId: CONV,
       content: 'x'.repeat(70 * 1024),
       clientId: randomUUID(),
@@ -201,7 +202,7 @@ describe('packets that break the protocol', () => {
   it('a garbage packet closes only its own connection', async () => {
     const victim = await connect(server.url, aliceToken)
     const closed = new Promise<string>((resolve) => victim.once('disconnect', resolve))
-    ;(victim.io as any).engine.write('42["message:send"') // a truncated EVENT packet
+    victim.io.engine.write('42["message:send"') // a truncated EVENT packet
     expect(typeof (await closed)).toBe('string')
     expect(bob.connected).toBe(true)
     await stillServing()
@@ -263,7 +264,7 @@ describe('rate limiting (per user, socket and HTTP together)', () => {
     const send = () =>
       emitAck<Message>(socket, 'message:send', { conversationId: CONV, content: 'x', clientId: randomUUID() })
     for (let i = 0; i < 3; i++) expect((await send()).ok).toBe(true)
-    const overHttp = await http<any>(strict.url, 'POST', `/api/conversations/${CONV}/messages`, {
+    const overHttp = await http<ErrorBody>(strict.url, 'POST', `/api/conversations/${CONV}/messages`, {
       token,
       body: { content: 'more', clientId: randomUUID() },
     })
@@ -309,7 +310,7 @@ describe('replays and the rate limit (idempotency first)', () => {
     }
     // The bucket is empty: a new message is refused…
     expect(await send(randomUUID())).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } })
-    const overHttp = await http<any>(replays.url, 'POST', `/api/conversations/${CONV}/messages`, {
+    const overHttp = await http<ErrorBody>(replays.url, 'POST', `/api/conversations/${CONV}/messages`, {
       token,
       body: { content: 'new', clientId: randomUUID() },
     })

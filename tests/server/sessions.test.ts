@@ -5,7 +5,7 @@ import { TokenService } from '../../server/auth'
 import { openDatabase, type Db } from '../../server/db'
 import { SessionStore } from '../../server/sessions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Message } from './support/types'
+import type { ErrorBody, Message, Session, User } from './support/types'
 import {
   ALICE,
   BOB,
@@ -44,8 +44,9 @@ beforeAll(async () => {
 })
 afterAll(() => server?.dispose())
 
-const refresh = (refreshToken: unknown) => http(server.url, 'POST', '/api/auth/refresh', { body: { refreshToken } })
-const me = (token: string) => http(server.url, 'GET', '/api/me', { token })
+const refresh = <T = Session>(refreshToken: unknown) =>
+  http<T>(server.url, 'POST', '/api/auth/refresh', { body: { refreshToken } })
+const me = <T = User>(token: string) => http<T>(server.url, 'GET', '/api/me', { token })
 const socketsOfUser = async (userId: string) => (await server.io.in(`user:${userId}`).fetchSockets()).map((s) => s.id)
 
 /** Resolves with the socket's disconnect reason. */
@@ -73,7 +74,7 @@ describe('an expired access token', () => {
     const { token } = await login(server.url, ALICE)
     expect((await me(token)).status).toBe(200)
     advance(TTL)
-    const http401 = await me(token)
+    const http401 = await me<ErrorBody>(token)
     expect(http401.status).toBe(401)
     expect(http401.body.error.code).toBe('UNAUTHORIZED')
     await expect(connect(server.url, token)).rejects.toThrow('UNAUTHORIZED')
@@ -120,7 +121,7 @@ describe('POST /api/auth/refresh', () => {
     const socket = await connect(server.url, rotated.body.token)
     const dropped = disconnection(socket)
     advance(31)
-    const stolen = await refresh(first.refreshToken)
+    const stolen = await refresh<ErrorBody>(first.refreshToken)
     expect(stolen.status).toBe(401)
     expect(stolen.body.error.code).toBe('UNAUTHORIZED')
     // The legitimate holder's tokens die with the session, and its socket is disconnected.
@@ -142,7 +143,7 @@ describe('POST /api/auth/refresh', () => {
     const kept = await refresh(first.refreshToken)
     expect(kept.status).toBe(200)
     advance(IDLE)
-    const idle = await refresh(kept.body.refreshToken)
+    const idle = await refresh<ErrorBody>(kept.body.refreshToken)
     expect(idle.status).toBe(401)
     expect(idle.body.error.message).toMatch(/expired/)
   })
@@ -212,7 +213,7 @@ describe('POST /api/auth/logout with a body it cannot read (review)', () => {
     const session = await login(server.url, BOB)
     const socket = await connect(server.url, session.token)
     const dropped = disconnection(socket)
-    const result = await http(server.url, 'POST', '/api/auth/logout', { token: session.token, body })
+    const result = await http<ErrorBody>(server.url, 'POST', '/api/auth/logout', { token: session.token, body })
     expect(result.status).toBe(400)
     expect(result.body.error.code).toBe('INVALID')
     expect((await me(session.token)).status).toBe(401)
@@ -223,7 +224,9 @@ describe('POST /api/auth/logout with a body it cannot read (review)', () => {
 
 describe('auth and API answers are not cached (review: ASVS asks for no-store on sensitive data)', () => {
   it('sends Cache-Control: no-store on login, refresh, logout, /api/me, refusals and unknown /api paths', async () => {
-    const loggedIn = await http(server.url, 'POST', '/api/auth/login', { body: { email: BOB, password: 'talemy' } })
+    const loggedIn = await http<Session>(server.url, 'POST', '/api/auth/login', {
+      body: { email: BOB, password: 'talemy' },
+    })
     const refreshed = await refresh(loggedIn.body.refreshToken)
     const answers = [
       loggedIn,

@@ -392,7 +392,7 @@ describe('a burst', () => {
       ),
     )
     // The view it was given is left as it was.
-    expect((v.queries[queryKey({ endpointName: 'getMessages', arg: 'c1' })]?.data as unknown[]).length).toBe(1)
+    expect(v.queries[queryKey({ endpointName: 'getMessages', arg: 'c1' })]?.data).toHaveLength(1)
   })
 })
 

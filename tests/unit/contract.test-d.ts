@@ -11,7 +11,7 @@ import type {
   ServerEventName,
   ServerEventPayload,
 } from '../../src/contract'
-import { clientEventSchemas, serverEventSchemas, SERVER_EVENTS } from '../../src/contract'
+import type { clientEventSchemas, serverEventSchemas, SERVER_EVENTS } from '../../src/contract'
 
 describe('the event maps and the schemas agree', () => {
   test('one server schema per server event, no more', () => {

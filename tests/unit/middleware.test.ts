@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { api, loggedOut } from '../../src/api'
-import { type ServerEventName } from '../../src/contract'
+import type { ServerEventName } from '../../src/contract'
 import {
   connect,
   connected,
@@ -35,7 +35,6 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-const online = (id = 'sock-1') => connected({ socketId: id, recovered: false })
 /** `socket/connected` at any time (the backoff's fake timers moved the clock). */
 const onlineAnyTime = (id: string, recovered = false) => ({
   ...connected({ socketId: id, recovered }),

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { api, REFRESH_STORAGE_KEY, saveRefreshToken } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { sendMessage, selectConnection, selectPendingMessages, connect } from '../../src/realtime'

@@ -12,7 +12,7 @@ import { startHttpStub, type StubReply, type StubRequest } from './support/httpS
 
 /** An unsigned JWT with these claims (the browser never checks signatures; the server does). */
 const jwt = (claims: Record<string, unknown>) =>
-  ['{"alg":"HS256"}', JSON.stringify(claims)].map((part) => Buffer.from(part).toString('base64url')).join('.') + '.sig'
+  `${['{"alg":"HS256"}', JSON.stringify(claims)].map((part) => Buffer.from(part).toString('base64url')).join('.')}.sig`
 
 describe('tokenLifetime and refreshDueAt', () => {
   test.each([

@@ -23,6 +23,18 @@ afterEach(() => {
   container.remove()
 })
 
+/** Records every value `useSocket` returns into `seen`, and joins `c1` while mounted. */
+function Probe({ seen }: { seen: UseSocket[] }) {
+  const value = useSocket()
+  seen.push(value)
+  // What the Thread page does: join while mounted (StrictMode runs this twice).
+  useEffect(() => {
+    value.joinConversation('c1')
+    return () => value.leaveConversation('c1')
+  }, [value.joinConversation, value.leaveConversation])
+  return <span data-status={value.status}>{value.isConnected ? 'online' : 'offline'}</span>
+}
+
 function setup() {
   const sockets = fakeSockets()
   const store = makeStore({
@@ -32,22 +44,12 @@ function setup() {
     preloadedState: { auth: { token: 'token-1', user: alice } },
   })
   const seen: UseSocket[] = []
-  function Probe() {
-    const value = useSocket()
-    seen.push(value)
-    // What the Thread page does: join while mounted (StrictMode runs this twice).
-    useEffect(() => {
-      value.joinConversation('c1')
-      return () => value.leaveConversation('c1')
-    }, [value.joinConversation, value.leaveConversation])
-    return <span data-status={value.status}>{value.isConnected ? 'online' : 'offline'}</span>
-  }
   const render = () =>
     act(() =>
       root.render(
         <StrictMode>
           <Provider store={store}>
-            <Probe />
+            <Probe seen={seen} />
           </Provider>
         </StrictMode>,
       ),

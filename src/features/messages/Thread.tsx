@@ -63,10 +63,10 @@ export function Thread({
   const nearBottom = useRef(true)
   const lastId = useRef<string | null>(null)
   const anchor = useRef<{ height: number; top: number } | null>(null)
-  const last = messages[messages.length - 1]
   useLayoutEffect(() => {
     const el = scroller.current
     if (!el) return
+    const last = messages[messages.length - 1]
     if (anchor.current) {
       el.scrollTop = el.scrollHeight - anchor.current.height + anchor.current.top
       anchor.current = null
@@ -78,7 +78,7 @@ export function Thread({
       el.scrollTop = el.scrollHeight
     }
     lastId.current = last?.id ?? null
-  }, [messages, last, me?.id])
+  }, [messages, me?.id])
 
   // New messages from the other side are said once each through the polite region, not by making the whole list
   // live (which would read the thread again on every change). What was there when the thread opened is not news.
@@ -135,6 +135,7 @@ export function Thread({
           const el = e.currentTarget
           nearBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX
         }}
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard to scroll it (WCAG 2.1.1, axe scrollable-region-focusable); the messages often hold nothing focusable, and role=log is what the list is.
         tabIndex={0}
         role="log"
         // A log is polite by default; the announcer says what is new, so the list itself stays quiet.

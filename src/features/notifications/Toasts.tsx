@@ -15,7 +15,8 @@ export function Toasts() {
   const toaster = useContext(ToasterContext)
   const toasts = useSyncExternalStore(toaster?.subscribe ?? noop, toaster?.getSnapshot ?? (() => noToasts))
   return (
-    <div className="toasts" role="region" aria-label={t('toasts.region')} aria-live="polite">
+    // A named section is a region landmark.
+    <section className="toasts" aria-label={t('toasts.region')} aria-live="polite">
       {toasts.map((toast) => (
         <div className="toast" key={toast.id} data-testid="toast">
           <a
@@ -34,6 +35,6 @@ export function Toasts() {
           </button>
         </div>
       ))}
-    </div>
+    </section>
   )
 }

@@ -56,7 +56,7 @@ export interface HttpResult<T = unknown> {
 }
 
 /** JSON over fetch; `token` adds the Bearer header. */
-export async function http<T = any>(
+export async function http<T = unknown>(
   url: string,
   method: string,
   path: string,
@@ -107,9 +107,21 @@ export function connect(url: string, token: string | undefined, options: ClientO
   })
 }
 
+/**
+ * The same socket without the contract's event types, to send what the contract forbids (an unknown event, a wrong
+ * payload, no ack callback) and see how the server answers.
+ *
+ * @example untyped(alice).emit('conversation:join', 42)
+ */
+export function untyped(socket: ClientSocket): Socket {
+  return socket as unknown as Socket
+}
+
 /** Emits with an ack and a timeout; resolves the server's `Ack`. */
 export function emitAck<T = unknown>(socket: ClientSocket, event: string, ...args: unknown[]): Promise<Ack<T>> {
-  return (socket.timeout(15_000) as any).emitWithAck(event, ...args) as Promise<Ack<T>>
+  return untyped(socket)
+    .timeout(15_000)
+    .emitWithAck(event, ...args) as Promise<Ack<T>>
 }
 
 export interface Recorder {
@@ -128,7 +140,8 @@ export function record(socket: ClientSocket): Recorder {
   })
   return {
     events,
-    of: (event) => events.filter((item) => item.event === event).map((item) => item.payload as any),
+    of: <E extends ServerEventName>(event: E) =>
+      events.filter((item) => item.event === event).map((item) => item.payload as ServerEventPayload<E>),
     clear: () => void events.splice(0),
   }
 }
@@ -142,16 +155,16 @@ export function nextEvent<E extends ServerEventName>(
 ): Promise<ServerEventPayload<E>> {
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
-      socket.off(event, listener as any)
+      untyped(socket).off(event as string, listener)
       reject(new Error(`no ${event} within ${ms} ms`))
     }, ms)
     const listener = (payload: ServerEventPayload<E>) => {
       if (!predicate(payload)) return
       clearTimeout(timer)
-      socket.off(event, listener as any)
+      untyped(socket).off(event as string, listener)
       resolvePromise(payload)
     }
-    socket.on(event, listener as any)
+    untyped(socket).on(event as string, listener)
   })
 }
 

@@ -1,13 +1,17 @@
 import { io } from 'socket.io-client'
 import { expect, vi } from 'vitest'
 import type { ClientSocket } from './server'
+import type { SyncPayload } from './types'
 
-/** One received event: a logged one with its offset, or a sync marker. */
+/** One received event: a logged one with its offset, or a sync marker. Every payload the server sends is an object. */
 export interface StreamItem {
   event: string
-  payload: any
+  payload: Readonly<Record<string, unknown>>
   offset?: number
 }
+
+/** A `sync:caughtUp` or `sync:gap` marker. */
+export type SyncItem = StreamItem & { payload: SyncPayload }
 
 export interface Stream {
   socket: ClientSocket
@@ -15,7 +19,7 @@ export interface Stream {
   /** The logged events received, in arrival order. */
   logged(): (StreamItem & { offset: number })[]
   /** Resolves with the first `sync:caughtUp`/`sync:gap` (bounded wait). */
-  synced(): Promise<StreamItem>
+  synced(): Promise<SyncItem>
 }
 
 /**
@@ -41,7 +45,11 @@ export async function openStream(
   socket.onAny((event: string, payload: unknown, meta?: { offset?: number }) => {
     // Presence is about the present, not part of the resumed stream (a snapshot follows every connect).
     if (event.startsWith('presence:')) return
-    items.push({ event, payload, ...(typeof meta?.offset === 'number' ? { offset: meta.offset } : {}) })
+    items.push({
+      event,
+      payload: payload as StreamItem['payload'],
+      ...(typeof meta?.offset === 'number' ? { offset: meta.offset } : {}),
+    })
   })
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve())
@@ -60,7 +68,7 @@ export async function openStream(
         timeout: 20_000,
         interval: 10,
       })
-      return items.find((item) => item.event.startsWith('sync:'))!
+      return items.find((item): item is SyncItem => item.event.startsWith('sync:'))!
     },
   }
 }

@@ -18,7 +18,7 @@ export const loggedInState = (): TestState => ({
 
 /** The api state after `setup` ran against a real store (to seed a mock store's cache). */
 export async function apiStateWith(
-  setup: (dispatch: (action: unknown) => unknown) => Promise<unknown> | void,
+  setup: (dispatch: (action: unknown) => unknown) => unknown,
 ): Promise<TestState['api']> {
   const store = configureStore({
     reducer: rootReducer,

@@ -1,0 +1,171 @@
+import { rmSync } from 'node:fs'
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { api } from '../../src/api'
+import type { Id, User } from '../../src/contract'
+import { selectConnection, sendConfirmed, sendMessage, type TabsOptions } from '../../src/realtime'
+import { manualVisibility } from '../../src/realtime/tabs/visibility'
+import { startServer, type RunningServer } from '../../server/index'
+import { freshDataDir } from '../server/support/server'
+import { browser as tabsBrowser } from '../unit/tabs/support/browser'
+import { browserStore, type BrowserStore } from './support'
+import { createMemoryStorage } from '../../src/app/store'
+
+// One socket per browser against the reference server on loopback: several stores of one "browser" (one storage, one
+// channel, one lock) share one Socket.IO connection; the channel and the lock are in-process fakes of
+// BroadcastChannel and Web Locks (Node has no navigator.locks), the server and the sockets are real.
+
+let server: RunningServer
+let dataDir: string
+const open: BrowserStore[] = []
+
+beforeAll(async () => {
+  dataDir = freshDataDir()
+  server = await startServer({ port: 0, dataDir, rateLimit: { perSecond: 1000, burst: 1000 } })
+})
+afterEach(() => {
+  for (const s of open.splice(0)) s.close()
+})
+afterAll(async () => {
+  await server?.close()
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+const socketsOf = async (user: User) => (await server.io.in(`user:${user.id}`).fetchSockets()).map((s) => s.id)
+
+async function soloUser(email: string): Promise<BrowserStore & { user: User }> {
+  const s = browserStore(server.url)
+  open.push(s)
+  const user = await s.login(email)
+  await s.until(() => s.status() === 'connected')
+  return Object.assign(s, { user })
+}
+
+/** A browser: its tabs share a storage, a channel and a lock. */
+function aBrowser() {
+  const storage = createMemoryStorage()
+  const edges = tabsBrowser()
+  const tabs: Array<BrowserStore & { tabId: string; visibility: ReturnType<typeof manualVisibility> }> = []
+  return {
+    tabs,
+    /** A new tab; the first one logs in, the others find the session in storage. */
+    async open(email: string) {
+      const tabId = `tab-${tabs.length + 1}`
+      const visibility = manualVisibility(true)
+      const options: TabsOptions = {
+        channelName: 'it',
+        ...edges.tab(tabId),
+        visibility,
+        tabId,
+        heartbeatMs: 100,
+      }
+      const s = browserStore(server.url, { storage, realtime: { tabs: options } })
+      open.push(s)
+      if (tabs.length === 0) await s.login(email)
+      else s.store.dispatch({ type: 'socket/connect' })
+      const tab = Object.assign(s, { tabId, visibility })
+      tabs.push(tab)
+      return tab
+    },
+    /** Closes a tab as the browser does: the page goes (no goodbye), its locks are released. */
+    close(tab: BrowserStore & { tabId: string }) {
+      edges.crash(tab.tabId)
+      tab.close()
+      tabs.splice(tabs.indexOf(tab as never), 1)
+    },
+  }
+}
+
+const roleOf = (s: BrowserStore) => selectConnection(s.store.getState()).role
+const rolesOf = (list: BrowserStore[]) => list.map(roleOf).sort()
+
+async function conversationBetween(a: BrowserStore, other: User): Promise<Id> {
+  const result = await a.store.dispatch(api.endpoints.createConversation.initiate({ participantId: other.id }))
+  if (!('data' in result) || !result.data) throw new Error('no conversation')
+  return result.data.id
+}
+
+describe('three tabs of one user', () => {
+  test('one socket at the server; every event in every tab once; sends from any tab confirmed in that tab', async () => {
+    const bob = await soloUser('bob@talemy.test')
+    const b = aBrowser()
+    const first = await b.open('alice@talemy.test')
+    const alice = (await first.store.getState().auth.user) as User
+    const tabs = [first, await b.open('alice@talemy.test'), await b.open('alice@talemy.test')]
+    await first.until(() => tabs.every((t) => t.status() === 'connected'))
+    await first.until(() => rolesOf(tabs).join() === 'follower,follower,leader')
+    expect(await socketsOf(alice)).toHaveLength(1)
+
+    const id = await conversationBetween(bob, alice)
+    await bob.openThread(id)
+    for (const t of tabs) await t.openThread(id)
+
+    const fromBob = bob.store.dispatch(sendMessage({ conversationId: id, content: 'to every tab' })).payload
+    for (const t of tabs) await t.until(() => t.thread(id).some((m) => m.clientId === fromBob.clientId))
+
+    const sent = tabs.map((t, i) => t.store.dispatch(sendMessage({ conversationId: id, content: `from tab ${i + 1}` })).payload)
+    for (const [i, t] of tabs.entries()) {
+      // Confirmed in the tab that sent it, exactly as in the holder: its own `sendConfirmed`.
+      await t.until(() => t.actions.some((a) => sendConfirmed.match(a) && a.payload.message.clientId === sent[i]!.clientId))
+    }
+    await bob.until(() => sent.every((p) => bob.thread(id).some((m) => m.clientId === p.clientId)))
+    for (const t of [...tabs, bob]) {
+      await t.until(() => sent.every((p) => t.thread(id).some((m) => m.clientId === p.clientId && m.status === 'sent')))
+      for (const p of [fromBob, ...sent]) expect(t.thread(id).filter((m) => m.clientId === p.clientId)).toHaveLength(1)
+    }
+    expect(bob.thread(id).slice(-3).map((m) => m.content)).toEqual(['from tab 1', 'from tab 2', 'from tab 3'])
+    // Every tab's store saw the event as its own action (what its DevTools shows).
+    for (const t of tabs) expect(t.actions.filter((a) => a.type === 'socket/message:new').length).toBeGreaterThan(0)
+    expect(await socketsOf(alice)).toHaveLength(1)
+  })
+
+  test('the holder closes: another tab takes over from its own offset; nothing meanwhile is lost or doubled', async () => {
+    const bob = await soloUser('bob@talemy.test')
+    const b = aBrowser()
+    const first = await b.open('alice@talemy.test')
+    const alice = first.store.getState().auth.user as User
+    const tabs = [first, await b.open('alice@talemy.test'), await b.open('alice@talemy.test')]
+    await first.until(() => rolesOf(tabs).join() === 'follower,follower,leader' && tabs.every((t) => t.status() === 'connected'))
+    const id = await conversationBetween(bob, alice)
+    await bob.openThread(id)
+    for (const t of tabs) await t.openThread(id)
+    const [before] = await socketsOf(alice)
+
+    const holder = tabs.find((t) => roleOf(t) === 'leader')!
+    const rest = tabs.filter((t) => t !== holder)
+    b.close(holder)
+    const fromBob = bob.store.dispatch(sendMessage({ conversationId: id, content: 'during the handoff' })).payload
+    const fromTabs = rest.map((t, i) => t.store.dispatch(sendMessage({ conversationId: id, content: `handoff ${i}` })).payload)
+
+    await rest[0]!.until(() => rolesOf(rest).join() === 'follower,leader' && rest.every((t) => t.status() === 'connected'), 30_000)
+    await rest[0]!.until(() => {
+      void socketsOf(alice).then((ids) => (latest = ids))
+      return latest.length === 1 && latest[0] !== before
+    })
+    for (const t of [...rest, bob]) {
+      await t.until(() =>
+        [fromBob, ...fromTabs].every((p) => t.thread(id).some((m) => m.clientId === p.clientId && m.status !== 'pending')),
+      )
+      for (const p of [fromBob, ...fromTabs]) expect(t.thread(id).filter((m) => m.clientId === p.clientId)).toHaveLength(1)
+    }
+    // The new holder resumed from its offset: no thread refetch was needed for the event it missed.
+    const newHolder = rest.find((t) => roleOf(t) === 'leader')!
+    expect(newHolder.actions.some((a) => a.type === 'socket/sync:gap')).toBe(false)
+  })
+})
+
+let latest: string[] = []
+
+describe('without the mechanism', () => {
+  test('each store has a socket of its own (role solo), as before', async () => {
+    const storage = createMemoryStorage()
+    const one = browserStore(server.url, { storage })
+    open.push(one)
+    const user = await one.login('carol@talemy.test')
+    const two = browserStore(server.url, { storage })
+    open.push(two)
+    two.store.dispatch({ type: 'socket/connect' })
+    await one.until(() => one.status() === 'connected' && two.status() === 'connected')
+    expect([roleOf(one), roleOf(two)]).toEqual(['solo', 'solo'])
+    expect(await socketsOf(user)).toHaveLength(2)
+  })
+})
