@@ -5,6 +5,7 @@
  */
 import type { Middleware } from '@reduxjs/toolkit'
 import type { User } from '../../src/contract'
+import type { TabsOptions } from '../../src/realtime'
 import { AUTH_STORAGE_KEY } from '../../src/app/store'
 import { memoryStorage } from './clients'
 import { layerClient, selectConnection, type LayerClient, type LayerStore } from './layer'
@@ -15,6 +16,7 @@ import { memoryBrowser, type Browser } from './tabs'
 export interface Tab {
   id: string
   client: LayerClient
+  edges: TabsOptions
 }
 
 type State = ReturnType<LayerStore['getState']>
@@ -32,6 +34,11 @@ export interface TabGroup {
    * channel closes) and the browser releases every lock it held. Synchronous, as the closing is.
    */
   closeTab(tab: Tab): void
+  /**
+   * A tab's page crashes: nothing more reaches its channel (no goodbye: no `resign`, no `down`), the browser releases
+   * its locks, and its connection ends (here the store is shut down after that, as the OS closing the TCP connection).
+   */
+  crashTab(tab: Tab): void
   close(): Promise<void>
 }
 
@@ -52,10 +59,11 @@ export async function tabGroup(options: {
       // A tab opened beside a logged-in one restores the session from the shared storage and connects by itself,
       // as a page does; only a first tab logs in.
       const restores = storage.getItem(AUTH_STORAGE_KEY) !== null
+      const edges = browser.tab(id)
       const client = await layerClient({
         url: options.url,
         session: options.session,
-        tabs: browser.tab(id),
+        tabs: edges,
         storage,
         login: !restores,
         ...(probes ? { probes } : {}),
@@ -63,7 +71,7 @@ export async function tabGroup(options: {
       })
       if (restores)
         await untilState(client.store, (s) => selectConnection(s).status === 'connected', `${id} to connect`, 15_000)
-      const tab = { id, client }
+      const tab = { id, client, edges }
       group.tabs.push(tab)
       return tab
     },
@@ -76,6 +84,12 @@ export async function tabGroup(options: {
       group.tabs.splice(group.tabs.indexOf(tab), 1)
       tab.client.store.dispose()
       browser.locks.closeTab(tab.id)
+    },
+    crashTab(tab) {
+      group.tabs.splice(group.tabs.indexOf(tab), 1)
+      tab.edges.channel.close()
+      browser.locks.closeTab(tab.id)
+      tab.client.store.dispose()
     },
     async close() {
       // Followers first, so none of them takes over from a closing leader.

@@ -115,6 +115,7 @@ describe('npm run bench -- --smoke', () => {
       'P12-restart',
       'P13',
       'P15',
+      'P15-crash',
       'P15-sockets',
       'P15-lost',
     ]) {
