@@ -1,0 +1,335 @@
+import type { Id } from '../../contract'
+import type { TimerHandle, Timers } from '../timers'
+import type { RawEvent, ResumePoint, TabChannel, TabMessage, Visibility } from './protocol'
+
+type Listener = (...args: unknown[]) => void
+type AnyListener = (event: string, ...args: unknown[]) => void
+/** `cb(err, ...ackArgs)` for a `timeout(ms)` emit, `cb(...ackArgs)` for a plain ack emit. */
+type AckCallback = (...args: unknown[]) => void
+
+/** The emitter `timeout(ms)` returns: its `emit` calls the last argument as `cb(err)` or `cb(null, ...ackArgs)`. */
+export interface TimedEmitter {
+  emit(event: string, ...args: unknown[]): ProxySocket
+}
+
+/**
+ * The part of socket.io-client's `Socket` the realtime layer uses, backed by the channel to the tab that holds the one
+ * real socket. Hand it to the layer as its socket (`as unknown as AppSocket`): the layer runs unchanged.
+ */
+export interface ProxySocket {
+  readonly connected: boolean
+  /** The holder's socket id while attached; `undefined` otherwise (as socket.io-client clears it on disconnect). */
+  readonly id: string | undefined
+  /** Never: a follower's stream is resumed by the holder's replay, not by Socket.IO's connection-state recovery. */
+  readonly recovered: false
+  connect(): ProxySocket
+  disconnect(): ProxySocket
+  on(event: string, listener: Listener): ProxySocket
+  off(event?: string, listener?: Listener): ProxySocket
+  onAny(listener: AnyListener): ProxySocket
+  offAny(listener?: AnyListener): ProxySocket
+  emit(event: string, ...args: unknown[]): ProxySocket
+  timeout(ms: number): TimedEmitter
+}
+
+export interface TabSocketOptions {
+  /** This tab's id on the channel (`from` of what it posts, `to` of what is meant for it). */
+  tabId: string
+  /** The user this tab is logged in as: only the events of this user are delivered. */
+  userId: Id
+  channel: TabChannel
+  /** The offset this tab's store has applied, read at each attach (as a handshake reads its `auth`). */
+  resume: () => ResumePoint
+  visibility: Visibility
+  timers: Timers
+  /** How often an attached follower says it is still there. Default 500 ms. */
+  heartbeatMs?: number
+}
+
+export interface TabSocket {
+  socket: ProxySocket
+  /** The election's word that the holder is gone (closed, crashed, silent): as if its socket had dropped. */
+  holderGone(): void
+  /** Disconnects, and lets go of the channel, the visibility subscription and every timer. */
+  close(): void
+}
+
+/** The reason a follower sees when the holder's socket drops: a transport loss, so its machine retries (re-attaches). */
+export const HOLDER_DOWN_REASON = 'transport close'
+/** socket.io-client's reason for a `disconnect()` of its own. */
+export const CLIENT_DISCONNECT_REASON = 'io client disconnect'
+/** `session:renew`'s success ack (`Ack<null>`), answered by the proxy itself. */
+export const RENEWED_ACK = { ok: true, data: null } as const
+
+const TIMED_OUT = 'operation has timed out'
+const DISCONNECTED = 'socket has been disconnected'
+
+interface PendingAck {
+  callback: AckCallback
+  /** `timeout(ms)` emits answer `cb(err, ...args)`; plain ack emits answer `cb(...args)`. */
+  withError: boolean
+  timer: TimerHandle | null
+}
+
+/**
+ * A follower tab's socket: an object with the surface of socket.io-client's `Socket`, backed by the tab channel to the
+ * holder (`hub.ts`). `connect()` attaches (with this store's offset); the holder's answer becomes `connect`, the replay,
+ * `sync:*` and `presence:snapshot`, in that order and in one task; then live events of this user follow. Emits go to the
+ * holder and their acks come back with Socket.IO's callback shapes. The holder's socket dropping (`down`) or the holder
+ * going away (`holderGone()`) is a `disconnect` ('transport close'): pending acks fail at once, and the proxy attaches
+ * again when a holder says `up`.
+ *
+ * @example
+ * const tab = createTabSocket({ tabId, userId, channel, resume: () => selectResumePoint(store.getState()), visibility, timers })
+ * bindSocket(tab.socket as unknown as AppSocket, store.dispatch)
+ * tab.socket.connect()
+ */
+export function createTabSocket(options: TabSocketOptions): TabSocket {
+  const { tabId, userId, channel, resume, visibility, timers } = options
+  const heartbeatMs = options.heartbeatMs ?? 500
+
+  const listeners = new Map<string, Listener[]>()
+  let anyListeners: AnyListener[] = []
+  const pending = new Map<number, PendingAck>()
+  let nextEmitId = 1
+
+  /** `connect()` was called and neither `disconnect()` nor `close()` since. */
+  let wanted = false
+  /** An `attach` went out and no answer was taken since (so a `disconnect()` also says `detach`). */
+  let attaching = false
+  /** The hub this proxy is attached to (its tab, and its socket's id), while connected. */
+  let link: { holder: string; socketId: string } | null = null
+  let heartbeat: TimerHandle | null = null
+  let closed = false
+
+  const post = (message: TabMessage) => channel.post(message)
+
+  function fire(event: string, ...args: unknown[]) {
+    // Copies, as component-emitter does: a listener that unsubscribes must not skip the next one.
+    for (const listener of [...(listeners.get(event) ?? [])]) listener(...args)
+  }
+
+  /** A server event, as socket.io-client delivers it: the catch-all listeners first, then the event's own. */
+  function deliver(raw: RawEvent) {
+    for (const listener of [...anyListeners]) listener(raw.event, ...raw.args)
+    fire(raw.event, ...raw.args)
+  }
+
+  function attach() {
+    attaching = true
+    post({ kind: 'attach', from: tabId, userId, resume: resume(), visible: visibility.visible() })
+  }
+
+  function startHeartbeat() {
+    stopHeartbeat()
+    const handle = timers.setTimeout(() => {
+      if (heartbeat !== handle) return
+      heartbeat = null
+      if (link === null) return
+      post({ kind: 'alive', from: tabId, visible: visibility.visible() })
+      startHeartbeat()
+    }, heartbeatMs)
+    heartbeat = handle
+  }
+
+  function stopHeartbeat() {
+    if (heartbeat !== null) timers.clearTimeout(heartbeat)
+    heartbeat = null
+  }
+
+  function settle(entry: PendingAck, error: Error | null, args: unknown[]) {
+    if (entry.timer !== null) timers.clearTimeout(entry.timer)
+    if (error) entry.callback(error)
+    else if (entry.withError) entry.callback(null, ...args)
+    else entry.callback(...args)
+  }
+
+  /**
+   * Every pending ack fails now: the holder that would have answered is not ours any more. Unlike socket.io-client
+   * (which drops plain acks silently), plain ack emits get the Error too, so no caller waits forever.
+   */
+  function failPending() {
+    const entries = [...pending.values()]
+    pending.clear()
+    for (const entry of entries) settle(entry, new Error(DISCONNECTED), [])
+  }
+
+  /** Connected → not connected, as socket.io-client's `onclose`: state first, then `disconnect`, then the acks. */
+  function drop(reason: string) {
+    link = null
+    stopHeartbeat()
+    fire('disconnect', reason)
+    failPending()
+  }
+
+  function onAttached(message: Extract<TabMessage, { kind: 'attached' }>) {
+    if (!wanted) {
+      // An answer to an attach this tab has given up on: the hub must not keep it as a follower.
+      post({ kind: 'detach', from: tabId })
+      return
+    }
+    // A second answer (this tab attached again before the first came back) repeats what the live events already
+    // brought since the first: ignored.
+    if (link !== null) return
+    attaching = false
+    link = { holder: message.from, socketId: message.socketId }
+    startHeartbeat()
+    fire('connect')
+    for (const raw of message.replay) deliver(raw)
+    deliver(message.sync)
+    if (message.presence) deliver(message.presence)
+  }
+
+  function onAck(message: Extract<TabMessage, { kind: 'ack' }>) {
+    if (message.from !== link?.holder) return
+    const entry = pending.get(message.id)
+    if (!entry) return
+    pending.delete(message.id)
+    settle(entry, message.error ? new Error(TIMED_OUT) : null, message.args)
+  }
+
+  function receive(message: TabMessage) {
+    if (closed) return
+    switch (message.kind) {
+      case 'attached':
+        if (message.to === tabId) onAttached(message)
+        return
+      case 'up':
+        // A new holder (or the old one back): attach again from this store's offset now.
+        if (wanted && link === null && message.userId === userId) attach()
+        return
+      case 'down':
+        if (message.from === link?.holder) drop(HOLDER_DOWN_REASON)
+        return
+      case 'event':
+        // Never another user's events, whatever a holder sends; and only from the hub this tab is attached to.
+        if (message.from === link?.holder && message.userId === userId) deliver(message.raw)
+        return
+      case 'ack':
+        if (message.to === tabId) onAck(message)
+        return
+      default:
+        return
+    }
+  }
+
+  /** An ack emit that cannot go out: it fails on the next tick (an ack never comes synchronously, nor never). */
+  function failSoon(callback: AckCallback) {
+    timers.setTimeout(() => callback(new Error(DISCONNECTED)), 0)
+  }
+
+  function send(event: string, args: unknown[], timeoutMs: number | null, withError: boolean): ProxySocket {
+    const last = args[args.length - 1]
+    const callback = typeof last === 'function' ? (last as AckCallback) : null
+    const payload = callback ? args.slice(0, -1) : args
+    if (event === 'session:renew') {
+      // Never relayed (nor its token broadcast to every tab): the holder renews its own socket, and this tab's fresh
+      // token reaches it through shared storage.
+      if (callback) timers.setTimeout(() => (withError ? callback(null, RENEWED_ACK) : callback(RENEWED_ACK)), 0)
+      return socket
+    }
+    if (link === null) {
+      // Not buffered: the layer only emits on a live socket (typing aside, which is worth nothing later).
+      if (callback) failSoon(callback)
+      return socket
+    }
+    if (!callback) {
+      post({ kind: 'emit', from: tabId, id: null, event, args: payload, timeoutMs: null })
+      return socket
+    }
+    const id = nextEmitId++
+    const entry: PendingAck = { callback, withError, timer: null }
+    if (timeoutMs !== null) {
+      // Timed here too, so a hub that never answers (or a lost message) cannot leave the caller waiting.
+      entry.timer = timers.setTimeout(() => {
+        if (pending.get(id) !== entry) return
+        pending.delete(id)
+        callback(new Error(TIMED_OUT))
+      }, timeoutMs)
+    }
+    pending.set(id, entry)
+    post({ kind: 'emit', from: tabId, id, event, args: payload, timeoutMs })
+    return socket
+  }
+
+  const socket: ProxySocket = {
+    get connected() {
+      return link !== null
+    },
+    get id() {
+      return link?.socketId
+    },
+    recovered: false,
+    connect() {
+      if (closed || link !== null) return socket
+      wanted = true
+      // Each call asks again (the connection machine's retries): a hub that is up answers, one that is not ignores it.
+      attach()
+      return socket
+    },
+    disconnect() {
+      const wasAttaching = attaching
+      wanted = false
+      attaching = false
+      if (link === null) {
+        if (wasAttaching) post({ kind: 'detach', from: tabId })
+        return socket
+      }
+      post({ kind: 'detach', from: tabId })
+      drop(CLIENT_DISCONNECT_REASON)
+      return socket
+    },
+    on(event, listener) {
+      listeners.set(event, [...(listeners.get(event) ?? []), listener])
+      return socket
+    },
+    off(event, listener) {
+      if (event === undefined) listeners.clear()
+      else if (listener === undefined) listeners.delete(event)
+      else {
+        const list = listeners.get(event) ?? []
+        const i = list.indexOf(listener)
+        if (i !== -1) listeners.set(event, [...list.slice(0, i), ...list.slice(i + 1)])
+      }
+      return socket
+    },
+    onAny(listener) {
+      anyListeners = [...anyListeners, listener]
+      return socket
+    },
+    offAny(listener) {
+      if (listener === undefined) anyListeners = []
+      else {
+        const i = anyListeners.indexOf(listener)
+        if (i !== -1) anyListeners = [...anyListeners.slice(0, i), ...anyListeners.slice(i + 1)]
+      }
+      return socket
+    },
+    emit(event, ...args) {
+      return send(event, args, null, false)
+    },
+    timeout(ms) {
+      return { emit: (event, ...args) => send(event, args, ms, true) }
+    },
+  }
+
+  const unsubscribe = channel.subscribe(receive)
+  const unwatch = visibility.subscribe(() => {
+    if (link !== null && !closed) post({ kind: 'alive', from: tabId, visible: visibility.visible() })
+  })
+
+  return {
+    socket,
+    holderGone() {
+      if (link !== null) drop(HOLDER_DOWN_REASON)
+    },
+    close() {
+      if (closed) return
+      socket.disconnect()
+      closed = true
+      unsubscribe()
+      unwatch()
+      stopHeartbeat()
+    },
+  }
+}

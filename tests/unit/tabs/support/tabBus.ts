@@ -1,0 +1,123 @@
+import type { TabChannel, TabMessage, Visibility } from '../../../../src/realtime/tabs/protocol'
+import type { Timers } from '../../../../src/realtime/timers'
+
+/**
+ * The tabs of one browser, in memory: each `channel()` is one tab's end. A post is queued (as a BroadcastChannel
+ * delivers in a later task, never to its sender) until the test calls `deliver()`, so each test says exactly when
+ * messages arrive and can check what happened inside the delivery of one message.
+ */
+export function memoryBus() {
+  const ends = new Set<{ listeners: Set<(message: TabMessage) => void> }>()
+  const queue: { from: object; message: TabMessage }[] = []
+  /** Every message posted on the bus, in order. */
+  const posted: TabMessage[] = []
+
+  function channel(): TabChannel {
+    const end = { listeners: new Set<(message: TabMessage) => void>() }
+    ends.add(end)
+    return {
+      post(message) {
+        posted.push(message)
+        queue.push({ from: end, message })
+      },
+      subscribe(listener) {
+        end.listeners.add(listener)
+        return () => end.listeners.delete(listener)
+      },
+      close() {
+        ends.delete(end)
+      },
+    }
+  }
+
+  /** Delivers the queued messages one at a time, in order (those posted meanwhile too); returns how many. */
+  function deliver(): number {
+    let count = 0
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      count++
+      for (const end of ends)
+        if (end !== next.from) for (const listener of [...end.listeners]) listener(structuredClone(next.message))
+    }
+    return count
+  }
+
+  /** How many listeners are subscribed, over every end. */
+  const subscribers = () => [...ends].reduce((n, end) => n + end.listeners.size, 0)
+
+  return { channel, deliver, posted, queued: () => queue.length, subscribers }
+}
+
+/**
+ * The holder's side, scripted by the test: what it posts (`send`), and what followers posted to it (`inbox`).
+ * It answers nothing by itself.
+ */
+export function scriptedHolder(bus: ReturnType<typeof memoryBus>, tabId = 'holder-tab') {
+  const channel = bus.channel()
+  const inbox: TabMessage[] = []
+  channel.subscribe((message) => inbox.push(message))
+  return {
+    tabId,
+    inbox,
+    /** Posts a holder message (with this holder as `from`) and delivers it. */
+    send(message: DistributiveOmit<TabMessage, 'from'>) {
+      channel.post({ ...message, from: tabId } as TabMessage)
+      bus.deliver()
+    },
+    /** What followers posted of one kind, in order. */
+    received<K extends TabMessage['kind']>(kind: K): Extract<TabMessage, { kind: K }>[] {
+      return inbox.filter((m): m is Extract<TabMessage, { kind: K }> => m.kind === kind)
+    },
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/** Timers on a virtual clock: `advance(ms)` fires what falls due, in time order. Nothing runs by itself. */
+export function manualTimers(): Timers & { advance(ms: number): void; pending(): number; now(): number } {
+  let now = 0
+  let nextHandle = 1
+  const timers = new Map<number, { at: number; callback: () => void }>()
+  return {
+    setTimeout(callback, ms) {
+      timers.set(nextHandle, { at: now + ms, callback })
+      return nextHandle++
+    },
+    clearTimeout(handle) {
+      timers.delete(handle as number)
+    },
+    advance(ms) {
+      const end = now + ms
+      for (;;) {
+        const due = [...timers.entries()]
+          .filter(([, t]) => t.at <= end)
+          .sort((a, b) => a[1].at - b[1].at || a[0] - b[0])
+        const first = due[0]
+        if (!first) break
+        timers.delete(first[0])
+        now = first[1].at
+        first[1].callback()
+      }
+      now = end
+    },
+    pending: () => timers.size,
+    now: () => now,
+  }
+}
+
+/** A page's visibility the test can flip. */
+export function fakeVisibility(initial = true): Visibility & { set(visible: boolean): void; subscribers(): number } {
+  let visible = initial
+  const listeners = new Set<() => void>()
+  return {
+    visible: () => visible,
+    subscribe(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    subscribers: () => listeners.size,
+    set(next) {
+      visible = next
+      for (const listener of [...listeners]) listener()
+    },
+  }
+}

@@ -1,0 +1,536 @@
+import { describe, expect, it } from 'vitest'
+import { emitWithAck } from '../../../src/realtime/ack'
+import type { AppSocket } from '../../../src/realtime'
+import type { RawEvent, ResumePoint, TabMessage } from '../../../src/realtime/tabs/protocol'
+import { createTabSocket, type TabSocketOptions } from '../../../src/realtime/tabs/tabSocket'
+import { alice, bob, message } from '../support/fixtures'
+import { fakeVisibility, manualTimers, memoryBus, scriptedHolder } from './support/tabBus'
+
+const ME = 'tab-follower'
+const caughtUp: RawEvent = { event: 'sync:caughtUp', args: [{ offset: 9, epoch: 'e1' }] }
+const snapshot: RawEvent = {
+  event: 'presence:snapshot',
+  args: [{ users: [{ userId: bob.id, online: true, lastSeenAt: null }] }],
+}
+const newMessage = (seq: number, offset: number): RawEvent => ({
+  event: 'message:new',
+  args: [message(seq), { offset }],
+})
+
+/** A follower's proxy on a memory bus with a scripted holder; `log` records what its listeners heard, in order. */
+function setup(over: Partial<TabSocketOptions> = {}) {
+  const bus = memoryBus()
+  const holder = scriptedHolder(bus)
+  const timers = manualTimers()
+  const visibility = fakeVisibility(true)
+  let point: ResumePoint = { offset: 7, epoch: 'e1' }
+  const tab = createTabSocket({
+    tabId: ME,
+    userId: alice.id,
+    channel: bus.channel(),
+    resume: () => point,
+    visibility,
+    timers,
+    ...over,
+  })
+  const { socket } = tab
+  const log: unknown[][] = []
+  socket.onAny((event, ...args) => log.push(['any', event, ...args]))
+  for (const event of [
+    'connect',
+    'disconnect',
+    'message:new',
+    'sync:caughtUp',
+    'sync:gap',
+    'presence:snapshot',
+    'typing',
+  ])
+    socket.on(event, (...args) => log.push([event, ...args]))
+
+  /** connect() and the holder's answer with `replay`. */
+  function attach(replay: RawEvent[] = [], presence: RawEvent | null = snapshot, socketId = 'sock-1') {
+    socket.connect()
+    bus.deliver()
+    holder.send({ kind: 'attached', to: ME, socketId, replay, sync: caughtUp, presence })
+  }
+
+  return {
+    bus,
+    holder,
+    timers,
+    visibility,
+    tab,
+    socket,
+    log,
+    attach,
+    setResume: (next: ResumePoint) => void (point = next),
+    /** What the proxy posted of one kind. */
+    posted: <K extends TabMessage['kind']>(kind: K) => holder.received(kind),
+  }
+}
+
+describe('connect and the holder’s answer', () => {
+  it('connect() posts attach with the offset read at that moment and the page’s visibility', () => {
+    const t = setup()
+    t.setResume({ offset: 12, epoch: 'e2' })
+    t.visibility.set(false)
+    t.socket.connect()
+    t.bus.deliver()
+    expect(t.posted('attach')).toEqual([
+      { kind: 'attach', from: ME, userId: alice.id, resume: { offset: 12, epoch: 'e2' }, visible: false },
+    ])
+    expect(t.socket.connected).toBe(false)
+    expect(t.socket.id).toBeUndefined()
+    expect(t.socket.recovered).toBe(false)
+    expect(t.log).toEqual([])
+  })
+
+  it('attached: connect, then each replayed event (onAny first), then sync, then presence, in one delivery', () => {
+    const t = setup()
+    t.socket.connect()
+    t.bus.deliver()
+    let seenOnConnect: unknown
+    t.socket.on('connect', () => (seenOnConnect = { connected: t.socket.connected, id: t.socket.id }))
+    const replay = [newMessage(1, 8), newMessage(2, 9)]
+    t.holder.send({ kind: 'attached', to: ME, socketId: 'sock-1', replay, sync: caughtUp, presence: snapshot })
+    // One message was delivered (holder.send delivers exactly its own post) and everything came out of it.
+    expect(t.log).toEqual([
+      ['connect'],
+      ['any', 'message:new', message(1), { offset: 8 }],
+      ['message:new', message(1), { offset: 8 }],
+      ['any', 'message:new', message(2), { offset: 9 }],
+      ['message:new', message(2), { offset: 9 }],
+      ['any', 'sync:caughtUp', { offset: 9, epoch: 'e1' }],
+      ['sync:caughtUp', { offset: 9, epoch: 'e1' }],
+      ['any', 'presence:snapshot', snapshot.args[0]],
+      ['presence:snapshot', snapshot.args[0]],
+    ])
+    expect(seenOnConnect).toEqual({ connected: true, id: 'sock-1' })
+    expect(t.socket.connected).toBe(true)
+    expect(t.socket.id).toBe('sock-1')
+  })
+
+  it('without a presence snapshot, sync is the last thing it hears', () => {
+    const t = setup()
+    t.attach([], null)
+    expect(t.log.map((entry) => entry[0])).toEqual(['connect', 'any', 'sync:caughtUp'])
+  })
+
+  it('an answer meant for another tab is not taken', () => {
+    const t = setup()
+    t.socket.connect()
+    t.bus.deliver()
+    t.holder.send({ kind: 'attached', to: 'tab-other', socketId: 'sock-1', replay: [], sync: caughtUp, presence: null })
+    expect(t.socket.connected).toBe(false)
+    expect(t.log).toEqual([])
+  })
+
+  it('connect() while connected asks nothing again', () => {
+    const t = setup()
+    t.attach()
+    t.socket.connect()
+    t.bus.deliver()
+    expect(t.posted('attach')).toHaveLength(1)
+  })
+
+  it('a second answer while connected (two attaches crossed) is ignored: nothing is heard twice', () => {
+    const t = setup()
+    t.socket.connect()
+    t.holder.send({ kind: 'up', userId: alice.id })
+    expect(t.posted('attach')).toHaveLength(2)
+    t.holder.send({
+      kind: 'attached',
+      to: ME,
+      socketId: 'sock-1',
+      replay: [newMessage(1, 8)],
+      sync: caughtUp,
+      presence: null,
+    })
+    t.holder.send({
+      kind: 'attached',
+      to: ME,
+      socketId: 'sock-1',
+      replay: [newMessage(1, 8)],
+      sync: caughtUp,
+      presence: null,
+    })
+    expect(t.log.filter((entry) => entry[0] === 'connect')).toHaveLength(1)
+    expect(t.log.filter((entry) => entry[0] === 'message:new')).toHaveLength(1)
+  })
+
+  it('an answer to an attach it gave up on is dropped, and it detaches', () => {
+    const t = setup()
+    t.socket.connect()
+    t.bus.deliver()
+    t.socket.disconnect()
+    t.bus.deliver()
+    const detachesBefore = t.posted('detach').length
+    t.holder.send({
+      kind: 'attached',
+      to: ME,
+      socketId: 'sock-1',
+      replay: [newMessage(1, 8)],
+      sync: caughtUp,
+      presence: null,
+    })
+    t.bus.deliver()
+    expect(t.socket.connected).toBe(false)
+    expect(t.log).toEqual([])
+    expect(t.posted('detach')).toHaveLength(detachesBefore + 1)
+    expect(t.posted('detach').at(-1)).toEqual({ kind: 'detach', from: ME })
+  })
+})
+
+describe('a holder coming up', () => {
+  it('while wanting and not connected, up from a holder of this user makes it attach again, from its offset now', () => {
+    const t = setup()
+    t.socket.connect()
+    t.bus.deliver()
+    t.setResume({ offset: 20, epoch: 'e1' })
+    t.holder.send({ kind: 'up', userId: alice.id })
+    t.bus.deliver()
+    expect(t.posted('attach').map((m) => m.resume)).toEqual([
+      { offset: 7, epoch: 'e1' },
+      { offset: 20, epoch: 'e1' },
+    ])
+  })
+
+  it('up from a holder of another user, up while connected and up without connect() change nothing', () => {
+    const t = setup()
+    t.holder.send({ kind: 'up', userId: alice.id })
+    t.bus.deliver()
+    expect(t.posted('attach')).toHaveLength(0)
+    t.socket.connect()
+    t.holder.send({ kind: 'up', userId: bob.id })
+    t.bus.deliver()
+    expect(t.posted('attach')).toHaveLength(1)
+    t.holder.send({ kind: 'attached', to: ME, socketId: 's', replay: [], sync: caughtUp, presence: null })
+    t.holder.send({ kind: 'up', userId: alice.id })
+    t.bus.deliver()
+    expect(t.posted('attach')).toHaveLength(1)
+  })
+})
+
+describe('the holder going down', () => {
+  it('down: disconnected with "transport close", every pending ack fails at once, and it re-attaches on up', () => {
+    const t = setup()
+    t.attach()
+    const timed: unknown[][] = []
+    const plain: unknown[][] = []
+    t.socket.timeout(5000).emit('message:send', { conversationId: 'c1' }, (...args: unknown[]) => timed.push(args))
+    t.socket.emit('conversation:join', 'c1', (...args: unknown[]) => plain.push(args))
+    t.bus.deliver()
+    t.log.length = 0
+    let ackedAtDisconnect: number | null = null
+    t.socket.on('disconnect', () => (ackedAtDisconnect = timed.length + plain.length))
+
+    t.holder.send({ kind: 'down', reason: 'io server disconnect' })
+
+    expect(t.socket.connected).toBe(false)
+    expect(t.socket.id).toBeUndefined()
+    expect(t.log).toEqual([['disconnect', 'transport close']])
+    // As socket.io-client's onclose: `disconnect` first, then the acks fail, synchronously (no timer fired).
+    expect(ackedAtDisconnect).toBe(0)
+    expect(t.timers.now()).toBe(0)
+    expect(timed).toEqual([[expect.any(Error)]])
+    expect(plain).toEqual([[expect.any(Error)]])
+
+    // The old holder's late ack is nobody's now.
+    const emitted = t.posted('emit')
+    t.holder.send({ kind: 'ack', to: ME, id: emitted[0]!.id!, error: false, args: [{ ok: true, data: null }] })
+    expect(timed).toHaveLength(1)
+
+    t.holder.send({ kind: 'up', userId: alice.id })
+    t.bus.deliver()
+    expect(t.posted('attach')).toHaveLength(2)
+    t.holder.send({ kind: 'attached', to: ME, socketId: 'sock-2', replay: [], sync: caughtUp, presence: null })
+    expect(t.socket.connected).toBe(true)
+    expect(t.socket.id).toBe('sock-2')
+  })
+
+  it('down from a tab it is not attached to is ignored', () => {
+    const t = setup()
+    t.attach()
+    const stale = scriptedHolder(t.bus, 'old-holder')
+    stale.send({ kind: 'down', reason: 'transport close' })
+    expect(t.socket.connected).toBe(true)
+    expect(t.log.filter((entry) => entry[0] === 'disconnect')).toEqual([])
+  })
+
+  it('holderGone(): the same as down, and the next holder’s up brings it back', async () => {
+    const t = setup()
+    t.attach()
+    const result = emitWithAck(t.socket as unknown as AppSocket, { event: 'message:send', payload: {} } as never, 5000)
+    t.log.length = 0
+    t.tab.holderGone()
+    expect(t.socket.connected).toBe(false)
+    expect(t.log).toEqual([['disconnect', 'transport close']])
+    // Failed at once: no timer of the injected clock had to run for it.
+    await expect(result).resolves.toEqual({ kind: 'timeout' })
+    expect(t.timers.now()).toBe(0)
+
+    const next = scriptedHolder(t.bus, 'next-holder')
+    next.send({ kind: 'up', userId: alice.id })
+    t.bus.deliver()
+    next.send({ kind: 'attached', to: ME, socketId: 'sock-9', replay: [], sync: caughtUp, presence: null })
+    expect(t.socket.connected).toBe(true)
+    expect(t.socket.id).toBe('sock-9')
+  })
+
+  it('holderGone() while not connected does nothing', () => {
+    const t = setup()
+    t.tab.holderGone()
+    expect(t.log).toEqual([])
+  })
+})
+
+describe('emits through the holder', () => {
+  it('a timeout emit goes to the holder without its callback, and its ack comes back as cb(null, …args)', async () => {
+    const t = setup()
+    t.attach()
+    const result = emitWithAck(
+      t.socket as unknown as AppSocket,
+      { event: 'message:send', payload: { conversationId: 'c1', content: 'hi', clientId: 'k1' } } as never,
+      5000,
+    )
+    t.bus.deliver()
+    const [emit] = t.posted('emit')
+    expect(emit).toEqual({
+      kind: 'emit',
+      from: ME,
+      id: expect.any(Number),
+      event: 'message:send',
+      args: [{ conversationId: 'c1', content: 'hi', clientId: 'k1' }],
+      timeoutMs: 5000,
+    })
+    t.holder.send({ kind: 'ack', to: ME, id: emit!.id!, error: false, args: [{ ok: true, data: message(1) }] })
+    await expect(result).resolves.toEqual({ kind: 'ok', data: message(1) })
+    expect(t.timers.pending()).toBe(1) // only the heartbeat: the ack's timer was cleared
+  })
+
+  it('a plain ack emit gets cb(…args); a fire-and-forget emit posts id null', () => {
+    const t = setup()
+    t.attach()
+    const acks: unknown[][] = []
+    t.socket.emit('conversation:join', 'c1', (...args: unknown[]) => acks.push(args))
+    t.socket.emit('typing', { conversationId: 'c1' })
+    t.bus.deliver()
+    const [join, typing] = t.posted('emit')
+    expect(join).toMatchObject({ event: 'conversation:join', args: ['c1'], timeoutMs: null })
+    expect(typing).toEqual({
+      kind: 'emit',
+      from: ME,
+      id: null,
+      event: 'typing',
+      args: [{ conversationId: 'c1' }],
+      timeoutMs: null,
+    })
+    t.holder.send({ kind: 'ack', to: ME, id: join!.id!, error: false, args: [{ ok: true, data: null }] })
+    expect(acks).toEqual([[{ ok: true, data: null }]])
+  })
+
+  it('an ack with error (it timed out at the holder) gives an Error to both styles', () => {
+    const t = setup()
+    t.attach()
+    const timed: unknown[][] = []
+    const plain: unknown[][] = []
+    t.socket.timeout(5000).emit('message:send', {}, (...args: unknown[]) => timed.push(args))
+    t.socket.emit('conversation:join', 'c1', (...args: unknown[]) => plain.push(args))
+    t.bus.deliver()
+    for (const emit of t.posted('emit')) t.holder.send({ kind: 'ack', to: ME, id: emit.id!, error: true, args: [] })
+    expect(timed).toEqual([[expect.any(Error)]])
+    expect(plain).toEqual([[expect.any(Error)]])
+  })
+
+  it('acks for another tab, or from a tab it is not attached to, are not taken', () => {
+    const t = setup()
+    t.attach()
+    const acks: unknown[][] = []
+    t.socket.timeout(5000).emit('message:send', {}, (...args: unknown[]) => acks.push(args))
+    t.bus.deliver()
+    const id = t.posted('emit')[0]!.id!
+    t.holder.send({ kind: 'ack', to: 'tab-other', id, error: false, args: ['for them'] })
+    scriptedHolder(t.bus, 'impostor').send({ kind: 'ack', to: ME, id, error: false, args: ['forged'] })
+    expect(acks).toEqual([])
+    t.holder.send({ kind: 'ack', to: ME, id, error: false, args: ['mine'] })
+    expect(acks).toEqual([[null, 'mine']])
+  })
+
+  it('no ack in time: the timeout fires through the injected timers, and a late ack is ignored', () => {
+    const t = setup({ heartbeatMs: 60_000 })
+    t.attach()
+    const acks: unknown[][] = []
+    t.socket.timeout(3000).emit('message:send', {}, (...args: unknown[]) => acks.push(args))
+    t.bus.deliver()
+    t.timers.advance(2999)
+    expect(acks).toEqual([])
+    t.timers.advance(1)
+    expect(acks).toEqual([[expect.any(Error)]])
+    expect((acks[0]![0] as Error).message).toBe('operation has timed out')
+    t.holder.send({ kind: 'ack', to: ME, id: t.posted('emit')[0]!.id!, error: false, args: ['late'] })
+    expect(acks).toHaveLength(1)
+  })
+
+  it('not connected: ack emits fail on the next tick of the injected timers, never hang; typing is dropped', () => {
+    const t = setup()
+    const timed: unknown[][] = []
+    const plain: unknown[][] = []
+    t.socket.timeout(5000).emit('message:send', {}, (...args: unknown[]) => timed.push(args))
+    t.socket.emit('conversation:join', 'c1', (...args: unknown[]) => plain.push(args))
+    t.socket.emit('typing', { conversationId: 'c1' })
+    t.bus.deliver()
+    expect(t.posted('emit')).toEqual([])
+    expect(timed).toEqual([])
+    t.timers.advance(0)
+    expect(timed).toEqual([[expect.any(Error)]])
+    expect(plain).toEqual([[expect.any(Error)]])
+  })
+
+  it('session:renew is answered here as a success and never reaches the holder', async () => {
+    const t = setup()
+    t.attach()
+    const result = emitWithAck(
+      t.socket as unknown as AppSocket,
+      { event: 'session:renew', payload: { token: 'fresh' } } as never,
+      5000,
+    )
+    const plain: unknown[][] = []
+    t.socket.emit('session:renew', { token: 'fresh' }, (...args: unknown[]) => plain.push(args))
+    t.socket.emit('session:renew', { token: 'fresh' })
+    t.timers.advance(0)
+    await expect(result).resolves.toEqual({ kind: 'ok', data: null })
+    expect(plain).toEqual([[{ ok: true, data: null }]])
+    t.bus.deliver()
+    expect(t.posted('emit')).toEqual([])
+  })
+})
+
+describe('live events', () => {
+  it('events of this user from its holder are delivered like server events; another user’s never', () => {
+    const t = setup()
+    t.attach([], null)
+    t.log.length = 0
+    t.holder.send({ kind: 'event', userId: bob.id, raw: newMessage(5, 20) })
+    scriptedHolder(t.bus, 'other-holder').send({ kind: 'event', userId: alice.id, raw: newMessage(6, 21) })
+    // The marker: delivery has happened for this proxy, so what is missing above was refused, not late.
+    t.holder.send({ kind: 'event', userId: alice.id, raw: newMessage(7, 22) })
+    expect(t.log).toEqual([
+      ['any', 'message:new', message(7), { offset: 22 }],
+      ['message:new', message(7), { offset: 22 }],
+    ])
+  })
+
+  it('events while not connected are not delivered', () => {
+    const t = setup()
+    t.socket.connect()
+    t.holder.send({ kind: 'event', userId: alice.id, raw: newMessage(1, 8) })
+    expect(t.log).toEqual([])
+  })
+
+  it('off and offAny stop delivery', () => {
+    const t = setup()
+    t.attach([], null)
+    const heard: unknown[] = []
+    const onMessage = (...args: unknown[]) => heard.push(['on', ...args])
+    const onAnything = (...args: unknown[]) => heard.push(['any', ...args])
+    t.socket.on('typing', onMessage)
+    t.socket.onAny(onAnything)
+    t.socket.off('typing', onMessage)
+    t.socket.offAny(onAnything)
+    t.holder.send({ kind: 'event', userId: alice.id, raw: { event: 'typing', args: [{ conversationId: 'c1' }] } })
+    expect(heard).toEqual([])
+    expect(t.log.at(-1)).toEqual(['typing', { conversationId: 'c1' }])
+  })
+})
+
+describe('alive heartbeats and visibility', () => {
+  it('while connected: alive every heartbeatMs with the visibility, at once on a change, none after a drop', () => {
+    const t = setup({ heartbeatMs: 500 })
+    t.attach()
+    t.bus.deliver()
+    expect(t.posted('alive')).toEqual([])
+    t.timers.advance(499)
+    t.bus.deliver()
+    expect(t.posted('alive')).toEqual([])
+    t.timers.advance(1)
+    t.bus.deliver()
+    expect(t.posted('alive')).toEqual([{ kind: 'alive', from: ME, visible: true }])
+    t.timers.advance(500)
+    t.bus.deliver()
+    expect(t.posted('alive')).toHaveLength(2)
+
+    t.visibility.set(false)
+    t.bus.deliver()
+    expect(t.posted('alive')).toHaveLength(3)
+    expect(t.posted('alive').at(-1)).toEqual({ kind: 'alive', from: ME, visible: false })
+
+    t.holder.send({ kind: 'down', reason: 'transport close' })
+    t.timers.advance(5000)
+    t.visibility.set(true)
+    t.bus.deliver()
+    expect(t.posted('alive')).toHaveLength(3)
+    expect(t.timers.pending()).toBe(0)
+  })
+
+  it('a visibility change before it is connected posts nothing; the attach carries it', () => {
+    const t = setup()
+    t.visibility.set(false)
+    t.socket.connect()
+    t.bus.deliver()
+    expect(t.posted('alive')).toEqual([])
+    expect(t.posted('attach')[0]!.visible).toBe(false)
+  })
+})
+
+describe('disconnect() and close()', () => {
+  it('disconnect(): detach, pending acks fail, "io client disconnect", and no more re-attaching on up', () => {
+    const t = setup()
+    t.attach()
+    const acks: unknown[][] = []
+    t.socket.timeout(5000).emit('message:send', {}, (...args: unknown[]) => acks.push(args))
+    t.log.length = 0
+    t.socket.disconnect()
+    t.bus.deliver()
+    expect(t.posted('detach')).toEqual([{ kind: 'detach', from: ME }])
+    expect(t.log).toEqual([['disconnect', 'io client disconnect']])
+    expect(acks).toEqual([[expect.any(Error)]])
+    expect(t.socket.connected).toBe(false)
+    t.holder.send({ kind: 'up', userId: alice.id })
+    t.bus.deliver()
+    expect(t.posted('attach')).toHaveLength(1)
+    expect(t.timers.pending()).toBe(0)
+  })
+
+  it('disconnect() when never connected posts nothing', () => {
+    const t = setup()
+    t.socket.disconnect()
+    t.bus.deliver()
+    expect(t.holder.inbox).toEqual([])
+    expect(t.log).toEqual([])
+  })
+
+  it('close(): detaches, then hears nothing more and leaves no timer behind', () => {
+    const t = setup()
+    t.attach()
+    t.socket.timeout(5000).emit('message:send', {}, () => {})
+    expect(t.bus.subscribers()).toBe(2)
+    expect(t.visibility.subscribers()).toBe(1)
+    t.tab.close()
+    t.bus.deliver()
+    expect(t.posted('detach')).toHaveLength(1)
+    expect(t.timers.pending()).toBe(0)
+    // Only the holder's own subscription is left on the bus.
+    expect(t.bus.subscribers()).toBe(1)
+    expect(t.visibility.subscribers()).toBe(0)
+    t.log.length = 0
+    t.socket.connect()
+    t.holder.send({ kind: 'up', userId: alice.id })
+    t.holder.send({ kind: 'attached', to: ME, socketId: 's', replay: [], sync: caughtUp, presence: null })
+    t.holder.send({ kind: 'event', userId: alice.id, raw: newMessage(1, 8) })
+    t.visibility.set(false)
+    t.bus.deliver()
+    expect(t.log).toEqual([])
+    expect(t.posted('attach')).toHaveLength(1)
+    expect(t.posted('alive')).toEqual([])
+  })
+})
