@@ -1,0 +1,181 @@
+import type { TimerHandle, Timers } from '../timers'
+import {
+  electionTransition,
+  initialElectionState,
+  type ElectionEffect,
+  type ElectionEvent,
+  type ElectionState,
+} from './electionMachine'
+import type { TabChannel, TabLock } from './protocol'
+
+export interface ElectionOptions {
+  /** This tab's id (unique per tab; ties between equal terms go to the smaller id). */
+  tabId: string
+  /** The lock's name (the browser's lock, shared by the tabs that share a socket). */
+  name: string
+  channel: TabChannel
+  lock: TabLock
+  timers: Timers
+  /** The clock, in ms. */
+  now: () => number
+  /** How often the leader beats (default 500). */
+  heartbeatMs?: number
+  /** Beats a follower misses before it takes the lock from a silent holder (default 3). */
+  missedBeats?: number
+  /** Called synchronously when this tab's role changes; on a loss of leadership, before anything else is done. */
+  onRole(role: 'leader' | 'follower'): void
+  /** A follower's holder is gone (resigned, silent, or replaced): what was sent through it will get no answer. */
+  onLeaderGone(): void
+}
+
+export interface Election {
+  /** `'follower'` until the lock is granted. */
+  role(): 'leader' | 'follower'
+  /** The tab is going away: a leader resigns and lets the lock go, a follower leaves the queue. Idempotent. */
+  stop(): void
+}
+
+/** An event as raised, before the runner stamps it with its clock. */
+type EventBody = ElectionEvent extends infer E ? (E extends unknown ? Omit<E, 'now'> : never) : never
+
+/** A stable spread of tab ids over [0, heartbeatMs) (FNV-1a): followers do not all steal at the same moment. */
+export function staggerFor(tabId: string, heartbeatMs: number): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < tabId.length; i++) hash = Math.imul(hash ^ tabId.charCodeAt(i), 0x01000193)
+  return (hash >>> 0) % Math.max(1, Math.floor(heartbeatMs))
+}
+
+/** A callback's error must not leave the election half done (the lock held, the timer lost): report it later. */
+function callSafely(fn: () => void) {
+  try {
+    fn()
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error
+    })
+  }
+}
+
+/**
+ * Runs the election of one tab (`electionTransition`) through its injected edges: the lock, the channel, the timers.
+ * The tab starts as a follower queued for the lock; `onRole` tells each change.
+ *
+ * @example
+ * const election = createElection({
+ *   tabId, name: 'talemy.socket', channel: createBroadcastTabChannel('talemy.tabs'), lock: createWebTabLock(navigator.locks),
+ *   timers: hostTimers, now: Date.now, onRole: (role) => …, onLeaderGone: () => …,
+ * })
+ * addEventListener('pagehide', () => election.stop())
+ */
+export function createElection(options: ElectionOptions): Election {
+  const { tabId, name, channel, lock, timers, now, onRole, onLeaderGone } = options
+  const heartbeatMs = options.heartbeatMs ?? 500
+  const step = electionTransition({
+    tabId,
+    heartbeatMs,
+    missedBeats: options.missedBeats ?? 3,
+    staggerMs: staggerFor(tabId, heartbeatMs),
+  })
+
+  let state: ElectionState = initialElectionState
+  let timer: TimerHandle | null = null
+  /** Gives up the current lock request (or the held lock); null when there is none. */
+  let giveUp: (() => void) | null = null
+  /** The current request; callbacks of an older one are stale. */
+  let requestId = 0
+  const queue: EventBody[] = []
+  let running = false
+
+  // Events raised while effects run (a synchronous edge) wait their turn, so effects stay in the machine's order.
+  function feed(event: EventBody) {
+    queue.push(event)
+    if (running) return
+    running = true
+    try {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const [nextState, effects] = step(state, { ...next, now: now() } as ElectionEvent)
+        state = nextState
+        for (const effect of effects) perform(effect)
+      }
+    } finally {
+      running = false
+    }
+  }
+
+  function clearTimer() {
+    if (timer !== null) timers.clearTimeout(timer)
+    timer = null
+  }
+
+  function perform(effect: ElectionEffect) {
+    switch (effect.type) {
+      case 'becomeFollower':
+        callSafely(() => onRole('follower'))
+        return
+      case 'becomeLeader':
+        callSafely(() => onRole('leader'))
+        return
+      case 'leaderGone':
+        callSafely(onLeaderGone)
+        return
+      case 'post':
+        channel.post(effect.message)
+        return
+      case 'releaseLock':
+        giveUp?.()
+        giveUp = null
+        requestId++
+        return
+      case 'requestLock': {
+        const id = ++requestId
+        giveUp = lock.request(
+          name,
+          { steal: effect.steal },
+          {
+            onAcquired: () => {
+              if (id === requestId) feed({ type: 'lockAcquired' })
+            },
+            onLost: () => {
+              if (id !== requestId) return
+              giveUp = null
+              requestId++
+              feed({ type: 'lockLost' })
+            },
+          },
+        )
+        return
+      }
+      case 'startTimer':
+        clearTimer()
+        timer = timers.setTimeout(() => {
+          timer = null
+          feed({ type: 'tick' })
+        }, effect.delayMs)
+        return
+      case 'cancelTimer':
+        clearTimer()
+        return
+    }
+  }
+
+  const unsubscribe = channel.subscribe((message) => {
+    if (message.from === tabId) return
+    if (message.kind === 'heartbeat') feed({ type: 'heartbeatHeard', from: message.from, term: message.term })
+    else if (message.kind === 'resign') feed({ type: 'resignHeard', from: message.from, term: message.term })
+  })
+  feed({ type: 'start' })
+
+  return {
+    role: () => (state.status === 'leading' ? 'leader' : 'follower'),
+    stop() {
+      if (state.status === 'stopped') return
+      feed({ type: 'stop' })
+      unsubscribe()
+      // Whatever the machine left (it releases and cancels itself; this is the belt to its braces).
+      clearTimer()
+      giveUp?.()
+      giveUp = null
+      requestId++
+    },
+  }
+}

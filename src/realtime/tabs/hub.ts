@@ -1,0 +1,474 @@
+import {
+  ackSchema,
+  ephemeralEventSchemas,
+  isRefusal,
+  parse,
+  SERVER_EVENTS,
+  syncPayloadSchema,
+  type Ack,
+  type ClientEventName,
+  type Id,
+  type PresenceState,
+} from '../../contract'
+import type { TimerHandle, Timers } from '../timers'
+import type { TabChannel, TabMessage, RawEvent, Visibility } from './protocol'
+import { answerResume, ReplayBuffer, type StreamHead } from './replayBuffer'
+import { roomChanges, roomUnion, type TabWants } from './roomUnion'
+
+type Listener = (...args: unknown[]) => void
+
+/**
+ * The part of socket.io-client's `Socket` the hub uses (and the holder's middleware uses through `localSocket`).
+ * An `AppSocket` is passed as `socket as unknown as HubSocket` (its methods are typed by event name).
+ */
+export interface HubSocket {
+  readonly connected: boolean
+  readonly id: string | undefined
+  readonly recovered?: boolean
+  on(event: string, listener: Listener): unknown
+  off(event: string, listener: Listener): unknown
+  onAny(listener: Listener): unknown
+  offAny(listener: Listener): unknown
+  emit(event: string, ...args: unknown[]): unknown
+  timeout(ms: number): { emit(event: string, ...args: unknown[]): unknown }
+  connect(): unknown
+  disconnect(): unknown
+}
+
+/** What the holder's own middleware uses instead of the real socket: the same surface, rooms through the union. */
+export interface LocalSocket {
+  readonly connected: boolean
+  readonly id: string | undefined
+  readonly recovered: boolean
+  on(event: string, listener: Listener): LocalSocket
+  off(event: string, listener: Listener): LocalSocket
+  onAny(listener: Listener): LocalSocket
+  offAny(listener: Listener): LocalSocket
+  emit(event: string, ...args: unknown[]): LocalSocket
+  timeout(ms: number): { emit(event: string, ...args: unknown[]): void }
+  connect(): LocalSocket
+  disconnect(): LocalSocket
+}
+
+export interface TabHubOptions {
+  /** This (the holder's) tab id: the `from` of everything the hub posts. */
+  tabId: string
+  /** The user whose socket this is: only that user's tabs are served, and every event is posted for them. */
+  userId: Id
+  channel: TabChannel
+  /** The holder's real socket. Create the hub before it connects: the hub is up once it saw this connection's sync. */
+  socket: HubSocket
+  /** The holder tab's own visibility (its open threads count in the union only while it is visible). */
+  visibility: Visibility
+  timers: Timers
+  /** A follower's `alive` interval; a follower silent for `missedBeats` of them is dropped. */
+  heartbeatMs?: number
+  missedBeats?: number
+  /** How many logged events the hub keeps to replay to a follower that attaches from an older offset. */
+  bufferSize?: number
+  /** The timeout of a join the hub makes for a tab becoming visible (a tab's own join uses that emit's timeout). */
+  joinTimeoutMs?: number
+}
+
+export interface TabHub {
+  localSocket: LocalSocket
+  /** Posts `down` with `reason`, removes every listener the hub added, cancels its timers. Idempotent. */
+  stop(reason: string): void
+}
+
+/** How a tab's emit is answered: Socket.IO's ack arguments, or `error` when it timed out (or was never sent). */
+type Answer = (error: boolean, args: unknown[]) => void
+
+interface Waiter {
+  tab: string
+  timeoutMs: number | null
+  answer: Answer
+}
+
+/** A room's join on the current connection: in flight (its waiters get its ack), or confirmed. */
+interface RoomJoin {
+  done: boolean
+  waiters: Waiter[]
+}
+
+interface Follower extends TabWants {
+  wants: Set<Id>
+  silence: TimerHandle
+}
+
+type AttachMessage = Extract<TabMessage, { kind: 'attach' }>
+type EmitMessage = Extract<TabMessage, { kind: 'emit' }>
+
+const JOIN = 'conversation:join'
+const LEAVE = 'conversation:leave'
+const SUCCESS: Ack<null> = { ok: true, data: null }
+const UNKNOWN_EVENT: Ack<null> = { ok: false, error: { code: 'INVALID', message: 'unknown event' } }
+
+// Every event a tab may have the holder emit (a record, so a client event added to the contract is a type error here).
+const CLIENT_EVENTS: Record<ClientEventName, true> = {
+  'conversation:join': true,
+  'conversation:leave': true,
+  'message:send': true,
+  'session:renew': true,
+  typing: true,
+}
+const isClientEvent = (event: string): boolean => Object.hasOwn(CLIENT_EVENTS, event)
+const LOGGED = new Set<string>(SERVER_EVENTS)
+
+/** The `{ offset }` a logged event carries last, or null (an emitter that sends none is passed on all the same). */
+function offsetOf(args: readonly unknown[]): number | null {
+  if (args.length < 2) return null
+  const offset = (args[args.length - 1] as { offset?: unknown } | null)?.offset
+  return typeof offset === 'number' && Number.isInteger(offset) && offset >= 1 ? offset : null
+}
+
+/**
+ * The holder's side of one socket per browser: bound to the real socket, it forwards every server event to the
+ * attached followers (one broadcast post each), answers `attach` with a replay from the last `bufferSize` logged events
+ * (or `sync:gap`), performs followers' emits and returns their acks, and keeps the socket's rooms equal to the union
+ * of the visible tabs' open conversations (the holder's own included, through `localSocket`).
+ *
+ * @example
+ * const hub = createTabHub({ tabId, userId, channel, socket: socket as unknown as HubSocket, visibility, timers })
+ * bindSocket(hub.localSocket as unknown as AppSocket, dispatch, resume) // the holder's own middleware
+ * hub.stop('lock lost')
+ */
+export function createTabHub(options: TabHubOptions): TabHub {
+  const { tabId, userId, channel, socket, visibility, timers } = options
+  const silenceMs = (options.heartbeatMs ?? 500) * (options.missedBeats ?? 3)
+  const joinTimeoutMs = options.joinTimeoutMs ?? 10_000
+
+  const buffer = new ReplayBuffer(options.bufferSize ?? 1000)
+  let head: StreamHead | null = null
+  /** This connection's `sync:*` was seen: with `socket.connected`, the hub is up. */
+  let synced = false
+  let up = false
+  let stopped = false
+  let presence: Map<Id, PresenceState> | null = null
+
+  const followers = new Map<string, Follower>()
+  /** Attaches that came while the hub was not up: answered once it is. */
+  const pending = new Map<string, AttachMessage>()
+  const holderWants = new Set<Id>()
+  const rooms = new Map<Id, RoomJoin>()
+  /** Joins asked for while the socket was down (the holder's own): they go out on connect, as Socket.IO buffers. */
+  const queued = new Map<Id, Waiter[]>()
+
+  const post = (message: TabMessage) => channel.post(message)
+
+  // --- The real socket ------------------------------------------------------------------------------------------
+
+  function onConnect() {
+    synced = false
+    reconcile()
+  }
+
+  function onDisconnect(reason: unknown) {
+    up = false
+    synced = false
+    for (const follower of followers.values()) timers.clearTimeout(follower.silence)
+    followers.clear()
+    // A new connection is in no room: the holder's middleware joins its rooms again on connect, followers on attach.
+    holderWants.clear()
+    rooms.clear()
+    post({ kind: 'down', from: tabId, reason: String(reason) })
+  }
+
+  function onAny(event: unknown, ...rest: unknown[]) {
+    try {
+      serverEvent(String(event), rest)
+    } catch {
+      // Never into Socket.IO's emitter: it would skip the holder's own listeners of this event.
+    }
+  }
+
+  function serverEvent(event: string, received: unknown[]) {
+    if (event === 'sync:caughtUp' || event === 'sync:gap') return onSync(event, received[0])
+    // A server ack callback cannot cross the channel (and no contract event has one).
+    const args = received.filter((arg) => typeof arg !== 'function')
+    const raw: RawEvent = { event, args }
+    if (LOGGED.has(event)) logged(raw)
+    else if (event === 'presence:snapshot' || event === 'presence:changed') remember(event, args[0])
+    if (up && followers.size > 0) post({ kind: 'event', from: tabId, userId, raw })
+  }
+
+  function logged(raw: RawEvent) {
+    const offset = offsetOf(raw.args)
+    if (offset === null) return
+    buffer.add(offset, raw)
+    if (head !== null && synced && offset === head.offset + 1) head.offset = buffer.contiguousFrom(offset)
+  }
+
+  function onSync(event: 'sync:caughtUp' | 'sync:gap', payload: unknown) {
+    const parsed = parse(syncPayloadSchema, payload)
+    if (!parsed.ok) return
+    const { offset, epoch } = parsed.value
+    // A gap or another log: what the buffer holds is not a stretch anyone can resume through any more. (At the first
+    // sync the buffer holds what the server replayed from the holder's offset on this connection: kept.)
+    if (event === 'sync:gap' || (head !== null && head.epoch !== epoch)) buffer.clear()
+    head = { offset: buffer.contiguousFrom(offset), epoch }
+    synced = true
+    if (socket.connected && !up) becomeUp()
+  }
+
+  function remember(event: 'presence:snapshot' | 'presence:changed', payload: unknown) {
+    if (event === 'presence:snapshot') {
+      const parsed = parse(ephemeralEventSchemas['presence:snapshot'], payload)
+      if (parsed.ok) presence = new Map(parsed.value.users.map((user) => [user.userId, user]))
+    } else {
+      const parsed = parse(ephemeralEventSchemas['presence:changed'], payload)
+      if (parsed.ok) (presence ??= new Map()).set(parsed.value.userId, parsed.value)
+    }
+  }
+
+  function becomeUp() {
+    up = true
+    // Answer the waiting attaches before `up`: a follower already attached need not attach again on hearing it.
+    const waiting = [...pending.values()]
+    pending.clear()
+    for (const attach of waiting) answerAttach(attach)
+    post({ kind: 'up', from: tabId, userId })
+  }
+
+  // --- The followers ----------------------------------------------------------------------------------------------
+
+  function onMessage(message: TabMessage) {
+    if (stopped || message.from === tabId) return
+    switch (message.kind) {
+      case 'attach':
+        if (message.userId !== userId) return
+        if (up) answerAttach(message)
+        else pending.set(message.from, message)
+        return
+      case 'detach':
+        pending.delete(message.from)
+        return drop(message.from)
+      case 'alive':
+        return alive(message.from, message.visible)
+      case 'emit':
+        return followerEmit(message)
+    }
+  }
+
+  function answerAttach(attach: AttachMessage) {
+    const prior = followers.get(attach.from)
+    if (prior) timers.clearTimeout(prior.silence)
+    // An attach is a new connection for that tab: it is in no room until it joins again.
+    followers.set(attach.from, { visible: attach.visible, wants: new Set(), silence: arm(attach.from) })
+    const { replay, sync } = answerResume(attach.resume, head!, buffer.entries())
+    post({
+      kind: 'attached',
+      from: tabId,
+      to: attach.from,
+      socketId: socket.id ?? '',
+      replay,
+      sync,
+      presence: presence === null ? null : { event: 'presence:snapshot', args: [{ users: [...presence.values()] }] },
+    })
+    if (prior && prior.wants.size > 0) reconcile()
+  }
+
+  const arm = (tab: string): TimerHandle => timers.setTimeout(() => drop(tab), silenceMs)
+
+  function renew(tab: string): Follower | undefined {
+    const follower = followers.get(tab)
+    if (follower) {
+      timers.clearTimeout(follower.silence)
+      follower.silence = arm(tab)
+    }
+    return follower
+  }
+
+  function alive(tab: string, visible: boolean) {
+    const waiting = pending.get(tab)
+    if (waiting) pending.set(tab, { ...waiting, visible })
+    const follower = renew(tab)
+    if (!follower || follower.visible === visible) return
+    follower.visible = visible
+    reconcile()
+  }
+
+  function drop(tab: string) {
+    const follower = followers.get(tab)
+    if (!follower) return
+    timers.clearTimeout(follower.silence)
+    followers.delete(tab)
+    if (follower.wants.size > 0) reconcile()
+  }
+
+  function followerEmit(message: EmitMessage) {
+    const { from, id, event, args, timeoutMs } = message
+    const answer: Answer = (error, ackArgs) => {
+      if (id !== null) post({ kind: 'ack', from: tabId, to: from, id, error, args: ackArgs })
+    }
+    // Not attached (never, dropped, or before a reconnect): as Socket.IO fails an ack it cannot send. Not a refusal,
+    // so a send falls back to HTTP instead of being given up.
+    if (!renew(from)) return answer(true, [])
+    if (!isClientEvent(event)) return answer(false, [UNKNOWN_EVENT])
+    if (event === JOIN) return join(from, args[0], timeoutMs, answer)
+    if (event === LEAVE) return leave(from, args[0], answer)
+    if (id === null) socket.emit(event, ...args)
+    else if (timeoutMs !== null)
+      socket
+        .timeout(timeoutMs)
+        .emit(event, ...args, (err: unknown, ...res: unknown[]) => answer(Boolean(err), err ? [] : res))
+    else socket.emit(event, ...args, (...res: unknown[]) => answer(false, res))
+  }
+
+  // --- Rooms: the union of the visible tabs' wants ---------------------------------------------------------------
+
+  const wantsOf = (tab: string): Set<Id> | undefined => (tab === tabId ? holderWants : followers.get(tab)?.wants)
+  const visibleOf = (tab: string): boolean =>
+    tab === tabId ? visibility.visible() : (followers.get(tab)?.visible ?? false)
+
+  function join(tab: string, room: unknown, timeoutMs: number | null, answer: Answer) {
+    // The union holds conversation ids only: anything else is refused here as the server would refuse it.
+    if (typeof room !== 'string')
+      return answer(false, [{ ok: false, error: { code: 'INVALID', message: 'conversationId: expected string' } }])
+    wantsOf(tab)?.add(room)
+    // Hidden: recorded, and joined when the tab shows (a background tab must not mark anything read).
+    if (!visibleOf(tab)) return answer(false, [SUCCESS])
+    const current = rooms.get(room)
+    if (current?.done) return answer(false, [SUCCESS])
+    const waiter: Waiter = { tab, timeoutMs, answer }
+    if (current) current.waiters.push(waiter)
+    else {
+      queued.set(room, [...(queued.get(room) ?? []), waiter])
+      reconcile()
+    }
+  }
+
+  function leave(tab: string, room: unknown, answer: Answer) {
+    if (typeof room === 'string') wantsOf(tab)?.delete(room)
+    answer(false, [SUCCESS])
+    reconcile()
+  }
+
+  function reconcile() {
+    if (stopped || !socket.connected) return
+    const union = roomUnion([{ visible: visibility.visible(), wants: holderWants }, ...followers.values()])
+    const { join: toJoin, leave: toLeave } = roomChanges(rooms.keys(), union)
+    for (const room of toLeave) {
+      rooms.delete(room)
+      socket.emit(LEAVE, room, () => {})
+    }
+    for (const room of toJoin) {
+      const entry: RoomJoin = { done: false, waiters: queued.get(room) ?? [] }
+      queued.delete(room)
+      rooms.set(room, entry)
+      emitJoin(room, entry)
+    }
+    // Asked for while visible, the tab hid before the socket came: its want is recorded.
+    for (const [room, waiters] of queued) {
+      queued.delete(room)
+      for (const waiter of waiters) waiter.answer(false, [SUCCESS])
+    }
+  }
+
+  function emitJoin(room: Id, entry: RoomJoin) {
+    const ms = entry.waiters.find((w) => w.timeoutMs !== null)?.timeoutMs ?? joinTimeoutMs
+    socket.timeout(ms).emit(JOIN, room, (err: unknown, res: unknown) => {
+      const waiters = entry.waiters.splice(0)
+      for (const waiter of waiters) waiter.answer(Boolean(err), err ? [] : [res])
+      if (rooms.get(room) !== entry) return
+      const ack = err ? null : parse(ackSchema, res)
+      if (ack?.ok && ack.value.ok) {
+        entry.done = true
+        return
+      }
+      // Not in the room. A refusal is final for the tabs that were told so (their stores forget the room); after a
+      // timeout or another error they keep it, and the next change of the union tries again.
+      rooms.delete(room)
+      if (ack?.ok && !ack.value.ok && isRefusal(ack.value.error.code))
+        for (const waiter of waiters) wantsOf(waiter.tab)?.delete(room)
+    })
+  }
+
+  // --- The holder's own socket ------------------------------------------------------------------------------------
+
+  /** The holder's emit of `event`: rooms through the union, anything else straight to the real socket. */
+  function holderEmit(event: string, args: unknown[], timeoutMs: number | null) {
+    if (stopped || (event !== JOIN && event !== LEAVE)) {
+      if (timeoutMs === null) socket.emit(event, ...args)
+      else socket.timeout(timeoutMs).emit(event, ...args)
+      return
+    }
+    const last = args[args.length - 1]
+    const callback = typeof last === 'function' ? (last as Listener) : null
+    const answer: Answer = (error, ackArgs) => {
+      if (!callback) return
+      if (timeoutMs !== null) callback(error ? new Error('operation has timed out') : null, ...ackArgs)
+      else if (!error) callback(...ackArgs)
+    }
+    if (event === JOIN) join(tabId, args[0], timeoutMs, answer)
+    else leave(tabId, args[0], answer)
+  }
+
+  const localSocket: LocalSocket = {
+    get connected() {
+      return socket.connected
+    },
+    get id() {
+      return socket.id
+    },
+    get recovered() {
+      return socket.recovered === true
+    },
+    on(event, listener) {
+      socket.on(event, listener)
+      return localSocket
+    },
+    off(event, listener) {
+      socket.off(event, listener)
+      return localSocket
+    },
+    onAny(listener) {
+      socket.onAny(listener)
+      return localSocket
+    },
+    offAny(listener) {
+      socket.offAny(listener)
+      return localSocket
+    },
+    emit(event, ...args) {
+      holderEmit(event, args, null)
+      return localSocket
+    },
+    timeout(ms) {
+      return { emit: (event, ...args) => holderEmit(event, args, ms) }
+    },
+    connect() {
+      socket.connect()
+      return localSocket
+    },
+    disconnect() {
+      socket.disconnect()
+      return localSocket
+    },
+  }
+
+  // --- Wiring ---------------------------------------------------------------------------------------------------
+
+  socket.on('connect', onConnect)
+  socket.on('disconnect', onDisconnect)
+  socket.onAny(onAny)
+  const unsubscribeChannel = channel.subscribe(onMessage)
+  const unsubscribeVisibility = visibility.subscribe(reconcile)
+
+  function stop(reason: string) {
+    if (stopped) return
+    stopped = true
+    up = false
+    socket.off('connect', onConnect)
+    socket.off('disconnect', onDisconnect)
+    socket.offAny(onAny)
+    unsubscribeChannel()
+    unsubscribeVisibility()
+    for (const follower of followers.values()) timers.clearTimeout(follower.silence)
+    followers.clear()
+    pending.clear()
+    post({ kind: 'down', from: tabId, reason })
+  }
+
+  return { localSocket, stop }
+}

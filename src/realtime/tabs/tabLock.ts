@@ -1,0 +1,158 @@
+import type { TabLock } from './protocol'
+
+/** The part of `navigator.locks` the election uses. */
+export interface LockManagerLike {
+  request(
+    name: string,
+    options: { steal?: boolean; signal?: AbortSignal },
+    callback: (lock: unknown) => Promise<unknown>,
+  ): Promise<unknown>
+}
+
+/**
+ * The election lock over Web Locks (`navigator.locks`). The granted callback returns a promise kept pending until we
+ * let go, so the lock is held exactly that long; the browser releases it when the tab closes or crashes. A holder whose
+ * lock is stolen sees its request's promise reject (`AbortError`): that is `onLost`. A waiting request is abandoned
+ * through an `AbortSignal`; a steal cannot carry one (Web Locks refuses `signal` with `steal`), but it is granted at
+ * once, and a steal given up before its grant lets the lock go as soon as it comes.
+ *
+ * @example const lock = createWebTabLock(navigator.locks); const giveUp = lock.request('talemy.leader', { steal: false }, { onAcquired, onLost })
+ */
+export function createWebTabLock(locks: LockManagerLike): TabLock {
+  return {
+    request(name, { steal }, { onAcquired, onLost }) {
+      const abort = new AbortController()
+      let state: 'waiting' | 'held' | 'done' = 'waiting'
+      let release = () => {}
+      locks
+        .request(name, steal ? { steal: true } : { signal: abort.signal }, () => {
+          if (state === 'done') return Promise.resolve()
+          state = 'held'
+          const held = new Promise<void>((resolve) => (release = resolve))
+          onAcquired()
+          return held
+        })
+        .then(
+          () => {
+            // Released by us: nothing to tell.
+          },
+          () => {
+            // AbortError while held: stolen. While waiting it was our own abort (state is already `done`).
+            if (state !== 'held') return
+            state = 'done'
+            onLost()
+          },
+        )
+      return () => {
+        if (state === 'held') release()
+        else if (state === 'waiting' && !steal) abort.abort()
+        state = 'done'
+      }
+    },
+  }
+}
+
+type RequestState = 'waiting' | 'granted' | 'lost' | 'released'
+
+interface LockRequest {
+  name: string
+  tabId: string
+  state: RequestState
+  handlers: { onAcquired(): void; onLost(): void }
+}
+
+/** The election lock of one JavaScript realm, with one `TabLock` per simulated tab. */
+export interface MemoryTabLock {
+  /** The lock as one tab sees it: its requests are that tab's. */
+  tab(tabId: string): TabLock
+  /** The tab went away (closed or crashed): what it holds is released and it leaves every queue, with no callback. */
+  closeTab(tabId: string): void
+  /** The tab holding `name`, or null. */
+  holder(name: string): string | null
+  /** The tabs waiting for `name`, in queue order. */
+  waiting(name: string): string[]
+}
+
+/**
+ * Web Locks' exclusive mode in memory, for tests and Node: a FIFO queue per name, `steal` takes the lock from its
+ * holder at once (the holder hears `onLost`) ahead of the queue. Callbacks are delivered asynchronously through
+ * `deliver` (a microtask by default), never inside the call that caused them, as in a browser.
+ *
+ * @example const lock = createMemoryTabLock(); createElection({ tabId: 'a', lock: lock.tab('a'), … }); lock.closeTab('a')
+ */
+export function createMemoryTabLock({
+  deliver = queueMicrotask,
+}: {
+  deliver?: (fn: () => void) => void
+} = {}): MemoryTabLock {
+  const held = new Map<string, LockRequest>()
+  const queues = new Map<string, LockRequest[]>()
+  /** Every request not given up yet (a lost one too: its `onLost` is still to come). */
+  const live = new Set<LockRequest>()
+
+  function grant(name: string, request: LockRequest) {
+    request.state = 'granted'
+    held.set(name, request)
+    deliver(() => {
+      // A grant stolen before it was delivered is still announced (then its loss), as the browser runs the callback.
+      if (request.state === 'granted' || request.state === 'lost') request.handlers.onAcquired()
+    })
+  }
+
+  function grantNext(name: string) {
+    if (held.has(name)) return
+    const queue = queues.get(name) ?? []
+    const next = queue.shift()
+    if (queue.length === 0) queues.delete(name)
+    if (next) grant(name, next)
+  }
+
+  function giveUp(request: LockRequest) {
+    const { name, state: was } = request
+    request.state = 'released'
+    live.delete(request)
+    if (was === 'waiting') {
+      const queue = queues.get(name) ?? []
+      const i = queue.indexOf(request)
+      if (i !== -1) queue.splice(i, 1)
+      if (queue.length === 0) queues.delete(name)
+    } else if (was === 'granted' && held.get(name) === request) {
+      held.delete(name)
+      grantNext(name)
+    }
+  }
+
+  return {
+    tab(tabId) {
+      return {
+        request(name, { steal }, handlers) {
+          const request: LockRequest = { name, tabId, state: 'waiting', handlers }
+          live.add(request)
+          const holder = held.get(name)
+          if (steal && holder) {
+            holder.state = 'lost'
+            held.delete(name)
+            deliver(() => {
+              if (holder.state === 'lost') holder.handlers.onLost()
+            })
+          }
+          if (!held.has(name) && (steal || !queues.has(name))) grant(name, request)
+          else queues.set(name, [...(queues.get(name) ?? []), request])
+          return () => giveUp(request)
+        },
+      }
+    },
+    closeTab(tabId) {
+      // Waiting requests first, so a lock it held is not handed to its own next request.
+      const mine = [...live].filter((r) => r.tabId === tabId)
+      for (const request of mine) if (request.state === 'waiting') giveUp(request)
+      for (const request of mine) giveUp(request)
+    },
+    holder(name) {
+      return held.get(name)?.tabId ?? null
+    },
+    waiting(name) {
+      return (queues.get(name) ?? []).map((r) => r.tabId)
+    },
+  }
+}

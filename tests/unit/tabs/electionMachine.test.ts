@@ -1,0 +1,318 @@
+import fc from 'fast-check'
+import { describe, expect, test } from 'vitest'
+import {
+  electionTransition,
+  initialElectionState,
+  type ElectionEffect,
+  type ElectionEvent,
+  type ElectionState,
+} from '../../../src/realtime/tabs/electionMachine'
+
+// Tab 'b', beats every 500 ms, steals after 3 missed beats plus its stagger of 100 ms (1600 ms after it last heard).
+const step = electionTransition({ tabId: 'b', heartbeatMs: 500, missedBeats: 3, staggerMs: 100 })
+
+const following = (over: Partial<Extract<ElectionState, { status: 'following' }>> = {}): ElectionState => ({
+  status: 'following',
+  lock: 'queued',
+  leader: null,
+  maxTerm: 0,
+  heardAt: 1000,
+  ...over,
+})
+const leading = (over: Partial<Extract<ElectionState, { status: 'leading' }>> = {}): ElectionState => ({
+  status: 'leading',
+  term: 4,
+  lastBeatAt: 1000,
+  ...over,
+})
+const beat = (from: string, term: number, now: number): ElectionEvent => ({ type: 'heartbeatHeard', from, term, now })
+const post = (kind: 'heartbeat' | 'resign', term: number): ElectionEffect => ({
+  type: 'post',
+  message: { kind, from: 'b', term },
+})
+/** What a leader does when it gives up leadership: the socket closes first, then the lock, then back in the queue. */
+const stepDown = (release: boolean): ElectionEffect[] => [
+  { type: 'becomeFollower' },
+  ...(release ? [{ type: 'releaseLock' } as const] : []),
+  { type: 'requestLock', steal: false },
+  { type: 'startTimer', delayMs: 1600 },
+]
+const a4 = { id: 'a', term: 4 }
+
+type Row = [name: string, from: ElectionState, event: ElectionEvent, to: ElectionState, effects: ElectionEffect[]]
+
+const rows: Row[] = [
+  // idle
+  [
+    'start queues for the lock (no steal) and waits for a heartbeat',
+    initialElectionState,
+    { type: 'start', now: 1000 },
+    following(),
+    [
+      { type: 'requestLock', steal: false },
+      { type: 'startTimer', delayMs: 1600 },
+    ],
+  ],
+  ['stop before start ends it', initialElectionState, { type: 'stop', now: 0 }, { status: 'stopped' }, []],
+  ['a heartbeat before start is ignored', initialElectionState, beat('a', 1, 0), initialElectionState, []],
+  // following: heartbeats
+  [
+    'the first heartbeat names the leader and restarts the wait',
+    following(),
+    beat('a', 4, 1200),
+    following({ leader: a4, maxTerm: 4, heardAt: 1200 }),
+    [],
+  ],
+  [
+    'a heartbeat of the followed leader restarts the wait',
+    following({ leader: a4, maxTerm: 4 }),
+    beat('a', 4, 1400),
+    following({ leader: a4, maxTerm: 4, heardAt: 1400 }),
+    [],
+  ],
+  [
+    'a heartbeat of a newer term from another tab replaces the leader: the old one is gone',
+    following({ leader: a4, maxTerm: 4 }),
+    beat('c', 5, 1400),
+    following({ leader: { id: 'c', term: 5 }, maxTerm: 5, heardAt: 1400 }),
+    [{ type: 'leaderGone', leader: 'a' }],
+  ],
+  [
+    'the same term from a smaller tab id replaces the leader too',
+    following({ leader: { id: 'c', term: 4 }, maxTerm: 4 }),
+    beat('a', 4, 1400),
+    following({ leader: a4, maxTerm: 4, heardAt: 1400 }),
+    [{ type: 'leaderGone', leader: 'c' }],
+  ],
+  [
+    'the same term from a larger tab id is stale: the wait goes on',
+    following({ leader: a4, maxTerm: 4 }),
+    beat('c', 4, 1400),
+    following({ leader: a4, maxTerm: 4 }),
+    [],
+  ],
+  [
+    'an older term from another tab is stale: the wait goes on',
+    following({ leader: a4, maxTerm: 4 }),
+    beat('c', 2, 1400),
+    following({ leader: a4, maxTerm: 4 }),
+    [],
+  ],
+  [
+    'an older term from the followed tab is stale as well',
+    following({ leader: a4, maxTerm: 4 }),
+    beat('a', 3, 1400),
+    following({ leader: a4, maxTerm: 4 }),
+    [],
+  ],
+  [
+    'a follower that follows nobody takes any heartbeat, and remembers the highest term',
+    following({ maxTerm: 6 }),
+    beat('c', 2, 1400),
+    following({ leader: { id: 'c', term: 2 }, maxTerm: 6, heardAt: 1400 }),
+    [],
+  ],
+  // following: resign
+  [
+    'the followed leader resigns: it is gone at once, and the wait starts afresh',
+    following({ leader: a4, maxTerm: 4 }),
+    { type: 'resignHeard', from: 'a', term: 4, now: 1300 },
+    following({ leader: null, maxTerm: 4, heardAt: 1300 }),
+    [{ type: 'leaderGone', leader: 'a' }],
+  ],
+  [
+    'another tab’s resign only raises the term heard',
+    following({ leader: a4, maxTerm: 4 }),
+    { type: 'resignHeard', from: 'c', term: 7, now: 1300 },
+    following({ leader: a4, maxTerm: 7 }),
+    [],
+  ],
+  // following: the timer
+  [
+    'a tick before the deadline waits the rest',
+    following({ leader: a4, heardAt: 1400 }),
+    { type: 'tick', now: 2600 },
+    following({ leader: a4, heardAt: 1400 }),
+    [{ type: 'startTimer', delayMs: 400 }],
+  ],
+  [
+    'missed beats: the leader is gone, the queued request goes, the lock is stolen',
+    following({ leader: a4, maxTerm: 4, heardAt: 1000 }),
+    { type: 'tick', now: 2600 },
+    following({ lock: 'stealing', leader: null, maxTerm: 4, heardAt: 1000 }),
+    [{ type: 'leaderGone', leader: 'a' }, { type: 'releaseLock' }, { type: 'requestLock', steal: true }],
+  ],
+  [
+    'no heartbeat ever since start: the lock is stolen (nobody to call gone)',
+    following({ heardAt: 1000 }),
+    { type: 'tick', now: 2700 },
+    following({ lock: 'stealing', heardAt: 1000 }),
+    [{ type: 'releaseLock' }, { type: 'requestLock', steal: true }],
+  ],
+  [
+    'a tick while stealing does nothing (the steal is granted at once)',
+    following({ lock: 'stealing' }),
+    { type: 'tick', now: 5000 },
+    following({ lock: 'stealing' }),
+    [],
+  ],
+  // following: the lock
+  [
+    'granted: leads with the highest term heard plus one, beats at once and every heartbeatMs',
+    following({ maxTerm: 4 }),
+    { type: 'lockAcquired', now: 3000 },
+    leading({ term: 5, lastBeatAt: 3000 }),
+    [{ type: 'becomeLeader', term: 5 }, post('heartbeat', 5), { type: 'startTimer', delayMs: 500 }],
+  ],
+  [
+    'granted while following a leader (it closed without a word): that leader is gone first',
+    following({ leader: a4, maxTerm: 4 }),
+    { type: 'lockAcquired', now: 3000 },
+    leading({ term: 5, lastBeatAt: 3000 }),
+    [
+      { type: 'leaderGone', leader: 'a' },
+      { type: 'becomeLeader', term: 5 },
+      post('heartbeat', 5),
+      { type: 'startTimer', delayMs: 500 },
+    ],
+  ],
+  ['a stale loss while following is ignored', following(), { type: 'lockLost', now: 3000 }, following(), []],
+  ['start again is ignored', following(), { type: 'start', now: 3000 }, following(), []],
+  [
+    'stop leaves the queue',
+    following(),
+    { type: 'stop', now: 3000 },
+    { status: 'stopped' },
+    [{ type: 'releaseLock' }, { type: 'cancelTimer' }],
+  ],
+  // leading
+  [
+    'a tick on time beats and waits one more beat',
+    leading(),
+    { type: 'tick', now: 1500 },
+    leading({ lastBeatAt: 1500 }),
+    [post('heartbeat', 4), { type: 'startTimer', delayMs: 500 }],
+  ],
+  [
+    'a tick late by less than the followers’ wait still beats',
+    leading(),
+    { type: 'tick', now: 2499 },
+    leading({ lastBeatAt: 2499 }),
+    [post('heartbeat', 4), { type: 'startTimer', delayMs: 500 }],
+  ],
+  [
+    'a tick after a freeze as long as the followers’ wait: becomes follower first, lets go, queues again',
+    leading(),
+    { type: 'tick', now: 2500 },
+    following({ maxTerm: 4, heardAt: 2500 }),
+    stepDown(true),
+  ],
+  [
+    'any event after such a freeze steps down first (even an old heartbeat)',
+    leading(),
+    beat('c', 1, 2600),
+    following({ maxTerm: 4, heardAt: 2600 }),
+    stepDown(true),
+  ],
+  [
+    'the lock stolen: becomes follower first, queues again (nothing to release)',
+    leading(),
+    { type: 'lockLost', now: 1200 },
+    following({ maxTerm: 4, heardAt: 1200 }),
+    stepDown(false),
+  ],
+  [
+    'the lock stolen, heard after a freeze: the same (no release of a lock already gone)',
+    leading(),
+    { type: 'lockLost', now: 9000 },
+    following({ maxTerm: 4, heardAt: 9000 }),
+    stepDown(false),
+  ],
+  [
+    'a heartbeat of a higher term: becomes follower first, lets go, queues again, follows it',
+    leading(),
+    beat('c', 5, 1200),
+    following({ leader: { id: 'c', term: 5 }, maxTerm: 5, heardAt: 1200 }),
+    stepDown(true),
+  ],
+  [
+    'the same term from a smaller tab id: steps down the same way',
+    leading(),
+    beat('a', 4, 1200),
+    following({ leader: a4, maxTerm: 4, heardAt: 1200 }),
+    stepDown(true),
+  ],
+  ['the same term from a larger tab id is ignored', leading(), beat('c', 4, 1200), leading(), []],
+  ['an older term is ignored', leading(), beat('a', 3, 1200), leading(), []],
+  ['another tab’s resign is ignored', leading(), { type: 'resignHeard', from: 'a', term: 9, now: 1200 }, leading(), []],
+  [
+    'stop resigns, lets the lock go, stops beating',
+    leading(),
+    { type: 'stop', now: 1200 },
+    { status: 'stopped' },
+    [post('resign', 4), { type: 'releaseLock' }, { type: 'cancelTimer' }],
+  ],
+  // stopped
+  ['after stop a grant is ignored', { status: 'stopped' }, { type: 'lockAcquired', now: 1 }, { status: 'stopped' }, []],
+  ['after stop a tick is ignored', { status: 'stopped' }, { type: 'tick', now: 1 }, { status: 'stopped' }, []],
+]
+
+describe('electionTransition', () => {
+  test.each(rows)('%s', (_name, from, event, to, effects) => {
+    expect(step(from, event)).toEqual([to, effects])
+  })
+})
+
+/** Any sequence of events, at non-decreasing times. */
+const events = fc.array(
+  fc.tuple(
+    fc.nat({ max: 2000 }),
+    fc.oneof(
+      fc.constant({ type: 'lockAcquired' as const }),
+      fc.constant({ type: 'lockLost' as const }),
+      fc.constant({ type: 'tick' as const }),
+      fc.constant({ type: 'stop' as const }),
+      fc.record({ type: fc.constant('heartbeatHeard' as const), from: fc.constantFrom('a', 'c'), term: fc.nat(6) }),
+      fc.record({ type: fc.constant('resignHeard' as const), from: fc.constantFrom('a', 'c'), term: fc.nat(6) }),
+    ),
+  ),
+  { maxLength: 60 },
+)
+
+describe('electionTransition over any sequence of events', () => {
+  test('leadership is only lost with becomeFollower first; at most one lock request at a time', () => {
+    fc.assert(
+      fc.property(events, (sequence) => {
+        let state = step(initialElectionState, { type: 'start', now: 0 })[0]
+        let requests = 1
+        let now = 0
+        for (const [delay, body] of sequence) {
+          now += delay
+          const [next, effects] = step(state, { ...body, now } as ElectionEvent)
+          const lost = state.status === 'leading' && next.status === 'following'
+          if (lost) expect(effects[0]).toEqual({ type: 'becomeFollower' })
+          else expect(effects).not.toContainEqual({ type: 'becomeFollower' })
+          const gained = state.status !== 'leading' && next.status === 'leading'
+          expect(effects.some((e) => e.type === 'becomeLeader')).toBe(gained)
+          // A grant was lost with the lock: the request it answered is gone.
+          if (body.type === 'lockLost' && state.status === 'leading') requests--
+          for (const effect of effects) {
+            if (effect.type === 'releaseLock') requests = Math.max(0, requests - 1)
+            if (effect.type === 'requestLock') requests++
+            expect(requests).toBeLessThanOrEqual(1)
+          }
+          // A live election always has its one request (queued, stealing, or held); a stopped one has none.
+          expect(requests).toBe(next.status === 'stopped' ? 0 : 1)
+          // A beat only from a leader, with its own term.
+          for (const effect of effects) {
+            if (effect.type === 'post' && effect.message.kind === 'heartbeat') {
+              expect(next).toMatchObject({ status: 'leading', term: effect.message.term })
+            }
+          }
+          state = next
+        }
+      }),
+      { numRuns: 500 },
+    )
+  })
+})

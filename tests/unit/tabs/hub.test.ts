@@ -1,0 +1,540 @@
+import { describe, expect, test, vi } from 'vitest'
+import { createTabHub, type TabHubOptions } from '../../../src/realtime/tabs/hub'
+import type { RawEvent } from '../../../src/realtime/tabs/protocol'
+import { FakeSocket } from '../support/fakeSocket'
+import { eventually } from '../support/eventually'
+import { manualClock, memoryBus, testTab, testVisibility } from './support/hubHarness'
+
+const OK = { ok: true, data: null }
+const message = (offset: number) => ({ id: `m${offset}`, conversationId: 'c1', content: `hello ${offset}` })
+const logged = (offset: number): RawEvent => ({ event: 'message:new', args: [message(offset), { offset }] })
+const caughtUp = (offset: number, epoch = 'e1'): RawEvent => ({ event: 'sync:caughtUp', args: [{ offset, epoch }] })
+const gap = (offset: number, epoch = 'e1'): RawEvent => ({ event: 'sync:gap', args: [{ offset, epoch }] })
+
+function setup(options: Partial<TabHubOptions> = {}) {
+  const bus = memoryBus()
+  const socket = new FakeSocket('http://test', {})
+  const clock = manualClock()
+  const visibility = testVisibility(true)
+  const listenersBefore = socket.listenerCount()
+  const hub = createTabHub({
+    tabId: 'holder',
+    userId: 'alice',
+    channel: bus.channel(),
+    socket,
+    visibility,
+    timers: clock,
+    ...options,
+  })
+  const a = testTab(bus, 'tab-a')
+  const b = testTab(bus, 'tab-b')
+  return {
+    hub,
+    socket,
+    clock,
+    visibility,
+    listenersBefore,
+    a,
+    b,
+    tab: (id: string) => testTab(bus, id),
+    /** The real socket connects and the server's sync for it arrives: the hub is up. */
+    up(offset = 0, epoch = 'e1', id = 'sock-1') {
+      socket.serverConnect(id)
+      socket.serverEmit('sync:caughtUp', { offset, epoch })
+    },
+    emitLogged(offset: number) {
+      socket.serverEmit('message:new', message(offset), { offset })
+    },
+  }
+}
+
+describe('readiness: up after the connection and its sync', () => {
+  test('an attach before the hub is up is answered once it is, before `up` is posted', () => {
+    const { socket, a, b } = setup()
+    a.attach('alice')
+    socket.serverConnect('sock-1')
+    expect(a.got('attached')).toEqual([])
+    expect(b.got('up')).toEqual([])
+
+    socket.serverEmit('sync:caughtUp', { offset: 4, epoch: 'e1' })
+    expect(a.got('attached')).toEqual([
+      {
+        kind: 'attached',
+        from: 'holder',
+        to: 'tab-a',
+        socketId: 'sock-1',
+        replay: [],
+        sync: caughtUp(4),
+        presence: null,
+      },
+    ])
+    expect(b.got('up')).toEqual([{ kind: 'up', from: 'holder', userId: 'alice' }])
+    expect(a.received.map((m) => m.kind)).toEqual(['attached', 'up'])
+  })
+
+  test('the real socket dropping posts `down` with its reason, forgets the followers, and waits for the next sync', () => {
+    const { socket, up, a } = setup()
+    up(0)
+    a.attach('alice')
+    socket.serverDrop('transport close')
+    expect(a.got('down')).toEqual([{ kind: 'down', from: 'holder', reason: 'transport close' }])
+
+    // Forgotten: its emit is failed as Socket.IO fails an ack it cannot send, and nothing goes out.
+    a.emit(1, 'message:send', [{ conversationId: 'c1', content: 'x', clientId: 'k1' }])
+    expect(a.ack(1)).toMatchObject({ error: true, args: [] })
+    expect(socket.emitted).toEqual([])
+
+    // A new attach waits for this connection's sync, not the last one's.
+    a.attach('alice', 0, 'e1')
+    socket.serverConnect('sock-2')
+    expect(a.got('attached')).toHaveLength(1)
+    socket.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    expect(a.got('attached')).toHaveLength(2)
+    expect(a.got('attached')[1]).toMatchObject({ socketId: 'sock-2', sync: caughtUp(0) })
+  })
+
+  test('a sync with a malformed payload does not make the hub up', () => {
+    const { socket, a } = setup()
+    a.attach('alice')
+    socket.serverConnect('sock-1')
+    socket.serverEmit('sync:caughtUp', { offset: -1, epoch: '' })
+    expect(a.got('attached')).toEqual([])
+    expect(a.got('up')).toEqual([])
+  })
+})
+
+describe('forwarding', () => {
+  test('every server event but sync:* reaches the attached followers once, raw with its offset, for the hub user', () => {
+    const { socket, up, a, b } = setup()
+    up(0)
+    a.attach('alice')
+    socket.serverEmit('message:new', message(1), { offset: 1 })
+    socket.serverEmit('typing', { conversationId: 'c1', userId: 'bob' })
+    socket.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' })
+    socket.serverEmit('something:unknown', 42)
+
+    const expected = [
+      { kind: 'event', from: 'holder', userId: 'alice', raw: logged(1) },
+      {
+        kind: 'event',
+        from: 'holder',
+        userId: 'alice',
+        raw: { event: 'typing', args: [{ conversationId: 'c1', userId: 'bob' }] },
+      },
+      { kind: 'event', from: 'holder', userId: 'alice', raw: { event: 'something:unknown', args: [42] } },
+    ]
+    expect(a.got('event')).toEqual(expected)
+    // One broadcast post: every other tab hears the same posts, once each.
+    expect(b.got('event')).toEqual(expected)
+  })
+
+  test('nothing is posted while no follower is attached (a solo holder costs the channel nothing)', () => {
+    const { up, emitLogged, socket, a, b } = setup()
+    up(0)
+    emitLogged(1)
+    socket.serverEmit('typing', { conversationId: 'c1', userId: 'bob' })
+    a.attach('alice', 0, 'e1')
+    emitLogged(2)
+    expect(b.got('event').map((m) => m.raw)).toEqual([logged(2)])
+    // What it missed before attaching came in the replay.
+    expect(a.got('attached')[0]).toMatchObject({ replay: [logged(1)], sync: caughtUp(1) })
+  })
+
+  test('a server ack callback is not posted (it cannot cross the channel)', () => {
+    const { up, socket, a } = setup()
+    up(0)
+    a.attach('alice')
+    socket.serverEmit('typing', { conversationId: 'c1', userId: 'bob' }, () => {})
+    expect(a.got('event').map((m) => m.raw)).toEqual([
+      { event: 'typing', args: [{ conversationId: 'c1', userId: 'bob' }] },
+    ])
+  })
+
+  test('a follower attaching later gets the presence the hub knows, as a snapshot', () => {
+    const { up, socket, a, b } = setup()
+    up(0)
+    a.attach('alice')
+    expect(a.got('attached')[0]!.presence).toBeNull()
+
+    const bob = { userId: 'bob', online: true, lastSeenAt: null }
+    const carol = { userId: 'carol', online: false, lastSeenAt: '2026-01-01T00:00:00.000Z' }
+    socket.serverEmit('presence:snapshot', { users: [bob, carol] })
+    socket.serverEmit('presence:changed', { ...bob, online: false, lastSeenAt: '2026-01-02T00:00:00.000Z' })
+    socket.serverEmit('presence:changed', { userId: 'dave', online: true, lastSeenAt: null })
+    socket.serverEmit('presence:changed', { userId: 'eve', online: 'yes' }) // malformed: forwarded, not remembered
+
+    b.attach('alice')
+    expect(b.got('attached')[0]!.presence).toEqual({
+      event: 'presence:snapshot',
+      args: [
+        {
+          users: [
+            { userId: 'bob', online: false, lastSeenAt: '2026-01-02T00:00:00.000Z' },
+            carol,
+            { userId: 'dave', online: true, lastSeenAt: null },
+          ],
+        },
+      ],
+    })
+  })
+})
+
+describe('replay or gap at attach', () => {
+  test('from its offset: the missed logged events in order, then caughtUp at the hub offset', () => {
+    const { up, emitLogged, a, b, tab } = setup()
+    up(0)
+    for (const offset of [1, 2, 3]) emitLogged(offset)
+    a.attach('alice', 1, 'e1')
+    expect(a.got('attached')[0]).toMatchObject({ replay: [logged(2), logged(3)], sync: caughtUp(3) })
+
+    b.attach('alice', null, null)
+    expect(b.got('attached')[0]).toMatchObject({ replay: [], sync: caughtUp(3) })
+
+    const stale = tab('tab-c')
+    stale.attach('alice', 2, 'e0')
+    expect(stale.got('attached')[0]).toMatchObject({ replay: [], sync: gap(3) })
+  })
+
+  test('the hub offset follows contiguous offsets only; a hole is replayed along and fills later', () => {
+    const { up, emitLogged, a, b, tab } = setup()
+    up(5)
+    emitLogged(6)
+    emitLogged(7)
+    emitLogged(9)
+    a.attach('alice', 6, 'e1')
+    expect(a.got('attached')[0]).toMatchObject({ replay: [logged(7), logged(9)], sync: caughtUp(7) })
+
+    emitLogged(8)
+    b.attach('alice', 7, 'e1')
+    expect(b.got('attached')[0]).toMatchObject({ replay: [logged(8), logged(9)], sync: caughtUp(9) })
+
+    const ahead = tab('tab-c')
+    ahead.attach('alice', 12, 'e1')
+    expect(ahead.got('attached')[0]).toMatchObject({ replay: [], sync: caughtUp(12) })
+  })
+
+  test('more missed than the buffer holds: a gap', () => {
+    const { up, emitLogged, a, b } = setup({ bufferSize: 2 })
+    up(0)
+    for (const offset of [1, 2, 3, 4]) emitLogged(offset)
+    a.attach('alice', 1, 'e1')
+    expect(a.got('attached')[0]).toMatchObject({ replay: [], sync: gap(4) })
+    b.attach('alice', 2, 'e1')
+    expect(b.got('attached')[0]).toMatchObject({ replay: [logged(3), logged(4)], sync: caughtUp(4) })
+  })
+
+  test('events replayed to the holder during its handshake fill the buffer across a reconnect', () => {
+    const { up, emitLogged, socket, a } = setup()
+    up(0)
+    emitLogged(1)
+    socket.serverDrop()
+    socket.serverConnect('sock-2')
+    emitLogged(2)
+    emitLogged(3)
+    socket.serverEmit('sync:caughtUp', { offset: 3, epoch: 'e1' })
+    a.attach('alice', 0, 'e1')
+    expect(a.got('attached')[0]).toMatchObject({ replay: [logged(1), logged(2), logged(3)], sync: caughtUp(3) })
+  })
+
+  test("a new holder's first sync keeps what the server replayed from the holder's offset before it", () => {
+    const { emitLogged, socket, a, b } = setup()
+    socket.serverConnect('sock-1')
+    emitLogged(8)
+    emitLogged(9)
+    socket.serverEmit('sync:caughtUp', { offset: 9, epoch: 'e1' })
+    a.attach('alice', 8, 'e1')
+    expect(a.got('attached')[0]).toMatchObject({ replay: [logged(9)], sync: caughtUp(9) })
+    // Behind the holder's own offset: the server did not replay that far back, so a gap.
+    b.attach('alice', 5, 'e1')
+    expect(b.got('attached')[0]).toMatchObject({ replay: [], sync: gap(9) })
+  })
+
+  test.each([
+    { name: 'a gap', sync: 'sync:gap' as const, epoch: 'e1' },
+    { name: 'another epoch', sync: 'sync:caughtUp' as const, epoch: 'e2' },
+  ])('$name clears the buffer: an older offset gets a gap', ({ sync, epoch }) => {
+    const { up, emitLogged, socket, a } = setup()
+    up(0)
+    for (const offset of [1, 2, 3]) emitLogged(offset)
+    socket.serverDrop()
+    socket.serverConnect('sock-2')
+    socket.serverEmit(sync, { offset: 3, epoch })
+    a.attach('alice', 1, epoch)
+    expect(a.got('attached')[0]).toMatchObject({ replay: [], sync: gap(3, epoch) })
+  })
+})
+
+describe('emits from followers', () => {
+  test('performed on the real socket; the ack goes back to that tab only', () => {
+    const { up, socket, a, b } = setup()
+    up(0)
+    a.attach('alice')
+    const payload = { conversationId: 'c1', content: 'hi', clientId: 'k1' }
+    a.emit(7, 'message:send', [payload], 3000)
+    expect(socket.sent('message:send')).toMatchObject([{ args: [payload], timeoutMs: 3000 }])
+
+    const stored = { ok: true, data: { ...payload, id: 'm1' } }
+    socket.sent('message:send')[0]!.ack(stored)
+    expect(a.ack(7)).toEqual({ kind: 'ack', from: 'holder', to: 'tab-a', id: 7, error: false, args: [stored] })
+    expect(b.got('ack')).toEqual([])
+  })
+
+  test('without a timeout: a plain ack callback; without an id: no ack at all', () => {
+    const { up, socket, a } = setup()
+    up(0)
+    a.attach('alice')
+    a.emit(1, 'typing', [{ conversationId: 'c1' }], null)
+    a.emit(null, 'typing', [{ conversationId: 'c2' }], null)
+    const [withAck, withoutAck] = socket.sent('typing')
+    expect(withAck).toMatchObject({ args: [{ conversationId: 'c1' }], timeoutMs: null })
+    withAck!.ack(OK)
+    expect(a.ack(1)).toMatchObject({ error: false, args: [OK] })
+    // The fake records a callback only when one was passed: this one had none to call.
+    withoutAck!.ack(OK)
+    expect(a.got('ack')).toHaveLength(1)
+  })
+
+  test('an emit the real socket times out is answered with error: true', async () => {
+    const { up, a } = setup()
+    up(0)
+    a.attach('alice')
+    a.emit(2, 'message:send', [{ conversationId: 'c1', content: 'hi', clientId: 'k2' }], 1)
+    await eventually(() => expect(a.ack(2)).toMatchObject({ error: true, args: [] }))
+  })
+
+  test('an unknown event is answered INVALID and not emitted; an emit from a tab not attached fails and is not emitted', () => {
+    const { up, socket, a, b } = setup()
+    up(0)
+    a.attach('alice')
+    a.emit(3, 'admin:dropTables', [{}])
+    expect(a.ack(3)).toMatchObject({ error: false, args: [{ ok: false, error: { code: 'INVALID' } }] })
+    b.emit(4, 'message:send', [{ conversationId: 'c1', content: 'hi', clientId: 'k3' }])
+    expect(b.ack(4)).toMatchObject({ error: true, args: [] })
+    expect(socket.emitted).toEqual([])
+  })
+})
+
+describe('rooms: the union of the visible tabs', () => {
+  test('one join per room; every tab waiting for it gets that ack; an already joined room answers at once', () => {
+    const { up, socket, a, b, tab } = setup()
+    up(0)
+    a.attach('alice')
+    b.attach('alice')
+    a.emit(1, 'conversation:join', ['c1'])
+    b.emit(1, 'conversation:join', ['c1'])
+    expect(socket.sent('conversation:join')).toMatchObject([{ args: ['c1'], timeoutMs: 5000 }])
+    expect(a.ack(1)).toBeUndefined()
+
+    socket.sent('conversation:join')[0]!.ack(OK)
+    expect(a.ack(1)).toMatchObject({ error: false, args: [OK] })
+    expect(b.ack(1)).toMatchObject({ error: false, args: [OK] })
+
+    const c = tab('tab-c')
+    c.attach('alice')
+    c.emit(1, 'conversation:join', ['c1'])
+    expect(c.ack(1)).toMatchObject({ error: false, args: [OK] })
+    expect(socket.sent('conversation:join')).toHaveLength(1)
+  })
+
+  test('a hidden tab does not join (answered at once); it joins when it shows; the last visible wanter leaving leaves', () => {
+    const { up, socket, a, b } = setup()
+    up(0)
+    a.attach('alice', null, null, false)
+    b.attach('alice')
+    a.emit(1, 'conversation:join', ['c2'])
+    expect(a.ack(1)).toMatchObject({ error: false, args: [OK] })
+    expect(socket.sent('conversation:join')).toEqual([])
+
+    a.alive(true)
+    expect(socket.sent('conversation:join')).toMatchObject([{ args: ['c2'] }])
+    socket.sent('conversation:join')[0]!.ack(OK)
+
+    b.emit(2, 'conversation:join', ['c2'])
+    expect(b.ack(2)).toMatchObject({ error: false, args: [OK] })
+    a.emit(3, 'conversation:leave', ['c2'])
+    expect(a.ack(3)).toMatchObject({ error: false, args: [OK] })
+    expect(socket.sent('conversation:leave')).toEqual([])
+
+    b.alive(false)
+    expect(socket.sent('conversation:leave')).toMatchObject([{ args: ['c2'] }])
+  })
+
+  test("the holder's own joins and leaves go through the union, with its page's visibility", () => {
+    const { up, socket, visibility, hub, a } = setup()
+    up(0)
+    const answered = vi.fn()
+    hub.localSocket.timeout(4000).emit('conversation:join', 'c1', answered)
+    expect(socket.sent('conversation:join')).toMatchObject([{ args: ['c1'], timeoutMs: 4000 }])
+    socket.sent('conversation:join')[0]!.ack(OK)
+    expect(answered).toHaveBeenCalledWith(null, OK)
+
+    a.attach('alice', null, null, false)
+    a.emit(1, 'conversation:join', ['c1'])
+    visibility.set(false)
+    expect(socket.sent('conversation:leave')).toMatchObject([{ args: ['c1'] }])
+    visibility.set(true)
+    expect(socket.sent('conversation:join')).toHaveLength(2)
+
+    const left = vi.fn()
+    hub.localSocket.timeout(4000).emit('conversation:leave', 'c1', left)
+    expect(left).toHaveBeenCalledWith(null, OK)
+    expect(socket.sent('conversation:leave')).toHaveLength(2)
+  })
+
+  test("the holder's join while the socket is down goes out once it connects", () => {
+    const { socket, hub } = setup()
+    const answered = vi.fn()
+    hub.localSocket.timeout(4000).emit('conversation:join', 'c1', answered)
+    expect(socket.emitted).toEqual([])
+    socket.serverConnect('sock-1')
+    expect(socket.sent('conversation:join')).toMatchObject([{ args: ['c1'] }])
+    socket.sent('conversation:join')[0]!.ack(OK)
+    expect(answered).toHaveBeenCalledWith(null, OK)
+  })
+
+  test('a refused join is final for the tabs told so: the room is not joined again when the union changes', () => {
+    const { up, socket, a, visibility } = setup()
+    up(0)
+    a.attach('alice')
+    a.emit(1, 'conversation:join', ['secret'])
+    const forbidden = { ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } }
+    socket.sent('conversation:join')[0]!.ack(forbidden)
+    expect(a.ack(1)).toMatchObject({ error: false, args: [forbidden] })
+    visibility.set(false)
+    visibility.set(true)
+    a.alive(false)
+    a.alive(true)
+    expect(socket.sent('conversation:join')).toHaveLength(1)
+  })
+
+  test('a join that times out leaves the room wanted: the next change of the union tries it again', async () => {
+    const { up, socket, a, visibility } = setup()
+    up(0)
+    a.attach('alice')
+    a.emit(1, 'conversation:join', ['c1'], 1)
+    await eventually(() => expect(a.ack(1)).toMatchObject({ error: true }))
+    visibility.set(false)
+    expect(socket.sent('conversation:join')).toHaveLength(2)
+  })
+
+  test("a reconnect starts with no rooms: the holder's wants are forgotten with the followers'", () => {
+    const { up, socket, hub } = setup()
+    up(0)
+    hub.localSocket.timeout(4000).emit('conversation:join', 'c1', () => {})
+    socket.sent('conversation:join')[0]!.ack(OK)
+    socket.serverDrop()
+    socket.serverConnect('sock-2')
+    expect(socket.sent('conversation:join')).toHaveLength(1)
+    // The middleware joins its rooms again on connect: that goes out as a new join.
+    hub.localSocket.timeout(4000).emit('conversation:join', 'c1', () => {})
+    expect(socket.sent('conversation:join')).toHaveLength(2)
+  })
+})
+
+describe('follower liveness', () => {
+  test('a second attach from the same tab is a new connection: its old rooms leave until it joins again', () => {
+    const { up, socket, a } = setup()
+    up(0)
+    a.attach('alice')
+    a.emit(1, 'conversation:join', ['c1'])
+    socket.sent('conversation:join')[0]!.ack(OK)
+    a.attach('alice', 0, 'e1')
+    expect(a.got('attached')).toHaveLength(2)
+    expect(socket.sent('conversation:leave')).toMatchObject([{ args: ['c1'] }])
+  })
+
+  test('`alive` keeps a follower; one silent for missedBeats × heartbeatMs is dropped and its rooms leave', () => {
+    const { up, socket, clock, a } = setup({ heartbeatMs: 500, missedBeats: 3 })
+    up(0)
+    a.attach('alice')
+    a.emit(1, 'conversation:join', ['c1'])
+    socket.sent('conversation:join')[0]!.ack(OK)
+
+    clock.advance(1000)
+    a.alive(true)
+    clock.advance(1000)
+    expect(socket.sent('conversation:leave')).toEqual([])
+    clock.advance(500)
+    expect(socket.sent('conversation:leave')).toMatchObject([{ args: ['c1'] }])
+
+    a.emit(2, 'typing', [{ conversationId: 'c1' }])
+    expect(a.ack(2)).toMatchObject({ error: true })
+    expect(socket.sent('typing')).toEqual([])
+  })
+
+  test('`detach` drops it at once', () => {
+    const { up, socket, clock, a } = setup()
+    up(0)
+    a.attach('alice')
+    a.emit(1, 'conversation:join', ['c1'])
+    a.detach()
+    expect(socket.sent('conversation:leave')).toMatchObject([{ args: ['c1'] }])
+    expect(clock.pending()).toBe(0)
+  })
+})
+
+describe('security: only the hub user is served', () => {
+  test("another user's tab is never answered nor given anything to emit, and events carry only the hub's user", () => {
+    const { socket, up, emitLogged, tab, a } = setup()
+    const mallory = tab('tab-mallory')
+    mallory.attach('mallory', 0, 'e1')
+    up(0)
+    mallory.attach('mallory', 0, 'e1')
+    emitLogged(1)
+    mallory.emit(1, 'message:send', [{ conversationId: 'c1', content: 'x', clientId: 'k' }])
+    a.attach('alice')
+    emitLogged(2)
+
+    expect(mallory.got('attached')).toEqual([])
+    expect(mallory.ack(1)).toMatchObject({ error: true, args: [] })
+    expect(socket.emitted).toEqual([])
+    // The marker (event 2, after `a` attached) arrived: event 1 was not posted for anyone.
+    expect(mallory.got('event').map((m) => [m.userId, m.raw])).toEqual([['alice', logged(2)]])
+  })
+})
+
+describe('localSocket and stop', () => {
+  test('localSocket mirrors the real socket and passes other emits straight through', () => {
+    const { socket, hub } = setup()
+    const local = hub.localSocket
+    const onConnect = vi.fn()
+    local.on('connect', onConnect)
+    socket.serverConnect('sock-9', true)
+    expect(onConnect).toHaveBeenCalledTimes(1)
+    expect([local.connected, local.id, local.recovered]).toEqual([true, 'sock-9', true])
+    local.off('connect', onConnect)
+    expect(socket.listenerCount('connect')).toBe(1) // the hub's own
+
+    const acked = vi.fn()
+    local.timeout(2000).emit('message:send', { clientId: 'k' }, acked)
+    local.emit('typing', { conversationId: 'c1' })
+    expect(socket.emitted.map((p) => [p.event, p.args, p.timeoutMs])).toEqual([
+      ['message:send', [{ clientId: 'k' }], 2000],
+      ['typing', [{ conversationId: 'c1' }], null],
+    ])
+    socket.emitted[0]!.ack(OK)
+    expect(acked).toHaveBeenCalledWith(null, OK)
+
+    local.disconnect()
+    expect(socket.disconnectCalls).toBe(1)
+    local.connect()
+    expect(socket.connectCalls).toBe(1)
+  })
+
+  test('stop posts down, removes every listener it added and cancels its timers', () => {
+    const { up, socket, hub, clock, listenersBefore, a, b } = setup()
+    up(0)
+    a.attach('alice')
+    expect(clock.pending()).toBe(1)
+    hub.stop('lock lost')
+    expect(b.got('down')).toEqual([{ kind: 'down', from: 'holder', reason: 'lock lost' }])
+    expect(socket.listenerCount()).toBe(listenersBefore)
+    expect(clock.pending()).toBe(0)
+
+    a.emit(1, 'typing', [{ conversationId: 'c1' }])
+    b.attach('alice')
+    expect(a.ack(1)).toBeUndefined()
+    expect(b.got('attached')).toEqual([])
+    expect(socket.emitted).toEqual([])
+  })
+})
