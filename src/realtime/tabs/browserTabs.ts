@@ -1,5 +1,5 @@
 import { createBroadcastTabChannel } from './memoryChannel'
-import { createWebTabLock } from './election'
+import { createWebTabLock } from './tabLock'
 import type { TabsOptions } from './tabsLink'
 import { documentVisibility } from './visibility'
 
