@@ -15,10 +15,12 @@ import { settled, tabGroup, untilAll, type Tab, type TabGroup } from '../lib/tab
  * alternately (which goes first swaps every pair), and observed the same way: P1's probe, a middleware first in B's
  * chain that checks the state after every action. One at a time: the next send starts once B has the message and
  * the sender's own copy is confirmed (`sent`), untimed. Fresh tabs every round; the median over rounds of each
- * round's p50 / p99.
+ * round's p50 / p99. For context, a solo store of A (its own socket, as without the mechanism) sends in the same
+ * rounds too, between the two: what the holder's hub costs the holder's own sends.
  */
 
 type Pair = Host['seeded'][number]
+type Who = 'holder' | 'follower' | 'solo'
 type ThreadState = Parameters<ReturnType<typeof api.endpoints.getMessages.select>>[0]
 
 const sessionOf = (u: { id: string; token: string }) => ({
@@ -33,6 +35,8 @@ interface Round {
   group: TabGroup
   holder: Tab
   follower: Tab
+  /** Context: a store of A on its own (no tabs mechanism, its own socket), as every store is without it. */
+  solo: LayerClient
   b: LayerClient
   probe: ArrivalProbe<ThreadState>
   detach: () => void
@@ -46,21 +50,23 @@ async function openRound(url: string, pair: Pair, tabs: number): Promise<Round> 
   for (const tab of group.tabs) await tab.client.subscribeThread(pair.conversationId)
   const holder = group.leader()
   const follower = group.tabs.find((t) => t !== holder)!
+  const solo = await layerClient({ url, session: sessionOf(pair.a) })
+  await solo.subscribeThread(pair.conversationId)
   const probe = new ArrivalProbe<ThreadState>()
   const b = await layerClient({ url, session: sessionOf(pair.b), probes: [probe.middleware] })
   await b.subscribeThread(pair.conversationId)
-  return { group, holder, follower, b, probe, detach: probe.attach(b.store) }
+  return { group, holder, follower, solo, b, probe, detach: probe.attach(b.store) }
 }
 
-async function sample(round: Round, pair: Pair, from: Tab, tag: string): Promise<number> {
+async function sample(round: Round, pair: Pair, from: LayerClient, tag: string): Promise<number> {
   const selectThread = api.endpoints.getMessages.select(pair.conversationId)
   const arrival = round.probe.expect((state) => lastContentIs(selectThread(state).data, tag))
   const t0 = nowNs()
-  from.client.store.dispatch(sendMessage({ conversationId: pair.conversationId, content: tag }))
+  from.store.dispatch(sendMessage({ conversationId: pair.conversationId, content: tag }))
   const t1 = await arrival.inCache
   // Untimed: the sender's copy is confirmed (the ack came back to that tab) before the next send.
   await untilState(
-    from.client.store,
+    from.store,
     (state) => {
       const thread = selectThread(state).data as ThreadMessage[] | undefined
       return thread?.some((m) => m.content === tag && m.status === 'sent') ?? false
@@ -84,42 +90,45 @@ export const p11: Figure = {
     const series = {
       holder: { p50: [] as number[], p99: [] as number[] },
       follower: { p50: [] as number[], p99: [] as number[] },
+      solo: { p50: [] as number[], p99: [] as number[] },
     }
     let n = 0
     let roleChanges = 0
     for (let r = -1; r < sizes.rounds; r++) {
       const round = await openRound(host.url, pair, sizes.tabs)
       try {
-        const samples = { holder: [] as number[], follower: [] as number[] }
+        const samples = { holder: [] as number[], follower: [] as number[], solo: [] as number[] }
         const count = r < 0 ? sizes.warmup : sizes.perRound
         for (let i = 0; i < count; i++) {
-          const order: Array<'holder' | 'follower'> = i % 2 === 0 ? ['holder', 'follower'] : ['follower', 'holder']
+          // The holder and the follower alternate (which goes first swaps each time); the solo store comes between.
+          const order: Who[] = i % 2 === 0 ? ['holder', 'solo', 'follower'] : ['follower', 'solo', 'holder']
           for (const who of order) {
-            const tab = round[who]
-            const ns = await withTimeout(sample(round, pair, tab, `p11 ${who} ${n++}`), 15_000, `P11 ${who} sample`)
+            const client = who === 'solo' ? round.solo : round[who].client
+            const ns = await withTimeout(sample(round, pair, client, `p11 ${who} ${n++}`), 15_000, `P11 ${who} sample`)
             // A sample counts for the part its tab had when it was taken: a handoff mid-run is noted, not mixed in.
-            const role = selectConnection(tab.client.store.getState()).role
-            if (role !== (who === 'holder' ? 'leader' : 'follower')) roleChanges++
+            const role = selectConnection(client.store.getState()).role
+            if (role !== { holder: 'leader', follower: 'follower', solo: 'solo' }[who]) roleChanges++
             else samples[who].push(ns)
           }
         }
         if (r >= 0) {
-          for (const who of ['holder', 'follower'] as const) {
+          for (const who of ['holder', 'follower', 'solo'] as const) {
             series[who].p50.push(percentile(samples[who], 50))
             series[who].p99.push(percentile(samples[who], 99))
           }
           log(
-            `P11 round ${r + 1}/${sizes.rounds}: holder p50 ${nsToUs(series.holder.p50.at(-1)!).toFixed(0)} µs, follower p50 ${nsToUs(series.follower.p50.at(-1)!).toFixed(0)} µs`,
+            `P11 round ${r + 1}/${sizes.rounds}: holder p50 ${nsToUs(series.holder.p50.at(-1)!).toFixed(0)} µs, follower p50 ${nsToUs(series.follower.p50.at(-1)!).toFixed(0)} µs, solo p50 ${nsToUs(series.solo.p50.at(-1)!).toFixed(0)} µs`,
           )
         }
       } finally {
         round.detach()
         await round.b.close()
+        await round.solo.close()
         await round.group.close()
       }
     }
     if (roleChanges > 0) log(`P11: ${roleChanges} samples dropped: their tab's part had changed`)
-    const us = (who: 'holder' | 'follower', p: 'p50' | 'p99') => nsToUs(median(series[who][p]))
+    const us = (who: Who, p: 'p50' | 'p99') => nsToUs(median(series[who][p]))
     const per = `median of ${sizes.rounds} rounds × ${sizes.perRound}, ${sizes.tabs} tabs of A`
     return [
       row({
@@ -136,6 +145,20 @@ export const p11: Figure = {
         value: us('follower', 'p99'),
         unit: 'µs',
         baseline: us('holder', 'p99'),
+      }),
+      row({
+        id: 'P11-holder-p50',
+        name: 'holder tab: the same, p50 (baseline: a solo store of A, no tabs mechanism, in the same rounds)',
+        value: us('holder', 'p50'),
+        unit: 'µs',
+        baseline: us('solo', 'p50'),
+      }),
+      row({
+        id: 'P11-holder-p99',
+        name: 'holder tab: the same, p99 (baseline: the solo store’s p99)',
+        value: us('holder', 'p99'),
+        unit: 'µs',
+        baseline: us('solo', 'p99'),
       }),
       row({
         id: 'P11-dropped',

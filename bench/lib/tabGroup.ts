@@ -67,7 +67,7 @@ export async function tabGroup(options: {
         storage,
         login: !restores,
         ...(probes ? { probes } : {}),
-        ...(options.realtime ? { realtime: options.realtime } : {}),
+        realtime: { ...options.realtime, drainLock: browser.drainLock(id) },
       })
       if (restores)
         await untilState(client.store, (s) => selectConnection(s).status === 'connected', `${id} to connect`, 15_000)

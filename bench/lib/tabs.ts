@@ -8,6 +8,7 @@
 import type { TabChannel, TabLock, TabMessage } from '../../src/realtime/tabs/protocol'
 import type { TabsOptions } from '../../src/realtime/tabs/tabsLink'
 import { manualVisibility } from '../../src/realtime/tabs/visibility'
+import type { DrainLock } from '../../src/realtime/drainLock'
 
 interface Entry {
   tabId: string
@@ -152,6 +153,11 @@ export interface Browser {
   channelName: string
   /** The edges of a new tab of this browser (its own channel instance, its own visible page). */
   tab(tabId: string): TabsOptions
+  /**
+   * The tab's outbox drain and token refresh lock: the same Web Locks as the election, as in a page (every browser
+   * with the tabs mechanism has Web Locks), so a closed tab's drain lock is released with the rest.
+   */
+  drainLock(tabId: string): DrainLock
 }
 
 let browsers = 0
@@ -171,5 +177,14 @@ export function memoryBrowser(label: string, tuning: Pick<TabsOptions, 'heartbea
       tabId,
       ...tuning,
     }),
+    drainLock(tabId) {
+      const lock = locks.forTab(tabId)
+      return {
+        request(name, onAcquired) {
+          const giveUp = lock.request(name, { steal: false }, { onAcquired: () => onAcquired(giveUp), onLost() {} })
+          return giveUp
+        },
+      }
+    },
   }
 }
