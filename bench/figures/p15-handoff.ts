@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { Figure } from '../lib/figure'
-import { api, type LayerStore } from '../lib/layer'
+import { api, selectConnection, type LayerStore } from '../lib/layer'
 import { row } from '../lib/results'
 import { sharedHost, type Host } from '../lib/server'
-import { nowNs, nsToMs, percentile, sleep, withTimeout } from '../lib/stats'
+import { nowNs, nsToMs, percentile, sleep } from '../lib/stats'
 import { settled, tabGroup, untilAll } from '../lib/tabGroup'
 
 /**
@@ -72,11 +72,19 @@ export const p15: Figure = {
         if (mode === 'close') group.closeTab(leaving)
         else group.crashTab(leaving)
         const posted = post(host.url, pair.b.token, pair.conversationId, tag)
-        await withTimeout(
-          untilAll(remaining, (states) => settled(states) && states.every((s) => countOf(s) >= 1), 'P15: the handoff'),
-          30_000,
+        await untilAll(
+          remaining,
+          (states) => settled(states) && states.every((s) => countOf(s) >= 1),
           'P15: the socket back in a remaining tab with B’s message',
-        )
+          30_000,
+        ).catch((error: unknown) => {
+          // Where each remaining tab stands, for the report.
+          const where = group.tabs.map((t) => {
+            const c = selectConnection(t.client.store.getState())
+            return `${t.id} ${c.role} ${c.status}${c.syncing ? ' syncing' : ''} offset ${c.offset}, B's message ×${countOf(t.client.store.getState())}`
+          })
+          throw new Error(`${String(error)} after a ${mode} of ${leaving.id}: ${where.join('; ')}`)
+        })
         const t1 = nowNs()
         await posted
         const sockets = await host.call('socketsOf', { userId: pair.a.id })
