@@ -102,17 +102,28 @@ describe('three tabs of one user', () => {
     const fromBob = bob.store.dispatch(sendMessage({ conversationId: id, content: 'to every tab' })).payload
     for (const t of tabs) await t.until(() => t.thread(id).some((m) => m.clientId === fromBob.clientId))
 
-    const sent = tabs.map((t, i) => t.store.dispatch(sendMessage({ conversationId: id, content: `from tab ${i + 1}` })).payload)
+    const sent = tabs.map(
+      (t, i) => t.store.dispatch(sendMessage({ conversationId: id, content: `from tab ${i + 1}` })).payload,
+    )
     for (const [i, t] of tabs.entries()) {
       // Confirmed in the tab that sent it, exactly as in the holder: its own `sendConfirmed`.
-      await t.until(() => t.actions.some((a) => sendConfirmed.match(a) && a.payload.message.clientId === sent[i]!.clientId))
+      await t.until(() =>
+        t.actions.some((a) => sendConfirmed.match(a) && a.payload.message.clientId === sent[i]!.clientId),
+      )
     }
     await bob.until(() => sent.every((p) => bob.thread(id).some((m) => m.clientId === p.clientId)))
-    for (const t of [...tabs, bob]) {
+    for (const t of tabs) {
       await t.until(() => sent.every((p) => t.thread(id).some((m) => m.clientId === p.clientId && m.status === 'sent')))
+    }
+    for (const t of [...tabs, bob]) {
       for (const p of [fromBob, ...sent]) expect(t.thread(id).filter((m) => m.clientId === p.clientId)).toHaveLength(1)
     }
-    expect(bob.thread(id).slice(-3).map((m) => m.content)).toEqual(['from tab 1', 'from tab 2', 'from tab 3'])
+    expect(
+      bob
+        .thread(id)
+        .slice(-3)
+        .map((m) => m.content),
+    ).toEqual(['from tab 1', 'from tab 2', 'from tab 3'])
     // Every tab's store saw the event as its own action (what its DevTools shows).
     for (const t of tabs) expect(t.actions.filter((a) => a.type === 'socket/message:new').length).toBeGreaterThan(0)
     expect(await socketsOf(alice)).toHaveLength(1)
@@ -124,7 +135,9 @@ describe('three tabs of one user', () => {
     const first = await b.open('alice@talemy.test')
     const alice = first.store.getState().auth.user as User
     const tabs = [first, await b.open('alice@talemy.test'), await b.open('alice@talemy.test')]
-    await first.until(() => rolesOf(tabs).join() === 'follower,follower,leader' && tabs.every((t) => t.status() === 'connected'))
+    await first.until(
+      () => rolesOf(tabs).join() === 'follower,follower,leader' && tabs.every((t) => t.status() === 'connected'),
+    )
     const id = await conversationBetween(bob, alice)
     await bob.openThread(id)
     for (const t of tabs) await t.openThread(id)
@@ -134,18 +147,26 @@ describe('three tabs of one user', () => {
     const rest = tabs.filter((t) => t !== holder)
     b.close(holder)
     const fromBob = bob.store.dispatch(sendMessage({ conversationId: id, content: 'during the handoff' })).payload
-    const fromTabs = rest.map((t, i) => t.store.dispatch(sendMessage({ conversationId: id, content: `handoff ${i}` })).payload)
+    const fromTabs = rest.map(
+      (t, i) => t.store.dispatch(sendMessage({ conversationId: id, content: `handoff ${i}` })).payload,
+    )
 
-    await rest[0]!.until(() => rolesOf(rest).join() === 'follower,leader' && rest.every((t) => t.status() === 'connected'), 30_000)
+    await rest[0]!.until(
+      () => rolesOf(rest).join() === 'follower,leader' && rest.every((t) => t.status() === 'connected'),
+      30_000,
+    )
     await rest[0]!.until(() => {
       void socketsOf(alice).then((ids) => (latest = ids))
       return latest.length === 1 && latest[0] !== before
     })
     for (const t of [...rest, bob]) {
       await t.until(() =>
-        [fromBob, ...fromTabs].every((p) => t.thread(id).some((m) => m.clientId === p.clientId && m.status !== 'pending')),
+        [fromBob, ...fromTabs].every((p) =>
+          t.thread(id).some((m) => m.clientId === p.clientId && m.status !== 'pending'),
+        ),
       )
-      for (const p of [fromBob, ...fromTabs]) expect(t.thread(id).filter((m) => m.clientId === p.clientId)).toHaveLength(1)
+      for (const p of [fromBob, ...fromTabs])
+        expect(t.thread(id).filter((m) => m.clientId === p.clientId)).toHaveLength(1)
     }
     // The new holder resumed from its offset: no thread refetch was needed for the event it missed.
     const newHolder = rest.find((t) => roleOf(t) === 'leader')!

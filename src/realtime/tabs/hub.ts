@@ -246,6 +246,8 @@ export function createTabHub(options: TabHubOptions): TabHub {
       case 'alive':
         return alive(message.from, message.visible)
       case 'emit':
+        // Addressed to the holder the follower is attached to: never acted on twice by two holders.
+        if (message.to !== tabId) return
         return followerEmit(message)
     }
   }
@@ -268,7 +270,12 @@ export function createTabHub(options: TabHubOptions): TabHub {
     if (prior && prior.wants.size > 0) reconcile()
   }
 
-  const arm = (tab: string): TimerHandle => timers.setTimeout(() => drop(tab), silenceMs)
+  const arm = (tab: string): TimerHandle =>
+    timers.setTimeout(() => {
+      drop(tab)
+      // It may only be asleep (a hidden tab's timers): told, it attaches again from its offset when it wakes.
+      post({ kind: 'down', from: tabId, reason: 'silent', to: tab })
+    }, silenceMs)
 
   function renew(tab: string): Follower | undefined {
     const follower = followers.get(tab)

@@ -32,8 +32,19 @@ export type TabMessage =
   | { kind: 'detach'; from: string }
   /** A follower is still there (every heartbeat interval while attached), and whether its page is visible. */
   | { kind: 'alive'; from: string; visible: boolean }
-  /** An emit to be made on the real socket; `id` pairs it with its `ack` (null: no ack wanted). */
-  | { kind: 'emit'; from: string; id: number | null; event: string; args: unknown[]; timeoutMs: number | null }
+  /**
+   * An emit to be made on the real socket by the holder `to` (the one this follower is attached to: an old holder
+   * that has not noticed its loss yet must not act on it too); `id` pairs it with its `ack` (null: no ack wanted).
+   */
+  | {
+      kind: 'emit'
+      from: string
+      to: string
+      id: number | null
+      event: string
+      args: unknown[]
+      timeoutMs: number | null
+    }
   // --- Holder → followers. --------------------------------------------------------------------------------------------
   /** The holder's socket is connected and caught up: followers that want the stream attach (again) now. */
   | { kind: 'up'; from: string; userId: Id }
@@ -53,8 +64,11 @@ export type TabMessage =
   | { kind: 'ack'; from: string; to: string; id: number; error: boolean; args: unknown[] }
   /** A server event for every attached follower of `userId`. */
   | { kind: 'event'; from: string; userId: Id; raw: RawEvent }
-  /** The holder's socket dropped (or the holder is going away): every attached follower is disconnected. */
-  | { kind: 'down'; from: string; reason: string }
+  /**
+   * The holder's socket dropped (or the holder is going away): every attached follower is disconnected. With `to`,
+   * only that follower: it was silent too long (a hidden tab's timers are throttled) and must attach again.
+   */
+  | { kind: 'down'; from: string; reason: string; to?: string }
 
 /** The channel between the tabs (`BroadcastChannel`'s shape, narrowed): a post reaches every other subscriber. */
 export interface TabChannel {

@@ -203,7 +203,11 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
         if (wanted && link === null) attach()
         return
       case 'down':
-        if (message.from === link?.holder) drop(HOLDER_DOWN_REASON)
+        if (message.to !== undefined && message.to !== tabId) return
+        if (message.from !== link?.holder) return
+        drop(HOLDER_DOWN_REASON)
+        // Dropped as silent by a holder that is still up: no `up` will come, so ask again now.
+        if (message.to === tabId && wanted) attach()
         return
       case 'event':
         // Never another user's events, whatever a holder sends; and only from the hub this tab is attached to.
@@ -238,7 +242,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
       return socket
     }
     if (!callback) {
-      post({ kind: 'emit', from: tabId, id: null, event, args: payload, timeoutMs: null })
+      post({ kind: 'emit', from: tabId, to: link.holder, id: null, event, args: payload, timeoutMs: null })
       return socket
     }
     const id = nextEmitId++
@@ -252,7 +256,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
       }, timeoutMs)
     }
     pending.set(id, entry)
-    post({ kind: 'emit', from: tabId, id, event, args: payload, timeoutMs })
+    post({ kind: 'emit', from: tabId, to: link.holder, id, event, args: payload, timeoutMs })
     return socket
   }
 

@@ -58,7 +58,7 @@ const randomTabId = () => `tab-${Math.random().toString(36).slice(2, 10)}${Date.
  */
 export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink {
   const tabId = options.tabId ?? randomTabId()
-  const heartbeatMs = options.heartbeatMs ?? 500
+  const heartbeatMs = options.heartbeatMs ?? 1_000
   const missedBeats = options.missedBeats ?? 3
   const { channel, visibility } = options
   let holderGone: (() => void) | null = null

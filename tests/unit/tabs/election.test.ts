@@ -192,7 +192,7 @@ describe('createElection', () => {
 
   test('a leader that hears a newer term steps down: follower first, then lets go, then queues again', () => {
     const b = browser()
-    const a = b.tab('a').election
+    b.tab('a')
     b.time.runUntil(200)
     const n = b.log.length
     b.rogue('z').post({ kind: 'heartbeat', from: 'z', term: 9 })

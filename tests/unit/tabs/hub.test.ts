@@ -457,9 +457,21 @@ describe('follower liveness', () => {
     clock.advance(500)
     expect(socket.sent('conversation:leave')).toMatchObject([{ args: ['c1'] }])
 
+    // Told so (it may only be a hidden tab whose timers sleep), so it attaches again when it wakes.
+    expect(a.got('down')).toMatchObject([{ reason: 'silent', to: a.tabId }])
+
     a.emit(2, 'typing', [{ conversationId: 'c1' }])
     expect(a.ack(2)).toMatchObject({ error: true })
     expect(socket.sent('typing')).toEqual([])
+  })
+
+  test('an emit addressed to another holder is not acted on', () => {
+    const { up, socket, a } = setup()
+    up(0)
+    a.attach('alice')
+    a.emit(1, 'typing', [{ conversationId: 'c1' }], 5000, 'an-old-holder')
+    a.emit(2, 'typing', [{ conversationId: 'c2' }], 5000)
+    expect(socket.sent('typing')).toMatchObject([{ args: [{ conversationId: 'c2' }] }])
   })
 
   test('`detach` drops it at once', () => {

@@ -257,6 +257,27 @@ describe('the holder going down', () => {
     expect(t.log.filter((entry) => entry[0] === 'disconnect')).toEqual([])
   })
 
+  it('a down addressed to this tab (dropped as silent) disconnects and attaches again at once; one for another tab is ignored', () => {
+    const t = setup()
+    t.attach()
+    t.holder.send({ kind: 'down', reason: 'silent', to: 'another-tab' })
+    expect(t.socket.connected).toBe(true)
+    t.holder.send({ kind: 'down', reason: 'silent', to: ME })
+    expect(t.socket.connected).toBe(false)
+    expect(t.log.filter((entry) => entry[0] === 'disconnect')).toEqual([['disconnect', 'transport close']])
+    t.bus.deliver()
+    // No `up` will come from a holder that stayed up: it asks again by itself, from its offset now.
+    expect(t.posted('attach')).toHaveLength(2)
+  })
+
+  it('emits name the holder they are for', () => {
+    const t = setup()
+    t.attach()
+    t.socket.emit('typing', { conversationId: 'c1' })
+    t.bus.deliver()
+    expect(t.posted('emit')).toMatchObject([{ to: 'holder-tab' }])
+  })
+
   it('holderGone(): the same as down, and the next holder’s up brings it back', async () => {
     const t = setup()
     t.attach()
@@ -320,6 +341,7 @@ describe('emits through the holder', () => {
     expect(emit).toEqual({
       kind: 'emit',
       from: ME,
+      to: 'holder-tab',
       id: expect.any(Number),
       event: 'message:send',
       args: [{ conversationId: 'c1', content: 'hi', clientId: 'k1' }],
@@ -342,6 +364,7 @@ describe('emits through the holder', () => {
     expect(typing).toEqual({
       kind: 'emit',
       from: ME,
+      to: 'holder-tab',
       id: null,
       event: 'typing',
       args: [{ conversationId: 'c1' }],

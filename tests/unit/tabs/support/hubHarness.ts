@@ -68,8 +68,8 @@ export function testTab(bus: ReturnType<typeof memoryBus>, tabId: string) {
     },
     detach: () => post({ kind: 'detach', from: tabId }),
     alive: (visible = true) => post({ kind: 'alive', from: tabId, visible }),
-    emit(id: number | null, event: string, args: unknown[], timeoutMs: number | null = 5000) {
-      post({ kind: 'emit', from: tabId, id, event, args, timeoutMs })
+    emit(id: number | null, event: string, args: unknown[], timeoutMs: number | null = 5000, to = 'holder') {
+      post({ kind: 'emit', from: tabId, to, id, event, args, timeoutMs })
     },
     /** The ack for emit `id`, if it came. */
     ack: (id: number) => received.find((m) => m.kind === 'ack' && m.to === tabId && m.id === id),
