@@ -14,7 +14,7 @@ import { settled, tabGroup, untilAll } from '../lib/tabGroup'
  * and caught up with one of them the leader (the remaining follower attached to the new holder) and B's message is
  * in every remaining tab's cached thread, exactly once: the moment is seen on a store notification, not polled. Then
  * the server's count of A's sockets, which must be 1; then a new tab opens (a follower), untimed, so every handoff
- * starts from three tabs. p50 and p99 over the handoffs; the default heartbeat (500 ms) and missed beats (3).
+ * starts from three tabs. p50 and p99 over the handoffs; the layer's default heartbeat (1 s) and missed beats (3).
  */
 
 type Pair = Host['seeded'][number]
