@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Server } from 'socket.io'
 import type { Lesson, Message } from '../../src/contract'
-import { startServer } from '../../server/index'
+import { startServer, type RunningServer } from '../../server/index'
 import { userRoom } from '../../server/realtime/rooms'
 import type { HostCommands, HostOptions, HostReply, HostRequest } from './hostProtocol'
 import { seedPairs } from './seed'
@@ -22,24 +22,35 @@ async function main(): Promise<void> {
     ? await seedPairs({ dataDir: options.dataDir }, options.seedPairs, options.jwtSecret)
     : []
 
-  const server = await startServer({
-    port: 0,
-    dataDir: options.dataDir,
-    jwtSecret: options.jwtSecret,
-    logLevel: 'silent',
-    // Raised for the bench (documented in bench/README.md): sends are not throttled, tokens outlive the run.
-    rateLimit: { perSecond: 1e9, burst: 1e9 },
-    // P6 joins and leaves a conversation on every reconnect cycle, faster than a person would.
-    joinRateLimit: { perSecond: 1e9, burst: 1e9 },
-    tokenTtlSeconds: 24 * 3600,
-  })
+  const start = (port: number) =>
+    startServer({
+      port,
+      dataDir: options.dataDir,
+      jwtSecret: options.jwtSecret,
+      logLevel: 'silent',
+      // Raised for the bench (documented in bench/README.md): sends are not throttled, tokens outlive the run.
+      rateLimit: { perSecond: 1e9, burst: 1e9 },
+      // P6 joins and leaves a conversation on every reconnect cycle, faster than a person would.
+      joinRateLimit: { perSecond: 1e9, burst: 1e9 },
+      tokenTtlSeconds: 24 * 3600,
+    })
 
-  // Requests counted at the server, before routing: the first 'request' listener sees every HTTP request.
+  // Requests counted at the server, before routing: the first 'request' listener sees every HTTP request. Socket.IO
+  // connections counted per user (P12: handshakes after a restart). Both survive a restart (`instrument` again).
   const requests = new Map<string, number>()
-  server.io.httpServer.prependListener('request', (req: IncomingMessage) => {
-    const key = `${req.method} ${(req.url ?? '').split('?')[0]}`
-    requests.set(key, (requests.get(key) ?? 0) + 1)
-  })
+  const handshakes = new Map<string, number>()
+  const instrument = (running: RunningServer) => {
+    running.io.httpServer.prependListener('request', (req: IncomingMessage) => {
+      const key = `${req.method} ${(req.url ?? '').split('?')[0]}`
+      requests.set(key, (requests.get(key) ?? 0) + 1)
+    })
+    running.io.on('connection', (socket) => {
+      const userId = String(socket.data.userId)
+      handshakes.set(userId, (handshakes.get(userId) ?? 0) + 1)
+    })
+  }
+  let server = await start(0)
+  instrument(server)
 
   // P1's floor: a bare relay, no auth, no validation, no storage.
   const relayHttp = createServer()
@@ -112,6 +123,17 @@ async function main(): Promise<void> {
           await new Promise((resolve) => setTimeout(resolve, Math.max(0, nextAt - performance.now())))
       }
       return { startedAt, endedAt: now(), sent }
+    },
+    async handshakesOf({ userId }) {
+      return handshakes.get(userId) ?? 0
+    },
+    async restart() {
+      const port = Number(new URL(server.url).port)
+      const t0 = performance.now()
+      await server.close()
+      server = await start(port)
+      instrument(server)
+      return { downMs: performance.now() - t0 }
     },
     async cpu() {
       const usage = process.cpuUsage()

@@ -33,6 +33,13 @@ export interface HostCommands {
     durationMs: number
     idPrefix: string
   }): Promise<{ startedAt: string; endedAt: string; sent: number }>
+  /** Socket.IO connections accepted for `userId` since the host started (every handshake that passed auth). */
+  handshakesOf(args: { userId: Id }): Promise<number>
+  /**
+   * Closes the reference server (every socket drops, as in a deploy) and starts it again on the same port and data
+   * folder, with the same secret: sessions and tokens stay valid. Resolves once it listens again.
+   */
+  restart(args?: undefined): Promise<{ downMs: number }>
   /** The server process's CPU time so far (user + system, µs) and its clock, for a CPU share over a span. */
   cpu(args?: undefined): Promise<{ cpuMicros: number; at: string }>
   close(args?: undefined): Promise<null>

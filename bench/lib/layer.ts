@@ -9,7 +9,7 @@ import type { Id, User } from '../../src/contract'
 import { api } from '../../src/api'
 import { loggedIn, loggedOut } from '../../src/app/authSlice'
 import { makeStore, type RealtimeOptions } from '../../src/app/store'
-import { disconnect, selectConnection, selectIsConnected, shutdown } from '../../src/realtime'
+import { disconnect, selectConnection, selectIsConnected, shutdown, type TabsOptions } from '../../src/realtime'
 import { memoryStorage, onWebsocket } from './clients'
 import { waitFor } from './stats'
 
@@ -43,6 +43,13 @@ export async function layerClient(options: {
   keepSockets?: boolean
   /** Tuning of the realtime layer (e.g. `random: () => 0`: reconnect after a drop without a backoff wait). */
   realtime?: RealtimeOptions
+  /**
+   * A tab of a "browser" whose tabs share one socket (`memoryBrowser(…).tab(id)`, see `tabs.ts`); without it the
+   * store is solo, as in Node by default (no `navigator.locks`). A follower makes no socket of its own.
+   */
+  tabs?: TabsOptions
+  /** The Web Storage the store keeps its session and outbox in: tabs of one browser share one. Default a fresh one. */
+  storage?: Storage
 }): Promise<LayerClient> {
   const sockets: Socket[] = []
   let latest: Socket | null = null
@@ -61,9 +68,11 @@ export async function layerClient(options: {
       if (options.keepSockets ?? true) sockets.push(socket)
       return socket
     },
-    storage: memoryStorage(),
+    storage: options.storage ?? memoryStorage(),
     extraMiddleware: options.probes ?? [],
-    ...(options.realtime ? { realtime: options.realtime } : {}),
+    ...(options.realtime || options.tabs
+      ? { realtime: { ...options.realtime, ...(options.tabs ? { tabs: options.tabs } : {}) } }
+      : {}),
   })
   const subscriptions: Array<() => void> = []
   const client: LayerClient = {
@@ -100,12 +109,14 @@ export async function layerClient(options: {
       await waitFor(() => all.every((s) => !s.connected), 'the layer to close its socket', 10_000).catch(() => {
         for (const socket of all) socket.close()
       })
+      options.tabs?.channel.close()
     },
   }
   if (options.login ?? true) {
     store.dispatch(loggedIn(options.session))
     await waitFor(() => selectIsConnected(store.getState()), 'the layer to connect', 15_000)
-    await onWebsocket(client.socket())
+    // A follower tab has no socket of its own: it rides on the holder's.
+    if (latest) await onWebsocket(latest)
   }
   return client
 }

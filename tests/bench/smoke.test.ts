@@ -47,7 +47,23 @@ describe('npm run bench -- --smoke', () => {
       expect(l.length === 3 && l.every((x) => typeof x === 'number' && x >= 0), JSON.stringify(load)).toBe(true)
     // Every registered figure ran, in table order; none of the figures has gone from the register.
     expect(FIGURE_IDS).toEqual(
-      expect.arrayContaining(['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9', 'P10', 'P13', 'P14']),
+      expect.arrayContaining([
+        'P1',
+        'P2',
+        'P3',
+        'P4',
+        'P5',
+        'P6',
+        'P7',
+        'P8',
+        'P9',
+        'P10',
+        'P11',
+        'P12',
+        'P13',
+        'P14',
+        'P15',
+      ]),
     )
     expect((recorded.figures as Array<{ id: string }>).map((f) => f.id)).toEqual(FIGURE_IDS)
     const rows = recorded.rows as Record<string, unknown>[]
@@ -94,7 +110,14 @@ describe('npm run bench -- --smoke', () => {
       'P7-p99',
       'P7-lost',
       'P10-requests',
+      'P11',
+      'P12',
+      'P12-restart',
       'P13',
+      'P15',
+      'P15-crash',
+      'P15-sockets',
+      'P15-lost',
     ]) {
       expect(rows.find((r) => r.id === id)?.target, id).toEqual(expect.any(String))
     }

@@ -195,8 +195,12 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
         if (message.to === tabId) onAttached(message)
         return
       case 'up':
+        if (message.userId !== userId) return
+        // Another tab holds the socket now while this one is still attached to the old holder: that holder went away
+        // without a word (a crash), perhaps before this tab's election ever heard it beat, so nothing else will say so.
+        if (link !== null && message.from !== link.holder) drop(HOLDER_DOWN_REASON)
         // A new holder (or the old one back): attach again from this store's offset now.
-        if (wanted && link === null && message.userId === userId) attach()
+        if (wanted && link === null) attach()
         return
       case 'down':
         if (message.to !== undefined && message.to !== tabId) return

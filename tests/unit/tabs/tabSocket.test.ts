@@ -298,6 +298,28 @@ describe('the holder going down', () => {
     expect(t.socket.id).toBe('sock-9')
   })
 
+  it('up from another holder while attached (the old one went without a word): disconnected, then attached to it', () => {
+    const t = setup()
+    t.attach()
+    t.log.length = 0
+    const next = scriptedHolder(t.bus, 'next-holder')
+    t.setResume({ offset: 12, epoch: 'e1' })
+    next.send({ kind: 'up', userId: alice.id })
+    expect(t.socket.connected).toBe(false)
+    expect(t.log).toEqual([['disconnect', 'transport close']])
+    t.bus.deliver()
+    expect(t.posted('attach').map((m) => m.resume)).toEqual([
+      { offset: 7, epoch: 'e1' },
+      { offset: 12, epoch: 'e1' },
+    ])
+    next.send({ kind: 'attached', to: ME, socketId: 'sock-9', replay: [], sync: caughtUp, presence: null })
+    expect(t.socket.connected).toBe(true)
+    expect(t.socket.id).toBe('sock-9')
+    // The old holder's events are nobody's now.
+    t.holder.send({ kind: 'event', userId: alice.id, raw: newMessage(1, 13) })
+    expect(t.log.filter((entry) => entry[0] === 'message:new')).toEqual([])
+  })
+
   it('holderGone() while not connected does nothing', () => {
     const t = setup()
     t.tab.holderGone()
