@@ -1,7 +1,7 @@
 import type { Dispatch, UnknownAction } from '@reduxjs/toolkit'
 import { AUTH_STORAGE_KEY, loadAuth, saveAuth } from '../api'
 import { shutdown, type StorageLike } from '../realtime'
-import { loggedOut, tokenRefreshed, type AuthState } from './authSlice'
+import { loggedIn, loggedOut, tokenRefreshed, type AuthState } from './authSlice'
 
 interface SessionStore {
   getState(): { auth: AuthState }
@@ -12,8 +12,8 @@ interface SessionStore {
 /**
  * Keeps the session in `storage` (every change of `auth` is saved) and, when `tabs` is the page's `window` and
  * `storage` its `localStorage`, in step with the other tabs: another tab logging out logs this one out, a token it
- * refreshed is used here too, another user logging in there ends this tab's session; the page going away lets the
- * drain lock go. Returns what undoes it all (the store subscription and the window listeners).
+ * refreshed is used here too, a login there (of the same user, or of another, which first ends this tab's session)
+ * logs this one in too; the page going away lets the drain lock go. Returns what undoes it all (the store subscription and the window listeners).
  *
  * @example const stop = syncSession(store, localStorage, window); stop()
  */
@@ -36,27 +36,32 @@ export function syncSession(
   const onStorage = (event: StorageEvent) => {
     if (event.key !== AUTH_STORAGE_KEY) return
     const { token, user } = store.getState().auth
-    if (!token) return
+    const other = event.newValue === null ? undefined : loadAuth(storage)
+    // One decision, every tab follows: a login elsewhere logs this tab in too (with tabs sharing one socket, the
+    // holder must follow, or a follower that logged in would wait for a socket nobody opens).
+    if (!token) {
+      if (other) store.dispatch(loggedIn(other))
+      return
+    }
     if (event.newValue === null) {
       store.dispatch(loggedOut())
       return
     }
-    const other = loadAuth(storage)
     if (!other) return
     if (other.user?.id !== user?.id) {
-      // Another user logged in there: this tab leaves too (it adopts nothing: the user logs in again here), without
-      // removing the stored session (theirs) nor this user's stored outbox (nobody asked them to drop it).
+      // Another user logged in there: this tab leaves its user's session (their data and socket go, their unsent
+      // messages stay stored for their next login), then follows into the new one.
       leavingForAnotherTab = true
       try {
         store.dispatch(loggedOut({ keepOutbox: true }))
       } finally {
         leavingForAnotherTab = false
       }
+      store.dispatch(loggedIn(other))
       return
     }
     if (other.token && other.token !== token) store.dispatch(tokenRefreshed({ token: other.token }))
   }
-  // The page goes away: the drain lock (a lease where there are no Web Locks) is let go at once for the other tabs.
   // A page kept in the back/forward cache (`persisted`) may come back alive, so it keeps its store.
   const onPageHide = (event: Event) => {
     if (!(event as PageTransitionEvent).persisted) store.dispatch(shutdown())

@@ -149,6 +149,32 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
     }
   })
 
+  it('logout in a follower tab: every tab follows; a login in another tab: every tab follows, on one socket', async () => {
+    const alice = await loginAs(e2e, 'alice')
+    try {
+      const tabs = [alice.page, await openTab(alice, `${e2e.url}/`), await openTab(alice, `${e2e.url}/`)]
+      await expect.poll(() => roles(tabs), { timeout: WAIT }).toEqual(['follower', 'follower', 'leader'])
+      const follower = tabs[(await Promise.all(tabs.map(roleOf))).indexOf('follower')]!
+      await follower.getByRole('button', { name: 'Log out' }).click()
+      for (const tab of tabs) await tab.getByRole('button', { name: 'Log in' }).waitFor({ timeout: WAIT })
+      await expect.poll(aliceSockets, { timeout: WAIT }).toHaveLength(0)
+
+      // Carol logs in from a tab that does not hold the socket: every tab follows, the holder opens the one socket.
+      await follower.getByTestId('demo-carol').click()
+      await follower.locator('.login form button[type="submit"]').click()
+      for (const tab of tabs) {
+        await tab.getByTestId('current-user').waitFor({ timeout: WAIT })
+        await waitOnline(tab)
+        expect(await tab.getByTestId('current-user').textContent()).toContain('Carol')
+      }
+      const carolSockets = async () => (await e2e.server.io.in('user:user-carol').fetchSockets()).length
+      await expect.poll(carolSockets, { timeout: WAIT }).toBe(1)
+      expect(await roles(tabs)).toEqual(['follower', 'follower', 'leader'])
+    } finally {
+      await alice.context.close()
+    }
+  })
+
   it('two browsers of the same user: a socket each', async () => {
     const first = await loginAs(e2e, 'alice')
     const second = await loginAs(e2e, 'alice')

@@ -42,7 +42,7 @@ describe('makeStore in a browser', () => {
     expect(sockets.sockets).toHaveLength(1)
   })
 
-  test('another tab logging in as another user: this one logs out, adopts nothing, and leaves the new session stored', () => {
+  test('another tab logging in as another user: this one leaves its user’s session and follows into the new one', () => {
     localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
     const sockets = fakeSockets()
     const store = makeStore({ createSocket: sockets.createSocket })
@@ -52,16 +52,36 @@ describe('makeStore in a browser', () => {
     const theirs = JSON.stringify({ token: 'bobs', user: bob })
     localStorage.setItem(AUTH_STORAGE_KEY, theirs)
     window.dispatchEvent(new StorageEvent('storage', { key: AUTH_STORAGE_KEY, oldValue: 'x', newValue: theirs }))
-    expect(store.getState().auth).toEqual({ token: null, user: null })
-    expect(store.getState().socket.connection.status).toBe('idle')
-    expect(sockets.last.disconnectCalls).toBe(1)
-    expect(sockets.sockets).toHaveLength(1)
-    expect(localStorage.getItem(AUTH_STORAGE_KEY)).toBe(theirs)
+    // Alice's socket closed; a new one for Bob, with his token; his session stays stored as his tab wrote it.
+    expect(store.getState().auth).toEqual({ token: 'bobs', user: bob })
+    expect(sockets.sockets).toHaveLength(2)
+    expect(sockets.sockets[0]!.disconnectCalls).toBe(1)
+    expect(sockets.last.handshakeToken()).toBe('bobs')
+    expect(store.getState().socket.connection.status).toBe('connecting')
+    expect(store.getState().socket.outbox).toEqual([])
+    expect(JSON.parse(localStorage.getItem(AUTH_STORAGE_KEY) ?? 'null')).toEqual(JSON.parse(theirs))
     expect(
       createOutboxStorage(localStorage)
         .load(alice.id)
         .map((m) => m.clientId),
     ).toEqual(['k1'])
+  })
+
+  test('a logged-out tab follows a login in another tab (the same user or another)', () => {
+    const sockets = fakeSockets()
+    const store = makeStore({ createSocket: sockets.createSocket })
+    expect(sockets.sockets).toHaveLength(0)
+    const theirs = JSON.stringify({ token: 'fresh', user: alice })
+    localStorage.setItem(AUTH_STORAGE_KEY, theirs)
+    window.dispatchEvent(new StorageEvent('storage', { key: AUTH_STORAGE_KEY, oldValue: null, newValue: theirs }))
+    expect(store.getState().auth).toEqual({ token: 'fresh', user: alice })
+    expect(sockets.last.handshakeToken()).toBe('fresh')
+    // Something unreadable in storage is not a login.
+    store.dispatch({ type: 'auth/loggedOut' })
+    localStorage.setItem(AUTH_STORAGE_KEY, '{"token":')
+    window.dispatchEvent(new StorageEvent('storage', { key: AUTH_STORAGE_KEY, oldValue: null, newValue: '{"token":' }))
+    expect(store.getState().auth).toEqual({ token: null, user: null })
+    store.dispose()
   })
 
   test('dispose() takes the store’s window listeners away: another tab’s logout or the page going away reach it no more', () => {
