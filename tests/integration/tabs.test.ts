@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs'
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import { api } from '../../src/api'
 import type { Id, User } from '../../src/contract'
 import {
@@ -16,6 +16,7 @@ import { freshDataDir } from '../server/support/server'
 import { browser as tabsBrowser } from '../unit/tabs/support/browser'
 import { browserStore, type BrowserStore } from './support'
 import { createMemoryStorage } from '../../src/app/store'
+import { createOutboxStorage } from '../../src/realtime'
 
 // One socket per browser against the reference server on loopback: several stores of one "browser" (one storage, one
 // channel, one lock) share one Socket.IO connection; the channel and the lock are in-process fakes of
@@ -39,6 +40,18 @@ afterAll(async () => {
 
 const socketsOf = async (user: User) => (await server.io.in(`user:${user.id}`).fetchSockets()).map((s) => s.id)
 
+/** Waits until the server holds exactly one socket for `user`, other than `not`; returns its id. */
+async function oneSocketOtherThan(user: User, not: string | undefined): Promise<string> {
+  return vi.waitFor(
+    async () => {
+      const ids = await socketsOf(user)
+      if (ids.length !== 1 || ids[0] === not) throw new Error(`sockets: ${ids.join(', ')}`)
+      return ids[0]!
+    },
+    { timeout: 30_000, interval: 20 },
+  )
+}
+
 async function soloUser(email: string): Promise<BrowserStore & { user: User }> {
   const s = browserStore(server.url)
   open.push(s)
@@ -54,6 +67,7 @@ function aBrowser() {
   const tabs: Array<BrowserStore & { tabId: string; visibility: ReturnType<typeof manualVisibility> }> = []
   return {
     tabs,
+    storage,
     /** A new tab; the first one logs in, the others find the session in storage. */
     async open(email: string) {
       const tabId = `tab-${tabs.length + 1}`
@@ -73,6 +87,7 @@ function aBrowser() {
       tabs.push(tab)
       return tab
     },
+    edges,
     /** Closes a tab as the browser does: the page goes (no goodbye), its locks are released. */
     close(tab: BrowserStore & { tabId: string }) {
       edges.crash(tab.tabId)
@@ -165,10 +180,7 @@ describe('three tabs of one user', () => {
       () => rolesOf(rest).join() === 'follower,leader' && rest.every((t) => t.status() === 'connected'),
       30_000,
     )
-    await rest[0]!.until(() => {
-      void socketsOf(alice).then((ids) => (latest = ids))
-      return latest.length === 1 && latest[0] !== before
-    })
+    await oneSocketOtherThan(alice, before)
     for (const t of [...rest, bob]) {
       await t.until(() =>
         [fromBob, ...fromTabs].every((p) =>
@@ -184,7 +196,69 @@ describe('three tabs of one user', () => {
   })
 })
 
-let latest: string[] = []
+describe('a holder that goes silent', () => {
+  test('loses the socket after missed heartbeats, closes its own first, and rides along when it wakes', async () => {
+    const b = aBrowser()
+    const first = await b.open('alice@talemy.test')
+    const alice = first.store.getState().auth.user as User
+    const tabs = [first, await b.open('alice@talemy.test'), await b.open('alice@talemy.test')]
+    await first.until(
+      () => rolesOf(tabs).join() === 'follower,follower,leader' && tabs.every((t) => t.status() === 'connected'),
+    )
+    const holder = tabs.find((t) => roleOf(t) === 'leader')!
+    const [before] = await socketsOf(alice)
+    const mark = holder.actions.length
+
+    b.edges.silence(holder.tabId, true)
+    // Another tab takes the lock after the missed beats; the old holder, robbed, closes its socket first.
+    await first.until(() => roleOf(holder) === 'follower', 30_000)
+    const after = holder.actions.slice(mark).map((a) => a.type)
+    const robbed = after.indexOf('socket/roleChanged')
+    expect(after.slice(robbed, robbed + 2)).toEqual(['socket/roleChanged', 'socket/reconnecting'])
+    await first.until(() => tabs.filter((t) => roleOf(t) === 'leader').length === 1, 30_000)
+    const now = await oneSocketOtherThan(alice, before)
+
+    // It wakes up: a follower of the new holder, the same single socket at the server.
+    b.edges.silence(holder.tabId, false)
+    await first.until(() => tabs.every((t) => t.status() === 'connected'), 30_000)
+    expect(rolesOf(tabs).join()).toBe('follower,follower,leader')
+    expect(await socketsOf(alice)).toEqual([now])
+  })
+})
+
+describe('the outbox at a handoff', () => {
+  test('sends the closed holder left unsent are sent by the tab that takes over, once', async () => {
+    const bob = await soloUser('bob@talemy.test')
+    const b = aBrowser()
+    const first = await b.open('alice@talemy.test')
+    const alice = first.store.getState().auth.user as User
+    const tabs = [first, await b.open('alice@talemy.test')]
+    await first.until(() => rolesOf(tabs).join() === 'follower,leader' && tabs.every((t) => t.status() === 'connected'))
+    const id = await conversationBetween(bob, alice)
+    await bob.openThread(id)
+    const holder = tabs.find((t) => roleOf(t) === 'leader')!
+    const other = tabs.find((t) => t !== holder)!
+
+    // The holder's page dies right after writing a send to its durable outbox, before the emit got anywhere.
+    const left = {
+      clientId: 'left-by-the-holder',
+      conversationId: id,
+      content: 'written just before the crash',
+      createdAt: new Date().toISOString(),
+      status: 'pending' as const,
+      attempts: 0,
+      error: null,
+    }
+    createOutboxStorage(b.storage).save(alice.id, [], [left])
+    b.close(holder)
+
+    await other.until(() => roleOf(other) === 'leader' && other.status() === 'connected', 30_000)
+    await bob.until(() => bob.thread(id).some((m) => m.clientId === left.clientId))
+    await other.until(() => other.store.getState().socket.outbox.length === 0)
+    expect(bob.thread(id).filter((m) => m.clientId === left.clientId)).toHaveLength(1)
+    expect(createOutboxStorage(b.storage).load(alice.id)).toEqual([])
+  })
+})
 
 describe('without the mechanism', () => {
   test('each store has a socket of its own (role solo), as before', async () => {

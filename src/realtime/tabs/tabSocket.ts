@@ -118,6 +118,9 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   function attach() {
     attaching = true
     post({ kind: 'attach', from: tabId, userId, resume: resume(), visible: visibility.visible() })
+    // Asked again each heartbeat until answered: an attach may reach no holder (one is being elected, or the message
+    // was lost), and a holder that is up posts no `up` again.
+    startHeartbeat()
   }
 
   function startHeartbeat() {
@@ -125,7 +128,10 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     const handle = timers.setTimeout(() => {
       if (heartbeat !== handle) return
       heartbeat = null
-      if (link === null) return
+      if (link === null) {
+        if (wanted) attach()
+        return
+      }
       post({ kind: 'alive', from: tabId, visible: visibility.visible() })
       startHeartbeat()
     }, heartbeatMs)

@@ -257,6 +257,24 @@ describe('the holder going down', () => {
     expect(t.log.filter((entry) => entry[0] === 'disconnect')).toEqual([])
   })
 
+  it('an attach nobody answered is asked again every heartbeat, and no more once answered', () => {
+    const t = setup()
+    t.socket.connect()
+    t.bus.deliver()
+    expect(t.posted('attach')).toHaveLength(1)
+    t.timers.advance(499)
+    t.bus.deliver()
+    expect(t.posted('attach')).toHaveLength(1)
+    t.timers.advance(1)
+    t.bus.deliver()
+    expect(t.posted('attach')).toHaveLength(2)
+    t.holder.send({ kind: 'attached', to: ME, socketId: 's', replay: [], sync: caughtUp, presence: null })
+    t.timers.advance(2000)
+    t.bus.deliver()
+    expect(t.posted('attach')).toHaveLength(2)
+    expect(t.posted('alive').length).toBeGreaterThan(0)
+  })
+
   it('a down addressed to this tab (dropped as silent) disconnects and attaches again at once; one for another tab is ignored', () => {
     const t = setup()
     t.attach()
