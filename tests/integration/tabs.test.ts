@@ -3,6 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vite
 import { api } from '../../src/api'
 import type { Id, User } from '../../src/contract'
 import {
+  joinConversation,
+  joined,
   selectConnection,
   sendConfirmed,
   sendMessage,
@@ -12,6 +14,7 @@ import {
 } from '../../src/realtime'
 import { manualVisibility } from '../../src/realtime/tabs/visibility'
 import { startServer, type RunningServer } from '../../server/index'
+import { conversationRoom } from '../../server/realtime/rooms'
 import { freshDataDir } from '../server/support/server'
 import { browser as tabsBrowser } from '../unit/tabs/support/browser'
 import { browserStore, type BrowserStore } from './support'
@@ -193,6 +196,41 @@ describe('three tabs of one user', () => {
     // The new holder resumed from its offset: no thread refetch was needed for the event it missed.
     const newHolder = rest.find((t) => roleOf(t) === 'leader')!
     expect(newHolder.actions.some((a) => a.type === 'socket/sync:gap')).toBe(false)
+  })
+})
+
+describe('rooms: the union of the visible tabs’ open threads', () => {
+  test('a hidden tab looking at a conversation joins nothing (nothing is marked read); shown again, it joins', async () => {
+    const bob = await soloUser('bob@talemy.test')
+    const b = aBrowser()
+    const first = await b.open('alice@talemy.test')
+    const alice = first.store.getState().auth.user as User
+    const tabs = [first, await b.open('alice@talemy.test')]
+    await first.until(() => rolesOf(tabs).join() === 'follower,leader' && tabs.every((t) => t.status() === 'connected'))
+    const id = await conversationBetween(bob, alice)
+    const follower = tabs.find((t) => roleOf(t) === 'follower')!
+    const holder = tabs.find((t) => t !== follower)!
+    const inRoom = async () => (await server.io.in(conversationRoom(id)).fetchSockets()).length
+
+    // The follower's page is hidden while it opens the thread; the holder shows another page.
+    follower.visibility.set(false)
+    follower.store.dispatch(joinConversation({ conversationId: id }))
+    await follower.until(() => follower.actions.some((a) => joined.match(a)))
+    await holder.openConversations()
+    bob.store.dispatch(sendMessage({ conversationId: id, content: 'while hidden' }))
+    await holder.until(() => holder.conversations().find((c) => c.id === id)?.unreadCount === 1)
+    expect(await inRoom()).toBe(0)
+
+    // Shown: the room is joined (the one socket's), and what is there is read.
+    follower.visibility.set(true)
+    await vi.waitFor(async () => expect(await inRoom()).toBe(1), { timeout: 15_000, interval: 20 })
+    await holder.until(() => holder.conversations().find((c) => c.id === id)?.unreadCount === 0)
+
+    // Hidden again: it leaves, and a new message stays unread.
+    follower.visibility.set(false)
+    await vi.waitFor(async () => expect(await inRoom()).toBe(0), { timeout: 15_000, interval: 20 })
+    bob.store.dispatch(sendMessage({ conversationId: id, content: 'hidden again' }))
+    await holder.until(() => holder.conversations().find((c) => c.id === id)?.unreadCount === 1)
   })
 })
 

@@ -1,0 +1,56 @@
+import { afterEach, describe, expect, test, vi } from 'vitest'
+import { makeStore } from '../../../src/app/store'
+import { browserTabs, selectConnection } from '../../../src/realtime'
+
+afterEach(() => {
+  vi.unstubAllGlobals()
+})
+
+describe('browserTabs: the page’s edges, or none', () => {
+  test('without Web Locks (Node 20 has no navigator.locks): none, and a store is solo with a socket of its own', async () => {
+    expect((globalThis as { navigator?: { locks?: unknown } }).navigator?.locks).toBeUndefined()
+    expect(browserTabs('talemy')).toBeNull()
+    const store = makeStore({ apiUrl: 'http://127.0.0.1:1' })
+    await Promise.resolve()
+    expect(selectConnection(store.getState()).role).toBe('solo')
+    store.dispose()
+  })
+
+  test('without BroadcastChannel: none either', () => {
+    vi.stubGlobal('navigator', { locks: { request: () => new Promise(() => {}) } })
+    vi.stubGlobal('BroadcastChannel', undefined)
+    expect(browserTabs('talemy')).toBeNull()
+  })
+
+  test('with both: a channel and a lock named after channelName, and the document’s visibility', () => {
+    const requests: string[] = []
+    vi.stubGlobal('navigator', {
+      locks: {
+        request: (name: string) => {
+          requests.push(name)
+          return new Promise(() => {})
+        },
+      },
+    })
+    const tabs = browserTabs('shop')
+    expect(tabs).not.toBeNull()
+    expect(tabs!.channelName).toBe('shop')
+    expect(tabs!.visibility.visible()).toBe(true)
+    tabs!.lock.request('talemy.socket.shop', { steal: false }, { onAcquired() {}, onLost() {} })
+    expect(requests).toEqual(['talemy.socket.shop'])
+    tabs!.channel.close()
+  })
+
+  test('shareSocket: false keeps a store solo even where the page could share', async () => {
+    vi.stubGlobal('navigator', { locks: { request: () => new Promise(() => {}) } })
+    const store = makeStore({ apiUrl: 'http://127.0.0.1:1', shareSocket: false })
+    await Promise.resolve()
+    expect(selectConnection(store.getState()).role).toBe('solo')
+    store.dispose()
+    const shared = makeStore({ apiUrl: 'http://127.0.0.1:1' })
+    await Promise.resolve()
+    // Where it can, a store shares: a follower until the lock (never granted here) makes it the holder.
+    expect(selectConnection(shared.getState()).role).toBe('follower')
+    shared.dispose()
+  })
+})
