@@ -97,8 +97,13 @@ export function makeStore(options: MakeStoreOptions = {}) {
     ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
   }
   const restored = loadAuth(storage)
+  // `realtime.tabs` given (edges, or null for none) wins over the page's.
   const sharing =
-    options.shareSocket === false ? null : (options.realtime?.tabs ?? browserTabs(options.channelName ?? 'talemy'))
+    options.shareSocket === false
+      ? null
+      : options.realtime && 'tabs' in options.realtime
+        ? (options.realtime.tabs ?? null)
+        : browserTabs(options.channelName ?? 'talemy')
 
   const socketMiddleware = createSocketMiddleware<RootState>({
     apiUrl,

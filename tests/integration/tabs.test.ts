@@ -217,20 +217,23 @@ describe('rooms: the union of the visible tabs’ open threads', () => {
     follower.store.dispatch(joinConversation({ conversationId: id }))
     await follower.until(() => follower.actions.some((a) => joined.match(a)))
     await holder.openConversations()
+    // Other tests of this file wrote in the same conversation: counted from what it is now.
+    const unread = () => holder.conversations().find((c) => c.id === id)?.unreadCount
+    const before = unread() ?? 0
     bob.store.dispatch(sendMessage({ conversationId: id, content: 'while hidden' }))
-    await holder.until(() => holder.conversations().find((c) => c.id === id)?.unreadCount === 1)
+    await holder.until(() => unread() === before + 1)
     expect(await inRoom()).toBe(0)
 
     // Shown: the room is joined (the one socket's), and what is there is read.
     follower.visibility.set(true)
     await vi.waitFor(async () => expect(await inRoom()).toBe(1), { timeout: 15_000, interval: 20 })
-    await holder.until(() => holder.conversations().find((c) => c.id === id)?.unreadCount === 0)
+    await holder.until(() => unread() === 0)
 
     // Hidden again: it leaves, and a new message stays unread.
     follower.visibility.set(false)
     await vi.waitFor(async () => expect(await inRoom()).toBe(0), { timeout: 15_000, interval: 20 })
     bob.store.dispatch(sendMessage({ conversationId: id, content: 'hidden again' }))
-    await holder.until(() => holder.conversations().find((c) => c.id === id)?.unreadCount === 1)
+    await holder.until(() => unread() === 1)
   })
 })
 

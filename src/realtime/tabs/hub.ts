@@ -112,6 +112,8 @@ const CLIENT_EVENTS: Record<ClientEventName, true> = {
   'session:renew': true,
   typing: true,
 }
+/** How long a hidden follower may stay silent before it counts as gone (throttled timers run about once a minute). */
+const HIDDEN_SILENCE_MS = 150_000
 const isClientEvent = (event: string): boolean => Object.hasOwn(CLIENT_EVENTS, event)
 const LOGGED = new Set<string>(SERVER_EVENTS)
 
@@ -166,6 +168,8 @@ export function createTabHub(options: TabHubOptions): TabHub {
   function onDisconnect(reason: unknown) {
     up = false
     synced = false
+    // The next connection's `presence:snapshot` tells anew: the old one must not reach a tab attaching meanwhile.
+    presence = null
     for (const follower of followers.values()) timers.clearTimeout(follower.silence)
     followers.clear()
     // A new connection is in no room: the holder's middleware joins its rooms again on connect, followers on attach.
@@ -256,12 +260,17 @@ export function createTabHub(options: TabHubOptions): TabHub {
     const prior = followers.get(attach.from)
     if (prior) timers.clearTimeout(prior.silence)
     // An attach is a new connection for that tab: it is in no room until it joins again.
-    followers.set(attach.from, { visible: attach.visible, wants: new Set(), silence: arm(attach.from) })
+    followers.set(attach.from, {
+      visible: attach.visible,
+      wants: new Set(),
+      silence: arm(attach.from, attach.visible),
+    })
     const { replay, sync } = answerResume(attach.resume, head!, buffer.entries())
     post({
       kind: 'attached',
       from: tabId,
       to: attach.from,
+      attachId: attach.attachId,
       socketId: socket.id ?? '',
       replay,
       sync,
@@ -270,18 +279,26 @@ export function createTabHub(options: TabHubOptions): TabHub {
     if (prior && prior.wants.size > 0) reconcile()
   }
 
-  const arm = (tab: string): TimerHandle =>
-    timers.setTimeout(() => {
-      drop(tab)
-      // It may only be asleep (a hidden tab's timers): told, it attaches again from its offset when it wakes.
-      post({ kind: 'down', from: tabId, reason: 'silent', to: tab })
-    }, silenceMs)
+  // A hidden tab's timers may run once a minute (Chrome's intensive throttling): it is given longer before it counts as
+  // gone. Nothing rides on it meanwhile: a hidden tab's rooms are not in the union.
+  const arm = (tab: string, visible: boolean): TimerHandle =>
+    timers.setTimeout(
+      () => {
+        drop(tab)
+        // It may only be asleep: told, it attaches again from its offset when it wakes.
+        tellGone(tab, 'silent')
+      },
+      visible ? silenceMs : Math.max(silenceMs, HIDDEN_SILENCE_MS),
+    )
+
+  /** A tab that thinks it is attached and is not (dropped, or it missed a `down`): it attaches again when told. */
+  const tellGone = (tab: string, reason: string) => post({ kind: 'down', from: tabId, reason, to: tab })
 
   function renew(tab: string): Follower | undefined {
     const follower = followers.get(tab)
     if (follower) {
       timers.clearTimeout(follower.silence)
-      follower.silence = arm(tab)
+      follower.silence = arm(tab, follower.visible)
     }
     return follower
   }
@@ -289,10 +306,16 @@ export function createTabHub(options: TabHubOptions): TabHub {
   function alive(tab: string, visible: boolean) {
     const waiting = pending.get(tab)
     if (waiting) pending.set(tab, { ...waiting, visible })
-    const follower = renew(tab)
-    if (!follower || follower.visible === visible) return
+    const follower = followers.get(tab)
+    if (!follower) {
+      if (up && !waiting) tellGone(tab, 'unknown')
+      return
+    }
+    const was = follower.visible
     follower.visible = visible
-    reconcile()
+    // Re-armed with its new visibility's window.
+    renew(tab)
+    if (was !== visible) reconcile()
   }
 
   function drop(tab: string) {
@@ -310,7 +333,10 @@ export function createTabHub(options: TabHubOptions): TabHub {
     }
     // Not attached (never, dropped, or before a reconnect): as Socket.IO fails an ack it cannot send. Not a refusal,
     // so a send falls back to HTTP instead of being given up.
-    if (!renew(from)) return answer(true, [])
+    if (!renew(from)) {
+      if (up) tellGone(from, 'unknown')
+      return answer(true, [])
+    }
     if (!isClientEvent(event)) return answer(false, [UNKNOWN_EVENT])
     if (event === JOIN) return join(from, args[0], timeoutMs, answer)
     if (event === LEAVE) return leave(from, args[0], answer)

@@ -69,8 +69,12 @@ export function createBroadcastTabChannel(name: string): TabChannel {
     if (!looksLikeTabMessage(event.data)) return
     for (const listener of [...listeners]) listener(event.data)
   }
+  let closed = false
   return {
     post(message) {
+      // A late answer (an ack, a join) after the store was disposed: nobody is listening, and a closed
+      // BroadcastChannel would throw into Socket.IO's callback.
+      if (closed) return
       channel.postMessage(message)
     },
     subscribe(listener) {
@@ -78,6 +82,7 @@ export function createBroadcastTabChannel(name: string): TabChannel {
       return () => listeners.delete(listener)
     },
     close() {
+      closed = true
       listeners.clear()
       channel.close()
     },

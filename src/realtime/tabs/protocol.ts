@@ -27,7 +27,15 @@ export type TabMessage =
   | { kind: 'resign'; from: string; term: number }
   // --- Follower → holder (`tabSocket.ts` → `hub.ts`). ----------------------------------------------------------------
   /** A follower's `connect()`: it wants the stream from its own offset, as a handshake would. */
-  | { kind: 'attach'; from: string; userId: Id; resume: ResumePoint; visible: boolean }
+  | {
+      kind: 'attach'
+      from: string
+      /** Unique in the page: the answer names it, so a later proxy of the same tab (another user) never takes it. */
+      attachId: number
+      userId: Id
+      resume: ResumePoint
+      visible: boolean
+    }
   /** A follower's `disconnect()`, or its page going away. */
   | { kind: 'detach'; from: string }
   /** A follower is still there (every heartbeat interval while attached), and whether its page is visible. */
@@ -53,6 +61,8 @@ export type TabMessage =
       kind: 'attached'
       from: string
       to: string
+      /** The `attach` this answers. */
+      attachId: number
       socketId: string
       replay: RawEvent[]
       /** `sync:caughtUp` or `sync:gap`, as the server would send it after a handshake from `resume`. */

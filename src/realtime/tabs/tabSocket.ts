@@ -84,6 +84,13 @@ interface PendingAck {
  * bindSocket(tab.socket as unknown as AppSocket, store.dispatch)
  * tab.socket.connect()
  */
+/**
+ * Attach and emit ids, counted for the whole page: a proxy made after another in the same tab (a new session, another
+ * user) never takes an answer that was meant for the one before it.
+ */
+let pageCounter = 0
+const nextPageId = () => ++pageCounter
+
 export function createTabSocket(options: TabSocketOptions): TabSocket {
   const { tabId, userId, channel, resume, visibility, timers } = options
   const heartbeatMs = options.heartbeatMs ?? 500
@@ -91,7 +98,8 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   const listeners = new Map<string, Listener[]>()
   let anyListeners: AnyListener[] = []
   const pending = new Map<number, PendingAck>()
-  let nextEmitId = 1
+  /** The id of the last `attach` posted: only its answer is taken. */
+  let attachId = 0
 
   /** `connect()` was called and neither `disconnect()` nor `close()` since. */
   let wanted = false
@@ -117,7 +125,8 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
 
   function attach() {
     attaching = true
-    post({ kind: 'attach', from: tabId, userId, resume: resume(), visible: visibility.visible() })
+    attachId = nextPageId()
+    post({ kind: 'attach', from: tabId, attachId, userId, resume: resume(), visible: visibility.visible() })
     // Asked again each heartbeat until answered: an attach may reach no holder (one is being elected, or the message
     // was lost), and a holder that is up posts no `up` again.
     startHeartbeat()
@@ -169,6 +178,9 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   }
 
   function onAttached(message: Extract<TabMessage, { kind: 'attached' }>) {
+    // An answer to an earlier attach of this proxy, or of a proxy this tab had before (another session, maybe another
+    // user's): only the last attach's answer is taken.
+    if (message.attachId !== attachId) return
     if (!wanted) {
       // An answer to an attach this tab has given up on: the hub must not keep it as a follower.
       post({ kind: 'detach', from: tabId })
@@ -251,7 +263,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
       post({ kind: 'emit', from: tabId, to: link.holder, id: null, event, args: payload, timeoutMs: null })
       return socket
     }
-    const id = nextEmitId++
+    const id = nextPageId()
     const entry: PendingAck = { callback, withError, timer: null }
     if (timeoutMs !== null) {
       // Timed here too, so a hub that never answers (or a lost message) cannot leave the caller waiting.
@@ -328,8 +340,9 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   }
 
   const unsubscribe = channel.subscribe(receive)
+  // Also while an attach is unanswered: the holder may have taken the tab in already, with the visibility it had.
   const unwatch = visibility.subscribe(() => {
-    if (link !== null && !closed) post({ kind: 'alive', from: tabId, visible: visibility.visible() })
+    if ((link !== null || attaching) && !closed) post({ kind: 'alive', from: tabId, visible: visibility.visible() })
   })
 
   return {

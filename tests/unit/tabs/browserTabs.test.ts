@@ -39,6 +39,8 @@ describe('browserTabs: the page’s edges, or none', () => {
     tabs!.lock.request('talemy.socket.shop', { steal: false }, { onAcquired() {}, onLost() {} })
     expect(requests).toEqual(['talemy.socket.shop'])
     tabs!.channel.close()
+    // A late post after the close (an ack coming back after dispose) is dropped, not thrown.
+    expect(() => tabs!.channel.post({ kind: 'detach', from: 't' })).not.toThrow()
   })
 
   test('shareSocket: false keeps a store solo even where the page could share', async () => {
@@ -52,5 +54,10 @@ describe('browserTabs: the page’s edges, or none', () => {
     // Where it can, a store shares: a follower until the lock (never granted here) makes it the holder.
     expect(selectConnection(shared.getState()).role).toBe('follower')
     shared.dispose()
+    // `realtime.tabs: null` says "no edges": solo too.
+    const none = makeStore({ apiUrl: 'http://127.0.0.1:1', realtime: { tabs: null } })
+    await Promise.resolve()
+    expect(selectConnection(none.getState()).role).toBe('solo')
+    none.dispose()
   })
 })

@@ -62,6 +62,7 @@ describe('readiness: up after the connection and its sync', () => {
         kind: 'attached',
         from: 'holder',
         to: 'tab-a',
+        attachId: expect.any(Number),
         socketId: 'sock-1',
         replay: [],
         sync: caughtUp(4),
@@ -176,6 +177,46 @@ describe('forwarding', () => {
         },
       ],
     })
+  })
+})
+
+describe('tabs that think they are attached and are not', () => {
+  test('an `alive` or an emit from a tab the hub does not know (it missed a `down`) is answered with a `down` for it', () => {
+    const { up, socket, a } = setup()
+    up(0)
+    a.attach('alice')
+    // The real socket drops and comes back; tab a missed the `down` and still thinks it is attached.
+    socket.serverDrop('transport close')
+    up(0, 'e1', 'sock-2')
+    a.received.length = 0
+    a.alive(true)
+    expect(a.got('down')).toMatchObject([{ reason: 'unknown', to: 'tab-a' }])
+    a.emit(1, 'typing', [{ conversationId: 'c1' }])
+    expect(a.got('down')).toHaveLength(2)
+    expect(a.ack(1)).toMatchObject({ error: true })
+  })
+
+  test('a hidden follower is given much longer before it counts as gone (its timers may run once a minute)', () => {
+    const { up, clock, a } = setup({ heartbeatMs: 500, missedBeats: 3 })
+    up(0)
+    a.attach('alice', 0, 'e1', false)
+    clock.advance(60_000)
+    expect(a.got('down')).toEqual([])
+    a.alive(false)
+    clock.advance(149_999)
+    expect(a.got('down')).toEqual([])
+    clock.advance(1)
+    expect(a.got('down')).toMatchObject([{ reason: 'silent', to: 'tab-a' }])
+  })
+
+  test('presence is forgotten with the connection: a tab attaching before the new snapshot gets none', () => {
+    const { up, socket, a } = setup()
+    up(0)
+    socket.serverEmit('presence:snapshot', { users: [{ userId: 'bob', online: true, lastSeenAt: null }] })
+    socket.serverDrop('transport close')
+    up(0, 'e1', 'sock-2')
+    a.attach('alice')
+    expect(a.got('attached')[0]!.presence).toBeNull()
   })
 })
 

@@ -77,12 +77,74 @@ describe('connect and the holder’s answer', () => {
     t.socket.connect()
     t.bus.deliver()
     expect(t.posted('attach')).toEqual([
-      { kind: 'attach', from: ME, userId: alice.id, resume: { offset: 12, epoch: 'e2' }, visible: false },
+      {
+        kind: 'attach',
+        from: ME,
+        attachId: expect.any(Number),
+        userId: alice.id,
+        resume: { offset: 12, epoch: 'e2' },
+        visible: false,
+      },
     ])
     expect(t.socket.connected).toBe(false)
     expect(t.socket.id).toBeUndefined()
     expect(t.socket.recovered).toBe(false)
     expect(t.log).toEqual([])
+  })
+
+  it('only the answer to its last attach is taken: not an earlier one, nor one meant for a proxy this tab had before', () => {
+    const old = setup()
+    old.socket.connect()
+    old.bus.deliver()
+    const [first] = old.posted('attach')
+    // The tab moves on (another session): a new proxy with the same tab id, for another user.
+    const t = setup({ userId: 'user-bob' })
+    t.socket.connect()
+    t.bus.deliver()
+    t.holder.send({
+      kind: 'attached',
+      to: ME,
+      attachId: first!.attachId,
+      socketId: 's',
+      replay: [],
+      sync: caughtUp,
+      presence: null,
+    })
+    expect(t.socket.connected).toBe(false)
+    // Asked again (no answer yet): an answer to the earlier attach is not taken either, the last one's is.
+    t.timers.advance(500)
+    t.bus.deliver()
+    const [earlier, last] = t.posted('attach')
+    expect(last!.attachId).not.toBe(earlier!.attachId)
+    t.holder.send({
+      kind: 'attached',
+      to: ME,
+      attachId: earlier!.attachId,
+      socketId: 's',
+      replay: [],
+      sync: caughtUp,
+      presence: null,
+    })
+    expect(t.socket.connected).toBe(false)
+    t.holder.send({
+      kind: 'attached',
+      to: ME,
+      attachId: last!.attachId,
+      socketId: 's',
+      replay: [],
+      sync: caughtUp,
+      presence: null,
+    })
+    expect(t.socket.connected).toBe(true)
+  })
+
+  it('a visibility change while an attach is unanswered is told at once (the holder may already count the tab in)', () => {
+    const t = setup()
+    t.socket.connect()
+    t.bus.deliver()
+    t.visibility.set(false)
+    t.bus.deliver()
+    expect(t.posted('alive')).toEqual([{ kind: 'alive', from: ME, visible: false }])
   })
 
   it('attached: connect, then each replayed event (onAny first), then sync, then presence, in one delivery', () => {

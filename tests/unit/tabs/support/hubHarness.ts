@@ -48,6 +48,8 @@ export function memoryBus() {
 }
 
 /** A follower tab as the test drives it: posts what a proxy would, and records what it receives. */
+let attachIds = 0
+
 export function testTab(bus: ReturnType<typeof memoryBus>, tabId: string) {
   const channel = bus.channel()
   const received: TabMessage[] = []
@@ -64,7 +66,7 @@ export function testTab(bus: ReturnType<typeof memoryBus>, tabId: string) {
       )
     },
     attach(userId: string, offset: number | null = null, epoch: string | null = null, visible = true) {
-      post({ kind: 'attach', from: tabId, userId, resume: { offset, epoch }, visible })
+      post({ kind: 'attach', from: tabId, attachId: ++attachIds, userId, resume: { offset, epoch }, visible })
     },
     detach: () => post({ kind: 'detach', from: tabId }),
     alive: (visible = true) => post({ kind: 'alive', from: tabId, visible }),

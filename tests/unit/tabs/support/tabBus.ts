@@ -58,9 +58,21 @@ export function scriptedHolder(bus: ReturnType<typeof memoryBus>, tabId = 'holde
   return {
     tabId,
     inbox,
-    /** Posts a holder message (with this holder as `from`) and delivers it. */
-    send(message: DistributiveOmit<TabMessage, 'from'>) {
-      channel.post({ ...message, from: tabId } as TabMessage)
+    /**
+     * Posts a holder message (with this holder as `from`) and delivers it. An `attached` without its `attachId`
+     * answers the last `attach` the tab it is for posted (what a hub does).
+     */
+    send(message: SentByHolder) {
+      bus.deliver()
+      let full = { ...message, from: tabId } as TabMessage
+      if (full.kind === 'attached' && (message as { attachId?: number }).attachId === undefined) {
+        const to = full.to
+        const last = inbox.filter((m) => m.kind === 'attach' && m.from === to).at(-1) as
+          | Extract<TabMessage, { kind: 'attach' }>
+          | undefined
+        full = { ...full, attachId: last?.attachId ?? -1 }
+      }
+      channel.post(full)
       bus.deliver()
     },
     /** What followers posted of one kind, in order. */
@@ -71,6 +83,11 @@ export function scriptedHolder(bus: ReturnType<typeof memoryBus>, tabId = 'holde
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+type Attached = Extract<TabMessage, { kind: 'attached' }>
+/** What a scripted holder sends: any message without `from`; an `attached` may leave its `attachId` to the holder. */
+type SentByHolder =
+  | DistributiveOmit<Exclude<TabMessage, Attached>, 'from'>
+  | (Omit<Attached, 'from' | 'attachId'> & { attachId?: number })
 
 /** Timers on a virtual clock: `advance(ms)` fires what falls due, in time order. Nothing runs by itself. */
 export function manualTimers(): Timers & { advance(ms: number): void; pending(): number; now(): number } {
