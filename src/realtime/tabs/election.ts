@@ -75,6 +75,7 @@ export function createElection(options: ElectionOptions): Election {
     heartbeatMs,
     missedBeats: options.missedBeats ?? 3,
     staggerMs: staggerFor(tabId, heartbeatMs),
+    canVerify: typeof lock.held === 'function',
   })
 
   let state: ElectionState = initialElectionState
@@ -126,6 +127,14 @@ export function createElection(options: ElectionOptions): Election {
         giveUp = null
         requestId++
         return
+      case 'verifyLock': {
+        const id = requestId
+        const answer = (held: boolean) => {
+          if (id === requestId) feed({ type: 'lockVerified', held })
+        }
+        lock.held!(name).then(answer, () => answer(false))
+        return
+      }
       case 'requestLock': {
         const id = ++requestId
         giveUp = lock.request(
@@ -166,7 +175,7 @@ export function createElection(options: ElectionOptions): Election {
   feed({ type: 'start' })
 
   return {
-    role: () => (state.status === 'leading' ? 'leader' : 'follower'),
+    role: () => (state.status === 'leading' || state.status === 'verifying' ? 'leader' : 'follower'),
     stop() {
       if (state.status === 'stopped') return
       feed({ type: 'stop' })

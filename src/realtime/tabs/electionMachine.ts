@@ -22,6 +22,11 @@ export type ElectionState =
       heardAt: number
     }
   | { status: 'leading'; term: number; lastBeatAt: number }
+  /**
+   * A leader that woke after a silence as long as followers wait, asking the lock whether it still holds it: no beat,
+   * no socket given up, until the answer (or the loss, or a newer holder's beat) comes.
+   */
+  | { status: 'verifying'; term: number; lastBeatAt: number }
   /** `stop` was called: the tab is going away; nothing more happens. */
   | { status: 'stopped' }
 
@@ -39,6 +44,8 @@ export type ElectionEvent =
   /** The timer the machine asked for ran out. */
   | { type: 'tick'; now: number }
   | { type: 'stop'; now: number }
+  /** The lock's answer to `verifyLock`. */
+  | { type: 'lockVerified'; held: boolean; now: number }
 
 /** The election's own messages on the tab channel. */
 export type ElectionMessage = Extract<TabMessage, { kind: 'heartbeat' | 'resign' }>
@@ -58,6 +65,8 @@ export type ElectionEffect =
   /** Run one timer (replacing the one running, if any); when it runs out, `tick`. */
   | { type: 'startTimer'; delayMs: number }
   | { type: 'cancelTimer' }
+  /** Ask the lock whether this tab still holds it; then `lockVerified`. */
+  | { type: 'verifyLock' }
 
 export interface ElectionConfig {
   tabId: string
@@ -70,11 +79,18 @@ export interface ElectionConfig {
    * steal at once (the first one's heartbeat reaches the others before their turn).
    */
   staggerMs: number
+  /**
+   * Whether the lock can say if it is still held (Web Locks' `query`). Then a leader that finds itself silent for as
+   * long as followers wait asks first instead of stepping down at once: a lone hidden tab whose timers run once a
+   * minute keeps its socket.
+   */
+  canVerify?: boolean
 }
 
 type Result = [ElectionState, ElectionEffect[]]
 type Following = Extract<ElectionState, { status: 'following' }>
 type Leading = Extract<ElectionState, { status: 'leading' }>
+type Verifying = Extract<ElectionState, { status: 'verifying' }>
 
 /** A heartbeat replaces the followed holder when it is newer: a higher term, or the same term from a smaller tab id. */
 const outranks = (beat: FollowedLeader, current: FollowedLeader) =>
@@ -93,6 +109,7 @@ const outranks = (beat: FollowedLeader, current: FollowedLeader) =>
  */
 export const electionTransition = (config: ElectionConfig) => {
   const waitMs = config.missedBeats * config.heartbeatMs
+  const leaderOf = (state: { term: number }): FollowedLeader => ({ id: config.tabId, term: state.term })
   const stealAt = (state: Following) => state.heardAt + waitMs + config.staggerMs
   const heartbeat = (term: number): ElectionEffect => ({
     type: 'post',
@@ -116,7 +133,9 @@ export const electionTransition = (config: ElectionConfig) => {
     // Frozen for as long as followers wait: the lock may be gone without our knowing yet (its loss is still on its
     // way). Step down before doing anything else, so this tab never acts as holder on a stolen lock.
     if (event.type !== 'lockLost' && event.type !== 'stop' && event.now - state.lastBeatAt >= waitMs) {
-      return stepDown(event.now, state.term, null, true)
+      const newer = event.type === 'heartbeatHeard' && outranks({ id: event.from, term: event.term }, leaderOf(state))
+      if (!config.canVerify || newer) return stepDown(event.now, state.term, null, true)
+      return [{ status: 'verifying', term: state.term, lastBeatAt: state.lastBeatAt }, [{ type: 'verifyLock' }]]
     }
     switch (event.type) {
       case 'tick':
@@ -142,6 +161,29 @@ export const electionTransition = (config: ElectionConfig) => {
         ]
       default:
         // start, lockAcquired (already held), resignHeard (another tab's old news): nothing to do.
+        return [state, []]
+    }
+  }
+
+  function verify(state: Verifying, event: ElectionEvent): Result {
+    switch (event.type) {
+      case 'lockVerified':
+        if (!event.held) return stepDown(event.now, state.term, null, true)
+        return [
+          { status: 'leading', term: state.term, lastBeatAt: event.now },
+          [heartbeat(state.term), { type: 'startTimer', delayMs: config.heartbeatMs }],
+        ]
+      case 'lockLost':
+        return stepDown(event.now, state.term, null, false)
+      case 'heartbeatHeard': {
+        const beat = { id: event.from, term: event.term }
+        if (!outranks(beat, leaderOf(state))) return [state, []]
+        return stepDown(event.now, event.term, beat, true)
+      }
+      case 'stop':
+        return lead({ status: 'leading', term: state.term, lastBeatAt: event.now }, event)
+      default:
+        // A tick left over, the lock's grant again: nothing until the answer.
         return [state, []]
     }
   }
@@ -221,6 +263,8 @@ export const electionTransition = (config: ElectionConfig) => {
         return follow(state, event)
       case 'leading':
         return lead(state, event)
+      case 'verifying':
+        return verify(state, event)
       case 'stopped':
         return [state, []]
     }

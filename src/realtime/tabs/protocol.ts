@@ -95,6 +95,11 @@ export interface TabChannel {
  */
 export interface TabLock {
   request(name: string, options: { steal: boolean }, handlers: { onAcquired(): void; onLost(): void }): () => void
+  /**
+   * Whether this tab still holds `name` (Web Locks' `query()`), where the mechanism can tell: a holder whose timers
+   * slept (a hidden tab) asks before it gives the socket up for nothing.
+   */
+  held?(name: string): Promise<boolean>
 }
 
 /** Whether this tab's page is visible, and its changes (`document.visibilityState`; always visible outside a browser). */

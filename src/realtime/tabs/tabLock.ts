@@ -7,6 +7,13 @@ export interface LockManagerLike {
     options: { steal?: boolean; signal?: AbortSignal },
     callback: (lock: unknown) => Promise<unknown>,
   ): Promise<unknown>
+  query?(): Promise<{ held?: { name?: string; clientId?: string }[] }>
+}
+
+/** The `clientId` Web Locks shows for the holder of `name`, or null. */
+async function holderClient(locks: LockManagerLike, name: string): Promise<string | null> {
+  const snapshot = await locks.query!()
+  return snapshot.held?.find((lock) => lock.name === name)?.clientId ?? null
 }
 
 /**
@@ -19,7 +26,9 @@ export interface LockManagerLike {
  * @example const lock = createWebTabLock(navigator.locks); const giveUp = lock.request('talemy.leader', { steal: false }, { onAcquired, onLost })
  */
 export function createWebTabLock(locks: LockManagerLike): TabLock {
-  return {
+  /** This page's client id, as Web Locks shows it (read once, while this page held a lock). */
+  let me: string | null = null
+  const lock: TabLock = {
     request(name, { steal }, { onAcquired, onLost }) {
       const abort = new AbortController()
       let state: 'waiting' | 'held' | 'done' = 'waiting'
@@ -29,6 +38,13 @@ export function createWebTabLock(locks: LockManagerLike): TabLock {
           if (state === 'done') return Promise.resolve()
           state = 'held'
           const held = new Promise<void>((resolve) => (release = resolve))
+          if (me === null && typeof locks.query === 'function')
+            holderClient(locks, name).then(
+              (id) => {
+                if (state === 'held') me = id
+              },
+              () => {},
+            )
           onAcquired()
           return held
         })
@@ -50,6 +66,15 @@ export function createWebTabLock(locks: LockManagerLike): TabLock {
       }
     },
   }
+  if (typeof locks.query === 'function') {
+    // Unsure (no id read yet, or `query` failing) counts as lost: the holder then steps down, as it would without it.
+    lock.held = (name) =>
+      holderClient(locks, name).then(
+        (id) => me !== null && id === me,
+        () => false,
+      )
+  }
+  return lock
 }
 
 type RequestState = 'waiting' | 'granted' | 'lost' | 'released'
@@ -140,6 +165,7 @@ export function createMemoryTabLock({
           else queues.set(name, [...(queues.get(name) ?? []), request])
           return () => giveUp(request)
         },
+        held: (name) => Promise.resolve(held.get(name)?.tabId === tabId),
       }
     },
     closeTab(tabId) {

@@ -16,7 +16,8 @@ function browser() {
   /** Everything every tab did, in order: `a role leader`, `a post heartbeat 1`, `b gone`, `a request steal`… */
   const log: string[] = []
 
-  function tab(id: string, options: { heartbeatMs?: number; missedBeats?: number } = {}) {
+  function tab(id: string, options: { heartbeatMs?: number; missedBeats?: number; verifiable?: boolean } = {}) {
+    const { verifiable = false, ...electionOptions } = options
     const inner = bus.channel()
     const channel: TabChannel = {
       ...inner,
@@ -36,6 +37,15 @@ function browser() {
           giveUp()
         }
       },
+      // Only where the test asks for a lock that can tell (Web Locks' query); the others step down unasked.
+      ...(verifiable
+        ? {
+            held: (name: string) => {
+              log.push(`${id} verify`)
+              return lock.tab(id).held!(name)
+            },
+          }
+        : {}),
     }
     // A frozen page runs its due timers only when it thaws.
     const timers: Timers = {
@@ -54,7 +64,7 @@ function browser() {
       lock: tabLock,
       timers,
       now: time.now,
-      ...options,
+      ...electionOptions,
       onRole: (role) => log.push(`${id} role ${role}`),
       onLeaderGone: () => log.push(`${id} gone`),
     })
@@ -225,6 +235,40 @@ describe('createElection', () => {
       'a post heartbeat 2',
     ])
     expect(a.role()).toBe('leader')
+  })
+
+  test('with a lock that can tell: a frozen leader still holding it asks, keeps its socket and beats on', async () => {
+    const b = browser()
+    const a = b.tab('a', { verifiable: true }).election
+    b.time.runUntil(0)
+    const n = b.log.length
+    // A lone hidden tab: its timers ran once a minute, nobody took the lock meanwhile.
+    b.freeze('a', 60_000)
+    b.time.runUntil(60_000)
+    await Promise.resolve()
+    b.time.runUntil(61_000)
+    expect(b.since(n)).toEqual(['a verify', 'a post heartbeat 1', 'a post heartbeat 1', 'a post heartbeat 1'])
+    expect(a.role()).toBe('leader')
+  })
+
+  test('with a lock that can tell: a frozen leader whose lock was taken meanwhile steps down once told', async () => {
+    const b = browser()
+    b.tab('a', { verifiable: true })
+    b.time.runUntil(0)
+    b.freeze('a', 5_000)
+    b.time.runUntil(10)
+    // Another page takes the lock while a sleeps: whichever comes first on waking (the loss, or the lock's answer),
+    // a never beats again on that term and becomes a follower.
+    b.rogue('z').take(true, () => 0)
+    const n = b.log.length
+    b.time.runUntil(5_000)
+    await Promise.resolve()
+    b.time.runUntil(5_001)
+    const after = b.since(n)
+    expect(after).toContain('a role follower')
+    // Nothing on the old term before it let go (later it may steal from the silent page, on a new term).
+    expect(after.slice(0, after.indexOf('a role follower'))).not.toContain('a post heartbeat 1')
+    expect(after).not.toContain('a post heartbeat 1')
   })
 
   test('stop on a follower leaves the queue and its timer: nothing more happens', () => {

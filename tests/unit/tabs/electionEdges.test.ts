@@ -225,6 +225,29 @@ describe('createWebTabLock', () => {
 
 const beat = (from: string, term = 1): TabMessage => ({ kind: 'heartbeat', from, term })
 
+describe('createWebTabLock: still held? (Web Locks query)', () => {
+  test('compares the holder’s client id with this page’s, read while it held the lock; unsure counts as not held', async () => {
+    let holderClient = 'page-1'
+    const manager = Object.assign(fakeLockManager(), {
+      query: async () => ({ held: [{ name: 'L', clientId: holderClient }] }),
+    })
+    const lock = createWebTabLock(manager)
+    // Before this page ever held it, it cannot know its own id: not held.
+    expect(await lock.held!('L')).toBe(false)
+    const log: string[] = []
+    lock.request('L', { steal: false }, recorder(log, 'a'))
+    await vi.waitFor(() => expect(log).toEqual(['a acquired']))
+    await vi.waitFor(async () => expect(await lock.held!('L')).toBe(true))
+    // Another page took it (the browser shows its client as the holder now).
+    holderClient = 'page-2'
+    expect(await lock.held!('L')).toBe(false)
+  })
+
+  test('without query there is nothing to ask: no `held`, and the election steps down unasked', () => {
+    expect(createWebTabLock(fakeLockManager()).held).toBeUndefined()
+  })
+})
+
 describe('createMemoryChannelBus', () => {
   test('a post reaches every other open channel, later, as a copy; never its sender', async () => {
     const bus = createMemoryChannelBus()

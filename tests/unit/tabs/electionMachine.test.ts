@@ -257,6 +257,89 @@ const rows: Row[] = [
   ['after stop a tick is ignored', { status: 'stopped' }, { type: 'tick', now: 1 }, { status: 'stopped' }, []],
 ]
 
+// A lock that can tell whether it is still held (Web Locks' query): a leader that slept asks before it steps down.
+const stepVerifying = electionTransition({
+  tabId: 'b',
+  heartbeatMs: 500,
+  missedBeats: 3,
+  staggerMs: 100,
+  canVerify: true,
+})
+const verifying: ElectionState = { status: 'verifying', term: 4, lastBeatAt: 1000 }
+
+const verifyRows: Row[] = [
+  [
+    'a leader that slept past the wait asks the lock first (no beat)',
+    leading(),
+    { type: 'tick', now: 2500 },
+    verifying,
+    [{ type: 'verifyLock' }],
+  ],
+  [
+    'a leader that slept and hears a newer holder steps down at once',
+    leading(),
+    beat('a', 5, 2500),
+    following({ heardAt: 2500, maxTerm: 4 }),
+    stepDown(true),
+  ],
+  [
+    'still held: it leads on and beats at once',
+    verifying,
+    { type: 'lockVerified', held: true, now: 2600 },
+    leading({ lastBeatAt: 2600 }),
+    [post('heartbeat', 4), { type: 'startTimer', delayMs: 500 }],
+  ],
+  [
+    'not held: it steps down, socket first',
+    verifying,
+    { type: 'lockVerified', held: false, now: 2600 },
+    following({ heardAt: 2600, maxTerm: 4 }),
+    stepDown(true),
+  ],
+  [
+    'the loss arrives meanwhile: it steps down (nothing to release)',
+    verifying,
+    { type: 'lockLost', now: 2600 },
+    following({ heardAt: 2600, maxTerm: 4 }),
+    stepDown(false),
+  ],
+  [
+    'a newer holder beats meanwhile: it steps down and follows it',
+    verifying,
+    beat('a', 5, 2600),
+    following({ heardAt: 2600, maxTerm: 5, leader: { id: 'a', term: 5 } }),
+    stepDown(true),
+  ],
+  ['an older beat meanwhile changes nothing', verifying, beat('c', 3, 2600), verifying, []],
+  [
+    'a leftover tick meanwhile does nothing (no beat while unsure)',
+    verifying,
+    { type: 'tick', now: 2600 },
+    verifying,
+    [],
+  ],
+  [
+    'stop meanwhile resigns and lets go',
+    verifying,
+    { type: 'stop', now: 2600 },
+    { status: 'stopped' },
+    [post('resign', 4), { type: 'releaseLock' }, { type: 'cancelTimer' }],
+  ],
+]
+
+describe('electionTransition with a lock that can tell', () => {
+  test.each(verifyRows)('%s', (_name, from, event, to, effects) => {
+    expect(stepVerifying(from, event)).toEqual([to, effects])
+  })
+
+  test('without it, a leader that slept steps down unasked (the lock cannot say)', () => {
+    expect(step(leading(), { type: 'tick', now: 2500 })).toEqual([
+      following({ heardAt: 2500, maxTerm: 4 }),
+      stepDown(true),
+    ])
+  })
+})
+
 describe('electionTransition', () => {
   test.each(rows)('%s', (_name, from, event, to, effects) => {
     expect(step(from, event)).toEqual([to, effects])
