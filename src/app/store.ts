@@ -67,7 +67,8 @@ export interface MakeStoreOptions {
   session?: Pick<SessionMiddlewareOptions, 'now' | 'timers'>
   /**
    * One socket for all the tabs of this browser (one tab holds it, Web Locks + BroadcastChannel). Default `true`
-   * where the page has both; elsewhere, or `false`, each tab has its own. `realtime.tabs` hands in other edges (tests).
+   * where the page has both and the session is kept in the page's `localStorage` (so the tabs share one session);
+   * elsewhere, or `false`, each tab has its own. `realtime.tabs` hands in other edges (tests).
    */
   shareSocket?: boolean
   /** Part of the lock's and channel's names: stores with different names behave as different browsers. Default `talemy`. */
@@ -97,13 +98,17 @@ export function makeStore(options: MakeStoreOptions = {}) {
     ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
   }
   const restored = loadAuth(storage)
-  // `realtime.tabs` given (edges, or null for none) wins over the page's.
+  // `realtime.tabs` given (edges, or null for none) wins over the page's. By default the page's are used only when
+  // the session lives in the page's own storage: the tabs then follow one another's logins and logouts, so the tab
+  // holding the socket is always logged in as the others are.
   const sharing =
     options.shareSocket === false
       ? null
       : options.realtime && 'tabs' in options.realtime
         ? (options.realtime.tabs ?? null)
-        : browserTabs(options.channelName ?? 'talemy')
+        : options.shareSocket === true || storage === pageStorage
+          ? browserTabs(options.channelName ?? 'talemy')
+          : null
 
   const socketMiddleware = createSocketMiddleware<RootState>({
     apiUrl,

@@ -25,7 +25,8 @@ export interface ElectionOptions {
   /** Called synchronously when this tab's role changes; on a loss of leadership, before anything else is done. */
   onRole(role: 'leader' | 'follower'): void
   /** A follower's holder is gone (resigned, silent, or replaced): what was sent through it will get no answer. */
-  onLeaderGone(): void
+  /** The holder this tab followed (its tab id) is gone: resigned, silent, or replaced. */
+  onLeaderGone(leader: string): void
 }
 
 export interface Election {
@@ -117,7 +118,7 @@ export function createElection(options: ElectionOptions): Election {
         callSafely(() => onRole('leader'))
         return
       case 'leaderGone':
-        callSafely(onLeaderGone)
+        callSafely(() => onLeaderGone(effect.leader))
         return
       case 'post':
         channel.post(effect.message)

@@ -49,7 +49,7 @@ export interface TabSocketOptions {
 export interface TabSocket {
   socket: ProxySocket
   /** The election's word that the holder is gone (closed, crashed, silent): as if its socket had dropped. */
-  holderGone(): void
+  holderGone(holder?: string): void
   /** Disconnects, and lets go of the channel, the visibility subscription and every timer. */
   close(): void
 }
@@ -347,8 +347,9 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
 
   return {
     socket,
-    holderGone() {
-      if (link !== null) drop(HOLDER_DOWN_REASON)
+    holderGone(holder) {
+      // Only the holder this proxy is attached to: news of another one (an older holder resigning late) cuts nothing.
+      if (link !== null && (holder === undefined || holder === link.holder)) drop(HOLDER_DOWN_REASON)
     },
     close() {
       if (closed) return

@@ -61,7 +61,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
   const heartbeatMs = options.heartbeatMs ?? 1_000
   const missedBeats = options.missedBeats ?? 3
   const { channel, visibility } = options
-  let holderGone: (() => void) | null = null
+  let holderGone: ((holder: string) => void) | null = null
 
   const election = createElection({
     tabId,
@@ -73,7 +73,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
     heartbeatMs,
     missedBeats,
     onRole: (role) => hooks.onRole(role),
-    onLeaderGone: () => holderGone?.(),
+    onLeaderGone: (leader) => holderGone?.(leader),
   })
 
   return {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test, vi } from 'vitest'
-import { makeStore } from '../../../src/app/store'
+import { createMemoryStorage, makeStore } from '../../../src/app/store'
 import { browserTabs, selectConnection } from '../../../src/realtime'
 
 afterEach(() => {
@@ -43,17 +43,24 @@ describe('browserTabs: the page’s edges, or none', () => {
     expect(() => tabs!.channel.post({ kind: 'detach', from: 't' })).not.toThrow()
   })
 
+  test('a session kept elsewhere than the page’s storage shares nothing unless asked (the tabs would not follow one another’s logins)', async () => {
+    vi.stubGlobal('navigator', { locks: { request: () => new Promise(() => {}) } })
+    const own = makeStore({ apiUrl: 'http://127.0.0.1:1', storage: createMemoryStorage() })
+    await Promise.resolve()
+    expect(selectConnection(own.getState()).role).toBe('solo')
+    own.dispose()
+    const asked = makeStore({ apiUrl: 'http://127.0.0.1:1', storage: createMemoryStorage(), shareSocket: true })
+    await Promise.resolve()
+    expect(selectConnection(asked.getState()).role).toBe('follower')
+    asked.dispose()
+  })
+
   test('shareSocket: false keeps a store solo even where the page could share', async () => {
     vi.stubGlobal('navigator', { locks: { request: () => new Promise(() => {}) } })
     const store = makeStore({ apiUrl: 'http://127.0.0.1:1', shareSocket: false })
     await Promise.resolve()
     expect(selectConnection(store.getState()).role).toBe('solo')
     store.dispose()
-    const shared = makeStore({ apiUrl: 'http://127.0.0.1:1' })
-    await Promise.resolve()
-    // Where it can, a store shares: a follower until the lock (never granted here) makes it the holder.
-    expect(selectConnection(shared.getState()).role).toBe('follower')
-    shared.dispose()
     // `realtime.tabs: null` says "no edges": solo too.
     const none = makeStore({ apiUrl: 'http://127.0.0.1:1', realtime: { tabs: null } })
     await Promise.resolve()

@@ -358,6 +358,15 @@ describe('the holder going down', () => {
     expect(t.posted('emit')).toMatchObject([{ to: 'holder-tab' }])
   })
 
+  it('holderGone(of another holder) cuts nothing: the proxy stays attached to its own', () => {
+    const t = setup()
+    t.attach()
+    t.tab.holderGone('an-older-holder')
+    expect(t.socket.connected).toBe(true)
+    t.tab.holderGone('holder-tab')
+    expect(t.socket.connected).toBe(false)
+  })
+
   it('holderGone(): the same as down, and the next holder’s up brings it back', async () => {
     const t = setup()
     t.attach()
