@@ -1,16 +1,15 @@
-import { randomUUID } from 'node:crypto'
 import type { Socket as NetSocket } from 'node:net'
 import type { Socket } from 'socket.io-client'
-import type { Ack, Message } from '../../src/contract'
-import type { ThreadMessage } from '../../src/api'
+import type { Message } from '../../src/contract'
 import { closeSocket, rawSocket } from '../lib/clients'
 import type { Figure } from '../lib/figure'
-import { api, layerClient, sendMessage, type LayerClient } from '../lib/layer'
+import { api, layerClient, type LayerClient } from '../lib/layer'
 import { peerClient, type PeerClient } from '../lib/peerClient'
-import { ArrivalProbe, untilState } from '../lib/probe'
+import { ArrivalProbe } from '../lib/probe'
 import { row, type Row } from '../lib/results'
+import { startSender, type SenderProcess } from '../lib/senderProcess'
 import { sharedHost } from '../lib/server'
-import { deferred, median, nowNs, nsToUs, percentile, withTimeout } from '../lib/stats'
+import { deferred, median, nowNs, nsToUs, percentile, sleep, withTimeout } from '../lib/stats'
 import { cdf, lineChart } from '../lib/svg'
 
 /**
@@ -26,15 +25,39 @@ import { cdf, lineChart } from '../lib/svg'
  * Each round builds fresh clients (B's thread starts from the server's latest page, so it does not grow over the
  * run), runs `perRound` samples per variant, and the figure is the median over rounds of each round's p50 / p99.
  *
+ * Measured the same way for all, senders and receivers:
+ *
+ * - Every variant's sender runs in a process of its own (`bench/lib/sender.ts`), the receiver in the bench's: a
+ *   sender in the receiver's event loop did its own work for the same send there (a layer store handles its echo and
+ *   its ack, ~0.1 ms, before the receiver's read callback runs; the bare senders of raw and peer did nothing), which
+ *   no real receiver pays. The send's start is read in the sender's process and the arrival in the bench's, both on
+ *   `process.hrtime` (one monotonic clock per machine, as `host.ts` already compares with the server's); the sender
+ *   is asked for its times only after the receiver has the message, so nothing reaches the receiver's process while
+ *   it is timed.
+ * - Every variant sends at one pace: a send every `SEND_PERIOD_MS`, whatever the variant. The time from the send to
+ *   the receiver's first read (the server's and the network's part, the same code for every variant) grew with the
+ *   idle time before the send: back to back, raw's was ~0.7 ms and the peer's, with the same bare sender, ~2 ms
+ *   only because its sample waits 10 ms for its store's notification; raw with a 10 ms pause added measured ~2 ms
+ *   too. Sending as fast as each variant finishes compared the server warm for raw against the server cold for the
+ *   others. At one pace that part is about the same for all (P1-to-read-p50 rows).
+ *
  * Observed the same way for all: raw and floor on the receiving socket's event listener; layer and peer by the same
  * probe, a middleware first in B's chain that checks the state after every action (the moment the message is in the
  * cache). "Visible" is a `store.subscribe` listener on B (what a component sees): the layer's store notifies after
  * the task (`afterTask`), the peer's plain `configureStore` after RTK's default auto-batch timer (10 ms in Node). No
- * variant is observed by polling: the untimed wait for the sender's confirmation is a store subscription too. For
- * where the time goes, the layer's two sides are also timed: sender's (the action until its socket's
- * `emit('message:send')`, instrumented on the socket instance) and receiver's (the first read on B's TCP connection
- * after the send until the message is in the cache). Every in-cache sample is kept for the chart (p1-latency.svg).
+ * variant is observed by polling: the untimed wait for the sender's confirmation (a bare sender's ack; the layer's
+ * copy `sent`, a store subscription in the sender's process) ends each sample. For where the time goes, the layer's
+ * two sides are also timed: sender's (the action until its socket's `emit('message:send')`, instrumented on the
+ * socket instance in the sender's process) and receiver's (the first read on B's TCP connection after the send until
+ * the message is in the cache), and for every variant but the floor the send until that first read. Every in-cache
+ * sample is kept for the chart (p1-latency.svg).
  */
+
+/**
+ * Every variant's sends start this far apart: longer than any variant's sample (the peer's store notifies 10 ms
+ * after its patch), so the server and the machine idle as long before every variant's send.
+ */
+const SEND_PERIOD_MS = 20
 
 interface Sample {
   inCache: number
@@ -43,6 +66,8 @@ interface Sample {
   sendSide: number | null
   /** Receiver's side: the first data on its TCP connection after the send until the message is in the cache (or the listener). */
   receiveSide: number | null
+  /** The send until the first data on the receiver's TCP connection after it: the server's and the network's part. */
+  toRead: number | null
 }
 
 /** The time of the first read on a socket's TCP connection after `arm()`: where the receiver's own work begins. */
@@ -60,17 +85,6 @@ function firstRead(socket: Socket) {
     at: () => at,
     off: () => void tcp.off('data', onData),
   }
-}
-
-/** The time the socket last emitted `message:send` (instrumented on the instance; the layer's emits go through it). */
-function emitClock(socket: Socket) {
-  let at = 0
-  const original = socket.emit
-  socket.emit = function (this: Socket, ...args: Parameters<Socket['emit']>) {
-    if (args[0] === 'message:send') at = nowNs()
-    return original.apply(this, args)
-  } as Socket['emit']
-  return { at: () => at, off: () => void (socket.emit = original) }
 }
 
 interface Variant {
@@ -106,35 +120,37 @@ function receiver(socket: Socket, event: string, contentOf: (payload: unknown) =
   }
 }
 
-function sendAck(socket: Socket, conversationId: string, content: string): Promise<Ack<Message>> {
-  return new Promise((resolve) => {
-    socket.emit('message:send', { conversationId, content, clientId: randomUUID() }, (ack: Ack<Message>) =>
-      resolve(ack),
-    )
-  })
+/** The sender's times for the send just received: asked for only once the receiver has the message. */
+async function sentAt(sender: SenderProcess): Promise<{ startedAt: number; sendSide: number | null }> {
+  const { startedAt, emittedAt } = await sender.call('result')
+  return {
+    startedAt: Number(startedAt),
+    sendSide: emittedAt === null ? null : Number(emittedAt) - Number(startedAt),
+  }
 }
 
-async function floorVariant(relayUrl: string): Promise<Variant> {
-  const a = await rawSocket(relayUrl, null)
+async function floorVariant(sender: SenderProcess, relayUrl: string): Promise<Variant> {
+  await sender.call('open', { kind: 'relay', url: relayUrl })
   const b = await rawSocket(relayUrl, null)
   const rx = receiver(b, 'relayed', (p) => (p as { content?: string }).content)
   return {
     name: 'floor',
     async sample(tag) {
       const arrived = rx.expect(tag)
-      const t0 = nowNs()
-      a.emit('relay', { content: tag })
-      return { inCache: (await arrived) - t0, visible: null, sendSide: null, receiveSide: null }
+      sender.send(tag)
+      const t1 = await arrived
+      const { startedAt } = await sentAt(sender)
+      return { inCache: t1 - startedAt, visible: null, sendSide: null, receiveSide: null, toRead: null }
     },
     async close() {
       rx.off()
-      await Promise.all([closeSocket(a), closeSocket(b)])
+      await Promise.all([sender.call('close'), closeSocket(b)])
     },
   }
 }
 
-async function rawVariant(url: string, pair: Pair): Promise<Variant> {
-  const a = await rawSocket(url, pair.a.token)
+async function rawVariant(sender: SenderProcess, url: string, pair: Pair): Promise<Variant> {
+  await sender.call('open', { kind: 'bare', url, token: pair.a.token, conversationId: pair.conversationId })
   const b = await rawSocket(url, pair.b.token)
   const rx = receiver(b, 'message:new', (p) => (p as Message).content)
   const read = firstRead(b)
@@ -143,65 +159,62 @@ async function rawVariant(url: string, pair: Pair): Promise<Variant> {
     async sample(tag) {
       const arrived = rx.expect(tag)
       read.arm()
-      const t0 = nowNs()
-      const acked = sendAck(a, pair.conversationId, tag)
+      sender.send(tag)
       const t1 = await arrived
-      const ack = await acked
-      if (!ack.ok) throw new Error(`raw send refused: ${ack.error.code}`)
-      return { inCache: t1 - t0, visible: null, sendSide: null, receiveSide: t1 - read.at() }
+      const { startedAt } = await sentAt(sender)
+      return {
+        inCache: t1 - startedAt,
+        visible: null,
+        sendSide: null,
+        receiveSide: t1 - read.at(),
+        toRead: read.at() - startedAt,
+      }
     },
     async close() {
       rx.off()
       read.off()
-      await Promise.all([closeSocket(a), closeSocket(b)])
+      await Promise.all([sender.call('close'), closeSocket(b)])
     },
   }
 }
 
-async function layerVariant(url: string, pair: Pair): Promise<Variant> {
+async function layerVariant(sender: SenderProcess, url: string, pair: Pair): Promise<Variant> {
   const probe = new ArrivalProbe<ThreadState>()
   const selectThread = api.endpoints.getMessages.select(pair.conversationId)
-  const a: LayerClient = await layerClient({ url, session: sessionOf(pair.a) })
+  await sender.call('open', { kind: 'layer', url, session: sessionOf(pair.a), conversationId: pair.conversationId })
   const b: LayerClient = await layerClient({ url, session: sessionOf(pair.b), probes: [probe.middleware] })
-  await a.subscribeThread(pair.conversationId)
   await b.subscribeThread(pair.conversationId)
   const detach = probe.attach(b.store)
-  const selectA = api.endpoints.getMessages.select(pair.conversationId)
   const read = firstRead(b.socket())
-  const emitted = emitClock(a.socket())
   return {
     name: 'layer',
     async sample(tag) {
       const arrival = probe.expect((state) => lastContentIs(selectThread(state).data, tag))
       read.arm()
-      const t0 = nowNs()
-      a.store.dispatch(sendMessage({ conversationId: pair.conversationId, content: tag }))
+      sender.send(tag)
       const t1 = await arrival.inCache
       const t2 = await withTimeout(arrival.visible, 5_000, 'a store notification showing the message')
-      // Untimed: the sender's copy is confirmed before the next send, as in the raw variant (its ack).
-      await untilState(
-        a.store,
-        (state) => {
-          const thread = selectA(state).data as ThreadMessage[] | undefined
-          return thread?.some((m) => m.content === tag && m.status === 'sent') ?? false
-        },
-        'the sender to see its message confirmed',
-        5_000,
-      )
-      return { inCache: t1 - t0, visible: t2 - t0, sendSide: emitted.at() - t0, receiveSide: t1 - read.at() }
+      // Untimed: the sender's copy is confirmed (in its process) before the next send, as raw's sender has its ack.
+      const { startedAt, sendSide } = await sentAt(sender)
+      return {
+        inCache: t1 - startedAt,
+        visible: t2 - startedAt,
+        sendSide,
+        receiveSide: t1 - read.at(),
+        toRead: read.at() - startedAt,
+      }
     },
     async close() {
       detach()
       read.off()
-      emitted.off()
-      await Promise.all([a.close(), b.close()])
+      await Promise.all([sender.call('close'), b.close()])
     },
   }
 }
 
-async function peerVariant(url: string, pair: Pair): Promise<Variant> {
+async function peerVariant(sender: SenderProcess, url: string, pair: Pair): Promise<Variant> {
   const probe = new ArrivalProbe<{ api: unknown }>()
-  const a = await rawSocket(url, pair.a.token)
+  await sender.call('open', { kind: 'bare', url, token: pair.a.token, conversationId: pair.conversationId })
   const b: PeerClient = await peerClient({
     url,
     token: pair.b.token,
@@ -216,18 +229,22 @@ async function peerVariant(url: string, pair: Pair): Promise<Variant> {
     async sample(tag) {
       const arrival = probe.expect((state) => lastContentIs(selectThread(state as never).data, tag))
       read.arm()
-      const t0 = nowNs()
-      const acked = sendAck(a, pair.conversationId, tag)
+      sender.send(tag)
       const t1 = await arrival.inCache
       const t2 = await withTimeout(arrival.visible, 5_000, 'a store notification showing the message')
-      const ack = await acked
-      if (!ack.ok) throw new Error(`peer's sender refused: ${ack.error.code}`)
-      return { inCache: t1 - t0, visible: t2 - t0, sendSide: null, receiveSide: t1 - read.at() }
+      const { startedAt } = await sentAt(sender)
+      return {
+        inCache: t1 - startedAt,
+        visible: t2 - startedAt,
+        sendSide: null,
+        receiveSide: t1 - read.at(),
+        toRead: read.at() - startedAt,
+      }
     },
     async close() {
       detach()
       read.off()
-      await Promise.all([closeSocket(a), b.close()])
+      await Promise.all([sender.call('close'), b.close()])
     },
   }
 }
@@ -247,62 +264,76 @@ export const p1: Figure = {
   id: 'P1',
   title: 'send latency, action → receiver cache',
   async run({ smoke, log, draw }) {
-    const sizes = smoke ? { warmup: 5, rounds: 2, perRound: 10 } : { warmup: 100, rounds: 5, perRound: 300 }
+    const sizes = smoke ? { warmup: 5, rounds: 2, perRound: 10 } : { warmup: 50, rounds: 5, perRound: 200 }
     const host = await sharedHost()
+    const sender = await startSender()
     const [rawPair, layerPair, peerPair] = host.seeded
     if (!peerPair) throw new Error('the shared host seeded too few pairs')
     // Fresh clients every round: each starts from the server's latest page of the thread, so the cached thread does
     // not grow over the run (thread size is P4's subject, not P1's).
     const factories: Array<[string, () => Promise<Variant>]> = [
-      ['floor', () => floorVariant(host.relayUrl)],
-      ['raw', () => rawVariant(host.url, rawPair!)],
-      ['layer', () => layerVariant(host.url, layerPair!)],
-      ['peer', () => peerVariant(host.url, peerPair)],
+      ['floor', () => floorVariant(sender, host.relayUrl)],
+      ['raw', () => rawVariant(sender, host.url, rawPair!)],
+      ['layer', () => layerVariant(sender, host.url, layerPair!)],
+      ['peer', () => peerVariant(sender, host.url, peerPair)],
     ]
-    type Series = 'p50' | 'p99' | 'vp50' | 'vp99' | 'send50' | 'recv50'
+    type Series = 'p50' | 'p99' | 'vp50' | 'vp99' | 'send50' | 'recv50' | 'read50'
     const results = new Map<string, Record<Series, number[]>>()
-    for (const [name] of factories) results.set(name, { p50: [], p99: [], vp50: [], vp99: [], send50: [], recv50: [] })
+    for (const [name] of factories)
+      results.set(name, { p50: [], p99: [], vp50: [], vp99: [], send50: [], recv50: [], read50: [] })
     /** Every recorded in-cache sample (µs) per variant, for the chart of the distributions. */
     const all = new Map<string, number[]>(factories.map(([name]) => [name, []]))
     let n = 0
+    // One send every SEND_PERIOD_MS for every variant (a sample that takes longer delays the next, never crowds it).
     const run = async (v: Variant, count: number): Promise<Sample[]> => {
       const out: Sample[] = []
-      for (let i = 0; i < count; i++)
+      let nextAt = performance.now()
+      for (let i = 0; i < count; i++) {
+        const wait = nextAt - performance.now()
+        if (wait > 0) await sleep(wait)
+        nextAt = Math.max(nextAt, performance.now()) + SEND_PERIOD_MS
         out.push(await withTimeout(v.sample(`p1 ${v.name} ${n++}`), 10_000, `P1 ${v.name} sample`))
+      }
       return out
     }
-    for (let round = -1; round < sizes.rounds; round++) {
-      // Interleaved: every round measures all four, so a noisy moment on the machine hits them alike.
-      for (const [name, make] of factories) {
-        const v = await make()
-        try {
-          if (round < 0) {
-            await run(v, sizes.warmup)
-            continue
+    try {
+      for (let round = -1; round < sizes.rounds; round++) {
+        // Interleaved: every round measures all four, so a noisy moment on the machine hits them alike.
+        for (const [name, make] of factories) {
+          const v = await make()
+          try {
+            if (round < 0) {
+              await run(v, sizes.warmup)
+              continue
+            }
+            const samples = await run(v, sizes.perRound)
+            const r = results.get(name)!
+            const inCache = samples.map((s) => s.inCache)
+            all.get(name)!.push(...inCache.map(nsToUs))
+            r.p50.push(percentile(inCache, 50))
+            r.p99.push(percentile(inCache, 99))
+            const visible = samples.flatMap((s) => (s.visible === null ? [] : [s.visible]))
+            if (visible.length > 0) {
+              r.vp50.push(percentile(visible, 50))
+              r.vp99.push(percentile(visible, 99))
+            }
+            const send = samples.flatMap((s) => (s.sendSide === null ? [] : [s.sendSide]))
+            if (send.length > 0) r.send50.push(percentile(send, 50))
+            const receive = samples.flatMap((s) => (s.receiveSide === null ? [] : [s.receiveSide]))
+            if (receive.length > 0) r.recv50.push(percentile(receive, 50))
+            const toRead = samples.flatMap((s) => (s.toRead === null ? [] : [s.toRead]))
+            if (toRead.length > 0) r.read50.push(percentile(toRead, 50))
+          } finally {
+            await v.close()
           }
-          const samples = await run(v, sizes.perRound)
-          const r = results.get(name)!
-          const inCache = samples.map((s) => s.inCache)
-          all.get(name)!.push(...inCache.map(nsToUs))
-          r.p50.push(percentile(inCache, 50))
-          r.p99.push(percentile(inCache, 99))
-          const visible = samples.flatMap((s) => (s.visible === null ? [] : [s.visible]))
-          if (visible.length > 0) {
-            r.vp50.push(percentile(visible, 50))
-            r.vp99.push(percentile(visible, 99))
-          }
-          const send = samples.flatMap((s) => (s.sendSide === null ? [] : [s.sendSide]))
-          if (send.length > 0) r.send50.push(percentile(send, 50))
-          const receive = samples.flatMap((s) => (s.receiveSide === null ? [] : [s.receiveSide]))
-          if (receive.length > 0) r.recv50.push(percentile(receive, 50))
-        } finally {
-          await v.close()
         }
+        if (round >= 0)
+          log(
+            `P1 round ${round + 1}/${sizes.rounds}: ${[...results].map(([k, r]) => `${k} p50 ${nsToUs(r.p50.at(-1)!).toFixed(0)} µs${r.read50.length > 0 ? ` (to read ${nsToUs(r.read50.at(-1)!).toFixed(0)})` : ''}`).join(', ')}`,
+          )
       }
-      if (round >= 0)
-        log(
-          `P1 round ${round + 1}/${sizes.rounds}: ${[...results].map(([k, r]) => `${k} p50 ${nsToUs(r.p50.at(-1)!).toFixed(0)} µs`).join(', ')}`,
-        )
+    } finally {
+      await sender.close()
     }
     const label: Record<string, string> = {
       floor: 'floor: bare relay',
@@ -380,6 +411,26 @@ export const p1: Figure = {
         value: us('layer', 'recv50'),
         unit: 'µs',
         baseline: us('raw', 'recv50'),
+      }),
+      row({
+        id: 'P1-raw-to-read-p50',
+        name: 'raw: the send → the receiver’s first TCP read of it (server and network), p50',
+        value: us('raw', 'read50'),
+        unit: 'µs',
+      }),
+      row({
+        id: 'P1-to-read-p50',
+        name: 'layer: sendMessage → B’s first TCP read of it, p50 (baseline raw’s)',
+        value: us('layer', 'read50'),
+        unit: 'µs',
+        baseline: us('raw', 'read50'),
+      }),
+      row({
+        id: 'P1-peer-to-read-p50',
+        name: 'peer: the send → B’s first TCP read of it, p50 (baseline raw’s)',
+        value: us('peer', 'read50'),
+        unit: 'µs',
+        baseline: us('raw', 'read50'),
       }),
       row({
         id: 'P1-peer-p50',

@@ -4,8 +4,8 @@ import { createSessionMiddleware, type SessionMiddlewareOptions } from '../api/s
 import {
   browserTabs,
   connect,
-  presenceSlice,
-  socketSlice,
+  presenceReducer,
+  socketReducer,
   createSocketMiddleware,
   defaultDrainLock,
   shutdown,
@@ -42,8 +42,8 @@ export type RealtimeOptions = Partial<
 
 const rootReducer = combineReducers({
   auth: skippingSocketActions(authSlice.reducer),
-  socket: socketSlice.reducer,
-  presence: presenceSlice.reducer,
+  socket: socketReducer,
+  presence: presenceReducer,
   [api.reducerPath]: skippingSocketActions(api.reducer),
 })
 

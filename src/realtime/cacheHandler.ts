@@ -1,5 +1,5 @@
 import { isAnyOf } from '@reduxjs/toolkit'
-import { SERVER_EVENTS } from '../contract'
+import { SERVER_EVENTS, type ServerEventName } from '../contract'
 import { api, LIST } from '../api'
 import {
   catchUpStarted,
@@ -25,6 +25,11 @@ const readLanded = isAnyOf(
   getLessons.matchRejected,
   getContactRequests.matchFulfilled,
   getContactRequests.matchRejected,
+)
+
+/** `socket/<event>` → its server event: one lookup per action rather than a `.match` per event. */
+const EVENT_OF_TYPE: ReadonlyMap<string, ServerEventName> = new Map(
+  SERVER_EVENTS.map((event) => [serverEventActions[event].type, event]),
 )
 
 /**
@@ -90,7 +95,8 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
       ctx.coalescer.cancel()
       return
     }
-    if (readLanded(action) && parked.length > 0) {
+    // The cheap test first: RTK Query's fulfilled/rejected matchers run for every action otherwise (a burst's too).
+    if (parked.length > 0 && readLanded(action)) {
       const waiting = parked
       parked = []
       for (const item of waiting) enqueue(item)
@@ -108,11 +114,7 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
       enqueue({ event: 'message:sent', payload: action.payload.message })
       return
     }
-    for (const event of SERVER_EVENTS) {
-      if (serverEventActions[event].match(action)) {
-        enqueue({ event, payload: action.payload })
-        return
-      }
-    }
+    const event = EVENT_OF_TYPE.get(action.type)
+    if (event !== undefined) enqueue({ event, payload: action.payload })
   }
 }

@@ -47,6 +47,7 @@ export {
   type SendRejection,
 } from './actions'
 export {
+  socketReducer,
   socketSlice,
   initialSocketState,
   selectConnection,
@@ -74,6 +75,7 @@ export { createMemoryLock, createWebLock, createLeaseLock, defaultDrainLock, typ
 export { createOutboxStorage, outboxStorageKey, type OutboxStorage, type StorageLike } from './outboxStorage'
 export { browserRetryTriggers, manualRetryTriggers, type RetryTriggers, type RetryReason } from './triggers'
 export {
+  presenceReducer,
   presenceSlice,
   initialPresenceState,
   selectTyping,

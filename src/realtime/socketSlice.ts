@@ -1,4 +1,4 @@
-import { createSlice, isAnyOf, type UnknownAction } from '@reduxjs/toolkit'
+import { createSlice, freeze, isAnyOf, type Reducer, type UnknownAction } from '@reduxjs/toolkit'
 import type { Id } from '../contract'
 import {
   connect,
@@ -279,6 +279,33 @@ export const socketSlice = createSlice({
       })
   },
 })
+
+/**
+ * The types whose only case in the slice is the offset matcher above: every server event but `message:sent` (which
+ * also settles the outbox), and `eventRejected`.
+ */
+const OFFSET_ONLY_TYPES: ReadonlySet<string> = new Set([
+  eventRejected.type,
+  ...Object.values(serverEventActions)
+    .filter((creator) => creator !== serverEventActions['message:sent'])
+    .map((creator) => creator.type),
+])
+
+/**
+ * `socketSlice.reducer` with its busiest case taken without immer: a server event (thousands in a burst) only moves
+ * the offset, so when it carries none, or none above the applied one, the state comes back as it is (nothing
+ * changed), and otherwise only `connection.offset` is replaced, frozen as immer would leave it. Every other action
+ * goes to the slice. `tests/unit/socketReducers.test.ts` holds it equal to the slice's reducer, action by action.
+ *
+ * @example combineReducers({ socket: socketReducer })
+ */
+export const socketReducer: Reducer<SocketState> = (state, action) => {
+  if (state === undefined || !OFFSET_ONLY_TYPES.has(action.type)) return socketSlice.reducer(state, action)
+  const offset = (action as { meta?: { offset?: unknown } }).meta?.offset
+  const c = state.connection
+  if (typeof offset !== 'number' || (c.offset !== null && offset <= c.offset)) return state
+  return freeze({ ...state, connection: { ...c, offset } }, true)
+}
 
 /** Any root state that holds the connection slice under `socket`. */
 export interface SocketRootState {
