@@ -126,7 +126,7 @@ export interface Results {
 }
 
 /** How many runs results.json keeps. */
-export const KEEP_RUNS = 6
+export const KEEP_RUNS = 8
 
 export async function readResults(path: string): Promise<Results> {
   try {
