@@ -72,7 +72,7 @@ function aBrowser() {
     tabs,
     storage,
     /** A new tab; the first one logs in, the others find the session in storage. */
-    async open(email: string) {
+    async open(email: string, tuning: { heartbeatMs?: number; ackTimeoutMs?: number; fetchFn?: typeof fetch } = {}) {
       const tabId = `tab-${tabs.length + 1}`
       const visibility = manualVisibility(true)
       const options: TabsOptions = {
@@ -80,9 +80,13 @@ function aBrowser() {
         ...edges.tab(tabId),
         visibility,
         tabId,
-        heartbeatMs: 100,
+        heartbeatMs: tuning.heartbeatMs ?? 100,
       }
-      const s = browserStore(server.url, { storage, realtime: { tabs: options } })
+      const s = browserStore(server.url, {
+        storage,
+        ...(tuning.fetchFn ? { fetchFn: tuning.fetchFn } : {}),
+        realtime: { tabs: options, ...(tuning.ackTimeoutMs ? { ackTimeoutMs: tuning.ackTimeoutMs } : {}) },
+      })
       open.push(s)
       if (tabs.length === 0) await s.login(email)
       else s.store.dispatch({ type: 'socket/connect' })
@@ -264,6 +268,44 @@ describe('a holder that goes silent', () => {
     await first.until(() => tabs.every((t) => t.status() === 'connected'), 30_000)
     expect(rolesOf(tabs).join()).toBe('follower,follower,leader')
     expect(await socketsOf(alice)).toEqual([now])
+  })
+})
+
+describe('a holder that does not answer', () => {
+  test('a follower’s send goes over HTTP once its ack does not come in time, and arrives once', async () => {
+    const bob = await soloUser('bob@talemy.test')
+    const b = aBrowser()
+    // Heartbeats far apart: nobody takes the lock during the test, the holder just stops answering.
+    const first = await b.open('alice@talemy.test', { heartbeatMs: 60_000 })
+    const alice = first.store.getState().auth.user as User
+    const posts: string[] = []
+    const counting: typeof fetch = (input, init) => {
+      const request = input instanceof Request ? input : null
+      const method = request?.method ?? init?.method ?? 'GET'
+      const url = request?.url ?? String(input)
+      if (method === 'POST' && url.endsWith('/messages')) posts.push(url)
+      return fetch(input, init)
+    }
+    const follower = await b.open('alice@talemy.test', { heartbeatMs: 60_000, ackTimeoutMs: 300, fetchFn: counting })
+    await first.until(() => roleOf(follower) === 'follower' && follower.status() === 'connected')
+    const id = await conversationBetween(bob, alice)
+    await bob.openThread(id)
+    await follower.openThread(id)
+
+    b.edges.silence(first.tabId, true)
+    const sent = follower.store.dispatch(sendMessage({ conversationId: id, content: 'over HTTP' })).payload
+    await follower.until(() =>
+      follower.actions.some((a) => sendConfirmed.match(a) && a.payload.message.clientId === sent.clientId),
+    )
+    expect(posts).toHaveLength(1)
+    await bob.until(() => bob.thread(id).some((m) => m.clientId === sent.clientId))
+    // The holder did emit it (its answer was lost): the server's idempotency by clientId keeps it single.
+    b.edges.silence(first.tabId, false)
+    const later = bob.store.dispatch(sendMessage({ conversationId: id, content: 'a later one' })).payload
+    await bob.until(() => bob.thread(id).some((m) => m.clientId === later.clientId))
+    await follower.until(() => follower.thread(id).some((m) => m.clientId === later.clientId))
+    expect(bob.thread(id).filter((m) => m.clientId === sent.clientId)).toHaveLength(1)
+    expect(follower.thread(id).filter((m) => m.clientId === sent.clientId)).toHaveLength(1)
   })
 })
 
