@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import type { TabChannel, TabMessage } from '../../src/realtime/tabs/protocol'
-import { broadcastTabChannel, memoryLocks } from '../../bench/lib/tabs'
+import { createBroadcastTabChannel } from '../../src/realtime/tabs/memoryChannel'
+import { createMemoryTabLock } from '../../src/realtime/tabs/tabLock'
 
-// The bench's stand-ins for a page's Web Locks and BroadcastChannel (P11, P12, P15 run several "tabs" in one Node
-// process): their semantics are what the figures' handoffs rest on.
+// The edges the bench's "tabs" run on in one Node process (P11, P12, P15; bench/lib/tabs.ts): the layer's in-memory
+// Web Locks and Node's BroadcastChannel. Their semantics are what the figures' handoffs rest on.
 
 const flush = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
 
@@ -16,12 +17,12 @@ function tracker() {
   return { events, handlers }
 }
 
-describe('memoryLocks', () => {
+describe('the bench’s lock: createMemoryTabLock', () => {
   test('grants in request order, later than the request, and the next waiter once the holder gives up', async () => {
-    const locks = memoryLocks()
+    const locks = createMemoryTabLock()
     const { events, handlers } = tracker()
-    const releaseA = locks.forTab('a').request('l', { steal: false }, handlers('a'))
-    locks.forTab('b').request('l', { steal: false }, handlers('b'))
+    const releaseA = locks.tab('a').request('l', { steal: false }, handlers('a'))
+    locks.tab('b').request('l', { steal: false }, handlers('b'))
     expect(events).toEqual([])
     await flush()
     expect(events).toEqual(['a acquired'])
@@ -33,12 +34,12 @@ describe('memoryLocks', () => {
   })
 
   test('steal takes the lock from its holder (who is told) and leaves the queue as it was', async () => {
-    const locks = memoryLocks()
+    const locks = createMemoryTabLock()
     const { events, handlers } = tracker()
-    locks.forTab('a').request('l', { steal: false }, handlers('a'))
+    locks.tab('a').request('l', { steal: false }, handlers('a'))
     await flush()
-    locks.forTab('b').request('l', { steal: false }, handlers('b'))
-    const releaseC = locks.forTab('c').request('l', { steal: true }, handlers('c'))
+    locks.tab('b').request('l', { steal: false }, handlers('b'))
+    const releaseC = locks.tab('c').request('l', { steal: true }, handlers('c'))
     await flush()
     expect(events).toEqual(['a acquired', 'a lost', 'c acquired'])
     expect(locks.holder('l')).toBe('c')
@@ -48,14 +49,14 @@ describe('memoryLocks', () => {
   })
 
   test('closeTab releases what the tab held and drops its queued requests, telling it nothing', async () => {
-    const locks = memoryLocks()
+    const locks = createMemoryTabLock()
     const { events, handlers } = tracker()
-    locks.forTab('a').request('l', { steal: false }, handlers('a'))
-    locks.forTab('a').request('m', { steal: false }, handlers('a-m'))
+    locks.tab('a').request('l', { steal: false }, handlers('a'))
+    locks.tab('a').request('m', { steal: false }, handlers('a-m'))
     await flush()
-    locks.forTab('b').request('m', { steal: false }, handlers('b-m'))
-    locks.forTab('a').request('n', { steal: false }, handlers('a-n'))
-    locks.forTab('c').request('l', { steal: false }, handlers('c'))
+    locks.tab('b').request('m', { steal: false }, handlers('b-m'))
+    locks.tab('a').request('n', { steal: false }, handlers('a-n'))
+    locks.tab('c').request('l', { steal: false }, handlers('c'))
     await flush()
     expect(locks.holder('n')).toBe('a')
     locks.closeTab('a')
@@ -63,26 +64,26 @@ describe('memoryLocks', () => {
     expect(events.filter((e) => e.includes('lost'))).toEqual([])
     expect([locks.holder('l'), locks.holder('m'), locks.holder('n')]).toEqual(['c', 'b', null])
     // A queued request of the closed tab never fires.
-    locks.forTab('b').request('q', { steal: false }, handlers('b-q'))
-    locks.forTab('a').request('q', { steal: false }, handlers('a-q'))
+    locks.tab('b').request('q', { steal: false }, handlers('b-q'))
+    locks.tab('a').request('q', { steal: false }, handlers('a-q'))
     await flush()
     locks.closeTab('a')
     locks.closeTab('b')
-    locks.forTab('d').request('q', { steal: false }, handlers('d-q'))
+    locks.tab('d').request('q', { steal: false }, handlers('d-q'))
     await flush()
     expect(events).not.toContain('a-q acquired')
     expect(locks.holder('q')).toBe('d')
   })
 })
 
-describe('broadcastTabChannel', () => {
+describe('the bench’s channel: createBroadcastTabChannel', () => {
   const open: TabChannel[] = []
   afterEach(() => {
     for (const channel of open.splice(0)) channel.close()
   })
 
   test('a post reaches every other channel of the name, cloned and later, never the sender or another name', async () => {
-    const [a, b, c, other] = ['x', 'x', 'x', 'y'].map((name) => broadcastTabChannel(`bench-test-${name}`))
+    const [a, b, c, other] = ['x', 'x', 'x', 'y'].map((name) => createBroadcastTabChannel(`bench-test-${name}`))
     open.push(a!, b!, c!, other!)
     const got: Record<string, TabMessage[]> = { a: [], b: [], c: [], other: [] }
     a!.subscribe((m) => got.a!.push(m))
