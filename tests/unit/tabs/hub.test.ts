@@ -3,7 +3,8 @@ import { createTabHub, type TabHubOptions } from '../../../src/realtime/tabs/hub
 import type { RawEvent } from '../../../src/realtime/tabs/protocol'
 import { FakeSocket } from '../support/fakeSocket'
 import { eventually } from '../support/eventually'
-import { manualClock, memoryBus, testTab, testVisibility } from './support/hubHarness'
+import { memoryBus, testTab } from './support/hubHarness'
+import { fakeVisibility, manualTimers } from './support/tabBus'
 
 const OK = { ok: true, data: null }
 const message = (offset: number) => ({ id: `m${offset}`, conversationId: 'c1', content: `hello ${offset}` })
@@ -14,8 +15,8 @@ const gap = (offset: number, epoch = 'e1'): RawEvent => ({ event: 'sync:gap', ar
 function setup(options: Partial<TabHubOptions> = {}) {
   const bus = memoryBus()
   const socket = new FakeSocket('http://test', {})
-  const clock = manualClock()
-  const visibility = testVisibility(true)
+  const clock = manualTimers()
+  const visibility = fakeVisibility(true)
   const listenersBefore = socket.listenerCount()
   const hub = createTabHub({
     tabId: 'holder',

@@ -4,9 +4,10 @@ import type { Timers } from '../../../../src/realtime/timers'
 /**
  * The tabs of one browser, in memory: each `channel()` is one tab's end. A post is queued (as a BroadcastChannel
  * delivers in a later task, never to its sender) until the test calls `deliver()`, so each test says exactly when
- * messages arrive and can check what happened inside the delivery of one message.
+ * messages arrive and can check what happened inside the delivery of one message. `{ deliverAtOnce: true }`: each
+ * post is delivered as it is made (in order, never re-entrantly), for tests that only care about what arrives.
  */
-export function memoryBus() {
+export function memoryBus({ deliverAtOnce = false } = {}) {
   const ends = new Set<{ listeners: Set<(message: TabMessage) => void> }>()
   const queue: { from: object; message: TabMessage }[] = []
   /** Every message posted on the bus, in order. */
@@ -19,6 +20,7 @@ export function memoryBus() {
       post(message) {
         posted.push(message)
         queue.push({ from: end, message })
+        if (deliverAtOnce) deliver()
       },
       subscribe(listener) {
         end.listeners.add(listener)
@@ -30,13 +32,23 @@ export function memoryBus() {
     }
   }
 
-  /** Delivers the queued messages one at a time, in order (those posted meanwhile too); returns how many. */
+  let delivering = false
+  /**
+   * Delivers the queued messages one at a time, in order (those posted meanwhile too); returns how many. Never
+   * re-entrant: called while delivering (a listener that posts and delivers), it leaves the rest to the running loop.
+   */
   function deliver(): number {
+    if (delivering) return 0
+    delivering = true
     let count = 0
-    for (let next = queue.shift(); next; next = queue.shift()) {
-      count++
-      for (const end of ends)
-        if (end !== next.from) for (const listener of [...end.listeners]) listener(structuredClone(next.message))
+    try {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        count++
+        for (const end of [...ends])
+          if (end !== next.from) for (const listener of [...end.listeners]) listener(structuredClone(next.message))
+      }
+    } finally {
+      delivering = false
     }
     return count
   }
