@@ -95,6 +95,15 @@ function aBrowser() {
       return tab
     },
     edges,
+    /** Alice in `count` tabs, once one of them holds the socket and every one is connected. */
+    async alice(count: number) {
+      const tabs = [await this.open('alice@talemy.test')]
+      while (tabs.length < count) tabs.push(await this.open('alice@talemy.test'))
+      const parts = [...Array<string>(count - 1).fill('follower'), 'leader'].join()
+      await tabs[0]!.until(() => rolesOf(tabs).join() === parts && tabs.every((t) => t.status() === 'connected'))
+      const user = tabs[0]!.store.getState().auth.user as User
+      return { tabs, user, holder: tabs.find((t) => roleOf(t) === 'leader')! }
+    },
     /** Closes a tab as the browser does: the page goes (no goodbye), its locks are released. */
     close(tab: BrowserStore & { tabId: string }) {
       edges.crash(tab.tabId)
@@ -117,11 +126,7 @@ describe('three tabs of one user', () => {
   test('one socket at the server; every event in every tab once; sends from any tab confirmed in that tab', async () => {
     const bob = await soloUser('bob@talemy.test')
     const b = aBrowser()
-    const first = await b.open('alice@talemy.test')
-    const alice = (await first.store.getState().auth.user) as User
-    const tabs = [first, await b.open('alice@talemy.test'), await b.open('alice@talemy.test')]
-    await first.until(() => tabs.every((t) => t.status() === 'connected'))
-    await first.until(() => rolesOf(tabs).join() === 'follower,follower,leader')
+    const { tabs, user: alice } = await b.alice(3)
     expect(await socketsOf(alice)).toHaveLength(1)
     // `useSocket().socket`: the real socket in the holder, null in a follower.
     const exposed = (t: BrowserStore) => (t.store.dispatch(socketHolderRequested()) as unknown as SocketHolder).get()
@@ -164,18 +169,12 @@ describe('three tabs of one user', () => {
   test('the holder closes: another tab takes over from its own offset; nothing meanwhile is lost or doubled', async () => {
     const bob = await soloUser('bob@talemy.test')
     const b = aBrowser()
-    const first = await b.open('alice@talemy.test')
-    const alice = first.store.getState().auth.user as User
-    const tabs = [first, await b.open('alice@talemy.test'), await b.open('alice@talemy.test')]
-    await first.until(
-      () => rolesOf(tabs).join() === 'follower,follower,leader' && tabs.every((t) => t.status() === 'connected'),
-    )
+    const { tabs, user: alice, holder } = await b.alice(3)
     const id = await conversationBetween(bob, alice)
     await bob.openThread(id)
     for (const t of tabs) await t.openThread(id)
     const [before] = await socketsOf(alice)
 
-    const holder = tabs.find((t) => roleOf(t) === 'leader')!
     const rest = tabs.filter((t) => t !== holder)
     b.close(holder)
     const fromBob = bob.store.dispatch(sendMessage({ conversationId: id, content: 'during the handoff' })).payload
@@ -207,13 +206,9 @@ describe('rooms: the union of the visible tabs’ open threads', () => {
   test('a hidden tab looking at a conversation joins nothing (nothing is marked read); shown again, it joins', async () => {
     const bob = await soloUser('bob@talemy.test')
     const b = aBrowser()
-    const first = await b.open('alice@talemy.test')
-    const alice = first.store.getState().auth.user as User
-    const tabs = [first, await b.open('alice@talemy.test')]
-    await first.until(() => rolesOf(tabs).join() === 'follower,leader' && tabs.every((t) => t.status() === 'connected'))
+    const { tabs, user: alice, holder } = await b.alice(2)
     const id = await conversationBetween(bob, alice)
-    const follower = tabs.find((t) => roleOf(t) === 'follower')!
-    const holder = tabs.find((t) => t !== follower)!
+    const follower = tabs.find((t) => t !== holder)!
     const inRoom = async () => (await server.io.in(conversationRoom(id)).fetchSockets()).length
 
     // The follower's page is hidden while it opens the thread; the holder shows another page.
@@ -244,13 +239,8 @@ describe('rooms: the union of the visible tabs’ open threads', () => {
 describe('a holder that goes silent', () => {
   test('loses the socket after missed heartbeats, closes its own first, and rides along when it wakes', async () => {
     const b = aBrowser()
-    const first = await b.open('alice@talemy.test')
-    const alice = first.store.getState().auth.user as User
-    const tabs = [first, await b.open('alice@talemy.test'), await b.open('alice@talemy.test')]
-    await first.until(
-      () => rolesOf(tabs).join() === 'follower,follower,leader' && tabs.every((t) => t.status() === 'connected'),
-    )
-    const holder = tabs.find((t) => roleOf(t) === 'leader')!
+    const { tabs, user: alice, holder } = await b.alice(3)
+    const first = tabs[0]!
     const [before] = await socketsOf(alice)
     const mark = holder.actions.length
 
@@ -313,13 +303,9 @@ describe('the outbox at a handoff', () => {
   test('sends the closed holder left unsent are sent by the tab that takes over, once', async () => {
     const bob = await soloUser('bob@talemy.test')
     const b = aBrowser()
-    const first = await b.open('alice@talemy.test')
-    const alice = first.store.getState().auth.user as User
-    const tabs = [first, await b.open('alice@talemy.test')]
-    await first.until(() => rolesOf(tabs).join() === 'follower,leader' && tabs.every((t) => t.status() === 'connected'))
+    const { tabs, user: alice, holder } = await b.alice(2)
     const id = await conversationBetween(bob, alice)
     await bob.openThread(id)
-    const holder = tabs.find((t) => roleOf(t) === 'leader')!
     const other = tabs.find((t) => t !== holder)!
 
     // The holder's page dies right after writing a send to its durable outbox, before the emit got anywhere.
