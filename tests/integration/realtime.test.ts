@@ -1,44 +1,14 @@
 import { rmSync } from 'node:fs'
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { api } from '../../src/api'
-import type { Id, User } from '../../src/contract'
+import { describe, expect, test } from 'vitest'
 import { connected, joined, sendMessage } from '../../src/realtime'
 import { startServer, type RunningServer } from '../../server/index'
 import { conversationRoom } from '../../server/realtime/rooms'
 import { freshDataDir } from '../server/support/server'
-import { browserStore, type BrowserStore } from './support'
+import { browserStore, conversationBetween, serverPerFile } from './support'
 
 // Against the reference server on loopback port 0, with its seeded demo data (a private copy per file).
 
-let server: RunningServer
-let dataDir: string
-const open: BrowserStore[] = []
-
-beforeAll(async () => {
-  dataDir = freshDataDir()
-  server = await startServer({ port: 0, dataDir, rateLimit: { perSecond: 1000, burst: 1000 } })
-})
-afterEach(() => {
-  for (const s of open.splice(0)) s.close()
-})
-afterAll(async () => {
-  await server?.close()
-  rmSync(dataDir, { recursive: true, force: true })
-})
-
-async function loggedIn(email: string, url = server.url): Promise<BrowserStore & { user: User }> {
-  const s = browserStore(url)
-  open.push(s)
-  const user = await s.login(email)
-  await s.until(() => s.status() === 'connected')
-  return Object.assign(s, { user })
-}
-
-async function conversationBetween(a: BrowserStore, other: User): Promise<Id> {
-  const result = await a.store.dispatch(api.endpoints.createConversation.initiate({ participantId: other.id }))
-  if (!('data' in result) || !result.data) throw new Error('no conversation')
-  return result.data.id
-}
+const file = serverPerFile()
 
 /** The socket's `message:sent` for this send has been dispatched in that store. */
 const confirmedBySocket = (client: { actions: { type: string; payload?: unknown }[] }, clientId: string) =>
@@ -51,8 +21,8 @@ const contents = (thread: { content: string; status?: string }[]) =>
 
 describe('two users', () => {
   test('exchange messages: shown once on both sides, in order, with the conversation list following', async () => {
-    const alice = await loggedIn('alice@talemy.test')
-    const bob = await loggedIn('bob@talemy.test')
+    const alice = await file.loggedIn('alice@talemy.test')
+    const bob = await file.loggedIn('bob@talemy.test')
     const id = await conversationBetween(alice, bob.user)
     await alice.openThread(id)
     await bob.openThread(id)
@@ -87,9 +57,9 @@ describe('two users', () => {
   })
 
   test('a refused join (not a participant) dispatches socket/joinFailed', async () => {
-    const alice = await loggedIn('alice@talemy.test')
-    const bob = await loggedIn('bob@talemy.test')
-    const carol = await loggedIn('carol@talemy.test')
+    const alice = await file.loggedIn('alice@talemy.test')
+    const bob = await file.loggedIn('bob@talemy.test')
+    const carol = await file.loggedIn('carol@talemy.test')
     const id = await conversationBetween(alice, bob.user)
     carol.store.dispatch({ type: 'socket/joinConversation', payload: { conversationId: id } })
     await carol.until(() => carol.actions.some((a) => a.type === 'socket/joinFailed'))
@@ -103,9 +73,9 @@ describe('two users', () => {
 
 describe('the same user in another tab', () => {
   test('gets message:sent and shows the message once', async () => {
-    const tab1 = await loggedIn('alice@talemy.test')
-    const tab2 = await loggedIn('alice@talemy.test')
-    const bob = await loggedIn('bob@talemy.test')
+    const tab1 = await file.loggedIn('alice@talemy.test')
+    const tab2 = await file.loggedIn('alice@talemy.test')
+    const bob = await file.loggedIn('bob@talemy.test')
     const id = await conversationBetween(tab1, bob.user)
     await tab1.openThread(id)
     await tab2.openThread(id)
@@ -129,8 +99,8 @@ describe('the server restarts', () => {
     const port = first.port
     let second: RunningServer | null = null
     try {
-      const alice = await loggedIn('alice@talemy.test', first.url)
-      const bob = await loggedIn('bob@talemy.test', first.url)
+      const alice = await file.loggedIn('alice@talemy.test', first.url)
+      const bob = await file.loggedIn('bob@talemy.test', first.url)
       const id = await conversationBetween(alice, bob.user)
       alice.store.dispatch({ type: 'socket/joinConversation', payload: { conversationId: id } })
       await alice.until(() => alice.actions.some((a) => joined.match(a)))
@@ -155,7 +125,7 @@ describe('the server restarts', () => {
       expect(inRoom.map((s) => s.id)).toContain(socketId)
       expect(alice.sockets()).toBe(1)
     } finally {
-      for (const s of open.splice(0)) s.close()
+      file.closeAll()
       await first?.close()
       await second?.close()
       rmSync(restartDir, { recursive: true, force: true })
@@ -166,8 +136,8 @@ describe('the server restarts', () => {
 describe('a refused handshake', () => {
   // An expired token at a reload: tests/integration/sessions.test.ts.
   test('a token that cannot be refreshed ends in unauthorized', async () => {
-    const s = browserStore(server.url)
-    open.push(s)
+    const s = browserStore(file.server.url)
+    file.track(s)
     s.store.dispatch({
       type: 'auth/loggedIn',
       payload: { token: 'not-a-token', user: { id: 'user-alice', name: 'Alice', role: 'student' } },

@@ -1,10 +1,13 @@
+import { rmSync } from 'node:fs'
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
-import { vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, vi } from 'vitest'
 import { api, type ThreadMessage } from '../../src/api'
 import { createMemoryStorage, makeStore, type RealtimeOptions, type StorageLike } from '../../src/app/store'
-import type { Id } from '../../src/contract'
+import type { Id, User } from '../../src/contract'
 import { selectConnection } from '../../src/realtime'
+import { startServer, type RunningServer } from '../../server/index'
+import { freshDataDir } from '../server/support/server'
 
 export const PASSWORD = 'talemy'
 
@@ -76,3 +79,57 @@ export function browserStore(
 }
 
 export type BrowserStore = ReturnType<typeof browserStore>
+
+/**
+ * The reference server for one test file (port 0, a private copy of the seeded data, send limits raised), and the
+ * stores its tests open, closed after each test. Call it once at the top of the file: it registers its own hooks.
+ *
+ * @example const file = serverPerFile(); const alice = await file.loggedIn('alice@talemy.test')
+ */
+export function serverPerFile() {
+  let server: RunningServer | null = null
+  let dataDir = ''
+  const open: BrowserStore[] = []
+  beforeAll(async () => {
+    dataDir = freshDataDir()
+    server = await startServer({ port: 0, dataDir, rateLimit: { perSecond: 1000, burst: 1000 } })
+  })
+  afterEach(() => closeAll())
+  afterAll(async () => {
+    await server?.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  const running = (): RunningServer => {
+    if (!server) throw new Error('the server is not started (serverPerFile runs in beforeAll)')
+    return server
+  }
+  function closeAll() {
+    for (const s of open.splice(0)) s.close()
+  }
+  /** A store closed after the test. */
+  function track<T extends BrowserStore>(s: T): T {
+    open.push(s)
+    return s
+  }
+  return {
+    get server() {
+      return running()
+    },
+    track,
+    closeAll,
+    /** A store of its own (no tabs shared), logged in as `email` and connected to `url` (default this file's server). */
+    async loggedIn(email: string, url = running().url): Promise<BrowserStore & { user: User }> {
+      const s = track(browserStore(url))
+      const user = await s.login(email)
+      await s.until(() => s.status() === 'connected')
+      return Object.assign(s, { user })
+    },
+  }
+}
+
+/** The conversation between `a`'s user and `other` (created, or the existing one). */
+export async function conversationBetween(a: BrowserStore, other: User): Promise<Id> {
+  const result = await a.store.dispatch(api.endpoints.createConversation.initiate({ participantId: other.id }))
+  if (!('data' in result) || !result.data) throw new Error('no conversation')
+  return result.data.id
+}

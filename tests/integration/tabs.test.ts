@@ -1,7 +1,5 @@
-import { rmSync } from 'node:fs'
-import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
-import { api } from '../../src/api'
-import type { Id, User } from '../../src/contract'
+import { describe, expect, test, vi } from 'vitest'
+import type { User } from '../../src/contract'
 import {
   joinConversation,
   joined,
@@ -13,11 +11,9 @@ import {
   type TabsOptions,
 } from '../../src/realtime'
 import { manualVisibility } from '../../src/realtime/tabs/visibility'
-import { startServer, type RunningServer } from '../../server/index'
 import { conversationRoom } from '../../server/realtime/rooms'
-import { freshDataDir } from '../server/support/server'
 import { browser as tabsBrowser } from '../unit/tabs/support/browser'
-import { browserStore, type BrowserStore } from './support'
+import { browserStore, conversationBetween, serverPerFile, type BrowserStore } from './support'
 import { createMemoryStorage } from '../../src/app/store'
 import { createOutboxStorage } from '../../src/realtime'
 
@@ -25,23 +21,9 @@ import { createOutboxStorage } from '../../src/realtime'
 // channel, one lock) share one Socket.IO connection; the channel and the lock are in-process fakes of
 // BroadcastChannel and Web Locks (Node has no navigator.locks), the server and the sockets are real.
 
-let server: RunningServer
-let dataDir: string
-const open: BrowserStore[] = []
+const file = serverPerFile()
 
-beforeAll(async () => {
-  dataDir = freshDataDir()
-  server = await startServer({ port: 0, dataDir, rateLimit: { perSecond: 1000, burst: 1000 } })
-})
-afterEach(() => {
-  for (const s of open.splice(0)) s.close()
-})
-afterAll(async () => {
-  await server?.close()
-  rmSync(dataDir, { recursive: true, force: true })
-})
-
-const socketsOf = async (user: User) => (await server.io.in(`user:${user.id}`).fetchSockets()).map((s) => s.id)
+const socketsOf = async (user: User) => (await file.server.io.in(`user:${user.id}`).fetchSockets()).map((s) => s.id)
 
 /** Waits until the server holds exactly one socket for `user`, other than `not`; returns its id. */
 async function oneSocketOtherThan(user: User, not: string | undefined): Promise<string> {
@@ -53,14 +35,6 @@ async function oneSocketOtherThan(user: User, not: string | undefined): Promise<
     },
     { timeout: 30_000, interval: 20 },
   )
-}
-
-async function soloUser(email: string): Promise<BrowserStore & { user: User }> {
-  const s = browserStore(server.url)
-  open.push(s)
-  const user = await s.login(email)
-  await s.until(() => s.status() === 'connected')
-  return Object.assign(s, { user })
 }
 
 /** A browser: its tabs share a storage, a channel and a lock. */
@@ -82,12 +56,12 @@ function aBrowser() {
         tabId,
         heartbeatMs: tuning.heartbeatMs ?? 100,
       }
-      const s = browserStore(server.url, {
+      const s = browserStore(file.server.url, {
         storage,
         ...(tuning.fetchFn ? { fetchFn: tuning.fetchFn } : {}),
         realtime: { tabs: options, ...(tuning.ackTimeoutMs ? { ackTimeoutMs: tuning.ackTimeoutMs } : {}) },
       })
-      open.push(s)
+      file.track(s)
       if (tabs.length === 0) await s.login(email)
       else s.store.dispatch({ type: 'socket/connect' })
       const tab = Object.assign(s, { tabId, visibility })
@@ -116,15 +90,9 @@ function aBrowser() {
 const roleOf = (s: BrowserStore) => selectConnection(s.store.getState()).role
 const rolesOf = (list: BrowserStore[]) => list.map(roleOf).sort()
 
-async function conversationBetween(a: BrowserStore, other: User): Promise<Id> {
-  const result = await a.store.dispatch(api.endpoints.createConversation.initiate({ participantId: other.id }))
-  if (!('data' in result) || !result.data) throw new Error('no conversation')
-  return result.data.id
-}
-
 describe('three tabs of one user', () => {
   test('one socket at the server; every event in every tab once; sends from any tab confirmed in that tab', async () => {
-    const bob = await soloUser('bob@talemy.test')
+    const bob = await file.loggedIn('bob@talemy.test')
     const b = aBrowser()
     const { tabs, user: alice } = await b.alice(3)
     expect(await socketsOf(alice)).toHaveLength(1)
@@ -167,7 +135,7 @@ describe('three tabs of one user', () => {
   })
 
   test('the holder closes: another tab takes over from its own offset; nothing meanwhile is lost or doubled', async () => {
-    const bob = await soloUser('bob@talemy.test')
+    const bob = await file.loggedIn('bob@talemy.test')
     const b = aBrowser()
     const { tabs, user: alice, holder } = await b.alice(3)
     const id = await conversationBetween(bob, alice)
@@ -204,12 +172,12 @@ describe('three tabs of one user', () => {
 
 describe('rooms: the union of the visible tabs’ open threads', () => {
   test('a hidden tab looking at a conversation joins nothing (nothing is marked read); shown again, it joins', async () => {
-    const bob = await soloUser('bob@talemy.test')
+    const bob = await file.loggedIn('bob@talemy.test')
     const b = aBrowser()
     const { tabs, user: alice, holder } = await b.alice(2)
     const id = await conversationBetween(bob, alice)
     const follower = tabs.find((t) => t !== holder)!
-    const inRoom = async () => (await server.io.in(conversationRoom(id)).fetchSockets()).length
+    const inRoom = async () => (await file.server.io.in(conversationRoom(id)).fetchSockets()).length
 
     // The follower's page is hidden while it opens the thread; the holder shows another page.
     follower.visibility.set(false)
@@ -263,7 +231,7 @@ describe('a holder that goes silent', () => {
 
 describe('a holder that does not answer', () => {
   test('a follower’s send goes over HTTP once its ack does not come in time, and arrives once', async () => {
-    const bob = await soloUser('bob@talemy.test')
+    const bob = await file.loggedIn('bob@talemy.test')
     const b = aBrowser()
     // Heartbeats far apart: nobody takes the lock during the test, the holder just stops answering.
     const first = await b.open('alice@talemy.test', { heartbeatMs: 60_000 })
@@ -301,7 +269,7 @@ describe('a holder that does not answer', () => {
 
 describe('the outbox at a handoff', () => {
   test('sends the closed holder left unsent are sent by the tab that takes over, once', async () => {
-    const bob = await soloUser('bob@talemy.test')
+    const bob = await file.loggedIn('bob@talemy.test')
     const b = aBrowser()
     const { tabs, user: alice, holder } = await b.alice(2)
     const id = await conversationBetween(bob, alice)
@@ -332,11 +300,11 @@ describe('the outbox at a handoff', () => {
 describe('without the mechanism', () => {
   test('each store has a socket of its own (role solo), as before', async () => {
     const storage = createMemoryStorage()
-    const one = browserStore(server.url, { storage })
-    open.push(one)
+    const one = browserStore(file.server.url, { storage })
+    file.track(one)
     const user = await one.login('carol@talemy.test')
-    const two = browserStore(server.url, { storage })
-    open.push(two)
+    const two = browserStore(file.server.url, { storage })
+    file.track(two)
     two.store.dispatch({ type: 'socket/connect' })
     await one.until(() => one.status() === 'connected' && two.status() === 'connected')
     expect([roleOf(one), roleOf(two)]).toEqual(['solo', 'solo'])
