@@ -5,7 +5,7 @@
  * (structured clone, asynchronous delivery, never to the sender itself: as in a browser). Bench-only.
  */
 // From the modules themselves, not the package's index: these edges load without the rest of the layer.
-import type { DrainLock } from '../../src/realtime/drainLock'
+import { drainLockOver, type DrainLock } from '../../src/realtime/drainLock'
 import { createBroadcastTabChannel } from '../../src/realtime/tabs/memoryChannel'
 import { createMemoryTabLock, type MemoryTabLock } from '../../src/realtime/tabs/tabLock'
 import type { TabsOptions } from '../../src/realtime/tabs/tabsLink'
@@ -41,14 +41,6 @@ export function memoryBrowser(label: string, tuning: Pick<TabsOptions, 'heartbea
       tabId,
       ...tuning,
     }),
-    drainLock(tabId) {
-      const lock = locks.tab(tabId)
-      return {
-        request(name, onAcquired) {
-          const giveUp = lock.request(name, { steal: false }, { onAcquired: () => onAcquired(giveUp), onLost() {} })
-          return giveUp
-        },
-      }
-    },
+    drainLock: (tabId) => drainLockOver(locks.tab(tabId)),
   }
 }

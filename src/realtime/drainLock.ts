@@ -1,4 +1,6 @@
 import type { StorageLike } from './outboxStorage'
+import type { TabLock } from './tabs/protocol'
+import { createWebTabLock, type LockManagerLike } from './tabs/tabLock'
 
 /**
  * A lock that lets one tab of a user drain the outbox at a time. `request` queues for the lock named `name` and calls
@@ -60,8 +62,19 @@ export function createMemoryLock(): DrainLock & { holder(name: string): number |
   }
 }
 
-interface LockManagerLike {
-  request(name: string, options: { signal?: AbortSignal }, callback: () => Promise<void>): Promise<unknown>
+/**
+ * A drain lock over the tabs' election lock edge (queued, never stealing): one piece of Web Locks code serves the
+ * outbox drain, the token refresh and the election.
+ *
+ * @example const lock = drainLockOver(createMemoryTabLock().tab('tab-1'))
+ */
+export function drainLockOver(lock: TabLock): DrainLock {
+  return {
+    request(name, onAcquired) {
+      const giveUp = lock.request(name, { steal: false }, { onAcquired: () => onAcquired(giveUp), onLost() {} })
+      return giveUp
+    },
+  }
 }
 
 /**
@@ -69,32 +82,7 @@ interface LockManagerLike {
  * lease and no expiry are needed. A waiting request is abandoned through an `AbortSignal`.
  */
 export function createWebLock(locks: LockManagerLike): DrainLock {
-  return {
-    request(name, onAcquired) {
-      const abort = new AbortController()
-      let release: (() => void) | null = null
-      let given = false
-      locks
-        .request(name, { signal: abort.signal }, () => {
-          if (given) return Promise.resolve()
-          return new Promise<void>((resolve) => {
-            release = () => {
-              given = true
-              resolve()
-            }
-            onAcquired(release)
-          })
-        })
-        .catch(() => {
-          // AbortError: we gave up waiting.
-        })
-      return () => {
-        given = true
-        if (release) release()
-        else abort.abort()
-      }
-    },
-  }
+  return drainLockOver(createWebTabLock(locks))
 }
 
 /** The lease kept in storage: who holds the lock and until when (renewed while held). */

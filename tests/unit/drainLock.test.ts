@@ -77,9 +77,9 @@ describe('lease lock in storage (no Web Locks)', () => {
 
 describe('Web Locks adapter', () => {
   test('holds the lock until release; giving up while waiting aborts the request', async () => {
-    const calls: { name: string; signal?: AbortSignal; callback: () => Promise<void> }[] = []
+    const calls: { name: string; signal?: AbortSignal; callback: (lock?: unknown) => Promise<unknown> }[] = []
     const locks = {
-      request: (name: string, options: { signal?: AbortSignal }, callback: () => Promise<void>) => {
+      request: (name: string, options: { signal?: AbortSignal }, callback: (lock: unknown) => Promise<unknown>) => {
         calls.push({ name, signal: options.signal, callback })
         return Promise.resolve()
       },

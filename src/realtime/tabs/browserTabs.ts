@@ -1,11 +1,7 @@
 import { createBroadcastTabChannel } from './memoryChannel'
-import { createWebTabLock } from './tabLock'
+import { createWebTabLock, type LockManagerLike } from './tabLock'
 import type { TabsOptions } from './tabsLink'
 import { documentVisibility } from './visibility'
-
-interface LockManagerLike {
-  request(...args: unknown[]): Promise<unknown>
-}
 
 /**
  * The page's edges for one socket per browser: Web Locks, a BroadcastChannel and the document's visibility, named
@@ -19,7 +15,7 @@ export function browserTabs(channelName: string): TabsOptions | null {
   return {
     channelName,
     channel: createBroadcastTabChannel(`talemy.socket.${channelName}`),
-    lock: createWebTabLock(locks as never),
+    lock: createWebTabLock(locks),
     visibility: documentVisibility(),
   }
 }
