@@ -98,17 +98,7 @@ export function makeStore(options: MakeStoreOptions = {}) {
     ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
   }
   const restored = loadAuth(storage)
-  // `realtime.tabs` given (edges, or null for none) wins over the page's. By default the page's are used only when
-  // the session lives in the page's own storage: the tabs then follow one another's logins and logouts, so the tab
-  // holding the socket is always logged in as the others are.
-  const sharing =
-    options.shareSocket === false
-      ? null
-      : options.realtime && 'tabs' in options.realtime
-        ? (options.realtime.tabs ?? null)
-        : options.shareSocket === true || storage === pageStorage
-          ? browserTabs(options.channelName ?? 'talemy')
-          : null
+  const sharing = tabsEdges(options, storage === pageStorage)
 
   const socketMiddleware = createSocketMiddleware<RootState>({
     apiUrl,
@@ -166,6 +156,18 @@ export function makeStore(options: MakeStoreOptions = {}) {
       sharing?.channel.close()
     },
   })
+}
+
+/**
+ * The edges the store's tabs share one socket on, or null. `realtime.tabs` given (edges, or null for none) wins over
+ * the page's. By default the page's are used only when the session lives in the page's own storage: the tabs then
+ * follow one another's logins and logouts, so the tab holding the socket is always logged in as the others are.
+ */
+function tabsEdges(options: MakeStoreOptions, sessionInPageStorage: boolean) {
+  if (options.shareSocket === false) return null
+  if (options.realtime && 'tabs' in options.realtime) return options.realtime.tabs ?? null
+  if (options.shareSocket !== true && !sessionInPageStorage) return null
+  return browserTabs(options.channelName ?? 'talemy')
 }
 
 export type AppStore = ReturnType<typeof makeStore>

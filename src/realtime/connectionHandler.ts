@@ -32,6 +32,7 @@ import type { Context, Handler } from './context'
 import type { TimerHandle } from './timers'
 import { browserRetryTriggers } from './triggers'
 import type { AppSocket } from './types'
+import type { TabsSocket } from './tabs/tabsLink'
 
 /**
  * The default refresh: the api's single-flight `refreshSession` (the `refreshToken` mutation, which dispatches the
@@ -132,23 +133,17 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
         auth: (cb: (data: object) => void) => cb(handshakeAuth(getState())),
       }) as AppSocket
     const userId = options.selectUserId?.(current) ?? null
-    let socket: AppSocket
-    let exposed: AppSocket | null
-    let closeShared: ((reason: string) => void) | null = null
-    if (ctx.tabs && userId !== null) {
-      const shared = ctx.tabs.makeSocket(createOwn, userId, () => {
-        const { offset, epoch } = getState().socket.connection
-        return { offset, epoch }
-      })
-      socket = shared.socket
-      exposed = shared.exposed
-      closeShared = shared.close
-      kind = exposed ? 'held' : 'proxy'
-    } else {
-      socket = createOwn()
-      exposed = socket
-      kind = 'own'
-    }
+    // Shared by the browser's tabs (held here, or a follower's proxy), or a socket of this store's own.
+    const made: TabsSocket =
+      ctx.tabs && userId !== null
+        ? ctx.tabs.makeSocket(createOwn, userId, () => {
+            const { offset, epoch } = getState().socket.connection
+            return { offset, epoch }
+          })
+        : { socket: createOwn(), exposed: null, close: () => {} }
+    const { socket } = made
+    kind = !ctx.tabs || userId === null ? 'own' : made.exposed ? 'held' : 'proxy'
+    const exposed = kind === 'own' ? socket : made.exposed
     ctx.socket = socket
     const unbindSocket = bindSocket(socket, dispatch, ctx.resume)
     ctx.holder.set(exposed)
@@ -157,7 +152,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       untrigger()
       unbindSocket()
     }
-    closeKind = closeShared
+    closeKind = made.close
   }
 
   function destroySocket() {
