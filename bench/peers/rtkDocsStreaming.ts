@@ -5,7 +5,7 @@
  *
  * - the socket is opened in `onCacheEntryAdded` when the cache entry is added (one socket per cache entry);
  * - `await cacheDataLoaded`, then a listener that checks the payload (the docs' `isMessage`, here the contract's
- *   valibot schema) and the channel (here the conversation), and applies it with `updateCachedData(draft => draft.push)`;
+ *   message schema) and the channel (here the conversation), and applies it with `updateCachedData(draft => draft.push)`;
  * - the `try/catch` for an entry removed before its data loaded;
  * - `await cacheEntryRemoved`, then the socket is closed.
  *
@@ -16,14 +16,13 @@
 import { configureStore, type Middleware } from '@reduxjs/toolkit'
 import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query/react'
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
-import * as v from 'valibot'
-import { messageSchema, type Id, type Message } from '../../src/contract'
+import { messageSchema, parse, type Id, type Message } from '../../src/contract'
 
 export type CreateSocket = (url: string, options: Partial<ManagerOptions & SocketOptions>) => Socket
 
 /** The docs' `isMessage`: "in real code this would check `message` to ensure it is a `Message`". */
 export function isMessage(message: unknown): message is Message {
-  return v.is(messageSchema, message)
+  return parse(messageSchema, message).ok
 }
 
 export function createDocsStreamingPeer(options: {

@@ -1,12 +1,14 @@
 import type { Server as HttpServer } from 'node:http'
 import { Server } from 'socket.io'
 import {
-  MAX_PACKET_BYTES,
   conversationIdSchema,
   handshakeResumeSchema,
-  parse,
+  parseRequest,
   sessionRenewSchema,
   typingSchema,
+} from '../../src/contract/requests'
+import {
+  MAX_PACKET_BYTES,
   type Ack,
   type ClientEventAckData,
   type ClientEventName,
@@ -159,7 +161,7 @@ export function attachHandlers(
 
   /** A newer token of the socket's own session: it lives on until that one expires. Another session's: disconnected. */
   async function renew(socket: TalemySocket, payload: unknown): Promise<null> {
-    const input = parse(sessionRenewSchema, payload)
+    const input = parseRequest(sessionRenewSchema, payload)
     if (!input.ok) throw invalid(input.issues, 'payload')
     const claims = await sessions.authenticate(input.value.token)
     if (claims.userId !== socket.data.userId || claims.sessionId !== socket.data.sessionId) {
@@ -192,7 +194,7 @@ export function attachHandlers(
       return null
     },
     'conversation:leave': async (socket, conversationId) => {
-      const id = parse(conversationIdSchema, conversationId)
+      const id = parseRequest(conversationIdSchema, conversationId)
       if (!id.ok) throw invalid(id.issues, 'conversationId')
       const room = conversationRoom(id.value)
       if (socket.rooms.has(room)) {
@@ -205,7 +207,7 @@ export function attachHandlers(
     'session:renew': renew,
     // Not logged: a notice of the present, to the other participants' sockets on every node (their user rooms).
     typing: async (socket, payload) => {
-      const input = parse(typingSchema, payload)
+      const input = parseRequest(typingSchema, payload)
       if (!input.ok) throw invalid(input.issues, 'payload')
       const { userId } = socket.data
       const { conversationId } = input.value
@@ -258,7 +260,7 @@ export function attachHandlers(
   async function resume(socket: TalemySocket): Promise<void> {
     delivery.add(socket)
     const auth = socket.handshake.auth as Record<string, unknown> | undefined
-    const input = parse(handshakeResumeSchema, { offset: auth?.offset, epoch: auth?.epoch })
+    const input = parseRequest(handshakeResumeSchema, { offset: auth?.offset, epoch: auth?.epoch })
     // A malformed offset or epoch cannot be resumed from: the client is told of a gap and refetches.
     const result = input.ok
       ? await eventLog.resume(socket.data.userId, input.value.offset, input.value.epoch)

@@ -1,4 +1,5 @@
-import { loginBodySchema, logoutBodySchema, parse, refreshBodySchema, type Id, type User } from '../../src/contract'
+import type { Id, User } from '../../src/contract'
+import { loginBodySchema, logoutBodySchema, parseRequest, refreshBodySchema } from '../../src/contract/requests'
 import { AppError, invalid, notFound, unauthorized } from '../errors'
 import type { ServiceContext } from './context'
 import { toUser, type UserRow } from './rows'
@@ -44,7 +45,7 @@ export function createAccounts({ db, sessions, tokens, passwords, loginThrottle,
      * socket's, or the proxy's client when `trustProxy` is set). Over a limit it answers RATE_LIMITED before hashing.
      */
     async login(body: unknown, clientAddress = 'unknown'): Promise<Session> {
-      const input = parse(loginBodySchema, body)
+      const input = parseRequest(loginBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       const { password } = input.value
       // One spelling for the throttle and the lookup: were the database to fold case differently (PostgreSQL lowers
@@ -71,7 +72,7 @@ export function createAccounts({ db, sessions, tokens, passwords, loginThrottle,
 
     /** Rotates the session's refresh token: a new pair (see `SessionStore.refresh` for reuse and theft). */
     async refresh(body: unknown): Promise<Session> {
-      const input = parse(refreshBodySchema, body ?? {})
+      const input = parseRequest(refreshBodySchema, body ?? {})
       if (!input.ok) throw invalid(input.issues)
       const { userId, token, refreshToken } = await sessions.refresh(input.value.refreshToken)
       const user = await findUser(userId)
@@ -84,7 +85,7 @@ export function createAccounts({ db, sessions, tokens, passwords, loginThrottle,
      * when neither names a session; a session already ended ends again, harmlessly.
      */
     async logout(accessToken: string | undefined, body: unknown): Promise<void> {
-      const input = parse(logoutBodySchema, body ?? {})
+      const input = parseRequest(logoutBodySchema, body ?? {})
       if (!input.ok) throw invalid(input.issues)
       let sessionId = await sessions.sessionOfRefreshToken(input.value.refreshToken)
       if (!sessionId && accessToken) sessionId = (await tokens.verify(accessToken)).sessionId

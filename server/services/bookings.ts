@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto'
+import type { ContactRequest, Id, Lesson, Role } from '../../src/contract'
 import {
   conversationIdSchema,
   createContactRequestBodySchema,
   createLessonBodySchema,
-  parse,
+  parseRequest,
   updateContactRequestStatusBodySchema,
   updateLessonStatusBodySchema,
-  type ContactRequest,
-  type Id,
-  type Lesson,
-  type Role,
-} from '../../src/contract'
+} from '../../src/contract/requests'
 import { AppError, forbidden, invalid, notFound } from '../errors'
 import type { Queryable } from '../db'
 import type { ServiceContext } from './context'
@@ -86,7 +83,7 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
   }
 
   function pathId(value: unknown, what: string): Id {
-    const id = parse(conversationIdSchema, value)
+    const id = parseRequest(conversationIdSchema, value)
     if (!id.ok) throw notFound(what)
     return id.value
   }
@@ -101,7 +98,7 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
     },
 
     async createLesson(userId: Id, body: unknown): Promise<Lesson> {
-      const input = parse(createLessonBodySchema, body)
+      const input = parseRequest(createLessonBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       await limiter.take(userId)
       const { tutorId, subject, startsAt, durationMinutes } = input.value
@@ -123,7 +120,7 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
     },
 
     async updateLessonStatus(userId: Id, lessonId: unknown, body: unknown): Promise<Lesson> {
-      const input = parse(updateLessonStatusBodySchema, body)
+      const input = parseRequest(updateLessonStatusBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       const id = pathId(lessonId, 'lesson')
       await limiter.take(userId)
@@ -151,7 +148,7 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
     },
 
     async createContactRequest(userId: Id, body: unknown): Promise<ContactRequest> {
-      const input = parse(createContactRequestBodySchema, body)
+      const input = parseRequest(createContactRequestBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       await limiter.take(userId)
       const { tutorId, message } = input.value
@@ -172,7 +169,7 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
     },
 
     async updateContactRequestStatus(userId: Id, requestId: unknown, body: unknown): Promise<ContactRequest> {
-      const input = parse(updateContactRequestStatusBodySchema, body)
+      const input = parseRequest(updateContactRequestStatusBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       const id = pathId(requestId, 'contact request')
       await limiter.take(userId)

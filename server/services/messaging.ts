@@ -3,16 +3,18 @@ import * as v from 'valibot'
 import {
   DEFAULT_MESSAGE_PAGE,
   MAX_MESSAGE_PAGE,
-  conversationIdSchema,
-  createConversationBodySchema,
-  parse,
-  postMessageBodySchema,
-  sendMessageSchema,
   type Conversation,
   type Id,
   type Message,
   type ServerEventName,
 } from '../../src/contract'
+import {
+  conversationIdSchema,
+  createConversationBodySchema,
+  parseRequest,
+  postMessageBodySchema,
+  sendMessageSchema,
+} from '../../src/contract/requests'
 import { AppError, forbidden, invalid, notFound } from '../errors'
 import type { Prepared, Queryable } from '../db'
 import type { ServiceContext } from './context'
@@ -287,7 +289,7 @@ export function createMessaging(ctx: ServiceContext) {
    * one look-up of (sender, clientId) answers a replay with the stored message instead of RATE_LIMITED.
    */
   function send(senderId: Id, payload: unknown): Promise<Message> {
-    const input = parse(sendMessageSchema, payload)
+    const input = parseRequest(sendMessageSchema, payload)
     if (!input.ok) return Promise.reject(invalid(input.issues, 'payload'))
     const { conversationId, content, clientId } = input.value
     // The budget is taken in the conversation's queue: a shared (Redis) budget answers asynchronously, and the
@@ -311,7 +313,7 @@ export function createMessaging(ctx: ServiceContext) {
 
     /** The pair's conversation, created when it does not exist yet (`created` tells which). */
     async createConversation(userId: Id, body: unknown): Promise<{ conversation: Conversation; created: boolean }> {
-      const input = parse(createConversationBodySchema, body)
+      const input = parseRequest(createConversationBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       const { participantId } = input.value
       if (participantId === userId) throw new AppError('INVALID', 'participantId: must be someone else')
@@ -344,9 +346,9 @@ export function createMessaging(ctx: ServiceContext) {
     },
 
     async listMessages(userId: Id, conversationId: unknown, query: unknown): Promise<Message[]> {
-      const id = parse(conversationIdSchema, conversationId)
+      const id = parseRequest(conversationIdSchema, conversationId)
       if (!id.ok) throw notFound('conversation')
-      const page = parse(messagePageQuerySchema, query ?? {})
+      const page = parseRequest(messagePageQuerySchema, query ?? {})
       if (!page.ok) throw invalid(page.issues, 'query')
       await participantsFor(db, userId, id.value)
       const limit = Math.min(page.value.limit ?? DEFAULT_MESSAGE_PAGE, MAX_MESSAGE_PAGE)
@@ -361,9 +363,9 @@ export function createMessaging(ctx: ServiceContext) {
 
     /** The HTTP form of `send`: body `{ content, clientId }`, conversation from the path. */
     post(senderId: Id, conversationId: unknown, body: unknown): Promise<Message> {
-      const input = parse(postMessageBodySchema, body)
+      const input = parseRequest(postMessageBodySchema, body)
       if (!input.ok) return Promise.reject(invalid(input.issues))
-      const id = parse(conversationIdSchema, conversationId)
+      const id = parseRequest(conversationIdSchema, conversationId)
       if (!id.ok) return Promise.reject(notFound('conversation'))
       return send(senderId, { ...input.value, conversationId: id.value })
     },
@@ -379,7 +381,7 @@ export function createMessaging(ctx: ServiceContext) {
       conversationId: unknown,
       onAllowed: (conversationId: Id) => boolean | Promise<boolean> = () => true,
     ): Promise<void> {
-      const id = parse(conversationIdSchema, conversationId)
+      const id = parseRequest(conversationIdSchema, conversationId)
       if (!id.ok) return Promise.reject(invalid(id.issues, 'conversationId'))
       return conversationLocks.run(id.value, async () => {
         const participants = await participantsFor(db, userId, id.value)

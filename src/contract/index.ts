@@ -1,6 +1,8 @@
+export * from './check'
 export * from './entities'
 export * from './errors'
 export * from './events'
 export * from './limits'
 export * from './schemas'
 export * from './serverEvents'
+// What the server accepts (`./requests`, valibot) is imported from there by the server alone.

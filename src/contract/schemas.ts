@@ -1,317 +1,151 @@
-import * as v from 'valibot'
-import { CONTACT_REQUEST_STATUSES, LESSON_STATUSES } from './entities'
-import { ERROR_CODES } from './errors'
-import type { EphemeralEventName, SyncEventName } from './events'
 import {
-  MAX_CLIENT_ID_LENGTH,
-  MAX_CONTACT_MESSAGE_LENGTH,
-  MAX_CONTENT_LENGTH,
-  MAX_LESSON_SUBJECT_LENGTH,
-} from './limits'
+  array,
+  atLeast,
+  boolean,
+  integer,
+  literal,
+  maxLength,
+  minLength,
+  nullable,
+  number,
+  object,
+  optional,
+  pattern,
+  picklist,
+  record,
+  string,
+  unknown,
+  type Check,
+} from './check'
+import {
+  CONTACT_REQUEST_STATUSES,
+  LESSON_STATUSES,
+  type ContactRequest,
+  type Conversation,
+  type Lesson,
+  type Message,
+  type User,
+} from './entities'
+import { ERROR_CODES, type Ack, type ApiError } from './errors'
+import type {
+  ConversationReadPayload,
+  ConversationSeenPayload,
+  EphemeralEventName,
+  EventMeta,
+  PresenceState,
+  ServerEventPayload,
+  SyncEventName,
+  SyncPayload,
+  TypingNotice,
+} from './events'
 
-// Valibot rather than zod: tree-shakable, so the browser ships only what it uses (the layer has a size budget, P5).
+// What the browser accepts from the server: entities, events, acks and error bodies. What the server accepts from
+// clients is in `./requests` (valibot).
 
-const id = v.pipe(v.string(), v.minLength(1, 'must be a non-empty id'), v.maxLength(100, 'is too long'))
-const timestamp = v.pipe(v.string(), v.isoTimestamp('must be an ISO-8601 timestamp'))
-const count = v.pipe(v.number(), v.integer(), v.minValue(0))
+/** An ISO-8601 timestamp: date, time to the second, an optional fraction, `Z` or an offset. */
+export const ISO_TIMESTAMP =
+  /^\d{4}-(?:0[1-9]|1[0-2])-(?:[12]\d|0[1-9]|3[01])[T ](?:0\d|1\d|2[0-3])(?::[0-5]\d){2}(?:\.\d{1,9})?(?:Z| ?[+-](?:0\d|1\d|2[0-3])(?::?[0-5]\d)?)$/
 
-export const userSchema = v.object({
+const id = string(minLength(1, 'must be a non-empty id'), maxLength(100))
+const timestamp = string(pattern(ISO_TIMESTAMP, 'must be an ISO-8601 timestamp'))
+const count = number(integer, atLeast(0))
+const positive = number(integer, atLeast(1))
+
+export const userSchema = object<User>({
   id,
-  name: v.string(),
-  role: v.picklist(['student', 'tutor']),
-  online: v.optional(v.nullable(v.boolean())),
-  lastSeenAt: v.optional(v.nullable(timestamp)),
+  name: string(),
+  role: picklist(['student', 'tutor']),
+  online: optional(nullable(boolean)),
+  lastSeenAt: optional(nullable(timestamp)),
 })
 
-export const messageSchema = v.object({
+export const messageSchema = object<Message>({
   id,
   conversationId: id,
-  seq: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  seq: positive,
   senderId: id,
-  content: v.string(),
+  content: string(),
   createdAt: timestamp,
-  clientId: v.nullable(v.string()),
+  clientId: nullable(string()),
 })
 
-export const conversationSchema = v.object({
+export const conversationSchema = object<Conversation>({
   id,
-  participantIds: v.array(id),
-  lastMessage: v.nullable(messageSchema),
+  participantIds: array(id),
+  lastMessage: nullable(messageSchema),
   unreadCount: count,
   updatedAt: timestamp,
-  readSeq: v.record(id, count),
+  readSeq: record(id, count),
 })
 
-export const lessonSchema = v.object({
+export const lessonSchema = object<Lesson>({
   id,
   tutorId: id,
   studentId: id,
-  subject: v.string(),
+  subject: string(),
   startsAt: timestamp,
-  durationMinutes: v.pipe(v.number(), v.integer(), v.minValue(1)),
-  status: v.picklist(LESSON_STATUSES),
+  durationMinutes: positive,
+  status: picklist(LESSON_STATUSES),
   updatedAt: timestamp,
 })
 
-export const contactRequestSchema = v.object({
+export const contactRequestSchema = object<ContactRequest>({
   id,
   studentId: id,
   tutorId: id,
-  message: v.string(),
-  status: v.picklist(CONTACT_REQUEST_STATUSES),
+  message: string(),
+  status: picklist(CONTACT_REQUEST_STATUSES),
   createdAt: timestamp,
   updatedAt: timestamp,
 })
 
-export const conversationReadSchema = v.object({
-  conversationId: id,
-  unreadCount: v.literal(0),
-})
+export const conversationReadSchema = object<ConversationReadPayload>({ conversationId: id, unreadCount: literal(0) })
 
-export const conversationSeenSchema = v.object({
-  conversationId: id,
-  userId: id,
-  seq: count,
-})
+export const conversationSeenSchema = object<ConversationSeenPayload>({ conversationId: id, userId: id, seq: count })
 
 /** A logged event's trailing `{ offset }`. */
-export const eventMetaSchema = v.object({ offset: v.pipe(v.number(), v.integer(), v.minValue(1)) })
+export const eventMetaSchema = object<EventMeta>({ offset: positive })
 
 /** `sync:caughtUp` and `sync:gap`. */
-export const syncPayloadSchema = v.object({
-  offset: v.pipe(v.number(), v.integer(), v.minValue(0)),
-  epoch: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+export const syncPayloadSchema = object<SyncPayload>({
+  offset: count,
+  epoch: string(minLength(1, 'must not be empty'), maxLength(100)),
 })
-export const syncEventSchemas = {
+export const syncEventSchemas: { [E in SyncEventName]: Check<SyncPayload> } = {
   'sync:caughtUp': syncPayloadSchema,
   'sync:gap': syncPayloadSchema,
-} satisfies Record<SyncEventName, v.GenericSchema>
+}
 
-export const presenceStateSchema = v.object({ userId: id, online: v.boolean(), lastSeenAt: v.nullable(timestamp) })
+export const presenceStateSchema = object<PresenceState>({
+  userId: id,
+  online: boolean,
+  lastSeenAt: nullable(timestamp),
+})
 /** The events that are neither logged nor replayed (typing, presence). */
-export const ephemeralEventSchemas = {
-  typing: v.object({ conversationId: id, userId: id }),
+export const ephemeralEventSchemas: { [E in EphemeralEventName]: Check<ServerEventPayload<E>> } = {
+  typing: object<TypingNotice>({ conversationId: id, userId: id }),
   'presence:changed': presenceStateSchema,
-  'presence:snapshot': v.object({ users: v.pipe(v.array(presenceStateSchema), v.maxLength(10_000)) }),
-} satisfies Record<EphemeralEventName, v.GenericSchema>
-
-// --- What the server accepts ----------------------------------------------------------------
-
-// PostgreSQL text cannot hold NUL: refuse it up front as INVALID rather than fail at the database as INTERNAL.
-const noNul = v.check((s: string) => !s.includes('\u0000'), 'must not contain NUL characters')
-
-export const contentSchema = v.pipe(
-  v.string('must be a string'),
-  v.minLength(1, 'must not be empty'),
-  v.maxLength(MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`),
-  noNul,
-)
-export const clientIdSchema = v.pipe(
-  v.string('must be a string'),
-  v.minLength(1, 'must not be empty'),
-  v.maxLength(MAX_CLIENT_ID_LENGTH, `must be at most ${MAX_CLIENT_ID_LENGTH} characters`),
-  noNul,
-)
-export const conversationIdSchema = v.pipe(
-  v.string('must be a string'),
-  v.minLength(1, 'must not be empty'),
-  v.maxLength(100, 'is too long'),
-  noNul,
-)
-
-export const sendMessageSchema = v.object({
-  conversationId: conversationIdSchema,
-  content: contentSchema,
-  clientId: clientIdSchema,
-})
-
-const tokenString = (max: number) =>
-  v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(max, 'is too long'))
-/** `POST /api/auth/refresh`. */
-export const refreshBodySchema = v.object({ refreshToken: tokenString(1000) })
-/** `POST /api/auth/logout`: the refresh token is optional (a Bearer token may name the session instead). */
-export const logoutBodySchema = v.object({ refreshToken: v.optional(tokenString(1000)) })
-/** `session:renew`'s payload. */
-export const sessionRenewSchema = v.object({ token: tokenString(4096) })
-/**
- * The resume part of the handshake's `auth` (the token is checked on its own): an offset the server can have issued
- * (a safe integer, 0 or more) and an epoch of at most 100 characters.
- */
-export const typingSchema = v.object({ conversationId: conversationIdSchema })
-export const handshakeResumeSchema = v.object({
-  offset: v.optional(
-    v.pipe(v.number('must be a number'), v.safeInteger('must be a whole number'), v.minValue(0, 'must be at least 0')),
-  ),
-  epoch: v.optional(
-    v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(100, 'is too long')),
-  ),
-})
-/** What the server accepts as the first argument of each client event. */
-export const clientEventSchemas = {
-  'conversation:join': conversationIdSchema,
-  'conversation:leave': conversationIdSchema,
-  'message:send': sendMessageSchema,
-  'session:renew': sessionRenewSchema,
-  typing: typingSchema,
-}
-
-export const loginBodySchema = v.object({
-  email: v.pipe(
-    v.string('must be a string'),
-    v.minLength(1, 'must not be empty'),
-    v.maxLength(200, 'is too long'),
-    noNul,
-  ),
-  password: v.pipe(
-    v.string('must be a string'),
-    v.minLength(1, 'must not be empty'),
-    v.maxLength(200, 'is too long'),
-    noNul,
-  ),
-})
-export const createConversationBodySchema = v.object({ participantId: conversationIdSchema })
-export const postMessageBodySchema = v.object({ content: contentSchema, clientId: clientIdSchema })
-export const LESSON_YEARS = { min: 2000, max: 2100 } as const
-
-// The format valibot's isoTimestamp accepts, with the calendar fields captured.
-const INSTANT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z| ?[+-]\d{2}(?::?\d{2})?)$/
-
-/**
- * What is wrong with a lesson's `startsAt`, or undefined: an ISO-8601 timestamp whose calendar fields exist (no
- * 31 February, no 24:00: `new Date` would roll those over to another day) in the years 2000-2100. "In the future" is
- * the server's check, against its clock.
- *
- * @example startsAtProblem('2027-02-31T10:00:00Z') // 'must be a real date and time'
- */
-export function startsAtProblem(value: string): string | undefined {
-  const fields = INSTANT.exec(value)
-  if (!fields) return 'must be an ISO-8601 timestamp'
-  const [year, month, day, hour, minute, second] = fields.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ]
-  const probe = new Date(Date.UTC(2000, month - 1, day, hour, minute, second))
-  probe.setUTCFullYear(year, month - 1, day)
-  const exists =
-    probe.getUTCFullYear() === year &&
-    probe.getUTCMonth() === month - 1 &&
-    probe.getUTCDate() === day &&
-    probe.getUTCHours() === hour &&
-    probe.getUTCMinutes() === minute &&
-    probe.getUTCSeconds() === second &&
-    !Number.isNaN(Date.parse(value))
-  if (!exists) return 'must be a real date and time'
-  if (year < LESSON_YEARS.min || year > LESSON_YEARS.max) {
-    return `must be in the years ${LESSON_YEARS.min} to ${LESSON_YEARS.max}`
-  }
-  return undefined
-}
-
-export const lessonStartsAtSchema = v.pipe(
-  v.string('must be a string'),
-  v.rawCheck(({ dataset, addIssue }) => {
-    const problem = dataset.typed ? startsAtProblem(dataset.value) : undefined
-    if (problem) addIssue({ message: problem })
-  }),
-)
-
-export const createLessonBodySchema = v.object({
-  tutorId: conversationIdSchema,
-  subject: v.pipe(
-    v.string('must be a string'),
-    v.trim(),
-    v.minLength(1, 'must not be empty'),
-    v.maxLength(MAX_LESSON_SUBJECT_LENGTH, `must be at most ${MAX_LESSON_SUBJECT_LENGTH} characters`),
-    noNul,
-  ),
-  startsAt: lessonStartsAtSchema,
-  durationMinutes: v.pipe(
-    v.number('must be a number'),
-    v.integer('must be a whole number'),
-    v.minValue(15, 'must be at least 15'),
-    v.maxValue(480, 'must be at most 480'),
-  ),
-})
-export const updateLessonStatusBodySchema = v.object({
-  status: v.picklist(LESSON_STATUSES, `must be one of ${LESSON_STATUSES.join(', ')}`),
-})
-export const createContactRequestBodySchema = v.object({
-  tutorId: conversationIdSchema,
-  message: v.pipe(
-    v.string('must be a string'),
-    v.trim(),
-    v.minLength(1, 'must not be empty'),
-    v.maxLength(MAX_CONTACT_MESSAGE_LENGTH, `must be at most ${MAX_CONTACT_MESSAGE_LENGTH} characters`),
-    noNul,
-  ),
-})
-export const updateContactRequestStatusBodySchema = v.object({
-  status: v.picklist(CONTACT_REQUEST_STATUSES, `must be one of ${CONTACT_REQUEST_STATUSES.join(', ')}`),
-})
-
-// --- Parsing ----------------------------------------------------------------------------------
-
-export interface ValidationIssue {
-  /** Dotted path to the offending field, `''` for the value itself. */
-  path: string
-  message: string
-}
-
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: ValidationIssue[] }
-
-export const MAX_REPORTED_ISSUES = 10
-
-/**
- * Validates `input`, returning a fresh value (unknown keys, `__proto__` included, are dropped) or at most
- * ten issues that name fields but never echo the raw input.
- *
- * @example parse(messageSchema, payload) // { ok: true, value } | { ok: false, issues: [{ path: 'seq', message: … }] }
- */
-export function parse<S extends v.GenericSchema>(schema: S, input: unknown): ParseResult<v.InferOutput<S>> {
-  const result = v.safeParse(schema, input)
-  if (result.success) return { ok: true, value: result.output }
-  return {
-    ok: false,
-    issues: result.issues.slice(0, MAX_REPORTED_ISSUES).map((issue) => ({
-      path: issuePath(issue),
-      message: issueMessage(issue),
-    })),
-  }
-}
-
-function issuePath(issue: v.BaseIssue<unknown>): string {
-  return (issue.path ?? []).map((item) => String((item as { key?: unknown }).key)).join('.')
-}
-
-function issueMessage(issue: v.BaseIssue<unknown>): string {
-  // Valibot's default messages quote the received value; keep only our own wording or the expectation.
-  if (issue.received === 'undefined') return 'is required'
-  if (issue.message && !issue.message.startsWith('Invalid ')) return issue.message
-  return issue.expected ? `expected ${issue.expected}` : 'is invalid'
-}
-
-/** One line naming the fields, for an `INVALID` error: "content: must not be empty; clientId: must be a string". */
-export function describeIssues(issues: ValidationIssue[]): string {
-  return issues.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join('; ')
+  'presence:snapshot': object<ServerEventPayload<'presence:snapshot'>>({ users: array(presenceStateSchema, 10_000) }),
 }
 
 // --- Answers the browser reads (acks and HTTP error bodies) ---------------------------------------------------------
 
-export const apiErrorSchema = v.object({
-  code: v.picklist(ERROR_CODES),
-  message: v.string(),
-  retryAfterMs: v.optional(v.pipe(v.number(), v.minValue(0))),
+export const apiErrorSchema = object<ApiError>({
+  code: picklist(ERROR_CODES),
+  message: string(),
+  retryAfterMs: optional(number(atLeast(0))),
 })
 
-/** An `Ack<T>` around `data`; the data itself is validated by the caller with its own schema. */
-export const ackSchema = v.variant('ok', [
-  v.object({ ok: v.literal(true), data: v.unknown() }),
-  v.object({ ok: v.literal(false), error: apiErrorSchema }),
-])
+const ackOk = object<{ ok: true; data: unknown }>({ ok: literal(true), data: unknown })
+const ackError = object<{ ok: false; error: ApiError }>({ ok: literal(false), error: apiErrorSchema })
+
+/**
+ * An `Ack<T>` around `data`; the data itself is validated by the caller with its own schema.
+ *
+ * @example parse(ackSchema, { ok: false, error: { code: 'INVALID', message: 'content: must not be empty' } })
+ */
+export const ackSchema: Check<Ack<unknown>> = (input, issues, path) =>
+  ((input as { ok?: unknown } | null)?.ok === true ? ackOk : ackError)(input, issues, path)
 
 /** The body of every HTTP error: `{ error: ApiError }`. */
-export const errorBodySchema = v.object({ error: apiErrorSchema })
+export const errorBodySchema = object<{ error: ApiError }>({ error: apiErrorSchema })

@@ -1,4 +1,4 @@
-import * as v from 'valibot'
+import type { Check } from './check'
 import type { Message } from './entities'
 import type { ServerEventName, ServerEventPayload } from './events'
 import {
@@ -11,6 +11,7 @@ import {
   contactRequestSchema,
   conversationReadSchema,
   conversationSeenSchema,
+  ISO_TIMESTAMP,
   lessonSchema,
   messageSchema,
 } from './schemas'
@@ -20,8 +21,8 @@ type TextFields<T> = { [K in keyof T]-?: T[K] extends string | null ? K : never 
 
 /** What both sides know about one server event. */
 export interface ServerEventSpec<E extends ServerEventName> {
-  /** What the browser accepts (valibot; unknown keys dropped). */
-  schema: v.GenericSchema<unknown, ServerEventPayload<E>>
+  /** What the browser accepts (unknown keys dropped). */
+  schema: Check<ServerEventPayload<E>>
   /**
    * A precompiled `schema` for the hot path, where one exists: the fresh payload, or `null` (then `schema` says why).
    * Tested to agree with `schema`.
@@ -53,8 +54,7 @@ export function checkMessage(input: unknown): Message | null {
   const { id, conversationId, seq, senderId, content, createdAt, clientId } = m
   if (!isId(id) || !isId(conversationId) || !isId(senderId)) return null
   if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 1) return null
-  if (typeof content !== 'string' || typeof createdAt !== 'string' || !v.ISO_TIMESTAMP_REGEX.test(createdAt))
-    return null
+  if (typeof content !== 'string' || typeof createdAt !== 'string' || !ISO_TIMESTAMP.test(createdAt)) return null
   if (clientId !== null && typeof clientId !== 'string') return null
   return { id, conversationId, seq, senderId, content, createdAt, clientId }
 }

@@ -1,5 +1,4 @@
-import * as v from 'valibot'
-import type { Id } from '../contract'
+import { minLength, nullable, number, object, parse, picklist, string, type Id } from '../contract'
 import type { PendingMessage } from './socketSlice'
 
 /** The Web Storage shape (`localStorage`, `sessionStorage`, or a memory stand-in). */
@@ -12,15 +11,16 @@ export interface StorageLike {
 /** Where a user's unconfirmed sends are kept: one key per user id. */
 export const outboxStorageKey = (userId: Id) => `talemy.outbox.${userId}`
 
-const sendErrorSchema = v.object({ code: v.string(), message: v.string() })
-const entrySchema = v.object({
-  clientId: v.pipe(v.string(), v.minLength(1)),
-  conversationId: v.pipe(v.string(), v.minLength(1)),
-  content: v.string(),
-  createdAt: v.string(),
-  status: v.picklist(['pending', 'failed']),
-  attempts: v.number(),
-  error: v.nullable(sendErrorSchema),
+const nonEmpty = string(minLength(1, 'must not be empty'))
+/** An entry as a tab wrote it (an error's code is kept as written: it is only shown). */
+const entrySchema = object<Omit<PendingMessage, 'error'> & { error: { code: string; message: string } | null }>({
+  clientId: nonEmpty,
+  conversationId: nonEmpty,
+  content: string(),
+  createdAt: string(),
+  status: picklist(['pending', 'failed']),
+  attempts: number(),
+  error: nullable(object({ code: string(), message: string() })),
 })
 
 /**
@@ -40,10 +40,10 @@ export function createOutboxStorage(storage: StorageLike) {
       const entries: PendingMessage[] = []
       const seen = new Set<string>()
       for (const item of list) {
-        const parsed = v.safeParse(entrySchema, item)
-        if (!parsed.success || seen.has(parsed.output.clientId)) continue
-        seen.add(parsed.output.clientId)
-        entries.push(parsed.output as PendingMessage)
+        const parsed = parse(entrySchema, item)
+        if (!parsed.ok || seen.has(parsed.value.clientId)) continue
+        seen.add(parsed.value.clientId)
+        entries.push(parsed.value as PendingMessage)
       }
       return entries
     } catch {

@@ -1,29 +1,34 @@
-import { describeIssues, MAX_CLIENT_ID_LENGTH, MAX_CONTENT_LENGTH, parse, sendMessageSchema } from '../contract'
+import { MAX_CLIENT_ID_LENGTH, MAX_CONTENT_LENGTH } from '../contract'
 
-const MAX_ID_LENGTH = 100
+type SendPayload = { conversationId: unknown; content: unknown; clientId: unknown }
 
-const text = (value: unknown, max: number): boolean =>
-  typeof value === 'string' && value.length >= 1 && value.length <= max && !value.includes('\u0000')
+/** Each field of a send: its limit, and how "too long" is worded for it. */
+const FIELDS: [keyof SendPayload, number, string][] = [
+  ['conversationId', 100, 'is too long'],
+  ['content', MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`],
+  ['clientId', MAX_CLIENT_ID_LENGTH, `must be at most ${MAX_CLIENT_ID_LENGTH} characters`],
+]
+
+function textProblems(value: unknown, max: number, tooLong: string): string[] {
+  if (value === undefined) return ['is required']
+  if (typeof value !== 'string') return ['must be a string']
+  const problems: string[] = []
+  if (value.length === 0) problems.push('must not be empty')
+  if (value.length > max) problems.push(tooLong)
+  if (value.includes('\u0000')) problems.push('must not contain NUL characters')
+  return problems
+}
 
 /**
- * `sendMessageSchema` as a hand-written check, for the send's hot path (it runs before every emit): the same rules
- * (three non-empty strings within their limits, no NUL), tested to agree with the schema on a table of payloads.
- * Only a refused payload goes through valibot, for the schema's own wording of what is wrong.
+ * The server's `sendMessageSchema` (`src/contract/requests.ts`) as a check the browser runs before every emit: the
+ * same rules (three non-empty strings within their limits, no NUL) and the same wording, tested to agree with the
+ * schema on a table of payloads, so a send the server would refuse is refused here with the server's words.
  *
  * @example sendMessageProblem({ conversationId: 'c1', content: '', clientId: 'k1' }) // 'content: must not be empty'
  */
-export function sendMessageProblem(payload: {
-  conversationId: unknown
-  content: unknown
-  clientId: unknown
-}): string | null {
-  if (
-    text(payload.conversationId, MAX_ID_LENGTH) &&
-    text(payload.content, MAX_CONTENT_LENGTH) &&
-    text(payload.clientId, MAX_CLIENT_ID_LENGTH)
-  ) {
-    return null
-  }
-  const parsed = parse(sendMessageSchema, payload)
-  return parsed.ok ? null : describeIssues(parsed.issues)
+export function sendMessageProblem(payload: SendPayload): string | null {
+  const problems = FIELDS.flatMap(([field, max, tooLong]) =>
+    textProblems(payload[field], max, tooLong).map((problem) => `${field}: ${problem}`),
+  )
+  return problems.length > 0 ? problems.join('; ') : null
 }

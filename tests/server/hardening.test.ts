@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parse, createLessonBodySchema, startsAtProblem } from '../../src/contract'
+import { parseRequest, createLessonBodySchema, startsAtProblem } from '../../src/contract/requests'
 import { connectSources } from '../../server/http/securityHeaders'
 import { routePath } from '../../server/http'
 import { checkJwtSecret } from '../../server/secrets'
@@ -206,7 +206,7 @@ describe('lesson startsAt', () => {
     ['', 'must be an ISO-8601 timestamp'],
   ])('%s: %s', (value, problem) => {
     expect(startsAtProblem(value)).toBe(problem)
-    const result = parse(createLessonBodySchema, body(value))
+    const result = parseRequest(createLessonBodySchema, body(value))
     expect(result.ok).toBe(problem === undefined)
     if (!result.ok) expect(result.issues).toEqual([{ path: 'startsAt', message: problem }])
     if (problem === undefined) expect(new Date(value).getTime()).not.toBeNaN()

@@ -2,6 +2,8 @@ import type * as v from 'valibot'
 import { describe, expectTypeOf, test } from 'vitest'
 import type {
   Ack,
+  Check,
+  Infer,
   ClientEventAckData,
   ClientEventName,
   ClientEventPayload,
@@ -11,7 +13,9 @@ import type {
   ServerEventName,
   ServerEventPayload,
 } from '../../src/contract'
-import type { clientEventSchemas, serverEventSchemas, SERVER_EVENTS } from '../../src/contract'
+import type { serverEventSchemas, SERVER_EVENTS } from '../../src/contract'
+import type { clientEventSchemas } from '../../src/contract/requests'
+import { messageSchema, number, object, string } from '../../src/contract'
 
 describe('the event maps and the schemas agree', () => {
   test('one server schema per server event, no more', () => {
@@ -20,7 +24,7 @@ describe('the event maps and the schemas agree', () => {
   })
 
   test('each server schema parses to exactly its event payload', () => {
-    type Parsed<E extends ServerEventName> = v.InferOutput<(typeof serverEventSchemas)[E]>
+    type Parsed<E extends ServerEventName> = Infer<(typeof serverEventSchemas)[E]>
     expectTypeOf<Parsed<'message:new'>>().toEqualTypeOf<ServerEventPayload<'message:new'>>()
     expectTypeOf<Parsed<'message:sent'>>().toEqualTypeOf<ServerEventPayload<'message:sent'>>()
     expectTypeOf<Parsed<'conversation:read'>>().toEqualTypeOf<ServerEventPayload<'conversation:read'>>()
@@ -30,6 +34,14 @@ describe('the event maps and the schemas agree', () => {
     expectTypeOf<Parsed<'contactRequest:statusUpdated'>>().toEqualTypeOf<
       ServerEventPayload<'contactRequest:statusUpdated'>
     >()
+  })
+
+  test("a check's shape must be its type's fields, each with a check of that field's type", () => {
+    expectTypeOf(messageSchema).toEqualTypeOf<Check<Message>>()
+    // @ts-expect-error `seq` is a number, not a string
+    object<Pick<Message, 'seq'>>({ seq: string() })
+    // @ts-expect-error `content` is missing
+    object<Pick<Message, 'seq' | 'content'>>({ seq: number() })
   })
 
   test('the payloads are the contract entities', () => {

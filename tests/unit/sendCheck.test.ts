@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
-import { MAX_CLIENT_ID_LENGTH, MAX_CONTENT_LENGTH, parse, sendMessageSchema } from '../../src/contract'
+import { describeIssues, MAX_CLIENT_ID_LENGTH, MAX_CONTENT_LENGTH } from '../../src/contract'
+import { parseRequest, sendMessageSchema } from '../../src/contract/requests'
 import { sendMessageProblem } from '../../src/realtime/sendCheck'
 
 const ok = { conversationId: 'c1', content: 'Hi!', clientId: 'k1' }
@@ -23,15 +24,24 @@ const payloads: [name: string, payload: Record<string, unknown>][] = [
   ['conversationId empty', { ...ok, conversationId: '' }],
   ['conversationId a number', { ...ok, conversationId: 1 }],
   ['conversationId with NUL', { ...ok, conversationId: '\u0000' }],
+  ['content over its limit and with NUL', { ...ok, content: `\u0000${'x'.repeat(MAX_CONTENT_LENGTH)}` }],
+  ['every field wrong at once', { conversationId: '', content: null, clientId: 'k'.repeat(MAX_CLIENT_ID_LENGTH + 1) }],
   ['whitespace content (the server stores it as written)', { ...ok, content: '   ' }],
   ['an extra key (dropped by the schema, not refused)', { ...ok, extra: true }],
 ]
 
-describe('sendMessageProblem agrees with sendMessageSchema', () => {
+describe("sendMessageProblem agrees with the server's sendMessageSchema, wording included", () => {
   test.each(payloads)('%s', (_name, payload) => {
-    const schema = parse(sendMessageSchema, payload)
+    const schema = parseRequest(sendMessageSchema, payload)
     const problem = sendMessageProblem(payload as Parameters<typeof sendMessageProblem>[0])
-    expect(problem === null).toBe(schema.ok)
-    if (!schema.ok) expect(problem).toMatch(/\w+: /)
+    expect(problem).toBe(schema.ok ? null : describeIssues(schema.issues))
+  })
+
+  test('the wording names the field and the rule', () => {
+    expect(sendMessageProblem({ ...ok, content: '' })).toBe('content: must not be empty')
+    expect(sendMessageProblem({ ...ok, clientId: 5 })).toBe('clientId: must be a string')
+    expect(sendMessageProblem({ conversationId: 'c1', content: 'hi', clientId: undefined })).toBe(
+      'clientId: is required',
+    )
   })
 })
