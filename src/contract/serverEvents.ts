@@ -86,10 +86,14 @@ export const serverEvents: ServerEventTable = {
   },
 }
 
+// Derived tables, marked pure so a bundle that does not read them (the browser's) leaves them out.
+
 /** The events the server logs and replays. */
-export const REPLAYED_EVENTS = (Object.keys(serverEvents) as ServerEventName[]).filter((e) => serverEvents[e].replayed)
+export const REPLAYED_EVENTS = /* @__PURE__ */ (Object.keys(serverEvents) as ServerEventName[]).filter(
+  (e) => serverEvents[e].replayed,
+)
 
 /** What the browser accepts from the server, one schema per event (taken from `serverEvents`). */
-export const serverEventSchemas = Object.fromEntries(
+export const serverEventSchemas = /* @__PURE__ */ Object.fromEntries(
   (Object.keys(serverEvents) as ServerEventName[]).map((e) => [e, serverEvents[e].schema]),
 ) as { [E in ServerEventName]: ServerEventTable[E]['schema'] }
