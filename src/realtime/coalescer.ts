@@ -1,15 +1,8 @@
 import type { CacheTag } from './cacheWork'
+import { hostTimers, type Timers } from './timers'
 
-/** The timer functions a coalescer uses (injectable for fake timers; defaults to the global ones). */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
-
-export const globalTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-}
+/** The timer functions a coalescer uses (injectable for fake timers; the host's by default). */
+export type { Timers }
 
 /** Gathers tags and flushes them at most once per window. */
 export interface TagCoalescer {
@@ -32,7 +25,7 @@ export interface TagCoalescer {
 export function createTagCoalescer(
   flushTags: (tags: CacheTag[]) => void,
   windowMs = 250,
-  timers: Timers = globalTimers,
+  timers: Timers = hostTimers,
 ): TagCoalescer {
   let pending = new Map<string, CacheTag>()
   let timer: unknown = null
