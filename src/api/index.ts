@@ -274,20 +274,3 @@ export const api = createApi({
     }),
   }),
 })
-
-export const {
-  useLoginMutation,
-  useGetMeQuery,
-  useGetUsersQuery,
-  useGetConversationsQuery,
-  useCreateConversationMutation,
-  useGetMessagesQuery,
-  useLazyGetMessagesBeforeQuery,
-  usePostMessageMutation,
-  useGetLessonsQuery,
-  useCreateLessonMutation,
-  useUpdateLessonStatusMutation,
-  useGetContactRequestsQuery,
-  useCreateContactRequestMutation,
-  useUpdateContactRequestStatusMutation,
-} = api

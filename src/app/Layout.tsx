@@ -1,5 +1,5 @@
 import { useEffect, useRef, type ReactNode } from 'react'
-import { useGetContactRequestsQuery, useGetConversationsQuery, useGetLessonsQuery } from '../api'
+import { useGetContactRequestsQuery, useGetConversationsQuery, useGetLessonsQuery } from '../api/hooks'
 import type { User } from '../contract'
 import { Toasts } from '../features/notifications/Toasts'
 import { ROLE_LABEL } from '../features/shared/people'

@@ -1,11 +1,11 @@
 import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
+import { api } from '../../api'
 import {
-  api,
   useCreateContactRequestMutation,
   useGetContactRequestsQuery,
   useUpdateContactRequestStatusMutation,
-} from '../../api'
+} from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { MAX_CONTACT_MESSAGE_LENGTH, type ContactRequest, type ContactRequestStatus, type User } from '../../contract'

@@ -1,6 +1,6 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
-import { useLoginMutation } from '../../api'
+import { useLoginMutation } from '../../api/hooks'
 import { LanguageSwitch } from '../../app/LanguageSwitch'
 import { useT, type MessageId } from '../../i18n'
 import { errorMessageId } from '../shared/errors'

@@ -1,5 +1,5 @@
 import { useId, useMemo, useState, type FormEvent } from 'react'
-import { useCreateConversationMutation, useGetConversationsQuery } from '../../api'
+import { useCreateConversationMutation, useGetConversationsQuery } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppSelector } from '../../app/hooks'
 import { hrefFor, navigate } from '../../app/router'

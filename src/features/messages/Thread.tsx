@@ -1,5 +1,6 @@
 import { useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent, type RefObject } from 'react'
-import { api, useGetMessagesQuery, useLazyGetMessagesBeforeQuery, type ThreadMessage } from '../../api'
+import { api, type ThreadMessage } from '../../api'
+import { useGetMessagesQuery, useLazyGetMessagesBeforeQuery } from '../../api/hooks'
 import { useAnnounce } from '../../app/Announcer'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'

@@ -1,4 +1,4 @@
-import { useGetUsersQuery } from '../../api'
+import { useGetUsersQuery } from '../../api/hooks'
 import { useAppSelector } from '../../app/hooks'
 import type { Id } from '../../contract'
 import { useDates, useT } from '../../i18n'

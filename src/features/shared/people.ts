@@ -1,5 +1,5 @@
 import { useMemo } from 'react'
-import { useGetUsersQuery } from '../../api'
+import { useGetUsersQuery } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppSelector } from '../../app/hooks'
 import type { Id, User } from '../../contract'
