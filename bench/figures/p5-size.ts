@@ -11,7 +11,7 @@ import { BENCH_DIR, REPO_ROOT } from '../lib/paths'
  *
  * Baseline: everything socket.io-client, RTK and RTK Query (React entry) export, so whatever the layer uses from
  * them is already paid for. With: the same plus `export * from 'src/realtime'`. The difference is the layer's own
- * code, the contract and valibot, and whatever else the layer pulls in (the app's api slice). React and react-redux
+ * code, the contract, and whatever else the layer pulls in (the app's api slice; valibot too, should it come back). React and react-redux
  * stay external in both (the app pays for them with or without the layer).
  */
 
@@ -102,7 +102,7 @@ export const p5: Figure = {
     const PARTS: Array<[string, string, RegExp]> = [
       ['realtime', 'the layer (src/realtime)', /^src\/realtime\//],
       ['contract', 'the contract (src/contract)', /^src\/contract\//],
-      ['valibot', 'valibot', /^node_modules\/valibot\//],
+      ['valibot', 'valibot (the server uses it, the browser should not: a guard)', /^node_modules\/valibot\//],
       ['api', 'the app api slice it imports (src/api)', /^src\/api\//],
     ]
     const addedTotal = added.reduce((a, [, n]) => a + n, 0)
@@ -123,7 +123,7 @@ export const p5: Figure = {
     return [
       row({
         id: 'P5-ceiling',
-        name: 'layer + contract + valibot, added min+gz: the ceiling the layer must stay under',
+        name: 'layer + contract (+ what it imports), added min+gz: the ceiling the layer must stay under',
         value: withLayer.gz - base.gz,
         unit: 'B',
         target: { on: 'value', op: '<=', limit: 16_000 },
@@ -131,7 +131,7 @@ export const p5: Figure = {
       ...partRows,
       row({
         id: 'P5',
-        name: 'layer + contract + valibot (+ what it imports), added min+gz over socket.io-client + RTK',
+        name: 'layer + contract (+ what it imports), added min+gz over socket.io-client + RTK',
         value: withLayer.gz - base.gz,
         unit: 'B',
         baseline: base.gz,
@@ -146,7 +146,7 @@ export const p5: Figure = {
       }),
       row({
         id: 'P5-contract',
-        name: 'of which the contract alone (src/contract: schemas with valibot, limits), added min+gz',
+        name: 'of which the contract alone (src/contract: checks, schemas, limits), added min+gz',
         value: withContract.gz - base.gz,
         unit: 'B',
         baseline: base.gz,
