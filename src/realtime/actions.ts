@@ -1,4 +1,4 @@
-import { createAction, prepareAutoBatched, SHOULD_AUTOBATCH } from '@reduxjs/toolkit'
+import { createAction, nanoid, prepareAutoBatched, SHOULD_AUTOBATCH } from '@reduxjs/toolkit'
 import type {
   EphemeralEventName,
   ErrorCode,
@@ -276,17 +276,17 @@ export const ephemeralEventActions = {
 // --- clientId -----------------------------------------------------------------------------------------------------
 
 /**
- * A UUID v4. `crypto.randomUUID` exists only in secure contexts (https, localhost); a page served over plain http
- * on a LAN address still has `crypto.getRandomValues`, and a very old engine has neither.
+ * A UUID v4: `crypto.randomUUID` in secure contexts (https, localhost); a page served over plain http on a LAN address
+ * still has `crypto.getRandomValues`. An engine without Web Crypto gets RTK's `nanoid` (Math.random: still unique
+ * enough for one user's sends, which is all the server compares).
  */
 export function newClientId(): string {
   const c = (globalThis as { crypto?: Partial<Crypto> }).crypto
   if (typeof c?.randomUUID === 'function') return c.randomUUID()
-  const bytes = new Uint8Array(16)
-  if (typeof c?.getRandomValues === 'function') c.getRandomValues(bytes)
-  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256)
+  if (typeof c?.getRandomValues !== 'function') return nanoid()
+  const bytes = c.getRandomValues(new Uint8Array(16))
   bytes[6] = (bytes[6]! & 0x0f) | 0x40
   bytes[8] = (bytes[8]! & 0x3f) | 0x80
   const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  return hex.replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-')
 }
