@@ -306,14 +306,19 @@ const OFFSET_ONLY_TYPES: ReadonlySet<string> = new Set([
 ])
 
 /**
- * `socketSlice.reducer` with its busiest case taken without immer: a server event (thousands in a burst) only moves
+ * `socketSlice.reducer` with its busiest cases taken without immer: a server event (thousands in a burst) only moves
  * the offset, so when it carries none, or none above the applied one, the state comes back as it is (nothing
- * changed), and otherwise only `connection.offset` is replaced, frozen as immer would leave it. Every other action
- * goes to the slice. `tests/unit/socketReducers.test.ts` holds it equal to the slice's reducer, action by action.
+ * changed), and otherwise only `connection.offset` is replaced, frozen as immer would leave it; a send (on the
+ * sender's hot path) appends its entry (`outboxWithSend`). Every other action goes to the slice. `tests/unit/socketReducers.test.ts` holds it equal to the slice's reducer, action by action.
  *
  * @example combineReducers({ socket: socketReducer })
  */
 export const socketReducer: Reducer<SocketState> = (state, action) => {
+  if (state !== undefined && sendMessage.match(action)) {
+    // A send, reduced right after its emit (see `outboxHandler`): the entry appended, as the slice's case does.
+    const outbox = outboxWithSend(state.outbox, action) as PendingMessage[]
+    return outbox === state.outbox ? state : freeze({ ...state, outbox, rejectedSend: null }, true)
+  }
   if (state === undefined || !OFFSET_ONLY_TYPES.has(action.type)) return socketSlice.reducer(state, action)
   const offset = (action as { meta?: { offset?: unknown } }).meta?.offset
   const c = state.connection
