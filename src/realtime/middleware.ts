@@ -34,12 +34,13 @@ export function createSocketMiddleware<S extends SocketRootState>(
   return (mwApi) => {
     const holder = createSocketHolder()
     const ctx = createContext(options, mwApi as never, holder) as ReturnType<typeof createContext<S>>
+    const outbox = buildOutboxHandler(ctx)
     const handlers: Handler<S>[] = [
       buildConnectionHandler(ctx),
       buildTabsHandler(ctx),
       buildResumeHandler(ctx),
       buildRoomsHandler(ctx),
-      buildOutboxHandler(ctx),
+      outbox,
       buildCacheHandler(ctx),
       buildTypingHandler(ctx),
     ]
@@ -65,6 +66,14 @@ export function createSocketMiddleware<S extends SocketRootState>(
         }
       }
       const prevState = mwApi.getState()
+      // The emit first: the reducers, the other handlers and the storage write follow in this same dispatch.
+      if (sendMessage.match(action)) {
+        try {
+          outbox.sendAhead(action, prevState)
+        } catch (error) {
+          ctx.report('middleware', error)
+        }
+      }
       const result = next(action)
       for (const handler of handlers) {
         try {

@@ -27,11 +27,12 @@ import {
   setPendingStatusPatches,
   threadWork,
 } from './cacheWork'
-import type { PendingMessage, SocketRootState } from './socketSlice'
+import { outboxWithSend, type PendingMessage, type SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 import {
   initialOutboxMachineState,
   outboxTransition,
+  restoreDue,
   type OutboxEffect,
   type OutboxEvent,
   type OutboxEventBody,
@@ -105,7 +106,9 @@ const pendingCopy = (entry: PendingMessage, senderId: Id | null): ThreadMessage 
  * as the action that made it (so before any answer can arrive), read back at the next page (or the next login of that
  * user, e.g. after `unauthorized`) and cleared at logout.
  */
-export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
+export function buildOutboxHandler<S extends SocketRootState>(
+  ctx: Context<S>,
+): Handler<S> & { sendAhead(action: ReturnType<typeof sendMessage>, prevState: S): void } {
   const { dispatch, getState } = ctx.mwApi
   const durable = ctx.options.storage ? createOutboxStorage(ctx.options.storage) : null
   const transition = outboxTransition({ backoff: ctx.backoff })
@@ -115,12 +118,21 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
   /** The outbox as last written to storage, and whether the last write failed. */
   let saved: readonly PendingMessage[] = []
   let saveFailing = false
+  /**
+   * While a send goes ahead of its reducer (`sendAhead`): the outbox as the reducer will leave it (what the machine
+   * reads meanwhile), the effects held back until the action is reduced, and the action.
+   */
+  let ahead: {
+    outbox: readonly PendingMessage[]
+    heldBack: OutboxEffect[]
+    action: ReturnType<typeof sendMessage>
+  } | null = null
 
   const userId = () => ctx.options.selectUserId?.(getState()) ?? null
   const view = (): OutboxView => {
     const current = getState()
     return {
-      outbox: current.socket.outbox,
+      outbox: ahead?.outbox ?? current.socket.outbox,
       userId: ctx.options.selectUserId?.(current) ?? null,
       paused: current.socket.connection.status === 'unauthorized',
       connected: ctx.socket?.connected === true,
@@ -136,9 +148,13 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
   let running = false
   function send(event: OutboxEventBody) {
     queue.push(event)
-    if (running) return
+    if (!running) runToCompletion(() => {})
+  }
+
+  function runToCompletion(first: () => void) {
     running = true
     try {
+      first()
       for (let next = queue.shift(); next; next = queue.shift()) process(next)
     } finally {
       running = false
@@ -156,6 +172,9 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
   }
 
   function perform(effect: OutboxEffect) {
+    // Ahead of the reducer only the emit goes (and the lock it needs): everything the store or the cache is told
+    // waits until the send is in the store, in the order the machine gave.
+    if (ahead && effect.type !== 'attempt' && effect.type !== 'requestLock') return void ahead.heldBack.push(effect)
     switch (effect.type) {
       case 'attempt':
         return attemptSend(effect.entry)
@@ -289,8 +308,39 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     if (entries.length > 0) dispatch(outboxRestored({ entries }))
   }
 
+  /**
+   * A send goes on the socket before its reducer runs (called by the middleware before `next`): the machine takes
+   * `queued` against the outbox as the reducer will leave it, the emit goes at once, and every other effect (the
+   * pending copy's patch, actions such as `drainStarted` or `sendFailed`) is held back until `handle` sees the
+   * reduced action. The storage write follows in that same task, so a page that dies after the dispatch has it
+   * stored as before: nothing can end a page inside one task. Not taken when the stored outbox is still to be read
+   * back first (those older sends go before), when the socket is down (HTTP's request is an action of its own), or
+   * while the runner is busy (the event would wait its turn).
+   */
+  function sendAhead(action: ReturnType<typeof sendMessage>, prevState: S) {
+    // A send that went ahead and never came back reduced (its reducer threw): what it held back is nobody's now.
+    ahead = null
+    if (running) return
+    const outbox = outboxWithSend(prevState.socket.outbox, action)
+    ahead = { outbox, heldBack: [], action }
+    try {
+      const current = view()
+      if (!current.connected || restoreDue(state, current)) return void (ahead = null)
+      send({ type: 'queued', clientId: action.payload.clientId, problem: sendMessageProblem(action.payload) })
+    } catch (error) {
+      ahead = null
+      throw error
+    }
+  }
+
   function handle(action: Parameters<Handler<S>>[0], prevState: S) {
-    if (sendMessage.match(action)) {
+    if (ahead && action === ahead.action) {
+      const { heldBack } = ahead
+      ahead = null
+      runToCompletion(() => {
+        for (const effect of heldBack) perform(effect)
+      })
+    } else if (sendMessage.match(action)) {
       send({ type: 'restore' })
       send({ type: 'queued', clientId: action.payload.clientId, problem: sendMessageProblem(action.payload) })
     } else if (outboxRestored.match(action)) {
@@ -333,8 +383,9 @@ export function buildOutboxHandler<S extends SocketRootState>(ctx: Context<S>): 
     }
   }
 
-  return (action, prevState) => {
+  const handler: Handler<S> = (action, prevState) => {
     handle(action, prevState)
     if (!shutdown.match(action)) persist()
   }
+  return Object.assign(handler, { sendAhead })
 }

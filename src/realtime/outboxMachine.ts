@@ -100,6 +100,15 @@ interface Step {
   view: OutboxView
 }
 
+/**
+ * `restore` would read the user's stored outbox now (it has not been read back for this user yet): the stored sends
+ * are older than any this page queues, so they come first.
+ *
+ * @example restoreDue(initialOutboxMachineState, { ...view, durable: true, userId: 'u1' }) // true
+ */
+export const restoreDue = (state: OutboxMachineState, view: OutboxView): boolean =>
+  view.durable && Boolean(view.userId) && state.mirroring !== view.userId
+
 const hasPending = (view: OutboxView) => view.outbox.some((m) => m.status === 'pending')
 const isSending = (lane: Lane | undefined, clientId: string) => lane?.status === 'sending' && lane.clientId === clientId
 const sending = (step: Step) => Object.values(step.state.lanes).some((lane) => lane.status === 'sending')
@@ -190,7 +199,7 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
   const byClientId = (clientId: string) => view.outbox.find((m) => m.clientId === clientId)
   switch (event.type) {
     case 'restore':
-      if (!view.durable || !view.userId || step.state.mirroring === view.userId) return
+      if (!restoreDue(step.state, view) || !view.userId) return
       step.state.mirroring = view.userId
       return void step.effects.push({ type: 'loadStored', userId: view.userId })
     case 'queued': {

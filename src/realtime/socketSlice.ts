@@ -101,6 +101,29 @@ export const initialSocketState: SocketState = {
   rejectedSend: null,
 }
 
+/** The outbox entry a `sendMessage` queues (the reducer's, and the outbox's view of it before the reducer runs). */
+export const pendingEntryOf = (action: ReturnType<typeof sendMessage>): PendingMessage => ({
+  clientId: action.payload.clientId,
+  conversationId: action.payload.conversationId,
+  content: action.payload.content,
+  createdAt: action.meta.createdAt,
+  status: 'pending',
+  attempts: 0,
+  error: null,
+})
+
+/**
+ * The outbox once `sendMessage` is reduced: the entry added at the end, or the outbox as it was when its `clientId`
+ * is queued already.
+ *
+ * @example outboxWithSend([], sendMessage({ conversationId: 'c1', content: 'Hi' })).length // 1
+ */
+export const outboxWithSend = (
+  outbox: readonly PendingMessage[],
+  action: ReturnType<typeof sendMessage>,
+): readonly PendingMessage[] =>
+  outbox.some((m) => m.clientId === action.payload.clientId) ? outbox : [...outbox, pendingEntryOf(action)]
+
 const removeByClientId = (state: SocketState, clientId: string | null) => {
   if (!clientId) return
   const i = state.outbox.findIndex((m) => m.clientId === clientId)
@@ -227,18 +250,9 @@ export const socketSlice = createSlice({
       })
       // Outbox
       .addCase(sendMessage, (state, action) => {
-        const { clientId, conversationId, content } = action.payload
-        if (state.outbox.some((m) => m.clientId === clientId)) return
+        if (state.outbox.some((m) => m.clientId === action.payload.clientId)) return
         state.rejectedSend = null
-        state.outbox.push({
-          clientId,
-          conversationId,
-          content,
-          createdAt: action.meta.createdAt,
-          status: 'pending',
-          attempts: 0,
-          error: null,
-        })
+        state.outbox.push(pendingEntryOf(action))
       })
       .addCase(sendConfirmed, (state, action) => removeByClientId(state, action.payload.message.clientId))
       .addCase(serverEventActions['message:sent'], (state, action) => removeByClientId(state, action.payload.clientId))
@@ -292,14 +306,19 @@ const OFFSET_ONLY_TYPES: ReadonlySet<string> = new Set([
 ])
 
 /**
- * `socketSlice.reducer` with its busiest case taken without immer: a server event (thousands in a burst) only moves
+ * `socketSlice.reducer` with its busiest cases taken without immer: a server event (thousands in a burst) only moves
  * the offset, so when it carries none, or none above the applied one, the state comes back as it is (nothing
- * changed), and otherwise only `connection.offset` is replaced, frozen as immer would leave it. Every other action
- * goes to the slice. `tests/unit/socketReducers.test.ts` holds it equal to the slice's reducer, action by action.
+ * changed), and otherwise only `connection.offset` is replaced, frozen as immer would leave it; a send (on the
+ * sender's hot path) appends its entry (`outboxWithSend`). Every other action goes to the slice. `tests/unit/socketReducers.test.ts` holds it equal to the slice's reducer, action by action.
  *
  * @example combineReducers({ socket: socketReducer })
  */
 export const socketReducer: Reducer<SocketState> = (state, action) => {
+  if (state !== undefined && sendMessage.match(action)) {
+    // A send, reduced right after its emit (see `outboxHandler`): the entry appended, as the slice's case does.
+    const outbox = outboxWithSend(state.outbox, action) as PendingMessage[]
+    return outbox === state.outbox ? state : freeze({ ...state, outbox, rejectedSend: null }, true)
+  }
   if (state === undefined || !OFFSET_ONLY_TYPES.has(action.type)) return socketSlice.reducer(state, action)
   const offset = (action as { meta?: { offset?: unknown } }).meta?.offset
   const c = state.connection

@@ -299,4 +299,77 @@ describe('the emit goes first', () => {
     expect(thread('c2').map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual(['m1:-', 'x1:pending'])
     store.dispatch(shutdown())
   })
+
+  test('a send leaves before the store and storage record it, and both hold it by the end of its dispatch', async () => {
+    const storage = createMemoryStorage()
+    const { store, socket, actions } = tab('http://unused.test', storage, { drainLock: createMemoryLock() })
+    socket().serverConnect()
+    // What the store's outbox and the stored outbox held at the moment of each emit.
+    const seen: { clientId: string; inStore: boolean; inStorage: boolean; actionsBefore: string[] }[] = []
+    const timeout = socket().timeout.bind(socket())
+    socket().timeout = (ms: number) => {
+      const timed = timeout(ms)
+      return {
+        emit: (event: string, ...args: unknown[]) => {
+          const { clientId } = args[0] as { clientId: string }
+          seen.push({
+            clientId,
+            inStore: store.getState().socket.outbox.some((m) => m.clientId === clientId),
+            inStorage: savedIds(storage).includes(clientId),
+            actionsBefore: actions.map((a) => a.type),
+          })
+          timed.emit(event, ...args)
+        },
+      }
+    }
+    store.dispatch(send('k1')) // the lock is free: granted inside `request`
+    expect(store.getState().socket.outbox.map((m) => m.clientId)).toEqual(['k1'])
+    expect(savedIds(storage)).toEqual(['k1'])
+    store.dispatch(send('x1', 'c2')) // the lock is held (k1 is in flight)
+    expect(savedIds(storage)).toEqual(['k1', 'x1'])
+    expect(seen.map(({ actionsBefore, ...s }) => s)).toEqual([
+      { clientId: 'k1', inStore: false, inStorage: false },
+      { clientId: 'x1', inStore: false, inStorage: false },
+    ])
+    // Nothing the send causes is told to the store before the send itself: the drain starts after it.
+    const types = actions.map((a) => a.type)
+    expect(types.indexOf(drainStarted.type)).toBeGreaterThan(types.indexOf(sendMessage.type))
+    expect(seen[0]!.actionsBefore).not.toContain(drainStarted.type)
+
+    // The page dies right after the dispatch, the emit unanswered: the next page sends it again, same clientId.
+    store.dispatch(shutdown())
+    const next = tab('http://unused.test', storage, { drainLock: createMemoryLock() })
+    next.socket().serverConnect()
+    await eventually(() =>
+      expect(
+        next
+          .socket()
+          .sent('message:send')
+          .map((p) => (p.args[0] as { clientId: string }).clientId)
+          .sort(),
+      ).toEqual(['k1', 'x1']),
+    )
+    next.store.dispatch(shutdown())
+  })
+
+  test('a send queued behind another of its conversation waits its turn, and one refused by the check fails after it is recorded', () => {
+    const storage = createMemoryStorage()
+    const { store, socket, actions } = tab('http://unused.test', storage, { drainLock: createMemoryLock() })
+    socket().serverConnect()
+    store.dispatch(send('k1'))
+    store.dispatch(send('k2'))
+    expect(
+      socket()
+        .sent('message:send')
+        .map((p) => (p.args[0] as { clientId: string }).clientId),
+    ).toEqual(['k1'])
+    expect(savedIds(storage)).toEqual(['k1', 'k2'])
+    store.dispatch(sendMessage({ conversationId: 'c3', content: '', clientId: 'bad' }))
+    const types = actions.map((a) => a.type)
+    const sendAt = types.lastIndexOf(sendMessage.type)
+    expect(types.slice(sendAt)).toContain('socket/sendFailed')
+    expect(store.getState().socket.outbox.find((m) => m.clientId === 'bad')?.status).toBe('failed')
+    expect(socket().sent('message:send')).toHaveLength(1)
+    store.dispatch(shutdown())
+  })
 })

@@ -11,6 +11,7 @@ import {
   presenceReducer,
   presenceSlice,
   sendMessage,
+  sendRejected,
   serverEventActions,
   sessionEnded,
   socketReducer,
@@ -71,6 +72,7 @@ const actions: Array<[string, UnknownAction]> = [
   ['a malformed offset', { ...serverEvent('message:new'), meta: { offset: '9' } }],
   ['connect', connect()],
   ['sendMessage', sendMessage({ conversationId: 'c1', content: 'x', clientId: 'k2' })],
+  ['sendMessage of a clientId queued already', sendMessage({ conversationId: 'c1', content: 'hi', clientId: 'k1' })],
   ['syncCaughtUp', syncCaughtUp({ offset: 4, epoch: 'e1', recovered: true })],
   ['sessionEnded', sessionEnded()],
   ['an action of no one', { type: 'other/thing' }],
@@ -81,6 +83,14 @@ describe('socketReducer is socketSlice.reducer, faster', () => {
     ['the initial state', initialSocketState],
     ['connected, no offset yet', connectedAt(null)],
     ['connected at offset 5', connectedAt(5)],
+    [
+      'a send refused (outbox full)',
+      socketState(
+        sendRejected({ clientId: 'k9', conversationId: 'c1', code: 'OUTBOX_FULL', message: 'full' }),
+        sendMessage({ conversationId: 'c1', content: 'hi', clientId: 'k1' }),
+        sendRejected({ clientId: 'k9', conversationId: 'c1', code: 'OUTBOX_FULL', message: 'full' }),
+      ),
+    ],
   ]
   for (const [stateName, state] of states) {
     test.each(actions)(`${stateName}: %s`, (_name, action) => {
@@ -90,6 +100,8 @@ describe('socketReducer is socketSlice.reducer, faster', () => {
       expect(fast === state).toBe(slow === state)
       expect(Object.isFrozen(fast)).toBe(Object.isFrozen(slow))
       expect(Object.isFrozen(fast.connection)).toBe(Object.isFrozen(slow.connection))
+      expect(Object.isFrozen(fast.outbox)).toBe(Object.isFrozen(slow.outbox))
+      expect(fast.outbox.map(Object.isFrozen)).toEqual(slow.outbox.map(Object.isFrozen))
       // What the slice did not touch is shared, as immer shares it.
       expect(fast.outbox === state.outbox).toBe(slow.outbox === state.outbox)
       expect(fast.rooms === state.rooms).toBe(slow.rooms === state.rooms)

@@ -29,6 +29,7 @@ import {
   type ConnectionStatus,
   type SocketState,
 } from '../../src/realtime'
+import { outboxWithSend } from '../../src/realtime/socketSlice'
 import { alice, message } from './support/fixtures'
 
 const reducer = socketSlice.reducer
@@ -163,6 +164,20 @@ describe('outbox', () => {
     expect(a.payload.clientId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(a.payload.clientId).not.toBe(b.payload.clientId)
     expect(a.payload).toEqual({ conversationId: 'c1', content: 'x', clientId: a.payload.clientId })
+  })
+
+  test('outboxWithSend is the outbox the reducer leaves (what the outbox machine reads before the reducer runs)', () => {
+    const one = reducer(undefined, send('k1'))
+    for (const [state, action] of [
+      [initialSocketState, send('k1')],
+      [one, send('k2')],
+      [one, send('k1')],
+    ] as const) {
+      const predicted = outboxWithSend(state.outbox, action)
+      expect(predicted).toEqual(reducer(state, action).outbox)
+      // A clientId queued already leaves the outbox as it was, as the reducer does.
+      if (state.outbox.some((m) => m.clientId === action.payload.clientId)) expect(predicted).toBe(state.outbox)
+    }
   })
 
   test('pending messages, oldest first, once per clientId', () => {
