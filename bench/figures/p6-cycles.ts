@@ -1,6 +1,6 @@
 import { io, type Socket } from 'socket.io-client'
 import type { Middleware } from '@reduxjs/toolkit'
-import { listenerCounts, onWebsocket, total } from '../lib/clients'
+import { listenerCounts, nextConnect, onWebsocket, total } from '../lib/clients'
 import type { Figure } from '../lib/figure'
 import { heapAfterGc } from '../lib/gc'
 import {
@@ -86,11 +86,9 @@ const emitAck = (socket: Socket, event: string, payload: unknown) =>
 
 async function bareCycles(url: string, token: string, conversationId: string, cycles: number): Promise<Checkpoint[]> {
   const socket = io(url, { auth: { token }, forceNew: true, reconnection: false })
-  const connected = () =>
-    new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve())
-      socket.once('connect_error', reject)
-    })
+  // nextConnect removes its connect_error listener once connected: a listener left per cycle would be the bench's
+  // own leak, counted against socket.io-client.
+  const connected = () => nextConnect(socket)
   try {
     await connected()
     await onWebsocket(socket)
