@@ -16,7 +16,7 @@ import {
 import { untilState } from '../lib/probe'
 import { row } from '../lib/results'
 import { sharedHost } from '../lib/server'
-import { deferred, median, nowNs, nsToMs, waitFor, withTimeout } from '../lib/stats'
+import { deferred, median, nowNs, nsToMs, sleep, waitFor, withTimeout } from '../lib/stats'
 import { lineChart } from '../lib/svg'
 
 /**
@@ -279,9 +279,19 @@ export const p6: Figure = {
         await untilState(client.store, () => status() === 'connected', `explicit cycle ${i}: connected`)
         durations.push(nowNs() - t0)
       }
+      // A socket dropped while its engine was still upgrading to WebSocket stays reachable until that engine has
+      // closed: engine.io-client's close() waits for the upgrade, whose long-poll the server may hold for its ping
+      // interval, and meanwhile the engine's ping-timeout timer (ping interval + timeout, 45 s) holds it. That ends on
+      // its own; a socket the layer keeps does not. So: GCs until at most one is left, or 50 s have passed.
+      const closing = nowNs()
       await heapAfterGc()
+      while (client.alive() > 1 && nowNs() - closing < 50e9) {
+        await sleep(250)
+        await heapAfterGc()
+      }
       const alive = client.alive()
       const made = client.created() - createdBefore
+      log(`P6 explicit cycles: ${alive} of ${made} sockets reachable after ${nsToMs(nowNs() - closing).toFixed(0)} ms`)
 
       const of = (blocks: Block[], value: (b: Block) => number) => median(blocks.map(value))
       const layerRetained = of(layerBlocks, (b) => b.retained)
@@ -382,7 +392,7 @@ export const p6: Figure = {
         }),
         row({
           id: 'P6-alive',
-          name: `sockets made by ${explicitCycles} explicit disconnect()/connect() cycles still reachable after GC (of ${made} made; the current one counts)`,
+          name: `sockets made by ${explicitCycles} explicit disconnect()/connect() cycles still reachable after GC once the dropped engines have closed, at most 50 s (of ${made} made; the current one counts)`,
           value: alive,
           unit: 'sockets',
           target: { on: 'value', op: '<=', limit: 1 },
