@@ -24,9 +24,16 @@ export interface HeapSums {
   /** How many objects that is. */
   objects: number
   /** Self sizes of the JIT's objects: V8's `code` nodes (compiled code, bytecode, feedback, deopt data, …) and the
-   * dependent-code lists that tie optimised code to the maps and cells it assumed. */
+   * weak lists of `JIT_LISTS`. */
   jitBytes: number
 }
+
+/**
+ * The weak lists the optimising compiler keeps, by the name of the edge that reaches them: `dependent_code` (the code
+ * to deoptimise when a map, cell or allocation site changes) and `retained_maps` (the native context's list of maps
+ * kept a few GCs for optimised code). They grow by doubling, a few KB at a time, whenever the JIT needs more room.
+ */
+const JIT_LISTS = ['dependent_code', 'retained_maps']
 
 /**
  * Sums a heap snapshot's objects, the JIT's apart. The JIT's part grows for thousands of cycles while the same code
@@ -49,13 +56,12 @@ export function sumSnapshot(snapshot: HeapSnapshotJson): HeapSums {
   const edgeTo = meta.edge_fields.indexOf('to_node')
   const { nodes, edges, strings } = snapshot
   const internal = edgeTypes.indexOf('internal')
-  const dependentCode = strings.indexOf('dependent_code')
+  const jitEdges = new Set(JIT_LISTS.map((list) => strings.indexOf(list)).filter((at) => at !== -1))
 
-  // Dependent-code lists: the targets of `dependent_code` edges (edges' to_node is an index into `nodes`).
+  // The JIT's weak lists: the targets of internal edges named in JIT_LISTS (edges' to_node is an index into `nodes`).
   const jitLists = new Set<number>()
-  if (dependentCode !== -1)
-    for (let e = 0; e < edges.length; e += edgeFields)
-      if (edges[e + edgeType] === internal && edges[e + edgeName] === dependentCode) jitLists.add(edges[e + edgeTo]!)
+  for (let e = 0; e < edges.length; e += edgeFields)
+    if (edges[e + edgeType] === internal && jitEdges.has(edges[e + edgeName]!)) jitLists.add(edges[e + edgeTo]!)
 
   const code = nodeTypes.indexOf('code')
   // Not V8's heap: what the embedder reports beside it (ArrayBuffers' backing stores, such as Node's 8 KB Buffer pool

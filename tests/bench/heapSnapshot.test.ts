@@ -37,10 +37,16 @@ function snapshot(
 }
 
 describe('sumSnapshot', () => {
-  test('counts objects, closures, contexts and strings; leaves out code, dependent-code lists and what is off the heap', () => {
+  test('counts objects, closures, contexts and strings; leaves out code, the JIT’s weak lists and what is off the heap', () => {
     const sums = sumSnapshot(
       snapshot([
-        { type: 'object', name: 'Map', size: 100, edges: [{ type: 'internal', name: 'dependent_code', to: 4 }] },
+        { type: 'object', name: 'Map', size: 100, edges: [{ type: 'internal', name: 'dependent_code', to: 5 }] },
+        {
+          type: 'hidden',
+          name: 'system / NativeContext',
+          size: 50,
+          edges: [{ type: 'internal', name: 'retained_maps', to: 10 }],
+        },
         { type: 'closure', name: 'on', size: 64 },
         { type: 'object', name: 'system / Context', size: 40 },
         { type: 'code', name: '(code deopt data)', size: 1000 },
@@ -49,11 +55,12 @@ describe('sumSnapshot', () => {
         { type: 'string', name: 'hello', size: 20 },
         { type: 'native', name: 'system / JSArrayBufferData', size: 8192 },
         { type: 'synthetic', name: 'Node / MessagePort', size: 240 },
+        { type: 'hidden', name: 'system / WeakArrayList', size: 2928 },
       ]),
     )
-    // The second WeakArrayList is no dependent-code list (e.g. the script list): it counts. An ArrayBuffer's backing
+    // The dependent-code list and the retained maps are the JIT's; the other WeakArrayList (e.g. the script list) counts. An ArrayBuffer's backing
     // store and a native handle are not on V8's heap: neither side.
-    expect(sums).toEqual({ bytes: 100 + 64 + 40 + 7 + 20, objects: 5, jitBytes: 1000 + 300 })
+    expect(sums).toEqual({ bytes: 100 + 50 + 64 + 40 + 7 + 20, objects: 6, jitBytes: 1000 + 300 + 2928 })
   })
 })
 
