@@ -217,9 +217,9 @@ async function interleaved(
     await run(layer, step, i)
     await run(bare, step, i)
   }
-  // A settling block each, measured like the others and left out: the first snapshots of a process are followed by
-  // one-off releases (strings, descriptor arrays and accessor pairs left from loading and compiling, by the hundred),
-  // which would otherwise count as the cycles of whichever client went next giving memory back.
+  // A settling block each, measured like the others and left out: early on, V8 flushes the bytecode of start-up
+  // functions that no longer run once the GCs have aged it, and the strings its constant pools held go with it, once;
+  // that would otherwise count as the cycles of whichever client went next giving memory back.
   await block(layer, step, warmUp)
   await block(bare, step, warmUp)
   const layerBlocks: Block[] = []
