@@ -10,16 +10,33 @@ type Options = Partial<ManagerOptions & SocketOptions>
  */
 export async function rawSocket(url: string, token: string | null, options: Options = {}): Promise<Socket> {
   const socket = io(url, { ...(token ? { auth: { token } } : {}), ...options })
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve())
-      socket.once('connect_error', (error) => reject(error))
-    }),
-    15_000,
-    `a socket to ${url}`,
-  )
+  await withTimeout(nextConnect(socket), 15_000, `a socket to ${url}`)
   await onWebsocket(socket)
   return socket
+}
+
+/**
+ * Resolves on the socket's next `connect`, rejects on its next `connect_error`; either way the other listener is
+ * removed, so waiting on every reconnect of a long-lived socket leaves nothing behind on it.
+ *
+ * @example
+ * const back = nextConnect(socket)
+ * socket.connect()
+ * await back
+ */
+export function nextConnect(socket: Socket): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const connected = () => {
+      socket.off('connect_error', failed)
+      resolve()
+    }
+    const failed = (error: Error) => {
+      socket.off('connect', connected)
+      reject(error)
+    }
+    socket.once('connect', connected)
+    socket.once('connect_error', failed)
+  })
 }
 
 /** Resolves once the socket's engine runs on WebSocket (the upgrade from polling has finished). */
