@@ -1,9 +1,6 @@
 import type { Middleware, Reducer } from '@reduxjs/toolkit'
 import { PREFIX } from '../realtime'
 
-/** Read once: the test below runs up to three times per action (a re-exported binding can cost a call per read). */
-const prefix: string = PREFIX
-
 /**
  * The one shortcut the store takes, kept because it is measured to matter (bench/README.md, "Shortcuts"): the realtime
  * layer's own `socket/…` actions — a burst of server events is thousands of them — go past RTK Query's reducer and
@@ -13,7 +10,7 @@ const prefix: string = PREFIX
  */
 const isSocketAction = (action: unknown): boolean => {
   const type = (action as { type?: unknown } | null)?.type
-  return typeof type === 'string' && type.startsWith(prefix)
+  return typeof type === 'string' && type.startsWith(PREFIX)
 }
 
 /**
