@@ -94,10 +94,14 @@ type Read<T> =
   | { kind: 'unpatchable' }
   | { kind: 'data'; data: T; refetching: boolean }
 
+const ABSENT = { kind: 'absent' } as const
+const IN_FLIGHT = { kind: 'inFlight' } as const
+const UNPATCHABLE = { kind: 'unpatchable' } as const
+
 function read<T>(view: CacheView, query: PatchableQuery): Read<T> {
   const entry = view.queries[queryKey(query)]
-  if (!entry || entry.status === 'uninitialized') return { kind: 'absent' }
-  if (!Array.isArray(entry.data)) return entry.status === 'pending' ? { kind: 'inFlight' } : { kind: 'unpatchable' }
+  if (!entry || entry.status === 'uninitialized') return ABSENT
+  if (!Array.isArray(entry.data)) return entry.status === 'pending' ? IN_FLIGHT : UNPATCHABLE
   // A refetch in flight may answer without this change and overwrite the patch: patch now, and again once it lands.
   return { kind: 'data', data: entry.data as T, refetching: entry.status === 'pending' }
 }
