@@ -1,4 +1,4 @@
-import type { Dispatch, Middleware, UnknownAction } from '@reduxjs/toolkit'
+import { isAction, type Dispatch, type Middleware, type UnknownAction } from '@reduxjs/toolkit'
 import { SERVER_EVENTS, type ServerEventName } from '../contract'
 import { connect, sendMessage, sendRejected, serverEventActions, socketHolderRequested } from './actions'
 import { buildCacheHandler } from './cacheHandler'
@@ -67,6 +67,8 @@ export function createSocketMiddleware<S extends SocketRootState>(
     )
 
     return (next) => (action) => {
+      // A thunk is the thunk middleware's; the actions it dispatches come through here themselves.
+      if (!isAction(action)) return next(action)
       if (socketHolderRequested.match(action)) return holder
       // No one logged in: nothing to connect, and the status stays `idle`.
       if (connect.match(action) && !options.selectToken(mwApi.getState())) return action
