@@ -110,13 +110,14 @@ export function bindSocket(
       'connect_error',
       guarded('connect_error', (error) => dispatch(connectFailed(connectErrorOf(error)))),
     ),
-    ...SERVER_EVENTS.map((event) =>
-      on(
+    ...SERVER_EVENTS.map((event) => {
+      const toAction = serverEventReceiver(event)
+      return on(
         emitter,
         event,
-        guarded(event, (payload, meta) => logged(event, payload, meta)),
-      ),
-    ),
+        guarded(event, (payload, meta) => logged(event, toAction, payload, meta)),
+      )
+    }),
     ...SYNC_EVENTS.map((event) =>
       on(
         emitter,
@@ -137,14 +138,14 @@ export function bindSocket(
     ),
   ]
 
-  function logged(event: ServerEventName, payload: unknown, meta: unknown) {
+  function logged(event: ServerEventName, toAction: ServerEventReceiver, payload: unknown, meta: unknown) {
     // An emitter that sends no offset (a synthetic burst, an older server) is passed on as it comes.
-    if (meta === undefined) return dispatch(serverEventAction(event, payload))
+    if (meta === undefined) return dispatch(toAction(payload))
     const parsed = parse(eventMetaSchema, meta)
     if (!parsed.ok)
       return dispatch(eventRejected({ event, issues: parsed.issues.map((i) => ({ ...i, path: `meta.${i.path}` })) }))
     // A refused payload still takes its place in the log: the gate moves past it rather than wait for it.
-    resume.logged(serverEventAction(event, payload, parsed.value.offset), parsed.value.offset)
+    resume.logged(toAction(payload, parsed.value.offset), parsed.value.offset)
   }
 
   return () => {
@@ -152,33 +153,54 @@ export function bindSocket(
   }
 }
 
-function tooLong(limits: Readonly<Record<string, number | undefined>>, value: unknown): ValidationIssue[] {
-  const issues: ValidationIssue[] = []
+/** The text fields longer than their limit, or `null` when none is. */
+function tooLong(limits: Readonly<Record<string, number | undefined>>, value: unknown): ValidationIssue[] | null {
+  let issues: ValidationIssue[] | null = null
   for (const field in limits) {
     const max = limits[field]
     const text = (value as Record<string, unknown>)[field]
     if (max !== undefined && typeof text === 'string' && text.length > max)
-      issues.push({ path: field, message: `at most ${max} characters` })
+      (issues ??= []).push({ path: field, message: `at most ${max} characters` })
   }
   return issues
 }
 
+/** One server event's payload (and its offset, if logged) → its action, `socket/<event>` or `socket/eventRejected`. */
+type ServerEventReceiver = (payload: unknown, offset?: number) => UnknownAction
+
 /**
  * Validates a server payload against its entry in the contract's `serverEvents` (its precompiled check first, where
  * it has one; the schema for everything else and for the issues): `socket/<event>` with the fresh value, or
- * `socket/eventRejected` with the issues.
+ * `socket/eventRejected` with the issues. The entry and the action creator are looked up once per event, not per
+ * payload (a burst is thousands of one event).
+ *
+ * @example const toAction = serverEventReceiver('message:new'); dispatch(toAction(payload, offset))
+ */
+export function serverEventReceiver(event: ServerEventName): ServerEventReceiver {
+  const spec = serverEvents[event] as ServerEventSpec<ServerEventName>
+  const { check, schema } = spec
+  const limits = spec.textLimits as Record<string, number | undefined>
+  const create = serverEventActions[event] as ServerEventReceiver
+  return (payload, offset) => {
+    let value = check?.(payload) ?? null
+    if (value === null) {
+      const result = parse(schema, payload)
+      if (!result.ok) return eventRejected({ event, issues: result.issues }, offset)
+      value = result.value
+    }
+    const issues = tooLong(limits, value)
+    if (issues !== null) return eventRejected({ event, issues }, offset)
+    return create(value, offset)
+  }
+}
+
+/**
+ * `serverEventReceiver(event)(payload, offset)`, for one payload.
+ *
+ * @example serverEventAction('message:new', payload) // { type: 'socket/message:new', payload, meta }
  */
 export function serverEventAction(event: ServerEventName, payload: unknown, offset?: number): UnknownAction {
-  const spec = serverEvents[event] as ServerEventSpec<ServerEventName>
-  let value = spec.check?.(payload) ?? null
-  if (value === null) {
-    const result = parse(spec.schema, payload)
-    if (!result.ok) return eventRejected({ event, issues: result.issues }, offset)
-    value = result.value
-  }
-  const issues = tooLong(spec.textLimits as Record<string, number | undefined>, value)
-  if (issues.length > 0) return eventRejected({ event, issues }, offset)
-  return (serverEventActions[event] as (payload: unknown, offset?: number) => UnknownAction)(value, offset)
+  return serverEventReceiver(event)(payload, offset)
 }
 
 /** A typing or presence payload, validated: `socket/<event>`, or `socket/eventRejected` with the issues. */

@@ -88,6 +88,12 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
   }
 
   return (action) => {
+    // The busiest case first: a server event (a burst is thousands) matches nothing below.
+    const event = EVENT_OF_TYPE.get(action.type)
+    if (event !== undefined) {
+      enqueue({ event, payload: action.payload })
+      return
+    }
     if (sessionStarted.match(action) || sessionEnded.match(action) || shutdown.match(action)) {
       // Work queued for the previous session must not touch the next one's cache.
       queue = []
@@ -110,11 +116,6 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
       ctx.coalescer.add(tags)
       return
     }
-    if (sendConfirmed.match(action)) {
-      enqueue({ event: 'message:sent', payload: action.payload.message })
-      return
-    }
-    const event = EVENT_OF_TYPE.get(action.type)
-    if (event !== undefined) enqueue({ event, payload: action.payload })
+    if (sendConfirmed.match(action)) enqueue({ event: 'message:sent', payload: action.payload.message })
   }
 }

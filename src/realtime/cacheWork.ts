@@ -59,23 +59,29 @@ export interface CacheView {
   rooms: readonly Id[]
 }
 
-const queryKeys = new Map<string, string>()
+/** Endpoint → argument → cache key. */
+const queryKeys = new Map<string, Map<Id | undefined, string>>()
 
 /**
- * The cache key RTK Query uses for an endpoint and argument (our api keeps the default serializer). Remembered: it is
- * asked for twice per event of a burst, and serializing costs more than the rest of a message's table work.
+ * The cache key RTK Query uses for an endpoint and argument (our api keeps the default serializer). Remembered, by
+ * endpoint then argument (no key is built to look one up): it is asked for twice per event of a burst, and
+ * serializing costs more than the rest of a message's table work.
  */
 export function queryKey(query: PatchableQuery): string {
-  const memo = query.arg === undefined ? query.endpointName : `${query.endpointName}/${query.arg}`
-  let key = queryKeys.get(memo)
+  let byArg = queryKeys.get(query.endpointName)
+  if (byArg === undefined) {
+    byArg = new Map()
+    queryKeys.set(query.endpointName, byArg)
+  }
+  let key = byArg.get(query.arg)
   if (key === undefined) {
     key = defaultSerializeQueryArgs({
       endpointName: query.endpointName,
       queryArgs: query.arg,
       endpointDefinition: undefined as never,
     })
-    if (queryKeys.size >= 10_000) queryKeys.clear()
-    queryKeys.set(memo, key)
+    if (byArg.size >= 10_000) byArg.clear()
+    byArg.set(query.arg, key)
   }
   return key
 }
@@ -88,10 +94,14 @@ type Read<T> =
   | { kind: 'unpatchable' }
   | { kind: 'data'; data: T; refetching: boolean }
 
+const ABSENT = { kind: 'absent' } as const
+const IN_FLIGHT = { kind: 'inFlight' } as const
+const UNPATCHABLE = { kind: 'unpatchable' } as const
+
 function read<T>(view: CacheView, query: PatchableQuery): Read<T> {
   const entry = view.queries[queryKey(query)]
-  if (!entry || entry.status === 'uninitialized') return { kind: 'absent' }
-  if (!Array.isArray(entry.data)) return entry.status === 'pending' ? { kind: 'inFlight' } : { kind: 'unpatchable' }
+  if (!entry || entry.status === 'uninitialized') return ABSENT
+  if (!Array.isArray(entry.data)) return entry.status === 'pending' ? IN_FLIGHT : UNPATCHABLE
   // A refetch in flight may answer without this change and overwrite the patch: patch now, and again once it lands.
   return { kind: 'data', data: entry.data as T, refetching: entry.status === 'pending' }
 }
@@ -407,7 +417,10 @@ export interface QueuedEvent {
 function freezeDeep<T>(value: T): T {
   if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value
   Object.freeze(value)
-  for (const child of Object.values(value)) if (typeof child === 'object' && child !== null) freezeDeep(child)
+  for (const field in value) {
+    const child: unknown = value[field]
+    if (typeof child === 'object' && child !== null) freezeDeep(child)
+  }
   return value
 }
 
@@ -466,10 +479,11 @@ function createFold(view: CacheView) {
   return {
     view: { ...view, queries } as CacheView,
     add(work: CacheWork) {
-      for (const { patches, ...query } of work.patches) {
-        const key = queryKey(query)
+      for (const patched of work.patches) {
+        const key = queryKey(patched)
         let entry = working.get(key)
         if (!entry) {
+          const { patches: _, ...query } = patched
           const cached = view.queries[key]!
           // A spread, not `slice()`: the faster copy of a frozen array (what the store holds); see bench/README.md, P4.
           entry = { query, data: [...(cached.data as unknown[])] }
@@ -478,7 +492,7 @@ function createFold(view: CacheView) {
           // a property it has on an object inheriting from it.
           Object.defineProperty(queries, key, { value: { status: cached.status, data: entry.data }, enumerable: true })
         }
-        for (const patch of patches) applyArrayPatch(entry.data, patch)
+        for (const patch of patched.patches) applyArrayPatch(entry.data, patch)
       }
       for (const tag of work.invalidate) tags.set(`${tag.type}\u0000${tag.id}`, tag)
     },

@@ -1,9 +1,10 @@
-import type { Dispatch, Middleware, UnknownAction } from '@reduxjs/toolkit'
-import { connect, sendMessage, sendRejected, socketHolderRequested } from './actions'
+import { isAction, type Dispatch, type Middleware, type UnknownAction } from '@reduxjs/toolkit'
+import { SERVER_EVENTS, type ServerEventName } from '../contract'
+import { connect, sendMessage, sendRejected, serverEventActions, socketHolderRequested } from './actions'
 import { buildCacheHandler } from './cacheHandler'
 import { buildConnectionHandler } from './connectionHandler'
 import type { SocketRootState } from './socketSlice'
-import { createContext, type Handler, type SocketMiddlewareOptions } from './context'
+import { createContext, type Context, type Handler, type SocketMiddlewareOptions } from './context'
 import { buildOutboxHandler } from './outboxHandler'
 import { buildRoomsHandler } from './roomsHandler'
 import { buildResumeHandler } from './resumeHandler'
@@ -13,6 +14,27 @@ import { buildTypingHandler } from './typingHandler'
 
 /** What the middleware adds to `dispatch`: asking for the socket holder answers with it (see `useSocket`). */
 export type SocketDispatchExtension = (action: ReturnType<typeof socketHolderRequested>) => SocketHolder
+
+/** Builds one of the middleware's handlers (`build…Handler`). */
+export type HandlerBuilder = <S extends SocketRootState>(ctx: Context<S>) => Handler<S>
+
+/**
+ * The handlers, in the order they run, each with the server events whose actions (`socket/<event>`) it reacts to. A
+ * server event's action (a burst is thousands of them) goes only to the handlers that name its event; every other
+ * action goes to all of them. `tests/unit/handlerRoutes.test.ts` fails when a handler reacts to an event it does not
+ * name here.
+ */
+export const HANDLERS: ReadonlyArray<readonly [build: HandlerBuilder, serverEvents: readonly ServerEventName[]]> = [
+  [buildConnectionHandler, []],
+  [buildTabsHandler, []],
+  [buildResumeHandler, []],
+  [buildRoomsHandler, []],
+  // A confirmation of our own send takes its entry out of the outbox, and so out of the stored outbox.
+  [buildOutboxHandler, ['message:sent']],
+  [buildCacheHandler, SERVER_EVENTS],
+  // A message ends its sender's typing notice.
+  [buildTypingHandler, ['message:new']],
+]
 
 /**
  * The Redux middleware that owns one Socket.IO client per store. The body is thin (like RTK's listener
@@ -34,18 +56,24 @@ export function createSocketMiddleware<S extends SocketRootState>(
   return (mwApi) => {
     const holder = createSocketHolder()
     const ctx = createContext(options, mwApi as never, holder) as ReturnType<typeof createContext<S>>
+    // The outbox is also called before the reducers, for a send (`sendAhead`), so it is built once, here.
     const outbox = buildOutboxHandler(ctx)
-    const handlers: Handler<S>[] = [
-      buildConnectionHandler(ctx),
-      buildTabsHandler(ctx),
-      buildResumeHandler(ctx),
-      buildRoomsHandler(ctx),
-      outbox,
-      buildCacheHandler(ctx),
-      buildTypingHandler(ctx),
-    ]
+    const built = HANDLERS.map(([build, events]) => ({
+      handler: build === buildOutboxHandler ? outbox : build(ctx),
+      events,
+    }))
+    const all = built.map((h) => h.handler)
+    /** `socket/<server event>` → the handlers that react to it. */
+    const byEventType = new Map<unknown, Handler<S>[]>(
+      SERVER_EVENTS.map((event) => [
+        serverEventActions[event].type,
+        built.filter((h) => h.events.includes(event)).map((h) => h.handler),
+      ]),
+    )
 
     return (next) => (action) => {
+      // A thunk is the thunk middleware's; the actions it dispatches come through here themselves.
+      if (!isAction(action)) return next(action)
       if (socketHolderRequested.match(action)) return holder
       // No one logged in: nothing to connect, and the status stays `idle`.
       if (connect.match(action) && !options.selectToken(mwApi.getState())) return action
@@ -75,7 +103,7 @@ export function createSocketMiddleware<S extends SocketRootState>(
         }
       }
       const result = next(action)
-      for (const handler of handlers) {
+      for (const handler of byEventType.get((action as UnknownAction).type) ?? all) {
         try {
           handler(action as UnknownAction, prevState)
         } catch (error) {

@@ -28,6 +28,7 @@ export function buildTypingHandler<S extends SocketRootState>(ctx: Context<S>): 
   const key = (conversationId: Id, userId: Id) => `${conversationId}\u0000${userId}`
 
   function clearShown(conversationId: Id, userId: Id) {
+    if (shown.size === 0) return
     const k = key(conversationId, userId)
     const timer = shown.get(k)
     if (timer === undefined) return
@@ -36,7 +37,10 @@ export function buildTypingHandler<S extends SocketRootState>(ctx: Context<S>): 
   }
 
   return (action) => {
-    if (sendTyping.match(action)) {
+    // The busiest case first: a burst of messages is thousands of actions.
+    if (serverEventActions['message:new'].match(action)) {
+      clearShown(action.payload.conversationId, action.payload.senderId)
+    } else if (sendTyping.match(action)) {
       const { conversationId } = action.payload
       if (cooling.has(conversationId) || !ctx.socket?.connected) return
       cooling.set(
@@ -60,8 +64,6 @@ export function buildTypingHandler<S extends SocketRootState>(ctx: Context<S>): 
           dispatch(typingExpired({ conversationId, userId }))
         }, TYPING_SHOWN_MS),
       )
-    } else if (serverEventActions['message:new'].match(action)) {
-      clearShown(action.payload.conversationId, action.payload.senderId)
     } else if (sessionEnded.match(action)) {
       for (const timer of [...cooling.values(), ...shown.values()]) ctx.timers.clearTimeout(timer)
       cooling.clear()
