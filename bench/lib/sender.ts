@@ -93,7 +93,8 @@ const commands: SenderCommands = {
     await sender?.close()
     sender = null
     if (spec.kind === 'relay') sender = await relaySender(spec.url)
-    else if (spec.kind === 'bare') sender = await bareSender(spec.url, spec.token, spec.conversationId, spec.join ?? false)
+    else if (spec.kind === 'bare')
+      sender = await bareSender(spec.url, spec.token, spec.conversationId, spec.join ?? false)
     else sender = await layerSender(spec)
     return null
   },
