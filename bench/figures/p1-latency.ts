@@ -1,7 +1,7 @@
 import type { Socket as NetSocket } from 'node:net'
 import type { Socket } from 'socket.io-client'
 import type { Message } from '../../src/contract'
-import { closeSocket, rawSocket } from '../lib/clients'
+import { closeSocket, joinConversation, rawSocket } from '../lib/clients'
 import type { Figure } from '../lib/figure'
 import { api, layerClient, type LayerClient } from '../lib/layer'
 import { peerClient, type PeerClient } from '../lib/peerClient'
@@ -18,7 +18,9 @@ import { cdf, lineChart } from '../lib/svg'
  * of users (so no variant's sockets receive another's traffic), interleaved round by round:
  *
  * - floor: a bare Socket.IO relay (no auth, no storage) between two bare clients;
- * - raw: two bare socket.io-clients, `message:send` → `message:new` through the reference server;
+ * - raw: two bare socket.io-clients, `message:send` → `message:new` through the reference server, both having joined
+ *   the conversation as the layer's stores do by showing its thread (so the server marks B's read and sends A the
+ *   receipt with each send, for raw as for the layer);
  * - layer: `sendMessage` dispatched in A's store → the message in B's cached `getMessages` thread;
  * - peer: the RTK docs' streaming pattern on B's side (A sends with a bare client, the cheapest sender).
  *
@@ -150,8 +152,11 @@ async function floorVariant(sender: SenderProcess, relayUrl: string): Promise<Va
 }
 
 async function rawVariant(sender: SenderProcess, url: string, pair: Pair): Promise<Variant> {
-  await sender.call('open', { kind: 'bare', url, token: pair.a.token, conversationId: pair.conversationId })
+  // Both open the thread, as the layer's stores do (a bare client showing it must join it to be marked read): the
+  // server then does the same work for raw's pair as for the layer's (B's read mark and A's receipt with each send).
+  await sender.call('open', { kind: 'bare', url, token: pair.a.token, conversationId: pair.conversationId, join: true })
   const b = await rawSocket(url, pair.b.token)
+  await joinConversation(b, pair.conversationId)
   const rx = receiver(b, 'message:new', (p) => (p as Message).content)
   const read = firstRead(b)
   return {

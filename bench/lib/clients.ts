@@ -65,6 +65,23 @@ export function countReadTasks(socket: Socket): { count: () => number; detach: (
   return { count: () => reads, detach: () => tcp.off('data', onData) }
 }
 
+/**
+ * Opens a conversation on a bare socket as a client showing its thread does (the layer's stores join the thread they
+ * show): the server marks each new message read for it and sends the receipts. Resolves on the ack; throws on a refusal.
+ *
+ * @example await joinConversation(socket, conversationId)
+ */
+export async function joinConversation(socket: Socket, conversationId: string): Promise<void> {
+  const ack = await withTimeout(
+    new Promise<{ ok: boolean; error?: { code: string } }>((resolve) =>
+      socket.emit('conversation:join', conversationId, resolve),
+    ),
+    15_000,
+    'conversation:join',
+  )
+  if (!ack.ok) throw new Error(`conversation:join refused: ${ack.error?.code}`)
+}
+
 export async function closeSocket(socket: Socket): Promise<void> {
   if (!socket.connected) {
     socket.close()

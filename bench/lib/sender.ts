@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import type { Socket } from 'socket.io-client'
 import type { Ack, Message } from '../../src/contract'
 import type { ThreadMessage } from '../../src/api'
-import { closeSocket, rawSocket } from './clients'
+import { closeSocket, joinConversation, rawSocket } from './clients'
 import { api, layerClient, sendMessage, type LayerClient } from './layer'
 import { untilState } from './probe'
 import type { SenderCommands, SenderReply, SenderRequest, SenderSpec } from './senderProtocol'
@@ -44,8 +44,9 @@ async function relaySender(url: string): Promise<Sender> {
   }
 }
 
-async function bareSender(url: string, token: string, conversationId: string): Promise<Sender> {
+async function bareSender(url: string, token: string, conversationId: string, join: boolean): Promise<Sender> {
   const socket = await rawSocket(url, token)
+  if (join) await joinConversation(socket, conversationId)
   return {
     async send(tag) {
       const startedAt = now()
@@ -92,7 +93,8 @@ const commands: SenderCommands = {
     await sender?.close()
     sender = null
     if (spec.kind === 'relay') sender = await relaySender(spec.url)
-    else if (spec.kind === 'bare') sender = await bareSender(spec.url, spec.token, spec.conversationId)
+    else if (spec.kind === 'bare')
+      sender = await bareSender(spec.url, spec.token, spec.conversationId, spec.join ?? false)
     else sender = await layerSender(spec)
     return null
   },

@@ -3,7 +3,14 @@ import type { Id, User } from '../../src/contract'
 /** What P1's sender process sends with: a bare client on the floor relay, a bare client or a layer store on the server. */
 export type SenderSpec =
   | { kind: 'relay'; url: string }
-  | { kind: 'bare'; url: string; token: string; conversationId: Id }
+  | {
+      kind: 'bare'
+      url: string
+      token: string
+      conversationId: Id
+      /** Open the thread first (`conversation:join`), as a client showing it does: the layer's stores do. */
+      join?: boolean
+    }
   | { kind: 'layer'; url: string; session: { token: string; user: User }; conversationId: Id }
 
 /** Commands P1's sender process answers over IPC; times are `process.hrtime.bigint()` as strings (one clock per machine). */

@@ -118,6 +118,18 @@ const UNIQUE_VIOLATION = '23505'
 /** Participants never change once a conversation exists: cached, up to this many conversations. */
 const PARTICIPANTS_CACHE_SIZE = 10_000
 
+/**
+ * A send's events with the other participants' first and the sender's own last, each user's in the order given
+ * (offset order, which their streams need). The sending socket has its ack; its echo (for the sender's other tabs)
+ * and its receipts need not go out, and wake the sender's device, before the message reaches the people it is for.
+ *
+ * @example othersFirst([aSent, aSeen, bNew, bRead], 'a') // [bNew, bRead, aSent, aSeen]
+ */
+export function othersFirst(events: readonly LoggedEvent[], senderId: Id): LoggedEvent[] {
+  const own = events.filter((event) => event.userId === senderId)
+  return own.length === 0 ? [...events] : [...events.filter((event) => event.userId !== senderId), ...own]
+}
+
 export function createMessaging(ctx: ServiceContext) {
   const { db, limiter, notifier, presence, conversationLocks, now } = ctx
   // On PostgreSQL every send takes its recipients' log counters first, in ascending id order across its whole batch
@@ -242,21 +254,20 @@ export function createMessaging(ctx: ServiceContext) {
     if (!row) throw notFound('conversation')
     const message = toMessage(row)
     if (!row.inserted) return { message: sameConversation(message, conversationId), inserted: false }
-    notifier.deliver(
-      (row.logged ?? []).map(
-        ([userId, offset, event, reader]): LoggedEvent => ({
-          userId,
-          offset: Number(offset),
-          event,
-          payload:
-            event === 'conversation:read'
-              ? { conversationId, unreadCount: 0 }
-              : event === 'conversation:seen'
-                ? { conversationId, userId: reader, seq: message.seq }
-                : message,
-        }),
-      ),
+    const logged = (row.logged ?? []).map(
+      ([userId, offset, event, reader]): LoggedEvent => ({
+        userId,
+        offset: Number(offset),
+        event,
+        payload:
+          event === 'conversation:read'
+            ? { conversationId, unreadCount: 0 }
+            : event === 'conversation:seen'
+              ? { conversationId, userId: reader, seq: message.seq }
+              : message,
+      }),
     )
+    notifier.deliver(othersFirst(logged, senderId))
     return { message, inserted: true }
   }
 

@@ -156,6 +156,8 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
   const viewers = new Map<string, Set<string>>()
   const stored: Message[] = []
   const reads: { userId: string; conversationId: string }[] = []
+  /** Every `deliver` call's events, in the order given. */
+  const deliveries: { userId: string; event: string; offset: number }[][] = []
   let messaging: ReturnType<typeof createMessaging>
 
   beforeAll(async () => {
@@ -166,6 +168,7 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
     const tokens = new TokenService(new Uint8Array(32))
     const notifier: Notifier = {
       deliver(events) {
+        deliveries.push(events.map(({ userId, event, offset }) => ({ userId, event, offset })))
         for (const { event, payload, userId } of events) {
           if (event === 'message:sent') stored.push(payload as Message)
           if (event === 'conversation:read')
@@ -343,6 +346,29 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
       ).toBeLessThan(two.seq)
       // Only participants other than the sender are told (carol is "looking" but is not a participant).
       expect(reads).toEqual([{ userId: 'user-bob', conversationId: 'conv-alice-bob' }])
+    } finally {
+      viewers.clear()
+    }
+  })
+
+  it("delivers a send's events to the other participants before the sender's own, each user's in offset order", async () => {
+    // The sender has its ack; its echo (for its other tabs) and receipts wait until the recipients' writes are out.
+    viewers.set('conv-alice-bob', new Set(['user-bob']))
+    try {
+      for (const sender of ['user-alice', 'user-bob', 'user-alice']) {
+        deliveries.length = 0
+        await messaging.send(sender, { conversationId: 'conv-alice-bob', content: 'order', clientId: randomUUID() })
+        expect(deliveries).toHaveLength(1)
+        const events = deliveries[0]!
+        const firstOwn = events.findIndex((e) => e.userId === sender)
+        expect(firstOwn).toBeGreaterThan(0)
+        expect(events.slice(firstOwn).every((e) => e.userId === sender)).toBe(true)
+        expect(events.map((e) => e.event)).toContain('message:new')
+        for (const user of ['user-alice', 'user-bob']) {
+          const offsets = events.filter((e) => e.userId === user).map((e) => e.offset)
+          expect(offsets).toEqual([...offsets].sort((a, b) => a - b))
+        }
+      }
     } finally {
       viewers.clear()
     }

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { KeyedMutex } from '../../server/mutex'
 import { OriginPolicy, parseOriginList } from '../../server/origins'
 import { RateLimiter } from '../../server/rateLimit'
+import { othersFirst } from '../../server/services/messaging'
+import type { LoggedEvent } from '../../server/services/eventLog'
 import { CONTACT_REQUEST_TRANSITIONS, LESSON_TRANSITIONS, checkTransition } from '../../server/services/rules'
 
 describe('RateLimiter', () => {
@@ -121,5 +123,32 @@ describe('OriginPolicy', () => {
     expect(policy.isAllowed('https://app.talemy.test')).toBe(true)
     expect(policy.isAllowed('http://localhost:3000')).toBe(false)
     expect(parseOriginList('')).toBeUndefined()
+  })
+})
+
+describe('othersFirst', () => {
+  const event = (userId: string, offset: number, name: LoggedEvent['event']): LoggedEvent => ({
+    userId,
+    offset,
+    event: name,
+    payload: {},
+  })
+
+  it("puts the sender's events last and keeps each user's order", () => {
+    const aSent = event('a', 7, 'message:sent')
+    const aSeen = event('a', 8, 'conversation:seen')
+    const bNew = event('b', 3, 'message:new')
+    const bRead = event('b', 4, 'conversation:read')
+    const cNew = event('c', 9, 'message:new')
+    expect(othersFirst([aSent, aSeen, bNew, bRead, cNew], 'a')).toEqual([bNew, bRead, cNew, aSent, aSeen])
+    expect(othersFirst([bNew, aSent, bRead, aSeen], 'a')).toEqual([bNew, bRead, aSent, aSeen])
+  })
+
+  it('leaves events without the sender as they are, in a new array', () => {
+    const events = [event('b', 1, 'message:new'), event('c', 1, 'message:new')]
+    const result = othersFirst(events, 'a')
+    expect(result).toEqual(events)
+    expect(result).not.toBe(events)
+    expect(othersFirst([], 'a')).toEqual([])
   })
 })
