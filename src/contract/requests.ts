@@ -135,15 +135,19 @@ export const lessonStartsAtSchema = v.pipe(
   }),
 )
 
-export const createLessonBodySchema = v.object({
-  tutorId: conversationIdSchema,
-  subject: v.pipe(
+/** Free text a user typed: trimmed, then not empty, at most `max` characters, no NUL. */
+const trimmedText = (max: number) =>
+  v.pipe(
     v.string('must be a string'),
     v.trim(),
     v.minLength(1, 'must not be empty'),
-    v.maxLength(MAX_LESSON_SUBJECT_LENGTH, `must be at most ${MAX_LESSON_SUBJECT_LENGTH} characters`),
+    v.maxLength(max, `must be at most ${max} characters`),
     noNul,
-  ),
+  )
+
+export const createLessonBodySchema = v.object({
+  tutorId: conversationIdSchema,
+  subject: trimmedText(MAX_LESSON_SUBJECT_LENGTH),
   startsAt: lessonStartsAtSchema,
   durationMinutes: v.pipe(
     v.number('must be a number'),
@@ -157,13 +161,7 @@ export const updateLessonStatusBodySchema = v.object({
 })
 export const createContactRequestBodySchema = v.object({
   tutorId: conversationIdSchema,
-  message: v.pipe(
-    v.string('must be a string'),
-    v.trim(),
-    v.minLength(1, 'must not be empty'),
-    v.maxLength(MAX_CONTACT_MESSAGE_LENGTH, `must be at most ${MAX_CONTACT_MESSAGE_LENGTH} characters`),
-    noNul,
-  ),
+  message: trimmedText(MAX_CONTACT_MESSAGE_LENGTH),
 })
 export const updateContactRequestStatusBodySchema = v.object({
   status: v.picklist(CONTACT_REQUEST_STATUSES, `must be one of ${CONTACT_REQUEST_STATUSES.join(', ')}`),
