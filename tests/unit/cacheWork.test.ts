@@ -367,12 +367,12 @@ describe('our own thread work', () => {
 
   test("the thread's copy of a server message: the message's fields (and status), frozen, not the payload itself", () => {
     const payload = message(2)
-    const [added] = upsertMessagePatches([message(1)], payload) as [{ value: ThreadMessage }]
+    const [added] = upsertMessagePatches([message(1)], payload) as unknown as [{ value: ThreadMessage }]
     expect(added.value).toEqual(payload)
     expect(added.value).not.toBe(payload)
     expect(Object.isFrozen(added.value)).toBe(true)
     expect(Object.isFrozen(payload)).toBe(false)
-    const [sent] = upsertMessagePatches([message(1)], payload, 'sent') as [{ value: ThreadMessage }]
+    const [sent] = upsertMessagePatches([message(1)], payload, 'sent') as unknown as [{ value: ThreadMessage }]
     expect(sent.value).toEqual({ ...payload, status: 'sent' })
     expect(Object.isFrozen(sent.value)).toBe(true)
   })
