@@ -17,7 +17,7 @@ import { afterTask } from './afterTask'
 import { authSlice, loggedIn, loggedOut, tokenRefreshed } from './authSlice'
 import { devToolsActionSanitizer, devToolsStateSanitizer } from './devTools'
 import { syncSession } from './sessionSync'
-import { passingSocketActions, skippingSocketActions } from './socketActionBypass'
+import { passingSocketActions, skippingSocketActions, socketActionsRoot } from './socketActionBypass'
 import { browserStorage, createMemoryStorage, defaultApiUrl } from './storage'
 
 export type { StorageLike }
@@ -40,12 +40,15 @@ export type RealtimeOptions = Partial<
   >
 >
 
-const rootReducer = combineReducers({
-  auth: skippingSocketActions(authSlice.reducer),
-  socket: socketReducer,
-  presence: presenceReducer,
-  [api.reducerPath]: skippingSocketActions(api.reducer),
-})
+const rootReducer = socketActionsRoot(
+  combineReducers({
+    auth: skippingSocketActions(authSlice.reducer),
+    socket: socketReducer,
+    presence: presenceReducer,
+    [api.reducerPath]: skippingSocketActions(api.reducer),
+  }),
+  { socket: socketReducer, presence: presenceReducer },
+)
 
 export type RootState = ReturnType<typeof rootReducer>
 

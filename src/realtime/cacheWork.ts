@@ -126,6 +126,20 @@ function copy<T extends object>(base: T, changes: Partial<T> | null): T {
   return Object.assign({}, base, changes)
 }
 
+/**
+ * The thread's copy of a server message: its fields named one by one (a `Message` has no others) and frozen here, at
+ * once. An object literal of a fixed shape is the cheapest to build and to freeze of the forms measured (see
+ * bench/README.md, "Measurements behind choices in the cache code"); the fold's `freezeDeep` then finds it frozen.
+ */
+function threadMessageOf(message: Message, status: 'sent' | undefined): ThreadMessage {
+  const { id, conversationId, seq, senderId, content, createdAt, clientId } = message
+  return Object.freeze(
+    status === undefined
+      ? { id, conversationId, seq, senderId, content, createdAt, clientId }
+      : { id, conversationId, seq, senderId, content, createdAt, clientId, status },
+  )
+}
+
 function lastIndexWhere<T>(list: readonly T[], test: (item: T) => boolean): number {
   for (let i = list.length - 1; i >= 0; i--) if (test(list[i]!)) return i
   return -1
@@ -161,7 +175,7 @@ export function upsertMessagePatches(thread: readonly ThreadMessage[], message: 
     if (thread[i]!.id === message.id) return []
   }
   const pos = i + 1
-  const value = copy<ThreadMessage>(message, status ? { status } : null)
+  const value = threadMessageOf(message, status)
   if (mine === -1) return [{ op: 'add', path: [pos], value }]
   return move(mine, mine < pos ? pos - 1 : pos, value)
 }
@@ -448,10 +462,16 @@ function applyArrayPatch(array: unknown[], patch: Patch): void {
  * @example cacheWorkForBurst([{ event: 'message:new', payload: m3 }, { event: 'message:new', payload: m4 }], view)
  * // { patches: [{ endpointName: 'getMessages', arg: 'c1', patches: [{ op: 'replace', path: [], value: [m1, m2, m3, m4] }] }], invalidate: [] }
  */
-export function cacheWorkForBurst(events: readonly QueuedEvent[], view: CacheView): BurstWork {
+export function cacheWorkForBurst(
+  events: readonly QueuedEvent[],
+  view: CacheView,
+  options: { appendInPlace?: boolean } = {},
+): BurstWork {
   const fold = createFold(view)
   const parked: QueuedEvent[] = []
+  const appendInPlace = options.appendInPlace ?? true
   for (const queued of events) {
+    if (appendInPlace && queued.event === 'message:new' && fold.append(queued.payload as Message)) continue
     const work = cacheWorkFor(queued.event, queued.payload as never, fold.view)
     if (work.awaitRead) parked.push(queued)
     fold.add(work)
@@ -476,23 +496,45 @@ function createFold(view: CacheView) {
   const queries = Object.create(view.queries) as Record<string, CacheEntryView | undefined>
   const working = new Map<string, { query: PatchableQuery; data: unknown[] }>()
   const tags = new Map<string, CacheTag>()
+  const conversationsKey = queryKey({ endpointName: 'getConversations', arg: undefined })
+  function workingList(key: string, query: PatchableQuery): unknown[] {
+    let entry = working.get(key)
+    if (!entry) {
+      const cached = view.queries[key]!
+      // A spread, not `slice()`: the faster copy of a frozen array (what the store holds); see bench/README.md, P4.
+      entry = { query, data: [...(cached.data as unknown[])] }
+      working.set(key, entry)
+      // defineProperty, not assignment: the store's `queries` (the prototype) is frozen, which forbids assigning
+      // a property it has on an object inheriting from it.
+      Object.defineProperty(queries, key, { value: { status: cached.status, data: entry.data }, enumerable: true })
+    }
+    return entry.data
+  }
   return {
     view: { ...view, queries } as CacheView,
+    /**
+     * A burst's common case, done in place: another's message that follows the thread's last (seq + 1, nothing of
+     * ours pending after it), into a thread that is cached and not being read again, with no conversation list
+     * cached. The table's outcome for it is exactly one `add` at the end, no tag and no wait (`messageWork`); this
+     * appends the same frozen copy without building that work. False for anything else: the table decides.
+     */
+    append(message: Message): boolean {
+      if (queries[conversationsKey] !== undefined) return false
+      const query = { endpointName: 'getMessages', arg: message.conversationId } as const
+      const key = queryKey(query)
+      const entry = queries[key]
+      if (entry === undefined || entry.status !== 'fulfilled' || !Array.isArray(entry.data)) return false
+      const thread = entry.data as readonly ThreadMessage[]
+      const last = thread[thread.length - 1]
+      if (last === undefined ? message.seq !== 1 : isUnconfirmed(last) || last.seq + 1 !== message.seq) return false
+      workingList(key, query).push(threadMessageOf(message, undefined))
+      return true
+    },
     add(work: CacheWork) {
       for (const patched of work.patches) {
         const key = queryKey(patched)
-        let entry = working.get(key)
-        if (!entry) {
-          const { patches: _, ...query } = patched
-          const cached = view.queries[key]!
-          // A spread, not `slice()`: the faster copy of a frozen array (what the store holds); see bench/README.md, P4.
-          entry = { query, data: [...(cached.data as unknown[])] }
-          working.set(key, entry)
-          // defineProperty, not assignment: the store's `queries` (the prototype) is frozen, which forbids assigning
-          // a property it has on an object inheriting from it.
-          Object.defineProperty(queries, key, { value: { status: cached.status, data: entry.data }, enumerable: true })
-        }
-        for (const patch of patched.patches) applyArrayPatch(entry.data, patch)
+        const data = workingList(key, patched)
+        for (const patch of patched.patches) applyArrayPatch(data, patch)
       }
       for (const tag of work.invalidate) tags.set(`${tag.type}\u0000${tag.id}`, tag)
     },

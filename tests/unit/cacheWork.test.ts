@@ -5,6 +5,7 @@ import { cacheWorkFor, cacheWorkTable, type CacheView, type CacheWork } from '..
 import { applyPatches } from 'immer'
 import {
   cacheWorkForBurst,
+  type QueuedEvent,
   foldCacheWork,
   queryKey,
   threadWork,
@@ -365,6 +366,18 @@ describe('our own thread work', () => {
     expect(actual).toEqual(expected)
   })
 
+  test("the thread's copy of a server message: the message's fields (and status), frozen, not the payload itself", () => {
+    const payload = message(2)
+    const [added] = upsertMessagePatches([message(1)], payload) as unknown as [{ value: ThreadMessage }]
+    expect(added.value).toEqual(payload)
+    expect(added.value).not.toBe(payload)
+    expect(Object.isFrozen(added.value)).toBe(true)
+    expect(Object.isFrozen(payload)).toBe(false)
+    const [sent] = upsertMessagePatches([message(1)], payload, 'sent') as unknown as [{ value: ThreadMessage }]
+    expect(sent.value).toEqual({ ...payload, status: 'sent' })
+    expect(Object.isFrozen(sent.value)).toBe(true)
+  })
+
   test('bob is not alice (fixtures sanity)', () => {
     expect(bob.id).not.toBe(alice.id)
   })
@@ -393,6 +406,54 @@ describe('a burst', () => {
     )
     // The view it was given is left as it was.
     expect(v.queries[queryKey({ endpointName: 'getMessages', arg: 'c1' })]?.data).toHaveLength(1)
+  })
+})
+
+describe('a burst appended in place gives what the table gives', () => {
+  const frozen = <T>(list: T[]) => Object.freeze(list.map((x) => Object.freeze(x)))
+  const news = (...seqs: number[]) => seqs.map((seq) => ({ event: 'message:new' as const, payload: message(seq) }))
+  const fresh = () => frozen([message(1), message(2)])
+  test.each<[string, QueuedEvent[], CacheView]>([
+    ['a run of appends', news(3, 4, 5, 6), view({ thread: ok(fresh()) })],
+    ['into an empty thread from seq 1', news(1, 2, 3), view({ thread: ok(frozen([])) })],
+    ['into an empty thread past seq 1 (a gap)', news(3, 4), view({ thread: ok(frozen([])) })],
+    ['a gap in the middle of a run', news(3, 5, 6, 4), view({ thread: ok(fresh()) })],
+    ['a duplicate', news(3, 3, 2, 4), view({ thread: ok(fresh()) })],
+    ['after our pending copy', news(3, 4), view({ thread: ok(frozen([message(1), message(2), pending('k1')])) })],
+    [
+      'after our pending copy that carries a seq',
+      news(3, 4),
+      view({ thread: ok(frozen([message(1), message(2), pending('k1', { seq: 2 })])) }),
+    ],
+    [
+      'with our confirmation in between',
+      [...news(3), { event: 'message:sent', payload: mine(4, 'k1') }, ...news(5, 6)],
+      view({ thread: ok(frozen([message(1), message(2), pending('k1')])) }),
+    ],
+    [
+      'with the conversation list cached',
+      news(3, 4),
+      view({ thread: ok(fresh()), conversations: ok(frozen([conversation('c1', { lastMessage: message(2) })])) }),
+    ],
+    ['into a thread being read again', news(3, 4), view({ thread: { status: 'pending', data: fresh() } })],
+    [
+      'into a thread whose read failed (stale data)',
+      news(3, 4),
+      view({ thread: { status: 'rejected', data: fresh() } }),
+    ],
+    ['into a thread being read for the first time', news(1, 2), view({ thread: { status: 'pending' } })],
+    ['into no cached thread', news(3, 4), view()],
+    [
+      'into another conversation',
+      [...news(3), { event: 'message:new', payload: message(1, { id: 'x1', conversationId: 'c2' }) }, ...news(4)],
+      view({ thread: ok(fresh()) }),
+    ],
+    ['while the user is in the room', news(3, 4), view({ thread: ok(fresh()) }, { rooms: ['c1'] })],
+  ])('%s', (_name, events, v) => {
+    const inPlace = cacheWorkForBurst(events, v)
+    expect(inPlace).toEqual(cacheWorkForBurst(events, v, { appendInPlace: false }))
+    for (const p of inPlace.patches)
+      for (const m of p.patches[0]!.value as object[]) expect(Object.isFrozen(m)).toBe(true)
   })
 })
 

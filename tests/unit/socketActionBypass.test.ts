@@ -1,8 +1,8 @@
-import { configureStore, type UnknownAction } from '@reduxjs/toolkit'
+import { combineReducers, configureStore, type UnknownAction } from '@reduxjs/toolkit'
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { api } from '../../src/api'
 import { authSlice } from '../../src/app/authSlice'
-import { passingSocketActions, skippingSocketActions } from '../../src/app/socketActionBypass'
+import { passingSocketActions, skippingSocketActions, socketActionsRoot } from '../../src/app/socketActionBypass'
 import { SERVER_EVENTS } from '../../src/contract'
 import * as realtime from '../../src/realtime'
 import { alice, lesson, message } from './support/fixtures'
@@ -108,5 +108,81 @@ describe('the socket/… shortcut stays sound', () => {
     const state = store.getState()
     store.dispatch(realtime.serverEventActions['message:new'](message(2)))
     expect(store.getState()).toBe(state)
+  })
+})
+
+describe('the root for socket/… actions (socketActionsRoot) gives what combineReducers gives', () => {
+  const slices = {
+    auth: authSlice.reducer,
+    socket: realtime.socketReducer,
+    presence: realtime.presenceReducer,
+    [api.reducerPath]: api.reducer,
+  }
+  // The plain root: every slice, none skipped. The store's: the skipped ones and the socket actions' own root.
+  const plain = combineReducers(slices)
+  const root = socketActionsRoot(
+    combineReducers({
+      ...slices,
+      auth: skippingSocketActions(authSlice.reducer),
+      [api.reducerPath]: skippingSocketActions(api.reducer),
+    }),
+    { socket: realtime.socketReducer, presence: realtime.presenceReducer },
+  )
+
+  /** States the socket actions change in both live slices: bob typing in c1, an applied offset of 5. */
+  async function states() {
+    const store = configureStore({
+      reducer: plain,
+      preloadedState: { auth: { token: 't', user: alice } },
+      middleware: (gDM) => gDM({ thunk: { extraArgument: { apiUrl: 'http://unused.test' } } }).concat(api.middleware),
+    })
+    await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
+    const quiet = store.getState()
+    store.dispatch(realtime.ephemeralEventActions.typing({ conversationId: 'c1', userId: message(1).senderId }))
+    store.dispatch(realtime.serverEventActions['conversation:read']({ conversationId: 'c1' } as never, 5))
+    return [quiet, store.getState()]
+  }
+
+  /** Every socket action, and each server event again with an offset below and above the applied one. */
+  function actions(): UnknownAction[] {
+    const withOffsets = SERVER_EVENTS.flatMap((event) =>
+      [4, 6].map((offset) =>
+        realtime.serverEventActions[event]((event.startsWith('lesson') ? lesson('l1') : message(2)) as never, offset),
+      ),
+    )
+    return [...socketActions(), ...withOffsets]
+  }
+
+  test('the same state for every socket action, kept exactly when the plain root keeps it', async () => {
+    let changed = 0
+    let kept = 0
+    for (const state of await states()) {
+      for (const action of actions()) {
+        let expected: typeof state
+        try {
+          expected = plain(state, action)
+        } catch (error) {
+          // A made-up action a live slice cannot read (a send without its meta) throws in both alike.
+          expect(() => root(state, action), action.type).toThrow((error as Error).message)
+          continue
+        }
+        const actual = root(state, action)
+        expect(actual, action.type).toEqual(expected)
+        expect(actual === state, action.type).toBe(expected === state)
+        if (expected === state) kept++
+        else changed++
+      }
+    }
+    // Both branches were taken: some actions change the live slices (typing ended, offset advanced), others do not.
+    expect(changed).toBeGreaterThan(0)
+    expect(kept).toBeGreaterThan(0)
+  })
+
+  test('any other action goes to the combined reducers', async () => {
+    const [state] = await states()
+    for (const action of [{ type: '@@init' }, { type: 'auth/loggedOut' }, api.util.resetApiState()]) {
+      expect(root(state, action)).toEqual(plain(state, action))
+    }
+    expect(root(undefined, { type: '@@init' })).toEqual(plain(undefined, { type: '@@init' }))
   })
 })
