@@ -8,6 +8,7 @@ import { cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { FIGURES } from './figures'
 import type { FigureContext } from './lib/figure'
+import { runInOwnProcess } from './lib/ownProcess'
 import { failedRow, recordRun, type Row, type Run } from './lib/results'
 import { formatMarkdown, formatTable } from './lib/table'
 import { BENCH_DIR } from './lib/paths'
@@ -85,7 +86,7 @@ async function main(): Promise<number> {
       console.error(`${figure.id}: ${figure.title}… (load average ${load1.toFixed(1)})`)
       const started = Date.now()
       try {
-        rows.push(...(await figure.run(ctx)))
+        rows.push(...(await (figure.ownProcess ? runInOwnProcess(figure.id, ctx) : figure.run(ctx))))
       } catch (error) {
         failures++
         console.error(error)

@@ -13,4 +13,6 @@ export interface Figure {
   id: string
   title: string
   run: (ctx: FigureContext) => Promise<Row[]>
+  /** Run in a process of its own (`runInOwnProcess`), not after the other figures in the bench's. */
+  ownProcess?: boolean
 }
