@@ -102,7 +102,15 @@ export function createSocketMiddleware<S extends SocketRootState>(
           ctx.report('middleware', error)
         }
       }
-      const result = next(action)
+      let result: unknown
+      try {
+        result = next(action)
+      } catch (error) {
+        // A reducer or a store listener threw on a send already emitted: the outbox still performs what it held
+        // back (its lock, its timers, the answer's action), and the caller gets the error.
+        if (sendMessage.match(action)) outbox.settleAhead(action)
+        throw error
+      }
       for (const handler of byEventType.get((action as UnknownAction).type) ?? all) {
         try {
           handler(action as UnknownAction, prevState)

@@ -108,7 +108,10 @@ const pendingCopy = (entry: PendingMessage, senderId: Id | null): ThreadMessage 
  */
 export function buildOutboxHandler<S extends SocketRootState>(
   ctx: Context<S>,
-): Handler<S> & { sendAhead(action: ReturnType<typeof sendMessage>, prevState: S): void } {
+): Handler<S> & {
+  sendAhead(action: ReturnType<typeof sendMessage>, prevState: S): void
+  settleAhead(action: ReturnType<typeof sendMessage>): void
+} {
   const { dispatch, getState } = ctx.mwApi
   const durable = ctx.options.storage ? createOutboxStorage(ctx.options.storage) : null
   const transition = outboxTransition({ backoff: ctx.backoff })
@@ -132,7 +135,11 @@ export function buildOutboxHandler<S extends SocketRootState>(
   const view = (): OutboxView => {
     const current = getState()
     return {
-      outbox: ahead?.outbox ?? current.socket.outbox,
+      // Once the send is reduced (a store listener dispatching meanwhile), the store's own outbox is the newer one.
+      outbox:
+        ahead && !current.socket.outbox.some((m) => m.clientId === ahead!.action.payload.clientId)
+          ? ahead.outbox
+          : current.socket.outbox,
       userId: ctx.options.selectUserId?.(current) ?? null,
       paused: current.socket.connection.status === 'unauthorized',
       connected: ctx.socket?.connected === true,
@@ -318,9 +325,9 @@ export function buildOutboxHandler<S extends SocketRootState>(
    * while the runner is busy (the event would wait its turn).
    */
   function sendAhead(action: ReturnType<typeof sendMessage>, prevState: S) {
-    // A send that went ahead and never came back reduced (its reducer threw): what it held back is nobody's now.
-    ahead = null
-    if (running) return
+    // A send dispatched while another is ahead (by a store listener, inside the first one's dispatch) goes the
+    // ordinary way: its effects wait behind the first one's, in order.
+    if (running || ahead) return
     const outbox = outboxWithSend(prevState.socket.outbox, action)
     ahead = { outbox, heldBack: [], action }
     try {
@@ -333,13 +340,22 @@ export function buildOutboxHandler<S extends SocketRootState>(
     }
   }
 
+  /**
+   * What a send that went ahead held back is performed now, in order: once its action is reduced (`handle`), or once
+   * its dispatch threw after the emit (the middleware calls it), so its lock, timers and answers are never dropped.
+   */
+  function settleAhead(action: ReturnType<typeof sendMessage>) {
+    if (!ahead || action !== ahead.action) return
+    const { heldBack } = ahead
+    ahead = null
+    runToCompletion(() => {
+      for (const effect of heldBack) perform(effect)
+    })
+  }
+
   function handle(action: Parameters<Handler<S>>[0], prevState: S) {
     if (ahead && action === ahead.action) {
-      const { heldBack } = ahead
-      ahead = null
-      runToCompletion(() => {
-        for (const effect of heldBack) perform(effect)
-      })
+      settleAhead(ahead.action)
     } else if (sendMessage.match(action)) {
       send({ type: 'restore' })
       send({ type: 'queued', clientId: action.payload.clientId, problem: sendMessageProblem(action.payload) })
@@ -387,5 +403,5 @@ export function buildOutboxHandler<S extends SocketRootState>(
     handle(action, prevState)
     if (!shutdown.match(action)) persist()
   }
-  return Object.assign(handler, { sendAhead })
+  return Object.assign(handler, { sendAhead, settleAhead })
 }

@@ -6,6 +6,7 @@ import {
   createMemoryLock,
   discardMessage,
   drainStarted,
+  drainStopped,
   outboxStorageKey,
   selectPendingMessages,
   selectSendRejection,
@@ -350,6 +351,66 @@ describe('the emit goes first', () => {
       ).toEqual(['k1', 'x1']),
     )
     next.store.dispatch(shutdown())
+  })
+
+  test('a send whose dispatch throws after its emit still gets its answer, and the lock goes on to the next send', async () => {
+    const storage = createMemoryStorage()
+    const { store, socket } = tab('http://unused.test', storage, { drainLock: createMemoryLock() })
+    socket().serverConnect()
+    // A store listener that throws once, inside the send's dispatch (sendMessage is not auto-batched).
+    let thrown = false
+    store.subscribe(() => {
+      if (!thrown && store.getState().socket.outbox.some((m) => m.clientId === 'k1')) {
+        thrown = true
+        throw new Error('a listener failed')
+      }
+    })
+    expect(() => store.dispatch(send('k1'))).toThrow('a listener failed')
+    expect(socket().sent('message:send')).toHaveLength(1)
+    socket()
+      .sent('message:send')[0]!
+      .ack({ ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } })
+    await eventually(() =>
+      expect(store.getState().socket.outbox.find((m) => m.clientId === 'k1')?.status).toBe('failed'),
+    )
+    store.dispatch(send('k2', 'c2'))
+    await eventually(() => expect(socket().sent('message:send')).toHaveLength(2))
+    store.dispatch(shutdown())
+  })
+
+  test('a send dispatched by a store listener inside another send is emitted once, after it, and both are confirmed', async () => {
+    const storage = createMemoryStorage()
+    const { store, socket, actions } = tab('http://unused.test', storage, { drainLock: createMemoryLock() })
+    socket().serverConnect()
+    let followed = false
+    store.subscribe(() => {
+      if (!followed && store.getState().socket.outbox.some((m) => m.clientId === 'k1')) {
+        followed = true
+        store.dispatch(send('k2', 'c2'))
+      }
+    })
+    store.dispatch(send('k1'))
+    const ids = () =>
+      socket()
+        .sent('message:send')
+        .map((p) => (p.args[0] as { clientId: string }).clientId)
+    await eventually(() => expect(ids()).toEqual(['k1', 'k2']))
+    expect(savedIds(storage)).toEqual(['k1', 'k2'])
+    socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(1, 'k1') })
+    socket()
+      .sent('message:send')[1]!
+      .ack({ ok: true, data: { ...stored(1, 'k2'), conversationId: 'c2' } })
+    await eventually(() => expect(store.getState().socket.outbox).toEqual([]))
+    expect(savedIds(storage)).toEqual([])
+    expect(ids()).toEqual(['k1', 'k2'])
+    // The first send's held-back effects survive the second's: the drain is told to start as well as to stop.
+    expect(actions.map((a) => a.type).filter((t) => t === drainStarted.type || t === drainStopped.type)).toEqual([
+      drainStarted.type,
+      drainStopped.type,
+    ])
+    store.dispatch(shutdown())
   })
 
   test('a send queued behind another of its conversation waits its turn, and one refused by the check fails after it is recorded', () => {
