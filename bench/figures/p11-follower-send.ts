@@ -1,7 +1,6 @@
-import type { ThreadMessage } from '../../src/api'
 import type { Figure } from '../lib/figure'
-import { api, layerClient, selectConnection, sendMessage, type LayerClient } from '../lib/layer'
-import { ArrivalProbe, untilState } from '../lib/probe'
+import { api, layerClient, selectConnection, sendMessage, untilSent, type LayerClient } from '../lib/layer'
+import { ArrivalProbe } from '../lib/probe'
 import { row } from '../lib/results'
 import { sharedHost, type Host } from '../lib/server'
 import { median, nowNs, nsToUs, percentile, withTimeout } from '../lib/stats'
@@ -65,15 +64,7 @@ async function sample(round: Round, pair: Pair, from: LayerClient, tag: string):
   from.store.dispatch(sendMessage({ conversationId: pair.conversationId, content: tag }))
   const t1 = await arrival.inCache
   // Untimed: the sender's copy is confirmed (the ack came back to that tab) before the next send.
-  await untilState(
-    from.store,
-    (state) => {
-      const thread = selectThread(state).data as ThreadMessage[] | undefined
-      return thread?.some((m) => m.content === tag && m.status === 'sent') ?? false
-    },
-    'the sending tab to see its message confirmed',
-    10_000,
-  )
+  await untilSent(from.store, pair.conversationId, tag)
   return t1 - t0
 }
 

@@ -1,9 +1,8 @@
-import type { ThreadMessage } from '../../src/api'
 import { clusterMissing, sharedCluster, type ClusterNode } from '../lib/cluster'
 import type { Figure } from '../lib/figure'
 import type { SeededPair } from '../lib/hostProtocol'
-import { api, layerClient, sendMessage, type LayerClient } from '../lib/layer'
-import { ArrivalProbe, untilState } from '../lib/probe'
+import { api, layerClient, sendMessage, untilSent, type LayerClient } from '../lib/layer'
+import { ArrivalProbe } from '../lib/probe'
 import { row } from '../lib/results'
 import { median, nowNs, nsToMs, percentile } from '../lib/stats'
 
@@ -49,14 +48,7 @@ async function variant(pair: SeededPair, senderNode: ClusterNode, receiverNode: 
       const t0 = nowNs()
       a.store.dispatch(sendMessage({ conversationId: pair.conversationId, content: tag }))
       const t1 = await arrival.inCache
-      await untilState(
-        a.store,
-        (state) =>
-          (select(state).data as ThreadMessage[] | undefined)?.some((m) => m.content === tag && m.status === 'sent') ??
-          false,
-        'the sender to see its message confirmed',
-        10_000,
-      )
+      await untilSent(a.store, pair.conversationId, tag)
       return t1 - t0
     },
     async close() {

@@ -6,17 +6,37 @@
 import type { Middleware } from '@reduxjs/toolkit'
 import { io, type Socket } from 'socket.io-client'
 import type { Id, User } from '../../src/contract'
-import { api } from '../../src/api'
+import { api, type ThreadMessage } from '../../src/api'
 import { loggedIn, loggedOut } from '../../src/app/authSlice'
 import { makeStore, type RealtimeOptions } from '../../src/app/store'
 import { disconnect, selectConnection, selectIsConnected, shutdown, type TabsOptions } from '../../src/realtime'
 import { memoryStorage, onWebsocket } from './clients'
+import { untilState } from './probe'
 import { waitFor } from './stats'
 
 export { api, loggedIn, loggedOut, selectConnection, selectIsConnected }
 export { sendMessage, connect, disconnect, joinConversation, leaveConversation } from '../../src/realtime'
 
 export type LayerStore = ReturnType<typeof makeStore>
+
+/**
+ * Resolves once `store`'s cached thread shows its own message `content` confirmed (`sent`): what a layer sender waits
+ * for, untimed, before its next send, as a bare sender waits for its ack.
+ *
+ * @example await untilSent(a.store, conversationId, tag)
+ */
+export function untilSent(store: LayerStore, conversationId: Id, content: string, timeoutMs = 10_000): Promise<void> {
+  const selectThread = api.endpoints.getMessages.select(conversationId)
+  return untilState(
+    store,
+    (state) =>
+      (selectThread(state).data as ThreadMessage[] | undefined)?.some(
+        (m) => m.content === content && m.status === 'sent',
+      ) ?? false,
+    'the sending store to see its message confirmed',
+    timeoutMs,
+  )
+}
 
 export interface LayerClient {
   store: LayerStore

@@ -7,10 +7,8 @@
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'socket.io-client'
 import type { Ack, Message } from '../../src/contract'
-import type { ThreadMessage } from '../../src/api'
 import { closeSocket, joinConversation, rawSocket } from './clients'
-import { api, layerClient, sendMessage, type LayerClient } from './layer'
-import { untilState } from './probe'
+import { layerClient, sendMessage, untilSent, type LayerClient } from './layer'
 import type { SenderCommands, SenderReply, SenderRequest, SenderSpec } from './senderProtocol'
 
 const now = (): string => process.hrtime.bigint().toString()
@@ -63,22 +61,13 @@ async function bareSender(url: string, token: string, conversationId: string, jo
 async function layerSender(spec: Extract<SenderSpec, { kind: 'layer' }>): Promise<Sender> {
   const client: LayerClient = await layerClient({ url: spec.url, session: spec.session })
   await client.subscribeThread(spec.conversationId)
-  const selectThread = api.endpoints.getMessages.select(spec.conversationId)
   const emittedAt = emitClock(client.socket())
   return {
     async send(tag) {
       const startedAt = now()
       client.store.dispatch(sendMessage({ conversationId: spec.conversationId, content: tag }))
       // The sender's copy confirmed before the next send, as a bare sender waits for its ack.
-      await untilState(
-        client.store,
-        (state) => {
-          const thread = selectThread(state).data as ThreadMessage[] | undefined
-          return thread?.some((m) => m.content === tag && m.status === 'sent') ?? false
-        },
-        'the sender to see its message confirmed',
-        5_000,
-      )
+      await untilSent(client.store, spec.conversationId, tag, 5_000)
       return { startedAt, emittedAt: emittedAt() }
     },
     close: () => client.close(),
