@@ -134,10 +134,16 @@ export function record<T>(key: Check<string>, value: Check<T>): Check<Record<str
   return (input, issues, path) => {
     if (!isRecord(input)) return fail(issues, path, input === undefined ? 'is required' : 'expected Object')
     const out: Record<string, T> = {}
-    for (const k of Object.keys(input)) {
+    const keys = Object.keys(input)
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string
       if (k === '__proto__' || k === 'prototype' || k === 'constructor') continue
-      key(k, issues, at(path, k))
-      out[k] = value(input[k], issues, at(path, k))
+      // A key that fails its check is raw input (it may be huge): its issues name its place instead.
+      const before = issues.length
+      key(k, issues, k)
+      const name = issues.length === before ? k : `[key ${i}]`
+      for (let j = before; j < issues.length; j++) issues[j] = { path: at(path, name), message: issues[j]!.message }
+      out[k] = value(input[k], issues, at(path, name))
     }
     return out
   }

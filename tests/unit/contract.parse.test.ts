@@ -194,6 +194,23 @@ describe('parse (the checks of what the browser reads)', () => {
     if (!result.ok) expect(JSON.stringify(result.issues)).not.toContain(secret)
   })
 
+  test("a map's key that fails its check is named by its place, never echoed", () => {
+    const key = `SECRET-${'k'.repeat(200)}`
+    const conversation = {
+      id: 'c1',
+      participantIds: ['u1', 'u2'],
+      lastMessage: null,
+      unreadCount: 0,
+      updatedAt: '2026-11-24T07:00:00Z',
+      readSeq: { u1: 1, [key]: 'x', '': 2 },
+    }
+    const result = parse(conversationSchema, conversation)
+    expect(wording(result)).toBe(
+      'readSeq.[key 1]: is too long; readSeq.[key 1]: expected number; readSeq.[key 2]: must be a non-empty id',
+    )
+    expect(JSON.stringify(result)).not.toContain('SECRET')
+  })
+
   test('reports at most ten issues', () => {
     const users = Array.from({ length: 30 }, () => ({ userId: 1, online: 1, lastSeenAt: 1 }))
     const result = parse(ephemeralEventSchemas['presence:snapshot'], { users })
