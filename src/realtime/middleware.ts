@@ -37,6 +37,22 @@ export const HANDLERS: ReadonlyArray<readonly [build: HandlerBuilder, serverEven
 ]
 
 /**
+ * `socket/<server event>` → the handlers that react to it, in `HANDLERS` order (every other action goes to all).
+ *
+ * @example routeServerEvents([{ handler: cache, events: SERVER_EVENTS }]).get('socket/message:new') // [cache]
+ */
+export function routeServerEvents<H>(
+  built: ReadonlyArray<{ handler: H; events: readonly ServerEventName[] }>,
+): ReadonlyMap<unknown, H[]> {
+  return new Map(
+    SERVER_EVENTS.map((event) => [
+      serverEventActions[event].type,
+      built.filter((h) => h.events.includes(event)).map((h) => h.handler),
+    ]),
+  )
+}
+
+/**
  * The Redux middleware that owns one Socket.IO client per store. The body is thin (like RTK's listener
  * middleware): reducers run first (`next`), then small handlers react — connection, rooms, outbox, cache — and start
  * their async work without awaiting. Nothing is thrown out of it: failures become actions.
@@ -63,15 +79,28 @@ export function createSocketMiddleware<S extends SocketRootState>(
       events,
     }))
     const all = built.map((h) => h.handler)
-    /** `socket/<server event>` → the handlers that react to it. */
-    const byEventType = new Map<unknown, Handler<S>[]>(
-      SERVER_EVENTS.map((event) => [
-        serverEventActions[event].type,
-        built.filter((h) => h.events.includes(event)).map((h) => h.handler),
-      ]),
-    )
+    const byEventType = routeServerEvents(built)
+
+    /** Runs `handlers` after the reducers; a handler that throws is reported, and the others still run. */
+    function react(handlers: readonly Handler<S>[], action: UnknownAction, prevState: S) {
+      for (const handler of handlers) {
+        try {
+          handler(action, prevState)
+        } catch (error) {
+          ctx.report('middleware', error)
+        }
+      }
+    }
 
     return (next) => (action) => {
+      // A server event's action (thousands in a burst) goes straight to its handlers: none of the commands below.
+      const routed = typeof action === 'object' && action !== null && byEventType.get((action as UnknownAction).type)
+      if (routed) {
+        const prevState = mwApi.getState()
+        const result = next(action)
+        react(routed, action as UnknownAction, prevState)
+        return result
+      }
       // A thunk is the thunk middleware's; the actions it dispatches come through here themselves.
       if (!isAction(action)) return next(action)
       if (socketHolderRequested.match(action)) return holder
@@ -111,13 +140,7 @@ export function createSocketMiddleware<S extends SocketRootState>(
         if (sendMessage.match(action)) outbox.settleAhead(action)
         throw error
       }
-      for (const handler of byEventType.get((action as UnknownAction).type) ?? all) {
-        try {
-          handler(action as UnknownAction, prevState)
-        } catch (error) {
-          ctx.report('middleware', error)
-        }
-      }
+      react(all, action, prevState)
       return result
     }
   }

@@ -2,20 +2,19 @@ import { combineReducers, configureStore, type Middleware, type UnknownAction } 
 import { afterEach, beforeEach, expect, test, vi } from 'vitest'
 import { api } from '../../src/api'
 import { authSlice } from '../../src/app/authSlice'
-import { SERVER_EVENTS, type ServerEventName } from '../../src/contract'
+import type { ServerEventName } from '../../src/contract'
 import {
   connect,
   createMemoryLock,
   joinConversation,
   presenceReducer,
   sendMessage,
-  serverEventActions,
   socketReducer,
   type StorageLike,
   type Timers,
 } from '../../src/realtime'
 import { createContext } from '../../src/realtime/context'
-import { HANDLERS } from '../../src/realtime/middleware'
+import { HANDLERS, routeServerEvents } from '../../src/realtime/middleware'
 import { createSocketHolder } from '../../src/realtime/socketHolder'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, bob, contactRequest, conversation, lesson, message, T0 } from './support/fixtures'
@@ -33,20 +32,19 @@ const reducer = combineReducers({
   api: api.reducer,
 })
 
-const EVENT_OF_TYPE = new Map<unknown, ServerEventName>(SERVER_EVENTS.map((e) => [serverEventActions[e].type, e]))
-
 /** The table's middleware (without the command checks, which no server event reaches), routed or not. */
 function handlersMiddleware(routed: boolean, options: ReturnType<typeof socketOptions>): Middleware {
   return (mwApi) => {
     const ctx = createContext(options as never, mwApi as never, createSocketHolder())
     const handlers = HANDLERS.map(([build, events]) => ({ handler: build(ctx), events }))
+    const all = handlers.map((h) => h.handler)
+    // The middleware's own routing, so the test holds the map it uses, not a copy of it.
+    const route = routeServerEvents(handlers)
     return (next) => (action) => {
       const prevState = mwApi.getState()
       const result = next(action)
-      const event = EVENT_OF_TYPE.get((action as UnknownAction).type)
-      for (const { handler, events } of handlers)
-        if (!routed || event === undefined || events.includes(event))
-          handler(action as UnknownAction, prevState as never)
+      const type = (action as UnknownAction).type
+      for (const handler of (routed && route.get(type)) || all) handler(action as UnknownAction, prevState as never)
       return result
     }
   }
