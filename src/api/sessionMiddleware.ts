@@ -83,7 +83,12 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
       if (!token) return cancel()
       failures = 0
       const due = refreshDueAt(token)
-      if (due === null) return cancel()
+      if (due === null) {
+        // Nothing to schedule for a token without a lifetime; remembered, so later actions do not decode it again.
+        cancel()
+        scheduledFor = token
+        return
+      }
       schedule(token, Math.max(0, due - now()))
     }
 
