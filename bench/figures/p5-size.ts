@@ -28,12 +28,24 @@ interface BundleSize {
   modules: Record<string, number>
 }
 
-async function bundle(entryFile: string): Promise<BundleSize> {
+/**
+ * Bundles `entryFile`. With `leaveOut`, the modules it matches are bundled empty and what imports them gets
+ * `undefined` in their place (`shimMissingExports`): the bundle then holds everything but their own code.
+ */
+async function bundle(entryFile: string, leaveOut?: RegExp): Promise<BundleSize> {
   const build = await rolldown({
     input: entryFile,
     cwd: REPO_ROOT,
     platform: 'browser',
     external: [/^react($|\/)/, /^react-dom($|\/)/, /^react-redux($|\/)/],
+    ...(leaveOut
+      ? {
+          shimMissingExports: true,
+          plugins: [
+            { name: 'leave-out', load: (id: string) => (leaveOut.test(id.split('\\').join('/')) ? 'export {}' : null) },
+          ],
+        }
+      : {}),
     transform: {
       define: {
         'process.env.NODE_ENV': '"production"',
@@ -60,6 +72,23 @@ async function bundle(entryFile: string): Promise<BundleSize> {
     await build.close()
   }
 }
+
+/** The layer's features whose own modules can be told apart, for what each costs. */
+const FEATURES: Array<[id: string, label: string, modules: RegExp]> = [
+  ['tabs', 'one socket per browser (src/realtime/tabs/, tabsHandler)', /\/src\/realtime\/(tabs\/|tabsHandler\.ts)/],
+  [
+    'durable-outbox',
+    'the stored outbox and its lock (outboxStorage, drainLock)',
+    /\/src\/realtime\/(outboxStorage|drainLock)\.ts/,
+  ],
+  ['resume', 'durable resume (resumeHandler, resumeGate)', /\/src\/realtime\/(resumeHandler|resumeGate)\.ts/],
+  [
+    'presence-typing',
+    'presence and typing (presenceSlice, typingHandler)',
+    /\/src\/realtime\/(presenceSlice|typingHandler)\.ts/,
+  ],
+  ['hook', 'the React hook (useSocket)', /\/src\/realtime\/useSocket\.ts/],
+]
 
 export const p5: Figure = {
   id: 'P5',
@@ -120,6 +149,24 @@ export const p5: Figure = {
         })
       },
     )
+    // What each feature costs, min+gz: the layer's bundle with that feature's own modules left out, against the whole.
+    // A lower bound: the code that calls into them stays (each call then reaches `undefined`; the bundle is only
+    // measured, never run).
+    const withLayerFile = join(tmp, 'withLayer.ts')
+    const featureRows = []
+    for (const [id, label, leaveOut] of FEATURES) {
+      const without = await bundle(withLayerFile, leaveOut)
+      log(`P5 without ${id}: ${without.gz} B min+gz`)
+      featureRows.push(
+        row({
+          id: `P5-feature-${id}`,
+          name: `of which ${label}: what the layer's bundle loses without its own modules, min+gz (a lower bound)`,
+          value: withLayer.gz - without.gz,
+          unit: 'B',
+          baseline: withLayer.gz - base.gz,
+        }),
+      )
+    }
     return [
       row({
         id: 'P5-ceiling',
@@ -129,6 +176,7 @@ export const p5: Figure = {
         target: { on: 'value', op: '<=', limit: 16_000 },
       }),
       ...partRows,
+      ...featureRows,
       row({
         id: 'P5',
         name: 'layer + contract (+ what it imports), added min+gz over socket.io-client + RTK',
