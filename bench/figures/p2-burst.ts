@@ -22,6 +22,8 @@ import { barChart } from '../lib/svg'
 
 interface BurstResult {
   eventsPerSecond: number
+  /** CPU time of the bench process (the client; the server is another process) per event, from the burst's call to its end, µs. */
+  cpuPerEvent: number
   notifications: number | null
   tasks: number
   /** Tasks followed by more than one notification before the next read (each notification is counted against the latest read). */
@@ -70,6 +72,7 @@ async function rawBurst(host: HostHandle, pair: Pair, n: number, tag: string): P
       if (++received === n) done.resolve(nowNs())
     })
     const tasks = countReadTasks(socket)
+    const cpu = process.cpuUsage()
     const { startedAt } = await host.call('burst', {
       userId: pair.b.id,
       conversationId: pair.conversationId,
@@ -79,9 +82,11 @@ async function rawBurst(host: HostHandle, pair: Pair, n: number, tag: string): P
       idPrefix: tag,
     })
     const end = await withTimeout(done.promise, 120_000, `raw burst of ${n}`)
+    const cpuPerEvent = cpuMicros(process.cpuUsage(cpu)) / n
     tasks.detach()
     return {
       eventsPerSecond: n / ((end - Number(startedAt)) / 1e9),
+      cpuPerEvent,
       notifications: null,
       tasks: tasks.count(),
       tasksWithSeveral: null,
@@ -92,6 +97,8 @@ async function rawBurst(host: HostHandle, pair: Pair, n: number, tag: string): P
     await closeSocket(socket)
   }
 }
+
+const cpuMicros = (usage: NodeJS.CpuUsage) => usage.user + usage.system
 
 type ThreadLike = readonly { id: string; seq: number }[] | undefined
 
@@ -122,6 +129,7 @@ async function storeBurst(
   const tasks = countReadTasks(client.socket)
   const perRead = new Map<number, number>()
   const offPerRead = client.store.subscribe(() => perRead.set(tasks.count(), (perRead.get(tasks.count()) ?? 0) + 1))
+  const cpu = process.cpuUsage()
   const { startedAt } = await host.call('burst', {
     userId: pair.b.id,
     conversationId: pair.conversationId,
@@ -131,6 +139,7 @@ async function storeBurst(
     idPrefix: tag,
   })
   const end = await withTimeout(arrival.inCache, 120_000, `burst of ${n} into the cache`)
+  const cpuPerEvent = cpuMicros(process.cpuUsage(cpu)) / n
   await sleep(100) // deferred (auto-batched) notifications land within this
   detach()
   offPerRead()
@@ -142,6 +151,7 @@ async function storeBurst(
   for (let i = 0; i < n; i++) if (!ids.has(`${tag}-${i}`)) missing++
   return {
     eventsPerSecond: n / ((end - Number(startedAt)) / 1e9),
+    cpuPerEvent,
     notifications: client.probe.notifications,
     tasks: tasks.count(),
     tasksWithSeveral,
@@ -237,7 +247,7 @@ export const p2: Figure = {
       }
       const p = round < sizes.peerRounds ? await peerBurst(host, pair, n, `p2-${k++}`) : null
       log(
-        `P2 ${round < 0 ? 'warm-up' : `round ${round + 1}/${sizes.rounds}`}: raw ${r.eventsPerSecond.toFixed(0)}/s, layer ${l.eventsPerSecond.toFixed(0)}/s (${l.notifications} notifications, ${l.tasks} tasks)${p ? `, peer ${p.eventsPerSecond.toFixed(0)}/s (${p.notifications} notifications, ${p.tasks} tasks)` : ''}`,
+        `P2 ${round < 0 ? 'warm-up' : `round ${round + 1}/${sizes.rounds}`}: raw ${r.eventsPerSecond.toFixed(0)}/s (CPU ${r.cpuPerEvent.toFixed(2)} µs/event), layer ${l.eventsPerSecond.toFixed(0)}/s (CPU ${l.cpuPerEvent.toFixed(2)} µs/event, ${l.notifications} notifications, ${l.tasks} tasks)${p ? `, peer ${p.eventsPerSecond.toFixed(0)}/s (${p.notifications} notifications, ${p.tasks} tasks)` : ''}`,
       )
       if (round < 0) continue
       out.raw.push(r)
@@ -276,6 +286,20 @@ export const p2: Figure = {
         unit: 'events/s',
         baseline: rate(out.raw),
         target: { on: 'ratio', op: '>=', limit: 0.8 },
+      }),
+      row({
+        id: 'P2-cpu',
+        name: `layer: CPU time of the client's process per event during the burst (the server runs in another process), median of ${out.layer.length} rounds (baseline: raw's, the same way)`,
+        value: mid(out.layer, (x) => x.cpuPerEvent),
+        unit: 'µs',
+        baseline: mid(out.raw, (x) => x.cpuPerEvent),
+      }),
+      row({
+        id: 'P2-wall',
+        name: `layer: wall time per event, first emit to the last in the cache, median of ${out.layer.length} rounds (baseline: raw's, to the last counted): where it exceeds P2-cpu, the client waited for the server`,
+        value: 1e6 / rate(out.layer),
+        unit: 'µs',
+        baseline: 1e6 / rate(out.raw),
       }),
       row({
         id: 'P2-notify',
