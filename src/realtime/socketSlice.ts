@@ -166,15 +166,13 @@ export const socketSlice = createSlice({
         const { status } = state.connection
         if (status !== 'connecting' && status !== 'reconnecting' && status !== 'connected') return
         state.connection = {
+          ...state.connection,
           status: 'connected',
           socketId: action.payload.socketId,
           error: null,
           attempt: 0,
           lastConnectedAt: action.meta.at,
-          offset: state.connection.offset,
-          epoch: state.connection.epoch,
           syncing: true,
-          role: state.connection.role,
         }
       })
       .addCase(disconnected, (state, action) => {
