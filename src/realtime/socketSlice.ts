@@ -156,10 +156,11 @@ export const socketSlice = createSlice({
       })
       .addCase(connect, (state) => {
         // `unauthorized` waits for a login; the middleware does not forward `connect` when no one is logged in.
-        if (state.connection.status === 'idle' || state.connection.status === 'disconnected') {
-          state.connection.status = 'connecting'
-          state.connection.error = null
-          state.connection.attempt = 0
+        const c = state.connection
+        if (c.status === 'idle' || c.status === 'disconnected') {
+          c.status = 'connecting'
+          c.error = null
+          c.attempt = 0
         }
       })
       .addCase(connected, (state, action) => {
@@ -230,9 +231,10 @@ export const socketSlice = createSlice({
         c.syncing = false
       })
       .addCase(syncGap, (state, action) => {
-        state.connection.offset = action.payload.offset
-        state.connection.epoch = action.payload.epoch
-        state.connection.syncing = false
+        const c = state.connection
+        c.offset = action.payload.offset
+        c.epoch = action.payload.epoch
+        c.syncing = false
       })
       // Rooms
       .addCase(joinConversation, (state, action) => {
