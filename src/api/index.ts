@@ -160,25 +160,32 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
   }
 }
 
-/**
- * The body of a login or refresh answer, split: the session for the store, the refresh token for storage. An answer
- * without a refresh token (a server without sessions) is a session that lasts as long as its access token.
- */
-function splitSession(data: unknown): { session: Session; refreshToken: string | null } | null {
-  const { token, refreshToken, user } = (data ?? {}) as { token?: unknown; refreshToken?: unknown; user?: unknown }
-  const parsed = parse(userSchema, user)
-  if (typeof token !== 'string' || !token || !parsed.ok) return null
-  return {
-    session: { token, user: parsed.value },
-    refreshToken: typeof refreshToken === 'string' && refreshToken ? refreshToken : null,
-  }
-}
-
 const malformedSession: FetchBaseQueryError = {
   status: 'PARSING_ERROR',
   originalStatus: 200,
   data: '',
   error: 'not a session',
+}
+
+/**
+ * A login's or a refresh's answer as the session for the store (`{ token, user }`), its refresh token saved for the
+ * user; or the error: the request's own, or `malformedSession`. An answer without a refresh token (a server without
+ * sessions) is a session that lasts as long as its access token.
+ */
+function sessionFrom(
+  result: { data?: unknown; error?: FetchBaseQueryError },
+  storage: ApiExtra['storage'],
+): { data: Session; error?: undefined } | { error: FetchBaseQueryError; data?: undefined } {
+  if (result.error) return { error: result.error }
+  const { token, refreshToken, user } = (result.data ?? {}) as {
+    token?: unknown
+    refreshToken?: unknown
+    user?: unknown
+  }
+  const parsed = parse(userSchema, user)
+  if (typeof token !== 'string' || !token || !parsed.ok) return { error: malformedSession }
+  if (typeof refreshToken === 'string' && refreshToken) saveRefreshToken(storage, parsed.value.id, refreshToken)
+  return { data: { token, user: parsed.value } }
 }
 
 export const api = createApi({
@@ -189,14 +196,8 @@ export const api = createApi({
     // `queryFn`s, not `query`s: what a mutation returns is kept in `state.api.mutations` and carried by its fulfilled
     // action, so the refresh token is put in storage here and only `{ token, user }` goes on.
     login: build.mutation<Session, { email: string; password: string }>({
-      async queryFn(body, { extra }, _extraOptions, baseQuery) {
-        const result = await baseQuery({ url: '/auth/login', method: 'POST', body })
-        if (result.error) return { error: result.error }
-        const answer = splitSession(result.data)
-        if (!answer) return { error: malformedSession }
-        if (answer.refreshToken) saveRefreshToken(extraOf(extra).storage, answer.session.user.id, answer.refreshToken)
-        return { data: answer.session }
-      },
+      queryFn: async (body, { extra }, _extraOptions, baseQuery) =>
+        sessionFrom(await baseQuery({ url: '/auth/login', method: 'POST', body }), extraOf(extra).storage),
       async onQueryStarted(_arg, { dispatch, queryFulfilled }) {
         const { data } = await queryFulfilled.catch(() => ({ data: null }))
         if (data) dispatch(loggedIn(data))
@@ -208,15 +209,14 @@ export const api = createApi({
         const refreshToken = loadRefreshToken(storage, userIdOf(getState))
         if (!refreshToken)
           return { error: { status: 401, data: { error: { code: 'UNAUTHORIZED', message: 'no refresh token' } } } }
-        const result = await baseQuery({ url: '/auth/refresh', method: 'POST', body: { refreshToken } })
-        if (result.error) return { error: result.error }
-        const answer = splitSession(result.data)
-        if (!answer) return { error: malformedSession }
-        if (answer.refreshToken) saveRefreshToken(storage, answer.session.user.id, answer.refreshToken)
+        const result = sessionFrom(
+          await baseQuery({ url: '/auth/refresh', method: 'POST', body: { refreshToken } }),
+          storage,
+        )
         // Here, not after the mutation settles: the store (and storage) hold the new token before the refresh lock is
         // let go, so the next tab to take it finds the token and adopts it.
-        dispatch(tokenRefreshed(answer.session))
-        return { data: answer.session }
+        if (result.data) dispatch(tokenRefreshed(result.data))
+        return result
       },
     }),
     getMe: build.query<User, void>({ query: () => '/me' }),

@@ -95,5 +95,5 @@ export const REPLAYED_EVENTS = /* @__PURE__ */ (Object.keys(serverEvents) as Ser
 
 /** What the browser accepts from the server, one schema per event (taken from `serverEvents`). */
 export const serverEventSchemas = /* @__PURE__ */ Object.fromEntries(
-  (Object.keys(serverEvents) as ServerEventName[]).map((e) => [e, serverEvents[e].schema]),
+  /* @__PURE__ */ (Object.keys(serverEvents) as ServerEventName[]).map((e) => [e, serverEvents[e].schema]),
 ) as { [E in ServerEventName]: ServerEventTable[E]['schema'] }

@@ -1,4 +1,5 @@
 import { createAction, nanoid, prepareAutoBatched, SHOULD_AUTOBATCH } from '@reduxjs/toolkit'
+import { SERVER_EVENTS } from '../contract'
 import type {
   EphemeralEventName,
   ErrorCode,
@@ -249,16 +250,12 @@ export type ServerEventActions = { [E in ServerEventName]: ReturnType<typeof ser
  *
  * @example serverEventActions['message:new'].match(action) // action.payload is a Message
  */
-export const serverEventActions: ServerEventActions = {
-  'message:new': serverEventAction('message:new'),
-  'message:sent': serverEventAction('message:sent'),
-  'conversation:read': serverEventAction('conversation:read'),
-  'conversation:seen': serverEventAction('conversation:seen'),
-  'lesson:created': serverEventAction('lesson:created'),
-  'lesson:statusUpdated': serverEventAction('lesson:statusUpdated'),
-  'contactRequest:created': serverEventAction('contactRequest:created'),
-  'contactRequest:statusUpdated': serverEventAction('contactRequest:statusUpdated'),
-}
+export const serverEventActions = Object.fromEntries(
+  SERVER_EVENTS.map((event) => [event, serverEventAction(event)]),
+) as AllListed extends true ? ServerEventActions : never
+
+/** The contract's `SERVER_EVENTS` names every server event (else `serverEventActions` is `never`: a type error). */
+type AllListed = [Exclude<ServerEventName, (typeof SERVER_EVENTS)[number]>] extends [never] ? true : false
 
 // --- Typing and presence (not logged: no offsets, no replay) -----------------------------------------------------
 

@@ -119,6 +119,18 @@ function endWait(
   return attemptNow(state, cancel)
 }
 
+/** The socket is made anew (its timer cancelled, if waiting) and the first attempt of a new run goes at once. */
+const newSocket = (state: ConnectionMachineState): Result => [
+  { status: 'handshaking', attempt: 1, refreshed: false },
+  [
+    ...cancelIfWaiting(state),
+    { type: 'destroySocket' },
+    { type: 'createSocket' },
+    { type: 'dispatch', action: reconnecting({ attempt: 1 }) },
+    { type: 'handshake' },
+  ],
+]
+
 /**
  * The connection's transitions: pure, `(state, event) → [state, effects]` (Elm's `update`, XState's `transition`).
  * Reconnection is the middleware's, not Socket.IO's: after a drop or a failed handshake a full-jitter backoff, then
@@ -205,31 +217,12 @@ export const connectionTransition =
       case 'resync':
         // Only a live socket: one that is (re)connecting resumes from the offset at its handshake anyway. The old
         // socket is unbound before it closes, so its `disconnect` feeds nothing; the new one is a plain attempt.
-        if (state.status !== 'open') return same
-        return [
-          { status: 'handshaking', attempt: 1, refreshed: false },
-          [
-            { type: 'destroySocket' },
-            { type: 'createSocket' },
-            { type: 'dispatch', action: reconnecting({ attempt: 1 }) },
-            { type: 'handshake' },
-          ],
-        ]
+        return state.status === 'open' ? newSocket(state) : same
 
       case 'roleChanged':
         // Whatever it was doing (a refresh in flight included: its answer is for the old socket and is dropped), a
         // socket of the new kind resumes from the store's offset. Closed stays closed: the next `open` makes the kind.
-        if (state.status === 'closed') return same
-        return [
-          { status: 'handshaking', attempt: 1, refreshed: false },
-          [
-            ...cancelIfWaiting(state),
-            { type: 'destroySocket' },
-            { type: 'createSocket' },
-            { type: 'dispatch', action: reconnecting({ attempt: 1 }) },
-            { type: 'handshake' },
-          ],
-        ]
+        return state.status === 'closed' ? same : newSocket(state)
 
       case 'refreshFailed':
         if (event.connectionStatus === 'idle' || event.connectionStatus === 'unauthorized') return same

@@ -146,9 +146,8 @@ export function createContext<S extends SocketRootState>(
       for (const p of work.patches) {
         // Each is one root `replace` with the entry's next list (see `cacheWorkForBurst`). `updateProvided` false: our
         // lists provide one static tag, recomputing it per patch would only cost time.
-        if (p.endpointName === 'getMessages')
-          dispatch(api.util.patchQueryData('getMessages', p.arg, p.patches, false) as never)
-        else dispatch(api.util.patchQueryData(p.endpointName, undefined, p.patches, false) as never)
+        // (`arg` is each endpoint's own: a conversation id for a thread, `undefined` for a list.)
+        dispatch(api.util.patchQueryData(p.endpointName, p.arg as never, p.patches, false) as never)
       }
       // Gathered over a window: many events invalidating the same list cost one refetch.
       if (work.invalidate.length > 0) coalescer.add(work.invalidate)

@@ -33,13 +33,9 @@ const entrySchema = object<Omit<PendingMessage, 'error'> & { error: { code: stri
 export function createOutboxStorage(storage: StorageLike) {
   function load(userId: Id): PendingMessage[] {
     try {
-      const raw = storage.getItem(outboxStorageKey(userId))
-      if (!raw) return []
-      const list = JSON.parse(raw) as unknown
-      if (!Array.isArray(list)) return []
       const entries: PendingMessage[] = []
       const seen = new Set<string>()
-      for (const item of list) {
+      for (const item of readRaw(userId)) {
         const parsed = parse(entrySchema, item)
         if (!parsed.ok || seen.has(parsed.value.clientId)) continue
         seen.add(parsed.value.clientId)

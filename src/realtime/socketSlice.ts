@@ -156,25 +156,24 @@ export const socketSlice = createSlice({
       })
       .addCase(connect, (state) => {
         // `unauthorized` waits for a login; the middleware does not forward `connect` when no one is logged in.
-        if (state.connection.status === 'idle' || state.connection.status === 'disconnected') {
-          state.connection.status = 'connecting'
-          state.connection.error = null
-          state.connection.attempt = 0
+        const c = state.connection
+        if (c.status === 'idle' || c.status === 'disconnected') {
+          c.status = 'connecting'
+          c.error = null
+          c.attempt = 0
         }
       })
       .addCase(connected, (state, action) => {
         const { status } = state.connection
         if (status !== 'connecting' && status !== 'reconnecting' && status !== 'connected') return
         state.connection = {
+          ...state.connection,
           status: 'connected',
           socketId: action.payload.socketId,
           error: null,
           attempt: 0,
           lastConnectedAt: action.meta.at,
-          offset: state.connection.offset,
-          epoch: state.connection.epoch,
           syncing: true,
-          role: state.connection.role,
         }
       })
       .addCase(disconnected, (state, action) => {
@@ -232,9 +231,10 @@ export const socketSlice = createSlice({
         c.syncing = false
       })
       .addCase(syncGap, (state, action) => {
-        state.connection.offset = action.payload.offset
-        state.connection.epoch = action.payload.epoch
-        state.connection.syncing = false
+        const c = state.connection
+        c.offset = action.payload.offset
+        c.epoch = action.payload.epoch
+        c.syncing = false
       })
       // Rooms
       .addCase(joinConversation, (state, action) => {

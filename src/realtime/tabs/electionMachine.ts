@@ -109,83 +109,79 @@ const outranks = (beat: FollowedLeader, current: FollowedLeader) =>
  */
 export const electionTransition = (config: ElectionConfig) => {
   const waitMs = config.missedBeats * config.heartbeatMs
-  const leaderOf = (state: { term: number }): FollowedLeader => ({ id: config.tabId, term: state.term })
   const stealAt = (state: Following) => state.heardAt + waitMs + config.staggerMs
-  const heartbeat = (term: number): ElectionEffect => ({
-    type: 'post',
-    message: { kind: 'heartbeat', from: config.tabId, term },
-  })
+  /** The followed holder's `leaderGone`, when there is one. */
+  const gone = (state: Following): ElectionEffect[] =>
+    state.leader ? [{ type: 'leaderGone', leader: state.leader.id }] : []
 
-  /** Back in the queue (no steal), waiting afresh from `now`. `lockHeld`: let the held lock go first. */
-  function stepDown(now: number, maxTerm: number, leader: FollowedLeader | null, lockHeld: boolean): Result {
+  /** In the queue for the lock (no steal), waiting afresh from `now`; `first` goes before the request. */
+  function queue(now: number, maxTerm: number, leader: FollowedLeader | null, first: ElectionEffect[]): Result {
     return [
       { status: 'following', lock: 'queued', leader, maxTerm, heardAt: now },
-      [
-        { type: 'becomeFollower' },
-        ...(lockHeld ? [{ type: 'releaseLock' } as const] : []),
-        { type: 'requestLock', steal: false },
-        { type: 'startTimer', delayMs: waitMs + config.staggerMs },
-      ],
+      [...first, { type: 'requestLock', steal: false }, { type: 'startTimer', delayMs: waitMs + config.staggerMs }],
     ]
+  }
+
+  /** Back in the queue. `lockHeld`: let the held lock go first. */
+  const stepDown = (now: number, maxTerm: number, leader: FollowedLeader | null, lockHeld: boolean): Result =>
+    queue(
+      now,
+      maxTerm,
+      leader,
+      lockHeld ? [{ type: 'becomeFollower' }, { type: 'releaseLock' }] : [{ type: 'becomeFollower' }],
+    )
+
+  /** Leading `term` from `now`: a beat goes out at once, the next one after `heartbeatMs`. */
+  const beating = (term: number, now: number, first: ElectionEffect[] = []): Result => [
+    { status: 'leading', term, lastBeatAt: now },
+    [
+      ...first,
+      { type: 'post', message: { kind: 'heartbeat', from: config.tabId, term } },
+      { type: 'startTimer', delayMs: config.heartbeatMs },
+    ],
+  ]
+
+  /** A holder (leading, or verifying its lock) that learns its lock is gone, or hears a newer holder, steps down. */
+  function hold(state: Leading | Verifying, event: ElectionEvent): Result {
+    if (event.type === 'lockLost') return stepDown(event.now, state.term, null, false)
+    if (event.type === 'heartbeatHeard') {
+      const beat = { id: event.from, term: event.term }
+      if (outranks(beat, { id: config.tabId, term: state.term })) return stepDown(event.now, event.term, beat, true)
+    }
+    // start, lockAcquired (already held), resignHeard (another tab's old news), a tick left over while verifying:
+    // nothing to do.
+    return [state, []]
   }
 
   function lead(state: Leading, event: ElectionEvent): Result {
     // Frozen for as long as followers wait: the lock may be gone without our knowing yet (its loss is still on its
     // way). Step down before doing anything else, so this tab never acts as holder on a stolen lock.
     if (event.type !== 'lockLost' && event.type !== 'stop' && event.now - state.lastBeatAt >= waitMs) {
-      const newer = event.type === 'heartbeatHeard' && outranks({ id: event.from, term: event.term }, leaderOf(state))
+      const newer =
+        event.type === 'heartbeatHeard' &&
+        outranks({ id: event.from, term: event.term }, { id: config.tabId, term: state.term })
       if (!config.canVerify || newer) return stepDown(event.now, state.term, null, true)
       return [{ status: 'verifying', term: state.term, lastBeatAt: state.lastBeatAt }, [{ type: 'verifyLock' }]]
     }
-    switch (event.type) {
-      case 'tick':
-        return [
-          { ...state, lastBeatAt: event.now },
-          [heartbeat(state.term), { type: 'startTimer', delayMs: config.heartbeatMs }],
-        ]
-      case 'lockLost':
-        return stepDown(event.now, state.term, null, false)
-      case 'heartbeatHeard': {
-        const beat = { id: event.from, term: event.term }
-        if (!outranks(beat, { id: config.tabId, term: state.term })) return [state, []]
-        return stepDown(event.now, event.term, beat, true)
-      }
-      case 'stop':
-        return [
-          { status: 'stopped' },
-          [
-            { type: 'post', message: { kind: 'resign', from: config.tabId, term: state.term } },
-            { type: 'releaseLock' },
-            { type: 'cancelTimer' },
-          ],
-        ]
-      default:
-        // start, lockAcquired (already held), resignHeard (another tab's old news): nothing to do.
-        return [state, []]
-    }
+    if (event.type === 'tick') return beating(state.term, event.now)
+    if (event.type === 'stop')
+      return [
+        { status: 'stopped' },
+        [
+          { type: 'post', message: { kind: 'resign', from: config.tabId, term: state.term } },
+          { type: 'releaseLock' },
+          { type: 'cancelTimer' },
+        ],
+      ]
+    return hold(state, event)
   }
 
   function verify(state: Verifying, event: ElectionEvent): Result {
-    switch (event.type) {
-      case 'lockVerified':
-        if (!event.held) return stepDown(event.now, state.term, null, true)
-        return [
-          { status: 'leading', term: state.term, lastBeatAt: event.now },
-          [heartbeat(state.term), { type: 'startTimer', delayMs: config.heartbeatMs }],
-        ]
-      case 'lockLost':
-        return stepDown(event.now, state.term, null, false)
-      case 'heartbeatHeard': {
-        const beat = { id: event.from, term: event.term }
-        if (!outranks(beat, leaderOf(state))) return [state, []]
-        return stepDown(event.now, event.term, beat, true)
-      }
-      case 'stop':
-        return lead({ status: 'leading', term: state.term, lastBeatAt: event.now }, event)
-      default:
-        // A tick left over, the lock's grant again: nothing until the answer.
-        return [state, []]
-    }
+    if (event.type === 'lockVerified')
+      return event.held ? beating(state.term, event.now) : stepDown(event.now, state.term, null, true)
+    if (event.type === 'stop') return lead({ status: 'leading', term: state.term, lastBeatAt: event.now }, event)
+    // The lock's grant again: nothing until the answer.
+    return hold(state, event)
   }
 
   function follow(state: Following, event: ElectionEvent): Result {
@@ -201,16 +197,13 @@ export const electionTransition = (config: ElectionConfig) => {
           return [{ ...state, maxTerm }, []]
         }
         const replaced = state.leader !== null && state.leader.id !== beat.id
-        return [
-          { ...state, leader: beat, maxTerm, heardAt: event.now },
-          replaced ? [{ type: 'leaderGone', leader: state.leader!.id }] : [],
-        ]
+        return [{ ...state, leader: beat, maxTerm, heardAt: event.now }, replaced ? gone(state) : []]
       }
       case 'resignHeard': {
         const maxTerm = Math.max(state.maxTerm, event.term)
         if (state.leader?.id !== event.from) return [{ ...state, maxTerm }, []]
         // The browser hands the lock to a queued tab; wait for its first beat afresh.
-        return [{ ...state, leader: null, maxTerm, heardAt: event.now }, [{ type: 'leaderGone', leader: event.from }]]
+        return [{ ...state, leader: null, maxTerm, heardAt: event.now }, gone(state)]
       }
       case 'tick': {
         if (state.lock === 'stealing') return [state, []]
@@ -218,24 +211,12 @@ export const electionTransition = (config: ElectionConfig) => {
         if (event.now < due) return [state, [{ type: 'startTimer', delayMs: due - event.now }]]
         return [
           { ...state, lock: 'stealing', leader: null },
-          [
-            ...(state.leader ? [{ type: 'leaderGone', leader: state.leader.id } as const] : []),
-            { type: 'releaseLock' },
-            { type: 'requestLock', steal: true },
-          ],
+          [...gone(state), { type: 'releaseLock' }, { type: 'requestLock', steal: true }],
         ]
       }
       case 'lockAcquired': {
         const term = state.maxTerm + 1
-        return [
-          { status: 'leading', term, lastBeatAt: event.now },
-          [
-            ...(state.leader ? [{ type: 'leaderGone', leader: state.leader.id } as const] : []),
-            { type: 'becomeLeader', term },
-            heartbeat(term),
-            { type: 'startTimer', delayMs: config.heartbeatMs },
-          ],
-        ]
+        return beating(term, event.now, [...gone(state), { type: 'becomeLeader', term }])
       }
       case 'stop':
         return [{ status: 'stopped' }, [{ type: 'releaseLock' }, { type: 'cancelTimer' }]]
@@ -248,15 +229,7 @@ export const electionTransition = (config: ElectionConfig) => {
   return (state: ElectionState, event: ElectionEvent): Result => {
     switch (state.status) {
       case 'idle':
-        if (event.type === 'start') {
-          return [
-            { status: 'following', lock: 'queued', leader: null, maxTerm: 0, heardAt: event.now },
-            [
-              { type: 'requestLock', steal: false },
-              { type: 'startTimer', delayMs: waitMs + config.staggerMs },
-            ],
-          ]
-        }
+        if (event.type === 'start') return queue(event.now, 0, null, [])
         if (event.type === 'stop') return [{ status: 'stopped' }, []]
         return [state, []]
       case 'following':

@@ -84,6 +84,12 @@ interface PendingAck {
  * bindSocket(tab.socket as unknown as AppSocket, store.dispatch)
  * tab.socket.connect()
  */
+/** A copy of `list` without the first `item` (as component-emitter removes one registration), or `list` itself. */
+function without<T>(list: T[], item: T): T[] {
+  const i = list.indexOf(item)
+  return i === -1 ? list : [...list.slice(0, i), ...list.slice(i + 1)]
+}
+
 /**
  * Attach and emit ids, counted for the whole page: a proxy made after another in the same tab (a new session, another
  * user) never takes an answer that was meant for the one before it.
@@ -312,11 +318,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     off(event, listener) {
       if (event === undefined) listeners.clear()
       else if (listener === undefined) listeners.delete(event)
-      else {
-        const list = listeners.get(event) ?? []
-        const i = list.indexOf(listener)
-        if (i !== -1) listeners.set(event, [...list.slice(0, i), ...list.slice(i + 1)])
-      }
+      else listeners.set(event, without(listeners.get(event) ?? [], listener))
       return socket
     },
     onAny(listener) {
@@ -324,11 +326,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
       return socket
     },
     offAny(listener) {
-      if (listener === undefined) anyListeners = []
-      else {
-        const i = anyListeners.indexOf(listener)
-        if (i !== -1) anyListeners = [...anyListeners.slice(0, i), ...anyListeners.slice(i + 1)]
-      }
+      anyListeners = listener === undefined ? [] : without(anyListeners, listener)
       return socket
     },
     emit(event, ...args) {
