@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { api, REFRESH_STORAGE_KEY, saveRefreshToken } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { sendMessage, selectConnection, selectPendingMessages, connect } from '../../src/realtime'
@@ -6,19 +6,13 @@ import { outboxStorageKey } from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { alice } from './support/fixtures'
-import { startHttpStub, type StubReply, type StubRequest } from './support/httpStub'
+import { httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
 
 // Token refresh: a 401 (HTTP) or a refused handshake → one POST /api/auth/refresh for every caller of the moment
 // (single flight), then the request is retried / the socket reconnects; a refused refresh → unauthorized, outbox kept.
 
-let stub: Awaited<ReturnType<typeof startHttpStub>>
 let reply: (req: StubRequest) => StubReply | Promise<StubReply>
-beforeEach(async () => {
-  stub = await startHttpStub((req) => reply(req))
-})
-afterEach(async () => {
-  await stub.close()
-})
+const stub = httpStubPerTest((req) => reply(req))
 
 const auth = (req: StubRequest) => req.headers.authorization
 const unauthorized: StubReply = { status: 401, body: { error: { code: 'UNAUTHORIZED', message: 'expired' } } }

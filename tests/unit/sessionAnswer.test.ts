@@ -1,21 +1,15 @@
-import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { api, REFRESH_STORAGE_KEY, refreshSession, saveRefreshToken } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { fakeSockets } from './support/fakeSocket'
 import { alice } from './support/fixtures'
-import { startHttpStub, type StubReply, type StubRequest } from './support/httpStub'
+import { httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
 
 // What a login's or a refresh's answer becomes: the session `{ token, user }` for the store, its refresh token in
 // storage; an answer that is no session is an error, and nothing of it is kept.
 
-let stub: Awaited<ReturnType<typeof startHttpStub>>
 let reply: (req: StubRequest) => StubReply
-beforeEach(async () => {
-  stub = await startHttpStub((req) => reply(req))
-})
-afterEach(async () => {
-  await stub.close()
-})
+const stub = httpStubPerTest((req) => reply(req))
 
 function setup(preloaded?: { token: string; user: typeof alice }) {
   const storage = createMemoryStorage()

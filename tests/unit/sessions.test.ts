@@ -1,11 +1,11 @@
-import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { loadRefreshToken, REFRESH_STORAGE_KEY, refreshDueAt, saveRefreshToken, tokenLifetime } from '../../src/api'
 import { loggedOut, tokenRefreshed } from '../../src/app/authSlice'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, bob } from './support/fixtures'
-import { startHttpStub, type StubReply, type StubRequest } from './support/httpStub'
+import { httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
 
 // The browser's session code: the token's lifetime read from the JWT, the refresh scheduled at 80% of it through the
 // injected timers, a live socket renewed in place with `session:renew`, and the logout.
@@ -69,14 +69,8 @@ function manualTimers() {
 }
 
 describe('the scheduled refresh and the socket renewal', () => {
-  let stub: Awaited<ReturnType<typeof startHttpStub>>
   let reply: (req: StubRequest) => StubReply
-  beforeEach(async () => {
-    stub = await startHttpStub((req) => reply(req))
-  })
-  afterEach(async () => {
-    await stub.close()
-  })
+  const stub = httpStubPerTest((req) => reply(req))
 
   const NOW = 1_800_000_000_000
   const first = jwt({ sub: alice.id, iat: NOW / 1000, exp: NOW / 1000 + 900 })

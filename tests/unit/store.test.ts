@@ -13,7 +13,7 @@ import {
 import { eventually } from './support/eventually'
 import { fakeSockets, type FakeSocket } from './support/fakeSocket'
 import { alice, bob, conversation, message } from './support/fixtures'
-import { deadUrl, startHttpStub, type StubReply, type StubRequest } from './support/httpStub'
+import { deadUrl, startHttpStub, httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
 import { settle } from './support/mockStore'
 
 // A real store (makeStore: RTK's serializability and immutability checks on) over a fake socket and a real HTTP
@@ -194,15 +194,11 @@ describe('sending over the socket (real store, fake socket)', () => {
 })
 
 describe('the HTTP fallback (real store, real HTTP server)', () => {
-  let stub: Awaited<ReturnType<typeof startHttpStub>>
-  let reply: (req: StubRequest) => StubReply
-  beforeEach(async () => {
+  let reply: (req: StubRequest) => StubReply | Promise<StubReply>
+  beforeEach(() => {
     reply = () => ({ status: 500, body: { error: { code: 'INTERNAL', message: 'unset' } } })
-    stub = await startHttpStub((req) => reply(req))
   })
-  afterEach(async () => {
-    await stub.close()
-  })
+  const stub = httpStubPerTest((req) => reply(req))
 
   test('not connected: sent over HTTP with the same clientId and the token', async () => {
     reply = () => ({ status: 201, body: stored(2, 'k1') })
@@ -269,7 +265,7 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     let release: () => void = () => {}
     const released = new Promise<void>((resolve) => (release = resolve))
     const times: number[] = []
-    stub.reply = async () => {
+    reply = async () => {
       times.push(Date.now())
       if (times.length === 1)
         return { status: 429, body: { error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 200 } } }

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage } from 'node:http'
+import { afterEach, beforeEach } from 'vitest'
 import type { AddressInfo } from 'node:net'
 
 export interface StubRequest {
@@ -51,4 +52,33 @@ export async function deadUrl(): Promise<string> {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return url
+}
+
+/**
+ * A fresh `startHttpStub` for every test of the enclosing file or `describe` (started before each, closed after),
+ * answering with whatever `reply` returns at the time of the request.
+ *
+ * @example let reply: (req: StubRequest) => StubReply; const stub = httpStubPerTest((req) => reply(req)); … stub.url
+ */
+export function httpStubPerTest(reply: (req: StubRequest) => StubReply | Promise<StubReply>) {
+  let stub: Awaited<ReturnType<typeof startHttpStub>> | null = null
+  beforeEach(async () => {
+    stub = await startHttpStub(reply)
+  })
+  afterEach(async () => {
+    await stub?.close()
+    stub = null
+  })
+  const current = () => {
+    if (!stub) throw new Error('the HTTP stub runs only inside a test')
+    return stub
+  }
+  return {
+    get url() {
+      return current().url
+    },
+    get requests() {
+      return current().requests
+    },
+  }
 }
