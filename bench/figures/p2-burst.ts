@@ -2,6 +2,7 @@ import type { Socket } from 'socket.io-client'
 import type { Message } from '../../src/contract'
 import { closeSocket, countReadTasks, rawSocket } from '../lib/clients'
 import type { Figure } from '../lib/figure'
+import { floorClient } from '../lib/floorClient'
 import { api, layerClient } from '../lib/layer'
 import { peerClient } from '../lib/peerClient'
 import { ArrivalProbe } from '../lib/probe'
@@ -189,6 +190,35 @@ async function layerBurst(host: HostHandle, pair: Pair, n: number, tag: string):
   }
 }
 
+async function floorBurst(host: HostHandle, pair: Pair, n: number, tag: string): Promise<BurstResult> {
+  const probe = new ArrivalProbe<unknown>()
+  const client = await floorClient({
+    url: host.url,
+    token: pair.b.token,
+    conversationId: pair.conversationId,
+    probes: [probe.middleware],
+  })
+  try {
+    const select = client.api.endpoints.getMessages.select(pair.conversationId)
+    const selectThread = (state: unknown) => select(state as never).data as ThreadLike
+    return await storeBurst(
+      host,
+      n,
+      tag,
+      {
+        probe,
+        socket: client.socket(),
+        thread: () => selectThread(client.store.getState()),
+        selectThread,
+        store: client.store,
+      },
+      pair,
+    )
+  } finally {
+    await client.close()
+  }
+}
+
 async function peerBurst(host: HostHandle, pair: Pair, n: number, tag: string): Promise<BurstResult> {
   const probe = new ArrivalProbe<unknown>()
   const client = await peerClient({
@@ -230,28 +260,38 @@ export const p2: Figure = {
     const host = await sharedHost()
     const pair = host.seeded[3]
     if (!pair) throw new Error('the shared host seeded too few pairs')
-    const out = { raw: [] as BurstResult[], layer: [] as BurstResult[], peer: [] as BurstResult[] }
+    const out = {
+      raw: [] as BurstResult[],
+      layer: [] as BurstResult[],
+      floor: [] as BurstResult[],
+      peer: [] as BurstResult[],
+    }
     let k = 0
     for (let round = -sizes.warmup; round < sizes.rounds; round++) {
       // The warm-up round only warms the code: a tenth of the burst is enough.
       const n = round < 0 ? Math.ceil(sizes.n / 10) : sizes.n
       // Which of raw and layer goes first alternates, so neither always follows the peer's long burst.
+      // The floor goes between them, so it never follows the peer either.
       let r: BurstResult
       let l: BurstResult
+      let f: BurstResult
       if (round % 2 === 0) {
         r = await rawBurst(host, pair, n, `p2-${k++}`)
+        f = await floorBurst(host, pair, n, `p2-${k++}`)
         l = await layerBurst(host, pair, n, `p2-${k++}`)
       } else {
         l = await layerBurst(host, pair, n, `p2-${k++}`)
+        f = await floorBurst(host, pair, n, `p2-${k++}`)
         r = await rawBurst(host, pair, n, `p2-${k++}`)
       }
       const p = round < sizes.peerRounds ? await peerBurst(host, pair, n, `p2-${k++}`) : null
       log(
-        `P2 ${round < 0 ? 'warm-up' : `round ${round + 1}/${sizes.rounds}`}: raw ${r.eventsPerSecond.toFixed(0)}/s (CPU ${r.cpuPerEvent.toFixed(2)} µs/event), layer ${l.eventsPerSecond.toFixed(0)}/s (CPU ${l.cpuPerEvent.toFixed(2)} µs/event, ${l.notifications} notifications, ${l.tasks} tasks)${p ? `, peer ${p.eventsPerSecond.toFixed(0)}/s (${p.notifications} notifications, ${p.tasks} tasks)` : ''}`,
+        `P2 ${round < 0 ? 'warm-up' : `round ${round + 1}/${sizes.rounds}`}: raw ${r.eventsPerSecond.toFixed(0)}/s (CPU ${r.cpuPerEvent.toFixed(2)} µs/event), layer ${l.eventsPerSecond.toFixed(0)}/s (CPU ${l.cpuPerEvent.toFixed(2)} µs/event, ${l.notifications} notifications, ${l.tasks} tasks), floor ${f.eventsPerSecond.toFixed(0)}/s (CPU ${f.cpuPerEvent.toFixed(2)} µs/event)${p ? `, peer ${p.eventsPerSecond.toFixed(0)}/s (${p.notifications} notifications, ${p.tasks} tasks)` : ''}`,
       )
       if (round < 0) continue
       out.raw.push(r)
       out.layer.push(l)
+      out.floor.push(f)
       if (p) out.peer.push(p)
     }
     draw(
@@ -264,6 +304,7 @@ export const p2: Figure = {
         series: [
           { name: 'raw socket.io-client', values: out.raw.map((x) => x.eventsPerSecond) },
           { name: 'layer (in cache)', values: out.layer.map((x) => x.eventsPerSecond) },
+          { name: 'floor (in cache)', values: out.floor.map((x) => x.eventsPerSecond) },
           { name: 'peer (RTK docs)', values: out.peer.map((x) => x.eventsPerSecond) },
         ],
       }),
@@ -314,6 +355,27 @@ export const p2: Figure = {
         value: Math.max(...out.layer.map((x) => x.missing)),
         unit: 'messages',
         target: { on: 'value', op: '==', limit: 0 },
+      }),
+      row({
+        id: 'P2-floor',
+        name: `floor: ${n} message:new, each its own checked action, a task's messages patched into the cached thread at once, nothing else (bench/lib/floorClient.ts): what any client keeping the contract's one action per event costs at least`,
+        value: rate(out.floor),
+        unit: 'events/s',
+        baseline: rate(out.raw),
+      }),
+      row({
+        id: 'P2-floor-cpu',
+        name: `floor: CPU time of the client's process per event, median of ${out.floor.length} rounds (baseline: raw's)`,
+        value: mid(out.floor, (x) => x.cpuPerEvent),
+        unit: 'µs',
+        baseline: mid(out.raw, (x) => x.cpuPerEvent),
+      }),
+      row({
+        id: 'P2-vs-floor',
+        name: 'layer events/s against the floor’s: what the layer’s own work (dedupe, order, gaps, lists, outbox, typing, offsets, its middleware) costs',
+        value: rate(out.layer),
+        unit: 'events/s',
+        baseline: rate(out.floor),
       }),
       row({
         id: 'P2-peer',
