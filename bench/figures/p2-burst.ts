@@ -291,6 +291,8 @@ export const p2: Figure = {
       if (round < 0) continue
       out.raw.push(r)
       out.layer.push(l)
+      // A floor that lost messages would be cheap for the wrong reason.
+      if (f.missing > 0) throw new Error(`P2: the floor's thread misses ${f.missing} of the burst's messages`)
       out.floor.push(f)
       if (p) out.peer.push(p)
     }
