@@ -491,12 +491,21 @@ export function foldCacheWork(work: CacheWork, view: CacheView): CacheWork {
   return fold.result()
 }
 
+/** Whether `message` is the next of `thread`: `seq` one above its last, which is confirmed (or the thread is empty). */
+function follows(thread: readonly ThreadMessage[], message: Message): boolean {
+  const last = thread[thread.length - 1]
+  return last === undefined ? message.seq === 1 : !isUnconfirmed(last) && last.seq + 1 === message.seq
+}
+
 function createFold(view: CacheView) {
   // The entries patched so far, as working copies the next events read instead of the store's (still unpatched) data.
-  const queries = Object.create(view.queries) as Record<string, CacheEntryView | undefined>
+  const queries: Record<string, CacheEntryView | undefined> = { ...view.queries }
   const working = new Map<string, { query: PatchableQuery; data: unknown[] }>()
   const tags = new Map<string, CacheTag>()
-  const conversationsKey = queryKey({ endpointName: 'getConversations', arg: undefined })
+  // Whether the conversation list is cached: fixed for the fold (it adds working copies of cached entries only).
+  const listCached = view.queries[queryKey({ endpointName: 'getConversations', arg: undefined })] !== undefined
+  /** The thread the last append went to, by its working list: a burst's next message for it skips the lookups. */
+  let appending: { conversationId: Id; list: ThreadMessage[] } | null = null
   function workingList(key: string, query: PatchableQuery): unknown[] {
     let entry = working.get(key)
     if (!entry) {
@@ -504,9 +513,7 @@ function createFold(view: CacheView) {
       // A spread, not `slice()`: the faster copy of a frozen array (what the store holds); see bench/README.md, P4.
       entry = { query, data: [...(cached.data as unknown[])] }
       working.set(key, entry)
-      // defineProperty, not assignment: the store's `queries` (the prototype) is frozen, which forbids assigning
-      // a property it has on an object inheriting from it.
-      Object.defineProperty(queries, key, { value: { status: cached.status, data: entry.data }, enumerable: true })
+      queries[key] = { status: cached.status, data: entry.data }
     }
     return entry.data
   }
@@ -519,15 +526,16 @@ function createFold(view: CacheView) {
      * appends the same frozen copy without building that work. False for anything else: the table decides.
      */
     append(message: Message): boolean {
-      if (queries[conversationsKey] !== undefined) return false
-      const query = { endpointName: 'getMessages', arg: message.conversationId } as const
-      const key = queryKey(query)
-      const entry = queries[key]
-      if (entry === undefined || entry.status !== 'fulfilled' || !Array.isArray(entry.data)) return false
-      const thread = entry.data as readonly ThreadMessage[]
-      const last = thread[thread.length - 1]
-      if (last === undefined ? message.seq !== 1 : isUnconfirmed(last) || last.seq + 1 !== message.seq) return false
-      workingList(key, query).push(threadMessageOf(message, undefined))
+      if (appending === null || appending.conversationId !== message.conversationId) {
+        if (listCached) return false
+        const query = { endpointName: 'getMessages', arg: message.conversationId } as const
+        const key = queryKey(query)
+        const entry = queries[key]
+        if (entry === undefined || entry.status !== 'fulfilled' || !Array.isArray(entry.data)) return false
+        if (!follows(entry.data as readonly ThreadMessage[], message)) return false
+        appending = { conversationId: message.conversationId, list: workingList(key, query) as ThreadMessage[] }
+      } else if (!follows(appending.list, message)) return false
+      appending.list.push(threadMessageOf(message, undefined))
       return true
     },
     add(work: CacheWork) {

@@ -449,6 +449,23 @@ describe('a burst appended in place gives what the table gives', () => {
       view({ thread: ok(fresh()) }),
     ],
     ['while the user is in the room', news(3, 4), view({ thread: ok(fresh()) }, { rooms: ['c1'] })],
+    [
+      'into two cached threads, in turn',
+      // c2's next seq is c1's too: each message must go to its own thread's list.
+      [
+        ...news(3),
+        { event: 'message:new', payload: message(4, { id: 'x4', conversationId: 'c2' }) },
+        ...news(4),
+        { event: 'message:new', payload: message(6, { id: 'x6', conversationId: 'c2' }) },
+        { event: 'message:new', payload: message(5, { id: 'x5', conversationId: 'c2' }) },
+        ...news(5),
+      ],
+      (() => {
+        const v = view({ thread: ok(fresh()) })
+        const c2 = frozen([1, 2, 3].map((seq) => message(seq, { id: `x${seq}`, conversationId: 'c2' })))
+        return { ...v, queries: { ...v.queries, [queryKey({ endpointName: 'getMessages', arg: 'c2' })]: ok(c2) } }
+      })(),
+    ],
   ])('%s', (_name, events, v) => {
     const inPlace = cacheWorkForBurst(events, v)
     expect(inPlace).toEqual(cacheWorkForBurst(events, v, { appendInPlace: false }))
