@@ -71,19 +71,6 @@ interface PendingAck {
   timer: TimerHandle | null
 }
 
-/**
- * A follower tab's socket: an object with the surface of socket.io-client's `Socket`, backed by the tab channel to the
- * holder (`hub.ts`). `connect()` attaches (with this store's offset); the holder's answer becomes `connect`, the replay,
- * `sync:*` and `presence:snapshot`, in that order and in one task; then live events of this user follow. Emits go to the
- * holder and their acks come back with Socket.IO's callback shapes. The holder's socket dropping (`down`) or the holder
- * going away (`holderGone()`) is a `disconnect` ('transport close'): pending acks fail at once, and the proxy attaches
- * again when a holder says `up`.
- *
- * @example
- * const tab = createTabSocket({ tabId, userId, channel, resume: () => selectResumePoint(store.getState()), visibility, timers })
- * bindSocket(tab.socket as unknown as AppSocket, store.dispatch)
- * tab.socket.connect()
- */
 /** A copy of `list` without the first `item` (as component-emitter removes one registration), or `list` itself. */
 function without<T>(list: T[], item: T): T[] {
   const i = list.indexOf(item)
@@ -97,6 +84,19 @@ function without<T>(list: T[], item: T): T[] {
 let pageCounter = 0
 const nextPageId = () => ++pageCounter
 
+/**
+ * A follower tab's socket: an object with the surface of socket.io-client's `Socket`, backed by the tab channel to the
+ * holder (`hub.ts`). `connect()` attaches (with this store's offset); the holder's answer becomes `connect`, the replay,
+ * `sync:*` and `presence:snapshot`, in that order and in one task; then live events of this user follow. Emits go to the
+ * holder and their acks come back with Socket.IO's callback shapes. The holder's socket dropping (`down`) or the holder
+ * going away (`holderGone()`) is a `disconnect` ('transport close'): pending acks fail at once, and the proxy attaches
+ * again when a holder says `up`.
+ *
+ * @example
+ * const tab = createTabSocket({ tabId, userId, channel, resume: () => selectResumePoint(store.getState()), visibility, timers })
+ * bindSocket(tab.socket as unknown as AppSocket, store.dispatch)
+ * tab.socket.connect()
+ */
 export function createTabSocket(options: TabSocketOptions): TabSocket {
   const { tabId, userId, channel, resume, visibility, timers } = options
   const heartbeatMs = options.heartbeatMs ?? 500
@@ -318,7 +318,11 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     off(event, listener) {
       if (event === undefined) listeners.clear()
       else if (listener === undefined) listeners.delete(event)
-      else listeners.set(event, without(listeners.get(event) ?? [], listener))
+      else {
+        const rest = without(listeners.get(event) ?? [], listener)
+        if (rest.length > 0) listeners.set(event, rest)
+        else listeners.delete(event)
+      }
       return socket
     },
     onAny(listener) {
