@@ -1,3 +1,4 @@
+import type { Middleware } from '@reduxjs/toolkit'
 import type { Socket } from 'socket.io-client'
 import type { Message } from '../../src/contract'
 import { closeSocket, countReadTasks, rawSocket } from '../lib/clients'
@@ -103,31 +104,56 @@ const cpuMicros = (usage: NodeJS.CpuUsage) => usage.user + usage.system
 
 type ThreadLike = readonly { id: string; seq: number }[] | undefined
 
+/** A client with a store whose cached thread a burst goes into (layer, floor, peer alike). */
+interface StoreClient {
+  socket(): Socket
+  store: { subscribe(l: () => void): () => void; getState(): unknown }
+  selectThread(state: unknown): ThreadLike
+  close(): Promise<void>
+}
+
+/**
+ * Opens a client (with the probe first in its chain), bursts into its cached thread, and closes it.
+ *
+ * @example storeBurst(host, pair, n, tag, (probes) => floorClient({ …, probes }))
+ */
 async function storeBurst(
   host: HostHandle,
+  pair: Pair,
   n: number,
   tag: string,
-  client: {
-    probe: ArrivalProbe<unknown>
-    socket: Socket
-    thread: () => ThreadLike
-    selectThread: (state: unknown) => ThreadLike
-    store: { subscribe(l: () => void): () => void; getState(): unknown }
-  },
+  open: (probes: Middleware[]) => Promise<StoreClient>,
+): Promise<BurstResult> {
+  const probe = new ArrivalProbe<unknown>()
+  const client = await open([probe.middleware])
+  try {
+    return await burstInto(host, pair, n, tag, probe, client)
+  } finally {
+    await client.close()
+  }
+}
+
+async function burstInto(
+  host: HostHandle,
   pair: Pair,
+  n: number,
+  tag: string,
+  probe: ArrivalProbe<unknown>,
+  client: StoreClient,
 ): Promise<BurstResult> {
   await assertOnlySocket(host, pair.b.id)
   await subscriptionsMirrored(client.store)
-  const before = client.thread() ?? []
+  const thread = () => client.selectThread(client.store.getState())
+  const before = thread() ?? []
   const firstSeq = (before.length > 0 ? Math.max(...before.map((m) => m.seq)) : 0) + 1
   const lastId = `${tag}-${n - 1}`
-  const arrival = client.probe.expect((state) => {
-    const thread = client.selectThread(state)
-    return thread !== undefined && thread.length > 0 && thread[thread.length - 1]!.id === lastId
+  const arrival = probe.expect((state) => {
+    const list = client.selectThread(state)
+    return list !== undefined && list.length > 0 && list[list.length - 1]!.id === lastId
   })
-  const detach = client.probe.attach(client.store)
-  client.probe.resetCounts()
-  const tasks = countReadTasks(client.socket)
+  const detach = probe.attach(client.store)
+  probe.resetCounts()
+  const tasks = countReadTasks(client.socket())
   const perRead = new Map<number, number>()
   const offPerRead = client.store.subscribe(() => perRead.set(tasks.count(), (perRead.get(tasks.count()) ?? 0) + 1))
   const cpu = process.cpuUsage()
@@ -147,13 +173,13 @@ async function storeBurst(
   tasks.detach()
   const tasksWithSeveral = [...perRead.values()].filter((count) => count > 1).length
   const worstTask = Math.max(0, ...perRead.values())
-  const ids = new Set((client.thread() ?? []).map((m) => m.id))
+  const ids = new Set((thread() ?? []).map((m) => m.id))
   let missing = 0
   for (let i = 0; i < n; i++) if (!ids.has(`${tag}-${i}`)) missing++
   return {
     eventsPerSecond: n / ((end - Number(startedAt)) / 1e9),
     cpuPerEvent,
-    notifications: client.probe.notifications,
+    notifications: probe.notifications,
     tasks: tasks.count(),
     tasksWithSeveral,
     worstTask,
@@ -161,92 +187,40 @@ async function storeBurst(
   }
 }
 
-async function layerBurst(host: HostHandle, pair: Pair, n: number, tag: string): Promise<BurstResult> {
-  const probe = new ArrivalProbe<unknown>()
-  const client = await layerClient({
-    url: host.url,
-    session: { token: pair.b.token, user: { id: pair.b.id, name: pair.b.id, role: 'tutor' } },
-    probes: [probe.middleware],
-  })
-  try {
-    await client.subscribeThread(pair.conversationId)
+const layerBurst = (host: HostHandle, pair: Pair, n: number, tag: string) =>
+  storeBurst(host, pair, n, tag, async (probes) => {
+    const client = await layerClient({
+      url: host.url,
+      session: { token: pair.b.token, user: { id: pair.b.id, name: pair.b.id, role: 'tutor' } },
+      probes,
+    })
+    try {
+      await client.subscribeThread(pair.conversationId)
+    } catch (error) {
+      await client.close()
+      throw error
+    }
     const select = api.endpoints.getMessages.select(pair.conversationId)
-    const selectThread = (state: unknown) => select(state as never).data as ThreadLike
-    return await storeBurst(
-      host,
-      n,
-      tag,
-      {
-        probe,
-        socket: client.socket(),
-        thread: () => selectThread(client.store.getState()),
-        selectThread,
-        store: client.store,
-      },
-      pair,
-    )
-  } finally {
-    await client.close()
-  }
+    return { ...client, selectThread: (state) => select(state as never).data as ThreadLike }
+  })
+
+/** The floor's or the peer's client: each opens its thread itself, and the thread is selected with its own api. */
+async function apiClient(
+  open: typeof floorClient | typeof peerClient,
+  host: HostHandle,
+  pair: Pair,
+  probes: Middleware[],
+): Promise<StoreClient> {
+  const client = await open({ url: host.url, token: pair.b.token, conversationId: pair.conversationId, probes })
+  const select = client.api.endpoints.getMessages.select(pair.conversationId)
+  return { ...client, selectThread: (state) => select(state as never).data as ThreadLike }
 }
 
-async function floorBurst(host: HostHandle, pair: Pair, n: number, tag: string): Promise<BurstResult> {
-  const probe = new ArrivalProbe<unknown>()
-  const client = await floorClient({
-    url: host.url,
-    token: pair.b.token,
-    conversationId: pair.conversationId,
-    probes: [probe.middleware],
-  })
-  try {
-    const select = client.api.endpoints.getMessages.select(pair.conversationId)
-    const selectThread = (state: unknown) => select(state as never).data as ThreadLike
-    return await storeBurst(
-      host,
-      n,
-      tag,
-      {
-        probe,
-        socket: client.socket(),
-        thread: () => selectThread(client.store.getState()),
-        selectThread,
-        store: client.store,
-      },
-      pair,
-    )
-  } finally {
-    await client.close()
-  }
-}
+const floorBurst = (host: HostHandle, pair: Pair, n: number, tag: string) =>
+  storeBurst(host, pair, n, tag, (probes) => apiClient(floorClient, host, pair, probes))
 
-async function peerBurst(host: HostHandle, pair: Pair, n: number, tag: string): Promise<BurstResult> {
-  const probe = new ArrivalProbe<unknown>()
-  const client = await peerClient({
-    url: host.url,
-    token: pair.b.token,
-    conversationId: pair.conversationId,
-    probes: [probe.middleware],
-  })
-  try {
-    const select = client.api.endpoints.getMessages.select(pair.conversationId)
-    const selectThread = (state: unknown) => select(state as never).data as ThreadLike
-    return await storeBurst(
-      host,
-      n,
-      tag,
-      {
-        probe,
-        socket: client.socket(),
-        thread: () => selectThread(client.store.getState()),
-        selectThread,
-        store: client.store,
-      },
-      pair,
-    )
-  } finally {
-    await client.close()
-  }
-}
+const peerBurst = (host: HostHandle, pair: Pair, n: number, tag: string) =>
+  storeBurst(host, pair, n, tag, (probes) => apiClient(peerClient, host, pair, probes))
 
 export const p2: Figure = {
   id: 'P2',
