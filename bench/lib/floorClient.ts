@@ -21,7 +21,6 @@ import { passingSocketActions, skippingSocketActions, socketActionsRoot } from '
 import type { Id, Message } from '../../src/contract'
 import { serverEventReceiver } from '../../src/realtime/bindSocket'
 import { closeSocket, rawSocket } from './clients'
-import { waitFor } from './stats'
 
 export interface FloorClient {
   store: ReturnType<typeof createFloorStore>['store']
@@ -98,7 +97,6 @@ export async function floorClient(options: {
     async close() {
       subscription.unsubscribe()
       await closeSocket(socket)
-      await waitFor(() => !socket.connected, 'the floor socket to close', 5_000)
     },
   }
 }
