@@ -318,11 +318,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     off(event, listener) {
       if (event === undefined) listeners.clear()
       else if (listener === undefined) listeners.delete(event)
-      else {
-        const rest = without(listeners.get(event) ?? [], listener)
-        if (rest.length > 0) listeners.set(event, rest)
-        else listeners.delete(event)
-      }
+      else listeners.set(event, without(listeners.get(event) ?? [], listener))
       return socket
     },
     onAny(listener) {
