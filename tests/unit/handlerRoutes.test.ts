@@ -152,7 +152,7 @@ test('a handler reacts to no server event it does not name in HANDLERS: routed o
   const routed = await session(true)
   // The session does exercise what the routing keeps: the send confirmed, bob's notice ended, the cache patched.
   expect(routed.raw.socket.outbox).toEqual([])
-  expect(routed.raw.presence.typing['c1'] ?? []).toEqual([])
+  expect(routed.raw.presence.typing.c1 ?? []).toEqual([])
   expect(
     api.endpoints.getMessages
       .select('c1')(routed.raw as never)
