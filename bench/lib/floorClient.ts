@@ -14,13 +14,14 @@
  * no offsets. Any client that keeps the contract costs at least this much; the layer costs what it adds on top.
  */
 import { combineReducers, configureStore, type Middleware } from '@reduxjs/toolkit'
-import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query'
+import { createApi } from '@reduxjs/toolkit/query'
 import type { Socket } from 'socket.io-client'
 import { afterTask } from '../../src/app/afterTask'
 import { passingSocketActions, skippingSocketActions, socketActionsRoot } from '../../src/app/socketActionBypass'
 import type { Id, Message } from '../../src/contract'
 import { serverEventReceiver } from '../../src/realtime/bindSocket'
 import { closeSocket, rawSocket } from './clients'
+import { bearerBaseQuery } from './bearerBaseQuery'
 
 export interface FloorClient {
   store: ReturnType<typeof createFloorStore>['store']
@@ -32,13 +33,7 @@ export interface FloorClient {
 function createFloorStore(url: string, token: string, probes: Middleware[]) {
   const api = createApi({
     reducerPath: 'api',
-    baseQuery: fetchBaseQuery({
-      baseUrl: `${url}/api/`,
-      prepareHeaders: (headers) => {
-        headers.set('authorization', `Bearer ${token}`)
-        return headers
-      },
-    }),
+    baseQuery: bearerBaseQuery(url, token),
     endpoints: (build) => ({
       getMessages: build.query<Message[], Id>({
         query: (conversationId) => `conversations/${encodeURIComponent(conversationId)}/messages`,

@@ -14,9 +14,10 @@
  * with a bare socket.io-client (the cheapest possible sender, so the comparison favours the peer, not us).
  */
 import { configureStore, type Middleware } from '@reduxjs/toolkit'
-import { createApi, fetchBaseQuery } from '@reduxjs/toolkit/query/react'
+import { createApi } from '@reduxjs/toolkit/query/react'
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
 import { messageSchema, parse, type Id, type Message } from '../../src/contract'
+import { bearerBaseQuery } from '../lib/bearerBaseQuery'
 
 export type CreateSocket = (url: string, options: Partial<ManagerOptions & SocketOptions>) => Socket
 
@@ -36,13 +37,7 @@ export function createDocsStreamingPeer(options: {
 
   const api = createApi({
     reducerPath: 'api',
-    baseQuery: fetchBaseQuery({
-      baseUrl: `${apiUrl}/api/`,
-      prepareHeaders: (headers) => {
-        headers.set('authorization', `Bearer ${token}`)
-        return headers
-      },
-    }),
+    baseQuery: bearerBaseQuery(apiUrl, token),
     endpoints: (build) => ({
       getMessages: build.query<Message[], Id>({
         query: (conversationId) => `conversations/${encodeURIComponent(conversationId)}/messages`,
