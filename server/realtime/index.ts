@@ -336,8 +336,10 @@ export function attachHandlers(
       presence?.disconnected(userId).catch(warn('presence on disconnect failed'))
       logger.debug({ socketId: socket.id, userId, reason }, 'socket disconnected')
     })
-    socket.on('error', (error) => {
-      logger.warn({ err: error, socketId: socket.id, userId }, 'socket error')
+    socket.on('error', (error: unknown) => {
+      // Socket.IO's own errors are `Error`s; a client may also send an event named `error` (its parser lets that
+      // name through), which the `onAny` above has already refused and which must not reach the log.
+      if (error instanceof Error) logger.warn({ err: error, socketId: socket.id, userId }, 'socket error')
     })
   })
 }

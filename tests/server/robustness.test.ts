@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Ack, ErrorBody, Message } from './support/types'
 import {
@@ -363,5 +365,30 @@ describe('process health', () => {
     // Node reports an unhandled rejection once the microtasks have run: one turn of the event loop is enough.
     await new Promise((resolve) => setImmediate(resolve))
     expect(unhandled).toEqual([])
+  })
+})
+
+describe('a client packet named "error"', () => {
+  it('is an unknown event like any other: answered INVALID, and never written to the log', async () => {
+    // Socket.IO's parser lets a client name an event `error`, which then also reaches the socket's own `error`
+    // listener: logging it would let any user fill the log with lines of their choosing.
+    const lines: string[] = []
+    const logger = pino(
+      { level: 'debug' },
+      new Writable({ write: (chunk, _enc, done) => done(null, lines.push(String(chunk)) && undefined) }),
+    )
+    const own = await startTestServer({ logger })
+    const socket = await connect(own.url, (await login(own.url, ALICE)).token)
+    try {
+      const ack = await emitAck(socket, 'error', { message: 'forged', forged: true })
+      expect(ack).toEqual({ ok: false, error: { code: 'INVALID', message: 'unknown event' } })
+      untyped(socket).emit('error', { message: 'forged too', forged: true })
+      await delivered(socket)
+      expect(socket.connected).toBe(true)
+      expect(lines.filter((line) => line.includes('forged'))).toEqual([])
+    } finally {
+      socket.close()
+      await own.dispose()
+    }
   })
 })
