@@ -375,7 +375,12 @@ describe('a client packet named "error"', () => {
     const lines: string[] = []
     const logger = pino(
       { level: 'debug' },
-      new Writable({ write: (chunk, _enc, done) => done(null, lines.push(String(chunk)) && undefined) }),
+      new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(String(chunk))
+          done()
+        },
+      }),
     )
     const own = await startTestServer({ logger })
     const socket = await connect(own.url, (await login(own.url, ALICE)).token)
