@@ -247,6 +247,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
   }
 
   async function tryOnce(entry: PendingMessage): Promise<SendOutcome> {
+    const session = ctx.session
     const socket = ctx.socket
     // A socket known to be down is not waited for: HTTP at once. A silent one is given the ack timeout; a drop
     // while the ack is awaited fails it at once (Socket.IO clears pending acks on disconnect), so HTTP follows at once.
@@ -258,6 +259,9 @@ export function buildOutboxHandler<S extends SocketRootState>(
         ctx.ackTimeoutMs,
       )
       if (result.kind !== 'timeout') return outcomeOfAck(result)
+      // A logout (or another user's login) closed the socket under the ack: the entry belongs to the old session
+      // and must never go out over HTTP with the next one's token. Its stored copy waits for its own user.
+      if (session !== ctx.session) return { kind: 'retry', error: { code: 'NETWORK', message: 'the session ended' } }
     }
     return viaHttp(entry)
   }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { api, loggedOut, type ThreadMessage } from '../../src/api'
+import { api, loggedIn, loggedOut, type ThreadMessage } from '../../src/api'
 import { createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
 import type { Message } from '../../src/contract'
 import {
@@ -170,6 +170,37 @@ describe('durable outbox', () => {
     expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull()
     expect(savedIds(storage, bob.id)).toEqual(['b1'])
     bobTab.store.dispatch(shutdown())
+  })
+
+  test('another user logs in while a send awaits its ack: it never goes over HTTP with their token, and waits for its own user', async () => {
+    const requests: { authorization: string | undefined; body: unknown }[] = []
+    const stub = await startHttpStub((req) => {
+      if (!req.url.endsWith('/messages')) return { status: 204 } // the logout's own request
+      requests.push({ authorization: req.headers.authorization, body: req.body })
+      const { clientId, content } = req.body as { clientId: string; content: string }
+      return { status: 201, body: message(9, { senderId: bob.id, clientId, content }) }
+    })
+    try {
+      const storage = createMemoryStorage()
+      const { store, sockets } = tab(stub.url, storage, { ackTimeoutMs: 3_600_000 })
+      const alicesSocket = sockets.last
+      alicesSocket.serverConnect()
+      store.dispatch(send('k1'))
+      expect(alicesSocket.sent('message:send')).toHaveLength(1)
+      // What the session sync does when another tab logs in as Bob: both in one task. Closing Alice's socket fails
+      // its awaited ack at once, as socket.io-client does.
+      store.dispatch(loggedOut({ keepOutbox: true }))
+      store.dispatch(loggedIn({ token: 'token-bob', user: bob }))
+      // Bob's own send (his socket is not up yet, so over HTTP): once it is answered, anything Alice's send was
+      // going to do over HTTP has been done.
+      store.dispatch(send('b1'))
+      await eventually(() => expect(selectPendingMessages(store.getState())).toEqual([]))
+      expect(requests).toEqual([{ authorization: 'Bearer token-bob', body: { content: 'text b1', clientId: 'b1' } }])
+      expect(savedIds(storage)).toEqual(['k1'])
+      store.dispatch(shutdown())
+    } finally {
+      await stub.close()
+    }
   })
 
   test('discarded while being sent, and the server stored it anyway: it shows as sent (the other side has it too)', async () => {

@@ -52,6 +52,8 @@ export class FakeSocket extends FakeEmitter {
   readonly emitted: EmittedPacket[] = []
   connectCalls = 0
   disconnectCalls = 0
+  /** The timeout-acks of packets sent on the live connection, failed when it closes (socket.io-client's `_clearAcks`). */
+  private readonly awaitingAck = new Set<(error: Error | null, response?: unknown) => void>()
 
   constructor(
     readonly url: string,
@@ -73,6 +75,7 @@ export class FakeSocket extends FakeEmitter {
       this.connected = false
       this.id = undefined
       this.fire('disconnect', 'io client disconnect')
+      this.clearAcks()
     }
     return this
   }
@@ -95,11 +98,19 @@ export class FakeSocket extends FakeEmitter {
     const finish = (error: Error | null, response?: unknown) => {
       if (done || !callback) return
       done = true
+      this.awaitingAck.delete(finish)
       if (timer) clearTimeout(timer)
       if (timeoutMs !== null) callback(error, response)
       else callback(response)
     }
+    // Sent, so its ack is failed when the connection closes; an emit while disconnected is buffered and kept.
+    if (timeoutMs !== null && callback && this.connected) this.awaitingAck.add(finish)
     this.emitted.push({ event, args, timeoutMs, ack: (response) => finish(null, response) })
+  }
+
+  /** As socket.io-client's `onclose`: after the `disconnect` event, every ack still awaited fails at once. */
+  private clearAcks(): void {
+    for (const fail of [...this.awaitingAck]) fail(new Error('socket has been disconnected'))
   }
 
   /** The emits of one event, in order. */
@@ -131,6 +142,7 @@ export class FakeSocket extends FakeEmitter {
     this.connected = false
     this.id = undefined
     this.fire('disconnect', reason)
+    this.clearAcks()
   }
 
   /** `socket.disconnect()` on the server: Socket.IO does not reconnect by itself. */
@@ -139,6 +151,7 @@ export class FakeSocket extends FakeEmitter {
     this.active = false
     this.id = undefined
     this.fire('disconnect', 'io server disconnect')
+    this.clearAcks()
   }
 
   /** A handshake refused by the server's middleware (`next(new Error(code))`): no automatic retry. */
