@@ -14,6 +14,7 @@ import {
   sendConfirmed,
   sendFailed,
   sendMessage,
+  serverEventActions,
   sessionEnded,
   sessionStarted,
   shutdown,
@@ -367,6 +368,10 @@ export function buildOutboxHandler<S extends SocketRootState>(
       send({ type: 'restored', entries: action.payload.entries })
     } else if (sendConfirmed.match(action)) {
       send({ type: 'confirmed', conversationId: action.payload.message.conversationId })
+    } else if (serverEventActions['message:sent'].match(action)) {
+      // A confirmation that came on its own (the send's answer was lost, or it waits to retry): its entry has left the
+      // outbox, so the lock may have nothing left to be held for.
+      send({ type: 'confirmed', conversationId: action.payload.conversationId })
     } else if (sendFailed.match(action)) {
       send({ type: 'failed', clientId: action.payload.clientId })
     } else if (retryMessage.match(action)) {

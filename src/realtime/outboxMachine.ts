@@ -299,7 +299,9 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
     case 'timerFired':
       if (step.state.lanes[event.conversationId]?.status !== 'waiting') return
       delete step.state.lanes[event.conversationId]
-      return pump(step, event.conversationId)
+      pump(step, event.conversationId)
+      // Its message may have been confirmed meanwhile (a late `message:sent`): then nothing is left to hold the lock for.
+      return maybeReleaseLock(step)
   }
 }
 

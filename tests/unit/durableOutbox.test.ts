@@ -12,7 +12,9 @@ import {
   selectSendRejection,
   sendMessage,
   sendRejected,
+  sendRetryScheduled,
   shutdown,
+  type BackoffOptions,
   type DrainLock,
 } from '../../src/realtime'
 import { eventually } from './support/eventually'
@@ -37,7 +39,13 @@ const stored = (seq: number, clientId: string, content = `text ${clientId}`): Me
 function tab(
   apiUrl: string,
   storage: StorageLike,
-  over: { drainLock?: DrainLock; outboxLimit?: number; ackTimeoutMs?: number; user?: typeof alice } = {},
+  over: {
+    drainLock?: DrainLock
+    outboxLimit?: number
+    ackTimeoutMs?: number
+    backoff?: BackoffOptions
+    user?: typeof alice
+  } = {},
 ) {
   const sockets = fakeSockets()
   const actions: { type: string; payload?: unknown }[] = []
@@ -55,6 +63,7 @@ function tab(
       ...(over.drainLock ? { drainLock: over.drainLock } : {}),
       ...(over.outboxLimit ? { outboxLimit: over.outboxLimit } : {}),
       ...(over.ackTimeoutMs ? { ackTimeoutMs: over.ackTimeoutMs } : {}),
+      ...(over.backoff ? { backoff: over.backoff } : {}),
     },
   })
   const thread = (id = 'c1'): ThreadMessage[] => api.endpoints.getMessages.select(id)(store.getState()).data ?? []
@@ -267,6 +276,29 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
       .sent('message:send')[0]!
       .ack({ ok: true, data: stored(2, 'b1') })
     await eventually(() => expect(savedIds(storage)).toEqual([]))
+  })
+  test('a send waiting to retry is confirmed by a late message:sent: the lock goes at once to the other tab', async () => {
+    const storage = createMemoryStorage()
+    const lock = createMemoryLock()
+    // A retry wait no test outlives: the other tab gets the lock from the confirmation, not from the timer.
+    const backoff = { baseMs: 3_600_000, capMs: 3_600_000 }
+    const tab1 = tab('http://unused.test', storage, { drainLock: lock, backoff })
+    const tab2 = tab('http://unused.test', storage, { drainLock: lock, backoff })
+    tab1.socket().serverConnect('s1')
+    tab2.socket().serverConnect('s2')
+    tab1.store.dispatch(send('a1'))
+    tab2.store.dispatch(send('b1'))
+    // An answer the layer cannot trust: a1 waits to go again.
+    tab1
+      .socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: { id: 42 } })
+    await eventually(() => expect(tab1.actions.some((a) => sendRetryScheduled.match(a))).toBe(true))
+    // The server had stored it after all: its confirmation reaches every socket of the sender.
+    tab1.socket().serverEmit('message:sent', stored(1, 'a1'))
+    expect(tab1.actions.filter((a) => drainStopped.match(a))).toHaveLength(1)
+    await eventually(() => expect(tab2.socket().sent('message:send')).toHaveLength(1))
+    for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
   })
 })
 

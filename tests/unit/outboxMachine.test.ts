@@ -283,6 +283,22 @@ const rows: Row[] = [
     [{ type: 'attempt', entry: k1 }],
   ],
   [
+    'the retry timer finds its message confirmed meanwhile (a late message:sent) and nothing else pending: the lock goes',
+    held({ c1: { status: 'waiting', rate: false } }),
+    { type: 'timerFired', conversationId: 'c1' },
+    view([]),
+    state({ mirroring: 'u1' }),
+    [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+  ],
+  [
+    'a late message:sent empties the outbox while its retry waits: the lock goes at once, the timer finds nothing',
+    held({ c1: { status: 'waiting', rate: false } }),
+    { type: 'confirmed', conversationId: 'c1' },
+    view([]),
+    state({ mirroring: 'u1', lanes: { c1: { status: 'waiting', rate: false } } }),
+    [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+  ],
+  [
     'connected: network waits are cut short',
     held({ c1: { status: 'waiting', rate: false } }),
     { type: 'drain', onlyNetworkWaits: false },
