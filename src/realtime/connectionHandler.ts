@@ -33,6 +33,7 @@ import type { TimerHandle } from './timers'
 import { browserRetryTriggers } from './triggers'
 import type { AppSocket } from './types'
 import type { TabsSocket } from './tabs/tabsLink'
+import { SESSION_EXPIRED_REASON } from './tabs/protocol'
 
 /**
  * The default refresh: the api's single-flight `refreshSession` (the `refreshToken` mutation, which dispatches the
@@ -90,7 +91,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       case 'handshake':
         return ctx.socket?.connect()
       case 'destroySocket':
-        return destroySocket()
+        return destroySocket(effect.expired === true)
       case 'startTimer': {
         cancelTimer()
         const handle = timers.setTimeout(
@@ -155,7 +156,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     closeKind = made.close
   }
 
-  function destroySocket() {
+  function destroySocket(expired = false) {
     const socket = ctx.socket
     ctx.socket = null
     kind = null
@@ -163,8 +164,9 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     unbind?.()
     unbind = null
     socket?.disconnect()
-    // The hub tells the followers, the proxy tells the holder; after the socket itself is closed.
-    closeKind?.('closed')
+    // The hub tells the followers, the proxy tells the holder; after the socket itself is closed. A session that is over
+    // is said as such: the followers share it, and would otherwise wait for a holder that never comes back.
+    closeKind?.(expired ? SESSION_EXPIRED_REASON : 'closed')
     closeKind = null
     ctx.holder.set(null)
   }
@@ -221,8 +223,10 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       endSession()
     } else if (connect.match(action)) {
       open()
-    } else if (disconnect.match(action) || sessionExpired.match(action)) {
+    } else if (disconnect.match(action)) {
       send({ type: 'close' })
+    } else if (sessionExpired.match(action)) {
+      send({ type: 'close', expired: true })
     } else if (shutdown.match(action)) {
       send({ type: 'close' })
       ctx.session += 1

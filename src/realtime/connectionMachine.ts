@@ -27,8 +27,8 @@ export const initialConnectionMachineState: ConnectionMachineState = { status: '
 export type ConnectionEvent =
   /** `connect` or a login; `allowed` is false without a token or while `unauthorized`. */
   | { type: 'open'; allowed: boolean }
-  /** `disconnect`, logout, `sessionExpired`, `shutdown`. */
-  | { type: 'close' }
+  /** `disconnect`, logout, `sessionExpired` (`expired`), `shutdown`. */
+  | { type: 'close'; expired?: boolean }
   | { type: 'connected' }
   | { type: 'connectFailed'; error: ConnectionError }
   | { type: 'disconnected'; reason: string }
@@ -50,8 +50,8 @@ export type ConnectionEffect =
   /** Create and bind the socket (listeners, holder, retry triggers); no handshake yet. */
   | { type: 'createSocket' }
   | { type: 'handshake' }
-  /** Unbind and close the socket. */
-  | { type: 'destroySocket' }
+  /** Unbind and close the socket; `expired`: because the session is over (the other tabs are told so). */
+  | { type: 'destroySocket'; expired?: boolean }
   /** Wait the backoff of `attempt` (full jitter: the runner draws it), then `timerFired`. */
   | { type: 'startTimer'; attempt: number }
   | { type: 'cancelTimer' }
@@ -161,7 +161,10 @@ export const connectionTransition =
 
       case 'close':
         if (state.status === 'closed') return same
-        return [{ status: 'closed' }, [...cancelIfWaiting(state), { type: 'destroySocket' }]]
+        return [
+          { status: 'closed' },
+          [...cancelIfWaiting(state), { type: 'destroySocket', ...(event.expired ? { expired: true } : {}) }],
+        ]
 
       case 'connected':
         if (state.status === 'closed') return same

@@ -16,6 +16,7 @@ import { browser as tabsBrowser } from '../unit/tabs/support/browser'
 import { browserStore, conversationBetween, serverPerFile, type BrowserStore } from './support'
 import { createMemoryStorage } from '../../src/app/store'
 import { createOutboxStorage } from '../../src/realtime'
+import { http } from '../server/support/server'
 
 // One socket per browser against the reference server on loopback: several stores of one "browser" (one storage, one
 // channel, one lock) share one Socket.IO connection; the channel and the lock are in-process fakes of
@@ -294,6 +295,20 @@ describe('the outbox at a handoff', () => {
     await other.until(() => other.store.getState().socket.outbox.length === 0)
     expect(bob.thread(id).filter((m) => m.clientId === left.clientId)).toHaveLength(1)
     expect(createOutboxStorage(b.storage).load(alice.id)).toEqual([])
+  })
+})
+
+describe('the session ends on the server', () => {
+  test('every tab says so (unauthorized), the followers too, not only the holder', async () => {
+    const browser = aBrowser()
+    const { tabs, holder } = await browser.alice(2)
+    const follower = tabs.find((t) => t !== holder)!
+    // Logged out elsewhere with this session's refresh token: the server revokes it and disconnects its sockets.
+    const { token } = holder.store.getState().auth
+    expect((await http(file.server.url, 'POST', '/api/auth/logout', { token: token! })).status).toBe(204)
+    await holder.until(() => holder.status() === 'unauthorized')
+    await follower.until(() => follower.status() === 'unauthorized')
+    expect(selectConnection(follower.store.getState()).error?.code).toBe('UNAUTHORIZED')
   })
 })
 

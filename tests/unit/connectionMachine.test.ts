@@ -81,6 +81,13 @@ const rows: Row[] = [
   // close
   ['close destroys the socket', open, { type: 'close' }, closed, [{ type: 'destroySocket' }]],
   [
+    'close for a session that is over says so',
+    open,
+    { type: 'close', expired: true },
+    closed,
+    [{ type: 'destroySocket', expired: true }],
+  ],
+  [
     'close while waiting also stops the timer',
     waiting(1),
     { type: 'close' },

@@ -500,7 +500,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     for (const follower of followers.values()) timers.clearTimeout(follower.silence)
     followers.clear()
     pending.clear()
-    post({ kind: 'down', from: tabId, reason })
+    post({ kind: 'down', from: tabId, reason, userId })
   }
 
   return { localSocket, stop }

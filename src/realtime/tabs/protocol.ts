@@ -9,6 +9,9 @@ export interface RawEvent {
   args: unknown[]
 }
 
+/** `down`'s reason when the holder's session is over: the contract's code, as a refused handshake says it. */
+export const SESSION_EXPIRED_REASON = 'UNAUTHORIZED'
+
 /** The offset a store has applied, as its handshake would send it. */
 export interface ResumePoint {
   offset: number | null
@@ -76,9 +79,11 @@ export type TabMessage =
   | { kind: 'event'; from: string; userId: Id; raw: RawEvent }
   /**
    * The holder's socket dropped (or the holder is going away): every attached follower is disconnected. With `to`,
-   * only that follower: it was silent too long (a hidden tab's timers are throttled) and must attach again.
+   * only that follower: it was silent too long (a hidden tab's timers are throttled) and must attach again. With
+   * `SESSION_EXPIRED_REASON`, `userId`'s session is over (its refresh was refused): every follower of that user is
+   * told, attached or still waiting for a holder.
    */
-  | { kind: 'down'; from: string; reason: string; to?: string }
+  | { kind: 'down'; from: string; reason: string; to?: string; userId?: Id }
 
 /** The channel between the tabs (`BroadcastChannel`'s shape, narrowed): a post reaches every other subscriber. */
 export interface TabChannel {

@@ -1,6 +1,13 @@
 import type { Id } from '../../contract'
 import type { TimerHandle, Timers } from '../timers'
-import type { RawEvent, ResumePoint, TabChannel, TabMessage, Visibility } from './protocol'
+import {
+  SESSION_EXPIRED_REASON,
+  type RawEvent,
+  type ResumePoint,
+  type TabChannel,
+  type TabMessage,
+  type Visibility,
+} from './protocol'
 
 type Listener = (...args: unknown[]) => void
 type AnyListener = (event: string, ...args: unknown[]) => void
@@ -204,6 +211,20 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     if (message.presence) deliver(message.presence)
   }
 
+  /**
+   * The holder's session is over (its refresh was refused), and it is this tab's session too (the tabs share it): a
+   * `connect_error` as a refused handshake gives, so this tab's connection refreshes once, is refused, and says
+   * `unauthorized` as the holder does. Attached or still asking: no holder will come back for this session.
+   */
+  function sessionExpiredAtHolder(holder: string, of: Id | undefined) {
+    if (of !== userId || (link !== null && holder !== link.holder)) return
+    if (link !== null) drop(HOLDER_DOWN_REASON)
+    if (!wanted) return
+    attaching = false
+    stopHeartbeat()
+    fire('connect_error', new Error(SESSION_EXPIRED_REASON))
+  }
+
   function onAck(message: Extract<TabMessage, { kind: 'ack' }>) {
     if (message.from !== link?.holder) return
     const entry = pending.get(message.id)
@@ -228,6 +249,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
         return
       case 'down':
         if (message.to !== undefined && message.to !== tabId) return
+        if (message.reason === SESSION_EXPIRED_REASON) return sessionExpiredAtHolder(message.from, message.userId)
         if (message.from !== link?.holder) return
         drop(HOLDER_DOWN_REASON)
         // Dropped as silent by a holder that is still up: no `up` will come, so ask again now.

@@ -581,7 +581,7 @@ describe('localSocket and stop', () => {
     a.attach('alice')
     expect(clock.pending()).toBe(1)
     hub.stop('lock lost')
-    expect(b.got('down')).toEqual([{ kind: 'down', from: 'holder', reason: 'lock lost' }])
+    expect(b.got('down')).toEqual([{ kind: 'down', from: 'holder', reason: 'lock lost', userId: 'alice' }])
     expect(socket.listenerCount()).toBe(listenersBefore)
     expect(clock.pending()).toBe(0)
 

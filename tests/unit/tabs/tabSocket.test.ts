@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { emitWithAck } from '../../../src/realtime/ack'
 import type { AppSocket } from '../../../src/realtime'
-import type { RawEvent, ResumePoint, TabMessage } from '../../../src/realtime/tabs/protocol'
+import {
+  SESSION_EXPIRED_REASON,
+  type RawEvent,
+  type ResumePoint,
+  type TabMessage,
+} from '../../../src/realtime/tabs/protocol'
 import { createTabSocket, type TabSocketOptions } from '../../../src/realtime/tabs/tabSocket'
 import { alice, bob, message } from '../support/fixtures'
 import { fakeVisibility, manualTimers, memoryBus, scriptedHolder } from './support/tabBus'
@@ -308,6 +313,43 @@ describe('the holder going down', () => {
     t.holder.send({ kind: 'attached', to: ME, socketId: 'sock-2', replay: [], sync: caughtUp, presence: null })
     expect(t.socket.connected).toBe(true)
     expect(t.socket.id).toBe('sock-2')
+  })
+
+  it('the holder’s session is over: a refused handshake’s connect_error, attached or still asking, and no more asking', () => {
+    const errors: string[] = []
+    const attached = setup()
+    attached.socket.on('connect_error', (error) => errors.push(`attached: ${(error as Error).message}`))
+    attached.attach()
+    attached.log.length = 0
+    attached.holder.send({ kind: 'down', reason: SESSION_EXPIRED_REASON, userId: alice.id })
+    expect(attached.socket.connected).toBe(false)
+    expect(attached.log).toEqual([['disconnect', 'transport close']])
+
+    const asking = setup()
+    asking.socket.on('connect_error', (error) => errors.push(`asking: ${(error as Error).message}`))
+    asking.socket.connect()
+    asking.bus.deliver()
+    // From whichever tab holds the socket: a tab still asking is attached to none.
+    scriptedHolder(asking.bus, 'some-holder').send({ kind: 'down', reason: SESSION_EXPIRED_REASON, userId: alice.id })
+    expect(errors).toEqual(['attached: UNAUTHORIZED', 'asking: UNAUTHORIZED'])
+    // Nobody will answer for this session: no attach each heartbeat; the connection's next try asks again.
+    asking.timers.advance(5_000)
+    asking.bus.deliver()
+    expect(asking.posted('attach')).toHaveLength(1)
+    asking.socket.connect()
+    asking.bus.deliver()
+    expect(asking.posted('attach')).toHaveLength(2)
+  })
+
+  it('another user’s session being over, or one said by a holder it is not attached to, changes nothing', () => {
+    const errors: unknown[] = []
+    const t = setup()
+    t.socket.on('connect_error', (error: unknown) => errors.push(error))
+    t.attach()
+    t.holder.send({ kind: 'down', reason: SESSION_EXPIRED_REASON, userId: bob.id })
+    scriptedHolder(t.bus, 'old-holder').send({ kind: 'down', reason: SESSION_EXPIRED_REASON, userId: alice.id })
+    expect(t.socket.connected).toBe(true)
+    expect(errors).toEqual([])
   })
 
   it('down from a tab it is not attached to is ignored', () => {
