@@ -1,7 +1,12 @@
 import type { AddressInfo } from 'node:net'
 import { TokenService, loadSigningKey } from './auth'
 import { openDatabase, seedIfNew, shouldSeedDemo, type Db } from './db'
-import { DEFAULT_REFRESH_IDLE_SECONDS, DEFAULT_SESSION_MAX_SECONDS, SessionStore } from './sessions'
+import {
+  DEFAULT_REFRESH_IDLE_SECONDS,
+  DEFAULT_SESSION_MAX_SECONDS,
+  DEFAULT_SESSION_RECHECK_MS,
+  SessionStore,
+} from './sessions'
 import { createLogger, type LogLevel, type Logger } from './logger'
 import { configureHttpApp, createHttpApp } from './http'
 import { LoginThrottle, type LoginLimitOptions } from './loginThrottle'
@@ -62,6 +67,11 @@ export interface StartServerOptions {
   refreshIdleSeconds?: number
   /** A session ends this long after its login. Default 30 days. */
   sessionMaxSeconds?: number
+  /**
+   * With `redisUrl`: how long a node trusts a session it has seen live before reading it again, in ms, should it miss
+   * another node's word of its revocation. Default 5,000. (One node hears every revocation itself: no rereading.)
+   */
+  sessionRecheckMs?: number
   /** The clock, in ms (tests of expiry). Default `Date.now`. */
   now?: () => number
   /** Per-user budget for sends and other writes, socket and HTTP together. Default 10/s, bursts of 20. */
@@ -160,6 +170,7 @@ async function startOn(
     {
       idleSeconds: options.refreshIdleSeconds ?? DEFAULT_REFRESH_IDLE_SECONDS,
       maxSeconds: options.sessionMaxSeconds ?? DEFAULT_SESSION_MAX_SECONDS,
+      ...(redis ? { recheckLiveMs: options.sessionRecheckMs ?? DEFAULT_SESSION_RECHECK_MS } : {}),
     },
     clock,
   )

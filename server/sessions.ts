@@ -6,6 +6,8 @@ import { unauthorized } from './errors'
 
 export const DEFAULT_REFRESH_IDLE_SECONDS = 7 * 24 * 3600
 export const DEFAULT_SESSION_MAX_SECONDS = 30 * 24 * 3600
+/** With several nodes: how long a session seen live is trusted before it is read again (a missed revocation's bound). */
+export const DEFAULT_SESSION_RECHECK_MS = 5_000
 /** How long a rotated refresh token still answers with the pair it was rotated to (two tabs, a lost response). */
 export const REFRESH_REUSE_WINDOW_SECONDS = 30
 
@@ -22,6 +24,12 @@ export interface SessionPolicy {
   idleSeconds: number
   /** A session ends this long after its login, whatever happens. */
   maxSeconds: number
+  /**
+   * How long a session seen live is trusted without reading the database again, in ms. Unset: until this process
+   * learns otherwise, which is right for one node (every revocation passes through it). Several nodes learn of each
+   * other's revocations by a broadcast a node can miss (its Redis connection dropping), so they bound it.
+   */
+  recheckLiveMs?: number
 }
 
 interface SessionRow {
@@ -34,10 +42,12 @@ interface SessionRow {
   rotated_at: Date | null
 }
 
-/** What the per-request check remembers of a session: the database stays the truth (one node for now). */
+/** What the per-request check remembers of a session: the database stays the truth. */
 interface KnownSession {
   revoked: boolean
   expiresAt: number
+  /** When it was learnt (`performance.now()`: its age, whatever the injected clock says). */
+  learntAt: number
 }
 
 const MAX_KNOWN_SESSIONS = 50_000
@@ -186,8 +196,16 @@ export class SessionStore {
     this.remember(sessionId, { revoked: true, expiresAt: 0 })
   }
 
+  /** Forgets every session known to be live: the next check of each reads the database (a broadcast may have been missed). */
+  forgetLive(): void {
+    for (const [sessionId, session] of this.known) if (!session.revoked) this.known.delete(sessionId)
+  }
+
   async isLive(sessionId: string): Promise<boolean> {
     let session = this.known.get(sessionId)
+    const recheck = this.policy.recheckLiveMs
+    if (session && !session.revoked && recheck !== undefined && performance.now() - session.learntAt > recheck)
+      session = undefined
     if (!session) {
       const rows = await this.db.query<{ revoked_at: Date | null; expires_at: Date }>(
         `select revoked_at, expires_at from sessions where id = $1`,
@@ -195,8 +213,7 @@ export class SessionStore {
       )
       const row = rows[0]
       if (!row) return false
-      session = { revoked: row.revoked_at !== null, expiresAt: ms(row.expires_at) }
-      this.remember(sessionId, session)
+      session = this.remember(sessionId, { revoked: row.revoked_at !== null, expiresAt: ms(row.expires_at) })
     }
     return !session.revoked && this.now() < session.expiresAt
   }
@@ -235,12 +252,15 @@ export class SessionStore {
     for (const listener of [...this.revokedListeners]) listener(sessionId)
   }
 
-  private remember(sessionId: string, session: KnownSession): void {
+  /** Remembers what was just learnt of `sessionId` (a revocation stays), and returns what is remembered now. */
+  private remember(sessionId: string, learnt: Omit<KnownSession, 'learntAt'>): KnownSession {
     const before = this.known.get(sessionId)
     this.known.delete(sessionId)
     // A revocation is final: a database read (or a refresh) that began before it must not bring the session back.
-    this.known.set(sessionId, before?.revoked ? before : session)
+    const session = before?.revoked ? before : { ...learnt, learntAt: performance.now() }
+    this.known.set(sessionId, session)
     // Oldest first out: a forgotten session is read from the database again at its next use.
     if (this.known.size > MAX_KNOWN_SESSIONS) this.known.delete(this.known.keys().next().value!)
+    return session
   }
 }

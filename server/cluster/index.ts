@@ -2,7 +2,8 @@ import { createAdapter } from '@socket.io/redis-adapter'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
 import type { Logger } from '../logger'
 import type { CounterFactory } from '../loginThrottle'
-import type { TalemyServer } from '../realtime'
+import type { TalemyServer, TalemySocket } from '../realtime'
+import { sessionRoom } from '../realtime/rooms'
 import type { SessionStore } from '../sessions'
 import { NodeEntries } from './entries'
 import type { RedisLink } from './redis'
@@ -33,8 +34,33 @@ export function joinCluster(
   entries.start()
   const loginCounters: CounterFactory = (spec) =>
     new RateLimiterRedis({ storeClient: redis.client, ...spec, keyPrefix: `${redis.prefix}${spec.keyPrefix}` })
-  io.on(REVOKED, (sessionId: string) => sessions.noteRevokedElsewhere(sessionId))
+  io.on(REVOKED, (sessionId: string) => {
+    sessions.noteRevokedElsewhere(sessionId)
+    // The revoking node's disconnect has passed by now; a socket of that session whose handshake was finishing here
+    // meanwhile (joining its session's room after it) is closed by this.
+    io.local.in(sessionRoom(sessionId)).disconnectSockets(true)
+  })
   const stopListening = sessions.onRevoked((sessionId) => io.serverSideEmit(REVOKED, sessionId))
+  // Pub/sub is at most once: what was published while the subscriber was reconnecting never comes. So a subscriber
+  // back (ioredis says `ready` at every connection after the first) forgets which sessions are live and checks
+  // this node's sockets against the database.
+  const recheck = () => {
+    sessions.forgetLive()
+    const bySession = new Map<string, TalemySocket[]>()
+    for (const socket of io.of('/').sockets.values()) {
+      const list = bySession.get(socket.data.sessionId) ?? []
+      list.push(socket)
+      bySession.set(socket.data.sessionId, list)
+    }
+    for (const [sessionId, sockets] of bySession)
+      sessions.isLive(sessionId).then(
+        (live) => {
+          if (!live) for (const socket of sockets) socket.disconnect(true)
+        },
+        (error: unknown) => logger.warn({ err: error }, 'session recheck failed'),
+      )
+  }
+  redis.sub.on('ready', recheck)
   return {
     slots: new SharedSocketSlots(redis, entries, maxSocketsPerUser),
     viewers: new SharedViewers(redis, entries),
@@ -42,6 +68,7 @@ export function joinCluster(
     loginCounters,
     async leave() {
       stopListening()
+      redis.sub.off('ready', recheck)
       await entries.stop()
     },
   }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
+import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startServer } from '../../server/index'
@@ -35,6 +36,8 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       now: () => frozen,
       rateLimit: { perSecond: 1, burst: 100_000 },
       maxSocketsPerUser: 4,
+      // A missed revocation takes hold within a second here (5 s by default).
+      sessionRecheckMs: 1_000,
     }
     a = await startServer(options)
     b = await startServer(options)
@@ -181,6 +184,65 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       async () => expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(401),
       { timeout: 10_000 },
     )
+  })
+
+  /** The session id in an access token (its `sid` claim). */
+  const sessionIdOf = (token: string): string =>
+    (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid
+
+  /** Revokes a session behind the nodes' backs: straight in the database, as a node that missed the broadcast sees it. */
+  async function revokeUnannounced(token: string): Promise<void> {
+    const client = new pg.Client({ connectionString: databaseUrl })
+    await client.connect()
+    try {
+      await client.query('update sessions set revoked_at = now() where id = $1', [sessionIdOf(token)])
+    } finally {
+      await client.end()
+    }
+  }
+
+  it('refuses a session revoked without a word on every node within its recheck time (a missed broadcast is bounded)', async () => {
+    const session = await login(a.url, CAROL)
+    // Both nodes have seen it live (cached).
+    for (const node of [a, b])
+      expect((await http(node.url, 'GET', '/api/me', { token: session.token })).status).toBe(200)
+    await revokeUnannounced(session.token)
+    for (const node of [a, b])
+      await vi.waitFor(
+        async () => expect((await http(node.url, 'GET', '/api/me', { token: session.token })).status).toBe(401),
+        { timeout: 20_000, interval: 50 },
+      )
+  })
+
+  it('checks its sockets again when its Redis subscriber is back: one of a session revoked meanwhile is disconnected', async () => {
+    // (Bob: Carol's join budget was spent above, under the frozen clock.)
+    const session = await login(a.url, BOB)
+    const onB = await stream(b.url, session.token)
+    const closed = new Promise((resolve) => onB.socket.once('disconnect', resolve))
+    await revokeUnannounced(session.token)
+    // B's subscriber connection drops (a network blip, a Redis failover): whatever was published meanwhile is lost to B.
+    const subscriber = (b.io.of('/').adapter as unknown as { subClient: { stream: { localPort: number } } }).subClient
+    const admin = new Redis(redis.url)
+    try {
+      expect(await admin.client('KILL', 'ADDR', `127.0.0.1:${subscriber.stream.localPort}`)).toBe(1)
+    } finally {
+      admin.disconnect()
+    }
+    await closed
+    expect(onB.socket.connected).toBe(false)
+  })
+
+  it('closes its own sockets of a session another node says it revoked (one whose handshake ended after that node’s disconnect)', async () => {
+    const session = await login(a.url, BOB)
+    const onB = await stream(b.url, session.token)
+    const closed = new Promise((resolve) => onB.socket.once('disconnect', resolve))
+    // Only the word between the nodes, without the revoking node's own disconnect (which such a socket missed).
+    ;(a.io as unknown as { serverSideEmit(event: string, sessionId: string): void }).serverSideEmit(
+      'talemy:revoked',
+      sessionIdOf(session.token),
+    )
+    await closed
+    expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(401)
   })
 
   it('numbers each user’s log 1..n without gaps, in commit order, under concurrent writers on both nodes', async () => {
