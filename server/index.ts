@@ -15,6 +15,7 @@ import { OriginPolicy } from './origins'
 import { PasswordHasher, type PasswordHashing } from './passwords'
 import {
   DEFAULT_JOIN_RATE_LIMIT,
+  DEFAULT_REPLAY_LOOKUP_LIMIT,
   DEFAULT_RATE_LIMIT,
   RateLimiter,
   TYPING_RATE_LIMIT,
@@ -99,6 +100,8 @@ export interface StartServerOptions {
   maxReplay?: number
   /** Per-user budget for `conversation:join`. Default 20/s, bursts of 50. */
   joinRateLimit?: RateLimitOptions
+  /** Per-user budget, on each node, for looking up a send past `rateLimit` (a replay's stored message). Default 5/s, bursts of 10. */
+  replayLookupLimit?: RateLimitOptions
   /** Argon2id cost. Default OWASP's minimum (m = 19 MiB, t = 2, p = 1); only tests lower it. */
   passwordHashing?: PasswordHashing
   /** How long a client may take to send a whole request (headers within half of it, at most 10 s). Default 30,000. */
@@ -186,6 +189,8 @@ async function startOn(
   const typingLimiter: Limiter = redis
     ? new RedisRateLimiter(redis.client, `${redis.prefix}typing:`, TYPING_RATE_LIMIT, clock)
     : new RateLimiter(TYPING_RATE_LIMIT, clock)
+  // On each node on its own (in memory even with Redis): it bounds this node's database work for one user's flood.
+  const replayLookups = new RateLimiter(options.replayLookupLimit ?? DEFAULT_REPLAY_LOOKUP_LIMIT, clock)
   const eventLog = await EventLog.open(db, {
     maxReplay: options.maxReplay,
     retentionSeconds: options.eventRetentionSeconds,
@@ -200,6 +205,7 @@ async function startOn(
   const sweep = setInterval(() => {
     limiter.sweep()
     joinLimiter.sweep()
+    replayLookups.sweep()
     typingLimiter.sweep()
   }, 60_000)
   sweep.unref()
@@ -217,6 +223,7 @@ async function startOn(
     tokens,
     sessions,
     limiter,
+    replayLookups,
     notifier: createNotifier(io, delivery, cluster !== undefined),
     presence: cluster?.viewers ?? createPresence(io),
     conversationLocks: new KeyedMutex(),

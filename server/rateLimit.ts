@@ -12,6 +12,11 @@ export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSecond: 10, burst: 20 }
 /** `typing` notices: the browser sends one every 2 seconds at most; more than 2 a second is refused. */
 export const TYPING_RATE_LIMIT: RateLimitOptions = { perSecond: 2, burst: 2 }
 export const DEFAULT_JOIN_RATE_LIMIT: RateLimitOptions = { perSecond: 20, burst: 50 }
+/**
+ * A send past the budget is looked up by its clientId (a replay is answered with what was stored): this many look-ups
+ * at most, so a flood past the budget costs the database a bounded amount. A client retries far slower than this.
+ */
+export const DEFAULT_REPLAY_LOOKUP_LIMIT: RateLimitOptions = { perSecond: 5, burst: 10 }
 
 export type TakeResult = { ok: true } | { ok: false; retryAfterMs: number }
 

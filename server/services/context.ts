@@ -27,6 +27,8 @@ export interface ServiceContext {
   tokens: TokenService
   sessions: SessionStore
   limiter: Limiter
+  /** Look-ups of sends past `limiter` (replays): a budget of their own, so a flood costs the database little. */
+  replayLookups: Limiter
   notifier: Notifier
   presence: Presence
   /** Serializes sends and reads per conversation: seq order is arrival order, and a join never misses a send. */

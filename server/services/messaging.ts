@@ -131,7 +131,7 @@ export function othersFirst(events: readonly LoggedEvent[], senderId: Id): Logge
 }
 
 export function createMessaging(ctx: ServiceContext) {
-  const { db, limiter, notifier, presence, conversationLocks, now } = ctx
+  const { db, limiter, replayLookups, notifier, presence, conversationLocks, now } = ctx
   // On PostgreSQL every send takes its recipients' log counters first, in ascending id order across its whole batch
   // (one connection serialises everything on PGlite: nothing to order there, and a lone send stays one round trip).
   const sends = new SendBatcher<SendRow>(db, SEND_MESSAGE, {
@@ -271,14 +271,19 @@ export function createMessaging(ctx: ServiceContext) {
     return { message, inserted: true }
   }
 
-  /** Out of budget: a replay of a stored message is still answered with it; anything else is RATE_LIMITED. */
+  /**
+   * Out of budget: a replay of a stored message is still answered with it (while look-ups are left); anything else is
+   * RATE_LIMITED, to be tried again when the budget has a token.
+   */
   async function replayOrRefuse(
     senderId: Id,
     conversationId: Id,
     clientId: string,
     retryAfterMs: number,
   ): Promise<Message> {
-    const stored = await findByClientId(db, senderId, clientId)
+    // Past a few look-ups, no look-up: once the budget has a token again, a replay is told apart by the send itself.
+    const lookup = await replayLookups.tryTake(senderId)
+    const stored = lookup.ok ? await findByClientId(db, senderId, clientId) : undefined
     if (!stored) throw new AppError('RATE_LIMITED', 'too many requests, slow down', retryAfterMs)
     return sameConversation(stored, conversationId)
   }
@@ -303,9 +308,14 @@ export function createMessaging(ctx: ServiceContext) {
     const input = parseRequest(sendMessageSchema, payload)
     if (!input.ok) return Promise.reject(invalid(input.issues, 'payload'))
     const { conversationId, content, clientId } = input.value
+    // An outsider is refused at once where the members are known (they never change): a flood of theirs neither waits
+    // in the conversation's queue, holding up its participants, nor spends anything.
+    const known = participantsCache.get(conversationId)
+    if (known && !known.includes(senderId)) return Promise.reject(forbidden('not a participant of this conversation'))
     // The budget is taken in the conversation's queue: a shared (Redis) budget answers asynchronously, and the
-    // queue keeps one sender's messages in the order they came.
+    // queue keeps one sender's messages in the order they came. Who may send there is checked first.
     return conversationLocks.run(conversationId, async () => {
+      await participantsFor(db, senderId, conversationId)
       const budget = await limiter.tryTake(senderId)
       if (!budget.ok) return replayOrRefuse(senderId, conversationId, clientId, budget.retryAfterMs)
       const { message, inserted } = await storeMessage(senderId, conversationId, content, clientId)

@@ -360,6 +360,48 @@ describe('replays and the rate limit (idempotency first)', () => {
   })
 })
 
+describe('what a flood past the budget can cost the server', () => {
+  let tight: TestServer
+  // One send and two replay look-ups per user, refilled one every 100 s: empty buckets stay empty for the test.
+  beforeAll(async () => {
+    tight = await startTestServer({
+      rateLimit: { perSecond: 0.01, burst: 1 },
+      replayLookupLimit: { perSecond: 0.01, burst: 2 },
+    })
+  })
+  afterAll(() => tight?.dispose())
+
+  it('an outsider’s sends are FORBIDDEN before any budget: they spend none of theirs and queue behind no one', async () => {
+    const { token } = await login(tight.url, CAROL)
+    const socket = await connect(tight.url, token)
+    const send = (conversationId: string) =>
+      emitAck<Message>(socket, 'message:send', { conversationId, content: 'x', clientId: randomUUID() })
+    for (let i = 0; i < 3; i++) expect(await send(CONV)).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } })
+    // Her one token is still there for her own conversation.
+    expect((await send('conv-alice-carol')).ok).toBe(true)
+    expect(await send('conv-alice-carol')).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } })
+    socket.close()
+  })
+
+  it('past the budget, a replay is looked up a few times a second at most: beyond, it is RATE_LIMITED too', async () => {
+    const { token } = await login(tight.url, ALICE)
+    const socket = await connect(tight.url, token)
+    const send = (clientId: string) =>
+      emitAck<Message>(socket, 'message:send', { conversationId: CONV, content: 'x', clientId })
+    const stored = randomUUID()
+    const first = await send(stored)
+    expect(first.ok).toBe(true)
+    // The bucket is empty: each send past it costs a look-up of its clientId, two of which are left.
+    expect(await send(randomUUID())).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } })
+    expect(await send(stored)).toEqual(first)
+    expect(await send(stored)).toMatchObject({
+      ok: false,
+      error: { code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) },
+    })
+    socket.close()
+  })
+})
+
 describe('process health', () => {
   it('left no unhandled rejection behind', async () => {
     // Node reports an unhandled rejection once the microtasks have run: one turn of the event loop is enough.

@@ -181,6 +181,7 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
       tokens,
       sessions: new SessionStore(db, tokens, new Uint8Array(32), { idleSeconds: 60, maxSeconds: 60 }),
       limiter: new RateLimiter({ perSecond: 1e6, burst: 1e6 }),
+      replayLookups: new RateLimiter({ perSecond: 1e6, burst: 1e6 }),
       notifier,
       presence: { viewers: (conversationId) => viewers.get(conversationId) ?? new Set() },
       conversationLocks: new KeyedMutex(),
