@@ -8,10 +8,18 @@ export function parseSeedDemo(value: string | undefined): boolean | undefined {
   throw new Error(`SEED_DEMO must be 1 or 0, got ${value}`)
 }
 
-/** `TRUST_PROXY=1` (any proxy), or a comma-separated list of proxy addresses / CIDRs; unset: the socket's address. */
-export function parseTrustProxy(value: string | undefined): boolean | string[] | undefined {
+/**
+ * `TRUST_PROXY=N`: that many proxies in front (the client is the Nth address from the right of `X-Forwarded-For`), or
+ * a comma-separated list of proxy addresses / CIDRs; unset or 0: the socket's address. `true` (every hop) is refused:
+ * a client could then name its own address in front of what the proxy appends, and walk past the per-address limits.
+ */
+export function parseTrustProxy(value: string | undefined): number | string[] | undefined {
   if (value === undefined || value === '' || value === '0' || value === 'false') return undefined
-  if (value === '1' || value === 'true') return true
+  if (/^[1-9]\d?$/.test(value)) return Number(value)
+  if (value === 'true')
+    throw new Error(
+      'TRUST_PROXY=true would trust every X-Forwarded-For entry, which a client can write: give the number of proxies in front (e.g. 1) or their addresses',
+    )
   return value
     .split(',')
     .map((item) => item.trim())

@@ -81,8 +81,11 @@ export interface StartServerOptions {
   seedDemo?: boolean
   /** Failed-login throttling. Default 5 failures per email (and per email + address), 50 unknown-email failures per address, in 15 minutes. */
   loginLimit?: Partial<LoginLimitOptions>
-  /** Trust `X-Forwarded-For` for the client address (Fastify's `trustProxy`: true, a hop count, or proxy addresses). Default false. */
-  trustProxy?: boolean | string | string[]
+  /**
+   * Take the client address from `X-Forwarded-For` (Fastify's `trustProxy`): the number of proxies in front, or their
+   * addresses. Never every hop (`true`): a client could name its own address. Default: the socket's address.
+   */
+  trustProxy?: number | string | string[]
   /** Sockets one user may hold at once; the next handshake fails with `RATE_LIMITED`. Default 20. */
   maxSocketsPerUser?: number
   /** How long logged events are kept for resuming clients; older ones are pruned (a client that far behind gets `sync:gap`). Default 7 days. */

@@ -27,7 +27,7 @@ export interface HttpDeps {
 
 export interface HttpAppOptions {
   /** Fastify's `trustProxy`: take the client address from `X-Forwarded-For`. Default false (the socket's address). */
-  trustProxy?: boolean | string | string[]
+  trustProxy?: number | string | string[]
   /** The whole request (headers and body) must arrive within this. Default 30 s. */
   requestTimeoutMs?: number
 }
@@ -37,6 +37,16 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 export const CONNECTION_TIMEOUT_MS = 60_000
 
 /** The Fastify app, not yet configured: its Node server exists at once, so Socket.IO can attach before routes. */
+/**
+ * Fastify's `trustProxy` for ours. A hop count as proxy-addr takes it (Fastify does the same with a number, which its
+ * types leave out): the hops nearest to us are trusted, so the client is the address that many hops away.
+ */
+function trustProxyOf(trust: HttpAppOptions['trustProxy']) {
+  if (trust === undefined) return false
+  if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust
+  return trust
+}
+
 export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): FastifyInstance {
   const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
   const app = Fastify({
@@ -44,7 +54,7 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
     bodyLimit: MAX_PACKET_BYTES,
     // Close keep-alive connections on shutdown instead of waiting for them.
     forceCloseConnections: true,
-    trustProxy: options.trustProxy ?? false,
+    trustProxy: trustProxyOf(options.trustProxy),
     // A client trickling its request (slowloris) is answered 408 and cut; Node checks every connectionsCheckingInterval.
     requestTimeout,
     connectionTimeout: CONNECTION_TIMEOUT_MS,

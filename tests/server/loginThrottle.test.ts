@@ -102,7 +102,7 @@ describe('an email is one throttle key however it is spelled (review: a dotted c
 describe('an IPv6 client is one address however it is written, and its /64 is one client (review)', () => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startTestServer({ trustProxy: true, loginLimit: { perAddressUnknown: 3 } })
+    server = await startTestServer({ trustProxy: 1, loginLimit: { perAddressUnknown: 3 } })
   })
   afterAll(() => server?.dispose())
 
@@ -145,7 +145,7 @@ describe('an IPv6 client is one address however it is written, and its /64 is on
 describe('per client address (trustProxy: the address comes from X-Forwarded-For)', () => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startTestServer({ trustProxy: true, loginLimit: { perAddressUnknown: 8 } })
+    server = await startTestServer({ trustProxy: 1, loginLimit: { perAddressUnknown: 8 } })
   })
   afterAll(() => server?.dispose())
 
@@ -173,7 +173,7 @@ describe('per client address (trustProxy: the address comes from X-Forwarded-For
   })
 
   it("a success at one address forgives that address's failures, not an attacker's elsewhere", async () => {
-    const fresh = await startTestServer({ trustProxy: true })
+    const fresh = await startTestServer({ trustProxy: 1 })
     try {
       const attacker = from('192.0.2.66')
       const owner = from('192.0.2.1')
@@ -183,6 +183,19 @@ describe('per client address (trustProxy: the address comes from X-Forwarded-For
       expect((await attempt(fresh.url, ALICE, 'guess', attacker)).status).toBe(429)
     } finally {
       await fresh.dispose()
+    }
+  })
+
+  it('with one proxy in front, takes the address that proxy appended: a client writing its own in front gets nowhere', async () => {
+    const behind = await startTestServer({ trustProxy: 1, loginLimit: { perAddressUnknown: 3 } })
+    try {
+      const results = []
+      // What nginx forwards with `$proxy_add_x_forwarded_for` when the client sent an X-Forwarded-For of its own.
+      for (let i = 0; i < 4; i++)
+        results.push(await attempt(behind.url, `p${i}@talemy.test`, 'x', from(`10.9.${i}.1, 203.0.113.50`)))
+      expect(statuses(results)).toEqual([401, 401, 401, 429])
+    } finally {
+      await behind.dispose()
     }
   })
 

@@ -58,10 +58,15 @@ describe('shouldSeedDemo', () => {
   it.each([
     [undefined, undefined],
     ['0', undefined],
-    ['1', true],
+    ['1', 1],
+    ['2', 2],
     ['10.0.0.1, 10.0.0.0/8', ['10.0.0.1', '10.0.0.0/8']],
   ])('TRUST_PROXY=%s is %o', (value, expected) => {
     expect(parseTrustProxy(value)).toEqual(expected)
+  })
+
+  it('refuses TRUST_PROXY=true (every hop, which a client can write), saying what to give instead', () => {
+    expect(() => parseTrustProxy('true')).toThrow('give the number of proxies in front (e.g. 1) or their addresses')
   })
 })
 
