@@ -92,56 +92,72 @@ export function createSocketMiddleware<S extends SocketRootState>(
       }
     }
 
-    return (next) => (action) => {
-      // A server event's action (thousands in a burst) goes straight to its handlers: none of the commands below.
-      const routed = typeof action === 'object' && action !== null && byEventType.get((action as UnknownAction).type)
-      if (routed) {
+    return (next) => {
+      /**
+       * `next(action)`; when it throws (someone else's reducer, or a store listener, which Redux calls inside the
+       * dispatch of an action that is not auto-batched), `handlers` still react before the caller gets the error: what
+       * the action says happened on the socket (a server event, a send's answer) must not be lost to the layer.
+       */
+      function tookEffect(action: UnknownAction, prevState: S, handlers: readonly Handler<S>[]): unknown {
+        try {
+          return next(action)
+        } catch (error) {
+          react(handlers, action, prevState)
+          throw error
+        }
+      }
+
+      return (action) => {
+        // A server event's action (thousands in a burst) goes straight to its handlers: none of the commands below.
+        const routed = typeof action === 'object' && action !== null && byEventType.get((action as UnknownAction).type)
+        if (routed) {
+          const prevState = mwApi.getState()
+          const result = tookEffect(action as UnknownAction, prevState, routed)
+          react(routed, action as UnknownAction, prevState)
+          return result
+        }
+        // A thunk is the thunk middleware's; the actions it dispatches come through here themselves.
+        if (!isAction(action)) return next(action)
+        if (socketHolderRequested.match(action)) return holder
+        // No one logged in: nothing to connect, and the status stays `idle`.
+        if (connect.match(action) && !options.selectToken(mwApi.getState())) return action
+        // Bounded outbox: beyond the limit a send is refused with an action, and nothing already queued is dropped.
+        if (sendMessage.match(action)) {
+          const { outbox } = mwApi.getState().socket
+          if (outbox.length >= ctx.outboxLimit && !outbox.some((m) => m.clientId === action.payload.clientId)) {
+            const { clientId, conversationId } = action.payload
+            mwApi.dispatch(
+              sendRejected({
+                clientId,
+                conversationId,
+                code: 'OUTBOX_FULL',
+                message: `${outbox.length} messages are still waiting to be sent; try again once some have gone.`,
+              }),
+            )
+            return action
+          }
+        }
         const prevState = mwApi.getState()
-        const result = next(action)
-        react(routed, action as UnknownAction, prevState)
+        // The emit first: the reducers, the other handlers and the storage write follow in this same dispatch.
+        if (sendMessage.match(action)) {
+          try {
+            outbox.sendAhead(action, prevState)
+          } catch (error) {
+            ctx.report('middleware', error)
+          }
+        }
+        let result: unknown
+        try {
+          result = tookEffect(action, prevState, all)
+        } catch (error) {
+          // A reducer or a store listener threw on a send already emitted: the outbox still performs what it held
+          // back (its lock, its timers, the answer's action), and the caller gets the error.
+          if (sendMessage.match(action)) outbox.settleAhead(action)
+          throw error
+        }
+        react(all, action, prevState)
         return result
       }
-      // A thunk is the thunk middleware's; the actions it dispatches come through here themselves.
-      if (!isAction(action)) return next(action)
-      if (socketHolderRequested.match(action)) return holder
-      // No one logged in: nothing to connect, and the status stays `idle`.
-      if (connect.match(action) && !options.selectToken(mwApi.getState())) return action
-      // Bounded outbox: beyond the limit a send is refused with an action, and nothing already queued is dropped.
-      if (sendMessage.match(action)) {
-        const { outbox } = mwApi.getState().socket
-        if (outbox.length >= ctx.outboxLimit && !outbox.some((m) => m.clientId === action.payload.clientId)) {
-          const { clientId, conversationId } = action.payload
-          mwApi.dispatch(
-            sendRejected({
-              clientId,
-              conversationId,
-              code: 'OUTBOX_FULL',
-              message: `${outbox.length} messages are still waiting to be sent; try again once some have gone.`,
-            }),
-          )
-          return action
-        }
-      }
-      const prevState = mwApi.getState()
-      // The emit first: the reducers, the other handlers and the storage write follow in this same dispatch.
-      if (sendMessage.match(action)) {
-        try {
-          outbox.sendAhead(action, prevState)
-        } catch (error) {
-          ctx.report('middleware', error)
-        }
-      }
-      let result: unknown
-      try {
-        result = next(action)
-      } catch (error) {
-        // A reducer or a store listener threw on a send already emitted: the outbox still performs what it held
-        // back (its lock, its timers, the answer's action), and the caller gets the error.
-        if (sendMessage.match(action)) outbox.settleAhead(action)
-        throw error
-      }
-      react(all, action, prevState)
-      return result
     }
   }
 }

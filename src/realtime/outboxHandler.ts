@@ -176,7 +176,15 @@ export function buildOutboxHandler<S extends SocketRootState>(
     state = after
     // A new mirror starts from nothing written: what the outbox holds then is written at the next persist.
     if (before.mirroring !== after.mirroring) saved = []
-    for (const effect of effects) perform(effect)
+    for (const effect of effects) {
+      // A throwing reducer or store listener (inside a `dispatch` effect) is reported; the effects and events after it
+      // still go, or a conversation's next send would wait for the next drain.
+      try {
+        perform(effect)
+      } catch (error) {
+        ctx.report('outbox', error)
+      }
+    }
   }
 
   function perform(effect: OutboxEffect) {

@@ -441,6 +441,36 @@ describe('the emit goes first', () => {
     store.dispatch(shutdown())
   })
 
+  test('a store listener that throws on a send’s failure loses nothing the outbox had queued: the next send goes', async () => {
+    const storage = createMemoryStorage()
+    const { store, socket, actions } = tab('http://unused.test', storage, { drainLock: createMemoryLock() })
+    socket().serverConnect()
+    store.dispatch(send('k1'))
+    store.dispatch(send('k2'))
+    expect(socket().sent('message:send')).toHaveLength(1)
+    // Throws once, inside the dispatch of k1's failure (sendFailed is not auto-batched), which the outbox makes.
+    consoleError.mockImplementation(() => {})
+    let thrown = false
+    store.subscribe(() => {
+      if (!thrown && store.getState().socket.outbox.find((m) => m.clientId === 'k1')?.status === 'failed') {
+        thrown = true
+        throw new Error('a listener failed')
+      }
+    })
+    socket()
+      .sent('message:send')[0]!
+      .ack({ ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } })
+    await eventually(() => expect(socket().sent('message:send')).toHaveLength(2))
+    expect((socket().sent('message:send')[1]!.args[0] as { clientId: string }).clientId).toBe('k2')
+    expect(actions.filter((a) => a.type === 'socket/internalError')).toEqual([
+      expect.objectContaining({ payload: { where: 'outbox', message: 'a listener failed' } }),
+    ])
+    // Reported in development too, once.
+    expect(consoleError).toHaveBeenCalledTimes(1)
+    consoleError.mockClear()
+    store.dispatch(shutdown())
+  })
+
   test('a send dispatched by a store listener inside another send is emitted once, after it, and both are confirmed', async () => {
     const storage = createMemoryStorage()
     const { store, socket, actions } = tab('http://unused.test', storage, { drainLock: createMemoryLock() })

@@ -1,9 +1,11 @@
+import { configureStore, type Middleware } from '@reduxjs/toolkit'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { api, loggedOut } from '../../src/api'
 import type { ServerEventName } from '../../src/contract'
 import {
   connect,
   connected,
+  createSocketMiddleware,
   connectFailed,
   disconnect,
   disconnected,
@@ -25,7 +27,8 @@ import {
   sessionExpired,
 } from '../../src/realtime'
 import { alice, contactRequest, conversation, lesson, message, T0 } from './support/fixtures'
-import { apiStateWith, loggedInState, mockStore, rootReducer, settle } from './support/mockStore'
+import { fakeSockets } from './support/fakeSocket'
+import { apiStateWith, loggedInState, mockStore, rootReducer, settle, socketOptions } from './support/mockStore'
 
 beforeEach(() => {
   vi.useFakeTimers()
@@ -469,6 +472,44 @@ describe('sending over the socket', () => {
       type: sendRetryScheduled.type,
       payload: { clientId: 'k1', error: { code: 'INTERNAL' } },
     })
+  })
+})
+
+describe('a store listener that throws', () => {
+  test('in a store that notifies at once: a server event still gets its cache work, and the error is reported', async () => {
+    const sockets = fakeSockets()
+    const reported: unknown[] = []
+    const recording: Middleware = () => (next) => (action) => {
+      if (internalError.match(action)) reported.push(action.payload)
+      return next(action)
+    }
+    const store = configureStore({
+      reducer: rootReducer,
+      preloadedState: loggedInState(),
+      middleware: (gDM) =>
+        gDM({ serializableCheck: false, immutableCheck: false })
+          .prepend(recording)
+          .concat(api.middleware, createSocketMiddleware(socketOptions(sockets))),
+      // No auto-batching: listeners run inside every dispatch.
+      enhancers: (gDE) => gDE({ autoBatch: false }),
+    })
+    await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
+    store.dispatch(connect())
+    sockets.last.serverConnect()
+    let thrown = false
+    store.subscribe(() => {
+      if (thrown) return
+      thrown = true
+      throw new Error('a listener failed')
+    })
+    const unsubscribe = store.subscribe(() => undefined)
+    sockets.last.serverEmit('message:new', message(2))
+    await settle()
+    const thread = api.endpoints.getMessages.select('c1')(store.getState()).data ?? []
+    expect(thread.map((m) => m.id)).toEqual(['m1', 'm2'])
+    // The error itself reached the socket's binding, which reports it.
+    expect(reported).toEqual([{ where: 'message:new', message: 'a listener failed' }])
+    unsubscribe()
   })
 })
 
