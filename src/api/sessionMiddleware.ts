@@ -2,8 +2,8 @@ import type { Middleware, ThunkDispatch, UnknownAction } from '@reduxjs/toolkit'
 import { shutdown } from '../realtime/actions'
 import type { StorageLike } from '../realtime/outboxStorage'
 import { clearRefreshToken, loadRefreshToken } from './credentials'
-import { refreshSession } from './index'
-import { refreshDueAt } from './jwt'
+import { api, refreshSession } from './index'
+import { refreshDueAt, tokenLifetime } from './jwt'
 import { loggedOut, refreshFailed } from './session'
 
 interface AuthRootState {
@@ -59,6 +59,12 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
     let failures = 0
     /** After `socket/shutdown` (the page goes away, a test ends) nothing is scheduled any more. */
     let stopped = false
+    /**
+     * This clock minus the server's, in ms, learnt from a token the server has just issued (its `iat` is the server's
+     * now): a token's times are the server's, and a browser whose clock is off would refresh at once and again, or
+     * after the token expired. 0 until a login or a refresh has told it.
+     */
+    let skewMs = 0
 
     function cancel() {
       if (timer !== null) timers.clearTimeout(timer)
@@ -89,7 +95,7 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
         scheduledFor = token
         return
       }
-      schedule(token, Math.max(0, due - now()))
+      schedule(token, Math.max(0, due + skewMs - now()))
     }
 
     function logout(prev: AuthRootState['auth']) {
@@ -116,6 +122,17 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
       const prev = mwApi.getState().auth
       const result = next(action)
       if (stopped) return result
+      // The answer of a login or a refresh: its token is fresh (`auth/loggedIn` comes after this, `auth/tokenRefreshed`
+      // before it, already scheduled with what was known then: scheduled again).
+      if (api.endpoints.login.matchFulfilled(action) || api.endpoints.refreshToken.matchFulfilled(action)) {
+        const issuedAt = tokenLifetime(action.payload.token)?.issuedAt
+        if (issuedAt !== undefined) skewMs = now() - issuedAt
+        if (scheduledFor === action.payload.token) {
+          cancel()
+          follow(action.payload.token)
+        }
+        return result
+      }
       if (shutdown.match(action)) {
         stopped = true
         cancel()

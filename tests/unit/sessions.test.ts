@@ -1,5 +1,12 @@
 import { describe, expect, test } from 'vitest'
-import { loadRefreshToken, REFRESH_STORAGE_KEY, refreshDueAt, saveRefreshToken, tokenLifetime } from '../../src/api'
+import {
+  api,
+  loadRefreshToken,
+  REFRESH_STORAGE_KEY,
+  refreshDueAt,
+  saveRefreshToken,
+  tokenLifetime,
+} from '../../src/api'
 import { loggedOut, tokenRefreshed } from '../../src/app/authSlice'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { eventually } from './support/eventually'
@@ -76,7 +83,8 @@ describe('the scheduled refresh and the socket renewal', () => {
   const first = jwt({ sub: alice.id, iat: NOW / 1000, exp: NOW / 1000 + 900 })
   const second = jwt({ sub: alice.id, iat: NOW / 1000 + 720, exp: NOW / 1000 + 1620 })
 
-  function setup() {
+  /** `clock`: this browser's clock, when it is not the server's. */
+  function setup(clock: () => number = () => NOW) {
     const storage = createMemoryStorage()
     saveRefreshToken(storage, alice.id, 'refresh-1')
     const timers = manualTimers()
@@ -87,7 +95,7 @@ describe('the scheduled refresh and the socket renewal', () => {
       storage,
       createSocket: sockets.createSocket,
       preloadedState: { auth: { token: first, user: alice } },
-      session: { now: () => NOW, timers },
+      session: { now: clock, timers },
       extraMiddleware: [
         () => (next) => (action) => (
           typeof action === 'object' && actions.push(action as { type: string }), next(action)
@@ -112,8 +120,9 @@ describe('the scheduled refresh and the socket renewal', () => {
       { refreshToken: 'refresh-1' },
     ])
     expect(loadRefreshToken(storage, alice.id)).toBe('refresh-2')
-    // The next one: 80% into the new token's life, from the (injected) now.
-    expect(timers.delays()).toEqual([720_000 + 720_000])
+    // The next one: 80% into the new token's life from its arrival (the server issued it 720 s after the first one,
+    // and the injected clock did not move: this browser's clock is taken to be 720 s behind the server's).
+    expect(timers.delays()).toEqual([720_000])
     // Renewed, not reconnected: `session:renew` with the new token on the same socket.
     expect(sockets.last.sent('session:renew').map((p) => p.args)).toEqual([[{ token: second }]])
     expect(sockets.sockets).toHaveLength(1)
@@ -124,6 +133,37 @@ describe('the scheduled refresh and the socket renewal', () => {
     sockets.last.sent('session:renew')[1]!.ack({ ok: false, error: { code: 'UNAUTHORIZED', message: 'session ended' } })
     await eventually(() => expect(actions.filter((a) => a.type === 'socket/renewFailed')).toHaveLength(1))
     expect(store.getState().socket.connection.status).toBe('connected')
+  })
+
+  test('a browser clock an hour fast: the token looks overdue and is refreshed once, then the next is due on time (no loop)', async () => {
+    const server = NOW + 60_000
+    const issued = jwt({ sub: alice.id, iat: server / 1000, exp: server / 1000 + 900 })
+    reply = (req) =>
+      req.url === '/api/auth/refresh'
+        ? { status: 200, body: { token: issued, refreshToken: 'refresh-2', user: alice } }
+        : { status: 404 }
+    const { store, timers } = setup(() => server + 3_600_000)
+    // The restored token: nothing says yet that this clock is off, so it looks past due.
+    expect(timers.delays()).toEqual([0])
+    timers.fireAll()
+    await eventually(() => expect(store.getState().auth.token).toBe(issued))
+    // The server's fresh token tells this clock's offset: 80% of its life from now, not at once again.
+    expect(timers.delays()).toEqual([720_000])
+    expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(1)
+  })
+
+  test('a browser clock 5 minutes slow: a login’s token is still refreshed at 80% of its life, before it expires', async () => {
+    const server = NOW
+    const issued = jwt({ sub: alice.id, iat: server / 1000, exp: server / 1000 + 900 })
+    reply = (req) =>
+      req.url === '/api/auth/login'
+        ? { status: 200, body: { token: issued, refreshToken: 'refresh-9', user: alice } }
+        : { status: 404 }
+    const { store, timers } = setup(() => server - 300_000)
+    store.dispatch(loggedOut({ keepOutbox: true }))
+    await store.dispatch(api.endpoints.login.initiate({ email: 'alice@talemy.test', password: 'talemy' }))
+    expect(store.getState().auth.token).toBe(issued)
+    expect(timers.delays()).toEqual([720_000])
   })
 
   test('a refused refresh stops the schedule (no loop); logout cancels it, forgets the refresh token and tells the server', async () => {
