@@ -76,12 +76,17 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
     },
   ]
 
-  const logout = () => {
-    if (pending.length > 0 && !window.confirm(t('layout.logOutConfirm', { count: pending.length }))) return
-    dispatch(loggedOut())
+  const leave = (keepOutbox: boolean) => {
+    dispatch(loggedOut({ keepOutbox }))
     // The next user starts on their own messages page, not on this user's conversation.
     window.history.replaceState(null, '', window.location.pathname + window.location.search)
   }
+  const logout = () => {
+    if (pending.length > 0 && !window.confirm(t('layout.logOutConfirm', { count: pending.length }))) return
+    leave(false)
+  }
+  // The session is over, not the user's wish to send: what is unsent waits in storage for their next login.
+  const logInAgain = () => leave(true)
 
   return (
     <div className="shell">
@@ -101,7 +106,7 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
               {user.name} <span className="account-role">({t(ROLE_LABEL[user.role])})</span>
             </span>
             {sessionExpired && (
-              <button type="button" className="btn btn-small btn-primary" onClick={logout}>
+              <button type="button" className="btn btn-small btn-primary" onClick={logInAgain}>
                 {t('layout.logInAgain')}
               </button>
             )}
