@@ -55,7 +55,8 @@ export class RateLimiter implements Limiter {
     const now = this.now()
     const { perSecond, burst } = this.options
     const bucket = this.buckets.get(key) ?? { tokens: burst, updatedAt: now }
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * perSecond)
+    // A clock that stepped back refills nothing (and takes nothing back), as the shared bucket's script does.
+    bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.updatedAt) / 1000) * perSecond)
     bucket.updatedAt = now
     this.buckets.set(key, bucket)
     if (bucket.tokens >= 1) {

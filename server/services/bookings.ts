@@ -73,8 +73,12 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
       if (check === 'invalid') throw new AppError('INVALID', `status: cannot go from ${row.status} to ${status}`)
       if (check === 'forbidden') throw forbidden(`the ${role} cannot set status ${status}`)
       const at = now().toISOString()
+      // Clients keep the version with the later `updatedAt`: it only grows, whatever this node's clock says (another
+      // node's may be behind, or this one stepped back), or the change would be ignored everywhere.
       const updated = await tx.query<R>(
-        `update ${table} set status = $2, updated_at = $3 where id = $1 returning ${columns}`,
+        `update ${table} set status = $2,
+                updated_at = greatest($3::timestamptz, updated_at + interval '1 millisecond')
+          where id = $1 returning ${columns}`,
         [id, status, at],
       )
       const entity = toEntity(updated[0]!)

@@ -9,6 +9,7 @@ import {
   emitAck,
   http,
   login,
+  manualClock,
   delivered,
   record,
   startTestServer,
@@ -328,5 +329,42 @@ describe('contact requests', () => {
     for (const r of [rec.alice1, rec.alice2, rec.carol1])
       expect(r.of('contactRequest:statusUpdated')).toEqual([accepted.body])
     expect(rec.bob1.events).toEqual([])
+  })
+})
+
+describe('a status change written by a clock that stepped back', () => {
+  it('still comes after the version before it: updatedAt only grows, so the clients keep it', async () => {
+    const clock = manualClock(Date.parse('2030-06-01T10:00:00.000Z'))
+    const own = await startTestServer({ now: clock.now })
+    try {
+      const alice = (await login(own.url, ALICE)).token
+      const bob = (await login(own.url, BOB)).token
+      for (const [path, body, change] of [
+        [
+          '/api/lessons',
+          { tutorId: 'user-bob', subject: 'Algebra', startsAt: '2031-01-01T10:00:00.000Z', durationMinutes: 60 },
+          { status: 'confirmed' },
+        ],
+        ['/api/contact-requests', { tutorId: 'user-bob', message: 'Hello' }, { status: 'accepted' }],
+      ] as const) {
+        const created = await http<{ id: string; updatedAt: string }>(own.url, 'POST', path, { token: alice, body })
+        expect(created.status).toBe(201)
+        // Another node whose clock is 2 s behind (or this one's, stepped back) writes the change.
+        clock.advance(-2_000)
+        const changed = await http<{ updatedAt: string; status: string }>(
+          own.url,
+          'PATCH',
+          `${path}/${created.body.id}`,
+          {
+            token: bob,
+            body: change,
+          },
+        )
+        expect(changed.body.status).toBe(change.status)
+        expect(Date.parse(changed.body.updatedAt)).toBeGreaterThan(Date.parse(created.body.updatedAt))
+      }
+    } finally {
+      await own.dispose()
+    }
   })
 })

@@ -46,6 +46,14 @@ describe('RateLimiter', () => {
     expect(limiter.tryTake('fresh').ok).toBe(false)
   })
 
+  it('a clock that steps back takes no tokens away (and gives none)', () => {
+    const time = clock()
+    const limiter = new RateLimiter({ perSecond: 10, burst: 3 }, time.now)
+    expect(limiter.tryTake('a').ok).toBe(true)
+    time.advance(-2_000)
+    expect([limiter.tryTake('a').ok, limiter.tryTake('a').ok, limiter.tryTake('a').ok]).toEqual([true, true, false])
+  })
+
   it('take() throws RATE_LIMITED with retryAfterMs', () => {
     const limiter = new RateLimiter({ perSecond: 2, burst: 1 }, clock().now)
     limiter.take('a')
