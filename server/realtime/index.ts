@@ -180,12 +180,26 @@ export function attachHandlers(
   // an adapter spanning nodes carries it.
   sessions.onRevoked((sessionId) => io.in(sessionRoom(sessionId)).disconnectSockets(true))
 
+  /**
+   * Per socket, the last of `conversation:join` / `conversation:leave` it sent for each conversation, noted as the
+   * packet arrives: a join waits (its budget, the conversation's queue) where a leave does not, so a leave sent right
+   * after a join would otherwise find nothing to leave, and the join would then look at the thread for good.
+   */
+  const lastWord = new WeakMap<TalemySocket, Map<string, 'join' | 'leave'>>()
+  const say = (socket: TalemySocket, conversationId: unknown, word: 'join' | 'leave') => {
+    if (typeof conversationId !== 'string') return
+    let words = lastWord.get(socket)
+    if (!words) lastWord.set(socket, (words = new Map()))
+    words.set(conversationId, word)
+  }
+
   const handlers: ClientEventHandlers = {
     'conversation:join': async (socket, conversationId) => {
+      say(socket, conversationId, 'join')
       await joinLimiter.take(socket.data.userId)
       await messaging.markRead(socket.data.userId, conversationId, async (id) => {
         const room = conversationRoom(id)
-        if (!socket.connected || socket.rooms.has(room)) return false
+        if (!socket.connected || socket.rooms.has(room) || lastWord.get(socket)?.get(id) !== 'join') return false
         void socket.join(room)
         // Shared before the read mark and the ack: a send on another node from then on sees this viewer.
         await viewerRegistry?.joined(id, socket.data.userId, socket.id).catch(warn('sharing a viewer failed'))
@@ -196,6 +210,7 @@ export function attachHandlers(
     'conversation:leave': async (socket, conversationId) => {
       const id = parseRequest(conversationIdSchema, conversationId)
       if (!id.ok) throw invalid(id.issues, 'conversationId')
+      say(socket, id.value, 'leave')
       const room = conversationRoom(id.value)
       if (socket.rooms.has(room)) {
         await socket.leave(room)

@@ -124,3 +124,36 @@ describe('sockets per user (default 20)', () => {
     }
   })
 })
+
+describe('a join and a leave sent back to back (a thread opened and closed at once)', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer()
+  })
+  afterAll(() => server?.dispose())
+
+  it('end with the socket out of the room: the leave is not lost behind the join still under way', async () => {
+    const bob = await connect(server.url, (await login(server.url, BOB)).token)
+    const alice = await connect(server.url, (await login(server.url, ALICE)).token)
+    try {
+      // Both emitted in one go, as the layer may (it does not wait for a join's ack before a leave).
+      const [join, leave] = await Promise.all([
+        emitAck(bob, 'conversation:join', 'conv-alice-bob'),
+        emitAck(bob, 'conversation:leave', 'conv-alice-bob'),
+      ])
+      expect([join.ok, leave.ok]).toEqual([true, true])
+      const onServer = [...server.io.of('/').sockets.values()].find((socket) => socket.id === bob.id)!
+      expect([...onServer.rooms]).not.toContain('conv:conv-alice-bob')
+      // And the last word wins the other way round too: leave, join, in one go, ends joined.
+      const [again, rejoin] = await Promise.all([
+        emitAck(bob, 'conversation:leave', 'conv-alice-bob'),
+        emitAck(bob, 'conversation:join', 'conv-alice-bob'),
+      ])
+      expect([again.ok, rejoin.ok]).toEqual([true, true])
+      expect([...onServer.rooms]).toContain('conv:conv-alice-bob')
+    } finally {
+      bob.close()
+      alice.close()
+    }
+  })
+})
