@@ -6,11 +6,14 @@ import type { Lesson, Message, User } from '../../src/contract'
 import { sortLessons } from '../../src/features/lessons/LessonsPage'
 import { lessonActions } from '../../src/features/lessons/transitions'
 import { firstSeq, mergeOlder } from '../../src/features/messages/order'
-import { toastNews } from '../../src/features/notifications/toaster'
+import { createToaster, toastNews } from '../../src/features/notifications/toaster'
 import { upsertById } from '../../src/features/shared/cache'
 import { errorMessageId } from '../../src/features/shared/errors'
 import { en } from '../../src/i18n'
 import { serverEventActions } from '../../src/realtime'
+import { loggedOut } from '../../src/app/authSlice'
+import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { fakeSockets } from '../unit/support/fakeSocket'
 
 const alice: User = { id: 'u-alice', name: 'Alice', role: 'student' }
 const bob: User = { id: 'u-bob', name: 'Bob', role: 'tutor' }
@@ -171,6 +174,26 @@ describe('toastNews: news for the user, not their own doings (in English words)'
     expect(news && { page: news.page, text: english.formatMessage(news.message, news.message.values) }).toEqual(
       expected,
     )
+  })
+})
+
+describe('the toaster', () => {
+  test('forgets the toasts of a user who logged out: the next user never sees them', () => {
+    const toaster = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000 })
+    const store = makeStore({
+      apiUrl: 'http://api.invalid',
+      createSocket: fakeSockets().createSocket,
+      storage: createMemoryStorage(),
+      shareSocket: false,
+      extraMiddleware: [toaster.middleware],
+      fetchFn: (async () => new Response(null, { status: 204 })) as typeof fetch,
+      preloadedState: { auth: { token: 't-bob', user: bob } },
+    })
+    store.dispatch(serverEventActions['lesson:created'](lesson({ subject: 'Private: exam resit for Alice' })))
+    expect(toaster.getSnapshot()).toHaveLength(1)
+    store.dispatch(loggedOut())
+    expect(toaster.getSnapshot()).toEqual([])
+    store.dispose()
   })
 })
 

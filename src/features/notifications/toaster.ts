@@ -80,9 +80,17 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     emit()
   }
 
+  const userOf = (state: unknown) => (state as { auth?: { user: User | null } }).auth?.user ?? null
+
   const middleware: Middleware = (api) => (next) => (action) => {
+    const before = userOf(api.getState())
     const result = next(action)
-    const me = (api.getState() as { auth?: { user: User | null } }).auth?.user ?? null
+    const me = userOf(api.getState())
+    // Another user (or nobody) now: what was said to the one before is theirs, and goes with them.
+    if (me?.id !== before?.id && toasts.length > 0) {
+      toasts = []
+      emit()
+    }
     const news = toastNews(action as UnknownAction, me)
     if (news && openPage() !== news.page) {
       const toast: Toast = { id: nextId++, ...news }
