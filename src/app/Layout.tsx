@@ -35,6 +35,10 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
 
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) Talemy` : 'Talemy'
+    // The login page (after a logout) tells nobody how many messages the last user had waiting.
+    return () => {
+      document.title = 'Talemy'
+    }
   }, [unread])
 
   // Focus follows navigation, as a full page load would start there: after login and after each route change to the

@@ -11,7 +11,7 @@ import { I18nProvider } from '../../src/i18n'
 import { outboxStorageKey, selectConnection, sendMessage } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
 import { fakeSockets } from '../unit/support/fakeSocket'
-import { alice } from '../unit/support/fixtures'
+import { alice, conversation } from '../unit/support/fixtures'
 
 // The page once the session is over: what "Log in again" keeps.
 ;(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true
@@ -82,6 +82,41 @@ describe('the session is over', () => {
         (m) => m.clientId,
       ),
     ).toEqual(['k1'])
+    store.dispose()
+  })
+
+  test('the page title keeps no count of the last user’s unread messages once they have logged out', async () => {
+    const withUnread = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      const path = new URL(request.url).pathname
+      if (path === '/api/conversations') return json(200, [conversation('c1', { unreadCount: 3 })])
+      if (request.method === 'GET') return json(200, [])
+      return new Response(null, { status: 204 })
+    }) as typeof fetch
+    const store = makeStore({
+      apiUrl: 'http://api.test',
+      createSocket: fakeSockets().createSocket,
+      storage: createMemoryStorage(),
+      shareSocket: false,
+      fetchFn: withUnread,
+      preloadedState: { auth: { token: 'token-1', user: alice } },
+    })
+    act(() =>
+      root.render(
+        <Provider store={store}>
+          <I18nProvider>
+            <AnnouncerProvider>
+              <App />
+            </AnnouncerProvider>
+          </I18nProvider>
+        </Provider>,
+      ),
+    )
+    await eventually(() => expect(document.title).toBe('(3) Talemy'))
+    const logOut = [...container.querySelectorAll('button')].find((button) => button.textContent === 'Log out')
+    act(() => logOut!.click())
+    expect(store.getState().auth.user).toBeNull()
+    expect(document.title).toBe('Talemy')
     store.dispose()
   })
 })
