@@ -94,6 +94,19 @@ export function Thread({
     )
   }, [messages, isSuccess, me?.id, announce, t, people])
 
+  // A send the server refused is said at once, in the words shown beside it: the reader may be elsewhere in the page.
+  // What had already failed when the thread opened is on screen, not news.
+  const failedSaid = useRef<ReadonlySet<string> | null>(null)
+  useEffect(() => {
+    if (!isSuccess) return
+    const failed = messages.filter((m) => m.status === 'failed' && m.clientId !== null)
+    const said = failedSaid.current
+    failedSaid.current = new Set(failed.map((m) => m.clientId!))
+    const fresh = said === null ? [] : failed.filter((m) => !said.has(m.clientId!))
+    if (fresh.length === 0) return
+    announce(fresh.map((m) => t('thread.notSent', { reason: t(errorMessageId(m.error)) })).join(' '), 'assertive')
+  }, [messages, isSuccess, announce, t])
+
   const seenId = lastSeenOwn(messages, me?.id, seenSeq)
   const start = firstSeq(messages)
   const hasEarlier = !noMoreEarlier && start !== null && start > 1
