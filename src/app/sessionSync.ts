@@ -28,22 +28,33 @@ export function syncSession(
   const unsubscribe = store.subscribe(() => {
     const auth = store.getState().auth
     if (auth === saved) return
+    const left = saved.user?.id ?? null
     saved = auth
-    if (!leavingForAnotherTab) saveAuth(storage, auth)
+    if (leavingForAnotherTab) return
+    // A logout removes the stored session only if it is the one this tab left: another user's, stored by a tab this
+    // one has not heard from (a page back from the back/forward cache), stays.
+    if (!auth.token) {
+      const stored = loadAuth(storage)
+      if (stored && stored.user.id !== left) return
+    }
+    saveAuth(storage, auth)
   })
   if (!tabs) return unsubscribe
 
   const onStorage = (event: StorageEvent) => {
-    if (event.key !== AUTH_STORAGE_KEY) return
+    if (event.key === AUTH_STORAGE_KEY) follow(event.newValue)
+  }
+  /** Follows the session another tab stored (`stored`: its raw value, null when it logged out). */
+  const follow = (stored: string | null) => {
     const { token, user } = store.getState().auth
-    const other = event.newValue === null ? undefined : loadAuth(storage)
+    const other = stored === null ? undefined : loadAuth(storage)
     // One decision, every tab follows: a login elsewhere logs this tab in too (with tabs sharing one socket, the
     // holder must follow, or a follower that logged in would wait for a socket nobody opens).
     if (!token) {
       if (other) store.dispatch(loggedIn(other))
       return
     }
-    if (event.newValue === null) {
+    if (stored === null) {
       store.dispatch(loggedOut())
       return
     }
@@ -62,15 +73,25 @@ export function syncSession(
     }
     if (other.token && other.token !== token) store.dispatch(tokenRefreshed({ token: other.token }))
   }
-  // A page kept in the back/forward cache (`persisted`) may come back alive, so it keeps its store.
+  // A page kept in the back/forward cache (`persisted`) may come back alive, so it keeps its store; back, it heard no
+  // storage event meanwhile, so it catches up with what is stored now.
   const onPageHide = (event: Event) => {
     if (!(event as PageTransitionEvent).persisted) store.dispatch(shutdown())
   }
+  const onPageShow = (event: Event) => {
+    if (!(event as PageTransitionEvent).persisted) return
+    const stored = storage.getItem(AUTH_STORAGE_KEY)
+    const { token, user } = store.getState().auth
+    const other = stored === null ? null : loadAuth(storage)
+    if (stored === null ? token !== null : other?.token !== token || other?.user.id !== user?.id) follow(stored)
+  }
   tabs.addEventListener('storage', onStorage)
   tabs.addEventListener('pagehide', onPageHide)
+  tabs.addEventListener('pageshow', onPageShow)
   return () => {
     unsubscribe()
     tabs.removeEventListener('storage', onStorage)
     tabs.removeEventListener('pagehide', onPageHide)
+    tabs.removeEventListener('pageshow', onPageShow)
   }
 }

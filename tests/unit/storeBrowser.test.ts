@@ -115,4 +115,30 @@ describe('makeStore in a browser', () => {
       window.removeEventListener = remove
     }
   })
+
+  test('a page back from the back/forward cache catches up with the session in storage (it heard no storage event)', () => {
+    localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'alices', user: alice }))
+    const sockets = fakeSockets()
+    const store = makeStore({ createSocket: sockets.createSocket })
+    // Meanwhile, in another tab: Alice logged out and Bob logged in.
+    const theirs = JSON.stringify({ token: 'bobs', user: bob })
+    localStorage.setItem(AUTH_STORAGE_KEY, theirs)
+    window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }))
+    expect(store.getState().auth).toEqual({ token: 'bobs', user: bob })
+    expect(JSON.parse(localStorage.getItem(AUTH_STORAGE_KEY) ?? 'null')).toEqual(JSON.parse(theirs))
+    store.dispose()
+  })
+
+  test('a tab that logs out a user storage no longer holds leaves the session stored there alone', () => {
+    localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'alices', user: alice }))
+    const sockets = fakeSockets()
+    const store = makeStore({ createSocket: sockets.createSocket })
+    // Bob's session is stored now, and this tab has not heard of it (a missed event): its logout is Alice's only.
+    const theirs = JSON.stringify({ token: 'bobs', user: bob })
+    localStorage.setItem(AUTH_STORAGE_KEY, theirs)
+    store.dispatch({ type: 'auth/loggedOut' })
+    expect(store.getState().auth).toEqual({ token: null, user: null })
+    expect(localStorage.getItem(AUTH_STORAGE_KEY)).toBe(theirs)
+    store.dispose()
+  })
 })
