@@ -61,14 +61,24 @@ export function joinCluster(
       )
   }
   redis.sub.on('ready', recheck)
+  const notificationsLost = new Set<() => void>()
+  const resubscribed = () => {
+    for (const listener of notificationsLost) listener()
+  }
+  redis.sub.on('ready', resubscribed)
   return {
     slots: new SharedSocketSlots(redis, entries, maxSocketsPerUser),
     viewers: new SharedViewers(redis, entries),
     presence: new RedisPresenceStore(redis),
+    /** `listener` runs whenever this node's subscriber is back: what the other nodes published meanwhile was lost. */
+    onNotificationsLost(listener: () => void) {
+      notificationsLost.add(listener)
+    },
     loginCounters,
     async leave() {
       stopListening()
       redis.sub.off('ready', recheck)
+      redis.sub.off('ready', resubscribed)
       await entries.stop()
     },
   }

@@ -2,8 +2,25 @@ import type { Id } from '../../src/contract'
 import type { LoggedEvent } from '../services/eventLog'
 import type { TalemySocket } from './types'
 
+/**
+ * What a socket was sent: every offset up to `upTo`, and those in `above` (events from other nodes may come out of
+ * order). A user's offsets have no gaps, so `upTo` is where a replay must start for nothing to be missing.
+ */
+interface Sent {
+  upTo: number
+  above: Set<number>
+}
+
 /** A socket's stream: replaying (live events held) or live (events above the replayed ones pass). */
-type Stream = { kind: 'replaying'; held: LoggedEvent[] } | { kind: 'live'; replayedUpTo: number }
+type Stream =
+  | { kind: 'replaying'; held: LoggedEvent[]; sent: Sent }
+  | { kind: 'live'; replayedUpTo: number; sent: Sent }
+
+function markSent(sent: Sent, offset: number): void {
+  if (offset <= sent.upTo) return
+  sent.above.add(offset)
+  while (sent.above.delete(sent.upTo + 1)) sent.upTo += 1
+}
 
 /**
  * Delivers logged events to this node's sockets, each with its trailing `{ offset }`, and hands a resuming socket over
@@ -25,7 +42,24 @@ export class LiveDelivery {
     let sockets = this.byUser.get(userId)
     if (!sockets) this.byUser.set(userId, (sockets = new Set()))
     sockets.add(socket)
-    this.streams.set(socket, { kind: 'replaying', held: [] })
+    this.streams.set(socket, { kind: 'replaying', held: [], sent: { upTo: 0, above: new Set() } })
+  }
+
+  /**
+   * Every live socket back to replaying (its live events held), for a replay from the offset up to which it was sent
+   * everything: the notifications of events may have been lost on the way here. Returns each socket with that offset.
+   */
+  pauseAll(): [TalemySocket, number][] {
+    const paused: [TalemySocket, number][] = []
+    for (const sockets of this.byUser.values()) {
+      for (const socket of sockets) {
+        const stream = this.streams.get(socket)
+        if (stream?.kind !== 'live') continue
+        this.streams.set(socket, { kind: 'replaying', held: [], sent: stream.sent })
+        paused.push([socket, stream.sent.upTo])
+      }
+    }
+    return paused
   }
 
   remove(socket: TalemySocket): void {
@@ -40,12 +74,17 @@ export class LiveDelivery {
   goLive(socket: TalemySocket, replayedUpTo: number): void {
     const stream = this.streams.get(socket)
     if (stream?.kind !== 'replaying') return
-    this.streams.set(socket, { kind: 'live', replayedUpTo })
+    // The replay sent everything up to `replayedUpTo` (for a first one, from the client's own offset: the same).
+    const sent: Sent = { upTo: Math.max(stream.sent.upTo, replayedUpTo), above: stream.sent.above }
+    for (const offset of sent.above) if (offset <= sent.upTo) sent.above.delete(offset)
+    while (sent.above.delete(sent.upTo + 1)) sent.upTo += 1
+    this.streams.set(socket, { kind: 'live', replayedUpTo, sent })
     const held = stream.held.filter((event) => event.offset > replayedUpTo).sort((a, b) => a.offset - b.offset)
     let last = replayedUpTo
     for (const event of held) {
       if (event.offset === last) continue // the same event heard twice (two paths)
       last = event.offset
+      markSent(sent, event.offset)
       emitLogged(socket, event)
     }
   }
@@ -58,7 +97,10 @@ export class LiveDelivery {
         const stream = this.streams.get(socket)
         if (!stream) continue
         if (stream.kind === 'replaying') stream.held.push(event)
-        else if (event.offset > stream.replayedUpTo) emitLogged(socket, event)
+        else if (event.offset > stream.replayedUpTo) {
+          markSent(stream.sent, event.offset)
+          emitLogged(socket, event)
+        }
       }
     }
   }

@@ -92,6 +92,8 @@ export interface HandlerDeps {
   viewerRegistry?: ViewerRegistry
   /** Online/offline and the snapshot after each connect; none in tests of other things. */
   presence?: Pick<PresenceTracker, 'connected' | 'disconnected'>
+  /** With several nodes: calls `resync` whenever notifications from the other nodes may have been lost. */
+  onNotificationsLost?: (resync: () => void) => void
 }
 
 /** setTimeout's longest delay; a later expiry is checked again then. */
@@ -131,6 +133,7 @@ export function attachHandlers(
     slots,
     viewerRegistry,
     presence,
+    onNotificationsLost,
   }: HandlerDeps,
 ): void {
   const warn = (what: string) => (error: unknown) => logger.warn({ err: error }, what)
@@ -289,6 +292,25 @@ export function attachHandlers(
     }
     delivery.goLive(socket, result.offset)
   }
+
+  // Notifications between nodes are at most once (Redis pub/sub): when some may have been lost, every live socket here
+  // reads its user's log again from the offset up to which it was sent everything, as at a handshake, and goes live.
+  onNotificationsLost?.(() => {
+    for (const [socket, sentUpTo] of delivery.pauseAll()) {
+      eventLog.resume(socket.data.userId, sentUpTo, eventLog.epoch).then(
+        (result) => {
+          if (!socket.connected) return
+          if (result.kind === 'replay') for (const event of result.events) emitLogged(socket, event)
+          else socket.emit('sync:gap', { offset: result.offset, epoch: result.epoch })
+          delivery.goLive(socket, result.offset)
+        },
+        (error: unknown) => {
+          logger.error({ err: error, socketId: socket.id }, 'resync failed')
+          socket.disconnect(true)
+        },
+      )
+    }
+  })
 
   io.on('connection', (socket) => {
     const { userId, sessionId } = socket.data

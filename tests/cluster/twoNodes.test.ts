@@ -245,6 +245,45 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(401)
   })
 
+  it('brings a live event its Redis subscriber missed (reconnecting at the time) to its sockets once it is back', async () => {
+    // (Alice sends over HTTP: her sockets of the tests above fill her cap under the frozen clock.)
+    const alice = (await login(a.url, ALICE)).token
+    const bobOnB = await stream(b.url, (await login(b.url, BOB)).token)
+    const subscriber = (b.io.of('/').adapter as unknown as { subClient: Redis }).subClient
+    const retry = subscriber.options.retryStrategy
+    // B's subscriber drops and stays away a little while: what A publishes meanwhile never reaches B (at most once).
+    subscriber.options.retryStrategy = () => 300
+    try {
+      const away = new Promise((resolve) => subscriber.once('reconnecting', resolve))
+      const back = new Promise((resolve) => subscriber.once('ready', resolve))
+      const admin = new Redis(redis.url)
+      try {
+        const port = (subscriber as unknown as { stream: { localPort: number } }).stream.localPort
+        expect(await admin.client('KILL', 'ADDR', `127.0.0.1:${port}`)).toBe(1)
+      } finally {
+        admin.disconnect()
+      }
+      await away
+      const sent = await http(a.url, 'POST', `/api/conversations/${CONV}/messages`, {
+        token: alice,
+        body: { content: 'while B was away', clientId: `missed-${randomUUID()}` },
+      })
+      expect(sent.status).toBe(201)
+      await back
+      await vi.waitFor(
+        () =>
+          expect(
+            bobOnB
+              .logged()
+              .filter((item) => item.event === 'message:new' && item.payload.content === 'while B was away'),
+          ).toHaveLength(1),
+        { timeout: 20_000, interval: 20 },
+      )
+    } finally {
+      subscriber.options.retryStrategy = retry
+    }
+  })
+
   it('numbers each user’s log 1..n without gaps, in commit order, under concurrent writers on both nodes', async () => {
     const alice = (await login(a.url, ALICE)).token
     const bob = (await login(b.url, BOB)).token
