@@ -7,7 +7,14 @@ import {
   type FetchBaseQueryError,
 } from '@reduxjs/toolkit/query/react'
 import {
+  array,
+  contactRequestSchema,
+  conversationSchema,
+  describeIssues,
+  lessonSchema,
+  messageSchema,
   parse,
+  type Check,
   userSchema,
   type ContactRequest,
   type ContactRequestStatus,
@@ -63,7 +70,37 @@ const extraOf = (extra: unknown): ApiExtra => (extra ?? { apiUrl: '' }) as ApiEx
  * retried once with the new token. When another caller already refreshed while this request was out, it is only
  * retried. A refused refresh dispatches `auth/refreshFailed` (the realtime layer shows `unauthorized`).
  */
-const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> = async (args, api, extraOptions) => {
+const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, AnswerCheck> = async (
+  args,
+  api,
+  extraOptions,
+) => checkedAnswer(await authorizedQuery(args, api, extraOptions), extraOptions?.check)
+
+/** What an endpoint's answer must be (`extraOptions`): the contract's check of it. */
+interface AnswerCheck {
+  check?: Check<unknown>
+}
+
+/**
+ * The answer as the contract says it is, or an error the pages show as the server's (`INTERNAL`): data of another
+ * shape never reaches the cache, where a page would fail on it (the socket's payloads are checked the same way).
+ */
+function checkedAnswer(
+  result: Awaited<ReturnType<typeof rawBaseQuery>>,
+  check: Check<unknown> | undefined,
+): Awaited<ReturnType<typeof rawBaseQuery>> {
+  if (!check || result.error) return result
+  const parsed = parse(check, result.data)
+  if (parsed.ok) return { ...result, data: parsed.value }
+  const message = `the answer does not match the contract: ${describeIssues(parsed.issues)}`
+  return { error: { status: 'CUSTOM_ERROR', error: message, data: { error: { code: 'INTERNAL', message } } } }
+}
+
+const authorizedQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> = async (
+  args,
+  api,
+  extraOptions,
+) => {
   const tokenBefore = tokenOf(api.getState)
   let result = await rawBaseQuery(args, api, extraOptions)
   if (result.error?.status !== 401 || urlOf(args).startsWith('/auth/') || !tokenBefore) return result
@@ -219,10 +256,11 @@ export const api = createApi({
         return result
       },
     }),
-    getMe: build.query<User, void>({ query: () => '/me' }),
-    getUsers: build.query<User[], void>({ query: () => '/users' }),
+    getMe: build.query<User, void>({ query: () => '/me', extraOptions: { check: userSchema } }),
+    getUsers: build.query<User[], void>({ query: () => '/users', extraOptions: { check: array(userSchema) } }),
     getConversations: build.query<Conversation[], void>({
       query: () => '/conversations',
+      extraOptions: { check: array(conversationSchema) },
       providesTags: [{ type: 'Conversation', id: LIST }],
     }),
     createConversation: build.mutation<Conversation, { participantId: Id }>({
@@ -231,6 +269,7 @@ export const api = createApi({
     }),
     getMessages: build.query<ThreadMessage[], Id>({
       query: (conversationId) => `/conversations/${encodeURIComponent(conversationId)}/messages`,
+      extraOptions: { check: array(messageSchema) },
       providesTags: (_result, _error, conversationId) => [{ type: 'Message', id: conversationId }],
     }),
     /** Older messages, for "load earlier"; the thread page merges them into `getMessages`. */
@@ -239,6 +278,7 @@ export const api = createApi({
         url: `/conversations/${encodeURIComponent(conversationId)}/messages`,
         params: { before, limit },
       }),
+      extraOptions: { check: array(messageSchema) },
     }),
     /** The HTTP send: same idempotency by `clientId` as `message:send`. */
     postMessage: build.mutation<Message, { conversationId: Id; content: string; clientId: string }>({
@@ -250,6 +290,7 @@ export const api = createApi({
     }),
     getLessons: build.query<Lesson[], void>({
       query: () => '/lessons',
+      extraOptions: { check: array(lessonSchema) },
       providesTags: [{ type: 'Lesson', id: LIST }],
     }),
     createLesson: build.mutation<Lesson, { tutorId: Id; subject: string; startsAt: string; durationMinutes: number }>({
@@ -260,6 +301,7 @@ export const api = createApi({
     }),
     getContactRequests: build.query<ContactRequest[], void>({
       query: () => '/contact-requests',
+      extraOptions: { check: array(contactRequestSchema) },
       providesTags: [{ type: 'ContactRequest', id: LIST }],
     }),
     createContactRequest: build.mutation<ContactRequest, { tutorId: Id; message: string }>({

@@ -8,6 +8,7 @@ import { selectConnection, selectPendingMessages } from '../realtime'
 import { loggedOut } from './authSlice'
 import { ConnectionBadge } from './ConnectionBadge'
 import { focusElement, focusTargetAfter } from './focus'
+import { PageBoundary } from './PageBoundary'
 import { useAppDispatch, useAppSelector } from './hooks'
 import { LanguageSwitch } from './LanguageSwitch'
 import { hrefFor, type Page, type Route } from './router'
@@ -151,7 +152,7 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
         </nav>
       </header>
       <main id="main" className="main" tabIndex={-1} ref={mainRef}>
-        {children}
+        <PageBoundary key={page}>{children}</PageBoundary>
       </main>
       <Toasts />
     </div>

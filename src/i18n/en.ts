@@ -8,6 +8,8 @@
 export const en = {
   // Frame
   'layout.skipToContent': 'Skip to content',
+  'page.crashed': 'This page could not be shown. Try again, or go to another page.',
+  'page.tryAgain': 'Try again',
   'layout.nav': 'Main',
   'layout.logOut': 'Log out',
   'layout.logInAgain': 'Log in again',

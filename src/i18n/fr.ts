@@ -6,6 +6,8 @@ import type { Catalogue } from './en'
  */
 export const fr: Catalogue = {
   'layout.skipToContent': 'Aller au contenu',
+  'page.crashed': 'Cette page n’a pas pu être affichée. Réessayez, ou allez sur une autre page.',
+  'page.tryAgain': 'Réessayer',
   'layout.nav': 'Principale',
   'layout.logOut': 'Déconnexion',
   'layout.logInAgain': 'Se reconnecter',

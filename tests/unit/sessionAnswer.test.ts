@@ -88,3 +88,27 @@ describe('a refresh answer', () => {
     expect(store.getState().auth.token).toBe('new')
   })
 })
+
+describe('a list answer', () => {
+  test.each([
+    ['lessons', () => api.endpoints.getLessons.initiate(), { not: 'a list' }],
+    ['contact requests', () => api.endpoints.getContactRequests.initiate(), [{ id: 'r1', status: 'maybe' }]],
+    ['conversations', () => api.endpoints.getConversations.initiate(), [{ id: 'c1' }]],
+    ['a thread', () => api.endpoints.getMessages.initiate('c1'), [{ id: 'm1', seq: 'one' }]],
+    ['people', () => api.endpoints.getUsers.initiate(), [{ id: 'u1', role: 'admin' }]],
+  ])(
+    'of %s that does not match the contract: an error the pages show, never data of another shape',
+    async (_name, initiate, body) => {
+      reply = () => ({ status: 200, body })
+      const { store } = setup({ token: 'token-1', user: alice })
+      const query = store.dispatch(initiate() as never) as unknown as Promise<{ data?: unknown; error?: unknown }> & {
+        unsubscribe(): void
+      }
+      const result = await query
+      expect(result.data).toBeUndefined()
+      expect(result.error).toMatchObject({ status: 'CUSTOM_ERROR', data: { error: { code: 'INTERNAL' } } })
+      query.unsubscribe()
+      store.dispose()
+    },
+  )
+})
