@@ -153,14 +153,16 @@ export class PresenceTracker {
         const since = await store.noteGone(userId, now())
         if (now() - since < graceSeconds * 1000) continue
         if (!(await store.markOffline(userId))) continue
-        // A socket that came meanwhile marked them online before this marked them offline: put it right.
+        const lastSeenAt = new Date(since).toISOString()
+        await db.query(`update users set last_seen_at = $2 where id = $1`, [userId, lastSeenAt])
+        const contacts = await this.contactsOf(userId)
+        // A socket that came meanwhile (it may have told "online" already): put it right, and say nothing. Nothing is
+        // awaited between this last look and the word "offline", so no "online" can come after it.
         if ((await socketCount(userId)) > 0) {
           await store.markOnline(userId)
           continue
         }
-        const lastSeenAt = new Date(since).toISOString()
-        await db.query(`update users set last_seen_at = $2 where id = $1`, [userId, lastSeenAt])
-        this.tell(await this.contactsOf(userId), { userId, online: false, lastSeenAt })
+        this.tell(contacts, { userId, online: false, lastSeenAt })
       }
     } catch (error) {
       this.options.logger.warn({ err: error }, 'presence sweep failed')

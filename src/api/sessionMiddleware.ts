@@ -37,6 +37,9 @@ export interface SessionMiddlewareOptions {
   timers?: SessionTimers
 }
 
+/** A JWT's `iat` is in whole seconds. */
+const IAT_RESOLUTION_MS = 1_000
+
 /** Waits after a refresh that got no answer (offline): 2 s, 4 s, … at most a minute. */
 const retryDelay = (failures: number) => Math.min(60_000, 1_000 * 2 ** failures)
 
@@ -126,7 +129,9 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
       // before it, already scheduled with what was known then: scheduled again).
       if (api.endpoints.login.matchFulfilled(action) || api.endpoints.refreshToken.matchFulfilled(action)) {
         const issuedAt = tokenLifetime(action.payload.token)?.issuedAt
-        if (issuedAt !== undefined) skewMs = now() - issuedAt
+        // `iat` is in whole seconds: the token may be up to a second younger than it says, so the offset is taken
+        // that second smaller (the refresh comes at most a second early, never late).
+        if (issuedAt !== undefined) skewMs = now() - issuedAt - IAT_RESOLUTION_MS
         if (scheduledFor === action.payload.token) {
           cancel()
           follow(action.payload.token)

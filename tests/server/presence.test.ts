@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { MemoryPresenceStore, PresenceTracker } from '../../server/realtime/presence'
 import {
   ALICE,
   BOB,
@@ -168,3 +169,46 @@ async function waitForServerSockets(server: TestServer, userId: string, count: n
     { timeout: 10_000 },
   )
 }
+
+describe('the sweep against a reconnect (its parts faked: the order of what it awaits)', () => {
+  it('never tells "offline" after a reconnect has told "online": the last word is the user’s state', async () => {
+    const store = new MemoryPresenceStore()
+    await store.markOnline('bob')
+    let sockets = 0
+    let releaseUpdate: () => void = () => {}
+    const updateHeld = new Promise<void>((resolve) => (releaseUpdate = resolve))
+    let updateStarted: () => void = () => {}
+    const updating = new Promise<void>((resolve) => (updateStarted = resolve))
+    const db = {
+      async query(sql: string) {
+        if (sql.includes('update users set last_seen_at')) {
+          updateStarted()
+          await updateHeld
+          return []
+        }
+        if (sql.includes('select distinct other.user_id')) return [{ user_id: 'alice' }]
+        return [{ id: 'bob', last_seen_at: null }]
+      },
+    }
+    const told: boolean[] = []
+    const io = { to: () => ({ emit: (_event: string, state: { online: boolean }) => told.push(state.online) }) }
+    const tracker = new PresenceTracker({
+      io: io as never,
+      db: db as never,
+      store,
+      socketCount: () => sockets,
+      graceSeconds: 0,
+      now: () => 1_000_000,
+      logger: { warn() {} } as never,
+    })
+    const sweeping = tracker.sweep()
+    // The sweep has taken Bob offline and is writing when he was last seen: he comes back now.
+    await updating
+    sockets = 1
+    await tracker.connected({ data: { userId: 'bob' }, connected: true, emit() {} } as never)
+    releaseUpdate()
+    await sweeping
+    expect(told).toEqual([true])
+    expect(await store.isOnline(['bob'])).toEqual([true])
+  })
+})
