@@ -1,19 +1,12 @@
 // @vitest-environment jsdom
 import { act } from 'react'
-import { createRoot, type Root } from 'react-dom/client'
-import { Provider } from 'react-redux'
-import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
-import { AnnouncerProvider } from '../../src/app/Announcer'
-import { App } from '../../src/app/App'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import type { User } from '../../src/contract'
-import { I18nProvider } from '../../src/i18n'
 import { fakeSockets } from '../unit/support/fakeSocket'
+import { pagePerTest, renderApp } from './support/page'
 import { alice, bob, contactRequest } from '../unit/support/fixtures'
-
-// React only runs `act` without warnings when told it is a test environment.
-;(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true
 
 const carol: User = { id: 'u-carol', name: 'Carol', role: 'tutor' }
 const dave: User = { id: 'u-dave', name: 'Dave', role: 'tutor' }
@@ -52,18 +45,7 @@ function fakeApi() {
   return { requests, state, fetchFn: fetchFn as typeof fetch }
 }
 
-let container: HTMLElement
-let root: Root
-beforeEach(() => {
-  container = document.createElement('div')
-  document.body.append(container)
-  root = createRoot(container)
-})
-afterEach(() => {
-  act(() => root.unmount())
-  container.remove()
-  window.history.replaceState(null, '', '/')
-})
+const page = pagePerTest()
 
 async function renderAppAt(hash: string) {
   window.history.replaceState(null, '', hash)
@@ -75,17 +57,7 @@ async function renderAppAt(hash: string) {
     preloadedState: { auth: { token: 'token-1', user: alice } },
     fetchFn: server.fetchFn,
   })
-  act(() =>
-    root.render(
-      <Provider store={store}>
-        <I18nProvider>
-          <AnnouncerProvider>
-            <App />
-          </AnnouncerProvider>
-        </I18nProvider>
-      </Provider>,
-    ),
-  )
+  renderApp(page.root, store)
   const settle = async () => {
     // Until no request is running: a load that lands can render a component that starts another.
     for (;;) {
@@ -122,13 +94,13 @@ function followLink(hash: string): () => void {
   return fireHashchange
 }
 
-const heading = () => container.querySelector('h1')?.textContent ?? '(no heading)'
+const heading = () => page.container.querySelector('h1')?.textContent ?? '(no heading)'
 
 /** The `<select>` whose label says `label`, on the page shown now. */
 function field(label: string): HTMLSelectElement {
-  const labels = [...container.querySelectorAll('label')].filter((l) => l.textContent === label)
+  const labels = [...page.container.querySelectorAll('label')].filter((l) => l.textContent === label)
   if (labels.length !== 1) throw new Error(`${labels.length} fields labelled "${label}" on the page "${heading()}"`)
-  const select = container.ownerDocument.getElementById(labels[0]!.htmlFor)
+  const select = page.container.ownerDocument.getElementById(labels[0]!.htmlFor)
   if (!(select instanceof HTMLSelectElement)) throw new Error(`"${label}" does not label a select`)
   return select
 }
@@ -173,7 +145,7 @@ describe('a choice made right after opening a page is kept', () => {
     act(() => pick(field('Tutor'), 'Bob'))
     act(() => fireHashchange())
     await settle()
-    const message = container.querySelector('textarea')!
+    const message = page.container.querySelector('textarea')!
     act(() => {
       // React tracks a textarea's value: set it the way the browser does before firing `input`.
       Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!.call(message, 'Calculus, please')

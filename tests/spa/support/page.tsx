@@ -1,0 +1,76 @@
+import { act } from 'react'
+import { createRoot, type Root } from 'react-dom/client'
+import { Provider } from 'react-redux'
+import { afterEach, beforeEach } from 'vitest'
+import { AnnouncerProvider } from '../../../src/app/Announcer'
+import { App } from '../../../src/app/App'
+import { createMemoryStorage, makeStore, type MakeStoreOptions } from '../../../src/app/store'
+import { I18nProvider } from '../../../src/i18n'
+import { fakeSockets } from '../../unit/support/fakeSocket'
+import { alice } from '../../unit/support/fixtures'
+
+// React only runs `act` without warnings when told it is a test environment.
+;(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true
+
+/** A JSON answer, as the API gives one. */
+export const json = (status: number, body: unknown): Response =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
+
+/**
+ * A fresh container and React root for each test of the file (unmounted and removed after it), at `hash`.
+ *
+ * @example const page = pagePerTest('#/lessons'); … page.render(<App />); page.container.querySelector('h1')
+ */
+export function pagePerTest(hash = '/') {
+  let container: HTMLElement
+  let root: Root
+  beforeEach(() => {
+    window.history.replaceState(null, '', hash)
+    container = document.createElement('div')
+    document.body.append(container)
+    root = createRoot(container)
+  })
+  afterEach(() => {
+    act(() => root.unmount())
+    container.remove()
+    window.history.replaceState(null, '', '/')
+  })
+  return {
+    get container() {
+      return container
+    },
+    get root() {
+      return root
+    },
+  }
+}
+
+/** A store as the page has it, logged in as Alice by default, on a fake socket and the given API. */
+export function appStore(fetchFn: typeof fetch, over: Partial<MakeStoreOptions> = {}) {
+  const sockets = fakeSockets()
+  const store = makeStore({
+    apiUrl: 'http://api.test',
+    createSocket: sockets.createSocket,
+    storage: createMemoryStorage(),
+    shareSocket: false,
+    fetchFn,
+    preloadedState: { auth: { token: 'token-1', user: alice } },
+    ...over,
+  })
+  return { store, sockets }
+}
+
+/** The whole app in `root`, with its providers, as `main.tsx` renders it. */
+export function renderApp(root: Root, store: ReturnType<typeof makeStore>): void {
+  act(() =>
+    root.render(
+      <Provider store={store}>
+        <I18nProvider>
+          <AnnouncerProvider>
+            <App />
+          </AnnouncerProvider>
+        </I18nProvider>
+      </Provider>,
+    ),
+  )
+}
