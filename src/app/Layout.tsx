@@ -8,6 +8,7 @@ import { selectConnection, selectPendingMessages } from '../realtime'
 import { loggedOut } from './authSlice'
 import { ConnectionBadge } from './ConnectionBadge'
 import { focusElement, focusTargetAfter } from './focus'
+import { useAnnounce } from './Announcer'
 import { PageBoundary } from './PageBoundary'
 import { useAppDispatch, useAppSelector } from './hooks'
 import { LanguageSwitch } from './LanguageSwitch'
@@ -33,6 +34,17 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
   const page = route.page
 
   const unread = (conversations ?? []).reduce((n, c) => n + c.unreadCount, 0)
+
+  // More unread than a moment ago: a message came in a conversation that is not open (the open one is read as it comes,
+  // and said by the thread). Said politely, once per rise; what was unread when the list first loaded is not news.
+  const announce = useAnnounce()
+  const unreadBefore = useRef<number | null>(null)
+  useEffect(() => {
+    if (conversations === undefined) return
+    const before = unreadBefore.current
+    unreadBefore.current = unread
+    if (before !== null && unread > before) announce(t('count.unreadMessages', { count: unread }))
+  }, [unread, conversations, announce, t])
 
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) Talemy` : 'Talemy'

@@ -44,4 +44,22 @@ describe('the announcer in an open thread', () => {
     expect(container.querySelector('[data-testid=announcer-assertive]')!.textContent).toBe(shown)
     store.dispose()
   })
+
+  test('says politely that unread messages came in a conversation that is not open (not what was unread at login)', async () => {
+    const unreadElsewhere = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      const path = new URL(request.url).pathname
+      if (path === '/api/conversations') return json(200, [conversation('c1'), conversation('c2', { unreadCount: 2 })])
+      return threadApi(input, init)
+    }) as typeof fetch
+    const { store, sockets } = appStore(unreadElsewhere)
+    renderApp(page.root, store)
+    const polite = () => page.container.querySelector('[data-testid=announcer-polite]')!.textContent
+    act(() => sockets.last.serverConnect())
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
+    expect(polite()).toBe('')
+    act(() => sockets.last.serverEmit('message:new', message(3, { conversationId: 'c2', senderId: bob.id })))
+    await eventually(() => expect(polite()).toBe('3 unread messages'))
+    store.dispose()
+  })
 })
