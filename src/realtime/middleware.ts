@@ -94,28 +94,23 @@ export function createSocketMiddleware<S extends SocketRootState>(
 
     return (next) => {
       /**
-       * `next(action)`; when it throws (someone else's reducer, or a store listener, which Redux calls inside the
-       * dispatch of an action that is not auto-batched), `handlers` still react before the caller gets the error: what
-       * the action says happened on the socket (a server event, a send's answer) must not be lost to the layer.
+       * `next(action)`, then `handlers` react, even when it threw (someone else's reducer, or a store listener, which
+       * Redux calls inside the dispatch of an action that is not auto-batched): what the action says happened on the
+       * socket (a server event, a send's answer) must not be lost to the layer, and a send already emitted still gets
+       * what its outbox held back (its lock, its timers, the answer's action). The caller gets the error after that.
        */
-      function tookEffect(action: UnknownAction, prevState: S, handlers: readonly Handler<S>[]): unknown {
+      function reduceThenReact(action: UnknownAction, prevState: S, handlers: readonly Handler<S>[]): unknown {
         try {
           return next(action)
-        } catch (error) {
+        } finally {
           react(handlers, action, prevState)
-          throw error
         }
       }
 
       return (action) => {
         // A server event's action (thousands in a burst) goes straight to its handlers: none of the commands below.
         const routed = typeof action === 'object' && action !== null && byEventType.get((action as UnknownAction).type)
-        if (routed) {
-          const prevState = mwApi.getState()
-          const result = tookEffect(action as UnknownAction, prevState, routed)
-          react(routed, action as UnknownAction, prevState)
-          return result
-        }
+        if (routed) return reduceThenReact(action as UnknownAction, mwApi.getState(), routed)
         // A thunk is the thunk middleware's; the actions it dispatches come through here themselves.
         if (!isAction(action)) return next(action)
         if (socketHolderRequested.match(action)) return holder
@@ -146,17 +141,7 @@ export function createSocketMiddleware<S extends SocketRootState>(
             ctx.report('middleware', error)
           }
         }
-        let result: unknown
-        try {
-          result = tookEffect(action, prevState, all)
-        } catch (error) {
-          // A reducer or a store listener threw on a send already emitted: the outbox still performs what it held
-          // back (its lock, its timers, the answer's action), and the caller gets the error.
-          if (sendMessage.match(action)) outbox.settleAhead(action)
-          throw error
-        }
-        react(all, action, prevState)
-        return result
+        return reduceThenReact(action, prevState, all)
       }
     }
   }

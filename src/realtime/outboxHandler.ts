@@ -111,7 +111,6 @@ export function buildOutboxHandler<S extends SocketRootState>(
   ctx: Context<S>,
 ): Handler<S> & {
   sendAhead(action: ReturnType<typeof sendMessage>, prevState: S): void
-  settleAhead(action: ReturnType<typeof sendMessage>): void
 } {
   const { dispatch, getState } = ctx.mwApi
   const durable = ctx.options.storage ? createOutboxStorage(ctx.options.storage) : null
@@ -354,11 +353,12 @@ export function buildOutboxHandler<S extends SocketRootState>(
   }
 
   /**
-   * What a send that went ahead held back is performed now, in order: once its action is reduced (`handle`), or once
-   * its dispatch threw after the emit (the middleware calls it), so its lock, timers and answers are never dropped.
+   * What a send that went ahead held back is performed now, in order, once its action has been through the reducers
+   * (`handle`; the middleware calls the handlers even when that dispatch threw), so its lock, timers and answers are
+   * never dropped.
    */
-  function settleAhead(action: ReturnType<typeof sendMessage>) {
-    if (!ahead || action !== ahead.action) return
+  function settleAhead() {
+    if (!ahead) return
     const { heldBack } = ahead
     ahead = null
     runToCompletion(() => {
@@ -368,7 +368,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
 
   function handle(action: Parameters<Handler<S>>[0], prevState: S) {
     if (ahead && action === ahead.action) {
-      settleAhead(ahead.action)
+      settleAhead()
     } else if (sendMessage.match(action)) {
       send({ type: 'restore' })
       send({ type: 'queued', clientId: action.payload.clientId, problem: sendMessageProblem(action.payload) })
@@ -420,5 +420,5 @@ export function buildOutboxHandler<S extends SocketRootState>(
     handle(action, prevState)
     if (!shutdown.match(action)) persist()
   }
-  return Object.assign(handler, { sendAhead, settleAhead })
+  return Object.assign(handler, { sendAhead })
 }
