@@ -267,7 +267,7 @@ async function startOn(
     slots,
     viewerRegistry: cluster?.viewers,
     presence,
-    ...(cluster ? { onNotificationsLost: (resync: () => void) => cluster.onNotificationsLost(resync) } : {}),
+    onNotificationsLost: cluster?.onNotificationsLost,
   })
 
   await app.listen({ port: options.port ?? 3000, host })

@@ -42,9 +42,10 @@ export function joinCluster(
   })
   const stopListening = sessions.onRevoked((sessionId) => io.serverSideEmit(REVOKED, sessionId))
   // Pub/sub is at most once: what was published while the subscriber was reconnecting never comes. So a subscriber
-  // back (ioredis says `ready` at every connection after the first) forgets which sessions are live and checks
-  // this node's sockets against the database.
-  const recheck = () => {
+  // back (ioredis says `ready` at every connection after the first) forgets which sessions are live and checks this
+  // node's sockets against the database, and tells whoever else lost notifications (the sockets' replay).
+  const notificationsLost = new Set<() => void>()
+  const resubscribed = () => {
     sessions.forgetLive()
     const bySession = new Map<string, TalemySocket[]>()
     for (const socket of io.of('/').sockets.values()) {
@@ -59,10 +60,6 @@ export function joinCluster(
         },
         (error: unknown) => logger.warn({ err: error }, 'session recheck failed'),
       )
-  }
-  redis.sub.on('ready', recheck)
-  const notificationsLost = new Set<() => void>()
-  const resubscribed = () => {
     for (const listener of notificationsLost) listener()
   }
   redis.sub.on('ready', resubscribed)
@@ -77,7 +74,6 @@ export function joinCluster(
     loginCounters,
     async leave() {
       stopListening()
-      redis.sub.off('ready', recheck)
       redis.sub.off('ready', resubscribed)
       await entries.stop()
     },

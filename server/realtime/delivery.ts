@@ -16,9 +16,15 @@ type Stream =
   | { kind: 'replaying'; held: LoggedEvent[]; sent: Sent }
   | { kind: 'live'; replayedUpTo: number; sent: Sent }
 
-function markSent(sent: Sent, offset: number): void {
+/** `offset` was sent (or, with `all`, everything up to it). */
+function markSent(sent: Sent, offset: number, all = false): void {
   if (offset <= sent.upTo) return
-  sent.above.add(offset)
+  if (all) {
+    sent.upTo = offset
+    for (const above of sent.above) if (above <= offset) sent.above.delete(above)
+  } else {
+    sent.above.add(offset)
+  }
   while (sent.above.delete(sent.upTo + 1)) sent.upTo += 1
 }
 
@@ -75,9 +81,8 @@ export class LiveDelivery {
     const stream = this.streams.get(socket)
     if (stream?.kind !== 'replaying') return
     // The replay sent everything up to `replayedUpTo` (for a first one, from the client's own offset: the same).
-    const sent: Sent = { upTo: Math.max(stream.sent.upTo, replayedUpTo), above: stream.sent.above }
-    for (const offset of sent.above) if (offset <= sent.upTo) sent.above.delete(offset)
-    while (sent.above.delete(sent.upTo + 1)) sent.upTo += 1
+    const { sent } = stream
+    markSent(sent, replayedUpTo, true)
     this.streams.set(socket, { kind: 'live', replayedUpTo, sent })
     const held = stream.held.filter((event) => event.offset > replayedUpTo).sort((a, b) => a.offset - b.offset)
     let last = replayedUpTo

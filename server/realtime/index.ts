@@ -21,7 +21,7 @@ import type { OriginPolicy } from '../origins'
 import type { Limiter } from '../rateLimit'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
-import type { EventLog } from '../services/eventLog'
+import type { EventLog, ResumeResult } from '../services/eventLog'
 import { emitLogged, type LiveDelivery } from './delivery'
 import { conversationIdOfRoom, conversationRoom, sessionRoom, userRoom } from './rooms'
 import type { PresenceTracker } from './presence'
@@ -283,10 +283,17 @@ export function attachHandlers(
     const result = input.ok
       ? await eventLog.resume(socket.data.userId, input.value.offset, input.value.epoch)
       : { ...(await eventLog.resume(socket.data.userId, undefined, undefined)), kind: 'gap' as const }
-    if (!socket.connected) return
+    if (socket.connected) handOver(socket, result, true)
+  }
+
+  /**
+   * A replay's events (and, after a handshake, `sync:caughtUp`), or `sync:gap` when the log cannot give them all; then
+   * the socket goes live from the replay's end.
+   */
+  function handOver(socket: TalemySocket, result: ResumeResult, afterHandshake: boolean): void {
     if (result.kind === 'replay') {
       for (const event of result.events) emitLogged(socket, event)
-      socket.emit('sync:caughtUp', { offset: result.offset, epoch: result.epoch })
+      if (afterHandshake) socket.emit('sync:caughtUp', { offset: result.offset, epoch: result.epoch })
     } else {
       socket.emit('sync:gap', { offset: result.offset, epoch: result.epoch })
     }
@@ -298,12 +305,7 @@ export function attachHandlers(
   onNotificationsLost?.(() => {
     for (const [socket, sentUpTo] of delivery.pauseAll()) {
       eventLog.resume(socket.data.userId, sentUpTo, eventLog.epoch).then(
-        (result) => {
-          if (!socket.connected) return
-          if (result.kind === 'replay') for (const event of result.events) emitLogged(socket, event)
-          else socket.emit('sync:gap', { offset: result.offset, epoch: result.epoch })
-          delivery.goLive(socket, result.offset)
-        },
+        (result) => socket.connected && handOver(socket, result, false),
         (error: unknown) => {
           logger.error({ err: error, socketId: socket.id }, 'resync failed')
           socket.disconnect(true)
