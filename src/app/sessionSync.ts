@@ -78,12 +78,9 @@ export function syncSession(
   const onPageHide = (event: Event) => {
     if (!(event as PageTransitionEvent).persisted) store.dispatch(shutdown())
   }
+  // (`follow` changes nothing when storage holds what this tab has.)
   const onPageShow = (event: Event) => {
-    if (!(event as PageTransitionEvent).persisted) return
-    const stored = storage.getItem(AUTH_STORAGE_KEY)
-    const { token, user } = store.getState().auth
-    const other = stored === null ? null : loadAuth(storage)
-    if (stored === null ? token !== null : other?.token !== token || other?.user.id !== user?.id) follow(stored)
+    if ((event as PageTransitionEvent).persisted) follow(storage.getItem(AUTH_STORAGE_KEY))
   }
   tabs.addEventListener('storage', onStorage)
   tabs.addEventListener('pagehide', onPageHide)

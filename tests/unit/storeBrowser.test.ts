@@ -120,6 +120,11 @@ describe('makeStore in a browser', () => {
     localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'alices', user: alice }))
     const sockets = fakeSockets()
     const store = makeStore({ createSocket: sockets.createSocket })
+    // Back with nothing changed meanwhile: nothing happens.
+    const before = store.getState()
+    window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }))
+    expect(store.getState()).toBe(before)
+    expect(sockets.sockets).toHaveLength(1)
     // Meanwhile, in another tab: Alice logged out and Bob logged in.
     const theirs = JSON.stringify({ token: 'bobs', user: bob })
     localStorage.setItem(AUTH_STORAGE_KEY, theirs)
