@@ -1,27 +1,14 @@
 // @vitest-environment jsdom
 import { act, StrictMode, useEffect } from 'react'
-import { createRoot, type Root } from 'react-dom/client'
 import { Provider } from 'react-redux'
-import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { useSocket, type UseSocket } from '../../src/realtime'
 import { fakeSockets } from './support/fakeSocket'
 import { alice } from './support/fixtures'
+import { pagePerTest } from '../spa/support/page'
 
-// React only runs `act` without warnings when told it is a test environment.
-;(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true
-
-let container: HTMLElement
-let root: Root
-beforeEach(() => {
-  container = document.createElement('div')
-  document.body.append(container)
-  root = createRoot(container)
-})
-afterEach(() => {
-  act(() => root.unmount())
-  container.remove()
-})
+const page = pagePerTest()
 
 /** Records every value `useSocket` returns into `seen`, and joins `c1` while mounted. */
 function Probe({ seen }: { seen: UseSocket[] }) {
@@ -46,7 +33,7 @@ function setup() {
   const seen: UseSocket[] = []
   const render = () =>
     act(() =>
-      root.render(
+      page.root.render(
         <StrictMode>
           <Provider store={store}>
             <Probe seen={seen} />
@@ -63,7 +50,7 @@ describe('useSocket', () => {
     render()
     render()
     expect(sockets.sockets).toHaveLength(1)
-    expect(container.textContent).toBe('offline')
+    expect(page.container.textContent).toBe('offline')
   })
 
   test('exposes the live socket outside Redux, the status, and stable callbacks', () => {
@@ -75,7 +62,7 @@ describe('useSocket', () => {
     act(() => sockets.last.serverConnect())
     const last = seen[seen.length - 1]!
     expect(last).toMatchObject({ status: 'connected', isConnected: true })
-    expect(container.textContent).toBe('online')
+    expect(page.container.textContent).toBe('online')
     expect(last.joinConversation).toBe(first.joinConversation)
     expect(last.leaveConversation).toBe(first.leaveConversation)
     expect(last.sendMessage).toBe(first.sendMessage)
