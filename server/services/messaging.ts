@@ -98,6 +98,10 @@ export const SEND_MESSAGE: Prepared = {
 }
 
 /** `logged`: `[recipient, offset, event, reader]` (`reader`: whose receipt a `conversation:seen` is, else null). */
+/** Where SEND_MESSAGE's parameters hold the viewers ($7) and the participants ($8). */
+const VIEWERS_PARAM = 6
+const PARTICIPANTS_PARAM = 7
+
 type SendRow = MessageRow & { inserted: boolean; logged: [Id, number | string, ServerEventName, Id | null][] | null }
 
 /** A conversation's members (one row with a null user when it has none; no row when there is no such conversation). */
@@ -134,16 +138,36 @@ export function createMessaging(ctx: ServiceContext) {
   const { db, limiter, replayLookups, notifier, presence, conversationLocks, now } = ctx
   // On PostgreSQL every send takes its recipients' log counters first, in ascending id order across its whole batch
   // (one connection serialises everything on PGlite: nothing to order there, and a lone send stays one round trip).
+  // Its viewers are read only then: a join, on any node, shares its viewer before it takes these counters for its read
+  // mark, so either the join's mark comes after this send (and reads its seq) or this send sees the viewer.
   const sends = new SendBatcher<SendRow>(db, SEND_MESSAGE, {
     lockFirst:
       db.kind === 'postgres'
-        ? (paramLists) => (tx) =>
-            lockCounters(
+        ? (paramLists) => async (tx) => {
+            await lockCounters(
               tx,
-              paramLists.flatMap((params) => params[7] as Id[]),
+              paramLists.flatMap((params) => params[PARTICIPANTS_PARAM] as Id[]),
             )
+            await Promise.all(
+              paramLists.map(async (params) => {
+                params[VIEWERS_PARAM] = await viewersOf(
+                  params[1] as Id,
+                  params[2] as Id,
+                  params[PARTICIPANTS_PARAM] as Id[],
+                )
+              }),
+            )
+          }
         : undefined,
   })
+
+  /** The participants other than the sender looking at the conversation right now. */
+  async function viewersOf(conversationId: Id, senderId: Id, participants: readonly Id[]): Promise<Id[]> {
+    const viewers: Id[] = []
+    for (const id of await presence.viewers(conversationId))
+      if (id !== senderId && participants.includes(id)) viewers.push(id)
+    return viewers
+  }
   // Members are written with their conversation, in one transaction, and never change afterwards.
   const participantsCache = new Map<Id, readonly Id[]>()
 
@@ -226,9 +250,8 @@ export function createMessaging(ctx: ServiceContext) {
     clientId: string,
   ): Promise<{ message: Message; inserted: boolean }> {
     const participants = await participantsFor(db, senderId, conversationId)
-    const viewers: Id[] = []
-    for (const id of await presence.viewers(conversationId))
-      if (id !== senderId && participants.includes(id)) viewers.push(id)
+    // On PostgreSQL filled in inside the transaction (see `sends`); on PGlite the conversation's lock does that job.
+    const viewers = db.kind === 'postgres' ? [] : await viewersOf(conversationId, senderId, participants)
     let rows: SendRow[]
     try {
       const at = now().toISOString()

@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { TokenService } from '../../server/auth'
+import { openDatabase } from '../../server/db'
+import { createLogger } from '../../server/logger'
+import { LoginThrottle } from '../../server/loginThrottle'
+import { KeyedMutex } from '../../server/mutex'
+import { PasswordHasher } from '../../server/passwords'
+import { RateLimiter } from '../../server/rateLimit'
+import { createMessaging } from '../../server/services/messaging'
+import { SessionStore } from '../../server/sessions'
 import type { Conversation, Lesson, Message } from './support/types'
 import { postgresRunnable, startPostgres, type PostgresCluster } from './support/postgres'
 import {
@@ -193,6 +202,62 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
         expect(lessons.body.filter((lesson) => lesson.id.startsWith('lesson-'))).toHaveLength(2)
       } finally {
         await Promise.all(servers.map((running) => running.close()))
+      }
+    },
+  )
+
+  it.skipIf(!runnable.ok)(
+    "reads a send's viewers while it holds the recipients' log counters, so a join on another node is never missed",
+    async () => {
+      // A join shares its viewer (Redis, with several nodes) and then takes these counters for its read mark. Viewers
+      // read before the send's transaction can miss a join whose read mark then commits before the send: the new
+      // message stays unread for someone looking at the thread, and the sender never sees "Seen". Here the probe's
+      // `viewers` asks another connection for Bob's counter without waiting: refused means the send holds it.
+      const db = await openDatabase({ databaseUrl, dataDir: tmpdir() })
+      const probe = await openDatabase({ databaseUrl, dataDir: tmpdir() })
+      const heldWhenRead: boolean[] = []
+      try {
+        const tokens = new TokenService(new Uint8Array(32))
+        const messaging = createMessaging({
+          db,
+          tokens,
+          sessions: new SessionStore(db, tokens, new Uint8Array(32), { idleSeconds: 60, maxSeconds: 60 }),
+          limiter: new RateLimiter({ perSecond: 1e6, burst: 1e6 }),
+          replayLookups: new RateLimiter({ perSecond: 1e6, burst: 1e6 }),
+          notifier: { deliver: () => undefined },
+          presence: {
+            async viewers() {
+              const held = await probe
+                .transaction((tx) => tx.query("select 1 from users where id = 'user-bob' for update nowait"))
+                .then(
+                  () => false,
+                  (error: { code?: string }) => {
+                    if (error.code !== '55P03') throw error
+                    return true
+                  },
+                )
+              heldWhenRead.push(held)
+              return new Set(['user-bob'])
+            },
+          },
+          conversationLocks: new KeyedMutex(),
+          now: () => new Date(),
+          passwords: new PasswordHasher(),
+          loginThrottle: new LoginThrottle(),
+          logger: createLogger('silent'),
+        })
+        const sent = await messaging.send('user-alice', {
+          conversationId: 'conv-alice-bob',
+          content: 'read under the lock',
+          clientId: randomUUID(),
+        })
+        expect(heldWhenRead).toEqual([true])
+        const [bob] = await db.query<{ last_read_seq: number | string }>(
+          "select last_read_seq from conversation_members where conversation_id = 'conv-alice-bob' and user_id = 'user-bob'",
+        )
+        expect(Number(bob?.last_read_seq)).toBe(sent.seq)
+      } finally {
+        await Promise.all([db.close(), probe.close()])
       }
     },
   )
