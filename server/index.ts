@@ -36,6 +36,7 @@ import {
   type HandshakeGuard,
   type TalemyServer,
 } from './realtime'
+import { DEFAULT_LOG_TAIL_CHECK_MS, LogTailCheck } from './realtime/logTail'
 import { SocketSlots } from './realtime/socketSlots'
 import { createServices } from './services'
 import { connectRedis, type RedisLink } from './cluster/redis'
@@ -73,6 +74,12 @@ export interface StartServerOptions {
    * another node's word of its revocation. Default 5,000. (One node hears every revocation itself: no rereading.)
    */
   sessionRecheckMs?: number
+  /**
+   * With `redisUrl`: how often a node reads its users' log heads for an event whose notification never came (its node
+   * died between commit and publish, or pub/sub dropped it), in ms; such an event reaches the sockets within two
+   * periods. Default 5,000.
+   */
+  logTailCheckMs?: number
   /** The clock, in ms (tests of expiry). Default `Date.now`. */
   now?: () => number
   /** Per-user budget for sends and other writes, socket and HTTP together. Default 10/s, bursts of 20. */
@@ -253,7 +260,7 @@ async function startOn(
     staticDir: options.staticDir,
     presenceFor: (userId) => presence.forAsker(userId),
   })
-  attachHandlers(io, {
+  const { resync } = attachHandlers(io, {
     services,
     sessions,
     handshakeGuard: options.handshakeGuard,
@@ -269,6 +276,16 @@ async function startOn(
     presence,
     onNotificationsLost: cluster?.onNotificationsLost,
   })
+  const logTail = cluster
+    ? new LogTailCheck({
+        delivery,
+        heads: (userIds) => eventLog.heads(userIds),
+        resync,
+        periodMs: options.logTailCheckMs ?? DEFAULT_LOG_TAIL_CHECK_MS,
+        logger,
+      })
+    : undefined
+  logTail?.start()
 
   await app.listen({ port: options.port ?? 3000, host })
   const { port } = app.server.address() as AddressInfo
@@ -288,6 +305,7 @@ async function startOn(
         clearInterval(sweep)
         clearInterval(pruning)
         presence.stop()
+        logTail?.stop()
         // Close the transports, not the Socket.IO sessions: clients see "transport close" (a network drop) and come
         // back with their own jittered backoff. A server-side disconnect ("io server disconnect") would read as a kick
         // to every client at once (the browser layer refreshes its token before reconnecting after one).

@@ -51,21 +51,31 @@ export class LiveDelivery {
     this.streams.set(socket, { kind: 'replaying', held: [], sent: { upTo: 0, above: new Set() } })
   }
 
-  /**
-   * Every live socket back to replaying (its live events held), for a replay from the offset up to which it was sent
-   * everything: the notifications of events may have been lost on the way here. Returns each socket with that offset.
-   */
-  pauseAll(): [TalemySocket, number][] {
-    const paused: [TalemySocket, number][] = []
-    for (const sockets of this.byUser.values()) {
+  /** Each live socket with the offset up to which it was sent everything. */
+  live(): [TalemySocket, number][] {
+    const live: [TalemySocket, number][] = []
+    for (const sockets of this.byUser.values())
       for (const socket of sockets) {
         const stream = this.streams.get(socket)
-        if (stream?.kind !== 'live') continue
-        this.streams.set(socket, { kind: 'replaying', held: [], sent: stream.sent })
-        paused.push([socket, stream.sent.upTo])
+        if (stream?.kind === 'live') live.push([socket, stream.sent.upTo])
       }
-    }
-    return paused
+    return live
+  }
+
+  /** The users with a socket here. */
+  users(): Id[] {
+    return [...this.byUser.keys()]
+  }
+
+  /**
+   * A live socket back to replaying (its live events held), for a replay from the offset up to which it was sent
+   * everything: some notifications may have been lost on the way here. Returns that offset; undefined when not live.
+   */
+  pause(socket: TalemySocket): number | undefined {
+    const stream = this.streams.get(socket)
+    if (stream?.kind !== 'live') return undefined
+    this.streams.set(socket, { kind: 'replaying', held: [], sent: stream.sent })
+    return stream.sent.upTo
   }
 
   remove(socket: TalemySocket): void {

@@ -135,7 +135,7 @@ export function attachHandlers(
     presence,
     onNotificationsLost,
   }: HandlerDeps,
-): void {
+): { resync(socket: TalemySocket): void } {
   const warn = (what: string) => (error: unknown) => logger.warn({ err: error }, what)
   const { messaging } = services
   /** Per socket: the timer that disconnects it when its token expires unrenewed. */
@@ -300,18 +300,23 @@ export function attachHandlers(
     delivery.goLive(socket, result.offset)
   }
 
+  /** Reads a live socket's log again from the offset up to which it was sent everything, and goes live after it. */
+  function resync(socket: TalemySocket): void {
+    const from = delivery.pause(socket)
+    if (from === undefined) return
+    eventLog.resume(socket.data.userId, from, eventLog.epoch).then(
+      (result) => socket.connected && handOver(socket, result, false),
+      (error: unknown) => {
+        logger.error({ err: error, socketId: socket.id }, 'resync failed')
+        socket.disconnect(true)
+      },
+    )
+  }
+
   // Notifications between nodes are at most once (Redis pub/sub): when some may have been lost, every live socket here
-  // reads its user's log again from the offset up to which it was sent everything, as at a handshake, and goes live.
+  // is resynced, as at a handshake.
   onNotificationsLost?.(() => {
-    for (const [socket, sentUpTo] of delivery.pauseAll()) {
-      eventLog.resume(socket.data.userId, sentUpTo, eventLog.epoch).then(
-        (result) => socket.connected && handOver(socket, result, false),
-        (error: unknown) => {
-          logger.error({ err: error, socketId: socket.id }, 'resync failed')
-          socket.disconnect(true)
-        },
-      )
-    }
+    for (const [socket] of delivery.live()) resync(socket)
   })
 
   io.on('connection', (socket) => {
@@ -381,4 +386,5 @@ export function attachHandlers(
       if (error instanceof Error) logger.warn({ err: error, socketId: socket.id, userId }, 'socket error')
     })
   })
+  return { resync }
 }

@@ -97,6 +97,16 @@ export class EventLog {
     return new EventLog(db, rows[0].value, options)
   }
 
+  /** Each user's current offset (the last event in their log; users without one are left out). */
+  async heads(userIds: readonly Id[]): Promise<Map<Id, number>> {
+    if (userIds.length === 0) return new Map()
+    const rows = await this.db.query<{ id: Id; event_offset: string | number }>(
+      'select id, event_offset from users where id = any($1::text[])',
+      [userIds],
+    )
+    return new Map(rows.map((row) => [row.id, Number(row.event_offset)]))
+  }
+
   /**
    * Every event of `userId` after `offset`, in order, when all of them can be had (same epoch, none older than the
    * retention, at most `maxReplay`); else a gap at the current offset. Without an offset: the current one, no events.

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { openDatabase } from '../../server/db'
 import { startServer } from '../../server/index'
+import { appendEvents, lockCounters, type LoggedEvent } from '../../server/services/eventLog'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { ALICE, BOB, CAROL, emitAck, http, login, type ClientSocket } from '../server/support/server'
 import { openStream, type Stream } from '../server/support/stream'
@@ -38,6 +40,8 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       maxSocketsPerUser: 4,
       // A missed revocation takes hold within a second here (5 s by default).
       sessionRecheckMs: 1_000,
+      // An event whose notification never came reaches the sockets within two checks (5 s each by default).
+      logTailCheckMs: 300,
     }
     a = await startServer(options)
     b = await startServer(options)
@@ -282,6 +286,31 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     } finally {
       subscriber.options.retryStrategy = retry
     }
+  })
+
+  it('brings an event committed without a notification (its node died before publishing) to the sockets within a check', async () => {
+    const bobOnB = await stream(b.url, (await login(b.url, BOB)).token)
+    // What a node killed between its commit and its publish leaves: the event in the log, and no word of it anywhere.
+    const db = await openDatabase({ databaseUrl, dataDir: tmpdir() })
+    let logged: LoggedEvent[]
+    try {
+      logged = await db.transaction(async (tx) => {
+        await lockCounters(tx, ['user-bob'])
+        return appendEvents(
+          tx,
+          [{ userId: 'user-bob', event: 'conversation:read', payload: { conversationId: CONV, unreadCount: 0 } }],
+          new Date(frozen).toISOString(),
+        )
+      })
+    } finally {
+      await db.close()
+    }
+    const offset = logged[0]!.offset
+    await vi.waitFor(() => expect(bobOnB.logged().filter((item) => item.offset === offset)).toHaveLength(1), {
+      timeout: 20_000,
+      interval: 20,
+    })
+    expect(bobOnB.logged().find((item) => item.offset === offset)?.event).toBe('conversation:read')
   })
 
   it('numbers each user’s log 1..n without gaps, in commit order, under concurrent writers on both nodes', async () => {
