@@ -1,3 +1,4 @@
+import { serverNow } from './serverClock'
 import type { ThunkAction, UnknownAction } from '@reduxjs/toolkit'
 import {
   createApi,
@@ -36,6 +37,7 @@ export * from './tags'
 export * from './session'
 export * from './credentials'
 export * from './jwt'
+export * from './serverClock'
 export type * from './types'
 
 interface AuthState {
@@ -159,7 +161,7 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
     const key = getState as unknown as object
     const running = refreshesInFlight.get(key)
     if (running) return running
-    const { storage, refreshLock } = extraOf(extra)
+    const { storage, refreshLock, serverClock, now = Date.now } = extraOf(extra)
     const refresh = (async (): Promise<RefreshOutcome> => {
       const tokenBefore = tokenOf(getState)
       const userId = userIdOf(getState)
@@ -170,7 +172,7 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
         const stored = loadAuth(storage)
         const current = tokenOf(getState)
         const fresh = (token: string | null | undefined) =>
-          (tokenLifetime(token)?.expiresAt ?? 0) - Date.now() > ADOPT_MARGIN_MS
+          (tokenLifetime(token)?.expiresAt ?? 0) - serverNow(serverClock, now()) > ADOPT_MARGIN_MS
         if (stored?.user.id === userId && stored.token !== tokenBefore && fresh(stored.token)) {
           // Another tab refreshed while this one waited: its token is ours too (one session per browser).
           if (stored.token !== current) dispatch(tokenRefreshed({ token: stored.token }))

@@ -4,6 +4,7 @@ import type { StorageLike } from '../realtime/outboxStorage'
 import { clearRefreshToken, loadRefreshToken } from './credentials'
 import { api, refreshSession } from './index'
 import { refreshDueAt, tokenLifetime } from './jwt'
+import { type ServerClock, serverNow } from './serverClock'
 import { loggedOut, refreshFailed } from './session'
 
 interface AuthRootState {
@@ -35,6 +36,8 @@ export interface SessionMiddlewareOptions {
   /** The clock, in ms. Default `Date.now`. */
   now?: () => number
   timers?: SessionTimers
+  /** Where the offset from the server's clock is kept for the api's `refreshSession` too. Default: a clock of its own. */
+  serverClock?: ServerClock
 }
 
 /** A JWT's `iat` is in whole seconds. */
@@ -62,12 +65,7 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
     let failures = 0
     /** After `socket/shutdown` (the page goes away, a test ends) nothing is scheduled any more. */
     let stopped = false
-    /**
-     * This clock minus the server's, in ms, learnt from a token the server has just issued (its `iat` is the server's
-     * now): a token's times are the server's, and a browser whose clock is off would refresh at once and again, or
-     * after the token expired. 0 until a login or a refresh has told it.
-     */
-    let skewMs = 0
+    const clock: ServerClock = options.serverClock ?? { skewMs: 0 }
 
     function cancel() {
       if (timer !== null) timers.clearTimeout(timer)
@@ -98,7 +96,7 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
         scheduledFor = token
         return
       }
-      schedule(token, Math.max(0, due + skewMs - now()))
+      schedule(token, Math.max(0, due - serverNow(clock, now())))
     }
 
     function logout(prev: AuthRootState['auth']) {
@@ -131,7 +129,7 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
         const issuedAt = tokenLifetime(action.payload.token)?.issuedAt
         // `iat` is in whole seconds: the token may be up to a second younger than it says, so the offset is taken
         // that second smaller (the refresh comes at most a second early, never late).
-        if (issuedAt !== undefined) skewMs = now() - issuedAt - IAT_RESOLUTION_MS
+        if (issuedAt !== undefined) clock.skewMs = now() - issuedAt - IAT_RESOLUTION_MS
         if (scheduledFor === action.payload.token) {
           cancel()
           follow(action.payload.token)

@@ -1,3 +1,4 @@
+import type { ServerClock } from './serverClock'
 import type { Message, User } from '../contract'
 import type { DrainLock } from '../realtime/drainLock'
 import type { StorageLike } from '../realtime/outboxStorage'
@@ -27,4 +28,8 @@ export interface ApiExtra {
   storage?: StorageLike
   /** Lets one tab of the browser refresh a user's session at a time (Web Locks, or a lease in storage). */
   refreshLock?: DrainLock
+  /** How far this browser's clock is from the server's (the session middleware learns it). */
+  serverClock?: ServerClock
+  /** This browser's clock, in ms (the session middleware's). Default `Date.now`. */
+  now?: () => number
 }

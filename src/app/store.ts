@@ -1,5 +1,5 @@
 import { combineReducers, configureStore, type Middleware } from '@reduxjs/toolkit'
-import { AUTH_STORAGE_KEY, api, loadAuth, refreshFailed, type ApiExtra } from '../api'
+import { AUTH_STORAGE_KEY, api, loadAuth, refreshFailed, type ApiExtra, type ServerClock } from '../api'
 import { createSessionMiddleware, type SessionMiddlewareOptions } from '../api/sessionMiddleware'
 import {
   browserTabs,
@@ -94,10 +94,14 @@ export function makeStore(options: MakeStoreOptions = {}) {
   const apiUrl = (options.apiUrl ?? defaultApiUrl()).replace(/\/+$/, '')
   // One lock for the outbox drain and the token refresh (different names): Web Locks, else a lease in `storage`.
   const lock = options.realtime?.drainLock ?? defaultDrainLock(storage)
+  // The offset from the server's clock, learnt by the session middleware and read by the api's refresh.
+  const serverClock: ServerClock = { skewMs: 0 }
   const extra: ApiExtra = {
     apiUrl,
     storage,
     refreshLock: lock,
+    serverClock,
+    ...(options.session?.now ? { now: options.session.now } : {}),
     ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
   }
   const restored = loadAuth(storage)
@@ -121,6 +125,7 @@ export function makeStore(options: MakeStoreOptions = {}) {
     apiUrl,
     storage,
     ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
+    serverClock,
     ...options.session,
   })
 

@@ -1,9 +1,11 @@
-import { describe, expect, test } from 'vitest'
+import { describe, expect, test, vi } from 'vitest'
 import {
   api,
   loadRefreshToken,
   REFRESH_STORAGE_KEY,
   refreshDueAt,
+  refreshSession,
+  saveAuth,
   saveRefreshToken,
   tokenLifetime,
 } from '../../src/api'
@@ -152,6 +154,33 @@ describe('the scheduled refresh and the socket renewal', () => {
     // tell), not at once again.
     expect(timers.delays()).toEqual([719_000])
     expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(1)
+  })
+
+  test('a browser clock an hour fast: a token another tab has just saved is adopted by the server’s time, not rotated again', async () => {
+    const server = NOW + 60_000
+    const issued = jwt({ sub: alice.id, iat: server / 1000, exp: server / 1000 + 900 })
+    const othersTab = jwt({ sub: alice.id, iat: server / 1000 + 720, exp: server / 1000 + 1620 })
+    reply = (req) =>
+      req.url === '/api/auth/refresh'
+        ? { status: 200, body: { token: issued, refreshToken: 'refresh-2', user: alice } }
+        : { status: 404 }
+    // The whole browser's clock (Date.now too) an hour ahead of the server's.
+    vi.useFakeTimers({ toFake: ['Date'], now: server + 3_600_000 })
+    try {
+      const { store, storage, timers } = setup(() => Date.now())
+      timers.fireAll()
+      await eventually(() => expect(store.getState().auth.token).toBe(issued))
+      // 720 s on, by the server's clock: another tab refreshed and saved its token; this one's refresh comes after.
+      vi.setSystemTime(server + 3_600_000 + 720_000)
+      saveAuth(storage, { token: othersTab, user: alice })
+      expect(await store.dispatch(refreshSession())).toBe('refreshed')
+      expect(store.getState().auth.token).toBe(othersTab)
+      // Only the first refresh went to the server: the other tab's token, 900 s from expiry by the server's clock, was
+      // not taken for expired by this one's.
+      expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(1)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   test('a browser clock 5 minutes slow: a login’s token is still refreshed at 80% of its life, before it expires', async () => {
