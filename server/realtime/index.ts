@@ -186,40 +186,58 @@ export function attachHandlers(
   /**
    * Per socket, the last of `conversation:join` / `conversation:leave` it sent for each conversation, noted as the
    * packet arrives: a join waits (its budget, the conversation's queue) where a leave does not, so a leave sent right
-   * after a join would otherwise find nothing to leave, and the join would then look at the thread for good.
+   * after a join would otherwise find nothing to leave, and the join would then look at the thread for good. Kept only
+   * while one of them is under way (a valid id each): what a socket sends cannot pile up here.
    */
-  const lastWord = new WeakMap<TalemySocket, Map<string, 'join' | 'leave'>>()
-  const say = (socket: TalemySocket, conversationId: unknown, word: 'join' | 'leave') => {
-    if (typeof conversationId !== 'string') return
+  const lastWord = new WeakMap<TalemySocket, Map<Id, { word: 'join' | 'leave'; underWay: number }>>()
+  /** Notes `word` as the socket's last for the conversation; call the answer when its handling has ended. */
+  const say = (socket: TalemySocket, conversationId: Id, word: 'join' | 'leave'): (() => void) => {
     let words = lastWord.get(socket)
     if (!words) lastWord.set(socket, (words = new Map()))
-    words.set(conversationId, word)
+    const said = words.get(conversationId) ?? { word, underWay: 0 }
+    said.word = word
+    said.underWay++
+    words.set(conversationId, said)
+    return () => {
+      if (--said.underWay === 0) words.delete(conversationId)
+    }
   }
 
   const handlers: ClientEventHandlers = {
     'conversation:join': async (socket, conversationId) => {
-      say(socket, conversationId, 'join')
-      await joinLimiter.take(socket.data.userId)
-      await messaging.markRead(socket.data.userId, conversationId, async (id) => {
-        const room = conversationRoom(id)
-        if (!socket.connected || socket.rooms.has(room) || lastWord.get(socket)?.get(id) !== 'join') return false
-        void socket.join(room)
-        // Shared before the read mark and the ack: a send on another node from then on sees this viewer.
-        await viewerRegistry?.joined(id, socket.data.userId, socket.id).catch(warn('sharing a viewer failed'))
-        return true
-      })
-      return null
+      const input = parseRequest(conversationIdSchema, conversationId)
+      if (!input.ok) throw invalid(input.issues, 'conversationId')
+      const ended = say(socket, input.value, 'join')
+      try {
+        await joinLimiter.take(socket.data.userId)
+        await messaging.markRead(socket.data.userId, input.value, async (id) => {
+          const room = conversationRoom(id)
+          if (!socket.connected || socket.rooms.has(room) || lastWord.get(socket)?.get(id)?.word !== 'join')
+            return false
+          void socket.join(room)
+          // Shared before the read mark and the ack: a send on another node from then on sees this viewer.
+          await viewerRegistry?.joined(id, socket.data.userId, socket.id).catch(warn('sharing a viewer failed'))
+          return true
+        })
+        return null
+      } finally {
+        ended()
+      }
     },
     'conversation:leave': async (socket, conversationId) => {
       const id = parseRequest(conversationIdSchema, conversationId)
       if (!id.ok) throw invalid(id.issues, 'conversationId')
-      say(socket, id.value, 'leave')
-      const room = conversationRoom(id.value)
-      if (socket.rooms.has(room)) {
-        await socket.leave(room)
-        await viewerRegistry?.left(id.value, socket.data.userId, socket.id)
+      const ended = say(socket, id.value, 'leave')
+      try {
+        const room = conversationRoom(id.value)
+        if (socket.rooms.has(room)) {
+          await socket.leave(room)
+          await viewerRegistry?.left(id.value, socket.data.userId, socket.id)
+        }
+        return null
+      } finally {
+        ended()
       }
-      return null
     },
     'message:send': (socket, payload) => messaging.send(socket.data.userId, payload),
     'session:renew': renew,

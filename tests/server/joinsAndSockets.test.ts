@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Ack } from './support/types'
 import {
@@ -11,7 +13,11 @@ import {
   startTestServer,
   type ClientSocket,
   type TestServer,
+  untyped,
 } from './support/server'
+
+setFlagsFromString('--expose_gc')
+const gc = runInNewContext('gc') as () => void
 
 // Finding 5: 300 joins in 0.32 s, each a database write and a conversation:read to every socket of the user; 50
 // sockets for one user, no cap.
@@ -151,9 +157,51 @@ describe('a join and a leave sent back to back (a thread opened and closed at on
       ])
       expect([again.ok, rejoin.ok]).toEqual([true, true])
       expect([...onServer.rooms]).toContain('conv:conv-alice-bob')
+      // Two joins under way at once: the first one ending does not take the second one's word with it.
+      await emitAck(bob, 'conversation:leave', 'conv-alice-bob')
+      const twice = await Promise.all([
+        emitAck(bob, 'conversation:join', 'conv-alice-bob'),
+        emitAck(bob, 'conversation:join', 'conv-alice-bob'),
+      ])
+      expect(twice.map((ack) => ack.ok)).toEqual([true, true])
+      expect([...onServer.rooms]).toContain('conv:conv-alice-bob')
+      const [, , last] = await Promise.all([
+        emitAck(bob, 'conversation:join', 'conv-alice-bob'),
+        emitAck(bob, 'conversation:join', 'conv-alice-bob'),
+        emitAck(bob, 'conversation:leave', 'conv-alice-bob'),
+      ])
+      expect(last.ok).toBe(true)
+      expect([...onServer.rooms]).not.toContain('conv:conv-alice-bob')
     } finally {
       bob.close()
       alice.close()
+    }
+  })
+
+  it('keeps nothing of refused joins (ids too long, over the budget) for the life of the socket', async () => {
+    // What it notes per conversation lives only while a join or leave is under way: 800 refused joins of ~60 KB ids
+    // (under the packet cap) held 48 MB for as long as the socket stayed open.
+    const socket = await connect(server.url, (await login(server.url, ALICE)).token)
+    try {
+      await emitAck(socket, 'conversation:join', 'warm-up')
+      gc()
+      const before = process.memoryUsage().heapUsed
+      const answers = await Promise.all(
+        Array.from(
+          { length: 800 },
+          (_, i) =>
+            untyped(socket)
+              .timeout(30_000)
+              .emitWithAck('conversation:join', `${String(i).padStart(6, '0')}${'x'.repeat(60_000)}`) as Promise<
+              Ack<unknown>
+            >,
+        ),
+      )
+      expect(answers.filter((ack) => ack.ok)).toEqual([])
+      gc()
+      expect(process.memoryUsage().heapUsed - before).toBeLessThan(16 * 1024 * 1024)
+    } finally {
+      socket.close()
     }
   })
 })
