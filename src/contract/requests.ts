@@ -15,24 +15,31 @@ import {
 
 // PostgreSQL text cannot hold NUL: refuse it up front as INVALID rather than fail at the database as INTERNAL.
 const noNul = v.check((s: string) => !s.includes('\u0000'), 'must not contain NUL characters')
+// Nor a lone surrogate, which JSON can carry: stored as UTF-8 it becomes U+FFFD, so two different clientIds would be one
+// key (the second send answered with the first message) and no text would come back as it was sent.
+const LONE_SURROGATE = /\p{Cs}/u
+const wellFormed = v.check((s: string) => !LONE_SURROGATE.test(s), 'must not contain lone surrogates')
 
 export const contentSchema = v.pipe(
   v.string('must be a string'),
   v.minLength(1, 'must not be empty'),
   v.maxLength(MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`),
   noNul,
+  wellFormed,
 )
 export const clientIdSchema = v.pipe(
   v.string('must be a string'),
   v.minLength(1, 'must not be empty'),
   v.maxLength(MAX_CLIENT_ID_LENGTH, `must be at most ${MAX_CLIENT_ID_LENGTH} characters`),
   noNul,
+  wellFormed,
 )
 export const conversationIdSchema = v.pipe(
   v.string('must be a string'),
   v.minLength(1, 'must not be empty'),
   v.maxLength(100, 'is too long'),
   noNul,
+  wellFormed,
 )
 
 export const sendMessageSchema = v.object({
@@ -77,12 +84,14 @@ export const loginBodySchema = v.object({
     v.minLength(1, 'must not be empty'),
     v.maxLength(200, 'is too long'),
     noNul,
+    wellFormed,
   ),
   password: v.pipe(
     v.string('must be a string'),
     v.minLength(1, 'must not be empty'),
     v.maxLength(200, 'is too long'),
     noNul,
+    wellFormed,
   ),
 })
 export const createConversationBodySchema = v.object({ participantId: conversationIdSchema })
@@ -135,7 +144,7 @@ export const lessonStartsAtSchema = v.pipe(
   }),
 )
 
-/** Free text a user typed: trimmed, then not empty, at most `max` characters, no NUL. */
+/** Free text a user typed: trimmed, then not empty, at most `max` characters, no NUL or lone surrogate. */
 const trimmedText = (max: number) =>
   v.pipe(
     v.string('must be a string'),
@@ -143,6 +152,7 @@ const trimmedText = (max: number) =>
     v.minLength(1, 'must not be empty'),
     v.maxLength(max, `must be at most ${max} characters`),
     noNul,
+    wellFormed,
   )
 
 export const createLessonBodySchema = v.object({

@@ -16,12 +16,13 @@ function textProblems(value: unknown, max: number, tooLong: string): string[] {
   if (value.length === 0) problems.push('must not be empty')
   if (value.length > max) problems.push(tooLong)
   if (value.includes('\u0000')) problems.push('must not contain NUL characters')
+  if (/\p{Cs}/u.test(value)) problems.push('must not contain lone surrogates')
   return problems
 }
 
 /**
  * The server's `sendMessageSchema` (`src/contract/requests.ts`) as a check the browser runs before every emit: the
- * same rules (three non-empty strings within their limits, no NUL) and the same wording, tested to agree with the
+ * same rules (three non-empty strings within their limits, no NUL or lone surrogate) and the same wording, tested to agree with the
  * schema on a table of payloads, so a send the server would refuse is refused here with the server's words.
  *
  * @example sendMessageProblem({ conversationId: 'c1', content: '', clientId: 'k1' }) // 'content: must not be empty'

@@ -261,6 +261,10 @@ describe('messages', () => {
     ['a numeric content', { content: 42, clientId: 'c' }, 'content'],
     ['a NUL character in content', { content: 'a\u0000b', clientId: 'c' }, 'content'],
     ['a NUL character in clientId', { content: 'hi', clientId: 'c\u0000' }, 'clientId'],
+    // Stored as UTF-8 a lone surrogate is U+FFFD: `k-\ud800` and `k-\udbff` would be one key, and the second send
+    // would be answered (201) with the first message, its own text lost.
+    ['a lone surrogate in clientId', { content: 'hi', clientId: 'k-\ud800' }, 'clientId'],
+    ['a lone surrogate in content (half an emoji)', { content: 'hi \ud83d', clientId: 'c' }, 'content'],
   ])('POST with %s is 400 naming the field', async (_name, body, field) => {
     const result = await http<ErrorBody>(url, 'POST', path, { token: token.alice, body })
     expect(result.status).toBe(400)
@@ -471,6 +475,25 @@ describe('text with NUL characters (PostgreSQL cannot store them): 400 INVALID n
       'POST',
       '/api/contact-requests',
       () => ({ tutorId: 'user-carol', message: 'hi\u0000there' }),
+      'message',
+    ],
+    [
+      'lesson subject with a lone surrogate',
+      'POST',
+      '/api/lessons',
+      () => ({
+        tutorId: 'user-bob',
+        subject: 'Algebra \udc00',
+        startsAt: '2030-05-01T09:00:00.000Z',
+        durationMinutes: 60,
+      }),
+      'subject',
+    ],
+    [
+      'contact request message with a lone surrogate',
+      'POST',
+      '/api/contact-requests',
+      () => ({ tutorId: 'user-carol', message: 'hi \ud800 there' }),
       'message',
     ],
   ])('%s', async (_name, method, path, body, field) => {
