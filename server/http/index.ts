@@ -59,6 +59,11 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
     requestTimeout,
     connectionTimeout: CONNECTION_TIMEOUT_MS,
     http: { connectionsCheckingInterval: Math.min(5_000, Math.max(250, Math.floor(requestTimeout / 4))) },
+    // The router would answer these itself, before every hook, in its own shape (414, `FST_ERR_BAD_URL`): a long id
+    // goes to its route (an unknown id: NOT_FOUND), a path that cannot be decoded to the not-found handler (INVALID),
+    // both with the Origin check and the headers of every answer. (Node refuses a request line over 16 KB.)
+    maxParamLength: 16 * 1024,
+    rewriteUrl: (req) => undecodableAs(req.url ?? '/'),
   }) as unknown as FastifyInstance
   app.server.headersTimeout = Math.min(10_000, requestTimeout)
   return app
@@ -84,6 +89,11 @@ export function configureHttpApp(
     const path = routePath(request.url)
     if (index && (request.method === 'GET' || request.method === 'HEAD') && isClientRoute(path)) {
       return reply.type('text/html').sendFile('index.html', index)
+    }
+    if (path === UNDECODABLE || path === `/api${UNDECODABLE}`) {
+      return reply
+        .status(400)
+        .send({ error: { code: 'INVALID', message: 'path: not a valid URL (a malformed %-escape)' } })
     }
     // An unknown /api path, and a missing file (a stale chunk after a deploy, a typo): 404, never the SPA's HTML.
     return reply
@@ -163,6 +173,19 @@ export function routePath(url: string): string {
 }
 
 const isApiPath = (path: string): boolean => path === '/api' || path.startsWith('/api/')
+
+/** Where a path that cannot be percent-decoded is routed (under /api for an /api path): no route has it. */
+const UNDECODABLE = '/.undecodable'
+
+/** `url` itself, or, when its path cannot be percent-decoded, the path no route has (see `createHttpApp`). */
+function undecodableAs(url: string): string {
+  try {
+    decodeURIComponent(url.split('?')[0] ?? '')
+    return url
+  } catch {
+    return isApiPath(routePath(url)) ? `/api${UNDECODABLE}` : UNDECODABLE
+  }
+}
 
 const hasDotSegment = (path: string): boolean => path.split('/').some((segment) => segment.startsWith('.'))
 

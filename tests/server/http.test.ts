@@ -526,6 +526,31 @@ describe('routing and origins', () => {
     expect(result.body).toEqual({ error: { code: 'FORBIDDEN', message: expect.any(String) } })
   })
 
+  it.each([
+    ['PATCH', '/api/lessons/ID', { status: 'cancelled' }],
+    ['PATCH', '/api/contact-requests/ID', { status: 'declined' }],
+    ['GET', '/api/conversations/ID/messages', undefined],
+    ['POST', '/api/conversations/ID/messages', { content: 'hi', clientId: 'x' }],
+  ])('an id over 100 characters in %s %s is a contract 404, with every /api header', async (method, path, body) => {
+    const result = await http(url, method, path.replace('ID', 'x'.repeat(101)), { token: token.alice, body })
+    expect(result.status).toBe(404)
+    expect(result.body).toEqual({ error: { code: 'NOT_FOUND', message: expect.any(String) } })
+    expect(result.headers.get('cache-control')).toBe('no-store')
+    expect(result.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+  })
+
+  it('answers a path with a malformed escape in the contract shape, refuses it from a foreign Origin, with the headers', async () => {
+    const bad = await http(url, 'GET', '/api/conversations/%E0%A4%A/messages', { token: token.alice })
+    expect(bad.status).toBe(400)
+    expect(bad.body).toEqual({ error: { code: 'INVALID', message: expect.any(String) } })
+    expect(bad.headers.get('cache-control')).toBe('no-store')
+    expect(bad.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(bad.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+    const foreign = await http(url, 'GET', '/api/me%', { token: token.alice, headers: { origin: 'http://evil.test' } })
+    expect(foreign.status).toBe(403)
+    expect(foreign.body).toEqual({ error: { code: 'FORBIDDEN', message: expect.any(String) } })
+  })
+
   it('refuses a request from a foreign Origin with 403 FORBIDDEN', async () => {
     const result = await http(url, 'GET', '/api/me', { token: token.alice, headers: { origin: 'http://evil.test' } })
     expect(result.status).toBe(403)
