@@ -15,6 +15,7 @@ import type { ResumeSink } from './resumeHandler'
 import { hostTimers, type Timers } from './timers'
 import { directSink } from './resumeHandler'
 import type { TabsLink, TabsOptions } from './tabs/tabsLink'
+import type { Visibility } from './tabs/protocol'
 
 /** Anything with RTK's `.match` (an action creator, `isAnyOf(...)`). */
 export interface ActionMatcher {
@@ -75,6 +76,12 @@ export interface SocketMiddlewareOptions<S extends SocketRootState = SocketRootS
    * resumes from the applied offset, in ms (through `timers`). Default 2,000.
    */
   resumeHoldMs?: number
+  /**
+   * Whether the page is visible. A store with a socket of its own looks at its open conversations (`conversation:join`,
+   * which marks them read) only while it is; with `tabs`, the hub does that with the tabs' visibility. Default: the
+   * document's.
+   */
+  visibility?: Visibility
   /**
    * One socket for every tab of the browser: the edges to share it on (`browserTabs(channelName)` in a page). Without
    * them (or `null`) this store has a socket of its own (`role: 'solo'`).

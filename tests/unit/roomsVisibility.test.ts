@@ -1,0 +1,88 @@
+import { configureStore } from '@reduxjs/toolkit'
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { api } from '../../src/api'
+import { connect, createSocketMiddleware, joinConversation, leaveConversation, manualVisibility } from '../../src/realtime'
+import { fakeSockets } from './support/fakeSocket'
+import { loggedInState, rootReducer, socketOptions } from './support/mockStore'
+
+// The contract: looking at a conversation (which marks its messages read and tells the others "Seen") counts only for
+// a visible tab. A store with a socket of its own (no Web Locks, as on a page over plain http from a LAN address, or
+// no sharing) is told so by the page's visibility, as the tab hub is for the shared socket.
+
+function soloStore(visibility?: ReturnType<typeof manualVisibility>) {
+  const sockets = fakeSockets()
+  const store = configureStore({
+    reducer: rootReducer,
+    preloadedState: loggedInState(),
+    middleware: (gDM) =>
+      gDM({ serializableCheck: false, immutableCheck: false }).concat(
+        api.middleware,
+        createSocketMiddleware(socketOptions(sockets, visibility ? { visibility } : {})),
+      ),
+  })
+  store.dispatch(connect())
+  sockets.last.serverConnect()
+  return { store, sockets }
+}
+
+const joins = (sockets: ReturnType<typeof fakeSockets>) => sockets.last.sent('conversation:join').map((p) => p.args[0])
+const leaves = (sockets: ReturnType<typeof fakeSockets>) =>
+  sockets.last.sent('conversation:leave').map((p) => p.args[0])
+
+describe('a store with its own socket looks at its open conversations only while the page is visible', () => {
+  test('hidden: its rooms are left; visible again: joined again; a reconnect while hidden joins nothing', () => {
+    const visibility = manualVisibility(true)
+    const { store, sockets } = soloStore(visibility)
+    store.dispatch(joinConversation({ conversationId: 'c1' }))
+    sockets.last.sent('conversation:join')[0]!.ack({ ok: true, data: null })
+    expect(joins(sockets)).toEqual(['c1'])
+
+    visibility.set(false)
+    expect(leaves(sockets)).toEqual(['c1'])
+    // Still wanted: the thread is open, only not looked at.
+    expect(store.getState().socket.rooms).toEqual(['c1'])
+
+    sockets.last.serverDrop()
+    sockets.last.serverConnect('sock-2')
+    // A thread opened while hidden waits too.
+    store.dispatch(joinConversation({ conversationId: 'c2' }))
+    expect(joins(sockets)).toEqual(['c1'])
+
+    visibility.set(true)
+    expect(joins(sockets)).toEqual(['c1', 'c1', 'c2'])
+    // A thread closed while hidden is not joined again when the page shows.
+    visibility.set(false)
+    store.dispatch(leaveConversation({ conversationId: 'c1' }))
+    visibility.set(true)
+    expect(joins(sockets)).toEqual(['c1', 'c1', 'c2', 'c2'])
+  })
+
+  describe("by default, the document's visibility", () => {
+    type Doc = { visibilityState: 'visible' | 'hidden'; listeners: Set<() => void> }
+    let doc: Doc
+    const saved = (globalThis as { document?: unknown }).document
+    beforeEach(() => {
+      doc = { visibilityState: 'visible', listeners: new Set() }
+      ;(globalThis as { document?: unknown }).document = {
+        get visibilityState() {
+          return doc.visibilityState
+        },
+        addEventListener: (type: string, listener: () => void) =>
+          type === 'visibilitychange' && doc.listeners.add(listener),
+        removeEventListener: (_type: string, listener: () => void) => doc.listeners.delete(listener),
+      }
+    })
+    afterEach(() => {
+      ;(globalThis as { document?: unknown }).document = saved
+      vi.useRealTimers()
+    })
+
+    test('the user switches to another tab with the thread open: the server is told they are no longer looking', () => {
+      const { store, sockets } = soloStore()
+      store.dispatch(joinConversation({ conversationId: 'c1' }))
+      doc.visibilityState = 'hidden'
+      for (const listener of [...doc.listeners]) listener()
+      expect(leaves(sockets)).toEqual(['c1'])
+    })
+  })
+})
