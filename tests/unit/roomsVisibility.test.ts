@@ -1,7 +1,13 @@
 import { configureStore } from '@reduxjs/toolkit'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { api } from '../../src/api'
-import { connect, createSocketMiddleware, joinConversation, leaveConversation, manualVisibility } from '../../src/realtime'
+import {
+  connect,
+  createSocketMiddleware,
+  joinConversation,
+  leaveConversation,
+  manualVisibility,
+} from '../../src/realtime'
 import { fakeSockets } from './support/fakeSocket'
 import { loggedInState, rootReducer, socketOptions } from './support/mockStore'
 
