@@ -248,6 +248,7 @@ async function startOn(
     db,
     store: cluster?.presence ?? new MemoryPresenceStore(),
     socketCount: (userId) => slots.count(userId),
+    localUsers: () => delivery.users(),
     graceSeconds: options.presenceGraceSeconds ?? DEFAULT_PRESENCE_GRACE_SECONDS,
     now: clock,
     logger,

@@ -74,8 +74,10 @@ export class NodeEntries {
     const expiry = Date.now() + ENTRY_TTL_MS
     const pipeline = this.redis.pipeline()
     for (const [key, members] of this.held) {
-      // XX: an entry removed meanwhile (by a release that raced this loop) is not brought back.
-      for (const member of members) pipeline.zadd(key, 'XX', expiry, member)
+      // Added, not only renewed: Redis may have lost it (a restart without persistence, a failover to a replica that
+      // lagged), and the socket or viewer is still here. A release takes its member out of `held` before its ZREM,
+      // which goes after this pipeline on the same connection: nothing released comes back.
+      for (const member of members) pipeline.zadd(key, expiry, member)
       pipeline.pexpire(key, ENTRY_TTL_MS * 2)
     }
     await pipeline.exec()

@@ -61,6 +61,8 @@ export interface PresenceTrackerOptions {
   store: PresenceStore
   /** Live sockets of a user (on every node, when shared). */
   socketCount: (userId: Id) => number | Promise<number>
+  /** The users with a socket on this node. Default: none (nothing to put back after the store lost its data). */
+  localUsers?: () => readonly Id[]
   graceSeconds: number
   now: () => number
   logger: Logger
@@ -164,10 +166,26 @@ export class PresenceTracker {
         }
         this.tell(contacts, { userId, online: false, lastSeenAt })
       }
+      await this.reassertLocal()
     } catch (error) {
       this.options.logger.warn({ err: error }, 'presence sweep failed')
     } finally {
       this.sweeping = false
+    }
+  }
+
+  /**
+   * Users with a socket here who are not online in the store: it lost its data (Redis restarted without persistence),
+   * or another node swept them while this one could not renew their sockets. They are online again, and told so once.
+   */
+  private async reassertLocal(): Promise<void> {
+    const local = [...new Set(this.options.localUsers?.() ?? [])]
+    if (local.length === 0) return
+    const online = await this.options.store.isOnline(local)
+    for (const [i, userId] of local.entries()) {
+      if (online[i] || !(await this.options.store.markOnline(userId))) continue
+      const [[state], contacts] = await Promise.all([this.statesOf([userId]), this.contactsOf(userId)])
+      this.tell(contacts, { ...state!, online: true })
     }
   }
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NodeEntries } from '../../server/cluster/entries'
 import { connectRedis, type RedisLink } from '../../server/cluster/redis'
-import { SharedSocketSlots, SharedViewers } from '../../server/cluster/shared'
+import { RedisPresenceStore, SharedSocketSlots, SharedViewers } from '../../server/cluster/shared'
+import { PresenceTracker } from '../../server/realtime/presence'
 import { RedisRateLimiter } from '../../server/cluster/tokenBucket'
 import { AppError } from '../../server/errors'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
@@ -76,5 +77,46 @@ describe.runIf(ready)('state shared through Redis', () => {
     expect(await viewersOne.viewers('conv-2')).toEqual(new Set())
     await entriesOne.stop()
     await entriesTwo.stop()
+  })
+
+  it('puts back what a node holds after Redis lost its data (a restart without persistence): sockets, then online', async () => {
+    const entries = new NodeEntries(one.client)
+    entries.start()
+    const slots = new SharedSocketSlots(one, entries, 20)
+    const store = new RedisPresenceStore(one)
+    const told: unknown[] = []
+    const tracker = new PresenceTracker({
+      io: { to: () => ({ emit: (_event: string, state: unknown) => told.push(state) }) } as never,
+      // Erin shares a conversation with Dave; nobody has been seen yet.
+      db: {
+        query: async (sql: string) => (sql.includes('conversation_members') ? [{ user_id: 'erin' }] : []),
+      } as never,
+      store,
+      socketCount: (userId) => slots.count(userId),
+      localUsers: () => ['dave'],
+      graceSeconds: 1,
+      now: Date.now,
+      logger: { warn: () => undefined } as never,
+    })
+    try {
+      // Dave's socket on this node: its slot, and online.
+      const release = await slots.tryAcquire('dave', 'd1')
+      expect(release).toBeTypeOf('function')
+      expect(await store.markOnline('dave')).toBe(true)
+      await one.client.flushall()
+      expect(await slots.count('dave')).toBe(0)
+      // The next heartbeat (every 2 s) says again what this node holds; the sweep puts its connected users back online.
+      await expect.poll(() => slots.count('dave'), { timeout: 15_000, interval: 100 }).toBe(1)
+      await tracker.sweep()
+      expect(await store.isOnline(['dave'])).toEqual([true])
+      // Told once: the contacts may have been told "offline" by a sweep that ran on the emptied Redis meanwhile.
+      expect(told).toEqual([expect.objectContaining({ userId: 'dave', online: true })])
+      await tracker.sweep()
+      expect(told).toHaveLength(1)
+      release!()
+      await expect.poll(() => slots.count('dave')).toBe(0)
+    } finally {
+      await entries.stop()
+    }
   })
 })
