@@ -94,16 +94,18 @@ export class PresenceTracker {
     return rows.map((row) => row.user_id)
   }
 
-  /** Presence of `userIds` as the store and the database know it. */
+  /**
+   * Presence of `userIds` as the store and the database know it. The online flags are read last, so a caller that sends
+   * the answer at once sends nothing older than a change told meanwhile (a sweep tells "offline" only after it has
+   * marked the store): a snapshot waiting on the database would otherwise overwrite that change in the browser.
+   */
   async statesOf(userIds: readonly Id[]): Promise<PresenceState[]> {
     if (userIds.length === 0) return []
-    const [online, rows] = await Promise.all([
-      this.options.store.isOnline(userIds),
-      this.options.db.query<{ id: string; last_seen_at: Date | string | null }>(
-        `select id, last_seen_at from users where id = any($1::text[])`,
-        [[...userIds]],
-      ),
-    ])
+    const rows = await this.options.db.query<{ id: string; last_seen_at: Date | string | null }>(
+      `select id, last_seen_at from users where id = any($1::text[])`,
+      [[...userIds]],
+    )
+    const online = await this.options.store.isOnline(userIds)
     const seen = new Map(rows.map((row) => [row.id, row.last_seen_at === null ? null : iso(row.last_seen_at)]))
     return userIds.map((userId, i) => ({ userId, online: online[i] ?? false, lastSeenAt: seen.get(userId) ?? null }))
   }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { MemoryPresenceStore, PresenceTracker } from '../../server/realtime/presence'
+import { ephemeralEventActions, presenceSlice, selectPresence } from '../../src/realtime'
 import {
   ALICE,
   BOB,
@@ -210,5 +211,80 @@ describe('the sweep against a reconnect (its parts faked: the order of what it a
     await sweeping
     expect(told).toEqual([true])
     expect(await store.isOnline(['bob'])).toEqual([true])
+  })
+})
+
+describe('the snapshot and the changes on one socket', () => {
+  // A newcomer's snapshot waits for the database; a sweep can take a contact offline meanwhile. The snapshot reads the
+  // online flags last and goes out at once: it can no longer arrive after the change with the older word.
+  it("a newcomer's browser does not end up showing a contact online after being told they went offline", async () => {
+    const store = new MemoryPresenceStore()
+    const bobSockets = 0
+    const toAlice: { event: string; payload: unknown }[] = []
+    const io = {
+      to: (rooms: string[]) => ({
+        emit: (event: string, payload: unknown) => rooms.includes('user:alice') && toAlice.push({ event, payload }),
+      }),
+    }
+    // The snapshot's read of last_seen_at (about Bob) answers when the test says (another pool connection, a busier
+    // moment); every other query at once.
+    let answerSnapshot!: () => void
+    const snapshotGate = new Promise<void>((resolve) => (answerSnapshot = resolve))
+    let snapshotRead!: () => void
+    const snapshotReading = new Promise<void>((resolve) => (snapshotRead = resolve))
+    const db = {
+      async query(text: string, params: unknown[]) {
+        if (text.includes('conversation_members')) return [{ user_id: params[0] === 'alice' ? 'bob' : 'alice' }]
+        if (text.startsWith('select id, last_seen_at')) {
+          if ((params[0] as string[]).includes('bob')) {
+            snapshotRead()
+            await snapshotGate
+          }
+          return (params[0] as string[]).map((id) => ({ id, last_seen_at: null }))
+        }
+        return [] // the sweep's `update users set last_seen_at`
+      },
+    }
+    let clock = 1_000_000
+    const tracker = new PresenceTracker({
+      io: io as never,
+      db: db as never,
+      store,
+      socketCount: (userId) => (userId === 'bob' ? bobSockets : 1),
+      graceSeconds: 5,
+      now: () => clock,
+      logger: { warn: () => undefined } as never,
+    })
+
+    // Bob was online and his last socket went more than the grace period ago; the sweep has not run since.
+    await store.markOnline('bob')
+    await store.noteGone('bob', clock - 10_000)
+
+    // Alice connects; her snapshot is under way when the sweep takes Bob offline.
+    const aliceSocket = {
+      data: { userId: 'alice' },
+      connected: true,
+      emit: (event: string, payload: unknown) => toAlice.push({ event, payload }),
+    }
+    const connecting = tracker.connected(aliceSocket as never)
+    await snapshotReading // the snapshot has read the store (Bob online) and waits for the database
+    await tracker.sweep()
+    answerSnapshot()
+    await connecting
+    clock += 1
+
+    expect(await store.isOnline(['bob'])).toEqual([false])
+
+    // What Alice's browser makes of what arrived, in the order it arrived.
+    let state = presenceSlice.reducer(undefined, { type: '@@init' })
+    for (const { event, payload } of toAlice) {
+      const action =
+        event === 'presence:snapshot'
+          ? ephemeralEventActions['presence:snapshot'](payload as never)
+          : ephemeralEventActions['presence:changed'](payload as never)
+      state = presenceSlice.reducer(state, action)
+    }
+    expect(toAlice.map((item) => item.event)).toContain('presence:changed')
+    expect(selectPresence({ presence: state }, 'bob')?.online).toBe(false)
   })
 })
