@@ -55,7 +55,9 @@ export function syncSession(
       return
     }
     if (stored === null) {
-      store.dispatch(loggedOut())
+      // The tab where the user chose has decided about the stored sends (cleared at "Log out", kept at "Log in
+      // again"): storage is shared, so this one leaves it as it is.
+      store.dispatch(loggedOut({ keepOutbox: true }))
       return
     }
     if (!other) return

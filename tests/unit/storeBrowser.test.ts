@@ -1,5 +1,6 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, test } from 'vitest'
+import { loggedOut } from '../../src/app/authSlice'
 import { AUTH_STORAGE_KEY, makeStore } from '../../src/app/store'
 import { createOutboxStorage, sendMessage } from '../../src/realtime'
 import { fakeSockets } from './support/fakeSocket'
@@ -28,6 +29,30 @@ describe('makeStore in a browser', () => {
     expect(store.getState().auth).toEqual({ token: null, user: null })
     expect(store.getState().socket.connection.status).toBe('idle')
     expect(sockets.last.disconnectCalls).toBe(1)
+  })
+
+  test('another tab’s "Log in again" (its outbox kept for the next login): following it keeps the stored sends too', () => {
+    localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
+    const socketsA = fakeSockets()
+    const socketsB = fakeSockets()
+    const tabA = makeStore({ createSocket: socketsA.createSocket, shareSocket: false })
+    const tabB = makeStore({ createSocket: socketsB.createSocket, shareSocket: false })
+    socketsA.last.serverConnect()
+    socketsB.last.serverConnect()
+    tabA.dispatch(sendMessage({ conversationId: 'c1', content: 'unsent', clientId: 'k1' }))
+    const stored = () =>
+      createOutboxStorage(localStorage)
+        .load(alice.id)
+        .map((m) => m.clientId)
+    expect(stored()).toEqual(['k1'])
+    tabA.dispatch(loggedOut({ keepOutbox: true }))
+    expect(stored()).toEqual(['k1'])
+    // The browser tells tab B: it follows the logout, and the tab where the user chose decided about the outbox.
+    window.dispatchEvent(new StorageEvent('storage', { key: AUTH_STORAGE_KEY, oldValue: 'x', newValue: null }))
+    expect(tabB.getState().auth.token).toBeNull()
+    expect(stored()).toEqual(['k1'])
+    tabA.dispose()
+    tabB.dispose()
   })
 
   test('another tab refreshing the token (the storage event): this one uses the new token', () => {
