@@ -1,4 +1,4 @@
-import type { TabChannel, TabMessage } from './protocol'
+import { isTabMessage, type TabChannel, type TabMessage } from './protocol'
 
 /** Channels that reach each other, like the `BroadcastChannel`s of one name in the tabs of one browser. */
 export interface MemoryChannelBus {
@@ -49,16 +49,9 @@ export function createMemoryChannelBus({
   }
 }
 
-/** A message worth handing to listeners: another tab (maybe another version of the app) posted it on our channel. */
-const looksLikeTabMessage = (data: unknown): data is TabMessage =>
-  typeof data === 'object' &&
-  data !== null &&
-  typeof (data as { kind?: unknown }).kind === 'string' &&
-  typeof (data as { from?: unknown }).from === 'string'
-
 /**
  * The tab channel over the global `BroadcastChannel` named `name` (browsers, and Node ≥ 18 between its instances and
- * workers). Data that is not shaped like a tab message is ignored.
+ * workers). Data that is not a tab message (`isTabMessage`) is ignored.
  *
  * @example const channel = createBroadcastTabChannel('talemy.tabs.u1'); const off = channel.subscribe(onMessage)
  */
@@ -66,7 +59,7 @@ export function createBroadcastTabChannel(name: string): TabChannel {
   const channel = new BroadcastChannel(name)
   const listeners = new Set<(message: TabMessage) => void>()
   channel.onmessage = (event: MessageEvent) => {
-    if (!looksLikeTabMessage(event.data)) return
+    if (!isTabMessage(event.data)) return
     for (const listener of [...listeners]) listener(event.data)
   }
   let closed = false

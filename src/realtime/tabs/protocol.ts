@@ -112,3 +112,63 @@ export interface Visibility {
   visible(): boolean
   subscribe(listener: () => void): () => void
 }
+
+type Check = (value: unknown) => boolean
+const text: Check = (v) => typeof v === 'string'
+const finite: Check = (v) => typeof v === 'number' && Number.isFinite(v)
+const flag: Check = (v) => typeof v === 'boolean'
+const list: Check = Array.isArray
+const orNull =
+  (check: Check): Check =>
+  (v) =>
+    v === null || check(v)
+const optional =
+  (check: Check): Check =>
+  (v) =>
+    v === undefined || check(v)
+const shaped =
+  (fields: Record<string, Check>): Check =>
+  (v) =>
+    typeof v === 'object' &&
+    v !== null &&
+    Object.entries(fields).every(([key, check]) => check((v as Record<string, unknown>)[key]))
+const rawEvent = shaped({ event: text, args: list })
+
+/** Each message's fields beyond `kind` and `from`. */
+const SHAPES: { [K in TabMessage['kind']]: Record<string, Check> } = {
+  heartbeat: { term: finite },
+  resign: { term: finite },
+  attach: {
+    attachId: finite,
+    userId: text,
+    resume: shaped({ offset: orNull(finite), epoch: orNull(text) }),
+    visible: flag,
+  },
+  detach: {},
+  alive: { visible: flag },
+  emit: { to: text, id: orNull(finite), event: text, args: list, timeoutMs: orNull(finite) },
+  up: { userId: text },
+  attached: {
+    to: text,
+    attachId: finite,
+    socketId: text,
+    replay: (v) => Array.isArray(v) && v.every(rawEvent),
+    sync: rawEvent,
+    presence: orNull(rawEvent),
+  },
+  ack: { to: text, id: finite, error: flag, args: list },
+  event: { userId: text, raw: rawEvent },
+  down: { reason: text, to: optional(text), userId: optional(text) },
+}
+
+/**
+ * Whether `data` is a tab message of a known kind, every field of its type. Any page of the origin, or a tab still
+ * running another version of the app, can post on the channel: a message that is not one of ours (an ack whose
+ * `args` is no list, a heartbeat whose `term` is `NaN`) would throw in the middle of a hand-over, or stall it.
+ * Server events inside (`args`, `raw`) are checked where every server event is, by the socket's binding.
+ */
+export function isTabMessage(data: unknown): data is TabMessage {
+  const kind = (data as { kind?: unknown } | null)?.kind
+  if (typeof kind !== 'string' || !Object.hasOwn(SHAPES, kind)) return false
+  return shaped({ from: text, ...SHAPES[kind as TabMessage['kind']] })(data)
+}

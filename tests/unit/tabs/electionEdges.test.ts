@@ -1,5 +1,6 @@
 import { describe, expect, test, vi } from 'vitest'
 import { createBroadcastTabChannel, createMemoryChannelBus } from '../../../src/realtime/tabs/memoryChannel'
+import { isTabMessage } from '../../../src/realtime/tabs/protocol'
 import type { TabMessage } from '../../../src/realtime/tabs/protocol'
 import { createMemoryTabLock, createWebTabLock, type LockManagerLike } from '../../../src/realtime/tabs/tabLock'
 
@@ -304,6 +305,52 @@ describe('createMemoryChannelBus', () => {
   })
 })
 
+describe('isTabMessage: what another page of the origin (or another version of the app) may post is checked', () => {
+  const raw = { event: 'sync:caughtUp', args: [{ offset: 0, epoch: 'e1' }] }
+  const valid: TabMessage[] = [
+    { kind: 'heartbeat', from: 'a', term: 3 },
+    { kind: 'resign', from: 'a', term: 3 },
+    { kind: 'attach', from: 'f', attachId: 1, userId: 'u1', resume: { offset: null, epoch: null }, visible: true },
+    { kind: 'detach', from: 'f' },
+    { kind: 'alive', from: 'f', visible: false },
+    { kind: 'emit', from: 'f', to: 'h', id: null, event: 'typing', args: [{ conversationId: 'c1' }], timeoutMs: null },
+    { kind: 'up', from: 'h', userId: 'u1' },
+    { kind: 'attached', from: 'h', to: 'f', attachId: 1, socketId: 's1', replay: [raw], sync: raw, presence: null },
+    { kind: 'ack', from: 'h', to: 'f', id: 7, error: false, args: [{ ok: true, data: null }] },
+    { kind: 'event', from: 'h', userId: 'u1', raw },
+    { kind: 'down', from: 'h', reason: 'transport close' },
+    { kind: 'down', from: 'h', reason: 'UNAUTHORIZED', to: 'f', userId: 'u1' },
+  ]
+  test.each(valid.map((message) => [message.kind, message] as const))('a well-formed %s passes', (_kind, message) => {
+    expect(isTabMessage(structuredClone(message))).toBe(true)
+  })
+
+  test.each([
+    [
+      'an ack whose args is no list (it threw after its timer was cleared: the send waited for ever)',
+      { kind: 'ack', from: 'h', to: 'f', id: 7, error: false, args: null },
+    ],
+    [
+      'an attach without resume (it threw in the hub, and the attaches queued after it went unanswered)',
+      { kind: 'attach', from: 'x', attachId: 1, userId: 'u1', visible: true },
+    ],
+    ['a heartbeat with term NaN', { kind: 'heartbeat', from: 'a', term: Number.NaN }],
+    ['a heartbeat with term Infinity', { kind: 'heartbeat', from: 'a', term: Number.POSITIVE_INFINITY }],
+    [
+      'an attached whose replay holds something that is not an event',
+      { kind: 'attached', from: 'h', to: 'f', attachId: 1, socketId: 's1', replay: [null], sync: raw, presence: null },
+    ],
+    ['an event without raw', { kind: 'event', from: 'h', userId: 'u1' }],
+    ['a down whose userId is a number', { kind: 'down', from: 'h', reason: 'x', userId: 5 }],
+    ['an unknown kind', { kind: 'toString', from: 'h' }],
+    ['no from', { kind: 'detach' }],
+    ['not an object', 'heartbeat'],
+    ['null', null],
+  ])('%s is dropped', (_name, data) => {
+    expect(isTabMessage(data)).toBe(false)
+  })
+})
+
 describe('createBroadcastTabChannel (Node’s own BroadcastChannel)', () => {
   test('two instances with the same name exchange messages; another name hears nothing; junk is ignored', async () => {
     const name = `talemy.test.${Math.random()}`
@@ -323,6 +370,7 @@ describe('createBroadcastTabChannel (Node’s own BroadcastChannel)', () => {
       // Junk, then a real message from the same sender: once the real one is heard, the junk was delivered before it.
       raw.postMessage('not a tab message')
       raw.postMessage({ kind: 'heartbeat' })
+      raw.postMessage({ kind: 'ack', from: 'raw', to: 'a', id: 1, error: false, args: null })
       raw.postMessage(beat('raw', 3))
       await vi.waitFor(() => expect(heardB).toContainEqual(beat('raw', 3)), { timeout: 10_000 })
       await vi.waitFor(() => expect(heardA).toContainEqual(beat('raw', 3)), { timeout: 10_000 })
