@@ -4,12 +4,13 @@ import type { User } from '../contract'
 import { Toasts } from '../features/notifications/Toasts'
 import { ROLE_LABEL } from '../features/shared/people'
 import { useT, type MessageId } from '../i18n'
-import { selectConnection, selectPendingMessages } from '../realtime'
+import { selectConnection } from '../realtime'
 import { loggedOut } from './authSlice'
 import { ConnectionBadge } from './ConnectionBadge'
 import { focusElement, focusTargetAfter } from './focus'
 import { useAnnounce } from './Announcer'
 import { PageBoundary } from './PageBoundary'
+import { countUnsent } from './unsent'
 import { useAppDispatch, useAppSelector } from './hooks'
 import { LanguageSwitch } from './LanguageSwitch'
 import { hrefFor, type Page, type Route } from './router'
@@ -26,7 +27,6 @@ interface NavItem {
 export function Layout({ user, route, children }: { user: User; route: Route; children: ReactNode }) {
   const t = useT()
   const dispatch = useAppDispatch()
-  const pending = useAppSelector(selectPendingMessages)
   const sessionExpired = useAppSelector((s) => selectConnection(s).status === 'unauthorized')
   const { data: conversations } = useGetConversationsQuery()
   const { data: lessons } = useGetLessonsQuery()
@@ -99,7 +99,8 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
     window.history.replaceState(null, '', window.location.pathname + window.location.search)
   }
   const logout = () => {
-    if (pending.length > 0 && !window.confirm(t('layout.logOutConfirm', { count: pending.length }))) return
+    const unsent = dispatch(countUnsent())
+    if (unsent > 0 && !window.confirm(t('layout.logOutConfirm', { count: unsent }))) return
     leave(false)
   }
   // The session is over, not the user's wish to send: what is unsent waits in storage for their next login.

@@ -62,6 +62,40 @@ describe('the session is over', () => {
   })
 })
 
+describe('logging out with unsent messages', () => {
+  test('asks about those another tab of the user left in storage too (a logout clears them for every tab)', async () => {
+    const storage = createMemoryStorage()
+    const quiet = (async () => json(200, [])) as unknown as typeof fetch
+    const { store } = appStore(quiet, { storage })
+    renderApp(page.root, store)
+    // Another tab of Alice's, opened meanwhile: its message is unsent (no answer yet), and stored for every tab.
+    const other = appStore(quiet, { storage })
+    act(
+      () =>
+        void other.store.dispatch(sendMessage({ conversationId: 'c1', content: 'from the other tab', clientId: 'k9' })),
+    )
+    expect(JSON.parse(storage.getItem(outboxStorageKey(alice.id)) ?? '[]')).toHaveLength(1)
+    expect(store.getState().socket.outbox).toEqual([])
+    const asked: string[] = []
+    const confirmBefore = window.confirm
+    window.confirm = (text?: string) => {
+      asked.push(String(text))
+      return false
+    }
+    try {
+      act(() => button('Log out')!.click())
+    } finally {
+      window.confirm = confirmBefore
+    }
+    expect(asked).toEqual([expect.stringContaining('1')])
+    // Not confirmed: still logged in, the message still stored.
+    expect(store.getState().auth.user).toEqual(alice)
+    expect(JSON.parse(storage.getItem(outboxStorageKey(alice.id)) ?? '[]')).toHaveLength(1)
+    store.dispose()
+    other.store.dispose()
+  })
+})
+
 describe('after a logout, and when something cannot be drawn', () => {
   test('the page title keeps no count of the last user’s unread messages once they have logged out', async () => {
     const withUnread = (async (input: RequestInfo | URL, init?: RequestInit) => {
