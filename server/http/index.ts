@@ -62,7 +62,7 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
     // The router would answer these itself, before every hook, in its own shape (414, `FST_ERR_BAD_URL`): a long id
     // goes to its route (an unknown id: NOT_FOUND), a path that cannot be decoded to the not-found handler (INVALID),
     // both with the Origin check and the headers of every answer. (Node refuses a request line over 16 KB.)
-    maxParamLength: 16 * 1024,
+    routerOptions: { maxParamLength: 16 * 1024 },
     rewriteUrl: (req) => undecodableAs(req.url ?? '/'),
   }) as unknown as FastifyInstance
   app.server.headersTimeout = Math.min(10_000, requestTimeout)
