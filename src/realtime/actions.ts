@@ -201,6 +201,9 @@ export const retryNow = createAction<{ reason: 'online' | 'visible' }>(`${PREFIX
  */
 export const roleChanged = createAction<{ role: TabRole }>(`${PREFIX}roleChanged`)
 
+/** In the tab holding the socket: a follower tab closed (or went silent); what it left unsent in storage is ours. */
+export const followerGone = createAction(`${PREFIX}followerGone`)
+
 /**
  * The server sent every logged event after the handshake's offset (or, without one, told the current offset): live
  * events follow. `recovered`: this handshake resumed from an offset without a gap (what `socket/connected` cannot know

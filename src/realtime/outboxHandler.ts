@@ -11,6 +11,7 @@ import {
   retryMessage,
   retryNow,
   roleChanged,
+  followerGone,
   sendConfirmed,
   sendFailed,
   sendMessage,
@@ -315,9 +316,10 @@ export function buildOutboxHandler<S extends SocketRootState>(
   }
 
   /**
-   * A follower took the socket over: the sends the old holder's tab left in storage (it closed or crashed with them
-   * pending) are this tab's to send now. Entries of tabs still open may come too: the server's idempotency by
-   * `clientId` keeps each message single, and every tab reconciles it by `clientId`.
+   * A follower took the socket over, or a follower of this holder left: the sends the other tab left in storage (it
+   * closed or crashed with them pending) are this tab's to send now. Entries of tabs still open may come too (a
+   * hidden tab gone silent): the server's idempotency by `clientId` keeps each message single, and every tab
+   * reconciles it by `clientId`.
    */
   function adoptStored() {
     const user = userId()
@@ -410,6 +412,8 @@ export function buildOutboxHandler<S extends SocketRootState>(
       action.payload.role === 'leader' &&
       prevState.socket.connection.role === 'follower'
     ) {
+      adoptStored()
+    } else if (followerGone.match(action)) {
       adoptStored()
     } else if (api.endpoints.getMessages.matchFulfilled(action)) {
       send({ type: 'threadFetched', conversationId: action.meta.arg.originalArgs, thread: action.payload })

@@ -1,4 +1,4 @@
-import { roleChanged, shutdown } from './actions'
+import { followerGone, roleChanged, shutdown } from './actions'
 import type { Context, Handler } from './context'
 import type { SocketRootState } from './socketSlice'
 import { createTabsLink } from './tabs/tabsLink'
@@ -21,6 +21,9 @@ export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Ha
     now: () => Date.now(),
     onRole: (role) => {
       if (!building && !stopped) dispatch(roleChanged({ role }))
+    },
+    onFollowerGone: () => {
+      if (!stopped) dispatch(followerGone())
     },
   })
   ctx.tabs = link

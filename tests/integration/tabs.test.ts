@@ -298,6 +298,36 @@ describe('the outbox at a handoff', () => {
   })
 })
 
+describe('a follower closes with unsent messages', () => {
+  test('the holder sends what the closed follower left in storage, once, without waiting for a reload', async () => {
+    const bob = await file.loggedIn('bob@talemy.test')
+    const b = aBrowser()
+    const { tabs, user: alice, holder } = await b.alice(2)
+    const id = await conversationBetween(bob, alice)
+    await bob.openThread(id)
+    const follower = tabs.find((t) => t !== holder)!
+
+    // The follower's page dies right after writing a send to the durable outbox, before its emit reached the holder.
+    const left = {
+      clientId: 'left-by-a-follower',
+      conversationId: id,
+      content: 'written just before the tab closed',
+      createdAt: new Date().toISOString(),
+      status: 'pending' as const,
+      attempts: 0,
+      error: null,
+    }
+    createOutboxStorage(b.storage).save(alice.id, [], [left])
+    b.close(follower)
+
+    // The holder notices the follower gone (its heartbeats stop) and sends what it left.
+    await bob.until(() => bob.thread(id).some((m) => m.clientId === left.clientId), 30_000)
+    await holder.until(() => createOutboxStorage(b.storage).load(alice.id).length === 0)
+    expect(bob.thread(id).filter((m) => m.clientId === left.clientId)).toHaveLength(1)
+    expect(roleOf(holder)).toBe('leader')
+  })
+})
+
 describe('the session ends on the server', () => {
   test('every tab says so (unauthorized), the followers too, not only the holder', async () => {
     const browser = aBrowser()

@@ -68,6 +68,8 @@ export interface TabHubOptions {
   bufferSize?: number
   /** The timeout of a join the hub makes for a tab becoming visible (a tab's own join uses that emit's timeout). */
   joinTimeoutMs?: number
+  /** A follower left (it said goodbye, or went silent): what it left unsent in storage is the holder's to send. */
+  onFollowerGone?: () => void
 }
 
 export interface TabHub {
@@ -324,6 +326,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     timers.clearTimeout(follower.silence)
     followers.delete(tab)
     if (follower.wants.size > 0) reconcile()
+    options.onFollowerGone?.()
   }
 
   function followerEmit(message: EmitMessage) {

@@ -46,6 +46,8 @@ interface LinkHooks {
   now: () => number
   /** The part changed; called synchronously, and when leadership is lost before anything else happens. */
   onRole(role: Exclude<TabRole, 'solo'>): void
+  /** In the holder: a follower left. */
+  onFollowerGone?(): void
 }
 
 const randomTabId = () => `tab-${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}`
@@ -90,6 +92,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
           timers: hooks.timers,
           heartbeatMs,
           missedBeats,
+          onFollowerGone: () => hooks.onFollowerGone?.(),
         })
         return { socket: hub.localSocket as unknown as AppSocket, exposed: real, close: (reason) => hub.stop(reason) }
       }
