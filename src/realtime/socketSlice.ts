@@ -277,10 +277,21 @@ export const socketSlice = createSlice({
       })
       .addCase(discardMessage, (state, action) => removeByClientId(state, action.payload.clientId))
       .addCase(outboxRestored, (state, action) => {
-        // Storage holds the older sends (written before this page): they go first, then what this page added.
+        // Each in the order it was written: the stored ones are older than this page's own at a restore, and another
+        // tab's (adopted) may come from before or after them. A conversation's sends go in this order.
         const known = new Set(state.outbox.map((m) => m.clientId))
         const restored = action.payload.entries.filter((m) => !known.has(m.clientId))
-        if (restored.length > 0) state.outbox = [...restored, ...state.outbox]
+        if (restored.length === 0) return
+        const own = state.outbox
+        const merged: PendingMessage[] = []
+        let i = 0
+        let j = 0
+        while (i < restored.length || j < own.length) {
+          if (j === own.length || (i < restored.length && restored[i]!.createdAt <= own[j]!.createdAt))
+            merged.push(restored[i++]!)
+          else merged.push(own[j++]!)
+        }
+        state.outbox = merged
       })
       .addCase(sendRejected, (state, action) => {
         state.rejectedSend = action.payload

@@ -12,6 +12,7 @@ import {
   joinConversation,
   joinFailed,
   leaveConversation,
+  outboxRestored,
   reconnecting,
   roleChanged,
   retryMessage,
@@ -178,6 +179,33 @@ describe('outbox', () => {
       // A clientId queued already leaves the outbox as it was, as the reducer does.
       if (state.outbox.some((m) => m.clientId === action.payload.clientId)) expect(predicted).toBe(state.outbox)
     }
+  })
+
+  test('restored or adopted sends take their place by when they were written, this page’s own among them', () => {
+    const entry = (clientId: string, createdAt: string) => ({
+      clientId,
+      conversationId: 'c1',
+      content: clientId,
+      createdAt,
+      status: 'pending' as const,
+      attempts: 0,
+      error: null,
+    })
+    let state = reducer(undefined, outboxRestored({ entries: [entry('own-2', '2030-01-01T00:00:02.000Z')] }))
+    state = reducer(state, outboxRestored({ entries: [entry('own-5', '2030-01-01T00:00:05.000Z')] }))
+    // Another tab's, written before and after this page's own (a follower that closed, an old holder).
+    state = reducer(
+      state,
+      outboxRestored({
+        entries: [
+          entry('other-1', '2030-01-01T00:00:01.000Z'),
+          entry('other-3', '2030-01-01T00:00:03.000Z'),
+          entry('own-5', '2030-01-01T00:00:05.000Z'),
+          entry('other-7', '2030-01-01T00:00:07.000Z'),
+        ],
+      }),
+    )
+    expect(state.outbox.map((m) => m.clientId)).toEqual(['other-1', 'own-2', 'other-3', 'own-5', 'other-7'])
   })
 
   test('pending messages, oldest first, once per clientId', () => {
