@@ -13,6 +13,11 @@ export interface DateFormatters {
   dateTime(iso: string): string
   /** A message's time: only the time for today (in that time zone), else the day and the time. */
   messageTime(iso: string, now?: Date): string
+  /** Whether `iso` falls today in that time zone (what `messageTime` shows as a bare time). */
+  isToday(iso: string, now?: Date): boolean
+  /** The day alone ("20 Jan", "20 janv.") and the time alone ("08:00"), for sentences that put words between them. */
+  day(iso: string): string
+  time(iso: string): string
 }
 
 function valid(iso: string): Date | null {
@@ -38,6 +43,7 @@ export function createDateFormatters(locale: string, timeZone: string = systemTi
     minute: '2-digit',
     timeZone,
   })
+  const day = new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', timeZone })
   // The calendar day in that zone, to tell "today" from "yesterday" where the user is, not where UTC is.
   const calendarDay = new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit', timeZone })
   return {
@@ -49,6 +55,18 @@ export function createDateFormatters(locale: string, timeZone: string = systemTi
       const d = valid(iso)
       if (!d) return ''
       return calendarDay.format(d) === calendarDay.format(now) ? time.format(d) : dayAndTime.format(d)
+    },
+    isToday(iso, now = new Date()) {
+      const d = valid(iso)
+      return d !== null && calendarDay.format(d) === calendarDay.format(now)
+    },
+    day(iso) {
+      const d = valid(iso)
+      return d ? day.format(d) : ''
+    },
+    time(iso) {
+      const d = valid(iso)
+      return d ? time.format(d) : ''
     },
   }
 }

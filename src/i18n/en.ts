@@ -108,7 +108,7 @@ export const en = {
   'thread.typing': '{name} is typing…',
   'presence.online': 'online',
   'presence.offline': 'offline',
-  'presence.lastSeen': 'last seen {time}',
+  'presence.lastSeen': 'last seen {today, select, yes {at {time}} other {{day} at {time}}}',
 
   // Lessons
   'lessons.title': 'Lessons',

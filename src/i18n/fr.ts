@@ -48,7 +48,7 @@ export const fr: Catalogue = {
   'error.UNAUTHORIZED': 'Votre session a pris fin. Reconnectez-vous.',
   'error.FORBIDDEN': 'Vous n’avez pas le droit de faire cela.',
   'error.NOT_FOUND': 'Cet élément n’existe plus.',
-  'error.INVALID': 'Ce n’a pas été accepté. Vérifiez ce que vous avez saisi.',
+  'error.INVALID': 'Cela n’a pas été accepté. Vérifiez ce que vous avez saisi.',
   'error.RATE_LIMITED': 'Trop de requêtes ; patientez un instant puis réessayez.',
   'error.INTERNAL': 'Le serveur a rencontré un problème. Veuillez réessayer.',
   'error.NETWORK': 'Impossible de joindre le serveur. Vérifiez votre connexion.',
@@ -101,7 +101,7 @@ export const fr: Catalogue = {
   'thread.typing': '{name} est en train d’écrire…',
   'presence.online': 'en ligne',
   'presence.offline': 'hors ligne',
-  'presence.lastSeen': 'vu à {time}',
+  'presence.lastSeen': '{today, select, yes {vu à {time}} other {vu le {day} à {time}}}',
 
   'lessons.title': 'Cours',
   'lessons.listStudent': 'Vos cours',

@@ -78,6 +78,8 @@ const SAMPLE: Record<string, string | number> = {
   length: 2001,
   max: 2000,
   when: '24 Nov',
+  today: 'no',
+  day: '24 Nov',
   minutes: 45,
   password: 'talemy',
   time: '4:32 PM',
@@ -173,6 +175,16 @@ describe('dates and times, in the chosen language and the user’s time zone', (
     expect(createDateFormatters('fr', 'America/New_York').messageTime(at, now)).toBe('03:30')
     expect(createDateFormatters('fr', 'Europe/Paris').messageTime(at, now).replace(/\s/g, ' ')).toBe('24 nov., 09:30')
     expect(createDateFormatters('en-GB', 'Europe/Paris').messageTime(at, now)).toBe('24 Nov, 09:30')
+  })
+
+  it('tells today apart where the user is, and gives the day and the time apart (for "vu le 24 nov. à 09:30")', () => {
+    const now = new Date('2026-11-24T23:30:00.000Z')
+    expect(createDateFormatters('fr', 'America/New_York').isToday(at, now)).toBe(true)
+    expect(createDateFormatters('fr', 'Europe/Paris').isToday(at, now)).toBe(false)
+    expect(createDateFormatters('fr', 'Europe/Paris').isToday('not a date', now)).toBe(false)
+    expect(createDateFormatters('fr', 'Europe/Paris').day(at).replace(/\s/g, ' ')).toBe('24 nov.')
+    expect(createDateFormatters('fr', 'Europe/Paris').time(at)).toBe('09:30')
+    expect(createDateFormatters('en-GB', 'Europe/Paris').day(at)).toBe('24 Nov')
   })
 
   it('an unreadable date shows nothing rather than "Invalid Date"', () => {

@@ -22,7 +22,11 @@ export function PresenceLabel({ userId }: { userId: Id }) {
   const text = online
     ? t('presence.online')
     : lastSeenAt
-      ? t('presence.lastSeen', { time: dates.messageTime(lastSeenAt) })
+      ? t('presence.lastSeen', {
+          today: dates.isToday(lastSeenAt) ? 'yes' : 'no',
+          day: dates.day(lastSeenAt),
+          time: dates.time(lastSeenAt),
+        })
       : t('presence.offline')
   return (
     <span className={`presence${online ? ' presence-online' : ''}`} data-testid="presence" data-online={String(online)}>
