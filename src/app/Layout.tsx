@@ -108,7 +108,15 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
 
   return (
     <div className="shell">
-      <a className="skip-link" href="#main">
+      <a
+        className="skip-link"
+        href="#main"
+        // The hash is the router's: `#main` would be read as a route (the messages page). Focus moves, the page stays.
+        onClick={(event) => {
+          event.preventDefault()
+          mainRef.current?.focus()
+        }}
+      >
         {t('layout.skipToContent')}
       </a>
       <header className="topbar">

@@ -6,6 +6,7 @@ import {
   useGetContactRequestsQuery,
   useUpdateContactRequestStatusMutation,
 } from '../../api/hooks'
+import { useAnnounce } from '../../app/Announcer'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { MAX_CONTACT_MESSAGE_LENGTH, type ContactRequest, type ContactRequestStatus, type User } from '../../contract'
@@ -54,6 +55,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   const dates = useDates()
   const cardRef = useRef<HTMLLIElement>(null)
   const dispatch = useAppDispatch()
+  const announce = useAnnounce()
   const people = usePeople()
   const [update, { isLoading, error }] = useUpdateContactRequestStatusMutation()
   const isTutor = request.tutorId === me.id
@@ -65,8 +67,9 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
       .catch(() => null)
     if (!updated) return
     dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, updated)))
-    // Accept and Decline are gone once answered: the card itself keeps the keyboard user's place.
+    // Accept and Decline are gone once answered: the card itself keeps the keyboard user's place, and the answer is said.
     cardRef.current?.focus()
+    announce(t('toast.contactRequestStatus', { status: updated.status }))
   }
 
   return (

@@ -1,7 +1,8 @@
-import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
+import { useId, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { api } from '../../api'
 import { useCreateLessonMutation, useGetLessonsQuery, useUpdateLessonStatusMutation } from '../../api/hooks'
+import { useAnnounce } from '../../app/Announcer'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { MAX_LESSON_SUBJECT_LENGTH, type Lesson, type LessonStatus, type User } from '../../contract'
@@ -62,6 +63,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   const dates = useDates()
   const cardRef = useRef<HTMLLIElement>(null)
   const dispatch = useAppDispatch()
+  const announce = useAnnounce()
   const people = usePeople()
   const [update, { isLoading, error }] = useUpdateLessonStatusMutation()
   const other = lesson.tutorId === me.id ? lesson.studentId : lesson.tutorId
@@ -72,10 +74,18 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
       .unwrap()
       .catch(() => null)
     if (!updated) return
+    // The button pressed is gone (the status changed): the card itself keeps the keyboard user's place, once the list
+    // has its new order (focusing it before the re-sort moves it would lose focus in a browser), and the change is said.
+    focusAfterChange.current = true
     dispatch(api.util.updateQueryData('getLessons', undefined, (draft) => upsertById(draft, updated)))
-    // The button pressed is gone (the status changed): the card itself keeps the keyboard user's place.
-    cardRef.current?.focus()
+    announce(t('toast.lessonStatus', { subject: updated.subject, status: updated.status }))
   }
+  const focusAfterChange = useRef(false)
+  useLayoutEffect(() => {
+    if (!focusAfterChange.current) return
+    focusAfterChange.current = false
+    cardRef.current?.focus()
+  }, [lesson.status])
 
   return (
     <li

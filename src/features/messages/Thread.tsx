@@ -119,6 +119,9 @@ export function Thread({
     if (!older) return
     if (older.length === 0) setNoMoreEarlier(true)
     const el = scroller.current
+    // The button goes once the first message is in: focus stays in the thread, not on the page's start.
+    const buttonGoes = older.length === 0 || Math.min(...older.map((m) => m.seq)) <= 1
+    if (buttonGoes && el && document.activeElement?.closest('.load-earlier')) el.focus()
     if (el && older.length > 0) anchor.current = { height: el.scrollHeight, top: el.scrollTop }
     dispatch(api.util.updateQueryData('getMessages', conversationId, (draft) => mergeOlder(draft, older)))
   }
@@ -281,10 +284,21 @@ function Composer({
   const id = useId()
   const content = text.trim()
   const tooLong = content.length > MAX_CONTENT_LENGTH
+  // Why Send is off, said once as the draft goes over the limit (the hint was read when the field got focus).
+  const announce = useAnnounce()
+  const saidTooLong = useRef(false)
+  useEffect(() => {
+    if (tooLong && !saidTooLong.current)
+      announce(t('thread.tooLong', { length: content.length, max: MAX_CONTENT_LENGTH }))
+    saidTooLong.current = tooLong
+  }, [tooLong, content.length, announce, t])
 
   const send = () => {
     if (!content || tooLong) return
-    if (onSend(content)) setText('')
+    if (!onSend(content)) return
+    setText('')
+    // Send is disabled once the draft is empty: from there, the keyboard goes on in the composer, not on a dead button.
+    inputRef.current?.focus()
   }
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     // Enter sends, Shift+Enter is a newline; never while an input method is composing a character.

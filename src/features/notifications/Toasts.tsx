@@ -1,4 +1,4 @@
-import { createContext, useContext, useSyncExternalStore } from 'react'
+import { createContext, useContext, useLayoutEffect, useRef, useSyncExternalStore } from 'react'
 import { hrefFor } from '../../app/router'
 import { useMessageText, useT } from '../../i18n'
 import type { Toaster } from './toaster'
@@ -14,11 +14,34 @@ export function Toasts() {
   const text = useMessageText()
   const toaster = useContext(ToasterContext)
   const toasts = useSyncExternalStore(toaster?.subscribe ?? noop, toaster?.getSnapshot ?? (() => noToasts))
+  const region = useRef<HTMLElement>(null)
+  /** The toast the keyboard is in, if any. */
+  const focused = useRef<number | null>(null)
+  useLayoutEffect(() => {
+    const id = focused.current
+    if (id === null || toasts.some((toast) => toast.id === id)) return
+    focused.current = null
+    // The toast that had focus went (dismissed, or its time ran out): the keyboard goes on at the next toast, else at
+    // the page's content, not at the start of the document.
+    if (document.activeElement !== null && document.activeElement !== document.body) return
+    ;(region.current?.querySelector<HTMLElement>('.toast a') ?? document.getElementById('main'))?.focus()
+  }, [toasts])
   return (
     // A named section is a region landmark.
-    <section className="toasts" aria-label={t('toasts.region')} aria-live="polite">
+    <section className="toasts" aria-label={t('toasts.region')} aria-live="polite" ref={region}>
       {toasts.map((toast) => (
-        <div className="toast" key={toast.id} data-testid="toast">
+        <div
+          className="toast"
+          key={toast.id}
+          data-testid="toast"
+          onFocus={() => {
+            focused.current = toast.id
+          }}
+          onBlur={(event) => {
+            // Only a move elsewhere: a toast taken away with focus inside blurs toward nothing.
+            if (event.relatedTarget && !event.currentTarget.contains(event.relatedTarget)) focused.current = null
+          }}
+        >
           <a
             href={hrefFor(toast.page === 'lessons' ? { page: 'lessons' } : { page: 'contactRequests' })}
             onClick={() => toaster?.dismiss(toast.id)}

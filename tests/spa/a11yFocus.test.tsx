@@ -1,0 +1,253 @@
+// @vitest-environment jsdom
+import { readFileSync } from 'node:fs'
+import { act } from 'react'
+import { Provider } from 'react-redux'
+import { afterEach, describe, expect, test } from 'vitest'
+import { AnnouncerProvider } from '../../src/app/Announcer'
+import { App } from '../../src/app/App'
+import { MAX_CONTENT_LENGTH } from '../../src/contract'
+import { createToaster } from '../../src/features/notifications/toaster'
+import { ToasterContext } from '../../src/features/notifications/Toasts'
+import { fr, I18nProvider, LOCALE_STORAGE_KEY } from '../../src/i18n'
+import { serverEventActions } from '../../src/realtime'
+import { eventually } from '../unit/support/eventually'
+import { alice, bob, contactRequest, conversation, lesson, message } from '../unit/support/fixtures'
+import { appStore, json, pagePerTest, renderApp } from './support/page'
+
+// Keyboard focus, what a screen reader hears, French wording and narrow screens: each test names the defect it guards
+// against (WCAG 2.2 AA: 2.4.1, 2.4.3, 3.3.1, 4.1.3).
+
+const LONG_AGO = '2026-01-20T08:00:00.000Z'
+
+/** The API the pages load from: one conversation with Bob (messages 2 and 3; message 1 is "earlier"), two lessons, one request. */
+const api = (async (input: RequestInfo | URL, init?: RequestInit) => {
+  const request = input instanceof Request ? input : new Request(input, init)
+  const url = new URL(request.url)
+  const path = url.pathname
+  if (path === '/api/conversations') return json(200, [conversation('c1')])
+  if (path === '/api/conversations/c1/messages') {
+    return url.searchParams.get('before') ? json(200, [message(1)]) : json(200, [message(2), message(3)])
+  }
+  if (path === '/api/users') {
+    return json(
+      200,
+      [alice, bob].map((u) => ({ ...u, online: false, lastSeenAt: LONG_AGO })),
+    )
+  }
+  if (path === '/api/lessons') {
+    return json(200, [
+      lesson('l1', { startsAt: '2026-11-25T08:00:00.000Z' }),
+      lesson('l2', { startsAt: '2026-11-26T08:00:00.000Z' }),
+    ])
+  }
+  if (request.method === 'PATCH' && path.startsWith('/api/lessons/')) {
+    const { status } = JSON.parse(await request.text()) as { status: 'cancelled' }
+    return json(200, lesson(path.split('/').pop()!, { startsAt: '2026-11-25T08:00:00.000Z', status }))
+  }
+  if (path === '/api/contact-requests') return json(200, [contactRequest('r1')])
+  if (request.method === 'PATCH' && path.startsWith('/api/contact-requests/')) {
+    const { status } = JSON.parse(await request.text()) as { status: 'accepted' }
+    return json(200, contactRequest('r1', { status }))
+  }
+  return json(200, [])
+}) as typeof fetch
+
+const page = pagePerTest()
+afterEach(() => {
+  localStorage.removeItem(LOCALE_STORAGE_KEY)
+  document.head.querySelectorAll('style[data-rv]').forEach((s) => s.remove())
+})
+
+const button = (name: string, within: ParentNode = page.container) =>
+  [...within.querySelectorAll('button')].find((b) => b.textContent === name)
+const h1 = () => page.container.querySelector('h1')?.textContent
+const setTextarea = (ta: HTMLTextAreaElement, value: string) =>
+  act(() => {
+    Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!.call(ta, value)
+    ta.dispatchEvent(new Event('input', { bubbles: true }))
+  })
+
+async function openThread() {
+  window.history.replaceState(null, '', '#/messages/c1')
+  const app = appStore(api)
+  renderApp(page.root, app.store)
+  act(() => app.sockets.last.serverConnect())
+  await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(2))
+  return app
+}
+
+describe('keyboard focus', () => {
+  test('"Skip to content" on the Lessons page moves to the content, not to the Messages page (href="#main" is read as a route)', async () => {
+    window.history.replaceState(null, '', '#/lessons')
+    const { store } = appStore(api)
+    renderApp(page.root, store)
+    await eventually(() => expect(h1()).toBe('Lessons'))
+    const skip = page.container.querySelector<HTMLAnchorElement>('.skip-link')!
+    skip.focus()
+    act(() => skip.click())
+    expect(window.location.hash).toBe('#/lessons')
+    expect(h1()).toBe('Lessons')
+    expect(document.activeElement).toBe(page.container.querySelector('main'))
+    store.dispose()
+  })
+
+  test('"Load earlier messages" that loads the first message leaves focus in the thread, not on <body>', async () => {
+    const { store } = await openThread()
+    const load = button('Load earlier messages')!
+    load.focus()
+    act(() => load.click())
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(3))
+    await eventually(() => expect(button('Load earlier messages')).toBeUndefined())
+    // The button is gone (message 1 is the first): focus fell to the body, the keyboard user starts over from the top.
+    expect(document.activeElement).not.toBe(document.body)
+    store.dispose()
+  })
+
+  test('sending with the Send button leaves focus in the composer, not on the now disabled Send button', async () => {
+    const { store } = await openThread()
+    const composer = page.container.querySelector<HTMLTextAreaElement>('.composer textarea')!
+    setTextarea(composer, 'hello')
+    const send = page.container.querySelector<HTMLButtonElement>('.composer button[type=submit]')!
+    send.focus()
+    act(() => send.click())
+    expect(send.disabled).toBe(true)
+    expect(document.activeElement).toBe(composer)
+    store.dispose()
+  })
+
+  test('dismissing a toast with the keyboard does not drop focus to <body>', async () => {
+    window.history.replaceState(null, '', '#/messages')
+    const toaster = createToaster()
+    const { store } = appStore(api, {
+      extraMiddleware: [toaster.middleware],
+      preloadedState: { auth: { token: 't', user: bob } },
+    })
+    act(() =>
+      page.root.render(
+        <Provider store={store}>
+          <I18nProvider>
+            <AnnouncerProvider>
+              <ToasterContext value={toaster}>
+                <App />
+              </ToasterContext>
+            </AnnouncerProvider>
+          </I18nProvider>
+        </Provider>,
+      ),
+    )
+    await eventually(() => expect(h1()).toBe('Messages'))
+    act(() => void store.dispatch(serverEventActions['lesson:created'](lesson('l9'))))
+    const close = page.container.querySelector<HTMLButtonElement>('.toast-close')!
+    close.focus()
+    act(() => close.click())
+    expect(page.container.querySelector('[data-testid=toast]')).toBeNull()
+    expect(document.activeElement).not.toBe(document.body)
+    store.dispose()
+  })
+
+  test('cancelling a lesson focuses its card, and the card is not then moved in the DOM (a move blurs it in browsers)', async () => {
+    window.history.replaceState(null, '', '#/lessons')
+    const { store } = appStore(api, { preloadedState: { auth: { token: 't', user: bob } } })
+    renderApp(page.root, store)
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=lesson]')).toHaveLength(2))
+    const card = page.container.querySelector<HTMLElement>('[data-lesson-id=l1]')!
+    const list = card.parentElement!
+    // Browsers run the focus fixup when a focused node is removed, also when insertBefore/appendChild moves it
+    // (the reason for Element.moveBefore); jsdom does not, so record the moves of the card once it has focus.
+    const movedWhileFocused: string[] = []
+    const observer = new MutationObserver((records) => {
+      for (const r of records) for (const n of r.removedNodes) if (n === card) movedWhileFocused.push('card moved')
+    })
+    card.addEventListener('focus', () => observer.observe(list, { childList: true }))
+    const cancel = button('Cancel lesson', card)!
+    cancel.focus()
+    act(() => cancel.click())
+    await eventually(() => expect(card.querySelector('[data-testid=lesson-status]')?.textContent).toBe('cancelled'))
+    await eventually(() => expect(document.activeElement).toBe(card))
+    observer.disconnect()
+    expect(document.activeElement).toBe(card)
+    expect(movedWhileFocused).toEqual([])
+    store.dispose()
+  })
+})
+
+describe('what a screen reader hears', () => {
+  test('accepting a contact request says that it was accepted (the focused card is named by its title only)', async () => {
+    window.history.replaceState(null, '', '#/contact-requests')
+    const { store } = appStore(api, { preloadedState: { auth: { token: 't', user: bob } } })
+    renderApp(page.root, store)
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=contact-request]')).toHaveLength(1))
+    const accept = button('Accept')!
+    accept.focus()
+    act(() => accept.click())
+    const card = page.container.querySelector<HTMLElement>('[data-request-id=r1]')!
+    await eventually(() =>
+      expect(card.querySelector('[data-testid=contact-request-status]')?.textContent).toBe('accepted'),
+    )
+    expect(document.activeElement).toBe(card)
+    // What is said on focus: the card's name (aria-labelledby → its h3); or what the live regions say.
+    const name = card
+      .getAttribute('aria-labelledby')!
+      .split(' ')
+      .map((id) => document.getElementById(id)?.textContent ?? '')
+      .join(' ')
+    const live = [...document.querySelectorAll('[aria-live]:not([aria-live=off]), [role=status], [role=alert]')]
+      .map((n) => n.textContent)
+      .join(' ')
+    expect(`${name} ${live}`).toMatch(/accepted/i)
+    store.dispose()
+  })
+})
+
+describe('French', () => {
+  test('"last seen" of an earlier day reads as French ("vu le 20 janv. à 09:00"), not "vu à 20 janv., 09:00"', async () => {
+    localStorage.setItem(LOCALE_STORAGE_KEY, 'fr')
+    window.history.replaceState(null, '', '#/messages')
+    const { store, sockets } = appStore(api)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    await eventually(() => expect(page.container.querySelector('[data-testid=presence]')).not.toBeNull())
+    const text = page.container.querySelector('[data-testid=presence]')!.textContent!
+    expect(text.replace(/\s/g, ' ')).toMatch(/^vu le 20 janv\. à \d\d:00$/)
+    store.dispose()
+  })
+
+  test('error.INVALID is grammatical French ("Ce n’a pas été accepté" is not)', () => {
+    expect(fr['error.INVALID']).not.toMatch(/^Ce n’a pas/)
+  })
+})
+
+describe('narrow screens (≤ 480 px, e.g. 360 px)', () => {
+  test('a message too long to send says why: the "too long" text is not display:none', async () => {
+    const { store } = await openThread()
+    // The stylesheet as a 360 px screen applies it (jsdom evaluates no media query): the base rules, then the inside of
+    // the (max-width: 720px) and (max-width: 480px) blocks, in their order.
+    const css = readFileSync('src/styles.css', 'utf8')
+    const narrow: string[] = []
+    let base = ''
+    let at = 0
+    for (const match of css.matchAll(/@media[^{]*\{/g)) {
+      let depth = 1
+      let end = match.index + match[0].length
+      while (depth > 0 && end < css.length) (depth += css[end] === '{' ? 1 : css[end] === '}' ? -1 : 0), end++
+      base += css.slice(at, match.index)
+      if (/max-width:\s*(480|720)px/.test(match[0])) narrow.push(css.slice(match.index + match[0].length, end - 1))
+      at = end
+    }
+    base += css.slice(at)
+    const style = document.createElement('style')
+    style.dataset.rv = ''
+    style.textContent = `${base}\n${narrow.join('\n')}`
+    document.head.append(style)
+    const composer = page.container.querySelector<HTMLTextAreaElement>('.composer textarea')!
+    setTextarea(composer, 'x'.repeat(MAX_CONTENT_LENGTH + 1))
+    const send = page.container.querySelector<HTMLButtonElement>('.composer button[type=submit]')!
+    expect(send.disabled).toBe(true)
+    const why = [...page.container.querySelectorAll<HTMLElement>('.composer p')].find((p) =>
+      p.textContent?.includes('too long'),
+    )!
+    expect(why).toBeDefined()
+    expect(getComputedStyle(why).display).not.toBe('none')
+    store.dispose()
+  })
+})
