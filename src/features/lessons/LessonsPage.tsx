@@ -76,14 +76,15 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
     if (!updated) return
     // The button pressed is gone (the status changed): the card itself keeps the keyboard user's place, once the list
     // has its new order (focusing it before the re-sort moves it would lose focus in a browser), and the change is said.
-    focusAfterChange.current = true
+    focusAfterChange.current = updated.status
     dispatch(api.util.updateQueryData('getLessons', undefined, (draft) => upsertById(draft, updated)))
     announce(t('toast.lessonStatus', { subject: updated.subject, status: updated.status }))
   }
-  const focusAfterChange = useRef(false)
+  /** The status a change of this card's is waiting to see drawn, before it focuses the card. */
+  const focusAfterChange = useRef<LessonStatus | null>(null)
   useLayoutEffect(() => {
-    if (!focusAfterChange.current) return
-    focusAfterChange.current = false
+    if (focusAfterChange.current !== lesson.status) return
+    focusAfterChange.current = null
     cardRef.current?.focus()
   }, [lesson.status])
 

@@ -1,4 +1,4 @@
-import { createContext, useContext, useLayoutEffect, useRef, useSyncExternalStore } from 'react'
+import { createContext, useContext, useEffect, useLayoutEffect, useRef, useSyncExternalStore } from 'react'
 import { hrefFor } from '../../app/router'
 import { useMessageText, useT } from '../../i18n'
 import type { Toaster } from './toaster'
@@ -17,6 +17,15 @@ export function Toasts() {
   const region = useRef<HTMLElement>(null)
   /** The toast the keyboard is in, if any. */
   const focused = useRef<number | null>(null)
+  // Where the keyboard is: a toast taken away with focus inside moves it nowhere (no focusin), so the id stays.
+  useEffect(() => {
+    const onFocusIn = (event: FocusEvent) => {
+      const toast = event.target instanceof Element ? event.target.closest('[data-toast-id]') : null
+      focused.current = toast ? Number(toast.getAttribute('data-toast-id')) : null
+    }
+    document.addEventListener('focusin', onFocusIn)
+    return () => document.removeEventListener('focusin', onFocusIn)
+  }, [])
   useLayoutEffect(() => {
     const id = focused.current
     if (id === null || toasts.some((toast) => toast.id === id)) return
@@ -30,18 +39,7 @@ export function Toasts() {
     // A named section is a region landmark.
     <section className="toasts" aria-label={t('toasts.region')} aria-live="polite" ref={region}>
       {toasts.map((toast) => (
-        <div
-          className="toast"
-          key={toast.id}
-          data-testid="toast"
-          onFocus={() => {
-            focused.current = toast.id
-          }}
-          onBlur={(event) => {
-            // Only a move elsewhere: a toast taken away with focus inside blurs toward nothing.
-            if (event.relatedTarget && !event.currentTarget.contains(event.relatedTarget)) focused.current = null
-          }}
-        >
+        <div className="toast" key={toast.id} data-testid="toast" data-toast-id={toast.id}>
           <a
             href={hrefFor(toast.page === 'lessons' ? { page: 'lessons' } : { page: 'contactRequests' })}
             onClick={() => toaster?.dismiss(toast.id)}
