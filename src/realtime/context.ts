@@ -16,6 +16,7 @@ import { hostTimers, type Timers } from './timers'
 import { directSink } from './resumeHandler'
 import type { TabsLink, TabsOptions } from './tabs/tabsLink'
 import type { Visibility } from './tabs/protocol'
+import { documentVisibility } from './tabs/visibility'
 
 /** Anything with RTK's `.match` (an action creator, `isAnyOf(...)`). */
 export interface ActionMatcher {
@@ -109,6 +110,8 @@ export interface Context<S extends SocketRootState = SocketRootState> {
   resume: ResumeSink
   /** The tabs' shared socket (set by `buildTabsHandler`), or null for a solo store. */
   tabs: TabsLink | null
+  /** Whether the page is visible: only a visible page looks at its open conversations. */
+  readonly visibility: Visibility
   view(state?: S): CacheView
   applyCacheWork(work: CacheWork): void
   report(where: string, error: unknown): void
@@ -118,6 +121,7 @@ export interface Context<S extends SocketRootState = SocketRootState> {
 export type Handler<S extends SocketRootState = SocketRootState> = (action: UnknownAction, prevState: S) => void
 
 const isDev = process.env.NODE_ENV !== 'production'
+const NO_ROOMS: readonly Id[] = []
 
 export function createContext<S extends SocketRootState>(
   options: SocketMiddlewareOptions<S>,
@@ -129,6 +133,7 @@ export function createContext<S extends SocketRootState>(
     (tags) => mwApi.dispatch({ ...api.util.invalidateTags(tags), meta: { [SHOULD_AUTOBATCH]: true } }),
     options.invalidationWindowMs ?? 250,
   )
+  const visibility = options.visibility ?? options.tabs?.visibility ?? documentVisibility()
   const ctx: Context<S> = {
     mwApi,
     options,
@@ -144,9 +149,12 @@ export function createContext<S extends SocketRootState>(
     outboxLimit: options.outboxLimit ?? 500,
     resume: directSink(mwApi.dispatch),
     tabs: null,
+    visibility,
     view(state = mwApi.getState()) {
       const queries = (state as { api?: { queries?: CacheView['queries'] } }).api?.queries ?? {}
-      return { queries, userId: options.selectUserId?.(state) ?? null, rooms: state.socket.rooms }
+      // A hidden page looks at nothing (the server counts its open thread's new messages unread): nor does its cache.
+      const rooms = visibility.visible() ? state.socket.rooms : NO_ROOMS
+      return { queries, userId: options.selectUserId?.(state) ?? null, rooms }
     },
     applyCacheWork(work) {
       const { dispatch } = mwApi

@@ -4,7 +4,6 @@ import { emitWithAck } from './ack'
 import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 import { emitFor, joinEmit } from './actionEmits'
-import { documentVisibility } from './tabs/visibility'
 
 /**
  * Joins and leaves rooms with an ack and a timeout, and joins every wanted room again after each (re)connect (the
@@ -14,7 +13,7 @@ import { documentVisibility } from './tabs/visibility'
  */
 export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { dispatch, getState } = ctx.mwApi
-  const visibility = ctx.options.visibility ?? documentVisibility()
+  const { visibility } = ctx
   const solo = () => getState().socket.connection.role === 'solo'
   /** Whether a join may go now: a shared socket's hub judges visibility itself. */
   const looking = () => !solo() || visibility.visible()

@@ -1,6 +1,7 @@
 import { configureStore } from '@reduxjs/toolkit'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { api } from '../../src/api'
+import { bob, conversation, message } from './support/fixtures'
 import {
   connect,
   createSocketMiddleware,
@@ -9,7 +10,7 @@ import {
   manualVisibility,
 } from '../../src/realtime'
 import { fakeSockets } from './support/fakeSocket'
-import { loggedInState, rootReducer, socketOptions } from './support/mockStore'
+import { loggedInState, rootReducer, settle, socketOptions } from './support/mockStore'
 
 // The contract: looking at a conversation (which marks its messages read and tells the others "Seen") counts only for
 // a visible tab. A store with a socket of its own (no Web Locks, as on a page over plain http from a LAN address, or
@@ -92,3 +93,48 @@ describe('a store with its own socket looks at its open conversations only while
     })
   })
 })
+
+describe('the conversation list of a hidden page', () => {
+  // Hidden, the page is not looking at its open thread (the server counts new messages unread): so does the list.
+  test('a message arriving while the page is hidden counts as unread (the server counts it: the room was left)', async () => {
+    const visibility = manualVisibility(true)
+    const sockets = fakeSockets()
+    const store = configureStore({
+      reducer: rootReducer,
+      preloadedState: loggedInState(),
+      middleware: (gDM) =>
+        gDM({ serializableCheck: false, immutableCheck: false }).concat(
+          api.middleware,
+          createSocketMiddleware(socketOptions(sockets, { visibility })),
+        ),
+    })
+    await store.dispatch(
+      api.util.upsertQueryData('getConversations', undefined, [
+        conversation('c1', { lastMessage: message(1), unreadCount: 0, updatedAt: message(1).createdAt }),
+      ]),
+    )
+    store.dispatch(connect())
+    sockets.last.serverConnect()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' })
+    // The thread is open and looked at.
+    store.dispatch(joinConversation({ conversationId: 'c1' }))
+    sockets.last.sent('conversation:join')[0]!.ack({ ok: true, data: null })
+
+    // The user switches to another browser tab: the layer leaves the room on the server (it stays wanted).
+    visibility.set(false)
+    expect(sockets.last.sent('conversation:leave').map((p) => p.args[0])).toEqual(['c1'])
+
+    // Bob writes. The server has no viewer for c1 any more: no `conversation:read` follows, its unreadCount is 1.
+    sockets.last.serverEmit('message:new', message(2, { senderId: bob.id }), { offset: 2 })
+    await settle()
+    // The event was applied (last message m2)…
+    expect(api.endpoints.getConversations.select()(store.getState() as never).data?.[0]?.lastMessage?.id).toBe('m2')
+    // The hidden tab's title ("(1) Talemy") and the list should say 1; the layer keeps 0.
+    expect(unread(store.getState())).toBe(1)
+  })
+})
+
+const unread = (state: unknown) =>
+  api.endpoints.getConversations
+    .select()(state as never)
+    .data?.find((c) => c.id === 'c1')?.unreadCount
