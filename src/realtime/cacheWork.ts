@@ -57,6 +57,12 @@ export interface CacheView {
   queries: Readonly<Record<string, CacheEntryView | undefined>>
   userId: Id | null
   rooms: readonly Id[]
+  /**
+   * The conversations a `conversation:read` earlier in this burst zeroed. A message from someone else that comes after
+   * it and that the list holds already (the list was read after both: events parked during a read, a replay) is
+   * unread again: the read, applied over that list, took it back.
+   */
+  readInBurst?: ReadonlySet<Id>
 }
 
 /** Endpoint → argument → cache key. */
@@ -229,11 +235,16 @@ export function conversationMessagePatches(
   list: readonly Conversation[],
   message: Message,
   countUnread: boolean,
+  /** Count it even when the list holds it already: a read of this burst zeroed it (see `CacheView.readInBurst`). */
+  recount = false,
 ): Patch[] | null {
   const idx = list.findIndex((c) => c.id === message.conversationId)
   if (idx === -1) return null
   const current = list[idx]!
-  if (current.lastMessage && current.lastMessage.seq >= message.seq) return []
+  if (current.lastMessage && current.lastMessage.seq >= message.seq)
+    return recount
+      ? [{ op: 'replace', path: [idx], value: copy(current, { unreadCount: current.unreadCount + 1 }) }]
+      : []
   const lastMessage: Message = {
     id: message.id,
     conversationId: message.conversationId,
@@ -351,8 +362,9 @@ function messageWork(message: Message, view: CacheView, own: boolean): CacheWork
   else if (gap || thread.kind === 'unpatchable') work.invalidate.push({ type: 'Message', id: message.conversationId })
   // While the user has the conversation open (joined), the server marks new messages read for them.
   const countUnread = !own && message.senderId !== view.userId && !view.rooms.includes(message.conversationId)
+  const recount = countUnread && view.readInBurst?.has(message.conversationId) === true
   return listWork(work, view, { endpointName: 'getConversations', arg: undefined }, 'Conversation', (list) =>
-    conversationMessagePatches(list as Conversation[], message, countUnread),
+    conversationMessagePatches(list as Conversation[], message, countUnread, recount),
   )
 }
 
@@ -470,11 +482,14 @@ export function cacheWorkForBurst(
   const fold = createFold(view)
   const parked: QueuedEvent[] = []
   const appendInPlace = options.appendInPlace ?? true
+  const readInBurst = new Set<Id>()
+  fold.view.readInBurst = readInBurst
   for (const queued of events) {
     if (appendInPlace && queued.event === 'message:new' && fold.append(queued.payload as Message)) continue
     const work = cacheWorkFor(queued.event, queued.payload as never, fold.view)
     if (work.awaitRead) parked.push(queued)
     fold.add(work)
+    if (queued.event === 'conversation:read') readInBurst.add((queued.payload as { conversationId: Id }).conversationId)
   }
   const result: BurstWork = fold.result()
   if (parked.length > 0) result.parked = parked
@@ -518,7 +533,7 @@ function createFold(view: CacheView) {
     return entry.data
   }
   return {
-    view: { ...view, queries } as CacheView,
+    view: { ...view, queries } as { -readonly [K in keyof CacheView]: CacheView[K] },
     /**
      * A burst's common case, done in place: another's message that follows the thread's last (seq + 1, nothing of
      * ours pending after it), into a thread that is cached and not being read again, with no conversation list

@@ -5,7 +5,8 @@ import { createMemoryStorage, makeStore } from '../../src/app/store'
 import type { Message } from '../../src/contract'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
-import { alice, bob, lesson, message } from './support/fixtures'
+import { alice, bob, conversation, lesson, message } from './support/fixtures'
+import { settle } from './support/mockStore'
 import { startHttpStub, type StubReply } from './support/httpStub'
 
 // An event for a cache entry whose read is still in flight is applied after that read lands, whether or not the read
@@ -109,6 +110,44 @@ describe('an event during a read in flight', () => {
     expect(invalidations()).toEqual([])
     expect(stub.requests).toHaveLength(2)
     first.unsubscribe()
+    store.dispose()
+  })
+})
+
+describe('a read of a conversation during a read of the list', () => {
+  const unread = (state: unknown) =>
+    api.endpoints.getConversations
+      .select()(state as never)
+      .data?.find((c) => c.id === 'c1')?.unreadCount
+
+  test.each([
+    // The list was read after both: it has m6, unread. Applied again over it, the read must not take m6 back.
+    ['the read, then m6', ['read', 'm6'], 1],
+    // m6 came before the read: the read covers it.
+    ['m6, then the read', ['m6', 'read'], 0],
+  ] as const)('%s, both while the list is read (answered after both)', async (_name, order, expected) => {
+    const { stub, waiting } = await heldHttp()
+    const { store, sockets } = setup(stub.url)
+    sockets.last.serverConnect()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    const read = store.dispatch(api.endpoints.getConversations.initiate())
+    await eventually(() => expect(waiting).toHaveLength(1))
+    const m6 = fromBob(6)
+    let offset = 10
+    for (const what of order) {
+      if (what === 'read')
+        sockets.last.serverEmit('conversation:read', { conversationId: 'c1', unreadCount: 0 }, { offset: ++offset })
+      else sockets.last.serverEmit('message:new', m6, { offset: ++offset })
+    }
+    await eventually(() => expect(store.getState().socket.connection.offset).toBe(12))
+    waiting[0]!.answer({
+      status: 200,
+      body: [conversation('c1', { lastMessage: m6, unreadCount: expected, updatedAt: m6.createdAt })],
+    })
+    await read
+    await settle()
+    expect(unread(store.getState())).toBe(expected)
+    read.unsubscribe()
     store.dispose()
   })
 })
