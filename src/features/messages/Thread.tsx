@@ -5,7 +5,7 @@ import { useAnnounce } from '../../app/Announcer'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
-import { MAX_CONTENT_LENGTH } from '../../contract'
+import { MAX_CONTENT_LENGTH, type Message } from '../../contract'
 import { useDates, useT } from '../../i18n'
 import { discardMessage, retryMessage, selectSendRejection, selectTyping, sendTyping, useSocket } from '../../realtime'
 import { LoadError } from '../shared/controls'
@@ -112,10 +112,19 @@ export function Thread({
   const hasEarlier = !noMoreEarlier && start !== null && start > 1
 
   const loadEarlier = async () => {
-    if (start === null) return
-    const older = await loadBefore({ conversationId, before: start, limit: PAGE })
-      .unwrap()
-      .catch(() => null)
+    const firstNow = () => firstSeq(api.endpoints.getMessages.select(conversationId)(store.getState()).data ?? [])
+    let before = start
+    let older: Message[] | null = null
+    // The thread may be read again while the page is on its way (a gap, a reconnect): a page that no longer ends where
+    // the thread starts would leave a hole nothing could fill. It is asked for again from where the thread starts now.
+    for (let attempt = 0; attempt < 3 && before !== null; attempt++) {
+      older = await loadBefore({ conversationId, before, limit: PAGE })
+        .unwrap()
+        .catch(() => null)
+      if (!older || firstNow() === before) break
+      before = firstNow()
+      older = null
+    }
     if (!older) return
     if (older.length === 0) setNoMoreEarlier(true)
     const el = scroller.current

@@ -1,0 +1,85 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { describe, expect, test } from 'vitest'
+import { api } from '../../src/api'
+import { eventually } from '../unit/support/eventually'
+import { alice, bob, conversation, message } from '../unit/support/fixtures'
+import { appStore, json, pagePerTest, renderApp } from './support/page'
+
+// An older page ("Load earlier") that lands after the thread was read again no longer ends where the thread starts:
+// merged, the messages between them would be missing, and nothing could load them. It is asked for again instead.
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+const fromBob = (seq: number) => message(seq, { senderId: bob.id })
+
+const page = pagePerTest('#/messages/c1')
+
+describe('load earlier racing a refetch of the thread', () => {
+  test('no message is missing between the older page and the refetched thread', async () => {
+    let latest = 100
+    let answerOlder: ((r: Response) => void) | null = null
+    let holdLatest = false
+    let answerLatest: (() => void) | null = null
+    const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      const url = new URL(request.url)
+      if (url.pathname === '/api/conversations') return json(200, [conversation('c1')])
+      if (url.pathname === '/api/users') return json(200, [alice, bob])
+      if (url.pathname === '/api/conversations/c1/messages') {
+        const before = url.searchParams.get('before')
+        if (before !== null) {
+          // The older page is slow to come.
+          const top = Number(before) - 1
+          return new Promise<Response>((resolve) => {
+            answerOlder = () => resolve(json(200, range(Math.max(1, top - 49), top).map(fromBob)))
+          })
+        }
+        // The latest 50.
+        if (!holdLatest) return json(200, range(latest - 49, latest).map(fromBob))
+        return new Promise<Response>((resolve) => {
+          answerLatest = () => resolve(json(200, range(latest - 49, latest).map(fromBob)))
+        })
+      }
+      return json(200, [])
+    }) as typeof fetch
+    const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    const shown = () =>
+      [...page.container.querySelectorAll('[data-testid=message]')].map((el) => el.getAttribute('data-message-id'))
+    await eventually(() => expect(shown()).toHaveLength(50))
+    expect(shown()[0]).toBe('m51')
+
+    // The connection comes back with a gap (or a seq gap is seen): the thread is read again. A message has come
+    // meanwhile, so the server's latest 50 now start at 52; the answer is on its way.
+    latest = 101
+    holdLatest = true
+    act(() => sockets.last.serverEmit('sync:gap', { offset: 5, epoch: 'e1' }))
+    await eventually(() => expect(answerLatest).not.toBeNull())
+
+    // While it is on its way the reader asks for earlier messages: before seq 51, the first one shown.
+    const button = [...page.container.querySelectorAll<HTMLButtonElement>('.load-earlier button')][0]!
+    act(() => button.click())
+    await eventually(() => expect(answerOlder).not.toBeNull())
+
+    // The thread's answer lands first (52..101)…
+    await act(async () => answerLatest!())
+    await eventually(() => expect(shown()[0]).toBe('m52'))
+
+    // …then the older page (1..50): it no longer ends where the thread starts (52), so it is asked for again from there.
+    const first = answerOlder!
+    answerOlder = null
+    await act(async () => first(undefined as never))
+    await eventually(() => expect(answerOlder).not.toBeNull())
+    await act(async () => answerOlder!(undefined as never))
+    await eventually(() => expect(shown()[0]).toBe('m2'))
+    const seqs = api.endpoints.getMessages
+      .select('c1')(store.getState())
+      .data!.map((m) => m.seq)
+    expect(seqs).toEqual(range(2, 101))
+    // And the rest can still be loaded.
+    expect(page.container.querySelector('.load-earlier button')).not.toBeNull()
+    store.dispose()
+  })
+})
