@@ -8,6 +8,7 @@ import {
   sessionEnded,
   sessionStarted,
   shutdown,
+  syncCaughtUp,
   syncGap,
 } from './actions'
 import { cacheWorkForBurst, queryKey, type CacheTag, type QueuedEvent } from './cacheWork'
@@ -66,6 +67,11 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
     return tags
   }
 
+  /** Whether anything events feed has been read (or is being read). */
+  function readSoFar(): boolean {
+    return Object.keys(ctx.view().queries).length > 0
+  }
+
   function flush() {
     scheduled = false
     const burst = queue
@@ -87,7 +93,7 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
     queueMicrotask(flush)
   }
 
-  return (action) => {
+  return (action, prevState) => {
     // The busiest case first: a server event (a burst is thousands) matches nothing below.
     const event = EVENT_OF_TYPE.get(action.type)
     if (event !== undefined) {
@@ -108,9 +114,12 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
       for (const item of waiting) enqueue(item)
       return
     }
-    if (syncGap.match(action)) {
-      // The server could not replay what was missed: what events feed is refetched once, its tags gathered with any
-      // other invalidation of the same window. A resume without a gap costs nothing: the missed events were replayed.
+    // The server could not replay what was missed (a gap), or this session's stream has just begun (its first sync:
+    // what was read before it may miss what came between that read and the handshake): what events feed is read
+    // again once, its tags gathered with any other invalidation of the same window. A resume from an offset costs
+    // nothing: the missed events were replayed.
+    const firstSync = syncCaughtUp.match(action) && prevState.socket.connection.offset === null && readSoFar()
+    if (syncGap.match(action) || firstSync) {
       const tags = catchUpTags()
       dispatch(catchUpStarted({ tags: tags.length }))
       ctx.coalescer.add(tags)

@@ -47,37 +47,41 @@ describe('invalidation coalescing', () => {
   })
 })
 
-describe('catch-up: only after a sync:gap', () => {
+describe('catch-up: after a sync:gap, and at the first sync of a session that has read already', () => {
   const epoch = 'epoch-1'
 
-  test('a reconnect the server cannot replay (sync:gap): the lists and every cached thread are invalidated once, together', async () => {
-    const { store, sockets } = await connectedWithCache()
-    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch })
-    sockets.last.serverDrop()
+  /** Connected with a cache, past this session's first sync (and its catch-up), then a drop. */
+  async function droppedAfterFirstSync() {
+    const setup = await connectedWithCache()
+    setup.sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch })
+    await vi.advanceTimersByTimeAsync(250)
+    setup.store.clearActions()
+    setup.sockets.last.serverDrop()
     await vi.advanceTimersByTimeAsync(1_000)
-    sockets.last.serverConnect('sock-2', false)
+    setup.sockets.last.serverConnect('sock-2', false)
+    return setup
+  }
+
+  const catchUpTags = [
+    { type: 'Conversation', id: 'LIST' },
+    { type: 'Lesson', id: 'LIST' },
+    { type: 'ContactRequest', id: 'LIST' },
+    { type: 'Message', id: 'c1' },
+    { type: 'Message', id: 'c2' },
+  ]
+
+  test('a reconnect the server cannot replay (sync:gap): the lists and every cached thread are invalidated once, together', async () => {
+    const { store, sockets } = await droppedAfterFirstSync()
     sockets.last.serverEmit('sync:gap', { offset: 40, epoch })
     expect(store.getActions().filter((a) => catchUpStarted.match(a))).toEqual([catchUpStarted({ tags: 5 })])
     await vi.advanceTimersByTimeAsync(250)
-    expect(invalidations(store.getActions())).toEqual([
-      [
-        { type: 'Conversation', id: 'LIST' },
-        { type: 'Lesson', id: 'LIST' },
-        { type: 'ContactRequest', id: 'LIST' },
-        { type: 'Message', id: 'c1' },
-        { type: 'Message', id: 'c2' },
-      ],
-    ])
+    expect(invalidations(store.getActions())).toEqual([catchUpTags])
     await vi.advanceTimersByTimeAsync(5_000)
     expect(invalidations(store.getActions())).toHaveLength(1)
   })
 
-  test('a reconnect that resumes (sync:caughtUp), and the first connect of a session: nothing is refetched', async () => {
-    const { store, sockets } = await connectedWithCache()
-    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch })
-    sockets.last.serverDrop()
-    await vi.advanceTimersByTimeAsync(1_000)
-    sockets.last.serverConnect('sock-2', false)
+  test('a reconnect that resumes (sync:caughtUp from its offset): nothing is refetched', async () => {
+    const { store, sockets } = await droppedAfterFirstSync()
     sockets.last.serverEmit(
       'lesson:statusUpdated',
       lesson('l1', { status: 'confirmed', updatedAt: '2026-11-24T09:00:00.000Z' }),
@@ -88,5 +92,24 @@ describe('catch-up: only after a sync:gap', () => {
     expect(store.getActions().filter((a) => catchUpStarted.match(a))).toEqual([])
     expect(invalidations(store.getActions())).toEqual([])
     expect(store.getState().socket.connection).toMatchObject({ offset: 11, epoch, syncing: false })
+  })
+
+  test('the first sync of a session after reads (a page reads at once, its handshake comes later): read again once', async () => {
+    // What the handshake's offset counts and the reads did not see (committed between them) is in neither.
+    const { store, sockets } = await connectedWithCache()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch })
+    expect(store.getActions().filter((a) => catchUpStarted.match(a))).toEqual([catchUpStarted({ tags: 5 })])
+    await vi.advanceTimersByTimeAsync(250)
+    expect(invalidations(store.getActions())).toEqual([catchUpTags])
+  })
+
+  test('the first sync of a session before any read: nothing to read again', async () => {
+    const setup = mockStore(loggedInState())
+    setup.dispatch(connect())
+    setup.sockets.last.serverConnect('sock-1')
+    setup.sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch })
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(setup.store.getActions().filter((a) => catchUpStarted.match(a))).toEqual([])
+    expect(invalidations(setup.store.getActions())).toEqual([])
   })
 })
