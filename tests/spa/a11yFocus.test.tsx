@@ -145,6 +145,39 @@ describe('keyboard focus', () => {
     store.dispose()
   })
 
+  test('confirming a lesson whose event comes before the answer still focuses its card', async () => {
+    window.history.replaceState(null, '', '#/lessons')
+    let answer: (() => void) | null = null
+    const held = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      if (request.method === 'PATCH') {
+        await new Promise<void>((resolve) => (answer = resolve))
+        return json(200, lesson('l1', { startsAt: '2026-11-25T08:00:00.000Z', status: 'confirmed' }))
+      }
+      return api(input, init)
+    }) as typeof fetch
+    const { store, sockets } = appStore(held, { preloadedState: { auth: { token: 't', user: bob } } })
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=lesson]')).toHaveLength(2))
+    const card = page.container.querySelector<HTMLElement>('[data-lesson-id=l1]')!
+    const confirm = button('Confirm', card)!
+    confirm.focus()
+    act(() => confirm.click())
+    await eventually(() => expect(answer).not.toBeNull())
+    // The server's event is quicker than its answer: the card is drawn confirmed (its buttons change) first.
+    act(() =>
+      sockets.last.serverEmit(
+        'lesson:statusUpdated',
+        lesson('l1', { startsAt: '2026-11-25T08:00:00.000Z', status: 'confirmed' }),
+      ),
+    )
+    await eventually(() => expect(card.querySelector('[data-testid=lesson-status]')?.textContent).toBe('confirmed'))
+    await act(async () => answer!())
+    await eventually(() => expect(document.activeElement).toBe(card))
+    store.dispose()
+  })
+
   test('cancelling a lesson focuses its card, and the card is not then moved in the DOM (a move blurs it in browsers)', async () => {
     window.history.replaceState(null, '', '#/lessons')
     const { store } = appStore(api, { preloadedState: { auth: { token: 't', user: bob } } })

@@ -79,10 +79,17 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
     focusAfterChange.current = updated.status
     dispatch(api.util.updateQueryData('getLessons', undefined, (draft) => upsertById(draft, updated)))
     announce(t('toast.lessonStatus', { subject: updated.subject, status: updated.status }))
+    // Drawn with it already (the socket's event came before the answer): no new drawing will come for it.
+    if (statusDrawn.current === updated.status) {
+      focusAfterChange.current = null
+      cardRef.current?.focus()
+    }
   }
   /** The status a change of this card's is waiting to see drawn, before it focuses the card. */
   const focusAfterChange = useRef<LessonStatus | null>(null)
+  const statusDrawn = useRef(lesson.status)
   useLayoutEffect(() => {
+    statusDrawn.current = lesson.status
     if (focusAfterChange.current !== lesson.status) return
     focusAfterChange.current = null
     cardRef.current?.focus()
