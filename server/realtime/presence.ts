@@ -1,4 +1,4 @@
-import type { Id, PresenceState } from '../../src/contract'
+import { MAX_PRESENCE_SNAPSHOT, type Id, type PresenceState } from '../../src/contract'
 import type { Db } from '../db'
 import type { Logger } from '../logger'
 import { iso } from '../services/rows'
@@ -124,7 +124,8 @@ export class PresenceTracker {
       const [state] = await this.statesOf([userId])
       this.tell(contacts, { ...state!, online: true })
     }
-    const users = await this.statesOf(contacts)
+    // At most what the browser takes (it refuses a longer list whole).
+    const users = await this.statesOf(contacts.slice(0, MAX_PRESENCE_SNAPSHOT))
     if (socket.connected) socket.emit('presence:snapshot', { users })
   }
 

@@ -7,3 +7,5 @@ export const MAX_LESSON_SUBJECT_LENGTH = 200
 export const MAX_CONTACT_MESSAGE_LENGTH = 2000
 export const DEFAULT_MESSAGE_PAGE = 50
 export const MAX_MESSAGE_PAGE = 200
+/** The most people a `presence:snapshot` lists (the browser refuses a longer one). */
+export const MAX_PRESENCE_SNAPSHOT = 10_000

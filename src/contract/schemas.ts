@@ -27,6 +27,7 @@ import {
   type User,
 } from './entities'
 import { ERROR_CODES, type Ack, type ApiError } from './errors'
+import { MAX_PRESENCE_SNAPSHOT } from './limits'
 import type {
   ConversationReadPayload,
   ConversationSeenPayload,
@@ -125,7 +126,9 @@ export const presenceStateSchema = object<PresenceState>({
 export const ephemeralEventSchemas: { [E in EphemeralEventName]: Check<ServerEventPayload<E>> } = {
   typing: object<TypingNotice>({ conversationId: id, userId: id }),
   'presence:changed': presenceStateSchema,
-  'presence:snapshot': object<ServerEventPayload<'presence:snapshot'>>({ users: array(presenceStateSchema, 10_000) }),
+  'presence:snapshot': object<ServerEventPayload<'presence:snapshot'>>({
+    users: array(presenceStateSchema, MAX_PRESENCE_SNAPSHOT),
+  }),
 }
 
 // --- Answers the browser reads (acks and HTTP error bodies) ---------------------------------------------------------

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { MemoryPresenceStore, PresenceTracker } from '../../server/realtime/presence'
+import { ephemeralEventSchemas, MAX_PRESENCE_SNAPSHOT, parse } from '../../src/contract'
 import { ephemeralEventActions, presenceSlice, selectPresence } from '../../src/realtime'
 import {
   ALICE,
@@ -286,5 +287,35 @@ describe('the snapshot and the changes on one socket', () => {
     }
     expect(toAlice.map((item) => item.event)).toContain('presence:changed')
     expect(selectPresence({ presence: state }, 'bob')?.online).toBe(false)
+  })
+
+  it('lists at most what the browser takes in a snapshot (it refuses a longer one whole)', async () => {
+    const many = Array.from({ length: MAX_PRESENCE_SNAPSHOT + 5 }, (_, i) => ({
+      user_id: `u${String(i).padStart(6, '0')}`,
+    }))
+    const db = {
+      async query(text: string, params: unknown[]) {
+        if (text.includes('conversation_members')) return many
+        return (params[0] as string[]).map((id) => ({ id, last_seen_at: null }))
+      },
+    }
+    const tracker = new PresenceTracker({
+      io: { to: () => ({ emit: () => undefined }) } as never,
+      db: db as never,
+      store: new MemoryPresenceStore(),
+      socketCount: () => 1,
+      graceSeconds: 5,
+      now: () => 0,
+      logger: { warn: () => undefined } as never,
+    })
+    const sent: unknown[] = []
+    await tracker.connected({
+      data: { userId: 'alice' },
+      connected: true,
+      emit: (_event: string, payload: unknown) => sent.push(payload),
+    } as never)
+    expect(sent).toHaveLength(1)
+    expect(parse(ephemeralEventSchemas['presence:snapshot'], sent[0]).ok).toBe(true)
+    expect((sent[0] as { users: unknown[] }).users).toHaveLength(MAX_PRESENCE_SNAPSHOT)
   })
 })
