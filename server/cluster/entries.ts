@@ -26,7 +26,8 @@ return 1
  * @example const entries = new NodeEntries(redis); entries.start(); await entries.add(key, member, 20)
  */
 export class NodeEntries {
-  private readonly held = new Map<string, Set<string>>()
+  /** Per key, each member this node holds, and whether Redis has said it took it (`add` answered). */
+  private readonly held = new Map<string, Map<string, boolean>>()
   private timer: ReturnType<typeof setInterval> | undefined
 
   constructor(
@@ -37,10 +38,17 @@ export class NodeEntries {
   /** Adds `member` to `key` unless `cap` entries are live there already; answers whether it was added. */
   async add(key: string, member: string, cap = 0): Promise<boolean> {
     const now = Date.now()
-    // Held before the answer: a heartbeat meanwhile renews it rather than miss it.
+    // Held before the answer: a heartbeat meanwhile renews it (if it is there) rather than miss it.
     this.hold(key, member)
-    const added = (await this.redis.eval(ADD_SCRIPT, 1, key, now, member, now + ENTRY_TTL_MS, cap)) === 1
-    if (!added) this.release(key, member)
+    let added: boolean
+    try {
+      added = (await this.redis.eval(ADD_SCRIPT, 1, key, now, member, now + ENTRY_TTL_MS, cap)) === 1
+    } catch (error) {
+      this.release(key, member)
+      throw error
+    }
+    if (added) this.held.get(key)?.set(member, true)
+    else this.release(key, member)
     return added
   }
 
@@ -64,7 +72,7 @@ export class NodeEntries {
     clearInterval(this.timer)
     this.timer = undefined
     const pipeline = this.redis.pipeline()
-    for (const [key, members] of this.held) pipeline.zrem(key, ...members)
+    for (const [key, members] of this.held) pipeline.zrem(key, ...members.keys())
     this.held.clear()
     await pipeline.exec()
   }
@@ -74,10 +82,13 @@ export class NodeEntries {
     const expiry = Date.now() + ENTRY_TTL_MS
     const pipeline = this.redis.pipeline()
     for (const [key, members] of this.held) {
-      // Added, not only renewed: Redis may have lost it (a restart without persistence, a failover to a replica that
-      // lagged), and the socket or viewer is still here. A release takes its member out of `held` before its ZREM,
-      // which goes after this pipeline on the same connection: nothing released comes back.
-      for (const member of members) pipeline.zadd(key, expiry, member)
+      // Added back, not only renewed, once Redis has taken it: it may have lost it since (a restart without
+      // persistence, a failover to a replica that lagged), and the socket or viewer is still here. An add still
+      // waiting for its answer is only renewed (XX): the cap may refuse it. A release takes its member out of `held`
+      // before its ZREM, which goes after this pipeline on the same connection: nothing released comes back.
+      for (const [member, taken] of members)
+        if (taken) pipeline.zadd(key, expiry, member)
+        else pipeline.zadd(key, 'XX', expiry, member)
       pipeline.pexpire(key, ENTRY_TTL_MS * 2)
     }
     await pipeline.exec()
@@ -85,8 +96,8 @@ export class NodeEntries {
 
   private hold(key: string, member: string): void {
     let members = this.held.get(key)
-    if (!members) this.held.set(key, (members = new Set()))
-    members.add(member)
+    if (!members) this.held.set(key, (members = new Map()))
+    if (!members.has(member)) members.set(member, false)
   }
 
   private release(key: string, member: string): void {

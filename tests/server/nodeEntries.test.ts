@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest'
+import { NodeEntries } from '../../server/cluster/entries'
+
+// The heartbeat adds back what this node holds (Redis may have lost it), so it must hold only what Redis said it
+// took: an add that failed or that the cap refused is never written back.
+
+/** A sorted-set Redis in memory, enough for NodeEntries; `down` makes eval fail as ioredis does after its retries. */
+function fakeRedis() {
+  const sets = new Map<string, Map<string, number>>()
+  const zset = (key: string) => sets.get(key) ?? sets.set(key, new Map()).get(key)!
+  const state = { down: false }
+  const zadd = (key: string, ...rest: unknown[]) => {
+    const xx = rest[0] === 'XX'
+    const [score, member] = (xx ? rest.slice(1) : rest) as [number, string]
+    if (xx && !zset(key).has(member)) return 0
+    zset(key).set(member, Number(score))
+    return 1
+  }
+  const redis = {
+    state,
+    sets,
+    async eval(_script: string, _n: number, key: string, now: number, member: string, expiry: number, cap: number) {
+      if (state.down) throw new Error('Reached the max retries per request limit (which is 3)')
+      const s = zset(key)
+      for (const [m, score] of s) if (score <= now) s.delete(m)
+      if (cap > 0 && s.size >= cap) return 0
+      s.set(member, expiry)
+      return 1
+    },
+    async zrangebyscore(key: string, min: string) {
+      const from = Number(min.slice(1))
+      return [...zset(key)].filter(([, score]) => score > from).map(([m]) => m)
+    },
+    async zrem(key: string, ...members: string[]) {
+      for (const m of members) zset(key).delete(m)
+      return members.length
+    },
+    pipeline() {
+      const ops: (() => void)[] = []
+      const p = {
+        zadd: (...args: unknown[]) => (ops.push(() => zadd(...(args as [string]))), p),
+        zrem: (key: string, ...members: string[]) => (ops.push(() => members.forEach((m) => zset(key).delete(m))), p),
+        pexpire: () => p,
+        exec: async () => ops.map((op) => op()),
+      }
+      return p
+    },
+  }
+  return redis
+}
+
+describe('NodeEntries: what the heartbeat writes back', () => {
+  it('a socket slot whose add failed while Redis was down is not put into Redis by the heartbeat once it is back', async () => {
+    const redis = fakeRedis()
+    const entries = new NodeEntries(redis as never)
+    redis.state.down = true
+    // A handshake during the outage: the cap cannot be asked, the socket is refused (tryAcquire rejects).
+    await expect(entries.add('sockets:alice', 'n1:s1', 5)).rejects.toThrow()
+    redis.state.down = false
+    // Redis is back: the next heartbeat.
+    await (entries as unknown as { renew(): Promise<void> }).renew()
+    // No socket n1:s1 exists; it must not count for alice (cap, presence).
+    expect(await entries.members('sockets:alice')).toEqual([])
+  })
+
+  it('an add the cap refused is not added by a heartbeat sent while its answer was on the way', async () => {
+    const redis = fakeRedis()
+    const entries = new NodeEntries(redis as never)
+    await entries.add('sockets:alice', 'n1:s1', 1)
+    // The refused add's eval is sent; a heartbeat fires before its answer is read.
+    const refused = entries.add('sockets:alice', 'n1:s2', 1)
+    const beat = (entries as unknown as { renew(): Promise<void> }).renew()
+    expect(await refused).toBe(false)
+    await beat
+    expect(await entries.members('sockets:alice')).toEqual(['n1:s1'])
+  })
+})
