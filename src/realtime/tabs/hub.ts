@@ -2,6 +2,7 @@ import {
   ackSchema,
   ephemeralEventSchemas,
   isRefusal,
+  MAX_PRESENCE_SNAPSHOT,
   parse,
   SERVER_EVENTS,
   syncPayloadSchema,
@@ -276,7 +277,10 @@ export function createTabHub(options: TabHubOptions): TabHub {
       socketId: socket.id ?? '',
       replay,
       sync,
-      presence: presence === null ? null : { event: 'presence:snapshot', args: [{ users: [...presence.values()] }] },
+      presence:
+        presence === null
+          ? null
+          : { event: 'presence:snapshot', args: [{ users: [...presence.values()].slice(0, MAX_PRESENCE_SNAPSHOT) }] },
     })
     if (prior && prior.wants.size > 0) reconcile()
   }

@@ -1,4 +1,5 @@
 import { describe, expect, test, vi } from 'vitest'
+import { ephemeralEventSchemas, MAX_PRESENCE_SNAPSHOT, parse } from '../../../src/contract'
 import { createTabHub, type TabHubOptions } from '../../../src/realtime/tabs/hub'
 import type { RawEvent } from '../../../src/realtime/tabs/protocol'
 import { FakeSocket } from '../support/fakeSocket'
@@ -179,6 +180,23 @@ describe('forwarding', () => {
       ],
     })
   })
+})
+
+test('the presence a follower gets lists at most what a snapshot may (a longer one is refused whole)', () => {
+  const { up, socket, a } = setup()
+  up(0)
+  const users = Array.from({ length: MAX_PRESENCE_SNAPSHOT }, (_, i) => ({
+    userId: `u${i}`,
+    online: true,
+    lastSeenAt: null,
+  }))
+  socket.serverEmit('presence:snapshot', { users })
+  // Changes of people beyond the server's snapshot still come.
+  socket.serverEmit('presence:changed', { userId: 'one-more', online: true, lastSeenAt: null })
+  a.attach('alice')
+  const snapshot = a.got('attached')[0]!.presence!
+  expect(parse(ephemeralEventSchemas['presence:snapshot'], snapshot.args[0]).ok).toBe(true)
+  expect((snapshot.args[0] as { users: unknown[] }).users).toHaveLength(MAX_PRESENCE_SNAPSHOT)
 })
 
 describe('tabs that think they are attached and are not', () => {
