@@ -80,7 +80,8 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
         timer = null
         void dispatch(refreshSession()).then((outcome) => {
           // Still the same token: the refresh got no answer (or adopted nothing); try again later.
-          if (outcome !== 'refused' && mwApi.getState().auth.token === token) schedule(token, retryDelay(++failures))
+          if (!stopped && outcome !== 'refused' && mwApi.getState().auth.token === token)
+            schedule(token, retryDelay(++failures))
         })
       }, delayMs)
     }

@@ -16,6 +16,8 @@ import {
   sessionExpired,
   sessionStarted,
   shutdown,
+  syncCaughtUp,
+  syncGap,
 } from './actions'
 import { emitWithAck } from './ack'
 import { backoffDelay } from './backoff'
@@ -210,7 +212,11 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     dispatch(api.util.resetApiState())
   }
 
+  /** After `socket/shutdown` (the store disposed, the page gone) nothing opens a socket again: a late login neither. */
+  let stopped = false
+
   return (action, prevState) => {
+    if (stopped) return
     if (options.loggedIn.match(action)) {
       const before = options.selectUserId?.(prevState) ?? null
       const after = options.selectUserId?.(getState()) ?? null
@@ -228,6 +234,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     } else if (sessionExpired.match(action)) {
       send({ type: 'close', expired: true })
     } else if (shutdown.match(action)) {
+      stopped = true
       send({ type: 'close' })
       ctx.session += 1
     } else if (options.refreshFailed?.match(action)) {
@@ -242,6 +249,8 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       send({ type: 'retryNow' })
     } else if (connected.match(action)) {
       send({ type: 'connected' })
+    } else if (syncCaughtUp.match(action) || syncGap.match(action)) {
+      send({ type: 'synced' })
     } else if (connectFailed.match(action)) {
       send({ type: 'connectFailed', error: action.payload })
     } else if (disconnected.match(action)) {

@@ -13,7 +13,8 @@ export type ConnectionMachineState =
   | { status: 'closed' }
   /** `socket.connect()` was called; its `connect` or `connect_error` is awaited. */
   | { status: 'handshaking'; attempt: number; refreshed: boolean }
-  | { status: 'open' }
+  /** `attempt`: of the run that got here, until the stream proves sound (`synced`): a kick at once backs off more. */
+  | { status: 'open'; attempt: number }
   /** A backoff timer runs; when it ends (or a retry trigger cuts it short) comes an attempt, or after a kick a refresh. */
   | { status: 'waiting'; attempt: number; refreshed: boolean; then: 'attempt' | 'refresh' }
   /** A token refresh is in flight; then the handshake (`counted`: as an attempt of its own, after a kick). */
@@ -30,6 +31,8 @@ export type ConnectionEvent =
   /** `disconnect`, logout, `sessionExpired` (`expired`), `shutdown`. */
   | { type: 'close'; expired?: boolean }
   | { type: 'connected' }
+  /** The server's first `sync:*` on this socket: the connection works, the next drop starts a new run of attempts. */
+  | { type: 'synced' }
   | { type: 'connectFailed'; error: ConnectionError }
   | { type: 'disconnected'; reason: string }
   /** The browser came online, the tab became visible. */
@@ -168,16 +171,23 @@ export const connectionTransition =
 
       case 'connected':
         if (state.status === 'closed') return same
-        return [{ status: 'open' }, cancelIfWaiting(state)]
+        return [{ status: 'open', attempt: state.attempt }, cancelIfWaiting(state)]
+
+      case 'synced':
+        return state.status === 'open' && state.attempt !== 0 ? [{ status: 'open', attempt: 0 }, []] : same
 
       case 'connectFailed':
         if (state.status !== 'handshaking' && state.status !== 'waiting' && state.status !== 'stalled') return same
         if (event.error.code === 'UNAUTHORIZED') return refreshThenHandshake(state, event.error, false, config)
-        return state.status === 'waiting' ? same : scheduleRetry(state.attempt, state.refreshed, 'attempt')
+        // The network failed (not the token): a refusal after it may refresh again, the token it refreshed having
+        // perhaps expired meanwhile (a long time offline).
+        return state.status === 'waiting' ? same : scheduleRetry(state.attempt, false, 'attempt')
 
       case 'disconnected': {
         if (state.status === 'closed' || state.status === 'waiting' || state.status === 'refreshing') return same
-        const attempt = state.status === 'open' ? 0 : state.attempt
+        // A socket dropped before its first sync keeps counting its run (a server that kicks every socket at once
+        // after the handshake is backed off more and more, not retried every few hundred ms).
+        const attempt = state.attempt
         const refreshed = state.status === 'open' ? false : state.refreshed
         // Our own client closed it (not through `disconnect`, which unbinds first): nothing to retry.
         if (event.reason === 'io client disconnect') return [{ status: 'stalled', attempt, refreshed }, []]

@@ -15,7 +15,9 @@ const NETWORK: ConnectionError = { code: 'NETWORK', message: 'xhr poll error' }
 const KICKED: ConnectionError = { code: 'UNAUTHORIZED', message: 'Disconnected by the server' }
 
 const closed: ConnectionMachineState = { status: 'closed' }
-const open: ConnectionMachineState = { status: 'open' }
+const open: ConnectionMachineState = { status: 'open', attempt: 0 }
+/** Open before its first sync, from a run of `attempt` attempts. */
+const openUnsynced = (attempt: number): ConnectionMachineState => ({ status: 'open', attempt })
 const handshaking = (attempt = 0, refreshed = false): ConnectionMachineState => ({
   status: 'handshaking',
   attempt,
@@ -98,13 +100,30 @@ const rows: Row[] = [
   ['close when closed does nothing', closed, { type: 'close' }, closed, []],
   // connected
   [
-    'connected ends the handshake (attempts and the refresh budget start over)',
+    'connected ends the handshake (the refresh budget starts over; the attempts once the stream has synced)',
     handshaking(3, true),
     { type: 'connected' },
-    open,
+    openUnsynced(3),
     [],
   ],
-  ['connected while waiting stops the timer', waiting(1), { type: 'connected' }, open, [cancel]],
+  ['connected while waiting stops the timer', waiting(1), { type: 'connected' }, openUnsynced(1), [cancel]],
+  ['the first sync ends the run of attempts', openUnsynced(3), { type: 'synced' }, open, []],
+  ['a sync on a sound socket changes nothing', open, { type: 'synced' }, open, []],
+  ['a sync while not open changes nothing', handshaking(2), { type: 'synced' }, handshaking(2), []],
+  [
+    'kicked before its first sync, a socket backs off from the run it was on (no retry every few hundred ms)',
+    openUnsynced(4),
+    { type: 'disconnected', reason: 'io server disconnect' },
+    waiting(4, 'refresh'),
+    [{ type: 'startTimer', attempt: 5 }],
+  ],
+  [
+    'a network failure after a refresh lets a later refusal refresh again (its fresh token may have expired offline)',
+    handshaking(2, true),
+    { type: 'connectFailed', error: NETWORK },
+    waiting(2),
+    [{ type: 'startTimer', attempt: 3 }],
+  ],
   ['connected after close is ignored', closed, { type: 'connected' }, closed, []],
   // connectFailed
   [

@@ -1,0 +1,76 @@
+import { combineReducers, configureStore, type Middleware, type UnknownAction } from '@reduxjs/toolkit'
+import { expect, test, vi } from 'vitest'
+import { api, saveRefreshToken } from '../../src/api'
+import { createSessionMiddleware } from '../../src/api/sessionMiddleware'
+import { authSlice, loggedIn } from '../../src/app/authSlice'
+import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { shutdown } from '../../src/realtime'
+import { eventually } from './support/eventually'
+import { fakeSockets } from './support/fakeSocket'
+import { alice } from './support/fixtures'
+import { deadUrl, httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
+import { settle } from './support/mockStore'
+
+// `socket/shutdown` (`store.dispose()`, the page going away) stops the store's socket and session work for good: what
+// was in flight then opens or schedules nothing after it.
+
+let reply: (req: StubRequest) => StubReply | Promise<StubReply>
+const stub = httpStubPerTest((req) => reply(req))
+
+test('a login answered after dispose() opens no socket', async () => {
+  let release: () => void = () => {}
+  const gate = new Promise<void>((r) => (release = r))
+  reply = async (req) => {
+    if (req.url === '/api/auth/login') {
+      await gate
+      return { status: 200, body: { token: 'token-1', refreshToken: 'refresh-1', user: alice } }
+    }
+    return { status: 404, body: { error: { code: 'NOT_FOUND', message: 'no' } } }
+  }
+  const sockets = fakeSockets()
+  const store = makeStore({
+    apiUrl: stub.url,
+    createSocket: sockets.createSocket,
+    storage: createMemoryStorage(),
+    shareSocket: false,
+  })
+  const login = store.dispatch(api.endpoints.login.initiate({ email: 'alice@talemy.test', password: 'talemy' }))
+  await eventually(() => expect(stub.requests.map((r) => r.url)).toContain('/api/auth/login'))
+  store.dispose()
+  release()
+  await login
+  await settle()
+  expect(store.getState().auth.user).toEqual(alice)
+  expect(sockets.sockets.filter((s) => s.active)).toHaveLength(0)
+})
+
+test('a refresh in flight at shutdown schedules nothing after it', async () => {
+  const pending: (() => void)[] = []
+  const setTimeout = vi.fn((cb: () => void) => (pending.push(cb), pending.length))
+  const storage = createMemoryStorage()
+  saveRefreshToken(storage, alice.id, 'refresh-1')
+  const apiUrl = await deadUrl()
+  const actions: UnknownAction[] = []
+  const record: Middleware = () => (next) => (action) => {
+    actions.push(action as UnknownAction)
+    return next(action)
+  }
+  const store = configureStore({
+    reducer: combineReducers({ auth: authSlice.reducer, api: api.reducer }),
+    middleware: (gDM) =>
+      gDM({ thunk: { extraArgument: { apiUrl, storage } } }).concat(
+        record,
+        api.middleware,
+        createSessionMiddleware({ apiUrl, storage, timers: { setTimeout, clearTimeout: vi.fn() } }),
+      ),
+  })
+  // A token without a lifetime cannot be scheduled: one that is due at once.
+  const due = `e30.${Buffer.from(JSON.stringify({ iat: 1, exp: 2 })).toString('base64url')}.sig`
+  store.dispatch(loggedIn({ token: due, user: alice }))
+  expect(setTimeout).toHaveBeenCalledTimes(1)
+  pending[0]!() // the scheduled refresh starts; the API is unreachable: it will be 'unavailable'
+  store.dispatch(shutdown())
+  await eventually(() => expect(actions.some((a) => api.endpoints.refreshToken.matchRejected(a))).toBe(true))
+  await settle()
+  expect(setTimeout).toHaveBeenCalledTimes(1)
+})

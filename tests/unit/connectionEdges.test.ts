@@ -1,0 +1,70 @@
+import { afterEach, beforeEach, expect, test, vi } from 'vitest'
+import { tokenRefreshed } from '../../src/api'
+import { connect, manualRetryTriggers, selectConnection } from '../../src/realtime'
+import { T0 } from './support/fixtures'
+import { mockStore, settle } from './support/mockStore'
+
+// The connection's edges over time (fake timers): what a run of attempts remembers, and how a server that kicks every
+// socket right after its handshake is backed off.
+
+beforeEach(() => {
+  vi.useFakeTimers()
+  vi.setSystemTime(new Date(T0))
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+// A refresh spent early in a run of attempts is remembered through any number of network failures: a later refusal
+// (the refreshed token has since expired, e.g. after a long time offline) is taken as "refused again with a fresh
+// token" and ends the session, although the refresh token is fine.
+test('a refusal long after a refresh, with network failures in between, refreshes again (no false "session expired")', async () => {
+  let n = 1
+  const triggers = manualRetryTriggers()
+  const setup = mockStore(undefined, {
+    retryTriggers: triggers.setup,
+    refreshToken: vi.fn(async (mw) => {
+      n += 1
+      mw.dispatch(tokenRefreshed({ token: `token-${n}` }))
+      return 'refreshed' as const
+    }),
+  })
+  const { dispatch, options, store } = setup
+  dispatch(connect())
+  const socket = setup.sockets.last
+  socket.serverConnect('sock-1')
+  socket.serverDrop('transport close') // the phone goes offline
+  triggers.fire('online')
+  socket.serverRefuse('UNAUTHORIZED') // token-1 expired meanwhile: refresh → token-2, handshake
+  await settle()
+  expect(options.refreshToken).toHaveBeenCalledTimes(1)
+  socket.networkError() // offline again (a tunnel), for longer than token-2 lives
+  vi.advanceTimersByTime(20 * 60_000)
+  triggers.fire('online')
+  socket.serverRefuse('UNAUTHORIZED') // token-2 expired too; the refresh token is still valid
+  await settle()
+  expect(options.refreshToken).toHaveBeenCalledTimes(2)
+  expect(selectConnection(store.getState() as never).status).not.toBe('unauthorized')
+})
+
+// A server that accepts the handshake and then kicks the socket at once, every time (its replay fails: `resume failed`
+// → `socket.disconnect(true)`, server/realtime/index.ts). A run of attempts ends at the first sync, not at the
+// handshake: the wait before the next refresh + handshake grows, where it stayed at ≤ 500 ms for every client.
+test('a socket kicked right after every handshake backs off more and more (and does not refresh every 250 ms)', async () => {
+  const refreshToken = vi.fn(async () => 'refreshed' as const)
+  const setup = mockStore(undefined, { refreshToken, random: () => 0.5 })
+  setup.dispatch(connect())
+  const socket = setup.sockets.last
+  const waits: number[] = []
+  for (let i = 0; i < 10; i++) {
+    socket.serverConnect(`sock-${i}`)
+    socket.serverKick()
+    const before = refreshToken.mock.calls.length
+    const start = Date.now()
+    while (refreshToken.mock.calls.length === before && Date.now() - start < 120_000) vi.advanceTimersByTime(10)
+    waits.push(Date.now() - start)
+    await settle()
+  }
+  expect(waits[9]).toBeGreaterThan(waits[0]!)
+  expect(waits.reduce((a, b) => a + b, 0)).toBeGreaterThan(10_000)
+})
