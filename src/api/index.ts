@@ -91,9 +91,12 @@ function checkedAnswer(
   result: Awaited<ReturnType<typeof rawBaseQuery>>,
   check: Check<unknown> | undefined,
 ): Awaited<ReturnType<typeof rawBaseQuery>> {
-  if (!check || result.error) return result
+  // Without fetchBaseQuery's `meta` (its Request, with the bearer token, and its Response): RTK Query puts it in every
+  // action of the query, and nothing that is not plain data goes into an action.
+  if (result.error) return { error: result.error }
+  if (!check) return { data: result.data }
   const parsed = parse(check, result.data)
-  if (parsed.ok) return { ...result, data: parsed.value }
+  if (parsed.ok) return { data: parsed.value }
   const message = `the answer does not match the contract: ${describeIssues(parsed.issues)}`
   return { error: { status: 'CUSTOM_ERROR', error: message, data: { error: { code: 'INTERNAL', message } } } }
 }

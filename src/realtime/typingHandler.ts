@@ -5,6 +5,7 @@ import {
   sendMessage,
   sendTyping,
   sessionEnded,
+  shutdown,
   typingExpired,
 } from './actions'
 import type { Context, Handler } from './context'
@@ -64,7 +65,7 @@ export function buildTypingHandler<S extends SocketRootState>(ctx: Context<S>): 
           dispatch(typingExpired({ conversationId, userId }))
         }, TYPING_SHOWN_MS),
       )
-    } else if (sessionEnded.match(action)) {
+    } else if (sessionEnded.match(action) || shutdown.match(action)) {
       for (const timer of [...cooling.values(), ...shown.values()]) ctx.timers.clearTimeout(timer)
       cooling.clear()
       shown.clear()
