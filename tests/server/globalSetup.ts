@@ -1,9 +1,18 @@
 import { createHash } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { TestProject } from 'vitest/node'
 import { FAST_HASHING_ENV } from '../../server/passwords'
+import { userTmpdir } from '../support/userTmp'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -36,11 +45,16 @@ export default async function setup(project: TestProject): Promise<void> {
   })
   const hash = createHash('sha256')
   for (const file of sources) hash.update(readFileSync(file))
-  const dir = join(tmpdir(), `talemy-server-template-fast-hashing-${hash.digest('hex').slice(0, 16)}`)
+  // And the embedded database's version: another PGlite may not read the files of this one.
+  hash.update(readFileSync(join(root, 'node_modules/@electric-sql/pglite/package.json')))
+  // A folder of this OS user's: another user's run may have built one this user cannot read.
+  const base = userTmpdir()
+  mkdirSync(base, { recursive: true })
+  const dir = join(base, `talemy-server-template-fast-hashing-${hash.digest('hex').slice(0, 16)}`)
   if (!existsSync(join(dir, 'READY'))) {
     const { openDatabase, seedIfNew } = await import('../../server/db')
     const { PasswordHasher, TEST_ONLY_ARGON2ID } = await import('../../server/passwords')
-    const building = mkdtempSync(join(tmpdir(), 'talemy-template-build-'))
+    const building = mkdtempSync(join(base, 'talemy-template-build-'))
     const db = await openDatabase({ dataDir: building })
     await seedIfNew(db, new PasswordHasher(TEST_ONLY_ARGON2ID))
     await db.close()

@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { userTmpdir } from '../../support/userTmp'
 
 /**
  * Which Chromium the end-to-end tests drive, resolved once per run by the e2e global setup and handed to every test
@@ -38,7 +38,7 @@ export function sameMajor(browserVersion: string, expectedMajor: number): boolea
 }
 
 /** The folder the npm Chromium of one package version lives in; another version never shares it. */
-export function sparticuzDir(packageVersion: string, base = tmpdir()): string {
+export function sparticuzDir(packageVersion: string, base = userTmpdir()): string {
   return join(base, `talemy-chromium-${packageVersion}`)
 }
 
@@ -88,8 +88,9 @@ const READY = 'READY'
 export async function unpackSparticuz(
   version: string,
   executablePath: () => Promise<string>,
-  base = tmpdir(),
+  base = userTmpdir(),
 ): Promise<string> {
+  mkdirSync(base, { recursive: true })
   const dir = sparticuzDir(version, base)
   if (existsSync(join(dir, READY))) return join(dir, 'chromium')
   rmSync(dir, { recursive: true, force: true })
