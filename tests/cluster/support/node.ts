@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { repoRoot } from '../../server/support/server'
 
 /** A server node in its own process (`server/main.ts`), so a test can `SIGKILL` it. */
@@ -34,6 +34,11 @@ export async function spawnNode(env: Record<string, string>): Promise<NodeProces
       ...env,
     },
     stdio: ['ignore', out, out],
+  })
+  // The log is for a node that does not come up (read before it is killed): once it has exited, it goes.
+  child.once('exit', () => {
+    closeSync(out)
+    rmSync(dirname(log), { recursive: true, force: true })
   })
   const logTail = () => {
     try {
