@@ -205,6 +205,88 @@ describe('keyboard focus', () => {
 })
 
 describe('what a screen reader hears', () => {
+  /** Every text the polite region says from now on (each announcement is a new node in it). */
+  function politeSaid(): string[] {
+    const said: string[] = []
+    const region = document.querySelector('[data-testid=announcer-polite]')!
+    new MutationObserver((records) => {
+      for (const r of records) for (const n of r.addedNodes) if (n.textContent) said.push(n.textContent)
+    }).observe(region, { childList: true, subtree: true })
+    return said
+  }
+
+  test('a lesson the other person confirms while the page is open is said, once', async () => {
+    window.history.replaceState(null, '', '#/lessons')
+    const { store, sockets } = appStore(api)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=lesson]')).toHaveLength(2))
+    const said = politeSaid()
+    act(() =>
+      sockets.last.serverEmit(
+        'lesson:statusUpdated',
+        lesson('l1', {
+          startsAt: '2026-11-25T08:00:00.000Z',
+          status: 'confirmed',
+          updatedAt: '2026-11-24T09:00:00.000Z',
+        }),
+      ),
+    )
+    const card = page.container.querySelector<HTMLElement>('[data-lesson-id=l1]')!
+    await eventually(() => expect(card.querySelector('[data-testid=lesson-status]')?.textContent).toBe('confirmed'))
+    await eventually(() => expect(said).toEqual([expect.stringMatching(/was confirmed/)]))
+    store.dispose()
+  })
+
+  test('a lesson this user confirms is said once, also when the server’s event draws it before the answer', async () => {
+    window.history.replaceState(null, '', '#/lessons')
+    let answer: (() => void) | null = null
+    const held = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      if (request.method === 'PATCH') {
+        await new Promise<void>((resolve) => (answer = resolve))
+        return json(200, lesson('l1', { startsAt: '2026-11-25T08:00:00.000Z', status: 'confirmed' }))
+      }
+      return api(input, init)
+    }) as typeof fetch
+    const { store, sockets } = appStore(held, { preloadedState: { auth: { token: 't', user: bob } } })
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=lesson]')).toHaveLength(2))
+    const said = politeSaid()
+    const card = page.container.querySelector<HTMLElement>('[data-lesson-id=l1]')!
+    act(() => button('Confirm', card)!.click())
+    await eventually(() => expect(answer).not.toBeNull())
+    act(() =>
+      sockets.last.serverEmit(
+        'lesson:statusUpdated',
+        lesson('l1', { startsAt: '2026-11-25T08:00:00.000Z', status: 'confirmed' }),
+      ),
+    )
+    await eventually(() => expect(card.querySelector('[data-testid=lesson-status]')?.textContent).toBe('confirmed'))
+    await act(async () => answer!())
+    await eventually(() => expect(document.activeElement).toBe(card))
+    expect(said).toEqual([expect.stringMatching(/was confirmed/)])
+    store.dispose()
+  })
+
+  test('a request the tutor answers while the student has the page open is said', async () => {
+    window.history.replaceState(null, '', '#/contact-requests')
+    const { store, sockets } = appStore(api)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=contact-request]')).toHaveLength(1))
+    const said = politeSaid()
+    act(() =>
+      sockets.last.serverEmit(
+        'contactRequest:statusUpdated',
+        contactRequest('r1', { status: 'accepted', updatedAt: '2026-11-24T09:00:00.000Z' }),
+      ),
+    )
+    await eventually(() => expect(said).toEqual([expect.stringMatching(/accepted/)]))
+    store.dispose()
+  })
+
   test('accepting a contact request says that it was accepted (the focused card is named by its title only)', async () => {
     window.history.replaceState(null, '', '#/contact-requests')
     const { store } = appStore(api, { preloadedState: { auth: { token: 't', user: bob } } })

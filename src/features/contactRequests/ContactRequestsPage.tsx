@@ -1,4 +1,4 @@
-import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
+import { useId, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { api } from '../../api'
 import {
@@ -62,6 +62,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   const titleId = useId()
 
   const change = async (status: ContactRequest['status']) => {
+    ownChange.current = status
     const updated = await update({ id: request.id, status })
       .unwrap()
       .catch(() => null)
@@ -71,6 +72,16 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
     cardRef.current?.focus()
     announce(t('toast.contactRequestStatus', { status: updated.status }))
   }
+  /** The status this user last asked for here: its change is said once its answer comes (above), not when drawn. */
+  const ownChange = useRef<ContactRequestStatus | null>(null)
+  const statusDrawn = useRef(request.status)
+  useLayoutEffect(() => {
+    const before = statusDrawn.current
+    statusDrawn.current = request.status
+    // The other person answered while the page is open: said as a toast would say it on another page.
+    if (before !== request.status && ownChange.current !== request.status)
+      announce(t('toast.contactRequestStatus', { status: request.status }))
+  }, [request.status, announce, t])
 
   return (
     <li

@@ -70,6 +70,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   const titleId = useId()
 
   const change = async (status: Lesson['status']) => {
+    ownChange.current = status
     const updated = await update({ id: lesson.id, status })
       .unwrap()
       .catch(() => null)
@@ -88,12 +89,18 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   /** The status a change of this card's is waiting to see drawn, before it focuses the card. */
   const focusAfterChange = useRef<LessonStatus | null>(null)
   const statusDrawn = useRef(lesson.status)
+  /** The status this user last asked for here: its change is said once its answer comes (above), not when drawn. */
+  const ownChange = useRef<LessonStatus | null>(null)
   useLayoutEffect(() => {
+    const before = statusDrawn.current
     statusDrawn.current = lesson.status
+    // The other person changed it while the page is open: said as a toast would say it on another page.
+    if (before !== lesson.status && ownChange.current !== lesson.status)
+      announce(t('toast.lessonStatus', { subject: lesson.subject, status: lesson.status }))
     if (focusAfterChange.current !== lesson.status) return
     focusAfterChange.current = null
     cardRef.current?.focus()
-  }, [lesson.status])
+  }, [lesson.status, lesson.subject, announce, t])
 
   return (
     <li
