@@ -1,4 +1,4 @@
-import { useId, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react'
+import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { api } from '../../api'
 import {
@@ -6,7 +6,6 @@ import {
   useGetContactRequestsQuery,
   useUpdateContactRequestStatusMutation,
 } from '../../api/hooks'
-import { useAnnounce } from '../../app/Announcer'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { MAX_CONTACT_MESSAGE_LENGTH, type ContactRequest, type ContactRequestStatus, type User } from '../../contract'
@@ -14,6 +13,7 @@ import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FormError, LoadError, TutorField } from '../shared/controls'
 import { usePeople } from '../shared/people'
+import { useStatusSaid } from '../shared/statusSaid'
 
 const STATUS: Record<ContactRequestStatus, MessageId> = {
   pending: 'requests.status.pending',
@@ -55,33 +55,22 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   const dates = useDates()
   const cardRef = useRef<HTMLLIElement>(null)
   const dispatch = useAppDispatch()
-  const announce = useAnnounce()
   const people = usePeople()
   const [update, { isLoading, error }] = useUpdateContactRequestStatusMutation()
   const isTutor = request.tutorId === me.id
   const titleId = useId()
 
+  // Every change of the status is said once it is drawn, the user's own and the other person's.
+  useStatusSaid(request.status, t('toast.contactRequestStatus', { status: request.status }))
   const change = async (status: ContactRequest['status']) => {
-    ownChange.current = status
     const updated = await update({ id: request.id, status })
       .unwrap()
       .catch(() => null)
     if (!updated) return
     dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, updated)))
-    // Accept and Decline are gone once answered: the card itself keeps the keyboard user's place, and the answer is said.
+    // Accept and Decline are gone once answered: the card itself keeps the keyboard user's place.
     cardRef.current?.focus()
-    announce(t('toast.contactRequestStatus', { status: updated.status }))
   }
-  /** The status this user last asked for here: its change is said once its answer comes (above), not when drawn. */
-  const ownChange = useRef<ContactRequestStatus | null>(null)
-  const statusDrawn = useRef(request.status)
-  useLayoutEffect(() => {
-    const before = statusDrawn.current
-    statusDrawn.current = request.status
-    // The other person answered while the page is open: said as a toast would say it on another page.
-    if (before !== request.status && ownChange.current !== request.status)
-      announce(t('toast.contactRequestStatus', { status: request.status }))
-  }, [request.status, announce, t])
 
   return (
     <li

@@ -2,7 +2,6 @@ import { useId, useLayoutEffect, useMemo, useRef, useState, type FormEvent } fro
 import { FormattedMessage } from 'react-intl'
 import { api } from '../../api'
 import { useCreateLessonMutation, useGetLessonsQuery, useUpdateLessonStatusMutation } from '../../api/hooks'
-import { useAnnounce } from '../../app/Announcer'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { MAX_LESSON_SUBJECT_LENGTH, type Lesson, type LessonStatus, type User } from '../../contract'
@@ -11,6 +10,7 @@ import { upsertById } from '../shared/cache'
 import { FormError, LoadError, TutorField } from '../shared/controls'
 import { toDateTimeLocal } from '../shared/format'
 import { usePeople } from '../shared/people'
+import { useStatusSaid } from '../shared/statusSaid'
 import { lessonActions } from './transitions'
 
 const DURATIONS = [30, 45, 60, 90, 120]
@@ -63,23 +63,25 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   const dates = useDates()
   const cardRef = useRef<HTMLLIElement>(null)
   const dispatch = useAppDispatch()
-  const announce = useAnnounce()
   const people = usePeople()
   const [update, { isLoading, error }] = useUpdateLessonStatusMutation()
   const other = lesson.tutorId === me.id ? lesson.studentId : lesson.tutorId
   const titleId = useId()
 
+  // Every change of the status is said once it is drawn, the user's own and the other person's.
+  const statusDrawn = useStatusSaid(
+    lesson.status,
+    t('toast.lessonStatus', { subject: lesson.subject, status: lesson.status }),
+  )
   const change = async (status: Lesson['status']) => {
-    ownChange.current = status
     const updated = await update({ id: lesson.id, status })
       .unwrap()
       .catch(() => null)
     if (!updated) return
     // The button pressed is gone (the status changed): the card itself keeps the keyboard user's place, once the list
-    // has its new order (focusing it before the re-sort moves it would lose focus in a browser), and the change is said.
+    // has its new order (focusing it before the re-sort moves it would lose focus in a browser).
     focusAfterChange.current = updated.status
     dispatch(api.util.updateQueryData('getLessons', undefined, (draft) => upsertById(draft, updated)))
-    announce(t('toast.lessonStatus', { subject: updated.subject, status: updated.status }))
     // Drawn with it already (the socket's event came before the answer): no new drawing will come for it.
     if (statusDrawn.current === updated.status) {
       focusAfterChange.current = null
@@ -88,19 +90,11 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   }
   /** The status a change of this card's is waiting to see drawn, before it focuses the card. */
   const focusAfterChange = useRef<LessonStatus | null>(null)
-  const statusDrawn = useRef(lesson.status)
-  /** The status this user last asked for here: its change is said once its answer comes (above), not when drawn. */
-  const ownChange = useRef<LessonStatus | null>(null)
   useLayoutEffect(() => {
-    const before = statusDrawn.current
-    statusDrawn.current = lesson.status
-    // The other person changed it while the page is open: said as a toast would say it on another page.
-    if (before !== lesson.status && ownChange.current !== lesson.status)
-      announce(t('toast.lessonStatus', { subject: lesson.subject, status: lesson.status }))
     if (focusAfterChange.current !== lesson.status) return
     focusAfterChange.current = null
     cardRef.current?.focus()
-  }, [lesson.status, lesson.subject, announce, t])
+  }, [lesson.status])
 
   return (
     <li
