@@ -98,23 +98,12 @@ describe('the conversation list of a hidden page', () => {
   // Hidden, the page is not looking at its open thread (the server counts new messages unread): so does the list.
   test('a message arriving while the page is hidden counts as unread (the server counts it: the room was left)', async () => {
     const visibility = manualVisibility(true)
-    const sockets = fakeSockets()
-    const store = configureStore({
-      reducer: rootReducer,
-      preloadedState: loggedInState(),
-      middleware: (gDM) =>
-        gDM({ serializableCheck: false, immutableCheck: false }).concat(
-          api.middleware,
-          createSocketMiddleware(socketOptions(sockets, { visibility })),
-        ),
-    })
+    const { store, sockets } = soloStore(visibility)
     await store.dispatch(
       api.util.upsertQueryData('getConversations', undefined, [
         conversation('c1', { lastMessage: message(1), unreadCount: 0, updatedAt: message(1).createdAt }),
       ]),
     )
-    store.dispatch(connect())
-    sockets.last.serverConnect()
     sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' })
     // The thread is open and looked at.
     store.dispatch(joinConversation({ conversationId: 'c1' }))

@@ -5,6 +5,8 @@ import { afterEach, beforeEach } from 'vitest'
 import { AnnouncerProvider } from '../../../src/app/Announcer'
 import { App } from '../../../src/app/App'
 import { createMemoryStorage, makeStore, type MakeStoreOptions } from '../../../src/app/store'
+import type { Toaster } from '../../../src/features/notifications/toaster'
+import { ToasterContext } from '../../../src/features/notifications/Toasts'
 import { I18nProvider } from '../../../src/i18n'
 import { fakeSockets } from '../../unit/support/fakeSocket'
 import { alice } from '../../unit/support/fixtures'
@@ -60,15 +62,20 @@ export function appStore(fetchFn: typeof fetch, over: Partial<MakeStoreOptions> 
   return { store, sockets }
 }
 
-/** The whole app in `root`, with its providers, as `main.tsx` renders it. */
-export function renderApp(root: Root, store: ReturnType<typeof makeStore>): void {
+/** The whole app in `root`, with its providers, as `main.tsx` renders it (with `toaster`, its toasts too). */
+export function renderApp(root: Root, store: ReturnType<typeof makeStore>, toaster?: Toaster): void {
+  const app = toaster ? (
+    <ToasterContext value={toaster}>
+      <App />
+    </ToasterContext>
+  ) : (
+    <App />
+  )
   act(() =>
     root.render(
       <Provider store={store}>
         <I18nProvider>
-          <AnnouncerProvider>
-            <App />
-          </AnnouncerProvider>
+          <AnnouncerProvider>{app}</AnnouncerProvider>
         </I18nProvider>
       </Provider>,
     ),
