@@ -256,15 +256,26 @@ async function run(commands: Command[]) {
   let progress = ''
   let movedAt = Date.now()
   const reading = () => Object.values(store.getState().api.queries).some((q) => q?.status === 'pending')
-  /** After the last `sync:gap`, the refetch it asked for (after its invalidation window) has landed for every list. */
+  /**
+   * After the last `sync:gap`, the refetch it asked for (after its invalidation window) has landed for every list: a
+   * read that started before the gap (still in flight when it came) answers with data from before it, so only a read
+   * started after it counts.
+   */
   const refetchedAfterGap = () => {
     const gap = actions.findLastIndex((a) => syncGap.match(a))
     if (gap === -1) return true
+    type QueryMeta = { requestId?: string; arg?: { queryCacheKey?: string } }
+    const startedAfterGap = new Set(
+      actions
+        .slice(gap)
+        .filter((a) => a.type === 'api/executeQuery/pending')
+        .map((a) => (a.meta as QueryMeta).requestId),
+    )
     const landed = new Set(
       actions
         .slice(gap)
-        .filter((a) => a.type === 'api/executeQuery/fulfilled')
-        .map((a) => String((a.meta as { arg?: { queryCacheKey?: string } }).arg?.queryCacheKey)),
+        .filter((a) => a.type === 'api/executeQuery/fulfilled' && startedAfterGap.has((a.meta as QueryMeta).requestId))
+        .map((a) => String((a.meta as QueryMeta).arg?.queryCacheKey)),
     )
     return landed.size >= subs.length
   }
