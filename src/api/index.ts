@@ -48,10 +48,14 @@ interface AuthState {
  * The store's `apiUrl` comes through the thunk extra argument, so one `api` serves every store (each test, each tab).
  * The token is read at request time, so a refreshed token is used by the next request.
  */
+/** The default of `ApiExtra.requestTimeoutMs`: a generous bound, far above any answer the server gives when it works. */
+export const REQUEST_TIMEOUT_MS = 30_000
+
 const rawBaseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> = (args, api, extraOptions) => {
-  const { apiUrl, fetchFn } = extraOf(api.extra)
+  const { apiUrl, fetchFn, requestTimeoutMs = REQUEST_TIMEOUT_MS } = extraOf(api.extra)
   return fetchBaseQuery({
     baseUrl: `${apiUrl}/api`,
+    timeout: requestTimeoutMs,
     ...(fetchFn ? { fetchFn } : {}),
     prepareHeaders: (headers, { getState }) => {
       const token = (getState() as AuthState).auth?.token

@@ -32,4 +32,10 @@ export interface ApiExtra {
   serverClock?: ServerClock
   /** This browser's clock, in ms (the session middleware's). Default `Date.now`. */
   now?: () => number
+  /**
+   * How long a request may go unanswered before it fails with `TIMEOUT_ERROR`. Default `REQUEST_TIMEOUT_MS`: without
+   * one, a stalled connection would hold a token refresh (and the lock every tab waits on) or a read that socket events
+   * wait for until the browser gives up, minutes later.
+   */
+  requestTimeoutMs?: number
 }

@@ -64,6 +64,8 @@ export interface MakeStoreOptions {
   extraMiddleware?: Middleware[]
   /** The `fetch` HTTP goes through; default the global one. */
   fetchFn?: typeof fetch
+  /** How long an API request may go unanswered before it fails (`TIMEOUT_ERROR`); default 30 s. */
+  requestTimeoutMs?: number
   /** Tuning of the realtime layer (drain lock, outbox limit, retry triggers, invalidation window, backoff…). */
   realtime?: RealtimeOptions
   /** The clock and timers the scheduled token refresh uses (tests); default `Date.now` and the global timers. */
@@ -103,6 +105,7 @@ export function makeStore(options: MakeStoreOptions = {}) {
     serverClock,
     ...(options.session?.now ? { now: options.session.now } : {}),
     ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
+    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
   }
   const restored = loadAuth(storage)
   const sharing = tabsEdges(options, storage === pageStorage)

@@ -10,10 +10,11 @@ import {
   tokenLifetime,
 } from '../../src/api'
 import { loggedOut, tokenRefreshed } from '../../src/app/authSlice'
+import { selectPendingMessages, sendMessage } from '../../src/realtime'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
-import { alice, bob } from './support/fixtures'
+import { alice, bob, message } from './support/fixtures'
 import { httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
 
 // The browser's session code: the token's lifetime read from the JWT, the refresh scheduled at 80% of it through the
@@ -223,5 +224,113 @@ describe('the scheduled refresh and the socket renewal', () => {
     saveRefreshToken(storage, bob.id, 'refresh-bob') // another tab logged in as Bob
     store.dispatch(loggedOut({ keepOutbox: true }))
     expect(loadRefreshToken(storage, bob.id)).toBe('refresh-bob')
+  })
+})
+
+describe('a request the server never answers', () => {
+  /** A `fetch` whose requests hang until aborted, as behind a stalled proxy; `answer` makes the next ones answer. */
+  function hangingFetch() {
+    let reply: ((url: string) => Response) | null = null
+    const started: string[] = []
+    const fetchFn = ((input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      started.push(new URL(request.url).pathname)
+      if (reply) return Promise.resolve(reply(new URL(request.url).pathname))
+      return new Promise<Response>((_resolve, reject) =>
+        request.signal.addEventListener('abort', () => reject(request.signal.reason)),
+      )
+    }) as typeof fetch
+    return { fetchFn, started, answer: (r: (url: string) => Response) => (reply = r) }
+  }
+
+  // Valid for an hour from now: nothing else refreshes them meanwhile.
+  const issuedAt = Math.floor(Date.now() / 1000)
+  const token = jwt({ sub: alice.id, iat: issuedAt, exp: issuedAt + 3600 })
+  const next = jwt({ sub: alice.id, iat: issuedAt + 1, exp: issuedAt + 3601 })
+
+  test('a refresh gives up after the request timeout (unavailable, not refused), and lets the next refresh go', async () => {
+    const http = hangingFetch()
+    const storage = createMemoryStorage()
+    saveRefreshToken(storage, alice.id, 'refresh-1')
+    const store = makeStore({
+      apiUrl: 'http://stalled.test',
+      storage,
+      fetchFn: http.fetchFn,
+      createSocket: fakeSockets().createSocket,
+      preloadedState: { auth: { token, user: alice } },
+      requestTimeoutMs: 20,
+    })
+    try {
+      expect(await store.dispatch(refreshSession())).toBe('unavailable')
+      expect(http.started).toEqual(['/api/auth/refresh'])
+      // Still signed in: no answer is not a refusal.
+      expect(store.getState().auth.token).toBe(token)
+      // The refresh is no longer in flight and its lock is free: the next one goes out and succeeds.
+      http.answer(
+        () =>
+          new Response(JSON.stringify({ token: next, refreshToken: 'refresh-2', user: alice }), {
+            status: 200,
+            headers: { 'content-type': 'application/json' },
+          }),
+      )
+      expect(await store.dispatch(refreshSession())).toBe('refreshed')
+      expect(store.getState().auth.token).toBe(next)
+    } finally {
+      store.dispose()
+    }
+  })
+
+  test('a message sent over HTTP that is never answered is sent again after the timeout, and shows once', async () => {
+    const http = hangingFetch()
+    const sockets = fakeSockets()
+    const store = makeStore({
+      apiUrl: 'http://stalled.test',
+      storage: createMemoryStorage(),
+      fetchFn: http.fetchFn,
+      createSocket: sockets.createSocket,
+      preloadedState: { auth: { token, user: alice } },
+      requestTimeoutMs: 20,
+      realtime: { backoff: { baseMs: 1, capMs: 5 }, retryTriggers: () => () => {} },
+    })
+    try {
+      await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', []))
+      sockets.last.serverConnect()
+      sockets.last.serverDrop() // the socket known to be down: the send goes over HTTP
+      store.dispatch(sendMessage({ conversationId: 'c1', content: 'hello', clientId: 'k1' }))
+      await eventually(() => expect(http.started).toEqual(['/api/conversations/c1/messages']))
+      // The server answers the next attempt (it keeps one message per clientId, so a first attempt that did land
+      // would be answered with the same message).
+      http.answer(
+        () =>
+          new Response(JSON.stringify(message(1, { senderId: alice.id, clientId: 'k1', content: 'hello' })), {
+            status: 201,
+            headers: { 'content-type': 'application/json' },
+          }),
+      )
+      const thread = () => api.endpoints.getMessages.select('c1')(store.getState()).data ?? []
+      await eventually(() => expect(thread().map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual(['m1:sent']))
+      expect(http.started).toEqual(['/api/conversations/c1/messages', '/api/conversations/c1/messages'])
+      expect(selectPendingMessages(store.getState())).toEqual([])
+    } finally {
+      store.dispose()
+    }
+  })
+
+  test('a read gives up after the request timeout with TIMEOUT_ERROR (the page shows a network error)', async () => {
+    const http = hangingFetch()
+    const store = makeStore({
+      apiUrl: 'http://stalled.test',
+      storage: createMemoryStorage(),
+      fetchFn: http.fetchFn,
+      createSocket: fakeSockets().createSocket,
+      preloadedState: { auth: { token, user: alice } },
+      requestTimeoutMs: 20,
+    })
+    try {
+      const result = await store.dispatch(api.endpoints.getLessons.initiate())
+      expect(result.error).toMatchObject({ status: 'TIMEOUT_ERROR' })
+    } finally {
+      store.dispose()
+    }
   })
 })
