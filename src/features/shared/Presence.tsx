@@ -2,11 +2,12 @@ import { useGetUsersQuery } from '../../api/hooks'
 import { useAppSelector } from '../../app/hooks'
 import type { Id } from '../../contract'
 import { useDates, useT } from '../../i18n'
-import { selectPresence } from '../../realtime'
+import { selectIsConnected, selectPresence } from '../../realtime'
 
 /**
  * Whether someone is online, or when they were last seen: the socket's latest word, else what `/api/users` said.
- * Nothing for people whose presence the user may not know (no shared conversation).
+ * Nothing for people whose presence the user may not know (no shared conversation), and nothing while this browser is
+ * not connected: nobody would tell it that they left, and the snapshot after the reconnect says what changed.
  *
  * @example <PresenceLabel userId={bob.id} />
  */
@@ -14,11 +15,12 @@ export function PresenceLabel({ userId }: { userId: Id }) {
   const t = useT()
   const dates = useDates()
   const live = useAppSelector((state) => selectPresence(state, userId))
+  const connected = useAppSelector(selectIsConnected)
   const { data: users } = useGetUsersQuery()
   const listed = users?.find((u) => u.id === userId)
   const online = live?.online ?? listed?.online ?? null
   const lastSeenAt = live ? live.lastSeenAt : (listed?.lastSeenAt ?? null)
-  if (online === null) return null
+  if (online === null || !connected) return null
   const text = online
     ? t('presence.online')
     : lastSeenAt
