@@ -351,8 +351,15 @@ export function attachHandlers(
     )
     logger.debug({ socketId: socket.id, userId }, 'socket connected')
     armExpiry(socket)
-    // The session may have ended while the handshake was under way (its room was empty when it was revoked).
-    void sessions.isLive(sessionId).then((live) => live || socket.disconnect(true))
+    // The session may have ended while the handshake was under way (its room was empty when it was revoked). When that
+    // cannot be told, the socket goes: the client reconnects, and its handshake checks again.
+    sessions.isLive(sessionId).then(
+      (live) => live || socket.disconnect(true),
+      (error: unknown) => {
+        logger.error({ err: error, socketId: socket.id, userId }, 'session check failed')
+        socket.disconnect(true)
+      },
+    )
 
     // Every event, known or not, goes through here: arguments are untrusted and a handler must never throw.
     socket.onAny((event: unknown, ...args: unknown[]) => {

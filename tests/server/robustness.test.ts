@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { io } from 'socket.io-client'
+import { SessionStore } from '../../server/sessions'
 import type { Ack, ErrorBody, Message } from './support/types'
 import {
   ALICE,
@@ -399,6 +401,33 @@ describe('what a flood past the budget can cost the server', () => {
       error: { code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) },
     })
     socket.close()
+  })
+})
+
+describe('a database error where the server checks the session again after the connection', () => {
+  it('closes that socket (it cannot tell the session is live), logs nothing unhandled, and keeps serving', async () => {
+    const real = SessionStore.prototype.isLive
+    let calls = 0
+    // The handshake's check passes; the one after the connection (for a revocation during the handshake) fails.
+    const spy = vi.spyOn(SessionStore.prototype, 'isLive').mockImplementation(function (this: SessionStore, id) {
+      calls++
+      return calls === 2 ? Promise.reject(new Error('database down')) : real.call(this, id)
+    })
+    try {
+      // Listening before the connection: the server's disconnect may come in the same read as its connect.
+      const socket = io(server.url, {
+        auth: { token: aliceToken },
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+      })
+      const reason = await new Promise<string>((resolve) => socket.on('disconnect', resolve))
+      expect(reason).toBe('io server disconnect')
+      expect(calls).toBe(2)
+    } finally {
+      spy.mockRestore()
+    }
+    await stillServing()
   })
 })
 
