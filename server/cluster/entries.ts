@@ -27,7 +27,7 @@ return 1
  */
 export class NodeEntries {
   /** Per key, each member this node holds, and whether Redis has said it took it (`add` answered). */
-  private readonly held = new Map<string, Map<string, boolean>>()
+  private readonly held = new Map<string, Map<string, { taken: boolean }>>()
   private timer: ReturnType<typeof setInterval> | undefined
 
   constructor(
@@ -39,15 +39,17 @@ export class NodeEntries {
   async add(key: string, member: string, cap = 0): Promise<boolean> {
     const now = Date.now()
     // Held before the answer: a heartbeat meanwhile renews it (if it is there) rather than miss it.
-    this.hold(key, member)
+    const hold = this.hold(key, member)
     let added: boolean
     try {
       added = (await this.redis.eval(ADD_SCRIPT, 1, key, now, member, now + ENTRY_TTL_MS, cap)) === 1
     } catch (error) {
-      this.release(key, member)
+      if (this.held.get(key)?.get(member) === hold) this.release(key, member)
       throw error
     }
-    if (added) this.held.get(key)?.set(member, true)
+    // Released meanwhile (a leave or disconnect while the add was on its way): its ZREM follows the add; keep it out.
+    if (this.held.get(key)?.get(member) !== hold) return added
+    if (added) hold.taken = true
     else this.release(key, member)
     return added
   }
@@ -86,7 +88,7 @@ export class NodeEntries {
       // persistence, a failover to a replica that lagged), and the socket or viewer is still here. An add still
       // waiting for its answer is only renewed (XX): the cap may refuse it. A release takes its member out of `held`
       // before its ZREM, which goes after this pipeline on the same connection: nothing released comes back.
-      for (const [member, taken] of members)
+      for (const [member, { taken }] of members)
         if (taken) pipeline.zadd(key, expiry, member)
         else pipeline.zadd(key, 'XX', expiry, member)
       pipeline.pexpire(key, ENTRY_TTL_MS * 2)
@@ -94,10 +96,12 @@ export class NodeEntries {
     await pipeline.exec()
   }
 
-  private hold(key: string, member: string): void {
+  private hold(key: string, member: string): { taken: boolean } {
     let members = this.held.get(key)
     if (!members) this.held.set(key, (members = new Map()))
-    if (!members.has(member)) members.set(member, false)
+    let hold = members.get(member)
+    if (!hold) members.set(member, (hold = { taken: false }))
+    return hold
   }
 
   private release(key: string, member: string): void {

@@ -74,4 +74,29 @@ describe('NodeEntries: what the heartbeat writes back', () => {
     await beat
     expect(await entries.members('sockets:alice')).toEqual(['n1:s1'])
   })
+
+  it('a viewer who leaves while its add is on the way stays gone, also when this node holds another viewer there', async () => {
+    const redis = fakeRedis()
+    const entries = new NodeEntries(redis as never)
+    await entries.add('viewers:c1', 'bob n1:s-bob')
+    // Alice opens the thread and leaves it (or closes the tab) within one round trip: the ZREM goes after the add.
+    const adding = entries.add('viewers:c1', 'alice n1:s-alice')
+    await entries.remove('viewers:c1', 'alice n1:s-alice')
+    await adding
+    await (entries as unknown as { renew(): Promise<void> }).renew()
+    // Were she written back, every message to her there would be marked read though she is not looking.
+    expect(await entries.members('viewers:c1')).toEqual(['bob n1:s-bob'])
+  })
+
+  it('a leave and a join again while the first add is on the way: the second add holds it, whatever the first says', async () => {
+    const redis = fakeRedis()
+    const entries = new NodeEntries(redis as never)
+    const first = entries.add('viewers:c1', 'alice n1:s-alice')
+    await entries.remove('viewers:c1', 'alice n1:s-alice')
+    const second = entries.add('viewers:c1', 'alice n1:s-alice')
+    await Promise.all([first, second])
+    redis.sets.get('viewers:c1')!.clear() // Redis lost it (a restart without persistence): the heartbeat puts it back
+    await (entries as unknown as { renew(): Promise<void> }).renew()
+    expect(await entries.members('viewers:c1')).toEqual(['alice n1:s-alice'])
+  })
 })
