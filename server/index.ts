@@ -226,7 +226,16 @@ async function startOn(
   const app = createHttpApp(logger, { trustProxy: options.trustProxy, requestTimeoutMs: options.requestTimeoutMs })
   const io = createSocketServer(app.server, origins)
   const maxSocketsPerUser = options.maxSocketsPerUser ?? DEFAULT_MAX_SOCKETS_PER_USER
-  const cluster = redis ? joinCluster(io, redis, sessions, maxSocketsPerUser, logger) : undefined
+  const cluster = redis
+    ? joinCluster(
+        io,
+        redis,
+        sessions,
+        maxSocketsPerUser,
+        options.sessionRecheckMs ?? DEFAULT_SESSION_RECHECK_MS,
+        logger,
+      )
+    : undefined
   const delivery = new LiveDelivery()
   const services = createServices({
     db,

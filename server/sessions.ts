@@ -201,6 +201,25 @@ export class SessionStore {
     for (const [sessionId, session] of this.known) if (!session.revoked) this.known.delete(sessionId)
   }
 
+  /**
+   * Which of `sessionIds` have ended (revoked, or past their end), all read from the database in one query and
+   * remembered: a node checks its sockets' sessions with it, for a revocation whose broadcast it never got.
+   */
+  async endedAmong(sessionIds: readonly string[]): Promise<string[]> {
+    if (sessionIds.length === 0) return []
+    const rows = await this.db.query<{ id: string; revoked_at: Date | null; expires_at: Date }>(
+      `select id, revoked_at, expires_at from sessions where id = any($1::text[])`,
+      [sessionIds],
+    )
+    const found = new Map(rows.map((row) => [row.id, row]))
+    return sessionIds.filter((sessionId) => {
+      const row = found.get(sessionId)
+      if (!row) return true
+      const session = this.remember(sessionId, { revoked: row.revoked_at !== null, expiresAt: ms(row.expires_at) })
+      return session.revoked || this.now() >= session.expiresAt
+    })
+  }
+
   async isLive(sessionId: string): Promise<boolean> {
     let session = this.known.get(sessionId)
     const recheck = this.policy.recheckLiveMs

@@ -2,7 +2,7 @@ import { createAdapter } from '@socket.io/redis-adapter'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
 import type { Logger } from '../logger'
 import type { CounterFactory } from '../loginThrottle'
-import type { TalemyServer, TalemySocket } from '../realtime'
+import type { TalemyServer } from '../realtime'
 import { sessionRoom } from '../realtime/rooms'
 import type { SessionStore } from '../sessions'
 import { NodeEntries } from './entries'
@@ -18,15 +18,18 @@ const REVOKED = 'talemy:revoked'
  *   from our own log), so the Streams adapter's advantage (recovery) would buy nothing;
  * - the socket cap and the conversation viewers as heartbeated entries (a killed node's expire within seconds);
  * - login throttling through `RateLimiterRedis` (the send and join budgets are `RedisRateLimiter`s, made by the caller);
- * - revocations: a session revoked on one node is forgotten as live on every node.
+ * - revocations: a session revoked on one node is forgotten as live on every node, and each node checks its own
+ *   sockets' sessions every `sessionRecheckMs` for a revocation whose broadcast it missed.
  *
- * @example const cluster = joinCluster(io, redis, sessions, 20, logger); …; await cluster.leave()
+ * @example const cluster = joinCluster(io, redis, sessions, 20, 5_000, logger); …; await cluster.leave()
  */
 export function joinCluster(
   io: TalemyServer,
   redis: RedisLink,
   sessions: SessionStore,
   maxSocketsPerUser: number,
+  /** How often this node reads its sockets' sessions again (the bound on a revocation whose broadcast it missed). */
+  sessionRecheckMs: number,
   logger: Logger,
 ) {
   io.adapter(createAdapter(redis.pub, redis.sub, { key: `${redis.prefix}socket.io` }))
@@ -41,25 +44,38 @@ export function joinCluster(
     io.local.in(sessionRoom(sessionId)).disconnectSockets(true)
   })
   const stopListening = sessions.onRevoked((sessionId) => io.serverSideEmit(REVOKED, sessionId))
-  // Pub/sub is at most once: what was published while the subscriber was reconnecting never comes. So a subscriber
-  // back (ioredis says `ready` at every connection after the first) forgets which sessions are live and checks this
-  // node's sockets against the database, and tells whoever else lost notifications (the sockets' replay).
+  // Pub/sub is at most once: a revocation's broadcast can be lost (this node's subscriber reconnecting, the revoking
+  // node dying between its commit and its publish, or its publish dropped while its Redis was away). So every
+  // `sessionRecheckMs`, and at once when the subscriber is back (ioredis says `ready` at every connection after the
+  // first), this node reads the sessions of its own sockets again, in one query, and closes those that ended. A
+  // subscriber back also tells whoever else lost notifications (the sockets' replay).
   const notificationsLost = new Set<() => void>()
+  let checking: Promise<void> | undefined
+  let checkAgain = false
+  const checkSockets = (): Promise<void> => {
+    if (checking) {
+      checkAgain = true
+      return checking
+    }
+    checking = (async () => {
+      do {
+        checkAgain = false
+        const sessionIds = [...new Set(Array.from(io.of('/').sockets.values(), (socket) => socket.data.sessionId))]
+        try {
+          for (const sessionId of await sessions.endedAmong(sessionIds))
+            io.local.in(sessionRoom(sessionId)).disconnectSockets(true)
+        } catch (error) {
+          logger.warn({ err: error }, 'session recheck failed')
+        }
+      } while (checkAgain)
+    })().finally(() => (checking = undefined))
+    return checking
+  }
+  const recheck = setInterval(() => void checkSockets(), sessionRecheckMs)
+  recheck.unref()
   const resubscribed = () => {
     sessions.forgetLive()
-    const bySession = new Map<string, TalemySocket[]>()
-    for (const socket of io.of('/').sockets.values()) {
-      const list = bySession.get(socket.data.sessionId) ?? []
-      list.push(socket)
-      bySession.set(socket.data.sessionId, list)
-    }
-    for (const [sessionId, sockets] of bySession)
-      sessions.isLive(sessionId).then(
-        (live) => {
-          if (!live) for (const socket of sockets) socket.disconnect(true)
-        },
-        (error: unknown) => logger.warn({ err: error }, 'session recheck failed'),
-      )
+    void checkSockets()
     for (const listener of notificationsLost) listener()
   }
   redis.sub.on('ready', resubscribed)
@@ -73,6 +89,7 @@ export function joinCluster(
     },
     loginCounters,
     async leave() {
+      clearInterval(recheck)
       stopListening()
       redis.sub.off('ready', resubscribed)
       await entries.stop()

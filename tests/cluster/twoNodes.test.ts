@@ -218,6 +218,18 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       )
   })
 
+  it('disconnects its own socket of a session revoked without a word within its recheck time (the broadcast lost at its publish)', async () => {
+    // (Bob: Carol's join budget was spent above, under the frozen clock.)
+    const session = await login(a.url, BOB)
+    const onB = await stream(b.url, session.token)
+    const closed = new Promise((resolve) => onB.socket.once('disconnect', resolve))
+    // The revoking node died between its commit and its publish, or its publish was dropped while Redis was away: no
+    // node hears of it, and no subscriber reconnects here.
+    await revokeUnannounced(session.token)
+    await closed
+    expect(onB.socket.connected).toBe(false)
+  })
+
   it('checks its sockets again when its Redis subscriber is back: one of a session revoked meanwhile is disconnected', async () => {
     // (Bob: Carol's join budget was spent above, under the frozen clock.)
     const session = await login(a.url, BOB)
