@@ -91,7 +91,7 @@ export interface HandlerDeps {
   slots?: SocketCap
   viewerRegistry?: ViewerRegistry
   /** Online/offline and the snapshot after each connect; none in tests of other things. */
-  presence?: Pick<PresenceTracker, 'connected' | 'disconnected'>
+  presence?: Pick<PresenceTracker, 'connected' | 'disconnected' | 'resendSnapshots'>
   /** With several nodes: calls `resync` whenever notifications from the other nodes may have been lost. */
   onNotificationsLost?: (resync: () => void) => void
 }
@@ -335,6 +335,8 @@ export function attachHandlers(
   // is resynced, as at a handshake.
   onNotificationsLost?.(() => {
     for (const [socket] of delivery.live()) resync(socket)
+    // Presence changes are not logged: a fresh snapshot puts right whichever of them were lost.
+    presence?.resendSnapshots(io.of('/').sockets.values()).catch(warn('presence snapshots failed'))
   })
 
   io.on('connection', (socket) => {

@@ -129,6 +129,20 @@ export class PresenceTracker {
     if (socket.connected) socket.emit('presence:snapshot', { users })
   }
 
+  /** Sends each of `sockets` a fresh `presence:snapshot` (changes told meanwhile may have been lost on the way). */
+  async resendSnapshots(sockets: Iterable<TalemySocket>): Promise<void> {
+    const byUser = new Map<Id, TalemySocket[]>()
+    for (const socket of sockets) {
+      const list = byUser.get(socket.data.userId)
+      if (list) list.push(socket)
+      else byUser.set(socket.data.userId, [socket])
+    }
+    for (const [userId, list] of byUser) {
+      const users = await this.statesOf((await this.contactsOf(userId)).slice(0, MAX_PRESENCE_SNAPSHOT))
+      for (const socket of list) if (socket.connected) socket.emit('presence:snapshot', { users })
+    }
+  }
+
   /** A socket closed: when it was the user's last, the grace period starts now. */
   async disconnected(userId: Id): Promise<void> {
     if ((await this.options.socketCount(userId)) === 0) await this.options.store.noteGone(userId, this.options.now())

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startServer } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
@@ -121,5 +122,44 @@ describe.runIf(ready)('presence across nodes', () => {
     })
     // The entries live 6 s unrenewed, then the 1-second grace: well within half a minute.
     expect(Date.now() - killedAt).toBeLessThan(30_000)
+  })
+
+  it('sends a fresh snapshot to its sockets when its Redis subscriber is back: a change told meanwhile was lost to them', async () => {
+    const [alice, bob] = await Promise.all([login(b.url, ALICE), login(a.url, BOB)])
+    const aliceOnB = await open(b.url, alice.token)
+    const snapshots = () => aliceOnB.items.filter((item) => item.event === 'presence:snapshot')
+    await vi.waitFor(() => expect(snapshots()).toHaveLength(1), { timeout: 20_000 })
+    const subscriber = (b.io.of('/').adapter as unknown as { subClient: Redis }).subClient
+    const retry = subscriber.options.retryStrategy
+    // B's subscriber drops and stays away a while: what A publishes meanwhile (Bob comes online) never reaches B.
+    subscriber.options.retryStrategy = () => 1_500
+    try {
+      const away = new Promise((resolve) => subscriber.once('reconnecting', resolve))
+      const admin = new Redis(redis.url)
+      try {
+        const port = (subscriber as unknown as { stream: { localPort: number } }).stream.localPort
+        expect(await admin.client('KILL', 'ADDR', `127.0.0.1:${port}`)).toBe(1)
+      } finally {
+        admin.disconnect()
+      }
+      await away
+      await open(a.url, bob.token)
+    } finally {
+      subscriber.options.retryStrategy = retry
+    }
+    // Once B is back, Alice's socket there hears that Bob is online: from a new snapshot.
+    await vi.waitFor(
+      () =>
+        expect(
+          snapshots()
+            .slice(1)
+            .some((item) =>
+              (item.payload.users as { userId: string; online: boolean }[]).some(
+                (user) => user.userId === bob.user.id && user.online,
+              ),
+            ),
+        ).toBe(true),
+      { timeout: 20_000, interval: 50 },
+    )
   })
 })
