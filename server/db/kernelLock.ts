@@ -11,8 +11,10 @@ import { createServer, type Server } from 'node:net'
  * process still exit; lock.ts polls through that moment.) Node opens sockets close-on-exec, so child processes do not inherit it.
  *
  * The name comes from the folder's device and inode (and an id kept in it): the same folder under any path (symlink,
- * bind mount) gets the same name, and a copy of a folder gets another. Abstract names are per network namespace: two containers that share
- * a folder but not the network each get the lock; the pid file (lock.ts) still stands between them.
+ * bind mount) gets the same name, and a copy of a folder gets another. Abstract names are per network namespace, and
+ * the pid file (lock.ts) is judged by pid in the reader's own pid namespace: two containers that share a folder but
+ * neither the network nor the pids each get the lock. One server per folder across containers is the deployment's to
+ * ensure (README, `DATA_DIR`); several servers belong on PostgreSQL.
  */
 export type KernelLock =
   | { state: 'taken'; release(): void }
