@@ -215,8 +215,15 @@ export function attachHandlers(
           if (!socket.connected || socket.rooms.has(room) || lastWord.get(socket)?.get(id)?.word !== 'join')
             return false
           void socket.join(room)
-          // Shared before the read mark and the ack: a send on another node from then on sees this viewer.
-          await viewerRegistry?.joined(id, socket.data.userId, socket.id).catch(warn('sharing a viewer failed'))
+          // Shared before the read mark and the ack: a send on another node from then on sees this viewer. Unshared,
+          // the join fails and leaves the room again, so the next join shares it (in the room, it would change nothing).
+          try {
+            await viewerRegistry?.joined(id, socket.data.userId, socket.id)
+          } catch (error) {
+            logger.warn({ err: error }, 'sharing a viewer failed')
+            void socket.leave(room)
+            throw new AppError('INTERNAL', 'the conversation could not be joined; try again')
+          }
           return true
         })
         return null

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { SharedViewers } from '../../server/cluster/shared'
 import { openDatabase } from '../../server/db'
 import { startServer } from '../../server/index'
 import { appendEvents, lockCounters, type LoggedEvent } from '../../server/services/eventLog'
@@ -152,10 +153,20 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     )
   })
 
-  it('marks a message read for a viewer on the other node (viewers shared)', async () => {
+  it('marks a message read for a viewer on the other node (viewers shared), also after a join that could not share it', async () => {
     const alice = (await login(a.url, ALICE)).token
     const bob = (await login(b.url, BOB)).token
     const aliceOnA = await stream(a.url, alice)
+    // Sharing the viewer fails once (Redis away): the join says so, and the next one shares it.
+    const sharing = vi.spyOn(SharedViewers.prototype, 'joined').mockRejectedValueOnce(new Error('Redis is away'))
+    try {
+      expect(await emitAck(aliceOnA.socket, 'conversation:join', CONV)).toMatchObject({
+        ok: false,
+        error: { code: 'INTERNAL' },
+      })
+    } finally {
+      sharing.mockRestore()
+    }
     expect(await emitAck(aliceOnA.socket, 'conversation:join', CONV)).toEqual({ ok: true, data: null })
     const sent = await http(b.url, 'POST', `/api/conversations/${CONV}/messages`, {
       token: bob,
