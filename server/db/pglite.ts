@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs'
+import { mkdirSync, rmSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { PGlite, protocol, type messages } from '@electric-sql/pglite'
 import { lockFolder, type LockOptions } from './lock'
@@ -44,6 +44,7 @@ export async function openPglite(dir: string, lockOptions: LockOptions = {}): Pr
   const base = wrap(pg, outside)
   return {
     kind: 'pglite',
+    files: filesOf(dir),
     query: base.query,
     execute: base.execute,
     transaction: (fn) => pg.transaction((tx) => fn(wrap(tx, inside))),
@@ -119,6 +120,20 @@ class PreparedStatements {
     this.columns.set(statement.name, columns)
     return columns
   }
+}
+
+/**
+ * The device and inodes of the folder, `PG_VERSION` (written once, by initdb) and `global/pg_control` (rewritten in
+ * place): the same across restarts, another for a copy of the folder or one restored from a backup (the files are
+ * made anew). A restore over the existing files in place keeps them: restore into an emptied folder.
+ */
+function filesOf(dir: string): string {
+  return [dir, join(dir, 'PG_VERSION'), join(dir, 'global', 'pg_control')]
+    .map((path) => {
+      const { dev, ino } = statSync(path, { bigint: true })
+      return `${dev}:${ino}`
+    })
+    .join(' ')
 }
 
 function toRow<T>(columns: Column[], fields: (string | null)[]): T {

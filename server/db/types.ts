@@ -37,4 +37,10 @@ export interface Db extends Queryable {
   ): Promise<T[][]>
   close(): Promise<void>
   readonly kind: 'pglite' | 'postgres'
+  /**
+   * What tells these database files from a copy or a restore of them (PGlite: the inodes of its folder and of two
+   * files PostgreSQL writes in place); `undefined` where nothing does. The event log takes another epoch when it
+   * changes (`EventLog.open`).
+   */
+  readonly files?: string
 }

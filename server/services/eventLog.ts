@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { Id, ServerEventName } from '../../src/contract'
 import type { Db, Queryable } from '../db'
 
@@ -71,6 +72,32 @@ export interface EventLogOptions {
 }
 
 /**
+ * The log's epoch. A new one when the database's files are not those it was last opened in (`Db.files`): a folder
+ * restored from a backup, or copied, holds a log that went back (or forked), so an offset a client kept may name
+ * another event in it; with another epoch every such client is told of a gap and refetches, once. A database that
+ * has no record of its files yet keeps its epoch (nothing says it moved).
+ */
+async function epochOf(db: Db): Promise<string> {
+  return db.transaction(async (tx) => {
+    const rows = await tx.query<{ key: string; value: string }>(
+      `select key, value from settings where key in ('event_epoch', 'event_epoch_files') for update`,
+    )
+    const setting = new Map(rows.map((row) => [row.key, row.value]))
+    const epoch = setting.get('event_epoch')
+    if (epoch === undefined) throw new Error('event log: no epoch (migrations not applied?)')
+    const files = setting.get('event_epoch_files')
+    if (db.files === undefined || files === db.files) return epoch
+    const next = files === undefined ? epoch : randomBytes(16).toString('hex')
+    await tx.query(
+      `insert into settings (key, value) values ('event_epoch', $1), ('event_epoch_files', $2)
+       on conflict (key) do update set value = excluded.value`,
+      [next, db.files],
+    )
+    return next
+  })
+}
+
+/**
  * Reads a user's log for a resuming client, and prunes it.
  *
  * @example const log = await EventLog.open(db); const result = await log.resume(userId, 41, epoch)
@@ -92,9 +119,7 @@ export class EventLog {
   }
 
   static async open(db: Db, options: EventLogOptions = {}): Promise<EventLog> {
-    const rows = await db.query<{ value: string }>(`select value from settings where key = 'event_epoch'`)
-    if (!rows[0]) throw new Error('event log: no epoch (migrations not applied?)')
-    return new EventLog(db, rows[0].value, options)
+    return new EventLog(db, await epochOf(db), options)
   }
 
   /** Each user's current offset (the last event in their log; users without one are left out). */

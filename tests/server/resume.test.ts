@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs'
+import { cpSync, rmSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { openDatabase } from '../../server/db'
@@ -213,6 +213,58 @@ describe('resume refused', () => {
     expect(sync.event).toBe('sync:gap')
     expect(s.logged()).toEqual([])
     expect(await emitAck(s.socket, 'conversation:leave', CONV)).toEqual({ ok: true, data: null })
+  })
+})
+
+describe('a database restored from a backup, or copied', () => {
+  it('gives its log another epoch: a client that saw events after the backup gets sync:gap, not a replay of others', async () => {
+    const dataDir = freshDataDir()
+    const backup = `${dataDir}-backup`
+    try {
+      const first = await startTestServer({ dataDir })
+      const bobBefore = await stream(first.url, (await login(first.url, BOB)).token)
+      await bobBefore.synced()
+      await first.close()
+      // The backup, taken while the server is stopped.
+      cpSync(dataDir, backup, { recursive: true })
+
+      // Bob sees three messages after it.
+      const second = await startTestServer({ dataDir })
+      const bob = await stream(second.url, (await login(second.url, BOB)).token)
+      const { epoch } = (await bob.synced()).payload
+      const alice = (await login(second.url, ALICE)).token
+      for (const text of ['a', 'b', 'c']) await post(second.url, alice, text)
+      await vi.waitFor(() => expect(bob.logged()).toHaveLength(3), { timeout: 10_000 })
+      const seen = bob.logged()[2]!.offset
+      bob.socket.close()
+      await second.close()
+
+      // The folder is lost and the backup restored; five new messages reuse Bob's offsets.
+      rmSync(dataDir, { recursive: true, force: true })
+      cpSync(backup, dataDir, { recursive: true })
+      const restored = await serve({ dataDir })
+      const aliceAgain = (await login(restored.url, ALICE)).token
+      for (const text of ['d', 'e', 'f', 'g', 'h']) await post(restored.url, aliceAgain, text)
+
+      // Bob's laptop wakes up with what it had seen: its offset means nothing in this log any more.
+      const back = await stream(restored.url, (await login(restored.url, BOB)).token, { offset: seen, epoch })
+      const sync = await back.synced()
+      expect(sync.event).toBe('sync:gap')
+      expect(sync.payload.epoch).not.toBe(epoch)
+      expect(back.logged()).toEqual([])
+
+      // A restart of the restored folder keeps its new epoch: resume by offset works again.
+      const { offset: now, epoch: next } = sync.payload
+      back.socket.close()
+      await restored.close()
+      servers.splice(servers.indexOf(restored), 1)
+      const again = await serve({ dataDir })
+      const resumed = await stream(again.url, (await login(again.url, BOB)).token, { offset: now, epoch: next })
+      expect((await resumed.synced()).event).toBe('sync:caughtUp')
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+      rmSync(backup, { recursive: true, force: true })
+    }
   })
 })
 
