@@ -123,15 +123,16 @@ class PreparedStatements {
 }
 
 /**
- * The device and inodes of the folder, `PG_VERSION` (written once, by initdb) and `global/pg_control` (rewritten in
- * place): the same across restarts, another for a copy of the folder or one restored from a backup (the files are
- * made anew). A restore over the existing files in place keeps them: restore into an emptied folder.
+ * The device, inode and birth time of the folder, `PG_VERSION` (written once, by initdb) and `global/pg_control`
+ * (rewritten in place): the same across restarts, another for a copy of the folder or one restored from a backup (the
+ * files are made anew; the birth time because a file system hands the inode numbers of a folder just deleted to the
+ * next files made). A restore over the existing files in place keeps them: restore into an emptied folder.
  */
 function filesOf(dir: string): string {
   return [dir, join(dir, 'PG_VERSION'), join(dir, 'global', 'pg_control')]
     .map((path) => {
-      const { dev, ino } = statSync(path, { bigint: true })
-      return `${dev}:${ino}`
+      const { dev, ino, birthtimeNs } = statSync(path, { bigint: true })
+      return `${dev}:${ino}:${birthtimeNs}`
     })
     .join(' ')
 }
