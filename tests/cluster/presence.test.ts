@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
-import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startServer } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { ALICE, BOB, CAROL, connect, delivered, emitAck, login, type ClientSocket } from '../server/support/server'
 import { spawnNode, type NodeProcess } from './support/node'
-import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
 
 // Presence and typing across nodes (CONTRACT.md, "Presence, typing, read receipts" and "Several server nodes"): two
 // nodes in this process and, for the kill, one in its own process. Real clocks; a 1-second grace on the in-process
@@ -129,24 +128,8 @@ describe.runIf(ready)('presence across nodes', () => {
     const aliceOnB = await open(b.url, alice.token)
     const snapshots = () => aliceOnB.items.filter((item) => item.event === 'presence:snapshot')
     await vi.waitFor(() => expect(snapshots()).toHaveLength(1), { timeout: 20_000 })
-    const subscriber = (b.io.of('/').adapter as unknown as { subClient: Redis }).subClient
-    const retry = subscriber.options.retryStrategy
     // B's subscriber drops and stays away a while: what A publishes meanwhile (Bob comes online) never reaches B.
-    subscriber.options.retryStrategy = () => 1_500
-    try {
-      const away = new Promise((resolve) => subscriber.once('reconnecting', resolve))
-      const admin = new Redis(redis.url)
-      try {
-        const port = (subscriber as unknown as { stream: { localPort: number } }).stream.localPort
-        expect(await admin.client('KILL', 'ADDR', `127.0.0.1:${port}`)).toBe(1)
-      } finally {
-        admin.disconnect()
-      }
-      await away
-      await open(a.url, bob.token)
-    } finally {
-      subscriber.options.retryStrategy = retry
-    }
+    await whileSubscriberAway(b.io, redis.url, 1_500, () => open(a.url, bob.token))
     // Once B is back, Alice's socket there hears that Bob is online: from a new snapshot.
     await vi.waitFor(
       () =>

@@ -10,7 +10,7 @@ import { appendEvents, lockCounters, type LoggedEvent } from '../../server/servi
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { ALICE, BOB, CAROL, emitAck, http, login, type ClientSocket } from '../server/support/server'
 import { openStream, type Stream } from '../server/support/stream'
-import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
 
 // Two nodes in this process, one PostgreSQL, one Redis: what holds for the service holds across the nodes.
 const ready = requireParts('tests/cluster/twoNodes.test.ts', [postgresRunnable(), redisRunnable()])
@@ -276,39 +276,21 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     // (Alice sends over HTTP: her sockets of the tests above fill her cap under the frozen clock.)
     const alice = (await login(a.url, ALICE)).token
     const bobOnB = await stream(b.url, (await login(b.url, BOB)).token)
-    const subscriber = (b.io.of('/').adapter as unknown as { subClient: Redis }).subClient
-    const retry = subscriber.options.retryStrategy
     // B's subscriber drops and stays away a little while: what A publishes meanwhile never reaches B (at most once).
-    subscriber.options.retryStrategy = () => 300
-    try {
-      const away = new Promise((resolve) => subscriber.once('reconnecting', resolve))
-      const back = new Promise((resolve) => subscriber.once('ready', resolve))
-      const admin = new Redis(redis.url)
-      try {
-        const port = (subscriber as unknown as { stream: { localPort: number } }).stream.localPort
-        expect(await admin.client('KILL', 'ADDR', `127.0.0.1:${port}`)).toBe(1)
-      } finally {
-        admin.disconnect()
-      }
-      await away
+    await whileSubscriberAway(b.io, redis.url, 300, async () => {
       const sent = await http(a.url, 'POST', `/api/conversations/${CONV}/messages`, {
         token: alice,
         body: { content: 'while B was away', clientId: `missed-${randomUUID()}` },
       })
       expect(sent.status).toBe(201)
-      await back
-      await vi.waitFor(
-        () =>
-          expect(
-            bobOnB
-              .logged()
-              .filter((item) => item.event === 'message:new' && item.payload.content === 'while B was away'),
-          ).toHaveLength(1),
-        { timeout: 20_000, interval: 20 },
-      )
-    } finally {
-      subscriber.options.retryStrategy = retry
-    }
+    })
+    await vi.waitFor(
+      () =>
+        expect(
+          bobOnB.logged().filter((item) => item.event === 'message:new' && item.payload.content === 'while B was away'),
+        ).toHaveLength(1),
+      { timeout: 20_000, interval: 20 },
+    )
   })
 
   it('brings an event committed without a notification (its node died before publishing) to the sockets within a check', async () => {

@@ -80,3 +80,38 @@ export function requireParts(file: string, parts: { ok: boolean; reason?: string
   console.warn(`${file} skipped: ${message}`)
   return false
 }
+
+/**
+ * Drops `io`'s Redis subscriber connection (`CLIENT KILL`) and keeps it away for `awayMs` (its retry delay): runs
+ * `meanwhile` while it is away (what is published then never reaches that node: pub/sub is at most once), and
+ * resolves once it is back.
+ *
+ * @example await whileSubscriberAway(nodeB.io, redis.url, 300, () => sendOnNodeA())
+ */
+export async function whileSubscriberAway(
+  io: { of(namespace: string): { adapter: unknown } },
+  redisUrl: string,
+  awayMs: number,
+  meanwhile: () => Promise<unknown>,
+): Promise<void> {
+  const subscriber = (io.of('/').adapter as { subClient: Redis }).subClient
+  const retry = subscriber.options.retryStrategy
+  subscriber.options.retryStrategy = () => awayMs
+  try {
+    const away = new Promise((resolve) => subscriber.once('reconnecting', resolve))
+    const back = new Promise((resolve) => subscriber.once('ready', resolve))
+    const admin = new Redis(redisUrl)
+    try {
+      const port = (subscriber as unknown as { stream: { localPort: number } }).stream.localPort
+      if ((await admin.client('KILL', 'ADDR', `127.0.0.1:${port}`)) !== 1)
+        throw new Error('the subscriber connection was not found')
+    } finally {
+      admin.disconnect()
+    }
+    await away
+    await meanwhile()
+    await back
+  } finally {
+    subscriber.options.retryStrategy = retry
+  }
+}
