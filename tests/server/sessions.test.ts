@@ -290,6 +290,39 @@ describe('a revocation is never undone by a read that started before it (review)
   })
 })
 
+describe("a node checking its sockets' sessions again (endedAmong, one query)", () => {
+  it('names those revoked behind its back, past their end or gone from the database, and never a live one', async () => {
+    const dataDir = freshDataDir()
+    const db = await openDatabase({ dataDir })
+    try {
+      const key = new Uint8Array(32).fill(7)
+      let now = Date.now()
+      const store = new SessionStore(db, new TokenService(key), key, { idleSeconds: 600, maxSeconds: 1800 }, () => now)
+      const live = await store.start('user-alice')
+      const revoked = await store.start('user-bob')
+      const old = await store.start('user-carol')
+      // Revoked by another node whose word never came: only the database says so (this store saw it live).
+      expect(await store.isLive(revoked.sessionId)).toBe(true)
+      await db.query('update sessions set revoked_at = now() where id = $1', [revoked.sessionId])
+      // Past its end: sessionMaxSeconds after its login, by the database's expiry.
+      await db.query(`update sessions set expires_at = $2 where id = $1`, [old.sessionId, new Date(now + 1000)])
+      now += 2000
+      expect(await store.endedAmong([])).toEqual([])
+      expect(await store.endedAmong([live.sessionId, revoked.sessionId, old.sessionId, 'no-such-session'])).toEqual([
+        revoked.sessionId,
+        old.sessionId,
+        'no-such-session',
+      ])
+      // What it read is what this process knows from then on.
+      expect(await store.isLive(revoked.sessionId)).toBe(false)
+      expect(await store.isLive(live.sessionId)).toBe(true)
+    } finally {
+      await db.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('session:renew', () => {
   it("accepts a newer token of the socket's session: the socket outlives its first token", async () => {
     const first = await login(server.url, ALICE)
