@@ -38,8 +38,8 @@ export interface Db extends Queryable {
   close(): Promise<void>
   readonly kind: 'pglite' | 'postgres'
   /**
-   * What tells these database files from a copy or a restore of them (PGlite: the inodes of its folder and of two
-   * files PostgreSQL writes in place); `undefined` where nothing does. The event log takes another epoch when it
+   * What tells these database files from a copy or a restore of them (PGlite: the inodes and birth times of its
+   * folder and of two files PostgreSQL writes in place); `undefined` where nothing does. The event log takes another epoch when it
    * changes (`EventLog.open`).
    */
   readonly files?: string

@@ -124,9 +124,13 @@ export class PresenceTracker {
       const [state] = await this.statesOf([userId])
       this.tell(contacts, { ...state!, online: true })
     }
-    // At most what the browser takes (it refuses a longer list whole).
-    const users = await this.statesOf(contacts.slice(0, MAX_PRESENCE_SNAPSHOT))
+    const users = await this.snapshotOf(contacts)
     if (socket.connected) socket.emit('presence:snapshot', { users })
+  }
+
+  /** A snapshot of `contacts`: at most what the browser takes (it refuses a longer list whole). */
+  private snapshotOf(contacts: readonly Id[]): Promise<PresenceState[]> {
+    return this.statesOf(contacts.slice(0, MAX_PRESENCE_SNAPSHOT))
   }
 
   /** Sends each of `sockets` a fresh `presence:snapshot` (changes told meanwhile may have been lost on the way). */
@@ -138,7 +142,7 @@ export class PresenceTracker {
       else byUser.set(socket.data.userId, [socket])
     }
     for (const [userId, list] of byUser) {
-      const users = await this.statesOf((await this.contactsOf(userId)).slice(0, MAX_PRESENCE_SNAPSHOT))
+      const users = await this.snapshotOf(await this.contactsOf(userId))
       for (const socket of list) if (socket.connected) socket.emit('presence:snapshot', { users })
     }
   }
