@@ -1,6 +1,8 @@
-import type { Id } from '../contract'
-import { connected, joined, joinFailed, shutdown } from './actions'
+import { isRefusal, type Id } from '../contract'
+import { connected, joined, joinFailed, leaveConversation, shutdown } from './actions'
 import { emitWithAck } from './ack'
+import { backoffDelay } from './backoff'
+import type { TimerHandle } from './timers'
 import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 import { emitFor, joinEmit } from './actionEmits'
@@ -9,7 +11,9 @@ import { emitFor, joinEmit } from './actionEmits'
  * Joins and leaves rooms with an ack and a timeout, and joins every wanted room again after each (re)connect (the
  * wanted rooms are in state; a join sent while offline would only sit in Socket.IO's buffer). A store with a socket of
  * its own looks at them only while the page is visible: hidden, it leaves them (they stay wanted) and joins them again
- * when it shows. With tabs sharing a socket, the hub does that for every tab.
+ * when it shows. With tabs sharing a socket, the hub does that for every tab. A join that failed without a refusal (no
+ * answer in time, the server's `INTERNAL`, `RATE_LIMITED`) is tried again after a full-jitter backoff while the room is
+ * wanted and the connection lasts: until it is in, this user's messages in that thread would count as unread.
  */
 export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { dispatch, getState } = ctx.mwApi
@@ -18,15 +22,56 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
   /** Whether a join may go now: a shared socket's hub judges visibility itself. */
   const looking = () => !solo() || visibility.visible()
 
+  /** Per room, on this connection: how many joins in a row failed, and the retry waiting to go. */
+  const failures = new Map<Id, number>()
+  const waiting = new Map<Id, TimerHandle>()
+
+  function cancelRetry(conversationId: Id) {
+    if (waiting.has(conversationId)) ctx.timers.clearTimeout(waiting.get(conversationId))
+    waiting.delete(conversationId)
+  }
+
+  function forget(conversationId: Id) {
+    cancelRetry(conversationId)
+    failures.delete(conversationId)
+  }
+
+  function retryLater(conversationId: Id, atLeastMs: number) {
+    const failed = (failures.get(conversationId) ?? 0) + 1
+    failures.set(conversationId, failed)
+    const handle = ctx.timers.setTimeout(
+      () => {
+        if (waiting.get(conversationId) !== handle) return
+        waiting.delete(conversationId)
+        if (getState().socket.rooms.includes(conversationId)) join(conversationId)
+      },
+      Math.max(backoffDelay(failed, ctx.backoff, ctx.random), atLeastMs),
+    )
+    waiting.set(conversationId, handle)
+  }
+
   function join(conversationId: Id) {
     const socket = ctx.socket
+    cancelRetry(conversationId)
     if (!socket?.connected || !looking()) return
     const session = ctx.session
     void emitWithAck(socket, joinEmit(conversationId), ctx.ackTimeoutMs).then((result) => {
       if (session !== ctx.session || socket !== ctx.socket) return
-      if (result.kind === 'ok') dispatch(joined({ conversationId }))
-      else dispatch(joinFailed({ conversationId, code: result.kind === 'timeout' ? 'NETWORK' : result.error.code }))
+      if (result.kind === 'ok') {
+        forget(conversationId)
+        dispatch(joined({ conversationId }))
+        return
+      }
+      const code = result.kind === 'timeout' ? 'NETWORK' : result.error.code
+      dispatch(joinFailed({ conversationId, code }))
+      if (isRefusal(code)) forget(conversationId)
+      else if (socket.connected && getState().socket.rooms.includes(conversationId))
+        retryLater(conversationId, result.kind === 'error' ? (result.error.retryAfterMs ?? 0) : 0)
     })
+  }
+
+  function forgetAll() {
+    for (const conversationId of [...failures.keys(), ...waiting.keys()]) forget(conversationId)
   }
 
   let shown = visibility.visible()
@@ -42,10 +87,14 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
 
   return (action) => {
     if (connected.match(action)) {
+      // A new connection: earlier failures say nothing about it, and its joins replace any retry that was waiting.
+      forgetAll()
       for (const conversationId of getState().socket.rooms) join(conversationId)
       return
     }
+    if (leaveConversation.match(action)) forget(action.payload.conversationId)
     if (shutdown.match(action)) {
+      forgetAll()
       unsubscribe?.()
       unsubscribe = null
       return

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs'
 import { describe, expect, test } from 'vitest'
-import { connected, joined, sendMessage } from '../../src/realtime'
+import { connected, joinConversation, joined, sendMessage } from '../../src/realtime'
 import { startServer, type RunningServer } from '../../server/index'
 import { conversationRoom } from '../../server/realtime/rooms'
 import { freshDataDir } from '../server/support/server'
@@ -68,6 +68,30 @@ describe('two users', () => {
       code: 'FORBIDDEN',
     })
     expect(carol.store.getState().socket.rooms).toEqual([])
+  })
+
+  test('a join the server could not do (INTERNAL) is tried again on the same connection until the socket is in the room', async () => {
+    const alice = await file.loggedIn('alice@talemy.test')
+    const bob = await file.loggedIn('bob@talemy.test')
+    const id = await conversationBetween(alice, bob.user)
+    const aliceSockets = [...file.server.io.of('/').sockets.values()].filter((s) => s.data.userId === alice.user.id)
+    expect(aliceSockets).toHaveLength(1)
+    const socket = aliceSockets[0]!
+    // The first join fails as a server hiccup would answer it; the ones after it go through.
+    let failures = 0
+    socket.use(([event, ...args], next) => {
+      const ack = args.at(-1)
+      if (event !== 'conversation:join' || failures > 0 || typeof ack !== 'function') return next()
+      failures++
+      ack({ ok: false, error: { code: 'INTERNAL', message: 'the conversation could not be joined; try again' } })
+    })
+    alice.store.dispatch(joinConversation({ conversationId: id }))
+    await alice.until(() => alice.actions.some((a) => joined.match(a) && a.payload.conversationId === id))
+    expect(alice.actions.filter((a) => a.type === 'socket/joinFailed').map((a) => a.payload)).toEqual([
+      { conversationId: id, code: 'INTERNAL' },
+    ])
+    expect(alice.actions.filter((a) => connected.match(a))).toHaveLength(1)
+    expect(socket.rooms.has(conversationRoom(id))).toBe(true)
   })
 })
 

@@ -337,6 +337,63 @@ describe('rooms', () => {
     expect(store.getState().socket.rooms).toEqual(['c1'])
   })
 
+  test('a join not answered in time is tried again after a backoff that grows (full jitter), until it is in', async () => {
+    const { dispatch, store, sockets } = connectedStore()
+    dispatch(joinConversation({ conversationId: 'c1' }))
+    const joins = () => sockets.last.sent('conversation:join')
+    await vi.advanceTimersByTimeAsync(5000)
+    // random 0.5: the first wait is 0.5 × 500 ms, the second 0.5 × 1000 ms.
+    await vi.advanceTimersByTimeAsync(249)
+    expect(joins()).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(joins().map((p) => p.args)).toEqual([['c1'], ['c1']])
+    await vi.advanceTimersByTimeAsync(5000 + 499)
+    expect(joins()).toHaveLength(2)
+    await vi.advanceTimersByTimeAsync(1)
+    joins()[2]!.ack({ ok: true, data: null })
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(joins()).toHaveLength(3)
+    expect(store.getActions()).toEqual([
+      joinConversation({ conversationId: 'c1' }),
+      joinFailed({ conversationId: 'c1', code: 'NETWORK' }),
+      joinFailed({ conversationId: 'c1', code: 'NETWORK' }),
+      joined({ conversationId: 'c1' }),
+    ])
+  })
+
+  test('a join the server could not do (INTERNAL) is tried again; RATE_LIMITED waits at least its retryAfterMs', async () => {
+    const { dispatch, sockets } = connectedStore()
+    const joins = () => sockets.last.sent('conversation:join')
+    dispatch(joinConversation({ conversationId: 'c1' }))
+    joins()[0]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
+    await vi.advanceTimersByTimeAsync(250)
+    expect(joins()).toHaveLength(2)
+    joins()[1]!.ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 3000 } })
+    await vi.advanceTimersByTimeAsync(2999)
+    expect(joins()).toHaveLength(2)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(joins().map((p) => p.args)).toEqual([['c1'], ['c1'], ['c1']])
+  })
+
+  test('a failed join is not tried again once the room is left, or after a drop (the reconnect joins it, once)', async () => {
+    const { dispatch, sockets } = connectedStore()
+    const socket = sockets.last
+    const joins = () => socket.sent('conversation:join').map((p) => p.args[0])
+    dispatch(joinConversation({ conversationId: 'c1' }))
+    dispatch(joinConversation({ conversationId: 'c2' }))
+    socket.sent('conversation:join')[0]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
+    socket.sent('conversation:join')[1]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
+    await settle()
+    dispatch(leaveConversation({ conversationId: 'c1' }))
+    socket.serverDrop()
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(joins()).toEqual(['c1', 'c2'])
+    socket.serverConnect('sock-2')
+    expect(joins()).toEqual(['c1', 'c2', 'c2'])
+    await vi.advanceTimersByTimeAsync(4000)
+    expect(joins()).toEqual(['c1', 'c2', 'c2'])
+  })
+
   test('leave emits conversation:leave', () => {
     const { dispatch, sockets } = connectedStore()
     dispatch(leaveConversation({ conversationId: 'c1' }))
