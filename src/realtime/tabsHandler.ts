@@ -19,6 +19,8 @@ export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Ha
   const link = createTabsLink(tabs, {
     timers: ctx.timers,
     now: () => Date.now(),
+    backoff: ctx.backoff,
+    random: ctx.random,
     onRole: (role) => {
       if (!building && !stopped) dispatch(roleChanged({ role }))
     },

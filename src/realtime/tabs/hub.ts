@@ -11,6 +11,7 @@ import {
   type Id,
   type PresenceState,
 } from '../../contract'
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../backoff'
 import type { TimerHandle, Timers } from '../timers'
 import type { TabChannel, TabMessage, RawEvent, Visibility } from './protocol'
 import { answerResume, ReplayBuffer, type StreamHead } from './replayBuffer'
@@ -69,6 +70,9 @@ export interface TabHubOptions {
   bufferSize?: number
   /** The timeout of a join the hub makes for a tab becoming visible (a tab's own join uses that emit's timeout). */
   joinTimeoutMs?: number
+  /** The wait before a failed join nobody else will retry goes again (full jitter), and its random source. */
+  backoff?: BackoffOptions
+  random?: () => number
   /** A follower left (it said goodbye, or went silent): what it left unsent in storage is the holder's to send. */
   onFollowerGone?: () => void
 }
@@ -142,6 +146,8 @@ export function createTabHub(options: TabHubOptions): TabHub {
   const { tabId, userId, channel, socket, visibility, timers } = options
   const silenceMs = (options.heartbeatMs ?? 500) * (options.missedBeats ?? 3)
   const joinTimeoutMs = options.joinTimeoutMs ?? 10_000
+  const backoff = options.backoff ?? DEFAULT_BACKOFF
+  const random = options.random ?? Math.random
 
   const buffer = new ReplayBuffer(options.bufferSize ?? 1000)
   let head: StreamHead | null = null
@@ -158,6 +164,15 @@ export function createTabHub(options: TabHubOptions): TabHub {
   const rooms = new Map<Id, RoomJoin>()
   /** Joins asked for while the socket was down (the holder's own): they go out on connect, as Socket.IO buffers. */
   const queued = new Map<Id, Waiter[]>()
+  /** Per room, on this connection: joins in a row that failed, and the one retry waiting (see `emitJoin`). */
+  const joinFailures = new Map<Id, number>()
+  let retry: TimerHandle | null = null
+
+  function cancelRetries() {
+    if (retry !== null) timers.clearTimeout(retry)
+    retry = null
+    joinFailures.clear()
+  }
 
   const post = (message: TabMessage) => channel.post(message)
 
@@ -178,6 +193,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     // A new connection is in no room: the holder's middleware joins its rooms again on connect, followers on attach.
     holderWants.clear()
     rooms.clear()
+    cancelRetries()
     post({ kind: 'down', from: tabId, reason: String(reason) })
   }
 
@@ -414,14 +430,30 @@ export function createTabHub(options: TabHubOptions): TabHub {
       const ack = err ? null : parse(ackSchema, res)
       if (ack?.ok && ack.value.ok) {
         entry.done = true
+        joinFailures.delete(room)
         return
       }
       // Not in the room. A refusal is final for the tabs that were told so (their stores forget the room); after a
-      // timeout or another error they keep it, and the next change of the union tries again.
+      // timeout or another error they keep it: the tabs that asked retry it themselves, and a join nobody asked for
+      // (a tab showed) is retried here after a backoff, or at the next change of the union, whichever comes first.
       rooms.delete(room)
-      if (ack?.ok && !ack.value.ok && isRefusal(ack.value.error.code))
-        for (const waiter of waiters) wantsOf(waiter.tab)?.delete(room)
+      const error = ack?.ok && !ack.value.ok ? ack.value.error : null
+      if (error && isRefusal(error.code)) for (const waiter of waiters) wantsOf(waiter.tab)?.delete(room)
+      else if (waiters.length === 0) retryLater(room, error?.retryAfterMs ?? 0)
     })
+  }
+
+  function retryLater(room: Id, atLeastMs: number) {
+    const failed = (joinFailures.get(room) ?? 0) + 1
+    joinFailures.set(room, failed)
+    if (retry !== null) timers.clearTimeout(retry)
+    retry = timers.setTimeout(
+      () => {
+        retry = null
+        reconcile()
+      },
+      Math.max(backoffDelay(failed, backoff, random), atLeastMs),
+    )
   }
 
   // --- The holder's own socket ------------------------------------------------------------------------------------
@@ -504,6 +536,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     socket.offAny(onAny)
     unsubscribeChannel()
     unsubscribeVisibility()
+    cancelRetries()
     for (const follower of followers.values()) timers.clearTimeout(follower.silence)
     followers.clear()
     pending.clear()

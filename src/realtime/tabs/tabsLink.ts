@@ -1,4 +1,5 @@
 import type { Id } from '../../contract'
+import type { BackoffOptions } from '../backoff'
 import type { Timers } from '../timers'
 import type { AppSocket } from '../types'
 import { createElection } from './election'
@@ -44,6 +45,9 @@ export interface TabsLink {
 interface LinkHooks {
   timers: Timers
   now: () => number
+  /** The hub's retries of failed joins: their backoff and its random source. */
+  backoff: BackoffOptions
+  random: () => number
   /** The part changed; called synchronously, and when leadership is lost before anything else happens. */
   onRole(role: Exclude<TabRole, 'solo'>): void
   /** In the holder: a follower left. */
@@ -90,6 +94,8 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
           socket: real as never,
           visibility,
           timers: hooks.timers,
+          backoff: hooks.backoff,
+          random: hooks.random,
           heartbeatMs,
           missedBeats,
           onFollowerGone: () => hooks.onFollowerGone?.(),
