@@ -75,9 +75,9 @@ export interface StartServerOptions {
    */
   sessionRecheckMs?: number
   /**
-   * With `redisUrl`: how often a node reads its users' log heads for an event whose notification never came (its node
-   * died between commit and publish, or pub/sub dropped it), in ms; such an event reaches the sockets within two
-   * periods. Default 5,000.
+   * With `redisUrl` or `databaseUrl`: how often a node reads its users' log heads for an event whose notification
+   * never came (its node died between commit and publish, pub/sub dropped it, or the commit's reply was lost), in ms;
+   * such an event reaches the sockets within two periods. Default 5,000.
    */
   logTailCheckMs?: number
   /** The clock, in ms (tests of expiry). Default `Date.now`. */
@@ -286,15 +286,19 @@ async function startOn(
     presence,
     onNotificationsLost: cluster?.onNotificationsLost,
   })
-  const logTail = cluster
-    ? new LogTailCheck({
-        delivery,
-        heads: (userIds) => eventLog.heads(userIds),
-        resync,
-        periodMs: options.logTailCheckMs ?? DEFAULT_LOG_TAIL_CHECK_MS,
-        logger,
-      })
-    : undefined
+  // An event can be committed and never announced: its node died between the commit and the publish, pub/sub dropped
+  // the word, or, on PostgreSQL, the commit's reply was lost (the sender's retry gets the stored message, which tells
+  // nobody again). The embedded database commits in this process: nothing comes between its commit and the word.
+  const logTail =
+    cluster || db.kind === 'postgres'
+      ? new LogTailCheck({
+          delivery,
+          heads: (userIds) => eventLog.heads(userIds),
+          resync,
+          periodMs: options.logTailCheckMs ?? DEFAULT_LOG_TAIL_CHECK_MS,
+          logger,
+        })
+      : undefined
   logTail?.start()
 
   await app.listen({ port: options.port ?? 3000, host })

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TokenService } from '../../server/auth'
 import { openDatabase } from '../../server/db'
+import { appendEvents, lockCounters } from '../../server/services/eventLog'
 import { createLogger } from '../../server/logger'
 import { LoginThrottle } from '../../server/loginThrottle'
 import { KeyedMutex } from '../../server/mutex'
@@ -41,7 +42,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     cluster = await startPostgres()
     databaseUrl = cluster.createDatabase('talemy_suite')
     // dataDir is unused with DATABASE_URL; pass one so nothing is created in the repo.
-    server = await startTestServer({ databaseUrl, dataDir: tmpdir(), seedDemo: true })
+    server = await startTestServer({ databaseUrl, dataDir: tmpdir(), seedDemo: true, logTailCheckMs: 300 })
   })
 
   afterAll(async () => {
@@ -177,7 +178,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     const { token } = await login(server.url, ALICE)
     const before = await http<Message[]>(server.url, 'GET', '/api/conversations/conv-alice-bob/messages', { token })
     await server.close()
-    server = await startTestServer({ databaseUrl, dataDir: tmpdir(), seedDemo: true })
+    server = await startTestServer({ databaseUrl, dataDir: tmpdir(), seedDemo: true, logTailCheckMs: 300 })
     expect((await http(server.url, 'GET', '/api/me', { token })).status).toBe(200)
     const after = await http<Message[]>(server.url, 'GET', '/api/conversations/conv-alice-bob/messages', { token })
     expect(after.body).toEqual(before.body)
@@ -273,6 +274,39 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
       } finally {
         await plain.close()
       }
+    },
+  )
+  it.skipIf(!runnable.ok)(
+    'brings an event committed without a word (the commit’s reply was lost on the way back) to the live sockets within a check',
+    async () => {
+      const bob = await connect(server.url, (await login(server.url, BOB)).token)
+      const bobEvents = record(bob)
+      // What a commit whose reply never came back leaves (the sender retries and gets the stored message, which tells
+      // nobody again): the event in the log, and no word of it to the live sockets.
+      const db = await openDatabase({ databaseUrl, dataDir: tmpdir() })
+      try {
+        await db.transaction(async (tx) => {
+          await lockCounters(tx, ['user-bob'])
+          await appendEvents(
+            tx,
+            [
+              {
+                userId: 'user-bob',
+                event: 'conversation:read',
+                payload: { conversationId: 'conv-alice-bob', unreadCount: 0 },
+              },
+            ],
+            new Date().toISOString(),
+          )
+        })
+      } finally {
+        await db.close()
+      }
+      await vi.waitFor(() => expect(bobEvents.of('conversation:read')).toHaveLength(1), {
+        timeout: 20_000,
+        interval: 20,
+      })
+      bob.close()
     },
   )
 })
