@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
+import { Writable } from 'node:stream'
 import { Redis } from 'ioredis'
 import pg from 'pg'
+import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { SharedViewers } from '../../server/cluster/shared'
 import { openDatabase } from '../../server/db'
-import { startServer } from '../../server/index'
-import { appendEvents, lockCounters, type LoggedEvent } from '../../server/services/eventLog'
+import { startServer, type StartServerOptions } from '../../server/index'
+import { appendEvents, EventLog, lockCounters, type LoggedEvent } from '../../server/services/eventLog'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { ALICE, BOB, CAROL, emitAck, http, login, type ClientSocket } from '../server/support/server'
 import { openStream, type Stream } from '../server/support/stream'
@@ -23,13 +25,14 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
   let databaseUrl: string
   let a: Awaited<ReturnType<typeof startServer>>
   let b: Awaited<ReturnType<typeof startServer>>
+  let options: StartServerOptions
   const sockets: ClientSocket[] = []
 
   beforeAll(async () => {
     ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
     databaseUrl = postgres.createDatabase('talemy_two_nodes')
     // A frozen clock: budgets do not refill during a test, so shared counts are exact.
-    const options = {
+    options = {
       port: 0,
       databaseUrl,
       redisUrl: redis.url,
@@ -60,6 +63,32 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     sockets.push(s.socket)
     await s.synced()
     return s
+  }
+
+  /** One line of a node's log, as pino writes it. */
+  interface LogLine {
+    level: number
+    msg: string
+    err?: { message: string }
+    socketId?: string
+  }
+
+  /**
+   * A third node like the other two, whose warnings and errors are kept (parsed), for a test of what a node logs when
+   * a check fails: the test closes it.
+   */
+  async function startLoggedNode(): Promise<{ node: Awaited<ReturnType<typeof startServer>>; lines: LogLine[] }> {
+    const lines: LogLine[] = []
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(JSON.parse(String(chunk)) as LogLine)
+          done()
+        },
+      }),
+    )
+    return { node: await startServer({ ...options, logger }), lines }
   }
 
   it("carries Alice's and Bob's messages between nodes once each, in order; Alice's socket on B sees message:sent", async () => {
@@ -291,6 +320,61 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
         ).toHaveLength(1),
       { timeout: 20_000, interval: 20 },
     )
+  })
+
+  it('closes a socket whose resync cannot read its log (after its Redis subscriber was away), logs why, and keeps serving', async () => {
+    // Bob, on a node of its own: its subscriber's return resyncs that node's live sockets, his alone.
+    const { node: c, lines } = await startLoggedNode()
+    try {
+      const bobOnC = await stream(c.url, (await login(c.url, BOB)).token)
+      const { epoch } = (await bobOnC.synced()).payload
+      const socketId = bobOnC.socket.id
+      const reason = new Promise((resolve) => bobOnC.socket.once('disconnect', resolve))
+      // The handshake's read passed (above); the resync's fails (the database away at that moment).
+      const real = EventLog.prototype.resume
+      let failedCall: Parameters<EventLog['resume']> | undefined
+      const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(function (this: EventLog, ...args) {
+        if (failedCall || args[0] !== 'user-bob') return real.apply(this, args)
+        failedCall = args
+        return Promise.reject(new Error('database down'))
+      })
+      try {
+        await whileSubscriberAway(c.io, redis.url, 100, async () => undefined)
+        // Without its replay the socket's stream would have a hole (it stays paused): the server closes it.
+        expect(await reason).toBe('io server disconnect')
+      } finally {
+        resume.mockRestore()
+      }
+      // The resync's read: from where the socket was sent everything, in the log's epoch.
+      expect(failedCall).toEqual(['user-bob', expect.any(Number), epoch])
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 50,
+          msg: 'resync failed',
+          socketId,
+          err: expect.objectContaining({ message: 'database down' }),
+        }),
+      )
+      // The node keeps serving: another socket connects there and receives a message sent on A.
+      const again = await stream(c.url, (await login(c.url, BOB)).token)
+      const sent = await http(a.url, 'POST', `/api/conversations/${CONV}/messages`, {
+        token: (await login(a.url, ALICE)).token,
+        body: { content: 'after a failed resync', clientId: randomUUID() },
+      })
+      expect(sent.status).toBe(201)
+      await vi.waitFor(
+        () =>
+          expect(
+            again
+              .logged()
+              .filter((item) => item.event === 'message:new' && item.payload.content === 'after a failed resync'),
+          ).toHaveLength(1),
+        { timeout: 20_000, interval: 20 },
+      )
+      again.socket.close()
+    } finally {
+      await c.close()
+    }
   })
 
   it('brings an event committed without a notification (its node died before publishing) to the sockets within a check', async () => {
