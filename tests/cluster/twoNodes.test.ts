@@ -7,6 +7,7 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { SharedViewers } from '../../server/cluster/shared'
 import { openDatabase } from '../../server/db'
+import { SessionStore } from '../../server/sessions'
 import { startServer, type StartServerOptions } from '../../server/index'
 import { appendEvents, EventLog, lockCounters, type LoggedEvent } from '../../server/services/eventLog'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
@@ -268,6 +269,53 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     await revokeUnannounced(session.token)
     await closed
     expect(onB.socket.connected).toBe(false)
+  })
+
+  it('keeps its sockets when a session recheck fails, logs a warning, and closes one of a revoked session at the next check', async () => {
+    // Bob, on a node of its own whose log is kept: only that node's checks read his session.
+    const { node: c, lines } = await startLoggedNode()
+    try {
+      const session = await login(c.url, BOB)
+      const sessionId = sessionIdOf(session.token)
+      const bobOnC = await stream(c.url, session.token)
+      const reason = new Promise((resolve) => bobOnC.socket.once('disconnect', resolve))
+      // The first check that finds the session ended fails (the database's answer lost on the way); the next is answered.
+      const real = SessionStore.prototype.endedAmong
+      const checks: ('failed' | 'answered')[] = []
+      const endedAmong = vi.spyOn(SessionStore.prototype, 'endedAmong').mockImplementation(async function (
+        this: SessionStore,
+        sessionIds,
+      ) {
+        const ended = await real.call(this, sessionIds)
+        if (!ended.includes(sessionId)) return ended
+        checks.push(checks.length === 0 ? 'failed' : 'answered')
+        if (checks.length === 1) throw new Error('database down')
+        return ended
+      })
+      try {
+        // What each check had come to when the node closed the socket.
+        const checksAtClose = new Promise<string[]>((resolve) =>
+          c.io
+            .of('/')
+            .sockets.get(bobOnC.socket.id!)!
+            .once('disconnect', () => resolve([...checks])),
+        )
+        await revokeUnannounced(session.token)
+        expect(await checksAtClose).toEqual(['failed', 'answered'])
+      } finally {
+        endedAmong.mockRestore()
+      }
+      expect(await reason).toBe('io server disconnect')
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 40,
+          msg: 'session recheck failed',
+          err: expect.objectContaining({ message: 'database down' }),
+        }),
+      )
+    } finally {
+      await c.close()
+    }
   })
 
   it('checks its sockets again when its Redis subscriber is back: one of a session revoked meanwhile is disconnected', async () => {
