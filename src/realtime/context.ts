@@ -68,7 +68,7 @@ export interface SocketMiddlewareOptions<S extends SocketRootState = SocketRootS
   outboxLimit?: number
   /** "Try again now" signals (the browser's `online`, the tab becoming visible). Default: the browser's. */
   retryTriggers?: RetryTriggers
-  /** The timers of reconnect backoffs and send retries. Default: the host's `setTimeout`/`clearTimeout`. */
+  /** Every timer of the layer (reconnect backoffs, send and join retries, the invalidation window, the lease lock). Default: the host's `setTimeout`/`clearTimeout`. */
   timers?: Timers
   /** Tags invalidated by events are flushed at most once per window, in ms. Default 250. */
   invalidationWindowMs?: number
@@ -128,10 +128,12 @@ export function createContext<S extends SocketRootState>(
   mwApi: MiddlewareAPI<Dispatch<UnknownAction>, S>,
   holder: WritableSocketHolder,
 ): Context<S> {
+  const timers = options.timers ?? hostTimers
   const coalescer = createTagCoalescer(
     // Auto-batched like the patches, so an event burst still notifies subscribers once.
     (tags) => mwApi.dispatch({ ...api.util.invalidateTags(tags), meta: { [SHOULD_AUTOBATCH]: true } }),
     options.invalidationWindowMs ?? 250,
+    timers,
   )
   const visibility = options.visibility ?? options.tabs?.visibility ?? documentVisibility()
   const ctx: Context<S> = {
@@ -143,15 +145,17 @@ export function createContext<S extends SocketRootState>(
     ackTimeoutMs: options.ackTimeoutMs ?? 5_000,
     backoff: options.backoff ?? DEFAULT_BACKOFF,
     random: options.random ?? Math.random,
-    timers: options.timers ?? hostTimers,
-    lock: options.drainLock ?? defaultDrainLock(options.storage),
+    timers,
+    lock: options.drainLock ?? defaultDrainLock(options.storage, timers),
     coalescer,
     outboxLimit: options.outboxLimit ?? 500,
     resume: directSink(mwApi.dispatch),
     tabs: null,
     visibility,
     view(state = mwApi.getState()) {
-      const queries = (state as { api?: { queries?: CacheView['queries'] } }).api?.queries ?? {}
+      const queries =
+        (state as { [K in typeof api.reducerPath]?: { queries?: CacheView['queries'] } })[api.reducerPath]?.queries ??
+        {}
       // A hidden page looks at nothing (the server counts its open thread's new messages unread): nor does its cache.
       const rooms = visibility.visible() ? state.socket.rooms : NO_ROOMS
       return { queries, userId: options.selectUserId?.(state) ?? null, rooms }

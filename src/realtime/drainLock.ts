@@ -1,4 +1,5 @@
 import type { StorageLike } from './outboxStorage'
+import { hostTimers, type TimerHandle, type Timers } from './timers'
 import type { TabLock } from './tabs/protocol'
 import { createWebTabLock, type LockManagerLike } from './tabs/tabLock'
 
@@ -98,7 +99,12 @@ interface Lease {
  */
 export function createLeaseLock(
   storage: StorageLike,
-  { ttlMs = 10_000, now = () => Date.now(), owner = `tab-${Math.random().toString(36).slice(2)}` } = {},
+  {
+    ttlMs = 10_000,
+    now = () => Date.now(),
+    owner = `tab-${Math.random().toString(36).slice(2)}`,
+    timers = hostTimers,
+  }: { ttlMs?: number; now?: () => number; owner?: string; timers?: Timers } = {},
 ): DrainLock {
   const read = (key: string): Lease | null => {
     try {
@@ -120,12 +126,12 @@ export function createLeaseLock(
     request(name, onAcquired) {
       const key = `talemy.lock.${name}`
       const me = `${owner}#${++n}`
-      let timer: ReturnType<typeof setTimeout> | null = null
+      let timer: TimerHandle | null = null
       let held = false
       let done = false
       const schedule = (fn: () => void, ms: number) => {
-        timer = setTimeout(fn, ms)
-        ;(timer as { unref?: () => void }).unref?.()
+        timer = timers.setTimeout(fn, ms)
+        ;(timer as { unref?: () => void } | null)?.unref?.()
       }
       const renew = () => {
         if (done) return
@@ -144,7 +150,7 @@ export function createLeaseLock(
       const release = () => {
         if (done) return
         done = true
-        if (timer !== null) clearTimeout(timer)
+        if (timer !== null) timers.clearTimeout(timer)
         if (held && read(key)?.owner === me) {
           try {
             storage.removeItem(key)
@@ -160,8 +166,8 @@ export function createLeaseLock(
 }
 
 /** Web Locks where the browser has them, else a lease in `storage`. */
-export function defaultDrainLock(storage: StorageLike | undefined): DrainLock {
+export function defaultDrainLock(storage: StorageLike | undefined, timers: Timers = hostTimers): DrainLock {
   const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks
   if (locks && typeof locks.request === 'function') return createWebLock(locks)
-  return storage ? createLeaseLock(storage) : createMemoryLock()
+  return storage ? createLeaseLock(storage, { timers }) : createMemoryLock()
 }

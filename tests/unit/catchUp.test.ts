@@ -47,6 +47,27 @@ describe('invalidation coalescing', () => {
   })
 })
 
+describe('the invalidation window runs on the given timers', () => {
+  test('with `timers`, nothing waits on the host timers: the window ends when the given ones run', async () => {
+    const seeded = await apiStateWith(async (dispatch) => {
+      await dispatch(api.util.upsertQueryData('getLessons', undefined, [lesson('l1')]))
+    })
+    const due: Array<{ fn: () => void; ms: number }> = []
+    const timers = { setTimeout: (fn: () => void, ms: number) => due.push({ fn, ms }), clearTimeout: () => undefined }
+    const { dispatch, store, sockets } = mockStore({ ...loggedInState(), api: seeded }, { timers })
+    dispatch(connect())
+    sockets.last.serverConnect('sock-1')
+    store.clearActions()
+    sockets.last.serverEmit('lesson:statusUpdated', lesson('l-other', { status: 'confirmed' }))
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(invalidations(store.getActions())).toEqual([])
+    const window = due.find((d) => d.ms === 250)
+    expect(window).toBeDefined()
+    window!.fn()
+    expect(invalidations(store.getActions())).toEqual([[{ type: 'Lesson', id: 'LIST' }]])
+  })
+})
+
 describe('catch-up: after a sync:gap, and at the first sync of a session that has read already', () => {
   const epoch = 'epoch-1'
 

@@ -75,6 +75,29 @@ describe('lease lock in storage (no Web Locks)', () => {
   })
 })
 
+describe('the lease lock runs on the timers it is given', () => {
+  test('nothing on the host timers: a waiting tab is granted when the given timers run', () => {
+    vi.useFakeTimers()
+    const due: Array<{ fn: () => void; ms: number }> = []
+    const timers = {
+      setTimeout: (fn: () => void, ms: number) => due.push({ fn, ms }),
+      clearTimeout: () => undefined,
+    }
+    const storage = createMemoryStorage()
+    storage.setItem('talemy.lock.outbox', JSON.stringify({ owner: 'gone', expiresAt: Date.now() + 300 }))
+    const got: string[] = []
+    createLeaseLock(storage, { ttlMs: 3000, owner: 'me', now: () => Date.now(), timers }).request('outbox', () =>
+      got.push('me'),
+    )
+    expect(vi.getTimerCount()).toBe(0)
+    expect(due.map((d) => d.ms)).toEqual([300])
+    vi.setSystemTime(Date.now() + 300)
+    due.shift()!.fn()
+    expect(got).toEqual(['me'])
+    vi.useRealTimers()
+  })
+})
+
 describe('Web Locks adapter', () => {
   test('holds the lock until release; giving up while waiting aborts the request', async () => {
     const calls: { name: string; signal?: AbortSignal; callback: (lock?: unknown) => Promise<unknown> }[] = []
