@@ -33,8 +33,6 @@ export interface ServerEventSpec<E extends ServerEventName> {
    * longer than a send may be, so a longer one is not the server's and is rejected rather than cached.
    */
   textLimits: { [K in TextFields<ServerEventPayload<E>>]?: number }
-  /** Written to the user's event log and replayed on resume (CONTRACT.md, "Durable resume"). */
-  replayed: boolean
 }
 
 /** Every server event's spec, keyed by the event map: a new event without its entry does not compile. */
@@ -62,36 +60,31 @@ export function checkMessage(input: unknown): Message | null {
 const messageText = { content: MAX_CONTENT_LENGTH, clientId: MAX_CLIENT_ID_LENGTH }
 
 /**
- * The one place per server event: its schema (and hot-path check), its text limits, whether it is replayed. The
- * browser's cache work is keyed by the same map (`cacheWorkTable`), as are its actions (`serverEventActions`).
+ * The one place per server event: its schema (and hot-path check) and its text limits. Its keys are the logged events,
+ * every one written to the user's log and replayed on resume (CONTRACT.md, "Durable resume"); typing and presence
+ * are never logged (`ephemeralEventSchemas`). The browser's cache work is keyed by the same map (`cacheWorkTable`), as
+ * are its actions (`serverEventActions`) and the app's toasts (`TOAST_NEWS`).
  *
  * @example serverEvents['lesson:created'].textLimits.subject // 200
  */
 export const serverEvents: ServerEventTable = {
-  'message:new': { schema: messageSchema, check: checkMessage, textLimits: messageText, replayed: true },
-  'message:sent': { schema: messageSchema, check: checkMessage, textLimits: messageText, replayed: true },
-  'conversation:read': { schema: conversationReadSchema, textLimits: {}, replayed: true },
-  'conversation:seen': { schema: conversationSeenSchema, textLimits: {}, replayed: true },
-  'lesson:created': { schema: lessonSchema, textLimits: { subject: MAX_LESSON_SUBJECT_LENGTH }, replayed: true },
-  'lesson:statusUpdated': { schema: lessonSchema, textLimits: { subject: MAX_LESSON_SUBJECT_LENGTH }, replayed: true },
+  'message:new': { schema: messageSchema, check: checkMessage, textLimits: messageText },
+  'message:sent': { schema: messageSchema, check: checkMessage, textLimits: messageText },
+  'conversation:read': { schema: conversationReadSchema, textLimits: {} },
+  'conversation:seen': { schema: conversationSeenSchema, textLimits: {} },
+  'lesson:created': { schema: lessonSchema, textLimits: { subject: MAX_LESSON_SUBJECT_LENGTH } },
+  'lesson:statusUpdated': { schema: lessonSchema, textLimits: { subject: MAX_LESSON_SUBJECT_LENGTH } },
   'contactRequest:created': {
     schema: contactRequestSchema,
     textLimits: { message: MAX_CONTACT_MESSAGE_LENGTH },
-    replayed: true,
   },
   'contactRequest:statusUpdated': {
     schema: contactRequestSchema,
     textLimits: { message: MAX_CONTACT_MESSAGE_LENGTH },
-    replayed: true,
   },
 }
 
 // Derived tables, marked pure so a bundle that does not read them (the browser's) leaves them out.
-
-/** The events the server logs and replays. */
-export const REPLAYED_EVENTS = /* @__PURE__ */ (Object.keys(serverEvents) as ServerEventName[]).filter(
-  (e) => serverEvents[e].replayed,
-)
 
 /** What the browser accepts from the server, one schema per event (taken from `serverEvents`). */
 export const serverEventSchemas = /* @__PURE__ */ Object.fromEntries(

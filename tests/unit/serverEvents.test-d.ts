@@ -7,6 +7,7 @@ import {
   type ServerEventTable,
 } from '../../src/contract'
 import { MAX_CONTENT_LENGTH } from '../../src/contract'
+import { TOAST_NEWS } from '../../src/features/notifications/toaster'
 
 describe('serverEvents: one typed entry per server event', () => {
   test('its keys are exactly the event map', () => {
@@ -24,16 +25,22 @@ describe('serverEvents: one typed entry per server event', () => {
     const ok: ServerEventSpec<'message:new'> = {
       schema: messageSchema,
       textLimits: { content: MAX_CONTENT_LENGTH },
-      replayed: true,
     }
     // @ts-expect-error 'seq' is a number, not a text field
-    const wrong: ServerEventSpec<'message:new'> = { schema: messageSchema, textLimits: { seq: 5 }, replayed: true }
+    const wrong: ServerEventSpec<'message:new'> = { schema: messageSchema, textLimits: { seq: 5 } }
     expectTypeOf(ok).toEqualTypeOf(wrong)
   })
 
   test("an entry's schema parses to its event's payload", () => {
     // @ts-expect-error a message schema for a lesson event
-    const mismatched: ServerEventSpec<'lesson:created'> = { schema: messageSchema, textLimits: {}, replayed: true }
+    const mismatched: ServerEventSpec<'lesson:created'> = { schema: messageSchema, textLimits: {} }
     expectTypeOf(mismatched).not.toBeAny()
+  })
+
+  test('the toasts table says for every event whether it makes a toast', () => {
+    const { 'conversation:seen': _omitted, ...rest } = TOAST_NEWS
+    // @ts-expect-error Property 'conversation:seen' is missing
+    const incomplete: typeof TOAST_NEWS = rest
+    expectTypeOf(incomplete).not.toBeAny()
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { checkMessage, messageSchema, parse, REPLAYED_EVENTS, SERVER_EVENTS } from '../../src/contract'
+import { checkMessage, messageSchema, parse } from '../../src/contract'
 import { serverEventAction } from '../../src/realtime/bindSocket'
 import { message } from './support/fixtures'
 
@@ -69,9 +69,5 @@ describe('serverEventAction reads the table', () => {
       type: 'socket/eventRejected',
       payload: { issues: [{ path: 'subject' }] },
     })
-  })
-
-  test('every logged event of the contract is replayed', () => {
-    expect([...REPLAYED_EVENTS].sort()).toEqual([...SERVER_EVENTS].sort())
   })
 })

@@ -1,5 +1,5 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
-import type { User } from '../../contract'
+import { SERVER_EVENTS, type ServerEventName, type ServerEventPayload, type User } from '../../contract'
 import type { Message } from '../../i18n'
 import { currentRoute, type Page } from '../../app/router'
 import { serverEventActions } from '../../realtime'
@@ -26,42 +26,52 @@ interface ToasterOptions {
   ttlMs?: number
 }
 
-const lessonCreated = serverEventActions['lesson:created']
-const lessonUpdated = serverEventActions['lesson:statusUpdated']
-const requestCreated = serverEventActions['contactRequest:created']
-const requestUpdated = serverEventActions['contactRequest:statusUpdated']
+type News = Pick<Toast, 'page' | 'message'>
 
 /**
- * What a toast says for an incoming lesson or contact request, or `null` when there is nothing to tell `me`:
- * something I created myself (a student's own booking or request) is no news to me. A message id, not text: the toast
- * is worded in the language chosen when it shows.
+ * What each server event tells `me` as a toast, or `null` for an event that never makes one: keyed by the event map,
+ * so a new server event does not compile until it says whether it makes a toast. Something I created myself (a
+ * student's own booking or request) is no news to me.
+ */
+export const TOAST_NEWS: {
+  [E in ServerEventName]: ((payload: ServerEventPayload<E>, me: User) => News | null) | null
+} = {
+  'message:new': null,
+  'message:sent': null,
+  'conversation:read': null,
+  'conversation:seen': null,
+  'lesson:created': (lesson, me) =>
+    lesson.studentId === me.id
+      ? null
+      : { page: 'lessons', message: { id: 'toast.lessonRequested', values: { subject: lesson.subject } } },
+  'lesson:statusUpdated': ({ subject, status }) => ({
+    page: 'lessons',
+    message: { id: 'toast.lessonStatus', values: { subject, status } },
+  }),
+  'contactRequest:created': (request, me) =>
+    request.studentId === me.id ? null : { page: 'contactRequests', message: { id: 'toast.contactRequested' } },
+  'contactRequest:statusUpdated': ({ status }) => ({
+    page: 'contactRequests',
+    message: { id: 'toast.contactRequestStatus', values: { status } },
+  }),
+}
+
+/** `socket/<event>` → its server event. */
+const EVENT_OF_TYPE: ReadonlyMap<string, ServerEventName> = new Map(
+  SERVER_EVENTS.map((event) => [serverEventActions[event].type, event]),
+)
+
+/**
+ * What a toast says for an incoming server event (`TOAST_NEWS`), or `null` when there is nothing to tell `me`. A
+ * message id, not text: the toast is worded in the language chosen when it shows.
  *
  * @example toastNews(serverEventActions['lesson:created'](lesson), tutor)
  * // { page: 'lessons', message: { id: 'toast.lessonRequested', values: { subject: 'Algebra' } } }
  */
-export function toastNews(action: UnknownAction, me: User | null): Pick<Toast, 'page' | 'message'> | null {
-  if (!me) return null
-  if (lessonCreated.match(action)) {
-    return action.payload.studentId === me.id
-      ? null
-      : { page: 'lessons', message: { id: 'toast.lessonRequested', values: { subject: action.payload.subject } } }
-  }
-  if (lessonUpdated.match(action)) {
-    const { subject, status } = action.payload
-    return { page: 'lessons', message: { id: 'toast.lessonStatus', values: { subject, status } } }
-  }
-  if (requestCreated.match(action)) {
-    return action.payload.studentId === me.id
-      ? null
-      : { page: 'contactRequests', message: { id: 'toast.contactRequested' } }
-  }
-  if (requestUpdated.match(action)) {
-    return {
-      page: 'contactRequests',
-      message: { id: 'toast.contactRequestStatus', values: { status: action.payload.status } },
-    }
-  }
-  return null
+export function toastNews(action: UnknownAction, me: User | null): News | null {
+  const event = EVENT_OF_TYPE.get(action.type)
+  const news = event === undefined ? null : TOAST_NEWS[event]
+  return me && news ? (news as (payload: unknown, me: User) => News | null)(action.payload, me) : null
 }
 
 /**
