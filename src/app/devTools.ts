@@ -26,9 +26,9 @@ export function devToolsActionSanitizer<A extends UnknownAction>(action: A): A {
 /**
  * DevTools' view of the state: a tracked mutation entry that carries its arguments gets its `password` masked.
  *
- * @example devToolsStateSanitizer(state, 'api').api.mutations[id].originalArgs.password // '********'
+ * @example devToolsStateSanitizer(state, api.reducerPath).api.mutations[id].originalArgs.password // '********'
  */
-export function devToolsStateSanitizer<S>(state: S, reducerPath = 'api'): S {
+export function devToolsStateSanitizer<S>(state: S, reducerPath: string): S {
   const api = (state as Record<string, { mutations?: Record<string, unknown> } | undefined> | null)?.[reducerPath]
   const mutations = api?.mutations
   if (!mutations) return state

@@ -81,7 +81,7 @@ export interface MakeStoreOptions {
 }
 
 /**
- * Creates the app's store: auth (saved in `storage`, restored, shared with the other tabs), the connection slice,
+ * Creates the app's store: auth (saved in `storage`, restored, shared with the other tabs), the socket slice,
  * the RTK Query api and the socket middleware. A restored session connects at once. `dispose()` undoes what the
  * store added to the page (its window listeners) and ends the socket.
  *

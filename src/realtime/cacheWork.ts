@@ -135,7 +135,7 @@ function copy<T extends object>(base: T, changes: Partial<T> | null): T {
 /**
  * The thread's copy of a server message: its fields named one by one (a `Message` has no others) and frozen here, at
  * once. An object literal of a fixed shape is the cheapest to build and to freeze of the forms measured (see
- * bench/README.md, "Measurements behind choices in the cache code"); the fold's `freezeDeep` then finds it frozen.
+ * bench/README.md, "Measurements behind choices in the cache and tabs code"); the fold's `freezeDeep` then finds it frozen.
  */
 function threadMessageOf(message: Message, status: 'sent' | undefined): ThreadMessage {
   const { id, conversationId, seq, senderId, content, createdAt, clientId } = message

@@ -337,7 +337,7 @@ export const socketReducer: Reducer<SocketState> = (state, action) => {
   return freeze({ ...state, connection: { ...c, offset } }, true)
 }
 
-/** Any root state that holds the connection slice under `socket`. */
+/** Any root state that holds the socket slice under `socket`. */
 export interface SocketRootState {
   socket: SocketState
 }

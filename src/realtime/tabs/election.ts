@@ -24,8 +24,7 @@ export interface ElectionOptions {
   missedBeats?: number
   /** Called synchronously when this tab's role changes; on a loss of leadership, before anything else is done. */
   onRole(role: 'leader' | 'follower'): void
-  /** A follower's holder is gone (resigned, silent, or replaced): what was sent through it will get no answer. */
-  /** The holder this tab followed (its tab id) is gone: resigned, silent, or replaced. */
+  /** The holder this tab followed (its tab id) is gone (resigned, silent, or replaced): what went through it gets no answer. */
   onLeaderGone(leader: string): void
 }
 

@@ -19,7 +19,7 @@ export interface TabsOptions {
   visibility: Visibility
   /** This tab's id on the channel; default a random one. */
   tabId?: string
-  /** How often the holder says it is alive (and followers that they are there). Default 500 ms. */
+  /** How often the holder says it is alive (and followers that they are there). Default 1,000 ms. */
   heartbeatMs?: number
   /** Heartbeats missed before a follower takes the lock from a silent holder. Default 3. */
   missedBeats?: number
