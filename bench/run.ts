@@ -68,8 +68,9 @@ async function main(): Promise<number> {
   const startedAt = new Date()
   const loadStart = loadavg()
   const options = parseArgs(process.argv.slice(2))
-  if (process.env.NODE_ENV !== 'production')
-    console.error(`note: NODE_ENV is ${process.env.NODE_ENV ?? 'unset'}, not production`)
+  // The figures are of the production build's code paths (RTK's and React's dev checks off): anything else misleads.
+  if (process.env.NODE_ENV !== 'production' && !options.smoke)
+    throw new Error(`NODE_ENV is ${process.env.NODE_ENV ?? 'unset'}, not production: run \`npm run bench\``)
   const chartDir = dirname(options.out)
   const charts: Array<[string, string]> = []
   const ctx: FigureContext = {

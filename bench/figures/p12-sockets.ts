@@ -65,6 +65,7 @@ export const p12: Figure = {
       sharedHandshakes: [] as number[],
       soloHandshakes: [] as number[],
       sharedLater: [] as number[],
+      sharedSocketsLater: [] as number[],
       soloLater: [] as number[],
       sharedBackMs: [] as number[],
       soloBackMs: [] as number[],
@@ -106,6 +107,7 @@ export const p12: Figure = {
           results.sharedLater.push(await handshakes(a.id, before.a))
           results.soloLater.push(await handshakes(c.id, before.c))
           const socketsAfter = await host.call('socketsOf', { userId: a.id })
+          results.sharedSocketsLater.push(socketsAfter)
           log(
             `P12 round ${round + 1}/${rounds}: sockets ${results.sharedSockets.at(-1)} (solo ${results.soloSockets.at(-1)}); after the restart (down ${downMs.toFixed(0)} ms) handshakes ${results.sharedHandshakes.at(-1)} (solo ${results.soloHandshakes.at(-1)}), 1 s later ${results.sharedLater.at(-1)} (solo ${results.soloLater.at(-1)}), A's sockets ${socketsAfter}; all back in ${(sharedAt - t0).toFixed(0)} ms (solo ${(soloAt - t0).toFixed(0)} ms)`,
           )
@@ -141,6 +143,14 @@ export const p12: Figure = {
         value: worst(results.sharedLater),
         unit: 'handshakes',
         baseline: worst(results.soloLater),
+        target: { on: 'value', op: '==', limit: 1 },
+      }),
+      row({
+        id: 'P12-sockets-later',
+        name: `sockets at the server for that user 1 s after all ${tabs} tabs were back, the most in ${rounds} rounds`,
+        value: worst(results.sharedSocketsLater),
+        unit: 'sockets',
+        target: { on: 'value', op: '==', limit: 1 },
       }),
       row({
         id: 'P12-back',

@@ -111,6 +111,8 @@ export const p13: Figure = {
       const shows = (client: LayerClient) => client.store.getState().presence.users[aliceId]
 
       const lags: number[] = []
+      /** Per round: the server's `lastSeenAt` against the moment the bench closed the socket. */
+      const noted: number[] = []
       for (let round = 0; round < rounds; round++) {
         const socket = await rawSocket(nodeA.url, alice.token)
         await waitFor(
@@ -125,12 +127,16 @@ export const p13: Figure = {
             if (seenOffline[i] === null && shows(w)?.online === false) seenOffline[i] = Date.now()
           }),
         )
+        // Timed from the close itself, not from the server's `lastSeenAt`: a server slow to notice the close (or a sweep
+        // noting it late) must count against the figure.
+        const closedAt = Date.now()
         await closeSocket(socket)
         await waitFor(() => seenOffline.every((t) => t !== null), 'every watcher to see Alice offline', 60_000, 20)
         for (const off of unsubscribe) off()
         const lastSeenAt = shows(watchers[0]!)?.lastSeenAt
         if (!lastSeenAt) throw new Error('P13: the offline presence carries no lastSeenAt')
-        const graceEnd = Date.parse(lastSeenAt) + GRACE_SECONDS * 1000
+        noted.push(Date.parse(lastSeenAt) - closedAt)
+        const graceEnd = closedAt + GRACE_SECONDS * 1000
         const roundLags = seenOffline.map((t) => t! - graceEnd)
         lags.push(...roundLags)
         log(`P13 round ${round + 1}: after the grace, offline in every store within ${Math.max(...roundLags)} ms`)
@@ -141,12 +147,18 @@ export const p13: Figure = {
       return [
         row({
           id: 'P13',
-          name: `presence: last socket closed → offline in every watcher's store, after the ${GRACE_SECONDS} s grace, p99 of ${lags.length} (${rounds} rounds × ${where})`,
+          name: `presence: last socket closed (timed from the close) → offline in every watcher's store, after the ${GRACE_SECONDS} s grace, p99 of ${lags.length} (${rounds} rounds × ${where})`,
           value: percentile(lags, 99),
           unit: 'ms',
           target: { on: 'value', op: '<=', limit: 1500 },
         }),
         row({ id: 'P13-p50', name: 'the same, p50', value: percentile(lags, 50), unit: 'ms' }),
+        row({
+          id: 'P13-noted',
+          name: `the server's lastSeenAt after the bench closed the socket (its close noticed), the most of ${noted.length} rounds`,
+          value: Math.max(...noted),
+          unit: 'ms',
+        }),
       ]
     } finally {
       for (const w of watchers) await w.close().catch(() => undefined)

@@ -219,6 +219,17 @@ async function apiClient(
 const floorBurst = (host: HostHandle, pair: Pair, n: number, tag: string) =>
   storeBurst(host, pair, n, tag, (probes) => apiClient(floorClient, host, pair, probes))
 
+/** The floor in a store composed plainly, without the app's shortcut for `socket/…` actions. */
+const plainFloorBurst = (host: HostHandle, pair: Pair, n: number, tag: string) =>
+  storeBurst(host, pair, n, tag, (probes) =>
+    apiClient(
+      (options: Parameters<typeof floorClient>[0]) => floorClient({ ...options, shortcut: false }),
+      host,
+      pair,
+      probes,
+    ),
+  )
+
 const peerBurst = (host: HostHandle, pair: Pair, n: number, tag: string) =>
   storeBurst(host, pair, n, tag, (probes) => apiClient(peerClient, host, pair, probes))
 
@@ -238,6 +249,7 @@ export const p2: Figure = {
       raw: [] as BurstResult[],
       layer: [] as BurstResult[],
       floor: [] as BurstResult[],
+      plainFloor: [] as BurstResult[],
       peer: [] as BurstResult[],
     }
     let k = 0
@@ -249,18 +261,21 @@ export const p2: Figure = {
       let r: BurstResult
       let l: BurstResult
       let f: BurstResult
+      let pf: BurstResult
       if (round % 2 === 0) {
         r = await rawBurst(host, pair, n, `p2-${k++}`)
         f = await floorBurst(host, pair, n, `p2-${k++}`)
+        pf = await plainFloorBurst(host, pair, n, `p2-${k++}`)
         l = await layerBurst(host, pair, n, `p2-${k++}`)
       } else {
         l = await layerBurst(host, pair, n, `p2-${k++}`)
+        pf = await plainFloorBurst(host, pair, n, `p2-${k++}`)
         f = await floorBurst(host, pair, n, `p2-${k++}`)
         r = await rawBurst(host, pair, n, `p2-${k++}`)
       }
       const p = round < sizes.peerRounds ? await peerBurst(host, pair, n, `p2-${k++}`) : null
       log(
-        `P2 ${round < 0 ? 'warm-up' : `round ${round + 1}/${sizes.rounds}`}: raw ${r.eventsPerSecond.toFixed(0)}/s (CPU ${r.cpuPerEvent.toFixed(2)} µs/event), layer ${l.eventsPerSecond.toFixed(0)}/s (CPU ${l.cpuPerEvent.toFixed(2)} µs/event, ${l.notifications} notifications, ${l.tasks} tasks), floor ${f.eventsPerSecond.toFixed(0)}/s (CPU ${f.cpuPerEvent.toFixed(2)} µs/event)${p ? `, peer ${p.eventsPerSecond.toFixed(0)}/s (${p.notifications} notifications, ${p.tasks} tasks)` : ''}`,
+        `P2 ${round < 0 ? 'warm-up' : `round ${round + 1}/${sizes.rounds}`}: raw ${r.eventsPerSecond.toFixed(0)}/s (CPU ${r.cpuPerEvent.toFixed(2)} µs/event), layer ${l.eventsPerSecond.toFixed(0)}/s (CPU ${l.cpuPerEvent.toFixed(2)} µs/event, ${l.notifications} notifications, ${l.tasks} tasks), floor ${f.eventsPerSecond.toFixed(0)}/s (CPU ${f.cpuPerEvent.toFixed(2)} µs/event), plain floor ${pf.eventsPerSecond.toFixed(0)}/s (CPU ${pf.cpuPerEvent.toFixed(2)} µs/event)${p ? `, peer ${p.eventsPerSecond.toFixed(0)}/s (${p.notifications} notifications, ${p.tasks} tasks)` : ''}`,
       )
       if (round < 0) continue
       out.raw.push(r)
@@ -268,6 +283,8 @@ export const p2: Figure = {
       // A floor that lost messages would be cheap for the wrong reason.
       if (f.missing > 0) throw new Error(`P2: the floor's thread misses ${f.missing} of the burst's messages`)
       out.floor.push(f)
+      if (pf.missing > 0) throw new Error(`P2: the plain floor's thread misses ${pf.missing} of the burst's messages`)
+      out.plainFloor.push(pf)
       if (p) out.peer.push(p)
     }
     draw(
@@ -281,6 +298,7 @@ export const p2: Figure = {
           { name: 'raw socket.io-client', values: out.raw.map((x) => x.eventsPerSecond) },
           { name: 'layer (in cache)', values: out.layer.map((x) => x.eventsPerSecond) },
           { name: 'floor (in cache)', values: out.floor.map((x) => x.eventsPerSecond) },
+          { name: 'floor, plain store', values: out.plainFloor.map((x) => x.eventsPerSecond) },
           { name: 'peer (RTK docs)', values: out.peer.map((x) => x.eventsPerSecond) },
         ],
       }),
@@ -345,6 +363,19 @@ export const p2: Figure = {
         value: mid(out.floor, (x) => x.cpuPerEvent),
         unit: 'µs',
         baseline: mid(out.raw, (x) => x.cpuPerEvent),
+      }),
+      row({
+        id: 'P2-floor-plain',
+        name: `the floor in a store composed plainly (combineReducers, RTK Query's own reducer and middleware for every action), median of ${out.plainFloor.length} rounds`,
+        value: rate(out.plainFloor),
+        unit: 'events/s',
+        baseline: rate(out.raw),
+      }),
+      row({
+        id: 'P2-shortcut',
+        name: `what the app's one shortcut buys (src/app/socketActionBypass.ts: socket/… actions past RTK Query's reducer and middleware and the root's per-action work): the floor's events/s against the plain floor's, median of the rounds' ratios`,
+        value: median(out.floor.map((f, i) => f.eventsPerSecond / out.plainFloor[i]!.eventsPerSecond)),
+        unit: '×',
       }),
       row({
         id: 'P2-vs-floor',

@@ -215,7 +215,7 @@ export const p4: Figure = {
       rows.push(
         row({
           id: `P4-${n}`,
-          name: `layer: one message:new into a cached thread of ${label}, p50 (baseline bare slice dispatch)`,
+          name: `layer: one message:new into a cached thread of ${label}, warm (samples back to back: the patch's own cost; a lone message's cold path is P1's receive side), p50 (baseline bare slice dispatch)`,
           value: at('layer', n).p50,
           unit: 'µs',
           baseline: at('bare', n).p50,

@@ -7,7 +7,9 @@
  * - a task's messages go into the cached thread by one root `replace` with a frozen copy of each (the layer's way of
  *   patching, `cacheWorkForBurst`), in a microtask after the task's events;
  * - the store has the app's shape where it matters: the same shortcut for `socket/…` actions past RTK Query's reducer
- *   and middleware (`src/app/socketActionBypass.ts`) and the same auto-batch notification (`afterTask`).
+ *   and middleware (`src/app/socketActionBypass.ts`) and the same auto-batch notification (`afterTask`). With
+ *   `shortcut: false` it is the same store composed plainly (`combineReducers`, RTK Query's own reducer and
+ *   middleware): P2 runs both, and what the shortcut buys is recorded in every run (`P2-shortcut`).
  *
  * It leaves out everything else the layer must do: no middleware of the layer or the session, no dedupe by id or
  * `clientId`, no ordering by `seq`, no gap detection, no conversation list, no pending sends, no typing or presence,
@@ -30,7 +32,7 @@ export interface FloorClient {
   close(): Promise<void>
 }
 
-function createFloorStore(url: string, token: string, probes: Middleware[]) {
+function createFloorStore(url: string, token: string, probes: Middleware[], shortcut: boolean) {
   const api = createApi({
     reducerPath: 'api',
     baseQuery: bearerBaseQuery(url, token),
@@ -41,11 +43,13 @@ function createFloorStore(url: string, token: string, probes: Middleware[]) {
     }),
   })
   const store = configureStore({
-    reducer: socketActionsRoot(combineReducers({ [api.reducerPath]: skippingSocketActions(api.reducer) }), {}),
+    reducer: shortcut
+      ? socketActionsRoot(combineReducers({ [api.reducerPath]: skippingSocketActions(api.reducer) }), {})
+      : combineReducers({ [api.reducerPath]: api.reducer }),
     // (The cast keeps the thunk dispatch type, which a spread of `Middleware[]` erases; nothing changes at run time.)
     middleware: (getDefaultMiddleware) =>
       getDefaultMiddleware()
-        .concat(passingSocketActions(api.middleware))
+        .concat(shortcut ? passingSocketActions(api.middleware) : api.middleware)
         .prepend(...probes) as unknown as ReturnType<typeof getDefaultMiddleware>,
     enhancers: (getDefaultEnhancers) =>
       getDefaultEnhancers({ autoBatch: { type: 'callback', queueNotification: afterTask } }),
@@ -59,8 +63,10 @@ export async function floorClient(options: {
   token: string
   conversationId: Id
   probes?: Middleware[]
+  /** The app's shortcut for `socket/…` actions; default true. */
+  shortcut?: boolean
 }): Promise<FloorClient> {
-  const { api, store } = createFloorStore(options.url, options.token, options.probes ?? [])
+  const { api, store } = createFloorStore(options.url, options.token, options.probes ?? [], options.shortcut ?? true)
   const subscription = store.dispatch(api.endpoints.getMessages.initiate(options.conversationId))
   await subscription.unwrap()
   const select = api.endpoints.getMessages.select(options.conversationId)

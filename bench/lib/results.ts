@@ -71,7 +71,7 @@ export function row(input: {
   }
 }
 
-/** A figure that could not run still leaves a row, so the table says so. */
+/** A figure that could not run still leaves a row, so the table says so: not met. */
 export function failedRow(id: string, name: string, error: unknown): Row {
   const text = error instanceof Error ? error.message : String(error)
   // eslint-disable-next-line no-control-regex
@@ -88,8 +88,9 @@ export function failedRow(id: string, name: string, error: unknown): Row {
     unit: '',
     baseline: null,
     ratio: null,
-    target: null,
-    met: null,
+    // A figure whose check fails by throwing (a lost message that is waited for in vain) must read NO, not blank.
+    target: 'runs to its end',
+    met: false,
   }
 }
 

@@ -8,7 +8,7 @@ import type { User } from '../../src/contract'
 import type { HostCommandName, HostCommands, HostOptions, HostReply, SeededPair } from './hostProtocol'
 import { BENCH_DIR, REPO_ROOT } from './paths'
 import { onShutdown } from './shared'
-import { withTimeout } from './stats'
+import { sleep, withTimeout } from './stats'
 
 export interface Host {
   url: string
@@ -143,4 +143,32 @@ export async function getJson<T>(url: string, path: string, token: string): Prom
   const response = await fetch(`${url}/api${path}`, { headers: { authorization: `Bearer ${token}` } })
   if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status}`)
   return (await response.json()) as T
+}
+
+/**
+ * The host's count of `key` requests (e.g. `GET /api/lessons`) since `before`, read once the client has been quiet for
+ * `quietMs`: no new request and nothing in flight (`isFetching`) for that long (at most 30 s). A refetch that waits
+ * behind an invalidation window is still counted.
+ *
+ * @example const refetches = await requestsUntilQuiet(host, 'GET /api/lessons', isFetching, before, 1500)
+ */
+export async function requestsUntilQuiet(
+  host: Pick<Host, 'call'>,
+  key: string,
+  isFetching: () => boolean,
+  before: number,
+  quietMs: number,
+): Promise<number> {
+  let last = await host.call('requests', { key })
+  let quietSince = Date.now()
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline) {
+    await sleep(100)
+    const now = await host.call('requests', { key })
+    if (now !== last || isFetching()) {
+      last = now
+      quietSince = Date.now()
+    } else if (Date.now() - quietSince >= quietMs) break
+  }
+  return last - before
 }

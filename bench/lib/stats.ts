@@ -18,46 +18,6 @@ export function median(values: readonly number[]): number {
   return percentile(values, 50)
 }
 
-export interface Percentiles {
-  p50: number
-  p99: number
-  /** How many samples in all rounds. */
-  n: number
-}
-
-/**
- * Runs `warmup` unrecorded rounds, then `rounds` recorded ones; each round returns its samples. The result is the
- * median over rounds of each round's p50 and p99 (one noisy round moves nothing).
- */
-export async function roundsOfSamples(
-  opts: { warmup: number; rounds: number },
-  round: (index: number) => Promise<number[]>,
-): Promise<Percentiles> {
-  for (let i = 0; i < opts.warmup; i++) await round(-1 - i)
-  const p50s: number[] = []
-  const p99s: number[] = []
-  let n = 0
-  for (let i = 0; i < opts.rounds; i++) {
-    const samples = await round(i)
-    if (samples.length === 0) continue
-    p50s.push(percentile(samples, 50))
-    p99s.push(percentile(samples, 99))
-    n += samples.length
-  }
-  return { p50: median(p50s), p99: median(p99s), n }
-}
-
-/** Medians over rounds of a scalar measured once per round (a rate, a duration), after `warmup` unrecorded rounds. */
-export async function roundsOfScalar(
-  opts: { warmup: number; rounds: number },
-  round: (index: number) => Promise<number>,
-): Promise<{ median: number; values: number[] }> {
-  for (let i = 0; i < opts.warmup; i++) await round(-1 - i)
-  const values: number[] = []
-  for (let i = 0; i < opts.rounds; i++) values.push(await round(i))
-  return { median: median(values), values }
-}
-
 /** A promise with its resolver outside, for "resolve when the listener sees it". */
 export function deferred<T = void>(): {
   promise: Promise<T>
