@@ -2,7 +2,7 @@ import type { Action, Middleware, Reducer } from '@reduxjs/toolkit'
 import { PREFIX } from '../realtime'
 
 /**
- * The one shortcut the store takes, kept because it is measured to matter (bench/README.md, "Shortcuts"): the realtime
+ * The one shortcut the store takes, kept because it is measured to matter (bench/README.md, "What the store does for these figures"): the realtime
  * layer's own `socket/…` actions — a burst of server events is thousands of them — go past RTK Query's reducer and
  * middleware and the auth slice's reducer, none of which does anything with them (they react to the api's own
  * actions, `@@redux/…`, focus/online and rehydration, and `auth/…`). `tests/unit/socketActionBypass.test.ts` fails
@@ -43,7 +43,7 @@ export function passingSocketActions(middleware: Middleware): Middleware {
  * of them changes, else a copy with their new states, as `combineReducers` would give; every other action goes to
  * `combined`. It spares a burst's events `combineReducers`' per-action work, which in Node includes a read of
  * `process.env.NODE_ENV` (a call into the environment, not a property read). Part of the shortcut above, measured
- * with it (bench/README.md, "Shortcuts").
+ * with it (bench/README.md, "What the store does for these figures").
  *
  * @example socketActionsRoot(combineReducers(slices), { socket: socketReducer, presence: presenceReducer })
  */

@@ -40,7 +40,11 @@ export type RealtimeOptions = Partial<
   >
 >
 
-const rootReducer = socketActionsRoot(
+/**
+ * The app's root reducer: the slices, with the one shortcut for `socket/…` actions (`socketActionBypass.ts`), which
+ * `tests/unit/socketActionBypass.test.ts` holds to the plain `combineReducers` of the same slices.
+ */
+export const rootReducer = socketActionsRoot(
   combineReducers({
     auth: skippingSocketActions(authSlice.reducer),
     socket: socketReducer,

@@ -1,10 +1,12 @@
-import { combineReducers, configureStore, type UnknownAction } from '@reduxjs/toolkit'
+import { combineReducers, configureStore, type Middleware, type UnknownAction } from '@reduxjs/toolkit'
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { api } from '../../src/api'
 import { authSlice } from '../../src/app/authSlice'
-import { passingSocketActions, skippingSocketActions, socketActionsRoot } from '../../src/app/socketActionBypass'
+import { rootReducer } from '../../src/app/store'
+import { passingSocketActions, skippingSocketActions } from '../../src/app/socketActionBypass'
 import { SERVER_EVENTS } from '../../src/contract'
 import * as realtime from '../../src/realtime'
+import * as realtimeActions from '../../src/realtime/actions'
 import { alice, lesson, message } from './support/fixtures'
 
 // The store's one shortcut (src/app/socketActionBypass.ts): `socket/…` actions skip RTK Query's reducer and
@@ -15,24 +17,57 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-/** Every `socket/…` action the layer defines (its action creators) and one of each server event. */
-function socketActions(): UnknownAction[] {
-  const typeOf = (value: unknown): string | undefined => {
+type SocketCreator = { type: string } & ((payload?: unknown, offset?: number) => UnknownAction)
+
+/** Every action creator the layer defines (`src/realtime/actions.ts`), the server events' and typing's and presence's included. */
+function socketCreators(): SocketCreator[] {
+  const isCreator = (value: unknown): value is SocketCreator => {
     const type = typeof value === 'function' ? (value as unknown as { type?: unknown }).type : undefined
-    return typeof type === 'string' && type.startsWith(realtime.PREFIX) ? type : undefined
+    return typeof type === 'string' && type.startsWith(realtimeActions.PREFIX)
   }
-  const creators = (Object.values(realtime) as unknown[]).flatMap((value) => {
-    const type = typeOf(value)
-    return type ? [{ type }] : []
+  return [
+    ...(Object.values(realtimeActions) as unknown[]),
+    ...(Object.values(realtimeActions.serverEventActions) as unknown[]),
+    ...(Object.values(realtimeActions.ephemeralEventActions) as unknown[]),
+  ].filter(isCreator)
+}
+
+/** A payload each of the layer's own creators takes (a made-up one carries every field any of them reads). */
+const anyPayload = {
+  conversationId: 'c1',
+  clientId: 'k1',
+  content: 'x',
+  reason: 'x',
+  socketId: 's1',
+  recovered: false,
+  attempt: 1,
+  code: 'NETWORK',
+  message: 'x',
+  role: 'leader',
+  offset: 3,
+  epoch: 'e1',
+  held: 0,
+  tags: 1,
+  entries: [],
+  where: 'x',
+  userId: 'u1',
+  users: [],
+  online: true,
+  lastSeenAt: null,
+  event: 'message:new',
+  issues: [],
+}
+
+/** Every `socket/…` action the layer defines, each made by its own creator (its meta included). */
+function socketActions(): UnknownAction[] {
+  const serverEvents = new Set<string>(SERVER_EVENTS.map((event) => realtime.serverEventActions[event].type))
+  return socketCreators().map((creator) => {
+    if (serverEvents.has(creator.type)) {
+      const event = creator.type.slice(realtimeActions.PREFIX.length)
+      return creator(event.startsWith('lesson') ? lesson('l1') : message(1), 5)
+    }
+    return creator(anyPayload)
   })
-  const own = creators.map(({ type }) => ({
-    type,
-    payload: { conversationId: 'c1', clientId: 'k1', content: 'x', reason: 'x' },
-  }))
-  const events = SERVER_EVENTS.map((event) => ({
-    ...realtime.serverEventActions[event]((event.startsWith('lesson') ? lesson('l1') : message(1)) as never),
-  }))
-  return [...own, ...events]
 }
 
 /** A store with RTK Query's reducer and middleware and the auth slice, plain (no shortcut), with a live subscription. */
@@ -47,12 +82,24 @@ async function plainStore() {
 }
 
 describe('the socket/… shortcut stays sound', () => {
-  test('there are socket actions to check: the layer’s own and every server event', () => {
+  test('there are socket actions to check: every creator of actions.ts, each server event, typing and presence', () => {
     const types = socketActions().map((a) => a.type)
     expect(types.length).toBeGreaterThan(SERVER_EVENTS.length + 10)
-    expect(types).toContain('socket/message:new')
-    expect(types).toContain('socket/sendMessage')
-    expect(types).toContain('socket/connected')
+    for (const type of [
+      'socket/message:new',
+      'socket/sendMessage',
+      'socket/connected',
+      'socket/typing',
+      'socket/presence:changed',
+      'socket/presence:snapshot',
+      'socket/followerGone',
+      'socket/renewFailed',
+      'socket/sessionExpired',
+    ])
+      expect(types).toContain(type)
+    // The real creators: a server event carries its meta (auto-batched, its offset), a send its clientId and time.
+    expect(socketActions().find((a) => a.type === 'socket/message:new')?.meta).toMatchObject({ offset: 5 })
+    expect(socketActions().find((a) => a.type === 'socket/sendMessage')?.payload).toMatchObject({ content: 'x' })
   })
 
   test('RTK Query’s reducer and the auth reducer return the very same state for every socket action', async () => {
@@ -89,6 +136,53 @@ describe('the socket/… shortcut stays sound', () => {
     expect(store.getState()).toBe(before)
   })
 
+  test('in a plain store with a live subscription, RTK Query’s middleware lets each socket action through once and starts nothing', async () => {
+    const entering: unknown[] = []
+    const passed: unknown[] = []
+    const spy =
+      (into: unknown[]): Middleware =>
+      () =>
+      (next) =>
+      (action) => {
+        into.push(action)
+        return next(action)
+      }
+    const fetchFn = (async () =>
+      new Response(JSON.stringify([message(1)]), {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+      })) as typeof fetch
+    const store = configureStore({
+      reducer: { auth: authSlice.reducer, [api.reducerPath]: api.reducer },
+      preloadedState: { auth: { token: 't', user: alice } },
+      middleware: (gDM) =>
+        gDM({ thunk: { extraArgument: { apiUrl: 'http://unused.test', fetchFn } } })
+          .prepend(spy(entering))
+          .concat(api.middleware, spy(passed)),
+    })
+    const subscription = store.dispatch(api.endpoints.getMessages.initiate('c1'))
+    await subscription.unwrap()
+    await vi.waitFor(() =>
+      expect(Object.keys(store.getState()[api.reducerPath].subscriptions)).toEqual(['getMessages("c1")']),
+    )
+    vi.useFakeTimers()
+    const timersBefore = vi.getTimerCount()
+    for (const action of socketActions()) {
+      entering.length = 0
+      passed.length = 0
+      const before = store.getState()
+      store.dispatch(action)
+      // (An auto-batched action's notification waits for the store's own timer: let it run.)
+      await vi.advanceTimersByTimeAsync(50)
+      expect(entering, action.type).toEqual([action])
+      expect(passed.length, action.type).toBe(1)
+      expect(passed[0], action.type).toBe(action)
+      expect(store.getState()[api.reducerPath], action.type).toBe(before[api.reducerPath])
+      expect(vi.getTimerCount(), action.type).toBe(timersBefore)
+    }
+    subscription.unsubscribe()
+  })
+
   test('the wrapped reducer and middleware behave as the plain ones for any other action', async () => {
     const reducer = skippingSocketActions(api.reducer)
     const initial = reducer(undefined, { type: '@@init' })
@@ -118,16 +212,10 @@ describe('the root for socket/… actions (socketActionsRoot) gives what combine
     presence: realtime.presenceReducer,
     [api.reducerPath]: api.reducer,
   }
-  // The plain root: every slice, none skipped. The store's: the skipped ones and the socket actions' own root.
+  // The plain root: every slice, none skipped. The store's own (`src/app/store.ts`): the skipped ones and the socket
+  // actions' own root. A slice the store gains and this list lacks makes the states differ, and the tests fail.
   const plain = combineReducers(slices)
-  const root = socketActionsRoot(
-    combineReducers({
-      ...slices,
-      auth: skippingSocketActions(authSlice.reducer),
-      [api.reducerPath]: skippingSocketActions(api.reducer),
-    }),
-    { socket: realtime.socketReducer, presence: realtime.presenceReducer },
-  )
+  const root = rootReducer
 
   /** States the socket actions change in both live slices: bob typing in c1, an applied offset of 5. */
   async function states() {
