@@ -380,6 +380,57 @@ const rows: Row[] = [
       { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k2 } },
     ],
   ],
+  // rows a review found missing
+  [
+    'restored: each restored send shows its pending copy, and the lock is asked for',
+    state({ mirroring: 'u1' }),
+    { type: 'restored', entries: [k1, x1] },
+    view([k1, x1]),
+    state({ mirroring: 'u1', lock: { status: 'requested' } }),
+    [
+      { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k1 } },
+      { type: 'patchThread', conversationId: 'c2', change: { kind: 'add', entry: x1 } },
+      { type: 'requestLock' },
+    ],
+  ],
+  [
+    'a send queued while the lock is already asked for asks nothing more',
+    state({ lock: { status: 'requested' } }),
+    { type: 'queued', clientId: 'k1', problem: null },
+    view([k1]),
+    state({ lock: { status: 'requested' } }),
+    [{ type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k1 } }],
+  ],
+  [
+    'refused after it was discarded: nothing to mark, the next one goes',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    {
+      type: 'settled',
+      conversationId: 'c1',
+      clientId: 'k1',
+      outcome: { kind: 'refused', error: { code: 'FORBIDDEN', message: 'no' } },
+      jitter: 0.5,
+    },
+    view([k2]),
+    held({ c1: { status: 'sending', clientId: 'k2' } }),
+    [{ type: 'attempt', entry: k2 }],
+  ],
+  [
+    'a retry for a message no longer pending (failed meanwhile) schedules nothing; the lock goes when nothing is left',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'retry', error: NETWORK }, jitter: 0.5 },
+    view([failedK1]),
+    state({ mirroring: 'u1' }),
+    [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+  ],
+  [
+    'a stale timer (its lane is not waiting) does nothing',
+    held({ c1: { status: 'sending', clientId: 'k2' } }),
+    { type: 'timerFired', conversationId: 'c1' },
+    view([k2]),
+    held({ c1: { status: 'sending', clientId: 'k2' } }),
+    [],
+  ],
 ]
 
 describe('outboxTransition', () => {
