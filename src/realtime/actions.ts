@@ -13,7 +13,11 @@ import type {
 import type { PendingMessage } from './socketSlice'
 import type { TabRole } from './tabs/protocol'
 
-/** Every action of the realtime layer is `socket/…`; matching is always by `.match`, never by comparing strings. */
+/**
+ * Every action of the realtime layer is `socket/…`; matching is always by `.match`, never by comparing strings.
+ *
+ * @example type.startsWith(PREFIX) // any realtime action: the store's one shortcut (socketActionBypass.ts)
+ */
 export const PREFIX = 'socket/' as const
 
 /** `NETWORK` stands for everything that is not an answer from the server: no route, timeout, transport closed. */
@@ -95,25 +99,50 @@ export const discardMessage = createAction<{ clientId: string }>(`${PREFIX}disca
 
 // --- Lifecycle (the middleware dispatches these) ------------------------------------------------------------------
 
-/** The handshake succeeded. `meta.at` is when, for `lastConnectedAt` (reducers stay pure). */
+/**
+ * The handshake succeeded. `meta.at` is when, for `lastConnectedAt` (reducers stay pure).
+ *
+ * @example dispatch(connected({ socketId: socket.id ?? '', recovered: socket.recovered === true }))
+ */
 export const connected = createAction(`${PREFIX}connected`, (payload: { socketId: string; recovered: boolean }) => ({
   payload,
   meta: { at: new Date().toISOString() },
 }))
 
-/** The connection dropped; Socket.IO's reason (`transport close`, `io server disconnect`, …). */
+/**
+ * The connection dropped; Socket.IO's reason (`transport close`, `io server disconnect`, …).
+ *
+ * @example dispatch(disconnected({ reason: 'transport close' })) // status `reconnecting`
+ */
 export const disconnected = createAction<{ reason: string }>(`${PREFIX}disconnected`)
 
-/** The middleware tries the handshake again (its own backoff; Socket.IO's reconnection is off); once per attempt, from 1. */
+/**
+ * The middleware tries the handshake again (its own backoff; Socket.IO's reconnection is off); once per attempt,
+ * from 1.
+ *
+ * @example dispatch(reconnecting({ attempt: 2 }))
+ */
 export const reconnecting = createAction<{ attempt: number }>(`${PREFIX}reconnecting`)
 
-/** A handshake failed: `NETWORK` (server unreachable) or the server's refusal code (`UNAUTHORIZED`, …). */
+/**
+ * A handshake failed: `NETWORK` (server unreachable) or the server's refusal code (`UNAUTHORIZED`, …).
+ *
+ * @example dispatch(connectFailed({ code: 'NETWORK', message: 'xhr poll error' }))
+ */
 export const connectFailed = createAction<ConnectionError>(`${PREFIX}connectFailed`)
 
-/** A join was refused (`FORBIDDEN`, `NOT_FOUND`: the room is forgotten) or not answered in time (`NETWORK`). */
+/**
+ * A join was refused (`FORBIDDEN`, `NOT_FOUND`: the room is forgotten) or not answered in time (`NETWORK`).
+ *
+ * @example dispatch(joinFailed({ conversationId: 'c1', code: 'FORBIDDEN' })) // 'c1' is no longer wanted
+ */
 export const joinFailed = createAction<{ conversationId: Id; code: ConnectionErrorCode }>(`${PREFIX}joinFailed`)
 
-/** A server event whose payload failed the contract's schema; nothing else changes. */
+/**
+ * A server event whose payload failed the contract's schema; nothing else changes.
+ *
+ * @example dispatch(eventRejected({ event: 'message:new', issues: [{ path: 'seq', message: 'expected number' }] }, 42))
+ */
 export const eventRejected = createAction(
   `${PREFIX}eventRejected`,
   // A logged event keeps its place in the log even when its payload is refused: the offset still advances past it.
@@ -138,28 +167,57 @@ function eventMeta(offset: number | undefined): EventActionMeta {
 
 // --- Internal (visible in DevTools, not part of the contract) -----------------------------------------------------
 
-/** A login (the app's `auth/loggedIn`) started a session: status `connecting` from any state. */
+/**
+ * A login (the app's `auth/loggedIn`) started a session: status `connecting` from any state.
+ *
+ * @example dispatch(sessionStarted()) // the middleware, on the app's `loggedIn`
+ */
 export const sessionStarted = createAction(`${PREFIX}sessionStarted`)
 
-/** A logout ended the session: status `idle`, rooms and pending sends forgotten. */
+/**
+ * A logout ended the session: status `idle`, rooms and pending sends forgotten.
+ *
+ * @example dispatch(sessionEnded()) // the middleware, on the app's `loggedOut`
+ */
 export const sessionEnded = createAction(`${PREFIX}sessionEnded`)
 
-/** The handshake was refused and a token refresh did not help: status `unauthorized` until the next login. */
+/**
+ * The handshake was refused and a token refresh did not help: status `unauthorized` until the next login.
+ *
+ * @example dispatch(sessionExpired({ code: 'UNAUTHORIZED', message: 'UNAUTHORIZED' }))
+ */
 export const sessionExpired = createAction<ConnectionError>(`${PREFIX}sessionExpired`)
 
 /** The server refused `session:renew` (the token expired or its session ended): the socket lives until its old token ends. */
 export const renewFailed = createAction<ConnectionError>(`${PREFIX}renewFailed`)
 
-/** The server acknowledged a join. */
+/**
+ * The server acknowledged a join.
+ *
+ * @example dispatch(joined({ conversationId: 'c1' }))
+ */
 export const joined = createAction<{ conversationId: Id }>(`${PREFIX}joined`)
 
-/** A send was stored by the server (its ack, or the HTTP answer); reconciled by `clientId` like `message:sent`. */
+/**
+ * A send was stored by the server (its ack, or the HTTP answer); reconciled by `clientId` like `message:sent`.
+ *
+ * @example dispatch(sendConfirmed({ message })) // the stored Message, with the send's clientId
+ */
 export const sendConfirmed = createAction(`${PREFIX}sendConfirmed`, prepareAutoBatched<{ message: Message }>())
 
-/** A send was refused (`INVALID`, `FORBIDDEN`, `NOT_FOUND`): the message is marked failed. */
+/**
+ * A send was refused (`INVALID`, `FORBIDDEN`, `NOT_FOUND`): the message is marked failed.
+ *
+ * @example dispatch(sendFailed({ clientId, error: { code: 'FORBIDDEN', message: 'Not a participant' } }))
+ */
 export const sendFailed = createAction<{ clientId: string; error: SendError }>(`${PREFIX}sendFailed`)
 
-/** A send failed for a reason worth retrying; the next try is in `delayMs` (or as soon as the socket connects). */
+/**
+ * A send failed for a reason worth retrying; the next try is in `delayMs` (or as soon as the socket connects).
+ *
+ * @example
+ * dispatch(sendRetryScheduled({ clientId, attempt: 1, delayMs: 430, error: { code: 'NETWORK', message: 'timeout' } }))
+ */
 export const sendRetryScheduled = createAction<{
   clientId: string
   attempt: number
@@ -167,10 +225,18 @@ export const sendRetryScheduled = createAction<{
   error: SendError
 }>(`${PREFIX}sendRetryScheduled`)
 
-/** Something unexpected went wrong inside the middleware; it never throws, it reports. */
+/**
+ * Something unexpected went wrong inside the middleware; it never throws, it reports.
+ *
+ * @example dispatch(internalError({ where: 'outboxStorage', message: 'QuotaExceededError' }))
+ */
 export const internalError = createAction<{ where: string; message: string }>(`${PREFIX}internalError`)
 
-/** The durable outbox of the logged-in user was read back from storage (a reload, or the next login of that user). */
+/**
+ * The durable outbox of the logged-in user was read back from storage (a reload, or the next login of that user).
+ *
+ * @example dispatch(outboxRestored({ entries: createOutboxStorage(localStorage).load('u1') }))
+ */
 export const outboxRestored = createAction<{ entries: PendingMessage[] }>(`${PREFIX}outboxRestored`)
 
 /** Why a send was not even queued. */
@@ -184,20 +250,39 @@ export interface SendRejection {
 /**
  * A send refused before it was queued: the outbox already holds its limit of unconfirmed messages. Nothing queued is
  * dropped; the message is not shown (the app keeps the draft and tells the user, see `selectSendRejection`).
+ *
+ * @example
+ * dispatch(sendRejected({ clientId, conversationId: 'c1', code: 'OUTBOX_FULL', message: '500 messages are…' }))
  */
 export const sendRejected = createAction<SendRejection>(`${PREFIX}sendRejected`)
 
-/** This tab holds the drain lock of the user's outbox and sends; `socket/drainStopped` when it let it go. */
+/**
+ * This tab holds the drain lock of the user's outbox and sends; `socket/drainStopped` when it let it go.
+ *
+ * @example dispatch(drainStarted())
+ */
 export const drainStarted = createAction(`${PREFIX}drainStarted`)
+
+/**
+ * This tab let go of the drain lock it held (see `drainStarted`): another tab of the user may drain the outbox now.
+ *
+ * @example dispatch(drainStopped())
+ */
 export const drainStopped = createAction(`${PREFIX}drainStopped`)
 
-/** The browser came online or the tab became visible: waiting reconnects and network retries go at once. */
+/**
+ * The browser came online or the tab became visible: waiting reconnects and network retries go at once.
+ *
+ * @example dispatch(retryNow({ reason: 'online' }))
+ */
 export const retryNow = createAction<{ reason: 'online' | 'visible' }>(`${PREFIX}retryNow`)
 
 /**
  * This tab's part in the browser's one socket changed: `leader` holds it, `follower` rides along through the holder,
  * `solo` shares nothing (no Web Locks or BroadcastChannel, or `shareSocket: false`). The socket is made again for the
  * new part, resuming from this store's offset.
+ *
+ * @example dispatch(roleChanged({ role: 'follower' }))
  */
 export const roleChanged = createAction<{ role: TabRole }>(`${PREFIX}roleChanged`)
 
@@ -208,30 +293,46 @@ export const followerGone = createAction(`${PREFIX}followerGone`)
  * The server sent every logged event after the handshake's offset (or, without one, told the current offset): live
  * events follow. `recovered`: this handshake resumed from an offset without a gap (what `socket/connected` cannot know
  * yet, so its own `recovered` stays Socket.IO's, always false here).
+ *
+ * @example dispatch(syncCaughtUp({ offset: 42, epoch, recovered: true })) // resumed without a gap; live events follow
  */
 export const syncCaughtUp = createAction<SyncPayload & { recovered: boolean }>(`${PREFIX}sync:caughtUp`)
 
-/** The server could not replay every missed event: the offset is adopted and what is cached is refetched, once. */
+/**
+ * The server could not replay every missed event: the offset is adopted and what is cached is refetched, once.
+ *
+ * @example dispatch(syncGap({ offset: 42, epoch })) // the payload of the server's `sync:gap`
+ */
 export const syncGap = createAction<SyncPayload>(`${PREFIX}sync:gap`)
 
 /**
  * Events above the applied offset + 1 were held and the missing ones did not come in time: the socket reconnects
  * and resumes from `offset`.
+ *
+ * @example dispatch(resumeStalled({ offset: 41, held: 3 })) // 43, 44, 45 held; 42 never came
  */
 export const resumeStalled = createAction<{ offset: number | null; held: number }>(`${PREFIX}resumeStalled`)
 
-/** A `sync:gap`: what events feed is refetched once (its tags invalidated together). */
+/**
+ * A `sync:gap`: what events feed is refetched once (its tags invalidated together).
+ *
+ * @example dispatch(catchUpStarted({ tags: 4 })) // 4 tags invalidated in one go
+ */
 export const catchUpStarted = createAction<{ tags: number }>(`${PREFIX}catchUpStarted`)
 
 /**
  * The middleware stops for good (page unload, test teardown): the socket closes, timers stop, the drain lock is
  * released; the durable outbox stays as it is for the next page.
+ *
+ * @example window.addEventListener('pagehide', (e) => { if (!e.persisted) store.dispatch(shutdown()) })
  */
 export const shutdown = createAction(`${PREFIX}shutdown`)
 
 /**
  * Asks the middleware for its socket holder (the non-Redux channel `useSocket` reads); the middleware answers
  * through `dispatch`'s return value and does not pass this action on.
+ *
+ * @example const holder = store.dispatch(socketHolderRequested()) // a SocketHolder: get() is the socket or null
  */
 export const socketHolderRequested = createAction(`${PREFIX}socketHolderRequested`)
 
@@ -270,10 +371,18 @@ type AllListed = [Exclude<ServerEventName, (typeof SERVER_EVENTS)[number]>] exte
  */
 export const sendTyping = createAction<{ conversationId: Id }>(`${PREFIX}sendTyping`)
 
-/** Nothing from `userId` in `conversationId` for 5 seconds: the "is typing" line goes. */
+/**
+ * Nothing from `userId` in `conversationId` for 5 seconds: the "is typing" line goes.
+ *
+ * @example dispatch(typingExpired({ conversationId: 'c1', userId: 'bob' }))
+ */
 export const typingExpired = createAction<{ conversationId: Id; userId: Id }>(`${PREFIX}typingExpired`)
 
-/** `socket/typing`, `socket/presence:changed`, `socket/presence:snapshot`: the validated payloads of those events. */
+/**
+ * `socket/typing`, `socket/presence:changed`, `socket/presence:snapshot`: the validated payloads of those events.
+ *
+ * @example ephemeralEventActions.typing.match(action) // action.payload is { conversationId, userId }
+ */
 export const ephemeralEventActions = {
   typing: createAction<ServerEventPayload<'typing'>>(`${PREFIX}typing`),
   'presence:changed': createAction<ServerEventPayload<'presence:changed'>>(`${PREFIX}presence:changed`),
@@ -286,6 +395,8 @@ export const ephemeralEventActions = {
  * A UUID v4: `crypto.randomUUID` in secure contexts (https, localhost); a page served over plain http on a LAN address
  * still has `crypto.getRandomValues`. An engine without Web Crypto gets RTK's `nanoid` (Math.random: still unique
  * enough for one user's sends, which is all the server compares).
+ *
+ * @example dispatch(sendMessage({ conversationId: 'c1', content: 'Hi', clientId: newClientId() }))
  */
 export function newClientId(): string {
   const c = (globalThis as { crypto?: Partial<Crypto> }).crypto

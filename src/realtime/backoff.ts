@@ -6,6 +6,11 @@ export interface BackoffOptions {
   capMs: number
 }
 
+/**
+ * The backoff used when none is given: the first retry within 500 ms, no wait longer than 30 s.
+ *
+ * @example backoffDelay(attempt, DEFAULT_BACKOFF, Math.random)
+ */
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, capMs: 30_000 }
 
 /**

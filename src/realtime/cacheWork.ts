@@ -407,7 +407,12 @@ export const cacheWorkTable: CacheWorkTable = {
     ),
 }
 
-/** Runs the table for one event (the generic keeps the event and its payload type together). */
+/**
+ * Runs the table for one event (the generic keeps the event and its payload type together).
+ *
+ * @example
+ * cacheWorkFor('conversation:read', { conversationId: 'c1', unreadCount: 0 }, view) // c1's unreadCount to 0, if listed
+ */
 export function cacheWorkFor<E extends ServerEventName>(
   event: E,
   payload: ServerEventPayload<E>,

@@ -81,6 +81,8 @@ export function drainLockOver(lock: TabLock): DrainLock {
 /**
  * Web Locks (`navigator.locks`): exclusive, queued, released by the browser when the tab closes or crashes, so no
  * lease and no expiry are needed. A waiting request is abandoned through an `AbortSignal`.
+ *
+ * @example createSocketMiddleware({ …, drainLock: createWebLock(navigator.locks) })
  */
 export function createWebLock(locks: LockManagerLike): DrainLock {
   return drainLockOver(createWebTabLock(locks))
@@ -96,6 +98,8 @@ interface Lease {
  * A lease in storage with an expiry, for browsers without Web Locks: the holder renews it every third of `ttlMs`; a
  * tab that closes without releasing is replaced once the lease expires. Reads-then-writes on localStorage are not
  * atomic across tabs, so two tabs may rarely both drain — the server's idempotency covers that.
+ *
+ * @example createSocketMiddleware({ …, drainLock: createLeaseLock(localStorage, { ttlMs: 10_000 }) })
  */
 export function createLeaseLock(
   storage: StorageLike,
@@ -165,7 +169,11 @@ export function createLeaseLock(
   }
 }
 
-/** Web Locks where the browser has them, else a lease in `storage`. */
+/**
+ * Web Locks where the browser has them, else a lease in `storage`.
+ *
+ * @example const lock = defaultDrainLock(localStorage) // makeStore's, for the outbox drain and the token refresh
+ */
 export function defaultDrainLock(storage: StorageLike | undefined, timers: Timers = hostTimers): DrainLock {
   const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks
   if (locks && typeof locks.request === 'function') return createWebLock(locks)

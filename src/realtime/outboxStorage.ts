@@ -8,7 +8,11 @@ export interface StorageLike {
   removeItem(key: string): void
 }
 
-/** Where a user's unconfirmed sends are kept: one key per user id. */
+/**
+ * Where a user's unconfirmed sends are kept: one key per user id.
+ *
+ * @example outboxStorageKey('u1') // 'talemy.outbox.u1'
+ */
 export const outboxStorageKey = (userId: Id) => `talemy.outbox.${userId}`
 
 const nonEmpty = string(minLength(1, 'must not be empty'))

@@ -15,6 +15,11 @@ export interface PresenceState {
   users: Record<Id, PresenceEntry>
 }
 
+/**
+ * The presence slice before any notice: nobody typing, nobody's presence known (and again after a logout).
+ *
+ * @example selectTyping({ presence: initialPresenceState }, 'c1') // []
+ */
 export const initialPresenceState: PresenceState = { typing: {}, users: {} }
 
 function stopTyping(state: PresenceState, conversationId: Id, userId: Id) {
@@ -78,10 +83,18 @@ export interface PresenceRootState {
 
 const NOBODY: readonly Id[] = []
 
-/** Who is typing in a conversation now (never the user: the server does not send one's own notices back). */
+/**
+ * Who is typing in a conversation now (never the user: the server does not send one's own notices back).
+ *
+ * @example const typing = useAppSelector((state) => selectTyping(state, conversationId)) // ['bob']
+ */
 export const selectTyping = (state: PresenceRootState, conversationId: Id): readonly Id[] =>
   state.presence.typing[conversationId] ?? NOBODY
 
-/** The socket's latest word on a user's presence, if any. */
+/**
+ * The socket's latest word on a user's presence, if any.
+ *
+ * @example const live = useAppSelector((state) => selectPresence(state, userId)) // { online, lastSeenAt }
+ */
 export const selectPresence = (state: PresenceRootState, userId: Id): PresenceEntry | undefined =>
   state.presence.users[userId]

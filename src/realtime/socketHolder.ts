@@ -15,6 +15,11 @@ export interface WritableSocketHolder extends SocketHolder {
   set(socket: AppSocket | null): void
 }
 
+/**
+ * A holder with no socket yet, which the middleware `set`s (one per store): every change is told to its listeners.
+ *
+ * @example const holder = createSocketHolder(); holder.subscribe(() => render(holder.get())); holder.set(socket)
+ */
 export function createSocketHolder(): WritableSocketHolder {
   let current: AppSocket | null = null
   const listeners = new Set<() => void>()

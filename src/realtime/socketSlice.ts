@@ -94,6 +94,11 @@ export const initialConnection: Connection = {
   role: 'solo',
 }
 
+/**
+ * The socket slice before anything happened: status `idle`, no rooms, an empty outbox, no refused send.
+ *
+ * @example socketReducer(initialSocketState, sessionStarted()).connection.status // 'connecting'
+ */
 export const initialSocketState: SocketState = {
   connection: initialConnection,
   rooms: [],
@@ -370,5 +375,9 @@ export const selectPendingMessages = (state: SocketRootState): PendingMessage[] 
  */
 export const selectSendRejection = (state: SocketRootState): SendRejection | null => state.socket.rejectedSend
 
-/** The conversations the user is looking at. */
+/**
+ * The conversations the user is looking at.
+ *
+ * @example const rooms = useAppSelector(selectRooms) // ['c1']
+ */
 export const selectRooms = (state: SocketRootState): Id[] => state.socket.rooms

@@ -9,7 +9,11 @@ export type RetryReason = 'online' | 'visible'
  */
 export type RetryTriggers = (retryNow: (reason: RetryReason) => void) => () => void
 
-/** The browser's: the window's `online` event, and the document becoming visible. Nothing outside a browser. */
+/**
+ * The browser's: the window's `online` event, and the document becoming visible. Nothing outside a browser.
+ *
+ * @example const stop = browserRetryTriggers((reason) => dispatch(retryNow({ reason }))); … stop()
+ */
 export const browserRetryTriggers: RetryTriggers = (retryNow) => {
   if (typeof window === 'undefined' || typeof window.addEventListener !== 'function') return () => {}
   const onOnline = () => retryNow('online')
@@ -24,7 +28,14 @@ export const browserRetryTriggers: RetryTriggers = (retryNow) => {
   }
 }
 
-/** A trigger source driven by hand (tests, or an app with its own connectivity signal). */
+/**
+ * A trigger source driven by hand (tests, or an app with its own connectivity signal).
+ *
+ * @example
+ * const triggers = manualRetryTriggers()
+ * createSocketMiddleware({ …, retryTriggers: triggers.setup })
+ * triggers.fire('online') // waiting reconnects and network retries go now
+ */
 export function manualRetryTriggers() {
   const listeners = new Set<(reason: RetryReason) => void>()
   const setup: RetryTriggers = (retryNow) => {

@@ -12,9 +12,17 @@ import type { Context, Handler } from './context'
 import type { SocketRootState } from './socketSlice'
 import type { TimerHandle } from './timers'
 
-/** At most one `typing` per conversation in this window, however fast the user types. */
+/**
+ * At most one `typing` per conversation in this window, however fast the user types.
+ *
+ * @example vi.advanceTimersByTime(TYPING_SEND_INTERVAL_MS) // the next sendTyping emits `typing` again
+ */
 export const TYPING_SEND_INTERVAL_MS = 2_000
-/** "Is typing" shows this long after the last notice (the sender repeats every 2 s while typing). */
+/**
+ * "Is typing" shows this long after the last notice (the sender repeats every 2 s while typing).
+ *
+ * @example vi.advanceTimersByTime(TYPING_SHOWN_MS) // socket/typingExpired: the "is typing" line goes
+ */
 export const TYPING_SHOWN_MS = 5_000
 
 /**

@@ -1,6 +1,10 @@
 import type { Visibility } from './protocol'
 
-/** The page's visibility (`document.visibilityState`); always visible where there is no document. */
+/**
+ * The page's visibility (`document.visibilityState`); always visible where there is no document.
+ *
+ * @example createSocketMiddleware({ …, visibility: documentVisibility() }) // the default in a browser
+ */
 export function documentVisibility(): Visibility {
   const doc = typeof document === 'undefined' ? undefined : document
   return {
@@ -13,7 +17,11 @@ export function documentVisibility(): Visibility {
   }
 }
 
-/** A visibility driven by hand (tests): `set(false)` hides the "tab". */
+/**
+ * A visibility driven by hand (tests): `set(false)` hides the "tab".
+ *
+ * @example const page = manualVisibility(); createSocketMiddleware({ …, visibility: page }); page.set(false)
+ */
 export function manualVisibility(initial = true): Visibility & { set(visible: boolean): void } {
   let visible = initial
   const listeners = new Set<() => void>()
