@@ -14,15 +14,19 @@ import { cdf, lineChart } from '../lib/svg'
 
 /**
  * P1: one message, sender's action → in the receiver's cached thread, one at a time (the next send starts once the
- * previous one is received and acknowledged). Four variants through the same server process, each with its own pair
- * of users (so no variant's sockets receive another's traffic), interleaved round by round:
+ * previous one is received and acknowledged). Five variants through the same server process, each with its own pair
+ * of users (so no variant's sockets receive another's traffic; the two peers take turns on one), interleaved round by
+ * round in an order that rotates:
  *
  * - floor: a bare Socket.IO relay (no auth, no storage) between two bare clients;
  * - raw: two bare socket.io-clients, `message:send` → `message:new` through the reference server, both having joined
  *   the conversation as the layer's stores do by showing its thread (so the server marks B's read and sends A the
  *   receipt with each send, for raw as for the layer);
  * - layer: `sendMessage` dispatched in A's store → the message in B's cached `getMessages` thread;
- * - peer: the RTK docs' streaming pattern on B's side (A sends with a bare client, the cheapest sender).
+ * - peer: the RTK docs' streaming pattern on B's side (A sends with a bare client, the cheapest sender); its sockets
+ *   join no conversation, as the docs have no rooms, so the server marks nothing read and sends no receipt for it;
+ * - peer-joined: the same with both clients joined as raw's and the layer's are (the same server path as theirs):
+ *   information beside the peer, whose row keeps the target.
  *
  * Each round builds fresh clients (B's thread starts from the server's latest page, so it does not grow over the
  * run), runs `perRound` samples per variant, and the figure is the median over rounds of each round's p50 / p99.
@@ -217,20 +221,26 @@ async function layerVariant(sender: SenderProcess, url: string, pair: Pair): Pro
   }
 }
 
-async function peerVariant(sender: SenderProcess, url: string, pair: Pair): Promise<Variant> {
+/**
+ * The peer as the docs write it (`join` false: its socket joins no conversation, so the server marks nothing read and
+ * sends no receipt for it), or with both of its clients joined to the conversation as raw's and the layer's are
+ * (`join` true: the same server path as theirs; not in the docs, which have no rooms).
+ */
+async function peerVariant(sender: SenderProcess, url: string, pair: Pair, join = false): Promise<Variant> {
   const probe = new ArrivalProbe<{ api: unknown }>()
-  await sender.call('open', { kind: 'bare', url, token: pair.a.token, conversationId: pair.conversationId })
+  await sender.call('open', { kind: 'bare', url, token: pair.a.token, conversationId: pair.conversationId, join })
   const b: PeerClient = await peerClient({
     url,
     token: pair.b.token,
     conversationId: pair.conversationId,
     probes: [probe.middleware],
   })
+  if (join) await joinConversation(b.socket(), pair.conversationId)
   const selectThread = b.api.endpoints.getMessages.select(pair.conversationId)
   const detach = probe.attach(b.store)
   const read = firstRead(b.socket())
   return {
-    name: 'peer',
+    name: join ? 'peer-joined' : 'peer',
     async sample(tag) {
       const arrival = probe.expect((state) => lastContentIs(selectThread(state as never).data, tag))
       read.arm()
@@ -281,6 +291,8 @@ export const p1: Figure = {
       ['raw', () => rawVariant(sender, host.url, rawPair!)],
       ['layer', () => layerVariant(sender, host.url, layerPair!)],
       ['peer', () => peerVariant(sender, host.url, peerPair)],
+      // The same pair as the peer's (never at the same time: each variant closes before the next opens).
+      ['peer-joined', () => peerVariant(sender, host.url, peerPair, true)],
     ]
     type Series = 'p50' | 'p99' | 'vp50' | 'vp99' | 'send50' | 'recv50' | 'read50'
     const results = new Map<string, Record<Series, number[]>>()
@@ -347,6 +359,7 @@ export const p1: Figure = {
       raw: 'raw socket.io-client',
       layer: 'layer',
       peer: 'peer (RTK docs)',
+      'peer-joined': 'peer, joined as raw and layer',
     }
     draw(
       'p1-latency',
@@ -356,7 +369,10 @@ export const p1: Figure = {
         yLabel: 'share of samples at or below',
         zeroY: true,
         logX: true,
-        series: ['raw', 'layer', 'peer', 'floor'].map((name) => ({ name: label[name]!, points: cdf(all.get(name)!) })),
+        series: ['raw', 'layer', 'peer', 'peer-joined', 'floor'].map((name) => ({
+          name: label[name]!,
+          points: cdf(all.get(name)!),
+        })),
       }),
     )
     const us = (name: string, key: Series) => nsToUs(median(results.get(name)![key]))
@@ -481,6 +497,27 @@ export const p1: Figure = {
         value: us('layer', 'p99'),
         unit: 'µs',
         baseline: us('peer', 'p99'),
+      }),
+      row({
+        id: 'P1-peer-joined-p50',
+        name: 'peer with both clients joined to the conversation, as raw’s and the layer’s are (the server marks the message read for the receiver and tells the sender): bare send → in B’s cached thread, p50 (baseline raw)',
+        value: us('peer-joined', 'p50'),
+        unit: 'µs',
+        baseline: us('raw', 'p50'),
+      }),
+      row({
+        id: 'P1-peer-joined-to-read-p50',
+        name: 'peer joined: the send → B’s first TCP read of it, p50 (baseline: the peer’s as the docs write it)',
+        value: us('peer-joined', 'read50'),
+        unit: 'µs',
+        baseline: us('peer', 'read50'),
+      }),
+      row({
+        id: 'P1-vs-peer-joined-p50',
+        name: 'layer p50 in cache, against the joined peer’s (the same server path; information: the target stays on the peer as the docs write it)',
+        value: us('layer', 'p50'),
+        unit: 'µs',
+        baseline: us('peer-joined', 'p50'),
       }),
     ]
     return rows
