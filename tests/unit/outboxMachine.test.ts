@@ -43,6 +43,14 @@ const state = (over: Partial<OutboxMachineState> = {}): OutboxMachineState => ({
 const held = (lanes: OutboxMachineState['lanes'] = {}) => state({ mirroring: 'u1', lock: { status: 'held' }, lanes })
 const NETWORK = { code: 'NETWORK' as const, message: 'The server could not be reached' }
 const stored = message(1, { clientId: 'k1' })
+/** The server refused k1's send. */
+const refusedK1: OutboxEventBody = {
+  type: 'settled',
+  conversationId: 'c1',
+  clientId: 'k1',
+  outcome: { kind: 'refused', error: { code: 'FORBIDDEN', message: 'no' } },
+  jitter: 0.5,
+}
 
 type Row = [
   name: string,
@@ -187,13 +195,7 @@ const rows: Row[] = [
   [
     'refused: marked failed',
     held({ c1: { status: 'sending', clientId: 'k1' } }),
-    {
-      type: 'settled',
-      conversationId: 'c1',
-      clientId: 'k1',
-      outcome: { kind: 'refused', error: { code: 'FORBIDDEN', message: 'no' } },
-      jitter: 0.5,
-    },
+    refusedK1,
     view([k1]),
     held(),
     [{ type: 'dispatch', action: sendFailed({ clientId: 'k1', error: { code: 'FORBIDDEN', message: 'no' } }) }],
@@ -404,13 +406,7 @@ const rows: Row[] = [
   [
     'refused after it was discarded: nothing to mark, the next one goes',
     held({ c1: { status: 'sending', clientId: 'k1' } }),
-    {
-      type: 'settled',
-      conversationId: 'c1',
-      clientId: 'k1',
-      outcome: { kind: 'refused', error: { code: 'FORBIDDEN', message: 'no' } },
-      jitter: 0.5,
-    },
+    refusedK1,
     view([k2]),
     held({ c1: { status: 'sending', clientId: 'k2' } }),
     [{ type: 'attempt', entry: k2 }],
