@@ -22,9 +22,10 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
   /** Whether a join may go now: a shared socket's hub judges visibility itself. */
   const looking = () => !solo() || visibility.visible()
 
-  /** Per room, on this connection: how many joins in a row failed, and the retry waiting to go. */
+  /** Per room, on this connection: how many joins in a row failed, the retry waiting to go, and the latest join. */
   const failures = new Map<Id, number>()
   const waiting = new Map<Id, TimerHandle>()
+  const latest = new Map<Id, object>()
 
   function cancelRetry(conversationId: Id) {
     if (waiting.has(conversationId)) ctx.timers.clearTimeout(waiting.get(conversationId))
@@ -37,6 +38,7 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
   }
 
   function retryLater(conversationId: Id, atLeastMs: number) {
+    cancelRetry(conversationId)
     const failed = (failures.get(conversationId) ?? 0) + 1
     failures.set(conversationId, failed)
     const handle = ctx.timers.setTimeout(
@@ -55,8 +57,11 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
     cancelRetry(conversationId)
     if (!socket?.connected || !looking()) return
     const session = ctx.session
+    // Only the latest join of a room decides: an older one's answer (a join, a leave and a join again) comes too late.
+    const attempt = {}
+    latest.set(conversationId, attempt)
     void emitWithAck(socket, joinEmit(conversationId), ctx.ackTimeoutMs).then((result) => {
-      if (session !== ctx.session || socket !== ctx.socket) return
+      if (session !== ctx.session || socket !== ctx.socket || latest.get(conversationId) !== attempt) return
       if (result.kind === 'ok') {
         forget(conversationId)
         dispatch(joined({ conversationId }))
@@ -72,6 +77,7 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
 
   function forgetAll() {
     for (const conversationId of [...failures.keys(), ...waiting.keys()]) forget(conversationId)
+    latest.clear()
   }
 
   let shown = visibility.visible()

@@ -394,6 +394,41 @@ describe('rooms', () => {
     expect(joins()).toEqual(['c1', 'c2', 'c2'])
   })
 
+  test('of two joins of a room in flight (join, leave, join) only the latest decides: one retry, at the first backoff', async () => {
+    const { dispatch, sockets } = connectedStore()
+    const joins = () => sockets.last.sent('conversation:join')
+    dispatch(joinConversation({ conversationId: 'c1' }))
+    dispatch(leaveConversation({ conversationId: 'c1' }))
+    dispatch(joinConversation({ conversationId: 'c1' }))
+    joins()[0]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
+    joins()[1]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
+    await vi.advanceTimersByTimeAsync(250)
+    expect(joins()).toHaveLength(3)
+    joins()[2]!.ack({ ok: true, data: null })
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(joins()).toHaveLength(3)
+  })
+
+  test('a new connection starts the backoff over: a failure after a reconnect waits the first wait again', async () => {
+    const { dispatch, sockets } = connectedStore()
+    const socket = sockets.last
+    const joins = () => socket.sent('conversation:join')
+    dispatch(joinConversation({ conversationId: 'c1' }))
+    joins()[0]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
+    await vi.advanceTimersByTimeAsync(250)
+    joins()[1]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
+    await settle()
+    socket.serverDrop()
+    await vi.advanceTimersByTimeAsync(250)
+    socket.serverConnect('sock-2')
+    expect(joins()).toHaveLength(3)
+    joins()[2]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
+    await vi.advanceTimersByTimeAsync(249)
+    expect(joins()).toHaveLength(3)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(joins()).toHaveLength(4)
+  })
+
   test('leave emits conversation:leave', () => {
     const { dispatch, sockets } = connectedStore()
     dispatch(leaveConversation({ conversationId: 'c1' }))
