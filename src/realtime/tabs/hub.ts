@@ -164,13 +164,17 @@ export function createTabHub(options: TabHubOptions): TabHub {
   const rooms = new Map<Id, RoomJoin>()
   /** Joins asked for while the socket was down (the holder's own): they go out on connect, as Socket.IO buffers. */
   const queued = new Map<Id, Waiter[]>()
-  /** Per room, on this connection: joins in a row that failed, and the one retry waiting (see `emitJoin`). */
+  /** Per room, on this connection: joins in a row that failed, and the retry waiting to go (see `emitJoin`). */
   const joinFailures = new Map<Id, number>()
-  let retry: TimerHandle | null = null
+  const retries = new Map<Id, TimerHandle>()
+
+  function cancelRetry(room: Id) {
+    if (retries.has(room)) timers.clearTimeout(retries.get(room))
+    retries.delete(room)
+  }
 
   function cancelRetries() {
-    if (retry !== null) timers.clearTimeout(retry)
-    retry = null
+    for (const room of [...retries.keys()]) cancelRetry(room)
     joinFailures.clear()
   }
 
@@ -409,6 +413,9 @@ export function createTabHub(options: TabHubOptions): TabHub {
       socket.emit(LEAVE, room, () => {})
     }
     for (const room of toJoin) {
+      // A room waiting for its retry goes when its wait ends (the server may have said how long), unless a tab asks now.
+      if (retries.has(room) && !queued.has(room)) continue
+      cancelRetry(room)
       const entry: RoomJoin = { done: false, waiters: queued.get(room) ?? [] }
       queued.delete(room)
       rooms.set(room, entry)
@@ -435,25 +442,31 @@ export function createTabHub(options: TabHubOptions): TabHub {
       }
       // Not in the room. A refusal is final for the tabs that were told so (their stores forget the room); after a
       // timeout or another error they keep it: the tabs that asked retry it themselves, and a join nobody asked for
-      // (a tab showed) is retried here after a backoff, or at the next change of the union, whichever comes first.
+      // (a tab showed) is retried here after a backoff, each room on its own wait (a tab asking for it goes at once).
       rooms.delete(room)
       const error = ack?.ok && !ack.value.ok ? ack.value.error : null
-      if (error && isRefusal(error.code)) for (const waiter of waiters) wantsOf(waiter.tab)?.delete(room)
-      else if (waiters.length === 0) retryLater(room, error?.retryAfterMs ?? 0)
+      if (error && isRefusal(error.code)) {
+        // Refused for the tabs told so; one nobody asked for (a tab showed) is refused for every tab that wants it,
+        // or each change of the union would ask the server again.
+        const refusedFor = waiters.length > 0 ? waiters.map((w) => w.tab) : [tabId, ...followers.keys()]
+        for (const tab of refusedFor) wantsOf(tab)?.delete(room)
+      } else if (waiters.length === 0) retryLater(room, error?.retryAfterMs ?? 0)
     })
   }
 
   function retryLater(room: Id, atLeastMs: number) {
+    cancelRetry(room)
     const failed = (joinFailures.get(room) ?? 0) + 1
     joinFailures.set(room, failed)
-    if (retry !== null) timers.clearTimeout(retry)
-    retry = timers.setTimeout(
+    const handle = timers.setTimeout(
       () => {
-        retry = null
+        if (retries.get(room) !== handle) return
+        retries.delete(room)
         reconcile()
       },
       Math.max(backoffDelay(failed, backoff, random), atLeastMs),
     )
+    retries.set(room, handle)
   }
 
   // --- The holder's own socket ------------------------------------------------------------------------------------
