@@ -315,8 +315,8 @@ export const p1: Figure = {
     }
     try {
       for (let round = -1; round < sizes.rounds; round++) {
-        // Interleaved: every round measures all four, so a noisy moment on the machine hits them alike; the order
-        // rotates each round, so no variant always goes first or follows the same one.
+        // Interleaved: every round measures all five, so a noisy moment on the machine hits them alike; the order
+        // rotates each round, so no variant always goes first (each still follows the same one, unless it goes first).
         const shift = Math.max(0, round) % factories.length
         for (const [name, make] of [...factories.slice(shift), ...factories.slice(0, shift)]) {
           const v = await make()

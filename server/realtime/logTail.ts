@@ -3,7 +3,7 @@ import type { Logger } from '../logger'
 import type { LiveDelivery } from './delivery'
 import type { TalemySocket } from './types'
 
-/** How often a node looks, with several nodes, unless told otherwise. */
+/** How often a node looks (with several nodes, or one on PostgreSQL), unless told otherwise. */
 export const DEFAULT_LOG_TAIL_CHECK_MS = 5_000
 
 export interface LogTailCheckOptions {
@@ -18,7 +18,8 @@ export interface LogTailCheckOptions {
 
 /**
  * With several nodes an event can be committed and never announced: its node died between the commit and the publish,
- * or pub/sub dropped the word (at most once). The log has it; this node's sockets would get it only at their next
+ * or pub/sub dropped the word (at most once). On PostgreSQL, even one node can lose the reply of a commit that
+ * happened (the sender's retry then gets the stored message, which tells nobody). The log has it; this node's sockets would get it only at their next
  * event or reconnect. So each period the users' log heads are read in one query, and a socket still not sent an
  * event that was in its user's log a whole period ago is resynced. One period is the slack given to a notification
  * on its way: an event committed just before a check is not a suspect until the next.

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
+import { io } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TokenService } from '../../server/auth'
 import { openDatabase } from '../../server/db'
@@ -279,8 +280,15 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
   it.skipIf(!runnable.ok)(
     'brings an event committed without a word (the commit’s reply was lost on the way back) to the live sockets within a check',
     async () => {
-      const bob = await connect(server.url, (await login(server.url, BOB)).token)
+      // Bob is live (his handshake's resume has read his log's head) before the event is written.
+      const bob = io(server.url, {
+        auth: { token: (await login(server.url, BOB)).token },
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+      })
       const bobEvents = record(bob)
+      await new Promise((resolve) => bob.once('sync:caughtUp', resolve))
       // What a commit whose reply never came back leaves (the sender retries and gets the stored message, which tells
       // nobody again): the event in the log, and no word of it to the live sockets.
       const db = await openDatabase({ databaseUrl, dataDir: tmpdir() })
