@@ -519,6 +519,32 @@ describe('rooms: the union of the visible tabs', () => {
     expect(joinsOf('c1')).toHaveLength(2)
   })
 
+  test('a tab asking for a room that waits its retry joins it at once (the hub does not wait for its timer)', () => {
+    const { up, socket, a, b } = setup({ random: () => 0.5, heartbeatMs: 60_000 })
+    up(0)
+    a.attach('alice', null, null, false)
+    a.emit(1, 'conversation:join', ['c1'])
+    a.alive(true)
+    const joins = () => socket.sent('conversation:join')
+    joins()[0]!.ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 5000 } })
+    b.attach('alice')
+    b.emit(2, 'conversation:join', ['c1'], 4000)
+    expect(joins()).toHaveLength(2)
+    joins()[1]!.ack(OK)
+    expect(b.ack(2)).toMatchObject({ error: false, args: [OK] })
+  })
+
+  test('stopping the hub leaves no retry timer behind', () => {
+    const { up, socket, clock, hub, a } = setup({ random: () => 0.5, heartbeatMs: 60_000 })
+    up(0)
+    a.attach('alice', null, null, false)
+    a.emit(1, 'conversation:join', ['c1'])
+    a.alive(true)
+    socket.sent('conversation:join')[0]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
+    hub.stop('test over')
+    expect(clock.pending()).toBe(0)
+  })
+
   test('a join nobody asked for that the server refuses is not asked again when the union changes', () => {
     const { up, socket, visibility, a } = setup({ random: () => 0.5, heartbeatMs: 60_000 })
     up(0)
