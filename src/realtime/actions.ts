@@ -10,6 +10,7 @@ import type {
   SyncPayload,
   ValidationIssue,
 } from '../contract'
+import type { Socket } from 'socket.io-client'
 import type { PendingMessage } from './socketSlice'
 import type { TabRole } from './tabs/protocol'
 
@@ -114,7 +115,10 @@ export const connected = createAction(`${PREFIX}connected`, (payload: { socketId
  *
  * @example dispatch(disconnected({ reason: 'transport close' })) // status `reconnecting`
  */
-export const disconnected = createAction<{ reason: string }>(`${PREFIX}disconnected`)
+export const disconnected = createAction<{ reason: DisconnectReason }>(`${PREFIX}disconnected`)
+
+/** Why a socket went: Socket.IO's reasons, which a follower tab's proxy uses too (`tabs/tabSocket.ts`). */
+export type DisconnectReason = Socket.DisconnectReason
 
 /**
  * The middleware tries the handshake again (its own backoff; Socket.IO's reconnection is off); once per attempt,

@@ -24,6 +24,7 @@ import {
   serverEventActions,
 } from './actions'
 import { directSink, type ResumeSink } from './resumeHandler'
+import type { DisconnectReason } from './actions'
 import type { AppSocket } from './types'
 
 type Listener = (...args: unknown[]) => void
@@ -103,7 +104,8 @@ export function bindSocket(
     on(
       emitter,
       'disconnect',
-      guarded('disconnect', (reason) => dispatch(disconnected({ reason: String(reason) }))),
+      // Socket.IO types the reason (`Socket.DisconnectReason`); the listener list erases it.
+      guarded('disconnect', (reason) => dispatch(disconnected({ reason: reason as DisconnectReason }))),
     ),
     on(
       emitter,

@@ -1,6 +1,6 @@
 import type { UnknownAction } from '@reduxjs/toolkit'
 import type { RefreshOutcome } from '../api'
-import { reconnecting, sessionExpired, type ConnectionError } from './actions'
+import { reconnecting, sessionExpired, type ConnectionError, type DisconnectReason } from './actions'
 import type { ConnectionStatus } from './socketSlice'
 
 /**
@@ -34,7 +34,7 @@ export type ConnectionEvent =
   /** The server's first `sync:*` on this socket: the connection works, the next drop starts a new run of attempts. */
   | { type: 'synced' }
   | { type: 'connectFailed'; error: ConnectionError }
-  | { type: 'disconnected'; reason: string }
+  | { type: 'disconnected'; reason: DisconnectReason }
   /** The browser came online, the tab became visible. */
   | { type: 'retryNow' }
   | { type: 'timerFired' }

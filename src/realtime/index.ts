@@ -42,6 +42,7 @@ export {
   newClientId,
   type ServerEventActions,
   type ConnectionError,
+  type DisconnectReason,
   type ConnectionErrorCode,
   type SendError,
   type SendRejection,

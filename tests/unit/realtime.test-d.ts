@@ -1,4 +1,4 @@
-import { io } from 'socket.io-client'
+import { io, type Socket } from 'socket.io-client'
 import { describe, expectTypeOf, test } from 'vitest'
 import type { MakeStoreOptions } from '../../src/app/store'
 import type { ServerEventName, ServerEventPayload } from '../../src/contract'
@@ -17,6 +17,7 @@ import {
   selectPendingMessages,
   socketHolderRequested,
   sendMessage,
+  disconnected,
 } from '../../src/realtime'
 
 describe('the realtime layer is keyed by the contract', () => {
@@ -61,6 +62,12 @@ describe('the realtime layer is keyed by the contract', () => {
     expectTypeOf<ReturnType<AppDispatch>>().not.toBeAny()
     const dispatch = null as unknown as AppDispatch
     expectTypeOf(dispatch(socketHolderRequested())).toEqualTypeOf<SocketHolder>()
+  })
+
+  test("socket/disconnected's reason is one of Socket.IO's, not any string", () => {
+    expectTypeOf(disconnected).parameter(0).toEqualTypeOf<{ reason: Socket.DisconnectReason }>()
+    // @ts-expect-error a reason Socket.IO never gives
+    disconnected({ reason: 'went away' })
   })
 
   test("socket.io-client's io is a CreateSocket as it is", () => {

@@ -1,4 +1,5 @@
 import type { Id } from '../../contract'
+import type { DisconnectReason } from '../actions'
 import type { TimerHandle, Timers } from '../timers'
 import {
   SESSION_EXPIRED_REASON,
@@ -62,9 +63,9 @@ export interface TabSocket {
 }
 
 /** The reason a follower sees when the holder's socket drops: a transport loss, so its machine retries (re-attaches). */
-export const HOLDER_DOWN_REASON = 'transport close'
+export const HOLDER_DOWN_REASON: DisconnectReason = 'transport close'
 /** socket.io-client's reason for a `disconnect()` of its own. */
-export const CLIENT_DISCONNECT_REASON = 'io client disconnect'
+export const CLIENT_DISCONNECT_REASON: DisconnectReason = 'io client disconnect'
 /** `session:renew`'s success ack (`Ack<null>`), answered by the proxy itself. */
 export const RENEWED_ACK = { ok: true, data: null } as const
 
@@ -183,7 +184,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   }
 
   /** Connected → not connected, as socket.io-client's `onclose`: state first, then `disconnect`, then the acks. */
-  function drop(reason: string) {
+  function drop(reason: DisconnectReason) {
     link = null
     stopHeartbeat()
     fire('disconnect', reason)
