@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
-import { io } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TokenService } from '../../server/auth'
 import { openDatabase } from '../../server/db'
@@ -20,6 +19,7 @@ import {
   CAROL,
   type ClientSocket,
   connect,
+  connectLive,
   delivered,
   emitAck,
   http,
@@ -62,8 +62,9 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
   it.skipIf(!runnable.ok)(
     'sends over the socket with the right events, seq numbering and idempotent replay',
     async () => {
-      const alice = await connect(server.url, (await login(server.url, ALICE)).token)
-      const bob = await connect(server.url, (await login(server.url, BOB)).token)
+      // Both live before the send: a send committed before a handshake reads its head is that socket's past.
+      const alice = await connectLive(server.url, (await login(server.url, ALICE)).token)
+      const bob = await connectLive(server.url, (await login(server.url, BOB)).token)
       const bobEvents = record(bob)
       const aliceEvents = record(alice)
       const payload = { conversationId: 'conv-alice-bob', content: 'via postgres', clientId: randomUUID() }
@@ -281,14 +282,8 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     'brings an event committed without a word (the commit’s reply was lost on the way back) to the live sockets within a check',
     async () => {
       // Bob is live (his handshake's resume has read his log's head) before the event is written.
-      const bob = io(server.url, {
-        auth: { token: (await login(server.url, BOB)).token },
-        transports: ['websocket'],
-        forceNew: true,
-        reconnection: false,
-      })
+      const bob = await connectLive(server.url, (await login(server.url, BOB)).token)
       const bobEvents = record(bob)
-      await new Promise((resolve) => bob.once('sync:caughtUp', resolve))
       // What a commit whose reply never came back leaves (the sender retries and gets the stored message, which tells
       // nobody again): the event in the log, and no word of it to the live sockets.
       const db = await openDatabase({ databaseUrl, dataDir: tmpdir() })
