@@ -1,8 +1,7 @@
 import { isRefusal, type Id } from '../contract'
 import { connected, joined, joinFailed, leaveConversation, shutdown } from './actions'
 import { emitWithAck } from './ack'
-import { backoffDelay } from './backoff'
-import type { TimerHandle } from './timers'
+import { keyedRetries } from './backoff'
 import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 import { emitFor, joinEmit } from './actionEmits'
@@ -22,39 +21,13 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
   /** Whether a join may go now: a shared socket's hub judges visibility itself. */
   const looking = () => !solo() || visibility.visible()
 
-  /** Per room, on this connection: how many joins in a row failed, the retry waiting to go, and the latest join. */
-  const failures = new Map<Id, number>()
-  const waiting = new Map<Id, TimerHandle>()
+  /** Per room, on this connection: its failed joins' retry, and its latest join (only that one's answer counts). */
+  const retries = keyedRetries<Id>(ctx.timers, ctx.backoff, ctx.random)
   const latest = new Map<Id, object>()
-
-  function cancelRetry(conversationId: Id) {
-    if (waiting.has(conversationId)) ctx.timers.clearTimeout(waiting.get(conversationId))
-    waiting.delete(conversationId)
-  }
-
-  function forget(conversationId: Id) {
-    cancelRetry(conversationId)
-    failures.delete(conversationId)
-  }
-
-  function retryLater(conversationId: Id, atLeastMs: number) {
-    cancelRetry(conversationId)
-    const failed = (failures.get(conversationId) ?? 0) + 1
-    failures.set(conversationId, failed)
-    const handle = ctx.timers.setTimeout(
-      () => {
-        if (waiting.get(conversationId) !== handle) return
-        waiting.delete(conversationId)
-        if (getState().socket.rooms.includes(conversationId)) join(conversationId)
-      },
-      Math.max(backoffDelay(failed, ctx.backoff, ctx.random), atLeastMs),
-    )
-    waiting.set(conversationId, handle)
-  }
 
   function join(conversationId: Id) {
     const socket = ctx.socket
-    cancelRetry(conversationId)
+    retries.cancel(conversationId)
     if (!socket?.connected || !looking()) return
     const session = ctx.session
     // Only the latest join of a room decides: an older one's answer (a join, a leave and a join again) comes too late.
@@ -63,20 +36,22 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
     void emitWithAck(socket, joinEmit(conversationId), ctx.ackTimeoutMs).then((result) => {
       if (session !== ctx.session || socket !== ctx.socket || latest.get(conversationId) !== attempt) return
       if (result.kind === 'ok') {
-        forget(conversationId)
+        retries.forget(conversationId)
         dispatch(joined({ conversationId }))
         return
       }
       const code = result.kind === 'timeout' ? 'NETWORK' : result.error.code
       dispatch(joinFailed({ conversationId, code }))
-      if (isRefusal(code)) forget(conversationId)
+      if (isRefusal(code)) retries.forget(conversationId)
       else if (socket.connected && getState().socket.rooms.includes(conversationId))
-        retryLater(conversationId, result.kind === 'error' ? (result.error.retryAfterMs ?? 0) : 0)
+        retries.later(conversationId, result.kind === 'error' ? (result.error.retryAfterMs ?? 0) : 0, () => {
+          if (getState().socket.rooms.includes(conversationId)) join(conversationId)
+        })
     })
   }
 
   function forgetAll() {
-    for (const conversationId of [...failures.keys(), ...waiting.keys()]) forget(conversationId)
+    retries.clear()
     latest.clear()
   }
 
@@ -98,7 +73,7 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
       for (const conversationId of getState().socket.rooms) join(conversationId)
       return
     }
-    if (leaveConversation.match(action)) forget(action.payload.conversationId)
+    if (leaveConversation.match(action)) retries.forget(action.payload.conversationId)
     if (shutdown.match(action)) {
       forgetAll()
       unsubscribe?.()

@@ -11,7 +11,7 @@ import {
   type Id,
   type PresenceState,
 } from '../../contract'
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../backoff'
+import { DEFAULT_BACKOFF, keyedRetries, type BackoffOptions } from '../backoff'
 import type { TimerHandle, Timers } from '../timers'
 import type { TabChannel, TabMessage, RawEvent, Visibility } from './protocol'
 import { answerResume, ReplayBuffer, type StreamHead } from './replayBuffer'
@@ -164,19 +164,8 @@ export function createTabHub(options: TabHubOptions): TabHub {
   const rooms = new Map<Id, RoomJoin>()
   /** Joins asked for while the socket was down (the holder's own): they go out on connect, as Socket.IO buffers. */
   const queued = new Map<Id, Waiter[]>()
-  /** Per room, on this connection: joins in a row that failed, and the retry waiting to go (see `emitJoin`). */
-  const joinFailures = new Map<Id, number>()
-  const retries = new Map<Id, TimerHandle>()
-
-  function cancelRetry(room: Id) {
-    if (retries.has(room)) timers.clearTimeout(retries.get(room))
-    retries.delete(room)
-  }
-
-  function cancelRetries() {
-    for (const room of [...retries.keys()]) cancelRetry(room)
-    joinFailures.clear()
-  }
+  /** Per room, on this connection: the retry of a failed join nobody else will retry (see `emitJoin`). */
+  const retries = keyedRetries<Id>(timers, backoff, random)
 
   const post = (message: TabMessage) => channel.post(message)
 
@@ -197,7 +186,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     // A new connection is in no room: the holder's middleware joins its rooms again on connect, followers on attach.
     holderWants.clear()
     rooms.clear()
-    cancelRetries()
+    retries.clear()
     post({ kind: 'down', from: tabId, reason: String(reason) })
   }
 
@@ -414,8 +403,8 @@ export function createTabHub(options: TabHubOptions): TabHub {
     }
     for (const room of toJoin) {
       // A room waiting for its retry goes when its wait ends (the server may have said how long), unless a tab asks now.
-      if (retries.has(room) && !queued.has(room)) continue
-      cancelRetry(room)
+      if (retries.waiting(room) && !queued.has(room)) continue
+      retries.cancel(room)
       const entry: RoomJoin = { done: false, waiters: queued.get(room) ?? [] }
       queued.delete(room)
       rooms.set(room, entry)
@@ -437,7 +426,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
       const ack = err ? null : parse(ackSchema, res)
       if (ack?.ok && ack.value.ok) {
         entry.done = true
-        joinFailures.delete(room)
+        retries.forget(room)
         return
       }
       // Not in the room. A refusal is final for the tabs that were told so (their stores forget the room); after a
@@ -450,23 +439,8 @@ export function createTabHub(options: TabHubOptions): TabHub {
         // or each change of the union would ask the server again.
         const refusedFor = waiters.length > 0 ? waiters.map((w) => w.tab) : [tabId, ...followers.keys()]
         for (const tab of refusedFor) wantsOf(tab)?.delete(room)
-      } else if (waiters.length === 0) retryLater(room, error?.retryAfterMs ?? 0)
+      } else if (waiters.length === 0) retries.later(room, error?.retryAfterMs ?? 0, reconcile)
     })
-  }
-
-  function retryLater(room: Id, atLeastMs: number) {
-    cancelRetry(room)
-    const failed = (joinFailures.get(room) ?? 0) + 1
-    joinFailures.set(room, failed)
-    const handle = timers.setTimeout(
-      () => {
-        if (retries.get(room) !== handle) return
-        retries.delete(room)
-        reconcile()
-      },
-      Math.max(backoffDelay(failed, backoff, random), atLeastMs),
-    )
-    retries.set(room, handle)
   }
 
   // --- The holder's own socket ------------------------------------------------------------------------------------
@@ -549,7 +523,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     socket.offAny(onAny)
     unsubscribeChannel()
     unsubscribeVisibility()
-    cancelRetries()
+    retries.clear()
     for (const follower of followers.values()) timers.clearTimeout(follower.silence)
     followers.clear()
     pending.clear()
