@@ -50,6 +50,19 @@ function setup(options: Partial<TabHubOptions> = {}) {
   }
 }
 
+/**
+ * The hub up, with follower `a` attached hidden, wanting `rooms`, then shown: the hub joins them for it, with nobody
+ * waiting for the answer. Retries draw 0.5 (the n-th waits 250 · 2^(n-1) ms); followers are not timed out meanwhile.
+ */
+function shownWanting(...rooms: string[]) {
+  const hub = setup({ random: () => 0.5, heartbeatMs: 60_000 })
+  hub.up(0)
+  hub.a.attach('alice', null, null, false)
+  rooms.forEach((room, i) => hub.a.emit(i + 1, 'conversation:join', [room]))
+  hub.a.alive(true)
+  return hub
+}
+
 describe('readiness: up after the connection and its sync', () => {
   test('an attach before the hub is up is answered once it is, before `up` is posted', () => {
     const { socket, a, b } = setup()
@@ -478,11 +491,7 @@ describe('rooms: the union of the visible tabs', () => {
   })
 
   test('a join the hub made for a tab that showed, failed without a refusal, is tried again after a growing backoff', () => {
-    const { up, socket, clock, a } = setup({ random: () => 0.5, heartbeatMs: 60_000 })
-    up(0)
-    a.attach('alice', null, null, false)
-    a.emit(1, 'conversation:join', ['c2'])
-    a.alive(true)
+    const { socket, clock } = shownWanting('c2')
     const joins = () => socket.sent('conversation:join')
     joins()[0]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
     // random 0.5: the first wait is 0.5 × 500 ms, the second 0.5 × 1000 ms.
@@ -501,12 +510,7 @@ describe('rooms: the union of the visible tabs', () => {
   })
 
   test('each failed room waits its own retry: a rate-limited one is not joined before its retryAfterMs', () => {
-    const { up, socket, clock, a } = setup({ random: () => 0.5, heartbeatMs: 60_000 })
-    up(0)
-    a.attach('alice', null, null, false)
-    a.emit(1, 'conversation:join', ['c1'])
-    a.emit(2, 'conversation:join', ['c2'])
-    a.alive(true)
+    const { socket, clock } = shownWanting('c1', 'c2')
     const joinsOf = (room: string) => socket.sent('conversation:join').filter((p) => p.args[0] === room)
     joinsOf('c1')[0]!.ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 2000 } })
     joinsOf('c2')[0]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
@@ -520,11 +524,7 @@ describe('rooms: the union of the visible tabs', () => {
   })
 
   test('a tab asking for a room that waits its retry joins it at once (the hub does not wait for its timer)', () => {
-    const { up, socket, a, b } = setup({ random: () => 0.5, heartbeatMs: 60_000 })
-    up(0)
-    a.attach('alice', null, null, false)
-    a.emit(1, 'conversation:join', ['c1'])
-    a.alive(true)
+    const { socket, b } = shownWanting('c1')
     const joins = () => socket.sent('conversation:join')
     joins()[0]!.ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 5000 } })
     b.attach('alice')
@@ -535,22 +535,14 @@ describe('rooms: the union of the visible tabs', () => {
   })
 
   test('stopping the hub leaves no retry timer behind', () => {
-    const { up, socket, clock, hub, a } = setup({ random: () => 0.5, heartbeatMs: 60_000 })
-    up(0)
-    a.attach('alice', null, null, false)
-    a.emit(1, 'conversation:join', ['c1'])
-    a.alive(true)
+    const { socket, clock, hub } = shownWanting('c1')
     socket.sent('conversation:join')[0]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
     hub.stop('test over')
     expect(clock.pending()).toBe(0)
   })
 
   test('a join nobody asked for that the server refuses is not asked again when the union changes', () => {
-    const { up, socket, visibility, a } = setup({ random: () => 0.5, heartbeatMs: 60_000 })
-    up(0)
-    a.attach('alice', null, null, false)
-    a.emit(1, 'conversation:join', ['secret'])
-    a.alive(true)
+    const { socket, visibility, a } = shownWanting('secret')
     socket.sent('conversation:join')[0]!.ack({ ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } })
     visibility.set(false)
     visibility.set(true)
@@ -560,11 +552,7 @@ describe('rooms: the union of the visible tabs', () => {
   })
 
   test('no retry of a failed join once nobody visible wants the room, or after a drop', () => {
-    const { up, socket, clock, a } = setup({ random: () => 0.5, heartbeatMs: 60_000 })
-    up(0)
-    a.attach('alice', null, null, false)
-    a.emit(1, 'conversation:join', ['c2'])
-    a.alive(true)
+    const { socket, clock, a } = shownWanting('c2')
     socket.sent('conversation:join')[0]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
     a.alive(false)
     clock.advance(10_000)
