@@ -241,15 +241,27 @@ describe('auth and API answers are not cached (review: ASVS asks for no-store on
   })
 })
 
+/** A session store's signing key and policy for the tests that build one on a database of their own. */
+const KEY = new Uint8Array(32).fill(7)
+const POLICY = { idleSeconds: 600, maxSeconds: 1800 }
+
+/** Runs `test` on a fresh, migrated embedded database, closed and deleted afterwards. */
+async function withDatabase(test: (db: Db) => Promise<void>): Promise<void> {
+  const dataDir = freshDataDir()
+  const db = await openDatabase({ dataDir })
+  try {
+    await test(db)
+  } finally {
+    await db.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
 describe('a revocation is never undone by a read that started before it (review)', () => {
   it('a session read as live from the database while it was being revoked stays revoked', async () => {
-    const dataDir = freshDataDir()
-    const db = await openDatabase({ dataDir })
-    try {
-      const key = new Uint8Array(32).fill(7)
-      const tokens = new TokenService(key)
-      const policy = { idleSeconds: 600, maxSeconds: 1800 }
-      const pair = await new SessionStore(db, tokens, key, policy).start('user-alice')
+    await withDatabase(async (db) => {
+      const tokens = new TokenService(KEY)
+      const pair = await new SessionStore(db, tokens, KEY, POLICY).start('user-alice')
       // A second store knows nothing of the session yet (another process, or this one after a restart): its first
       // check reads the database, and that read is held after it has found the session live.
       let reached!: () => void
@@ -272,7 +284,7 @@ describe('a revocation is never undone by a read that started before it (review)
         transaction: (fn) => db.transaction(fn),
         close: () => db.close(),
       }
-      const store = new SessionStore(gated, tokens, key, policy)
+      const store = new SessionStore(gated, tokens, KEY, POLICY)
       const inFlight = store.authenticate(pair.token).then(
         () => 'accepted',
         () => 'refused',
@@ -283,21 +295,15 @@ describe('a revocation is never undone by a read that started before it (review)
       await inFlight // begun before the logout: either answer is fair for it
       await expect(store.authenticate(pair.token)).rejects.toMatchObject({ code: 'UNAUTHORIZED' })
       expect(await store.isLive(pair.sessionId)).toBe(false)
-    } finally {
-      await db.close()
-      rmSync(dataDir, { recursive: true, force: true })
-    }
+    })
   })
 })
 
 describe("a node checking its sockets' sessions again (endedAmong, one query)", () => {
   it('names those revoked behind its back, past their end or gone from the database, and never a live one', async () => {
-    const dataDir = freshDataDir()
-    const db = await openDatabase({ dataDir })
-    try {
-      const key = new Uint8Array(32).fill(7)
+    await withDatabase(async (db) => {
       let now = Date.now()
-      const store = new SessionStore(db, new TokenService(key), key, { idleSeconds: 600, maxSeconds: 1800 }, () => now)
+      const store = new SessionStore(db, new TokenService(KEY), KEY, POLICY, () => now)
       const live = await store.start('user-alice')
       const revoked = await store.start('user-bob')
       const old = await store.start('user-carol')
@@ -316,10 +322,7 @@ describe("a node checking its sockets' sessions again (endedAmong, one query)", 
       // What it read is what this process knows from then on.
       expect(await store.isLive(revoked.sessionId)).toBe(false)
       expect(await store.isLive(live.sessionId)).toBe(true)
-    } finally {
-      await db.close()
-      rmSync(dataDir, { recursive: true, force: true })
-    }
+    })
   })
 })
 
