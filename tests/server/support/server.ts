@@ -89,25 +89,24 @@ export async function login(url: string, email: string): Promise<Session> {
 
 type ClientOptions = Partial<ManagerOptions & SocketOptions>
 
-/**
- * A typed client that is live: connected, and past its handshake's `sync:*`, so every event committed from now on
- * reaches it. A client that connects without an offset starts from the log's head when its handshake reads it: an
- * event committed before that read is in its past (read over HTTP), and a test that writes one right after `connect`
- * races that read.
- */
-export function connectLive(url: string, token: string, options: ClientOptions = {}): Promise<ClientSocket> {
+/** A typed client on the websocket transport, resolved at the first of `readyOn` (rejected with a connect_error). */
+function openClient(
+  url: string,
+  token: string | undefined,
+  options: ClientOptions,
+  readyOn: readonly string[],
+): Promise<ClientSocket> {
   const socket: ClientSocket = io(url, {
-    auth: { token },
+    auth: token === undefined ? {} : { token },
     transports: ['websocket'],
     forceNew: true,
     reconnection: false,
-    autoConnect: false,
     ...options,
+    autoConnect: false,
   })
   return new Promise((resolvePromise, reject) => {
-    const live = () => resolvePromise(socket)
-    socket.once('sync:caughtUp', live)
-    socket.once('sync:gap', live)
+    const ready = () => resolvePromise(socket)
+    for (const event of readyOn) (socket as unknown as { once(e: string, l: () => void): void }).once(event, ready)
     socket.once('connect_error', (error) => {
       socket.close()
       reject(error)
@@ -116,22 +115,19 @@ export function connectLive(url: string, token: string, options: ClientOptions =
   })
 }
 
+/**
+ * A typed client that is live: connected, and past its handshake's `sync:*`, so every event committed from now on
+ * reaches it. A client that connects without an offset starts from the log's head when its handshake reads it: an
+ * event committed before that read is in its past (read over HTTP), and a test that writes one right after `connect`
+ * races that read.
+ */
+export function connectLive(url: string, token: string, options: ClientOptions = {}): Promise<ClientSocket> {
+  return openClient(url, token, options, ['sync:caughtUp', 'sync:gap'])
+}
+
 /** A typed client on the websocket transport, connected (or rejected: the promise rejects with the connect_error). */
 export function connect(url: string, token: string | undefined, options: ClientOptions = {}): Promise<ClientSocket> {
-  const socket: ClientSocket = io(url, {
-    auth: token === undefined ? {} : { token },
-    transports: ['websocket'],
-    forceNew: true,
-    reconnection: false,
-    ...options,
-  })
-  return new Promise((resolvePromise, reject) => {
-    socket.once('connect', () => resolvePromise(socket))
-    socket.once('connect_error', (error) => {
-      socket.close()
-      reject(error)
-    })
-  })
+  return openClient(url, token, options, ['connect'])
 }
 
 /**
