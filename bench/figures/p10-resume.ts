@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { QueryStatus } from '@reduxjs/toolkit/query'
 import { MAX_MESSAGE_PAGE } from '../../src/contract'
 import type { Figure } from '../lib/figure'
-import { api, connect, disconnect, layerClient, selectConnection } from '../lib/layer'
+import { api, connect, disconnect, firstSyncSettled, layerClient, selectConnection } from '../lib/layer'
 import { row } from '../lib/results'
 import { requestsUntilQuiet, sharedHost, type Host } from '../lib/server'
 import { median, waitFor } from '../lib/stats'
@@ -83,17 +83,12 @@ export const p10: Figure = {
     try {
       await client.subscribeThread(pair.conversationId)
       const state = () => client.store.getState()
-      await waitFor(
-        () => selectConnection(state()).offset !== null && !selectConnection(state()).syncing,
-        'the first sync',
-        15_000,
-      )
       // Requests are counted once the client is quiet: a catch-up refetch waits behind the layer's invalidation window
       // (250 ms). The session's first sync, which came after the thread was read, has one of its own: it is let pass.
       const quietMs = smoke ? 500 : 1_000
       const isFetching = () =>
         api.endpoints.getMessages.select(pair.conversationId)(state()).status === QueryStatus.pending
-      await requestsUntilQuiet(host, key, isFetching, 0, quietMs)
+      await firstSyncSettled(client.store, host, key, isFetching, quietMs)
       /** Closes the socket, runs `missed` meanwhile, then times `connect()` until the store stands at the new head. */
       const away = async (missed: () => Promise<number>) => {
         client.store.dispatch(disconnect())

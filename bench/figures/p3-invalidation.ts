@@ -4,10 +4,10 @@ import { LIST } from '../../src/api'
 import { authSlice } from '../../src/app/authSlice'
 import { closeSocket, rawSocket } from '../lib/clients'
 import type { Figure } from '../lib/figure'
-import { api, layerClient, selectConnection } from '../lib/layer'
+import { api, firstSyncSettled, layerClient } from '../lib/layer'
 import { row } from '../lib/results'
 import { requestsUntilQuiet, sharedHost, type Host } from '../lib/server'
-import { median, waitFor, withTimeout } from '../lib/stats'
+import { median, withTimeout } from '../lib/stats'
 
 /**
  * P3: the server sends the student N `lesson:statusUpdated` over one second (in 10 ms steps) for lessons no client
@@ -49,13 +49,7 @@ async function layerStorm(
     const isFetching = () => api.endpoints.getLessons.select()(client.store.getState()).status === 'pending'
     // The session's first sync, when it comes after the list was read, reads it again once: not the storm's doing, so
     // it is let pass before counting (as P10 does).
-    await waitFor(
-      () =>
-        selectConnection(client.store.getState()).offset !== null && !selectConnection(client.store.getState()).syncing,
-      'the first sync',
-      15_000,
-    )
-    await requestsUntilQuiet(host, KEY, isFetching, 0, sizes.quietMs)
+    await firstSyncSettled(client.store, host, KEY, isFetching, sizes.quietMs)
     const before = await host.call('requests', { key: KEY })
     const storm = host.call('lessonStorm', {
       studentId: pair.a.id,

@@ -12,6 +12,7 @@ import { makeStore, type RealtimeOptions } from '../../src/app/store'
 import { disconnect, selectConnection, selectIsConnected, shutdown, type TabsOptions } from '../../src/realtime'
 import { memoryStorage, onWebsocket } from './clients'
 import { untilState } from './probe'
+import { requestsUntilQuiet, type Host } from './server'
 import { waitFor } from './stats'
 
 export { api, loggedIn, loggedOut, selectConnection, selectIsConnected }
@@ -36,6 +37,28 @@ export function untilSent(store: LayerStore, conversationId: Id, content: string
     'the sending store to see its message confirmed',
     timeoutMs,
   )
+}
+
+/**
+ * Resolves once `store` has had its session's first sync and every read that sync started has landed and gone quiet
+ * at the server (`key`'s requests; see `requestsUntilQuiet`). A page that read before its first sync reads again once
+ * (the layer's catch-up, behind its invalidation window): a figure that counts refetches lets that one pass first.
+ *
+ * @example await firstSyncSettled(client.store, host, 'GET /api/lessons', isFetching, 1500)
+ */
+export async function firstSyncSettled(
+  store: LayerStore,
+  host: Pick<Host, 'call'>,
+  key: string,
+  isFetching: () => boolean,
+  quietMs: number,
+): Promise<void> {
+  const synced = () => {
+    const connection = selectConnection(store.getState())
+    return connection.offset !== null && !connection.syncing
+  }
+  await waitFor(synced, 'the first sync', 15_000)
+  await requestsUntilQuiet(host, key, isFetching, 0, quietMs)
 }
 
 export interface LayerClient {
