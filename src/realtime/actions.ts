@@ -362,6 +362,15 @@ export const serverEventActions = Object.fromEntries(
   SERVER_EVENTS.map((event) => [event, serverEventAction(event)]),
 ) as AllListed extends true ? ServerEventActions : never
 
+/**
+ * `socket/<event>` → its server event: one lookup per action rather than a `.match` per event.
+ *
+ * @example serverEventOfType.get(action.type) // 'message:new' for a socket/message:new action, else undefined
+ */
+export const serverEventOfType: ReadonlyMap<string, ServerEventName> = new Map(
+  SERVER_EVENTS.map((event) => [serverEventActions[event].type, event]),
+)
+
 /** The contract's `SERVER_EVENTS` names every server event (else `serverEventActions` is `never`: a type error). */
 type AllListed = [Exclude<ServerEventName, (typeof SERVER_EVENTS)[number]>] extends [never] ? true : false
 

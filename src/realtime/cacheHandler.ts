@@ -1,10 +1,9 @@
 import { isAnyOf } from '@reduxjs/toolkit'
-import { SERVER_EVENTS, type ServerEventName } from '../contract'
 import { api, LIST } from '../api'
 import {
   catchUpStarted,
   sendConfirmed,
-  serverEventActions,
+  serverEventOfType,
   sessionEnded,
   sessionStarted,
   shutdown,
@@ -26,11 +25,6 @@ const readLanded = isAnyOf(
   getLessons.matchRejected,
   getContactRequests.matchFulfilled,
   getContactRequests.matchRejected,
-)
-
-/** `socket/<event>` → its server event: one lookup per action rather than a `.match` per event. */
-const EVENT_OF_TYPE: ReadonlyMap<string, ServerEventName> = new Map(
-  SERVER_EVENTS.map((event) => [serverEventActions[event].type, event]),
 )
 
 /**
@@ -95,7 +89,7 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
 
   return (action, prevState) => {
     // The busiest case first: a server event (a burst is thousands) matches nothing below.
-    const event = EVENT_OF_TYPE.get(action.type)
+    const event = serverEventOfType.get(action.type)
     if (event !== undefined) {
       enqueue({ event, payload: action.payload })
       return

@@ -36,6 +36,7 @@ export {
   type EventActionMeta,
   shutdown,
   serverEventActions,
+  serverEventOfType,
   ephemeralEventActions,
   sendTyping,
   typingExpired,

@@ -1,8 +1,8 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
-import { SERVER_EVENTS, type ServerEventName, type ServerEventPayload, type User } from '../../contract'
+import type { ServerEventName, ServerEventPayload, User } from '../../contract'
 import type { Message } from '../../i18n'
 import { currentRoute, type Page } from '../../app/router'
-import { serverEventActions } from '../../realtime'
+import { serverEventOfType } from '../../realtime'
 
 export interface Toast {
   id: number
@@ -56,11 +56,6 @@ export const TOAST_NEWS: {
   }),
 }
 
-/** `socket/<event>` → its server event. */
-const EVENT_OF_TYPE: ReadonlyMap<string, ServerEventName> = new Map(
-  SERVER_EVENTS.map((event) => [serverEventActions[event].type, event]),
-)
-
 /**
  * What a toast says for an incoming server event (`TOAST_NEWS`), or `null` when there is nothing to tell `me`. A
  * message id, not text: the toast is worded in the language chosen when it shows.
@@ -69,7 +64,7 @@ const EVENT_OF_TYPE: ReadonlyMap<string, ServerEventName> = new Map(
  * // { page: 'lessons', message: { id: 'toast.lessonRequested', values: { subject: 'Algebra' } } }
  */
 export function toastNews(action: UnknownAction, me: User | null): News | null {
-  const event = EVENT_OF_TYPE.get(action.type)
+  const event = serverEventOfType.get(action.type)
   const news = event === undefined ? null : TOAST_NEWS[event]
   return me && news ? (news as (payload: unknown, me: User) => News | null)(action.payload, me) : null
 }
