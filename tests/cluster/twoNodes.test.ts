@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
-import { Writable } from 'node:stream'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { SharedViewers } from '../../server/cluster/shared'
 import { openDatabase } from '../../server/db'
@@ -13,6 +11,7 @@ import { appendEvents, EventLog, lockCounters, type LoggedEvent } from '../../se
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { ALICE, BOB, CAROL, emitAck, http, login, type ClientSocket } from '../server/support/server'
 import { openStream, type Stream } from '../server/support/stream'
+import { capturedLog, type LogLine } from '../support/capturedLog'
 import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
 
 // Two nodes in this process, one PostgreSQL, one Redis: what holds for the service holds across the nodes.
@@ -66,30 +65,13 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     return s
   }
 
-  /** One line of a node's log, as pino writes it. */
-  interface LogLine {
-    level: number
-    msg: string
-    err?: { message: string }
-    socketId?: string
-  }
-
   /**
    * A third node like the other two, whose warnings and errors are kept (parsed), for a test of what a node logs when
    * a check fails: the test closes it.
    */
-  async function startLoggedNode(): Promise<{ node: Awaited<ReturnType<typeof startServer>>; lines: LogLine[] }> {
-    const lines: LogLine[] = []
-    const logger = pino(
-      { level: 'warn' },
-      new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(JSON.parse(String(chunk)) as LogLine)
-          done()
-        },
-      }),
-    )
-    return { node: await startServer({ ...options, logger }), lines }
+  async function startLoggedNode(): Promise<{ node: Awaited<ReturnType<typeof startServer>>; lines: () => LogLine[] }> {
+    const log = capturedLog('warn')
+    return { node: await startServer({ ...options, logger: log.logger }), lines: log.lines }
   }
 
   it("carries Alice's and Bob's messages between nodes once each, in order; Alice's socket on B sees message:sent", async () => {
@@ -306,7 +288,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
         endedAmong.mockRestore()
       }
       expect(await reason).toBe('io server disconnect')
-      expect(lines).toContainEqual(
+      expect(lines()).toContainEqual(
         expect.objectContaining({
           level: 40,
           msg: 'session recheck failed',
@@ -395,7 +377,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       }
       // The resync's read: from where the socket was sent everything, in the log's epoch.
       expect(failedCall).toEqual(['user-bob', expect.any(Number), epoch])
-      expect(lines).toContainEqual(
+      expect(lines()).toContainEqual(
         expect.objectContaining({
           level: 50,
           msg: 'resync failed',

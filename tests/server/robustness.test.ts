@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { Writable } from 'node:stream'
-import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { io } from 'socket.io-client'
 import { SessionStore } from '../../server/sessions'
 import type { Ack, ErrorBody, Message } from './support/types'
+import { capturedLog } from '../support/capturedLog'
 import {
   ALICE,
   BOB,
@@ -443,16 +442,7 @@ describe('a client packet named "error"', () => {
   it('is an unknown event like any other: answered INVALID, and never written to the log', async () => {
     // Socket.IO's parser lets a client name an event `error`, which then also reaches the socket's own `error`
     // listener: logging it would let any user fill the log with lines of their choosing.
-    const lines: string[] = []
-    const logger = pino(
-      { level: 'debug' },
-      new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(String(chunk))
-          done()
-        },
-      }),
-    )
+    const { logger, raw: lines } = capturedLog('debug')
     const own = await startTestServer({ logger })
     const socket = await connect(own.url, (await login(own.url, ALICE)).token)
     try {
