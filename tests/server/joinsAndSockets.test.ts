@@ -6,6 +6,7 @@ import {
   ALICE,
   BOB,
   connect,
+  connectLive,
   emitAck,
   login,
   nextEvent,
@@ -33,8 +34,10 @@ describe('conversation:join has its own budget (default 20 a second, bursts of 5
 
   it('refuses a flood of 300 joins with RATE_LIMITED and retryAfterMs; only the first one writes and notifies', async () => {
     const { token } = await login(server.url, ALICE)
-    const socket = await connect(server.url, token)
-    const other = await connect(server.url, token) // conversation:read goes to every socket of the user
+    // Live before the first join: a conversation:read committed before a socket's handshake reads its log's head is
+    // in that socket's past, and would not come.
+    const socket = await connectLive(server.url, token)
+    const other = await connectLive(server.url, token) // conversation:read goes to every socket of the user
     const events = record(socket)
     const otherEvents = record(other)
     try {
@@ -67,7 +70,8 @@ describe('a join that changes nothing', () => {
   afterAll(() => server?.dispose())
 
   it('emits no second conversation:read; a new message read on joining again does', async () => {
-    const alice = await connect(server.url, (await login(server.url, ALICE)).token)
+    // Alice receives (her joins' conversation:read, Bob's message): live before either is committed. Bob only sends.
+    const alice = await connectLive(server.url, (await login(server.url, ALICE)).token)
     const bob = await connect(server.url, (await login(server.url, BOB)).token)
     const events = record(alice)
     try {
