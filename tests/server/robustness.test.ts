@@ -9,6 +9,7 @@ import {
   BOB,
   CAROL,
   connect,
+  connectLive,
   emitAck,
   http,
   login,
@@ -36,7 +37,8 @@ beforeAll(async () => {
   aliceToken = (await login(server.url, ALICE)).token
   bobToken = (await login(server.url, BOB)).token
   alice = await connect(server.url, aliceToken)
-  bob = await connect(server.url, bobToken)
+  // Bob receives Alice's sends (a send without an ack): live before any is committed.
+  bob = await connectLive(server.url, bobToken)
 })
 
 afterAll(async () => {
@@ -300,7 +302,8 @@ describe('replays and the rate limit (idempotency first)', () => {
   it('answers a replay of an accepted clientId with the stored message, never RATE_LIMITED, and emits nothing new (socket and HTTP)', async () => {
     const { token } = await login(replays.url, ALICE)
     const socket = await connect(replays.url, token)
-    const bobSocket = await connect(replays.url, (await login(replays.url, BOB)).token)
+    // Bob must receive each accepted message: live before the first is committed (else it is in his past).
+    const bobSocket = await connectLive(replays.url, (await login(replays.url, BOB)).token)
     const bobEvents = record(bobSocket)
     const send = (clientId: string, content = 'x') =>
       emitAck<Message>(socket, 'message:send', { conversationId: CONV, content, clientId })
