@@ -105,12 +105,19 @@ function openClient(
     autoConnect: false,
   })
   return new Promise((resolvePromise, reject) => {
-    const ready = () => resolvePromise(socket)
+    // A server that ends the socket before it is ready (a refused resume, a session revoked meanwhile) fails the
+    // test at once, with why, instead of letting it wait for its timeout.
+    const early = (reason: string) => reject(new Error(`disconnected before ${readyOn.join(' or ')}: ${reason}`))
+    const ready = () => {
+      socket.off('disconnect', early)
+      resolvePromise(socket)
+    }
     for (const event of readyOn) (socket as unknown as { once(e: string, l: () => void): void }).once(event, ready)
     socket.once('connect_error', (error) => {
       socket.close()
       reject(error)
     })
+    socket.once('disconnect', early)
     socket.connect()
   })
 }
