@@ -74,7 +74,8 @@ const extraOf = (extra: unknown): ApiExtra => (extra ?? { apiUrl: '' }) as ApiEx
  * RTK Query's "automatic re-authorization by extending fetchBaseQuery": a 401 on any request but the auth ones gets
  * one token refresh — shared with every other caller of the same store at that moment (single flight) — and is
  * retried once with the new token. When another caller already refreshed while this request was out, it is only
- * retried. A refused refresh dispatches `auth/refreshFailed` (the realtime layer shows `unauthorized`).
+ * retried. Never once the store's user is no longer the one it was made for (another tab's login): it fails as it is.
+ * A refused refresh dispatches `auth/refreshFailed` (the realtime layer shows `unauthorized`).
  */
 const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, AnswerCheck> = async (
   args,
@@ -111,14 +112,16 @@ const authorizedQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryEr
   extraOptions,
 ) => {
   const tokenBefore = tokenOf(api.getState)
+  const userBefore = userIdOf(api.getState)
+  const sameUser = () => userIdOf(api.getState) === userBefore
   let result = await rawBaseQuery(args, api, extraOptions)
-  if (result.error?.status !== 401 || urlOf(args).startsWith('/auth/') || !tokenBefore) return result
+  if (result.error?.status !== 401 || urlOf(args).startsWith('/auth/') || !tokenBefore || !sameUser()) return result
   const refreshed =
     tokenOf(api.getState) !== tokenBefore ||
     (await (api.dispatch as unknown as (t: ReturnType<typeof refreshSession>) => Promise<RefreshOutcome>)(
       refreshSession(),
     )) === 'refreshed'
-  if (refreshed && tokenOf(api.getState)) result = await rawBaseQuery(args, api, extraOptions)
+  if (refreshed && tokenOf(api.getState) && sameUser()) result = await rawBaseQuery(args, api, extraOptions)
   return result
 }
 

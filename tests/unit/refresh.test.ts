@@ -1,11 +1,11 @@
 import { describe, expect, test } from 'vitest'
-import { api, REFRESH_STORAGE_KEY, saveRefreshToken } from '../../src/api'
+import { api, loggedIn, loggedOut, REFRESH_STORAGE_KEY, saveRefreshToken, tokenRefreshed } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { sendMessage, selectConnection, selectPendingMessages, connect } from '../../src/realtime'
 import { outboxStorageKey } from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
-import { alice } from './support/fixtures'
+import { alice, bob, message } from './support/fixtures'
 import { httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
 
 // Token refresh: a 401 (HTTP) or a refused handshake → one POST /api/auth/refresh for every caller of the moment
@@ -17,7 +17,7 @@ const stub = httpStubPerTest((req) => reply(req))
 const auth = (req: StubRequest) => req.headers.authorization
 const unauthorized: StubReply = { status: 401, body: { error: { code: 'UNAUTHORIZED', message: 'expired' } } }
 
-function setup(storage = createMemoryStorage()) {
+function setup(storage = createMemoryStorage(), fetchFn?: typeof fetch) {
   // A session as a login leaves it: the access token in the state, the refresh token in storage only.
   saveRefreshToken(storage, alice.id, 'refresh-old')
   const sockets = fakeSockets()
@@ -26,6 +26,7 @@ function setup(storage = createMemoryStorage()) {
     apiUrl: stub.url,
     createSocket: sockets.createSocket,
     storage,
+    ...(fetchFn ? { fetchFn } : {}),
     preloadedState: { auth: { token: 'old', user: alice } },
     extraMiddleware: [
       () => (next) => (action) => (
@@ -137,5 +138,84 @@ describe('single-flight refresh', () => {
     await store.dispatch(api.endpoints.login.initiate({ email: 'alice@talemy.test', password: 'talemy' }))
     await eventually(() => expect(selectPendingMessages(store.getState())).toEqual([]))
     expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull()
+  })
+})
+
+// A request's 401 answered after its token changed is retried (another caller refreshed): only while the store's user
+// is the one it was made for. Another tab's login as Bob (this tab follows: loggedOut({ keepOutbox }), loggedIn(bob))
+// must not turn Alice's request into Bob's. The logout's reset aborts her requests in flight, and a fetch that honours
+// the abort stops there; the base query does not count on it: here the fetch answers anyway.
+describe('a 401 that comes back after the token changed', () => {
+  const deafToAbort: typeof fetch = (input, init) => fetch(new Request(input, { ...init, signal: null }))
+  /** The first request to `path` is held until `answer()`, then gets a 401; the others get `later`. */
+  function holdFirst(path: string, later: (req: StubRequest) => StubReply) {
+    let answer: () => void = () => {}
+    const gate = new Promise<void>((r) => (answer = r))
+    let first = true
+    reply = async (req) => {
+      if (!first || !req.url.startsWith(path)) return later(req)
+      first = false
+      await gate
+      return unauthorized
+    }
+    const held = () => eventually(() => expect(first).toBe(false))
+    return { answer, held }
+  }
+  const sent = (path: string) => stub.requests.filter((r) => r.url === path).map(auth)
+  const switchTo = (store: ReturnType<typeof setup>['store'], token: string, user: typeof alice) => {
+    store.dispatch(loggedOut({ keepOutbox: true }))
+    store.dispatch(loggedIn({ token, user }))
+  }
+
+  test('a token refreshed for the same user meanwhile: retried with it, without a refresh', async () => {
+    const { answer, held } = holdFirst('/api/lessons', () => ({ status: 200, body: [] }))
+    const { store } = setup(undefined, deafToAbort)
+    const pending = store.dispatch(api.endpoints.getLessons.initiate())
+    await held()
+    store.dispatch(tokenRefreshed({ token: 'new' }))
+    answer()
+    expect((await pending).isSuccess).toBe(true)
+    expect(stub.requests.map((r) => [r.url, auth(r)])).toEqual([
+      ['/api/lessons', 'Bearer old'],
+      ['/api/lessons', 'Bearer new'],
+    ])
+    pending.unsubscribe()
+  })
+
+  test("another user's token: Alice's request is neither retried with it nor refreshed", async () => {
+    const { answer, held } = holdFirst('/api/lessons', () => ({ status: 200, body: [] }))
+    const { store } = setup(undefined, deafToAbort)
+    const pending = store.dispatch(api.endpoints.getLessons.initiate())
+    await held()
+    switchTo(store, 'bob-token', bob)
+    answer()
+    await pending
+    await new Promise((r) => setTimeout(r, 100))
+    expect(sent('/api/lessons')).toEqual(['Bearer old'])
+    expect(sent('/api/auth/refresh')).toEqual([])
+    pending.unsubscribe()
+  })
+
+  test("Alice's HTTP send is never posted with Bob's token: it waits in her stored outbox for her next login", async () => {
+    const path = '/api/conversations/c1/messages'
+    const { answer, held } = holdFirst(path, (req) =>
+      auth(req) === 'Bearer alice-2' && req.url === path
+        ? { status: 201, body: message(9, { senderId: alice.id, clientId: 'k1', content: "Alice's words" }) }
+        : unauthorized,
+    )
+    const { store, storage } = setup(undefined, deafToAbort)
+    // The socket never connects: the send goes over HTTP at once.
+    store.dispatch(sendMessage({ conversationId: 'c1', content: "Alice's words", clientId: 'k1' }))
+    await held()
+    switchTo(store, 'bob-token', bob)
+    answer()
+    await new Promise((r) => setTimeout(r, 200))
+    expect(sent(path)).toEqual(['Bearer old'])
+    expect(selectPendingMessages(store.getState())).toEqual([])
+    expect(JSON.parse(storage.getItem(outboxStorageKey(alice.id)) ?? '[]')).toMatchObject([{ clientId: 'k1' }])
+    // Back to Alice: sent once, with her token.
+    switchTo(store, 'alice-2', alice)
+    await eventually(() => expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull())
+    expect(sent(path)).toEqual(['Bearer old', 'Bearer alice-2'])
   })
 })
