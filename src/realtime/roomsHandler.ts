@@ -1,5 +1,5 @@
 import { isRefusal, type Id } from '../contract'
-import { connected, joined, joinFailed, leaveConversation, shutdown } from './actions'
+import { connected, joined, joinFailed, leaveConversation, sessionEnded, shutdown } from './actions'
 import { emitWithAck } from './ack'
 import { keyedRetries } from './backoff'
 import type { SocketRootState } from './socketSlice'
@@ -12,7 +12,8 @@ import { emitFor, joinEmit } from './actionEmits'
  * its own looks at them only while the page is visible: hidden, it leaves them (they stay wanted) and joins them again
  * when it shows. With tabs sharing a socket, the hub does that for every tab. A join that failed without a refusal (no
  * answer in time, the server's `INTERNAL`, `RATE_LIMITED`) is tried again after a full-jitter backoff while the room is
- * wanted and the connection lasts: until it is in, this user's messages in that thread would count as unread.
+ * wanted and the connection and the session last: until it is in, this user's messages in that thread would count as
+ * unread.
  */
 export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { dispatch, getState } = ctx.mwApi
@@ -74,6 +75,8 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
       return
     }
     if (leaveConversation.match(action)) retries.forget(action.payload.conversationId)
+    // A logout (or another user's login): that session's retries go with it.
+    if (sessionEnded.match(action)) forgetAll()
     if (shutdown.match(action)) {
       forgetAll()
       unsubscribe?.()

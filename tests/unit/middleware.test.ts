@@ -394,6 +394,16 @@ describe('rooms', () => {
     expect(joins()).toEqual(['c1', 'c2', 'c2'])
   })
 
+  test('a failed join waits for its retry no longer once the session ends (logout): no timer is left', async () => {
+    const { dispatch, sockets } = connectedStore()
+    dispatch(joinConversation({ conversationId: 'c1' }))
+    sockets.last.sent('conversation:join')[0]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
+    await settle()
+    expect(vi.getTimerCount()).toBe(1)
+    dispatch(loggedOut())
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
   test('of two joins of a room in flight (join, leave, join) only the latest decides: one retry, at the first backoff', async () => {
     const { dispatch, sockets } = connectedStore()
     const joins = () => sockets.last.sent('conversation:join')
