@@ -80,7 +80,7 @@ export interface StartServerOptions {
    * such an event reaches the sockets within two periods. Default 5,000.
    */
   logTailCheckMs?: number
-  /** The clock, in ms (tests of expiry). Default `Date.now`. */
+  /** The clock, in ms (tests of expiry). Default `Date.now`; with Redis, the shared budgets default to Redis's clock. */
   now?: () => number
   /** Per-user budget for sends and other writes, socket and HTTP together. Default 10/s, bursts of 20. */
   rateLimit?: RateLimitOptions
@@ -190,14 +190,15 @@ async function startOn(
   const origins = new OriginPolicy(options.allowedOrigins)
   const sendBudget = options.rateLimit ?? DEFAULT_RATE_LIMIT
   const joinBudget = options.joinRateLimit ?? DEFAULT_JOIN_RATE_LIMIT
+  // With Redis the shared budgets follow Redis's clock, one for every node (an injected `now` only in tests).
   const limiter: Limiter = redis
-    ? new RedisRateLimiter(redis.client, `${redis.prefix}send:`, sendBudget, clock)
+    ? new RedisRateLimiter(redis.client, `${redis.prefix}send:`, sendBudget, options.now)
     : new RateLimiter(sendBudget, clock)
   const joinLimiter: Limiter = redis
-    ? new RedisRateLimiter(redis.client, `${redis.prefix}join:`, joinBudget, clock)
+    ? new RedisRateLimiter(redis.client, `${redis.prefix}join:`, joinBudget, options.now)
     : new RateLimiter(joinBudget, clock)
   const typingLimiter: Limiter = redis
-    ? new RedisRateLimiter(redis.client, `${redis.prefix}typing:`, TYPING_RATE_LIMIT, clock)
+    ? new RedisRateLimiter(redis.client, `${redis.prefix}typing:`, TYPING_RATE_LIMIT, options.now)
     : new RateLimiter(TYPING_RATE_LIMIT, clock)
   // On each node on its own (in memory even with Redis): it bounds this node's database work for one user's flood.
   const replayLookups = new RateLimiter(options.replayLookupLimit ?? DEFAULT_REPLAY_LOOKUP_LIMIT, clock)

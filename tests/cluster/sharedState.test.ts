@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { NodeEntries } from '../../server/cluster/entries'
 import { connectRedis, type RedisLink } from '../../server/cluster/redis'
 import { RedisPresenceStore, SharedSocketSlots, SharedViewers } from '../../server/cluster/shared'
@@ -42,6 +42,43 @@ describe.runIf(ready)('state shared through Redis', () => {
     await onTwo.refund('alice')
     expect(await onOne.tryTake('alice')).toEqual({ ok: true })
     expect((await onOne.tryTake('alice')).ok).toBe(false)
+  })
+
+  it('does not lift the shared budget for a client alternating between two nodes whose injected clocks differ by 200 ms', async () => {
+    const options = { perSecond: 10, burst: 20 } // the default send budget
+    const at = 2_000_000
+    // Every take at the same real instant; node two's clock is 200 ms ahead of node one's.
+    const onOne = new RedisRateLimiter(one.client, 'x:skew:', options, () => at)
+    const onTwo = new RedisRateLimiter(two.client, 'x:skew:', options, () => at + 200)
+    let granted = 0
+    for (let i = 0; i < 200; i++) if ((await (i % 2 ? onTwo : onOne).tryTake('alice')).ok) granted++
+    // At most the burst plus the 200 ms the bucket's time moved forward once (2 tokens): no interval counts twice.
+    expect(granted).toBeGreaterThanOrEqual(20)
+    expect(granted).toBeLessThanOrEqual(22)
+  })
+
+  it("uses Redis's clock by default: nodes whose own clocks (Date.now) differ by 200 ms do not lift the budget", async () => {
+    const options = { perSecond: 10, burst: 20 }
+    const realNow = Date.now.bind(Date)
+    let skew = 0
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + skew)
+    // Made after the spy, so a limiter that read Date.now would read the skewed one.
+    const onOne = new RedisRateLimiter(one.client, 'x:redis-clock:', options)
+    const onTwo = new RedisRateLimiter(two.client, 'x:redis-clock:', options)
+    const started = performance.now()
+    let granted = 0
+    try {
+      for (let i = 0; i < 200; i++) {
+        skew = i % 2 ? 200 : 0
+        if ((await (i % 2 ? onTwo : onOne).tryTake('alice')).ok) granted++
+      }
+    } finally {
+      spy.mockRestore()
+    }
+    // Only real time refills: the burst, plus 10 a second of the loop's own duration.
+    const elapsedMs = performance.now() - started
+    expect(granted).toBeGreaterThanOrEqual(20)
+    expect(granted).toBeLessThanOrEqual(20 + Math.ceil(elapsedMs / 100))
   })
 
   it("caps a user's sockets across nodes, frees a released slot, and counts only live entries", async () => {
