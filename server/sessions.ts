@@ -248,12 +248,15 @@ export class SessionStore {
   }
 
   private async lockSession(tx: Queryable, hash: string): Promise<SessionRow | undefined> {
-    // `for update` on the session: two refreshes with one token (two tabs) take turns, the second sees the rotation.
+    // Both rows locked: two refreshes with one token (two tabs) take turns, and the second sees the rotation. After
+    // waiting, PostgreSQL re-reads only the rows it locks: with the session's alone, the second kept the token row it
+    // read first (not yet rotated), rotated it again and failed on the successor's key. Lock order, the same
+    // everywhere: the session, then its token (a revocation locks the session only; nothing locks a token alone).
     const rows = await tx.query<SessionRow>(
       `select s.id as session_id, s.user_id, s.created_at, s.last_refreshed_at, s.expires_at, s.revoked_at, t.rotated_at
          from refresh_tokens t join sessions s on s.id = t.session_id
         where t.hash = $1
-          for update of s`,
+          for update of s, t`,
       [hash],
     )
     return rows[0]

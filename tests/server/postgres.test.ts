@@ -11,7 +11,7 @@ import { PasswordHasher } from '../../server/passwords'
 import { RateLimiter } from '../../server/rateLimit'
 import { createMessaging } from '../../server/services/messaging'
 import { SessionStore } from '../../server/sessions'
-import type { Conversation, Lesson, Message } from './support/types'
+import type { Conversation, Lesson, Message, Session } from './support/types'
 import { postgresRunnable, startPostgres, type PostgresCluster } from './support/postgres'
 import {
   ALICE,
@@ -261,6 +261,44 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
         expect(Number(bob?.last_read_seq)).toBe(sent.seq)
       } finally {
         await Promise.all([db.close(), probe.close()])
+      }
+    },
+  )
+
+  it.skipIf(!runnable.ok)(
+    'answers the same new pair to refreshes of one token at once (two tabs), never a 500 from a second rotation',
+    async () => {
+      const refresh = (refreshToken: string) =>
+        http<Session>(server.url, 'POST', '/api/auth/refresh', { body: { refreshToken } })
+      for (let round = 0; round < 5; round++) {
+        const { refreshToken } = await login(server.url, ALICE)
+        const answers = await Promise.all([refresh(refreshToken), refresh(refreshToken), refresh(refreshToken)])
+        expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200])
+        expect(answers[1]!.body).toEqual(answers[0]!.body)
+        expect(answers[2]!.body).toEqual(answers[0]!.body)
+      }
+    },
+  )
+
+  it.skipIf(!runnable.ok)(
+    'takes refreshes of a token and of its successor and a logout at once in turn: each answered, none a 500',
+    async () => {
+      // They lock the same session and token rows, each statement the session first: they wait, never deadlock.
+      const refresh = (refreshToken: string) =>
+        http<Session>(server.url, 'POST', '/api/auth/refresh', { body: { refreshToken } })
+      for (let round = 0; round < 5; round++) {
+        const first = await login(server.url, ALICE)
+        const second = await refresh(first.refreshToken)
+        const answers = await Promise.all([
+          refresh(first.refreshToken),
+          refresh(second.body.refreshToken),
+          refresh(second.body.refreshToken),
+          http(server.url, 'POST', '/api/auth/logout', { body: { refreshToken: second.body.refreshToken } }),
+        ])
+        expect(answers[3]!.status).toBe(204)
+        for (const answer of answers.slice(0, 3)) expect([200, 401]).toContain(answer.status)
+        // The session ended with the logout, whatever order they took.
+        expect((await refresh(second.body.refreshToken)).status).toBe(401)
       }
     },
   )

@@ -116,6 +116,18 @@ describe('POST /api/auth/refresh', () => {
     expect((await refresh(again.body.refreshToken)).status).toBe(200)
   })
 
+  it('answers the same new pair to refreshes of one token at once (two tabs)', async () => {
+    const first = await login(server.url, ALICE)
+    const answers = await Promise.all([
+      refresh(first.refreshToken),
+      refresh(first.refreshToken),
+      refresh(first.refreshToken),
+    ])
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200])
+    expect(answers[1]!.body).toEqual(answers[0]!.body)
+    expect(answers[2]!.body).toEqual(answers[0]!.body)
+  })
+
   it('takes a rotated token presented after the window for theft: 401, and the whole session is revoked', async () => {
     const first = await login(server.url, ALICE)
     const rotated = await refresh(first.refreshToken)
