@@ -17,7 +17,7 @@ const REVOKED = 'talemy:revoked'
  *   `serverSideEmit` carries the logged events to every node's sockets. Connection-state recovery is off (we resume
  *   from our own log), so the Streams adapter's advantage (recovery) would buy nothing;
  * - the socket cap and the conversation viewers as heartbeated entries (a killed node's expire within seconds);
- * - login throttling through `RateLimiterRedis` (the send and join budgets are `RedisRateLimiter`s, made by the caller);
+ * - login throttling through `RateLimiterRedis` (the send, join and typing budgets are `RedisRateLimiter`s on Redis's clock, made by the caller);
  * - revocations: a session revoked on one node is forgotten as live on every node, and each node checks its own
  *   sockets' sessions every `sessionRecheckMs` for a revocation whose broadcast it missed.
  *
