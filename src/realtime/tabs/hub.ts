@@ -73,7 +73,10 @@ export interface TabHubOptions {
   /** The wait before a failed join nobody else will retry goes again (full jitter), and its random source. */
   backoff?: BackoffOptions
   random?: () => number
-  /** A follower left (it said goodbye, or went silent): what it left unsent in storage is the holder's to send. */
+  /**
+   * A tab left (it said goodbye, attached or not, or went silent, or did not come back after a drop): what it left
+   * unsent in storage is the holder's to send.
+   */
   onFollowerGone?: () => void
 }
 
@@ -160,6 +163,8 @@ export function createTabHub(options: TabHubOptions): TabHub {
   const followers = new Map<string, Follower>()
   /** Attaches that came while the hub was not up: answered once it is. */
   const pending = new Map<string, AttachMessage>()
+  /** Followers when the socket dropped: each attaches again on `up`, or it closed or crashed meanwhile (`becomeUp`). */
+  const away = new Map<string, Follower>()
   const holderWants = new Set<Id>()
   const rooms = new Map<Id, RoomJoin>()
   /** Joins asked for while the socket was down (the holder's own): they go out on connect, as Socket.IO buffers. */
@@ -181,7 +186,8 @@ export function createTabHub(options: TabHubOptions): TabHub {
     synced = false
     // The next connection's `presence:snapshot` tells anew: the old one must not reach a tab attaching meanwhile.
     presence = null
-    for (const follower of followers.values()) timers.clearTimeout(follower.silence)
+    for (const [tab, follower] of followers) away.set(tab, follower)
+    for (const follower of away.values()) timers.clearTimeout(follower.silence)
     followers.clear()
     // A new connection is in no room: the holder's middleware joins its rooms again on connect, followers on attach.
     holderWants.clear()
@@ -243,6 +249,9 @@ export function createTabHub(options: TabHubOptions): TabHub {
     const waiting = [...pending.values()]
     pending.clear()
     for (const attach of waiting) answerAttach(attach)
+    // One that does not attach again on hearing `up` went away while the socket was down, maybe without a word.
+    for (const [tab, follower] of away)
+      follower.silence = timers.setTimeout(() => gone(tab), silenceOf(follower.visible))
     post({ kind: 'up', from: tabId, userId })
   }
 
@@ -257,8 +266,10 @@ export function createTabHub(options: TabHubOptions): TabHub {
         else pending.set(message.from, message)
         return
       case 'detach':
+        // Attached or not (it may close while the socket is down, or before its attach is answered).
         pending.delete(message.from)
-        return drop(message.from)
+        drop(message.from)
+        return gone(message.from)
       case 'alive':
         return alive(message.from, message.visible)
       case 'emit':
@@ -269,6 +280,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
   }
 
   function answerAttach(attach: AttachMessage) {
+    back(attach.from)
     const prior = followers.get(attach.from)
     if (prior) timers.clearTimeout(prior.silence)
     // An attach is a new connection for that tab: it is in no room until it joins again.
@@ -296,15 +308,27 @@ export function createTabHub(options: TabHubOptions): TabHub {
 
   // A hidden tab's timers may run once a minute (Chrome's intensive throttling): it is given longer before it counts as
   // gone. Nothing rides on it meanwhile: a hidden tab's rooms are not in the union.
+  const silenceOf = (visible: boolean) => (visible ? silenceMs : Math.max(silenceMs, HIDDEN_SILENCE_MS))
   const arm = (tab: string, visible: boolean): TimerHandle =>
-    timers.setTimeout(
-      () => {
-        drop(tab)
-        // It may only be asleep: told, it attaches again from its offset when it wakes.
-        tellGone(tab, 'silent')
-      },
-      visible ? silenceMs : Math.max(silenceMs, HIDDEN_SILENCE_MS),
-    )
+    timers.setTimeout(() => {
+      drop(tab)
+      // It may only be asleep: told, it attaches again from its offset when it wakes.
+      tellGone(tab, 'silent')
+      gone(tab)
+    }, silenceOf(visible))
+
+  /** A tab that was a follower before the drop attached again. */
+  function back(tab: string) {
+    const follower = away.get(tab)
+    if (follower) timers.clearTimeout(follower.silence)
+    away.delete(tab)
+  }
+
+  /** A tab left: what it left unsent in storage is the holder's to send now. */
+  function gone(tab: string) {
+    back(tab)
+    options.onFollowerGone?.()
+  }
 
   /** A tab that thinks it is attached and is not (dropped, or it missed a `down`): it attaches again when told. */
   const tellGone = (tab: string, reason: string) => post({ kind: 'down', from: tabId, reason, to: tab })
@@ -339,7 +363,6 @@ export function createTabHub(options: TabHubOptions): TabHub {
     timers.clearTimeout(follower.silence)
     followers.delete(tab)
     if (follower.wants.size > 0) reconcile()
-    options.onFollowerGone?.()
   }
 
   function followerEmit(message: EmitMessage) {
@@ -524,8 +547,9 @@ export function createTabHub(options: TabHubOptions): TabHub {
     unsubscribeChannel()
     unsubscribeVisibility()
     retries.clear()
-    for (const follower of followers.values()) timers.clearTimeout(follower.silence)
+    for (const follower of [...followers.values(), ...away.values()]) timers.clearTimeout(follower.silence)
     followers.clear()
+    away.clear()
     pending.clear()
     post({ kind: 'down', from: tabId, reason, userId })
   }

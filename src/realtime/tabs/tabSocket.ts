@@ -117,7 +117,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
 
   /** `connect()` was called and neither `disconnect()` nor `close()` since. */
   let wanted = false
-  /** An `attach` went out and no answer was taken since (so a `disconnect()` also says `detach`). */
+  /** An `attach` went out and no answer was taken since (the hub may have taken the tab in: its visibility is said). */
   let attaching = false
   /** The hub this proxy is attached to (its tab, and its socket's id), while connected. */
   let link: { holder: string; socketId: string } | null = null
@@ -323,11 +323,12 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
       return socket
     },
     disconnect() {
-      const wasAttaching = attaching
+      const wasWanted = wanted
       wanted = false
       attaching = false
       if (link === null) {
-        if (wasAttaching) post({ kind: 'detach', from: tabId })
+        // Also between a `down` and the next attach: the holder adopts what this tab leaves unsent in storage.
+        if (wasWanted) post({ kind: 'detach', from: tabId })
         return socket
       }
       post({ kind: 'detach', from: tabId })

@@ -633,6 +633,43 @@ describe('follower liveness', () => {
   })
 })
 
+describe('a tab that leaves: what it left unsent is the holder’s (onFollowerGone)', () => {
+  test('its detach counts attached or not: while the socket is down, before its attach is answered, or unknown', () => {
+    const onFollowerGone = vi.fn()
+    const { up, socket, a, b, tab } = setup({ onFollowerGone })
+    up(0)
+    a.attach('alice')
+    socket.serverDrop()
+    a.detach()
+    expect(onFollowerGone).toHaveBeenCalledTimes(1)
+    b.attach('alice', 0, 'e1')
+    b.detach()
+    tab('tab-c').detach()
+    expect(onFollowerGone).toHaveBeenCalledTimes(3)
+  })
+
+  test('a follower that does not attach again once the socket is back (it crashed while it was down) counts as gone', () => {
+    const onFollowerGone = vi.fn()
+    const { up, socket, clock, a, b } = setup({ heartbeatMs: 500, missedBeats: 3, onFollowerGone })
+    up(0)
+    a.attach('alice')
+    b.attach('alice')
+    socket.serverDrop()
+    clock.advance(10_000)
+    socket.serverConnect('sock-2')
+    socket.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    // `a` hears `up` and attaches again; `b` is gone without a word.
+    a.attach('alice', 0, 'e1')
+    clock.advance(1000)
+    a.alive(true)
+    clock.advance(499)
+    expect(onFollowerGone).not.toHaveBeenCalled()
+    clock.advance(1)
+    expect(onFollowerGone).toHaveBeenCalledTimes(1)
+    expect(a.got('down')).toHaveLength(1) // the drop's only: `a` is still attached
+  })
+})
+
 describe('security: only the hub user is served', () => {
   test("another user's tab is never answered nor given anything to emit, and events carry only the hub's user", () => {
     const { socket, up, emitLogged, tab, a } = setup()

@@ -677,6 +677,16 @@ describe('disconnect() and close()', () => {
     expect(t.timers.pending()).toBe(0)
   })
 
+  it('disconnect() between the holder’s `down` and the next attach still says detach (what it leaves unsent is the holder’s)', () => {
+    const t = setup()
+    t.attach()
+    t.holder.send({ kind: 'down', reason: 'transport close' })
+    expect(t.socket.connected).toBe(false)
+    t.socket.disconnect()
+    t.bus.deliver()
+    expect(t.posted('detach')).toEqual([{ kind: 'detach', from: ME }])
+  })
+
   it('disconnect() when never connected posts nothing', () => {
     const t = setup()
     t.socket.disconnect()
