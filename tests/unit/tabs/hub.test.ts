@@ -286,6 +286,16 @@ describe('replay or gap at attach', () => {
     expect(ahead.got('attached')[0]).toMatchObject({ replay: [], sync: caughtUp(12) })
   })
 
+  test('a tab attaching at the head, or afresh, while an event is held above a hole gets it too (live, it came before)', () => {
+    const { up, emitLogged, a, b } = setup()
+    up(5)
+    emitLogged(7)
+    a.attach('alice', 5, 'e1')
+    b.attach('alice', null, null)
+    expect(a.got('attached')[0]).toMatchObject({ replay: [logged(7)], sync: caughtUp(5) })
+    expect(b.got('attached')[0]).toMatchObject({ replay: [logged(7)], sync: caughtUp(5) })
+  })
+
   test('more missed than the buffer holds: a gap', () => {
     const { up, emitLogged, a, b } = setup({ bufferSize: 2 })
     up(0)

@@ -39,6 +39,27 @@ describe('answerResume: what a follower attaching from its offset gets (head at 
       sync: caughtUp(10),
     },
     {
+      name: 'at the head, events held above it (a hole) go along: posted before it attached, never again',
+      resume: { offset: 10, epoch: 'e1' },
+      buffer: held(10, 12),
+      replay: [raw(12)],
+      sync: caughtUp(10),
+    },
+    {
+      name: 'no offset (a fresh page), events held above the head go along too',
+      resume: { offset: null, epoch: null },
+      buffer: held(9, 10, 12, 13),
+      replay: [raw(12), raw(13)],
+      sync: caughtUp(10),
+    },
+    {
+      name: 'ahead of the head, events held above its own offset go along',
+      resume: { offset: 12, epoch: 'e1' },
+      buffer: held(10, 12, 13),
+      replay: [raw(13)],
+      sync: caughtUp(12),
+    },
+    {
       name: 'ahead of the head: caught up at its own offset',
       resume: { offset: 12, epoch: 'e1' },
       buffer: held(10),
