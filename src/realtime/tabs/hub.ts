@@ -205,7 +205,13 @@ export function createTabHub(options: TabHubOptions): TabHub {
   }
 
   function serverEvent(event: string, received: unknown[]) {
-    if (event === 'sync:caughtUp' || event === 'sync:gap') return onSync(event, received[0])
+    if (event === 'sync:caughtUp' || event === 'sync:gap') {
+      // The connection's first sync is answered to each follower by its own (`answerAttach`); a later one (the server
+      // resyncing a live socket) is the stream's: the followers adopt it as the holder does (a gap: they refetch).
+      const live = up
+      onSync(event, received[0])
+      if (!live) return
+    }
     // A server ack callback cannot cross the channel (and no contract event has one).
     const args = received.filter((arg) => typeof arg !== 'function')
     const raw: RawEvent = { event, args }

@@ -120,13 +120,12 @@ describe('readiness: up after the connection and its sync', () => {
 })
 
 describe('forwarding', () => {
-  test('every server event but sync:* reaches the attached followers once, raw with its offset, for the hub user', () => {
+  test('every server event reaches the attached followers once, raw with its offset, for the hub user', () => {
     const { socket, up, a, b } = setup()
     up(0)
     a.attach('alice')
     socket.serverEmit('message:new', message(1), { offset: 1 })
     socket.serverEmit('typing', { conversationId: 'c1', userId: 'bob' })
-    socket.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' })
     socket.serverEmit('something:unknown', 42)
 
     const expected = [
@@ -142,6 +141,26 @@ describe('forwarding', () => {
     expect(a.got('event')).toEqual(expected)
     // One broadcast post: every other tab hears the same posts, once each.
     expect(b.got('event')).toEqual(expected)
+  })
+
+  test("the connection's first sync is each follower's own (in `attached`); a later one (the server resyncing a live socket) is forwarded", () => {
+    const { socket, up, a, b } = setup()
+    a.attach('alice', 3, 'e1')
+    up(3)
+    expect(a.got('attached')[0]).toMatchObject({ sync: caughtUp(3) })
+    // More was missed than the server can replay: the holder adopts the gap and refetches, and so must every follower.
+    socket.serverEmit('sync:gap', { offset: 2000, epoch: 'e1' })
+    socket.serverEmit('sync:caughtUp', { offset: 2000, epoch: 'e1' })
+    expect(a.got('event').map((m) => m.raw)).toEqual([gap(2000), caughtUp(2000)])
+    // A tab attaching afterwards is answered from the new head.
+    b.attach('alice', 3, 'e1')
+    expect(b.got('attached')[0]).toMatchObject({ replay: [], sync: gap(2000) })
+    // After a drop, the next connection's first sync is again each follower's own.
+    socket.serverDrop()
+    b.attach('alice', 2000, 'e1')
+    up(2000, 'e1', 'sock-2')
+    expect(b.got('attached')[1]).toMatchObject({ sync: caughtUp(2000) })
+    expect(b.got('event')).toHaveLength(2)
   })
 
   test('nothing is posted while no follower is attached (a solo holder costs the channel nothing)', () => {
