@@ -17,6 +17,7 @@ import {
   sendMessage,
   serverEventActions,
   sessionEnded,
+  sessionExpired,
   sessionStarted,
   shutdown,
   type SendError,
@@ -404,6 +405,8 @@ export function buildOutboxHandler<S extends SocketRootState>(
       send({ type: 'drain', onlyNetworkWaits: false })
     } else if (sessionEnded.match(action) || shutdown.match(action)) {
       send({ type: 'reset' })
+    } else if (sessionExpired.match(action)) {
+      send({ type: 'sessionExpired' })
     } else if (ctx.options.loggedOut.match(action)) {
       const keepOutbox = (action.meta as { keepOutbox?: unknown } | undefined)?.keepOutbox === true
       send({ type: 'loggedOut', userId: ctx.options.selectUserId?.(prevState) ?? null, keepOutbox })

@@ -58,6 +58,8 @@ export type OutboxEventBody =
   | { type: 'drain'; onlyNetworkWaits: boolean }
   /** A new session, a logout elsewhere, `shutdown`: forget every lane and let the lock go. */
   | { type: 'reset' }
+  /** `unauthorized`: nothing goes until the next login, so the lock (or the request) goes to the user's other tabs. */
+  | { type: 'sessionExpired' }
   | { type: 'loggedOut'; userId: Id | null; keepOutbox: boolean }
   /** A (re)fetched thread replaced the cached one. */
   | { type: 'threadFetched'; conversationId: Id; thread: readonly { clientId: string | null; status?: unknown }[] }
@@ -126,8 +128,10 @@ function wantLock(step: Step) {
   step.effects.push({ type: 'requestLock' })
 }
 
+/** Nothing in flight, and nothing to send (or nothing may go while paused): the lock goes to the user's other tabs. */
 function maybeReleaseLock(step: Step) {
-  if (step.state.lock.status === 'held' && !sending(step) && !hasPending(step.view)) releaseLock(step)
+  if (step.state.lock.status === 'held' && !sending(step) && (step.view.paused || !hasPending(step.view)))
+    releaseLock(step)
 }
 
 /** The conversation's oldest pending message goes, unless one is in flight or waiting (or the lock is not ours). */
@@ -176,8 +180,6 @@ function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, co
       return void step.effects.push({ type: 'dispatch', action: sendFailed({ clientId, error: outcome.error }) })
   } else if (current?.status === 'pending' && step.view.paused) {
     // The session expired: kept (here and in storage) until the user logs in again; the lock goes back meanwhile.
-    if (!sending(step)) releaseLock(step)
-    return
   } else if (current?.status === 'pending' && outcome.error.code === 'NETWORK' && step.view.connected) {
     // HTTP failed but the socket came up meanwhile: go again now, over it (an ack timeout bounds any loop).
   } else if (current?.status === 'pending') {
@@ -261,6 +263,10 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       return drainAll(step, event.onlyNetworkWaits)
     case 'reset':
       return reset(step)
+    case 'sessionExpired':
+      // A try in flight keeps the lock until it settles; a new session's drain asks for it again.
+      if (view.paused && !sending(step)) releaseLock(step)
+      return
     case 'loggedOut':
       // The user asked to leave (the app warns first when sends are pending): nothing of theirs stays behind. A logout
       // nobody asked for (another tab took the session over) keeps it for their next login.
@@ -282,6 +288,8 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       return
     case 'lockGranted': {
       if (step.state.lock.status !== 'requested') return void step.effects.push({ type: 'releaseLock' })
+      // Asked for before the session expired: nothing may go, so it goes back at once.
+      if (view.paused) return releaseLock(step)
       step.state.lock = { status: 'held' }
       const from = step.effects.length
       drainAll(step)
@@ -310,7 +318,7 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
  * sender's messages reach the server in the order they were written); retryable failures wait a backoff (or the
  * server's `retryAfterMs`) and go again, sooner when the socket connects or the browser comes online; refusals mark
  * the message failed until `retryMessage`. Sends go only while this tab holds the user's drain lock, let go when
- * nothing is left to send.
+ * nothing is left to send, or nothing may go (`unauthorized`, until the next login).
  *
  * @example
  * const step = outboxTransition({ backoff: DEFAULT_BACKOFF })

@@ -8,6 +8,7 @@ import {
   drainStarted,
   drainStopped,
   outboxStorageKey,
+  selectConnection,
   selectPendingMessages,
   selectSendRejection,
   sendMessage,
@@ -45,6 +46,8 @@ function tab(
     ackTimeoutMs?: number
     backoff?: BackoffOptions
     user?: typeof alice
+    /** The session the page starts with; `null`: nobody logged in yet. */
+    token?: string | null
   } = {},
 ) {
   const sockets = fakeSockets()
@@ -53,7 +56,12 @@ function tab(
     apiUrl,
     createSocket: sockets.createSocket,
     storage,
-    preloadedState: { auth: { token: 'token-1', user: over.user ?? alice } },
+    preloadedState: {
+      auth:
+        over.token === null
+          ? { token: null, user: null }
+          : { token: over.token ?? 'token-1', user: over.user ?? alice },
+    },
     extraMiddleware: [
       () => (next) => (action) => (
         typeof action === 'object' && actions.push(action as { type: string }), next(action)
@@ -299,6 +307,35 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     expect(tab1.actions.filter((a) => drainStopped.match(a))).toHaveLength(1)
     await eventually(() => expect(tab2.socket().sent('message:send')).toHaveLength(1))
     for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
+  })
+  test('a tab whose session expired while a send waits to retry lets the lock go: the next login’s tab drains at once', async () => {
+    const storage = createMemoryStorage()
+    const lock = createMemoryLock()
+    const url = await deadUrl()
+    // A retry wait no test outlives: tab A's send is still waiting when its session ends.
+    const backoff = { baseMs: 3_600_000, capMs: 3_600_000 }
+    const a = tab(url, storage, { drainLock: lock, backoff })
+    a.store.dispatch(send('k1'))
+    // HTTP unreachable: k1 waits to go again, and A holds the drain lock meanwhile.
+    await eventually(() => expect(a.actions.some((x) => sendRetryScheduled.match(x))).toBe(true))
+    // The session is over: a refused handshake, then a refused refresh (no refresh token) → unauthorized.
+    a.socket().serverRefuse('UNAUTHORIZED')
+    await eventually(() => expect(selectConnection(a.store.getState()).status).toBe('unauthorized'))
+    expect(lock.holder(`talemy.outbox.${alice.id}`)).toBeNull()
+    // Alice logs in again in tab B (same browser: same storage and lock): A's stored k1, then B's own k2, go at once.
+    const b = tab(url, storage, { drainLock: lock, backoff, token: null })
+    b.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    b.socket().serverConnect('s2')
+    b.store.dispatch(send('k2'))
+    const sent = () => b.socket().sent('message:send')
+    await eventually(() => expect(sent()).toHaveLength(1))
+    expect(sent()[0]!.args[0]).toMatchObject({ clientId: 'k1' })
+    sent()[0]!.ack({ ok: true, data: stored(1, 'k1') })
+    await eventually(() => expect(sent()).toHaveLength(2))
+    expect(sent()[1]!.args[0]).toMatchObject({ clientId: 'k2' })
+    // A, unauthorized, keeps its copy until it logs in again (the server keeps k1 single by its clientId).
+    expect(selectPendingMessages(a.store.getState()).map((m) => m.clientId)).toEqual(['k1'])
+    for (const { store } of [a, b]) store.dispatch(shutdown())
   })
 })
 
