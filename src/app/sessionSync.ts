@@ -73,6 +73,8 @@ export function syncSession(
       store.dispatch(loggedIn(other))
       return
     }
+    // The same user's new token: a refresh, or a login there after this tab's session expired (the realtime layer then
+    // starts this tab's session again, as at a login).
     if (other.token && other.token !== token) store.dispatch(tokenRefreshed({ token: other.token }))
   }
   // A page kept in the back/forward cache (`persisted`) may come back alive, so it keeps its store; back, it heard no

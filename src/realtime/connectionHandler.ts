@@ -217,7 +217,10 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
 
   return (action, prevState) => {
     if (stopped) return
-    if (options.loggedIn.match(action)) {
+    // A new token while `unauthorized` (another tab's login of this user, heard through storage or adopted by a
+    // refresh) starts this tab's session again, as a login would; while the session lives it only renews the socket.
+    const revived = options.tokenRefreshed?.match(action) === true && status() === 'unauthorized'
+    if (options.loggedIn.match(action) || (revived && options.selectToken(getState()))) {
       const before = options.selectUserId?.(prevState) ?? null
       const after = options.selectUserId?.(getState()) ?? null
       if (before !== null && before !== after) endSession()

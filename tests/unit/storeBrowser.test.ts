@@ -1,10 +1,15 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, test } from 'vitest'
-import { loggedOut } from '../../src/app/authSlice'
-import { AUTH_STORAGE_KEY, makeStore } from '../../src/app/store'
-import { createOutboxStorage, sendMessage } from '../../src/realtime'
-import { fakeSockets } from './support/fakeSocket'
+import { loggedIn, loggedOut } from '../../src/app/authSlice'
+import { syncSession } from '../../src/app/sessionSync'
+import { AUTH_STORAGE_KEY, createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
+import { createOutboxStorage, selectConnection, sendMessage } from '../../src/realtime'
+import { manualVisibility } from '../../src/realtime/tabs/visibility'
+import { eventually } from './support/eventually'
+import { fakeSockets, type FakeSocket } from './support/fakeSocket'
 import { alice, bob } from './support/fixtures'
+import { deadUrl } from './support/httpStub'
+import { browser as tabsBrowser } from './tabs/support/browser'
 
 afterEach(() => {
   localStorage.clear()
@@ -170,5 +175,136 @@ describe('makeStore in a browser', () => {
     expect(store.getState().auth).toEqual({ token: null, user: null })
     expect(localStorage.getItem(AUTH_STORAGE_KEY)).toBe(theirs)
     store.dispose()
+  })
+})
+
+describe('a session that expired, then a login in another tab', () => {
+  const cleanups: (() => void)[] = []
+  afterEach(() => {
+    for (const cleanup of cleanups.splice(0).reverse()) cleanup()
+  })
+
+  /**
+   * A tab of a "browser" whose tabs share `storage` (and, with `edges`, one socket), with the `storage` events the
+   * browser would send it (every tab but the one that wrote) delivered by `hear()`.
+   */
+  function open(
+    storage: StorageLike,
+    apiUrl: string,
+    shared?: { edges: ReturnType<typeof tabsBrowser>; tabId: string },
+  ) {
+    const sockets = fakeSockets()
+    const actions: string[] = []
+    const store = makeStore({
+      apiUrl,
+      storage,
+      createSocket: sockets.createSocket,
+      extraMiddleware: [
+        () => (next) => (action) => {
+          actions.push((action as { type?: string }).type ?? '')
+          return next(action)
+        },
+      ],
+      realtime: {
+        tabs: shared
+          ? {
+              channelName: 'relogin',
+              ...shared.edges.tab(shared.tabId),
+              visibility: manualVisibility(true),
+              tabId: shared.tabId,
+              heartbeatMs: 20,
+            }
+          : null,
+        retryTriggers: () => () => {},
+        backoff: { baseMs: 10, capMs: 20 },
+      },
+    })
+    const listeners: Record<string, (e: unknown) => void> = {}
+    const stop = syncSession(store, storage, {
+      addEventListener: (type: string, l: (e: unknown) => void) => void (listeners[type] = l),
+      removeEventListener: () => {},
+    } as never)
+    cleanups.push(() => {
+      stop()
+      store.dispose()
+    })
+    const hear = () => listeners.storage!({ key: AUTH_STORAGE_KEY, newValue: storage.getItem(AUTH_STORAGE_KEY) })
+    const connection = () => selectConnection(store.getState())
+    return { store, sockets, actions, hear, status: () => connection().status, role: () => connection().role }
+  }
+  const signedIn = (token: string) => {
+    const storage = createMemoryStorage()
+    storage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token, user: alice }))
+    return storage
+  }
+  /** Another tab stores a session of Alice's (a login, or a refresh). */
+  const storeSession = (storage: StorageLike, token: string) =>
+    storage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token, user: alice }))
+  const clientIds = (socket: FakeSocket) =>
+    socket.sent('message:send').map((p) => (p.args[0] as { clientId: string }).clientId)
+
+  test('a tab left unauthorized follows the same user’s login elsewhere: it connects again and sends what waited', async () => {
+    const storage = signedIn('alice-1')
+    const tab = open(storage, await deadUrl())
+    // A refused handshake, then a refused refresh (no refresh token in storage): the session is over.
+    tab.sockets.last.serverRefuse('UNAUTHORIZED')
+    await eventually(() => expect(tab.status()).toBe('unauthorized'))
+    tab.store.dispatch(sendMessage({ conversationId: 'c1', content: 'typed while expired', clientId: 'k1' }))
+    // Alice logs in again in another tab; this tab, whose token is still set, hears it as a new token of hers.
+    storeSession(storage, 'alice-2')
+    tab.hear()
+    expect(tab.store.getState().auth.token).toBe('alice-2')
+    expect(tab.status()).toBe('connecting')
+    expect(tab.sockets.sockets).toHaveLength(2)
+    expect(tab.sockets.last.handshakeToken()).toBe('alice-2')
+    tab.sockets.last.serverConnect()
+    expect(tab.status()).toBe('connected')
+    await eventually(() => expect(clientIds(tab.sockets.last)).toEqual(['k1']))
+  })
+
+  test('a live tab hearing another tab’s refresh renews its socket in place: no new socket, no new session', () => {
+    const storage = signedIn('alice-1')
+    const tab = open(storage, 'http://unused.test')
+    tab.sockets.last.serverConnect()
+    storeSession(storage, 'alice-1b')
+    tab.hear()
+    expect(tab.actions).toContain('auth/tokenRefreshed')
+    expect(tab.actions).not.toContain('socket/sessionStarted')
+    expect(tab.sockets.sockets).toHaveLength(1)
+    expect(tab.sockets.last.sent('session:renew').map((p) => p.args[0])).toEqual([{ token: 'alice-1b' }])
+    expect(tab.status()).toBe('connected')
+  })
+
+  // Two tabs of one browser share one socket; the session ends, both say `unauthorized`, and Alice logs in again in
+  // the follower tab. The holder hears it as a new token of the same user: it must open the browser's socket again,
+  // or the follower waits for a holder that never comes.
+  test('with a shared socket, a login in the follower tab brings the browser’s socket back (the holder follows)', async () => {
+    const edges = tabsBrowser()
+    const storage = signedIn('alice-1')
+    const one = open(storage, 'http://unused.test', { edges, tabId: 'tab-1' })
+    const two = open(storage, 'http://unused.test', { edges, tabId: 'tab-2' })
+    await eventually(() => expect([one.role(), two.role()].sort()).toEqual(['follower', 'leader']))
+    const [holder, follower] = one.role() === 'leader' ? [one, two] : [two, one]
+    await eventually(() => expect(holder.sockets.sockets).toHaveLength(1))
+    holder.sockets.last.serverConnect()
+    holder.sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    await eventually(() => expect([holder.status(), follower.status()]).toEqual(['connected', 'connected']))
+
+    // The server ends the session: the holder is kicked, its refresh refused (no refresh token): unauthorized, in both.
+    holder.sockets.last.serverKick()
+    await eventually(() => expect([holder.status(), follower.status()]).toEqual(['unauthorized', 'unauthorized']))
+
+    // Alice logs in again in the follower tab (the login mutation dispatches auth/loggedIn; the session is stored).
+    follower.store.dispatch(loggedIn({ token: 'alice-2', user: alice }))
+    holder.hear()
+    expect(holder.store.getState().auth.token).toBe('alice-2')
+    // The holder opens the browser's socket for the new session, and both tabs are online on it.
+    await eventually(() => expect(holder.sockets.sockets).toHaveLength(2))
+    expect(holder.sockets.last.handshakeToken()).toBe('alice-2')
+    holder.sockets.last.serverConnect()
+    holder.sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    await eventually(() => expect([holder.status(), follower.status()]).toEqual(['connected', 'connected']))
+    expect([holder.role(), follower.role()]).toEqual(['leader', 'follower'])
+    expect(follower.sockets.sockets).toHaveLength(0)
   })
 })
