@@ -14,8 +14,8 @@ export type SendOutcome =
 /** One conversation's sends go one at a time, in the order they were written. No lane: nothing in flight or waiting. */
 export type Lane =
   | { status: 'sending'; clientId: string }
-  /** A retry timer runs; `rate` waits honour the server's `retryAfterMs` even when a retry trigger fires. */
-  | { status: 'waiting'; rate: boolean }
+  /** A retry timer runs for `clientId`; `rate` waits honour the server's `retryAfterMs` even when a retry trigger fires. */
+  | { status: 'waiting'; rate: boolean; clientId: string }
 
 /** The user's drain lock: one tab of a user sends at a time. */
 export type DrainLockState = { status: 'free' } | { status: 'requested' } | { status: 'held' }
@@ -144,6 +144,18 @@ function pump(step: Step, conversationId: Id) {
   step.effects.push({ type: 'attempt', entry })
 }
 
+/**
+ * A retry that waits for a message no longer pending (confirmed by a late `message:sent` or a fetched thread, or
+ * discarded) holds nothing back: it ends, so the conversation's next message need not wait for its timer.
+ */
+function endStaleWait(step: Step, conversationId: Id) {
+  const lane = step.state.lanes[conversationId]
+  if (lane?.status !== 'waiting') return
+  if (step.view.outbox.some((m) => m.clientId === lane.clientId && m.status === 'pending')) return
+  delete step.state.lanes[conversationId]
+  step.effects.push({ type: 'cancelTimer', conversationId })
+}
+
 /** Every conversation with pending messages goes again now (waiting retries cut short). */
 function drainAll(step: Step, onlyNetworkWaits = false) {
   for (const [conversationId, lane] of Object.entries(step.state.lanes)) {
@@ -185,7 +197,7 @@ function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, co
   } else if (current?.status === 'pending') {
     const attempt = current.attempts + 1
     const delayMs = outcome.retryAfterMs ?? backoffDelay(attempt, config.backoff, () => event.jitter)
-    step.state.lanes[conversationId] = { status: 'waiting', rate: outcome.retryAfterMs !== undefined }
+    step.state.lanes[conversationId] = { status: 'waiting', rate: outcome.retryAfterMs !== undefined, clientId }
     step.effects.push(
       { type: 'dispatch', action: sendRetryScheduled({ clientId, attempt, delayMs, error: outcome.error }) },
       { type: 'startTimer', conversationId, delayMs },
@@ -227,6 +239,7 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       }
       return drainAll(step)
     case 'confirmed':
+      endStaleWait(step, event.conversationId)
       pump(step, event.conversationId)
       return maybeReleaseLock(step)
     case 'failed': {
@@ -257,6 +270,8 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       if (event.entry) {
         const { conversationId, clientId } = event.entry
         step.effects.push({ type: 'patchThread', conversationId, change: { kind: 'remove', clientId } })
+        endStaleWait(step, conversationId)
+        pump(step, conversationId)
       }
       return maybeReleaseLock(step)
     case 'drain':

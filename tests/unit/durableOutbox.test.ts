@@ -308,6 +308,28 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     await eventually(() => expect(tab2.socket().sent('message:send')).toHaveLength(1))
     for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
   })
+  test('a send waiting to retry is confirmed by a late message:sent: the next of its conversation goes at once, not at the timer', async () => {
+    const backoff = { baseMs: 3_600_000, capMs: 3_600_000 }
+    const page = tab('http://unused.test', createMemoryStorage(), { backoff })
+    page.socket().serverConnect('s1')
+    page.store.dispatch(send('a1'))
+    page.store.dispatch(send('a2'))
+    page
+      .socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: { id: 42 } })
+    await eventually(() => expect(page.actions.some((a) => sendRetryScheduled.match(a))).toBe(true))
+    page.socket().serverEmit('message:sent', stored(1, 'a1'))
+    await eventually(() =>
+      expect(
+        page
+          .socket()
+          .sent('message:send')
+          .map((s) => (s.args[0] as { clientId: string }).clientId),
+      ).toEqual(['a1', 'a2']),
+    )
+    page.store.dispatch(shutdown())
+  })
   test('a tab whose session expired while a send waits to retry lets the lock go: the next login’s tab drains at once', async () => {
     const storage = createMemoryStorage()
     const lock = createMemoryLock()

@@ -220,7 +220,7 @@ const rows: Row[] = [
     held({ c1: { status: 'sending', clientId: 'k1' } }),
     { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'retry', error: NETWORK }, jitter: 0.5 },
     view([k1], { connected: false }),
-    held({ c1: { status: 'waiting', rate: false } }),
+    held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }),
     [
       { type: 'dispatch', action: sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 250, error: NETWORK }) },
       { type: 'startTimer', conversationId: 'c1', delayMs: 250 },
@@ -237,7 +237,7 @@ const rows: Row[] = [
       jitter: 0.5,
     },
     view([entry('k1', { attempts: 2 })]),
-    held({ c1: { status: 'waiting', rate: true } }),
+    held({ c1: { status: 'waiting', rate: true, clientId: 'k1' } }),
     [
       {
         type: 'dispatch',
@@ -278,7 +278,7 @@ const rows: Row[] = [
   // timers and draining
   [
     'the retry timer sends again',
-    held({ c1: { status: 'waiting', rate: false } }),
+    held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }),
     { type: 'timerFired', conversationId: 'c1' },
     view([k1]),
     held({ c1: { status: 'sending', clientId: 'k1' } }),
@@ -286,23 +286,58 @@ const rows: Row[] = [
   ],
   [
     'the retry timer finds its message confirmed meanwhile (a late message:sent) and nothing else pending: the lock goes',
-    held({ c1: { status: 'waiting', rate: false } }),
+    held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }),
     { type: 'timerFired', conversationId: 'c1' },
     view([]),
     state({ mirroring: 'u1' }),
     [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
   ],
   [
-    'a late message:sent empties the outbox while its retry waits: the lock goes at once, the timer finds nothing',
-    held({ c1: { status: 'waiting', rate: false } }),
+    'a late message:sent empties the outbox while its retry waits: the wait ends and the lock goes at once',
+    held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }),
     { type: 'confirmed', conversationId: 'c1' },
     view([]),
-    state({ mirroring: 'u1', lanes: { c1: { status: 'waiting', rate: false } } }),
-    [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+    state({ mirroring: 'u1' }),
+    [
+      { type: 'cancelTimer', conversationId: 'c1' },
+      { type: 'releaseLock' },
+      { type: 'dispatch', action: drainStopped() },
+    ],
+  ],
+  [
+    'its message confirmed elsewhere while its retry waits (a late message:sent, a fetched thread): the wait ends, the next goes at once',
+    held({ c1: { status: 'waiting', rate: true, clientId: 'k1' } }),
+    { type: 'confirmed', conversationId: 'c1' },
+    view([k2]),
+    held({ c1: { status: 'sending', clientId: 'k2' } }),
+    [
+      { type: 'cancelTimer', conversationId: 'c1' },
+      { type: 'attempt', entry: k2 },
+    ],
+  ],
+  [
+    'another message of the conversation confirmed (sent by another tab): the retry keeps waiting',
+    held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }),
+    { type: 'confirmed', conversationId: 'c1' },
+    view([k1, k2]),
+    held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }),
+    [],
+  ],
+  [
+    'the message whose retry waits is discarded: the wait ends, the next goes at once',
+    held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }),
+    { type: 'discarded', entry: k1 },
+    view([k2]),
+    held({ c1: { status: 'sending', clientId: 'k2' } }),
+    [
+      { type: 'patchThread', conversationId: 'c1', change: { kind: 'remove', clientId: 'k1' } },
+      { type: 'cancelTimer', conversationId: 'c1' },
+      { type: 'attempt', entry: k2 },
+    ],
   ],
   [
     'connected: network waits are cut short',
-    held({ c1: { status: 'waiting', rate: false } }),
+    held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }),
     { type: 'drain', onlyNetworkWaits: false },
     view([k1]),
     held({ c1: { status: 'sending', clientId: 'k1' } }),
@@ -313,15 +348,15 @@ const rows: Row[] = [
   ],
   [
     'online: a rate wait is kept',
-    held({ c1: { status: 'waiting', rate: true } }),
+    held({ c1: { status: 'waiting', rate: true, clientId: 'k1' } }),
     { type: 'drain', onlyNetworkWaits: true },
     view([k1]),
-    held({ c1: { status: 'waiting', rate: true } }),
+    held({ c1: { status: 'waiting', rate: true, clientId: 'k1' } }),
     [],
   ],
   [
     'reset: timers stop, the lock goes, the mirror ends',
-    held({ c1: { status: 'waiting', rate: false }, c2: { status: 'sending', clientId: 'x1' } }),
+    held({ c1: { status: 'waiting', rate: false, clientId: 'k1' }, c2: { status: 'sending', clientId: 'x1' } }),
     { type: 'reset' },
     view([k1, x1]),
     state(),
@@ -422,10 +457,10 @@ const rows: Row[] = [
   // the session expired (`unauthorized`: paused until the next login): the lock goes to the user's other tabs
   [
     'the session expired while a retry waits: the lock goes back at once (the timer stays, and will send nothing)',
-    held({ c1: { status: 'waiting', rate: false } }),
+    held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }),
     { type: 'sessionExpired' },
     view([k1], { paused: true }),
-    state({ mirroring: 'u1', lanes: { c1: { status: 'waiting', rate: false } } }),
+    state({ mirroring: 'u1', lanes: { c1: { status: 'waiting', rate: false, clientId: 'k1' } } }),
     [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
   ],
   [
@@ -446,7 +481,7 @@ const rows: Row[] = [
   ],
   [
     'the retry timer while unauthorized: nothing goes, the lock goes back',
-    held({ c1: { status: 'waiting', rate: false } }),
+    held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }),
     { type: 'timerFired', conversationId: 'c1' },
     view([k1], { paused: true }),
     state({ mirroring: 'u1' }),
@@ -492,7 +527,7 @@ describe('outboxTransition', () => {
   })
 
   test('the state it was given is not changed', () => {
-    const from = held({ c1: { status: 'waiting', rate: false } })
+    const from = held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } })
     const copy = structuredClone(from)
     step(from, { type: 'drain', onlyNetworkWaits: false, view: view([k1]) })
     expect(from).toEqual(copy)
