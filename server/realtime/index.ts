@@ -271,7 +271,15 @@ export function attachHandlers(
         socket.data.expiresAt = expiresAt
         next()
       },
-      () => next(handshakeError('UNAUTHORIZED', 'missing or invalid token')),
+      (error: unknown) => {
+        // A token that is bad, expired or of an ended session is the client's to mend (it refreshes, or logs in again).
+        if (error instanceof AppError && error.code === 'UNAUTHORIZED')
+          return next(handshakeError('UNAUTHORIZED', 'missing or invalid token'))
+        // Anything else is the server's (the database did not answer): not the token's fault, so not UNAUTHORIZED,
+        // which would spend the client's refresh token and, refused again, end its session. INTERNAL is retried later.
+        logger.error({ err: error }, 'session check failed at the handshake')
+        next(handshakeError('INTERNAL', 'the session could not be checked; try again shortly'))
+      },
     )
   })
 

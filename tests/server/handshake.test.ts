@@ -2,7 +2,9 @@ import { request } from 'node:http'
 import { randomBytes } from 'node:crypto'
 import { SignJWT, decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { SessionStore } from '../../server/sessions'
 import { ALICE, BOB, connect, emitAck, http, login, startTestServer, type TestServer } from './support/server'
+import { capturedLog } from '../support/capturedLog'
 import { createSocketBlocks } from '../support/socketBlocks'
 
 const SECRET = 'handshake-test-secret-of-at-least-32-bytes'
@@ -84,6 +86,69 @@ describe('handshake auth', () => {
       // The session itself is fine: its real token still works.
       expect((await http(server.url, 'GET', '/api/me', { token: alice.token })).status).toBe(200)
     })
+  })
+})
+
+describe('a server failure while checking the session (review: a database blip was answered UNAUTHORIZED)', () => {
+  it('fails the handshake with INTERNAL, as HTTP does (500), logs it as an error, and the same token connects after', async () => {
+    const log = capturedLog('warn')
+    const own = await startTestServer({ logger: log.logger })
+    try {
+      const { token } = await login(own.url, ALICE)
+      // The session store cannot reach the database for a moment (a PostgreSQL restart, a pool error…).
+      const blip = vi
+        .spyOn(SessionStore.prototype, 'isLive')
+        .mockRejectedValue(new Error('Connection terminated unexpectedly'))
+      let refusal: unknown
+      try {
+        const overHttp = await http<{ error: { code: string } }>(own.url, 'GET', '/api/me', { token })
+        expect({ status: overHttp.status, code: overHttp.body.error.code }).toEqual({ status: 500, code: 'INTERNAL' })
+        refusal = await connect(own.url, token).then(
+          (socket) => (socket.close(), 'connected'),
+          (error: unknown) => error,
+        )
+      } finally {
+        blip.mockRestore()
+      }
+      // UNAUTHORIZED would make the client spend its refresh token, and at a second such refusal say "session expired"
+      // for good; INTERNAL is retried with backoff on the same token.
+      expect(refusal).toBeInstanceOf(Error)
+      expect(refusal).toMatchObject({
+        message: 'INTERNAL',
+        data: { code: 'INTERNAL', message: expect.any(String) },
+      })
+      // The cause is the server's to see, not the client's.
+      expect(JSON.stringify((refusal as { data: unknown }).data)).not.toContain('Connection terminated')
+      expect(log.lines()).toContainEqual(
+        expect.objectContaining({
+          level: 50,
+          msg: 'session check failed at the handshake',
+          err: expect.objectContaining({ message: 'Connection terminated unexpectedly' }),
+        }),
+      )
+      // Nothing was wrong with the token: once the database answers, it connects as it is.
+      const socket = await connect(own.url, token)
+      expect(socket.connected).toBe(true)
+      socket.close()
+    } finally {
+      await own.dispose()
+    }
+  })
+
+  it('still answers UNAUTHORIZED, logging no error, for a token whose session has ended', async () => {
+    const log = capturedLog('warn')
+    const own = await startTestServer({ logger: log.logger })
+    try {
+      const { token } = await login(own.url, ALICE)
+      expect((await http(own.url, 'POST', '/api/auth/logout', { token })).status).toBe(204)
+      await expect(connect(own.url, token)).rejects.toMatchObject({
+        message: 'UNAUTHORIZED',
+        data: { code: 'UNAUTHORIZED', message: expect.any(String) },
+      })
+      expect(log.lines().filter((line) => line.level >= 50)).toEqual([])
+    } finally {
+      await own.dispose()
+    }
   })
 })
 

@@ -202,6 +202,48 @@ describe('connecting', () => {
     ])
   })
 
+  test('a handshake refused INTERNAL (the server could not check the session) is retried with backoff on the same token: no refresh, never unauthorized', async () => {
+    const refreshToken = vi.fn(async () => 'refreshed' as const)
+    const { dispatch, store, sockets } = mockStore(undefined, {
+      refreshToken,
+      backoff: { baseMs: 1000, capMs: 30_000 },
+    })
+    dispatch(connect())
+    const socket = sockets.last
+    const refused = connectFailed({ code: 'INTERNAL', message: 'INTERNAL' })
+    // Refused again and again (a database that stays down a while), each time after a longer wait.
+    for (const [attempt, waitMs] of [
+      [1, 500],
+      [2, 1000],
+      [3, 2000],
+    ] as const) {
+      socket.serverRefuse('INTERNAL')
+      await settle()
+      expect(store.getState().socket.connection).toMatchObject({
+        status: 'connecting',
+        error: { code: 'INTERNAL', message: 'INTERNAL' },
+      })
+      await vi.advanceTimersByTimeAsync(waitMs - 1) // random 0.5 × min(cap, 1000 · 2^(attempt-1))
+      expect(socket.connectCalls).toBe(attempt)
+      await vi.advanceTimersByTimeAsync(1)
+      expect(socket.connectCalls).toBe(attempt + 1)
+      expect(socket.handshakeToken()).toBe(store.getState().auth.token)
+    }
+    expect(refreshToken).not.toHaveBeenCalled()
+    expect(store.getActions()).toEqual([
+      connect(),
+      refused,
+      reconnecting({ attempt: 1 }),
+      refused,
+      reconnecting({ attempt: 2 }),
+      refused,
+      reconnecting({ attempt: 3 }),
+    ])
+    // The database is back: the same token gets in.
+    socket.serverConnect()
+    expect(store.getState().socket.connection.status).toBe('connected')
+  })
+
   test('errors never escape: a throwing socket factory becomes an action', () => {
     const { dispatch, store } = mockStore(undefined, {
       createSocket: () => {
