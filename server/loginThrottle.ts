@@ -32,7 +32,9 @@ export interface LoginCheck<T> {
  * Throttles failed logins with three fixed-window counters (rate-limiter-flexible):
  * - per email, from any address: `perEmail` failures;
  * - per email and client address: `perEmail` failures; a success there clears it and forgives those failures in the
- *   email's own counter (they were that person's typos), but not failures from other addresses;
+ *   email's own counter (they were that person's typos), but not failures from other addresses, and only those the
+ *   email's current window holds: the two windows are fixed from their own first failures, so the pair's may have
+ *   begun in an earlier email window, whose failures are gone, and forgiving them here would forgive others' instead;
  * - per client address: `perAddressUnknown` failures for emails that do not exist (a spray over many emails).
  *
  * Every attempt takes its points before the password is checked (atomic in the store, so a parallel flood cannot
@@ -50,8 +52,12 @@ export class LoginThrottle {
   private readonly byEmailAndAddress: RateLimiterAbstract
   private readonly byAddress: RateLimiterAbstract
 
+  /** The windows' length in ms; 0: counters that never expire (rate-limiter-flexible's `duration: 0`), one window. */
+  private readonly windowMs: number
+
   constructor(options: Partial<LoginLimitOptions> = {}, counters: CounterFactory = memoryCounters) {
     const { perEmail, perAddressUnknown, windowSeconds } = { ...DEFAULT_LOGIN_LIMIT, ...options }
+    this.windowMs = Math.max(0, windowSeconds * 1000)
     this.byEmail = counters({ keyPrefix: 'login:email', points: perEmail, duration: windowSeconds })
     this.byEmailAndAddress = counters({ keyPrefix: 'login:email+address', points: perEmail, duration: windowSeconds })
     this.byAddress = counters({ keyPrefix: 'login:address', points: perAddressUnknown, duration: windowSeconds })
@@ -66,8 +72,10 @@ export class LoginThrottle {
     const address = addressKey(attempt.address)
     const pair = `${email} ${address}`
     await take(this.byAddress, address)
+    /** When the email's window this attempt counted in ends (ms, this process's clock). */
+    let emailWindowEnd: number
     try {
-      await take(this.byEmail, email)
+      emailWindowEnd = windowEnd(await take(this.byEmail, email))
       await take(this.byEmailAndAddress, pair)
     } catch (error) {
       // Refused for this email: not a failure for an unknown email, so not the address's to carry.
@@ -89,8 +97,7 @@ export class LoginThrottle {
     }
     if (result.exists) await this.byAddress.reward(address, 1)
     if (result.user !== undefined) {
-      const [forPair, forEmail] = await Promise.all([this.byEmailAndAddress.get(pair), this.byEmail.get(email)])
-      const forgiven = Math.min(forPair?.consumedPoints ?? 1, forEmail?.consumedPoints ?? 0)
+      const forgiven = await this.forgivable(pair, email, emailWindowEnd)
       await Promise.all([
         this.byEmailAndAddress.delete(pair),
         forgiven > 0 ? this.byEmail.reward(email, forgiven) : undefined,
@@ -98,11 +105,40 @@ export class LoginThrottle {
     }
     return result.user
   }
+
+  /**
+   * What a success from `pair` gives back to the email's counter: the pair's points that the email's current window
+   * holds (its failures, and the success's own point). The two windows are fixed from their own first points, so:
+   * - the pair's window began in the email's current one (the usual case: one attempt opened both, the email's first,
+   *   or the pair's first typo came after someone else's): every point of the pair is in it, all are forgiven;
+   * - it began earlier (the typos came before the email's window rolled over): how many of its points fall in the
+   *   email's window is unknown, so only the success's own point is, if it counted there (the window may have rolled
+   *   over while the password was checked): never the failures of others that this window holds.
+   */
+  private async forgivable(pair: string, email: string, emailWindowEnd: number): Promise<number> {
+    // The pair read first: it began no earlier than the email's window iff it ends no earlier, and reading the email's
+    // second only makes the email's look earlier (a store's clock runs on between the reads, never back).
+    const forPair = live(await this.byEmailAndAddress.get(pair), this.windowMs)
+    const forEmail = live(await this.byEmail.get(email), this.windowMs)
+    if (!forEmail) return 0
+    if (forPair && (this.windowMs === 0 || forPair.msBeforeNext >= forEmail.msBeforeNext))
+      return Math.min(forPair.consumedPoints, forEmail.consumedPoints)
+    // Two windows of one counter end at least a window apart: half of one tells them apart whatever the latency.
+    const sameWindow = this.windowMs === 0 || Math.abs(windowEnd(forEmail) - emailWindowEnd) < this.windowMs / 2
+    return sameWindow ? Math.min(1, forEmail.consumedPoints) : 0
+  }
 }
 
-async function take(counter: RateLimiterAbstract, key: string): Promise<void> {
+/** When the window of `res` ends, in ms on this process's clock. */
+const windowEnd = (res: RateLimiterRes): number => Date.now() + res.msBeforeNext
+
+/** A counter's state, unless its window has ended (the memory store may still hold it for a moment). */
+const live = (res: RateLimiterRes | null, windowMs: number): RateLimiterRes | null =>
+  res && (windowMs === 0 || res.msBeforeNext > 0) ? res : null
+
+async function take(counter: RateLimiterAbstract, key: string): Promise<RateLimiterRes> {
   try {
-    await counter.consume(key, 1)
+    return await counter.consume(key, 1)
   } catch (error) {
     if (!(error instanceof RateLimiterRes)) throw error
     throw new AppError('RATE_LIMITED', 'too many failed logins, try again later', Math.max(1000, error.msBeforeNext))

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { LoginThrottle } from '../../server/loginThrottle'
 import { AppError } from '../../server/errors'
 import { addressKey } from '../../server/clientAddress'
@@ -242,5 +242,75 @@ describe('LoginThrottle', () => {
       await expect(throttle.run({ email: 'a@b.test', address: '1.2.3.4' }, broken)).rejects.toThrow('database down')
     }
     expect(broken).toHaveBeenCalledTimes(3)
+  })
+
+  describe("a success forgives only that address's failures counted in the email's current window (review)", () => {
+    afterEach(() => void vi.useRealTimers())
+    const minutes = (n: number) => n * 60_000
+    const email = 'alice@talemy.test'
+    const owner = '192.0.2.1'
+    const attacker = '203.0.113.66'
+    const setup = () => {
+      const throttle = new LoginThrottle({ perEmail: 5, perAddressUnknown: 100, windowSeconds: 900 })
+      const fail = (address: string) =>
+        throttle.run({ email, address }, async () => ({ exists: true, user: undefined as string | undefined }))
+      const succeed = (address: string, during?: () => Promise<void>) =>
+        throttle.run({ email, address }, async () => {
+          await during?.()
+          return { exists: true, user: 'alice' as string | undefined }
+        })
+      /** Failures from fresh addresses (the per-pair counter is not what stops a distributed guesser) until refused. */
+      const allowedBeforeRefusal = async () => {
+        for (let i = 0; i < 10; i++) {
+          const outcome = await fail(`198.51.100.${i + 1}`).then(
+            () => 'allowed',
+            (error: unknown) => (error instanceof AppError ? error.code : String(error)),
+          )
+          if (outcome !== 'allowed') return { allowed: i, refusal: outcome }
+        }
+        return { allowed: 10, refusal: 'never' }
+      }
+      return { fail, succeed, allowedBeforeRefusal }
+    }
+
+    it("the owner's typos from an earlier email window are not forgiven against the attacker's failures in this one", async () => {
+      vi.useFakeTimers({ now: 0 })
+      const { fail, succeed, allowedBeforeRefusal } = setup()
+      await fail(attacker) // t = 0: opens the email's window
+      vi.setSystemTime(minutes(14)) // the owner mistypes 3 times: the (email, owner) window opens here
+      for (let i = 0; i < 3; i++) await fail(owner)
+      vi.setSystemTime(minutes(16)) // the email's window has rolled over: the attacker spends 4 fresh guesses
+      for (let i = 0; i < 4; i++) await fail(attacker)
+      vi.setSystemTime(minutes(17))
+      expect(await succeed(owner)).toBe('alice')
+      // The email's window holds the attacker's 4 failures: one more, then refused.
+      expect(await allowedBeforeRefusal()).toEqual({ allowed: 1, refusal: 'RATE_LIMITED' })
+    })
+
+    it("the owner's typos in the email's current window are forgiven, whoever opened that window", async () => {
+      vi.useFakeTimers({ now: 0 })
+      const { fail, succeed, allowedBeforeRefusal } = setup()
+      await fail(attacker) // t = 0: opens the email's window
+      vi.setSystemTime(minutes(1))
+      for (let i = 0; i < 3; i++) await fail(owner)
+      vi.setSystemTime(minutes(2))
+      expect(await succeed(owner)).toBe('alice')
+      // Only the attacker's failure is left: four more, then refused.
+      expect(await allowedBeforeRefusal()).toEqual({ allowed: 4, refusal: 'RATE_LIMITED' })
+    })
+
+    it("a success whose email window ended while its password was checked forgives nothing of the next window's", async () => {
+      vi.useFakeTimers({ now: 0 })
+      const { fail, succeed, allowedBeforeRefusal } = setup()
+      await fail(attacker) // t = 0: opens the email's window
+      vi.setSystemTime(minutes(15) - 10)
+      const success = succeed(owner, async () => {
+        // While the owner's password is checked, the email's window rolls over and the attacker fails 4 times.
+        vi.setSystemTime(minutes(15) + 10)
+        for (let i = 0; i < 4; i++) await fail(attacker)
+      })
+      expect(await success).toBe('alice')
+      expect(await allowedBeforeRefusal()).toEqual({ allowed: 1, refusal: 'RATE_LIMITED' })
+    })
   })
 })
