@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose'
+import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose'
 import type { Id } from '../src/contract'
 import type { Db } from './db/types'
 import { unauthorized } from './errors'
@@ -69,23 +69,47 @@ export class TokenService {
 
   /** The claims of a well-signed, unexpired token; throws UNAUTHORIZED otherwise. Says nothing about revocation. */
   async verify(token: unknown): Promise<AccessClaims> {
-    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) throw unauthorized()
+    const { claims, expired } = await this.check(token)
+    if (expired) throw unauthorized('token expired')
+    return claims
+  }
+
+  /**
+   * Whose a well-signed token is, expired or not (every other check holds): what tells "another session's token" from
+   * "an old token of this session". Never a credential: `verify` is. Undefined for a token the server did not sign.
+   */
+  async owner(token: unknown): Promise<AccessClaims | undefined> {
     try {
-      const { payload } = await jwtVerify(token, this.key, {
+      return (await this.check(token)).claims
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The claims of a token the server signed, as the server signs them, and whether it has expired; UNAUTHORIZED else. */
+  private async check(token: unknown): Promise<{ claims: AccessClaims; expired: boolean }> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) throw unauthorized()
+    let payload: JWTPayload
+    let expired = false
+    try {
+      const verified = await jwtVerify(token, this.key, {
         algorithms: ['HS256'],
         issuer: ISSUER,
         clockTolerance: 0,
         currentDate: new Date(this.now()),
         requiredClaims: ['sub', 'exp', 'sid'],
       })
-      const { sub, sid, exp } = payload
-      if (typeof sub !== 'string' || !sub || typeof sid !== 'string' || !sid || typeof exp !== 'number')
-        throw unauthorized()
-      return { userId: sub, sessionId: sid, expiresAt: exp * 1000 }
+      payload = verified.payload
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw unauthorized('token expired')
-      throw unauthorized()
+      // jose checks `exp` after the signature, the algorithm, the issuer and the required claims: only the time failed.
+      if (!(error instanceof joseErrors.JWTExpired) || error.claim !== 'exp') throw unauthorized()
+      payload = error.payload
+      expired = true
     }
+    const { sub, sid, exp } = payload
+    if (typeof sub !== 'string' || !sub || typeof sid !== 'string' || !sid || typeof exp !== 'number')
+      throw unauthorized()
+    return { claims: { userId: sub, sessionId: sid, expiresAt: exp * 1000 }, expired }
   }
 }
 

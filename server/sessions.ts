@@ -166,6 +166,14 @@ export class SessionStore {
     return claims
   }
 
+  /**
+   * Whose an access token is (user and session), from its verified signature, expired or not and whatever became of
+   * its session; undefined for a token this server did not sign. Not a credential: `authenticate` is.
+   */
+  async ownerOf(token: unknown): Promise<AccessClaims | undefined> {
+    return this.tokens.owner(token)
+  }
+
   /** Ends the session: its refresh tokens and access tokens are refused from now on, its sockets are told (`onRevoked`). */
   async revokeSession(sessionId: string): Promise<void> {
     const now = this.now()

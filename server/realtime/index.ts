@@ -162,16 +162,22 @@ export function attachHandlers(
     socket.disconnect(true)
   }
 
-  /** A newer token of the socket's own session: it lives on until that one expires. Another session's: disconnected. */
+  /**
+   * A newer token of the socket's own session: it lives on until that one expires. Another session's or user's: refused
+   * and disconnected, whether or not that token is still valid (whose it is comes from its signature alone, before
+   * anything else can refuse it). An old or bad token of its own session is only refused: the socket keeps its token.
+   */
   async function renew(socket: TalemySocket, payload: unknown): Promise<null> {
     const input = parseRequest(sessionRenewSchema, payload)
     if (!input.ok) throw invalid(input.issues, 'payload')
-    const claims = await sessions.authenticate(input.value.token)
-    if (claims.userId !== socket.data.userId || claims.sessionId !== socket.data.sessionId) {
+    const owner = await sessions.ownerOf(input.value.token)
+    if (owner && (owner.userId !== socket.data.userId || owner.sessionId !== socket.data.sessionId)) {
       // After the ack has gone out (same transport, in order).
       setImmediate(() => socket.disconnect(true))
       throw unauthorized("not this socket's session")
     }
+    // Signed, so the same claims as the owner's: this socket's session.
+    const claims = await sessions.authenticate(input.value.token)
     if (claims.expiresAt > socket.data.expiresAt) {
       socket.data.expiresAt = claims.expiresAt
       armExpiry(socket)

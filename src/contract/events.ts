@@ -110,7 +110,7 @@ export interface ClientToServerEvents {
   'message:send': (payload: SendMessagePayload, ack: (res: Ack<Message>) => void) => void
   /**
    * Replaces the socket's token with a newer one of the same session (ack `null`); refused `UNAUTHORIZED` when expired
-   * or revoked, and the socket is disconnected when the token is another session's or user's.
+   * or revoked, and the socket is disconnected when the token is another session's or user's (expired or revoked too).
    */
   'session:renew': (payload: SessionRenewPayload, ack: (res: Ack<null>) => void) => void
   /**

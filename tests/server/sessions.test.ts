@@ -377,6 +377,47 @@ describe('session:renew', () => {
     expect(await dropped).toBe('io server disconnect')
   })
 
+  // Review: refused, but the socket stayed, when that token was no longer valid itself (checked before whose it was).
+  it.each([
+    ["another session's token of the same user, that session logged out", ALICE, 'revoked'],
+    ["another session's token of the same user, expired", ALICE, 'expired'],
+    ["another user's token, that session logged out", CAROL, 'revoked'],
+    ["another user's token, expired", CAROL, 'expired'],
+  ] as const)('refuses %s with UNAUTHORIZED and disconnects the socket', async (_name, email, how) => {
+    const foreign = await login(server.url, email)
+    if (how === 'expired') advance(TTL / 2)
+    const { token } = await login(server.url, ALICE)
+    const socket = await connect(server.url, token)
+    const dropped = disconnection(socket)
+    if (how === 'revoked')
+      expect((await http(server.url, 'POST', '/api/auth/logout', { token: foreign.token })).status).toBe(204)
+    else advance(TTL / 2 + 1) // the foreign token has expired, the socket's has not
+    expect((await me(foreign.token)).status).toBe(401)
+    const answer = await emitAck(socket, 'session:renew', { token: foreign.token })
+    expect(answer).toEqual({ ok: false, error: { code: 'UNAUTHORIZED', message: expect.any(String) } })
+    // The disconnect follows the ack on the same transport: seconds are generous.
+    const still = new Promise<string>((resolve) => setTimeout(() => resolve('still connected after 5 s'), 5000).unref())
+    expect(await Promise.race([dropped, still])).toBe('io server disconnect')
+    socket.close()
+  })
+
+  it("refuses an expired token of the socket's own session, and leaves the socket on its renewed token", async () => {
+    const first = await login(server.url, ALICE)
+    const socket = await connect(server.url, first.token)
+    advance(TTL / 2)
+    const next = await refresh(first.refreshToken)
+    expect(await emitAck(socket, 'session:renew', { token: next.body.token })).toEqual({ ok: true, data: null })
+    advance(TTL / 2 + 1) // the first token has expired, the renewed one has not
+    expect(await emitAck(socket, 'session:renew', { token: first.token })).toEqual({
+      ok: false,
+      error: { code: 'UNAUTHORIZED', message: 'token expired' },
+    })
+    // Still served, on the token it was renewed with.
+    expect(await emitAck(socket, 'conversation:leave', 'conv-alice-bob')).toEqual({ ok: true, data: null })
+    expect(socket.connected).toBe(true)
+    socket.close()
+  })
+
   it('refuses an expired, forged or malformed token and leaves the socket on its own token', async () => {
     const first = await login(server.url, ALICE)
     const socket = await connect(server.url, first.token)
