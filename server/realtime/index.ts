@@ -339,6 +339,16 @@ export function attachHandlers(
     delivery.goLive(socket, result.offset)
   }
 
+  /**
+   * Ends a socket for a failure of the server's own (its database not answering), not a refusal: its connection is
+   * closed as a network drop would close it, so the client reconnects with its backoff and the same token. A
+   * `disconnect(true)` would read as a kick, which costs the client a token refresh (the contract's reconnect after
+   * `io server disconnect`), and every client at once during an outage.
+   */
+  function dropConnection(socket: TalemySocket): void {
+    socket.conn.close()
+  }
+
   /** Reads a live socket's log again from the offset up to which it was sent everything, and goes live after it. */
   function resync(socket: TalemySocket): void {
     const from = delivery.pause(socket)
@@ -347,7 +357,7 @@ export function attachHandlers(
       (result) => socket.connected && handOver(socket, result, false),
       (error: unknown) => {
         logger.error({ err: error, socketId: socket.id }, 'resync failed')
-        socket.disconnect(true)
+        dropConnection(socket)
       },
     )
   }
@@ -369,7 +379,7 @@ export function attachHandlers(
       (error: unknown) => {
         // Without its replay the stream would have a hole: the client reconnects and tries again.
         logger.error({ err: error, socketId: socket.id, userId }, 'resume failed')
-        socket.disconnect(true)
+        dropConnection(socket)
       },
     )
     logger.debug({ socketId: socket.id, userId }, 'socket connected')
@@ -380,7 +390,7 @@ export function attachHandlers(
       (live) => live || socket.disconnect(true),
       (error: unknown) => {
         logger.error({ err: error, socketId: socket.id, userId }, 'session check failed')
-        socket.disconnect(true)
+        dropConnection(socket)
       },
     )
 

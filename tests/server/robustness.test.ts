@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { io } from 'socket.io-client'
 import { SessionStore } from '../../server/sessions'
+import { EventLog } from '../../server/services/eventLog'
 import type { Ack, ErrorBody, Message } from './support/types'
 import { capturedLog } from '../support/capturedLog'
 import {
@@ -25,6 +26,7 @@ import {
 const CONV = 'conv-alice-bob'
 let server: TestServer
 let aliceToken: string
+let aliceId: string
 let bobToken: string
 let alice: ClientSocket
 let bob: ClientSocket
@@ -34,7 +36,9 @@ const onUnhandled = (reason: unknown) => unhandled.push(reason)
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled)
   server = await startTestServer()
-  aliceToken = (await login(server.url, ALICE)).token
+  const aliceSession = await login(server.url, ALICE)
+  aliceToken = aliceSession.token
+  aliceId = aliceSession.user.id
   bobToken = (await login(server.url, BOB)).token
   alice = await connect(server.url, aliceToken)
   // Bob receives Alice's sends (a send without an ack): live before any is committed.
@@ -407,7 +411,7 @@ describe('what a flood past the budget can cost the server', () => {
 })
 
 describe('a database error where the server checks the session again after the connection', () => {
-  it('closes that socket (it cannot tell the session is live), logs nothing unhandled, and keeps serving', async () => {
+  it('closes that socket as a network drop would (the client retries with its token, no refresh), logs nothing unhandled, and keeps serving', async () => {
     const real = SessionStore.prototype.isLive
     let calls = 0
     // The handshake's check passes; the one after the connection (for a revocation during the handshake) fails.
@@ -424,11 +428,41 @@ describe('a database error where the server checks the session again after the c
         reconnection: false,
       })
       const reason = await new Promise<string>((resolve) => socket.on('disconnect', resolve))
-      expect(reason).toBe('io server disconnect')
+      // Not `io server disconnect`: that is a kick, which the layer answers with a token refresh.
+      expect(reason).toBe('transport close')
       expect(calls).toBe(2)
     } finally {
       spy.mockRestore()
     }
+    await stillServing()
+  })
+})
+
+describe('a database error while the server reads a new socket’s log (its replay)', () => {
+  it('closes that socket as a network drop would, and the same token connects again once the log can be read', async () => {
+    const real = EventLog.prototype.resume
+    let failed = 0
+    const spy = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(function (this: EventLog, ...args) {
+      if (failed > 0 || args[0] !== aliceId) return real.apply(this, args)
+      failed++
+      return Promise.reject(new Error('database down'))
+    })
+    try {
+      const socket = io(server.url, {
+        auth: { token: aliceToken },
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+      })
+      const reason = await new Promise<string>((resolve) => socket.on('disconnect', resolve))
+      expect(reason).toBe('transport close')
+      expect(failed).toBe(1)
+    } finally {
+      spy.mockRestore()
+    }
+    const again = await connectLive(server.url, aliceToken)
+    expect(again.connected).toBe(true)
+    again.close()
     await stillServing()
   })
 })
