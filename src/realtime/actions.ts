@@ -46,6 +46,7 @@ export const connect = createAction(`${PREFIX}connect`)
 
 /**
  * Closes the socket; the status stays `disconnected` until `connect()` or a new login. Sends keep going over HTTP.
+ * With one socket per browser it is this tab's alone: a holder hands the browser's socket to another tab.
  *
  * @example dispatch(disconnect())
  */

@@ -200,6 +200,8 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   }
 
   const open = () => {
+    // A tab that stood aside (`disconnect`) takes part in the browser's election again.
+    ctx.tabs?.join()
     const allowed = Boolean(options.selectToken(getState())) && status() !== 'unauthorized'
     send({ type: 'open', allowed })
   }
@@ -234,6 +236,9 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       open()
     } else if (disconnect.match(action)) {
       send({ type: 'close' })
+      // This tab's choice, not the browser's: once its socket is closed, a holder hands the browser's one to a tab that
+      // still wants it, and this tab stays out of the election until it opens again (logout and expiry are every tab's).
+      ctx.tabs?.leave()
     } else if (sessionExpired.match(action)) {
       send({ type: 'close', expired: true })
     } else if (shutdown.match(action)) {

@@ -169,6 +169,41 @@ describe('three tabs of one user', () => {
     const newHolder = rest.find((t) => roleOf(t) === 'leader')!
     expect(newHolder.actions.some((a) => a.type === 'socket/sync:gap')).toBe(false)
   })
+
+  test('the holder disconnects (its own choice): another tab takes the socket over; it rides along after connect', async () => {
+    const bob = await file.loggedIn('bob@talemy.test')
+    const b = aBrowser()
+    const { tabs, user: alice, holder } = await b.alice(3)
+    const id = await conversationBetween(bob, alice)
+    await bob.openThread(id)
+    for (const t of tabs) await t.openThread(id)
+    const [before] = await socketsOf(alice)
+
+    const rest = tabs.filter((t) => t !== holder)
+    holder.store.dispatch({ type: 'socket/disconnect' })
+    const during = bob.store.dispatch(sendMessage({ conversationId: id, content: 'while one tab is offline' })).payload
+    await rest[0]!.until(
+      () => rolesOf(rest).join() === 'follower,leader' && rest.every((t) => t.status() === 'connected'),
+      30_000,
+    )
+    await oneSocketOtherThan(alice, before)
+    for (const t of rest) await t.until(() => t.thread(id).some((m) => m.clientId === during.clientId))
+    expect(holder.status()).toBe('disconnected')
+    expect(roleOf(holder)).toBe('follower')
+
+    // Back online: it rides on the new holder's socket, and gets what it missed and what comes next, once.
+    holder.store.dispatch({ type: 'socket/connect' })
+    await holder.until(() => holder.status() === 'connected')
+    const after = bob.store.dispatch(sendMessage({ conversationId: id, content: 'everyone online again' })).payload
+    for (const t of tabs) {
+      await t.until(() => [during, after].every((p) => t.thread(id).some((m) => m.clientId === p.clientId)))
+      for (const p of [during, after]) expect(t.thread(id).filter((m) => m.clientId === p.clientId)).toHaveLength(1)
+    }
+    expect(roleOf(holder)).toBe('follower')
+    // Replayed from its own offset by the holder, not refetched.
+    expect(holder.actions.some((a) => a.type === 'socket/sync:gap')).toBe(false)
+    expect(await socketsOf(alice)).toHaveLength(1)
+  })
 })
 
 describe('rooms: the union of the visible tabs’ open threads', () => {

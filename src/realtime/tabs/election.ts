@@ -33,6 +33,10 @@ export interface Election {
   role(): 'leader' | 'follower'
   /** The tab is going away: a leader resigns and lets the lock go, a follower leaves the queue. Idempotent. */
   stop(): void
+  /** The tab wants no socket for now: as `stop` (a leader becomes follower first), until `join`. Idempotent. */
+  leave(): void
+  /** Takes part again after `leave` (queues for the lock); nothing while taking part. */
+  join(): void
 }
 
 /** An event as raised, before the runner stamps it with its clock. */
@@ -176,6 +180,8 @@ export function createElection(options: ElectionOptions): Election {
 
   return {
     role: () => (state.status === 'leading' || state.status === 'verifying' ? 'leader' : 'follower'),
+    leave: () => feed({ type: 'leave' }),
+    join: () => feed({ type: 'start' }),
     stop() {
       if (state.status === 'stopped') return
       feed({ type: 'stop' })

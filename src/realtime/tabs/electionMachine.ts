@@ -27,6 +27,11 @@ export type ElectionState =
    * no socket given up, until the answer (or the loss, or a newer holder's beat) comes.
    */
   | { status: 'verifying'; term: number; lastBeatAt: number }
+  /**
+   * `leave` was called: this tab wants no socket (`socket/disconnect`), so it is out of the election (no lock asked for,
+   * no timer) until `start` again. It keeps the highest term it hears, so a later lead of its own outranks them.
+   */
+  | { status: 'aside'; maxTerm: number }
   /** `stop` was called: the tab is going away; nothing more happens. */
   | { status: 'stopped' }
 
@@ -34,6 +39,7 @@ export const initialElectionState: ElectionState = { status: 'idle' }
 
 /** What the runner feeds the machine; `now` is the runner's clock at that moment (ms). */
 export type ElectionEvent =
+  /** Take part: at the start, or again after `leave`. */
   | { type: 'start'; now: number }
   /** The lock request was granted (queued or stolen). */
   | { type: 'lockAcquired'; now: number }
@@ -44,6 +50,8 @@ export type ElectionEvent =
   /** The timer the machine asked for ran out. */
   | { type: 'tick'; now: number }
   | { type: 'stop'; now: number }
+  /** Stand aside until the next `start`: a leader resigns and lets the lock go (as for `stop`), a follower leaves the queue. */
+  | { type: 'leave'; now: number }
   /** The lock's answer to `verifyLock`. */
   | { type: 'lockVerified'; held: boolean; now: number }
 
@@ -101,7 +109,7 @@ const outranks = (beat: FollowedLeader, current: FollowedLeader) =>
  * for the lock at start and leads when granted, beating every `heartbeatMs`; a follower that hears nothing for
  * `missedBeats` beats (plus its stagger) steals the lock; a leader that loses the lock, hears a newer leader, or finds
  * itself silent for as long as followers wait, becomes a follower first (`becomeFollower` leads the effects) and
- * queues again.
+ * queues again. `leave` takes a tab out until the next `start` (a leader resigns, `becomeFollower` first).
  *
  * @example
  * const step = electionTransition({ tabId: 'a', heartbeatMs: 500, missedBeats: 3, staggerMs: 0 })
@@ -154,9 +162,19 @@ export const electionTransition = (config: ElectionConfig) => {
   }
 
   function lead(state: Leading, event: ElectionEvent): Result {
+    if (event.type === 'stop' || event.type === 'leave') {
+      const left: ElectionEffect[] = [
+        { type: 'post', message: { kind: 'resign', from: config.tabId, term: state.term } },
+        { type: 'releaseLock' },
+        { type: 'cancelTimer' },
+      ]
+      return event.type === 'stop'
+        ? [{ status: 'stopped' }, left]
+        : [{ status: 'aside', maxTerm: state.term }, [{ type: 'becomeFollower' }, ...left]]
+    }
     // Frozen for as long as followers wait: the lock may be gone without our knowing yet (its loss is still on its
     // way). Step down before doing anything else, so this tab never acts as holder on a stolen lock.
-    if (event.type !== 'lockLost' && event.type !== 'stop' && event.now - state.lastBeatAt >= waitMs) {
+    if (event.type !== 'lockLost' && event.now - state.lastBeatAt >= waitMs) {
       const newer =
         event.type === 'heartbeatHeard' &&
         outranks({ id: event.from, term: event.term }, { id: config.tabId, term: state.term })
@@ -164,22 +182,13 @@ export const electionTransition = (config: ElectionConfig) => {
       return [{ status: 'verifying', term: state.term, lastBeatAt: state.lastBeatAt }, [{ type: 'verifyLock' }]]
     }
     if (event.type === 'tick') return beating(state.term, event.now)
-    if (event.type === 'stop')
-      return [
-        { status: 'stopped' },
-        [
-          { type: 'post', message: { kind: 'resign', from: config.tabId, term: state.term } },
-          { type: 'releaseLock' },
-          { type: 'cancelTimer' },
-        ],
-      ]
     return hold(state, event)
   }
 
   function verify(state: Verifying, event: ElectionEvent): Result {
     if (event.type === 'lockVerified')
       return event.held ? beating(state.term, event.now) : stepDown(event.now, state.term, null, true)
-    if (event.type === 'stop') return lead({ status: 'leading', term: state.term, lastBeatAt: event.now }, event)
+    if (event.type === 'stop' || event.type === 'leave') return lead({ ...state, status: 'leading' }, event)
     // The lock's grant again: nothing until the answer.
     return hold(state, event)
   }
@@ -219,7 +228,11 @@ export const electionTransition = (config: ElectionConfig) => {
         return beating(term, event.now, [...gone(state), { type: 'becomeLeader', term }])
       }
       case 'stop':
-        return [{ status: 'stopped' }, [{ type: 'releaseLock' }, { type: 'cancelTimer' }]]
+      case 'leave':
+        return [
+          event.type === 'stop' ? { status: 'stopped' } : { status: 'aside', maxTerm: state.maxTerm },
+          [{ type: 'releaseLock' }, { type: 'cancelTimer' }],
+        ]
       default:
         // start (already started), lockLost (a request we no longer hold): nothing to do.
         return [state, []]
@@ -238,6 +251,12 @@ export const electionTransition = (config: ElectionConfig) => {
         return lead(state, event)
       case 'verifying':
         return verify(state, event)
+      case 'aside':
+        if (event.type === 'start') return queue(event.now, state.maxTerm, null, [])
+        if (event.type === 'stop') return [{ status: 'stopped' }, []]
+        if (event.type === 'heartbeatHeard' || event.type === 'resignHeard')
+          return [{ status: 'aside', maxTerm: Math.max(state.maxTerm, event.term) }, []]
+        return [state, []]
       case 'stopped':
         return [state, []]
     }

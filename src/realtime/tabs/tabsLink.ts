@@ -39,6 +39,13 @@ export interface TabsLink {
   role(): Exclude<TabRole, 'solo'>
   /** The socket for this tab's part: `createReal` is only called in the leader. */
   makeSocket(createReal: () => AppSocket, userId: Id, resume: () => ResumePoint): TabsSocket
+  /**
+   * This tab wants no socket (`socket/disconnect`, its socket already closed): out of the election, so the browser's
+   * socket goes to a tab that wants it (a holder resigns: the next tab takes over at once), until `join`.
+   */
+  leave(): void
+  /** This tab wants a socket again: it takes part in the election again (a follower until it gets the lock). */
+  join(): void
   stop(): void
 }
 
@@ -113,6 +120,8 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
         },
       }
     },
+    leave: election.leave,
+    join: election.join,
     stop() {
       election.stop()
     },

@@ -284,6 +284,50 @@ describe('createElection', () => {
     expect(b.since(n).filter((l) => l.startsWith('c'))).toEqual([])
   })
 
+  test('the leader leaves (socket/disconnect): follower first, resigns, lets go; the next tab leads at once; join queues it again', () => {
+    const b = browser()
+    const a = b.tab('a').election
+    b.time.runUntil(100)
+    const c = b.tab('c').election
+    b.time.runUntil(1_000)
+    const n = b.log.length
+    a.leave()
+    expect(a.role()).toBe('follower')
+    expect(b.since(n)).toEqual(['a role follower', 'a post resign 1', 'a release'])
+    b.time.runUntil(1_001)
+    expect(c.role()).toBe('leader')
+    expect(b.since(n + 3)).toEqual(['c gone', 'c role leader', 'c post heartbeat 2'])
+    // Aside, it asks for nothing and steals nothing, however long the others beat (or fall silent).
+    a.leave()
+    b.time.runUntil(10_000)
+    expect(b.log.filter((l, i) => i >= n + 3 && l.startsWith('a'))).toEqual([])
+    expect(b.lock.waiting(NAME)).toEqual([])
+    // Back in: behind the holder, as a follower; it leads next, with a term above every one it heard meanwhile.
+    a.join()
+    a.join()
+    expect(b.lock.waiting(NAME)).toEqual(['a'])
+    c.stop()
+    b.time.runUntil(10_001)
+    expect(a.role()).toBe('leader')
+    expect(b.log.slice(-2)).toEqual(['a role leader', 'a post heartbeat 3'])
+  })
+
+  test('a follower that leaves gives its place in the queue up: a holder that goes hands the lock to another tab', () => {
+    const b = browser()
+    const a = b.tab('a').election
+    b.time.runUntil(100)
+    const c = b.tab('c').election
+    const d = b.tab('d').election
+    b.time.runUntil(200)
+    expect(b.lock.waiting(NAME)).toEqual(['c', 'd'])
+    c.leave()
+    expect(b.lock.waiting(NAME)).toEqual(['d'])
+    a.stop()
+    b.time.runUntil(5_000)
+    expect([c.role(), d.role()]).toEqual(['follower', 'leader'])
+    expect(b.log.filter((l) => l.startsWith('c'))).toEqual(['c request', 'c release'])
+  })
+
   test('only the injected timers are used', () => {
     const spy = vi.spyOn(globalThis, 'setTimeout')
     const b = browser()

@@ -38,6 +38,7 @@ const stepDown = (release: boolean): ElectionEffect[] => [
   { type: 'startTimer', delayMs: 1600 },
 ]
 const a4 = { id: 'a', term: 4 }
+const aside = (maxTerm: number): ElectionState => ({ status: 'aside', maxTerm })
 
 type Row = [name: string, from: ElectionState, event: ElectionEvent, to: ElectionState, effects: ElectionEffect[]]
 
@@ -252,9 +253,83 @@ const rows: Row[] = [
     { status: 'stopped' },
     [post('resign', 4), { type: 'releaseLock' }, { type: 'cancelTimer' }],
   ],
+  // leave (socket/disconnect: this tab wants no socket) and start again
+  [
+    'leave on a follower leaves the queue and its timer, keeping the highest term heard',
+    following({ leader: a4, maxTerm: 4 }),
+    { type: 'leave', now: 1200 },
+    aside(4),
+    [{ type: 'releaseLock' }, { type: 'cancelTimer' }],
+  ],
+  [
+    'leave while stealing gives the steal up',
+    following({ lock: 'stealing', maxTerm: 4 }),
+    { type: 'leave', now: 1200 },
+    aside(4),
+    [{ type: 'releaseLock' }, { type: 'cancelTimer' }],
+  ],
+  [
+    'leave on the leader: becomes follower first, then resigns (the next tab need not wait), lets go, stops beating',
+    leading(),
+    { type: 'leave', now: 1200 },
+    aside(4),
+    [{ type: 'becomeFollower' }, post('resign', 4), { type: 'releaseLock' }, { type: 'cancelTimer' }],
+  ],
+  [
+    'leave on a leader woken from a freeze resigns the same way (it has nothing to verify: it lets go anyway)',
+    leading(),
+    { type: 'leave', now: 9000 },
+    aside(4),
+    [{ type: 'becomeFollower' }, post('resign', 4), { type: 'releaseLock' }, { type: 'cancelTimer' }],
+  ],
+  [
+    'leave before start changes nothing (start is taking part)',
+    initialElectionState,
+    { type: 'leave', now: 0 },
+    initialElectionState,
+    [],
+  ],
+  ['aside, a heartbeat only raises the term heard', aside(4), beat('c', 6, 1300), aside(6), []],
+  [
+    'aside, a resign only raises the term heard',
+    aside(4),
+    { type: 'resignHeard', from: 'c', term: 5, now: 1300 },
+    aside(5),
+    [],
+  ],
+  ['aside, an older heartbeat changes nothing', aside(4), beat('c', 2, 1300), aside(4), []],
+  ['aside, a late grant is ignored', aside(4), { type: 'lockAcquired', now: 1300 }, aside(4), []],
+  ['aside, a tick is ignored', aside(4), { type: 'tick', now: 1300 }, aside(4), []],
+  ['aside, leave again changes nothing', aside(4), { type: 'leave', now: 1300 }, aside(4), []],
+  [
+    'start after leave queues again (no steal), with the terms heard: its own lead would outrank them',
+    aside(6),
+    { type: 'start', now: 1300 },
+    following({ maxTerm: 6, heardAt: 1300 }),
+    [
+      { type: 'requestLock', steal: false },
+      { type: 'startTimer', delayMs: 1600 },
+    ],
+  ],
+  [
+    'start while taking part changes nothing',
+    following({ leader: a4, maxTerm: 4 }),
+    { type: 'start', now: 1300 },
+    following({ leader: a4, maxTerm: 4 }),
+    [],
+  ],
+  ['start on the leader changes nothing', leading(), { type: 'start', now: 1300 }, leading(), []],
+  [
+    'stop while aside ends it (nothing held, no timer)',
+    aside(4),
+    { type: 'stop', now: 1300 },
+    { status: 'stopped' },
+    [],
+  ],
   // stopped
   ['after stop a grant is ignored', { status: 'stopped' }, { type: 'lockAcquired', now: 1 }, { status: 'stopped' }, []],
   ['after stop a tick is ignored', { status: 'stopped' }, { type: 'tick', now: 1 }, { status: 'stopped' }, []],
+  ['after stop start is ignored', { status: 'stopped' }, { type: 'start', now: 1 }, { status: 'stopped' }, []],
 ]
 
 // A lock that can tell whether it is still held (Web Locks' query): a leader that slept asks before it steps down.
@@ -325,6 +400,13 @@ const verifyRows: Row[] = [
     { status: 'stopped' },
     [post('resign', 4), { type: 'releaseLock' }, { type: 'cancelTimer' }],
   ],
+  [
+    'leave meanwhile: becomes follower first, resigns, lets go, stands aside',
+    verifying,
+    { type: 'leave', now: 2600 },
+    { status: 'aside', maxTerm: 4 },
+    [{ type: 'becomeFollower' }, post('resign', 4), { type: 'releaseLock' }, { type: 'cancelTimer' }],
+  ],
 ]
 
 describe('electionTransition with a lock that can tell', () => {
@@ -355,6 +437,8 @@ const events = fc.array(
       fc.constant({ type: 'lockLost' as const }),
       fc.constant({ type: 'tick' as const }),
       fc.constant({ type: 'stop' as const }),
+      fc.constant({ type: 'leave' as const }),
+      fc.constant({ type: 'start' as const }),
       fc.record({ type: fc.constant('heartbeatHeard' as const), from: fc.constantFrom('a', 'c'), term: fc.nat(6) }),
       fc.record({ type: fc.constant('resignHeard' as const), from: fc.constantFrom('a', 'c'), term: fc.nat(6) }),
     ),
@@ -372,7 +456,7 @@ describe('electionTransition over any sequence of events', () => {
         for (const [delay, body] of sequence) {
           now += delay
           const [next, effects] = step(state, { ...body, now } as ElectionEvent)
-          const lost = state.status === 'leading' && next.status === 'following'
+          const lost = state.status === 'leading' && (next.status === 'following' || next.status === 'aside')
           if (lost) expect(effects[0]).toEqual({ type: 'becomeFollower' })
           else expect(effects).not.toContainEqual({ type: 'becomeFollower' })
           const gained = state.status !== 'leading' && next.status === 'leading'
@@ -384,8 +468,8 @@ describe('electionTransition over any sequence of events', () => {
             if (effect.type === 'requestLock') requests++
             expect(requests).toBeLessThanOrEqual(1)
           }
-          // A live election always has its one request (queued, stealing, or held); a stopped one has none.
-          expect(requests).toBe(next.status === 'stopped' ? 0 : 1)
+          // A live election always has its one request (queued, stealing, or held); one aside or stopped has none.
+          expect(requests).toBe(next.status === 'stopped' || next.status === 'aside' ? 0 : 1)
           // A beat only from a leader, with its own term.
           for (const effect of effects) {
             if (effect.type === 'post' && effect.message.kind === 'heartbeat') {
