@@ -218,8 +218,9 @@ export function attachHandlers(
         await joinLimiter.take(socket.data.userId)
         await messaging.markRead(socket.data.userId, input.value, async (id) => {
           const room = conversationRoom(id)
-          if (!socket.connected || socket.rooms.has(room) || lastWord.get(socket)?.get(id)?.word !== 'join')
-            return false
+          // Superseded while it waited (the socket closed, or left the conversation since): not looking at it.
+          if (!socket.connected || lastWord.get(socket)?.get(id)?.word !== 'join') return 'gone'
+          if (socket.rooms.has(room)) return 'present'
           void socket.join(room)
           // Shared before the read mark and the ack: a send on another node from then on sees this viewer. Unshared,
           // the join fails and leaves the room again, so the next join shares it (in the room, it would change nothing).
@@ -230,7 +231,11 @@ export function attachHandlers(
             void socket.leave(room)
             throw new AppError('INTERNAL', 'the conversation could not be joined; try again')
           }
-          return true
+          // A leave or a close while the viewer was being shared has undone both (room and viewer): reading now would
+          // mark what another node commits from then on, which no longer sees this viewer.
+          if (!socket.connected || !socket.rooms.has(room) || lastWord.get(socket)?.get(id)?.word !== 'join')
+            return 'gone'
+          return 'joined'
         })
         return null
       } finally {

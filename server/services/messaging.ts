@@ -134,6 +134,12 @@ export function othersFirst(events: readonly LoggedEvent[], senderId: Id): Logge
   return own.length === 0 ? [...events] : [...events.filter((event) => event.userId !== senderId), ...own]
 }
 
+/**
+ * What a join found once its turn came: `joined` the socket's room, was `present` in it already, or was `gone`
+ * (superseded while it waited: the socket closed, or it left the conversation since).
+ */
+export type JoinOutcome = 'joined' | 'present' | 'gone'
+
 export function createMessaging(ctx: ServiceContext) {
   const { db, limiter, replayLookups, notifier, presence, conversationLocks, now } = ctx
   // On PostgreSQL every send takes its recipients' log counters first, in ascending id order across its whole batch
@@ -415,21 +421,26 @@ export function createMessaging(ctx: ServiceContext) {
     },
 
     /**
-     * "This user is looking at the conversation": checks access, runs `onAllowed` (the socket joins its room; it
-     * answers whether the socket was not in it yet) and marks everything read, all under the conversation's lock so
-     * no concurrent send slips between the two. A join that changes nothing (already in the room, already read up to
-     * the last message) writes nothing and tells no one.
+     * "This user is looking at the conversation": checks access, runs `onAllowed` (the socket joins its room) and marks
+     * everything read, all under the conversation's lock so no concurrent send slips between the two. `onAllowed`
+     * answers `joined` (the socket was not in the room yet), `present` (it was already) or `gone` (the join was
+     * superseded while it waited: the socket has closed, or its last word for the conversation is a leave). A join
+     * that changes nothing (already in the room, already read up to the last message) writes nothing and tells no one;
+     * a superseded one joins nothing, so it reads nothing either: the messages committed while it waited, after the
+     * leave or the close, stay unread.
      */
     markRead(
       userId: Id,
       conversationId: unknown,
-      onAllowed: (conversationId: Id) => boolean | Promise<boolean> = () => true,
+      onAllowed: (conversationId: Id) => JoinOutcome | Promise<JoinOutcome> = () => 'joined',
     ): Promise<void> {
       const id = parseRequest(conversationIdSchema, conversationId)
       if (!id.ok) return Promise.reject(invalid(id.issues, 'conversationId'))
       return conversationLocks.run(id.value, async () => {
         const participants = await participantsFor(db, userId, id.value)
-        const joined = await onAllowed(id.value)
+        const outcome = await onAllowed(id.value)
+        if (outcome === 'gone') return
+        const joined = outcome === 'joined'
         const logged = await db.transaction(async (tx) => {
           // The reader's log and, for the receipts, the other participants' (ascending, like every writer).
           await lockCounters(tx, participants)

@@ -199,6 +199,78 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     expect(conversations.body.find((c) => c.id === CONV)!.unreadCount).toBe(0)
   })
 
+  it('reads nothing for a join taken back (a leave, a close) while its viewer was being shared; what the other node commits meanwhile stays unread', async () => {
+    const alice = (await login(b.url, ALICE)).token
+    const bob = (await login(a.url, BOB)).token
+    // (Alice is at this file's socket cap already: her receipts are read from readSeq, written with them.)
+    const readSeqOfBob = async () =>
+      (
+        await http<{ id: string; readSeq: Record<string, number>; unreadCount: number }[]>(
+          a.url,
+          'GET',
+          '/api/conversations',
+          { token: bob },
+        )
+      ).body.find((c) => c.id === CONV)!
+    for (const takeBack of ['leave', 'close'] as const) {
+      const bobOnA = await stream(a.url, bob)
+      const before = await readSeqOfBob()
+      // The share reaches Redis at once (as it does: its add goes out before anything later) but answers only when let.
+      let started!: () => void
+      let let_!: () => void
+      const sharing = new Promise<void>((resolve) => (started = resolve))
+      const gate = new Promise<void>((resolve) => (let_ = resolve))
+      const original = SharedViewers.prototype.joined
+      const spy = vi.spyOn(SharedViewers.prototype, 'joined').mockImplementationOnce(function (
+        this: SharedViewers,
+        ...args
+      ) {
+        const added = original.apply(this, args)
+        started()
+        return gate.then(() => added)
+      })
+      try {
+        const join = emitAck(bobOnA.socket, 'conversation:join', CONV)
+        // Closed before its ack, it is rejected (the client's own doing).
+        if (takeBack === 'close') join.catch(() => undefined)
+        await sharing
+        const closed = new Promise<void>((resolve) =>
+          a.io
+            .of('/')
+            .sockets.get(bobOnA.socket.id!)!
+            .once('disconnect', () => resolve()),
+        )
+        if (takeBack === 'leave')
+          expect(await emitAck(bobOnA.socket, 'conversation:leave', CONV)).toEqual({ ok: true, data: null })
+        else {
+          bobOnA.socket.close()
+          await closed
+        }
+        // Committed on the other node after the leave (the close): Bob is no viewer any more.
+        const sent = await http<{ seq: number }>(b.url, 'POST', `/api/conversations/${CONV}/messages`, {
+          token: alice,
+          body: { content: `while taken back (${takeBack})`, clientId: randomUUID() },
+        })
+        expect(sent.status).toBe(201)
+        let_()
+        if (takeBack === 'leave') expect(await join).toEqual({ ok: true, data: null })
+        // The join's turn has ended once a send on A, queued behind it on the conversation's lock, is through.
+        const behind = await http(a.url, 'POST', `/api/conversations/${CONV}/messages`, {
+          token: alice,
+          body: { content: `behind the join (${takeBack})`, clientId: randomUUID() },
+        })
+        expect(behind.status).toBe(201)
+        const after = await readSeqOfBob()
+        expect(after.readSeq['user-bob']).toBe(before.readSeq['user-bob'])
+        expect(after.unreadCount).toBe(before.unreadCount + 2)
+      } finally {
+        let_()
+        spy.mockRestore()
+        bobOnA.socket.close()
+      }
+    }
+  })
+
   it('ends a session on every node at logout: its socket on B is disconnected and B refuses its token', async () => {
     const session = await login(a.url, BOB)
     const onB = await stream(b.url, session.token)

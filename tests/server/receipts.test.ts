@@ -1,6 +1,17 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { ALICE, BOB, CAROL, delivered, emitAck, http, login, startTestServer, type TestServer } from './support/server'
+import {
+  ALICE,
+  BOB,
+  CAROL,
+  delivered,
+  emitAck,
+  http,
+  login,
+  startTestServer,
+  type TestServer,
+  untyped,
+} from './support/server'
 import { openStream, type Stream } from './support/stream'
 
 // Read receipts (CONTRACT.md, "Presence, typing, read receipts"): `readSeq` in the conversation list, and
@@ -124,6 +135,92 @@ describe('read receipts', () => {
     aliceStream.items.splice(0)
     expect((await emitAck(bobStream.socket, 'conversation:join', CONV)).ok).toBe(true)
     await delivered(bobStream.socket, aliceStream.socket)
+    expect(seenOf(aliceStream)).toEqual([])
+  })
+})
+
+// A join waits (its budget, then the conversation's queue, behind the sends before it) where a leave does not: a
+// join superseded while it waits (by the socket's own leave, or by the socket closing) joins nothing, and must mark
+// nothing read either. It did: it read up to the last message, those committed after the leave (or after the close)
+// included, and told the sender "seen".
+describe('a join superseded while it waits', () => {
+  const conversationOf = async (token: string) =>
+    (
+      await http<{ id: string; unreadCount: number; readSeq: Record<string, number> }[]>(
+        server.url,
+        'GET',
+        '/api/conversations',
+        { token },
+      )
+    ).body.find((c) => c.id === CONV)!
+  const burst = (s: Stream, tag: string) =>
+    Array.from({ length: 40 }, (_, i) =>
+      emitAck<{ seq: number }>(s.socket, 'message:send', {
+        conversationId: CONV,
+        content: `${tag} ${i}`,
+        clientId: randomUUID(),
+      }),
+    )
+  const lastSeqOf = (acks: { ok: boolean; data?: { seq: number } }[]) =>
+    Math.max(...acks.map((ack) => (ack.ok ? ack.data!.seq : 0)))
+
+  it('by a leave: marks nothing read and tells the sender nothing, the join answering ok', async () => {
+    const [alice, bob] = await Promise.all([login(server.url, ALICE), login(server.url, BOB)])
+    const [aliceStream, bobStream] = await Promise.all([stream(alice.token), stream(bob.token)])
+    const before = (await conversationOf(bob.token)).readSeq[bob.user.id]!
+    // Alice's burst queues on the conversation's lock, one commit after another.
+    const sends = burst(aliceStream, 'burst')
+    await sends[0]
+    // Bob opens the thread and closes it at once: the join waits behind the sends, the leave does not.
+    const join = emitAck(bobStream.socket, 'conversation:join', CONV)
+    expect(await emitAck(bobStream.socket, 'conversation:leave', CONV)).toEqual({ ok: true, data: null })
+    // What was committed before the leave was handled has reached Bob before its ack (one connection, in order).
+    const newOf = (s: Stream) => s.logged().filter((item) => item.event === 'message:new')
+    const beforeLeave = Math.max(0, ...newOf(bobStream).map((item) => Number(item.payload.seq)))
+    const lastSeq = lastSeqOf(await Promise.all(sends))
+    expect(lastSeq).toBeGreaterThan(beforeLeave)
+    // Not an error: the client itself took the join back.
+    expect(await join).toEqual({ ok: true, data: null })
+    await delivered(aliceStream.socket, bobStream.socket)
+
+    const conv = await conversationOf(bob.token)
+    expect(conv.readSeq[bob.user.id]).toBe(before)
+    expect(conv.unreadCount).toBeGreaterThanOrEqual(lastSeq - beforeLeave)
+    expect(seenOf(aliceStream)).toEqual([])
+    expect(bobStream.logged().filter((item) => item.event === 'conversation:read')).toEqual([])
+    const onServer = [...server.io.of('/').sockets.values()].find((socket) => socket.id === bobStream.socket.id)!
+    expect([...onServer.rooms]).not.toContain(`conv:${CONV}`)
+  })
+
+  it('by the socket closing: marks nothing read and tells the sender nothing', async () => {
+    const [alice, bob] = await Promise.all([login(server.url, ALICE), login(server.url, BOB)])
+    const [aliceStream, bobStream] = await Promise.all([stream(alice.token), stream(bob.token)])
+    const before = (await conversationOf(bob.token)).readSeq[bob.user.id]!
+    const sends = burst(aliceStream, 'gone')
+    await sends[0]
+    // The join goes out, then the socket closes while it waits behind Alice's sends.
+    const closed = new Promise<void>((resolve) => {
+      const onServer = [...server.io.of('/').sockets.values()].find((socket) => socket.id === bobStream.socket.id)!
+      onServer.once('disconnect', () => resolve())
+    })
+    untyped(bobStream.socket).emit('conversation:join', CONV)
+    bobStream.socket.close()
+    await closed
+    const lastSeq = lastSeqOf(await Promise.all(sends))
+    expect(lastSeq).toBeGreaterThan(before)
+    // The join, queued behind the last send, has run by the time a later one is through the queue.
+    expect(
+      (
+        await emitAck(aliceStream.socket, 'message:send', {
+          conversationId: CONV,
+          content: 'after the burst',
+          clientId: randomUUID(),
+        })
+      ).ok,
+    ).toBe(true)
+    await delivered(aliceStream.socket)
+
+    expect((await conversationOf(bob.token)).readSeq[bob.user.id]).toBe(before)
     expect(seenOf(aliceStream)).toEqual([])
   })
 })
