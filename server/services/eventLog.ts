@@ -135,6 +135,8 @@ export class EventLog {
   /**
    * Every event of `userId` after `offset`, in order, when all of them can be had (same epoch, none older than the
    * retention, at most `maxReplay`); else a gap at the current offset. Without an offset: the current one, no events.
+   * An offset without its epoch is a gap too: nothing tells that it counts in this log (one kept from before a
+   * database reset names other events here), and a gap costs one refetch where a wrong replay loses events for good.
    * One statement, so the current offset and the events come from one snapshot.
    */
   async resume(userId: Id, offset: number | undefined, epoch: string | undefined): Promise<ResumeResult> {
@@ -163,7 +165,7 @@ export class EventLog {
         : [{ userId, offset: Number(row.offset), event: row.event, payload: row.payload }],
     )
     const complete =
-      (epoch === undefined || epoch === this.epoch) &&
+      epoch === this.epoch &&
       offset <= current &&
       events.length === current - offset &&
       events.length <= this.maxReplay &&

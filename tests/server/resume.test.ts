@@ -214,6 +214,24 @@ describe('resume refused', () => {
     expect(s.logged()).toEqual([])
     expect(await emitAck(s.socket, 'conversation:leave', CONV)).toEqual({ ok: true, data: null })
   })
+
+  it('sends sync:gap for an offset without its epoch: it cannot tell whether the offset counts in this log', async () => {
+    // An offset counts in one log (its epoch): one kept from before a database reset names other events here. Taken as
+    // this log's, the client would get the events after it as if nothing had been missed, and never refetch.
+    const bob = (await login(server.url, BOB)).token
+    const before = await stream(server.url, bob)
+    const { offset, epoch } = (await before.synced()).payload
+    before.socket.close()
+    await post(server.url, (await login(server.url, ALICE)).token, 'while away')
+
+    const bare = await stream(server.url, bob, { offset })
+    expect(await bare.synced()).toEqual({ event: 'sync:gap', payload: { offset: offset + 1, epoch } })
+    expect(bare.logged()).toEqual([])
+    // With its epoch, the same offset resumes.
+    const paired = await stream(server.url, bob, { offset, epoch })
+    expect(await paired.synced()).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 1, epoch } })
+    expect(paired.logged().map((item) => item.event)).toEqual(['message:new'])
+  })
 })
 
 describe('a database restored from a backup, or copied', () => {
