@@ -1,4 +1,4 @@
-import { createContext, useCallback, useContext, useState, type ReactNode } from 'react'
+import { createContext, useCallback, useContext, useLayoutEffect, useRef, useState, type ReactNode } from 'react'
 
 export type Politeness = 'polite' | 'assertive'
 
@@ -17,24 +17,37 @@ interface Said {
  * read): `polite` waits for the screen reader to finish (new messages, toasts), `assertive` interrupts (the
  * connection is lost). Components say one short sentence through `useAnnounce()`, so nothing repeats a whole list.
  *
+ * Each region holds what was said since it last changed, one node per sentence: two components that speak in the
+ * same commit (the open thread's new message and the unread count, two cards changed by one burst) are both heard, and
+ * once drawn, the next sentence replaces them, so nothing is said again.
+ *
  * @example const announce = useAnnounce(); announce('New message from Bob: Hi')
  */
 export function AnnouncerProvider({ children }: { children: ReactNode }) {
-  const [said, setSaid] = useState<Record<Politeness, Said>>({
-    polite: { text: '', key: 0 },
-    assertive: { text: '', key: 0 },
-  })
+  const [said, setSaid] = useState<Record<Politeness, readonly Said[]>>({ polite: [], assertive: [] })
+  const lastKey = useRef(0)
+  // Once drawn, a region's sentences have been heard (keys only grow): what is said from now on replaces them.
+  const drawnKey = useRef(0)
+  useLayoutEffect(() => {
+    drawnKey.current = Math.max(said.polite.at(-1)?.key ?? 0, said.assertive.at(-1)?.key ?? 0)
+  }, [said])
   const announce = useCallback<Announce>((text, politeness = 'polite') => {
-    setSaid((s) => ({ ...s, [politeness]: { text, key: s[politeness].key + 1 } }))
+    const item: Said = { text, key: ++lastKey.current }
+    const drawn = drawnKey.current
+    setSaid((s) => ({ ...s, [politeness]: [...s[politeness].filter((i) => i.key > drawn), item] }))
   }, [])
   return (
     <AnnounceContext value={announce}>
       {children}
       <div className="sr-only" role="status" aria-live="polite" data-testid="announcer-polite">
-        <span key={said.polite.key}>{said.polite.text}</span>
+        {said.polite.map((s) => (
+          <div key={s.key}>{s.text}</div>
+        ))}
       </div>
       <div className="sr-only" role="alert" aria-live="assertive" data-testid="announcer-assertive">
-        <span key={said.assertive.key}>{said.assertive.text}</span>
+        {said.assertive.map((s) => (
+          <div key={s.key}>{s.text}</div>
+        ))}
       </div>
     </AnnounceContext>
   )

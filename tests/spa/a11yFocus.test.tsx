@@ -224,6 +224,45 @@ describe('what a screen reader hears', () => {
     store.dispose()
   })
 
+  test.each([
+    ['en', [/^Lesson “Algebra” was confirmed$/, /^Lesson “Physics” was cancelled$/]],
+    ['fr', [/^Cours «\sAlgebra\s» confirmé$/, /^Cours «\sPhysics\s» annulé$/]],
+  ] as const)(
+    '(%s) two lessons changed in one burst (a replay after a reconnect) are both said, once each',
+    async (locale, texts) => {
+      localStorage.setItem(LOCALE_STORAGE_KEY, locale)
+      window.history.replaceState(null, '', '#/lessons')
+      const { store, sockets } = appStore(api)
+      renderApp(page.root, store)
+      act(() => sockets.last.serverConnect())
+      await eventually(() => expect(page.container.querySelectorAll('[data-testid=lesson]')).toHaveLength(2))
+      const said = politeSaid()
+      // Each card says its own change in the same commit: the last card's sentence replaced the first's.
+      act(() => {
+        for (const [id, status] of [
+          ['l1', 'confirmed'],
+          ['l2', 'cancelled'],
+        ] as const) {
+          sockets.last.serverEmit(
+            'lesson:statusUpdated',
+            lesson(id, {
+              subject: id === 'l1' ? 'Algebra' : 'Physics',
+              startsAt: '2026-11-25T08:00:00.000Z',
+              status,
+              updatedAt: '2026-11-24T09:00:00.000Z',
+            }),
+          )
+        }
+      })
+      await eventually(() =>
+        expect(page.container.querySelectorAll('[data-testid=lesson-status].status-pending')).toHaveLength(0),
+      )
+      await eventually(() => expect(said).toHaveLength(2))
+      expect([...said].sort()).toEqual(texts.map((text) => expect.stringMatching(text)))
+      store.dispose()
+    },
+  )
+
   test('a request the tutor answers while the student has the page open is said', async () => {
     window.history.replaceState(null, '', '#/contact-requests')
     const { store, sockets } = appStore(api)

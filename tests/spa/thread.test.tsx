@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { act } from 'react'
-import { describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test } from 'vitest'
+import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
 import { appStore, json, pagePerTest, renderApp } from './support/page'
@@ -17,6 +18,17 @@ const threadApi = (async (input: RequestInfo | URL, init?: RequestInit) => {
 }) as typeof fetch
 
 const page = pagePerTest('#/messages/c1')
+afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
+
+/** Every text the polite region says from now on (each announcement is a new node in it). */
+function politeSaid(): string[] {
+  const said: string[] = []
+  const region = document.querySelector('[data-testid=announcer-polite]')!
+  new MutationObserver((records) => {
+    for (const r of records) for (const n of r.addedNodes) if (n.textContent) said.push(n.textContent)
+  }).observe(region, { childList: true, subtree: true })
+  return said
+}
 
 describe('the announcer in an open thread', () => {
   test('says a send the server refused, at once (assertive), in the words shown beside it', async () => {
@@ -62,4 +74,42 @@ describe('the announcer in an open thread', () => {
     await eventually(() => expect(polite()).toBe('3 unread messages'))
     store.dispose()
   })
+
+  test.each([
+    ['en', /^New message from Bob: in the open thread$/, '1 unread message'],
+    ['fr', /^Nouveau message de Bob\s:\sin the open thread$/, '1 message non lu'],
+  ] as const)(
+    '(%s) says a message in the open thread also when another conversation gets one in the same burst, each once',
+    async (locale, inThread, elsewhere) => {
+      localStorage.setItem(LOCALE_STORAGE_KEY, locale)
+      const twoConversations = (async (input: RequestInfo | URL, init?: RequestInit) => {
+        const request = input instanceof Request ? input : new Request(input, init)
+        if (new URL(request.url).pathname === '/api/conversations') {
+          return json(200, [conversation('c1', { lastMessage: message(1) }), conversation('c2')])
+        }
+        return threadApi(input, init)
+      }) as typeof fetch
+      const { store, sockets } = appStore(twoConversations)
+      renderApp(page.root, store)
+      act(() => sockets.last.serverConnect())
+      await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
+      await eventually(() => expect(page.container.querySelectorAll('[data-testid=conversation]')).toHaveLength(2))
+      const said = politeSaid()
+      // One burst (one task): Bob writes in the open thread c1, and in c2. The thread says its message and the layout
+      // that the unread count rose, in the same commit: the last of the two replaced the first.
+      await act(async () => {
+        sockets.last.serverEmit('message:new', message(2, { content: 'in the open thread' }))
+        sockets.last.serverEmit('message:new', message(1, { id: 'x1', conversationId: 'c2', content: 'elsewhere' }))
+      })
+      await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(2))
+      await eventually(() => expect(said).toHaveLength(2))
+      expect(said).toEqual(expect.arrayContaining([expect.stringMatching(inThread), elsewhere]))
+      // Later news is said alone: what was said before is not said again.
+      act(() => sockets.last.serverEmit('message:new', message(3, { content: 'later' })))
+      await eventually(() => expect(said).toHaveLength(3))
+      expect(said[2]).toMatch(/Bob\s?: later$/)
+      expect(page.container.querySelector('[data-testid=announcer-polite]')!.textContent).toBe(said[2])
+      store.dispose()
+    },
+  )
 })
