@@ -200,6 +200,67 @@ describe('keyboard focus', () => {
   })
 })
 
+describe('keyboard focus on a card the other person (or another tab) changes', () => {
+  const lessonUpdate = (status: 'confirmed' | 'cancelled') =>
+    lesson('l1', { startsAt: '2026-11-25T08:00:00.000Z', status, updatedAt: '2026-11-24T09:00:00.000Z' })
+  test.each([
+    [
+      'the student cancels the lesson: Confirm (gone with the other buttons) hands focus to the card',
+      'Confirm',
+      'lessons',
+      lessonUpdate('cancelled'),
+      'card',
+    ],
+    [
+      'the tutor confirms it in another tab: Confirm (gone; Cancel stays) hands focus to the card',
+      'Confirm',
+      'lessons',
+      lessonUpdate('confirmed'),
+      'card',
+    ],
+    [
+      'the tutor confirms it in another tab: Cancel lesson (still there) keeps focus',
+      'Cancel lesson',
+      'lessons',
+      lessonUpdate('confirmed'),
+      'button',
+    ],
+    [
+      'the tutor accepts the request in another tab: Accept (gone with Decline) hands focus to the card',
+      'Accept',
+      'contact-requests',
+      contactRequest('r1', { status: 'accepted', updatedAt: '2026-11-24T09:00:00.000Z' }),
+      'card',
+    ],
+  ] as const)('%s, not <body>', async (_name, name, route, update, expected) => {
+    window.history.replaceState(null, '', `#/${route}`)
+    const { store, sockets } = appStore(api, { preloadedState: { auth: { token: 't', user: bob } } })
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    const card = await eventually(() => {
+      const found = page.container.querySelector<HTMLElement>('[data-lesson-id=l1], [data-request-id=r1]')
+      expect(found).not.toBeNull()
+      return found!
+    })
+    const pressed = await eventually(() => {
+      const found = button(name, card)
+      expect(found).toBeDefined()
+      return found!
+    })
+    pressed.focus()
+    expect(document.activeElement).toBe(pressed)
+    act(() =>
+      'subject' in update
+        ? sockets.last.serverEmit('lesson:statusUpdated', update)
+        : sockets.last.serverEmit('contactRequest:statusUpdated', update),
+    )
+    await eventually(() => expect(card.querySelector('[data-testid$=-status]')?.textContent).toBe(update.status))
+    expect(pressed.isConnected).toBe(expected === 'button')
+    expect(document.activeElement).toBe(expected === 'card' ? card : pressed)
+    store.dispose()
+  })
+})
+
 describe('what a screen reader hears', () => {
   test('a lesson the other person confirms while the page is open is said, once', async () => {
     window.history.replaceState(null, '', '#/lessons')

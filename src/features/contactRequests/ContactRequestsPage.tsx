@@ -12,6 +12,7 @@ import { MAX_CONTACT_MESSAGE_LENGTH, type ContactRequest, type ContactRequestSta
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FormError, LoadError, TutorField } from '../shared/controls'
+import { useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
 import { useStatusSaid } from '../shared/statusSaid'
 
@@ -71,6 +72,8 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
     // Accept and Decline are gone once answered: the card itself keeps the keyboard user's place.
     cardRef.current?.focus()
   }
+  // Answered elsewhere (the tutor's other tab): the buttons go too, and the card keeps the place as well.
+  const keepFocus = useCardKeepsFocus(cardRef)
 
   return (
     <li
@@ -101,6 +104,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
       {isTutor && request.status === 'pending' && (
         <div className="card-actions">
           <button
+            ref={keepFocus}
             type="button"
             className="btn btn-small btn-primary"
             disabled={isLoading}
@@ -110,6 +114,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
             {t('requests.accept')}
           </button>
           <button
+            ref={keepFocus}
             type="button"
             className="btn btn-small"
             disabled={isLoading}

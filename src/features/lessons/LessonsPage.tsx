@@ -9,6 +9,7 @@ import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FormError, LoadError, TutorField } from '../shared/controls'
 import { toDateTimeLocal } from '../shared/format'
+import { useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
 import { useStatusSaid } from '../shared/statusSaid'
 import { lessonActions } from './transitions'
@@ -95,6 +96,9 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
     focusAfterChange.current = null
     cardRef.current?.focus()
   }, [lesson.status])
+  // A button the keyboard user is on that goes for another cause (the other person's change, another tab's) hands
+  // focus to the card too.
+  const keepFocus = useCardKeepsFocus(cardRef)
 
   return (
     <li
@@ -126,6 +130,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
           {lessonActions(lesson, me).map((a) => (
             <button
               key={a.status}
+              ref={keepFocus}
               type="button"
               className={`btn btn-small${a.status === 'cancelled' ? '' : ' btn-primary'}`}
               disabled={isLoading}
