@@ -16,9 +16,13 @@ export function ConnectionBadge() {
   // Which tab holds the browser's one socket: for whoever debugs it (and the tests), not worded for users.
   const role = useAppSelector((s) => selectConnection(s).role)
   const before = useRef(status)
+  // A loss said (lost, offline, session expired) and no `connected` since: the next `connected` says it is back.
+  const lostSaid = useRef(false)
   useEffect(() => {
-    const news = connectionAnnouncement(before.current, status)
+    const news = connectionAnnouncement(before.current, status, lostSaid.current)
     before.current = status
+    if (status === 'connected' || status === 'idle') lostSaid.current = false
+    else if (news) lostSaid.current = true
     if (news) announce(t(news.id), news.politeness)
   }, [status, announce, t])
 

@@ -17,18 +17,22 @@ export const BADGE: Record<ConnectionStatus, { id: MessageId; tone: BadgeTone }>
 /**
  * What a screen reader hears when the connection changes, or `null` for a change nobody needs to hear (the first
  * connect after login, a retry that is still reconnecting). Losing the connection interrupts (assertive): the user
- * may be typing a message that will now go another way; getting it back waits its turn (polite).
+ * may be typing a message that will now go another way; getting it back waits its turn (polite). `lostSaid`: a loss
+ * (lost, offline, session expired) was said and no `connected` since, so this one is a return, not a first connect,
+ * also through `connecting` (a tab brought back from `unauthorized` by another tab's login, a connect after offline).
  *
  * @example connectionAnnouncement('connected', 'reconnecting') // { id: 'connection.announce.lost', politeness: 'assertive' }
+ * @example connectionAnnouncement('connecting', 'connected', true) // { id: 'connection.announce.back', politeness: 'polite' }
  */
 export function connectionAnnouncement(
   before: ConnectionStatus,
   now: ConnectionStatus,
+  lostSaid = false,
 ): { id: MessageId; politeness: Politeness } | null {
   if (before === now) return null
   switch (now) {
     case 'connected':
-      return before === 'connecting' || before === 'idle'
+      return !lostSaid && (before === 'connecting' || before === 'idle')
         ? null
         : { id: 'connection.announce.back', politeness: 'polite' }
     case 'reconnecting':

@@ -226,6 +226,17 @@ describe('what screen readers hear when the connection changes', () => {
   ] as const)('%s → %s', (before, now, expected) => {
     expect(connectionAnnouncement(before, now)).toEqual(expected)
   })
+
+  // A loss or an expiry was said and no connect has followed: the next `connected` says it is back, whatever came
+  // between (unauthorized → connecting when another tab's login of the same user revives this one; offline → connect).
+  test.each([
+    ['connecting', 'connected', true, { id: 'connection.announce.back', politeness: 'polite' }],
+    ['connecting', 'connected', false, null],
+    ['reconnecting', 'connected', true, { id: 'connection.announce.back', politeness: 'polite' }],
+    ['unauthorized', 'connecting', true, null],
+  ] as const)('%s → %s after a loss said: %s', (before, now, lost, expected) => {
+    expect(connectionAnnouncement(before, now, lost)).toEqual(expected)
+  })
 })
 
 describe('where focus goes after a navigation', () => {

@@ -1,10 +1,10 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { describe, expect, test, vi } from 'vitest'
-import { saveRefreshToken } from '../../src/api'
+import { saveRefreshToken, tokenRefreshed } from '../../src/api'
 import { PageBoundary } from '../../src/app/PageBoundary'
 import { createMemoryStorage } from '../../src/app/store'
-import { I18nProvider } from '../../src/i18n'
+import { I18nProvider, LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { outboxStorageKey, selectConnection, sendMessage } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
 import { alice, conversation } from '../unit/support/fixtures'
@@ -60,6 +60,46 @@ describe('the session is over', () => {
     expect(stored.map((m) => m.clientId)).toEqual(['k1'])
     store.dispose()
   })
+})
+
+describe('a tab whose session expired, brought back by another tab’s login of the same user', () => {
+  test.each([
+    ['en', 'Your session expired. Log in again.', 'online', 'Connection back: online.'],
+    ['fr', 'Votre session a expiré. Reconnectez-vous.', 'en ligne', 'Connexion rétablie\u202f: en ligne.'],
+  ] as const)(
+    '(%s) says the connection is back once online, not only that the session expired',
+    async (locale, expired, online, back) => {
+      localStorage.setItem(LOCALE_STORAGE_KEY, locale)
+      try {
+        const storage = createMemoryStorage()
+        saveRefreshToken(storage, alice.id, 'refresh-old')
+        const { store, sockets } = appStore(endedSession, {
+          storage,
+          preloadedState: { auth: { token: 'old', user: alice } },
+        })
+        renderApp(page.root, store)
+        const said: string[] = []
+        for (const region of document.querySelectorAll('[data-testid^=announcer-]')) {
+          new MutationObserver((records) => {
+            for (const r of records) for (const n of r.addedNodes) if (n.textContent) said.push(n.textContent)
+          }).observe(region, { childList: true, subtree: true })
+        }
+        act(() => sockets.last.serverRefuse('UNAUTHORIZED'))
+        await eventually(() => expect(said).toEqual([expired]))
+        // The same user logs in in another tab: sessionSync hands this tab the new token (unauthorized → connecting).
+        act(() => void store.dispatch(tokenRefreshed({ token: 'new' })))
+        await eventually(() => expect(sockets.sockets.length).toBeGreaterThan(1))
+        act(() => sockets.last.serverConnect('sock-2'))
+        const badge = () => page.container.querySelector('[data-testid=connection-badge]')
+        await eventually(() => expect(badge()?.getAttribute('data-status')).toBe('connected'))
+        expect(badge()?.querySelector('.badge-text')?.textContent).toBe(online)
+        await eventually(() => expect(said).toEqual([expired, back]))
+        store.dispose()
+      } finally {
+        localStorage.removeItem(LOCALE_STORAGE_KEY)
+      }
+    },
+  )
 })
 
 describe('logging out with unsent messages', () => {
