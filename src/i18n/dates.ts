@@ -11,7 +11,10 @@ export function systemTimeZone(): string {
 export interface DateFormatters {
   /** A lesson's start, a request's date: "24 Nov 2026, 09:30" (en-GB), "24 nov. 2026, 09:30" (fr). */
   dateTime(iso: string): string
-  /** A message's time: only the time for today (in that time zone), else the day and the time. */
+  /**
+   * A message's time: only the time for today (in that time zone), else the day and the time, and the year too when
+   * it is not this year's ("24 Nov 2025, 09:30"): a list or a thread that reaches back a year does not read as this one.
+   */
   messageTime(iso: string, now?: Date): string
   /** Whether `iso` falls today in that time zone (what `messageTime` shows as a bare time). */
   isToday(iso: string, now?: Date): boolean
@@ -43,8 +46,17 @@ export function createDateFormatters(locale: string, timeZone: string = systemTi
     minute: '2-digit',
     timeZone,
   })
+  const dateAndTime = new Intl.DateTimeFormat(locale, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour,
+    minute: '2-digit',
+    timeZone,
+  })
   const day = new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', timeZone })
-  // The calendar day in that zone, to tell "today" from "yesterday" where the user is, not where UTC is.
+  // The calendar day in that zone (YYYY-MM-DD), to tell "today" from "yesterday", and this year from the last, where
+  // the user is, not where UTC is.
   const calendarDay = new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit', timeZone })
   return {
     dateTime(iso) {
@@ -54,7 +66,9 @@ export function createDateFormatters(locale: string, timeZone: string = systemTi
     messageTime(iso, now = new Date()) {
       const d = valid(iso)
       if (!d) return ''
-      return calendarDay.format(d) === calendarDay.format(now) ? time.format(d) : dayAndTime.format(d)
+      const [then, today] = [calendarDay.format(d), calendarDay.format(now)]
+      if (then === today) return time.format(d)
+      return then.slice(0, 4) === today.slice(0, 4) ? dayAndTime.format(d) : dateAndTime.format(d)
     },
     isToday(iso, now = new Date()) {
       const d = valid(iso)

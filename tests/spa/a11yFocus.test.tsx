@@ -381,6 +381,25 @@ describe('French', () => {
     store.dispose()
   })
 
+  test('a message of an earlier year shows its year, in the conversation list and in the thread ("24 nov. 2020")', async () => {
+    localStorage.setItem(LOCALE_STORAGE_KEY, 'fr')
+    window.history.replaceState(null, '', '#/messages/c1')
+    const old = message(1, { createdAt: '2020-11-24T08:30:00.000Z' })
+    const oldThread = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      const path = new URL(request.url).pathname
+      if (path === '/api/conversations') return json(200, [conversation('c1', { lastMessage: old })])
+      if (path === '/api/conversations/c1/messages') return json(200, [old])
+      return api(input, init)
+    }) as typeof fetch
+    const { store } = appStore(oldThread)
+    renderApp(page.root, store)
+    const shown = (selector: string) => page.container.querySelector(selector)?.textContent?.replace(/\s/g, ' ')
+    await eventually(() => expect(shown('.conv-time')).toMatch(/^24 nov\. 2020, \d\d:30$/))
+    await eventually(() => expect(shown('[data-testid=message] time')).toMatch(/^24 nov\. 2020, \d\d:30$/))
+    store.dispose()
+  })
+
   test('error.INVALID is grammatical French ("Ce n’a pas été accepté" is not)', () => {
     expect(fr['error.INVALID']).not.toMatch(/^Ce n’a pas/)
   })

@@ -177,6 +177,32 @@ describe('dates and times, in the chosen language and the user’s time zone', (
     expect(createDateFormatters('en-GB', 'Europe/Paris').messageTime(at, now)).toBe('24 Nov, 09:30')
   })
 
+  it('a message of an earlier year shows its year, in each language ("24 Nov 2025", not a "24 Nov" read as this year)', () => {
+    const now = new Date('2026-03-02T10:00:00.000Z')
+    const lastYear = '2025-11-24T08:30:00.000Z'
+    expect(createDateFormatters('en-GB', 'Europe/Paris').messageTime(lastYear, now)).toBe('24 Nov 2025, 09:30')
+    expect(createDateFormatters('fr', 'Europe/Paris').messageTime(lastYear, now).replace(/\s/g, ' ')).toBe(
+      '24 nov. 2025, 09:30',
+    )
+    expect(createDateFormatters('en-US', 'America/New_York').messageTime(lastYear, now).replace(/\s/g, ' ')).toBe(
+      'Nov 24, 2025, 3:30 AM',
+    )
+    // This year's stay without one.
+    expect(
+      createDateFormatters('fr', 'Europe/Paris').messageTime('2026-01-20T08:00:00.000Z', now).replace(/\s/g, ' '),
+    ).toBe('20 janv., 09:00')
+  })
+
+  it('"an earlier year" is the user’s year, not UTC’s: New Year’s Eve is last year in Paris and today in New York', () => {
+    // 00:30 on 1 January 2027 in Paris, 18:30 on 31 December 2026 in New York.
+    const now = new Date('2026-12-31T23:30:00.000Z')
+    const eve = '2026-12-31T22:00:00.000Z'
+    expect(createDateFormatters('fr', 'Europe/Paris').messageTime(eve, now).replace(/\s/g, ' ')).toBe(
+      '31 déc. 2026, 23:00',
+    )
+    expect(createDateFormatters('en-US', 'America/New_York').messageTime(eve, now).replace(/\s/g, ' ')).toBe('5:00 PM')
+  })
+
   it('tells today apart where the user is, and gives the day and the time apart (for "vu le 24 nov. à 09:30")', () => {
     const now = new Date('2026-11-24T23:30:00.000Z')
     expect(createDateFormatters('fr', 'America/New_York').isToday(at, now)).toBe(true)
