@@ -410,6 +410,20 @@ describe('what a flood past the budget can cost the server', () => {
   })
 })
 
+/**
+ * Connects Alice and resolves why the server ended that socket. It listens before the connection: the server's
+ * disconnect may come in the same read as its connect.
+ */
+function aliceEndedBy(): Promise<string> {
+  const socket = io(server.url, {
+    auth: { token: aliceToken },
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+  })
+  return new Promise<string>((resolve) => socket.on('disconnect', resolve))
+}
+
 describe('a database error where the server checks the session again after the connection', () => {
   it('closes that socket as a network drop would (the client retries with its token, no refresh), logs nothing unhandled, and keeps serving', async () => {
     const real = SessionStore.prototype.isLive
@@ -420,16 +434,8 @@ describe('a database error where the server checks the session again after the c
       return calls === 2 ? Promise.reject(new Error('database down')) : real.call(this, id)
     })
     try {
-      // Listening before the connection: the server's disconnect may come in the same read as its connect.
-      const socket = io(server.url, {
-        auth: { token: aliceToken },
-        transports: ['websocket'],
-        forceNew: true,
-        reconnection: false,
-      })
-      const reason = await new Promise<string>((resolve) => socket.on('disconnect', resolve))
       // Not `io server disconnect`: that is a kick, which the layer answers with a token refresh.
-      expect(reason).toBe('transport close')
+      expect(await aliceEndedBy()).toBe('transport close')
       expect(calls).toBe(2)
     } finally {
       spy.mockRestore()
@@ -448,14 +454,7 @@ describe('a database error while the server reads a new socket’s log (its repl
       return Promise.reject(new Error('database down'))
     })
     try {
-      const socket = io(server.url, {
-        auth: { token: aliceToken },
-        transports: ['websocket'],
-        forceNew: true,
-        reconnection: false,
-      })
-      const reason = await new Promise<string>((resolve) => socket.on('disconnect', resolve))
-      expect(reason).toBe('transport close')
+      expect(await aliceEndedBy()).toBe('transport close')
       expect(failed).toBe(1)
     } finally {
       spy.mockRestore()
