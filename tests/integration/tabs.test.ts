@@ -1,5 +1,5 @@
 import { describe, expect, test, vi } from 'vitest'
-import type { User } from '../../src/contract'
+import type { Id, User } from '../../src/contract'
 import {
   joinConversation,
   joined,
@@ -91,6 +91,35 @@ function aBrowser() {
 const roleOf = (s: BrowserStore) => selectConnection(s.store.getState()).role
 const rolesOf = (list: BrowserStore[]) => list.map(roleOf).sort()
 
+/**
+ * Bob, and Alice in three tabs of one browser, every one with their conversation `id` open; `before`: Alice's one
+ * socket at the server, `rest`: the two tabs that do not hold it.
+ */
+async function threeTabsInAThread() {
+  const bob = await file.loggedIn('bob@talemy.test')
+  const b = aBrowser()
+  const { tabs, user: alice, holder } = await b.alice(3)
+  const id = await conversationBetween(bob, alice)
+  await bob.openThread(id)
+  for (const t of tabs) await t.openThread(id)
+  const [before] = await socketsOf(alice)
+  return { bob, b, tabs, alice, holder, id, before, rest: tabs.filter((t) => t !== holder) }
+}
+
+/** Waits until one of `rest` holds the socket, all of them connected, and the server has it instead of `before`. */
+async function takenOver(rest: BrowserStore[], user: User, before: string | undefined) {
+  await rest[0]!.until(
+    () => rolesOf(rest).join() === 'follower,leader' && rest.every((t) => t.status() === 'connected'),
+    30_000,
+  )
+  await oneSocketOtherThan(user, before)
+}
+
+/** Expects each of `sent` exactly once in the tab's thread `id`. */
+function expectEachOnce(t: BrowserStore, id: Id, sent: ReadonlyArray<{ clientId: string }>) {
+  for (const p of sent) expect(t.thread(id).filter((m) => m.clientId === p.clientId)).toHaveLength(1)
+}
+
 describe('three tabs of one user', () => {
   test('one socket at the server; every event in every tab once; sends from any tab confirmed in that tab', async () => {
     const bob = await file.loggedIn('bob@talemy.test')
@@ -121,9 +150,7 @@ describe('three tabs of one user', () => {
     for (const t of tabs) {
       await t.until(() => sent.every((p) => t.thread(id).some((m) => m.clientId === p.clientId && m.status === 'sent')))
     }
-    for (const t of [...tabs, bob]) {
-      for (const p of [fromBob, ...sent]) expect(t.thread(id).filter((m) => m.clientId === p.clientId)).toHaveLength(1)
-    }
+    for (const t of [...tabs, bob]) expectEachOnce(t, id, [fromBob, ...sent])
     expect(
       bob
         .thread(id)
@@ -136,34 +163,22 @@ describe('three tabs of one user', () => {
   })
 
   test('the holder closes: another tab takes over from its own offset; nothing meanwhile is lost or doubled', async () => {
-    const bob = await file.loggedIn('bob@talemy.test')
-    const b = aBrowser()
-    const { tabs, user: alice, holder } = await b.alice(3)
-    const id = await conversationBetween(bob, alice)
-    await bob.openThread(id)
-    for (const t of tabs) await t.openThread(id)
-    const [before] = await socketsOf(alice)
+    const { bob, b, alice, holder, id, before, rest } = await threeTabsInAThread()
 
-    const rest = tabs.filter((t) => t !== holder)
     b.close(holder)
     const fromBob = bob.store.dispatch(sendMessage({ conversationId: id, content: 'during the handoff' })).payload
     const fromTabs = rest.map(
       (t, i) => t.store.dispatch(sendMessage({ conversationId: id, content: `handoff ${i}` })).payload,
     )
 
-    await rest[0]!.until(
-      () => rolesOf(rest).join() === 'follower,leader' && rest.every((t) => t.status() === 'connected'),
-      30_000,
-    )
-    await oneSocketOtherThan(alice, before)
+    await takenOver(rest, alice, before)
     for (const t of [...rest, bob]) {
       await t.until(() =>
         [fromBob, ...fromTabs].every((p) =>
           t.thread(id).some((m) => m.clientId === p.clientId && m.status !== 'pending'),
         ),
       )
-      for (const p of [fromBob, ...fromTabs])
-        expect(t.thread(id).filter((m) => m.clientId === p.clientId)).toHaveLength(1)
+      expectEachOnce(t, id, [fromBob, ...fromTabs])
     }
     // The new holder resumed from its offset: no thread refetch was needed for the event it missed.
     const newHolder = rest.find((t) => roleOf(t) === 'leader')!
@@ -171,22 +186,11 @@ describe('three tabs of one user', () => {
   })
 
   test('the holder disconnects (its own choice): another tab takes the socket over; it rides along after connect', async () => {
-    const bob = await file.loggedIn('bob@talemy.test')
-    const b = aBrowser()
-    const { tabs, user: alice, holder } = await b.alice(3)
-    const id = await conversationBetween(bob, alice)
-    await bob.openThread(id)
-    for (const t of tabs) await t.openThread(id)
-    const [before] = await socketsOf(alice)
+    const { bob, tabs, alice, holder, id, before, rest } = await threeTabsInAThread()
 
-    const rest = tabs.filter((t) => t !== holder)
     holder.store.dispatch({ type: 'socket/disconnect' })
     const during = bob.store.dispatch(sendMessage({ conversationId: id, content: 'while one tab is offline' })).payload
-    await rest[0]!.until(
-      () => rolesOf(rest).join() === 'follower,leader' && rest.every((t) => t.status() === 'connected'),
-      30_000,
-    )
-    await oneSocketOtherThan(alice, before)
+    await takenOver(rest, alice, before)
     for (const t of rest) await t.until(() => t.thread(id).some((m) => m.clientId === during.clientId))
     expect(holder.status()).toBe('disconnected')
     expect(roleOf(holder)).toBe('follower')
@@ -197,7 +201,7 @@ describe('three tabs of one user', () => {
     const after = bob.store.dispatch(sendMessage({ conversationId: id, content: 'everyone online again' })).payload
     for (const t of tabs) {
       await t.until(() => [during, after].every((p) => t.thread(id).some((m) => m.clientId === p.clientId)))
-      for (const p of [during, after]) expect(t.thread(id).filter((m) => m.clientId === p.clientId)).toHaveLength(1)
+      expectEachOnce(t, id, [during, after])
     }
     expect(roleOf(holder)).toBe('follower')
     // Replayed from its own offset by the holder, not refetched.
