@@ -94,6 +94,23 @@ function browser() {
   return { time, lock, log, tab, rogue, since, freeze }
 }
 
+/** Tab a leads (since 0 ms), tab c follows it (since 100 ms); the clock at 1 s. */
+function aLeadsCFollows() {
+  const b = browser()
+  const a = b.tab('a').election
+  b.time.runUntil(100)
+  const c = b.tab('c').election
+  b.time.runUntil(1_000)
+  return { b, a, c }
+}
+
+/** One ms later (the channel's delay) c has heard the leader go and leads with the next term: its log from `from` on. */
+function expectCLeadsAtOnce(b: ReturnType<typeof browser>, c: Election, from: number) {
+  b.time.runUntil(1_001)
+  expect(c.role()).toBe('leader')
+  expect(b.since(from)).toEqual(['c gone', 'c role leader', 'c post heartbeat 2'])
+}
+
 afterEach(() => vi.restoreAllMocks())
 
 describe('createElection', () => {
@@ -122,17 +139,11 @@ describe('createElection', () => {
   })
 
   test('the leader stops: it resigns and lets go; the follower hears it gone at once and leads with the next term', () => {
-    const b = browser()
-    const a = b.tab('a').election
-    b.time.runUntil(100)
-    const c = b.tab('c').election
-    b.time.runUntil(1_000)
+    const { b, a, c } = aLeadsCFollows()
     const n = b.log.length
     a.stop()
     expect(b.since(n)).toEqual(['a post resign 1', 'a release'])
-    b.time.runUntil(1_001)
-    expect(c.role()).toBe('leader')
-    expect(b.since(n + 2)).toEqual(['c gone', 'c role leader', 'c post heartbeat 2'])
+    expectCLeadsAtOnce(b, c, n + 2)
     const m = b.log.length
     a.stop()
     b.time.runUntil(10_000)
@@ -285,18 +296,12 @@ describe('createElection', () => {
   })
 
   test('the leader leaves (socket/disconnect): follower first, resigns, lets go; the next tab leads at once; join queues it again', () => {
-    const b = browser()
-    const a = b.tab('a').election
-    b.time.runUntil(100)
-    const c = b.tab('c').election
-    b.time.runUntil(1_000)
+    const { b, a, c } = aLeadsCFollows()
     const n = b.log.length
     a.leave()
     expect(a.role()).toBe('follower')
     expect(b.since(n)).toEqual(['a role follower', 'a post resign 1', 'a release'])
-    b.time.runUntil(1_001)
-    expect(c.role()).toBe('leader')
-    expect(b.since(n + 3)).toEqual(['c gone', 'c role leader', 'c post heartbeat 2'])
+    expectCLeadsAtOnce(b, c, n + 3)
     // Aside, it asks for nothing and steals nothing, however long the others beat (or fall silent).
     a.leave()
     b.time.runUntil(10_000)
