@@ -340,16 +340,27 @@ describe("a node checking its sockets' sessions again (endedAmong, one query)", 
 })
 
 describe('session:renew', () => {
-  it("accepts a newer token of the socket's session: the socket outlives its first token", async () => {
+  /** Alice's socket, renewed with a refreshed token halfway through the first one's life; the clock just past its end. */
+  async function renewedPastTheFirstToken() {
     const first = await login(server.url, ALICE)
     const socket = await connect(server.url, first.token)
     advance(TTL / 2)
     const next = await refresh(first.refreshToken)
     expect(await emitAck(socket, 'session:renew', { token: next.body.token })).toEqual({ ok: true, data: null })
     advance(TTL / 2 + 1) // the first token has expired, the renewed one has not
+    return { first, socket }
+  }
+
+  /** The socket is still served (an event is answered) and connected; then closed. */
+  async function expectServedThenClose(socket: ClientSocket) {
     expect(await emitAck(socket, 'conversation:leave', 'conv-alice-bob')).toEqual({ ok: true, data: null })
     expect(socket.connected).toBe(true)
     socket.close()
+  }
+
+  it("accepts a newer token of the socket's session: the socket outlives its first token", async () => {
+    const { socket } = await renewedPastTheFirstToken()
+    await expectServedThenClose(socket)
   })
 
   it('without a renewal, the first event after expiry is refused and the socket disconnected', async () => {
@@ -402,20 +413,13 @@ describe('session:renew', () => {
   })
 
   it("refuses an expired token of the socket's own session, and leaves the socket on its renewed token", async () => {
-    const first = await login(server.url, ALICE)
-    const socket = await connect(server.url, first.token)
-    advance(TTL / 2)
-    const next = await refresh(first.refreshToken)
-    expect(await emitAck(socket, 'session:renew', { token: next.body.token })).toEqual({ ok: true, data: null })
-    advance(TTL / 2 + 1) // the first token has expired, the renewed one has not
+    const { first, socket } = await renewedPastTheFirstToken()
     expect(await emitAck(socket, 'session:renew', { token: first.token })).toEqual({
       ok: false,
       error: { code: 'UNAUTHORIZED', message: 'token expired' },
     })
     // Still served, on the token it was renewed with.
-    expect(await emitAck(socket, 'conversation:leave', 'conv-alice-bob')).toEqual({ ok: true, data: null })
-    expect(socket.connected).toBe(true)
-    socket.close()
+    await expectServedThenClose(socket)
   })
 
   it('refuses an expired, forged or malformed token and leaves the socket on its own token', async () => {
