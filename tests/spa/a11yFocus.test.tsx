@@ -8,7 +8,7 @@ import { fr, LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { serverEventActions } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, contactRequest, conversation, lesson, message } from '../unit/support/fixtures'
-import { appStore, json, pagePerTest, renderApp } from './support/page'
+import { appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
 
 // Keyboard focus, what a screen reader hears, French wording and narrow screens: each test names the defect it guards
 // against (WCAG 2.2 AA: 2.4.1, 2.4.3, 3.3.1, 4.1.3).
@@ -62,16 +62,6 @@ const setTextarea = (ta: HTMLTextAreaElement, value: string) =>
     Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!.call(ta, value)
     ta.dispatchEvent(new Event('input', { bubbles: true }))
   })
-
-/** Every text the polite region says from now on (each announcement is a new node in it). */
-function politeSaid(): string[] {
-  const said: string[] = []
-  const region = document.querySelector('[data-testid=announcer-polite]')!
-  new MutationObserver((records) => {
-    for (const r of records) for (const n of r.addedNodes) if (n.textContent) said.push(n.textContent)
-  }).observe(region, { childList: true, subtree: true })
-  return said
-}
 
 async function openThread() {
   window.history.replaceState(null, '', '#/messages/c1')

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
-import { appStore, json, pagePerTest, renderApp } from './support/page'
+import { appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
 
 // The open thread, for someone who does not see it: what the announcer says.
 
@@ -19,16 +19,6 @@ const threadApi = (async (input: RequestInfo | URL, init?: RequestInit) => {
 
 const page = pagePerTest('#/messages/c1')
 afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
-
-/** Every text the polite region says from now on (each announcement is a new node in it). */
-function politeSaid(): string[] {
-  const said: string[] = []
-  const region = document.querySelector('[data-testid=announcer-polite]')!
-  new MutationObserver((records) => {
-    for (const r of records) for (const n of r.addedNodes) if (n.textContent) said.push(n.textContent)
-  }).observe(region, { childList: true, subtree: true })
-  return said
-}
 
 describe('the announcer in an open thread', () => {
   test('says a send the server refused, at once (assertive), in the words shown beside it', async () => {

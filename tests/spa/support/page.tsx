@@ -81,3 +81,13 @@ export function renderApp(root: Root, store: ReturnType<typeof makeStore>, toast
     ),
   )
 }
+
+/** Every text the polite region says from now on (each announcement is a new node in it). */
+export function politeSaid(): string[] {
+  const said: string[] = []
+  const region = document.querySelector('[data-testid=announcer-polite]')!
+  new MutationObserver((records) => {
+    for (const r of records) for (const n of r.addedNodes) if (n.textContent) said.push(n.textContent)
+  }).observe(region, { childList: true, subtree: true })
+  return said
+}
