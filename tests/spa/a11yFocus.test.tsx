@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { act } from 'react'
 import { afterEach, describe, expect, test } from 'vitest'
-import { MAX_CONTENT_LENGTH } from '../../src/contract'
+import { MAX_CONTENT_LENGTH, type Lesson } from '../../src/contract'
 import { createToaster } from '../../src/features/notifications/toaster'
 import { fr, LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { serverEventActions } from '../../src/realtime'
@@ -63,14 +63,21 @@ const setTextarea = (ta: HTMLTextAreaElement, value: string) =>
     ta.dispatchEvent(new Event('input', { bubbles: true }))
   })
 
-async function openThread() {
-  window.history.replaceState(null, '', '#/messages/c1')
+/** Alice's page at `hash`, connected to its fake socket, once `count` items `[data-testid=<item>]` are drawn. */
+async function openConnected(hash: string, item: string, count: number) {
+  window.history.replaceState(null, '', hash)
   const app = appStore(api)
   renderApp(page.root, app.store)
   act(() => app.sockets.last.serverConnect())
-  await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(2))
+  await eventually(() => expect(page.container.querySelectorAll(`[data-testid=${item}]`)).toHaveLength(count))
   return app
 }
+
+const openThread = () => openConnected('#/messages/c1', 'message', 2)
+
+/** Lesson `id` as the server's event has it once its status changed to `status`. */
+const lessonUpdate = (status: 'confirmed' | 'cancelled', id = 'l1', over: Partial<Lesson> = {}) =>
+  lesson(id, { startsAt: '2026-11-25T08:00:00.000Z', status, updatedAt: '2026-11-24T09:00:00.000Z', ...over })
 
 describe('keyboard focus', () => {
   test('"Skip to content" on the Lessons page moves to the content, not to the Messages page (href="#main" is read as a route)', async () => {
@@ -191,8 +198,6 @@ describe('keyboard focus', () => {
 })
 
 describe('keyboard focus on a card the other person (or another tab) changes', () => {
-  const lessonUpdate = (status: 'confirmed' | 'cancelled') =>
-    lesson('l1', { startsAt: '2026-11-25T08:00:00.000Z', status, updatedAt: '2026-11-24T09:00:00.000Z' })
   test.each([
     [
       'the student cancels the lesson: Confirm (gone with the other buttons) hands focus to the card',
@@ -253,22 +258,9 @@ describe('keyboard focus on a card the other person (or another tab) changes', (
 
 describe('what a screen reader hears', () => {
   test('a lesson the other person confirms while the page is open is said, once', async () => {
-    window.history.replaceState(null, '', '#/lessons')
-    const { store, sockets } = appStore(api)
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    await eventually(() => expect(page.container.querySelectorAll('[data-testid=lesson]')).toHaveLength(2))
+    const { store, sockets } = await openConnected('#/lessons', 'lesson', 2)
     const said = politeSaid()
-    act(() =>
-      sockets.last.serverEmit(
-        'lesson:statusUpdated',
-        lesson('l1', {
-          startsAt: '2026-11-25T08:00:00.000Z',
-          status: 'confirmed',
-          updatedAt: '2026-11-24T09:00:00.000Z',
-        }),
-      ),
-    )
+    act(() => sockets.last.serverEmit('lesson:statusUpdated', lessonUpdate('confirmed')))
     const card = page.container.querySelector<HTMLElement>('[data-lesson-id=l1]')!
     await eventually(() => expect(card.querySelector('[data-testid=lesson-status]')?.textContent).toBe('confirmed'))
     await eventually(() => expect(said).toEqual([expect.stringMatching(/was confirmed/)]))
@@ -282,11 +274,7 @@ describe('what a screen reader hears', () => {
     '(%s) two lessons changed in one burst (a replay after a reconnect) are both said, once each',
     async (locale, texts) => {
       localStorage.setItem(LOCALE_STORAGE_KEY, locale)
-      window.history.replaceState(null, '', '#/lessons')
-      const { store, sockets } = appStore(api)
-      renderApp(page.root, store)
-      act(() => sockets.last.serverConnect())
-      await eventually(() => expect(page.container.querySelectorAll('[data-testid=lesson]')).toHaveLength(2))
+      const { store, sockets } = await openConnected('#/lessons', 'lesson', 2)
       const said = politeSaid()
       // Each card says its own change in the same commit: the last card's sentence replaced the first's.
       act(() => {
@@ -296,12 +284,7 @@ describe('what a screen reader hears', () => {
         ] as const) {
           sockets.last.serverEmit(
             'lesson:statusUpdated',
-            lesson(id, {
-              subject: id === 'l1' ? 'Algebra' : 'Physics',
-              startsAt: '2026-11-25T08:00:00.000Z',
-              status,
-              updatedAt: '2026-11-24T09:00:00.000Z',
-            }),
+            lessonUpdate(status, id, { subject: id === 'l1' ? 'Algebra' : 'Physics' }),
           )
         }
       })
@@ -315,11 +298,7 @@ describe('what a screen reader hears', () => {
   )
 
   test('a request the tutor answers while the student has the page open is said', async () => {
-    window.history.replaceState(null, '', '#/contact-requests')
-    const { store, sockets } = appStore(api)
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    await eventually(() => expect(page.container.querySelectorAll('[data-testid=contact-request]')).toHaveLength(1))
+    const { store, sockets } = await openConnected('#/contact-requests', 'contact-request', 1)
     const said = politeSaid()
     act(() =>
       sockets.last.serverEmit(
