@@ -8,7 +8,7 @@ import { I18nProvider, LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { outboxStorageKey, selectConnection, sendMessage } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
 import { alice, conversation } from '../unit/support/fixtures'
-import { appStore, json, pagePerTest, renderApp } from './support/page'
+import { appStore, json, pagePerTest, renderApp, saidIn } from './support/page'
 
 // The page once the session is over, after a logout, and when something cannot be drawn.
 
@@ -31,15 +31,18 @@ const page = pagePerTest()
 const button = (name: string) =>
   [...page.container.querySelectorAll('button')].find((candidate) => candidate.textContent === name)
 
+/** Alice's page on the API of a session that is over, with her refresh token stored and her old token in the store. */
+function endedSessionPage() {
+  const storage = createMemoryStorage()
+  saveRefreshToken(storage, alice.id, 'refresh-old')
+  const app = appStore(endedSession, { storage, preloadedState: { auth: { token: 'old', user: alice } } })
+  renderApp(page.root, app.store)
+  return { ...app, storage }
+}
+
 describe('the session is over', () => {
   test('"Log in again" keeps the unsent messages for that user’s next login, without asking to discard them', async () => {
-    const storage = createMemoryStorage()
-    saveRefreshToken(storage, alice.id, 'refresh-old')
-    const { store, sockets } = appStore(endedSession, {
-      storage,
-      preloadedState: { auth: { token: 'old', user: alice } },
-    })
-    renderApp(page.root, store)
+    const { storage, store, sockets } = endedSessionPage()
     act(() => void store.dispatch(sendMessage({ conversationId: 'c1', content: 'kept for later', clientId: 'k1' })))
     act(() => sockets.last.serverRefuse('UNAUTHORIZED'))
     await eventually(() => expect(selectConnection(store.getState()).status).toBe('unauthorized'))
@@ -71,19 +74,8 @@ describe('a tab whose session expired, brought back by another tab’s login of 
     async (locale, expired, online, back) => {
       localStorage.setItem(LOCALE_STORAGE_KEY, locale)
       try {
-        const storage = createMemoryStorage()
-        saveRefreshToken(storage, alice.id, 'refresh-old')
-        const { store, sockets } = appStore(endedSession, {
-          storage,
-          preloadedState: { auth: { token: 'old', user: alice } },
-        })
-        renderApp(page.root, store)
-        const said: string[] = []
-        for (const region of document.querySelectorAll('[data-testid^=announcer-]')) {
-          new MutationObserver((records) => {
-            for (const r of records) for (const n of r.addedNodes) if (n.textContent) said.push(n.textContent)
-          }).observe(region, { childList: true, subtree: true })
-        }
+        const { store, sockets } = endedSessionPage()
+        const said = saidIn('[data-testid^=announcer-]')
         act(() => sockets.last.serverRefuse('UNAUTHORIZED'))
         await eventually(() => expect(said).toEqual([expired]))
         // The same user logs in in another tab: sessionSync hands this tab the new token (unauthorized → connecting).

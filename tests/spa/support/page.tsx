@@ -82,12 +82,18 @@ export function renderApp(root: Root, store: ReturnType<typeof makeStore>, toast
   )
 }
 
-/** Every text the polite region says from now on (each announcement is a new node in it). */
-export function politeSaid(): string[] {
+/** Every text the live regions that match `selector` say from now on (each announcement is a new node in one). */
+export function saidIn(selector: string): string[] {
   const said: string[] = []
-  const region = document.querySelector('[data-testid=announcer-polite]')!
-  new MutationObserver((records) => {
-    for (const r of records) for (const n of r.addedNodes) if (n.textContent) said.push(n.textContent)
-  }).observe(region, { childList: true, subtree: true })
+  const regions = document.querySelectorAll(selector)
+  if (regions.length === 0) throw new Error(`no live region ${selector}`)
+  for (const region of regions) {
+    new MutationObserver((records) => {
+      for (const r of records) for (const n of r.addedNodes) if (n.textContent) said.push(n.textContent)
+    }).observe(region, { childList: true, subtree: true })
+  }
   return said
 }
+
+/** Every text the polite region says from now on. */
+export const politeSaid = (): string[] => saidIn('[data-testid=announcer-polite]')
