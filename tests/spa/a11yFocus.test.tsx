@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { readFileSync } from 'node:fs'
 import { act } from 'react'
-import { afterEach, describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test, vi } from 'vitest'
 import { MAX_CONTENT_LENGTH, type Lesson } from '../../src/contract'
 import { createToaster } from '../../src/features/notifications/toaster'
 import { fr, LOCALE_STORAGE_KEY } from '../../src/i18n'
@@ -118,7 +118,8 @@ describe('keyboard focus', () => {
     store.dispose()
   })
 
-  test('dismissing a toast with the keyboard does not drop focus to <body>', async () => {
+  /** Bob on the Messages page, with one toast (a lesson he was asked for). */
+  async function bobWithAToast() {
     window.history.replaceState(null, '', '#/messages')
     const toaster = createToaster()
     const { store } = appStore(api, {
@@ -128,12 +129,49 @@ describe('keyboard focus', () => {
     renderApp(page.root, store, toaster)
     await eventually(() => expect(h1()).toBe('Messages'))
     act(() => void store.dispatch(serverEventActions['lesson:created'](lesson('l9'))))
+    return store
+  }
+
+  test('dismissing a toast with the keyboard does not drop focus to <body>', async () => {
+    const store = await bobWithAToast()
     const close = page.container.querySelector<HTMLButtonElement>('.toast-close')!
     close.focus()
     act(() => close.click())
     expect(page.container.querySelector('[data-testid=toast]')).toBeNull()
     expect(document.activeElement).not.toBe(document.body)
     store.dispose()
+  })
+
+  test('a toast does not go while keyboard focus is in it or the pointer over the toasts; it goes 8 s after both left (WCAG 2.2.1)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const store = await bobWithAToast()
+      const toast = () => page.container.querySelector('[data-testid=toast]')
+      const region = page.container.querySelector<HTMLElement>('.toasts')!
+      const main = page.container.querySelector<HTMLElement>('main')!
+      const wait = (ms: number) => act(() => void vi.advanceTimersByTime(ms))
+      // Reading it, and about to follow its link, with the keyboard.
+      act(() => region.querySelector<HTMLAnchorElement>('.toast a')!.focus())
+      wait(60_000)
+      expect(toast()).not.toBeNull()
+      // The pointer comes over the toasts (from the page: React makes its enter of that mouseout) as focus goes back.
+      act(() => {
+        main.dispatchEvent(new MouseEvent('mouseout', { bubbles: true, relatedTarget: region }))
+        main.focus()
+      })
+      wait(60_000)
+      expect(toast()).not.toBeNull()
+      // The pointer leaves too: a whole 8 s from now, then it goes, and focus stays where it was.
+      act(() => void region.dispatchEvent(new MouseEvent('mouseout', { bubbles: true, relatedTarget: main })))
+      wait(7999)
+      expect(toast()).not.toBeNull()
+      wait(1)
+      expect(toast()).toBeNull()
+      expect(document.activeElement).toBe(main)
+      store.dispose()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   test('confirming a lesson whose event comes before the answer still focuses its card, and says it once', async () => {

@@ -1,5 +1,5 @@
 import { createIntl } from 'react-intl'
-import { describe, expect, it, test } from 'vitest'
+import { describe, expect, it, test, vi } from 'vitest'
 import type { ThreadMessage } from '../../src/api'
 import { hrefFor, parseHash, type Route } from '../../src/app/router'
 import type { Lesson, Message, User } from '../../src/contract'
@@ -178,9 +178,9 @@ describe('toastNews: news for the user, not their own doings (in English words)'
 })
 
 describe('the toaster', () => {
-  test('forgets the toasts of a user who logged out: the next user never sees them', () => {
-    const toaster = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000 })
-    const store = makeStore({
+  /** Bob's store (on the messages page), whose toasts `toaster` shows. */
+  const bobsStore = (toaster: ReturnType<typeof createToaster>) =>
+    makeStore({
       apiUrl: 'http://api.invalid',
       createSocket: fakeSockets().createSocket,
       storage: createMemoryStorage(),
@@ -189,11 +189,44 @@ describe('the toaster', () => {
       fetchFn: (async () => new Response(null, { status: 204 })) as typeof fetch,
       preloadedState: { auth: { token: 't-bob', user: bob } },
     })
+
+  test('forgets the toasts of a user who logged out: the next user never sees them', () => {
+    const toaster = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000 })
+    const store = bobsStore(toaster)
     store.dispatch(serverEventActions['lesson:created'](lesson({ subject: 'Private: exam resit for Alice' })))
     expect(toaster.getSnapshot()).toHaveLength(1)
     store.dispatch(loggedOut())
     expect(toaster.getSnapshot()).toEqual([])
     store.dispose()
+  })
+
+  test('no toast’s time runs out while paused (the user is in the region); resumed, each gets a fresh ttl (WCAG 2.2.1)', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const toaster = createToaster({ openPage: () => 'messages', ttlMs: 8000 })
+      const store = bobsStore(toaster)
+      const subjects = () => toaster.getSnapshot().map((t) => t.message.values?.subject)
+      store.dispatch(serverEventActions['lesson:created'](lesson({ id: 'l1', subject: 'First' })))
+      vi.advanceTimersByTime(5000)
+      toaster.pause(true)
+      vi.advanceTimersByTime(60_000)
+      store.dispatch(serverEventActions['lesson:created'](lesson({ id: 'l2', subject: 'Second' })))
+      vi.advanceTimersByTime(60_000)
+      expect(subjects()).toEqual(['First', 'Second'])
+      // The user left the region: a whole ttl from now for each, also for the first (3 s were left of it).
+      toaster.pause(false)
+      vi.advanceTimersByTime(7999)
+      expect(subjects()).toEqual(['First', 'Second'])
+      vi.advanceTimersByTime(1)
+      expect(subjects()).toEqual([])
+      // Nobody in the region: a toast goes after its ttl, as ever.
+      store.dispatch(serverEventActions['lesson:created'](lesson({ id: 'l3', subject: 'Third' })))
+      vi.advanceTimersByTime(8000)
+      expect(subjects()).toEqual([])
+      store.dispose()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 

@@ -1,4 +1,4 @@
-import { createContext, useContext, useEffect, useLayoutEffect, useRef, useSyncExternalStore } from 'react'
+import { createContext, useCallback, useContext, useEffect, useLayoutEffect, useRef, useSyncExternalStore } from 'react'
 import { hrefFor } from '../../app/router'
 import { useMessageText, useT } from '../../i18n'
 import type { Toaster } from './toaster'
@@ -8,7 +8,10 @@ export const ToasterContext = createContext<Toaster | null>(null)
 const noToasts = [] as const
 const noop = () => () => {}
 
-/** The toast region: a polite live region, so screen readers hear a new toast without losing focus. */
+/**
+ * The toast region: a polite live region, so screen readers hear a new toast without losing focus. While keyboard
+ * focus is in it or the pointer over it, the toaster is paused: no toast goes before the user has left it.
+ */
 export function Toasts() {
   const t = useT()
   const text = useMessageText()
@@ -17,16 +20,35 @@ export function Toasts() {
   const region = useRef<HTMLElement>(null)
   /** The toast the keyboard is in, if any. */
   const focused = useRef<number | null>(null)
-  // Where the keyboard is: a toast taken away with focus inside moves it nowhere (no focusin), so the id stays.
+  /** Whether keyboard focus is in the region, and the pointer over it: while either is, no toast's time runs out. */
+  const inside = useRef({ focus: false, pointer: false })
+  const stay = useCallback(
+    (where: 'focus' | 'pointer', yes: boolean) => {
+      inside.current[where] = yes
+      toaster?.pause(inside.current.focus || inside.current.pointer)
+    },
+    [toaster],
+  )
+  // Where the keyboard is: a toast taken away with focus inside moves it nowhere (no focusin), so the id stays, and so
+  // does the pause until focus lands elsewhere (next toast, or the page's content).
   useEffect(() => {
     const onFocusIn = (event: FocusEvent) => {
-      const toast = event.target instanceof Element ? event.target.closest('[data-toast-id]') : null
+      const target = event.target instanceof Element ? event.target : null
+      const toast = target?.closest('[data-toast-id]')
       focused.current = toast ? Number(toast.getAttribute('data-toast-id')) : null
+      stay('focus', target !== null && region.current?.contains(target) === true)
     }
     document.addEventListener('focusin', onFocusIn)
-    return () => document.removeEventListener('focusin', onFocusIn)
-  }, [])
+    return () => {
+      document.removeEventListener('focusin', onFocusIn)
+      // Gone (a logout): toasts shown after this are not held by a region nobody is in.
+      inside.current = { focus: false, pointer: false }
+      toaster?.pause(false)
+    }
+  }, [stay, toaster])
   useLayoutEffect(() => {
+    // No toast left: nothing under the pointer either (an empty region has no size, and may get no mouseleave).
+    if (toasts.length === 0) stay('pointer', false)
     const id = focused.current
     if (id === null || toasts.some((toast) => toast.id === id)) return
     focused.current = null
@@ -34,10 +56,23 @@ export function Toasts() {
     // the page's content, not at the start of the document.
     if (document.activeElement !== null && document.activeElement !== document.body) return
     ;(region.current?.querySelector<HTMLElement>('.toast a') ?? document.getElementById('main'))?.focus()
-  }, [toasts])
+  }, [toasts, stay])
   return (
     // A named section is a region landmark.
-    <section className="toasts" aria-label={t('toasts.region')} aria-live="polite" ref={region}>
+    <section
+      className="toasts"
+      aria-label={t('toasts.region')}
+      aria-live="polite"
+      ref={region}
+      onMouseEnter={() => stay('pointer', true)}
+      onMouseLeave={() => stay('pointer', false)}
+      // Focus gone from the page (another window, a click on nothing): no focusin follows.
+      onBlur={(event) => {
+        if (!(event.relatedTarget instanceof Node && event.currentTarget.contains(event.relatedTarget))) {
+          stay('focus', false)
+        }
+      }}
+    >
       {toasts.map((toast) => (
         <div className="toast" key={toast.id} data-testid="toast" data-toast-id={toast.id}>
           <a

@@ -3,6 +3,7 @@ import type { ServerEventName, ServerEventPayload, User } from '../../contract'
 import type { Message } from '../../i18n'
 import { currentRoute, type Page } from '../../app/router'
 import { serverEventOfType } from '../../realtime'
+import { hostTimers as timers, type TimerHandle } from '../../realtime/timers'
 
 export interface Toast {
   id: number
@@ -17,12 +18,17 @@ export interface Toaster {
   subscribe(listener: () => void): () => void
   getSnapshot(): readonly Toast[]
   dismiss(id: number): void
+  /**
+   * `true` while the user is in the toast region (keyboard focus or the pointer): no toast's time runs out meanwhile
+   * (WCAG 2.2.1). Back to `false`, each toast left gets a fresh `ttlMs`, not what remained of it.
+   */
+  pause(paused: boolean): void
 }
 
 interface ToasterOptions {
   /** Which page is open; defaults to the hash route. */
   openPage?: () => Page
-  /** How long a toast stays, in ms. */
+  /** How long a toast stays, in ms (counted again from the start after a pause), on the host's timers (fake ones apply). */
   ttlMs?: number
 }
 
@@ -76,13 +82,30 @@ export function toastNews(action: UnknownAction, me: User | null): News | null {
 export function createToaster({ openPage = () => currentRoute().page, ttlMs = 8000 }: ToasterOptions = {}): Toaster {
   let toasts: readonly Toast[] = []
   let nextId = 1
+  let paused = false
+  /** The running timer of each toast shown, none while paused. */
+  const running = new Map<number, TimerHandle>()
   const listeners = new Set<() => void>()
-  const emit = () => listeners.forEach((l) => l())
 
-  const dismiss = (id: number) => {
-    if (!toasts.some((t) => t.id === id)) return
-    toasts = toasts.filter((t) => t.id !== id)
-    emit()
+  const stop = (id: number) => {
+    if (running.has(id)) timers.clearTimeout(running.get(id))
+    running.delete(id)
+  }
+  const start = (id: number) => {
+    stop(id)
+    if (paused) return
+    const handle = timers.setTimeout(() => dismiss(id), ttlMs)
+    running.set(id, handle)
+  }
+  /** Shows `next`, and stops the timers of the toasts it no longer holds. */
+  const show = (next: readonly Toast[]) => {
+    toasts = next
+    for (const id of running.keys()) if (!next.some((t) => t.id === id)) stop(id)
+    listeners.forEach((l) => l())
+  }
+
+  function dismiss(id: number) {
+    if (toasts.some((t) => t.id === id)) show(toasts.filter((t) => t.id !== id))
   }
 
   const userOf = (state: unknown) => (state as { auth?: { user: User | null } }).auth?.user ?? null
@@ -92,16 +115,12 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     const result = next(action)
     const me = userOf(api.getState())
     // Another user (or nobody) now: what was said to the one before is theirs, and goes with them.
-    if (me?.id !== before?.id && toasts.length > 0) {
-      toasts = []
-      emit()
-    }
+    if (me?.id !== before?.id && toasts.length > 0) show([])
     const news = toastNews(action as UnknownAction, me)
     if (news && openPage() !== news.page) {
       const toast: Toast = { id: nextId++, ...news }
-      toasts = [...toasts.slice(-3), toast]
-      emit()
-      setTimeout(() => dismiss(toast.id), ttlMs)
+      show([...toasts.slice(-3), toast])
+      start(toast.id)
     }
     return result
   }
@@ -114,5 +133,10 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     },
     getSnapshot: () => toasts,
     dismiss,
+    pause(next) {
+      if (next === paused) return
+      paused = next
+      for (const { id } of toasts) (paused ? stop : start)(id)
+    },
   }
 }
