@@ -18,8 +18,11 @@ export interface DateFormatters {
   messageTime(iso: string, now?: Date): string
   /** Whether `iso` falls today in that time zone (what `messageTime` shows as a bare time). */
   isToday(iso: string, now?: Date): boolean
-  /** The day alone ("20 Jan", "20 janv.") and the time alone ("08:00"), for sentences that put words between them. */
-  day(iso: string): string
+  /**
+   * The day alone ("20 Jan", "20 janv."; with the year when it is not this one, as `messageTime` does: "20 Jan 2025")
+   * and the time alone ("08:00"), for sentences that put words between them ("vu le 20 janv. 2025 à 08:00").
+   */
+  day(iso: string, now?: Date): string
   time(iso: string): string
 }
 
@@ -55,9 +58,11 @@ export function createDateFormatters(locale: string, timeZone: string = systemTi
     timeZone,
   })
   const day = new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', timeZone })
+  const date = new Intl.DateTimeFormat(locale, { year: 'numeric', month: 'short', day: 'numeric', timeZone })
   // The calendar day in that zone (YYYY-MM-DD), to tell "today" from "yesterday", and this year from the last, where
   // the user is, not where UTC is.
   const calendarDay = new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit', timeZone })
+  const thisYear = (d: Date, now: Date) => calendarDay.format(d).slice(0, 4) === calendarDay.format(now).slice(0, 4)
   return {
     dateTime(iso) {
       const d = valid(iso)
@@ -66,17 +71,17 @@ export function createDateFormatters(locale: string, timeZone: string = systemTi
     messageTime(iso, now = new Date()) {
       const d = valid(iso)
       if (!d) return ''
-      const [then, today] = [calendarDay.format(d), calendarDay.format(now)]
-      if (then === today) return time.format(d)
-      return then.slice(0, 4) === today.slice(0, 4) ? dayAndTime.format(d) : dateAndTime.format(d)
+      if (calendarDay.format(d) === calendarDay.format(now)) return time.format(d)
+      return thisYear(d, now) ? dayAndTime.format(d) : dateAndTime.format(d)
     },
     isToday(iso, now = new Date()) {
       const d = valid(iso)
       return d !== null && calendarDay.format(d) === calendarDay.format(now)
     },
-    day(iso) {
+    day(iso, now = new Date()) {
       const d = valid(iso)
-      return d ? day.format(d) : ''
+      if (!d) return ''
+      return thisYear(d, now) ? day.format(d) : date.format(d)
     },
     time(iso) {
       const d = valid(iso)

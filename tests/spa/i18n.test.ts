@@ -208,9 +208,26 @@ describe('dates and times, in the chosen language and the user’s time zone', (
     expect(createDateFormatters('fr', 'America/New_York').isToday(at, now)).toBe(true)
     expect(createDateFormatters('fr', 'Europe/Paris').isToday(at, now)).toBe(false)
     expect(createDateFormatters('fr', 'Europe/Paris').isToday('not a date', now)).toBe(false)
-    expect(createDateFormatters('fr', 'Europe/Paris').day(at).replace(/\s/g, ' ')).toBe('24 nov.')
+    expect(createDateFormatters('fr', 'Europe/Paris').day(at, now).replace(/\s/g, ' ')).toBe('24 nov.')
     expect(createDateFormatters('fr', 'Europe/Paris').time(at)).toBe('09:30')
-    expect(createDateFormatters('en-GB', 'Europe/Paris').day(at)).toBe('24 Nov')
+    expect(createDateFormatters('en-GB', 'Europe/Paris').day(at, now)).toBe('24 Nov')
+  })
+
+  it('a day of an earlier year shows its year, in each language and in the user’s year ("vu le 20 janv. 2025")', () => {
+    const now = new Date('2026-03-02T10:00:00.000Z')
+    const lastYear = '2025-01-20T08:00:00.000Z'
+    expect(createDateFormatters('fr', 'Europe/Paris').day(lastYear, now).replace(/\s/g, ' ')).toBe('20 janv. 2025')
+    expect(createDateFormatters('en-GB', 'Europe/Paris').day(lastYear, now)).toBe('20 Jan 2025')
+    expect(createDateFormatters('en-US', 'America/New_York').day(lastYear, now)).toBe('Jan 20, 2025')
+    expect(createDateFormatters('fr', 'Europe/Paris').day('2026-01-20T08:00:00.000Z', now).replace(/\s/g, ' ')).toBe(
+      '20 janv.',
+    )
+    expect(createDateFormatters('fr', 'Europe/Paris').day('not a date', now)).toBe('')
+    // 00:30 on 1 January 2027 in Paris, 18:30 on 31 December 2026 in New York.
+    const newYear = new Date('2026-12-31T23:30:00.000Z')
+    const eve = '2026-12-30T22:00:00.000Z'
+    expect(createDateFormatters('fr', 'Europe/Paris').day(eve, newYear).replace(/\s/g, ' ')).toBe('30 déc. 2026')
+    expect(createDateFormatters('en-US', 'America/New_York').day(eve, newYear)).toBe('Dec 30')
   })
 
   it('an unreadable date shows nothing rather than "Invalid Date"', () => {

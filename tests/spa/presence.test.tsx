@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { act } from 'react'
-import { expect, test } from 'vitest'
+import { afterEach, expect, test } from 'vitest'
+import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, conversation } from '../unit/support/fixtures'
 import { appStore, json, pagePerTest, renderApp } from './support/page'
@@ -10,6 +11,7 @@ import { appStore, json, pagePerTest, renderApp } from './support/page'
 // "online".
 
 const page = pagePerTest('#/messages')
+afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
 
 const EARLIER = '2026-11-20T09:00:00.000Z'
 const api = (async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -49,3 +51,25 @@ test('"online" is not shown while this browser is offline, and comes back from t
   expect(label()!.textContent).toMatch(/last seen/)
   store.dispose()
 })
+
+test.each([
+  ['en', /^last seen Jan 20, 2025 at \d{1,2}:00 [AP]M$/],
+  ['fr', /^vu le 20 janv\. 2025 à \d\d:00$/],
+] as const)(
+  '(%s) "last seen" on a day of an earlier year says the year: "20 Jan" would read as this one',
+  async (locale, text) => {
+    localStorage.setItem(LOCALE_STORAGE_KEY, locale)
+    const { store, sockets } = appStore(api)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    const lastYear = '2025-01-20T12:00:00.000Z'
+    act(() =>
+      sockets.last.serverEmit('presence:snapshot', {
+        users: [{ userId: bob.id, online: false, lastSeenAt: lastYear }],
+      }),
+    )
+    await eventually(() => expect(label()?.dataset.online).toBe('false'))
+    expect(label()!.textContent!.replace(/\s/g, ' ')).toMatch(text)
+    store.dispose()
+  },
+)
