@@ -1,4 +1,4 @@
-import { useEffect, useRef, type ReactNode } from 'react'
+import { useEffect, useEffectEvent, useRef, type ReactNode } from 'react'
 import { useGetContactRequestsQuery, useGetConversationsQuery, useGetLessonsQuery } from '../api/hooks'
 import type { User } from '../contract'
 import { Toasts } from '../features/notifications/Toasts'
@@ -14,6 +14,37 @@ import { countUnsent } from './unsent'
 import { useAppDispatch, useAppSelector } from './hooks'
 import { LanguageSwitch } from './LanguageSwitch'
 import { hrefFor, type Page, type Route } from './router'
+
+/** How long a risen unread count must last before it is said: a false rise is taken back within it. */
+export const UNREAD_NEWS_AFTER_MS = 1000
+
+/**
+ * Says politely that the unread count rose: a message came in a conversation that is not open (the open one is read
+ * as it comes, and said by the thread). Once per rise, and only once the rise has lasted `UNREAD_NEWS_AFTER_MS` over
+ * what the user last knew (what was said, or unread when the list first loaded, which is not news, or less since): a
+ * message in a conversation another visible tab has open counts here until the server's `conversation:read` for
+ * both tabs comes a moment later, and a count that fell back meanwhile was never news. On the host's timers.
+ */
+function useUnreadNews(unread: number, loaded: boolean) {
+  const t = useT()
+  const announce = useAnnounce()
+  const known = useRef<number | null>(null)
+  // In the language of the moment it is said.
+  const say = useEffectEvent((count: number) => announce(t('count.unreadMessages', { count })))
+  useEffect(() => {
+    if (!loaded) return
+    if (known.current === null || unread <= known.current) {
+      known.current = unread
+      return
+    }
+    // Any change before the moment is up (a read, another message) cancels this one; a rise starts its own.
+    const timer = setTimeout(() => {
+      known.current = unread
+      say(unread)
+    }, UNREAD_NEWS_AFTER_MS)
+    return () => clearTimeout(timer)
+  }, [unread, loaded])
+}
 
 interface NavItem {
   page: Page
@@ -35,16 +66,7 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
 
   const unread = (conversations ?? []).reduce((n, c) => n + c.unreadCount, 0)
 
-  // More unread than a moment ago: a message came in a conversation that is not open (the open one is read as it comes,
-  // and said by the thread). Said politely, once per rise; what was unread when the list first loaded is not news.
-  const announce = useAnnounce()
-  const unreadBefore = useRef<number | null>(null)
-  useEffect(() => {
-    if (conversations === undefined) return
-    const before = unreadBefore.current
-    unreadBefore.current = unread
-    if (before !== null && unread > before) announce(t('count.unreadMessages', { count: unread }))
-  }, [unread, conversations, announce, t])
+  useUnreadNews(unread, conversations !== undefined)
 
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) Talemy` : 'Talemy'

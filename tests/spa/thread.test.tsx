@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { act } from 'react'
-import { afterEach, describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test, vi } from 'vitest'
+import type { Conversation } from '../../src/contract'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
@@ -16,6 +17,14 @@ const threadApi = (async (input: RequestInfo | URL, init?: RequestInit) => {
   if (path === '/api/users') return json(200, [alice, bob])
   return json(200, [])
 }) as typeof fetch
+
+/** The thread's API, with `list` as the conversations. */
+const listing = (...list: Conversation[]) =>
+  (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = input instanceof Request ? input : new Request(input, init)
+    if (new URL(request.url).pathname === '/api/conversations') return json(200, list)
+    return threadApi(input, init)
+  }) as typeof fetch
 
 const page = pagePerTest('#/messages/c1')
 afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
@@ -48,13 +57,7 @@ describe('the announcer in an open thread', () => {
   })
 
   test('says politely that unread messages came in a conversation that is not open (not what was unread at login)', async () => {
-    const unreadElsewhere = (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init)
-      const path = new URL(request.url).pathname
-      if (path === '/api/conversations') return json(200, [conversation('c1'), conversation('c2', { unreadCount: 2 })])
-      return threadApi(input, init)
-    }) as typeof fetch
-    const { store, sockets } = appStore(unreadElsewhere)
+    const { store, sockets } = appStore(listing(conversation('c1'), conversation('c2', { unreadCount: 2 })))
     renderApp(page.root, store)
     const polite = () => page.container.querySelector('[data-testid=announcer-polite]')!.textContent
     act(() => sockets.last.serverConnect())
@@ -72,21 +75,14 @@ describe('the announcer in an open thread', () => {
     '(%s) says a message in the open thread also when another conversation gets one in the same burst, each once',
     async (locale, inThread, elsewhere) => {
       localStorage.setItem(LOCALE_STORAGE_KEY, locale)
-      const twoConversations = (async (input: RequestInfo | URL, init?: RequestInit) => {
-        const request = input instanceof Request ? input : new Request(input, init)
-        if (new URL(request.url).pathname === '/api/conversations') {
-          return json(200, [conversation('c1', { lastMessage: message(1) }), conversation('c2')])
-        }
-        return threadApi(input, init)
-      }) as typeof fetch
-      const { store, sockets } = appStore(twoConversations)
+      const { store, sockets } = appStore(listing(conversation('c1', { lastMessage: message(1) }), conversation('c2')))
       renderApp(page.root, store)
       act(() => sockets.last.serverConnect())
       await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
       await eventually(() => expect(page.container.querySelectorAll('[data-testid=conversation]')).toHaveLength(2))
       const said = politeSaid()
-      // One burst (one task): Bob writes in the open thread c1, and in c2. The thread says its message and the layout
-      // that the unread count rose, in the same commit: the last of the two replaced the first.
+      // One burst (one task): Bob writes in the open thread c1, and in c2. The thread says its message at once, the
+      // layout that the unread count rose once that has lasted a moment (UNREAD_NEWS_AFTER_MS).
       await act(async () => {
         sockets.last.serverEmit('message:new', message(2, { content: 'in the open thread' }))
         sockets.last.serverEmit('message:new', message(1, { id: 'x1', conversationId: 'c2', content: 'elsewhere' }))
@@ -99,6 +95,54 @@ describe('the announcer in an open thread', () => {
       await eventually(() => expect(said).toHaveLength(3))
       expect(said[2]).toMatch(/Bob\s?: later$/)
       expect(page.container.querySelector('[data-testid=announcer-polite]')!.textContent).toBe(said[2])
+      store.dispose()
+    },
+  )
+
+  test.each([
+    ['en', '1 unread message'],
+    ['fr', '1 message non lu'],
+  ] as const)(
+    '(%s) says a risen unread count once it has lasted a moment, not one that another tab’s open thread reads at once',
+    async (locale, oneUnread) => {
+      localStorage.setItem(LOCALE_STORAGE_KEY, locale)
+      window.history.replaceState(null, '', '#/messages')
+      const { store, sockets } = appStore(listing(conversation('c1'), conversation('c2')))
+      renderApp(page.root, store)
+      act(() => sockets.last.serverConnect())
+      await eventually(() => expect(page.container.querySelectorAll('[data-testid=conversation]')).toHaveLength(2))
+      const said = politeSaid()
+      const count = () => page.container.querySelector('[data-testid=nav-messages-count] [aria-hidden]')?.textContent
+      // Async, so that what the region was given is also in `said` (a MutationObserver's callback is a microtask).
+      const wait = (ms: number) => act(async () => void vi.advanceTimersByTime(ms))
+      // What a server event does, drawn (the store notifies after the task, on `setImmediate`; not `eventually`, which
+      // moves fake timers on).
+      const drawn = () => act(() => new Promise((resolve) => setImmediate(resolve)))
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+      try {
+        // Another tab of this user has c2 open: this one counts Bob's message there as unread until the server's
+        // conversation:read (it marks it read for every visible tab) comes, a moment later.
+        act(() => sockets.last.serverEmit('message:new', message(2, { conversationId: 'c2', content: 'seen there' })))
+        await drawn()
+        expect(count()).toBe('1')
+        await wait(500)
+        act(() => sockets.last.serverEmit('conversation:read', { conversationId: 'c2', unreadCount: 0 }))
+        await drawn()
+        expect(count()).toBeUndefined()
+        await wait(5000)
+        expect(said).toEqual([])
+        // Nobody has c2 open now: the next message there stays unread, and is said once, after the moment.
+        act(() => sockets.last.serverEmit('message:new', message(3, { conversationId: 'c2', content: 'unread' })))
+        await drawn()
+        expect(count()).toBe('1')
+        await wait(999)
+        expect(said).toEqual([])
+        await wait(1)
+        await wait(5000)
+        expect(said).toEqual([oneUnread])
+      } finally {
+        vi.useRealTimers()
+      }
       store.dispose()
     },
   )
