@@ -15,7 +15,14 @@ const LocaleContext = createContext<LocaleState | null>(null)
 
 const browserLanguages = (): readonly string[] =>
   typeof navigator === 'undefined' ? [] : navigator.languages?.length ? navigator.languages : [navigator.language]
-const browserStorage = (): Storage | undefined => (typeof window === 'undefined' ? undefined : window.localStorage)
+/** The page's `localStorage`, or undefined where there is none or the browser refuses it (blocked: access throws). */
+const browserStorage = (): Storage | undefined => {
+  try {
+    return typeof window === 'undefined' ? undefined : window.localStorage
+  } catch {
+    return undefined
+  }
+}
 
 /**
  * The language of the whole SPA: the stored choice, else the browser's preference (`navigator.languages`), else

@@ -97,3 +97,23 @@ export function saidIn(selector: string): string[] {
 
 /** Every text the polite region says from now on. */
 export const politeSaid = (): string[] => saidIn('[data-testid=announcer-polite]')
+
+/**
+ * Makes the page's `localStorage` throw on access, as Chromium does when the user blocks sites' data (cookies); returns
+ * what puts it back.
+ *
+ * @example const unblock = blockPageStorage(); … unblock()
+ */
+export function blockPageStorage(): () => void {
+  const own = Object.getOwnPropertyDescriptor(globalThis, 'localStorage')
+  Object.defineProperty(globalThis, 'localStorage', {
+    configurable: true,
+    get() {
+      throw new DOMException('Access is denied for this document.', 'SecurityError')
+    },
+  })
+  return () => {
+    if (own) Object.defineProperty(globalThis, 'localStorage', own)
+    else delete (globalThis as { localStorage?: unknown }).localStorage
+  }
+}
