@@ -19,6 +19,7 @@ import { devToolsActionSanitizer, devToolsStateSanitizer } from './devTools'
 import { syncSession } from './sessionSync'
 import { passingSocketActions, skippingSocketActions, socketActionsRoot } from './socketActionBypass'
 import { browserStorage, createMemoryStorage, defaultApiUrl } from './storage'
+import { watchUnsavedOutbox } from './unsavedOutbox'
 
 export type { StorageLike }
 export { AUTH_STORAGE_KEY, createMemoryStorage, devToolsActionSanitizer, devToolsStateSanitizer }
@@ -82,12 +83,19 @@ export interface MakeStoreOptions {
   shareSocket?: boolean
   /** Part of the lock's and channel's names: stores with different names behave as different browsers. Default `talemy`. */
   channelName?: string
+  /**
+   * How long messages must stay unsent where nothing keeps them (the storage refused them, or the page has none)
+   * before the messages page says they would be lost with the page (`store.unsavedOutbox`), so that a message sent at
+   * once never flashes it; default 2,000 ms. Closing the page asks first from the start.
+   */
+  unsavedNoticeAfterMs?: number
 }
 
 /**
  * Creates the app's store: auth (saved in `storage`, restored, shared with the other tabs), the socket slice,
- * the RTK Query api and the socket middleware. A restored session connects at once. `dispose()` undoes what the
- * store added to the page (its window listeners) and ends the socket.
+ * the RTK Query api and the socket middleware. A restored session connects at once. `unsavedOutbox` tells whether
+ * unsent messages would be lost with the page (see `unsavedOutbox.ts`). `dispose()` undoes what the store added to the
+ * page (its window listeners) and ends the socket.
  *
  * @example
  * const store = makeStore({ apiUrl: 'http://localhost:3000' })
@@ -113,6 +121,12 @@ export function makeStore(options: MakeStoreOptions = {}) {
   }
   const restored = loadAuth(storage)
   const sharing = tabsEdges(options, storage === pageStorage)
+  const unsavedOutbox = watchUnsavedOutbox({
+    // Memory put in for a page without storage: nothing of the outbox outlives the page.
+    durable: options.storage !== undefined || pageStorage !== undefined,
+    noticeAfterMs: options.unsavedNoticeAfterMs ?? 2_000,
+    ...(typeof window !== 'undefined' && typeof window.addEventListener === 'function' ? { page: window } : {}),
+  })
 
   const socketMiddleware = createSocketMiddleware<RootState>({
     apiUrl,
@@ -145,7 +159,8 @@ export function makeStore(options: MakeStoreOptions = {}) {
         // asks for — comes before thunk's catch-all overload in `AppDispatch`. It passes thunks on untouched.
         .prepend(socketMiddleware)
         .prepend(...((options.extraMiddleware ?? []) as []))
-        .concat(sessionMiddleware, passingSocketActions(api.middleware)),
+        // Last: it sees each action (never a thunk) right after the reducers, and reads the outbox they left.
+        .concat(sessionMiddleware, passingSocketActions(api.middleware), unsavedOutbox.middleware),
     // Auto-batched actions (server events, cache patches) notify once, after the task they came in and the cache
     // work it queued: a burst is one render. Not RTK's default 'raf', which never runs in a hidden tab.
     enhancers: (getDefaultEnhancers) =>
@@ -164,10 +179,17 @@ export function makeStore(options: MakeStoreOptions = {}) {
   const stopSync = syncSession(store, storage, tabs)
   if (store.getState().auth.token) store.dispatch(connect())
   return Object.assign(store, {
+    /** Whether this tab's unsent messages would be lost with the page (the messages page's notice). */
+    unsavedOutbox: {
+      subscribe: unsavedOutbox.subscribe,
+      getSnapshot: unsavedOutbox.getSnapshot,
+      firstToSay: unsavedOutbox.firstToSay,
+    },
     /** Removes the store's window listeners and its session saving, and ends the socket. */
     dispose() {
       stopSync()
       store.dispatch(shutdown())
+      unsavedOutbox.dispose()
       sharing?.channel.close()
     },
   })

@@ -85,6 +85,8 @@ export const en = {
   'messages.writeTo': 'Write to',
   'messages.choosePerson': 'Choose a person…',
   'messages.start': 'Start',
+  'messages.unsaved':
+    'Your unsent messages could not be saved on this device. Keep this page open until they are sent.',
 
   // Thread
   'thread.back': 'All conversations',

@@ -79,6 +79,8 @@ export const fr: Catalogue = {
   'messages.writeTo': 'Écrire à',
   'messages.choosePerson': 'Choisir une personne…',
   'messages.start': 'Commencer',
+  'messages.unsaved':
+    'Vos messages non envoyés n’ont pas pu être enregistrés sur cet appareil. Laissez cette page ouverte jusqu’à ce qu’ils soient envoyés.',
 
   'thread.back': 'Toutes les conversations',
   'thread.log': 'Messages avec {name}',

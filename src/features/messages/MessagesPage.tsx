@@ -9,6 +9,7 @@ import { FormError, LoadError } from '../shared/controls'
 import { ROLE_LABEL, usePeople } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
 import { Thread } from './Thread'
+import { UnsavedNotice, useSayUnsaved } from './UnsavedNotice'
 
 const activity = (c: Conversation) => Date.parse(c.lastMessage?.createdAt ?? c.updatedAt) || 0
 
@@ -22,6 +23,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
   const sorted = useMemo(() => [...(conversations ?? [])].sort((a, b) => activity(b) - activity(a)), [conversations])
   const selected = sorted.find((c) => c.id === conversationId)
   const otherOf = (c: Conversation) => c.participantIds.find((id) => id !== me?.id) ?? me?.id ?? ''
+  useSayUnsaved()
 
   return (
     <div className={`messages${conversationId ? ' has-thread' : ''}`}>
@@ -29,6 +31,8 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
         <h1 id="conv-heading" tabIndex={-1}>
           {t('messages.title')}
         </h1>
+        {/* With a conversation open, the notice is in its thread, above the composer. */}
+        {!conversationId && <UnsavedNotice />}
         <NewConversation />
         {isLoading && <p className="muted">{t('messages.loading')}</p>}
         {error && <LoadError error={error} retry={refetch} />}

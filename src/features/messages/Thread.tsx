@@ -15,6 +15,7 @@ import { PresenceLabel } from '../shared/Presence'
 import { arrivedFromOthers } from './arrivals'
 import { firstSeq, mergeOlder } from './order'
 import { lastSeenOwn } from './receipts'
+import { UnsavedNotice } from './UnsavedNotice'
 
 const PAGE = 50
 /** Within this many pixels of the bottom counts as "reading the newest", so new messages scroll into view. */
@@ -197,6 +198,7 @@ export function Thread({
       <p className="typing-line" data-testid="typing" aria-live="polite">
         {typing.length > 0 ? t('thread.typing', { name: typing.map((id) => people.nameOf(id)).join(', ') }) : ''}
       </p>
+      <UnsavedNotice />
       <Composer
         onSend={send}
         onTyping={() => dispatch(sendTyping({ conversationId }))}

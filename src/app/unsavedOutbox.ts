@@ -1,0 +1,112 @@
+import type { Middleware } from '@reduxjs/toolkit'
+import { internalError, selectPendingMessages, type SocketRootState } from '../realtime'
+
+/**
+ * Whether this tab holds unsent messages that would not survive the page: the storage refused the outbox (full, or
+ * writes refused), or the browser gave the page no storage at all. View state kept outside Redux (as the toaster's):
+ * the layer's report (`socket/internalError` from `outboxStorage`) and the outbox it reads are in DevTools already,
+ * and a slice reacting to a `socket/…` action would have to join the store's shortcut (`socketActionBypass.ts`).
+ */
+export interface UnsavedOutbox {
+  /** Give it to the store (`makeStore` puts it last): it looks at the outbox each action leaves. */
+  middleware: Middleware
+  subscribe(listener: () => void): () => void
+  /**
+   * 0 when there is nothing to tell; else the number of this spell of unsaved messages (each spell has a new one),
+   * once it has lasted the grace period, so that a message sent within it never flashes a notice.
+   */
+  getSnapshot(): number
+  /** True the first time it is asked about `spell`: the one caller that says it (a page opened again does not repeat it). */
+  firstToSay(spell: number): boolean
+  /** Removes the `beforeunload` listener and the grace timer; nothing changes afterwards. */
+  dispose(): void
+}
+
+export interface UnsavedOutboxOptions {
+  /** `false`: the outbox's storage does not outlive the page (memory, where the browser gave none): nothing is saved. */
+  durable: boolean
+  /** How long the messages must stay unsent and unsaved before `getSnapshot` tells; 0: at once. */
+  noticeAfterMs: number
+  /** Where closing the page is asked about first (`beforeunload`) while there are such messages; none in Node. */
+  page?: Pick<Window, 'addEventListener' | 'removeEventListener'>
+}
+
+/** Browsers show their own question; calling `preventDefault` (and, for older ones, setting `returnValue`) asks it. */
+function askBeforeLeaving(event: BeforeUnloadEvent) {
+  event.preventDefault()
+  event.returnValue = true
+}
+
+/**
+ * The layer reports a refused write once per failing streak, and the streak ends at the next write that goes through.
+ * That write does not make the messages already refused safe (only changed entries are written), so the state is kept
+ * from the report until the outbox is empty: then nothing unsent is left to lose.
+ *
+ * @example const unsaved = watchUnsavedOutbox({ durable: true, noticeAfterMs: 2000, page: window })
+ */
+export function watchUnsavedOutbox({ durable, noticeAfterMs, page }: UnsavedOutboxOptions): UnsavedOutbox {
+  /** Messages are unsent and the storage refused them (or there is none): closing the page loses them. */
+  let unsaved = false
+  let spell = 0
+  let shown = 0
+  let said = 0
+  let timer: ReturnType<typeof setTimeout> | null = null
+  let disposed = false
+  const listeners = new Set<() => void>()
+
+  const show = (value: number) => {
+    if (shown === value) return
+    shown = value
+    for (const listener of listeners) listener()
+  }
+
+  const stopTimer = () => {
+    if (timer !== null) clearTimeout(timer)
+    timer = null
+  }
+
+  const set = (next: boolean) => {
+    if (next === unsaved) return
+    unsaved = next
+    if (next) {
+      const current = ++spell
+      page?.addEventListener('beforeunload', askBeforeLeaving)
+      if (noticeAfterMs <= 0) show(current)
+      else timer = setTimeout(() => show(current), noticeAfterMs)
+    } else {
+      page?.removeEventListener('beforeunload', askBeforeLeaving)
+      stopTimer()
+      show(0)
+    }
+  }
+
+  const middleware: Middleware = (api) => (next) => (action) => {
+    const result = next(action)
+    const refused = internalError.match(action) && action.payload.where === 'outboxStorage'
+    // Most actions cost one comparison: the outbox is only read while it matters.
+    if (!disposed && (refused || unsaved || !durable)) {
+      const pending = selectPendingMessages(api.getState() as SocketRootState).length > 0
+      set(pending && (refused || unsaved || !durable))
+    }
+    return result
+  }
+
+  return {
+    middleware,
+    subscribe(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    getSnapshot: () => shown,
+    firstToSay(current) {
+      if (current === 0 || current <= said) return false
+      said = current
+      return true
+    },
+    dispose() {
+      disposed = true
+      page?.removeEventListener('beforeunload', askBeforeLeaving)
+      stopTimer()
+    },
+  }
+}
