@@ -38,9 +38,9 @@ function askBeforeLeaving(event: BeforeUnloadEvent) {
 }
 
 /**
- * The layer reports a refused write once per failing streak, and the streak ends at the next write that goes through.
- * That write does not make the messages already refused safe (only changed entries are written), so the state is kept
- * from the report until the outbox is empty: then nothing unsent is left to lose.
+ * The layer reports a refused write once per failing streak and says nothing when the streak ends (a write that goes
+ * through, at the outbox's next change), so the state is kept from the report until the outbox is empty: then nothing
+ * unsent is left to lose.
  *
  * @example const unsaved = watchUnsavedOutbox({ durable: true, noticeAfterMs: 2000, page: window })
  */

@@ -120,8 +120,10 @@ export function buildOutboxHandler<S extends SocketRootState>(
   let state: OutboxMachineState = initialOutboxMachineState
   const timers = new Map<Id, TimerHandle>()
   let letGo: (() => void) | null = null
-  /** The outbox as last written to storage, and whether the last write failed. */
+  /** The outbox as storage last took it, the one last tried (a refused write is tried again at the next change), and
+   * whether the last write failed. */
   let saved: readonly PendingMessage[] = []
+  let tried: readonly PendingMessage[] = []
   let saveFailing = false
   /**
    * While a send goes ahead of its reducer (`sendAhead`): the outbox as the reducer will leave it (what the machine
@@ -176,7 +178,10 @@ export function buildOutboxHandler<S extends SocketRootState>(
     const [after, effects] = transition(state, { ...event, view: view() } as OutboxEvent)
     state = after
     // A new mirror starts from nothing written: what the outbox holds then is written at the next persist.
-    if (before.mirroring !== after.mirroring) saved = []
+    if (before.mirroring !== after.mirroring) {
+      saved = []
+      tried = []
+    }
     for (const effect of effects) {
       // A throwing reducer or store listener (inside a `dispatch` effect) is reported; the effects and events after it
       // still go, or a conversation's next send would wait for the next drain.
@@ -302,14 +307,18 @@ export function buildOutboxHandler<S extends SocketRootState>(
     ctx.applyCacheWork(foldCacheWork(work, current))
   }
 
-  /** Mirrors what changed in the outbox since the last write (usually one entry) into the user's stored outbox. */
+  /**
+   * Mirrors what changed in the outbox since the last write that storage took (usually one entry) into the user's
+   * stored outbox: after a refused write, the next change of the outbox writes what was refused too.
+   */
   function persist() {
     const user = state.mirroring
     if (!durable || user === null || user !== userId()) return
     const now = getState().socket.outbox
-    if (now === saved) return
+    if (now === saved || now === tried) return
+    tried = now
     const ok = durable.save(user, saved, now)
-    saved = now
+    if (ok) saved = now
     // A full (or disabled) storage: the sends still go, but would not survive a reload; say so once per streak.
     if (!ok && !saveFailing)
       dispatch(internalError({ where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' }))

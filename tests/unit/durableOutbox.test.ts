@@ -382,6 +382,25 @@ describe('a storage that refuses to write', () => {
     ])
     store.dispatch(shutdown())
   })
+  test('once storage takes writes again, the next change stores the sends it refused too, not only the new one', async () => {
+    const storage = createMemoryStorage()
+    let refusing = true
+    const flaky: StorageLike = {
+      getItem: (key) => storage.getItem(key),
+      removeItem: (key) => storage.removeItem(key),
+      setItem: (key, value) => {
+        if (refusing) throw new Error('QuotaExceededError')
+        storage.setItem(key, value)
+      },
+    }
+    const { store } = tab(await deadUrl(), flaky)
+    store.dispatch(send('k1'))
+    expect(savedIds(storage)).toEqual([])
+    refusing = false
+    store.dispatch(send('k2'))
+    expect(savedIds(storage)).toEqual(['k1', 'k2'])
+    store.dispatch(shutdown())
+  })
 })
 
 describe('durable outbox, first send of a page', () => {
