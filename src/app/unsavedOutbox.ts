@@ -82,8 +82,12 @@ export function watchUnsavedOutbox({ durable, noticeAfterMs, page }: UnsavedOutb
 
   const middleware: Middleware = (api) => (next) => (action) => {
     const result = next(action)
-    const refused = internalError.match(action) && action.payload.where === 'outboxStorage'
-    // Most actions cost one comparison: the outbox is only read while it matters.
+    // Most actions (a burst's thousands of server events) cost a string comparison: `.match` (a plain-object check
+    // first) and the outbox are only read while they matter.
+    const refused =
+      (action as { type?: unknown }).type === internalError.type &&
+      internalError.match(action) &&
+      action.payload.where === 'outboxStorage'
     if (!disposed && (refused || unsaved || !durable)) {
       const pending = selectPendingMessages(api.getState() as SocketRootState).length > 0
       set(pending && (refused || unsaved || !durable))
