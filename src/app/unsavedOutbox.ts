@@ -109,7 +109,8 @@ export function watchUnsavedOutbox({ durable, noticeAfterMs, page }: UnsavedOutb
     },
     dispose() {
       disposed = true
-      page?.removeEventListener('beforeunload', askBeforeLeaving)
+      // Only what was added is taken away (the listener is there exactly while messages are unsaved).
+      if (unsaved) page?.removeEventListener('beforeunload', askBeforeLeaving)
       stopTimer()
     },
   }
