@@ -4,19 +4,10 @@ import { afterEach, describe, expect, test, vi } from 'vitest'
 import type { Conversation } from '../../src/contract'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from '../unit/support/eventually'
-import { alice, bob, conversation, message } from '../unit/support/fixtures'
-import { appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
+import { bob, conversation, message } from '../unit/support/fixtures'
+import { appStore, json, pagePerTest, politeSaid, renderApp, threadApi } from './support/page'
 
 // The open thread, for someone who does not see it: what the announcer says.
-
-const threadApi = (async (input: RequestInfo | URL, init?: RequestInit) => {
-  const request = input instanceof Request ? input : new Request(input, init)
-  const path = new URL(request.url).pathname
-  if (path === '/api/conversations') return json(200, [conversation('c1')])
-  if (path === '/api/conversations/c1/messages') return json(200, [message(1)])
-  if (path === '/api/users') return json(200, [alice, bob])
-  return json(200, [])
-}) as typeof fetch
 
 /** The thread's API, with `list` as the conversations. */
 const listing = (...list: Conversation[]) =>

@@ -5,8 +5,8 @@ import { createMemoryStorage, type MakeStoreOptions, type StorageLike } from '..
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from '../unit/support/eventually'
 import type { fakeSockets } from '../unit/support/fakeSocket'
-import { alice, bob, conversation, message } from '../unit/support/fixtures'
-import { appStore, blockPageStorage, json, pagePerTest, politeSaid, renderApp } from './support/page'
+import { alice, message } from '../unit/support/fixtures'
+import { appStore, blockPageStorage, pagePerTest, politeSaid, renderApp, threadApi } from './support/page'
 
 // Unsent messages the browser's storage would not keep: they live only in this page until they are sent, so the
 // messages page says so (and closing the page asks first).
@@ -30,15 +30,6 @@ function fullStorage(): StorageLike & { full: boolean } {
   }
   return storage
 }
-
-const threadApi = (async (input: RequestInfo | URL, init?: RequestInit) => {
-  const request = input instanceof Request ? input : new Request(input, init)
-  const path = new URL(request.url).pathname
-  if (path === '/api/conversations') return json(200, [conversation('c1')])
-  if (path === '/api/conversations/c1/messages') return json(200, [message(1)])
-  if (path === '/api/users') return json(200, [alice, bob])
-  return json(200, [])
-}) as typeof fetch
 
 const page = pagePerTest('#/messages/c1')
 let unblock: (() => void) | null = null

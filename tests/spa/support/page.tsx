@@ -9,7 +9,7 @@ import type { Toaster } from '../../../src/features/notifications/toaster'
 import { ToasterContext } from '../../../src/features/notifications/Toasts'
 import { I18nProvider } from '../../../src/i18n'
 import { fakeSockets } from '../../unit/support/fakeSocket'
-import { alice } from '../../unit/support/fixtures'
+import { alice, bob, conversation, message } from '../../unit/support/fixtures'
 
 // React only runs `act` without warnings when told it is a test environment.
 ;(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true
@@ -23,6 +23,16 @@ export const json = (status: number, body: unknown): Response =>
  *
  * @example const page = pagePerTest('#/lessons'); … page.render(<App />); page.container.querySelector('h1')
  */
+/** The API of a user with one conversation, `c1`, whose thread holds one message (Alice and Bob as the users). */
+export const threadApi = (async (input: RequestInfo | URL, init?: RequestInit) => {
+  const request = input instanceof Request ? input : new Request(input, init)
+  const path = new URL(request.url).pathname
+  if (path === '/api/conversations') return json(200, [conversation('c1')])
+  if (path === '/api/conversations/c1/messages') return json(200, [message(1)])
+  if (path === '/api/users') return json(200, [alice, bob])
+  return json(200, [])
+}) as typeof fetch
+
 export function pagePerTest(hash = '/') {
   let container: HTMLElement
   let root: Root
