@@ -1,5 +1,6 @@
 import type { Middleware } from '@reduxjs/toolkit'
 import { internalError, selectPendingMessages, type SocketRootState } from '../realtime'
+import { createViewState } from './viewState'
 
 /**
  * Whether this tab holds unsent messages that would not survive the page: the storage refused the outbox (full, or
@@ -48,16 +49,13 @@ export function watchUnsavedOutbox({ durable, noticeAfterMs, page }: UnsavedOutb
   /** Messages are unsent and the storage refused them (or there is none): closing the page loses them. */
   let unsaved = false
   let spell = 0
-  let shown = 0
+  const shown = createViewState(0)
   let said = 0
   let timer: ReturnType<typeof setTimeout> | null = null
   let disposed = false
-  const listeners = new Set<() => void>()
 
   const show = (value: number) => {
-    if (shown === value) return
-    shown = value
-    for (const listener of listeners) listener()
+    shown.set(value)
   }
 
   const stopTimer = () => {
@@ -97,11 +95,8 @@ export function watchUnsavedOutbox({ durable, noticeAfterMs, page }: UnsavedOutb
 
   return {
     middleware,
-    subscribe(listener) {
-      listeners.add(listener)
-      return () => listeners.delete(listener)
-    },
-    getSnapshot: () => shown,
+    subscribe: shown.subscribe,
+    getSnapshot: shown.get,
     firstToSay(current) {
       if (current === 0 || current <= said) return false
       said = current

@@ -3,6 +3,7 @@ import type { ServerEventName, ServerEventPayload, User } from '../../contract'
 import type { Message } from '../../i18n'
 import { currentRoute, type Page } from '../../app/router'
 import { serverEventOfType } from '../../realtime'
+import { createViewState } from '../../app/viewState'
 import { hostTimers as timers, type TimerHandle } from '../../realtime/timers'
 
 export interface Toast {
@@ -80,12 +81,11 @@ export function toastNews(action: UnknownAction, me: User | null): News | null {
  * so they live here rather than in Redux: the socket actions that cause them are already in DevTools.
  */
 export function createToaster({ openPage = () => currentRoute().page, ttlMs = 8000 }: ToasterOptions = {}): Toaster {
-  let toasts: readonly Toast[] = []
+  const shown = createViewState<readonly Toast[]>([])
   let nextId = 1
   let paused = false
   /** The running timer of each toast shown, none while paused. */
   const running = new Map<number, TimerHandle>()
-  const listeners = new Set<() => void>()
 
   const stop = (id: number) => {
     if (running.has(id)) timers.clearTimeout(running.get(id))
@@ -99,12 +99,12 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
   }
   /** Shows `next`, and stops the timers of the toasts it no longer holds. */
   const show = (next: readonly Toast[]) => {
-    toasts = next
+    shown.set(next)
     for (const id of running.keys()) if (!next.some((t) => t.id === id)) stop(id)
-    listeners.forEach((l) => l())
   }
 
   function dismiss(id: number) {
+    const toasts = shown.get()
     if (toasts.some((t) => t.id === id)) show(toasts.filter((t) => t.id !== id))
   }
 
@@ -115,11 +115,11 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     const result = next(action)
     const me = userOf(api.getState())
     // Another user (or nobody) now: what was said to the one before is theirs, and goes with them.
-    if (me?.id !== before?.id && toasts.length > 0) show([])
+    if (me?.id !== before?.id && shown.get().length > 0) show([])
     const news = toastNews(action as UnknownAction, me)
     if (news && openPage() !== news.page) {
       const toast: Toast = { id: nextId++, ...news }
-      show([...toasts.slice(-3), toast])
+      show([...shown.get().slice(-3), toast])
       start(toast.id)
     }
     return result
@@ -127,16 +127,13 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
 
   return {
     middleware,
-    subscribe(listener) {
-      listeners.add(listener)
-      return () => listeners.delete(listener)
-    },
-    getSnapshot: () => toasts,
+    subscribe: shown.subscribe,
+    getSnapshot: shown.get,
     dismiss,
     pause(next) {
       if (next === paused) return
       paused = next
-      for (const { id } of toasts) (paused ? stop : start)(id)
+      for (const { id } of shown.get()) (paused ? stop : start)(id)
     },
   }
 }
