@@ -14,6 +14,18 @@ function base64UrlDecode(part: string): string {
   return new TextDecoder().decode(bytes)
 }
 
+/** A JWT's payload, unchecked; `null` for anything that is not one. */
+function jwtClaims(token: string | null | undefined): Record<string, unknown> | null {
+  const payload = token?.split('.')[1]
+  if (!payload) return null
+  try {
+    const claims: unknown = JSON.parse(base64UrlDecode(payload))
+    return claims !== null && typeof claims === 'object' ? (claims as Record<string, unknown>) : null
+  } catch {
+    return null
+  }
+}
+
 /**
  * Reads `iat` and `exp` of a JWT without checking its signature (the browser only schedules with them; the server
  * decides). `null` for anything that is not a JWT with both.
@@ -21,16 +33,20 @@ function base64UrlDecode(part: string): string {
  * @example tokenLifetime(token) // { issuedAt: 1764428400000, expiresAt: 1764429300000 }
  */
 export function tokenLifetime(token: string | null | undefined): TokenLifetime | null {
-  const payload = token?.split('.')[1]
-  if (!payload) return null
-  try {
-    const { iat, exp } = JSON.parse(base64UrlDecode(payload)) as { iat?: unknown; exp?: unknown }
-    if (typeof exp !== 'number' || !Number.isFinite(exp)) return null
-    const issuedAt = typeof iat === 'number' && Number.isFinite(iat) && iat <= exp ? iat : exp
-    return { issuedAt: issuedAt * 1000, expiresAt: exp * 1000 }
-  } catch {
-    return null
-  }
+  const { iat, exp } = jwtClaims(token) ?? {}
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return null
+  const issuedAt = typeof iat === 'number' && Number.isFinite(iat) && iat <= exp ? iat : exp
+  return { issuedAt: issuedAt * 1000, expiresAt: exp * 1000 }
+}
+
+/**
+ * The server session a token belongs to (its `sid`), unchecked; `null` when it carries none.
+ *
+ * @example tokenSessionId(token) // 'f3c1…'
+ */
+export function tokenSessionId(token: string | null | undefined): string | null {
+  const sid = jwtClaims(token)?.sid
+  return typeof sid === 'string' && sid ? sid : null
 }
 
 /** The share of a token's life after which the browser refreshes it. */

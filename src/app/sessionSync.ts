@@ -1,5 +1,5 @@
 import type { Dispatch, UnknownAction } from '@reduxjs/toolkit'
-import { AUTH_STORAGE_KEY, loadAuth, saveAuth } from '../api'
+import { AUTH_STORAGE_KEY, loadAuth, saveAuth, tokenSessionId } from '../api'
 import { shutdown, type StorageLike } from '../realtime'
 import { loggedIn, loggedOut, tokenRefreshed, type AuthState } from './authSlice'
 
@@ -73,9 +73,18 @@ export function syncSession(
       store.dispatch(loggedIn(other))
       return
     }
-    // The same user's new token: a refresh, or a login there after this tab's session expired (the realtime layer then
-    // starts this tab's session again, as at a login).
-    if (other.token && other.token !== token) store.dispatch(tokenRefreshed({ token: other.token }))
+    if (!other.token || other.token === token) return
+    // A token of another session of this user (a login there while this tab was live): this tab's socket belongs to
+    // the old session, which the server would refuse to renew with it, so this tab starts the new session as a login.
+    const mine = tokenSessionId(token)
+    const theirs = tokenSessionId(other.token)
+    if (mine && theirs && mine !== theirs) {
+      store.dispatch(loggedIn(other))
+      return
+    }
+    // The same session's new token: a refresh, or a login there after this tab's session expired (the realtime layer
+    // then starts this tab's session again, as at a login).
+    store.dispatch(tokenRefreshed({ token: other.token }))
   }
   // A page kept in the back/forward cache (`persisted`) may come back alive, so it keeps its store; back, it heard no
   // storage event meanwhile, so it catches up with what is stored now.

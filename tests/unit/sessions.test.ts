@@ -8,21 +8,30 @@ import {
   saveAuth,
   saveRefreshToken,
   tokenLifetime,
+  tokenSessionId,
 } from '../../src/api'
 import { loggedOut, tokenRefreshed } from '../../src/app/authSlice'
 import { selectPendingMessages, sendMessage } from '../../src/realtime'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
-import { alice, bob, message } from './support/fixtures'
+import { alice, bob, jwt, message } from './support/fixtures'
 import { httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
 
 // The browser's session code: the token's lifetime read from the JWT, the refresh scheduled at 80% of it through the
 // injected timers, a live socket renewed in place with `session:renew`, and the logout.
 
-/** An unsigned JWT with these claims (the browser never checks signatures; the server does). */
-const jwt = (claims: Record<string, unknown>) =>
-  `${['{"alg":"HS256"}', JSON.stringify(claims)].map((part) => Buffer.from(part).toString('base64url')).join('.')}.sig`
+test.each([
+  ['a JWT with a sid', jwt({ sid: 's1', exp: 2 }), 's1'],
+  ['a JWT without one', jwt({ exp: 2 }), null],
+  ['an empty sid', jwt({ sid: '' }), null],
+  ['a sid that is not a string', jwt({ sid: 7 }), null],
+  ['not a JWT', 'alice-1', null],
+  ['a payload that is not JSON', 'a.b.c', null],
+  ['no token', null, null],
+])('tokenSessionId of %s', (_, token, sid) => {
+  expect(tokenSessionId(token)).toBe(sid)
+})
 
 describe('tokenLifetime and refreshDueAt', () => {
   test.each([

@@ -7,7 +7,7 @@ import { createOutboxStorage, selectConnection, sendMessage } from '../../src/re
 import { manualVisibility } from '../../src/realtime/tabs/visibility'
 import { eventually } from './support/eventually'
 import { fakeSockets, type FakeSocket } from './support/fakeSocket'
-import { alice, bob } from './support/fixtures'
+import { alice, bob, jwt } from './support/fixtures'
 import { deadUrl } from './support/httpStub'
 import { browser as tabsBrowser } from './tabs/support/browser'
 
@@ -272,6 +272,23 @@ describe('a session that expired, then a login in another tab', () => {
     expect(tab.actions).not.toContain('socket/sessionStarted')
     expect(tab.sockets.sockets).toHaveLength(1)
     expect(tab.sockets.last.sent('session:renew').map((p) => p.args[0])).toEqual([{ token: 'alice-1b' }])
+    expect(tab.status()).toBe('connected')
+  })
+
+  // Alice logged in anew in another tab (a new session, say after that tab's own expiry) while this one was live: its
+  // socket belongs to the old session, and `session:renew` with another session's token is refused and disconnected.
+  test('a live tab hearing a new session of the same user (another sid) reconnects with it, renewing nothing', () => {
+    const storage = signedIn(jwt({ sub: alice.id, sid: 's1', iat: 1, exp: 2 }))
+    const tab = open(storage, 'http://unused.test')
+    tab.sockets.last.serverConnect()
+    const fresh = jwt({ sub: alice.id, sid: 's2', iat: 1, exp: 2 })
+    storeSession(storage, fresh)
+    tab.hear()
+    expect(tab.store.getState().auth.token).toBe(fresh)
+    expect(tab.sockets.sockets[0]!.sent('session:renew')).toEqual([])
+    expect(tab.sockets.sockets).toHaveLength(2)
+    expect(tab.sockets.last.handshakeToken()).toBe(fresh)
+    tab.sockets.last.serverConnect()
     expect(tab.status()).toBe('connected')
   })
 
