@@ -228,6 +228,33 @@ describe('the toaster', () => {
       vi.useRealTimers()
     }
   })
+
+  // The user is reading (or about to press) the oldest toast when a fifth arrives: it must not vanish under them.
+  test('while paused no toast is pushed out by a newer one; resumed, the four newest stay (WCAG 2.2.1)', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const toaster = createToaster({ openPage: () => 'messages', ttlMs: 8000 })
+      const store = bobsStore(toaster)
+      const subjects = () => toaster.getSnapshot().map((t) => t.message.values?.subject)
+      const raise = (n: number) =>
+        store.dispatch(serverEventActions['lesson:created'](lesson({ id: `l${n}`, subject: `S${n}` })))
+      for (const n of [1, 2, 3, 4]) raise(n)
+      toaster.pause(true)
+      raise(5)
+      raise(6)
+      expect(subjects()).toEqual(['S1', 'S2', 'S3', 'S4', 'S5', 'S6'])
+      toaster.pause(false)
+      expect(subjects()).toEqual(['S3', 'S4', 'S5', 'S6'])
+      // Not paused, the cap holds as before.
+      raise(7)
+      expect(subjects()).toEqual(['S4', 'S5', 'S6', 'S7'])
+      vi.advanceTimersByTime(8000)
+      expect(subjects()).toEqual([])
+      store.dispose()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
 })
 
 describe('errorMessageId: the SPA’s own words for each error code, never the server’s English message', () => {

@@ -35,6 +35,9 @@ interface ToasterOptions {
 
 type News = Pick<Toast, 'page' | 'message'>
 
+/** How many toasts show at once (but while the user is in the region): a newer one takes the oldest's place. */
+const MOST_TOASTS = 4
+
 /**
  * What each server event tells `me` as a toast, or `null` for an event that never makes one: keyed by the event map,
  * so a new server event does not compile until it says whether it makes a toast. Something I created myself (a
@@ -119,7 +122,8 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     const news = toastNews(action as UnknownAction, me)
     if (news && openPage() !== news.page) {
       const toast: Toast = { id: nextId++, ...news }
-      show([...shown.get().slice(-3), toast])
+      // While the user is in the region, none goes from under them: the list grows, and is cut back when they leave.
+      show([...(paused ? shown.get() : shown.get().slice(1 - MOST_TOASTS)), toast])
       start(toast.id)
     }
     return result
@@ -133,6 +137,7 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     pause(next) {
       if (next === paused) return
       paused = next
+      if (!paused && shown.get().length > MOST_TOASTS) show(shown.get().slice(-MOST_TOASTS))
       for (const { id } of shown.get()) (paused ? stop : start)(id)
     },
   }
