@@ -1,7 +1,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react'
 import { IntlProvider, useIntl } from 'react-intl'
 import { catalogues, type Message } from './catalogues'
-import { createDateFormatters, systemTimeZone, type DateFormatters } from './dates'
+import { createDateFormatters, msUntilNextDay, systemTimeZone, type DateFormatters } from './dates'
 import type { MessageId } from './en'
 import { formattingLocale, pickLocale, readStoredLocale, storeLocale, type Locale } from './locale'
 
@@ -9,6 +9,8 @@ interface LocaleState {
   locale: Locale
   setLocale(locale: Locale): void
   dates: DateFormatters
+  /** Changes when the day turns, so that what said "today" (a bare time, "last seen today") redraws by itself. */
+  day: number
 }
 
 const LocaleContext = createContext<LocaleState | null>(null)
@@ -42,10 +44,11 @@ export function I18nProvider({ children, timeZone = systemTimeZone() }: { childr
     document.documentElement.lang = locale
   }, [locale])
 
+  const day = useDayTurns(timeZone)
   const tag = useMemo(() => formattingLocale(locale, browserLanguages()), [locale])
   const value = useMemo(
-    () => ({ locale, setLocale, dates: createDateFormatters(tag, timeZone) }),
-    [locale, setLocale, tag, timeZone],
+    () => ({ locale, setLocale, dates: createDateFormatters(tag, timeZone), day }),
+    [locale, setLocale, tag, timeZone, day],
   )
   return (
     <LocaleContext value={value}>
@@ -54,6 +57,26 @@ export function I18nProvider({ children, timeZone = systemTimeZone() }: { childr
       </IntlProvider>
     </LocaleContext>
   )
+}
+
+/** Counts the days that turned in `timeZone` while the page was open: it changes at each midnight there. */
+function useDayTurns(timeZone: string): number {
+  const [turns, setTurns] = useState(0)
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout>
+    const arm = () => {
+      timer = setTimeout(
+        () => {
+          setTurns((n) => n + 1)
+          arm()
+        },
+        msUntilNextDay(new Date(), timeZone),
+      )
+    }
+    arm()
+    return () => clearTimeout(timer)
+  }, [timeZone])
+  return turns
 }
 
 function useLocaleState(): LocaleState {

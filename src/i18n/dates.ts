@@ -26,6 +26,26 @@ export interface DateFormatters {
   time(iso: string): string
 }
 
+/**
+ * How long until the calendar day turns in `timeZone` (ms, at least 1): what a page open overnight waits for to show
+ * "today" as a day. Found by bisection on the zone's own calendar, so half-hour zones and 23- or 25-hour days are right.
+ *
+ * @example msUntilNextDay(new Date('2026-11-29T23:59:00Z'), 'UTC') // 60000
+ */
+export function msUntilNextDay(now: Date, timeZone: string = systemTimeZone()): number {
+  const calendarDay = new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit', timeZone })
+  const today = calendarDay.format(now)
+  // No day is longer than 26 hours; `high` is always in another day, `low` always in this one.
+  let low = now.getTime()
+  let high = low + 26 * 3_600_000
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2)
+    if (calendarDay.format(middle) === today) low = middle
+    else high = middle
+  }
+  return high - now.getTime()
+}
+
 function valid(iso: string): Date | null {
   const d = new Date(iso)
   return Number.isNaN(d.getTime()) ? null : d

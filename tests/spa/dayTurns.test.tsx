@@ -1,0 +1,62 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { createRoot } from 'react-dom/client'
+import { afterEach, expect, test, vi } from 'vitest'
+import { I18nProvider, LOCALE_STORAGE_KEY, useDates } from '../../src/i18n'
+import { msUntilNextDay } from '../../src/i18n/dates'
+
+// A page left open overnight: what it showed as "today" (a message's bare time, "last seen today at …") must turn into
+// a day when the day turns where the user is, without waiting for something else to redraw it.
+
+afterEach(() => {
+  vi.useRealTimers()
+  localStorage.removeItem(LOCALE_STORAGE_KEY)
+})
+
+test.each([
+  ['UTC, a minute before midnight', '2026-11-29T23:59:00.000Z', 'UTC', 60_000],
+  ['Paris (UTC+1), a minute before its midnight', '2026-11-29T22:59:00.000Z', 'Europe/Paris', 60_000],
+  ['Kathmandu (UTC+5:45), at 23:00 there', '2026-11-29T17:15:00.000Z', 'Asia/Kathmandu', 3_600_000],
+  // 01:00 on the 25-hour day the clocks go back: 24 hours are left of it, not 23.
+  ['Paris on the day of the autumn change', '2026-10-24T23:00:00.000Z', 'Europe/Paris', 24 * 3_600_000],
+  ['exactly midnight: the whole next day', '2026-11-30T00:00:00.000Z', 'UTC', 86_400_000],
+])('msUntilNextDay, %s', (_, now, timeZone, ms) => {
+  expect(msUntilNextDay(new Date(now), timeZone)).toBe(ms)
+})
+
+function MessageTime({ iso }: { iso: string }) {
+  return <span data-testid="t">{useDates().messageTime(iso)}</span>
+}
+
+test('a time shown bare today gets its day once the day turns, by itself', () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+  vi.setSystemTime(new Date('2026-11-29T23:58:00.000Z'))
+  localStorage.setItem(LOCALE_STORAGE_KEY, 'en')
+  const host = document.createElement('div')
+  const root = createRoot(host)
+  act(() =>
+    root.render(
+      <I18nProvider timeZone="UTC">
+        <MessageTime iso="2026-11-29T23:00:00.000Z" />
+      </I18nProvider>,
+    ),
+  )
+  const text = () => host.querySelector('[data-testid=t]')!.textContent
+  expect(text()).not.toMatch(/29/)
+  act(() => vi.advanceTimersByTime(60_000))
+  expect(text()).not.toMatch(/29/)
+  act(() => vi.advanceTimersByTime(60_000))
+  expect(text()).toMatch(/29/)
+  // And again the next night (the timer is armed anew): a time of the 30th, bare on the 30th, gets its day on the 1st.
+  act(() =>
+    root.render(
+      <I18nProvider timeZone="UTC">
+        <MessageTime iso="2026-11-30T12:00:00.000Z" />
+      </I18nProvider>,
+    ),
+  )
+  expect(text()).not.toMatch(/30/)
+  act(() => vi.advanceTimersByTime(86_400_000))
+  expect(text()).toMatch(/30/)
+  act(() => root.unmount())
+})
