@@ -186,10 +186,15 @@ export function upsertMessagePatches(thread: readonly ThreadMessage[], message: 
   return move(mine, mine < pos ? pos - 1 : pos, value)
 }
 
-/** Adds our pending copy at the end of its thread (once per `clientId`). */
+/**
+ * Adds our pending copy among the unconfirmed ones at the end of its thread, in the order they were written (once per
+ * `clientId`): a send restored after a reload goes before this page's newer one, as the outbox sends them.
+ */
 export function addPendingPatches(thread: readonly ThreadMessage[], pending: ThreadMessage): Patch[] {
   if (pending.clientId !== null && thread.some((m) => m.clientId === pending.clientId)) return []
-  return [{ op: 'add', path: [thread.length], value: pending }]
+  let pos = thread.length
+  while (pos > 0 && isUnconfirmed(thread[pos - 1]!) && thread[pos - 1]!.createdAt > pending.createdAt) pos--
+  return [{ op: 'add', path: [pos], value: pending }]
 }
 
 /** Sets the status (and error) of our unconfirmed copy. */

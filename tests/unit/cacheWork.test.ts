@@ -331,6 +331,20 @@ describe('our own thread work', () => {
       [{ op: 'add', path: [1], value: pending('k1') }],
     ],
     ['addPending is idempotent', addPendingPatches([message(1), pending('k1')], pending('k1')), []],
+    // A restored send (written before a reload) is older than this page's own pending copy: it goes before it.
+    [
+      'addPending puts an older copy before newer unconfirmed ones, never before a confirmed message',
+      addPendingPatches(
+        [message(1), pending('k2', { createdAt: at(5) }), pending('k3', { createdAt: at(7), status: 'failed' })],
+        pending('k1', { createdAt: at(3) }),
+      ),
+      [{ op: 'add', path: [1], value: pending('k1', { createdAt: at(3) }) }],
+    ],
+    [
+      'addPending keeps the order of copies made at the same time',
+      addPendingPatches([message(1), pending('k2', { createdAt: at(5) })], pending('k1', { createdAt: at(5) })),
+      [{ op: 'add', path: [2], value: pending('k1', { createdAt: at(5) }) }],
+    ],
     [
       'setPendingStatus marks failed with the error',
       setPendingStatusPatches([pending('k1')], 'k1', 'failed', { code: 'FORBIDDEN', message: 'no' }),
