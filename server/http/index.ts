@@ -3,7 +3,7 @@
 // for the `/api` prefix, first-party static files (@fastify/static) and CORS, pino as its built-in logger, and an
 // `inject()` for fast in-process tests. It leaves the Node `http.Server` to us, so Socket.IO attaches to the same port.
 import { existsSync } from 'node:fs'
-import { join, posix } from 'node:path'
+import { join, posix, resolve } from 'node:path'
 import cors from '@fastify/cors'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
@@ -84,7 +84,9 @@ export function configureHttpApp(
     return reply.status(HTTP_STATUS[apiError.code]).send({ error: apiError })
   })
 
-  const index = staticDir && existsSync(join(staticDir, 'index.html')) ? staticDir : undefined
+  // Relative to the working directory, as the contract allows; @fastify/static takes only an absolute root.
+  const root = staticDir ? resolve(staticDir) : undefined
+  const index = root && existsSync(join(root, 'index.html')) ? root : undefined
   app.setNotFoundHandler((request, reply) => {
     const path = routePath(request.url)
     if (index && (request.method === 'GET' || request.method === 'HEAD') && isClientRoute(path)) {

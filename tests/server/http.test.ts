@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { isAbsolute, join, relative } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -638,5 +638,20 @@ describe('the SPA', () => {
     const result = await http(spa.url, 'GET', '/api/unknown')
     expect(result.status).toBe(404)
     expect(result.body).toMatchObject({ error: { code: 'NOT_FOUND' } })
+  })
+
+  it('takes a staticDir relative to the working directory (the contract: absolute or relative)', async () => {
+    const relativeDir = relative(process.cwd(), dist)
+    expect(isAbsolute(relativeDir)).toBe(false)
+    const other = await startTestServer({ staticDir: relativeDir })
+    try {
+      for (const path of ['/', '/lessons', '/app.js']) {
+        const result = await fetch(other.url + path)
+        expect(result.status).toBe(200)
+      }
+      expect(await (await fetch(`${other.url}/lessons`)).text()).toContain('<title>Talemy</title>')
+    } finally {
+      await other.dispose()
+    }
   })
 })
