@@ -104,7 +104,7 @@ export class SessionStore {
       userId,
       sessionId,
       refreshToken,
-      token: await this.tokens.issue(userId, sessionId, now, expiresAt, this.tokenId(refreshToken)),
+      token: await this.tokens.issue(userId, sessionId, now, this.endOf(expiresAt, now), this.tokenId(refreshToken)),
     }
   }
 
@@ -152,8 +152,22 @@ export class SessionStore {
       userId: row.user_id,
       sessionId: row.session_id,
       refreshToken: next,
-      token: await this.tokens.issue(row.user_id, row.session_id, issuedAt, ms(row.expires_at), this.tokenId(next)),
+      token: await this.tokens.issue(
+        row.user_id,
+        row.session_id,
+        issuedAt,
+        this.endOf(ms(row.expires_at), issuedAt),
+        this.tokenId(next),
+      ),
     }
+  }
+
+  /**
+   * When a session refreshed (or started) at `refreshedAt` ends unless refreshed again: its idle end, or its absolute
+   * end if sooner. No access token outlives it, so an idle session's tokens stop with it, refreshed or not.
+   */
+  private endOf(expiresAt: number, refreshedAt: number): number {
+    return Math.min(expiresAt, refreshedAt + this.policy.idleSeconds * 1000)
   }
 
   /**

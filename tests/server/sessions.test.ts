@@ -177,6 +177,23 @@ describe('POST /api/auth/refresh', () => {
   })
 })
 
+describe('a session ended by refreshIdleSeconds (tokenTtlSeconds longer than refreshIdleSeconds)', () => {
+  it('never issues an access token that outlives the idle end, so no refresh is needed to end the session', async () => {
+    let idleClock = Date.now()
+    const idleServer = await startTestServer({ now: () => idleClock, tokenTtlSeconds: 600, refreshIdleSeconds: 60 })
+    try {
+      const pair = await login(idleServer.url, ALICE)
+      expect((await http(idleServer.url, 'GET', '/api/me', { token: pair.token })).status).toBe(200)
+      // 60 s without a refresh: the session has ended, so its access token is refused everywhere, unrefreshed too.
+      idleClock += 61_000
+      expect((await http(idleServer.url, 'GET', '/api/me', { token: pair.token })).status).toBe(401)
+      await expect(connect(idleServer.url, pair.token)).rejects.toThrow('UNAUTHORIZED')
+    } finally {
+      await idleServer.dispose()
+    }
+  })
+})
+
 describe('POST /api/auth/logout', () => {
   it.each([
     ['a Bearer token', (s: { token: string }) => ({ token: s.token })],
