@@ -118,6 +118,9 @@ export class PresenceTracker {
 
   /** A socket is live: its user comes online (told to their contacts) if they were not, and it gets the snapshot. */
   async connected(socket: TalemySocket): Promise<void> {
+    // Gone before its replay ended (its session revoked during the handshake, or a drop): its disconnect has been
+    // handled already, so marking its user online now would show them online to their contacts until the sweep.
+    if (!socket.connected) return
     const { userId } = socket.data
     const [cameOnline, contacts] = await Promise.all([this.options.store.markOnline(userId), this.contactsOf(userId)])
     if (cameOnline) {

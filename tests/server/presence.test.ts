@@ -172,6 +172,35 @@ async function waitForServerSockets(server: TestServer, userId: string, count: n
   )
 }
 
+// The server drops a socket whose session was revoked during its handshake, or a socket that closes while its replay
+// runs; what follows the replay (presence) must not bring its user online for the grace period after it has gone.
+describe('a socket gone before its replay ended (its parts faked)', () => {
+  it('does not bring its user online, nor tell anyone: nobody is there', async () => {
+    const store = new MemoryPresenceStore()
+    const told: unknown[] = []
+    const tracker = new PresenceTracker({
+      io: { to: () => ({ emit: (_event: string, state: unknown) => told.push(state) }) } as never,
+      db: {
+        async query(text: string, params: unknown[]) {
+          if (text.includes('conversation_members')) return [{ user_id: 'bob' }]
+          return (params[0] as string[]).map((id) => ({ id, last_seen_at: null }))
+        },
+      } as never,
+      store,
+      socketCount: () => 0,
+      graceSeconds: 5,
+      now: () => 1_000_000,
+      logger: { warn: () => undefined } as never,
+    })
+    const emitted: string[] = []
+    const gone = { data: { userId: 'alice' }, connected: false, emit: (event: string) => emitted.push(event) }
+    await tracker.connected(gone as never)
+    expect(await store.isOnline(['alice'])).toEqual([false])
+    expect(told).toEqual([])
+    expect(emitted).toEqual([])
+  })
+})
+
 describe('the sweep against a reconnect (its parts faked: the order of what it awaits)', () => {
   it('never tells "offline" after a reconnect has told "online": the last word is the user’s state', async () => {
     const store = new MemoryPresenceStore()
