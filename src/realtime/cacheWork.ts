@@ -174,8 +174,10 @@ function move(from: number, to: number, value: unknown): Patch[] {
 export function upsertMessagePatches(thread: readonly ThreadMessage[], message: Message, status?: 'sent'): Patch[] {
   let i = thread.length - 1
   let mine = -1
+  // Only our own message (`sent`) takes over our copy: a `clientId` is the sender's, another's may be the same string.
+  const ownClientId = status === 'sent' ? message.clientId : null
   for (; i >= 0 && isUnconfirmed(thread[i]!); i--) {
-    if (message.clientId !== null && thread[i]!.clientId === message.clientId) mine = i
+    if (ownClientId !== null && thread[i]!.clientId === ownClientId) mine = i
   }
   for (; i >= 0 && thread[i]!.seq >= message.seq; i--) {
     if (thread[i]!.id === message.id) return []
@@ -188,10 +190,15 @@ export function upsertMessagePatches(thread: readonly ThreadMessage[], message: 
 
 /**
  * Adds our pending copy among the unconfirmed ones at the end of its thread, in the order they were written (once per
- * `clientId`): a send restored after a reload goes before this page's newer one, as the outbox sends them.
+ * `clientId` of ours: another sender's may be the same): a send restored after a reload goes before this page's newer
+ * one, as the outbox sends them.
  */
 export function addPendingPatches(thread: readonly ThreadMessage[], pending: ThreadMessage): Patch[] {
-  if (pending.clientId !== null && thread.some((m) => m.clientId === pending.clientId)) return []
+  if (
+    pending.clientId !== null &&
+    thread.some((m) => m.clientId === pending.clientId && (isUnconfirmed(m) || m.senderId === pending.senderId))
+  )
+    return []
   let pos = thread.length
   while (pos > 0 && isUnconfirmed(thread[pos - 1]!) && thread[pos - 1]!.createdAt > pending.createdAt) pos--
   return [{ op: 'add', path: [pos], value: pending }]

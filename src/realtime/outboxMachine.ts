@@ -62,7 +62,11 @@ export type OutboxEventBody =
   | { type: 'sessionExpired' }
   | { type: 'loggedOut'; userId: Id | null; keepOutbox: boolean }
   /** A (re)fetched thread replaced the cached one. */
-  | { type: 'threadFetched'; conversationId: Id; thread: readonly { clientId: string | null; status?: unknown }[] }
+  | {
+      type: 'threadFetched'
+      conversationId: Id
+      thread: readonly { clientId: string | null; senderId: Id; status?: unknown }[]
+    }
   | { type: 'lockGranted' }
   /** A try ended; `jitter` is the runner's random draw in [0, 1) for the backoff. */
   | { type: 'settled'; conversationId: Id; clientId: string; outcome: SendOutcome; jitter: number }
@@ -291,7 +295,10 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       // Put our unconfirmed copies back, or confirm them when the server already has them (a send whose answer was lost).
       for (const entry of view.outbox) {
         if (entry.conversationId !== event.conversationId) continue
-        const stored = event.thread.find((m) => m.clientId === entry.clientId && m.status === undefined)
+        // Ours only: a `clientId` is the sender's, and another participant's message may carry the same one.
+        const stored = event.thread.find(
+          (m) => m.clientId === entry.clientId && m.senderId === view.userId && m.status === undefined,
+        )
         if (stored) step.effects.push({ type: 'dispatch', action: sendConfirmed({ message: stored as Message }) })
         else
           step.effects.push({

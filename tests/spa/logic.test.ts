@@ -107,6 +107,11 @@ describe('mergeOlder: an older page into a cached thread', () => {
     expect(mergeOlder(thread, [message(2, { clientId: 'cid' })]).map((m) => m.id)).toEqual(['x'])
   })
 
+  it('keeps an older message of another sender whose clientId one of ours has (clientIds are per sender)', () => {
+    const thread: ThreadMessage[] = [message(5, { id: 'x', clientId: 'cid', senderId: alice.id, status: 'sent' })]
+    expect(mergeOlder(thread, [message(2, { clientId: 'cid' })]).map((m) => m.id)).toEqual(['m2', 'x'])
+  })
+
   it('firstSeq is the lowest stored seq, ignoring unconfirmed messages', () => {
     expect(firstSeq([message(0, { status: 'pending' }), message(7), message(5, { status: 'sent' })])).toBe(5)
     expect(firstSeq([message(0, { status: 'pending' })])).toBeNull()

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest'
 import type { Conversation } from '../../src/contract'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from '../unit/support/eventually'
-import { bob, conversation, message } from '../unit/support/fixtures'
+import { alice, bob, conversation, message } from '../unit/support/fixtures'
 import { appStore, json, pagePerTest, politeSaid, renderApp, threadApi } from './support/page'
 
 // The open thread, for someone who does not see it: what the announcer says.
@@ -137,4 +137,32 @@ describe('the announcer in an open thread', () => {
       store.dispose()
     },
   )
+})
+
+describe('clientIds are per sender', () => {
+  test("shows another sender's message and ours with the same clientId as two messages, each with its own key", async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    try {
+      const { store, sockets } = appStore(threadApi)
+      renderApp(page.root, store)
+      const shown = () =>
+        [...page.container.querySelectorAll('[data-testid=message]')].map(
+          (m) => m.querySelector('.msg-body')?.textContent,
+        )
+      act(() => sockets.last.serverConnect())
+      await eventually(() => expect(shown()).toHaveLength(1))
+      act(() => sockets.last.serverEmit('message:new', message(2, { clientId: 'same', content: 'from bob' })))
+      act(() =>
+        sockets.last.serverEmit(
+          'message:sent',
+          message(3, { id: 'm3', clientId: 'same', senderId: alice.id, content: 'from alice' }),
+        ),
+      )
+      await eventually(() => expect(shown()).toEqual(['message 1', 'from bob', 'from alice']))
+      expect(errors.mock.calls.filter((call) => String(call[0]).includes('same key'))).toEqual([])
+      store.dispose()
+    } finally {
+      errors.mockRestore()
+    }
+  })
 })

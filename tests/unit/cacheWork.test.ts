@@ -346,6 +346,16 @@ describe('our own thread work', () => {
       [{ op: 'add', path: [2], value: pending('k1', { createdAt: at(5) }) }],
     ],
     [
+      "addPending shows our copy beside another sender's message with the same clientId (clientIds are per sender)",
+      addPendingPatches([message(1, { clientId: 'k1' })], pending('k1')),
+      [{ op: 'add', path: [1], value: pending('k1') }],
+    ],
+    [
+      "upsert of another sender's message leaves our pending copy with the same clientId in place",
+      upsertMessagePatches([message(1), pending('k1')], message(2, { clientId: 'k1' })),
+      [{ op: 'add', path: [1], value: message(2, { clientId: 'k1' }) }],
+    ],
+    [
       'setPendingStatus marks failed with the error',
       setPendingStatusPatches([pending('k1')], 'k1', 'failed', { code: 'FORBIDDEN', message: 'no' }),
       [

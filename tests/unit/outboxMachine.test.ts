@@ -42,7 +42,7 @@ const state = (over: Partial<OutboxMachineState> = {}): OutboxMachineState => ({
 })
 const held = (lanes: OutboxMachineState['lanes'] = {}) => state({ mirroring: 'u1', lock: { status: 'held' }, lanes })
 const NETWORK = { code: 'NETWORK' as const, message: 'The server could not be reached' }
-const stored = message(1, { clientId: 'k1' })
+const stored = message(1, { clientId: 'k1', senderId: 'u1' })
 /** The server refused k1's send. */
 const refusedK1: OutboxEventBody = {
   type: 'settled',
@@ -416,6 +416,14 @@ const rows: Row[] = [
       { type: 'dispatch', action: sendConfirmed({ message: stored }) },
       { type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k2 } },
     ],
+  ],
+  [
+    "a fetched thread does not take another sender's message with the same clientId for ours (clientIds are per sender)",
+    held(),
+    { type: 'threadFetched', conversationId: 'c1', thread: [message(1, { clientId: 'k1' })] },
+    view([k1]),
+    held(),
+    [{ type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k1 } }],
   ],
   // rows a review found missing
   [

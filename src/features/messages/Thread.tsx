@@ -184,7 +184,8 @@ export function Thread({
         <ol className="msgs">
           {messages.map((m) => (
             <MessageItem
-              key={m.clientId ?? m.id}
+              // Our copy keeps its node from pending to sent; a clientId is unique per sender only.
+              key={m.clientId === null ? `id:${m.id}` : `${m.senderId}:${m.clientId}`}
               message={m}
               mine={m.senderId === me?.id}
               sender={people.nameOf(m.senderId)}
