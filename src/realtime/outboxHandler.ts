@@ -52,9 +52,17 @@ export type { SendOutcome } from './outboxMachine'
 
 const MALFORMED: SendError = { code: 'INTERNAL', message: 'The server sent a malformed message' }
 
-function storedMessage(data: unknown): SendOutcome {
+/** The send a confirmation must be of: a stored message of another conversation or clientId confirms nothing. */
+type SentAs = Pick<PendingMessage, 'conversationId' | 'clientId'>
+
+function storedMessage(data: unknown, sent?: SentAs): SendOutcome {
   const parsed = parse(messageSchema, data)
-  return parsed.ok ? { kind: 'sent', message: parsed.value } : { kind: 'retry', error: MALFORMED }
+  if (!parsed.ok) return { kind: 'retry', error: MALFORMED }
+  const message = parsed.value
+  // Taken as sent, another message would leave this one in the outbox, to go again at once, and again.
+  if (sent && (message.clientId !== sent.clientId || message.conversationId !== sent.conversationId))
+    return { kind: 'retry', error: MALFORMED }
+  return { kind: 'sent', message }
 }
 
 function outcomeOfError(error: { code: ErrorCode; message: string; retryAfterMs?: number }): SendOutcome {
@@ -65,9 +73,9 @@ function outcomeOfError(error: { code: ErrorCode; message: string; retryAfterMs?
     : { kind: 'retry', error: sendError, retryAfterMs: error.retryAfterMs }
 }
 
-/** An ack → outcome (`timeout` is handled by the caller: it falls back to HTTP). */
-export function outcomeOfAck(result: Exclude<AckResult, { kind: 'timeout' }>): SendOutcome {
-  return result.kind === 'ok' ? storedMessage(result.data) : outcomeOfError(result.error)
+/** An ack → outcome (`timeout` is handled by the caller: it falls back to HTTP); `sent`: the send it answers. */
+export function outcomeOfAck(result: Exclude<AckResult, { kind: 'timeout' }>, sent?: SentAs): SendOutcome {
+  return result.kind === 'ok' ? storedMessage(result.data, sent) : outcomeOfError(result.error)
 }
 
 const codeByStatus = Object.fromEntries(Object.entries(HTTP_STATUS).map(([code, status]) => [status, code])) as Record<
@@ -258,7 +266,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
     const { conversationId, content, clientId } = entry
     const thunk = api.endpoints.postMessage.initiate({ conversationId, content, clientId }, { track: false })
     const result = await (dispatch as unknown as (t: typeof thunk) => ReturnType<typeof thunk>)(thunk)
-    return 'data' in result ? storedMessage(result.data) : outcomeOfHttpError(result.error)
+    return 'data' in result ? storedMessage(result.data, entry) : outcomeOfHttpError(result.error)
   }
 
   async function tryOnce(entry: PendingMessage): Promise<SendOutcome> {
@@ -273,7 +281,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
         { event: 'message:send', payload: { conversationId, content, clientId } },
         ctx.ackTimeoutMs,
       )
-      if (result.kind !== 'timeout') return outcomeOfAck(result)
+      if (result.kind !== 'timeout') return outcomeOfAck(result, entry)
       // A logout (or another user's login) closed the socket under the ack: the entry belongs to the old session
       // and must never go out over HTTP with the next one's token. Its stored copy waits for its own user.
       if (session !== ctx.session) return { kind: 'retry', error: { code: 'NETWORK', message: 'the session ended' } }

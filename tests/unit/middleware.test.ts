@@ -607,6 +607,19 @@ describe('sending over the socket', () => {
     ])
   })
 
+  test('an ack that confirms another message is not trusted: the send is retried after a backoff, not at once', async () => {
+    const { dispatch, store, sockets } = connectedStore()
+    dispatch(send('k1'))
+    sockets.last.sent('message:send')[0]!.ack({ ok: true, data: stored(1, 'another') })
+    await settle()
+    expect(store.getActions()[2]).toMatchObject({
+      type: sendRetryScheduled.type,
+      payload: { clientId: 'k1', error: { code: 'INTERNAL' } },
+    })
+    expect(sockets.last.sent('message:send')).toHaveLength(1)
+    expect(store.getState().socket.outbox.map((m) => m.clientId)).toEqual(['k1'])
+  })
+
   test('a malformed ack is not trusted: the send is retried', async () => {
     const { dispatch, store, sockets } = connectedStore()
     dispatch(send('k1'))
