@@ -132,6 +132,17 @@ export function configureHttpApp(
           throw new AppError('INVALID', 'body: expected an object')
         }
       })
+      // Answered here, in our shape: CORS's strict preflight check would send a text/plain 400 without an error code.
+      api.addHook('onRequest', async (request) => {
+        if (
+          request.method === 'OPTIONS' &&
+          (!request.headers.origin || !request.headers['access-control-request-method'])
+        )
+          throw new AppError(
+            'INVALID',
+            'OPTIONS: not a CORS preflight (Origin and Access-Control-Request-Method needed)',
+          )
+      })
       await api.register(cors, {
         origin: (origin, callback) => callback(null, origins.isAllowed(origin)),
         methods: ['GET', 'POST', 'PATCH', 'OPTIONS'],

@@ -581,6 +581,18 @@ describe('routing and origins', () => {
   })
 })
 
+describe('an OPTIONS request that is not a CORS preflight', () => {
+  it.each([
+    ['without Origin', {}],
+    ['without Access-Control-Request-Method', { origin: 'http://localhost:5173' }],
+  ])('is 400 INVALID in the contract shape %s, not a text/plain answer', async (_name, headers) => {
+    const result = await http<ErrorBody>(url, 'OPTIONS', '/api/me', { headers })
+    expect(result.status).toBe(400)
+    expect(result.headers.get('content-type')).toMatch(/^application\/json/)
+    expect(result.body).toEqual({ error: { code: 'INVALID', message: expect.stringContaining('preflight') } })
+  })
+})
+
 describe('the SPA', () => {
   let spa: TestServer
   let dist: string
