@@ -5,6 +5,7 @@ export type Politeness = 'polite' | 'assertive'
 type Announce = (text: string, politeness?: Politeness) => void
 
 const AnnounceContext = createContext<Announce>(() => {})
+const ForgetContext = createContext<() => void>(() => {})
 
 interface Said {
   text: string
@@ -36,9 +37,12 @@ export function AnnouncerProvider({ children }: { children: ReactNode }) {
     const drawn = drawnKey.current
     setSaid((s) => ({ ...s, [politeness]: [...s[politeness].filter((i) => i.key > drawn), item] }))
   }, [])
+  const forget = useCallback(() => {
+    setSaid((s) => (s.polite.length === 0 && s.assertive.length === 0 ? s : { polite: [], assertive: [] }))
+  }, [])
   return (
     <AnnounceContext value={announce}>
-      {children}
+      <ForgetContext value={forget}>{children}</ForgetContext>
       <div className="sr-only" role="status" aria-live="polite" data-testid="announcer-polite">
         {said.polite.map((s) => (
           <div key={s.key}>{s.text}</div>
@@ -51,6 +55,16 @@ export function AnnouncerProvider({ children }: { children: ReactNode }) {
       </div>
     </AnnounceContext>
   )
+}
+
+/**
+ * Empties both live regions without saying anything: what was said to a user who has left (a message of theirs, their
+ * unread count) must not stay in the page for the next one to read.
+ *
+ * @example const forget = useForgetAnnouncements(); forget()
+ */
+export function useForgetAnnouncements(): () => void {
+  return useContext(ForgetContext)
 }
 
 /** Says a sentence to screen-reader users without moving focus. */
