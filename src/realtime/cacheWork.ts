@@ -116,6 +116,13 @@ const awaitsRead = (entry: Read<unknown>) => entry.kind === 'inFlight' || (entry
 
 // --- Threads ------------------------------------------------------------------------------------------------------
 
+/**
+ * Whether two messages are by one sender, as far as this store can tell: a pending copy made without a user id
+ * (`selectUserId` not given) has sender `''` and counts as anyone's, as every `clientId` match did before senders.
+ */
+const sameSender = (a: ThreadMessage | Message, b: ThreadMessage | Message) =>
+  a.senderId === b.senderId || a.senderId === '' || b.senderId === ''
+
 /** Our own messages the server has not confirmed; they sit after the confirmed ones, in the order they were sent. */
 export const isUnconfirmed = (m: ThreadMessage) => m.status === 'pending' || m.status === 'failed'
 
@@ -174,10 +181,12 @@ function move(from: number, to: number, value: unknown): Patch[] {
 export function upsertMessagePatches(thread: readonly ThreadMessage[], message: Message, status?: 'sent'): Patch[] {
   let i = thread.length - 1
   let mine = -1
-  // Only our own message (`sent`) takes over our copy: a `clientId` is the sender's, another's may be the same string.
-  const ownClientId = status === 'sent' ? message.clientId : null
+  // Only the sender's own message takes over their copy (`sent` is ours by definition): a `clientId` is the sender's,
+  // another's may be the same string.
   for (; i >= 0 && isUnconfirmed(thread[i]!); i--) {
-    if (ownClientId !== null && thread[i]!.clientId === ownClientId) mine = i
+    const m = thread[i]!
+    if (message.clientId !== null && m.clientId === message.clientId && (status === 'sent' || sameSender(m, message)))
+      mine = i
   }
   for (; i >= 0 && thread[i]!.seq >= message.seq; i--) {
     if (thread[i]!.id === message.id) return []
@@ -196,7 +205,7 @@ export function upsertMessagePatches(thread: readonly ThreadMessage[], message: 
 export function addPendingPatches(thread: readonly ThreadMessage[], pending: ThreadMessage): Patch[] {
   if (
     pending.clientId !== null &&
-    thread.some((m) => m.clientId === pending.clientId && (isUnconfirmed(m) || m.senderId === pending.senderId))
+    thread.some((m) => m.clientId === pending.clientId && (isUnconfirmed(m) || sameSender(m, pending)))
   )
     return []
   let pos = thread.length

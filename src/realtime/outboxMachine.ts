@@ -297,7 +297,10 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
         if (entry.conversationId !== event.conversationId) continue
         // Ours only: a `clientId` is the sender's, and another participant's message may carry the same one.
         const stored = event.thread.find(
-          (m) => m.clientId === entry.clientId && m.senderId === view.userId && m.status === undefined,
+          (m) =>
+            m.clientId === entry.clientId &&
+            (view.userId === null || m.senderId === view.userId) &&
+            m.status === undefined,
         )
         if (stored) step.effects.push({ type: 'dispatch', action: sendConfirmed({ message: stored as Message }) })
         else

@@ -356,6 +356,21 @@ describe('our own thread work', () => {
       [{ op: 'add', path: [1], value: message(2, { clientId: 'k1' }) }],
     ],
     [
+      'upsert of our own message:new (a relay that echoes it) takes over our pending copy with its clientId',
+      upsertMessagePatches([message(1), pending('k1')], message(2, { clientId: 'k1', senderId: alice.id })),
+      [{ op: 'replace', path: [1], value: message(2, { clientId: 'k1', senderId: alice.id }) }],
+    ],
+    [
+      'message:sent is ours by definition: it takes over our copy, also one made without a user id',
+      upsertMessagePatches([message(1), pending('k1', { senderId: '' })], message(2, { clientId: 'k1' }), 'sent'),
+      [{ op: 'replace', path: [1], value: { ...message(2, { clientId: 'k1' }), status: 'sent' } }],
+    ],
+    [
+      'without a user id (no selectUserId) a stored message with our clientId is taken for ours, as before senders',
+      addPendingPatches([message(1, { clientId: 'k1' })], pending('k1', { senderId: '' })),
+      [],
+    ],
+    [
       'setPendingStatus marks failed with the error',
       setPendingStatusPatches([pending('k1')], 'k1', 'failed', { code: 'FORBIDDEN', message: 'no' }),
       [
