@@ -3,6 +3,7 @@ import { createRoot } from 'react-dom/client'
 import { Provider } from 'react-redux'
 import { AnnouncerProvider } from './app/Announcer'
 import { App } from './app/App'
+import { forgetRouteWithUser } from './app/router'
 import { makeStore } from './app/store'
 import { createToaster } from './features/notifications/toaster'
 import { ToasterContext } from './features/notifications/Toasts'
@@ -11,6 +12,7 @@ import './styles.css'
 
 const toaster = createToaster()
 const store = makeStore({ extraMiddleware: [toaster.middleware] })
+forgetRouteWithUser(store)
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -115,11 +115,8 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
     },
   ]
 
-  const leave = (keepOutbox: boolean) => {
-    dispatch(loggedOut({ keepOutbox }))
-    // The next user starts on their own messages page, not on this user's conversation.
-    window.history.replaceState(null, '', window.location.pathname + window.location.search)
-  }
+  // The next user starts on their own messages page, not on this user's conversation (`forgetRouteWithUser`).
+  const leave = (keepOutbox: boolean) => dispatch(loggedOut({ keepOutbox }))
   const logout = () => {
     const unsent = dispatch(countUnsent())
     if (unsent > 0 && !window.confirm(t('layout.logOutConfirm', { count: unsent }))) return

@@ -41,6 +41,26 @@ export function navigate(route: Route): void {
   window.location.hash = hrefFor(route)
 }
 
+/**
+ * The route belongs to the user it was opened for: once that user is gone (a logout here, or in another tab, which
+ * logs this one out too; another user's login there), the hash goes, so the next user starts on their own messages
+ * page, not on a conversation of the last user's. Returns the unsubscribe.
+ *
+ * @example forgetRouteWithUser(store)
+ */
+export function forgetRouteWithUser(store: {
+  getState(): { auth: { user: { id: string } | null } }
+  subscribe(listener: () => void): () => void
+}): () => void {
+  let userId = store.getState().auth.user?.id ?? null
+  return store.subscribe(() => {
+    const now = store.getState().auth.user?.id ?? null
+    if (userId !== null && now !== userId && window.location.hash)
+      window.history.replaceState(null, '', window.location.pathname + window.location.search)
+    userId = now
+  })
+}
+
 /** The current route, outside React (the notifications middleware asks which page is open). */
 export function currentRoute(): Route {
   return parseHash(typeof window === 'undefined' ? '' : window.location.hash)

@@ -175,6 +175,27 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
     }
   })
 
+  it('a tab logged out from another tab forgets the conversation it showed: the next user starts on their messages page', async () => {
+    const alice = await loginAs(e2e, 'alice')
+    try {
+      const id = await openConversationWith(alice.page, 'Bob')
+      const other = await openTab(alice, `${e2e.url}/#/messages/${encodeURIComponent(id)}`)
+      await other.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: WAIT })
+      await alice.page.getByRole('button', { name: 'Log out' }).click()
+      await other.getByRole('button', { name: 'Log in' }).waitFor({ timeout: WAIT })
+
+      // Carol logs in from the other tab: Alice's conversation is not hers, so she lands on her own list.
+      await other.getByTestId('demo-carol').click()
+      await other.locator('.login form button[type="submit"]').click()
+      await other.getByTestId('current-user').waitFor({ timeout: WAIT })
+      await other.getByTestId('conversation-list').waitFor({ timeout: WAIT })
+      expect(await other.evaluate(() => window.location.hash)).toBe('')
+      expect(await other.getByTestId('thread').count()).toBe(0)
+    } finally {
+      await alice.context.close()
+    }
+  })
+
   it('two browsers of the same user: a socket each', async () => {
     const first = await loginAs(e2e, 'alice')
     const second = await loginAs(e2e, 'alice')
