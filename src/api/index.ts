@@ -269,7 +269,13 @@ export const api = createApi({
       },
     }),
     getMe: build.query<User, void>({ query: () => '/me', extraOptions: { check: userSchema } }),
-    getUsers: build.query<User[], void>({ query: () => '/users', extraOptions: { check: array(userSchema) } }),
+    getUsers: build.query<User[], void>({
+      query: () => '/users',
+      extraOptions: { check: array(userSchema) },
+      // Whose presence the user may know (`online`/`lastSeenAt`, null for people who share no conversation) follows
+      // the conversation list: a conversation started (here, or by the other person) is read again with it.
+      providesTags: [{ type: 'Conversation', id: LIST }],
+    }),
     getConversations: build.query<Conversation[], void>({
       query: () => '/conversations',
       extraOptions: { check: array(conversationSchema) },

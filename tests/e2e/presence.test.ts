@@ -101,4 +101,25 @@ describe('presence, typing and read receipts in a real browser', { timeout: 120_
       await bob.context.close()
     }
   })
+
+  it('two people who start their first conversation see each other online at once, without a reload', async () => {
+    const bob = await loginAs(e2e, 'bob')
+    const carol = await loginAs(e2e, 'carol')
+    try {
+      // Bob and Carol share no conversation yet: neither may know whether the other is online.
+      const id = await openConversationWith(bob.page, 'Carol')
+      const header = bob.page.getByTestId('thread').locator('.thread-head').getByTestId('presence')
+      await header.and(bob.page.locator('[data-online="true"]')).waitFor({ timeout: WAIT })
+
+      await bob.page.getByTestId('composer').fill(unique('Hello Carol'))
+      await bob.page.getByTestId('composer').press('Enter')
+      const listed = carol.page
+        .locator(`[data-testid="conversation"][data-conversation-id="${id}"]`)
+        .getByTestId('presence')
+      await listed.and(carol.page.locator('[data-online="true"]')).waitFor({ timeout: WAIT })
+    } finally {
+      await carol.context.close()
+      await bob.context.close()
+    }
+  })
 })
