@@ -166,3 +166,23 @@ describe('clientIds are per sender', () => {
     }
   })
 })
+
+describe('a thread that could not be read', () => {
+  test('offers no composer: a message written there would show nowhere, yet wait unsent (logout would ask about it)', async () => {
+    window.history.replaceState(null, '', '#/messages/gone')
+    const api = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      if (new URL(request.url).pathname === '/api/conversations/gone/messages')
+        return json(404, { error: { code: 'NOT_FOUND', message: 'no such conversation' } })
+      return threadApi(input, init)
+    }) as typeof fetch
+    const { store, sockets } = appStore(api)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    await eventually(() =>
+      expect(page.container.querySelector('[data-testid=thread]')!.textContent).toMatch(/no longer there/),
+    )
+    expect(page.container.querySelector('[data-testid=composer]')).toBeNull()
+    store.dispose()
+  })
+})

@@ -44,7 +44,11 @@ export function Thread({
   const socket = useSocket()
   const rejection = useAppSelector(selectSendRejection)
   const typing = useAppSelector((state) => selectTyping(state, conversationId))
-  const { data: messages = [], isLoading, isSuccess, error, refetch } = useGetMessagesQuery(conversationId)
+  const { data, isLoading, isSuccess, error, refetch } = useGetMessagesQuery(conversationId)
+  const messages = data ?? []
+  // A thread that could not be read (gone, not the user's, or the server out of reach at the first read) has nowhere to
+  // show a message written in it, which would yet wait unsent: no composer until "Try again" reads it.
+  const unreadable = error !== undefined && data === undefined
   const [loadBefore, { isFetching: loadingEarlier, error: earlierError }] = useLazyGetMessagesBeforeQuery()
   const [noMoreEarlier, setNoMoreEarlier] = useState(false)
   const headingId = useId()
@@ -200,13 +204,15 @@ export function Thread({
         {typing.length > 0 ? t('thread.typing', { name: typing.map((id) => people.nameOf(id)).join(', ') }) : ''}
       </p>
       <UnsavedNotice />
-      <Composer
-        onSend={send}
-        onTyping={() => dispatch(sendTyping({ conversationId }))}
-        to={title}
-        inputRef={composerRef}
-        refused={rejection?.conversationId === conversationId ? rejection : null}
-      />
+      {!unreadable && (
+        <Composer
+          onSend={send}
+          onTyping={() => dispatch(sendTyping({ conversationId }))}
+          to={title}
+          inputRef={composerRef}
+          refused={rejection?.conversationId === conversationId ? rejection : null}
+        />
+      )}
     </section>
   )
 }
