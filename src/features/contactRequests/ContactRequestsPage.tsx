@@ -1,6 +1,6 @@
 import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
-import { api } from '../../api'
+import { api, LIST } from '../../api'
 import {
   useCreateContactRequestMutation,
   useGetContactRequestsQuery,
@@ -12,6 +12,7 @@ import { MAX_CONTACT_MESSAGE_LENGTH, type ContactRequest, type ContactRequestSta
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FormError, LoadError, TutorField } from '../shared/controls'
+import { errorCode } from '../shared/errors'
 import { useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
 import { useStatusSaid } from '../shared/statusSaid'
@@ -63,10 +64,17 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
 
   // Every change of the status is said once it is drawn, the user's own and the other person's.
   useStatusSaid(request.status, t('toast.contactRequestStatus', { status: request.status }))
+  /** The status the last answer was given from: its refusal is shown only while the card still shows that status. */
+  const [changedFrom, setChangedFrom] = useState<ContactRequestStatus | null>(null)
   const change = async (status: ContactRequest['status']) => {
+    setChangedFrom(request.status)
     const updated = await update({ id: request.id, status })
       .unwrap()
-      .catch(() => null)
+      .catch((refusal: unknown) => {
+        // INVALID: answered already (the tutor's other tab or device). Read what it is now, should no socket event come.
+        if (errorCode(refusal) === 'INVALID') dispatch(api.util.invalidateTags([{ type: 'ContactRequest', id: LIST }]))
+        return null
+      })
     if (!updated) return
     dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, updated)))
     // Accept and Decline are gone once answered: the card itself keeps the keyboard user's place.
@@ -125,7 +133,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
           </button>
         </div>
       )}
-      <FormError error={error} />
+      <FormError error={changedFrom === request.status ? error : undefined} />
     </li>
   )
 }

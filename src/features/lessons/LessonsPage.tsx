@@ -1,6 +1,6 @@
 import { useId, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
-import { api } from '../../api'
+import { api, LIST } from '../../api'
 import { useCreateLessonMutation, useGetLessonsQuery, useUpdateLessonStatusMutation } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
@@ -8,6 +8,7 @@ import { MAX_LESSON_SUBJECT_LENGTH, type Lesson, type LessonStatus, type User } 
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FormError, LoadError, TutorField } from '../shared/controls'
+import { errorCode } from '../shared/errors'
 import { toDateTimeLocal } from '../shared/format'
 import { useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
@@ -74,10 +75,18 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
     lesson.status,
     t('toast.lessonStatus', { subject: lesson.subject, status: lesson.status }),
   )
+  /** The status the last change was asked from: its refusal is shown only while the card still shows that status. */
+  const [changedFrom, setChangedFrom] = useState<LessonStatus | null>(null)
   const change = async (status: Lesson['status']) => {
+    setChangedFrom(lesson.status)
     const updated = await update({ id: lesson.id, status })
       .unwrap()
-      .catch(() => null)
+      .catch((refusal: unknown) => {
+        // INVALID: the other person changed it first (no such step from what it is now). Read what it is now, should
+        // no socket event come to say it; the card then shows it, and the refusal goes with the status it was about.
+        if (errorCode(refusal) === 'INVALID') dispatch(api.util.invalidateTags([{ type: 'Lesson', id: LIST }]))
+        return null
+      })
     if (!updated) return
     // The button pressed is gone (the status changed): the card itself keeps the keyboard user's place, once the list
     // has its new order (focusing it before the re-sort moves it would lose focus in a browser).
@@ -142,7 +151,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
           ))}
         </div>
       )}
-      <FormError error={error} />
+      <FormError error={changedFrom === lesson.status ? error : undefined} />
     </li>
   )
 }

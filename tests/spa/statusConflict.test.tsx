@@ -1,0 +1,40 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { describe, expect, test } from 'vitest'
+import type { Lesson } from '../../src/contract'
+import { eventually } from '../unit/support/eventually'
+import { alice, bob, lesson } from '../unit/support/fixtures'
+import { appStore, json, pagePerTest, renderApp } from './support/page'
+
+// Two people change one lesson at the same moment: Alice cancels it as Bob confirms it. The server refuses Bob's
+// change (INVALID: no longer pending); Bob must see what the lesson is now, not be told to check what he entered.
+
+const page = pagePerTest('#/lessons')
+
+describe('a status change refused because the other person changed it first', () => {
+  test('the card shows the status it has now, and no error blaming what the user entered', async () => {
+    let current: Lesson = lesson('l1')
+    const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      const path = new URL(request.url).pathname
+      if (request.method === 'PATCH' && path === '/api/lessons/l1') {
+        // Alice's cancel landed first.
+        current = { ...current, status: 'cancelled', updatedAt: '2026-11-24T09:00:00.000Z' }
+        return json(400, { error: { code: 'INVALID', message: 'cannot go from cancelled to confirmed' } })
+      }
+      if (path === '/api/lessons') return json(200, [current])
+      if (path === '/api/users') return json(200, [alice, bob])
+      return json(200, [])
+    }) as typeof fetch
+    const { store } = appStore(fetchFn, { preloadedState: { auth: { token: 'token-1', user: bob } } })
+    renderApp(page.root, store)
+    const card = () => page.container.querySelector('[data-testid=lesson]')!
+    await eventually(() => expect(card()).not.toBeNull())
+    const confirm = [...card().querySelectorAll('button')].find((b) => b.textContent === 'Confirm')!
+    act(() => confirm.click())
+    // No socket event tells Bob (his socket may be down): the page reads the lesson again.
+    await eventually(() => expect(card().querySelector('[data-testid=lesson-status]')!.textContent).toBe('cancelled'))
+    expect(card().textContent).not.toMatch(/Check what you entered/)
+    store.dispose()
+  })
+})
