@@ -276,11 +276,12 @@ export const drainStarted = createAction(`${PREFIX}drainStarted`)
 export const drainStopped = createAction(`${PREFIX}drainStopped`)
 
 /**
- * The browser came online or the tab became visible: waiting reconnects and network retries go at once.
+ * The browser came online, the tab became visible, or the API answered over HTTP while the socket waited to try again
+ * (`reachable`: the server is back): waiting reconnects and network retries go at once.
  *
  * @example dispatch(retryNow({ reason: 'online' }))
  */
-export const retryNow = createAction<{ reason: 'online' | 'visible' }>(`${PREFIX}retryNow`)
+export const retryNow = createAction<{ reason: 'online' | 'visible' | 'reachable' }>(`${PREFIX}retryNow`)
 
 /**
  * This tab's part in the browser's one socket changed: `leader` holds it, `follower` rides along through the holder,

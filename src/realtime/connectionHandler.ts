@@ -1,4 +1,4 @@
-import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
+import { isFulfilled, type Dispatch, type MiddlewareAPI, type UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
 import { api, refreshSession, type RefreshOutcome } from '../api'
 import type { HandshakeAuth } from '../contract'
@@ -263,6 +263,14 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       send({ type: 'connectFailed', error: action.payload })
     } else if (disconnected.match(action)) {
       send({ type: 'disconnected', reason: action.payload.reason })
+    } else if (state.status === 'waiting' && answeredOverHttp(action)) {
+      // The server answers over HTTP (a send that fell back, a page's read): it is back, so the socket need not wait out
+      // a backoff of up to 30 s. Once per wait: the attempt ends it.
+      dispatch(retryNow({ reason: 'reachable' }))
     }
   }
 }
+
+const fulfilledMatchers = Object.values(api.endpoints).map((endpoint) => endpoint.matchFulfilled)
+/** An answer of the API over HTTP (any endpoint's request fulfilled). */
+const answeredOverHttp = (action: unknown): boolean => isFulfilled(action) && fulfilledMatchers.some((m) => m(action))
