@@ -3,6 +3,7 @@ import { act } from 'react'
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import type { Conversation } from '../../src/contract'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
+import { selectPendingMessages } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
 import { appStore, json, pagePerTest, politeSaid, renderApp, threadApi } from './support/page'
@@ -183,6 +184,42 @@ describe('a thread that could not be read', () => {
       expect(page.container.querySelector('[data-testid=thread]')!.textContent).toMatch(/no longer there/),
     )
     expect(page.container.querySelector('[data-testid=composer]')).toBeNull()
+    store.dispose()
+  })
+})
+
+describe('a thread whose first read is still on its way', () => {
+  // The composer must not take a message (nor a draft) before the thread is known to be readable: a read that then
+  // fails (a stale or someone else's link) leaves a queued message nowhere to be seen, and the draft gone with the form.
+  test('takes nothing that a failing read would then hide: no message queued out of sight', async () => {
+    window.history.replaceState(null, '', '#/messages/gone')
+    let answer: (response: Response) => void = () => {}
+    const api = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      if (new URL(request.url).pathname === '/api/conversations/gone/messages')
+        return new Promise<Response>((resolve) => (answer = resolve))
+      return threadApi(input, init)
+    }) as typeof fetch
+    const { store, sockets } = appStore(api)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    await eventually(() => expect(page.container.textContent).toMatch(/Loading/))
+    // Whatever the page offers meanwhile is used, as a quick user would.
+    const textarea = page.container.querySelector('textarea')
+    if (textarea) {
+      const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!
+      act(() => {
+        setValue.call(textarea, 'hello')
+        textarea.dispatchEvent(new Event('input', { bubbles: true }))
+      })
+      act(() => page.container.querySelector<HTMLButtonElement>('.composer button[type=submit]')!.click())
+    }
+    await act(async () => answer(json(404, { error: { code: 'NOT_FOUND', message: 'no such conversation' } })))
+    await eventually(() =>
+      expect(page.container.querySelector('[data-testid=thread]')!.textContent).toMatch(/no longer there/),
+    )
+    expect(page.container.querySelector('[data-testid=composer]')).toBeNull()
+    expect(selectPendingMessages(store.getState())).toEqual([])
     store.dispose()
   })
 })

@@ -46,9 +46,10 @@ export function Thread({
   const typing = useAppSelector((state) => selectTyping(state, conversationId))
   const { data, isLoading, isSuccess, error, refetch } = useGetMessagesQuery(conversationId)
   const messages = data ?? []
-  // A thread that could not be read (gone, not the user's, or the server out of reach at the first read) has nowhere to
-  // show a message written in it, which would yet wait unsent: no composer until "Try again" reads it.
-  const unreadable = error !== undefined && data === undefined
+  // A thread not read yet has nowhere to show a message written in it, which would yet wait unsent, should the read fail
+  // (gone, not the user's, or the server out of reach): no composer until it is read (a draft typed meanwhile would go
+  // with the composer when the read fails, and a message sent would wait out of sight), or until "Try again" reads it.
+  const readable = data !== undefined
   const [loadBefore, { isFetching: loadingEarlier, error: earlierError }] = useLazyGetMessagesBeforeQuery()
   const [noMoreEarlier, setNoMoreEarlier] = useState(false)
   const headingId = useId()
@@ -204,7 +205,7 @@ export function Thread({
         {typing.length > 0 ? t('thread.typing', { name: typing.map((id) => people.nameOf(id)).join(', ') }) : ''}
       </p>
       <UnsavedNotice />
-      {!unreadable && (
+      {readable && (
         <Composer
           onSend={send}
           onTyping={() => dispatch(sendTyping({ conversationId }))}
