@@ -59,18 +59,29 @@ export function I18nProvider({ children, timeZone = systemTimeZone() }: { childr
   )
 }
 
+/**
+ * How often the day is looked at (real time) besides its turn: timers stand still while the machine sleeps, so a page
+ * woken after midnight would otherwise wait out the rest of its timer, hours later.
+ */
+const DAY_CHECK_MS = 60_000
+
 /** Counts the days that turned in `timeZone` while the page was open: it changes at each midnight there. */
 function useDayTurns(timeZone: string): number {
   const [turns, setTurns] = useState(0)
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout>
+    // By the wall clock, which goes on while the machine sleeps.
+    let dayEnds = Date.now() + msUntilNextDay(new Date(), timeZone)
     const arm = () => {
       timer = setTimeout(
         () => {
-          setTurns((n) => n + 1)
+          if (Date.now() >= dayEnds) {
+            setTurns((n) => n + 1)
+            dayEnds = Date.now() + msUntilNextDay(new Date(), timeZone)
+          }
           arm()
         },
-        msUntilNextDay(new Date(), timeZone),
+        Math.max(1, Math.min(dayEnds - Date.now(), DAY_CHECK_MS)),
       )
     }
     arm()

@@ -60,3 +60,27 @@ test('a time shown bare today gets its day once the day turns, by itself', () =>
   expect(text()).toMatch(/30/)
   act(() => root.unmount())
 })
+
+// A laptop closed at night: timers do not run while the machine sleeps (the browser's clock for them stands still), but
+// the wall clock goes on. Woken the next morning, the page must not wait out the rest of its midnight timer.
+test('a page woken from sleep after midnight gets the day right within a minute, not a sleep later', () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+  vi.setSystemTime(new Date('2026-11-29T22:00:00.000Z'))
+  localStorage.setItem(LOCALE_STORAGE_KEY, 'en')
+  const host = document.createElement('div')
+  const root = createRoot(host)
+  act(() =>
+    root.render(
+      <I18nProvider timeZone="UTC">
+        <MessageTime iso="2026-11-29T21:00:00.000Z" />
+      </I18nProvider>,
+    ),
+  )
+  const text = () => host.querySelector('[data-testid=t]')!.textContent
+  expect(text()).not.toMatch(/29/)
+  // Asleep from 22:00 to 07:00: the wall clock jumps, no timer runs meanwhile.
+  vi.setSystemTime(new Date('2026-11-30T07:00:00.000Z'))
+  act(() => vi.advanceTimersByTime(60_000))
+  expect(text()).toMatch(/29/)
+  act(() => root.unmount())
+})
