@@ -87,6 +87,18 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
   const shown = createViewState<readonly Toast[]>([])
   let nextId = 1
   let paused = false
+  /** The toasts shown when the user came into the region: none of them goes from under them while they are there. */
+  let pinned = new Set<number>()
+  /**
+   * What stays of `toasts` beside a newer one: the newest three; while paused, every pinned toast and the newest three
+   * of those that came since (never more than twice the usual number, however long the pointer rests there).
+   */
+  const keptFor = (toasts: readonly Toast[]): readonly Toast[] => {
+    if (!paused) return toasts.slice(1 - MOST_TOASTS)
+    const since = toasts.filter((t) => !pinned.has(t.id))
+    const dropped = since.length >= MOST_TOASTS ? since[0]!.id : null
+    return toasts.filter((t) => t.id !== dropped)
+  }
   /** The running timer of each toast shown, none while paused. */
   const running = new Map<number, TimerHandle>()
 
@@ -122,8 +134,7 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     const news = toastNews(action as UnknownAction, me)
     if (news && openPage() !== news.page) {
       const toast: Toast = { id: nextId++, ...news }
-      // While the user is in the region, none goes from under them: the list grows, and is cut back when they leave.
-      show([...(paused ? shown.get() : shown.get().slice(1 - MOST_TOASTS)), toast])
+      show([...keptFor(shown.get()), toast])
       start(toast.id)
     }
     return result
@@ -137,6 +148,7 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     pause(next) {
       if (next === paused) return
       paused = next
+      pinned = new Set(paused ? shown.get().map((t) => t.id) : [])
       if (!paused && shown.get().length > MOST_TOASTS) show(shown.get().slice(-MOST_TOASTS))
       for (const { id } of shown.get()) (paused ? stop : start)(id)
     },
