@@ -28,33 +28,34 @@ function MessageTime({ iso }: { iso: string }) {
   return <span data-testid="t">{useDates().messageTime(iso)}</span>
 }
 
-test('a time shown bare today gets its day once the day turns, by itself', () => {
+/** A message's time, `iso`, on a page drawn at `now` (UTC, in English) on fake timers and a fake clock. */
+function showTime(now: string, iso: string) {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
-  vi.setSystemTime(new Date('2026-11-29T23:58:00.000Z'))
+  vi.setSystemTime(new Date(now))
   localStorage.setItem(LOCALE_STORAGE_KEY, 'en')
   const host = document.createElement('div')
   const root = createRoot(host)
-  act(() =>
-    root.render(
-      <I18nProvider timeZone="UTC">
-        <MessageTime iso="2026-11-29T23:00:00.000Z" />
-      </I18nProvider>,
-    ),
-  )
-  const text = () => host.querySelector('[data-testid=t]')!.textContent
+  const render = (shown: string) =>
+    act(() =>
+      root.render(
+        <I18nProvider timeZone="UTC">
+          <MessageTime iso={shown} />
+        </I18nProvider>,
+      ),
+    )
+  render(iso)
+  return { root, render, text: () => host.querySelector('[data-testid=t]')!.textContent }
+}
+
+test('a time shown bare today gets its day once the day turns, by itself', () => {
+  const { root, render, text } = showTime('2026-11-29T23:58:00.000Z', '2026-11-29T23:00:00.000Z')
   expect(text()).not.toMatch(/29/)
   act(() => vi.advanceTimersByTime(60_000))
   expect(text()).not.toMatch(/29/)
   act(() => vi.advanceTimersByTime(60_000))
   expect(text()).toMatch(/29/)
   // And again the next night (the timer is armed anew): a time of the 30th, bare on the 30th, gets its day on the 1st.
-  act(() =>
-    root.render(
-      <I18nProvider timeZone="UTC">
-        <MessageTime iso="2026-11-30T12:00:00.000Z" />
-      </I18nProvider>,
-    ),
-  )
+  render('2026-11-30T12:00:00.000Z')
   expect(text()).not.toMatch(/30/)
   act(() => vi.advanceTimersByTime(86_400_000))
   expect(text()).toMatch(/30/)
@@ -64,19 +65,7 @@ test('a time shown bare today gets its day once the day turns, by itself', () =>
 // A laptop closed at night: timers do not run while the machine sleeps (the browser's clock for them stands still), but
 // the wall clock goes on. Woken the next morning, the page must not wait out the rest of its midnight timer.
 test('a page woken from sleep after midnight gets the day right within a minute, not a sleep later', () => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
-  vi.setSystemTime(new Date('2026-11-29T22:00:00.000Z'))
-  localStorage.setItem(LOCALE_STORAGE_KEY, 'en')
-  const host = document.createElement('div')
-  const root = createRoot(host)
-  act(() =>
-    root.render(
-      <I18nProvider timeZone="UTC">
-        <MessageTime iso="2026-11-29T21:00:00.000Z" />
-      </I18nProvider>,
-    ),
-  )
-  const text = () => host.querySelector('[data-testid=t]')!.textContent
+  const { root, text } = showTime('2026-11-29T22:00:00.000Z', '2026-11-29T21:00:00.000Z')
   expect(text()).not.toMatch(/29/)
   // Asleep from 22:00 to 07:00: the wall clock jumps, no timer runs meanwhile.
   vi.setSystemTime(new Date('2026-11-30T07:00:00.000Z'))
