@@ -54,6 +54,15 @@ export function Thread({
   const [noMoreEarlier, setNoMoreEarlier] = useState(false)
   const headingId = useId()
   const composerRef = useRef<HTMLTextAreaElement>(null)
+  // Opening a conversation puts focus on its composer; one not read yet has none, so focus waits on the page's main
+  // region. Once read, the composer takes it, unless the user has moved on meanwhile.
+  const wasReadable = useRef(readable)
+  useEffect(() => {
+    const appeared = readable && !wasReadable.current
+    wasReadable.current = readable
+    const active = document.activeElement
+    if (appeared && (active === null || active === document.body || active.id === 'main')) composerRef.current?.focus()
+  }, [readable])
 
   // Join while open, leave when another opens (the component is keyed by conversation). The hook's functions may be
   // new on each render, so the effect reads them through a ref and depends on the conversation only.
