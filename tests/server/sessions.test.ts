@@ -192,6 +192,27 @@ describe('a session ended by refreshIdleSeconds (tokenTtlSeconds longer than ref
       await idleServer.dispose()
     }
   })
+
+  it('a refresh before the idle end moves it: the new token works past the first idle end, and ends at the new one', async () => {
+    let idleClock = Date.now()
+    const idleServer = await startTestServer({ now: () => idleClock, tokenTtlSeconds: 600, refreshIdleSeconds: 60 })
+    try {
+      const pair = await login(idleServer.url, ALICE)
+      idleClock += 50_000
+      const renewed = await http<{ token: string }>(idleServer.url, 'POST', '/api/auth/refresh', {
+        body: { refreshToken: pair.refreshToken },
+      })
+      expect(renewed.status).toBe(200)
+      idleClock += 20_000 // 70 s after the login, 20 s after the refresh
+      expect((await http(idleServer.url, 'GET', '/api/me', { token: renewed.body.token })).status).toBe(200)
+      const socket = await connect(idleServer.url, renewed.body.token)
+      socket.close()
+      idleClock += 41_000 // 61 s after the refresh
+      expect((await http(idleServer.url, 'GET', '/api/me', { token: renewed.body.token })).status).toBe(401)
+    } finally {
+      await idleServer.dispose()
+    }
+  })
 })
 
 describe('POST /api/auth/logout', () => {
