@@ -6,7 +6,7 @@ import type { Lesson, Message, User } from '../../src/contract'
 import { sortLessons } from '../../src/features/lessons/LessonsPage'
 import { lessonActions } from '../../src/features/lessons/transitions'
 import { firstSeq, mergeOlder } from '../../src/features/messages/order'
-import { createToaster, toastNews } from '../../src/features/notifications/toaster'
+import { createToaster, toastNews, type Toaster } from '../../src/features/notifications/toaster'
 import { upsertById } from '../../src/features/shared/cache'
 import { errorMessageId } from '../../src/features/shared/errors'
 import { en } from '../../src/i18n'
@@ -195,6 +195,28 @@ describe('the toaster', () => {
       preloadedState: { auth: { token: 't-bob', user: bob } },
     })
 
+  /**
+   * Bob's store with a toaster of 8 s toasts, on fake timers: `raise(subject, id)` brings a new lesson's toast,
+   * `subjects()` says what the toasts show, oldest first.
+   */
+  function withToasts(
+    run: (t: { toaster: Toaster; raise: (subject: string, id: string) => void; subjects: () => unknown[] }) => void,
+  ) {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const toaster = createToaster({ openPage: () => 'messages', ttlMs: 8000 })
+      const store = bobsStore(toaster)
+      run({
+        toaster,
+        raise: (subject, id) => store.dispatch(serverEventActions['lesson:created'](lesson({ id, subject }))),
+        subjects: () => toaster.getSnapshot().map((t) => t.message.values?.subject),
+      })
+      store.dispose()
+    } finally {
+      vi.useRealTimers()
+    }
+  }
+
   test('forgets the toasts of a user who logged out: the next user never sees them', () => {
     const toaster = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000 })
     const store = bobsStore(toaster)
@@ -205,17 +227,13 @@ describe('the toaster', () => {
     store.dispose()
   })
 
-  test('no toast’s time runs out while paused (the user is in the region); resumed, each gets a fresh ttl (WCAG 2.2.1)', () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    try {
-      const toaster = createToaster({ openPage: () => 'messages', ttlMs: 8000 })
-      const store = bobsStore(toaster)
-      const subjects = () => toaster.getSnapshot().map((t) => t.message.values?.subject)
-      store.dispatch(serverEventActions['lesson:created'](lesson({ id: 'l1', subject: 'First' })))
+  test('no toast’s time runs out while paused (the user is in the region); resumed, each gets a fresh ttl (WCAG 2.2.1)', () =>
+    withToasts(({ toaster, raise, subjects }) => {
+      raise('First', 'l1')
       vi.advanceTimersByTime(5000)
       toaster.pause(true)
       vi.advanceTimersByTime(60_000)
-      store.dispatch(serverEventActions['lesson:created'](lesson({ id: 'l2', subject: 'Second' })))
+      raise('Second', 'l2')
       vi.advanceTimersByTime(60_000)
       expect(subjects()).toEqual(['First', 'Second'])
       // The user left the region: a whole ttl from now for each, also for the first (3 s were left of it).
@@ -225,24 +243,15 @@ describe('the toaster', () => {
       vi.advanceTimersByTime(1)
       expect(subjects()).toEqual([])
       // Nobody in the region: a toast goes after its ttl, as ever.
-      store.dispatch(serverEventActions['lesson:created'](lesson({ id: 'l3', subject: 'Third' })))
+      raise('Third', 'l3')
       vi.advanceTimersByTime(8000)
       expect(subjects()).toEqual([])
-      store.dispose()
-    } finally {
-      vi.useRealTimers()
-    }
-  })
+    }))
 
   // The user is reading (or about to press) the oldest toast when a fifth arrives: it must not vanish under them.
-  test('while paused no toast is pushed out by a newer one; resumed, the four newest stay (WCAG 2.2.1)', () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    try {
-      const toaster = createToaster({ openPage: () => 'messages', ttlMs: 8000 })
-      const store = bobsStore(toaster)
-      const subjects = () => toaster.getSnapshot().map((t) => t.message.values?.subject)
-      const raise = (n: number) =>
-        store.dispatch(serverEventActions['lesson:created'](lesson({ id: `l${n}`, subject: `S${n}` })))
+  test('while paused no toast is pushed out by a newer one; resumed, the four newest stay (WCAG 2.2.1)', () =>
+    withToasts(({ toaster, raise: raiseLesson, subjects }) => {
+      const raise = (n: number) => raiseLesson(`S${n}`, `l${n}`)
       for (const n of [1, 2, 3, 4]) raise(n)
       toaster.pause(true)
       raise(5)
@@ -259,11 +268,7 @@ describe('the toaster', () => {
       expect(subjects()).toEqual(['S8', 'S9', 'S10', 'S11'])
       vi.advanceTimersByTime(8000)
       expect(subjects()).toEqual([])
-      store.dispose()
-    } finally {
-      vi.useRealTimers()
-    }
-  })
+    }))
 })
 
 describe('errorMessageId: the SPA’s own words for each error code, never the server’s English message', () => {
