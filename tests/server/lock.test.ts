@@ -213,7 +213,9 @@ describe('kernelLockName', () => {
   })
 })
 
-describe('lockFolder', () => {
+// Its tests start holder processes (tsx, several seconds on a busy machine) and wait on them: the test's timeout must
+// outlast the waits it allows (up to 30 s for a holder, 60 s for the lock, 30 s for its line), not the suite's 30 s.
+describe('lockFolder', { timeout: 150_000 }, () => {
   it('takes a free folder, names this process in server.pid, and on release lets the next one take it', async () => {
     const dir = freshDir()
     const release = await lockFolder(dir)
