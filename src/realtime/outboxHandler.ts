@@ -1,28 +1,7 @@
-import type { FetchBaseQueryError } from '@reduxjs/toolkit/query'
-import type { SerializedError } from '@reduxjs/toolkit'
 import { api, type ThreadMessage } from '../api'
-import { errorBodySchema, HTTP_STATUS, isRefusal, messageSchema, parse, type ErrorCode, type Id } from '../contract'
-import {
-  connect,
-  connected,
-  discardMessage,
-  internalError,
-  outboxRestored,
-  retryMessage,
-  retryNow,
-  roleChanged,
-  followerGone,
-  sendConfirmed,
-  sendFailed,
-  sendMessage,
-  serverEventActions,
-  sessionEnded,
-  sessionExpired,
-  sessionStarted,
-  shutdown,
-  type SendError,
-} from './actions'
-import { emitWithAck, type AckResult } from './ack'
+import type { Id } from '../contract'
+import { internalError, outboxRestored, type sendMessage, shutdown } from './actions'
+import { emitWithAck } from './ack'
 import {
   addPendingPatches,
   foldCacheWork,
@@ -44,56 +23,13 @@ import {
   type SendOutcome,
   type ThreadChange,
 } from './outboxMachine'
-import { createOutboxStorage } from './outboxStorage'
+import { outboxEventsOf } from './outboxEvents'
+import { createOutboxStorage, outboxMirror } from './outboxStorage'
 import { sendMessageProblem } from './sendCheck'
+import { outcomeOfAck, outcomeOfHttpError, storedMessage } from './sendOutcome'
 import type { TimerHandle } from './timers'
 
 export type { SendOutcome } from './outboxMachine'
-
-const MALFORMED: SendError = { code: 'INTERNAL', message: 'The server sent a malformed message' }
-
-/** The send a confirmation must be of: a stored message of another conversation or clientId confirms nothing. */
-type SentAs = Pick<PendingMessage, 'conversationId' | 'clientId'>
-
-function storedMessage(data: unknown, sent?: SentAs): SendOutcome {
-  const parsed = parse(messageSchema, data)
-  if (!parsed.ok) return { kind: 'retry', error: MALFORMED }
-  const message = parsed.value
-  // Taken as sent, another message would leave this one in the outbox, to go again at once, and again.
-  if (sent && (message.clientId !== sent.clientId || message.conversationId !== sent.conversationId))
-    return { kind: 'retry', error: MALFORMED }
-  return { kind: 'sent', message }
-}
-
-function outcomeOfError(error: { code: ErrorCode; message: string; retryAfterMs?: number }): SendOutcome {
-  const sendError: SendError = { code: error.code, message: error.message }
-  if (isRefusal(error.code)) return { kind: 'refused', error: sendError }
-  return error.retryAfterMs === undefined
-    ? { kind: 'retry', error: sendError }
-    : { kind: 'retry', error: sendError, retryAfterMs: error.retryAfterMs }
-}
-
-/** An ack → outcome (`timeout` is handled by the caller: it falls back to HTTP); `sent`: the send it answers. */
-export function outcomeOfAck(result: Exclude<AckResult, { kind: 'timeout' }>, sent?: SentAs): SendOutcome {
-  return result.kind === 'ok' ? storedMessage(result.data, sent) : outcomeOfError(result.error)
-}
-
-const codeByStatus = Object.fromEntries(Object.entries(HTTP_STATUS).map(([code, status]) => [status, code])) as Record<
-  number,
-  ErrorCode | undefined
->
-
-/** An HTTP failure → outcome: the server's `{ error }` body when it sent one, else its status, else the network. */
-export function outcomeOfHttpError(error: FetchBaseQueryError | SerializedError): SendOutcome {
-  const status = 'status' in error ? error.status : undefined
-  if (typeof status === 'number') {
-    const body = parse(errorBodySchema, 'data' in error ? error.data : undefined)
-    if (body.ok) return outcomeOfError(body.value.error)
-    const code = codeByStatus[status] ?? (status >= 500 ? 'INTERNAL' : 'INVALID')
-    return outcomeOfError({ code, message: `HTTP ${status}` })
-  }
-  return { kind: 'retry', error: { code: 'NETWORK', message: 'The server could not be reached' } }
-}
 
 const pendingCopy = (entry: PendingMessage, senderId: Id | null): ThreadMessage => ({
   id: entry.clientId,
@@ -128,11 +64,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
   let state: OutboxMachineState = initialOutboxMachineState
   const timers = new Map<Id, TimerHandle>()
   let letGo: (() => void) | null = null
-  /** The outbox as storage last took it, the one last tried (a refused write is tried again at the next change), and
-   * whether the last write failed. */
-  let saved: readonly PendingMessage[] = []
-  let tried: readonly PendingMessage[] = []
-  let saveFailing = false
+  const mirror = durable ? outboxMirror(durable) : null
   /**
    * While a send goes ahead of its reducer (`sendAhead`): the outbox as the reducer will leave it (what the machine
    * reads meanwhile), the effects held back until the action is reduced, and the action.
@@ -186,10 +118,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
     const [after, effects] = transition(state, { ...event, view: view() } as OutboxEvent)
     state = after
     // A new mirror starts from nothing written: what the outbox holds then is written at the next persist.
-    if (before.mirroring !== after.mirroring) {
-      saved = []
-      tried = []
-    }
+    if (before.mirroring !== after.mirroring) mirror?.restart()
     for (const effect of effects) {
       // A throwing reducer or store listener (inside a `dispatch` effect) is reported; the effects and events after it
       // still go, or a conversation's next send would wait for the next drain.
@@ -237,6 +166,8 @@ export function buildOutboxHandler<S extends SocketRootState>(
         if (entries.length > 0) dispatch(outboxRestored({ entries }))
         return
       }
+      case 'adoptStored':
+        return adoptStored(effect.userId)
       case 'clearStored':
         return durable?.clear(effect.userId)
       case 'dispatch':
@@ -315,33 +246,17 @@ export function buildOutboxHandler<S extends SocketRootState>(
     ctx.applyCacheWork(foldCacheWork(work, current))
   }
 
-  /**
-   * Mirrors what changed in the outbox since the last write that storage took (usually one entry) into the user's
-   * stored outbox: after a refused write, the next change of the outbox writes what was refused too.
-   */
+  /** Mirrors what changed in the outbox since the last write storage took into the user's stored outbox. */
   function persist() {
     const user = state.mirroring
-    if (!durable || user === null || user !== userId()) return
-    const now = getState().socket.outbox
-    if (now === saved || now === tried) return
-    tried = now
-    const ok = durable.save(user, saved, now)
-    if (ok) saved = now
-    // A full (or disabled) storage: the sends still go, but would not survive a reload; say so once per streak.
-    if (!ok && !saveFailing)
+    if (!mirror || user === null || user !== userId()) return
+    if (mirror.write(user, getState().socket.outbox) === 'refused')
       dispatch(internalError({ where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' }))
-    saveFailing = !ok
   }
 
-  /**
-   * A follower took the socket over, or a follower of this holder left: the sends the other tab left in storage (it
-   * closed or crashed with them pending) are this tab's to send now. Entries of tabs still open may come too (a
-   * hidden tab gone silent): the server's idempotency by `clientId` keeps each message single, and every tab
-   * reconciles it by `clientId`.
-   */
-  function adoptStored() {
-    const user = userId()
-    if (!durable || user === null) return
+  /** The pending sends other tabs left in storage that this tab does not have become this tab's (`adopt`). */
+  function adoptStored(user: Id) {
+    if (!durable) return
     const known = new Set(getState().socket.outbox.map((m) => m.clientId))
     const entries = durable.load(user).filter((m) => m.status === 'pending' && !known.has(m.clientId))
     if (entries.length > 0) dispatch(outboxRestored({ entries }))
@@ -387,57 +302,8 @@ export function buildOutboxHandler<S extends SocketRootState>(
   }
 
   function handle(action: Parameters<Handler<S>>[0], prevState: S) {
-    if (ahead && action === ahead.action) {
-      settleAhead()
-    } else if (sendMessage.match(action)) {
-      send({ type: 'restore' })
-      send({ type: 'queued', clientId: action.payload.clientId, problem: sendMessageProblem(action.payload) })
-    } else if (outboxRestored.match(action)) {
-      send({ type: 'restored', entries: action.payload.entries })
-    } else if (sendConfirmed.match(action)) {
-      send({ type: 'confirmed', conversationId: action.payload.message.conversationId })
-    } else if (serverEventActions['message:sent'].match(action)) {
-      // A confirmation that came on its own (the send's answer was lost, or it waits to retry): its entry has left the
-      // outbox, so the lock may have nothing left to be held for.
-      send({ type: 'confirmed', conversationId: action.payload.conversationId })
-    } else if (sendFailed.match(action)) {
-      send({ type: 'failed', clientId: action.payload.clientId })
-    } else if (retryMessage.match(action)) {
-      send({ type: 'retried', clientId: action.payload.clientId })
-    } else if (discardMessage.match(action)) {
-      send({
-        type: 'discarded',
-        entry: prevState.socket.outbox.find((m) => m.clientId === action.payload.clientId) ?? null,
-      })
-    } else if (connected.match(action)) {
-      send({ type: 'drain', onlyNetworkWaits: false })
-    } else if (retryNow.match(action)) {
-      send({ type: 'drain', onlyNetworkWaits: true })
-    } else if (connect.match(action)) {
-      send({ type: 'restore' })
-      send({ type: 'drain', onlyNetworkWaits: true })
-    } else if (sessionStarted.match(action)) {
-      send({ type: 'reset' })
-      send({ type: 'restore' })
-      send({ type: 'drain', onlyNetworkWaits: false })
-    } else if (sessionEnded.match(action) || shutdown.match(action)) {
-      send({ type: 'reset' })
-    } else if (sessionExpired.match(action)) {
-      send({ type: 'sessionExpired' })
-    } else if (ctx.options.loggedOut.match(action)) {
-      const keepOutbox = (action.meta as { keepOutbox?: unknown } | undefined)?.keepOutbox === true
-      send({ type: 'loggedOut', userId: ctx.options.selectUserId?.(prevState) ?? null, keepOutbox })
-    } else if (
-      roleChanged.match(action) &&
-      action.payload.role === 'leader' &&
-      prevState.socket.connection.role === 'follower'
-    ) {
-      adoptStored()
-    } else if (followerGone.match(action)) {
-      adoptStored()
-    } else if (api.endpoints.getMessages.matchFulfilled(action)) {
-      send({ type: 'threadFetched', conversationId: action.meta.arg.originalArgs, thread: action.payload })
-    }
+    if (ahead && action === ahead.action) return settleAhead()
+    for (const event of outboxEventsOf(action, prevState, ctx.options)) send(event)
   }
 
   const handler: Handler<S> = (action, prevState) => {

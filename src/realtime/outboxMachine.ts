@@ -45,6 +45,8 @@ export interface OutboxView {
 export type OutboxEventBody =
   /** Read the user's stored outbox back, once per session and user. */
   | { type: 'restore' }
+  /** This tab now sends for tabs that went away (it took the socket over, or a follower of it left). */
+  | { type: 'adopt' }
   /** `sendMessage` was queued by the reducer; `problem` when the browser's own check refused it. */
   | { type: 'queued'; clientId: string; problem: string | null }
   | { type: 'restored'; entries: readonly PendingMessage[] }
@@ -92,6 +94,8 @@ export type OutboxEffect =
   | { type: 'patchThread'; conversationId: Id; change: ThreadChange }
   /** Read the user's stored outbox (it comes back as `outboxRestored` when it holds anything). */
   | { type: 'loadStored'; userId: Id }
+  /** Read the user's stored outbox for the pending sends this tab does not have (as `outboxRestored`). */
+  | { type: 'adoptStored'; userId: Id }
   | { type: 'clearStored'; userId: Id }
   | { type: 'dispatch'; action: UnknownAction }
 
@@ -220,6 +224,11 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       if (!restoreDue(step.state, view) || !view.userId) return
       step.state.mirroring = view.userId
       return void step.effects.push({ type: 'loadStored', userId: view.userId })
+    case 'adopt':
+      // The other tab closed or crashed with sends pending: they are this tab's to send now. Entries of tabs still
+      // open may come too (a hidden tab gone silent): the server's idempotency by `clientId` keeps each single.
+      if (!view.durable || !view.userId) return
+      return void step.effects.push({ type: 'adoptStored', userId: view.userId })
     case 'queued': {
       const entry = byClientId(event.clientId)
       if (!entry) return

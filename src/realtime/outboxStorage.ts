@@ -108,3 +108,36 @@ export function createOutboxStorage(storage: StorageLike) {
 }
 
 export type OutboxStorage = ReturnType<typeof createOutboxStorage>
+
+/**
+ * One tab's outbox mirrored into storage: each write applies what changed since the last write storage took (usually
+ * one entry); after a refused write, the next change writes what was refused too.
+ *
+ * @example const mirror = outboxMirror(durable); if (mirror.write('u1', outbox) === 'refused') warn()
+ */
+export function outboxMirror(durable: OutboxStorage) {
+  /** The outbox as storage last took it, the one last tried, and whether the last write failed. */
+  let saved: readonly PendingMessage[] = []
+  let tried: readonly PendingMessage[] = []
+  let failing = false
+  return {
+    /** A new mirror (another user, or the same one read back again) starts from nothing written. */
+    restart() {
+      saved = []
+      tried = []
+    },
+    /**
+     * Writes `outbox` for `userId`. `refused`: storage refused it, the first time in a streak (a full or disabled
+     * storage: the sends still go, but would not survive a reload; say so once).
+     */
+    write(userId: Id, outbox: readonly PendingMessage[]): 'written' | 'unchanged' | 'refused' | 'stillRefused' {
+      if (outbox === saved || outbox === tried) return 'unchanged'
+      tried = outbox
+      const ok = durable.save(userId, saved, outbox)
+      if (ok) saved = outbox
+      const wasFailing = failing
+      failing = !ok
+      return ok ? 'written' : wasFailing ? 'stillRefused' : 'refused'
+    },
+  }
+}

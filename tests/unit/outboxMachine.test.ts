@@ -81,6 +81,17 @@ const rows: Row[] = [
   ],
   ['restore without storage does nothing', state(), { type: 'restore' }, view([], { durable: false }), state(), []],
   ['restore without a user does nothing', state(), { type: 'restore' }, view([], { userId: null }), state(), []],
+  // adopt
+  [
+    'adopt reads the stored sends other tabs left (whatever it mirrors)',
+    state({ mirroring: 'u1' }),
+    { type: 'adopt' },
+    view([k1]),
+    state({ mirroring: 'u1' }),
+    [{ type: 'adoptStored', userId: 'u1' }],
+  ],
+  ['adopt without storage does nothing', state(), { type: 'adopt' }, view([], { durable: false }), state(), []],
+  ['adopt without a user does nothing', state(), { type: 'adopt' }, view([], { userId: null }), state(), []],
   // queued
   [
     'a send asks for the lock first, and shows its pending copy',

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { createMemoryStorage } from '../../src/app/store'
 import { createOutboxStorage, outboxStorageKey, type PendingMessage } from '../../src/realtime'
+import { outboxMirror } from '../../src/realtime/outboxStorage'
 
 const entry = (clientId: string, over: Partial<PendingMessage> = {}): PendingMessage => ({
   clientId,
@@ -66,5 +67,59 @@ describe('durable outbox storage', () => {
     durable.clear('u1')
     expect(durable.load('u1')).toEqual([])
     expect(durable.load('u2')).toHaveLength(1)
+  })
+})
+
+describe('a tab’s outbox mirror', () => {
+  /** A storage that refuses writes while `full` is set. */
+  function fillable() {
+    const storage = createMemoryStorage()
+    let full = false
+    const setItem = storage.setItem.bind(storage)
+    storage.setItem = (key, value) => {
+      if (full) throw new Error('QuotaExceededError')
+      setItem(key, value)
+    }
+    return { storage, fill: (on: boolean) => void (full = on) }
+  }
+
+  test('writes a changed outbox once; the same outbox again writes nothing', () => {
+    const storage = createMemoryStorage()
+    const mirror = outboxMirror(createOutboxStorage(storage))
+    const outbox = [entry('k1')]
+    expect(mirror.write('u1', outbox)).toBe('written')
+    storage.removeItem(outboxStorageKey('u1'))
+    expect(mirror.write('u1', outbox)).toBe('unchanged')
+    expect(storage.getItem(outboxStorageKey('u1'))).toBeNull()
+  })
+
+  test('a refused write says so once per streak, and the next change writes what was refused too', () => {
+    const { storage, fill } = fillable()
+    const durable = createOutboxStorage(storage)
+    const mirror = outboxMirror(durable)
+    fill(true)
+    const one = [entry('k1')]
+    const two = [entry('k1'), entry('k2')]
+    expect(mirror.write('u1', one)).toBe('refused')
+    expect(mirror.write('u1', one)).toBe('unchanged')
+    expect(mirror.write('u1', two)).toBe('stillRefused')
+    fill(false)
+    const three = [...two, entry('k3')]
+    expect(mirror.write('u1', three)).toBe('written')
+    expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1', 'k2', 'k3'])
+    fill(true)
+    expect(mirror.write('u1', [entry('k4')])).toBe('refused')
+  })
+
+  test('after a restart, the outbox is written whole again', () => {
+    const storage = createMemoryStorage()
+    const durable = createOutboxStorage(storage)
+    const mirror = outboxMirror(durable)
+    const outbox = [entry('k1')]
+    mirror.write('u1', outbox)
+    storage.removeItem(outboxStorageKey('u1'))
+    mirror.restart()
+    expect(mirror.write('u1', outbox)).toBe('written')
+    expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1'])
   })
 })

@@ -1,5 +1,5 @@
 import type { UnknownAction } from '@reduxjs/toolkit'
-import { outcomeOfAck, outcomeOfHttpError } from '../../src/realtime/outboxHandler'
+import { outcomeOfAck, outcomeOfHttpError } from '../../src/realtime/sendOutcome'
 import { describe, expect, test } from 'vitest'
 import {
   backoffDelay,

@@ -1,0 +1,82 @@
+import type { UnknownAction } from '@reduxjs/toolkit'
+import { api } from '../api'
+import type { Id } from '../contract'
+import {
+  connect,
+  connected,
+  discardMessage,
+  followerGone,
+  outboxRestored,
+  retryMessage,
+  retryNow,
+  roleChanged,
+  sendConfirmed,
+  sendFailed,
+  sendMessage,
+  serverEventActions,
+  sessionEnded,
+  sessionExpired,
+  sessionStarted,
+  shutdown,
+} from './actions'
+import { sendMessageProblem } from './sendCheck'
+import type { OutboxEventBody } from './outboxMachine'
+import type { SocketRootState } from './socketSlice'
+
+/** What the mapping reads of the middleware's options. */
+export interface OutboxEventOptions<S> {
+  loggedOut: { match(action: unknown): boolean }
+  selectUserId?: (state: S) => Id | null | undefined
+}
+
+/**
+ * The outbox machine's events for one action, in order (none for most actions): the one place an action becomes
+ * outbox work. `prevState`: the state before the action was reduced (a discarded entry is read from it).
+ *
+ * @example outboxEventsOf(retryNow({ reason: 'online' }), prev, options) // [{ type: 'drain', onlyNetworkWaits: true }]
+ */
+export function outboxEventsOf<S extends SocketRootState>(
+  action: UnknownAction,
+  prevState: S,
+  options: OutboxEventOptions<S>,
+): OutboxEventBody[] {
+  if (sendMessage.match(action))
+    return [
+      { type: 'restore' },
+      { type: 'queued', clientId: action.payload.clientId, problem: sendMessageProblem(action.payload) },
+    ]
+  if (outboxRestored.match(action)) return [{ type: 'restored', entries: action.payload.entries }]
+  if (sendConfirmed.match(action)) return [{ type: 'confirmed', conversationId: action.payload.message.conversationId }]
+  // A confirmation that came on its own (the send's answer was lost, or it waits to retry): its entry has left the
+  // outbox, so the lock may have nothing left to be held for.
+  if (serverEventActions['message:sent'].match(action))
+    return [{ type: 'confirmed', conversationId: action.payload.conversationId }]
+  if (sendFailed.match(action)) return [{ type: 'failed', clientId: action.payload.clientId }]
+  if (retryMessage.match(action)) return [{ type: 'retried', clientId: action.payload.clientId }]
+  if (discardMessage.match(action)) {
+    const entry = prevState.socket.outbox.find((m) => m.clientId === action.payload.clientId) ?? null
+    return [{ type: 'discarded', entry }]
+  }
+  if (connected.match(action)) return [{ type: 'drain', onlyNetworkWaits: false }]
+  if (retryNow.match(action)) return [{ type: 'drain', onlyNetworkWaits: true }]
+  if (connect.match(action)) return [{ type: 'restore' }, { type: 'drain', onlyNetworkWaits: true }]
+  if (sessionStarted.match(action))
+    return [{ type: 'reset' }, { type: 'restore' }, { type: 'drain', onlyNetworkWaits: false }]
+  if (sessionEnded.match(action) || shutdown.match(action)) return [{ type: 'reset' }]
+  if (sessionExpired.match(action)) return [{ type: 'sessionExpired' }]
+  if (options.loggedOut.match(action)) {
+    const keepOutbox = (action.meta as { keepOutbox?: unknown } | undefined)?.keepOutbox === true
+    return [{ type: 'loggedOut', userId: options.selectUserId?.(prevState) ?? null, keepOutbox }]
+  }
+  // This tab took the socket over from another, or a tab that sent through it left.
+  if (
+    (roleChanged.match(action) &&
+      action.payload.role === 'leader' &&
+      prevState.socket.connection.role === 'follower') ||
+    followerGone.match(action)
+  )
+    return [{ type: 'adopt' }]
+  if (api.endpoints.getMessages.matchFulfilled(action))
+    return [{ type: 'threadFetched', conversationId: action.meta.arg.originalArgs, thread: action.payload }]
+  return []
+}

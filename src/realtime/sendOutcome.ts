@@ -1,0 +1,65 @@
+import type { FetchBaseQueryError } from '@reduxjs/toolkit/query'
+import type { SerializedError } from '@reduxjs/toolkit'
+import { errorBodySchema, HTTP_STATUS, isRefusal, messageSchema, parse, type ErrorCode } from '../contract'
+import type { AckResult } from './ack'
+import type { SendError } from './actions'
+import type { SendOutcome } from './outboxMachine'
+import type { PendingMessage } from './socketSlice'
+
+const MALFORMED: SendError = { code: 'INTERNAL', message: 'The server sent a malformed message' }
+
+/** The send a confirmation must be of: a stored message of another conversation or clientId confirms nothing. */
+export type SentAs = Pick<PendingMessage, 'conversationId' | 'clientId'>
+
+/**
+ * A stored message the server answered with → `sent`, or `retry` when it is malformed or of another send.
+ *
+ * @example storedMessage(ack.data, entry) // { kind: 'sent', message }
+ */
+export function storedMessage(data: unknown, sent?: SentAs): SendOutcome {
+  const parsed = parse(messageSchema, data)
+  if (!parsed.ok) return { kind: 'retry', error: MALFORMED }
+  const message = parsed.value
+  // Taken as sent, another message would leave this one in the outbox, to go again at once, and again.
+  if (sent && (message.clientId !== sent.clientId || message.conversationId !== sent.conversationId))
+    return { kind: 'retry', error: MALFORMED }
+  return { kind: 'sent', message }
+}
+
+function outcomeOfError(error: { code: ErrorCode; message: string; retryAfterMs?: number }): SendOutcome {
+  const sendError: SendError = { code: error.code, message: error.message }
+  if (isRefusal(error.code)) return { kind: 'refused', error: sendError }
+  return error.retryAfterMs === undefined
+    ? { kind: 'retry', error: sendError }
+    : { kind: 'retry', error: sendError, retryAfterMs: error.retryAfterMs }
+}
+
+/**
+ * An ack → outcome (`timeout` is handled by the caller: it falls back to HTTP); `sent`: the send it answers.
+ *
+ * @example outcomeOfAck({ kind: 'error', error: { code: 'FORBIDDEN', message: '…' } }) // { kind: 'refused', … }
+ */
+export function outcomeOfAck(result: Exclude<AckResult, { kind: 'timeout' }>, sent?: SentAs): SendOutcome {
+  return result.kind === 'ok' ? storedMessage(result.data, sent) : outcomeOfError(result.error)
+}
+
+const codeByStatus = Object.fromEntries(Object.entries(HTTP_STATUS).map(([code, status]) => [status, code])) as Record<
+  number,
+  ErrorCode | undefined
+>
+
+/**
+ * An HTTP failure → outcome: the server's `{ error }` body when it sent one, else its status, else the network.
+ *
+ * @example outcomeOfHttpError({ status: 'FETCH_ERROR', error: 'offline' }) // { kind: 'retry', error: { code: 'NETWORK', … } }
+ */
+export function outcomeOfHttpError(error: FetchBaseQueryError | SerializedError): SendOutcome {
+  const status = 'status' in error ? error.status : undefined
+  if (typeof status === 'number') {
+    const body = parse(errorBodySchema, 'data' in error ? error.data : undefined)
+    if (body.ok) return outcomeOfError(body.value.error)
+    const code = codeByStatus[status] ?? (status >= 500 ? 'INTERNAL' : 'INVALID')
+    return outcomeOfError({ code, message: `HTTP ${status}` })
+  }
+  return { kind: 'retry', error: { code: 'NETWORK', message: 'The server could not be reached' } }
+}

@@ -1,0 +1,142 @@
+import { createAction, type UnknownAction } from '@reduxjs/toolkit'
+import { describe, expect, test } from 'vitest'
+import {
+  connect,
+  connected,
+  discardMessage,
+  followerGone,
+  outboxRestored,
+  retryMessage,
+  retryNow,
+  roleChanged,
+  sendConfirmed,
+  sendFailed,
+  sendMessage,
+  serverEventActions,
+  sessionEnded,
+  sessionExpired,
+  sessionStarted,
+  shutdown,
+} from '../../src/realtime/actions'
+import type { OutboxEventBody } from '../../src/realtime/outboxMachine'
+import { outboxEventsOf } from '../../src/realtime/outboxEvents'
+import { initialSocketState, type PendingMessage, type SocketState } from '../../src/realtime/socketSlice'
+import { message } from './support/fixtures'
+
+const loggedOut = createAction<void>('auth/loggedOut')
+const options = { loggedOut, selectUserId: (s: { auth: { userId: string } }) => s.auth.userId }
+
+const k1: PendingMessage = {
+  clientId: 'k1',
+  conversationId: 'c1',
+  content: 'hello',
+  createdAt: '2026-11-24T08:00:00.000Z',
+  status: 'failed',
+  attempts: 1,
+  error: { code: 'FORBIDDEN', message: 'no' },
+}
+const prev = (over: Partial<SocketState['connection']> = {}) => ({
+  auth: { userId: 'u1' },
+  socket: { ...initialSocketState, outbox: [k1], connection: { ...initialSocketState.connection, ...over } },
+})
+const stored = message(3, { clientId: 'k1', senderId: 'u1' })
+const thread = [message(1), message(2)]
+const threadFetched = {
+  type: 'api/executeQuery/fulfilled',
+  payload: thread,
+  meta: {
+    arg: { type: 'query', endpointName: 'getMessages', originalArgs: 'c1', queryCacheKey: 'getMessages("c1")' },
+    requestId: 'r1',
+    requestStatus: 'fulfilled',
+    fulfilledTimeStamp: 1,
+    baseQueryMeta: {},
+  },
+} as UnknownAction
+
+describe('outboxEventsOf: an action → the outbox machine’s events, in order', () => {
+  const send = sendMessage({ conversationId: 'c1', content: 'hi', clientId: 'k9' })
+  const rows: [string, UnknownAction, ReturnType<typeof prev>, OutboxEventBody[]][] = [
+    [
+      'sendMessage: restore first (older stored sends go before), then queued',
+      send,
+      prev(),
+      [{ type: 'restore' }, { type: 'queued', clientId: 'k9', problem: null }],
+    ],
+    [
+      'sendMessage the browser refuses: queued with its problem',
+      sendMessage({ conversationId: 'c1', content: '', clientId: 'k8' }),
+      prev(),
+      [{ type: 'restore' }, { type: 'queued', clientId: 'k8', problem: expect.any(String) }],
+    ],
+    ['outboxRestored', outboxRestored({ entries: [k1] }), prev(), [{ type: 'restored', entries: [k1] }]],
+    ['sendConfirmed', sendConfirmed({ message: stored }), prev(), [{ type: 'confirmed', conversationId: 'c1' }]],
+    [
+      'message:sent on its own confirms too',
+      serverEventActions['message:sent'](stored),
+      prev(),
+      [{ type: 'confirmed', conversationId: 'c1' }],
+    ],
+    ['sendFailed', sendFailed({ clientId: 'k1', error: k1.error! }), prev(), [{ type: 'failed', clientId: 'k1' }]],
+    ['retryMessage', retryMessage({ clientId: 'k1' }), prev(), [{ type: 'retried', clientId: 'k1' }]],
+    [
+      'discardMessage: the entry as it was before the reducer removed it',
+      discardMessage({ clientId: 'k1' }),
+      prev(),
+      [{ type: 'discarded', entry: k1 }],
+    ],
+    [
+      'discardMessage of an unknown send',
+      discardMessage({ clientId: 'zz' }),
+      prev(),
+      [{ type: 'discarded', entry: null }],
+    ],
+    [
+      'connected: everything goes again',
+      connected({ socketId: 's1', recovered: false }),
+      prev(),
+      [{ type: 'drain', onlyNetworkWaits: false }],
+    ],
+    [
+      'retryNow: only network waits go',
+      retryNow({ reason: 'online' }),
+      prev(),
+      [{ type: 'drain', onlyNetworkWaits: true }],
+    ],
+    ['connect', connect(), prev(), [{ type: 'restore' }, { type: 'drain', onlyNetworkWaits: true }]],
+    [
+      'sessionStarted',
+      sessionStarted(),
+      prev(),
+      [{ type: 'reset' }, { type: 'restore' }, { type: 'drain', onlyNetworkWaits: false }],
+    ],
+    ['sessionEnded', sessionEnded(), prev(), [{ type: 'reset' }]],
+    ['shutdown', shutdown(), prev(), [{ type: 'reset' }]],
+    [
+      'sessionExpired',
+      sessionExpired({ code: 'UNAUTHORIZED', message: 'UNAUTHORIZED' }),
+      prev(),
+      [{ type: 'sessionExpired' }],
+    ],
+    ['the app’s logout', loggedOut(), prev(), [{ type: 'loggedOut', userId: 'u1', keepOutbox: false }]],
+    [
+      'the app’s logout keeping the outbox',
+      { ...loggedOut(), meta: { keepOutbox: true } },
+      prev(),
+      [{ type: 'loggedOut', userId: 'u1', keepOutbox: true }],
+    ],
+    [
+      'a follower becoming the leader adopts',
+      roleChanged({ role: 'leader' }),
+      prev({ role: 'follower' }),
+      [{ type: 'adopt' }],
+    ],
+    ['a solo tab becoming the leader does not', roleChanged({ role: 'leader' }), prev({ role: 'solo' }), []],
+    ['a leader becoming a follower does not', roleChanged({ role: 'follower' }), prev({ role: 'leader' }), []],
+    ['a follower gone: the leader adopts', followerGone(), prev({ role: 'leader' }), [{ type: 'adopt' }]],
+    ['a fetched thread', threadFetched, prev(), [{ type: 'threadFetched', conversationId: 'c1', thread }]],
+    ['any other action', { type: 'other/thing' }, prev(), []],
+  ]
+  test.each(rows)('%s', (_name, action, state, events) => {
+    expect(outboxEventsOf(action, state, options)).toEqual(events)
+  })
+})
