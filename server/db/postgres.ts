@@ -38,6 +38,12 @@ export async function openPostgres(connectionString: string): Promise<Db> {
   }
   async function transactionOnce<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await pool.connect()
+    // A client checked out of the pool has no 'error' listener of the pool's: its connection lost meanwhile (the
+    // database restarting or failing over, its backend terminated) would emit an unheard 'error' and end the process.
+    // The statement under way rejects with it anyway, and so does the next one; the client goes back broken.
+    let lost: Error | undefined
+    const onError = (error: Error) => (lost ??= error)
+    client.on('error', onError)
     try {
       await client.query('begin')
       const result = await fn(wrap(client))
@@ -47,7 +53,8 @@ export async function openPostgres(connectionString: string): Promise<Db> {
       await client.query('rollback').catch(() => undefined)
       throw error
     } finally {
-      client.release()
+      client.off('error', onError)
+      client.release(lost)
     }
   }
   return {
