@@ -4,6 +4,13 @@ import type { Db, ExecuteManyOptions, Prepared, Queryable } from './types'
 /** serialization_failure, deadlock_detected: the transaction may simply be run again. */
 const RETRYABLE = new Set(['40001', '40P01'])
 const MAX_ATTEMPTS = 5
+/**
+ * How long a transaction may sit between its statements before PostgreSQL ends it. Ours wait there only for this
+ * process (and, in a send, one Redis read): a node frozen or cut off in the middle of one (a paused VM or container, a
+ * partition) would otherwise hold the rows it locked, its users' log counters, until TCP gave up on it (hours), and
+ * every node's writes for those users would wait behind it. A `DATABASE_URL` parameter of that name overrides it.
+ */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000
 
 export function isRetryable(error: unknown): boolean {
   return RETRYABLE.has(String((error as { code?: unknown } | null)?.code))
@@ -11,7 +18,11 @@ export function isRetryable(error: unknown): boolean {
 
 /** A PostgreSQL server through `pg`: same SQL as PGlite. */
 export async function openPostgres(connectionString: string): Promise<Db> {
-  const pool = new pg.Pool({ connectionString, max: 10 })
+  const pool = new pg.Pool({
+    connectionString,
+    max: 10,
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  })
   // An idle client losing its connection must not crash the process.
   pool.on('error', () => undefined)
   await pool.query('select 1')

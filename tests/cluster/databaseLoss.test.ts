@@ -3,36 +3,40 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
-import { ALICE, http, login } from '../server/support/server'
+import { ALICE, BOB, http, login } from '../server/support/server'
 import { spawnNode, type NodeProcess } from './support/node'
-import { requireParts } from './support/redis'
+import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
 // A node (its own process, as `npm start` runs it) on PostgreSQL, whose database connection is cut under it.
-const ready = requireParts('tests/cluster/databaseLoss.test.ts', [postgresRunnable()])
+const ready = requireParts('tests/cluster/databaseLoss.test.ts', [postgresRunnable(), redisRunnable()])
 
 describe.runIf(ready)('a node whose PostgreSQL connection is cut during a transaction', () => {
   let postgres: PostgresCluster
+  let redis: RedisServer
   let databaseUrl: string
   let node: NodeProcess | undefined
-  let admin: pg.Client | undefined
+  let other: Awaited<ReturnType<typeof startServer>> | undefined
+  let admin: pg.Client
 
   beforeAll(async () => {
-    postgres = await startPostgres()
+    ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
     databaseUrl = postgres.createDatabase('talemy_database_loss')
     const seeder = await startServer({ port: 0, databaseUrl, dataDir: tmpdir(), seedDemo: true, logLevel: 'silent' })
     await seeder.close()
+    admin = new pg.Client({ connectionString: databaseUrl })
+    await admin.connect()
   })
   afterAll(async () => {
     await admin?.end().catch(() => undefined)
     await node?.kill()
+    await other?.close()
+    await redis?.stop()
     postgres?.stop()
   })
 
   it('answers that request with an error and keeps serving (a restart, failover or terminated backend is no crash)', async () => {
     node = await spawnNode({ DATABASE_URL: databaseUrl })
     const { token } = await login(node.url, ALICE)
-    admin = new pg.Client({ connectionString: databaseUrl })
-    await admin.connect()
     // Alice's log counter held elsewhere: her send's transaction waits on it, its connection checked out of the pool.
     await admin.query('begin')
     await admin.query(`select id from users where id = 'user-alice' for update`)
@@ -45,7 +49,7 @@ describe.runIf(ready)('a node whose PostgreSQL connection is cut during a transa
     )
     const waiting = async () =>
       (
-        await admin!.query<{ pid: number }>(
+        await admin.query<{ pid: number }>(
           `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
         )
       ).rows.map((row) => row.pid)
@@ -66,4 +70,50 @@ describe.runIf(ready)('a node whose PostgreSQL connection is cut during a transa
     })
     expect(retried).toMatchObject({ status: 201, body: { content: 'cut off' } })
   })
+
+  it("does not hold other nodes' writes for those users while a node frozen in the middle of a send holds their log counters", async () => {
+    await node?.kill()
+    const env = { DATABASE_URL: databaseUrl, REDIS_URL: redis.url, REDIS_PREFIX: 'frozen:' }
+    node = await spawnNode(env)
+    other = await startServer({
+      port: 0,
+      databaseUrl,
+      redisUrl: redis.url,
+      redisPrefix: 'frozen:',
+      dataDir: tmpdir(),
+      logLevel: 'silent',
+    })
+    const alice = (await login(node.url, ALICE)).token
+    const bob = (await login(other.url, BOB)).token
+    // Alice's send on the first node takes her and Bob's counters; that node stops (a paused VM or container, a long
+    // stall, a partition) right after PostgreSQL has granted them, before it could go on.
+    await admin.query('begin')
+    await admin.query(`select id from users where id = 'user-alice' for update`)
+    void http(node.url, 'POST', '/api/conversations/conv-alice-bob/messages', {
+      token: alice,
+      body: { content: 'frozen', clientId: 'frozen-1' },
+    }).catch(() => undefined)
+    const waiting = async () =>
+      (
+        await admin.query<{ pid: number }>(
+          `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+        )
+      ).rows.map((row) => row.pid)
+    await expect.poll(waiting).toHaveLength(1)
+    const [frozenBackend] = await waiting()
+    node.child.kill('SIGSTOP')
+    await admin.query('rollback')
+    const state = async () =>
+      (await admin.query<{ state: string }>('select state from pg_stat_activity where pid = $1', [frozenBackend]))
+        .rows[0]?.state
+    await expect.poll(state).toBe('idle in transaction')
+
+    // Bob's send on the other node needs those counters too: it goes through once the frozen node's transaction is
+    // given up, not whenever (if ever) that node comes back.
+    const sent = await http<{ content: string }>(other.url, 'POST', '/api/conversations/conv-alice-bob/messages', {
+      token: bob,
+      body: { content: 'still here', clientId: 'frozen-2' },
+    })
+    expect(sent).toMatchObject({ status: 201, body: { content: 'still here' } })
+  }, 45_000)
 })
