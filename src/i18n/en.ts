@@ -103,7 +103,7 @@ export const en = {
   'thread.composerLabel': 'Message to {name}',
   'thread.composerPlaceholder': 'Write a message…',
   'thread.send': 'Send',
-  'thread.tooLong': '{length} / {max} characters: too long',
+  'thread.tooLong': '{length, number} / {max, number} characters: too long',
   'thread.hint': 'Enter sends · Shift+Enter for a new line',
   'thread.announceNew': 'New message from {name}: {content}',
   'thread.seen': 'Seen',

@@ -96,7 +96,7 @@ export const fr: Catalogue = {
   'thread.composerLabel': 'Message à {name}',
   'thread.composerPlaceholder': 'Écrire un message…',
   'thread.send': 'Envoyer',
-  'thread.tooLong': '{length} / {max} caractères : trop long',
+  'thread.tooLong': '{length, number} / {max, number} caractères : trop long',
   'thread.hint': 'Entrée envoie · Maj+Entrée pour une nouvelle ligne',
   'thread.announceNew': 'Nouveau message de {name} : {content}',
   'thread.seen': 'Vu',

@@ -158,6 +158,16 @@ describe('plurals', () => {
   })
 })
 
+describe('numbers, written the language’s way', () => {
+  // The composer's count runs past 4,000 (the contract's limit): a bare `{max}` would print "4000" in both languages.
+  test.each([
+    ['en', '4,001 / 4,000 characters: too long'],
+    ['fr', '4\u202f001 / 4\u202f000 caractères\u202f: trop long'],
+  ] as const)('%s: %s', (locale, text) => {
+    expect(intl(locale).formatMessage({ id: 'thread.tooLong' }, { length: 4001, max: 4000 })).toBe(text)
+  })
+})
+
 describe('dates and times, in the chosen language and the user’s time zone', () => {
   const at = '2026-11-24T08:30:00.000Z'
   test.each([
