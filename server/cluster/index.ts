@@ -1,5 +1,6 @@
 import { createAdapter } from '@socket.io/redis-adapter'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
+import type { Redis } from 'ioredis'
 import type { Logger } from '../logger'
 import type { CounterFactory } from '../loginThrottle'
 import type { TalemyServer } from '../realtime'
@@ -10,6 +11,31 @@ import type { RedisLink } from './redis'
 import { RedisPresenceStore, SharedSocketSlots, SharedViewers } from './shared'
 
 const REVOKED = 'talemy:revoked'
+
+/**
+ * The adapter publishes without waiting for Redis's answer: a publish refused (Redis away past its retries, or a
+ * denied command) would be an unhandled rejection, which ends a process that embeds `startServer` without a handler
+ * of its own. The event has reached this node's sockets; the other nodes' get the logged ones at their log check.
+ * Said once per streak of refusals.
+ */
+function watchPublishes(pub: Redis, logger: Logger) {
+  const publish = pub.publish.bind(pub) as (channel: string, message: string) => Promise<number>
+  let refusing = false
+  pub.publish = ((channel: string, message: string) => {
+    const answer = publish(channel, message)
+    answer.then(
+      () => {
+        refusing = false
+      },
+      (error: unknown) => {
+        if (!refusing)
+          logger.warn({ err: error }, 'Redis refused a publish: other nodes get logged events at their log check')
+        refusing = true
+      },
+    )
+    return answer
+  }) as Redis['publish']
+}
 
 /**
  * Makes this node one of several sharing `redis`:
@@ -32,6 +58,7 @@ export function joinCluster(
   sessionRecheckMs: number,
   logger: Logger,
 ) {
+  watchPublishes(redis.pub, logger)
   io.adapter(createAdapter(redis.pub, redis.sub, { key: `${redis.prefix}socket.io` }))
   const entries = new NodeEntries(redis.client, (error) => logger.warn({ err: error }, 'heartbeat failed'))
   entries.start()

@@ -505,6 +505,43 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     expect(bobOnB.logged().find((item) => item.offset === offset)?.event).toBe('conversation:read')
   })
 
+  it('keeps serving when Redis refuses its publishes, and says so once per streak (no unhandled rejection)', async () => {
+    const { node: c, lines } = await startLoggedNode()
+    const pub = (c.io.of('/').adapter as unknown as { pubClient: Redis }).pubClient
+    const admin = new Redis(redis.url)
+    const refusals = () => lines().filter((line) => line.msg.includes('Redis refused a publish'))
+    const send = async (token: string, content: string) => {
+      const sent = await http(c.url, 'POST', `/api/conversations/${CONV}/messages`, {
+        token,
+        body: { content, clientId: `refused-${randomUUID()}` },
+      })
+      expect(sent.status).toBe(201)
+    }
+    try {
+      const alice = (await login(c.url, ALICE)).token
+      // The adapter publishes each broadcast without waiting for the answer: Redis now answers each with NOPERM.
+      await admin.call('ACL', 'SETUSER', 'default', '-publish')
+      await send(alice, 'refused one')
+      await send(alice, 'refused two')
+      await admin.call('ACL', 'SETUSER', 'default', '+publish')
+      // Answers come in order on one connection: once this one is in, both refusals have been handled.
+      await pub.publish(`${randomUUID()}`, 'probe')
+      expect(refusals()).toHaveLength(1)
+      expect(refusals()[0]!.err?.message).toMatch(/NOPERM/)
+      // A publish went through since: the next refusal starts a new streak.
+      await admin.call('ACL', 'SETUSER', 'default', '-publish')
+      await send(alice, 'refused three')
+      await admin.call('ACL', 'SETUSER', 'default', '+publish')
+      await pub.publish(`${randomUUID()}`, 'probe')
+      expect(refusals()).toHaveLength(2)
+      expect((await http(c.url, 'GET', '/api/me', { token: alice })).status).toBe(200)
+    } finally {
+      await admin.call('ACL', 'SETUSER', 'default', '+publish')
+      admin.disconnect()
+      await c.close()
+    }
+  })
+
   it('numbers each user’s log 1..n without gaps, in commit order, under concurrent writers on both nodes', async () => {
     const alice = (await login(a.url, ALICE)).token
     const bob = (await login(b.url, BOB)).token
