@@ -18,6 +18,7 @@ import {
   type BackoffOptions,
   type DrainLock,
 } from '../../src/realtime'
+import { followerGone } from '../../src/realtime/actions'
 import { eventually } from './support/eventually'
 import { fakeSockets, type FakeSocket } from './support/fakeSocket'
 import { alice, bob, message } from './support/fixtures'
@@ -361,6 +362,46 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
   })
 })
 
+describe('adopting what another tab left', () => {
+  test('a follower gone: its pending stored sends this tab does not have are adopted, shown and sent; failed ones stay', () => {
+    const storage = createMemoryStorage()
+    const { store, socket, actions } = tab('http://unused.test', storage)
+    socket().serverConnect()
+    store.dispatch(send('k1'))
+    const left = (clientId: string, status: 'pending' | 'failed') => ({
+      clientId,
+      conversationId: 'c2',
+      content: `text ${clientId}`,
+      createdAt: '2026-11-24T07:00:00.000Z',
+      status,
+      attempts: 0,
+      error: null,
+    })
+    storage.setItem(
+      outboxStorageKey(alice.id),
+      JSON.stringify([
+        ...JSON.parse(storage.getItem(outboxStorageKey(alice.id))!),
+        left('o1', 'pending'),
+        left('o2', 'failed'),
+      ]),
+    )
+    store.dispatch(followerGone())
+    expect(actions.filter((a) => a.type === 'socket/outboxRestored')).toMatchObject([
+      { payload: { entries: [{ clientId: 'o1' }] } },
+    ])
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['o1', 'k1'])
+    expect(
+      socket()
+        .sent('message:send')
+        .map((p) => (p.args[0] as { clientId: string }).clientId),
+    ).toEqual(['k1', 'o1'])
+    // Again: nothing new to adopt.
+    store.dispatch(followerGone())
+    expect(actions.filter((a) => a.type === 'socket/outboxRestored')).toHaveLength(1)
+    store.dispatch(shutdown())
+  })
+})
+
 describe('a storage that refuses to write', () => {
   test('sends still go; the failure is reported once (socket/internalError), not thrown', async () => {
     const storage = createMemoryStorage()
@@ -399,6 +440,51 @@ describe('a storage that refuses to write', () => {
     refusing = false
     store.dispatch(send('k2'))
     expect(savedIds(storage)).toEqual(['k1', 'k2'])
+    store.dispatch(shutdown())
+  })
+  test('a change made while a refusal is reported (a store listener) is of the same streak, and a write it gets through ends the streak', async () => {
+    const storage = createMemoryStorage()
+    let refusing = false
+    const flaky: StorageLike = {
+      getItem: (key) => storage.getItem(key),
+      removeItem: (key) => storage.removeItem(key),
+      setItem: (key, value) => {
+        if (refusing) throw new Error('QuotaExceededError')
+        storage.setItem(key, value)
+      },
+    }
+    const { store, actions } = tab(await deadUrl(), flaky)
+    const reports = () => actions.filter((a) => a.type === 'socket/internalError').length
+    // While the first refusal is being reported, a listener sends again: storage refuses that too.
+    let onReport: (() => void) | null = () => store.dispatch(send('k2', 'c2'))
+    store.subscribe(() => {
+      const last = actions[actions.length - 1]
+      if (last?.type !== 'socket/internalError' || !onReport) return
+      const react = onReport
+      onReport = null
+      react()
+    })
+    refusing = true
+    store.dispatch(send('k1'))
+    expect(reports()).toBe(1)
+    store.dispatch(send('k3'))
+    expect(reports()).toBe(1)
+    // While the next streak's first refusal is being reported, storage takes writes again and a listener sends:
+    // that write goes through and ends the streak, so the next refusal is reported.
+    refusing = false
+    store.dispatch(send('k4'))
+    expect(savedIds(storage)).toEqual(['k1', 'k2', 'k3', 'k4'])
+    refusing = true
+    onReport = () => {
+      refusing = false
+      store.dispatch(send('k6', 'c2'))
+    }
+    store.dispatch(send('k5'))
+    expect(reports()).toBe(2)
+    expect(savedIds(storage)).toEqual(['k1', 'k2', 'k3', 'k4', 'k5', 'k6'])
+    refusing = true
+    store.dispatch(send('k7'))
+    expect(reports()).toBe(3)
     store.dispatch(shutdown())
   })
 })
