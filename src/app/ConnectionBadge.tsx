@@ -1,9 +1,21 @@
-import { useEffect, useRef } from 'react'
+import { useEffect, useEffectEvent, useRef } from 'react'
 import { useT } from '../i18n'
 import { selectConnection, type ConnectionStatus } from '../realtime'
 import { useAnnounce } from './Announcer'
 import { BADGE, connectionAnnouncement } from './connectionWords'
 import { useAppSelector } from './hooks'
+
+/**
+ * How long a lost connection must stay lost before it is said: closing the tab that holds the browser's one socket
+ * drops it in every other tab until the next one has connected (a moment), as a short network blip does; neither is
+ * news, nor is its end.
+ */
+export const LOST_NEWS_AFTER_MS = 1000
+
+function endLostWait(wait: { current: ReturnType<typeof setTimeout> | null }) {
+  if (wait.current !== null) clearTimeout(wait.current)
+  wait.current = null
+}
 
 /**
  * The connection badge, worded as the contract says; whenever not online it adds that messages go over HTTP. It is
@@ -18,13 +30,36 @@ export function ConnectionBadge() {
   const before = useRef(status)
   // A loss said (lost, offline, session expired) and no `connected` since: the next `connected` says it is back.
   const lostSaid = useRef(false)
+  // A loss not said yet: it is said once it has lasted LOST_NEWS_AFTER_MS, unless the connection is back by then.
+  const lostWaits = useRef<ReturnType<typeof setTimeout> | null>(null)
+  // In the language of the moment it is said.
+  const say = useEffectEvent((news: NonNullable<ReturnType<typeof connectionAnnouncement>>) =>
+    announce(t(news.id), news.politeness),
+  )
   useEffect(() => {
+    if (before.current === status) return
     const news = connectionAnnouncement(before.current, status, lostSaid.current)
     before.current = status
+    // Still trying (reconnecting, connecting): a loss waiting to be said goes on waiting.
+    const unsaidLoss = lostWaits.current !== null
+    if (status !== 'reconnecting' && status !== 'connecting') endLostWait(lostWaits)
     if (status === 'connected' || status === 'idle') lostSaid.current = false
-    else if (news) lostSaid.current = true
-    if (news) announce(t(news.id), news.politeness)
-  }, [status, announce, t])
+    if (!news) return
+    if (news.id === 'connection.announce.lost') {
+      endLostWait(lostWaits)
+      lostWaits.current = setTimeout(() => {
+        lostWaits.current = null
+        lostSaid.current = true
+        say(news)
+      }, LOST_NEWS_AFTER_MS)
+      return
+    }
+    // Back before the loss was said: the user heard of neither.
+    if (news.id === 'connection.announce.back' && unsaidLoss) return
+    if (status !== 'connected') lostSaid.current = true
+    say(news)
+  }, [status])
+  useEffect(() => () => endLostWait(lostWaits), [])
 
   const { id, tone } = BADGE[status] ?? BADGE.disconnected
   const online = status === 'connected'
