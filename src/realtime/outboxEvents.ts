@@ -23,6 +23,9 @@ import { sendMessageProblem } from './sendCheck'
 import type { OutboxEventBody } from './outboxMachine'
 import type { SocketRootState } from './socketSlice'
 
+/** The drain lock holder takes in the other tabs' stored sends before it goes again (see `adopt`). */
+export const GATHER: OutboxEventBody = { type: 'adopt', holdingOnly: true }
+
 /** What the mapping reads of the middleware's options. */
 export interface OutboxEventOptions<S> {
   loggedOut: { match(action: unknown): boolean }
@@ -57,9 +60,10 @@ export function outboxEventsOf<S extends SocketRootState>(
     const entry = prevState.socket.outbox.find((m) => m.clientId === action.payload.clientId) ?? null
     return [{ type: 'discarded', entry }]
   }
-  if (connected.match(action)) return [{ type: 'drain', onlyNetworkWaits: false }]
-  if (retryNow.match(action)) return [{ type: 'drain', onlyNetworkWaits: true }]
-  if (connect.match(action)) return [{ type: 'restore' }, { type: 'drain', onlyNetworkWaits: true }]
+  // Going again after a wait: the lock holder first takes in what the user's other tabs wrote meanwhile.
+  if (connected.match(action)) return [GATHER, { type: 'drain', onlyNetworkWaits: false }]
+  if (retryNow.match(action)) return [GATHER, { type: 'drain', onlyNetworkWaits: true }]
+  if (connect.match(action)) return [{ type: 'restore' }, GATHER, { type: 'drain', onlyNetworkWaits: true }]
   if (sessionStarted.match(action))
     return [{ type: 'reset' }, { type: 'restore' }, { type: 'drain', onlyNetworkWaits: false }]
   if (sessionEnded.match(action) || shutdown.match(action)) return [{ type: 'reset' }]
@@ -75,7 +79,7 @@ export function outboxEventsOf<S extends SocketRootState>(
       prevState.socket.connection.role === 'follower') ||
     followerGone.match(action)
   )
-    return [{ type: 'adopt' }]
+    return [{ type: 'adopt', holdingOnly: false }]
   if (api.endpoints.getMessages.matchFulfilled(action))
     return [{ type: 'threadFetched', conversationId: action.meta.arg.originalArgs, thread: action.payload }]
   return []

@@ -45,8 +45,13 @@ export interface OutboxView {
 export type OutboxEventBody =
   /** Read the user's stored outbox back, once per session and user. */
   | { type: 'restore' }
-  /** This tab now sends for tabs that went away (it took the socket over, or a follower of it left). */
-  | { type: 'adopt' }
+  /**
+   * Take in the pending sends the user's other tabs left in storage that this tab does not have. Not `holdingOnly`:
+   * this tab now sends for tabs that went away (it took the socket over, or a follower of it left). `holdingOnly`:
+   * this tab, holding the drain lock, is about to go again after a wait, and what the other tabs wrote meanwhile goes
+   * in the order it was written, not after this tab's sends.
+   */
+  | { type: 'adopt'; holdingOnly: boolean }
   /** `sendMessage` was queued by the reducer; `problem` when the browser's own check refused it. */
   | { type: 'queued'; clientId: string; problem: string | null }
   | { type: 'restored'; entries: readonly PendingMessage[] }
@@ -225,9 +230,10 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       step.state.mirroring = view.userId
       return void step.effects.push({ type: 'loadStored', userId: view.userId })
     case 'adopt':
-      // The other tab closed or crashed with sends pending: they are this tab's to send now. Entries of tabs still
-      // open may come too (a hidden tab gone silent): the server's idempotency by `clientId` keeps each single.
+      // Entries of tabs still open come too (they keep their copies until the confirmation reaches them): the
+      // server's idempotency by `clientId` keeps each message single.
       if (!view.durable || !view.userId) return
+      if (event.holdingOnly && step.state.lock.status !== 'held') return
       return void step.effects.push({ type: 'adoptStored', userId: view.userId })
     case 'queued': {
       const entry = byClientId(event.clientId)

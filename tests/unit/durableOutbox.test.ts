@@ -331,6 +331,47 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     )
     page.store.dispatch(shutdown())
   })
+  test('sends written in turn in two tabs while the socket was down go in the order they were written, each once', async () => {
+    const storage = createMemoryStorage()
+    const lock = createMemoryLock()
+    const url = await deadUrl()
+    // A retry wait no test outlives: the sends go when the socket comes back, not at a timer.
+    const backoff = { baseMs: 3_600_000, capMs: 3_600_000 }
+    const tab1 = tab(url, storage, { drainLock: lock, backoff })
+    const tab2 = tab(url, storage, { drainLock: lock, backoff })
+    // Offline, the user writes in one tab, then the other, then the first again…
+    const written = ['a1', 'b1', 'a2', 'b2']
+    written.forEach((clientId, i) => {
+      const sent = send(clientId)
+      const at = new Date(Date.UTC(2026, 0, 1, 12, 0, i)).toISOString()
+      ;(clientId.startsWith('a') ? tab1 : tab2).store.dispatch({ ...sent, meta: { createdAt: at } })
+    })
+    // Tab 1 holds the drain lock, its first send waiting to go again; tab 2's wait for the lock.
+    await eventually(() => expect(tab1.actions.some((x) => sendRetryScheduled.match(x))).toBe(true))
+    expect(savedIds(storage)).toEqual(written)
+    // The connection comes back (one browser: both tabs hear it); the server answers each send and confirms it to
+    // every socket of the sender.
+    tab1.socket().serverConnect('s1')
+    tab2.socket().serverConnect('s2')
+    const order: string[] = []
+    const answered = new Set<object>()
+    for (let seq = 1; seq <= written.length; seq++) {
+      const packet = await eventually(() => {
+        const open = [tab1, tab2].flatMap((t) => t.socket().sent('message:send')).filter((p) => !answered.has(p))
+        expect(open).toHaveLength(1)
+        return open[0]!
+      })
+      answered.add(packet)
+      const { clientId } = packet.args[0] as { clientId: string }
+      order.push(clientId)
+      packet.ack({ ok: true, data: stored(seq, clientId) })
+      for (const t of [tab1, tab2]) t.socket().serverEmit('message:sent', stored(seq, clientId))
+    }
+    expect(order).toEqual(written)
+    await eventually(() => expect(savedIds(storage)).toEqual([]))
+    for (const t of [tab1, tab2]) expect(selectPendingMessages(t.store.getState())).toEqual([])
+    for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
+  })
   test('a tab whose session expired while a send waits to retry lets the lock go: the next login’s tab drains at once', async () => {
     const storage = createMemoryStorage()
     const lock = createMemoryLock()

@@ -19,7 +19,7 @@ import {
   shutdown,
 } from '../../src/realtime/actions'
 import type { OutboxEventBody } from '../../src/realtime/outboxMachine'
-import { outboxEventsOf } from '../../src/realtime/outboxEvents'
+import { GATHER, outboxEventsOf } from '../../src/realtime/outboxEvents'
 import { initialSocketState, type PendingMessage, type SocketState } from '../../src/realtime/socketSlice'
 import { message } from './support/fixtures'
 
@@ -91,18 +91,18 @@ describe('outboxEventsOf: an action → the outbox machine’s events, in order'
       [{ type: 'discarded', entry: null }],
     ],
     [
-      'connected: everything goes again',
+      'connected: the lock holder gathers the other tabs’ sends, then everything goes again',
       connected({ socketId: 's1', recovered: false }),
       prev(),
-      [{ type: 'drain', onlyNetworkWaits: false }],
+      [GATHER, { type: 'drain', onlyNetworkWaits: false }],
     ],
     [
-      'retryNow: only network waits go',
+      'retryNow: the holder gathers, then only network waits go',
       retryNow({ reason: 'online' }),
       prev(),
-      [{ type: 'drain', onlyNetworkWaits: true }],
+      [GATHER, { type: 'drain', onlyNetworkWaits: true }],
     ],
-    ['connect', connect(), prev(), [{ type: 'restore' }, { type: 'drain', onlyNetworkWaits: true }]],
+    ['connect', connect(), prev(), [{ type: 'restore' }, GATHER, { type: 'drain', onlyNetworkWaits: true }]],
     [
       'sessionStarted',
       sessionStarted(),
@@ -128,11 +128,16 @@ describe('outboxEventsOf: an action → the outbox machine’s events, in order'
       'a follower becoming the leader adopts',
       roleChanged({ role: 'leader' }),
       prev({ role: 'follower' }),
-      [{ type: 'adopt' }],
+      [{ type: 'adopt', holdingOnly: false }],
     ],
     ['a solo tab becoming the leader does not', roleChanged({ role: 'leader' }), prev({ role: 'solo' }), []],
     ['a leader becoming a follower does not', roleChanged({ role: 'follower' }), prev({ role: 'leader' }), []],
-    ['a follower gone: the leader adopts', followerGone(), prev({ role: 'leader' }), [{ type: 'adopt' }]],
+    [
+      'a follower gone: the leader adopts',
+      followerGone(),
+      prev({ role: 'leader' }),
+      [{ type: 'adopt', holdingOnly: false }],
+    ],
     ['a fetched thread', threadFetched, prev(), [{ type: 'threadFetched', conversationId: 'c1', thread }]],
     ['any other action', { type: 'other/thing' }, prev(), []],
   ]
