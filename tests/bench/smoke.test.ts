@@ -33,7 +33,9 @@ const KEYS = ['baseline', 'id', 'met', 'name', 'ratio', 'target', 'unit', 'value
 describe('npm run bench -- --smoke', () => {
   test('runs every figure and writes well-formed rows', { timeout: 300_000 }, async () => {
     const run = await runSmoke()
-    expect(run.code, run.stderr.slice(-3000)).toBe(0)
+    // A failed figure logs its error where it failed, long before the end of the run: show those lines first.
+    const errorLines = run.stderr.split('\n').filter((line) => /error|failed|at .+:\d+:\d+/i.test(line))
+    expect(run.code, `${errorLines.slice(0, 40).join('\n')}\n…\n${run.stderr.slice(-2000)}`).toBe(0)
     expect(run.stdout).toMatch(/^figure\s+value\s+baseline\s+ratio\s+target\s+met/m)
 
     // results.json keeps the last runs, each with its date and the machine's load average.
