@@ -22,6 +22,7 @@ import { followerGone } from '../../src/realtime/actions'
 import { eventually } from './support/eventually'
 import { fakeSockets, type FakeSocket } from './support/fakeSocket'
 import { alice, bob, message } from './support/fixtures'
+import { refusingStorage } from './support/refusingStorage'
 import { deadUrl, startHttpStub } from './support/httpStub'
 
 // The durable outbox with a real store (RTK's checks on), a fake socket, and storage shared between "reloads".
@@ -465,36 +466,20 @@ describe('a storage that refuses to write', () => {
     store.dispatch(shutdown())
   })
   test('once storage takes writes again, the next change stores the sends it refused too, not only the new one', async () => {
-    const storage = createMemoryStorage()
-    let refusing = true
-    const flaky: StorageLike = {
-      getItem: (key) => storage.getItem(key),
-      removeItem: (key) => storage.removeItem(key),
-      setItem: (key, value) => {
-        if (refusing) throw new Error('QuotaExceededError')
-        storage.setItem(key, value)
-      },
-    }
-    const { store } = tab(await deadUrl(), flaky)
+    const flaky = refusingStorage(true)
+    const storage = flaky.backing
+    const { store } = tab(await deadUrl(), flaky.storage)
     store.dispatch(send('k1'))
     expect(savedIds(storage)).toEqual([])
-    refusing = false
+    flaky.refusing = false
     store.dispatch(send('k2'))
     expect(savedIds(storage)).toEqual(['k1', 'k2'])
     store.dispatch(shutdown())
   })
   test('a change made while a refusal is reported (a store listener) is of the same streak, and a write it gets through ends the streak', async () => {
-    const storage = createMemoryStorage()
-    let refusing = false
-    const flaky: StorageLike = {
-      getItem: (key) => storage.getItem(key),
-      removeItem: (key) => storage.removeItem(key),
-      setItem: (key, value) => {
-        if (refusing) throw new Error('QuotaExceededError')
-        storage.setItem(key, value)
-      },
-    }
-    const { store, actions } = tab(await deadUrl(), flaky)
+    const flaky = refusingStorage(false)
+    const storage = flaky.backing
+    const { store, actions } = tab(await deadUrl(), flaky.storage)
     const reports = () => actions.filter((a) => a.type === 'socket/internalError').length
     // While the first refusal is being reported, a listener sends again: storage refuses that too.
     let onReport: (() => void) | null = () => store.dispatch(send('k2', 'c2'))
@@ -505,25 +490,25 @@ describe('a storage that refuses to write', () => {
       onReport = null
       react()
     })
-    refusing = true
+    flaky.refusing = true
     store.dispatch(send('k1'))
     expect(reports()).toBe(1)
     store.dispatch(send('k3'))
     expect(reports()).toBe(1)
     // While the next streak's first refusal is being reported, storage takes writes again and a listener sends:
     // that write goes through and ends the streak, so the next refusal is reported.
-    refusing = false
+    flaky.refusing = false
     store.dispatch(send('k4'))
     expect(savedIds(storage)).toEqual(['k1', 'k2', 'k3', 'k4'])
-    refusing = true
+    flaky.refusing = true
     onReport = () => {
-      refusing = false
+      flaky.refusing = false
       store.dispatch(send('k6', 'c2'))
     }
     store.dispatch(send('k5'))
     expect(reports()).toBe(2)
     expect(savedIds(storage)).toEqual(['k1', 'k2', 'k3', 'k4', 'k5', 'k6'])
-    refusing = true
+    flaky.refusing = true
     store.dispatch(send('k7'))
     expect(reports()).toBe(3)
     store.dispatch(shutdown())

@@ -1,23 +1,6 @@
 import { createAction, type UnknownAction } from '@reduxjs/toolkit'
 import { describe, expect, test } from 'vitest'
-import {
-  connect,
-  connected,
-  discardMessage,
-  followerGone,
-  outboxRestored,
-  retryMessage,
-  retryNow,
-  roleChanged,
-  sendConfirmed,
-  sendFailed,
-  sendMessage,
-  serverEventActions,
-  sessionEnded,
-  sessionExpired,
-  sessionStarted,
-  shutdown,
-} from '../../src/realtime/actions'
+import * as actions from '../../src/realtime/actions'
 import type { OutboxEventBody } from '../../src/realtime/outboxMachine'
 import { GATHER, outboxEventsOf } from '../../src/realtime/outboxEvents'
 import { initialSocketState, type PendingMessage, type SocketState } from '../../src/realtime/socketSlice'
@@ -54,7 +37,7 @@ const threadFetched = {
 } as UnknownAction
 
 describe('outboxEventsOf: an action → the outbox machine’s events, in order', () => {
-  const send = sendMessage({ conversationId: 'c1', content: 'hi', clientId: 'k9' })
+  const send = actions.sendMessage({ conversationId: 'c1', content: 'hi', clientId: 'k9' })
   const rows: [string, UnknownAction, ReturnType<typeof prev>, OutboxEventBody[]][] = [
     [
       'sendMessage: restore first (older stored sends go before), then queued',
@@ -64,56 +47,66 @@ describe('outboxEventsOf: an action → the outbox machine’s events, in order'
     ],
     [
       'sendMessage the browser refuses: queued with its problem',
-      sendMessage({ conversationId: 'c1', content: '', clientId: 'k8' }),
+      actions.sendMessage({ conversationId: 'c1', content: '', clientId: 'k8' }),
       prev(),
       [{ type: 'restore' }, { type: 'queued', clientId: 'k8', problem: expect.any(String) }],
     ],
-    ['outboxRestored', outboxRestored({ entries: [k1] }), prev(), [{ type: 'restored', entries: [k1] }]],
-    ['sendConfirmed', sendConfirmed({ message: stored }), prev(), [{ type: 'confirmed', conversationId: 'c1' }]],
+    ['outboxRestored', actions.outboxRestored({ entries: [k1] }), prev(), [{ type: 'restored', entries: [k1] }]],
     [
-      'message:sent on its own confirms too',
-      serverEventActions['message:sent'](stored),
+      'sendConfirmed',
+      actions.sendConfirmed({ message: stored }),
       prev(),
       [{ type: 'confirmed', conversationId: 'c1' }],
     ],
-    ['sendFailed', sendFailed({ clientId: 'k1', error: k1.error! }), prev(), [{ type: 'failed', clientId: 'k1' }]],
-    ['retryMessage', retryMessage({ clientId: 'k1' }), prev(), [{ type: 'retried', clientId: 'k1' }]],
+    [
+      'message:sent on its own confirms too',
+      actions.serverEventActions['message:sent'](stored),
+      prev(),
+      [{ type: 'confirmed', conversationId: 'c1' }],
+    ],
+    [
+      'sendFailed',
+      actions.sendFailed({ clientId: 'k1', error: k1.error! }),
+      prev(),
+      [{ type: 'failed', clientId: 'k1' }],
+    ],
+    ['retryMessage', actions.retryMessage({ clientId: 'k1' }), prev(), [{ type: 'retried', clientId: 'k1' }]],
     [
       'discardMessage: the entry as it was before the reducer removed it',
-      discardMessage({ clientId: 'k1' }),
+      actions.discardMessage({ clientId: 'k1' }),
       prev(),
       [{ type: 'discarded', entry: k1 }],
     ],
     [
       'discardMessage of an unknown send',
-      discardMessage({ clientId: 'zz' }),
+      actions.discardMessage({ clientId: 'zz' }),
       prev(),
       [{ type: 'discarded', entry: null }],
     ],
     [
       'connected: the lock holder gathers the other tabs’ sends, then everything goes again',
-      connected({ socketId: 's1', recovered: false }),
+      actions.connected({ socketId: 's1', recovered: false }),
       prev(),
       [GATHER, { type: 'drain', onlyNetworkWaits: false }],
     ],
     [
       'retryNow: the holder gathers, then only network waits go',
-      retryNow({ reason: 'online' }),
+      actions.retryNow({ reason: 'online' }),
       prev(),
       [GATHER, { type: 'drain', onlyNetworkWaits: true }],
     ],
-    ['connect', connect(), prev(), [{ type: 'restore' }, GATHER, { type: 'drain', onlyNetworkWaits: true }]],
+    ['connect', actions.connect(), prev(), [{ type: 'restore' }, GATHER, { type: 'drain', onlyNetworkWaits: true }]],
     [
       'sessionStarted',
-      sessionStarted(),
+      actions.sessionStarted(),
       prev(),
       [{ type: 'reset' }, { type: 'restore' }, { type: 'drain', onlyNetworkWaits: false }],
     ],
-    ['sessionEnded', sessionEnded(), prev(), [{ type: 'reset' }]],
-    ['shutdown', shutdown(), prev(), [{ type: 'reset' }]],
+    ['sessionEnded', actions.sessionEnded(), prev(), [{ type: 'reset' }]],
+    ['shutdown', actions.shutdown(), prev(), [{ type: 'reset' }]],
     [
       'sessionExpired',
-      sessionExpired({ code: 'UNAUTHORIZED', message: 'UNAUTHORIZED' }),
+      actions.sessionExpired({ code: 'UNAUTHORIZED', message: 'UNAUTHORIZED' }),
       prev(),
       [{ type: 'sessionExpired' }],
     ],
@@ -126,15 +119,15 @@ describe('outboxEventsOf: an action → the outbox machine’s events, in order'
     ],
     [
       'a follower becoming the leader adopts',
-      roleChanged({ role: 'leader' }),
+      actions.roleChanged({ role: 'leader' }),
       prev({ role: 'follower' }),
       [{ type: 'adopt', holdingOnly: false }],
     ],
-    ['a solo tab becoming the leader does not', roleChanged({ role: 'leader' }), prev({ role: 'solo' }), []],
-    ['a leader becoming a follower does not', roleChanged({ role: 'follower' }), prev({ role: 'leader' }), []],
+    ['a solo tab becoming the leader does not', actions.roleChanged({ role: 'leader' }), prev({ role: 'solo' }), []],
+    ['a leader becoming a follower does not', actions.roleChanged({ role: 'follower' }), prev({ role: 'leader' }), []],
     [
       'a follower gone: the leader adopts',
-      followerGone(),
+      actions.followerGone(),
       prev({ role: 'leader' }),
       [{ type: 'adopt', holdingOnly: false }],
     ],

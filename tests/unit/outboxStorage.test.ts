@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest'
 import { createMemoryStorage } from '../../src/app/store'
 import { createOutboxStorage, outboxStorageKey, type PendingMessage } from '../../src/realtime'
 import { outboxMirror } from '../../src/realtime/outboxStorage'
+import { refusingStorage } from './support/refusingStorage'
 
 const entry = (clientId: string, over: Partial<PendingMessage> = {}): PendingMessage => ({
   clientId,
@@ -71,18 +72,6 @@ describe('durable outbox storage', () => {
 })
 
 describe('a tab’s outbox mirror', () => {
-  /** A storage that refuses writes while `full` is set. */
-  function fillable() {
-    const storage = createMemoryStorage()
-    let full = false
-    const setItem = storage.setItem.bind(storage)
-    storage.setItem = (key, value) => {
-      if (full) throw new Error('QuotaExceededError')
-      setItem(key, value)
-    }
-    return { storage, fill: (on: boolean) => void (full = on) }
-  }
-
   test('writes a changed outbox once; the same outbox again writes nothing', () => {
     const storage = createMemoryStorage()
     const mirror = outboxMirror(createOutboxStorage(storage))
@@ -94,10 +83,10 @@ describe('a tab’s outbox mirror', () => {
   })
 
   test('a refused write says so once per streak, and the next change writes what was refused too', () => {
-    const { storage, fill } = fillable()
-    const durable = createOutboxStorage(storage)
+    const full = refusingStorage(true)
+    const fill = (on: boolean) => void (full.refusing = on)
+    const durable = createOutboxStorage(full.storage)
     const mirror = outboxMirror(durable)
-    fill(true)
     const one = [entry('k1')]
     const two = [entry('k1'), entry('k2')]
     expect(mirror.write('u1', one)).toBe('refused')
