@@ -256,7 +256,11 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       for (const entry of event.entries) {
         step.effects.push({ type: 'patchThread', conversationId: entry.conversationId, change: { kind: 'add', entry } })
       }
-      return drainAll(step)
+      // What came in goes; a wait goes on (a rate wait honours the server's `retryAfterMs`, and the gathering before
+      // every retry, `adopt` with `holdingOnly`, would otherwise end every wait whenever another tab wrote). Behind
+      // a wait, the conversation's oldest pending send goes first when it ends.
+      for (const conversationId of new Set(view.outbox.map((m) => m.conversationId))) pump(step, conversationId)
+      return maybeReleaseLock(step)
     case 'confirmed':
       endStaleWait(step, event.conversationId)
       pump(step, event.conversationId)

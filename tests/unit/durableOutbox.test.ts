@@ -18,7 +18,7 @@ import {
   type BackoffOptions,
   type DrainLock,
 } from '../../src/realtime'
-import { followerGone } from '../../src/realtime/actions'
+import { followerGone, retryNow } from '../../src/realtime/actions'
 import { eventually } from './support/eventually'
 import { fakeSockets, type FakeSocket } from './support/fakeSocket'
 import { alice, bob, message } from './support/fixtures'
@@ -331,6 +331,30 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
       ).toEqual(['a1', 'a2']),
     )
     page.store.dispatch(shutdown())
+  })
+  test('a send told to wait (RATE_LIMITED) waits its retryAfterMs, also when the holder takes in another tab’s sends', async () => {
+    const storage = createMemoryStorage()
+    const lock = createMemoryLock()
+    const tab1 = tab('http://unused.test', storage, { drainLock: lock })
+    const tab2 = tab('http://unused.test', storage, { drainLock: lock })
+    tab1.socket().serverConnect('s1')
+    tab2.socket().serverConnect('s2')
+    const tries = (clientId: string) =>
+      tab1
+        .socket()
+        .sent('message:send')
+        .filter((p) => (p.args[0] as { clientId: string }).clientId === clientId)
+    tab1.store.dispatch(send('a1'))
+    tries('a1')[0]!.ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 3_600_000 } })
+    await eventually(() => expect(tab1.actions.some((x) => sendRetryScheduled.match(x))).toBe(true))
+    // The other tab writes meanwhile, in another conversation: it waits for the lock tab 1 holds.
+    tab2.store.dispatch(send('b1', 'c2'))
+    expect(savedIds(storage)).toEqual(['a1', 'b1'])
+    // The browser comes online: tab 1 gathers b1 and sends it, but a1 still waits for the server's retryAfterMs.
+    tab1.store.dispatch(retryNow({ reason: 'online' }))
+    await eventually(() => expect(tries('b1')).toHaveLength(1))
+    expect(tries('a1')).toHaveLength(1)
+    for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
   })
   test('sends written in turn in two tabs while the socket was down go in the order they were written, each once', async () => {
     const storage = createMemoryStorage()

@@ -480,6 +480,17 @@ const rows: Row[] = [
     ],
   ],
   [
+    'restored (another tab’s sends gathered) sends what came in, and a wait goes on: a rate wait keeps its retryAfterMs',
+    held({ c1: { status: 'waiting', rate: true, clientId: 'k1' } }),
+    { type: 'restored', entries: [x1] },
+    view([k1, x1]),
+    held({ c1: { status: 'waiting', rate: true, clientId: 'k1' }, c2: { status: 'sending', clientId: 'x1' } }),
+    [
+      { type: 'patchThread', conversationId: 'c2', change: { kind: 'add', entry: x1 } },
+      { type: 'attempt', entry: x1 },
+    ],
+  ],
+  [
     'a send queued while the lock is already asked for asks nothing more',
     state({ lock: { status: 'requested' } }),
     { type: 'queued', clientId: 'k1', problem: null },
