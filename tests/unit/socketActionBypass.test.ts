@@ -183,6 +183,64 @@ describe('the socket/… shortcut stays sound', () => {
     subscription.unsubscribe()
   })
 
+  test('in a plain store where RTK Query’s middleware has every kind of state it keeps, each socket action passes once and starts nothing', async () => {
+    // What the middleware reacts to may depend on what it holds: subscriptions that poll or refetch on focus or
+    // reconnect, an entry waiting to be removed (keepUnusedDataFor), a read in flight. A reaction to a socket action
+    // that only shows with one of them (say, a refetch of the subscriptions with refetchOnReconnect at a
+    // `socket/connected`) is what the shortcut would hide: this store has them all.
+    const passed: unknown[] = []
+    const spy: Middleware = () => (next) => (action) => {
+      passed.push(action)
+      return next(action)
+    }
+    const held: Array<() => void> = []
+    const fetchFn = (async (input: RequestInfo | URL) => {
+      const url = String(input instanceof Request ? input.url : input)
+      // c3's read never answers (until the end): a read in flight.
+      if (url.includes('/c3/')) await new Promise<void>((resolve) => held.push(resolve))
+      return new Response(JSON.stringify([message(1)]), {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+      })
+    }) as typeof fetch
+    const store = configureStore({
+      reducer: { auth: authSlice.reducer, [api.reducerPath]: api.reducer },
+      preloadedState: { auth: { token: 't', user: alice } },
+      middleware: (gDM) =>
+        gDM({ thunk: { extraArgument: { apiUrl: 'http://unused.test', fetchFn } } }).concat(api.middleware, spy),
+    })
+    const subscriptionOptions = { pollingInterval: 60_000, refetchOnFocus: true, refetchOnReconnect: true }
+    const live = store.dispatch(api.endpoints.getMessages.initiate('c1', { subscriptionOptions }))
+    await live.unwrap()
+    const unused = store.dispatch(api.endpoints.getMessages.initiate('c2'))
+    await unused.unwrap()
+    unused.unsubscribe()
+    const reading = store.dispatch(api.endpoints.getMessages.initiate('c3', { subscriptionOptions }))
+    // Once RTK Query has mirrored its subscriptions into the state (half a second later), nothing of them is pending.
+    await vi.waitFor(() => {
+      const { subscriptions } = store.getState()[api.reducerPath]
+      expect(Object.keys(subscriptions['getMessages("c1")'] ?? {})).toHaveLength(1)
+      expect(Object.keys(subscriptions['getMessages("c2")'] ?? {})).toHaveLength(0)
+      expect(Object.keys(subscriptions['getMessages("c3")'] ?? {})).toHaveLength(1)
+    })
+    expect(store.getState()[api.reducerPath].queries['getMessages("c3")']?.status).toBe('pending')
+    vi.useFakeTimers()
+    const timersBefore = vi.getTimerCount()
+    for (const action of socketActions()) {
+      passed.length = 0
+      const before = store.getState()
+      store.dispatch(action)
+      await vi.advanceTimersByTimeAsync(50)
+      expect(passed, action.type).toEqual([action])
+      expect(store.getState()[api.reducerPath], action.type).toBe(before[api.reducerPath])
+      expect(vi.getTimerCount(), action.type).toBe(timersBefore)
+    }
+    vi.useRealTimers()
+    for (const answer of held) answer()
+    live.unsubscribe()
+    reading.unsubscribe()
+  })
+
   test('the wrapped reducer and middleware behave as the plain ones for any other action', async () => {
     const reducer = skippingSocketActions(api.reducer)
     const initial = reducer(undefined, { type: '@@init' })
