@@ -26,6 +26,9 @@ import type { SocketRootState } from './socketSlice'
 /** The drain lock holder takes in the other tabs' stored sends before it goes again (see `adopt`). */
 export const GATHER: OutboxEventBody = { type: 'adopt', holdingOnly: true }
 
+/** Most actions: one shared answer, so the hot path (an event burst) allocates nothing here. */
+const NONE: readonly OutboxEventBody[] = Object.freeze([])
+
 /** What the mapping reads of the middleware's options. */
 export interface OutboxEventOptions<S> {
   loggedOut: { match(action: unknown): boolean }
@@ -42,7 +45,7 @@ export function outboxEventsOf<S extends SocketRootState>(
   action: UnknownAction,
   prevState: S,
   options: OutboxEventOptions<S>,
-): OutboxEventBody[] {
+): readonly OutboxEventBody[] {
   if (sendMessage.match(action))
     return [
       { type: 'restore' },
@@ -82,5 +85,5 @@ export function outboxEventsOf<S extends SocketRootState>(
     return [{ type: 'adopt', holdingOnly: false }]
   if (api.endpoints.getMessages.matchFulfilled(action))
     return [{ type: 'threadFetched', conversationId: action.meta.arg.originalArgs, thread: action.payload }]
-  return []
+  return NONE
 }
