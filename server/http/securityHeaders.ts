@@ -1,3 +1,4 @@
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http'
 import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 
@@ -55,5 +56,36 @@ export async function registerSecurityHeaders(
     },
     frameguard: { action: 'deny' },
     referrerPolicy: { policy: 'no-referrer' },
+  })
+}
+
+/**
+ * What every answer of the Socket.IO endpoint carries. Engine.IO answers its path itself, ahead of Fastify (it takes
+ * over the server's `request` listeners), so helmet never sees those answers: a polling handshake, a poll carrying
+ * the user's events, and Engine.IO's own refusals. None of them is a page: nothing may be loaded, framed or kept.
+ */
+export const SOCKET_ENDPOINT_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+  // As helmet sends it on every other answer (browsers take it only over HTTPS).
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+}
+
+/**
+ * Sets `SOCKET_ENDPOINT_HEADERS` on every request for Socket.IO's `path` (as Engine.IO matches it: a prefix of the raw
+ * URL), before Engine.IO or anyone else answers it; its own headers (content type, CORS) are added to these.
+ *
+ * Call it after `new Server(httpServer)`: Engine.IO's `attach` takes the listeners there are and calls them only for
+ * other paths, so a listener added before would never see a Socket.IO request.
+ *
+ * @example const io = new Server(httpServer); registerSocketEndpointHeaders(httpServer)
+ */
+export function registerSocketEndpointHeaders(httpServer: HttpServer, path = '/socket.io/'): void {
+  httpServer.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!(req.url ?? '').startsWith(path)) return
+    for (const [name, value] of Object.entries(SOCKET_ENDPOINT_HEADERS)) res.setHeader(name, value)
   })
 }

@@ -16,6 +16,7 @@ import {
   type Id,
 } from '../../src/contract'
 import { AppError, invalid, toApiError, unauthorized } from '../errors'
+import { registerSocketEndpointHeaders } from '../http/securityHeaders'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
 import type { Limiter } from '../rateLimit'
@@ -43,7 +44,7 @@ export const DEFAULT_MAX_SOCKETS_PER_USER = 20
  * offset) is no credential, and a reconnect is a new handshake with a live token (the browser catches up by refetching).
  */
 export function createSocketServer(httpServer: HttpServer, origins: OriginPolicy): TalemyServer {
-  return new Server(httpServer, {
+  const io: TalemyServer = new Server(httpServer, {
     serveClient: false,
     maxHttpBufferSize: MAX_PACKET_BYTES,
     cors: { origin: (origin, callback) => callback(null, origins.isAllowed(origin)) },
@@ -52,6 +53,10 @@ export function createSocketServer(httpServer: HttpServer, origins: OriginPolicy
       callback(allowed ? null : 'origin not allowed', allowed)
     },
   })
+  // Engine.IO answers its path ahead of Fastify's helmet: its answers get the security headers here. After `new
+  // Server`, which takes the request listeners there are and calls them only for other paths.
+  registerSocketEndpointHeaders(httpServer)
+  return io
 }
 
 /**

@@ -56,6 +56,27 @@ describe('security headers (helmet)', () => {
     expect(headers.get('x-frame-options')).toBe('DENY')
   })
 
+  // Review (ASVS 14.4.3/14.4.4/14.4.5/14.4.7, V13): Engine.IO answers /socket.io/ itself, before Fastify and helmet, so
+  // its answers (a polling handshake, a poll carrying the user's events, its own 400s) had no security header at all.
+  it.each([
+    ['a polling handshake', 'GET', '/socket.io/?EIO=4&transport=polling', 200],
+    ['an unknown transport', 'GET', '/socket.io/?EIO=4&transport=nope', 400],
+    ['an unsupported protocol', 'GET', '/socket.io/?EIO=9&transport=polling', 400],
+    ['a poll of an unknown session', 'POST', '/socket.io/?EIO=4&transport=polling&sid=nope', 400],
+  ])('are on the Socket.IO endpoint too: %s', async (_name, method, path, status) => {
+    const result = await http(server.url, method, path, method === 'POST' ? { body: '1' } : {})
+    expect(result.status).toBe(status)
+    const { headers } = result
+    const csp = headers.get('content-security-policy') ?? ''
+    expect(csp).toContain("default-src 'none'")
+    expect(csp).toContain("frame-ancestors 'none'")
+    expect(headers.get('x-content-type-options')).toBe('nosniff')
+    expect(headers.get('referrer-policy')).toBe('no-referrer')
+    expect(headers.get('x-frame-options')).toBe('DENY')
+    expect(headers.get('cache-control')).toBe('no-store')
+    expect(headers.get('strict-transport-security')).toMatch(/^max-age=\d+/)
+  })
+
   it.each([
     [['http://localhost:3000'], ["'self'", 'http://localhost:3000', 'ws://localhost:3000']],
     [['https://api.talemy.example/'], ["'self'", 'https://api.talemy.example', 'wss://api.talemy.example']],
