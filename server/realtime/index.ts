@@ -1,4 +1,4 @@
-import type { Server as HttpServer } from 'node:http'
+import type { Server as HttpServer, IncomingMessage } from 'node:http'
 import { Server } from 'socket.io'
 import {
   conversationIdSchema,
@@ -52,6 +52,13 @@ export function createSocketServer(httpServer: HttpServer, origins: OriginPolicy
       const allowed = origins.isAllowed(req.headers.origin)
       callback(allowed ? null : 'origin not allowed', allowed)
     },
+  })
+  // allowRequest runs at the handshake only: a request naming an existing session (`sid`: its polls, its sends, its
+  // upgrade to a WebSocket) would pass from any Origin. Engine.IO's middlewares run for every request and upgrade; a
+  // handshake is left to allowRequest (its 403), the rest refused here (Engine.IO answers a middleware's error 400).
+  io.engine.use((req: IncomingMessage, _res: unknown, next: (error?: Error) => void) => {
+    const namesSession = new URL(req.url ?? '/', 'http://socket.invalid').searchParams.has('sid')
+    next(!namesSession || origins.isAllowed(req.headers.origin) ? undefined : new Error('origin not allowed'))
   })
   // Engine.IO answers its path ahead of Fastify's helmet: its answers get the security headers here. After `new
   // Server`, which takes the request listeners there are and calls them only for other paths.

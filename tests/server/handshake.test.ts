@@ -157,9 +157,9 @@ describe('origins', () => {
     fetch(`${server.url}/socket.io/?EIO=4&transport=polling`, { headers: origin ? { origin } : {} })
 
   /** A raw WebSocket upgrade request: resolves the status (101 when upgraded). */
-  const upgrade = (origin?: string) =>
+  const upgrade = (origin?: string, sid?: string) =>
     new Promise<number>((resolve, reject) => {
-      const req = request(`${server.url}/socket.io/?EIO=4&transport=websocket`, {
+      const req = request(`${server.url}/socket.io/?EIO=4&transport=websocket${sid ? `&sid=${sid}` : ''}`, {
         headers: {
           connection: 'Upgrade',
           upgrade: 'websocket',
@@ -198,6 +198,38 @@ describe('origins', () => {
   it('accepts a WebSocket upgrade from an allowed Origin and without one', async () => {
     expect(await upgrade(server.url.replace('127.0.0.1', 'localhost'))).toBe(101)
     expect(await upgrade()).toBe(101)
+  })
+
+  // Review (ASVS 13.1.1/13.2.1, V14.5): allowRequest runs at the handshake only. A request naming an existing session
+  // (`sid`: its polls, its sends, its upgrade to a WebSocket) passed from any Origin.
+  describe("after the handshake (requests naming the session's sid)", () => {
+    const openPolling = async () => {
+      const response = await pollingHandshake(server.url)
+      const { sid } = JSON.parse((await response.text()).slice(1)) as { sid: string }
+      return sid
+    }
+    const poll = (sid: string, origin: string, body?: string) =>
+      fetch(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { origin },
+        body,
+        signal: AbortSignal.timeout(5_000),
+      })
+
+    it.each([
+      ['a poll', (sid: string) => poll(sid, 'http://evil.test').then((r) => r.status)],
+      ['a send', (sid: string) => poll(sid, 'http://evil.test', '40').then((r) => r.status)],
+      ['an upgrade to a WebSocket', (sid: string) => upgrade('http://evil.test', sid)],
+    ])('refuses %s from a foreign Origin', async (_name, attempt) => {
+      const status = await attempt(await openPolling())
+      expect([400, 403]).toContain(status)
+    })
+
+    it('serves them from an allowed Origin', async () => {
+      const sid = await openPolling()
+      expect((await poll(sid, server.url, '40')).status).toBe(200)
+      expect(await upgrade(server.url, sid)).toBe(101)
+    })
   })
 
   it('fails a client connecting from a foreign Origin', async () => {
