@@ -150,6 +150,7 @@ function SendRequest() {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
+    if (isLoading) return
     setDone(false)
     if (!tutorId) return
     const request = await create({ tutorId, message: message.trim() })
@@ -179,7 +180,8 @@ function SendRequest() {
           />
         </div>
         <div className="form-actions">
-          <button type="submit" className="btn btn-primary" disabled={isLoading}>
+          {/* aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>. */}
+          <button type="submit" className="btn btn-primary" aria-disabled={isLoading || undefined}>
             {isLoading ? t('requests.sending') : t('requests.send')}
           </button>
         </div>

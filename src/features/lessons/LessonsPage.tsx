@@ -176,6 +176,7 @@ function BookLesson() {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
+    if (isLoading) return
     setBooked(null)
     const when = new Date(startsAt)
     if (!tutorId || !subject.trim() || Number.isNaN(when.getTime())) return
@@ -229,7 +230,8 @@ function BookLesson() {
           </select>
         </div>
         <div className="form-actions">
-          <button type="submit" className="btn btn-primary" disabled={isLoading}>
+          {/* aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>. */}
+          <button type="submit" className="btn btn-primary" aria-disabled={isLoading || undefined}>
             {isLoading ? t('lessons.booking') : t('lessons.book')}
           </button>
         </div>
