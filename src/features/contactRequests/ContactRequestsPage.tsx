@@ -94,15 +94,20 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
     >
       <div className="card-head">
         <h3 id={titleId}>
-          {isTutor
-            ? t('requests.from', { name: people.nameOf(request.studentId) })
-            : t('requests.to', { name: people.nameOf(request.tutorId) })}
+          <FormattedMessage
+            id={isTutor ? 'requests.from' : 'requests.to'}
+            values={{ name: <bdi>{people.nameOf(isTutor ? request.studentId : request.tutorId)}</bdi> }}
+          />
         </h3>
         <span className={`status status-${request.status}`} data-testid="contact-request-status">
           {t(STATUS[request.status])}
         </span>
       </div>
-      {request.message && <p className="card-body">{request.message}</p>}
+      {request.message && (
+        <p className="card-body" dir="auto">
+          {request.message}
+        </p>
+      )}
       <p className="card-meta">
         <FormattedMessage
           id="requests.sent"

@@ -119,7 +119,9 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
       ref={cardRef}
     >
       <div className="card-head">
-        <h3 id={titleId}>{lesson.subject}</h3>
+        <h3 id={titleId} dir="auto">
+          {lesson.subject}
+        </h3>
         <span className={`status status-${lesson.status}`} data-testid="lesson-status">
           {t(STATUS[lesson.status])}
         </span>
@@ -128,7 +130,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
         <FormattedMessage
           id="lessons.meta"
           values={{
-            name: people.nameOf(other),
+            name: <bdi>{people.nameOf(other)}</bdi>,
             when: <time dateTime={lesson.startsAt}>{dates.dateTime(lesson.startsAt)}</time>,
             minutes: lesson.durationMinutes,
           }}

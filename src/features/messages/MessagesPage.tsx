@@ -50,12 +50,14 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
                   data-conversation-id={c.id}
                 >
                   <span className="conv-top">
-                    <span className="conv-name">{people.nameOf(otherOf(c))}</span>
+                    <span className="conv-name" dir="auto">
+                      {people.nameOf(otherOf(c))}
+                    </span>
                     {last && <span className="conv-time">{dates.messageTime(last.createdAt)}</span>}
                   </span>
                   <PresenceLabel userId={otherOf(c)} />
                   <span className="conv-bottom">
-                    <span className="conv-last" data-testid="conversation-last">
+                    <span className="conv-last" data-testid="conversation-last" dir="auto">
                       {last
                         ? last.senderId === me?.id
                           ? t('messages.lastFromMe', { content: last.content })

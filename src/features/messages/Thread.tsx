@@ -258,7 +258,9 @@ function MessageItem({
       data-client-id={m.clientId ?? undefined}
     >
       {!mine && <span className="sr-only">{t('thread.sender', { name: sender })} </span>}
-      <p className="msg-body">{m.content}</p>
+      <p className="msg-body" dir="auto">
+        {m.content}
+      </p>
       <p className="msg-meta">
         {status === 'pending' ? (
           <span className="msg-state">{t('thread.sending')}</span>

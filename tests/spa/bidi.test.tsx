@@ -1,0 +1,66 @@
+// @vitest-environment jsdom
+import { describe, expect, test } from 'vitest'
+import type { User } from '../../src/contract'
+import { eventually } from '../unit/support/eventually'
+import { alice, bob, contactRequest, conversation, lesson, message } from '../unit/support/fixtures'
+import { appStore, json, pagePerTest, renderApp } from './support/page'
+
+// What people write goes in its own direction: text that starts in Arabic or Hebrew is laid out right to left, and a
+// name inside one of our sentences cannot pull the sentence's punctuation to its side (dir="auto", <bdi>).
+
+const ARABIC = 'مرحبا، هل نبدأ غدا؟ OK'
+const HEBREW_NAME = 'שרה כהן'
+const sara: User = { ...bob, name: HEBREW_NAME }
+const page = pagePerTest('/')
+
+function api(path: string): Response {
+  if (path === '/api/users') return json(200, [alice, sara])
+  if (path === '/api/conversations')
+    return json(200, [conversation('c1', { lastMessage: message(1, { content: ARABIC, senderId: sara.id }) })])
+  if (path === '/api/conversations/c1/messages') return json(200, [message(1, { content: ARABIC, senderId: sara.id })])
+  if (path === '/api/lessons') return json(200, [lesson('l1', { subject: ARABIC })])
+  if (path === '/api/contact-requests') return json(200, [contactRequest('r1', { message: ARABIC })])
+  return json(200, [])
+}
+
+function open(hash: string) {
+  window.history.replaceState(null, '', hash)
+  const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = input instanceof Request ? input : new Request(input, init)
+    return api(new URL(request.url).pathname)
+  }) as typeof fetch
+  const { store } = appStore(fetchFn)
+  renderApp(page.root, store)
+  return store
+}
+
+/** The element holding exactly `text`, among those matching `selector`. */
+const holding = (selector: string, text: string) =>
+  [...page.container.querySelectorAll<HTMLElement>(selector)].find((e) => e.textContent === text)
+
+describe('text people write keeps its own direction', () => {
+  test('a message, in the thread and as the conversation’s last one, and the other person’s name', async () => {
+    const store = open('#/messages/c1')
+    await eventually(() => expect(holding('[data-testid=message] .msg-body', ARABIC)).toBeDefined())
+    expect(holding('[data-testid=message] .msg-body', ARABIC)!.dir).toBe('auto')
+    expect(holding('[data-testid=conversation-last]', ARABIC)!.dir).toBe('auto')
+    expect(holding('.conv-name', HEBREW_NAME)!.dir).toBe('auto')
+    store.dispose()
+  })
+
+  test('a lesson’s subject, and the name inside the sentence under it', async () => {
+    const store = open('#/lessons')
+    await eventually(() => expect(holding('[data-testid=lesson] h3', ARABIC)).toBeDefined())
+    expect(holding('[data-testid=lesson] h3', ARABIC)!.dir).toBe('auto')
+    await eventually(() => expect(holding('[data-testid=lesson] .card-meta bdi', HEBREW_NAME)).toBeDefined())
+    store.dispose()
+  })
+
+  test('a contact request’s message, and the name in its title', async () => {
+    const store = open('#/contact-requests')
+    await eventually(() => expect(holding('[data-testid=contact-request] .card-body', ARABIC)).toBeDefined())
+    expect(holding('[data-testid=contact-request] .card-body', ARABIC)!.dir).toBe('auto')
+    expect(holding('[data-testid=contact-request] h3 bdi', HEBREW_NAME)).toBeDefined()
+    store.dispose()
+  })
+})
