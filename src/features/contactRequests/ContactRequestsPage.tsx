@@ -11,7 +11,7 @@ import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { MAX_CONTACT_MESSAGE_LENGTH, type ContactRequest, type ContactRequestStatus, type User } from '../../contract'
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
-import { FormError, LoadError, TutorField } from '../shared/controls'
+import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
 import { errorCode } from '../shared/errors'
 import { useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
@@ -152,11 +152,20 @@ function SendRequest() {
   const [message, setMessage] = useState('')
   const [done, setDone] = useState(false)
   const [create, { isLoading, error }] = useCreateContactRequestMutation()
+  /** A message of only spaces: the browser's `required` lets it through, the server refuses it (INVALID). */
+  const [messageBlank, setMessageBlank] = useState(false)
+  const messageRef = useRef<HTMLTextAreaElement>(null)
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     if (isLoading) return
     setDone(false)
+    if (!message.trim()) {
+      // Said on the field, and nothing sent: the user's place goes to what needs fixing.
+      setMessageBlank(true)
+      messageRef.current?.focus()
+      return
+    }
     if (!tutorId) return
     const request = await create({ tutorId, message: message.trim() })
       .unwrap()
@@ -176,13 +185,20 @@ function SendRequest() {
           <label htmlFor={`${id}-message`}>{t('requests.message')}</label>
           <textarea
             id={`${id}-message`}
+            ref={messageRef}
             rows={3}
             value={message}
             maxLength={MAX_CONTACT_MESSAGE_LENGTH}
-            onChange={(e) => setMessage(e.target.value)}
+            onChange={(e) => {
+              setMessage(e.target.value)
+              setMessageBlank(false)
+            }}
             placeholder={t('requests.placeholder')}
             required
+            aria-invalid={messageBlank || undefined}
+            aria-describedby={messageBlank ? `${id}-message-error` : undefined}
           />
+          {messageBlank && <FieldError id={`${id}-message-error`} message={t('requests.messageBlank')} />}
         </div>
         <div className="form-actions">
           {/* aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>. */}

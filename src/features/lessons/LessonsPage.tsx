@@ -7,7 +7,7 @@ import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { MAX_LESSON_SUBJECT_LENGTH, type Lesson, type LessonStatus, type User } from '../../contract'
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
-import { FormError, LoadError, TutorField } from '../shared/controls'
+import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
 import { errorCode } from '../shared/errors'
 import { toDateTimeLocal } from '../shared/format'
 import { useCardKeepsFocus } from '../shared/keepFocus'
@@ -175,13 +175,22 @@ function BookLesson() {
   const [duration, setDuration] = useState(60)
   const [booked, setBooked] = useState<string | null>(null)
   const [create, { isLoading, error }] = useCreateLessonMutation()
+  /** A subject of only spaces: the browser's `required` lets it through, the server would refuse it. */
+  const [subjectBlank, setSubjectBlank] = useState(false)
+  const subjectRef = useRef<HTMLInputElement>(null)
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     if (isLoading) return
     setBooked(null)
+    if (!subject.trim()) {
+      // Said on the field, and nothing sent: the user's place goes to what needs fixing.
+      setSubjectBlank(true)
+      subjectRef.current?.focus()
+      return
+    }
     const when = new Date(startsAt)
-    if (!tutorId || !subject.trim() || Number.isNaN(when.getTime())) return
+    if (!tutorId || Number.isNaN(when.getTime())) return
     const lesson = await create({
       tutorId,
       subject: subject.trim(),
@@ -205,11 +214,18 @@ function BookLesson() {
           <label htmlFor={`${id}-subject`}>{t('lessons.subject')}</label>
           <input
             id={`${id}-subject`}
+            ref={subjectRef}
             value={subject}
             maxLength={MAX_LESSON_SUBJECT_LENGTH}
-            onChange={(e) => setSubject(e.target.value)}
+            onChange={(e) => {
+              setSubject(e.target.value)
+              setSubjectBlank(false)
+            }}
             required
+            aria-invalid={subjectBlank || undefined}
+            aria-describedby={subjectBlank ? `${id}-subject-error` : undefined}
           />
+          {subjectBlank && <FieldError id={`${id}-subject-error`} message={t('lessons.subjectBlank')} />}
         </div>
         <div className="field">
           <label htmlFor={`${id}-when`}>{t('lessons.when')}</label>

@@ -323,8 +323,19 @@ function Composer({
     saidTooLong.current = tooLong
   }, [tooLong, content.length, announce, t])
 
+  /**
+   * Enter on a draft of only spaces (or none): the contract would take spaces, but the composer sends trimmed text and
+   * never a blank message; it says so on the field rather than do nothing.
+   */
+  const [blank, setBlank] = useState(false)
   const send = () => {
-    if (!content || tooLong) return
+    if (!content) {
+      setBlank(true)
+      if (!blank) announce(t('thread.blank'), 'assertive')
+      inputRef.current?.focus()
+      return
+    }
+    if (tooLong) return
     if (!onSend(content)) return
     setText('')
     // Send is disabled once the draft is empty: from there, the keyboard goes on in the composer, not on a dead button.
@@ -357,17 +368,23 @@ function Composer({
         value={text}
         onChange={(e) => {
           setText(e.target.value)
+          setBlank(false)
           if (e.target.value.trim()) onTyping()
         }}
         onKeyDown={onKeyDown}
         placeholder={t('thread.composerPlaceholder')}
         aria-describedby={`${id}-hint`}
+        aria-invalid={blank || tooLong || undefined}
       />
       <button type="submit" className="btn btn-primary" disabled={!content || tooLong}>
         {t('thread.send')}
       </button>
-      <p id={`${id}-hint`} className={`composer-hint${tooLong ? ' form-error' : ''}`}>
-        {tooLong ? t('thread.tooLong', { length: content.length, max: MAX_CONTENT_LENGTH }) : t('thread.hint')}
+      <p id={`${id}-hint`} className={`composer-hint${tooLong || blank ? ' form-error' : ''}`}>
+        {tooLong
+          ? t('thread.tooLong', { length: content.length, max: MAX_CONTENT_LENGTH })
+          : blank
+            ? t('thread.blank')
+            : t('thread.hint')}
       </p>
       {refused && (
         <p className="form-error composer-refused" role="alert">

@@ -26,6 +26,18 @@ export function FormError({ error }: { error: unknown }) {
   )
 }
 
+/**
+ * What is wrong with one field, said beside it: give the field `aria-invalid` and `aria-describedby={id}`, and move
+ * focus to it. An alert too, as focus may already be on the field (Enter pressed in it) and then nothing is re-read.
+ */
+export function FieldError({ id, message }: { id: string; message: string }) {
+  return (
+    <p id={id} className="form-error field-error" role="alert">
+      {message}
+    </p>
+  )
+}
+
 /** The labelled tutor picker of the booking and contact forms. */
 export function TutorField({
   id,
