@@ -67,6 +67,8 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   /** The status the last answer was given from: its refusal is shown only while the card still shows that status. */
   const [changedFrom, setChangedFrom] = useState<ContactRequestStatus | null>(null)
   const change = async (status: ContactRequest['status']) => {
+    // A second press while the first answer runs (the buttons are only aria-disabled) changes nothing.
+    if (isLoading) return
     setChangedFrom(request.status)
     const updated = await update({ id: request.id, status })
       .unwrap()
@@ -120,7 +122,9 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
             ref={keepFocus}
             type="button"
             className="btn btn-small btn-primary"
-            disabled={isLoading}
+            // aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>, and a
+            // refused answer (given already elsewhere) would leave the keyboard user nowhere.
+            aria-disabled={isLoading || undefined}
             aria-describedby={titleId}
             onClick={() => change('accepted')}
           >
@@ -130,7 +134,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
             ref={keepFocus}
             type="button"
             className="btn btn-small"
-            disabled={isLoading}
+            aria-disabled={isLoading || undefined}
             aria-describedby={titleId}
             onClick={() => change('declined')}
           >

@@ -78,6 +78,8 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   /** The status the last change was asked from: its refusal is shown only while the card still shows that status. */
   const [changedFrom, setChangedFrom] = useState<LessonStatus | null>(null)
   const change = async (status: Lesson['status']) => {
+    // A second press while the first change runs (the button is only aria-disabled) changes nothing.
+    if (isLoading) return
     setChangedFrom(lesson.status)
     const updated = await update({ id: lesson.id, status })
       .unwrap()
@@ -144,7 +146,9 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
               ref={keepFocus}
               type="button"
               className={`btn btn-small${a.status === 'cancelled' ? '' : ' btn-primary'}`}
-              disabled={isLoading}
+              // aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>, and a
+              // refused change (the other person's came first) would leave the keyboard user nowhere.
+              aria-disabled={isLoading || undefined}
               aria-describedby={titleId}
               onClick={() => change(a.status)}
             >
