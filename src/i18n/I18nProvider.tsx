@@ -3,7 +3,15 @@ import { IntlProvider, useIntl } from 'react-intl'
 import { catalogues, type Message } from './catalogues'
 import { createDateFormatters, msUntilNextDay, systemTimeZone, type DateFormatters } from './dates'
 import type { MessageId } from './en'
-import { formattingLocale, pickLocale, readStoredLocale, storeLocale, type Locale } from './locale'
+import {
+  formattingLocale,
+  isLocale,
+  LOCALE_STORAGE_KEY,
+  pickLocale,
+  readStoredLocale,
+  storeLocale,
+  type Locale,
+} from './locale'
 
 interface LocaleState {
   locale: Locale
@@ -28,7 +36,7 @@ const browserStorage = (): Storage | undefined => {
 
 /**
  * The language of the whole SPA: the stored choice, else the browser's preference (`navigator.languages`), else
- * English. Sets `<html lang>` to match and remembers a change in `localStorage`.
+ * English. Sets `<html lang>` to match, remembers a change in `localStorage`, and follows a change made in another tab.
  *
  * @example <I18nProvider><App /></I18nProvider>
  */
@@ -43,6 +51,15 @@ export function I18nProvider({ children, timeZone = systemTimeZone() }: { childr
   useEffect(() => {
     document.documentElement.lang = locale
   }, [locale])
+  // The choice is the browser's, not the tab's: a change stored by another tab of this browser is taken up here too
+  // (the `storage` event reaches only the other tabs), as a reload would.
+  useEffect(() => {
+    const follow = (event: StorageEvent) => {
+      if (event.key === LOCALE_STORAGE_KEY && isLocale(event.newValue)) setLocaleState(event.newValue)
+    }
+    window.addEventListener('storage', follow)
+    return () => window.removeEventListener('storage', follow)
+  }, [])
 
   const day = useDayTurns(timeZone)
   const tag = useMemo(() => formattingLocale(locale, browserLanguages()), [locale])
