@@ -135,6 +135,7 @@ export const en = {
   'lessons.minutes': '{count, plural, one {# minute} other {# minutes}}',
   'lessons.book': 'Book lesson',
   'lessons.booking': 'Booking…',
+  'lessons.changedMeanwhile': 'Not changed: this lesson had been changed meanwhile; it is shown as it is now.',
   'lessons.booked': 'Booked “{subject}”; waiting for the tutor to confirm.',
 
   // Contact requests
@@ -155,6 +156,7 @@ export const en = {
   'requests.message': 'Message',
   'requests.messageBlank': 'Message: write a few words to the tutor; spaces alone are not a message.',
   'requests.placeholder': 'What would you like to learn?',
+  'requests.changedMeanwhile': 'Not changed: this request had been answered meanwhile; it is shown as it is now.',
   'requests.send': 'Send request',
   'requests.sending': 'Sending…',
   'requests.done': 'Request sent.',

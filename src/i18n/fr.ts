@@ -127,6 +127,8 @@ export const fr: Catalogue = {
   'lessons.minutes': '{count, plural, one {# minute} other {# minutes}}',
   'lessons.book': 'Réserver le cours',
   'lessons.booking': 'Réservation…',
+  'lessons.changedMeanwhile':
+    'Pas modifié : ce cours avait été modifié entre-temps ; il est affiché tel qu’il est maintenant.',
   'lessons.booked': 'Cours « {subject} » réservé ; en attente de la confirmation du tuteur.',
 
   'requests.title': 'Demandes de contact',
@@ -146,6 +148,8 @@ export const fr: Catalogue = {
   'requests.message': 'Message',
   'requests.messageBlank': 'Message : écrivez quelques mots au tuteur ; des espaces seuls ne suffisent pas.',
   'requests.placeholder': 'Qu’aimeriez-vous apprendre ?',
+  'requests.changedMeanwhile':
+    'Pas modifiée : cette demande avait reçu une réponse entre-temps ; elle est affichée telle qu’elle est maintenant.',
   'requests.send': 'Envoyer la demande',
   'requests.sending': 'Envoi…',
   'requests.done': 'Demande envoyée.',

@@ -1,9 +1,9 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
-import type { Lesson } from '../../src/contract'
+import type { ContactRequest, Lesson } from '../../src/contract'
 import { eventually } from '../unit/support/eventually'
-import { alice, bob, lesson } from '../unit/support/fixtures'
+import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
 import { appStore, json, pagePerTest, renderApp } from './support/page'
 
 // Two people change one lesson at the same moment: Alice cancels it as Bob confirms it. The server refuses Bob's
@@ -35,6 +35,40 @@ describe('a status change refused because the other person changed it first', ()
     // No socket event tells Bob (his socket may be down): the page reads the lesson again.
     await eventually(() => expect(card().querySelector('[data-testid=lesson-status]')!.textContent).toBe('cancelled'))
     expect(card().textContent).not.toMatch(/Check what you entered/)
+    // …and why his change did not happen.
+    expect(card().querySelector('[data-testid=changed-meanwhile]')?.textContent).toBe(
+      'Not changed: this lesson had been changed meanwhile; it is shown as it is now.',
+    )
+    store.dispose()
+  })
+
+  test('a request answered meanwhile (another device) says why this answer did not happen', async () => {
+    let current: ContactRequest = contactRequest('r1')
+    const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      const path = new URL(request.url).pathname
+      if (request.method === 'PATCH' && path === '/api/contact-requests/r1') {
+        // Bob declined it on his phone first.
+        current = { ...current, status: 'declined', updatedAt: '2026-11-24T09:00:00.000Z' }
+        return json(400, { error: { code: 'INVALID', message: 'cannot go from declined to accepted' } })
+      }
+      if (path === '/api/contact-requests') return json(200, [current])
+      if (path === '/api/users') return json(200, [alice, bob])
+      return json(200, [])
+    }) as typeof fetch
+    window.history.replaceState(null, '', '#/contact-requests')
+    const { store } = appStore(fetchFn, { preloadedState: { auth: { token: 'token-1', user: bob } } })
+    renderApp(page.root, store)
+    const card = () => page.container.querySelector('[data-testid=contact-request]')!
+    const note = () => card().querySelector('[data-testid=changed-meanwhile]')
+    await eventually(() => expect(card()).not.toBeNull())
+    const press = (label: string) =>
+      act(() => [...card().querySelectorAll('button')].find((b) => b.textContent === label)!.click())
+    press('Accept')
+    await eventually(() =>
+      expect(card().querySelector('[data-testid=contact-request-status]')!.textContent).toBe('declined'),
+    )
+    expect(note()?.textContent).toBe('Not changed: this request had been answered meanwhile; it is shown as it is now.')
     store.dispose()
   })
 })

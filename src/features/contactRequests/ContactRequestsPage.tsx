@@ -143,6 +143,12 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
         </div>
       )}
       <FormError error={changedFrom === request.status ? error : undefined} />
+      {/* Refused because it had been answered first (another tab or device): why the user's answer did not happen. */}
+      {changedFrom !== null && changedFrom !== request.status && errorCode(error) === 'INVALID' && (
+        <p className="muted" data-testid="changed-meanwhile">
+          {t('requests.changedMeanwhile')}
+        </p>
+      )}
     </li>
   )
 }

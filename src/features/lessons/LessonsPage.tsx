@@ -158,6 +158,13 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
         </div>
       )}
       <FormError error={changedFrom === lesson.status ? error : undefined} />
+      {/* Refused because the other side's change came first: the card shows the new status, and why the user's did not
+          happen. */}
+      {changedFrom !== null && changedFrom !== lesson.status && errorCode(error) === 'INVALID' && (
+        <p className="muted" data-testid="changed-meanwhile">
+          {t('lessons.changedMeanwhile')}
+        </p>
+      )}
     </li>
   )
 }
