@@ -261,12 +261,23 @@ describe('durable outbox', () => {
   })
 })
 
+/** A retry wait no test outlives: a send waiting to go again goes on a trigger, never on its timer. */
+const NEVER_RETRY = { baseMs: 3_600_000, capMs: 3_600_000 }
+
+/**
+ * Two tabs of one browser (one storage, one drain lock) at `url`, each on a fake socket; `waitForever` gives both the
+ * retry wait no test outlives.
+ */
+function twoTabs(url = 'http://unused.test', waitForever = false) {
+  const storage = createMemoryStorage()
+  const lock = createMemoryLock()
+  const options = { drainLock: lock, ...(waitForever ? { backoff: NEVER_RETRY } : {}) }
+  return { storage, lock, tab1: tab(url, storage, options), tab2: tab(url, storage, options) }
+}
+
 describe('one drainer among tabs of a user (a shared lock)', () => {
   test('the second tab waits for the first to let go, then drains its own', async () => {
-    const storage = createMemoryStorage()
-    const lock = createMemoryLock()
-    const tab1 = tab('http://unused.test', storage, { drainLock: lock })
-    const tab2 = tab('http://unused.test', storage, { drainLock: lock })
+    const { storage, tab1, tab2 } = twoTabs()
     tab1.socket().serverConnect('s1')
     tab2.socket().serverConnect('s2')
     tab1.store.dispatch(send('a1'))
@@ -288,12 +299,8 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     await eventually(() => expect(savedIds(storage)).toEqual([]))
   })
   test('a send waiting to retry is confirmed by a late message:sent: the lock goes at once to the other tab', async () => {
-    const storage = createMemoryStorage()
-    const lock = createMemoryLock()
-    // A retry wait no test outlives: the other tab gets the lock from the confirmation, not from the timer.
-    const backoff = { baseMs: 3_600_000, capMs: 3_600_000 }
-    const tab1 = tab('http://unused.test', storage, { drainLock: lock, backoff })
-    const tab2 = tab('http://unused.test', storage, { drainLock: lock, backoff })
+    // The other tab gets the lock from the confirmation, not from the timer.
+    const { tab1, tab2 } = twoTabs('http://unused.test', true)
     tab1.socket().serverConnect('s1')
     tab2.socket().serverConnect('s2')
     tab1.store.dispatch(send('a1'))
@@ -311,8 +318,7 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
   })
   test('a send waiting to retry is confirmed by a late message:sent: the next of its conversation goes at once, not at the timer', async () => {
-    const backoff = { baseMs: 3_600_000, capMs: 3_600_000 }
-    const page = tab('http://unused.test', createMemoryStorage(), { backoff })
+    const page = tab('http://unused.test', createMemoryStorage(), { backoff: NEVER_RETRY })
     page.socket().serverConnect('s1')
     page.store.dispatch(send('a1'))
     page.store.dispatch(send('a2'))
@@ -333,10 +339,7 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     page.store.dispatch(shutdown())
   })
   test('a send told to wait (RATE_LIMITED) waits its retryAfterMs, also when the holder takes in another tab’s sends', async () => {
-    const storage = createMemoryStorage()
-    const lock = createMemoryLock()
-    const tab1 = tab('http://unused.test', storage, { drainLock: lock })
-    const tab2 = tab('http://unused.test', storage, { drainLock: lock })
+    const { storage, tab1, tab2 } = twoTabs()
     tab1.socket().serverConnect('s1')
     tab2.socket().serverConnect('s2')
     const tries = (clientId: string) =>
@@ -357,13 +360,8 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
   })
   test('sends written in turn in two tabs while the socket was down go in the order they were written, each once', async () => {
-    const storage = createMemoryStorage()
-    const lock = createMemoryLock()
-    const url = await deadUrl()
-    // A retry wait no test outlives: the sends go when the socket comes back, not at a timer.
-    const backoff = { baseMs: 3_600_000, capMs: 3_600_000 }
-    const tab1 = tab(url, storage, { drainLock: lock, backoff })
-    const tab2 = tab(url, storage, { drainLock: lock, backoff })
+    // The sends go when the socket comes back, not at a timer.
+    const { storage, tab1, tab2 } = twoTabs(await deadUrl(), true)
     // Offline, the user writes in one tab, then the other, then the first again…
     const written = ['a1', 'b1', 'a2', 'b2']
     written.forEach((clientId, i) => {
@@ -401,9 +399,8 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     const storage = createMemoryStorage()
     const lock = createMemoryLock()
     const url = await deadUrl()
-    // A retry wait no test outlives: tab A's send is still waiting when its session ends.
-    const backoff = { baseMs: 3_600_000, capMs: 3_600_000 }
-    const a = tab(url, storage, { drainLock: lock, backoff })
+    // Tab A's send is still waiting when its session ends.
+    const a = tab(url, storage, { drainLock: lock, backoff: NEVER_RETRY })
     a.store.dispatch(send('k1'))
     // HTTP unreachable: k1 waits to go again, and A holds the drain lock meanwhile.
     await eventually(() => expect(a.actions.some((x) => sendRetryScheduled.match(x))).toBe(true))
@@ -412,7 +409,7 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     await eventually(() => expect(selectConnection(a.store.getState()).status).toBe('unauthorized'))
     expect(lock.holder(`talemy.outbox.${alice.id}`)).toBeNull()
     // Alice logs in again in tab B (same browser: same storage and lock): A's stored k1, then B's own k2, go at once.
-    const b = tab(url, storage, { drainLock: lock, backoff, token: null })
+    const b = tab(url, storage, { drainLock: lock, backoff: NEVER_RETRY, token: null })
     b.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
     b.socket().serverConnect('s2')
     b.store.dispatch(send('k2'))
