@@ -1,6 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react'
 import { IntlProvider, useIntl } from 'react-intl'
-import { catalogues, type Message } from './catalogues'
+import { catalogues } from './catalogues'
 import { createDateFormatters, msUntilNextDay, systemTimeZone, type DateFormatters } from './dates'
 import type { MessageId } from './en'
 import {
@@ -134,10 +134,4 @@ export type Translate = (id: MessageId, values?: Record<string, string | number>
 export function useT(): Translate {
   const intl = useIntl()
   return useCallback<Translate>((id, values) => intl.formatMessage({ id }, values), [intl])
-}
-
-/** A stored message (a toast, an error) in the chosen language. */
-export function useMessageText(): (message: Message) => string {
-  const t = useT()
-  return useCallback((message: Message) => t(message.id, message.values), [t])
 }

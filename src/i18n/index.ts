@@ -11,4 +11,4 @@ export {
   pickLocale,
   type Locale,
 } from './locale'
-export { I18nProvider, useDates, useLocale, useMessageText, useT, type Translate } from './I18nProvider'
+export { I18nProvider, useDates, useLocale, useT, type Translate } from './I18nProvider'

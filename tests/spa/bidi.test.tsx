@@ -3,6 +3,9 @@ import { describe, expect, test } from 'vitest'
 import type { User } from '../../src/contract'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, contactRequest, conversation, lesson, message } from '../unit/support/fixtures'
+import { act } from 'react'
+import { createToaster } from '../../src/features/notifications/toaster'
+import { serverEventActions } from '../../src/realtime'
 import { appStore, json, pagePerTest, renderApp } from './support/page'
 
 // What people write goes in its own direction: text that starts in Arabic or Hebrew is laid out right to left, and a
@@ -23,14 +26,14 @@ function api(path: string): Response {
   return json(200, [])
 }
 
-function open(hash: string) {
+function open(hash: string, toaster?: ReturnType<typeof createToaster>) {
   window.history.replaceState(null, '', hash)
   const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = input instanceof Request ? input : new Request(input, init)
     return api(new URL(request.url).pathname)
   }) as typeof fetch
-  const { store } = appStore(fetchFn)
-  renderApp(page.root, store)
+  const { store } = appStore(fetchFn, toaster ? { extraMiddleware: [toaster.middleware] } : {})
+  renderApp(page.root, store, toaster)
   return store
 }
 
@@ -61,6 +64,20 @@ describe('text people write keeps its own direction', () => {
     await eventually(() => expect(holding('[data-testid=contact-request] .card-body', ARABIC)).toBeDefined())
     expect(holding('[data-testid=contact-request] .card-body', ARABIC)!.dir).toBe('auto')
     expect(holding('[data-testid=contact-request] h3 bdi', HEBREW_NAME)).toBeDefined()
+    store.dispose()
+  })
+
+  test('a lesson’s subject inside a toast’s sentence', async () => {
+    const toaster = createToaster()
+    const store = open('#/messages', toaster)
+    await eventually(() => expect(page.container.querySelector('[data-testid=conversation-list]')).not.toBeNull())
+    act(
+      () =>
+        void store.dispatch(
+          serverEventActions['lesson:statusUpdated'](lesson('l1', { subject: ARABIC, status: 'confirmed' })),
+        ),
+    )
+    await eventually(() => expect(holding('[data-testid=toast] a bdi', ARABIC)).toBeDefined())
     store.dispose()
   })
 })

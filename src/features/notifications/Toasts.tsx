@@ -1,6 +1,16 @@
-import { createContext, useCallback, useContext, useEffect, useLayoutEffect, useRef, useSyncExternalStore } from 'react'
+import {
+  createContext,
+  type ReactNode,
+  useCallback,
+  useContext,
+  useEffect,
+  useLayoutEffect,
+  useRef,
+  useSyncExternalStore,
+} from 'react'
 import { hrefFor } from '../../app/router'
-import { useMessageText, useT } from '../../i18n'
+import { FormattedMessage } from 'react-intl'
+import { useT, type Message } from '../../i18n'
 import type { Toaster } from './toaster'
 
 export const ToasterContext = createContext<Toaster | null>(null)
@@ -8,13 +18,21 @@ export const ToasterContext = createContext<Toaster | null>(null)
 const noToasts = [] as const
 const noop = () => () => {}
 
+/** The values people wrote (a lesson's subject): they keep their own direction inside our sentence. */
+const WRITTEN = new Set(['subject'])
+function isolated(values: Message['values']): Record<string, ReactNode> | undefined {
+  if (!values) return undefined
+  const shown: Record<string, ReactNode> = { ...values }
+  for (const key of WRITTEN) if (key in values) shown[key] = <bdi>{values[key]}</bdi>
+  return shown
+}
+
 /**
  * The toast region: a polite live region, so screen readers hear a new toast without losing focus. While keyboard
  * focus is in it or the pointer over it, the toaster is paused: no toast goes before the user has left it.
  */
 export function Toasts() {
   const t = useT()
-  const text = useMessageText()
   const toaster = useContext(ToasterContext)
   const toasts = useSyncExternalStore(toaster?.subscribe ?? noop, toaster?.getSnapshot ?? (() => noToasts))
   const region = useRef<HTMLElement>(null)
@@ -79,7 +97,7 @@ export function Toasts() {
             href={hrefFor(toast.page === 'lessons' ? { page: 'lessons' } : { page: 'contactRequests' })}
             onClick={() => toaster?.dismiss(toast.id)}
           >
-            {text(toast.message)}
+            <FormattedMessage id={toast.message.id} values={isolated(toast.message.values)} />
           </a>
           <button
             type="button"
