@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import type { ContactRequest, Lesson } from '../../src/contract'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
-import { appStore, json, pagePerTest, renderApp } from './support/page'
+import { appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
 
 // Two people change one lesson at the same moment: Alice cancels it as Bob confirms it. The server refuses Bob's
 // change (INVALID: no longer pending); Bob must see what the lesson is now, not be told to check what he entered.
@@ -71,4 +71,68 @@ describe('a status change refused because the other person changed it first', ()
     expect(note()?.textContent).toBe('Not changed: this request had been answered meanwhile; it is shown as it is now.')
     store.dispose()
   })
+
+  // Review: the note was only drawn (no live region, focus on the card, whose name is its title), so a screen reader
+  // heard the new status and never why the user's own change did not happen; and while the reread ran, the refusal
+  // was an alert telling the user to check what they entered.
+  test.each([
+    [
+      'a lesson',
+      '#/lessons',
+      'lesson',
+      'Confirm',
+      'Not changed: this lesson had been changed meanwhile; it is shown as it is now.',
+    ],
+    [
+      'a request',
+      '#/contact-requests',
+      'contact-request',
+      'Accept',
+      'Not changed: this request had been answered meanwhile; it is shown as it is now.',
+    ],
+  ])(
+    '%s: a screen reader hears why, once, and no alert blames what was entered',
+    async (_name, hash, testId, label, why) => {
+      let lessonNow: Lesson = lesson('l1')
+      let requestNow: ContactRequest = contactRequest('r1')
+      let answerReread: () => void = () => {}
+      const reread = new Promise<void>((resolve) => {
+        answerReread = resolve
+      })
+      let refused = false
+      const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
+        const request = input instanceof Request ? input : new Request(input, init)
+        const path = new URL(request.url).pathname
+        if (request.method === 'PATCH') {
+          lessonNow = { ...lessonNow, status: 'cancelled', updatedAt: '2026-11-24T09:00:00.000Z' }
+          requestNow = { ...requestNow, status: 'declined', updatedAt: '2026-11-24T09:00:00.000Z' }
+          refused = true
+          return json(400, { error: { code: 'INVALID', message: 'no such step' } })
+        }
+        // The reread takes a moment (the refusal is drawn before it).
+        if (refused && (path === '/api/lessons' || path === '/api/contact-requests')) await reread
+        if (path === '/api/lessons') return json(200, [lessonNow])
+        if (path === '/api/contact-requests') return json(200, [requestNow])
+        if (path === '/api/users') return json(200, [alice, bob])
+        return json(200, [])
+      }) as typeof fetch
+      window.history.replaceState(null, '', hash)
+      const { store } = appStore(fetchFn, { preloadedState: { auth: { token: 'token-1', user: bob } } })
+      renderApp(page.root, store)
+      const card = () => page.container.querySelector(`[data-testid=${testId}]`)!
+      await eventually(() => expect(card()).not.toBeNull())
+      const polite = politeSaid()
+      const alerts: string[] = []
+      new MutationObserver(() => {
+        for (const a of page.container.querySelectorAll('[role=alert]')) if (a.textContent) alerts.push(a.textContent)
+      }).observe(page.container, { childList: true, subtree: true, characterData: true })
+      act(() => [...card().querySelectorAll('button')].find((b) => b.textContent === label)!.click())
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      answerReread()
+      await eventually(() => expect(card().querySelector('[data-testid=changed-meanwhile]')?.textContent).toBe(why))
+      await eventually(() => expect(polite.filter((s) => s === why)).toHaveLength(1))
+      expect(alerts.filter((a) => /Check what you entered/.test(a))).toEqual([])
+      store.dispose()
+    },
+  )
 })

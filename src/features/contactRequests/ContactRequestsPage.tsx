@@ -1,6 +1,6 @@
 import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
-import { api, LIST } from '../../api'
+import { api } from '../../api'
 import {
   useCreateContactRequestMutation,
   useGetContactRequestsQuery,
@@ -15,7 +15,7 @@ import { FieldError, FormError, LoadError, TutorField } from '../shared/controls
 import { errorCode } from '../shared/errors'
 import { useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
-import { useStatusSaid } from '../shared/statusSaid'
+import { useSaidWhenShown, useStatusSaid } from '../shared/statusSaid'
 
 const STATUS: Record<ContactRequestStatus, MessageId> = {
   pending: 'requests.status.pending',
@@ -58,7 +58,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   const cardRef = useRef<HTMLLIElement>(null)
   const dispatch = useAppDispatch()
   const people = usePeople()
-  const [update, { isLoading, error }] = useUpdateContactRequestStatusMutation()
+  const [update, { isLoading }] = useUpdateContactRequestStatusMutation()
   const isTutor = request.tutorId === me.id
   const titleId = useId()
 
@@ -66,15 +66,30 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   useStatusSaid(request.status, t('toast.contactRequestStatus', { status: request.status }))
   /** The status the last answer was given from: its refusal is shown only while the card still shows that status. */
   const [changedFrom, setChangedFrom] = useState<ContactRequestStatus | null>(null)
+  /**
+   * Why the last answer did not happen, once known: an INVALID one only once the request has been read again, and
+   * `changed` when that read shows another status (the card is then about to show it, a frame later: no alert for it).
+   */
+  const [refusal, setRefusal] = useState<{ error: unknown; changed: boolean } | null>(null)
   const change = async (status: ContactRequest['status']) => {
     // A second press while the first answer runs (the buttons are only aria-disabled) changes nothing.
     if (isLoading) return
     setChangedFrom(request.status)
+    setRefusal(null)
     const updated = await update({ id: request.id, status })
       .unwrap()
-      .catch((refusal: unknown) => {
-        // INVALID: answered already (the tutor's other tab or device). Read what it is now, should no socket event come.
-        if (errorCode(refusal) === 'INVALID') dispatch(api.util.invalidateTags([{ type: 'ContactRequest', id: LIST }]))
+      .catch(async (refused: unknown) => {
+        // INVALID: answered already (the tutor's other tab or device). Read what it is now, should no socket event
+        // come; the refusal is shown once read (before, an alert would tell the user to check what they entered).
+        let changed = false
+        if (errorCode(refused) === 'INVALID') {
+          const reread = await dispatch(
+            api.endpoints.getContactRequests.initiate(undefined, { subscribe: false, forceRefetch: true }),
+          )
+          const now = reread.data?.find((x) => x.id === request.id)?.status
+          changed = now !== undefined && now !== request.status
+        }
+        setRefusal({ error: refused, changed })
         return null
       })
     if (!updated) return
@@ -84,6 +99,10 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   }
   // Answered elsewhere (the tutor's other tab): the buttons go too, and the card keeps the place as well.
   const keepFocus = useCardKeepsFocus(cardRef)
+  const changedMeanwhile =
+    changedFrom !== null && changedFrom !== request.status && errorCode(refusal?.error) === 'INVALID'
+  // Said too, after the new status: focus is on the card, whose name is its title, and the note is no live region.
+  useSaidWhenShown(changedMeanwhile, t('requests.changedMeanwhile'))
 
   return (
     <li
@@ -142,9 +161,9 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
           </button>
         </div>
       )}
-      <FormError error={changedFrom === request.status ? error : undefined} />
+      <FormError error={changedFrom === request.status && !refusal?.changed ? refusal?.error : undefined} />
       {/* Refused because it had been answered first (another tab or device): why the user's answer did not happen. */}
-      {changedFrom !== null && changedFrom !== request.status && errorCode(error) === 'INVALID' && (
+      {changedMeanwhile && (
         <p className="muted" data-testid="changed-meanwhile">
           {t('requests.changedMeanwhile')}
         </p>

@@ -1,6 +1,6 @@
 import { useId, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
-import { api, LIST } from '../../api'
+import { api } from '../../api'
 import { useCreateLessonMutation, useGetLessonsQuery, useUpdateLessonStatusMutation } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
@@ -12,7 +12,7 @@ import { errorCode } from '../shared/errors'
 import { toDateTimeLocal } from '../shared/format'
 import { useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
-import { useStatusSaid } from '../shared/statusSaid'
+import { useSaidWhenShown, useStatusSaid } from '../shared/statusSaid'
 import { lessonActions } from './transitions'
 
 const DURATIONS = [30, 45, 60, 90, 120]
@@ -66,7 +66,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   const cardRef = useRef<HTMLLIElement>(null)
   const dispatch = useAppDispatch()
   const people = usePeople()
-  const [update, { isLoading, error }] = useUpdateLessonStatusMutation()
+  const [update, { isLoading }] = useUpdateLessonStatusMutation()
   const other = lesson.tutorId === me.id ? lesson.studentId : lesson.tutorId
   const titleId = useId()
 
@@ -77,16 +77,31 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   )
   /** The status the last change was asked from: its refusal is shown only while the card still shows that status. */
   const [changedFrom, setChangedFrom] = useState<LessonStatus | null>(null)
+  /**
+   * Why the last change did not happen, once known: an INVALID one only once the lesson has been read again, and
+   * `changed` when that read shows another status (the card is then about to show it, a frame later: no alert for it).
+   */
+  const [refusal, setRefusal] = useState<{ error: unknown; changed: boolean } | null>(null)
   const change = async (status: Lesson['status']) => {
     // A second press while the first change runs (the button is only aria-disabled) changes nothing.
     if (isLoading) return
     setChangedFrom(lesson.status)
+    setRefusal(null)
     const updated = await update({ id: lesson.id, status })
       .unwrap()
-      .catch((refusal: unknown) => {
+      .catch(async (refused: unknown) => {
         // INVALID: the other person changed it first (no such step from what it is now). Read what it is now, should
         // no socket event come to say it; the card then shows it, and the refusal goes with the status it was about.
-        if (errorCode(refusal) === 'INVALID') dispatch(api.util.invalidateTags([{ type: 'Lesson', id: LIST }]))
+        // Until then it is not shown: an alert telling the user to check what they entered would be said first.
+        let changed = false
+        if (errorCode(refused) === 'INVALID') {
+          const reread = await dispatch(
+            api.endpoints.getLessons.initiate(undefined, { subscribe: false, forceRefetch: true }),
+          )
+          const now = reread.data?.find((x) => x.id === lesson.id)?.status
+          changed = now !== undefined && now !== lesson.status
+        }
+        setRefusal({ error: refused, changed })
         return null
       })
     if (!updated) return
@@ -110,6 +125,10 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   // A button the keyboard user is on that goes for another cause (the other person's change, another tab's) hands
   // focus to the card too.
   const keepFocus = useCardKeepsFocus(cardRef)
+  const changedMeanwhile =
+    changedFrom !== null && changedFrom !== lesson.status && errorCode(refusal?.error) === 'INVALID'
+  // Said too, after the new status: focus is on the card, whose name is its title, and the note is no live region.
+  useSaidWhenShown(changedMeanwhile, t('lessons.changedMeanwhile'))
 
   return (
     <li
@@ -157,10 +176,10 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
           ))}
         </div>
       )}
-      <FormError error={changedFrom === lesson.status ? error : undefined} />
+      <FormError error={changedFrom === lesson.status && !refusal?.changed ? refusal?.error : undefined} />
       {/* Refused because the other side's change came first: the card shows the new status, and why the user's did not
           happen. */}
-      {changedFrom !== null && changedFrom !== lesson.status && errorCode(error) === 'INVALID' && (
+      {changedMeanwhile && (
         <p className="muted" data-testid="changed-meanwhile">
           {t('lessons.changedMeanwhile')}
         </p>

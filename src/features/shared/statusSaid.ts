@@ -18,3 +18,18 @@ export function useStatusSaid<S>(status: S, text: string): RefObject<S> {
   }, [status, text, announce])
   return drawn
 }
+
+/**
+ * Says `text` politely each time `shown` turns true (a note drawn without a live region of its own), once: in the
+ * same commit as a card's status, after it.
+ *
+ * @example useSaidWhenShown(changedMeanwhile, t('lessons.changedMeanwhile'))
+ */
+export function useSaidWhenShown(shown: boolean, text: string): void {
+  const announce = useAnnounce()
+  const said = useRef(false)
+  useLayoutEffect(() => {
+    if (shown && !said.current) announce(text)
+    said.current = shown
+  }, [shown, text, announce])
+}
