@@ -1,4 +1,4 @@
-import type { Page } from 'playwright-core'
+import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiCall, apiLogin, loginAs, startE2E, unique, WAIT, type E2E } from './support/app'
 
@@ -8,6 +8,41 @@ import { apiCall, apiLogin, loginAs, startE2E, unique, WAIT, type E2E } from './
  * reader is left nowhere, and the next Tab starts from wherever the browser guesses (WCAG 2.4.3). Found on a phone
  * (375×667, touch) in French, booking a lesson and sending a contact request with the keyboard.
  */
+
+/** Holds the page's POSTs to `path` until `release` is called; counts them. */
+async function holdPosts(page: Page, path: RegExp) {
+  let release = () => {}
+  const released = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const seen: string[] = []
+  const matches = (url: URL) => path.test(url.pathname)
+  await page.route(matches, async (route) => {
+    if (route.request().method() !== 'POST') return route.continue()
+    seen.push(route.request().postData() ?? '')
+    await released
+    await route.continue()
+  })
+  return { seen, release, end: () => page.unroute(matches) }
+}
+
+/**
+ * Enter on the focused `button`, and again while its request is held (the impatient user's second press lands while
+ * the first runs, whatever the machine's speed), then the request goes.
+ */
+async function submitTwice(page: Page, button: Locator, path: RegExp): Promise<string[]> {
+  const held = await holdPosts(page, path)
+  await button.focus()
+  // The element itself: its name changes while busy ("Réservation…").
+  const element = await button.elementHandle()
+  await page.keyboard.press('Enter')
+  await expect.poll(() => element?.getAttribute('aria-disabled'), { timeout: WAIT }).toBe('true')
+  await page.keyboard.press('Enter')
+  held.release()
+  await page.locator('.form-ok').waitFor({ timeout: WAIT })
+  await held.end()
+  return held.seen
+}
 
 /** The focused element: its tag and its text. */
 const focused = (page: Page) =>
@@ -40,12 +75,9 @@ describe('a form submitted from its button keeps keyboard focus', { timeout: 120
       await page.getByLabel('Tuteur', { exact: true }).selectOption({ label: 'Bob Okafor' })
       const subject = unique('Focus')
       await page.getByLabel('Matière', { exact: true }).fill(subject)
+      // Enter twice (an impatient user), the second while the first runs: one booking.
       const book = page.getByRole('button', { name: 'Réserver le cours' })
-      await book.focus()
-      // Enter twice in a row (an impatient user): still one booking.
-      await page.keyboard.press('Enter')
-      await page.keyboard.press('Enter')
-      await page.locator('.form-ok').waitFor({ timeout: WAIT })
+      expect(await submitTwice(page, book, /^\/api\/lessons$/)).toHaveLength(1)
       expect(await focused(page)).toBe('button: Réserver le cours')
       const alice = await apiLogin(e2e, 'alice')
       const lessons = await apiCall<{ subject: string }[]>(e2e, alice.token, 'GET', '/api/lessons')
@@ -57,10 +89,7 @@ describe('a form submitted from its button keeps keyboard focus', { timeout: 120
       const text = unique('Focus')
       await page.getByLabel('Message', { exact: true }).fill(text)
       const sendRequest = page.getByRole('button', { name: 'Envoyer la demande' })
-      await sendRequest.focus()
-      await page.keyboard.press('Enter')
-      await page.keyboard.press('Enter')
-      await page.locator('.form-ok').waitFor({ timeout: WAIT })
+      expect(await submitTwice(page, sendRequest, /^\/api\/contact-requests$/)).toHaveLength(1)
       expect(await focused(page)).toBe('button: Envoyer la demande')
       const requests = await apiCall<{ message: string }[]>(e2e, alice.token, 'GET', '/api/contact-requests')
       expect(requests.filter((r) => r.message === text)).toHaveLength(1)
