@@ -32,18 +32,23 @@ async function focusIn(page: Page, card: Locator): Promise<string> {
   return page.evaluate(() => document.activeElement?.tagName.toLowerCase() ?? 'nothing')
 }
 
-/** Holds the page's PATCHes to `path` until `release` is called; counts them. */
-async function holdPatches(page: Page, path: RegExp) {
+/**
+ * Holds the page's PATCHes to `path`, and its reads of the list (`list`), until `release` is called; counts the
+ * PATCHes. Held from before the other side's change: a read already on its way then (the session's catch-up read after
+ * its first sync comes late on a busy machine) cannot show the change before the button is pressed.
+ */
+async function holdPatches(page: Page, path: RegExp, list: RegExp) {
   let release = () => {}
   const released = new Promise<void>((resolve) => {
     release = resolve
   })
   const seen: string[] = []
   await page.route(
-    (url) => path.test(url.pathname),
+    (url) => path.test(url.pathname) || list.test(url.pathname),
     async (route) => {
-      if (route.request().method() !== 'PATCH') return route.continue()
-      seen.push(route.request().postData() ?? '')
+      const method = route.request().method()
+      if (method === 'PATCH') seen.push(route.request().postData() ?? '')
+      else if (method !== 'GET') return route.continue()
       await released
       await route.continue()
     },
@@ -84,6 +89,7 @@ describe('a card whose change the server refuses keeps keyboard focus', { timeou
       const card = page.locator(`[data-testid="lesson"][data-lesson-id="${lesson.id}"]`)
       const confirm = card.getByRole('button', { name: 'Confirm' })
       await confirm.waitFor({ timeout: WAIT })
+      const lessonPatches = await holdPatches(page, /^\/api\/lessons\//, /^\/api\/lessons$/)
       // This page hears nothing from now on; Alice cancels over HTTP.
       blockSockets(e2e, bobApi.user.id, 10 * 60_000)
       await waitNotOnline(page)
@@ -96,7 +102,6 @@ describe('a card whose change the server refuses keeps keyboard focus', { timeou
       )
       expect(await card.getByTestId('lesson-status').textContent()).toBe('pending')
 
-      const lessonPatches = await holdPatches(page, /^\/api\/lessons\//)
       await confirm.focus()
       await page.keyboard.press('Enter')
       // Busy while the request runs: focus stays on the button, and a second Enter sends nothing more.
@@ -124,6 +129,7 @@ describe('a card whose change the server refuses keeps keyboard focus', { timeou
       const requestCard = page.locator(`[data-testid="contact-request"][data-request-id="${request.id}"]`)
       const accept = requestCard.getByRole('button', { name: 'Accept' })
       await accept.waitFor({ timeout: WAIT })
+      const requestPatches = await holdPatches(page, /^\/api\/contact-requests\//, /^\/api\/contact-requests$/)
       // Bob declines on his phone (HTTP); this page, still cut off, has not heard.
       const declined = await apiCall<{ status: string; updatedAt: string }>(
         e2e,
@@ -134,7 +140,6 @@ describe('a card whose change the server refuses keeps keyboard focus', { timeou
       )
       expect(await requestCard.getByTestId('contact-request-status').textContent()).toBe('pending')
 
-      const requestPatches = await holdPatches(page, /^\/api\/contact-requests\//)
       await accept.focus()
       await page.keyboard.press('Enter')
       await requestCard.locator('button[aria-disabled="true"], button:disabled').first().waitFor({ timeout: WAIT })
