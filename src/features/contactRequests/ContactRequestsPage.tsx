@@ -12,10 +12,10 @@ import { MAX_CONTACT_MESSAGE_LENGTH, type ContactRequest, type ContactRequestSta
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
-import { errorCode } from '../shared/errors'
 import { useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
-import { useSaidWhenShown, useStatusSaid } from '../shared/statusSaid'
+import { useStatusChange } from '../shared/statusChange'
+import { useStatusSaid } from '../shared/statusSaid'
 
 const STATUS: Record<ContactRequestStatus, MessageId> = {
   pending: 'requests.status.pending',
@@ -64,34 +64,20 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
 
   // Every change of the status is said once it is drawn, the user's own and the other person's.
   useStatusSaid(request.status, t('toast.contactRequestStatus', { status: request.status }))
-  /** The status the last answer was given from: its refusal is shown only while the card still shows that status. */
-  const [changedFrom, setChangedFrom] = useState<ContactRequestStatus | null>(null)
-  /**
-   * Why the last answer did not happen, once known: an INVALID one only once the request has been read again, and
-   * `changed` when that read shows another status (the card is then about to show it, a frame later: no alert for it).
-   */
-  const [refusal, setRefusal] = useState<{ error: unknown; changed: boolean } | null>(null)
+  // The status as the server has it now, read again after a refusal.
+  const rereadStatus = async () =>
+    (
+      await dispatch(api.endpoints.getContactRequests.initiate(undefined, { subscribe: false, forceRefetch: true }))
+    ).data?.find((x) => x.id === request.id)?.status
+  const { attempt, error, changedMeanwhile } = useStatusChange(
+    request.status,
+    rereadStatus,
+    t('requests.changedMeanwhile'),
+  )
   const change = async (status: ContactRequest['status']) => {
     // A second press while the first answer runs (the buttons are only aria-disabled) changes nothing.
     if (isLoading) return
-    setChangedFrom(request.status)
-    setRefusal(null)
-    const updated = await update({ id: request.id, status })
-      .unwrap()
-      .catch(async (refused: unknown) => {
-        // INVALID: answered already (the tutor's other tab or device). Read what it is now, should no socket event
-        // come; the refusal is shown once read (before, an alert would tell the user to check what they entered).
-        let changed = false
-        if (errorCode(refused) === 'INVALID') {
-          const reread = await dispatch(
-            api.endpoints.getContactRequests.initiate(undefined, { subscribe: false, forceRefetch: true }),
-          )
-          const now = reread.data?.find((x) => x.id === request.id)?.status
-          changed = now !== undefined && now !== request.status
-        }
-        setRefusal({ error: refused, changed })
-        return null
-      })
+    const updated = await attempt(() => update({ id: request.id, status }).unwrap())
     if (!updated) return
     dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, updated)))
     // Accept and Decline are gone once answered: the card itself keeps the keyboard user's place.
@@ -99,10 +85,6 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   }
   // Answered elsewhere (the tutor's other tab): the buttons go too, and the card keeps the place as well.
   const keepFocus = useCardKeepsFocus(cardRef)
-  const changedMeanwhile =
-    changedFrom !== null && changedFrom !== request.status && errorCode(refusal?.error) === 'INVALID'
-  // Said too, after the new status: focus is on the card, whose name is its title, and the note is no live region.
-  useSaidWhenShown(changedMeanwhile, t('requests.changedMeanwhile'))
 
   return (
     <li
@@ -161,7 +143,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
           </button>
         </div>
       )}
-      <FormError error={changedFrom === request.status && !refusal?.changed ? refusal?.error : undefined} />
+      <FormError error={error} />
       {/* Refused because it had been answered first (another tab or device): why the user's answer did not happen. */}
       {changedMeanwhile && (
         <p className="muted" data-testid="changed-meanwhile">

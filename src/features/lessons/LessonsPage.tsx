@@ -8,11 +8,11 @@ import { MAX_LESSON_SUBJECT_LENGTH, type Lesson, type LessonStatus, type User } 
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
-import { errorCode } from '../shared/errors'
 import { toDateTimeLocal } from '../shared/format'
 import { useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
-import { useSaidWhenShown, useStatusSaid } from '../shared/statusSaid'
+import { useStatusChange } from '../shared/statusChange'
+import { useStatusSaid } from '../shared/statusSaid'
 import { lessonActions } from './transitions'
 
 const DURATIONS = [30, 45, 60, 90, 120]
@@ -75,35 +75,20 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
     lesson.status,
     t('toast.lessonStatus', { subject: lesson.subject, status: lesson.status }),
   )
-  /** The status the last change was asked from: its refusal is shown only while the card still shows that status. */
-  const [changedFrom, setChangedFrom] = useState<LessonStatus | null>(null)
-  /**
-   * Why the last change did not happen, once known: an INVALID one only once the lesson has been read again, and
-   * `changed` when that read shows another status (the card is then about to show it, a frame later: no alert for it).
-   */
-  const [refusal, setRefusal] = useState<{ error: unknown; changed: boolean } | null>(null)
+  // The status as the server has it now, read again after a refusal.
+  const rereadStatus = async () =>
+    (await dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false, forceRefetch: true }))).data?.find(
+      (x) => x.id === lesson.id,
+    )?.status
+  const { attempt, error, changedMeanwhile } = useStatusChange(
+    lesson.status,
+    rereadStatus,
+    t('lessons.changedMeanwhile'),
+  )
   const change = async (status: Lesson['status']) => {
     // A second press while the first change runs (the button is only aria-disabled) changes nothing.
     if (isLoading) return
-    setChangedFrom(lesson.status)
-    setRefusal(null)
-    const updated = await update({ id: lesson.id, status })
-      .unwrap()
-      .catch(async (refused: unknown) => {
-        // INVALID: the other person changed it first (no such step from what it is now). Read what it is now, should
-        // no socket event come to say it; the card then shows it, and the refusal goes with the status it was about.
-        // Until then it is not shown: an alert telling the user to check what they entered would be said first.
-        let changed = false
-        if (errorCode(refused) === 'INVALID') {
-          const reread = await dispatch(
-            api.endpoints.getLessons.initiate(undefined, { subscribe: false, forceRefetch: true }),
-          )
-          const now = reread.data?.find((x) => x.id === lesson.id)?.status
-          changed = now !== undefined && now !== lesson.status
-        }
-        setRefusal({ error: refused, changed })
-        return null
-      })
+    const updated = await attempt(() => update({ id: lesson.id, status }).unwrap())
     if (!updated) return
     // The button pressed is gone (the status changed): the card itself keeps the keyboard user's place, once the list
     // has its new order (focusing it before the re-sort moves it would lose focus in a browser).
@@ -125,10 +110,6 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   // A button the keyboard user is on that goes for another cause (the other person's change, another tab's) hands
   // focus to the card too.
   const keepFocus = useCardKeepsFocus(cardRef)
-  const changedMeanwhile =
-    changedFrom !== null && changedFrom !== lesson.status && errorCode(refusal?.error) === 'INVALID'
-  // Said too, after the new status: focus is on the card, whose name is its title, and the note is no live region.
-  useSaidWhenShown(changedMeanwhile, t('lessons.changedMeanwhile'))
 
   return (
     <li
@@ -176,7 +157,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
           ))}
         </div>
       )}
-      <FormError error={changedFrom === lesson.status && !refusal?.changed ? refusal?.error : undefined} />
+      <FormError error={error} />
       {/* Refused because the other side's change came first: the card shows the new status, and why the user's did not
           happen. */}
       {changedMeanwhile && (

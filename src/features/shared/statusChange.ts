@@ -1,0 +1,48 @@
+import { useState } from 'react'
+import { errorCode } from './errors'
+import { useSaidWhenShown } from './statusSaid'
+
+/** Why a card's last change did not happen, once known; `changed`: the card was read again and shows another status. */
+interface Refusal {
+  error: unknown
+  changed: boolean
+}
+
+/**
+ * A card's own status change and its refusal. INVALID is a change the other side (or the user's other tab or device)
+ * made first, with no socket event to say it yet: the card is read again (`reread`, the status it has now) before the
+ * refusal is shown. When the read shows another status, the card is about to show it (a frame later), and `note` says
+ * why the user's change did not happen, drawn by the card and said after the new status; else the refusal is the
+ * `error` to show, only while the card still shows the status it was asked from.
+ *
+ * @example const { attempt, error, changedMeanwhile } = useStatusChange(lesson.status, rereadStatus, t('lessons.changedMeanwhile'))
+ *   const updated = await attempt(() => update({ id: lesson.id, status }).unwrap()) // null when refused
+ */
+export function useStatusChange<S extends string>(status: S, reread: () => Promise<S | undefined>, note: string) {
+  /** The status the last change was asked from. */
+  const [changedFrom, setChangedFrom] = useState<S | null>(null)
+  const [refusal, setRefusal] = useState<Refusal | null>(null)
+  const attempt = async <T>(request: () => Promise<T>): Promise<T | null> => {
+    setChangedFrom(status)
+    setRefusal(null)
+    return request().catch(async (refused: unknown) => {
+      // Until read again the refusal is not shown: an alert telling the user to check what they entered would be said
+      // first.
+      let changed = false
+      if (errorCode(refused) === 'INVALID') {
+        const now = await reread()
+        changed = now !== undefined && now !== status
+      }
+      setRefusal({ error: refused, changed })
+      return null
+    })
+  }
+  const changedMeanwhile = changedFrom !== null && changedFrom !== status && errorCode(refusal?.error) === 'INVALID'
+  // Focus is on the card, whose name is its title, and the note is no live region.
+  useSaidWhenShown(changedMeanwhile, note)
+  return {
+    attempt,
+    error: changedFrom === status && !refusal?.changed ? refusal?.error : undefined,
+    changedMeanwhile,
+  }
+}
