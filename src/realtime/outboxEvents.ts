@@ -26,6 +26,16 @@ import type { SocketRootState } from './socketSlice'
 /** The drain lock holder takes in the other tabs' stored sends before it goes again (see `adopt`). */
 export const GATHER: OutboxEventBody = { type: 'adopt', holdingOnly: true }
 
+/**
+ * The events when a conversation's wait (a backoff, or the server's `retryAfterMs`) ends: as after any wait, the lock
+ * holder first takes in what the user's other tabs wrote meanwhile, then the conversation goes again.
+ *
+ * @example outboxEventsOfWaitEnd('c1') // [GATHER, { type: 'timerFired', conversationId: 'c1' }]
+ */
+export function outboxEventsOfWaitEnd(conversationId: Id): readonly OutboxEventBody[] {
+  return [GATHER, { type: 'timerFired', conversationId }]
+}
+
 /** Most actions: one shared answer, so the hot path (an event burst) allocates nothing here. */
 const NONE: readonly OutboxEventBody[] = Object.freeze([])
 

@@ -23,7 +23,7 @@ import {
   type SendOutcome,
   type ThreadChange,
 } from './outboxMachine'
-import { GATHER, outboxEventsOf } from './outboxEvents'
+import { outboxEventsOf, outboxEventsOfWaitEnd } from './outboxEvents'
 import { createOutboxStorage, outboxMirror } from './outboxStorage'
 import { sendMessageProblem } from './sendCheck'
 import { outcomeOfAck, outcomeOfHttpError, storedMessage } from './sendOutcome'
@@ -142,8 +142,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
         const handle = ctx.timers.setTimeout(() => {
           if (timers.get(conversationId) !== handle) return
           timers.delete(conversationId)
-          send(GATHER)
-          send({ type: 'timerFired', conversationId })
+          for (const event of outboxEventsOfWaitEnd(conversationId)) send(event)
         }, effect.delayMs)
         timers.set(conversationId, handle)
         return

@@ -2,7 +2,7 @@ import { createAction, type UnknownAction } from '@reduxjs/toolkit'
 import { describe, expect, test } from 'vitest'
 import * as actions from '../../src/realtime/actions'
 import type { OutboxEventBody } from '../../src/realtime/outboxMachine'
-import { GATHER, outboxEventsOf } from '../../src/realtime/outboxEvents'
+import { GATHER, outboxEventsOf, outboxEventsOfWaitEnd } from '../../src/realtime/outboxEvents'
 import { initialSocketState, type PendingMessage, type SocketState } from '../../src/realtime/socketSlice'
 import { message } from './support/fixtures'
 
@@ -137,4 +137,8 @@ describe('outboxEventsOf: an action → the outbox machine’s events, in order'
   test.each(rows)('%s', (_name, action, state, events) => {
     expect(outboxEventsOf(action, state, options)).toEqual(events)
   })
+})
+
+test('a wait that ends: the lock holder gathers the other tabs’ sends, then the conversation goes again', () => {
+  expect(outboxEventsOfWaitEnd('c1')).toEqual([GATHER, { type: 'timerFired', conversationId: 'c1' }])
 })
