@@ -1,21 +1,20 @@
 import AxeBuilder from '@axe-core/playwright'
 import type { Locator, Page, Route } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import {
   apiCall,
   apiLogin,
   blockSockets,
+  e2ePerFile,
   gotoConversation,
   loginAs,
   messagesWithText,
   shot,
-  startE2E,
   unique,
   WAIT,
   waitNotOnline,
   waitOnline,
   type ApiSession,
-  type E2E,
 } from './support/app'
 
 /**
@@ -72,12 +71,12 @@ const polite = (page: Page) => page.getByTestId('announcer-polite')
 const assertive = (page: Page) => page.getByTestId('announcer-assertive')
 
 describe('languages and accessibility', { timeout: 120_000 }, () => {
-  let e2e: E2E
+  // Registered first, so the app is running when the logins below run.
+  const e2e = e2ePerFile()
   let alice: ApiSession
   let bob: ApiSession
   let conversationId: string
   beforeAll(async () => {
-    e2e = await startE2E()
     ;[alice, bob] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'bob')])
     const conversation = await apiCall<{ id: string }>(e2e, alice.token, 'POST', '/api/conversations', {
       participantId: bob.user.id,
@@ -87,9 +86,6 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       content: 'Bonjour Alice ! Prête pour la leçon de mathématiques de demain matin ?',
       clientId: `seed-${Date.now()}`,
     })
-  })
-  afterAll(async () => {
-    await e2e?.close()
   })
 
   for (const [language, locale] of [

@@ -1,16 +1,15 @@
 import type { Locator, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   apiCall,
   apiLogin,
   blockSockets,
+  e2ePerFile,
   loginAs,
-  startE2E,
   unique,
   WAIT,
   waitNotOnline,
   waitOnline,
-  type E2E,
 } from './support/app'
 
 /**
@@ -57,13 +56,7 @@ async function holdPatches(page: Page, path: RegExp, list: RegExp) {
 }
 
 describe('a card whose change the server refuses keeps keyboard focus', { timeout: 120_000 }, () => {
-  let e2e: E2E
-  beforeAll(async () => {
-    e2e = await startE2E()
-  })
-  afterAll(async () => {
-    await e2e?.close()
-  })
+  const e2e = e2ePerFile()
 
   it('Bob confirms a lesson Alice has just cancelled, and accepts a request he declined on another device', async () => {
     const alice = await apiLogin(e2e, 'alice')

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   apiCall,
   apiLogin,
+  e2ePerFile,
   gotoConversation,
   loginAs,
   messagesWithText,
@@ -9,20 +10,12 @@ import {
   openTab,
   send,
   shot,
-  startE2E,
   unique,
   WAIT,
-  type E2E,
 } from './support/app'
 
 describe('chat in a real browser', { timeout: 90_000 }, () => {
-  let e2e: E2E
-  beforeAll(async () => {
-    e2e = await startE2E()
-  })
-  afterAll(async () => {
-    await e2e?.close()
-  })
+  const e2e = e2ePerFile()
 
   it('Alice and Bob, in two browser contexts, chat both ways without reloading', async () => {
     const alice = await loginAs(e2e, 'alice')

@@ -1,28 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   apiCall,
   apiLogin,
+  e2ePerFile,
   loginAs,
   messagesWithText,
   openConversationWith,
   send,
-  startE2E,
   unique,
   WAIT,
-  type E2E,
 } from './support/app'
 import { installRecordingDevTools, type RecordedAction } from './support/devtools'
 
 describe('Redux DevTools', { timeout: 90_000 }, () => {
-  let e2e: E2E
-  beforeAll(async () => {
-    // The store connects to DevTools in development (store.ts: `devTools: NODE_ENV !== 'production'`), so this
-    // test loads the development build of the SPA.
-    e2e = await startE2E({ build: 'development' })
-  })
-  afterAll(async () => {
-    await e2e?.close()
-  })
+  // The store connects to DevTools in development (store.ts: `devTools: NODE_ENV !== 'production'`), so this
+  // test loads the development build of the SPA.
+  const e2e = e2ePerFile({ build: 'development' })
 
   it('receives every socket action, each with a serializable payload', async () => {
     const alice = await loginAs(e2e, 'alice', { initScript: installRecordingDevTools })

@@ -1,6 +1,6 @@
 import type { Locator, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { apiCall, apiLogin, loginAs, startE2E, unique, WAIT, type E2E } from './support/app'
+import { describe, expect, it } from 'vitest'
+import { apiCall, apiLogin, e2ePerFile, loginAs, unique, WAIT } from './support/app'
 
 /**
  * A keyboard user who submits a form with its button keeps focus there. Chromium blurs a focused control that becomes
@@ -52,13 +52,7 @@ const focused = (page: Page) =>
   })
 
 describe('a form submitted from its button keeps keyboard focus', { timeout: 120_000 }, () => {
-  let e2e: E2E
-  beforeAll(async () => {
-    e2e = await startE2E()
-  })
-  afterAll(async () => {
-    await e2e?.close()
-  })
+  const e2e = e2ePerFile()
 
   it('booking a lesson and sending a contact request, by keyboard, on a phone in French', async () => {
     const context = await e2e.browser.newContext({

@@ -1,22 +1,21 @@
 import type { Page, Route } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   apiCall,
   apiLogin,
   badge,
   blockSockets,
+  e2ePerFile,
   gotoConversation,
   loginAs,
   messagesWithText,
   openConversationWith,
   send,
   shot,
-  startE2E,
   unique,
   WAIT,
   waitNotOnline,
   waitOnline,
-  type E2E,
 } from './support/app'
 
 /**
@@ -53,13 +52,7 @@ async function messageIn(page: Page, text: string, status: 'pending' | 'sent' | 
 describe('when the socket is cut but HTTP still works, and messages the server has not stored', {
   timeout: 90_000,
 }, () => {
-  let e2e: E2E
-  beforeAll(async () => {
-    e2e = await startE2E()
-  })
-  afterAll(async () => {
-    await e2e?.close()
-  })
+  const e2e = e2ePerFile()
 
   it('sends over HTTP, the other side still sees it, and nothing is duplicated once the socket is back', async () => {
     const alice = await loginAs(e2e, 'alice')

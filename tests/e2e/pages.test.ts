@@ -1,26 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  chooseOption,
-  loginAs,
-  openConversationWith,
-  send,
-  shot,
-  startE2E,
-  unique,
-  WAIT,
-  type E2E,
-} from './support/app'
+import { describe, expect, it } from 'vitest'
+import { chooseOption, e2ePerFile, loginAs, openConversationWith, send, shot, unique, WAIT } from './support/app'
 import { installRecordingDevTools } from './support/devtools'
 
 /** Lessons and contact requests live on both sides, and how every page looks (screenshots in test-artifacts/). */
 describe('pages', { timeout: 90_000 }, () => {
-  let e2e: E2E
-  beforeAll(async () => {
-    e2e = await startE2E()
-  })
-  afterAll(async () => {
-    await e2e?.close()
-  })
+  const e2e = e2ePerFile()
 
   describe('lessons and contact requests, live on both sides', () => {
     it('Bob confirms a lesson and accepts a contact request; Alice sees each new status live', async () => {

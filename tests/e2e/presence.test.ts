@@ -1,15 +1,14 @@
 import type { Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
+  e2ePerFile,
   gotoConversation,
   loginAs,
   messagesWithText,
   openConversationWith,
   shot,
-  startE2E,
   unique,
   WAIT,
-  type E2E,
 } from './support/app'
 
 // Presence, typing and read receipts between two browser contexts (CONTRACT.md, "Presence, typing, read receipts").
@@ -24,13 +23,7 @@ async function shots(page: Page, name: string) {
 }
 
 describe('presence, typing and read receipts in a real browser', { timeout: 120_000 }, () => {
-  let e2e: E2E
-  beforeAll(async () => {
-    e2e = await startE2E({ server: { presenceGraceSeconds: 1 } })
-  })
-  afterAll(async () => {
-    await e2e?.close()
-  })
+  const e2e = e2ePerFile({ server: { presenceGraceSeconds: 1 } })
 
   it('Bob sees Alice come online, type, write and go offline; Alice sees "Seen" once Bob has read, also after a reload', async () => {
     const bob = await loginAs(e2e, 'bob')

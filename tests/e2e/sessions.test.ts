@@ -1,14 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
+  e2ePerFile,
   loginAs,
   messagesWithText,
   openConversationWith,
   send,
-  startE2E,
   unique,
   waitOnline,
   WAIT,
-  type E2E,
 } from './support/app'
 
 // Sessions in the real SPA, against a server whose access tokens live 10 s: the page refreshes before each expiry and
@@ -19,13 +18,7 @@ import {
 const TTL_SECONDS = 10
 
 describe('sessions in a real browser', { timeout: 120_000 }, () => {
-  let e2e: E2E
-  beforeAll(async () => {
-    e2e = await startE2E({ server: { tokenTtlSeconds: TTL_SECONDS } })
-  })
-  afterAll(async () => {
-    await e2e?.close()
-  })
+  const e2e = e2ePerFile({ server: { tokenTtlSeconds: TTL_SECONDS } })
 
   const aliceSockets = async () => (await e2e.server.io.in('user:user-alice').fetchSockets()).map((s) => s.id)
   const storedToken = (page: import('playwright-core').Page) =>

@@ -1,31 +1,24 @@
 import type { Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   apiCall,
   apiLogin,
+  e2ePerFile,
   loginAs,
   messagesWithText,
   openConversationWith,
   openTab,
   send,
-  startE2E,
   unique,
-  waitOnline,
   WAIT,
-  type E2E,
+  waitOnline,
 } from './support/app'
 
 // One socket per browser, in the real SPA: the tabs of one browser context share one Socket.IO connection held by
 // one of them; closing the holder's tab hands it to another; two contexts are two browsers with a socket each.
 
 describe('one socket per browser', { timeout: 180_000 }, () => {
-  let e2e: E2E
-  beforeAll(async () => {
-    e2e = await startE2E()
-  })
-  afterAll(async () => {
-    await e2e?.close()
-  })
+  const e2e = e2ePerFile()
 
   const aliceSockets = async () => (await e2e.server.io.in('user:user-alice').fetchSockets()).map((s) => s.id)
   const roleOf = (page: Page) => page.getByTestId('connection-badge').getAttribute('data-role')

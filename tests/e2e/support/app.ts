@@ -2,7 +2,7 @@ import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
-import { inject } from 'vitest'
+import { afterAll, beforeAll, inject } from 'vitest'
 import { startServer, type StartServerOptions } from '../../../server/index'
 import { createSocketBlocks } from '../../support/socketBlocks'
 import { launchBrowser } from './browser'
@@ -17,22 +17,29 @@ export const emailOf = (who: DemoUser) => `${who}@talemy.test`
 export const WAIT = 20_000
 export const ARTIFACTS = path.resolve('test-artifacts')
 
-export interface E2E {
+/** What a test uses of its file's app: the server and the browser (`e2ePerFile` starts and closes them). */
+export interface E2EApp {
   url: string
   server: ServerHandle
   /** Cuts a user's sockets (see `blockSockets`). */
   blocks: ReturnType<typeof createSocketBlocks>
   browser: Browser
+}
+
+export interface E2E extends E2EApp {
   close(): Promise<void>
+}
+
+export interface E2EOptions {
+  build?: 'production' | 'development'
+  server?: StartServerOptions
 }
 
 /**
  * One server on port 0 with a fresh copy of the seeded data (the server suite's template folder), serving the SPA
  * built for this run (production unless asked), and one browser, per test file.
  */
-export async function startE2E(
-  options: { build?: 'production' | 'development'; server?: StartServerOptions } = {},
-): Promise<E2E> {
+export async function startE2E(options: E2EOptions = {}): Promise<E2E> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'talemy-e2e-'))
   await cp(inject('templateDataDir'), dataDir, { recursive: true })
   const staticDir = inject(options.build === 'development' ? 'e2eSpaDevDir' : 'e2eSpaDir')
@@ -55,6 +62,42 @@ export async function startE2E(
   }
 }
 
+/**
+ * This test file's app (`startE2E`), started in `beforeAll` and closed in `afterAll`. Call it once, at the top of the
+ * file or its `describe`, before the file's own hooks: it registers its own, and hooks run in registration order.
+ * The returned object reads the running app; used before `beforeAll` ran (or after `afterAll`), it throws.
+ *
+ * @example const e2e = e2ePerFile({ build: 'development' }); const { page } = await loginAs(e2e, 'alice')
+ */
+export function e2ePerFile(options: E2EOptions = {}): E2EApp {
+  let e2e: E2E | null = null
+  beforeAll(async () => {
+    e2e = await startE2E(options)
+  })
+  afterAll(async () => {
+    await e2e?.close()
+    e2e = null
+  })
+  const running = (): E2E => {
+    if (!e2e) throw new Error('the e2e app is not running (e2ePerFile starts it in beforeAll, closes it in afterAll)')
+    return e2e
+  }
+  return {
+    get url() {
+      return running().url
+    },
+    get server() {
+      return running().server
+    },
+    get blocks() {
+      return running().blocks
+    },
+    get browser() {
+      return running().browser
+    },
+  }
+}
+
 export interface Session {
   context: BrowserContext
   page: Page
@@ -65,7 +108,7 @@ export interface Session {
  * and the socket is online.
  */
 export async function loginAs(
-  e2e: E2E,
+  e2e: E2EApp,
   who: DemoUser,
   options: { context?: BrowserContext; viewport?: { width: number; height: number }; initScript?: () => void } = {},
 ): Promise<Session> {
@@ -157,13 +200,13 @@ export interface ApiSession {
 }
 
 /** Logs a demo user in over HTTP from Node (no Origin header, like any non-browser client). */
-export async function apiLogin(e2e: E2E, who: DemoUser): Promise<ApiSession> {
+export async function apiLogin(e2e: E2EApp, who: DemoUser): Promise<ApiSession> {
   return apiCall<ApiSession>(e2e, null, 'POST', '/api/auth/login', { email: emailOf(who), password: PASSWORD })
 }
 
 /** One HTTP call from Node; a `RATE_LIMITED` answer is waited out (as `Retry-After` says) and tried again. */
 export async function apiCall<T>(
-  e2e: E2E,
+  e2e: E2EApp,
   token: string | null,
   method: string,
   path: string,
@@ -189,6 +232,6 @@ export async function apiCall<T>(
 }
 
 /** Cuts a user's sockets and refuses their reconnection for `ms` (HTTP keeps working); `0` lifts it. */
-export function blockSockets(e2e: E2E, userId: string, ms: number): void {
+export function blockSockets(e2e: E2EApp, userId: string, ms: number): void {
   e2e.blocks.block(e2e.server, userId, ms)
 }
