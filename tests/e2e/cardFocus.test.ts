@@ -5,11 +5,13 @@ import {
   apiLogin,
   blockSockets,
   e2ePerFile,
+  holdRequests,
   loginAs,
   unique,
   WAIT,
   waitNotOnline,
   waitOnline,
+  type HeldRequests,
 } from './support/app'
 
 /**
@@ -32,27 +34,17 @@ async function focusIn(page: Page, card: Locator): Promise<string> {
 }
 
 /**
- * Holds the page's PATCHes to `path`, and its reads of the list (`list`), until `release` is called; counts the
- * PATCHes. Held from before the other side's change: a read already on its way then (the session's catch-up read after
- * its first sync comes late on a busy machine) cannot show the change before the button is pressed.
+ * Enter on `button`, and again once `card` shows it busy (its request held by `held`), focus still in the card; then
+ * lets the request go.
  */
-async function holdPatches(page: Page, path: RegExp, list: RegExp) {
-  let release = () => {}
-  const released = new Promise<void>((resolve) => {
-    release = resolve
-  })
-  const seen: string[] = []
-  await page.route(
-    (url) => path.test(url.pathname) || list.test(url.pathname),
-    async (route) => {
-      const method = route.request().method()
-      if (method === 'PATCH') seen.push(route.request().postData() ?? '')
-      else if (method !== 'GET') return route.continue()
-      await released
-      await route.continue()
-    },
-  )
-  return { seen, release }
+async function pressTwiceWhileBusy(page: Page, card: Locator, button: Locator, held: HeldRequests): Promise<void> {
+  await button.focus()
+  await page.keyboard.press('Enter')
+  // Busy while the request runs: focus stays on the button, and a second Enter sends nothing more.
+  await card.locator('button[aria-disabled="true"], button:disabled').first().waitFor({ timeout: WAIT })
+  expect(await focusIn(page, card)).toBe('card')
+  await page.keyboard.press('Enter')
+  held.release()
 }
 
 describe('a card whose change the server refuses keeps keyboard focus', { timeout: 120_000 }, () => {
@@ -82,7 +74,13 @@ describe('a card whose change the server refuses keeps keyboard focus', { timeou
       const card = page.locator(`[data-testid="lesson"][data-lesson-id="${lesson.id}"]`)
       const confirm = card.getByRole('button', { name: 'Confirm' })
       await confirm.waitFor({ timeout: WAIT })
-      const lessonPatches = await holdPatches(page, /^\/api\/lessons\//, /^\/api\/lessons$/)
+      // The PATCH, and the list's reads, held from before the other side's change: a read already on its way then (the
+      // session's catch-up read after its first sync comes late on a busy machine) cannot show the change before the
+      // button is pressed.
+      const lessonPatches = await holdRequests(page, [
+        ['PATCH', /^\/api\/lessons\//],
+        ['GET', /^\/api\/lessons$/],
+      ])
       // This page hears nothing from now on; Alice cancels over HTTP.
       blockSockets(e2e, bobApi.user.id, 10 * 60_000)
       await waitNotOnline(page)
@@ -95,13 +93,7 @@ describe('a card whose change the server refuses keeps keyboard focus', { timeou
       )
       expect(await card.getByTestId('lesson-status').textContent()).toBe('pending')
 
-      await confirm.focus()
-      await page.keyboard.press('Enter')
-      // Busy while the request runs: focus stays on the button, and a second Enter sends nothing more.
-      await card.locator('button[aria-disabled="true"], button:disabled').first().waitFor({ timeout: WAIT })
-      expect(await focusIn(page, card)).toBe('card')
-      await page.keyboard.press('Enter')
-      lessonPatches.release()
+      await pressTwiceWhileBusy(page, card, confirm, lessonPatches)
       // The refusal reads the lessons again: the card shows Alice's cancellation, its buttons gone.
       await card.getByTestId('lesson-status').filter({ hasText: 'cancelled' }).waitFor({ timeout: WAIT })
       await card.locator('button').first().waitFor({ state: 'detached', timeout: WAIT })
@@ -122,7 +114,10 @@ describe('a card whose change the server refuses keeps keyboard focus', { timeou
       const requestCard = page.locator(`[data-testid="contact-request"][data-request-id="${request.id}"]`)
       const accept = requestCard.getByRole('button', { name: 'Accept' })
       await accept.waitFor({ timeout: WAIT })
-      const requestPatches = await holdPatches(page, /^\/api\/contact-requests\//, /^\/api\/contact-requests$/)
+      const requestPatches = await holdRequests(page, [
+        ['PATCH', /^\/api\/contact-requests\//],
+        ['GET', /^\/api\/contact-requests$/],
+      ])
       // Bob declines on his phone (HTTP); this page, still cut off, has not heard.
       const declined = await apiCall<{ status: string; updatedAt: string }>(
         e2e,
@@ -133,12 +128,7 @@ describe('a card whose change the server refuses keeps keyboard focus', { timeou
       )
       expect(await requestCard.getByTestId('contact-request-status').textContent()).toBe('pending')
 
-      await accept.focus()
-      await page.keyboard.press('Enter')
-      await requestCard.locator('button[aria-disabled="true"], button:disabled').first().waitFor({ timeout: WAIT })
-      expect(await focusIn(page, requestCard)).toBe('card')
-      await page.keyboard.press('Enter')
-      requestPatches.release()
+      await pressTwiceWhileBusy(page, requestCard, accept, requestPatches)
       await requestCard.getByTestId('contact-request-status').filter({ hasText: 'declined' }).waitFor({ timeout: WAIT })
       await requestCard.locator('button').first().waitFor({ state: 'detached', timeout: WAIT })
       expect(await focusIn(page, requestCard)).toBe('card')

@@ -1,6 +1,6 @@
 import type { Locator, Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { apiCall, apiLogin, e2ePerFile, loginAs, unique, WAIT } from './support/app'
+import { apiCall, apiLogin, e2ePerFile, holdRequests, loginAs, unique, WAIT } from './support/app'
 
 /**
  * A keyboard user who submits a form with its button keeps focus there. Chromium blurs a focused control that becomes
@@ -9,34 +9,16 @@ import { apiCall, apiLogin, e2ePerFile, loginAs, unique, WAIT } from './support/
  * (375×667, touch) in French, booking a lesson and sending a contact request with the keyboard.
  */
 
-/** Holds the page's POSTs to `path` until `release` is called; counts them. */
-async function holdPosts(page: Page, path: RegExp) {
-  let release = () => {}
-  const released = new Promise<void>((resolve) => {
-    release = resolve
-  })
-  const seen: string[] = []
-  const matches = (url: URL) => path.test(url.pathname)
-  await page.route(matches, async (route) => {
-    if (route.request().method() !== 'POST') return route.continue()
-    seen.push(route.request().postData() ?? '')
-    await released
-    await route.continue()
-  })
-  return { seen, release, end: () => page.unroute(matches) }
-}
-
 /**
  * Enter on the focused `button`, and again while its request is held (the impatient user's second press lands while
  * the first runs, whatever the machine's speed), then the request goes.
  */
 async function submitTwice(page: Page, button: Locator, path: RegExp): Promise<string[]> {
-  const held = await holdPosts(page, path)
+  const held = await holdRequests(page, [['POST', path]])
   await button.focus()
-  // The element itself: its name changes while busy ("Réservation…").
-  const element = await button.elementHandle()
   await page.keyboard.press('Enter')
-  await expect.poll(() => element?.getAttribute('aria-disabled'), { timeout: WAIT }).toBe('true')
+  // The page's one form's button (its name changes while busy: "Réservation…").
+  await page.locator('form button[type="submit"][aria-disabled="true"]').waitFor({ timeout: WAIT })
   await page.keyboard.press('Enter')
   held.release()
   await page.locator('.form-ok').waitFor({ timeout: WAIT })

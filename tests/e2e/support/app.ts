@@ -235,3 +235,40 @@ export async function apiCall<T>(
 export function blockSockets(e2e: E2EApp, userId: string, ms: number): void {
   e2e.blocks.block(e2e.server, userId, ms)
 }
+
+export interface HeldRequests {
+  /** The body of each held write (any method but GET), in order: what the page asked to change. */
+  seen: string[]
+  /** Lets the held requests go, and those still to come. */
+  release(): void
+  /** Stops holding (and counting): the page's requests go as usual. */
+  end(): Promise<void>
+}
+
+/**
+ * Holds the page's requests that match one of `requests` (a method and a path) until `release` is called; the others
+ * go on. Hold from before what the test races, and release once the page shows that it waits.
+ *
+ * @example const held = await holdRequests(page, [['POST', /^\/api\/lessons$/]])
+ */
+export async function holdRequests(
+  page: Page,
+  requests: readonly (readonly [method: string, path: RegExp])[],
+): Promise<HeldRequests> {
+  let release = () => {}
+  const released = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const seen: string[] = []
+  const matches = (url: URL) => requests.some(([, path]) => path.test(url.pathname))
+  await page.route(matches, async (route) => {
+    const request = route.request()
+    const method = request.method()
+    const { pathname } = new URL(request.url())
+    if (!requests.some(([m, path]) => m === method && path.test(pathname))) return route.continue()
+    if (method !== 'GET') seen.push(request.postData() ?? '')
+    await released
+    await route.continue()
+  })
+  return { seen, release, end: () => page.unroute(matches) }
+}
