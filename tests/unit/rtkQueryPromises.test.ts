@@ -15,6 +15,7 @@ import {
 import { fakeSockets } from './support/fakeSocket'
 import { alice, bob, conversation, lesson, message } from './support/fixtures'
 import { settle } from './support/mockStore'
+import { eventually } from './support/eventually'
 
 // What Redux and RTK Query promise an app, kept with the realtime layer in the store (makeStore: its patches, its
 // invalidations, its logout, the socket/… shortcut). A real store over a fake socket and a stubbed fetch.
@@ -228,7 +229,7 @@ describe('RTK Query', () => {
       createdAt: '2026-11-24T08:00:00.000Z',
       updatedAt: '2026-11-24T09:00:00.000Z',
     })
-    await vi.waitFor(() => expect(reads).toEqual(['/api/lessons']))
+    await eventually(() => expect(reads).toEqual(['/api/lessons']))
     await settle()
     expect(reads).toEqual(['/api/lessons'])
     expect(store.getState()[api.reducerPath].queries['getContactRequests(undefined)']).toBeUndefined()
@@ -253,9 +254,9 @@ describe('RTK Query', () => {
     )
     await read
     store.dispatch(onOnline())
-    await vi.waitFor(() => expect(fetches).toBe(2))
+    await eventually(() => expect(fetches).toBe(2))
     store.dispatch(onFocus())
-    await vi.waitFor(() => expect(fetches).toBe(3))
+    await eventually(() => expect(fetches).toBe(3))
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     const polled = store.dispatch(
       api.endpoints.getLessons.initiate(undefined, { subscriptionOptions: { pollingInterval: 1_000 } }),
@@ -284,7 +285,7 @@ describe('the store’s notification of auto-batched work, where there is no set
       void Promise.resolve().then(() => ran.push('microtask'))
       afterTask(() => ran.push('b'))
       expect(ran).toEqual([])
-      await vi.waitFor(() => expect(ran).toEqual(['microtask', 'a', 'b']))
+      await eventually(() => expect(ran).toEqual(['microtask', 'a', 'b']))
     } finally {
       vi.unstubAllGlobals()
       vi.resetModules()

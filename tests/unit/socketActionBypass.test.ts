@@ -8,6 +8,7 @@ import { SERVER_EVENTS } from '../../src/contract'
 import * as realtime from '../../src/realtime'
 import * as realtimeActions from '../../src/realtime/actions'
 import { alice, lesson, message } from './support/fixtures'
+import { eventually } from './support/eventually'
 
 // The store's one shortcut (src/app/socketActionBypass.ts): `socket/…` actions skip RTK Query's reducer and
 // middleware and the auth reducer. It is sound only while those ignore such actions; these tests fail the day RTK
@@ -162,7 +163,7 @@ describe('the socket/… shortcut stays sound', () => {
     })
     const subscription = store.dispatch(api.endpoints.getMessages.initiate('c1'))
     await subscription.unwrap()
-    await vi.waitFor(() =>
+    await eventually(() =>
       expect(Object.keys(store.getState()[api.reducerPath].subscriptions)).toEqual(['getMessages("c1")']),
     )
     vi.useFakeTimers()
@@ -217,7 +218,7 @@ describe('the socket/… shortcut stays sound', () => {
     unused.unsubscribe()
     const reading = store.dispatch(api.endpoints.getMessages.initiate('c3', { subscriptionOptions }))
     // Once RTK Query has mirrored its subscriptions into the state (half a second later), nothing of them is pending.
-    await vi.waitFor(() => {
+    await eventually(() => {
       const { subscriptions } = store.getState()[api.reducerPath]
       expect(Object.keys(subscriptions['getMessages("c1")'] ?? {})).toHaveLength(1)
       expect(Object.keys(subscriptions['getMessages("c2")'] ?? {})).toHaveLength(0)

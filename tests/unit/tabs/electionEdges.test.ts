@@ -3,6 +3,7 @@ import { createBroadcastTabChannel, createMemoryChannelBus } from '../../../src/
 import { isTabMessage } from '../../../src/realtime/tabs/protocol'
 import type { TabMessage } from '../../../src/realtime/tabs/protocol'
 import { createMemoryTabLock, createWebTabLock, type LockManagerLike } from '../../../src/realtime/tabs/tabLock'
+import { eventually } from '../support/eventually'
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve))
 
@@ -163,11 +164,11 @@ describe('createWebTabLock', () => {
     const log: string[] = []
     const releaseA = lock.request('L', { steal: false }, recorder(log, 'a'))
     lock.request('L', { steal: false }, recorder(log, 'b'))
-    await vi.waitFor(() => expect(log).toEqual(['a acquired']))
+    await eventually(() => expect(log).toEqual(['a acquired']))
     await flush()
     expect(log).toEqual(['a acquired'])
     releaseA()
-    await vi.waitFor(() => expect(log).toEqual(['a acquired', 'b acquired']))
+    await eventually(() => expect(log).toEqual(['a acquired', 'b acquired']))
   })
 
   test('a stolen holder hears onLost (its request rejected with AbortError); the stealer holds it', async () => {
@@ -175,10 +176,10 @@ describe('createWebTabLock', () => {
     const lock = createWebTabLock(manager)
     const log: string[] = []
     lock.request('L', { steal: false }, recorder(log, 'a'))
-    await vi.waitFor(() => expect(log).toEqual(['a acquired']))
+    await eventually(() => expect(log).toEqual(['a acquired']))
     lock.request('L', { steal: true }, recorder(log, 'b'))
     // The two tabs hear it in either order (two tasks in two tabs).
-    await vi.waitFor(() => expect([...log].sort()).toEqual(['a acquired', 'a lost', 'b acquired']))
+    await eventually(() => expect([...log].sort()).toEqual(['a acquired', 'a lost', 'b acquired']))
     expect(manager.isHeld()).toBe(true)
   })
 
@@ -188,12 +189,12 @@ describe('createWebTabLock', () => {
     const log: string[] = []
     const releaseA = lock.request('L', { steal: false }, recorder(log, 'a'))
     const giveUpB = lock.request('L', { steal: false }, recorder(log, 'b'))
-    await vi.waitFor(() => expect(log).toEqual(['a acquired']))
+    await eventually(() => expect(log).toEqual(['a acquired']))
     expect(manager.queued()).toBe(1)
     giveUpB()
     expect(manager.queued()).toBe(0)
     releaseA()
-    await vi.waitFor(() => expect(manager.isHeld()).toBe(false))
+    await eventually(() => expect(manager.isHeld()).toBe(false))
     await flush()
     expect(log).toEqual(['a acquired'])
   })
@@ -203,10 +204,10 @@ describe('createWebTabLock', () => {
     const lock = createWebTabLock(manager)
     const log: string[] = []
     lock.request('L', { steal: false }, recorder(log, 'a'))
-    await vi.waitFor(() => expect(log).toEqual(['a acquired']))
+    await eventually(() => expect(log).toEqual(['a acquired']))
     const giveUpB = lock.request('L', { steal: true }, recorder(log, 'b'))
     giveUpB()
-    await vi.waitFor(() => expect(manager.isHeld()).toBe(false))
+    await eventually(() => expect(manager.isHeld()).toBe(false))
     expect(log).toEqual(['a acquired', 'a lost'])
   })
 
@@ -215,12 +216,12 @@ describe('createWebTabLock', () => {
     const lock = createWebTabLock(manager)
     const log: string[] = []
     const releaseA = lock.request('L', { steal: false }, recorder(log, 'a'))
-    await vi.waitFor(() => expect(log).toEqual(['a acquired']))
+    await eventually(() => expect(log).toEqual(['a acquired']))
     releaseA()
     releaseA()
-    await vi.waitFor(() => expect(manager.isHeld()).toBe(false))
+    await eventually(() => expect(manager.isHeld()).toBe(false))
     lock.request('L', { steal: true }, recorder(log, 'b'))
-    await vi.waitFor(() => expect(log).toEqual(['a acquired', 'b acquired']))
+    await eventually(() => expect(log).toEqual(['a acquired', 'b acquired']))
   })
 })
 
@@ -237,8 +238,8 @@ describe('createWebTabLock: still held? (Web Locks query)', () => {
     expect(await lock.held!('L')).toBe(false)
     const log: string[] = []
     lock.request('L', { steal: false }, recorder(log, 'a'))
-    await vi.waitFor(() => expect(log).toEqual(['a acquired']))
-    await vi.waitFor(async () => expect(await lock.held!('L')).toBe(true))
+    await eventually(() => expect(log).toEqual(['a acquired']))
+    await eventually(async () => expect(await lock.held!('L')).toBe(true))
     // Another page took it (the browser shows its client as the holder now).
     holderClient = 'page-2'
     expect(await lock.held!('L')).toBe(false)
