@@ -15,6 +15,7 @@ import {
 import { fakeSockets } from './support/fakeSocket'
 import { alice, bob, conversation, lesson, message } from './support/fixtures'
 import { settle } from './support/mockStore'
+import { json } from './support/responses'
 import { eventually } from './support/eventually'
 
 // What Redux and RTK Query promise an app, kept with the realtime layer in the store (makeStore: its patches, its
@@ -26,11 +27,9 @@ afterEach(() => {
 
 /** Resolves after the current task: the store notifies subscribers of auto-batched work in a task of its own. */
 const nextTask = () => new Promise<void>((resolve) => setImmediate(resolve))
-const json = (body: unknown) =>
-  new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } })
 const urlOf = (input: RequestInfo | URL) => (input instanceof Request ? input.url : String(input))
 
-function setup(fetchFn: typeof fetch = (async () => json([message(1)])) as typeof fetch) {
+function setup(fetchFn: typeof fetch = (async () => json(200, [message(1)])) as typeof fetch) {
   const sockets = fakeSockets()
   const actions: UnknownAction[] = []
   const record: Middleware = () => (next) => (action) => {
@@ -59,10 +58,10 @@ describe('Redux: a subscriber always ends up told of the state', () => {
     const fetchFn = (async (input: RequestInfo | URL) => {
       const url = urlOf(input)
       await new Promise<void>((resolve) => held.push(resolve))
-      if (url.endsWith('/conversations')) return json([conversation('c1')])
-      if (url.endsWith('/lessons')) return json([lesson('l1')])
-      if (url.includes('/messages')) return json([message(1)])
-      return json([])
+      if (url.endsWith('/conversations')) return json(200, [conversation('c1')])
+      if (url.endsWith('/lessons')) return json(200, [lesson('l1')])
+      if (url.includes('/messages')) return json(200, [message(1)])
+      return json(200, [])
     }) as typeof fetch
     const { store, socket } = setup(fetchFn)
     let told: unknown = store.getState()
@@ -182,7 +181,7 @@ describe('RTK Query', () => {
     const fetchFn = (async (input: RequestInfo | URL) =>
       urlOf(input).endsWith('/conversations')
         ? new Promise<Response>((resolve) => answers.push(resolve))
-        : json([])) as typeof fetch
+        : json(200, [])) as typeof fetch
     const { store, socket } = setup(fetchFn)
     socket().serverConnect()
     const before = store.dispatch(api.endpoints.getConversations.initiate())
@@ -194,7 +193,7 @@ describe('RTK Query', () => {
     store.dispatch(loggedIn({ token: 'token-bob', user: bob }))
     const next = store.dispatch(api.endpoints.getConversations.initiate())
     await settle()
-    answers.at(-1)!(json([conversation('c1')]))
+    answers.at(-1)!(json(200, [conversation('c1')]))
     await next
     await nextTask()
     expect(api.endpoints.getConversations.select()(store.getState()).data).toEqual([conversation('c1')])
@@ -208,7 +207,7 @@ describe('RTK Query', () => {
     const fetchFn = (async (input: RequestInfo | URL) => {
       const path = new URL(urlOf(input)).pathname
       reads.push(path)
-      return json(path === '/api/lessons' ? [lesson('l1')] : [])
+      return json(200, path === '/api/lessons' ? [lesson('l1')] : [])
     }) as typeof fetch
     const { store, socket } = setup(fetchFn)
     socket().serverConnect()
@@ -243,7 +242,7 @@ describe('RTK Query', () => {
     let fetches = 0
     const fetchFn = (async () => {
       fetches++
-      return json([message(1)])
+      return json(200, [message(1)])
     }) as typeof fetch
     const { store, socket, actions } = setup(fetchFn)
     socket().serverConnect()

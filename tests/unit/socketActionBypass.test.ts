@@ -8,6 +8,7 @@ import { SERVER_EVENTS } from '../../src/contract'
 import * as realtime from '../../src/realtime'
 import * as realtimeActions from '../../src/realtime/actions'
 import { alice, lesson, message } from './support/fixtures'
+import { json } from './support/responses'
 import { eventually } from './support/eventually'
 
 // The store's one shortcut (src/app/socketActionBypass.ts): `socket/…` actions skip RTK Query's reducer and
@@ -148,11 +149,7 @@ describe('the socket/… shortcut stays sound', () => {
         into.push(action)
         return next(action)
       }
-    const fetchFn = (async () =>
-      new Response(JSON.stringify([message(1)]), {
-        status: 200,
-        headers: { 'content-type': 'application/json' },
-      })) as typeof fetch
+    const fetchFn = (async () => json(200, [message(1)])) as typeof fetch
     const store = configureStore({
       reducer: { auth: authSlice.reducer, [api.reducerPath]: api.reducer },
       preloadedState: { auth: { token: 't', user: alice } },
@@ -199,10 +196,7 @@ describe('the socket/… shortcut stays sound', () => {
       const url = String(input instanceof Request ? input.url : input)
       // c3's read never answers (until the end): a read in flight.
       if (url.includes('/c3/')) await new Promise<void>((resolve) => held.push(resolve))
-      return new Response(JSON.stringify([message(1)]), {
-        status: 200,
-        headers: { 'content-type': 'application/json' },
-      })
+      return json(200, [message(1)])
     }) as typeof fetch
     const store = configureStore({
       reducer: { auth: authSlice.reducer, [api.reducerPath]: api.reducer },

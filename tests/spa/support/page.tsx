@@ -15,8 +15,8 @@ import { alice, bob, conversation, message } from '../../unit/support/fixtures'
 ;(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true
 
 /** A JSON answer, as the API gives one. */
-export const json = (status: number, body: unknown): Response =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
+import { json } from '../../unit/support/responses'
+export { json }
 
 /**
  * A fresh container and React root for each test of the file (unmounted and removed after it), at `hash`.
