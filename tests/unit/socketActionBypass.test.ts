@@ -72,13 +72,61 @@ function socketActions(): UnknownAction[] {
   })
 }
 
-/** A store with RTK Query's reducer and middleware and the auth slice, plain (no shortcut), with a live subscription. */
-async function plainStore() {
+/** A middleware that records every action reaching it in `into`, and passes it on. */
+const recording =
+  (into: unknown[]): Middleware =>
+  () =>
+  (next) =>
+  (action) => {
+    into.push(action)
+    return next(action)
+  }
+
+/**
+ * A store with RTK Query's reducer and middleware and the auth slice, plain (no shortcut), reading with `fetchFn`:
+ * `entering` records every action dispatched (before any middleware), `passed` every one RTK Query's middleware passes on.
+ */
+function plainApiStore(fetchFn = (async () => json(200, [message(1)])) as typeof fetch) {
+  const entering: unknown[] = []
+  const passed: unknown[] = []
   const store = configureStore({
     reducer: { auth: authSlice.reducer, [api.reducerPath]: api.reducer },
     preloadedState: { auth: { token: 't', user: alice } },
-    middleware: (gDM) => gDM({ thunk: { extraArgument: { apiUrl: 'http://unused.test' } } }).concat(api.middleware),
+    middleware: (gDM) =>
+      gDM({ thunk: { extraArgument: { apiUrl: 'http://unused.test', fetchFn } } })
+        .prepend(recording(entering))
+        .concat(api.middleware, recording(passed)),
   })
+  return { store, entering, passed }
+}
+
+/**
+ * Dispatches each socket action into a `plainApiStore` (with fake timers from then on) and checks that it enters once
+ * (nothing dispatched in answer), comes out of RTK Query's middleware once and the very same, leaves RTK Query's state
+ * as it was and schedules no timer.
+ */
+async function expectEachSocketActionPassesOnce({ store, entering, passed }: ReturnType<typeof plainApiStore>) {
+  vi.useFakeTimers()
+  const timersBefore = vi.getTimerCount()
+  for (const action of socketActions()) {
+    entering.length = 0
+    passed.length = 0
+    const before = store.getState()
+    store.dispatch(action)
+    // (An auto-batched action's notification waits for the store's own timer: let it run.)
+    await vi.advanceTimersByTimeAsync(50)
+    expect(entering, action.type).toEqual([action])
+    expect(passed, action.type).toEqual([action])
+    expect(passed.length, action.type).toBe(1)
+    expect(passed[0], action.type).toBe(action)
+    expect(store.getState()[api.reducerPath], action.type).toBe(before[api.reducerPath])
+    expect(vi.getTimerCount(), action.type).toBe(timersBefore)
+  }
+}
+
+/** A `plainApiStore` with a live subscription. */
+async function plainStore() {
+  const { store } = plainApiStore()
   await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
   return store
 }
@@ -139,45 +187,14 @@ describe('the socket/… shortcut stays sound', () => {
   })
 
   test('in a plain store with a live subscription, RTK Query’s middleware lets each socket action through once and starts nothing', async () => {
-    const entering: unknown[] = []
-    const passed: unknown[] = []
-    const spy =
-      (into: unknown[]): Middleware =>
-      () =>
-      (next) =>
-      (action) => {
-        into.push(action)
-        return next(action)
-      }
-    const fetchFn = (async () => json(200, [message(1)])) as typeof fetch
-    const store = configureStore({
-      reducer: { auth: authSlice.reducer, [api.reducerPath]: api.reducer },
-      preloadedState: { auth: { token: 't', user: alice } },
-      middleware: (gDM) =>
-        gDM({ thunk: { extraArgument: { apiUrl: 'http://unused.test', fetchFn } } })
-          .prepend(spy(entering))
-          .concat(api.middleware, spy(passed)),
-    })
+    const plain = plainApiStore()
+    const { store } = plain
     const subscription = store.dispatch(api.endpoints.getMessages.initiate('c1'))
     await subscription.unwrap()
     await eventually(() =>
       expect(Object.keys(store.getState()[api.reducerPath].subscriptions)).toEqual(['getMessages("c1")']),
     )
-    vi.useFakeTimers()
-    const timersBefore = vi.getTimerCount()
-    for (const action of socketActions()) {
-      entering.length = 0
-      passed.length = 0
-      const before = store.getState()
-      store.dispatch(action)
-      // (An auto-batched action's notification waits for the store's own timer: let it run.)
-      await vi.advanceTimersByTimeAsync(50)
-      expect(entering, action.type).toEqual([action])
-      expect(passed.length, action.type).toBe(1)
-      expect(passed[0], action.type).toBe(action)
-      expect(store.getState()[api.reducerPath], action.type).toBe(before[api.reducerPath])
-      expect(vi.getTimerCount(), action.type).toBe(timersBefore)
-    }
+    await expectEachSocketActionPassesOnce(plain)
     subscription.unsubscribe()
   })
 
@@ -186,11 +203,6 @@ describe('the socket/… shortcut stays sound', () => {
     // reconnect, an entry waiting to be removed (keepUnusedDataFor), a read in flight. A reaction to a socket action
     // that only shows with one of them (say, a refetch of the subscriptions with refetchOnReconnect at a
     // `socket/connected`) is what the shortcut would hide: this store has them all.
-    const passed: unknown[] = []
-    const spy: Middleware = () => (next) => (action) => {
-      passed.push(action)
-      return next(action)
-    }
     const held: Array<() => void> = []
     const fetchFn = (async (input: RequestInfo | URL) => {
       const url = String(input instanceof Request ? input.url : input)
@@ -198,12 +210,8 @@ describe('the socket/… shortcut stays sound', () => {
       if (url.includes('/c3/')) await new Promise<void>((resolve) => held.push(resolve))
       return json(200, [message(1)])
     }) as typeof fetch
-    const store = configureStore({
-      reducer: { auth: authSlice.reducer, [api.reducerPath]: api.reducer },
-      preloadedState: { auth: { token: 't', user: alice } },
-      middleware: (gDM) =>
-        gDM({ thunk: { extraArgument: { apiUrl: 'http://unused.test', fetchFn } } }).concat(api.middleware, spy),
-    })
+    const plain = plainApiStore(fetchFn)
+    const { store } = plain
     const subscriptionOptions = { pollingInterval: 60_000, refetchOnFocus: true, refetchOnReconnect: true }
     const live = store.dispatch(api.endpoints.getMessages.initiate('c1', { subscriptionOptions }))
     await live.unwrap()
@@ -219,17 +227,7 @@ describe('the socket/… shortcut stays sound', () => {
       expect(Object.keys(subscriptions['getMessages("c3")'] ?? {})).toHaveLength(1)
     })
     expect(store.getState()[api.reducerPath].queries['getMessages("c3")']?.status).toBe('pending')
-    vi.useFakeTimers()
-    const timersBefore = vi.getTimerCount()
-    for (const action of socketActions()) {
-      passed.length = 0
-      const before = store.getState()
-      store.dispatch(action)
-      await vi.advanceTimersByTimeAsync(50)
-      expect(passed, action.type).toEqual([action])
-      expect(store.getState()[api.reducerPath], action.type).toBe(before[api.reducerPath])
-      expect(vi.getTimerCount(), action.type).toBe(timersBefore)
-    }
+    await expectEachSocketActionPassesOnce(plain)
     vi.useRealTimers()
     for (const answer of held) answer()
     live.unsubscribe()
