@@ -467,14 +467,8 @@ describe('adopting what another tab left', () => {
 
 describe('a storage that refuses to write', () => {
   test('sends still go; the failure is reported once (socket/internalError), not thrown', async () => {
-    const storage = createMemoryStorage()
-    const full: StorageLike = {
-      ...storage,
-      setItem: () => {
-        throw new Error('QuotaExceededError')
-      },
-    }
-    const { store, actions } = tab(await deadUrl(), full)
+    const full = refusingStorage(true)
+    const { store, actions } = tab(await deadUrl(), full.storage)
     store.dispatch(send('k1'))
     store.dispatch(send('k2'))
     expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k1', 'k2'])

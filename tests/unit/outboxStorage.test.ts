@@ -42,7 +42,8 @@ describe('durable outbox storage', () => {
   })
 
   test('corrupt or foreign data is skipped, never thrown; a full storage only returns false', () => {
-    const storage = createMemoryStorage()
+    const full = refusingStorage(false)
+    const storage = full.backing
     storage.setItem(outboxStorageKey('u1'), '{not json')
     const durable = createOutboxStorage(storage)
     expect(durable.load('u1')).toEqual([])
@@ -51,13 +52,8 @@ describe('durable outbox storage', () => {
       JSON.stringify([entry('k1'), { clientId: 5 }, entry('k1'), entry('k2', { status: 'weird' as never })]),
     )
     expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1'])
-    const full = {
-      ...storage,
-      setItem: () => {
-        throw new Error('QuotaExceededError')
-      },
-    }
-    expect(createOutboxStorage(full).save('u1', [], [entry('k3')])).toBe(false)
+    full.refusing = true
+    expect(createOutboxStorage(full.storage).save('u1', [], [entry('k3')])).toBe(false)
   })
 
   test('clear removes the user only', () => {
@@ -84,7 +80,6 @@ describe('a tab’s outbox mirror', () => {
 
   test('a refused write says so once per streak, and the next change writes what was refused too', () => {
     const full = refusingStorage(true)
-    const fill = (on: boolean) => void (full.refusing = on)
     const durable = createOutboxStorage(full.storage)
     const mirror = outboxMirror(durable)
     const one = [entry('k1')]
@@ -92,11 +87,11 @@ describe('a tab’s outbox mirror', () => {
     expect(mirror.write('u1', one)).toBe('refused')
     expect(mirror.write('u1', one)).toBe('unchanged')
     expect(mirror.write('u1', two)).toBe('stillRefused')
-    fill(false)
+    full.refusing = false
     const three = [...two, entry('k3')]
     expect(mirror.write('u1', three)).toBe('written')
     expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1', 'k2', 'k3'])
-    fill(true)
+    full.refusing = true
     expect(mirror.write('u1', [entry('k4')])).toBe('refused')
   })
 
