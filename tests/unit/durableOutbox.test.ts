@@ -21,7 +21,7 @@ import {
 import { followerGone, retryNow } from '../../src/realtime/actions'
 import { eventually } from './support/eventually'
 import { fakeSockets, type FakeSocket } from './support/fakeSocket'
-import { alice, bob, message } from './support/fixtures'
+import { alice, bob, message, pendingMessage } from './support/fixtures'
 import { refusingStorage } from './support/refusingStorage'
 import { deadUrl, startHttpStub } from './support/httpStub'
 
@@ -431,15 +431,8 @@ describe('adopting what another tab left', () => {
     const { store, socket, actions } = tab('http://unused.test', storage)
     socket().serverConnect()
     store.dispatch(send('k1'))
-    const left = (clientId: string, status: 'pending' | 'failed') => ({
-      clientId,
-      conversationId: 'c2',
-      content: `text ${clientId}`,
-      createdAt: '2026-11-24T07:00:00.000Z',
-      status,
-      attempts: 0,
-      error: null,
-    })
+    const left = (clientId: string, status: 'pending' | 'failed') =>
+      pendingMessage(clientId, { conversationId: 'c2', createdAt: '2026-11-24T07:00:00.000Z', status })
     storage.setItem(
       outboxStorageKey(alice.id),
       JSON.stringify([

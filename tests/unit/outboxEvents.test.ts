@@ -3,21 +3,18 @@ import { describe, expect, test } from 'vitest'
 import * as actions from '../../src/realtime/actions'
 import type { OutboxEventBody } from '../../src/realtime/outboxMachine'
 import { GATHER, outboxEventsOf, outboxEventsOfWaitEnd } from '../../src/realtime/outboxEvents'
-import { initialSocketState, type PendingMessage, type SocketState } from '../../src/realtime/socketSlice'
-import { message } from './support/fixtures'
+import { initialSocketState, type SocketState } from '../../src/realtime/socketSlice'
+import { message, pendingMessage } from './support/fixtures'
 
 const loggedOut = createAction<void>('auth/loggedOut')
 const options = { loggedOut, selectUserId: (s: { auth: { userId: string } }) => s.auth.userId }
 
-const k1: PendingMessage = {
-  clientId: 'k1',
-  conversationId: 'c1',
+const k1 = pendingMessage('k1', {
   content: 'hello',
-  createdAt: '2026-11-24T08:00:00.000Z',
   status: 'failed',
   attempts: 1,
   error: { code: 'FORBIDDEN', message: 'no' },
-}
+})
 const prev = (over: Partial<SocketState['connection']> = {}) => ({
   auth: { userId: 'u1' },
   socket: { ...initialSocketState, outbox: [k1], connection: { ...initialSocketState.connection, ...over } },

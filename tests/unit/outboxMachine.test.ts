@@ -9,24 +9,14 @@ import {
   type OutboxMachineState,
   type OutboxView,
 } from '../../src/realtime/outboxMachine'
-import { message } from './support/fixtures'
+import { message, pendingMessage } from './support/fixtures'
 
 const step = outboxTransition({ backoff: { baseMs: 500, capMs: 30_000 } })
 
-const entry = (clientId: string, over: Partial<PendingMessage> = {}): PendingMessage => ({
-  clientId,
-  conversationId: 'c1',
-  content: `text ${clientId}`,
-  createdAt: '2026-11-24T08:00:00.000Z',
-  status: 'pending',
-  attempts: 0,
-  error: null,
-  ...over,
-})
-const k1 = entry('k1')
-const k2 = entry('k2')
-const x1 = entry('x1', { conversationId: 'c2' })
-const failedK1 = entry('k1', { status: 'failed', error: { code: 'FORBIDDEN', message: 'no' } })
+const k1 = pendingMessage('k1')
+const k2 = pendingMessage('k2')
+const x1 = pendingMessage('x1', { conversationId: 'c2' })
+const failedK1 = pendingMessage('k1', { status: 'failed', error: { code: 'FORBIDDEN', message: 'no' } })
 
 const view = (outbox: PendingMessage[], over: Partial<OutboxView> = {}): OutboxView => ({
   outbox,
@@ -277,7 +267,7 @@ const rows: Row[] = [
       outcome: { kind: 'retry', error: { code: 'RATE_LIMITED', message: 'slow down' }, retryAfterMs: 1200 },
       jitter: 0.5,
     },
-    view([entry('k1', { attempts: 2 })]),
+    view([pendingMessage('k1', { attempts: 2 })]),
     held({ c1: { status: 'waiting', rate: true, clientId: 'k1' } }),
     [
       {

@@ -1,26 +1,16 @@
 import { describe, expect, test } from 'vitest'
 import { createMemoryStorage } from '../../src/app/store'
-import { createOutboxStorage, outboxStorageKey, type PendingMessage } from '../../src/realtime'
+import { createOutboxStorage, outboxStorageKey } from '../../src/realtime'
 import { outboxMirror } from '../../src/realtime/outboxStorage'
+import { pendingMessage } from './support/fixtures'
 import { refusingStorage } from './support/refusingStorage'
-
-const entry = (clientId: string, over: Partial<PendingMessage> = {}): PendingMessage => ({
-  clientId,
-  conversationId: 'c1',
-  content: `text ${clientId}`,
-  createdAt: '2026-11-24T08:00:00.000Z',
-  status: 'pending',
-  attempts: 0,
-  error: null,
-  ...over,
-})
 
 describe('durable outbox storage', () => {
   test('one key per user; saved and loaded in order', () => {
     const storage = createMemoryStorage()
     const durable = createOutboxStorage(storage)
-    durable.save('u1', [], [entry('k1'), entry('k2')])
-    durable.save('u2', [], [entry('k9')])
+    durable.save('u1', [], [pendingMessage('k1'), pendingMessage('k2')])
+    durable.save('u2', [], [pendingMessage('k9')])
     expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1', 'k2'])
     expect(durable.load('u2').map((m) => m.clientId)).toEqual(['k9'])
     expect(storage.getItem(outboxStorageKey('u1'))).not.toBeNull()
@@ -30,14 +20,14 @@ describe('durable outbox storage', () => {
     const storage = createMemoryStorage()
     const tab1 = createOutboxStorage(storage)
     const tab2 = createOutboxStorage(storage)
-    tab1.save('u1', [], [entry('a1')])
-    tab2.save('u1', [], [entry('b1')])
-    tab1.save('u1', [entry('a1')], [entry('a1', { attempts: 2 }), entry('a2')])
+    tab1.save('u1', [], [pendingMessage('a1')])
+    tab2.save('u1', [], [pendingMessage('b1')])
+    tab1.save('u1', [pendingMessage('a1')], [pendingMessage('a1', { attempts: 2 }), pendingMessage('a2')])
     expect(tab1.load('u1').map((m) => `${m.clientId}:${m.attempts}`)).toEqual(['a1:2', 'b1:0', 'a2:0'])
-    tab2.save('u1', [entry('b1')], [])
-    tab1.save('u1', [entry('a1'), entry('a2')], [entry('a2')])
+    tab2.save('u1', [pendingMessage('b1')], [])
+    tab1.save('u1', [pendingMessage('a1'), pendingMessage('a2')], [pendingMessage('a2')])
     expect(tab1.load('u1').map((m) => m.clientId)).toEqual(['a2'])
-    tab1.save('u1', [entry('a2')], [])
+    tab1.save('u1', [pendingMessage('a2')], [])
     expect(storage.getItem(outboxStorageKey('u1'))).toBeNull()
   })
 
@@ -49,18 +39,23 @@ describe('durable outbox storage', () => {
     expect(durable.load('u1')).toEqual([])
     storage.setItem(
       outboxStorageKey('u1'),
-      JSON.stringify([entry('k1'), { clientId: 5 }, entry('k1'), entry('k2', { status: 'weird' as never })]),
+      JSON.stringify([
+        pendingMessage('k1'),
+        { clientId: 5 },
+        pendingMessage('k1'),
+        pendingMessage('k2', { status: 'weird' as never }),
+      ]),
     )
     expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1'])
     full.refusing = true
-    expect(createOutboxStorage(full.storage).save('u1', [], [entry('k3')])).toBe(false)
+    expect(createOutboxStorage(full.storage).save('u1', [], [pendingMessage('k3')])).toBe(false)
   })
 
   test('clear removes the user only', () => {
     const storage = createMemoryStorage()
     const durable = createOutboxStorage(storage)
-    durable.save('u1', [], [entry('k1')])
-    durable.save('u2', [], [entry('k2')])
+    durable.save('u1', [], [pendingMessage('k1')])
+    durable.save('u2', [], [pendingMessage('k2')])
     durable.clear('u1')
     expect(durable.load('u1')).toEqual([])
     expect(durable.load('u2')).toHaveLength(1)
@@ -71,7 +66,7 @@ describe('a tab’s outbox mirror', () => {
   test('writes a changed outbox once; the same outbox again writes nothing', () => {
     const storage = createMemoryStorage()
     const mirror = outboxMirror(createOutboxStorage(storage))
-    const outbox = [entry('k1')]
+    const outbox = [pendingMessage('k1')]
     expect(mirror.write('u1', outbox)).toBe('written')
     storage.removeItem(outboxStorageKey('u1'))
     expect(mirror.write('u1', outbox)).toBe('unchanged')
@@ -82,24 +77,24 @@ describe('a tab’s outbox mirror', () => {
     const full = refusingStorage(true)
     const durable = createOutboxStorage(full.storage)
     const mirror = outboxMirror(durable)
-    const one = [entry('k1')]
-    const two = [entry('k1'), entry('k2')]
+    const one = [pendingMessage('k1')]
+    const two = [pendingMessage('k1'), pendingMessage('k2')]
     expect(mirror.write('u1', one)).toBe('refused')
     expect(mirror.write('u1', one)).toBe('unchanged')
     expect(mirror.write('u1', two)).toBe('stillRefused')
     full.refusing = false
-    const three = [...two, entry('k3')]
+    const three = [...two, pendingMessage('k3')]
     expect(mirror.write('u1', three)).toBe('written')
     expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1', 'k2', 'k3'])
     full.refusing = true
-    expect(mirror.write('u1', [entry('k4')])).toBe('refused')
+    expect(mirror.write('u1', [pendingMessage('k4')])).toBe('refused')
   })
 
   test('after a restart, the outbox is written whole again', () => {
     const storage = createMemoryStorage()
     const durable = createOutboxStorage(storage)
     const mirror = outboxMirror(durable)
-    const outbox = [entry('k1')]
+    const outbox = [pendingMessage('k1')]
     mirror.write('u1', outbox)
     storage.removeItem(outboxStorageKey('u1'))
     mirror.restart()

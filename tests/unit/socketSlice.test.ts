@@ -31,7 +31,7 @@ import {
   type SocketState,
 } from '../../src/realtime'
 import { outboxWithSend } from '../../src/realtime/socketSlice'
-import { alice, message } from './support/fixtures'
+import { alice, message, pendingMessage } from './support/fixtures'
 
 const reducer = socketSlice.reducer
 const withStatus = (status: ConnectionStatus, over: Partial<SocketState['connection']> = {}): SocketState => ({
@@ -182,15 +182,7 @@ describe('outbox', () => {
   })
 
   test('restored or adopted sends take their place by when they were written, this page’s own among them', () => {
-    const entry = (clientId: string, createdAt: string) => ({
-      clientId,
-      conversationId: 'c1',
-      content: clientId,
-      createdAt,
-      status: 'pending' as const,
-      attempts: 0,
-      error: null,
-    })
+    const entry = (clientId: string, createdAt: string) => pendingMessage(clientId, { content: clientId, createdAt })
     let state = reducer(undefined, outboxRestored({ entries: [entry('own-2', '2030-01-01T00:00:02.000Z')] }))
     state = reducer(state, outboxRestored({ entries: [entry('own-5', '2030-01-01T00:00:05.000Z')] }))
     // Another tab's, written before and after this page's own (a follower that closed, an old holder).

@@ -1,4 +1,5 @@
 import type { ContactRequest, Conversation, Lesson, Message, User } from '../../../src/contract'
+import type { PendingMessage } from '../../../src/realtime/socketSlice'
 
 export const alice: User = { id: 'u-alice', name: 'Alice', role: 'student' }
 export const bob: User = { id: 'u-bob', name: 'Bob', role: 'tutor' }
@@ -54,6 +55,20 @@ export function contactRequest(id: string, over: Partial<ContactRequest> = {}): 
     status: 'pending',
     createdAt: T0,
     updatedAt: T0,
+    ...over,
+  }
+}
+
+/** An outbox entry (a send not confirmed yet): `pending`, never tried, in c1, written at T0. */
+export function pendingMessage(clientId: string, over: Partial<PendingMessage> = {}): PendingMessage {
+  return {
+    clientId,
+    conversationId: 'c1',
+    content: `text ${clientId}`,
+    createdAt: T0,
+    status: 'pending',
+    attempts: 0,
+    error: null,
     ...over,
   }
 }
