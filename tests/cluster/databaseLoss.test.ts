@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { ALICE, BOB, http, login } from '../server/support/server'
+import { seededDatabase } from './support/database'
 import { spawnNode, type NodeProcess } from './support/node'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
@@ -20,9 +21,7 @@ describe.runIf(ready)('a node whose PostgreSQL connection is cut during a transa
 
   beforeAll(async () => {
     ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
-    databaseUrl = postgres.createDatabase('talemy_database_loss')
-    const seeder = await startServer({ port: 0, databaseUrl, dataDir: tmpdir(), seedDemo: true, logLevel: 'silent' })
-    await seeder.close()
+    databaseUrl = await seededDatabase(postgres, 'talemy_database_loss')
     admin = new pg.Client({ connectionString: databaseUrl })
     await admin.connect()
   })
@@ -34,12 +33,25 @@ describe.runIf(ready)('a node whose PostgreSQL connection is cut during a transa
     postgres?.stop()
   })
 
+  /** Takes Alice's log counter in `admin`'s transaction (a send of hers waits on it there) until `admin` rolls back. */
+  async function holdAlicesCounter() {
+    await admin.query('begin')
+    await admin.query(`select id from users where id = 'user-alice' for update`)
+  }
+
+  /** The backends of this database waiting for a lock. */
+  const waiting = async () =>
+    (
+      await admin.query<{ pid: number }>(
+        `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+      )
+    ).rows.map((row) => row.pid)
+
   it('answers that request with an error and keeps serving (a restart, failover or terminated backend is no crash)', async () => {
     node = await spawnNode({ DATABASE_URL: databaseUrl })
     const { token } = await login(node.url, ALICE)
     // Alice's log counter held elsewhere: her send's transaction waits on it, its connection checked out of the pool.
-    await admin.query('begin')
-    await admin.query(`select id from users where id = 'user-alice' for update`)
+    await holdAlicesCounter()
     const send = http(node.url, 'POST', '/api/conversations/conv-alice-bob/messages', {
       token,
       body: { content: 'cut off', clientId: 'database-loss-1' },
@@ -47,12 +59,6 @@ describe.runIf(ready)('a node whose PostgreSQL connection is cut during a transa
       (result) => ({ status: result.status }),
       (error: unknown) => ({ failed: String(error) }),
     )
-    const waiting = async () =>
-      (
-        await admin.query<{ pid: number }>(
-          `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-        )
-      ).rows.map((row) => row.pid)
     await expect.poll(waiting).toHaveLength(1)
     // The backend goes, as in a database restart or failover.
     await admin.query('select pg_terminate_backend($1)', [(await waiting())[0]])
@@ -87,18 +93,11 @@ describe.runIf(ready)('a node whose PostgreSQL connection is cut during a transa
     const bob = (await login(other.url, BOB)).token
     // Alice's send on the first node takes her and Bob's counters; that node stops (a paused VM or container, a long
     // stall, a partition) right after PostgreSQL has granted them, before it could go on.
-    await admin.query('begin')
-    await admin.query(`select id from users where id = 'user-alice' for update`)
+    await holdAlicesCounter()
     void http(node.url, 'POST', '/api/conversations/conv-alice-bob/messages', {
       token: alice,
       body: { content: 'frozen', clientId: 'frozen-1' },
     }).catch(() => undefined)
-    const waiting = async () =>
-      (
-        await admin.query<{ pid: number }>(
-          `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-        )
-      ).rows.map((row) => row.pid)
     await expect.poll(waiting).toHaveLength(1)
     const [frozenBackend] = await waiting()
     node.child.kill('SIGSTOP')

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { tmpdir } from 'node:os'
 import { io } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startBalancer, type Balancer } from '../../server/cluster/balancer'
-import { startServer } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { ALICE, BOB, CAROL, connect, emitAck, http, login, type ClientSocket } from '../server/support/server'
+import { seededDatabase } from './support/database'
 import { spawnNode, type NodeProcess } from './support/node'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
@@ -23,10 +22,8 @@ describe.runIf(ready)('a node killed with SIGKILL', () => {
 
   beforeAll(async () => {
     ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
-    const databaseUrl = postgres.createDatabase('talemy_failover')
-    // Migrate and seed once, in this process; the nodes then share the data (and the signing key kept with it).
-    const seeder = await startServer({ port: 0, databaseUrl, dataDir: tmpdir(), seedDemo: true, logLevel: 'silent' })
-    await seeder.close()
+    // Migrated and seeded once, in this process; the nodes then share the data (and the signing key kept with it).
+    const databaseUrl = await seededDatabase(postgres, 'talemy_failover')
     env = { DATABASE_URL: databaseUrl, REDIS_URL: redis.url, REDIS_PREFIX: `f${randomUUID().slice(0, 8)}:` }
   })
   afterAll(async () => {
