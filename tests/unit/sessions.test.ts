@@ -17,6 +17,7 @@ import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, bob, jwt, message } from './support/fixtures'
 import { httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
+import { json } from './support/responses'
 
 // The browser's session code: the token's lifetime read from the JWT, the refresh scheduled at 80% of it through the
 // injected timers, a live socket renewed in place with `session:renew`, and the logout.
@@ -280,13 +281,7 @@ describe('a request the server never answers', () => {
       // Still signed in: no answer is not a refusal.
       expect(store.getState().auth.token).toBe(token)
       // The refresh is no longer in flight and its lock is free: the next one goes out and succeeds.
-      http.answer(
-        () =>
-          new Response(JSON.stringify({ token: next, refreshToken: 'refresh-2', user: alice }), {
-            status: 200,
-            headers: { 'content-type': 'application/json' },
-          }),
-      )
+      http.answer(() => json(200, { token: next, refreshToken: 'refresh-2', user: alice }))
       expect(await store.dispatch(refreshSession())).toBe('refreshed')
       expect(store.getState().auth.token).toBe(next)
     } finally {
@@ -316,13 +311,7 @@ describe('a request the server never answers', () => {
       await eventually(() => expect(http.started.length).toBeGreaterThanOrEqual(2))
       // The server answers the attempts from now on (it keeps one message per clientId, so an attempt that did land
       // would be answered with the same message).
-      http.answer(
-        () =>
-          new Response(JSON.stringify(message(1, { senderId: alice.id, clientId: 'k1', content: 'hello' })), {
-            status: 201,
-            headers: { 'content-type': 'application/json' },
-          }),
-      )
+      http.answer(() => json(201, message(1, { senderId: alice.id, clientId: 'k1', content: 'hello' })))
       const thread = () => api.endpoints.getMessages.select('c1')(store.getState()).data ?? []
       await eventually(() => expect(thread().map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual(['m1:sent']))
       // Every attempt was the same send (the same clientId), and it is no longer pending.

@@ -15,6 +15,7 @@ import { fakeSockets, type FakeSocket } from './support/fakeSocket'
 import { alice, bob, conversation, message } from './support/fixtures'
 import { deadUrl, startHttpStub, httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
 import { settle } from './support/mockStore'
+import { json } from './support/responses'
 
 // A real store (makeStore: RTK's serializability and immutability checks on) over a fake socket and a real HTTP
 // server on loopback.
@@ -433,8 +434,7 @@ describe('store notifications', () => {
       createSocket: sockets.createSocket,
       storage: createMemoryStorage(),
       preloadedState: { auth: { token: 'token-1', user: alice } },
-      fetchFn: async () =>
-        new Response(JSON.stringify([message(1)]), { status: 200, headers: { 'content-type': 'application/json' } }),
+      fetchFn: async () => json(200, [message(1)]),
     })
     const sub = store.dispatch(api.endpoints.getMessages.initiate('c1'))
     await sub
