@@ -100,6 +100,7 @@ describe('a status change refused because the other person changed it first', ()
         answerReread = resolve
       })
       let refused = false
+      let rereadAsked = false
       const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
         const request = input instanceof Request ? input : new Request(input, init)
         const path = new URL(request.url).pathname
@@ -110,7 +111,10 @@ describe('a status change refused because the other person changed it first', ()
           return json(400, { error: { code: 'INVALID', message: 'no such step' } })
         }
         // The reread takes a moment (the refusal is drawn before it).
-        if (refused && (path === '/api/lessons' || path === '/api/contact-requests')) await reread
+        if (refused && (path === '/api/lessons' || path === '/api/contact-requests')) {
+          rereadAsked = true
+          await reread
+        }
         if (path === '/api/lessons') return json(200, [lessonNow])
         if (path === '/api/contact-requests') return json(200, [requestNow])
         if (path === '/api/users') return json(200, [alice, bob])
@@ -127,7 +131,9 @@ describe('a status change refused because the other person changed it first', ()
         for (const a of page.container.querySelectorAll('[role=alert]')) if (a.textContent) alerts.push(a.textContent)
       }).observe(page.container, { childList: true, subtree: true, characterData: true })
       act(() => [...card().querySelectorAll('button')].find((b) => b.textContent === label)!.click())
-      await new Promise((resolve) => setTimeout(resolve, 50))
+      // The in-between state: refused, the reread asked and not yet answered, and what React does meanwhile drawn.
+      await eventually(() => expect(rereadAsked).toBe(true))
+      await act(async () => {})
       answerReread()
       await eventually(() => expect(card().querySelector('[data-testid=changed-meanwhile]')?.textContent).toBe(why))
       await eventually(() => expect(polite.filter((s) => s === why)).toHaveLength(1))
