@@ -6,7 +6,7 @@ import { alice, bob, contactRequest, conversation, lesson, message } from '../un
 import { act } from 'react'
 import { createToaster } from '../../src/features/notifications/toaster'
 import { serverEventActions } from '../../src/realtime'
-import { appStore, json, pagePerTest, renderApp } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
 
 // What people write goes in its own direction: text that starts in Arabic or Hebrew is laid out right to left, and a
 // name inside one of our sentences cannot pull the sentence's punctuation to its side (dir="auto", <bdi>).
@@ -16,7 +16,7 @@ const HEBREW_NAME = 'שרה כהן'
 const sara: User = { ...bob, name: HEBREW_NAME }
 const page = pagePerTest('/')
 
-function api(path: string): Response {
+const api = apiRoutes((_method, path) => {
   if (path === '/api/users') return json(200, [alice, sara])
   if (path === '/api/conversations')
     return json(200, [conversation('c1', { lastMessage: message(1, { content: ARABIC, senderId: sara.id }) })])
@@ -24,15 +24,11 @@ function api(path: string): Response {
   if (path === '/api/lessons') return json(200, [lesson('l1', { subject: ARABIC })])
   if (path === '/api/contact-requests') return json(200, [contactRequest('r1', { message: ARABIC })])
   return json(200, [])
-}
+})
 
 function open(hash: string, toaster?: ReturnType<typeof createToaster>) {
   window.history.replaceState(null, '', hash)
-  const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const request = input instanceof Request ? input : new Request(input, init)
-    return api(new URL(request.url).pathname)
-  }) as typeof fetch
-  const { store } = appStore(fetchFn, toaster ? { extraMiddleware: [toaster.middleware] } : {})
+  const { store } = appStore(api, toaster ? { extraMiddleware: [toaster.middleware] } : {})
   renderApp(page.root, store, toaster)
   return store
 }

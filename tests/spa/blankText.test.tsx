@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob } from '../unit/support/fixtures'
-import { appStore, json, pagePerTest, renderApp, threadApi } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, renderApp, threadApi } from './support/page'
 
 // Free text of only spaces passes the browser's `required` check, yet it is no subject, no message: the page says so,
 // on the field, before anything goes to the server (which would refuse it with a vague INVALID, or say nothing at all).
@@ -14,16 +14,14 @@ const tutor = { ...bob, role: 'tutor' as const }
 /** The API of the lessons and contact-request pages, recording every write. */
 function pagesApi() {
   const writes: string[] = []
-  const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const request = input instanceof Request ? input : new Request(input, init)
-    const path = new URL(request.url).pathname
-    if (request.method !== 'GET') {
-      writes.push(`${request.method} ${path}`)
+  const fetchFn = apiRoutes((method, path) => {
+    if (method !== 'GET') {
+      writes.push(`${method} ${path}`)
       return json(400, { error: { code: 'INVALID', message: 'subject: must not be empty' } })
     }
     if (path === '/api/users') return json(200, [alice, tutor])
     return json(200, [])
-  }) as typeof fetch
+  })
   return { writes, fetchFn }
 }
 

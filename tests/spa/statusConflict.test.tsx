@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import type { ContactRequest, Lesson } from '../../src/contract'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
-import { appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
 
 // Two people change one lesson at the same moment: Alice cancels it as Bob confirms it. The server refuses Bob's
 // change (INVALID: no longer pending); Bob must see what the lesson is now, not be told to check what he entered.
@@ -62,10 +62,8 @@ describe('a status change refused because the other person changed it first', ()
       })
       let refused = false
       let rereadAsked = false
-      const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
-        const request = input instanceof Request ? input : new Request(input, init)
-        const path = new URL(request.url).pathname
-        if (request.method === 'PATCH') {
+      const fetchFn = apiRoutes(async (method, path) => {
+        if (method === 'PATCH') {
           current = now
           refused = true
           return json(400, { error: { code: 'INVALID', message: 'no such step' } })
@@ -80,7 +78,7 @@ describe('a status change refused because the other person changed it first', ()
         }
         if (path === '/api/users') return json(200, [alice, bob])
         return json(200, [])
-      }) as typeof fetch
+      })
       window.history.replaceState(null, '', hash)
       const { store } = appStore(fetchFn, { preloadedState: { auth: { token: 'token-1', user: bob } } })
       renderApp(page.root, store)

@@ -19,20 +19,32 @@ import { json } from '../../unit/support/responses'
 export { json }
 
 /**
- * A fresh container and React root for each test of the file (unmounted and removed after it), at `hash`.
+ * A fake API as `fetch`: `route` answers each request, given its method and path (`/api/…`), and the request itself
+ * (its headers, query, body).
  *
- * @example const page = pagePerTest('#/lessons'); … page.render(<App />); page.container.querySelector('h1')
+ * @example apiRoutes((method, path) => (path === '/api/users' ? json(200, [alice, bob]) : json(200, [])))
  */
+export const apiRoutes = (
+  route: (method: string, path: string, request: Request) => Response | Promise<Response>,
+): typeof fetch =>
+  (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = input instanceof Request ? input : new Request(input, init)
+    return route(request.method, new URL(request.url).pathname, request)
+  }) as typeof fetch
+
 /** The API of a user with one conversation, `c1`, whose thread holds one message (Alice and Bob as the users). */
-export const threadApi = (async (input: RequestInfo | URL, init?: RequestInit) => {
-  const request = input instanceof Request ? input : new Request(input, init)
-  const path = new URL(request.url).pathname
+export const threadApi = apiRoutes((_method, path) => {
   if (path === '/api/conversations') return json(200, [conversation('c1')])
   if (path === '/api/conversations/c1/messages') return json(200, [message(1)])
   if (path === '/api/users') return json(200, [alice, bob])
   return json(200, [])
-}) as typeof fetch
+})
 
+/**
+ * A fresh container and React root for each test of the file (unmounted and removed after it), at `hash`.
+ *
+ * @example const page = pagePerTest('#/lessons'); … page.root.render(<App />); page.container.querySelector('h1')
+ */
 export function pagePerTest(hash = '/') {
   let container: HTMLElement
   let root: Root
