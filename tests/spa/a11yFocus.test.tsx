@@ -8,7 +8,7 @@ import { fr, LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { serverEventActions } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, contactRequest, conversation, lesson, message } from '../unit/support/fixtures'
-import { appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
 
 // Keyboard focus, what a screen reader hears, French wording and narrow screens: each test names the defect it guards
 // against (WCAG 2.2 AA: 2.4.1, 2.4.3, 3.3.1, 4.1.3).
@@ -16,13 +16,12 @@ import { appStore, json, pagePerTest, politeSaid, renderApp } from './support/pa
 const LONG_AGO = '2026-01-20T08:00:00.000Z'
 
 /** The API the pages load from: one conversation with Bob (messages 2 and 3; message 1 is "earlier"), two lessons, one request. */
-const api = (async (input: RequestInfo | URL, init?: RequestInit) => {
-  const request = input instanceof Request ? input : new Request(input, init)
-  const url = new URL(request.url)
-  const path = url.pathname
+const api = apiRoutes(async (method, path, request) => {
   if (path === '/api/conversations') return json(200, [conversation('c1')])
   if (path === '/api/conversations/c1/messages') {
-    return url.searchParams.get('before') ? json(200, [message(1)]) : json(200, [message(2), message(3)])
+    return new URL(request.url).searchParams.get('before')
+      ? json(200, [message(1)])
+      : json(200, [message(2), message(3)])
   }
   if (path === '/api/users') {
     return json(
@@ -36,17 +35,17 @@ const api = (async (input: RequestInfo | URL, init?: RequestInit) => {
       lesson('l2', { startsAt: '2026-11-26T08:00:00.000Z' }),
     ])
   }
-  if (request.method === 'PATCH' && path.startsWith('/api/lessons/')) {
+  if (method === 'PATCH' && path.startsWith('/api/lessons/')) {
     const { status } = JSON.parse(await request.text()) as { status: 'cancelled' }
     return json(200, lesson(path.split('/').pop()!, { startsAt: '2026-11-25T08:00:00.000Z', status }))
   }
   if (path === '/api/contact-requests') return json(200, [contactRequest('r1')])
-  if (request.method === 'PATCH' && path.startsWith('/api/contact-requests/')) {
+  if (method === 'PATCH' && path.startsWith('/api/contact-requests/')) {
     const { status } = JSON.parse(await request.text()) as { status: 'accepted' }
     return json(200, contactRequest('r1', { status }))
   }
   return json(200, [])
-}) as typeof fetch
+})
 
 const page = pagePerTest()
 afterEach(() => {
@@ -177,14 +176,13 @@ describe('keyboard focus', () => {
   test('confirming a lesson whose event comes before the answer still focuses its card, and says it once', async () => {
     window.history.replaceState(null, '', '#/lessons')
     let answer: (() => void) | null = null
-    const held = (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init)
-      if (request.method === 'PATCH') {
+    const held = apiRoutes(async (method, _path, request) => {
+      if (method === 'PATCH') {
         await new Promise<void>((resolve) => (answer = resolve))
         return json(200, lesson('l1', { startsAt: '2026-11-25T08:00:00.000Z', status: 'confirmed' }))
       }
-      return api(input, init)
-    }) as typeof fetch
+      return api(request)
+    })
     const { store, sockets } = appStore(held, { preloadedState: { auth: { token: 't', user: bob } } })
     renderApp(page.root, store)
     act(() => sockets.last.serverConnect())
@@ -392,13 +390,11 @@ describe('French', () => {
     localStorage.setItem(LOCALE_STORAGE_KEY, 'fr')
     window.history.replaceState(null, '', '#/messages/c1')
     const old = message(1, { createdAt: '2020-11-24T08:30:00.000Z' })
-    const oldThread = (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init)
-      const path = new URL(request.url).pathname
+    const oldThread = apiRoutes((_method, path, request) => {
       if (path === '/api/conversations') return json(200, [conversation('c1', { lastMessage: old })])
       if (path === '/api/conversations/c1/messages') return json(200, [old])
-      return api(input, init)
-    }) as typeof fetch
+      return api(request)
+    })
     const { store } = appStore(oldThread)
     renderApp(page.root, store)
     const shown = (selector: string) => page.container.querySelector(selector)?.textContent?.replace(/\s/g, ' ')

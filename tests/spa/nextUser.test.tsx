@@ -6,7 +6,7 @@ import { loggedIn, loggedOut } from '../../src/app/authSlice'
 import type { User } from '../../src/contract'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, lesson, message } from '../unit/support/fixtures'
-import { appStore, json, pagePerTest, renderApp, threadApi } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, renderApp, threadApi } from './support/page'
 
 // The next user of this browser tab sees nothing of the user before: not in the DOM, not in the cache.
 
@@ -45,11 +45,9 @@ describe('an answer to the user before, landing after the next one logged in', (
   test('a lesson status change of the previous user never enters the next user’s lessons', async () => {
     let answerPatch: (response: Response) => void = () => {}
     let patched = 0
-    const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init)
-      const path = new URL(request.url).pathname
+    const fetchFn = apiRoutes((method, path, request) => {
       const auth = request.headers.get('authorization')
-      if (request.method === 'PATCH') {
+      if (method === 'PATCH') {
         patched++
         return new Promise<Response>((resolve) => (answerPatch = resolve))
       }
@@ -57,7 +55,7 @@ describe('an answer to the user before, landing after the next one logged in', (
         return json(200, auth === 'Bearer token-bob' ? [] : [lesson('l1', { tutorId: carol.id, subject: 'Private' })])
       if (path === '/api/users') return json(200, [alice, bob, carol])
       return json(200, [])
-    }) as typeof fetch
+    })
     const { store } = appStore(fetchFn)
     renderApp(page.root, store)
     await eventually(() => expect(page.container.querySelectorAll('[data-testid=lesson]')).toHaveLength(1))

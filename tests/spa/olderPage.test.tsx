@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
-import { appStore, json, pagePerTest, renderApp } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
 
 // An older page ("Load earlier") that lands after the thread was read again no longer ends where the thread starts:
 // merged, the messages between them would be missing, and nothing could load them. It is asked for again instead.
@@ -20,13 +20,11 @@ describe('load earlier racing a refetch of the thread', () => {
     let answerOlder: ((r: Response) => void) | null = null
     let holdLatest = false
     let answerLatest: (() => void) | null = null
-    const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init)
-      const url = new URL(request.url)
-      if (url.pathname === '/api/conversations') return json(200, [conversation('c1')])
-      if (url.pathname === '/api/users') return json(200, [alice, bob])
-      if (url.pathname === '/api/conversations/c1/messages') {
-        const before = url.searchParams.get('before')
+    const fetchFn = apiRoutes((_method, path, request) => {
+      if (path === '/api/conversations') return json(200, [conversation('c1')])
+      if (path === '/api/users') return json(200, [alice, bob])
+      if (path === '/api/conversations/c1/messages') {
+        const before = new URL(request.url).searchParams.get('before')
         if (before !== null) {
           // The older page is slow to come.
           const top = Number(before) - 1
@@ -41,7 +39,7 @@ describe('load earlier racing a refetch of the thread', () => {
         })
       }
       return json(200, [])
-    }) as typeof fetch
+    })
     const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
     renderApp(page.root, store)
     act(() => sockets.last.serverConnect())

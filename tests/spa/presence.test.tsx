@@ -4,7 +4,7 @@ import { afterEach, expect, test } from 'vitest'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, conversation } from '../unit/support/fixtures'
-import { appStore, json, pagePerTest, renderApp } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
 
 // What the pages say of someone's presence depends on this browser's own connection: while it is down, nothing the
 // socket said earlier can be trusted (nobody tells it when Bob leaves), so the label says nothing rather than a stale
@@ -14,8 +14,7 @@ const page = pagePerTest('#/messages')
 afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
 
 const EARLIER = '2026-11-20T09:00:00.000Z'
-const api = (async (input: RequestInfo | URL, init?: RequestInit) => {
-  const path = new URL((input instanceof Request ? input : new Request(input, init)).url).pathname
+const api = apiRoutes((_method, path) => {
   if (path === '/api/conversations') return json(200, [conversation('c1')])
   if (path === '/api/users')
     return json(
@@ -23,7 +22,7 @@ const api = (async (input: RequestInfo | URL, init?: RequestInit) => {
       [alice, bob].map((u) => ({ ...u, online: true, lastSeenAt: null })),
     )
   return json(200, [])
-}) as typeof fetch
+})
 
 const label = () => page.container.querySelector<HTMLElement>('[data-testid=presence]')
 

@@ -8,17 +8,16 @@ import { I18nProvider, LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { outboxStorageKey, selectConnection, sendMessage } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
 import { alice, conversation } from '../unit/support/fixtures'
-import { appStore, json, pagePerTest, renderApp, saidIn } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, renderApp, saidIn } from './support/page'
 
 // The page once the session is over, after a logout, and when something cannot be drawn.
 
 /** An API whose session is over: lists load empty, everything else (the refresh too) is refused. */
-const endedSession = (async (input: RequestInfo | URL, init?: RequestInit) => {
-  const request = input instanceof Request ? input : new Request(input, init)
-  if (request.method === 'GET') return json(200, [])
-  if (new URL(request.url).pathname === '/api/auth/logout') return new Response(null, { status: 204 })
+const endedSession = apiRoutes((method, path) => {
+  if (method === 'GET') return json(200, [])
+  if (path === '/api/auth/logout') return new Response(null, { status: 204 })
   return json(401, { error: { code: 'UNAUTHORIZED', message: 'session ended' } })
-}) as typeof fetch
+})
 
 /** A component that throws while drawing as long as `fragile.broken`. */
 const fragile = { broken: true }
@@ -130,13 +129,11 @@ describe('logging out with unsent messages', () => {
 
 describe('after a logout, and when something cannot be drawn', () => {
   test('the page title keeps no count of the last user’s unread messages once they have logged out', async () => {
-    const withUnread = (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init)
-      const path = new URL(request.url).pathname
+    const withUnread = apiRoutes((method, path) => {
       if (path === '/api/conversations') return json(200, [conversation('c1', { unreadCount: 3 })])
-      if (request.method === 'GET') return json(200, [])
+      if (method === 'GET') return json(200, [])
       return new Response(null, { status: 204 })
-    }) as typeof fetch
+    })
     const { store } = appStore(withUnread)
     renderApp(page.root, store)
     await eventually(() => expect(document.title).toBe('(3) Talemy'))
@@ -148,11 +145,9 @@ describe('after a logout, and when something cannot be drawn', () => {
 
   test('an answer of an unexpected shape is an error the page shows, and the rest of the app still works', async () => {
     window.history.replaceState(null, '', '#/lessons')
-    const oddLessons = (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init)
-      if (new URL(request.url).pathname === '/api/lessons') return json(200, { not: 'a list' })
-      return json(200, [])
-    }) as typeof fetch
+    const oddLessons = apiRoutes((_method, path) =>
+      path === '/api/lessons' ? json(200, { not: 'a list' }) : json(200, []),
+    )
     const { store } = appStore(oddLessons)
     renderApp(page.root, store)
     await eventually(() =>

@@ -6,17 +6,13 @@ import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { selectPendingMessages } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
-import { appStore, json, pagePerTest, politeSaid, renderApp, threadApi } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp, threadApi } from './support/page'
 
 // The open thread, for someone who does not see it: what the announcer says.
 
 /** The thread's API, with `list` as the conversations. */
 const listing = (...list: Conversation[]) =>
-  (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const request = input instanceof Request ? input : new Request(input, init)
-    if (new URL(request.url).pathname === '/api/conversations') return json(200, list)
-    return threadApi(input, init)
-  }) as typeof fetch
+  apiRoutes((_method, path, request) => (path === '/api/conversations' ? json(200, list) : threadApi(request)))
 
 const page = pagePerTest('#/messages/c1')
 afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
@@ -171,12 +167,11 @@ describe('clientIds are per sender', () => {
 describe('a thread that could not be read', () => {
   test('offers no composer: a message written there would show nowhere, yet wait unsent (logout would ask about it)', async () => {
     window.history.replaceState(null, '', '#/messages/gone')
-    const api = (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init)
-      if (new URL(request.url).pathname === '/api/conversations/gone/messages')
+    const api = apiRoutes((_method, path, request) => {
+      if (path === '/api/conversations/gone/messages')
         return json(404, { error: { code: 'NOT_FOUND', message: 'no such conversation' } })
-      return threadApi(input, init)
-    }) as typeof fetch
+      return threadApi(request)
+    })
     const { store, sockets } = appStore(api)
     renderApp(page.root, store)
     act(() => sockets.last.serverConnect())
@@ -194,12 +189,10 @@ describe('a thread whose first read is still on its way', () => {
   test('takes nothing that a failing read would then hide: no message queued out of sight', async () => {
     window.history.replaceState(null, '', '#/messages/gone')
     let answer: (response: Response) => void = () => {}
-    const api = (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init)
-      if (new URL(request.url).pathname === '/api/conversations/gone/messages')
-        return new Promise<Response>((resolve) => (answer = resolve))
-      return threadApi(input, init)
-    }) as typeof fetch
+    const api = apiRoutes((_method, path, request) => {
+      if (path === '/api/conversations/gone/messages') return new Promise<Response>((resolve) => (answer = resolve))
+      return threadApi(request)
+    })
     const { store, sockets } = appStore(api)
     renderApp(page.root, store)
     act(() => sockets.last.serverConnect())
