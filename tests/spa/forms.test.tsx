@@ -5,7 +5,7 @@ import { api } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import type { User } from '../../src/contract'
 import { fakeSockets } from '../unit/support/fakeSocket'
-import { pagePerTest, renderApp } from './support/page'
+import { apiRoutes, json, pagePerTest, renderApp } from './support/page'
 import { alice, bob, contactRequest } from '../unit/support/fixtures'
 
 const carol: User = { id: 'u-carol', name: 'Carol', role: 'tutor' }
@@ -21,15 +21,12 @@ interface Recorded {
 function fakeApi() {
   const requests: Recorded[] = []
   const state = { users: [alice, bob, carol] }
-  const json = (status: number, body: unknown) =>
-    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
-  const fetchFn = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const request = input instanceof Request ? input : new Request(input, init)
-    const path = new URL(request.url).pathname.replace(/^\/api/, '')
+  const fetchFn = apiRoutes(async (method, apiPath, request) => {
+    const path = apiPath.replace(/^\/api/, '')
     const text = await request.text()
     const body = text ? (JSON.parse(text) as Record<string, string>) : undefined
-    requests.push({ method: request.method, path, body })
-    switch (`${request.method} ${path}`) {
+    requests.push({ method, path, body })
+    switch (`${method} ${path}`) {
       case 'GET /users':
         return json(200, state.users)
       case 'GET /lessons':
@@ -39,10 +36,10 @@ function fakeApi() {
       case 'POST /contact-requests':
         return json(201, contactRequest('r1', { tutorId: body?.tutorId, message: body?.message }))
       default:
-        return json(404, { error: { code: 'NOT_FOUND', message: `${request.method} ${path}` } })
+        return json(404, { error: { code: 'NOT_FOUND', message: `${method} ${path}` } })
     }
-  }
-  return { requests, state, fetchFn: fetchFn as typeof fetch }
+  })
+  return { requests, state, fetchFn }
 }
 
 const page = pagePerTest()
