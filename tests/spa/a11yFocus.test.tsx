@@ -8,7 +8,7 @@ import { fr, LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { serverEventActions } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, contactRequest, conversation, lesson, message } from '../unit/support/fixtures'
-import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp, type } from './support/page'
 
 // Keyboard focus, what a screen reader hears, French wording and narrow screens: each test names the defect it guards
 // against (WCAG 2.2 AA: 2.4.1, 2.4.3, 3.3.1, 4.1.3).
@@ -56,11 +56,6 @@ afterEach(() => {
 const button = (name: string, within: ParentNode = page.container) =>
   [...within.querySelectorAll('button')].find((b) => b.textContent === name)
 const h1 = () => page.container.querySelector('h1')?.textContent
-const setTextarea = (ta: HTMLTextAreaElement, value: string) =>
-  act(() => {
-    Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!.call(ta, value)
-    ta.dispatchEvent(new Event('input', { bubbles: true }))
-  })
 
 /** Alice's page at `hash`, connected to its fake socket, once `count` items `[data-testid=<item>]` are drawn. */
 async function openConnected(hash: string, item: string, count: number) {
@@ -108,7 +103,7 @@ describe('keyboard focus', () => {
   test('sending with the Send button leaves focus in the composer, not on the now disabled Send button', async () => {
     const { store } = await openThread()
     const composer = page.container.querySelector<HTMLTextAreaElement>('.composer textarea')!
-    setTextarea(composer, 'hello')
+    type(composer, 'hello')
     const send = page.container.querySelector<HTMLButtonElement>('.composer button[type=submit]')!
     send.focus()
     act(() => send.click())
@@ -431,7 +426,7 @@ describe('narrow screens (≤ 480 px, e.g. 360 px)', () => {
     style.textContent = `${base}\n${narrow.join('\n')}`
     document.head.append(style)
     const composer = page.container.querySelector<HTMLTextAreaElement>('.composer textarea')!
-    setTextarea(composer, 'x'.repeat(MAX_CONTENT_LENGTH + 1))
+    type(composer, 'x'.repeat(MAX_CONTENT_LENGTH + 1))
     const send = page.container.querySelector<HTMLButtonElement>('.composer button[type=submit]')!
     expect(send.disabled).toBe(true)
     const why = [...page.container.querySelectorAll<HTMLElement>('.composer p')].find((p) =>

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob } from '../unit/support/fixtures'
-import { apiRoutes, appStore, json, pagePerTest, renderApp, threadApi } from './support/page'
+import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, threadApi, type } from './support/page'
 
 // Free text of only spaces passes the browser's `required` check, yet it is no subject, no message: the page says so,
 // on the field, before anything goes to the server (which would refuse it with a vague INVALID, or say nothing at all).
@@ -27,20 +27,6 @@ function pagesApi() {
 
 const page = pagePerTest()
 afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
-
-function type(el: HTMLInputElement | HTMLTextAreaElement, value: string) {
-  const proto = el instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype
-  act(() => {
-    Object.getOwnPropertyDescriptor(proto, 'value')!.set!.call(el, value)
-    el.dispatchEvent(new Event('input', { bubbles: true }))
-  })
-}
-
-function fieldLabelled(label: string): HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement {
-  const found = [...page.container.querySelectorAll('label')].filter((l) => l.textContent === label)
-  expect(found).toHaveLength(1)
-  return document.getElementById(found[0]!.htmlFor) as HTMLInputElement
-}
 
 /** The error said on `field`: present, tied to it for assistive tech, focus on the field. */
 function errorOn(field: HTMLElement): string {
@@ -88,13 +74,13 @@ describe('a form whose free text is only spaces', () => {
     const api = pagesApi()
     const { store } = appStore(api.fetchFn)
     renderApp(page.root, store)
-    await eventually(() => expect((fieldLabelled(c.tutor) as HTMLSelectElement).options.length).toBe(2))
-    const select = fieldLabelled(c.tutor) as HTMLSelectElement
+    await eventually(() => expect(fieldLabelled(page.container, c.tutor, HTMLSelectElement).options.length).toBe(2))
+    const select = fieldLabelled(page.container, c.tutor, HTMLSelectElement)
     act(() => {
       select.value = tutor.id
       select.dispatchEvent(new Event('change', { bubbles: true }))
     })
-    const text = fieldLabelled(c.field) as HTMLInputElement
+    const text = fieldLabelled(page.container, c.field) as HTMLInputElement | HTMLTextAreaElement
     type(text, '   \n ')
     const form = text.closest('form')!
     expect(form.checkValidity()).toBe(true)

@@ -5,7 +5,7 @@ import { api } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import type { User } from '../../src/contract'
 import { fakeSockets } from '../unit/support/fakeSocket'
-import { apiRoutes, json, pagePerTest, renderApp } from './support/page'
+import { apiRoutes, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
 import { alice, bob, contactRequest } from '../unit/support/fixtures'
 
 const carol: User = { id: 'u-carol', name: 'Carol', role: 'tutor' }
@@ -94,13 +94,7 @@ function followLink(hash: string): () => void {
 const heading = () => page.container.querySelector('h1')?.textContent ?? '(no heading)'
 
 /** The `<select>` whose label says `label`, on the page shown now. */
-function field(label: string): HTMLSelectElement {
-  const labels = [...page.container.querySelectorAll('label')].filter((l) => l.textContent === label)
-  if (labels.length !== 1) throw new Error(`${labels.length} fields labelled "${label}" on the page "${heading()}"`)
-  const select = page.container.ownerDocument.getElementById(labels[0]!.htmlFor)
-  if (!(select instanceof HTMLSelectElement)) throw new Error(`"${label}" does not label a select`)
-  return select
-}
+const field = (label: string) => fieldLabelled(page.container, label, HTMLSelectElement)
 
 /** Picks the option whose text contains `text`, as a person does (the browser selects it, then fires `change`). */
 function pick(select: HTMLSelectElement, text: string): void {
@@ -143,11 +137,7 @@ describe('a choice made right after opening a page is kept', () => {
     act(() => fireHashchange())
     await settle()
     const message = page.container.querySelector('textarea')!
-    act(() => {
-      // React tracks a textarea's value: set it the way the browser does before firing `input`.
-      Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!.call(message, 'Calculus, please')
-      message.dispatchEvent(new Event('input', { bubbles: true }))
-    })
+    type(message, 'Calculus, please')
     const form = message.closest('form')!
     expect(form.checkValidity()).toBe(true)
     act(() => form.requestSubmit())

@@ -6,7 +6,7 @@ import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { selectPendingMessages } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
-import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp, threadApi } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp, threadApi, type } from './support/page'
 
 // The open thread, for someone who does not see it: what the announcer says.
 
@@ -24,12 +24,7 @@ describe('the announcer in an open thread', () => {
     const { container } = page
     act(() => sockets.last.serverConnect())
     await eventually(() => expect(container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
-    const textarea = container.querySelector('textarea')!
-    const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!
-    act(() => {
-      setValue.call(textarea, 'hello')
-      textarea.dispatchEvent(new Event('input', { bubbles: true }))
-    })
+    type(container.querySelector('textarea')!, 'hello')
     act(() => container.querySelector<HTMLButtonElement>('.composer button[type=submit]')!.click())
     await eventually(() => expect(sockets.last.sent('message:send')).toHaveLength(1))
     await act(async () => {
@@ -200,11 +195,7 @@ describe('a thread whose first read is still on its way', () => {
     // Whatever the page offers meanwhile is used, as a quick user would.
     const textarea = page.container.querySelector('textarea')
     if (textarea) {
-      const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!
-      act(() => {
-        setValue.call(textarea, 'hello')
-        textarea.dispatchEvent(new Event('input', { bubbles: true }))
-      })
+      type(textarea, 'hello')
       act(() => page.container.querySelector<HTMLButtonElement>('.composer button[type=submit]')!.click())
     }
     await act(async () => answer(json(404, { error: { code: 'NOT_FOUND', message: 'no such conversation' } })))

@@ -6,7 +6,7 @@ import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from '../unit/support/eventually'
 import type { fakeSockets } from '../unit/support/fakeSocket'
 import { alice, message } from '../unit/support/fixtures'
-import { appStore, blockPageStorage, pagePerTest, politeSaid, renderApp, threadApi } from './support/page'
+import { appStore, blockPageStorage, pagePerTest, politeSaid, renderApp, threadApi, type } from './support/page'
 
 // Unsent messages the browser's storage would not keep: they live only in this page until they are sent, so the
 // messages page says so (and closing the page asks first).
@@ -46,12 +46,7 @@ async function openThread(over: Partial<MakeStoreOptions>) {
   act(() => sockets.last.serverConnect())
   await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
   const send = (text: string) => {
-    const textarea = page.container.querySelector('textarea')!
-    const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!
-    act(() => {
-      setValue.call(textarea, text)
-      textarea.dispatchEvent(new Event('input', { bubbles: true }))
-    })
+    type(page.container.querySelector('textarea')!, text)
     act(() => page.container.querySelector<HTMLButtonElement>('.composer button[type=submit]')!.click())
   }
   return { store, sockets, send }

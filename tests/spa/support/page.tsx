@@ -1,7 +1,7 @@
 import { act } from 'react'
 import { createRoot, type Root } from 'react-dom/client'
 import { Provider } from 'react-redux'
-import { afterEach, beforeEach } from 'vitest'
+import { afterEach, beforeEach, expect } from 'vitest'
 import { AnnouncerProvider } from '../../../src/app/Announcer'
 import { App } from '../../../src/app/App'
 import { createMemoryStorage, makeStore, type MakeStoreOptions } from '../../../src/app/store'
@@ -102,6 +102,42 @@ export function renderApp(root: Root, store: ReturnType<typeof makeStore>, toast
       </Provider>,
     ),
   )
+}
+
+/**
+ * Types `value` into a text field as the browser does: React tracks the field's value, so it is set through the
+ * element's own setter before `input` fires (a plain `el.value = …` would be taken for React's own write).
+ *
+ * @example type(page.container.querySelector('textarea')!, 'hello')
+ */
+export function type(el: HTMLInputElement | HTMLTextAreaElement, value: string): void {
+  const proto = el instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype
+  act(() => {
+    Object.getOwnPropertyDescriptor(proto, 'value')!.set!.call(el, value)
+    el.dispatchEvent(new Event('input', { bubbles: true }))
+  })
+}
+
+/** A field of the page's forms. */
+export type FormField = HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement
+
+/**
+ * The field whose `<label>` says exactly `label` in `container`: there must be one such label, and what it labels must
+ * be a form field (of `kind`, when given).
+ *
+ * @example pick(fieldLabelled(page.container, 'Tutor', HTMLSelectElement), 'Bob')
+ */
+export function fieldLabelled(container: HTMLElement, label: string): FormField
+export function fieldLabelled<T extends FormField>(container: HTMLElement, label: string, kind: new () => T): T
+export function fieldLabelled(container: HTMLElement, label: string, kind?: new () => FormField): FormField {
+  const labels = [...container.querySelectorAll('label')].filter((l) => l.textContent === label)
+  const heading = container.querySelector('h1')?.textContent ?? '(no heading)'
+  expect(labels, `fields labelled "${label}" on the page "${heading}"`).toHaveLength(1)
+  const field = container.ownerDocument.getElementById(labels[0]!.htmlFor)
+  const kinds = kind ? [kind] : [HTMLInputElement, HTMLTextAreaElement, HTMLSelectElement]
+  if (!kinds.some((k) => field instanceof k))
+    throw new Error(`"${label}" labels ${field?.tagName ?? 'nothing'}, not a ${kinds.map((k) => k.name).join(' or ')}`)
+  return field as FormField
 }
 
 /** Every text the live regions that match `selector` say from now on (each announcement is a new node in one). */
