@@ -1,24 +1,8 @@
-import { isFulfilled, type Dispatch, type MiddlewareAPI, type UnknownAction } from '@reduxjs/toolkit'
+import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
-import { api, refreshSession, type RefreshOutcome } from '../api'
+import { refreshSession, type RefreshOutcome } from '../api'
 import type { HandshakeAuth } from '../contract'
-import {
-  connect,
-  connected,
-  connectFailed,
-  disconnect,
-  disconnected,
-  renewFailed,
-  resumeStalled,
-  retryNow,
-  roleChanged,
-  sessionEnded,
-  sessionExpired,
-  sessionStarted,
-  shutdown,
-  syncCaughtUp,
-  syncGap,
-} from './actions'
+import { renewFailed, retryNow } from './actions'
 import { emitWithAck } from './ack'
 import { backoffDelay } from './backoff'
 import { bindSocket } from './bindSocket'
@@ -29,6 +13,7 @@ import {
   type ConnectionEvent,
   type ConnectionMachineState,
 } from './connectionMachine'
+import { connectionStepsOf, type ConnectionFacts, type ConnectionStep } from './connectionSteps'
 import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 import type { TimerHandle } from './timers'
@@ -48,9 +33,10 @@ export function refreshWithApi(mwApi: MiddlewareAPI<Dispatch<UnknownAction>, unk
 }
 
 /**
- * Owns the socket's life: actions become events of the connection machine (`connectionMachine.ts`, pure), and this
- * runner performs its effects through the context's edges (socket factory, timers, refresher, dispatch). Sessions are
- * its other job: a login closes the previous user's socket and data, a logout ends the session.
+ * Owns the socket's life: `connectionSteps.ts` (pure) maps each action to events of the connection machine
+ * (`connectionMachine.ts`, pure) and the session's steps around it (a login closes the previous user's socket and data,
+ * a logout ends the session), and this runner performs them and the machine's effects through the context's edges
+ * (socket factory, timers, refresher, dispatch, the tabs' election).
  */
 export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { mwApi, options, timers } = ctx
@@ -199,78 +185,49 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     })
   }
 
-  const open = () => {
-    // A tab that stood aside (`disconnect`) takes part in the browser's election again.
-    ctx.tabs?.join()
-    const allowed = Boolean(options.selectToken(getState())) && status() !== 'unauthorized'
-    send({ type: 'open', allowed })
-  }
-
-  function endSession() {
-    send({ type: 'close' })
-    ctx.session += 1
-    dispatch(sessionEnded())
-    // The next user must see none of this user's data.
-    dispatch(api.util.resetApiState())
-  }
-
   /** After `socket/shutdown` (the store disposed, the page gone) nothing opens a socket again: a late login neither. */
   let stopped = false
 
-  return (action, prevState) => {
-    if (stopped) return
-    // A new token while `unauthorized` (another tab's login of this user, heard through storage or adopted by a
-    // refresh) starts this tab's session again, as a login would; while the session lives it only renews the socket.
-    const revived = options.tokenRefreshed?.match(action) === true && status() === 'unauthorized'
-    if (options.loggedIn.match(action) || (revived && options.selectToken(getState()))) {
-      const before = options.selectUserId?.(prevState) ?? null
-      const after = options.selectUserId?.(getState()) ?? null
-      if (before !== null && before !== after) endSession()
-      send({ type: 'close' })
-      ctx.session += 1
-      dispatch(sessionStarted())
-      open()
-    } else if (options.loggedOut.match(action)) {
-      endSession()
-    } else if (connect.match(action)) {
-      open()
-    } else if (disconnect.match(action)) {
-      send({ type: 'close' })
-      // This tab's choice, not the browser's: once its socket is closed, a holder hands the browser's one to a tab that
-      // still wants it, and this tab stays out of the election until it opens again (logout and expiry are every tab's).
-      ctx.tabs?.leave()
-    } else if (sessionExpired.match(action)) {
-      send({ type: 'close', expired: true })
-    } else if (shutdown.match(action)) {
-      stopped = true
-      send({ type: 'close' })
-      ctx.session += 1
-    } else if (options.refreshFailed?.match(action)) {
-      send({ type: 'refreshFailed', connectionStatus: status() })
-    } else if (options.tokenRefreshed?.match(action)) {
-      send({ type: 'tokenRefreshed', token: options.selectToken(getState()) ?? null, connectionStatus: status() })
-    } else if (roleChanged.match(action)) {
-      if (kind !== null && kind !== wantedKind()) send({ type: 'roleChanged' })
-    } else if (resumeStalled.match(action)) {
-      send({ type: 'resync' })
-    } else if (retryNow.match(action)) {
-      send({ type: 'retryNow' })
-    } else if (connected.match(action)) {
-      send({ type: 'connected' })
-    } else if (syncCaughtUp.match(action) || syncGap.match(action)) {
-      send({ type: 'synced' })
-    } else if (connectFailed.match(action)) {
-      send({ type: 'connectFailed', error: action.payload })
-    } else if (disconnected.match(action)) {
-      send({ type: 'disconnected', reason: action.payload.reason })
-    } else if (state.status === 'waiting' && answeredOverHttp(action)) {
-      // The server answers over HTTP (a send that fell back, a page's read): it is back, so the socket need not wait out
-      // a backoff of up to 30 s. Once per wait: the attempt ends it.
-      dispatch(retryNow({ reason: 'reachable' }))
+  function step(next: ConnectionStep) {
+    switch (next.type) {
+      case 'event':
+        return send(next.event)
+      case 'open': {
+        // A tab that stood aside (`disconnect`) takes part in the browser's election again.
+        ctx.tabs?.join()
+        const allowed = Boolean(options.selectToken(getState())) && status() !== 'unauthorized'
+        return send({ type: 'open', allowed })
+      }
+      case 'nextSession':
+        ctx.session += 1
+        return
+      case 'dispatch':
+        dispatch(next.action)
+        return
+      case 'leaveElection':
+        return ctx.tabs?.leave()
+      case 'stop':
+        stopped = true
+        return
     }
   }
-}
 
-const fulfilledMatchers = Object.values(api.endpoints).map((endpoint) => endpoint.matchFulfilled)
-/** An answer of the API over HTTP (any endpoint's request fulfilled). */
-const answeredOverHttp = (action: unknown): boolean => isFulfilled(action) && fulfilledMatchers.some((m) => m(action))
+  /** What the mapping reads, read when an action needs it (one object: the hot path allocates nothing for it). */
+  const facts: ConnectionFacts<S> = {
+    status,
+    token: () => options.selectToken(getState()) ?? null,
+    userChanged: (prevState) => {
+      const before = options.selectUserId?.(prevState) ?? null
+      return before !== null && before !== (options.selectUserId?.(getState()) ?? null)
+    },
+    waiting: () => state.status === 'waiting',
+    wrongKind: () => kind !== null && kind !== wantedKind(),
+  }
+
+  return (action, prevState) => {
+    if (stopped) return
+    const steps = connectionStepsOf(action, prevState, facts, options)
+    // Indexed, not `for…of`: an iterator per action would allocate on the hot path (most actions map to none).
+    for (let i = 0; i < steps.length; i++) step(steps[i]!)
+  }
+}
