@@ -21,7 +21,7 @@ import {
 } from './actions'
 import { sendMessageProblem } from './sendCheck'
 import type { OutboxEventBody } from './outboxMachine'
-import type { SocketRootState } from './socketSlice'
+import type { PendingMessage, SocketRootState } from './socketSlice'
 
 /** The drain lock holder takes in the other tabs' stored sends before it goes again (see `adopt`). */
 export const GATHER: OutboxEventBody = { type: 'adopt', holdingOnly: true }
@@ -38,6 +38,20 @@ export function outboxEventsOfWaitEnd(conversationId: Id): readonly OutboxEventB
 
 /** Most actions: one shared answer, so the hot path (an event burst) allocates nothing here. */
 const NONE: readonly OutboxEventBody[] = Object.freeze([])
+
+/**
+ * A thunk's fulfilled action (RTK documents `meta.requestStatus` on them): checked before RTK's matchers, which
+ * allocate on every call, so that the actions of a burst pass here allocating nothing.
+ */
+const settledRequest = (action: UnknownAction): boolean =>
+  (action.meta as { requestStatus?: unknown } | undefined)?.requestStatus === 'fulfilled'
+
+/**
+ * The outbox entry of `clientId`. Its own function: a closure over `action` inside `outboxEventsOf` would make every
+ * call allocate a context for it, whatever the action.
+ */
+const entryOf = (outbox: readonly PendingMessage[], clientId: string): PendingMessage | null =>
+  outbox.find((m) => m.clientId === clientId) ?? null
 
 /** What the mapping reads of the middleware's options. */
 export interface OutboxEventOptions<S> {
@@ -69,10 +83,8 @@ export function outboxEventsOf<S extends SocketRootState>(
     return [{ type: 'confirmed', conversationId: action.payload.conversationId }]
   if (sendFailed.match(action)) return [{ type: 'failed', clientId: action.payload.clientId }]
   if (retryMessage.match(action)) return [{ type: 'retried', clientId: action.payload.clientId }]
-  if (discardMessage.match(action)) {
-    const entry = prevState.socket.outbox.find((m) => m.clientId === action.payload.clientId) ?? null
-    return [{ type: 'discarded', entry }]
-  }
+  if (discardMessage.match(action))
+    return [{ type: 'discarded', entry: entryOf(prevState.socket.outbox, action.payload.clientId) }]
   // Going again after a wait: the lock holder first takes in what the user's other tabs wrote meanwhile.
   if (connected.match(action)) return [GATHER, { type: 'drain', onlyNetworkWaits: false }]
   if (retryNow.match(action)) return [GATHER, { type: 'drain', onlyNetworkWaits: true }]
@@ -93,7 +105,7 @@ export function outboxEventsOf<S extends SocketRootState>(
     followerGone.match(action)
   )
     return [{ type: 'adopt', holdingOnly: false }]
-  if (api.endpoints.getMessages.matchFulfilled(action))
+  if (settledRequest(action) && api.endpoints.getMessages.matchFulfilled(action))
     return [{ type: 'threadFetched', conversationId: action.meta.arg.originalArgs, thread: action.payload }]
   return NONE
 }
