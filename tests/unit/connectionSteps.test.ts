@@ -4,7 +4,7 @@ import { api } from '../../src/api'
 import * as actions from '../../src/realtime/actions'
 import { connectionStepsOf, type ConnectionFacts, type ConnectionStep } from '../../src/realtime/connectionSteps'
 import type { ConnectionStatus } from '../../src/realtime/socketSlice'
-import { message } from './support/fixtures'
+import { message, messagesFetched } from './support/fixtures'
 
 const loggedIn = createAction<{ userId: string }>('auth/loggedIn')
 const loggedOut = createAction<void>('auth/loggedOut')
@@ -56,17 +56,7 @@ const startSession: ConnectionStep[] = [
   { type: 'dispatch', action: actions.sessionStarted() },
   { type: 'open' },
 ]
-const fetched = {
-  type: 'api/executeQuery/fulfilled',
-  payload: [message(1)],
-  meta: {
-    arg: { type: 'query', endpointName: 'getMessages', originalArgs: 'c1', queryCacheKey: 'getMessages("c1")' },
-    requestId: 'r1',
-    requestStatus: 'fulfilled',
-    fulfilledTimeStamp: 1,
-    baseQueryMeta: {},
-  },
-} as UnknownAction
+const fetched = messagesFetched('c1', [message(1)])
 const sync = { offset: 3, epoch: 'e1' }
 
 describe('connectionStepsOf: an action → the connection runner’s steps, in order', () => {

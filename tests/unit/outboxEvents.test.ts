@@ -4,7 +4,7 @@ import * as actions from '../../src/realtime/actions'
 import type { OutboxEventBody } from '../../src/realtime/outboxMachine'
 import { GATHER, outboxEventsOf, outboxEventsOfWaitEnd } from '../../src/realtime/outboxEvents'
 import { initialSocketState, type SocketState } from '../../src/realtime/socketSlice'
-import { message, pendingMessage } from './support/fixtures'
+import { message, messagesFetched, pendingMessage } from './support/fixtures'
 
 const loggedOut = createAction<void>('auth/loggedOut')
 const options = { loggedOut, selectUserId: (s: { auth: { userId: string } }) => s.auth.userId }
@@ -21,17 +21,7 @@ const prev = (over: Partial<SocketState['connection']> = {}) => ({
 })
 const stored = message(3, { clientId: 'k1', senderId: 'u1' })
 const thread = [message(1), message(2)]
-const threadFetched = {
-  type: 'api/executeQuery/fulfilled',
-  payload: thread,
-  meta: {
-    arg: { type: 'query', endpointName: 'getMessages', originalArgs: 'c1', queryCacheKey: 'getMessages("c1")' },
-    requestId: 'r1',
-    requestStatus: 'fulfilled',
-    fulfilledTimeStamp: 1,
-    baseQueryMeta: {},
-  },
-} as UnknownAction
+const threadFetched = messagesFetched('c1', thread)
 
 describe('outboxEventsOf: an action → the outbox machine’s events, in order', () => {
   const send = actions.sendMessage({ conversationId: 'c1', content: 'hi', clientId: 'k9' })

@@ -1,3 +1,4 @@
+import type { UnknownAction } from '@reduxjs/toolkit'
 import type { ContactRequest, Conversation, Lesson, Message, User } from '../../../src/contract'
 import type { PendingMessage } from '../../../src/realtime/socketSlice'
 
@@ -76,3 +77,23 @@ export function pendingMessage(clientId: string, over: Partial<PendingMessage> =
 /** An unsigned JWT with these claims (the browser never checks signatures; the server does). */
 export const jwt = (claims: Record<string, unknown>) =>
   `${['{"alg":"HS256"}', JSON.stringify(claims)].map((part) => Buffer.from(part).toString('base64url')).join('.')}.sig`
+
+/** The action RTK Query dispatches when `getMessages(conversationId)` has read `thread` over HTTP. */
+export function messagesFetched(conversationId: string, thread: Message[]): UnknownAction {
+  return {
+    type: 'api/executeQuery/fulfilled',
+    payload: thread,
+    meta: {
+      arg: {
+        type: 'query',
+        endpointName: 'getMessages',
+        originalArgs: conversationId,
+        queryCacheKey: `getMessages(${JSON.stringify(conversationId)})`,
+      },
+      requestId: 'r1',
+      requestStatus: 'fulfilled',
+      fulfilledTimeStamp: 1,
+      baseQueryMeta: {},
+    },
+  }
+}
