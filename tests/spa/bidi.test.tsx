@@ -6,7 +6,7 @@ import { alice, bob, contactRequest, conversation, lesson, message } from '../un
 import { act } from 'react'
 import { createToaster } from '../../src/features/notifications/toaster'
 import { serverEventActions } from '../../src/realtime'
-import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
+import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
 
 // What people write goes in its own direction: text that starts in Arabic or Hebrew is laid out right to left, and a
 // name inside one of our sentences cannot pull the sentence's punctuation to its side (dir="auto", <bdi>).
@@ -74,6 +74,46 @@ describe('text people write keeps its own direction', () => {
         ),
     )
     await eventually(() => expect(holding('[data-testid=toast] a bdi', ARABIC)).toBeDefined())
+    store.dispose()
+  })
+
+  test('the user’s own last message inside “You: …”', async () => {
+    window.history.replaceState(null, '', '#/messages')
+    const mine = apiRoutes((_method, path) => {
+      if (path === '/api/users') return json(200, [alice, sara])
+      if (path === '/api/conversations')
+        return json(200, [conversation('c1', { lastMessage: message(1, { content: ARABIC, senderId: alice.id }) })])
+      return json(200, [])
+    })
+    const { store } = appStore(mine)
+    renderApp(page.root, store)
+    await eventually(() => expect(holding('[data-testid=conversation-last]', `You: ${ARABIC}`)).toBeDefined())
+    expect(holding('[data-testid=conversation-last] bdi', ARABIC)).toBeDefined()
+    store.dispose()
+  })
+
+  test('a booked lesson’s subject inside the confirmation', async () => {
+    window.history.replaceState(null, '', '#/lessons')
+    const booking = apiRoutes(async (method, path, request) => {
+      if (method === 'POST' && path === '/api/lessons') {
+        const body = (await request.json()) as { subject: string }
+        return json(201, lesson('l9', { subject: body.subject, tutorId: sara.id, studentId: alice.id }))
+      }
+      if (path === '/api/users') return json(200, [alice, sara])
+      return json(200, [])
+    })
+    const { store } = appStore(booking)
+    renderApp(page.root, store)
+    await eventually(() => expect(fieldLabelled(page.container, 'Tutor', HTMLSelectElement).options.length).toBe(2))
+    const select = fieldLabelled(page.container, 'Tutor', HTMLSelectElement)
+    act(() => {
+      select.value = sara.id
+      select.dispatchEvent(new Event('change', { bubbles: true }))
+    })
+    const subject = fieldLabelled(page.container, 'Subject', HTMLInputElement)
+    type(subject, ARABIC)
+    act(() => subject.closest('form')!.requestSubmit())
+    await eventually(() => expect(holding('.form-ok bdi', ARABIC)).toBeDefined())
     store.dispose()
   })
 })

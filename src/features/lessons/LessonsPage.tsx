@@ -268,7 +268,8 @@ function BookLesson() {
       <FormError error={error} />
       {booked !== null && (
         <p className="form-ok" role="status">
-          {t('lessons.booked', { subject: booked })}
+          {/* The subject is the user's own text: it keeps its direction inside our sentence. */}
+          <FormattedMessage id="lessons.booked" values={{ subject: <bdi>{booked}</bdi> }} />
         </p>
       )}
     </section>

@@ -1,4 +1,5 @@
 import { useId, useMemo, useState, type FormEvent } from 'react'
+import { FormattedMessage } from 'react-intl'
 import { useCreateConversationMutation, useGetConversationsQuery } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppSelector } from '../../app/hooks'
@@ -58,11 +59,16 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
                   <PresenceLabel userId={otherOf(c)} />
                   <span className="conv-bottom">
                     <span className="conv-last" data-testid="conversation-last" dir="auto">
-                      {last
-                        ? last.senderId === me?.id
-                          ? t('messages.lastFromMe', { content: last.content })
-                          : last.content
-                        : t('messages.noMessagesYet')}
+                      {last ? (
+                        last.senderId === me?.id ? (
+                          // The sentence's direction is ours ("You:"), the message keeps its own.
+                          <FormattedMessage id="messages.lastFromMe" values={{ content: <bdi>{last.content}</bdi> }} />
+                        ) : (
+                          last.content
+                        )
+                      ) : (
+                        t('messages.noMessagesYet')
+                      )}
                     </span>
                     {c.unreadCount > 0 && (
                       <span className="count" data-testid="unread-count">
