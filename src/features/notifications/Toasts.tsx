@@ -8,6 +8,7 @@ import {
   useRef,
   useSyncExternalStore,
 } from 'react'
+import { useAnnounce } from '../../app/Announcer'
 import { hrefFor } from '../../app/router'
 import { FormattedMessage } from 'react-intl'
 import { useT, type Message } from '../../i18n'
@@ -36,6 +37,9 @@ export function Toasts() {
   const toaster = useContext(ToasterContext)
   const toasts = useSyncExternalStore(toaster?.subscribe ?? noop, toaster?.getSnapshot ?? (() => noToasts))
   const region = useRef<HTMLElement>(null)
+  const announce = useAnnounce()
+  // News for the page that is open is no toast (its card is right there), but is said, in the language of the moment.
+  useEffect(() => toaster?.subscribeSaid((message) => announce(t(message.id, message.values))), [toaster, announce, t])
   /** The toast the keyboard is in, if any. */
   const focused = useRef<number | null>(null)
   /** Whether keyboard focus is in the region, and the pointer over it: while either is, no toast's time runs out. */

@@ -24,6 +24,11 @@ export interface Toaster {
    * (WCAG 2.2.1). Back to `false`, each toast left gets a fresh `ttlMs`, not what remained of it.
    */
   pause(paused: boolean): void
+  /**
+   * News of something new on the page that is open (`SAID_ON_ITS_PAGE`): no toast, its card is there, but nothing in
+   * the page says it arrived; the listener says it (the toast region, through the announcer).
+   */
+  subscribeSaid(listener: (message: Message) => void): () => void
 }
 
 interface ToasterOptions {
@@ -65,6 +70,12 @@ export const TOAST_NEWS: {
     message: { id: 'toast.contactRequestStatus', values: { status } },
   }),
 }
+
+/**
+ * The news said when its page is open: a new lesson or request comes as a card with nothing that says it arrived. A
+ * status change is not: its card says it (`useStatusSaid`), and saying it here too would say it twice.
+ */
+export const SAID_ON_ITS_PAGE: ReadonlySet<ServerEventName> = new Set(['lesson:created', 'contactRequest:created'])
 
 /**
  * What a toast says for an incoming server event (`TOAST_NEWS`), or `null` when there is nothing to tell `me`. A
@@ -123,6 +134,8 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     if (toasts.some((t) => t.id === id)) show(toasts.filter((t) => t.id !== id))
   }
 
+  const saidListeners = new Set<(message: Message) => void>()
+
   const userOf = (state: unknown) => (state as { auth?: { user: User | null } }).auth?.user ?? null
 
   const middleware: Middleware = (api) => (next) => (action) => {
@@ -136,6 +149,8 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
       const toast: Toast = { id: nextId++, ...news }
       show([...keptFor(shown.get()), toast])
       start(toast.id)
+    } else if (news && SAID_ON_ITS_PAGE.has(serverEventOfType.get((action as UnknownAction).type)!)) {
+      for (const listener of saidListeners) listener(news.message)
     }
     return result
   }
@@ -145,6 +160,10 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     subscribe: shown.subscribe,
     getSnapshot: shown.get,
     dismiss,
+    subscribeSaid(listener) {
+      saidListeners.add(listener)
+      return () => saidListeners.delete(listener)
+    },
     pause(next) {
       if (next === paused) return
       paused = next
