@@ -228,6 +228,14 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     if (stopped) return
     const steps = connectionStepsOf(action, prevState, facts, options)
     // Indexed, not `for…of`: an iterator per action would allocate on the hot path (most actions map to none).
-    for (let i = 0; i < steps.length; i++) step(steps[i]!)
+    let stopsHere = false
+    for (let i = 0; i < steps.length; i++) {
+      const next = steps[i]!
+      if (next.type === 'stop') stopsHere = true
+      // A shutdown dispatched from inside one of these steps (a middleware or listener reacting to `sessionStarted`)
+      // ends them: after it nothing opens a socket, as after any shutdown. A shutdown's own steps go on after `stop`.
+      else if (stopped && !stopsHere) return
+      step(next)
+    }
   }
 }

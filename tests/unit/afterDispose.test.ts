@@ -74,3 +74,22 @@ test('a refresh in flight at shutdown schedules nothing after it', async () => {
   await settle()
   expect(setTimeout).toHaveBeenCalledTimes(1)
 })
+
+test('a shutdown dispatched from inside a login (a middleware reacting to sessionStarted) stops that login opening a socket', async () => {
+  const sockets = fakeSockets()
+  const shutdownAtStart: Middleware = (mw) => (next) => (action) => {
+    const result = next(action)
+    if ((action as UnknownAction).type === 'socket/sessionStarted') mw.dispatch(shutdown())
+    return result
+  }
+  const store = makeStore({
+    apiUrl: 'http://api.test',
+    createSocket: sockets.createSocket,
+    storage: createMemoryStorage(),
+    shareSocket: false,
+    extraMiddleware: [shutdownAtStart],
+  })
+  store.dispatch(loggedIn({ token: 'token-1', user: alice }))
+  await settle()
+  expect(sockets.sockets).toHaveLength(0)
+})
