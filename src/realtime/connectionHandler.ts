@@ -193,6 +193,9 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       case 'event':
         return send(next.event)
       case 'open': {
+        // After a shutdown nothing opens a socket, not even the rest of an action whose steps dispatched it (a
+        // middleware reacting to `sessionStarted`); its other steps (a logout's `resetApiState`) still run.
+        if (stopped) return
         // A tab that stood aside (`disconnect`) takes part in the browser's election again.
         ctx.tabs?.join()
         const allowed = Boolean(options.selectToken(getState())) && status() !== 'unauthorized'
@@ -228,14 +231,6 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     if (stopped) return
     const steps = connectionStepsOf(action, prevState, facts, options)
     // Indexed, not `for…of`: an iterator per action would allocate on the hot path (most actions map to none).
-    let stopsHere = false
-    for (let i = 0; i < steps.length; i++) {
-      const next = steps[i]!
-      if (next.type === 'stop') stopsHere = true
-      // A shutdown dispatched from inside one of these steps (a middleware or listener reacting to `sessionStarted`)
-      // ends them: after it nothing opens a socket, as after any shutdown. A shutdown's own steps go on after `stop`.
-      else if (stopped && !stopsHere) return
-      step(next)
-    }
+    for (let i = 0; i < steps.length; i++) step(steps[i]!)
   }
 }

@@ -2,7 +2,7 @@ import { combineReducers, configureStore, type Middleware, type UnknownAction } 
 import { expect, test, vi } from 'vitest'
 import { api, saveRefreshToken } from '../../src/api'
 import { createSessionMiddleware } from '../../src/api/sessionMiddleware'
-import { authSlice, loggedIn } from '../../src/app/authSlice'
+import { authSlice, loggedIn, loggedOut } from '../../src/app/authSlice'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { shutdown } from '../../src/realtime'
 import { eventually } from './support/eventually'
@@ -92,4 +92,27 @@ test('a shutdown dispatched from inside a login (a middleware reacting to sessio
   store.dispatch(loggedIn({ token: 'token-1', user: alice }))
   await settle()
   expect(sockets.sockets).toHaveLength(0)
+})
+
+test('a shutdown dispatched from inside a logout (a middleware reacting to sessionEnded) still clears that user’s data', async () => {
+  const sockets = fakeSockets()
+  const shutdownAtEnd: Middleware = (mw) => (next) => (action) => {
+    const result = next(action)
+    if ((action as UnknownAction).type === 'socket/sessionEnded') mw.dispatch(shutdown())
+    return result
+  }
+  const store = makeStore({
+    apiUrl: 'http://api.test',
+    createSocket: sockets.createSocket,
+    storage: createMemoryStorage(),
+    shareSocket: false,
+    extraMiddleware: [shutdownAtEnd],
+  })
+  store.dispatch(loggedIn({ token: 'token-1', user: alice }))
+  await settle()
+  await store.dispatch(api.util.upsertQueryData('getLessons', undefined, []))
+  expect(Object.keys(store.getState().api.queries)).not.toHaveLength(0)
+  store.dispatch(loggedOut())
+  await settle()
+  expect(store.getState().api.queries).toEqual({})
 })
