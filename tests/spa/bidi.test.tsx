@@ -5,7 +5,7 @@ import { eventually } from '../unit/support/eventually'
 import { alice, bob, contactRequest, conversation, lesson, message } from '../unit/support/fixtures'
 import { act } from 'react'
 import { createToaster } from '../../src/features/notifications/toaster'
-import { serverEventActions } from '../../src/realtime'
+import { ephemeralEventActions, serverEventActions } from '../../src/realtime'
 import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
 
 // What people write goes in its own direction: text that starts in Arabic or Hebrew is laid out right to left, and a
@@ -114,6 +114,16 @@ describe('text people write keeps its own direction', () => {
     type(subject, ARABIC)
     act(() => subject.closest('form')!.requestSubmit())
     await eventually(() => expect(holding('.form-ok bdi', ARABIC)).toBeDefined())
+    store.dispose()
+  })
+
+  test('a right-to-left name in the typing line, and in the person picker', async () => {
+    const store = open('#/messages/c1')
+    await eventually(() => expect(holding('[data-testid=message] .msg-body', ARABIC)).toBeDefined())
+    act(() => void store.dispatch(ephemeralEventActions.typing({ conversationId: 'c1', userId: sara.id })))
+    await eventually(() => expect(holding('[data-testid=typing] bdi', HEBREW_NAME)).toBeDefined())
+    const option = [...page.container.querySelectorAll('option')].find((o) => o.value === sara.id)
+    expect(option?.textContent).toBe(`\u2068${HEBREW_NAME}\u2069 (tutor)`)
     store.dispose()
   })
 })

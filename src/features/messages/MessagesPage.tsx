@@ -127,7 +127,8 @@ function NewConversation() {
           <option value="">{t('messages.choosePerson')}</option>
           {others.map((u) => (
             <option key={u.id} value={u.id}>
-              {t('layout.account', { name: u.name, role: t(ROLE_LABEL[u.role]) })}
+              {/* An <option> holds text only: the name is isolated with Unicode's first-strong isolate (FSI … PDI). */}
+              {t('layout.account', { name: `\u2068${u.name}\u2069`, role: t(ROLE_LABEL[u.role]) })}
             </option>
           ))}
         </select>

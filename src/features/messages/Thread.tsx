@@ -1,4 +1,14 @@
-import { useEffect, useId, useLayoutEffect, useRef, useState, type KeyboardEvent, type RefObject } from 'react'
+import {
+  Fragment,
+  useEffect,
+  useId,
+  useLayoutEffect,
+  useRef,
+  useState,
+  type KeyboardEvent,
+  type RefObject,
+} from 'react'
+import { FormattedMessage } from 'react-intl'
 import { api, type ThreadMessage } from '../../api'
 import { useGetMessagesQuery, useLazyGetMessagesBeforeQuery } from '../../api/hooks'
 import { useAnnounce } from '../../app/Announcer'
@@ -211,7 +221,20 @@ export function Thread({
       </div>
       {/* Polite: said when someone starts typing, without interrupting. Always rendered, so the composer never jumps. */}
       <p className="typing-line" data-testid="typing" aria-live="polite">
-        {typing.length > 0 ? t('thread.typing', { name: typing.map((id) => people.nameOf(id)).join(', ') }) : ''}
+        {typing.length > 0 && (
+          // Each name keeps its own direction inside our sentence (a right-to-left name cannot take the list's commas).
+          <FormattedMessage
+            id="thread.typing"
+            values={{
+              name: typing.map((id, i) => (
+                <Fragment key={id}>
+                  {i > 0 && ', '}
+                  <bdi>{people.nameOf(id)}</bdi>
+                </Fragment>
+              )),
+            }}
+          />
+        )}
       </p>
       <UnsavedNotice />
       {readable && (
