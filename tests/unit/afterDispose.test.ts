@@ -75,11 +75,12 @@ test('a refresh in flight at shutdown schedules nothing after it', async () => {
   expect(setTimeout).toHaveBeenCalledTimes(1)
 })
 
-test('a shutdown dispatched from inside a login (a middleware reacting to sessionStarted) stops that login opening a socket', async () => {
+/** A store whose extra middleware dispatches `socket/shutdown` right after it sees an action of `type` (re-entrantly). */
+function storeShuttingDownOn(type: string) {
   const sockets = fakeSockets()
-  const shutdownAtStart: Middleware = (mw) => (next) => (action) => {
+  const shutdownOn: Middleware = (mw) => (next) => (action) => {
     const result = next(action)
-    if ((action as UnknownAction).type === 'socket/sessionStarted') mw.dispatch(shutdown())
+    if ((action as UnknownAction).type === type) mw.dispatch(shutdown())
     return result
   }
   const store = makeStore({
@@ -87,27 +88,20 @@ test('a shutdown dispatched from inside a login (a middleware reacting to sessio
     createSocket: sockets.createSocket,
     storage: createMemoryStorage(),
     shareSocket: false,
-    extraMiddleware: [shutdownAtStart],
+    extraMiddleware: [shutdownOn],
   })
+  return { store, sockets }
+}
+
+test('a shutdown dispatched from inside a login (a middleware reacting to sessionStarted) stops that login opening a socket', async () => {
+  const { store, sockets } = storeShuttingDownOn('socket/sessionStarted')
   store.dispatch(loggedIn({ token: 'token-1', user: alice }))
   await settle()
   expect(sockets.sockets).toHaveLength(0)
 })
 
 test('a shutdown dispatched from inside a logout (a middleware reacting to sessionEnded) still clears that user’s data', async () => {
-  const sockets = fakeSockets()
-  const shutdownAtEnd: Middleware = (mw) => (next) => (action) => {
-    const result = next(action)
-    if ((action as UnknownAction).type === 'socket/sessionEnded') mw.dispatch(shutdown())
-    return result
-  }
-  const store = makeStore({
-    apiUrl: 'http://api.test',
-    createSocket: sockets.createSocket,
-    storage: createMemoryStorage(),
-    shareSocket: false,
-    extraMiddleware: [shutdownAtEnd],
-  })
+  const { store } = storeShuttingDownOn('socket/sessionEnded')
   store.dispatch(loggedIn({ token: 'token-1', user: alice }))
   await settle()
   await store.dispatch(api.util.upsertQueryData('getLessons', undefined, []))
