@@ -8,7 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // `expect.poll` waits for what is awaited, not for a time: on a busy machine its default second is not enough.
     expect: { poll: { timeout: 20_000 } },
-    typecheck: { include: ['tests/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
+    typecheck: { include: ['tests/**/*.test-d.{ts,tsx}'], tsconfig: './tsconfig.json' },
     // Integration and e2e suites start real servers; two cores, so keep parallelism modest.
     maxWorkers: 2,
     // tests/server: builds (or reuses) the server's seeded template data folder, which tests copy.
