@@ -1,12 +1,13 @@
 import { createIntl } from 'react-intl'
 import { describe, expect, it, test, vi } from 'vitest'
-import type { ThreadMessage } from '../../src/api'
+import type { UnknownAction } from '@reduxjs/toolkit'
+import { api, type ThreadMessage } from '../../src/api'
 import { hrefFor, parseHash, type Route } from '../../src/app/router'
-import type { Lesson, Message, User } from '../../src/contract'
+import type { ContactRequest, Lesson, Message, User } from '../../src/contract'
 import { sortLessons } from '../../src/features/lessons/LessonsPage'
 import { lessonActions } from '../../src/features/lessons/transitions'
 import { firstSeq, mergeOlder } from '../../src/features/messages/order'
-import { createToaster, toastNews, type Toaster } from '../../src/features/notifications/toaster'
+import { alreadyListed, createToaster, toastNews, type Toaster } from '../../src/features/notifications/toaster'
 import { upsertById } from '../../src/features/shared/cache'
 import { errorMessageId } from '../../src/features/shared/errors'
 import { en } from '../../src/i18n'
@@ -179,6 +180,57 @@ describe('toastNews: news for the user, not their own doings (in English words)'
     expect(news && { page: news.page, text: english.formatMessage(news.message, news.message.values) }).toEqual(
       expected,
     )
+  })
+})
+
+describe('alreadyListed: a created event whose entity its cached list already holds is no news', () => {
+  const request = (id: string): ContactRequest => ({
+    id,
+    studentId: alice.id,
+    tutorId: bob.id,
+    message: 'Hi',
+    status: 'pending',
+    createdAt: '2026-11-24T08:00:00.000Z',
+    updatedAt: '2026-11-24T08:00:00.000Z',
+  })
+  /** The store's state with these lists cached as the pages read them (argument `undefined`); the others not read. */
+  const cached = (lists: { lessons?: readonly Lesson[]; requests?: readonly ContactRequest[] }) => ({
+    [api.reducerPath]: api.reducer(
+      undefined,
+      api.util.upsertQueryEntries([
+        ...(lists.lessons ? [{ endpointName: 'getLessons' as const, arg: undefined, value: [...lists.lessons] }] : []),
+        ...(lists.requests
+          ? [{ endpointName: 'getContactRequests' as const, arg: undefined, value: [...lists.requests] }]
+          : []),
+      ]),
+    ),
+  })
+  const l1 = lesson({ id: 'l1' })
+  test.each([
+    ['a lesson listed already (a replay, or a read that held it)', 'lesson:created', l1, { lessons: [l1] }, true],
+    ['another version of it', 'lesson:created', lesson({ id: 'l1', subject: 'Other' }), { lessons: [l1] }, true],
+    ['a lesson the list does not hold', 'lesson:created', lesson({ id: 'l2' }), { lessons: [l1] }, false],
+    ['an empty list', 'lesson:created', l1, { lessons: [] }, false],
+    ['no list cached: news, as before', 'lesson:created', l1, {}, false],
+    ['an id held by the other list only', 'lesson:created', l1, { requests: [request('l1')] }, false],
+    ['a request listed already', 'contactRequest:created', request('r1'), { requests: [request('r1')] }, true],
+    ['a request the list does not hold', 'contactRequest:created', request('r2'), { requests: [request('r1')] }, false],
+    ['a listed lesson’s status change: news as ever', 'lesson:statusUpdated', l1, { lessons: [l1] }, false],
+    [
+      'a listed request’s status change: news as ever',
+      'contactRequest:statusUpdated',
+      request('r1'),
+      { requests: [request('r1')] },
+      false,
+    ],
+  ] as const)('%s', (_name, event, payload, lists, known) => {
+    const action = (serverEventActions[event] as (p: typeof payload) => UnknownAction)(payload)
+    expect(alreadyListed(action, cached(lists))).toBe(known)
+  })
+
+  test('other actions are never listed', () => {
+    expect(alreadyListed({ type: 'socket/message:new', payload: message(1) }, cached({ lessons: [l1] }))).toBe(false)
+    expect(alreadyListed({ type: 'other', payload: { id: 'l1' } }, cached({ lessons: [l1] }))).toBe(false)
   })
 })
 

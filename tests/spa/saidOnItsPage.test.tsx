@@ -1,4 +1,5 @@
 // @vitest-environment jsdom
+import type { UnknownAction } from '@reduxjs/toolkit'
 import { act } from 'react'
 import { afterEach, describe, expect, test } from 'vitest'
 import { createToaster } from '../../src/features/notifications/toaster'
@@ -20,11 +21,11 @@ const api = apiRoutes((_method, path) => {
   return json(200, [])
 })
 
-/** Alice (the tutor of what arrives here) on `hash`, with the toaster the app has. */
-async function openAs(hash: string) {
+/** Alice (the tutor of what arrives here) on `hash`, with the toaster the app has; by default nothing is listed. */
+async function openAs(hash: string, fetchFn = api) {
   window.history.replaceState(null, '', hash)
   const toaster = createToaster()
-  const { store } = appStore(api, { extraMiddleware: [toaster.middleware] })
+  const { store } = appStore(fetchFn, { extraMiddleware: [toaster.middleware] })
   renderApp(page.root, store, toaster)
   await eventually(() => expect(page.container.querySelector('main h1, main h2')).not.toBeNull())
   return { store, toaster, said: politeSaid() }
@@ -76,6 +77,76 @@ describe('news for the page that is open', () => {
     expect(toaster.getSnapshot().map((t) => t.message.id)).toEqual(['toast.contactRequested'])
     await act(async () => {})
     expect(said.filter((s) => s === 'New contact request')).toEqual([])
+    store.dispose()
+  })
+})
+
+// A created event whose card the list holds already is no news: the server replays it on a resume, or the list's read
+// that held it landed before it. Said (or a toast) again, it would announce a card that has been there all along.
+describe('a created event for a card already listed', () => {
+  const subjects = ['', 'Algebra', 'Geometry', 'Chemistry']
+  const lessonN = (n: number) => lesson(`l${n}`, { studentId: bob.id, tutorId: alice.id, subject: subjects[n]! })
+  const requestN = (n: number) => contactRequest(`r${n}`, { studentId: bob.id, tutorId: alice.id })
+  /** The API with the first lesson and the first request listed. */
+  const listingFirst = apiRoutes((_method, path) => {
+    if (path === '/api/users') return json(200, [alice, bob])
+    if (path === '/api/lessons') return json(200, [lessonN(1)])
+    if (path === '/api/contact-requests') return json(200, [requestN(1)])
+    return json(200, [])
+  })
+  const lists = [
+    {
+      name: 'lessons',
+      hash: '#/lessons',
+      card: '[data-testid=lesson]',
+      created: (n: number) => serverEventActions['lesson:created'](lessonN(n)),
+      news: (n: number) => ({ id: 'toast.lessonRequested', values: { subject: subjects[n] } }),
+      said: (n: number) => `New lesson request: ${subjects[n]}`,
+    },
+    {
+      name: 'contact requests',
+      hash: '#/contact-requests',
+      card: '[data-testid=contact-request]',
+      created: (n: number) => serverEventActions['contactRequest:created'](requestN(n)),
+      news: (_n: number) => ({ id: 'toast.contactRequested' }),
+      said: (_n: number) => 'New contact request',
+    },
+  ]
+  const cards = (selector: string) => page.container.querySelectorAll(selector)
+  /** Dispatches the events, and lets the layer's cache work for them (a microtask) land inside `act`. */
+  const arrive = (store: ReturnType<typeof appStore>['store'], ...actions: UnknownAction[]) =>
+    act(async () => {
+      for (const action of actions) store.dispatch(action)
+    })
+
+  test.each(lists)('$name, on its page: not said again; a new one is said once', async (c) => {
+    const { store, toaster, said } = await openAs(c.hash, listingFirst)
+    await eventually(() => expect(cards(c.card)).toHaveLength(1))
+    await arrive(store, c.created(1), c.created(2))
+    // The new card drawn: both events were handled, and the one listed already was not said.
+    await eventually(() => expect(cards(c.card)).toHaveLength(2))
+    await eventually(() => expect(said).toEqual([c.said(2)]))
+    // The new one's own replay, now that it is listed, is no news either; the next new one is.
+    await arrive(store, c.created(2), c.created(3))
+    await eventually(() => expect(cards(c.card)).toHaveLength(3))
+    await eventually(() => expect(said).toEqual([c.said(2), c.said(3)]))
+    expect(toaster.getSnapshot()).toEqual([])
+    store.dispose()
+  })
+
+  test.each(lists)('$name, from another page: no toast again; a new one is a toast, once', async (c) => {
+    const { store, toaster, said } = await openAs(c.hash, listingFirst)
+    await eventually(() => expect(cards(c.card)).toHaveLength(1))
+    // Left for the messages page: the list stays cached (and patched by events) for a while.
+    act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    await arrive(store, c.created(1), c.created(2))
+    // The toaster runs within each dispatch: both were handled, and only the new one is a toast.
+    expect(toaster.getSnapshot().map((t) => t.message)).toEqual([c.news(2)])
+    await arrive(store, c.created(2), c.created(3))
+    expect(toaster.getSnapshot().map((t) => t.message)).toEqual([c.news(2), c.news(3)])
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=toast]')).toHaveLength(2))
+    expect(said).toEqual([])
     store.dispose()
   })
 })

@@ -1,5 +1,6 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
-import type { ServerEventName, ServerEventPayload, User } from '../../contract'
+import { api } from '../../api'
+import type { Id, ServerEventName, ServerEventPayload, User } from '../../contract'
 import type { Message } from '../../i18n'
 import { currentRoute, type Page } from '../../app/router'
 import { serverEventOfType } from '../../realtime'
@@ -77,6 +78,46 @@ export const TOAST_NEWS: {
  */
 export const SAID_ON_ITS_PAGE: ReadonlySet<ServerEventName> = new Set(['lesson:created', 'contactRequest:created'])
 
+/** The store's state as RTK Query's selectors read it (the api slice). */
+type ApiState = Parameters<ReturnType<typeof api.endpoints.getLessons.select>>[0]
+
+// Made once: each `select()` is a memoized selector of its own.
+const cachedLessons = api.endpoints.getLessons.select()
+const cachedContactRequests = api.endpoints.getContactRequests.select()
+
+const holds = (list: readonly { id: Id }[] | undefined, id: Id) => list?.some((item) => item.id === id) ?? false
+
+/**
+ * For each event that brings a new card, whether its list as cached (what the pages read, argument `undefined`)
+ * holds it already; `null` for the others, whose news is not a new card (a status change is news however often it
+ * is listed). Keyed by the event map, as `TOAST_NEWS`.
+ */
+export const ALREADY_LISTED: {
+  [E in ServerEventName]: ((payload: ServerEventPayload<E>, state: ApiState) => boolean) | null
+} = {
+  'message:new': null,
+  'message:sent': null,
+  'conversation:read': null,
+  'conversation:seen': null,
+  'lesson:created': ({ id }, state) => holds(cachedLessons(state).data, id),
+  'lesson:statusUpdated': null,
+  'contactRequest:created': ({ id }, state) => holds(cachedContactRequests(state).data, id),
+  'contactRequest:statusUpdated': null,
+}
+
+/**
+ * Whether the card a created event brings is in its cached list already, in `state` (the store's, before the event):
+ * then it is no news, neither said nor a toast. It comes again when the server replays it on a resume, or after the
+ * list's read that held it. A list not cached holds nothing: the event is news.
+ *
+ * @example alreadyListed(serverEventActions['lesson:created'](l1), store.getState()) // true once the lessons list holds l1
+ */
+export function alreadyListed(action: UnknownAction, state: unknown): boolean {
+  const event = serverEventOfType.get(action.type)
+  const listed = event === undefined ? null : ALREADY_LISTED[event]
+  return listed ? (listed as (payload: unknown, state: ApiState) => boolean)(action.payload, state as ApiState) : false
+}
+
 /**
  * What a toast says for an incoming server event (`TOAST_NEWS`), or `null` when there is nothing to tell `me`. A
  * message id, not text: the toast is worded in the language chosen when it shows.
@@ -138,13 +179,16 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
 
   const userOf = (state: unknown) => (state as { auth?: { user: User | null } }).auth?.user ?? null
 
-  const middleware: Middleware = (api) => (next) => (action) => {
-    const before = userOf(api.getState())
+  const middleware: Middleware = (store) => (next) => (action) => {
+    const stateBefore = store.getState()
+    const before = userOf(stateBefore)
+    // Asked of the state before the event: once its cache work is done, every new card is listed.
+    const known = alreadyListed(action as UnknownAction, stateBefore)
     const result = next(action)
-    const me = userOf(api.getState())
+    const me = userOf(store.getState())
     // Another user (or nobody) now: what was said to the one before is theirs, and goes with them.
     if (me?.id !== before?.id && shown.get().length > 0) show([])
-    const news = toastNews(action as UnknownAction, me)
+    const news = known ? null : toastNews(action as UnknownAction, me)
     if (news && openPage() !== news.page) {
       const toast: Toast = { id: nextId++, ...news }
       show([...keptFor(shown.get()), toast])
