@@ -1,0 +1,238 @@
+import { configureStore, type Middleware, type UnknownAction } from '@reduxjs/toolkit'
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { loggedIn, loggedOut } from '../../../src/app/authSlice'
+import { api } from '../../../src/api'
+import {
+  connect,
+  createSocketMiddleware,
+  disconnect,
+  manualRetryTriggers,
+  selectConnection,
+  type TabsOptions,
+} from '../../../src/realtime'
+import { shutdown } from '../../../src/realtime/actions'
+import { manualVisibility } from '../../../src/realtime/tabs/visibility'
+import { fakeSockets, type FakeSocket } from '../support/fakeSocket'
+import { alice, bob, message } from '../support/fixtures'
+import { loggedInState, rootReducer, socketOptions } from '../support/mockStore'
+import { browser } from './support/browser'
+import { fakeVisibility, manualTimers, memoryBus, scriptedHolder } from './support/tabBus'
+import { createMemoryTabLock } from '../../../src/realtime/tabs/tabLock'
+import { createTabsLink } from '../../../src/realtime/tabs/tabsLink'
+import type { AppSocket } from '../../../src/realtime'
+
+// Hand-overs of the browser's socket (the holder crashes, is robbed, its session changes): stores with the real
+// middleware, fake sockets, the in-memory channel and lock, on fake timers (heartbeat 100 ms).
+
+const HEARTBEAT_MS = 100
+
+beforeEach(() => vi.useFakeTimers())
+afterEach(() => vi.useRealTimers())
+
+function aBrowser() {
+  const edges = browser()
+  const sockets = fakeSockets()
+  function openTab(tabId: string) {
+    const tabs: TabsOptions = {
+      channelName: 'x',
+      ...edges.tab(tabId),
+      visibility: manualVisibility(true),
+      tabId,
+      heartbeatMs: HEARTBEAT_MS,
+    }
+    const actions: UnknownAction[] = []
+    const record: Middleware = () => (next) => (action) => {
+      actions.push(action as UnknownAction)
+      return next(action)
+    }
+    const mine: FakeSocket[] = []
+    const store = configureStore({
+      reducer: rootReducer,
+      preloadedState: loggedInState(),
+      middleware: (gDM) =>
+        gDM({ serializableCheck: false, immutableCheck: false })
+          .prepend(record)
+          .concat(
+            api.middleware,
+            createSocketMiddleware(
+              socketOptions(sockets, {
+                createSocket: (url, options) => {
+                  const socket = sockets.createSocket(url, options)
+                  mine.push(socket as unknown as FakeSocket)
+                  return socket
+                },
+                tabs,
+                retryTriggers: manualRetryTriggers().setup,
+                backoff: { baseMs: 10, capMs: 20 },
+              }),
+            ),
+          ),
+    })
+    return {
+      tabId,
+      store,
+      /** The real sockets this tab made (as the holder). */
+      own: mine,
+      conn: () => selectConnection(store.getState()),
+      /** The `message:new` offsets this tab's store got. */
+      received: () =>
+        actions.filter((a) => a.type === 'socket/message:new').map((a) => (a.meta as { offset?: number }).offset),
+      dispose: () => store.dispatch(shutdown()),
+    }
+  }
+  return { edges, sockets, openTab }
+}
+
+type Tab = ReturnType<ReturnType<typeof aBrowser>['openTab']>
+
+async function settle(ms = 0) {
+  await vi.advanceTimersByTimeAsync(ms)
+  for (let i = 0; i < 30; i++) await Promise.resolve()
+}
+
+/** What `socket`'s handshake would carry now (its `auth` callback, as Socket.IO calls it). */
+function handshake(socket: FakeSocket): unknown {
+  let data: unknown
+  ;(socket.options.auth as (cb: (d: object) => void) => void)((d) => (data = d))
+  return data
+}
+
+/** `socket` connects as the server's `id` and says the store is caught up at `offset` (after replaying `replay`). */
+function serve(socket: FakeSocket, id: string, offset: number, replay: number[] = []) {
+  socket.serverConnect(id)
+  for (const o of replay) socket.serverEmit('message:new', message(o), { offset: o })
+  socket.serverEmit('sync:caughtUp', { offset, epoch: 'e1' })
+}
+
+/** Tabs opened one after the other, each connected; the first holds the browser's socket, caught up at offset 3. */
+async function connectedTabs(b: ReturnType<typeof aBrowser>, ids: string[]): Promise<Tab[]> {
+  const tabs: Tab[] = []
+  for (const id of ids) {
+    const tab = b.openTab(id)
+    tab.store.dispatch(connect())
+    await settle()
+    if (tabs.length === 0) serve(tab.own[0]!, 'sock-1', 3)
+    tabs.push(tab)
+    await settle(HEARTBEAT_MS)
+  }
+  await settle(HEARTBEAT_MS)
+  expect(tabs.map((t) => [t.conn().role, t.conn().status])).toEqual(
+    tabs.map((_, i) => [i === 0 ? 'leader' : 'follower', 'connected']),
+  )
+  return tabs
+}
+
+/** The tab goes away as a crash does: no goodbye (its posts are lost from now on), and the browser frees its lock. */
+function crash(b: ReturnType<typeof aBrowser>, tab: Tab) {
+  b.edges.silence(tab.tabId, true)
+  b.edges.crash(tab.tabId)
+}
+
+describe('a follower never stays connected to a holder that is gone', () => {
+  test('one that attached before it heard the holder beat: the holder crashes, the next one cannot connect yet', async () => {
+    const b = aBrowser()
+    const [one, two, three] = await connectedTabs(b, ['t1', 't2', 't3'])
+    // The third tab stands aside and comes back: it attaches to the holder at once, before the holder's next beat
+    // (its election has heard no holder since it came back).
+    three!.store.dispatch(disconnect())
+    await settle()
+    three!.store.dispatch(connect())
+    await settle()
+    expect(three!.conn()).toMatchObject({ status: 'connected', role: 'follower' })
+
+    // The holder crashes: the browser hands the lock to the second tab, whose socket cannot reach the server.
+    crash(b, one!)
+    await settle(10 * HEARTBEAT_MS)
+    expect(two!.conn()).toMatchObject({ role: 'leader', status: 'reconnecting' })
+    expect(two!.own).toHaveLength(1)
+    // No tab has a connected socket: the follower mirrors the holder's status, it does not say "online".
+    expect(three!.conn().status).not.toBe('connected')
+  })
+
+  test('one that took the answer of a holder its election no longer follows, which then went without a word', () => {
+    // Tab S holds the lock and the socket; tab H held them before, was robbed and has not noticed yet, so both answer
+    // the follower's attach. The follower takes H's answer (it came first), then H is gone (closed before it heard
+    // of its loss): nothing H would have said comes, while S beats on.
+    const bus = memoryBus()
+    const timers = manualTimers()
+    const lock = createMemoryTabLock({ deliver: (fn) => fn() })
+    lock.tab('S').request('talemy.socket.x', { steal: false }, { onAcquired() {}, onLost() {} })
+    const link = createTabsLink(
+      { channelName: 'x', channel: bus.channel(), lock: lock.tab('F'), visibility: fakeVisibility(true), tabId: 'F' },
+      { timers, now: timers.now, backoff: { baseMs: 10, capMs: 20 }, random: () => 0.5, onRole() {} },
+    )
+    const holder = scriptedHolder(bus, 'H')
+    const stealer = scriptedHolder(bus, 'S')
+    stealer.send({ kind: 'heartbeat', term: 2 })
+    const { socket } = link.makeSocket(
+      () => ({}) as AppSocket,
+      alice.id,
+      () => ({ offset: 3, epoch: 'e1' }),
+    )
+    const heard: string[] = []
+    socket.on('disconnect', (reason: string) => heard.push(reason))
+    socket.connect()
+    bus.deliver()
+    const caughtUp = { event: 'sync:caughtUp', args: [{ offset: 3, epoch: 'e1' }] }
+    holder.send({ kind: 'attached', to: 'F', socketId: 'sock-h', replay: [], sync: caughtUp, presence: null })
+    stealer.send({ kind: 'attached', to: 'F', socketId: 'sock-s', replay: [], sync: caughtUp, presence: null })
+    expect(socket.connected).toBe(true)
+
+    for (let beat = 0; beat < 10; beat++) {
+      timers.advance(1000)
+      stealer.send({ kind: 'heartbeat', term: 2 })
+    }
+    expect(link.role()).toBe('follower')
+    // S's live events are not taken from a tab the proxy is not attached to: it must not stay "connected" to H.
+    expect(socket.connected).toBe(false)
+    expect(heard).toEqual(['transport close'])
+  })
+})
+
+describe('hand-overs that already hold (regression guards)', () => {
+  test('the holder crashes: the next one resumes from its offset, every tab gets each event once', async () => {
+    const b = aBrowser()
+    const [one, two, three] = await connectedTabs(b, ['t1', 't2', 't3'])
+    one!.own[0]!.serverEmit('message:new', message(4), { offset: 4 })
+    await settle()
+    crash(b, one!)
+    // The dead holder's last event reaches nobody.
+    one!.own[0]!.serverEmit('message:new', message(5), { offset: 5 })
+    await settle(HEARTBEAT_MS)
+    expect(two!.conn().role).toBe('leader')
+    const second = two!.own[0]!
+    expect(handshake(second)).toEqual({ token: 'token-1', offset: 4, epoch: 'e1' })
+    serve(second, 'sock-2', 6, [5, 6])
+    await settle(HEARTBEAT_MS)
+    second.serverEmit('message:new', message(7), { offset: 7 })
+    second.serverEmit('message:new', message(6), { offset: 6 })
+    await settle(HEARTBEAT_MS)
+    expect([two!.received(), three!.received()]).toEqual([
+      [4, 5, 6, 7],
+      [4, 5, 6, 7],
+    ])
+    expect(three!.conn()).toMatchObject({ status: 'connected', role: 'follower', offset: 7 })
+  })
+
+  test('another user logs in in a follower: the old holder’s events never reach it, the new session’s do', async () => {
+    const b = aBrowser()
+    const [one, two] = await connectedTabs(b, ['t1', 't2'])
+    two!.store.dispatch(loggedOut({ keepOutbox: true }))
+    two!.store.dispatch(loggedIn({ token: 'token-bob', user: bob }))
+    await settle()
+    // The holder has not followed yet: Alice's events go on on its socket.
+    one!.own[0]!.serverEmit('message:new', message(4), { offset: 4 })
+    await settle(HEARTBEAT_MS)
+    expect(two!.received()).toEqual([])
+    expect(two!.conn().status).not.toBe('connected')
+    one!.store.dispatch(loggedOut({ keepOutbox: true }))
+    one!.store.dispatch(loggedIn({ token: 'token-bob', user: bob }))
+    await settle()
+    serve(one!.own[1]!, 'sock-bob', 10)
+    await settle(HEARTBEAT_MS)
+    one!.own[1]!.serverEmit('message:new', message(11), { offset: 11 })
+    await settle()
+    expect(two!.conn()).toMatchObject({ status: 'connected', role: 'follower', offset: 11 })
+    expect(two!.received()).toEqual([11])
+  })
+})
