@@ -26,6 +26,11 @@ export interface ElectionOptions {
   onRole(role: 'leader' | 'follower'): void
   /** The holder this tab followed (its tab id) is gone (resigned, silent, or replaced): what went through it gets no answer. */
   onLeaderGone(leader: string): void
+  /**
+   * A follower heard the beat of the holder it follows (`leader`, its tab id): what went through another tab goes
+   * through one that no longer holds the socket (taken before this one was heard, that tab then went without a word).
+   */
+  onLeaderHeard?(leader: string): void
 }
 
 export interface Election {
@@ -72,7 +77,7 @@ function callSafely(fn: () => void) {
  * addEventListener('pagehide', () => election.stop())
  */
 export function createElection(options: ElectionOptions): Election {
-  const { tabId, name, channel, lock, timers, now, onRole, onLeaderGone } = options
+  const { tabId, name, channel, lock, timers, now, onRole, onLeaderGone, onLeaderHeard } = options
   const heartbeatMs = options.heartbeatMs ?? 500
   const step = electionTransition({
     tabId,
@@ -173,8 +178,11 @@ export function createElection(options: ElectionOptions): Election {
 
   const unsubscribe = channel.subscribe((message) => {
     if (message.from === tabId) return
-    if (message.kind === 'heartbeat') feed({ type: 'heartbeatHeard', from: message.from, term: message.term })
-    else if (message.kind === 'resign') feed({ type: 'resignHeard', from: message.from, term: message.term })
+    if (message.kind === 'heartbeat') {
+      feed({ type: 'heartbeatHeard', from: message.from, term: message.term })
+      if (onLeaderHeard && state.status === 'following' && state.leader?.id === message.from)
+        callSafely(() => onLeaderHeard(message.from))
+    } else if (message.kind === 'resign') feed({ type: 'resignHeard', from: message.from, term: message.term })
   })
   feed({ type: 'start' })
 

@@ -58,6 +58,12 @@ export interface TabSocket {
   socket: ProxySocket
   /** The election's word that the holder is gone (closed, crashed, silent): as if its socket had dropped. */
   holderGone(holder?: string): void
+  /**
+   * The election hears `holder` beat as the tab holding the socket. A proxy attached to another tab is attached to one
+   * that no longer holds it (it answered before this tab heard any beat, or it was robbed and answered too), which may
+   * have gone without a word: as if its socket had dropped, and it attaches to `holder` at once.
+   */
+  holderIs(holder: string): void
   /** Disconnects, and lets go of the channel, the visibility subscription and every timer. */
   close(): void
 }
@@ -372,6 +378,12 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     holderGone(holder) {
       // Only the holder this proxy is attached to: news of another one (an older holder resigning late) cuts nothing.
       if (link !== null && (holder === undefined || holder === link.holder)) drop(HOLDER_DOWN_REASON)
+    },
+    holderIs(holder) {
+      if (link === null || link.holder === holder) return
+      drop(HOLDER_DOWN_REASON)
+      // `holder` may be up already: no `up` would come, so ask now (asked again each heartbeat until answered).
+      if (wanted) attach()
     },
     close() {
       if (closed) return

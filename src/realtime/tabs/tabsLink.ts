@@ -5,7 +5,7 @@ import type { AppSocket } from '../types'
 import { createElection } from './election'
 import { createTabHub } from './hub'
 import type { ResumePoint, TabChannel, TabLock, TabRole, Visibility } from './protocol'
-import { createTabSocket } from './tabSocket'
+import { createTabSocket, type TabSocket } from './tabSocket'
 
 /**
  * The edges one socket per browser runs on: the page's (`browserTabs`) or fakes (tests put several "tabs", or two
@@ -74,7 +74,8 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
   const heartbeatMs = options.heartbeatMs ?? 1_000
   const missedBeats = options.missedBeats ?? 3
   const { channel, visibility } = options
-  let holderGone: ((holder: string) => void) | null = null
+  /** This tab's follower proxy, while it has one: the election's news of the holder goes to it. */
+  let proxyNow: TabSocket | null = null
 
   const election = createElection({
     tabId,
@@ -86,7 +87,8 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
     heartbeatMs,
     missedBeats,
     onRole: (role) => hooks.onRole(role),
-    onLeaderGone: (leader) => holderGone?.(leader),
+    onLeaderGone: (leader) => proxyNow?.holderGone(leader),
+    onLeaderHeard: (leader) => proxyNow?.holderIs(leader),
   })
 
   return {
@@ -110,12 +112,12 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
         return { socket: hub.localSocket as unknown as AppSocket, exposed: real, close: (reason) => hub.stop(reason) }
       }
       const proxy = createTabSocket({ tabId, userId, channel, resume, visibility, timers: hooks.timers, heartbeatMs })
-      holderGone = proxy.holderGone
+      proxyNow = proxy
       return {
         socket: proxy.socket as unknown as AppSocket,
         exposed: null,
         close: () => {
-          if (holderGone === proxy.holderGone) holderGone = null
+          if (proxyNow === proxy) proxyNow = null
           proxy.close()
         },
       }

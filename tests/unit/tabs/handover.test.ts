@@ -147,6 +147,10 @@ describe('a follower never stays connected to a holder that is gone', () => {
     expect(two!.own).toHaveLength(1)
     // No tab has a connected socket: the follower mirrors the holder's status, it does not say "online".
     expect(three!.conn().status).not.toBe('connected')
+    // Once the new holder is up, the follower rides on it.
+    serve(two!.own[0]!, 'sock-2', 3)
+    await settle(HEARTBEAT_MS)
+    expect(three!.conn()).toMatchObject({ status: 'connected', role: 'follower', socketId: 'sock-2' })
   })
 
   test('one that took the answer of a holder its election no longer follows, which then went without a word', () => {
