@@ -348,3 +348,71 @@ describe('the snapshot and the changes on one socket', () => {
     expect((sent[0] as { users: unknown[] }).users).toHaveLength(MAX_PRESENCE_SNAPSHOT)
   })
 })
+
+// The token is checked at the handshake; the socket's expiry timer is armed at 'connection'. A token that expires in
+// between (it had milliseconds left; a shared socket cap's Redis round trip, a busy loop) is expired at once — and
+// the socket was disconnected before its 'disconnect' handler was attached: its user stayed in this node's delivery
+// (events held for it forever), and the presence sweep took that for a local socket and told the user's contacts
+// they were online, again after every grace period, with no socket anywhere.
+describe('a socket whose token expires between the handshake check and its connection', () => {
+  it('is forgotten like any closed socket: its user is never shown online to their contacts', async () => {
+    const clock = manualClock()
+    const TTL_MS = 3_600_000
+    let expireAliceInHandshake = false
+    const server = await startTestServer({
+      now: clock.now,
+      tokenTtlSeconds: TTL_MS / 1000,
+      presenceGraceSeconds: 5,
+      // Runs after the token was checked, before the socket is connected: the clock moves to the end of Alice's token.
+      handshakeGuard: (userId) => {
+        if (userId === alice.user.id && expireAliceInHandshake) {
+          expireAliceInHandshake = false
+          clock.advance(TTL_MS / 2)
+        }
+        return null
+      },
+    })
+    servers.push(server)
+    const alice = await login(server.url, ALICE)
+    // Bob's and Carol's tokens outlive Alice's by half a TTL.
+    clock.advance(TTL_MS / 2)
+    const [bob, carol] = await Promise.all([login(server.url, BOB), login(server.url, CAROL)])
+    // Carol becomes Bob's contact too: her comings and goings are the barrier below.
+    const created = await http(server.url, 'POST', '/api/conversations', {
+      token: bob.token,
+      body: { participantId: carol.user.id },
+    })
+    expect(created.status).toBe(201)
+    const bobSocket = await openFresh(server, bob.token)
+    await vi.waitFor(() => expect(bobSocket.items.some((item) => item.event === 'presence:snapshot')).toBe(true), {
+      timeout: 10_000,
+    })
+
+    expireAliceInHandshake = true
+    const aliceSocket = await openFresh(server, alice.token)
+    if (aliceSocket.socket.connected)
+      await new Promise<void>((resolve) => aliceSocket.socket.once('disconnect', () => resolve()))
+    expect(expireAliceInHandshake).toBe(false)
+    await waitForServerSockets(server, alice.user.id, 0)
+
+    // Two sweeps that take Carol offline: the second began after the first had ended, so whatever a sweep tells
+    // after Alice's socket went has reached Bob's socket (one connection, in order) before Carol's second "offline".
+    for (let round = 1; round <= 2; round++) {
+      const carolSocket = await openFresh(server, carol.token)
+      await vi.waitFor(() => expect(changesAbout(bobSocket.items, carol.user.id)).toHaveLength(2 * round - 1), {
+        timeout: 10_000,
+      })
+      carolSocket.socket.close()
+      await waitForServerSockets(server, carol.user.id, 0)
+      clock.advance(5_000)
+      await vi.waitFor(() => expect(changesAbout(bobSocket.items, carol.user.id)).toHaveLength(2 * round), {
+        timeout: 10_000,
+      })
+    }
+    expect(changesAbout(bobSocket.items, alice.user.id)).toEqual([])
+    const view = await http<{ id: string; online: boolean | null }[]>(server.url, 'GET', '/api/users', {
+      token: bob.token,
+    })
+    expect(view.body.find((u) => u.id === alice.user.id)?.online).toBe(false)
+  })
+})
