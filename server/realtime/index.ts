@@ -400,7 +400,6 @@ export function attachHandlers(
       },
     )
     logger.debug({ socketId: socket.id, userId }, 'socket connected')
-    armExpiry(socket)
     // The session may have ended while the handshake was under way (its room was empty when it was revoked). When that
     // cannot be told, the socket goes: the client reconnects, and its handshake checks again.
     sessions.isLive(sessionId).then(
@@ -460,6 +459,9 @@ export function attachHandlers(
       // name through), which the `onAny` above has already refused and which must not reach the log.
       if (error instanceof Error) logger.warn({ err: error, socketId: socket.id, userId }, 'socket error')
     })
+    // Last: a token that expired since the handshake checked it disconnects the socket here and now, which must find
+    // its 'disconnect' handler in place (its delivery, its presence), as any other close does.
+    armExpiry(socket)
   })
   return { resync }
 }
