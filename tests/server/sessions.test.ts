@@ -474,6 +474,30 @@ describe('session:renew', () => {
   })
 })
 
+describe('a socket whose token has expired while its expiry timer lags (a busy loop, a clock that jumped)', () => {
+  // The first event it sends is refused (above); the events for its user must not keep reaching it meanwhile: its token
+  // is refused everywhere else (HTTP, a handshake), and a socket is only as good as its token.
+  it('is sent no logged event: it is disconnected instead, and its client resumes from its offset with a new token', async () => {
+    const bob = await login(server.url, BOB)
+    const bobSocket = await connectLive(server.url, bob.token)
+    const received = record(bobSocket)
+    const dropped = disconnection(bobSocket)
+    advance(TTL)
+    expect((await me(bob.token)).status).toBe(401)
+    const alice = await login(server.url, ALICE)
+    const sent = await http<Message>(server.url, 'POST', '/api/conversations/conv-alice-bob/messages', {
+      token: alice.token,
+      body: { content: 'for a socket whose token has expired', clientId: crypto.randomUUID() },
+    })
+    expect(sent.status).toBe(201)
+    // The server emitted the message's events before answering; an event it sends after them follows them on the
+    // connection, if the socket is still there to be sent anything.
+    if (bobSocket.connected) await emitAck(bobSocket, 'conversation:leave', 'conv-alice-bob').catch(() => undefined)
+    expect(received.of('message:new')).toEqual([])
+    expect(await dropped).toBe('io server disconnect')
+  })
+})
+
 describe('a socket whose token expires unrenewed', () => {
   it('is disconnected by the server when the token expires (real 2 s token)', async () => {
     const own = await startTestServer({ tokenTtlSeconds: 2 })
