@@ -41,6 +41,15 @@ function markSent(sent: Sent, offset: number, all = false): void {
 export class LiveDelivery {
   private readonly byUser = new Map<Id, Set<TalemySocket>>()
   private readonly streams = new WeakMap<TalemySocket, Stream>()
+  private admits: (socket: TalemySocket) => boolean = () => true
+
+  /**
+   * `admits` is asked before each event goes to a socket: false, and the event does not go (the gate ends that socket:
+   * it is left to resume from what it was sent). The handlers refuse a socket whose token has expired.
+   */
+  gate(admits: (socket: TalemySocket) => boolean): void {
+    this.admits = admits
+  }
 
   /** From now on, the socket's user's events are held for it until `goLive`. */
   add(socket: TalemySocket): void {
@@ -98,6 +107,7 @@ export class LiveDelivery {
     let last = replayedUpTo
     for (const event of held) {
       if (event.offset === last) continue // the same event heard twice (two paths)
+      if (!this.admits(socket)) return
       last = event.offset
       markSent(sent, event.offset)
       emitLogged(socket, event)
@@ -112,7 +122,7 @@ export class LiveDelivery {
         const stream = this.streams.get(socket)
         if (!stream) continue
         if (stream.kind === 'replaying') stream.held.push(event)
-        else if (event.offset > stream.replayedUpTo) {
+        else if (event.offset > stream.replayedUpTo && this.admits(socket)) {
           markSent(stream.sent, event.offset)
           emitLogged(socket, event)
         }

@@ -174,6 +174,14 @@ export function attachHandlers(
     socket.disconnect(true)
   }
 
+  /** False (and the socket ended) once its token has expired: the timer may lag, as for the events it sends. */
+  function stillValid(socket: TalemySocket): boolean {
+    if (now() < socket.data.expiresAt) return true
+    if (socket.connected) expire(socket)
+    return false
+  }
+  delivery.gate(stillValid)
+
   /**
    * A newer token of the socket's own session: it lives on until that one expires. Another session's or user's: refused
    * and disconnected, whether or not that token is still valid (whose it is comes from its signature alone, before
@@ -347,6 +355,7 @@ export function attachHandlers(
    * the socket goes live from the replay's end.
    */
   function handOver(socket: TalemySocket, result: ResumeResult, afterHandshake: boolean): void {
+    if (!stillValid(socket)) return
     if (result.kind === 'replay') {
       for (const event of result.events) emitLogged(socket, event)
       if (afterHandshake) socket.emit('sync:caughtUp', { offset: result.offset, epoch: result.epoch })
