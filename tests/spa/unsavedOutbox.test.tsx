@@ -68,8 +68,16 @@ const go = (hash: string) =>
     window.history.replaceState(null, '', hash)
     window.dispatchEvent(new PopStateEvent('popstate', { state: null }))
   })
-/** Lets the page run for `ms` (what may show late has had its chance). */
-const letRun = (ms: number) => act(() => new Promise((resolve) => setTimeout(resolve, ms)))
+/** The thread shows `content` as a message in `status` (the page has drawn the outbox as the send left it). */
+const shown = (content: string, status: 'pending' | 'sent') =>
+  [...page.container.querySelectorAll(`[data-testid=message][data-status=${status}]`)].some((m) =>
+    m.textContent?.includes(content),
+  )
+/**
+ * Lets every microtask queued so far run (the live regions' observers among them): after a state the page has drawn,
+ * whatever that state would have said has been said.
+ */
+const settled = () => act(async () => {})
 
 describe('unsent messages the storage refused', () => {
   test.each(['en', 'fr'] as const)(
@@ -87,12 +95,14 @@ describe('unsent messages the storage refused', () => {
       await eventually(() => expect(said).toEqual([NOTICE[locale]]))
       // A second one while the first is unsent: still one notice, not said again.
       send('again')
-      await letRun(20)
+      await eventually(() => expect(shown('again', 'pending')).toBe(true))
+      await settled()
       expect(notices()).toHaveLength(1)
       // One of the two sent: the other is still unsent.
       confirm(sockets, 0, 2)
       await eventually(() => expect(sockets.last.sent('message:send')).toHaveLength(2))
-      await letRun(20)
+      await eventually(() => expect(shown('hello', 'sent')).toBe(true))
+      await settled()
       expect(notice()?.textContent).toBe(NOTICE[locale])
       confirm(sockets, 1, 3)
       await eventually(() => expect(notice()).toBeNull())
@@ -114,7 +124,7 @@ describe('unsent messages the storage refused', () => {
     expect(notice()!.closest('.conv-pane')).not.toBeNull()
     go('#/messages/c1')
     await eventually(() => expect(notice()?.closest('[data-testid=thread]')).not.toBeNull())
-    await letRun(20)
+    await settled()
     expect(said).toEqual([NOTICE.en])
     confirm(sockets, 0, 2)
     await eventually(() => expect(notice()).toBeNull())
@@ -140,8 +150,8 @@ describe('unsent messages the storage refused', () => {
     const { store, send } = await openThread({ storage, unsavedNoticeAfterMs: 0 })
     const said = politeSaid()
     send('hello')
-    await eventually(() => expect(page.container.querySelector('[data-status=pending]')).not.toBeNull())
-    await letRun(20)
+    await eventually(() => expect(shown('hello', 'pending')).toBe(true))
+    await settled()
     expect(notice()).toBeNull()
     expect(leavingAsks()).toBe(false)
     expect(said).toEqual([])
@@ -163,7 +173,8 @@ describe('unsent messages the storage refused', () => {
     expect(notice()).toBeNull()
     confirm(sockets, 0, 2)
     await eventually(() => expect(leavingAsks()).toBe(false))
-    await letRun(20)
+    await eventually(() => expect(shown('hello', 'sent')).toBe(true))
+    await settled()
     expect(notice()).toBeNull()
     expect(said).toEqual([])
     store.dispose()
