@@ -6,7 +6,7 @@ import {
   type ElectionEvent,
   type ElectionState,
 } from './electionMachine'
-import type { TabChannel, TabLock } from './protocol'
+import type { TabChannel, TabLock, Visibility } from './protocol'
 
 export interface ElectionOptions {
   /** This tab's id (unique per tab; ties between equal terms go to the smaller id). */
@@ -22,6 +22,11 @@ export interface ElectionOptions {
   heartbeatMs?: number
   /** Beats a follower misses before it takes the lock from a silent holder (default 3). */
   missedBeats?: number
+  /**
+   * The page's visibility: hidden, a follower does not take the lock from a silent holder (whose timers the browser
+   * may be throttling), only once shown. Absent: always visible.
+   */
+  visibility?: Visibility
   /** Called synchronously when this tab's role changes; on a loss of leadership, before anything else is done. */
   onRole(role: 'leader' | 'follower'): void
   /** The holder this tab followed (its tab id) is gone (resigned, silent, or replaced): what went through it gets no answer. */
@@ -77,7 +82,7 @@ function callSafely(fn: () => void) {
  * addEventListener('pagehide', () => election.stop())
  */
 export function createElection(options: ElectionOptions): Election {
-  const { tabId, name, channel, lock, timers, now, onRole, onLeaderGone, onLeaderHeard } = options
+  const { tabId, name, channel, lock, timers, now, onRole, onLeaderGone, onLeaderHeard, visibility } = options
   const heartbeatMs = options.heartbeatMs ?? 500
   const step = electionTransition({
     tabId,
@@ -184,16 +189,19 @@ export function createElection(options: ElectionOptions): Election {
         callSafely(() => onLeaderHeard(message.from))
     } else if (message.kind === 'resign') feed({ type: 'resignHeard', from: message.from, term: message.term })
   })
-  feed({ type: 'start' })
+  const hidden = () => visibility !== undefined && !visibility.visible()
+  const unwatch = visibility?.subscribe(() => feed({ type: 'visibilityChanged', hidden: hidden() }))
+  feed({ type: 'start', hidden: hidden() })
 
   return {
     role: () => (state.status === 'leading' || state.status === 'verifying' ? 'leader' : 'follower'),
     leave: () => feed({ type: 'leave' }),
-    join: () => feed({ type: 'start' }),
+    join: () => feed({ type: 'start', hidden: hidden() }),
     stop() {
       if (state.status === 'stopped') return
       feed({ type: 'stop' })
       unsubscribe()
+      unwatch?.()
       // Whatever the machine left (it releases and cancels itself; this is the belt to its braces).
       clearTimer()
       giveUp?.()

@@ -10,7 +10,8 @@ export interface FollowedLeader {
  * Where one tab stands in the election. A follower is always in the lock's queue (`queued`) or taking the lock from a
  * silent holder (`stealing`); `heardAt` is when it last heard its holder (or began to wait), `maxTerm` the highest term
  * it has heard (its own term, should it win, is one more). A leader knows when it last beat: a leader that has been
- * silent as long as followers wait may have had its lock stolen while it was frozen.
+ * silent as long as followers wait may have had its lock stolen while it was frozen. `hidden` is the page's
+ * visibility: a hidden follower never steals, and a leader keeps it for the follower it may become.
  */
 export type ElectionState =
   | { status: 'idle' }
@@ -20,13 +21,14 @@ export type ElectionState =
       leader: FollowedLeader | null
       maxTerm: number
       heardAt: number
+      hidden: boolean
     }
-  | { status: 'leading'; term: number; lastBeatAt: number }
+  | { status: 'leading'; term: number; lastBeatAt: number; hidden: boolean }
   /**
    * A leader that woke after a silence as long as followers wait, asking the lock whether it still holds it: no beat,
    * no socket given up, until the answer (or the loss, or a newer holder's beat) comes.
    */
-  | { status: 'verifying'; term: number; lastBeatAt: number }
+  | { status: 'verifying'; term: number; lastBeatAt: number; hidden: boolean }
   /**
    * `leave` was called: this tab wants no socket (`socket/disconnect`), so it is out of the election (no lock asked for,
    * no timer) until `start` again. It keeps the highest term it hears, so a later lead of its own outranks them.
@@ -39,8 +41,10 @@ export const initialElectionState: ElectionState = { status: 'idle' }
 
 /** What the runner feeds the machine; `now` is the runner's clock at that moment (ms). */
 export type ElectionEvent =
-  /** Take part: at the start, or again after `leave`. */
-  | { type: 'start'; now: number }
+  /** Take part: at the start, or again after `leave`; `hidden`: the page's visibility then. */
+  | { type: 'start'; hidden: boolean; now: number }
+  /** The page was hidden or shown. */
+  | { type: 'visibilityChanged'; hidden: boolean; now: number }
   /** The lock request was granted (queued or stolen). */
   | { type: 'lockAcquired'; now: number }
   /** The lock was taken away while held (another tab stole it). */
@@ -107,13 +111,14 @@ const outranks = (beat: FollowedLeader, current: FollowedLeader) =>
 /**
  * The election's transitions: pure, `(state, event) → [state, effects]` (like `connectionTransition`). A tab queues
  * for the lock at start and leads when granted, beating every `heartbeatMs`; a follower that hears nothing for
- * `missedBeats` beats (plus its stagger) steals the lock; a leader that loses the lock, hears a newer leader, or finds
- * itself silent for as long as followers wait, becomes a follower first (`becomeFollower` leads the effects) and
- * queues again. `leave` takes a tab out until the next `start` (a leader resigns, `becomeFollower` first).
+ * `missedBeats` beats (plus its stagger) steals the lock, unless its page is hidden: then it waits in the queue until
+ * the page shows; a leader that loses the lock, hears a newer leader, or finds itself silent for as long as followers
+ * wait, becomes a follower first (`becomeFollower` leads the effects) and queues again. `leave` takes a tab out until
+ * the next `start` (a leader resigns, `becomeFollower` first).
  *
  * @example
  * const step = electionTransition({ tabId: 'a', heartbeatMs: 500, missedBeats: 3, staggerMs: 0 })
- * step({ status: 'idle' }, { type: 'start', now: 0 }) // [{ status: 'following', lock: 'queued', … }, [requestLock, startTimer 1500]]
+ * step({ status: 'idle' }, { type: 'start', hidden: false, now: 0 }) // [{ status: 'following', lock: 'queued', … }, [requestLock, startTimer 1500]]
  */
 export const electionTransition = (config: ElectionConfig) => {
   const waitMs = config.missedBeats * config.heartbeatMs
@@ -122,26 +127,45 @@ export const electionTransition = (config: ElectionConfig) => {
   const gone = (state: Following): ElectionEffect[] =>
     state.leader ? [{ type: 'leaderGone', leader: state.leader.id }] : []
 
+  /** The lock taken from a silent holder: the queued request goes first. */
+  const steal = (state: Following): Result => [
+    { ...state, lock: 'stealing', leader: null },
+    [...gone(state), { type: 'releaseLock' }, { type: 'requestLock', steal: true }],
+  ]
+
   /** In the queue for the lock (no steal), waiting afresh from `now`; `first` goes before the request. */
-  function queue(now: number, maxTerm: number, leader: FollowedLeader | null, first: ElectionEffect[]): Result {
+  function queue(
+    now: number,
+    maxTerm: number,
+    leader: FollowedLeader | null,
+    hidden: boolean,
+    first: ElectionEffect[],
+  ): Result {
     return [
-      { status: 'following', lock: 'queued', leader, maxTerm, heardAt: now },
+      { status: 'following', lock: 'queued', leader, maxTerm, heardAt: now, hidden },
       [...first, { type: 'requestLock', steal: false }, { type: 'startTimer', delayMs: waitMs + config.staggerMs }],
     ]
   }
 
-  /** Back in the queue. `lockHeld`: let the held lock go first. */
-  const stepDown = (now: number, maxTerm: number, leader: FollowedLeader | null, lockHeld: boolean): Result =>
+  /** A holder back in the queue, as hidden as its page. `lockHeld`: let the held lock go first. */
+  const stepDown = (
+    now: number,
+    holder: Leading | Verifying,
+    maxTerm: number,
+    leader: FollowedLeader | null,
+    lockHeld: boolean,
+  ): Result =>
     queue(
       now,
       maxTerm,
       leader,
+      holder.hidden,
       lockHeld ? [{ type: 'becomeFollower' }, { type: 'releaseLock' }] : [{ type: 'becomeFollower' }],
     )
 
   /** Leading `term` from `now`: a beat goes out at once, the next one after `heartbeatMs`. */
-  const beating = (term: number, now: number, first: ElectionEffect[] = []): Result => [
-    { status: 'leading', term, lastBeatAt: now },
+  const beating = (term: number, now: number, hidden: boolean, first: ElectionEffect[] = []): Result => [
+    { status: 'leading', term, lastBeatAt: now, hidden },
     [
       ...first,
       { type: 'post', message: { kind: 'heartbeat', from: config.tabId, term } },
@@ -151,10 +175,11 @@ export const electionTransition = (config: ElectionConfig) => {
 
   /** A holder (leading, or verifying its lock) that learns its lock is gone, or hears a newer holder, steps down. */
   function hold(state: Leading | Verifying, event: ElectionEvent): Result {
-    if (event.type === 'lockLost') return stepDown(event.now, state.term, null, false)
+    if (event.type === 'lockLost') return stepDown(event.now, state, state.term, null, false)
     if (event.type === 'heartbeatHeard') {
       const beat = { id: event.from, term: event.term }
-      if (outranks(beat, { id: config.tabId, term: state.term })) return stepDown(event.now, event.term, beat, true)
+      if (outranks(beat, { id: config.tabId, term: state.term }))
+        return stepDown(event.now, state, event.term, beat, true)
     }
     // start, lockAcquired (already held), resignHeard (another tab's old news), a tick left over while verifying:
     // nothing to do.
@@ -162,6 +187,9 @@ export const electionTransition = (config: ElectionConfig) => {
   }
 
   function lead(state: Leading, event: ElectionEvent): Result {
+    // Kept for the follower it may become. Not an act as holder, so no freeze check here: the next tick makes it (a
+    // throttled page's overdue timers run as it shows).
+    if (event.type === 'visibilityChanged') return [{ ...state, hidden: event.hidden }, []]
     if (event.type === 'stop' || event.type === 'leave') {
       const left: ElectionEffect[] = [
         { type: 'post', message: { kind: 'resign', from: config.tabId, term: state.term } },
@@ -178,16 +206,19 @@ export const electionTransition = (config: ElectionConfig) => {
       const newer =
         event.type === 'heartbeatHeard' &&
         outranks({ id: event.from, term: event.term }, { id: config.tabId, term: state.term })
-      if (!config.canVerify || newer) return stepDown(event.now, state.term, null, true)
-      return [{ status: 'verifying', term: state.term, lastBeatAt: state.lastBeatAt }, [{ type: 'verifyLock' }]]
+      if (!config.canVerify || newer) return stepDown(event.now, state, state.term, null, true)
+      return [{ ...state, status: 'verifying' }, [{ type: 'verifyLock' }]]
     }
-    if (event.type === 'tick') return beating(state.term, event.now)
+    if (event.type === 'tick') return beating(state.term, event.now, state.hidden)
     return hold(state, event)
   }
 
   function verify(state: Verifying, event: ElectionEvent): Result {
     if (event.type === 'lockVerified')
-      return event.held ? beating(state.term, event.now) : stepDown(event.now, state.term, null, true)
+      return event.held
+        ? beating(state.term, event.now, state.hidden)
+        : stepDown(event.now, state, state.term, null, true)
+    if (event.type === 'visibilityChanged') return [{ ...state, hidden: event.hidden }, []]
     if (event.type === 'stop' || event.type === 'leave') return lead({ ...state, status: 'leading' }, event)
     // The lock's grant again: nothing until the answer.
     return hold(state, event)
@@ -218,14 +249,24 @@ export const electionTransition = (config: ElectionConfig) => {
         if (state.lock === 'stealing') return [state, []]
         const due = stealAt(state)
         if (event.now < due) return [state, [{ type: 'startTimer', delayMs: due - event.now }]]
-        return [
-          { ...state, lock: 'stealing', leader: null },
-          [...gone(state), { type: 'releaseLock' }, { type: 'requestLock', steal: true }],
-        ]
+        // Hidden: with every tab in the background the browser runs the holder's timers about once a minute, so its
+        // silence is no sign of a hang, and a steal would only start the socket changing hands every minute. A closed
+        // or crashed holder's lock comes to the queue without a steal; a hung one only matters once someone looks,
+        // and showing the page decides then. No timer meanwhile: nothing it could find would change the answer.
+        if (state.hidden) return [state, []]
+        return steal(state)
+      }
+      case 'visibilityChanged': {
+        if (event.hidden === state.hidden) return [state, []]
+        const next = { ...state, hidden: event.hidden }
+        if (event.hidden || state.lock === 'stealing') return [next, []]
+        // Shown: the wait it may have sat out hidden counts (its timer may be gone, or late in a throttled page).
+        const due = stealAt(next)
+        return event.now < due ? [next, [{ type: 'startTimer', delayMs: due - event.now }]] : steal(next)
       }
       case 'lockAcquired': {
         const term = state.maxTerm + 1
-        return beating(term, event.now, [...gone(state), { type: 'becomeLeader', term }])
+        return beating(term, event.now, state.hidden, [...gone(state), { type: 'becomeLeader', term }])
       }
       case 'stop':
       case 'leave':
@@ -242,7 +283,7 @@ export const electionTransition = (config: ElectionConfig) => {
   return (state: ElectionState, event: ElectionEvent): Result => {
     switch (state.status) {
       case 'idle':
-        if (event.type === 'start') return queue(event.now, 0, null, [])
+        if (event.type === 'start') return queue(event.now, 0, null, event.hidden, [])
         if (event.type === 'stop') return [{ status: 'stopped' }, []]
         return [state, []]
       case 'following':
@@ -252,7 +293,8 @@ export const electionTransition = (config: ElectionConfig) => {
       case 'verifying':
         return verify(state, event)
       case 'aside':
-        if (event.type === 'start') return queue(event.now, state.maxTerm, null, [])
+        // Its visibility meanwhile is not kept: `start` says it.
+        if (event.type === 'start') return queue(event.now, state.maxTerm, null, event.hidden, [])
         if (event.type === 'stop') return [{ status: 'stopped' }, []]
         if (event.type === 'heartbeatHeard' || event.type === 'resignHeard')
           return [{ status: 'aside', maxTerm: Math.max(state.maxTerm, event.term) }, []]

@@ -16,6 +16,7 @@ export interface TabsOptions {
   channelName: string
   channel: TabChannel
   lock: TabLock
+  /** The page's visibility: hidden, a tab marks nothing read, and as a follower takes no lock from a silent holder. */
   visibility: Visibility
   /** This tab's id on the channel; default a random one. */
   tabId?: string
@@ -86,6 +87,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
     now: hooks.now,
     heartbeatMs,
     missedBeats,
+    visibility,
     onRole: (role) => hooks.onRole(role),
     onLeaderGone: (leader) => proxyNow?.holderGone(leader),
     onLeaderHeard: (leader) => proxyNow?.holderIs(leader),

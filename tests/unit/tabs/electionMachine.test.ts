@@ -17,15 +17,19 @@ const following = (over: Partial<Extract<ElectionState, { status: 'following' }>
   leader: null,
   maxTerm: 0,
   heardAt: 1000,
+  hidden: false,
   ...over,
 })
 const leading = (over: Partial<Extract<ElectionState, { status: 'leading' }>> = {}): ElectionState => ({
   status: 'leading',
   term: 4,
   lastBeatAt: 1000,
+  hidden: false,
   ...over,
 })
 const beat = (from: string, term: number, now: number): ElectionEvent => ({ type: 'heartbeatHeard', from, term, now })
+const shows = (now: number): ElectionEvent => ({ type: 'visibilityChanged', hidden: false, now })
+const hides = (now: number): ElectionEvent => ({ type: 'visibilityChanged', hidden: true, now })
 const post = (kind: 'heartbeat' | 'resign', term: number): ElectionEffect => ({
   type: 'post',
   message: { kind, from: 'b', term },
@@ -47,7 +51,7 @@ const rows: Row[] = [
   [
     'start queues for the lock (no steal) and waits for a heartbeat',
     initialElectionState,
-    { type: 'start', now: 1000 },
+    { type: 'start', hidden: false, now: 1000 },
     following(),
     [
       { type: 'requestLock', steal: false },
@@ -137,7 +141,7 @@ const rows: Row[] = [
     [{ type: 'startTimer', delayMs: 400 }],
   ],
   [
-    'missed beats: the leader is gone, the queued request goes, the lock is stolen',
+    'missed beats on a visible page: the leader is gone, the queued request goes, the lock is stolen',
     following({ leader: a4, maxTerm: 4, heardAt: 1000 }),
     { type: 'tick', now: 2600 },
     following({ lock: 'stealing', leader: null, maxTerm: 4, heardAt: 1000 }),
@@ -155,6 +159,94 @@ const rows: Row[] = [
     following({ lock: 'stealing' }),
     { type: 'tick', now: 5000 },
     following({ lock: 'stealing' }),
+    [],
+  ],
+  // following on a hidden page: the holder's silence is the browser throttling its timers, not a hang
+  [
+    'start on a hidden page queues and waits as on a visible one',
+    initialElectionState,
+    { type: 'start', hidden: true, now: 1000 },
+    following({ hidden: true }),
+    [
+      { type: 'requestLock', steal: false },
+      { type: 'startTimer', delayMs: 1600 },
+    ],
+  ],
+  [
+    'hidden, a tick before the deadline waits the rest as usual',
+    following({ leader: a4, heardAt: 1400, hidden: true }),
+    { type: 'tick', now: 2600 },
+    following({ leader: a4, heardAt: 1400, hidden: true }),
+    [{ type: 'startTimer', delayMs: 400 }],
+  ],
+  [
+    'hidden, missed beats: no steal, the leader is not called gone, and no timer until the page shows',
+    following({ leader: a4, maxTerm: 4, heardAt: 1000, hidden: true }),
+    { type: 'tick', now: 2600 },
+    following({ leader: a4, maxTerm: 4, heardAt: 1000, hidden: true }),
+    [],
+  ],
+  [
+    'hidden, no heartbeat ever since start: no steal either (a closed holder’s lock comes through the queue)',
+    following({ hidden: true }),
+    { type: 'tick', now: 60_000 },
+    following({ hidden: true }),
+    [],
+  ],
+  [
+    'hidden, a heartbeat restarts the wait (no timer asked for)',
+    following({ leader: a4, maxTerm: 4, hidden: true }),
+    beat('a', 4, 61_000),
+    following({ leader: a4, maxTerm: 4, heardAt: 61_000, hidden: true }),
+    [],
+  ],
+  [
+    'the page hides: noted, the wait goes on',
+    following({ leader: a4, maxTerm: 4 }),
+    hides(1200),
+    following({ leader: a4, maxTerm: 4, hidden: true }),
+    [],
+  ],
+  [
+    'shown with the holder silent past the wait: steals at once',
+    following({ leader: a4, maxTerm: 4, heardAt: 1000, hidden: true }),
+    shows(60_000),
+    following({ lock: 'stealing', leader: null, maxTerm: 4, heardAt: 1000 }),
+    [{ type: 'leaderGone', leader: 'a' }, { type: 'releaseLock' }, { type: 'requestLock', steal: true }],
+  ],
+  [
+    'shown exactly at the deadline: steals (as a tick then would)',
+    following({ heardAt: 1000, hidden: true }),
+    shows(2600),
+    following({ lock: 'stealing', heardAt: 1000 }),
+    [{ type: 'releaseLock' }, { type: 'requestLock', steal: true }],
+  ],
+  [
+    'shown before the deadline: waits the rest',
+    following({ leader: a4, maxTerm: 4, heardAt: 1400, hidden: true }),
+    shows(2600),
+    following({ leader: a4, maxTerm: 4, heardAt: 1400 }),
+    [{ type: 'startTimer', delayMs: 400 }],
+  ],
+  [
+    'shown while stealing: nothing more (the steal is granted at once)',
+    following({ lock: 'stealing', hidden: true }),
+    shows(5000),
+    following({ lock: 'stealing' }),
+    [],
+  ],
+  [
+    'hidden again: nothing (the visibility did not change)',
+    following({ leader: a4, hidden: true }),
+    hides(5000),
+    following({ leader: a4, hidden: true }),
+    [],
+  ],
+  [
+    'shown again: nothing (the visibility did not change; its timer runs)',
+    following({ leader: a4, heardAt: 1000 }),
+    shows(5000),
+    following({ leader: a4, heardAt: 1000 }),
     [],
   ],
   // following: the lock
@@ -178,7 +270,7 @@ const rows: Row[] = [
     ],
   ],
   ['a stale loss while following is ignored', following(), { type: 'lockLost', now: 3000 }, following(), []],
-  ['start again is ignored', following(), { type: 'start', now: 3000 }, following(), []],
+  ['start again is ignored', following(), { type: 'start', hidden: false, now: 3000 }, following(), []],
   [
     'stop leaves the queue',
     following(),
@@ -246,6 +338,21 @@ const rows: Row[] = [
   ['the same term from a larger tab id is ignored', leading(), beat('c', 4, 1200), leading(), []],
   ['an older term is ignored', leading(), beat('a', 3, 1200), leading(), []],
   ['another tab’s resign is ignored', leading(), { type: 'resignHeard', from: 'a', term: 9, now: 1200 }, leading(), []],
+  ['the page hides: noted, the leader beats on', leading(), hides(1200), leading({ hidden: true }), []],
+  [
+    'the page shows after a freeze: noted, nothing else (its next tick checks, as before)',
+    leading({ hidden: true }),
+    shows(9000),
+    leading(),
+    [],
+  ],
+  [
+    'a hidden leader that loses the lock is a hidden follower (it will not steal it back on silence)',
+    leading({ hidden: true }),
+    { type: 'lockLost', now: 1200 },
+    following({ maxTerm: 4, heardAt: 1200, hidden: true }),
+    stepDown(false),
+  ],
   [
     'stop resigns, lets the lock go, stops beating',
     leading(),
@@ -304,7 +411,7 @@ const rows: Row[] = [
   [
     'start after leave queues again (no steal), with the terms heard: its own lead would outrank them',
     aside(6),
-    { type: 'start', now: 1300 },
+    { type: 'start', hidden: false, now: 1300 },
     following({ maxTerm: 6, heardAt: 1300 }),
     [
       { type: 'requestLock', steal: false },
@@ -312,13 +419,24 @@ const rows: Row[] = [
     ],
   ],
   [
+    'start after leave on a hidden page: queued, hidden',
+    aside(6),
+    { type: 'start', hidden: true, now: 1300 },
+    following({ maxTerm: 6, heardAt: 1300, hidden: true }),
+    [
+      { type: 'requestLock', steal: false },
+      { type: 'startTimer', delayMs: 1600 },
+    ],
+  ],
+  ['aside, the page showing changes nothing (start says it)', aside(4), shows(1300), aside(4), []],
+  [
     'start while taking part changes nothing',
     following({ leader: a4, maxTerm: 4 }),
-    { type: 'start', now: 1300 },
+    { type: 'start', hidden: false, now: 1300 },
     following({ leader: a4, maxTerm: 4 }),
     [],
   ],
-  ['start on the leader changes nothing', leading(), { type: 'start', now: 1300 }, leading(), []],
+  ['start on the leader changes nothing', leading(), { type: 'start', hidden: false, now: 1300 }, leading(), []],
   [
     'stop while aside ends it (nothing held, no timer)',
     aside(4),
@@ -329,7 +447,13 @@ const rows: Row[] = [
   // stopped
   ['after stop a grant is ignored', { status: 'stopped' }, { type: 'lockAcquired', now: 1 }, { status: 'stopped' }, []],
   ['after stop a tick is ignored', { status: 'stopped' }, { type: 'tick', now: 1 }, { status: 'stopped' }, []],
-  ['after stop start is ignored', { status: 'stopped' }, { type: 'start', now: 1 }, { status: 'stopped' }, []],
+  [
+    'after stop start is ignored',
+    { status: 'stopped' },
+    { type: 'start', hidden: false, now: 1 },
+    { status: 'stopped' },
+    [],
+  ],
 ]
 
 // A lock that can tell whether it is still held (Web Locks' query): a leader that slept asks before it steps down.
@@ -340,7 +464,7 @@ const stepVerifying = electionTransition({
   staggerMs: 100,
   canVerify: true,
 })
-const verifying: ElectionState = { status: 'verifying', term: 4, lastBeatAt: 1000 }
+const verifying: ElectionState = { status: 'verifying', term: 4, lastBeatAt: 1000, hidden: false }
 
 const verifyRows: Row[] = [
   [
@@ -386,6 +510,20 @@ const verifyRows: Row[] = [
     stepDown(true),
   ],
   ['an older beat meanwhile changes nothing', verifying, beat('c', 3, 2600), verifying, []],
+  [
+    'the page hides meanwhile: noted, still waiting for the answer',
+    verifying,
+    hides(2600),
+    { status: 'verifying', term: 4, lastBeatAt: 1000, hidden: true },
+    [],
+  ],
+  [
+    'hidden, and not held: a hidden follower',
+    { status: 'verifying', term: 4, lastBeatAt: 1000, hidden: true },
+    { type: 'lockVerified', held: false, now: 2600 },
+    following({ heardAt: 2600, maxTerm: 4, hidden: true }),
+    stepDown(true),
+  ],
   [
     'a leftover tick meanwhile does nothing (no beat while unsure)',
     verifying,
@@ -438,7 +576,8 @@ const events = fc.array(
       fc.constant({ type: 'tick' as const }),
       fc.constant({ type: 'stop' as const }),
       fc.constant({ type: 'leave' as const }),
-      fc.constant({ type: 'start' as const }),
+      fc.record({ type: fc.constant('start' as const), hidden: fc.boolean() }),
+      fc.record({ type: fc.constant('visibilityChanged' as const), hidden: fc.boolean() }),
       fc.record({ type: fc.constant('heartbeatHeard' as const), from: fc.constantFrom('a', 'c'), term: fc.nat(6) }),
       fc.record({ type: fc.constant('resignHeard' as const), from: fc.constantFrom('a', 'c'), term: fc.nat(6) }),
     ),
@@ -447,15 +586,32 @@ const events = fc.array(
 )
 
 describe('electionTransition over any sequence of events', () => {
-  test('leadership is only lost with becomeFollower first; at most one lock request at a time', () => {
+  test('leadership is only lost with becomeFollower first; at most one lock request at a time; a hidden page never steals, a visible follower always waits on a timer', () => {
     fc.assert(
-      fc.property(events, (sequence) => {
-        let state = step(initialElectionState, { type: 'start', now: 0 })[0]
+      fc.property(fc.boolean(), events, (startHidden, sequence) => {
+        let state = step(initialElectionState, { type: 'start', hidden: startHidden, now: 0 })[0]
         let requests = 1
         let now = 0
+        /** The page's visibility as last told (at start, or by the page since). */
+        let hidden = startHidden
+        let timerArmed = true
         for (const [delay, body] of sequence) {
           now += delay
+          if (body.type === 'visibilityChanged') hidden = body.hidden
+          // The runner's start reads the page's visibility at that moment.
+          if (body.type === 'start' && (state.status === 'idle' || state.status === 'aside')) hidden = body.hidden
+          // A tick is the timer running out.
+          if (body.type === 'tick') timerArmed = false
           const [next, effects] = step(state, { ...body, now } as ElectionEvent)
+          for (const effect of effects) {
+            if (effect.type === 'requestLock' && effect.steal)
+              expect(hidden, 'a hidden page stole the lock').toBe(false)
+            if (effect.type === 'startTimer') timerArmed = true
+            if (effect.type === 'cancelTimer') timerArmed = false
+          }
+          // Without a timer a visible follower would never take the lock from a holder that hangs.
+          if (next.status === 'following' && next.lock === 'queued' && !hidden)
+            expect(timerArmed, 'a visible follower without a timer').toBe(true)
           const lost = state.status === 'leading' && (next.status === 'following' || next.status === 'aside')
           if (lost) expect(effects[0]).toEqual({ type: 'becomeFollower' })
           else expect(effects).not.toContainEqual({ type: 'becomeFollower' })
