@@ -13,6 +13,16 @@ export interface PostgresCluster {
   url: string
   /** A fresh, empty database on the cluster. */
   createDatabase(name: string): string
+  /** The URL of database `name` on this cluster. */
+  urlFor(name: string): string
+  /** A standby of this cluster (`pg_basebackup -R`), started: it streams this one's changes until promoted. */
+  replicate(): Promise<PostgresCluster>
+  /** Ends a standby's recovery (`pg_ctl promote`); resolves once it accepts writes. */
+  promote(): Promise<void>
+  /** Stops the server at once, as a crash would, keeping its files for `start`. */
+  halt(): void
+  start(): void
+  /** Stops the server and deletes its files. */
   stop(): void
 }
 
@@ -60,43 +70,87 @@ async function freePort(): Promise<number> {
 export async function startPostgres(): Promise<PostgresCluster> {
   const { bin } = findPostgresBin()
   if (!bin) throw new Error('no PostgreSQL binaries')
+  const dir = ownedTempDir()
+  runTool(bin, dir, 'initdb', ['-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync'])
+  return launch(bin, dir, await freePort())
+}
+
+/** A temp folder the PostgreSQL tools may write to (as root, they run as `postgres`). */
+function ownedTempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'talemy-pg-'))
   if (isRoot) {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim())
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim())
     chownSync(dir, uid, gid)
   }
-  const run = (tool: string, args: string[]) => {
-    const command = isRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]] : [join(bin, tool), args]
-    const result = spawnSync(command[0] as string, command[1] as string[], { encoding: 'utf8', cwd: dir })
-    if (result.status !== 0) throw new Error(`${tool} failed: ${result.stderr || result.stdout}`)
-    return result.stdout
-  }
+  return dir
+}
+
+function runTool(bin: string, dir: string, tool: string, args: string[]): string {
+  const command = isRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]] : [join(bin, tool), args]
+  const result = spawnSync(command[0] as string, command[1] as string[], { encoding: 'utf8', cwd: dir })
+  if (result.status !== 0) throw new Error(`${tool} failed: ${result.stderr || result.stdout}`)
+  return result.stdout
+}
+
+/** Starts the cluster in `dir`/data on `port` and answers its handle. */
+function launch(bin: string, dir: string, port: number): PostgresCluster {
   const data = join(dir, 'data')
-  const port = await freePort()
-  run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync'])
-  run('pg_ctl', [
-    '-D',
-    data,
-    '-l',
-    join(dir, 'log'),
-    '-w',
-    '-t',
-    '30',
-    '-o',
-    `-k ${dir} -p ${port} -h 127.0.0.1 -c fsync=off -c full_page_writes=off`,
-    'start',
-  ])
+  const run = (tool: string, args: string[]) => runTool(bin, dir, tool, args)
+  const psql = (sql: string) =>
+    run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-tAc', sql]).trim()
+  const start = () =>
+    run('pg_ctl', [
+      '-D',
+      data,
+      '-l',
+      join(dir, 'log'),
+      '-w',
+      '-t',
+      '30',
+      '-o',
+      `-k ${dir} -p ${port} -h 127.0.0.1 -c fsync=off -c full_page_writes=off`,
+      'start',
+    ])
+  let running = true
+  start()
   const urlFor = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`
+  const halt = () => {
+    if (running) run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])
+    running = false
+  }
   return {
     url: urlFor('postgres'),
+    urlFor,
     createDatabase(name) {
-      run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-c', `create database ${name}`])
+      psql(`create database ${name}`)
       return urlFor(name)
+    },
+    async replicate() {
+      const replica = ownedTempDir()
+      // The initdb's pg_hba.conf lets replication connections in from 127.0.0.1 (trust).
+      runTool(bin, replica, 'pg_basebackup', [
+        ...['-D', join(replica, 'data'), '-R', '-X', 'stream', '-c', 'fast', '--no-sync'],
+        ...['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'],
+      ])
+      return launch(bin, replica, await freePort())
+    },
+    async promote() {
+      run('pg_ctl', ['-D', data, '-w', '-t', '30', 'promote'])
+      const deadline = Date.now() + 30_000
+      while (psql('select pg_is_in_recovery()') !== 'f') {
+        if (Date.now() > deadline) throw new Error('the promoted standby is still in recovery after 30 s')
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    },
+    halt,
+    start() {
+      if (!running) start()
+      running = true
     },
     stop() {
       try {
-        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])
+        halt()
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }

@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { startServer } from '../../server/index'
+import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
+import { ALICE, BOB, http, login } from '../server/support/server'
+import { openStream, type Stream } from '../server/support/stream'
+import { seededDatabase } from './support/database'
+import { requireParts } from './support/redis'
+
+// A failover to a standby that lagged: the log's counters go back on it, so an (offset, epoch) a client kept from the
+// old primary must not resume there (the offsets it holds name other events on the promoted one).
+const ready = requireParts('tests/cluster/promotedReplica.test.ts', [postgresRunnable()])
+const CONV = 'conv-alice-bob'
+const DATABASE = 'talemy_promotion'
+
+type Server = Awaited<ReturnType<typeof startServer>>
+
+describe.runIf(ready)('the event log on PostgreSQL', () => {
+  let primary: PostgresCluster
+  let replica: PostgresCluster | undefined
+  const servers: Server[] = []
+  const streams: Stream[] = []
+
+  beforeAll(async () => {
+    primary = await startPostgres()
+    await seededDatabase(primary, DATABASE)
+  })
+  afterEach(async () => {
+    for (const stream of streams.splice(0)) stream.socket.close()
+    for (const server of servers.splice(0)) await server.close()
+  })
+  afterAll(() => {
+    replica?.stop()
+    primary?.stop()
+  })
+
+  async function serve(cluster: PostgresCluster): Promise<Server> {
+    const server = await startServer({
+      port: 0,
+      databaseUrl: cluster.urlFor(DATABASE),
+      dataDir: tmpdir(),
+      logLevel: 'silent',
+      rateLimit: { perSecond: 1000, burst: 1000 },
+    })
+    servers.push(server)
+    return server
+  }
+
+  async function bobFrom(url: string, auth: { offset?: number; epoch?: string } = {}): Promise<Stream> {
+    const stream = await openStream(url, (await login(url, BOB)).token, auth)
+    streams.push(stream)
+    return stream
+  }
+
+  async function aliceSends(url: string, count: number): Promise<void> {
+    const token = (await login(url, ALICE)).token
+    for (let i = 0; i < count; i++) {
+      const sent = await http(url, 'POST', `/api/conversations/${CONV}/messages`, {
+        token,
+        body: { content: `message ${i}`, clientId: randomUUID() },
+      })
+      expect(sent.status).toBe(201)
+    }
+  }
+
+  it('keeps its epoch across a restart on the same database: Bob resumes by offset', async () => {
+    const first = await serve(primary)
+    const { offset, epoch } = (await (await bobFrom(first.url)).synced()).payload
+    await aliceSends(first.url, 2)
+    await first.close()
+    servers.splice(0)
+
+    const again = await serve(primary)
+    const bob = await bobFrom(again.url, { offset, epoch })
+    expect(await bob.synced()).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 2, epoch } })
+    expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2])
+  })
+
+  it('takes another epoch on a promoted standby that lagged: Bob, holding offsets of the old primary, gets sync:gap', async () => {
+    replica = await primary.replicate()
+    const onPrimary = await serve(primary)
+    const bob = await bobFrom(onPrimary.url)
+    const { offset, epoch } = (await bob.synced()).payload
+    // The standby falls behind (down while the primary takes two more of Bob's events), then the primary goes.
+    replica.halt()
+    await aliceSends(onPrimary.url, 2)
+    await vi.waitFor(() => expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2]))
+    bob.socket.close()
+    await onPrimary.close()
+    servers.splice(0)
+    primary.halt()
+
+    replica.start()
+    await replica.promote()
+    const onPromoted = await serve(replica)
+    // Three events on the promoted standby: Bob's counter passes what he applied, reusing offset + 1 and + 2.
+    await aliceSends(onPromoted.url, 3)
+    const back = await bobFrom(onPromoted.url, { offset: offset + 2, epoch })
+    const sync = await back.synced()
+    expect(sync).toEqual({ event: 'sync:gap', payload: { offset: offset + 3, epoch: expect.any(String) } })
+    expect(sync.payload.epoch).not.toBe(epoch)
+    expect(back.logged()).toEqual([])
+
+    // A restart on the promoted one keeps its new epoch: resume by offset works again.
+    await onPromoted.close()
+    servers.splice(0)
+    const again = await serve(replica)
+    const resumed = await bobFrom(again.url, { offset: offset + 3, epoch: sync.payload.epoch })
+    expect(await resumed.synced()).toEqual({ event: 'sync:caughtUp', payload: sync.payload })
+  }, 60_000)
+})
