@@ -19,7 +19,13 @@ export interface OpenDatabaseOptions {
 export async function openDatabase({ databaseUrl, dataDir, logger }: OpenDatabaseOptions): Promise<Db> {
   const started = Date.now()
   const db = databaseUrl
-    ? await openPostgres(databaseUrl)
+    ? await openPostgres(databaseUrl, {
+        onNoIdentity: (error) =>
+          logger?.warn(
+            { err: error },
+            "cannot read the database's system identifier and timeline: after a failover or a point-in-time restore, clients resuming by offset may miss events",
+          ),
+      })
     : await openPglite(pgliteDir(dataDir), {
         onWait: (holder) =>
           logger?.warn(

@@ -16,8 +16,30 @@ export function isRetryable(error: unknown): boolean {
   return RETRYABLE.has(String((error as { code?: unknown } | null)?.code))
 }
 
+/**
+ * What tells this database's history from a copy or a fork of it (`Db.files`): the cluster's system identifier (new
+ * for every initdb, so for a dump restored elsewhere) and the timeline it writes on (a standby promoted, or a
+ * point-in-time restore, starts a new one, though it keeps the identifier). The timeline is read from the WAL file
+ * being written, which names the new one from the promotion on; `pg_control_checkpoint()` names it only after the
+ * next checkpoint, and a node reading the old one meanwhile would keep the log's epoch. Both functions are granted to
+ * PUBLIC by default; `pg_current_wal_lsn` fails on a standby.
+ */
+async function identityOf(client: Pick<pg.Pool, 'query'>): Promise<string> {
+  const { rows } = await client.query<{ system: string; wal: string }>(
+    'select system_identifier::text as system, pg_walfile_name(pg_current_wal_lsn()) as wal from pg_control_system()',
+  )
+  const [row] = rows
+  if (!row) throw new Error('pg_control_system() answered no row')
+  return `postgres ${row.system} timeline ${Number.parseInt(row.wal.slice(0, 8), 16)}`
+}
+
+export interface OpenPostgresOptions {
+  /** Called when the database's identity cannot be read (a role denied those functions, say): `files` stays unset. */
+  onNoIdentity?: (error: unknown) => void
+}
+
 /** A PostgreSQL server through `pg`: same SQL as PGlite. */
-export async function openPostgres(connectionString: string): Promise<Db> {
+export async function openPostgres(connectionString: string, options: OpenPostgresOptions = {}): Promise<Db> {
   const pool = new pg.Pool({
     connectionString,
     max: 10,
@@ -26,6 +48,13 @@ export async function openPostgres(connectionString: string): Promise<Db> {
   // An idle client losing its connection must not crash the process.
   pool.on('error', () => undefined)
   await pool.query('select 1')
+  let files: string | undefined
+  try {
+    files = await identityOf(pool)
+  } catch (error) {
+    // Without it the log keeps its epoch, as before there was one: a failover then goes unnoticed by resuming clients.
+    options.onNoIdentity?.(error)
+  }
   // `pg` prepares a named statement once per connection, at its first use there.
   const run = async <T>(client: Pick<pg.Pool, 'query'>, statement: Prepared, params: unknown[]) =>
     (await client.query({ name: statement.name, text: statement.text, values: params })).rows as T[]
@@ -83,5 +112,6 @@ export async function openPostgres(connectionString: string): Promise<Db> {
             return results
           }),
     close: () => pool.end(),
+    ...(files === undefined ? {} : { files }),
   }
 }

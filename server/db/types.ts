@@ -38,9 +38,11 @@ export interface Db extends Queryable {
   close(): Promise<void>
   readonly kind: 'pglite' | 'postgres'
   /**
-   * What tells these database files from a copy or a restore of them (PGlite: the inodes and birth times of its
-   * folder and of two files PostgreSQL writes in place); `undefined` where nothing does. The event log takes another epoch when it
-   * changes (`EventLog.open`).
+   * What tells these database files from a copy or a restore of them, whose history may have gone back or forked:
+   * PGlite: the inodes and birth times of its folder and of two files PostgreSQL writes in place; PostgreSQL: the
+   * cluster's system identifier and its current timeline (new after a standby's promotion or a point-in-time
+   * restore), read when opened. `undefined` where nothing tells (a PostgreSQL role that may not read them). The event
+   * log takes another epoch when it changes (`EventLog.open`).
    */
   readonly files?: string
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { openPostgres } from '../../server/db/postgres'
 import { startServer } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { ALICE, BOB, http, login } from '../server/support/server'
@@ -75,6 +76,28 @@ describe.runIf(ready)('the event log on PostgreSQL', () => {
     const bob = await bobFrom(again.url, { offset, epoch })
     expect(await bob.synced()).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 2, epoch } })
     expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2])
+  })
+
+  it('reads the identity as a role that is no superuser; one denied it leaves it unset, and says so', async () => {
+    const admin = await openPostgres(primary.urlFor(DATABASE))
+    try {
+      await admin.query('create role plain login')
+      const plainUrl = primary.urlFor(DATABASE).replace('postgres@', 'plain@')
+      const plain = await openPostgres(plainUrl, { onNoIdentity: () => expect.unreachable() })
+      expect(plain.files).toBe(admin.files)
+      expect(admin.files).toMatch(/^postgres \d+ timeline 1$/)
+      await plain.close()
+
+      await admin.query('revoke execute on function pg_control_system() from public')
+      const unheard: unknown[] = []
+      const denied = await openPostgres(plainUrl, { onNoIdentity: (error) => unheard.push(error) })
+      expect(denied.files).toBeUndefined()
+      expect(unheard).toEqual([expect.objectContaining({ code: '42501' })])
+      await denied.close()
+    } finally {
+      await admin.query('grant execute on function pg_control_system() to public')
+      await admin.close()
+    }
   })
 
   it('takes another epoch on a promoted standby that lagged: Bob, holding offsets of the old primary, gets sync:gap', async () => {
