@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { startBalancer, type Balancer } from '../../server/cluster/balancer'
 import { openPostgres } from '../../server/db/postgres'
 import { startServer } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
@@ -17,62 +18,73 @@ const DATABASE = 'talemy_promotion'
 
 type Server = Awaited<ReturnType<typeof startServer>>
 
+const servers: Server[] = []
+const streams: Stream[] = []
+afterEach(async () => {
+  for (const stream of streams.splice(0)) stream.socket.close()
+  for (const server of servers.splice(0)) await server.close()
+})
+
+async function serve(databaseUrl: string): Promise<Server> {
+  const server = await startServer({
+    port: 0,
+    databaseUrl,
+    dataDir: tmpdir(),
+    logLevel: 'silent',
+    rateLimit: { perSecond: 1000, burst: 1000 },
+  })
+  servers.push(server)
+  return server
+}
+
+async function bobFrom(url: string, auth: { offset?: number; epoch?: string } = {}): Promise<Stream> {
+  const stream = await openStream(url, (await vi.waitFor(() => login(url, BOB), RETRIED)).token, auth)
+  streams.push(stream)
+  return stream
+}
+
+/** A request a client repeats until it goes through (see `aliceSends`). */
+const RETRIED = { timeout: 10_000, interval: 50 }
+
+/**
+ * Alice's messages, each sent until accepted, as her client does (the same clientId: stored once): the first requests
+ * after a failover may meet a connection to the old primary, not yet seen closed, and get a 500.
+ */
+async function aliceSends(url: string, count: number): Promise<void> {
+  const { token } = await vi.waitFor(() => login(url, ALICE), RETRIED)
+  for (let i = 0; i < count; i++) {
+    const body = { content: `message ${i}`, clientId: randomUUID() }
+    await vi.waitFor(async () => {
+      const sent = await http(url, 'POST', `/api/conversations/${CONV}/messages`, { token, body })
+      expect(sent.status).toBe(201)
+    }, RETRIED)
+  }
+}
+
+/** `host:port` of a cluster. */
+const addressOf = (cluster: PostgresCluster) => new URL(cluster.url).host
+
 describe.runIf(ready)('the event log on PostgreSQL', () => {
   let primary: PostgresCluster
   let replica: PostgresCluster | undefined
-  const servers: Server[] = []
-  const streams: Stream[] = []
 
   beforeAll(async () => {
     primary = await startPostgres()
     await seededDatabase(primary, DATABASE)
-  })
-  afterEach(async () => {
-    for (const stream of streams.splice(0)) stream.socket.close()
-    for (const server of servers.splice(0)) await server.close()
   })
   afterAll(() => {
     replica?.stop()
     primary?.stop()
   })
 
-  async function serve(cluster: PostgresCluster): Promise<Server> {
-    const server = await startServer({
-      port: 0,
-      databaseUrl: cluster.urlFor(DATABASE),
-      dataDir: tmpdir(),
-      logLevel: 'silent',
-      rateLimit: { perSecond: 1000, burst: 1000 },
-    })
-    servers.push(server)
-    return server
-  }
-
-  async function bobFrom(url: string, auth: { offset?: number; epoch?: string } = {}): Promise<Stream> {
-    const stream = await openStream(url, (await login(url, BOB)).token, auth)
-    streams.push(stream)
-    return stream
-  }
-
-  async function aliceSends(url: string, count: number): Promise<void> {
-    const token = (await login(url, ALICE)).token
-    for (let i = 0; i < count; i++) {
-      const sent = await http(url, 'POST', `/api/conversations/${CONV}/messages`, {
-        token,
-        body: { content: `message ${i}`, clientId: randomUUID() },
-      })
-      expect(sent.status).toBe(201)
-    }
-  }
-
   it('keeps its epoch across a restart on the same database: Bob resumes by offset', async () => {
-    const first = await serve(primary)
+    const first = await serve(primary.urlFor(DATABASE))
     const { offset, epoch } = (await (await bobFrom(first.url)).synced()).payload
     await aliceSends(first.url, 2)
     await first.close()
     servers.splice(0)
 
-    const again = await serve(primary)
+    const again = await serve(primary.urlFor(DATABASE))
     const bob = await bobFrom(again.url, { offset, epoch })
     expect(await bob.synced()).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 2, epoch } })
     expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2])
@@ -102,7 +114,7 @@ describe.runIf(ready)('the event log on PostgreSQL', () => {
 
   it('takes another epoch on a promoted standby that lagged: Bob, holding offsets of the old primary, gets sync:gap', async () => {
     replica = await primary.replicate()
-    const onPrimary = await serve(primary)
+    const onPrimary = await serve(primary.urlFor(DATABASE))
     const bob = await bobFrom(onPrimary.url)
     const { offset, epoch } = (await bob.synced()).payload
     // The standby falls behind (down while the primary takes two more of Bob's events), then the primary goes.
@@ -116,7 +128,7 @@ describe.runIf(ready)('the event log on PostgreSQL', () => {
 
     replica.start()
     await replica.promote()
-    const onPromoted = await serve(replica)
+    const onPromoted = await serve(replica.urlFor(DATABASE))
     // Three events on the promoted standby: Bob's counter passes what he applied, reusing offset + 1 and + 2.
     await aliceSends(onPromoted.url, 3)
     const back = await bobFrom(onPromoted.url, { offset: offset + 2, epoch })
@@ -128,8 +140,57 @@ describe.runIf(ready)('the event log on PostgreSQL', () => {
     // A restart on the promoted one keeps its new epoch: resume by offset works again.
     await onPromoted.close()
     servers.splice(0)
-    const again = await serve(replica)
+    const again = await serve(replica.urlFor(DATABASE))
     const resumed = await bobFrom(again.url, { offset: offset + 3, epoch: sync.payload.epoch })
     expect(await resumed.synced()).toEqual({ event: 'sync:caughtUp', payload: sync.payload })
+  }, 60_000)
+})
+
+describe.runIf(ready)('a node running through a failover', () => {
+  let primary: PostgresCluster
+  let replica: PostgresCluster
+  let proxy: Balancer
+
+  beforeAll(async () => {
+    primary = await startPostgres()
+    await seededDatabase(primary, DATABASE)
+    replica = await primary.replicate()
+    // The node reaches PostgreSQL through a TCP proxy, switched to the standby once it is promoted (as a virtual IP or
+    // a DNS name would move).
+    proxy = await startBalancer([addressOf(primary)])
+  })
+  afterAll(async () => {
+    await proxy?.close()
+    replica?.stop()
+    primary?.stop()
+  })
+
+  it('takes another epoch once its connections reach the promoted standby, and drops its sockets: Bob resumes and gets sync:gap, on every node', async () => {
+    const databaseUrl = `postgres://postgres@127.0.0.1:${proxy.port}/${DATABASE}`
+    const [node, other] = [await serve(databaseUrl), await serve(databaseUrl)]
+    const bob = await bobFrom(node.url)
+    const { offset, epoch } = (await bob.synced()).payload
+    let dropped: string | undefined
+    bob.socket.on('disconnect', (reason) => (dropped = reason))
+    replica.halt()
+    await aliceSends(node.url, 2)
+    await vi.waitFor(() => expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2]))
+
+    primary.halt()
+    proxy.backends.splice(0, 1, addressOf(replica))
+    replica.start()
+    await replica.promote()
+    // The same node, still running: its connections to the old primary are gone, its next ones reach the promoted
+    // standby, where Bob's counter passes what he applied, reusing offset + 1 and + 2.
+    await aliceSends(node.url, 3)
+    const back = await bobFrom(node.url, { offset: offset + 2, epoch })
+    const sync = await back.synced()
+    expect(sync).toEqual({ event: 'sync:gap', payload: { offset: offset + 3, epoch: expect.any(String) } })
+    expect(sync.payload.epoch).not.toBe(epoch)
+    // His socket from before was dropped as a network drop drops it (no kick: no token refresh), so it resumes too.
+    await vi.waitFor(() => expect(dropped).toBe('transport close'))
+    // Another node finds that epoch written for the promoted standby, and adopts it.
+    const elsewhere = await bobFrom(other.url, { offset: offset + 2, epoch })
+    expect(await elsewhere.synced()).toEqual(sync)
   }, 60_000)
 })
