@@ -287,6 +287,25 @@ async function startOn(
     presence,
     onNotificationsLost: cluster?.onNotificationsLost,
   })
+  // A failover under this running node (its new connections reach another timeline): the log takes another epoch, and
+  // the sockets here are dropped, as a network drop (no kick, which would cost each client a token refresh), so their
+  // clients resume with the old epoch and refetch across a gap. Each node sees it in its own connections, so each
+  // drops its own; only those already there, whose resume or live events may have counted in the old epoch (a later
+  // one's resume waits for the renewal). Dropped even when the renewal fails: a socket kept would be sent offsets its
+  // client already holds, and its resume tries the renewal again.
+  const stopWatchingFiles = db.onFilesChange?.(() => {
+    const before = [...io.of('/').sockets.values()]
+    eventLog
+      .renew()
+      .then(
+        () => logger.warn({ epoch: eventLog.epoch }, 'the database is on another timeline: new event log epoch'),
+        (error: unknown) => logger.error({ err: error }, 'renewing the event log epoch failed'),
+      )
+      // Each transport closed, not `disconnectSockets`, whose DISCONNECT packet reads as a kick.
+      .finally(() => {
+        for (const socket of before) socket.conn.close()
+      })
+  })
   // An event can be committed and never announced: its node died between the commit and the publish, pub/sub dropped
   // the word, or, on PostgreSQL, the commit's reply was lost (the sender's retry gets the stored message, which tells
   // nobody again). The embedded database commits in this process: nothing comes between its commit and the word.
@@ -317,6 +336,7 @@ async function startOn(
     allowedOrigins: origins.list(),
     close() {
       closing ??= (async () => {
+        stopWatchingFiles?.()
         clearInterval(sweep)
         clearInterval(pruning)
         presence.stop()

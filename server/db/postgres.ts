@@ -40,15 +40,33 @@ export interface OpenPostgresOptions {
 
 /** A PostgreSQL server through `pg`: same SQL as PGlite. */
 export async function openPostgres(connectionString: string, options: OpenPostgresOptions = {}): Promise<Db> {
+  let files: string | undefined
+  const watchers = new Set<(files: string) => void>()
   const pool = new pg.Pool({
     connectionString,
     max: 10,
     idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    // A failover under a running process shows first in its new connections (those to the old primary break): each
+    // is checked before its first statement, so whatever runs on the new timeline runs after `files` says so.
+    onConnect: async (client) => {
+      if (files === undefined) return
+      let now: string
+      try {
+        now = await identityOf(client)
+      } catch (error) {
+        // A standby not yet promoted, say: writing there, or reading it as this database, is not safe.
+        throw new Error('cannot tell this database from the one opened (system identifier and timeline)', {
+          cause: error,
+        })
+      }
+      if (now === files) return
+      files = now
+      for (const watcher of watchers) watcher(now)
+    },
   })
   // An idle client losing its connection must not crash the process.
   pool.on('error', () => undefined)
   await pool.query('select 1')
-  let files: string | undefined
   try {
     files = await identityOf(pool)
   } catch (error) {
@@ -112,6 +130,12 @@ export async function openPostgres(connectionString: string, options: OpenPostgr
             return results
           }),
     close: () => pool.end(),
-    ...(files === undefined ? {} : { files }),
+    get files() {
+      return files
+    },
+    onFilesChange(watcher) {
+      watchers.add(watcher)
+      return () => void watchers.delete(watcher)
+    },
   }
 }

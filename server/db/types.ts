@@ -41,8 +41,13 @@ export interface Db extends Queryable {
    * What tells these database files from a copy or a restore of them, whose history may have gone back or forked:
    * PGlite: the inodes and birth times of its folder and of two files PostgreSQL writes in place; PostgreSQL: the
    * cluster's system identifier and its current timeline (new after a standby's promotion or a point-in-time
-   * restore), read when opened. `undefined` where nothing tells (a PostgreSQL role that may not read them). The event
-   * log takes another epoch when it changes (`EventLog.open`).
+   * restore), read when opened and again on every new connection. `undefined` where nothing tells (a PostgreSQL role
+   * that may not read them). The event log takes another epoch when it changes (`EventLog.open`, `EventLog.renew`).
    */
   readonly files?: string
+  /**
+   * Calls `watcher` when `files` changes while open (PostgreSQL: a connection made after a failover reached another
+   * timeline), before any statement runs on that connection. Answers its removal.
+   */
+  onFilesChange?(watcher: (files: string) => void): () => void
 }

@@ -77,8 +77,10 @@ export interface EventLogOptions {
  * forked), so an offset a client kept may name another event in it; with another epoch every such client is told of a gap and refetches, once. A database that
  * has no record of its files yet keeps its epoch (nothing says it moved).
  */
-async function epochOf(db: Db): Promise<string> {
+async function epochOf(db: Db): Promise<Taken> {
   return db.transaction(async (tx) => {
+    // Read once: it may change under this transaction (another connection of the pool reaching a new timeline).
+    const now = db.files
     const rows = await tx.query<{ key: string; value: string }>(
       `select key, value from settings where key in ('event_epoch', 'event_epoch_files') for update`,
     )
@@ -86,15 +88,21 @@ async function epochOf(db: Db): Promise<string> {
     const epoch = setting.get('event_epoch')
     if (epoch === undefined) throw new Error('event log: no epoch (migrations not applied?)')
     const files = setting.get('event_epoch_files')
-    if (db.files === undefined || files === db.files) return epoch
+    if (now === undefined || files === now) return { epoch, files: now }
     const next = files === undefined ? epoch : randomBytes(16).toString('hex')
     await tx.query(
       `insert into settings (key, value) values ('event_epoch', $1), ('event_epoch_files', $2)
        on conflict (key) do update set value = excluded.value`,
-      [next, db.files],
+      [next, now],
     )
-    return next
+    return { epoch: next, files: now }
   })
+}
+
+/** An epoch and the `Db.files` it was taken for. */
+interface Taken {
+  epoch: string
+  files: string | undefined
 }
 
 /**
@@ -106,11 +114,11 @@ export class EventLog {
   readonly maxReplay: number
   readonly retentionSeconds: number
   private readonly now: () => number
+  private renewing: Promise<void> | undefined
 
   private constructor(
     private readonly db: Db,
-    /** This database's log; clients holding offsets of another are told of a gap. */
-    readonly epoch: string,
+    private taken: Taken,
     options: EventLogOptions,
   ) {
     this.maxReplay = options.maxReplay ?? DEFAULT_MAX_REPLAY
@@ -120,6 +128,26 @@ export class EventLog {
 
   static async open(db: Db, options: EventLogOptions = {}): Promise<EventLog> {
     return new EventLog(db, await epochOf(db), options)
+  }
+
+  /** This database's log; clients holding offsets of another are told of a gap. */
+  get epoch(): string {
+    return this.taken.epoch
+  }
+
+  /**
+   * Takes the epoch again when the database's files are no longer those it was taken for (`Db.onFilesChange`: a
+   * failover under this running process). Calls at once share one run. The first node to run it writes the new epoch;
+   * the others, serialised on the settings row, find it written for those files and adopt it.
+   */
+  renew(): Promise<void> {
+    // Cleared in a `finally` callback, which runs after this assignment even when there is nothing to renew.
+    this.renewing ??= (async () => {
+      while (this.db.files !== this.taken.files) this.taken = await epochOf(this.db)
+    })().finally(() => {
+      this.renewing = undefined
+    })
+    return this.renewing
   }
 
   /** Each user's current offset (the last event in their log; users without one are left out). */
@@ -157,6 +185,9 @@ export class EventLog {
        where u.id = $1::text order by e."offset"`,
       [userId, from, this.maxReplay + 1, oldest],
     )
+    // Rows read on a connection to another timeline than the epoch's come after `files` changed (checked at connect):
+    // compared with the old epoch, offsets the client holds from the old timeline would pass for this one's.
+    if (this.db.files !== this.taken.files) await this.renew()
     const current = Number(rows[0]?.current ?? 0)
     if (offset === undefined) return { kind: 'replay', events: [], offset: current, epoch: this.epoch }
     const events = rows.flatMap((row) =>
