@@ -73,9 +73,10 @@ export interface EventLogOptions {
 
 /**
  * The log's epoch. A new one when the database's files are not those it was last opened in (`Db.files`): a folder
- * restored from a backup, or copied, or a PostgreSQL standby promoted after it lagged, holds a log that went back (or
- * forked), so an offset a client kept may name another event in it; with another epoch every such client is told of a gap and refetches, once. A database that
- * has no record of its files yet keeps its epoch (nothing says it moved).
+ * restored from a backup, or copied, or a PostgreSQL standby promoted after it lagged, holds a log that went back
+ * (or forked), so an offset a client kept may name another event in it; with another epoch every such client is told
+ * of a gap and refetches, once. A database that has no record of its files yet keeps its epoch (nothing says it
+ * moved).
  */
 async function epochOf(db: Db): Promise<Taken> {
   return db.transaction(async (tx) => {
