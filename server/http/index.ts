@@ -3,6 +3,8 @@
 // for the `/api` prefix, first-party static files (@fastify/static) and CORS, pino as its built-in logger, and an
 // `inject()` for fast in-process tests. It leaves the Node `http.Server` to us, so Socket.IO attaches to the same port.
 import { existsSync } from 'node:fs'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import { join, posix, resolve } from 'node:path'
 import cors from '@fastify/cors'
 import fastifyStatic from '@fastify/static'
@@ -14,7 +16,7 @@ import type { OriginPolicy } from '../origins'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 import { registerApiRoutes, type ApiDeps } from './api'
-import { registerSecurityHeaders } from './securityHeaders'
+import { registerSecurityHeaders, SOCKET_ENDPOINT_HEADERS } from './securityHeaders'
 
 export interface HttpDeps {
   services: Services
@@ -64,9 +66,43 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
     // both with the Origin check and the headers of every answer. (Node refuses a request line over 16 KB.)
     routerOptions: { maxParamLength: 16 * 1024 },
     rewriteUrl: (req) => undecodableAs(req.url ?? '/'),
+    clientErrorHandler: answerClientError,
   }) as unknown as FastifyInstance
   app.server.headersTimeout = Math.min(10_000, requestTimeout)
   return app
+}
+
+/**
+ * What Node refuses before any route or hook runs (a malformed request, headers over its limit, a request too slow):
+ * answered in the contract's shape with the headers every other answer carries (nothing may be sniffed, framed or
+ * kept), then the connection is closed, as Fastify's default handler does (its answer had neither).
+ *
+ * @example clientErrorResponse('HPE_HEADER_OVERFLOW') // 'HTTP/1.1 431 Request Header Fields Too Large\r\n…'
+ */
+export function clientErrorResponse(code: string | undefined): string {
+  const [status, message] =
+    code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request: not received in time']
+      : code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'request: headers too large']
+        : [400, 'request: malformed']
+  const body = JSON.stringify({ error: { code: 'INVALID', message } })
+  const headers = {
+    ...SOCKET_ENDPOINT_HEADERS,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    connection: 'close',
+  }
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`)
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines.join('\r\n')}\r\n\r\n${body}`
+}
+
+function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
+  // A reset connection has nothing left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  this.log.trace({ err: error }, 'client error')
+  if (socket.writable) socket.write(clientErrorResponse(error.code))
+  socket.destroy(error)
 }
 
 /** Error and not-found handlers, the `/api` routes behind the Origin check and CORS, and the SPA. */

@@ -164,6 +164,66 @@ describe('request timeout', () => {
   })
 })
 
+// Review (ASVS 14.4.1/14.4.4/14.4.5, and the contract's `{ error: ApiError }`): a request Node itself refuses (a
+// malformed request line or header, headers over its limit, a request too slow) never reaches Fastify's hooks. It was
+// answered by Fastify's default clientError handler: `Content-Type: application/json` without a charset, no nosniff,
+// no CSP, no no-store, and a body in Fastify's shape (`{"error":"Bad Request","statusCode":400}`), not the contract's.
+describe('a request Node refuses before any route (clientError)', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer({ requestTimeoutMs: 1_000 })
+  })
+  afterAll(() => server?.dispose())
+
+  /** Writes `request` raw and resolves with everything the server sent before closing. */
+  const raw = (request: string, trickle = false) =>
+    new Promise<string>((resolve) => {
+      const socket = connectTcp(Number(new URL(server.url).port), '127.0.0.1', () => socket.write(request))
+      let received = ''
+      const timer = trickle ? setInterval(() => socket.writable && socket.write(' '), 100) : undefined
+      socket.on('data', (chunk) => (received += chunk.toString()))
+      socket.on('error', () => undefined)
+      socket.on('close', () => {
+        clearInterval(timer)
+        resolve(received)
+      })
+    })
+
+  const parse = (response: string) => {
+    const [head = '', body = ''] = response.split('\r\n\r\n')
+    const [statusLine = '', ...lines] = head.split('\r\n')
+    const headers = new Map(
+      lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+    )
+    return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) as unknown }
+  }
+
+  it.each([
+    ['a malformed header', 'GET /api/me HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n', false, 400],
+    ['headers over the limit', `GET /api/me HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, false, 431],
+    [
+      'a body that trickles past the request timeout',
+      'POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n{',
+      true,
+      408,
+    ],
+  ])(
+    '%s is answered in the contract shape with the security headers',
+    async (_name, request, trickle, status) => {
+      const { status: got, headers, body } = parse(await raw(request, trickle))
+      expect(got).toBe(status)
+      expect(body).toEqual({ error: { code: 'INVALID', message: expect.any(String) } })
+      expect(headers.get('content-type')).toBe('application/json; charset=utf-8')
+      expect(headers.get('x-content-type-options')).toBe('nosniff')
+      expect(headers.get('content-security-policy')).toContain("default-src 'none'")
+      expect(headers.get('x-frame-options')).toBe('DENY')
+      expect(headers.get('cache-control')).toBe('no-store')
+      expect(headers.get('connection')).toBe('close')
+    },
+    30_000,
+  )
+})
+
 describe('static files', () => {
   let server: TestServer
   let dist: string
