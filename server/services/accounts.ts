@@ -81,16 +81,27 @@ export function createAccounts({ db, sessions, tokens, passwords, loginThrottle,
     },
 
     /**
-     * Ends the session named by the body's refresh token, or else by a valid (unexpired) access token. Refused only
-     * when neither names a session; a session already ended ends again, harmlessly.
+     * Ends every session the request names: the body's refresh token's, and a valid (unexpired) access token's. Both
+     * come from the client logging out; when they name two sessions (the stored refresh token written by another
+     * login), keeping either alive would leave a logged-out browser's credential working. Refused only when neither
+     * names a session; a session already ended ends again, harmlessly.
      */
     async logout(accessToken: string | undefined, body: unknown): Promise<void> {
       const input = parseRequest(logoutBodySchema, body ?? {})
       if (!input.ok) throw invalid(input.issues)
-      let sessionId = await sessions.sessionOfRefreshToken(input.value.refreshToken)
-      if (!sessionId && accessToken) sessionId = (await tokens.verify(accessToken)).sessionId
-      if (!sessionId) throw unauthorized('no session to end')
-      await sessions.revokeSession(sessionId)
+      const sessionIds = new Set<string>()
+      const ofRefreshToken = await sessions.sessionOfRefreshToken(input.value.refreshToken)
+      if (ofRefreshToken) sessionIds.add(ofRefreshToken)
+      if (accessToken) {
+        // An expired or bad Bearer beside a refresh token that names a session is no reason to refuse the logout.
+        const claims = await tokens.verify(accessToken).catch((error: unknown) => {
+          if (sessionIds.size === 0) throw error
+          return undefined
+        })
+        if (claims) sessionIds.add(claims.sessionId)
+      }
+      if (sessionIds.size === 0) throw unauthorized('no session to end')
+      for (const sessionId of sessionIds) await sessions.revokeSession(sessionId)
     },
 
     async me(userId: Id): Promise<User> {

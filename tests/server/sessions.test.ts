@@ -273,6 +273,39 @@ describe('POST /api/auth/logout with a body it cannot read (review)', () => {
   })
 })
 
+// Review (ASVS 3.3.1): the browser sends its Bearer and its stored refresh token together. When they named two sessions
+// (the stored token written by another login of the same user in another tab), only the refresh token's ended: the
+// Bearer's session, its access token and its sockets lived on, though the request named it with a valid credential.
+describe('POST /api/auth/logout with a Bearer and a refresh token of two sessions (review)', () => {
+  it('ends both: every session the request names with a valid credential', async () => {
+    const bearer = await login(server.url, ALICE)
+    const stored = await login(server.url, ALICE)
+    const socket = await connect(server.url, bearer.token)
+    const dropped = disconnection(socket)
+    const result = await http(server.url, 'POST', '/api/auth/logout', {
+      token: bearer.token,
+      body: { refreshToken: stored.refreshToken },
+    })
+    expect(result.status).toBe(204)
+    expect((await me(stored.token)).status).toBe(401)
+    expect((await me(bearer.token)).status).toBe(401)
+    expect((await refresh(bearer.refreshToken)).status).toBe(401)
+    expect(await dropped).toBe('io server disconnect')
+  })
+
+  it("still ends the refresh token's session when the Bearer has expired, and refuses nothing more than before", async () => {
+    const expired = await login(server.url, CAROL)
+    advance(TTL)
+    const stored = await login(server.url, CAROL)
+    const result = await http(server.url, 'POST', '/api/auth/logout', {
+      token: expired.token,
+      body: { refreshToken: stored.refreshToken },
+    })
+    expect(result.status).toBe(204)
+    expect((await me(stored.token)).status).toBe(401)
+  })
+})
+
 describe('auth and API answers are not cached (review: ASVS asks for no-store on sensitive data)', () => {
   it('sends Cache-Control: no-store on login, refresh, logout, /api/me, refusals and unknown /api paths', async () => {
     const loggedIn = await http<Session>(server.url, 'POST', '/api/auth/login', {
