@@ -35,8 +35,11 @@ export async function openPglite(dir: string, lockOptions: LockOptions = {}): Pr
   const inside = <T>(fn: () => Promise<T>) => pg._runExclusiveQuery(fn)
   const wrap = (q: Pick<PGlite, 'query'>, lock: typeof outside): Queryable => ({
     async query<T>(sql: string, params: unknown[] = []) {
-      const result = await q.query<T>(sql, params)
-      return result.rows
+      try {
+        return (await q.query<T>(sql, params)).rows
+      } catch (error) {
+        throw withoutValues(error)
+      }
     },
     execute: <T>(statement: Prepared, params: unknown[]) =>
       lock(async () => (await prepared.run<T>(statement, [params], false))[0]!),
@@ -144,6 +147,19 @@ function toRow<T>(columns: Column[], fields: (string | null)[]): T {
     row[columns[i]!.name] = value === null || value === undefined ? null : columns[i]!.parse(value)
   }
   return row as T
+}
+
+/**
+ * A failed query's error without the values it carried: PGlite attaches them (`params`, and `queryOptions`), and a
+ * logger writes every property of an error it is given, so a database failure would put a user's text, an email or a
+ * password hash in the logs. The statement (`query`, parameterized) and PostgreSQL's fields (`code`, …) stay.
+ */
+export function withoutValues(error: unknown): unknown {
+  if (typeof error === 'object' && error !== null) {
+    delete (error as { params?: unknown }).params
+    delete (error as { queryOptions?: unknown }).queryOptions
+  }
+  return error
 }
 
 /** A parameter in PostgreSQL's text format (arrays of strings as array literals). */

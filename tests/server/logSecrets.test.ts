@@ -1,0 +1,66 @@
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openDatabase } from '../../server/db'
+import { legacyScryptHash } from '../../server/passwords'
+import type { ErrorBody, User } from './support/types'
+import { ALICE, BOB, freshDataDir, http, login, startTestServer, type TestServer } from './support/server'
+
+// Review (ASVS 7.1.1/7.1.2, CWE-532): PGlite attaches a failed query's parameters to its error (`params`), and pino's
+// error serializer writes every enumerable property. A database error was logged with what the query carried: a
+// user's private text (a contact request's message) or password hashes (the upgrade at login).
+
+describe('a database error is logged without the values its query carried', () => {
+  let server: TestServer
+  const lines: string[] = []
+  let previousHash = ''
+  beforeAll(async () => {
+    const dataDir = freshDataDir()
+    // Two statements that fail in the database itself (a trigger raises), as a full disk or a lost connection would.
+    const db = await openDatabase({ dataDir })
+    previousHash = await legacyScryptHash('talemy')
+    await db.query(`update users set password_hash = $1 where email = $2`, [previousHash, ALICE])
+    await db.query(`create function refuse() returns trigger language plpgsql as $$ begin
+      raise exception 'disk full'; end $$`)
+    await db.query(
+      `create trigger refuse_requests before insert on contact_requests for each row execute function refuse()`,
+    )
+    await db.query(
+      `create trigger refuse_hashes before update of password_hash on users for each row execute function refuse()`,
+    )
+    await db.close()
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk))
+        done()
+      },
+    })
+    server = await startTestServer({ dataDir, logger: pino({ level: 'info' }, sink) })
+  })
+  afterAll(() => server?.dispose())
+
+  it("a failed insert: 500, and the log names the error but not the user's text", async () => {
+    const alice = await login(server.url, ALICE)
+    const tutors = await http<User[]>(server.url, 'GET', '/api/users', { token: alice.token })
+    const bob = tutors.body.find((user) => user.name.toLowerCase().startsWith('bob'))!
+    const secret = 'my private phone number is 555-0142'
+    const result = await http<ErrorBody>(server.url, 'POST', '/api/contact-requests', {
+      token: alice.token,
+      body: { tutorId: bob.id, message: secret },
+    })
+    expect(result.status).toBe(500)
+    const logged = lines.join('')
+    expect(logged).toContain('disk full')
+    expect(logged).not.toContain('555-0142')
+    void BOB
+  })
+
+  it('a failed password hash upgrade: the login succeeds, and the log carries no hash', async () => {
+    lines.length = 0
+    expect((await login(server.url, ALICE)).user.role).toBe('student')
+    const logged = lines.join('')
+    expect(logged).toContain('password hash upgrade failed')
+    expect(logged).not.toContain(previousHash.split('$')[5]!)
+    expect(logged).not.toContain('$argon2id$')
+  })
+})
