@@ -257,8 +257,13 @@ export function buildOutboxHandler<S extends SocketRootState>(
   /** The pending sends other tabs left in storage that this tab does not have become this tab's (`adopt`). */
   function adoptStored(user: Id) {
     if (!durable) return
-    const known = new Set(getState().socket.outbox.map((m) => m.clientId))
-    const entries = durable.load(user).filter((m) => m.status === 'pending' && !known.has(m.clientId))
+    const { outbox } = getState().socket
+    const known = new Set(outbox.map((m) => m.clientId))
+    // A send this tab let go of that a refusing storage still holds is not another tab's.
+    const gone = mirror?.unforgotten(outbox)
+    const entries = durable
+      .load(user)
+      .filter((m) => m.status === 'pending' && !known.has(m.clientId) && !gone?.has(m.clientId))
     if (entries.length > 0) dispatch(outboxRestored({ entries }))
   }
 

@@ -115,6 +115,8 @@ export type OutboxStorage = ReturnType<typeof createOutboxStorage>
  *
  * @example const mirror = outboxMirror(durable); if (mirror.write('u1', outbox) === 'refused') warn()
  */
+const NONE: ReadonlySet<string> = new Set()
+
 export function outboxMirror(durable: OutboxStorage) {
   /** The outbox as storage last took it, the one last tried, and whether the last write failed. */
   let saved: readonly PendingMessage[] = []
@@ -125,6 +127,15 @@ export function outboxMirror(durable: OutboxStorage) {
     restart() {
       saved = []
       tried = []
+    },
+    /**
+     * The sends this tab has let go of (confirmed, discarded) that storage may still hold: it took them from this tab
+     * and has refused every write since. Never another tab's to adopt.
+     */
+    unforgotten(outbox: readonly PendingMessage[]): ReadonlySet<string> {
+      if (!failing) return NONE
+      const kept = new Set(outbox.map((m) => m.clientId))
+      return new Set(saved.filter((m) => !kept.has(m.clientId)).map((m) => m.clientId))
     },
     /**
      * Writes `outbox` for `userId`. `refused`: storage refused it, the first time in a streak (a full or disabled

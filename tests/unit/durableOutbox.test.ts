@@ -473,6 +473,32 @@ describe('a storage that refuses to write', () => {
     ])
     store.dispatch(shutdown())
   })
+  test('a confirmed send storage could not forget does not go again when the holder gathers after a wait', async () => {
+    const flaky = refusingStorage(false)
+    const { store, socket, actions } = tab('http://unused.test', flaky.storage, { backoff: NEVER_RETRY })
+    socket().serverConnect()
+    store.dispatch(send('k1'))
+    store.dispatch(send('k2'))
+    flaky.refusing = true
+    const sent = () =>
+      socket()
+        .sent('message:send')
+        .map((p) => (p.args[0] as { clientId: string }).clientId)
+    socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(1, 'k1') })
+    await eventually(() => expect(sent()).toEqual(['k1', 'k2']))
+    // k2 is to go again later; the browser comes online meanwhile, so the holder gathers and goes again now.
+    socket()
+      .sent('message:send')[1]!
+      .ack({ ok: false, error: { code: 'INTERNAL', message: 'oops' } })
+    await eventually(() => expect(actions.some((a) => sendRetryScheduled.match(a))).toBe(true))
+    store.dispatch(retryNow({ reason: 'online' }))
+    await eventually(() => expect(sent()).toHaveLength(3))
+    expect(sent()).toEqual(['k1', 'k2', 'k2'])
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k2'])
+    store.dispatch(shutdown())
+  })
   test('once storage takes writes again, the next change stores the sends it refused too, not only the new one', async () => {
     const flaky = refusingStorage(true)
     const storage = flaky.backing
