@@ -76,12 +76,15 @@ export function outboxEventsOf<S extends SocketRootState>(
       { type: 'queued', clientId: action.payload.clientId, problem: sendMessageProblem(action.payload) },
     ]
   if (outboxRestored.match(action)) return [{ type: 'restored', entries: action.payload.entries }]
-  if (sendConfirmed.match(action)) return [{ type: 'confirmed', conversationId: action.payload.message.conversationId }]
+  // A conversation's next send goes after waiting for an answer: as after any wait, the lock holder first takes in
+  // what the user's other tabs wrote meanwhile, so a send written there before this tab's next goes before it.
+  if (sendConfirmed.match(action))
+    return [GATHER, { type: 'confirmed', conversationId: action.payload.message.conversationId }]
   // A confirmation that came on its own (the send's answer was lost, or it waits to retry): its entry has left the
   // outbox, so the lock may have nothing left to be held for.
   if (serverEventActions['message:sent'].match(action))
-    return [{ type: 'confirmed', conversationId: action.payload.conversationId }]
-  if (sendFailed.match(action)) return [{ type: 'failed', clientId: action.payload.clientId }]
+    return [GATHER, { type: 'confirmed', conversationId: action.payload.conversationId }]
+  if (sendFailed.match(action)) return [GATHER, { type: 'failed', clientId: action.payload.clientId }]
   if (retryMessage.match(action)) return [{ type: 'retried', clientId: action.payload.clientId }]
   if (discardMessage.match(action))
     return [{ type: 'discarded', entry: entryOf(prevState.socket.outbox, action.payload.clientId) }]

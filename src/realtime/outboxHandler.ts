@@ -257,6 +257,9 @@ export function buildOutboxHandler<S extends SocketRootState>(
   /** The pending sends other tabs left in storage that this tab does not have become this tab's (`adopt`). */
   function adoptStored(user: Id) {
     if (!durable) return
+    // Storage first takes this tab's own changes of this action (a confirmed send gone): read before it, a send this
+    // tab has just seen confirmed would be taken for another tab's and go again.
+    persist()
     const { outbox } = getState().socket
     const known = new Set(outbox.map((m) => m.clientId))
     // A send this tab let go of that a refusing storage still holds is not another tab's.

@@ -233,7 +233,8 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       // Entries of tabs still open come too (they keep their copies until the confirmation reaches them): the
       // server's idempotency by `clientId` keeps each message single.
       if (!view.durable || !view.userId) return
-      if (event.holdingOnly && step.state.lock.status !== 'held') return
+      // Nothing of this tab's left to go: the lock goes to the other tabs, which send their own.
+      if (event.holdingOnly && (step.state.lock.status !== 'held' || !hasPending(view))) return
       return void step.effects.push({ type: 'adoptStored', userId: view.userId })
     case 'queued': {
       const entry = byClientId(event.clientId)

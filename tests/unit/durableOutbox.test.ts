@@ -395,6 +395,35 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     for (const t of [tab1, tab2]) expect(selectPendingMessages(t.store.getState())).toEqual([])
     for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
   })
+  test('written in turn in two tabs while a send awaits its ack: the sends go in the order they were written, each once', async () => {
+    const { storage, tab1, tab2 } = twoTabs()
+    tab1.socket().serverConnect('s1')
+    tab2.socket().serverConnect('s2')
+    // Tab 1's a1 is on its way (tab 1 holds the lock); the user writes b1 in tab 2, then a2 in tab 1.
+    const written = ['a1', 'b1', 'a2']
+    written.forEach((clientId, i) => {
+      const at = new Date(Date.UTC(2026, 0, 1, 12, 0, i)).toISOString()
+      ;(clientId.startsWith('a') ? tab1 : tab2).store.dispatch({ ...send(clientId), meta: { createdAt: at } })
+    })
+    const order: string[] = []
+    const answered = new Set<object>()
+    for (let seq = 1; seq <= written.length; seq++) {
+      const packet = await eventually(() => {
+        const open = [tab1, tab2].flatMap((t) => t.socket().sent('message:send')).filter((p) => !answered.has(p))
+        expect(open).toHaveLength(1)
+        return open[0]!
+      })
+      answered.add(packet)
+      const { clientId } = packet.args[0] as { clientId: string }
+      order.push(clientId)
+      packet.ack({ ok: true, data: stored(seq, clientId) })
+      for (const t of [tab1, tab2]) t.socket().serverEmit('message:sent', stored(seq, clientId))
+    }
+    expect(order).toEqual(written)
+    await eventually(() => expect(savedIds(storage)).toEqual([]))
+    for (const t of [tab1, tab2]) expect(selectPendingMessages(t.store.getState())).toEqual([])
+    for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
+  })
   test('a tab whose session expired while a send waits to retry lets the lock go: the next login’s tab drains at once', async () => {
     const storage = createMemoryStorage()
     const lock = createMemoryLock()
@@ -471,6 +500,30 @@ describe('a storage that refuses to write', () => {
         payload: { where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' },
       },
     ])
+    store.dispatch(shutdown())
+  })
+  test('a confirmed send storage could not forget is not taken for another tab’s: it goes once, and the next goes', async () => {
+    const flaky = refusingStorage(false)
+    const { store, socket } = tab('http://unused.test', flaky.storage)
+    socket().serverConnect()
+    store.dispatch(send('k1'))
+    store.dispatch(send('k2'))
+    expect(savedIds(flaky.backing)).toEqual(['k1', 'k2'])
+    // Storage fills up: k1's confirmation cannot be written, so storage still holds it.
+    flaky.refusing = true
+    socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(1, 'k1') })
+    const sent = () =>
+      socket()
+        .sent('message:send')
+        .map((p) => (p.args[0] as { clientId: string }).clientId)
+    await eventually(() => expect(sent()).toEqual(['k1', 'k2']))
+    socket()
+      .sent('message:send')[1]!
+      .ack({ ok: true, data: stored(2, 'k2') })
+    await eventually(() => expect(selectPendingMessages(store.getState())).toEqual([]))
+    expect(sent()).toEqual(['k1', 'k2'])
     store.dispatch(shutdown())
   })
   test('a confirmed send storage could not forget does not go again when the holder gathers after a wait', async () => {

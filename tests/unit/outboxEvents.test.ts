@@ -40,22 +40,22 @@ describe('outboxEventsOf: an action → the outbox machine’s events, in order'
     ],
     ['outboxRestored', actions.outboxRestored({ entries: [k1] }), prev(), [{ type: 'restored', entries: [k1] }]],
     [
-      'sendConfirmed',
+      'sendConfirmed: the holder gathers the other tabs’ sends before the conversation’s next goes',
       actions.sendConfirmed({ message: stored }),
       prev(),
-      [{ type: 'confirmed', conversationId: 'c1' }],
+      [GATHER, { type: 'confirmed', conversationId: 'c1' }],
     ],
     [
       'message:sent on its own confirms too',
       actions.serverEventActions['message:sent'](stored),
       prev(),
-      [{ type: 'confirmed', conversationId: 'c1' }],
+      [GATHER, { type: 'confirmed', conversationId: 'c1' }],
     ],
     [
-      'sendFailed',
+      'sendFailed: the holder gathers too',
       actions.sendFailed({ clientId: 'k1', error: k1.error! }),
       prev(),
-      [{ type: 'failed', clientId: 'k1' }],
+      [GATHER, { type: 'failed', clientId: 'k1' }],
     ],
     ['retryMessage', actions.retryMessage({ clientId: 'k1' }), prev(), [{ type: 'retried', clientId: 'k1' }]],
     [

@@ -105,6 +105,14 @@ const rows: Row[] = [
     [{ type: 'adoptStored', userId: 'u1' }],
   ],
   [
+    'a holder with nothing of its own left to send does not gather (the lock goes to the tabs that wrote them)',
+    held(),
+    { type: 'adopt', holdingOnly: true },
+    view([failedK1]),
+    held(),
+    [],
+  ],
+  [
     'a tab without the lock does not gather (the holder sends them)',
     state({ mirroring: 'u1', lock: { status: 'requested' } }),
     { type: 'adopt', holdingOnly: true },
