@@ -109,14 +109,15 @@ export function createOutboxStorage(storage: StorageLike) {
 
 export type OutboxStorage = ReturnType<typeof createOutboxStorage>
 
+/** No send to keep from adoption (storage took every write). */
+const NONE: ReadonlySet<string> = new Set()
+
 /**
  * One tab's outbox mirrored into storage: each write applies what changed since the last write storage took (usually
  * one entry); after a refused write, the next change writes what was refused too.
  *
  * @example const mirror = outboxMirror(durable); if (mirror.write('u1', outbox) === 'refused') warn()
  */
-const NONE: ReadonlySet<string> = new Set()
-
 export function outboxMirror(durable: OutboxStorage) {
   /** The outbox as storage last took it, the one last tried, and whether the last write failed. */
   let saved: readonly PendingMessage[] = []
