@@ -307,17 +307,28 @@ describe('where focus goes after a navigation', () => {
 
 describe('which new messages are announced', () => {
   const m = (seq: number, senderId: string, status?: 'pending' | 'sent' | 'failed') => ({ seq, senderId, status })
-  it('nothing on the first look; later only stored messages from others beyond the newest seen', () => {
+  it('nothing on the first look; later only stored messages from others that the last look did not hold', () => {
     const first = arrivedFromOthers(null, [m(1, 'bob'), m(2, 'me')], 'me')
-    expect(first).toEqual({ fresh: [], newest: 2 })
+    expect(first).toEqual({ fresh: [], look: { floor: 1, seqs: new Set([1, 2]) } })
     const later = arrivedFromOthers(
-      first.newest,
+      first.look,
       [m(1, 'bob'), m(2, 'me'), m(3, 'bob'), m(4, 'me'), m(0, 'me', 'pending')],
       'me',
     )
-    expect(later).toEqual({ fresh: [m(3, 'bob')], newest: 4 })
+    expect(later).toEqual({ fresh: [m(3, 'bob')], look: { floor: 1, seqs: new Set([1, 2, 3, 4]) } })
   })
   it('older messages loaded above are not news', () => {
-    expect(arrivedFromOthers(10, [m(5, 'bob'), m(6, 'bob'), m(10, 'me')], 'me').fresh).toEqual([])
+    const look = { floor: 10, seqs: new Set([10]) }
+    expect(arrivedFromOthers(look, [m(5, 'bob'), m(6, 'bob'), m(10, 'me')], 'me').fresh).toEqual([])
+  })
+  it('a message below the newest seen that the last look did not hold is news (a thread read again after a gap)', () => {
+    const look = { floor: 1, seqs: new Set([1, 4]) }
+    expect(arrivedFromOthers(look, [m(1, 'bob'), m(2, 'bob'), m(3, 'me'), m(4, 'bob')], 'me').fresh).toEqual([
+      m(2, 'bob'),
+    ])
+  })
+  it('an empty thread: its first message is news', () => {
+    const first = arrivedFromOthers(null, [], 'me')
+    expect(arrivedFromOthers(first.look, [m(1, 'bob')], 'me').fresh).toEqual([m(1, 'bob')])
   })
 })

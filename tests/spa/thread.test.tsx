@@ -131,6 +131,53 @@ describe('the announcer in an open thread', () => {
   )
 })
 
+describe('the announcer after the thread is read again', () => {
+  // The news is what the last look at the thread did not hold, not only what is beyond its newest message: a message
+  // that comes live while the thread is read again (after a gap) is shown before those that came while away.
+  test('messages that came while offline are said, also when a newer one comes live while the thread is read again', async () => {
+    let thread = [message(1)]
+    let hold = false
+    let answer: (() => void) | null = null
+    const fetchFn = apiRoutes((_method, path) => {
+      if (path === '/api/conversations') return json(200, [conversation('c1', { lastMessage: message(1) })])
+      if (path === '/api/users') return json(200, [alice, bob])
+      if (path === '/api/conversations/c1/messages') {
+        const now = thread
+        if (!hold) return json(200, now)
+        return new Promise<Response>((resolve) => (answer = () => resolve(json(200, now))))
+      }
+      return json(200, [])
+    })
+    const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
+    renderApp(page.root, store)
+    const shown = () =>
+      [...page.container.querySelectorAll('[data-testid=message] .msg-body')].map((b) => b.textContent)
+    act(() => sockets.last.serverConnect())
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    await eventually(() => expect(shown()).toEqual(['message 1']))
+    const said = politeSaid()
+    // Alice's connection drops; Bob writes twice meanwhile. Back, the server cannot replay (a gap): the thread is read again.
+    act(() => sockets.last.serverDrop())
+    thread = [message(1), message(2, { content: 'while you were away' }), message(3, { content: 'are you there?' })]
+    hold = true
+    act(() => sockets.last.serverConnect('sock-2'))
+    act(() => sockets.last.serverEmit('sync:gap', { offset: 5, epoch: 'e1' }))
+    await eventually(() => expect(answer).not.toBeNull())
+    // While the read is on its way, Bob writes again, live.
+    thread = [...thread, message(4, { content: 'hello?' })]
+    act(() => sockets.last.serverEmit('message:new', message(4, { content: 'hello?' }), { offset: 6 }))
+    await eventually(() => expect(said).toEqual(['New message from Bob: hello?']))
+    await act(async () => answer!())
+    await eventually(() => expect(shown()).toEqual(['message 1', 'while you were away', 'are you there?', 'hello?']))
+    await act(async () => {})
+    // Each of Bob's messages is said once: the two that came while Alice was away too.
+    expect(said.join(' ')).toMatch(/while you were away/)
+    expect(said.join(' ')).toMatch(/are you there\?/)
+    expect(said.join(' ').match(/hello\?/g)).toHaveLength(1)
+    store.dispose()
+  })
+})
+
 describe('clientIds are per sender', () => {
   test("shows another sender's message and ours with the same clientId as two messages, each with its own key", async () => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined)

@@ -22,7 +22,7 @@ import { LoadError } from '../shared/controls'
 import { errorMessageId } from '../shared/errors'
 import { usePeople } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
-import { arrivedFromOthers } from './arrivals'
+import { arrivedFromOthers, type ThreadLook } from './arrivals'
 import { firstSeq, mergeOlder } from './order'
 import { lastSeenOwn } from './receipts'
 import { UnsavedNotice } from './UnsavedNotice'
@@ -108,11 +108,11 @@ export function Thread({
 
   // New messages from the other side are said once each through the polite region, not by making the whole list
   // live (which would read the thread again on every change). What was there when the thread opened is not news.
-  const newestSeen = useRef<number | null>(null)
+  const lastLook = useRef<ThreadLook | null>(null)
   useEffect(() => {
     if (!isSuccess) return
-    const { fresh, newest } = arrivedFromOthers(newestSeen.current, messages, me?.id ?? null)
-    newestSeen.current = newest
+    const { fresh, look } = arrivedFromOthers(lastLook.current, messages, me?.id ?? null)
+    lastLook.current = look
     if (fresh.length === 0) return
     announce(
       fresh.map((m) => t('thread.announceNew', { name: people.nameOf(m.senderId), content: m.content })).join(' '),
