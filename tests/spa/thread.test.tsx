@@ -254,3 +254,34 @@ describe('a thread whose first read is still on its way', () => {
     store.dispose()
   })
 })
+
+describe('the composer with an input method (Japanese, Chinese, Korean)', () => {
+  // Safari ends the composition before the keydown of the Enter that confirms it: that keydown says isComposing false,
+  // with keyCode 229 ("an input method is handling it"). It confirms the word being composed; it must not send.
+  test('Enter that confirms a composition in Safari does not send the half-written message; the next Enter does', async () => {
+    const { store, sockets } = appStore(threadApi)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
+    const composer = page.container.querySelector<HTMLTextAreaElement>('[data-testid=composer]')!
+    act(() => composer.focus())
+    const enter = (keyCode: number) =>
+      act(() => {
+        composer.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', keyCode, bubbles: true, cancelable: true }))
+      })
+    act(() => void composer.dispatchEvent(new CompositionEvent('compositionstart', { bubbles: true })))
+    type(composer, 'こんにちは')
+    act(
+      () => void composer.dispatchEvent(new CompositionEvent('compositionend', { bubbles: true, data: 'こんにちは' })),
+    )
+    enter(229)
+    expect(composer.value).toBe('こんにちは')
+    expect(selectPendingMessages(store.getState())).toEqual([])
+    enter(13)
+    await eventually(() =>
+      expect(selectPendingMessages(store.getState()).map((m) => m.content)).toEqual(['こんにちは']),
+    )
+    expect(composer.value).toBe('')
+    store.dispose()
+  })
+})

@@ -365,8 +365,10 @@ function Composer({
     inputRef.current?.focus()
   }
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    // Enter sends, Shift+Enter is a newline; never while an input method is composing a character.
-    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+    // Enter sends, Shift+Enter is a newline; never while an input method is composing a character, nor on the Enter
+    // that confirms a composition: Safari ends the composition before that keydown (isComposing false), which it marks
+    // with keyCode 229 (the input method's key).
+    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing && e.keyCode !== 229) {
       e.preventDefault()
       send()
     }
