@@ -237,6 +237,31 @@ function sessionFrom(
   return { data: { token, user: parsed.value } }
 }
 
+/**
+ * A thread read again (a gap, a reconnect, the stream's first sync) as its latest page, keeping the earlier messages
+ * the reader loaded above it ("Load earlier") where they join that page without a hole: the thread holds the page's
+ * first message (same `id`, so the same history, not a reset database's) and the run of stored messages just below it,
+ * `seq` by `seq`. Anything else goes as the page says; our unconfirmed copies go too (the outbox puts them back, or
+ * confirms them, once the read lands). Mutates the cached `thread` (RTK Query's `merge`, on an immer draft).
+ *
+ * @example keepEarlier([m1, m2, m3], [m2, m3, m4]) // the thread is now [m1, m2, m3, m4]
+ */
+export function keepEarlier(thread: ThreadMessage[], latest: readonly ThreadMessage[]): void {
+  const stored = (m: ThreadMessage) => m.status === undefined || m.status === 'sent'
+  const first = latest[0]
+  const at = first === undefined ? -1 : thread.findIndex((m) => m.id === first.id && stored(m))
+  if (at === -1) {
+    thread.splice(0, thread.length, ...latest)
+    return
+  }
+  let from = at
+  while (from > 0 && stored(thread[from - 1]!) && thread[from - 1]!.seq === thread[from]!.seq - 1) from--
+  // Kept: thread[from, at). From `at` on, the page says what is there.
+  thread.splice(at)
+  thread.splice(0, from)
+  thread.push(...latest)
+}
+
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
@@ -289,6 +314,8 @@ export const api = createApi({
       query: (conversationId) => `/conversations/${encodeURIComponent(conversationId)}/messages`,
       extraOptions: { check: array(messageSchema) },
       providesTags: (_result, _error, conversationId) => [{ type: 'Message', id: conversationId }],
+      // Read again (a gap, a reconnect): the latest page, with the earlier messages the reader loaded above it.
+      merge: keepEarlier,
     }),
     /** Older messages, for "load earlier"; the thread page merges them into `getMessages`. */
     getMessagesBefore: build.query<Message[], { conversationId: Id; before: number; limit?: number }>({

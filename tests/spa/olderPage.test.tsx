@@ -49,9 +49,10 @@ describe('load earlier racing a refetch of the thread', () => {
     await eventually(() => expect(shown()).toHaveLength(50))
     expect(shown()[0]).toBe('m51')
 
-    // The connection comes back with a gap (or a seq gap is seen): the thread is read again. A message has come
-    // meanwhile, so the server's latest 50 now start at 52; the answer is on its way.
-    latest = 101
+    // The connection comes back with a gap (or a seq gap is seen): the thread is read again. Sixty messages have come
+    // meanwhile, so the server's latest 50 now start at 111, above what the thread holds (what it holds cannot be kept
+    // below them: 101..110 would be missing); the answer is on its way.
+    latest = 160
     holdLatest = true
     act(() => sockets.last.serverEmit('sync:gap', { offset: 5, epoch: 'e1' }))
     await eventually(() => expect(answerLatest).not.toBeNull())
@@ -61,23 +62,61 @@ describe('load earlier racing a refetch of the thread', () => {
     act(() => button.click())
     await eventually(() => expect(answerOlder).not.toBeNull())
 
-    // The thread's answer lands first (52..101)…
+    // The thread's answer lands first (111..160)…
     await act(async () => answerLatest!())
-    await eventually(() => expect(shown()[0]).toBe('m52'))
+    await eventually(() => expect(shown()[0]).toBe('m111'))
 
-    // …then the older page (1..50): it no longer ends where the thread starts (52), so it is asked for again from there.
+    // …then the older page (1..50): it no longer ends where the thread starts (111), so it is asked for again from there.
     const first = answerOlder!
     answerOlder = null
     await act(async () => first(undefined as never))
     await eventually(() => expect(answerOlder).not.toBeNull())
     await act(async () => answerOlder!(undefined as never))
-    await eventually(() => expect(shown()[0]).toBe('m2'))
+    await eventually(() => expect(shown()[0]).toBe('m61'))
     const seqs = api.endpoints.getMessages
       .select('c1')(store.getState())
       .data!.map((m) => m.seq)
-    expect(seqs).toEqual(range(2, 101))
+    expect(seqs).toEqual(range(61, 160))
     // And the rest can still be loaded.
     expect(page.container.querySelector('.load-earlier button')).not.toBeNull()
+    store.dispose()
+  })
+})
+
+describe('earlier messages loaded, then the thread read again', () => {
+  test('a reconnect that reads the thread again keeps the earlier messages the reader loaded above it', async () => {
+    let latest = 100
+    const fetchFn = apiRoutes((_method, path, request) => {
+      if (path === '/api/conversations') return json(200, [conversation('c1')])
+      if (path === '/api/users') return json(200, [alice, bob])
+      if (path === '/api/conversations/c1/messages') {
+        const before = new URL(request.url).searchParams.get('before')
+        const top = before === null ? latest : Number(before) - 1
+        return json(200, range(Math.max(1, top - 49), top).map(fromBob))
+      }
+      return json(200, [])
+    })
+    const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    const shown = () =>
+      [...page.container.querySelectorAll('[data-testid=message]')].map((el) => el.getAttribute('data-message-id'))
+    await eventually(() => expect(shown()).toHaveLength(50))
+    // The reader loads the earlier messages and reads them.
+    act(() => page.container.querySelector<HTMLButtonElement>('.load-earlier button')!.click())
+    await eventually(() => expect(shown()).toHaveLength(100))
+    expect(page.container.querySelector('.load-earlier')).toBeNull()
+
+    // The connection drops and comes back with a gap: Bob wrote once meanwhile, and the thread is read again.
+    act(() => sockets.last.serverDrop())
+    latest = 101
+    act(() => sockets.last.serverConnect('sock-2'))
+    act(() => sockets.last.serverEmit('sync:gap', { offset: 5, epoch: 'e1' }))
+    await eventually(() => expect(shown()).toContain('m101'))
+    // What the reader was reading is still there, with nothing missing.
+    expect(shown()).toEqual(range(1, 101).map((seq) => `m${seq}`))
+    expect(page.container.querySelector('.load-earlier')).toBeNull()
     store.dispose()
   })
 })
