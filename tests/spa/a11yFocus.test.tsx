@@ -437,3 +437,55 @@ describe('narrow screens (≤ 480 px, e.g. 360 px)', () => {
     store.dispose()
   })
 })
+
+describe('keyboard focus in the conversation list', () => {
+  test('a message in another conversation does not move the focused conversation in the DOM (a move blurs it in browsers)', async () => {
+    window.history.replaceState(null, '', '#/messages')
+    const list = [
+      conversation('c1', { lastMessage: message(1, { conversationId: 'c1', createdAt: '2026-11-24T10:00:00.000Z' }) }),
+      conversation('c2', { lastMessage: message(1, { conversationId: 'c2', createdAt: '2026-11-24T09:00:00.000Z' }) }),
+      conversation('c3', { lastMessage: message(1, { conversationId: 'c3', createdAt: '2026-11-24T08:00:00.000Z' }) }),
+    ]
+    const fetchFn = apiRoutes((_method, path) => {
+      if (path === '/api/conversations') return json(200, list)
+      if (path === '/api/users') return json(200, [alice, bob])
+      return json(200, [])
+    })
+    const { store, sockets } = appStore(fetchFn)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    const order = () =>
+      [...page.container.querySelectorAll('[data-testid=conversation]')].map((a) =>
+        a.getAttribute('data-conversation-id'),
+      )
+    await eventually(() => expect(order()).toEqual(['c1', 'c2', 'c3']))
+    // The keyboard user has tabbed to the second conversation.
+    const link = page.container.querySelector<HTMLAnchorElement>('[data-conversation-id=c2]')!
+    const item = link.closest('li')!
+    // Browsers run the focus fixup when a focused node is removed, also when insertBefore/appendChild moves it; jsdom
+    // does not, so record the moves of the focused conversation.
+    const movedWhileFocused: string[] = []
+    const observer = new MutationObserver((records) => {
+      for (const r of records) for (const n of r.removedNodes) if (n === item) movedWhileFocused.push('c2 moved')
+    })
+    observer.observe(item.parentElement!, { childList: true })
+    act(() => link.focus())
+    // Bob writes in the third one: it has news (its count), and the focused one stays where it is.
+    act(() =>
+      sockets.last.serverEmit(
+        'message:new',
+        message(2, { conversationId: 'c3', createdAt: '2026-11-24T11:00:00.000Z', content: 'news' }),
+      ),
+    )
+    await eventually(() =>
+      expect(page.container.querySelector('[data-conversation-id=c3] [data-testid=unread-count]')).not.toBeNull(),
+    )
+    observer.disconnect()
+    expect(movedWhileFocused).toEqual([])
+    expect(document.activeElement).toBe(link)
+    // Once focus has left the list, the most recent conversation comes first.
+    act(() => page.container.querySelector<HTMLElement>('h1')!.focus())
+    await eventually(() => expect(order()).toEqual(['c3', 'c1', 'c2']))
+    store.dispose()
+  })
+})

@@ -21,7 +21,17 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
   const me = useAppSelector(selectUser)
   const people = usePeople()
   const { data: conversations, isLoading, error, refetch } = useGetConversationsQuery()
-  const sorted = useMemo(() => [...(conversations ?? [])].sort((a, b) => activity(b) - activity(a)), [conversations])
+  // While keyboard focus is in the list, it keeps its order (news changes a conversation in place, and one new to the
+  // list comes first): a browser blurs a focused link that a re-sort moves in the DOM. Most recent first again once
+  // focus has left it.
+  const [heldOrder, setHeldOrder] = useState<readonly string[] | null>(null)
+  const sorted = useMemo(() => {
+    const byActivity = [...(conversations ?? [])].sort((a, b) => activity(b) - activity(a))
+    if (heldOrder === null) return byActivity
+    const place = new Map(heldOrder.map((id, i) => [id, i]))
+    const at = (c: Conversation) => place.get(c.id) ?? -1
+    return byActivity.sort((a, b) => at(a) - at(b))
+  }, [conversations, heldOrder])
   const selected = sorted.find((c) => c.id === conversationId)
   const otherOf = (c: Conversation) => c.participantIds.find((id) => id !== me?.id) ?? me?.id ?? ''
   useSayUnsaved()
@@ -38,7 +48,16 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
         {isLoading && <p className="muted">{t('messages.loading')}</p>}
         {error && <LoadError error={error} retry={refetch} />}
         {conversations && sorted.length === 0 && <p className="muted">{t('messages.empty')}</p>}
-        <ul className="conv-list" data-testid="conversation-list">
+        <ul
+          className="conv-list"
+          data-testid="conversation-list"
+          onFocus={() => setHeldOrder((held) => held ?? sorted.map((c) => c.id))}
+          onBlur={(e) => {
+            // Not when the window loses focus (another app, another tab): the link keeps it, for when the user is back.
+            const to = e.relatedTarget as Node | null
+            if (!e.currentTarget.contains(to) && (to !== null || document.hasFocus())) setHeldOrder(null)
+          }}
+        >
           {sorted.map((c) => {
             const last = c.lastMessage
             return (
