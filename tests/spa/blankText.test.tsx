@@ -4,7 +4,16 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob } from '../unit/support/fixtures'
-import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, threadApi, type } from './support/page'
+import {
+  apiRoutes,
+  appStore,
+  fieldLabelled,
+  json,
+  pagePerTest,
+  renderApp,
+  threadWithFocusedComposer,
+  type,
+} from './support/page'
 
 // Free text of only spaces passes the browser's `required` check, yet it is no subject, no message: the page says so,
 // on the field, before anything goes to the server (which would refuse it with a vague INVALID, or say nothing at all).
@@ -99,12 +108,7 @@ describe('a form whose free text is only spaces', () => {
 describe('the chat composer with only spaces', () => {
   test('says the message is blank on Enter, on the field, and sends nothing', async () => {
     window.history.replaceState(null, '', '#/messages/c1')
-    const { store, sockets } = appStore(threadApi)
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
-    const composer = page.container.querySelector<HTMLTextAreaElement>('[data-testid=composer]')!
-    act(() => composer.focus())
+    const { store, sockets, composer } = await threadWithFocusedComposer(page)
     type(composer, '   ')
     act(() => {
       composer.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }))

@@ -14,6 +14,20 @@ const fromBob = (seq: number) => message(seq, { senderId: bob.id })
 
 const page = pagePerTest('#/messages/c1')
 
+/** The message ids the thread shows, top to bottom. */
+const shown = () =>
+  [...page.container.querySelectorAll('[data-testid=message]')].map((el) => el.getAttribute('data-message-id'))
+
+/** The app on c1 with `fetchFn` for its API, connected and synced, once it shows the thread's latest 50. */
+async function latestPageShown(fetchFn: typeof fetch) {
+  const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
+  renderApp(page.root, store)
+  act(() => sockets.last.serverConnect())
+  act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+  await eventually(() => expect(shown()).toHaveLength(50))
+  return { store, sockets }
+}
+
 describe('load earlier racing a refetch of the thread', () => {
   test('no message is missing between the older page and the refetched thread', async () => {
     let latest = 100
@@ -40,13 +54,7 @@ describe('load earlier racing a refetch of the thread', () => {
       }
       return json(200, [])
     })
-    const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
-    const shown = () =>
-      [...page.container.querySelectorAll('[data-testid=message]')].map((el) => el.getAttribute('data-message-id'))
-    await eventually(() => expect(shown()).toHaveLength(50))
+    const { store, sockets } = await latestPageShown(fetchFn)
     expect(shown()[0]).toBe('m51')
 
     // The connection comes back with a gap (or a seq gap is seen): the thread is read again. Sixty messages have come
@@ -96,13 +104,7 @@ describe('earlier messages loaded, then the thread read again', () => {
       }
       return json(200, [])
     })
-    const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
-    const shown = () =>
-      [...page.container.querySelectorAll('[data-testid=message]')].map((el) => el.getAttribute('data-message-id'))
-    await eventually(() => expect(shown()).toHaveLength(50))
+    const { store, sockets } = await latestPageShown(fetchFn)
     // The reader loads the earlier messages and reads them.
     act(() => page.container.querySelector<HTMLButtonElement>('.load-earlier button')!.click())
     await eventually(() => expect(shown()).toHaveLength(100))

@@ -6,7 +6,17 @@ import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { selectPendingMessages } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
-import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp, threadApi, type } from './support/page'
+import {
+  apiRoutes,
+  appStore,
+  json,
+  pagePerTest,
+  politeSaid,
+  renderApp,
+  threadApi,
+  threadWithFocusedComposer,
+  type,
+} from './support/page'
 
 // The open thread, for someone who does not see it: what the announcer says.
 
@@ -259,12 +269,7 @@ describe('the composer with an input method (Japanese, Chinese, Korean)', () => 
   // Safari ends the composition before the keydown of the Enter that confirms it: that keydown says isComposing false,
   // with keyCode 229 ("an input method is handling it"). It confirms the word being composed; it must not send.
   test('Enter that confirms a composition in Safari does not send the half-written message; the next Enter does', async () => {
-    const { store, sockets } = appStore(threadApi)
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
-    const composer = page.container.querySelector<HTMLTextAreaElement>('[data-testid=composer]')!
-    act(() => composer.focus())
+    const { store, composer } = await threadWithFocusedComposer(page)
     const enter = (keyCode: number) =>
       act(() => {
         composer.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', keyCode, bubbles: true, cancelable: true }))

@@ -265,6 +265,37 @@ describe('durable outbox', () => {
 const NEVER_RETRY = { baseMs: 3_600_000, capMs: 3_600_000 }
 
 /**
+ * The server as the two tabs' sends reach it: each send, one at a time (only one may be open), answered and confirmed
+ * to both tabs' sockets; they must come in the order `written`, each once, and leave nothing pending or stored. Both
+ * stores are shut down at the end.
+ */
+async function serveInTurn(
+  storage: StorageLike,
+  tab1: ReturnType<typeof twoTabs>['tab1'],
+  tab2: ReturnType<typeof twoTabs>['tab2'],
+  written: string[],
+) {
+  const order: string[] = []
+  const answered = new Set<object>()
+  for (let seq = 1; seq <= written.length; seq++) {
+    const packet = await eventually(() => {
+      const open = [tab1, tab2].flatMap((t) => t.socket().sent('message:send')).filter((p) => !answered.has(p))
+      expect(open).toHaveLength(1)
+      return open[0]!
+    })
+    answered.add(packet)
+    const { clientId } = packet.args[0] as { clientId: string }
+    order.push(clientId)
+    packet.ack({ ok: true, data: stored(seq, clientId) })
+    for (const t of [tab1, tab2]) t.socket().serverEmit('message:sent', stored(seq, clientId))
+  }
+  expect(order).toEqual(written)
+  await eventually(() => expect(savedIds(storage)).toEqual([]))
+  for (const t of [tab1, tab2]) expect(selectPendingMessages(t.store.getState())).toEqual([])
+  for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
+}
+
+/**
  * Two tabs of one browser (one storage, one drain lock) at `url`, each on a fake socket; `waitForever` gives both the
  * retry wait no test outlives.
  */
@@ -376,24 +407,7 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     // every socket of the sender.
     tab1.socket().serverConnect('s1')
     tab2.socket().serverConnect('s2')
-    const order: string[] = []
-    const answered = new Set<object>()
-    for (let seq = 1; seq <= written.length; seq++) {
-      const packet = await eventually(() => {
-        const open = [tab1, tab2].flatMap((t) => t.socket().sent('message:send')).filter((p) => !answered.has(p))
-        expect(open).toHaveLength(1)
-        return open[0]!
-      })
-      answered.add(packet)
-      const { clientId } = packet.args[0] as { clientId: string }
-      order.push(clientId)
-      packet.ack({ ok: true, data: stored(seq, clientId) })
-      for (const t of [tab1, tab2]) t.socket().serverEmit('message:sent', stored(seq, clientId))
-    }
-    expect(order).toEqual(written)
-    await eventually(() => expect(savedIds(storage)).toEqual([]))
-    for (const t of [tab1, tab2]) expect(selectPendingMessages(t.store.getState())).toEqual([])
-    for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
+    await serveInTurn(storage, tab1, tab2, written)
   })
   test('written in turn in two tabs while a send awaits its ack: the sends go in the order they were written, each once', async () => {
     const { storage, tab1, tab2 } = twoTabs()
@@ -405,24 +419,7 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
       const at = new Date(Date.UTC(2026, 0, 1, 12, 0, i)).toISOString()
       ;(clientId.startsWith('a') ? tab1 : tab2).store.dispatch({ ...send(clientId), meta: { createdAt: at } })
     })
-    const order: string[] = []
-    const answered = new Set<object>()
-    for (let seq = 1; seq <= written.length; seq++) {
-      const packet = await eventually(() => {
-        const open = [tab1, tab2].flatMap((t) => t.socket().sent('message:send')).filter((p) => !answered.has(p))
-        expect(open).toHaveLength(1)
-        return open[0]!
-      })
-      answered.add(packet)
-      const { clientId } = packet.args[0] as { clientId: string }
-      order.push(clientId)
-      packet.ack({ ok: true, data: stored(seq, clientId) })
-      for (const t of [tab1, tab2]) t.socket().serverEmit('message:sent', stored(seq, clientId))
-    }
-    expect(order).toEqual(written)
-    await eventually(() => expect(savedIds(storage)).toEqual([]))
-    for (const t of [tab1, tab2]) expect(selectPendingMessages(t.store.getState())).toEqual([])
-    for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
+    await serveInTurn(storage, tab1, tab2, written)
   })
   test('a tab whose session expired while a send waits to retry lets the lock go: the next login’s tab drains at once', async () => {
     const storage = createMemoryStorage()

@@ -8,6 +8,7 @@ import { createMemoryStorage, makeStore, type MakeStoreOptions } from '../../../
 import type { Toaster } from '../../../src/features/notifications/toaster'
 import { ToasterContext } from '../../../src/features/notifications/Toasts'
 import { I18nProvider } from '../../../src/i18n'
+import { eventually } from '../../unit/support/eventually'
 import { fakeSockets } from '../../unit/support/fakeSocket'
 import { alice, bob, conversation, message } from '../../unit/support/fixtures'
 
@@ -82,6 +83,22 @@ export function appStore(fetchFn: typeof fetch, over: Partial<MakeStoreOptions> 
     ...over,
   })
   return { store, sockets }
+}
+
+/**
+ * Alice's thread c1 with Bob (`threadApi`) drawn in `page` (open at `#/messages/c1`), connected, keyboard focus in the
+ * composer.
+ *
+ * @example const { sockets, composer } = await threadWithFocusedComposer(page)
+ */
+export async function threadWithFocusedComposer(page: ReturnType<typeof pagePerTest>) {
+  const { store, sockets } = appStore(threadApi)
+  renderApp(page.root, store)
+  act(() => sockets.last.serverConnect())
+  await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
+  const composer = page.container.querySelector<HTMLTextAreaElement>('[data-testid=composer]')!
+  act(() => composer.focus())
+  return { store, sockets, composer }
 }
 
 /** The whole app in `root`, with its providers, as `main.tsx` renders it (with `toaster`, its toasts too). */

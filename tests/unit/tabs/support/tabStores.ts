@@ -1,0 +1,120 @@
+import { configureStore, type Middleware, type UnknownAction } from '@reduxjs/toolkit'
+import { expect, vi } from 'vitest'
+import { api } from '../../../../src/api'
+import {
+  connect,
+  createSocketMiddleware,
+  manualRetryTriggers,
+  selectConnection,
+  type TabsOptions,
+} from '../../../../src/realtime'
+import { shutdown } from '../../../../src/realtime/actions'
+import { manualVisibility } from '../../../../src/realtime/tabs/visibility'
+import { fakeSockets, type FakeSocket } from '../../support/fakeSocket'
+import { message } from '../../support/fixtures'
+import { loggedInState, rootReducer, socketOptions } from '../../support/mockStore'
+import { browser } from './browser'
+
+// Tabs of one browser as stores with the real middleware: fake sockets, the in-memory channel and lock, on fake
+// timers (heartbeat 100 ms: a follower would steal after 300). For the hand-over tests (disconnect, handover).
+
+export const HEARTBEAT_MS = 100
+
+/**
+ * One browser's edges and sockets; `openTab(id)` opens a tab as a store of its own.
+ *
+ * @example const b = aBrowser(); const [holder, follower] = await connectedTabs(b, ['a', 'b'])
+ */
+export function aBrowser() {
+  const edges = browser()
+  const sockets = fakeSockets()
+  function openTab(tabId: string) {
+    const tabs: TabsOptions = {
+      channelName: 'x',
+      ...edges.tab(tabId),
+      visibility: manualVisibility(true),
+      tabId,
+      heartbeatMs: HEARTBEAT_MS,
+    }
+    const actions: UnknownAction[] = []
+    const record: Middleware = () => (next) => (action) => {
+      actions.push(action as UnknownAction)
+      return next(action)
+    }
+    const mine: FakeSocket[] = []
+    const store = configureStore({
+      reducer: rootReducer,
+      preloadedState: loggedInState(),
+      middleware: (gDM) =>
+        gDM({ serializableCheck: false, immutableCheck: false })
+          .prepend(record)
+          .concat(
+            api.middleware,
+            createSocketMiddleware(
+              socketOptions(sockets, {
+                createSocket: (url, options) => {
+                  const socket = sockets.createSocket(url, options)
+                  mine.push(socket as unknown as FakeSocket)
+                  return socket
+                },
+                tabs,
+                retryTriggers: manualRetryTriggers().setup,
+                backoff: { baseMs: 10, capMs: 20 },
+              }),
+            ),
+          ),
+    })
+    return {
+      tabId,
+      store,
+      /** The real sockets this tab made (as the holder). */
+      own: mine,
+      conn: () => selectConnection(store.getState()),
+      /** The `message:new` offsets this tab's store got. */
+      received: () =>
+        actions.filter((a) => a.type === 'socket/message:new').map((a) => (a.meta as { offset?: number }).offset),
+      dispose: () => store.dispatch(shutdown()),
+    }
+  }
+  return { edges, sockets, openTab }
+}
+
+export type Tab = ReturnType<ReturnType<typeof aBrowser>['openTab']>
+
+/** Fake time on by `ms`, then the microtasks it queued. */
+export async function settle(ms = 0) {
+  await vi.advanceTimersByTimeAsync(ms)
+  for (let i = 0; i < 30; i++) await Promise.resolve()
+}
+
+/** What `socket`'s handshake would carry now (its `auth` callback, as Socket.IO calls it). */
+export function handshake(socket: FakeSocket): unknown {
+  let data: unknown
+  ;(socket.options.auth as (cb: (d: object) => void) => void)((d) => (data = d))
+  return data
+}
+
+/** `socket` connects as the server's `id` and says the store is caught up at `offset` (after replaying `replay`). */
+export function serve(socket: FakeSocket, id: string, offset: number, replay: number[] = []) {
+  socket.serverConnect(id)
+  for (const o of replay) socket.serverEmit('message:new', message(o), { offset: o })
+  socket.serverEmit('sync:caughtUp', { offset, epoch: 'e1' })
+}
+
+/** Tabs opened one after the other, each connected; the first holds the browser's socket, caught up at offset 3. */
+export async function connectedTabs(b: ReturnType<typeof aBrowser>, ids: string[]): Promise<Tab[]> {
+  const tabs: Tab[] = []
+  for (const id of ids) {
+    const tab = b.openTab(id)
+    tab.store.dispatch(connect())
+    await settle()
+    if (tabs.length === 0) serve(tab.own[0]!, 'sock-1', 3)
+    tabs.push(tab)
+    await settle(HEARTBEAT_MS)
+  }
+  await settle(HEARTBEAT_MS)
+  expect(tabs.map((t) => [t.conn().role, t.conn().status])).toEqual(
+    tabs.map((_, i) => [i === 0 ? 'leader' : 'follower', 'connected']),
+  )
+  return tabs
+}
