@@ -38,12 +38,15 @@ const holding = (selector: string, text: string) =>
   [...page.container.querySelectorAll<HTMLElement>(selector)].find((e) => e.textContent === text)
 
 describe('text people write keeps its own direction', () => {
-  test('a message, in the thread and as the conversation’s last one, and the other person’s name', async () => {
+  test('a message, in the thread and as the conversation’s last one, and the other person’s name, in the list and as the thread’s title', async () => {
     const store = open('#/messages/c1')
     await eventually(() => expect(holding('[data-testid=message] .msg-body', ARABIC)).toBeDefined())
     expect(holding('[data-testid=message] .msg-body', ARABIC)!.dir).toBe('auto')
     expect(holding('[data-testid=conversation-last]', ARABIC)!.dir).toBe('auto')
     expect(holding('.conv-name', HEBREW_NAME)!.dir).toBe('auto')
+    // The thread's title is the other person's name alone.
+    await eventually(() => expect(holding('.thread-title h2', HEBREW_NAME)).toBeDefined())
+    expect(holding('.thread-title h2', HEBREW_NAME)!.dir).toBe('auto')
     store.dispose()
   })
 

@@ -173,7 +173,8 @@ export function Thread({
           <span aria-hidden="true">←</span> <span className="sr-only-narrow">{t('thread.back')}</span>
         </a>
         <div className="thread-title">
-          <h2 id={headingId} tabIndex={-1}>
+          {/* The other person's name alone: its own direction, as in the list. */}
+          <h2 id={headingId} tabIndex={-1} dir="auto">
             {title}
           </h2>
           {otherId && <PresenceLabel userId={otherId} />}
