@@ -96,6 +96,7 @@ export const en = {
   'thread.loading': 'Loading messages…',
   'thread.empty': 'No messages yet. Say hello!',
   'thread.sender': '{name}:',
+  'thread.senderYou': 'You:',
   'thread.sending': 'Sending…',
   'thread.notSent': 'Not sent: {reason}',
   'thread.retry': 'Retry',

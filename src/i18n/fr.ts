@@ -89,6 +89,7 @@ export const fr: Catalogue = {
   'thread.loading': 'Chargement des messages…',
   'thread.empty': 'Aucun message pour l’instant. Dites bonjour !',
   'thread.sender': '{name} :',
+  'thread.senderYou': 'Vous :',
   'thread.sending': 'Envoi…',
   'thread.notSent': 'Non envoyé : {reason}',
   'thread.retry': 'Réessayer',

@@ -265,6 +265,24 @@ describe('a thread whose first read is still on its way', () => {
   })
 })
 
+describe('who wrote each message, for screen readers', () => {
+  test.each([
+    ['en', 'You:', 'Bob:'],
+    ['fr', 'Vous\u202f:', 'Bob\u202f:'],
+  ] as const)('(%s) ours says it is ours, as the others’ say whose they are', async (locale, ours, theirs) => {
+    localStorage.setItem(LOCALE_STORAGE_KEY, locale)
+    const { store, composer } = await threadWithFocusedComposer(page)
+    type(composer, 'mine')
+    act(() => page.container.querySelector<HTMLButtonElement>('.composer button[type=submit]')!.click())
+    await eventually(() => expect(page.container.querySelector('[data-status=pending]')).not.toBeNull())
+    const sayer = (m: Element) => m.querySelector('.sr-only')?.textContent?.trim()
+    const messages = [...page.container.querySelectorAll('[data-testid=message]')]
+    expect(messages.map(sayer)).toEqual([theirs, ours])
+    localStorage.removeItem(LOCALE_STORAGE_KEY)
+    store.dispose()
+  })
+})
+
 describe('the composer with an input method (Japanese, Chinese, Korean)', () => {
   // Safari ends the composition before the keydown of the Enter that confirms it: that keydown says isComposing false,
   // with keyCode 229 ("an input method is handling it"). It confirms the word being composed; it must not send.

@@ -281,7 +281,8 @@ function MessageItem({
       data-message-id={m.id}
       data-client-id={m.clientId ?? undefined}
     >
-      {!mine && <span className="sr-only">{t('thread.sender', { name: sender })} </span>}
+      {/* Who wrote it, for those who do not see which side it is on. */}
+      <span className="sr-only">{mine ? t('thread.senderYou') : t('thread.sender', { name: sender })} </span>
       <p className="msg-body" dir="auto">
         {m.content}
       </p>
