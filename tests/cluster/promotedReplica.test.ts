@@ -112,6 +112,33 @@ describe.runIf(ready)('the event log on PostgreSQL', () => {
     }
   })
 
+  it('refuses a new connection whose identity it can no longer read, and keeps the one it opened with', async () => {
+    const admin = await openPostgres(primary.urlFor(DATABASE))
+    await admin.query(`do $$ begin create role plain login; exception when duplicate_object then null; end $$`)
+    const plainUrl = primary.urlFor(DATABASE).replace('postgres@', 'plain@')
+    const plain = await openPostgres(plainUrl, { onNoIdentity: () => expect.unreachable() })
+    try {
+      const opened = plain.files
+      expect(opened).toMatch(/^postgres \d+ timeline 1$/)
+      await admin.query('revoke execute on function pg_control_system() from public')
+      // Two statements at once: the pool's one idle connection takes the first, the second needs a new one.
+      const [kept, fresh] = await Promise.allSettled([
+        plain.query('select pg_sleep(0.2), 1 as one'),
+        plain.query('select 2 as two'),
+      ])
+      expect(kept.status).toBe('fulfilled')
+      expect(fresh).toMatchObject({
+        status: 'rejected',
+        reason: { message: expect.stringContaining('cannot tell this database from the one opened') },
+      })
+      expect(plain.files).toBe(opened)
+    } finally {
+      await admin.query('grant execute on function pg_control_system() to public')
+      await plain.close()
+      await admin.close()
+    }
+  })
+
   it('takes another epoch on a promoted standby that lagged: Bob, holding offsets of the old primary, gets sync:gap', async () => {
     replica = await primary.replicate()
     const onPrimary = await serve(primary.urlFor(DATABASE))

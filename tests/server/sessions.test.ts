@@ -304,6 +304,21 @@ describe('POST /api/auth/logout with a Bearer and a refresh token of two session
     expect(result.status).toBe(204)
     expect((await me(stored.token)).status).toBe(401)
   })
+
+  it('refuses a Bearer that names no valid session when no refresh token does either (401), and ends nothing', async () => {
+    const expired = await login(server.url, CAROL)
+    advance(TTL)
+    const live = await login(server.url, CAROL)
+    for (const request of [
+      { token: expired.token },
+      { token: expired.token, body: { refreshToken: 'nope' } },
+      { token: `${live.token.slice(0, -2)}xx` },
+    ]) {
+      expect((await http(server.url, 'POST', '/api/auth/logout', request)).status).toBe(401)
+    }
+    expect((await me(live.token)).status).toBe(200)
+    expect((await refresh(live.refreshToken)).status).toBe(200)
+  })
 })
 
 describe('auth and API answers are not cached (review: ASVS asks for no-store on sensitive data)', () => {
