@@ -26,7 +26,7 @@ export interface Toaster {
    */
   pause(paused: boolean): void
   /**
-   * News of something new on the page that is open (`SAID_ON_ITS_PAGE`): no toast, its card is there, but nothing in
+   * News of a new card on the page that is open (an entry of `TOAST_NEWS` with `listed`): no toast, its card is there, but nothing in
    * the page says it arrived; the listener says it (the toast region, through the announcer).
    */
   subscribeSaid(listener: (message: Message) => void): () => void
@@ -44,40 +44,6 @@ type News = Pick<Toast, 'page' | 'message'>
 /** How many toasts show at once (but while the user is in the region): a newer one takes the oldest's place. */
 const MOST_TOASTS = 4
 
-/**
- * What each server event tells `me` as a toast, or `null` for an event that never makes one: keyed by the event map,
- * so a new server event does not compile until it says whether it makes a toast. Something I created myself (a
- * student's own booking or request) is no news to me.
- */
-export const TOAST_NEWS: {
-  [E in ServerEventName]: ((payload: ServerEventPayload<E>, me: User) => News | null) | null
-} = {
-  'message:new': null,
-  'message:sent': null,
-  'conversation:read': null,
-  'conversation:seen': null,
-  'lesson:created': (lesson, me) =>
-    lesson.studentId === me.id
-      ? null
-      : { page: 'lessons', message: { id: 'toast.lessonRequested', values: { subject: lesson.subject } } },
-  'lesson:statusUpdated': ({ subject, status }) => ({
-    page: 'lessons',
-    message: { id: 'toast.lessonStatus', values: { subject, status } },
-  }),
-  'contactRequest:created': (request, me) =>
-    request.studentId === me.id ? null : { page: 'contactRequests', message: { id: 'toast.contactRequested' } },
-  'contactRequest:statusUpdated': ({ status }) => ({
-    page: 'contactRequests',
-    message: { id: 'toast.contactRequestStatus', values: { status } },
-  }),
-}
-
-/**
- * The news said when its page is open: a new lesson or request comes as a card with nothing that says it arrived. A
- * status change is not: its card says it (`useStatusSaid`), and saying it here too would say it twice.
- */
-export const SAID_ON_ITS_PAGE: ReadonlySet<ServerEventName> = new Set(['lesson:created', 'contactRequest:created'])
-
 /** The store's state as RTK Query's selectors read it (the api slice). */
 type ApiState = Parameters<ReturnType<typeof api.endpoints.getLessons.select>>[0]
 
@@ -87,35 +53,68 @@ const cachedContactRequests = api.endpoints.getContactRequests.select()
 
 const holds = (list: readonly { id: Id }[] | undefined, id: Id) => list?.some((item) => item.id === id) ?? false
 
+/** What one server event is as news. */
+interface EventNews<E extends ServerEventName> {
+  /** What it tells `me` as a toast, or `null`: something I created myself (my own booking) is no news to me. */
+  toast: (payload: ServerEventPayload<E>, me: User) => News | null
+  /**
+   * Only for an event that brings a new card: whether its list as cached (what the pages read, argument `undefined`)
+   * holds it already, and then it is no news (a replay on a resume, or the list's read came first). Such news is
+   * also said when its page is open, where a card appears with nothing that says it arrived; a status change is not
+   * (its card says it, `useStatusSaid`, and saying it here too would say it twice).
+   */
+  listed?: (payload: ServerEventPayload<E>, state: ApiState) => boolean
+}
+
 /**
- * For each event that brings a new card, whether its list as cached (what the pages read, argument `undefined`)
- * holds it already; `null` for the others, whose news is not a new card (a status change is news however often it
- * is listed). Keyed by the event map, as `TOAST_NEWS`.
+ * Each server event as news, or `null` for one that never is: keyed by the event map, so a new server event does not
+ * compile until it says.
  */
-export const ALREADY_LISTED: {
-  [E in ServerEventName]: ((payload: ServerEventPayload<E>, state: ApiState) => boolean) | null
-} = {
+export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
   'message:new': null,
   'message:sent': null,
   'conversation:read': null,
   'conversation:seen': null,
-  'lesson:created': ({ id }, state) => holds(cachedLessons(state).data, id),
-  'lesson:statusUpdated': null,
-  'contactRequest:created': ({ id }, state) => holds(cachedContactRequests(state).data, id),
-  'contactRequest:statusUpdated': null,
+  'lesson:created': {
+    toast: (lesson, me) =>
+      lesson.studentId === me.id
+        ? null
+        : { page: 'lessons', message: { id: 'toast.lessonRequested', values: { subject: lesson.subject } } },
+    listed: ({ id }, state) => holds(cachedLessons(state).data, id),
+  },
+  'lesson:statusUpdated': {
+    toast: ({ subject, status }) => ({
+      page: 'lessons',
+      message: { id: 'toast.lessonStatus', values: { subject, status } },
+    }),
+  },
+  'contactRequest:created': {
+    toast: (request, me) =>
+      request.studentId === me.id ? null : { page: 'contactRequests', message: { id: 'toast.contactRequested' } },
+    listed: ({ id }, state) => holds(cachedContactRequests(state).data, id),
+  },
+  'contactRequest:statusUpdated': {
+    toast: ({ status }) => ({
+      page: 'contactRequests',
+      message: { id: 'toast.contactRequestStatus', values: { status } },
+    }),
+  },
+}
+
+/** The entry of `action`'s server event, if it is one that is news. */
+const newsOf = (action: UnknownAction) => {
+  const event = serverEventOfType.get(action.type)
+  return (event === undefined ? null : TOAST_NEWS[event]) as EventNews<ServerEventName> | null
 }
 
 /**
  * Whether the card a created event brings is in its cached list already, in `state` (the store's, before the event):
- * then it is no news, neither said nor a toast. It comes again when the server replays it on a resume, or after the
- * list's read that held it. A list not cached holds nothing: the event is news.
+ * then it is no news, neither said nor a toast. A list not cached holds nothing: the event is news.
  *
  * @example alreadyListed(serverEventActions['lesson:created'](l1), store.getState()) // true once the lessons list holds l1
  */
 export function alreadyListed(action: UnknownAction, state: unknown): boolean {
-  const event = serverEventOfType.get(action.type)
-  const listed = event === undefined ? null : ALREADY_LISTED[event]
-  return listed ? (listed as (payload: unknown, state: ApiState) => boolean)(action.payload, state as ApiState) : false
+  return newsOf(action)?.listed?.(action.payload as never, state as ApiState) ?? false
 }
 
 /**
@@ -126,9 +125,8 @@ export function alreadyListed(action: UnknownAction, state: unknown): boolean {
  * // { page: 'lessons', message: { id: 'toast.lessonRequested', values: { subject: 'Algebra' } } }
  */
 export function toastNews(action: UnknownAction, me: User | null): News | null {
-  const event = serverEventOfType.get(action.type)
-  const news = event === undefined ? null : TOAST_NEWS[event]
-  return me && news ? (news as (payload: unknown, me: User) => News | null)(action.payload, me) : null
+  const news = newsOf(action)
+  return me && news ? news.toast(action.payload as never, me) : null
 }
 
 /**
@@ -193,7 +191,7 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
       const toast: Toast = { id: nextId++, ...news }
       show([...keptFor(shown.get()), toast])
       start(toast.id)
-    } else if (news && SAID_ON_ITS_PAGE.has(serverEventOfType.get((action as UnknownAction).type)!)) {
+    } else if (news && newsOf(action as UnknownAction)?.listed) {
       for (const listener of saidListeners) listener(news.message)
     }
     return result
