@@ -329,9 +329,10 @@ export function createMessaging(ctx: ServiceContext) {
    * (sender, clientId): a repeat returns the stored message, notifies nobody and costs no rate-limit token.
    *
    * Validation runs synchronously, then the send queues on the conversation's lock (so one sender's messages keep
-   * their order) and takes its rate-limit token there. Only a new message spends a token: the send statement itself tells a replay apart
-   * (no extra query on the common path), and the token taken for a replay is given back; when the bucket is empty,
-   * one look-up of (sender, clientId) answers a replay with the stored message instead of RATE_LIMITED.
+   * their order) and takes its rate-limit token there. A new message spends a token, and so does a send to a
+   * conversation that is not there; the send statement itself tells a replay apart (no extra query on the common
+   * path), and the token taken for a replay is given back; when the bucket is empty, one look-up of (sender,
+   * clientId) answers a replay with the stored message instead of RATE_LIMITED.
    */
   function send(senderId: Id, payload: unknown): Promise<Message> {
     const input = parseRequest(sendMessageSchema, payload)
@@ -342,11 +343,18 @@ export function createMessaging(ctx: ServiceContext) {
     const known = participantsCache.get(conversationId)
     if (known && !known.includes(senderId)) return Promise.reject(forbidden('not a participant of this conversation'))
     // The budget is taken in the conversation's queue: a shared (Redis) budget answers asynchronously, and the
-    // queue keeps one sender's messages in the order they came. Who may send there is checked first.
+    // queue keeps one sender's messages in the order they came. It is taken before the look-up of who may send there
+    // and kept when there is no such conversation: made-up ids would otherwise cost the database a query each (no
+    // cache can hold them all). An outsider gets it back: the members are cached from then on, refused for free above.
     return conversationLocks.run(conversationId, async () => {
-      await participantsFor(db, senderId, conversationId)
       const budget = await limiter.tryTake(senderId)
       if (!budget.ok) return replayOrRefuse(senderId, conversationId, clientId, budget.retryAfterMs)
+      try {
+        await participantsFor(db, senderId, conversationId)
+      } catch (error) {
+        if (!(error instanceof AppError && error.code === 'NOT_FOUND')) await limiter.refund(senderId)
+        throw error
+      }
       const { message, inserted } = await storeMessage(senderId, conversationId, content, clientId)
       if (!inserted) await limiter.refund(senderId)
       return message

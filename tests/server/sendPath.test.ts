@@ -386,3 +386,54 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
     }
   })
 })
+
+describe('messaging on PGlite: what a send to a conversation it does not know costs', () => {
+  let dataDir: string
+  let db: Db
+  let messaging: ReturnType<typeof createMessaging>
+  let execute: ReturnType<typeof vi.fn>
+
+  beforeAll(async () => {
+    dataDir = freshDataDir()
+    db = await openDatabase({ dataDir })
+    execute = vi.fn(db.execute.bind(db))
+    const tokens = new TokenService(new Uint8Array(32))
+    // A clock that never moves: no budget comes back while the test runs.
+    const frozen = () => 0
+    messaging = createMessaging({
+      db: { ...db, execute } as Db,
+      tokens,
+      sessions: new SessionStore(db, tokens, new Uint8Array(32), { idleSeconds: 60, maxSeconds: 60 }),
+      limiter: new RateLimiter({ perSecond: 1, burst: 3 }, frozen),
+      replayLookups: new RateLimiter({ perSecond: 1, burst: 2 }, frozen),
+      notifier: { deliver: () => undefined },
+      presence: { viewers: () => new Set() },
+      conversationLocks: new KeyedMutex(),
+      now: () => new Date(),
+      passwords: new PasswordHasher(),
+      loginThrottle: new LoginThrottle(),
+      logger: createLogger('silent'),
+    })
+  })
+  afterAll(async () => {
+    await db?.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  it('spends the sender’s budget on each refused look-up: a flood of made-up conversations costs the database a bounded number of queries', async () => {
+    const codes: string[] = []
+    for (let i = 0; i < 12; i++) {
+      const payload = { conversationId: `made-up-${i}`, content: 'x', clientId: randomUUID() }
+      codes.push(
+        await messaging.send('user-mallory', payload).then(
+          () => 'stored',
+          (error: { code: string }) => error.code,
+        ),
+      )
+    }
+    // The burst's three are answered for what they are; the rest are past the budget.
+    expect(codes).toEqual([...Array(3).fill('NOT_FOUND'), ...Array(9).fill('RATE_LIMITED')])
+    // Three look-ups of the conversation, two of a replay by clientId (the replay budget), then none.
+    expect(execute).toHaveBeenCalledTimes(5)
+  })
+})
