@@ -421,6 +421,58 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     })
     await serveInTurn(storage, tab1, tab2, written)
   })
+  // The holder keeps the drain lock while another conversation's send is out or waiting, and the other tab's send waits
+  // for that lock: written first, it must still go first in its conversation.
+  test.each([
+    { holderIs: 'waits out a RATE_LIMITED answer', rateLimited: true },
+    { holderIs: 'awaits the ack of a send', rateLimited: false },
+  ])(
+    'written in turn in two tabs while the holder $holderIs in another conversation: each conversation’s sends go in the order they were written',
+    async ({ rateLimited }) => {
+      const { storage, tab1, tab2 } = twoTabs()
+      tab1.socket().serverConnect('s1')
+      tab2.socket().serverConnect('s2')
+      const at = (i: number) => ({ meta: { createdAt: new Date(Date.UTC(2026, 0, 1, 12, 0, i)).toISOString() } })
+      const clientIdOf = (p: { args: unknown[] }) => (p.args[0] as { clientId: string }).clientId
+      const x1Sends = () =>
+        tab1
+          .socket()
+          .sent('message:send')
+          .filter((p) => clientIdOf(p) === 'x1')
+      // Tab 1 holds the drain lock for its x1 in c2: on its way, or waiting out the server's retryAfterMs (no test
+      // outlives it).
+      tab1.store.dispatch({ ...send('x1', 'c2'), ...at(0) })
+      if (rateLimited) {
+        x1Sends()[0]!.ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 3_600_000 } })
+        await eventually(() => expect(tab1.actions.some((x) => sendRetryScheduled.match(x))).toBe(true))
+      }
+      // The user writes b1 in c1 in tab 2 (it waits for the lock), then a2 in c1 in tab 1.
+      tab2.store.dispatch({ ...send('b1', 'c1'), ...at(1) })
+      tab1.store.dispatch({ ...send('a2', 'c1'), ...at(2) })
+      const c1Sends = () =>
+        [tab1, tab2]
+          .flatMap((t) => t.socket().sent('message:send'))
+          .filter((p) => (p.args[0] as { conversationId: string }).conversationId === 'c1')
+      // c1's first send is b1, written first; a2 goes once b1 is stored, not before.
+      const first = await eventually(() => c1Sends()[0] ?? expect.fail('nothing sent in c1 yet'))
+      expect(c1Sends().map(clientIdOf)).toEqual(['b1'])
+      first.ack({ ok: true, data: stored(1, 'b1') })
+      for (const t of [tab1, tab2]) t.socket().serverEmit('message:sent', stored(1, 'b1'))
+      const second = await eventually(() => c1Sends()[1] ?? expect.fail('a2 not sent yet'))
+      expect(c1Sends().map(clientIdOf)).toEqual(['b1', 'a2'])
+      second.ack({ ok: true, data: stored(2, 'a2') })
+      for (const t of [tab1, tab2]) t.socket().serverEmit('message:sent', stored(2, 'a2'))
+      // Each went once, and x1 alone is left: still waiting for the server's retryAfterMs, or answered now.
+      expect(c1Sends().map(clientIdOf)).toEqual(['b1', 'a2'])
+      expect(x1Sends()).toHaveLength(1)
+      await eventually(() => expect(savedIds(storage)).toEqual(['x1']))
+      if (!rateLimited) {
+        x1Sends()[0]!.ack({ ok: true, data: { ...stored(1, 'x1'), conversationId: 'c2' } })
+        await eventually(() => expect(savedIds(storage)).toEqual([]))
+      }
+      for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
+    },
+  )
   test('a tab whose session expired while a send waits to retry lets the lock go: the next login’s tab drains at once', async () => {
     const storage = createMemoryStorage()
     const lock = createMemoryLock()
