@@ -70,9 +70,12 @@ export function outboxEventsOf<S extends SocketRootState>(
   prevState: S,
   options: OutboxEventOptions<S>,
 ): readonly OutboxEventBody[] {
+  // A send the lock holder writes may go at once (its conversation idle): the holder first takes in what the user's
+  // other tabs wrote meanwhile (they wait for its lock), so theirs, written before it, go before it.
   if (sendMessage.match(action))
     return [
       { type: 'restore' },
+      GATHER,
       { type: 'queued', clientId: action.payload.clientId, problem: sendMessageProblem(action.payload) },
     ]
   if (outboxRestored.match(action)) return [{ type: 'restored', entries: action.payload.entries }]

@@ -12,6 +12,7 @@ import {
 import { outboxWithSend, type PendingMessage, type SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 import {
+  gatherDue,
   initialOutboxMachineState,
   outboxTransition,
   restoreDue,
@@ -76,6 +77,10 @@ export function buildOutboxHandler<S extends SocketRootState>(
   } | null = null
 
   const userId = () => ctx.options.selectUserId?.(getState()) ?? null
+  const othersWrote = () => {
+    const user = userId()
+    return mirror !== null && user !== null && mirror.othersWrote(user)
+  }
   const view = (): OutboxView => {
     const current = getState()
     return {
@@ -162,12 +167,14 @@ export function buildOutboxHandler<S extends SocketRootState>(
       case 'patchThread':
         return patchThread(effect.conversationId, effect.change)
       case 'loadStored': {
-        const entries = durable?.load(effect.userId) ?? []
+        // Everything stored comes in (the reducer skips what it has): a gather, so the holder's next reads nothing
+        // until another tab writes.
+        const entries = mirror?.gather(effect.userId) ?? []
         if (entries.length > 0) dispatch(outboxRestored({ entries }))
         return
       }
       case 'adoptStored':
-        return adoptStored(effect.userId)
+        return adoptStored(effect.userId, effect.onlyNews)
       case 'clearStored':
         return durable?.clear(effect.userId)
       case 'dispatch':
@@ -254,19 +261,24 @@ export function buildOutboxHandler<S extends SocketRootState>(
       dispatch(internalError({ where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' }))
   }
 
-  /** The pending sends other tabs left in storage that this tab does not have become this tab's (`adopt`). */
-  function adoptStored(user: Id) {
-    if (!durable) return
+  /**
+   * The pending sends other tabs left in storage that this tab does not have become this tab's (`adopt`). `onlyNews`:
+   * nothing is read when no other tab wrote since the last gather (the holder gathers before each send it starts,
+   * and a parse there would cost every send of a lone tab).
+   */
+  function adoptStored(user: Id, onlyNews: boolean) {
+    if (!durable || !mirror) return
     // Storage first takes this tab's own changes of this action (a confirmed send gone): read before it, a send this
     // tab has just seen confirmed would be taken for another tab's and go again.
     persist()
+    if (onlyNews && !mirror.othersWrote(user)) return
     const { outbox } = getState().socket
     const known = new Set(outbox.map((m) => m.clientId))
     // A send this tab let go of that a refusing storage still holds is not another tab's.
-    const gone = mirror?.unforgotten(outbox)
-    const entries = durable
-      .load(user)
-      .filter((m) => m.status === 'pending' && !known.has(m.clientId) && !gone?.has(m.clientId))
+    const gone = mirror.unforgotten(outbox)
+    const entries = mirror
+      .gather(user)
+      .filter((m) => m.status === 'pending' && !known.has(m.clientId) && !gone.has(m.clientId))
     if (entries.length > 0) dispatch(outboxRestored({ entries }))
   }
 
@@ -276,8 +288,9 @@ export function buildOutboxHandler<S extends SocketRootState>(
    * pending copy's patch, actions such as `drainStarted` or `sendFailed`) is held back until `handle` sees the
    * reduced action. The storage write follows in that same task, so a page that dies after the dispatch has it
    * stored as before: nothing can end a page inside one task. Not taken when the stored outbox is still to be read
-   * back first (those older sends go before), when the socket is down (HTTP's request is an action of its own), or
-   * while the runner is busy (the event would wait its turn).
+   * back first (those older sends go before), when the lock holder has sends another tab wrote to take in first
+   * (idem), when the socket is down (HTTP's request is an action of its own), or while the runner is busy (the event
+   * would wait its turn).
    */
   function sendAhead(action: ReturnType<typeof sendMessage>, prevState: S) {
     // A send dispatched while another is ahead (by a store listener, inside the first one's dispatch) goes the
@@ -287,7 +300,9 @@ export function buildOutboxHandler<S extends SocketRootState>(
     ahead = { outbox, heldBack: [], action }
     try {
       const current = view()
-      if (!current.connected || restoreDue(state, current)) return void (ahead = null)
+      // A gather first goes the ordinary way: it dispatches, which must wait until this send is reduced.
+      if (!current.connected || restoreDue(state, current) || (gatherDue(state, current) && othersWrote()))
+        return void (ahead = null)
       send({ type: 'queued', clientId: action.payload.clientId, problem: sendMessageProblem(action.payload) })
     } catch (error) {
       ahead = null

@@ -99,8 +99,12 @@ export type OutboxEffect =
   | { type: 'patchThread'; conversationId: Id; change: ThreadChange }
   /** Read the user's stored outbox (it comes back as `outboxRestored` when it holds anything). */
   | { type: 'loadStored'; userId: Id }
-  /** Read the user's stored outbox for the pending sends this tab does not have (as `outboxRestored`). */
-  | { type: 'adoptStored'; userId: Id }
+  /**
+   * Read the user's stored outbox for the pending sends this tab does not have (as `outboxRestored`). `onlyNews`: read
+   * only if another tab wrote it since this tab last gathered (a cheap check), for a holder's gather; a tab taking
+   * over for tabs that went away reads it whole.
+   */
+  | { type: 'adoptStored'; userId: Id; onlyNews: boolean }
   | { type: 'clearStored'; userId: Id }
   | { type: 'dispatch'; action: UnknownAction }
 
@@ -125,6 +129,17 @@ export const restoreDue = (state: OutboxMachineState, view: OutboxView): boolean
   view.durable && Boolean(view.userId) && state.mirroring !== view.userId
 
 const hasPending = (view: OutboxView) => view.outbox.some((m) => m.status === 'pending')
+
+/**
+ * The lock holder takes in what the user's other tabs wrote (`adopt` with `holdingOnly`) before it goes again: those
+ * tabs wait for its lock, so a send written there before this tab's next one would otherwise go after it. Only while
+ * it has something of its own to send: with nothing left, the lock goes to them and they send their own.
+ *
+ * @example gatherDue(held, { ...view, durable: true, userId: 'u1', outbox: [pendingK1] }) // true
+ */
+export const gatherDue = (state: OutboxMachineState, view: OutboxView): boolean =>
+  view.durable && Boolean(view.userId) && state.lock.status === 'held' && hasPending(view)
+
 const isSending = (lane: Lane | undefined, clientId: string) => lane?.status === 'sending' && lane.clientId === clientId
 const sending = (step: Step) => Object.values(step.state.lanes).some((lane) => lane.status === 'sending')
 
@@ -233,9 +248,8 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       // Entries of tabs still open come too (they keep their copies until the confirmation reaches them): the
       // server's idempotency by `clientId` keeps each message single.
       if (!view.durable || !view.userId) return
-      // Nothing of this tab's left to go: the lock goes to the other tabs, which send their own.
-      if (event.holdingOnly && (step.state.lock.status !== 'held' || !hasPending(view))) return
-      return void step.effects.push({ type: 'adoptStored', userId: view.userId })
+      if (event.holdingOnly && !gatherDue(step.state, view)) return
+      return void step.effects.push({ type: 'adoptStored', userId: view.userId, onlyNews: event.holdingOnly })
     case 'queued': {
       const entry = byClientId(event.clientId)
       if (!entry) return

@@ -35,37 +35,60 @@ const entrySchema = object<Omit<PendingMessage, 'error'> & { error: { code: stri
  * @example const durable = createOutboxStorage(localStorage); durable.save('u1', before, after); durable.load('u1')
  */
 export function createOutboxStorage(storage: StorageLike) {
-  function load(userId: Id): PendingMessage[] {
+  /** The user's stored outbox, and the text it was read from (see `text`). */
+  function read(userId: Id): { entries: PendingMessage[]; text: StoredText } {
+    const text = textOf(userId)
     try {
       const entries: PendingMessage[] = []
       const seen = new Set<string>()
-      for (const item of readRaw(userId)) {
+      for (const item of listOf(text)) {
         const parsed = parse(entrySchema, item)
         if (!parsed.ok || seen.has(parsed.value.clientId)) continue
         seen.add(parsed.value.clientId)
         entries.push(parsed.value as PendingMessage)
       }
-      return entries
+      return { entries, text }
     } catch {
-      return []
+      return { entries: [], text }
     }
   }
 
-  function write(userId: Id, entries: readonly PendingMessage[]): boolean {
+  function load(userId: Id): PendingMessage[] {
+    return read(userId).entries
+  }
+
+  /** The text written, or undefined when storage refused it. */
+  function write(userId: Id, entries: readonly PendingMessage[]): StoredText {
     try {
-      if (entries.length === 0) storage.removeItem(outboxStorageKey(userId))
-      else storage.setItem(outboxStorageKey(userId), JSON.stringify(entries))
-      return true
+      if (entries.length === 0) {
+        storage.removeItem(outboxStorageKey(userId))
+        return null
+      }
+      const text = JSON.stringify(entries)
+      storage.setItem(outboxStorageKey(userId), text)
+      return text
     } catch {
-      return false
+      return undefined
     }
   }
 
-  /** The stored list as written (no per-entry validation: `load` validates what it hands out). */
-  function readRaw(userId: Id): PendingMessage[] {
+  /**
+   * The stored outbox's text as storage holds it: null when there is none, undefined when storage cannot be read.
+   * Every write of any tab changes it, so comparing it with the text last seen tells whether another tab wrote,
+   * without parsing anything.
+   */
+  function textOf(userId: Id): StoredText {
     try {
-      const raw = storage.getItem(outboxStorageKey(userId))
-      const list = raw ? (JSON.parse(raw) as unknown) : []
+      return storage.getItem(outboxStorageKey(userId))
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The stored list as written (no per-entry validation: `read` validates what it hands out). */
+  function listOf(text: StoredText): PendingMessage[] {
+    try {
+      const list = text ? (JSON.parse(text) as unknown) : []
       return Array.isArray(list) ? (list as PendingMessage[]) : []
     } catch {
       return []
@@ -75,17 +98,25 @@ export function createOutboxStorage(storage: StorageLike) {
   /**
    * Applies the change `before → after` of this tab's outbox to the stored list: only the entries that changed (an
    * outbox from the reducers shares every untouched entry with the one before, so usually one entry), plus removals.
-   * False when storage refused it.
+   * `found`: the text it merged into (what the other tabs may have changed); `written`: the text it left, undefined
+   * when storage refused it. Nothing changed: nothing read or written.
    */
-  function save(userId: Id, before: readonly PendingMessage[], after: readonly PendingMessage[]): boolean {
+  function saveOver(
+    userId: Id,
+    before: readonly PendingMessage[],
+    after: readonly PendingMessage[],
+  ):
+    | { ok: true; nothingChanged: true }
+    | { ok: boolean; nothingChanged: false; found: StoredText; written: StoredText } {
     const unchanged = new Set(before)
     const changed = new Map<string, PendingMessage>()
     for (const entry of after) if (!unchanged.has(entry)) changed.set(entry.clientId, entry)
     const kept = new Set(after.map((m) => m.clientId))
     const removed = new Set(before.filter((m) => !kept.has(m.clientId)).map((m) => m.clientId))
-    if (changed.size === 0 && removed.size === 0) return true
+    if (changed.size === 0 && removed.size === 0) return { ok: true, nothingChanged: true }
+    const found = textOf(userId)
     const merged: PendingMessage[] = []
-    for (const entry of readRaw(userId)) {
+    for (const entry of listOf(found)) {
       const id = (entry as { clientId?: unknown } | null)?.clientId
       if (typeof id === 'string' && removed.has(id)) continue
       const next = typeof id === 'string' ? changed.get(id) : undefined
@@ -93,7 +124,13 @@ export function createOutboxStorage(storage: StorageLike) {
       if (next) changed.delete(id as string)
     }
     for (const entry of changed.values()) merged.push(entry)
-    return write(userId, merged)
+    const written = write(userId, merged)
+    return { ok: written !== undefined, nothingChanged: false, found, written }
+  }
+
+  /** `saveOver`, told only whether storage took it. */
+  function save(userId: Id, before: readonly PendingMessage[], after: readonly PendingMessage[]): boolean {
+    return saveOver(userId, before, after).ok
   }
 
   function clear(userId: Id): void {
@@ -104,10 +141,13 @@ export function createOutboxStorage(storage: StorageLike) {
     }
   }
 
-  return { load, save, clear }
+  return { read, load, textOf, save, saveOver, clear }
 }
 
 export type OutboxStorage = ReturnType<typeof createOutboxStorage>
+
+/** A stored outbox's text: null when there is none, undefined when storage could not be read or refused a write. */
+type StoredText = string | null | undefined
 
 /** No send to keep from adoption (storage took every write). */
 const NONE: ReadonlySet<string> = new Set()
@@ -123,11 +163,39 @@ export function outboxMirror(durable: OutboxStorage) {
   let saved: readonly PendingMessage[] = []
   let tried: readonly PendingMessage[] = []
   let failing = false
+  /**
+   * The stored text as this tab last left it (its own write) or read it (a gather), and for which user; `news`: some
+   * other tab's write was seen since the last gather (a write of ours merges it in, so the text alone would hide it).
+   */
+  let seen: { userId: Id | null; text: StoredText } = { userId: null, text: undefined }
+  let news = true
   return {
     /** A new mirror (another user, or the same one read back again) starts from nothing written. */
     restart() {
       saved = []
       tried = []
+      seen = { userId: null, text: undefined }
+      news = true
+    },
+    /**
+     * Another tab wrote the user's stored outbox since this tab last gathered it: one read of storage's text and a
+     * comparison, no parse (the lock holder asks before each send it starts while holding, see `outboxHandler`).
+     * Storage that cannot be read has nothing to gather.
+     */
+    othersWrote(userId: Id): boolean {
+      if (seen.userId !== userId) return true
+      if (!news) {
+        const text = durable.textOf(userId)
+        if (text !== undefined && text !== seen.text) news = true
+      }
+      return news
+    },
+    /** The user's stored sends, read for a gather: what other tabs wrote until now is seen. */
+    gather(userId: Id): PendingMessage[] {
+      const { entries, text } = durable.read(userId)
+      seen = { userId, text }
+      news = false
+      return entries
     },
     /**
      * The sends this tab has let go of (confirmed, discarded) that storage may still hold: it took them from this tab
@@ -145,8 +213,14 @@ export function outboxMirror(durable: OutboxStorage) {
     write(userId: Id, outbox: readonly PendingMessage[]): 'written' | 'unchanged' | 'refused' | 'stillRefused' {
       if (outbox === saved || outbox === tried) return 'unchanged'
       tried = outbox
-      const ok = durable.save(userId, saved, outbox)
+      const result = durable.saveOver(userId, saved, outbox)
+      const { ok } = result
       if (ok) saved = outbox
+      if (!result.nothingChanged) {
+        // What this write merged into is what another tab left if it is not what this tab last saw.
+        if (seen.userId !== userId || result.found !== seen.text) news = true
+        seen = { userId, text: result.ok ? result.written : result.found }
+      }
       const wasFailing = failing
       failing = !ok
       return ok ? 'written' : wasFailing ? 'stillRefused' : 'refused'

@@ -27,16 +27,16 @@ describe('outboxEventsOf: an action → the outbox machine’s events, in order'
   const send = actions.sendMessage({ conversationId: 'c1', content: 'hi', clientId: 'k9' })
   const rows: [string, UnknownAction, ReturnType<typeof prev>, OutboxEventBody[]][] = [
     [
-      'sendMessage: restore first (older stored sends go before), then queued',
+      'sendMessage: restore first (older stored sends go before), the holder gathers the other tabs’ sends (written before it), then queued',
       send,
       prev(),
-      [{ type: 'restore' }, { type: 'queued', clientId: 'k9', problem: null }],
+      [{ type: 'restore' }, GATHER, { type: 'queued', clientId: 'k9', problem: null }],
     ],
     [
       'sendMessage the browser refuses: queued with its problem',
       actions.sendMessage({ conversationId: 'c1', content: '', clientId: 'k8' }),
       prev(),
-      [{ type: 'restore' }, { type: 'queued', clientId: 'k8', problem: expect.any(String) }],
+      [{ type: 'restore' }, GATHER, { type: 'queued', clientId: 'k8', problem: expect.any(String) }],
     ],
     ['outboxRestored', actions.outboxRestored({ entries: [k1] }), prev(), [{ type: 'restored', entries: [k1] }]],
     [

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest'
+import { describe, expect, test, vi } from 'vitest'
 import { createMemoryStorage } from '../../src/app/store'
 import { createOutboxStorage, outboxStorageKey } from '../../src/realtime'
 import { outboxMirror } from '../../src/realtime/outboxStorage'
@@ -100,5 +100,46 @@ describe('a tab’s outbox mirror', () => {
     mirror.restart()
     expect(mirror.write('u1', outbox)).toBe('written')
     expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1'])
+  })
+
+  test('another tab’s write is news until the next gather, even once this tab’s own write has merged it in', () => {
+    const storage = createMemoryStorage()
+    const mine = outboxMirror(createOutboxStorage(storage))
+    const other = outboxMirror(createOutboxStorage(storage))
+    // Nothing gathered yet: whatever storage holds may be news.
+    expect(mine.othersWrote('u1')).toBe(true)
+    expect(mine.gather('u1')).toEqual([])
+    expect(mine.othersWrote('u1')).toBe(false)
+    // This tab's own writes are not news.
+    mine.write('u1', [pendingMessage('a1')])
+    expect(mine.othersWrote('u1')).toBe(false)
+    other.write('u1', [pendingMessage('b1')])
+    expect(mine.othersWrote('u1')).toBe(true)
+    // Another tab's write that this tab's next write merges in stays news (the text then is this tab's own).
+    const other2 = outboxMirror(createOutboxStorage(storage))
+    mine.gather('u1')
+    other2.write('u1', [pendingMessage('b2')])
+    mine.write('u1', [pendingMessage('a1'), pendingMessage('a2')])
+    expect(mine.othersWrote('u1')).toBe(true)
+    expect(mine.gather('u1').map((m) => m.clientId)).toEqual(['a1', 'b1', 'b2', 'a2'])
+    expect(mine.othersWrote('u1')).toBe(false)
+    // Another user's outbox, or a restarted mirror, has not been gathered.
+    expect(mine.othersWrote('u2')).toBe(true)
+    mine.restart()
+    expect(mine.othersWrote('u1')).toBe(true)
+  })
+
+  test('news is told by the stored text alone: no parse while nothing changed', () => {
+    const storage = createMemoryStorage()
+    const mirror = outboxMirror(createOutboxStorage(storage))
+    mirror.gather('u1')
+    mirror.write('u1', [pendingMessage('a1')])
+    const parse = vi.spyOn(JSON, 'parse')
+    try {
+      expect(mirror.othersWrote('u1')).toBe(false)
+      expect(parse).not.toHaveBeenCalled()
+    } finally {
+      parse.mockRestore()
+    }
   })
 })
