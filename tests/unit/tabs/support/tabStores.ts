@@ -9,6 +9,8 @@ import {
   type TabsOptions,
 } from '../../../../src/realtime'
 import { shutdown } from '../../../../src/realtime/actions'
+import { drainLockOver } from '../../../../src/realtime/drainLock'
+import { createMemoryStorage } from '../../../../src/app/storage'
 import { manualVisibility } from '../../../../src/realtime/tabs/visibility'
 import { fakeSockets, type FakeSocket } from '../../support/fakeSocket'
 import { message } from '../../support/fixtures'
@@ -25,13 +27,16 @@ export const HEARTBEAT_MS = 100
  *
  * @example const b = aBrowser(); const [holder, follower] = await connectedTabs(b, ['a', 'b'])
  */
-export function aBrowser() {
+export function aBrowser({ sharedOutbox = false }: { sharedOutbox?: boolean } = {}) {
   const edges = browser()
   const sockets = fakeSockets()
+  /** `sharedOutbox`: the tabs keep the user's outbox in one storage and drain it under the browser's lock (Web Locks). */
+  const storage = sharedOutbox ? createMemoryStorage() : null
   function openTab(tabId: string) {
+    const own = edges.tab(tabId)
     const tabs: TabsOptions = {
       channelName: 'x',
-      ...edges.tab(tabId),
+      ...own,
       visibility: manualVisibility(true),
       tabId,
       heartbeatMs: HEARTBEAT_MS,
@@ -60,6 +65,7 @@ export function aBrowser() {
                 tabs,
                 retryTriggers: manualRetryTriggers().setup,
                 backoff: { baseMs: 10, capMs: 20 },
+                ...(storage ? { storage, drainLock: drainLockOver(own.lock) } : {}),
               }),
             ),
           ),
@@ -76,7 +82,7 @@ export function aBrowser() {
       dispose: () => store.dispatch(shutdown()),
     }
   }
-  return { edges, sockets, openTab }
+  return { edges, sockets, storage, openTab }
 }
 
 export type Tab = ReturnType<ReturnType<typeof aBrowser>['openTab']>
