@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { startServer } from '../../server/index'
+import { EventLog } from '../../server/services/eventLog'
+import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
+import { ALICE, BOB, http, login, type ClientSocket } from '../server/support/server'
+import { openStream, type Stream } from '../server/support/stream'
+import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
+
+// A node whose Redis subscriber drops and comes back has lost what the other nodes published meanwhile; it reads its
+// sockets' logs again. A socket still replaying then (its log read before the loss) must get those events too, at
+// once and in order: not at the next log-tail check, which node C here never reaches (its period is an hour).
+const ready = requireParts('tests/cluster/replayResync.test.ts', [postgresRunnable(), redisRunnable()])
+const CONV = 'conv-alice-bob'
+
+describe.runIf(ready)('a socket replaying while its node lost notifications', () => {
+  let postgres: PostgresCluster
+  let redis: RedisServer
+  let a: Awaited<ReturnType<typeof startServer>>
+  let c: Awaited<ReturnType<typeof startServer>>
+  const sockets: ClientSocket[] = []
+
+  beforeAll(async () => {
+    ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
+    const options = {
+      port: 0,
+      databaseUrl: postgres.createDatabase('talemy_replay_resync'),
+      redisUrl: redis.url,
+      redisPrefix: `r${randomUUID().slice(0, 8)}:`,
+      dataDir: tmpdir(),
+      seedDemo: true,
+    }
+    a = await startServer(options)
+    c = await startServer({ ...options, logTailCheckMs: 3_600_000 })
+  })
+  afterAll(async () => {
+    for (const socket of sockets) socket.close()
+    await a?.close()
+    await c?.close()
+    await redis?.stop()
+    postgres?.stop()
+  })
+
+  async function open(url: string, token: string, auth: { offset?: number; epoch?: string } = {}): Promise<Stream> {
+    const s = await openStream(url, token, auth)
+    sockets.push(s.socket)
+    return s
+  }
+  const send = (url: string, token: string, content: string) =>
+    http(url, 'POST', `/api/conversations/${CONV}/messages`, {
+      token,
+      body: { content, clientId: `replay-resync-${randomUUID()}` },
+    })
+
+  it('gets the events published while it replayed, before later ones, each once', async () => {
+    const alice = (await login(a.url, ALICE)).token
+    const bob = (await login(c.url, BOB)).token
+    const first = await open(c.url, bob)
+    const { offset, epoch } = (await first.synced()).payload
+    first.socket.close()
+    expect((await send(a.url, alice, 'before')).status).toBe(201)
+
+    // Bob's resume on C reads his log (it has "before"), then waits until the test lets it go on.
+    const real = EventLog.prototype.resume
+    let held = false
+    let onRead!: () => void
+    const read = new Promise<void>((resolve) => (onRead = resolve))
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
+      if (held || args[0] !== 'user-bob' || args[1] !== offset) return real.apply(this, args)
+      held = true
+      const result = await real.apply(this, args)
+      onRead()
+      await released
+      return result
+    })
+    let bobOnC: Stream
+    try {
+      bobOnC = await open(c.url, bob, { offset, epoch })
+      await read
+      // Committed after that read, announced while C's subscriber is away: C never hears of it.
+      await whileSubscriberAway(c.io, redis.url, 300, async () =>
+        expect((await send(a.url, alice, 'missed')).status).toBe(201),
+      )
+      release()
+      await bobOnC.synced()
+    } finally {
+      release()
+      resume.mockRestore()
+    }
+    // Sent on C itself: its event reaches Bob's socket with no Redis on the way, after whatever came before it.
+    expect((await send(c.url, alice, 'after')).status).toBe(201)
+    const contents = () =>
+      bobOnC
+        .logged()
+        .filter((item) => item.event === 'message:new')
+        .map((item) => item.payload.content)
+    await vi.waitFor(() => expect(contents()).toContain('after'), { timeout: 20_000, interval: 20 })
+    expect(contents()).toEqual(['before', 'missed', 'after'])
+    expect(bobOnC.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2, offset + 3])
+  })
+})
