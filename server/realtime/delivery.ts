@@ -11,9 +11,12 @@ interface Sent {
   above: Set<number>
 }
 
-/** A socket's stream: replaying (live events held) or live (events above the replayed ones pass). */
+/**
+ * A socket's stream: replaying (live events held) or live (events above the replayed ones pass). A replaying one is
+ * `stale` when notifications were lost during its replay: its log read may predate events nobody here heard of.
+ */
 type Stream =
-  | { kind: 'replaying'; held: LoggedEvent[]; sent: Sent }
+  | { kind: 'replaying'; held: LoggedEvent[]; sent: Sent; stale: boolean }
   | { kind: 'live'; replayedUpTo: number; sent: Sent }
 
 /** `offset` was sent (or, with `all`, everything up to it). */
@@ -57,7 +60,7 @@ export class LiveDelivery {
     let sockets = this.byUser.get(userId)
     if (!sockets) this.byUser.set(userId, (sockets = new Set()))
     sockets.add(socket)
-    this.streams.set(socket, { kind: 'replaying', held: [], sent: { upTo: 0, above: new Set() } })
+    this.streams.set(socket, { kind: 'replaying', held: [], sent: { upTo: 0, above: new Set() }, stale: false })
   }
 
   /** Each live socket with the offset up to which it was sent everything. */
@@ -83,8 +86,35 @@ export class LiveDelivery {
   pause(socket: TalemySocket): number | undefined {
     const stream = this.streams.get(socket)
     if (stream?.kind !== 'live') return undefined
-    this.streams.set(socket, { kind: 'replaying', held: [], sent: stream.sent })
+    this.streams.set(socket, { kind: 'replaying', held: [], sent: stream.sent, stale: false })
     return stream.sent.upTo
+  }
+
+  /**
+   * Notifications may have been lost on their way here. The replaying sockets are marked stale (see `takeStale`); the
+   * live ones are returned, each to be resynced (`pause`, then a replay).
+   */
+  notificationsLost(): TalemySocket[] {
+    const live: TalemySocket[] = []
+    for (const sockets of this.byUser.values())
+      for (const socket of sockets) {
+        const stream = this.streams.get(socket)
+        if (stream?.kind === 'live') live.push(socket)
+        else if (stream) stream.stale = true
+      }
+    return live
+  }
+
+  /**
+   * Whether notifications were lost since the socket's replay began (and forgets it): an event committed after its
+   * log was read is then neither in the replay nor held, so the log is read again from the replay's end before
+   * `goLive`. Its held events wait meanwhile, so nothing goes out of offset order.
+   */
+  takeStale(socket: TalemySocket): boolean {
+    const stream = this.streams.get(socket)
+    if (stream?.kind !== 'replaying' || !stream.stale) return false
+    stream.stale = false
+    return true
   }
 
   remove(socket: TalemySocket): void {

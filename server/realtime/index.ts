@@ -356,12 +356,16 @@ export function attachHandlers(
    */
   function handOver(socket: TalemySocket, result: ResumeResult, afterHandshake: boolean): void {
     if (!stillValid(socket)) return
-    if (result.kind === 'replay') {
-      for (const event of result.events) emitLogged(socket, event)
-      if (afterHandshake) socket.emit('sync:caughtUp', { offset: result.offset, epoch: result.epoch })
-    } else {
-      socket.emit('sync:gap', { offset: result.offset, epoch: result.epoch })
+    if (result.kind === 'replay') for (const event of result.events) emitLogged(socket, event)
+    else socket.emit('sync:gap', { offset: result.offset, epoch: result.epoch })
+    const caughtUp = afterHandshake && result.kind === 'replay'
+    // Notifications were lost while this replay ran: what was committed after its read reached nobody here. The log
+    // is read again from the replay's end (the sync marker waits, so that it names the real end) before going live.
+    if (delivery.takeStale(socket)) {
+      replayFrom(socket, result.offset, caughtUp)
+      return
     }
+    if (caughtUp) socket.emit('sync:caughtUp', { offset: result.offset, epoch: result.epoch })
     delivery.goLive(socket, result.offset)
   }
 
@@ -378,9 +382,13 @@ export function attachHandlers(
   /** Reads a live socket's log again from the offset up to which it was sent everything, and goes live after it. */
   function resync(socket: TalemySocket): void {
     const from = delivery.pause(socket)
-    if (from === undefined) return
+    if (from !== undefined) replayFrom(socket, from, false)
+  }
+
+  /** Replays a replaying socket's log after `from`, and hands it over (`caughtUp`: then says `sync:caughtUp`). */
+  function replayFrom(socket: TalemySocket, from: number, caughtUp: boolean): void {
     eventLog.resume(socket.data.userId, from, eventLog.epoch).then(
-      (result) => socket.connected && handOver(socket, result, false),
+      (result) => socket.connected && handOver(socket, result, caughtUp),
       (error: unknown) => {
         logger.error({ err: error, socketId: socket.id }, 'resync failed')
         dropConnection(socket)
@@ -389,9 +397,9 @@ export function attachHandlers(
   }
 
   // Notifications between nodes are at most once (Redis pub/sub): when some may have been lost, every live socket here
-  // is resynced, as at a handshake.
+  // is resynced, as at a handshake, and every replaying one reads its log again when its replay ends.
   onNotificationsLost?.(() => {
-    for (const [socket] of delivery.live()) resync(socket)
+    for (const socket of delivery.notificationsLost()) resync(socket)
     // Presence changes are not logged: a fresh snapshot puts right whichever of them were lost.
     presence?.resendSnapshots(io.of('/').sockets.values()).catch(warn('presence snapshots failed'))
   })

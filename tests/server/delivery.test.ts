@@ -70,6 +70,24 @@ describe('LiveDelivery: the hand-over from a replay to live events', () => {
     expect(delivery.live()).toEqual([[bob.socket, 8]])
   })
 
+  it('notifications lost: the live sockets are named for a resync, the replaying ones marked stale (told once)', () => {
+    const delivery = new LiveDelivery()
+    const bob = fakeSocket('bob')
+    const carol = fakeSocket('carol')
+    delivery.add(bob.socket)
+    delivery.add(carol.socket)
+    delivery.goLive(bob.socket, 3)
+    expect(delivery.takeStale(carol.socket)).toBe(false)
+    expect(delivery.notificationsLost()).toEqual([bob.socket])
+    expect(delivery.takeStale(bob.socket)).toBe(false)
+    // Carol's replay read her log before the loss: she reads it again before going live, once.
+    expect(delivery.takeStale(carol.socket)).toBe(true)
+    expect(delivery.takeStale(carol.socket)).toBe(false)
+    // Bob paused for his resync reads after the loss: not stale.
+    delivery.pause(bob.socket)
+    expect(delivery.takeStale(bob.socket)).toBe(false)
+  })
+
   it("sends a user's events to that user's sockets only, and nothing to a removed socket", () => {
     const delivery = new LiveDelivery()
     const bob = fakeSocket('bob')
