@@ -1,9 +1,20 @@
 import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { startServer } from '../../server/index'
+import { startServer, type StartServerOptions } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
-import { ALICE, BOB, CAROL, connect, delivered, emitAck, login, type ClientSocket } from '../server/support/server'
+import {
+  ALICE,
+  BOB,
+  CAROL,
+  connect,
+  connectLive,
+  delivered,
+  emitAck,
+  login,
+  manualClock,
+  type ClientSocket,
+} from '../server/support/server'
 import { spawnNode, type NodeProcess } from './support/node'
 import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
 
@@ -20,6 +31,7 @@ describe.runIf(ready)('presence across nodes', () => {
   let prefix: string
   let a: Awaited<ReturnType<typeof startServer>>
   let b: Awaited<ReturnType<typeof startServer>>
+  let options: StartServerOptions
   const sockets: ClientSocket[] = []
   const spawned: NodeProcess[] = []
 
@@ -27,7 +39,7 @@ describe.runIf(ready)('presence across nodes', () => {
     ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
     databaseUrl = postgres.createDatabase('talemy_presence')
     prefix = `p${randomUUID().slice(0, 8)}:`
-    const options = {
+    options = {
       port: 0,
       databaseUrl,
       redisUrl: redis.url,
@@ -144,5 +156,36 @@ describe.runIf(ready)('presence across nodes', () => {
         ).toBe(true),
       { timeout: 20_000, interval: 50 },
     )
+  })
+
+  // Last: C's clock, an hour ahead, notes when Bob went; the tests above need him to come and go on real time.
+  it("sends a typing notice from node A to no socket on node C whose token C's clock says has expired", async () => {
+    // C's clock runs an hour ahead once the test says so: Bob's first token has expired there, his second has not.
+    const clock = manualClock()
+    const TTL_MS = 3_600_000
+    const c = await startServer({ ...options, now: clock.now, tokenTtlSeconds: TTL_MS / 1000 })
+    try {
+      const alice = await login(a.url, ALICE)
+      // Past its replay (whose hand-over checks the token too) before the clock moves.
+      const expired = await connectLive(c.url, (await login(c.url, BOB)).token)
+      sockets.push(expired)
+      const told: unknown[] = []
+      expired.on('typing', (notice) => told.push(notice))
+      const dropped = new Promise<string>((resolve) => expired.once('disconnect', resolve))
+      clock.advance(TTL_MS)
+      const live = await connectLive(c.url, (await login(c.url, BOB)).token)
+      sockets.push(live)
+      const typing = new Promise((resolve) => live.once('typing', resolve))
+      const aliceOnA = await open(a.url, alice.token)
+      expect(await emitAck(aliceOnA.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
+      // C sends a notice to Bob's sockets in one go: once his live one has it, the other one had it too, or never will.
+      expect(await typing).toEqual({ conversationId: CONV, userId: alice.user.id })
+      // Its next event is refused (its token expired) and disconnects it; the refusal follows whatever was sent before.
+      if (expired.connected) await emitAck(expired, 'conversation:leave', 'delivery-barrier').catch(() => undefined)
+      expect(told).toEqual([])
+      expect(await dropped).toBe('io server disconnect')
+    } finally {
+      await c.close()
+    }
   })
 })
