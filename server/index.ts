@@ -26,6 +26,7 @@ import { checkJwtSecret } from './secrets'
 import {
   DEFAULT_MAX_SOCKETS_PER_USER,
   LiveDelivery,
+  Notices,
   attachHandlers,
   createNotifier,
   createPresence,
@@ -238,6 +239,7 @@ async function startOn(
       )
     : undefined
   const delivery = new LiveDelivery()
+  const notices = new Notices(io, cluster !== undefined)
   const services = createServices({
     db,
     tokens,
@@ -254,7 +256,7 @@ async function startOn(
   })
   const slots = cluster?.slots ?? new SocketSlots(maxSocketsPerUser)
   const presence = new PresenceTracker({
-    io,
+    notices,
     db,
     store: cluster?.presence ?? new MemoryPresenceStore(),
     socketCount: (userId) => slots.count(userId),
@@ -282,6 +284,7 @@ async function startOn(
     maxSocketsPerUser,
     eventLog,
     delivery,
+    notices,
     slots,
     viewerRegistry: cluster?.viewers,
     presence,

@@ -25,12 +25,14 @@ import type { SessionStore } from '../sessions'
 import type { EventLog, ResumeResult } from '../services/eventLog'
 import { emitLogged, type LiveDelivery } from './delivery'
 import { conversationIdOfRoom, conversationRoom, sessionRoom, userRoom } from './rooms'
+import type { Notices } from './notices'
 import type { PresenceTracker } from './presence'
 import { SocketSlots } from './socketSlots'
 import type { TalemyServer, TalemySocket } from './types'
 
 export { createNotifier, createPresence } from './notifier'
 export { LiveDelivery } from './delivery'
+export { Notices } from './notices'
 export { DEFAULT_PRESENCE_GRACE_SECONDS, MemoryPresenceStore, PresenceTracker } from './presence'
 export type { TalemyServer, TalemySocket } from './types'
 
@@ -99,6 +101,8 @@ export interface HandlerDeps {
   maxSocketsPerUser: number
   eventLog: EventLog
   delivery: LiveDelivery
+  /** Typing and presence: gated here as `delivery` is. */
+  notices: Notices
   /** Default: this process's own count. */
   slots?: SocketCap
   viewerRegistry?: ViewerRegistry
@@ -142,6 +146,7 @@ export function attachHandlers(
     maxSocketsPerUser,
     eventLog,
     delivery,
+    notices,
     slots,
     viewerRegistry,
     presence,
@@ -181,6 +186,7 @@ export function attachHandlers(
     return false
   }
   delivery.gate(stillValid)
+  notices.gate(stillValid)
 
   /**
    * A newer token of the socket's own session: it lives on until that one expires. Another session's or user's: refused
@@ -279,7 +285,7 @@ export function attachHandlers(
     },
     'message:send': (socket, payload) => messaging.send(socket.data.userId, payload),
     'session:renew': renew,
-    // Not logged: a notice of the present, to the other participants' sockets on every node (their user rooms).
+    // Not logged: a notice of the present, to the other participants' sockets on every node.
     typing: async (socket, payload) => {
       const input = parseRequest(typingSchema, payload)
       if (!input.ok) throw invalid(input.issues, 'payload')
@@ -287,7 +293,7 @@ export function attachHandlers(
       const { conversationId } = input.value
       await typingLimiter.take(userId)
       const others = (await messaging.participants(userId, conversationId)).filter((id) => id !== userId)
-      if (others.length > 0) io.to(others.map(userRoom)).emit('typing', { conversationId, userId })
+      notices.toUsers(others, 'typing', { conversationId, userId })
       return null
     },
   }

@@ -2,8 +2,8 @@ import { MAX_PRESENCE_SNAPSHOT, type Id, type PresenceState } from '../../src/co
 import type { Db } from '../db'
 import type { Logger } from '../logger'
 import { iso } from '../services/rows'
-import { userRoom } from './rooms'
-import type { TalemyServer, TalemySocket } from './types'
+import type { Notices } from './notices'
+import type { TalemySocket } from './types'
 
 export const DEFAULT_PRESENCE_GRACE_SECONDS = 5
 /** How often (real time) each node looks for users whose last socket has gone; the grace is measured on `now`. */
@@ -56,7 +56,8 @@ export class MemoryPresenceStore implements PresenceStore {
 }
 
 export interface PresenceTrackerOptions {
-  io: TalemyServer
+  /** How changes and snapshots reach the sockets (each checked as it goes). */
+  notices: Pick<Notices, 'toUsers' | 'toSocket'>
   db: Db
   store: PresenceStore
   /** Live sockets of a user (on every node, when shared). */
@@ -71,11 +72,12 @@ export interface PresenceTrackerOptions {
 /**
  * Presence: a user is online from their first socket until their last one has been gone for the grace period (a
  * reload reconnects within it: nobody sees a flicker). Changes go as `presence:changed` to everyone who shares a
- * conversation with the user (their user rooms, on every node); every new socket gets a `presence:snapshot` of
- * those people. A periodic sweep on each node finds users without sockets — also those of a node that died, whose
- * socket entries expire unrenewed — and, after the grace, marks them offline with `lastSeenAt` when they went.
+ * conversation with the user (their sockets on every node, through `Notices`, which checks each socket's token);
+ * every new socket gets a `presence:snapshot` of those people. A periodic sweep on each node finds users without
+ * sockets — also those of a node that died, whose socket entries expire unrenewed — and, after the grace, marks them
+ * offline with `lastSeenAt` when they went.
  *
- * @example const presence = new PresenceTracker({ io, db, store, socketCount, graceSeconds: 5, now, logger }); presence.start()
+ * @example const presence = new PresenceTracker({ notices, db, store, socketCount, graceSeconds: 5, now, logger }); presence.start()
  */
 export class PresenceTracker {
   private timer: ReturnType<typeof setInterval> | undefined
@@ -128,7 +130,7 @@ export class PresenceTracker {
       this.tell(contacts, { ...state!, online: true })
     }
     const users = await this.snapshotOf(contacts)
-    if (socket.connected) socket.emit('presence:snapshot', { users })
+    this.options.notices.toSocket(socket, 'presence:snapshot', { users })
   }
 
   /** A snapshot of `contacts`: at most what the browser takes (it refuses a longer list whole). */
@@ -146,7 +148,7 @@ export class PresenceTracker {
     }
     for (const [userId, list] of byUser) {
       const users = await this.snapshotOf(await this.contactsOf(userId))
-      for (const socket of list) if (socket.connected) socket.emit('presence:snapshot', { users })
+      for (const socket of list) this.options.notices.toSocket(socket, 'presence:snapshot', { users })
     }
   }
 
@@ -214,6 +216,6 @@ export class PresenceTracker {
   }
 
   private tell(contacts: readonly Id[], state: PresenceState): void {
-    if (contacts.length > 0) this.options.io.to(contacts.map(userRoom)).emit('presence:changed', state)
+    this.options.notices.toUsers(contacts, 'presence:changed', state)
   }
 }

@@ -1,12 +1,15 @@
 import type { Server, Socket } from 'socket.io'
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from '../../src/contract'
 import type { LoggedEvent } from '../services/eventLog'
+import type { Notice } from './notices'
 
 /** Between nodes (through the Redis adapter): the logged events just committed, for each node's own sockets. */
 interface InterServerEvents {
   'talemy:logged': (events: LoggedEvent[]) => void
   /** A session revoked on one node: the others stop trusting what they remembered of it. */
   'talemy:revoked': (sessionId: string) => void
+  /** Typing and presence changes, for each node's own sockets. */
+  'talemy:notice': (notice: Notice) => void
 }
 
 export type TalemyServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>

@@ -123,7 +123,7 @@ describe.runIf(ready)('state shared through Redis', () => {
     const store = new RedisPresenceStore(one)
     const told: unknown[] = []
     const tracker = new PresenceTracker({
-      io: { to: () => ({ emit: (_event: string, state: unknown) => told.push(state) }) } as never,
+      notices: { toUsers: (_users, _event, state) => void told.push(state), toSocket: () => undefined },
       // Erin shares a conversation with Dave; nobody has been seen yet.
       db: {
         query: async (sql: string) => (sql.includes('conversation_members') ? [{ user_id: 'erin' }] : []),

@@ -28,6 +28,18 @@ afterEach(async () => {
 
 type Item = { event: string; payload: Record<string, unknown> }
 
+/** How the tracker's words go out, faked: changes to `toUsers`, snapshots straight to a (fake) socket still there. */
+function fakeNotices(
+  toUsers: (userIds: readonly string[], event: string, payload: unknown) => unknown = () => undefined,
+): ConstructorParameters<typeof PresenceTracker>[0]['notices'] {
+  return {
+    toUsers: (userIds, event, payload) => void toUsers(userIds, event, payload),
+    toSocket: (socket, event, payload) => {
+      if (socket.connected) (socket.emit as (event: string, payload: unknown) => boolean)(event, payload)
+    },
+  }
+}
+
 /** A socket whose listener is in place before the handshake (the snapshot follows it at once). */
 async function openFresh(server: TestServer, token: string) {
   const { io } = await import('socket.io-client')
@@ -179,7 +191,7 @@ describe('a socket gone before its replay ended (its parts faked)', () => {
     const store = new MemoryPresenceStore()
     const told: unknown[] = []
     const tracker = new PresenceTracker({
-      io: { to: () => ({ emit: (_event: string, state: unknown) => told.push(state) }) } as never,
+      notices: fakeNotices((_users, _event, state) => told.push(state)),
       db: {
         async query(text: string, params: unknown[]) {
           if (text.includes('conversation_members')) return [{ user_id: 'bob' }]
@@ -222,9 +234,9 @@ describe('the sweep against a reconnect (its parts faked: the order of what it a
       },
     }
     const told: boolean[] = []
-    const io = { to: () => ({ emit: (_event: string, state: { online: boolean }) => told.push(state.online) }) }
+    const notices = fakeNotices((_users, _event, state) => told.push((state as { online: boolean }).online))
     const tracker = new PresenceTracker({
-      io: io as never,
+      notices,
       db: db as never,
       store,
       socketCount: () => sockets,
@@ -251,11 +263,9 @@ describe('the snapshot and the changes on one socket', () => {
     const store = new MemoryPresenceStore()
     const bobSockets = 0
     const toAlice: { event: string; payload: unknown }[] = []
-    const io = {
-      to: (rooms: string[]) => ({
-        emit: (event: string, payload: unknown) => rooms.includes('user:alice') && toAlice.push({ event, payload }),
-      }),
-    }
+    const notices = fakeNotices(
+      (userIds, event, payload) => userIds.includes('alice') && toAlice.push({ event, payload }),
+    )
     // The snapshot's read of last_seen_at (about Bob) answers when the test says (another pool connection, a busier
     // moment); every other query at once.
     let answerSnapshot!: () => void
@@ -277,7 +287,7 @@ describe('the snapshot and the changes on one socket', () => {
     }
     let clock = 1_000_000
     const tracker = new PresenceTracker({
-      io: io as never,
+      notices,
       db: db as never,
       store,
       socketCount: (userId) => (userId === 'bob' ? bobSockets : 1),
@@ -329,7 +339,7 @@ describe('the snapshot and the changes on one socket', () => {
       },
     }
     const tracker = new PresenceTracker({
-      io: { to: () => ({ emit: () => undefined }) } as never,
+      notices: fakeNotices(),
       db: db as never,
       store: new MemoryPresenceStore(),
       socketCount: () => 1,
