@@ -168,9 +168,24 @@ function move(from: number, to: number, value: unknown): Patch[] {
 }
 
 /**
+ * Whether `message`, going first in `thread`, would not join its first stored message (its `seq` is more than one
+ * below): it would sit above a hole, and "Load earlier" asks only for what comes before the first message, so the hole
+ * would show nothing ever. It is left to "Load earlier" instead. A message comes so after the thread was read again
+ * once more than a page had come: our send confirmed only then (its answer was lost), an event that waited for that
+ * read.
+ *
+ * @example leavesHole([m112, m113], m101) // true; leavesHole([m112, m113], m111) // false
+ */
+export function leavesHole(thread: readonly ThreadMessage[], message: Message): boolean {
+  const first = thread[0]
+  return first !== undefined && !isUnconfirmed(first) && first.seq > message.seq + 1
+}
+
+/**
  * Upserts a stored message into a thread: a no-op when it is already there, replaces our pending or failed copy
  * with the same `clientId`, else inserts it by `seq` (after the last confirmed message with a lower `seq`, before
- * the unconfirmed ones). `status` is `'sent'` for our own confirmed messages.
+ * the unconfirmed ones), unless it would go first above a hole (`leavesHole`): then only our copy goes. `status` is
+ * `'sent'` for our own confirmed messages.
  *
  * A thread keeps two invariants (this module and the thread page maintain them): confirmed messages ordered by `seq`,
  * unconfirmed ones after them. So the scan starts at the end and stops at the message's place: an append, the usual
@@ -192,6 +207,7 @@ export function upsertMessagePatches(thread: readonly ThreadMessage[], message: 
     if (thread[i]!.id === message.id) return []
   }
   const pos = i + 1
+  if (pos === 0 && leavesHole(thread, message)) return mine === -1 ? [] : [{ op: 'remove', path: [mine] }]
   const value = threadMessageOf(message, status)
   if (mine === -1) return [{ op: 'add', path: [pos], value }]
   return move(mine, mine < pos ? pos - 1 : pos, value)

@@ -91,6 +91,17 @@ describe('message:new', () => {
       view({ thread: ok([message(1), message(2), pending('k1')]) }),
       work([thread([{ op: 'add', path: [2], value: m3 }])]),
     ],
+    // Older than the thread's first and not joining it: first, it would sit above a hole "Load earlier" never fills.
+    [
+      'is left to "Load earlier" when it would sit above a hole',
+      view({ thread: ok([message(5), message(6)]) }),
+      work(),
+    ],
+    [
+      'goes first when it joins the first',
+      view({ thread: ok([message(4), message(5)]) }),
+      work([thread([{ op: 'add', path: [0], value: m3 }])]),
+    ],
     ['does nothing for a thread nobody cached', view(), work()],
     // A read in flight: applied once it lands (no refetch), and patched meanwhile where there is data.
     ['waits for a thread still loading', view({ thread: { status: 'pending' } }), { ...work(), awaitRead: true }],
@@ -194,6 +205,13 @@ describe('message:sent (and our ack)', () => {
       [message(1)],
       mine(2, 'k1'),
       [{ op: 'add', path: [1], value: { ...mine(2, 'k1'), status: 'sent' } }],
+    ],
+    [
+      // The thread was read again without it (its answer was lost) after more than a page came: "Load earlier" has it.
+      'only takes our copy away when it would sit above a hole',
+      [message(5), message(6), pending('k1')],
+      mine(3, 'k1'),
+      [{ op: 'remove', path: [2] }],
     ],
     [
       'replaces a failed copy too',
