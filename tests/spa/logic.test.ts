@@ -279,6 +279,37 @@ describe('the toaster', () => {
     store.dispose()
   })
 
+  // The server logs each creation once, but a resume replays what came after the store's offset, and a replay may
+  // overlap what the store had live: the offset gate lets each logged event through once, so one toast, even with no
+  // list cached that could tell it is listed already (the toaster decides before the burst's cache work).
+  test('a created event that comes again (a replay overlapping live delivery) is one toast', () => {
+    const toaster = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000 })
+    const sockets = fakeSockets()
+    const store = makeStore({
+      apiUrl: 'http://api.invalid',
+      createSocket: sockets.createSocket,
+      storage: createMemoryStorage(),
+      shareSocket: false,
+      extraMiddleware: [toaster.middleware],
+      fetchFn: (async () => new Response(null, { status: 204 })) as typeof fetch,
+      preloadedState: { auth: { token: 't-bob', user: bob } },
+    })
+    const booked = lesson({ id: 'l9', studentId: carol.id, tutorId: bob.id })
+    sockets.last.serverConnect()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    // One burst: live, then again.
+    sockets.last.serverEmit('lesson:created', booked, { offset: 11 })
+    sockets.last.serverEmit('lesson:created', booked, { offset: 11 })
+    expect(toaster.getSnapshot()).toHaveLength(1)
+    // A new connection resuming from an older offset than the server had sent (the drop came first): replayed again.
+    sockets.last.serverDrop()
+    sockets.last.serverConnect('sock-2')
+    sockets.last.serverEmit('lesson:created', booked, { offset: 11 })
+    sockets.last.serverEmit('sync:caughtUp', { offset: 11, epoch: 'e1' })
+    expect(toaster.getSnapshot()).toHaveLength(1)
+    store.dispose()
+  })
+
   test('no toast’s time runs out while paused (the user is in the region); resumed, each gets a fresh ttl (WCAG 2.2.1)', () =>
     withToasts(({ toaster, raise, subjects }) => {
       raise('First', 'l1')
