@@ -473,6 +473,34 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
       for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
     },
   )
+  // A tab that waits for the lock since an earlier send of its own gets it after a third tab wrote in a conversation
+  // it then writes in too: the grant is where it starts sending, and that third tab's send, written first, goes first.
+  test('written in turn by two tabs waiting for a third’s lock: the first to get it sends the other’s earlier send of the conversation first', async () => {
+    const storage = createMemoryStorage()
+    const lock = createMemoryLock()
+    const [holder, tabA, tabC] = [0, 1, 2].map(() => tab('http://unused.test', storage, { drainLock: lock }))
+    for (const [i, t] of [holder!, tabA!, tabC!].entries()) t.socket().serverConnect(`s${i}`)
+    const at = (i: number) => ({ meta: { createdAt: new Date(Date.UTC(2026, 0, 1, 12, 0, i)).toISOString() } })
+    const clientIdOf = (p: { args: unknown[] }) => (p.args[0] as { clientId: string }).clientId
+    const sends = () => [holder!, tabA!, tabC!].flatMap((t) => t.socket().sent('message:send'))
+    const inC1 = () => sends().filter((p) => (p.args[0] as { conversationId: string }).conversationId === 'c1')
+    // The holder's x1 in c2 is on its way; A asks for the lock for its a0 in c3, then C for its c1 in c1; A writes a2
+    // in c1 last.
+    holder!.store.dispatch({ ...send('x1', 'c2'), ...at(0) })
+    tabA!.store.dispatch({ ...send('a0', 'c3'), ...at(1) })
+    tabC!.store.dispatch({ ...send('c1', 'c1'), ...at(2) })
+    tabA!.store.dispatch({ ...send('a2', 'c1'), ...at(3) })
+    expect(sends().map(clientIdOf)).toEqual(['x1'])
+    // x1 is confirmed: the holder has nothing left and lets go; A, first in line, gets the lock.
+    sends()[0]!.ack({ ok: true, data: { ...stored(1, 'x1'), conversationId: 'c2' } })
+    await eventually(() => expect(inC1()).not.toHaveLength(0))
+    expect(inC1().map(clientIdOf)).toEqual(['c1'])
+    inC1()[0]!.ack({ ok: true, data: stored(1, 'c1') })
+    for (const t of [holder!, tabA!, tabC!]) t.socket().serverEmit('message:sent', stored(1, 'c1'))
+    await eventually(() => expect(inC1()).toHaveLength(2))
+    expect(inC1().map(clientIdOf)).toEqual(['c1', 'a2'])
+    for (const { store } of [holder!, tabA!, tabC!]) store.dispatch(shutdown())
+  })
   test('a tab whose session expired while a send waits to retry lets the lock go: the next login’s tab drains at once', async () => {
     const storage = createMemoryStorage()
     const lock = createMemoryLock()
