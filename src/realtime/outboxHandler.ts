@@ -191,7 +191,10 @@ export function buildOutboxHandler<S extends SocketRootState>(
       if (session !== ctx.session) return release()
       granted = true
       letGo = release
-      if (!requesting) send({ type: 'lockGranted' })
+      if (requesting) return
+      // Waited for: other tabs may have written while this one waited (see `granting`).
+      send({ type: 'granting' })
+      send({ type: 'lockGranted' })
     })
     requesting = false
     // Granted inside `request` (a free lock): `letGo` is already the release, and the grant is taken now (see `send`).

@@ -52,6 +52,14 @@ export type OutboxEventBody =
    * in the order it was written, not after this tab's sends.
    */
   | { type: 'adopt'; holdingOnly: boolean }
+  /**
+   * The drain lock this tab waited for is about to be granted (`lockGranted` follows): what the user's other tabs
+   * wrote meanwhile comes in first, read only when another tab wrote since, so the drain the grant starts sends a
+   * conversation's sends in the order they were written. A tab that waited for the lock since an earlier send wrote
+   * the next of a conversation after a tab waiting behind it had written one there: draining at once, it sent its own
+   * first.
+   */
+  | { type: 'granting' }
   /** `sendMessage` was queued by the reducer; `problem` when the browser's own check refused it. */
   | { type: 'queued'; clientId: string; problem: string | null }
   | { type: 'restored'; entries: readonly PendingMessage[] }
@@ -250,6 +258,9 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       if (!view.durable || !view.userId) return
       if (event.holdingOnly && !gatherDue(step.state, view)) return
       return void step.effects.push({ type: 'adoptStored', userId: view.userId, onlyNews: event.holdingOnly })
+    case 'granting':
+      if (!view.durable || !view.userId || step.state.lock.status !== 'requested' || !hasPending(view)) return
+      return void step.effects.push({ type: 'adoptStored', userId: view.userId, onlyNews: true })
     case 'queued': {
       const entry = byClientId(event.clientId)
       if (!entry) return
