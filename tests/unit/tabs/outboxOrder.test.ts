@@ -66,4 +66,38 @@ describe('the user’s sends in a conversation are stored in the order written, 
       for (const tab of tabs) tab.dispose()
     },
   )
+  test('two tabs waiting for a third’s lock write in turn in c1: the first granted sends the other’s earlier send first', async () => {
+    const b = aBrowser({ sharedOutbox: true })
+    const [t1, t2, t3] = await connectedTabs(b, ['t1', 't2', 't3'])
+    const socket = t1!.own[0]!
+    const sends = () => socket.sent('message:send')
+    const c1 = () => sends().filter((p) => conversationOf(p) === 'c1')
+    const confirm = async (packet: EmittedPacket, seq: number) => {
+      const stored = message(seq, {
+        senderId: alice.id,
+        clientId: clientIdOf(packet),
+        conversationId: conversationOf(packet),
+      })
+      packet.ack({ ok: true, data: stored })
+      socket.serverEmit('message:sent', stored, { offset: 3 + seq })
+      await settle()
+    }
+    // t1 holds the lock for x1 (in c2), on its way; t2 asks for it for a0 (in c3), then t3 for b1 (in c1); t2 writes
+    // a2 in c1 last.
+    t1!.store.dispatch(written('x1', 'c2', 0))
+    await settle()
+    t2!.store.dispatch(written('a0', 'c3', 1))
+    await settle()
+    t3!.store.dispatch(written('b1', 'c1', 2))
+    await settle()
+    t2!.store.dispatch(written('a2', 'c1', 3))
+    await settle()
+    expect(sends().map(clientIdOf)).toEqual(['x1'])
+    // x1 confirmed: t1 lets go, and t2, first in line, gets the lock.
+    await confirm(sends()[0]!, 1)
+    expect(c1().map(clientIdOf)).toEqual(['b1'])
+    await confirm(c1()[0]!, 2)
+    expect(c1().map(clientIdOf)).toEqual(['b1', 'a2'])
+    for (const tab of [t1!, t2!, t3!]) tab.dispose()
+  })
 })
