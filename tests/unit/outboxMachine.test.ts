@@ -136,6 +136,31 @@ const rows: Row[] = [
     state({ mirroring: 'u1', lock: { status: 'requested' } }),
     [],
   ],
+  // granting
+  [
+    'a lock waited for, about to be granted, first gathers what the other tabs wrote meanwhile',
+    state({ mirroring: 'u1', lock: { status: 'requested' } }),
+    { type: 'granting' },
+    view([k1]),
+    state({ mirroring: 'u1', lock: { status: 'requested' } }),
+    [{ type: 'adoptStored', userId: 'u1', onlyNews: true }],
+  ],
+  [
+    'a lock granted with nothing of this tab’s to send gathers nothing (it goes on at once)',
+    state({ mirroring: 'u1', lock: { status: 'requested' } }),
+    { type: 'granting' },
+    view([failedK1]),
+    state({ mirroring: 'u1', lock: { status: 'requested' } }),
+    [],
+  ],
+  [
+    'a grant no longer asked for gathers nothing',
+    state({ mirroring: 'u1' }),
+    { type: 'granting' },
+    view([k1]),
+    state({ mirroring: 'u1' }),
+    [],
+  ],
   // queued
   [
     'a send asks for the lock first, and shows its pending copy',
