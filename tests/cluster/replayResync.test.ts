@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startServer } from '../../server/index'
+import { PresenceTracker } from '../../server/realtime'
 import { EventLog } from '../../server/services/eventLog'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { ALICE, BOB, http, login, type ClientSocket } from '../server/support/server'
@@ -100,5 +101,66 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     await vi.waitFor(() => expect(contents()).toContain('after'), { timeout: 20_000, interval: 20 })
     expect(contents()).toEqual(['before', 'missed', 'after'])
     expect(bobOnC.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2, offset + 3])
+  })
+
+  it("sends the connect's presence:snapshot after its sync:caughtUp when the log is read again", async () => {
+    // Bob's sockets of the test before are gone from C: only this one's resume reads his log below.
+    for (const socket of sockets.splice(0)) socket.close()
+    const bobsOnC = () => [...c.io.of('/').sockets.values()].filter((socket) => socket.data.userId === 'user-bob')
+    const alice = (await login(a.url, ALICE)).token
+    const bob = (await login(c.url, BOB)).token
+    const first = await open(c.url, bob)
+    const { offset, epoch } = (await first.synced()).payload
+    first.socket.close()
+    await vi.waitFor(() => expect(bobsOnC()).toEqual([]), { timeout: 20_000, interval: 10 })
+    expect((await send(a.url, alice, 'before again')).status).toBe(201)
+
+    // The first read is held as above; the second (from the first's end) lets anything that runs on the back of the
+    // resume's end finish first: a snapshot sent then would come before the marker.
+    const real = EventLog.prototype.resume
+    const connected = vi.spyOn(PresenceTracker.prototype, 'connected')
+    let stage: 'first' | 'again' | 'done' = 'first'
+    let onRead!: () => void
+    const read = new Promise<void>((resolve) => (onRead = resolve))
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
+      if (args[0] !== 'user-bob') return real.apply(this, args)
+      if (stage === 'first' && args[1] === offset) {
+        stage = 'again'
+        const result = await real.apply(this, args)
+        onRead()
+        await released
+        return result
+      }
+      if (stage === 'again') {
+        stage = 'done'
+        await new Promise((resolve) => setImmediate(resolve))
+        await Promise.all(connected.mock.results.map((result) => result.value))
+      }
+      return real.apply(this, args)
+    })
+    const names: string[] = []
+    let bobOnC: Stream
+    try {
+      bobOnC = await open(c.url, bob, { offset, epoch })
+      bobOnC.socket.onAny((event: string) => names.push(event))
+      await read
+      await whileSubscriberAway(c.io, redis.url, 300, async () =>
+        expect((await send(a.url, alice, 'missed again')).status).toBe(201),
+      )
+      // The snapshot every socket gets when the subscriber is back, before the replay goes on.
+      await vi.waitFor(() => expect(names).toContain('presence:snapshot'), { timeout: 20_000, interval: 10 })
+      release()
+      expect((await bobOnC.synced()).event).toBe('sync:caughtUp')
+    } finally {
+      release()
+      resume.mockRestore()
+      connected.mockRestore()
+    }
+    expect(stage).toBe('done')
+    const snapshots = () => names.filter((name) => name === 'presence:snapshot').length
+    await vi.waitFor(() => expect(snapshots()).toBe(2), { timeout: 20_000, interval: 10 })
+    expect(names.lastIndexOf('presence:snapshot')).toBeGreaterThan(names.indexOf('sync:caughtUp'))
   })
 })
