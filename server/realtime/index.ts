@@ -353,24 +353,22 @@ export function attachHandlers(
     const result = input.ok
       ? await eventLog.resume(socket.data.userId, input.value.offset, input.value.epoch)
       : { ...(await eventLog.resume(socket.data.userId, undefined, undefined)), kind: 'gap' as const }
-    if (socket.connected) handOver(socket, result, true)
+    if (socket.connected) await handOver(socket, result, true)
   }
 
   /**
    * A replay's events (and, after a handshake, `sync:caughtUp`), or `sync:gap` when the log cannot give them all; then
-   * the socket goes live from the replay's end.
+   * the socket goes live from the replay's end. Settles once it is live (or gone), after any further read: a
+   * handshake's presence snapshot goes after its sync marker.
    */
-  function handOver(socket: TalemySocket, result: ResumeResult, afterHandshake: boolean): void {
+  async function handOver(socket: TalemySocket, result: ResumeResult, afterHandshake: boolean): Promise<void> {
     if (!stillValid(socket)) return
     if (result.kind === 'replay') for (const event of result.events) emitLogged(socket, event)
     else socket.emit('sync:gap', { offset: result.offset, epoch: result.epoch })
     const caughtUp = afterHandshake && result.kind === 'replay'
     // Notifications were lost while this replay ran: what was committed after its read reached nobody here. The log
     // is read again from the replay's end (the sync marker waits, so that it names the real end) before going live.
-    if (delivery.takeStale(socket)) {
-      replayFrom(socket, result.offset, caughtUp)
-      return
-    }
+    if (delivery.takeStale(socket)) return replayFrom(socket, result.offset, caughtUp)
     if (caughtUp) socket.emit('sync:caughtUp', { offset: result.offset, epoch: result.epoch })
     delivery.goLive(socket, result.offset)
   }
@@ -388,18 +386,20 @@ export function attachHandlers(
   /** Reads a live socket's log again from the offset up to which it was sent everything, and goes live after it. */
   function resync(socket: TalemySocket): void {
     const from = delivery.pause(socket)
-    if (from !== undefined) replayFrom(socket, from, false)
+    if (from === undefined) return
+    replayFrom(socket, from, false).catch((error: unknown) => {
+      logger.error({ err: error, socketId: socket.id }, 'resync failed')
+      dropConnection(socket)
+    })
   }
 
-  /** Replays a replaying socket's log after `from`, and hands it over (`caughtUp`: then says `sync:caughtUp`). */
-  function replayFrom(socket: TalemySocket, from: number, caughtUp: boolean): void {
-    eventLog.resume(socket.data.userId, from, eventLog.epoch).then(
-      (result) => socket.connected && handOver(socket, result, caughtUp),
-      (error: unknown) => {
-        logger.error({ err: error, socketId: socket.id }, 'resync failed')
-        dropConnection(socket)
-      },
-    )
+  /**
+   * Replays a replaying socket's log after `from`, and hands it over (`caughtUp`: then says `sync:caughtUp`). Rejects
+   * when the log cannot be read: a handshake's then fails as its first read would.
+   */
+  async function replayFrom(socket: TalemySocket, from: number, caughtUp: boolean): Promise<void> {
+    const result = await eventLog.resume(socket.data.userId, from, eventLog.epoch)
+    if (socket.connected) await handOver(socket, result, caughtUp)
   }
 
   // Notifications between nodes are at most once (Redis pub/sub): when some may have been lost, every live socket here
