@@ -163,4 +163,61 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     await vi.waitFor(() => expect(snapshots()).toBe(2), { timeout: 20_000, interval: 10 })
     expect(names.lastIndexOf('presence:snapshot')).toBeGreaterThan(names.indexOf('sync:caughtUp'))
   })
+
+  it('reads its log once more when the subscriber is lost again during the second read', async () => {
+    for (const socket of sockets.splice(0)) socket.close()
+    const bobsOnC = () => [...c.io.of('/').sockets.values()].filter((socket) => socket.data.userId === 'user-bob')
+    const alice = (await login(a.url, ALICE)).token
+    const bob = (await login(c.url, BOB)).token
+    const first = await open(c.url, bob)
+    const { offset, epoch } = (await first.synced()).payload
+    first.socket.close()
+    await vi.waitFor(() => expect(bobsOnC()).toEqual([]), { timeout: 20_000, interval: 10 })
+    expect((await send(a.url, alice, 'one')).status).toBe(201)
+
+    // Bob's first two reads are each held after reading, until the test lets them go on.
+    const real = EventLog.prototype.resume
+    const reads: (() => void)[] = []
+    const onRead: (() => void)[] = []
+    const readDone = [0, 1].map((i) => new Promise<void>((resolve) => (onRead[i] = resolve)))
+    const gates = [0, 1].map((i) => new Promise<void>((resolve) => (reads[i] = resolve)))
+    let count = 0
+    const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
+      if (args[0] !== 'user-bob' || count >= 2) return real.apply(this, args)
+      const i = count++
+      const result = await real.apply(this, args)
+      onRead[i]!()
+      await gates[i]
+      return result
+    })
+    let bobOnC: Stream
+    try {
+      bobOnC = await open(c.url, bob, { offset, epoch })
+      await readDone[0]
+      await whileSubscriberAway(c.io, redis.url, 300, async () =>
+        expect((await send(a.url, alice, 'two')).status).toBe(201),
+      )
+      reads[0]!()
+      await readDone[1]
+      await whileSubscriberAway(c.io, redis.url, 300, async () =>
+        expect((await send(a.url, alice, 'three')).status).toBe(201),
+      )
+      reads[1]!()
+      expect((await bobOnC.synced()).payload.offset).toBe(offset + 3)
+    } finally {
+      for (const read of reads) read()
+      resume.mockRestore()
+    }
+    expect(count).toBe(2)
+    expect((await send(c.url, alice, 'four')).status).toBe(201)
+    const contents = () =>
+      bobOnC
+        .logged()
+        .filter((item) => item.event === 'message:new')
+        .map((item) => item.payload.content)
+    await vi.waitFor(() => expect(contents()).toContain('four'), { timeout: 20_000, interval: 20 })
+    expect(contents()).toEqual(['one', 'two', 'three', 'four'])
+    expect(bobOnC.logged().map((item) => item.offset)).toEqual([1, 2, 3, 4].map((n) => offset + n))
+    expect(bobOnC.items.filter((item) => item.event.startsWith('sync:'))).toHaveLength(1)
+  })
 })
