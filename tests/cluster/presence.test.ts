@@ -112,6 +112,30 @@ describe.runIf(ready)('presence across nodes', () => {
     })
   })
 
+  it("brings a typing notice once to each of Alice's sockets, on the typer's node and on the other, and none to the typer's own", async () => {
+    const [alice, bob] = await Promise.all([login(a.url, ALICE), login(b.url, BOB)])
+    const aliceOnA = await open(a.url, alice.token)
+    const aliceOnB = await open(b.url, alice.token)
+    const bobOnA = await open(a.url, bob.token)
+    const bobOnB = await open(b.url, bob.token)
+
+    expect(await emitAck(bobOnB.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
+    // Published after the notice, on the same node and through the same channel: once it is there, so is the notice
+    // and any copy of it.
+    const content = `after typing ${randomUUID()}`
+    const sent = await emitAck(bobOnB.socket, 'message:send', { conversationId: CONV, content, clientId: randomUUID() })
+    expect(sent.ok).toBe(true)
+    const arrived = (items: Item[]) =>
+      items.some((item) => item.event === 'message:new' && item.payload.content === content)
+    await vi.waitFor(() => expect(arrived(aliceOnA.items) && arrived(aliceOnB.items)).toBe(true), { timeout: 20_000 })
+    const typing = (items: Item[]) => items.filter((item) => item.event === 'typing').map((item) => item.payload)
+    expect(typing(aliceOnA.items)).toEqual([{ conversationId: CONV, userId: bob.user.id }])
+    expect(typing(aliceOnB.items)).toEqual([{ conversationId: CONV, userId: bob.user.id }])
+    expect(typing(bobOnA.items)).toEqual([])
+    expect(typing(bobOnB.items)).toEqual([])
+    for (const socket of [aliceOnA, aliceOnB, bobOnA, bobOnB]) socket.socket.close()
+  })
+
   it('takes the users of a node killed with SIGKILL offline once its entries expire and the grace has passed', {
     timeout: 90_000,
   }, async () => {
