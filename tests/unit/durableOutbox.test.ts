@@ -3,6 +3,7 @@ import { api, loggedIn, loggedOut, type ThreadMessage } from '../../src/api'
 import { createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
 import type { Message } from '../../src/contract'
 import {
+  createLeaseLock,
   createMemoryLock,
   discardMessage,
   drainStarted,
@@ -528,6 +529,127 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     // A, unauthorized, keeps its copy until it logs in again (the server keeps k1 single by its clientId).
     expect(selectPendingMessages(a.store.getState()).map((m) => m.clientId)).toEqual(['k1'])
     for (const { store } of [a, b]) store.dispatch(shutdown())
+  })
+})
+
+/** Timers that never fire: a lease waiter polls only when a test says so, never on the wall clock. */
+const stillTimers = { setTimeout: () => ({}), clearTimeout: () => {} }
+
+// Each tab a socket of its own (no tabs option): nothing tells the survivor a tab closed, only what it left in storage.
+describe('a tab closed while it waited for the drain lock', () => {
+  test.each([
+    { lockKind: 'a queued lock (Web Locks style)', lease: false },
+    { lockKind: 'the storage lease', lease: true },
+  ])(
+    'its sends, written while the survivor held $lockKind, go from the survivor once its own is confirmed, in order, once',
+    async ({ lease }) => {
+      const storage = createMemoryStorage()
+      const memory = createMemoryLock()
+      const lockOf = (owner: string): DrainLock =>
+        lease ? createLeaseLock(storage, { owner, timers: stillTimers }) : memory
+      const survivor = tab('http://unused.test', storage, { drainLock: lockOf('t1'), backoff: NEVER_RETRY })
+      const closing = tab('http://unused.test', storage, { drainLock: lockOf('t2'), backoff: NEVER_RETRY })
+      survivor.socket().serverConnect('s1')
+      closing.socket().serverConnect('s2')
+      const at = (i: number) => ({ meta: { createdAt: new Date(Date.UTC(2026, 0, 1, 12, 0, i)).toISOString() } })
+      const sent = () =>
+        survivor
+          .socket()
+          .sent('message:send')
+          .map((p) => (p.args[0] as { clientId: string }).clientId)
+      // The survivor's a1 (in c2) is on its way; the user writes b1 then b2 in c1 in the other tab, which waits for
+      // the lock, and closes it.
+      survivor.store.dispatch({ ...send('a1', 'c2'), ...at(0) })
+      closing.store.dispatch({ ...send('b1'), ...at(1) })
+      closing.store.dispatch({ ...send('b2'), ...at(2) })
+      expect(closing.socket().sent('message:send')).toHaveLength(0)
+      closing.store.dispatch(shutdown())
+      expect(savedIds(storage)).toEqual(['a1', 'b1', 'b2'])
+      // a1 is confirmed; the survivor writes nothing more: what the closed tab left goes, one at a time, in order.
+      survivor
+        .socket()
+        .sent('message:send')[0]!
+        .ack({ ok: true, data: { ...stored(1, 'a1'), conversationId: 'c2' } })
+      await eventually(() => expect(sent()).toEqual(['a1', 'b1']))
+      survivor
+        .socket()
+        .sent('message:send')[1]!
+        .ack({ ok: true, data: stored(2, 'b1') })
+      await eventually(() => expect(sent()).toEqual(['a1', 'b1', 'b2']))
+      survivor
+        .socket()
+        .sent('message:send')[2]!
+        .ack({ ok: true, data: stored(3, 'b2') })
+      await eventually(() => expect(savedIds(storage)).toEqual([]))
+      expect(sent()).toEqual(['a1', 'b1', 'b2'])
+      expect(selectPendingMessages(survivor.store.getState())).toEqual([])
+      survivor.store.dispatch(shutdown())
+    },
+  )
+  test.each([
+    { lockKind: 'a queued lock (Web Locks style)', lease: false },
+    { lockKind: 'the storage lease', lease: true },
+  ])(
+    'its sends, written while the survivor held $lockKind waiting to retry, go once that send is confirmed',
+    async ({ lease }) => {
+      const storage = createMemoryStorage()
+      const memory = createMemoryLock()
+      const lockOf = (owner: string): DrainLock =>
+        lease ? createLeaseLock(storage, { owner, timers: stillTimers }) : memory
+      const survivor = tab('http://unused.test', storage, { drainLock: lockOf('t1'), backoff: NEVER_RETRY })
+      const closing = tab('http://unused.test', storage, { drainLock: lockOf('t2'), backoff: NEVER_RETRY })
+      survivor.socket().serverConnect('s1')
+      closing.socket().serverConnect('s2')
+      const sent = () =>
+        survivor
+          .socket()
+          .sent('message:send')
+          .map((p) => (p.args[0] as { clientId: string }).clientId)
+      // The survivor's a1 waits to go again (an answer it cannot trust); the other tab writes b1 and is closed.
+      survivor.store.dispatch(send('a1', 'c2'))
+      survivor
+        .socket()
+        .sent('message:send')[0]!
+        .ack({ ok: true, data: { id: 42 } })
+      await eventually(() => expect(survivor.actions.some((a) => sendRetryScheduled.match(a))).toBe(true))
+      closing.store.dispatch(send('b1'))
+      closing.store.dispatch(shutdown())
+      // The server had a1 after all: its confirmation ends the wait, and b1 goes.
+      survivor.socket().serverEmit('message:sent', { ...stored(1, 'a1'), conversationId: 'c2' })
+      await eventually(() => expect(sent()).toEqual(['a1', 'b1']))
+      survivor
+        .socket()
+        .sent('message:send')[1]!
+        .ack({ ok: true, data: stored(2, 'b1') })
+      await eventually(() => expect(savedIds(storage)).toEqual([]))
+      survivor.store.dispatch(shutdown())
+    },
+  )
+  test('a tab still waiting for the queued lock sends its own; the holder going idle does not send it too', async () => {
+    const { storage, tab1, tab2 } = twoTabs('http://unused.test', true)
+    tab1.socket().serverConnect('s1')
+    tab2.socket().serverConnect('s2')
+    const ids = (t: typeof tab1) =>
+      t
+        .socket()
+        .sent('message:send')
+        .map((p) => (p.args[0] as { clientId: string }).clientId)
+    tab1.store.dispatch(send('a1', 'c2'))
+    tab2.store.dispatch(send('b1'))
+    tab1
+      .socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: { ...stored(1, 'a1'), conversationId: 'c2' } })
+    await eventually(() => expect(ids(tab2)).toEqual(['b1']))
+    tab2
+      .socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(2, 'b1') })
+    for (const t of [tab1, tab2]) t.socket().serverEmit('message:sent', stored(2, 'b1'))
+    await eventually(() => expect(savedIds(storage)).toEqual([]))
+    expect(ids(tab1)).toEqual(['a1'])
+    expect(ids(tab2)).toEqual(['b1'])
+    for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
   })
 })
 
