@@ -175,6 +175,12 @@ export function buildOutboxHandler<S extends SocketRootState>(
       }
       case 'adoptStored':
         return adoptStored(effect.userId, effect.onlyNews)
+      case 'leftBehind':
+        // This action's own change first: its write reads what storage holds to merge into, so another tab's write
+        // is known without a read of its own (a lone tab's sends pay nothing here).
+        persist()
+        if (mirror?.othersWroteKnown(effect.userId)) send({ type: 'sweep' })
+        return
       case 'clearStored':
         return durable?.clear(effect.userId)
       case 'dispatch':
@@ -198,9 +204,15 @@ export function buildOutboxHandler<S extends SocketRootState>(
     })
     requesting = false
     // Granted inside `request` (a free lock): `letGo` is already the release, and the grant is taken now (see `send`).
+    // A sweep takes in what the other tabs left first, as a grant waited for does (it has nothing else to drain).
     if (!granted) letGo = giveUp
-    else if (running) process({ type: 'lockGranted' })
-    else send({ type: 'lockGranted' })
+    else if (running) {
+      if (state.lock.status === 'requested' && state.lock.sweep) process({ type: 'granting' })
+      process({ type: 'lockGranted' })
+    } else {
+      if (state.lock.status === 'requested' && state.lock.sweep) send({ type: 'granting' })
+      send({ type: 'lockGranted' })
+    }
   }
 
   async function viaHttp(entry: PendingMessage): Promise<SendOutcome> {

@@ -17,8 +17,11 @@ export type Lane =
   /** A retry timer runs for `clientId`; `rate` waits honour the server's `retryAfterMs` even when a retry trigger fires. */
   | { status: 'waiting'; rate: boolean; clientId: string }
 
-/** The user's drain lock: one tab of a user sends at a time. */
-export type DrainLockState = { status: 'free' } | { status: 'requested' } | { status: 'held' }
+/**
+ * The user's drain lock: one tab of a user sends at a time. `sweep`: asked for with nothing of this tab's to send, to
+ * take over what the user's other tabs left in storage (see `sweep`).
+ */
+export type DrainLockState = { status: 'free' } | { status: 'requested'; sweep?: true } | { status: 'held' }
 
 export interface OutboxMachineState {
   /** The user whose stored outbox the one in state mirrors (it was read back once), or null. */
@@ -60,6 +63,13 @@ export type OutboxEventBody =
    * first.
    */
   | { type: 'granting' }
+  /**
+   * This tab let the lock go with nothing left of its own while the user's other tabs had written to storage since it
+   * last gathered (`leftBehind`): it asks for the lock again to take over what they left there. A tab closed while it
+   * waited for the lock left its sends there, and with one socket per tab nothing else tells the survivor. Asked for
+   * again, not kept: a tab still waiting is queued first (Web Locks, the memory lock) and sends its own.
+   */
+  | { type: 'sweep' }
   /** `sendMessage` was queued by the reducer; `problem` when the browser's own check refused it. */
   | { type: 'queued'; clientId: string; problem: string | null }
   | { type: 'restored'; entries: readonly PendingMessage[] }
@@ -104,6 +114,11 @@ export type OutboxEffect =
   | { type: 'requestLock' }
   /** Let the lock (or the request for it) go. */
   | { type: 'releaseLock' }
+  /**
+   * The lock went with nothing of this tab's left: if the user's other tabs wrote to storage since this tab last
+   * gathered (known from this action's own storage write, which reads storage to merge: no read of its own), `sweep`.
+   */
+  | { type: 'leftBehind'; userId: Id }
   | { type: 'patchThread'; conversationId: Id; change: ThreadChange }
   /** Read the user's stored outbox (it comes back as `outboxRestored` when it holds anything). */
   | { type: 'loadStored'; userId: Id }
@@ -141,7 +156,8 @@ const hasPending = (view: OutboxView) => view.outbox.some((m) => m.status === 'p
 /**
  * The lock holder takes in what the user's other tabs wrote (`adopt` with `holdingOnly`) before it goes again: those
  * tabs wait for its lock, so a send written there before this tab's next one would otherwise go after it. Only while
- * it has something of its own to send: with nothing left, the lock goes to them and they send their own.
+ * it has something of its own to send: with nothing left, the lock goes to them and they send their own (what a tab
+ * that closed meanwhile left is taken over by asking for the lock again, behind them: `sweep`).
  *
  * @example gatherDue(held, { ...view, durable: true, userId: 'u1', outbox: [pendingK1] }) // true
  */
@@ -164,10 +180,17 @@ function wantLock(step: Step) {
   step.effects.push({ type: 'requestLock' })
 }
 
-/** Nothing in flight, and nothing to send (or nothing may go while paused): the lock goes to the user's other tabs. */
+/**
+ * Nothing in flight, and nothing to send (or nothing may go while paused): the lock goes to the user's other tabs.
+ * With nothing left and free to send, this tab then looks whether another tab left sends behind (`leftBehind`).
+ */
 function maybeReleaseLock(step: Step) {
-  if (step.state.lock.status === 'held' && !sending(step) && (step.view.paused || !hasPending(step.view)))
-    releaseLock(step)
+  if (step.state.lock.status !== 'held' || sending(step)) return
+  if (step.view.paused) return releaseLock(step)
+  if (hasPending(step.view)) return
+  releaseLock(step)
+  const { durable, userId } = step.view
+  if (durable && userId) step.effects.push({ type: 'leftBehind', userId })
 }
 
 /** The conversation's oldest pending message goes, unless one is in flight or waiting (or the lock is not ours). */
@@ -258,9 +281,15 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       if (!view.durable || !view.userId) return
       if (event.holdingOnly && !gatherDue(step.state, view)) return
       return void step.effects.push({ type: 'adoptStored', userId: view.userId, onlyNews: event.holdingOnly })
-    case 'granting':
-      if (!view.durable || !view.userId || step.state.lock.status !== 'requested' || !hasPending(view)) return
+    case 'granting': {
+      const { lock } = step.state
+      if (!view.durable || !view.userId || lock.status !== 'requested' || !(hasPending(view) || lock.sweep)) return
       return void step.effects.push({ type: 'adoptStored', userId: view.userId, onlyNews: true })
+    }
+    case 'sweep':
+      if (!view.durable || !view.userId || view.paused || step.state.lock.status !== 'free') return
+      step.state.lock = { status: 'requested', sweep: true }
+      return void step.effects.push({ type: 'requestLock' })
     case 'queued': {
       const entry = byClientId(event.clientId)
       if (!entry) return

@@ -190,6 +190,13 @@ export function outboxMirror(durable: OutboxStorage) {
       }
       return news
     },
+    /**
+     * `othersWrote` as last seen, without reading storage: right after a write of this tab that changed something
+     * (it read storage to merge), as good as `othersWrote`; otherwise as of this tab's last write or gather.
+     */
+    othersWroteKnown(userId: Id): boolean {
+      return seen.userId !== userId || news
+    },
     /** The user's stored sends, read for a gather: what other tabs wrote until now is seen. */
     gather(userId: Id): PendingMessage[] {
       const { entries, text } = durable.read(userId)

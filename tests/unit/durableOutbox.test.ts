@@ -651,6 +651,72 @@ describe('a tab closed while it waited for the drain lock', () => {
     expect(ids(tab2)).toEqual(['b1'])
     for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
   })
+  test('a tab still waiting for the storage lease: the holder going idle takes its send over, and it goes once', async () => {
+    const storage = createMemoryStorage()
+    // tab 2's polls for the lease, run when the test says (never on the wall clock).
+    const polls: (() => void)[] = []
+    const pollTimers = { setTimeout: (fn: () => void) => (polls.push(fn), {}), clearTimeout: () => {} }
+    const tab1 = tab('http://unused.test', storage, {
+      drainLock: createLeaseLock(storage, { owner: 't1', timers: stillTimers }),
+    })
+    const tab2 = tab('http://unused.test', storage, {
+      drainLock: createLeaseLock(storage, { owner: 't2', timers: pollTimers }),
+    })
+    tab1.socket().serverConnect('s1')
+    tab2.socket().serverConnect('s2')
+    const ids = (t: typeof tab1) =>
+      t
+        .socket()
+        .sent('message:send')
+        .map((p) => (p.args[0] as { clientId: string }).clientId)
+    tab1.store.dispatch(send('a1', 'c2'))
+    tab2.store.dispatch(send('b1'))
+    tab1
+      .socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: { ...stored(1, 'a1'), conversationId: 'c2' } })
+    // A lease has no queue: tab 1 takes the lease again at once, and tab 2 cannot send while it holds it.
+    await eventually(() => expect(ids(tab1)).toEqual(['a1', 'b1']))
+    tab1
+      .socket()
+      .sent('message:send')[1]!
+      .ack({ ok: true, data: stored(2, 'b1') })
+    for (const t of [tab1, tab2]) t.socket().serverEmit('message:sent', stored(2, 'b1'))
+    await eventually(() => expect(savedIds(storage)).toEqual([]))
+    // tab 2 gets the lease at its next poll with nothing left to send.
+    for (const poll of polls.splice(0)) poll()
+    await eventually(() => expect(selectPendingMessages(tab2.store.getState())).toEqual([]))
+    expect(ids(tab2)).toEqual([])
+    expect(ids(tab1)).toEqual(['a1', 'b1'])
+    for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
+  })
+  test('a lone tab reads its stored outbox no more for it: once per write, to merge (send, then confirmation)', async () => {
+    const backing = createMemoryStorage()
+    let reads = 0
+    const storage: StorageLike = {
+      getItem: (key) => {
+        if (key === outboxStorageKey(alice.id)) reads++
+        return backing.getItem(key)
+      },
+      setItem: (key, value) => backing.setItem(key, value),
+      removeItem: (key) => backing.removeItem(key),
+    }
+    const page = tab('http://unused.test', storage, { drainLock: createMemoryLock() })
+    page.socket().serverConnect()
+    const perSend: number[] = []
+    for (let i = 1; i <= 3; i++) {
+      const before = reads
+      page.store.dispatch(send(`k${i}`))
+      page
+        .socket()
+        .sent('message:send')
+        [i - 1]!.ack({ ok: true, data: stored(i, `k${i}`) })
+      await eventually(() => expect(selectPendingMessages(page.store.getState())).toEqual([]))
+      perSend.push(reads - before)
+    }
+    expect(perSend).toEqual([2, 2, 2])
+    page.store.dispatch(shutdown())
+  })
 })
 
 describe('adopting what another tab left', () => {

@@ -154,6 +154,39 @@ const rows: Row[] = [
     [],
   ],
   [
+    'a lock asked for to take over what other tabs left (a sweep) gathers first, with nothing of this tab’s to send',
+    state({ mirroring: 'u1', lock: { status: 'requested', sweep: true } }),
+    { type: 'granting' },
+    view([]),
+    state({ mirroring: 'u1', lock: { status: 'requested', sweep: true } }),
+    [{ type: 'adoptStored', userId: 'u1', onlyNews: true }],
+  ],
+  // sweep
+  [
+    'the lock let go while other tabs wrote: asked for again, to take over what they left (a tab waiting goes first)',
+    state({ mirroring: 'u1' }),
+    { type: 'sweep' },
+    view([]),
+    state({ mirroring: 'u1', lock: { status: 'requested', sweep: true } }),
+    [{ type: 'requestLock' }],
+  ],
+  [
+    'a sweep while the lock is held or asked for already asks nothing more (that grant gathers)',
+    state({ mirroring: 'u1', lock: { status: 'requested' } }),
+    { type: 'sweep' },
+    view([k1]),
+    state({ mirroring: 'u1', lock: { status: 'requested' } }),
+    [],
+  ],
+  [
+    'a sweep while the session is expired asks nothing (nothing may go until the next login)',
+    state({ mirroring: 'u1' }),
+    { type: 'sweep' },
+    view([], { paused: true }),
+    state({ mirroring: 'u1' }),
+    [],
+  ],
+  [
     'a grant no longer asked for gathers nothing',
     state({ mirroring: 'u1' }),
     { type: 'granting' },
@@ -237,6 +270,7 @@ const rows: Row[] = [
       { type: 'dispatch', action: drainStarted() },
       { type: 'releaseLock' },
       { type: 'dispatch', action: drainStopped() },
+      { type: 'leftBehind', userId: 'u1' },
     ],
   ],
   [
@@ -269,6 +303,14 @@ const rows: Row[] = [
     held(),
     { type: 'confirmed', conversationId: 'c1' },
     view([]),
+    state({ mirroring: 'u1' }),
+    [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }, { type: 'leftBehind', userId: 'u1' }],
+  ],
+  [
+    'confirmed and nothing left, without storage: the lock goes back, nothing to look for',
+    held(),
+    { type: 'confirmed', conversationId: 'c1' },
+    view([], { durable: false }),
     state({ mirroring: 'u1' }),
     [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
   ],
@@ -370,7 +412,7 @@ const rows: Row[] = [
     { type: 'timerFired', conversationId: 'c1' },
     view([]),
     state({ mirroring: 'u1' }),
-    [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+    [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }, { type: 'leftBehind', userId: 'u1' }],
   ],
   [
     'a late message:sent empties the outbox while its retry waits: the wait ends and the lock goes at once',
@@ -382,6 +424,7 @@ const rows: Row[] = [
       { type: 'cancelTimer', conversationId: 'c1' },
       { type: 'releaseLock' },
       { type: 'dispatch', action: drainStopped() },
+      { type: 'leftBehind', userId: 'u1' },
     ],
   ],
   [
@@ -468,6 +511,7 @@ const rows: Row[] = [
       { type: 'patchThread', conversationId: 'c1', change: { kind: 'remove', clientId: 'k1' } },
       { type: 'releaseLock' },
       { type: 'dispatch', action: drainStopped() },
+      { type: 'leftBehind', userId: 'u1' },
     ],
   ],
   [
@@ -551,7 +595,7 @@ const rows: Row[] = [
     { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'retry', error: NETWORK }, jitter: 0.5 },
     view([failedK1]),
     state({ mirroring: 'u1' }),
-    [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+    [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }, { type: 'leftBehind', userId: 'u1' }],
   ],
   // the session expired (`unauthorized`: paused until the next login): the lock goes to the user's other tabs
   [
