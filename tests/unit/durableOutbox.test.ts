@@ -502,6 +502,40 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     expect(inC1().map(clientIdOf)).toEqual(['c1', 'a2'])
     for (const { store } of [holder!, tabA!, tabC!]) store.dispatch(shutdown())
   })
+  // The grant's gather dispatches: a store listener may start a new session there, which lets the granted lock go and
+  // asks for it again. The grant that was taken in is over; it must not count for the new request.
+  test('a login during the gather of a waited-for grant: the tab waits for the lock it asks for again, and the next in line drains alone', async () => {
+    const storage = createMemoryStorage()
+    const lock = createMemoryLock()
+    const url = await deadUrl()
+    const [holder, tabA, tabC] = [0, 1, 2].map(() =>
+      tab(url, storage, { drainLock: lock, backoff: NEVER_RETRY, ackTimeoutMs: 60_000 }),
+    )
+    for (const [i, t] of [holder!, tabA!, tabC!].entries()) t.socket().serverConnect(`s${i}`)
+    holder!.store.dispatch(send('x1', 'c2'))
+    tabA!.store.dispatch(send('a0', 'c3'))
+    tabC!.store.dispatch(send('c1', 'c1'))
+    let loggedInAgain = false
+    tabA!.store.subscribe(() => {
+      const pending = selectPendingMessages(tabA!.store.getState()).map((m) => m.clientId)
+      if (loggedInAgain || !pending.includes('c1')) return
+      loggedInAgain = true
+      tabA!.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    })
+    const drainsOf = (t: ReturnType<typeof tab>) => t.actions.filter((x) => drainStarted.match(x)).length
+    const aDrainsBefore = drainsOf(tabA!)
+    // x1 is confirmed: the holder lets go, A (first in line) is granted the lock and gathers C's c1, logging in again.
+    holder!
+      .socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: { ...stored(1, 'x1'), conversationId: 'c2' } })
+    await eventually(() => expect(loggedInAgain).toBe(true))
+    // A let that grant go with its session: C, next in line, gets the lock and drains (left in flight). A waits.
+    await eventually(() => expect(tabC!.actions.some((x) => drainStarted.match(x))).toBe(true))
+    expect(drainsOf(tabA!)).toBe(aDrainsBefore)
+    expect(tabA!.socket().sent('message:send')).toEqual([])
+    for (const { store } of [holder!, tabA!, tabC!]) store.dispatch(shutdown())
+  })
   test('a tab whose session expired while a send waits to retry lets the lock go: the next login’s tab drains at once', async () => {
     const storage = createMemoryStorage()
     const lock = createMemoryLock()
