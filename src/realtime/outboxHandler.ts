@@ -200,6 +200,10 @@ export function buildOutboxHandler<S extends SocketRootState>(
       if (requesting) return
       // Waited for: other tabs may have written while this one waited (see `granting`).
       send({ type: 'granting' })
+      // Its gather dispatches: a store listener may have started a new session there, whose reset let this grant go
+      // (and may have asked for the lock again). Taken now, it would count for that new request, not yet granted.
+      // Only a release (or a new request) replaces `letGo`: a grant still ours is never left held unreleased here.
+      if (letGo !== release) return
       send({ type: 'lockGranted' })
     })
     requesting = false
