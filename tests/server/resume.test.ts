@@ -2,6 +2,8 @@ import { cpSync, rmSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { openDatabase } from '../../server/db'
+import { LiveDelivery, MemoryPresenceStore, PresenceTracker } from '../../server/realtime'
+import { EventLog } from '../../server/services/eventLog'
 import { ALICE, BOB, emitAck, freshDataDir, http, login, startTestServer, type TestServer } from './support/server'
 import { openStream, type Stream } from './support/stream'
 
@@ -318,5 +320,82 @@ describe('replay hand-over', () => {
     const at = bob.items.indexOf(sync)
     expect(bob.items.slice(0, at).every((item) => item.offset! <= sync.payload.offset)).toBe(true)
     expect(bob.items.slice(at + 1).every((item) => item.offset! > sync.payload.offset)).toBe(true)
+  })
+})
+
+// Notifications lost during a handshake's first read (its socket marked stale) make it read the log again before it
+// goes live, and the handshake (and its presence) waits for that read. Stand-in for the loss: `takeStale` says so once.
+describe('a further read of the log at the handshake', () => {
+  async function resumingBob(server: TestServer) {
+    const token = (await login(server.url, BOB)).token
+    const before = await stream(server.url, token)
+    const { offset, epoch } = (await before.synced()).payload
+    before.socket.close()
+    const bobsSockets = () => [...server.io.of('/').sockets.values()].filter((s) => s.data.userId === 'user-bob')
+    await vi.waitFor(() => expect(bobsSockets()).toEqual([]), { timeout: 10_000, interval: 10 })
+    return { token, offset, epoch, bobsSockets }
+  }
+
+  it('that fails ends the socket as a failed first read would: no rejection left unhandled, no presence for it', async () => {
+    const server = await serve()
+    const { token, offset, epoch, bobsSockets } = await resumingBob(server)
+    const real = EventLog.prototype.resume
+    let reads = 0
+    const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
+      if (args[0] === 'user-bob' && ++reads === 2) throw new Error('the log cannot be read')
+      return real.apply(this, args)
+    })
+    const stale = vi.spyOn(LiveDelivery.prototype, 'takeStale').mockReturnValueOnce(true)
+    const connected = vi.spyOn(PresenceTracker.prototype, 'connected')
+    try {
+      const bob = await stream(server.url, token, { offset, epoch })
+      await vi.waitFor(() => expect(bob.socket.connected).toBe(false), { timeout: 10_000, interval: 10 })
+      await vi.waitFor(() => expect(bobsSockets()).toEqual([]), { timeout: 10_000, interval: 10 })
+      expect(reads).toBe(2)
+      expect(bob.items.filter((item) => item.event.startsWith('sync:'))).toEqual([])
+      expect(connected).not.toHaveBeenCalled()
+    } finally {
+      resume.mockRestore()
+      stale.mockRestore()
+      connected.mockRestore()
+    }
+  })
+
+  it('that a disconnect interrupts settles the handshake: the socket is not marked online, nothing is left of it', async () => {
+    const server = await serve()
+    const { token, offset, epoch, bobsSockets } = await resumingBob(server)
+    const real = EventLog.prototype.resume
+    let reads = 0
+    let onSecond!: () => void
+    const second = new Promise<void>((resolve) => (onSecond = resolve))
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
+      if (args[0] !== 'user-bob' || ++reads !== 2) return real.apply(this, args)
+      const result = await real.apply(this, args)
+      onSecond()
+      await released
+      return result
+    })
+    const stale = vi.spyOn(LiveDelivery.prototype, 'takeStale').mockReturnValueOnce(true)
+    const connected = vi.spyOn(PresenceTracker.prototype, 'connected')
+    const markOnline = vi.spyOn(MemoryPresenceStore.prototype, 'markOnline')
+    try {
+      const bob = await stream(server.url, token, { offset, epoch })
+      await second
+      bob.socket.close()
+      await vi.waitFor(() => expect(bobsSockets()).toEqual([]), { timeout: 10_000, interval: 10 })
+      release()
+      await vi.waitFor(() => expect(connected).toHaveBeenCalledTimes(1), { timeout: 10_000, interval: 10 })
+      await connected.mock.results[0]!.value
+      expect(markOnline).not.toHaveBeenCalled()
+      expect(server.io.of('/').sockets.size).toBe(0)
+    } finally {
+      release()
+      resume.mockRestore()
+      stale.mockRestore()
+      connected.mockRestore()
+      markOnline.mockRestore()
+    }
   })
 })
