@@ -659,6 +659,44 @@ describe('a tab closed while it waited for the drain lock', () => {
       survivor.store.dispatch(shutdown())
     },
   )
+  // A sweep granted at once (the lock free) gathers inside the request: a store listener may start a new session there,
+  // whose reset lets that grant go. Taken afterwards, the old session's grant drains beside the new session's own.
+  test('a login during the gather of a sweep granted at once: what the closed tab left goes once, by the new session', async () => {
+    const storage = createMemoryStorage()
+    const lock = createMemoryLock()
+    const url = await deadUrl()
+    const survivor = tab(url, storage, { drainLock: lock, backoff: NEVER_RETRY, ackTimeoutMs: 60_000 })
+    const closing = tab(url, storage, { drainLock: lock, backoff: NEVER_RETRY, ackTimeoutMs: 60_000 })
+    survivor.socket().serverConnect('s1')
+    closing.socket().serverConnect('s2')
+    survivor.store.dispatch(send('a1', 'c2'))
+    closing.store.dispatch(send('b1'))
+    closing.store.dispatch(shutdown())
+    let loggedInAgain = false
+    survivor.store.subscribe(() => {
+      const pending = selectPendingMessages(survivor.store.getState()).map((m) => m.clientId)
+      if (loggedInAgain || !pending.includes('b1')) return
+      loggedInAgain = true
+      survivor.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    })
+    // The new session's socket is not up: each try of b1 goes over HTTP, and its request starts in the same task.
+    const triesOfB1 = () =>
+      survivor.actions.filter(
+        (a) =>
+          a.type === 'api/executeMutation/pending' &&
+          (a as { meta?: { arg?: { originalArgs?: { clientId?: string } } } }).meta?.arg?.originalArgs?.clientId ===
+            'b1',
+      ).length
+    survivor
+      .socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: { ...stored(1, 'a1'), conversationId: 'c2' } })
+    await eventually(() => expect(loggedInAgain).toBe(true))
+    await eventually(() => expect(triesOfB1()).toBeGreaterThan(0))
+    expect(triesOfB1()).toBe(1)
+    survivor.store.dispatch(shutdown())
+    expect(lock.holder(`talemy.outbox.${alice.id}`)).toBe(null)
+  })
   test('a tab still waiting for the queued lock sends its own; the holder going idle does not send it too', async () => {
     const { storage, tab1, tab2 } = twoTabs('http://unused.test', true)
     tab1.socket().serverConnect('s1')
