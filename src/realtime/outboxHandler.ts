@@ -209,14 +209,17 @@ export function buildOutboxHandler<S extends SocketRootState>(
     requesting = false
     // Granted inside `request` (a free lock): `letGo` is already the release, and the grant is taken now (see `send`).
     // A sweep takes in what the other tabs left first, as a grant waited for does (it has nothing else to drain).
-    if (!granted) letGo = giveUp
-    else if (running) {
-      if (state.lock.status === 'requested' && state.lock.sweep) process({ type: 'granting' })
-      process({ type: 'lockGranted' })
-    } else {
-      if (state.lock.status === 'requested' && state.lock.sweep) send({ type: 'granting' })
-      send({ type: 'lockGranted' })
+    if (!granted) return void (letGo = giveUp)
+    const take = running ? process : send
+    if (state.lock.status === 'requested' && state.lock.sweep) {
+      const release = letGo
+      take({ type: 'granting' })
+      // As for a grant waited for: a store listener may have started a new session inside the gather. Its reset waits
+      // behind this event (the runner is busy) and lets this grant go then; taken before it, the old session's grant
+      // would drain beside the new session's own.
+      if (session !== ctx.session || letGo !== release) return
     }
+    take({ type: 'lockGranted' })
   }
 
   async function viaHttp(entry: PendingMessage): Promise<SendOutcome> {
