@@ -697,6 +697,34 @@ describe('a tab closed while it waited for the drain lock', () => {
     survivor.store.dispatch(shutdown())
     expect(lock.holder(`talemy.outbox.${alice.id}`)).toBe(null)
   })
+  // A store listener may shut the page down as its drain stops (nothing left to send): the look for what other tabs
+  // left, raised with that stop, must not outlive the shutdown.
+  test('shut down as its drain stops: the survivor asks for no lock and sends nothing afterwards', async () => {
+    const storage = createMemoryStorage()
+    const lock = createMemoryLock()
+    const url = await deadUrl()
+    const survivor = tab(url, storage, { drainLock: lock, backoff: NEVER_RETRY, ackTimeoutMs: 60_000 })
+    const closing = tab(url, storage, { drainLock: lock, backoff: NEVER_RETRY, ackTimeoutMs: 60_000 })
+    survivor.socket().serverConnect('s1')
+    closing.socket().serverConnect('s2')
+    survivor.store.dispatch(send('a1', 'c2'))
+    closing.store.dispatch(send('b1'))
+    closing.store.dispatch(shutdown())
+    let shutDown = false
+    survivor.store.subscribe(() => {
+      if (shutDown || !survivor.actions.some((a) => drainStopped.match(a))) return
+      shutDown = true
+      survivor.store.dispatch(shutdown())
+    })
+    survivor
+      .socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: { ...stored(1, 'a1'), conversationId: 'c2' } })
+    await eventually(() => expect(shutDown).toBe(true))
+    const afterShutdown = survivor.actions.slice(survivor.actions.findIndex((a) => shutdown.match(a)) + 1)
+    expect(afterShutdown.map((a) => a.type)).toEqual([])
+    expect(lock.holder(`talemy.outbox.${alice.id}`)).toBe(null)
+  })
   test('a tab still waiting for the queued lock sends its own; the holder going idle does not send it too', async () => {
     const { storage, tab1, tab2 } = twoTabs('http://unused.test', true)
     tab1.socket().serverConnect('s1')
