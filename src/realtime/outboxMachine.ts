@@ -287,7 +287,10 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       return void step.effects.push({ type: 'adoptStored', userId: view.userId, onlyNews: true })
     }
     case 'sweep':
-      if (!view.durable || !view.userId || view.paused || step.state.lock.status !== 'free') return
+      // Raised with a lock let go, processed after what that step's dispatches raised: a reset there (a shutdown, a
+      // new session) ended what it was looking for, and the session after it reads its stored outbox back itself.
+      if (!view.durable || !view.userId || step.state.mirroring !== view.userId) return
+      if (view.paused || step.state.lock.status !== 'free') return
       step.state.lock = { status: 'requested', sweep: true }
       return void step.effects.push({ type: 'requestLock' })
     case 'queued': {

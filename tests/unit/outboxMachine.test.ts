@@ -187,6 +187,14 @@ const rows: Row[] = [
     [],
   ],
   [
+    'a sweep after a reset (a shutdown, a session whose outbox is not read back yet) asks nothing: that session is over',
+    state({ mirroring: null }),
+    { type: 'sweep' },
+    view([]),
+    state({ mirroring: null }),
+    [],
+  ],
+  [
     'a grant no longer asked for gathers nothing',
     state({ mirroring: 'u1' }),
     { type: 'granting' },
