@@ -48,19 +48,38 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     sockets.push(s.socket)
     return s
   }
+  /** The contents of the `message:new`s a stream was sent, in the order it got them. */
+  const contentsOf = (stream: Stream) =>
+    stream
+      .logged()
+      .filter((item) => item.event === 'message:new')
+      .map((item) => item.payload.content)
   const send = (url: string, token: string, content: string) =>
     http(url, 'POST', `/api/conversations/${CONV}/messages`, {
       token,
       body: { content, clientId: `replay-resync-${randomUUID()}` },
     })
 
-  it('gets the events published while it replayed, before later ones, each once', async () => {
+  /**
+   * Alice's and Bob's tokens (Bob's on C) and where Bob's log stood (offset, epoch) for a socket of his that was live on
+   * C and is now gone from it; then Alice sends `readOnResume` on A, the first event a resume from there reads. Bob's
+   * sockets of the tests before are closed first, so that only the test's own resume reads his log on C.
+   */
+  async function bobGoneFromC(readOnResume: string) {
+    for (const socket of sockets.splice(0)) socket.close()
+    const bobsOnC = () => [...c.io.of('/').sockets.values()].filter((socket) => socket.data.userId === 'user-bob')
     const alice = (await login(a.url, ALICE)).token
     const bob = (await login(c.url, BOB)).token
     const first = await open(c.url, bob)
     const { offset, epoch } = (await first.synced()).payload
     first.socket.close()
-    expect((await send(a.url, alice, 'before')).status).toBe(201)
+    await vi.waitFor(() => expect(bobsOnC()).toEqual([]), { timeout: 20_000, interval: 10 })
+    expect((await send(a.url, alice, readOnResume)).status).toBe(201)
+    return { alice, bob, offset, epoch }
+  }
+
+  it('gets the events published while it replayed, before later ones, each once', async () => {
+    const { alice, bob, offset, epoch } = await bobGoneFromC('before')
 
     // Bob's resume on C reads his log (it has "before"), then waits until the test lets it go on.
     const real = EventLog.prototype.resume
@@ -93,27 +112,14 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     }
     // Sent on C itself: its event reaches Bob's socket with no Redis on the way, after whatever came before it.
     expect((await send(c.url, alice, 'after')).status).toBe(201)
-    const contents = () =>
-      bobOnC
-        .logged()
-        .filter((item) => item.event === 'message:new')
-        .map((item) => item.payload.content)
+    const contents = () => contentsOf(bobOnC)
     await vi.waitFor(() => expect(contents()).toContain('after'), { timeout: 20_000, interval: 20 })
     expect(contents()).toEqual(['before', 'missed', 'after'])
     expect(bobOnC.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2, offset + 3])
   })
 
   it("sends the connect's presence:snapshot after its sync:caughtUp when the log is read again", async () => {
-    // Bob's sockets of the test before are gone from C: only this one's resume reads his log below.
-    for (const socket of sockets.splice(0)) socket.close()
-    const bobsOnC = () => [...c.io.of('/').sockets.values()].filter((socket) => socket.data.userId === 'user-bob')
-    const alice = (await login(a.url, ALICE)).token
-    const bob = (await login(c.url, BOB)).token
-    const first = await open(c.url, bob)
-    const { offset, epoch } = (await first.synced()).payload
-    first.socket.close()
-    await vi.waitFor(() => expect(bobsOnC()).toEqual([]), { timeout: 20_000, interval: 10 })
-    expect((await send(a.url, alice, 'before again')).status).toBe(201)
+    const { alice, bob, offset, epoch } = await bobGoneFromC('before again')
 
     // The first read is held as above; the second (from the first's end) lets anything that runs on the back of the
     // resume's end finish first: a snapshot sent then would come before the marker.
@@ -165,15 +171,7 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
   })
 
   it('reads its log once more when the subscriber is lost again during the second read', async () => {
-    for (const socket of sockets.splice(0)) socket.close()
-    const bobsOnC = () => [...c.io.of('/').sockets.values()].filter((socket) => socket.data.userId === 'user-bob')
-    const alice = (await login(a.url, ALICE)).token
-    const bob = (await login(c.url, BOB)).token
-    const first = await open(c.url, bob)
-    const { offset, epoch } = (await first.synced()).payload
-    first.socket.close()
-    await vi.waitFor(() => expect(bobsOnC()).toEqual([]), { timeout: 20_000, interval: 10 })
-    expect((await send(a.url, alice, 'one')).status).toBe(201)
+    const { alice, bob, offset, epoch } = await bobGoneFromC('one')
 
     // Bob's first two reads are each held after reading, until the test lets them go on.
     const real = EventLog.prototype.resume
@@ -210,11 +208,7 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     }
     expect(count).toBe(2)
     expect((await send(c.url, alice, 'four')).status).toBe(201)
-    const contents = () =>
-      bobOnC
-        .logged()
-        .filter((item) => item.event === 'message:new')
-        .map((item) => item.payload.content)
+    const contents = () => contentsOf(bobOnC)
     await vi.waitFor(() => expect(contents()).toContain('four'), { timeout: 20_000, interval: 20 })
     expect(contents()).toEqual(['one', 'two', 'three', 'four'])
     expect(bobOnC.logged().map((item) => item.offset)).toEqual([1, 2, 3, 4].map((n) => offset + n))

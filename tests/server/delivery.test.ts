@@ -25,6 +25,17 @@ const sentOffsets = (sent: [string, unknown, unknown][]) =>
   sent.map(([, , meta]) => (meta as { offset: number }).offset)
 
 describe('LiveDelivery: the hand-over from a replay to live events', () => {
+  /** Bob's socket live after a replay up to 3; Carol's added, her replay still running. */
+  function bobLiveCarolReplaying() {
+    const delivery = new LiveDelivery()
+    const bob = fakeSocket('bob')
+    const carol = fakeSocket('carol')
+    delivery.add(bob.socket)
+    delivery.add(carol.socket)
+    delivery.goLive(bob.socket, 3)
+    return { delivery, bob, carol }
+  }
+
   it('holds live events during the replay, then sends those above the replayed offset once, in offset order', () => {
     const delivery = new LiveDelivery()
     const bob = fakeSocket('bob')
@@ -47,12 +58,7 @@ describe('LiveDelivery: the hand-over from a replay to live events', () => {
   })
 
   it('live and pause: a live socket back to holding, with the offset up to which it was sent everything (gaps left open)', () => {
-    const delivery = new LiveDelivery()
-    const bob = fakeSocket('bob')
-    const carol = fakeSocket('carol')
-    delivery.add(bob.socket)
-    delivery.add(carol.socket)
-    delivery.goLive(bob.socket, 3)
+    const { delivery, bob, carol } = bobLiveCarolReplaying()
     // 4 and 6 came, 5 was lost on the way (out of order between nodes): a replay must start after 4, not after 6.
     delivery.deliver([event('bob', 4), event('bob', 6)])
     // Carol is still replaying: not live, and not paused again (her own hand-over is under way).
@@ -71,12 +77,7 @@ describe('LiveDelivery: the hand-over from a replay to live events', () => {
   })
 
   it('notifications lost: the live sockets are named for a resync, the replaying ones marked stale (told once)', () => {
-    const delivery = new LiveDelivery()
-    const bob = fakeSocket('bob')
-    const carol = fakeSocket('carol')
-    delivery.add(bob.socket)
-    delivery.add(carol.socket)
-    delivery.goLive(bob.socket, 3)
+    const { delivery, bob, carol } = bobLiveCarolReplaying()
     expect(delivery.takeStale(carol.socket)).toBe(false)
     expect(delivery.notificationsLost()).toEqual([bob.socket])
     expect(delivery.takeStale(bob.socket)).toBe(false)

@@ -1,4 +1,3 @@
-import { io } from 'socket.io-client'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { PresenceTracker } from '../../server/realtime/presence'
 import {
@@ -8,6 +7,7 @@ import {
   emitAck,
   login,
   manualClock,
+  recordingFromHandshake,
   startTestServer,
   type ClientSocket,
   type TestServer,
@@ -44,23 +44,11 @@ async function setup() {
  * handshake), and its disconnect reason once it goes; resolved once connected and past its replay.
  */
 async function open(url: string, token: string) {
-  const socket: ClientSocket = io(url, {
-    auth: { token },
-    transports: ['websocket'],
-    forceNew: true,
-    reconnection: false,
-    autoConnect: false,
-  })
+  // The replay's end: the hand-over (which checks the token too) is behind it.
+  const { socket, events, connect } = recordingFromHandshake(url, token, 'sync:caughtUp')
   sockets.push(socket)
-  const events: { event: string; payload: Record<string, unknown> }[] = []
-  socket.onAny((event: string, payload: unknown) => events.push({ event, payload: payload as Record<string, unknown> }))
   const dropped = new Promise<string>((resolve) => socket.once('disconnect', resolve))
-  await new Promise<void>((resolve, reject) => {
-    // The replay's end: the hand-over (which checks the token too) is behind it.
-    socket.once('sync:caughtUp', () => resolve())
-    socket.once('connect_error', reject)
-    socket.connect()
-  })
+  await connect()
   return { socket, events, dropped, of: (name: string) => events.filter((e) => e.event === name) }
 }
 

@@ -10,6 +10,7 @@ import {
   http,
   login,
   manualClock,
+  recordingFromHandshake,
   startTestServer,
   type ClientSocket,
   type TestServer,
@@ -40,27 +41,15 @@ function fakeNotices(
   }
 }
 
-/** A socket whose listener is in place before the handshake (the snapshot follows it at once). */
+/**
+ * A socket whose listener is in place before the handshake (the snapshot follows it at once), with every event it
+ * receives: the tests pick the presence ones by name.
+ */
 async function openFresh(server: TestServer, token: string) {
-  const { io } = await import('socket.io-client')
-  const items: Item[] = []
-  const socket: ClientSocket = io(server.url, {
-    auth: { token },
-    transports: ['websocket'],
-    forceNew: true,
-    reconnection: false,
-    autoConnect: false,
-  })
+  const { socket, events, connect } = recordingFromHandshake(server.url, token, 'connect')
   sockets.push(socket)
-  socket.onAny((event: string, payload: unknown) => {
-    if (event.startsWith('presence:')) items.push({ event, payload: payload as Item['payload'] })
-  })
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve())
-    socket.once('connect_error', reject)
-    socket.connect()
-  })
-  return { socket, items }
+  await connect()
+  return { socket, items: events }
 }
 
 const changesAbout = (items: Item[], userId: string) =>

@@ -148,6 +148,36 @@ describe('SendBatcher', () => {
   })
 })
 
+/**
+ * The messaging service over a PGlite database, with everything but the pieces a test looks at (its limiters, what
+ * it tells the notifier, who views a conversation) set as no test here cares. `overrides.db` is the database as
+ * messaging calls it (a test's spies over `db`); the sessions use `db` itself.
+ */
+function messagingOn(
+  db: Db,
+  overrides: Partial<
+    Pick<Parameters<typeof createMessaging>[0], 'db' | 'limiter' | 'replayLookups' | 'notifier' | 'presence'>
+  > = {},
+) {
+  const tokens = new TokenService(new Uint8Array(32))
+  const unlimited = () => new RateLimiter({ perSecond: 1e6, burst: 1e6 })
+  return createMessaging({
+    db,
+    tokens,
+    sessions: new SessionStore(db, tokens, new Uint8Array(32), { idleSeconds: 60, maxSeconds: 60 }),
+    limiter: unlimited(),
+    replayLookups: unlimited(),
+    notifier: { deliver: () => undefined },
+    presence: { viewers: () => new Set() },
+    conversationLocks: new KeyedMutex(),
+    now: () => new Date(),
+    passwords: new PasswordHasher(),
+    loginThrottle: new LoginThrottle(),
+    logger: createLogger('silent'),
+    ...overrides,
+  })
+}
+
 describe('messaging on PGlite: sends grouped into one commit', () => {
   let dataDir: string
   let db: Db
@@ -165,7 +195,6 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
     db = await openDatabase({ dataDir })
     executeMany = vi.fn(db.executeMany.bind(db))
     execute = vi.fn(db.execute.bind(db))
-    const tokens = new TokenService(new Uint8Array(32))
     const notifier: Notifier = {
       deliver(events) {
         deliveries.push(events.map(({ userId, event, offset }) => ({ userId, event, offset })))
@@ -176,19 +205,10 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
         }
       },
     }
-    messaging = createMessaging({
+    messaging = messagingOn(db, {
       db: { ...db, executeMany, execute } as Db,
-      tokens,
-      sessions: new SessionStore(db, tokens, new Uint8Array(32), { idleSeconds: 60, maxSeconds: 60 }),
-      limiter: new RateLimiter({ perSecond: 1e6, burst: 1e6 }),
-      replayLookups: new RateLimiter({ perSecond: 1e6, burst: 1e6 }),
       notifier,
       presence: { viewers: (conversationId) => viewers.get(conversationId) ?? new Set() },
-      conversationLocks: new KeyedMutex(),
-      now: () => new Date(),
-      passwords: new PasswordHasher(),
-      loginThrottle: new LoginThrottle(),
-      logger: createLogger('silent'),
     })
   })
   afterAll(async () => {
@@ -397,22 +417,12 @@ describe('messaging on PGlite: what a send to a conversation it does not know co
     dataDir = freshDataDir()
     db = await openDatabase({ dataDir })
     execute = vi.fn(db.execute.bind(db))
-    const tokens = new TokenService(new Uint8Array(32))
     // A clock that never moves: no budget comes back while the test runs.
     const frozen = () => 0
-    messaging = createMessaging({
+    messaging = messagingOn(db, {
       db: { ...db, execute } as Db,
-      tokens,
-      sessions: new SessionStore(db, tokens, new Uint8Array(32), { idleSeconds: 60, maxSeconds: 60 }),
       limiter: new RateLimiter({ perSecond: 1, burst: 3 }, frozen),
       replayLookups: new RateLimiter({ perSecond: 1, burst: 2 }, frozen),
-      notifier: { deliver: () => undefined },
-      presence: { viewers: () => new Set() },
-      conversationLocks: new KeyedMutex(),
-      now: () => new Date(),
-      passwords: new PasswordHasher(),
-      loginThrottle: new LoginThrottle(),
-      logger: createLogger('silent'),
     })
   })
   afterAll(async () => {

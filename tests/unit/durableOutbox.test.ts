@@ -569,28 +569,58 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
 /** Timers that never fire: a lease waiter polls only when a test says so, never on the wall clock. */
 const stillTimers = { setTimeout: () => ({}), clearTimeout: () => {} }
 
+/** The clientIds a tab's socket has sent as `message:send`, in order. */
+const sentIds = (t: ReturnType<typeof tab>) =>
+  t
+    .socket()
+    .sent('message:send')
+    .map((p) => (p.args[0] as { clientId: string }).clientId)
+
+/**
+ * Both tabs connected; the holder's a1 (in c2) goes and is confirmed while the other tab's b1, written after it, waits
+ * for the drain lock: what happens to b1 then is the test's.
+ */
+function a1ConfirmedWhileB1Waits(holder: ReturnType<typeof tab>, waiting: ReturnType<typeof tab>) {
+  holder.socket().serverConnect('s1')
+  waiting.socket().serverConnect('s2')
+  holder.store.dispatch(send('a1', 'c2'))
+  waiting.store.dispatch(send('b1'))
+  holder
+    .socket()
+    .sent('message:send')[0]!
+    .ack({ ok: true, data: { ...stored(1, 'a1'), conversationId: 'c2' } })
+}
+
+/** The two kinds of drain lock a tab may have: the tests of a closed tab's sends run on each. */
+const LOCK_KINDS = [
+  { lockKind: 'a queued lock (Web Locks style)', lease: false },
+  { lockKind: 'the storage lease', lease: true },
+]
+
+/**
+ * Two connected tabs of one browser sharing its storage, each a socket of its own: the survivor (t1) and the tab the
+ * test closes (t2). Their drain lock is one queued lock (`queuedLock`), or with `lease` each its lease over the
+ * storage (polling only when a test says so). `sent()`: the clientIds the survivor has sent, in order.
+ */
+function survivorAndClosing(lease: boolean, url = 'http://unused.test', over: { ackTimeoutMs?: number } = {}) {
+  const storage = createMemoryStorage()
+  const queuedLock = createMemoryLock()
+  const lockOf = (owner: string): DrainLock =>
+    lease ? createLeaseLock(storage, { owner, timers: stillTimers }) : queuedLock
+  const survivor = tab(url, storage, { drainLock: lockOf('t1'), backoff: NEVER_RETRY, ...over })
+  const closing = tab(url, storage, { drainLock: lockOf('t2'), backoff: NEVER_RETRY, ...over })
+  survivor.socket().serverConnect('s1')
+  closing.socket().serverConnect('s2')
+  return { storage, queuedLock, survivor, closing, sent: () => sentIds(survivor) }
+}
+
 // Each tab a socket of its own (no tabs option): nothing tells the survivor a tab closed, only what it left in storage.
 describe('a tab closed while it waited for the drain lock', () => {
-  test.each([
-    { lockKind: 'a queued lock (Web Locks style)', lease: false },
-    { lockKind: 'the storage lease', lease: true },
-  ])(
+  test.each(LOCK_KINDS)(
     'its sends, written while the survivor held $lockKind, go from the survivor once its own is confirmed, in order, once',
     async ({ lease }) => {
-      const storage = createMemoryStorage()
-      const memory = createMemoryLock()
-      const lockOf = (owner: string): DrainLock =>
-        lease ? createLeaseLock(storage, { owner, timers: stillTimers }) : memory
-      const survivor = tab('http://unused.test', storage, { drainLock: lockOf('t1'), backoff: NEVER_RETRY })
-      const closing = tab('http://unused.test', storage, { drainLock: lockOf('t2'), backoff: NEVER_RETRY })
-      survivor.socket().serverConnect('s1')
-      closing.socket().serverConnect('s2')
+      const { storage, survivor, closing, sent } = survivorAndClosing(lease)
       const at = (i: number) => ({ meta: { createdAt: new Date(Date.UTC(2026, 0, 1, 12, 0, i)).toISOString() } })
-      const sent = () =>
-        survivor
-          .socket()
-          .sent('message:send')
-          .map((p) => (p.args[0] as { clientId: string }).clientId)
       // The survivor's a1 (in c2) is on its way; the user writes b1 then b2 in c1 in the other tab, which waits for
       // the lock, and closes it.
       survivor.store.dispatch({ ...send('a1', 'c2'), ...at(0) })
@@ -620,25 +650,10 @@ describe('a tab closed while it waited for the drain lock', () => {
       survivor.store.dispatch(shutdown())
     },
   )
-  test.each([
-    { lockKind: 'a queued lock (Web Locks style)', lease: false },
-    { lockKind: 'the storage lease', lease: true },
-  ])(
+  test.each(LOCK_KINDS)(
     'its sends, written while the survivor held $lockKind waiting to retry, go once that send is confirmed',
     async ({ lease }) => {
-      const storage = createMemoryStorage()
-      const memory = createMemoryLock()
-      const lockOf = (owner: string): DrainLock =>
-        lease ? createLeaseLock(storage, { owner, timers: stillTimers }) : memory
-      const survivor = tab('http://unused.test', storage, { drainLock: lockOf('t1'), backoff: NEVER_RETRY })
-      const closing = tab('http://unused.test', storage, { drainLock: lockOf('t2'), backoff: NEVER_RETRY })
-      survivor.socket().serverConnect('s1')
-      closing.socket().serverConnect('s2')
-      const sent = () =>
-        survivor
-          .socket()
-          .sent('message:send')
-          .map((p) => (p.args[0] as { clientId: string }).clientId)
+      const { storage, survivor, closing, sent } = survivorAndClosing(lease)
       // The survivor's a1 waits to go again (an answer it cannot trust); the other tab writes b1 and is closed.
       survivor.store.dispatch(send('a1', 'c2'))
       survivor
@@ -662,13 +677,7 @@ describe('a tab closed while it waited for the drain lock', () => {
   // A sweep granted at once (the lock free) gathers inside the request: a store listener may start a new session there,
   // whose reset lets that grant go. Taken afterwards, the old session's grant drains beside the new session's own.
   test('a login during the gather of a sweep granted at once: what the closed tab left goes once, by the new session', async () => {
-    const storage = createMemoryStorage()
-    const lock = createMemoryLock()
-    const url = await deadUrl()
-    const survivor = tab(url, storage, { drainLock: lock, backoff: NEVER_RETRY, ackTimeoutMs: 60_000 })
-    const closing = tab(url, storage, { drainLock: lock, backoff: NEVER_RETRY, ackTimeoutMs: 60_000 })
-    survivor.socket().serverConnect('s1')
-    closing.socket().serverConnect('s2')
+    const { queuedLock: lock, survivor, closing } = survivorAndClosing(false, await deadUrl(), { ackTimeoutMs: 60_000 })
     survivor.store.dispatch(send('a1', 'c2'))
     closing.store.dispatch(send('b1'))
     closing.store.dispatch(shutdown())
@@ -700,13 +709,7 @@ describe('a tab closed while it waited for the drain lock', () => {
   // A store listener may shut the page down as its drain stops (nothing left to send): the look for what other tabs
   // left, raised with that stop, must not outlive the shutdown.
   test('shut down as its drain stops: the survivor asks for no lock and sends nothing afterwards', async () => {
-    const storage = createMemoryStorage()
-    const lock = createMemoryLock()
-    const url = await deadUrl()
-    const survivor = tab(url, storage, { drainLock: lock, backoff: NEVER_RETRY, ackTimeoutMs: 60_000 })
-    const closing = tab(url, storage, { drainLock: lock, backoff: NEVER_RETRY, ackTimeoutMs: 60_000 })
-    survivor.socket().serverConnect('s1')
-    closing.socket().serverConnect('s2')
+    const { queuedLock: lock, survivor, closing } = survivorAndClosing(false, await deadUrl(), { ackTimeoutMs: 60_000 })
     survivor.store.dispatch(send('a1', 'c2'))
     closing.store.dispatch(send('b1'))
     closing.store.dispatch(shutdown())
@@ -727,28 +730,16 @@ describe('a tab closed while it waited for the drain lock', () => {
   })
   test('a tab still waiting for the queued lock sends its own; the holder going idle does not send it too', async () => {
     const { storage, tab1, tab2 } = twoTabs('http://unused.test', true)
-    tab1.socket().serverConnect('s1')
-    tab2.socket().serverConnect('s2')
-    const ids = (t: typeof tab1) =>
-      t
-        .socket()
-        .sent('message:send')
-        .map((p) => (p.args[0] as { clientId: string }).clientId)
-    tab1.store.dispatch(send('a1', 'c2'))
-    tab2.store.dispatch(send('b1'))
-    tab1
-      .socket()
-      .sent('message:send')[0]!
-      .ack({ ok: true, data: { ...stored(1, 'a1'), conversationId: 'c2' } })
-    await eventually(() => expect(ids(tab2)).toEqual(['b1']))
+    a1ConfirmedWhileB1Waits(tab1, tab2)
+    await eventually(() => expect(sentIds(tab2)).toEqual(['b1']))
     tab2
       .socket()
       .sent('message:send')[0]!
       .ack({ ok: true, data: stored(2, 'b1') })
     for (const t of [tab1, tab2]) t.socket().serverEmit('message:sent', stored(2, 'b1'))
     await eventually(() => expect(savedIds(storage)).toEqual([]))
-    expect(ids(tab1)).toEqual(['a1'])
-    expect(ids(tab2)).toEqual(['b1'])
+    expect(sentIds(tab1)).toEqual(['a1'])
+    expect(sentIds(tab2)).toEqual(['b1'])
     for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
   })
   test('a tab still waiting for the storage lease: the holder going idle takes its send over, and it goes once', async () => {
@@ -762,21 +753,9 @@ describe('a tab closed while it waited for the drain lock', () => {
     const tab2 = tab('http://unused.test', storage, {
       drainLock: createLeaseLock(storage, { owner: 't2', timers: pollTimers }),
     })
-    tab1.socket().serverConnect('s1')
-    tab2.socket().serverConnect('s2')
-    const ids = (t: typeof tab1) =>
-      t
-        .socket()
-        .sent('message:send')
-        .map((p) => (p.args[0] as { clientId: string }).clientId)
-    tab1.store.dispatch(send('a1', 'c2'))
-    tab2.store.dispatch(send('b1'))
-    tab1
-      .socket()
-      .sent('message:send')[0]!
-      .ack({ ok: true, data: { ...stored(1, 'a1'), conversationId: 'c2' } })
+    a1ConfirmedWhileB1Waits(tab1, tab2)
     // A lease has no queue: tab 1 takes the lease again at once, and tab 2 cannot send while it holds it.
-    await eventually(() => expect(ids(tab1)).toEqual(['a1', 'b1']))
+    await eventually(() => expect(sentIds(tab1)).toEqual(['a1', 'b1']))
     tab1
       .socket()
       .sent('message:send')[1]!
@@ -786,8 +765,8 @@ describe('a tab closed while it waited for the drain lock', () => {
     // tab 2 gets the lease at its next poll with nothing left to send.
     for (const poll of polls.splice(0)) poll()
     await eventually(() => expect(selectPendingMessages(tab2.store.getState())).toEqual([]))
-    expect(ids(tab2)).toEqual([])
-    expect(ids(tab1)).toEqual(['a1', 'b1'])
+    expect(sentIds(tab2)).toEqual([])
+    expect(sentIds(tab1)).toEqual(['a1', 'b1'])
     for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
   })
   test('a lone tab reads its stored outbox no more for it: once per write, to merge (send, then confirmation)', async () => {

@@ -138,6 +138,31 @@ export function connect(url: string, token: string | undefined, options: ClientO
 }
 
 /**
+ * A typed client on the websocket transport that records every event it receives from the first on: its listener is
+ * in place before the handshake, so the handshake's own `presence:*` and `sync:*` are kept too (`record` leaves them
+ * out). It is made unconnected so that a test can register it for clean-up, and add its own listeners, before
+ * `connect()`, which resolves at `readyOn` (rejects with the connect_error).
+ */
+export function recordingFromHandshake(url: string, token: string, readyOn: 'connect' | 'sync:caughtUp') {
+  const socket: ClientSocket = io(url, {
+    auth: { token },
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    autoConnect: false,
+  })
+  const events: { event: string; payload: Record<string, unknown> }[] = []
+  socket.onAny((event: string, payload: unknown) => events.push({ event, payload: payload as Record<string, unknown> }))
+  const connect = () =>
+    new Promise<void>((resolve, reject) => {
+      ;(socket as unknown as { once(e: string, l: () => void): void }).once(readyOn, () => resolve())
+      socket.once('connect_error', reject)
+      socket.connect()
+    })
+  return { socket, events, connect }
+}
+
+/**
  * The same socket without the contract's event types, to send what the contract forbids (an unknown event, a wrong
  * payload, no ack callback) and see how the server answers.
  *

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { outboxStorageKey, sendMessage } from '../../../src/realtime'
-import type { EmittedPacket } from '../support/fakeSocket'
+import type { EmittedPacket, FakeSocket } from '../support/fakeSocket'
 import { alice, message } from '../support/fixtures'
 import { aBrowser, connectedTabs, settle } from './support/tabStores'
 
@@ -17,6 +17,26 @@ const written = (clientId: string, conversationId: string, second: number) => ({
 const clientIdOf = (packet: { args: unknown[] }) => (packet.args[0] as { clientId: string }).clientId
 const conversationOf = (packet: { args: unknown[] }) => (packet.args[0] as { conversationId: string }).conversationId
 
+/**
+ * The `message:send`s on the browser's one socket (all of them, and those in c1), and the server's answer to one:
+ * stored as message `seq`, acked and broadcast to the sender's tabs as `message:sent`.
+ */
+function sendsOn(socket: FakeSocket) {
+  const sends = () => socket.sent('message:send')
+  const c1 = () => sends().filter((p) => conversationOf(p) === 'c1')
+  const confirm = async (packet: EmittedPacket, seq: number) => {
+    const stored = message(seq, {
+      senderId: alice.id,
+      clientId: clientIdOf(packet),
+      conversationId: conversationOf(packet),
+    })
+    packet.ack({ ok: true, data: stored })
+    socket.serverEmit('message:sent', stored, { offset: 3 + seq })
+    await settle()
+  }
+  return { sends, c1, confirm }
+}
+
 describe('the user’s sends in a conversation are stored in the order written, whichever tab wrote them', () => {
   test.each([
     { holder: 'the socket’s holder', holderIndex: 0 },
@@ -30,18 +50,7 @@ describe('the user’s sends in a conversation are stored in the order written, 
       const other = tabs[1 - holderIndex]!
       // Every send leaves on the browser's one socket, which t1 holds, whichever tab sends it.
       const socket = tabs[0]!.own[0]!
-      const sends = () => socket.sent('message:send')
-      const c1 = () => sends().filter((p) => conversationOf(p) === 'c1')
-      const confirm = async (packet: EmittedPacket, seq: number) => {
-        const stored = message(seq, {
-          senderId: alice.id,
-          clientId: clientIdOf(packet),
-          conversationId: conversationOf(packet),
-        })
-        packet.ack({ ok: true, data: stored })
-        socket.serverEmit('message:sent', stored, { offset: 3 + seq })
-        await settle()
-      }
+      const { sends, c1, confirm } = sendsOn(socket)
 
       // The drain lock's holder: its x1 (in c2) is told to wait an hour.
       holder.store.dispatch(written('x1', 'c2', 0))
@@ -70,18 +79,7 @@ describe('the user’s sends in a conversation are stored in the order written, 
     const b = aBrowser({ sharedOutbox: true })
     const [t1, t2, t3] = await connectedTabs(b, ['t1', 't2', 't3'])
     const socket = t1!.own[0]!
-    const sends = () => socket.sent('message:send')
-    const c1 = () => sends().filter((p) => conversationOf(p) === 'c1')
-    const confirm = async (packet: EmittedPacket, seq: number) => {
-      const stored = message(seq, {
-        senderId: alice.id,
-        clientId: clientIdOf(packet),
-        conversationId: conversationOf(packet),
-      })
-      packet.ack({ ok: true, data: stored })
-      socket.serverEmit('message:sent', stored, { offset: 3 + seq })
-      await settle()
-    }
+    const { sends, c1, confirm } = sendsOn(socket)
     // t1 holds the lock for x1 (in c2), on its way; t2 asks for it for a0 (in c3), then t3 for b1 (in c1); t2 writes
     // a2 in c1 last.
     t1!.store.dispatch(written('x1', 'c2', 0))
