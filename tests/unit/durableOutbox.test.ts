@@ -674,6 +674,43 @@ describe('a tab closed while it waited for the drain lock', () => {
       survivor.store.dispatch(shutdown())
     },
   )
+  // The holder's last write (a1 gone, confirmed by its message:sent) came before the other tab wrote; the lock goes
+  // when a1's own answer comes, which changes nothing in the outbox and writes nothing: what the other tab left must
+  // still be known then (found by tests/unit/outboxTabsFuzz.test.ts, seed 5 with the lease).
+  test.each(LOCK_KINDS)(
+    'its send, written while the survivor held $lockKind for a send its message:sent already confirmed, goes when that send is answered, before the survivor’s next',
+    async ({ lease }) => {
+      const { storage, survivor, closing, sent } = survivorAndClosing(lease)
+      const at = (i: number) => ({ meta: { createdAt: new Date(Date.UTC(2026, 0, 1, 12, 0, i)).toISOString() } })
+      const a1 = { ...stored(1, 'a1'), conversationId: 'c2' }
+      // The survivor's a1 (in c2) is on its way; the server stored it, and its confirmation comes before its answer.
+      survivor.store.dispatch({ ...send('a1', 'c2'), ...at(0) })
+      survivor.socket().serverEmit('message:sent', a1)
+      expect(savedIds(storage)).toEqual([])
+      // The user writes b1 in c2 in the other tab, which waits for the lock the survivor holds, and closes it.
+      closing.store.dispatch({ ...send('b1', 'c2'), ...at(1) })
+      closing.store.dispatch(shutdown())
+      expect(savedIds(storage)).toEqual(['b1'])
+      // a1's answer: the survivor has nothing of its own left and lets the lock go; then the user writes a2 in c2.
+      survivor.socket().sent('message:send')[0]!.ack({ ok: true, data: a1 })
+      await eventually(() => expect(survivor.actions.filter((a) => drainStopped.match(a))).not.toHaveLength(0))
+      survivor.store.dispatch({ ...send('a2', 'c2'), ...at(2) })
+      // b1, written first, goes first; a2 once b1 is stored.
+      await eventually(() => expect(sent()).toHaveLength(2))
+      expect(sent()).toEqual(['a1', 'b1'])
+      survivor
+        .socket()
+        .sent('message:send')[1]!
+        .ack({ ok: true, data: { ...stored(2, 'b1'), conversationId: 'c2' } })
+      await eventually(() => expect(sent()).toEqual(['a1', 'b1', 'a2']))
+      survivor
+        .socket()
+        .sent('message:send')[2]!
+        .ack({ ok: true, data: { ...stored(3, 'a2'), conversationId: 'c2' } })
+      await eventually(() => expect(savedIds(storage)).toEqual([]))
+      survivor.store.dispatch(shutdown())
+    },
+  )
   // A sweep granted at once (the lock free) gathers inside the request: a store listener may start a new session there,
   // whose reset lets that grant go. Taken afterwards, the old session's grant drains beside the new session's own.
   test('a login during the gather of a sweep granted at once: what the closed tab left goes once, by the new session', async () => {
