@@ -102,6 +102,11 @@ export function buildOutboxHandler<S extends SocketRootState>(
   // so a send's emit goes before its pending copy's cache patch whether the lock was held already or free.
   const queue: OutboxEventBody[] = []
   let running = false
+  /**
+   * Where this tab's reads of storage stood when the current run began (one task): read again since (a write of its
+   * own merges), storage as this tab knows it is as of this task (see `leftBehind`).
+   */
+  let runMark = 0
   function send(event: OutboxEventBody) {
     queue.push(event)
     if (!running) runToCompletion(() => {})
@@ -109,6 +114,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
 
   function runToCompletion(first: () => void) {
     running = true
+    runMark = mirror?.mark() ?? 0
     try {
       first()
       for (let next = queue.shift(); next; next = queue.shift()) process(next)
@@ -177,9 +183,11 @@ export function buildOutboxHandler<S extends SocketRootState>(
         return adoptStored(effect.userId, effect.onlyNews)
       case 'leftBehind':
         // This action's own change first: its write reads what storage holds to merge into, so another tab's write
-        // is known without a read of its own (a lone tab's sends pay nothing here).
+        // is known without a read of its own (a lone tab's sends pay nothing here). With no read of storage in this
+        // run (the answer of a send its message:sent had already confirmed changes nothing, so writes nothing), what
+        // this tab knows is as of an earlier task: another tab may have written since (and closed), so it looks once.
         persist()
-        if (mirror?.othersWroteKnown(effect.userId)) send({ type: 'sweep' })
+        if (mirror?.othersWroteSince(effect.userId, runMark)) send({ type: 'sweep' })
         return
       case 'clearStored':
         return durable?.clear(effect.userId)

@@ -169,6 +169,20 @@ export function outboxMirror(durable: OutboxStorage) {
    */
   let seen: { userId: Id | null; text: StoredText } = { userId: null, text: undefined }
   let news = true
+  /** How many times this tab has read the stored text (a write's merge, a gather, a look): see `mark`. */
+  let looks = 0
+  function othersWrote(userId: Id): boolean {
+    if (seen.userId !== userId) return true
+    if (!news) {
+      const text = durable.textOf(userId)
+      looks++
+      if (text !== undefined && text !== seen.text) news = true
+    }
+    return news
+  }
+  function othersWroteKnown(userId: Id): boolean {
+    return seen.userId !== userId || news
+  }
   return {
     /** A new mirror (another user, or the same one read back again) starts from nothing written. */
     restart() {
@@ -182,24 +196,28 @@ export function outboxMirror(durable: OutboxStorage) {
      * comparison, no parse (the lock holder asks before each send it starts while holding, see `outboxHandler`).
      * Storage that cannot be read has nothing to gather.
      */
-    othersWrote(userId: Id): boolean {
-      if (seen.userId !== userId) return true
-      if (!news) {
-        const text = durable.textOf(userId)
-        if (text !== undefined && text !== seen.text) news = true
-      }
-      return news
-    },
+    othersWrote,
     /**
      * `othersWrote` as last seen, without reading storage: right after a write of this tab that changed something
      * (it read storage to merge), as good as `othersWrote`; otherwise as of this tab's last write or gather.
      */
-    othersWroteKnown(userId: Id): boolean {
-      return seen.userId !== userId || news
+    othersWroteKnown,
+    /** Where this tab's reads of storage stand now, for `othersWroteSince`. */
+    mark(): number {
+      return looks
+    },
+    /**
+     * `othersWroteKnown` when this tab has read storage since `mark` (a write of its own that changed something, a
+     * gather: as good as a look, no read), else `othersWrote` (one read): what it knew as of an earlier task's write may
+     * be stale, another tab having written since.
+     */
+    othersWroteSince(userId: Id, mark: number): boolean {
+      return looks > mark ? othersWroteKnown(userId) : othersWrote(userId)
     },
     /** The user's stored sends, read for a gather: what other tabs wrote until now is seen. */
     gather(userId: Id): PendingMessage[] {
       const { entries, text } = durable.read(userId)
+      looks++
       seen = { userId, text }
       news = false
       return entries
@@ -224,6 +242,7 @@ export function outboxMirror(durable: OutboxStorage) {
       const { ok } = result
       if (ok) saved = outbox
       if (!result.nothingChanged) {
+        looks++
         // What this write merged into is what another tab left if it is not what this tab last saw.
         if (seen.userId !== userId || result.found !== seen.text) news = true
         seen = { userId, text: result.ok ? result.written : result.found }
