@@ -13,6 +13,7 @@ import { outboxWithSend, type PendingMessage, type SocketRootState } from './soc
 import type { Context, Handler } from './context'
 import {
   gatherDue,
+  goesBeforeOwn,
   initialOutboxMachineState,
   outboxTransition,
   restoreDue,
@@ -180,14 +181,16 @@ export function buildOutboxHandler<S extends SocketRootState>(
         return
       }
       case 'adoptStored':
-        return adoptStored(effect.userId, effect.onlyNews)
+        return adoptStored(effect.userId, effect.onlyNews, effect.onlyBeforeOwn)
       case 'leftBehind':
         // This action's own change first: its write reads what storage holds to merge into, so another tab's write
         // is known without a read of its own (a lone tab's sends pay nothing here). With no read of storage in this
         // run (the answer of a send its message:sent had already confirmed changes nothing, so writes nothing), what
         // this tab knows is as of an earlier task: another tab may have written since (and closed), so it looks once.
+        // With one socket per browser the tabs' hub takes over what a closed tab left (`followerGone`), and knows
+        // which tabs are alive: a sweep there would take live tabs' sends away from them.
         persist()
-        if (mirror?.othersWroteSince(effect.userId, runMark)) send({ type: 'sweep' })
+        if (!ctx.options.tabs && mirror?.othersWroteSince(effect.userId, runMark)) send({ type: 'sweep' })
         return
       case 'clearStored':
         return durable?.clear(effect.userId)
@@ -296,7 +299,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
    * nothing is read when no other tab wrote since the last gather (the holder gathers before each send it starts,
    * and a parse there would cost every send of a lone tab).
    */
-  function adoptStored(user: Id, onlyNews: boolean) {
+  function adoptStored(user: Id, onlyNews: boolean, onlyBeforeOwn: boolean) {
     if (!durable || !mirror) return
     // Storage first takes this tab's own changes of this action (a confirmed send gone): read before it, a send this
     // tab has just seen confirmed would be taken for another tab's and go again.
@@ -306,9 +309,11 @@ export function buildOutboxHandler<S extends SocketRootState>(
     const known = new Set(outbox.map((m) => m.clientId))
     // A send this tab let go of that a refusing storage still holds is not another tab's.
     const gone = mirror.unforgotten(outbox)
-    const entries = mirror
+    const others = mirror
       .gather(user)
       .filter((m) => m.status === 'pending' && !known.has(m.clientId) && !gone.has(m.clientId))
+    const entries = onlyBeforeOwn ? others.filter((m) => goesBeforeOwn(m, outbox)) : others
+    if (entries.length < others.length) mirror.leftOthers()
     if (entries.length > 0) dispatch(outboxRestored({ entries }))
   }
 

@@ -125,9 +125,10 @@ export type OutboxEffect =
   /**
    * Read the user's stored outbox for the pending sends this tab does not have (as `outboxRestored`). `onlyNews`: read
    * only if another tab wrote it since this tab last gathered (a cheap check), for a holder's gather; a tab taking
-   * over for tabs that went away reads it whole.
+   * over for tabs that went away reads it whole. `onlyBeforeOwn`: only what must go before a send of this tab's
+   * (`goesBeforeOwn`); the rest stays with the tabs that wrote it, which wait for the lock to send it themselves.
    */
-  | { type: 'adoptStored'; userId: Id; onlyNews: boolean }
+  | { type: 'adoptStored'; userId: Id; onlyNews: boolean; onlyBeforeOwn: boolean }
   | { type: 'clearStored'; userId: Id }
   | { type: 'dispatch'; action: UnknownAction }
 
@@ -163,6 +164,16 @@ const hasPending = (view: OutboxView) => view.outbox.some((m) => m.status === 'p
  */
 export const gatherDue = (state: OutboxMachineState, view: OutboxView): boolean =>
   view.durable && Boolean(view.userId) && state.lock.status === 'held' && hasPending(view)
+
+/**
+ * Whether another tab's stored send must go before a send of this tab's: written earlier in a conversation where this
+ * tab has one waiting. Taking over the others would leave their own tab, alive and waiting for the lock, without its
+ * confirmation for nothing; what a tab that closed left goes with the next sweep.
+ *
+ * @example goesBeforeOwn(b1At12h01InC1, [a2At12h02InC1]) // true; goesBeforeOwn(b3At12h03InC1, [a2At12h02InC1]) // false
+ */
+export const goesBeforeOwn = (entry: PendingMessage, own: readonly PendingMessage[]): boolean =>
+  own.some((m) => m.status === 'pending' && m.conversationId === entry.conversationId && m.createdAt > entry.createdAt)
 
 const isSending = (lane: Lane | undefined, clientId: string) => lane?.status === 'sending' && lane.clientId === clientId
 const sending = (step: Step) => Object.values(step.state.lanes).some((lane) => lane.status === 'sending')
@@ -280,11 +291,23 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       // server's idempotency by `clientId` keeps each message single.
       if (!view.durable || !view.userId) return
       if (event.holdingOnly && !gatherDue(step.state, view)) return
-      return void step.effects.push({ type: 'adoptStored', userId: view.userId, onlyNews: event.holdingOnly })
+      return void step.effects.push({
+        type: 'adoptStored',
+        userId: view.userId,
+        onlyNews: event.holdingOnly,
+        onlyBeforeOwn: false,
+      })
     case 'granting': {
       const { lock } = step.state
       if (!view.durable || !view.userId || lock.status !== 'requested' || !(hasPending(view) || lock.sweep)) return
-      return void step.effects.push({ type: 'adoptStored', userId: view.userId, onlyNews: true })
+      // A sweep takes over what tabs that went away left. A grant for a send of this tab's takes only what goes before
+      // it: the tabs behind in the lock's queue send their own (a holder's gathers take all, see `gatherDue`).
+      return void step.effects.push({
+        type: 'adoptStored',
+        userId: view.userId,
+        onlyNews: true,
+        onlyBeforeOwn: !lock.sweep,
+      })
     }
     case 'sweep':
       // Raised with a lock let go, processed after what that step's dispatches raised: a reset there (a shutdown, a

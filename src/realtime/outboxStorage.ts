@@ -223,6 +223,13 @@ export function outboxMirror(durable: OutboxStorage) {
       return entries
     },
     /**
+     * After a gather that left other tabs' sends where they are (`goesBeforeOwn`): they still count as news, so that a
+     * tab letting the lock go sweeps them should their tab close meanwhile.
+     */
+    leftOthers(): void {
+      news = true
+    },
+    /**
      * The sends this tab has let go of (confirmed, discarded) that storage may still hold: it took them from this tab
      * and has refused every write since. Never another tab's to adopt.
      */

@@ -512,9 +512,14 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
       tab(url, storage, { drainLock: lock, backoff: NEVER_RETRY, ackTimeoutMs: 60_000 }),
     )
     for (const [i, t] of [holder!, tabA!, tabC!].entries()) t.socket().serverConnect(`s${i}`)
-    holder!.store.dispatch(send('x1', 'c2'))
-    tabA!.store.dispatch(send('a0', 'c3'))
-    tabC!.store.dispatch(send('c1', 'c1'))
+    const at = (second: number) => ({
+      meta: { createdAt: new Date(Date.UTC(2026, 0, 1, 12, 0, second)).toISOString() },
+    })
+    holder!.store.dispatch({ ...send('x1', 'c2'), ...at(0) })
+    // A asks for the lock first; C's c1, in the same conversation, was written before A's a0 (its clock says so), so
+    // A's grant takes it in to send it first.
+    tabA!.store.dispatch({ ...send('a0', 'c1'), ...at(2) })
+    tabC!.store.dispatch({ ...send('c1', 'c1'), ...at(1) })
     let loggedInAgain = false
     tabA!.store.subscribe(() => {
       const pending = selectPendingMessages(tabA!.store.getState()).map((m) => m.clientId)

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest'
 import { drainStarted, drainStopped, sendConfirmed, sendFailed, sendRetryScheduled } from '../../src/realtime/actions'
 import type { PendingMessage } from '../../src/realtime/socketSlice'
 import {
+  goesBeforeOwn,
   initialOutboxMachineState,
   outboxTransition,
   type OutboxEffect,
@@ -78,7 +79,7 @@ const rows: Row[] = [
     { type: 'adopt', holdingOnly: false },
     view([k1]),
     state({ mirroring: 'u1' }),
-    [{ type: 'adoptStored', userId: 'u1', onlyNews: false }],
+    [{ type: 'adoptStored', userId: 'u1', onlyNews: false, onlyBeforeOwn: false }],
   ],
   [
     'adopt without storage does nothing',
@@ -102,7 +103,7 @@ const rows: Row[] = [
     { type: 'adopt', holdingOnly: true },
     view([k1]),
     held(),
-    [{ type: 'adoptStored', userId: 'u1', onlyNews: true }],
+    [{ type: 'adoptStored', userId: 'u1', onlyNews: true, onlyBeforeOwn: false }],
   ],
   [
     'a holder with nothing of its own left to send does not gather (the lock goes to the tabs that wrote them)',
@@ -118,7 +119,7 @@ const rows: Row[] = [
     { type: 'adopt', holdingOnly: true },
     view([x1, k1]),
     held({ c2: { status: 'sending', clientId: 'x1' } }),
-    [{ type: 'adoptStored', userId: 'u1', onlyNews: true }],
+    [{ type: 'adoptStored', userId: 'u1', onlyNews: true, onlyBeforeOwn: false }],
   ],
   [
     'a holder without storage has nothing to gather',
@@ -138,12 +139,12 @@ const rows: Row[] = [
   ],
   // granting
   [
-    'a lock waited for, about to be granted, first gathers what the other tabs wrote meanwhile',
+    'a lock waited for, about to be granted, first gathers what the other tabs wrote meanwhile (what goes before its own)',
     state({ mirroring: 'u1', lock: { status: 'requested' } }),
     { type: 'granting' },
     view([k1]),
     state({ mirroring: 'u1', lock: { status: 'requested' } }),
-    [{ type: 'adoptStored', userId: 'u1', onlyNews: true }],
+    [{ type: 'adoptStored', userId: 'u1', onlyNews: true, onlyBeforeOwn: true }],
   ],
   [
     'a lock granted with nothing of this tab’s to send gathers nothing (it goes on at once)',
@@ -159,7 +160,7 @@ const rows: Row[] = [
     { type: 'granting' },
     view([]),
     state({ mirroring: 'u1', lock: { status: 'requested', sweep: true } }),
-    [{ type: 'adoptStored', userId: 'u1', onlyNews: true }],
+    [{ type: 'adoptStored', userId: 'u1', onlyNews: true, onlyBeforeOwn: false }],
   ],
   // sweep
   [
@@ -682,5 +683,30 @@ describe('outboxTransition', () => {
     const copy = structuredClone(from)
     step(from, { type: 'drain', onlyNetworkWaits: false, view: view([k1]) })
     expect(from).toEqual(copy)
+  })
+})
+
+describe('goesBeforeOwn: what a tab granted the lock takes in from the other tabs', () => {
+  const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 12, minute)).toISOString()
+  const own = [
+    pendingMessage('a2', { createdAt: at(2) }),
+    pendingMessage('x1', { conversationId: 'c2', createdAt: at(5) }),
+  ]
+  test.each([
+    ['written before a send of ours in its conversation', pendingMessage('b1', { createdAt: at(1) }), true],
+    ['written after ours in its conversation: its tab sends it', pendingMessage('b3', { createdAt: at(3) }), false],
+    ['written at the same time: its tab sends it', pendingMessage('b2', { createdAt: at(2) }), false],
+    [
+      'in a conversation where we have nothing waiting',
+      pendingMessage('b4', { conversationId: 'c3', createdAt: at(0) }),
+      false,
+    ],
+    ['before ours in another conversation', pendingMessage('b5', { conversationId: 'c2', createdAt: at(4) }), true],
+  ])('%s', (_name, entry, expected) => {
+    expect(goesBeforeOwn(entry, own)).toBe(expected)
+  })
+  test('a failed send of ours holds nothing back: only a pending one goes', () => {
+    const failed = [pendingMessage('a2', { createdAt: at(2), status: 'failed' })]
+    expect(goesBeforeOwn(pendingMessage('b1', { createdAt: at(1) }), failed)).toBe(false)
   })
 })
