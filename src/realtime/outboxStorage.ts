@@ -180,6 +180,10 @@ export function outboxMirror(durable: OutboxStorage) {
     }
     return news
   }
+  /**
+   * `othersWrote` as last seen, without reading storage: right after a write of this tab that changed something (it
+   * read storage to merge), as good as `othersWrote`; otherwise as of this tab's last write or gather.
+   */
   function othersWroteKnown(userId: Id): boolean {
     return seen.userId !== userId || news
   }
@@ -197,11 +201,6 @@ export function outboxMirror(durable: OutboxStorage) {
      * Storage that cannot be read has nothing to gather.
      */
     othersWrote,
-    /**
-     * `othersWrote` as last seen, without reading storage: right after a write of this tab that changed something
-     * (it read storage to merge), as good as `othersWrote`; otherwise as of this tab's last write or gather.
-     */
-    othersWroteKnown,
     /** Where this tab's reads of storage stand now, for `othersWroteSince`. */
     mark(): number {
       return looks
