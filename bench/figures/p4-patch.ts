@@ -16,7 +16,8 @@ import { median, nowNs, nsToUs, percentile } from '../lib/stats'
  * so the timed span is everything on the client after decoding: the socket's listeners, validation, dispatch,
  * reducers, middleware and the cache patch, up to the moment the message is in the cache (the probe, first in the
  * chain, records the time after the action that put it there). The thread is reset to N messages at the start of
- * every round (untimed), so it holds N to N + perRound messages.
+ * every round (untimed), so it holds N to N + perRound messages. Before the sizes, all three run the same warm-up at
+ * the smallest size; the three run interleaved round by round, their order rotating.
  *
  * Baseline: a bare slice dispatch — a `createSlice` whose reducer pushes the message onto an array of N, in a bare
  * `configureStore` with the same probe. Peer: the RTK docs' streaming pattern, the event entering the same way.
@@ -137,8 +138,8 @@ export const p4: Figure = {
   id: 'P4',
   title: 'one message patched into a cached thread of N',
   async run({ smoke, log, draw }) {
-    // `jitRounds`: rounds at the smallest size before any size is timed, the same for all three (see "P4's warm-up" in
-    // bench/README.md: the layer's p50 keeps falling for about 2,500 samples as V8 compiles its path).
+    // `jitRounds`: rounds at the smallest size before any size is timed, the same for all three: the layer's p50 keeps
+    // falling for about 2,500 samples (bench/README.md, "P4's warm-up").
     const sizes = smoke
       ? { ns: [10, 100], jitRounds: 4, warmup: 1, rounds: 2, perRound: 5 }
       : { ns: [10, 100, 1_000, 10_000], jitRounds: 200, warmup: 2, rounds: 15, perRound: 20 }
@@ -166,58 +167,67 @@ export const p4: Figure = {
       peer: peerTarget(peer, peerProbe, conversationId),
     }
     type Name = keyof typeof targets
-    const result = new Map<string, { p50: number; p99: number }>()
+    const names = Object.keys(targets) as Name[]
     let k = 0
-    /** The layer's p50 per round of the JIT warm-up, for the rows that show how far it fell. */
-    const jitP50s: Record<Name, number[]> = { bare: [], layer: [], peer: [] }
-    const jit = new Map<Name, { first: number; last: number }>()
-    try {
-      for (let round = 0; round < sizes.jitRounds; round++) {
-        for (const name of Object.keys(targets) as Name[]) {
+    let turn = 0
+    /**
+     * `rounds` rounds at thread size `n`, the three interleaved round by round (so a noisy moment hits all three
+     * alike), their order rotating each round; each round's p50 and p99 per target, in ns.
+     */
+    async function timeRounds(n: number, rounds: number) {
+      const p50s: Record<Name, number[]> = { bare: [], layer: [], peer: [] }
+      const p99s: Record<Name, number[]> = { bare: [], layer: [], peer: [] }
+      for (let round = 0; round < rounds; round++) {
+        const first = turn++ % names.length
+        for (const name of [...names.slice(first), ...names.slice(0, first)]) {
           const target = targets[name]
-          target.reset(sizes.ns[0]!)
+          target.reset(n)
           const samples: number[] = []
-          for (let i = 0; i < sizes.perRound; i++)
-            samples.push(await target.sample(sizes.ns[0]! + i + 1, `p4-${name}-${k++}`))
-          jitP50s[name].push(percentile(samples, 50))
+          for (let i = 0; i < sizes.perRound; i++) samples.push(await target.sample(n + i + 1, `p4-${name}-${k++}`))
+          p50s[name].push(percentile(samples, 50))
+          p99s[name].push(percentile(samples, 99))
         }
       }
-      const settled = (name: Name, from: 'first' | 'last') => {
-        const span = Math.max(1, Math.floor(sizes.jitRounds / 10))
-        const rounds = from === 'first' ? jitP50s[name].slice(0, span) : jitP50s[name].slice(-span)
-        return nsToUs(median(rounds))
-      }
-      for (const name of Object.keys(targets) as Name[])
-        jit.set(name, { first: settled(name, 'first'), last: settled(name, 'last') })
+      return { p50s, p99s }
+    }
+    const result = new Map<string, { p50: number; p99: number }>()
+    const small = sizes.ns[0]!
+    const warmSamples = sizes.jitRounds * sizes.perRound
+    const big = sizes.ns[sizes.ns.length - 1]!
+    const mid = sizes.ns.includes(1_000) ? 1_000 : big
+    const byTenth = new Map<Name, { first: number; ninth: number; last: number }>()
+    try {
+      // One round at the target's size before anything else of P4 has run: what the old method's first rounds saw.
+      const cold = await timeRounds(mid, 1)
+      for (const name of names) result.set(`cold-${name}`, { p50: nsToUs(cold.p50s[name][0]!), p99: Number.NaN })
+      const { p50s: warming } = await timeRounds(small, sizes.jitRounds)
+      const tenth = Math.max(1, Math.floor(sizes.jitRounds / 10))
+      const medianUs = (list: number[]) => nsToUs(median(list))
+      for (const name of names)
+        byTenth.set(name, {
+          first: medianUs(warming[name].slice(0, tenth)),
+          ninth: medianUs(warming[name].slice(-2 * tenth, -tenth)),
+          last: medianUs(warming[name].slice(-tenth)),
+        })
       log(
-        `P4 JIT warm-up at N=${sizes.ns[0]} (${sizes.jitRounds} rounds of ${sizes.perRound}), p50 of the first tenth → of the last: ${(Object.keys(targets) as Name[]).map((name) => `${name} ${settled(name, 'first').toFixed(1)} → ${settled(name, 'last').toFixed(1)} µs`).join(', ')}`,
+        `P4 warm-up at N=${small} (${sizes.jitRounds} rounds of ${sizes.perRound}), median of the rounds' p50s over the first, ninth and last tenth: ${names.map((name) => `${name} ${[byTenth.get(name)!.first, byTenth.get(name)!.ninth, byTenth.get(name)!.last].map((us) => us.toFixed(1)).join(' → ')} µs`).join(', ')}`,
       )
-      for (const n of sizes.ns) {
-        const p50s: Record<Name, number[]> = { bare: [], layer: [], peer: [] }
-        const p99s: Record<Name, number[]> = { bare: [], layer: [], peer: [] }
-        for (let round = -sizes.warmup; round < sizes.rounds; round++) {
-          // Interleaved round by round, so a noisy moment hits all three alike.
-          for (const name of Object.keys(targets) as Name[]) {
-            const target = targets[name]
-            target.reset(n)
-            const samples: number[] = []
-            for (let i = 0; i < sizes.perRound; i++) samples.push(await target.sample(n + i + 1, `p4-${name}-${k++}`))
-            if (round < 0) continue
-            p50s[name].push(percentile(samples, 50))
-            p99s[name].push(percentile(samples, 99))
-          }
-        }
-        for (const name of Object.keys(targets) as Name[])
-          result.set(`${name}-${n}`, { p50: nsToUs(median(p50s[name])), p99: nsToUs(median(p99s[name])) })
+      const timeSize = async (n: number, key: string) => {
+        await timeRounds(n, sizes.warmup)
+        const { p50s, p99s } = await timeRounds(n, sizes.rounds)
+        for (const name of names) result.set(`${name}-${key}`, { p50: medianUs(p50s[name]), p99: medianUs(p99s[name]) })
         log(
-          `P4 N=${n}: bare ${result.get(`bare-${n}`)!.p50.toFixed(1)} µs, layer ${result.get(`layer-${n}`)!.p50.toFixed(1)} µs, peer ${result.get(`peer-${n}`)!.p50.toFixed(1)} µs (p50)`,
+          `P4 N=${n}${key === String(n) ? '' : ` (${key})`}: ${names.map((name) => `${name} ${result.get(`${name}-${key}`)!.p50.toFixed(1)} µs`).join(', ')} (p50)`,
         )
       }
+      for (const n of sizes.ns) await timeSize(n, String(n))
+      // The smallest size again, last: had the timed sizes still been warming up, it would read below its first time.
+      await timeSize(small, 'again')
     } finally {
       await layer.close()
       await peer.close()
     }
-    const at = (name: string, n: number) => result.get(`${name}-${n}`)!
+    const at = (name: string, n: number | 'again') => result.get(`${name}-${n}`)!
     draw(
       'p4-thread-size',
       lineChart({
@@ -240,7 +250,7 @@ export const p4: Figure = {
       rows.push(
         row({
           id: `P4-${n}`,
-          name: `layer: one message:new into a cached thread of ${label}, warm (samples back to back: the patch's own cost; a lone message's cold path is P1's receive side), p50 (baseline bare slice dispatch)`,
+          name: `layer: one message:new into a cached thread of ${label}, warm (after ${warmSamples.toLocaleString('en-US')} warm-up samples at ${small}; samples back to back: the patch's own cost; a lone message's cold path is P1's receive side), p50 (baseline bare slice dispatch)`,
           value: at('layer', n).p50,
           unit: 'µs',
           baseline: at('bare', n).p50,
@@ -262,22 +272,42 @@ export const p4: Figure = {
         }),
       )
     }
+    const who = { layer: 'layer', peer: 'peer (RTK docs streaming)', bare: 'bare slice dispatch' }
     for (const name of ['layer', 'peer', 'bare'] as const) {
-      const { first, last } = jit.get(name)!
-      const who = { layer: 'layer', peer: 'peer (RTK docs streaming)', bare: 'bare slice dispatch' }[name]
+      const { first, ninth, last } = byTenth.get(name)!
       rows.push(
         row({
-          id: `P4-jit-${name}`,
-          name: `${who}: p50 at ${sizes.ns[0]} over the last tenth of the JIT warm-up, before any size is timed (baseline: over its first tenth)`,
+          id: `P4-warmup-${name}`,
+          name: `${who[name]}: p50 at ${small} over the last tenth of the warm-up (baseline: over its first tenth; medians of the rounds' p50s)`,
           value: last,
           unit: 'µs',
           baseline: first,
         }),
+        row({
+          id: `P4-warmup-${name}-settled`,
+          name: `${who[name]}: p50 at ${small} over the last tenth of the warm-up against its ninth (about 1 once it has settled)`,
+          value: last,
+          unit: 'µs',
+          baseline: ninth,
+        }),
+        row({
+          id: `P4-cold-${name}`,
+          name: `${who[name]}: p50 at ${mid.toLocaleString('en-US')} in one round before the warm-up, the first thing P4 times (information; baseline: after the warm-up)`,
+          value: result.get(`cold-${name}`)!.p50,
+          unit: 'µs',
+          baseline: at(name, mid).p50,
+        }),
       )
     }
-    const small = sizes.ns[0]!
-    const big = sizes.ns[sizes.ns.length - 1]!
-    const mid = sizes.ns.includes(1_000) ? 1_000 : big
+    rows.push(
+      row({
+        id: 'P4-drift',
+        name: `layer p50 at ${small} timed again after the largest size, against its first time (about 1 unless the sizes were still warming up)`,
+        value: at('layer', 'again').p50,
+        unit: 'µs',
+        baseline: at('layer', small).p50,
+      }),
+    )
     rows.push(
       row({
         id: 'P4-vs-peer',
