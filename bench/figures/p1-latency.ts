@@ -40,12 +40,12 @@ import { cdf, lineChart } from '../lib/svg'
  *   `process.hrtime` (one monotonic clock per machine, as `host.ts` already compares with the server's); the sender
  *   is asked for its times only after the receiver has the message, so nothing reaches the receiver's process while
  *   it is timed.
- * - Every variant sends at one pace: a send every `SEND_PERIOD_MS`, whatever the variant. The time from the send to
- *   the receiver's first read (the server's and the network's part, the same code for every variant) grew with the
+ * - Every variant idles as long before each send: `IDLE_MS` after its previous sample ended. The time from the send
+ *   to the receiver's first read (the server's and the network's part, the same code for every variant) grows with the
  *   idle time before the send: back to back, raw's was ~0.7 ms and the peer's, with the same bare sender, ~2 ms
  *   only because its sample waits 10 ms for its store's notification; raw with a 10 ms pause added measured ~2 ms
- *   too. Sending as fast as each variant finishes compared the server warm for raw against the server cold for the
- *   others. At one pace that part is about the same for all (P1-to-read-p50 rows).
+ *   too. A fixed period from send to send would do the same in reverse: the peer's longer samples would leave it
+ *   less idle time than the others.
  *
  * Observed the same way for all: raw and floor on the receiving socket's event listener; layer and peer by the same
  * probe, a middleware first in B's chain that checks the state after every action (the moment the message is in the
@@ -59,11 +59,8 @@ import { cdf, lineChart } from '../lib/svg'
  * sample is kept for the chart (p1-latency.svg).
  */
 
-/**
- * Every variant's sends start this far apart: longer than any variant's sample (the peer's store notifies 10 ms
- * after its patch), so the server and the machine idle as long before every variant's send.
- */
-const SEND_PERIOD_MS = 20
+/** How long every variant idles after a sample before its next send (see the header). */
+const IDLE_MS = 20
 
 interface Sample {
   inCache: number
@@ -301,14 +298,10 @@ export const p1: Figure = {
     /** Every recorded in-cache sample (µs) per variant, for the chart of the distributions. */
     const all = new Map<string, number[]>(factories.map(([name]) => [name, []]))
     let n = 0
-    // One send every SEND_PERIOD_MS for every variant (a sample that takes longer delays the next, never crowds it).
     const run = async (v: Variant, count: number): Promise<Sample[]> => {
       const out: Sample[] = []
-      let nextAt = performance.now()
       for (let i = 0; i < count; i++) {
-        const wait = nextAt - performance.now()
-        if (wait > 0) await sleep(wait)
-        nextAt = Math.max(nextAt, performance.now()) + SEND_PERIOD_MS
+        await sleep(IDLE_MS)
         out.push(await withTimeout(v.sample(`p1 ${v.name} ${n++}`), 10_000, `P1 ${v.name} sample`))
       }
       return out
