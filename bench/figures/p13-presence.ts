@@ -17,11 +17,13 @@ import { percentile, waitFor, withTimeout } from '../lib/stats'
  * P13: presence convergence across two nodes. Alice's only socket is on node A; the watchers (layer stores of Bob and
  * Carol, who share a conversation with her) are on node B. Each round Alice connects, every watcher's store shows her
  * online, her socket closes; then each watcher's store is watched (`store.subscribe`) until it shows her offline.
- * Sample: that moment (`Date.now()`) − the end of the grace period, which is the `lastSeenAt` the server announces
- * (when her last socket went, by the server's `Date.now()`) + the grace. Same machine, same wall clock.
+ * Sample: that moment (`Date.now()`) − the end of the grace period, timed from the close itself: `Date.now()` just
+ * before the bench closes her socket, + the grace (so a server slow to notice the close counts against the figure).
+ * Same machine, same wall clock. The `lastSeenAt` the server announces is reported against the close (P13-noted).
  *
  * The nodes run in processes of their own (`p13-node.ts`), on one PostgreSQL and one Redis (throwaway servers, as
- * `tests/cluster/presence.test.ts` starts them). Where either is missing: one node (PGlite), and the row says so.
+ * `tests/cluster/presence.test.ts` starts them). Where either is missing: one node (PGlite), and the row says so: it is
+ * `P13-one-node`, with no target, since one node says nothing of the cross-node claim P13 checks.
  */
 
 const GRACE_SECONDS = 1
@@ -146,11 +148,12 @@ export const p13: Figure = {
         : `ONE node only (PostgreSQL or Redis missing): ${watcherCount} watcher stores and the user on it`
       return [
         row({
-          id: 'P13',
+          id: cluster ? 'P13' : 'P13-one-node',
           name: `presence: last socket closed (timed from the close) → offline in every watcher's store, after the ${GRACE_SECONDS} s grace, p99 of ${lags.length} (${rounds} rounds × ${where})`,
           value: percentile(lags, 99),
           unit: 'ms',
-          target: { on: 'value', op: '<=', limit: 1500 },
+          // Only two nodes check the cross-node claim: one node's figure has no target to meet.
+          target: cluster ? { on: 'value', op: '<=', limit: 1500 } : null,
         }),
         row({ id: 'P13-p50', name: 'the same, p50', value: percentile(lags, 50), unit: 'ms' }),
         row({
