@@ -13,7 +13,8 @@ import { settled, tabGroup, untilAll } from '../lib/tabGroup'
  * folder, so tokens and offsets stay valid) and the Socket.IO connections it accepts for each user are counted from
  * the restart until every one of the 20 stores is connected and caught up again, and once more a moment later.
  * A host of its own (a child process, like the shared one), since the restart would cut every other figure's
- * clients. The median of the rounds (each round new stores, one restart).
+ * clients. Each round new stores, one restart; the counts are the most of any round (the worst), the time until all
+ * are back the median of the rounds.
  */
 
 type State = ReturnType<LayerStore['getState']>
