@@ -10,11 +10,45 @@ import type { WorkerReport, WorkerSetup } from './p7-worker'
 /**
  * P7: the reference server (its own process, its own data folder) under load from W client processes: P pairs of
  * users (2P sockets, bare socket.io-clients on WebSocket), each pair with its conversation, R messages/s in total
- * for D seconds, spread evenly over the pairs (each pair sends R/P a second, alternating direction). The 2P users
- * are created before the server starts with the server's own database module (bench/lib/seed.ts). Send → receive
- * p50/p99 over every message received; lost = sent but never received by the partner, counted once every send has
- * its answer (ack, refusal or the 10 s ack timeout) plus 3 s.
+ * for D seconds on a fixed schedule, spread evenly over the pairs (each pair sends R/P a second, alternating
+ * direction). The 2P users are created before the server starts with the server's own database module
+ * (bench/lib/seed.ts). Due → receive p50/p99 over every message received (each message timed from the moment the
+ * schedule said it was due, so a stalled sender counts against the p99); lost = sent but never received by the
+ * partner, counted once every send has its answer (ack, refusal or the 10 s ack timeout) plus 3 s. The rate guard is
+ * the worst one-second window of sending: a stall followed by a catch-up burst would pass an average over the run.
  */
+
+/** The window (of at most 1 s, shorter only if the schedule is) in which the fewest of the messages due were emitted. */
+function worstSendWindow(reports: WorkerReport[], windowMs: number): { emitted: number; due: number; atMs: number } {
+  const due = reports.flatMap((r) => r.dueMs).sort((a, b) => a - b)
+  const emitted = reports.flatMap((r) => r.emittedMs).sort((a, b) => a - b)
+  const firstDue = Math.min(...reports.map((r) => r.schedule.startMs))
+  const lastEnd = Math.max(...reports.map((r) => r.schedule.endMs))
+  const below = (sorted: number[], t: number) => {
+    let lo = 0
+    let hi = sorted.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (sorted[mid]! < t) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+  const within = (sorted: number[], t: number) => below(sorted, t + windowMs) - below(sorted, t)
+  let worst = { emitted: Number.NaN, due: Number.NaN, atMs: Number.NaN }
+  let worstRatio = Number.POSITIVE_INFINITY
+  // Windows start at due moments (every 2 ms at 500/s) and end by the schedule's end: emits after it, the backlog of
+  // a late last second, must not make up for that second.
+  for (const t of due) {
+    if (t + windowMs > lastEnd) break
+    const w = { emitted: within(emitted, t), due: within(due, t), atMs: t - firstDue }
+    if (w.emitted / w.due < worstRatio) {
+      worst = w
+      worstRatio = w.emitted / w.due
+    }
+  }
+  return worst
+}
 
 type Child = {
   child: ChildProcess
@@ -97,20 +131,51 @@ export const p7: Figure = {
       for (const r of reports)
         for (const [code, n] of Object.entries(r.refused)) refused[code] = (refused[code] ?? 0) + n
       const sent = sum((r) => r.sent)
-      const window = Math.max(...reports.map((r) => r.sendWindowMs))
+      const windowMs = Math.min(1_000, sizes.durationMs)
+      const worst = worstSendWindow(reports, windowMs)
+      const lags = reports.flatMap((r) => r.emittedMs.map((e, i) => e - r.dueMs[i]!))
+      const lastEmitS =
+        (Math.max(...reports.flatMap((r) => r.emittedMs)) - Math.min(...reports.map((r) => r.schedule.startMs))) / 1000
       log(
         `P7: sent ${sent}, acked ${sum((r) => r.acked)}, lost ${sum((r) => r.lost)}, received ${sum((r) => r.received)}, refused ${JSON.stringify(refused)}, duplicates ${sum((r) => r.duplicates)}`,
       )
       const users = (2 * sizes.pairs).toLocaleString('en-US')
+      const window = windowMs === 1_000 ? 'one-second' : `${windowMs} ms`
+      const rate = row({
+        id: 'P7-rate',
+        name: `send rate in the worst ${window} window: ${worst.emitted} emitted of ${worst.due} due (from ${(worst.atMs / 1000).toFixed(2)} s; in all ${sent} sent, the last ${lastEmitS.toFixed(2)} s after the start)`,
+        value: (worst.emitted * 1000) / windowMs,
+        unit: 'msg/s',
+        baseline: (worst.due * 1000) / windowMs,
+        // The p99 means something only at the load its name says, in every second of it.
+        target: { on: 'ratio', op: '>=', limit: 0.95 },
+      })
+      const connected = row({
+        id: 'P7-sockets',
+        name: `sockets connected (${connectErrors} refused)`,
+        value: sockets,
+        unit: 'sockets',
+        baseline: 2 * sizes.pairs,
+        // Pairs that failed to connect would spread the load over fewer sockets than the name says.
+        target: { on: 'ratio', op: '==', limit: 1 },
+      })
+      const p99 = row({
+        id: 'P7-p99',
+        name: `${users} sockets, ${sizes.rate}/s for ${sizes.durationMs / 1000} s, ${sizes.workers} client processes: due → receive p99`,
+        value: percentile(latencies, 99),
+        unit: 'ms',
+        target: { on: 'value', op: '<=', limit: 50 },
+      })
+      // A p99 taken at less than the load its name says is not that figure: it reads as not met, with the reason.
+      const notAtLoad = [
+        connected.met ? null : `only ${sockets} of ${2 * sizes.pairs} sockets connected`,
+        rate.met ? null : `the worst ${window} window sent ${worst.emitted} of ${worst.due} due`,
+      ].filter((reason) => reason !== null)
       return [
-        row({
-          id: 'P7-p99',
-          name: `${users} sockets, ${sizes.rate}/s for ${sizes.durationMs / 1000} s, ${sizes.workers} client processes: send → receive p99`,
-          value: percentile(latencies, 99),
-          unit: 'ms',
-          target: { on: 'value', op: '<=', limit: 50 },
-        }),
-        row({ id: 'P7-p50', name: 'send → receive p50', value: percentile(latencies, 50), unit: 'ms' }),
+        notAtLoad.length === 0
+          ? p99
+          : { ...p99, name: `${p99.name} — not counted: ${notAtLoad.join('; ')}`, met: false },
+        row({ id: 'P7-p50', name: 'due → receive p50', value: percentile(latencies, 50), unit: 'ms' }),
         row({
           id: 'P7-lost',
           name: `lost: sent but never received (of ${sent} sent: ${sum((r) => r.ackedNotReceived)} acked yet not delivered, ${Object.values(refused).reduce((a, b) => a + b, 0)} refused or unanswered in 10 s)`,
@@ -124,14 +189,12 @@ export const p7: Figure = {
           value: Object.values(refused).reduce((a, b) => a + b, 0),
           unit: 'messages',
         }),
+        rate,
         row({
-          id: 'P7-rate',
-          name: `achieved send rate (${sent} sent in ${(window / 1000).toFixed(1)} s)`,
-          value: sent / (window / 1000),
-          unit: 'msg/s',
-          baseline: sizes.rate,
-          // The p99 means something only at the load its name says.
-          target: { on: 'ratio', op: '>=', limit: 0.95 },
+          id: 'P7-send-lag',
+          name: `sending side: the latest emit behind its due moment (p50 ${percentile(lags, 50).toFixed(2)} ms, p99 ${percentile(lags, 99).toFixed(2)} ms)`,
+          value: Math.max(...lags),
+          unit: 'ms',
         }),
         row({
           id: 'P7-server-cpu',
@@ -139,15 +202,7 @@ export const p7: Figure = {
           value: serverCpu * 100,
           unit: '%',
         }),
-        row({
-          id: 'P7-sockets',
-          name: `sockets connected (${connectErrors} refused)`,
-          value: sockets,
-          unit: 'sockets',
-          baseline: 2 * sizes.pairs,
-          // Pairs that failed to connect would spread the load over fewer sockets than the name says.
-          target: { on: 'ratio', op: '==', limit: 1 },
-        }),
+        connected,
       ]
     } finally {
       for (const w of workers) if (w.child.exitCode === null) w.child.kill()

@@ -1,8 +1,10 @@
 /**
  * P7's client process: connects two bare socket.io-clients per pair (WebSocket transport), then, on "go", sends its
- * share of the load over its pairs round-robin (alternating direction) in 10 ms steps, and times every message from
- * `emit` to the partner's `message:new` (both sockets live in this process: one clock). Waits for every send's answer (ack or
- * the 10 s ack timeout), then `graceMs` more for deliveries, and reports. Forked by p7-load.ts.
+ * share of the load over its pairs round-robin (alternating direction) on a fixed schedule (its i-th message is due at
+ * the start + i / rate), and times every message from the moment it was due to the partner's `message:new` (both
+ * sockets live in this process: one clock). Waits for every send's answer (ack or the 10 s ack timeout), then
+ * `graceMs` more for deliveries, and reports, with when each message was due and when it was emitted. Forked by
+ * p7-load.ts.
  */
 import { randomUUID } from 'node:crypto'
 import { io, type Socket } from 'socket.io-client'
@@ -33,9 +35,13 @@ export interface WorkerReport {
   lost: number
   /** Of the lost: acknowledged as stored, yet never delivered. */
   ackedNotReceived: number
-  /** Send → receive, in ms. */
+  /** Due → received by the partner, in ms. */
   latencies: number[]
-  sendWindowMs: number
+  /** This worker's schedule on the monotonic clock (ms), shared by every process of the machine: [start, end). */
+  schedule: { startMs: number; endMs: number }
+  /** The i-th message's due moment and the moment it was emitted, in ms on the same clock. */
+  dueMs: number[]
+  emittedMs: number[]
 }
 
 const now = () => Number(process.hrtime.bigint())
@@ -102,16 +108,24 @@ async function main(setup: WorkerSetup): Promise<void> {
   let next = 0
   const start = now()
   const total = Math.round((setup.rate * setup.durationMs) / 1000)
+  const dueAt = (i: number) => start + (i * 1e9) / setup.rate
+  const dueMs: number[] = []
+  const emittedMs: number[] = []
   await new Promise<void>((resolve) => {
     const tick = () => {
-      const due = Math.min(total, Math.floor(((now() - start) / 1e9) * setup.rate))
-      while (sent < due && pairs.length > 0) {
+      // Open loop, as independent users are: a late tick sends every message already due at once and times each from
+      // when it was due, so a stall here shows in the latencies and in the rate of the seconds it hit, not hidden by
+      // the catch-up.
+      while (sent < total && pairs.length > 0 && dueAt(sent) <= now()) {
         const pair = pairs[next % pairs.length]!
         const fromA = Math.floor(next / pairs.length) % 2 === 0
         next++
         const content = `p7 ${setup.workerId} ${sent}`
         const socket = fromA ? pair.a : pair.b
-        pending.set(content, now())
+        const due = dueAt(sent)
+        pending.set(content, due)
+        dueMs.push(due / 1e6)
+        emittedMs.push(now() / 1e6)
         socket
           .timeout(10_000)
           .emit(
@@ -125,12 +139,12 @@ async function main(setup: WorkerSetup): Promise<void> {
           )
         sent++
       }
-      if (sent >= total) resolve()
-      else setTimeout(tick, 10)
+      if (sent >= total || pairs.length === 0) resolve()
+      // Woken for the next due message rather than on a fixed step, so a step's length does not add to every latency.
+      else setTimeout(tick, Math.max(0, (dueAt(sent) - now()) / 1e6))
     }
     tick()
   })
-  const sendWindowMs = (now() - start) / 1e6
   // Every send gets its answer (ack or the 10 s timeout), then stragglers get `graceMs` to arrive.
   const answered = () => ackedOk.size + Object.values(refused).reduce((a, b) => a + b, 0)
   while (answered() < sent) await new Promise((resolve) => setTimeout(resolve, 50))
@@ -150,7 +164,9 @@ async function main(setup: WorkerSetup): Promise<void> {
     lost,
     ackedNotReceived,
     latencies,
-    sendWindowMs,
+    schedule: { startMs: start / 1e6, endMs: start / 1e6 + setup.durationMs },
+    dueMs,
+    emittedMs,
   }
   process.send?.({ type: 'report', report })
   for (const socket of sockets) socket.close()
