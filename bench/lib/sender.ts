@@ -2,7 +2,8 @@
  * Child process: P1's sender, on an event loop of its own, as the sender's device is in life. Every P1 variant's
  * sender runs here (the floor's and raw's bare client, the layer's store, the peer's bare client), so no variant's
  * receiver in the bench's process shares its event loop with the work its sender does for the same send (its own
- * echo, its ack). Driven over IPC by `./senderProcess.ts`; not run by hand.
+ * echo, its ack). P8's layer senders run here too, one process per variant, for the same reason across nodes.
+ * Driven over IPC by `./senderProcess.ts`; not run by hand.
  */
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'socket.io-client'
