@@ -9,7 +9,7 @@ import { ArrivalProbe } from '../lib/probe'
 import { row, type Row } from '../lib/results'
 import { startSender, type SenderProcess } from '../lib/senderProcess'
 import { sharedHost } from '../lib/server'
-import { deferred, median, nowNs, nsToUs, percentile, sleep, withTimeout } from '../lib/stats'
+import { deferred, median, nowNs, nsToMs, nsToUs, percentile, sleep, withTimeout } from '../lib/stats'
 import { cdf, lineChart } from '../lib/svg'
 
 /**
@@ -40,12 +40,12 @@ import { cdf, lineChart } from '../lib/svg'
  *   `process.hrtime` (one monotonic clock per machine, as `host.ts` already compares with the server's); the sender
  *   is asked for its times only after the receiver has the message, so nothing reaches the receiver's process while
  *   it is timed.
- * - Every variant idles as long before each send: `IDLE_MS` after its previous sample ended. The time from the send
- *   to the receiver's first read (the server's and the network's part, the same code for every variant) grows with the
- *   idle time before the send: back to back, raw's was ~0.7 ms and the peer's, with the same bare sender, ~2 ms
- *   only because its sample waits 10 ms for its store's notification; raw with a 10 ms pause added measured ~2 ms
- *   too. A fixed period from send to send would do the same in reverse: the peer's longer samples would leave it
- *   less idle time than the others.
+ * - Every variant idles as long before each send: its next send goes `IDLE_MS` after its previous message arrived
+ *   (on the receiver). The time from the send to the receiver's first read (the server's and the network's part, the
+ *   same code for every variant) grows with the idle time before the send: back to back, raw's was ~0.7 ms and the
+ *   peer's, with the same bare sender, ~2 ms only because its sample waits 10 ms for its store's notification; raw
+ *   with a 10 ms pause added measured ~2 ms too. Counted from the send (a fixed period) or from the end of the sample,
+ *   the peer's 10 ms wait would shorten or lengthen its idle time against the others'.
  *
  * Observed the same way for all: raw and floor on the receiving socket's event listener; layer and peer by the same
  * probe, a middleware first in B's chain that checks the state after every action (the moment the message is in the
@@ -59,10 +59,15 @@ import { cdf, lineChart } from '../lib/svg'
  * sample is kept for the chart (p1-latency.svg).
  */
 
-/** How long every variant idles after a sample before its next send (see the header). */
-const IDLE_MS = 20
+/**
+ * How long after a message arrived the next send goes, for every variant (see the header): longer than anything a
+ * sample waits for after the arrival (the peer's 10 ms notification, the sender's confirmation).
+ */
+const IDLE_MS = 30
 
 interface Sample {
+  /** When the message arrived (in the cache, or at the listener), on `nowNs`'s clock: the next send's idle starts here. */
+  arrivedAt: number
   inCache: number
   visible: number | null
   /** Sender's side: the action (or emit) until its socket emits `message:send`. */
@@ -143,7 +148,7 @@ async function floorVariant(sender: SenderProcess, relayUrl: string): Promise<Va
       sender.send(tag)
       const t1 = await arrived
       const { startedAt } = await sentAt(sender)
-      return { inCache: t1 - startedAt, visible: null, sendSide: null, receiveSide: null, toRead: null }
+      return { arrivedAt: t1, inCache: t1 - startedAt, visible: null, sendSide: null, receiveSide: null, toRead: null }
     },
     async close() {
       rx.off()
@@ -169,6 +174,7 @@ async function rawVariant(sender: SenderProcess, url: string, pair: Pair): Promi
       const t1 = await arrived
       const { startedAt } = await sentAt(sender)
       return {
+        arrivedAt: t1,
         inCache: t1 - startedAt,
         visible: null,
         sendSide: null,
@@ -203,6 +209,7 @@ async function layerVariant(sender: SenderProcess, url: string, pair: Pair): Pro
       // Untimed: the sender's copy is confirmed (in its process) before the next send, as raw's sender has its ack.
       const { startedAt, sendSide } = await sentAt(sender)
       return {
+        arrivedAt: t1,
         inCache: t1 - startedAt,
         visible: t2 - startedAt,
         sendSide,
@@ -246,6 +253,7 @@ async function peerVariant(sender: SenderProcess, url: string, pair: Pair, join 
       const t2 = await withTimeout(arrival.visible, 5_000, 'a store notification showing the message')
       const { startedAt } = await sentAt(sender)
       return {
+        arrivedAt: t1,
         inCache: t1 - startedAt,
         visible: t2 - startedAt,
         sendSide: null,
@@ -301,7 +309,9 @@ export const p1: Figure = {
     const run = async (v: Variant, count: number): Promise<Sample[]> => {
       const out: Sample[] = []
       for (let i = 0; i < count; i++) {
-        await sleep(IDLE_MS)
+        const last = out[out.length - 1]
+        const idle = last ? IDLE_MS - nsToMs(nowNs() - last.arrivedAt) : IDLE_MS
+        if (idle > 0) await sleep(idle)
         out.push(await withTimeout(v.sample(`p1 ${v.name} ${n++}`), 10_000, `P1 ${v.name} sample`))
       }
       return out

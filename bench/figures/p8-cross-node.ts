@@ -94,19 +94,29 @@ export const p8: Figure = {
     const warmup = smoke ? 2 : 30
     const cluster = await sharedCluster(smoke ? 40 : 520)
     const [nodeA, nodeB] = await Promise.all([cluster.startNode(), cluster.startNode()])
-    // One sender process per variant: both variants' stores are open through a round.
-    const senders = await Promise.all([startSender(), startSender()])
+    // One sender process per variant: both variants' stores are open through a round. Started inside the `try`, so a
+    // start that fails still ends the nodes and the sender already started.
+    const senders: SenderProcess[] = []
     const cross = cluster.pairs.at(-1)!
     const single = cluster.pairs.at(-2)!
     const p50s = { cross: [] as number[], single: [] as number[] }
     const p99s = { cross: [] as number[], single: [] as number[] }
     try {
+      senders.push(await startSender())
+      senders.push(await startSender())
       for (let round = 0; round < rounds; round++) {
-        const variants = {
-          cross: await variant(senders[0], cross, nodeA, nodeB),
-          single: await variant(senders[1], single, nodeA, nodeA),
+        // Each variant opened is closed in the `finally`, also when opening the other fails.
+        const opened: Awaited<ReturnType<typeof variant>>[] = []
+        const open = async (...args: Parameters<typeof variant>) => {
+          const v = await variant(...args)
+          opened.push(v)
+          return v
         }
         try {
+          const variants = {
+            cross: await open(senders[0]!, cross, nodeA, nodeB),
+            single: await open(senders[1]!, single, nodeA, nodeA),
+          }
           const samples = { cross: [] as number[], single: [] as number[] }
           for (let i = 0; i < warmup + perRound; i++) {
             // Interleaved sample by sample, the order alternating, so load drifts hit both alike.
@@ -124,7 +134,7 @@ export const p8: Figure = {
             `P8 round ${round + 1}: cross-node p50 ${p50s.cross.at(-1)!.toFixed(2)} ms, one node p50 ${p50s.single.at(-1)!.toFixed(2)} ms`,
           )
         } finally {
-          await Promise.all([variants.cross.close(), variants.single.close()])
+          await Promise.all(opened.map((v) => v.close()))
         }
       }
     } finally {
