@@ -9,7 +9,7 @@ import { ArrivalProbe } from '../lib/probe'
 import { row, type Row } from '../lib/results'
 import { startSender, type SenderProcess } from '../lib/senderProcess'
 import { sharedHost } from '../lib/server'
-import { deferred, median, nowNs, nsToMs, nsToUs, percentile, sleep, withTimeout } from '../lib/stats'
+import { deferred, median, nowNs, nsToMs, nsToUs, percentile, rotated, sleep, withTimeout } from '../lib/stats'
 import { cdf, lineChart } from '../lib/svg'
 
 /**
@@ -320,8 +320,7 @@ export const p1: Figure = {
       for (let round = -1; round < sizes.rounds; round++) {
         // Interleaved: every round measures all five, so a noisy moment on the machine hits them alike; the order
         // rotates each round, so no variant always goes first (each still follows the same one, unless it goes first).
-        const shift = Math.max(0, round) % factories.length
-        for (const [name, make] of [...factories.slice(shift), ...factories.slice(0, shift)]) {
+        for (const [name, make] of rotated(factories, Math.max(0, round))) {
           const v = await make()
           try {
             if (round < 0) {

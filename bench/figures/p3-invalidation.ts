@@ -7,7 +7,7 @@ import type { Figure } from '../lib/figure'
 import { api, firstSyncSettled, layerClient } from '../lib/layer'
 import { row } from '../lib/results'
 import { requestsUntilQuiet, sharedHost, type Host } from '../lib/server'
-import { median, withTimeout } from '../lib/stats'
+import { median, rotated, withTimeout } from '../lib/stats'
 
 /**
  * P3: the server sends the student N `lesson:statusUpdated` over one second (in 10 ms steps) for lessons no client
@@ -121,17 +121,11 @@ export const p3: Figure = {
     // Interleaved, a storm each: a noisy moment on the machine hits both alike. Which goes first alternates by round
     // (the layer in rounds 1, 3, 5 and 7, naive in 2, 4 and 6), so neither always runs on the machine the other left.
     for (let round = 0; round < rounds; round++) {
-      const runLayer = () => withTimeout(layerStorm(host, pair, n, `p3-layer-${round}`, sizes), 60_000, 'P3 layer')
-      const runNaive = () => withTimeout(naiveStorm(host, pair, n, `p3-naive-${round}`, sizes), 60_000, 'P3 naive')
-      let l: Awaited<ReturnType<typeof layerStorm>>
-      let v: Awaited<ReturnType<typeof naiveStorm>>
-      if (round % 2 === 0) {
-        l = await runLayer()
-        v = await runNaive()
-      } else {
-        v = await runNaive()
-        l = await runLayer()
-      }
+      const storms = { layer: layerStorm, naive: naiveStorm }
+      const out = {} as Record<keyof typeof storms, Awaited<ReturnType<typeof layerStorm>>>
+      for (const name of rotated(['layer', 'naive'] as const, round))
+        out[name] = await withTimeout(storms[name](host, pair, n, `p3-${name}-${round}`, sizes), 60_000, `P3 ${name}`)
+      const { layer: l, naive: v } = out
       layer.push(l.refetches)
       naive.push(v.refetches)
       received = { layer: Math.min(received.layer, l.received), naive: Math.min(received.naive, v.received) }

@@ -8,7 +8,7 @@ import { ArrivalProbe } from '../lib/probe'
 import { row, type Row } from '../lib/results'
 import { lineChart } from '../lib/svg'
 import { sharedHost } from '../lib/server'
-import { median, nowNs, nsToUs, percentile } from '../lib/stats'
+import { median, nowNs, nsToUs, percentile, rotated } from '../lib/stats'
 
 /**
  * P4: one incoming `message:new` appended to a cached thread of N messages. The event enters where Socket.IO hands
@@ -178,8 +178,7 @@ export const p4: Figure = {
       const p50s: Record<Name, number[]> = { bare: [], layer: [], peer: [] }
       const p99s: Record<Name, number[]> = { bare: [], layer: [], peer: [] }
       for (let round = 0; round < rounds; round++) {
-        const first = turn++ % names.length
-        for (const name of [...names.slice(first), ...names.slice(0, first)]) {
+        for (const name of rotated(names, turn++)) {
           const target = targets[name]
           target.reset(n)
           const samples: number[] = []
@@ -196,10 +195,12 @@ export const p4: Figure = {
     const big = sizes.ns[sizes.ns.length - 1]!
     const mid = sizes.ns.includes(1_000) ? 1_000 : big
     const byTenth = new Map<Name, { first: number; ninth: number; last: number }>()
+    /** Each target's p50 in the one round before the warm-up, µs. */
+    const cold = new Map<Name, number>()
     try {
       // One round at the target's size before anything else of P4 has run: what the old method's first rounds saw.
-      const cold = await timeRounds(mid, 1)
-      for (const name of names) result.set(`cold-${name}`, { p50: nsToUs(cold.p50s[name][0]!), p99: Number.NaN })
+      const first = await timeRounds(mid, 1)
+      for (const name of names) cold.set(name, nsToUs(first.p50s[name][0]!))
       const { p50s: warming } = await timeRounds(small, sizes.jitRounds)
       const tenth = Math.max(1, Math.floor(sizes.jitRounds / 10))
       const medianUs = (list: number[]) => nsToUs(median(list))
@@ -293,7 +294,7 @@ export const p4: Figure = {
         row({
           id: `P4-cold-${name}`,
           name: `${who[name]}: p50 at ${mid.toLocaleString('en-US')} in one round before the warm-up, the first thing P4 times (information; baseline: after the warm-up)`,
-          value: result.get(`cold-${name}`)!.p50,
+          value: cold.get(name)!,
           unit: 'µs',
           baseline: at(name, mid).p50,
         }),

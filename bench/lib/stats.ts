@@ -42,6 +42,16 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
+/**
+ * `items` rotated left by `by` (mod their number): the order of a round's variants, so none always goes first.
+ *
+ * @example rotated(['a', 'b', 'c'], 1) // ['b', 'c', 'a']
+ */
+export function rotated<T>(items: readonly T[], by: number): T[] {
+  const shift = by % items.length
+  return [...items.slice(shift), ...items.slice(0, shift)]
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Resolves once `predicate()` holds, polling every `everyMs`; rejects after `timeoutMs`. */
