@@ -324,6 +324,7 @@ async function startOn(
       : undefined
   logTail?.start()
 
+  await cluster?.subscribed
   await app.listen({ port: options.port ?? 3000, host })
   const { port } = app.server.address() as AddressInfo
   origins.useDefaultsFor(port)

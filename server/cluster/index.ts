@@ -38,6 +38,16 @@ function watchPublishes(pub: Redis, logger: Logger) {
 }
 
 /**
+ * Resolves once Redis has answered every (p)subscribe `sub` has sent so far. ioredis says `ready` once it has sent its
+ * SUBSCRIBEs again, not once Redis has confirmed them, and the adapter's first ones are not awaited: a read of the log
+ * or the sessions made before then would miss what another node publishes in between (until the log-tail check).
+ * One connection's commands are answered in order, so a PING's answer comes after theirs.
+ */
+function subscriptionsHeld(sub: Redis): Promise<unknown> {
+  return sub.ping()
+}
+
+/**
  * Makes this node one of several sharing `redis`:
  * - Socket.IO's Redis adapter (`@socket.io/redis-adapter`, classic pub/sub): any node can emit to any socket, and
  *   `serverSideEmit` carries the logged events to every node's sockets. Connection-state recovery is off (we resume
@@ -60,6 +70,7 @@ export function joinCluster(
 ) {
   watchPublishes(redis.pub, logger)
   io.adapter(createAdapter(redis.pub, redis.sub, { key: `${redis.prefix}socket.io` }))
+  const subscribed = subscriptionsHeld(redis.sub)
   const entries = new NodeEntries(redis.client, (error) => logger.warn({ err: error }, 'heartbeat failed'))
   entries.start()
   const loginCounters: CounterFactory = (spec) =>
@@ -74,8 +85,8 @@ export function joinCluster(
   // Pub/sub is at most once: a revocation's broadcast can be lost (this node's subscriber reconnecting, the revoking
   // node dying between its commit and its publish, or its publish dropped while its Redis was away). So every
   // `sessionRecheckMs`, and at once when the subscriber is back (ioredis says `ready` at every connection after the
-  // first), this node reads the sessions of its own sockets again, in one query, and closes those that ended. A
-  // subscriber back also tells whoever else lost notifications (the sockets' replay).
+  // first) and its subscriptions hold again, this node reads the sessions of its own sockets again, in one query, and
+  // closes those that ended. A subscriber back also tells whoever else lost notifications (the sockets' replay).
   const notificationsLost = new Set<() => void>()
   let checking: Promise<void> | undefined
   let checkAgain = false
@@ -101,12 +112,20 @@ export function joinCluster(
   const recheck = setInterval(() => void checkSockets(), sessionRecheckMs)
   recheck.unref()
   const resubscribed = () => {
-    sessions.forgetLive()
-    void checkSockets()
-    for (const listener of notificationsLost) listener()
+    subscriptionsHeld(redis.sub).then(
+      () => {
+        sessions.forgetLive()
+        void checkSockets()
+        for (const listener of notificationsLost) listener()
+      },
+      // Dropped again before it held: its next `ready` reads then.
+      () => undefined,
+    )
   }
   redis.sub.on('ready', resubscribed)
   return {
+    /** Resolves once Redis has confirmed the adapter's subscriptions: a node listens only then. */
+    subscribed,
     slots: new SharedSocketSlots(redis, entries, maxSocketsPerUser),
     viewers: new SharedViewers(redis, entries),
     presence: new RedisPresenceStore(redis),

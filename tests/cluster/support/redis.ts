@@ -84,7 +84,7 @@ export function requireParts(file: string, parts: { ok: boolean; reason?: string
 /**
  * Drops `io`'s Redis subscriber connection (`CLIENT KILL`) and keeps it away for `awayMs` (its retry delay): runs
  * `meanwhile` while it is away (what is published then never reaches that node: pub/sub is at most once), and
- * resolves once it is back.
+ * resolves once it is back and its subscriptions hold again (the node has then started acting on its loss).
  *
  * @example await whileSubscriberAway(nodeB.io, redis.url, 300, () => sendOnNodeA())
  */
@@ -111,6 +111,9 @@ export async function whileSubscriberAway(
     await away
     await meanwhile()
     await back
+    // The node acts on its loss once Redis has confirmed its subscriptions again (a PING's answer comes after theirs):
+    // this PING, sent after the node's own, is answered after it.
+    await subscriber.ping()
   } finally {
     subscriber.options.retryStrategy = retry
   }
