@@ -17,6 +17,7 @@ import {
   DEFAULT_JOIN_RATE_LIMIT,
   DEFAULT_REPLAY_LOOKUP_LIMIT,
   DEFAULT_RATE_LIMIT,
+  DEFAULT_READ_RATE_LIMIT,
   RateLimiter,
   TYPING_RATE_LIMIT,
   type Limiter,
@@ -111,6 +112,8 @@ export interface StartServerOptions {
   maxReplay?: number
   /** Per-user budget for `conversation:join`. Default 20/s, bursts of 50. */
   joinRateLimit?: RateLimitOptions
+  /** Per-user budget for reads (`GET /api/...` once authenticated). Default 20/s, bursts of 100. */
+  readRateLimit?: RateLimitOptions
   /** Per-user budget, on each node, for looking up a send past `rateLimit` (a replay's stored message). Default 5/s, bursts of 10. */
   replayLookupLimit?: RateLimitOptions
   /** Argon2id cost. Default OWASP's minimum (m = 19 MiB, t = 2, p = 1); only tests lower it. */
@@ -198,6 +201,10 @@ async function startOn(
   const joinLimiter: Limiter = redis
     ? new RedisRateLimiter(redis.client, `${redis.prefix}join:`, joinBudget, options.now)
     : new RateLimiter(joinBudget, clock)
+  const readBudget = options.readRateLimit ?? DEFAULT_READ_RATE_LIMIT
+  const readLimiter: Limiter = redis
+    ? new RedisRateLimiter(redis.client, `${redis.prefix}read:`, readBudget, options.now)
+    : new RateLimiter(readBudget, clock)
   const typingLimiter: Limiter = redis
     ? new RedisRateLimiter(redis.client, `${redis.prefix}typing:`, TYPING_RATE_LIMIT, options.now)
     : new RateLimiter(TYPING_RATE_LIMIT, clock)
@@ -217,6 +224,7 @@ async function startOn(
   const sweep = setInterval(() => {
     limiter.sweep()
     joinLimiter.sweep()
+    readLimiter.sweep()
     replayLookups.sweep()
     typingLimiter.sweep()
   }, 60_000)
@@ -271,6 +279,7 @@ async function startOn(
     sessions,
     origins,
     staticDir: options.staticDir,
+    readLimiter,
     presenceFor: (userId) => presence.forAsker(userId),
   })
   const { resync } = attachHandlers(io, {

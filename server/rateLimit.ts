@@ -13,6 +13,11 @@ export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSecond: 10, burst: 20 }
 export const TYPING_RATE_LIMIT: RateLimitOptions = { perSecond: 2, burst: 2 }
 export const DEFAULT_JOIN_RATE_LIMIT: RateLimitOptions = { perSecond: 20, burst: 50 }
 /**
+ * Reads (`GET /api/...`): each costs the database a query whatever it finds, so a user's are bounded too. A page load
+ * reads about six times and a reconnect's catch-up about as many; many tabs reloading at once stay within the burst.
+ */
+export const DEFAULT_READ_RATE_LIMIT: RateLimitOptions = { perSecond: 20, burst: 100 }
+/**
  * A send past the budget is looked up by its clientId (a replay is answered with what was stored): this many look-ups
  * at most, so a flood past the budget costs the database a bounded amount. A client retries far slower than this.
  */

@@ -32,6 +32,8 @@ async function main(): Promise<void> {
       rateLimit: { perSecond: 1e9, burst: 1e9 },
       // P6 joins and leaves a conversation on every reconnect cycle, faster than a person would.
       joinRateLimit: { perSecond: 1e9, burst: 1e9 },
+      // P2 opens fresh clients of one user round after round, each reading its thread.
+      readRateLimit: { perSecond: 1e9, burst: 1e9 },
       tokenTtlSeconds: 24 * 3600,
     })
 

@@ -1,12 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Id } from '../../src/contract'
 import { bearerToken } from '../auth'
+import type { Limiter } from '../rateLimit'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 
 export interface ApiDeps {
   services: Services
   sessions: SessionStore
+  /** Each user's budget of reads. */
+  readLimiter: Limiter
   /** Each listed user's presence for the asker (absent for people who share no conversation with them). */
   presenceFor?: (askerId: Id) => Promise<ReadonlyMap<Id, { online: boolean; lastSeenAt: string | null }>>
 }
@@ -14,11 +17,20 @@ export interface ApiDeps {
 type IdParams = { Params: { id: string } }
 
 /** The contract's endpoints, thin: parse the request, call a service, send its result. */
-export function registerApiRoutes(api: FastifyInstance, { services, sessions, presenceFor }: ApiDeps): void {
+export function registerApiRoutes(
+  api: FastifyInstance,
+  { services, sessions, readLimiter, presenceFor }: ApiDeps,
+): void {
   const { accounts, messaging, bookings } = services
   // Unexpired and of a live session: a logout refuses the session's access tokens at once.
   const userOf = async (request: FastifyRequest): Promise<Id> =>
     (await sessions.authenticate(bearerToken(request.headers.authorization))).userId
+  // A read costs a query whatever it finds (a made-up conversation id too): each user's are budgeted, once known.
+  const readerOf = async (request: FastifyRequest): Promise<Id> => {
+    const userId = await userOf(request)
+    await readLimiter.take(userId)
+    return userId
+  }
 
   api.post('/auth/login', async (request) => accounts.login(request.body, request.ip))
   api.post('/auth/refresh', async (request) => accounts.refresh(request.body))
@@ -37,9 +49,9 @@ export function registerApiRoutes(api: FastifyInstance, { services, sessions, pr
     },
   )
 
-  api.get('/me', async (request) => accounts.me(await userOf(request)))
+  api.get('/me', async (request) => accounts.me(await readerOf(request)))
   api.get('/users', async (request) => {
-    const userId = await userOf(request)
+    const userId = await readerOf(request)
     const [users, presence] = await Promise.all([accounts.listUsers(userId), presenceFor?.(userId) ?? new Map()])
     // `null`: not known to the asker (no shared conversation), rather than "offline".
     return users.map((user) => ({
@@ -49,20 +61,20 @@ export function registerApiRoutes(api: FastifyInstance, { services, sessions, pr
     }))
   })
 
-  api.get('/conversations', async (request) => messaging.listConversations(await userOf(request)))
+  api.get('/conversations', async (request) => messaging.listConversations(await readerOf(request)))
   api.post('/conversations', async (request, reply) => {
     const { conversation, created } = await messaging.createConversation(await userOf(request), request.body)
     return reply.status(created ? 201 : 200).send(conversation)
   })
   api.get<IdParams>('/conversations/:id/messages', async (request) =>
-    messaging.listMessages(await userOf(request), request.params.id, request.query),
+    messaging.listMessages(await readerOf(request), request.params.id, request.query),
   )
   api.post<IdParams>('/conversations/:id/messages', async (request, reply) => {
     const message = await messaging.post(await userOf(request), request.params.id, request.body)
     return reply.status(201).send(message)
   })
 
-  api.get('/lessons', async (request) => bookings.listLessons(await userOf(request)))
+  api.get('/lessons', async (request) => bookings.listLessons(await readerOf(request)))
   api.post('/lessons', async (request, reply) =>
     reply.status(201).send(await bookings.createLesson(await userOf(request), request.body)),
   )
@@ -70,7 +82,7 @@ export function registerApiRoutes(api: FastifyInstance, { services, sessions, pr
     bookings.updateLessonStatus(await userOf(request), request.params.id, request.body),
   )
 
-  api.get('/contact-requests', async (request) => bookings.listContactRequests(await userOf(request)))
+  api.get('/contact-requests', async (request) => bookings.listContactRequests(await readerOf(request)))
   api.post('/contact-requests', async (request, reply) =>
     reply.status(201).send(await bookings.createContactRequest(await userOf(request), request.body)),
   )

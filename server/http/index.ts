@@ -24,6 +24,7 @@ export interface HttpDeps {
   origins: OriginPolicy
   /** The built SPA (`dist/`); served with a fallback to index.html for client-side routes. */
   staticDir?: string
+  readLimiter: ApiDeps['readLimiter']
   presenceFor?: ApiDeps['presenceFor']
 }
 
@@ -108,7 +109,7 @@ function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, 
 /** Error and not-found handlers, the `/api` routes behind the Origin check and CORS, and the SPA. */
 export function configureHttpApp(
   app: FastifyInstance,
-  { services, sessions, origins, staticDir, presenceFor }: HttpDeps,
+  { services, sessions, origins, staticDir, readLimiter, presenceFor }: HttpDeps,
 ): FastifyInstance {
   const apiUrl = process.env.VITE_API_URL || process.env.NEXT_PUBLIC_API_URL
   void registerSecurityHeaders(app, () => (apiUrl ? [...origins.list(), apiUrl] : origins.list()))
@@ -185,7 +186,7 @@ export function configureHttpApp(
         allowedHeaders: ['authorization', 'content-type'],
         maxAge: 600,
       })
-      registerApiRoutes(api, { services, sessions, presenceFor })
+      registerApiRoutes(api, { services, sessions, readLimiter, presenceFor })
     },
     { prefix: '/api' },
   )

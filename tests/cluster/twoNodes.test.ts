@@ -41,6 +41,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       seedDemo: true,
       now: () => frozen,
       rateLimit: { perSecond: 1, burst: 100_000 },
+      readRateLimit: { perSecond: 1, burst: 100_000 },
       maxSocketsPerUser: 4,
       // A missed revocation takes hold within a second here (5 s by default).
       sessionRecheckMs: 1_000,

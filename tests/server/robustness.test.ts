@@ -494,3 +494,42 @@ describe('a client packet named "error"', () => {
     }
   })
 })
+
+describe('the read budget', () => {
+  let reads: TestServer
+  // Three reads, refilled one every 100 s: an empty bucket stays empty for the whole test, however slow the machine.
+  beforeAll(async () => {
+    reads = await startTestServer({ readRateLimit: { perSecond: 0.01, burst: 3 } })
+  })
+  afterAll(() => reads?.dispose())
+
+  it("refuses one user's reads past the budget with RATE_LIMITED and Retry-After on every read, while another user's reads and the user's sends go on", async () => {
+    const alice = (await login(reads.url, ALICE)).token
+    const bob = (await login(reads.url, BOB)).token
+    const read = (path: string, token: string) => http<ErrorBody>(reads.url, 'GET', path, { token })
+    const allowed = ['/api/me', '/api/conversations', `/api/conversations/${CONV}/messages`]
+    for (const path of allowed) expect((await read(path, alice)).status).toBe(200)
+    for (const path of [...allowed, '/api/users', '/api/lessons', '/api/contact-requests']) {
+      const refused = await read(path, alice)
+      expect(refused.status).toBe(429)
+      expect(refused.body).toEqual({
+        error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: expect.any(Number) },
+      })
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+    }
+    // Another user has a budget of their own; sends have theirs.
+    expect((await read('/api/lessons', bob)).status).toBe(200)
+    const sent = await http<Message>(reads.url, 'POST', `/api/conversations/${CONV}/messages`, {
+      token: alice,
+      body: { content: 'reads spent, sends not', clientId: randomUUID() },
+    })
+    expect(sent.status).toBe(201)
+  })
+
+  it('answers a read without a valid token UNAUTHORIZED, not RATE_LIMITED, and spends no budget', async () => {
+    const carol = (await login(reads.url, CAROL)).token
+    for (let i = 0; i < 5; i++) expect((await http(reads.url, 'GET', '/api/lessons')).status).toBe(401)
+    for (let i = 0; i < 3; i++)
+      expect((await http(reads.url, 'GET', '/api/lessons', { token: carol })).status).toBe(200)
+  })
+})

@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServer } from '../../server/index'
+import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
+import { ALICE, BOB, http, login } from '../server/support/server'
+import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+
+// A user's reads have one budget for the service, whichever node answers them (as sends do).
+const ready = requireParts('tests/cluster/readBudget.test.ts', [postgresRunnable(), redisRunnable()])
+
+describe.runIf(ready)('the read budget across nodes', () => {
+  let postgres: PostgresCluster
+  let redis: RedisServer
+  let a: Awaited<ReturnType<typeof startServer>>
+  let b: Awaited<ReturnType<typeof startServer>>
+
+  beforeAll(async () => {
+    ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
+    const options = {
+      port: 0,
+      databaseUrl: postgres.createDatabase('talemy_read_budget'),
+      redisUrl: redis.url,
+      redisPrefix: `rb${randomUUID().slice(0, 8)}:`,
+      dataDir: tmpdir(),
+      seedDemo: true,
+      // Four reads, refilled one every 100 s: an empty bucket stays empty for the whole test.
+      readRateLimit: { perSecond: 0.01, burst: 4 },
+    }
+    a = await startServer(options)
+    b = await startServer(options)
+  })
+  afterAll(async () => {
+    await a?.close()
+    await b?.close()
+    await redis?.stop()
+    postgres?.stop()
+  })
+
+  it("spends one user's reads on both nodes from one budget, and leaves another user's alone", async () => {
+    const alice = (await login(a.url, ALICE)).token
+    const statuses: number[] = []
+    for (const url of [a.url, b.url, a.url, b.url, a.url, b.url])
+      statuses.push((await http(url, 'GET', '/api/conversations', { token: alice })).status)
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429])
+    const bob = (await login(b.url, BOB)).token
+    expect((await http(a.url, 'GET', '/api/conversations', { token: bob })).status).toBe(200)
+  })
+})
