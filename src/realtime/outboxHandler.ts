@@ -1,19 +1,9 @@
-import { api, type ThreadMessage } from '../api'
 import type { Id } from '../contract'
-import { internalError, outboxRestored, type sendMessage, shutdown } from './actions'
-import { emitWithAck } from './ack'
-import {
-  addPendingPatches,
-  foldCacheWork,
-  removePendingPatches,
-  setPendingStatusPatches,
-  threadWork,
-} from './cacheWork'
+import { type sendMessage, shutdown } from './actions'
 import { outboxWithSend, type PendingMessage, type SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 import {
   gatherDue,
-  goesBeforeOwn,
   initialOutboxMachineState,
   outboxTransition,
   restoreDue,
@@ -22,34 +12,21 @@ import {
   type OutboxEventBody,
   type OutboxMachineState,
   type OutboxView,
-  type SendOutcome,
-  type ThreadChange,
 } from './outboxMachine'
 import { outboxEventsOf, outboxEventsOfWaitEnd } from './outboxEvents'
-import { createOutboxStorage, outboxMirror } from './outboxStorage'
+import { durableOutbox } from './outboxDurable'
+import { sendOnce } from './outboxSend'
+import { patchThread } from './outboxThread'
 import { sendMessageProblem } from './sendCheck'
-import { outcomeOfAck, outcomeOfHttpError, storedMessage } from './sendOutcome'
 import type { TimerHandle } from './timers'
 
 export type { SendOutcome } from './outboxMachine'
 
-const pendingCopy = (entry: PendingMessage, senderId: Id | null): ThreadMessage => ({
-  id: entry.clientId,
-  conversationId: entry.conversationId,
-  // Not numbered yet: pending copies sort after every stored message whatever their seq.
-  seq: 0,
-  senderId: senderId ?? '',
-  content: entry.content,
-  createdAt: entry.createdAt,
-  clientId: entry.clientId,
-  status: entry.status,
-  ...(entry.error ? { error: entry.error } : {}),
-})
-
 /**
  * Sends (the outbox machine's runner): actions become events of the pure `outboxTransition`, and its effects are
  * performed here through the context's edges — the socket (with an ack and a timeout, or the HTTP `postMessage` with
- * the same `clientId` when the socket is down or silent), the timers, the drain lock, the cache and storage.
+ * the same `clientId` when the socket is down or silent: `outboxSend`), the timers, the drain lock, the
+ * cache (`outboxThread`) and storage (`outboxDurable`).
  *
  * Durable: every change of the outbox is mirrored in `storage` under the user's key, entry by entry, in the same task
  * as the action that made it (so before any answer can arrive), read back at the next page (or the next login of that
@@ -61,12 +38,10 @@ export function buildOutboxHandler<S extends SocketRootState>(
   sendAhead(action: ReturnType<typeof sendMessage>, prevState: S): void
 } {
   const { dispatch, getState } = ctx.mwApi
-  const durable = ctx.options.storage ? createOutboxStorage(ctx.options.storage) : null
   const transition = outboxTransition({ backoff: ctx.backoff })
   let state: OutboxMachineState = initialOutboxMachineState
   const timers = new Map<Id, TimerHandle>()
   let letGo: (() => void) | null = null
-  const mirror = durable ? outboxMirror(durable) : null
   /**
    * While a send goes ahead of its reducer (`sendAhead`): the outbox as the reducer will leave it (what the machine
    * reads meanwhile), the effects held back until the action is reduced, and the action.
@@ -78,10 +53,9 @@ export function buildOutboxHandler<S extends SocketRootState>(
   } | null = null
 
   const userId = () => ctx.options.selectUserId?.(getState()) ?? null
-  const othersWrote = () => {
-    const user = userId()
-    return mirror !== null && user !== null && mirror.othersWrote(user)
-  }
+  const durable = ctx.options.storage
+    ? durableOutbox(ctx.options.storage, ctx.mwApi, userId, () => state.mirroring)
+    : null
   const view = (): OutboxView => {
     const current = getState()
     return {
@@ -103,11 +77,6 @@ export function buildOutboxHandler<S extends SocketRootState>(
   // so a send's emit goes before its pending copy's cache patch whether the lock was held already or free.
   const queue: OutboxEventBody[] = []
   let running = false
-  /**
-   * Where this tab's reads of storage stood when the current run began (one task): read again since (a write of its
-   * own merges), storage as this tab knows it is as of this task (see `leftBehind`).
-   */
-  let runMark = 0
   function send(event: OutboxEventBody) {
     queue.push(event)
     if (!running) runToCompletion(() => {})
@@ -115,7 +84,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
 
   function runToCompletion(first: () => void) {
     running = true
-    runMark = mirror?.mark() ?? 0
+    durable?.markRun()
     try {
       first()
       for (let next = queue.shift(); next; next = queue.shift()) process(next)
@@ -130,7 +99,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
     const [after, effects] = transition(state, { ...event, view: view() } as OutboxEvent)
     state = after
     // A new mirror starts from nothing written: what the outbox holds then is written at the next persist.
-    if (before.mirroring !== after.mirroring) mirror?.restart()
+    if (before.mirroring !== after.mirroring) durable?.restart()
     for (const effect of effects) {
       // A throwing reducer or store listener (inside a `dispatch` effect) is reported; the effects and events after it
       // still go, or a conversation's next send would wait for the next drain.
@@ -172,16 +141,11 @@ export function buildOutboxHandler<S extends SocketRootState>(
         letGo = null
         return
       case 'patchThread':
-        return patchThread(effect.conversationId, effect.change)
-      case 'loadStored': {
-        // Everything stored comes in (the reducer skips what it has): a gather, so the holder's next reads nothing
-        // until another tab writes.
-        const entries = mirror?.gather(effect.userId) ?? []
-        if (entries.length > 0) dispatch(outboxRestored({ entries }))
-        return
-      }
+        return patchThread(ctx, userId, effect.conversationId, effect.change)
+      case 'loadStored':
+        return durable?.load(effect.userId)
       case 'adoptStored':
-        return adoptStored(effect.userId, effect.onlyNews, effect.onlyBeforeOwn)
+        return durable?.adopt(effect.userId, effect.onlyNews, effect.onlyBeforeOwn)
       case 'leftBehind':
         // This action's own change first: its write reads what storage holds to merge into, so another tab's write
         // is known without a read of its own (a lone tab's sends pay nothing here). With no read of storage in this
@@ -189,8 +153,8 @@ export function buildOutboxHandler<S extends SocketRootState>(
         // this tab knows is as of an earlier task: another tab may have written since (and closed), so it looks once.
         // With one socket per browser the tabs' hub takes over what a closed tab left (`followerGone`), and knows
         // which tabs are alive: a sweep there would take live tabs' sends away from them.
-        persist()
-        if (!ctx.options.tabs && mirror?.othersWroteSince(effect.userId, runMark)) send({ type: 'sweep' })
+        durable?.persist()
+        if (!ctx.options.tabs && durable?.othersWroteThisRun(effect.userId)) send({ type: 'sweep' })
         return
       case 'clearStored':
         return durable?.clear(effect.userId)
@@ -233,88 +197,14 @@ export function buildOutboxHandler<S extends SocketRootState>(
     take({ type: 'lockGranted' })
   }
 
-  async function viaHttp(entry: PendingMessage): Promise<SendOutcome> {
-    const { conversationId, content, clientId } = entry
-    const thunk = api.endpoints.postMessage.initiate({ conversationId, content, clientId }, { track: false })
-    const result = await (dispatch as unknown as (t: typeof thunk) => ReturnType<typeof thunk>)(thunk)
-    return 'data' in result ? storedMessage(result.data, entry) : outcomeOfHttpError(result.error)
-  }
-
-  async function tryOnce(entry: PendingMessage): Promise<SendOutcome> {
-    const session = ctx.session
-    const socket = ctx.socket
-    // A socket known to be down is not waited for: HTTP at once. A silent one is given the ack timeout; a drop
-    // while the ack is awaited fails it at once (Socket.IO clears pending acks on disconnect), so HTTP follows at once.
-    if (socket?.connected) {
-      const { conversationId, content, clientId } = entry
-      const result = await emitWithAck(
-        socket,
-        { event: 'message:send', payload: { conversationId, content, clientId } },
-        ctx.ackTimeoutMs,
-      )
-      if (result.kind !== 'timeout') return outcomeOfAck(result, entry)
-      // A logout (or another user's login) closed the socket under the ack: the entry belongs to the old session
-      // and must never go out over HTTP with the next one's token. Its stored copy waits for its own user.
-      if (session !== ctx.session) return { kind: 'retry', error: { code: 'NETWORK', message: 'the session ended' } }
-    }
-    return viaHttp(entry)
-  }
-
   function attemptSend(entry: PendingMessage) {
     const session = ctx.session
     const { conversationId, clientId } = entry
-    tryOnce(entry)
-      .catch(
-        (error: unknown): SendOutcome => ({
-          kind: 'retry',
-          error: { code: 'NETWORK', message: error instanceof Error ? error.message : String(error) },
-        }),
-      )
+    sendOnce(ctx, entry)
       .then((outcome) => {
         if (session === ctx.session) send({ type: 'settled', conversationId, clientId, outcome, jitter: ctx.random() })
       })
       .catch((error: unknown) => ctx.report('send', error))
-  }
-
-  function patchThread(conversationId: Id, change: ThreadChange) {
-    const current = ctx.view()
-    const work = threadWork(current, conversationId, (thread) => {
-      if (change.kind === 'add') return addPendingPatches(thread, pendingCopy(change.entry, userId()))
-      if (change.kind === 'remove') return removePendingPatches(thread, change.clientId)
-      return setPendingStatusPatches(thread, change.clientId, change.status, change.error)
-    })
-    ctx.applyCacheWork(foldCacheWork(work, current))
-  }
-
-  /** Mirrors what changed in the outbox since the last write storage took into the user's stored outbox. */
-  function persist() {
-    const user = state.mirroring
-    if (!mirror || user === null || user !== userId()) return
-    if (mirror.write(user, getState().socket.outbox) === 'refused')
-      dispatch(internalError({ where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' }))
-  }
-
-  /**
-   * The pending sends other tabs left in storage that this tab does not have become this tab's (`adopt`). `onlyNews`:
-   * nothing is read when no other tab wrote since the last gather (the holder gathers before each send it starts,
-   * and a parse there would cost every send of a lone tab).
-   */
-  function adoptStored(user: Id, onlyNews: boolean, onlyBeforeOwn: boolean) {
-    if (!durable || !mirror) return
-    // Storage first takes this tab's own changes of this action (a confirmed send gone): read before it, a send this
-    // tab has just seen confirmed would be taken for another tab's and go again.
-    persist()
-    if (onlyNews && !mirror.othersWrote(user)) return
-    const { outbox } = getState().socket
-    const known = new Set(outbox.map((m) => m.clientId))
-    // A send this tab let go of that a refusing storage still holds is not another tab's.
-    const gone = mirror.unforgotten(outbox)
-    const others = mirror
-      .gather(user)
-      .filter((m) => m.status === 'pending' && !known.has(m.clientId) && !gone.has(m.clientId))
-    const entries = onlyBeforeOwn ? others.filter((m) => goesBeforeOwn(m, outbox)) : others
-    if (entries.length < others.length) mirror.leftOthers()
-    if (entries.length > 0) dispatch(outboxRestored({ entries }))
   }
 
   /**
@@ -336,7 +226,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
     try {
       const current = view()
       // A gather first goes the ordinary way: it dispatches, which must wait until this send is reduced.
-      if (!current.connected || restoreDue(state, current) || (gatherDue(state, current) && othersWrote()))
+      if (!current.connected || restoreDue(state, current) || (gatherDue(state, current) && durable?.othersWrote()))
         return void (ahead = null)
       send({ type: 'queued', clientId: action.payload.clientId, problem: sendMessageProblem(action.payload) })
     } catch (error) {
@@ -368,7 +258,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
 
   const handler: Handler<S> = (action, prevState) => {
     handle(action, prevState)
-    if (!shutdown.match(action)) persist()
+    if (!shutdown.match(action)) durable?.persist()
   }
   return Object.assign(handler, { sendAhead })
 }

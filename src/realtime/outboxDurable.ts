@@ -1,0 +1,81 @@
+import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
+import type { Id } from '../contract'
+import { internalError, outboxRestored } from './actions'
+import { goesBeforeOwn } from './outboxMachine'
+import { createOutboxStorage, outboxMirror, type StorageLike } from './outboxStorage'
+import type { SocketRootState } from './socketSlice'
+
+/**
+ * The outbox runner's storage effects: this tab's outbox mirrored into the user's stored one, and what the other
+ * tabs left there read back. `userId`: the logged-in user; `mirroring`: the user whose stored outbox the one in state
+ * mirrors (the machine's), or null.
+ *
+ * @example const durable = durableOutbox(localStorage, mwApi, userId, () => state.mirroring); durable.persist()
+ */
+export function durableOutbox(
+  storage: StorageLike,
+  { dispatch, getState }: MiddlewareAPI<Dispatch<UnknownAction>, SocketRootState>,
+  userId: () => Id | null,
+  mirroring: () => Id | null,
+) {
+  const stored = createOutboxStorage(storage)
+  const mirror = outboxMirror(stored)
+  /**
+   * Where this tab's reads of storage stood when the current run began (one task): read again since (a write of its
+   * own merges), storage as this tab knows it is as of this task (see the `leftBehind` effect).
+   */
+  let runMark = 0
+
+  /** Mirrors what changed in the outbox since the last write storage took into the user's stored outbox. */
+  function persist() {
+    const user = mirroring()
+    if (user === null || user !== userId()) return
+    if (mirror.write(user, getState().socket.outbox) === 'refused')
+      dispatch(internalError({ where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' }))
+  }
+
+  return {
+    persist,
+    /** A new mirror starts from nothing written. */
+    restart: mirror.restart,
+    /** A run of the runner begins (see `runMark`). */
+    markRun() {
+      runMark = mirror.mark()
+    },
+    /** Another tab wrote the logged-in user's stored outbox since this tab last gathered it. */
+    othersWrote() {
+      const user = userId()
+      return user !== null && mirror.othersWrote(user)
+    },
+    /** `othersWrote` for `user`, read from storage only when this run has not read it yet (see `runMark`). */
+    othersWroteThisRun: (user: Id) => mirror.othersWroteSince(user, runMark),
+    load(user: Id) {
+      // Everything stored comes in (the reducer skips what it has): a gather, so the holder's next reads nothing
+      // until another tab writes.
+      const entries = mirror.gather(user)
+      if (entries.length > 0) dispatch(outboxRestored({ entries }))
+    },
+    /**
+     * The pending sends other tabs left in storage that this tab does not have become this tab's (`adopt`). `onlyNews`:
+     * nothing is read when no other tab wrote since the last gather (the holder gathers before each send it starts,
+     * and a parse there would cost every send of a lone tab).
+     */
+    adopt(user: Id, onlyNews: boolean, onlyBeforeOwn: boolean) {
+      // Storage first takes this tab's own changes of this action (a confirmed send gone): read before it, a send this
+      // tab has just seen confirmed would be taken for another tab's and go again.
+      persist()
+      if (onlyNews && !mirror.othersWrote(user)) return
+      const { outbox } = getState().socket
+      const known = new Set(outbox.map((m) => m.clientId))
+      // A send this tab let go of that a refusing storage still holds is not another tab's.
+      const gone = mirror.unforgotten(outbox)
+      const others = mirror
+        .gather(user)
+        .filter((m) => m.status === 'pending' && !known.has(m.clientId) && !gone.has(m.clientId))
+      const entries = onlyBeforeOwn ? others.filter((m) => goesBeforeOwn(m, outbox)) : others
+      if (entries.length < others.length) mirror.leftOthers()
+      if (entries.length > 0) dispatch(outboxRestored({ entries }))
+    },
+    clear: stored.clear,
+  }
+}
