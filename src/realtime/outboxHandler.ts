@@ -15,6 +15,7 @@ import {
 } from './outboxMachine'
 import { outboxEventsOf, outboxEventsOfWaitEnd } from './outboxEvents'
 import { durableOutbox } from './outboxDurable'
+import { outboxLock } from './outboxLock'
 import { sendOnce } from './outboxSend'
 import { patchThread } from './outboxThread'
 import { sendMessageProblem } from './sendCheck'
@@ -25,7 +26,7 @@ export type { SendOutcome } from './outboxMachine'
 /**
  * Sends (the outbox machine's runner): actions become events of the pure `outboxTransition`, and its effects are
  * performed here through the context's edges — the socket (with an ack and a timeout, or the HTTP `postMessage` with
- * the same `clientId` when the socket is down or silent: `outboxSend`), the timers, the drain lock, the
+ * the same `clientId` when the socket is down or silent: `outboxSend`), the timers, the drain lock (`outboxLock`), the
  * cache (`outboxThread`) and storage (`outboxDurable`).
  *
  * Durable: every change of the outbox is mirrored in `storage` under the user's key, entry by entry, in the same task
@@ -41,7 +42,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
   const transition = outboxTransition({ backoff: ctx.backoff })
   let state: OutboxMachineState = initialOutboxMachineState
   const timers = new Map<Id, TimerHandle>()
-  let letGo: (() => void) | null = null
+  const lock = outboxLock(ctx)
   /**
    * While a send goes ahead of its reducer (`sendAhead`): the outbox as the reducer will leave it (what the machine
    * reads meanwhile), the effects held back until the action is reduced, and the action.
@@ -135,11 +136,9 @@ export function buildOutboxHandler<S extends SocketRootState>(
         return
       }
       case 'requestLock':
-        return requestLock()
+        return lock.request(`talemy.outbox.${userId() ?? 'anonymous'}`, takeGrant)
       case 'releaseLock':
-        letGo?.()
-        letGo = null
-        return
+        return lock.release()
       case 'patchThread':
         return patchThread(ctx, userId, effect.conversationId, effect.change)
       case 'loadStored':
@@ -164,35 +163,19 @@ export function buildOutboxHandler<S extends SocketRootState>(
     }
   }
 
-  function requestLock() {
-    const session = ctx.session
-    let granted = false
-    let requesting = true
-    const giveUp = ctx.lock.request(`talemy.outbox.${userId() ?? 'anonymous'}`, (release) => {
-      if (session !== ctx.session) return release()
-      granted = true
-      letGo = release
-      if (requesting) return
-      // Waited for: other tabs may have written while this one waited (see `granting`).
-      send({ type: 'granting' })
-      // Its gather dispatches: a store listener may have started a new session there, whose reset let this grant go
-      // (and may have asked for the lock again). Taken now, it would count for that new request, not yet granted.
-      // Only a release (or a new request) replaces `letGo`: a grant still ours is never left held unreleased here.
-      if (letGo !== release) return
-      send({ type: 'lockGranted' })
-    })
-    requesting = false
-    // Granted inside `request` (a free lock): `letGo` is already the release, and the grant is taken now (see `send`).
-    // A sweep takes in what the other tabs left first, as a grant waited for does (it has nothing else to drain).
-    if (!granted) return void (letGo = giveUp)
-    const take = running ? process : send
-    if (state.lock.status === 'requested' && state.lock.sweep) {
-      const release = letGo
+  /** A grant of the drain lock goes to the machine: `lockGranted`, after a gather (`granting`) when one is due. */
+  function takeGrant(waited: boolean, ours: () => boolean) {
+    // Granted inside `request` (a free lock), the grant is taken now, even amid a run (see `send`).
+    const take = !waited && running ? process : send
+    // Waited for: other tabs may have written while this one waited (see `granting`). A sweep takes in what the other
+    // tabs left first, as a grant waited for does (it has nothing else to drain).
+    if (waited || (state.lock.status === 'requested' && state.lock.sweep)) {
       take({ type: 'granting' })
-      // As for a grant waited for: a store listener may have started a new session inside the gather. Its reset waits
-      // behind this event (the runner is busy) and lets this grant go then; taken before it, the old session's grant
-      // would drain beside the new session's own.
-      if (session !== ctx.session || letGo !== release) return
+      // Its gather dispatches: a store listener may have started a new session there. Run at once, that session's reset
+      // has let this grant go (and may have asked for the lock again): taken now, it would count for that new request,
+      // not yet granted. Waiting behind this event (the runner is busy), its reset lets this grant go then: taken
+      // before it, the old session's grant would drain beside the new session's own.
+      if (!ours()) return
     }
     take({ type: 'lockGranted' })
   }

@@ -1,0 +1,44 @@
+import type { Context } from './context'
+
+/**
+ * The drain lock as the outbox runner holds it: one request (or grant) at a time, let go by `release`; a grant that
+ * comes for an older session goes back at once.
+ *
+ * @example const lock = outboxLock(ctx); lock.request('talemy.outbox.u1', (waited, ours) => …); lock.release()
+ */
+export function outboxLock(ctx: Pick<Context, 'lock' | 'session'>) {
+  /** Lets the lock go, or the request for it. */
+  let letGo: (() => void) | null = null
+  /**
+   * The grant `release`, asked for in `session`, is still this session's to take. Only a release (or a new request)
+   * replaces `letGo`, and a new session's reset lets it go: a grant that is not taken is never left held unreleased.
+   */
+  const stillOurs = (session: number, release: (() => void) | null) => session === ctx.session && letGo === release
+
+  return {
+    /**
+     * Asks for the lock `name`. `granted` hands the grant to the machine once this session holds it: `waited` when it
+     * came after `request` returned, `ours` whether it is still this session's grant when the machine takes it.
+     */
+    request(name: string, granted: (waited: boolean, ours: () => boolean) => void) {
+      const session = ctx.session
+      let grantedNow = false
+      let requesting = true
+      const giveUp = ctx.lock.request(name, (release) => {
+        if (session !== ctx.session) return release()
+        letGo = release
+        if (requesting) grantedNow = true
+        else granted(true, () => stillOurs(session, release))
+      })
+      requesting = false
+      // Granted inside `request` (a free lock): `letGo` is already the release.
+      if (!grantedNow) return void (letGo = giveUp)
+      const release = letGo
+      granted(false, () => stillOurs(session, release))
+    },
+    release() {
+      letGo?.()
+      letGo = null
+    },
+  }
+}
