@@ -78,8 +78,8 @@ const FEATURES: Array<[id: string, label: string, modules: RegExp]> = [
   ['tabs', 'one socket per browser (src/realtime/tabs/, tabsHandler)', /\/src\/realtime\/(tabs\/|tabsHandler\.ts)/],
   [
     'durable-outbox',
-    'the stored outbox and its lock (outboxStorage, drainLock)',
-    /\/src\/realtime\/(outboxStorage|drainLock)\.ts/,
+    'the stored outbox and its lock (outboxStorage, outboxDurable, drainLock)',
+    /\/src\/realtime\/(outboxStorage|outboxDurable|drainLock)\.ts/,
   ],
   ['resume', 'durable resume (resumeHandler, resumeGate)', /\/src\/realtime\/(resumeHandler|resumeGate)\.ts/],
   [
