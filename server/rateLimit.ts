@@ -91,3 +91,36 @@ export class RateLimiter implements Limiter {
     }
   }
 }
+
+/**
+ * Takes one token of `limiter` for `key`, unless its store (Redis) fails or does not answer within `waitMs`: then
+ * `'unavailable'`, and the operation goes through unbudgeted. For a budget that only bounds the database's load (the
+ * reads): an outage of Redis must not take the reads down with it. RATE_LIMITED still throws.
+ *
+ * @example if ((await takeUnlessUnavailable(reads, userId, 500)) === 'unavailable') log.warn('reads unbudgeted')
+ */
+export async function takeUnlessUnavailable(
+  limiter: Limiter,
+  key: string,
+  waitMs: number,
+): Promise<'taken' | 'unavailable'> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const taken = (async () => {
+    await limiter.take(key)
+    return 'taken' as const
+  })()
+  const late = new Promise<'unavailable'>((resolve) => {
+    timer = setTimeout(() => resolve('unavailable'), waitMs)
+  })
+  try {
+    const outcome = await Promise.race([taken, late])
+    // Its answer, if it ever comes, is no one's to wait for.
+    if (outcome === 'unavailable') taken.catch(() => undefined)
+    return outcome
+  } catch (error) {
+    if (error instanceof AppError) throw error
+    return 'unavailable'
+  } finally {
+    clearTimeout(timer)
+  }
+}

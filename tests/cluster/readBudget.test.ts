@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
-import { ALICE, BOB, http, login } from '../server/support/server'
+import { ALICE, BOB, CAROL, http, login } from '../server/support/server'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
 // A user's reads have one budget for the service, whichever node answers them (as sends do).
@@ -45,5 +45,15 @@ describe.runIf(ready)('the read budget across nodes', () => {
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429])
     const bob = (await login(b.url, BOB)).token
     expect((await http(a.url, 'GET', '/api/conversations', { token: bob })).status).toBe(200)
+  })
+
+  // Last: it stops the Redis the nodes share.
+  it('lets reads through, unbudgeted, while Redis is away, rather than fail them', async () => {
+    const carol = (await login(a.url, CAROL)).token
+    await redis.stop()
+    for (const url of [a.url, b.url]) {
+      const read = await http(url, 'GET', '/api/conversations', { token: carol })
+      expect(read.status).toBe(200)
+    }
   })
 })

@@ -527,8 +527,14 @@ describe('the read budget', () => {
   })
 
   it('answers a read without a valid token UNAUTHORIZED, not RATE_LIMITED, and spends no budget', async () => {
+    // Signed by this server and naming Carol, but of an ended session: whose it is must not be taken for a credential.
+    const ended = (await login(reads.url, CAROL)).token
+    expect((await http(reads.url, 'POST', '/api/auth/logout', { token: ended })).status).toBe(204)
+    for (let i = 0; i < 5; i++) {
+      expect((await http(reads.url, 'GET', '/api/lessons')).status).toBe(401)
+      expect((await http(reads.url, 'GET', '/api/lessons', { token: ended })).status).toBe(401)
+    }
     const carol = (await login(reads.url, CAROL)).token
-    for (let i = 0; i < 5; i++) expect((await http(reads.url, 'GET', '/api/lessons')).status).toBe(401)
     for (let i = 0; i < 3; i++)
       expect((await http(reads.url, 'GET', '/api/lessons', { token: carol })).status).toBe(200)
   })
