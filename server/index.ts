@@ -333,8 +333,29 @@ async function startOn(
       : undefined
   logTail?.start()
 
-  await cluster?.subscribed
-  await app.listen({ port: options.port ?? 3000, host })
+  // What was started above, stopped: by `close`, or at once if this node never listens (Redis lost before its first
+  // subscriptions held, the port taken): `startServer` then closes the database and Redis, and nothing may go on
+  // using them (the presence sweep, the heartbeat, the log-tail check).
+  const stop = async () => {
+    stopWatchingFiles?.()
+    clearInterval(sweep)
+    clearInterval(pruning)
+    presence.stop()
+    logTail?.stop()
+    // Close the transports, not the Socket.IO sessions: clients see "transport close" (a network drop) and come
+    // back with their own jittered backoff. A server-side disconnect ("io server disconnect") would read as a kick
+    // to every client at once (the browser layer refreshes its token before reconnecting after one).
+    io.engine.close()
+    await app.close()
+    await cluster?.leave().catch((error: unknown) => logger.warn({ err: error }, 'leaving the cluster failed'))
+  }
+  try {
+    await cluster?.subscribed
+    await app.listen({ port: options.port ?? 3000, host })
+  } catch (error) {
+    await stop().catch(() => undefined)
+    throw error
+  }
   const { port } = app.server.address() as AddressInfo
   origins.useDefaultsFor(port)
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
@@ -349,17 +370,7 @@ async function startOn(
     allowedOrigins: origins.list(),
     close() {
       closing ??= (async () => {
-        stopWatchingFiles?.()
-        clearInterval(sweep)
-        clearInterval(pruning)
-        presence.stop()
-        logTail?.stop()
-        // Close the transports, not the Socket.IO sessions: clients see "transport close" (a network drop) and come
-        // back with their own jittered backoff. A server-side disconnect ("io server disconnect") would read as a kick
-        // to every client at once (the browser layer refreshes its token before reconnecting after one).
-        io.engine.close()
-        await app.close()
-        await cluster?.leave().catch((error: unknown) => logger.warn({ err: error }, 'leaving the cluster failed'))
+        await stop()
         await db.close()
         await redis?.close()
         logger.info('server closed')

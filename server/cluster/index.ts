@@ -38,13 +38,33 @@ function watchPublishes(pub: Redis, logger: Logger) {
 }
 
 /**
- * Resolves once Redis has answered every (p)subscribe `sub` has sent so far. ioredis says `ready` once it has sent its
- * SUBSCRIBEs again, not once Redis has confirmed them, and the adapter's first ones are not awaited: a read of the log
- * or the sessions made before then would miss what another node publishes in between (until the log-tail check).
- * One connection's commands are answered in order, so a PING's answer comes after theirs.
+ * Keeps what `sub` is asked to (p)subscribe to (by the adapter, and by ioredis again at each `ready`), and returns a
+ * function that asks Redis for all of it again and resolves once Redis has answered, i.e. once the subscriptions hold.
+ * ioredis says `ready` once it has sent its SUBSCRIBEs again, not once Redis has confirmed them, and the adapter's
+ * first ones are not awaited: a read of the log or the sessions made before then would miss what another node
+ * publishes in between (until the log-tail check). Nor is ioredis's resubscribe sure to be sent: it resubscribes to what
+ * Redis had confirmed on the last connection, so a resubscribe dropped with its connection before its answer and then
+ * flushed by `maxRetriesPerRequest` (its reconnections refused meanwhile) is forgotten, and the connection comes back
+ * subscribed to nothing, its PING answered all the same. Asking again is harmless (a channel already held is not held
+ * twice), and its answer is the confirmation.
+ * Each call's rejection is handled here (neither the adapter nor ioredis handles it: a connection lost past its retries
+ * would end the process); a connection lost before its answer asks again at its next `ready`.
  */
-function subscriptionsHeld(sub: Redis): Promise<unknown> {
-  return sub.ping()
+function keepSubscriptions(sub: Redis): () => Promise<unknown> {
+  const asked = { subscribe: new Set<string>(), psubscribe: new Set<string>() }
+  const names = ['subscribe', 'psubscribe'] as const
+  type Subscribe = (this: Redis, ...args: unknown[]) => Promise<unknown>
+  for (const name of names) {
+    const own = function (this: Redis, ...args: unknown[]) {
+      for (const channel of args.flat()) if (typeof channel === 'string') asked[name].add(channel)
+      // The client's own method, looked up at each call.
+      const answer = (Object.getPrototypeOf(this) as Record<typeof name, Subscribe>)[name].apply(this, args)
+      answer.catch(() => undefined)
+      return answer
+    }
+    ;(sub as unknown as Record<typeof name, Subscribe>)[name] = own
+  }
+  return () => Promise.all(names.filter((name) => asked[name].size > 0).map((name) => sub[name](...asked[name])))
 }
 
 /**
@@ -69,8 +89,11 @@ export function joinCluster(
   logger: Logger,
 ) {
   watchPublishes(redis.pub, logger)
+  const subscriptionsHeld = keepSubscriptions(redis.sub)
   io.adapter(createAdapter(redis.pub, redis.sub, { key: `${redis.prefix}socket.io` }))
-  const subscribed = subscriptionsHeld(redis.sub)
+  const subscribed = subscriptionsHeld()
+  // Awaited by `startServer` only before it listens: a throw before then must not leave it an unhandled rejection.
+  subscribed.catch(() => undefined)
   const entries = new NodeEntries(redis.client, (error) => logger.warn({ err: error }, 'heartbeat failed'))
   entries.start()
   const loginCounters: CounterFactory = (spec) =>
@@ -112,13 +135,13 @@ export function joinCluster(
   const recheck = setInterval(() => void checkSockets(), sessionRecheckMs)
   recheck.unref()
   const resubscribed = () => {
-    subscriptionsHeld(redis.sub).then(
+    subscriptionsHeld().then(
       () => {
         sessions.forgetLive()
         void checkSockets()
         for (const listener of notificationsLost) listener()
       },
-      // Dropped again before it held: its next `ready` reads then.
+      // Dropped again before it held: its next `ready` asks again, and reads then.
       () => undefined,
     )
   }

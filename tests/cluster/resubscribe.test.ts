@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { Server as NetServer } from 'node:net'
+import { Server as NetServer, connect, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -130,5 +130,77 @@ describe.runIf(ready)("a node's reads after its Redis subscriptions hold", () =>
     // ioredis sent them again itself (`autoResubscribe`), through the watched methods.
     expect(subscribes.sent()).toBeGreaterThan(0)
     expect(unansweredAtRead).toEqual({ log: [0], sessions: [0] })
+  })
+
+  // ioredis resubscribes at `ready` to what Redis had confirmed on the last connection (or resends what was pending):
+  // a resubscribe dropped with its connection before its answer, then flushed by `maxRetriesPerRequest` while the
+  // reconnections are refused, is forgotten, and the connection comes back subscribed to nothing (its PING answered).
+  it('holds its subscriptions again after a resubscribe lost with its connection and flushed by the retry limit', async () => {
+    const redisPort = Number(new URL(redis.url).port)
+    const links = new Set<Socket>()
+    let dropAtSubscribe = false
+    const proxy = createServer((client) => {
+      const upstream = connect(redisPort, '127.0.0.1')
+      const dropping = dropAtSubscribe
+      dropAtSubscribe = false
+      links.add(client)
+      client.on('close', () => {
+        links.delete(client)
+        upstream.destroy()
+      })
+      upstream.on('close', () => client.destroy())
+      client.on('error', () => undefined)
+      upstream.on('error', () => undefined)
+      upstream.on('data', (chunk) => client.write(chunk))
+      client.on('data', (chunk) => {
+        // The resubscribe: the connection goes before Redis sees it, and the proxy stops listening.
+        if (dropping && /subscribe/i.test(chunk.toString())) {
+          proxy.close()
+          client.destroy()
+          return
+        }
+        upstream.write(chunk)
+      })
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const proxyPort = (proxy.address() as { port: number }).port
+    const prefix = `l${randomUUID().slice(0, 8)}:`
+    const own = await startServer({ ...options(), redisUrl: `redis://127.0.0.1:${proxyPort}`, redisPrefix: prefix })
+    const admin = new Redis(redis.url)
+    try {
+      const requests = `${prefix}socket.io-request#/#`
+      expect(await admin.pubsub('NUMSUB', requests)).toEqual([requests, 1])
+      const subscriber = (own.io.of('/').adapter as unknown as { subClient: Redis }).subClient
+      const retry = subscriber.options.retryStrategy
+      subscriber.options.retryStrategy = () => 10
+      // Refused reconnections counted from the drop: the queue is flushed at the 4th (maxRetriesPerRequest 3), and the
+      // proxy listens again after the 5th.
+      let refused = 0
+      const listening = new Promise<void>((resolve) => {
+        const onReconnecting = () => {
+          if (proxy.listening || ++refused < 5) return
+          subscriber.off('reconnecting', onReconnecting)
+          proxy.listen(proxyPort, '127.0.0.1', resolve)
+        }
+        subscriber.on('reconnecting', onReconnecting)
+      })
+      const port = (subscriber as unknown as { stream: { localPort: number } }).stream.localPort
+      const link = [...links].find((socket) => socket.remotePort === port)
+      if (!link) throw new Error("the subscriber's connection was not found")
+      dropAtSubscribe = true
+      link.destroy()
+      await listening
+      await new Promise((resolve) => subscriber.once('ready', resolve))
+      subscriber.options.retryStrategy = retry
+      await vi.waitFor(async () => expect(await admin.pubsub('NUMSUB', requests)).toEqual([requests, 1]), {
+        timeout: 20_000,
+        interval: 20,
+      })
+    } finally {
+      admin.disconnect()
+      await own.close()
+      proxy.close()
+      for (const link of links) link.destroy()
+    }
   })
 })

@@ -111,8 +111,8 @@ export async function whileSubscriberAway(
     await away
     await meanwhile()
     await back
-    // The node acts on its loss once Redis has confirmed its subscriptions again (a PING's answer comes after theirs):
-    // this PING, sent after the node's own, is answered after it.
+    // The node acts on its loss once Redis has answered the (p)subscribes it sends again at `ready` (one connection's
+    // commands are answered in order): this PING, sent after them, is answered after them.
     await subscriber.ping()
   } finally {
     subscriber.options.retryStrategy = retry
