@@ -192,22 +192,15 @@ async function startOn(
     clock,
   )
   const origins = new OriginPolicy(options.allowedOrigins)
-  const sendBudget = options.rateLimit ?? DEFAULT_RATE_LIMIT
-  const joinBudget = options.joinRateLimit ?? DEFAULT_JOIN_RATE_LIMIT
   // With Redis the shared budgets follow Redis's clock, one for every node (an injected `now` only in tests).
-  const limiter: Limiter = redis
-    ? new RedisRateLimiter(redis.client, `${redis.prefix}send:`, sendBudget, options.now)
-    : new RateLimiter(sendBudget, clock)
-  const joinLimiter: Limiter = redis
-    ? new RedisRateLimiter(redis.client, `${redis.prefix}join:`, joinBudget, options.now)
-    : new RateLimiter(joinBudget, clock)
-  const readBudget = options.readRateLimit ?? DEFAULT_READ_RATE_LIMIT
-  const readLimiter: Limiter = redis
-    ? new RedisRateLimiter(redis.client, `${redis.prefix}read:`, readBudget, options.now)
-    : new RateLimiter(readBudget, clock)
-  const typingLimiter: Limiter = redis
-    ? new RedisRateLimiter(redis.client, `${redis.prefix}typing:`, TYPING_RATE_LIMIT, options.now)
-    : new RateLimiter(TYPING_RATE_LIMIT, clock)
+  const sharedBudget = (name: string, budget: RateLimitOptions): Limiter =>
+    redis
+      ? new RedisRateLimiter(redis.client, `${redis.prefix}${name}:`, budget, options.now)
+      : new RateLimiter(budget, clock)
+  const limiter = sharedBudget('send', options.rateLimit ?? DEFAULT_RATE_LIMIT)
+  const joinLimiter = sharedBudget('join', options.joinRateLimit ?? DEFAULT_JOIN_RATE_LIMIT)
+  const readLimiter = sharedBudget('read', options.readRateLimit ?? DEFAULT_READ_RATE_LIMIT)
+  const typingLimiter = sharedBudget('typing', TYPING_RATE_LIMIT)
   // On each node on its own (in memory even with Redis): it bounds this node's database work for one user's flood.
   const replayLookups = new RateLimiter(options.replayLookupLimit ?? DEFAULT_REPLAY_LOOKUP_LIMIT, clock)
   const eventLog = await EventLog.open(db, {
