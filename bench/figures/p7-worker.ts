@@ -37,6 +37,8 @@ export interface WorkerReport {
   ackedNotReceived: number
   /** Due → received by the partner, in ms. */
   latencies: number[]
+  /** When each of `latencies`' messages was due, in ms on the schedule's clock. */
+  latencyDueMs: number[]
   /** This worker's schedule on the monotonic clock (ms), shared by every process of the machine: [start, end). */
   schedule: { startMs: number; endMs: number }
   /** The i-th message's due moment and the moment it was emitted, in ms on the same clock. */
@@ -46,10 +48,22 @@ export interface WorkerReport {
 
 const now = () => Number(process.hrtime.bigint())
 
+/**
+ * A socket counts as connected once the server has served its connection: `sync:caughtUp` (or `sync:gap`) and
+ * `presence:snapshot`, what the layer's `syncing` flag waits for. At `connect` the server's work for it (the resume
+ * read, presence) is still queued: sending would start while the tail of the connect storm is still being served.
+ */
 function connect(url: string, token: string): Promise<Socket | null> {
   const socket = io(url, { auth: { token }, transports: ['websocket'], forceNew: true })
+  const served = Promise.all([
+    new Promise<void>((resolve) => {
+      socket.once('sync:caughtUp', () => resolve())
+      socket.once('sync:gap', () => resolve())
+    }),
+    new Promise<void>((resolve) => socket.once('presence:snapshot', () => resolve())),
+  ])
   return new Promise((resolve) => {
-    socket.once('connect', () => resolve(socket))
+    socket.once('connect', () => void served.then(() => resolve(socket)))
     socket.once('connect_error', () => {
       socket.close()
       resolve(null)
@@ -64,6 +78,7 @@ async function main(setup: WorkerSetup): Promise<void> {
   const ackedOk = new Set<string>()
   const seen = new Set<string>()
   const latencies: number[] = []
+  const latencyDueMs: number[] = []
   const refused: Record<string, number> = {}
   let duplicates = 0
 
@@ -77,6 +92,7 @@ async function main(setup: WorkerSetup): Promise<void> {
     if (t0 === undefined) return
     seen.add(message.content)
     latencies.push((t1 - t0) / 1e6)
+    latencyDueMs.push(t0 / 1e6)
   }
 
   const pairs: { conversationId: string; a: Socket; b: Socket }[] = []
@@ -164,6 +180,7 @@ async function main(setup: WorkerSetup): Promise<void> {
     lost,
     ackedNotReceived,
     latencies,
+    latencyDueMs,
     schedule: { startMs: start / 1e6, endMs: start / 1e6 + setup.durationMs },
     dueMs,
     emittedMs,
