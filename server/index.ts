@@ -45,6 +45,7 @@ import { connectRedis, type RedisLink } from './cluster/redis'
 import { joinCluster } from './cluster'
 import { RedisRateLimiter } from './cluster/tokenBucket'
 import { EventLog } from './services/eventLog'
+import { ConversationMembers } from './services/members'
 
 /** How often logged events past their retention are deleted (also once at start). */
 const PRUNE_INTERVAL_MS = 10 * 60_000
@@ -241,6 +242,7 @@ async function startOn(
     : undefined
   const delivery = new LiveDelivery()
   const notices = new Notices(io, cluster !== undefined)
+  const members = new ConversationMembers(db)
   const services = createServices({
     db,
     tokens,
@@ -250,6 +252,7 @@ async function startOn(
     notifier: createNotifier(io, delivery, cluster !== undefined),
     presence: cluster?.viewers ?? createPresence(io),
     conversationLocks: new KeyedMutex(),
+    members,
     now: () => new Date(clock()),
     passwords,
     loginThrottle: new LoginThrottle(options.loginLimit, cluster?.loginCounters),
@@ -259,6 +262,7 @@ async function startOn(
   const presence = new PresenceTracker({
     notices,
     db,
+    members,
     store: cluster?.presence ?? new MemoryPresenceStore(),
     socketCount: (userId) => slots.count(userId),
     localUsers: () => delivery.users(),

@@ -2,6 +2,7 @@ import { MAX_PRESENCE_SNAPSHOT, type Id, type PresenceState } from '../../src/co
 import type { Db } from '../db'
 import type { Logger } from '../logger'
 import { iso } from '../services/rows'
+import type { ConversationMembers } from '../services/members'
 import type { Notices } from './notices'
 import type { TalemySocket } from './types'
 
@@ -59,6 +60,8 @@ export interface PresenceTrackerOptions {
   /** How changes and snapshots reach the sockets (each checked as it goes). */
   notices: Pick<Notices, 'toUsers' | 'toSocket'>
   db: Db
+  /** Who is in which conversation (reading a user's contacts keeps the members of their conversations for sends). */
+  members: Pick<ConversationMembers, 'contactsOf'>
   store: PresenceStore
   /** Live sockets of a user (on every node, when shared). */
   socketCount: (userId: Id) => number | Promise<number>
@@ -86,14 +89,8 @@ export class PresenceTracker {
   constructor(private readonly options: PresenceTrackerOptions) {}
 
   /** The people who share a conversation with `userId` (never themselves). */
-  async contactsOf(userId: Id): Promise<Id[]> {
-    const rows = await this.options.db.query<{ user_id: string }>(
-      `select distinct other.user_id from conversation_members me
-       join conversation_members other on other.conversation_id = me.conversation_id
-       where me.user_id = $1 and other.user_id <> $1 order by other.user_id`,
-      [userId],
-    )
-    return rows.map((row) => row.user_id)
+  contactsOf(userId: Id): Promise<Id[]> {
+    return this.options.members.contactsOf(userId)
   }
 
   /**

@@ -8,6 +8,7 @@ import type { KeyedMutex } from '../mutex'
 import type { PasswordHasher } from '../passwords'
 import type { Limiter } from '../rateLimit'
 import type { LoggedEvent } from './eventLog'
+import type { ConversationMembers } from './members'
 
 /**
  * How the services tell connected clients about a change, whatever transport caused it (socket or HTTP): the events
@@ -33,6 +34,8 @@ export interface ServiceContext {
   presence: Presence
   /** Serializes sends and reads per conversation: seq order is arrival order, and a join never misses a send. */
   conversationLocks: KeyedMutex
+  /** Who is in which conversation, kept once read (shared with presence, which reads them at each connect). */
+  members: ConversationMembers
   now: () => Date
   passwords: PasswordHasher
   loginThrottle: LoginThrottle

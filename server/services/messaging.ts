@@ -104,13 +104,6 @@ const PARTICIPANTS_PARAM = 7
 
 type SendRow = MessageRow & { inserted: boolean; logged: [Id, number | string, ServerEventName, Id | null][] | null }
 
-/** A conversation's members (one row with a null user when it has none; no row when there is no such conversation). */
-const PARTICIPANTS: Prepared = {
-  name: 'talemy_participants_v1',
-  text: `select m.user_id from conversations c left join conversation_members m on m.conversation_id = c.id
-    where c.id = $1::text order by m.user_id`,
-}
-
 /** The stored message of (sender, clientId), if any: answers a replay without storing anything. */
 const MESSAGE_BY_CLIENT_ID: Prepared = {
   name: 'talemy_message_by_client_id_v1',
@@ -118,9 +111,6 @@ const MESSAGE_BY_CLIENT_ID: Prepared = {
 }
 
 const UNIQUE_VIOLATION = '23505'
-
-/** Participants never change once a conversation exists: cached, up to this many conversations. */
-const PARTICIPANTS_CACHE_SIZE = 10_000
 
 /**
  * A send's events with the other participants' first and the sender's own last, each user's in the order given
@@ -141,7 +131,7 @@ export function othersFirst(events: readonly LoggedEvent[], senderId: Id): Logge
 export type JoinOutcome = 'joined' | 'present' | 'gone'
 
 export function createMessaging(ctx: ServiceContext) {
-  const { db, limiter, replayLookups, notifier, presence, conversationLocks, now } = ctx
+  const { db, limiter, replayLookups, notifier, presence, conversationLocks, members, now } = ctx
   // On PostgreSQL every send takes its recipients' log counters first, in ascending id order across its whole batch
   // (one connection serialises everything on PGlite: nothing to order there, and a lone send stays one round trip).
   // Its viewers are read only then: a join, on any node, shares its viewer before it takes these counters for its read
@@ -174,22 +164,10 @@ export function createMessaging(ctx: ServiceContext) {
       if (id !== senderId && participants.includes(id)) viewers.push(id)
     return viewers
   }
-  // Members are written with their conversation, in one transaction, and never change afterwards.
-  const participantsCache = new Map<Id, readonly Id[]>()
-
   /** Participants of a conversation; NOT_FOUND when there is no such conversation, FORBIDDEN for outsiders. */
   async function participantsFor(q: Queryable, userId: Id, conversationId: Id): Promise<readonly Id[]> {
-    let participants = participantsCache.get(conversationId)
-    if (!participants) {
-      const rows = await q.execute<{ user_id: string | null }>(PARTICIPANTS, [conversationId])
-      if (rows.length === 0) throw notFound('conversation')
-      participants = rows.flatMap((row) => (row.user_id ? [row.user_id] : []))
-      if (participants.length > 0) {
-        if (participantsCache.size >= PARTICIPANTS_CACHE_SIZE)
-          participantsCache.delete(participantsCache.keys().next().value!)
-        participantsCache.set(conversationId, participants)
-      }
-    }
+    const participants = await members.of(q, conversationId)
+    if (!participants) throw notFound('conversation')
     if (!participants.includes(userId)) throw forbidden('not a participant of this conversation')
     return participants
   }
@@ -340,7 +318,7 @@ export function createMessaging(ctx: ServiceContext) {
     const { conversationId, content, clientId } = input.value
     // An outsider is refused at once where the members are known (they never change): a flood of theirs neither waits
     // in the conversation's queue, holding up its participants, nor spends anything.
-    const known = participantsCache.get(conversationId)
+    const known = members.known(conversationId)
     if (known && !known.includes(senderId)) return Promise.reject(forbidden('not a participant of this conversation'))
     // The budget is taken in the conversation's queue: a shared (Redis) budget answers asynchronously, and the
     // queue keeps one sender's messages in the order they came. It is taken before the look-up of who may send there

@@ -125,9 +125,8 @@ describe.runIf(ready)('state shared through Redis', () => {
     const tracker = new PresenceTracker({
       notices: { toUsers: (_users, _event, state) => void told.push(state), toSocket: () => undefined },
       // Erin shares a conversation with Dave; nobody has been seen yet.
-      db: {
-        query: async (sql: string) => (sql.includes('conversation_members') ? [{ user_id: 'erin' }] : []),
-      } as never,
+      db: { query: async () => [] } as never,
+      members: { contactsOf: async () => ['erin'] },
       store,
       socketCount: (userId) => slots.count(userId),
       localUsers: () => ['dave'],

@@ -10,6 +10,7 @@ import { KeyedMutex } from '../../server/mutex'
 import { PasswordHasher } from '../../server/passwords'
 import { RateLimiter } from '../../server/rateLimit'
 import { createMessaging } from '../../server/services/messaging'
+import { ConversationMembers } from '../../server/services/members'
 import { SessionStore } from '../../server/sessions'
 import type { Conversation, Lesson, Message, Session } from './support/types'
 import { postgresRunnable, startPostgres, type PostgresCluster } from './support/postgres'
@@ -244,6 +245,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
             },
           },
           conversationLocks: new KeyedMutex(),
+          members: new ConversationMembers(db),
           now: () => new Date(),
           passwords: new PasswordHasher(),
           loginThrottle: new LoginThrottle(),

@@ -182,11 +182,11 @@ describe('a socket gone before its replay ended (its parts faked)', () => {
     const tracker = new PresenceTracker({
       notices: fakeNotices((_users, _event, state) => told.push(state)),
       db: {
-        async query(text: string, params: unknown[]) {
-          if (text.includes('conversation_members')) return [{ user_id: 'bob' }]
+        async query(_text: string, params: unknown[]) {
           return (params[0] as string[]).map((id) => ({ id, last_seen_at: null }))
         },
       } as never,
+      members: { contactsOf: async () => ['bob'] },
       store,
       socketCount: () => 0,
       graceSeconds: 5,
@@ -218,7 +218,6 @@ describe('the sweep against a reconnect (its parts faked: the order of what it a
           await updateHeld
           return []
         }
-        if (sql.includes('select distinct other.user_id')) return [{ user_id: 'alice' }]
         return [{ id: 'bob', last_seen_at: null }]
       },
     }
@@ -227,6 +226,7 @@ describe('the sweep against a reconnect (its parts faked: the order of what it a
     const tracker = new PresenceTracker({
       notices,
       db: db as never,
+      members: { contactsOf: async () => ['alice'] },
       store,
       socketCount: () => sockets,
       graceSeconds: 0,
@@ -263,7 +263,6 @@ describe('the snapshot and the changes on one socket', () => {
     const snapshotReading = new Promise<void>((resolve) => (snapshotRead = resolve))
     const db = {
       async query(text: string, params: unknown[]) {
-        if (text.includes('conversation_members')) return [{ user_id: params[0] === 'alice' ? 'bob' : 'alice' }]
         if (text.startsWith('select id, last_seen_at')) {
           if ((params[0] as string[]).includes('bob')) {
             snapshotRead()
@@ -278,6 +277,7 @@ describe('the snapshot and the changes on one socket', () => {
     const tracker = new PresenceTracker({
       notices,
       db: db as never,
+      members: { contactsOf: async (userId) => [userId === 'alice' ? 'bob' : 'alice'] },
       store,
       socketCount: (userId) => (userId === 'bob' ? bobSockets : 1),
       graceSeconds: 5,
@@ -322,14 +322,14 @@ describe('the snapshot and the changes on one socket', () => {
       user_id: `u${String(i).padStart(6, '0')}`,
     }))
     const db = {
-      async query(text: string, params: unknown[]) {
-        if (text.includes('conversation_members')) return many
+      async query(_text: string, params: unknown[]) {
         return (params[0] as string[]).map((id) => ({ id, last_seen_at: null }))
       },
     }
     const tracker = new PresenceTracker({
       notices: fakeNotices(),
       db: db as never,
+      members: { contactsOf: async () => many.map((row) => row.user_id) },
       store: new MemoryPresenceStore(),
       socketCount: () => 1,
       graceSeconds: 5,

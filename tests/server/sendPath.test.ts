@@ -10,6 +10,7 @@ import { KeyedMutex } from '../../server/mutex'
 import { PasswordHasher } from '../../server/passwords'
 import { RateLimiter } from '../../server/rateLimit'
 import { createMessaging } from '../../server/services/messaging'
+import { ConversationMembers } from '../../server/services/members'
 import type { Notifier } from '../../server/services'
 import { SendBatcher } from '../../server/services/sendBatcher'
 import type { Message } from './support/types'
@@ -156,7 +157,10 @@ describe('SendBatcher', () => {
 function messagingOn(
   db: Db,
   overrides: Partial<
-    Pick<Parameters<typeof createMessaging>[0], 'db' | 'limiter' | 'replayLookups' | 'notifier' | 'presence'>
+    Pick<
+      Parameters<typeof createMessaging>[0],
+      'db' | 'limiter' | 'replayLookups' | 'notifier' | 'presence' | 'members'
+    >
   > = {},
 ) {
   const tokens = new TokenService(new Uint8Array(32))
@@ -170,6 +174,7 @@ function messagingOn(
     notifier: { deliver: () => undefined },
     presence: { viewers: () => new Set() },
     conversationLocks: new KeyedMutex(),
+    members: new ConversationMembers(db),
     now: () => new Date(),
     passwords: new PasswordHasher(),
     loginThrottle: new LoginThrottle(),
@@ -445,5 +450,43 @@ describe('messaging on PGlite: what a send to a conversation it does not know co
     expect(codes).toEqual([...Array(3).fill('NOT_FOUND'), ...Array(9).fill('RATE_LIMITED')])
     // Three look-ups of the conversation, two of a replay by clientId (the replay budget), then none.
     expect(execute).toHaveBeenCalledTimes(5)
+  })
+})
+
+describe('the first send after a connect', () => {
+  let dataDir: string
+  let db: Db
+
+  beforeAll(async () => {
+    dataDir = freshDataDir()
+    db = await openDatabase({ dataDir })
+  })
+  afterAll(async () => {
+    await db?.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  /** The names of the statements a send ran, with presence's read of the sender's contacts first or not. */
+  async function statementsOfFirstSend(contactsReadFirst: boolean): Promise<string[]> {
+    const execute = vi.fn(db.execute.bind(db))
+    const members = new ConversationMembers(db)
+    const messaging = messagingOn(db, { db: { ...db, execute } as Db, members })
+    // What presence does at each connect (the snapshot's contacts).
+    if (contactsReadFirst) expect(await members.contactsOf('user-bob')).toEqual(['user-alice'])
+    const sent = await messaging.send('user-bob', {
+      conversationId: 'conv-alice-bob',
+      content: 'hello',
+      clientId: randomUUID(),
+    })
+    expect(sent.content).toBe('hello')
+    return execute.mock.calls.map(([statement]) => (statement as Prepared).name)
+  }
+
+  it("needs no look-up of the conversation's members once the sender's contacts were read: the connect kept them", async () => {
+    const withContacts = await statementsOfFirstSend(true)
+    expect(withContacts).not.toContain('talemy_participants_v1')
+    expect(withContacts).toHaveLength(1)
+    // Without them, the first send in a conversation looks its members up first.
+    expect(await statementsOfFirstSend(false)).toContain('talemy_participants_v1')
   })
 })
