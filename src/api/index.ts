@@ -81,7 +81,57 @@ const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, A
   args,
   api,
   extraOptions,
-) => checkedAnswer(await authorizedQuery(args, api, extraOptions), extraOptions?.check)
+) => checkedAnswer(await readAgainWhenRateLimited(args, api, extraOptions), extraOptions?.check)
+
+/** How many times a read the server refused for its rate (429) is made again, each after the wait it asked for. */
+export const READ_RETRIES_WHEN_RATE_LIMITED = 3
+/** A longer wait than this is not waited for: the read fails at once (the page offers to try again). */
+export const MAX_RATE_LIMIT_WAIT_MS = 10_000
+
+/**
+ * A read (GET) the server refused for its rate is made again after the wait it asked for (`retryAfterMs`, else
+ * `Retry-After`), a few times: a burst of reads past the budget (a reconnect reading every list at once) then fills the
+ * page instead of showing an error. Never a write (a login or a send: the caller decides), and never after the read was
+ * given up (`signal`): a logout or another user's login resets the api state, which gives up every read in flight.
+ */
+const readAgainWhenRateLimited: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> = async (
+  args,
+  api,
+  extraOptions,
+) => {
+  const isRead = typeof args === 'string' || (args.method ?? 'GET').toUpperCase() === 'GET'
+  let result = await authorizedQuery(args, api, extraOptions)
+  for (let retry = 0; isRead && retry < READ_RETRIES_WHEN_RATE_LIMITED && result.error?.status === 429; retry++) {
+    const waitMs = rateLimitWaitOf(result)
+    if (waitMs > MAX_RATE_LIMIT_WAIT_MS || !(await pause(waitMs, api.signal))) break
+    result = await authorizedQuery(args, api, extraOptions)
+  }
+  return result
+}
+
+/** The wait a 429 asks for, in ms: the body's `retryAfterMs` (the contract's), else `Retry-After` (seconds), else 1 s. */
+function rateLimitWaitOf(result: Awaited<ReturnType<typeof rawBaseQuery>>): number {
+  const fromBody = (result.error?.data as { error?: { retryAfterMs?: unknown } } | undefined)?.error?.retryAfterMs
+  if (typeof fromBody === 'number' && fromBody >= 0) return fromBody
+  const header = (result.meta as { response?: Response } | undefined)?.response?.headers.get('retry-after')
+  const seconds = header ? Number(header) : Number.NaN
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 1000
+}
+
+/** Waits `ms`; false when `signal` gave the read up first. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false)
+  return new Promise((resolve) => {
+    const done = (waited: boolean) => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+      resolve(waited)
+    }
+    const onAbort = () => done(false)
+    const timer = setTimeout(() => done(true), ms)
+    signal.addEventListener('abort', onAbort)
+  })
+}
 
 /** What an endpoint's answer must be (`extraOptions`): the contract's check of it. */
 interface AnswerCheck {

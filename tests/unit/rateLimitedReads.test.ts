@@ -1,0 +1,110 @@
+import { describe, expect, test } from 'vitest'
+import { api, loggedIn, READ_RETRIES_WHEN_RATE_LIMITED } from '../../src/api'
+import { makeStore } from '../../src/app/store'
+import { eventually } from './support/eventually'
+import { fakeSockets } from './support/fakeSocket'
+import { alice, bob } from './support/fixtures'
+import { httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
+
+// A read the server refused for its rate (429 RATE_LIMITED, past the per-user read budget) is made again after the
+// wait the server asked for, a few times; a write never is, nor a read once another user has logged in.
+
+let reply: (req: StubRequest) => StubReply | Promise<StubReply>
+const stub = httpStubPerTest((req) => reply(req))
+
+const rateLimited = (retryAfterMs?: number, headers?: Record<string, string>): StubReply => ({
+  status: 429,
+  body: { error: { code: 'RATE_LIMITED', message: 'too many requests, slow down', retryAfterMs } },
+  headers,
+})
+
+function setup() {
+  return makeStore({
+    apiUrl: stub.url,
+    createSocket: fakeSockets().createSocket,
+    preloadedState: { auth: { token: 't', user: alice } },
+  })
+}
+
+const gets = () => stub.requests.filter((r) => r.method === 'GET')
+
+describe('a read refused for its rate', () => {
+  test('is made again after the wait the server asked for, and fills the page', async () => {
+    let refusals = 2
+    const askedAt: number[] = []
+    reply = () => {
+      askedAt.push(performance.now())
+      return refusals-- > 0 ? rateLimited(40) : { status: 200, body: [] }
+    }
+    const store = setup()
+    const query = store.dispatch(api.endpoints.getLessons.initiate())
+    const result = await query
+    expect(result.isSuccess).toBe(true)
+    expect(result.data).toEqual([])
+    expect(gets()).toHaveLength(3)
+    // Each again only once the wait asked for had passed (a lower bound: a busy machine waits longer, never shorter).
+    expect(askedAt[1]! - askedAt[0]!).toBeGreaterThanOrEqual(39)
+    expect(askedAt[2]! - askedAt[1]!).toBeGreaterThanOrEqual(39)
+    query.unsubscribe()
+  })
+
+  test('takes the wait from Retry-After when the body has none', async () => {
+    let refusals = 1
+    reply = () => (refusals-- > 0 ? rateLimited(undefined, { 'retry-after': '0' }) : { status: 200, body: [] })
+    const store = setup()
+    const result = await store.dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false }))
+    expect(result.isSuccess).toBe(true)
+    expect(gets()).toHaveLength(2)
+  })
+
+  test('fails with RATE_LIMITED once the tries are spent, having asked no more than that', async () => {
+    reply = () => rateLimited(5)
+    const store = setup()
+    const result = await store.dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false }))
+    expect(result.isError).toBe(true)
+    expect(result.error).toMatchObject({ status: 429, data: { error: { code: 'RATE_LIMITED' } } })
+    expect(gets()).toHaveLength(1 + READ_RETRIES_WHEN_RATE_LIMITED)
+  })
+
+  test('is not waited for when the wait is longer than a page should hang: it fails at once', async () => {
+    reply = () => rateLimited(60_000)
+    const store = setup()
+    const result = await store.dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false }))
+    expect(result.isError).toBe(true)
+    expect(gets()).toHaveLength(1)
+  })
+
+  test('is given up, not made again, when another user logs in meanwhile', async () => {
+    reply = () => rateLimited(100)
+    const ended: string[] = []
+    const store = makeStore({
+      apiUrl: stub.url,
+      createSocket: fakeSockets().createSocket,
+      preloadedState: { auth: { token: 't', user: alice } },
+      extraMiddleware: [
+        () => (next) => (action) => {
+          // The read's own end (its base query returned), whatever the cache made of it after the login reset it.
+          if (api.endpoints.getLessons.matchFulfilled(action) || api.endpoints.getLessons.matchRejected(action))
+            ended.push(action.type)
+          return next(action)
+        },
+      ],
+    })
+    void store.dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false }))
+    await eventually(() => expect(gets()).toHaveLength(1))
+    store.dispatch(loggedIn({ token: 'bobs', user: bob }))
+    await eventually(() => expect(ended).toHaveLength(1))
+    expect(gets()).toHaveLength(1)
+    expect(gets()[0]!.headers.authorization).toBe('Bearer t')
+  })
+
+  test('a write refused for its rate is not made again: the caller decides (a login, a send)', async () => {
+    reply = () => rateLimited(5)
+    const store = setup()
+    const result = await store.dispatch(
+      api.endpoints.login.initiate({ email: 'alice@talemy.test', password: 'wrong' }, { track: false }),
+    )
+    expect('error' in result && result.error).toMatchObject({ status: 429 })
+    expect(stub.requests.filter((r) => r.method === 'POST')).toHaveLength(1)
+  })
+})
