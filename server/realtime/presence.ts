@@ -61,7 +61,7 @@ export interface PresenceTrackerOptions {
   notices: Pick<Notices, 'toUsers' | 'toSocket'>
   db: Db
   /** Who is in which conversation (reading a user's contacts keeps the members of their conversations for sends). */
-  members: Pick<ConversationMembers, 'contactsOf'>
+  members: Pick<ConversationMembers, 'contactsOf' | 'contactsOnConnect'>
   store: PresenceStore
   /** Live sockets of a user (on every node, when shared). */
   socketCount: (userId: Id) => number | Promise<number>
@@ -121,7 +121,10 @@ export class PresenceTracker {
     // handled already, so marking its user online now would show them online to their contacts until the sweep.
     if (!socket.connected) return
     const { userId } = socket.data
-    const [cameOnline, contacts] = await Promise.all([this.options.store.markOnline(userId), this.contactsOf(userId)])
+    const [cameOnline, contacts] = await Promise.all([
+      this.options.store.markOnline(userId),
+      this.options.members.contactsOnConnect(userId),
+    ])
     if (cameOnline) {
       const [state] = await this.statesOf([userId])
       this.tell(contacts, { ...state!, online: true })

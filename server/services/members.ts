@@ -8,6 +8,14 @@ const PARTICIPANTS: Prepared = {
     where c.id = $1::text order by m.user_id`,
 }
 
+/** The people who share a conversation with `$1`, once each, by id. */
+const CONTACTS_OF: Prepared = {
+  name: 'talemy_contacts_of_v1',
+  text: `select distinct other.user_id from conversation_members me
+    join conversation_members other on other.conversation_id = me.conversation_id
+    where me.user_id = $1::text and other.user_id <> $1::text order by other.user_id`,
+}
+
 /** Every member of each conversation `$1` is in, themselves included, in the order of PARTICIPANTS. */
 const MEMBERS_OF_CONVERSATIONS_OF: Prepared = {
   name: 'talemy_members_of_conversations_of_v1',
@@ -18,15 +26,20 @@ const MEMBERS_OF_CONVERSATIONS_OF: Prepared = {
 
 /** The default of how many conversations' members are kept. */
 export const MEMBERS_CACHE_SIZE = 10_000
+/**
+ * Of `capacity`, the most conversations one connect keeps: a user in more (a tutor of thousands) would push out the
+ * conversations of everybody else; theirs are read at their first send in each, as any conversation not kept.
+ */
+const KEPT_PER_CONNECT_SHARE = 10
 
 /**
  * Who is in which conversation. Members are written with their conversation, in one transaction, and never change
  * afterwards, so what was read once is kept (up to `capacity` conversations, the oldest let go first). Reading a
- * user's contacts (presence, at each connect) reads the members of all their conversations in the same query and
- * keeps them: the first message a user sends after connecting then needs no look-up of its own, which would queue
+ * user's contacts at a connect (presence's snapshot) reads the members of all their conversations in the same query
+ * and keeps them: the first message a user sends after connecting then needs no look-up of its own, which would queue
  * on the database between two group commits and make that send wait for both.
  *
- * @example const members = new ConversationMembers(db); await members.contactsOf('u1'); members.known('c1') // ['u1', 'u2']
+ * @example const members = new ConversationMembers(db); await members.contactsOnConnect('u1'); members.known('c1') // ['u1', 'u2']
  */
 export class ConversationMembers {
   private readonly cache = new Map<Id, readonly Id[]>()
@@ -54,6 +67,15 @@ export class ConversationMembers {
 
   /** The people who share a conversation with `userId` (never themselves), in the database's order of their ids. */
   async contactsOf(userId: Id): Promise<Id[]> {
+    const rows = await this.db.execute<{ user_id: string }>(CONTACTS_OF, [userId])
+    return rows.map((row) => row.user_id)
+  }
+
+  /**
+   * `contactsOf`, at a connect: the same query reads the members of each of the user's conversations, kept when they
+   * are not too many (about twice the rows of `contactsOf` alone, so it is only worth it where a send may follow).
+   */
+  async contactsOnConnect(userId: Id): Promise<Id[]> {
     const rows = await this.db.execute<{ conversation_id: string; user_id: string }>(MEMBERS_OF_CONVERSATIONS_OF, [
       userId,
     ])
@@ -65,7 +87,8 @@ export class ConversationMembers {
       else byConversation.set(row.conversation_id, [row.user_id])
       if (row.user_id !== userId) contacts.add(row.user_id)
     }
-    for (const [conversationId, members] of byConversation) this.keep(conversationId, members)
+    if (byConversation.size <= this.capacity / KEPT_PER_CONNECT_SHARE)
+      for (const [conversationId, members] of byConversation) this.keep(conversationId, members)
     return [...contacts]
   }
 

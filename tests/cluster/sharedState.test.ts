@@ -7,6 +7,12 @@ import { RedisRateLimiter } from '../../server/cluster/tokenBucket'
 import { AppError } from '../../server/errors'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
+/** Who shares a conversation with whom, as presence asks it (at a connect and otherwise alike). */
+const fakeMembers = (contactsOf: (userId: string) => Promise<string[]>) => ({
+  contactsOf,
+  contactsOnConnect: contactsOf,
+})
+
 // The shared pieces on a real Redis, one at a time (two nodes are two links with their own node ids).
 const ready = requireParts('tests/cluster/sharedState.test.ts', [redisRunnable()])
 
@@ -126,7 +132,7 @@ describe.runIf(ready)('state shared through Redis', () => {
       notices: { toUsers: (_users, _event, state) => void told.push(state), toSocket: () => undefined },
       // Erin shares a conversation with Dave; nobody has been seen yet.
       db: { query: async () => [] } as never,
-      members: { contactsOf: async () => ['erin'] },
+      members: fakeMembers(async () => ['erin']),
       store,
       socketCount: (userId) => slots.count(userId),
       localUsers: () => ['dave'],

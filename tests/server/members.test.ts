@@ -30,17 +30,25 @@ describe('ConversationMembers', () => {
     rmSync(dataDir, { recursive: true, force: true })
   })
 
-  it("a user's contacts are the others of their conversations, once each, and their conversations' members are kept", async () => {
+  it("a user's contacts at a connect are the others of their conversations, once each, and their conversations' members are kept", async () => {
     const members = new ConversationMembers(spied)
     expect(members.known('conv-alice-bob')).toBeUndefined()
 
-    expect(await members.contactsOf('user-alice')).toEqual(['user-bob', 'user-carol'])
+    expect(await members.contactsOnConnect('user-alice')).toEqual(['user-bob', 'user-carol'])
     expect(members.known('conv-alice-bob')).toEqual(['user-alice', 'user-bob'])
     expect(members.known('conv-alice-carol')).toEqual(['user-alice', 'user-carol'])
 
     ran.length = 0
     expect(await members.of(spied, 'conv-alice-carol')).toEqual(['user-alice', 'user-carol'])
     expect(ran).toEqual([])
+  })
+
+  it("a user's contacts otherwise (a sweep, a list of users) are the same people, and keep nothing", async () => {
+    const members = new ConversationMembers(spied)
+    expect(await members.contactsOf('user-alice')).toEqual(['user-bob', 'user-carol'])
+    expect(await members.contactsOf('user-carol')).toEqual(['user-alice'])
+    expect(members.known('conv-alice-bob')).toBeUndefined()
+    expect(members.known('conv-alice-carol')).toBeUndefined()
   })
 
   it('reads the members of a conversation not yet known once, and knows no conversation that is not there', async () => {
@@ -63,11 +71,16 @@ describe('ConversationMembers', () => {
     await members.of(spied, 'conv-alice-carol')
     expect(members.known('conv-alice-bob')).toBeUndefined()
     expect(members.known('conv-alice-carol')).toEqual(['user-alice', 'user-carol'])
+  })
 
-    // Bob has one conversation: reading his contacts keeps it, in place of the one kept before.
-    expect(await members.contactsOf('user-bob')).toEqual(['user-alice'])
-    expect(members.known('conv-alice-bob')).toEqual(['user-alice', 'user-bob'])
+  it('keeps nothing of a connect in more conversations than a tenth of its capacity: one user would push out the rest', async () => {
+    // Room for 10: a connect keeps at most 1 conversation. Alice is in 2, Bob in 1.
+    const members = new ConversationMembers(spied, 10)
+    expect(await members.contactsOnConnect('user-alice')).toEqual(['user-bob', 'user-carol'])
+    expect(members.known('conv-alice-bob')).toBeUndefined()
     expect(members.known('conv-alice-carol')).toBeUndefined()
+    expect(await members.contactsOnConnect('user-bob')).toEqual(['user-alice'])
+    expect(members.known('conv-alice-bob')).toEqual(['user-alice', 'user-bob'])
   })
 
   it('a user in no conversation has no contacts', async () => {
@@ -76,5 +89,6 @@ describe('ConversationMembers', () => {
       ['user-loner', 'loner@talemy.test', 'Loner'],
     )
     expect(await new ConversationMembers(spied).contactsOf('user-loner')).toEqual([])
+    expect(await new ConversationMembers(spied).contactsOnConnect('user-loner')).toEqual([])
   })
 })

@@ -52,6 +52,24 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     cluster?.stop()
   })
 
+  it.skipIf(!runnable.ok)(
+    "reads a user's contacts, and at a connect the members of their conversations, as on the embedded database",
+    async () => {
+      const db = await openDatabase({ databaseUrl, dataDir: tmpdir() })
+      try {
+        const members = new ConversationMembers(db)
+        expect(await members.contactsOf('user-alice')).toEqual(['user-bob', 'user-carol'])
+        expect(members.known('conv-alice-bob')).toBeUndefined()
+        expect(await members.contactsOnConnect('user-alice')).toEqual(['user-bob', 'user-carol'])
+        expect(members.known('conv-alice-bob')).toEqual(['user-alice', 'user-bob'])
+        expect(members.known('conv-alice-carol')).toEqual(['user-alice', 'user-carol'])
+        expect(await members.of(db, 'conv-nobody')).toBeUndefined()
+      } finally {
+        await db.close()
+      }
+    },
+  )
+
   it.skipIf(!runnable.ok)('migrates and seeds the demo data on first start', async () => {
     const { token, user } = await login(server.url, ALICE)
     expect(user).toMatchObject({ id: 'user-alice', role: 'student' })

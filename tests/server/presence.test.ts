@@ -16,6 +16,12 @@ import {
   type TestServer,
 } from './support/server'
 
+/** Who shares a conversation with whom, as presence asks it (at a connect and otherwise alike). */
+const fakeMembers = (contactsOf: (userId: string) => Promise<string[]>) => ({
+  contactsOf,
+  contactsOnConnect: contactsOf,
+})
+
 // Presence (CONTRACT.md, "Presence, typing, read receipts"). Seeded conversations: Alice–Bob and Alice–Carol, so Bob
 // and Carol share none. The grace period is measured on the server's injected clock; a sweep (real time, every
 // 500 ms) notices it has passed, so the tests wait for the event, never for a time window.
@@ -186,7 +192,7 @@ describe('a socket gone before its replay ended (its parts faked)', () => {
           return (params[0] as string[]).map((id) => ({ id, last_seen_at: null }))
         },
       } as never,
-      members: { contactsOf: async () => ['bob'] },
+      members: fakeMembers(async () => ['bob']),
       store,
       socketCount: () => 0,
       graceSeconds: 5,
@@ -226,7 +232,7 @@ describe('the sweep against a reconnect (its parts faked: the order of what it a
     const tracker = new PresenceTracker({
       notices,
       db: db as never,
-      members: { contactsOf: async () => ['alice'] },
+      members: fakeMembers(async () => ['alice']),
       store,
       socketCount: () => sockets,
       graceSeconds: 0,
@@ -277,7 +283,7 @@ describe('the snapshot and the changes on one socket', () => {
     const tracker = new PresenceTracker({
       notices,
       db: db as never,
-      members: { contactsOf: async (userId) => [userId === 'alice' ? 'bob' : 'alice'] },
+      members: fakeMembers(async (userId) => [userId === 'alice' ? 'bob' : 'alice']),
       store,
       socketCount: (userId) => (userId === 'bob' ? bobSockets : 1),
       graceSeconds: 5,
@@ -329,7 +335,7 @@ describe('the snapshot and the changes on one socket', () => {
     const tracker = new PresenceTracker({
       notices: fakeNotices(),
       db: db as never,
-      members: { contactsOf: async () => many.map((row) => row.user_id) },
+      members: fakeMembers(async () => many.map((row) => row.user_id)),
       store: new MemoryPresenceStore(),
       socketCount: () => 1,
       graceSeconds: 5,

@@ -472,7 +472,7 @@ describe('the first send after a connect', () => {
     const members = new ConversationMembers(db)
     const messaging = messagingOn(db, { db: { ...db, execute } as Db, members })
     // What presence does at each connect (the snapshot's contacts).
-    if (contactsReadFirst) expect(await members.contactsOf('user-bob')).toEqual(['user-alice'])
+    if (contactsReadFirst) expect(await members.contactsOnConnect('user-bob')).toEqual(['user-alice'])
     const sent = await messaging.send('user-bob', {
       conversationId: 'conv-alice-bob',
       content: 'hello',
