@@ -63,13 +63,27 @@ function connect(url: string, token: string): Promise<Socket | null> {
     new Promise<void>((resolve) => socket.once('presence:snapshot', () => resolve())),
   ])
   return new Promise((resolve) => {
-    socket.once('connect', () => void served.then(() => resolve(socket)))
-    socket.once('connect_error', () => {
+    const refused = () => {
+      clearTimeout(timer)
       socket.close()
       resolve(null)
-    })
+    }
+    // Never served (the server failed its presence read, or dropped the socket for good): a connect error, counted.
+    const timer = setTimeout(refused, SERVED_WITHIN_MS)
+    socket.once(
+      'connect',
+      () =>
+        void served.then(() => {
+          clearTimeout(timer)
+          resolve(socket)
+        }),
+    )
+    socket.once('connect_error', refused)
   })
 }
+
+/** How long a connection may take to be served before it counts as refused. */
+const SERVED_WITHIN_MS = 60_000
 
 async function main(setup: WorkerSetup): Promise<void> {
   const sockets: Socket[] = []
