@@ -93,6 +93,10 @@ export const MAX_RATE_LIMIT_WAIT_MS = 10_000
  * `Retry-After`), a few times: a burst of reads past the budget (a reconnect reading every list at once) then fills the
  * page instead of showing an error. Never a write (a login or a send: the caller decides), and never after the read was
  * given up (`signal`): a logout or another user's login resets the api state, which gives up every read in flight.
+ *
+ * The wait asked for is the time until the budget has one read again, the same for every read refused at that moment:
+ * a page's six reads would all come back for that one and five be refused again, each time. So each retry waits that
+ * long plus a random share of `RATE_LIMIT_SPREAD_MS`, doubled at each retry: the reads come back one after another.
  */
 const readAgainWhenRateLimited: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> = async (
   args,
@@ -103,10 +107,21 @@ const readAgainWhenRateLimited: BaseQueryFn<string | FetchArgs, unknown, FetchBa
   let result = await authorizedQuery(args, api, extraOptions)
   for (let retry = 0; isRead && retry < READ_RETRIES_WHEN_RATE_LIMITED && result.error?.status === 429; retry++) {
     const waitMs = rateLimitWaitOf(result)
-    if (waitMs > MAX_RATE_LIMIT_WAIT_MS || !(await pause(waitMs, api.signal))) break
+    if (waitMs > MAX_RATE_LIMIT_WAIT_MS || !(await pause(spreadWait(waitMs, retry), api.signal))) break
     result = await authorizedQuery(args, api, extraOptions)
   }
   return result
+}
+
+/**
+ * Over how long the first retries of reads refused together are spread (then twice, four times that): the asked wait
+ * says when the budget has one read again, not how many; 20 a second over 400 ms is room for a page's reads.
+ */
+export const RATE_LIMIT_SPREAD_MS = 400
+
+/** The wait before retry `retry` (0, 1, …) of a read asked to wait `waitMs`: at least that, at most the longest waited. */
+function spreadWait(waitMs: number, retry: number): number {
+  return Math.min(MAX_RATE_LIMIT_WAIT_MS, waitMs + Math.random() * RATE_LIMIT_SPREAD_MS * 2 ** retry)
 }
 
 /** The wait a 429 asks for, in ms: the body's `retryAfterMs` (the contract's), else `Retry-After` (seconds), else 1 s. */

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test, vi } from 'vitest'
 import { api, loggedIn, READ_RETRIES_WHEN_RATE_LIMITED } from '../../src/api'
 import { makeStore } from '../../src/app/store'
 import { eventually } from './support/eventually'
@@ -28,9 +28,19 @@ function setup() {
 
 const gets = () => stub.requests.filter((r) => r.method === 'GET')
 
+/** `Math.random` answering `values` in turn (then again): the retries' spread, made the same at every run. */
+const randomAnswers = (...values: number[]) => {
+  let next = 0
+  vi.spyOn(Math, 'random').mockImplementation(() => values[next++ % values.length]!)
+}
+afterEach(() => {
+  vi.restoreAllMocks()
+})
+
 describe('a read refused for its rate', () => {
   test('is made again after the wait the server asked for, and fills the page', async () => {
     let refusals = 2
+    randomAnswers(0) // no spread: the wait asked for, exactly
     const askedAt: number[] = []
     reply = () => {
       askedAt.push(performance.now())
@@ -48,6 +58,32 @@ describe('a read refused for its rate', () => {
     query.unsubscribe()
   })
 
+  test("a page's reads refused together all come back, not all for the one read the budget has again", async () => {
+    // The server's budget (20 reads a second), spent: each refusal asks for the wait until it has one read again.
+    const perSecond = 20
+    let start: number | undefined
+    let taken = 0
+    reply = (req) => {
+      start ??= performance.now()
+      const tokens = ((performance.now() - start) / 1000) * perSecond - taken
+      if (tokens < 1) return rateLimited(Math.max(1, Math.ceil(((1 - tokens) / perSecond) * 1000)))
+      taken++
+      return { status: 200, body: req.url === '/api/me' ? alice : [] }
+    }
+    randomAnswers(1 / 12, 3 / 12, 5 / 12, 7 / 12, 9 / 12, 11 / 12)
+    const store = setup()
+    const { getMe, getUsers, getConversations, getLessons, getContactRequests, getMessages } = api.endpoints
+    const results = await Promise.all([
+      store.dispatch(getMe.initiate(undefined, { subscribe: false })),
+      store.dispatch(getUsers.initiate(undefined, { subscribe: false })),
+      store.dispatch(getConversations.initiate(undefined, { subscribe: false })),
+      store.dispatch(getLessons.initiate(undefined, { subscribe: false })),
+      store.dispatch(getContactRequests.initiate(undefined, { subscribe: false })),
+      store.dispatch(getMessages.initiate('c1', { subscribe: false })),
+    ])
+    expect(results.map((r) => r.status)).toEqual(Array(6).fill('fulfilled'))
+  })
+
   test('takes the wait from Retry-After when the body has none', async () => {
     let refusals = 1
     reply = () => (refusals-- > 0 ? rateLimited(undefined, { 'retry-after': '0' }) : { status: 200, body: [] })
@@ -59,6 +95,7 @@ describe('a read refused for its rate', () => {
 
   test('fails with RATE_LIMITED once the tries are spent, having asked no more than that', async () => {
     reply = () => rateLimited(5)
+    randomAnswers(0)
     const store = setup()
     const result = await store.dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false }))
     expect(result.isError).toBe(true)
@@ -83,7 +120,7 @@ describe('a read refused for its rate', () => {
       preloadedState: { auth: { token: 't', user: alice } },
       extraMiddleware: [
         () => (next) => (action) => {
-          // The read's own end (its base query returned), whatever the cache made of it after the login reset it.
+          // The read's end: RTK Query's, at once when the login's reset aborts it (a retry would then not go out).
           if (api.endpoints.getLessons.matchFulfilled(action) || api.endpoints.getLessons.matchRejected(action))
             ended.push(action.type)
           return next(action)
