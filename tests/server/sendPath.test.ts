@@ -97,6 +97,30 @@ describe('db layer (PGlite): prepared statements and group commit', () => {
     await expect(db.execute({ name: 'test_broken_v1', text: 'selec 1' }, [])).rejects.toMatchObject({ code: '42601' })
     expect(await db.execute({ name: 'test_fixed_v1', text: 'select 2 as two' }, [])).toEqual([{ two: 2 }])
   })
+
+  /** The names of the statements a send ran, with presence's read of the sender's contacts first or not. */
+  async function statementsOfFirstSend(contactsReadFirst: boolean): Promise<string[]> {
+    const execute = vi.fn(db.execute.bind(db))
+    const members = new ConversationMembers(db)
+    const messaging = messagingOn(db, { db: { ...db, execute } as Db, members })
+    // What presence does at each connect (the snapshot's contacts).
+    if (contactsReadFirst) expect(await members.contactsOnConnect('user-bob')).toEqual(['user-alice'])
+    const sent = await messaging.send('user-bob', {
+      conversationId: 'conv-alice-bob',
+      content: 'hello',
+      clientId: randomUUID(),
+    })
+    expect(sent.content).toBe('hello')
+    return execute.mock.calls.map(([statement]) => (statement as Prepared).name)
+  }
+
+  it("the first send after a connect needs no look-up of the conversation's members once the sender's contacts were read: the connect kept them", async () => {
+    const withContacts = await statementsOfFirstSend(true)
+    expect(withContacts).not.toContain('talemy_participants_v1')
+    expect(withContacts).toHaveLength(1)
+    // Without them, the first send in a conversation looks its members up first.
+    expect(await statementsOfFirstSend(false)).toContain('talemy_participants_v1')
+  })
 })
 
 describe('SendBatcher', () => {
@@ -450,43 +474,5 @@ describe('messaging on PGlite: what a send to a conversation it does not know co
     expect(codes).toEqual([...Array(3).fill('NOT_FOUND'), ...Array(9).fill('RATE_LIMITED')])
     // Three look-ups of the conversation, two of a replay by clientId (the replay budget), then none.
     expect(execute).toHaveBeenCalledTimes(5)
-  })
-})
-
-describe('the first send after a connect', () => {
-  let dataDir: string
-  let db: Db
-
-  beforeAll(async () => {
-    dataDir = freshDataDir()
-    db = await openDatabase({ dataDir })
-  })
-  afterAll(async () => {
-    await db?.close()
-    rmSync(dataDir, { recursive: true, force: true })
-  })
-
-  /** The names of the statements a send ran, with presence's read of the sender's contacts first or not. */
-  async function statementsOfFirstSend(contactsReadFirst: boolean): Promise<string[]> {
-    const execute = vi.fn(db.execute.bind(db))
-    const members = new ConversationMembers(db)
-    const messaging = messagingOn(db, { db: { ...db, execute } as Db, members })
-    // What presence does at each connect (the snapshot's contacts).
-    if (contactsReadFirst) expect(await members.contactsOnConnect('user-bob')).toEqual(['user-alice'])
-    const sent = await messaging.send('user-bob', {
-      conversationId: 'conv-alice-bob',
-      content: 'hello',
-      clientId: randomUUID(),
-    })
-    expect(sent.content).toBe('hello')
-    return execute.mock.calls.map(([statement]) => (statement as Prepared).name)
-  }
-
-  it("needs no look-up of the conversation's members once the sender's contacts were read: the connect kept them", async () => {
-    const withContacts = await statementsOfFirstSend(true)
-    expect(withContacts).not.toContain('talemy_participants_v1')
-    expect(withContacts).toHaveLength(1)
-    // Without them, the first send in a conversation looks its members up first.
-    expect(await statementsOfFirstSend(false)).toContain('talemy_participants_v1')
   })
 })
