@@ -12,6 +12,8 @@ import {
   contactRequestSchema,
   conversationSchema,
   describeIssues,
+  errorBodySchema,
+  HTTP_STATUS,
   lessonSchema,
   messageSchema,
   parse,
@@ -105,7 +107,8 @@ const readAgainWhenRateLimited: BaseQueryFn<string | FetchArgs, unknown, FetchBa
 ) => {
   const isRead = typeof args === 'string' || (args.method ?? 'GET').toUpperCase() === 'GET'
   let result = await authorizedQuery(args, api, extraOptions)
-  for (let retry = 0; isRead && retry < READ_RETRIES_WHEN_RATE_LIMITED && result.error?.status === 429; retry++) {
+  const rateLimited = () => result.error?.status === HTTP_STATUS.RATE_LIMITED
+  for (let retry = 0; isRead && retry < READ_RETRIES_WHEN_RATE_LIMITED && rateLimited(); retry++) {
     const waitMs = rateLimitWaitOf(result)
     if (waitMs > MAX_RATE_LIMIT_WAIT_MS || !(await pause(spreadWait(waitMs, retry), api.signal))) break
     result = await authorizedQuery(args, api, extraOptions)
@@ -126,8 +129,8 @@ function spreadWait(waitMs: number, retry: number): number {
 
 /** The wait a 429 asks for, in ms: the body's `retryAfterMs` (the contract's), else `Retry-After` (seconds), else 1 s. */
 function rateLimitWaitOf(result: Awaited<ReturnType<typeof rawBaseQuery>>): number {
-  const fromBody = (result.error?.data as { error?: { retryAfterMs?: unknown } } | undefined)?.error?.retryAfterMs
-  if (typeof fromBody === 'number' && fromBody >= 0) return fromBody
+  const body = parse(errorBodySchema, result.error?.data)
+  if (body.ok && body.value.error.retryAfterMs !== undefined) return body.value.error.retryAfterMs
   const header = (result.meta as { response?: Response } | undefined)?.response?.headers.get('retry-after')
   const seconds = header ? Number(header) : Number.NaN
   return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 1000
