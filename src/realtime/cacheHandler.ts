@@ -11,6 +11,7 @@ import {
   syncGap,
 } from './actions'
 import { cacheWorkForBurst, queryKey, type CacheTag, type QueuedEvent } from './cacheWork'
+import { failedReadsToMakeAgain } from './failedReads'
 import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 
@@ -66,6 +67,13 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
     return Object.keys(ctx.view().queries).length > 0
   }
 
+  function makeFailedReadsAgain(caughtUp: CacheTag[]) {
+    const state = ctx.mwApi.getState()
+    const covered = new Set(api.util.selectInvalidatedBy(state as never, caughtUp).map((e) => e.queryCacheKey))
+    for (const read of failedReadsToMakeAgain(ctx.view(state).queries, (key) => covered.has(key)))
+      dispatch(api.util.prefetch(read.endpointName as never, read.originalArgs as never, { force: true }) as never)
+  }
+
   function flush() {
     scheduled = false
     const burst = queue
@@ -113,10 +121,16 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
     // again once, its tags gathered with any other invalidation of the same window. A resume from an offset costs
     // nothing: the missed events were replayed.
     const firstSync = syncCaughtUp.match(action) && prevState.socket.connection.offset === null && readSoFar()
-    if (syncGap.match(action) || firstSync) {
-      const tags = catchUpTags()
+    const catchingUp = syncGap.match(action) || firstSync
+    const tags = catchingUp ? catchUpTags() : []
+    if (catchingUp) {
       dispatch(catchUpStarted({ tags: tags.length }))
       ctx.coalescer.add(tags)
+    }
+    // Reads that failed while the server was out of reach are not events: no replay or catch-up brings them back.
+    // They are made again now that it answers (the socket is synced), those the catch-up reads again excepted.
+    if (catchingUp || syncCaughtUp.match(action)) {
+      makeFailedReadsAgain(tags)
       return
     }
     if (sendConfirmed.match(action)) enqueue({ event: 'message:sent', payload: action.payload.message })

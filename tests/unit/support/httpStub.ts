@@ -9,7 +9,8 @@ export interface StubRequest {
   body: unknown
 }
 
-export type StubReply = { status: number; body?: unknown; headers?: Record<string, string> }
+/** `drop`: the connection is closed without an answer (a server going away mid-request: `fetch` rejects). */
+export type StubReply = { status: number; body?: unknown; headers?: Record<string, string> } | { drop: true }
 
 /**
  * A real HTTP server on loopback port 0 answering with `reply` (swappable per test), recording every request.
@@ -31,6 +32,10 @@ export async function startHttpStub(reply: (req: StubRequest) => StubReply | Pro
       }
       requests.push(request)
       const answer = await stub.reply(request)
+      if ('drop' in answer) {
+        res.socket?.destroy()
+        return
+      }
       res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers })
       res.end(answer.body === undefined ? '' : JSON.stringify(answer.body))
     })

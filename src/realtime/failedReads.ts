@@ -1,0 +1,44 @@
+/** What of a cached read this module looks at (RTK Query's `QuerySubState`). */
+export interface FailedReadView {
+  status?: string
+  endpointName?: string
+  originalArgs?: unknown
+  error?: unknown
+}
+
+/** A read to make again: the endpoint and the argument it was made with. */
+export interface ReadToMakeAgain {
+  endpointName: string
+  originalArgs: unknown
+}
+
+/**
+ * Whether a read failed for want of the server (unreachable, no answer in time, a 5xx, its rate) rather than for what
+ * it asked (a 4xx, an answer that broke the contract): only the first can succeed when made again unchanged.
+ */
+export function failedForWantOfServer(error: unknown): boolean {
+  const status = (error as { status?: unknown } | null | undefined)?.status
+  if (status === 'FETCH_ERROR' || status === 'TIMEOUT_ERROR') return true
+  return typeof status === 'number' && (status >= 500 || status === 429)
+}
+
+/**
+ * The reads to make again now that the server is reachable: those that failed for want of it, unless `covered` (by
+ * cache key: a catch-up's invalidation reads it again already). Whether anyone still watches one is not asked: RTK
+ * Query mirrors its subscriptions into the state only half a second later, and an entry nobody watches is in the
+ * cache for at most its `keepUnusedDataFor` (removed after this read as it would have been).
+ *
+ * @example failedReadsToMakeAgain({ 'getLessons(undefined)': { status: 'rejected', endpointName: 'getLessons', error: { status: 503 } } }, () => false) // [{ endpointName: 'getLessons', originalArgs: undefined }]
+ */
+export function failedReadsToMakeAgain(
+  queries: Readonly<Record<string, FailedReadView | undefined>>,
+  covered: (queryCacheKey: string) => boolean,
+): ReadToMakeAgain[] {
+  const reads: ReadToMakeAgain[] = []
+  for (const [key, entry] of Object.entries(queries)) {
+    if (entry?.status !== 'rejected' || entry.endpointName === undefined) continue
+    if (!failedForWantOfServer(entry.error) || covered(key)) continue
+    reads.push({ endpointName: entry.endpointName, originalArgs: entry.originalArgs })
+  }
+  return reads
+}

@@ -1,0 +1,140 @@
+import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
+import { describe, expect, test } from 'vitest'
+import { api } from '../../src/api'
+import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { eventually } from './support/eventually'
+import { fakeSockets } from './support/fakeSocket'
+import { alice, bob, lesson } from './support/fixtures'
+import { settle } from './support/mockStore'
+import { httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
+
+// A read that failed for want of the server (unreachable, a 5xx) while the socket was away is made again once the
+// socket is back and synced, even when the socket resumed from its offset (which reads nothing again). A read the
+// server refused for what it asked (a 404) is not.
+
+let reply: (req: StubRequest) => StubReply | Promise<StubReply>
+const stub = httpStubPerTest((req) => reply(req))
+
+const unavailable: StubReply = { status: 503, body: { error: { code: 'INTERNAL', message: 'try later' } } }
+const notFound: StubReply = { status: 404, body: { error: { code: 'NOT_FOUND', message: 'no such conversation' } } }
+
+function setup(invalidationWindowMs = 0) {
+  const sockets = fakeSockets()
+  const started: string[] = []
+  const invalidated: unknown[] = []
+  const record: Middleware = () => (next) => (action) => {
+    const a = action as UnknownAction & { meta?: { arg?: { endpointName?: string }; requestStatus?: string } }
+    if (a.meta?.requestStatus === 'pending') started.push(a.meta?.arg?.endpointName ?? '?')
+    if (api.util.invalidateTags.match(a)) invalidated.push(a.payload)
+    return next(action)
+  }
+  const store = makeStore({
+    apiUrl: stub.url,
+    createSocket: sockets.createSocket,
+    storage: createMemoryStorage(),
+    preloadedState: { auth: { token: 'token-1', user: alice } },
+    extraMiddleware: [record],
+    realtime: { invalidationWindowMs },
+  })
+  return { store, sockets, started, invalidated }
+}
+
+const requestsTo = (path: string) => stub.requests.filter((r) => r.method === 'GET' && r.url === path).length
+
+/** Connected and past the session's first sync, then the socket dropped. */
+function away(sockets: ReturnType<typeof fakeSockets>) {
+  sockets.last.serverConnect('sock-1')
+  sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+  sockets.last.serverDrop()
+}
+
+/** Back: the server resumed the stream from the offset the socket had (nothing missed, nothing read again). */
+function backResumed(sockets: ReturnType<typeof fakeSockets>) {
+  sockets.last.serverConnect('sock-2')
+  sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+}
+
+describe('a read that failed while the socket was away', () => {
+  test.each([
+    { name: 'answered 503', failure: unavailable },
+    { name: 'its connection dropped unanswered', failure: { drop: true } as const },
+  ])('($name) is made again once the socket is back, and fills the page', async ({ failure }) => {
+    const { store, sockets } = setup()
+    away(sockets)
+    reply = () => failure
+    const watched = store.dispatch(api.endpoints.getLessons.initiate())
+    expect((await watched).isError).toBe(true)
+
+    reply = () => ({ status: 200, body: [lesson('l1')] })
+    backResumed(sockets)
+    await eventually(() => expect(api.endpoints.getLessons.select()(store.getState()).data).toEqual([lesson('l1')]))
+    expect(requestsTo('/api/lessons')).toBe(2)
+    watched.unsubscribe()
+    store.dispose()
+  })
+
+  test('at a gap, a read no event feeds (who I am) is made again beside the catch-up, and one it feeds once', async () => {
+    // The catch-up's invalidation gathered over its usual window: a read made again at once has landed by its end.
+    const { store, sockets, started, invalidated } = setup(250)
+    away(sockets)
+    reply = () => unavailable
+    const me = store.dispatch(api.endpoints.getMe.initiate())
+    const users = store.dispatch(api.endpoints.getUsers.initiate())
+    expect((await me).isError).toBe(true)
+    expect((await users).isError).toBe(true)
+    started.length = 0
+
+    reply = (req) => ({ status: 200, body: req.url === '/api/me' ? alice : [alice, bob] })
+    sockets.last.serverConnect('sock-2')
+    sockets.last.serverEmit('sync:gap', { offset: 12, epoch: 'e2' })
+    await eventually(() => expect(api.endpoints.getMe.select()(store.getState()).data).toEqual(alice))
+    await eventually(() => expect(api.endpoints.getUsers.select()(store.getState()).data).toEqual([alice, bob]))
+    await eventually(() => expect(invalidated).toHaveLength(1))
+    await eventually(() => expect(store.getState().api.queries['getUsers(undefined)']?.status).toBe('fulfilled'))
+    // The users follow the conversation list's tag, which the catch-up reads again: not asked for a second time.
+    expect(started.sort()).toEqual(['getMe', 'getUsers'])
+    expect(requestsTo('/api/me')).toBe(2)
+    expect(requestsTo('/api/users')).toBe(2)
+    me.unsubscribe()
+    users.unsubscribe()
+    store.dispose()
+  })
+
+  test('a read the server refused for what it asked (404) is not made again', async () => {
+    const { store, sockets, started } = setup()
+    away(sockets)
+    reply = (req) => (req.url.startsWith('/api/conversations/') ? notFound : unavailable)
+    const refused = store.dispatch(api.endpoints.getMessages.initiate('c-gone'))
+    const failed = store.dispatch(api.endpoints.getLessons.initiate())
+    expect((await refused).isError).toBe(true)
+    expect((await failed).isError).toBe(true)
+    started.length = 0
+
+    reply = (req) => (req.url.startsWith('/api/conversations/') ? notFound : { status: 200, body: [] })
+    backResumed(sockets)
+    await settle()
+    // Both would be asked for in the same dispatch: the lessons are, the refused thread is not.
+    expect(started).toEqual(['getLessons'])
+    await eventually(() => expect(api.endpoints.getLessons.select()(store.getState()).data).toEqual([]))
+    refused.unsubscribe()
+    failed.unsubscribe()
+    store.dispose()
+  })
+
+  test('a resume with no failed read reads nothing again', async () => {
+    const { store, sockets, started } = setup()
+    sockets.last.serverConnect('sock-1')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    reply = () => ({ status: 200, body: [] })
+    const watched = store.dispatch(api.endpoints.getLessons.initiate())
+    expect((await watched).isSuccess).toBe(true)
+    sockets.last.serverDrop()
+    started.length = 0
+    backResumed(sockets)
+    await settle()
+    expect(started).toEqual([])
+    expect(requestsTo('/api/lessons')).toBe(1)
+    watched.unsubscribe()
+    store.dispose()
+  })
+})
