@@ -127,13 +127,19 @@ function spreadWait(waitMs: number, retry: number): number {
   return Math.min(MAX_RATE_LIMIT_WAIT_MS, waitMs + Math.random() * RATE_LIMIT_SPREAD_MS * 2 ** retry)
 }
 
-/** The wait a 429 asks for, in ms: the body's `retryAfterMs` (the contract's), else `Retry-After` (seconds), else 1 s. */
+/**
+ * The wait a 429 asks for, in ms: the body's `retryAfterMs` (the contract's), else `Retry-After` (seconds, or an HTTP
+ * date as a proxy may send), else 1 s.
+ */
 function rateLimitWaitOf(result: Awaited<ReturnType<typeof rawBaseQuery>>): number {
   const body = parse(errorBodySchema, result.error?.data)
   if (body.ok && body.value.error.retryAfterMs !== undefined) return body.value.error.retryAfterMs
-  const header = (result.meta as { response?: Response } | undefined)?.response?.headers.get('retry-after')
-  const seconds = header ? Number(header) : Number.NaN
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 1000
+  const header = (result.meta as { response?: Response } | undefined)?.response?.headers.get('retry-after')?.trim()
+  if (!header) return 1000
+  const seconds = Number(header)
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : 1000
+  const at = Date.parse(header)
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : 1000
 }
 
 /** Waits `ms`; false when `signal` gave the read up first. */

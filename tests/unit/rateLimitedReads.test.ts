@@ -93,6 +93,14 @@ describe('a read refused for its rate', () => {
     expect(gets()).toHaveLength(2)
   })
 
+  test('reads Retry-After given as an HTTP date: a minute ahead is longer than a page should hang', async () => {
+    reply = () => rateLimited(undefined, { 'retry-after': new Date(Date.now() + 60_000).toUTCString() })
+    const store = setup()
+    const result = await store.dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false }))
+    expect(result.isError).toBe(true)
+    expect(gets()).toHaveLength(1)
+  })
+
   test('fails with RATE_LIMITED once the tries are spent, having asked no more than that', async () => {
     reply = () => rateLimited(5)
     randomAnswers(0)
