@@ -1,5 +1,5 @@
 import { isAnyOf } from '@reduxjs/toolkit'
-import { api, LIST } from '../api'
+import { api } from '../api'
 import {
   catchUpStarted,
   sendConfirmed,
@@ -10,8 +10,7 @@ import {
   syncCaughtUp,
   syncGap,
 } from './actions'
-import { cacheWorkForBurst, queryKey, type CacheTag, type QueuedEvent } from './cacheWork'
-import { failedReadsToMakeAgain } from './failedReads'
+import { cacheWorkForBurst, catchUpTagsOf, type QueuedEvent } from './cacheWork'
 import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 
@@ -41,37 +40,9 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
   /** Events whose cache entry was being read: applied (again) once the read lands, or they could fall between. */
   let parked: QueuedEvent[] = []
 
-  /** What events feed: the lists, and every cached thread. */
-  function catchUpTags(): CacheTag[] {
-    const tags: CacheTag[] = [
-      { type: 'Conversation', id: LIST },
-      { type: 'Lesson', id: LIST },
-      { type: 'ContactRequest', id: LIST },
-    ]
-    const { queries } = ctx.view()
-    for (const [key, entry] of Object.entries(queries)) {
-      const arg = entry as { endpointName?: string; originalArgs?: unknown } | undefined
-      if (
-        arg?.endpointName === 'getMessages' &&
-        typeof arg.originalArgs === 'string' &&
-        key === queryKey({ endpointName: 'getMessages', arg: arg.originalArgs })
-      ) {
-        tags.push({ type: 'Message', id: arg.originalArgs })
-      }
-    }
-    return tags
-  }
-
   /** Whether anything events feed has been read (or is being read). */
   function readSoFar(): boolean {
     return Object.keys(ctx.view().queries).length > 0
-  }
-
-  function makeFailedReadsAgain(caughtUp: CacheTag[]) {
-    const state = ctx.mwApi.getState()
-    const covered = new Set(api.util.selectInvalidatedBy(state as never, caughtUp).map((e) => e.queryCacheKey))
-    for (const read of failedReadsToMakeAgain(ctx.view(state).queries, (key) => covered.has(key)))
-      dispatch(api.util.prefetch(read.endpointName as never, read.originalArgs as never, { force: true }) as never)
   }
 
   function flush() {
@@ -121,16 +92,10 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
     // again once, its tags gathered with any other invalidation of the same window. A resume from an offset costs
     // nothing: the missed events were replayed.
     const firstSync = syncCaughtUp.match(action) && prevState.socket.connection.offset === null && readSoFar()
-    const catchingUp = syncGap.match(action) || firstSync
-    const tags = catchingUp ? catchUpTags() : []
-    if (catchingUp) {
+    if (syncGap.match(action) || firstSync) {
+      const tags = catchUpTagsOf(ctx.view().queries)
       dispatch(catchUpStarted({ tags: tags.length }))
       ctx.coalescer.add(tags)
-    }
-    // Reads that failed while the server was out of reach are not events: no replay or catch-up brings them back.
-    // They are made again now that it answers (the socket is synced), those the catch-up reads again excepted.
-    if (catchingUp || syncCaughtUp.match(action)) {
-      makeFailedReadsAgain(tags)
       return
     }
     if (sendConfirmed.match(action)) enqueue({ event: 'message:sent', payload: action.payload.message })

@@ -614,3 +614,28 @@ function createFold(view: CacheView) {
     },
   }
 }
+
+/**
+ * What events feed, read again at a catch-up (a `sync:gap`, or a session's first sync after the page has read): the
+ * lists, and every cached thread.
+ *
+ * @example catchUpTagsOf({}) // [{ type: 'Conversation', id: 'LIST' }, { type: 'Lesson', id: 'LIST' }, { type: 'ContactRequest', id: 'LIST' }]
+ */
+export function catchUpTagsOf(queries: CacheView['queries']): CacheTag[] {
+  const tags: CacheTag[] = [
+    { type: 'Conversation', id: LIST },
+    { type: 'Lesson', id: LIST },
+    { type: 'ContactRequest', id: LIST },
+  ]
+  for (const [key, entry] of Object.entries(queries)) {
+    const arg = entry as { endpointName?: string; originalArgs?: unknown } | undefined
+    if (
+      arg?.endpointName === 'getMessages' &&
+      typeof arg.originalArgs === 'string' &&
+      key === queryKey({ endpointName: 'getMessages', arg: arg.originalArgs })
+    ) {
+      tags.push({ type: 'Message', id: arg.originalArgs })
+    }
+  }
+  return tags
+}

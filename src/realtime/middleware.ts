@@ -6,6 +6,7 @@ import { buildConnectionHandler } from './connectionHandler'
 import type { SocketRootState } from './socketSlice'
 import { createContext, type Context, type Handler, type SocketMiddlewareOptions } from './context'
 import { buildOutboxHandler } from './outboxHandler'
+import { buildReadsHandler } from './readsHandler'
 import { buildRoomsHandler } from './roomsHandler'
 import { buildResumeHandler } from './resumeHandler'
 import { createSocketHolder, type SocketHolder } from './socketHolder'
@@ -32,6 +33,8 @@ export const HANDLERS: ReadonlyArray<readonly [build: HandlerBuilder, serverEven
   // A confirmation of our own send takes its entry out of the outbox, and so out of the stored outbox.
   [buildOutboxHandler, ['message:sent']],
   [buildCacheHandler, SERVER_EVENTS],
+  // A read that failed for want of the server is made again once it answers.
+  [buildReadsHandler, []],
   // A message ends its sender's typing notice.
   [buildTypingHandler, ['message:new']],
 ]

@@ -4,7 +4,8 @@ import { api } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
-import { alice, bob, lesson } from './support/fixtures'
+import { FAILED_READ_RETRIES } from '../../src/realtime/readsHandler'
+import { alice, bob, lesson, message } from './support/fixtures'
 import { settle } from './support/mockStore'
 import { httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
 
@@ -18,7 +19,7 @@ const stub = httpStubPerTest((req) => reply(req))
 const unavailable: StubReply = { status: 503, body: { error: { code: 'INTERNAL', message: 'try later' } } }
 const notFound: StubReply = { status: 404, body: { error: { code: 'NOT_FOUND', message: 'no such conversation' } } }
 
-function setup(invalidationWindowMs = 0) {
+function setup(invalidationWindowMs = 0, realtime: { random?: () => number } = {}) {
   const sockets = fakeSockets()
   const started: string[] = []
   const invalidated: unknown[] = []
@@ -34,7 +35,7 @@ function setup(invalidationWindowMs = 0) {
     storage: createMemoryStorage(),
     preloadedState: { auth: { token: 'token-1', user: alice } },
     extraMiddleware: [record],
-    realtime: { invalidationWindowMs },
+    realtime: { invalidationWindowMs, ...realtime },
   })
   return { store, sockets, started, invalidated }
 }
@@ -135,6 +136,72 @@ describe('a read that failed while the socket was away', () => {
     expect(started).toEqual([])
     expect(requestsTo('/api/lessons')).toBe(1)
     watched.unsubscribe()
+    store.dispose()
+  })
+})
+
+describe('a read that failed while the socket is connected', () => {
+  const thread = (store: ReturnType<typeof setup>['store']) =>
+    api.endpoints.getMessages
+      .select('c1')(store.getState())
+      .data?.map((m) => m.seq)
+  const page = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => message(from + i, { senderId: bob.id }))
+  const threadReads = () => requestsTo('/api/conversations/c1/messages')
+
+  test("a thread's re-read at a gap that failed is made again, and the thread ends with no hole", async () => {
+    // No jitter: each retry goes at once (the backoff's draw is 0), so nothing here waits for time.
+    const { store, sockets } = setup(0, { random: () => 0 })
+    sockets.last.serverConnect('sock-1')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    reply = () => ({ status: 200, body: page(1, 3) })
+    const watched = store.dispatch(api.endpoints.getMessages.initiate('c1'))
+    await watched
+    expect(thread(store)).toEqual([1, 2, 3])
+
+    // Away for long enough that the server cannot replay: a gap. The thread's re-read fails twice, then answers.
+    let failures = 2
+    reply = () => (failures-- > 0 ? unavailable : { status: 200, body: page(1, 9) })
+    sockets.last.serverDrop()
+    sockets.last.serverConnect('sock-2')
+    sockets.last.serverEmit('sync:gap', { offset: 40, epoch: 'e1' })
+    await eventually(() => expect(thread(store)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]))
+    expect(threadReads()).toBe(4)
+    watched.unsubscribe()
+    store.dispose()
+  })
+
+  test(`is made again at most ${FAILED_READ_RETRIES} times in a row, then waits for the next sync`, async () => {
+    const { store, sockets } = setup(0, { random: () => 0 })
+    sockets.last.serverConnect('sock-1')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    reply = () => unavailable
+    const watched = store.dispatch(api.endpoints.getLessons.initiate())
+    await eventually(() => expect(requestsTo('/api/lessons')).toBe(1 + FAILED_READ_RETRIES))
+    await eventually(() => expect(store.getState().api.queries['getLessons(undefined)']?.status).toBe('rejected'))
+    // The last failure schedules nothing: a sync is what makes it again (and it answers this time).
+    reply = () => ({ status: 200, body: [lesson('l1')] })
+    sockets.last.serverDrop()
+    backResumed(sockets)
+    await eventually(() => expect(api.endpoints.getLessons.select()(store.getState()).data).toEqual([lesson('l1')]))
+    expect(requestsTo('/api/lessons')).toBe(2 + FAILED_READ_RETRIES)
+    watched.unsubscribe()
+    store.dispose()
+  })
+
+  test('a read refused for what it asked (404) is not made again while connected either', async () => {
+    const { store, sockets, started } = setup(0, { random: () => 0 })
+    sockets.last.serverConnect('sock-1')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    reply = (req) => (req.url.startsWith('/api/conversations/') ? notFound : unavailable)
+    const refused = store.dispatch(api.endpoints.getMessages.initiate('c-gone'))
+    const failing = store.dispatch(api.endpoints.getLessons.initiate())
+    // The lessons' retries all go (at once, no jitter) while the refused thread's read stays the one.
+    await eventually(() => expect(requestsTo('/api/lessons')).toBe(1 + FAILED_READ_RETRIES))
+    await eventually(() => expect(store.getState().api.queries['getLessons(undefined)']?.status).toBe('rejected'))
+    expect(started.filter((name) => name === 'getMessages')).toEqual(['getMessages'])
+    refused.unsubscribe()
+    failing.unsubscribe()
     store.dispose()
   })
 })

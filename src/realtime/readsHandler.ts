@@ -1,0 +1,85 @@
+import { isAnyOf, type UnknownAction } from '@reduxjs/toolkit'
+import { api } from '../api'
+import { sessionEnded, sessionStarted, shutdown, syncCaughtUp, syncGap } from './actions'
+import { keyedRetries } from './backoff'
+import { catchUpTagsOf } from './cacheWork'
+import type { Context, Handler } from './context'
+import { failedForWantOfServer, failedReadsToMakeAgain } from './failedReads'
+import type { SocketRootState } from './socketSlice'
+
+/** How many times in a row a read that failed while connected is made again before it waits for the next sync. */
+export const FAILED_READ_RETRIES = 5
+
+// Every endpoint's: a write's actions carry no `queryCacheKey`, and are left there.
+const endpoints = Object.values(api.endpoints)
+const readFailed = isAnyOf(...endpoints.map((endpoint) => endpoint.matchRejected))
+const readLanded = isAnyOf(...endpoints.map((endpoint) => endpoint.matchFulfilled))
+const apiActionPrefix = `${api.reducerPath}/`
+
+type ReadAction = UnknownAction & {
+  payload?: unknown
+  meta?: { arg?: { queryCacheKey?: string; endpointName?: string; originalArgs?: unknown }; condition?: boolean }
+}
+
+/**
+ * Reads that failed for want of the server are no events: no replay brings them back, and a thread whose re-read
+ * failed keeps a hole until it is read again. So they are made again: at every sync (the server answers again), those
+ * the catch-up reads anyway excepted; and while the socket is connected (the server is there: a 5xx, a timeout, a 429
+ * past the base query's own tries), after the layer's backoff, up to `FAILED_READ_RETRIES` times in a row. A read
+ * refused for what it asked (a 4xx) is not.
+ */
+export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
+  const { dispatch, getState } = ctx.mwApi
+  const retries = keyedRetries<string>(ctx.timers, ctx.backoff, ctx.random)
+  const failures = new Map<string, number>()
+
+  const makeAgain = (endpointName: string, originalArgs: unknown) =>
+    dispatch(api.util.prefetch(endpointName as never, originalArgs as never, { force: true }) as never)
+
+  function forgetAll() {
+    retries.clear()
+    failures.clear()
+  }
+
+  return (action, prevState) => {
+    if (sessionStarted.match(action) || sessionEnded.match(action) || shutdown.match(action)) {
+      forgetAll()
+      return
+    }
+    if (syncGap.match(action) || syncCaughtUp.match(action)) {
+      forgetAll()
+      const view = ctx.view()
+      const catchingUp =
+        syncGap.match(action) || (prevState.socket.connection.offset === null && Object.keys(view.queries).length > 0)
+      const covered = catchingUp
+        ? new Set(
+            api.util.selectInvalidatedBy(getState() as never, catchUpTagsOf(view.queries)).map((e) => e.queryCacheKey),
+          )
+        : new Set<string>()
+      for (const read of failedReadsToMakeAgain(view.queries, (key) => covered.has(key)))
+        makeAgain(read.endpointName, read.originalArgs)
+      return
+    }
+    if (typeof action.type !== 'string' || !action.type.startsWith(apiActionPrefix)) return
+    const { meta, payload } = action as ReadAction
+    const key = meta?.arg?.queryCacheKey
+    if (key === undefined) return
+    if (readLanded(action)) {
+      retries.forget(key)
+      failures.delete(key)
+      return
+    }
+    if (!readFailed(action) || meta?.condition || !failedForWantOfServer(payload)) return
+    if (getState().socket.connection.status !== 'connected') return
+    const failed = (failures.get(key) ?? 0) + 1
+    failures.set(key, failed)
+    if (failed > FAILED_READ_RETRIES) return
+    const { endpointName, originalArgs } = meta!.arg!
+    retries.later(key, 0, () => {
+      // Read again meanwhile (a catch-up, the page's "Try again"), given up, or the connection went: nothing to do.
+      const entry = ctx.view().queries[key] as { status?: string } | undefined
+      if (entry?.status !== 'rejected' || getState().socket.connection.status !== 'connected') return
+      makeAgain(endpointName!, originalArgs)
+    })
+  }
+}
