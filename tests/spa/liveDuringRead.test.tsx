@@ -1,0 +1,81 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { describe, expect, test } from 'vitest'
+import { api } from '../../src/api'
+import { eventually } from '../unit/support/eventually'
+import { alice, bob, conversation, message } from '../unit/support/fixtures'
+import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
+
+// More than a page of messages comes live while the thread is read again: the read answers the latest 50 as the server
+// had them when it read, which may hold none, some or all of them. Merged as it stands, the answer would drop those it
+// lacks from the thread, above its last message, where "Load earlier" never looks. Each event that came during the
+// read is applied again once it lands (cacheHandler's `parked`), and the read keeps what it joins (`keepEarlier`).
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+const fromBob = (seq: number) => message(seq, { senderId: bob.id })
+
+const page = pagePerTest('#/messages/c1')
+
+const shownSeqs = () =>
+  [...page.container.querySelectorAll('[data-testid=message]')].map((el) =>
+    Number(el.getAttribute('data-message-id')!.slice(1)),
+  )
+
+describe('more than a page of messages coming live while the thread is read again', () => {
+  // When the server read the latest 50: before any of the 60 came, after 20 of them, after all of them.
+  test.each([0, 20, 60])('read after %i of them: no hole, and "Load earlier" reaches the first', async (readAt) => {
+    let stored = 100
+    let asOfRead = 100
+    let answerLatest: (() => void) | null = null
+    let holdLatest = false
+    const fetchFn = apiRoutes((_method, path, request) => {
+      if (path === '/api/conversations') return json(200, [conversation('c1')])
+      if (path === '/api/users') return json(200, [alice, bob])
+      if (path === '/api/conversations/c1/messages') {
+        const before = new URL(request.url).searchParams.get('before')
+        if (before !== null) {
+          const top = Number(before) - 1
+          return json(200, range(Math.max(1, top - 49), top).map(fromBob))
+        }
+        const latest = (last: number) => json(200, range(last - 49, last).map(fromBob))
+        if (!holdLatest) return latest(stored)
+        return new Promise<Response>((resolve) => {
+          answerLatest = () => resolve(latest(asOfRead))
+        })
+      }
+      return json(200, [])
+    })
+    const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    await eventually(() => expect(shownSeqs()).toEqual(range(51, 100)))
+
+    // The connection comes back with a gap (nothing was missed, as it happens): the thread is read again, slowly.
+    holdLatest = true
+    act(() => sockets.last.serverEmit('sync:gap', { offset: 5, epoch: 'e1' }))
+    await eventually(() => expect(answerLatest).not.toBeNull())
+
+    // Bob writes 60 while the read is on its way; each comes live. The server reads its latest 50 at `readAt`.
+    for (let i = 1; i <= 60; i++) {
+      stored = 100 + i
+      if (i === readAt) asOfRead = stored
+      act(() => sockets.last.serverEmit('message:new', fromBob(stored), { offset: 5 + i }))
+    }
+    await eventually(() => expect(shownSeqs().at(-1)).toBe(160))
+    await act(async () => answerLatest!())
+
+    // Every message from the thread's first to Bob's last, once each…
+    await eventually(() => expect(shownSeqs()).toEqual(range(shownSeqs()[0]!, 160)))
+    const thread = api.endpoints.getMessages.select('c1')(store.getState()).data!
+    expect(thread.map((m) => m.seq)).toEqual(range(thread[0]!.seq, 160))
+    // …and "Load earlier" brings the rest, down to the first.
+    for (let i = 0; i < 5 && page.container.querySelector('.load-earlier button'); i++) {
+      const before = shownSeqs()[0]
+      act(() => page.container.querySelector<HTMLButtonElement>('.load-earlier button')!.click())
+      await eventually(() => expect(shownSeqs()[0]).toBeLessThan(before!))
+    }
+    expect(shownSeqs()).toEqual(range(1, 160))
+    store.dispose()
+  })
+})
