@@ -13,6 +13,13 @@ export interface ReadToMakeAgain {
 }
 
 /**
+ * Reads whose answer only their caller uses, merging it into another entry (the thread page's "Load earlier" merges
+ * `getMessagesBefore` into `getMessages`): made again later, the answer would land where nothing reads it (and clear
+ * the error the page shows for it, the earlier messages never appearing). The caller asks again itself.
+ */
+export const READS_FOR_THEIR_CALLER: ReadonlySet<string> = new Set(['getMessagesBefore'])
+
+/**
  * Whether a read failed for want of the server (unreachable, no answer in time, a 5xx, its rate) rather than for what
  * it asked (a 4xx, an answer that broke the contract): only the first can succeed when made again unchanged.
  */
@@ -24,7 +31,7 @@ export function failedForWantOfServer(error: unknown): boolean {
 
 /**
  * The reads to make again now that the server is reachable: those that failed for want of it, unless `covered` (by
- * cache key: a catch-up's invalidation reads it again already). Whether anyone still watches one is not asked: RTK
+ * cache key: a catch-up's invalidation reads it again already) or one only its caller uses (`READS_FOR_THEIR_CALLER`). Whether anyone still watches one is not asked: RTK
  * Query mirrors its subscriptions into the state only half a second later, and an entry nobody watches is in the
  * cache for at most its `keepUnusedDataFor` (removed after this read as it would have been).
  *
@@ -37,6 +44,7 @@ export function failedReadsToMakeAgain(
   const reads: ReadToMakeAgain[] = []
   for (const [key, entry] of Object.entries(queries)) {
     if (entry?.status !== 'rejected' || entry.endpointName === undefined) continue
+    if (READS_FOR_THEIR_CALLER.has(entry.endpointName)) continue
     if (!failedForWantOfServer(entry.error) || covered(key)) continue
     reads.push({ endpointName: entry.endpointName, originalArgs: entry.originalArgs })
   }

@@ -43,6 +43,18 @@ describe('failedReadsToMakeAgain', () => {
     ])
   })
 
+  test('not a read only its caller uses (an earlier page of a thread)', () => {
+    const queries = {
+      'getMessagesBefore({"before":51,"conversationId":"c1","limit":50})': failed('getMessagesBefore', {
+        conversationId: 'c1',
+        before: 51,
+        limit: 50,
+      }),
+      'getMessages("c1")': failed('getMessages', 'c1'),
+    }
+    expect(failedReadsToMakeAgain(queries, () => false)).toEqual([{ endpointName: 'getMessages', originalArgs: 'c1' }])
+  })
+
   test('not a read refused for what it asked, nor one a catch-up covers', () => {
     const queries = {
       'getMessages("gone")': failed('getMessages', 'gone', 404),

@@ -122,6 +122,29 @@ describe('a read that failed while the socket was away', () => {
     store.dispose()
   })
 
+  test('an earlier page of a thread ("Load earlier") is not made again: only its caller merged it, and it is gone', async () => {
+    const { store, sockets, started } = setup()
+    away(sockets)
+    reply = () => unavailable
+    const earlier = store.dispatch(
+      api.endpoints.getMessagesBefore.initiate({ conversationId: 'c1', before: 51, limit: 50 }),
+    )
+    const failed = store.dispatch(api.endpoints.getLessons.initiate())
+    expect((await earlier).isError).toBe(true)
+    expect((await failed).isError).toBe(true)
+    started.length = 0
+
+    reply = () => ({ status: 200, body: [] })
+    backResumed(sockets)
+    await settle()
+    // Made again, its answer would land in an entry nobody merges into the thread, and clear the error shown for it.
+    expect(started).toEqual(['getLessons'])
+    await eventually(() => expect(api.endpoints.getLessons.select()(store.getState()).data).toEqual([]))
+    earlier.unsubscribe()
+    failed.unsubscribe()
+    store.dispose()
+  })
+
   test('a resume with no failed read reads nothing again', async () => {
     const { store, sockets, started } = setup()
     sockets.last.serverConnect('sock-1')
