@@ -4,7 +4,7 @@ import { sessionEnded, sessionStarted, shutdown, syncCaughtUp, syncGap } from '.
 import { keyedRetries } from './backoff'
 import { catchUpTagsOf } from './cacheWork'
 import type { Context, Handler } from './context'
-import { failedForWantOfServer, failedReadsToMakeAgain } from './failedReads'
+import { failedForWantOfServer, failedReadsToMakeAgain, READS_FOR_THEIR_CALLER } from './failedReads'
 import type { SocketRootState } from './socketSlice'
 
 /** How many times in a row a read that failed while connected is made again before it waits for the next sync. */
@@ -26,7 +26,7 @@ type ReadAction = UnknownAction & {
  * failed keeps a hole until it is read again. So they are made again: at every sync (the server answers again), those
  * the catch-up reads anyway excepted; and while the socket is connected (the server is there: a 5xx, a timeout, a 429
  * past the base query's own tries), after the layer's backoff, up to `FAILED_READ_RETRIES` times in a row. A read
- * refused for what it asked (a 4xx) is not.
+ * refused for what it asked (a 4xx) is not, nor one whose answer only its caller merges (`READS_FOR_THEIR_CALLER`).
  */
 export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { dispatch, getState } = ctx.mwApi
@@ -70,6 +70,7 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
       return
     }
     if (!readFailed(action) || meta?.condition || !failedForWantOfServer(payload)) return
+    if (READS_FOR_THEIR_CALLER.has(meta?.arg?.endpointName ?? '')) return
     if (getState().socket.connection.status !== 'connected') return
     const failed = (failures.get(key) ?? 0) + 1
     failures.set(key, failed)

@@ -212,18 +212,20 @@ describe('a read that failed while the socket is connected', () => {
     store.dispose()
   })
 
-  test('a read refused for what it asked (404) is not made again while connected either', async () => {
+  test('neither a read refused for what it asked (404) nor an earlier page of a thread is made again', async () => {
     const { store, sockets, started } = setup(0, { random: () => 0 })
     sockets.last.serverConnect('sock-1')
     sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
-    reply = (req) => (req.url.startsWith('/api/conversations/') ? notFound : unavailable)
+    reply = (req) => (req.url.startsWith('/api/conversations/c-gone') ? notFound : unavailable)
     const refused = store.dispatch(api.endpoints.getMessages.initiate('c-gone'))
+    const earlier = store.dispatch(api.endpoints.getMessagesBefore.initiate({ conversationId: 'c1', before: 51 }))
     const failing = store.dispatch(api.endpoints.getLessons.initiate())
-    // The lessons' retries all go (at once, no jitter) while the refused thread's read stays the one.
+    // The lessons' retries all go (at once, no jitter) while the other two stay the one read each.
     await eventually(() => expect(requestsTo('/api/lessons')).toBe(1 + FAILED_READ_RETRIES))
     await eventually(() => expect(store.getState().api.queries['getLessons(undefined)']?.status).toBe('rejected'))
-    expect(started.filter((name) => name === 'getMessages')).toEqual(['getMessages'])
+    expect(started.filter((name) => name !== 'getLessons').sort()).toEqual(['getMessages', 'getMessagesBefore'])
     refused.unsubscribe()
+    earlier.unsubscribe()
     failing.unsubscribe()
     store.dispose()
   })
