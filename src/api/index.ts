@@ -109,7 +109,7 @@ const readAgainWhenRateLimited: BaseQueryFn<string | FetchArgs, unknown, FetchBa
   let result = await authorizedQuery(args, api, extraOptions)
   const rateLimited = () => result.error?.status === HTTP_STATUS.RATE_LIMITED
   for (let retry = 0; isRead && retry < READ_RETRIES_WHEN_RATE_LIMITED && rateLimited(); retry++) {
-    const waitMs = rateLimitWaitOf(result)
+    const waitMs = rateLimitWaitOf(result, extraOf(api.extra))
     if (waitMs > MAX_RATE_LIMIT_WAIT_MS || !(await pause(spreadWait(waitMs, retry), api.signal))) break
     result = await authorizedQuery(args, api, extraOptions)
   }
@@ -129,17 +129,29 @@ function spreadWait(waitMs: number, retry: number): number {
 
 /**
  * The wait a 429 asks for, in ms: the body's `retryAfterMs` (the contract's), else `Retry-After` (seconds, or an HTTP
- * date as a proxy may send), else 1 s.
+ * date as a proxy may send), else 1 s. A date is the clock's of whoever wrote it: it is read against the answer's own
+ * `Date` (the same clock), else against the server's now as this browser can tell it, never this browser's clock alone
+ * (a minute off, and every such wait would be a minute off). Anything else (two values joined, `-1`) is 1 s: `Date.parse`
+ * makes a date of nearly anything (`"5, 6"` is 6 May 2001), so only what has an HTTP date's time of day is one.
  */
-function rateLimitWaitOf(result: Awaited<ReturnType<typeof rawBaseQuery>>): number {
+function rateLimitWaitOf(result: Awaited<ReturnType<typeof rawBaseQuery>>, extra: ApiExtra): number {
   const body = parse(errorBodySchema, result.error?.data)
   if (body.ok && body.value.error.retryAfterMs !== undefined) return body.value.error.retryAfterMs
-  const header = (result.meta as { response?: Response } | undefined)?.response?.headers.get('retry-after')?.trim()
+  const headers = (result.meta as { response?: Response } | undefined)?.response?.headers
+  const header = headers?.get('retry-after')?.trim()
   if (!header) return 1000
-  const seconds = Number(header)
-  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : 1000
-  const at = Date.parse(header)
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : 1000
+  if (/^\d+$/.test(header)) return Number(header) * 1000
+  const at = httpDate(header)
+  if (at === null) return 1000
+  const now = httpDate(headers?.get('date')?.trim() ?? '') ?? serverNow(extra.serverClock, (extra.now ?? Date.now)())
+  return Math.max(0, at - now)
+}
+
+/** An HTTP date (IMF-fixdate, or the obsolete RFC 850 and asctime forms: each has `hh:mm:ss`) in ms, or null. */
+function httpDate(value: string): number | null {
+  if (!/\b\d{2}:\d{2}:\d{2}\b/.test(value)) return null
+  const at = Date.parse(value)
+  return Number.isFinite(at) ? at : null
 }
 
 /** Waits `ms`; false when `signal` gave the read up first. */

@@ -101,6 +101,42 @@ describe('a read refused for its rate', () => {
     expect(gets()).toHaveLength(1)
   })
 
+  test("reads a Retry-After date by the clock that wrote it (the answer's Date), not this browser's", async () => {
+    // This browser's clock is a minute behind the server's: the date, a second after the answer's, is a second away.
+    let refusals = 1
+    reply = () => {
+      const serverNow = Date.now() + 60_000
+      const headers = {
+        date: new Date(serverNow).toUTCString(),
+        'retry-after': new Date(serverNow + 1_000).toUTCString(),
+      }
+      return refusals-- > 0 ? rateLimited(undefined, headers) : { status: 200, body: [] }
+    }
+    randomAnswers(0)
+    const store = setup()
+    const result = await store.dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false }))
+    expect(result.isSuccess).toBe(true)
+    expect(gets()).toHaveLength(2)
+  })
+
+  test.each(['5, 6', '1 2', '1.5.0', '-1'])(
+    'takes Retry-After %j, neither seconds nor an HTTP date, as 1 s (not as a date the lenient parser makes of it)',
+    async (header) => {
+      let refusals = 1
+      const askedAt: number[] = []
+      reply = () => {
+        askedAt.push(performance.now())
+        return refusals-- > 0 ? rateLimited(undefined, { 'retry-after': header }) : { status: 200, body: [] }
+      }
+      randomAnswers(0)
+      const store = setup()
+      const result = await store.dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false }))
+      expect(result.isSuccess).toBe(true)
+      // A lower bound: a busy machine waits longer, never shorter.
+      expect(askedAt[1]! - askedAt[0]!).toBeGreaterThanOrEqual(999)
+    },
+  )
+
   test('fails with RATE_LIMITED once the tries are spent, having asked no more than that', async () => {
     reply = () => rateLimited(5)
     randomAnswers(0)
