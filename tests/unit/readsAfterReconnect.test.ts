@@ -101,6 +101,24 @@ describe('a read that failed while the socket was away', () => {
     store.dispose()
   })
 
+  test('a read under way at the sync, that fails after it (it went out while the server was away), is made again', async () => {
+    const { store, sockets } = setup()
+    away(sockets)
+    let answer!: (reply: StubReply) => void
+    reply = () => new Promise<StubReply>((resolve) => (answer = resolve))
+    const watched = store.dispatch(api.endpoints.getLessons.initiate())
+    await eventually(() => expect(requestsTo('/api/lessons')).toBe(1))
+
+    backResumed(sockets)
+    reply = () => ({ status: 200, body: [lesson('l1')] })
+    // Its connection was lost with the server: it ends unanswered only now (a browser's after its timeout).
+    answer({ drop: true })
+    await eventually(() => expect(api.endpoints.getLessons.select()(store.getState()).data).toEqual([lesson('l1')]))
+    expect(requestsTo('/api/lessons')).toBe(2)
+    watched.unsubscribe()
+    store.dispose()
+  })
+
   test('a read the server refused for what it asked (404) is not made again', async () => {
     const { store, sockets, started } = setup()
     away(sockets)
