@@ -79,3 +79,53 @@ describe('more than a page of messages coming live while the thread is read agai
     store.dispose()
   })
 })
+
+describe('the re-read fails while messages come live', () => {
+  test('the thread is read again while connected, and ends with no hole', async () => {
+    let stored = 100
+    let failNext = false
+    let failed = 0
+    const fetchFn = apiRoutes((_method, path, request) => {
+      if (path === '/api/conversations') return json(200, [conversation('c1')])
+      if (path === '/api/users') return json(200, [alice, bob])
+      if (path === '/api/conversations/c1/messages') {
+        const before = new URL(request.url).searchParams.get('before')
+        if (before !== null) {
+          const top = Number(before) - 1
+          return json(200, range(Math.max(1, top - 49), top).map(fromBob))
+        }
+        // The catch-up's read answers as of before the 60 came, and fails (the server's database hiccuped).
+        if (failNext) {
+          failNext = false
+          failed++
+          return json(503, { error: { code: 'INTERNAL', message: 'try later' } })
+        }
+        return json(200, range(stored - 49, stored).map(fromBob))
+      }
+      return json(200, [])
+    })
+    // No jitter in the layer's backoff: the read is made again at once.
+    const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0, random: () => 0 } })
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    await eventually(() => expect(shownSeqs()).toEqual(range(51, 100)))
+
+    // Bob writes 60 while the socket is away; they come back as a gap, and the catch-up's read fails.
+    stored = 160
+    failNext = true
+    act(() => sockets.last.serverEmit('sync:gap', { offset: 65, epoch: 'e1' }))
+    for (let i = 155; i <= 160; i++) act(() => sockets.last.serverEmit('message:new', fromBob(i), { offset: 65 + i }))
+    await eventually(() => expect(failed).toBe(1))
+
+    // Read again: the latest page, joined to nothing held, replaces the thread; "Load earlier" reaches the first.
+    await eventually(() => expect(shownSeqs()).toEqual(range(111, 160)))
+    for (let i = 0; i < 5 && page.container.querySelector('.load-earlier button'); i++) {
+      const before = shownSeqs()[0]
+      act(() => page.container.querySelector<HTMLButtonElement>('.load-earlier button')!.click())
+      await eventually(() => expect(shownSeqs()[0]).toBeLessThan(before!))
+    }
+    expect(shownSeqs()).toEqual(range(1, 160))
+    store.dispose()
+  })
+})
