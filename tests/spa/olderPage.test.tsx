@@ -122,3 +122,37 @@ describe('earlier messages loaded, then the thread read again', () => {
     store.dispose()
   })
 })
+
+describe('an empty earlier page (the messages below were gone: a database reset)', () => {
+  test('hides "Load earlier" only while the thread starts where it was asked from', async () => {
+    let latest = 100
+    let emptyBelow = true
+    const fetchFn = apiRoutes((_method, path, request) => {
+      if (path === '/api/conversations') return json(200, [conversation('c1')])
+      if (path === '/api/users') return json(200, [alice, bob])
+      if (path === '/api/conversations/c1/messages') {
+        const before = new URL(request.url).searchParams.get('before')
+        if (before !== null) {
+          const top = Number(before) - 1
+          return json(200, emptyBelow ? [] : range(Math.max(1, top - 49), top).map(fromBob))
+        }
+        return json(200, range(latest - 49, latest).map(fromBob))
+      }
+      return json(200, [])
+    })
+    const { store, sockets } = await latestPageShown(fetchFn)
+    const button = () => page.container.querySelector<HTMLButtonElement>('.load-earlier button')
+    act(() => button()!.click())
+    await eventually(() => expect(button()).toBeNull())
+
+    // The thread is read again (a gap) and now starts elsewhere: what lies below it is another question.
+    emptyBelow = false
+    latest = 200
+    act(() => sockets.last.serverEmit('sync:gap', { offset: 5, epoch: 'e1' }))
+    await eventually(() => expect(shown()[0]).toBe('m151'))
+    expect(button()).not.toBeNull()
+    act(() => button()!.click())
+    await eventually(() => expect(shown()[0]).toBe('m101'))
+    store.dispose()
+  })
+})

@@ -61,7 +61,8 @@ export function Thread({
   // with the composer when the read fails, and a message sent would wait out of sight), or until "Try again" reads it.
   const readable = data !== undefined
   const [loadBefore, { isFetching: loadingEarlier, error: earlierError }] = useLazyGetMessagesBeforeQuery()
-  const [noMoreEarlier, setNoMoreEarlier] = useState(false)
+  // Where the thread started when the server had nothing below it: a thread read again that starts elsewhere may have.
+  const [nothingBelow, setNothingBelow] = useState<number | null>(null)
   const headingId = useId()
   const composerRef = useRef<HTMLTextAreaElement>(null)
   // Opening a conversation puts focus on its composer; one not read yet has none, so focus waits on the page's main
@@ -134,7 +135,7 @@ export function Thread({
 
   const seenId = lastSeenOwn(messages, me?.id, seenSeq)
   const start = firstSeq(messages)
-  const hasEarlier = !noMoreEarlier && start !== null && start > 1
+  const hasEarlier = start !== null && start > 1 && start !== nothingBelow
 
   const loadEarlier = async () => {
     const firstNow = () => firstSeq(api.endpoints.getMessages.select(conversationId)(store.getState()).data ?? [])
@@ -151,7 +152,7 @@ export function Thread({
       older = null
     }
     if (!older) return
-    if (older.length === 0) setNoMoreEarlier(true)
+    if (older.length === 0) setNothingBelow(before)
     const el = scroller.current
     // The button goes once the first message is in: focus stays in the thread, not on the page's start.
     const buttonGoes = older.length === 0 || Math.min(...older.map((m) => m.seq)) <= 1
