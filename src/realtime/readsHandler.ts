@@ -1,5 +1,6 @@
 import { isAnyOf, type UnknownAction } from '@reduxjs/toolkit'
 import { api } from '../api'
+import { errorBodySchema, HTTP_STATUS, parse } from '../contract'
 import { sessionEnded, sessionStarted, shutdown, syncCaughtUp, syncGap } from './actions'
 import { keyedRetries } from './backoff'
 import { catchUpTagsOf } from './cacheWork'
@@ -41,9 +42,15 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
     failures.clear()
   }
 
+  /** After `socket/shutdown` (the store disposed) nothing is scheduled: a read failing after it is no one's. */
+  let stopped = false
+
   return (action, prevState) => {
+    if (stopped) return
     if (sessionStarted.match(action) || sessionEnded.match(action) || shutdown.match(action)) {
       forgetAll()
+      // The socket's status is not reset by a shutdown: it cannot tell this handler the store is gone.
+      if (shutdown.match(action)) stopped = true
       return
     }
     if (syncGap.match(action) || syncCaughtUp.match(action)) {
@@ -76,11 +83,21 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
     failures.set(key, failed)
     if (failed > FAILED_READ_RETRIES) return
     const { endpointName, originalArgs } = meta!.arg!
-    retries.later(key, 0, () => {
-      // Read again meanwhile (a catch-up, the page's "Try again"), given up, or the connection went: nothing to do.
-      const entry = ctx.view().queries[key] as { status?: string } | undefined
-      if (entry?.status !== 'rejected' || getState().socket.connection.status !== 'connected') return
+    retries.later(key, rateLimitWaitOf(payload), () => {
+      // Read again meanwhile (a catch-up, the page's "Try again": landed, under way, or refused for what it asked),
+      // given up, or the connection went: nothing to do.
+      const entry = ctx.view().queries[key] as { status?: string; error?: unknown } | undefined
+      if (entry?.status !== 'rejected' || !failedForWantOfServer(entry.error)) return
+      if (stopped || getState().socket.connection.status !== 'connected') return
       makeAgain(endpointName!, originalArgs)
     })
   }
+}
+
+/** A 429's `retryAfterMs` (the contract's, as a join's retry honours it), else 0: the backoff alone. */
+function rateLimitWaitOf(error: unknown): number {
+  const { status, data } = (error ?? {}) as { status?: unknown; data?: unknown }
+  if (status !== HTTP_STATUS.RATE_LIMITED) return 0
+  const body = parse(errorBodySchema, data)
+  return body.ok ? (body.value.error.retryAfterMs ?? 0) : 0
 }

@@ -1,7 +1,7 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage, makeStore, type MakeStoreOptions } from '../../src/app/store'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { FAILED_READ_RETRIES } from '../../src/realtime/readsHandler'
@@ -19,7 +19,7 @@ const stub = httpStubPerTest((req) => reply(req))
 const unavailable: StubReply = { status: 503, body: { error: { code: 'INTERNAL', message: 'try later' } } }
 const notFound: StubReply = { status: 404, body: { error: { code: 'NOT_FOUND', message: 'no such conversation' } } }
 
-function setup(invalidationWindowMs = 0, realtime: { random?: () => number } = {}) {
+function setup(invalidationWindowMs = 0, realtime: MakeStoreOptions['realtime'] = {}) {
   const sockets = fakeSockets()
   const started: string[] = []
   const invalidated: unknown[] = []
@@ -245,6 +245,86 @@ describe('a read that failed while the socket is connected', () => {
     refused.unsubscribe()
     earlier.unsubscribe()
     failing.unsubscribe()
+    store.dispose()
+  })
+})
+
+describe('a retry while connected, on timers the test holds', () => {
+  /** The store's layer timers of at least `heldFromMs` are held (run by the test); shorter ones are the host's. */
+  function setupHeld(
+    heldFromMs: number,
+    realtime: { backoff: { baseMs: number; capMs: number }; random: () => number },
+  ) {
+    const held: { run: () => void; ms: number }[] = []
+    const timers = {
+      setTimeout(run: () => void, ms: number) {
+        if (ms < heldFromMs) return globalThis.setTimeout(run, ms)
+        const handle = { run, ms }
+        held.push(handle)
+        return handle
+      },
+      clearTimeout(handle: unknown) {
+        const at = held.indexOf(handle as (typeof held)[number])
+        if (at >= 0) held.splice(at, 1)
+        else globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>)
+      },
+    }
+    // `makeStore` hands `realtime` on to the middleware whole; its type leaves out the layer's `timers`.
+    const { store, sockets, started } = setup(0, { ...realtime, timers } as MakeStoreOptions['realtime'])
+    sockets.last.serverConnect('sock-1')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    return { store, started, held }
+  }
+  // Every backoff of the layer waits 500,000 ms: held, so that nothing here waits for time.
+  const slowBackoff = { backoff: { baseMs: 1_000_000, capMs: 1_000_000 }, random: () => 0.5 }
+
+  test('a read the page made again meanwhile that was refused for what it asked (404) is not made again', async () => {
+    const { store, started, held } = setupHeld(100_000, slowBackoff)
+    reply = () => unavailable
+    const watched = store.dispatch(api.endpoints.getMessages.initiate('c1'))
+    expect((await watched).isError).toBe(true)
+    expect(held).toHaveLength(1)
+    // The page's "Try again": the conversation is gone now.
+    reply = () => notFound
+    expect((await watched.refetch()).error).toMatchObject({ status: 404 })
+    started.length = 0
+    for (const wait of held.splice(0)) wait.run()
+    expect(started).toEqual([])
+    watched.unsubscribe()
+    store.dispose()
+  })
+
+  test('a read that fails after dispose() schedules nothing, and makes nothing again', async () => {
+    const { store, started, held } = setupHeld(100_000, slowBackoff)
+    let answer!: (reply: StubReply) => void
+    reply = () => new Promise<StubReply>((resolve) => (answer = resolve))
+    const watched = store.dispatch(api.endpoints.getLessons.initiate())
+    await eventually(() => expect(requestsTo('/api/lessons')).toBe(1))
+    store.dispose()
+    answer(unavailable)
+    expect((await watched).isError).toBe(true)
+    expect(held).toEqual([])
+    started.length = 0
+    for (const wait of held.splice(0)) wait.run()
+    expect(started).toEqual([])
+    watched.unsubscribe()
+  })
+
+  test("a 429 past the base query's own tries waits at least the retryAfterMs the server gave", async () => {
+    // No jitter: the backoff alone would make it again at once.
+    const { store, held } = setupHeld(50_000, { backoff: { baseMs: 500, capMs: 30_000 }, random: () => 0 })
+    reply = () => ({
+      status: 429,
+      body: { error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 60_000 } },
+    })
+    const watched = store.dispatch(api.endpoints.getLessons.initiate())
+    expect((await watched).error).toMatchObject({ status: 429 })
+    expect(held.map((wait) => wait.ms)).toEqual([60_000])
+    reply = () => ({ status: 200, body: [lesson('l1')] })
+    held.splice(0)[0]!.run()
+    await eventually(() => expect(api.endpoints.getLessons.select()(store.getState()).data).toEqual([lesson('l1')]))
+    expect(requestsTo('/api/lessons')).toBe(2)
+    watched.unsubscribe()
     store.dispose()
   })
 })
