@@ -179,4 +179,42 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       if (carolId) blockSockets(e2e, carolId, 0)
     }
   })
+
+  it('a page whose read failed while the server was out of reach fills by itself once the socket is back', async () => {
+    const alice = await loginAs(e2e, 'alice')
+    let aliceId: string | undefined
+    try {
+      const { user } = await apiLogin(e2e, 'alice')
+      aliceId = user.id
+      const lessonReads: string[] = []
+      alice.page.on('request', (r) => {
+        if (r.method() === 'GET' && new URL(r.url()).pathname === '/api/lessons') lessonReads.push(r.url())
+      })
+      // The server out of reach: no socket, and the lessons' read finds no one.
+      blockSockets(e2e, user.id, BLOCK_MS)
+      await waitNotOnline(alice.page)
+      await alice.page.route('**/api/lessons', (route) => route.abort('connectionrefused'))
+      await alice.page.getByTestId('nav-lessons').click()
+      const failed = alice.page.locator('.form-error[role=alert]').filter({ hasText: 'Try again' })
+      await failed.waitFor({ timeout: WAIT })
+      await shot(alice.page, 'lessons-unreachable-alice-desktop')
+
+      // Back: nobody presses "Try again"; the socket resumes from its offset (no catch-up), and the read is made again.
+      await alice.page.unroute('**/api/lessons')
+      blockSockets(e2e, user.id, 0)
+      await alice.page.evaluate(() => window.dispatchEvent(new Event('online')))
+      await waitOnline(alice.page)
+      await failed.waitFor({ state: 'detached', timeout: WAIT })
+      // Her lessons, or the words for none: what the read answered.
+      await alice.page
+        .getByTestId('lesson')
+        .or(alice.page.getByText('No lessons yet.'))
+        .first()
+        .waitFor({ timeout: WAIT })
+      expect(lessonReads.length).toBeGreaterThanOrEqual(2)
+    } finally {
+      if (aliceId) blockSockets(e2e, aliceId, 0)
+      await alice.context.close()
+    }
+  })
 })
