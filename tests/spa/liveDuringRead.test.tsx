@@ -3,8 +3,8 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
 import { eventually } from '../unit/support/eventually'
-import { alice, bob, conversation, message } from '../unit/support/fixtures'
-import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
+import { bob, message } from '../unit/support/fixtures'
+import { appStore, bobsThreadApi, json, pageEndingAt, pagePerTest, renderApp } from './support/page'
 
 // More than a page of messages comes live while the thread is read again: the read answers the latest 50 as the server
 // had them when it read, which may hold none, some or all of them. Merged as it stands, the answer would drop those it
@@ -21,6 +21,16 @@ const shownSeqs = () =>
     Number(el.getAttribute('data-message-id')!.slice(1)),
   )
 
+/** Presses "Load earlier" until it is gone (a few pages at most), then checks the thread runs from 1 to `last`. */
+async function loadEarlierDownToTheFirst(last: number) {
+  for (let i = 0; i < 5 && page.container.querySelector('.load-earlier button'); i++) {
+    const before = shownSeqs()[0]
+    act(() => page.container.querySelector<HTMLButtonElement>('.load-earlier button')!.click())
+    await eventually(() => expect(shownSeqs()[0]).toBeLessThan(before!))
+  }
+  expect(shownSeqs()).toEqual(range(1, last))
+}
+
 describe('more than a page of messages coming live while the thread is read again', () => {
   // When the server read the latest 50: before any of the 60 came, after 20 of them, after all of them.
   test.each([0, 20, 60])('read after %i of them: no hole, and "Load earlier" reaches the first', async (readAt) => {
@@ -28,22 +38,12 @@ describe('more than a page of messages coming live while the thread is read agai
     let asOfRead = 100
     let answerLatest: (() => void) | null = null
     let holdLatest = false
-    const fetchFn = apiRoutes((_method, path, request) => {
-      if (path === '/api/conversations') return json(200, [conversation('c1')])
-      if (path === '/api/users') return json(200, [alice, bob])
-      if (path === '/api/conversations/c1/messages') {
-        const before = new URL(request.url).searchParams.get('before')
-        if (before !== null) {
-          const top = Number(before) - 1
-          return json(200, range(Math.max(1, top - 49), top).map(fromBob))
-        }
-        const latest = (last: number) => json(200, range(last - 49, last).map(fromBob))
-        if (!holdLatest) return latest(stored)
-        return new Promise<Response>((resolve) => {
-          answerLatest = () => resolve(latest(asOfRead))
-        })
-      }
-      return json(200, [])
+    const fetchFn = bobsThreadApi((before) => {
+      if (before !== null) return pageEndingAt(before - 1)
+      if (!holdLatest) return pageEndingAt(stored)
+      return new Promise<Response>((resolve) => {
+        answerLatest = () => resolve(pageEndingAt(asOfRead))
+      })
     })
     const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
     renderApp(page.root, store)
@@ -70,12 +70,7 @@ describe('more than a page of messages coming live while the thread is read agai
     const thread = api.endpoints.getMessages.select('c1')(store.getState()).data!
     expect(thread.map((m) => m.seq)).toEqual(range(thread[0]!.seq, 160))
     // …and "Load earlier" brings the rest, down to the first.
-    for (let i = 0; i < 5 && page.container.querySelector('.load-earlier button'); i++) {
-      const before = shownSeqs()[0]
-      act(() => page.container.querySelector<HTMLButtonElement>('.load-earlier button')!.click())
-      await eventually(() => expect(shownSeqs()[0]).toBeLessThan(before!))
-    }
-    expect(shownSeqs()).toEqual(range(1, 160))
+    await loadEarlierDownToTheFirst(160)
     store.dispose()
   })
 })
@@ -85,24 +80,15 @@ describe('the re-read fails while messages come live', () => {
     let stored = 100
     let failNext = false
     let failed = 0
-    const fetchFn = apiRoutes((_method, path, request) => {
-      if (path === '/api/conversations') return json(200, [conversation('c1')])
-      if (path === '/api/users') return json(200, [alice, bob])
-      if (path === '/api/conversations/c1/messages') {
-        const before = new URL(request.url).searchParams.get('before')
-        if (before !== null) {
-          const top = Number(before) - 1
-          return json(200, range(Math.max(1, top - 49), top).map(fromBob))
-        }
-        // The catch-up's read answers as of before the 60 came, and fails (the server's database hiccuped).
-        if (failNext) {
-          failNext = false
-          failed++
-          return json(503, { error: { code: 'INTERNAL', message: 'try later' } })
-        }
-        return json(200, range(stored - 49, stored).map(fromBob))
+    const fetchFn = bobsThreadApi((before) => {
+      if (before !== null) return pageEndingAt(before - 1)
+      // The catch-up's read fails (the server's database hiccuped).
+      if (failNext) {
+        failNext = false
+        failed++
+        return json(503, { error: { code: 'INTERNAL', message: 'try later' } })
       }
-      return json(200, [])
+      return pageEndingAt(stored)
     })
     // No jitter in the layer's backoff: the read is made again at once.
     const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0, random: () => 0 } })
@@ -120,12 +106,7 @@ describe('the re-read fails while messages come live', () => {
 
     // Read again: the latest page, joined to nothing held, replaces the thread; "Load earlier" reaches the first.
     await eventually(() => expect(shownSeqs()).toEqual(range(111, 160)))
-    for (let i = 0; i < 5 && page.container.querySelector('.load-earlier button'); i++) {
-      const before = shownSeqs()[0]
-      act(() => page.container.querySelector<HTMLButtonElement>('.load-earlier button')!.click())
-      await eventually(() => expect(shownSeqs()[0]).toBeLessThan(before!))
-    }
-    expect(shownSeqs()).toEqual(range(1, 160))
+    await loadEarlierDownToTheFirst(160)
     store.dispose()
   })
 })

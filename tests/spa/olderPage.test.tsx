@@ -3,14 +3,14 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
 import { eventually } from '../unit/support/eventually'
-import { alice, bob, conversation, message } from '../unit/support/fixtures'
-import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
+import { bob, message } from '../unit/support/fixtures'
+import { appStore, bobsThreadApi, json, pageEndingAt, pagePerTest, renderApp } from './support/page'
 
 // An older page ("Load earlier") that lands after the thread was read again no longer ends where the thread starts:
 // merged, the messages between them would be missing, and nothing could load them. It is asked for again instead.
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
-const fromBob = (seq: number) => message(seq, { senderId: bob.id })
+const _fromBob = (seq: number) => message(seq, { senderId: bob.id })
 
 const page = pagePerTest('#/messages/c1')
 
@@ -34,25 +34,18 @@ describe('load earlier racing a refetch of the thread', () => {
     let answerOlder: ((r: Response) => void) | null = null
     let holdLatest = false
     let answerLatest: (() => void) | null = null
-    const fetchFn = apiRoutes((_method, path, request) => {
-      if (path === '/api/conversations') return json(200, [conversation('c1')])
-      if (path === '/api/users') return json(200, [alice, bob])
-      if (path === '/api/conversations/c1/messages') {
-        const before = new URL(request.url).searchParams.get('before')
-        if (before !== null) {
-          // The older page is slow to come.
-          const top = Number(before) - 1
-          return new Promise<Response>((resolve) => {
-            answerOlder = () => resolve(json(200, range(Math.max(1, top - 49), top).map(fromBob)))
-          })
-        }
-        // The latest 50.
-        if (!holdLatest) return json(200, range(latest - 49, latest).map(fromBob))
+    const fetchFn = bobsThreadApi((before) => {
+      if (before !== null) {
+        // The older page is slow to come.
         return new Promise<Response>((resolve) => {
-          answerLatest = () => resolve(json(200, range(latest - 49, latest).map(fromBob)))
+          answerOlder = () => resolve(pageEndingAt(before - 1))
         })
       }
-      return json(200, [])
+      // The latest 50.
+      if (!holdLatest) return pageEndingAt(latest)
+      return new Promise<Response>((resolve) => {
+        answerLatest = () => resolve(pageEndingAt(latest))
+      })
     })
     const { store, sockets } = await latestPageShown(fetchFn)
     expect(shown()[0]).toBe('m51')
@@ -94,16 +87,7 @@ describe('load earlier racing a refetch of the thread', () => {
 describe('earlier messages loaded, then the thread read again', () => {
   test('a reconnect that reads the thread again keeps the earlier messages the reader loaded above it', async () => {
     let latest = 100
-    const fetchFn = apiRoutes((_method, path, request) => {
-      if (path === '/api/conversations') return json(200, [conversation('c1')])
-      if (path === '/api/users') return json(200, [alice, bob])
-      if (path === '/api/conversations/c1/messages') {
-        const before = new URL(request.url).searchParams.get('before')
-        const top = before === null ? latest : Number(before) - 1
-        return json(200, range(Math.max(1, top - 49), top).map(fromBob))
-      }
-      return json(200, [])
-    })
+    const fetchFn = bobsThreadApi((before) => pageEndingAt(before === null ? latest : before - 1))
     const { store, sockets } = await latestPageShown(fetchFn)
     // The reader loads the earlier messages and reads them.
     act(() => page.container.querySelector<HTMLButtonElement>('.load-earlier button')!.click())
@@ -127,19 +111,9 @@ describe('an empty earlier page (the messages below were gone: a database reset)
   test('hides "Load earlier" only while the thread starts where it was asked from', async () => {
     let latest = 100
     let emptyBelow = true
-    const fetchFn = apiRoutes((_method, path, request) => {
-      if (path === '/api/conversations') return json(200, [conversation('c1')])
-      if (path === '/api/users') return json(200, [alice, bob])
-      if (path === '/api/conversations/c1/messages') {
-        const before = new URL(request.url).searchParams.get('before')
-        if (before !== null) {
-          const top = Number(before) - 1
-          return json(200, emptyBelow ? [] : range(Math.max(1, top - 49), top).map(fromBob))
-        }
-        return json(200, range(latest - 49, latest).map(fromBob))
-      }
-      return json(200, [])
-    })
+    const fetchFn = bobsThreadApi((before) =>
+      before === null ? pageEndingAt(latest) : emptyBelow ? json(200, []) : pageEndingAt(before - 1),
+    )
     const { store, sockets } = await latestPageShown(fetchFn)
     const button = () => page.container.querySelector<HTMLButtonElement>('.load-earlier button')
     act(() => button()!.click())

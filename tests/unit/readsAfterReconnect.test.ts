@@ -40,6 +40,8 @@ function setup(invalidationWindowMs = 0, realtime: MakeStoreOptions['realtime'] 
   return { store, sockets, started, invalidated }
 }
 
+type Store = ReturnType<typeof setup>['store']
+
 const requestsTo = (path: string) => stub.requests.filter((r) => r.method === 'GET' && r.url === path).length
 
 /** Connected and past the session's first sync, then the socket dropped. */
@@ -119,46 +121,37 @@ describe('a read that failed while the socket was away', () => {
     store.dispose()
   })
 
-  test('a read the server refused for what it asked (404) is not made again', async () => {
+  test.each([
+    {
+      name: 'a read the server refused for what it asked (404)',
+      why: 'it would be refused again',
+      read: (store: Store) => store.dispatch(api.endpoints.getMessages.initiate('c-gone')),
+      fails: notFound,
+    },
+    {
+      name: 'an earlier page of a thread ("Load earlier")',
+      why: 'its answer would land in an entry nobody merges into the thread, and clear the error shown for it',
+      read: (store: Store) =>
+        store.dispatch(api.endpoints.getMessagesBefore.initiate({ conversationId: 'c1', before: 51, limit: 50 })),
+      fails: unavailable,
+    },
+  ])('$name is not made again: $why', async ({ read, fails }) => {
     const { store, sockets, started } = setup()
     away(sockets)
-    reply = (req) => (req.url.startsWith('/api/conversations/') ? notFound : unavailable)
-    const refused = store.dispatch(api.endpoints.getMessages.initiate('c-gone'))
+    reply = (req) => (req.url.startsWith('/api/conversations/') ? fails : unavailable)
+    const other = read(store)
     const failed = store.dispatch(api.endpoints.getLessons.initiate())
-    expect((await refused).isError).toBe(true)
+    expect((await other).isError).toBe(true)
     expect((await failed).isError).toBe(true)
     started.length = 0
 
-    reply = (req) => (req.url.startsWith('/api/conversations/') ? notFound : { status: 200, body: [] })
+    reply = (req) => (req.url.startsWith('/api/conversations/') ? fails : { status: 200, body: [] })
     backResumed(sockets)
     await settle()
-    // Both would be asked for in the same dispatch: the lessons are, the refused thread is not.
+    // Both would be asked for in the same dispatch: the lessons are, the other is not.
     expect(started).toEqual(['getLessons'])
     await eventually(() => expect(api.endpoints.getLessons.select()(store.getState()).data).toEqual([]))
-    refused.unsubscribe()
-    failed.unsubscribe()
-    store.dispose()
-  })
-
-  test('an earlier page of a thread ("Load earlier") is not made again: only its caller merged it, and it is gone', async () => {
-    const { store, sockets, started } = setup()
-    away(sockets)
-    reply = () => unavailable
-    const earlier = store.dispatch(
-      api.endpoints.getMessagesBefore.initiate({ conversationId: 'c1', before: 51, limit: 50 }),
-    )
-    const failed = store.dispatch(api.endpoints.getLessons.initiate())
-    expect((await earlier).isError).toBe(true)
-    expect((await failed).isError).toBe(true)
-    started.length = 0
-
-    reply = () => ({ status: 200, body: [] })
-    backResumed(sockets)
-    await settle()
-    // Made again, its answer would land in an entry nobody merges into the thread, and clear the error shown for it.
-    expect(started).toEqual(['getLessons'])
-    await eventually(() => expect(api.endpoints.getLessons.select()(store.getState()).data).toEqual([]))
-    earlier.unsubscribe()
+    other.unsubscribe()
     failed.unsubscribe()
     store.dispose()
   })

@@ -41,6 +41,30 @@ export const threadApi = apiRoutes((_method, path) => {
   return json(200, [])
 })
 
+/** Bob's messages in `c1` with seqs `from`…`to`, oldest first. */
+export const bobsMessages = (from: number, to: number) =>
+  Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => message(from + i, { senderId: bob.id }))
+
+/** A page of Bob's messages as the API answers one: the 50 ending at `top` (fewer near the first). */
+export const pageEndingAt = (top: number) => json(200, bobsMessages(Math.max(1, top - 49), top))
+
+/**
+ * The API of Alice's one conversation, `c1`, with Bob: `thread` answers its messages, given the `before` a page asked
+ * for (null: the latest page).
+ *
+ * @example bobsThreadApi((before) => pageEndingAt(before === null ? 100 : before - 1))
+ */
+export const bobsThreadApi = (thread: (before: number | null) => Response | Promise<Response>): typeof fetch =>
+  apiRoutes((_method, path, request) => {
+    if (path === '/api/conversations') return json(200, [conversation('c1')])
+    if (path === '/api/users') return json(200, [alice, bob])
+    if (path === '/api/conversations/c1/messages') {
+      const before = new URL(request.url).searchParams.get('before')
+      return thread(before === null ? null : Number(before))
+    }
+    return json(200, [])
+  })
+
 /**
  * A fresh container and React root for each test of the file (unmounted and removed after it), at `hash`.
  *
