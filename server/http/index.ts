@@ -184,6 +184,8 @@ export function configureHttpApp(
         origin: (origin, callback) => callback(null, origins.isAllowed(origin)),
         methods: ['GET', 'POST', 'PATCH', 'OPTIONS'],
         allowedHeaders: ['authorization', 'content-type'],
+        // A page on another origin reads a 429's wait from these (the browser's base query; `Date` for a dated wait).
+        exposedHeaders: ['retry-after', 'date'],
         maxAge: 600,
       })
       registerApiRoutes(api, { services, sessions, readLimiter, presenceFor })

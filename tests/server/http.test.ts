@@ -564,6 +564,8 @@ describe('routing and origins', () => {
     })
     expect(withOrigin.status).toBe(200)
     expect(withOrigin.headers.get('access-control-allow-origin')).toBe('http://localhost:5173')
+    // A 429's wait, for a page on another origin: Retry-After, and the Date to read a Retry-After date by.
+    expect(withOrigin.headers.get('access-control-expose-headers')?.split(/,\s*/)).toEqual(['retry-after', 'date'])
     expect((await http(url, 'GET', '/api/me', { token: token.alice })).status).toBe(200)
   })
 
