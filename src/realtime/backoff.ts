@@ -32,6 +32,8 @@ export interface KeyedRetries<K> {
   later(key: K, atLeastMs: number, fire: () => void): void
   /** Whether `key` waits for its retry. */
   waiting(key: K): boolean
+  /** `key`'s failures in a row (its `later` calls since it was last forgotten). */
+  failures(key: K): number
   /** `key`'s retry does not go (its failures still count). */
   cancel(key: K): void
   /** `key` succeeded, or is given up: its retry does not go and its failures start over. */
@@ -73,6 +75,7 @@ export function keyedRetries<K>(timers: Timers, options: BackoffOptions, random:
       waits.set(key, handle)
     },
     waiting: (key) => waits.has(key),
+    failures: (key) => failures.get(key) ?? 0,
     cancel,
     forget,
     clear() {

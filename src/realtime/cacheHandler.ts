@@ -10,7 +10,7 @@ import {
   syncCaughtUp,
   syncGap,
 } from './actions'
-import { cacheWorkForBurst, catchUpTagsOf, type QueuedEvent } from './cacheWork'
+import { cacheWorkForBurst, catchUpTagsAt, type QueuedEvent } from './cacheWork'
 import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 
@@ -39,11 +39,6 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
   let scheduled = false
   /** Events whose cache entry was being read: applied (again) once the read lands, or they could fall between. */
   let parked: QueuedEvent[] = []
-
-  /** Whether anything events feed has been read (or is being read). */
-  function readSoFar(): boolean {
-    return Object.keys(ctx.view().queries).length > 0
-  }
 
   function flush() {
     scheduled = false
@@ -87,15 +82,14 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
       for (const item of waiting) enqueue(item)
       return
     }
-    // The server could not replay what was missed (a gap), or this session's stream has just begun (its first sync:
-    // what was read before it may miss what came between that read and the handshake): what events feed is read
-    // again once, its tags gathered with any other invalidation of the same window. A resume from an offset costs
-    // nothing: the missed events were replayed.
-    const firstSync = syncCaughtUp.match(action) && prevState.socket.connection.offset === null && readSoFar()
-    if (syncGap.match(action) || firstSync) {
-      const tags = catchUpTagsOf(ctx.view().queries)
-      dispatch(catchUpStarted({ tags: tags.length }))
-      ctx.coalescer.add(tags)
+    // A catch-up (`catchUpTagsAt`): what events feed is read again once, its tags gathered with any other
+    // invalidation of the same window.
+    if (syncGap.match(action) || syncCaughtUp.match(action)) {
+      const tags = catchUpTagsAt(syncGap.match(action), prevState.socket.connection.offset, ctx.view().queries)
+      if (tags) {
+        dispatch(catchUpStarted({ tags: tags.length }))
+        ctx.coalescer.add(tags)
+      }
       return
     }
     if (sendConfirmed.match(action)) enqueue({ event: 'message:sent', payload: action.payload.message })

@@ -616,12 +616,23 @@ function createFold(view: CacheView) {
 }
 
 /**
- * What events feed, read again at a catch-up (a `sync:gap`, or a session's first sync after the page has read): the
- * lists, and every cached thread.
+ * What a sync's catch-up reads again, or null when it reads nothing. The server could not replay what was missed (a
+ * gap), or this session's stream has just begun (its first sync: no offset applied before it) after the page has read
+ * (what was read may miss what came between that read and the handshake): what events feed, the lists and every cached
+ * thread. A resume from an offset costs nothing: the missed events were replayed.
  *
- * @example catchUpTagsOf({}) // [{ type: 'Conversation', id: 'LIST' }, { type: 'Lesson', id: 'LIST' }, { type: 'ContactRequest', id: 'LIST' }]
+ * @example catchUpTagsAt(true, 10, {}) // [{ type: 'Conversation', id: 'LIST' }, { type: 'Lesson', id: 'LIST' }, { type: 'ContactRequest', id: 'LIST' }]
  */
-export function catchUpTagsOf(queries: CacheView['queries']): CacheTag[] {
+export function catchUpTagsAt(
+  gap: boolean,
+  offsetBefore: number | null,
+  queries: CacheView['queries'],
+): CacheTag[] | null {
+  const firstSyncAfterReads = offsetBefore === null && Object.keys(queries).length > 0
+  return gap || firstSyncAfterReads ? catchUpTagsOf(queries) : null
+}
+
+function catchUpTagsOf(queries: CacheView['queries']): CacheTag[] {
   const tags: CacheTag[] = [
     { type: 'Conversation', id: LIST },
     { type: 'Lesson', id: LIST },

@@ -1,11 +1,12 @@
 import { isAnyOf, type UnknownAction } from '@reduxjs/toolkit'
+import type { FetchBaseQueryError } from '@reduxjs/toolkit/query'
 import { api } from '../api'
-import { errorBodySchema, HTTP_STATUS, parse } from '../contract'
 import { sessionEnded, sessionStarted, shutdown, syncCaughtUp, syncGap } from './actions'
 import { keyedRetries } from './backoff'
-import { catchUpTagsOf } from './cacheWork'
+import { catchUpTagsAt } from './cacheWork'
 import type { Context, Handler } from './context'
 import { failedForWantOfServer, failedReadsToMakeAgain, READS_FOR_THEIR_CALLER } from './failedReads'
+import { outcomeOfHttpError } from './sendOutcome'
 import type { SocketRootState } from './socketSlice'
 
 /** How many times in a row a read that failed while connected is made again before it waits for the next sync. */
@@ -32,15 +33,9 @@ type ReadAction = UnknownAction & {
 export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { dispatch, getState } = ctx.mwApi
   const retries = keyedRetries<string>(ctx.timers, ctx.backoff, ctx.random)
-  const failures = new Map<string, number>()
 
   const makeAgain = (endpointName: string, originalArgs: unknown) =>
     dispatch(api.util.prefetch(endpointName as never, originalArgs as never, { force: true }) as never)
-
-  function forgetAll() {
-    retries.clear()
-    failures.clear()
-  }
 
   /** After `socket/shutdown` (the store disposed) nothing is scheduled: a read failing after it is no one's. */
   let stopped = false
@@ -48,21 +43,16 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
   return (action, prevState) => {
     if (stopped) return
     if (sessionStarted.match(action) || sessionEnded.match(action) || shutdown.match(action)) {
-      forgetAll()
+      retries.clear()
       // The socket's status is not reset by a shutdown: it cannot tell this handler the store is gone.
       if (shutdown.match(action)) stopped = true
       return
     }
     if (syncGap.match(action) || syncCaughtUp.match(action)) {
-      forgetAll()
+      retries.clear()
       const view = ctx.view()
-      const catchingUp =
-        syncGap.match(action) || (prevState.socket.connection.offset === null && Object.keys(view.queries).length > 0)
-      const covered = catchingUp
-        ? new Set(
-            api.util.selectInvalidatedBy(getState() as never, catchUpTagsOf(view.queries)).map((e) => e.queryCacheKey),
-          )
-        : new Set<string>()
+      const caughtUp = catchUpTagsAt(syncGap.match(action), prevState.socket.connection.offset, view.queries) ?? []
+      const covered = new Set(api.util.selectInvalidatedBy(getState() as never, caughtUp).map((e) => e.queryCacheKey))
       for (const read of failedReadsToMakeAgain(view.queries, (key) => covered.has(key)))
         makeAgain(read.endpointName, read.originalArgs)
       return
@@ -73,17 +63,16 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
     if (key === undefined) return
     if (readLanded(action)) {
       retries.forget(key)
-      failures.delete(key)
       return
     }
     if (!readFailed(action) || meta?.condition || !failedForWantOfServer(payload)) return
     if (READS_FOR_THEIR_CALLER.has(meta?.arg?.endpointName ?? '')) return
     if (getState().socket.connection.status !== 'connected') return
-    const failed = (failures.get(key) ?? 0) + 1
-    failures.set(key, failed)
-    if (failed > FAILED_READ_RETRIES) return
+    if (retries.failures(key) >= FAILED_READ_RETRIES) return
     const { endpointName, originalArgs } = meta!.arg!
-    retries.later(key, rateLimitWaitOf(payload), () => {
+    // At least the wait a 429 asked for (its `retryAfterMs`, read as a send's is), as a join's retry does.
+    const outcome = outcomeOfHttpError(payload as FetchBaseQueryError)
+    retries.later(key, outcome.kind === 'retry' ? (outcome.retryAfterMs ?? 0) : 0, () => {
       // Read again meanwhile (a catch-up, the page's "Try again": landed, under way, or refused for what it asked),
       // given up, or the connection went: nothing to do.
       const entry = ctx.view().queries[key] as { status?: string; error?: unknown } | undefined
@@ -92,12 +81,4 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
       makeAgain(endpointName!, originalArgs)
     })
   }
-}
-
-/** A 429's `retryAfterMs` (the contract's, as a join's retry honours it), else 0: the backoff alone. */
-function rateLimitWaitOf(error: unknown): number {
-  const { status, data } = (error ?? {}) as { status?: unknown; data?: unknown }
-  if (status !== HTTP_STATUS.RATE_LIMITED) return 0
-  const body = parse(errorBodySchema, data)
-  return body.ok ? (body.value.error.retryAfterMs ?? 0) : 0
 }

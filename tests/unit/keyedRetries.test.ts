@@ -22,10 +22,13 @@ describe('keyedRetries: per-key retries with a growing full-jitter backoff', () 
     expect(fired).toEqual(['a'])
     clock.advance(1)
     expect(fired).toEqual(['a', 'a'])
+    expect(retries.failures('a')).toBe(2)
     retries.forget('a')
+    expect(retries.failures('a')).toBe(0)
     fail('a')
     clock.advance(250)
     expect(fired).toEqual(['a', 'a', 'a'])
+    expect(retries.failures('a')).toBe(1)
   })
 
   test('a wait is at least what the server asked; keys wait apart; a new failure replaces the wait of its key', () => {
