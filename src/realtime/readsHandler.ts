@@ -44,7 +44,7 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
     if (stopped) return
     if (sessionStarted.match(action) || sessionEnded.match(action) || shutdown.match(action)) {
       retries.clear()
-      // The socket's status is not reset by a shutdown: it cannot tell this handler the store is gone.
+      // A flag of its own, not the socket's status: `disconnected` ends at the next `connect`, a shutdown never.
       if (shutdown.match(action)) stopped = true
       return
     }

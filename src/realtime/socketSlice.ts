@@ -20,6 +20,7 @@ import {
   sessionEnded,
   sessionExpired,
   sessionStarted,
+  shutdown,
   outboxRestored,
   sendRejected,
   eventRejected,
@@ -135,12 +136,21 @@ const removeByClientId = (state: SocketState, clientId: string | null) => {
   if (i !== -1) state.outbox.splice(i, 1)
 }
 
+/** `disconnect` or `shutdown`: our side closed the socket, and nothing opens it again until `connect` or a login. */
+const closedByUs = (state: SocketState) => {
+  const c = state.connection
+  if (c.status === 'connecting' || c.status === 'connected' || c.status === 'reconnecting') {
+    state.connection = { ...c, status: 'disconnected', socketId: null, attempt: 0 }
+  }
+}
+
 /**
  * The connection state machine (exactly the contract's statuses), the wanted rooms and the outbox.
  *
  * ```
  * idle ──login / connect──▶ connecting ──connected──▶ connected ──drop──▶ reconnecting ──connected──▶ connected
- *   any ──disconnect──▶ disconnected (until connect / login)      refused + refresh failed ──▶ unauthorized (until login)
+ *   any ──disconnect / shutdown──▶ disconnected (until connect / login)
+ *   refused + refresh failed ──▶ unauthorized (until login)
  * ```
  *
  * @example socketSlice.reducer(undefined, connect()).connection.status // 'connecting'
@@ -211,12 +221,10 @@ export const socketSlice = createSlice({
           error: action.payload,
         }
       })
-      .addCase(disconnect, (state) => {
-        const c = state.connection
-        if (c.status === 'connecting' || c.status === 'connected' || c.status === 'reconnecting') {
-          state.connection = { ...c, status: 'disconnected', socketId: null, attempt: 0 }
-        }
-      })
+      .addCase(disconnect, closedByUs)
+      // A shutdown closes the socket unbound (no `disconnected` follows): the status says so here, or a store kept
+      // after `dispose()` would go on saying `connected`.
+      .addCase(shutdown, closedByUs)
       // The tab's part outlives the session: it is the browser's, not the user's.
       .addCase(sessionEnded, (state) => ({
         ...initialSocketState,

@@ -4,7 +4,7 @@ import { api, saveRefreshToken } from '../../src/api'
 import { createSessionMiddleware } from '../../src/api/sessionMiddleware'
 import { authSlice, loggedIn, loggedOut } from '../../src/app/authSlice'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
-import { shutdown } from '../../src/realtime'
+import { selectIsConnected, shutdown } from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { alice } from './support/fixtures'
@@ -109,4 +109,24 @@ test('a shutdown dispatched from inside a logout (a middleware reacting to sessi
   store.dispatch(loggedOut())
   await settle()
   expect(store.getState().api.queries).toEqual({})
+})
+
+test('a store disposed while connected says it is no longer connected (its socket is closed without a disconnect event)', async () => {
+  const sockets = fakeSockets()
+  const store = makeStore({
+    apiUrl: 'http://api.test',
+    createSocket: sockets.createSocket,
+    storage: createMemoryStorage(),
+    shareSocket: false,
+  })
+  store.dispatch(loggedIn({ token: 'token-1', user: alice }))
+  await settle()
+  sockets.sockets[0]!.serverConnect()
+  await settle()
+  expect(selectIsConnected(store.getState())).toBe(true)
+  store.dispose()
+  await settle()
+  expect(sockets.sockets[0]!.active).toBe(false)
+  expect(store.getState().socket.connection.status).toBe('disconnected')
+  expect(selectIsConnected(store.getState())).toBe(false)
 })

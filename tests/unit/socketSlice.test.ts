@@ -27,6 +27,7 @@ import {
   sessionEnded,
   sessionExpired,
   sessionStarted,
+  shutdown,
   type ConnectionStatus,
   type SocketState,
 } from '../../src/realtime'
@@ -66,6 +67,12 @@ describe('connection status: exactly the contract transitions', () => {
     ['unauthorized', 'login', sessionStarted(), 'connecting'],
     ['disconnected', 'a stale connected', ok, 'disconnected'],
     ['idle', 'disconnect', disconnect(), 'idle'],
+    // The socket is unbound before it closes at a shutdown: no `disconnected` follows to say so.
+    ['connected', 'shutdown (the store disposed)', shutdown(), 'disconnected'],
+    ['reconnecting', 'shutdown', shutdown(), 'disconnected'],
+    ['connecting', 'shutdown', shutdown(), 'disconnected'],
+    ['idle', 'shutdown', shutdown(), 'idle'],
+    ['unauthorized', 'shutdown', shutdown(), 'unauthorized'],
     ['connected', 'logout', sessionEnded(), 'idle'],
     ['unauthorized', 'logout', sessionEnded(), 'idle'],
     ['connected', 'connect again', connect(), 'connected'],
