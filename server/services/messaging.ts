@@ -177,8 +177,20 @@ export function createMessaging(ctx: ServiceContext) {
     return rows[0] ? toMessage(rows[0]) : undefined
   }
 
-  async function conversationsFor(userId: Id, onlyId?: Id): Promise<Conversation[]> {
-    const rows = await db.query<ConversationRow>(
+  /**
+   * The user's conversations (or the one of `onlyId`), read in three statements on one snapshot (repeatable read):
+   * each on its own, a send committed between them came back as the last message but not in the unread count nor in
+   * `updatedAt`, and the browser, whose event for that message then changes nothing, kept the count and the order wrong.
+   */
+  function conversationsFor(userId: Id, onlyId?: Id): Promise<Conversation[]> {
+    return db.transaction(async (tx) => {
+      await tx.query('set transaction isolation level repeatable read, read only')
+      return conversationsOn(tx, userId, onlyId)
+    })
+  }
+
+  async function conversationsOn(q: Queryable, userId: Id, onlyId?: Id): Promise<Conversation[]> {
+    const rows = await q.query<ConversationRow>(
       `select c.id, c.updated_at, c.last_seq, me.last_read_seq,
          (select count(*) from messages x
            where x.conversation_id = c.id and x.seq > me.last_read_seq and x.sender_id <> $1)::int as unread
@@ -189,14 +201,14 @@ export function createMessaging(ctx: ServiceContext) {
       [userId, onlyId ?? null],
     )
     if (rows.length === 0) return []
-    const members = await db.query<{ conversation_id: string; user_id: string; last_read_seq: number | string }>(
+    const members = await q.query<{ conversation_id: string; user_id: string; last_read_seq: number | string }>(
       `select other.conversation_id, other.user_id, other.last_read_seq
        from conversation_members me join conversation_members other on other.conversation_id = me.conversation_id
        where me.user_id = $1 and ($2::text is null or me.conversation_id = $2)
        order by other.user_id`,
       [userId, onlyId ?? null],
     )
-    const last = await db.query<MessageRow>(
+    const last = await q.query<MessageRow>(
       `select ${MESSAGE_COLUMNS.split(', ')
         .map((column) => `x.${column}`)
         .join(', ')}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TokenService } from '../../server/auth'
-import { openDatabase } from '../../server/db'
+import { openDatabase, type Db, type Queryable } from '../../server/db'
 import { appendEvents, lockCounters } from '../../server/services/eventLog'
 import { createLogger } from '../../server/logger'
 import { LoginThrottle } from '../../server/loginThrottle'
@@ -368,6 +368,67 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
         interval: 20,
       })
       bob.close()
+    },
+  )
+
+  it.skipIf(!runnable.ok)(
+    'answers the conversation list from one snapshot: a send committed between its reads is in all of it or none',
+    async () => {
+      // The list is read in three statements (the conversations with their unread counts, the members' read marks, the
+      // last messages). Each on its own snapshot, a send committed between them came back as the last message but not
+      // in the unread count nor in `updatedAt`: the browser then counts one unread too few (the event of that message
+      // lands on a list that holds it already, so it changes nothing) and sorts the list by an older time, for good.
+      const db = await openDatabase({ databaseUrl, dataDir: tmpdir() })
+      try {
+        const messagingOn = (on: Db) => {
+          const tokens = new TokenService(new Uint8Array(32))
+          return createMessaging({
+            db: on,
+            tokens,
+            sessions: new SessionStore(on, tokens, new Uint8Array(32), { idleSeconds: 60, maxSeconds: 60 }),
+            limiter: new RateLimiter({ perSecond: 1e6, burst: 1e6 }),
+            replayLookups: new RateLimiter({ perSecond: 1e6, burst: 1e6 }),
+            notifier: { deliver: () => undefined },
+            presence: { viewers: () => new Set<string>() },
+            conversationLocks: new KeyedMutex(),
+            members: new ConversationMembers(on),
+            now: () => new Date(),
+            passwords: new PasswordHasher(),
+            loginThrottle: new LoginThrottle(),
+            logger: createLogger('silent'),
+          })
+        }
+        const writer = messagingOn(db)
+        // Alice writes to Bob right after the list's first statement has answered (on another connection).
+        let sent: Message | undefined
+        const afterFirstRead = async <T>(sql: string, rows: T[]): Promise<T[]> => {
+          if (sent === undefined && sql.includes(' as unread')) {
+            sent = await writer.send('user-alice', {
+              conversationId: 'conv-alice-bob',
+              content: 'between the reads',
+              clientId: randomUUID(),
+            })
+          }
+          return rows
+        }
+        const watched = (q: Queryable): Queryable => ({
+          ...q,
+          query: async <T>(sql: string, params?: unknown[]) => afterFirstRead(sql, await q.query<T>(sql, params)),
+        })
+        const reader = messagingOn({
+          ...db,
+          ...watched(db),
+          transaction: (fn) => db.transaction((tx) => fn(watched(tx))),
+        } as Db)
+        const before = (await writer.listConversations('user-bob')).find((c) => c.id === 'conv-alice-bob')!
+        const listed = (await reader.listConversations('user-bob')).find((c) => c.id === 'conv-alice-bob')!
+        expect(sent).toBeDefined()
+        const after = (await writer.listConversations('user-bob')).find((c) => c.id === 'conv-alice-bob')!
+        expect(after.lastMessage?.id).toBe(sent?.id)
+        expect([before, after]).toContainEqual(listed)
+      } finally {
+        await db.close()
+      }
     },
   )
 })
