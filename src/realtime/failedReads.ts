@@ -30,22 +30,23 @@ export function failedForWantOfServer(error: unknown): boolean {
 }
 
 /**
- * The reads to make again now that the server is reachable: those that failed for want of it, unless `covered` (by
- * cache key: a catch-up's invalidation reads it again already) or one only its caller uses (`READS_FOR_THEIR_CALLER`). Whether anyone still watches one is not asked: RTK
- * Query mirrors its subscriptions into the state only half a second later, and an entry nobody watches is in the
- * cache for at most its `keepUnusedDataFor` (removed after this read as it would have been).
+ * The reads to make again now that the server is reachable: those that failed for want of it and someone still
+ * `watched` (by cache key: one nobody subscribes to, made again, would only be kept in the cache, each failure setting
+ * its removal back), unless `covered` (a catch-up's invalidation reads it again already) or one only its caller uses
+ * (`READS_FOR_THEIR_CALLER`).
  *
- * @example failedReadsToMakeAgain({ 'getLessons(undefined)': { status: 'rejected', endpointName: 'getLessons', error: { status: 503 } } }, () => false) // [{ endpointName: 'getLessons', originalArgs: undefined }]
+ * @example failedReadsToMakeAgain({ 'getLessons(undefined)': { status: 'rejected', endpointName: 'getLessons', error: { status: 503 } } }, () => false, () => true) // [{ endpointName: 'getLessons', originalArgs: undefined }]
  */
 export function failedReadsToMakeAgain(
   queries: Readonly<Record<string, FailedReadView | undefined>>,
   covered: (queryCacheKey: string) => boolean,
+  watched: (queryCacheKey: string) => boolean,
 ): ReadToMakeAgain[] {
   const reads: ReadToMakeAgain[] = []
   for (const [key, entry] of Object.entries(queries)) {
     if (entry?.status !== 'rejected' || entry.endpointName === undefined) continue
     if (READS_FOR_THEIR_CALLER.has(entry.endpointName)) continue
-    if (!failedForWantOfServer(entry.error) || covered(key)) continue
+    if (!failedForWantOfServer(entry.error) || covered(key) || !watched(key)) continue
     reads.push({ endpointName: entry.endpointName, originalArgs: entry.originalArgs })
   }
   return reads

@@ -8,6 +8,7 @@ import type { Context, Handler } from './context'
 import { failedForWantOfServer, failedReadsToMakeAgain, READS_FOR_THEIR_CALLER } from './failedReads'
 import { outcomeOfHttpError } from './sendOutcome'
 import type { SocketRootState } from './socketSlice'
+import { type SubscriptionsView, watchedReads } from './watchedReads'
 
 /** How many times in a row a read that failed while connected is made again before it waits for the next sync. */
 export const FAILED_READ_RETRIES = 5
@@ -20,19 +21,31 @@ const apiActionPrefix = `${api.reducerPath}/`
 
 type ReadAction = UnknownAction & {
   payload?: unknown
-  meta?: { arg?: { queryCacheKey?: string; endpointName?: string; originalArgs?: unknown }; condition?: boolean }
+  meta?: {
+    arg?: { queryCacheKey?: string; endpointName?: string; originalArgs?: unknown; subscribe?: boolean }
+    condition?: boolean
+    requestStatus?: string
+  }
 }
+
+const NO_SUBSCRIPTIONS: SubscriptionsView = {}
 
 /**
  * Reads that failed for want of the server are no events: no replay brings them back, and a thread whose re-read
  * failed keeps a hole until it is read again. So they are made again: at every sync (the server answers again), those
  * the catch-up reads anyway excepted; and while the socket is connected (the server is there: a 5xx, a timeout, a 429
  * past the base query's own tries), after the layer's backoff, up to `FAILED_READ_RETRIES` times in a row. A read
- * refused for what it asked (a 4xx) is not, nor one whose answer only its caller merges (`READS_FOR_THEIR_CALLER`).
+ * refused for what it asked (a 4xx) is not, nor one whose answer only its caller merges (`READS_FOR_THEIR_CALLER`),
+ * nor one nobody subscribes to any more (its page left: made again, it would stay cached as long as it kept failing).
  */
 export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { dispatch, getState } = ctx.mwApi
   const retries = keyedRetries<string>(ctx.timers, ctx.backoff, ctx.random)
+  const reads = watchedReads()
+  const subscriptions = () =>
+    (getState() as { [K in typeof api.reducerPath]?: { subscriptions?: SubscriptionsView } })[api.reducerPath]
+      ?.subscriptions ?? NO_SUBSCRIPTIONS
+  const watched = (key: string) => reads.watched(key, subscriptions())
 
   const makeAgain = (endpointName: string, originalArgs: unknown) =>
     dispatch(api.util.prefetch(endpointName as never, originalArgs as never, { force: true }) as never)
@@ -44,6 +57,7 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
     if (stopped) return
     if (sessionStarted.match(action) || sessionEnded.match(action) || shutdown.match(action)) {
       retries.clear()
+      reads.clear()
       // A flag of its own, not the socket's status: `disconnected` ends at the next `connect`, a shutdown never.
       if (shutdown.match(action)) stopped = true
       return
@@ -53,7 +67,7 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
       const view = ctx.view()
       const caughtUp = catchUpTagsAt(syncGap.match(action), prevState.socket.connection.offset, view.queries) ?? []
       const covered = new Set(api.util.selectInvalidatedBy(getState() as never, caughtUp).map((e) => e.queryCacheKey))
-      for (const read of failedReadsToMakeAgain(view.queries, (key) => covered.has(key)))
+      for (const read of failedReadsToMakeAgain(view.queries, (key) => covered.has(key), watched))
         makeAgain(read.endpointName, read.originalArgs)
       return
     }
@@ -61,6 +75,9 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
     const { meta, payload } = action as ReadAction
     const key = meta?.arg?.queryCacheKey
     if (key === undefined) return
+    // The two actions a subscription comes with: a read made, or one its cached entry spared (`condition`).
+    if (meta?.arg?.subscribe && (meta.requestStatus === 'pending' || meta.condition))
+      reads.subscribed(key, subscriptions())
     if (readLanded(action)) {
       retries.forget(key)
       return
@@ -74,7 +91,8 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
     const outcome = outcomeOfHttpError(payload as FetchBaseQueryError)
     retries.later(key, outcome.kind === 'retry' ? (outcome.retryAfterMs ?? 0) : 0, () => {
       // Read again meanwhile (a catch-up, the page's "Try again": landed, under way, or refused for what it asked),
-      // given up, or the connection went: nothing to do.
+      // given up, its page left, or the connection went: nothing to do.
+      if (!watched(key)) return
       const entry = ctx.view().queries[key] as { status?: string; error?: unknown } | undefined
       if (entry?.status !== 'rejected' || !failedForWantOfServer(entry.error)) return
       if (stopped || getState().socket.connection.status !== 'connected') return

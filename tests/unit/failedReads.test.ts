@@ -28,6 +28,7 @@ describe('failedReadsToMakeAgain', () => {
     originalArgs,
     error: { status },
   })
+  const everyone = () => true
   test('a failed read, with its argument; not one that succeeded or is pending', () => {
     const queries = {
       'getMessages("c1")': failed('getMessages', 'c1'),
@@ -36,7 +37,7 @@ describe('failedReadsToMakeAgain', () => {
       'getMessages("c2")': failed('getMessages', 'c2'),
       'getContactRequests(undefined)': failed('getContactRequests', undefined, 'FETCH_ERROR'),
     }
-    expect(failedReadsToMakeAgain(queries, () => false)).toEqual([
+    expect(failedReadsToMakeAgain(queries, () => false, everyone)).toEqual([
       { endpointName: 'getMessages', originalArgs: 'c1' },
       { endpointName: 'getMessages', originalArgs: 'c2' },
       { endpointName: 'getContactRequests', originalArgs: undefined },
@@ -52,7 +53,9 @@ describe('failedReadsToMakeAgain', () => {
       }),
       'getMessages("c1")': failed('getMessages', 'c1'),
     }
-    expect(failedReadsToMakeAgain(queries, () => false)).toEqual([{ endpointName: 'getMessages', originalArgs: 'c1' }])
+    expect(failedReadsToMakeAgain(queries, () => false, everyone)).toEqual([
+      { endpointName: 'getMessages', originalArgs: 'c1' },
+    ])
   })
 
   test('not a read refused for what it asked, nor one a catch-up covers', () => {
@@ -61,8 +64,22 @@ describe('failedReadsToMakeAgain', () => {
       'getLessons(undefined)': failed('getLessons', undefined),
       'getUsers(undefined)': failed('getUsers', undefined),
     }
-    expect(failedReadsToMakeAgain(queries, (key) => key === 'getLessons(undefined)')).toEqual([
+    expect(failedReadsToMakeAgain(queries, (key) => key === 'getLessons(undefined)', everyone)).toEqual([
       { endpointName: 'getUsers', originalArgs: undefined },
     ])
+  })
+
+  test('not a read nobody watches any more', () => {
+    const queries = {
+      'getLessons(undefined)': failed('getLessons', undefined),
+      'getUsers(undefined)': failed('getUsers', undefined),
+    }
+    expect(
+      failedReadsToMakeAgain(
+        queries,
+        () => false,
+        (key) => key === 'getUsers(undefined)',
+      ),
+    ).toEqual([{ endpointName: 'getUsers', originalArgs: undefined }])
   })
 })

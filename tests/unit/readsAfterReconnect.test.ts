@@ -44,6 +44,14 @@ type Store = ReturnType<typeof setup>['store']
 
 const requestsTo = (path: string) => stub.requests.filter((r) => r.method === 'GET' && r.url === path).length
 
+/** `read`'s page leaves: it unsubscribes, and RTK Query's state says so (it writes who subscribes a little later). */
+async function left(store: Store, read: { unsubscribe(): void; queryCacheKey: string }) {
+  const before = store.getState().api.subscriptions
+  read.unsubscribe()
+  await eventually(() => expect(store.getState().api.subscriptions).not.toBe(before))
+  expect(Object.keys(store.getState().api.subscriptions[read.queryCacheKey] ?? {})).toEqual([])
+}
+
 /** Connected and past the session's first sync, then the socket dropped. */
 function away(sockets: ReturnType<typeof fakeSockets>) {
   sockets.last.serverConnect('sock-1')
@@ -153,6 +161,44 @@ describe('a read that failed while the socket was away', () => {
     await eventually(() => expect(api.endpoints.getLessons.select()(store.getState()).data).toEqual([]))
     other.unsubscribe()
     failed.unsubscribe()
+    store.dispose()
+  })
+
+  test('a read nobody watches any more (its page left) is not made again, and leaves the cache as usual', async () => {
+    const { store, sockets, started } = setup()
+    away(sockets)
+    reply = () => unavailable
+    const watched = store.dispatch(api.endpoints.getLessons.initiate())
+    expect((await watched).isError).toBe(true)
+    await left(store, watched)
+    started.length = 0
+
+    reply = () => ({ status: 200, body: [lesson('l1')] })
+    backResumed(sockets)
+    await settle()
+    expect(started).toEqual([])
+    expect(requestsTo('/api/lessons')).toBe(1)
+    store.dispose()
+  })
+
+  test('a read watched again just before the sync (its page back, RTK Query not saying so yet) is made again', async () => {
+    const { store, sockets } = setup()
+    sockets.last.serverConnect('sock-1')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    reply = () => ({ status: 200, body: [] })
+    const first = store.dispatch(api.endpoints.getLessons.initiate())
+    expect((await first).isSuccess).toBe(true)
+    sockets.last.serverDrop()
+    reply = () => unavailable
+    expect((await first.refetch()).isError).toBe(true)
+    await left(store, first)
+
+    // The page comes back: its read is in the cache (failed, over data read before), so it is not made.
+    const again = store.dispatch(api.endpoints.getLessons.initiate())
+    reply = () => ({ status: 200, body: [lesson('l1')] })
+    backResumed(sockets)
+    await eventually(() => expect(api.endpoints.getLessons.select()(store.getState()).data).toEqual([lesson('l1')]))
+    again.unsubscribe()
     store.dispose()
   })
 
@@ -284,6 +330,19 @@ describe('a retry while connected, on timers the test holds', () => {
     for (const wait of held.splice(0)) wait.run()
     expect(started).toEqual([])
     watched.unsubscribe()
+    store.dispose()
+  })
+
+  test('a read nobody watches any more when its wait ends is not made again', async () => {
+    const { store, started, held } = setupHeld(100_000, slowBackoff)
+    reply = () => unavailable
+    const watched = store.dispatch(api.endpoints.getLessons.initiate())
+    expect((await watched).isError).toBe(true)
+    expect(held).toHaveLength(1)
+    await left(store, watched)
+    started.length = 0
+    for (const wait of held.splice(0)) wait.run()
+    expect(started).toEqual([])
     store.dispose()
   })
 
