@@ -79,11 +79,27 @@ const extraOf = (extra: unknown): ApiExtra => (extra ?? { apiUrl: '' }) as ApiEx
  * retried. Never once the store's user is no longer the one it was made for (another tab's login): it fails as it is.
  * A refused refresh dispatches `auth/refreshFailed` (the realtime layer shows `unauthorized`).
  */
-const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, AnswerCheck> = async (
+const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, AnswerCheck, AnswerMeta> = async (
   args,
   api,
   extraOptions,
-) => checkedAnswer(await readAgainWhenRateLimited(args, api, extraOptions), extraOptions?.check)
+) => {
+  const result = await readAgainWhenRateLimited(args, api, extraOptions)
+  const checked = checkedAnswer(result, extraOptions?.check)
+  // Read here, where the answer's headers and the server's clock are: the actions carry neither.
+  return result.error?.status === HTTP_STATUS.RATE_LIMITED
+    ? { ...checked, meta: { rateLimitWaitMs: rateLimitWaitOf(result, extraOf(api.extra)) } }
+    : checked
+}
+
+/**
+ * What the base query tells of a failed read beside its error (plain data: RTK Query puts it in the read's rejected
+ * action, as `meta.baseQueryMeta`).
+ */
+export interface AnswerMeta {
+  /** A 429's: the wait it asked for, in ms (its body's `retryAfterMs`, else its `Retry-After`, as a retry here reads it). */
+  rateLimitWaitMs?: number
+}
 
 /** How many times a read the server refused for its rate (429) is made again, each after the wait it asked for. */
 export const READ_RETRIES_WHEN_RATE_LIMITED = 3

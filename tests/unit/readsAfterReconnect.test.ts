@@ -379,4 +379,28 @@ describe('a retry while connected, on timers the test holds', () => {
     watched.unsubscribe()
     store.dispose()
   })
+
+  test.each([
+    { name: 'in seconds', retryAfter: () => '60' },
+    { name: 'as a date', retryAfter: (date: Date) => new Date(date.getTime() + 60_000).toUTCString() },
+  ])(
+    "a 429 with no retryAfterMs (a proxy's) waits at least its Retry-After header, given $name",
+    async ({ retryAfter }) => {
+      const { store, held } = setupHeld(50_000, { backoff: { baseMs: 500, capMs: 30_000 }, random: () => 0 })
+      // Whole seconds: an HTTP date has no finer ones.
+      const date = new Date(Math.floor(Date.now() / 1000) * 1000)
+      reply = () => ({
+        status: 429,
+        body: { error: { code: 'RATE_LIMITED', message: 'slow down' } },
+        headers: { 'retry-after': retryAfter(date), date: date.toUTCString() },
+      })
+      const watched = store.dispatch(api.endpoints.getLessons.initiate())
+      expect((await watched).error).toMatchObject({ status: 429 })
+      await settle()
+      expect(held.map((wait) => wait.ms)).toEqual([60_000])
+      expect(requestsTo('/api/lessons')).toBe(1)
+      watched.unsubscribe()
+      store.dispose()
+    },
+  )
 })
