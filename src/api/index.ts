@@ -166,9 +166,12 @@ function rateLimitWaitOf(result: Awaited<ReturnType<typeof rawBaseQuery>>, extra
 /** An HTTP date (IMF-fixdate, or the obsolete RFC 850 and asctime forms: each has `hh:mm:ss`) in ms, or null. */
 function httpDate(value: string): number | null {
   if (!/\b\d{2}:\d{2}:\d{2}\b/.test(value)) return null
-  const at = Date.parse(value)
+  // asctime (`Sun Nov  6 08:49:37 1994`) names no zone, and `Date.parse` would read it in the browser's: it is GMT.
+  const at = Date.parse(ASCTIME.test(value) ? `${value} GMT` : value)
   return Number.isFinite(at) ? at : null
 }
+
+const ASCTIME = /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/
 
 /** Waits `ms`; false when `signal` gave the read up first. */
 function pause(ms: number, signal: AbortSignal): Promise<boolean> {

@@ -1,5 +1,5 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
-import { describe, expect, test } from 'vitest'
+import { describe, expect, onTestFinished, test } from 'vitest'
 import { api } from '../../src/api'
 import { createMemoryStorage, makeStore, type MakeStoreOptions } from '../../src/app/store'
 import { eventually } from './support/eventually'
@@ -43,6 +43,15 @@ function setup(invalidationWindowMs = 0, realtime: MakeStoreOptions['realtime'] 
 type Store = ReturnType<typeof setup>['store']
 
 const requestsTo = (path: string) => stub.requests.filter((r) => r.method === 'GET' && r.url === path).length
+
+/** `date` + 60 s in HTTP's asctime form (`Sun Nov  6 08:49:37 1994`, GMT). */
+function asctimeAfter(date: Date): string {
+  const at = new Date(date.getTime() + 60_000)
+  const [weekday, , month] = at.toUTCString().split(' ')
+  const day = String(at.getUTCDate()).padStart(2, ' ')
+  const time = at.toISOString().slice(11, 19)
+  return `${weekday!.slice(0, 3)} ${month} ${day} ${time} ${at.getUTCFullYear()}`
+}
 
 /** `read`'s page leaves: it unsubscribes, and RTK Query's state says so (it writes who subscribes a little later). */
 async function left(store: Store, read: { unsubscribe(): void; queryCacheKey: string }) {
@@ -383,9 +392,18 @@ describe('a retry while connected, on timers the test holds', () => {
   test.each([
     { name: 'in seconds', retryAfter: () => '60' },
     { name: 'as a date', retryAfter: (date: Date) => new Date(date.getTime() + 60_000).toUTCString() },
+    // HTTP's obsolete asctime form, which recipients must still read, says no zone: it is GMT, as every HTTP date.
+    { name: 'as an asctime date, in a browser west of Greenwich', zone: 'America/New_York', retryAfter: asctimeAfter },
+    { name: 'as an asctime date, in a browser east of Greenwich', zone: 'Asia/Tokyo', retryAfter: asctimeAfter },
   ])(
     "a 429 with no retryAfterMs (a proxy's) waits at least its Retry-After header, given $name",
-    async ({ retryAfter }) => {
+    async ({ retryAfter, zone }) => {
+      const zoneBefore = process.env.TZ
+      if (zone) process.env.TZ = zone
+      onTestFinished(() => {
+        if (zoneBefore === undefined) delete process.env.TZ
+        else process.env.TZ = zoneBefore
+      })
       const { store, held } = setupHeld(50_000, { backoff: { baseMs: 500, capMs: 30_000 }, random: () => 0 })
       // Whole seconds: an HTTP date has no finer ones.
       const date = new Date(Math.floor(Date.now() / 1000) * 1000)
