@@ -33,9 +33,11 @@ import { loadAuth, loadRefreshToken, saveRefreshToken } from './credentials'
 import { tokenLifetime } from './jwt'
 import { loggedIn, refreshFailed, tokenRefreshed } from './session'
 import { LIST, TAG_TYPES } from './tags'
+import { answeredStatus } from './answeredStatus'
 import type { ApiExtra, Session, ThreadMessage } from './types'
 
 export * from './tags'
+export * from './answeredStatus'
 export * from './session'
 export * from './credentials'
 export * from './jwt'
@@ -87,7 +89,7 @@ const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, A
   const result = await readAgainWhenRateLimited(args, api, extraOptions)
   const checked = checkedAnswer(result, extraOptions?.check)
   // Read here, where the answer's headers and the server's clock are: the actions carry neither.
-  return result.error?.status === HTTP_STATUS.RATE_LIMITED
+  return answeredStatus(result.error) === HTTP_STATUS.RATE_LIMITED
     ? { ...checked, meta: { rateLimitWaitMs: rateLimitWaitOf(result, extraOf(api.extra)) } }
     : checked
 }
@@ -123,7 +125,7 @@ const readAgainWhenRateLimited: BaseQueryFn<string | FetchArgs, unknown, FetchBa
 ) => {
   const isRead = typeof args === 'string' || (args.method ?? 'GET').toUpperCase() === 'GET'
   let result = await authorizedQuery(args, api, extraOptions)
-  const rateLimited = () => result.error?.status === HTTP_STATUS.RATE_LIMITED
+  const rateLimited = () => answeredStatus(result.error) === HTTP_STATUS.RATE_LIMITED
   for (let retry = 0; isRead && retry < READ_RETRIES_WHEN_RATE_LIMITED && rateLimited(); retry++) {
     const waitMs = rateLimitWaitOf(result, extraOf(api.extra))
     if (waitMs > MAX_RATE_LIMIT_WAIT_MS || !(await pause(spreadWait(waitMs, retry), api.signal))) break

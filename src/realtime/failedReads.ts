@@ -1,3 +1,5 @@
+import { answeredStatus } from '../api/answeredStatus'
+
 /** What of a cached read this module looks at (RTK Query's `QuerySubState`). */
 export interface FailedReadView {
   status?: string
@@ -20,13 +22,15 @@ export interface ReadToMakeAgain {
 export const READS_FOR_THEIR_CALLER: ReadonlySet<string> = new Set(['getMessagesBefore'])
 
 /**
- * Whether a read failed for want of the server (unreachable, no answer in time, a 5xx, its rate) rather than for what
- * it asked (a 4xx, an answer that broke the contract): only the first can succeed when made again unchanged.
+ * Whether a read failed for want of the server (unreachable, no answer in time, a 5xx, its rate: a gateway's HTML page
+ * of one too) rather than for what it asked (a 4xx, an answer that broke the contract): only the first can succeed
+ * when made again unchanged.
  */
 export function failedForWantOfServer(error: unknown): boolean {
   const status = (error as { status?: unknown } | null | undefined)?.status
   if (status === 'FETCH_ERROR' || status === 'TIMEOUT_ERROR') return true
-  return typeof status === 'number' && (status >= 500 || status === 429)
+  const answered = answeredStatus(error)
+  return answered !== null && (answered >= 500 || answered === 429)
 }
 
 /**

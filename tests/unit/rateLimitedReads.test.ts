@@ -93,6 +93,18 @@ describe('a read refused for its rate', () => {
     expect(gets()).toHaveLength(2)
   })
 
+  test("takes the wait from Retry-After when the body is no JSON at all (a proxy's page)", async () => {
+    let refusals = 1
+    reply = () =>
+      refusals-- > 0
+        ? { status: 429, text: '<html>Too Many Requests</html>', headers: { 'retry-after': '0' } }
+        : { status: 200, body: [] }
+    const store = setup()
+    const result = await store.dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false }))
+    expect(result.isSuccess).toBe(true)
+    expect(gets()).toHaveLength(2)
+  })
+
   test('reads Retry-After given as an HTTP date: a minute ahead is longer than a page should hang', async () => {
     reply = () => rateLimited(undefined, { 'retry-after': new Date(Date.now() + 60_000).toUTCString() })
     const store = setup()

@@ -9,8 +9,13 @@ export interface StubRequest {
   body: unknown
 }
 
-/** `drop`: the connection is closed without an answer (a server going away mid-request: `fetch` rejects). */
-export type StubReply = { status: number; body?: unknown; headers?: Record<string, string> } | { drop: true }
+/**
+ * `body` is sent as JSON; `text` as it is (a proxy's HTML page). `drop`: the connection is closed without an answer (a
+ * server going away mid-request: `fetch` rejects).
+ */
+export type StubReply =
+  | { status: number; body?: unknown; text?: string; headers?: Record<string, string> }
+  | { drop: true }
 
 /**
  * A real HTTP server on loopback port 0 answering with `reply` (swappable per test), recording every request.
@@ -34,6 +39,11 @@ export async function startHttpStub(reply: (req: StubRequest) => StubReply | Pro
       const answer = await stub.reply(request)
       if ('drop' in answer) {
         res.socket?.destroy()
+        return
+      }
+      if (answer.text !== undefined) {
+        res.writeHead(answer.status, { 'content-type': 'text/html', ...answer.headers })
+        res.end(answer.text)
         return
       }
       res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers })

@@ -1,0 +1,12 @@
+/**
+ * The HTTP status a failed request was answered with, or null when none came (unreachable, timed out, or no request
+ * made). An answer whose body is no JSON (a gateway's HTML "502 Bad Gateway", a proxy's "429 Too Many Requests") is
+ * RTK Query's `PARSING_ERROR`, its status in `originalStatus`: it is still that status's answer.
+ *
+ * @example answeredStatus({ status: 'PARSING_ERROR', originalStatus: 502, data: '<html>…', error: '…' }) // 502
+ */
+export function answeredStatus(error: unknown): number | null {
+  const e = error as { status?: unknown; originalStatus?: unknown } | null | undefined
+  if (typeof e?.status === 'number') return e.status
+  return e?.status === 'PARSING_ERROR' && typeof e.originalStatus === 'number' ? e.originalStatus : null
+}
