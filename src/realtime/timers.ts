@@ -12,8 +12,14 @@ export interface Timers {
   clearTimeout(handle: TimerHandle): void
 }
 
-/** The host's timers, looked up at each call (so fake timers installed after the store was built still apply). */
+/** The longest delay `setTimeout` holds: a longer one overflows, and the callback runs at once. */
+const LONGEST_TIMEOUT_MS = 2 ** 31 - 1
+
+/**
+ * The host's timers, looked up at each call (so fake timers installed after the store was built still apply). A wait
+ * longer than they hold (a server's Retry-After of a month) is their longest, not none.
+ */
 export const hostTimers: Timers = {
-  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
+  setTimeout: (callback, ms) => globalThis.setTimeout(callback, Math.min(ms, LONGEST_TIMEOUT_MS)),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
 }
