@@ -24,13 +24,14 @@ export const READS_FOR_THEIR_CALLER: ReadonlySet<string> = new Set(['getMessages
 /**
  * Whether a read failed for want of the server (unreachable, no answer in time, a 5xx, its rate: a gateway's HTML page
  * of one too) rather than for what it asked (a 4xx, an answer that broke the contract): only the first can succeed
- * when made again unchanged.
+ * when made again unchanged. A 408 is the first kind (the request did not reach the server in time: the server
+ * answers it to a trickling client, a proxy to a slow one), as a token refresh takes it.
  */
 export function failedForWantOfServer(error: unknown): boolean {
   const status = (error as { status?: unknown } | null | undefined)?.status
   if (status === 'FETCH_ERROR' || status === 'TIMEOUT_ERROR') return true
   const answered = answeredStatus(error)
-  return answered !== null && (answered >= 500 || answered === 429)
+  return answered !== null && (answered >= 500 || answered === 429 || answered === 408)
 }
 
 /**

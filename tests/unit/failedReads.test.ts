@@ -8,6 +8,7 @@ describe('failedForWantOfServer', () => {
     [{ status: 500, data: {} }, true],
     [{ status: 503, data: {} }, true],
     [{ status: 429, data: {} }, true],
+    [{ status: 408, data: {} }, true],
     [{ status: 400, data: {} }, false],
     [{ status: 401, data: {} }, false],
     [{ status: 403, data: {} }, false],

@@ -79,6 +79,7 @@ describe('a read that failed while the socket was away', () => {
     { name: 'answered 503', failure: unavailable },
     { name: 'its connection dropped unanswered', failure: { drop: true } as const },
     { name: "answered 502 by a gateway's HTML page", failure: { status: 502, text: '<html>Bad Gateway</html>' } },
+    { name: 'answered 408 by a proxy that waited for it too long', failure: { status: 408, text: 'Request Timeout' } },
   ])('($name) is made again once the socket is back, and fills the page', async ({ failure }) => {
     const { store, sockets } = setup()
     away(sockets)
