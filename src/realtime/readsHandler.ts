@@ -56,7 +56,8 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
     if (stopped) return
     if (sessionStarted.match(action) || sessionEnded.match(action) || shutdown.match(action)) {
       retries.clear()
-      reads.clear()
+      // The same user's new session keeps their pages, and what they have just subscribed to.
+      if (!sessionStarted.match(action)) reads.clear()
       // A flag of its own, not the socket's status: `disconnected` ends at the next `connect`, a shutdown never.
       if (shutdown.match(action)) stopped = true
       return

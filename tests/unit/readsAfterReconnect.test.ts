@@ -1,6 +1,6 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { describe, expect, onTestFinished, test } from 'vitest'
-import { api } from '../../src/api'
+import { api, loggedIn } from '../../src/api'
 import { createMemoryStorage, makeStore, type MakeStoreOptions } from '../../src/app/store'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
@@ -209,6 +209,29 @@ describe('a read that failed while the socket was away', () => {
     reply = () => ({ status: 200, body: [lesson('l1')] })
     backResumed(sockets)
     await eventually(() => expect(api.endpoints.getLessons.select()(store.getState()).data).toEqual([lesson('l1')]))
+    again.unsubscribe()
+    store.dispose()
+  })
+
+  test("a read watched again just before the same user logs in again is made again at that session's sync", async () => {
+    const { store, sockets } = setup()
+    sockets.last.serverConnect('sock-1')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    reply = () => ({ status: 200, body: alice })
+    const first = store.dispatch(api.endpoints.getMe.initiate())
+    expect((await first).isSuccess).toBe(true)
+    sockets.last.serverDrop()
+    reply = () => unavailable
+    expect((await first.refetch()).isError).toBe(true)
+    await left(store, first)
+
+    const again = store.dispatch(api.endpoints.getMe.initiate())
+    // Who I am: a read no catch-up covers. The same user's session again (a login after it expired): their page stays.
+    store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    reply = () => ({ status: 200, body: { ...alice, name: 'Alice again' } })
+    sockets.last.serverConnect('sock-2')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    await eventually(() => expect(api.endpoints.getMe.select()(store.getState()).data?.name).toBe('Alice again'))
     again.unsubscribe()
     store.dispose()
   })
