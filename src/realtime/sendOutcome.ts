@@ -1,5 +1,6 @@
 import type { FetchBaseQueryError } from '@reduxjs/toolkit/query'
 import type { SerializedError } from '@reduxjs/toolkit'
+import { answeredStatus } from '../api/answeredStatus'
 import { errorBodySchema, HTTP_STATUS, isRefusal, messageSchema, parse, type ErrorCode } from '../contract'
 import type { AckResult } from './ack'
 import type { SendError } from './actions'
@@ -49,13 +50,15 @@ const codeByStatus = Object.fromEntries(Object.entries(HTTP_STATUS).map(([code, 
 >
 
 /**
- * An HTTP failure → outcome: the server's `{ error }` body when it sent one, else its status, else the network.
+ * An HTTP failure → outcome: the server's `{ error }` body when it sent one, else the status it was answered with (a
+ * page that is no JSON too), else the network.
  *
  * @example outcomeOfHttpError({ status: 'FETCH_ERROR', error: 'offline' }) // { kind: 'retry', error: { code: 'NETWORK', … } }
  */
 export function outcomeOfHttpError(error: FetchBaseQueryError | SerializedError): SendOutcome {
-  const status = 'status' in error ? error.status : undefined
-  if (typeof status === 'number') {
+  // A proxy's page that is no JSON is still its status's answer: a 403 there refuses the send, not the network.
+  const status = answeredStatus(error)
+  if (status !== null) {
     const body = parse(errorBodySchema, 'data' in error ? error.data : undefined)
     if (body.ok) return outcomeOfError(body.value.error)
     const code = codeByStatus[status] ?? (status >= 500 ? 'INTERNAL' : 'INVALID')

@@ -91,6 +91,25 @@ describe('send outcome → what happens next', () => {
     ],
     ['500 with no JSON body', { status: 500, data: 'Internal Server Error' }, 'retry', 'INTERNAL'],
     ['502 from a proxy', { status: 502, data: '<html>' }, 'retry', 'INTERNAL'],
+    // A page that is no JSON (a gateway's, a proxy's): RTK Query's PARSING_ERROR, the answer's status beside it.
+    [
+      '403 page from a proxy',
+      { status: 'PARSING_ERROR', originalStatus: 403, data: '<html>Forbidden', error: 'SyntaxError' },
+      'refused',
+      'FORBIDDEN',
+    ],
+    [
+      '502 page from a gateway',
+      { status: 'PARSING_ERROR', originalStatus: 502, data: '<html>Bad Gateway', error: 'SyntaxError' },
+      'retry',
+      'INTERNAL',
+    ],
+    [
+      '429 page from a proxy',
+      { status: 'PARSING_ERROR', originalStatus: 429, data: '<html>Too Many', error: 'SyntaxError' },
+      'retry',
+      'RATE_LIMITED',
+    ],
     ['no answer at all', { status: 'FETCH_ERROR', error: 'TypeError: fetch failed' }, 'retry', 'NETWORK'],
     ['a timeout', { status: 'TIMEOUT_ERROR', error: 'timeout' }, 'retry', 'NETWORK'],
   ])('HTTP: %s → %s %s', (_name, error, kind, code) => {
