@@ -165,6 +165,20 @@ function rateLimitWaitOf(result: Awaited<ReturnType<typeof rawBaseQuery>>, extra
   return Math.max(0, at - now)
 }
 
+/**
+ * A 429 that did not come from the server (a proxy's: no contract body), told in the contract's words with the wait its
+ * `Retry-After` gives. For a send: the outbox reads the mutation's result, which carries no `meta`, and would otherwise
+ * send again after its own backoff, sooner than asked.
+ */
+function rateLimitInContractWords(error: FetchBaseQueryError, meta: AnswerMeta | undefined): FetchBaseQueryError {
+  const retryAfterMs = meta?.rateLimitWaitMs
+  if (retryAfterMs === undefined || parse(errorBodySchema, error.data).ok) return error
+  return {
+    status: HTTP_STATUS.RATE_LIMITED,
+    data: { error: { code: 'RATE_LIMITED', message: 'HTTP 429', retryAfterMs } },
+  }
+}
+
 /** An HTTP date (IMF-fixdate, or the obsolete RFC 850 and asctime forms: each has `hh:mm:ss`) in ms, or null. */
 function httpDate(value: string): number | null {
   if (!/\b\d{2}:\d{2}:\d{2}\b/.test(value)) return null
@@ -439,6 +453,7 @@ export const api = createApi({
         method: 'POST',
         body: { content, clientId },
       }),
+      transformErrorResponse: rateLimitInContractWords,
     }),
     getLessons: build.query<Lesson[], void>({
       query: () => '/lessons',

@@ -9,6 +9,7 @@ import {
   selectConnection,
   selectPendingMessages,
   sendMessage,
+  sendRetryScheduled,
 } from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { fakeSockets, type FakeSocket } from './support/fakeSocket'
@@ -282,6 +283,37 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     expect(summary(thread())).toEqual(['m1:-', 'k1:pending'])
     release()
     await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+  })
+
+  test.each<[string, StubReply]>([
+    [
+      'seconds, on a page that is no JSON',
+      { status: 429, text: '<html>Too Many Requests', headers: { 'retry-after': '30' } },
+    ],
+    ['seconds, with no body', { status: 429, headers: { 'retry-after': '30' } }],
+  ])('a proxy’s 429 whose wait only its Retry-After gives (%s): pending, tried again no sooner', async (_, answer) => {
+    reply = () => answer
+    const scheduled: ReturnType<typeof sendRetryScheduled>[] = []
+    const sockets = fakeSockets()
+    const store = makeStore({
+      apiUrl: stub.url,
+      createSocket: sockets.createSocket,
+      storage: createMemoryStorage(),
+      preloadedState: { auth: { token: 'token-1', user: alice } },
+      extraMiddleware: [
+        () => (next) => (action) => {
+          if (sendRetryScheduled.match(action)) scheduled.push(action)
+          return next(action)
+        },
+      ],
+    })
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+    await eventually(() => expect(scheduled).toHaveLength(1))
+    expect(scheduled[0]!.payload.error.code).toBe('RATE_LIMITED')
+    expect(scheduled[0]!.payload.delayMs).toBeGreaterThanOrEqual(30_000)
+    expect(selectPendingMessages(store.getState())[0]).toMatchObject({ clientId: 'k1', status: 'pending' })
+    expect(stub.requests).toHaveLength(1)
+    store.dispose()
   })
 
   test('a (re)fetched thread keeps our pending copies, and confirms those the server already has', async () => {
