@@ -37,6 +37,8 @@ export function LoginPage() {
 
   const submit = (e: FormEvent) => {
     e.preventDefault()
+    // A second press while the first runs (the button is only aria-disabled) logs in nothing more.
+    if (isLoading) return
     // Success dispatches `auth/loggedIn` (the mutation does it), which swaps this page for the app.
     login({ email: email.trim(), password }).catch(() => {})
   }
@@ -86,7 +88,14 @@ export function LoginPage() {
               {message}
             </p>
           )}
-          <button ref={submitRef} type="submit" className="btn btn-primary btn-block" disabled={isLoading}>
+          {/* aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>, and a refused
+              login would leave the keyboard user at the top of the page. */}
+          <button
+            ref={submitRef}
+            type="submit"
+            className="btn btn-primary btn-block"
+            aria-disabled={isLoading || undefined}
+          >
             {isLoading ? t('login.submitting') : t('login.submit')}
           </button>
         </form>

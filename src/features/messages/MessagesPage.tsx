@@ -128,7 +128,7 @@ function NewConversation() {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
-    if (!participantId) return
+    if (!participantId || isLoading) return
     try {
       const conversation = await create({ participantId }).unwrap()
       setParticipantId('')
@@ -151,7 +151,9 @@ function NewConversation() {
             </option>
           ))}
         </select>
-        <button type="submit" className="btn" disabled={!participantId || isLoading}>
+        {/* aria-disabled, not disabled: a focused button that becomes disabled (its request running, or the choice
+            cleared once it is done) loses focus to <body>. With no one chosen, the required select says so. */}
+        <button type="submit" className="btn" aria-disabled={!participantId || isLoading || undefined}>
           {t('messages.start')}
         </button>
       </div>

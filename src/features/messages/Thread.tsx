@@ -138,6 +138,8 @@ export function Thread({
   const hasEarlier = start !== null && start > 1 && start !== nothingBelow
 
   const loadEarlier = async () => {
+    // A second press while a page is on its way (the button is only aria-disabled) asks for nothing more.
+    if (loadingEarlier) return
     const firstNow = () => firstSeq(api.endpoints.getMessages.select(conversationId)(store.getState()).data ?? [])
     let before = start
     let older: Message[] | null = null
@@ -198,7 +200,13 @@ export function Thread({
       >
         {hasEarlier && (
           <div className="load-earlier">
-            <button type="button" className="btn btn-quiet" onClick={loadEarlier} disabled={loadingEarlier}>
+            {/* aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>. */}
+            <button
+              type="button"
+              className="btn btn-quiet"
+              onClick={loadEarlier}
+              aria-disabled={loadingEarlier || undefined}
+            >
               {loadingEarlier ? t('thread.loadingEarlier') : t('thread.loadEarlier')}
             </button>
             {earlierError && <span className="form-error">{t(errorMessageId(earlierError))}</span>}
