@@ -141,4 +141,26 @@ describe('a button busy with its request keeps keyboard focus', () => {
     expect(document.activeElement).toBe(page.container.querySelector('[data-testid=message-list]'))
     store.dispose()
   })
+
+  test('"Load earlier messages" that fails says so (an alert), and keeps focus on the button to try again', async () => {
+    const api = apiRoutes(async (_method, path, req) => {
+      if (path === '/api/conversations') return json(200, [conversation('c1')])
+      if (path === '/api/users') return json(200, [alice, bob])
+      if (path === '/api/conversations/c1/messages')
+        return new URL(req.url).searchParams.get('before') === null
+          ? json(200, [message(2)])
+          : json(500, { error: { code: 'INTERNAL', message: 'boom' } })
+      return json(200, [])
+    })
+    window.history.replaceState(null, '', '#/messages/c1')
+    const { store, sockets } = appStore(api)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    await eventually(() => expect(button('Load earlier messages')).toBeDefined())
+    press(button('Load earlier messages')!)
+    const alert = () => page.container.querySelector('.load-earlier [role=alert]')?.textContent
+    await eventually(() => expect(alert()).toBe('The server ran into a problem. Please try again.'))
+    expect(document.activeElement).toBe(button('Load earlier messages'))
+    store.dispose()
+  })
 })

@@ -209,7 +209,12 @@ export function Thread({
             >
               {loadingEarlier ? t('thread.loadingEarlier') : t('thread.loadEarlier')}
             </button>
-            {earlierError && <span className="form-error">{t(errorMessageId(earlierError))}</span>}
+            {/* An alert: the button only goes back to its words, and nothing else would tell why no page came. */}
+            {earlierError && (
+              <span className="form-error" role="alert">
+                {t(errorMessageId(earlierError))}
+              </span>
+            )}
           </div>
         )}
         {isLoading && <p className="muted center">{t('thread.loading')}</p>}
