@@ -62,6 +62,10 @@ export const en = {
   'controls.tryAgain': 'Try again',
   'controls.tutor': 'Tutor',
   'controls.chooseTutor': 'Choose a tutor…',
+  // What a field that holds its form back says (the browser would say it in its own language)
+  'form.fill': 'Fill in this field.',
+  'form.choose': 'Choose an item in the list.',
+  'form.email': 'Enter an email address, such as name@example.com.',
 
   // Login
   'login.lead': 'Log in to message your tutors and students, book lessons and answer requests.',

@@ -58,6 +58,9 @@ export const fr: Catalogue = {
   'controls.tryAgain': 'Réessayer',
   'controls.tutor': 'Tuteur',
   'controls.chooseTutor': 'Choisir un tuteur…',
+  'form.fill': 'Veuillez renseigner ce champ.',
+  'form.choose': 'Veuillez sélectionner un élément de la liste.',
+  'form.email': 'Saisissez une adresse e-mail, par exemple nom@exemple.fr.',
 
   'login.lead': 'Connectez-vous pour écrire à vos tuteurs et élèves, réserver des cours et répondre aux demandes.',
   'login.email': 'E-mail',

@@ -12,6 +12,7 @@ import { MAX_CONTACT_MESSAGE_LENGTH, type ContactRequest, type ContactRequestSta
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
+import { useFieldWords } from '../shared/fieldWords'
 import { useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
 import { useStatusChange } from '../shared/statusChange'
@@ -166,6 +167,7 @@ function SendRequest() {
   /** A message of only spaces: the browser's `required` lets it through, the server refuses it (INVALID). */
   const [messageBlank, setMessageBlank] = useState(false)
   const messageRef = useRef<HTMLTextAreaElement>(null)
+  useFieldWords(messageRef)
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()

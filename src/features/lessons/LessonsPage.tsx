@@ -8,6 +8,7 @@ import { MAX_LESSON_SUBJECT_LENGTH, type Lesson, type LessonStatus, type User } 
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
+import { useFieldWords } from '../shared/fieldWords'
 import { toDateTimeLocal } from '../shared/format'
 import { useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
@@ -189,6 +190,9 @@ function BookLesson() {
   /** A subject of only spaces: the browser's `required` lets it through, the server would refuse it. */
   const [subjectBlank, setSubjectBlank] = useState(false)
   const subjectRef = useRef<HTMLInputElement>(null)
+  const whenRef = useRef<HTMLInputElement>(null)
+  useFieldWords(subjectRef)
+  useFieldWords(whenRef)
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
@@ -242,6 +246,7 @@ function BookLesson() {
           <label htmlFor={`${id}-when`}>{t('lessons.when')}</label>
           <input
             id={`${id}-when`}
+            ref={whenRef}
             type="datetime-local"
             value={startsAt}
             onChange={(e) => setStartsAt(e.target.value)}

@@ -4,6 +4,7 @@ import { useLoginMutation } from '../../api/hooks'
 import { LanguageSwitch } from '../../app/LanguageSwitch'
 import { useT, type MessageId } from '../../i18n'
 import { errorMessageId } from '../shared/errors'
+import { useFieldWords } from '../shared/fieldWords'
 import { ROLE_LABEL } from '../shared/people'
 
 /** The seeded demo accounts; all share one password. */
@@ -28,6 +29,10 @@ export function LoginPage() {
   const [login, { isLoading, error }] = useLoginMutation()
   const submitRef = useRef<HTMLButtonElement>(null)
   const headingRef = useRef<HTMLHeadingElement>(null)
+  const emailRef = useRef<HTMLInputElement>(null)
+  const passwordRef = useRef<HTMLInputElement>(null)
+  useFieldWords(emailRef)
+  useFieldWords(passwordRef)
   const id = useId()
 
   // After a logout the button that had focus is gone: start again at the top of this page, not at the body.
@@ -63,6 +68,7 @@ export function LoginPage() {
             <label htmlFor={`${id}-email`}>{t('login.email')}</label>
             <input
               id={`${id}-email`}
+              ref={emailRef}
               name="email"
               type="email"
               autoComplete="username"
@@ -75,6 +81,7 @@ export function LoginPage() {
             <label htmlFor={`${id}-password`}>{t('login.password')}</label>
             <input
               id={`${id}-password`}
+              ref={passwordRef}
               name="password"
               type="password"
               autoComplete="current-password"

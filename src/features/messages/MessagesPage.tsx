@@ -1,4 +1,4 @@
-import { useId, useMemo, useState, type FormEvent } from 'react'
+import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { useCreateConversationMutation, useGetConversationsQuery } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
@@ -7,6 +7,7 @@ import { hrefFor, navigate } from '../../app/router'
 import type { Conversation } from '../../contract'
 import { useDates, useT } from '../../i18n'
 import { FormError, LoadError } from '../shared/controls'
+import { useFieldWords } from '../shared/fieldWords'
 import { ROLE_LABEL, usePeople } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
 import { Thread } from './Thread'
@@ -125,6 +126,8 @@ function NewConversation() {
   const { others } = usePeople()
   const [participantId, setParticipantId] = useState('')
   const [create, { isLoading, error }] = useCreateConversationMutation()
+  const whoRef = useRef<HTMLSelectElement>(null)
+  useFieldWords(whoRef)
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
@@ -142,7 +145,13 @@ function NewConversation() {
     <form className="new-conv" onSubmit={submit}>
       <label htmlFor={`${id}-who`}>{t('messages.writeTo')}</label>
       <div className="inline">
-        <select id={`${id}-who`} value={participantId} onChange={(e) => setParticipantId(e.target.value)} required>
+        <select
+          id={`${id}-who`}
+          ref={whoRef}
+          value={participantId}
+          onChange={(e) => setParticipantId(e.target.value)}
+          required
+        >
           <option value="">{t('messages.choosePerson')}</option>
           {others.map((u) => (
             <option key={u.id} value={u.id}>

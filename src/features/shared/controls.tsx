@@ -1,6 +1,8 @@
+import { useRef } from 'react'
 import type { User } from '../../contract'
 import { useT } from '../../i18n'
 import { errorMessageId } from './errors'
+import { useFieldWords } from './fieldWords'
 
 /** A failed load, said in words, with a way to try again. */
 export function LoadError({ error, retry, className = '' }: { error: unknown; retry: () => void; className?: string }) {
@@ -51,10 +53,12 @@ export function TutorField({
   onChange: (tutorId: string) => void
 }) {
   const t = useT()
+  const ref = useRef<HTMLSelectElement>(null)
+  useFieldWords(ref)
   return (
     <div className="field">
       <label htmlFor={id}>{t('controls.tutor')}</label>
-      <select id={id} value={value} onChange={(e) => onChange(e.target.value)} required>
+      <select id={id} ref={ref} value={value} onChange={(e) => onChange(e.target.value)} required>
         <option value="">{t('controls.chooseTutor')}</option>
         {tutors.map((t) => (
           <option key={t.id} value={t.id}>
