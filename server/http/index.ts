@@ -101,7 +101,8 @@ export function clientErrorResponse(code: string | undefined): string {
 function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
   // A reset connection has nothing left to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) return
-  this.log.trace({ err: error }, 'client error')
+  // Its code and message only: Node attaches the bytes it had read (`rawPacket`), an `Authorization` header included.
+  this.log.trace({ code: error.code, reason: error.message }, 'client error')
   if (socket.writable) socket.write(clientErrorResponse(error.code))
   socket.destroy(error)
 }

@@ -1,9 +1,11 @@
+import { connect as connectTcp } from 'node:net'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { openDatabase } from '../../server/db'
 import { legacyScryptHash } from '../../server/passwords'
 import type { ErrorBody, User } from './support/types'
+import { capturedLog } from '../support/capturedLog'
 import { ALICE, BOB, freshDataDir, http, login, startTestServer, type TestServer } from './support/server'
 
 // Review (ASVS 7.1.1/7.1.2, CWE-532): PGlite attaches a failed query's parameters to its error (`params`), and pino's
@@ -62,5 +64,57 @@ describe('a database error is logged without the values its query carried', () =
     expect(logged).toContain('password hash upgrade failed')
     expect(logged).not.toContain(previousHash.split('$')[5]!)
     expect(logged).not.toContain('$argon2id$')
+  })
+})
+
+// Review (ASVS 7.1.1, CWE-532): Node hands a request it refuses before any route (a malformed header, headers over its
+// limit) to `clientError` with the bytes it had read (`rawPacket`), and the handler logged the whole error: at the
+// trace level, every byte of the request, its `Authorization: Bearer` access token included.
+describe('a request Node refuses before any route is logged without its bytes', () => {
+  let server: TestServer
+  const log = capturedLog('trace')
+  beforeAll(async () => {
+    server = await startTestServer({ logger: log.logger })
+  })
+  afterAll(() => server?.dispose())
+
+  /** Every line of the log, with each serialized Buffer (`{ type: 'Buffer', data: [...] }`) read back as text. */
+  const loggedText = () =>
+    log.raw
+      .map((line) =>
+        JSON.stringify(JSON.parse(line), (_key, value: unknown) =>
+          value && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer'
+            ? Buffer.from((value as { data: number[] }).data).toString('latin1')
+            : value,
+        ),
+      )
+      .join('\n')
+
+  const send = (request: string) =>
+    new Promise<void>((resolve) => {
+      const socket = connectTcp(Number(new URL(server.url).port), '127.0.0.1', () => socket.write(request))
+      socket.on('data', () => undefined)
+      socket.on('error', () => undefined)
+      socket.on('close', () => resolve())
+    })
+
+  it.each([
+    [
+      'a malformed header',
+      (token: string) => `GET /api/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nBad Header: y\r\n\r\n`,
+    ],
+    [
+      'headers over the limit',
+      (token: string) =>
+        `GET /api/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    ],
+  ])('%s: the log says what went wrong, and never the Bearer token', async (_name, request) => {
+    const { token } = await login(server.url, ALICE)
+    log.raw.length = 0
+    await send(request(token))
+    await vi.waitFor(() => expect(log.lines().some((line) => line.msg === 'client error')).toBe(true))
+    const logged = loggedText()
+    expect(logged).toMatch(/HPE_/)
+    expect(logged).not.toContain(token.split('.')[2]!)
   })
 })
