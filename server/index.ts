@@ -14,6 +14,7 @@ import { KeyedMutex } from './mutex'
 import { OriginPolicy } from './origins'
 import { PasswordHasher, type PasswordHashing } from './passwords'
 import {
+  DEFAULT_HANDSHAKE_RATE_LIMIT,
   DEFAULT_JOIN_RATE_LIMIT,
   DEFAULT_REPLAY_LOOKUP_LIMIT,
   DEFAULT_RATE_LIMIT,
@@ -115,6 +116,8 @@ export interface StartServerOptions {
   joinRateLimit?: RateLimitOptions
   /** Per-user budget for reads (`GET /api/...` once authenticated). Default 20/s, bursts of 100. */
   readRateLimit?: RateLimitOptions
+  /** Per-user budget for socket handshakes (each reads the user's log). Default 10/s, bursts of 100. */
+  handshakeRateLimit?: RateLimitOptions
   /** Per-user budget, on each node, for looking up a send past `rateLimit` (a replay's stored message). Default 5/s, bursts of 10. */
   replayLookupLimit?: RateLimitOptions
   /** Argon2id cost. Default OWASP's minimum (m = 19 MiB, t = 2, p = 1); only tests lower it. */
@@ -201,6 +204,7 @@ async function startOn(
   const limiter = sharedBudget('send', options.rateLimit ?? DEFAULT_RATE_LIMIT)
   const joinLimiter = sharedBudget('join', options.joinRateLimit ?? DEFAULT_JOIN_RATE_LIMIT)
   const readLimiter = sharedBudget('read', options.readRateLimit ?? DEFAULT_READ_RATE_LIMIT)
+  const handshakeLimiter = sharedBudget('handshake', options.handshakeRateLimit ?? DEFAULT_HANDSHAKE_RATE_LIMIT)
   const typingLimiter = sharedBudget('typing', TYPING_RATE_LIMIT)
   // On each node on its own (in memory even with Redis): it bounds this node's database work for one user's flood.
   const replayLookups = new RateLimiter(options.replayLookupLimit ?? DEFAULT_REPLAY_LOOKUP_LIMIT, clock)
@@ -219,6 +223,7 @@ async function startOn(
     limiter.sweep()
     joinLimiter.sweep()
     readLimiter.sweep()
+    handshakeLimiter.sweep()
     replayLookups.sweep()
     typingLimiter.sweep()
   }, 60_000)
@@ -287,6 +292,7 @@ async function startOn(
     now: clock,
     joinLimiter,
     typingLimiter,
+    handshakeLimiter,
     maxSocketsPerUser,
     eventLog,
     delivery,

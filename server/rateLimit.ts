@@ -13,6 +13,12 @@ export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSecond: 10, burst: 20 }
 export const TYPING_RATE_LIMIT: RateLimitOptions = { perSecond: 2, burst: 2 }
 export const DEFAULT_JOIN_RATE_LIMIT: RateLimitOptions = { perSecond: 20, burst: 50 }
 /**
+ * Handshakes: each reads the user's log (up to `maxReplay` events) and their contacts' presence, and the socket cap
+ * bounds only the sockets open at once, not a client closing and opening one in a loop. A reload of every tab at once
+ * (at most `maxSocketsPerUser`, 20) stays well within the burst.
+ */
+export const DEFAULT_HANDSHAKE_RATE_LIMIT: RateLimitOptions = { perSecond: 10, burst: 100 }
+/**
  * Reads (`GET /api/...`): each costs the database a query whatever it finds, so a user's are bounded too. A page load
  * reads about six times and a reconnect's catch-up about as many; many tabs reloading at once stay within the burst.
  */

@@ -19,7 +19,7 @@ import { AppError, invalid, toApiError, unauthorized } from '../errors'
 import { registerSocketEndpointHeaders } from '../http/securityHeaders'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
-import type { Limiter } from '../rateLimit'
+import { takeUnlessUnavailable, type Limiter } from '../rateLimit'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 import type { EventLog, ResumeResult } from '../services/eventLog'
@@ -98,6 +98,8 @@ export interface HandlerDeps {
   joinLimiter: Limiter
   /** The per-user budget of `typing` notices (2 a second). */
   typingLimiter: Limiter
+  /** The per-user budget of handshakes (each reads the user's log); none: unbudgeted. */
+  handshakeLimiter?: Limiter
   maxSocketsPerUser: number
   eventLog: EventLog
   delivery: LiveDelivery
@@ -129,9 +131,15 @@ export type ClientEventHandlers = { [E in ClientEventName]: ClientEventHandler<E
 function handshakeError(
   code: Extract<ErrorCode, 'UNAUTHORIZED' | 'RATE_LIMITED' | 'INTERNAL'>,
   message: string,
+  retryAfterMs?: number,
 ): Error {
-  return Object.assign(new Error(code), { data: { code, message } })
+  return Object.assign(new Error(code), {
+    data: retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs },
+  })
 }
+
+/** How long a handshake waits for its budget's answer (Redis's, with several nodes) before going on unbudgeted. */
+const HANDSHAKE_BUDGET_WAIT_MS = 500
 
 export function attachHandlers(
   io: TalemyServer,
@@ -143,6 +151,7 @@ export function attachHandlers(
     now,
     joinLimiter,
     typingLimiter,
+    handshakeLimiter,
     maxSocketsPerUser,
     eventLog,
     delivery,
@@ -319,6 +328,20 @@ export function attachHandlers(
       },
     )
   })
+
+  // After authentication, before the cap: a user's handshakes are budgeted. Each reads the user's log and their
+  // contacts' presence, and the cap counts only the sockets open at once, not one closed and opened again in a loop. As
+  // for reads, the budget bounds the database's load and nothing more: with Redis away, handshakes go on unbudgeted.
+  if (handshakeLimiter)
+    io.use((socket, next) => {
+      takeUnlessUnavailable(handshakeLimiter, socket.data.userId, HANDSHAKE_BUDGET_WAIT_MS).then(
+        () => next(),
+        (error: unknown) => {
+          const retryAfterMs = error instanceof AppError ? error.retryAfterMs : undefined
+          next(handshakeError('RATE_LIMITED', 'too many handshakes, try again later', retryAfterMs))
+        },
+      )
+    })
 
   // After authentication: a user's sockets are capped. The slot is taken here (not counted at 'connection', where
   // concurrent handshakes would all see room for one more) and given back when the socket or its transport closes.

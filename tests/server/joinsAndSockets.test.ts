@@ -209,3 +209,26 @@ describe('a join and a leave sent back to back (a thread opened and closed at on
     }
   })
 })
+
+// Review (ASVS 11.1.4, anti-automation): each handshake reads the user's log (up to `maxReplay` events) and the presence
+// of their contacts, and the cap bounds only the sockets open at once: a client closing and opening its socket in a
+// loop read the database without end, where the same reads over HTTP are budgeted. Handshakes now have a per-user
+// budget of their own (default 10 a second, bursts of 100: a reload of 20 tabs at once fits, a loop does not).
+describe('handshakes have a per-user budget', () => {
+  let server: TestServer
+  const frozen = Date.parse('2030-01-01T00:00:00Z')
+  beforeAll(async () => {
+    server = await startTestServer({ now: () => frozen, handshakeRateLimit: { perSecond: 1, burst: 3 } })
+  })
+  afterAll(() => server?.dispose())
+
+  it('refuses a handshake past it with RATE_LIMITED, and leaves other users alone', async () => {
+    const { token } = await login(server.url, ALICE)
+    for (let i = 0; i < 3; i++) (await connectLive(server.url, token)).close()
+    await expect(connect(server.url, token)).rejects.toThrow('RATE_LIMITED')
+    const bob = await login(server.url, BOB)
+    const socket = await connect(server.url, bob.token)
+    expect(socket.connected).toBe(true)
+    socket.close()
+  })
+})
