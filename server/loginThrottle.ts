@@ -95,7 +95,9 @@ export class LoginThrottle {
       ])
       throw error
     }
-    if (result.exists) await this.byAddress.reward(address, 1)
+    // The address's point back when the email exists; a reward of nothing when it does not: the same round trip to the
+    // store (Redis, with several nodes) either way, so the answer's timing does not tell which emails exist.
+    await this.byAddress.reward(address, result.exists ? 1 : 0)
     if (result.user !== undefined) {
       const forgiven = await this.forgivable(pair, email, emailWindowEnd)
       await Promise.all([

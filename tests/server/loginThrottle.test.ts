@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { LoginThrottle } from '../../server/loginThrottle'
+import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import { LoginThrottle, type CounterFactory } from '../../server/loginThrottle'
 import { AppError } from '../../server/errors'
 import { addressKey } from '../../server/clientAddress'
 import { ALICE, BOB, CAROL, http, startTestServer, type HttpResult, type TestServer } from './support/server'
@@ -231,6 +232,42 @@ describe('LoginThrottle', () => {
       code: 'RATE_LIMITED',
     })
     expect(check).toHaveBeenCalledTimes(3)
+  })
+
+  // Review (ASVS 2.2.1 / 3.2.x, user enumeration by timing): after a wrong password the throttle gave the address's point
+  // back when the email exists, and did nothing more when it does not. With several nodes the counters are in Redis: one
+  // round trip more, before the answer, for every existing email. The store is now asked the same things either way.
+  it('asks its store the same things after a wrong password whether the email exists or not', async () => {
+    const calls: string[] = []
+    const counters: CounterFactory = (spec) => {
+      const inner = new RateLimiterMemory(spec)
+      return new Proxy(inner, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver) as unknown
+          if (
+            typeof value !== 'function' ||
+            !['consume', 'reward', 'penalty', 'get', 'delete'].includes(String(property))
+          )
+            return value
+          return (...args: unknown[]) => {
+            calls.push(`${spec.keyPrefix} ${String(property)}`)
+            return (value as (...a: unknown[]) => unknown).apply(target, args)
+          }
+        },
+      }) as RateLimiterAbstract
+    }
+    const throttle = new LoginThrottle({}, counters)
+    const storeCallsFor = async (exists: boolean) => {
+      calls.length = 0
+      const user = await throttle.run({ email: `someone-${exists}@x.test`, address: '198.51.100.7' }, async () => ({
+        exists,
+        user: undefined,
+      }))
+      expect(user).toBeUndefined()
+      return [...calls]
+    }
+    const existing = await storeCallsFor(true)
+    expect(await storeCallsFor(false)).toEqual(existing)
   })
 
   it('counts nothing when the check itself fails (a database error is not a wrong password)', async () => {
