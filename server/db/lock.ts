@@ -52,7 +52,8 @@ const heldHere = new Set<string>()
 export async function lockFolder(folder: string, options: LockOptions = {}): Promise<() => void> {
   const { waitMs = 10_000, pollMs = 100, onWait } = options
   const observe = options.observe ?? defaultObserve()
-  mkdirSync(folder, { recursive: true })
+  // Owner only, when made here: the database in it holds the JWT signing secret.
+  mkdirSync(folder, { recursive: true, mode: 0o700 })
   const key = folderKey(folder)
   if (heldHere.has(key)) {
     throw new Error(

@@ -1,10 +1,13 @@
-import { mkdirSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { PGlite, protocol, type messages } from '@electric-sql/pglite'
 import { lockFolder, type LockOptions } from './lock'
 import type { Db, Prepared, Queryable } from './types'
 
 const { serialize } = protocol
+
+/** The data folders' mode: the server's own account only. */
+export const DATA_FOLDER_MODE = 0o700
 
 /**
  * PGlite (PostgreSQL in WebAssembly) keeping its files in `dir`. The first open of a new folder runs initdb (~6 s).
@@ -15,10 +18,13 @@ const { serialize } = protocol
  * @example const db = await openPglite('.data/pglite'); …; await db.close()
  */
 export async function openPglite(dir: string, lockOptions: LockOptions = {}): Promise<Db> {
-  mkdirSync(dir, { recursive: true })
+  // Owner only: PGlite makes its files world-writable (0666), and they hold the JWT signing secret. Closed again at each
+  // start, for a folder made before (0755).
+  mkdirSync(dir, { recursive: true, mode: DATA_FOLDER_MODE })
   const release = await lockFolder(dirname(dir), lockOptions)
   let pg: PGlite
   try {
+    chmodSync(dir, DATA_FOLDER_MODE)
     // PGlite writes postmaster.pid with the fixed pid -42 (of its WebAssembly process), so the file names nobody; a
     // SIGKILL leaves it behind, and a torn one (killed while PGlite wrote it) makes PGlite refuse to start ("failed to
     // initialize properly"). We hold the folder now: any postmaster.pid is a leftover.

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { rmSync } from 'node:fs'
+import { chmodSync, cpSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { lockFolder } from '../../server/db/lock'
 import type { Lesson, Message } from './support/types'
 import {
   ALICE,
@@ -116,4 +119,29 @@ describe.concurrent('npm start (server/main.ts as a child process)', () => {
     },
     SLOW,
   )
+})
+
+// Review (ASVS 14.1/6.4, CWE-276): PGlite creates its files world-writable (0666) and its folders 0755, and the data
+// folder was made with the default mode (0755 under the usual umask): any local account could read the database (the
+// JWT signing secret is kept there: tokens for anyone) and write it. The data folder is now created 0700, and the
+// database's own folder is made 0700 at every start (a folder made before is closed too).
+describe('the data folder is closed to other local accounts', () => {
+  it('a new data folder is 0700, and the database folder in it is 0700 however it was left before', async () => {
+    const base = newDataDir()
+    const dataDir = join(base, 'nested', 'data')
+    // The seeded template's files, copied with the modes PGlite gave them (a database made before this change).
+    cpSync(join(base, 'pglite'), join(dataDir, 'pglite'), { recursive: true })
+    chmodSync(join(dataDir, 'pglite'), 0o755)
+    const server = await startTestServer({ dataDir })
+    try {
+      expect(statSync(join(dataDir, 'pglite')).mode & 0o777).toBe(0o700)
+      const created = mkdtempSync(join(tmpdir(), 'talemy-mode-'))
+      dirs.push(created)
+      const release = await lockFolder(join(created, 'fresh'))
+      release()
+      expect(statSync(join(created, 'fresh')).mode & 0o777).toBe(0o700)
+    } finally {
+      await server.close()
+    }
+  })
 })
