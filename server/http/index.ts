@@ -66,7 +66,7 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
     // goes to its route (an unknown id: NOT_FOUND), a path that cannot be decoded to the not-found handler (INVALID),
     // both with the Origin check and the headers of every answer. (Node refuses a request line over 16 KB.)
     routerOptions: { maxParamLength: 16 * 1024 },
-    rewriteUrl: (req) => undecodableAs(req.url ?? '/'),
+    rewriteUrl: (req) => undecodableAs(originForm(req.url ?? '/')),
     clientErrorHandler: answerClientError,
   }) as unknown as FastifyInstance
   app.server.headersTimeout = Math.min(10_000, requestTimeout)
@@ -226,6 +226,23 @@ export function routePath(url: string): string {
 }
 
 const isApiPath = (path: string): boolean => path === '/api' || path.startsWith('/api/')
+
+/**
+ * A request target in absolute form (`http://host/path?q`, as sent to a proxy, and which a server must accept) in its
+ * origin form (`/path?q`). The router drops the scheme and host by itself, where the hooks (the Origin check,
+ * `no-store`) would read no /api path at all: rewritten first, both read the one path. Anything else is left as it is.
+ *
+ * @example originForm('http://127.0.0.1/api/auth/login?x=1') // '/api/auth/login?x=1'
+ */
+export function originForm(url: string): string {
+  if (url.startsWith('/') || !/^https?:\/\//i.test(url)) return url
+  try {
+    const parsed = new URL(url)
+    return `${parsed.pathname}${parsed.search}`
+  } catch {
+    return url
+  }
+}
 
 /** Where a path that cannot be percent-decoded is routed (under /api for an /api path): no route has it. */
 const UNDECODABLE = '/.undecodable'
