@@ -34,6 +34,8 @@ async function main(): Promise<void> {
       joinRateLimit: { perSecond: 1e9, burst: 1e9 },
       // P2 opens fresh clients of one user round after round, each reading its thread.
       readRateLimit: { perSecond: 1e9, burst: 1e9 },
+      // P6 reconnects one user's socket every few milliseconds, P9 and P12 reconnect many at once.
+      handshakeRateLimit: { perSecond: 1e9, burst: 1e9 },
       tokenTtlSeconds: 24 * 3600,
     })
 
