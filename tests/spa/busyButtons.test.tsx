@@ -2,6 +2,7 @@
 import { act } from 'react'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { eventually } from '../unit/support/eventually'
+import type { Message } from '../../src/contract'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
 import {
   apiRoutes,
@@ -39,6 +40,26 @@ const button = (name: string) => [...page.container.querySelectorAll('button')].
 function press(el: HTMLButtonElement) {
   el.focus()
   act(() => el.click())
+}
+
+/**
+ * Alice's thread with Bob open, "Load earlier messages" shown: the thread reads `latest`, an earlier page `earlier`
+ * (called when it is asked for: it may wait, or fail).
+ */
+async function threadWithEarlier(latest: Message[], earlier: () => Promise<Response> | Response) {
+  const api = apiRoutes(async (_method, path, req) => {
+    if (path === '/api/conversations') return json(200, [conversation('c1')])
+    if (path === '/api/users') return json(200, [alice, bob])
+    if (path === '/api/conversations/c1/messages')
+      return new URL(req.url).searchParams.get('before') === null ? json(200, latest) : earlier()
+    return json(200, [])
+  })
+  window.history.replaceState(null, '', '#/messages/c1')
+  const { store, sockets } = appStore(api)
+  renderApp(page.root, store)
+  act(() => sockets.last.serverConnect())
+  await eventually(() => expect(button('Load earlier messages')).toBeDefined())
+  return store
 }
 
 describe('a button busy with its request keeps keyboard focus', () => {
@@ -98,21 +119,10 @@ describe('a button busy with its request keeps keyboard focus', () => {
 
   test('"Load earlier messages" that brings a page with more before it: focus is still on it', async () => {
     const request = held()
-    const api = apiRoutes(async (_method, path, req) => {
-      if (path === '/api/conversations') return json(200, [conversation('c1')])
-      if (path === '/api/users') return json(200, [alice, bob])
-      if (path === '/api/conversations/c1/messages') {
-        if (new URL(req.url).searchParams.get('before') === null) return json(200, [message(3)])
-        await request.gate
-        return json(200, [message(2)])
-      }
-      return json(200, [])
+    const store = await threadWithEarlier([message(3)], async () => {
+      await request.gate
+      return json(200, [message(2)])
     })
-    window.history.replaceState(null, '', '#/messages/c1')
-    const { store, sockets } = appStore(api)
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    await eventually(() => expect(button('Load earlier messages')).toBeDefined())
     press(button('Load earlier messages')!)
     await eventually(() => expect(button('Loading…')).toBeDefined())
     request.release()
@@ -123,18 +133,7 @@ describe('a button busy with its request keeps keyboard focus', () => {
   })
 
   test('"Load earlier messages" that brings the first message: focus goes to the thread, not to <body>', async () => {
-    const api = apiRoutes(async (_method, path, req) => {
-      if (path === '/api/conversations') return json(200, [conversation('c1')])
-      if (path === '/api/users') return json(200, [alice, bob])
-      if (path === '/api/conversations/c1/messages')
-        return json(200, new URL(req.url).searchParams.get('before') === null ? [message(2)] : [message(1)])
-      return json(200, [])
-    })
-    window.history.replaceState(null, '', '#/messages/c1')
-    const { store, sockets } = appStore(api)
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    await eventually(() => expect(button('Load earlier messages')).toBeDefined())
+    const store = await threadWithEarlier([message(2)], () => json(200, [message(1)]))
     press(button('Load earlier messages')!)
     await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(2))
     expect(button('Load earlier messages')).toBeUndefined()
@@ -143,20 +142,9 @@ describe('a button busy with its request keeps keyboard focus', () => {
   })
 
   test('"Load earlier messages" that fails says so (an alert), and keeps focus on the button to try again', async () => {
-    const api = apiRoutes(async (_method, path, req) => {
-      if (path === '/api/conversations') return json(200, [conversation('c1')])
-      if (path === '/api/users') return json(200, [alice, bob])
-      if (path === '/api/conversations/c1/messages')
-        return new URL(req.url).searchParams.get('before') === null
-          ? json(200, [message(2)])
-          : json(500, { error: { code: 'INTERNAL', message: 'boom' } })
-      return json(200, [])
-    })
-    window.history.replaceState(null, '', '#/messages/c1')
-    const { store, sockets } = appStore(api)
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    await eventually(() => expect(button('Load earlier messages')).toBeDefined())
+    const store = await threadWithEarlier([message(2)], () =>
+      json(500, { error: { code: 'INTERNAL', message: 'boom' } }),
+    )
     press(button('Load earlier messages')!)
     const alert = () => page.container.querySelector('.load-earlier [role=alert]')?.textContent
     await eventually(() => expect(alert()).toBe('The server ran into a problem. Please try again.'))
