@@ -8,6 +8,7 @@ import {
   connect,
   connectLive,
   emitAck,
+  http,
   login,
   nextEvent,
   record,
@@ -230,5 +231,20 @@ describe('handshakes have a per-user budget', () => {
     const socket = await connect(server.url, bob.token)
     expect(socket.connected).toBe(true)
     socket.close()
+  })
+
+  it('says how long to wait, and a handshake refused for its token (a revoked session) spends none of it', async () => {
+    const revoked = await login(server.url, BOB)
+    const live = await login(server.url, BOB)
+    expect((await http(server.url, 'POST', '/api/auth/logout', { token: revoked.token })).status).toBe(204)
+    for (let i = 0; i < 5; i++) await expect(connect(server.url, revoked.token)).rejects.toThrow('UNAUTHORIZED')
+    // Bob's first test above took one of his 3: two are left for his live session, whatever the revoked one tried.
+    for (let i = 0; i < 2; i++) (await connectLive(server.url, live.token)).close()
+    const refusal = await connect(server.url, live.token).then(
+      () => null,
+      (error: { message: string; data?: { retryAfterMs?: number } }) => error,
+    )
+    expect(refusal?.message).toBe('RATE_LIMITED')
+    expect(refusal?.data?.retryAfterMs).toBeGreaterThan(0)
   })
 })
