@@ -69,6 +69,8 @@ const rawBaseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError
   })(args, api, extraOptions)
 }
 
+type RawAnswer = Awaited<ReturnType<typeof rawBaseQuery>>
+
 const urlOf = (args: string | FetchArgs) => (typeof args === 'string' ? args : args.url)
 const tokenOf = (getState: () => unknown) => (getState() as Partial<AuthState>).auth?.token ?? null
 const userIdOf = (getState: () => unknown) => (getState() as Partial<AuthState>).auth?.user?.id ?? null
@@ -81,26 +83,13 @@ const extraOf = (extra: unknown): ApiExtra => (extra ?? { apiUrl: '' }) as ApiEx
  * retried. Never once the store's user is no longer the one it was made for (another tab's login): it fails as it is.
  * A refused refresh dispatches `auth/refreshFailed` (the realtime layer shows `unauthorized`).
  */
-const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, AnswerCheck, AnswerMeta> = async (
+const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, AnswerCheck> = async (
   args,
   api,
   extraOptions,
 ) => {
   const result = await readAgainWhenRateLimited(args, api, extraOptions)
-  const checked = checkedAnswer(result, extraOptions?.check)
-  // Read here, where the answer's headers and the server's clock are: the actions carry neither.
-  return answeredStatus(result.error) === HTTP_STATUS.RATE_LIMITED
-    ? { ...checked, meta: { rateLimitWaitMs: rateLimitWaitOf(result, extraOf(api.extra)) } }
-    : checked
-}
-
-/**
- * What the base query tells of a failed read beside its error (plain data: RTK Query puts it in the read's rejected
- * action, as `meta.baseQueryMeta`).
- */
-export interface AnswerMeta {
-  /** A 429's: the wait it asked for, in ms (its body's `retryAfterMs`, else its `Retry-After`, as a retry here reads it). */
-  rateLimitWaitMs?: number
+  return checkedAnswer(rateLimitInContractWords(result, extraOf(api.extra)), extraOptions?.check)
 }
 
 /** How many times a read the server refused for its rate (429) is made again, each after the wait it asked for. */
@@ -152,7 +141,7 @@ function spreadWait(waitMs: number, retry: number): number {
  * (a minute off, and every such wait would be a minute off). Anything else (two values joined, `-1`) is 1 s: `Date.parse`
  * makes a date of nearly anything (`"5, 6"` is 6 May 2001), so only what has an HTTP date's time of day is one.
  */
-function rateLimitWaitOf(result: Awaited<ReturnType<typeof rawBaseQuery>>, extra: ApiExtra): number {
+function rateLimitWaitOf(result: RawAnswer, extra: ApiExtra): number {
   const body = parse(errorBodySchema, result.error?.data)
   if (body.ok && body.value.error.retryAfterMs !== undefined) return body.value.error.retryAfterMs
   const headers = (result.meta as { response?: Response } | undefined)?.response?.headers
@@ -166,17 +155,18 @@ function rateLimitWaitOf(result: Awaited<ReturnType<typeof rawBaseQuery>>, extra
 }
 
 /**
- * A 429 that did not come from the server (a proxy's: no contract body), told in the contract's words with the wait its
- * `Retry-After` gives. For a send: the outbox reads the mutation's result, which carries no `meta`, and would otherwise
- * send again after its own backoff, sooner than asked.
+ * A 429 told in the contract's words with the wait it asked for: a proxy's (no contract body, or a page that is no
+ * JSON), or one whose body names no `retryAfterMs`, gets the wait its `Retry-After` gives. Read here, where the
+ * answer's headers and the server's clock are (the actions carry neither), so that every caller reads one body: a
+ * send's outbox and a failed read's retry would otherwise come back after their own backoff, sooner than asked.
  */
-function rateLimitInContractWords(error: FetchBaseQueryError, meta: AnswerMeta | undefined): FetchBaseQueryError {
-  const retryAfterMs = meta?.rateLimitWaitMs
-  if (retryAfterMs === undefined || parse(errorBodySchema, error.data).ok) return error
-  return {
-    status: HTTP_STATUS.RATE_LIMITED,
-    data: { error: { code: 'RATE_LIMITED', message: 'HTTP 429', retryAfterMs } },
-  }
+function rateLimitInContractWords(result: RawAnswer, extra: ApiExtra): RawAnswer {
+  if (answeredStatus(result.error) !== HTTP_STATUS.RATE_LIMITED) return result
+  const body = parse(errorBodySchema, result.error?.data)
+  if (body.ok && body.value.error.retryAfterMs !== undefined) return result
+  const error = body.ok ? body.value.error : { code: 'RATE_LIMITED' as const, message: 'HTTP 429' }
+  const data = { error: { ...error, retryAfterMs: rateLimitWaitOf(result, extra) } }
+  return { error: { status: HTTP_STATUS.RATE_LIMITED, data }, meta: result.meta }
 }
 
 /** An HTTP date (IMF-fixdate, or the obsolete RFC 850 and asctime forms: each has `hh:mm:ss`) in ms, or null. */
@@ -213,10 +203,7 @@ interface AnswerCheck {
  * The answer as the contract says it is, or an error the pages show as the server's (`INTERNAL`): data of another
  * shape never reaches the cache, where a page would fail on it (the socket's payloads are checked the same way).
  */
-function checkedAnswer(
-  result: Awaited<ReturnType<typeof rawBaseQuery>>,
-  check: Check<unknown> | undefined,
-): Awaited<ReturnType<typeof rawBaseQuery>> {
+function checkedAnswer(result: RawAnswer, check: Check<unknown> | undefined): RawAnswer {
   // Without fetchBaseQuery's `meta` (its Request, with the bearer token, and its Response): RTK Query puts it in every
   // action of the query, and nothing that is not plain data goes into an action.
   if (result.error) return { error: result.error }
@@ -453,7 +440,6 @@ export const api = createApi({
         method: 'POST',
         body: { content, clientId },
       }),
-      transformErrorResponse: rateLimitInContractWords,
     }),
     getLessons: build.query<Lesson[], void>({
       query: () => '/lessons',

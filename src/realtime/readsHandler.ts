@@ -1,10 +1,12 @@
 import { isAnyOf, type UnknownAction } from '@reduxjs/toolkit'
-import { type AnswerMeta, api } from '../api'
+import type { FetchBaseQueryError } from '@reduxjs/toolkit/query'
+import { api } from '../api'
 import { sessionEnded, sessionStarted, shutdown, syncCaughtUp, syncGap } from './actions'
 import { keyedRetries } from './backoff'
 import { catchUpTagsAt } from './cacheWork'
 import type { Context, Handler } from './context'
 import { failedForWantOfServer, failedReadsToMakeAgain, READS_FOR_THEIR_CALLER } from './failedReads'
+import { outcomeOfHttpError } from './sendOutcome'
 import type { SocketRootState } from './socketSlice'
 import { type SubscriptionsView, watchedReads } from './watchedReads'
 
@@ -23,7 +25,6 @@ type ReadAction = UnknownAction & {
     arg?: { queryCacheKey?: string; endpointName?: string; originalArgs?: unknown; subscribe?: boolean }
     condition?: boolean
     requestStatus?: string
-    baseQueryMeta?: AnswerMeta
   }
 }
 
@@ -87,8 +88,9 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
     if (getState().socket.connection.status !== 'connected') return
     if (retries.failures(key) >= FAILED_READ_RETRIES) return
     const { endpointName, originalArgs } = meta!.arg!
-    // At least the wait a 429 asked for, in its body or only in its `Retry-After` (a proxy's), as a join's retry does.
-    retries.later(key, meta?.baseQueryMeta?.rateLimitWaitMs ?? 0, () => {
+    // At least the wait a 429 asked for (a proxy's `Retry-After` too: the base query tells it in the contract's body).
+    const outcome = outcomeOfHttpError(payload as FetchBaseQueryError)
+    retries.later(key, outcome.kind === 'retry' ? (outcome.retryAfterMs ?? 0) : 0, () => {
       // Read again meanwhile (a catch-up, the page's "Try again": landed, under way, or refused for what it asked),
       // given up, its page left, or the connection went: nothing to do.
       if (!watched(key)) return

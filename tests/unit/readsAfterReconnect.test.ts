@@ -416,13 +416,14 @@ describe('a retry while connected, on timers the test holds', () => {
 
   test.each([
     { name: 'in seconds', retryAfter: () => '60' },
+    { name: "in seconds, on a proxy's page that is no JSON", retryAfter: () => '60', page: true },
     { name: 'as a date', retryAfter: (date: Date) => new Date(date.getTime() + 60_000).toUTCString() },
     // HTTP's obsolete asctime form, which recipients must still read, says no zone: it is GMT, as every HTTP date.
     { name: 'as an asctime date, in a browser west of Greenwich', zone: 'America/New_York', retryAfter: asctimeAfter },
     { name: 'as an asctime date, in a browser east of Greenwich', zone: 'Asia/Tokyo', retryAfter: asctimeAfter },
   ])(
     "a 429 with no retryAfterMs (a proxy's) waits at least its Retry-After header, given $name",
-    async ({ retryAfter, zone }) => {
+    async ({ retryAfter, zone, page }) => {
       const zoneBefore = process.env.TZ
       if (zone) process.env.TZ = zone
       onTestFinished(() => {
@@ -432,11 +433,11 @@ describe('a retry while connected, on timers the test holds', () => {
       const { store, held } = setupHeld(50_000, { backoff: { baseMs: 500, capMs: 30_000 }, random: () => 0 })
       // Whole seconds: an HTTP date has no finer ones.
       const date = new Date(Math.floor(Date.now() / 1000) * 1000)
-      reply = () => ({
-        status: 429,
-        body: { error: { code: 'RATE_LIMITED', message: 'slow down' } },
-        headers: { 'retry-after': retryAfter(date), date: date.toUTCString() },
-      })
+      const headers = { 'retry-after': retryAfter(date), date: date.toUTCString() }
+      reply = () =>
+        page
+          ? { status: 429, text: '<html><body>Too Many Requests</body></html>', headers }
+          : { status: 429, body: { error: { code: 'RATE_LIMITED', message: 'slow down' } }, headers }
       const watched = store.dispatch(api.endpoints.getLessons.initiate())
       expect((await watched).error).toMatchObject({ status: 429 })
       await settle()
