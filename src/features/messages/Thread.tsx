@@ -282,6 +282,7 @@ function MessageItem({
   const dates = useDates()
   const dispatch = useAppDispatch()
   const status = m.status ?? 'sent'
+  const id = useId()
   // Retry and Discard remove the buttons that had focus: the composer is where the keyboard user goes on from.
   const act = (action: ReturnType<typeof retryMessage> | ReturnType<typeof discardMessage>) => {
     dispatch(action)
@@ -297,14 +298,14 @@ function MessageItem({
     >
       {/* Who wrote it, for those who do not see which side it is on. */}
       <span className="sr-only">{mine ? t('thread.senderYou') : t('thread.sender', { name: sender })} </span>
-      <p className="msg-body" dir="auto">
+      <p className="msg-body" dir="auto" id={`${id}-body`}>
         {m.content}
       </p>
       <p className="msg-meta">
         {status === 'pending' ? (
           <span className="msg-state">{t('thread.sending')}</span>
         ) : status === 'failed' ? (
-          <span className="msg-state msg-state-failed">
+          <span className="msg-state msg-state-failed" id={`${id}-state`}>
             {t('thread.notSent', { reason: t(errorMessageId(m.error)) })}
           </span>
         ) : (
@@ -318,12 +319,21 @@ function MessageItem({
       )}
       {status === 'failed' && m.clientId && (
         <p className="msg-actions">
-          <button type="button" className="btn btn-small" onClick={() => act(retryMessage({ clientId: m.clientId! }))}>
+          {/* Several failed messages would otherwise read "Retry, Discard, Retry, Discard": each button is described by
+              its own message's words and why it was refused, in the page's language, while its name stays the short
+              one that is seen (and that voice control users say). */}
+          <button
+            type="button"
+            className="btn btn-small"
+            aria-describedby={`${id}-body ${id}-state`}
+            onClick={() => act(retryMessage({ clientId: m.clientId! }))}
+          >
             {t('thread.retry')}
           </button>
           <button
             type="button"
             className="btn btn-small btn-quiet"
+            aria-describedby={`${id}-body ${id}-state`}
             onClick={() => act(discardMessage({ clientId: m.clientId! }))}
           >
             {t('thread.discard')}

@@ -1,0 +1,63 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { afterEach, describe, expect, test } from 'vitest'
+import { LOCALE_STORAGE_KEY } from '../../src/i18n'
+import { sendMessage } from '../../src/realtime'
+import { eventually } from '../unit/support/eventually'
+import { appStore, pagePerTest, renderApp, threadApi } from './support/page'
+
+// Each failed message has its own Retry and Discard: a screen reader going through several of them must hear which
+// message each button acts on, not "Retry, Discard, Retry, Discard".
+
+const page = pagePerTest('#/messages/c1')
+afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
+
+/** The accessible description `el` gets from `aria-describedby`, as the accname spec puts it together. */
+function descriptionOf(el: Element): string {
+  const ids = (el.getAttribute('aria-describedby') ?? '').split(/\s+/).filter(Boolean)
+  return ids
+    .map((id) => document.getElementById(id)?.textContent?.trim() ?? '')
+    .filter(Boolean)
+    .join(' ')
+    .replace(/\s+/g, ' ')
+}
+
+describe('Retry and Discard on failed messages', () => {
+  test.each([
+    ['en', 'Retry', 'Discard', 'Not sent: You are not allowed to do that.'],
+    ['fr', 'Réessayer', 'Abandonner', 'Non envoyé : Vous n’avez pas le droit de faire cela.'],
+  ] as const)(
+    '(%s) are each described by their own message and why it was not sent',
+    async (locale, retry, discard, notSent) => {
+      localStorage.setItem(LOCALE_STORAGE_KEY, locale)
+      const { store, sockets } = appStore(threadApi)
+      renderApp(page.root, store)
+      act(() => sockets.last.serverConnect())
+      await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
+      const drafts = ['first draft', 'second draft']
+      for (const [i, content] of drafts.entries()) {
+        act(() => void store.dispatch(sendMessage({ conversationId: 'c1', content, clientId: `k${i}` })))
+        await eventually(() => expect(sockets.last.sent('message:send')).toHaveLength(i + 1))
+        await act(async () => {
+          sockets.last
+            .sent('message:send')
+            [i]!.ack({ ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } })
+        })
+      }
+      await eventually(() => expect(page.container.querySelectorAll('[data-status=failed]')).toHaveLength(2))
+
+      const failed = [...page.container.querySelectorAll('[data-status=failed]')]
+      for (const [i, item] of failed.entries()) {
+        const buttons = [...item.querySelectorAll('button')]
+        // The names stay the short words shown (what voice control users say); the description tells them apart.
+        expect(buttons.map((b) => b.textContent)).toEqual([retry, discard])
+        for (const button of buttons) {
+          const description = descriptionOf(button)
+          expect(description).toBe(`${drafts[i]} ${notSent}`.replace(/\s+/g, ' '))
+          expect(description).not.toContain(drafts[1 - i])
+        }
+      }
+      store.dispose()
+    },
+  )
+})
