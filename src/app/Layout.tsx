@@ -13,7 +13,7 @@ import { PageBoundary } from './PageBoundary'
 import { countUnsent } from './unsent'
 import { useAppDispatch, useAppSelector } from './hooks'
 import { LanguageSwitch } from './LanguageSwitch'
-import { hrefFor, type Page, type Route } from './router'
+import { hrefFor, keepRouteForNextLogin, type Page, type Route } from './router'
 
 /** How long a risen unread count must last before it is said: a false rise is taken back within it. */
 export const UNREAD_NEWS_AFTER_MS = 1000
@@ -122,8 +122,12 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
     if (unsent > 0 && !window.confirm(t('layout.logOutConfirm', { count: unsent }))) return
     leave(false)
   }
-  // The session is over, not the user's wish to send: what is unsent waits in storage for their next login.
-  const logInAgain = () => leave(true)
+  // The session is over, not the user's wish to send: what is unsent waits in storage for their next login, and so
+  // does the page they were on (`forgetRouteWithUser` would otherwise send them to the list).
+  const logInAgain = () => {
+    keepRouteForNextLogin(user.id, route)
+    leave(true)
+  }
 
   return (
     <div className="shell">

@@ -44,7 +44,9 @@ export function navigate(route: Route): void {
 /**
  * The route belongs to the user it was opened for: once that user is gone (a logout here, or in another tab, which
  * logs this one out too; another user's login there), the hash goes, so the next user starts on their own messages
- * page, not on a conversation of the last user's. Returns the unsubscribe.
+ * page, not on a conversation of the last user's. Unless the user left with "Log in again" (`keepRouteForNextLogin`):
+ * then the route waits in this tab's history entry, off the URL, and comes back when that same user logs in again
+ * here (or in another tab this one follows); anyone else starts on their own messages page. Returns the unsubscribe.
  *
  * @example forgetRouteWithUser(store)
  */
@@ -55,10 +57,48 @@ export function forgetRouteWithUser(store: {
   let userId = store.getState().auth.user?.id ?? null
   return store.subscribe(() => {
     const now = store.getState().auth.user?.id ?? null
-    if (userId !== null && now !== userId && window.location.hash)
-      window.history.replaceState(null, '', window.location.pathname + window.location.search)
+    if (now === userId) return
+    const left = userId
     userId = now
+    const kept = keptRoute(window.history.state)
+    const { pathname, search, hash } = window.location
+    if (left !== null) {
+      // History state survives a reload of the login page; only the route of the user who just left is kept.
+      const keep = kept?.userId === left ? { [KEPT_ROUTE]: kept } : null
+      if (hash || kept) window.history.replaceState(keep, '', pathname + search)
+    } else if (kept) {
+      // A link the user opened on the login page since goes first. The kept route is parsed and written back as one of
+      // ours: only ever a hash of this page, whatever the history entry held (no way out of the app from here).
+      const back = hash || (kept.userId === now ? hrefFor(parseHash(kept.href)) : '')
+      window.history.replaceState(null, '', pathname + search + back)
+    }
   })
+}
+
+/** The key of the route "Log in again" keeps in the tab's history entry. */
+const KEPT_ROUTE = 'talemy:routeForNextLogin'
+
+interface KeptRoute {
+  userId: string
+  href: string
+}
+
+/**
+ * Keeps `route` for `userId`'s next login in this tab: called as the user leaves an ended session with "Log in again",
+ * so that logging in brings them back where they were (an open conversation) and not to the list. Kept in the history
+ * entry, not the URL (the login page shows no route) nor storage (another tab's next login is not this one's).
+ *
+ * @example keepRouteForNextLogin(user.id, route); dispatch(loggedOut({ keepOutbox: true }))
+ */
+export function keepRouteForNextLogin(userId: string, route: Route): void {
+  window.history.replaceState({ [KEPT_ROUTE]: { userId, href: hrefFor(route) } satisfies KeptRoute }, '')
+}
+
+function keptRoute(state: unknown): KeptRoute | null {
+  const kept = (state as Record<string, unknown> | null)?.[KEPT_ROUTE] as Partial<KeptRoute> | undefined
+  return typeof kept?.userId === 'string' && typeof kept.href === 'string'
+    ? { userId: kept.userId, href: kept.href }
+    : null
 }
 
 /** The current route, outside React (the notifications middleware asks which page is open). */

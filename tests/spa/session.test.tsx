@@ -3,12 +3,14 @@ import { act } from 'react'
 import { describe, expect, test, vi } from 'vitest'
 import { saveRefreshToken, tokenRefreshed } from '../../src/api'
 import { PageBoundary } from '../../src/app/PageBoundary'
+import { forgetRouteWithUser } from '../../src/app/router'
 import { createMemoryStorage } from '../../src/app/store'
+import type { User } from '../../src/contract'
 import { I18nProvider, LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { outboxStorageKey, selectConnection, sendMessage } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
-import { alice, conversation } from '../unit/support/fixtures'
-import { apiRoutes, appStore, json, pagePerTest, renderApp, saidIn } from './support/page'
+import { alice, bob, conversation } from '../unit/support/fixtures'
+import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, saidIn, type } from './support/page'
 
 // The page once the session is over, after a logout, and when something cannot be drawn.
 
@@ -60,6 +62,92 @@ describe('the session is over', () => {
     expect(store.getState().auth.user).toBeNull()
     const stored = JSON.parse(storage.getItem(outboxStorageKey(alice.id)) ?? '[]') as { clientId: string }[]
     expect(stored.map((m) => m.clientId)).toEqual(['k1'])
+    store.dispose()
+  })
+})
+
+/** An API whose session is over until a login (as `who`), and Alice's conversation `c1` with Bob. */
+const endedSessionThenLogin = (who: User) =>
+  apiRoutes((method, path) => {
+    if (method === 'POST' && path === '/api/auth/login')
+      return json(200, { token: `token-${who.id}`, refreshToken: `refresh-${who.id}`, user: who })
+    if (path === '/api/conversations') return json(200, [conversation('c1')])
+    if (path === '/api/users') return json(200, [alice, bob])
+    if (method === 'GET') return json(200, [])
+    return json(401, { error: { code: 'UNAUTHORIZED', message: 'session ended' } })
+  })
+
+/**
+ * Alice's page open at `hash`, her session refused (unauthorized), with the route kept and forgotten as `main.tsx`
+ * has it; `who` is whom the next login answers for.
+ */
+async function sessionEndsAt(hash: string, who: User) {
+  window.history.replaceState(null, '', hash)
+  const storage = createMemoryStorage()
+  saveRefreshToken(storage, alice.id, 'refresh-old')
+  const app = appStore(endedSessionThenLogin(who), { storage, preloadedState: { auth: { token: 'old', user: alice } } })
+  const stopForgetting = forgetRouteWithUser(app.store)
+  renderApp(page.root, app.store)
+  act(() => app.sockets.last.serverRefuse('UNAUTHORIZED'))
+  await eventually(() => expect(button('Log in again')).toBeDefined())
+  return { ...app, stopForgetting }
+}
+
+/** Logs in from the login page (what the next login answers is the API's choice). */
+async function logInFromLoginPage(email: string) {
+  const emailField = await eventually(() => fieldLabelled(page.container, 'Email') as HTMLInputElement)
+  type(emailField, email)
+  type(fieldLabelled(page.container, 'Password') as HTMLInputElement, 'talemy')
+  act(() => button('Log in')!.click())
+}
+
+const openThread = () => page.container.querySelector('[data-testid=thread]')?.getAttribute('data-conversation-id')
+
+describe('"Log in again" brings the user back where they were', () => {
+  test('on a conversation when the session ended: logging in again opens that conversation, composer focused', async () => {
+    const { store, stopForgetting } = await sessionEndsAt('#/messages/c1', alice)
+    expect(openThread()).toBe('c1')
+    act(() => button('Log in again')!.click())
+    // The login page shows no route (nor the conversation's id) meanwhile.
+    expect(store.getState().auth.user).toBeNull()
+    expect(window.location.hash).toBe('')
+    await logInFromLoginPage('alice@talemy.test')
+    await eventually(() => expect(openThread()).toBe('c1'))
+    expect(window.location.hash).toBe('#/messages/c1')
+    await eventually(() => expect(document.activeElement).toBe(page.container.querySelector('[data-testid=composer]')))
+    stopForgetting()
+    store.dispose()
+  })
+
+  test('another user logging in at that login page starts on their own messages page, not on that conversation', async () => {
+    const { store, stopForgetting } = await sessionEndsAt('#/messages/c1', bob)
+    act(() => button('Log in again')!.click())
+    await logInFromLoginPage('bob@talemy.test')
+    await eventually(() => expect(store.getState().auth.user?.id).toBe(bob.id))
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    expect(openThread()).toBeUndefined()
+    expect(window.location.hash).toBe('')
+    // Nor later: what was kept for Alice went with Bob's login.
+    expect(window.history.state).toBeNull()
+    stopForgetting()
+    store.dispose()
+  })
+
+  test('what the history entry holds is only ever read back as an in-app route of this page (no way out)', async () => {
+    const { store, stopForgetting } = await sessionEndsAt('#/lessons', alice)
+    const origin = window.location.origin
+    act(() => button('Log in again')!.click())
+    // Something else on the page wrote the entry meanwhile: a URL of another site where the route was.
+    window.history.replaceState(
+      { 'talemy:routeForNextLogin': { userId: alice.id, href: 'https://evil.example/phish' } },
+      '',
+    )
+    await logInFromLoginPage('alice@talemy.test')
+    await eventually(() => expect(store.getState().auth.user?.id).toBe(alice.id))
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    expect(window.location.origin).toBe(origin)
+    expect(window.location.hash).toBe('#/messages')
+    stopForgetting()
     store.dispose()
   })
 })
