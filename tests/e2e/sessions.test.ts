@@ -86,4 +86,34 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
       await alice.context.close()
     }
   })
+
+  it('"Log in again" after the session was ended elsewhere brings the user back to their conversation, across a reload', async () => {
+    const alice = await loginAs(e2e, 'alice')
+    try {
+      const id = await openConversationWith(alice.page, 'Bob')
+      const refreshToken = await alice.page.evaluate(
+        () =>
+          (JSON.parse(localStorage.getItem('talemy.refresh') ?? 'null') as { refreshToken?: string } | null)
+            ?.refreshToken ?? null,
+      )
+      // A logout elsewhere with this session's refresh token: the server drops the socket and refuses its refresh.
+      const ended = await fetch(`${e2e.url}/api/auth/logout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refreshToken }),
+      })
+      expect(ended.status).toBe(204)
+      await alice.page.getByRole('button', { name: 'Log in again', exact: true }).click({ timeout: WAIT })
+      await alice.page.getByRole('button', { name: 'Log in', exact: true }).waitFor({ timeout: WAIT })
+      expect(await alice.page.evaluate(() => window.location.hash)).toBe('')
+      // The login page reloaded (the route is kept in the tab's history entry, which a reload keeps).
+      await alice.page.reload()
+      await alice.page.getByTestId('demo-alice').click()
+      await alice.page.locator('.login form button[type="submit"]').click()
+      await alice.page.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: WAIT })
+      expect(await alice.page.evaluate(() => window.location.hash)).toBe(`#/messages/${encodeURIComponent(id)}`)
+    } finally {
+      await alice.context.close()
+    }
+  })
 })
