@@ -19,6 +19,7 @@ import {
   DEFAULT_REPLAY_LOOKUP_LIMIT,
   DEFAULT_RATE_LIMIT,
   DEFAULT_READ_RATE_LIMIT,
+  DEFAULT_REFRESH_RATE_LIMIT,
   RateLimiter,
   TYPING_RATE_LIMIT,
   type Limiter,
@@ -116,6 +117,11 @@ export interface StartServerOptions {
   joinRateLimit?: RateLimitOptions
   /** Per-user budget for reads (`GET /api/...` once authenticated). Default 20/s, bursts of 100. */
   readRateLimit?: RateLimitOptions
+  /**
+   * Per-client-address budget for refresh tokens presented (`POST /api/auth/refresh`, and logout with one). Default
+   * 1/s, bursts of 60.
+   */
+  refreshRateLimit?: RateLimitOptions
   /** Per-user budget for socket handshakes (each reads the user's log). Default 10/s, bursts of 100. */
   handshakeRateLimit?: RateLimitOptions
   /** Per-user budget, on each node, for looking up a send past `rateLimit` (a replay's stored message). Default 5/s, bursts of 10. */
@@ -206,6 +212,7 @@ async function startOn(
   const readLimiter = sharedBudget('read', options.readRateLimit ?? DEFAULT_READ_RATE_LIMIT)
   const handshakeLimiter = sharedBudget('handshake', options.handshakeRateLimit ?? DEFAULT_HANDSHAKE_RATE_LIMIT)
   const typingLimiter = sharedBudget('typing', TYPING_RATE_LIMIT)
+  const refreshLimiter = sharedBudget('refresh', options.refreshRateLimit ?? DEFAULT_REFRESH_RATE_LIMIT)
   // On each node on its own (in memory even with Redis): it bounds this node's database work for one user's flood.
   const replayLookups = new RateLimiter(options.replayLookupLimit ?? DEFAULT_REPLAY_LOOKUP_LIMIT, clock)
   const eventLog = await EventLog.open(db, {
@@ -226,6 +233,7 @@ async function startOn(
     handshakeLimiter.sweep()
     replayLookups.sweep()
     typingLimiter.sweep()
+    refreshLimiter.sweep()
   }, 60_000)
   sweep.unref()
   const pruning = setInterval(() => void prune(), PRUNE_INTERVAL_MS)
@@ -282,6 +290,7 @@ async function startOn(
     origins,
     staticDir: options.staticDir,
     readLimiter,
+    refreshLimiter,
     presenceFor: (userId) => presence.forAsker(userId),
   })
   const { resync } = attachHandlers(io, {

@@ -24,6 +24,14 @@ export const DEFAULT_HANDSHAKE_RATE_LIMIT: RateLimitOptions = { perSecond: 10, b
  */
 export const DEFAULT_READ_RATE_LIMIT: RateLimitOptions = { perSecond: 20, burst: 100 }
 /**
+ * Refresh tokens presented (`POST /api/auth/refresh`, and `/api/auth/logout` with one), per client address: each is
+ * hashed and looked up in the database whatever it is, and no user is known before it is. 256 random bits cannot be
+ * guessed at any rate, so this bounds the lookups' load. A browser refreshes once per token life (every 12 minutes,
+ * one tab at a time): 1 a second is 720 browsers behind one address (a school's NAT), and the burst takes a room of
+ * them back from sleep at once.
+ */
+export const DEFAULT_REFRESH_RATE_LIMIT: RateLimitOptions = { perSecond: 1, burst: 60 }
+/**
  * A send past the budget is looked up by its clientId (a replay is answered with what was stored): this many look-ups
  * at most, so a flood past the budget costs the database a bounded amount. A client retries far slower than this.
  */

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Id } from '../../src/contract'
 import { bearerToken } from '../auth'
+import { addressKey } from '../clientAddress'
 import { takeUnlessUnavailable, type Limiter } from '../rateLimit'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
@@ -10,6 +11,8 @@ export interface ApiDeps {
   sessions: SessionStore
   /** Each user's budget of reads. */
   readLimiter: Limiter
+  /** Each client address's budget of refresh tokens presented (refresh, and logout with one). */
+  refreshLimiter: Limiter
   /** Each listed user's presence for the asker (absent for people who share no conversation with them). */
   presenceFor?: (askerId: Id) => Promise<ReadonlyMap<Id, { online: boolean; lastSeenAt: string | null }>>
 }
@@ -19,10 +22,14 @@ type IdParams = { Params: { id: string } }
 /** How long a read waits for its budget's answer (Redis's, with several nodes) before going through unbudgeted. */
 const READ_BUDGET_WAIT_MS = 500
 
+/** Whether a body names a refresh token (well-formed or not: the lookup is what the budget pays for). */
+const namesRefreshToken = (body: unknown): boolean =>
+  typeof body === 'object' && body !== null && Object.hasOwn(body, 'refreshToken')
+
 /** The contract's endpoints, thin: parse the request, call a service, send its result. */
 export function registerApiRoutes(
   api: FastifyInstance,
-  { services, sessions, readLimiter, presenceFor }: ApiDeps,
+  { services, sessions, readLimiter, refreshLimiter, presenceFor }: ApiDeps,
 ): void {
   const { accounts, messaging, bookings } = services
   // Unexpired and of a live session: a logout refuses the session's access tokens at once.
@@ -40,9 +47,24 @@ export function registerApiRoutes(
     unbudgeted = outcome === 'unavailable'
     return userId
   }
+  // A refresh token presented costs a hash and a lookup whatever it is, before anyone is known: the client's address
+  // pays (its /64 for IPv6). As for reads, the budget bounds load (the tokens cannot be guessed), so with Redis away
+  // refreshes go on unbudgeted rather than fail, which would let every user's access token run out.
+  let refreshUnbudgeted = false
+  const spendRefreshBudget = async (request: FastifyRequest): Promise<void> => {
+    const outcome = await takeUnlessUnavailable(refreshLimiter, addressKey(request.ip), READ_BUDGET_WAIT_MS)
+    if (outcome === 'unavailable' && !refreshUnbudgeted)
+      request.log.warn(
+        'the refresh budget does not answer (Redis away?): refreshes go through unbudgeted until it does',
+      )
+    refreshUnbudgeted = outcome === 'unavailable'
+  }
 
   api.post('/auth/login', async (request) => accounts.login(request.body, request.ip))
-  api.post('/auth/refresh', async (request) => accounts.refresh(request.body))
+  api.post('/auth/refresh', async (request) => {
+    await spendRefreshBudget(request)
+    return accounts.refresh(request.body)
+  })
   api.post(
     '/auth/logout',
     {
@@ -53,6 +75,9 @@ export function registerApiRoutes(
       },
     },
     async (request, reply) => {
+      // A Bearer alone is checked by its signature, cheaply: logging out with it is never refused for the address's
+      // budget (a refusal here still ends that Bearer's session, through onError above).
+      if (namesRefreshToken(request.body)) await spendRefreshBudget(request)
       await accounts.logout(bearerToken(request.headers.authorization), request.body)
       return reply.status(204).send()
     },

@@ -25,6 +25,7 @@ export interface HttpDeps {
   /** The built SPA (`dist/`); served with a fallback to index.html for client-side routes. */
   staticDir?: string
   readLimiter: ApiDeps['readLimiter']
+  refreshLimiter: ApiDeps['refreshLimiter']
   presenceFor?: ApiDeps['presenceFor']
 }
 
@@ -110,7 +111,7 @@ function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, 
 /** Error and not-found handlers, the `/api` routes behind the Origin check and CORS, and the SPA. */
 export function configureHttpApp(
   app: FastifyInstance,
-  { services, sessions, origins, staticDir, readLimiter, presenceFor }: HttpDeps,
+  { services, sessions, origins, staticDir, readLimiter, refreshLimiter, presenceFor }: HttpDeps,
 ): FastifyInstance {
   const apiUrl = process.env.VITE_API_URL || process.env.NEXT_PUBLIC_API_URL
   void registerSecurityHeaders(app, () => (apiUrl ? [...origins.list(), apiUrl] : origins.list()))
@@ -189,7 +190,7 @@ export function configureHttpApp(
         exposedHeaders: ['retry-after', 'date'],
         maxAge: 600,
       })
-      registerApiRoutes(api, { services, sessions, readLimiter, presenceFor })
+      registerApiRoutes(api, { services, sessions, readLimiter, refreshLimiter, presenceFor })
     },
     { prefix: '/api' },
   )

@@ -6,7 +6,8 @@ import { postgresRunnable, startPostgres, type PostgresCluster } from '../server
 import { ALICE, BOB, CAROL, http, login } from '../server/support/server'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
-// A user's reads have one budget for the service, whichever node answers them (as sends do).
+// A user's reads, and a client address's refresh tokens, have one budget for the service, whichever node answers
+// them (as sends do).
 const ready = requireParts('tests/cluster/readBudget.test.ts', [postgresRunnable(), redisRunnable()])
 
 describe.runIf(ready)('the read budget across nodes', () => {
@@ -26,6 +27,7 @@ describe.runIf(ready)('the read budget across nodes', () => {
       seedDemo: true,
       // Four reads, refilled one every 100 s: an empty bucket stays empty for the whole test.
       readRateLimit: { perSecond: 0.01, burst: 4 },
+      refreshRateLimit: { perSecond: 0.01, burst: 4 },
     }
     a = await startServer(options)
     b = await startServer(options)
@@ -47,13 +49,23 @@ describe.runIf(ready)('the read budget across nodes', () => {
     expect((await http(a.url, 'GET', '/api/conversations', { token: bob })).status).toBe(200)
   })
 
+  it("spends one client address's refresh budget on both nodes from one budget", async () => {
+    const statuses: number[] = []
+    for (const url of [a.url, b.url, a.url, b.url, a.url, b.url])
+      statuses.push((await http(url, 'POST', '/api/auth/refresh', { body: { refreshToken: 'made-up' } })).status)
+    expect(statuses).toEqual([401, 401, 401, 401, 429, 429])
+  })
+
   // Last: it stops the Redis the nodes share.
-  it('lets reads through, unbudgeted, while Redis is away, rather than fail them', async () => {
+  it('lets reads and refreshes through, unbudgeted, while Redis is away, rather than fail them', async () => {
     const carol = (await login(a.url, CAROL)).token
     await redis.stop()
     for (const url of [a.url, b.url]) {
       const read = await http(url, 'GET', '/api/conversations', { token: carol })
       expect(read.status).toBe(200)
+      // This address's refresh budget was spent above: answered for the token itself, the refresh went through.
+      const refresh = await http(url, 'POST', '/api/auth/refresh', { body: { refreshToken: 'made-up' } })
+      expect(refresh.status).toBe(401)
     }
   })
 })

@@ -539,3 +539,57 @@ describe('the read budget', () => {
       expect((await http(reads.url, 'GET', '/api/lessons', { token: carol })).status).toBe(200)
   })
 })
+
+// Review (ASVS 2.2.1, anti-automation): a refresh token presented (refresh, or logout with one) is hashed and looked up
+// whatever it is, before any user is known, and had no budget: one address could make the server do so without end.
+describe('the refresh budget, per client address', () => {
+  let refreshes: TestServer
+  // Three, refilled one every 100 s: an empty bucket stays empty for the whole test. The address comes from
+  // X-Forwarded-For (trustProxy: 1), so one test plays several clients.
+  beforeAll(async () => {
+    refreshes = await startTestServer({ trustProxy: 1, refreshRateLimit: { perSecond: 0.01, burst: 3 } })
+  })
+  afterAll(() => refreshes?.dispose())
+  const from = (address: string) => ({ 'x-forwarded-for': address })
+
+  it('refuses refresh tokens past it, made-up or real, on refresh and logout alike, with RATE_LIMITED and Retry-After; another address goes on', async () => {
+    const real = await login(refreshes.url, ALICE)
+    const present = (path: string, refreshToken: string, address: string) =>
+      http<ErrorBody>(refreshes.url, 'POST', path, { body: { refreshToken }, headers: from(address) })
+    for (let i = 0; i < 3; i++)
+      expect((await present('/api/auth/refresh', `guess-${i}`, '198.51.100.7')).status).toBe(401)
+    for (const path of ['/api/auth/refresh', '/api/auth/logout']) {
+      const refused = await present(path, real.refreshToken, '198.51.100.7')
+      expect(refused.status).toBe(429)
+      expect(refused.body).toEqual({
+        error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: expect.any(Number) },
+      })
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+    }
+    // Refused before its lookup: the real token was neither rotated nor revoked, and serves another address.
+    expect((await present('/api/auth/refresh', real.refreshToken, '203.0.113.20')).status).toBe(200)
+  })
+
+  it('never refuses a logout by Bearer alone, and a refused logout still ends the Bearer’s session', async () => {
+    const address = '198.51.100.8'
+    for (let i = 0; i < 3; i++)
+      await http(refreshes.url, 'POST', '/api/auth/refresh', {
+        body: { refreshToken: `guess-${i}` },
+        headers: from(address),
+      })
+    const bearerOnly = await login(refreshes.url, BOB)
+    const logout = await http(refreshes.url, 'POST', '/api/auth/logout', {
+      token: bearerOnly.token,
+      headers: from(address),
+    })
+    expect(logout.status).toBe(204)
+    const both = await login(refreshes.url, BOB)
+    const refused = await http(refreshes.url, 'POST', '/api/auth/logout', {
+      token: both.token,
+      body: { refreshToken: both.refreshToken },
+      headers: from(address),
+    })
+    expect(refused.status).toBe(429)
+    expect((await http(refreshes.url, 'GET', '/api/me', { token: both.token })).status).toBe(401)
+  })
+})
