@@ -1,4 +1,35 @@
+import type { IncomingMessage } from 'node:http'
 import { isIPv4, isIPv6 } from 'node:net'
+import proxyAddr from '@fastify/proxy-addr'
+
+/** `startServer`'s `trustProxy`: the number of proxies in front, or their addresses. */
+export type TrustProxy = number | string | string[]
+
+/**
+ * Fastify's `trustProxy` for ours. A hop count as proxy-addr takes it (Fastify does the same with a number, which its
+ * types leave out): the hops nearest to us are trusted, so the client is the address that many hops away.
+ */
+export function trustProxyOf(trust: TrustProxy | undefined) {
+  if (trust === undefined) return false
+  if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust
+  return trust
+}
+
+/**
+ * The client address of a raw request, as Fastify's `request.ip` reads it (the same proxy-addr, the same trust): for
+ * Engine.IO's requests, which never reach Fastify.
+ *
+ * @example const addressOf = requestAddress(1); addressOf(req) // the address X-Forwarded-For's last hop names
+ */
+export function requestAddress(trust: TrustProxy | undefined): (req: IncomingMessage) => string {
+  const trusted = trustProxyOf(trust)
+  if (trusted === false) return (req) => req.socket.remoteAddress ?? 'unknown'
+  const check =
+    typeof trusted === 'function'
+      ? trusted
+      : proxyAddr.compile(typeof trusted === 'string' ? trusted.split(',').map((item) => item.trim()) : trusted)
+  return (req) => proxyAddr(req, check)
+}
 
 /**
  * The key a client address is counted under (login throttling): an IPv4 address as it is; an IPv6 address by its

@@ -26,8 +26,10 @@ import {
   type RateLimitOptions,
 } from './rateLimit'
 import { checkJwtSecret } from './secrets'
+import { addressKey, requestAddress } from './clientAddress'
 import {
   DEFAULT_MAX_SOCKETS_PER_USER,
+  DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
   LiveDelivery,
   Notices,
   attachHandlers,
@@ -100,6 +102,11 @@ export interface StartServerOptions {
   trustProxy?: number | string | string[]
   /** Sockets one user may hold at once; the next handshake fails with `RATE_LIMITED`. Default 20. */
   maxSocketsPerUser?: number
+  /**
+   * Engine.IO sessions one client address may hold open before a socket authenticates on them (by `trustProxy`, its
+   * /64 for IPv6); the next handshake is refused (HTTP 403) until one closes or authenticates. On each node. Default 100.
+   */
+  maxUnauthenticatedPerAddress?: number
   /** How long logged events are kept for resuming clients; older ones are pruned (a client that far behind gets `sync:gap`). Default 7 days. */
   eventRetentionSeconds?: number
   /** How long a user's last socket may be gone before they are shown offline (a reload does not flicker). Default 5. */
@@ -241,7 +248,11 @@ async function startOn(
 
   // The HTTP app owns the Node server; Socket.IO attaches to it, and the services notify through Socket.IO.
   const app = createHttpApp(logger, { trustProxy: options.trustProxy, requestTimeoutMs: options.requestTimeoutMs })
-  const io = createSocketServer(app.server, origins)
+  const addressOf = requestAddress(options.trustProxy)
+  const io = createSocketServer(app.server, origins, {
+    addressOf: (req) => addressKey(addressOf(req)),
+    maxPerAddress: options.maxUnauthenticatedPerAddress ?? DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
+  })
   const maxSocketsPerUser = options.maxSocketsPerUser ?? DEFAULT_MAX_SOCKETS_PER_USER
   const cluster = redis
     ? joinCluster(

@@ -10,6 +10,7 @@ import cors from '@fastify/cors'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { HTTP_STATUS, MAX_PACKET_BYTES } from '../../src/contract'
+import { trustProxyOf, type TrustProxy } from '../clientAddress'
 import { AppError, toApiError } from '../errors'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
@@ -31,7 +32,7 @@ export interface HttpDeps {
 
 export interface HttpAppOptions {
   /** Fastify's `trustProxy`: take the client address from `X-Forwarded-For`. Default false (the socket's address). */
-  trustProxy?: number | string | string[]
+  trustProxy?: TrustProxy
   /** The whole request (headers and body) must arrive within this. Default 30 s. */
   requestTimeoutMs?: number
 }
@@ -41,16 +42,6 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 export const CONNECTION_TIMEOUT_MS = 60_000
 
 /** The Fastify app, not yet configured: its Node server exists at once, so Socket.IO can attach before routes. */
-/**
- * Fastify's `trustProxy` for ours. A hop count as proxy-addr takes it (Fastify does the same with a number, which its
- * types leave out): the hops nearest to us are trusted, so the client is the address that many hops away.
- */
-function trustProxyOf(trust: HttpAppOptions['trustProxy']) {
-  if (trust === undefined) return false
-  if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust
-  return trust
-}
-
 export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): FastifyInstance {
   const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
   const app = Fastify({

@@ -28,12 +28,14 @@ import { conversationIdOfRoom, conversationRoom, sessionRoom, userRoom } from '.
 import type { Notices } from './notices'
 import type { PresenceTracker } from './presence'
 import { SocketSlots } from './socketSlots'
+import { UNAUTHENTICATED_REFUSAL, UnauthenticatedSessions } from './unauthenticated'
 import type { TalemyServer, TalemySocket } from './types'
 
 export { createNotifier, createPresence } from './notifier'
 export { LiveDelivery } from './delivery'
 export { Notices } from './notices'
 export { DEFAULT_PRESENCE_GRACE_SECONDS, MemoryPresenceStore, PresenceTracker } from './presence'
+export { DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS } from './unauthenticated'
 export type { TalemyServer, TalemySocket } from './types'
 
 /** How many sockets one user may hold at once (tabs, devices); more is a runaway client or an attack. */
@@ -45,16 +47,41 @@ export const DEFAULT_MAX_SOCKETS_PER_USER = 20
  * once the services (which need this server to notify) exist. Connection-state recovery is off: a recovery id (pid and
  * offset) is no credential, and a reconnect is a new handshake with a live token (the browser catches up by refetching).
  */
-export function createSocketServer(httpServer: HttpServer, origins: OriginPolicy): TalemyServer {
+export function createSocketServer(
+  httpServer: HttpServer,
+  origins: OriginPolicy,
+  unauthenticated: {
+    /** The client address of a request, as HTTP reads it (`trustProxy`), by its key (`addressKey`). */
+    addressOf: (req: IncomingMessage) => string
+    /** Engine.IO sessions one address may hold before a socket authenticates on them. */
+    maxPerAddress: number
+  },
+): TalemyServer {
+  const pending = new UnauthenticatedSessions(unauthenticated.maxPerAddress)
   const io: TalemyServer = new Server(httpServer, {
     serveClient: false,
     maxHttpBufferSize: MAX_PACKET_BYTES,
     cors: { origin: (origin, callback) => callback(null, origins.isAllowed(origin)) },
     allowRequest: (req, callback) => {
-      const allowed = origins.isAllowed(req.headers.origin)
-      callback(allowed ? null : 'origin not allowed', allowed)
+      if (!origins.isAllowed(req.headers.origin)) return callback('origin not allowed', false)
+      const room = pending.hasRoom(unauthenticated.addressOf(req))
+      callback(room ? null : UNAUTHENTICATED_REFUSAL, room)
     },
   })
+  // Counted from the session's opening to its first authenticated socket (every middleware passed) or its close. Held
+  // here, not in allowRequest: handshakes admitted together (a session id is made asynchronously) would all have
+  // seen room for one more; those past the cap are closed as they open.
+  const releases = new WeakMap<object, () => void>()
+  io.engine.on(
+    'connection',
+    (conn: { request: IncomingMessage; close(): void; once(e: 'close', l: () => void): void }) => {
+      const release = pending.add(unauthenticated.addressOf(conn.request))
+      if (!release) return conn.close()
+      releases.set(conn, release)
+      conn.once('close', release)
+    },
+  )
+  io.on('connection', (socket) => releases.get(socket.conn)?.())
   // allowRequest runs at the handshake only: a request naming an existing session (`sid`: its polls, its sends, its
   // upgrade to a WebSocket) would pass from any Origin. Engine.IO's middlewares run for every request and upgrade; a
   // handshake is left to allowRequest (its 403), the rest refused here (Engine.IO answers a middleware's error 400).

@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connect, login, ALICE, startTestServer, type TestServer } from './support/server'
+
+// Review (ASVS 13.x, resource exhaustion): an Engine.IO session opens with one GET and no token, and lives until
+// Socket.IO's connectTimeout (45 s) unless a socket authenticates on it; nothing bounded how many one address held at
+// once. The address comes from X-Forwarded-For (trustProxy: 1), so one test plays several clients.
+describe('Engine.IO sessions without an authenticated socket are capped per client address', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer({ trustProxy: 1, maxUnauthenticatedPerAddress: 3 })
+  })
+  afterAll(() => server?.dispose())
+  const from = (address: string) => ({ 'x-forwarded-for': address })
+
+  /** A long-polling handshake (a session opened, no CONNECT sent): its id, or the refusal. */
+  const openSession = async (address: string) => {
+    const response = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`, { headers: from(address) })
+    const text = await response.text()
+    // The open packet is `0` and its JSON.
+    const sid = response.ok ? (JSON.parse(text.slice(1)) as { sid: string }).sid : undefined
+    return { status: response.status, text, sid }
+  }
+
+  it('refuses the next handshake from an address at the cap, polling or WebSocket, saying why; other addresses go on', async () => {
+    for (let i = 0; i < 3; i++) expect((await openSession('198.51.100.1')).status).toBe(200)
+    const refused = await openSession('198.51.100.1')
+    expect(refused.status).toBe(403)
+    expect(JSON.parse(refused.text)).toEqual({
+      code: 4,
+      message: 'too many unauthenticated connections from this address',
+    })
+    const { token } = await login(server.url, ALICE)
+    await expect(connect(server.url, token, { extraHeaders: from('198.51.100.1') })).rejects.toThrow()
+    expect((await openSession('198.51.100.2')).status).toBe(200)
+  })
+
+  it('gives the slot back when a session closes', async () => {
+    const opened = new Map<string, { once(event: 'close', listener: () => void): void }>()
+    server.io.engine.on('connection', (conn: { id: string; once(event: 'close', listener: () => void): void }) =>
+      opened.set(conn.id, conn),
+    )
+    const sessions = [await openSession('198.51.100.3'), await openSession('198.51.100.3')]
+    expect((await openSession('198.51.100.3')).status).toBe(200)
+    expect((await openSession('198.51.100.3')).status).toBe(403)
+    const sid = sessions[0]?.sid ?? ''
+    const closed = new Promise((resolve) => opened.get(sid)?.once('close', () => resolve(null)))
+    // A close packet (`1`), as a client leaving sends it.
+    await fetch(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+      method: 'POST',
+      headers: from('198.51.100.3'),
+      body: '1',
+    })
+    await closed
+    expect((await openSession('198.51.100.3')).status).toBe(200)
+  })
+
+  it('counts a session only until a socket authenticates on it', async () => {
+    const { token } = await login(server.url, ALICE)
+    for (let i = 0; i < 2; i++) expect((await openSession('198.51.100.4')).status).toBe(200)
+    // Each takes the third slot while it shakes hands, and gives it back once authenticated.
+    const sockets = []
+    for (let i = 0; i < 3; i++) sockets.push(await connect(server.url, token, { extraHeaders: from('198.51.100.4') }))
+    try {
+      expect((await openSession('198.51.100.4')).status).toBe(200)
+      expect((await openSession('198.51.100.4')).status).toBe(403)
+    } finally {
+      for (const socket of sockets) socket.close()
+    }
+  })
+})
