@@ -107,6 +107,22 @@ export class RateLimiter implements Limiter {
 }
 
 /**
+ * A budget that bounds load and nothing more (`takeUnlessUnavailable`): each spend takes a token, or goes through
+ * unbudgeted while the store does not answer, which `warn` is told once per streak (a log line per request would bury
+ * the outage). RATE_LIMITED still throws.
+ *
+ * @example const spendRead = loadBudget(reads, 500, () => log.warn('reads go through unbudgeted')); await spendRead(userId)
+ */
+export function loadBudget(limiter: Limiter, waitMs: number, warn: () => void): (key: string) => Promise<void> {
+  let unbudgeted = false
+  return async (key) => {
+    const outcome = await takeUnlessUnavailable(limiter, key, waitMs)
+    if (outcome === 'unavailable' && !unbudgeted) warn()
+    unbudgeted = outcome === 'unavailable'
+  }
+}
+
+/**
  * Takes one token of `limiter` for `key`, unless its store (Redis) fails or does not answer within `waitMs`: then
  * `'unavailable'`, and the operation goes through unbudgeted. For a budget that only bounds the database's load (the
  * reads): an outage of Redis must not take the reads down with it. RATE_LIMITED still throws.

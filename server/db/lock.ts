@@ -34,6 +34,9 @@ export const LOCK_FILE = 'server.pid'
 /** Folders (by device and inode) this process holds: a second open here is refused at once, not waited for. */
 const heldHere = new Set<string>()
 
+/** The data folders' mode: the server's own account only. */
+export const DATA_FOLDER_MODE = 0o700
+
 /**
  * Takes `folder` for this process, so that two servers never open one data folder. Resolves with the release
  * function; rejects with "… is in use by another server (pid N) …", saying what to do, when a live server keeps it for
@@ -53,7 +56,7 @@ export async function lockFolder(folder: string, options: LockOptions = {}): Pro
   const { waitMs = 10_000, pollMs = 100, onWait } = options
   const observe = options.observe ?? defaultObserve()
   // Owner only, when made here: the database in it holds the JWT signing secret.
-  mkdirSync(folder, { recursive: true, mode: 0o700 })
+  mkdirSync(folder, { recursive: true, mode: DATA_FOLDER_MODE })
   const key = folderKey(folder)
   if (heldHere.has(key)) {
     throw new Error(

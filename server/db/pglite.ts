@@ -1,13 +1,10 @@
 import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { PGlite, protocol, type messages } from '@electric-sql/pglite'
-import { lockFolder, type LockOptions } from './lock'
+import { DATA_FOLDER_MODE, lockFolder, type LockOptions } from './lock'
 import type { Db, Prepared, Queryable } from './types'
 
 const { serialize } = protocol
-
-/** The data folders' mode: the server's own account only. */
-export const DATA_FOLDER_MODE = 0o700
 
 /**
  * PGlite (PostgreSQL in WebAssembly) keeping its files in `dir`. The first open of a new folder runs initdb (~6 s).

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Id } from '../../src/contract'
 import { bearerToken } from '../auth'
 import { addressKey } from '../clientAddress'
-import { takeUnlessUnavailable, type Limiter } from '../rateLimit'
+import { loadBudget, type Limiter } from '../rateLimit'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 
@@ -37,28 +37,22 @@ export function registerApiRoutes(
     (await sessions.authenticate(bearerToken(request.headers.authorization))).userId
   // A read costs a query whatever it finds (a made-up conversation id too): each user's are budgeted, once known. The
   // budget bounds the database's load, nothing more: with Redis away (or stalled) reads go on unbudgeted, as before
-  // there was one, rather than fail. Said once per streak.
-  let unbudgeted = false
+  // there was one, rather than fail.
+  const spendRead = loadBudget(readLimiter, READ_BUDGET_WAIT_MS, () =>
+    api.log.warn('the read budget does not answer (Redis away?): reads go through unbudgeted until it does'),
+  )
   const readerOf = async (request: FastifyRequest): Promise<Id> => {
     const userId = await userOf(request)
-    const outcome = await takeUnlessUnavailable(readLimiter, userId, READ_BUDGET_WAIT_MS)
-    if (outcome === 'unavailable' && !unbudgeted)
-      request.log.warn('the read budget does not answer (Redis away?): reads go through unbudgeted until it does')
-    unbudgeted = outcome === 'unavailable'
+    await spendRead(userId)
     return userId
   }
   // A refresh token presented costs a hash and a lookup whatever it is, before anyone is known: the client's address
   // pays (its /64 for IPv6). As for reads, the budget bounds load (the tokens cannot be guessed), so with Redis away
   // refreshes go on unbudgeted rather than fail, which would let every user's access token run out.
-  let refreshUnbudgeted = false
-  const spendRefreshBudget = async (request: FastifyRequest): Promise<void> => {
-    const outcome = await takeUnlessUnavailable(refreshLimiter, addressKey(request.ip), READ_BUDGET_WAIT_MS)
-    if (outcome === 'unavailable' && !refreshUnbudgeted)
-      request.log.warn(
-        'the refresh budget does not answer (Redis away?): refreshes go through unbudgeted until it does',
-      )
-    refreshUnbudgeted = outcome === 'unavailable'
-  }
+  const spendRefresh = loadBudget(refreshLimiter, READ_BUDGET_WAIT_MS, () =>
+    api.log.warn('the refresh budget does not answer (Redis away?): refreshes go through unbudgeted until it does'),
+  )
+  const spendRefreshBudget = (request: FastifyRequest) => spendRefresh(addressKey(request.ip))
 
   api.post('/auth/login', async (request) => accounts.login(request.body, request.ip))
   api.post('/auth/refresh', async (request) => {

@@ -19,7 +19,7 @@ import { AppError, invalid, toApiError, unauthorized } from '../errors'
 import { registerSocketEndpointHeaders } from '../http/securityHeaders'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
-import { takeUnlessUnavailable, type Limiter } from '../rateLimit'
+import { loadBudget, type Limiter } from '../rateLimit'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 import type { EventLog, ResumeResult } from '../services/eventLog'
@@ -359,9 +359,12 @@ export function attachHandlers(
   // After authentication, before the cap: a user's handshakes are budgeted. Each reads the user's log and their
   // contacts' presence, and the cap counts only the sockets open at once, not one closed and opened again in a loop. As
   // for reads, the budget bounds the database's load and nothing more: with Redis away, handshakes go on unbudgeted.
-  if (handshakeLimiter)
+  if (handshakeLimiter) {
+    const spendHandshake = loadBudget(handshakeLimiter, HANDSHAKE_BUDGET_WAIT_MS, () =>
+      logger.warn('the handshake budget does not answer (Redis away?): handshakes go through unbudgeted until it does'),
+    )
     io.use((socket, next) => {
-      takeUnlessUnavailable(handshakeLimiter, socket.data.userId, HANDSHAKE_BUDGET_WAIT_MS).then(
+      spendHandshake(socket.data.userId).then(
         () => next(),
         (error: unknown) => {
           const retryAfterMs = error instanceof AppError ? error.retryAfterMs : undefined
@@ -369,6 +372,7 @@ export function attachHandlers(
         },
       )
     })
+  }
 
   // After authentication: a user's sockets are capped. The slot is taken here (not counted at 'connection', where
   // concurrent handshakes would all see room for one more) and given back when the socket or its transport closes.

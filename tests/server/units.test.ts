@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { KeyedMutex } from '../../server/mutex'
 import { OriginPolicy, parseOriginList } from '../../server/origins'
-import { RateLimiter } from '../../server/rateLimit'
+import { AppError } from '../../server/errors'
+import { loadBudget, RateLimiter, type Limiter } from '../../server/rateLimit'
 import { othersFirst } from '../../server/services/messaging'
 import type { LoggedEvent } from '../../server/services/eventLog'
 import { CONTACT_REQUEST_TRANSITIONS, LESSON_TRANSITIONS, checkTransition } from '../../server/services/rules'
@@ -58,6 +59,47 @@ describe('RateLimiter', () => {
     const limiter = new RateLimiter({ perSecond: 2, burst: 1 }, clock().now)
     limiter.take('a')
     expect(() => limiter.take('a')).toThrow(expect.objectContaining({ code: 'RATE_LIMITED', retryAfterMs: 500 }))
+  })
+})
+
+describe('loadBudget', () => {
+  /** A limiter whose store is down (a failure that is no refusal) or up again, as the test says. */
+  function switchable() {
+    let down = false
+    const limiter: Limiter = {
+      tryTake: () => ({ ok: true }) as never,
+      take: () => {
+        if (down) throw new Error('redis: connection refused')
+      },
+      refund: () => undefined,
+      sweep: () => undefined,
+    }
+    return { limiter, setDown: (value: boolean) => void (down = value) }
+  }
+
+  it('says once per outage that spends go through unbudgeted, and again at the next outage', async () => {
+    const { limiter, setDown } = switchable()
+    const warnings: string[] = []
+    const spend = loadBudget(limiter, 60_000, () => warnings.push('unbudgeted'))
+    await spend('u1')
+    expect(warnings).toEqual([])
+    setDown(true)
+    await spend('u1')
+    await spend('u2')
+    expect(warnings).toEqual(['unbudgeted'])
+    setDown(false)
+    await spend('u1')
+    setDown(true)
+    await spend('u1')
+    expect(warnings).toEqual(['unbudgeted', 'unbudgeted'])
+  })
+
+  it('still refuses past the budget (RATE_LIMITED), and says nothing', async () => {
+    const warnings: string[] = []
+    const spend = loadBudget(new RateLimiter({ perSecond: 1, burst: 1 }), 60_000, () => warnings.push('unbudgeted'))
+    await spend('u1')
+    await expect(spend('u1')).rejects.toBeInstanceOf(AppError)
+    expect(warnings).toEqual([])
   })
 })
 
