@@ -20,6 +20,7 @@ import {
   DEFAULT_RATE_LIMIT,
   DEFAULT_READ_RATE_LIMIT,
   DEFAULT_REFRESH_RATE_LIMIT,
+  DEFAULT_LOGIN_RATE_LIMIT,
   RateLimiter,
   TYPING_RATE_LIMIT,
   type Limiter,
@@ -129,6 +130,8 @@ export interface StartServerOptions {
    * 1/s, bursts of 60.
    */
   refreshRateLimit?: RateLimitOptions
+  /** Per-client-address budget for logins, whatever their outcome (each hashes a password). Default 5/s, bursts of 100. */
+  loginRateLimit?: RateLimitOptions
   /** Per-user budget for socket handshakes (each reads the user's log). Default 10/s, bursts of 100. */
   handshakeRateLimit?: RateLimitOptions
   /** Per-user budget, on each node, for looking up a send past `rateLimit` (a replay's stored message). Default 5/s, bursts of 10. */
@@ -220,6 +223,7 @@ async function startOn(
   const handshakeLimiter = sharedBudget('handshake', options.handshakeRateLimit ?? DEFAULT_HANDSHAKE_RATE_LIMIT)
   const typingLimiter = sharedBudget('typing', TYPING_RATE_LIMIT)
   const refreshLimiter = sharedBudget('refresh', options.refreshRateLimit ?? DEFAULT_REFRESH_RATE_LIMIT)
+  const loginLimiter = sharedBudget('login', options.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT)
   // On each node on its own (in memory even with Redis): it bounds this node's database work for one user's flood.
   const replayLookups = new RateLimiter(options.replayLookupLimit ?? DEFAULT_REPLAY_LOOKUP_LIMIT, clock)
   const eventLog = await EventLog.open(db, {
@@ -241,6 +245,7 @@ async function startOn(
     replayLookups.sweep()
     typingLimiter.sweep()
     refreshLimiter.sweep()
+    loginLimiter.sweep()
   }, 60_000)
   sweep.unref()
   const pruning = setInterval(() => void prune(), PRUNE_INTERVAL_MS)
@@ -302,6 +307,7 @@ async function startOn(
     staticDir: options.staticDir,
     readLimiter,
     refreshLimiter,
+    loginLimiter,
     presenceFor: (userId) => presence.forAsker(userId),
   })
   const { resync } = attachHandlers(io, {

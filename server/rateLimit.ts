@@ -32,6 +32,12 @@ export const DEFAULT_READ_RATE_LIMIT: RateLimitOptions = { perSecond: 20, burst:
  */
 export const DEFAULT_REFRESH_RATE_LIMIT: RateLimitOptions = { perSecond: 1, burst: 60 }
 /**
+ * Logins, per client address, whatever their outcome: each costs an Argon2 hash, and the login throttle counts only
+ * failures, so one account's right password could keep the hashing threads busy without end. A person logs in a few
+ * times a day; 5 a second is a classroom behind one NAT logging in at once, and the burst a whole school's morning.
+ */
+export const DEFAULT_LOGIN_RATE_LIMIT: RateLimitOptions = { perSecond: 5, burst: 100 }
+/**
  * A send past the budget is looked up by its clientId (a replay is answered with what was stored): this many look-ups
  * at most, so a flood past the budget costs the database a bounded amount. A client retries far slower than this.
  */

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     joinRateLimit: { perSecond: 1e9, burst: 1e9 },
     readRateLimit: { perSecond: 1e9, burst: 1e9 },
     handshakeRateLimit: { perSecond: 1e9, burst: 1e9 },
+    loginRateLimit: { perSecond: 1e9, burst: 1e9 },
     maxUnauthenticatedPerAddress: 1e9,
     tokenTtlSeconds: 24 * 3600,
   })

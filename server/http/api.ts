@@ -13,6 +13,8 @@ export interface ApiDeps {
   readLimiter: Limiter
   /** Each client address's budget of refresh tokens presented (refresh, and logout with one). */
   refreshLimiter: Limiter
+  /** Each client address's budget of logins, whatever their outcome. */
+  loginLimiter: Limiter
   /** Each listed user's presence for the asker (absent for people who share no conversation with them). */
   presenceFor?: (askerId: Id) => Promise<ReadonlyMap<Id, { online: boolean; lastSeenAt: string | null }>>
 }
@@ -29,7 +31,7 @@ const namesRefreshToken = (body: unknown): boolean =>
 /** The contract's endpoints, thin: parse the request, call a service, send its result. */
 export function registerApiRoutes(
   api: FastifyInstance,
-  { services, sessions, readLimiter, refreshLimiter, presenceFor }: ApiDeps,
+  { services, sessions, readLimiter, refreshLimiter, loginLimiter, presenceFor }: ApiDeps,
 ): void {
   const { accounts, messaging, bookings } = services
   // Unexpired and of a live session: a logout refuses the session's access tokens at once.
@@ -54,7 +56,15 @@ export function registerApiRoutes(
   )
   const spendRefreshBudget = (request: FastifyRequest) => spendRefresh(addressKey(request.ip))
 
-  api.post('/auth/login', async (request) => accounts.login(request.body, request.ip))
+  // Each login hashes a password, and the login throttle counts only failures: the address pays for every one. With
+  // Redis away logins go on unbudgeted (the throttle still counts failures), as refreshes do.
+  const spendLogin = loadBudget(loginLimiter, READ_BUDGET_WAIT_MS, () =>
+    api.log.warn('the login budget does not answer (Redis away?): logins go through unbudgeted until it does'),
+  )
+  api.post('/auth/login', async (request) => {
+    await spendLogin(addressKey(request.ip))
+    return accounts.login(request.body, request.ip)
+  })
   api.post('/auth/refresh', async (request) => {
     await spendRefreshBudget(request)
     return accounts.refresh(request.body)

@@ -27,6 +27,7 @@ export interface HttpDeps {
   staticDir?: string
   readLimiter: ApiDeps['readLimiter']
   refreshLimiter: ApiDeps['refreshLimiter']
+  loginLimiter: ApiDeps['loginLimiter']
   presenceFor?: ApiDeps['presenceFor']
 }
 
@@ -102,7 +103,7 @@ function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, 
 /** Error and not-found handlers, the `/api` routes behind the Origin check and CORS, and the SPA. */
 export function configureHttpApp(
   app: FastifyInstance,
-  { services, sessions, origins, staticDir, readLimiter, refreshLimiter, presenceFor }: HttpDeps,
+  { services, sessions, origins, staticDir, readLimiter, refreshLimiter, loginLimiter, presenceFor }: HttpDeps,
 ): FastifyInstance {
   const apiUrl = process.env.VITE_API_URL || process.env.NEXT_PUBLIC_API_URL
   void registerSecurityHeaders(app, () => (apiUrl ? [...origins.list(), apiUrl] : origins.list()))
@@ -181,7 +182,7 @@ export function configureHttpApp(
         exposedHeaders: ['retry-after', 'date'],
         maxAge: 600,
       })
-      registerApiRoutes(api, { services, sessions, readLimiter, refreshLimiter, presenceFor })
+      registerApiRoutes(api, { services, sessions, readLimiter, refreshLimiter, loginLimiter, presenceFor })
     },
     { prefix: '/api' },
   )

@@ -593,3 +593,31 @@ describe('the refresh budget, per client address', () => {
     expect((await http(refreshes.url, 'GET', '/api/me', { token: both.token })).status).toBe(401)
   })
 })
+
+// Review (ASVS 2.2.1, resource exhaustion): the login throttle counts failures only, and each login hashes a password
+// (Argon2): one account's right password, sent again and again, kept the hashing threads busy without end.
+describe('the login budget, per client address', () => {
+  let logins: TestServer
+  // Three, refilled one every 100 s: an empty bucket stays empty for the whole test. The address comes from
+  // X-Forwarded-For (trustProxy: 1), so one test plays several clients.
+  beforeAll(async () => {
+    logins = await startTestServer({ trustProxy: 1, loginRateLimit: { perSecond: 0.01, burst: 3 } })
+  })
+  afterAll(() => logins?.dispose())
+
+  it('refuses logins past it, with the right password too, with RATE_LIMITED and Retry-After; another address goes on', async () => {
+    const logIn = (address: string) =>
+      http<ErrorBody>(logins.url, 'POST', '/api/auth/login', {
+        body: { email: ALICE, password: 'talemy' },
+        headers: { 'x-forwarded-for': address },
+      })
+    for (let i = 0; i < 3; i++) expect((await logIn('198.51.100.9')).status).toBe(200)
+    const refused = await logIn('198.51.100.9')
+    expect(refused.status).toBe(429)
+    expect(refused.body).toEqual({
+      error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: expect.any(Number) },
+    })
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect((await logIn('203.0.113.21')).status).toBe(200)
+  })
+})
