@@ -39,6 +39,8 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
   let scheduled = false
   /** Events whose cache entry was being read: applied (again) once the read lands, or they could fall between. */
   let parked: QueuedEvent[] = []
+  /** `CacheView.readMarks`: kept across bursts, and forgotten when the list is read again (its answer holds them). */
+  const readMarks = new Map<string, [number, number]>()
 
   function flush() {
     scheduled = false
@@ -46,7 +48,7 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
     queue = []
     if (burst.length === 0) return
     try {
-      const work = cacheWorkForBurst(burst, ctx.view())
+      const work = cacheWorkForBurst(burst, { ...ctx.view(), readMarks })
       if (work.parked) parked.push(...work.parked)
       ctx.applyCacheWork(work)
     } catch (error) {
@@ -65,16 +67,20 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
     // The busiest case first: a server event (a burst is thousands) matches nothing below.
     const event = serverEventOfType.get(action.type)
     if (event !== undefined) {
-      enqueue({ event, payload: action.payload })
+      enqueue({ event, payload: action.payload, offset: (action.meta as { offset?: number } | undefined)?.offset })
       return
     }
     if (sessionStarted.match(action) || sessionEnded.match(action) || shutdown.match(action)) {
       // Work queued for the previous session must not touch the next one's cache.
       queue = []
       parked = []
+      readMarks.clear()
       ctx.coalescer.cancel()
       return
     }
+    // Before the events that waited for it run again over it.
+    if (readMarks.size > 0 && (getConversations.matchFulfilled(action) || getConversations.matchRejected(action)))
+      readMarks.clear()
     // The cheap test first: RTK Query's fulfilled/rejected matchers run for every action otherwise (a burst's too).
     if (parked.length > 0 && readLanded(action)) {
       const waiting = parked

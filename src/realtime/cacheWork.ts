@@ -58,11 +58,15 @@ export interface CacheView {
   userId: Id | null
   rooms: readonly Id[]
   /**
-   * The conversations a `conversation:read` earlier in this burst zeroed. A message from someone else that comes after
-   * it and that the list holds already (the list was read after both: events parked during a read, a replay) is
-   * unread again: the read, applied over that list, took it back.
+   * Per conversation, the offsets of the last `conversation:read` and of the last message applied over the list since
+   * it was read (`[read, message]`; the cache handler keeps them until the list lands again). A message from someone
+   * else that the list holds already, first applied after such a read (the list was read after both: events parked
+   * during a read, a replay, an event later than the list's answer, each maybe a burst of its own), is unread again:
+   * the read, applied over that list, took it back. Set by `cacheWorkForBurst`.
    */
-  readInBurst?: ReadonlySet<Id>
+  readMarks?: Map<Id, [read: number, message: number]>
+  /** The message being applied is to be counted again when the list holds it (see `readMarks`). */
+  recount?: boolean
 }
 
 /** Endpoint → argument → cache key. */
@@ -272,7 +276,7 @@ export function conversationMessagePatches(
   list: readonly Conversation[],
   message: Message,
   countUnread: boolean,
-  /** Count it even when the list holds it already: a read of this burst zeroed it (see `CacheView.readInBurst`). */
+  /** Count it even when the list holds it already: a read applied after the list's read zeroed it (`readMarks`). */
   recount = false,
 ): Patch[] | null {
   const idx = list.findIndex((c) => c.id === message.conversationId)
@@ -399,7 +403,7 @@ function messageWork(message: Message, view: CacheView, own: boolean): CacheWork
   else if (gap || thread.kind === 'unpatchable') work.invalidate.push({ type: 'Message', id: message.conversationId })
   // While the user has the conversation open (joined), the server marks new messages read for them.
   const countUnread = !own && message.senderId !== view.userId && !view.rooms.includes(message.conversationId)
-  const recount = countUnread && view.readInBurst?.has(message.conversationId) === true
+  const recount = countUnread && view.recount === true
   return listWork(work, view, { endpointName: 'getConversations', arg: undefined }, 'Conversation', (list) =>
     conversationMessagePatches(list as Conversation[], message, countUnread, recount),
   )
@@ -479,6 +483,8 @@ export function threadWork(
 export interface QueuedEvent {
   event: ServerEventName
   payload: unknown
+  /** Its place in the user's log, when logged: a parked event runs again after later ones. */
+  offset?: number
 }
 
 /** Freezes a value put into a list and what it holds, down to what is frozen already (as immer's deep freeze would). */
@@ -524,14 +530,19 @@ export function cacheWorkForBurst(
   const fold = createFold(view)
   const parked: QueuedEvent[] = []
   const appendInPlace = options.appendInPlace ?? true
-  const readInBurst = new Set<Id>()
-  fold.view.readInBurst = readInBurst
+  const marks = (fold.view.readMarks ??= new Map())
   for (const queued of events) {
     if (appendInPlace && queued.event === 'message:new' && fold.append(queued.payload as Message)) continue
+    const id = (queued.payload as { conversationId: Id }).conversationId
+    const o = queued.offset ?? 0
+    const mark = marks.get(id) ?? [0, 0]
+    // First applied over this list (not a parked event run again), after a read applied over it.
+    fold.view.recount = o > mark[1] && mark[0] > 0 && mark[0] < o
     const work = cacheWorkFor(queued.event, queued.payload as never, fold.view)
     if (work.awaitRead) parked.push(queued)
     fold.add(work)
-    if (queued.event === 'conversation:read') readInBurst.add((queued.payload as { conversationId: Id }).conversationId)
+    if (queued.event === 'conversation:read') marks.set(id, [Math.max(mark[0], o), mark[1]])
+    else if (queued.event === 'message:new') marks.set(id, [mark[0], Math.max(mark[1], o)])
   }
   const result: BurstWork = fold.result()
   if (parked.length > 0) result.parked = parked
