@@ -90,7 +90,12 @@ export function registerApiRoutes(
   api.get('/me', async (request) => accounts.me(await readerOf(request)))
   api.get('/users', async (request) => {
     const userId = await readerOf(request)
-    const [users, presence] = await Promise.all([accounts.listUsers(userId), presenceFor?.(userId) ?? new Map()])
+    // Presence that cannot be read (Redis away) is told as unknown: the people list itself does not depend on it.
+    const presenceOrNone = (presenceFor?.(userId) ?? Promise.resolve(new Map())).catch((error: unknown) => {
+      request.log.warn({ err: error }, 'presence unavailable for /api/users')
+      return new Map()
+    })
+    const [users, presence] = await Promise.all([accounts.listUsers(userId), presenceOrNone])
     // `null`: not known to the asker (no shared conversation), rather than "offline".
     return users.map((user) => ({
       ...user,

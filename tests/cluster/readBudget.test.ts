@@ -63,6 +63,10 @@ describe.runIf(ready)('the read budget across nodes', () => {
     for (const url of [a.url, b.url]) {
       const read = await http(url, 'GET', '/api/conversations', { token: carol })
       expect(read.status).toBe(200)
+      // The people list too: presence (in Redis) cannot be told, so nobody's is (null), rather than no list at all.
+      const users = await http(url, 'GET', '/api/users', { token: carol })
+      expect(users.status).toBe(200)
+      expect((users.body as { online: unknown }[]).map((user) => user.online)).toEqual([null, null])
       // This address's refresh budget was spent above: answered for the token itself, the refresh went through.
       const refresh = await http(url, 'POST', '/api/auth/refresh', { body: { refreshToken: 'made-up' } })
       expect(refresh.status).toBe(401)
