@@ -115,6 +115,9 @@ export function createOutboxStorage(storage: StorageLike) {
     const removed = new Set(before.filter((m) => !kept.has(m.clientId)).map((m) => m.clientId))
     if (changed.size === 0 && removed.size === 0) return { ok: true, nothingChanged: true }
     const found = textOf(userId)
+    // Unreadable: there is no list to merge into, and one written from this change alone would drop every send
+    // already stored (this tab's and the others'). Refused instead: the next change tries this one again.
+    if (found === undefined) return { ok: false, nothingChanged: false, found, written: undefined }
     const merged: PendingMessage[] = []
     for (const entry of listOf(found)) {
       const id = (entry as { clientId?: unknown } | null)?.clientId

@@ -51,6 +51,30 @@ describe('durable outbox storage', () => {
     expect(createOutboxStorage(full.storage).save('u1', [], [pendingMessage('k3')])).toBe(false)
   })
 
+  test('a save while storage cannot be read writes nothing: what it holds (this tab’s earlier sends, other tabs’) stays', () => {
+    // A read that throws (a storage that failed for a moment) gives no list to merge into: written anyway, the list
+    // would be this change alone, and the sends already stored would be gone at the next reload.
+    const backing = createMemoryStorage()
+    let unreadable = false
+    const storage = {
+      getItem: (key: string) => {
+        if (unreadable) throw new Error('SecurityError')
+        return backing.getItem(key)
+      },
+      setItem: (key: string, value: string) => backing.setItem(key, value),
+      removeItem: (key: string) => backing.removeItem(key),
+    }
+    const durable = createOutboxStorage(storage)
+    const one = [pendingMessage('k1')]
+    durable.save('u1', [], one)
+    createOutboxStorage(backing).save('u1', [], [pendingMessage('b1')])
+    unreadable = true
+    expect(durable.save('u1', one, [...one, pendingMessage('k2')])).toBe(false)
+    expect(durable.save('u1', one, [])).toBe(false)
+    unreadable = false
+    expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1', 'b1'])
+  })
+
   test('clear removes the user only', () => {
     const storage = createMemoryStorage()
     const durable = createOutboxStorage(storage)
