@@ -61,8 +61,12 @@ export function outcomeOfHttpError(error: FetchBaseQueryError | SerializedError)
   if (status !== null) {
     const body = parse(errorBodySchema, 'data' in error ? error.data : undefined)
     if (body.ok) return outcomeOfError(body.value.error)
-    const code = codeByStatus[status] ?? (status >= 500 ? 'INTERNAL' : 'INVALID')
-    return outcomeOfError({ code, message: `HTTP ${status}` })
+    // Only a 4xx refuses what was sent. A 408 is the request not reaching the server in time (reads and the token
+    // refresh take it so too), and a page under 400 is a captive portal's or a proxy's: neither is the server's refusal.
+    const code =
+      codeByStatus[status] ?? (status >= 500 ? 'INTERNAL' : status >= 400 && status !== 408 ? 'INVALID' : null)
+    if (code !== null) return outcomeOfError({ code, message: `HTTP ${status}` })
+    return { kind: 'retry', error: { code: 'NETWORK', message: `HTTP ${status}` } }
   }
   return { kind: 'retry', error: { code: 'NETWORK', message: 'The server could not be reached' } }
 }

@@ -110,6 +110,22 @@ describe('send outcome → what happens next', () => {
       'retry',
       'RATE_LIMITED',
     ],
+    // No refusal of what was sent: a 408 says the request did not reach the server in time (as reads and the token
+    // refresh take it), and a page answered 200 that is no JSON is a captive portal's or a proxy's, not the server's.
+    ['408 from a proxy that waited too long', { status: 408, data: 'Request Timeout' }, 'retry', 'NETWORK'],
+    [
+      '408 page from a proxy',
+      { status: 'PARSING_ERROR', originalStatus: 408, data: '<html>Request Timeout', error: 'SyntaxError' },
+      'retry',
+      'NETWORK',
+    ],
+    [
+      '200 page that is no JSON (a captive portal)',
+      { status: 'PARSING_ERROR', originalStatus: 200, data: '<html>Sign in', error: 'SyntaxError' },
+      'retry',
+      'NETWORK',
+    ],
+    ['413 from a proxy (payload too large)', { status: 413, data: 'Too Large' }, 'refused', 'INVALID'],
     ['no answer at all', { status: 'FETCH_ERROR', error: 'TypeError: fetch failed' }, 'retry', 'NETWORK'],
     ['a timeout', { status: 'TIMEOUT_ERROR', error: 'timeout' }, 'retry', 'NETWORK'],
   ])('HTTP: %s → %s %s', (_name, error, kind, code) => {
