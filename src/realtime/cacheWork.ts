@@ -222,14 +222,26 @@ export function upsertMessagePatches(thread: readonly ThreadMessage[], message: 
  * `clientId` of ours: another sender's may be the same): a send restored after a reload goes before this page's newer
  * one, as the outbox sends them.
  */
-export function addPendingPatches(thread: readonly ThreadMessage[], pending: ThreadMessage): Patch[] {
+export function addPendingPatches(
+  thread: readonly ThreadMessage[],
+  pending: ThreadMessage,
+  /** The place of a `clientId` in the outbox (the order it sends in), -1 when not there. */
+  rank?: (clientId: string | null) => number,
+): Patch[] {
   if (
     pending.clientId !== null &&
     thread.some((m) => m.clientId === pending.clientId && (isUnconfirmed(m) || sameSender(m, pending)))
   )
     return []
+  // The outbox's order when both are in it: `createdAt` is the browser's clock, which may have been set back between
+  // two sends, and the later one would show before the one sent first.
+  const own = rank?.(pending.clientId) ?? -1
+  const after = (m: ThreadMessage) => {
+    const other = own === -1 ? -1 : rank!(m.clientId)
+    return other === -1 ? m.createdAt > pending.createdAt : other > own
+  }
   let pos = thread.length
-  while (pos > 0 && isUnconfirmed(thread[pos - 1]!) && thread[pos - 1]!.createdAt > pending.createdAt) pos--
+  while (pos > 0 && isUnconfirmed(thread[pos - 1]!) && after(thread[pos - 1]!)) pos--
   return [{ op: 'add', path: [pos], value: pending }]
 }
 

@@ -140,7 +140,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
       case 'releaseLock':
         return lock.release()
       case 'patchThread':
-        return patchThread(ctx, userId, effect.conversationId, effect.change)
+        return patchThread(ctx, userId, effect.conversationId, effect.change, getState().socket.outbox)
       case 'loadStored':
         return durable?.load(effect.userId)
       case 'adoptStored':

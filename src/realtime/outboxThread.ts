@@ -35,10 +35,13 @@ export function patchThread(
   userId: () => Id | null,
   conversationId: Id,
   change: ThreadChange,
+  /** The outbox, oldest first: pending copies show in the order it sends them. */
+  outbox: readonly PendingMessage[] = [],
 ) {
   const current = ctx.view()
+  const rank = (clientId: string | null) => outbox.findIndex((m) => m.clientId === clientId)
   const work = threadWork(current, conversationId, (thread) => {
-    if (change.kind === 'add') return addPendingPatches(thread, pendingCopy(change.entry, userId()))
+    if (change.kind === 'add') return addPendingPatches(thread, pendingCopy(change.entry, userId()), rank)
     if (change.kind === 'remove') return removePendingPatches(thread, change.clientId)
     return setPendingStatusPatches(thread, change.clientId, change.status, change.error)
   })

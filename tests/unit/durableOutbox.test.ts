@@ -988,6 +988,29 @@ describe('a storage that refuses to write', () => {
   })
 })
 
+describe('pending copies when the clock steps back between two sends', () => {
+  // `createdAt` is the browser's clock when "send" was pressed; a clock set back (NTP, the user) makes a later send
+  // look older. The outbox sends them in the order they were written: the thread must show them in that order too.
+  const sendAt = (clientId: string, createdAt: string) => ({ ...send(clientId), meta: { createdAt } })
+
+  test('shown in the order sent, in this page and after a reload', async () => {
+    const storage = createMemoryStorage()
+    const first = tab('http://unused.test', storage)
+    await first.store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
+    first.socket().serverConnect()
+    first.store.dispatch(sendAt('k1', '2026-11-24T12:00:05.000Z'))
+    first.store.dispatch(sendAt('k2', '2026-11-24T12:00:02.000Z'))
+    expect(selectPendingMessages(first.store.getState()).map((m) => m.clientId)).toEqual(['k1', 'k2'])
+    expect(first.thread().map((m) => m.id)).toEqual(['m1', 'k1', 'k2'])
+    first.store.dispatch(shutdown())
+
+    const second = tab('http://unused.test', storage)
+    await second.store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
+    await eventually(() => expect(second.thread().map((m) => m.id)).toEqual(['m1', 'k1', 'k2']))
+    second.store.dispatch(shutdown())
+  })
+})
+
 describe('durable outbox, first send of a page', () => {
   test('a send before any connect or login of this page is in storage at once', async () => {
     const { mockStore } = await import('./support/mockStore')
