@@ -68,7 +68,11 @@ describe('upgrading stored hashes at login', () => {
     await server?.dispose()
   })
 
-  it('turns a scrypt hash into Argon2id at the next successful login, and the password keeps working', async () => {
+  // Three server starts and several hashes at OWASP's cost: the bound only catches a hang, and a busy machine (a CI
+  // run beside other suites) took 35 s.
+  it('turns a scrypt hash into Argon2id at the next successful login, and the password keeps working', {
+    timeout: 120_000,
+  }, async () => {
     const before = await legacyScryptHash('talemy')
     const { token } = await login(server.url, ALICE) // seeded at the test cost: upgraded to OWASP's cost as well
     await server.close()
