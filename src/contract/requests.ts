@@ -19,6 +19,9 @@ const noNul = v.check((s: string) => !s.includes('\u0000'), 'must not contain NU
 // key (the second send answered with the first message) and no text would come back as it was sent.
 const LONE_SURROGATE = /\p{Cs}/u
 const wellFormed = v.check((s: string) => !LONE_SURROGATE.test(s), 'must not contain lone surrogates')
+// Nor, where it is given back as sent (content, clientId), a leading U+FEFF: the embedded database (PGlite) decodes each
+// text value it reads with a TextDecoder, which drops it as a byte order mark ('\uFEFFk' came back as the clientId 'k').
+const noLeadingBom = v.check((s: string) => !s.startsWith('\uFEFF'), 'must not start with U+FEFF')
 
 export const contentSchema = v.pipe(
   v.string('must be a string'),
@@ -26,6 +29,7 @@ export const contentSchema = v.pipe(
   v.maxLength(MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`),
   noNul,
   wellFormed,
+  noLeadingBom,
 )
 export const clientIdSchema = v.pipe(
   v.string('must be a string'),
@@ -33,6 +37,7 @@ export const clientIdSchema = v.pipe(
   v.maxLength(MAX_CLIENT_ID_LENGTH, `must be at most ${MAX_CLIENT_ID_LENGTH} characters`),
   noNul,
   wellFormed,
+  noLeadingBom,
 )
 export const conversationIdSchema = v.pipe(
   v.string('must be a string'),

@@ -12,7 +12,14 @@ const CLIENT_ID_TOO_LONG = `must be at most ${MAX_CLIENT_ID_LENGTH} characters`
 const LONE_SURROGATE = /\p{Cs}/u
 
 /** Adds to `problems` what is wrong with one field, each as `field: problem`. */
-function addTextProblems(problems: string[], field: string, value: unknown, max: number, tooLong: string): void {
+function addTextProblems(
+  problems: string[],
+  field: string,
+  value: unknown,
+  max: number,
+  tooLong: string,
+  givenBack = false,
+): void {
   if (value === undefined) problems.push(`${field}: is required`)
   else if (typeof value !== 'string') problems.push(`${field}: must be a string`)
   else {
@@ -20,13 +27,15 @@ function addTextProblems(problems: string[], field: string, value: unknown, max:
     if (value.length > max) problems.push(`${field}: ${tooLong}`)
     if (value.includes('\u0000')) problems.push(`${field}: must not contain NUL characters`)
     if (LONE_SURROGATE.test(value)) problems.push(`${field}: must not contain lone surrogates`)
+    if (givenBack && value.charCodeAt(0) === 0xfeff) problems.push(`${field}: must not start with U+FEFF`)
   }
 }
 
 /**
  * The server's `sendMessageSchema` (`src/contract/requests.ts`) as a check the browser runs before every emit: the
- * same rules (three non-empty strings within their limits, no NUL or lone surrogate) and the same wording, tested to agree with the
- * schema on a table of payloads, so a send the server would refuse is refused here with the server's words.
+ * same rules (three non-empty strings within their limits, no NUL or lone surrogate, content and clientId not starting
+ * with U+FEFF) and the same wording, tested to agree with the schema on a table of payloads, so a send the server would
+ * refuse is refused here with the server's words.
  *
  * @example sendMessageProblem({ conversationId: 'c1', content: '', clientId: 'k1' }) // 'content: must not be empty'
  */
@@ -35,7 +44,7 @@ export function sendMessageProblem(payload: SendPayload): string | null {
   // tuples or computed keys, which cost several times more there (bench/README.md, "What limits P1").
   const problems: string[] = []
   addTextProblems(problems, 'conversationId', payload.conversationId, CONVERSATION_ID_MAX, 'is too long')
-  addTextProblems(problems, 'content', payload.content, MAX_CONTENT_LENGTH, CONTENT_TOO_LONG)
-  addTextProblems(problems, 'clientId', payload.clientId, MAX_CLIENT_ID_LENGTH, CLIENT_ID_TOO_LONG)
+  addTextProblems(problems, 'content', payload.content, MAX_CONTENT_LENGTH, CONTENT_TOO_LONG, true)
+  addTextProblems(problems, 'clientId', payload.clientId, MAX_CLIENT_ID_LENGTH, CLIENT_ID_TOO_LONG, true)
   return problems.length > 0 ? problems.join('; ') : null
 }

@@ -30,6 +30,10 @@ const payloads: [name: string, payload: Record<string, unknown>][] = [
   ['conversationId with a lone surrogate and NUL', { ...ok, conversationId: '\udbff\u0000' }],
   ['content over its limit and with NUL', { ...ok, content: `\u0000${'x'.repeat(MAX_CONTENT_LENGTH)}` }],
   ['every field wrong at once', { conversationId: '', content: null, clientId: 'k'.repeat(MAX_CLIENT_ID_LENGTH + 1) }],
+  ['content of a lone U+FEFF', { ...ok, content: '\uFEFF' }],
+  ['clientId starting with U+FEFF', { ...ok, clientId: '\uFEFFk1' }],
+  ['U+FEFF inside content and clientId', { ...ok, content: 'a\uFEFF', clientId: 'k\uFEFF' }],
+  ['conversationId starting with U+FEFF (an id, never given back)', { ...ok, conversationId: '\uFEFFc1' }],
   ['whitespace content (the server stores it as written)', { ...ok, content: '   ' }],
   ['an extra key (dropped by the schema, not refused)', { ...ok, extra: true }],
 ]
