@@ -117,6 +117,16 @@ export class LiveDelivery {
     return true
   }
 
+  /**
+   * Of a replay's events, those the socket was not sent yet. A live socket's resync replays from where it was sent
+   * everything, and above that it may have been sent some already (out of offset order, its node's own before another
+   * node's): sent again, they would reach a listener that reads no offset twice.
+   */
+  unsent(socket: TalemySocket, events: readonly LoggedEvent[]): LoggedEvent[] {
+    const sent = this.streams.get(socket)?.sent
+    return sent ? events.filter((event) => event.offset > sent.upTo && !sent.above.has(event.offset)) : [...events]
+  }
+
   remove(socket: TalemySocket): void {
     const sockets = this.byUser.get(socket.data.userId)
     if (!sockets) return

@@ -417,7 +417,7 @@ export function attachHandlers(
    */
   async function handOver(socket: TalemySocket, result: ResumeResult, afterHandshake: boolean): Promise<void> {
     if (!stillValid(socket)) return
-    if (result.kind === 'replay') for (const event of result.events) emitLogged(socket, event)
+    if (result.kind === 'replay') for (const event of delivery.unsent(socket, result.events)) emitLogged(socket, event)
     else socket.emit('sync:gap', { offset: result.offset, epoch: result.epoch })
     const caughtUp = afterHandshake && result.kind === 'replay'
     // Notifications were lost while this replay ran: what was committed after its read reached nobody here. The log

@@ -214,4 +214,24 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     expect(bobOnC.logged().map((item) => item.offset)).toEqual([1, 2, 3, 4].map((n) => offset + n))
     expect(bobOnC.items.filter((item) => item.event.startsWith('sync:'))).toHaveLength(1)
   })
+  it('resyncs a live socket without sending again an event it got out of order, above the lost one', async () => {
+    for (const socket of sockets.splice(0)) socket.close()
+    const alice = (await login(a.url, ALICE)).token
+    const bobOnC = await open(c.url, (await login(c.url, BOB)).token)
+    const { offset } = (await bobOnC.synced()).payload
+    await whileSubscriberAway(c.io, redis.url, 300, async () => {
+      // Committed on A while C's subscriber is away: C never hears of it (offset + 1)...
+      expect((await send(a.url, alice, 'lost on the way')).status).toBe(201)
+      // ...while the next, committed on C itself, reaches Bob's socket at once, above that hole (offset + 2).
+      expect((await send(c.url, alice, 'came first')).status).toBe(201)
+    })
+    // The subscriber is back: C reads Bob's log again from where his socket was sent everything (offset).
+    await vi.waitFor(() => expect(contentsOf(bobOnC)).toContain('lost on the way'), { timeout: 20_000, interval: 20 })
+    // Committed after the resync has sent what it read: once it arrives, anything that resync sent has arrived.
+    expect((await send(c.url, alice, 'after')).status).toBe(201)
+    await vi.waitFor(() => expect(contentsOf(bobOnC)).toContain('after'), { timeout: 20_000, interval: 20 })
+    // Each event once: a listener that reads only the message (no offset) would show "came first" twice otherwise.
+    expect(contentsOf(bobOnC)).toEqual(['came first', 'lost on the way', 'after'])
+    expect(bobOnC.logged().map((item) => item.offset)).toEqual([offset + 2, offset + 1, offset + 3])
+  })
 })
