@@ -1,16 +1,27 @@
-import { useRef } from 'react'
+import { useCallback, useRef, type RefCallback } from 'react'
 import type { User } from '../../contract'
 import { useT } from '../../i18n'
 import { errorMessageId } from './errors'
 import { useFieldWords } from './fieldWords'
 
-/** A failed load, said in words, with a way to try again. */
+/**
+ * A failed load, said in words, with a way to try again. The button goes with the error once the read succeeds: if it
+ * had keyboard focus, the page's main region takes it, where the list now is (a removed focused element leaves focus
+ * on <body>, and the next Tab would start again from the top of the page).
+ */
 export function LoadError({ error, retry, className = '' }: { error: unknown; retry: () => void; className?: string }) {
   const t = useT()
+  // The ref's cleanup runs while React removes the button, before it leaves the page: focus is still on it.
+  const keepFocus = useCallback<RefCallback<HTMLButtonElement>>((el) => {
+    if (!el) return
+    return () => {
+      if (el === document.activeElement) el.closest<HTMLElement>('main')?.focus()
+    }
+  }, [])
   return (
     <p className={`form-error ${className}`.trim()} role="alert">
       {t(errorMessageId(error))}{' '}
-      <button type="button" className="btn btn-quiet" onClick={() => retry()}>
+      <button ref={keepFocus} type="button" className="btn btn-quiet" onClick={() => retry()}>
         {t('controls.tryAgain')}
       </button>
     </p>
