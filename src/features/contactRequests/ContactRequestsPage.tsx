@@ -221,11 +221,8 @@ function SendRequest() {
         </div>
       </form>
       <FormError error={error} />
-      {done && (
-        <p className="form-ok" role="status">
-          {t('requests.done')}
-        </p>
-      )}
+      {/* The region is there, empty, before the words come: one inserted with its words is not read. */}
+      <div role="status">{done && <p className="form-ok">{t('requests.done')}</p>}</div>
     </section>
   )
 }

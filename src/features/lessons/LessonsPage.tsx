@@ -271,12 +271,15 @@ function BookLesson() {
         </div>
       </form>
       <FormError error={error} />
-      {booked !== null && (
-        <p className="form-ok" role="status">
-          {/* The subject is the user's own text: it keeps its direction inside our sentence. */}
-          <FormattedMessage id="lessons.booked" values={{ subject: <bdi>{booked}</bdi> }} />
-        </p>
-      )}
+      {/* The region is there, empty, before the words come: one inserted with its words is not read. */}
+      <div role="status">
+        {booked !== null && (
+          <p className="form-ok">
+            {/* The subject is the user's own text: it keeps its direction inside our sentence. */}
+            <FormattedMessage id="lessons.booked" values={{ subject: <bdi>{booked}</bdi> }} />
+          </p>
+        )}
+      </div>
     </section>
   )
 }
