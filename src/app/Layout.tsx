@@ -46,6 +46,12 @@ function useUnreadNews(unread: number, loaded: boolean) {
   }, [unread, loaded])
 }
 
+const PAGE_TITLE: Record<Page, MessageId> = {
+  messages: 'nav.messages',
+  lessons: 'nav.lessons',
+  contactRequests: 'nav.contactRequests',
+}
+
 interface NavItem {
   page: Page
   route: Route
@@ -68,13 +74,19 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
 
   useUnreadNews(unread, conversations !== undefined)
 
+  // Each page has its own title, in the chosen language (WCAG 2.4.2): what a screen reader says of the tab, and what
+  // names it and its history entries, as a full load of that page would.
+  const pageTitle = t(PAGE_TITLE[page])
   useEffect(() => {
-    document.title = unread > 0 ? `(${unread}) Talemy` : 'Talemy'
-    // The login page (after a logout) tells nobody how many messages the last user had waiting.
-    return () => {
+    document.title = `${unread > 0 ? `(${unread}) ` : ''}${pageTitle} · Talemy`
+  }, [unread, pageTitle])
+  // The login page (after a logout) tells nobody how many messages the last user had waiting, nor where they were.
+  useEffect(
+    () => () => {
       document.title = 'Talemy'
-    }
-  }, [unread])
+    },
+    [],
+  )
 
   // Focus follows navigation, as a full page load would start there: after login and after each route change to the
   // page's h1, or to the composer when a conversation opens. Runs after the page's own effects (parents run last).

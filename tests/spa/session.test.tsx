@@ -224,7 +224,7 @@ describe('after a logout, and when something cannot be drawn', () => {
     })
     const { store } = appStore(withUnread)
     renderApp(page.root, store)
-    await eventually(() => expect(document.title).toBe('(3) Talemy'))
+    await eventually(() => expect(document.title).toBe('(3) Messages · Talemy'))
     act(() => button('Log out')!.click())
     expect(store.getState().auth.user).toBeNull()
     expect(document.title).toBe('Talemy')

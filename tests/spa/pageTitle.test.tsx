@@ -1,0 +1,37 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { afterEach, describe, expect, test } from 'vitest'
+import { navigate } from '../../src/app/router'
+import { LOCALE_STORAGE_KEY } from '../../src/i18n'
+import { eventually } from '../unit/support/eventually'
+import { alice, bob, conversation } from '../unit/support/fixtures'
+import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
+
+// The document's title is what a screen reader says first of a page, what names its tab and its history entries: each
+// page has its own (WCAG 2.4.2), in the chosen language, as a full page load of it would have.
+
+const page = pagePerTest('#/messages')
+afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
+
+const api = apiRoutes((_method, path) => {
+  if (path === '/api/users') return json(200, [alice, bob])
+  if (path === '/api/conversations') return json(200, [conversation('c1', { unreadCount: 2 })])
+  return json(200, [])
+})
+
+describe('the document title', () => {
+  test('names the page that is open, in the chosen language, and follows navigation and the language switch', async () => {
+    const { store } = appStore(api)
+    renderApp(page.root, store)
+    await eventually(() => expect(document.title).toBe('(2) Messages · Talemy'))
+    act(() => navigate({ page: 'lessons' }))
+    await eventually(() => expect(document.title).toBe('(2) Lessons · Talemy'))
+    act(() => navigate({ page: 'contactRequests' }))
+    await eventually(() => expect(document.title).toBe('(2) Contact requests · Talemy'))
+    act(() => page.container.querySelector<HTMLButtonElement>('[data-testid=lang-fr]')!.click())
+    await eventually(() => expect(document.title).toBe('(2) Demandes de contact · Talemy'))
+    act(() => navigate({ page: 'lessons' }))
+    await eventually(() => expect(document.title).toBe('(2) Cours · Talemy'))
+    store.dispose()
+  })
+})
