@@ -69,6 +69,12 @@ const rawBaseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError
   })(args, api, extraOptions)
 }
 
+/**
+ * How long a token refresh waits for its answer: well inside the server's 30 s reuse window, so that the refresh made
+ * again after a lost answer (the session middleware's first retry comes 2 s later) presents the rotated token in time.
+ */
+export const REFRESH_TIMEOUT_MS = 10_000
+
 type RawAnswer = Awaited<ReturnType<typeof rawBaseQuery>>
 
 const urlOf = (args: string | FetchArgs) => (typeof args === 'string' ? args : args.url)
@@ -391,8 +397,11 @@ export const api = createApi({
         const refreshToken = loadRefreshToken(storage, userIdOf(getState))
         if (!refreshToken)
           return { error: { status: 401, data: { error: { code: 'UNAUTHORIZED', message: 'no refresh token' } } } }
+        // The server answers a rotated refresh token with the same pair for 30 s only, then ends the session as
+        // stolen: a refresh whose answer was lost is known only when it gives up, and must be made again within that.
+        const timeout = Math.min(REFRESH_TIMEOUT_MS, extraOf(extra).requestTimeoutMs ?? REQUEST_TIMEOUT_MS)
         const result = sessionFrom(
-          await baseQuery({ url: '/auth/refresh', method: 'POST', body: { refreshToken } }),
+          await baseQuery({ url: '/auth/refresh', method: 'POST', body: { refreshToken }, timeout }),
           storage,
         )
         // Here, not after the mutation settles: the store (and storage) hold the new token before the refresh lock is

@@ -344,3 +344,68 @@ describe('a request the server never answers', () => {
     }
   })
 })
+
+// The server rotates a refresh token at its first use; presented again within 30 s it answers with the same new pair,
+// later it takes it for a stolen one and ends the session (the contract's Sessions). A refresh whose answer is lost
+// (a connection that went silent, as at a network switch) is only known when the request gives up: it must give up
+// early enough that the refresh made again after it still lands inside that window, or one lost answer logs the user
+// out ("session expired") although a refresh would have succeeded.
+describe('a refresh whose answer is lost', () => {
+  const NOW = 1_800_000_000_000
+  const first = jwt({ sub: alice.id, iat: NOW / 1000, exp: NOW / 1000 + 900 })
+  const second = jwt({ sub: alice.id, iat: NOW / 1000 + 720, exp: NOW / 1000 + 1620 })
+
+  /** The server's refresh, on the (fake) clock: it rotates `refresh-1` and that first answer never arrives. */
+  function serverLosingTheFirstAnswer() {
+    let rotatedAt: number | null = null
+    const outcomes: string[] = []
+    const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      if (new URL(request.url).pathname !== '/api/auth/refresh') return json(404, { error: { code: 'NOT_FOUND' } })
+      const { refreshToken } = (await request.clone().json()) as { refreshToken: string }
+      if (refreshToken === 'refresh-1' && rotatedAt === null) {
+        rotatedAt = Date.now()
+        outcomes.push('rotated, answer lost')
+        return new Promise<Response>((_resolve, reject) =>
+          request.signal.addEventListener('abort', () => reject(request.signal.reason)),
+        )
+      }
+      if (refreshToken === 'refresh-1' && rotatedAt !== null && Date.now() - rotatedAt <= 30_000) {
+        outcomes.push('same pair again')
+        return json(200, { token: second, refreshToken: 'refresh-2', user: alice })
+      }
+      outcomes.push('reused: session ended')
+      return json(401, { error: { code: 'UNAUTHORIZED', message: 'refresh token reused' } })
+    }) as typeof fetch
+    return { fetchFn, outcomes }
+  }
+
+  test('is made again inside the server’s 30 s reuse window: the session goes on and the socket is renewed', async () => {
+    vi.useFakeTimers({ now: NOW })
+    const server = serverLosingTheFirstAnswer()
+    const storage = createMemoryStorage()
+    saveRefreshToken(storage, alice.id, 'refresh-1')
+    const sockets = fakeSockets()
+    const store = makeStore({
+      apiUrl: 'http://lossy.test',
+      storage,
+      fetchFn: server.fetchFn,
+      createSocket: sockets.createSocket,
+      preloadedState: { auth: { token: first, user: alice } },
+      realtime: { retryTriggers: () => () => {} },
+    })
+    try {
+      sockets.last.serverConnect('sock-1')
+      // To the scheduled refresh (80% of 900 s), then on until the session is renewed or over.
+      await vi.advanceTimersByTimeAsync(720_000)
+      for (let i = 0; i < 120 && server.outcomes.length < 2; i++) await vi.advanceTimersByTimeAsync(1_000)
+      expect(server.outcomes).toEqual(['rotated, answer lost', 'same pair again'])
+      expect(store.getState().auth.token).toBe(second)
+      expect(store.getState().socket.connection.status).toBe('connected')
+      expect(sockets.last.sent('session:renew').map((p) => p.args)).toEqual([[{ token: second }]])
+    } finally {
+      store.dispose()
+      vi.useRealTimers()
+    }
+  })
+})
