@@ -52,10 +52,13 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   let closeKind: ((reason: string) => void) | null = null
 
   const status = () => getState().socket.connection.status
+  /** The token the last handshake carried (Socket.IO reads `auth` when the transport opens, before the answer). */
+  let handshakeToken: string | null = null
 
   /** The handshake's `auth`: the token, and the offset to resume from (with its epoch) once the store has one. */
   const handshakeAuth = (current: S): HandshakeAuth => {
     const token = options.selectToken(current) ?? ''
+    handshakeToken = token
     const { offset, epoch } = current.socket.connection
     return offset !== null && epoch !== null ? { token, offset, epoch } : { token }
   }
@@ -106,6 +109,8 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   }
 
   function createSocket() {
+    // A follower's proxy never reads `auth` here: nothing of an earlier socket's handshake is compared with it.
+    handshakeToken = null
     const current = getState()
     const url = typeof options.apiUrl === 'function' ? options.apiUrl(current) : options.apiUrl
     const createOwn = () =>
@@ -185,13 +190,22 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     })
   }
 
+  function renewIfStale() {
+    const token = options.selectToken(getState())
+    if (state.status === 'open' && token && handshakeToken !== null && token !== handshakeToken) renewSession(token)
+  }
+
   /** After `socket/shutdown` (the store disposed, the page gone) nothing opens a socket again: a late login neither. */
   let stopped = false
 
   function step(next: ConnectionStep) {
     switch (next.type) {
       case 'event':
-        return send(next.event)
+        send(next.event)
+        // A token refreshed after the handshake read `auth` found no live socket to renew: the socket holds the older
+        // one, and the server would end it at that token's expiry.
+        if (next.event.type === 'connected') renewIfStale()
+        return
       case 'open': {
         // After a shutdown nothing opens a socket, not even the rest of an action whose steps dispatched it (a
         // middleware reacting to `sessionStarted`); its other steps (a logout's `resetApiState`) still run.

@@ -68,3 +68,27 @@ test('a socket kicked right after every handshake backs off more and more (and d
   expect(waits[9]).toBeGreaterThan(waits[0]!)
   expect(waits.reduce((a, b) => a + b, 0)).toBeGreaterThan(10_000)
 })
+
+// Socket.IO reads the handshake's `auth` (the token) when its transport opens, before the server has answered. A token
+// refreshed in between (the scheduled refresh, or another tab's, landing during a reconnect) is not the one the socket
+// was accepted with: the server ends that socket when the older token expires, and the layer then reconnects and
+// refreshes again, where a renewal would have kept it ("a live socket is renewed without reconnecting").
+test('a token refreshed while the handshake is under way renews the socket once it is connected', () => {
+  const setup = mockStore()
+  setup.dispatch(connect())
+  const socket = setup.sockets.last
+  expect(socket.handshakeToken()).toBe('token-1') // the transport opened: the handshake carries token-1
+  setup.dispatch(tokenRefreshed({ token: 'token-2' }))
+  socket.serverConnect('sock-1')
+  expect(socket.sent('session:renew').map((p) => p.args)).toEqual([[{ token: 'token-2' }]])
+})
+
+test('a socket connected with the current token is not renewed', () => {
+  const setup = mockStore()
+  setup.dispatch(connect())
+  const socket = setup.sockets.last
+  setup.dispatch(tokenRefreshed({ token: 'token-2' }))
+  expect(socket.handshakeToken()).toBe('token-2') // refreshed before the transport opened: the handshake has it
+  socket.serverConnect('sock-1')
+  expect(socket.sent('session:renew')).toEqual([])
+})
