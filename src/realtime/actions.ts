@@ -134,7 +134,7 @@ export const reconnecting = createAction<{ attempt: number }>(`${PREFIX}reconnec
  *
  * @example dispatch(connectFailed({ code: 'NETWORK', message: 'xhr poll error' }))
  */
-export const connectFailed = createAction<ConnectionError>(`${PREFIX}connectFailed`)
+export const connectFailed = createAction<ConnectionError & { retryAfterMs?: number }>(`${PREFIX}connectFailed`)
 
 /**
  * A join was refused (`FORBIDDEN`, `NOT_FOUND`: the room is forgotten) or not answered in time (`NETWORK`).

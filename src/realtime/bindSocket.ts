@@ -48,9 +48,18 @@ export function on(emitter: Emitter, event: string, listener: Listener): () => v
 }
 
 /** `connect_error`'s message is the server's error code for a refused handshake, anything else is the network's. */
-export function connectErrorOf(error: unknown): { code: ReturnType<typeof codeOf>; message: string } {
+export function connectErrorOf(error: unknown): {
+  code: ReturnType<typeof codeOf>
+  message: string
+  retryAfterMs?: number
+} {
   const message = error instanceof Error ? error.message : String(error)
-  return { code: codeOf(message), message }
+  // A refusal for the handshake budget says how long to wait (the server's `data`, beside the code).
+  const wait = (error as { data?: { retryAfterMs?: unknown } } | null)?.data?.retryAfterMs
+  const retryAfterMs = typeof wait === 'number' && Number.isFinite(wait) && wait > 0 ? wait : undefined
+  return retryAfterMs === undefined
+    ? { code: codeOf(message), message }
+    : { code: codeOf(message), message, retryAfterMs }
 }
 
 const codeOf = (message: string) => (isErrorCode(message) ? message : ('NETWORK' as const))

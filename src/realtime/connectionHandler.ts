@@ -91,7 +91,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
             timer = null
             send({ type: 'timerFired' })
           },
-          backoffDelay(effect.attempt, ctx.backoff, ctx.random),
+          Math.max(backoffDelay(effect.attempt, ctx.backoff, ctx.random), effect.atLeastMs ?? 0),
         )
         timer = handle
         return

@@ -16,7 +16,7 @@ export type ConnectionMachineState =
   /** `attempt`: of the run that got here, until the stream proves sound (`synced`): a kick at once backs off more. */
   | { status: 'open'; attempt: number }
   /** A backoff timer runs; when it ends (or a retry trigger cuts it short) comes an attempt, or after a kick a refresh. */
-  | { status: 'waiting'; attempt: number; refreshed: boolean; then: 'attempt' | 'refresh' }
+  | { status: 'waiting'; attempt: number; refreshed: boolean; then: 'attempt' | 'refresh'; rate?: true }
   /** A token refresh is in flight; then the handshake (`counted`: as an attempt of its own, after a kick). */
   | { status: 'refreshing'; attempt: number; counted: boolean; error: ConnectionError }
   /** A socket that is not trying (dropped by its own client, or given up): `connect` or a new token starts it again. */
@@ -33,7 +33,8 @@ export type ConnectionEvent =
   | { type: 'connected' }
   /** The server's first `sync:*` on this socket: the connection works, the next drop starts a new run of attempts. */
   | { type: 'synced' }
-  | { type: 'connectFailed'; error: ConnectionError }
+  /** `retryAfterMs`: the server refused for its handshake budget and said how long to wait. */
+  | { type: 'connectFailed'; error: ConnectionError; retryAfterMs?: number }
   | { type: 'disconnected'; reason: DisconnectReason }
   /** The browser came online, the tab became visible. */
   | { type: 'retryNow' }
@@ -56,7 +57,7 @@ export type ConnectionEffect =
   /** Unbind and close the socket; `expired`: because the session is over (the other tabs are told so). */
   | { type: 'destroySocket'; expired?: boolean }
   /** Wait the backoff of `attempt` (full jitter: the runner draws it), then `timerFired`. */
-  | { type: 'startTimer'; attempt: number }
+  | { type: 'startTimer'; attempt: number; atLeastMs?: number }
   | { type: 'cancelTimer' }
   /** Get a fresh token, then `refreshDone`. */
   | { type: 'refreshToken' }
@@ -89,8 +90,14 @@ function attemptNow(run: { attempt: number; refreshed: boolean }, cancel: Connec
   ]
 }
 
-function scheduleRetry(attempt: number, refreshed: boolean, then: 'attempt' | 'refresh'): Result {
-  return [{ status: 'waiting', attempt, refreshed, then }, [{ type: 'startTimer', attempt: attempt + 1 }]]
+function scheduleRetry(attempt: number, refreshed: boolean, then: 'attempt' | 'refresh', atLeastMs?: number): Result {
+  if (atLeastMs === undefined)
+    return [{ status: 'waiting', attempt, refreshed, then }, [{ type: 'startTimer', attempt: attempt + 1 }]]
+  // The server's wait: no retry trigger cuts it short (it would only be refused again).
+  return [
+    { status: 'waiting', attempt, refreshed, then, rate: true },
+    [{ type: 'startTimer', attempt: attempt + 1, atLeastMs }],
+  ]
 }
 
 /** A fresh token, then the handshake; a second refusal in one run of attempts (or no refresher) ends the session. */
@@ -181,7 +188,7 @@ export const connectionTransition =
         if (event.error.code === 'UNAUTHORIZED') return refreshThenHandshake(state, event.error, false, config)
         // The network failed (not the token): a refusal after it may refresh again, the token it refreshed having
         // perhaps expired meanwhile (a long time offline).
-        return state.status === 'waiting' ? same : scheduleRetry(state.attempt, false, 'attempt')
+        return state.status === 'waiting' ? same : scheduleRetry(state.attempt, false, 'attempt', event.retryAfterMs)
 
       case 'disconnected': {
         if (state.status === 'closed' || state.status === 'waiting' || state.status === 'refreshing') return same
@@ -197,7 +204,7 @@ export const connectionTransition =
       }
 
       case 'retryNow':
-        return state.status === 'waiting' ? endWait(state, true, config) : same
+        return state.status === 'waiting' && !state.rate ? endWait(state, true, config) : same
       case 'timerFired':
         return state.status === 'waiting' ? endWait(state, false, config) : same
 

@@ -112,7 +112,10 @@ export function connectionStepsOf<S>(
   if (retryNow.match(action)) return [event({ type: 'retryNow' })]
   if (connected.match(action)) return [event({ type: 'connected' })]
   if (syncCaughtUp.match(action) || syncGap.match(action)) return [event({ type: 'synced' })]
-  if (connectFailed.match(action)) return [event({ type: 'connectFailed', error: action.payload })]
+  if (connectFailed.match(action)) {
+    const { retryAfterMs, ...error } = action.payload
+    return [event({ type: 'connectFailed', error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) })]
+  }
   if (disconnected.match(action)) return [event({ type: 'disconnected', reason: action.payload.reason })]
   // The server answers over HTTP (a send that fell back, a page's read): it is back, so the socket need not wait out a
   // backoff of up to 30 s. Once per wait: the attempt ends it.

@@ -209,7 +209,8 @@ export const socketSlice = createSlice({
       .addCase(connectFailed, (state, action) => {
         // Recorded, status unchanged: Socket.IO (or the middleware's refresh) tries again. Giving up is `sessionExpired`.
         const c = state.connection
-        if (c.status === 'connecting' || c.status === 'reconnecting') c.error = action.payload
+        if (c.status === 'connecting' || c.status === 'reconnecting')
+          c.error = { code: action.payload.code, message: action.payload.message }
       })
       .addCase(sessionExpired, (state, action) => {
         if (state.connection.status === 'idle') return

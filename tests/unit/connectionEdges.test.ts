@@ -92,3 +92,28 @@ test('a socket connected with the current token is not renewed', () => {
   socket.serverConnect('sock-1')
   expect(socket.sent('session:renew')).toEqual([])
 })
+
+// A handshake refused for the user's handshake budget says how long to wait (`connect_error`'s `data.retryAfterMs`,
+// server/realtime/index.ts). The backoff's draw (here 250 ms) or a retry trigger would come back before that, only to be
+// refused again, and the run of attempts (and its waits) would grow for nothing.
+test('a handshake refused RATE_LIMITED waits the retryAfterMs the server asked for, retry triggers included', () => {
+  const triggers = manualRetryTriggers()
+  const setup = mockStore(undefined, { retryTriggers: triggers.setup, random: () => 0.5 })
+  setup.dispatch(connect())
+  const socket = setup.sockets.last
+  socket.fire(
+    'connect_error',
+    Object.assign(new Error('RATE_LIMITED'), {
+      data: { code: 'RATE_LIMITED', message: 'too many handshakes', retryAfterMs: 5_000 },
+    }),
+  )
+  expect(selectConnection(setup.store.getState() as never)).toMatchObject({
+    status: 'connecting',
+    error: { code: 'RATE_LIMITED', message: 'RATE_LIMITED' },
+  })
+  vi.advanceTimersByTime(4_999)
+  triggers.fire('online')
+  expect(socket.connectCalls).toBe(1)
+  vi.advanceTimersByTime(1)
+  expect(socket.connectCalls).toBe(2)
+})
