@@ -33,6 +33,14 @@ const waiting = (
   refreshed,
   then,
 })
+/** Waiting out the wait the server asked for (a handshake refused for its budget): no retry trigger cuts it short. */
+const rateWaiting = (attempt: number): ConnectionMachineState => ({
+  status: 'waiting',
+  attempt,
+  refreshed: false,
+  then: 'attempt',
+  rate: true,
+})
 const stalled = (attempt: number, refreshed = false): ConnectionMachineState => ({
   status: 'stalled',
   attempt,
@@ -162,6 +170,13 @@ const rows: Row[] = [
     [],
   ],
   ['a failure while open is ignored', open, { type: 'connectFailed', error: NETWORK }, open, []],
+  [
+    'a refusal for the handshake budget waits at least the retryAfterMs it names',
+    handshaking(2),
+    { type: 'connectFailed', error: { code: 'RATE_LIMITED', message: 'RATE_LIMITED' }, retryAfterMs: 5000 },
+    rateWaiting(2),
+    [{ type: 'startTimer', attempt: 3, atLeastMs: 5000 }],
+  ],
   // disconnected
   [
     'a drop backs off from attempt 0',
@@ -251,6 +266,8 @@ const rows: Row[] = [
     [{ type: 'startTimer', attempt: 3 }],
   ],
   ['retryNow when not waiting does nothing', open, { type: 'retryNow' }, open, []],
+  ['retryNow does not cut short a wait the server asked for', rateWaiting(2), { type: 'retryNow' }, rateWaiting(2), []],
+  ['the timer ends a wait the server asked for', rateWaiting(2), { type: 'timerFired' }, handshaking(3), tryAgain(3)],
   ['a stale timer when not waiting does nothing', handshaking(1), { type: 'timerFired' }, handshaking(1), []],
   // refreshDone
   [
