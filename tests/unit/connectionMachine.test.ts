@@ -35,10 +35,7 @@ const waiting = (
 })
 /** Waiting out the wait the server asked for (a handshake refused for its budget): no retry trigger cuts it short. */
 const rateWaiting = (attempt: number): ConnectionMachineState => ({
-  status: 'waiting',
-  attempt,
-  refreshed: false,
-  then: 'attempt',
+  ...(waiting(attempt) as Extract<ConnectionMachineState, { status: 'waiting' }>),
   rate: true,
 })
 const stalled = (attempt: number, refreshed = false): ConnectionMachineState => ({
