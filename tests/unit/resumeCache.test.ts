@@ -158,16 +158,22 @@ describe('a read of the conversation the list already reflects, delivered after 
       .select()(state as never)
       .data?.find((c) => c.id === 'c1')?.unreadCount
 
-  // The list was read after the read and after m6 were committed, but their events come later (a replay after a
-  // reconnect, a live event that crossed Redis): in a browser each arrives in its own WebSocket frame, so each is a
-  // burst of its own. Applied over that list, the (older) read must not take m6 back, nor m6 count twice.
-  test('the read, then m6, in two bursts: m6 stays unread', async () => {
+  /** A connected store at offset 10 whose conversation list was read: the list's answer waits in `waiting[0]`. */
+  async function listAsked() {
     const { stub, waiting } = await heldHttp()
     const { store, sockets } = setup(stub.url)
     sockets.last.serverConnect()
     sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
-    const read = store.dispatch(api.endpoints.getConversations.initiate())
+    const list = store.dispatch(api.endpoints.getConversations.initiate())
     await eventually(() => expect(waiting).toHaveLength(1))
+    return { waiting, store, sockets, list }
+  }
+
+  // The list was read after the read and after m6 were committed, but their events come later (a replay after a
+  // reconnect, a live event that crossed Redis): in a browser each arrives in its own WebSocket frame, so each is a
+  // burst of its own. Applied over that list, the (older) read must not take m6 back, nor m6 count twice.
+  test('the read, then m6, in two bursts: m6 stays unread', async () => {
+    const { waiting, store, sockets, list: read } = await listAsked()
     const m6 = fromBob(6)
     waiting[0]!.answer({
       status: 200,
@@ -191,12 +197,7 @@ describe('a read of the conversation the list already reflects, delivered after 
   // Events that waited for a thread run again after later ones: m6, counted over the list and waiting for its
   // thread, the list read again (with m6), then the read that covers m6, then the thread lands: m6 is read.
   test('m6 waiting for its thread, the list read again, then the read: m6 stays read when the thread lands', async () => {
-    const { stub, waiting } = await heldHttp()
-    const { store, sockets } = setup(stub.url)
-    sockets.last.serverConnect()
-    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
-    const list = store.dispatch(api.endpoints.getConversations.initiate())
-    await eventually(() => expect(waiting).toHaveLength(1))
+    const { waiting, store, sockets, list } = await listAsked()
     const m5 = fromBob(5)
     const m6 = fromBob(6)
     waiting[0]!.answer({ status: 200, body: [conversation('c1', { lastMessage: m5, updatedAt: m5.createdAt })] })
@@ -226,12 +227,7 @@ describe('a read of the conversation the list already reflects, delivered after 
   // The other side of counting again: m6 counted once over a list read before it, then run again when the thread
   // it waited for lands, is not counted a second time because a read came before it.
   test('the read, then m6 while its thread is read: m6 counts once, not again when the thread lands', async () => {
-    const { stub, waiting } = await heldHttp()
-    const { store, sockets } = setup(stub.url)
-    sockets.last.serverConnect()
-    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
-    const list = store.dispatch(api.endpoints.getConversations.initiate())
-    await eventually(() => expect(waiting).toHaveLength(1))
+    const { waiting, store, sockets, list } = await listAsked()
     const m5 = fromBob(5)
     waiting[0]!.answer({
       status: 200,
