@@ -308,6 +308,9 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
         if ('data' in result && result.data) return 'refreshed'
         const status = 'error' in result ? (result.error as { status?: unknown }).status : undefined
         if (typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429) {
+          // Refused for the session it was made for: a login since (the same user's, which keeps the store) brought a
+          // new one, which this answer says nothing of.
+          if (tokenOf(getState) !== tokenBefore) return tokenOf(getState) ? 'refreshed' : 'refused'
           dispatch(refreshFailed())
           return 'refused'
         }

@@ -10,7 +10,7 @@ import {
   tokenLifetime,
   tokenSessionId,
 } from '../../src/api'
-import { loggedOut, tokenRefreshed } from '../../src/app/authSlice'
+import { loggedIn, loggedOut, tokenRefreshed } from '../../src/app/authSlice'
 import { selectPendingMessages, sendMessage } from '../../src/realtime'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { eventually } from './support/eventually'
@@ -406,6 +406,44 @@ describe('a refresh whose answer is lost', () => {
     } finally {
       store.dispose()
       vi.useRealTimers()
+    }
+  })
+})
+
+// A refresh made with the old session's token, answered (refused) only after the same user logged in again: the
+// refusal is the old session's, and must not mark the new one as refused (`unauthorized` after a fresh login).
+describe('a refresh refused after a new login of the same user', () => {
+  test('says nothing of the new session: no auth/refreshFailed, the new token stays, the outcome is refreshed', async () => {
+    const issuedAt = Math.floor(Date.now() / 1000)
+    const old = jwt({ sub: alice.id, iat: issuedAt, exp: issuedAt + 3600 })
+    const fresh = jwt({ sub: alice.id, iat: issuedAt + 1, exp: issuedAt + 3601 })
+    let answer: ((response: Response) => void) | null = null
+    const fetchFn = (() => new Promise<Response>((resolve) => (answer = resolve))) as typeof fetch
+    const storage = createMemoryStorage()
+    saveRefreshToken(storage, alice.id, 'refresh-old')
+    const actions: string[] = []
+    const store = makeStore({
+      apiUrl: 'http://held.test',
+      storage,
+      fetchFn,
+      createSocket: fakeSockets().createSocket,
+      preloadedState: { auth: { token: old, user: alice } },
+      extraMiddleware: [
+        () => (next) => (action) => (
+          typeof action === 'object' && actions.push((action as { type: string }).type), next(action)
+        ),
+      ],
+    })
+    try {
+      const outcome = store.dispatch(refreshSession())
+      await eventually(() => expect(answer).not.toBeNull())
+      store.dispatch(loggedIn({ token: fresh, user: alice }))
+      answer!(json(401, { error: { code: 'UNAUTHORIZED', message: 'session ended' } }))
+      expect(await outcome).toBe('refreshed')
+      expect(store.getState().auth.token).toBe(fresh)
+      expect(actions).not.toContain('auth/refreshFailed')
+    } finally {
+      store.dispose()
     }
   })
 })
