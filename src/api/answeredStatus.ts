@@ -10,3 +10,13 @@ export function answeredStatus(error: unknown): number | null {
   if (typeof e?.status === 'number') return e.status
   return e?.status === 'PARSING_ERROR' && typeof e.originalStatus === 'number' ? e.originalStatus : null
 }
+
+/**
+ * Whether a status refuses what was asked: a 4xx, but a 408 (the request did not reach the server in time) and a 429
+ * (its rate, not what it asked: made again after the wait). Anything else may be made again unchanged.
+ *
+ * @example isRefusalStatus(403) // true; isRefusalStatus(408) // false
+ */
+export function isRefusalStatus(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429
+}

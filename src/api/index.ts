@@ -33,7 +33,7 @@ import { loadAuth, loadRefreshToken, saveRefreshToken } from './credentials'
 import { tokenLifetime } from './jwt'
 import { loggedIn, refreshFailed, tokenRefreshed } from './session'
 import { LIST, TAG_TYPES } from './tags'
-import { answeredStatus } from './answeredStatus'
+import { answeredStatus, isRefusalStatus } from './answeredStatus'
 import type { ApiExtra, Session, ThreadMessage } from './types'
 
 export * from './tags'
@@ -307,7 +307,7 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
         const result = await (dispatch as unknown as (t: typeof thunk) => ReturnType<typeof thunk>)(thunk)
         if ('data' in result && result.data) return 'refreshed'
         const status = 'error' in result ? (result.error as { status?: unknown }).status : undefined
-        if (typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        if (typeof status === 'number' && isRefusalStatus(status)) {
           // Refused for the session it was made for: a login since (the same user's, which keeps the store) brought a
           // new one, which this answer says nothing of.
           if (tokenOf(getState) !== tokenBefore) return tokenOf(getState) ? 'refreshed' : 'refused'

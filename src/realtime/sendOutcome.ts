@@ -1,6 +1,6 @@
 import type { FetchBaseQueryError } from '@reduxjs/toolkit/query'
 import type { SerializedError } from '@reduxjs/toolkit'
-import { answeredStatus } from '../api/answeredStatus'
+import { answeredStatus, isRefusalStatus } from '../api/answeredStatus'
 import { errorBodySchema, HTTP_STATUS, isRefusal, messageSchema, parse, type ErrorCode } from '../contract'
 import type { AckResult } from './ack'
 import type { SendError } from './actions'
@@ -61,10 +61,9 @@ export function outcomeOfHttpError(error: FetchBaseQueryError | SerializedError)
   if (status !== null) {
     const body = parse(errorBodySchema, 'data' in error ? error.data : undefined)
     if (body.ok) return outcomeOfError(body.value.error)
-    // Only a 4xx refuses what was sent. A 408 is the request not reaching the server in time (reads and the token
-    // refresh take it so too), and a page under 400 is a captive portal's or a proxy's: neither is the server's refusal.
-    const code =
-      codeByStatus[status] ?? (status >= 500 ? 'INTERNAL' : status >= 400 && status !== 408 ? 'INVALID' : null)
+    // Only a refusal status refuses what was sent (a 429 has its own code): a 408 did not reach the server in time, and
+    // a page under 400 is a captive portal's or a proxy's.
+    const code = codeByStatus[status] ?? (status >= 500 ? 'INTERNAL' : isRefusalStatus(status) ? 'INVALID' : null)
     if (code !== null) return outcomeOfError({ code, message: `HTTP ${status}` })
     return { kind: 'retry', error: { code: 'NETWORK', message: `HTTP ${status}` } }
   }
