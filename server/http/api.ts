@@ -37,32 +37,29 @@ export function registerApiRoutes(
   // Unexpired and of a live session: a logout refuses the session's access tokens at once.
   const userOf = async (request: FastifyRequest): Promise<Id> =>
     (await sessions.authenticate(bearerToken(request.headers.authorization))).userId
-  // A read costs a query whatever it finds (a made-up conversation id too): each user's are budgeted, once known. The
-  // budget bounds the database's load, nothing more: with Redis away (or stalled) reads go on unbudgeted, as before
-  // there was one, rather than fail.
-  const spendRead = loadBudget(readLimiter, READ_BUDGET_WAIT_MS, () =>
-    api.log.warn('the read budget does not answer (Redis away?): reads go through unbudgeted until it does'),
-  )
+  // Budgets that bound load, nothing more: with Redis away (or stalled) the request goes on unbudgeted rather than
+  // fail, said once per outage.
+  const loadBudgetOf = (limiter: Limiter, what: string) =>
+    loadBudget(limiter, READ_BUDGET_WAIT_MS, () =>
+      api.log.warn(`the ${what} budget does not answer (Redis away?): ${what}s go through unbudgeted until it does`),
+    )
+  // A read costs a query whatever it finds (a made-up conversation id too): each user's are budgeted, once known.
+  const spendRead = loadBudgetOf(readLimiter, 'read')
   const readerOf = async (request: FastifyRequest): Promise<Id> => {
     const userId = await userOf(request)
     await spendRead(userId)
     return userId
   }
-  // A refresh token presented costs a hash and a lookup whatever it is, before anyone is known: the client's address
-  // pays (its /64 for IPv6). As for reads, the budget bounds load (the tokens cannot be guessed), so with Redis away
-  // refreshes go on unbudgeted rather than fail, which would let every user's access token run out.
-  const spendRefresh = loadBudget(refreshLimiter, READ_BUDGET_WAIT_MS, () =>
-    api.log.warn('the refresh budget does not answer (Redis away?): refreshes go through unbudgeted until it does'),
-  )
-  const spendRefreshBudget = (request: FastifyRequest) => spendRefresh(addressKey(request.ip))
+  // Before anyone is known, the client's address pays (its /64 for IPv6): a refresh token presented costs a hash and
+  // a lookup whatever it is (failing closed with Redis away would let every user's access token run out), and each
+  // login hashes a password while the login throttle counts only failures.
+  const byAddress = (spend: (key: string) => Promise<void>) => (request: FastifyRequest) =>
+    spend(addressKey(request.ip))
+  const spendRefreshBudget = byAddress(loadBudgetOf(refreshLimiter, 'refresh'))
+  const spendLoginBudget = byAddress(loadBudgetOf(loginLimiter, 'login'))
 
-  // Each login hashes a password, and the login throttle counts only failures: the address pays for every one. With
-  // Redis away logins go on unbudgeted (the throttle still counts failures), as refreshes do.
-  const spendLogin = loadBudget(loginLimiter, READ_BUDGET_WAIT_MS, () =>
-    api.log.warn('the login budget does not answer (Redis away?): logins go through unbudgeted until it does'),
-  )
   api.post('/auth/login', async (request) => {
-    await spendLogin(addressKey(request.ip))
+    await spendLoginBudget(request)
     return accounts.login(request.body, request.ip)
   })
   api.post('/auth/refresh', async (request) => {
