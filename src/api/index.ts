@@ -304,13 +304,14 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
         }
         if (current && current !== tokenBefore && fresh(current)) return 'refreshed'
         const thunk = api.endpoints.refreshToken.initiate(undefined, { track: false })
+        const asked = tokenOf(getState)
         const result = await (dispatch as unknown as (t: typeof thunk) => ReturnType<typeof thunk>)(thunk)
         if ('data' in result && result.data) return 'refreshed'
+        // Answered for a session that has ended since: a login (the same user's, which keeps the store) brought a new
+        // one, which this answer says nothing of; a logout left none.
+        if (tokenOf(getState) !== asked) return tokenOf(getState) ? 'refreshed' : 'refused'
         const status = 'error' in result ? (result.error as { status?: unknown }).status : undefined
         if (typeof status === 'number' && isRefusalStatus(status)) {
-          // Refused for the session it was made for: a login since (the same user's, which keeps the store) brought a
-          // new one, which this answer says nothing of.
-          if (tokenOf(getState) !== tokenBefore) return tokenOf(getState) ? 'refreshed' : 'refused'
           dispatch(refreshFailed())
           return 'refused'
         }
@@ -324,6 +325,11 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
     refreshesInFlight.set(key, refresh)
     return refresh
   }
+}
+
+const supersededSession: FetchBaseQueryError = {
+  status: 'CUSTOM_ERROR',
+  error: 'the session this refresh was asked for has ended',
 }
 
 const malformedSession: FetchBaseQueryError = {
@@ -403,10 +409,12 @@ export const api = createApi({
         // The server answers a rotated refresh token with the same pair for 30 s only, then ends the session as
         // stolen: a refresh whose answer was lost is known only when it gives up, and must be made again within that.
         const timeout = Math.min(REFRESH_TIMEOUT_MS, extraOf(extra).requestTimeoutMs ?? REQUEST_TIMEOUT_MS)
-        const result = sessionFrom(
-          await baseQuery({ url: '/auth/refresh', method: 'POST', body: { refreshToken }, timeout }),
-          storage,
-        )
+        const tokenBefore = tokenOf(getState)
+        const answer = await baseQuery({ url: '/auth/refresh', method: 'POST', body: { refreshToken }, timeout })
+        // A login (or a logout) while it was asked ended the session it was asked for: its new pair must not replace
+        // the newer session's token in the store, nor its refresh token in storage.
+        if (tokenOf(getState) !== tokenBefore) return { error: supersededSession }
+        const result = sessionFrom(answer, storage)
         // Here, not after the mutation settles: the store (and storage) hold the new token before the refresh lock is
         // let go, so the next tab to take it finds the token and adopts it.
         if (result.data) dispatch(tokenRefreshed(result.data))

@@ -410,10 +410,11 @@ describe('a refresh whose answer is lost', () => {
   })
 })
 
-// A refresh made with the old session's token, answered (refused) only after the same user logged in again: the
-// refusal is the old session's, and must not mark the new one as refused (`unauthorized` after a fresh login).
-describe('a refresh refused after a new login of the same user', () => {
-  test('says nothing of the new session: no auth/refreshFailed, the new token stays, the outcome is refreshed', async () => {
+// A refresh made with the old session's token, answered only after the same user logged in again: the answer is the
+// old session's. A refusal must not mark the new session as refused (`unauthorized` after a fresh login), and a new
+// pair must not replace the new session's token in the store nor its refresh token in storage.
+describe('a refresh answered after a new login of the same user', () => {
+  function oldRefreshHeldOverANewLogin() {
     const issuedAt = Math.floor(Date.now() / 1000)
     const old = jwt({ sub: alice.id, iat: issuedAt, exp: issuedAt + 3600 })
     const fresh = jwt({ sub: alice.id, iat: issuedAt + 1, exp: issuedAt + 3601 })
@@ -434,13 +435,51 @@ describe('a refresh refused after a new login of the same user', () => {
         ),
       ],
     })
+    return {
+      store,
+      storage,
+      fresh,
+      issuedAt,
+      actions,
+      /** Starts the refresh on the old token, then logs the same user in again before it is answered with `reply`. */
+      async refreshAnsweredAfterLogin(reply: Response) {
+        const outcome = store.dispatch(refreshSession())
+        await eventually(() => expect(answer).not.toBeNull())
+        // What the login mutation does: the new session's refresh token saved, then the session in the store.
+        saveRefreshToken(storage, alice.id, 'refresh-new')
+        store.dispatch(loggedIn({ token: fresh, user: alice }))
+        actions.length = 0
+        answer!(reply)
+        return outcome
+      },
+    }
+  }
+
+  test('a refusal says nothing of the new session: no auth/refreshFailed, the new token stays, the outcome is refreshed', async () => {
+    const { store, fresh, actions, refreshAnsweredAfterLogin } = oldRefreshHeldOverANewLogin()
     try {
-      const outcome = store.dispatch(refreshSession())
-      await eventually(() => expect(answer).not.toBeNull())
-      store.dispatch(loggedIn({ token: fresh, user: alice }))
-      answer!(json(401, { error: { code: 'UNAUTHORIZED', message: 'session ended' } }))
-      expect(await outcome).toBe('refreshed')
+      const outcome = await refreshAnsweredAfterLogin(
+        json(401, { error: { code: 'UNAUTHORIZED', message: 'session ended' } }),
+      )
+      expect(outcome).toBe('refreshed')
       expect(store.getState().auth.token).toBe(fresh)
+      expect(actions).not.toContain('auth/refreshFailed')
+    } finally {
+      store.dispose()
+    }
+  })
+
+  test("a new pair for the old session is dropped: the new session's token and refresh token stay", async () => {
+    const { store, storage, fresh, issuedAt, actions, refreshAnsweredAfterLogin } = oldRefreshHeldOverANewLogin()
+    try {
+      const rotated = jwt({ sub: alice.id, iat: issuedAt + 2, exp: issuedAt + 3602 })
+      const outcome = await refreshAnsweredAfterLogin(
+        json(200, { token: rotated, refreshToken: 'refresh-old-2', user: alice }),
+      )
+      expect(outcome).toBe('refreshed')
+      expect(store.getState().auth.token).toBe(fresh)
+      expect(loadRefreshToken(storage, alice.id)).toBe('refresh-new')
+      expect(actions).not.toContain('auth/tokenRefreshed')
       expect(actions).not.toContain('auth/refreshFailed')
     } finally {
       store.dispose()
