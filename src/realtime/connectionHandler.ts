@@ -2,7 +2,7 @@ import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
 import { refreshSession, type RefreshOutcome } from '../api'
 import type { HandshakeAuth } from '../contract'
-import { renewFailed, retryNow } from './actions'
+import { renewFailed, retryNow, shutdown } from './actions'
 import { emitWithAck } from './ack'
 import { backoffDelay } from './backoff'
 import { bindSocket } from './bindSocket'
@@ -242,7 +242,11 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   }
 
   return (action, prevState) => {
-    if (stopped) return
+    if (stopped) {
+      // A `connect` after the shutdown moved the slice to `connecting`, which nothing will end: it is closed for good.
+      if (status() === 'connecting') dispatch(shutdown())
+      return
+    }
     const steps = connectionStepsOf(action, prevState, facts, options)
     // Indexed, not `for…of`: an iterator per action would allocate on the hot path (most actions map to none).
     for (let i = 0; i < steps.length; i++) step(steps[i]!)

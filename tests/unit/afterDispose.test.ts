@@ -4,7 +4,7 @@ import { api, saveRefreshToken } from '../../src/api'
 import { createSessionMiddleware } from '../../src/api/sessionMiddleware'
 import { authSlice, loggedIn, loggedOut } from '../../src/app/authSlice'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
-import { selectIsConnected, shutdown } from '../../src/realtime'
+import { connect, selectIsConnected, shutdown } from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { alice } from './support/fixtures'
@@ -42,6 +42,25 @@ test('a login answered after dispose() opens no socket', async () => {
   await settle()
   expect(store.getState().auth.user).toEqual(alice)
   expect(sockets.sockets.filter((s) => s.active)).toHaveLength(0)
+  // Nothing will connect: the status must not say a connection is under way (it never started: idle).
+  expect(store.getState().socket.connection.status).toBe('idle')
+})
+
+test('socket/connect after dispose() opens no socket and leaves the status disconnected', async () => {
+  const sockets = fakeSockets()
+  const store = makeStore({
+    apiUrl: 'http://api.test',
+    createSocket: sockets.createSocket,
+    storage: createMemoryStorage(),
+    shareSocket: false,
+    preloadedState: { auth: { token: 'token-1', user: alice } },
+  })
+  await settle()
+  store.dispose()
+  store.dispatch(connect())
+  await settle()
+  expect(sockets.sockets.filter((s) => s.active)).toHaveLength(0)
+  expect(store.getState().socket.connection.status).toBe('disconnected')
 })
 
 test('a refresh in flight at shutdown schedules nothing after it', async () => {
