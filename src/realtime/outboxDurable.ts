@@ -3,7 +3,7 @@ import type { Id } from '../contract'
 import { internalError, outboxRestored } from './actions'
 import { goesBeforeOwn } from './outboxMachine'
 import { createOutboxStorage, outboxMirror, type StorageLike } from './outboxStorage'
-import type { SocketRootState } from './socketSlice'
+import type { PendingMessage, SocketRootState } from './socketSlice'
 
 /**
  * The outbox runner's storage effects: this tab's outbox mirrored into the user's stored one, and what the other
@@ -52,7 +52,7 @@ export function durableOutbox(
     load(user: Id) {
       // Everything stored comes in (the reducer skips what it has): a gather, so the holder's next reads nothing
       // until another tab writes.
-      const entries = mirror.gather(user)
+      const entries = withoutDiscarded(user, mirror.gather(user))
       if (entries.length > 0) dispatch(outboxRestored({ entries }))
     },
     /**
@@ -69,13 +69,24 @@ export function durableOutbox(
       const known = new Set(outbox.map((m) => m.clientId))
       // A send this tab let go of that a refusing storage still holds is not another tab's.
       const gone = mirror.unforgotten(outbox)
-      const others = mirror
-        .gather(user)
-        .filter((m) => m.status === 'pending' && !known.has(m.clientId) && !gone.has(m.clientId))
+      const others = withoutDiscarded(user, mirror.gather(user)).filter(
+        (m) => m.status === 'pending' && !known.has(m.clientId) && !gone.has(m.clientId),
+      )
       const entries = onlyBeforeOwn ? others.filter((m) => goesBeforeOwn(m, outbox)) : others
       if (entries.length < others.length) mirror.leftOthers()
       if (entries.length > 0) dispatch(outboxRestored({ entries }))
     },
     clear: stored.clear,
+    /** Names a send the user discarded in this tab, so that no other tab sends it. */
+    recordDiscard: stored.recordDiscard,
+    /** Whether the user discarded `clientId` in some tab: a tab still holding it must not send it. */
+    discarded: (user: Id, clientId: string) => stored.discarded(user).has(clientId),
+  }
+
+  /** What was read back, but the sends the user discarded in some tab (a write that did not know put them back). */
+  function withoutDiscarded(user: Id, entries: PendingMessage[]): PendingMessage[] {
+    if (entries.length === 0) return entries
+    const discards = stored.discarded(user)
+    return discards.size === 0 ? entries : entries.filter((m) => !discards.has(m.clientId))
   }
 }

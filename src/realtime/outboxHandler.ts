@@ -157,6 +157,8 @@ export function buildOutboxHandler<S extends SocketRootState>(
         return
       case 'clearStored':
         return durable?.clear(effect.userId)
+      case 'storeDiscard':
+        return durable?.recordDiscard(effect.userId, effect.clientId)
       case 'dispatch':
         dispatch(effect.action)
         return
@@ -183,6 +185,13 @@ export function buildOutboxHandler<S extends SocketRootState>(
   function attemptSend(entry: PendingMessage) {
     const session = ctx.session
     const { conversationId, clientId } = entry
+    // Another tab may have shown it too (it wrote it, or took it over) and the user discarded it there. Not for a send
+    // going ahead of its reducer: just written here, no other tab has seen it yet.
+    const user = userId()
+    if (!ahead && user !== null && durable?.discarded(user, clientId)) {
+      send({ type: 'settled', conversationId, clientId, outcome: { kind: 'discardedElsewhere' }, jitter: ctx.random() })
+      return
+    }
     sendOnce(ctx, entry)
       .then((outcome) => {
         if (session === ctx.session) send({ type: 'settled', conversationId, clientId, outcome, jitter: ctx.random() })

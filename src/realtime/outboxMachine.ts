@@ -1,6 +1,14 @@
 import type { UnknownAction } from '@reduxjs/toolkit'
 import type { Id, Message } from '../contract'
-import { drainStarted, drainStopped, sendConfirmed, sendFailed, sendRetryScheduled, type SendError } from './actions'
+import {
+  discardMessage,
+  drainStarted,
+  drainStopped,
+  sendConfirmed,
+  sendFailed,
+  sendRetryScheduled,
+  type SendError,
+} from './actions'
 import type { BackoffOptions } from './backoff'
 import { backoffDelay } from './backoff'
 import type { PendingMessage } from './socketSlice'
@@ -10,6 +18,8 @@ export type SendOutcome =
   | { kind: 'sent'; message: Message }
   | { kind: 'refused'; error: SendError }
   | { kind: 'retry'; error: SendError; retryAfterMs?: number }
+  /** Not tried: the user discarded it in another tab (which took it over, or showed it too). */
+  | { kind: 'discardedElsewhere' }
 
 /** One conversation's sends go one at a time, in the order they were written. No lane: nothing in flight or waiting. */
 export type Lane =
@@ -130,6 +140,8 @@ export type OutboxEffect =
    */
   | { type: 'adoptStored'; userId: Id; onlyNews: boolean; onlyBeforeOwn: boolean }
   | { type: 'clearStored'; userId: Id }
+  /** Tell the user's other tabs that the user discarded this send: none of them may send it after this. */
+  | { type: 'storeDiscard'; userId: Id; clientId: string }
   | { type: 'dispatch'; action: UnknownAction }
 
 export interface OutboxMachineConfig {
@@ -256,7 +268,10 @@ function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, co
     step.effects.push({ type: 'dispatch', action: sendConfirmed({ message: outcome.message }) })
     return
   }
-  if (outcome.kind === 'refused') {
+  if (outcome.kind === 'discardedElsewhere') {
+    // Its removal goes the way of a discard here (`discarded`), which sends the conversation's next one.
+    if (current) return void step.effects.push({ type: 'dispatch', action: discardMessage({ clientId }) })
+  } else if (outcome.kind === 'refused') {
     // The next one goes once the failure is in the outbox (`failed`).
     if (current)
       return void step.effects.push({ type: 'dispatch', action: sendFailed({ clientId, error: outcome.error }) })
@@ -373,6 +388,7 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
     case 'discarded':
       if (event.entry) {
         const { conversationId, clientId } = event.entry
+        if (view.durable && view.userId) step.effects.push({ type: 'storeDiscard', userId: view.userId, clientId })
         step.effects.push({ type: 'patchThread', conversationId, change: { kind: 'remove', clientId } })
         endStaleWait(step, conversationId)
         pump(step, conversationId)

@@ -15,6 +15,16 @@ export interface StorageLike {
  */
 export const outboxStorageKey = (userId: Id) => `talemy.outbox.${userId}`
 
+/**
+ * Where the sends a user discarded are named, for the user's other tabs: one key per user id.
+ *
+ * @example discardedStorageKey('u1') // 'talemy.outbox.discarded.u1'
+ */
+export const discardedStorageKey = (userId: Id) => `talemy.outbox.discarded.${userId}`
+
+/** How many discarded sends are named (the latest): one a tab still holds is far more recent than that. */
+export const DISCARDS_KEPT = 100
+
 const nonEmpty = string(minLength(1, 'must not be empty'))
 /** An entry as a tab wrote it (an error's code is kept as written: it is only shown). */
 const entrySchema = object<Omit<PendingMessage, 'error'> & { error: { code: string; message: string } | null }>({
@@ -126,7 +136,13 @@ export function createOutboxStorage(storage: StorageLike) {
       merged.push(next ?? entry)
       if (next) changed.delete(id as string)
     }
-    for (const entry of changed.values()) merged.push(entry)
+    // A send this tab had stored that is gone from storage now: another tab took it out (the user discarded it there,
+    // or the server confirmed it) or wrote over it without it (a stale write). Only a discard says it must not come
+    // back: a send that storage lost otherwise is written again, so that no tab loses it.
+    const discards = [...changed.values()].some((m) => m.attempts > 0 || m.status === 'failed')
+      ? discarded(userId)
+      : NONE
+    for (const entry of changed.values()) if (!discards.has(entry.clientId)) merged.push(entry)
     const written = write(userId, merged)
     return { ok: written !== undefined, nothingChanged: false, found, written }
   }
@@ -139,12 +155,41 @@ export function createOutboxStorage(storage: StorageLike) {
   function clear(userId: Id): void {
     try {
       storage.removeItem(outboxStorageKey(userId))
+      storage.removeItem(discardedStorageKey(userId))
     } catch {
       // nothing to do
     }
   }
 
-  return { read, load, textOf, save, saveOver, clear }
+  /** The discards last read, by the text they were read from: each retry looks, and most find it unchanged. */
+  let lastDiscards: { text: string | null; ids: ReadonlySet<string> } = { text: null, ids: NONE }
+
+  /** The sends the user discarded in any tab (the latest `DISCARDS_KEPT`); none when storage cannot be read. */
+  function discarded(userId: Id): ReadonlySet<string> {
+    try {
+      const text = storage.getItem(discardedStorageKey(userId))
+      if (text === lastDiscards.text) return lastDiscards.ids
+      const list = text ? (JSON.parse(text) as unknown) : null
+      const ids = Array.isArray(list) ? new Set(list.filter((id): id is string => typeof id === 'string')) : NONE
+      lastDiscards = { text, ids }
+      return ids
+    } catch {
+      return NONE
+    }
+  }
+
+  /** Names `clientId` as discarded by the user, for the other tabs; best effort (a full storage keeps the rest). */
+  function recordDiscard(userId: Id, clientId: string): void {
+    const ids = [...discarded(userId)].filter((id) => id !== clientId)
+    ids.push(clientId)
+    try {
+      storage.setItem(discardedStorageKey(userId), JSON.stringify(ids.slice(-DISCARDS_KEPT)))
+    } catch {
+      // nothing to do: the other tabs may still send it, as they would without this
+    }
+  }
+
+  return { read, load, textOf, save, saveOver, clear, discarded, recordDiscard }
 }
 
 export type OutboxStorage = ReturnType<typeof createOutboxStorage>

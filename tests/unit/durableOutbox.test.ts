@@ -19,7 +19,7 @@ import {
   type BackoffOptions,
   type DrainLock,
 } from '../../src/realtime'
-import { followerGone, retryNow } from '../../src/realtime/actions'
+import { followerGone, retryMessage, retryNow } from '../../src/realtime/actions'
 import { eventually } from './support/eventually'
 import { fakeSockets, type FakeSocket } from './support/fakeSocket'
 import { alice, bob, message, pendingMessage } from './support/fixtures'
@@ -837,6 +837,117 @@ describe('a tab closed while it waited for the drain lock', () => {
     }
     expect(perSend).toEqual([2, 2, 2])
     page.store.dispatch(shutdown())
+  })
+})
+
+// The stored outbox is the tabs' shared truth: a send the user discards in the tab that wrote it leaves storage there,
+// and the tab holding the drain lock, which took it over to send it, must not send it after that.
+describe('a discard in the tab that wrote a send the lock holder took over', () => {
+  test.each([
+    { when: 'its retry waits', onTheWire: false },
+    { when: 'its try is on the wire and comes back to be retried', onTheWire: true },
+  ])(
+    'discarded while $when: the holder sends it no more, shows it no more, and storage keeps it gone',
+    async ({ onTheWire }) => {
+      const { storage, tab1, tab2 } = twoTabs('http://unused.test', true)
+      tab1.socket().serverConnect('s1')
+      tab2.socket().serverConnect('s2')
+      await tab1.store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
+      const tries = (clientId: string) =>
+        tab1
+          .socket()
+          .sent('message:send')
+          .filter((p) => (p.args[0] as { clientId: string }).clientId === clientId)
+      // Tab 1 holds the drain lock, its x1 in c2 on its way; the user writes b1 in tab 2, which waits for that lock.
+      tab1.store.dispatch(send('x1', 'c2'))
+      tab2.store.dispatch(send('b1'))
+      // Tab 1 goes again (the browser comes online): it takes b1 over and sends it.
+      tab1.store.dispatch(retryNow({ reason: 'online' }))
+      expect(tries('b1')).toHaveLength(1)
+      const untrusted = { ok: true, data: { id: 42 } }
+      if (!onTheWire) {
+        // An answer the layer cannot trust: b1 waits (a wait no test outlives) to go again.
+        tries('b1')[0]!.ack(untrusted)
+        await eventually(() => expect(tab1.actions.some((a) => sendRetryScheduled.match(a))).toBe(true))
+      }
+      tab2.store.dispatch(discardMessage({ clientId: 'b1' }))
+      expect(savedIds(storage)).toEqual(['x1'])
+      if (onTheWire) {
+        tries('b1')[0]!.ack(untrusted)
+        await eventually(() => expect(tab1.actions.some((a) => sendRetryScheduled.match(a))).toBe(true))
+        // Tab 1's note of the retry must not put the discarded send back.
+        expect(savedIds(storage)).toEqual(['x1'])
+      }
+      // Tab 1 goes again: b1 stays unsent, and leaves tab 1's outbox and thread.
+      tab1.store.dispatch(retryNow({ reason: 'online' }))
+      expect(tries('b1')).toHaveLength(1)
+      expect(selectPendingMessages(tab1.store.getState()).map((m) => m.clientId)).toEqual(['x1'])
+      expect(tab1.thread().map((m) => m.id)).toEqual(['m1'])
+      expect(savedIds(storage)).toEqual(['x1'])
+      for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
+    },
+  )
+
+  test('discarded while the holder’s try is on the wire, and the server stores it: both tabs show it as sent', async () => {
+    const { storage, tab1, tab2 } = twoTabs('http://unused.test', true)
+    tab1.socket().serverConnect('s1')
+    tab2.socket().serverConnect('s2')
+    for (const { store } of [tab1, tab2])
+      await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
+    tab1.store.dispatch(send('x1', 'c2'))
+    tab2.store.dispatch(send('b1'))
+    tab1.store.dispatch(retryNow({ reason: 'online' }))
+    const b1 = tab1
+      .socket()
+      .sent('message:send')
+      .find((p) => (p.args[0] as { clientId: string }).clientId === 'b1')!
+    tab2.store.dispatch(discardMessage({ clientId: 'b1' }))
+    // A change of tab 1 meanwhile (x1 confirmed) makes it gather again while b1 is still on the wire.
+    tab1
+      .socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: { ...stored(1, 'x1'), conversationId: 'c2' } })
+    await eventually(() => expect(savedIds(storage)).toEqual([]))
+    b1.ack({ ok: true, data: stored(2, 'b1') })
+    for (const t of [tab1, tab2]) t.socket().serverEmit('message:sent', stored(2, 'b1'))
+    for (const t of [tab1, tab2])
+      await eventually(() => expect(t.thread().map((m) => `${m.id}:${m.status ?? '-'}`)).toEqual(['m1:-', 'm2:sent']))
+    for (const { store } of [tab1, tab2]) expect(selectPendingMessages(store.getState())).toEqual([])
+    for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
+  })
+
+  // Both tabs tried b1 and were refused, so both show it failed with Retry and Discard; the user discards it in one.
+  test('discarded in one tab, retried in another that still shows its failed copy: it is not sent, and leaves that tab too', async () => {
+    const { storage, tab1, tab2 } = twoTabs('http://unused.test', true)
+    tab1.socket().serverConnect('s1')
+    tab2.socket().serverConnect('s2')
+    await tab1.store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
+    const sends = (t: typeof tab1, clientId: string) =>
+      t
+        .socket()
+        .sent('message:send')
+        .filter((p) => (p.args[0] as { clientId: string }).clientId === clientId)
+    const refusal = { ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } }
+    // Tab 1 holds the lock for x1 in c2; it takes tab 2's b1 over, and the server refuses it.
+    tab1.store.dispatch(send('x1', 'c2'))
+    tab2.store.dispatch(send('b1'))
+    tab1.store.dispatch(retryNow({ reason: 'online' }))
+    sends(tab1, 'b1')[0]!.ack(refusal)
+    await eventually(() => expect(tab1.thread().at(-1)?.status).toBe('failed'))
+    // x1 goes through: tab 1 lets the lock go, and tab 2 tries its b1 itself, refused too.
+    sends(tab1, 'x1')[0]!.ack({ ok: true, data: { ...stored(1, 'x1'), conversationId: 'c2' } })
+    const b1 = await eventually(() => sends(tab2, 'b1')[0] ?? expect.fail('tab 2 has not tried b1 yet'))
+    b1.ack(refusal)
+    await eventually(() => expect(selectPendingMessages(tab2.store.getState())[0]?.status).toBe('failed'))
+    tab2.store.dispatch(discardMessage({ clientId: 'b1' }))
+    expect(savedIds(storage)).toEqual([])
+    // Retry in tab 1: b1 is not sent again, and its failed copy goes.
+    tab1.store.dispatch(retryMessage({ clientId: 'b1' }))
+    expect(sends(tab1, 'b1')).toHaveLength(1)
+    expect(selectPendingMessages(tab1.store.getState())).toEqual([])
+    expect(tab1.thread().map((m) => m.id)).toEqual(['m1'])
+    expect(savedIds(storage)).toEqual([])
+    for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
   })
 })
 

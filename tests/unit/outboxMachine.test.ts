@@ -1,5 +1,12 @@
 import { describe, expect, test } from 'vitest'
-import { drainStarted, drainStopped, sendConfirmed, sendFailed, sendRetryScheduled } from '../../src/realtime/actions'
+import {
+  discardMessage,
+  drainStarted,
+  drainStopped,
+  sendConfirmed,
+  sendFailed,
+  sendRetryScheduled,
+} from '../../src/realtime/actions'
 import type { PendingMessage } from '../../src/realtime/socketSlice'
 import {
   goesBeforeOwn,
@@ -462,6 +469,7 @@ const rows: Row[] = [
     view([k2]),
     held({ c1: { status: 'sending', clientId: 'k2' } }),
     [
+      { type: 'storeDiscard', userId: 'u1', clientId: 'k1' },
       { type: 'patchThread', conversationId: 'c1', change: { kind: 'remove', clientId: 'k1' } },
       { type: 'cancelTimer', conversationId: 'c1' },
       { type: 'attempt', entry: k2 },
@@ -511,17 +519,42 @@ const rows: Row[] = [
     ],
   ],
   [
-    'discarded: its copy goes, and so does the lock when nothing is left',
+    'discarded: the other tabs are told, its copy goes, and so does the lock when nothing is left',
     held(),
     { type: 'discarded', entry: failedK1 },
     view([]),
     state({ mirroring: 'u1' }),
     [
+      { type: 'storeDiscard', userId: 'u1', clientId: 'k1' },
       { type: 'patchThread', conversationId: 'c1', change: { kind: 'remove', clientId: 'k1' } },
       { type: 'releaseLock' },
       { type: 'dispatch', action: drainStopped() },
       { type: 'leftBehind', userId: 'u1' },
     ],
+  ],
+  [
+    'discarded without storage: no other tab to tell, its copy goes',
+    state(),
+    { type: 'discarded', entry: failedK1 },
+    view([], { durable: false }),
+    state(),
+    [{ type: 'patchThread', conversationId: 'c1', change: { kind: 'remove', clientId: 'k1' } }],
+  ],
+  [
+    'not tried, discarded in another tab: it is discarded here too (its discard sends the next one)',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'discardedElsewhere' }, jitter: 0.5 },
+    view([k1, k2]),
+    held(),
+    [{ type: 'dispatch', action: discardMessage({ clientId: 'k1' }) }],
+  ],
+  [
+    'not tried, discarded in another tab, and gone here already: the next one goes',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'discardedElsewhere' }, jitter: 0.5 },
+    view([k2]),
+    held({ c1: { status: 'sending', clientId: 'k2' } }),
+    [{ type: 'attempt', entry: k2 }],
   ],
   [
     'a logout clears the stored outbox',

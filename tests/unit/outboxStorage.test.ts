@@ -1,7 +1,7 @@
 import { describe, expect, test, vi } from 'vitest'
 import { createMemoryStorage } from '../../src/app/store'
 import { createOutboxStorage, outboxStorageKey } from '../../src/realtime'
-import { outboxMirror } from '../../src/realtime/outboxStorage'
+import { DISCARDS_KEPT, discardedStorageKey, outboxMirror } from '../../src/realtime/outboxStorage'
 import { pendingMessage } from './support/fixtures'
 import { refusingStorage } from './support/refusingStorage'
 
@@ -83,6 +83,59 @@ describe('durable outbox storage', () => {
     durable.clear('u1')
     expect(durable.load('u1')).toEqual([])
     expect(durable.load('u2')).toHaveLength(1)
+  })
+})
+
+describe('sends the user discarded, named for the other tabs', () => {
+  test('a send discarded in another tab is not written back by a tab that still holds it (a retry’s count)', () => {
+    const storage = createMemoryStorage()
+    const writer = createOutboxStorage(storage)
+    const holder = createOutboxStorage(storage)
+    writer.save('u1', [], [pendingMessage('b1')])
+    holder.save('u1', [], [pendingMessage('x1')])
+    writer.save('u1', [pendingMessage('b1')], [])
+    writer.recordDiscard('u1', 'b1')
+    holder.save('u1', [pendingMessage('x1')], [pendingMessage('x1'), pendingMessage('b1', { attempts: 1 })])
+    expect(holder.load('u1').map((m) => m.clientId)).toEqual(['x1'])
+  })
+
+  test('a send storage lost without a discard (another tab’s stale write) is written back: no tab loses it', () => {
+    const storage = createMemoryStorage()
+    const durable = createOutboxStorage(storage)
+    durable.save('u1', [], [pendingMessage('k1')])
+    // Another tab wrote what it read before k1 was stored.
+    storage.setItem(outboxStorageKey('u1'), JSON.stringify([pendingMessage('b1')]))
+    durable.recordDiscard('u1', 'someone-else')
+    durable.save('u1', [pendingMessage('k1')], [pendingMessage('k1', { attempts: 1 })])
+    expect(durable.load('u1').map((m) => m.clientId)).toEqual(['b1', 'k1'])
+  })
+
+  test('the latest discards are named, each once; a logout clears them with the outbox', () => {
+    const storage = createMemoryStorage()
+    const durable = createOutboxStorage(storage)
+    for (let i = 0; i < DISCARDS_KEPT + 5; i++) durable.recordDiscard('u1', `k${i}`)
+    durable.recordDiscard('u1', 'k7')
+    const named = JSON.parse(storage.getItem(discardedStorageKey('u1'))!) as string[]
+    expect(named).toHaveLength(DISCARDS_KEPT)
+    expect(named.at(-1)).toBe('k7')
+    expect(named.filter((id) => id === 'k7')).toHaveLength(1)
+    expect(durable.discarded('u1').has('k4')).toBe(false)
+    expect(durable.discarded('u1').has('k8')).toBe(true)
+    expect(durable.discarded('u2').size).toBe(0)
+    durable.clear('u1')
+    expect(storage.getItem(discardedStorageKey('u1'))).toBeNull()
+  })
+
+  test('unreadable or foreign data names nothing, and a full storage does not throw', () => {
+    const storage = createMemoryStorage()
+    const durable = createOutboxStorage(storage)
+    storage.setItem(discardedStorageKey('u1'), '{not json')
+    expect(durable.discarded('u1').size).toBe(0)
+    storage.setItem(discardedStorageKey('u1'), JSON.stringify([1, 'k1', null]))
+    expect([...durable.discarded('u1')]).toEqual(['k1'])
+    const full = createOutboxStorage(refusingStorage(true).storage)
+    expect(() => full.recordDiscard('u1', 'k1')).not.toThrow()
+    expect(full.discarded('u1').size).toBe(0)
   })
 })
 

@@ -131,7 +131,7 @@ describe('send outcome → what happens next', () => {
   ])('HTTP: %s → %s %s', (_name, error, kind, code) => {
     const outcome = outcomeOfHttpError(error)
     expect(outcome.kind).toBe(kind)
-    expect(outcome.kind !== 'sent' && outcome.error.code).toBe(code)
+    expect('error' in outcome && outcome.error.code).toBe(code)
   })
 
   test('RATE_LIMITED carries retryAfterMs', () => {
