@@ -16,6 +16,7 @@ import {
 import { afterTask } from './afterTask'
 import { authSlice, loggedIn, loggedOut, tokenRefreshed } from './authSlice'
 import { devToolsActionSanitizer, devToolsStateSanitizer } from './devTools'
+import { syncDiscards } from './discardSync'
 import { syncSession } from './sessionSync'
 import { passingSocketActions, skippingSocketActions, socketActionsRoot } from './socketActionBypass'
 import { browserStorage, createMemoryStorage, defaultApiUrl } from './storage'
@@ -177,6 +178,7 @@ export function makeStore(options: MakeStoreOptions = {}) {
       ? window
       : undefined
   const stopSync = syncSession(store, storage, tabs)
+  const stopDiscardSync = tabs ? syncDiscards(store, tabs) : () => {}
   if (store.getState().auth.token) store.dispatch(connect())
   return Object.assign(store, {
     /** Whether this tab's unsent messages would be lost with the page (the messages page's notice). */
@@ -188,6 +190,7 @@ export function makeStore(options: MakeStoreOptions = {}) {
     /** Removes the store's window listeners and its session saving, and ends the socket. */
     dispose() {
       stopSync()
+      stopDiscardSync()
       store.dispatch(shutdown())
       unsavedOutbox.dispose()
       sharing?.channel.close()

@@ -74,7 +74,13 @@ export { useSocket, type UseSocket } from './useSocket'
 export type { AppSocket, CreateSocket, SocketFactoryOptions } from './types'
 export { createTagCoalescer, type TagCoalescer, type Timers } from './coalescer'
 export { createMemoryLock, createWebLock, createLeaseLock, defaultDrainLock, type DrainLock } from './drainLock'
-export { createOutboxStorage, outboxStorageKey, type OutboxStorage, type StorageLike } from './outboxStorage'
+export {
+  createOutboxStorage,
+  discardedStorageKey,
+  outboxStorageKey,
+  type OutboxStorage,
+  type StorageLike,
+} from './outboxStorage'
 export { browserRetryTriggers, manualRetryTriggers, type RetryTriggers, type RetryReason } from './triggers'
 export {
   presenceReducer,

@@ -178,10 +178,14 @@ export function createOutboxStorage(storage: StorageLike) {
     }
   }
 
-  /** Names `clientId` as discarded by the user, for the other tabs; best effort (a full storage keeps the rest). */
+  /**
+   * Names `clientId` as discarded by the user, for the other tabs; best effort (a full storage keeps the rest). Named
+   * already, nothing is written: a tab dropping it on hearing of the discard (`syncDiscards`) tells the tabs nothing.
+   */
   function recordDiscard(userId: Id, clientId: string): void {
-    const ids = [...discarded(userId)].filter((id) => id !== clientId)
-    ids.push(clientId)
+    const named = discarded(userId)
+    if (named.has(clientId)) return
+    const ids = [...named, clientId]
     try {
       storage.setItem(discardedStorageKey(userId), JSON.stringify(ids.slice(-DISCARDS_KEPT)))
     } catch {

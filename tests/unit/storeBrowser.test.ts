@@ -3,7 +3,14 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { loggedIn, loggedOut } from '../../src/app/authSlice'
 import { syncSession } from '../../src/app/sessionSync'
 import { AUTH_STORAGE_KEY, createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
-import { createOutboxStorage, selectConnection, sendMessage } from '../../src/realtime'
+import { api } from '../../src/api'
+import {
+  createOutboxStorage,
+  discardedStorageKey,
+  selectConnection,
+  selectPendingMessages,
+  sendMessage,
+} from '../../src/realtime'
 import { manualVisibility } from '../../src/realtime/tabs/visibility'
 import { eventually } from './support/eventually'
 import { fakeSockets, type FakeSocket } from './support/fakeSocket'
@@ -34,6 +41,43 @@ describe('makeStore in a browser', () => {
     expect(store.getState().auth).toEqual({ token: null, user: null })
     expect(store.getState().socket.connection.status).toBe('idle')
     expect(sockets.last.disconnectCalls).toBe(1)
+  })
+
+  test('a send discarded in another tab (the storage event naming it) leaves this tab’s outbox and thread at once', async () => {
+    localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
+    const sockets = fakeSockets()
+    const store = makeStore({ createSocket: sockets.createSocket, shareSocket: false })
+    await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', []))
+    // Offline: both stay pending, shown in the thread.
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'first', clientId: 'k1' }))
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'second', clientId: 'k2' }))
+    const thread = () =>
+      api.endpoints.getMessages
+        .select('c1')(store.getState())
+        .data?.map((m) => m.id)
+    expect(thread()).toEqual(['k1', 'k2'])
+    const hear = (key: string) =>
+      window.dispatchEvent(new StorageEvent('storage', { key, oldValue: null, newValue: localStorage.getItem(key) }))
+    // Another user's discards, and a discard of a send this tab does not hold, change nothing here.
+    createOutboxStorage(localStorage).recordDiscard(bob.id, 'k1')
+    hear(discardedStorageKey(bob.id))
+    createOutboxStorage(localStorage).recordDiscard(alice.id, 'elsewhere')
+    hear(discardedStorageKey(alice.id))
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k1', 'k2'])
+    createOutboxStorage(localStorage).recordDiscard(alice.id, 'k1')
+    hear(discardedStorageKey(alice.id))
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k2'])
+    expect(thread()).toEqual(['k2'])
+    expect(
+      createOutboxStorage(localStorage)
+        .load(alice.id)
+        .map((m) => m.clientId),
+    ).toEqual(['k2'])
+    store.dispose()
+    // Disposed: it hears nothing more.
+    createOutboxStorage(localStorage).recordDiscard(alice.id, 'k2')
+    hear(discardedStorageKey(alice.id))
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k2'])
   })
 
   test('another tab’s "Log in again" (its outbox kept for the next login): following it keeps the stored sends too', () => {
