@@ -327,6 +327,25 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
   }
 }
 
+/**
+ * Storage still holds the refresh token a refresh sent (or the one it was answered with: another tab that gave up
+ * waiting for the refresh lock asked with the same one, and the server answers both with the same pair). Anything
+ * else there is a newer session's, written by a login in another tab.
+ *
+ * @example stillStored(storage, getState, 'r1', { data: { refreshToken: 'r2' } }) // storage holds r1 or r2
+ */
+function stillStored(
+  storage: ApiExtra['storage'],
+  getState: () => unknown,
+  sent: string,
+  answer: { data?: unknown },
+): boolean {
+  const stored = loadRefreshToken(storage, userIdOf(getState))
+  return (
+    stored === sent || (stored !== null && stored === (answer.data as { refreshToken?: unknown } | null)?.refreshToken)
+  )
+}
+
 const supersededSession: FetchBaseQueryError = {
   status: 'CUSTOM_ERROR',
   error: 'the session this refresh was asked for has ended',
@@ -412,8 +431,10 @@ export const api = createApi({
         const tokenBefore = tokenOf(getState)
         const answer = await baseQuery({ url: '/auth/refresh', method: 'POST', body: { refreshToken }, timeout })
         // A login (or a logout) while it was asked ended the session it was asked for: its new pair must not replace
-        // the newer session's token in the store, nor its refresh token in storage.
-        if (tokenOf(getState) !== tokenBefore) return { error: supersededSession }
+        // the newer session's token in the store, nor its refresh token in storage. Another tab's login writes its
+        // refresh token (one key for the browser) before this tab hears of it: storage says so first.
+        if (tokenOf(getState) !== tokenBefore || !stillStored(storage, getState, refreshToken, answer))
+          return { error: supersededSession }
         const result = sessionFrom(answer, storage)
         // Here, not after the mutation settles: the store (and storage) hold the new token before the refresh lock is
         // let go, so the next tab to take it finds the token and adopts it.

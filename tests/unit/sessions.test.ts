@@ -442,16 +442,30 @@ describe('a refresh answered after a new login of the same user', () => {
       issuedAt,
       actions,
       /** Starts the refresh on the old token, then logs the same user in again before it is answered with `reply`. */
-      async refreshAnsweredAfterLogin(reply: Response) {
-        const outcome = store.dispatch(refreshSession())
-        await eventually(() => expect(answer).not.toBeNull())
-        // What the login mutation does: the new session's refresh token saved, then the session in the store.
-        saveRefreshToken(storage, alice.id, 'refresh-new')
-        store.dispatch(loggedIn({ token: fresh, user: alice }))
-        actions.length = 0
-        answer!(reply)
-        return outcome
+      refreshAnsweredAfterLogin(reply: Response) {
+        return refreshAnsweredAfter(() => {
+          // What the login mutation does: the new session's refresh token saved, then the session in the store.
+          saveRefreshToken(storage, alice.id, 'refresh-new')
+          store.dispatch(loggedIn({ token: fresh, user: alice }))
+        }, reply)
       },
+      /**
+       * Starts the refresh on the old token; another tab's login saves `refreshToken` for `user` before it is answered
+       * with `reply`, and this tab has not heard of it yet (its storage event comes later).
+       */
+      refreshAnsweredAfterAnotherTabsLogin(user: string, refreshToken: string, reply: Response) {
+        return refreshAnsweredAfter(() => saveRefreshToken(storage, user, refreshToken), reply)
+      },
+      refreshAnsweredAfter,
+    }
+
+    async function refreshAnsweredAfter(meanwhile: () => void, reply: Response) {
+      const outcome = store.dispatch(refreshSession())
+      await eventually(() => expect(answer).not.toBeNull())
+      meanwhile()
+      actions.length = 0
+      answer!(reply)
+      return outcome
     }
   }
 
@@ -481,6 +495,63 @@ describe('a refresh answered after a new login of the same user', () => {
       expect(loadRefreshToken(storage, alice.id)).toBe('refresh-new')
       expect(actions).not.toContain('auth/tokenRefreshed')
       expect(actions).not.toContain('auth/refreshFailed')
+    } finally {
+      store.dispose()
+    }
+  })
+
+  // The refresh token is one key for the browser: a login in another tab writes its own there at once, and this tab
+  // hears of it (the storage event) only later. The old session's answer landing in between must not write over it.
+  test.each([
+    { who: 'the same user', user: alice.id },
+    { who: 'another user', user: bob.id },
+  ])(
+    "a new pair for the old session, answered after $who logged in in another tab: that login's refresh token stays",
+    async ({ user }) => {
+      const { store, storage, issuedAt, refreshAnsweredAfterAnotherTabsLogin } = oldRefreshHeldOverANewLogin()
+      try {
+        const rotated = jwt({ sub: alice.id, iat: issuedAt + 2, exp: issuedAt + 3602 })
+        await refreshAnsweredAfterAnotherTabsLogin(
+          user,
+          'refresh-other-tab',
+          json(200, { token: rotated, refreshToken: 'refresh-old-2', user: alice }),
+        )
+        expect(loadRefreshToken(storage, user)).toBe('refresh-other-tab')
+      } finally {
+        store.dispose()
+      }
+    },
+  )
+  test('a new pair for the old session, answered after a logout in another tab: nothing of it is stored again', async () => {
+    const { store, storage, issuedAt, actions, refreshAnsweredAfter } = oldRefreshHeldOverANewLogin()
+    try {
+      const rotated = jwt({ sub: alice.id, iat: issuedAt + 2, exp: issuedAt + 3602 })
+      // What the logout there does to storage; this tab hears of it (the storage event) only later.
+      await refreshAnsweredAfter(
+        () => storage.removeItem(REFRESH_STORAGE_KEY),
+        json(200, { token: rotated, refreshToken: 'refresh-old-2', user: alice }),
+      )
+      expect(storage.getItem(REFRESH_STORAGE_KEY)).toBeNull()
+      expect(actions).not.toContain('auth/tokenRefreshed')
+    } finally {
+      store.dispose()
+    }
+  })
+
+  // Not a login: a tab that gave up waiting for the refresh lock asked with the same refresh token and saved the same
+  // pair the server answers this one with (its reuse window). That answer is this session's, and is taken.
+  test('the same pair saved meanwhile by a tab that refreshed beside it is still taken', async () => {
+    const { store, storage, issuedAt, refreshAnsweredAfterAnotherTabsLogin } = oldRefreshHeldOverANewLogin()
+    try {
+      const rotated = jwt({ sub: alice.id, iat: issuedAt + 2, exp: issuedAt + 3602 })
+      const outcome = await refreshAnsweredAfterAnotherTabsLogin(
+        alice.id,
+        'refresh-old-2',
+        json(200, { token: rotated, refreshToken: 'refresh-old-2', user: alice }),
+      )
+      expect(outcome).toBe('refreshed')
+      expect(store.getState().auth.token).toBe(rotated)
+      expect(loadRefreshToken(storage, alice.id)).toBe('refresh-old-2')
     } finally {
       store.dispose()
     }
