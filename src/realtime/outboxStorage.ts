@@ -139,9 +139,7 @@ export function createOutboxStorage(storage: StorageLike) {
     // A send this tab had stored that is gone from storage now: another tab took it out (the user discarded it there,
     // or the server confirmed it) or wrote over it without it (a stale write). Only a discard says it must not come
     // back: a send that storage lost otherwise is written again, so that no tab loses it.
-    const discards = [...changed.values()].some((m) => m.attempts > 0 || m.status === 'failed')
-      ? discarded(userId)
-      : NONE
+    const discards = [...changed.values()].some((m) => mayBeDiscarded(m, before)) ? discarded(userId) : NONE
     for (const entry of changed.values()) if (!discards.has(entry.clientId)) merged.push(entry)
     const written = write(userId, merged)
     return { ok: written !== undefined, nothingChanged: false, found, written }
@@ -200,6 +198,16 @@ export type OutboxStorage = ReturnType<typeof createOutboxStorage>
 
 /** A stored outbox's text: null when there is none, undefined when storage could not be read or refused a write. */
 type StoredText = string | null | undefined
+
+/**
+ * Whether a send this tab writes, that storage no longer holds, may be one the user discarded in another tab: one
+ * tried (a count, a failure), or one this tab had stored already (Retry makes a failed copy pending and untried
+ * again). A send new to this tab (the hot path: just written) looks nothing up.
+ *
+ * @example mayBeDiscarded(pendingMessage('b1'), [failedB1]) // true; mayBeDiscarded(pendingMessage('k1'), []) // false
+ */
+const mayBeDiscarded = (entry: PendingMessage, before: readonly PendingMessage[]): boolean =>
+  entry.attempts > 0 || entry.status === 'failed' || before.some((m) => m.clientId === entry.clientId)
 
 /** No send to keep from adoption (storage took every write). */
 const NONE: ReadonlySet<string> = new Set()

@@ -99,6 +99,26 @@ describe('sends the user discarded, named for the other tabs', () => {
     expect(holder.load('u1').map((m) => m.clientId)).toEqual(['x1'])
   })
 
+  test('a retried copy (pending, untried again) of a send discarded in another tab is not written back either', () => {
+    const storage = createMemoryStorage()
+    const writer = createOutboxStorage(storage)
+    const holder = createOutboxStorage(storage)
+    const failed = pendingMessage('b1', { status: 'failed', error: { code: 'FORBIDDEN', message: 'no' } })
+    holder.save('u1', [], [failed])
+    writer.save('u1', [], [])
+    writer.recordDiscard('u1', 'b1')
+    storage.removeItem(outboxStorageKey('u1'))
+    holder.save('u1', [failed], [pendingMessage('b1')])
+    expect(holder.load('u1')).toEqual([])
+  })
+
+  test('a send new to the tab (the hot path) does not look the discards up', () => {
+    const storage = createMemoryStorage()
+    const read = vi.spyOn(storage, 'getItem')
+    createOutboxStorage(storage).save('u1', [], [pendingMessage('k1')])
+    expect(read.mock.calls.map(([key]) => key)).toEqual([outboxStorageKey('u1')])
+  })
+
   test('a send storage lost without a discard (another tab’s stale write) is written back: no tab loses it', () => {
     const storage = createMemoryStorage()
     const durable = createOutboxStorage(storage)
