@@ -212,7 +212,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
   function sendAhead(action: ReturnType<typeof sendMessage>, prevState: S) {
     // A send dispatched while another is ahead (by a store listener, inside the first one's dispatch) goes the
     // ordinary way: its effects wait behind the first one's, in order.
-    if (running || ahead) return
+    if (running || ahead || stopped) return
     const outbox = outboxWithSend(prevState.socket.outbox, action)
     ahead = { outbox, heldBack: [], action }
     try {
@@ -248,9 +248,17 @@ export function buildOutboxHandler<S extends SocketRootState>(
     for (let i = 0; i < events.length; i++) send(events[i]!)
   }
 
+  /**
+   * After `socket/shutdown` (the store disposed, the page gone) the outbox is over: an action after it (a `connect`, a
+   * send) would read the stored outbox back, take the drain lock and send over HTTP, the socket being gone.
+   */
+  let stopped = false
+
   const handler: Handler<S> = (action, prevState) => {
+    if (stopped) return
     handle(action, prevState)
-    if (!shutdown.match(action)) durable?.persist()
+    if (shutdown.match(action)) stopped = true
+    else durable?.persist()
   }
   return Object.assign(handler, { sendAhead })
 }

@@ -4,10 +4,10 @@ import { api, saveRefreshToken } from '../../src/api'
 import { createSessionMiddleware } from '../../src/api/sessionMiddleware'
 import { authSlice, loggedIn, loggedOut } from '../../src/app/authSlice'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
-import { connect, selectIsConnected, shutdown } from '../../src/realtime'
+import { connect, createMemoryLock, outboxStorageKey, selectIsConnected, shutdown } from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
-import { alice } from './support/fixtures'
+import { alice, pendingMessage } from './support/fixtures'
 import { deadUrl, httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
 import { settle } from './support/mockStore'
 
@@ -61,6 +61,37 @@ test('socket/connect after dispose() opens no socket and leaves the status disco
   await settle()
   expect(sockets.sockets.filter((s) => s.active)).toHaveLength(0)
   expect(store.getState().socket.connection.status).toBe('disconnected')
+})
+
+test('socket/connect after dispose() sends nothing of the stored outbox (over HTTP) and takes no drain lock', async () => {
+  reply = () => ({ status: 200, body: {} })
+  const sockets = fakeSockets()
+  const storage = createMemoryStorage()
+  const drainLock = createMemoryLock()
+  const actions: string[] = []
+  const record: Middleware = () => (next) => (action) => {
+    if (typeof action === 'object') actions.push((action as UnknownAction).type)
+    return next(action)
+  }
+  const store = makeStore({
+    apiUrl: stub.url,
+    createSocket: sockets.createSocket,
+    storage,
+    shareSocket: false,
+    realtime: { drainLock },
+    extraMiddleware: [record],
+    preloadedState: { auth: { token: 'token-1', user: alice } },
+  })
+  await settle()
+  store.dispose()
+  // Another tab of the user's left a send in storage.
+  storage.setItem(outboxStorageKey(alice.id), JSON.stringify([pendingMessage('k1')]))
+  actions.length = 0
+  store.dispatch(connect())
+  await settle()
+  // Nothing read back, shown or sent: no `outboxRestored`, no drain, no HTTP send (`postMessage`).
+  expect(actions).toEqual(['socket/connect', 'socket/shutdown'])
+  expect(drainLock.holder(`talemy.outbox.${alice.id}`)).toBe(null)
 })
 
 test('a refresh in flight at shutdown schedules nothing after it', async () => {
