@@ -21,7 +21,9 @@ import { patchThread } from './outboxThread'
 import { sendMessageProblem } from './sendCheck'
 import type { TimerHandle } from './timers'
 
-export type { SendOutcome } from './outboxMachine'
+import type { SendOutcome } from './outboxMachine'
+
+export type { SendOutcome }
 
 /**
  * Sends (the outbox machine's runner): actions become events of the pure `outboxTransition`, and its effects are
@@ -187,12 +189,13 @@ export function buildOutboxHandler<S extends SocketRootState>(
     const { conversationId, clientId } = entry
     // Another tab may have shown it too (it wrote it, or took it over) and the user discarded it there. Not for a send
     // going ahead of its reducer: just written here, no other tab has seen it yet.
+    // Settled as a try would be (a later task, for this session only), not inside the run that asked for it.
     const user = userId()
-    if (!ahead && user !== null && durable?.discarded(user, clientId)) {
-      send({ type: 'settled', conversationId, clientId, outcome: { kind: 'discardedElsewhere' }, jitter: ctx.random() })
-      return
-    }
-    sendOnce(ctx, entry)
+    const discardedElsewhere = !ahead && user !== null && durable?.discarded(user, clientId) === true
+    const tried: Promise<SendOutcome> = discardedElsewhere
+      ? Promise.resolve({ kind: 'discardedElsewhere' })
+      : sendOnce(ctx, entry)
+    tried
       .then((outcome) => {
         if (session === ctx.session) send({ type: 'settled', conversationId, clientId, outcome, jitter: ctx.random() })
       })

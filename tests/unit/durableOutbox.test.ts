@@ -880,8 +880,10 @@ describe('a discard in the tab that wrote a send the lock holder took over', () 
       }
       // Tab 1 goes again: b1 stays unsent, and leaves tab 1's outbox and thread.
       tab1.store.dispatch(retryNow({ reason: 'online' }))
+      await eventually(() =>
+        expect(selectPendingMessages(tab1.store.getState()).map((m) => m.clientId)).toEqual(['x1']),
+      )
       expect(tries('b1')).toHaveLength(1)
-      expect(selectPendingMessages(tab1.store.getState()).map((m) => m.clientId)).toEqual(['x1'])
       expect(tab1.thread().map((m) => m.id)).toEqual(['m1'])
       expect(savedIds(storage)).toEqual(['x1'])
       for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
@@ -943,8 +945,8 @@ describe('a discard in the tab that wrote a send the lock holder took over', () 
     expect(savedIds(storage)).toEqual([])
     // Retry in tab 1: b1 is not sent again, and its failed copy goes.
     tab1.store.dispatch(retryMessage({ clientId: 'b1' }))
+    await eventually(() => expect(selectPendingMessages(tab1.store.getState())).toEqual([]))
     expect(sends(tab1, 'b1')).toHaveLength(1)
-    expect(selectPendingMessages(tab1.store.getState())).toEqual([])
     expect(tab1.thread().map((m) => m.id)).toEqual(['m1'])
     expect(savedIds(storage)).toEqual([])
     for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
