@@ -162,18 +162,29 @@ export function createOutboxStorage(storage: StorageLike) {
   /** The discards last read, by the text they were read from: each retry looks, and most find it unchanged. */
   let lastDiscards: { text: string | null; ids: ReadonlySet<string> } = { text: null, ids: NONE }
 
+  /** The sends the user discarded in any tab (the latest `DISCARDS_KEPT`); undefined when storage cannot be read. */
+  function readDiscards(userId: Id): ReadonlySet<string> | undefined {
+    let text: string | null
+    try {
+      text = storage.getItem(discardedStorageKey(userId))
+    } catch {
+      return undefined
+    }
+    if (text === lastDiscards.text) return lastDiscards.ids
+    let list: unknown = null
+    try {
+      list = text ? JSON.parse(text) : null
+    } catch {
+      // not ours: names nothing
+    }
+    const ids = Array.isArray(list) ? new Set(list.filter((id): id is string => typeof id === 'string')) : NONE
+    lastDiscards = { text, ids }
+    return ids
+  }
+
   /** The sends the user discarded in any tab (the latest `DISCARDS_KEPT`); none when storage cannot be read. */
   function discarded(userId: Id): ReadonlySet<string> {
-    try {
-      const text = storage.getItem(discardedStorageKey(userId))
-      if (text === lastDiscards.text) return lastDiscards.ids
-      const list = text ? (JSON.parse(text) as unknown) : null
-      const ids = Array.isArray(list) ? new Set(list.filter((id): id is string => typeof id === 'string')) : NONE
-      lastDiscards = { text, ids }
-      return ids
-    } catch {
-      return NONE
-    }
+    return readDiscards(userId) ?? NONE
   }
 
   /**
@@ -181,8 +192,9 @@ export function createOutboxStorage(storage: StorageLike) {
    * already, nothing is written: a tab dropping it on hearing of the discard (`syncDiscards`) tells the tabs nothing.
    */
   function recordDiscard(userId: Id, clientId: string): void {
-    const named = discarded(userId)
-    if (named.has(clientId)) return
+    const named = readDiscards(userId)
+    // Unreadable: a list written from this discard alone would drop the others.
+    if (named === undefined || named.has(clientId)) return
     const ids = [...named, clientId]
     try {
       storage.setItem(discardedStorageKey(userId), JSON.stringify(ids.slice(-DISCARDS_KEPT)))

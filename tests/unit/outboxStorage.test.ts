@@ -159,6 +159,19 @@ describe('sends the user discarded, named for the other tabs', () => {
     const full = createOutboxStorage(refusingStorage(true).storage)
     expect(() => full.recordDiscard('u1', 'k1')).not.toThrow()
     expect(full.discarded('u1').size).toBe(0)
+    // Unreadable (but writable): the list is left as it is, not written over with this discard alone.
+    const backing = createMemoryStorage()
+    backing.setItem(discardedStorageKey('u1'), JSON.stringify(['k1', 'k2']))
+    const unreadable = createOutboxStorage({
+      getItem: () => {
+        throw new Error('SecurityError')
+      },
+      setItem: (key, value) => backing.setItem(key, value),
+      removeItem: (key) => backing.removeItem(key),
+    })
+    unreadable.recordDiscard('u1', 'k3')
+    expect(backing.getItem(discardedStorageKey('u1'))).toBe(JSON.stringify(['k1', 'k2']))
+    expect(unreadable.discarded('u1').size).toBe(0)
   })
 })
 
