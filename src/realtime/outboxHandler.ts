@@ -258,7 +258,9 @@ export function buildOutboxHandler<S extends SocketRootState>(
   let stopped = false
 
   const handler: Handler<S> = (action, prevState) => {
-    if (stopped) return
+    // A send gone ahead whose dispatch held the shutdown (a store listener disposing the store) still performs what it
+    // held back, the shutdown's own among it: its lock, taken for the emit, would otherwise stay held for no one.
+    if (stopped) return void (ahead && action === ahead.action && settleAhead())
     handle(action, prevState)
     if (shutdown.match(action)) stopped = true
     else durable?.persist()

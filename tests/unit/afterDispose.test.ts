@@ -4,7 +4,14 @@ import { api, saveRefreshToken } from '../../src/api'
 import { createSessionMiddleware } from '../../src/api/sessionMiddleware'
 import { authSlice, loggedIn, loggedOut } from '../../src/app/authSlice'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
-import { connect, createMemoryLock, outboxStorageKey, selectIsConnected, shutdown } from '../../src/realtime'
+import {
+  connect,
+  createMemoryLock,
+  outboxStorageKey,
+  selectIsConnected,
+  sendMessage,
+  shutdown,
+} from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, pendingMessage } from './support/fixtures'
@@ -179,4 +186,34 @@ test('a store disposed while connected says it is no longer connected (its socke
   expect(sockets.sockets[0]!.active).toBe(false)
   expect(store.getState().socket.connection.status).toBe('disconnected')
   expect(selectIsConnected(store.getState())).toBe(false)
+})
+
+test('dispose() by a store listener inside a send’s dispatch (the send gone ahead, its lock taken) lets the drain lock go', async () => {
+  const sockets = fakeSockets()
+  const drainLock = createMemoryLock()
+  const store = makeStore({
+    apiUrl: 'http://api.test',
+    createSocket: sockets.createSocket,
+    storage: createMemoryStorage(),
+    shareSocket: false,
+    realtime: { drainLock },
+    preloadedState: { auth: { token: 'token-1', user: alice } },
+  })
+  await settle()
+  sockets.last.serverConnect()
+  await settle()
+  // Redux calls a store listener inside the dispatch of an action that is not auto-batched: the send has gone ahead
+  // (emitted, the lock taken), its reducer has run, its handlers have not.
+  let disposed = false
+  store.subscribe(() => {
+    if (disposed || store.getState().socket.outbox.length === 0) return
+    disposed = true
+    store.dispose()
+  })
+  store.dispatch(sendMessage({ conversationId: 'c1', content: 'Hi', clientId: 'k1' }))
+  await settle()
+  expect(disposed).toBe(true)
+  expect(sockets.last.emitted.some((p) => p.event === 'message:send')).toBe(true)
+  // Disposed, it holds the user's drain lock for no one: the user's other tabs could never send again.
+  expect(drainLock.holder(`talemy.outbox.${alice.id}`)).toBe(null)
 })
