@@ -187,11 +187,12 @@ export function buildOutboxHandler<S extends SocketRootState>(
   function attemptSend(entry: PendingMessage) {
     const session = ctx.session
     const { conversationId, clientId } = entry
-    // Another tab may have shown it too (it wrote it, or took it over) and the user discarded it there. Not for a send
-    // going ahead of its reducer: just written here, no other tab has seen it yet.
+    // Another tab may have shown it too (it wrote it, or took it over) and the user discarded it there. Not for the send
+    // going ahead of its reducer: just written here, no other tab has seen it yet (others its run drains are looked up).
     // Settled as a try would be (a later task, for this session only), not inside the run that asked for it.
     const user = userId()
-    const discardedElsewhere = !ahead && user !== null && durable?.discarded(user, clientId) === true
+    const discardedElsewhere =
+      ahead?.action.payload.clientId !== clientId && user !== null && durable?.discarded(user, clientId) === true
     const tried: Promise<SendOutcome> = discardedElsewhere
       ? Promise.resolve({ kind: 'discardedElsewhere' })
       : sendOnce(ctx, entry)
