@@ -178,7 +178,7 @@ export function makeStore(options: MakeStoreOptions = {}) {
       ? window
       : undefined
   const stopSync = syncSession(store, storage, tabs)
-  const stopDiscardSync = tabs ? syncDiscards(store, tabs) : () => {}
+  const stopDiscardSync = tabs ? syncDiscards(store, storage, tabs) : () => {}
   if (store.getState().auth.token) store.dispatch(connect())
   return Object.assign(store, {
     /** Whether this tab's unsent messages would be lost with the page (the messages page's notice). */

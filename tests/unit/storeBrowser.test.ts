@@ -73,11 +73,20 @@ describe('makeStore in a browser', () => {
         .load(alice.id)
         .map((m) => m.clientId),
     ).toEqual(['k2'])
+    // A page back from the back/forward cache heard no storage event meanwhile: it reads the list as stored.
+    createOutboxStorage(localStorage).recordDiscard(alice.id, 'k2')
+    window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: false }))
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k2'])
+    window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }))
+    expect(selectPendingMessages(store.getState())).toEqual([])
+    expect(thread()).toEqual([])
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'third', clientId: 'k3' }))
     store.dispose()
     // Disposed: it hears nothing more.
-    createOutboxStorage(localStorage).recordDiscard(alice.id, 'k2')
+    createOutboxStorage(localStorage).recordDiscard(alice.id, 'k3')
     hear(discardedStorageKey(alice.id))
-    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k2'])
+    window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }))
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k3'])
   })
 
   test('another tab’s "Log in again" (its outbox kept for the next login): following it keeps the stored sends too', () => {
