@@ -24,6 +24,19 @@ import { settle } from './support/mockStore'
 let reply: (req: StubRequest) => StubReply | Promise<StubReply>
 const stub = httpStubPerTest((req) => reply(req))
 
+/** A store with a socket of its own (fake sockets) and memory storage; `over` adds or replaces options. */
+function soloStore(over: Partial<Parameters<typeof makeStore>[0]> = {}) {
+  const sockets = fakeSockets()
+  const store = makeStore({
+    apiUrl: 'http://api.test',
+    createSocket: sockets.createSocket,
+    storage: createMemoryStorage(),
+    shareSocket: false,
+    ...over,
+  })
+  return { store, sockets }
+}
+
 test('a login answered after dispose() opens no socket', async () => {
   let release: () => void = () => {}
   const gate = new Promise<void>((r) => (release = r))
@@ -34,13 +47,7 @@ test('a login answered after dispose() opens no socket', async () => {
     }
     return { status: 404, body: { error: { code: 'NOT_FOUND', message: 'no' } } }
   }
-  const sockets = fakeSockets()
-  const store = makeStore({
-    apiUrl: stub.url,
-    createSocket: sockets.createSocket,
-    storage: createMemoryStorage(),
-    shareSocket: false,
-  })
+  const { store, sockets } = soloStore({ apiUrl: stub.url })
   const login = store.dispatch(api.endpoints.login.initiate({ email: 'alice@talemy.test', password: 'talemy' }))
   await eventually(() => expect(stub.requests.map((r) => r.url)).toContain('/api/auth/login'))
   store.dispose()
@@ -54,14 +61,7 @@ test('a login answered after dispose() opens no socket', async () => {
 })
 
 test('socket/connect after dispose() opens no socket and leaves the status disconnected', async () => {
-  const sockets = fakeSockets()
-  const store = makeStore({
-    apiUrl: 'http://api.test',
-    createSocket: sockets.createSocket,
-    storage: createMemoryStorage(),
-    shareSocket: false,
-    preloadedState: { auth: { token: 'token-1', user: alice } },
-  })
+  const { store, sockets } = soloStore({ preloadedState: { auth: { token: 'token-1', user: alice } } })
   await settle()
   store.dispose()
   store.dispatch(connect())
@@ -72,7 +72,6 @@ test('socket/connect after dispose() opens no socket and leaves the status disco
 
 test('socket/connect after dispose() sends nothing of the stored outbox (over HTTP) and takes no drain lock', async () => {
   reply = () => ({ status: 200, body: {} })
-  const sockets = fakeSockets()
   const storage = createMemoryStorage()
   const drainLock = createMemoryLock()
   const actions: string[] = []
@@ -80,11 +79,9 @@ test('socket/connect after dispose() sends nothing of the stored outbox (over HT
     if (typeof action === 'object') actions.push((action as UnknownAction).type)
     return next(action)
   }
-  const store = makeStore({
+  const { store } = soloStore({
     apiUrl: stub.url,
-    createSocket: sockets.createSocket,
     storage,
-    shareSocket: false,
     realtime: { drainLock },
     extraMiddleware: [record],
     preloadedState: { auth: { token: 'token-1', user: alice } },
@@ -134,20 +131,12 @@ test('a refresh in flight at shutdown schedules nothing after it', async () => {
 
 /** A store whose extra middleware dispatches `socket/shutdown` right after it sees an action of `type` (re-entrantly). */
 function storeShuttingDownOn(type: string) {
-  const sockets = fakeSockets()
   const shutdownOn: Middleware = (mw) => (next) => (action) => {
     const result = next(action)
     if ((action as UnknownAction).type === type) mw.dispatch(shutdown())
     return result
   }
-  const store = makeStore({
-    apiUrl: 'http://api.test',
-    createSocket: sockets.createSocket,
-    storage: createMemoryStorage(),
-    shareSocket: false,
-    extraMiddleware: [shutdownOn],
-  })
-  return { store, sockets }
+  return soloStore({ extraMiddleware: [shutdownOn] })
 }
 
 test('a shutdown dispatched from inside a login (a middleware reacting to sessionStarted) stops that login opening a socket', async () => {
@@ -169,13 +158,7 @@ test('a shutdown dispatched from inside a logout (a middleware reacting to sessi
 })
 
 test('a store disposed while connected says it is no longer connected (its socket is closed without a disconnect event)', async () => {
-  const sockets = fakeSockets()
-  const store = makeStore({
-    apiUrl: 'http://api.test',
-    createSocket: sockets.createSocket,
-    storage: createMemoryStorage(),
-    shareSocket: false,
-  })
+  const { store, sockets } = soloStore()
   store.dispatch(loggedIn({ token: 'token-1', user: alice }))
   await settle()
   sockets.sockets[0]!.serverConnect()
@@ -189,13 +172,8 @@ test('a store disposed while connected says it is no longer connected (its socke
 })
 
 test('dispose() by a store listener inside a send’s dispatch (the send gone ahead, its lock taken) lets the drain lock go', async () => {
-  const sockets = fakeSockets()
   const drainLock = createMemoryLock()
-  const store = makeStore({
-    apiUrl: 'http://api.test',
-    createSocket: sockets.createSocket,
-    storage: createMemoryStorage(),
-    shareSocket: false,
+  const { store, sockets } = soloStore({
     realtime: { drainLock },
     preloadedState: { auth: { token: 'token-1', user: alice } },
   })

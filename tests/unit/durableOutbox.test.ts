@@ -918,8 +918,11 @@ describe('a discard in the tab that wrote a send the lock holder took over', () 
     for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
   })
 
-  // Both tabs tried b1 and were refused, so both show it failed with Retry and Discard; the user discards it in one.
-  test('discarded in one tab, retried in another that still shows its failed copy: it is not sent, and leaves that tab too', async () => {
+  /**
+   * Both tabs tried b1 and were refused, so both show it failed with Retry and Discard; the user discards it in tab 2.
+   * Tab 1 held the lock for x1 in c2 and took tab 2's b1 over; once x1 went through, tab 2 tried b1 itself.
+   */
+  async function discardedInTab2AfterBothWereRefused() {
     const { storage, tab1, tab2 } = twoTabs('http://unused.test', true)
     tab1.socket().serverConnect('s1')
     tab2.socket().serverConnect('s2')
@@ -929,19 +932,25 @@ describe('a discard in the tab that wrote a send the lock holder took over', () 
         .socket()
         .sent('message:send')
         .filter((p) => (p.args[0] as { clientId: string }).clientId === clientId)
+    const statusOf = (t: typeof tab1, clientId: string) =>
+      selectPendingMessages(t.store.getState()).find((m) => m.clientId === clientId)?.status
     const refusal = { ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } }
-    // Tab 1 holds the lock for x1 in c2; it takes tab 2's b1 over, and the server refuses it.
     tab1.store.dispatch(send('x1', 'c2'))
     tab2.store.dispatch(send('b1'))
     tab1.store.dispatch(retryNow({ reason: 'online' }))
     sends(tab1, 'b1')[0]!.ack(refusal)
-    await eventually(() => expect(tab1.thread().at(-1)?.status).toBe('failed'))
-    // x1 goes through: tab 1 lets the lock go, and tab 2 tries its b1 itself, refused too.
+    await eventually(() => expect(statusOf(tab1, 'b1')).toBe('failed'))
     sends(tab1, 'x1')[0]!.ack({ ok: true, data: { ...stored(1, 'x1'), conversationId: 'c2' } })
     const b1 = await eventually(() => sends(tab2, 'b1')[0] ?? expect.fail('tab 2 has not tried b1 yet'))
     b1.ack(refusal)
-    await eventually(() => expect(selectPendingMessages(tab2.store.getState())[0]?.status).toBe('failed'))
+    await eventually(() => expect(statusOf(tab2, 'b1')).toBe('failed'))
     tab2.store.dispatch(discardMessage({ clientId: 'b1' }))
+    return { storage, tab1, tab2, sends }
+  }
+
+  test('discarded in one tab, retried in another that still shows its failed copy: it is not sent, and leaves that tab too', async () => {
+    const { storage, tab1, tab2, sends } = await discardedInTab2AfterBothWereRefused()
+    expect(tab1.thread().at(-1)?.status).toBe('failed')
     expect(savedIds(storage)).toEqual([])
     // Retry in tab 1: b1 is not sent again, and its failed copy goes.
     tab1.store.dispatch(retryMessage({ clientId: 'b1' }))
@@ -951,31 +960,11 @@ describe('a discard in the tab that wrote a send the lock holder took over', () 
     expect(savedIds(storage)).toEqual([])
     for (const { store } of [tab1, tab2]) store.dispatch(shutdown())
   })
+
   // Retry makes the failed copy a fresh one (pending, never tried): the tab's write of it must still see the discard,
   // or storage holds the discarded send again for as long as that tab waits for the lock (for good, should it close).
   test('retried in another tab while the lock is elsewhere: storage does not take it back meanwhile, nor does it go', async () => {
-    const { storage, tab1, tab2 } = twoTabs('http://unused.test', true)
-    tab1.socket().serverConnect('s1')
-    tab2.socket().serverConnect('s2')
-    const sends = (t: typeof tab1, clientId: string) =>
-      t
-        .socket()
-        .sent('message:send')
-        .filter((p) => (p.args[0] as { clientId: string }).clientId === clientId)
-    const refusal = { ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } }
-    // As above: both tabs tried b1 and were refused; the user discards it in tab 2.
-    tab1.store.dispatch(send('x1', 'c2'))
-    tab2.store.dispatch(send('b1'))
-    tab1.store.dispatch(retryNow({ reason: 'online' }))
-    sends(tab1, 'b1')[0]!.ack(refusal)
-    const statusOf = (t: typeof tab1, clientId: string) =>
-      selectPendingMessages(t.store.getState()).find((m) => m.clientId === clientId)?.status
-    await eventually(() => expect(statusOf(tab1, 'b1')).toBe('failed'))
-    sends(tab1, 'x1')[0]!.ack({ ok: true, data: { ...stored(1, 'x1'), conversationId: 'c2' } })
-    const b1 = await eventually(() => sends(tab2, 'b1')[0] ?? expect.fail('tab 2 has not tried b1 yet'))
-    b1.ack(refusal)
-    await eventually(() => expect(statusOf(tab2, 'b1')).toBe('failed'))
-    tab2.store.dispatch(discardMessage({ clientId: 'b1' }))
+    const { storage, tab1, tab2, sends } = await discardedInTab2AfterBothWereRefused()
     // Tab 2 holds the lock for its z1, still on the wire, when the user retries b1 in tab 1: tab 1 waits for it.
     tab2.store.dispatch(send('z1', 'c3'))
     tab1.store.dispatch(retryMessage({ clientId: 'b1' }))
