@@ -115,6 +115,8 @@ export function createOutboxStorage(storage: StorageLike) {
     userId: Id,
     before: readonly PendingMessage[],
     after: readonly PendingMessage[],
+    /** Look every send missing from storage up in the discards (a mirror's first write: `before` knows nothing). */
+    lookUpAll = false,
   ):
     | { ok: true; nothingChanged: true }
     | { ok: boolean; nothingChanged: false; found: StoredText; written: StoredText } {
@@ -139,7 +141,9 @@ export function createOutboxStorage(storage: StorageLike) {
     // A send this tab had stored that is gone from storage now: another tab took it out (the user discarded it there,
     // or the server confirmed it) or wrote over it without it (a stale write). Only a discard says it must not come
     // back: a send that storage lost otherwise is written again, so that no tab loses it.
-    const discards = [...changed.values()].some((m) => mayBeDiscarded(m, before)) ? discarded(userId) : NONE
+    const discards = [...changed.values()].some((m) => lookUpAll || mayBeDiscarded(m, before))
+      ? discarded(userId)
+      : NONE
     for (const entry of changed.values()) if (!discards.has(entry.clientId)) merged.push(entry)
     const written = write(userId, merged)
     return { ok: written !== undefined, nothingChanged: false, found, written }
@@ -236,6 +240,11 @@ export function outboxMirror(durable: OutboxStorage) {
   let tried: readonly PendingMessage[] = []
   let failing = false
   /**
+   * No write yet since the mirror began: what it writes is all new to it, a send a tab still shows but the user
+   * discarded elsewhere too (a session of the same user begun again), so its first write looks each one up.
+   */
+  let first = true
+  /**
    * The stored text as this tab last left it (its own write) or read it (a gather), and for which user; `news`: some
    * other tab's write was seen since the last gather (a write of ours merges it in, so the text alone would hide it).
    */
@@ -266,6 +275,7 @@ export function outboxMirror(durable: OutboxStorage) {
       tried = []
       seen = { userId: null, text: undefined }
       news = true
+      first = true
     },
     /**
      * Another tab wrote the user's stored outbox since this tab last gathered it: one read of storage's text and a
@@ -316,7 +326,8 @@ export function outboxMirror(durable: OutboxStorage) {
     write(userId: Id, outbox: readonly PendingMessage[]): 'written' | 'unchanged' | 'refused' | 'stillRefused' {
       if (outbox === saved || outbox === tried) return 'unchanged'
       tried = outbox
-      const result = durable.saveOver(userId, saved, outbox)
+      const result = durable.saveOver(userId, saved, outbox, first)
+      if (!result.nothingChanged) first = false
       const { ok } = result
       if (ok) saved = outbox
       if (!result.nothingChanged) {

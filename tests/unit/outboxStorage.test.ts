@@ -176,6 +176,32 @@ describe('sends the user discarded, named for the other tabs', () => {
 })
 
 describe('a tab’s outbox mirror', () => {
+  test('its first write (a session begun again) leaves out sends discarded elsewhere; a later new send looks nothing up', () => {
+    const storage = createMemoryStorage()
+    const discardReads = vi.fn()
+    const watched = {
+      ...storage,
+      getItem: (key: string) => {
+        if (key === discardedStorageKey('u1')) discardReads()
+        return storage.getItem(key)
+      },
+    }
+    const durable = createOutboxStorage(watched)
+    const mirror = outboxMirror(durable)
+    // The tab kept b1 (pending, never tried) through a new session of the same user; another tab discarded it meanwhile.
+    durable.recordDiscard('u1', 'b1')
+    discardReads.mockClear()
+    mirror.restart()
+    const kept = [pendingMessage('b1'), pendingMessage('k1')]
+    expect(mirror.write('u1', kept)).toBe('written')
+    expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1'])
+    expect(discardReads).toHaveBeenCalledTimes(1)
+    // The hot path: a send new to the tab, after its first write, reads no discards.
+    expect(mirror.write('u1', [...kept, pendingMessage('k2')])).toBe('written')
+    expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1', 'k2'])
+    expect(discardReads).toHaveBeenCalledTimes(1)
+  })
+
   test('writes a changed outbox once; the same outbox again writes nothing', () => {
     const storage = createMemoryStorage()
     const mirror = outboxMirror(createOutboxStorage(storage))
