@@ -526,6 +526,11 @@ export function attachHandlers(
       }
     })
     socket.on('disconnect', (reason) => {
+      // The client left the namespace but may keep its Engine.IO session: it would hold no socket, count in no cap
+      // (its unauthenticated slot went back at this socket's CONNECT, connectTimeout was cleared by it), and live on
+      // idle for good. There is no other namespace to stay for: the session goes with its socket (socket.io-client
+      // closes it itself when its last socket leaves).
+      if (reason === 'client namespace disconnect') socket.conn.close()
       clearTimeout(expiryTimers.get(socket))
       delivery.remove(socket)
       presence?.disconnected(userId).catch(warn('presence on disconnect failed'))

@@ -68,3 +68,38 @@ describe('Engine.IO sessions without an authenticated socket are capped per clie
     }
   })
 })
+
+// Review (ASVS 13.x): a session is counted only until a socket authenticates on it, but a client may then send the
+// namespace's DISCONNECT (`41`) and keep the session: it held no socket, counted nowhere (neither this cap nor the
+// per-user socket cap), and Socket.IO's connectTimeout, cleared by the first CONNECT, never closed it. One login's
+// handshakes then opened idle sessions from one address without bound. The server ends the session with its socket.
+describe('an Engine.IO session whose socket leaves is closed, not left idle and uncounted', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer({ trustProxy: 1, maxUnauthenticatedPerAddress: 1 })
+  })
+  afterAll(() => server?.dispose())
+  const headers = { 'x-forwarded-for': '198.51.100.9' }
+  const poll = (sid: string) => `${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`
+
+  it('closes the session when the client disconnects its namespace', async () => {
+    const { token } = await login(server.url, ALICE)
+    const opened = new Map<string, { once(event: 'close', listener: () => void): void }>()
+    server.io.engine.on('connection', (conn: { id: string; once(event: 'close', listener: () => void): void }) =>
+      opened.set(conn.id, conn),
+    )
+    const open = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`, { headers })
+    const { sid } = JSON.parse((await open.text()).slice(1)) as { sid: string }
+    const closed = new Promise<'closed'>((resolve) => opened.get(sid)?.once('close', () => resolve('closed')))
+    await fetch(poll(sid), { method: 'POST', headers, body: `40${JSON.stringify({ token })}` })
+    // The CONNECT's answer (`40{"sid":…}`), then the socket's first events: it is live.
+    expect(await (await fetch(poll(sid), { headers })).text()).toMatch(/^40/)
+    await fetch(poll(sid), { method: 'POST', headers, body: '41' })
+    // A polling session closes at its next poll (the close packet goes out on it).
+    void fetch(poll(sid), { headers }).catch(() => undefined)
+    const outcome = await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve('open'), 1_000))])
+    expect(outcome).toBe('closed')
+    // Its slot was given back at the CONNECT: the address may open its one unauthenticated session again.
+    expect((await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`, { headers })).status).toBe(200)
+  })
+})
