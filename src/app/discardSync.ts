@@ -1,5 +1,11 @@
 import type { Dispatch, UnknownAction } from '@reduxjs/toolkit'
-import { discardedStorageKey, discardMessage, type PendingMessage, type StorageLike } from '../realtime'
+import {
+  createOutboxStorage,
+  discardedStorageKey,
+  discardMessage,
+  type PendingMessage,
+  type StorageLike,
+} from '../realtime'
 
 interface OutboxStore {
   getState(): { auth: { user: { id: string } | null }; socket: { outbox: readonly PendingMessage[] } }
@@ -18,35 +24,21 @@ export function syncDiscards(
   storage: StorageLike,
   tabs: Pick<Window, 'addEventListener' | 'removeEventListener'>,
 ): () => void {
-  const key = () => {
+  const stored = createOutboxStorage(storage)
+  /** Drops the sends this tab holds that the user's stored discards name (read as the outbox reads them). */
+  const dropNamed = () => {
     const userId = store.getState().auth.user?.id
-    return userId ? discardedStorageKey(userId) : null
-  }
-  /** Drops the sends this tab holds that `stored` (the list's text) names. */
-  const dropNamed = (stored: string | null) => {
-    if (!stored) return
-    let named: unknown
-    try {
-      named = JSON.parse(stored)
-    } catch {
-      return
-    }
-    if (!Array.isArray(named)) return
-    const discarded = new Set(named)
+    if (!userId) return
+    const discarded = stored.discarded(userId)
     for (const { clientId } of store.getState().socket.outbox)
       if (discarded.has(clientId)) store.dispatch(discardMessage({ clientId }))
   }
   const onStorage = (event: StorageEvent) => {
-    if (event.key !== null && event.key === key()) dropNamed(event.newValue)
+    const userId = store.getState().auth.user?.id
+    if (userId && event.key === discardedStorageKey(userId)) dropNamed()
   }
   const onPageShow = (event: Event) => {
-    const stored = key()
-    if (!(event as PageTransitionEvent).persisted || stored === null) return
-    try {
-      dropNamed(storage.getItem(stored))
-    } catch {
-      // unreadable: each send is still looked up before its next try
-    }
+    if ((event as PageTransitionEvent).persisted) dropNamed()
   }
   tabs.addEventListener('storage', onStorage)
   tabs.addEventListener('pageshow', onPageShow)
