@@ -181,26 +181,30 @@ describe('when the socket is cut but HTTP still works, and messages the server h
   })
 
   it('a page whose read failed while the server was out of reach fills by itself once the socket is back', async () => {
-    const alice = await loginAs(e2e, 'alice')
+    // Every read of the lessons fails from the start: the layout's at login and the first sync's catch-up alike, so
+    // which of them comes before the socket is cut (a busy machine decides) does not matter.
+    const context = await e2e.browser.newContext({ viewport: { width: 1280, height: 800 } })
+    const unreachable = (route: Route) => route.abort('connectionrefused')
+    await context.route('**/api/lessons', unreachable)
     let aliceId: string | undefined
     try {
+      const alice = await loginAs(e2e, 'alice', { context })
       const { user } = await apiLogin(e2e, 'alice')
       aliceId = user.id
-      const lessonReads: string[] = []
-      alice.page.on('request', (r) => {
-        if (r.method() === 'GET' && new URL(r.url()).pathname === '/api/lessons') lessonReads.push(r.url())
-      })
       // The server out of reach: no socket, and the lessons' read finds no one.
       blockSockets(e2e, user.id, BLOCK_MS)
       await waitNotOnline(alice.page)
-      await alice.page.route('**/api/lessons', (route) => route.abort('connectionrefused'))
       await alice.page.getByTestId('nav-lessons').click()
       const failed = alice.page.locator('.form-error[role=alert]').filter({ hasText: 'Try again' })
       await failed.waitFor({ timeout: WAIT })
       await shot(alice.page, 'lessons-unreachable-alice-desktop')
 
+      const lessonReads: string[] = []
+      alice.page.on('request', (r) => {
+        if (r.method() === 'GET' && new URL(r.url()).pathname === '/api/lessons') lessonReads.push(r.url())
+      })
       // Back: nobody presses "Try again"; the socket resumes from its offset (no catch-up), and the read is made again.
-      await alice.page.unroute('**/api/lessons')
+      await context.unroute('**/api/lessons', unreachable)
       blockSockets(e2e, user.id, 0)
       await alice.page.evaluate(() => window.dispatchEvent(new Event('online')))
       await waitOnline(alice.page)
@@ -211,10 +215,11 @@ describe('when the socket is cut but HTTP still works, and messages the server h
         .or(alice.page.getByText('No lessons yet.'))
         .first()
         .waitFor({ timeout: WAIT })
-      expect(lessonReads.length).toBeGreaterThanOrEqual(2)
+      // Made again by the layer, once the server answered: nobody pressed "Try again".
+      expect(lessonReads.length).toBeGreaterThanOrEqual(1)
     } finally {
       if (aliceId) blockSockets(e2e, aliceId, 0)
-      await alice.context.close()
+      await context.close()
     }
   })
 })
