@@ -107,7 +107,8 @@ export const MAX_RATE_LIMIT_WAIT_MS = 10_000
  * A read (GET) the server refused for its rate is made again after the wait it asked for (`retryAfterMs`, else
  * `Retry-After`), a few times: a burst of reads past the budget (a reconnect reading every list at once) then fills the
  * page instead of showing an error. Never a write (a login or a send: the caller decides), and never after the read was
- * given up (`signal`): a logout or another user's login resets the api state, which gives up every read in flight.
+ * given up (`signal`): a logout or another user's login resets the api state, which gives up every read in flight;
+ * nor once the store is disposed (`stopped`): nobody is left to read it.
  *
  * The wait asked for is the time until the budget has one read again, the same for every read refused at that moment:
  * a page's six reads would all come back for that one and five be refused again, each time. So each retry waits that
@@ -123,7 +124,8 @@ const readAgainWhenRateLimited: BaseQueryFn<string | FetchArgs, unknown, FetchBa
   const rateLimited = () => answeredStatus(result.error) === HTTP_STATUS.RATE_LIMITED
   for (let retry = 0; isRead && retry < READ_RETRIES_WHEN_RATE_LIMITED && rateLimited(); retry++) {
     const waitMs = rateLimitWaitOf(result, extraOf(api.extra))
-    if (waitMs > MAX_RATE_LIMIT_WAIT_MS || !(await pause(spreadWait(waitMs, retry), api.signal))) break
+    const givenUp = [api.signal, extraOf(api.extra).stopped]
+    if (waitMs > MAX_RATE_LIMIT_WAIT_MS || !(await pause(spreadWait(waitMs, retry), givenUp))) break
     result = await authorizedQuery(args, api, extraOptions)
   }
   return result
@@ -185,18 +187,19 @@ function httpDate(value: string): number | null {
 
 const ASCTIME = /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/
 
-/** Waits `ms`; false when `signal` gave the read up first. */
-function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false)
+/** Waits `ms`; false when one of `signals` gave the read up first. */
+function pause(ms: number, signals: readonly (AbortSignal | undefined)[]): Promise<boolean> {
+  const watched = signals.filter((s): s is AbortSignal => s !== undefined)
+  if (watched.some((s) => s.aborted)) return Promise.resolve(false)
   return new Promise((resolve) => {
     const done = (waited: boolean) => {
       clearTimeout(timer)
-      signal.removeEventListener('abort', onAbort)
+      for (const s of watched) s.removeEventListener('abort', onAbort)
       resolve(waited)
     }
     const onAbort = () => done(false)
     const timer = setTimeout(() => done(true), ms)
-    signal.addEventListener('abort', onAbort)
+    for (const s of watched) s.addEventListener('abort', onAbort)
   })
 }
 

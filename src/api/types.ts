@@ -38,4 +38,6 @@ export interface ApiExtra {
    * wait for until the browser gives up, minutes later.
    */
   requestTimeoutMs?: number
+  /** Aborted when the store is disposed: a read waiting to be made again (a 429's wait) is given up then. */
+  stopped?: AbortSignal
 }

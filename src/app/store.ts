@@ -111,11 +111,13 @@ export function makeStore(options: MakeStoreOptions = {}) {
   const lock = options.realtime?.drainLock ?? defaultDrainLock(storage)
   // The offset from the server's clock, learnt by the session middleware and read by the api's refresh.
   const serverClock: ServerClock = { skewMs: 0 }
+  const lifetime = new AbortController()
   const extra: ApiExtra = {
     apiUrl,
     storage,
     refreshLock: lock,
     serverClock,
+    stopped: lifetime.signal,
     ...(options.session?.now ? { now: options.session.now } : {}),
     ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
     ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
@@ -187,11 +189,12 @@ export function makeStore(options: MakeStoreOptions = {}) {
       getSnapshot: unsavedOutbox.getSnapshot,
       firstToSay: unsavedOutbox.firstToSay,
     },
-    /** Removes the store's window listeners and its session saving, and ends the socket. */
+    /** Removes the store's window listeners and its session saving, ends the socket, and gives up waiting reads. */
     dispose() {
       stopSync()
       stopDiscardSync()
       store.dispatch(shutdown())
+      lifetime.abort()
       unsavedOutbox.dispose()
       sharing?.channel.close()
     },

@@ -191,6 +191,28 @@ describe('a read refused for its rate', () => {
     expect(gets()[0]!.headers.authorization).toBe('Bearer t')
   })
 
+  test('is given up, not made again, once the store is disposed (a page going away, a test ending)', async () => {
+    reply = () => rateLimited(100)
+    const ended: string[] = []
+    const store = makeStore({
+      apiUrl: stub.url,
+      createSocket: fakeSockets().createSocket,
+      preloadedState: { auth: { token: 't', user: alice } },
+      extraMiddleware: [
+        () => (next) => (action) => {
+          if (api.endpoints.getLessons.matchFulfilled(action) || api.endpoints.getLessons.matchRejected(action))
+            ended.push(action.type)
+          return next(action)
+        },
+      ],
+    })
+    void store.dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false }))
+    await eventually(() => expect(gets()).toHaveLength(1))
+    store.dispose()
+    await eventually(() => expect(ended).toHaveLength(1))
+    expect(gets()).toHaveLength(1)
+  })
+
   test('a write refused for its rate is not made again: the caller decides (a login, a send)', async () => {
     reply = () => rateLimited(5)
     const store = setup()
