@@ -180,6 +180,46 @@ describe('when the socket is cut but HTTP still works, and messages the server h
     }
   })
 
+  it('a refused message discarded in one tab goes from the other tab at once, and comes back in neither', async () => {
+    const carol = await loginAs(e2e, 'carol')
+    let carolId: string | undefined
+    try {
+      const { user, token } = await apiLogin(e2e, 'carol')
+      carolId = user.id
+      const id = await openConversationWith(carol.page, 'Alice')
+      // Every tab of this browser is refused, so neither sends it behind the test's back.
+      await carol.context.route(POST_MESSAGE, refuse)
+      blockSockets(e2e, user.id, BLOCK_MS)
+      await waitNotOnline(carol.page)
+      const text = unique('Refused, then discarded in the other tab')
+      await send(carol.page, text)
+      await messageIn(carol.page, text, 'failed')
+
+      // A second tab reads the stored outbox: the refused message is there too, refused again (never sent).
+      const second = await carol.context.newPage()
+      await second.goto(`${e2e.url}/#/messages/${encodeURIComponent(id)}`)
+      const inSecond = await messageIn(second, text, 'failed')
+      await inSecond.getByRole('button', { name: 'Discard' }).click()
+      await inSecond.waitFor({ state: 'detached', timeout: WAIT })
+      // The first tab drops it without a reload, a retry or a click: the second named it in storage.
+      await messagesWithText(carol.page, text).waitFor({ state: 'detached', timeout: WAIT })
+
+      // Nor does a reload of either bring it back, and the server never stored it.
+      await carol.page.reload()
+      await carol.page.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: WAIT })
+      const anotherText = unique('Sent after the discard')
+      await send(carol.page, anotherText)
+      await messageIn(carol.page, anotherText, 'failed')
+      expect(await messagesWithText(carol.page, text).count()).toBe(0)
+      expect(await messagesWithText(second, text).count()).toBe(0)
+      const stored = await apiCall<Array<{ content: string }>>(e2e, token, 'GET', `/api/conversations/${id}/messages`)
+      expect(stored.filter((m) => m.content === text)).toHaveLength(0)
+    } finally {
+      if (carolId) blockSockets(e2e, carolId, 0)
+      await carol.context.close()
+    }
+  })
+
   it('a page whose read failed while the server was out of reach fills by itself once the socket is back', async () => {
     // Every read of the lessons fails from the start: the layout's at login and the first sync's catch-up alike, so
     // which of them comes before the socket is cut (a busy machine decides) does not matter.
