@@ -156,6 +156,9 @@ export function configureHttpApp(
 
   void app.register(
     async (api) => {
+      // Fastify reads text/plain as a string, which the check below would call "expected an object" when the body is
+      // one: JSON sent as text/plain (fetch's type for a string body) is told its content type, like any other type.
+      api.removeContentTypeParser('text/plain')
       // Every body this API takes is a JSON object: say so, rather than "field: is required" for `[]` or `"x"`.
       api.addHook('preValidation', async (request) => {
         const { body } = request

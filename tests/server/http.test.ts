@@ -435,6 +435,28 @@ describe('a JSON body that is not an object', () => {
   })
 })
 
+describe('a JSON object sent with another Content-Type', () => {
+  // `fetch(url, { method: 'POST', body: JSON.stringify(x) })` sends text/plain: the object is there, its type is not.
+  it.each([
+    ['text/plain;charset=UTF-8', '/api/contact-requests', { tutorId: 'user-carol', message: 'Hello there' }],
+    ['text/plain', '/api/lessons', { tutorId: 'user-bob', subject: 'Algebra', startsAt: '2030-05-01T09:00:00.000Z' }],
+    ['application/x-www-form-urlencoded', '/api/conversations', { participantId: 'user-carol' }],
+  ])('is 400 INVALID saying to send JSON for %s, and creates nothing', async (type, path, body) => {
+    const before = (await http<ContactRequest[]>(url, 'GET', '/api/contact-requests', { token: token.alice })).body
+    const result = await http<ErrorBody>(url, 'POST', path, {
+      token: token.alice,
+      body: JSON.stringify({ durationMinutes: 60, ...body }),
+      headers: { 'content-type': type },
+    })
+    expect(result.status).toBe(400)
+    expect(result.body).toEqual({
+      error: { code: 'INVALID', message: 'body: send JSON (content-type: application/json)' },
+    })
+    const after = (await http<ContactRequest[]>(url, 'GET', '/api/contact-requests', { token: token.alice })).body
+    expect(after).toHaveLength(before.length)
+  })
+})
+
 describe('text with NUL characters (PostgreSQL cannot store them): 400 INVALID naming the field, never 500', () => {
   it.each([
     [
