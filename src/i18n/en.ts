@@ -136,6 +136,7 @@ export const en = {
   'lessons.subject': 'Subject',
   'lessons.subjectBlank': 'Subject: type what the lesson is about; spaces alone are not a subject.',
   'lessons.when': 'Date and time',
+  'lessons.whenPast': 'Date and time: choose a moment that has not passed yet.',
   'lessons.duration': 'Duration',
   'lessons.minutes': '{count, plural, one {# minute} other {# minutes}}',
   'lessons.book': 'Book lesson',

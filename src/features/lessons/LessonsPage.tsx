@@ -190,6 +190,8 @@ function BookLesson() {
   /** A subject of only spaces: the browser's `required` lets it through, the server would refuse it. */
   const [subjectBlank, setSubjectBlank] = useState(false)
   const subjectRef = useRef<HTMLInputElement>(null)
+  /** A moment already gone: the server would refuse it with an INVALID that names no field the page can point to. */
+  const [whenPast, setWhenPast] = useState(false)
   const whenRef = useRef<HTMLInputElement>(null)
   useFieldWords(subjectRef)
   useFieldWords(whenRef)
@@ -206,6 +208,11 @@ function BookLesson() {
     }
     const when = new Date(startsAt)
     if (!tutorId || Number.isNaN(when.getTime())) return
+    if (when.getTime() <= Date.now()) {
+      setWhenPast(true)
+      whenRef.current?.focus()
+      return
+    }
     const lesson = await create({
       tutorId,
       subject: subject.trim(),
@@ -249,9 +256,15 @@ function BookLesson() {
             ref={whenRef}
             type="datetime-local"
             value={startsAt}
-            onChange={(e) => setStartsAt(e.target.value)}
+            onChange={(e) => {
+              setStartsAt(e.target.value)
+              setWhenPast(false)
+            }}
             required
+            aria-invalid={whenPast || undefined}
+            aria-describedby={whenPast ? `${id}-when-error` : undefined}
           />
+          {whenPast && <FieldError id={`${id}-when-error`} message={t('lessons.whenPast')} />}
         </div>
         <div className="field">
           <label htmlFor={`${id}-duration`}>{t('lessons.duration')}</label>

@@ -1,0 +1,79 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { afterEach, describe, expect, test } from 'vitest'
+import { toDateTimeLocal } from '../../src/features/shared/format'
+import { LOCALE_STORAGE_KEY } from '../../src/i18n'
+import { eventually } from '../unit/support/eventually'
+import { alice, bob } from '../unit/support/fixtures'
+import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
+
+// A lesson booked for a moment already gone: the server refuses it (INVALID, "startsAt: must be in the future"), which
+// the page could only say as "Check what you entered", naming no field. The page says what is wrong, on the date field.
+
+const tutor = { ...bob, role: 'tutor' as const }
+
+/** The lessons page's API, recording every write and refusing a booking as the server does one in the past. */
+function lessonsApi() {
+  const writes: string[] = []
+  const fetchFn = apiRoutes((method, path) => {
+    if (method !== 'GET') {
+      writes.push(`${method} ${path}`)
+      return json(400, { error: { code: 'INVALID', message: 'startsAt: must be in the future' } })
+    }
+    if (path === '/api/users') return json(200, [alice, tutor])
+    return json(200, [])
+  })
+  return { writes, fetchFn }
+}
+
+const page = pagePerTest()
+afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
+
+describe('a lesson booked in the past', () => {
+  test.each([
+    {
+      locale: 'en',
+      labels: { tutor: 'Tutor', subject: 'Subject', when: 'Date and time' },
+      said: 'Date and time: choose a moment that has not passed yet.',
+    },
+    {
+      locale: 'fr',
+      labels: { tutor: 'Tuteur', subject: 'Matière', when: 'Date et heure' },
+      said: 'Date et heure\u202f: choisissez un moment qui n’est pas encore passé.',
+    },
+  ])('($locale) is said on the date field, nothing is sent, and what was typed is kept', async (c) => {
+    localStorage.setItem(LOCALE_STORAGE_KEY, c.locale)
+    window.history.replaceState(null, '', '#/lessons')
+    const api = lessonsApi()
+    const { store } = appStore(api.fetchFn)
+    renderApp(page.root, store)
+    await eventually(() =>
+      expect(fieldLabelled(page.container, c.labels.tutor, HTMLSelectElement).options.length).toBe(2),
+    )
+    const select = fieldLabelled(page.container, c.labels.tutor, HTMLSelectElement)
+    act(() => {
+      select.value = tutor.id
+      select.dispatchEvent(new Event('change', { bubbles: true }))
+    })
+    const subject = fieldLabelled(page.container, c.labels.subject, HTMLInputElement)
+    type(subject, 'Algebra')
+    const when = fieldLabelled(page.container, c.labels.when, HTMLInputElement)
+    type(when, toDateTimeLocal(new Date(Date.now() - 24 * 3600_000)))
+    const form = when.closest('form')!
+    act(() => form.requestSubmit())
+    await act(async () => {})
+
+    expect(when.getAttribute('aria-invalid')).toBe('true')
+    const ids = (when.getAttribute('aria-describedby') ?? '').split(/\s+/).filter(Boolean)
+    const said = ids.map((id) => document.getElementById(id)).filter((el) => el?.getAttribute('role') === 'alert')
+    expect(said.map((el) => el?.textContent)).toEqual([c.said])
+    expect(document.activeElement).toBe(when)
+    expect(api.writes).toEqual([])
+    expect(subject.value).toBe('Algebra')
+    // Choosing another moment takes the error away.
+    type(when, toDateTimeLocal(new Date(Date.now() + 48 * 3600_000)))
+    expect(when.hasAttribute('aria-invalid')).toBe(false)
+    expect(page.container.querySelector('.form-error')).toBeNull()
+    store.dispose()
+  })
+})
