@@ -196,6 +196,9 @@ export function attachHandlers(
 
   function armExpiry(socket: TalemySocket) {
     clearTimeout(expiryTimers.get(socket))
+    // Closed while a renewal was being checked: its 'disconnect' has cleared the timer, and a new one would hold the
+    // closed socket until the renewed token's end.
+    if (!socket.connected) return
     const delay = socket.data.expiresAt - now()
     if (delay <= 0) {
       expire(socket)

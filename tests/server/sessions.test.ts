@@ -4,7 +4,7 @@ import { io } from 'socket.io-client'
 import { TokenService } from '../../server/auth'
 import { openDatabase, type Db } from '../../server/db'
 import { SessionStore } from '../../server/sessions'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { ErrorBody, Message, Session, User } from './support/types'
 import {
   ALICE,
@@ -20,6 +20,7 @@ import {
   record,
   startTestServer,
   type ClientSocket,
+  untyped,
   type TestServer,
 } from './support/server'
 
@@ -506,6 +507,39 @@ describe('session:renew', () => {
     })
     // Still served, on the token it was renewed with.
     await expectServedThenClose(socket)
+  })
+
+  // Review: a renewal whose socket closed while its token was checked armed an expiry timer for the closed socket (its
+  // 'disconnect' had cleared the last one), which held the socket until the new token's end: up to tokenTtlSeconds.
+  it('arms no expiry timer for a socket that closed while its renewal was being checked', async () => {
+    const first = await login(server.url, ALICE)
+    const socket = await connect(server.url, first.token)
+    advance(TTL / 2)
+    const next = await refresh(first.refreshToken)
+    const serverSocket = server.io.of('/').sockets.get(socket.id!)!
+    // The renewal's answer goes (to a closed connection) once its handler has ended: what the test waits for.
+    const packets = vi.spyOn(serverSocket as unknown as { packet(packet: { type: number }): void }, 'packet')
+    const answered = vi.waitFor(() => expect(packets.mock.calls.some(([packet]) => packet.type === 3)).toBe(true), {
+      timeout: 15_000,
+    })
+    // Closed by the server as soon as the renewal's handler awaits its first check.
+    serverSocket.prependAny((event: string) => {
+      if (event === 'session:renew') queueMicrotask(() => serverSocket.disconnect(true))
+    })
+    const timers = vi.spyOn(globalThis, 'setTimeout')
+    try {
+      untyped(socket).emit('session:renew', { token: next.body.token }, () => undefined)
+      await answered
+      // The renewed token's expiry is about one TTL away (whole seconds): no timer was armed for it.
+      const expiryTimers = timers.mock.calls.filter(
+        ([, ms]) => typeof ms === 'number' && ms > (TTL - 5) * 1000 && ms <= TTL * 1000,
+      )
+      expect(expiryTimers).toEqual([])
+    } finally {
+      timers.mockRestore()
+      packets.mockRestore()
+      socket.close()
+    }
   })
 
   it('refuses an expired, forged or malformed token and leaves the socket on its own token', async () => {
