@@ -27,6 +27,7 @@ import { emitLogged, type LiveDelivery } from './delivery'
 import { conversationIdOfRoom, conversationRoom, sessionRoom, userRoom } from './rooms'
 import type { Notices } from './notices'
 import type { PresenceTracker } from './presence'
+import { limitPacketSize, type FramedConnection } from './packetSize'
 import { SocketSlots } from './socketSlots'
 import { UNAUTHENTICATED_REFUSAL, UnauthenticatedSessions } from './unauthenticated'
 import type { TalemyServer, TalemySocket } from './types'
@@ -74,7 +75,8 @@ export function createSocketServer(
   const releases = new WeakMap<object, () => void>()
   io.engine.on(
     'connection',
-    (conn: { request: IncomingMessage; close(): void; once(e: 'close', l: () => void): void }) => {
+    (conn: FramedConnection & { request: IncomingMessage; once(e: 'close', l: () => void): void }) => {
+      limitPacketSize(conn, MAX_PACKET_BYTES)
       const release = pending.add(unauthenticated.addressOf(conn.request))
       if (!release) return conn.close()
       releases.set(conn, release)

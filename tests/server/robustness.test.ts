@@ -208,6 +208,36 @@ describe('packets that break the protocol', () => {
     bystander.close()
   })
 
+  // Review: Engine.IO's limit is per frame, and a binary event's attachments each travel in a frame of their own (up to
+  // ten of them): a packet of 600 KB passed, and a packet's first frames were kept until its last came, even before
+  // any socket had authenticated on the connection.
+  it('an oversize packet sent as binary attachments, each under 64 KB, closes its connection as well', async () => {
+    const victim = await connect(server.url, aliceToken)
+    const outcome = new Promise<string>((resolve) => {
+      victim.once('disconnect', resolve)
+      untyped(victim).emit(
+        'message:send',
+        { conversationId: CONV, content: new Uint8Array(40 * 1024), clientId: randomUUID() },
+        new Uint8Array(40 * 1024),
+        () => resolve('answered'),
+      )
+    })
+    expect(await outcome).toMatch(/transport (close|error)/)
+    await stillServing()
+  })
+
+  it('a binary packet under 64 KB is answered INVALID like any other malformed payload', async () => {
+    const socket = await connect(server.url, aliceToken)
+    const answer = await emitAck(socket, 'message:send', {
+      conversationId: CONV,
+      content: new Uint8Array(1024),
+      clientId: randomUUID(),
+    })
+    expect(answer).toMatchObject({ ok: false, error: { code: 'INVALID' } })
+    expect(socket.connected).toBe(true)
+    socket.close()
+  })
+
   it('a garbage packet closes only its own connection', async () => {
     const victim = await connect(server.url, aliceToken)
     const closed = new Promise<string>((resolve) => victim.once('disconnect', resolve))

@@ -1,0 +1,27 @@
+/** The Engine.IO connection, as far as the bound below needs it. */
+export interface FramedConnection {
+  prependListener(event: 'data', listener: (data: string | Uint8Array) => void): unknown
+  close(discard?: boolean): unknown
+}
+
+/**
+ * Closes the connection when one Socket.IO packet grows past `maxBytes`. Engine.IO's `maxHttpBufferSize` bounds each
+ * frame, but a packet with binary attachments is several frames (its header, then up to ten attachments), which the
+ * decoder keeps until the last one has come: 600 KB in one packet passed, on a connection with no socket yet as well.
+ * Counted ahead of the decoder, and closed at once (its buffered writes discarded), so the decoder is gone before it
+ * reads the frame past the bound and no part of that packet reaches a handler.
+ *
+ * @example io.engine.on('connection', (conn) => limitPacketSize(conn, MAX_PACKET_BYTES))
+ */
+export function limitPacketSize(conn: FramedConnection, maxBytes: number): void {
+  let bytes = 0
+  conn.prependListener('data', (data) => {
+    // A text frame starts a packet (a binary one's header, or a whole packet, which Engine.IO has bounded already).
+    if (typeof data === 'string') {
+      bytes = data.length
+      return
+    }
+    bytes += data.byteLength
+    if (bytes > maxBytes) conn.close(true)
+  })
+}
