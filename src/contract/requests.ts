@@ -5,6 +5,7 @@ import {
   MAX_CLIENT_ID_LENGTH,
   MAX_CONTACT_MESSAGE_LENGTH,
   MAX_CONTENT_LENGTH,
+  LESSON_YEARS,
   MAX_LESSON_SUBJECT_LENGTH,
 } from './limits'
 
@@ -101,7 +102,6 @@ export const loginBodySchema = v.object({
 })
 export const createConversationBodySchema = v.object({ participantId: conversationIdSchema })
 export const postMessageBodySchema = v.object({ content: contentSchema, clientId: clientIdSchema })
-export const LESSON_YEARS = { min: 2000, max: 2100 } as const
 
 // The format valibot's isoTimestamp accepts, with the calendar fields captured.
 const INSTANT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z| ?[+-]\d{2}(?::?\d{2})?)$/

@@ -137,6 +137,7 @@ export const en = {
   'lessons.subjectBlank': 'Subject: type what the lesson is about; spaces alone are not a subject.',
   'lessons.when': 'Date and time',
   'lessons.whenPast': 'Date and time: choose a moment that has not passed yet.',
+  'lessons.whenOutOfYears': 'Date and time: choose a day in {lastYear} or before.',
   'lessons.duration': 'Duration',
   'lessons.minutes': '{count, plural, one {# minute} other {# minutes}}',
   'lessons.book': 'Book lesson',

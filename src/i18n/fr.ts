@@ -128,6 +128,7 @@ export const fr: Catalogue = {
   'lessons.subjectBlank': 'Matière : indiquez le sujet du cours ; des espaces seuls ne suffisent pas.',
   'lessons.when': 'Date et heure',
   'lessons.whenPast': 'Date et heure : choisissez un moment qui n’est pas encore passé.',
+  'lessons.whenOutOfYears': 'Date et heure : choisissez un jour de {lastYear} ou avant.',
   'lessons.duration': 'Durée',
   'lessons.minutes': '{count, plural, one {# minute} other {# minutes}}',
   'lessons.book': 'Réserver le cours',

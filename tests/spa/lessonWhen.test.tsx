@@ -7,8 +7,9 @@ import { eventually } from '../unit/support/eventually'
 import { alice, bob } from '../unit/support/fixtures'
 import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
 
-// A lesson booked for a moment already gone: the server refuses it (INVALID, "startsAt: must be in the future"), which
-// the page could only say as "Check what you entered", naming no field. The page says what is wrong, on the date field.
+// A lesson booked for a moment already gone, or past the contract's last year: the server refuses it (INVALID,
+// "startsAt: must be in the future"), which the page could only say as "Check what you entered", naming no field. The
+// page says what is wrong, on the date field.
 
 const tutor = { ...bob, role: 'tutor' as const }
 
@@ -29,19 +30,41 @@ function lessonsApi() {
 const page = pagePerTest()
 afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
 
-describe('a lesson booked in the past', () => {
+const EN = { tutor: 'Tutor', subject: 'Subject', when: 'Date and time' }
+const FR = { tutor: 'Tuteur', subject: 'Matière', when: 'Date et heure' }
+
+describe('a lesson booked for a moment the server would refuse', () => {
   test.each([
     {
       locale: 'en',
-      labels: { tutor: 'Tutor', subject: 'Subject', when: 'Date and time' },
+      labels: EN,
+      moment: 'in the past',
+      at: new Date(Date.now() - 24 * 3600_000),
       said: 'Date and time: choose a moment that has not passed yet.',
     },
     {
       locale: 'fr',
-      labels: { tutor: 'Tuteur', subject: 'Matière', when: 'Date et heure' },
+      labels: FR,
+      moment: 'in the past',
+      at: new Date(Date.now() - 24 * 3600_000),
       said: 'Date et heure\u202f: choisissez un moment qui n’est pas encore passé.',
     },
-  ])('($locale) is said on the date field, nothing is sent, and what was typed is kept', async (c) => {
+    // The contract's years end with 2100 (LESSON_YEARS): a year typed too far ahead is said too, not "Check what…".
+    {
+      locale: 'en',
+      labels: EN,
+      moment: 'after 2100',
+      at: new Date(2101, 0, 1, 10, 0),
+      said: 'Date and time: choose a day in 2100 or before.',
+    },
+    {
+      locale: 'fr',
+      labels: FR,
+      moment: 'after 2100',
+      at: new Date(2101, 0, 1, 10, 0),
+      said: 'Date et heure\u202f: choisissez un jour de 2100 ou avant.',
+    },
+  ])('($locale, $moment) is said on the date field, nothing is sent, and what was typed is kept', async (c) => {
     localStorage.setItem(LOCALE_STORAGE_KEY, c.locale)
     window.history.replaceState(null, '', '#/lessons')
     const api = lessonsApi()
@@ -58,7 +81,7 @@ describe('a lesson booked in the past', () => {
     const subject = fieldLabelled(page.container, c.labels.subject, HTMLInputElement)
     type(subject, 'Algebra')
     const when = fieldLabelled(page.container, c.labels.when, HTMLInputElement)
-    type(when, toDateTimeLocal(new Date(Date.now() - 24 * 3600_000)))
+    type(when, toDateTimeLocal(c.at))
     const form = when.closest('form')!
     act(() => form.requestSubmit())
     await act(async () => {})

@@ -4,7 +4,7 @@ import { api } from '../../api'
 import { useCreateLessonMutation, useGetLessonsQuery, useUpdateLessonStatusMutation } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
-import { MAX_LESSON_SUBJECT_LENGTH, type Lesson, type LessonStatus, type User } from '../../contract'
+import { LESSON_YEARS, MAX_LESSON_SUBJECT_LENGTH, type Lesson, type LessonStatus, type User } from '../../contract'
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
@@ -190,8 +190,11 @@ function BookLesson() {
   /** A subject of only spaces: the browser's `required` lets it through, the server would refuse it. */
   const [subjectBlank, setSubjectBlank] = useState(false)
   const subjectRef = useRef<HTMLInputElement>(null)
-  /** A moment already gone: the server would refuse it with an INVALID that names no field the page can point to. */
-  const [whenPast, setWhenPast] = useState(false)
+  /**
+   * A moment already gone, or past the contract's last year: the server would refuse it with an INVALID that names no
+   * field the page can point to.
+   */
+  const [whenRefused, setWhenRefused] = useState<'past' | 'outOfYears' | null>(null)
   const whenRef = useRef<HTMLInputElement>(null)
   useFieldWords(subjectRef)
   useFieldWords(whenRef)
@@ -208,15 +211,19 @@ function BookLesson() {
     }
     const when = new Date(startsAt)
     if (!tutorId || Number.isNaN(when.getTime())) return
-    if (when.getTime() <= Date.now()) {
-      setWhenPast(true)
+    const instant = when.toISOString()
+    // The year the server reads is the sent instant's, in UTC.
+    const refused =
+      when.getTime() <= Date.now() ? 'past' : when.getUTCFullYear() > LESSON_YEARS.max ? 'outOfYears' : null
+    if (refused) {
+      setWhenRefused(refused)
       whenRef.current?.focus()
       return
     }
     const lesson = await create({
       tutorId,
       subject: subject.trim(),
-      startsAt: when.toISOString(),
+      startsAt: instant,
       durationMinutes: duration,
     })
       .unwrap()
@@ -258,13 +265,22 @@ function BookLesson() {
             value={startsAt}
             onChange={(e) => {
               setStartsAt(e.target.value)
-              setWhenPast(false)
+              setWhenRefused(null)
             }}
             required
-            aria-invalid={whenPast || undefined}
-            aria-describedby={whenPast ? `${id}-when-error` : undefined}
+            aria-invalid={whenRefused !== null || undefined}
+            aria-describedby={whenRefused ? `${id}-when-error` : undefined}
           />
-          {whenPast && <FieldError id={`${id}-when-error`} message={t('lessons.whenPast')} />}
+          {whenRefused && (
+            <FieldError
+              id={`${id}-when-error`}
+              message={
+                whenRefused === 'past'
+                  ? t('lessons.whenPast')
+                  : t('lessons.whenOutOfYears', { lastYear: LESSON_YEARS.max })
+              }
+            />
+          )}
         </div>
         <div className="field">
           <label htmlFor={`${id}-duration`}>{t('lessons.duration')}</label>
