@@ -83,6 +83,7 @@ const SAMPLE: Record<string, string | number> = {
   minutes: 45,
   password: 'talemy',
   time: '4:32 PM',
+  lastYear: 2100,
 }
 
 describe('the catalogues', () => {
