@@ -56,11 +56,15 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
     }
   }
 
-  function enqueue(item: QueuedEvent) {
-    queue.push(item)
+  function schedule() {
     if (scheduled) return
     scheduled = true
     queueMicrotask(flush)
+  }
+
+  function enqueue(item: QueuedEvent) {
+    queue.push(item)
+    schedule()
   }
 
   return (action, prevState) => {
@@ -83,9 +87,12 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
       readMarks.clear()
     // The cheap test first: RTK Query's fulfilled/rejected matchers run for every action otherwise (a burst's too).
     if (parked.length > 0 && readLanded(action)) {
-      const waiting = parked
+      // In front of what was queued since they were parked (the confirmation of a send the landed thread holds is
+      // queued while that read lands, before this runs): they came first, and a list takes a message only when it is
+      // newer than its last one, so an older message run after a newer one would never count as unread.
+      queue = [...parked, ...queue]
       parked = []
-      for (const item of waiting) enqueue(item)
+      schedule()
       return
     }
     // A catch-up (`catchUpTagsAt`): what events feed is read again once, its tags gathered with any other

@@ -7,6 +7,7 @@ import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, bob, conversation, lesson, message } from './support/fixtures'
 import { settle } from './support/mockStore'
+import { sendMessage } from '../../src/realtime'
 import { startHttpStub, type StubReply } from './support/httpStub'
 
 // An event for a cache entry whose read is still in flight is applied after that read lands, whether or not the read
@@ -246,6 +247,46 @@ describe('a read of the conversation the list already reflects, delivered after 
     await thread
     await settle()
     expect(unread(store.getState())).toBe(1)
+    list.unsubscribe()
+    thread.unsubscribe()
+    store.dispose()
+  })
+})
+
+describe('events that wait for reads run again in the order they came', () => {
+  // A send whose answer was lost is confirmed by the thread's read (the read holds it): that confirmation comes while
+  // the read lands, before the events that waited for that read run again. Bob's m5 came before Alice's m6, and both
+  // wait for the list: run again after m6, m5 would find the list's last message newer than itself and not count.
+  test("Bob's m5, then our m6 confirmed by the thread's read: m5 still counts unread once the list lands", async () => {
+    const { stub, waiting } = await heldHttp()
+    const { store, sockets } = setup(stub.url)
+    sockets.last.serverConnect()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    const list = store.dispatch(api.endpoints.getConversations.initiate())
+    const thread = store.dispatch(api.endpoints.getMessages.initiate('c1'))
+    await eventually(() => expect(waiting).toHaveLength(2))
+    const listRead = waiting.find((w) => w.url.endsWith('/conversations'))!
+    const threadRead = waiting.find((w) => w.url.includes('/messages'))!
+    // Alice sends; the server stores it (m6) but its answer never comes.
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'hi', clientId: 'k1' }))
+    await eventually(() => expect(sockets.last.sent('message:send')).toHaveLength(1))
+    const m4 = fromBob(4)
+    const m5 = fromBob(5)
+    const m6 = message(6, { senderId: alice.id, clientId: 'k1', content: 'hi' })
+    sockets.last.serverEmit('message:new', m5, { offset: 11 })
+    await eventually(() => expect(store.getState().socket.connection.offset).toBe(11))
+    // The thread was read after both; the list before m5.
+    threadRead.answer({ status: 200, body: [m4, m5, m6] })
+    await thread
+    await eventually(() => expect(store.getState().socket.outbox).toHaveLength(0))
+    listRead.answer({
+      status: 200,
+      body: [conversation('c1', { lastMessage: m4, unreadCount: 0, updatedAt: m4.createdAt })],
+    })
+    await list
+    await settle()
+    const c1 = api.endpoints.getConversations.select()(store.getState()).data?.[0]
+    expect({ unread: c1?.unreadCount, last: c1?.lastMessage?.seq }).toEqual({ unread: 1, last: 6 })
     list.unsubscribe()
     thread.unsubscribe()
     store.dispose()
