@@ -41,6 +41,8 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
   let parked: QueuedEvent[] = []
   /** `CacheView.readMarks`: kept across bursts, and forgotten when the list is read again (its answer holds them). */
   const readMarks = new Map<string, [number, number]>()
+  /** `CacheView.covered`: kept across bursts, and forgotten when the list's answer lands (it counts what it holds). */
+  const covered = new Map<string, number>()
 
   function flush() {
     scheduled = false
@@ -48,7 +50,7 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
     queue = []
     if (burst.length === 0) return
     try {
-      const work = cacheWorkForBurst(burst, { ...ctx.view(), readMarks })
+      const work = cacheWorkForBurst(burst, { ...ctx.view(), readMarks, covered })
       if (work.parked) parked.push(...work.parked)
       ctx.applyCacheWork(work)
     } catch (error) {
@@ -79,12 +81,14 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
       queue = []
       parked = []
       readMarks.clear()
+      covered.clear()
       ctx.coalescer.cancel()
       return
     }
     // Before the events that waited for it run again over it.
     if (readMarks.size > 0 && (getConversations.matchFulfilled(action) || getConversations.matchRejected(action)))
       readMarks.clear()
+    if (covered.size > 0 && getConversations.matchFulfilled(action)) covered.clear()
     // The cheap test first: RTK Query's fulfilled/rejected matchers run for every action otherwise (a burst's too).
     if (parked.length > 0 && readLanded(action)) {
       // In front of what was queued since they were parked (the confirmation of a send the landed thread holds is

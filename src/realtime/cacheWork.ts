@@ -67,6 +67,14 @@ export interface CacheView {
   readMarks?: Map<Id, [read: number, message: number]>
   /** The message being applied is to be counted again when the list holds it (see `readMarks`). */
   recount?: boolean
+  /**
+   * Per conversation, the `seq` up to which the list's unread count accounts for the others' messages, where our own
+   * message has since put its last message above that (the cache handler keeps them until the list lands again). Our
+   * send confirmed before an earlier message of someone else arrives (sent over HTTP while the socket was down, the
+   * replay bringing theirs): the list's last message is newer than theirs, yet their message was never counted.
+   * Set by `cacheWorkForBurst`.
+   */
+  covered?: Map<Id, number>
 }
 
 /** Endpoint → argument → cache key. */
@@ -290,12 +298,14 @@ export function conversationMessagePatches(
   countUnread: boolean,
   /** Count it even when the list holds it already: a read applied after the list's read zeroed it (`readMarks`). */
   recount = false,
+  /** Up to where the count covers the others' messages, when our own message went above it (`CacheView.covered`). */
+  covered?: number,
 ): Patch[] | null {
   const idx = list.findIndex((c) => c.id === message.conversationId)
   if (idx === -1) return null
   const current = list[idx]!
   if (current.lastMessage && current.lastMessage.seq >= message.seq)
-    return recount
+    return recount || (countUnread && covered !== undefined && message.seq > covered)
       ? [{ op: 'replace', path: [idx], value: copy(current, { unreadCount: current.unreadCount + 1 }) }]
       : []
   const lastMessage: Message = {
@@ -416,8 +426,9 @@ function messageWork(message: Message, view: CacheView, own: boolean): CacheWork
   // While the user has the conversation open (joined), the server marks new messages read for them.
   const countUnread = !own && message.senderId !== view.userId && !view.rooms.includes(message.conversationId)
   const recount = countUnread && view.recount === true
+  const covered = view.covered?.get(message.conversationId)
   return listWork(work, view, { endpointName: 'getConversations', arg: undefined }, 'Conversation', (list) =>
-    conversationMessagePatches(list as Conversation[], message, countUnread, recount),
+    conversationMessagePatches(list as Conversation[], message, countUnread, recount, covered),
   )
 }
 
@@ -543,6 +554,7 @@ export function cacheWorkForBurst(
   const parked: QueuedEvent[] = []
   const appendInPlace = options.appendInPlace ?? true
   const marks = (fold.view.readMarks ??= new Map())
+  const covered = (fold.view.covered ??= new Map())
   for (const queued of events) {
     if (appendInPlace && queued.event === 'message:new' && fold.append(queued.payload as Message)) continue
     const id = (queued.payload as { conversationId: Id }).conversationId
@@ -550,15 +562,32 @@ export function cacheWorkForBurst(
     const mark = marks.get(id) ?? [0, 0]
     // First applied over this list (not a parked event run again), after a read applied over it.
     fold.view.recount = o > mark[1] && mark[0] > 0 && mark[0] < o
+    const message =
+      queued.event === 'message:new' || queued.event === 'message:sent' ? (queued.payload as Message) : null
+    const ours = message !== null && (queued.event === 'message:sent' || message.senderId === fold.view.userId)
+    // Looked up for our own messages only, and only until one is recorded: a burst's messages are the others'.
+    const lastBefore = ours && !covered.has(id) ? lastSeqInList(fold.view, id) : null
     const work = cacheWorkFor(queued.event, queued.payload as never, fold.view)
     if (work.awaitRead) parked.push(queued)
     fold.add(work)
     if (queued.event === 'conversation:read') marks.set(id, [Math.max(mark[0], o), mark[1]])
     else if (queued.event === 'message:new') marks.set(id, [mark[0], Math.max(mark[1], o)])
+    // The list's count covered the others' messages up to its last one; ours above it covers nothing of theirs.
+    const upTo = covered.get(id)
+    if (message && !ours && upTo !== undefined) covered.set(id, Math.max(upTo, message.seq))
+    else if (message && lastBefore !== null && message.seq > lastBefore) covered.set(id, lastBefore)
   }
   const result: BurstWork = fold.result()
   if (parked.length > 0) result.parked = parked
   return result
+}
+
+/** The `seq` of a conversation's last message in the cached list (0: none), or null: no list data, or not in it. */
+function lastSeqInList(view: CacheView, conversationId: Id): number | null {
+  const entry = read<Conversation[]>(view, { endpointName: 'getConversations', arg: undefined })
+  if (entry.kind !== 'data') return null
+  const conversation = entry.data.find((c) => c.id === conversationId)
+  return conversation ? (conversation.lastMessage?.seq ?? 0) : null
 }
 
 /**

@@ -466,6 +466,33 @@ describe('a burst', () => {
   })
 })
 
+describe("our message confirmed before an earlier one of someone else's", () => {
+  // Bob's m5 was stored before our m6, but our confirmation came first (an HTTP send while the socket was down, the
+  // replay bringing m5 after): the list's last message is then newer than m5, which the list has never counted.
+  test.each([
+    ['in one burst', true],
+    ['in bursts of their own', false],
+  ])('%s: m5 counts unread once, m6 stays the last message', (_name, oneBurst) => {
+    const list = [conversation('c1', { lastMessage: message(4), unreadCount: 0, updatedAt: message(4).createdAt })]
+    const covered = new Map<string, number>()
+    const events: QueuedEvent[] = [
+      { event: 'message:sent', payload: mine(6, 'k1') },
+      { event: 'message:new', payload: message(5), offset: 11 },
+      { event: 'message:sent', payload: mine(6, 'k1'), offset: 12 },
+      // Again (a parked event run again): counted once.
+      { event: 'message:new', payload: message(5), offset: 11 },
+    ]
+    let data: unknown = list
+    for (const burst of oneBurst ? [events] : events.map((e) => [e])) {
+      const result = cacheWorkForBurst(burst, view({ conversations: ok(data) }, { covered }))
+      const replaced = result.patches.find((p) => p.endpointName === 'getConversations')
+      if (replaced) data = replaced.patches[0]!.value
+    }
+    const [c1] = data as ReturnType<typeof conversation>[]
+    expect({ unread: c1!.unreadCount, last: c1!.lastMessage?.seq }).toEqual({ unread: 1, last: 6 })
+  })
+})
+
 describe('a burst appended in place gives what the table gives', () => {
   const frozen = <T>(list: T[]) => Object.freeze(list.map((x) => Object.freeze(x)))
   const news = (...seqs: number[]) => seqs.map((seq) => ({ event: 'message:new' as const, payload: message(seq) }))

@@ -292,3 +292,40 @@ describe('events that wait for reads run again in the order they came', () => {
     store.dispose()
   })
 })
+
+describe('our send confirmed before an earlier message from someone else arrives', () => {
+  // Offline, the send goes over HTTP and is confirmed at once; Bob's message, stored before it, comes with the replay
+  // once the socket is back. It is older than the list's last message (ours), yet the list never counted it.
+  test("sent over HTTP while the socket is down; the replay brings Bob's m5 before our m6: m5 counts unread", async () => {
+    const { stub, waiting } = await heldHttp()
+    const { store, sockets } = setup(stub.url)
+    sockets.last.serverConnect()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    const m4 = fromBob(4)
+    const m5 = fromBob(5)
+    const m6 = message(6, { senderId: alice.id, clientId: 'k1', content: 'hi' })
+    const list = store.dispatch(api.endpoints.getConversations.initiate())
+    await eventually(() => expect(waiting).toHaveLength(1))
+    waiting[0]!.answer({
+      status: 200,
+      body: [conversation('c1', { lastMessage: m4, unreadCount: 0, updatedAt: m4.createdAt })],
+    })
+    await list
+    sockets.last.serverDrop()
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'hi', clientId: 'k1' }))
+    await eventually(() => expect(waiting).toHaveLength(2))
+    waiting[1]!.answer({ status: 201, body: m6 })
+    await eventually(() => expect(store.getState().socket.outbox).toHaveLength(0))
+    await settle()
+    sockets.last.serverConnect('sock-2')
+    sockets.last.serverEmit('message:new', m5, { offset: 11 })
+    sockets.last.serverEmit('message:sent', m6, { offset: 12 })
+    sockets.last.serverEmit('sync:caughtUp', { offset: 12, epoch: 'e1' })
+    await eventually(() => expect(store.getState().socket.connection.offset).toBe(12))
+    await settle()
+    const c1 = api.endpoints.getConversations.select()(store.getState()).data?.[0]
+    expect({ unread: c1?.unreadCount, last: c1?.lastMessage?.seq }).toEqual({ unread: 1, last: 6 })
+    list.unsubscribe()
+    store.dispose()
+  })
+})
