@@ -1,6 +1,7 @@
 import { useEffect, useEffectEvent, useRef, type ReactNode } from 'react'
 import { useGetContactRequestsQuery, useGetConversationsQuery, useGetLessonsQuery } from '../api/hooks'
 import type { User } from '../contract'
+import { type Drafts, DraftsContext } from '../features/messages/drafts'
 import { Toasts } from '../features/notifications/Toasts'
 import { ROLE_LABEL } from '../features/shared/people'
 import { useT, type MessageId } from '../i18n'
@@ -91,6 +92,8 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
   // Focus follows navigation, as a full page load would start there: after login and after each route change to the
   // page's h1, or to the composer when a conversation opens. Runs after the page's own effects (parents run last).
   const mainRef = useRef<HTMLElement>(null)
+  // Half-written messages outlive their thread (another conversation or page opened meanwhile), not the user's visit.
+  const drafts = useRef<Drafts>(new Map())
   const shownRoute = useRef<Route | null>(null)
   useEffect(() => {
     // A new route object for the same place (another hash spelling it, a parent's re-render) moves nothing:
@@ -208,7 +211,9 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
         </nav>
       </header>
       <main id="main" className="main" tabIndex={-1} ref={mainRef}>
-        <PageBoundary key={page}>{children}</PageBoundary>
+        <DraftsContext value={drafts.current}>
+          <PageBoundary key={page}>{children}</PageBoundary>
+        </DraftsContext>
       </main>
       <Toasts />
     </div>

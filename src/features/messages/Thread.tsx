@@ -23,6 +23,7 @@ import { errorMessageId } from '../shared/errors'
 import { usePeople } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
 import { arrivedFromOthers, type ThreadLook } from './arrivals'
+import { useDrafts } from './drafts'
 import { firstSeq, mergeOlder } from './order'
 import { lastSeenOwn } from './receipts'
 import { UnsavedNotice } from './UnsavedNotice'
@@ -254,6 +255,7 @@ export function Thread({
       <UnsavedNotice />
       {readable && (
         <Composer
+          conversationId={conversationId}
           onSend={send}
           onTyping={() => dispatch(sendTyping({ conversationId }))}
           to={title}
@@ -345,12 +347,14 @@ function MessageItem({
 }
 
 function Composer({
+  conversationId,
   onSend,
   onTyping,
   to,
   inputRef,
   refused,
 }: {
+  conversationId: string
   onSend: (content: string) => boolean
   /** Every keystroke that leaves text; the layer sends at most one notice every 2 seconds. */
   onTyping: () => void
@@ -359,7 +363,13 @@ function Composer({
   refused: { code: string } | null
 }) {
   const t = useT()
-  const [text, setText] = useState('')
+  const drafts = useDrafts()
+  const [text, setTextState] = useState(() => drafts?.get(conversationId) ?? '')
+  const setText = (next: string) => {
+    setTextState(next)
+    if (next) drafts?.set(conversationId, next)
+    else drafts?.delete(conversationId)
+  }
   const id = useId()
   const content = text.trim()
   const tooLong = content.length > MAX_CONTENT_LENGTH
