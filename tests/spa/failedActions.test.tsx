@@ -2,8 +2,9 @@
 import { act } from 'react'
 import { afterEach, describe, expect, test } from 'vitest'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
-import { sendMessage } from '../../src/realtime'
+import { discardMessage, sendMessage } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
+import { alice, message } from '../unit/support/fixtures'
 import { appStore, pagePerTest, renderApp, threadApi } from './support/page'
 
 // Each failed message has its own Retry and Discard: a screen reader going through several of them must hear which
@@ -60,4 +61,45 @@ describe('Retry and Discard on failed messages', () => {
       store.dispose()
     },
   )
+})
+
+describe('Retry or Discard with keyboard focus, when the failed message is settled in another tab', () => {
+  // The user's other tab discards the message (this tab hears it through storage and drops it, as `syncDiscards` does)
+  // or retries it and the server confirms it: the buttons that had focus here go. A removed focused element leaves
+  // focus on <body>, and the next Tab starts again from the top of the page (WCAG 2.4.3); the user's own Retry and
+  // Discard leave it in the composer.
+  test.each([
+    ['discarded there', 'discard'],
+    ['retried there and sent', 'sent'],
+  ] as const)('%s: focus goes to the composer, not to <body>', async (_case, how) => {
+    const { store, sockets } = appStore(threadApi)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
+    act(() => void store.dispatch(sendMessage({ conversationId: 'c1', content: 'first draft', clientId: 'k0' })))
+    await eventually(() => expect(sockets.last.sent('message:send')).toHaveLength(1))
+    await act(async () => {
+      sockets.last
+        .sent('message:send')[0]!
+        .ack({ ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } })
+    })
+    const retry = await eventually(() => {
+      const found = page.container.querySelector<HTMLButtonElement>('[data-status=failed] button')
+      expect(found?.textContent).toBe('Retry')
+      return found!
+    })
+    act(() => retry.focus())
+    act(() => {
+      if (how === 'discard') store.dispatch(discardMessage({ clientId: 'k0' }))
+      else
+        sockets.last.serverEmit(
+          'message:sent',
+          message(2, { senderId: alice.id, clientId: 'k0', content: 'first draft' }),
+        )
+    })
+    await eventually(() => expect(page.container.querySelector('[data-status=failed]')).toBeNull())
+    expect(retry.isConnected).toBe(false)
+    expect(document.activeElement).toBe(page.container.querySelector('[data-testid=composer]'))
+    store.dispose()
+  })
 })

@@ -1,11 +1,13 @@
 import {
   Fragment,
+  useCallback,
   useEffect,
   useId,
   useLayoutEffect,
   useRef,
   useState,
   type KeyboardEvent,
+  type RefCallback,
   type RefObject,
 } from 'react'
 import { FormattedMessage } from 'react-intl'
@@ -290,6 +292,18 @@ function MessageItem({
     dispatch(action)
     composer.current?.focus()
   }
+  // The buttons also go when the message is settled in another tab (discarded there, or retried and sent): a removed
+  // focused element leaves focus on <body>. The ref's cleanup runs while React removes the button, before it leaves the
+  // page: focus is still on it, and goes where the user's own Retry and Discard put it.
+  const keepFocus = useCallback<RefCallback<HTMLButtonElement>>(
+    (el) => {
+      if (!el) return
+      return () => {
+        if (el === document.activeElement) composer.current?.focus()
+      }
+    },
+    [composer],
+  )
   return (
     <li
       className={`msg${mine ? ' mine' : ''} msg-${status}`}
@@ -325,6 +339,7 @@ function MessageItem({
               its own message's words and why it was refused, in the page's language, while its name stays the short
               one that is seen (and that voice control users say). */}
           <button
+            ref={keepFocus}
             type="button"
             className="btn btn-small"
             aria-describedby={`${id}-body ${id}-state`}
@@ -333,6 +348,7 @@ function MessageItem({
             {t('thread.retry')}
           </button>
           <button
+            ref={keepFocus}
             type="button"
             className="btn btn-small btn-quiet"
             aria-describedby={`${id}-body ${id}-state`}
