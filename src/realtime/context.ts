@@ -157,7 +157,8 @@ export function createContext<S extends SocketRootState>(
         (state as { [K in typeof api.reducerPath]?: { queries?: CacheView['queries'] } })[api.reducerPath]?.queries ??
         {}
       // A hidden page looks at nothing (the server counts its open thread's new messages unread): nor does its cache.
-      const rooms = visibility.visible() ? state.socket.rooms : NO_ROOMS
+      // Nor does a thread whose join the server has not answered yes on this connection.
+      const rooms = visibility.visible() ? state.socket.joinedRooms : NO_ROOMS
       return { queries, userId: options.selectUserId?.(state) ?? null, rooms }
     },
     applyCacheWork(work) {

@@ -9,6 +9,7 @@ import {
   discardMessage,
   joinConversation,
   joinFailed,
+  joined,
   leaveConversation,
   reconnecting,
   retryMessage,
@@ -77,6 +78,11 @@ export interface SocketState {
   connection: Connection
   /** The conversations the user is looking at: joined again after every (re)connect. */
   rooms: Id[]
+  /**
+   * The wanted rooms the server has said this connection is in. Only there does it mark new messages read for the
+   * user: a join still unanswered, or failed and waiting for its retry, leaves them unread on the server too.
+   */
+  joinedRooms: Id[]
   /** Sends not yet confirmed, oldest first. Kept in state (serializable) so a durable outbox can persist it. */
   outbox: PendingMessage[]
   /** The last send refused before it was queued (the outbox was full); cleared by the next send queued. */
@@ -103,6 +109,7 @@ export const initialConnection: Connection = {
 export const initialSocketState: SocketState = {
   connection: initialConnection,
   rooms: [],
+  joinedRooms: [],
   outbox: [],
   rejectedSend: null,
 }
@@ -179,6 +186,8 @@ export const socketSlice = createSlice({
         }
       })
       .addCase(connected, (state, action) => {
+        // A new connection is in no room until its joins are answered.
+        state.joinedRooms = []
         const { status } = state.connection
         if (status !== 'connecting' && status !== 'reconnecting' && status !== 'connected') return
         state.connection = {
@@ -192,6 +201,7 @@ export const socketSlice = createSlice({
         }
       })
       .addCase(disconnected, (state, action) => {
+        state.joinedRooms = []
         const c = state.connection
         if (c.status !== 'connected' && c.status !== 'connecting' && c.status !== 'reconnecting') return
         c.socketId = null
@@ -256,8 +266,15 @@ export const socketSlice = createSlice({
       })
       .addCase(leaveConversation, (state, action) => {
         state.rooms = state.rooms.filter((id) => id !== action.payload.conversationId)
+        state.joinedRooms = state.joinedRooms.filter((id) => id !== action.payload.conversationId)
+      })
+      // A join's answer for a room closed since does not put it back.
+      .addCase(joined, (state, action) => {
+        const id = action.payload.conversationId
+        if (state.rooms.includes(id) && !state.joinedRooms.includes(id)) state.joinedRooms.push(id)
       })
       .addCase(joinFailed, (state, action) => {
+        state.joinedRooms = state.joinedRooms.filter((id) => id !== action.payload.conversationId)
         // A refusal is final; a timeout keeps the room wanted, so the next (re)connect tries again.
         if (isRefusal(action.payload.code))
           state.rooms = state.rooms.filter((id) => id !== action.payload.conversationId)

@@ -1,4 +1,4 @@
-import { configureStore } from '@reduxjs/toolkit'
+import { configureStore, type Middleware, type UnknownAction } from '@reduxjs/toolkit'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { api } from '../../src/api'
 import { bob, conversation, message } from './support/fixtures'
@@ -6,6 +6,7 @@ import {
   connect,
   createSocketMiddleware,
   joinConversation,
+  joinFailed,
   leaveConversation,
   manualVisibility,
 } from '../../src/realtime'
@@ -16,20 +17,27 @@ import { loggedInState, rootReducer, settle, socketOptions } from './support/moc
 // a visible tab. A store with a socket of its own (no Web Locks, as on a page over plain http from a LAN address, or
 // no sharing) is told so by the page's visibility, as the tab hub is for the shared socket.
 
-function soloStore(visibility?: ReturnType<typeof manualVisibility>) {
+function soloStore(visibility?: ReturnType<typeof manualVisibility>, over: { ackTimeoutMs?: number } = {}) {
   const sockets = fakeSockets()
+  const actions: UnknownAction[] = []
+  const record: Middleware = () => (next) => (action) => {
+    actions.push(action as UnknownAction)
+    return next(action)
+  }
   const store = configureStore({
     reducer: rootReducer,
     preloadedState: loggedInState(),
     middleware: (gDM) =>
-      gDM({ serializableCheck: false, immutableCheck: false }).concat(
-        api.middleware,
-        createSocketMiddleware(socketOptions(sockets, visibility ? { visibility } : {})),
-      ),
+      gDM({ serializableCheck: false, immutableCheck: false })
+        .prepend(record)
+        .concat(
+          api.middleware,
+          createSocketMiddleware(socketOptions(sockets, { ...(visibility ? { visibility } : {}), ...over })),
+        ),
   })
   store.dispatch(connect())
   sockets.last.serverConnect()
-  return { store, sockets }
+  return { store, sockets, actions }
 }
 
 const joins = (sockets: ReturnType<typeof fakeSockets>) => sockets.last.sent('conversation:join').map((p) => p.args[0])
@@ -127,3 +135,70 @@ const unread = (state: unknown) =>
   api.endpoints.getConversations
     .select()(state as never)
     .data?.find((c) => c.id === 'c1')?.unreadCount
+
+describe('the conversation list while a join has not gone through', () => {
+  // Until the server says the socket is in the room it does not mark that thread's new messages read for this user:
+  // the list counts them, or it stays below the server's count once the thread is closed before a retry gets in.
+  test.each([
+    [
+      'refused for now (RATE_LIMITED)',
+      { ok: false, error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 60_000 } },
+    ],
+    ['the server could not (INTERNAL)', { ok: false, error: { code: 'INTERNAL', message: 'boom' } }],
+  ])('a message arriving after the join failed, %s, counts as unread', async (_, answer) => {
+    const { store, sockets } = soloStore(manualVisibility(true))
+    await store.dispatch(
+      api.util.upsertQueryData('getConversations', undefined, [
+        conversation('c1', { lastMessage: message(1), unreadCount: 0, updatedAt: message(1).createdAt }),
+      ]),
+    )
+    sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' })
+    store.dispatch(joinConversation({ conversationId: 'c1' }))
+    sockets.last.sent('conversation:join')[0]!.ack(answer)
+    await settle()
+
+    // Bob writes; the server has no viewer for c1, so no `conversation:read` follows.
+    sockets.last.serverEmit('message:new', message(2, { senderId: bob.id }), { offset: 2 })
+    await settle()
+    expect(api.endpoints.getConversations.select()(store.getState() as never).data?.[0]?.lastMessage?.id).toBe('m2')
+    // The user closes the thread before the retry.
+    store.dispatch(leaveConversation({ conversationId: 'c1' }))
+    expect(unread(store.getState())).toBe(1)
+  })
+
+  test('a message arriving while the join is unanswered, which then times out, counts as unread', async () => {
+    const { store, sockets, actions } = soloStore(manualVisibility(true), { ackTimeoutMs: 50 })
+    await store.dispatch(
+      api.util.upsertQueryData('getConversations', undefined, [
+        conversation('c1', { lastMessage: message(1), unreadCount: 0, updatedAt: message(1).createdAt }),
+      ]),
+    )
+    sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' })
+    store.dispatch(joinConversation({ conversationId: 'c1' }))
+    sockets.last.serverEmit('message:new', message(2, { senderId: bob.id }), { offset: 2 })
+    await vi.waitFor(() =>
+      expect(actions.filter((a) => joinFailed.match(a)).map((a) => a.payload)).toEqual([
+        { conversationId: 'c1', code: 'NETWORK' },
+      ]),
+    )
+    store.dispatch(leaveConversation({ conversationId: 'c1' }))
+    expect(unread(store.getState())).toBe(1)
+  })
+
+  test('a message arriving once the join went through is not counted (the server marks it read)', async () => {
+    const { store, sockets } = soloStore(manualVisibility(true))
+    await store.dispatch(
+      api.util.upsertQueryData('getConversations', undefined, [
+        conversation('c1', { lastMessage: message(1), unreadCount: 0, updatedAt: message(1).createdAt }),
+      ]),
+    )
+    sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' })
+    store.dispatch(joinConversation({ conversationId: 'c1' }))
+    sockets.last.sent('conversation:join')[0]!.ack({ ok: true, data: null })
+    await settle()
+    sockets.last.serverEmit('message:new', message(2, { senderId: bob.id }), { offset: 2 })
+    await settle()
+    expect(api.endpoints.getConversations.select()(store.getState() as never).data?.[0]?.lastMessage?.id).toBe('m2')
+    expect(unread(store.getState())).toBe(0)
+  })
+})
