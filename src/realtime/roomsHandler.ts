@@ -60,10 +60,13 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
   let unsubscribe: (() => void) | null = visibility.subscribe(() => {
     if (visibility.visible() === shown) return
     shown = visibility.visible()
-    if (!solo() || !ctx.socket?.connected) return
+    if (!ctx.socket?.connected) return
     for (const conversationId of getState().socket.rooms) {
+      // A shared socket's hub joins and leaves for the tab as it shows and hides; asked again on showing, it answers
+      // with that join's outcome (a room it is in, at once), which this store would not hear of otherwise.
       if (shown) join(conversationId)
-      else void emitWithAck(ctx.socket, { event: 'conversation:leave', payload: conversationId }, ctx.ackTimeoutMs)
+      else if (solo())
+        void emitWithAck(ctx.socket, { event: 'conversation:leave', payload: conversationId }, ctx.ackTimeoutMs)
     }
   })
 

@@ -146,10 +146,18 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   function attach() {
     attaching = true
     attachId = nextPageId()
-    post({ kind: 'attach', from: tabId, attachId, userId, resume: resume(), visible: visibility.visible() })
+    saidVisible = visibility.visible()
+    post({ kind: 'attach', from: tabId, attachId, userId, resume: resume(), visible: saidVisible })
     // Asked again each heartbeat until answered: an attach may reach no holder (one is being elected, or the message
     // was lost), and a holder that is up posts no `up` again.
     startHeartbeat()
+  }
+
+  /** The visibility the holder was last told of (in `attach` or `alive`). */
+  let saidVisible: boolean | null = null
+  function sayAlive() {
+    saidVisible = visibility.visible()
+    post({ kind: 'alive', from: tabId, visible: saidVisible })
   }
 
   function startHeartbeat() {
@@ -161,7 +169,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
         if (wanted) attach()
         return
       }
-      post({ kind: 'alive', from: tabId, visible: visibility.visible() })
+      sayAlive()
       startHeartbeat()
     }, heartbeatMs)
     heartbeat = handle
@@ -294,6 +302,9 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
       if (callback) failSoon(callback)
       return socket
     }
+    // The holder hears of a change of visibility before an emit made since (the store's listener of it may run before
+    // this proxy's): a join from a tab that just showed must be joined, not answered as from a hidden tab.
+    if (visibility.visible() !== saidVisible) sayAlive()
     if (!callback) {
       post({ kind: 'emit', from: tabId, to: link.holder, id: null, event, args: payload, timeoutMs: null })
       return socket
@@ -370,7 +381,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   const unsubscribe = channel.subscribe(receive)
   // Also while an attach is unanswered: the holder may have taken the tab in already, with the visibility it had.
   const unwatch = visibility.subscribe(() => {
-    if ((link !== null || attaching) && !closed) post({ kind: 'alive', from: tabId, visible: visibility.visible() })
+    if ((link !== null || attaching) && !closed) sayAlive()
   })
 
   return {

@@ -34,10 +34,11 @@ export function aBrowser({ sharedOutbox = false }: { sharedOutbox?: boolean } = 
   const storage = sharedOutbox ? createMemoryStorage() : null
   function openTab(tabId: string) {
     const own = edges.tab(tabId)
+    const visibility = manualVisibility(true)
     const tabs: TabsOptions = {
       channelName: 'x',
       ...own,
-      visibility: manualVisibility(true),
+      visibility,
       tabId,
       heartbeatMs: HEARTBEAT_MS,
     }
@@ -73,6 +74,10 @@ export function aBrowser({ sharedOutbox = false }: { sharedOutbox?: boolean } = 
     return {
       tabId,
       store,
+      /** The page's visibility, as the test sets it. */
+      visibility,
+      /** Every action this tab's store saw, in order. */
+      actions,
       /** The real sockets this tab made (as the holder). */
       own: mine,
       conn: () => selectConnection(store.getState()),
