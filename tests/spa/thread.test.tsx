@@ -73,6 +73,9 @@ describe('the announcer in an open thread', () => {
       act(() => sockets.last.serverConnect())
       await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
       await eventually(() => expect(page.container.querySelectorAll('[data-testid=conversation]')).toHaveLength(2))
+      // The server takes the thread's join: only then is c1 looked at (its new messages not unread).
+      await eventually(() => expect(sockets.last.sent('conversation:join')).toHaveLength(1))
+      act(() => sockets.last.sent('conversation:join')[0]!.ack({ ok: true, data: null }))
       const said = politeSaid()
       // One burst (one task): Bob writes in the open thread c1, and in c2. The thread says its message at once, the
       // layout that the unread count rose once that has lasted a moment (UNREAD_NEWS_AFTER_MS).
