@@ -294,7 +294,7 @@ async function startOn(
     members,
     store: cluster?.presence ?? new MemoryPresenceStore(),
     socketCount: (userId) => slots.count(userId),
-    localUsers: () => delivery.users(),
+    localUsers: () => delivery.liveUsers(),
     graceSeconds: options.presenceGraceSeconds ?? DEFAULT_PRESENCE_GRACE_SECONDS,
     now: clock,
     logger,

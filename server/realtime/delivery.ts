@@ -13,10 +13,11 @@ interface Sent {
 
 /**
  * A socket's stream: replaying (live events held) or live (events above the replayed ones pass). A replaying one is
- * `stale` when notifications were lost during its replay: its log read may predate events nobody here heard of.
+ * `stale` when notifications were lost during its replay: its log read may predate events nobody here heard of; it
+ * `wasLive` when it is a live socket's resync, not its handshake's replay.
  */
 type Stream =
-  | { kind: 'replaying'; held: LoggedEvent[]; sent: Sent; stale: boolean }
+  | { kind: 'replaying'; held: LoggedEvent[]; sent: Sent; stale: boolean; wasLive: boolean }
   | { kind: 'live'; replayedUpTo: number; sent: Sent }
 
 /** `offset` was sent (or, with `all`, everything up to it). */
@@ -60,7 +61,13 @@ export class LiveDelivery {
     let sockets = this.byUser.get(userId)
     if (!sockets) this.byUser.set(userId, (sockets = new Set()))
     sockets.add(socket)
-    this.streams.set(socket, { kind: 'replaying', held: [], sent: { upTo: 0, above: new Set() }, stale: false })
+    this.streams.set(socket, {
+      kind: 'replaying',
+      held: [],
+      sent: { upTo: 0, above: new Set() },
+      stale: false,
+      wasLive: false,
+    })
   }
 
   /** Each live socket with the offset up to which it was sent everything. */
@@ -80,13 +87,30 @@ export class LiveDelivery {
   }
 
   /**
+   * The users with a socket here that has gone live (a resync's replay included): one still in its handshake's replay
+   * may go before it ends, and then its user was never there (presence counts a socket from its `sync:caughtUp`).
+   */
+  liveUsers(): Id[] {
+    const users: Id[] = []
+    for (const [userId, sockets] of this.byUser)
+      for (const socket of sockets) {
+        const stream = this.streams.get(socket)
+        if (stream?.kind === 'live' || stream?.wasLive) {
+          users.push(userId)
+          break
+        }
+      }
+    return users
+  }
+
+  /**
    * A live socket back to replaying (its live events held), for a replay from the offset up to which it was sent
    * everything: some notifications may have been lost on the way here. Returns that offset; undefined when not live.
    */
   pause(socket: TalemySocket): number | undefined {
     const stream = this.streams.get(socket)
     if (stream?.kind !== 'live') return undefined
-    this.streams.set(socket, { kind: 'replaying', held: [], sent: stream.sent, stale: false })
+    this.streams.set(socket, { kind: 'replaying', held: [], sent: stream.sent, stale: false, wasLive: true })
     return stream.sent.upTo
   }
 

@@ -65,7 +65,10 @@ export interface PresenceTrackerOptions {
   store: PresenceStore
   /** Live sockets of a user (on every node, when shared). */
   socketCount: (userId: Id) => number | Promise<number>
-  /** The users with a socket on this node. Default: none (nothing to put back after the store lost its data). */
+  /**
+   * The users with a live socket on this node (past its handshake's replay, as for `connected`). Default: none (nothing
+   * to put back after the store lost its data).
+   */
   localUsers?: () => readonly Id[]
   graceSeconds: number
   now: () => number

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os'
+import pg from 'pg'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { MemoryPresenceStore, PresenceTracker } from '../../server/realtime/presence'
 import { ephemeralEventSchemas, MAX_PRESENCE_SNAPSHOT, parse } from '../../src/contract'
@@ -15,6 +17,7 @@ import {
   type ClientSocket,
   type TestServer,
 } from './support/server'
+import { postgresRunnable, startPostgres, type PostgresCluster } from './support/postgres'
 
 /** Who shares a conversation with whom, as presence asks it (at a connect and otherwise alike). */
 const fakeMembers = (contactsOf: (userId: string) => Promise<string[]>) => ({
@@ -419,5 +422,78 @@ describe('a socket whose token expires between the handshake check and its conne
       token: bob.token,
     })
     expect(view.body.find((u) => u.id === alice.user.id)?.online).toBe(false)
+  })
+})
+
+// A socket is live once its replay has ended and `sync:caughtUp` gone out: presence's `connected` runs only then, and
+// not at all for a socket gone before. The sweep puts back, from this node's sockets, the users the store has lost;
+// it must count only live sockets, or it brings online a user whose only socket is still catching up, and keeps them
+// online for the grace period once that socket has gone without ever being live. The replay is held here by a lock on
+// the event log's table (PostgreSQL), which nothing else that this test waits for reads.
+const postgres = postgresRunnable()
+describe.runIf(postgres.ok)('a socket still catching up (its replay held)', () => {
+  let cluster: PostgresCluster | undefined
+  afterEach(async () => {
+    // The server first: it still holds connections to the cluster.
+    for (const server of servers.splice(0)) await server.dispose()
+    cluster?.stop()
+    cluster = undefined
+  })
+
+  it('does not bring its user online, and once it has gone its user is still offline', async () => {
+    cluster = await startPostgres()
+    const databaseUrl = cluster.createDatabase('talemy_presence')
+    const clock = manualClock()
+    const server = await startTestServer({
+      databaseUrl,
+      dataDir: tmpdir(),
+      seedDemo: true,
+      now: clock.now,
+      presenceGraceSeconds: 5,
+    })
+    servers.push(server)
+    const [alice, bob, carol] = await Promise.all([
+      login(server.url, ALICE),
+      login(server.url, BOB),
+      login(server.url, CAROL),
+    ])
+    // Carol becomes Bob's contact: her going offline is the barrier below.
+    const created = await http(server.url, 'POST', '/api/conversations', {
+      token: bob.token,
+      body: { participantId: carol.user.id },
+    })
+    expect(created.status).toBe(201)
+    const bobSocket = await openFresh(server, bob.token)
+    const carolSocket = await openFresh(server, carol.token)
+    await vi.waitFor(() => expect(changesAbout(bobSocket.items, carol.user.id)).toHaveLength(1), { timeout: 10_000 })
+
+    const holder = new pg.Client({ connectionString: databaseUrl })
+    await holder.connect()
+    try {
+      await holder.query('begin')
+      await holder.query('lock table user_events in access exclusive mode')
+      // Alice's socket is connected (its CONNECT came) and replaying: its read of the log waits for the lock.
+      const aliceSocket = await openFresh(server, alice.token)
+      await waitForServerSockets(server, alice.user.id, 1)
+
+      // Carol goes, after Alice's socket came: the sweep that takes her offline began after it.
+      carolSocket.socket.close()
+      await waitForServerSockets(server, carol.user.id, 0)
+      clock.advance(5_000)
+      await vi.waitFor(() => expect(changesAbout(bobSocket.items, carol.user.id)).toHaveLength(2), { timeout: 10_000 })
+      expect(changesAbout(bobSocket.items, alice.user.id)).toEqual([])
+
+      // Alice's socket goes before its replay ends: she was never there.
+      aliceSocket.socket.close()
+      await waitForServerSockets(server, alice.user.id, 0)
+      const view = await http<{ id: string; online: boolean | null }[]>(server.url, 'GET', '/api/users', {
+        token: bob.token,
+      })
+      expect(view.body.find((u) => u.id === alice.user.id)?.online).toBe(false)
+      expect(changesAbout(bobSocket.items, alice.user.id)).toEqual([])
+    } finally {
+      await holder.query('rollback').catch(() => undefined)
+      await holder.end()
+    }
   })
 })
