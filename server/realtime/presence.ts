@@ -129,8 +129,10 @@ export class PresenceTracker {
       this.options.members.contactsOnConnect(userId),
     ])
     if (cameOnline) {
+      // Told as the store says it, read last: the socket may have gone during these reads and, the database slower than
+      // the grace, a sweep have taken the user offline and said so; "online" after that would be the last word.
       const [state] = await this.statesOf([userId])
-      this.tell(contacts, { ...state!, online: true })
+      if (state?.online) this.tell(contacts, state)
     }
     const users = await this.snapshotOf(contacts)
     this.options.notices.toSocket(socket, 'presence:snapshot', { users })

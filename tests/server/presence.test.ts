@@ -497,3 +497,92 @@ describe.runIf(postgres.ok)('a socket still catching up (its replay held)', () =
     }
   })
 })
+
+// `connected` marks the user online at once, then reads their contacts and their state before telling. When their
+// socket goes meanwhile and the grace passes before those reads end (a database that stalls longer than the grace),
+// the sweep takes them offline and says so; the "online" told after it would then be the last word: their contacts
+// would see them online with no socket anywhere, and no sweep would ever put that right. The reads are held here by
+// locks (PostgreSQL): on the conversations' members, which `connected` and the sweep both read, then on the users,
+// which `connected` reads for the state it tells and the sweep has written already.
+describe.runIf(postgres.ok)('a socket that goes while its connect is being told (the database slow)', () => {
+  let cluster: PostgresCluster | undefined
+  afterEach(async () => {
+    for (const server of servers.splice(0)) await server.dispose()
+    cluster?.stop()
+    cluster = undefined
+  })
+
+  it('leaves its contacts with "offline" as the last word', async () => {
+    cluster = await startPostgres()
+    const databaseUrl = cluster.createDatabase('talemy_presence')
+    const clock = manualClock()
+    const server = await startTestServer({
+      databaseUrl,
+      dataDir: tmpdir(),
+      seedDemo: true,
+      now: clock.now,
+      presenceGraceSeconds: 5,
+    })
+    servers.push(server)
+    const [alice, bob, carol] = await Promise.all([
+      login(server.url, ALICE),
+      login(server.url, BOB),
+      login(server.url, CAROL),
+    ])
+    const created = await http(server.url, 'POST', '/api/conversations', {
+      token: bob.token,
+      body: { participantId: carol.user.id },
+    })
+    expect(created.status).toBe(201)
+    const bobSocket = await openFresh(server, bob.token)
+
+    const members = new pg.Client({ connectionString: databaseUrl })
+    const users = new pg.Client({ connectionString: databaseUrl })
+    await Promise.all([members.connect(), users.connect()])
+    /** The server's queries waiting for `table`'s lock. */
+    const waitingFor = async (table: string) =>
+      Number(
+        (
+          await members.query<{ n: string }>(
+            `select count(*) as n from pg_locks where relation = $1::regclass and not granted`,
+            [table],
+          )
+        ).rows[0]?.n,
+      )
+    try {
+      await members.query('begin')
+      await members.query('lock table conversation_members in access exclusive mode')
+      // Past its replay: `connected` has marked Alice online and waits for her contacts.
+      const { socket: aliceSocket, events, connect } = recordingFromHandshake(server.url, alice.token, 'sync:caughtUp')
+      sockets.push(aliceSocket)
+      await connect()
+      await vi.waitFor(async () => expect(await waitingFor('conversation_members')).toBe(1), { timeout: 10_000 })
+      aliceSocket.close()
+      await waitForServerSockets(server, alice.user.id, 0)
+      clock.advance(5_000)
+      // The sweep has taken her offline, written when she was last seen, and waits for her contacts too.
+      await vi.waitFor(async () => expect(await waitingFor('conversation_members')).toBe(2), { timeout: 10_000 })
+      await users.query('begin')
+      await users.query('lock table users in access exclusive mode')
+      await members.query('commit')
+      // The sweep says "offline"; `connected` waits for Alice's state.
+      await vi.waitFor(() => expect(changesAbout(bobSocket.items, alice.user.id)).toHaveLength(1), { timeout: 10_000 })
+      expect(changesAbout(bobSocket.items, alice.user.id)[0]).toMatchObject({ online: false })
+      await users.query('commit')
+
+      // Carol comes online (reads of her own, begun after the locks went): whatever Alice's connect still told has
+      // reached Bob's socket before that.
+      const carolSocket = await openFresh(server, carol.token)
+      await vi.waitFor(() => expect(changesAbout(bobSocket.items, carol.user.id)).toHaveLength(1), { timeout: 10_000 })
+      carolSocket.socket.close()
+      expect(events.some((item) => item.event === 'presence:snapshot')).toBe(false)
+      expect(changesAbout(bobSocket.items, alice.user.id).map((state) => state.online)).toEqual([false])
+      const view = await http<{ id: string; online: boolean | null }[]>(server.url, 'GET', '/api/users', {
+        token: bob.token,
+      })
+      expect(view.body.find((u) => u.id === alice.user.id)?.online).toBe(false)
+    } finally {
+      await Promise.all([members.end(), users.end()])
+    }
+  })
+})
