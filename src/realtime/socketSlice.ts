@@ -85,7 +85,7 @@ export interface SocketState {
   joinedRooms: Id[]
   /** Sends not yet confirmed, oldest first. Kept in state (serializable) so a durable outbox can persist it. */
   outbox: PendingMessage[]
-  /** The last send refused before it was queued (the outbox was full); cleared by the next send queued. */
+  /** The last send refused before it was queued (the outbox was full); cleared by the next send queued, or as one goes. */
   rejectedSend: SendRejection | null
 }
 
@@ -140,7 +140,10 @@ export const outboxWithSend = (
 const removeByClientId = (state: SocketState, clientId: string | null) => {
   if (!clientId) return
   const i = state.outbox.findIndex((m) => m.clientId === clientId)
-  if (i !== -1) state.outbox.splice(i, 1)
+  if (i === -1) return
+  state.outbox.splice(i, 1)
+  // A send refused for a full outbox may go now: its refusal ("once they have gone") no longer holds.
+  if (state.rejectedSend) state.rejectedSend = null
 }
 
 /** `disconnect` or `shutdown`: our side closed the socket, and nothing opens it again until `connect` or a login. */

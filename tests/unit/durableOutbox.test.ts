@@ -171,7 +171,9 @@ describe('durable outbox', () => {
       }),
     ])
     expect(selectSendRejection(store.getState())).toMatchObject({ clientId: 'k4', code: 'OUTBOX_FULL' })
+    // A queued send gone makes room: the refusal ("send it once they have gone") no longer holds, and is not shown.
     store.dispatch(discardMessage({ clientId: 'k1' }))
+    expect(selectSendRejection(store.getState())).toBeNull()
     store.dispatch(send('k5'))
     expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k2', 'k3', 'k5'])
     expect(selectSendRejection(store.getState())).toBeNull()
