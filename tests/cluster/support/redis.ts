@@ -82,12 +82,17 @@ export function requireParts(file: string, parts: { ok: boolean; reason?: string
 }
 
 /**
- * Drops `io`'s Redis subscriber connection (`CLIENT KILL`) and keeps it away for `awayMs` (its retry delay): runs
- * `meanwhile` while it is away (what is published then never reaches that node: pub/sub is at most once), and
- * resolves once it is back and its subscriptions hold again (the node has then started acting on its loss).
+ * Drops `io`'s Redis subscriber connection (`CLIENT KILL`) and keeps it away until `meanwhile` has finished and at
+ * least `awayMs` have passed: runs `meanwhile` while it is away (what is published then never reaches that node:
+ * pub/sub is at most once), and resolves once it is back and its subscriptions hold again (the node has then started
+ * acting on its loss). Not back on a timer alone: on a busy machine `meanwhile` may outlast any delay, and what it
+ * publishes after the subscriber is back would reach the node after all.
  *
  * @example await whileSubscriberAway(nodeB.io, redis.url, 300, () => sendOnNodeA())
  */
+/** Longer than any test: the subscriber stays away until `whileSubscriberAway` brings it back. */
+const HELD_AWAY_MS = 10 * 60_000
+
 export async function whileSubscriberAway(
   io: { of(namespace: string): { adapter: unknown } },
   redisUrl: string,
@@ -96,7 +101,9 @@ export async function whileSubscriberAway(
 ): Promise<void> {
   const subscriber = (io.of('/').adapter as { subClient: Redis }).subClient
   const retry = subscriber.options.retryStrategy
-  subscriber.options.retryStrategy = () => awayMs
+  // ioredis would come back after this; the test brings it back sooner, once `meanwhile` is done.
+  subscriber.options.retryStrategy = () => HELD_AWAY_MS
+  const killedAt = Date.now()
   try {
     const away = new Promise((resolve) => subscriber.once('reconnecting', resolve))
     const back = new Promise((resolve) => subscriber.once('ready', resolve))
@@ -110,6 +117,15 @@ export async function whileSubscriberAway(
     }
     await away
     await meanwhile()
+    const left = awayMs - (Date.now() - killedAt)
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left))
+    // ioredis's own reconnect, due in HELD_AWAY_MS, goes: this connect brings it back now (its subscriptions too).
+    const pending = subscriber as unknown as { reconnectTimeout: ReturnType<typeof setTimeout> | null }
+    if (pending.reconnectTimeout) clearTimeout(pending.reconnectTimeout)
+    pending.reconnectTimeout = null
+    subscriber.connect().catch(() => {
+      // already connecting: `back` comes all the same
+    })
     await back
     // The node acts on its loss once Redis has answered the (p)subscribes it sends again at `ready` (one connection's
     // commands are answered in order): this PING, sent after them, is answered after them.
