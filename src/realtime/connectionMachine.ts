@@ -11,8 +11,11 @@ import type { ConnectionStatus } from './socketSlice'
 export type ConnectionMachineState =
   /** No socket. */
   | { status: 'closed' }
-  /** `socket.connect()` was called; its `connect` or `connect_error` is awaited. */
-  | { status: 'handshaking'; attempt: number; refreshed: boolean }
+  /**
+   * `socket.connect()` was called; its `connect` or `connect_error` is awaited. `signalled`: a retry trigger came
+   * meanwhile (the network back, the tab shown): should this attempt, begun before it, fail, the next goes at once.
+   */
+  | { status: 'handshaking'; attempt: number; refreshed: boolean; signalled?: true }
   /** `attempt`: of the run that got here, until the stream proves sound (`synced`): a kick at once backs off more. */
   | { status: 'open'; attempt: number }
   /** A backoff timer runs; when it ends (or a retry trigger cuts it short) comes an attempt, or after a kick a refresh. */
@@ -188,7 +191,12 @@ export const connectionTransition =
         if (event.error.code === 'UNAUTHORIZED') return refreshThenHandshake(state, event.error, false, config)
         // The network failed (not the token): a refusal after it may refresh again, the token it refreshed having
         // perhaps expired meanwhile (a long time offline).
-        return state.status === 'waiting' ? same : scheduleRetry(state.attempt, false, 'attempt', event.retryAfterMs)
+        if (state.status === 'waiting') return same
+        // The attempt began on the network that was gone (Chrome fails it with ERR_NETWORK_CHANGED right after
+        // `online`): the signal was for the next one, which a backoff of up to 30 s would otherwise hold back.
+        if (state.status === 'handshaking' && state.signalled && event.retryAfterMs === undefined)
+          return attemptNow({ attempt: state.attempt, refreshed: false })
+        return scheduleRetry(state.attempt, false, 'attempt', event.retryAfterMs)
 
       case 'disconnected': {
         if (state.status === 'closed' || state.status === 'waiting' || state.status === 'refreshing') return same
@@ -204,6 +212,7 @@ export const connectionTransition =
       }
 
       case 'retryNow':
+        if (state.status === 'handshaking') return state.signalled ? same : [{ ...state, signalled: true }, []]
         return state.status === 'waiting' && !state.rate ? endWait(state, true, config) : same
       case 'timerFired':
         return state.status === 'waiting' ? endWait(state, false, config) : same

@@ -83,6 +83,27 @@ describe('try now', () => {
     expect(triggers.listeners).toBe(0)
   })
 
+  // The network comes back (or the tab shows) while an attempt is under way: that attempt, begun on the dead network,
+  // then fails (Chrome's ERR_NETWORK_CHANGED right after `online`). The signal was for it; the next one goes at once,
+  // not after a backoff of up to 30 s with the page saying "reconnecting…" on a working network.
+  test.each(['online', 'visible'] as const)(
+    '%s while a handshake is under way that then fails: the next attempt goes at once, once',
+    (reason) => {
+      const { store, socket, triggers } = dropped({ backoff: { baseMs: 10_000, capMs: 30_000 } })
+      triggers.fire('online') // attempt 1, under way
+      expect(socket.connectCalls).toBe(2)
+      triggers.fire(reason)
+      socket.networkError()
+      expect(socket.connectCalls).toBe(3)
+      expect(attempts(store.getActions())).toEqual([1, 2])
+      // Spent: a failure after that backs off as usual.
+      socket.networkError()
+      expect(socket.connectCalls).toBe(3)
+      vi.advanceTimersByTime(60_000)
+      expect(socket.connectCalls).toBe(4)
+    },
+  )
+
   test('a token refreshed (here or in another tab) while backing off tries at once with it', () => {
     const { socket, dispatch } = dropped({ backoff: { baseMs: 10_000, capMs: 30_000 } })
     dispatch(tokenRefreshed({ token: 'token-2' }))
