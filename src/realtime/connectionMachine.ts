@@ -234,9 +234,10 @@ export const connectionTransition =
       case 'tokenRefreshed':
         // A live socket is renewed in place: same socket, rooms and events, no reconnect.
         if (state.status === 'open') return event.token ? [state, [{ type: 'renewSession', token: event.token }]] : same
-        // A socket waiting to try again tries now with the new token (e.g. one another tab got).
+        // A socket waiting to try again tries now with the new token (e.g. one another tab got); not within the wait
+        // the server asked for, which is its handshake budget's, not the token's.
         if (
-          (state.status === 'waiting' || state.status === 'stalled') &&
+          ((state.status === 'waiting' && !state.rate) || state.status === 'stalled') &&
           (event.connectionStatus === 'connecting' || event.connectionStatus === 'reconnecting')
         ) {
           return attemptNow(state, cancelIfWaiting(state))

@@ -117,3 +117,23 @@ test('a handshake refused RATE_LIMITED waits the retryAfterMs the server asked f
   vi.advanceTimersByTime(1)
   expect(socket.connectCalls).toBe(2)
 })
+
+// The wait a RATE_LIMITED handshake asked for is the server's handshake budget (the user's sockets), which a new token
+// does not change: the scheduled refresh, or another tab's, landing in that wait brought the next handshake forward,
+// refused again, and another wait on top.
+test('a token refreshed during the wait a RATE_LIMITED handshake asked for does not cut it short', () => {
+  const setup = mockStore(undefined, { random: () => 0.5 })
+  setup.dispatch(connect())
+  const socket = setup.sockets.last
+  socket.fire(
+    'connect_error',
+    Object.assign(new Error('RATE_LIMITED'), {
+      data: { code: 'RATE_LIMITED', message: 'too many handshakes', retryAfterMs: 5_000 },
+    }),
+  )
+  setup.dispatch(tokenRefreshed({ token: 'token-2' }))
+  expect(socket.connectCalls).toBe(1)
+  vi.advanceTimersByTime(5_000)
+  expect(socket.connectCalls).toBe(2)
+  expect(socket.handshakeToken()).toBe('token-2')
+})

@@ -285,6 +285,13 @@ const rows: Row[] = [
     [{ type: 'startTimer', attempt: 3, atLeastMs: 5_000 }],
   ],
   ['retryNow does not cut short a wait the server asked for', rateWaiting(2), { type: 'retryNow' }, rateWaiting(2), []],
+  [
+    'a new token does not cut short a wait the server asked for',
+    rateWaiting(2),
+    { type: 'tokenRefreshed', token: 'token-2', connectionStatus: 'reconnecting' },
+    rateWaiting(2),
+    [],
+  ],
   ['the timer ends a wait the server asked for', rateWaiting(2), { type: 'timerFired' }, handshaking(3), tryAgain(3)],
   ['a stale timer when not waiting does nothing', handshaking(1), { type: 'timerFired' }, handshaking(1), []],
   // refreshDone
