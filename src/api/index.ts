@@ -253,23 +253,36 @@ const ADOPT_MARGIN_MS = 5_000
 /** How long a tab waits for another one's refresh before going ahead itself (the server's reuse window covers it). */
 const REFRESH_LOCK_WAIT_MS = 10_000
 
-/** Holds `name` of `lock` (or gives up waiting after `REFRESH_LOCK_WAIT_MS`); resolves with its release. */
-function acquire(lock: DrainLock | undefined, name: string): Promise<() => void> {
+/**
+ * Holds `name` of `lock` (or gives up waiting after `REFRESH_LOCK_WAIT_MS`); resolves with its release, or with null
+ * when `stopped` (the store disposed) comes first.
+ */
+function acquire(lock: DrainLock | undefined, name: string, stopped?: AbortSignal): Promise<(() => void) | null> {
+  if (stopped?.aborted) return Promise.resolve(null)
   if (!lock) return Promise.resolve(() => {})
   return new Promise((resolve) => {
     let settled = false
+    const settle = (release: (() => void) | null) => {
+      settled = true
+      clearTimeout(timer)
+      stopped?.removeEventListener('abort', onStopped)
+      resolve(release)
+    }
+    const onStopped = () => {
+      if (settled) return
+      giveUp()
+      settle(null)
+    }
     const timer = setTimeout(() => {
       if (settled) return
-      settled = true
       giveUp()
-      resolve(() => {})
+      settle(() => {})
     }, REFRESH_LOCK_WAIT_MS)
     const giveUp = lock.request(name, (release) => {
       if (settled) return release()
-      settled = true
-      clearTimeout(timer)
-      resolve(release)
+      settle(release)
     })
+    if (!settled) stopped?.addEventListener('abort', onStopped)
   })
 }
 
@@ -288,12 +301,15 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
     const key = getState as unknown as object
     const running = refreshesInFlight.get(key)
     if (running) return running
-    const { storage, refreshLock, serverClock, now = Date.now } = extraOf(extra)
+    const { storage, refreshLock, serverClock, stopped, now = Date.now } = extraOf(extra)
     const refresh = (async (): Promise<RefreshOutcome> => {
       const tokenBefore = tokenOf(getState)
       const userId = userIdOf(getState)
       if (!tokenBefore || !userId) return 'refused'
-      const release = await acquire(refreshLock, `talemy.refresh.${userId}`)
+      const release = await acquire(refreshLock, `talemy.refresh.${userId}`, stopped)
+      // Disposed while it waited (another tab was refreshing): nobody is left to use a token, and a rotation from here
+      // would still change the browser's one refresh token.
+      if (!release) return 'unavailable'
       try {
         if (userIdOf(getState) !== userId) return 'refused'
         const stored = loadAuth(storage)

@@ -195,3 +195,29 @@ test('dispose() by a store listener inside a send’s dispatch (the send gone ah
   // Disposed, it holds the user's drain lock for no one: the user's other tabs could never send again.
   expect(drainLock.holder(`talemy.outbox.${alice.id}`)).toBe(null)
 })
+
+// Another tab of the browser holds the refresh lock (it is refreshing) when this store's socket is refused and it
+// queues for the lock; the store is disposed meanwhile. Once the lock comes, nobody is left to use a token: a refresh
+// from it would still rotate the browser's one refresh token.
+test('a refresh waiting for the refresh lock at shutdown is given up: no POST /api/auth/refresh after it', async () => {
+  reply = () => ({ status: 200, body: { token: 'token-2', refreshToken: 'refresh-2', user: alice } })
+  const storage = createMemoryStorage()
+  saveRefreshToken(storage, alice.id, 'refresh-1')
+  const drainLock = createMemoryLock()
+  let releaseOther: () => void = () => {}
+  drainLock.request(`talemy.refresh.${alice.id}`, (release) => (releaseOther = release))
+  const { store, sockets } = soloStore({
+    apiUrl: stub.url,
+    storage,
+    realtime: { drainLock },
+    preloadedState: { auth: { token: 'token-1', user: alice } },
+  })
+  sockets.last.serverRefuse('UNAUTHORIZED')
+  await settle()
+  store.dispose()
+  releaseOther()
+  await settle()
+  // The refresh is over once the lock is free again (held, it would be across its POST).
+  await eventually(() => expect(drainLock.holder(`talemy.refresh.${alice.id}`)).toBe(null))
+  expect(stub.requests.map((r) => r.url)).not.toContain('/api/auth/refresh')
+})
