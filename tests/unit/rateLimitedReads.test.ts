@@ -37,6 +37,30 @@ afterEach(() => {
   vi.restoreAllMocks()
 })
 
+/**
+ * A store whose read of the lessons the server has refused once for its rate (each answer asks for 100 ms), and the
+ * read's end as RTK Query dispatches it: at once when the read is given up (a retry would then not go out).
+ */
+async function lessonsReadRefused() {
+  reply = () => rateLimited(100)
+  const ended: string[] = []
+  const store = makeStore({
+    apiUrl: stub.url,
+    createSocket: fakeSockets().createSocket,
+    preloadedState: { auth: { token: 't', user: alice } },
+    extraMiddleware: [
+      () => (next) => (action) => {
+        if (api.endpoints.getLessons.matchFulfilled(action) || api.endpoints.getLessons.matchRejected(action))
+          ended.push(action.type)
+        return next(action)
+      },
+    ],
+  })
+  void store.dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false }))
+  await eventually(() => expect(gets()).toHaveLength(1))
+  return { store, ended }
+}
+
 describe('a read refused for its rate', () => {
   test('is made again after the wait the server asked for, and fills the page', async () => {
     let refusals = 2
@@ -168,23 +192,7 @@ describe('a read refused for its rate', () => {
   })
 
   test('is given up, not made again, when another user logs in meanwhile', async () => {
-    reply = () => rateLimited(100)
-    const ended: string[] = []
-    const store = makeStore({
-      apiUrl: stub.url,
-      createSocket: fakeSockets().createSocket,
-      preloadedState: { auth: { token: 't', user: alice } },
-      extraMiddleware: [
-        () => (next) => (action) => {
-          // The read's end: RTK Query's, at once when the login's reset aborts it (a retry would then not go out).
-          if (api.endpoints.getLessons.matchFulfilled(action) || api.endpoints.getLessons.matchRejected(action))
-            ended.push(action.type)
-          return next(action)
-        },
-      ],
-    })
-    void store.dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false }))
-    await eventually(() => expect(gets()).toHaveLength(1))
+    const { store, ended } = await lessonsReadRefused()
     store.dispatch(loggedIn({ token: 'bobs', user: bob }))
     await eventually(() => expect(ended).toHaveLength(1))
     expect(gets()).toHaveLength(1)
@@ -192,22 +200,7 @@ describe('a read refused for its rate', () => {
   })
 
   test('is given up, not made again, once the store is disposed (a page going away, a test ending)', async () => {
-    reply = () => rateLimited(100)
-    const ended: string[] = []
-    const store = makeStore({
-      apiUrl: stub.url,
-      createSocket: fakeSockets().createSocket,
-      preloadedState: { auth: { token: 't', user: alice } },
-      extraMiddleware: [
-        () => (next) => (action) => {
-          if (api.endpoints.getLessons.matchFulfilled(action) || api.endpoints.getLessons.matchRejected(action))
-            ended.push(action.type)
-          return next(action)
-        },
-      ],
-    })
-    void store.dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false }))
-    await eventually(() => expect(gets()).toHaveLength(1))
+    const { store, ended } = await lessonsReadRefused()
     store.dispose()
     await eventually(() => expect(ended).toHaveLength(1))
     expect(gets()).toHaveLength(1)
