@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os'
 import pg from 'pg'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { MemoryPresenceStore, PresenceTracker } from '../../server/realtime/presence'
 import { ephemeralEventSchemas, MAX_PRESENCE_SNAPSHOT, parse } from '../../src/contract'
 import { ephemeralEventActions, presenceSlice, selectPresence } from '../../src/realtime'
@@ -426,25 +426,23 @@ describe('a socket whose token expires between the handshake check and its conne
   })
 })
 
-// A socket is live once its replay has ended and `sync:caughtUp` gone out: presence's `connected` runs only then, and
-// not at all for a socket gone before. The sweep puts back, from this node's sockets, the users the store has lost;
-// it must count only live sockets, or it brings online a user whose only socket is still catching up, and keeps them
-// online for the grace period once that socket has gone without ever being live. The replay is held here by a lock on
-// the event log's table (PostgreSQL), which nothing else that this test waits for reads.
 // Said when skipped, and why (a CI run without PostgreSQL fails instead).
 const postgres = { ok: requireParts('tests/server/presence.test.ts', [postgresRunnable()]) }
-describe.runIf(postgres.ok)('a socket still catching up (its replay held)', () => {
+describe.runIf(postgres.ok)('on PostgreSQL, whose locks hold the server’s reads', () => {
   let cluster: PostgresCluster | undefined
+  let databases = 0
+  beforeAll(async () => {
+    cluster = await startPostgres()
+  })
   afterEach(async () => {
     // The server first: it still holds connections to the cluster.
     for (const server of servers.splice(0)) await server.dispose()
-    cluster?.stop()
-    cluster = undefined
   })
+  afterAll(() => cluster?.stop())
 
-  it('does not bring its user online, and once it has gone its user is still offline', async () => {
-    cluster = await startPostgres()
-    const databaseUrl = cluster.createDatabase('talemy_presence')
+  /** A server on a database of its own (5 s of grace, on a manual clock), with Carol made Bob's contact. */
+  async function serverWithContacts() {
+    const databaseUrl = cluster!.createDatabase(`talemy_presence_${++databases}`)
     const clock = manualClock()
     const server = await startTestServer({
       databaseUrl,
@@ -459,12 +457,22 @@ describe.runIf(postgres.ok)('a socket still catching up (its replay held)', () =
       login(server.url, BOB),
       login(server.url, CAROL),
     ])
-    // Carol becomes Bob's contact: her going offline is the barrier below.
     const created = await http(server.url, 'POST', '/api/conversations', {
       token: bob.token,
       body: { participantId: carol.user.id },
     })
     expect(created.status).toBe(201)
+    return { server, databaseUrl, clock, alice, bob, carol }
+  }
+
+  // A socket is live once its replay has ended and `sync:caughtUp` gone out: presence's `connected` runs only then, and
+  // not at all for a socket gone before. The sweep puts back, from this node's sockets, the users the store has lost;
+  // it must count only live sockets, or it brings online a user whose only socket is still catching up, and keeps them
+  // online for the grace period once that socket has gone without ever being live. The replay is held here by a lock on
+  // the event log's table (PostgreSQL), which nothing else that this test waits for reads.
+  it('a socket still catching up (its replay held) does not bring its user online, nor does its going', async () => {
+    // Carol is Bob's contact: her going offline is the barrier below.
+    const { server, databaseUrl, clock, alice, bob, carol } = await serverWithContacts()
     const bobSocket = await openFresh(server, bob.token)
     const carolSocket = await openFresh(server, carol.token)
     await vi.waitFor(() => expect(changesAbout(bobSocket.items, carol.user.id)).toHaveLength(1), { timeout: 10_000 })
@@ -498,44 +506,15 @@ describe.runIf(postgres.ok)('a socket still catching up (its replay held)', () =
       await holder.end()
     }
   })
-})
 
-// `connected` marks the user online at once, then reads their contacts and their state before telling. When their
-// socket goes meanwhile and the grace passes before those reads end (a database that stalls longer than the grace),
-// the sweep takes them offline and says so; the "online" told after it would then be the last word: their contacts
-// would see them online with no socket anywhere, and no sweep would ever put that right. The reads are held here by
-// locks (PostgreSQL): on the conversations' members, which `connected` and the sweep both read, then on the users,
-// which `connected` reads for the state it tells and the sweep has written already.
-describe.runIf(postgres.ok)('a socket that goes while its connect is being told (the database slow)', () => {
-  let cluster: PostgresCluster | undefined
-  afterEach(async () => {
-    for (const server of servers.splice(0)) await server.dispose()
-    cluster?.stop()
-    cluster = undefined
-  })
-
-  it('leaves its contacts with "offline" as the last word', async () => {
-    cluster = await startPostgres()
-    const databaseUrl = cluster.createDatabase('talemy_presence')
-    const clock = manualClock()
-    const server = await startTestServer({
-      databaseUrl,
-      dataDir: tmpdir(),
-      seedDemo: true,
-      now: clock.now,
-      presenceGraceSeconds: 5,
-    })
-    servers.push(server)
-    const [alice, bob, carol] = await Promise.all([
-      login(server.url, ALICE),
-      login(server.url, BOB),
-      login(server.url, CAROL),
-    ])
-    const created = await http(server.url, 'POST', '/api/conversations', {
-      token: bob.token,
-      body: { participantId: carol.user.id },
-    })
-    expect(created.status).toBe(201)
+  // `connected` marks the user online at once, then reads their contacts and their state before telling. When their
+  // socket goes meanwhile and the grace passes before those reads end (a database that stalls longer than the grace),
+  // the sweep takes them offline and says so; the "online" told after it would then be the last word: their contacts
+  // would see them online with no socket anywhere, and no sweep would ever put that right. The reads are held here by
+  // locks (PostgreSQL): on the conversations' members, which `connected` and the sweep both read, then on the users,
+  // which `connected` reads for the state it tells and the sweep has written already.
+  it('a socket that goes while its connect is being told (the database slow) leaves "offline" as the last word', async () => {
+    const { server, databaseUrl, clock, alice, bob, carol } = await serverWithContacts()
     const bobSocket = await openFresh(server, bob.token)
 
     const members = new pg.Client({ connectionString: databaseUrl })
