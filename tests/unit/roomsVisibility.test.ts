@@ -137,6 +137,20 @@ const unread = (state: unknown) =>
     .data?.find((c) => c.id === 'c1')?.unreadCount
 
 describe('the conversation list while a join has not gone through', () => {
+  /** The list holds c1 (Bob's m1 read), the socket is synced, and the user opens c1: its join is sent. */
+  async function openThreadWithList(
+    store: ReturnType<typeof soloStore>['store'],
+    sockets: ReturnType<typeof soloStore>['sockets'],
+  ) {
+    await store.dispatch(
+      api.util.upsertQueryData('getConversations', undefined, [
+        conversation('c1', { lastMessage: message(1), unreadCount: 0, updatedAt: message(1).createdAt }),
+      ]),
+    )
+    sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' })
+    store.dispatch(joinConversation({ conversationId: 'c1' }))
+  }
+
   // Until the server says the socket is in the room it does not mark that thread's new messages read for this user:
   // the list counts them, or it stays below the server's count once the thread is closed before a retry gets in.
   test.each([
@@ -147,13 +161,7 @@ describe('the conversation list while a join has not gone through', () => {
     ['the server could not (INTERNAL)', { ok: false, error: { code: 'INTERNAL', message: 'boom' } }],
   ])('a message arriving after the join failed, %s, counts as unread', async (_, answer) => {
     const { store, sockets } = soloStore(manualVisibility(true))
-    await store.dispatch(
-      api.util.upsertQueryData('getConversations', undefined, [
-        conversation('c1', { lastMessage: message(1), unreadCount: 0, updatedAt: message(1).createdAt }),
-      ]),
-    )
-    sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' })
-    store.dispatch(joinConversation({ conversationId: 'c1' }))
+    await openThreadWithList(store, sockets)
     sockets.last.sent('conversation:join')[0]!.ack(answer)
     await settle()
 
@@ -168,13 +176,7 @@ describe('the conversation list while a join has not gone through', () => {
 
   test('a message arriving while the join is unanswered, which then times out, counts as unread', async () => {
     const { store, sockets, actions } = soloStore(manualVisibility(true), { ackTimeoutMs: 50 })
-    await store.dispatch(
-      api.util.upsertQueryData('getConversations', undefined, [
-        conversation('c1', { lastMessage: message(1), unreadCount: 0, updatedAt: message(1).createdAt }),
-      ]),
-    )
-    sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' })
-    store.dispatch(joinConversation({ conversationId: 'c1' }))
+    await openThreadWithList(store, sockets)
     sockets.last.serverEmit('message:new', message(2, { senderId: bob.id }), { offset: 2 })
     await vi.waitFor(() =>
       expect(actions.filter((a) => joinFailed.match(a)).map((a) => a.payload)).toEqual([
@@ -187,13 +189,7 @@ describe('the conversation list while a join has not gone through', () => {
 
   test('a message arriving once the join went through is not counted (the server marks it read)', async () => {
     const { store, sockets } = soloStore(manualVisibility(true))
-    await store.dispatch(
-      api.util.upsertQueryData('getConversations', undefined, [
-        conversation('c1', { lastMessage: message(1), unreadCount: 0, updatedAt: message(1).createdAt }),
-      ]),
-    )
-    sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' })
-    store.dispatch(joinConversation({ conversationId: 'c1' }))
+    await openThreadWithList(store, sockets)
     sockets.last.sent('conversation:join')[0]!.ack({ ok: true, data: null })
     await settle()
     sockets.last.serverEmit('message:new', message(2, { senderId: bob.id }), { offset: 2 })
