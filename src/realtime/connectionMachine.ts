@@ -21,7 +21,8 @@ export type ConnectionMachineState =
   /** A backoff timer runs; when it ends (or a retry trigger cuts it short) comes an attempt, or after a kick a refresh. */
   | { status: 'waiting'; attempt: number; refreshed: boolean; then: 'attempt' | 'refresh'; rate?: true }
   /** A token refresh is in flight; then the handshake (`counted`: as an attempt of its own, after a kick). */
-  | { status: 'refreshing'; attempt: number; counted: boolean; error: ConnectionError }
+  /** `signalled`: as for `handshaking`, a retry trigger came while the refresh was out. */
+  | { status: 'refreshing'; attempt: number; counted: boolean; error: ConnectionError; signalled?: true }
   /** A socket that is not trying (dropped by its own client, or given up): `connect` or a new token starts it again. */
   | { status: 'stalled'; attempt: number; refreshed: boolean }
 
@@ -212,7 +213,8 @@ export const connectionTransition =
       }
 
       case 'retryNow':
-        if (state.status === 'handshaking') return state.signalled ? same : [{ ...state, signalled: true }, []]
+        if (state.status === 'handshaking' || state.status === 'refreshing')
+          return state.signalled ? same : [{ ...state, signalled: true }, []]
         return state.status === 'waiting' && !state.rate ? endWait(state, true, config) : same
       case 'timerFired':
         return state.status === 'waiting' ? endWait(state, false, config) : same
@@ -228,7 +230,9 @@ export const connectionTransition =
             event.connectionStatus === 'unauthorized' ? [] : [{ type: 'dispatch', action: sessionExpired(state.error) }]
           return [{ status: 'stalled', attempt: state.attempt, refreshed: true }, effects]
         }
-        // The refresh endpoint could not be reached: back off, and a refusal after that may refresh again.
+        // The refresh endpoint could not be reached: back off, and a refusal after that may refresh again. Unless the
+        // network came back (or the tab showed) while it was out: it began on the network that was gone.
+        if (state.signalled) return attemptNow({ attempt: state.attempt, refreshed: false })
         return scheduleRetry(state.attempt, false, 'attempt')
 
       case 'tokenRefreshed':

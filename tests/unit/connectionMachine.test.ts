@@ -331,6 +331,20 @@ const rows: Row[] = [
     [{ type: 'startTimer', attempt: 2 }],
   ],
   [
+    'retryNow while refreshing is kept for that refresh',
+    refreshing(1),
+    { type: 'retryNow' },
+    { ...refreshing(1), signalled: true } as ConnectionMachineState,
+    [],
+  ],
+  [
+    'an unreachable refresh signalled meanwhile (it began on the network that was gone) tries again at once',
+    { ...refreshing(1), signalled: true } as ConnectionMachineState,
+    { type: 'refreshDone', outcome: 'unavailable', connectionStatus: 'reconnecting' },
+    handshaking(2),
+    tryAgain(2),
+  ],
+  [
     'a refresh answer when not refreshing is ignored',
     open,
     { type: 'refreshDone', outcome: 'refused', connectionStatus: 'connected' },
