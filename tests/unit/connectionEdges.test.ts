@@ -93,6 +93,16 @@ test('a socket connected with the current token is not renewed', () => {
   expect(socket.sent('session:renew')).toEqual([])
 })
 
+/** The server refuses the handshake for the user's handshake budget, asking for `retryAfterMs`. */
+function refuseForTheBudget(socket: { fire(event: string, error: Error): void }, retryAfterMs: number) {
+  socket.fire(
+    'connect_error',
+    Object.assign(new Error('RATE_LIMITED'), {
+      data: { code: 'RATE_LIMITED', message: 'too many handshakes', retryAfterMs },
+    }),
+  )
+}
+
 // A handshake refused for the user's handshake budget says how long to wait (`connect_error`'s `data.retryAfterMs`,
 // server/realtime/index.ts). The backoff's draw (here 250 ms) or a retry trigger would come back before that, only to be
 // refused again, and the run of attempts (and its waits) would grow for nothing.
@@ -101,12 +111,7 @@ test('a handshake refused RATE_LIMITED waits the retryAfterMs the server asked f
   const setup = mockStore(undefined, { retryTriggers: triggers.setup, random: () => 0.5 })
   setup.dispatch(connect())
   const socket = setup.sockets.last
-  socket.fire(
-    'connect_error',
-    Object.assign(new Error('RATE_LIMITED'), {
-      data: { code: 'RATE_LIMITED', message: 'too many handshakes', retryAfterMs: 5_000 },
-    }),
-  )
+  refuseForTheBudget(socket, 5_000)
   expect(selectConnection(setup.store.getState() as never)).toMatchObject({
     status: 'connecting',
     error: { code: 'RATE_LIMITED', message: 'RATE_LIMITED' },
@@ -125,12 +130,7 @@ test('a token refreshed during the wait a RATE_LIMITED handshake asked for does 
   const setup = mockStore(undefined, { random: () => 0.5 })
   setup.dispatch(connect())
   const socket = setup.sockets.last
-  socket.fire(
-    'connect_error',
-    Object.assign(new Error('RATE_LIMITED'), {
-      data: { code: 'RATE_LIMITED', message: 'too many handshakes', retryAfterMs: 5_000 },
-    }),
-  )
+  refuseForTheBudget(socket, 5_000)
   setup.dispatch(tokenRefreshed({ token: 'token-2' }))
   expect(socket.connectCalls).toBe(1)
   vi.advanceTimersByTime(5_000)
