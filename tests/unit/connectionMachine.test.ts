@@ -345,6 +345,27 @@ const rows: Row[] = [
     tryAgain(2),
   ],
   [
+    'a refused refresh signalled meanwhile still ends the session: the signal only hurries a network failure',
+    { ...refreshing(1), signalled: true } as ConnectionMachineState,
+    { type: 'refreshDone', outcome: 'refused', connectionStatus: 'reconnecting' },
+    stalled(1, true),
+    [{ type: 'dispatch', action: sessionExpired(REFUSED) }],
+  ],
+  [
+    'a fresh token of a refresh signalled meanwhile continues the refused attempt, as without the signal',
+    { ...refreshing(1), signalled: true } as ConnectionMachineState,
+    { type: 'refreshDone', outcome: 'refreshed', connectionStatus: 'reconnecting' },
+    handshaking(1, true),
+    [{ type: 'handshake' }],
+  ],
+  [
+    'a refused handshake signalled meanwhile refreshes, as without the signal',
+    { ...handshaking(2), signalled: true } as ConnectionMachineState,
+    { type: 'connectFailed', error: { code: 'UNAUTHORIZED', message: 'UNAUTHORIZED' } },
+    refreshing(2, false, { code: 'UNAUTHORIZED', message: 'UNAUTHORIZED' }),
+    [{ type: 'refreshToken' }],
+  ],
+  [
     'a refresh answer when not refreshing is ignored',
     open,
     { type: 'refreshDone', outcome: 'refused', connectionStatus: 'connected' },
