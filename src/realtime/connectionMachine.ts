@@ -209,6 +209,9 @@ export const connectionTransition =
         if (event.reason === 'io client disconnect') return [{ status: 'stalled', attempt, refreshed }, []]
         // Socket.IO does not reconnect after a server-side kick; we do, and only with a fresh token.
         const kicked = event.reason === 'io server disconnect' && config.canRefresh
+        // A transport lost before the server answered is a network failure like `connect_error`'s (above).
+        if (state.status === 'handshaking' && state.signalled && event.reason !== 'io server disconnect')
+          return attemptNow({ attempt, refreshed })
         return scheduleRetry(attempt, refreshed, kicked ? 'refresh' : 'attempt')
       }
 

@@ -278,6 +278,20 @@ const rows: Row[] = [
     tryAgain(3),
   ],
   [
+    'a transport lost by an attempt signalled meanwhile (before the server answered) tries again at once',
+    { ...handshaking(2, true), signalled: true } as ConnectionMachineState,
+    { type: 'disconnected', reason: 'transport close' },
+    handshaking(3, true),
+    tryAgain(3),
+  ],
+  [
+    'a kick of an attempt signalled meanwhile still waits and refreshes: the signal only hurries a network failure',
+    { ...handshaking(2), signalled: true } as ConnectionMachineState,
+    { type: 'disconnected', reason: 'io server disconnect' },
+    waiting(2, 'refresh'),
+    [{ type: 'startTimer', attempt: 3 }],
+  ],
+  [
     'a refusal for the budget of an attempt signalled meanwhile still waits what the server asked',
     { ...handshaking(2), signalled: true } as ConnectionMachineState,
     { type: 'connectFailed', error: { code: 'RATE_LIMITED', message: 'RATE_LIMITED' }, retryAfterMs: 5_000 },
