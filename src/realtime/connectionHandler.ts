@@ -239,6 +239,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     },
     waiting: () => state.status === 'waiting',
     wrongKind: () => kind !== null && kind !== wantedKind(),
+    holding: () => kind === 'held',
   }
 
   return (action, prevState) => {

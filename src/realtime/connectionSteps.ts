@@ -45,6 +45,8 @@ export interface ConnectionFacts<S> {
   waiting(): boolean
   /** A socket is open, of another kind than this tab's part in the browser calls for (held or a follower's proxy). */
   wrongKind(): boolean
+  /** The open socket is the browser's one, held by this tab. */
+  holding(): boolean
 }
 
 /** What the mapping reads of the middleware's options: the app's own actions. */
@@ -57,6 +59,7 @@ export interface ConnectionStepOptions {
 
 const event = (e: ConnectionEvent): ConnectionStep => ({ type: 'event', event: e })
 const CLOSE = event({ type: 'close' })
+const LEAVE_ELECTION: ConnectionStep = { type: 'leaveElection' }
 const NEXT_SESSION: ConnectionStep = { type: 'nextSession' }
 const OPEN: ConnectionStep = { type: 'open' }
 /** Most actions: one shared answer, so the hot path (an event burst) allocates nothing here. */
@@ -102,7 +105,7 @@ export function connectionStepsOf<S>(
   if (connect.match(action)) return [OPEN]
   // This tab's choice, not the browser's: once its socket is closed, a holder hands the browser's one to a tab that
   // still wants it, and this tab stays out of the election until it opens again (logout and expiry are every tab's).
-  if (disconnect.match(action)) return [CLOSE, { type: 'leaveElection' }]
+  if (disconnect.match(action)) return [CLOSE, LEAVE_ELECTION]
   if (sessionExpired.match(action)) return [event({ type: 'close', expired: true })]
   if (shutdown.match(action)) return [{ type: 'stop' }, CLOSE, NEXT_SESSION]
   if (options.refreshFailed?.match(action)) return [event({ type: 'refreshFailed', connectionStatus: facts.status() })]
@@ -116,7 +119,15 @@ export function connectionStepsOf<S>(
     const { retryAfterMs, ...error } = action.payload
     return [event({ type: 'connectFailed', error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) })]
   }
-  if (disconnected.match(action)) return [event({ type: 'disconnected', reason: action.payload.reason })]
+  if (disconnected.match(action)) {
+    const dropped = event({ type: 'disconnected', reason: action.payload.reason })
+    // The app's own `disconnect()` on the browser's socket (`useSocket().socket` in the holder; the layer unbinds before
+    // it closes one): deliberate, as in a solo store, so this tab's choice as `socket/disconnect` is. Still holding the
+    // lock, it would keep the other tabs waiting for a socket that nothing connects again.
+    return action.payload.reason === 'io client disconnect' && facts.holding()
+      ? [dropped, CLOSE, LEAVE_ELECTION]
+      : [dropped]
+  }
   // The server answers over HTTP (a send that fell back, a page's read): it is back, so the socket need not wait out a
   // backoff of up to 30 s. Once per wait: the attempt ends it.
   if (facts.waiting() && answeredOverHttp(action))

@@ -23,6 +23,7 @@ const facts = (
     userNow: string | null
     waiting: boolean
     wrongKind: boolean
+    holding: boolean
   }> = {},
 ): ConnectionFacts<Prev> => {
   const f = {
@@ -31,6 +32,7 @@ const facts = (
     userNow: 'u1',
     waiting: false,
     wrongKind: false,
+    holding: false,
     ...over,
   }
   return {
@@ -39,6 +41,7 @@ const facts = (
     userChanged: (prev) => prev.userId !== null && prev.userId !== f.userNow,
     waiting: () => f.waiting,
     wrongKind: () => f.wrongKind,
+    holding: () => f.holding,
   }
 }
 
@@ -176,6 +179,27 @@ describe('connectionStepsOf: an action → the connection runner’s steps, in o
       actions.disconnected({ reason: 'transport close' }),
       { userId: 'u1' },
       facts(),
+      [event({ type: 'disconnected', reason: 'transport close' })],
+    ],
+    [
+      'the app’s own socket.disconnect() on a socket of this store’s own: disconnected, nothing more',
+      actions.disconnected({ reason: 'io client disconnect' }),
+      { userId: 'u1' },
+      facts({ holding: false }),
+      [event({ type: 'disconnected', reason: 'io client disconnect' })],
+    ],
+    [
+      'the app’s own socket.disconnect() on the browser’s socket it holds: closed, and it stands aside (as disconnect)',
+      actions.disconnected({ reason: 'io client disconnect' }),
+      { userId: 'u1' },
+      facts({ holding: true }),
+      [event({ type: 'disconnected', reason: 'io client disconnect' }), close, { type: 'leaveElection' }],
+    ],
+    [
+      'the browser’s socket it holds dropped by the network: only the event (the machine retries)',
+      actions.disconnected({ reason: 'transport close' }),
+      { userId: 'u1' },
+      facts({ holding: true }),
       [event({ type: 'disconnected', reason: 'transport close' })],
     ],
     [

@@ -1,14 +1,18 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { loggedIn, loggedOut } from '../../../src/app/authSlice'
-import { connect, disconnect } from '../../../src/realtime'
+import { type AppSocket, connect, disconnect, socketHolderRequested } from '../../../src/realtime'
 import { alice, message } from '../support/fixtures'
-import { aBrowser, connectedTabs, HEARTBEAT_MS, handshake, serve, settle } from './support/tabStores'
+import { aBrowser, connectedTabs, HEARTBEAT_MS, handshake, serve, settle, type Tab } from './support/tabStores'
 
 // `socket/disconnect` is one tab's choice, not the browser's: a holder that disconnects hands the browser's socket to
 // a tab that still wants it, and stays out of the election until its next `connect`. Stores with the real middleware,
 // fake sockets, the in-memory channel and lock, on fake timers (heartbeat 100 ms: a follower would steal after 300).
 
 const LOCK = 'talemy.socket.x'
+
+/** What `useSocket().socket` gives the app in `tab`. */
+const appSocket = (tab: Tab) =>
+  (tab.store.dispatch(socketHolderRequested()) as unknown as { get(): AppSocket | null }).get()
 
 beforeEach(() => vi.useFakeTimers())
 afterEach(() => vi.useRealTimers())
@@ -136,5 +140,53 @@ describe('socket/disconnect with one socket per browser', () => {
       { status: 'connected', role: 'follower' },
     ])
     expect(b.sockets.sockets).toHaveLength(2)
+  })
+
+  // Socket.IO's `disconnect()` from the client is deliberate and never retried by itself: the app's own call on the
+  // socket it holds (`useSocket().socket`, the real one in the holder) is this tab's choice, as `socket/disconnect`.
+  test('the app’s own socket.disconnect() in the holder: this tab is disconnected, a follower takes the socket over', async () => {
+    const b = aBrowser()
+    const [one, two, three] = await connectedTabs(b, ['t1', 't2', 't3'])
+    const first = one!.own[0]!
+    expect(appSocket(one!)).toBe(first)
+
+    appSocket(one!)!.disconnect()
+    await settle(HEARTBEAT_MS / 2)
+    expect(one!.conn()).toMatchObject({ status: 'disconnected', role: 'follower' })
+    expect(b.edges.locks.holder(LOCK)).toBe('t2')
+    expect(appSocket(one!)).toBeNull()
+    expect(two!.own).toHaveLength(1)
+    serve(two!.own[0]!, 'sock-2', 3)
+    await settle(HEARTBEAT_MS)
+    expect([two!.conn(), three!.conn()]).toMatchObject([
+      { status: 'connected', role: 'leader' },
+      { status: 'connected', role: 'follower' },
+    ])
+
+    // Not retried: no handshake, no part in the election, until `connect`.
+    await settle(10 * HEARTBEAT_MS)
+    expect(one!.conn().status).toBe('disconnected')
+    expect(first.connectCalls).toBe(1)
+    expect(b.edges.locks.waiting(LOCK)).toEqual(['t3'])
+    one!.store.dispatch(connect())
+    await settle(HEARTBEAT_MS)
+    expect(one!.conn()).toMatchObject({ status: 'connected', role: 'follower' })
+    expect(b.sockets.sockets).toHaveLength(2)
+  })
+
+  test('the app’s own socket.disconnect() in a holder alone: disconnected, not retried; connect brings it back', async () => {
+    const b = aBrowser()
+    const [one] = await connectedTabs(b, ['t1'])
+    appSocket(one!)!.disconnect()
+    await settle(10 * HEARTBEAT_MS)
+    expect(one!.conn()).toMatchObject({ status: 'disconnected', error: null })
+    expect(one!.own[0]!.connectCalls).toBe(1)
+
+    one!.store.dispatch(connect())
+    await settle(HEARTBEAT_MS)
+    expect(one!.conn().role).toBe('leader')
+    serve(one!.own.at(-1)!, 'sock-2', 3)
+    await settle()
+    expect(one!.conn().status).toBe('connected')
   })
 })
