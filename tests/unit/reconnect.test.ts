@@ -178,6 +178,28 @@ describe('try now', () => {
   })
 })
 
+describe('the app’s own socket.disconnect() (useSocket().socket, a solo store)', () => {
+  test('deliberate, as Socket.IO means it: disconnected, never retried, not even on a signal; connect tries at once', () => {
+    const triggers = manualRetryTriggers()
+    const { store, sockets, dispatch } = mockStore(undefined, { retryTriggers: triggers.setup })
+    dispatch(connect())
+    const socket = sockets.last
+    socket.serverConnect('sock-1')
+    socket.disconnect()
+    expect(store.getState().socket.connection).toMatchObject({ status: 'disconnected', error: null })
+    triggers.fire('online')
+    vi.advanceTimersByTime(60_000)
+    expect(socket.connectCalls).toBe(1)
+    expect(store.getState().socket.connection.status).toBe('disconnected')
+
+    dispatch(connect())
+    expect(socket.connectCalls).toBe(2)
+    socket.serverConnect('sock-2')
+    expect(store.getState().socket.connection.status).toBe('connected')
+    expect(sockets.sockets).toHaveLength(1)
+  })
+})
+
 describe('timers edge', () => {
   test('the backoff runs on the injected timers, not the global setTimeout', () => {
     const pending: { callback: () => void; ms: number }[] = []
