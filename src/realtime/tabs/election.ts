@@ -23,8 +23,8 @@ export interface ElectionOptions {
   /** Beats a follower misses before it takes the lock from a silent holder (default 3). */
   missedBeats?: number
   /**
-   * The page's visibility: hidden, a follower does not take the lock from a silent holder (whose timers the browser
-   * may be throttling), only once shown. Absent: always visible.
+   * The page's visibility: hidden, a follower takes the lock from a silent holder (whose timers the browser may be
+   * throttling) only after `HIDDEN_SILENCE_MS`, or once shown. Absent: always visible.
    */
   visibility?: Visibility
   /** Called synchronously when this tab's role changes; on a loss of leadership, before anything else is done. */

@@ -1,4 +1,4 @@
-import type { TabMessage } from './protocol'
+import { HIDDEN_SILENCE_MS, type TabMessage } from './protocol'
 
 /** The holder a follower listens to: the last tab whose heartbeat it accepted, and that holder's term. */
 export interface FollowedLeader {
@@ -11,7 +11,7 @@ export interface FollowedLeader {
  * silent holder (`stealing`); `heardAt` is when it last heard its holder (or began to wait), `maxTerm` the highest term
  * it has heard (its own term, should it win, is one more). A leader knows when it last beat: a leader that has been
  * silent as long as followers wait may have had its lock stolen while it was frozen. `hidden` is the page's
- * visibility: a hidden follower never steals, and a leader keeps it for the follower it may become.
+ * visibility: a hidden follower waits longer before it steals, and a leader keeps it for the follower it may become.
  */
 export type ElectionState =
   | { status: 'idle' }
@@ -92,6 +92,13 @@ export interface ElectionConfig {
    */
   staggerMs: number
   /**
+   * How long a hidden follower waits on a silent holder before it takes the lock (at least the visible wait). Default
+   * `HIDDEN_SILENCE_MS` (150 s): with every tab in the background the holder's timers run about once a minute, so a
+   * shorter silence is no sign of a hang; a longer one is (a blocked or frozen page keeps its lock, so nothing comes
+   * through the queue), and without a steal no hidden tab would get an event again until one is shown.
+   */
+  hiddenWaitMs?: number
+  /**
    * Whether the lock can say if it is still held (Web Locks' `query`). Then a leader that finds itself silent for as
    * long as followers wait asks first instead of stepping down at once: a lone hidden tab whose timers run once a
    * minute keeps its socket.
@@ -111,8 +118,8 @@ const outranks = (beat: FollowedLeader, current: FollowedLeader) =>
 /**
  * The election's transitions: pure, `(state, event) → [state, effects]` (like `connectionTransition`). A tab queues
  * for the lock at start and leads when granted, beating every `heartbeatMs`; a follower that hears nothing for
- * `missedBeats` beats (plus its stagger) steals the lock, unless its page is hidden: then it waits in the queue until
- * the page shows; a leader that loses the lock, hears a newer leader, or finds itself silent for as long as followers
+ * `missedBeats` beats (plus its stagger) steals the lock; one whose page is hidden waits `hiddenWaitMs` instead (or
+ * until the page shows); a leader that loses the lock, hears a newer leader, or finds itself silent for as long as followers
  * wait, becomes a follower first (`becomeFollower` leads the effects) and queues again. `leave` takes a tab out until
  * the next `start` (a leader resigns, `becomeFollower` first).
  *
@@ -122,7 +129,8 @@ const outranks = (beat: FollowedLeader, current: FollowedLeader) =>
  */
 export const electionTransition = (config: ElectionConfig) => {
   const waitMs = config.missedBeats * config.heartbeatMs
-  const stealAt = (state: Following) => state.heardAt + waitMs + config.staggerMs
+  const hiddenWaitMs = Math.max(waitMs, config.hiddenWaitMs ?? HIDDEN_SILENCE_MS)
+  const stealAt = (state: Following) => state.heardAt + (state.hidden ? hiddenWaitMs : waitMs) + config.staggerMs
   /** The followed holder's `leaderGone`, when there is one. */
   const gone = (state: Following): ElectionEffect[] =>
     state.leader ? [{ type: 'leaderGone', leader: state.leader.id }] : []
@@ -247,20 +255,18 @@ export const electionTransition = (config: ElectionConfig) => {
       }
       case 'tick': {
         if (state.lock === 'stealing') return [state, []]
+        // Hidden, the wait is `hiddenWaitMs`: a shorter one would move the socket every minute while every tab is in
+        // the background (a closed or crashed holder's lock comes to the queue without a steal anyway).
         const due = stealAt(state)
         if (event.now < due) return [state, [{ type: 'startTimer', delayMs: due - event.now }]]
-        // Hidden: with every tab in the background the browser runs the holder's timers about once a minute, so its
-        // silence is no sign of a hang, and a steal would only start the socket changing hands every minute. A closed
-        // or crashed holder's lock comes to the queue without a steal; a hung one only matters once someone looks,
-        // and showing the page decides then. No timer meanwhile: nothing it could find would change the answer.
-        if (state.hidden) return [state, []]
         return steal(state)
       }
       case 'visibilityChanged': {
         if (event.hidden === state.hidden) return [state, []]
         const next = { ...state, hidden: event.hidden }
+        // Hidden: its timer runs on, and its tick waits out the rest of the hidden wait.
         if (event.hidden || state.lock === 'stealing') return [next, []]
-        // Shown: the wait it may have sat out hidden counts (its timer may be gone, or late in a throttled page).
+        // Shown: the wait it may have sat out hidden counts (its timer may be late in a throttled page).
         const due = stealAt(next)
         return event.now < due ? [next, [{ type: 'startTimer', delayMs: due - event.now }]] : steal(next)
       }

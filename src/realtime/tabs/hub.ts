@@ -13,7 +13,7 @@ import {
 } from '../../contract'
 import { DEFAULT_BACKOFF, keyedRetries, type BackoffOptions } from '../backoff'
 import type { TimerHandle, Timers } from '../timers'
-import type { TabChannel, TabMessage, RawEvent, Visibility } from './protocol'
+import { HIDDEN_SILENCE_MS, type TabChannel, type TabMessage, type RawEvent, type Visibility } from './protocol'
 import { answerResume, ReplayBuffer, type StreamHead } from './replayBuffer'
 import { roomChanges, roomUnion, type TabWants } from './roomUnion'
 
@@ -122,8 +122,6 @@ const CLIENT_EVENTS: Record<ClientEventName, true> = {
   'session:renew': true,
   typing: true,
 }
-/** How long a hidden follower may stay silent before it counts as gone (throttled timers run about once a minute). */
-const HIDDEN_SILENCE_MS = 150_000
 const isClientEvent = (event: string): boolean => Object.hasOwn(CLIENT_EVENTS, event)
 const LOGGED = new Set<string>(SERVER_EVENTS)
 

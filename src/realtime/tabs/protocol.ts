@@ -9,6 +9,12 @@ export interface RawEvent {
   args: unknown[]
 }
 
+/**
+ * How long a tab whose page may be hidden can be silent before it counts as gone: the browser runs a hidden page's
+ * timers about once a minute (Chrome's intensive throttling), so a shorter silence is no sign of a hang.
+ */
+export const HIDDEN_SILENCE_MS = 150_000
+
 /** `down`'s reason when the holder's session is over: the contract's code, as a refused handshake says it. */
 export const SESSION_EXPIRED_REASON = 'UNAUTHORIZED'
 

@@ -16,7 +16,10 @@ export interface TabsOptions {
   channelName: string
   channel: TabChannel
   lock: TabLock
-  /** The page's visibility: hidden, a tab marks nothing read, and as a follower takes no lock from a silent holder. */
+  /**
+   * The page's visibility: hidden, a tab marks nothing read, and as a follower takes the lock from a silent holder only
+   * after `HIDDEN_SILENCE_MS` (150 s).
+   */
   visibility: Visibility
   /** This tab's id on the channel; default a random one. */
   tabId?: string

@@ -38,10 +38,11 @@ function aBrowser() {
       setTimeout: (fn, ms) => {
         const due = Date.now() + ms
         const at = throttled && !visibility.visible() ? Math.ceil((due - phaseMs) / MINUTE) * MINUTE + phaseMs : due
-        return setTimeout(() => crashed || fn(), at - Date.now())
+        return setTimeout(() => crashed || hung || fn(), at - Date.now())
       },
       clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
     }
+    let hung = false
     const mine = lock.tab(tabId)
     const counted: TabLock = {
       ...mine,
@@ -73,6 +74,11 @@ function aBrowser() {
       link,
       visibility,
       roles,
+      /** The page hangs (its main thread blocked, or frozen) and never wakes: nothing runs, nothing is said or heard, its lock is kept. */
+      hang() {
+        hung = true
+        channel.close()
+      },
       /** The page is gone: the browser frees its lock, its channel and timers are gone, nothing is said. */
       crash() {
         crashed = true
@@ -168,4 +174,31 @@ describe('every tab hidden: the holder beats about once a minute', () => {
     await vi.advanceTimersByTimeAsync(3 * MINUTE)
     expect([browser.lock.holder(NAME), b.roles, browser.steals()]).toEqual(['b', ['leader'], 0])
   })
+
+  // A hung page keeps its lock (the browser frees it only when the page goes), so no tab would get it from the queue.
+  test.each([
+    ['hidden', false],
+    ['visible', true],
+  ])(
+    'the holder (%s) hangs: the hidden follower takes the lock once it has been silent 150 s, unshown',
+    async (_name, holderVisible) => {
+      const { browser, a, b } = await twoHiddenTabs({ followerThrottled: true })
+      a.visibility.set(holderVisible)
+      await vi.advanceTimersByTimeAsync(MINUTE)
+      a.hang()
+      // Silent for less than 150 s: as a throttled holder may be (its beats about a minute apart).
+      await vi.advanceTimersByTimeAsync(2 * MINUTE)
+      expect([browser.lock.holder(NAME), browser.steals(), b.roles]).toEqual(['a', 0, []])
+      // Past it: taken, on the follower's next (throttled) wake-up, once.
+      await vi.advanceTimersByTimeAsync(2 * MINUTE)
+      expect([browser.lock.holder(NAME), browser.steals(), b.roles, b.link.role()]).toEqual([
+        'b',
+        1,
+        ['leader'],
+        'leader',
+      ])
+      await vi.advanceTimersByTimeAsync(5 * MINUTE)
+      expect([browser.lock.holder(NAME), browser.steals()]).toEqual(['b', 1])
+    },
+  )
 })

@@ -132,3 +132,26 @@ describe('hand-overs that already hold (regression guards)', () => {
     expect(two!.received()).toEqual([11])
   })
 })
+
+describe('a holder that hangs while the follower is hidden', () => {
+  test('the follower takes the socket over once the holder has been silent 150 s, unshown, and gets events again', async () => {
+    const b = aBrowser()
+    const [one, two] = await connectedTabs(b, ['t1', 't2'])
+    two!.visibility.set(false)
+    // Blocked (its lock kept): it says nothing, events included.
+    b.edges.silence(one!.tabId, true)
+    one!.own[0]!.serverEmit('message:new', message(4), { offset: 4 })
+    await settle(60_000)
+    expect(two!.conn().role).toBe('follower')
+    expect(two!.received()).toEqual([])
+
+    await settle(100_000)
+    expect(two!.conn().role).toBe('leader')
+    expect(two!.own).toHaveLength(1)
+    expect(handshake(two!.own[0]!)).toEqual({ token: 'token-1', offset: 3, epoch: 'e1' })
+    serve(two!.own[0]!, 'sock-2', 5, [4, 5])
+    await settle(HEARTBEAT_MS)
+    expect(two!.conn()).toMatchObject({ status: 'connected', role: 'leader' })
+    expect(two!.received()).toEqual([4, 5])
+  })
+})
