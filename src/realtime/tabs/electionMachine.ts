@@ -119,9 +119,9 @@ const outranks = (beat: FollowedLeader, current: FollowedLeader) =>
  * The election's transitions: pure, `(state, event) → [state, effects]` (like `connectionTransition`). A tab queues
  * for the lock at start and leads when granted, beating every `heartbeatMs`; a follower that hears nothing for
  * `missedBeats` beats (plus its stagger) steals the lock; one whose page is hidden waits `hiddenWaitMs` instead (or
- * until the page shows); a leader that loses the lock, hears a newer leader, or finds itself silent for as long as followers
- * wait, becomes a follower first (`becomeFollower` leads the effects) and queues again. `leave` takes a tab out until
- * the next `start` (a leader resigns, `becomeFollower` first).
+ * until the page shows); a leader that loses the lock, hears a newer leader, or finds itself silent for as long as
+ * followers wait, becomes a follower first (`becomeFollower` leads the effects) and queues again. `leave` takes a tab
+ * out until the next `start` (a leader resigns, `becomeFollower` first).
  *
  * @example
  * const step = electionTransition({ tabId: 'a', heartbeatMs: 500, missedBeats: 3, staggerMs: 0 })
