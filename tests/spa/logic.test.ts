@@ -160,6 +160,19 @@ describe('toastNews: news for the user, not their own doings (in English words)'
       alice,
       { page: 'lessons', text: 'Lesson “Algebra” was confirmed' },
     ],
+    // Only the tutor confirms: the event is his own doing, from whichever tab or device.
+    [
+      'the tutor who confirmed does not',
+      serverEventActions['lesson:statusUpdated'](lesson({ status: 'confirmed' })),
+      bob,
+      null,
+    ],
+    [
+      'a cancellation (either side may) reaches both',
+      serverEventActions['lesson:statusUpdated'](lesson({ status: 'cancelled' })),
+      bob,
+      { page: 'lessons', text: 'Lesson “Algebra” was cancelled' },
+    ],
     [
       'a tutor hears of a request',
       serverEventActions['contactRequest:created'](request),
@@ -172,6 +185,12 @@ describe('toastNews: news for the user, not their own doings (in English words)'
       serverEventActions['contactRequest:statusUpdated']({ ...request, status: 'accepted' }),
       alice,
       { page: 'contactRequests', text: 'Contact request accepted' },
+    ],
+    [
+      'the tutor who answered does not',
+      serverEventActions['contactRequest:statusUpdated']({ ...request, status: 'declined' }),
+      bob,
+      null,
     ],
     ['nobody logged in', serverEventActions['lesson:created'](lesson()), null, null],
     ['other actions', { type: 'socket/message:new', payload: message(1) }, alice, null],

@@ -1,6 +1,14 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { api } from '../../api'
-import type { Id, ServerEventName, ServerEventPayload, User } from '../../contract'
+import type {
+  ContactRequestStatus,
+  Id,
+  LessonStatus,
+  Role,
+  ServerEventName,
+  ServerEventPayload,
+  User,
+} from '../../contract'
 import type { Message } from '../../i18n'
 import { currentRoute, type Page } from '../../app/router'
 import { serverEventOfType } from '../../realtime'
@@ -53,9 +61,37 @@ const cachedContactRequests = api.endpoints.getContactRequests.select()
 
 const holds = (list: readonly { id: Id }[] | undefined, id: Id) => list?.some((item) => item.id === id) ?? false
 
+/** Who may set each status (CONTRACT.md, "Who may change what"). */
+const LESSON_SETTERS: Record<LessonStatus, readonly Role[]> = {
+  pending: [],
+  confirmed: ['tutor'],
+  completed: ['tutor'],
+  cancelled: ['tutor', 'student'],
+}
+const REQUEST_SETTERS: Record<ContactRequestStatus, readonly Role[]> = {
+  pending: [],
+  accepted: ['tutor'],
+  declined: ['tutor'],
+}
+
+/**
+ * Whether only `me`'s side may have set the status `item` has now: then the change is theirs, made in this tab or
+ * another one or on another device, whichever page they are on. A cancellation either side may make is told apart
+ * only in the tab that asked for it (`createToaster`).
+ */
+function setByMe<S extends string>(
+  setters: Record<S, readonly Role[]>,
+  item: { tutorId: Id; studentId: Id; status: S },
+  me: User,
+): boolean {
+  const side: Role | null = item.tutorId === me.id ? 'tutor' : item.studentId === me.id ? 'student' : null
+  const who = setters[item.status]
+  return side !== null && who.length === 1 && who[0] === side
+}
+
 /** What one server event is as news. */
 interface EventNews<E extends ServerEventName> {
-  /** What it tells `me` as a toast, or `null`: something I created myself (my own booking) is no news to me. */
+  /** What it tells `me` as a toast, or `null`: something I did myself (my own booking, my confirmation) is no news to me. */
   toast: (payload: ServerEventPayload<E>, me: User) => News | null
   /**
    * Only for an event that brings a new card: whether its list as cached (what the pages read, argument `undefined`)
@@ -83,10 +119,13 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
     listed: ({ id }, state) => holds(cachedLessons(state).data, id),
   },
   'lesson:statusUpdated': {
-    toast: ({ subject, status }) => ({
-      page: 'lessons',
-      message: { id: 'toast.lessonStatus', values: { subject, status } },
-    }),
+    toast: (lesson, me) =>
+      setByMe(LESSON_SETTERS, lesson, me)
+        ? null
+        : {
+            page: 'lessons',
+            message: { id: 'toast.lessonStatus', values: { subject: lesson.subject, status: lesson.status } },
+          },
   },
   'contactRequest:created': {
     toast: (request, me) =>
@@ -94,12 +133,21 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
     listed: ({ id }, state) => holds(cachedContactRequests(state).data, id),
   },
   'contactRequest:statusUpdated': {
-    toast: ({ status }) => ({
-      page: 'contactRequests',
-      message: { id: 'toast.contactRequestStatus', values: { status } },
-    }),
+    toast: (request, me) =>
+      setByMe(REQUEST_SETTERS, request, me)
+        ? null
+        : {
+            page: 'contactRequests',
+            message: { id: 'toast.contactRequestStatus', values: { status: request.status } },
+          },
   },
 }
+
+/** The status changes a user asks for here, and the server event that tells of each once made. */
+const STATUS_CHANGES = [
+  { endpoint: api.endpoints.updateLessonStatus, event: 'lesson:statusUpdated' },
+  { endpoint: api.endpoints.updateContactRequestStatus, event: 'contactRequest:statusUpdated' },
+] as const
 
 /** The entry of `action`'s server event, if it is one that is news. */
 const newsOf = (action: UnknownAction) => {
@@ -177,16 +225,52 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
 
   const userOf = (state: unknown) => (state as { auth?: { user: User | null } }).auth?.user ?? null
 
+  /**
+   * The status each change asked for in this tab is to bring, by event and card (`lesson:statusUpdated l1`), until its
+   * event comes: that event is the user's own doing, even once they have left the page (its answer and the event race,
+   * and either may come after). Kept when the request got no answer (it may have been made); gone when refused.
+   */
+  const asked = new Map<string, string>()
+  const noteAsked = (action: UnknownAction) => {
+    for (const { endpoint, event } of STATUS_CHANGES) {
+      const pending = endpoint.matchPending(action)
+      if (!pending && !endpoint.matchRejected(action)) continue
+      const { id, status } = action.meta.arg.originalArgs
+      const key = `${event} ${id}`
+      if (pending) asked.set(key, status)
+      else if (
+        typeof (action.payload as { status?: unknown } | undefined)?.status === 'number' &&
+        asked.get(key) === status
+      )
+        asked.delete(key)
+    }
+  }
+  /** Whether `action` is the event of a change asked for here (and then it is no longer awaited). */
+  const askedHere = (action: UnknownAction) => {
+    const event = serverEventOfType.get(action.type)
+    if (!STATUS_CHANGES.some((c) => c.event === event)) return false
+    const { id, status } = action.payload as { id: Id; status: string }
+    const key = `${event} ${id}`
+    if (asked.get(key) !== status) return false
+    asked.delete(key)
+    return true
+  }
+
   const middleware: Middleware = (store) => (next) => (action) => {
     const stateBefore = store.getState()
     const before = userOf(stateBefore)
     // Asked of the state before the event: once its cache work is done, every new card is listed.
     const known = alreadyListed(action as UnknownAction, stateBefore)
+    const own = askedHere(action as UnknownAction)
+    noteAsked(action as UnknownAction)
     const result = next(action)
     const me = userOf(store.getState())
-    // Another user (or nobody) now: what was said to the one before is theirs, and goes with them.
-    if (me?.id !== before?.id && shown.get().length > 0) show([])
-    const news = known ? null : toastNews(action as UnknownAction, me)
+    if (me?.id !== before?.id) {
+      // Another user (or nobody) now: what was said to the one before is theirs, and goes with them, as do their changes.
+      if (shown.get().length > 0) show([])
+      asked.clear()
+    }
+    const news = known || own ? null : toastNews(action as UnknownAction, me)
     if (news && openPage() !== news.page) {
       const toast: Toast = { id: nextId++, ...news }
       show([...keptFor(shown.get()), toast])

@@ -1,0 +1,265 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { describe, expect, test } from 'vitest'
+import type { ContactRequest, Lesson, User } from '../../src/contract'
+import { createToaster } from '../../src/features/notifications/toaster'
+import { serverEventActions } from '../../src/realtime'
+import { eventually } from '../unit/support/eventually'
+import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
+import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
+
+// A user changes a card's status and goes to another page before the server's event for it arrives: a toast telling
+// them of their own change would be news of nothing. The other person's change, on another page, is a toast as ever.
+
+const page = pagePerTest()
+
+const later = '2026-11-24T09:00:00.000Z'
+
+interface OwnChange {
+  name: string
+  me: User
+  hash: string
+  card: string
+  press: string
+  list: string
+  before: Lesson | ContactRequest
+  after: Lesson | ContactRequest
+  event: () => ReturnType<(typeof serverEventActions)['lesson:statusUpdated' | 'contactRequest:statusUpdated']>
+}
+
+const l1 = lesson('l1')
+const r1 = contactRequest('r1')
+const changes: OwnChange[] = [
+  {
+    name: 'the tutor confirms a lesson',
+    me: bob,
+    hash: '#/lessons',
+    card: 'lesson',
+    press: 'Confirm',
+    list: '/api/lessons',
+    before: l1,
+    after: { ...l1, status: 'confirmed', updatedAt: later },
+    event: () => serverEventActions['lesson:statusUpdated']({ ...l1, status: 'confirmed', updatedAt: later }),
+  },
+  {
+    name: 'the student cancels a lesson',
+    me: alice,
+    hash: '#/lessons',
+    card: 'lesson',
+    press: 'Cancel lesson',
+    list: '/api/lessons',
+    before: l1,
+    after: { ...l1, status: 'cancelled', updatedAt: later },
+    event: () => serverEventActions['lesson:statusUpdated']({ ...l1, status: 'cancelled', updatedAt: later }),
+  },
+  {
+    name: 'the tutor cancels a lesson',
+    me: bob,
+    hash: '#/lessons',
+    card: 'lesson',
+    press: 'Cancel lesson',
+    list: '/api/lessons',
+    before: l1,
+    after: { ...l1, status: 'cancelled', updatedAt: later },
+    event: () => serverEventActions['lesson:statusUpdated']({ ...l1, status: 'cancelled', updatedAt: later }),
+  },
+  {
+    name: 'the tutor accepts a contact request',
+    me: bob,
+    hash: '#/contact-requests',
+    card: 'contact-request',
+    press: 'Accept',
+    list: '/api/contact-requests',
+    before: r1,
+    after: { ...r1, status: 'accepted', updatedAt: later },
+    event: () => serverEventActions['contactRequest:statusUpdated']({ ...r1, status: 'accepted', updatedAt: later }),
+  },
+]
+
+/** `me` on `c.hash`, with the app's toaster; the PATCH is answered only when `answer()` is called. */
+async function openAs(c: OwnChange) {
+  let answer: () => void = () => {}
+  const answered = new Promise<void>((resolve) => {
+    answer = resolve
+  })
+  let patched = false
+  const fetchFn = apiRoutes(async (method, path) => {
+    if (method === 'PATCH') {
+      patched = true
+      await answered
+      return json(200, c.after)
+    }
+    if (path === c.list) return json(200, [c.before])
+    if (path === '/api/users') return json(200, [alice, bob])
+    return json(200, [])
+  })
+  window.history.replaceState(null, '', c.hash)
+  const toaster = createToaster()
+  const { store } = appStore(fetchFn, {
+    preloadedState: { auth: { token: 'token-1', user: c.me } },
+    extraMiddleware: [toaster.middleware],
+  })
+  renderApp(page.root, store, toaster)
+  const card = () => page.container.querySelector(`[data-testid=${c.card}]`)
+  await eventually(() => expect(card()).not.toBeNull())
+  const press = async () => {
+    act(() => [...card()!.querySelectorAll('button')].find((b) => b.textContent === c.press)!.click())
+    await eventually(() => expect(patched).toBe(true))
+  }
+  const leave = async () => {
+    act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+  }
+  return { store, toaster, press, leave, answer }
+}
+
+describe('no toast for the user’s own status change, wherever they are when its event comes', () => {
+  test.each(changes)('$name, then leaves before the answer and the event', async (c) => {
+    const { store, toaster, press, leave, answer } = await openAs(c)
+    await press()
+    await leave()
+    act(() => void store.dispatch(c.event()))
+    expect(toaster.getSnapshot()).toEqual([])
+    await act(async () => answer())
+    await act(async () => {})
+    expect(toaster.getSnapshot()).toEqual([])
+    expect(page.container.querySelectorAll('[data-testid=toast]')).toHaveLength(0)
+    store.dispose()
+  })
+
+  test.each(changes)('$name, has the answer, then leaves before the event', async (c) => {
+    const { store, toaster, press, leave, answer } = await openAs(c)
+    await press()
+    await act(async () => answer())
+    await eventually(() =>
+      expect(page.container.querySelector(`[data-testid=${c.card}-status]`)?.textContent).toBe(c.after.status),
+    )
+    await leave()
+    act(() => void store.dispatch(c.event()))
+    expect(toaster.getSnapshot()).toEqual([])
+    store.dispose()
+  })
+})
+
+describe('a change asked for whose answer never came, or that was refused', () => {
+  /** Alice on the lessons page, whose cancel of l1 is answered by `patch`; then she goes to the messages page. */
+  async function aliceCancels(patch: () => Promise<Response>) {
+    let patched = false
+    const fetchFn = apiRoutes(async (method, path) => {
+      if (method === 'PATCH') {
+        patched = true
+        return patch()
+      }
+      if (path === '/api/lessons') return json(200, [l1])
+      if (path === '/api/users') return json(200, [alice, bob])
+      return json(200, [])
+    })
+    window.history.replaceState(null, '', '#/lessons')
+    const toaster = createToaster()
+    const { store } = appStore(fetchFn, { extraMiddleware: [toaster.middleware] })
+    renderApp(page.root, store, toaster)
+    await eventually(() => expect(page.container.querySelector('[data-testid=lesson]')).not.toBeNull())
+    act(() =>
+      [...page.container.querySelectorAll<HTMLButtonElement>('[data-testid=lesson] button')]
+        .find((b) => b.textContent === 'Cancel lesson')!
+        .click(),
+    )
+    await eventually(() => expect(patched).toBe(true))
+    // The answer (or the failure) is in: the page shows why.
+    await eventually(() =>
+      expect(page.container.querySelector('[data-testid=lesson] [role=alert]')?.textContent).toBeTruthy(),
+    )
+    act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    return { store, toaster }
+  }
+  const cancelled = () => serverEventActions['lesson:statusUpdated']({ ...l1, status: 'cancelled', updatedAt: later })
+
+  test('no answer (the connection dropped after the server made it): its event is still her own, no toast', async () => {
+    const { store, toaster } = await aliceCancels(() => Promise.reject(new TypeError('Failed to fetch')))
+    act(() => void store.dispatch(cancelled()))
+    expect(toaster.getSnapshot()).toEqual([])
+    store.dispose()
+  })
+
+  test('refused (not made): the tutor’s cancellation that comes later is news, a toast', async () => {
+    const { store, toaster } = await aliceCancels(async () =>
+      json(429, { error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 1000 } }),
+    )
+    act(() => void store.dispatch(cancelled()))
+    expect(toaster.getSnapshot().map((t) => t.message.id)).toEqual(['toast.lessonStatus'])
+    store.dispose()
+  })
+})
+
+describe('a change only the user’s side may make, made in another tab or on another device', () => {
+  test.each([
+    {
+      name: 'the tutor’s confirmation',
+      event: serverEventActions['lesson:statusUpdated']({ ...l1, status: 'confirmed', updatedAt: later }),
+    },
+    {
+      name: 'the tutor’s completion',
+      event: serverEventActions['lesson:statusUpdated']({ ...l1, status: 'completed', updatedAt: later }),
+    },
+    {
+      name: 'the tutor’s answer to a request',
+      event: serverEventActions['contactRequest:statusUpdated']({ ...r1, status: 'declined', updatedAt: later }),
+    },
+  ])('$name is no toast for the tutor', async ({ event }) => {
+    window.history.replaceState(null, '', '#/messages')
+    const toaster = createToaster()
+    const fetchFn = apiRoutes((_method, path) => json(200, path === '/api/users' ? [alice, bob] : []))
+    const { store } = appStore(fetchFn, {
+      preloadedState: { auth: { token: 'token-1', user: bob } },
+      extraMiddleware: [toaster.middleware],
+    })
+    renderApp(page.root, store, toaster)
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    act(() => void store.dispatch(event))
+    expect(toaster.getSnapshot()).toEqual([])
+    store.dispose()
+  })
+})
+
+describe('the other person’s change is still a toast on another page', () => {
+  test.each([
+    {
+      name: 'the tutor cancels: the student hears of it',
+      me: alice,
+      event: serverEventActions['lesson:statusUpdated']({ ...l1, status: 'cancelled', updatedAt: later }),
+      id: 'toast.lessonStatus',
+    },
+    {
+      name: 'the student cancels: the tutor hears of it',
+      me: bob,
+      event: serverEventActions['lesson:statusUpdated']({ ...l1, status: 'cancelled', updatedAt: later }),
+      id: 'toast.lessonStatus',
+    },
+    {
+      name: 'the tutor confirms: the student hears of it',
+      me: alice,
+      event: serverEventActions['lesson:statusUpdated']({ ...l1, status: 'confirmed', updatedAt: later }),
+      id: 'toast.lessonStatus',
+    },
+    {
+      name: 'the tutor declines a request: the student hears of it',
+      me: alice,
+      event: serverEventActions['contactRequest:statusUpdated']({ ...r1, status: 'declined', updatedAt: later }),
+      id: 'toast.contactRequestStatus',
+    },
+  ])('$name', async ({ me, event, id }) => {
+    window.history.replaceState(null, '', '#/messages')
+    const toaster = createToaster()
+    const fetchFn = apiRoutes((_method, path) => json(200, path === '/api/users' ? [alice, bob] : []))
+    const { store } = appStore(fetchFn, {
+      preloadedState: { auth: { token: 'token-1', user: me } },
+      extraMiddleware: [toaster.middleware],
+    })
+    renderApp(page.root, store, toaster)
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    act(() => void store.dispatch(event))
+    expect(toaster.getSnapshot().map((t) => t.message.id)).toEqual([id])
+    store.dispose()
+  })
+})
