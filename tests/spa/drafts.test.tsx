@@ -4,8 +4,9 @@ import { describe, expect, test } from 'vitest'
 import { loggedOut } from '../../src/app/authSlice'
 import { navigate } from '../../src/app/router'
 import { eventually } from '../unit/support/eventually'
+import { MAX_CONTENT_LENGTH } from '../../src/contract'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
-import { apiRoutes, appStore, json, pagePerTest, renderApp, type } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp, type } from './support/page'
 
 // A message half-written in one conversation is the user's text: going to another conversation (or page) to look
 // something up, and coming back, must find it where it was, and nowhere else.
@@ -70,6 +71,41 @@ describe('the composer’s draft', () => {
     act(() => void store.dispatch({ type: 'auth/loggedIn', payload: { token: 'token-2', user: alice } }))
     act(() => navigate({ page: 'messages', conversationId: 'c1' }))
     expect((await composerOf('c1')).value).toBe('')
+    store.dispose()
+  })
+
+  // Review: the composer said "too long" through the polite region each time it was drawn with such a draft, so every
+  // return to the conversation said it twice (the region, and the field's description as focus lands in it), though
+  // nothing had changed since the user left it.
+  test('over the limit, it comes back as it was left: the error on the field, said as it went over, not on each return', async () => {
+    const { store, sockets } = appStore(twoThreads)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    const said = politeSaid()
+    const tooLong = `4,001 / 4,000 characters: too long`
+    type(await composerOf('c1'), 'x'.repeat(MAX_CONTENT_LENGTH + 1))
+    await eventually(() => expect(said).toEqual([tooLong]))
+
+    for (let visit = 0; visit < 2; visit++) {
+      act(() => navigate({ page: 'messages', conversationId: 'c2' }))
+      await composerOf('c2')
+      act(() => navigate({ page: 'messages', conversationId: 'c1' }))
+      const composer = await composerOf('c1')
+      // As it was left: the text, the field marked invalid and described by the error, Send off; and focus in it, so a
+      // screen reader reads that description where a sighted user sees it.
+      expect(composer.value).toHaveLength(MAX_CONTENT_LENGTH + 1)
+      await eventually(() => expect(document.activeElement).toBe(composer))
+      expect(composer.getAttribute('aria-invalid')).toBe('true')
+      expect(document.getElementById(composer.getAttribute('aria-describedby')!)?.textContent).toBe(tooLong)
+      expect(composer.form!.querySelector<HTMLButtonElement>('button[type=submit]')!.disabled).toBe(true)
+      await act(async () => {})
+    }
+    expect(said).toEqual([tooLong])
+
+    // Typed under the limit and over it again, it is said again, as when it was first typed.
+    type(await composerOf('c1'), 'x'.repeat(MAX_CONTENT_LENGTH))
+    type(await composerOf('c1'), 'x'.repeat(MAX_CONTENT_LENGTH + 1))
+    await eventually(() => expect(said).toEqual([tooLong, tooLong]))
     store.dispose()
   })
 })

@@ -389,9 +389,10 @@ function Composer({
   const id = useId()
   const content = text.trim()
   const tooLong = content.length > MAX_CONTENT_LENGTH
-  // Why Send is off, said once as the draft goes over the limit (the hint was read when the field got focus).
+  // Why Send is off, said once as the draft goes over the limit (the hint was read when the field got focus). A draft
+  // restored over it went over before the user left: coming back, focus lands in the field, whose description says it.
   const announce = useAnnounce()
-  const saidTooLong = useRef(false)
+  const saidTooLong = useRef(tooLong)
   useEffect(() => {
     if (tooLong && !saidTooLong.current)
       announce(t('thread.tooLong', { length: content.length, max: MAX_CONTENT_LENGTH }))
