@@ -13,7 +13,7 @@ import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
 import { useFieldWords } from '../shared/fieldWords'
-import { useCardKeepsFocus } from '../shared/keepFocus'
+import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
 import { useStatusChange } from '../shared/statusChange'
 import { useStatusSaid } from '../shared/statusSaid'
@@ -81,8 +81,9 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
     const updated = await attempt(() => update({ id: request.id, status }).unwrap())
     if (!updated) return
     dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, updated)))
-    // Accept and Decline are gone once answered: the card itself keeps the keyboard user's place.
-    cardRef.current?.focus()
+    // Accept and Decline are gone once answered: the card itself keeps the keyboard user's place, if they are still
+    // there.
+    if (stillAt(cardRef.current)) cardRef.current?.focus()
   }
   // Answered elsewhere (the tutor's other tab): the buttons go too, and the card keeps the place as well.
   const keepFocus = useCardKeepsFocus(cardRef)

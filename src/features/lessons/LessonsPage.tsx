@@ -10,7 +10,7 @@ import { upsertById } from '../shared/cache'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
 import { useFieldWords } from '../shared/fieldWords'
 import { toDateTimeLocal } from '../shared/format'
-import { useCardKeepsFocus } from '../shared/keepFocus'
+import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
 import { useStatusChange } from '../shared/statusChange'
 import { useStatusSaid } from '../shared/statusSaid'
@@ -98,7 +98,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
     // Drawn with it already (the socket's event came before the answer): no new drawing will come for it.
     if (statusDrawn.current === updated.status) {
       focusAfterChange.current = null
-      cardRef.current?.focus()
+      if (stillAt(cardRef.current)) cardRef.current?.focus()
     }
   }
   /** The status a change of this card's is waiting to see drawn, before it focuses the card. */
@@ -106,7 +106,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   useLayoutEffect(() => {
     if (focusAfterChange.current !== lesson.status) return
     focusAfterChange.current = null
-    cardRef.current?.focus()
+    if (stillAt(cardRef.current)) cardRef.current?.focus()
   }, [lesson.status])
   // A button the keyboard user is on that goes for another cause (the other person's change, another tab's) hands
   // focus to the card too.

@@ -27,3 +27,15 @@ export function useCardKeepsFocus(cardRef: RefObject<HTMLElement | null>): RefCa
   })
   return keep
 }
+
+/**
+ * Whether keyboard focus is still where a change of `card`'s was asked (in the card, or nowhere: its button gone), so
+ * that the card may take it once the change is drawn. A user who went on meanwhile (the next card's button, a field)
+ * stays there: pulled back, they would press the wrong card's button or lose their place (WCAG 3.2.2).
+ *
+ * @example if (stillAt(cardRef.current)) cardRef.current?.focus()
+ */
+export function stillAt(card: HTMLElement | null): boolean {
+  const focused = document.activeElement
+  return card !== null && (focused === null || focused === document.body || card.contains(focused))
+}
