@@ -26,7 +26,8 @@ export const tokenRefreshed = createAction<{ token: string; user?: User }>('auth
  *
  * @example dispatch(loggedOut())
  */
-export const loggedOut = createAction('auth/loggedOut', (options: { keepOutbox?: boolean } = {}) => ({
+// Pure: the layer matches logout through its options and never builds this one; an unused copy is left out.
+export const loggedOut = /* @__PURE__ */ createAction('auth/loggedOut', (options: { keepOutbox?: boolean } = {}) => ({
   payload: undefined,
   meta: { keepOutbox: options.keepOutbox === true },
 }))
