@@ -308,15 +308,8 @@ export function conversationMessagePatches(
     return recount || (countUnread && covered !== undefined && message.seq > covered)
       ? [{ op: 'replace', path: [idx], value: copy(current, { unreadCount: current.unreadCount + 1 }) }]
       : []
-  const lastMessage: Message = {
-    id: message.id,
-    conversationId: message.conversationId,
-    seq: message.seq,
-    senderId: message.senderId,
-    content: message.content,
-    createdAt: message.createdAt,
-    clientId: message.clientId,
-  }
+  // The message's own fields (a copy as the thread keeps it: the list holds no `status` either).
+  const lastMessage: Message = threadMessageOf(message, undefined)
   const updatedAt = time(message.createdAt) > time(current.updatedAt) ? message.createdAt : current.updatedAt
   const next: Conversation = copy(current, {
     lastMessage,
