@@ -238,13 +238,11 @@ export function createTabHub(options: TabHubOptions): TabHub {
   }
 
   function remember(event: 'presence:snapshot' | 'presence:changed', payload: unknown) {
-    if (event === 'presence:snapshot') {
-      const parsed = parse(ephemeralEventSchemas['presence:snapshot'], payload)
-      if (parsed.ok) presence = new Map(parsed.value.users.map((user) => [user.userId, user]))
-    } else {
-      const parsed = parse(ephemeralEventSchemas['presence:changed'], payload)
-      if (parsed.ok) (presence ??= new Map()).set(parsed.value.userId, parsed.value)
-    }
+    const parsed = parse<PresenceState | { users: PresenceState[] }>(ephemeralEventSchemas[event], payload)
+    if (!parsed.ok) return
+    const { value } = parsed
+    if ('users' in value) presence = new Map(value.users.map((user) => [user.userId, user]))
+    else (presence ??= new Map()).set(value.userId, value)
   }
 
   function becomeUp() {
