@@ -1,3 +1,4 @@
+import { nanoid } from '@reduxjs/toolkit'
 import type { StorageLike } from './outboxStorage'
 import { hostTimers, type TimerHandle, type Timers } from './timers'
 import type { TabLock } from './tabs/protocol'
@@ -106,7 +107,7 @@ export function createLeaseLock(
   {
     ttlMs = 10_000,
     now = () => Date.now(),
-    owner = `tab-${Math.random().toString(36).slice(2)}`,
+    owner = `tab-${nanoid()}`,
     timers = hostTimers,
   }: { ttlMs?: number; now?: () => number; owner?: string; timers?: Timers } = {},
 ): DrainLock {

@@ -1,3 +1,4 @@
+import { nanoid } from '@reduxjs/toolkit'
 import type { Id } from '../../contract'
 import type { BackoffOptions } from '../backoff'
 import type { Timers } from '../timers'
@@ -65,7 +66,7 @@ interface LinkHooks {
   onFollowerGone?(): void
 }
 
-const randomTabId = () => `tab-${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}`
+const randomTabId = () => `tab-${nanoid()}`
 
 /**
  * Binds the election, the holder's hub and the follower's proxy into what the middleware needs: who this tab is, and
