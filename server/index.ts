@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import { TokenService, loadSigningKey } from './auth'
-import { openDatabase, seedIfNew, shouldSeedDemo, type Db } from './db'
+import { openDatabase, seedIfNew, shouldSeedDemo, type Db, type PostgresTimeouts } from './db'
 import {
   DEFAULT_REFRESH_IDLE_SECONDS,
   DEFAULT_SESSION_MAX_SECONDS,
@@ -64,6 +64,12 @@ export interface StartServerOptions {
   dataDir?: string
   /** Use this PostgreSQL server instead of the embedded database. */
   databaseUrl?: string
+  /**
+   * With `databaseUrl`: how long to wait for a connection (5 s) and for a statement (PostgreSQL's limit 15 s; the
+   * client's, for a server that cannot answer at all, 5 s more). The URL's `connect_timeout` (s), `statement_timeout`
+   * and `query_timeout` (ms) override them.
+   */
+  postgresTimeouts?: PostgresTimeouts
   /**
    * Several nodes: a Socket.IO Redis adapter, and the limits, socket cap, viewers and revocations shared through this
    * Redis. Needs `databaseUrl` (the embedded database belongs to one process).
@@ -176,7 +182,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const redis = options.redisUrl ? await connectRedis(options.redisUrl, options.redisPrefix) : undefined
   let db: Db | undefined
   try {
-    db = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? '.data', logger })
+    db = await openDatabase({
+      databaseUrl: options.databaseUrl,
+      dataDir: options.dataDir ?? '.data',
+      logger,
+      postgresTimeouts: options.postgresTimeouts,
+    })
     return await startOn(db, redis, { ...options, jwtSecret }, logger)
   } catch (error) {
     await db?.close().catch(() => undefined)

@@ -2,10 +2,11 @@ import { join } from 'node:path'
 import type { Logger } from '../logger'
 import { migrate } from './migrations'
 import { openPglite } from './pglite'
-import { openPostgres } from './postgres'
+import { openPostgres, type PostgresTimeouts } from './postgres'
 import type { Db } from './types'
 
 export type { Db, Prepared, Queryable } from './types'
+export type { PostgresTimeouts } from './postgres'
 export { seedIfNew, shouldSeedDemo } from './seed'
 
 export interface OpenDatabaseOptions {
@@ -13,13 +14,21 @@ export interface OpenDatabaseOptions {
   databaseUrl?: string
   dataDir: string
   logger?: Logger
+  /** With `databaseUrl`: bounds on waiting for PostgreSQL (the URL's parameters override them). */
+  postgresTimeouts?: PostgresTimeouts
 }
 
 /** Opens the database and runs pending migrations (demo data is `seedIfNew`'s, when asked). */
-export async function openDatabase({ databaseUrl, dataDir, logger }: OpenDatabaseOptions): Promise<Db> {
+export async function openDatabase({
+  databaseUrl,
+  dataDir,
+  logger,
+  postgresTimeouts,
+}: OpenDatabaseOptions): Promise<Db> {
   const started = Date.now()
   const db = databaseUrl
     ? await openPostgres(databaseUrl, {
+        timeouts: postgresTimeouts,
         onNoIdentity: (error) =>
           logger?.warn(
             { err: error },

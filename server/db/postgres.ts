@@ -11,6 +11,33 @@ const MAX_ATTEMPTS = 5
  * every node's writes for those users would wait behind it. A `DATABASE_URL` parameter of that name overrides it.
  */
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000
+/**
+ * How long connecting to the database (TCP, TLS, authentication) may take, and how long a statement may wait for a
+ * free connection of the pool. A reachable database connects in milliseconds; a host that accepts and never answers
+ * (a black-holed address, a server frozen or out of memory) would otherwise hold every request, and every socket's
+ * handshake, for ever. A `connect_timeout` parameter of `DATABASE_URL` (libpq's, in seconds) overrides it.
+ */
+export const CONNECTION_TIMEOUT_MS = 5_000
+/**
+ * How long PostgreSQL lets one statement run (`statement_timeout`), a lock wait included. Longer than
+ * `IDLE_IN_TRANSACTION_TIMEOUT_MS`: a write waiting on the rows of a node frozen in its transaction goes through once
+ * that transaction is ended, rather than failing first. Ours take milliseconds; one that waits this long waits on
+ * something that may never end (a lock held by a session nobody drives), and holds a pool connection meanwhile. A
+ * `DATABASE_URL` parameter of that name overrides it (`0`: no limit).
+ */
+export const STATEMENT_TIMEOUT_MS = 15_000
+/**
+ * How much longer than the statement timeout `pg` waits for a statement's answer (`query_timeout`) before giving the
+ * connection up. A live server cancels the statement first and the connection stays in use; this catches the server
+ * that cannot say so (a partition, a frozen host). A `query_timeout` parameter of `DATABASE_URL` overrides the sum.
+ */
+const QUERY_TIMEOUT_MARGIN_MS = 5_000
+/**
+ * Idle time before TCP starts probing a connection (keepalive). The pool's idle connections and a statement's long
+ * wait send nothing: without probes a peer gone without a word (a host lost, a NAT or firewall that forgot the
+ * connection) is found only by the next statement sent on it.
+ */
+const KEEPALIVE_INITIAL_DELAY_MS = 10_000
 
 export function isRetryable(error: unknown): boolean {
   return RETRYABLE.has(String((error as { code?: unknown } | null)?.code))
@@ -33,19 +60,67 @@ async function identityOf(client: Pick<pg.Pool, 'query'>): Promise<string> {
   return `postgres ${row.system} timeline ${Number.parseInt(row.wal.slice(0, 8), 16)}`
 }
 
+export interface PostgresTimeouts {
+  /** Connecting, and waiting for a free pooled connection. Default `CONNECTION_TIMEOUT_MS`. */
+  connectMs?: number
+  /** PostgreSQL's `statement_timeout`. Default `STATEMENT_TIMEOUT_MS`. */
+  statementMs?: number
+  /** How long `pg` waits for any statement's answer before giving its connection up. Default the statement's + 5 s. */
+  queryMs?: number
+}
+
 export interface OpenPostgresOptions {
   /** Called when the database's identity cannot be read (a role denied those functions, say): `files` stays unset. */
   onNoIdentity?: (error: unknown) => void
+  /** Bounds on waiting for the database; parameters of the connection string override them. */
+  timeouts?: PostgresTimeouts
+}
+
+/**
+ * The bounds in force: the connection string's parameters over `timeouts` over the defaults. `pg` itself reads
+ * `statement_timeout` and `query_timeout` from the string; they are read here too so that the client's bound follows a
+ * statement timeout set there, and `connect_timeout`, which `pg` leaves to libpq.
+ */
+function boundsOf(connectionString: string, timeouts: PostgresTimeouts = {}) {
+  let parameters: URLSearchParams | undefined
+  try {
+    parameters = new URL(connectionString).searchParams
+  } catch {
+    // A libpq key=value string or a socket path: `pg` reads no timeouts from those either.
+  }
+  const given = (name: string, scale = 1): number | undefined => {
+    const value = parameters?.get(name)
+    if (value === null || value === undefined) return undefined
+    // `pg` would read 0 as a 1 ms bound on every statement: no bound is had by leaving `query_timeout` out.
+    if (name === 'query_timeout' && Number(value) === 0) throw new Error('DATABASE_URL: query_timeout must be above 0')
+    const number = Number(value)
+    if (!Number.isFinite(number) || number < 0) throw new Error(`DATABASE_URL: ${name} must be a number, got ${value}`)
+    return number * scale
+  }
+  const statementMs = given('statement_timeout') ?? timeouts.statementMs ?? STATEMENT_TIMEOUT_MS
+  return {
+    connectMs: given('connect_timeout', 1000) ?? timeouts.connectMs ?? CONNECTION_TIMEOUT_MS,
+    statementMs,
+    // With no statement timeout, nor one on the client: `pg` takes 0 as none.
+    queryMs:
+      given('query_timeout') ?? timeouts.queryMs ?? (statementMs === 0 ? 0 : statementMs + QUERY_TIMEOUT_MARGIN_MS),
+  }
 }
 
 /** A PostgreSQL server through `pg`: same SQL as PGlite. */
 export async function openPostgres(connectionString: string, options: OpenPostgresOptions = {}): Promise<Db> {
   let files: string | undefined
   const watchers = new Set<(files: string) => void>()
+  const bounds = boundsOf(connectionString, options.timeouts)
   const pool = new pg.Pool({
     connectionString,
     max: 10,
     idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    connectionTimeoutMillis: bounds.connectMs,
+    statement_timeout: bounds.statementMs,
+    query_timeout: bounds.queryMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
     // A failover under a running process shows first in its new connections (those to the old primary break): each
     // is checked before its first statement, so whatever runs on the new timeline runs after `files` says so.
     onConnect: async (client) => {
