@@ -39,6 +39,9 @@ const QUERY_TIMEOUT_MARGIN_MS = 5_000
  */
 const KEEPALIVE_INITIAL_DELAY_MS = 10_000
 
+/** One statement on a connection, or on whichever the pool gives. */
+type Send = (config: pg.QueryConfig) => Promise<pg.QueryResult>
+
 export function isRetryable(error: unknown): boolean {
   return RETRYABLE.has(String((error as { code?: unknown } | null)?.code))
 }
@@ -149,15 +152,12 @@ export async function openPostgres(connectionString: string, options: OpenPostgr
     options.onNoIdentity?.(error)
   }
   // `pg` prepares a named statement once per connection, at its first use there.
-  const run = async <T>(client: Pick<pg.Pool, 'query'>, statement: Prepared, params: unknown[]) =>
-    (await client.query({ name: statement.name, text: statement.text, values: params })).rows as T[]
-  const wrap = (client: Pick<pg.Pool, 'query'>): Queryable => ({
-    async query<T>(sql: string, params: unknown[] = []) {
-      const result = await client.query(sql, params)
-      return result.rows as T[]
-    },
-    execute: (statement, params) => run(client, statement, params),
+  const wrap = (send: Send): Queryable => ({
+    query: async <T>(sql: string, params: unknown[] = []) => (await send({ text: sql, values: params })).rows as T[],
+    execute: async <T>(statement: Prepared, params: unknown[]) =>
+      (await send({ name: statement.name, text: statement.text, values: params })).rows as T[],
   })
+  const direct = wrap((config) => pool.query(config))
   async function transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -177,23 +177,33 @@ export async function openPostgres(connectionString: string, options: OpenPostgr
     let lost: Error | undefined
     const onError = (error: Error) => (lost ??= error)
     client.on('error', onError)
+    // An error that is not PostgreSQL's answer (no answer within `query_timeout`, the connection lost) leaves it unknown
+    // where the connection stands: the statement may still be running, and would answer the next one sent there. Such a
+    // client is not rolled back nor reused but released with the error, which closes it; PostgreSQL rolls back what it
+    // had begun when the connection goes (or its statement times out).
+    let unsure: Error | undefined
+    const send: Send = (config) =>
+      client.query(config).catch((error: unknown) => {
+        if (!(error instanceof pg.DatabaseError)) unsure ??= error instanceof Error ? error : new Error(String(error))
+        throw error
+      })
     try {
-      await client.query('begin')
-      const result = await fn(wrap(client))
-      await client.query('commit')
+      await send({ text: 'begin' })
+      const result = await fn(wrap(send))
+      await send({ text: 'commit' })
       return result
     } catch (error) {
-      await client.query('rollback').catch(() => undefined)
+      if (!lost && !unsure) await send({ text: 'rollback' }).catch(() => undefined)
       throw error
     } finally {
       client.off('error', onError)
-      client.release(lost)
+      client.release(lost ?? unsure)
     }
   }
   return {
     kind: 'postgres',
-    query: wrap(pool).query,
-    execute: wrap(pool).execute,
+    query: direct.query,
+    execute: direct.execute,
     transaction,
     executeMany: <T>(statement: Prepared, paramLists: unknown[][], options: ExecuteManyOptions = {}) =>
       paramLists.length === 0

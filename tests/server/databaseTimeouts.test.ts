@@ -107,6 +107,31 @@ describe.runIf(ready)('on a real PostgreSQL that stops answering', () => {
     }
   })
 
+  it('gives back no connection stuck on a statement that got no answer: once the database answers, the pool serves', async () => {
+    const database = `talemy_timeouts_${++databases}`
+    cluster.createDatabase(database)
+    const proxy = await startSilentProxy(port)
+    try {
+      await withDb(await openPostgres(proxy.urlFor(database), { timeouts: BOUNDS }), async (db) => {
+        proxy.silence()
+        // More than the pool holds: each transaction waits on its `begin`, a new connection or a free one.
+        const silent = await Promise.allSettled(
+          Array.from({ length: 12 }, () => db.transaction((tx) => tx.query('select 1'))),
+        )
+        expect(silent.map((result) => result.status)).toEqual(Array(12).fill('rejected'))
+        proxy.heal()
+        const answered = await Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            db.transaction((tx) => tx.query<{ i: number }>('select $1::int as i', [i])),
+          ),
+        )
+        expect(answered.map(([row]) => row?.i)).toEqual(Array.from({ length: 12 }, (_, i) => i))
+      })
+    } finally {
+      await proxy.close()
+    }
+  })
+
   it('answers API requests INTERNAL (500) and handshakes connect_error INTERNAL, and drops a socket whose replay cannot be read', async () => {
     const databaseUrl = await seededDatabase(cluster, `talemy_timeouts_${++databases}`)
     const proxy = await startSilentProxy(port)
