@@ -37,6 +37,17 @@ describe('a PostgreSQL host that never answers', () => {
   })
 })
 
+describe('bounds given in DATABASE_URL', () => {
+  it.each([
+    ['statement_timeout=15s', /statement_timeout must be a number/],
+    ['query_timeout=0', /query_timeout must be above 0/],
+    ['connect_timeout=soon', /connect_timeout must be a number/],
+  ])('refuses %s before connecting, saying why', async (parameter, why) => {
+    // `pg` reads "15s" as 15 ms (parseInt), and a query_timeout of "0" as 1 ms on every statement.
+    await expect(openPostgres(`postgres://postgres@127.0.0.1:1/talemy?${parameter}`)).rejects.toThrow(why)
+  })
+})
+
 /** Short, for the silent phases; long enough for a healthy local database on a busy machine. */
 const BOUNDS = { connectMs: 1000, queryMs: 1000 }
 
