@@ -19,6 +19,12 @@ export type ResumeResult =
   | { kind: 'gap'; offset: number; epoch: string }
 
 export const DEFAULT_MAX_REPLAY = 1000
+/**
+ * Most events one pruning statement deletes. After a long outage (or a retention made shorter) the backlog may be
+ * millions of rows: deleted in one statement it could outlast the database's statement timeout and fail every time,
+ * and the log would only grow. A bounded piece takes milliseconds on the `created_at` index.
+ */
+const DEFAULT_PRUNE_BATCH = 5_000
 export const DEFAULT_EVENT_RETENTION_SECONDS = 7 * 24 * 3600
 
 /**
@@ -69,6 +75,8 @@ export interface EventLogOptions {
   retentionSeconds?: number
   /** The clock, in ms. */
   now?: () => number
+  /** Most events one pruning statement deletes (`DEFAULT_PRUNE_BATCH`). */
+  pruneBatch?: number
 }
 
 /**
@@ -115,6 +123,7 @@ export class EventLog {
   readonly maxReplay: number
   readonly retentionSeconds: number
   private readonly now: () => number
+  private readonly pruneBatch: number
   private renewing: Promise<void> | undefined
 
   private constructor(
@@ -125,6 +134,7 @@ export class EventLog {
     this.maxReplay = options.maxReplay ?? DEFAULT_MAX_REPLAY
     this.retentionSeconds = options.retentionSeconds ?? DEFAULT_EVENT_RETENTION_SECONDS
     this.now = options.now ?? Date.now
+    this.pruneBatch = options.pruneBatch ?? DEFAULT_PRUNE_BATCH
   }
 
   static async open(db: Db, options: EventLogOptions = {}): Promise<EventLog> {
@@ -208,10 +218,23 @@ export class EventLog {
       : { kind: 'gap', offset: current, epoch: this.epoch }
   }
 
-  /** Deletes the events older than the retention; answers how many. */
+  /** Deletes the events older than the retention, `pruneBatch` at a time; answers how many. */
   async prune(): Promise<number> {
     const oldest = new Date(this.now() - this.retentionSeconds * 1000).toISOString()
-    const rows = await this.db.query(`delete from user_events where created_at < $1::timestamptz returning 1`, [oldest])
-    return rows.length
+    let total = 0
+    for (;;) {
+      const [row] = await this.db.query<{ n: string | number }>(
+        `with gone as (
+           delete from user_events where ctid in (
+             select ctid from user_events where created_at < $1::timestamptz limit $2
+           ) returning 1
+         )
+         select count(*) as n from gone`,
+        [oldest, this.pruneBatch],
+      )
+      const deleted = Number(row?.n ?? 0)
+      total += deleted
+      if (deleted < this.pruneBatch) return total
+    }
   }
 }
