@@ -9,7 +9,7 @@ import { lessonActions } from '../../src/features/lessons/transitions'
 import { firstSeq, mergeOlder } from '../../src/features/messages/order'
 import { alreadyListed, createToaster, toastNews, type Toaster } from '../../src/features/notifications/toaster'
 import { upsertById } from '../../src/features/shared/cache'
-import { errorMessageId } from '../../src/features/shared/errors'
+import { errorMessageId, invalidFields } from '../../src/features/shared/errors'
 import { en } from '../../src/i18n'
 import { serverEventActions } from '../../src/realtime'
 import { loggedOut } from '../../src/app/authSlice'
@@ -399,5 +399,26 @@ describe('errorMessageId: the SPA’s own words for each error code, never the s
     [undefined, 'Something went wrong. Please try again.'],
   ])('%j', (error, text) => {
     expect(english.formatMessage({ id: errorMessageId(error) })).toBe(text)
+  })
+})
+
+describe('invalidFields: the fields an INVALID answer names, as the server joins its issues', () => {
+  test.each([
+    [{ status: 400, data: { error: { code: 'INVALID', message: 'startsAt: must be in the future' } } }, ['startsAt']],
+    [
+      {
+        status: 400,
+        data: { error: { code: 'INVALID', message: 'subject: must not be empty; tutorId: is too long' } },
+      },
+      ['subject', 'tutorId'],
+    ],
+    [{ code: 'INVALID', message: 'content: must not be empty' }, ['content']],
+    // An issue about the value itself names none.
+    [{ status: 400, data: { error: { code: 'INVALID', message: 'must be an object' } } }, []],
+    [{ status: 403, data: { error: { code: 'FORBIDDEN', message: 'startsAt: no' } } }, []],
+    [{ status: 'FETCH_ERROR', error: 'TypeError' }, []],
+    [undefined, []],
+  ])('%j', (error, fields) => {
+    expect(invalidFields(error)).toEqual(fields)
   })
 })

@@ -8,6 +8,7 @@ import { LESSON_YEARS, MAX_LESSON_SUBJECT_LENGTH, type Lesson, type LessonStatus
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
+import { invalidFields } from '../shared/errors'
 import { useFieldWords } from '../shared/fieldWords'
 import { toDateTimeLocal } from '../shared/format'
 import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
@@ -191,8 +192,8 @@ function BookLesson() {
   const [subjectBlank, setSubjectBlank] = useState(false)
   const subjectRef = useRef<HTMLInputElement>(null)
   /**
-   * A moment already gone, or past the contract's last year: the server would refuse it with an INVALID that names no
-   * field the page can point to.
+   * A moment already gone, or past the contract's last year, said on the date field rather than as the form's
+   * "Check what you entered".
    */
   const [whenRefused, setWhenRefused] = useState<'past' | 'outOfYears' | null>(null)
   const whenRef = useRef<HTMLInputElement>(null)
@@ -227,7 +228,15 @@ function BookLesson() {
       durationMinutes: duration,
     })
       .unwrap()
-      .catch(() => null)
+      .catch((refusal: unknown) => {
+        // Gone by the server's clock, which a browser's behind it cannot tell (nor a moment that passed on the way).
+        // The years were checked above as the server reads them, so the past is all it can mean.
+        if (invalidFields(refusal).includes('startsAt')) {
+          setWhenRefused('past')
+          whenRef.current?.focus()
+        }
+        return null
+      })
     if (!lesson) return
     dispatch(api.util.updateQueryData('getLessons', undefined, (draft) => upsertById(draft, lesson)))
     setSubject('')
@@ -299,7 +308,8 @@ function BookLesson() {
           </button>
         </div>
       </form>
-      <FormError error={error} />
+      {/* Said on the date field instead, until another booking is tried. */}
+      <FormError error={invalidFields(error).includes('startsAt') ? null : error} />
       {/* The region is there, empty, before the words come: one inserted with its words is not read. */}
       <div role="status">
         {booked !== null && (

@@ -39,3 +39,21 @@ export function errorCode(error: unknown): ShownErrorCode {
 export function errorMessageId(error: unknown): MessageId {
   return ERROR_MESSAGES[errorCode(error)]
 }
+
+/**
+ * The fields an `INVALID` answer names, read from its message's `path: …` parts (the server joins its issues so, see
+ * `describeIssues`); none for any other error. Only the names are read: the words are the server's, never shown.
+ *
+ * @example invalidFields({ status: 400, data: { error: { code: 'INVALID', message: 'startsAt: must be in the future' } } }) // ['startsAt']
+ */
+export function invalidFields(error: unknown): string[] {
+  if (errorCode(error) !== 'INVALID') return []
+  // Where its code was read (errorCode): the answer's body, or a failed send's own `{ code, message }`.
+  const e = error as { message?: unknown; data?: { error?: { message?: unknown } } }
+  const message = (e.data?.error ?? e).message
+  if (typeof message !== 'string') return []
+  return message.split('; ').flatMap((issue) => {
+    const end = issue.indexOf(': ')
+    return end > 0 ? [issue.slice(0, end)] : []
+  })
+}
