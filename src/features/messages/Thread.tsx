@@ -411,7 +411,11 @@ function Composer({
       inputRef.current?.focus()
       return
     }
-    if (tooLong) return
+    if (tooLong) {
+      // Said again though nothing changed since it went over: pressed, Send did nothing, and focus stays where it was.
+      announce(t('thread.tooLong', { length: content.length, max: MAX_CONTENT_LENGTH }), 'assertive')
+      return
+    }
     if (!onSend(content)) return
     setText('')
     // Send is disabled once the draft is empty: from there, the keyboard goes on in the composer, not on a dead button.
