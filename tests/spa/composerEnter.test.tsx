@@ -1,9 +1,19 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
+import { navigate } from '../../src/app/router'
 import { MAX_CONTENT_LENGTH } from '../../src/contract'
 import { eventually } from '../unit/support/eventually'
-import { pagePerTest, politeSaid, saidIn, threadWithFocusedComposer, type } from './support/page'
+import {
+  appStore,
+  pagePerTest,
+  politeSaid,
+  renderApp,
+  saidIn,
+  threadApi,
+  threadWithFocusedComposer,
+  type,
+} from './support/page'
 
 // Enter in the composer is the user asking to send: when nothing goes, they are told why, as for a blank draft.
 
@@ -35,6 +45,68 @@ describe('Enter in the composer on a draft over the length limit', () => {
     expect(sockets.last.sent('message:send')).toHaveLength(0)
     expect(composer.value).toHaveLength(MAX_CONTENT_LENGTH + 1)
     expect(document.activeElement).toBe(composer)
+    store.dispose()
+  })
+})
+
+/**
+ * Every text alerted from now on, as screen readers hear it: an element with role alert inserted with its words, or
+ * words inserted into one (the announcer's assertive region).
+ */
+function alerted(): string[] {
+  const said: string[] = []
+  new MutationObserver((records) => {
+    for (const r of records)
+      for (const n of r.addedNodes) {
+        if (!(n instanceof Element) || !n.textContent) continue
+        if (n.closest('[role=alert]')) said.push(n.textContent)
+        else for (const alert of n.querySelectorAll('[role=alert]')) if (alert.textContent) said.push(alert.textContent)
+      }
+  }).observe(document.body, { childList: true, subtree: true })
+  return said
+}
+
+describe('Enter in the composer with the outbox full', () => {
+  const full = 'Too many messages are waiting to be sent. Your text is kept: send it once they have gone.'
+  const composer = () =>
+    eventually(() => {
+      const el = page.container.querySelector<HTMLTextAreaElement>('[data-testid=composer]')
+      expect(el).not.toBeNull()
+      return el!
+    })
+
+  // Review: the refusal was an alert drawn with its words each time the composer was, so coming back to the
+  // conversation said it again (some screen readers read such an alert on insertion), though nothing had changed.
+  test('says why, once for each press; coming back, the refusal is on the field, not said again', async () => {
+    const { store, sockets } = appStore(threadApi, { realtime: { outboxLimit: 1 } })
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    type(await composer(), 'first')
+    await pressEnter(await composer())
+    expect(sockets.last.sent('message:send')).toHaveLength(1)
+    const said = alerted()
+
+    type(await composer(), 'second')
+    await pressEnter(await composer())
+    expect(said).toEqual([full])
+
+    for (let visit = 0; visit < 2; visit++) {
+      act(() => navigate({ page: 'lessons' }))
+      await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Lessons'))
+      act(() => navigate({ page: 'messages', conversationId: 'c1' }))
+      const field = await composer()
+      await act(async () => {})
+      expect(said).toEqual([full])
+      // As it was left: the draft kept, and why it was not sent, in the field's description.
+      expect(field.value).toBe('second')
+      const described = (field.getAttribute('aria-describedby') ?? '').split(/\s+/)
+      expect(described.map((id) => document.getElementById(id)?.textContent)).toContain(full)
+    }
+
+    // Pressed again, still full: said again.
+    await pressEnter(await composer())
+    expect(said).toEqual([full, full])
+    expect(sockets.last.sent('message:send')).toHaveLength(1)
     store.dispose()
   })
 })

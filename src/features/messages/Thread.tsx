@@ -399,6 +399,14 @@ function Composer({
     saidTooLong.current = tooLong
   }, [tooLong, content.length, announce, t])
 
+  // A send refused (the outbox full) is said as the user's send brings it, each time. One already there when the
+  // composer is drawn was said then: coming back to the conversation, it is in the field's description, as text.
+  const saidRefusal = useRef(refused)
+  useEffect(() => {
+    if (refused && refused !== saidRefusal.current) announce(t(errorMessageId(refused)), 'assertive')
+    saidRefusal.current = refused
+  }, [refused, announce, t])
+
   /**
    * Enter on a draft of only spaces (or none): the contract would take spaces, but the composer sends trimmed text and
    * never a blank message; it says so on the field rather than do nothing.
@@ -455,7 +463,7 @@ function Composer({
         }}
         onKeyDown={onKeyDown}
         placeholder={t('thread.composerPlaceholder')}
-        aria-describedby={`${id}-hint`}
+        aria-describedby={refused ? `${id}-hint ${id}-refused` : `${id}-hint`}
         aria-invalid={blank || tooLong || undefined}
       />
       <button type="submit" className="btn btn-primary" disabled={!content || tooLong}>
@@ -469,7 +477,7 @@ function Composer({
             : t('thread.hint')}
       </p>
       {refused && (
-        <p className="form-error composer-refused" role="alert">
+        <p id={`${id}-refused`} className="form-error composer-refused">
           {t(errorMessageId(refused))}
         </p>
       )}
