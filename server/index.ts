@@ -290,7 +290,7 @@ async function startOn(
     limiter,
     replayLookups,
     notifier: createNotifier(io, delivery, cluster !== undefined),
-    presence: cluster?.viewers ?? createPresence(io),
+    presence: cluster?.viewers ?? createPresence(io, clock),
     conversationLocks: new KeyedMutex(),
     members,
     now: () => new Date(clock()),

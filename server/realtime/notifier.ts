@@ -23,15 +23,19 @@ export function createNotifier(io: TalemyServer, delivery: LiveDelivery, cluster
   }
 }
 
-/** Reads Socket.IO's own room membership. */
-export function createPresence(io: TalemyServer): Presence {
+/**
+ * Reads Socket.IO's own room membership. `now` is the clock tokens are checked against: a socket whose token has
+ * expired while its expiry timer lags (a busy loop, a clock that jumped) is looking at nothing, or a send would mark
+ * its message read for that user and tell the sender so, on the strength of a session that has ended.
+ */
+export function createPresence(io: TalemyServer, now: () => number): Presence {
   return {
     viewers(conversationId) {
       const namespace = io.of('/')
       const viewers = new Set<Id>()
       for (const socketId of namespace.adapter.rooms.get(conversationRoom(conversationId)) ?? []) {
-        const userId = namespace.sockets.get(socketId)?.data.userId
-        if (userId) viewers.add(userId)
+        const socket = namespace.sockets.get(socketId)
+        if (socket && now() < socket.data.expiresAt) viewers.add(socket.data.userId)
       }
       return viewers
     },

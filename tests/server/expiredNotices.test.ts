@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { PresenceTracker } from '../../server/realtime/presence'
 import {
@@ -5,6 +6,7 @@ import {
   BOB,
   CAROL,
   emitAck,
+  http,
   login,
   manualClock,
   recordingFromHandshake,
@@ -15,7 +17,8 @@ import {
 
 // Typing and presence are not logged: they go to users' sockets directly. A socket whose token has expired while its
 // expiry timer lags (a busy loop, a clock that jumped) must be sent none of them, as it is sent no logged event
-// (sessions.test.ts): it is disconnected instead. The clock is the server's injected one; the timers (an hour) never
+// (sessions.test.ts): it is disconnected instead. Nor does it count as looking at a conversation it had joined (no
+// read mark, no receipt). The clock is the server's injected one; the timers (an hour) never
 // fire during a test. Seeded conversations: Alice–Bob and Alice–Carol.
 
 const TTL_MS = 3_600_000
@@ -108,6 +111,34 @@ describe('a socket whose token has expired while its expiry timer lags', () => {
     await read
     await drained(bobSocket.socket)
     expect(bobSocket.of('presence:snapshot')).toEqual([])
+    expect(await bobSocket.dropped).toBe('io server disconnect')
+  })
+
+  // Review: a send read the conversation's room as it stood, so Bob's socket, its token expired, still counted as looking
+  // at the thread: Alice's message was marked read for him and she was told "Seen", on a session that had ended.
+  it('does not look at a conversation it joined: a message sent meanwhile stays unread, and the sender gets no receipt', async () => {
+    const { clock, server, alice, bob } = await setup()
+    const bobSocket = await open(server.url, bob.token)
+    expect(await emitAck(bobSocket.socket, 'conversation:join', CONV)).toEqual({ ok: true, data: null })
+    const aliceSocket = await open(server.url, alice.token)
+    clock.advance(TTL_MS / 2)
+    const sent = await http<{ seq: number }>(server.url, 'POST', `/api/conversations/${CONV}/messages`, {
+      token: alice.token,
+      body: { content: 'sent after his token expired', clientId: randomUUID() },
+    })
+    expect(sent.status).toBe(201)
+    // A receipt is logged with the message and sent before the answer: anything sent to Alice is in before her ack.
+    await drained(aliceSocket.socket)
+    expect(aliceSocket.of('conversation:seen')).toEqual([])
+    const conversations = await http<{ id: string; readSeq: Record<string, number> }[]>(
+      server.url,
+      'GET',
+      '/api/conversations',
+      { token: alice.token },
+    )
+    expect(conversations.body.find((c) => c.id === CONV)!.readSeq[bob.user.id]).toBeLessThan(sent.body.seq)
+    await drained(bobSocket.socket)
+    expect(bobSocket.of('conversation:read')).toHaveLength(1) // his join's, none for the message
     expect(await bobSocket.dropped).toBe('io server disconnect')
   })
 })
