@@ -29,40 +29,25 @@ interface OwnChange {
 
 const l1 = lesson('l1')
 const r1 = contactRequest('r1')
+/** `me` presses `press` on lesson l1, which the server answers with `status`. */
+const lessonChange = (name: string, me: User, press: string, status: Lesson['status']): OwnChange => {
+  const after: Lesson = { ...l1, status, updatedAt: later }
+  return {
+    name,
+    me,
+    hash: '#/lessons',
+    card: 'lesson',
+    press,
+    list: '/api/lessons',
+    before: l1,
+    after,
+    event: () => serverEventActions['lesson:statusUpdated'](after),
+  }
+}
 const changes: OwnChange[] = [
-  {
-    name: 'the tutor confirms a lesson',
-    me: bob,
-    hash: '#/lessons',
-    card: 'lesson',
-    press: 'Confirm',
-    list: '/api/lessons',
-    before: l1,
-    after: { ...l1, status: 'confirmed', updatedAt: later },
-    event: () => serverEventActions['lesson:statusUpdated']({ ...l1, status: 'confirmed', updatedAt: later }),
-  },
-  {
-    name: 'the student cancels a lesson',
-    me: alice,
-    hash: '#/lessons',
-    card: 'lesson',
-    press: 'Cancel lesson',
-    list: '/api/lessons',
-    before: l1,
-    after: { ...l1, status: 'cancelled', updatedAt: later },
-    event: () => serverEventActions['lesson:statusUpdated']({ ...l1, status: 'cancelled', updatedAt: later }),
-  },
-  {
-    name: 'the tutor cancels a lesson',
-    me: bob,
-    hash: '#/lessons',
-    card: 'lesson',
-    press: 'Cancel lesson',
-    list: '/api/lessons',
-    before: l1,
-    after: { ...l1, status: 'cancelled', updatedAt: later },
-    event: () => serverEventActions['lesson:statusUpdated']({ ...l1, status: 'cancelled', updatedAt: later }),
-  },
+  lessonChange('the tutor confirms a lesson', bob, 'Confirm', 'confirmed'),
+  lessonChange('the student cancels a lesson', alice, 'Cancel lesson', 'cancelled'),
+  lessonChange('the tutor cancels a lesson', bob, 'Cancel lesson', 'cancelled'),
   {
     name: 'the tutor accepts a contact request',
     me: bob,
