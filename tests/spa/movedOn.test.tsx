@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import type { ContactRequest, Lesson } from '../../src/contract'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
-import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
+import { apiRoutes, appStore, heldPatchApi, json, pagePerTest, renderApp } from './support/page'
 
 // A keyboard user presses a card's button, and while its answer is on its way goes on to the next card's (answering
 // one request after another on a slow network). When the answer comes, the first card takes focus only if the user is
@@ -63,21 +63,7 @@ const cases: Case[] = [
 
 describe('a card’s own change answered after the user has moved on', () => {
   test.each(cases)('$name: focus stays where the user is', async (c) => {
-    let answer: () => void = () => {}
-    const answered = new Promise<void>((resolve) => {
-      answer = resolve
-    })
-    let patched = false
-    const fetchFn = apiRoutes(async (method, path) => {
-      if (method === 'PATCH') {
-        patched = true
-        await answered
-        return json(200, c.answer)
-      }
-      if (path === c.list) return json(200, c.items)
-      if (path === '/api/users') return json(200, [alice, bob])
-      return json(200, [])
-    })
+    const { fetchFn, release, patched } = heldPatchApi(c.list, c.items, c.answer)
     window.history.replaceState(null, '', c.hash)
     const { store } = appStore(fetchFn, { preloadedState: { auth: { token: 't', user: bob } } })
     renderApp(page.root, store)
@@ -87,10 +73,10 @@ describe('a card’s own change answered after the user has moved on', () => {
     const first = buttonIn('1')
     first.focus()
     act(() => first.click())
-    await eventually(() => expect(patched).toBe(true))
+    await eventually(() => expect(patched()).toBe(true))
     const next = buttonIn('2')
     act(() => next.focus())
-    await act(async () => answer())
+    await act(async () => release())
     await eventually(() =>
       expect(card('1')!.querySelector(`[data-testid=${c.status}]`)?.textContent).toBe(c.answer.status),
     )

@@ -6,7 +6,7 @@ import { createToaster } from '../../src/features/notifications/toaster'
 import { serverEventActions } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
-import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
+import { apiRoutes, appStore, heldPatchApi, json, pagePerTest, renderApp } from './support/page'
 
 // A user changes a card's status and goes to another page before the server's event for it arrives: a toast telling
 // them of their own change would be news of nothing. The other person's change, on another page, is a toast as ever.
@@ -63,21 +63,7 @@ const changes: OwnChange[] = [
 
 /** `me` on `c.hash`, with the app's toaster; the PATCH is answered only when `answer()` is called. */
 async function openAs(c: OwnChange) {
-  let answer: () => void = () => {}
-  const answered = new Promise<void>((resolve) => {
-    answer = resolve
-  })
-  let patched = false
-  const fetchFn = apiRoutes(async (method, path) => {
-    if (method === 'PATCH') {
-      patched = true
-      await answered
-      return json(200, c.after)
-    }
-    if (path === c.list) return json(200, [c.before])
-    if (path === '/api/users') return json(200, [alice, bob])
-    return json(200, [])
-  })
+  const { fetchFn, release: answer, patched } = heldPatchApi(c.list, [c.before], c.after)
   window.history.replaceState(null, '', c.hash)
   const toaster = createToaster()
   const { store } = appStore(fetchFn, {
@@ -89,7 +75,7 @@ async function openAs(c: OwnChange) {
   await eventually(() => expect(card()).not.toBeNull())
   const press = async () => {
     act(() => [...card()!.querySelectorAll('button')].find((b) => b.textContent === c.press)!.click())
-    await eventually(() => expect(patched).toBe(true))
+    await eventually(() => expect(patched()).toBe(true))
   }
   const leave = async () => {
     act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())

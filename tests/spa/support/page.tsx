@@ -33,6 +33,31 @@ export const apiRoutes = (
     return route(request.method, new URL(request.url).pathname, request)
   }) as typeof fetch
 
+/**
+ * The API of a page listing `items` at `list`, whose PATCH is answered with `answer` only once `release()` is called
+ * (the user may go on meanwhile); `patched()` says whether the PATCH came.
+ *
+ * @example const api = heldPatchApi('/api/lessons', [lesson('l1')], confirmed); await press(); api.release()
+ */
+export function heldPatchApi(list: string, items: unknown, answer: unknown) {
+  let release: () => void = () => {}
+  const released = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  let patched = false
+  const fetchFn = apiRoutes(async (method, path) => {
+    if (method === 'PATCH') {
+      patched = true
+      await released
+      return json(200, answer)
+    }
+    if (path === list) return json(200, items)
+    if (path === '/api/users') return json(200, [alice, bob])
+    return json(200, [])
+  })
+  return { fetchFn, release: () => release(), patched: () => patched }
+}
+
 /** The API of a user with one conversation, `c1`, whose thread holds one message (Alice and Bob as the users). */
 export const threadApi = apiRoutes((_method, path) => {
   if (path === '/api/conversations') return json(200, [conversation('c1')])
