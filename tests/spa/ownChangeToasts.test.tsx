@@ -234,3 +234,53 @@ describe('the other person’s change is still a toast on another page', () => {
     store.dispose()
   })
 })
+
+describe('the other person’s change comes while the user’s own is on its way, and theirs is then refused', () => {
+  // Both cancel at once; the tutor's is made first. Its event reaches Alice, gone to another page, before her answer:
+  // taken for her own then, it is not, as the refusal (the transition no longer allowed) shows. Said nowhere else (the
+  // card is on the page she left), it is a toast once the refusal comes.
+  test('the tutor’s cancellation is a toast once her own cancel is refused', async () => {
+    let answer: () => void = () => {}
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve
+    })
+    let patched = false
+    const fetchFn = apiRoutes(async (method, path) => {
+      if (method === 'PATCH') {
+        patched = true
+        await answered
+        return json(400, { error: { code: 'INVALID', message: 'status: cannot go from cancelled to cancelled' } })
+      }
+      if (path === '/api/lessons') return json(200, [l1])
+      if (path === '/api/users') return json(200, [alice, bob])
+      return json(200, [])
+    })
+    window.history.replaceState(null, '', '#/lessons')
+    const toaster = createToaster()
+    const { store } = appStore(fetchFn, {
+      preloadedState: { auth: { token: 'token-1', user: alice } },
+      extraMiddleware: [toaster.middleware],
+    })
+    renderApp(page.root, store, toaster)
+    await eventually(() => expect(page.container.querySelector('[data-testid=lesson]')).not.toBeNull())
+    act(() =>
+      [...page.container.querySelectorAll<HTMLButtonElement>('[data-testid=lesson] button')]
+        .find((b) => b.textContent === 'Cancel lesson')!
+        .click(),
+    )
+    await eventually(() => expect(patched).toBe(true))
+    act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+
+    act(
+      () =>
+        void store.dispatch(
+          serverEventActions['lesson:statusUpdated']({ ...l1, status: 'cancelled', updatedAt: later }),
+        ),
+    )
+    expect(toaster.getSnapshot()).toEqual([])
+    await act(async () => answer())
+    await eventually(() => expect(toaster.getSnapshot().map((t) => t.message.id)).toEqual(['toast.lessonStatus']))
+    store.dispose()
+  })
+})

@@ -231,19 +231,28 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
    * and either may come after). Kept when the request got no answer (it may have been made); gone when refused.
    */
   const asked = new Map<string, string>()
-  const noteAsked = (action: UnknownAction) => {
+  /**
+   * The events taken for the user's own (`asked`) before their request's answer came, by the same key: a refusal then
+   * says the change was the other person's (made first, which is why theirs was refused), news after all.
+   */
+  const heard = new Map<string, UnknownAction>()
+  /** Notes a status change asked for here, or its answer; answers the event a refusal shows was not the user's. */
+  const noteAsked = (action: UnknownAction): UnknownAction | undefined => {
     for (const { endpoint, event } of STATUS_CHANGES) {
       const pending = endpoint.matchPending(action)
-      if (!pending && !endpoint.matchRejected(action)) continue
+      const rejected = endpoint.matchRejected(action)
+      if (!pending && !rejected && !endpoint.matchFulfilled(action)) continue
       const { id, status } = action.meta.arg.originalArgs
       const key = `${event} ${id}`
+      const took = heard.get(key)
+      heard.delete(key)
       if (pending) asked.set(key, status)
-      else if (
-        typeof (action.payload as { status?: unknown } | undefined)?.status === 'number' &&
-        asked.get(key) === status
-      )
-        asked.delete(key)
+      else if (rejected && typeof (action.payload as { status?: unknown } | undefined)?.status === 'number') {
+        if (asked.get(key) === status) asked.delete(key)
+        else if ((took?.payload as { status?: unknown } | undefined)?.status === status) return took
+      }
     }
+    return undefined
   }
   /** Whether `action` is the event of a change asked for here (and then it is no longer awaited). */
   const askedHere = (action: UnknownAction) => {
@@ -253,6 +262,7 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     const key = `${event} ${id}`
     if (asked.get(key) !== status) return false
     asked.delete(key)
+    heard.set(key, action)
     return true
   }
 
@@ -262,20 +272,22 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     // Asked of the state before the event: once its cache work is done, every new card is listed.
     const known = alreadyListed(action as UnknownAction, stateBefore)
     const own = askedHere(action as UnknownAction)
-    noteAsked(action as UnknownAction)
+    // Told once the refusal comes, as it would have been then.
+    const told = noteAsked(action as UnknownAction) ?? (action as UnknownAction)
     const result = next(action)
     const me = userOf(store.getState())
     if (me?.id !== before?.id) {
       // Another user (or nobody) now: what was said to the one before is theirs, and goes with them, as do their changes.
       if (shown.get().length > 0) show([])
       asked.clear()
+      heard.clear()
     }
-    const news = known || own ? null : toastNews(action as UnknownAction, me)
+    const news = known || own ? null : toastNews(told, me)
     if (news && openPage() !== news.page) {
       const toast: Toast = { id: nextId++, ...news }
       show([...keptFor(shown.get()), toast])
       start(toast.id)
-    } else if (news && newsOf(action as UnknownAction)?.listed) {
+    } else if (news && newsOf(told)?.listed) {
       for (const listener of saidListeners) listener(news.message)
     }
     return result
