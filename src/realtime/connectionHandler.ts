@@ -2,10 +2,10 @@ import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
 import { refreshSession, type RefreshOutcome } from '../api'
 import type { HandshakeAuth } from '../contract'
-import { disconnected, renewFailed, retryNow, shutdown } from './actions'
+import { renewFailed, retryNow, shutdown } from './actions'
 import { emitWithAck } from './ack'
 import { backoffDelay } from './backoff'
-import { bindSocket, on } from './bindSocket'
+import { bindSocket } from './bindSocket'
 import {
   connectionTransition,
   initialConnectionMachineState,
@@ -140,20 +140,10 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     const exposed = kind === 'own' ? socket : made.exposed
     ctx.socket = socket
     const unbindSocket = bindSocket(socket, dispatch, ctx.resume)
-    // Socket.IO's `disconnect()` on a socket not connected (its handshake under way, or a backoff) fires no `disconnect`:
-    // only its manager closes ("forced close"). The app's own call then (ours unbinds first) is as on a live socket.
-    const manager = (exposed as unknown as { io?: Parameters<typeof on>[0] } | null)?.io
-    const unwatchManager = manager
-      ? on(manager, 'close', (reason) => {
-          if (reason === 'forced close' && !exposed?.connected)
-            dispatch(disconnected({ reason: 'io client disconnect' }))
-        })
-      : () => {}
     ctx.holder.set(exposed)
     const untrigger = triggers((reason) => dispatch(retryNow({ reason })))
     unbind = () => {
       untrigger()
-      unwatchManager()
       unbindSocket()
     }
     closeKind = made.close

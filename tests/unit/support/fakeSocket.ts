@@ -70,8 +70,6 @@ export class FakeSocket extends FakeEmitter {
 
   disconnect(): this {
     this.disconnectCalls++
-    // As socket.io-client's: its own manager (one per socket, `forceNew`) closes first, whether connected or not.
-    this.io.fire('close', 'forced close')
     this.active = false
     if (this.connected) {
       this.connected = false
