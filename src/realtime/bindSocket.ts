@@ -220,3 +220,21 @@ export function ephemeralEventAction(event: EphemeralEventName, payload: unknown
   if (!result.ok) return eventRejected({ event, issues: result.issues })
   return (ephemeralEventActions[event] as (payload: unknown) => UnknownAction)(result.value)
 }
+
+/**
+ * Calls `whenNotConnected` after the app's own `disconnect()` (or `close()`) on `socket` while it is not connected (its
+ * handshake under way, a backoff): Socket.IO fires no `disconnect` then, yet the call is as deliberate as on a live
+ * socket, whose `disconnect` says "io client disconnect" itself. Answers the undo, to call before the layer closes it.
+ */
+export function watchAppDisconnect(socket: AppSocket, whenNotConnected: () => void): () => void {
+  const disconnect = socket.disconnect
+  socket.disconnect = () => {
+    const connected = socket.connected
+    disconnect.call(socket)
+    if (!connected) whenNotConnected()
+    return socket
+  }
+  return () => {
+    socket.disconnect = disconnect
+  }
+}

@@ -2,10 +2,10 @@ import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
 import { refreshSession, type RefreshOutcome } from '../api'
 import type { HandshakeAuth } from '../contract'
-import { renewFailed, retryNow, shutdown } from './actions'
+import { disconnected, renewFailed, retryNow, shutdown } from './actions'
 import { emitWithAck } from './ack'
 import { backoffDelay } from './backoff'
-import { bindSocket } from './bindSocket'
+import { bindSocket, watchAppDisconnect } from './bindSocket'
 import {
   connectionTransition,
   initialConnectionMachineState,
@@ -140,10 +140,14 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     const exposed = kind === 'own' ? socket : made.exposed
     ctx.socket = socket
     const unbindSocket = bindSocket(socket, dispatch, ctx.resume)
+    const unwatch = exposed
+      ? watchAppDisconnect(exposed, () => dispatch(disconnected({ reason: 'io client disconnect' })))
+      : () => {}
     ctx.holder.set(exposed)
     const untrigger = triggers((reason) => dispatch(retryNow({ reason })))
     unbind = () => {
       untrigger()
+      unwatch()
       unbindSocket()
     }
     closeKind = made.close

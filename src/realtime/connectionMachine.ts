@@ -200,6 +200,13 @@ export const connectionTransition =
         return scheduleRetry(state.attempt, false, 'attempt', event.retryAfterMs)
 
       case 'disconnected': {
+        // The app closed the socket between attempts (its own `disconnect()`: Socket.IO fires no `disconnect` then, the
+        // runner says it): deliberate, so the wait (or refresh) under way leads to no attempt.
+        if ((state.status === 'waiting' || state.status === 'refreshing') && event.reason === 'io client disconnect')
+          return [
+            { status: 'stalled', attempt: state.attempt, refreshed: state.status === 'waiting' && state.refreshed },
+            cancelIfWaiting(state),
+          ]
         if (state.status === 'closed' || state.status === 'waiting' || state.status === 'refreshing') return same
         // A socket dropped before its first sync keeps counting its run (a server that kicks every socket at once
         // after the handshake is backed off more and more, not retried every few hundred ms).

@@ -1,6 +1,15 @@
 import { rmSync } from 'node:fs'
 import { describe, expect, test } from 'vitest'
-import { connected, joinConversation, joined, sendMessage } from '../../src/realtime'
+import {
+  connect,
+  connected,
+  disconnected,
+  joinConversation,
+  joined,
+  sendMessage,
+  socketHolderRequested,
+  type SocketHolder,
+} from '../../src/realtime'
 import { startServer, type RunningServer } from '../../server/index'
 import { conversationRoom } from '../../server/realtime/rooms'
 import { freshDataDir } from '../server/support/server'
@@ -153,6 +162,38 @@ describe('the server restarts', () => {
       await first?.close()
       await second?.close()
       rmSync(restartDir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('the app closes the socket it was given while the server cannot be reached', () => {
+  test('Socket.IO fires no disconnect then; the store still says disconnected, and connect() opens it again', async () => {
+    const dir = freshDataDir()
+    let first: RunningServer | null = await startServer({ port: 0, dataDir: dir })
+    const port = first.port
+    let second: RunningServer | null = null
+    try {
+      const alice = await file.loggedIn('alice@talemy.test', first.url)
+      await first.close()
+      first = null
+      await alice.until(() => alice.status() === 'reconnecting')
+
+      // `useSocket().socket`, as an app holds it; `close()` is socket.io-client's alias of `disconnect()`.
+      const socket = (alice.store.dispatch(socketHolderRequested()) as unknown as SocketHolder).get()!
+      expect(socket.connected).toBe(false)
+      socket.close()
+      expect(alice.status()).toBe('disconnected')
+      expect(alice.actions.filter(disconnected.match).at(-1)?.payload.reason).toBe('io client disconnect')
+
+      second = await startServer({ port, dataDir: dir })
+      alice.store.dispatch(connect())
+      await alice.until(() => alice.status() === 'connected', 30_000)
+      expect(alice.sockets()).toBe(1)
+    } finally {
+      file.closeAll()
+      await first?.close()
+      await second?.close()
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

@@ -197,6 +197,20 @@ const rows: Row[] = [
     [],
   ],
   [
+    "the app's own disconnect() while waiting (Socket.IO fires no disconnect then: the layer says it) ends the wait: stalled",
+    waiting(2, 'attempt', true),
+    { type: 'disconnected', reason: 'io client disconnect' },
+    stalled(2, true),
+    [{ type: 'cancelTimer' }],
+  ],
+  [
+    "our own client's disconnect while a refresh is out: stalled, the refresh's answer leads to no attempt",
+    refreshing(2),
+    { type: 'disconnected', reason: 'io client disconnect' },
+    stalled(2),
+    [],
+  ],
+  [
     'a drop while waiting keeps the wait',
     waiting(2),
     { type: 'disconnected', reason: 'transport close' },

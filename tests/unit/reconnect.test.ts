@@ -200,6 +200,34 @@ describe('the app’s own socket.disconnect() (useSocket().socket, a solo store)
   })
 })
 
+describe('the app’s own socket.disconnect() on a socket not connected (a solo store)', () => {
+  // Socket.IO fires no `disconnect` then, yet the call is as deliberate.
+  test.each([
+    ['during a handshake', (_socket: ReturnType<typeof mockStore>['sockets']['last']) => {}],
+    [
+      'while it waits out a backoff',
+      (socket: ReturnType<typeof mockStore>['sockets']['last']) => socket.networkError(),
+    ],
+  ])('%s: disconnected, never retried; connect tries at once', (_name, before) => {
+    const triggers = manualRetryTriggers()
+    const { store, sockets, dispatch } = mockStore(undefined, { retryTriggers: triggers.setup })
+    dispatch(connect())
+    const socket = sockets.last
+    before(socket)
+    socket.disconnect()
+    expect(store.getState().socket.connection.status).toBe('disconnected')
+    triggers.fire('online')
+    vi.advanceTimersByTime(60_000)
+    expect(socket.connectCalls).toBe(1)
+    expect(store.getState().socket.connection.status).toBe('disconnected')
+
+    dispatch(connect())
+    expect(socket.connectCalls).toBe(2)
+    socket.serverConnect('sock-1')
+    expect(store.getState().socket.connection.status).toBe('connected')
+  })
+})
+
 describe('timers edge', () => {
   test('the backoff runs on the injected timers, not the global setTimeout', () => {
     const pending: { callback: () => void; ms: number }[] = []

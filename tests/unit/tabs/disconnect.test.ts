@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { loggedIn, loggedOut } from '../../../src/app/authSlice'
 import { type AppSocket, connect, disconnect, socketHolderRequested } from '../../../src/realtime'
+import type { FakeSocket } from '../support/fakeSocket'
 import { alice, message } from '../support/fixtures'
 import { aBrowser, connectedTabs, HEARTBEAT_MS, handshake, serve, settle, type Tab } from './support/tabStores'
 
@@ -189,4 +190,33 @@ describe('socket/disconnect with one socket per browser', () => {
     await settle()
     expect(one!.conn().status).toBe('connected')
   })
+
+  // Socket.IO's `disconnect()` on a socket not yet connected fires no `disconnect`: what the holder's is while the
+  // server cannot be reached, when an app is most likely to give up on it.
+  test.each([
+    ['during a handshake', (_socket: FakeSocket) => {}],
+    ['while it waits out a backoff', (socket: FakeSocket) => socket.networkError()],
+  ])(
+    'the app’s own socket.disconnect() in a holder not connected (%s): disconnected, a follower takes over',
+    async (_name, before) => {
+      const b = aBrowser()
+      const one = b.openTab('t1')
+      one.store.dispatch(connect())
+      await settle()
+      const two = b.openTab('t2')
+      two.store.dispatch(connect())
+      await settle(HEARTBEAT_MS)
+      const first = one.own[0]!
+      before(first)
+      await settle()
+      expect([one.conn().role, two.conn().role, first.connected]).toEqual(['leader', 'follower', false])
+
+      appSocket(one)!.disconnect()
+      await settle(10 * HEARTBEAT_MS)
+      expect(one.conn()).toMatchObject({ status: 'disconnected', role: 'follower' })
+      expect(first.connectCalls).toBe(1)
+      expect(b.edges.locks.holder(LOCK)).toBe('t2')
+      expect(two.own).toHaveLength(1)
+    },
+  )
 })
