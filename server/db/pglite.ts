@@ -1,5 +1,5 @@
-import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { PGlite, protocol, type messages } from '@electric-sql/pglite'
 import { DATA_FOLDER_MODE, lockFolder, type LockOptions } from './lock'
 import type { Db, Prepared, Queryable } from './types'
@@ -7,7 +7,8 @@ import type { Db, Prepared, Queryable } from './types'
 const { serialize } = protocol
 
 /**
- * PGlite (PostgreSQL in WebAssembly) keeping its files in `dir`. The first open of a new folder runs initdb (~6 s).
+ * PGlite (PostgreSQL in WebAssembly) keeping its files in `dir`. The first open of a new folder runs initdb (~6 s), aside
+ * (`createAside`).
  * PGlite has one connection and takes no lock of its own that works across processes, so nothing would stop two
  * servers from opening one folder and corrupting it: the data folder's lock (`lock.ts`) does, and a restart right after
  * a SIGKILL takes it at once.
@@ -21,12 +22,13 @@ export async function openPglite(dir: string, lockOptions: LockOptions = {}): Pr
   const release = await lockFolder(dirname(dir), lockOptions)
   let pg: PGlite
   try {
-    chmodSync(dir, DATA_FOLDER_MODE)
     // PGlite writes postmaster.pid with the fixed pid -42 (of its WebAssembly process), so the file names nobody; a
     // SIGKILL leaves it behind, and a torn one (killed while PGlite wrote it) makes PGlite refuse to start ("failed to
     // initialize properly"). We hold the folder now: any postmaster.pid is a leftover.
     rmSync(join(dir, 'postmaster.pid'), { force: true })
-    pg = await PGlite.create(dir)
+    if (!existsSync(join(dir, 'PG_VERSION'))) await createAside(dir)
+    chmodSync(dir, DATA_FOLDER_MODE)
+    pg = await openExisting(dir)
   } catch (error) {
     release()
     throw error
@@ -63,6 +65,37 @@ export async function openPglite(dir: string, lockOptions: LockOptions = {}): Pr
         release()
       }
     },
+  }
+}
+
+/**
+ * Makes a new database in a folder beside `dir` and moves it into place once PGlite has made all of it. PGlite makes
+ * a database by writing its files one by one, `PG_VERSION` among the last but not last, and takes any folder with a
+ * `PG_VERSION` for a made one: a server killed in between (its first start) left a folder no later start could open.
+ * Now `dir` has a `PG_VERSION` only when it is whole; a start killed earlier left nothing in `dir`, and its folder
+ * aside, which never held data, is made again. (The caller holds the data folder's lock.)
+ */
+async function createAside(dir: string): Promise<void> {
+  const aside = join(dirname(dir), `${basename(dir)}.new`)
+  rmSync(aside, { recursive: true, force: true })
+  mkdirSync(aside, { mode: DATA_FOLDER_MODE })
+  await (await PGlite.create(aside)).close()
+  // What an earlier PGlite may have left in `dir` without its PG_VERSION is not a database.
+  rmSync(dir, { recursive: true, force: true })
+  renameSync(aside, dir)
+}
+
+/** Opens the database in `dir`, or says which folder cannot be opened and what can be done about it. */
+async function openExisting(dir: string): Promise<PGlite> {
+  try {
+    return await PGlite.create(dir)
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error)
+    throw new Error(
+      `the database in ${dir} cannot be opened (${why}). If a server was stopped while it first made this folder, ` +
+        'the folder holds no data yet: delete it and start again; otherwise restore it from a backup.',
+      { cause: error },
+    )
   }
 }
 

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { chmodSync, cpSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { pgliteDir } from '../../server/db'
 import { lockFolder } from '../../server/db/lock'
 import type { Lesson, Message } from './support/types'
 import {
@@ -14,6 +15,7 @@ import {
   http,
   killSpawned,
   login,
+  repoRoot,
   spawnMain,
   startTestServer,
 } from './support/server'
@@ -119,6 +121,53 @@ describe.concurrent('npm start (server/main.ts as a child process)', () => {
     },
     SLOW,
   )
+
+  it(
+    'a first start killed while the embedded database was being made (its PG_VERSION written, not all the rest): the next start makes it and serves',
+    async () => {
+      const base = mkdtempSync(join(tmpdir(), 'talemy-first-start-'))
+      dirs.push(base)
+      const dataDir = join(base, 'data')
+      // The kill comes from inside the child (support/killAfterWrite.ts) at that exact write: from outside it would
+      // land there only by luck (the window is a few milliseconds of a start that takes seconds).
+      const killed = spawnMain({
+        ...env(dataDir),
+        NODE_OPTIONS: `--import tsx --import ${join(repoRoot, 'tests/server/support/killAfterWrite.ts')}`,
+        KILL_AFTER_WRITE: '/pglite[^/]*/PG_VERSION$',
+      })
+      await expect(killed).rejects.toThrow(/killed after writing .*PG_VERSION/)
+
+      const next = await spawnMain(env(dataDir))
+      try {
+        const { token } = await login(next.url, ALICE)
+        const sent = await http<Message>(next.url, 'POST', '/api/conversations/conv-alice-bob/messages', {
+          token,
+          body: { content: 'first words', clientId: randomUUID() },
+        })
+        expect(sent.status).toBe(201)
+      } finally {
+        next.child.kill('SIGTERM')
+      }
+      expect(await exited(next.child)).toBe(0)
+    },
+    SLOW,
+  )
+})
+
+describe('a database that cannot be opened', () => {
+  it('is refused with the folder named and what to do, and the data folder is left for the next try', async () => {
+    const dataDir = newDataDir()
+    const dir = pgliteDir(dataDir)
+    // What a start of an earlier version, killed while PGlite made the database, could leave.
+    rmSync(dir, { recursive: true, force: true })
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'PG_VERSION'), '17\n')
+    await expect(startTestServer({ dataDir })).rejects.toThrow(
+      `the database in ${dir} cannot be opened (PGlite failed to initialize properly). If a server was stopped while it first made this folder, the folder holds no data yet: delete it and start again`,
+    )
+    // Released: the folder is not held by the failed start.
+    ;(await lockFolder(dataDir))()
+  })
 })
 
 // Review (ASVS 14.1/6.4, CWE-276): PGlite creates its files world-writable (0666) and its folders 0755, and the data
