@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { PGlite, protocol, type messages } from '@electric-sql/pglite'
 import { DATA_FOLDER_MODE, lockFolder, type LockOptions } from './lock'
@@ -73,14 +73,23 @@ export async function openPglite(dir: string, lockOptions: LockOptions = {}): Pr
  * a database by writing its files one by one, `PG_VERSION` among the last but not last, and takes any folder with a
  * `PG_VERSION` for a made one: a server killed in between (its first start) left a folder no later start could open.
  * Now `dir` has a `PG_VERSION` only when it is whole; a start killed earlier left nothing in `dir`, and its folder
- * aside, which never held data, is made again. (The caller holds the data folder's lock.)
+ * aside, which never held data, is made again. A `dir` with files but no `PG_VERSION` is refused, never deleted. (The
+ * caller holds the data folder's lock.)
  */
 async function createAside(dir: string): Promise<void> {
   const aside = join(dirname(dir), `${basename(dir)}.new`)
   rmSync(aside, { recursive: true, force: true })
   mkdirSync(aside, { mode: DATA_FOLDER_MODE })
+  // Files without a PG_VERSION: an older version's first start killed early, or something that is not ours. Never
+  // deleted here: whatever they are, someone should look before they go.
+  const left = readdirSync(dir).sort()
+  if (left.length > 0)
+    throw new Error(
+      `${dir} holds files (${left.slice(0, 3).join(', ')}${left.length > 3 ? ', …' : ''}) but no database (no PG_VERSION). ` +
+        'If a server was stopped while it first made this folder, it holds no data: delete it and start again; ' +
+        'otherwise move it away, or restore it from a backup.',
+    )
   await (await PGlite.create(aside)).close()
-  // What an earlier PGlite may have left in `dir` without its PG_VERSION is not a database.
   rmSync(dir, { recursive: true, force: true })
   renameSync(aside, dir)
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -166,6 +166,17 @@ describe('a database that cannot be opened', () => {
       `the database in ${dir} cannot be opened (PGlite failed to initialize properly). If a server was stopped while it first made this folder, the folder holds no data yet: delete it and start again`,
     )
     // Released: the folder is not held by the failed start.
+    ;(await lockFolder(dataDir))()
+  })
+
+  it('files but no PG_VERSION (not a database: an older first start killed early, or not ours) are refused, never deleted', async () => {
+    const dataDir = newDataDir()
+    const dir = pgliteDir(dataDir)
+    rmSync(dir, { recursive: true, force: true })
+    mkdirSync(join(dir, 'base'), { recursive: true })
+    writeFileSync(join(dir, 'notes.txt'), 'somebody’s')
+    await expect(startTestServer({ dataDir })).rejects.toThrow(`${dir} holds files (base, notes.txt) but no database`)
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('somebody’s')
     ;(await lockFolder(dataDir))()
   })
 })
