@@ -3,7 +3,6 @@
 // for the `/api` prefix, first-party static files (@fastify/static) and CORS, pino as its built-in logger, and an
 // `inject()` for fast in-process tests. It leaves the Node `http.Server` to us, so Socket.IO attaches to the same port.
 import { existsSync } from 'node:fs'
-import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import { join, posix, resolve } from 'node:path'
 import cors from '@fastify/cors'
@@ -17,7 +16,7 @@ import type { OriginPolicy } from '../origins'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 import { registerApiRoutes, type ApiDeps } from './api'
-import { registerSecurityHeaders, SOCKET_ENDPOINT_HEADERS } from './securityHeaders'
+import { rawErrorResponse, registerSecurityHeaders } from './securityHeaders'
 
 export interface HttpDeps {
   services: Services
@@ -74,21 +73,11 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
  * @example clientErrorResponse('HPE_HEADER_OVERFLOW') // 'HTTP/1.1 431 Request Header Fields Too Large\r\n…'
  */
 export function clientErrorResponse(code: string | undefined): string {
-  const [status, message] =
-    code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'request: not received in time']
-      : code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'request: headers too large']
-        : [400, 'request: malformed']
-  const body = JSON.stringify({ error: { code: 'INVALID', message } })
-  const headers = {
-    ...SOCKET_ENDPOINT_HEADERS,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': String(Buffer.byteLength(body)),
-    connection: 'close',
-  }
-  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`)
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines.join('\r\n')}\r\n\r\n${body}`
+  return code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? rawErrorResponse(408, 'request: not received in time')
+    : code === 'HPE_HEADER_OVERFLOW'
+      ? rawErrorResponse(431, 'request: headers too large')
+      : rawErrorResponse(400, 'request: malformed')
 }
 
 function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {

@@ -1,4 +1,4 @@
-import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http'
+import { STATUS_CODES, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 
@@ -88,4 +88,17 @@ export function registerSocketEndpointHeaders(httpServer: HttpServer, path = '/s
     if (!(req.url ?? '').startsWith(path)) return
     for (const [name, value] of Object.entries(SOCKET_ENDPOINT_HEADERS)) res.setHeader(name, value)
   })
+}
+
+/** An INVALID answer written straight to a socket that no route will answer, ending with `connection: close`. */
+export function rawErrorResponse(status: number, message: string): string {
+  const body = JSON.stringify({ error: { code: 'INVALID', message } })
+  const headers = {
+    ...SOCKET_ENDPOINT_HEADERS,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    connection: 'close',
+  }
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`)
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines.join('\r\n')}\r\n\r\n${body}`
 }

@@ -1,4 +1,5 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { Server } from 'socket.io'
 import {
   conversationIdSchema,
@@ -16,7 +17,7 @@ import {
   type Id,
 } from '../../src/contract'
 import { AppError, invalid, toApiError, unauthorized } from '../errors'
-import { registerSocketEndpointHeaders } from '../http/securityHeaders'
+import { rawErrorResponse, registerSocketEndpointHeaders } from '../http/securityHeaders'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
 import { loadBudget, type Limiter } from '../rateLimit'
@@ -38,6 +39,9 @@ export { Notices } from './notices'
 export { DEFAULT_PRESENCE_GRACE_SECONDS, MemoryPresenceStore, PresenceTracker } from './presence'
 export { DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS } from './unauthenticated'
 export type { TalemyServer, TalemySocket } from './types'
+
+/** Socket.IO's path as Engine.IO matches it: a prefix of the raw URL. */
+const SOCKET_IO_PATH = '/socket.io/'
 
 /** How many sockets one user may hold at once (tabs, devices); more is a runaway client or an attack. */
 export const DEFAULT_MAX_SOCKETS_PER_USER = 20
@@ -61,6 +65,8 @@ export function createSocketServer(
   const pending = new UnauthenticatedSessions(unauthenticated.maxPerAddress)
   const io: TalemyServer = new Server(httpServer, {
     serveClient: false,
+    // Upgrades to other paths are answered below.
+    destroyUpgrade: false,
     maxHttpBufferSize: MAX_PACKET_BYTES,
     cors: { origin: (origin, callback) => callback(null, origins.isAllowed(origin)) },
     allowRequest: (req, callback) => {
@@ -94,6 +100,16 @@ export function createSocketServer(
   // Engine.IO answers its path ahead of Fastify's helmet: its answers get the security headers here. After `new
   // Server`, which takes the request listeners there are and calls them only for other paths.
   registerSocketEndpointHeaders(httpServer)
+  // Node hands every upgrade to Socket.IO, listening for its own: one to another path (an h2c `curl --http2`, a
+  // WebSocket pointed at /api) would be closed unanswered after `destroyUpgradeTimeout`. Told at once instead.
+  httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    if ((req.url ?? '').startsWith(SOCKET_IO_PATH)) return
+    // A client gone meanwhile must not raise an unhandled 'error'.
+    socket.on('error', () => undefined)
+    if (socket.writable)
+      socket.end(rawErrorResponse(400, `Upgrade: only ${SOCKET_IO_PATH} can be upgraded; send this request without it`))
+    else socket.destroy()
+  })
   return io
 }
 

@@ -210,7 +210,7 @@ describe('request timeout', () => {
 // malformed request line or header, headers over its limit, a request too slow) never reaches Fastify's hooks. It was
 // answered by Fastify's default clientError handler: `Content-Type: application/json` without a charset, no nosniff,
 // no CSP, no no-store, and a body in Fastify's shape (`{"error":"Bad Request","statusCode":400}`), not the contract's.
-describe('a request Node refuses before any route (clientError)', () => {
+describe('a request answered before any route (Node’s clientError, an Upgrade Socket.IO does not take)', () => {
   let server: TestServer
   beforeAll(async () => {
     server = await startTestServer({ requestTimeoutMs: 1_000 })
@@ -249,6 +249,14 @@ describe('a request Node refuses before any route (clientError)', () => {
       true,
       408,
     ],
+    // Socket.IO listens for upgrades, so Node hands it every one: another path was closed a second later, unanswered
+    // (`curl --http2 http://…` asks for h2c this way and saw "Empty reply from server").
+    [
+      'an Upgrade to a path that is not Socket.IO’s',
+      'GET /api/me HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n',
+      false,
+      400,
+    ],
   ])(
     '%s is answered in the contract shape with the security headers',
     async (_name, request, trickle, status) => {
@@ -261,6 +269,7 @@ describe('a request Node refuses before any route (clientError)', () => {
       expect(headers.get('x-frame-options')).toBe('DENY')
       expect(headers.get('cache-control')).toBe('no-store')
       expect(headers.get('connection')).toBe('close')
+      expect((await http(server.url, 'GET', '/api/me')).status).toBe(401)
     },
     30_000,
   )
