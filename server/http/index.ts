@@ -3,6 +3,7 @@
 // for the `/api` prefix, first-party static files (@fastify/static) and CORS, pino as its built-in logger, and an
 // `inject()` for fast in-process tests. It leaves the Node `http.Server` to us, so Socket.IO attaches to the same port.
 import { existsSync } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { join, posix, resolve } from 'node:path'
 import cors from '@fastify/cors'
@@ -16,7 +17,7 @@ import type { OriginPolicy } from '../origins'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 import { registerApiRoutes, type ApiDeps } from './api'
-import { rawErrorResponse, registerSecurityHeaders } from './securityHeaders'
+import { errorAnswer, rawErrorResponse, registerSecurityHeaders } from './securityHeaders'
 
 export interface HttpDeps {
   services: Services
@@ -62,6 +63,11 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
     clientErrorHandler: answerClientError,
   }) as unknown as FastifyInstance
   app.server.headersTimeout = Math.min(10_000, requestTimeout)
+  // Node would answer an Expect it cannot meet with a bare 417 (no body, no security headers) and keep the connection.
+  app.server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    const { headers, body } = errorAnswer('Expect: only 100-continue is supported')
+    res.writeHead(417, headers).end(body)
+  })
   return app
 }
 

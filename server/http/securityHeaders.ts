@@ -90,8 +90,8 @@ export function registerSocketEndpointHeaders(httpServer: HttpServer, path = '/s
   })
 }
 
-/** An INVALID answer written straight to a socket that no route will answer, ending with `connection: close`. */
-export function rawErrorResponse(status: number, message: string): string {
+/** An INVALID answer's headers and body, for what no route answers; the connection is closed after it. */
+export function errorAnswer(message: string): { headers: Record<string, string>; body: string } {
   const body = JSON.stringify({ error: { code: 'INVALID', message } })
   const headers = {
     ...SOCKET_ENDPOINT_HEADERS,
@@ -99,6 +99,12 @@ export function rawErrorResponse(status: number, message: string): string {
     'content-length': String(Buffer.byteLength(body)),
     connection: 'close',
   }
+  return { headers, body }
+}
+
+/** `errorAnswer` as the bytes to write straight to a socket that has no response object. */
+export function rawErrorResponse(status: number, message: string): string {
+  const { headers, body } = errorAnswer(message)
   const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`)
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines.join('\r\n')}\r\n\r\n${body}`
 }

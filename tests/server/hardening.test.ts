@@ -257,6 +257,13 @@ describe('a request answered before any route (Node’s clientError, an Upgrade 
       false,
       400,
     ],
+    // Node answers these itself (417, an empty body) unless someone listens for them.
+    [
+      'an Expect other than 100-continue',
+      'POST /api/auth/login HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}',
+      false,
+      417,
+    ],
   ])(
     '%s is answered in the contract shape with the security headers',
     async (_name, request, trickle, status) => {
