@@ -54,7 +54,11 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
     // A client trickling its request (slowloris) is answered 408 and cut; Node checks every connectionsCheckingInterval.
     requestTimeout,
     connectionTimeout: CONNECTION_TIMEOUT_MS,
-    http: { connectionsCheckingInterval: Math.min(5_000, Math.max(250, Math.floor(requestTimeout / 4))) },
+    // Node's own refusal of an HTTP/1.1 request without Host is a bare 400: `lacksHost` is refused in our shape instead.
+    http: {
+      connectionsCheckingInterval: Math.min(5_000, Math.max(250, Math.floor(requestTimeout / 4))),
+      requireHostHeader: false,
+    },
     // The router would answer these itself, before every hook, in its own shape (414, `FST_ERR_BAD_URL`): a long id
     // goes to its route (an unknown id: NOT_FOUND), a path that cannot be decoded to the not-found handler (INVALID),
     // both with the Origin check and the headers of every answer. (Node refuses a request line over 16 KB.)
@@ -132,6 +136,13 @@ export function configureHttpApp(
   // API answers carry tokens and personal data: no browser or proxy cache keeps them (set first, so refusals have it too).
   app.addHook('onRequest', async (request, reply) => {
     if (isApiPath(routePath(request.url))) reply.header('cache-control', 'no-store')
+  })
+
+  // Closed after, as Node does: what else the client sends on this connection is no more to be trusted.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!lacksHost(request.raw)) return
+    reply.header('connection', 'close')
+    throw new AppError('INVALID', 'Host: required in an HTTP/1.1 request')
   })
 
   // A browser request to /api from a foreign origin is refused before anything else (CORS headers alone do not stop
@@ -234,6 +245,10 @@ export function originForm(url: string): string {
     return url
   }
 }
+
+/** An HTTP/1.1 request without the Host header it must carry (RFC 9112 §3.2): refused with 400. */
+export const lacksHost = (req: IncomingMessage): boolean =>
+  req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined
 
 /** Where a path that cannot be percent-decoded is routed (under /api for an /api path): no route has it. */
 const UNDECODABLE = '/.undecodable'

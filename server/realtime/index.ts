@@ -17,6 +17,7 @@ import {
   type Id,
 } from '../../src/contract'
 import { AppError, invalid, toApiError, unauthorized } from '../errors'
+import { lacksHost } from '../http'
 import { rawErrorResponse, registerSocketEndpointHeaders } from '../http/securityHeaders'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
@@ -94,6 +95,8 @@ export function createSocketServer(
   // upgrade to a WebSocket) would pass from any Origin. Engine.IO's middlewares run for every request and upgrade; a
   // handshake is left to allowRequest (its 403), the rest refused here (Engine.IO answers a middleware's error 400).
   io.engine.use((req: IncomingMessage, _res: unknown, next: (error?: Error) => void) => {
+    // Node's check is off for Fastify's sake (see `createHttpApp`): Socket.IO's path refuses it here.
+    if (lacksHost(req)) return next(new Error('Host required'))
     const namesSession = new URL(req.url ?? '/', 'http://socket.invalid').searchParams.has('sid')
     next(!namesSession || origins.isAllowed(req.headers.origin) ? undefined : new Error('origin not allowed'))
   })

@@ -280,6 +280,30 @@ describe('a request answered before any route (Node’s clientError, an Upgrade 
     },
     30_000,
   )
+
+  // HTTP/1.1 requires Host; Node refused its absence with a bare 400 (no body, no security headers).
+  it.each([
+    ['an /api path', '/api/me', 'no-store'],
+    ['the SPA', '/', null],
+  ])(
+    'an HTTP/1.1 request without Host to %s is 400 INVALID naming Host, with the security headers',
+    async (_name, path, cache) => {
+      const { status, headers, body } = parse(await raw(`GET ${path} HTTP/1.1\r\n\r\n`))
+      expect(status).toBe(400)
+      expect(body).toEqual({ error: { code: 'INVALID', message: expect.stringContaining('Host') } })
+      expect(headers.get('x-content-type-options')).toBe('nosniff')
+      expect(headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+      expect(headers.get('cache-control') ?? null).toBe(cache)
+      expect(headers.get('connection')).toBe('close')
+      expect((await http(server.url, 'GET', '/api/me')).status).toBe(401)
+    },
+  )
+
+  // Node's own check is off so that Fastify answers in the contract shape: Engine.IO must not serve what it let through.
+  it('Socket.IO’s path refuses an HTTP/1.1 request without Host too', async () => {
+    const response = await raw('GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nConnection: close\r\n\r\n')
+    expect(response).toMatch(/^HTTP\/1\.1 400 /)
+  })
 })
 
 describe('static files', () => {
