@@ -22,11 +22,14 @@ import { MESSAGE_COLUMNS, iso, toMessage, type MessageRow } from './rows'
 import { SendBatcher } from './sendBatcher'
 import { appendEvents, lockCounters, type LoggedEvent, type NewEvent } from './eventLog'
 
+/** The largest `seq` (a PostgreSQL `int`) and page there can be: a larger number asks for no more than it. */
+const MAX_INT4 = 2 ** 31 - 1
 const positiveInteger = v.pipe(
   v.string('must be a positive whole number'),
-  v.regex(/^\d{1,9}$/, 'must be a positive whole number'),
+  v.regex(/^\d+$/, 'must be a positive whole number'),
   v.transform(Number),
   v.minValue(1, 'must be at least 1'),
+  v.transform((n) => Math.min(n, MAX_INT4)),
 )
 /** `?before=<seq>&limit=<n>` as strings from the query string. */
 const messagePageQuerySchema = v.object({

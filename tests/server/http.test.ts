@@ -234,6 +234,18 @@ describe('messages', () => {
     expect(result.body.error.message).toContain(field)
   })
 
+  // A number past what the server counts in was refused as "must be a positive whole number", which it is.
+  it.each([
+    ['limit=99999999999999', 50],
+    ['before=2147483648', 50],
+    ['before=99999999999999999999&limit=1', 1],
+  ])('GET with ?%s, a number past any seq or page, reads as the largest', async (query, count) => {
+    const latest = (await http<Message[]>(url, 'GET', path, { token: token.carol })).body.map((m) => m.seq)
+    const result = await http<Message[]>(url, 'GET', `${path}?${query}`, { token: token.carol })
+    expect(result.status).toBe(200)
+    expect(result.body.map((m) => m.seq)).toEqual(latest.slice(-count))
+  })
+
   it('GET is 403 for a non-participant and 404 for an unknown conversation', async () => {
     expect((await http(url, 'GET', '/api/conversations/conv-alice-bob/messages', { token: token.carol })).status).toBe(
       403,
