@@ -172,6 +172,17 @@ export function configureHttpApp(
           throw new AppError('INVALID', 'body: expected an object')
         }
       })
+      // Bodies are read as they come: a compressed one was "not valid JSON", a plain one labelled so was taken. (The
+      // onRequest hook of the app has dropped the type of an empty body: a type means a body.)
+      api.addHook('onRequest', async (request) => {
+        const encoding = request.headers['content-encoding']
+        if (
+          request.headers['content-type'] !== undefined &&
+          encoding !== undefined &&
+          !/^\s*identity\s*$/i.test(encoding)
+        )
+          throw new AppError('INVALID', 'body: send it uncompressed (no Content-Encoding)')
+      })
       // Answered here, in our shape: CORS's strict preflight check would send a text/plain 400 without an error code.
       api.addHook('onRequest', async (request) => {
         if (

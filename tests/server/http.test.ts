@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { isAbsolute, join, relative } from 'node:path'
 import { randomUUID } from 'node:crypto'
+import { gzipSync } from 'node:zlib'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ContactRequest, Conversation, ErrorBody, Lesson, Message, Session, User } from './support/types'
@@ -466,6 +467,41 @@ describe('a JSON object sent with another Content-Type', () => {
     })
     const after = (await http<ContactRequest[]>(url, 'GET', '/api/contact-requests', { token: token.alice })).body
     expect(after).toHaveLength(before.length)
+  })
+})
+
+describe('a body with a Content-Encoding', () => {
+  // The body was read as it came: a gzipped one was "not valid JSON", a plain one labelled gzip was taken.
+  it.each([
+    ['gzipped', gzipSync(JSON.stringify({ participantId: 'user-carol' })), 'gzip'],
+    ['plain but labelled gzip', JSON.stringify({ participantId: 'user-carol' }), 'gzip'],
+    ['plain but labelled br', JSON.stringify({ participantId: 'user-carol' }), 'br'],
+  ])('is 400 INVALID naming Content-Encoding when %s, and creates nothing', async (_name, body, encoding) => {
+    const before = (await http<Conversation[]>(url, 'GET', '/api/conversations', { token: token.bob })).body
+    const response = await fetch(`${url}/api/conversations`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token.bob}`,
+        'content-type': 'application/json',
+        'content-encoding': encoding,
+      },
+      body,
+    })
+    expect(response.status).toBe(400)
+    expect(await response.json()).toEqual({
+      error: { code: 'INVALID', message: expect.stringContaining('Content-Encoding') },
+    })
+    const after = (await http<Conversation[]>(url, 'GET', '/api/conversations', { token: token.bob })).body
+    expect(after).toHaveLength(before.length)
+  })
+
+  it('takes Content-Encoding: identity', async () => {
+    const response = await fetch(`${url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'identity' },
+      body: JSON.stringify({ email: BOB, password: 'talemy' }),
+    })
+    expect(response.status).toBe(200)
   })
 })
 
