@@ -3,7 +3,7 @@
 // for the `/api` prefix, first-party static files (@fastify/static) and CORS, pino as its built-in logger, and an
 // `inject()` for fast in-process tests. It leaves the Node `http.Server` to us, so Socket.IO attaches to the same port.
 import { existsSync } from 'node:fs'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { join, posix, resolve } from 'node:path'
 import cors from '@fastify/cors'
@@ -86,7 +86,7 @@ export function clientErrorResponse(code: string | undefined): string {
   return code === 'ERR_HTTP_REQUEST_TIMEOUT'
     ? rawErrorResponse(408, 'request: not received in time')
     : code === 'HPE_HEADER_OVERFLOW'
-      ? rawErrorResponse(431, 'request: headers too large')
+      ? rawErrorResponse(431, `request: URL and headers over ${maxHeaderSize} bytes`)
       : rawErrorResponse(400, 'request: malformed')
 }
 

@@ -609,6 +609,16 @@ describe('routing and origins', () => {
     expect(result.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
   })
 
+  // Node counts the request line with the headers: an id too long for it was told "headers too large".
+  it('answers an id too long for the request line (16 KB) 431 INVALID naming the URL, and keeps serving', async () => {
+    const result = await http<ErrorBody>(url, 'GET', `/api/conversations/${'x'.repeat(17_000)}/messages`, {
+      token: token.alice,
+    })
+    expect(result.status).toBe(431)
+    expect(result.body).toEqual({ error: { code: 'INVALID', message: expect.stringContaining('URL') } })
+    expect((await http(url, 'GET', '/api/me', { token: token.alice })).status).toBe(200)
+  })
+
   it('answers a path with a malformed escape in the contract shape, refuses it from a foreign Origin, with the headers', async () => {
     const bad = await http(url, 'GET', '/api/conversations/%E0%A4%A/messages', { token: token.alice })
     expect(bad.status).toBe(400)
