@@ -9,7 +9,7 @@ import { join, posix, resolve } from 'node:path'
 import cors from '@fastify/cors'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
-import { HTTP_STATUS, MAX_PACKET_BYTES } from '../../src/contract'
+import { type ApiError, HTTP_STATUS, MAX_PACKET_BYTES } from '../../src/contract'
 import { trustProxyOf, type TrustProxy } from '../clientAddress'
 import { AppError, toApiError } from '../errors'
 import type { Logger } from '../logger'
@@ -108,10 +108,14 @@ export function configureHttpApp(
   void registerSecurityHeaders(app, () => (apiUrl ? [...origins.list(), apiUrl] : origins.list()))
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    const apiError = error instanceof AppError ? toApiError(error) : fromFrameworkError(error)
+    const [status, apiError] =
+      error instanceof AppError ? [HTTP_STATUS[error.code], toApiError(error)] : fromFrameworkError(error)
     if (apiError.code === 'INTERNAL') request.log.error({ err: error }, 'request failed')
     if (apiError.retryAfterMs !== undefined) reply.header('retry-after', Math.ceil(apiError.retryAfterMs / 1000))
-    return reply.status(HTTP_STATUS[apiError.code]).send({ error: apiError })
+    // A Range refused says what there is (`bytes */<size>`), which `send` hands over on its error.
+    const range = (error as { headers?: Record<string, string> }).headers?.['Content-Range']
+    if (status === 416 && range) reply.header('content-range', range)
+    return reply.status(status).send({ error: apiError })
   })
 
   // Relative to the working directory, as the contract allows; @fastify/static takes only an absolute root.
@@ -286,14 +290,22 @@ export function isClientRoute(path: string): boolean {
   return !/\.[^.]+$/.test(last)
 }
 
-/** Fastify's own errors (bad JSON, body too large, wrong content type…) in our wire shape. */
-function fromFrameworkError(error: FastifyError): ReturnType<typeof toApiError> {
+/** Fastify's own errors (bad JSON, body too large, wrong content type…) and @fastify/static's, in our wire shape. */
+function fromFrameworkError(error: FastifyError): [status: number, error: ApiError] {
   const status = error.statusCode ?? 500
-  if (status === 413) return { code: 'INVALID', message: `body: larger than ${MAX_PACKET_BYTES} bytes` }
+  if (status === 413) return [400, { code: 'INVALID', message: `body: larger than ${MAX_PACKET_BYTES} bytes` }]
   if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.name === 'SyntaxError') {
-    return { code: 'INVALID', message: 'body: not valid JSON' }
+    return [400, { code: 'INVALID', message: 'body: not valid JSON' }]
   }
-  if (status === 415) return { code: 'INVALID', message: 'body: send JSON (content-type: application/json)' }
-  if (status >= 400 && status < 500) return { code: 'INVALID', message: `body: ${error.message}`.slice(0, 300) }
-  return { code: 'INTERNAL', message: 'internal server error' }
+  if (status === 415) return [400, { code: 'INVALID', message: 'body: send JSON (content-type: application/json)' }]
+  // Without a Fastify code, a refusal of @fastify/static's `send`: about the path, or a Range or condition it cannot
+  // meet, whose status (and Content-Range, set from the error) the client acts on.
+  if (status >= 400 && status < 500 && !error.code?.startsWith('FST_ERR')) {
+    if (status === 403) return [403, { code: 'FORBIDDEN', message: 'path: not allowed' }]
+    if (status === 412) return [412, { code: 'INVALID', message: 'If-Match / If-Unmodified-Since: not met' }]
+    if (status === 416) return [416, { code: 'INVALID', message: 'Range: not satisfiable' }]
+    return [400, { code: 'INVALID', message: 'path: not a valid file path' }]
+  }
+  if (status >= 400 && status < 500) return [400, { code: 'INVALID', message: `body: ${error.message}`.slice(0, 300) }]
+  return [500, { code: 'INTERNAL', message: 'internal server error' }]
 }

@@ -340,6 +340,38 @@ describe('static files', () => {
     },
   )
 
+  // @fastify/static's refusals went through the body's mapping: "body: Bad Request" for a NUL in the path, "body:
+  // Forbidden" for a traversal, and a 416 made a 400 without its Content-Range.
+  const rawGet = (path: string, headers = '') =>
+    new Promise<{ status: number; headers: string; body: unknown }>((resolve) => {
+      const socket = connectTcp(Number(new URL(server.url).port), '127.0.0.1', () =>
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n${headers}Connection: close\r\n\r\n`),
+      )
+      let received = ''
+      socket.on('data', (chunk) => (received += chunk.toString()))
+      socket.on('close', () => {
+        const [head = '', body = ''] = received.split('\r\n\r\n')
+        resolve({ status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body: JSON.parse(body) })
+      })
+    })
+
+  it.each([
+    ['a NUL in the path', '/index.html%00', 400, 'INVALID'],
+    ['a traversal with backslashes', '/assets\\..\\.env', 403, 'FORBIDDEN'],
+  ])('answers %s in the contract shape naming the path', async (_name, path, status, code) => {
+    const result = await rawGet(path)
+    expect(result.status).toBe(status)
+    expect(result.body).toEqual({ error: { code, message: expect.stringMatching(/^path: /) } })
+  })
+
+  it('answers a Range past the end 416 with its Content-Range, in the contract shape', async () => {
+    const result = await rawGet('/assets/app.js', 'Range: bytes=999-1000\r\n')
+    expect(result.status).toBe(416)
+    expect(result.headers).toContain('content-range: bytes */14')
+    expect(result.body).toEqual({ error: { code: 'INVALID', message: expect.stringMatching(/^Range: /) } })
+    expect((await http(server.url, 'GET', '/assets/app.js')).status).toBe(200)
+  })
+
   it('the production build makes no source maps', () => {
     expect(viteConfig).toMatchObject({ build: { sourcemap: false } })
   })
