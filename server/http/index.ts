@@ -17,6 +17,7 @@ import type { OriginPolicy } from '../origins'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 import { registerApiRoutes, type ApiDeps } from './api'
+import { parseJsonBody } from './jsonBody'
 import { errorAnswer, rawErrorResponse, registerSecurityHeaders } from './securityHeaders'
 
 export interface HttpDeps {
@@ -169,6 +170,14 @@ export function configureHttpApp(
       // Fastify reads text/plain as a string, which the check below would call "expected an object" when the body is
       // one: JSON sent as text/plain (fetch's type for a string body) is told its content type, like any other type.
       api.removeContentTypeParser('text/plain')
+      api.removeContentTypeParser('application/json')
+      api.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+        try {
+          done(null, parseJsonBody(body as string))
+        } catch (error) {
+          done(error as Error, undefined)
+        }
+      })
       // Every body this API takes is a JSON object: say so, rather than "field: is required" for `[]` or `"x"`.
       api.addHook('preValidation', async (request) => {
         const { body } = request

@@ -448,6 +448,51 @@ describe('a JSON body that is not an object', () => {
   })
 })
 
+describe('a JSON object with a key given twice', () => {
+  // JSON.parse keeps the last: `{"status":"cancelled","status":"confirmed"}` confirmed the lesson, whatever the
+  // sender (or a proxy that reads the first) meant.
+  it('is 400 INVALID naming the field, and changes nothing', async () => {
+    const lesson = (
+      await http<Lesson>(url, 'POST', '/api/lessons', {
+        token: token.alice,
+        body: { tutorId: 'user-bob', subject: 'Twice', startsAt: '2030-06-01T09:00:00.000Z', durationMinutes: 60 },
+      })
+    ).body
+    const result = await http<ErrorBody>(url, 'PATCH', `/api/lessons/${lesson.id}`, {
+      token: token.bob,
+      body: '{"status":"cancelled","status":"confirmed"}',
+    })
+    expect(result.status).toBe(400)
+    expect(result.body).toEqual({ error: { code: 'INVALID', message: 'status: given twice' } })
+    const lessons = (await http<Lesson[]>(url, 'GET', '/api/lessons', { token: token.bob })).body
+    expect(lessons.find((l) => l.id === lesson.id)?.status).toBe('pending')
+  })
+
+  it.each([
+    ['spelled with an escape', '{"participantId":"user-carol","particip\\u0061ntId":"user-bob"}', 'participantId'],
+    ['in a nested object', '{"participantId":"user-carol","x":{"a":1,"a":2}}', 'x.a'],
+  ])('is 400 INVALID naming it when %s', async (_name, body, field) => {
+    const result = await http<ErrorBody>(url, 'POST', '/api/conversations', { token: token.alice, body })
+    expect(result.body).toEqual({ error: { code: 'INVALID', message: `${field}: given twice` } })
+  })
+
+  it.each([
+    ['the same key in sibling objects', '{"participantId":"user-carol","x":[{"a":1},{"a":2}],"y":{"a":3}}'],
+    ['a key equal to a value', '{"participantId":"participantId"}'],
+  ])('takes %s', async (_name, body) => {
+    const result = await http<ErrorBody>(url, 'POST', '/api/conversations', { token: token.alice, body })
+    expect(result.status).not.toBe(400)
+  })
+
+  it('refuses a __proto__ key, saying so rather than "not valid JSON"', async () => {
+    const result = await http<ErrorBody>(url, 'POST', '/api/conversations', {
+      token: token.alice,
+      body: '{"participantId":"user-carol","__proto__":{"admin":true}}',
+    })
+    expect(result.body).toEqual({ error: { code: 'INVALID', message: expect.stringContaining('__proto__') } })
+  })
+})
+
 describe('a JSON object sent with another Content-Type', () => {
   // `fetch(url, { method: 'POST', body: JSON.stringify(x) })` sends text/plain: the object is there, its type is not.
   it.each([
