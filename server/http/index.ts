@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs'
 import { maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { join, posix, resolve } from 'node:path'
 import cors from '@fastify/cors'
 import fastifyStatic from '@fastify/static'
@@ -68,6 +69,11 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
     clientErrorHandler: answerClientError,
   }) as unknown as FastifyInstance
   app.server.headersTimeout = Math.min(10_000, requestTimeout)
+  // Node would close a CONNECT unanswered (no one listens for it): this is no proxy, and says so.
+  app.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => undefined)
+    socket.end(rawErrorResponse(400, 'CONNECT: this server is not a proxy'))
+  })
   // Node would answer an Expect it cannot meet with a bare 417 (no body, no security headers) and keep the connection.
   app.server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
     const { headers, body } = errorAnswer('Expect: only 100-continue is supported')

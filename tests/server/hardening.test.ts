@@ -257,6 +257,8 @@ describe('a request answered before any route (Node’s clientError, an Upgrade 
       false,
       400,
     ],
+    // Node closed it unanswered: nobody listens for CONNECT (this is no proxy).
+    ['a CONNECT', 'CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n', false, 400],
     // Node answers these itself (417, an empty body) unless someone listens for them.
     [
       'an Expect other than 100-continue',
