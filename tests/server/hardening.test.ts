@@ -249,6 +249,13 @@ describe('a request answered before any route (Node’s clientError, an Upgrade 
       true,
       408,
     ],
+    // No byte more after the first chunk: the request timeout bounds the wait for the rest as it does a trickle.
+    [
+      'a chunked body that never finishes',
+      'POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{"\r\n',
+      false,
+      408,
+    ],
     // Socket.IO listens for upgrades, so Node hands it every one: another path was closed a second later, unanswered
     // (`curl --http2 http://…` asks for h2c this way and saw "Empty reply from server").
     [
