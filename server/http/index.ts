@@ -191,6 +191,11 @@ export function configureHttpApp(
           throw new AppError('INVALID', 'body: expected an object')
         }
       })
+      // Node keeps the first of two and drops the other: which one a proxy in front checked is anyone's guess.
+      api.addHook('onRequest', async (request) => {
+        if ((request.raw.headersDistinct.authorization?.length ?? 0) > 1)
+          throw new AppError('INVALID', 'Authorization: given twice')
+      })
       // Bodies are read as they come: a compressed one was "not valid JSON", a plain one labelled so was taken. (The
       // onRequest hook of the app has dropped the type of an empty body: a type means a body.)
       api.addHook('onRequest', async (request) => {

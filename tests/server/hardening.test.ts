@@ -308,6 +308,20 @@ describe('a request answered before any route (Node’s clientError, an Upgrade 
     },
   )
 
+  // Node keeps the first of two Authorization headers and drops the other: the request was served as the first's user,
+  // whatever a proxy in front (reading the last) had checked.
+  it('an /api request with two Authorization headers is 400 INVALID naming Authorization', async () => {
+    const { token } = await login(server.url, ALICE)
+    const { status, body } = parse(
+      await raw(
+        `GET /api/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nAuthorization: Bearer other\r\nConnection: close\r\n\r\n`,
+      ),
+    )
+    expect(status).toBe(400)
+    expect(body).toEqual({ error: { code: 'INVALID', message: expect.stringContaining('Authorization') } })
+    expect((await http(server.url, 'GET', '/api/me', { token })).status).toBe(200)
+  })
+
   // Node's own check is off so that Fastify answers in the contract shape: Engine.IO must not serve what it let through.
   it('Socket.IO’s path refuses an HTTP/1.1 request without Host too', async () => {
     const response = await raw('GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nConnection: close\r\n\r\n')
