@@ -25,6 +25,8 @@ import { appendEvents, lockCounters, type LoggedEvent, type NewEvent } from './e
 /** The largest `seq` (a PostgreSQL `int`) and page there can be: a larger number asks for no more than it. */
 const MAX_INT4 = 2 ** 31 - 1
 const positiveInteger = v.pipe(
+  // The query string gives a repeated name (`?limit=1&limit=2`) as an array of its values.
+  v.custom<string>((value) => !Array.isArray(value), 'given twice'),
   v.string('must be a positive whole number'),
   v.regex(/^\d+$/, 'must be a positive whole number'),
   v.transform(Number),

@@ -235,6 +235,16 @@ describe('messages', () => {
     expect(result.body.error.message).toContain(field)
   })
 
+  // The query string gives a repeated name as an array: it was "must be a positive whole number", which each one was.
+  it.each(['limit=1&limit=2', 'before=2&before=3'])(
+    'GET with ?%s is 400 saying the field is given twice',
+    async (query) => {
+      const result = await http<ErrorBody>(url, 'GET', `${path}?${query}`, { token: token.alice })
+      expect(result.status).toBe(400)
+      expect(result.body).toEqual({ error: { code: 'INVALID', message: `${query.split('=')[0]}: given twice` } })
+    },
+  )
+
   // A number past what the server counts in was refused as "must be a positive whole number", which it is.
   it.each([
     ['limit=99999999999999', 50],
