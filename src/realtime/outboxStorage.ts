@@ -9,7 +9,9 @@ export interface StorageLike {
 }
 
 /**
- * Where a user's unconfirmed sends are kept: one key per user id.
+ * Where a user's unconfirmed sends are kept: one key per user id, a JSON list of entries (`entrySchema`). Tabs of two
+ * versions share it during a deploy: a version that changes the list's shape uses another key, and one that adds a
+ * field to the entries still reads entries without it (an older version leaves entries with more fields alone).
  *
  * @example outboxStorageKey('u1') // 'talemy.outbox.u1'
  */
@@ -53,7 +55,9 @@ export function createOutboxStorage(storage: StorageLike) {
       const seen = new Set<string>()
       for (const item of listOf(text)) {
         const parsed = parse(entrySchema, item)
-        if (!parsed.ok || seen.has(parsed.value.clientId)) continue
+        // More fields than `entrySchema`'s seven: another version's entry (a deploy), which this one would send (and
+        // write back) without them. Left to that version.
+        if (!parsed.ok || Object.keys(item).length > 7 || seen.has(parsed.value.clientId)) continue
         seen.add(parsed.value.clientId)
         entries.push(parsed.value as PendingMessage)
       }

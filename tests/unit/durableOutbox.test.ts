@@ -1013,6 +1013,31 @@ describe('adopting what another tab left', () => {
   })
 })
 
+describe('another version of the app in another tab (a deploy)', () => {
+  test('a stored send with a field this version does not know is not sent by it (it would go without), nor touched', async () => {
+    const storage = createMemoryStorage()
+    const theirs = { ...pendingMessage('n1'), replyTo: 'm9' }
+    storage.setItem(outboxStorageKey(alice.id), JSON.stringify([theirs]))
+    const { store, socket } = tab('http://unused.test', storage)
+    socket().serverConnect()
+    store.dispatch(send('k1'))
+    store.dispatch(followerGone())
+    const sent = () =>
+      socket()
+        .sent('message:send')
+        .map((p) => (p.args[0] as { clientId: string }).clientId)
+    await eventually(() => expect(sent()).toEqual(['k1']))
+    socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(1, 'k1') })
+    await eventually(() => expect(savedIds(storage)).toEqual(['n1']))
+    expect(JSON.parse(storage.getItem(outboxStorageKey(alice.id))!)).toEqual([theirs])
+    expect(sent()).toEqual(['k1'])
+    expect(selectPendingMessages(store.getState())).toEqual([])
+    store.dispatch(shutdown())
+  })
+})
+
 describe('a storage that refuses to write', () => {
   test('sends still go; the failure is reported once (socket/internalError), not thrown', async () => {
     const full = refusingStorage(true)

@@ -282,3 +282,24 @@ describe('a tab’s outbox mirror', () => {
     }
   })
 })
+
+describe('another version of the app writing the same key (two tabs across a deploy)', () => {
+  /** Entries another version wrote that this one cannot read in full: sent or written back by it, something is lost. */
+  const foreign = [
+    { ...pendingMessage('n1'), replyTo: 'm9' },
+    { ...pendingMessage('n2'), status: 'queued' },
+    { clientId: 'n3', conversationId: 'c1', body: { text: 'hi' }, status: 'pending' },
+    'n4',
+  ]
+
+  test('its entries that this version cannot read are neither loaded nor touched by saves; its own still work', () => {
+    const storage = createMemoryStorage()
+    const durable = createOutboxStorage(storage)
+    storage.setItem(outboxStorageKey('u1'), JSON.stringify([...foreign, pendingMessage('k1')]))
+    expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k1'])
+    durable.save('u1', [pendingMessage('k1')], [pendingMessage('k1', { attempts: 1 }), pendingMessage('k2')])
+    expect(durable.load('u1').map((m) => `${m.clientId}:${m.attempts}`)).toEqual(['k1:1', 'k2:0'])
+    durable.save('u1', [pendingMessage('k1', { attempts: 1 }), pendingMessage('k2')], [])
+    expect(JSON.parse(storage.getItem(outboxStorageKey('u1'))!)).toEqual(foreign)
+  })
+})
