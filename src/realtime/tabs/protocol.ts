@@ -25,6 +25,14 @@ export interface ResumePoint {
 }
 
 /**
+ * The number of the tabs' protocol (`TabMessage`), part of the channel's and the lock's names (`browserTabs`): bumped
+ * whenever a message's shape or meaning changes. During a deploy, tabs of both versions stay open in one browser; a tab
+ * that cannot read the holder's heartbeats would take the lock from it every few beats, and it back, for as long as
+ * both are open. With their own names each version elects its own holder: the browser holds a socket per version.
+ */
+export const TAB_PROTOCOL = 1
+
+/**
  * Everything the tabs of one browser say to each other on their channel (a `BroadcastChannel`: one post reaches every
  * other tab). `from` is the sender's tab id; a message with `to` is for that tab only (the others ignore it).
  */

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { createMemoryStorage, makeStore } from '../../../src/app/store'
 import { browserTabs, selectConnection } from '../../../src/realtime'
+import { TAB_PROTOCOL } from '../../../src/realtime/tabs/protocol'
 
 afterEach(() => {
   vi.unstubAllGlobals()
@@ -22,7 +23,7 @@ describe('browserTabs: the page’s edges, or none', () => {
     expect(browserTabs('talemy')).toBeNull()
   })
 
-  test('with both: a channel and a lock named after channelName, and the document’s visibility', () => {
+  test('with both: a channel and a lock named after channelName and the protocol, and the document’s visibility', () => {
     const requests: string[] = []
     vi.stubGlobal('navigator', {
       locks: {
@@ -34,10 +35,10 @@ describe('browserTabs: the page’s edges, or none', () => {
     })
     const tabs = browserTabs('shop')
     expect(tabs).not.toBeNull()
-    expect(tabs!.channelName).toBe('shop')
+    expect(tabs!.channelName).toBe(`shop.${TAB_PROTOCOL}`)
     expect(tabs!.visibility.visible()).toBe(true)
-    tabs!.lock.request('talemy.socket.shop', { steal: false }, { onAcquired() {}, onLost() {} })
-    expect(requests).toEqual(['talemy.socket.shop'])
+    tabs!.lock.request(`talemy.socket.shop.${TAB_PROTOCOL}`, { steal: false }, { onAcquired() {}, onLost() {} })
+    expect(requests).toEqual([`talemy.socket.shop.${TAB_PROTOCOL}`])
     tabs!.channel.close()
     // A late post after the close (an ack coming back after dispose) is dropped, not thrown.
     expect(() => tabs!.channel.post({ kind: 'detach', from: 't' })).not.toThrow()
