@@ -49,6 +49,24 @@ describe('Enter in the composer on a draft over the length limit', () => {
   })
 })
 
+describe('Enter in the composer on a blank draft', () => {
+  test('says there is nothing to send, once for each press, as for a draft over the limit', async () => {
+    const { store, sockets, composer } = await threadWithFocusedComposer(page)
+    const assertive = saidIn('[data-testid=announcer-assertive]')
+    const blank = 'Nothing to send: type a message; spaces alone are not sent.'
+    type(composer, '   ')
+
+    await pressEnter(composer)
+    expect(assertive).toEqual([blank])
+    await pressEnter(composer)
+    expect(assertive).toEqual([blank, blank])
+
+    expect(sockets.last.sent('message:send')).toHaveLength(0)
+    expect(document.activeElement).toBe(composer)
+    store.dispose()
+  })
+})
+
 /**
  * Every text alerted from now on, as screen readers hear it: an element with role alert inserted with its words, or
  * words inserted into one (the announcer's assertive region).

@@ -415,7 +415,8 @@ function Composer({
   const send = () => {
     if (!content) {
       setBlank(true)
-      if (!blank) announce(t('thread.blank'), 'assertive')
+      // Each press, as for a draft over the limit: pressed, Send did nothing, and the user hears why.
+      announce(t('thread.blank'), 'assertive')
       inputRef.current?.focus()
       return
     }
