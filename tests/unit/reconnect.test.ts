@@ -178,53 +178,53 @@ describe('try now', () => {
   })
 })
 
+type FakeSocketOf = ReturnType<typeof mockStore>['sockets']['last']
+
+/** A solo store whose socket the app disconnects itself (`useSocket().socket.disconnect()`) after `before`. */
+function disconnectedByApp(before: (socket: FakeSocketOf) => void) {
+  const triggers = manualRetryTriggers()
+  const { store, sockets, dispatch } = mockStore(undefined, { retryTriggers: triggers.setup })
+  dispatch(connect())
+  const socket = sockets.last
+  before(socket)
+  socket.disconnect()
+  return { store, sockets, socket, dispatch, triggers }
+}
+
+/** Deliberate, as Socket.IO means it: never retried, not even on a signal; `connect()` tries at once. */
+function expectNotRetriedThenConnects(
+  { store, socket, dispatch, triggers }: ReturnType<typeof disconnectedByApp>,
+  socketId: string,
+) {
+  triggers.fire('online')
+  vi.advanceTimersByTime(60_000)
+  expect(socket.connectCalls).toBe(1)
+  expect(store.getState().socket.connection.status).toBe('disconnected')
+
+  dispatch(connect())
+  expect(socket.connectCalls).toBe(2)
+  socket.serverConnect(socketId)
+  expect(store.getState().socket.connection.status).toBe('connected')
+}
+
 describe('the app’s own socket.disconnect() (useSocket().socket, a solo store)', () => {
   test('deliberate, as Socket.IO means it: disconnected, never retried, not even on a signal; connect tries at once', () => {
-    const triggers = manualRetryTriggers()
-    const { store, sockets, dispatch } = mockStore(undefined, { retryTriggers: triggers.setup })
-    dispatch(connect())
-    const socket = sockets.last
-    socket.serverConnect('sock-1')
-    socket.disconnect()
-    expect(store.getState().socket.connection).toMatchObject({ status: 'disconnected', error: null })
-    triggers.fire('online')
-    vi.advanceTimersByTime(60_000)
-    expect(socket.connectCalls).toBe(1)
-    expect(store.getState().socket.connection.status).toBe('disconnected')
-
-    dispatch(connect())
-    expect(socket.connectCalls).toBe(2)
-    socket.serverConnect('sock-2')
-    expect(store.getState().socket.connection.status).toBe('connected')
-    expect(sockets.sockets).toHaveLength(1)
+    const ctx = disconnectedByApp((socket) => socket.serverConnect('sock-1'))
+    expect(ctx.store.getState().socket.connection).toMatchObject({ status: 'disconnected', error: null })
+    expectNotRetriedThenConnects(ctx, 'sock-2')
+    expect(ctx.sockets.sockets).toHaveLength(1)
   })
 })
 
 describe('the app’s own socket.disconnect() on a socket not connected (a solo store)', () => {
   // Socket.IO fires no `disconnect` then, yet the call is as deliberate.
   test.each([
-    ['during a handshake', (_socket: ReturnType<typeof mockStore>['sockets']['last']) => {}],
-    [
-      'while it waits out a backoff',
-      (socket: ReturnType<typeof mockStore>['sockets']['last']) => socket.networkError(),
-    ],
+    ['during a handshake', (_socket: FakeSocketOf) => {}],
+    ['while it waits out a backoff', (socket: FakeSocketOf) => socket.networkError()],
   ])('%s: disconnected, never retried; connect tries at once', (_name, before) => {
-    const triggers = manualRetryTriggers()
-    const { store, sockets, dispatch } = mockStore(undefined, { retryTriggers: triggers.setup })
-    dispatch(connect())
-    const socket = sockets.last
-    before(socket)
-    socket.disconnect()
-    expect(store.getState().socket.connection.status).toBe('disconnected')
-    triggers.fire('online')
-    vi.advanceTimersByTime(60_000)
-    expect(socket.connectCalls).toBe(1)
-    expect(store.getState().socket.connection.status).toBe('disconnected')
-
-    dispatch(connect())
-    expect(socket.connectCalls).toBe(2)
-    socket.serverConnect('sock-1')
-    expect(store.getState().socket.connection.status).toBe('connected')
+    const ctx = disconnectedByApp(before)
+    expect(ctx.store.getState().socket.connection.status).toBe('disconnected')
+    expectNotRetriedThenConnects(ctx, 'sock-1')
   })
 })
 
