@@ -84,6 +84,20 @@ async function openAs(c: OwnChange) {
   return { store, toaster, press, leave, answer }
 }
 
+/** `me` on the messages page with the app's toaster, the page drawn. */
+async function onMessagesPageAs(me: User) {
+  window.history.replaceState(null, '', '#/messages')
+  const toaster = createToaster()
+  const fetchFn = apiRoutes((_method, path) => json(200, path === '/api/users' ? [alice, bob] : []))
+  const { store } = appStore(fetchFn, {
+    preloadedState: { auth: { token: 'token-1', user: me } },
+    extraMiddleware: [toaster.middleware],
+  })
+  renderApp(page.root, store, toaster)
+  await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+  return { store, toaster }
+}
+
 describe('no toast for the user’s own status change, wherever they are when its event comes', () => {
   test.each(changes)('$name, then leaves before the answer and the event', async (c) => {
     const { store, toaster, press, leave, answer } = await openAs(c)
@@ -178,15 +192,7 @@ describe('a change only the user’s side may make, made in another tab or on an
       event: serverEventActions['contactRequest:statusUpdated']({ ...r1, status: 'declined', updatedAt: later }),
     },
   ])('$name is no toast for the tutor', async ({ event }) => {
-    window.history.replaceState(null, '', '#/messages')
-    const toaster = createToaster()
-    const fetchFn = apiRoutes((_method, path) => json(200, path === '/api/users' ? [alice, bob] : []))
-    const { store } = appStore(fetchFn, {
-      preloadedState: { auth: { token: 'token-1', user: bob } },
-      extraMiddleware: [toaster.middleware],
-    })
-    renderApp(page.root, store, toaster)
-    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    const { store, toaster } = await onMessagesPageAs(bob)
     act(() => void store.dispatch(event))
     expect(toaster.getSnapshot()).toEqual([])
     store.dispose()
@@ -220,15 +226,7 @@ describe('the other person’s change is still a toast on another page', () => {
       id: 'toast.contactRequestStatus',
     },
   ])('$name', async ({ me, event, id }) => {
-    window.history.replaceState(null, '', '#/messages')
-    const toaster = createToaster()
-    const fetchFn = apiRoutes((_method, path) => json(200, path === '/api/users' ? [alice, bob] : []))
-    const { store } = appStore(fetchFn, {
-      preloadedState: { auth: { token: 'token-1', user: me } },
-      extraMiddleware: [toaster.middleware],
-    })
-    renderApp(page.root, store, toaster)
-    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    const { store, toaster } = await onMessagesPageAs(me)
     act(() => void store.dispatch(event))
     expect(toaster.getSnapshot().map((t) => t.message.id)).toEqual([id])
     store.dispose()
@@ -240,21 +238,16 @@ describe('the other person’s change comes while the user’s own is on its way
   // taken for her own then, it is not, as the refusal (the transition no longer allowed) shows. Said nowhere else (the
   // card is on the page she left), it is a toast once the refusal comes.
   test('the tutor’s cancellation is a toast once her own cancel is refused', async () => {
-    let answer: () => void = () => {}
-    const answered = new Promise<void>((resolve) => {
-      answer = resolve
-    })
-    let patched = false
-    const fetchFn = apiRoutes(async (method, path) => {
-      if (method === 'PATCH') {
-        patched = true
-        await answered
-        return json(400, { error: { code: 'INVALID', message: 'status: cannot go from cancelled to cancelled' } })
-      }
-      if (path === '/api/lessons') return json(200, [l1])
-      if (path === '/api/users') return json(200, [alice, bob])
-      return json(200, [])
-    })
+    const {
+      fetchFn,
+      release: answer,
+      patched,
+    } = heldPatchApi(
+      '/api/lessons',
+      [l1],
+      { error: { code: 'INVALID', message: 'status: cannot go from cancelled to cancelled' } },
+      400,
+    )
     window.history.replaceState(null, '', '#/lessons')
     const toaster = createToaster()
     const { store } = appStore(fetchFn, {
@@ -268,7 +261,7 @@ describe('the other person’s change comes while the user’s own is on its way
         .find((b) => b.textContent === 'Cancel lesson')!
         .click(),
     )
-    await eventually(() => expect(patched).toBe(true))
+    await eventually(() => expect(patched()).toBe(true))
     act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())
     await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
 

@@ -34,12 +34,12 @@ export const apiRoutes = (
   }) as typeof fetch
 
 /**
- * The API of a page listing `items` at `list`, whose PATCH is answered with `answer` only once `release()` is called
+ * The API of a page listing `items` at `list`, whose PATCH is answered `status` with `answer` only once `release()` is called
  * (the user may go on meanwhile); `patched()` says whether the PATCH came.
  *
  * @example const api = heldPatchApi('/api/lessons', [lesson('l1')], confirmed); await press(); api.release()
  */
-export function heldPatchApi(list: string, items: unknown, answer: unknown) {
+export function heldPatchApi(list: string, items: unknown, answer: unknown, status = 200) {
   let release: () => void = () => {}
   const released = new Promise<void>((resolve) => {
     release = resolve
@@ -49,7 +49,7 @@ export function heldPatchApi(list: string, items: unknown, answer: unknown) {
     if (method === 'PATCH') {
       patched = true
       await released
-      return json(200, answer)
+      return json(status, answer)
     }
     if (path === list) return json(200, items)
     if (path === '/api/users') return json(200, [alice, bob])
