@@ -1,23 +1,7 @@
-import type { ContactRequestStatus, LessonStatus, Role } from '../../src/contract'
+import type { Role, TransitionTable } from '../../src/contract'
 
-/**
- * Who may move an item from one status to another. A transition not listed is INVALID; a listed one by a role
- * not listed is FORBIDDEN.
- */
-export type TransitionTable<S extends string> = Record<S, Partial<Record<S, readonly Role[]>>>
-
-export const LESSON_TRANSITIONS: TransitionTable<LessonStatus> = {
-  pending: { confirmed: ['tutor'], cancelled: ['tutor', 'student'] },
-  confirmed: { completed: ['tutor'], cancelled: ['tutor', 'student'] },
-  cancelled: {},
-  completed: {},
-}
-
-export const CONTACT_REQUEST_TRANSITIONS: TransitionTable<ContactRequestStatus> = {
-  pending: { accepted: ['tutor'], declined: ['tutor'] },
-  accepted: {},
-  declined: {},
-}
+// The tables are the contract's (`src/contract/transitions.ts`): the browser reads them too.
+export { CONTACT_REQUEST_TRANSITIONS, LESSON_TRANSITIONS, type TransitionTable } from '../../src/contract'
 
 export type TransitionCheck = 'ok' | 'invalid' | 'forbidden'
 

@@ -6,6 +6,7 @@ import { loadBudget, RateLimiter, type Limiter } from '../../server/rateLimit'
 import { othersFirst } from '../../server/services/messaging'
 import type { LoggedEvent } from '../../server/services/eventLog'
 import { CONTACT_REQUEST_TRANSITIONS, LESSON_TRANSITIONS, checkTransition } from '../../server/services/rules'
+import { settersOf } from '../../src/contract'
 
 describe('RateLimiter', () => {
   const clock = () => {
@@ -200,5 +201,18 @@ describe('othersFirst', () => {
     expect(result).toEqual(events)
     expect(result).not.toBe(events)
     expect(othersFirst([], 'a')).toEqual([])
+  })
+})
+
+describe('settersOf: the roles that may set a status, from whichever status', () => {
+  it.each([
+    [LESSON_TRANSITIONS, 'confirmed', ['tutor']],
+    [LESSON_TRANSITIONS, 'completed', ['tutor']],
+    [LESSON_TRANSITIONS, 'cancelled', ['tutor', 'student']],
+    [LESSON_TRANSITIONS, 'pending', []],
+    [CONTACT_REQUEST_TRANSITIONS, 'accepted', ['tutor']],
+    [CONTACT_REQUEST_TRANSITIONS, 'pending', []],
+  ] as const)('%#: %s', (table, status, roles) => {
+    expect(settersOf(table as never, status)).toEqual(roles)
   })
 })

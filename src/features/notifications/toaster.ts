@@ -1,13 +1,15 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { api } from '../../api'
-import type {
-  ContactRequestStatus,
-  Id,
-  LessonStatus,
-  Role,
-  ServerEventName,
-  ServerEventPayload,
-  User,
+import {
+  CONTACT_REQUEST_TRANSITIONS,
+  type Id,
+  LESSON_TRANSITIONS,
+  type Role,
+  type ServerEventName,
+  type ServerEventPayload,
+  settersOf,
+  type TransitionTable,
+  type User,
 } from '../../contract'
 import type { Message } from '../../i18n'
 import { currentRoute, type Page } from '../../app/router'
@@ -61,31 +63,18 @@ const cachedContactRequests = api.endpoints.getContactRequests.select()
 
 const holds = (list: readonly { id: Id }[] | undefined, id: Id) => list?.some((item) => item.id === id) ?? false
 
-/** Who may set each status (CONTRACT.md, "Who may change what"). */
-const LESSON_SETTERS: Record<LessonStatus, readonly Role[]> = {
-  pending: [],
-  confirmed: ['tutor'],
-  completed: ['tutor'],
-  cancelled: ['tutor', 'student'],
-}
-const REQUEST_SETTERS: Record<ContactRequestStatus, readonly Role[]> = {
-  pending: [],
-  accepted: ['tutor'],
-  declined: ['tutor'],
-}
-
 /**
  * Whether only `me`'s side may have set the status `item` has now: then the change is theirs, made in this tab or
  * another one or on another device, whichever page they are on. A cancellation either side may make is told apart
  * only in the tab that asked for it (`createToaster`).
  */
 function setByMe<S extends string>(
-  setters: Record<S, readonly Role[]>,
+  table: TransitionTable<S>,
   item: { tutorId: Id; studentId: Id; status: S },
   me: User,
 ): boolean {
   const side: Role | null = item.tutorId === me.id ? 'tutor' : item.studentId === me.id ? 'student' : null
-  const who = setters[item.status]
+  const who = settersOf(table, item.status)
   return side !== null && who.length === 1 && who[0] === side
 }
 
@@ -120,7 +109,7 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
   },
   'lesson:statusUpdated': {
     toast: (lesson, me) =>
-      setByMe(LESSON_SETTERS, lesson, me)
+      setByMe(LESSON_TRANSITIONS, lesson, me)
         ? null
         : {
             page: 'lessons',
@@ -134,7 +123,7 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
   },
   'contactRequest:statusUpdated': {
     toast: (request, me) =>
-      setByMe(REQUEST_SETTERS, request, me)
+      setByMe(CONTACT_REQUEST_TRANSITIONS, request, me)
         ? null
         : {
             page: 'contactRequests',
