@@ -17,7 +17,7 @@ import { median, nowNs, nsToUs, percentile, rotated } from '../lib/stats'
  * reducers, middleware and the cache patch, up to the moment the message is in the cache (the probe, first in the
  * chain, records the time after the action that put it there). The thread is reset to N messages at the start of
  * every round (untimed), so it holds N to N + perRound messages. Before the sizes, all three run the same warm-up at
- * the smallest size; the three run interleaved round by round, their order rotating.
+ * the smallest size; then every round times every size and, at each size, the three targets, both orders rotating.
  *
  * Baseline: a bare slice dispatch — a `createSlice` whose reducer pushes the message onto an array of N, in a bare
  * `configureStore` with the same probe. Peer: the RTK docs' streaming pattern, the event entering the same way.
@@ -171,23 +171,30 @@ export const p4: Figure = {
     let k = 0
     let turn = 0
     /**
-     * `rounds` rounds at thread size `n`, the three interleaved round by round (so a noisy moment hits all three
-     * alike), their order rotating each round; each round's p50 and p99 per target, in ns.
+     * `rounds` rounds over the thread sizes `ns`: in each round every size, their order rotating, and at each size the
+     * three targets one after the other, their order rotating too (so a noisy moment, or a drift of the machine or of
+     * V8 over the run, hits every size and target alike); each round's p50 and p99 per target and size, in ns.
      */
-    async function timeRounds(n: number, rounds: number) {
-      const p50s: Record<Name, number[]> = { bare: [], layer: [], peer: [] }
-      const p99s: Record<Name, number[]> = { bare: [], layer: [], peer: [] }
+    async function timeRounds(ns: readonly number[], rounds: number) {
+      const p50s = new Map<string, number[]>()
+      const p99s = new Map<string, number[]>()
       for (let round = 0; round < rounds; round++) {
-        for (const name of rotated(names, turn++)) {
-          const target = targets[name]
-          target.reset(n)
-          const samples: number[] = []
-          for (let i = 0; i < sizes.perRound; i++) samples.push(await target.sample(n + i + 1, `p4-${name}-${k++}`))
-          p50s[name].push(percentile(samples, 50))
-          p99s[name].push(percentile(samples, 99))
+        for (const n of rotated(ns, round)) {
+          for (const name of rotated(names, turn++)) {
+            const target = targets[name]
+            target.reset(n)
+            const samples: number[] = []
+            for (let i = 0; i < sizes.perRound; i++) samples.push(await target.sample(n + i + 1, `p4-${name}-${k++}`))
+            const key = `${name}-${n}`
+            p50s.set(key, [...(p50s.get(key) ?? []), percentile(samples, 50)])
+            p99s.set(key, [...(p99s.get(key) ?? []), percentile(samples, 99)])
+          }
         }
       }
-      return { p50s, p99s }
+      return {
+        p50s: (name: Name, n: number) => p50s.get(`${name}-${n}`)!,
+        p99s: (name: Name, n: number) => p99s.get(`${name}-${n}`)!,
+      }
     }
     const result = new Map<string, { p50: number; p99: number }>()
     const small = sizes.ns[0]!
@@ -199,36 +206,41 @@ export const p4: Figure = {
     const cold = new Map<Name, number>()
     try {
       // One round at the target's size before anything else of P4 has run: what the old method's first rounds saw.
-      const first = await timeRounds(mid, 1)
-      for (const name of names) cold.set(name, nsToUs(first.p50s[name][0]!))
-      const { p50s: warming } = await timeRounds(small, sizes.jitRounds)
+      const first = await timeRounds([mid], 1)
+      for (const name of names) cold.set(name, nsToUs(first.p50s(name, mid)[0]!))
+      const warming = await timeRounds([small], sizes.jitRounds)
       const tenth = Math.max(1, Math.floor(sizes.jitRounds / 10))
       const medianUs = (list: number[]) => nsToUs(median(list))
-      for (const name of names)
+      for (const name of names) {
+        const p50s = warming.p50s(name, small)
         byTenth.set(name, {
-          first: medianUs(warming[name].slice(0, tenth)),
-          ninth: medianUs(warming[name].slice(-2 * tenth, -tenth)),
-          last: medianUs(warming[name].slice(-tenth)),
+          first: medianUs(p50s.slice(0, tenth)),
+          ninth: medianUs(p50s.slice(-2 * tenth, -tenth)),
+          last: medianUs(p50s.slice(-tenth)),
         })
+      }
       log(
         `P4 warm-up at N=${small} (${sizes.jitRounds} rounds of ${sizes.perRound}), median of the rounds' p50s over the first, ninth and last tenth: ${names.map((name) => `${name} ${[byTenth.get(name)!.first, byTenth.get(name)!.ninth, byTenth.get(name)!.last].map((us) => us.toFixed(1)).join(' → ')} µs`).join(', ')}`,
       )
-      const timeSize = async (n: number, key: string) => {
-        await timeRounds(n, sizes.warmup)
-        const { p50s, p99s } = await timeRounds(n, sizes.rounds)
-        for (const name of names) result.set(`${name}-${key}`, { p50: medianUs(p50s[name]), p99: medianUs(p99s[name]) })
-        log(
-          `P4 N=${n}${key === String(n) ? '' : ` (${key})`}: ${names.map((name) => `${name} ${result.get(`${name}-${key}`)!.p50.toFixed(1)} µs`).join(', ')} (p50)`,
-        )
+      await timeRounds(sizes.ns, sizes.warmup)
+      const timed = await timeRounds(sizes.ns, sizes.rounds)
+      const half = Math.floor(sizes.rounds / 2)
+      for (const name of names) {
+        for (const n of sizes.ns)
+          result.set(`${name}-${n}`, { p50: medianUs(timed.p50s(name, n)), p99: medianUs(timed.p99s(name, n)) })
+        // The smallest size over the first and the last half of the rounds: about 1 apart unless the run drifted.
+        result.set(`${name}-early`, { p50: medianUs(timed.p50s(name, small).slice(0, half)), p99: Number.NaN })
+        result.set(`${name}-late`, { p50: medianUs(timed.p50s(name, small).slice(-half)), p99: Number.NaN })
       }
-      for (const n of sizes.ns) await timeSize(n, String(n))
-      // The smallest size again, last: had the timed sizes still been warming up, it would read below its first time.
-      await timeSize(small, 'again')
+      for (const n of sizes.ns)
+        log(
+          `P4 N=${n}: ${names.map((name) => `${name} ${result.get(`${name}-${n}`)!.p50.toFixed(1)} µs`).join(', ')} (p50)`,
+        )
     } finally {
       await layer.close()
       await peer.close()
     }
-    const at = (name: string, n: number | 'again') => result.get(`${name}-${n}`)!
+    const at = (name: string, n: number | 'early' | 'late') => result.get(`${name}-${n}`)!
     draw(
       'p4-thread-size',
       lineChart({
@@ -303,10 +315,10 @@ export const p4: Figure = {
     rows.push(
       row({
         id: 'P4-drift',
-        name: `layer p50 at ${small} timed again after the largest size, against its first time (about 1 unless the sizes were still warming up)`,
-        value: at('layer', 'again').p50,
+        name: `layer p50 at ${small} over the last half of the rounds, against over their first half (about 1 unless the run drifted; the sizes are interleaved round by round, so a drift hits them alike)`,
+        value: at('layer', 'late').p50,
         unit: 'µs',
-        baseline: at('layer', small).p50,
+        baseline: at('layer', 'early').p50,
       }),
     )
     rows.push(
