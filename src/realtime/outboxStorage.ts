@@ -325,10 +325,12 @@ export function outboxMirror(durable: OutboxStorage) {
     },
     /**
      * Writes `outbox` for `userId`. `refused`: storage refused it, the first time in a streak (a full or disabled
-     * storage: the sends still go, but would not survive a reload; say so once).
+     * storage: the sends still go, but would not survive a reload; say so once), or the first since the outbox was empty.
      */
     write(userId: Id, outbox: readonly PendingMessage[]): 'written' | 'unchanged' | 'refused' | 'stillRefused' {
       if (outbox === saved || outbox === tried) return 'unchanged'
+      // A streak lasts while there are sends to lose: past an empty outbox the page has dropped its notice.
+      const streak = failing && tried.length > 0
       tried = outbox
       const result = durable.saveOver(userId, saved, outbox, first)
       if (!result.nothingChanged) first = false
@@ -340,9 +342,8 @@ export function outboxMirror(durable: OutboxStorage) {
         if (seen.userId !== userId || result.found !== seen.text) news = true
         seen = { userId, text: result.ok ? result.written : result.found }
       }
-      const wasFailing = failing
       failing = !ok
-      return ok ? 'written' : wasFailing ? 'stillRefused' : 'refused'
+      return ok ? 'written' : streak ? 'stillRefused' : 'refused'
     },
   }
 }

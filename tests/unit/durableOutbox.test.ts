@@ -1053,6 +1053,41 @@ describe('a storage that refuses to write', () => {
     ])
     store.dispatch(shutdown())
   })
+  test('a storage that stops taking reads too: each spell of unsaved sends is reported, the next one after the outbox emptied too', async () => {
+    const backing = createMemoryStorage()
+    let broken = false
+    const guard =
+      <A extends unknown[], R>(op: (...args: A) => R) =>
+      (...args: A): R => {
+        if (broken) throw new Error('SecurityError')
+        return op(...args)
+      }
+    const storage: StorageLike = {
+      getItem: guard((key: string) => backing.getItem(key)),
+      setItem: guard((key: string, value: string) => backing.setItem(key, value)),
+      removeItem: guard((key: string) => backing.removeItem(key)),
+    }
+    const { store, socket, actions } = tab('http://unused.test', storage)
+    socket().serverConnect()
+    const reports = () => actions.filter((a) => a.type === 'socket/internalError').length
+    store.dispatch(send('k1'))
+    expect(savedIds(backing)).toEqual(['k1'])
+    broken = true
+    store.dispatch(send('k2', 'c2'))
+    expect(reports()).toBe(1)
+    socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(1, 'k1') })
+    socket()
+      .sent('message:send')[1]!
+      .ack({ ok: true, data: message(1, { conversationId: 'c2', senderId: alice.id, clientId: 'k2' }) })
+    await eventually(() => expect(selectPendingMessages(store.getState())).toEqual([]))
+    // A new spell: the page's notice ended with the outbox (nothing left to lose), so it must be told of this one.
+    store.dispatch(send('k3'))
+    expect(reports()).toBe(2)
+    store.dispatch(shutdown())
+  })
+
   test('a confirmed send storage could not forget is not taken for another tab’s: it goes once, and the next goes', async () => {
     const flaky = refusingStorage(false)
     const { store, socket } = tab('http://unused.test', flaky.storage)
