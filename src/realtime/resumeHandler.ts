@@ -51,8 +51,9 @@ export function buildResumeHandler<S extends SocketRootState>(ctx: Context<S>): 
   function settle(result: { release: UnknownAction[]; held: HeldEvent<UnknownAction>[] }) {
     held = result.held
     for (const action of result.release) dispatch(action)
-    if (held.length === 0) stopTimer()
-    else if (timer === null && applied() !== null) {
+    // A hole filled: what is still held waits on a later one, which gets the whole hold time from now.
+    if (held.length === 0 || result.release.length > 0) stopTimer()
+    if (held.length > 0 && timer === null && applied() !== null) {
       const handle = ctx.timers.setTimeout(() => {
         if (timer !== handle) return
         timer = null

@@ -161,6 +161,20 @@ describe('logged events', () => {
     expect(sockets.sockets).toHaveLength(1)
   })
 
+  test('a hole left once an earlier one fills gets the whole hold time from then, not what was left of the first', async () => {
+    const { store, sockets } = caughtUpAt(5)
+    sockets.last.serverEmit('message:new', incoming(2), { offset: 7 })
+    await vi.advanceTimersByTimeAsync(1_900)
+    // Two holes (6 and 8); 6 comes: 7 goes out, 9 waits for 8.
+    sockets.last.serverEmit('message:new', incoming(4), { offset: 9 })
+    sockets.last.serverEmit('message:new', incoming(1), { offset: 6 })
+    await vi.advanceTimersByTimeAsync(1_999)
+    expect(store.getActions().filter((a) => resumeStalled.match(a))).toEqual([])
+    expect(sockets.sockets).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(store.getActions().filter((a) => resumeStalled.match(a))).toEqual([resumeStalled({ offset: 7, held: 1 })])
+  })
+
   test('a hole that does not fill: after the hold time the socket resumes from its offset, and gets the missed events', async () => {
     const { store, sockets } = caughtUpAt(5)
     const first = sockets.last
