@@ -11,6 +11,7 @@ import cors from '@fastify/cors'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { type ApiError, HTTP_STATUS, MAX_PACKET_BYTES } from '../../src/contract'
+import { bearerToken } from '../auth'
 import { trustProxyOf, type TrustProxy } from '../clientAddress'
 import { AppError, toApiError } from '../errors'
 import type { Logger } from '../logger'
@@ -106,6 +107,17 @@ function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, 
   socket.destroy(error)
 }
 
+/**
+ * A 401's `WWW-Authenticate`: the Bearer scheme, with `error="invalid_token"` when the request carried a Bearer token.
+ *
+ * @example bearerChallenge('Bearer eyJ…') // 'Bearer realm="talemy", error="invalid_token"'
+ */
+function bearerChallenge(authorization: string | undefined): string {
+  return bearerToken(authorization) === undefined
+    ? 'Bearer realm="talemy"'
+    : 'Bearer realm="talemy", error="invalid_token"'
+}
+
 /** Error and not-found handlers, the `/api` routes behind the Origin check and CORS, and the SPA. */
 export function configureHttpApp(
   app: FastifyInstance,
@@ -119,6 +131,9 @@ export function configureHttpApp(
       error instanceof AppError ? [HTTP_STATUS[error.code], toApiError(error)] : fromFrameworkError(error)
     if (apiError.code === 'INTERNAL') request.log.error({ err: error }, 'request failed')
     if (apiError.retryAfterMs !== undefined) reply.header('retry-after', Math.ceil(apiError.retryAfterMs / 1000))
+    // A 401 names its scheme (RFC 7235), and says when the Bearer sent was refused (expired, revoked, not ours: RFC 6750)
+    // rather than missing, so that a client knows to refresh it.
+    if (status === 401) reply.header('www-authenticate', bearerChallenge(request.headers.authorization))
     // A Range refused says what there is (`bytes */<size>`), which `send` hands over on its error.
     const range = (error as { headers?: Record<string, string> }).headers?.['Content-Range']
     if (status === 416 && range) reply.header('content-range', range)

@@ -341,6 +341,28 @@ describe('auth and API answers are not cached (review: ASVS asks for no-store on
   })
 })
 
+// Review (RFC 7235 §3.1, RFC 6750 §3): a 401 carried no WWW-Authenticate, so an HTTP client could not read from the
+// answer which scheme to use, nor tell "this token has expired or was revoked: refresh it" from "send a token".
+describe('a 401 says how to authenticate (WWW-Authenticate: Bearer) and, when a token was sent, that it was refused', () => {
+  it('names the Bearer scheme on every 401, with error="invalid_token" when the request carried a Bearer token', async () => {
+    const session = await login(server.url, CAROL)
+    await http(server.url, 'POST', '/api/auth/logout', { token: session.token })
+    const withToken = [await me('not-a-token'), await me(session.token)]
+    const without = [
+      await http(server.url, 'GET', '/api/me'),
+      await http(server.url, 'POST', '/api/auth/login', { body: { email: CAROL, password: 'wrong' } }),
+      await refresh('x'.repeat(43)),
+      await http(server.url, 'POST', '/api/auth/logout'),
+    ]
+    expect([...withToken, ...without].map((answer) => answer.status)).toEqual([401, 401, 401, 401, 401, 401])
+    for (const answer of withToken)
+      expect(answer.headers.get('www-authenticate')).toBe('Bearer realm="talemy", error="invalid_token"')
+    for (const answer of without) expect(answer.headers.get('www-authenticate')).toBe('Bearer realm="talemy"')
+    // Nothing but a 401 carries a challenge.
+    expect((await me((await login(server.url, CAROL)).token)).headers.get('www-authenticate')).toBeNull()
+  })
+})
+
 /** A session store's signing key and policy for the tests that build one on a database of their own. */
 const KEY = new Uint8Array(32).fill(7)
 const POLICY = { idleSeconds: 600, maxSeconds: 1800 }
