@@ -49,9 +49,17 @@ export interface PasswordCheck {
  * await passwords.verify('s3cret', stored) // { ok: true, needsRehash: false }
  */
 export class PasswordHasher {
-  private dummy: Promise<string> | undefined
+  /**
+   * A hash of a random password at the current cost, made at once: made at the first unknown email instead, that login
+   * would take a hash longer than a wrong password's and tell that its email does not exist.
+   */
+  private readonly dummy: Promise<string>
 
-  constructor(readonly cost: PasswordHashing = passwordHashingFromEnv()) {}
+  constructor(readonly cost: PasswordHashing = passwordHashingFromEnv()) {
+    this.dummy = this.hash(randomBytes(16).toString('hex'))
+    // A failure is the first unknown email's to meet (awaited in verifyDummy), never an unhandled rejection before it.
+    this.dummy.catch(() => undefined)
+  }
 
   hash(password: string): Promise<string> {
     return argon2Hash(password, {
@@ -79,7 +87,6 @@ export class PasswordHasher {
    * wrong password, so response times do not tell which emails exist.
    */
   async verifyDummy(password: string): Promise<void> {
-    this.dummy ??= this.hash(randomBytes(16).toString('hex'))
     await this.verify(password, await this.dummy)
   }
 
