@@ -6,7 +6,7 @@ import { useAppSelector } from '../../app/hooks'
 import { hrefFor, navigate } from '../../app/router'
 import type { Conversation } from '../../contract'
 import { useDates, useT } from '../../i18n'
-import { FormError, LoadError } from '../shared/controls'
+import { FormError, LoadError, PeopleLoadError } from '../shared/controls'
 import { useFieldWords } from '../shared/fieldWords'
 import { ROLE_LABEL, usePeople } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
@@ -166,6 +166,7 @@ function NewConversation() {
           {t('messages.start')}
         </button>
       </div>
+      <PeopleLoadError focusTo={whoRef} />
       <FormError error={error} />
     </form>
   )

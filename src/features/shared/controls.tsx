@@ -1,4 +1,5 @@
-import { useCallback, useRef, type RefCallback } from 'react'
+import { useCallback, useRef, type RefCallback, type RefObject } from 'react'
+import { useGetUsersQuery } from '../../api/hooks'
 import type { User } from '../../contract'
 import { useT } from '../../i18n'
 import { errorMessageId } from './errors'
@@ -6,18 +7,31 @@ import { useFieldWords } from './fieldWords'
 
 /**
  * A failed load, said in words, with a way to try again. The button goes with the error once the read succeeds: if it
- * had keyboard focus, the page's main region takes it, where the list now is (a removed focused element leaves focus
- * on <body>, and the next Tab would start again from the top of the page).
+ * had keyboard focus, `focusTo` takes it (the field the read fills), else the page's main region, where the list now
+ * is (a removed focused element leaves focus on <body>, and the next Tab would start again from the top of the page).
  */
-export function LoadError({ error, retry, className = '' }: { error: unknown; retry: () => void; className?: string }) {
+export function LoadError({
+  error,
+  retry,
+  className = '',
+  focusTo,
+}: {
+  error: unknown
+  retry: () => void
+  className?: string
+  focusTo?: RefObject<HTMLElement | null>
+}) {
   const t = useT()
   // The ref's cleanup runs while React removes the button, before it leaves the page: focus is still on it.
-  const keepFocus = useCallback<RefCallback<HTMLButtonElement>>((el) => {
-    if (!el) return
-    return () => {
-      if (el === document.activeElement) el.closest<HTMLElement>('main')?.focus()
-    }
-  }, [])
+  const keepFocus = useCallback<RefCallback<HTMLButtonElement>>(
+    (el) => {
+      if (!el) return
+      return () => {
+        if (el === document.activeElement) (focusTo?.current ?? el.closest<HTMLElement>('main'))?.focus()
+      }
+    },
+    [focusTo],
+  )
   return (
     <p className={`form-error ${className}`.trim()} role="alert">
       {t(errorMessageId(error))}{' '}
@@ -26,6 +40,18 @@ export function LoadError({ error, retry, className = '' }: { error: unknown; re
       </button>
     </p>
   )
+}
+
+/**
+ * Why a people picker lists nobody: the read of `/api/users` failed (and nothing was read before), said beside the
+ * picker with a way to read them again; `focusTo` (the picker) takes focus from "Try again" once they are read.
+ *
+ * @example <select ref={whoRef}>…</select><PeopleLoadError focusTo={whoRef} />
+ */
+export function PeopleLoadError({ focusTo }: { focusTo: RefObject<HTMLElement | null> }) {
+  const { data, error, refetch } = useGetUsersQuery()
+  if (!error || data !== undefined) return null
+  return <LoadError error={error} retry={refetch} focusTo={focusTo} />
 }
 
 /** A failed action, said in words (nothing when there is no error). */
@@ -77,6 +103,7 @@ export function TutorField({
           </option>
         ))}
       </select>
+      <PeopleLoadError focusTo={ref} />
     </div>
   )
 }
