@@ -1,4 +1,4 @@
-import { Component, type ReactNode } from 'react'
+import { Component, type ReactNode, type RefCallback } from 'react'
 import { useT } from '../i18n'
 
 interface Props {
@@ -24,6 +24,18 @@ class Boundary extends Component<Props, { failed: boolean }> {
 }
 
 /**
+ * "Try again" goes once the page is drawn: if it had keyboard focus, the page's main region takes it, where the page now
+ * is (a removed focused element leaves focus on <body>, and the next Tab would start again from the top). The ref's
+ * cleanup runs while React removes the button, before it leaves the page: focus is still on it.
+ */
+const keepFocus: RefCallback<HTMLButtonElement> = (el) => {
+  if (!el) return
+  return () => {
+    if (el === document.activeElement) el.closest<HTMLElement>('main')?.focus()
+  }
+}
+
+/**
  * The page in a boundary of its own; give it a `key` per route, so going elsewhere starts afresh.
  *
  * @example <PageBoundary key={route.page}><LessonsPage /></PageBoundary>
@@ -35,7 +47,7 @@ export function PageBoundary({ children }: { children: ReactNode }) {
       fallback={(retry) => (
         <div className="page-error" role="alert">
           <p>{t('page.crashed')}</p>
-          <button type="button" className="btn" onClick={retry}>
+          <button ref={keepFocus} type="button" className="btn" onClick={retry}>
             {t('page.tryAgain')}
           </button>
         </div>

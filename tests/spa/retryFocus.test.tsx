@@ -1,6 +1,8 @@
 // @vitest-environment jsdom
 import { act } from 'react'
-import { describe, expect, test } from 'vitest'
+import { describe, expect, test, vi } from 'vitest'
+import { PageBoundary } from '../../src/app/PageBoundary'
+import { I18nProvider } from '../../src/i18n'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, contactRequest, conversation, lesson } from '../unit/support/fixtures'
 import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
@@ -43,5 +45,42 @@ describe('"Try again" on a list whose read failed', () => {
     expect(document.activeElement).not.toBe(document.body)
     expect(page.container.querySelector('main')!.contains(document.activeElement)).toBe(true)
     store.dispose()
+  })
+})
+
+// The same for a page that threw while drawing: pressed, "Try again" draws the page and goes.
+/** A component that throws while drawing as long as `fragile.broken`. */
+const fragile = { broken: true }
+function Fragile() {
+  if (fragile.broken) throw new Error('cannot draw')
+  return <h1 tabIndex={-1}>drawn</h1>
+}
+
+describe('"Try again" on a page that could not be drawn', () => {
+  test('keeps keyboard focus in the page once it is drawn', () => {
+    fragile.broken = true
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      act(() =>
+        page.root.render(
+          <I18nProvider>
+            <main id="main" tabIndex={-1}>
+              <PageBoundary>
+                <Fragile />
+              </PageBoundary>
+            </main>
+          </I18nProvider>,
+        ),
+      )
+      const retry = [...page.container.querySelectorAll('button')].find((b) => b.textContent === 'Try again')!
+      act(() => retry.focus())
+      fragile.broken = false
+      act(() => retry.click())
+      expect(page.container.querySelector('h1')?.textContent).toBe('drawn')
+      expect(document.activeElement).not.toBe(document.body)
+      expect(page.container.querySelector('main')!.contains(document.activeElement)).toBe(true)
+    } finally {
+      consoleError.mockRestore()
+    }
   })
 })
