@@ -75,6 +75,8 @@ export const en = {
   'login.submitting': 'Logging in…',
   'login.wrongCredentials': 'Wrong email or password.',
   'login.failed': 'Could not log in. Please try again.',
+  'login.tooManyAttempts':
+    'Too many failed attempts. Try again in {minutes, plural, one {# minute} other {# minutes}}.',
   'login.demoTitle': 'Demo accounts',
   'login.demoHint': 'Password {password} for all. Pick one to fill the form.',
 

@@ -69,6 +69,8 @@ export const fr: Catalogue = {
   'login.submitting': 'Connexion…',
   'login.wrongCredentials': 'E-mail ou mot de passe incorrect.',
   'login.failed': 'Connexion impossible. Veuillez réessayer.',
+  'login.tooManyAttempts':
+    'Trop de tentatives échouées. Réessayez dans {minutes, plural, one {# minute} other {# minutes}}.',
   'login.demoTitle': 'Comptes de démonstration',
   'login.demoHint': 'Mot de passe {password} pour tous. Choisissez-en un pour remplir le formulaire.',
 

@@ -3,7 +3,7 @@ import { FormattedMessage } from 'react-intl'
 import { useLoginMutation } from '../../api/hooks'
 import { LanguageSwitch } from '../../app/LanguageSwitch'
 import { useT, type MessageId } from '../../i18n'
-import { errorMessageId } from '../shared/errors'
+import { errorCode, errorMessageId } from '../shared/errors'
 import { useFieldWords } from '../shared/fieldWords'
 import { ROLE_LABEL } from '../shared/people'
 
@@ -20,6 +20,18 @@ export function loginErrorId(error: unknown): MessageId {
   if ((error as { status?: unknown } | undefined)?.status === 401) return 'login.wrongCredentials'
   const id = errorMessageId(error)
   return id === 'error.UNKNOWN' ? 'login.failed' : id
+}
+
+/**
+ * The wait a login refused for its rate asks for, in whole minutes (at least 1), or `null` for any other error: failed
+ * logins are throttled for up to the server's window (15 minutes by default), no "moment".
+ *
+ * @example loginWaitMinutes({ status: 429, data: { error: { code: 'RATE_LIMITED', message: '…', retryAfterMs: 61000 } } }) // 2
+ */
+export function loginWaitMinutes(error: unknown): number | null {
+  if (errorCode(error) !== 'RATE_LIMITED') return null
+  const ms = (error as { data?: { error?: { retryAfterMs?: unknown } } }).data?.error?.retryAfterMs
+  return typeof ms === 'number' && Number.isFinite(ms) ? Math.max(1, Math.ceil(ms / 60_000)) : null
 }
 
 export function LoginPage() {
@@ -48,7 +60,12 @@ export function LoginPage() {
     login({ email: email.trim(), password }).catch(() => {})
   }
 
-  const message = error ? t(loginErrorId(error)) : null
+  const wait = loginWaitMinutes(error)
+  const message = error
+    ? wait === null
+      ? t(loginErrorId(error))
+      : t('login.tooManyAttempts', { minutes: wait })
+    : null
 
   return (
     <main className="login" id="main">
