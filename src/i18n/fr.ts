@@ -3,6 +3,7 @@ import type { Catalogue } from './en'
 /**
  * The French catalogue. Typed by the English one's ids: a missing or an extra key does not compile. French puts a
  * narrow no-break space (U+202F) before the signs : ; ? ! and inside guillemets, so they never start a line on their own.
+ * No "de" comes before a name: French elides it before a vowel ("d’Alice"), and a name may start with anything.
  */
 export const fr: Catalogue = {
   'layout.skipToContent': 'Aller au contenu',
@@ -105,7 +106,7 @@ export const fr: Catalogue = {
   'thread.tooLong': '{length, number} / {max, number} caractères : trop long',
   'thread.hint': 'Entrée envoie · Maj+Entrée pour une nouvelle ligne',
   'thread.blank': 'Rien à envoyer : écrivez un message ; des espaces seuls ne sont pas envoyés.',
-  'thread.announceNew': 'Nouveau message de {name} : {content}',
+  'thread.announceNew': 'Nouveau message — {name} : {content}',
   'thread.seen': 'Vu',
   'thread.typing': '{name} est en train d’écrire…',
   'presence.online': 'en ligne',
@@ -144,7 +145,7 @@ export const fr: Catalogue = {
   'requests.listTutor': 'Demandes de vos élèves',
   'requests.loading': 'Chargement des demandes…',
   'requests.empty': 'Aucune demande de contact pour l’instant.',
-  'requests.from': 'De {name}',
+  'requests.from': 'Élève : {name}',
   'requests.to': 'À {name}',
   'requests.status.pending': 'en attente',
   'requests.status.accepted': 'acceptée',

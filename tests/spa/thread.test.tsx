@@ -63,7 +63,7 @@ describe('the announcer in an open thread', () => {
 
   test.each([
     ['en', /^New message from Bob: in the open thread$/, '1 unread message'],
-    ['fr', /^Nouveau message de Bob\s:\sin the open thread$/, '1 message non lu'],
+    ['fr', /^Nouveau message — Bob\s:\sin the open thread$/, '1 message non lu'],
   ] as const)(
     '(%s) says a message in the open thread also when another conversation gets one in the same burst, each once',
     async (locale, inThread, elsewhere) => {
