@@ -3,7 +3,8 @@ import { FormattedMessage } from 'react-intl'
 import { useCreateConversationMutation, useGetConversationsQuery } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppSelector } from '../../app/hooks'
-import { hrefFor, navigate } from '../../app/router'
+import { focusElement } from '../../app/focus'
+import { currentRoute, hrefFor, navigate, type Route } from '../../app/router'
 import type { Conversation } from '../../contract'
 import { useDates, useT } from '../../i18n'
 import { FormError, LoadError, PeopleLoadError } from '../shared/controls'
@@ -135,7 +136,11 @@ function NewConversation() {
     try {
       const conversation = await create({ participantId }).unwrap()
       setParticipantId('')
-      navigate({ page: 'messages', conversationId: conversation.id })
+      const route: Route = { page: 'messages', conversationId: conversation.id }
+      // The pair's conversation may be the one open: the route stays, so nothing else moves focus to its composer.
+      const main = document.getElementById('main')
+      if (hrefFor(currentRoute()) === hrefFor(route) && main) focusElement(main, 'composer')?.focus()
+      else navigate(route)
     } catch {
       // shown below from the mutation's error
     }
