@@ -1,7 +1,13 @@
 import { useEffect, useEffectEvent, useRef, type ReactNode } from 'react'
 import { useGetContactRequestsQuery, useGetConversationsQuery, useGetLessonsQuery } from '../api/hooks'
 import type { User } from '../contract'
-import { type Drafts, DraftsContext } from '../features/messages/drafts'
+import {
+  type Drafts,
+  DraftsContext,
+  draftsForVisitOf,
+  forgetKeptDrafts,
+  keepDraftsForNextLogin,
+} from '../features/messages/drafts'
 import { Toasts } from '../features/notifications/Toasts'
 import { ROLE_LABEL } from '../features/shared/people'
 import { useT, type MessageId } from '../i18n'
@@ -92,8 +98,11 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
   // Focus follows navigation, as a full page load would start there: after login and after each route change to the
   // page's h1, or to the composer when a conversation opens. Runs after the page's own effects (parents run last).
   const mainRef = useRef<HTMLElement>(null)
-  // Half-written messages outlive their thread (another conversation or page opened meanwhile), not the user's visit.
-  const drafts = useRef<Drafts>(new Map())
+  // Half-written messages outlive their thread (another conversation or page opened meanwhile), not the user's visit,
+  // unless it ended with "Log in again". Read during render, forgotten once drawn (a render may run twice).
+  const drafts = useRef<Drafts | null>(null)
+  drafts.current ??= draftsForVisitOf(user.id)
+  useEffect(() => forgetKeptDrafts(), [])
   const shownRoute = useRef<Route | null>(null)
   useEffect(() => {
     // A new route object for the same place (another hash spelling it, a parent's re-render) moves nothing:
@@ -138,9 +147,10 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
     leave(false)
   }
   // The session is over, not the user's wish to send: what is unsent waits in storage for their next login, and so
-  // does the page they were on (`forgetRouteWithUser` would otherwise send them to the list).
+  // do the page they were on (`forgetRouteWithUser` would otherwise send them to the list) and their drafts.
   const logInAgain = () => {
     keepRouteForNextLogin(user.id, route)
+    if (drafts.current) keepDraftsForNextLogin(user.id, drafts.current)
     leave(true)
   }
 

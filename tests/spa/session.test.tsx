@@ -3,7 +3,7 @@ import { act } from 'react'
 import { describe, expect, test, vi } from 'vitest'
 import { saveRefreshToken, tokenRefreshed } from '../../src/api'
 import { PageBoundary } from '../../src/app/PageBoundary'
-import { forgetRouteWithUser } from '../../src/app/router'
+import { forgetRouteWithUser, navigate } from '../../src/app/router'
 import { createMemoryStorage } from '../../src/app/store'
 import type { User } from '../../src/contract'
 import { I18nProvider, LOCALE_STORAGE_KEY } from '../../src/i18n'
@@ -129,6 +129,31 @@ describe('"Log in again" brings the user back where they were', () => {
     expect(window.location.hash).toBe('')
     // Nor later: what was kept for Alice went with Bob's login.
     expect(window.history.state).toBeNull()
+    stopForgetting()
+    store.dispose()
+  })
+
+  // Review: the draft lived in the layout, which a logout unmounts, so "Log in again" brought the user back to the
+  // conversation with its composer empty: the half-written message was gone with the session that ended under it.
+  const composer = () => page.container.querySelector<HTMLTextAreaElement>('[data-testid=composer]')
+  test('with the draft they were writing there', async () => {
+    const { store, stopForgetting } = await sessionEndsAt('#/messages/c1', alice)
+    type(await eventually(() => composer()!), 'half written when it ended')
+    act(() => button('Log in again')!.click())
+    await logInFromLoginPage('alice@talemy.test')
+    await eventually(() => expect(composer()?.value).toBe('half written when it ended'))
+    stopForgetting()
+    store.dispose()
+  })
+
+  test('but not the draft for another user logging in at that login page', async () => {
+    const { store, stopForgetting } = await sessionEndsAt('#/messages/c1', bob)
+    type(await eventually(() => composer()!), 'not for Bob')
+    act(() => button('Log in again')!.click())
+    await logInFromLoginPage('bob@talemy.test')
+    await eventually(() => expect(store.getState().auth.user?.id).toBe(bob.id))
+    act(() => navigate({ page: 'messages', conversationId: 'c1' }))
+    await eventually(() => expect(composer()?.value).toBe(''))
     stopForgetting()
     store.dispose()
   })
