@@ -103,13 +103,24 @@ export const loginBodySchema = v.object({
 export const createConversationBodySchema = v.object({ participantId: conversationIdSchema })
 export const postMessageBodySchema = v.object({ content: contentSchema, clientId: clientIdSchema })
 
-// The format valibot's isoTimestamp accepts, with the calendar fields captured.
-const INSTANT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z| ?[+-]\d{2}(?::?\d{2})?)$/
+// The format valibot's isoTimestamp accepts, with the calendar fields, the fraction and the offset captured.
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z| ?[+-]\d{2}(?::?\d{2})?)$/
+
+/**
+ * The instant of a timestamp INSTANT matched, in ms (NaN when there is none). Rewritten in the form `Date.parse` reads
+ * everywhere first: it refuses an offset of hours alone (`+05`) or after a space, which INSTANT admits.
+ */
+function instantOf(fields: RegExpExecArray): number {
+  const [, year, month, day, hour, minute, second, fraction = '', zone = 'Z'] = fields
+  const offset = zone.trim()
+  const normalized = offset === 'Z' ? 'Z' : `${offset.slice(0, 3)}:${offset.slice(3).replace(':', '') || '00'}`
+  return Date.parse(`${year}-${month}-${day}T${hour}:${minute}:${second}${fraction}${normalized}`)
+}
 
 /**
  * What is wrong with a lesson's `startsAt`, or undefined: an ISO-8601 timestamp whose calendar fields exist (no
- * 31 February, no 24:00: `new Date` would roll those over to another day) in the years 2000-2100. "In the future" is
- * the server's check, against its clock.
+ * 31 February, no 24:00: `new Date` would roll those over to another day) at an instant in the years 2000-2100 (UTC).
+ * "In the future" is the server's check, against its clock.
  *
  * @example startsAtProblem('2027-02-31T10:00:00Z') // 'must be a real date and time'
  */
@@ -126,6 +137,7 @@ export function startsAtProblem(value: string): string | undefined {
   ]
   const probe = new Date(Date.UTC(2000, month - 1, day, hour, minute, second))
   probe.setUTCFullYear(year, month - 1, day)
+  const instant = instantOf(fields)
   const exists =
     probe.getUTCFullYear() === year &&
     probe.getUTCMonth() === month - 1 &&
@@ -133,20 +145,23 @@ export function startsAtProblem(value: string): string | undefined {
     probe.getUTCHours() === hour &&
     probe.getUTCMinutes() === minute &&
     probe.getUTCSeconds() === second &&
-    !Number.isNaN(Date.parse(value))
+    !Number.isNaN(instant)
   if (!exists) return 'must be a real date and time'
-  if (year < LESSON_YEARS.min || year > LESSON_YEARS.max) {
+  const utcYear = new Date(instant).getUTCFullYear()
+  if (utcYear < LESSON_YEARS.min || utcYear > LESSON_YEARS.max) {
     return `must be in the years ${LESSON_YEARS.min} to ${LESSON_YEARS.max}`
   }
   return undefined
 }
 
+/** A lesson's `startsAt`, given back as the server stores and answers it: `toISOString()`'s form, in UTC. */
 export const lessonStartsAtSchema = v.pipe(
   v.string('must be a string'),
   v.rawCheck(({ dataset, addIssue }) => {
     const problem = dataset.typed ? startsAtProblem(dataset.value) : undefined
     if (problem) addIssue({ message: problem })
   }),
+  v.transform((value) => new Date(instantOf(INSTANT.exec(value)!)).toISOString()),
 )
 
 /** Free text a user typed: trimmed, then not empty, at most `max` characters, no NUL or lone surrogate. */
