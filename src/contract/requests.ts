@@ -164,7 +164,15 @@ export const lessonStartsAtSchema = v.pipe(
   v.transform((value) => new Date(instantOf(INSTANT.exec(value)!)).toISOString()),
 )
 
-/** Free text a user typed: trimmed, then not empty, at most `max` characters, no NUL or lone surrogate. */
+// Nor, in the free text of a lesson or a contact request, a control character other than the line's own (tab, line
+// feed, carriage return): a bell, a terminal's escape sequence or a C1 code is nothing a person wrote. (NUL has its own.)
+const CONTROL = /[^\P{Cc}\t\n\r\0]/u
+const noControl = v.check((s: string) => !CONTROL.test(s), 'must not contain control characters')
+
+/**
+ * Free text a user typed: trimmed, then not empty, at most `max` characters, no NUL, lone surrogate or control
+ * character but tab and line breaks.
+ */
 const trimmedText = (max: number) =>
   v.pipe(
     v.string('must be a string'),
@@ -173,6 +181,7 @@ const trimmedText = (max: number) =>
     v.maxLength(max, `must be at most ${max} characters`),
     noNul,
     wellFormed,
+    noControl,
   )
 
 export const createLessonBodySchema = v.object({

@@ -341,6 +341,9 @@ describe('lessons', () => {
     ['a student as tutor', () => book(token.alice, { tutorId: 'user-alice' }), 404],
     ['a duration of 5 minutes', () => book(token.alice, { durationMinutes: 5 }), 400],
     ['a startsAt that is not a timestamp', () => book(token.alice, { startsAt: 'tomorrow' }), 400],
+    ['a subject with a control character (BEL)', () => book(token.alice, { subject: 'Geo\u0007metry' }), 400],
+    ['a subject with an escape sequence', () => book(token.alice, { subject: '\u001b[2JGeometry' }), 400],
+    ['a subject with a C1 control character', () => book(token.alice, { subject: 'Geo\u0085metry' }), 400],
   ])('POST /api/lessons refuses %s', async (_name, run, status) => {
     expect((await run()).status).toBe(status)
   })
@@ -411,6 +414,20 @@ describe('contact requests', () => {
     })
     expect(empty.status).toBe(400)
     expect(empty.body.error.message).toContain('message')
+  })
+
+  it('POST takes a message of several lines, and refuses one with another control character (400 naming message)', async () => {
+    const send = (message: string) =>
+      http<ErrorBody>(url, 'POST', '/api/contact-requests', {
+        token: token.alice,
+        body: { tutorId: 'user-carol', message },
+      })
+    expect((await send('Hello,\r\n\tcould we start on Monday?')).status).toBe(201)
+    for (const message of ['Hello\u0007', 'Hello \u001b[31mthere', 'Hello\u007f', 'Hello\u009b']) {
+      const refused = await send(message)
+      expect(refused.status).toBe(400)
+      expect(refused.body.error).toEqual({ code: 'INVALID', message: 'message: must not contain control characters' })
+    }
   })
 
   it.each([
