@@ -78,14 +78,16 @@ export function Thread({
     if (appeared && (active === null || active === document.body || active.id === 'main')) composerRef.current?.focus()
   }, [readable])
 
-  // Join while open, leave when another opens (the component is keyed by conversation). The hook's functions may be
-  // new on each render, so the effect reads them through a ref and depends on the conversation only.
+  // Join while open and read, leave when another opens (the component is keyed by conversation). Joining marks the
+  // thread read and tells the other person "Seen": not while its messages are not on screen (a read that failed). The
+  // hook's functions may be new on each render, so the effect reads them through a ref.
   const socketRef = useRef(socket)
   socketRef.current = socket
   useEffect(() => {
+    if (!readable) return
     socketRef.current.joinConversation(conversationId)
     return () => socketRef.current.leaveConversation(conversationId)
-  }, [conversationId])
+  }, [conversationId, readable])
 
   // Scrolling: start at the newest; follow new messages when the reader is near the bottom or sent them; keep the
   // view still when older messages are put above.
