@@ -1,6 +1,6 @@
 import { createSlice, type Reducer } from '@reduxjs/toolkit'
 import type { Id } from '../contract'
-import { ephemeralEventActions, serverEventActions, sessionEnded, typingExpired } from './actions'
+import { disconnected, ephemeralEventActions, serverEventActions, sessionEnded, typingExpired } from './actions'
 
 /** What the layer knows of a person's presence from the socket (the HTTP user list has it too, older). */
 export interface PresenceEntry {
@@ -13,6 +13,11 @@ export interface PresenceState {
   typing: Record<Id, Id[]>
   /** Per user, the latest presence the socket told. */
   users: Record<Id, PresenceEntry>
+  /**
+   * The connection dropped since the socket last told presence (`presence:snapshot`): what it, or `/api/users`, said
+   * before may be stale (nobody told this browser who left meanwhile) until the next connection's snapshot.
+   */
+  stale: boolean
 }
 
 /**
@@ -20,7 +25,7 @@ export interface PresenceState {
  *
  * @example selectTyping({ presence: initialPresenceState }, 'c1') // []
  */
-export const initialPresenceState: PresenceState = { typing: {}, users: {} }
+export const initialPresenceState: PresenceState = { typing: {}, users: {}, stale: false }
 
 function stopTyping(state: PresenceState, conversationId: Id, userId: Id) {
   const list = state.typing[conversationId]
@@ -56,6 +61,10 @@ export const presenceSlice = createSlice({
       })
       .addCase(ephemeralEventActions['presence:snapshot'], (state, { payload }) => {
         for (const { userId, online, lastSeenAt } of payload.users) state.users[userId] = { online, lastSeenAt }
+        state.stale = false
+      })
+      .addCase(disconnected, (state) => {
+        state.stale = true
       })
       .addCase(sessionEnded, () => initialPresenceState)
   },

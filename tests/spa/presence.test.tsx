@@ -51,6 +51,28 @@ test('"online" is not shown while this browser is offline, and comes back from t
   store.dispose()
 })
 
+test('after a reconnect, nothing is shown until its snapshot: what was said before the drop may have changed', async () => {
+  const { store, sockets } = appStore(api)
+  renderApp(page.root, store)
+  act(() => sockets.last.serverConnect())
+  act(() =>
+    sockets.last.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: true, lastSeenAt: null }] }),
+  )
+  await eventually(() => expect(label()?.dataset.online).toBe('true'))
+  act(() => sockets.last.serverDrop('transport close'))
+  await eventually(() => expect(sockets.last.connectCalls).toBeGreaterThan(0))
+  // Bob left while this browser was away. Connected again, the server replays what was missed, then tells presence.
+  act(() => sockets.last.serverConnect())
+  act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' }))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  expect(label()).toBeNull()
+  act(() =>
+    sockets.last.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: false, lastSeenAt: EARLIER }] }),
+  )
+  await eventually(() => expect(label()?.dataset.online).toBe('false'))
+  store.dispose()
+})
+
 test.each([
   ['en', /^last seen Jan 20, 2025 at \d{1,2}:00 [AP]M$/],
   ['fr', /^vu le 20 janv\. 2025 à \d\d:00$/],
