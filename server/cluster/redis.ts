@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 
+/**
+ * How long a command may wait for Redis's answer. Without a bound, a Redis that holds its connections and answers
+ * nothing would hold every send (in its conversation's queue, some with their recipients' log counters), every
+ * handshake (the socket cap) and the heartbeat for as long as it lasts, and the node would say nothing while the other
+ * nodes stop counting its sockets. Past it the command fails as with Redis away: a send is answered `INTERNAL` (the
+ * client retries it), the heartbeat's failure is logged. Below `IDLE_IN_TRANSACTION_TIMEOUT_MS` (a send reads the
+ * viewers inside its transaction), above a pause of a few seconds.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 5_000
+
 /** The Redis connections of one node, and the names it uses there. */
 export interface RedisLink {
   /** Commands (limits, caps, viewers). */
@@ -22,9 +32,13 @@ export interface RedisLink {
  */
 export async function connectRedis(url: string, prefix = 'talemy:'): Promise<RedisLink> {
   // Fail fast at start rather than queue commands forever; once up, ioredis reconnects by itself.
-  const open = () => new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true })
-  const client = open()
-  const pub = open()
+  const open = (commandTimeout?: number) =>
+    new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true, commandTimeout })
+  // A Redis that keeps the connection and answers nothing (stopped, a partition that drops packets) raises no error:
+  // commands are bounded instead. The subscriber's (p)subscribes are not: their answer, however late, is what tells
+  // that the subscriptions hold (`keepSubscriptions`), and a connection lost before it asks again at its next `ready`.
+  const client = open(REDIS_COMMAND_TIMEOUT_MS)
+  const pub = open(REDIS_COMMAND_TIMEOUT_MS)
   const sub = open()
   const all = [client, pub, sub]
   // An error event without a listener would crash the process; a lost connection is retried and logged by the caller.

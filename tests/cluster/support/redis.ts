@@ -5,6 +5,8 @@ import { Redis } from 'ioredis'
 /** A throwaway Redis (`redis-server --save ''`, nothing on disk) for one test file. */
 export interface RedisServer {
   url: string
+  /** The redis-server process (a test may `SIGSTOP` it: a Redis that holds its connections and answers nothing). */
+  pid: number
   stop(): Promise<void>
 }
 
@@ -59,6 +61,7 @@ export async function startRedis(): Promise<RedisServer> {
   }
   return {
     url,
+    pid: child.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve()

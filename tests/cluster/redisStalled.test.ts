@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServer } from '../../server/index'
+import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
+import { ALICE, connect, emitAck, http, login } from '../server/support/server'
+import { capturedLog } from '../support/capturedLog'
+import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+
+// A Redis that keeps its connections open and answers nothing (stopped, or a partition that drops packets without a
+// reset): no connection error ever comes. The node must neither hold its sends for as long as that lasts nor keep quiet.
+const ready = requireParts('tests/cluster/redisStalled.test.ts', [postgresRunnable(), redisRunnable()])
+const CONV = 'conv-alice-bob'
+
+describe.runIf(ready)('a node whose Redis holds its connections and answers nothing', () => {
+  let postgres: PostgresCluster
+  let redis: RedisServer
+  let node: Awaited<ReturnType<typeof startServer>>
+  const log = capturedLog('warn')
+  let stopped = false
+  const resume = () => {
+    if (stopped) process.kill(redis.pid, 'SIGCONT')
+    stopped = false
+  }
+
+  beforeAll(async () => {
+    ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
+    node = await startServer({
+      port: 0,
+      databaseUrl: postgres.createDatabase('talemy_redis_stalled'),
+      redisUrl: redis.url,
+      redisPrefix: `rs${randomUUID().slice(0, 8)}:`,
+      dataDir: tmpdir(),
+      seedDemo: true,
+      logger: log.logger,
+    })
+  })
+  afterAll(async () => {
+    resume()
+    await node?.close()
+    await redis?.stop()
+    postgres?.stop()
+  })
+
+  it('answers a send it cannot budget (INTERNAL: the client keeps it and retries) rather than hold it, and stores the retry once', async () => {
+    const { token } = await login(node.url, ALICE)
+    const socket = await connect(node.url, token)
+    try {
+      const send = { conversationId: CONV, content: 'during the stall', clientId: randomUUID() }
+      process.kill(redis.pid, 'SIGSTOP')
+      stopped = true
+      const answer = await Promise.race([
+        emitAck(socket, 'message:send', send),
+        new Promise((resolve) => setTimeout(() => resolve('no answer in 8 s'), 8_000)),
+      ])
+      expect(answer).toEqual({ ok: false, error: expect.objectContaining({ code: 'INTERNAL' }) })
+      resume()
+      const retried = await emitAck<{ clientId: string }>(socket, 'message:send', send)
+      expect(retried).toEqual({ ok: true, data: expect.objectContaining({ clientId: send.clientId }) })
+      const thread = await http<{ clientId: string }[]>(node.url, 'GET', `/api/conversations/${CONV}/messages`, {
+        token,
+      })
+      expect(thread.body.filter((message) => message.clientId === send.clientId)).toHaveLength(1)
+    } finally {
+      resume()
+      socket.close()
+    }
+  }, 60_000)
+})
