@@ -29,10 +29,13 @@ export class NodeEntries {
   /** Per key, each member this node holds, and whether Redis has said it took it (`add` answered). */
   private readonly held = new Map<string, Map<string, { taken: boolean }>>()
   private timer: ReturnType<typeof setInterval> | undefined
+  /** Whether the last heartbeat failed: `onError` is told once per streak, `onRenewed` when one goes through again. */
+  private failing = false
 
   constructor(
     private readonly redis: Redis,
     private readonly onError: (error: unknown) => void = () => undefined,
+    private readonly onRenewed: () => void = () => undefined,
   ) {}
 
   /** Adds `member` to `key` unless `cap` entries are live there already; answers whether it was added. */
@@ -65,7 +68,20 @@ export class NodeEntries {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.renew().catch(this.onError), HEARTBEAT_MS)
+    this.timer ??= setInterval(
+      () =>
+        void this.renew().then(
+          () => {
+            if (this.failing) this.onRenewed()
+            this.failing = false
+          },
+          (error: unknown) => {
+            if (!this.failing) this.onError(error)
+            this.failing = true
+          },
+        ),
+      HEARTBEAT_MS,
+    )
     this.timer.unref()
   }
 
@@ -93,7 +109,9 @@ export class NodeEntries {
         else pipeline.zadd(key, 'XX', expiry, member)
       pipeline.pexpire(key, ENTRY_TTL_MS * 2)
     }
-    await pipeline.exec()
+    // A pipeline resolves with each command's error in its results (Redis away, a command timed out): not renewed.
+    const failed = (await pipeline.exec())?.find(([error]) => error)
+    if (failed) throw failed[0]
   }
 
   private hold(key: string, member: string): { taken: boolean } {

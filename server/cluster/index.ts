@@ -6,7 +6,7 @@ import type { CounterFactory } from '../loginThrottle'
 import type { TalemyServer } from '../realtime'
 import { sessionRoom } from '../realtime/rooms'
 import type { SessionStore } from '../sessions'
-import { NodeEntries } from './entries'
+import { ENTRY_TTL_MS, NodeEntries } from './entries'
 import type { RedisLink } from './redis'
 import { RedisPresenceStore, SharedSocketSlots, SharedViewers } from './shared'
 
@@ -94,7 +94,15 @@ export function joinCluster(
   const subscribed = subscriptionsHeld()
   // Awaited by `startServer` only before it listens: a throw before then must not leave it an unhandled rejection.
   subscribed.catch(() => undefined)
-  const entries = new NodeEntries(redis.client, (error) => logger.warn({ err: error }, 'heartbeat failed'))
+  const entries = new NodeEntries(
+    redis.client,
+    (error) =>
+      logger.warn(
+        { err: error },
+        `heartbeat failed (Redis away?): the other nodes stop counting this node's sockets and viewers ${ENTRY_TTL_MS / 1000} s after its last renewal`,
+      ),
+    () => logger.info('heartbeat renewed again: this node counts again on every node'),
+  )
   entries.start()
   const loginCounters: CounterFactory = (spec) =>
     new RateLimiterRedis({ storeClient: redis.client, ...spec, keyPrefix: `${redis.prefix}${spec.keyPrefix}` })

@@ -16,7 +16,7 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
   let postgres: PostgresCluster
   let redis: RedisServer
   let node: Awaited<ReturnType<typeof startServer>>
-  const log = capturedLog('warn')
+  const log = capturedLog('info')
   let stopped = false
   const resume = () => {
     if (stopped) process.kill(redis.pid, 'SIGCONT')
@@ -61,6 +61,28 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
         token,
       })
       expect(thread.body.filter((message) => message.clientId === send.clientId)).toHaveLength(1)
+    } finally {
+      resume()
+      socket.close()
+    }
+  }, 60_000)
+  it('says so when its heartbeat goes unanswered (the other nodes stop counting its sockets), once, and when it is renewed again', async () => {
+    const { token } = await login(node.url, ALICE)
+    const socket = await connect(node.url, token)
+    const heartbeat = () => log.lines().filter((line) => /heartbeat/.test(line.msg))
+    try {
+      process.kill(redis.pid, 'SIGSTOP')
+      stopped = true
+      await expect
+        .poll(heartbeat, { timeout: 10_000 })
+        .toContainEqual(expect.objectContaining({ level: 40, msg: expect.stringMatching(/heartbeat failed/) }))
+      // Two more beats unanswered: still one warning for the streak.
+      await new Promise((resolve) => setTimeout(resolve, 4_500))
+      expect(heartbeat().filter((line) => line.level === 40)).toHaveLength(1)
+      resume()
+      await expect
+        .poll(heartbeat, { timeout: 10_000 })
+        .toContainEqual(expect.objectContaining({ level: 30, msg: expect.stringMatching(/heartbeat renewed/) }))
     } finally {
       resume()
       socket.close()

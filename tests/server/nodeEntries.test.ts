@@ -41,7 +41,8 @@ function fakeRedis() {
         zadd: (...args: unknown[]) => (ops.push(() => zadd(...(args as [string]))), p),
         zrem: (key: string, ...members: string[]) => (ops.push(() => members.forEach((m) => zset(key).delete(m))), p),
         pexpire: () => p,
-        exec: async () => ops.map((op) => op()),
+        // As ioredis answers a pipeline: an [error, result] pair per command.
+        exec: async () => ops.map((op) => [null, op()]),
       }
       return p
     },
