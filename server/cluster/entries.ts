@@ -4,15 +4,40 @@ import type { Redis } from 'ioredis'
 export const HEARTBEAT_MS = 2000
 export const ENTRY_TTL_MS = 6000
 
+/** Redis's clock in ms (`TIME`, Redis 5 or later: scripts replicate their effects), one for every node. */
+const REDIS_NOW = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+`
+
 /**
- * KEYS[1] a sorted set of entries scored by expiry; ARGV: now, member, expiry, cap (0: none). Drops the expired
- * ones, then adds `member` unless the set is at the cap. Answers 1 when added.
+ * KEYS[1] a sorted set of entries scored by expiry on Redis's clock; ARGV: member, ttl, cap (0: none). Drops the
+ * expired ones, then adds `member` unless the set is at the cap. Answers 1 when added.
  */
-const ADD_SCRIPT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local cap = tonumber(ARGV[4])
+export const ADD_SCRIPT = `${REDIS_NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local cap = tonumber(ARGV[3])
 if cap > 0 and redis.call('ZCARD', KEYS[1]) >= cap then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ${ENTRY_TTL_MS * 2})
+return 1
+`
+
+/** KEYS[1]: its live entries. */
+export const MEMBERS_SCRIPT = `${REDIS_NOW}
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
+`
+
+/**
+ * KEYS[1]; ARGV: ttl, then member and taken ('1': added back if Redis lost it; '0': only renewed, XX) for each entry
+ * this node holds there.
+ */
+export const RENEW_SCRIPT = `${REDIS_NOW}
+local expiry = now + tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do
+  if ARGV[i + 1] == '1' then redis.call('ZADD', KEYS[1], expiry, ARGV[i])
+  else redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[i]) end
+end
 redis.call('PEXPIRE', KEYS[1], ${ENTRY_TTL_MS * 2})
 return 1
 `
@@ -21,7 +46,9 @@ return 1
  * Entries this node holds in shared sorted sets (a user's sockets, a conversation's viewers), each scored with the
  * time it expires. A heartbeat pushes the expiry of every entry still held here; a node that dies stops renewing,
  * and its entries stop counting `ENTRY_TTL_MS` later (readers ignore expired scores, writers prune them).
- * Expiry runs on the real clock: it is about processes being alive, not about the app's (injectable) time.
+ * Expiry runs on Redis's clock (`TIME`), one for every node: with each node's own, a node whose clock is ahead would
+ * take the others' live entries for expired (prune them at its adds, count none of them), and one behind would count
+ * a dead node's for longer. It is about processes being alive, not about the app's (injectable) time.
  *
  * @example const entries = new NodeEntries(redis); entries.start(); await entries.add(key, member, 20)
  */
@@ -40,12 +67,11 @@ export class NodeEntries {
 
   /** Adds `member` to `key` unless `cap` entries are live there already; answers whether it was added. */
   async add(key: string, member: string, cap = 0): Promise<boolean> {
-    const now = Date.now()
     // Held before the answer: a heartbeat meanwhile renews it (if it is there) rather than miss it.
     const hold = this.hold(key, member)
     let added: boolean
     try {
-      added = (await this.redis.eval(ADD_SCRIPT, 1, key, now, member, now + ENTRY_TTL_MS, cap)) === 1
+      added = (await this.redis.eval(ADD_SCRIPT, 1, key, member, ENTRY_TTL_MS, cap)) === 1
     } catch (error) {
       if (this.held.get(key)?.get(member) === hold) this.release(key, member)
       throw error
@@ -63,8 +89,8 @@ export class NodeEntries {
   }
 
   /** The live entries of `key`. */
-  members(key: string): Promise<string[]> {
-    return this.redis.zrangebyscore(key, `(${Date.now()}`, '+inf')
+  async members(key: string): Promise<string[]> {
+    return (await this.redis.eval(MEMBERS_SCRIPT, 1, key)) as string[]
   }
 
   start(): void {
@@ -97,17 +123,14 @@ export class NodeEntries {
 
   private async renew(): Promise<void> {
     if (this.held.size === 0) return
-    const expiry = Date.now() + ENTRY_TTL_MS
     const pipeline = this.redis.pipeline()
     for (const [key, members] of this.held) {
       // Added back, not only renewed, once Redis has taken it: it may have lost it since (a restart without
       // persistence, a failover to a replica that lagged), and the socket or viewer is still here. An add still
       // waiting for its answer is only renewed (XX): the cap may refuse it. A release takes its member out of `held`
       // before its ZREM, which goes after this pipeline on the same connection: nothing released comes back.
-      for (const [member, { taken }] of members)
-        if (taken) pipeline.zadd(key, expiry, member)
-        else pipeline.zadd(key, 'XX', expiry, member)
-      pipeline.pexpire(key, ENTRY_TTL_MS * 2)
+      const pairs = [...members].flatMap(([member, { taken }]) => [member, taken ? '1' : '0'])
+      pipeline.eval(RENEW_SCRIPT, 1, key, ENTRY_TTL_MS, ...pairs)
     }
     // A pipeline resolves with each command's error in its results (Redis away, a command timed out): not renewed.
     const failed = (await pipeline.exec())?.find(([error]) => error)

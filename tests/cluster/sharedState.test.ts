@@ -105,6 +105,30 @@ describe.runIf(ready)('state shared through Redis', () => {
     expect(await slotsOne.count('carol')).toBe(0)
   })
 
+  it("holds the socket cap and counts a node's live sockets on a node whose clock (Date.now) is 10 s ahead", async () => {
+    const realNow = Date.now.bind(Date)
+    let skew = 0
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + skew)
+    const entriesOne = new NodeEntries(one.client)
+    const entriesTwo = new NodeEntries(two.client)
+    try {
+      const slotsOne = new SharedSocketSlots(one, entriesOne, 2)
+      const slotsTwo = new SharedSocketSlots(two, entriesTwo, 2)
+      expect(await slotsOne.tryAcquire('dave', 's1')).toBeTypeOf('function')
+      expect(await slotsOne.tryAcquire('dave', 's2')).toBeTypeOf('function')
+      // Node two's clock is ahead: node one's sockets, just added and alive, are still Dave's two.
+      skew = 10_000
+      expect(await slotsTwo.count('dave')).toBe(2)
+      expect(await slotsTwo.tryAcquire('dave', 's3')).toBeUndefined()
+      skew = 0
+      expect(await slotsOne.count('dave')).toBe(2)
+    } finally {
+      spy.mockRestore()
+      await entriesOne.stop()
+      await entriesTwo.stop()
+    }
+  })
+
   it('tells who is viewing a conversation from every node, by user', async () => {
     const entriesOne = new NodeEntries(one.client)
     const entriesTwo = new NodeEntries(two.client)

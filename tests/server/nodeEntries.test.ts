@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { NodeEntries } from '../../server/cluster/entries'
+import { ADD_SCRIPT, MEMBERS_SCRIPT, NodeEntries, RENEW_SCRIPT } from '../../server/cluster/entries'
 
 // The heartbeat adds back what this node holds (Redis may have lost it), so it must hold only what Redis said it
 // took: an add that failed or that the cap refused is never written back.
@@ -16,31 +16,51 @@ function fakeRedis() {
     zset(key).set(member, Number(score))
     return 1
   }
+  /** The scripts' work, on the fake's clock (Redis's `TIME` in the real ones). */
+  const scripts = new Map<string, (key: string, args: unknown[]) => unknown>([
+    [
+      ADD_SCRIPT,
+      (key, [member, ttl, cap]) => {
+        const now = Date.now()
+        const s = zset(key)
+        for (const [m, score] of s) if (score <= now) s.delete(m)
+        if (Number(cap) > 0 && s.size >= Number(cap)) return 0
+        s.set(String(member), now + Number(ttl))
+        return 1
+      },
+    ],
+    [MEMBERS_SCRIPT, (key) => [...zset(key)].filter(([, score]) => score > Date.now()).map(([m]) => m)],
+    [
+      RENEW_SCRIPT,
+      (key, [ttl, ...pairs]) => {
+        for (let i = 0; i < pairs.length; i += 2) {
+          const expiry = Date.now() + Number(ttl)
+          if (pairs[i + 1] === '1') zadd(key, expiry, pairs[i])
+          else zadd(key, 'XX', expiry, pairs[i])
+        }
+        return 1
+      },
+    ],
+  ])
+  const run = (script: string, key: string, args: unknown[]) => scripts.get(script)!(key, args)
   const redis = {
     state,
     sets,
-    async eval(_script: string, _n: number, key: string, now: number, member: string, expiry: number, cap: number) {
+    async eval(script: string, _n: number, key: string, ...args: unknown[]) {
       if (state.down) throw new Error('Reached the max retries per request limit (which is 3)')
-      const s = zset(key)
-      for (const [m, score] of s) if (score <= now) s.delete(m)
-      if (cap > 0 && s.size >= cap) return 0
-      s.set(member, expiry)
-      return 1
-    },
-    async zrangebyscore(key: string, min: string) {
-      const from = Number(min.slice(1))
-      return [...zset(key)].filter(([, score]) => score > from).map(([m]) => m)
+      return run(script, key, args)
     },
     async zrem(key: string, ...members: string[]) {
       for (const m of members) zset(key).delete(m)
       return members.length
     },
     pipeline() {
-      const ops: (() => void)[] = []
+      const ops: (() => unknown)[] = []
       const p = {
-        zadd: (...args: unknown[]) => (ops.push(() => zadd(...(args as [string]))), p),
+        eval: (script: string, _n: number, key: string, ...args: unknown[]) => (
+          ops.push(() => run(script, key, args)), p
+        ),
         zrem: (key: string, ...members: string[]) => (ops.push(() => members.forEach((m) => zset(key).delete(m))), p),
-        pexpire: () => p,
         // As ioredis answers a pipeline: an [error, result] pair per command.
         exec: async () => ops.map((op) => [null, op()]),
       }
