@@ -51,7 +51,8 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
       stopped = true
       const answer = await Promise.race([
         emitAck(socket, 'message:send', send),
-        new Promise((resolve) => setTimeout(() => resolve('no answer in 8 s'), 8_000)),
+        // Far past the command bound (5 s), so a busy machine does not fail it; without the bound no answer ever comes.
+        new Promise((resolve) => setTimeout(() => resolve('no answer in 30 s'), 30_000)),
       ])
       expect(answer).toEqual({ ok: false, error: expect.objectContaining({ code: 'INTERNAL' }) })
       resume()
@@ -65,7 +66,7 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
       resume()
       socket.close()
     }
-  }, 60_000)
+  }, 120_000)
   it('says so when its heartbeat goes unanswered (the other nodes stop counting its sockets), once, and when it is renewed again', async () => {
     const { token } = await login(node.url, ALICE)
     const socket = await connect(node.url, token)
@@ -74,18 +75,18 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
       process.kill(redis.pid, 'SIGSTOP')
       stopped = true
       await expect
-        .poll(heartbeat, { timeout: 10_000 })
+        .poll(heartbeat, { timeout: 30_000 })
         .toContainEqual(expect.objectContaining({ level: 40, msg: expect.stringMatching(/heartbeat failed/) }))
       // Two more beats unanswered: still one warning for the streak.
       await new Promise((resolve) => setTimeout(resolve, 4_500))
       expect(heartbeat().filter((line) => line.level === 40)).toHaveLength(1)
       resume()
       await expect
-        .poll(heartbeat, { timeout: 10_000 })
+        .poll(heartbeat, { timeout: 30_000 })
         .toContainEqual(expect.objectContaining({ level: 30, msg: expect.stringMatching(/heartbeat renewed/) }))
     } finally {
       resume()
       socket.close()
     }
-  }, 60_000)
+  }, 120_000)
 })
