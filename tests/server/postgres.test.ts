@@ -14,6 +14,7 @@ import { ConversationMembers } from '../../server/services/members'
 import { SessionStore } from '../../server/sessions'
 import type { Conversation, Lesson, Message, Session } from './support/types'
 import { postgresRunnable, startPostgres, type PostgresCluster } from './support/postgres'
+import { requireParts } from '../cluster/support/redis'
 import {
   ALICE,
   BOB,
@@ -31,8 +32,8 @@ import {
 } from './support/server'
 
 // The DATABASE_URL path: the same schema and queries through `pg` against a real PostgreSQL started for this file.
-const runnable = postgresRunnable()
-if (!runnable.ok) console.warn(`tests/server/postgres.test.ts skipped: ${runnable.reason}`)
+// Skipped without PostgreSQL, saying why; under CI=true a missing PostgreSQL fails the run instead.
+const ready = requireParts('tests/server/postgres.test.ts', [postgresRunnable()])
 
 describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
   let cluster: PostgresCluster
@@ -40,7 +41,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
   let server: TestServer
 
   beforeAll(async () => {
-    if (!runnable.ok) return
+    if (!ready) return
     cluster = await startPostgres()
     databaseUrl = cluster.createDatabase('talemy_suite')
     // dataDir is unused with DATABASE_URL; pass one so nothing is created in the repo.
@@ -52,7 +53,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     cluster?.stop()
   })
 
-  it.skipIf(!runnable.ok)(
+  it.skipIf(!ready)(
     "reads a user's contacts, and at a connect the members of their conversations, as on the embedded database",
     async () => {
       const db = await openDatabase({ databaseUrl, dataDir: tmpdir() })
@@ -70,7 +71,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     },
   )
 
-  it.skipIf(!runnable.ok)('migrates and seeds the demo data on first start', async () => {
+  it.skipIf(!ready)('migrates and seeds the demo data on first start', async () => {
     const { token, user } = await login(server.url, ALICE)
     expect(user).toMatchObject({ id: 'user-alice', role: 'student' })
     const conversations = await http<Conversation[]>(server.url, 'GET', '/api/conversations', { token })
@@ -78,30 +79,27 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     expect(conversations.body.find((c) => c.id === 'conv-alice-bob')?.unreadCount).toBe(1)
   })
 
-  it.skipIf(!runnable.ok)(
-    'sends over the socket with the right events, seq numbering and idempotent replay',
-    async () => {
-      // Both live before the send: a send committed before a handshake reads its head is that socket's past.
-      const alice = await connectLive(server.url, (await login(server.url, ALICE)).token)
-      const bob = await connectLive(server.url, (await login(server.url, BOB)).token)
-      const bobEvents = record(bob)
-      const aliceEvents = record(alice)
-      const payload = { conversationId: 'conv-alice-bob', content: 'via postgres', clientId: randomUUID() }
-      const first = await emitAck<Message>(alice, 'message:send', payload)
-      const replay = await emitAck<Message>(alice, 'message:send', payload)
-      await vi.waitFor(() => expect(bobEvents.of('message:new')).not.toHaveLength(0), { timeout: 10_000, interval: 10 })
-      await delivered(alice, bob)
-      expect(first.ok && first.data.seq).toBe(5)
-      expect(replay).toEqual(first)
-      expect(bobEvents.of('message:new')).toEqual([first.ok && first.data])
-      expect(aliceEvents.of('message:sent')).toEqual([first.ok && first.data])
-      expect(aliceEvents.of('message:new')).toEqual([])
-      alice.close()
-      bob.close()
-    },
-  )
+  it.skipIf(!ready)('sends over the socket with the right events, seq numbering and idempotent replay', async () => {
+    // Both live before the send: a send committed before a handshake reads its head is that socket's past.
+    const alice = await connectLive(server.url, (await login(server.url, ALICE)).token)
+    const bob = await connectLive(server.url, (await login(server.url, BOB)).token)
+    const bobEvents = record(bob)
+    const aliceEvents = record(alice)
+    const payload = { conversationId: 'conv-alice-bob', content: 'via postgres', clientId: randomUUID() }
+    const first = await emitAck<Message>(alice, 'message:send', payload)
+    const replay = await emitAck<Message>(alice, 'message:send', payload)
+    await vi.waitFor(() => expect(bobEvents.of('message:new')).not.toHaveLength(0), { timeout: 10_000, interval: 10 })
+    await delivered(alice, bob)
+    expect(first.ok && first.data.seq).toBe(5)
+    expect(replay).toEqual(first)
+    expect(bobEvents.of('message:new')).toEqual([first.ok && first.data])
+    expect(aliceEvents.of('message:sent')).toEqual([first.ok && first.data])
+    expect(aliceEvents.of('message:new')).toEqual([])
+    alice.close()
+    bob.close()
+  })
 
-  it.skipIf(!runnable.ok)("keeps one sender's concurrent sends in order (pool of connections)", async () => {
+  it.skipIf(!ready)("keeps one sender's concurrent sends in order (pool of connections)", async () => {
     const alice = await connect(server.url, (await login(server.url, ALICE)).token)
     const acks = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
@@ -120,7 +118,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     expect(contents).toEqual(Array.from({ length: 20 }, (_, i) => `p${i}`))
   })
 
-  it.skipIf(!runnable.ok)(
+  it.skipIf(!ready)(
     'group-commits concurrent sends of several users with seqs without gaps, across two servers on one database',
     async () => {
       const other = await startTestServer({ databaseUrl, dataDir: tmpdir(), seedDemo: true })
@@ -168,7 +166,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     },
   )
 
-  it.skipIf(!runnable.ok)('applies the lesson transition table', async () => {
+  it.skipIf(!ready)('applies the lesson transition table', async () => {
     const alice = (await login(server.url, ALICE)).token
     const bob = (await login(server.url, BOB)).token
     const lesson = await http<Lesson>(server.url, 'POST', '/api/lessons', {
@@ -195,7 +193,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     expect(confirmed.body.status).toBe('confirmed')
   })
 
-  it.skipIf(!runnable.ok)('keeps data and tokens across a restart, and seeds only once', async () => {
+  it.skipIf(!ready)('keeps data and tokens across a restart, and seeds only once', async () => {
     const { token } = await login(server.url, ALICE)
     const before = await http<Message[]>(server.url, 'GET', '/api/conversations/conv-alice-bob/messages', { token })
     await server.close()
@@ -205,30 +203,27 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     expect(after.body).toEqual(before.body)
   })
 
-  it.skipIf(!runnable.ok)(
-    'lets two servers start at once on a new database (migrations and seed run once)',
-    async () => {
-      const url = cluster.createDatabase('talemy_twins')
-      const started = await Promise.allSettled([
-        startTestServer({ databaseUrl: url, dataDir: tmpdir(), seedDemo: true }),
-        startTestServer({ databaseUrl: url, dataDir: tmpdir(), seedDemo: true }),
-      ])
-      const servers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
-      try {
-        expect(started.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled'])
-        const [one, two] = servers as [TestServer, TestServer]
-        const { token } = await login(one.url, BOB)
-        // Same secret for both: a token from one works on the other.
-        expect((await http(two.url, 'GET', '/api/me', { token })).status).toBe(200)
-        const lessons = await http<Lesson[]>(two.url, 'GET', '/api/lessons', { token })
-        expect(lessons.body.filter((lesson) => lesson.id.startsWith('lesson-'))).toHaveLength(2)
-      } finally {
-        await Promise.all(servers.map((running) => running.close()))
-      }
-    },
-  )
+  it.skipIf(!ready)('lets two servers start at once on a new database (migrations and seed run once)', async () => {
+    const url = cluster.createDatabase('talemy_twins')
+    const started = await Promise.allSettled([
+      startTestServer({ databaseUrl: url, dataDir: tmpdir(), seedDemo: true }),
+      startTestServer({ databaseUrl: url, dataDir: tmpdir(), seedDemo: true }),
+    ])
+    const servers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
+    try {
+      expect(started.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled'])
+      const [one, two] = servers as [TestServer, TestServer]
+      const { token } = await login(one.url, BOB)
+      // Same secret for both: a token from one works on the other.
+      expect((await http(two.url, 'GET', '/api/me', { token })).status).toBe(200)
+      const lessons = await http<Lesson[]>(two.url, 'GET', '/api/lessons', { token })
+      expect(lessons.body.filter((lesson) => lesson.id.startsWith('lesson-'))).toHaveLength(2)
+    } finally {
+      await Promise.all(servers.map((running) => running.close()))
+    }
+  })
 
-  it.skipIf(!runnable.ok)(
+  it.skipIf(!ready)(
     "reads a send's viewers while it holds the recipients' log counters, so a join on another node is never missed",
     async () => {
       // A join shares its viewer (Redis, with several nodes) and then takes these counters for its read mark. Viewers
@@ -285,7 +280,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     },
   )
 
-  it.skipIf(!runnable.ok)(
+  it.skipIf(!ready)(
     'answers the same new pair to refreshes of one token at once (two tabs), never a 500 from a second rotation',
     async () => {
       const refresh = (refreshToken: string) =>
@@ -300,7 +295,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     },
   )
 
-  it.skipIf(!runnable.ok)(
+  it.skipIf(!ready)(
     'takes refreshes of a token and of its successor and a logout at once in turn: each answered, none a 500',
     async () => {
       // They lock the same session and token rows, each statement the session first: they wait, never deadlock.
@@ -323,20 +318,17 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     },
   )
 
-  it.skipIf(!runnable.ok)(
-    'seeds no demo accounts unless asked (SEED_DEMO is off by default with DATABASE_URL)',
-    async () => {
-      const url = cluster.createDatabase('talemy_no_demo')
-      const plain = await startTestServer({ databaseUrl: url, dataDir: tmpdir() })
-      try {
-        const result = await http(plain.url, 'POST', '/api/auth/login', { body: { email: ALICE, password: 'talemy' } })
-        expect(result.status).toBe(401)
-      } finally {
-        await plain.close()
-      }
-    },
-  )
-  it.skipIf(!runnable.ok)(
+  it.skipIf(!ready)('seeds no demo accounts unless asked (SEED_DEMO is off by default with DATABASE_URL)', async () => {
+    const url = cluster.createDatabase('talemy_no_demo')
+    const plain = await startTestServer({ databaseUrl: url, dataDir: tmpdir() })
+    try {
+      const result = await http(plain.url, 'POST', '/api/auth/login', { body: { email: ALICE, password: 'talemy' } })
+      expect(result.status).toBe(401)
+    } finally {
+      await plain.close()
+    }
+  })
+  it.skipIf(!ready)(
     'brings an event committed without a word (the commit’s reply was lost on the way back) to the live sockets within a check',
     async () => {
       // Bob is live (his handshake's resume has read his log's head) before the event is written.
@@ -371,7 +363,7 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
     },
   )
 
-  it.skipIf(!runnable.ok)(
+  it.skipIf(!ready)(
     'answers the conversation list from one snapshot: a send committed between its reads is in all of it or none',
     async () => {
       // The list is read in three statements (the conversations with their unread counts, the members' read marks, the
