@@ -144,8 +144,9 @@ const time = (iso: string) => {
 }
 
 /**
- * A new object with `base`'s fields and `changes`: what `{ ...base, ...changes }` would be, in a form that is cheap to
- * freeze (the fold freezes what it puts in a list, once per event of a burst; see bench/README.md, P4).
+ * A new object with `base`'s fields and `changes`: what `{ ...base, ...changes }` would be, in the form measured to
+ * freeze best, since the fold freezes what it puts in a list (bench/README.md,
+ * "Measurements behind choices in the source").
  */
 function copy<T extends object>(base: T, changes: Partial<T> | null): T {
   return Object.assign({}, base, changes)
@@ -153,8 +154,8 @@ function copy<T extends object>(base: T, changes: Partial<T> | null): T {
 
 /**
  * The thread's copy of a server message: its fields named one by one (a `Message` has no others) and frozen here, at
- * once. An object literal of a fixed shape is the cheapest to build and to freeze of the forms measured (see
- * bench/README.md, "Measurements behind choices in the cache and tabs code"); the fold's `freezeDeep` then finds it frozen.
+ * once: the form measured best for a burst's every event (bench/README.md,
+ * "Measurements behind choices in the source").
  */
 function threadMessageOf(message: Message, status: 'sent' | undefined): ThreadMessage {
   const { id, conversationId, seq, senderId, content, createdAt, clientId } = message
@@ -613,7 +614,8 @@ function createFold(view: CacheView) {
     let entry = working.get(key)
     if (!entry) {
       const cached = view.queries[key]!
-      // A spread, not `slice()`: the faster copy of a frozen array (what the store holds); see bench/README.md, P4.
+      // A spread, not `slice()`, for this copy of a frozen array (what the store holds):
+      // bench/README.md, "Measurements behind choices in the source".
       entry = { query, data: [...(cached.data as unknown[])] }
       working.set(key, entry)
       queries[key] = { status: cached.status, data: entry.data }

@@ -233,7 +233,10 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     }
   }
 
-  /** What the mapping reads, read when an action needs it (one object: the hot path allocates nothing for it). */
+  /**
+   * What the mapping reads, read when an action needs it; one object for every action (the hot path of a burst:
+   * bench/README.md, "Measurements behind choices in the source").
+   */
   const facts: ConnectionFacts<S> = {
     status,
     token: () => options.selectToken(getState()) ?? null,
@@ -253,7 +256,8 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       return
     }
     const steps = connectionStepsOf(action, prevState, facts, options)
-    // Indexed, not `for…of`: an iterator per action would allocate on the hot path (most actions map to none).
+    // Indexed, not `for…of`: every action comes here (the hot path of a burst:
+    // bench/README.md, "Measurements behind choices in the source").
     for (let i = 0; i < steps.length; i++) step(steps[i]!)
   }
 }

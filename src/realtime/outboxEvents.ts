@@ -36,19 +36,23 @@ export function outboxEventsOfWaitEnd(conversationId: Id): readonly OutboxEventB
   return [GATHER, { type: 'timerFired', conversationId }]
 }
 
-/** Most actions: one shared answer, so the hot path (an event burst) allocates nothing here. */
+/**
+ * Most actions: one shared answer (the hot path of a burst: bench/README.md,
+ * "Measurements behind choices in the source").
+ */
 const NONE: readonly OutboxEventBody[] = Object.freeze([])
 
 /**
- * A thunk's fulfilled action (RTK documents `meta.requestStatus` on them): checked before RTK's matchers, which
- * allocate on every call, so that the actions of a burst pass here allocating nothing.
+ * A thunk's fulfilled action (RTK documents `meta.requestStatus` on them): checked before RTK's matchers, which a
+ * burst's actions then never reach (the hot path of a burst: bench/README.md,
+ * "Measurements behind choices in the source").
  */
 const settledRequest = (action: UnknownAction): boolean =>
   (action.meta as { requestStatus?: unknown } | undefined)?.requestStatus === 'fulfilled'
 
 /**
- * The outbox entry of `clientId`. Its own function: a closure over `action` inside `outboxEventsOf` would make every
- * call allocate a context for it, whatever the action.
+ * The outbox entry of `clientId`. Its own function, not a closure over `action` inside `outboxEventsOf`, which every
+ * action calls (the hot path of a burst: bench/README.md, "Measurements behind choices in the source").
  */
 const entryOf = (outbox: readonly PendingMessage[], clientId: string): PendingMessage | null =>
   outbox.find((m) => m.clientId === clientId) ?? null

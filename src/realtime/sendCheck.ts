@@ -7,8 +7,8 @@ const CONVERSATION_ID_MAX = 100
 const CONTENT_TOO_LONG = `must be at most ${MAX_CONTENT_LENGTH} characters`
 const CLIENT_ID_TOO_LONG = `must be at most ${MAX_CLIENT_ID_LENGTH} characters`
 
-// One instance for every call: a literal inside the function is a new RegExp at each call, and this one is costly to
-// make (bench/README.md, "What limits P1").
+// One instance for every call: a literal inside the function is a new RegExp at each call, on a send's cold path
+// (bench/README.md, "What limits P1", "The send check, cold").
 const LONE_SURROGATE = /\p{Cs}/u
 
 /** Adds to `problems` what is wrong with one field, each as `field: problem`. */
@@ -40,8 +40,8 @@ function addTextProblems(
  * @example sendMessageProblem({ conversationId: 'c1', content: '', clientId: 'k1' }) // 'content: must not be empty'
  */
 export function sendMessageProblem(payload: SendPayload): string | null {
-  // Every send runs this before its emit, once, after the page has been idle: one call per field and no callbacks,
-  // tuples or computed keys, which cost several times more there (bench/README.md, "What limits P1").
+  // One plain call per field: every send runs this once before its emit, cold, after the page has been idle
+  // (bench/README.md, "What limits P1", "The send check, cold").
   const problems: string[] = []
   addTextProblems(problems, 'conversationId', payload.conversationId, CONVERSATION_ID_MAX, 'is too long')
   addTextProblems(problems, 'content', payload.content, MAX_CONTENT_LENGTH, CONTENT_TOO_LONG, true)

@@ -23,8 +23,9 @@ export interface ResumeAnswer {
 
 /**
  * The last `size` logged events by offset (the lowest offsets go first when it is full), sorted, one per offset.
- * Appending in offset order, the common case, costs a push: evicted events are dropped from the front in batches, not
- * one by one (a `splice` per event moves the whole buffer each time; bench/README.md, "Measurements behind choices").
+ * Appending in offset order, the common case, is a push: evicted events are dropped from the front in batches, not
+ * one by one, so a full buffer is not moved for every event (bench/README.md,
+ * "Measurements behind choices in the source").
  *
  * @example const buffer = new ReplayBuffer(1000); buffer.add(7, { event: 'message:new', args: [m, { offset: 7 }] })
  */
