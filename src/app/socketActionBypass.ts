@@ -2,11 +2,12 @@ import type { Action, Middleware, Reducer } from '@reduxjs/toolkit'
 import { PREFIX } from '../realtime'
 
 /**
- * The one shortcut the store takes, kept because it is measured to matter (bench/README.md, "What the store does for these figures"): the realtime
- * layer's own `socket/…` actions — a burst of server events is thousands of them — go past RTK Query's reducer and
- * middleware and the auth slice's reducer, none of which does anything with them (they react to the api's own
- * actions, `@@redux/…`, focus/online and rehydration, and `auth/…`). `tests/unit/socketActionBypass.test.ts` fails
- * the day RTK Query's reducer or middleware starts to react to such an action.
+ * The store's shortcut past RTK Query, kept because it is measured to matter: the realtime layer's own `socket/…`
+ * actions — a burst of server events is thousands of them — go past RTK Query's reducer and middleware and the auth
+ * slice's reducer, none of which does anything with them (they react to the api's own actions, `@@redux/…`,
+ * focus/online and rehydration, and `auth/…`). `tests/unit/socketActionBypass.test.ts` fails the day RTK Query's
+ * reducer or middleware starts to react to such an action. One of the store's hot-path shortcuts, all listed with
+ * what guards and measures each in bench/README.md, "What the store does for these figures".
  */
 const isSocketAction = (action: unknown): boolean => {
   const type = (action as { type?: unknown } | null)?.type
@@ -41,9 +42,8 @@ export function passingSocketActions(middleware: Middleware): Middleware {
  * The root reducer for the store whose only slices that react to `socket/…` actions are `live` (the others return
  * their state for them: the skipped ones above). Such an action runs `live` alone and keeps the root state when none
  * of them changes, else a copy with their new states, as `combineReducers` would give; every other action goes to
- * `combined`. It spares a burst's events `combineReducers`' per-action work, which in Node includes a read of
- * `process.env.NODE_ENV` (a call into the environment, not a property read). Part of the shortcut above, measured
- * with it (bench/README.md, "What the store does for these figures").
+ * `combined`. It spares a burst's events `combineReducers`' per-action work (bench/README.md, "What the store does for
+ * these figures").
  *
  * @example socketActionsRoot(combineReducers(slices), { socket: socketReducer, presence: presenceReducer })
  */

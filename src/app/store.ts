@@ -43,8 +43,10 @@ export type RealtimeOptions = Partial<
 >
 
 /**
- * The app's root reducer: the slices, with the one shortcut for `socket/…` actions (`socketActionBypass.ts`), which
- * `tests/unit/socketActionBypass.test.ts` holds to the plain `combineReducers` of the same slices.
+ * The app's root reducer: the slices, with the shortcuts for `socket/…` actions (`socketActionBypass.ts`, and the
+ * socket and presence slices without immer), which `tests/unit/socketActionBypass.test.ts` and
+ * `tests/unit/socketReducers.test.ts` hold to the plain `combineReducers` of the slices (bench/README.md, "What the
+ * store does for these figures").
  */
 export const rootReducer = socketActionsRoot(
   combineReducers({

@@ -17,7 +17,7 @@ import type { TabRole } from './tabs/protocol'
 /**
  * Every action of the realtime layer is `socket/…`; matching is always by `.match`, never by comparing strings.
  *
- * @example type.startsWith(PREFIX) // any realtime action: the store's one shortcut (socketActionBypass.ts)
+ * @example type.startsWith(PREFIX) // any realtime action: the store's shortcut past RTK Query (socketActionBypass.ts)
  */
 export const PREFIX = 'socket/' as const
 

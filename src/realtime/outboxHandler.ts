@@ -211,7 +211,8 @@ export function buildOutboxHandler<S extends SocketRootState>(
    * stored as before: nothing can end a page inside one task. Not taken when the stored outbox is still to be read
    * back first (those older sends go before), when the lock holder has sends another tab wrote to take in first
    * (idem), when the socket is down (HTTP's request is an action of its own), or while the runner is busy (the event
-   * would wait its turn).
+   * would wait its turn). One of the store's hot-path shortcuts, guarded by `tests/unit/durableOutbox.test.ts` ("the
+   * emit goes first"; bench/README.md, "What the store does for these figures").
    */
   function sendAhead(action: ReturnType<typeof sendMessage>, prevState: S) {
     // A send dispatched while another is ahead (by a store listener, inside the first one's dispatch) goes the

@@ -74,7 +74,8 @@ export const presenceSlice = createSlice({
  * `presenceSlice.reducer` with its busiest case taken without immer: a `message:new` (thousands in a burst) ends
  * its sender's typing notice, so when that sender has none in that conversation nothing changes and the state comes
  * back as it is. Every other action, and a message from someone typing there, goes to the slice.
- * `tests/unit/socketReducers.test.ts` holds it equal to the slice's reducer, action by action.
+ * `tests/unit/socketReducers.test.ts` holds it equal to the slice's reducer, action by action. One of the store's
+ * hot-path shortcuts (bench/README.md, "What the store does for these figures").
  *
  * @example combineReducers({ presence: presenceReducer })
  */

@@ -354,7 +354,9 @@ const OFFSET_ONLY_TYPES: ReadonlySet<string> = new Set([
  * `socketSlice.reducer` with its busiest cases taken without immer: a server event (thousands in a burst) only moves
  * the offset, so when it carries none, or none above the applied one, the state comes back as it is (nothing
  * changed), and otherwise only `connection.offset` is replaced, frozen as immer would leave it; a send (on the
- * sender's hot path) appends its entry (`outboxWithSend`). Every other action goes to the slice. `tests/unit/socketReducers.test.ts` holds it equal to the slice's reducer, action by action.
+ * sender's hot path) appends its entry (`outboxWithSend`). Every other action goes to the slice.
+ * `tests/unit/socketReducers.test.ts` holds it equal to the slice's reducer, action by action. One of the store's
+ * hot-path shortcuts (bench/README.md, "What the store does for these figures").
  *
  * @example combineReducers({ socket: socketReducer })
  */

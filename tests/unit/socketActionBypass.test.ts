@@ -11,8 +11,8 @@ import { alice, lesson, message } from './support/fixtures'
 import { json } from './support/responses'
 import { eventually } from './support/eventually'
 
-// The store's one shortcut (src/app/socketActionBypass.ts): `socket/…` actions skip RTK Query's reducer and
-// middleware and the auth reducer. It is sound only while those ignore such actions; these tests fail the day RTK
+// The store's shortcut past RTK Query (src/app/socketActionBypass.ts): `socket/…` actions skip RTK Query's reducer
+// and middleware and the auth reducer. It is sound only while those ignore such actions; these tests fail the day RTK
 // Query (or the auth slice) starts to react to one, and then the shortcut must go.
 
 afterEach(() => {
