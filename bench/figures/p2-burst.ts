@@ -374,7 +374,7 @@ export const p2: Figure = {
       }),
       row({
         id: 'P2-shortcut',
-        name: `what the app's one shortcut buys (src/app/socketActionBypass.ts: socket/… actions past RTK Query's reducer and middleware and the root's per-action work): the floor's events/s against the plain floor's, median of the rounds' ratios`,
+        name: `what the store's shortcut past RTK Query buys (src/app/socketActionBypass.ts: socket/… actions past RTK Query's reducer and middleware and the root's per-action work): the floor's events/s against the plain floor's, median of the rounds' ratios`,
         value: median(out.floor.map((f, i) => f.eventsPerSecond / out.plainFloor[i]!.eventsPerSecond)),
         unit: '×',
       }),
