@@ -39,6 +39,8 @@ export type RealtimeOptions = Partial<
     | 'socketOptions'
     | 'resumeHoldMs'
     | 'tabs'
+    | 'timers'
+    | 'now'
   >
 >
 
@@ -110,7 +112,7 @@ export function makeStore(options: MakeStoreOptions = {}) {
   const storage = options.storage ?? pageStorage ?? createMemoryStorage()
   const apiUrl = (options.apiUrl ?? defaultApiUrl()).replace(/\/+$/, '')
   // One lock for the outbox drain and the token refresh (different names): Web Locks, else a lease in `storage`.
-  const lock = options.realtime?.drainLock ?? defaultDrainLock(storage)
+  const lock = options.realtime?.drainLock ?? defaultDrainLock(storage, options.realtime?.timers, options.realtime?.now)
   // The offset from the server's clock, learnt by the session middleware and read by the api's refresh.
   const serverClock: ServerClock = { skewMs: 0 }
   const lifetime = new AbortController()

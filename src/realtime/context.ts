@@ -70,6 +70,8 @@ export interface SocketMiddlewareOptions<S extends SocketRootState = SocketRootS
   retryTriggers?: RetryTriggers
   /** Every timer of the layer (reconnect backoffs, send and join retries, the invalidation window, the lease lock). Default: the host's `setTimeout`/`clearTimeout`. */
   timers?: Timers
+  /** The clock of the layer's machines (the tabs' election, the lease lock), in ms. Default `Date.now`. */
+  now?: () => number
   /** Tags invalidated by events are flushed at most once per window, in ms. Default 250. */
   invalidationWindowMs?: number
   /**
@@ -103,6 +105,7 @@ export interface Context<S extends SocketRootState = SocketRootState> {
   readonly backoff: BackoffOptions
   readonly random: () => number
   readonly timers: Timers
+  readonly now: () => number
   readonly lock: DrainLock
   readonly coalescer: TagCoalescer
   readonly outboxLimit: number
@@ -129,6 +132,7 @@ export function createContext<S extends SocketRootState>(
   holder: WritableSocketHolder,
 ): Context<S> {
   const timers = options.timers ?? hostTimers
+  const now = options.now ?? Date.now
   const coalescer = createTagCoalescer(
     // Auto-batched like the patches, so an event burst still notifies subscribers once.
     (tags) => mwApi.dispatch({ ...api.util.invalidateTags(tags), meta: { [SHOULD_AUTOBATCH]: true } }),
@@ -146,7 +150,8 @@ export function createContext<S extends SocketRootState>(
     backoff: options.backoff ?? DEFAULT_BACKOFF,
     random: options.random ?? Math.random,
     timers,
-    lock: options.drainLock ?? defaultDrainLock(options.storage, timers),
+    now,
+    lock: options.drainLock ?? defaultDrainLock(options.storage, timers, now),
     coalescer,
     outboxLimit: options.outboxLimit ?? 500,
     resume: directSink(mwApi.dispatch),

@@ -106,7 +106,7 @@ export function createLeaseLock(
   storage: StorageLike,
   {
     ttlMs = 10_000,
-    now = () => Date.now(),
+    now = Date.now,
     owner = `tab-${nanoid()}`,
     timers = hostTimers,
   }: { ttlMs?: number; now?: () => number; owner?: string; timers?: Timers } = {},
@@ -175,8 +175,12 @@ export function createLeaseLock(
  *
  * @example const lock = defaultDrainLock(localStorage) // makeStore's, for the outbox drain and the token refresh
  */
-export function defaultDrainLock(storage: StorageLike | undefined, timers: Timers = hostTimers): DrainLock {
+export function defaultDrainLock(
+  storage: StorageLike | undefined,
+  timers: Timers = hostTimers,
+  now: () => number = Date.now,
+): DrainLock {
   const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks
   if (locks && typeof locks.request === 'function') return createWebLock(locks)
-  return storage ? createLeaseLock(storage, { timers }) : createMemoryLock()
+  return storage ? createLeaseLock(storage, { timers, now }) : createMemoryLock()
 }

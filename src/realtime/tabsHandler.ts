@@ -18,7 +18,7 @@ export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Ha
   let stopped = false
   const link = createTabsLink(tabs, {
     timers: ctx.timers,
-    now: () => Date.now(),
+    now: ctx.now,
     backoff: ctx.backoff,
     random: ctx.random,
     onRole: (role) => {

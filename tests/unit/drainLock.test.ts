@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, test, vi } from 'vitest'
-import { createLeaseLock, createMemoryLock, createWebLock } from '../../src/realtime'
-import { createMemoryStorage } from '../../src/app/store'
+import { createLeaseLock, createMemoryLock, createWebLock, sendMessage } from '../../src/realtime'
+import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { fakeSockets } from './support/fakeSocket'
+import { alice } from './support/fixtures'
 
 afterEach(() => {
   vi.useRealTimers()
@@ -123,5 +125,27 @@ describe('Web Locks adapter', () => {
     const giveUp = lock.request('outbox', () => {})
     giveUp()
     expect(calls[1]!.signal?.aborted).toBe(true)
+  })
+})
+
+describe("makeStore's default lease lock", () => {
+  test('runs on the realtime timers and clock it is given', async () => {
+    const due: number[] = []
+    const timers = { setTimeout: (_fn: () => void, ms: number) => due.push(ms), clearTimeout: () => undefined }
+    const storage = createMemoryStorage()
+    const store = makeStore({
+      apiUrl: 'http://unused.test',
+      createSocket: fakeSockets().createSocket,
+      storage,
+      preloadedState: { auth: { token: 'token-1', user: alice } },
+      realtime: { timers, now: () => 5_000 },
+    })
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'hi', clientId: 'k1' }))
+    await flush()
+    expect(JSON.parse(storage.getItem(`talemy.lock.talemy.outbox.${alice.id}`) ?? 'null')).toMatchObject({
+      expiresAt: 15_000,
+    })
+    expect(due).toContain(10_000 / 3)
+    store.dispose()
   })
 })
