@@ -380,6 +380,7 @@ export const p6: Figure = {
           value: most(layerPoints, 'engine'),
           unit: 'listeners',
           baseline: first.listeners.engine,
+          target: { on: 'value', op: '==', limit: first.listeners.engine },
         }),
         row({
           id: 'P6-bare-socket',
