@@ -13,12 +13,15 @@ export type Emit = { [E in ClientEventName]: { event: E; payload: ClientEventPay
 export function emitFor(action: UnknownAction): Emit | null {
   if (joinConversation.match(action)) return joinEmit(action.payload.conversationId)
   if (leaveConversation.match(action)) return { event: 'conversation:leave', payload: action.payload.conversationId }
-  if (sendMessage.match(action)) {
-    const { conversationId, content, clientId } = action.payload
-    return { event: 'message:send', payload: { conversationId, content, clientId } }
-  }
+  if (sendMessage.match(action)) return sendEmit(action.payload)
   return null
 }
 
 /** The join that follows every (re)connect, once per wanted room. */
 export const joinEmit = (conversationId: Id): Emit => ({ event: 'conversation:join', payload: conversationId })
+
+/** A send's emit, the contract's three fields only (the outbox's tries go out with it, not with the action). */
+export const sendEmit = ({ conversationId, content, clientId }: ClientEventPayload<'message:send'>): Emit => ({
+  event: 'message:send',
+  payload: { conversationId, content, clientId },
+})

@@ -1,5 +1,6 @@
 import { api } from '../api'
 import { emitWithAck } from './ack'
+import { sendEmit } from './actionEmits'
 import type { Context } from './context'
 import type { SendOutcome } from './outboxMachine'
 import { outcomeOfAck, outcomeOfHttpError, storedMessage } from './sendOutcome'
@@ -21,12 +22,7 @@ async function tryOnce(edges: SendEdges, entry: PendingMessage): Promise<SendOut
   // A socket known to be down is not waited for: HTTP at once. A silent one is given the ack timeout; a drop
   // while the ack is awaited fails it at once (Socket.IO clears pending acks on disconnect), so HTTP follows at once.
   if (socket?.connected) {
-    const { conversationId, content, clientId } = entry
-    const result = await emitWithAck(
-      socket,
-      { event: 'message:send', payload: { conversationId, content, clientId } },
-      edges.ackTimeoutMs,
-    )
+    const result = await emitWithAck(socket, sendEmit(entry), edges.ackTimeoutMs)
     if (result.kind !== 'timeout') return outcomeOfAck(result, entry)
     // A logout (or another user's login) closed the socket under the ack: the entry belongs to the old session
     // and must never go out over HTTP with the next one's token. Its stored copy waits for its own user.

@@ -87,6 +87,7 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
       return
     }
     const emit = emitFor(action)
+    // Sends go out through the outbox (`outboxSend`, with the same `sendEmit`).
     if (!emit || emit.event === 'message:send') return
     if (emit.event === 'conversation:join') join(emit.payload)
     else if (ctx.socket?.connected) void emitWithAck(ctx.socket, emit, ctx.ackTimeoutMs)
