@@ -1,13 +1,11 @@
 import { combineReducers, configureStore, type Middleware } from '@reduxjs/toolkit'
-import { AUTH_STORAGE_KEY, api, loadAuth, refreshFailed, type ApiExtra, type ServerClock } from '../api'
+import { AUTH_STORAGE_KEY, api, loadAuth, refreshFailed } from '../api'
 import { createSessionMiddleware, type SessionMiddlewareOptions } from '../api/sessionMiddleware'
 import {
-  browserTabs,
   connect,
   presenceReducer,
   socketReducer,
   createSocketMiddleware,
-  defaultDrainLock,
   shutdown,
   type CreateSocket,
   type SocketMiddlewareOptions,
@@ -16,11 +14,9 @@ import {
 import { afterTask } from './afterTask'
 import { authSlice, loggedIn, loggedOut, tokenRefreshed } from './authSlice'
 import { devToolsActionSanitizer, devToolsStateSanitizer } from './devTools'
-import { syncDiscards } from './discardSync'
-import { syncSession } from './sessionSync'
 import { passingSocketActions, skippingSocketActions, socketActionsRoot } from './socketActionBypass'
-import { browserStorage, createMemoryStorage, defaultApiUrl } from './storage'
-import { watchUnsavedOutbox } from './unsavedOutbox'
+import { createMemoryStorage } from './storage'
+import { storeEdges, type StoreEdges } from './storeEdges'
 
 export type { StorageLike }
 export { AUTH_STORAGE_KEY, createMemoryStorage, devToolsActionSanitizer, devToolsStateSanitizer }
@@ -45,10 +41,8 @@ export type RealtimeOptions = Partial<
 >
 
 /**
- * The app's root reducer: the slices, with the shortcuts for `socket/…` actions (`socketActionBypass.ts`, and the
- * socket and presence slices without immer), which `tests/unit/socketActionBypass.test.ts` and
- * `tests/unit/socketReducers.test.ts` hold to the plain `combineReducers` of the slices (bench/README.md, "What the
- * store does for these figures").
+ * The app's root reducer: the slices, with the one shortcut for `socket/…` actions (`socketActionBypass.ts`), which
+ * `tests/unit/socketActionBypass.test.ts` holds to the plain `combineReducers` of the same slices.
  */
 export const rootReducer = socketActionsRoot(
   combineReducers({
@@ -108,34 +102,49 @@ export interface MakeStoreOptions {
  * store.dispose()
  */
 export function makeStore(options: MakeStoreOptions = {}) {
-  const pageStorage = browserStorage()
-  const storage = options.storage ?? pageStorage ?? createMemoryStorage()
-  const apiUrl = (options.apiUrl ?? defaultApiUrl()).replace(/\/+$/, '')
-  // One lock for the outbox drain and the token refresh (different names): Web Locks, else a lease in `storage`.
-  const lock = options.realtime?.drainLock ?? defaultDrainLock(storage, options.realtime?.timers, options.realtime?.now)
-  // The offset from the server's clock, learnt by the session middleware and read by the api's refresh.
-  const serverClock: ServerClock = { skewMs: 0 }
-  const lifetime = new AbortController()
-  const extra: ApiExtra = {
-    apiUrl,
-    storage,
-    refreshLock: lock,
-    serverClock,
-    stopped: lifetime.signal,
-    ...(options.session?.now ? { now: options.session.now } : {}),
-    ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
-    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
-  }
-  const restored = loadAuth(storage)
-  const sharing = tabsEdges(options, storage === pageStorage)
-  const unsavedOutbox = watchUnsavedOutbox({
-    // Memory put in for a page without storage: nothing of the outbox outlives the page.
-    durable: options.storage !== undefined || pageStorage !== undefined,
-    noticeAfterMs: options.unsavedNoticeAfterMs ?? 2_000,
-    ...(typeof window !== 'undefined' && typeof window.addEventListener === 'function' ? { page: window } : {}),
+  const edges = storeEdges(options)
+  const restored = loadAuth(edges.storage)
+  const store = configureStore({
+    reducer: rootReducer,
+    preloadedState: { ...(restored ? { auth: restored } : {}), ...options.preloadedState },
+    middleware: (getDefaultMiddleware) =>
+      getDefaultMiddleware({ thunk: { extraArgument: edges.extra } })
+        // Prepended (like RTK's listener middleware) so its dispatch extension — the socket holder `useSocket`
+        // asks for — comes before thunk's catch-all overload in `AppDispatch`. It passes thunks on untouched.
+        .prepend(socketMiddleware(options, edges))
+        .prepend(...((options.extraMiddleware ?? []) as []))
+        // Last: it sees each action (never a thunk) right after the reducers, and reads the outbox they left.
+        .concat(
+          sessionMiddleware(options, edges),
+          passingSocketActions(api.middleware),
+          edges.unsavedOutbox.middleware,
+        ),
+    // Auto-batched actions (server events, cache patches) notify once, after the task they came in and the cache
+    // work it queued: a burst is one render. Not RTK's default 'raf', which never runs in a hidden tab.
+    enhancers: (getDefaultEnhancers) =>
+      getDefaultEnhancers({ autoBatch: { type: 'callback', queueNotification: afterTask } }),
+    devTools: process.env.NODE_ENV !== 'production' && {
+      actionSanitizer: devToolsActionSanitizer,
+      stateSanitizer: (state) => devToolsStateSanitizer(state, api.reducerPath),
+    },
   })
+  const stopListening = edges.listen(store)
+  if (store.getState().auth.token) store.dispatch(connect())
+  const { subscribe, getSnapshot, firstToSay } = edges.unsavedOutbox
+  return Object.assign(store, {
+    /** Whether this tab's unsent messages would be lost with the page (the messages page's notice). */
+    unsavedOutbox: { subscribe, getSnapshot, firstToSay },
+    /** Removes the store's window listeners and its session saving, ends the socket, and gives up waiting reads. */
+    dispose() {
+      stopListening()
+      store.dispatch(shutdown())
+      edges.close()
+    },
+  })
+}
 
-  const socketMiddleware = createSocketMiddleware<RootState>({
+function socketMiddleware(options: MakeStoreOptions, { apiUrl, storage, lock, tabs }: StoreEdges) {
+  return createSocketMiddleware<RootState>({
     apiUrl,
     ...(options.createSocket ? { createSocket: options.createSocket } : {}),
     selectToken: (state) => state.auth.token,
@@ -147,74 +156,18 @@ export function makeStore(options: MakeStoreOptions = {}) {
     storage, // the durable outbox lives next to the session, one key per user
     ...options.realtime,
     drainLock: lock,
-    tabs: sharing,
+    tabs,
   })
-  const sessionMiddleware = createSessionMiddleware({
+}
+
+function sessionMiddleware(options: MakeStoreOptions, { apiUrl, storage, serverClock }: StoreEdges) {
+  return createSessionMiddleware({
     apiUrl,
     storage,
     ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
     serverClock,
     ...options.session,
   })
-
-  const store = configureStore({
-    reducer: rootReducer,
-    preloadedState: { ...(restored ? { auth: restored } : {}), ...options.preloadedState },
-    middleware: (getDefaultMiddleware) =>
-      getDefaultMiddleware({ thunk: { extraArgument: extra } })
-        // Prepended (like RTK's listener middleware) so its dispatch extension — the socket holder `useSocket`
-        // asks for — comes before thunk's catch-all overload in `AppDispatch`. It passes thunks on untouched.
-        .prepend(socketMiddleware)
-        .prepend(...((options.extraMiddleware ?? []) as []))
-        // Last: it sees each action (never a thunk) right after the reducers, and reads the outbox they left.
-        .concat(sessionMiddleware, passingSocketActions(api.middleware), unsavedOutbox.middleware),
-    // Auto-batched actions (server events, cache patches) notify once, after the task they came in and the cache
-    // work it queued: a burst is one render. Not RTK's default 'raf', which never runs in a hidden tab.
-    enhancers: (getDefaultEnhancers) =>
-      getDefaultEnhancers({ autoBatch: { type: 'callback', queueNotification: afterTask } }),
-    devTools: process.env.NODE_ENV !== 'production' && {
-      actionSanitizer: devToolsActionSanitizer,
-      stateSanitizer: (state) => devToolsStateSanitizer(state, api.reducerPath),
-    },
-  })
-
-  // Tabs are kept in step only through the page's own storage (its `storage` event).
-  const tabs =
-    typeof window !== 'undefined' && typeof window.addEventListener === 'function' && storage === pageStorage
-      ? window
-      : undefined
-  const stopSync = syncSession(store, storage, tabs)
-  const stopDiscardSync = tabs ? syncDiscards(store, storage, tabs) : () => {}
-  if (store.getState().auth.token) store.dispatch(connect())
-  return Object.assign(store, {
-    /** Whether this tab's unsent messages would be lost with the page (the messages page's notice). */
-    unsavedOutbox: {
-      subscribe: unsavedOutbox.subscribe,
-      getSnapshot: unsavedOutbox.getSnapshot,
-      firstToSay: unsavedOutbox.firstToSay,
-    },
-    /** Removes the store's window listeners and its session saving, ends the socket, and gives up waiting reads. */
-    dispose() {
-      stopSync()
-      stopDiscardSync()
-      store.dispatch(shutdown())
-      lifetime.abort()
-      unsavedOutbox.dispose()
-      sharing?.channel.close()
-    },
-  })
-}
-
-/**
- * The edges the store's tabs share one socket on, or null. `realtime.tabs` given (edges, or null for none) wins over
- * the page's. By default the page's are used only when the session lives in the page's own storage: the tabs then
- * follow one another's logins and logouts, so the tab holding the socket is always logged in as the others are.
- */
-function tabsEdges(options: MakeStoreOptions, sessionInPageStorage: boolean) {
-  if (options.shareSocket === false) return null
-  if (options.realtime && 'tabs' in options.realtime) return options.realtime.tabs ?? null
-  if (options.shareSocket !== true && !sessionInPageStorage) return null
-  return browserTabs(options.channelName ?? 'talemy')
 }
 
 export type AppStore = ReturnType<typeof makeStore>
