@@ -88,6 +88,8 @@ export interface PresenceTrackerOptions {
 export class PresenceTracker {
   private timer: ReturnType<typeof setInterval> | undefined
   private sweeping = false
+  /** Whether the last sweep failed: warned once per streak (one runs every 500 ms), told when one goes through again. */
+  private failing = false
 
   constructor(private readonly options: PresenceTrackerOptions) {}
 
@@ -198,8 +200,11 @@ export class PresenceTracker {
         this.tell(contacts, { userId, online: false, lastSeenAt })
       }
       await this.reassertLocal()
+      if (this.failing) this.options.logger.info('presence sweep works again')
+      this.failing = false
     } catch (error) {
-      this.options.logger.warn({ err: error }, 'presence sweep failed')
+      if (!this.failing) this.options.logger.warn({ err: error }, 'presence sweep failed')
+      this.failing = true
     } finally {
       this.sweeping = false
     }

@@ -255,6 +255,47 @@ describe('the sweep against a reconnect (its parts faked: the order of what it a
   })
 })
 
+// The sweep runs every 500 ms: a store that keeps failing (Redis away, the database down) is one outage, not a log line
+// per pass.
+describe('the sweep while its store keeps failing (its parts faked)', () => {
+  it('warns once per streak of failures, and says when a sweep goes through again', async () => {
+    const store = new MemoryPresenceStore()
+    let down = true
+    const onlineUsers = store.onlineUsers.bind(store)
+    store.onlineUsers = async () => {
+      if (down) throw new Error('Connection is closed.')
+      return onlineUsers()
+    }
+    const logged: string[] = []
+    const tracker = new PresenceTracker({
+      notices: fakeNotices(),
+      db: { query: async () => [] } as never,
+      members: fakeMembers(async () => []),
+      store,
+      socketCount: () => 0,
+      graceSeconds: 5,
+      now: () => 1_000_000,
+      logger: {
+        warn: (_fields: unknown, message: string) => logged.push(`warn ${message}`),
+        info: (message: string) => logged.push(`info ${message}`),
+      } as never,
+    })
+    for (let pass = 0; pass < 5; pass++) await tracker.sweep()
+    expect(logged).toEqual(['warn presence sweep failed'])
+    down = false
+    await tracker.sweep()
+    await tracker.sweep()
+    down = true
+    await tracker.sweep()
+    await tracker.sweep()
+    expect(logged).toEqual([
+      'warn presence sweep failed',
+      'info presence sweep works again',
+      'warn presence sweep failed',
+    ])
+  })
+})
+
 describe('the snapshot and the changes on one socket', () => {
   // A newcomer's snapshot waits for the database; a sweep can take a contact offline meanwhile. The snapshot reads the
   // online flags last and goes out at once: it can no longer arrive after the change with the older word.
