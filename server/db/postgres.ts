@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { redactedUrl } from '../cluster/redis'
 import type { Db, ExecuteManyOptions, Prepared, Queryable } from './types'
 
 /** serialization_failure, deadlock_detected: the transaction may simply be run again. */
@@ -144,7 +145,15 @@ export async function openPostgres(connectionString: string, options: OpenPostgr
   })
   // An idle client losing its connection must not crash the process.
   pool.on('error', () => undefined)
-  await pool.query('select 1')
+  try {
+    await pool.query('select 1')
+  } catch (error) {
+    await pool.end().catch(() => undefined)
+    // `pg` says "connect ECONNREFUSED 127.0.0.1:5432" and no more: which service, and which setting to look at.
+    throw new Error(`cannot reach PostgreSQL at ${redactedUrl(connectionString)}: ${(error as Error).message}`, {
+      cause: error,
+    })
+  }
   try {
     files = await identityOf(pool)
   } catch (error) {

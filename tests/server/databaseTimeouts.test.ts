@@ -37,6 +37,16 @@ describe('a PostgreSQL host that never answers', () => {
   })
 })
 
+describe('a PostgreSQL that cannot be reached at start', () => {
+  it('says it is the database it cannot reach, and where, without the password', async () => {
+    const refused = openPostgres('postgres://talemy:s3cret-pass@127.0.0.1:1/talemy')
+    await expect(refused).rejects.toThrow(
+      /^cannot reach PostgreSQL at postgres:\/\/talemy:\*\*\*@127\.0\.0\.1:1\/talemy: connect ECONNREFUSED/,
+    )
+    await expect(refused).rejects.not.toThrow(/s3cret-pass/)
+  })
+})
+
 describe('bounds given in DATABASE_URL', () => {
   it.each([
     ['statement_timeout=15s', /statement_timeout must be a number/],
