@@ -8,9 +8,18 @@ export type LogFormat = 'json' | 'pretty'
 
 const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty']
 
-/** Silent under tests (NODE_ENV=test or Vitest) unless a level is given. */
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/**
+ * `LOG_LEVEL` (any case), else silent under tests (NODE_ENV=test or Vitest), else info. Any other value is refused,
+ * naming the ones allowed (pino's own refusal names neither the variable nor them).
+ */
 export function defaultLogLevel(): LogLevel {
-  if (process.env.LOG_LEVEL) return process.env.LOG_LEVEL as LogLevel
+  const chosen = process.env.LOG_LEVEL?.trim().toLowerCase()
+  if (chosen) {
+    if ((LOG_LEVELS as readonly string[]).includes(chosen)) return chosen as LogLevel
+    throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(process.env.LOG_LEVEL)}`)
+  }
   if (process.env.NODE_ENV === 'test' || process.env.VITEST) return 'silent'
   return 'info'
 }

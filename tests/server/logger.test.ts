@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
-import { logFormatFor } from '../../server/logger'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
+import { createLogger, defaultLogLevel, logFormatFor } from '../../server/logger'
 import { exited, freshDataDir, killSpawned, repoRoot, spawnMain } from './support/server'
 
 describe('logFormatFor: readable on a terminal, JSON for programs', () => {
@@ -21,6 +21,26 @@ describe('logFormatFor: readable on a terminal, JSON for programs', () => {
   it('refuses any other LOG_FORMAT, naming the values allowed', () => {
     expect(() => logFormatFor({ isTTY: true, env: { LOG_FORMAT: 'yaml' } })).toThrow(
       'LOG_FORMAT must be one of json, pretty, got "yaml"',
+    )
+  })
+})
+
+describe('defaultLogLevel: LOG_LEVEL', () => {
+  afterEach(() => vi.unstubAllEnvs())
+
+  it.each([
+    ['debug', 'debug'],
+    [' WARN ', 'warn'],
+  ])('takes LOG_LEVEL=%j as %s', (given, expected) => {
+    vi.stubEnv('LOG_LEVEL', given)
+    expect(defaultLogLevel()).toBe(expected)
+    expect(createLogger(defaultLogLevel()).level).toBe(expected)
+  })
+
+  it('refuses any other LOG_LEVEL, naming the variable and the values allowed', () => {
+    vi.stubEnv('LOG_LEVEL', 'verbose')
+    expect(() => createLogger(defaultLogLevel())).toThrow(
+      'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"',
     )
   })
 })
