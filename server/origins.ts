@@ -31,13 +31,33 @@ export function defaultOrigins(port: number): string[] {
   return [`http://localhost:${port}`, `http://127.0.0.1:${port}`, 'http://localhost:5173', 'http://127.0.0.1:5173']
 }
 
-/** `ALLOWED_ORIGINS="http://a.test, http://b.test"` → list; empty or unset → undefined (the defaults). */
+/**
+ * `ALLOWED_ORIGINS="http://a.test, http://b.test"` → list; empty or unset → undefined (the defaults). Each item is an
+ * origin as a browser sends it (`https://host[:port]`, a default port left out); anything else (no scheme, a path, `*`)
+ * no browser would match, so every browser would be refused without a word: it is refused here, naming it.
+ */
 export function parseOriginList(value: string | undefined): string[] | undefined {
   const list = (value ?? '')
     .split(',')
     .map((item) => item.trim())
     .filter(Boolean)
+    .map(originOf)
   return list.length > 0 ? list : undefined
+}
+
+function originOf(item: string): string {
+  let url: URL | undefined
+  try {
+    url = new URL(item)
+  } catch {
+    // said below
+  }
+  const bare = url && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password
+  if (!url || !bare || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    throw new Error(
+      `ALLOWED_ORIGINS: ${JSON.stringify(item)} is not an origin; give scheme://host[:port] as browsers send it, e.g. https://app.example.com`,
+    )
+  return url.origin
 }
 
 function normalizeOrigin(origin: string): string {

@@ -175,6 +175,23 @@ describe('OriginPolicy', () => {
     expect(policy.isAllowed('http://localhost:3000')).toBe(false)
     expect(parseOriginList('')).toBeUndefined()
   })
+
+  it.each([
+    ['app.talemy.test', 'no scheme'],
+    ['https://app.talemy.test/app', 'a path'],
+    ['*', 'a wildcard'],
+    ['ftp://app.talemy.test', 'not http(s)'],
+  ])('refuses ALLOWED_ORIGINS=%s (%s), which no browser would ever match, naming it', (given) => {
+    expect(() => parseOriginList(`https://ok.talemy.test,${given}`)).toThrow(
+      `ALLOWED_ORIGINS: ${JSON.stringify(given)} is not an origin`,
+    )
+  })
+
+  it('reads an origin with its default port as browsers send it', () => {
+    const policy = new OriginPolicy(parseOriginList('https://app.talemy.test:443,http://x.test:80'))
+    expect(policy.isAllowed('https://app.talemy.test')).toBe(true)
+    expect(policy.isAllowed('http://x.test')).toBe(true)
+  })
 })
 
 describe('othersFirst', () => {
