@@ -74,16 +74,23 @@ export function viteCommand(root: string): { command: string; args: string[] } {
   return { command: process.execPath, args: [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'] }
 }
 
-/** Builds the SPA into `distDir` when it is missing or older than its sources. */
+/**
+ * Builds the SPA into `distDir` when it is missing or older than its sources; says so when there is then still no
+ * build to serve (skipped, failed, or no sources), as the page would answer a bare 404.
+ */
 export function buildSpaIfNeeded(root: string, distDir: string, logger: Logger): void {
-  const state = spaState(root, distDir)
-  const decision = spaBuildDecision(state)
-  if (!decision.build) {
-    if (decision.reason === 'no-source' && state.builtAtMs === undefined) {
-      logger.warn('no built SPA and no src/main.tsx to build: serving the API only')
-    }
-    return
+  build(root, distDir, logger)
+  if (!existsSync(join(distDir, 'index.html'))) {
+    logger.warn(
+      { dist: distDir },
+      'no built SPA (no index.html): serving the API only, the page answers 404 (npm run build, or start without SKIP_SPA_BUILD)',
+    )
   }
+}
+
+function build(root: string, distDir: string, logger: Logger): void {
+  const decision = spaBuildDecision(spaState(root, distDir))
+  if (!decision.build) return
   const { command, args } = viteCommand(root)
   if (!existsSync(args[0]!)) {
     logger.error({ vite: args[0] }, 'vite is not installed (npm install): serving what is built, if anything')

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { newestMtime, spaBuildDecision, spaState, viteCommand } from '../../server/spa'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { buildSpaIfNeeded, newestMtime, spaBuildDecision, spaState, viteCommand } from '../../server/spa'
 import { repoRoot } from './support/server'
 
 // `npm start` rebuilds the SPA when the build is missing or older than its sources (server/spa.ts).
@@ -78,6 +78,28 @@ describe('the file system side', () => {
     touch(join(root, 'server', 'main.ts'), 9_000)
     expect(spaState(root, dist, {}).newestSourceMs).toBe(6_000_000)
     expect(spaState(root, dist, { SKIP_SPA_BUILD: '1' }).skip).toBe(true)
+  })
+})
+
+describe('buildSpaIfNeeded with no build to serve', () => {
+  afterEach(() => vi.unstubAllEnvs())
+
+  // SKIP_SPA_BUILD=1 where dist/ was never built (an image that did not copy it): the page answers a JSON 404 while
+  // npm start prints "open <url>"; the log says why.
+  it('says the API only is served when SKIP_SPA_BUILD=1 finds no dist/index.html', () => {
+    const root = mkdtempSync(join(tmpdir(), 'talemy-spa-'))
+    try {
+      mkdirSync(join(root, 'src'))
+      writeFileSync(join(root, 'src', 'main.tsx'), 'x')
+      vi.stubEnv('SKIP_SPA_BUILD', '1')
+      const warned: unknown[][] = []
+      buildSpaIfNeeded(root, join(root, 'dist'), { warn: (...args: unknown[]) => warned.push(args) } as never)
+      expect(warned).toEqual([
+        [{ dist: join(root, 'dist') }, expect.stringMatching(/^no built SPA \(no index\.html\): serving the API only/)],
+      ])
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
   })
 })
 
