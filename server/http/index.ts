@@ -51,8 +51,10 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: MAX_PACKET_BYTES,
-    // Close keep-alive connections on shutdown instead of waiting for them.
-    forceCloseConnections: true,
+    // On shutdown, close the idle keep-alive connections and answer the requests under way (then close theirs):
+    // cutting those would leave their clients unable to tell whether a write was kept. A request trickling in is
+    // bounded by `requestTimeout`.
+    forceCloseConnections: 'idle',
     trustProxy: trustProxyOf(options.trustProxy),
     // A client trickling its request (slowloris) is answered 408 and cut; Node checks every connectionsCheckingInterval.
     requestTimeout,
@@ -70,6 +72,15 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
     clientErrorHandler: answerClientError,
   }) as unknown as FastifyInstance
   app.server.headersTimeout = Math.min(10_000, requestTimeout)
+  // A request under way when the server starts closing is answered with `connection: close`: kept alive, its idle
+  // connection would hold the close until the client dropped it (Node closes the idle ones only as the close begins).
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
   // Node would close a CONNECT unanswered (no one listens for it): this is no proxy, and says so.
   app.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => undefined)
