@@ -29,6 +29,8 @@ export class LogTailCheck {
   private behind = new Map<TalemySocket, number>()
   private timer: ReturnType<typeof setInterval> | undefined
   private checking = false
+  /** Whether the last check failed: warned once per streak (the database down), told when one goes through again. */
+  private failing = false
 
   constructor(private readonly options: LogTailCheckOptions) {}
 
@@ -58,8 +60,11 @@ export class LogTailCheck {
         else behind.set(socket, head)
       }
       this.behind = behind
+      if (this.failing) this.options.logger.info('log tail check works again')
+      this.failing = false
     } catch (error) {
-      this.options.logger.warn({ err: error }, 'log tail check failed')
+      if (!this.failing) this.options.logger.warn({ err: error }, 'log tail check failed')
+      this.failing = true
     } finally {
       this.checking = false
     }
