@@ -2,7 +2,7 @@ import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
 import { refreshSession, type RefreshOutcome } from '../api'
 import type { HandshakeAuth } from '../contract'
-import { disconnected, renewFailed, retryNow, shutdown } from './actions'
+import { disconnected, renewFailed, retryNow } from './actions'
 import { emitWithAck } from './ack'
 import { backoffDelay } from './backoff'
 import { bindSocket, watchAppDisconnect } from './bindSocket'
@@ -199,8 +199,8 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     if (state.status === 'open' && token && handshakeToken !== null && token !== handshakeToken) renewSession(token)
   }
 
-  /** After `socket/shutdown` (the store disposed, the page gone) nothing opens a socket again: a late login neither. */
-  let stopped = false
+  /** After `socket/shutdown` (the store disposed, the page gone): the machine opens nothing again. */
+  const stopped = () => state.status === 'closed' && state.stopped === true
 
   function step(next: ConnectionStep) {
     switch (next.type) {
@@ -211,9 +211,9 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
         if (next.event.type === 'connected') renewIfStale()
         return
       case 'open': {
-        // After a shutdown nothing opens a socket, not even the rest of an action whose steps dispatched it (a
-        // middleware reacting to `sessionStarted`); its other steps (a logout's `resetApiState`) still run.
-        if (stopped) return
+        // Nor joins the election (stopped with the store), not even for the rest of an action whose steps dispatched the
+        // shutdown (a middleware reacting to `sessionStarted`); its other steps (a logout's `resetApiState`) still run.
+        if (stopped()) return
         // A tab that stood aside (`disconnect`) takes part in the browser's election again.
         ctx.tabs?.join()
         const allowed = Boolean(options.selectToken(getState())) && status() !== 'unauthorized'
@@ -228,8 +228,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       case 'leaveElection':
         return ctx.tabs?.leave()
       case 'stop':
-        stopped = true
-        return
+        return send({ type: 'shutdown' })
     }
   }
 
@@ -250,11 +249,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   }
 
   return (action, prevState) => {
-    if (stopped) {
-      // A `connect` after the shutdown moved the slice to `connecting`, which nothing will end: it is closed for good.
-      if (status() === 'connecting') dispatch(shutdown())
-      return
-    }
+    if (stopped()) return send({ type: 'afterShutdown', connectionStatus: status() })
     const steps = connectionStepsOf(action, prevState, facts, options)
     // Indexed, not `for…of`: every action comes here (the hot path of a burst:
     // bench/README.md, "Measurements behind choices in the source").

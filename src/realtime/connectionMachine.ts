@@ -1,6 +1,6 @@
 import type { UnknownAction } from '@reduxjs/toolkit'
 import type { RefreshOutcome } from '../api'
-import { reconnecting, sessionExpired, type ConnectionError, type DisconnectReason } from './actions'
+import { reconnecting, sessionExpired, shutdown, type ConnectionError, type DisconnectReason } from './actions'
 import type { ConnectionStatus } from './socketSlice'
 
 /**
@@ -9,8 +9,8 @@ import type { ConnectionStatus } from './socketSlice'
  * this run of attempts (refused again with a fresh token means the session is over).
  */
 export type ConnectionMachineState =
-  /** No socket. */
-  | { status: 'closed' }
+  /** No socket. `stopped`: after `shutdown` (the store disposed, the page gone) none is opened again. */
+  | { status: 'closed'; stopped?: true }
   /**
    * `socket.connect()` was called; its `connect` or `connect_error` is awaited. `signalled`: a retry trigger came
    * meanwhile (the network back, the tab shown): should this attempt, begun before it, fail, the next goes at once.
@@ -32,8 +32,12 @@ export const initialConnectionMachineState: ConnectionMachineState = { status: '
 export type ConnectionEvent =
   /** `connect` or a login; `allowed` is false without a token or while `unauthorized`. */
   | { type: 'open'; allowed: boolean }
-  /** `disconnect`, logout, `sessionExpired` (`expired`), `shutdown`. */
+  /** `disconnect`, logout, `sessionExpired` (`expired`). */
   | { type: 'close'; expired?: boolean }
+  /** `socket/shutdown`: closed for good, a late login neither opens a socket. */
+  | { type: 'shutdown' }
+  /** Any action after the shutdown, with the slice's status after it. */
+  | { type: 'afterShutdown'; connectionStatus: ConnectionStatus }
   | { type: 'connected' }
   /** The server's first `sync:*` on this socket: the connection works, the next drop starts a new run of attempts. */
   | { type: 'synced' }
@@ -133,12 +137,19 @@ function endWait(
   return attemptNow(state, cancel)
 }
 
+const STOPPED: ConnectionMachineState = { status: 'closed', stopped: true }
+
+/** The socket is closed (its timer cancelled, if waiting); `expired`: the session is over. */
+const destroy = (state: ConnectionMachineState, expired?: boolean): ConnectionEffect[] => [
+  ...cancelIfWaiting(state),
+  { type: 'destroySocket', ...(expired ? { expired: true } : {}) },
+]
+
 /** The socket is made anew (its timer cancelled, if waiting) and the first attempt of a new run goes at once. */
 const newSocket = (state: ConnectionMachineState): Result => [
   { status: 'handshaking', attempt: 1, refreshed: false },
   [
-    ...cancelIfWaiting(state),
-    { type: 'destroySocket' },
+    ...destroy(state),
     { type: 'createSocket' },
     { type: 'dispatch', action: reconnecting({ attempt: 1 }) },
     { type: 'handshake' },
@@ -161,7 +172,7 @@ export const connectionTransition =
     const same: Result = [state, []]
     switch (event.type) {
       case 'open':
-        if (!event.allowed) return same
+        if (!event.allowed || (state.status === 'closed' && state.stopped)) return same
         if (state.status === 'closed') {
           return [
             { status: 'handshaking', attempt: 0, refreshed: false },
@@ -175,10 +186,16 @@ export const connectionTransition =
 
       case 'close':
         if (state.status === 'closed') return same
-        return [
-          { status: 'closed' },
-          [...cancelIfWaiting(state), { type: 'destroySocket', ...(event.expired ? { expired: true } : {}) }],
-        ]
+        return [{ status: 'closed' }, destroy(state, event.expired)]
+      case 'shutdown':
+        if (state.status === 'closed') return state.stopped ? same : [STOPPED, []]
+        return [STOPPED, destroy(state)]
+
+      case 'afterShutdown':
+        // A `connect` after the shutdown moved the slice to `connecting`, which nothing will end: it is closed for good.
+        return state.status === 'closed' && state.stopped && event.connectionStatus === 'connecting'
+          ? [state, [{ type: 'dispatch', action: shutdown() }]]
+          : same
 
       case 'connected':
         if (state.status === 'closed') return same

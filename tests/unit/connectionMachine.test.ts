@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { reconnecting, sessionExpired, type ConnectionError } from '../../src/realtime/actions'
+import { reconnecting, sessionExpired, shutdown, type ConnectionError } from '../../src/realtime/actions'
 import {
   connectionTransition,
   type ConnectionEffect,
@@ -15,6 +15,8 @@ const NETWORK: ConnectionError = { code: 'NETWORK', message: 'xhr poll error' }
 const KICKED: ConnectionError = { code: 'UNAUTHORIZED', message: 'Disconnected by the server' }
 
 const closed: ConnectionMachineState = { status: 'closed' }
+/** After `shutdown`: closed for good. */
+const stopped: ConnectionMachineState = { status: 'closed', stopped: true }
 const open: ConnectionMachineState = { status: 'open', attempt: 0 }
 /** Open before its first sync, from a run of `attempt` attempts. */
 const openUnsynced = (attempt: number): ConnectionMachineState => ({ status: 'open', attempt })
@@ -103,6 +105,39 @@ const rows: Row[] = [
   ],
   ['close while refreshing forgets the refresh', refreshing(1), { type: 'close' }, closed, [{ type: 'destroySocket' }]],
   ['close when closed does nothing', closed, { type: 'close' }, closed, []],
+  // shutdown
+  ['shutdown closes the socket for good', open, { type: 'shutdown' }, stopped, [{ type: 'destroySocket' }]],
+  [
+    'shutdown while waiting also stops the timer',
+    waiting(1),
+    { type: 'shutdown' },
+    stopped,
+    [cancel, { type: 'destroySocket' }],
+  ],
+  ['shutdown without a socket: closed for good', closed, { type: 'shutdown' }, stopped, []],
+  ['a second shutdown does nothing', stopped, { type: 'shutdown' }, stopped, []],
+  ['a close after the shutdown does nothing', stopped, { type: 'close' }, stopped, []],
+  [
+    'open after the shutdown does nothing (a late login neither)',
+    stopped,
+    { type: 'open', allowed: true },
+    stopped,
+    [],
+  ],
+  [
+    'an action after the shutdown that left the slice connecting (a connect) is closed for good',
+    stopped,
+    { type: 'afterShutdown', connectionStatus: 'connecting' },
+    stopped,
+    [{ type: 'dispatch', action: shutdown() }],
+  ],
+  [
+    'any other action after the shutdown does nothing',
+    stopped,
+    { type: 'afterShutdown', connectionStatus: 'disconnected' },
+    stopped,
+    [],
+  ],
   // connected
   [
     'connected ends the handshake (the refresh budget starts over; the attempts once the stream has synced)',
