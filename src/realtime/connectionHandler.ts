@@ -194,22 +194,16 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     })
   }
 
-  function renewIfStale() {
-    const token = options.selectToken(getState())
-    if (state.status === 'open' && token && handshakeToken !== null && token !== handshakeToken) renewSession(token)
-  }
-
   /** After `socket/shutdown` (the store disposed, the page gone): the machine opens nothing again. */
   const stopped = () => state.status === 'closed' && state.stopped === true
 
   function step(next: ConnectionStep) {
     switch (next.type) {
       case 'event':
-        send(next.event)
-        // A token refreshed after the handshake read `auth` found no live socket to renew: the socket holds the older
-        // one, and the server would end it at that token's expiry.
-        if (next.event.type === 'connected') renewIfStale()
-        return
+        // With the handshake's token beside the current one: the machine renews a socket that got an older one.
+        return send(
+          next.event.type === 'connected' ? { type: 'connected', token: facts.token(), handshakeToken } : next.event,
+        )
       case 'open': {
         // Nor joins the election (stopped with the store), not even for the rest of an action whose steps dispatched the
         // shutdown (a middleware reacting to `sessionStarted`); its other steps (a logout's `resetApiState`) still run.

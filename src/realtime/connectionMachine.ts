@@ -38,7 +38,11 @@ export type ConnectionEvent =
   | { type: 'shutdown' }
   /** Any action after the shutdown, with the slice's status after it. */
   | { type: 'afterShutdown'; connectionStatus: ConnectionStatus }
-  | { type: 'connected' }
+  /**
+   * `token`: the store's now; `handshakeToken`: the one Socket.IO read from `auth` for this handshake (null: none read,
+   * as in a follower's proxy). Left out, nothing is compared.
+   */
+  | { type: 'connected'; token?: string | null; handshakeToken?: string | null }
   /** The server's first `sync:*` on this socket: the connection works, the next drop starts a new run of attempts. */
   | { type: 'synced' }
   /** `retryAfterMs`: the server refused for its handshake budget and said how long to wait. */
@@ -197,9 +201,16 @@ export const connectionTransition =
           ? [state, [{ type: 'dispatch', action: shutdown() }]]
           : same
 
-      case 'connected':
+      case 'connected': {
         if (state.status === 'closed') return same
-        return [{ status: 'open', attempt: state.attempt }, cancelIfWaiting(state)]
+        const effects = cancelIfWaiting(state)
+        // A token refreshed after the handshake read `auth` found no live socket to renew: the socket holds the older
+        // one, and the server would end it at that token's expiry.
+        const { token, handshakeToken } = event
+        if (token && typeof handshakeToken === 'string' && token !== handshakeToken)
+          effects.push({ type: 'renewSession', token })
+        return [{ status: 'open', attempt: state.attempt }, effects]
+      }
 
       case 'synced':
         return state.status === 'open' && state.attempt !== 0 ? [{ status: 'open', attempt: 0 }, []] : same
