@@ -4,7 +4,6 @@ import { refreshSession, type RefreshOutcome } from '../api'
 import type { HandshakeAuth } from '../contract'
 import { disconnected, renewFailed, retryNow } from './actions'
 import { emitWithAck } from './ack'
-import { backoffDelay } from './backoff'
 import { bindSocket, watchAppDisconnect } from './bindSocket'
 import {
   connectionTransition,
@@ -43,7 +42,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   const { dispatch, getState } = mwApi
   const refresher = options.refreshToken === false ? null : (options.refreshToken ?? refreshWithApi)
   const triggers = options.retryTriggers ?? browserRetryTriggers
-  const transition = connectionTransition({ canRefresh: refresher !== null })
+  const transition = connectionTransition({ canRefresh: refresher !== null, backoff: ctx.backoff })
   let state: ConnectionMachineState = initialConnectionMachineState
   let unbind: (() => void) | null = null
   let timer: TimerHandle | null = null
@@ -85,14 +84,11 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
         return destroySocket(effect.expired === true)
       case 'startTimer': {
         cancelTimer()
-        const handle = timers.setTimeout(
-          () => {
-            if (timer !== handle) return
-            timer = null
-            send({ type: 'timerFired' })
-          },
-          Math.max(backoffDelay(effect.attempt, ctx.backoff, ctx.random), effect.atLeastMs ?? 0),
-        )
+        const handle = timers.setTimeout(() => {
+          if (timer !== handle) return
+          timer = null
+          send({ type: 'timerFired' })
+        }, effect.delayMs ?? 0)
         timer = handle
         return
       }
@@ -180,7 +176,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       .then((outcome) => {
         // An answer for a socket or session that is gone is nobody's.
         if (session !== ctx.session || socket !== ctx.socket) return
-        send({ type: 'refreshDone', outcome, connectionStatus: status() })
+        send({ type: 'refreshDone', outcome, connectionStatus: status(), jitter: ctx.random() })
       })
       .catch((e: unknown) => ctx.report('refresh', e))
   }
@@ -199,11 +195,14 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
 
   function step(next: ConnectionStep) {
     switch (next.type) {
-      case 'event':
-        // With the handshake's token beside the current one: the machine renews a socket that got an older one.
-        return send(
-          next.event.type === 'connected' ? { type: 'connected', token: facts.token(), handshakeToken } : next.event,
-        )
+      case 'event': {
+        const e = next.event
+        // What the machine needs of the edges besides the action: the handshake's token beside the current one (a
+        // socket that got an older one is renewed), a random draw (for the backoff's full jitter).
+        if (e.type === 'connected') return send({ ...e, token: facts.token(), handshakeToken })
+        if (e.type === 'connectFailed' || e.type === 'disconnected') return send({ ...e, jitter: ctx.random() })
+        return send(e)
+      }
       case 'open': {
         // Nor joins the election (stopped with the store), not even for the rest of an action whose steps dispatched the
         // shutdown (a middleware reacting to `sessionStarted`); its other steps (a logout's `resetApiState`) still run.

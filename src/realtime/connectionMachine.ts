@@ -1,5 +1,6 @@
 import type { UnknownAction } from '@reduxjs/toolkit'
 import type { RefreshOutcome } from '../api'
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff'
 import { reconnecting, sessionExpired, shutdown, type ConnectionError, type DisconnectReason } from './actions'
 import type { ConnectionStatus } from './socketSlice'
 
@@ -45,13 +46,16 @@ export type ConnectionEvent =
   | { type: 'connected'; token?: string | null; handshakeToken?: string | null }
   /** The server's first `sync:*` on this socket: the connection works, the next drop starts a new run of attempts. */
   | { type: 'synced' }
-  /** `retryAfterMs`: the server refused for its handshake budget and said how long to wait. */
-  | { type: 'connectFailed'; error: ConnectionError; retryAfterMs?: number }
-  | { type: 'disconnected'; reason: DisconnectReason }
+  /**
+   * `retryAfterMs`: the server refused for its handshake budget and said how long to wait. `jitter` (here, on
+   * `disconnected` and `refreshDone`): the runner's random draw in [0, 1) for a backoff that may follow.
+   */
+  | { type: 'connectFailed'; error: ConnectionError; retryAfterMs?: number; jitter?: number }
+  | { type: 'disconnected'; reason: DisconnectReason; jitter?: number }
   /** The browser came online, the tab became visible. */
   | { type: 'retryNow' }
   | { type: 'timerFired' }
-  | { type: 'refreshDone'; outcome: RefreshOutcome; connectionStatus: ConnectionStatus }
+  | { type: 'refreshDone'; outcome: RefreshOutcome; connectionStatus: ConnectionStatus; jitter?: number }
   /** The app got a new token (this tab's refresh, or another tab's). */
   | { type: 'tokenRefreshed'; token: string | null; connectionStatus: ConnectionStatus }
   /** An HTTP request could not get a fresh token. */
@@ -68,8 +72,11 @@ export type ConnectionEffect =
   | { type: 'handshake' }
   /** Unbind and close the socket; `expired`: because the session is over (the other tabs are told so). */
   | { type: 'destroySocket'; expired?: boolean }
-  /** Wait the backoff of `attempt` (full jitter: the runner draws it), then `timerFired`. */
-  | { type: 'startTimer'; attempt: number; atLeastMs?: number }
+  /**
+   * Wait `delayMs`, then `timerFired`: the full-jitter backoff of `attempt` drawn with the event's `jitter`, and at least
+   * `atLeastMs` (the server's wait). No `jitter` in the event, no `delayMs`.
+   */
+  | { type: 'startTimer'; attempt: number; atLeastMs?: number; delayMs?: number }
   | { type: 'cancelTimer' }
   /** Get a fresh token, then `refreshDone`. */
   | { type: 'refreshToken' }
@@ -80,6 +87,8 @@ export type ConnectionEffect =
 export interface ConnectionMachineConfig {
   /** Whether a token refresh is possible at all (`refreshToken: false` makes every refusal final). */
   canRefresh: boolean
+  /** The reconnect backoff. Default `DEFAULT_BACKOFF`. */
+  backoff?: BackoffOptions
 }
 
 type Result = [ConnectionMachineState, ConnectionEffect[]]
@@ -102,14 +111,27 @@ function attemptNow(run: { attempt: number; refreshed: boolean }, cancel: Connec
   ]
 }
 
-function scheduleRetry(attempt: number, refreshed: boolean, then: 'attempt' | 'refresh', atLeastMs?: number): Result {
-  if (atLeastMs === undefined)
-    return [{ status: 'waiting', attempt, refreshed, then }, [{ type: 'startTimer', attempt: attempt + 1 }]]
+/** A wait before the next attempt (or refresh): its delay drawn with the event's `jitter`, at least `atLeastMs`. */
+function scheduleRetry(
+  attempt: number,
+  refreshed: boolean,
+  then: 'attempt' | 'refresh',
+  config: ConnectionMachineConfig,
+  jitter: number | undefined,
+  atLeastMs?: number,
+): Result {
+  const next = attempt + 1
+  const delayMs =
+    jitter === undefined
+      ? undefined
+      : Math.max(
+          backoffDelay(next, config.backoff ?? DEFAULT_BACKOFF, () => jitter),
+          atLeastMs ?? 0,
+        )
+  const timer: ConnectionEffect = { type: 'startTimer', attempt: next, ...(delayMs === undefined ? {} : { delayMs }) }
+  if (atLeastMs === undefined) return [{ status: 'waiting', attempt, refreshed, then }, [timer]]
   // The server's wait: no retry trigger cuts it short (it would only be refused again).
-  return [
-    { status: 'waiting', attempt, refreshed, then, rate: true },
-    [{ type: 'startTimer', attempt: attempt + 1, atLeastMs }],
-  ]
+  return [{ status: 'waiting', attempt, refreshed, then, rate: true }, [{ ...timer, atLeastMs }]]
 }
 
 /** A fresh token, then the handshake; a second refusal in one run of attempts (or no refresher) ends the session. */
@@ -225,7 +247,7 @@ export const connectionTransition =
         // `online`): the signal was for the next one, which a backoff of up to 30 s would otherwise hold back.
         if (state.status === 'handshaking' && state.signalled && event.retryAfterMs === undefined)
           return attemptNow({ attempt: state.attempt, refreshed: false })
-        return scheduleRetry(state.attempt, false, 'attempt', event.retryAfterMs)
+        return scheduleRetry(state.attempt, false, 'attempt', config, event.jitter, event.retryAfterMs)
 
       case 'disconnected': {
         // The app closed the socket between attempts (its own `disconnect()`: Socket.IO fires no `disconnect` then, the
@@ -247,7 +269,7 @@ export const connectionTransition =
         // A transport lost before the server answered is a network failure like `connect_error`'s (above).
         if (state.status === 'handshaking' && state.signalled && event.reason !== 'io server disconnect')
           return attemptNow({ attempt, refreshed })
-        return scheduleRetry(attempt, refreshed, kicked ? 'refresh' : 'attempt')
+        return scheduleRetry(attempt, refreshed, kicked ? 'refresh' : 'attempt', config, event.jitter)
       }
 
       case 'retryNow':
@@ -271,7 +293,7 @@ export const connectionTransition =
         // The refresh endpoint could not be reached: back off, and a refusal after that may refresh again. Unless the
         // network came back (or the tab showed) while it was out: it began on the network that was gone.
         if (state.signalled) return attemptNow({ attempt: state.attempt, refreshed: false })
-        return scheduleRetry(state.attempt, false, 'attempt')
+        return scheduleRetry(state.attempt, false, 'attempt', config, event.jitter)
 
       case 'tokenRefreshed':
         // A live socket is renewed in place: same socket, rooms and events, no reconnect.

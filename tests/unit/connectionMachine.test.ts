@@ -244,6 +244,54 @@ const rows: Row[] = [
     rateWaiting(2),
     [{ type: 'startTimer', attempt: 3, atLeastMs: 5000 }],
   ],
+  // the backoff's delay, drawn from the event's jitter (full jitter below min(30 s, 500 ms · 2^(attempt-1)))
+  [
+    'a network failure waits its jittered delay',
+    handshaking(3),
+    { type: 'connectFailed', error: NETWORK, jitter: 0.5 },
+    waiting(3),
+    [{ type: 'startTimer', attempt: 4, delayMs: 2000 }],
+  ],
+  [
+    'a drop waits its jittered delay',
+    open,
+    { type: 'disconnected', reason: 'transport close', jitter: 0.9 },
+    waiting(0),
+    [{ type: 'startTimer', attempt: 1, delayMs: 450 }],
+  ],
+  [
+    'an unreachable refresh waits its jittered delay',
+    refreshing(1),
+    { type: 'refreshDone', outcome: 'unavailable', connectionStatus: 'reconnecting', jitter: 0.5 },
+    waiting(1),
+    [{ type: 'startTimer', attempt: 2, delayMs: 500 }],
+  ],
+  [
+    'the server’s wait, when longer than the jittered delay, is the delay',
+    handshaking(2),
+    {
+      type: 'connectFailed',
+      error: { code: 'RATE_LIMITED', message: 'RATE_LIMITED' },
+      retryAfterMs: 5000,
+      jitter: 0.5,
+    },
+    rateWaiting(2),
+    [{ type: 'startTimer', attempt: 3, atLeastMs: 5000, delayMs: 5000 }],
+  ],
+  [
+    'the jittered delay, when longer than the server’s wait, is the delay',
+    handshaking(2),
+    { type: 'connectFailed', error: { code: 'RATE_LIMITED', message: 'RATE_LIMITED' }, retryAfterMs: 100, jitter: 0.5 },
+    rateWaiting(2),
+    [{ type: 'startTimer', attempt: 3, atLeastMs: 100, delayMs: 1000 }],
+  ],
+  [
+    'a draw that leads to no wait changes nothing',
+    waiting(1),
+    { type: 'disconnected', reason: 'transport close', jitter: 0.5 },
+    waiting(1),
+    [],
+  ],
   // disconnected
   [
     'a drop backs off from attempt 0',
@@ -577,6 +625,14 @@ describe('connectionTransition', () => {
     expect(stepWithoutRefresh(open, { type: 'disconnected', reason: 'io server disconnect' })).toEqual([
       waiting(0),
       [{ type: 'startTimer', attempt: 1 }],
+    ])
+  })
+
+  test('the delay follows the configured backoff', () => {
+    const slow = connectionTransition({ canRefresh: true, backoff: { baseMs: 10_000, capMs: 15_000 } })
+    expect(slow(handshaking(2), { type: 'connectFailed', error: NETWORK, jitter: 0.5 })).toEqual([
+      waiting(2),
+      [{ type: 'startTimer', attempt: 3, delayMs: 7_500 }],
     ])
   })
 
