@@ -121,17 +121,18 @@ function scheduleRetry(
   atLeastMs?: number,
 ): Result {
   const next = attempt + 1
+  const backoff = config.backoff ?? DEFAULT_BACKOFF
   const delayMs =
     jitter === undefined
       ? undefined
       : Math.max(
-          backoffDelay(next, config.backoff ?? DEFAULT_BACKOFF, () => jitter),
+          backoffDelay(next, backoff, () => jitter),
           atLeastMs ?? 0,
         )
-  const timer: ConnectionEffect = { type: 'startTimer', attempt: next, ...(delayMs === undefined ? {} : { delayMs }) }
+  const timer: ConnectionEffect = { type: 'startTimer', attempt: next, atLeastMs, delayMs }
   if (atLeastMs === undefined) return [{ status: 'waiting', attempt, refreshed, then }, [timer]]
   // The server's wait: no retry trigger cuts it short (it would only be refused again).
-  return [{ status: 'waiting', attempt, refreshed, then, rate: true }, [{ ...timer, atLeastMs }]]
+  return [{ status: 'waiting', attempt, refreshed, then, rate: true }, [timer]]
 }
 
 /** A fresh token, then the handshake; a second refusal in one run of attempts (or no refresher) ends the session. */
