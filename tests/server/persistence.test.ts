@@ -26,7 +26,7 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 // Child processes compile TypeScript and open PGlite: slow on a loaded machine.
-const SLOW = 120_000
+const SLOW = 300_000
 const newDataDir = () => {
   const dir = freshDataDir()
   dirs.push(dir)
