@@ -26,14 +26,20 @@ const api = apiRoutes((_method, path) => {
 
 const label = () => page.container.querySelector<HTMLElement>('[data-testid=presence]')
 
-test('"online" is not shown while this browser is offline, and comes back from the snapshot after the reconnect', async () => {
-  const { store, sockets } = appStore(api)
-  renderApp(page.root, store)
-  act(() => sockets.last.serverConnect())
+/** The page with Bob shown online by the socket's snapshot. */
+async function bobShownOnline() {
+  const app = appStore(api)
+  renderApp(page.root, app.store)
+  act(() => app.sockets.last.serverConnect())
   act(() =>
-    sockets.last.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: true, lastSeenAt: null }] }),
+    app.sockets.last.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: true, lastSeenAt: null }] }),
   )
   await eventually(() => expect(label()?.dataset.online).toBe('true'))
+  return app
+}
+
+test('"online" is not shown while this browser is offline, and comes back from the snapshot after the reconnect', async () => {
+  const { store, sockets } = await bobShownOnline()
 
   // The connection drops: Bob may leave meanwhile, and nobody would tell this browser.
   act(() => sockets.last.serverDrop('transport close'))
@@ -52,13 +58,7 @@ test('"online" is not shown while this browser is offline, and comes back from t
 })
 
 test('after a reconnect, nothing is shown until its snapshot: what was said before the drop may have changed', async () => {
-  const { store, sockets } = appStore(api)
-  renderApp(page.root, store)
-  act(() => sockets.last.serverConnect())
-  act(() =>
-    sockets.last.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: true, lastSeenAt: null }] }),
-  )
-  await eventually(() => expect(label()?.dataset.online).toBe('true'))
+  const { store, sockets } = await bobShownOnline()
   act(() => sockets.last.serverDrop('transport close'))
   await eventually(() => expect(sockets.last.connectCalls).toBeGreaterThan(0))
   // Bob left while this browser was away. Connected again, the server replays what was missed, then tells presence.
