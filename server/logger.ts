@@ -65,4 +65,30 @@ export function createLogger(level: LogLevel = defaultLogLevel(), format: LogFor
   )
 }
 
+/** What a repeated task reports of each try (`failureStreak`). */
+export interface FailureStreak {
+  succeeded(): void
+  failed(error: unknown): void
+}
+
+/**
+ * A task retried on a period (a sweep, a check, a heartbeat) told of each try: its failure is said once per streak
+ * (a line per try would bury the outage), and its first success after one is said too.
+ *
+ * @example const sweep = failureStreak((e) => log.warn({ err: e }, 'sweep failed'), () => log.info('sweep works again'))
+ */
+export function failureStreak(onFailed: (error: unknown) => void, onRecovered: () => void = () => {}): FailureStreak {
+  let failing = false
+  return {
+    succeeded() {
+      if (failing) onRecovered()
+      failing = false
+    },
+    failed(error) {
+      if (!failing) onFailed(error)
+      failing = true
+    },
+  }
+}
+
 export type { Logger }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { failureStreak } from '../logger'
 
 /** How often a node renews its entries, and how long one lives unrenewed: a killed node's go within seconds. */
 export const HEARTBEAT_MS = 2000
@@ -56,8 +57,6 @@ export class NodeEntries {
   /** Per key, each member this node holds, and whether Redis has said it took it (`add` answered). */
   private readonly held = new Map<string, Map<string, { taken: boolean }>>()
   private timer: ReturnType<typeof setInterval> | undefined
-  /** Whether the last heartbeat failed: `onError` is told once per streak, `onRenewed` when one goes through again. */
-  private failing = false
 
   constructor(
     private readonly redis: Redis,
@@ -94,20 +93,9 @@ export class NodeEntries {
   }
 
   start(): void {
-    this.timer ??= setInterval(
-      () =>
-        void this.renew().then(
-          () => {
-            if (this.failing) this.onRenewed()
-            this.failing = false
-          },
-          (error: unknown) => {
-            if (!this.failing) this.onError(error)
-            this.failing = true
-          },
-        ),
-      HEARTBEAT_MS,
-    )
+    // `onError` is told once per streak of failed heartbeats, `onRenewed` when one goes through again.
+    const beats = failureStreak(this.onError, this.onRenewed)
+    this.timer ??= setInterval(() => void this.renew().then(beats.succeeded, beats.failed), HEARTBEAT_MS)
     this.timer.unref()
   }
 

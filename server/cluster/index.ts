@@ -1,7 +1,7 @@
 import { createAdapter } from '@socket.io/redis-adapter'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
 import type { Redis } from 'ioredis'
-import type { Logger } from '../logger'
+import { failureStreak, type Logger } from '../logger'
 import type { CounterFactory } from '../loginThrottle'
 import type { TalemyServer } from '../realtime'
 import { sessionRoom } from '../realtime/rooms'
@@ -20,19 +20,12 @@ const REVOKED = 'talemy:revoked'
  */
 function watchPublishes(pub: Redis, logger: Logger) {
   const publish = pub.publish.bind(pub) as (channel: string, message: string) => Promise<number>
-  let refusing = false
+  const refusals = failureStreak((error) =>
+    logger.warn({ err: error }, 'Redis refused a publish: other nodes get logged events at their log check'),
+  )
   pub.publish = ((channel: string, message: string) => {
     const answer = publish(channel, message)
-    answer.then(
-      () => {
-        refusing = false
-      },
-      (error: unknown) => {
-        if (!refusing)
-          logger.warn({ err: error }, 'Redis refused a publish: other nodes get logged events at their log check')
-        refusing = true
-      },
-    )
+    answer.then(refusals.succeeded, refusals.failed)
     return answer
   }) as Redis['publish']
 }

@@ -1,5 +1,5 @@
 import type { Id } from '../../src/contract'
-import type { Logger } from '../logger'
+import { failureStreak, type Logger } from '../logger'
 import type { LiveDelivery } from './delivery'
 import type { TalemySocket } from './types'
 
@@ -29,8 +29,12 @@ export class LogTailCheck {
   private behind = new Map<TalemySocket, number>()
   private timer: ReturnType<typeof setInterval> | undefined
   private checking = false
-  /** Whether the last check failed: warned once per streak (the database down), told when one goes through again. */
-  private failing = false
+
+  /** Said once per streak of failed checks, and when one goes through again. */
+  private readonly failures = failureStreak(
+    (error) => this.options.logger.warn({ err: error }, 'log tail check failed'),
+    () => this.options.logger.info('log tail check works again'),
+  )
 
   constructor(private readonly options: LogTailCheckOptions) {}
 
@@ -60,11 +64,9 @@ export class LogTailCheck {
         else behind.set(socket, head)
       }
       this.behind = behind
-      if (this.failing) this.options.logger.info('log tail check works again')
-      this.failing = false
+      this.failures.succeeded()
     } catch (error) {
-      if (!this.failing) this.options.logger.warn({ err: error }, 'log tail check failed')
-      this.failing = true
+      this.failures.failed(error)
     } finally {
       this.checking = false
     }

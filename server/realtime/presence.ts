@@ -1,6 +1,6 @@
 import { MAX_PRESENCE_SNAPSHOT, type Id, type PresenceState } from '../../src/contract'
 import type { Db } from '../db'
-import type { Logger } from '../logger'
+import { failureStreak, type Logger } from '../logger'
 import { iso } from '../services/rows'
 import type { ConversationMembers } from '../services/members'
 import type { Notices } from './notices'
@@ -88,8 +88,12 @@ export interface PresenceTrackerOptions {
 export class PresenceTracker {
   private timer: ReturnType<typeof setInterval> | undefined
   private sweeping = false
-  /** Whether the last sweep failed: warned once per streak (one runs every 500 ms), told when one goes through again. */
-  private failing = false
+
+  /** Said once per streak of failed sweeps, and when one goes through again. */
+  private readonly failures = failureStreak(
+    (error) => this.options.logger.warn({ err: error }, 'presence sweep failed'),
+    () => this.options.logger.info('presence sweep works again'),
+  )
 
   constructor(private readonly options: PresenceTrackerOptions) {}
 
@@ -200,11 +204,9 @@ export class PresenceTracker {
         this.tell(contacts, { userId, online: false, lastSeenAt })
       }
       await this.reassertLocal()
-      if (this.failing) this.options.logger.info('presence sweep works again')
-      this.failing = false
+      this.failures.succeeded()
     } catch (error) {
-      if (!this.failing) this.options.logger.warn({ err: error }, 'presence sweep failed')
-      this.failing = true
+      this.failures.failed(error)
     } finally {
       this.sweeping = false
     }
