@@ -1,5 +1,6 @@
-import { Component, type ReactNode, type RefCallback } from 'react'
+import { Component, type ReactNode } from 'react'
 import { useT } from '../i18n'
+import { focusAfterRemoval } from './focus'
 
 interface Props {
   children: ReactNode
@@ -23,17 +24,8 @@ class Boundary extends Component<Props, { failed: boolean }> {
   }
 }
 
-/**
- * "Try again" goes once the page is drawn: if it had keyboard focus, the page's main region takes it, where the page now
- * is (a removed focused element leaves focus on <body>, and the next Tab would start again from the top). The ref's
- * cleanup runs while React removes the button, before it leaves the page: focus is still on it.
- */
-const keepFocus: RefCallback<HTMLButtonElement> = (el) => {
-  if (!el) return
-  return () => {
-    if (el === document.activeElement) el.closest<HTMLElement>('main')?.focus()
-  }
-}
+/** "Try again" goes once the page is drawn: focus it had stays in the page. */
+const keepFocus = focusAfterRemoval()
 
 /**
  * The page in a boundary of its own; give it a `key` per route, so going elsewhere starts afresh.

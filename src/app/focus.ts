@@ -1,3 +1,4 @@
+import type { RefCallback } from 'react'
 import { hrefFor, type Route } from './router'
 
 /** Where keyboard focus goes after a navigation: the page's h1, the open conversation's composer, or nowhere. */
@@ -18,4 +19,21 @@ export function focusTargetAfter(before: Route | null, now: Route): FocusTarget 
 /** The element for a target inside the main region (the composer's textarea, the page's h1). */
 export function focusElement(main: HTMLElement, target: Exclude<FocusTarget, null>): HTMLElement | null {
   return main.querySelector<HTMLElement>(target === 'composer' ? '.composer textarea' : 'h1')
+}
+
+/**
+ * A ref for a button that goes away once it has done its work ("Try again"): if it had keyboard focus when React removes
+ * it, `to()` takes it, else the page's main region, where what replaced it is (a removed focused element leaves focus
+ * on <body>, and the next Tab would start again from the top). The ref's cleanup runs while React removes the button,
+ * before it leaves the page: focus is still on it.
+ *
+ * @example <button ref={focusAfterRemoval()} onClick={retry}>Try again</button>
+ */
+export function focusAfterRemoval(to: () => HTMLElement | null = () => null): RefCallback<HTMLElement> {
+  return (el) => {
+    if (!el) return
+    return () => {
+      if (el === document.activeElement) (to() ?? el.closest<HTMLElement>('main'))?.focus()
+    }
+  }
 }

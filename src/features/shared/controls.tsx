@@ -1,4 +1,5 @@
-import { useCallback, useRef, type RefCallback, type RefObject } from 'react'
+import { useMemo, useRef, type RefObject } from 'react'
+import { focusAfterRemoval } from '../../app/focus'
 import { useGetUsersQuery } from '../../api/hooks'
 import type { User } from '../../contract'
 import { useT } from '../../i18n'
@@ -22,16 +23,7 @@ export function LoadError({
   focusTo?: RefObject<HTMLElement | null>
 }) {
   const t = useT()
-  // The ref's cleanup runs while React removes the button, before it leaves the page: focus is still on it.
-  const keepFocus = useCallback<RefCallback<HTMLButtonElement>>(
-    (el) => {
-      if (!el) return
-      return () => {
-        if (el === document.activeElement) (focusTo?.current ?? el.closest<HTMLElement>('main'))?.focus()
-      }
-    },
-    [focusTo],
-  )
+  const keepFocus = useMemo(() => focusAfterRemoval(() => focusTo?.current ?? null), [focusTo])
   return (
     <p className={`form-error ${className}`.trim()} role="alert">
       {t(errorMessageId(error))}{' '}
