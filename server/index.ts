@@ -45,6 +45,7 @@ import {
 } from './realtime'
 import { DEFAULT_LOG_TAIL_CHECK_MS, LogTailCheck } from './realtime/logTail'
 import { SocketSlots } from './realtime/socketSlots'
+import { checkPortFree, explainListenError } from './port'
 import { createServices } from './services'
 import { connectRedis, type RedisLink } from './cluster/redis'
 import { joinCluster } from './cluster'
@@ -179,6 +180,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       'REDIS_URL needs DATABASE_URL: several nodes share one PostgreSQL, and the embedded database (PGlite) belongs to one process',
     )
   }
+  await checkPortFree(options.port ?? 3000, options.host ?? '127.0.0.1')
   const redis = options.redisUrl ? await connectRedis(options.redisUrl, options.redisPrefix) : undefined
   let db: Db | undefined
   try {
@@ -394,7 +396,7 @@ async function startOn(
     await app.listen({ port: options.port ?? 3000, host })
   } catch (error) {
     await stop().catch(() => undefined)
-    throw error
+    throw explainListenError(error, options.port ?? 3000, host)
   }
   const { port } = app.server.address() as AddressInfo
   origins.useDefaultsFor(port)

@@ -1,0 +1,57 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { pgliteDir } from '../../server/db'
+import { startServer } from '../../server/index'
+import { explainListenError, portInUseMessage } from '../../server/port'
+import { startTestServer } from './support/server'
+
+// A second `npm start` beside a running one (or any program on the port) is told at once which port is taken and what
+// to do, before it opens (and migrates, and waits for the lock of) any database.
+
+const cleanups: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+function occupy(host: string): Promise<{ server: Server; port: number }> {
+  const server = createServer()
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, host, () => {
+      cleanups.push(() => new Promise<void>((done) => server.close(() => done())))
+      resolve({ server, port: (server.address() as { port: number }).port })
+    })
+  })
+}
+
+describe('a port already in use', () => {
+  it('is refused by name before any database is opened', async () => {
+    const { port } = await occupy('127.0.0.1')
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'talemy-port-')), 'data')
+    cleanups.push(() => rmSync(join(dataDir, '..'), { recursive: true, force: true }))
+    await expect(startServer({ port, host: '127.0.0.1', dataDir })).rejects.toThrow(
+      `port ${port} on 127.0.0.1 is in use (another Talemy, or another program): stop it, or set PORT to another port`,
+    )
+    expect(existsSync(pgliteDir(dataDir))).toBe(false)
+  })
+
+  it('is refused by name when taken by a running Talemy server', async () => {
+    const first = await startTestServer()
+    cleanups.push(() => first.dispose())
+    await expect(startTestServer({ port: first.port })).rejects.toThrow(`port ${first.port} on 127.0.0.1 is in use`)
+    // The first one still serves.
+    expect((await fetch(`${first.url}/api/users`)).status).toBe(401)
+  })
+})
+
+describe('explainListenError', () => {
+  it('says a port taken between the check and the listen the same way, and leaves other errors as they are', () => {
+    const taken = Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' })
+    expect((explainListenError(taken, 3000, '0.0.0.0') as Error).message).toBe(portInUseMessage(3000, '0.0.0.0'))
+    const denied = Object.assign(new Error('listen EACCES'), { code: 'EACCES' })
+    expect(explainListenError(denied, 80, '0.0.0.0')).toBe(denied)
+  })
+})
