@@ -45,6 +45,7 @@ import {
 } from './realtime'
 import { DEFAULT_LOG_TAIL_CHECK_MS, LogTailCheck } from './realtime/logTail'
 import { SocketSlots } from './realtime/socketSlots'
+import { healthProbe } from './health'
 import { checkPortFree, explainListenError } from './port'
 import { createServices } from './services'
 import { connectRedis, type RedisLink } from './cluster/redis'
@@ -322,6 +323,11 @@ async function startOn(
     refreshLimiter,
     loginLimiter,
     presenceFor: (userId) => presence.forAsker(userId),
+    health: healthProbe([
+      { name: 'database', check: () => db.query('select 1') },
+      // Both connections: a node whose subscriber is gone hears no other node.
+      ...(redis ? [{ name: 'redis', check: () => Promise.all([redis.client.ping(), redis.sub.ping()]) }] : []),
+    ]),
   })
   const { resync } = attachHandlers(io, {
     services,

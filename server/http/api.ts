@@ -3,6 +3,7 @@ import type { Id } from '../../src/contract'
 import { bearerToken } from '../auth'
 import { addressKey } from '../clientAddress'
 import { loadBudget, type Limiter } from '../rateLimit'
+import type { HealthReport } from '../health'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 
@@ -17,6 +18,8 @@ export interface ApiDeps {
   loginLimiter: Limiter
   /** Each listed user's presence for the asker (absent for people who share no conversation with them). */
   presenceFor?: (askerId: Id) => Promise<ReadonlyMap<Id, { online: boolean; lastSeenAt: string | null }>>
+  /** Whether this node can serve now (`GET /api/health`). */
+  health?: () => Promise<HealthReport>
 }
 
 type IdParams = { Params: { id: string } }
@@ -31,7 +34,7 @@ const namesRefreshToken = (body: unknown): boolean =>
 /** The contract's endpoints, thin: parse the request, call a service, send its result. */
 export function registerApiRoutes(
   api: FastifyInstance,
-  { services, sessions, readLimiter, refreshLimiter, loginLimiter, presenceFor }: ApiDeps,
+  { services, sessions, readLimiter, refreshLimiter, loginLimiter, presenceFor, health }: ApiDeps,
 ): void {
   const { accounts, messaging, bookings } = services
   // Unexpired and of a live session: a logout refuses the session's access tokens at once.
@@ -84,6 +87,13 @@ export function registerApiRoutes(
     },
   )
 
+  // For load balancers and orchestrators: no token, and nothing said but which parts fail.
+  if (health) {
+    api.get('/health', async (_request, reply) => {
+      const report = await health()
+      return report.ok ? { status: 'ok' } : reply.status(503).send({ status: 'unavailable', failing: report.failing })
+    })
+  }
   api.get('/me', async (request) => accounts.me(await readerOf(request)))
   api.get('/users', async (request) => {
     const userId = await readerOf(request)

@@ -32,6 +32,7 @@ export interface HttpDeps {
   refreshLimiter: ApiDeps['refreshLimiter']
   loginLimiter: ApiDeps['loginLimiter']
   presenceFor?: ApiDeps['presenceFor']
+  health?: ApiDeps['health']
 }
 
 export interface HttpAppOptions {
@@ -132,7 +133,7 @@ function bearerChallenge(authorization: string | undefined): string {
 /** Error and not-found handlers, the `/api` routes behind the Origin check and CORS, and the SPA. */
 export function configureHttpApp(
   app: FastifyInstance,
-  { services, sessions, origins, staticDir, readLimiter, refreshLimiter, loginLimiter, presenceFor }: HttpDeps,
+  { services, sessions, origins, staticDir, readLimiter, refreshLimiter, loginLimiter, presenceFor, health }: HttpDeps,
 ): FastifyInstance {
   const apiUrl = process.env.VITE_API_URL || process.env.NEXT_PUBLIC_API_URL
   void registerSecurityHeaders(app, () => (apiUrl ? [...origins.list(), apiUrl] : origins.list()))
@@ -252,7 +253,7 @@ export function configureHttpApp(
         exposedHeaders: ['retry-after', 'date'],
         maxAge: 600,
       })
-      registerApiRoutes(api, { services, sessions, readLimiter, refreshLimiter, loginLimiter, presenceFor })
+      registerApiRoutes(api, { services, sessions, readLimiter, refreshLimiter, loginLimiter, presenceFor, health })
     },
     { prefix: '/api' },
   )

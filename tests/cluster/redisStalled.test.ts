@@ -89,4 +89,19 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
       socket.close()
     }
   }, 120_000)
+
+  it('answers its health probe 503 naming Redis while it stalls, and 200 once Redis answers again', async () => {
+    try {
+      await expect(http(node.url, 'GET', '/api/health')).resolves.toMatchObject({ status: 200 })
+      process.kill(redis.pid, 'SIGSTOP')
+      stopped = true
+      // The probe's own bound (2 s) answers, not the command bound.
+      const during = await http(node.url, 'GET', '/api/health')
+      expect(during).toMatchObject({ status: 503, body: { status: 'unavailable', failing: ['redis'] } })
+      resume()
+      await expect.poll(async () => (await http(node.url, 'GET', '/api/health')).status, { timeout: 30_000 }).toBe(200)
+    } finally {
+      resume()
+    }
+  }, 120_000)
 })
