@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { MAX_REPORTED_ISSUES, type ParseResult } from './check'
 import { CONTACT_REQUEST_STATUSES, LESSON_STATUSES } from './entities'
+import { freeTextProblem, type FreeTextProblem } from './freeText'
 import {
   MAX_CLIENT_ID_LENGTH,
   MAX_CONTACT_MESSAGE_LENGTH,
@@ -164,24 +165,27 @@ export const lessonStartsAtSchema = v.pipe(
   v.transform((value) => new Date(instantOf(INSTANT.exec(value)!)).toISOString()),
 )
 
-// Nor, in the free text of a lesson or a contact request, a control character other than the line's own (tab, line
-// feed, carriage return): a bell, a terminal's escape sequence or a C1 code is nothing a person wrote. (NUL has its own.)
-const CONTROL = /[^\P{Cc}\t\n\r\0]/u
-const noControl = v.check((s: string) => !CONTROL.test(s), 'must not contain control characters')
+const FREE_TEXT_WORDING: Record<FreeTextProblem, string> = {
+  empty: 'must not be empty',
+  control: 'must not contain control characters',
+}
+// The forms check the same rule before sending (`freeTextProblem`), and say its problems in the user's language.
+const freeText = v.rawCheck<string>(({ dataset, addIssue }) => {
+  const problem = dataset.typed ? freeTextProblem(dataset.value) : undefined
+  if (problem) addIssue({ message: FREE_TEXT_WORDING[problem] })
+})
 
 /**
- * Free text a user typed: trimmed, then not empty, at most `max` characters, no NUL, lone surrogate or control
- * character but tab and line breaks.
+ * Free text a user typed: trimmed, then something a reader would see, at most `max` characters, no lone surrogate
+ * and no control character but tab and line breaks (NUL among them).
  */
 const trimmedText = (max: number) =>
   v.pipe(
     v.string('must be a string'),
     v.trim(),
-    v.minLength(1, 'must not be empty'),
+    freeText,
     v.maxLength(max, `must be at most ${max} characters`),
-    noNul,
     wellFormed,
-    noControl,
   )
 
 export const createLessonBodySchema = v.object({

@@ -303,6 +303,16 @@ describe('messages', () => {
   })
 })
 
+/** Free text a reader would see as nothing: refused as empty, with the answer an empty one gets. */
+const INVISIBLE_ONLY: [name: string, text: string][] = [
+  ['a zero-width space', '\u200B'],
+  ['a word joiner', '\u2060'],
+  ['a byte order mark', '\uFEFF'],
+  ['a soft hyphen', '\u00AD'],
+  ['ideographic and no-break spaces', '\u3000\u00A0 '],
+  ['a mix of them', '\u200B\u3000\u2060\u00AD'],
+]
+
 describe('lessons', () => {
   const book = (who: string, body: Record<string, unknown> = {}) =>
     http<Lesson>(url, 'POST', '/api/lessons', {
@@ -346,6 +356,23 @@ describe('lessons', () => {
     ['a subject with a C1 control character', () => book(token.alice, { subject: 'Geo\u0085metry' }), 400],
   ])('POST /api/lessons refuses %s', async (_name, run, status) => {
     expect((await run()).status).toBe(status)
+  })
+
+  it.each(INVISIBLE_ONLY)(
+    'POST /api/lessons refuses a subject of only %s as an empty one (400)',
+    async (_name, subject) => {
+      const empty = await book(token.alice, { subject: '' })
+      expect(empty.body).toEqual({ error: { code: 'INVALID', message: 'subject: must not be empty' } })
+      const invisible = await book(token.alice, { subject })
+      expect(invisible.status).toBe(400)
+      expect(invisible.body).toEqual(empty.body)
+    },
+  )
+
+  it('POST /api/lessons keeps a subject with invisible characters beside visible ones as sent', async () => {
+    const result = await book(token.alice, { subject: 'Alge\u200Bbra\u00AD' })
+    expect(result.status).toBe(201)
+    expect(result.body.subject).toBe('Alge\u200Bbra\u00AD')
   })
 
   // [from, by, to, expected]: the contract's table, including the refusals.
@@ -428,6 +455,19 @@ describe('contact requests', () => {
       expect(refused.status).toBe(400)
       expect(refused.body.error).toEqual({ code: 'INVALID', message: 'message: must not contain control characters' })
     }
+  })
+
+  it.each(INVISIBLE_ONLY)('POST refuses a message of only %s as an empty one (400)', async (_name, message) => {
+    const send = (text: string) =>
+      http<ErrorBody>(url, 'POST', '/api/contact-requests', {
+        token: token.alice,
+        body: { tutorId: 'user-carol', message: text },
+      })
+    const empty = await send('')
+    expect(empty.body).toEqual({ error: { code: 'INVALID', message: 'message: must not be empty' } })
+    const invisible = await send(message)
+    expect(invisible.status).toBe(400)
+    expect(invisible.body).toEqual(empty.body)
   })
 
   it.each([
