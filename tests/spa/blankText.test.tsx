@@ -15,8 +15,9 @@ import {
   type,
 } from './support/page'
 
-// Free text of only spaces passes the browser's `required` check, yet it is no subject, no message: the page says so,
-// on the field, before anything goes to the server (which would refuse it with a vague INVALID, or say nothing at all).
+// Free text of only spaces (or of characters nobody sees) passes the browser's `required` check, yet it is no subject,
+// no message; and a control character (a bell, an escape sequence, pasted in) the server refuses. The page says so, on
+// the field, before anything goes to the server (which would refuse it with a vague INVALID, or say nothing at all).
 
 const tutor = { ...bob, role: 'tutor' as const }
 
@@ -78,32 +79,120 @@ describe('a form whose free text is only spaces', () => {
       said: 'Message\u202f: écrivez quelques mots au tuteur\u202f; des espaces seuls ne suffisent pas.',
     },
   ])('$hash ($locale): "$field" is named, on the field, and nothing is sent', async (c) => {
-    localStorage.setItem(LOCALE_STORAGE_KEY, c.locale)
-    window.history.replaceState(null, '', c.hash)
-    const api = pagesApi()
-    const { store } = appStore(api.fetchFn)
-    renderApp(page.root, store)
-    await eventually(() => expect(fieldLabelled(page.container, c.tutor, HTMLSelectElement).options.length).toBe(2))
-    const select = fieldLabelled(page.container, c.tutor, HTMLSelectElement)
-    act(() => {
-      select.value = tutor.id
-      select.dispatchEvent(new Event('change', { bubbles: true }))
-    })
-    const text = fieldLabelled(page.container, c.field) as HTMLInputElement | HTMLTextAreaElement
-    type(text, '   \n ')
-    const form = text.closest('form')!
-    expect(form.checkValidity()).toBe(true)
-    act(() => form.requestSubmit())
-    await act(async () => {})
-    expect(errorOn(text)).toBe(c.said)
-    expect(api.writes).toEqual([])
-    // Typing again takes the error away.
-    type(text, 'Algebra')
-    expect(text.hasAttribute('aria-invalid')).toBe(false)
-    expect(page.container.querySelector('.form-error')).toBeNull()
-    store.dispose()
+    await refusedBeforeSending({ ...c, typed: '   \n ' })
   })
 })
+
+describe('a form whose free text is only characters nobody sees', () => {
+  test.each([
+    {
+      hash: '#/lessons',
+      field: 'Subject',
+      chars: 'zero-width space, word joiner',
+      typed: '\u200B\u2060',
+      said: 'Subject: type what the lesson is about; spaces alone are not a subject.',
+    },
+    {
+      hash: '#/lessons',
+      field: 'Subject',
+      chars: 'soft hyphen, U+3000, NBSP, U+FEFF',
+      typed: '\u00AD\u3000\u00A0\uFEFF',
+      said: 'Subject: type what the lesson is about; spaces alone are not a subject.',
+    },
+    {
+      hash: '#/contact-requests',
+      field: 'Message',
+      chars: 'ZWSP, line break, U+2060, soft hyphen',
+      typed: '\u200B\n\u2060\u00AD',
+      said: 'Message: write a few words to the tutor; spaces alone are not a message.',
+    },
+    {
+      hash: '#/contact-requests',
+      field: 'Message',
+      chars: 'U+3000, U+FEFF, NBSP',
+      typed: '\u3000\uFEFF\u00A0',
+      said: 'Message: write a few words to the tutor; spaces alone are not a message.',
+    },
+  ])('$hash: $chars alone is said blank on "$field", and nothing is sent', async (c) => {
+    await refusedBeforeSending({ ...c, locale: 'en', tutor: 'Tutor' })
+  })
+})
+
+describe('a form whose free text holds a control character', () => {
+  test.each([
+    {
+      locale: 'en',
+      hash: '#/lessons',
+      tutor: 'Tutor',
+      field: 'Subject',
+      typed: 'Geo\u0007metry',
+      said: 'Subject: remove the invisible control characters, often pasted in with the text.',
+    },
+    {
+      locale: 'fr',
+      hash: '#/lessons',
+      tutor: 'Tuteur',
+      field: 'Matière',
+      typed: '\u001b[2JGéométrie',
+      said: 'Matière\u202f: retirez les caractères de contrôle invisibles, souvent collés avec le texte.',
+    },
+    {
+      locale: 'en',
+      hash: '#/contact-requests',
+      tutor: 'Tutor',
+      field: 'Message',
+      typed: 'Hello \u001b[31mthere',
+      said: 'Message: remove the invisible control characters, often pasted in with the text; tabs and line breaks are fine.',
+    },
+    {
+      locale: 'fr',
+      hash: '#/contact-requests',
+      tutor: 'Tuteur',
+      field: 'Message',
+      typed: 'Bonjour,\n\tpouvons-nous commencer\u0085 lundi\u007f ?',
+      said: 'Message\u202f: retirez les caractères de contrôle invisibles, souvent collés avec le texte\u202f; tabulations et retours à la ligne sont acceptés.',
+    },
+  ])('$hash ($locale): "$field" is named, on the field, and nothing is sent', async (c) => {
+    await refusedBeforeSending(c)
+  })
+})
+
+/**
+ * Picks the tutor, types `typed` in `field` and submits: the form passes the browser's own checks, yet the page says
+ * `said` on the field and sends nothing; typing again takes the error away.
+ */
+async function refusedBeforeSending(c: {
+  locale: string
+  hash: string
+  tutor: string
+  field: string
+  typed: string
+  said: string
+}): Promise<void> {
+  localStorage.setItem(LOCALE_STORAGE_KEY, c.locale)
+  window.history.replaceState(null, '', c.hash)
+  const api = pagesApi()
+  const { store } = appStore(api.fetchFn)
+  renderApp(page.root, store)
+  await eventually(() => expect(fieldLabelled(page.container, c.tutor, HTMLSelectElement).options.length).toBe(2))
+  const select = fieldLabelled(page.container, c.tutor, HTMLSelectElement)
+  act(() => {
+    select.value = tutor.id
+    select.dispatchEvent(new Event('change', { bubbles: true }))
+  })
+  const text = fieldLabelled(page.container, c.field) as HTMLInputElement | HTMLTextAreaElement
+  type(text, c.typed)
+  const form = text.closest('form')!
+  expect(form.checkValidity()).toBe(true)
+  act(() => form.requestSubmit())
+  await act(async () => {})
+  expect(errorOn(text)).toBe(c.said)
+  expect(api.writes).toEqual([])
+  type(text, 'Algebra')
+  expect(text.hasAttribute('aria-invalid')).toBe(false)
+  expect(page.container.querySelector('.form-error')).toBeNull()
+  store.dispose()
+}
 
 describe('the chat composer with only spaces', () => {
   test('says the message is blank on Enter, on the field, and sends nothing', async () => {

@@ -8,7 +8,14 @@ import {
 } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
-import { MAX_CONTACT_MESSAGE_LENGTH, type ContactRequest, type ContactRequestStatus, type User } from '../../contract'
+import {
+  freeTextProblem,
+  MAX_CONTACT_MESSAGE_LENGTH,
+  type ContactRequest,
+  type ContactRequestStatus,
+  type FreeTextProblem,
+  type User,
+} from '../../contract'
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
@@ -22,6 +29,11 @@ const STATUS: Record<ContactRequestStatus, MessageId> = {
   pending: 'requests.status.pending',
   accepted: 'requests.status.accepted',
   declined: 'requests.status.declined',
+}
+
+const MESSAGE_REFUSED: Record<FreeTextProblem, MessageId> = {
+  empty: 'requests.messageBlank',
+  control: 'requests.messageControl',
 }
 
 /** Contact requests, newest first: students send them to tutors, tutors accept or decline. */
@@ -165,8 +177,11 @@ function SendRequest() {
   const [message, setMessage] = useState('')
   const [done, setDone] = useState(false)
   const [create, { isLoading, error }] = useCreateContactRequestMutation()
-  /** A message of only spaces: the browser's `required` lets it through, the server refuses it (INVALID). */
-  const [messageBlank, setMessageBlank] = useState(false)
+  /**
+   * A message the server would refuse (INVALID), by its own rule: only spaces or characters nobody sees (the browser's
+   * `required` lets them through), or a control character pasted in.
+   */
+  const [messageRefused, setMessageRefused] = useState<FreeTextProblem | null>(null)
   const messageRef = useRef<HTMLTextAreaElement>(null)
   useFieldWords(messageRef)
 
@@ -174,9 +189,10 @@ function SendRequest() {
     e.preventDefault()
     if (isLoading) return
     setDone(false)
-    if (!message.trim()) {
+    const messageProblem = freeTextProblem(message.trim())
+    if (messageProblem) {
       // Said on the field, and nothing sent: the user's place goes to what needs fixing.
-      setMessageBlank(true)
+      setMessageRefused(messageProblem)
       messageRef.current?.focus()
       return
     }
@@ -205,14 +221,14 @@ function SendRequest() {
             maxLength={MAX_CONTACT_MESSAGE_LENGTH}
             onChange={(e) => {
               setMessage(e.target.value)
-              setMessageBlank(false)
+              setMessageRefused(null)
             }}
             placeholder={t('requests.placeholder')}
             required
-            aria-invalid={messageBlank || undefined}
-            aria-describedby={messageBlank ? `${id}-message-error` : undefined}
+            aria-invalid={messageRefused !== null || undefined}
+            aria-describedby={messageRefused ? `${id}-message-error` : undefined}
           />
-          {messageBlank && <FieldError id={`${id}-message-error`} message={t('requests.messageBlank')} />}
+          {messageRefused && <FieldError id={`${id}-message-error`} message={t(MESSAGE_REFUSED[messageRefused])} />}
         </div>
         <div className="form-actions">
           {/* aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>. */}

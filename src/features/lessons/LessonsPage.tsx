@@ -4,7 +4,15 @@ import { api } from '../../api'
 import { useCreateLessonMutation, useGetLessonsQuery, useUpdateLessonStatusMutation } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
-import { LESSON_YEARS, MAX_LESSON_SUBJECT_LENGTH, type Lesson, type LessonStatus, type User } from '../../contract'
+import {
+  freeTextProblem,
+  LESSON_YEARS,
+  MAX_LESSON_SUBJECT_LENGTH,
+  type FreeTextProblem,
+  type Lesson,
+  type LessonStatus,
+  type User,
+} from '../../contract'
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
@@ -24,6 +32,11 @@ const STATUS: Record<LessonStatus, MessageId> = {
   confirmed: 'lessons.status.confirmed',
   cancelled: 'lessons.status.cancelled',
   completed: 'lessons.status.completed',
+}
+
+const SUBJECT_REFUSED: Record<FreeTextProblem, MessageId> = {
+  empty: 'lessons.subjectBlank',
+  control: 'lessons.subjectControl',
 }
 
 const isOpen = (l: Lesson) => l.status === 'pending' || l.status === 'confirmed'
@@ -188,8 +201,11 @@ function BookLesson() {
   const [duration, setDuration] = useState(60)
   const [booked, setBooked] = useState<string | null>(null)
   const [create, { isLoading, error }] = useCreateLessonMutation()
-  /** A subject of only spaces: the browser's `required` lets it through, the server would refuse it. */
-  const [subjectBlank, setSubjectBlank] = useState(false)
+  /**
+   * A subject the server would refuse, by its own rule: only spaces or characters nobody sees (the browser's `required`
+   * lets them through), or a control character pasted in.
+   */
+  const [subjectRefused, setSubjectRefused] = useState<FreeTextProblem | null>(null)
   const subjectRef = useRef<HTMLInputElement>(null)
   /**
    * A moment already gone, or past the contract's last year, said on the date field rather than as the form's
@@ -204,9 +220,10 @@ function BookLesson() {
     e.preventDefault()
     if (isLoading) return
     setBooked(null)
-    if (!subject.trim()) {
+    const subjectProblem = freeTextProblem(subject.trim())
+    if (subjectProblem) {
       // Said on the field, and nothing sent: the user's place goes to what needs fixing.
-      setSubjectBlank(true)
+      setSubjectRefused(subjectProblem)
       subjectRef.current?.focus()
       return
     }
@@ -257,13 +274,13 @@ function BookLesson() {
             maxLength={MAX_LESSON_SUBJECT_LENGTH}
             onChange={(e) => {
               setSubject(e.target.value)
-              setSubjectBlank(false)
+              setSubjectRefused(null)
             }}
             required
-            aria-invalid={subjectBlank || undefined}
-            aria-describedby={subjectBlank ? `${id}-subject-error` : undefined}
+            aria-invalid={subjectRefused !== null || undefined}
+            aria-describedby={subjectRefused ? `${id}-subject-error` : undefined}
           />
-          {subjectBlank && <FieldError id={`${id}-subject-error`} message={t('lessons.subjectBlank')} />}
+          {subjectRefused && <FieldError id={`${id}-subject-error`} message={t(SUBJECT_REFUSED[subjectRefused])} />}
         </div>
         <div className="field">
           <label htmlFor={`${id}-when`}>{t('lessons.when')}</label>
