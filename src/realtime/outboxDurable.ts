@@ -50,6 +50,7 @@ export function durableOutbox(
     /** `othersWrote` for `user`, read from storage only when this run has not read it yet (see `runMark`). */
     othersWroteThisRun: (user: Id) => mirror.othersWroteSince(user, runMark),
     load(user: Id) {
+      stored.forgetDropped(user)
       // Everything stored comes in (the reducer skips what it has): a gather, so the holder's next reads nothing
       // until another tab writes.
       const entries = withoutDiscarded(user, mirror.gather(user))
@@ -77,6 +78,7 @@ export function durableOutbox(
       if (entries.length > 0) dispatch(outboxRestored({ entries }))
     },
     clear: stored.clear,
+    clearIfDropped: stored.clearIfDropped,
     /** Names a send the user discarded in this tab, so that no other tab sends it. */
     recordDiscard: stored.recordDiscard,
     /** Whether the user discarded `clientId` in some tab: a tab still holding it must not send it. */

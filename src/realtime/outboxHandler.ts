@@ -159,6 +159,8 @@ export function buildOutboxHandler<S extends SocketRootState>(
         return
       case 'clearStored':
         return durable?.clear(effect.userId)
+      case 'clearIfDropped':
+        return durable?.clearIfDropped(effect.userId)
       case 'storeDiscard':
         return durable?.recordDiscard(effect.userId, effect.clientId)
       case 'dispatch':

@@ -140,6 +140,11 @@ export type OutboxEffect =
    */
   | { type: 'adoptStored'; userId: Id; onlyNews: boolean; onlyBeforeOwn: boolean }
   | { type: 'clearStored'; userId: Id }
+  /**
+   * The user's stored outbox goes if a logout elsewhere dropped it (`clearStored` there): what this tab wrote back
+   * before it heard of that logout goes with it.
+   */
+  | { type: 'clearIfDropped'; userId: Id }
   /** Tell the user's other tabs that the user discarded this send: none of them may send it after this. */
   | { type: 'storeDiscard'; userId: Id; clientId: string }
   | { type: 'dispatch'; action: UnknownAction }
@@ -404,9 +409,11 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       return
     case 'loggedOut':
       // The user asked to leave (the app warns first when sends are pending): nothing of theirs stays behind. A logout
-      // nobody asked for (another tab took the session over) keeps it for their next login.
-      if (event.userId && !event.keepOutbox) step.effects.push({ type: 'clearStored', userId: event.userId })
-      return
+      // nobody asked for here (another tab's, heard through storage, or one that took the session over) keeps it for
+      // their next login, unless the tab where the user chose dropped it: a send of this tab's that settled before it
+      // heard was written back meanwhile.
+      if (!event.userId) return
+      return void step.effects.push({ type: event.keepOutbox ? 'clearIfDropped' : 'clearStored', userId: event.userId })
     case 'threadFetched':
       // Put our unconfirmed copies back, or confirm them when the server already has them (a send whose answer was lost).
       for (const entry of view.outbox) {

@@ -24,6 +24,14 @@ export const outboxStorageKey = (userId: Id) => `talemy.outbox.${userId}`
  */
 export const discardedStorageKey = (userId: Id) => `talemy.outbox.discarded.${userId}`
 
+/**
+ * Where a logout that dropped a user's unsent sends is marked, for the user's tabs that have not heard of it yet: one
+ * key per user id, until the user's next session reads its stored outbox back.
+ *
+ * @example droppedStorageKey('u1') // 'talemy.outbox.dropped.u1'
+ */
+export const droppedStorageKey = (userId: Id) => `talemy.outbox.dropped.${userId}`
+
 /** How many discarded sends are named (the latest): one a tab still holds is far more recent than that. */
 export const DISCARDS_KEPT = 100
 
@@ -158,13 +166,50 @@ export function createOutboxStorage(storage: StorageLike) {
     return saveOver(userId, before, after).ok
   }
 
+  /**
+   * A logout that drops the user's unsent sends. Another tab of the user hears of it only later (a storage event, a
+   * later task), and a try settling there meanwhile writes its send back (the merge write): marked, so that it drops
+   * them again when it hears (`clearIfDropped`), and the user's next session does not read them back (`forgetDropped`).
+   * Nothing stored, nothing marked (nothing of the user's is left behind): every tab stores a send in the task that
+   * makes it, so none has one to write back.
+   */
   function clear(userId: Id): void {
     try {
-      storage.removeItem(outboxStorageKey(userId))
-      storage.removeItem(discardedStorageKey(userId))
+      const held = storage.getItem(outboxStorageKey(userId)) !== null
+      drop(userId)
+      if (held) storage.setItem(droppedStorageKey(userId), '1')
     } catch {
       // nothing to do
     }
+  }
+
+  /** A logout another tab made, heard here: if it dropped the sends, what this tab wrote back meanwhile goes too. */
+  function clearIfDropped(userId: Id): void {
+    try {
+      if (storage.getItem(droppedStorageKey(userId)) !== null) drop(userId)
+    } catch {
+      // nothing to do
+    }
+  }
+
+  /**
+   * A session of the user is about to read its stored outbox back. Marked, what storage holds was written back by tabs
+   * that had not heard of the logout (a page closed before it did): a session writes only once it has read back. It
+   * goes, and the mark with it: from now on the stored sends are this session's.
+   */
+  function forgetDropped(userId: Id): void {
+    try {
+      if (storage.getItem(droppedStorageKey(userId)) === null) return
+      drop(userId)
+      storage.removeItem(droppedStorageKey(userId))
+    } catch {
+      // nothing to do
+    }
+  }
+
+  function drop(userId: Id): void {
+    storage.removeItem(outboxStorageKey(userId))
+    storage.removeItem(discardedStorageKey(userId))
   }
 
   /** The discards last read, by the text they were read from: each retry looks, and most find it unchanged. */
@@ -211,7 +256,7 @@ export function createOutboxStorage(storage: StorageLike) {
     }
   }
 
-  return { read, load, textOf, save, saveOver, clear, discarded, recordDiscard }
+  return { read, load, textOf, save, saveOver, clear, clearIfDropped, forgetDropped, discarded, recordDiscard }
 }
 
 export type OutboxStorage = ReturnType<typeof createOutboxStorage>

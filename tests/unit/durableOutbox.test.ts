@@ -13,6 +13,7 @@ import {
   selectPendingMessages,
   selectSendRejection,
   sendMessage,
+  sendFailed,
   sendRejected,
   sendRetryScheduled,
   shutdown,
@@ -570,6 +571,73 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     // A, unauthorized, keeps its copy until it logs in again (the server keeps k1 single by its clientId).
     expect(selectPendingMessages(a.store.getState()).map((m) => m.clientId)).toEqual(['k1'])
     for (const { store } of [a, b]) store.dispatch(shutdown())
+  })
+})
+
+// The user chose "Log out" in one tab; another tab hears of it only with the storage event, a later task, and in
+// between a send of its own settles there and is written back (its merge write): the user's next login on this
+// browser would read it back and send it.
+describe('a logout in another tab while a send of this tab settles', () => {
+  test.each([
+    { outcome: 'told to retry', error: { code: 'INTERNAL', message: 'try again' }, settled: sendRetryScheduled },
+    { outcome: 'refused', error: { code: 'FORBIDDEN', message: 'not yours' }, settled: sendFailed },
+  ])(
+    '$outcome before the logout is heard: it is not stored again, and the next login sends nothing',
+    async ({ error, settled }) => {
+      const { storage, tab1: leaving, tab2: other } = twoTabs('http://unused.test', true)
+      other.socket().serverConnect('s2')
+      other.store.dispatch(send('b1'))
+      expect(savedIds(storage)).toEqual(['b1'])
+      leaving.store.dispatch(loggedOut())
+      expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull()
+      other.socket().sent('message:send')[0]!.ack({ ok: false, error })
+      await eventually(() => expect(other.actions.some((a) => settled.match(a))).toBe(true))
+      // What the session sync does on that storage event.
+      other.store.dispatch(loggedOut({ keepOutbox: true }))
+      expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull()
+      const next = tab('http://unused.test', storage, { token: null })
+      next.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+      next.socket().serverConnect('s3')
+      expect(selectPendingMessages(next.store.getState())).toEqual([])
+      expect(next.socket().sent('message:send')).toEqual([])
+      for (const { store } of [leaving, other, next]) store.dispatch(shutdown())
+    },
+  )
+
+  test('the tab closed before it heard: the next login drops what it wrote back, and sends nothing', async () => {
+    const { storage, tab1: leaving, tab2: other } = twoTabs('http://unused.test', true)
+    other.socket().serverConnect('s2')
+    other.store.dispatch(send('b1'))
+    leaving.store.dispatch(loggedOut())
+    other
+      .socket()
+      .sent('message:send')[0]!
+      .ack({ ok: false, error: { code: 'INTERNAL', message: 'try again' } })
+    await eventually(() => expect(savedIds(storage)).toEqual(['b1']))
+    other.store.dispatch(shutdown())
+    const next = tab('http://unused.test', storage, { token: null })
+    next.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    next.socket().serverConnect('s3')
+    expect(selectPendingMessages(next.store.getState())).toEqual([])
+    expect(next.socket().sent('message:send')).toEqual([])
+    expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull()
+    // Its own sends are stored as before.
+    next.store.dispatch(send('k2'))
+    expect(savedIds(storage)).toEqual(['k2'])
+    for (const { store } of [leaving, next]) store.dispatch(shutdown())
+  })
+
+  test('heard only after the user logged in again elsewhere: the new session’s sends stay', async () => {
+    const { storage, tab1: leaving, tab2: other } = twoTabs('http://unused.test', true)
+    other.socket().serverConnect('s2')
+    other.store.dispatch(send('b1'))
+    leaving.store.dispatch(loggedOut())
+    leaving.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    leaving.store.dispatch(send('k2'))
+    expect(savedIds(storage)).toEqual(['k2'])
+    other.store.dispatch(loggedOut({ keepOutbox: true }))
+    expect(savedIds(storage)).toEqual(['k2'])
+    for (const { store } of [leaving, other]) store.dispatch(shutdown())
   })
 })
 

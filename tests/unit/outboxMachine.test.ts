@@ -565,12 +565,12 @@ const rows: Row[] = [
     [{ type: 'clearStored', userId: 'u1' }],
   ],
   [
-    'a logout nobody asked for keeps it',
+    'a logout nobody asked for keeps it, unless one elsewhere dropped it (what this tab wrote back meanwhile goes too)',
     state(),
     { type: 'loggedOut', userId: 'u1', keepOutbox: true },
     view([]),
     state(),
-    [],
+    [{ type: 'clearIfDropped', userId: 'u1' }],
   ],
   [
     'a fetched thread confirms what the server has and shows the rest again',

@@ -1,7 +1,7 @@
 import { describe, expect, test, vi } from 'vitest'
 import { createMemoryStorage } from '../../src/app/store'
 import { createOutboxStorage, outboxStorageKey } from '../../src/realtime'
-import { DISCARDS_KEPT, discardedStorageKey, outboxMirror } from '../../src/realtime/outboxStorage'
+import { DISCARDS_KEPT, discardedStorageKey, droppedStorageKey, outboxMirror } from '../../src/realtime/outboxStorage'
 import { pendingMessage } from './support/fixtures'
 import { refusingStorage } from './support/refusingStorage'
 
@@ -82,6 +82,34 @@ describe('durable outbox storage', () => {
     durable.save('u2', [], [pendingMessage('k2')])
     durable.clear('u1')
     expect(durable.load('u1')).toEqual([])
+    expect(durable.load('u2')).toHaveLength(1)
+  })
+
+  test('a logout with sends stored marks them dropped for the tabs yet to hear of it, until the next session reads back', () => {
+    const storage = createMemoryStorage()
+    const durable = createOutboxStorage(storage)
+    // Nothing stored: nothing of the user is left behind, and a tab hearing of it later keeps what it writes.
+    durable.clear('u1')
+    expect(storage.getItem(droppedStorageKey('u1'))).toBeNull()
+    durable.save('u1', [], [pendingMessage('k1')])
+    durable.clearIfDropped('u1')
+    expect(durable.load('u1')).toHaveLength(1)
+    durable.save('u2', [], [pendingMessage('x1')])
+    durable.clear('u1')
+    // A tab that has not heard yet writes its send back (a retry's count); hearing, it drops it again.
+    durable.save('u1', [pendingMessage('k1')], [pendingMessage('k1', { attempts: 1 })])
+    expect(durable.load('u1')).toHaveLength(1)
+    durable.clearIfDropped('u1')
+    expect(storage.getItem(outboxStorageKey('u1'))).toBeNull()
+    // Written back again by a tab that closed before it heard: the next session reads nothing back, and ends the mark.
+    durable.save('u1', [], [pendingMessage('k1', { attempts: 2 })])
+    durable.forgetDropped('u1')
+    expect(durable.load('u1')).toEqual([])
+    expect(storage.getItem(droppedStorageKey('u1'))).toBeNull()
+    durable.save('u1', [], [pendingMessage('k2')])
+    durable.clearIfDropped('u1')
+    durable.forgetDropped('u1')
+    expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k2'])
     expect(durable.load('u2')).toHaveLength(1)
   })
 })
