@@ -37,6 +37,7 @@ export async function connectRedis(url: string, prefix = 'talemy:'): Promise<Red
   // A Redis that keeps the connection and answers nothing (stopped, a partition that drops packets) raises no error:
   // commands are bounded instead. The subscriber's (p)subscribes are not: their answer, however late, is what tells
   // that the subscriptions hold (`keepSubscriptions`), and a connection lost before it asks again at its next `ready`.
+  // A subscriber gone silent is noticed by its PINGs instead (`probeSubscriber`).
   const client = open(REDIS_COMMAND_TIMEOUT_MS)
   const pub = open(REDIS_COMMAND_TIMEOUT_MS)
   const sub = open()

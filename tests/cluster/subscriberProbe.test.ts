@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { startServer, type StartServerOptions } from '../../server/index'
+import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
+import { ALICE, BOB, connect, emitAck, login, type ClientSocket } from '../server/support/server'
+import { capturedLog } from '../support/capturedLog'
+import { startProxy, type BlackHoleProxy } from './support/proxy'
+import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+
+// A NAT or a load balancer that forgets a connection sends no reset: the node's subscriber connection stays open and
+// hears nothing more, and no error ever comes. Logged events come back through the log-tail check; typing and presence
+// notices are not logged, so only a subscriber that notices, and reconnects, hears them again.
+const ready = requireParts('tests/cluster/subscriberProbe.test.ts', [postgresRunnable(), redisRunnable()])
+const CONV = 'conv-alice-bob'
+
+describe.runIf(ready)('a node whose Redis subscriber connection goes silently dead', () => {
+  let postgres: PostgresCluster
+  let redis: RedisServer
+  let proxy: BlackHoleProxy
+  let a: Awaited<ReturnType<typeof startServer>>
+  let b: Awaited<ReturnType<typeof startServer>>
+  const log = capturedLog('info')
+  const sockets: ClientSocket[] = []
+
+  beforeAll(async () => {
+    ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
+    proxy = await startProxy(Number(new URL(redis.url).port))
+    const options: StartServerOptions = {
+      port: 0,
+      databaseUrl: postgres.createDatabase('talemy_subscriber_probe'),
+      redisUrl: redis.url,
+      redisPrefix: `sp${randomUUID().slice(0, 8)}:`,
+      dataDir: tmpdir(),
+      seedDemo: true,
+    }
+    // Only node A's connections go through the proxy.
+    a = await startServer({ ...options, redisUrl: proxy.url, redisSubscriberPingMs: 500, logger: log.logger })
+    b = await startServer(options)
+  })
+  afterAll(async () => {
+    for (const socket of sockets) socket.close()
+    // A's command connections stay black-holed: its leave and quit wait out their command bound.
+    await a?.close()
+    await b?.close()
+    await proxy?.close()
+    await redis?.stop()
+    postgres?.stop()
+  }, 60_000)
+
+  it("reconnects it, so another node's typing reaches its sockets again, and says so once, and its recovery once", async () => {
+    const [alice, bob] = await Promise.all([login(a.url, ALICE), login(b.url, BOB)])
+    const aliceOnA = await connect(a.url, alice.token)
+    const bobOnB = await connect(b.url, bob.token)
+    sockets.push(aliceOnA, bobOnB)
+    const typing: unknown[] = []
+    aliceOnA.on('typing', (notice) => typing.push(notice))
+    const bobTypes = () => emitAck(bobOnB, 'typing', { conversationId: CONV })
+
+    expect(await bobTypes()).toEqual({ ok: true, data: null })
+    await vi.waitFor(() => expect(typing).toEqual([{ conversationId: CONV, userId: bob.user.id }]), {
+      timeout: 20_000,
+    })
+
+    proxy.blackHole()
+    // What B publishes before A's subscriber is back is lost for good: Bob keeps typing (within his budget, 2 a
+    // second) until a notice gets through.
+    await vi.waitFor(
+      async () => {
+        await bobTypes()
+        expect(typing.length).toBeGreaterThan(1)
+      },
+      { timeout: 30_000, interval: 600 },
+    )
+    const probe = () => log.lines().filter((line) => /subscriber/.test(line.msg))
+    await expect.poll(probe, { timeout: 20_000 }).toHaveLength(2)
+    expect(probe()).toEqual([
+      expect.objectContaining({ level: 40, msg: expect.stringMatching(/subscriber answered no PING/) }),
+      expect.objectContaining({ level: 30, msg: expect.stringMatching(/subscriber answers again/) }),
+    ])
+  }, 120_000)
+})
