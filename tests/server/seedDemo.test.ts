@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { openDatabase, seedIfNew, shouldSeedDemo } from '../../server/db'
 import { isLoopbackHost } from '../../server/db/seed'
-import { parseSeedDemo, parseTrustProxy } from '../../server/envConfig'
+import { parseSeedDemo, parseSubscriberPingMs, parseTrustProxy } from '../../server/envConfig'
 import { PasswordHasher } from '../../server/passwords'
 import { startServer } from '../../server/index'
 import { ALICE, http } from './support/server'
@@ -67,6 +67,18 @@ describe('shouldSeedDemo', () => {
 
   it('refuses TRUST_PROXY=true (every hop, which a client can write), saying what to give instead', () => {
     expect(() => parseTrustProxy('true')).toThrow('give the number of proxies in front (e.g. 1) or their addresses')
+  })
+
+  it.each([
+    [undefined, undefined],
+    ['', undefined],
+    ['2000', 2000],
+  ])('REDIS_SUBSCRIBER_PING_MS=%s is %s', (value, expected) => {
+    expect(parseSubscriberPingMs(value)).toBe(expected)
+  })
+
+  it.each(['0', '-5', '1.5', '5s'])('refuses REDIS_SUBSCRIBER_PING_MS=%s', (value) => {
+    expect(() => parseSubscriberPingMs(value)).toThrow('REDIS_SUBSCRIBER_PING_MS must be a whole number of ms')
   })
 })
 
