@@ -26,10 +26,10 @@ export function parseTrustProxy(value: string | undefined): number | string[] | 
     .filter(Boolean)
 }
 
-/** `REDIS_SUBSCRIBER_PING_MS`: how often a node PINGs its Redis subscriber, in ms; unset or empty: the server's default. */
-export function parseSubscriberPingMs(value: string | undefined): number | undefined {
+/** `REDIS_PING_MS`: how often a node PINGs each of its Redis connections, in ms; unset or empty: the server's default. */
+export function parseRedisPingMs(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined
   if (!/^[1-9]\d{0,8}$/.test(value))
-    throw new Error(`REDIS_SUBSCRIBER_PING_MS must be a whole number of ms (1 or more), got ${value}`)
+    throw new Error(`REDIS_PING_MS must be a whole number of ms (1 or more), got ${value}`)
   return Number(value)
 }

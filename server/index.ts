@@ -50,7 +50,7 @@ import { checkPortFree, explainListenError } from './port'
 import { createServices } from './services'
 import { connectRedis, type RedisLink } from './cluster/redis'
 import { joinCluster } from './cluster'
-import { DEFAULT_SUBSCRIBER_PING_MS } from './cluster/subscriberProbe'
+import { DEFAULT_REDIS_PING_MS } from './cluster/connectionProbe'
 import { RedisRateLimiter } from './cluster/tokenBucket'
 import { EventLog } from './services/eventLog'
 import { ConversationMembers } from './services/members'
@@ -98,11 +98,11 @@ export interface StartServerOptions {
    */
   logTailCheckMs?: number
   /**
-   * With `redisUrl`: how often a node PINGs its Redis subscriber connection, in ms; one that answers nothing within
-   * 5 s (a NAT or load balancer forgot it without a reset) is connected again, since typing and presence notices
-   * published meanwhile are lost to the node. Default 5,000.
+   * With `redisUrl`: how often a node PINGs each of its Redis connections (commands, publisher, subscriber), in ms; one
+   * that answers nothing within 5 s (a NAT or load balancer forgot it without a reset) is connected again: ioredis
+   * would keep it for hours, every command on it timing out and the subscriber hearing nothing. Default 5,000.
    */
-  redisSubscriberPingMs?: number
+  redisPingMs?: number
   /** The clock, in ms (tests of expiry). Default `Date.now`; with Redis, the shared budgets default to Redis's clock. */
   now?: () => number
   /** Per-user budget for sends and other writes, socket and HTTP together. Default 10/s, bursts of 20. */
@@ -287,7 +287,7 @@ async function startOn(
         sessions,
         maxSocketsPerUser,
         options.sessionRecheckMs ?? DEFAULT_SESSION_RECHECK_MS,
-        options.redisSubscriberPingMs ?? DEFAULT_SUBSCRIBER_PING_MS,
+        options.redisPingMs ?? DEFAULT_REDIS_PING_MS,
         logger,
       )
     : undefined

@@ -2,7 +2,7 @@
  * `npm start`: builds the SPA when `dist/index.html` is missing or older than any file under `src/`, `public/`,
  * `index.html` or `vite.config.ts`, then serves it with the API and Socket.IO on one port.
  * Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (.data), DATABASE_URL, REDIS_URL (several nodes; needs
- * DATABASE_URL), REDIS_PREFIX (talemy:), REDIS_SUBSCRIBER_PING_MS (5000), JWT_SECRET (at least 32 bytes when set),
+ * DATABASE_URL), REDIS_PREFIX (talemy:), REDIS_PING_MS (5000), JWT_SECRET (at least 32 bytes when set),
  * ALLOWED_ORIGINS (comma-separated), SEED_DEMO (1/0; default: on only for the embedded database on a loopback host),
  * TRUST_PROXY, LOG_LEVEL (info), LOG_FORMAT (pretty on a terminal, json otherwise); SKIP_SPA_BUILD=1 serves `dist/`
  * as it is (or the API only) without building.
@@ -11,7 +11,7 @@ import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startServer } from './index'
 import { createLogger, defaultLogLevel, logFormatFor, type Logger } from './logger'
-import { parseSeedDemo, parseSubscriberPingMs, parseTrustProxy } from './envConfig'
+import { parseSeedDemo, parseRedisPingMs, parseTrustProxy } from './envConfig'
 import { parseOriginList } from './origins'
 import { buildSpaIfNeeded } from './spa'
 
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     databaseUrl: process.env.DATABASE_URL || undefined,
     redisUrl: process.env.REDIS_URL || undefined,
     redisPrefix: process.env.REDIS_PREFIX || undefined,
-    redisSubscriberPingMs: parseSubscriberPingMs(process.env.REDIS_SUBSCRIBER_PING_MS),
+    redisPingMs: parseRedisPingMs(process.env.REDIS_PING_MS),
     jwtSecret: process.env.JWT_SECRET || undefined,
     allowedOrigins: parseOriginList(process.env.ALLOWED_ORIGINS),
     seedDemo: parseSeedDemo(process.env.SEED_DEMO),

@@ -9,7 +9,7 @@ import type { SessionStore } from '../sessions'
 import { ENTRY_TTL_MS, NodeEntries } from './entries'
 import type { RedisLink } from './redis'
 import { RedisPresenceStore, SharedSocketSlots, SharedViewers } from './shared'
-import { probeSubscriber } from './subscriberProbe'
+import { probeConnections } from './connectionProbe'
 
 const REVOKED = 'talemy:revoked'
 
@@ -70,7 +70,7 @@ function keepSubscriptions(sub: Redis): () => Promise<unknown> {
  * - login throttling through `RateLimiterRedis` (the send, join and typing budgets are `RedisRateLimiter`s on Redis's clock, made by the caller);
  * - revocations: a session revoked on one node is forgotten as live on every node, and each node checks its own
  *   sockets' sessions every `sessionRecheckMs` for a revocation whose broadcast it missed;
- * - its subscriber PINGed every `subscriberPingMs`, and connected again when it goes silent (`probeSubscriber`).
+ * - its three Redis connections PINGed every `pingMs`, each connected again when it goes silent (`probeConnections`).
  *
  * @example const cluster = joinCluster(io, redis, sessions, 20, 5_000, 5_000, logger); …; await cluster.leave()
  */
@@ -81,8 +81,8 @@ export function joinCluster(
   maxSocketsPerUser: number,
   /** How often this node reads its sockets' sessions again (the bound on a revocation whose broadcast it missed). */
   sessionRecheckMs: number,
-  /** How often this node PINGs its subscriber connection (the bound on a dead one going unnoticed, plus 5 s). */
-  subscriberPingMs: number,
+  /** How often this node PINGs its Redis connections (the bound on a dead one going unnoticed, plus 5 s). */
+  pingMs: number,
   logger: Logger,
 ) {
   watchPublishes(redis.pub, logger)
@@ -151,7 +151,7 @@ export function joinCluster(
     )
   }
   redis.sub.on('ready', resubscribed)
-  const stopProbing = probeSubscriber(redis.sub, subscriberPingMs, logger)
+  const stopProbing = probeConnections(redis, pingMs, logger)
   return {
     /** Resolves once Redis has confirmed the adapter's subscriptions: a node listens only then. */
     subscribed,

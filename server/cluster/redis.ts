@@ -37,7 +37,7 @@ export async function connectRedis(url: string, prefix = 'talemy:'): Promise<Red
   // A Redis that keeps the connection and answers nothing (stopped, a partition that drops packets) raises no error:
   // commands are bounded instead. The subscriber's (p)subscribes are not: their answer, however late, is what tells
   // that the subscriptions hold (`keepSubscriptions`), and a connection lost before it asks again at its next `ready`.
-  // A subscriber gone silent is noticed by its PINGs instead (`probeSubscriber`).
+  // A connection gone silent without closing is noticed by its PINGs (`probeConnections`).
   const client = open(REDIS_COMMAND_TIMEOUT_MS)
   const pub = open(REDIS_COMMAND_TIMEOUT_MS)
   const sub = open()
@@ -58,9 +58,27 @@ export async function connectRedis(url: string, prefix = 'talemy:'): Promise<Red
     prefix,
     nodeId: randomUUID(),
     async close() {
-      await Promise.all(all.map((connection) => connection.quit().catch(() => connection.disconnect())))
+      // QUIT waits for Redis's answer: one that never comes (a silent connection) must not hold the shutdown.
+      await Promise.all(all.map((connection) => quitWithin(connection, QUIT_WAIT_MS)))
     },
   }
+}
+
+/** How long a closing node waits for Redis to answer its QUIT before it drops the connection. */
+const QUIT_WAIT_MS = 2_000
+
+function quitWithin(connection: Redis, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms)
+  })
+  return Promise.race([connection.quit().then(() => undefined), waited])
+    .catch(() => undefined)
+    .finally(() => {
+      clearTimeout(timer)
+      // Once QUIT is answered the connection is closed already; otherwise this ends it.
+      connection.disconnect()
+    })
 }
 
 /** The URL without its password, for messages. */

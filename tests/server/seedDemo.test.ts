@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { openDatabase, seedIfNew, shouldSeedDemo } from '../../server/db'
 import { isLoopbackHost } from '../../server/db/seed'
-import { parseSeedDemo, parseSubscriberPingMs, parseTrustProxy } from '../../server/envConfig'
+import { parseSeedDemo, parseRedisPingMs, parseTrustProxy } from '../../server/envConfig'
 import { PasswordHasher } from '../../server/passwords'
 import { startServer } from '../../server/index'
 import { ALICE, http } from './support/server'
@@ -73,12 +73,12 @@ describe('shouldSeedDemo', () => {
     [undefined, undefined],
     ['', undefined],
     ['2000', 2000],
-  ])('REDIS_SUBSCRIBER_PING_MS=%s is %s', (value, expected) => {
-    expect(parseSubscriberPingMs(value)).toBe(expected)
+  ])('REDIS_PING_MS=%s is %s', (value, expected) => {
+    expect(parseRedisPingMs(value)).toBe(expected)
   })
 
-  it.each(['0', '-5', '1.5', '5s'])('refuses REDIS_SUBSCRIBER_PING_MS=%s', (value) => {
-    expect(() => parseSubscriberPingMs(value)).toThrow('REDIS_SUBSCRIBER_PING_MS must be a whole number of ms')
+  it.each(['0', '-5', '1.5', '5s'])('refuses REDIS_PING_MS=%s', (value) => {
+    expect(() => parseRedisPingMs(value)).toThrow('REDIS_PING_MS must be a whole number of ms')
   })
 })
 
