@@ -1,5 +1,5 @@
 import type { ApiError, ErrorCode } from '../src/contract'
-import { describeIssues, type ValidationIssue } from '../src/contract'
+import { describeIssues, HTTP_STATUS, type ValidationIssue } from '../src/contract'
 
 /** A refusal the client should see as `{ code, message }`; anything else thrown becomes `INTERNAL`. */
 export class AppError extends Error {
@@ -10,6 +10,25 @@ export class AppError extends Error {
   ) {
     super(message)
     this.name = 'AppError'
+  }
+
+  /** What HTTP answers it with: its code's status, unless a subclass says more precisely. */
+  get status(): number {
+    return HTTP_STATUS[this.code]
+  }
+}
+
+/**
+ * INVALID answered 422 rather than 400: the request itself is well-formed, but it is not the one its Idempotency-Key
+ * was first used for (draft-ietf-httpapi-idempotency-key-header). The contract's codes have no other for it.
+ */
+export class UnprocessableError extends AppError {
+  constructor(message: string) {
+    super('INVALID', message)
+  }
+
+  override get status(): number {
+    return 422
   }
 }
 

@@ -53,9 +53,10 @@ import { joinCluster } from './cluster'
 import { DEFAULT_REDIS_PING_MS } from './cluster/connectionProbe'
 import { RedisRateLimiter } from './cluster/tokenBucket'
 import { EventLog } from './services/eventLog'
+import { pruneIdempotencyKeys } from './services/idempotency'
 import { ConversationMembers } from './services/members'
 
-/** How often logged events past their retention are deleted (also once at start). */
+/** How often logged events past their retention, and idempotency keys past theirs, are deleted (also once at start). */
 const PRUNE_INTERVAL_MS = 10 * 60_000
 
 export interface StartServerOptions {
@@ -253,10 +254,16 @@ async function startOn(
     now: clock,
   })
   const prune = () =>
-    eventLog.prune().then(
-      (count) => count > 0 && logger.info({ count }, 'pruned logged events past their retention'),
-      (error: unknown) => logger.warn({ err: error }, 'pruning logged events failed'),
-    )
+    Promise.all([
+      eventLog.prune().then(
+        (count) => count > 0 && logger.info({ count }, 'pruned logged events past their retention'),
+        (error: unknown) => logger.warn({ err: error }, 'pruning logged events failed'),
+      ),
+      pruneIdempotencyKeys(db, new Date(clock())).then(
+        (count) => count > 0 && logger.info({ count }, 'pruned idempotency keys past their time'),
+        (error: unknown) => logger.warn({ err: error }, 'pruning idempotency keys failed'),
+      ),
+    ])
   await prune()
   const sweep = setInterval(() => {
     limiter.sweep()

@@ -108,6 +108,21 @@ export const MIGRATIONS: readonly string[] = [
   `
   alter table users add column last_seen_at timestamptz;
   `,
+  // Idempotency-Key: the answer to each user's first request with a key, kept with what that request created (one
+  // transaction), for its repeats. The primary key lets one request per (user, key) through whatever the timing. The
+  // body is text, not jsonb: jsonb reorders an object's keys, and a repeat gets the same bytes as the first answer.
+  `
+  create table idempotency_keys (
+    user_id text not null references users(id),
+    key text not null,
+    fingerprint text not null,
+    status integer not null,
+    body text not null,
+    created_at timestamptz not null,
+    primary key (user_id, key)
+  );
+  create index idempotency_keys_created_at on idempotency_keys (created_at);
+  `,
 ]
 
 const MIGRATION_LOCK = 7_215_001

@@ -6,6 +6,7 @@ import { loadBudget, type Limiter } from '../rateLimit'
 import type { HealthReport } from '../health'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
+import { idempotencyKeyOf, sendAnswer } from './idempotency'
 
 export interface ApiDeps {
   services: Services
@@ -125,17 +126,20 @@ export function registerApiRoutes(
   })
 
   api.get('/lessons', async (request) => bookings.listLessons(await readerOf(request)))
-  api.post('/lessons', async (request, reply) =>
-    reply.status(201).send(await bookings.createLesson(await userOf(request), request.body)),
-  )
+  // With an Idempotency-Key, a repeat (an answer lost, the button pressed again) books nothing more.
+  api.post('/lessons', async (request, reply) => {
+    const userId = await userOf(request)
+    return sendAnswer(reply, await bookings.createLesson(userId, request.body, idempotencyKeyOf(request)))
+  })
   api.patch<IdParams>('/lessons/:id', async (request) =>
     bookings.updateLessonStatus(await userOf(request), request.params.id, request.body),
   )
 
   api.get('/contact-requests', async (request) => bookings.listContactRequests(await readerOf(request)))
-  api.post('/contact-requests', async (request, reply) =>
-    reply.status(201).send(await bookings.createContactRequest(await userOf(request), request.body)),
-  )
+  api.post('/contact-requests', async (request, reply) => {
+    const userId = await userOf(request)
+    return sendAnswer(reply, await bookings.createContactRequest(userId, request.body, idempotencyKeyOf(request)))
+  })
   api.patch<IdParams>('/contact-requests/:id', async (request) =>
     bookings.updateContactRequestStatus(await userOf(request), request.params.id, request.body),
   )

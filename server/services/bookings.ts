@@ -12,6 +12,15 @@ import { AppError, forbidden, invalid, notFound } from '../errors'
 import type { Queryable } from '../db'
 import type { ServiceContext } from './context'
 import { appendEvents, lockCounters, type LoggedEvent } from './eventLog'
+import {
+  fingerprintOf,
+  isKeyTaken,
+  keepAnswer,
+  keyedRequest,
+  storedAnswer,
+  type Answer,
+  type KeyedRequest,
+} from './idempotency'
 import { CONTACT_REQUEST_TRANSITIONS, LESSON_TRANSITIONS, checkTransition, type TransitionTable } from './rules'
 import {
   CONTACT_REQUEST_COLUMNS,
@@ -86,6 +95,45 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
     })
   }
 
+  /** The answer kept for a repeat of a keyed request (422 for another request under its key); undefined if new. */
+  const replayOf = <T>(keyed: KeyedRequest | undefined): Promise<Answer<T> | undefined> =>
+    keyed ? storedAnswer<T>(db, keyed, now()) : Promise.resolve(undefined)
+
+  /**
+   * Creates what `insert` makes (answered 201) and logs `event` for both sides, at most once per Idempotency-Key:
+   * the answer is kept with the row, in its transaction. The log counters are taken first, the student's among them,
+   * as every create of the student's does: a concurrent request with the same key waits there until this one commits,
+   * then finds its answer and creates nothing (the kept answers' primary key stands behind that, should it ever not).
+   */
+  async function createOnce<T extends { tutorId: Id; studentId: Id }>(
+    parties: { tutorId: Id; studentId: Id },
+    keyed: KeyedRequest | undefined,
+    event: LoggedEvent['event'],
+    insert: (tx: Queryable, at: string) => Promise<T>,
+  ): Promise<Answer<T>> {
+    const started = now()
+    const at = started.toISOString()
+    let created: { answer: Answer<T>; logged: LoggedEvent[] }
+    try {
+      created = await db.transaction(async (tx) => {
+        await lockCounters(tx, [parties.tutorId, parties.studentId])
+        const earlier = keyed && (await storedAnswer<T>(tx, keyed, started))
+        if (earlier) return { answer: earlier, logged: [] }
+        const item = await insert(tx, at)
+        const answer: Answer<T> = { status: 201, body: item, replayed: false }
+        if (keyed) await keepAnswer(tx, keyed, answer, started)
+        return { answer, logged: await logForBoth(tx, event, item, at) }
+      })
+    } catch (error) {
+      // Another request with this key was kept first: nothing of this one was, and its answer is this one's too.
+      const theirs = keyed && isKeyTaken(error) ? await replayOf<T>(keyed) : undefined
+      if (!theirs) throw error
+      return theirs
+    }
+    notifier.deliver(created.logged)
+    return created.answer
+  }
+
   function pathId(value: unknown, what: string): Id {
     const id = parseRequest(conversationIdSchema, value)
     if (!id.ok) throw notFound(what)
@@ -101,26 +149,27 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
       return rows.map(toLesson)
     },
 
-    async createLesson(userId: Id, body: unknown): Promise<Lesson> {
+    /** Books a lesson for the student; a repeat under the same Idempotency-Key answers the first booking again. */
+    async createLesson(userId: Id, body: unknown, idempotencyKey?: string): Promise<Answer<Lesson>> {
       const input = parseRequest(createLessonBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
-      await limiter.take(userId)
       const { tutorId, subject, startsAt, durationMinutes } = input.value
+      const keyed = keyedRequest(userId, idempotencyKey, () =>
+        fingerprintOf('createLesson', [tutorId, subject, startsAt, durationMinutes]),
+      )
+      const replay = await replayOf<Lesson>(keyed)
+      if (replay) return replay
+      await limiter.take(userId)
       if (Date.parse(startsAt) <= now().getTime()) throw new AppError('INVALID', 'startsAt: must be in the future')
       await checkStudentAndTutor(userId, tutorId, 'lessons')
-      const at = now().toISOString()
-      const { lesson, logged } = await db.transaction(async (tx) => {
-        await lockCounters(tx, [tutorId, userId])
+      return createOnce({ tutorId, studentId: userId }, keyed, 'lesson:created', async (tx, at) => {
         const rows = await tx.query<LessonRow>(
           `insert into lessons (id, tutor_id, student_id, subject, starts_at, duration_minutes, status, created_at, updated_at)
            values ($1, $2, $3, $4, $5, $6, 'pending', $7, $7) returning ${LESSON_COLUMNS}`,
           [randomUUID(), tutorId, userId, subject, new Date(startsAt).toISOString(), durationMinutes, at],
         )
-        const lesson = toLesson(rows[0]!)
-        return { lesson, logged: await logForBoth(tx, 'lesson:created', lesson, at) }
+        return toLesson(rows[0]!)
       })
-      notifier.deliver(logged)
-      return lesson
     },
 
     async updateLessonStatus(userId: Id, lessonId: unknown, body: unknown): Promise<Lesson> {
@@ -151,25 +200,26 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
       return rows.map(toContactRequest)
     },
 
-    async createContactRequest(userId: Id, body: unknown): Promise<ContactRequest> {
+    /** Sends a contact request to a tutor; a repeat under the same Idempotency-Key answers the first one again. */
+    async createContactRequest(userId: Id, body: unknown, idempotencyKey?: string): Promise<Answer<ContactRequest>> {
       const input = parseRequest(createContactRequestBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
-      await limiter.take(userId)
       const { tutorId, message } = input.value
+      const keyed = keyedRequest(userId, idempotencyKey, () =>
+        fingerprintOf('createContactRequest', [tutorId, message]),
+      )
+      const replay = await replayOf<ContactRequest>(keyed)
+      if (replay) return replay
+      await limiter.take(userId)
       await checkStudentAndTutor(userId, tutorId, 'contact requests')
-      const at = now().toISOString()
-      const { request, logged } = await db.transaction(async (tx) => {
-        await lockCounters(tx, [tutorId, userId])
+      return createOnce({ tutorId, studentId: userId }, keyed, 'contactRequest:created', async (tx, at) => {
         const rows = await tx.query<ContactRequestRow>(
           `insert into contact_requests (id, student_id, tutor_id, message, status, created_at, updated_at)
            values ($1, $2, $3, $4, 'pending', $5, $5) returning ${CONTACT_REQUEST_COLUMNS}`,
           [randomUUID(), userId, tutorId, message, at],
         )
-        const request = toContactRequest(rows[0]!)
-        return { request, logged: await logForBoth(tx, 'contactRequest:created', request, at) }
+        return toContactRequest(rows[0]!)
       })
-      notifier.deliver(logged)
-      return request
     },
 
     async updateContactRequestStatus(userId: Id, requestId: unknown, body: unknown): Promise<ContactRequest> {

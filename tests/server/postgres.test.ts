@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TokenService } from '../../server/auth'
 import { openDatabase, type Db, type Queryable } from '../../server/db'
 import { appendEvents, lockCounters } from '../../server/services/eventLog'
+import { isKeyTaken, keepAnswer } from '../../server/services/idempotency'
 import { createLogger } from '../../server/logger'
 import { LoginThrottle } from '../../server/loginThrottle'
 import { KeyedMutex } from '../../server/mutex'
@@ -191,6 +192,56 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
       body: { status: 'confirmed' },
     })
     expect(confirmed.body.status).toBe('confirmed')
+  })
+
+  it.skipIf(!ready)(
+    'books once for one Idempotency-Key sent to two servers at once (a pool of connections each)',
+    async () => {
+      const other = await startTestServer({ databaseUrl, dataDir: tmpdir(), seedDemo: true })
+      try {
+        const alice = (await login(server.url, ALICE)).token
+        const key = randomUUID()
+        const subject = `Once ${key}`
+        const book = (url: string) =>
+          http<Lesson>(url, 'POST', '/api/lessons', {
+            token: alice,
+            headers: { 'idempotency-key': key },
+            body: { tutorId: 'user-bob', subject, startsAt: '2030-02-02T10:00:00.000Z', durationMinutes: 45 },
+          })
+        const answers = await Promise.all([server.url, other.url, server.url, other.url].map(book))
+        expect(answers.map((answer) => answer.status)).toEqual([201, 201, 201, 201])
+        expect(new Set(answers.map((answer) => answer.body.id)).size).toBe(1)
+        const lessons = await http<Lesson[]>(server.url, 'GET', '/api/lessons', { token: alice })
+        expect(lessons.body.filter((lesson) => lesson.subject === subject)).toHaveLength(1)
+      } finally {
+        await other.close()
+      }
+    },
+  )
+
+  it.skipIf(!ready)('keeps one answer per user and key, whatever the locks: the later of two fails', async () => {
+    const db = await openDatabase({ databaseUrl, dataDir: tmpdir() })
+    try {
+      const request = { userId: 'user-alice', key: randomUUID(), fingerprint: 'f' }
+      const answer = { status: 201, body: { n: 1 }, replayed: false }
+      let release!: () => void
+      const held = new Promise<void>((resolve) => (release = resolve))
+      const first = db.transaction(async (tx) => {
+        await keepAnswer(tx, request, answer, new Date())
+        await held
+      })
+      // The second waits on the first's uncommitted row, then meets the primary key once it commits.
+      const second = db.transaction((tx) => keepAnswer(tx, request, answer, new Date()))
+      setTimeout(release, 200)
+      await first
+      const error = await second.then(
+        () => undefined,
+        (failure: unknown) => failure,
+      )
+      expect(isKeyTaken(error)).toBe(true)
+    } finally {
+      await db.close()
+    }
   })
 
   it.skipIf(!ready)('keeps data and tokens across a restart, and seeds only once', async () => {

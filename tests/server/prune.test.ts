@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openDatabase, type Db } from '../../server/db'
 import { appendEvents, EventLog, type NewEvent } from '../../server/services/eventLog'
+import { IDEMPOTENCY_KEY_TTL_SECONDS, keepAnswer, pruneIdempotencyKeys } from '../../server/services/idempotency'
+import { freshDataDir } from './support/server'
 
 let db: Db | undefined
 let dir: string | undefined
@@ -46,5 +48,23 @@ describe('EventLog.prune', () => {
     expect(left.map((row) => row.payload.n)).toEqual([8, 9])
     expect(await log.prune()).toBe(0)
     // A first open of the embedded database (its files made, the migrations run) takes seconds, more on a busy machine.
+  }, 120_000)
+})
+
+describe('pruneIdempotencyKeys', () => {
+  it('deletes the keys older than a day and keeps the younger ones', async () => {
+    dir = freshDataDir()
+    db = await openDatabase({ dataDir: dir })
+    const now = new Date('2026-12-02T12:00:00Z')
+    const request = (key: string) => ({ userId: 'user-alice', key, fingerprint: 'f' })
+    const answer = { status: 201, body: {}, replayed: false }
+    const hoursAgo = (hours: number) => new Date(now.getTime() - hours * 3600_000)
+    await db.transaction((tx) =>
+      keepAnswer(tx, request('old'), answer, hoursAgo(IDEMPOTENCY_KEY_TTL_SECONDS / 3600 + 1)),
+    )
+    await db.transaction((tx) => keepAnswer(tx, request('young'), answer, hoursAgo(1)))
+
+    expect(await pruneIdempotencyKeys(db, now)).toBe(1)
+    expect(await db.query<{ key: string }>('select key from idempotency_keys')).toEqual([{ key: 'young' }])
   }, 120_000)
 })
