@@ -423,6 +423,15 @@ export function keepEarlier(thread: ThreadMessage[], latest: readonly ThreadMess
   thread.push(...latest)
 }
 
+/**
+ * A create's body, and the `Idempotency-Key` of the request it belongs to: the server makes one thing per key, so a
+ * request sent again after its answer was lost is answered, not made twice (the forms keep one key per request).
+ */
+type Keyed<T> = T & { idempotencyKey?: string }
+
+const keyHeader = (key: string | undefined): Pick<FetchArgs, 'headers'> =>
+  key === undefined ? {} : { headers: { 'idempotency-key': key } }
+
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
@@ -506,8 +515,11 @@ export const api = createApi({
       extraOptions: { check: array(lessonSchema) },
       providesTags: [{ type: 'Lesson', id: LIST }],
     }),
-    createLesson: build.mutation<Lesson, { tutorId: Id; subject: string; startsAt: string; durationMinutes: number }>({
-      query: (body) => ({ url: '/lessons', method: 'POST', body }),
+    createLesson: build.mutation<
+      Lesson,
+      Keyed<{ tutorId: Id; subject: string; startsAt: string; durationMinutes: number }>
+    >({
+      query: ({ idempotencyKey, ...body }) => ({ url: '/lessons', method: 'POST', body, ...keyHeader(idempotencyKey) }),
     }),
     updateLessonStatus: build.mutation<Lesson, { id: Id; status: LessonStatus }>({
       query: ({ id, status }) => ({ url: `/lessons/${encodeURIComponent(id)}`, method: 'PATCH', body: { status } }),
@@ -517,8 +529,13 @@ export const api = createApi({
       extraOptions: { check: array(contactRequestSchema) },
       providesTags: [{ type: 'ContactRequest', id: LIST }],
     }),
-    createContactRequest: build.mutation<ContactRequest, { tutorId: Id; message: string }>({
-      query: (body) => ({ url: '/contact-requests', method: 'POST', body }),
+    createContactRequest: build.mutation<ContactRequest, Keyed<{ tutorId: Id; message: string }>>({
+      query: ({ idempotencyKey, ...body }) => ({
+        url: '/contact-requests',
+        method: 'POST',
+        body,
+        ...keyHeader(idempotencyKey),
+      }),
     }),
     updateContactRequestStatus: build.mutation<ContactRequest, { id: Id; status: ContactRequestStatus }>({
       query: ({ id, status }) => ({

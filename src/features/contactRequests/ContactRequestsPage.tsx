@@ -24,6 +24,7 @@ import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
 import { useStatusChange } from '../shared/statusChange'
 import { useStatusSaid } from '../shared/statusSaid'
+import { useSubmissionKeys } from '../shared/submissionKeys'
 
 const STATUS: Record<ContactRequestStatus, MessageId> = {
   pending: 'requests.status.pending',
@@ -177,6 +178,7 @@ function SendRequest() {
   const [message, setMessage] = useState('')
   const [done, setDone] = useState(false)
   const [create, { isLoading, error }] = useCreateContactRequestMutation()
+  const keys = useSubmissionKeys()
   /**
    * A message the server would refuse (INVALID), by its own rule: only spaces or characters nobody sees (the browser's
    * `required` lets them through), or a control character pasted in.
@@ -197,10 +199,12 @@ function SendRequest() {
       return
     }
     if (!tutorId) return
-    const request = await create({ tutorId, message: message.trim() })
+    const asked = { tutorId, message: message.trim() }
+    const request = await create({ ...asked, idempotencyKey: keys.keyFor(asked) })
       .unwrap()
       .catch(() => null)
     if (!request) return
+    keys.succeeded(asked)
     dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, request)))
     setMessage('')
     setDone(true)

@@ -23,6 +23,7 @@ import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
 import { useStatusChange } from '../shared/statusChange'
 import { useStatusSaid } from '../shared/statusSaid'
+import { useSubmissionKeys } from '../shared/submissionKeys'
 import { lessonActions } from './transitions'
 
 const DURATIONS = [30, 45, 60, 90, 120]
@@ -201,6 +202,7 @@ function BookLesson() {
   const [duration, setDuration] = useState(60)
   const [booked, setBooked] = useState<string | null>(null)
   const [create, { isLoading, error }] = useCreateLessonMutation()
+  const keys = useSubmissionKeys()
   /**
    * A subject the server would refuse, by its own rule: only spaces or characters nobody sees (the browser's `required`
    * lets them through), or a control character pasted in.
@@ -238,12 +240,8 @@ function BookLesson() {
       whenRef.current?.focus()
       return
     }
-    const lesson = await create({
-      tutorId,
-      subject: subject.trim(),
-      startsAt: instant,
-      durationMinutes: duration,
-    })
+    const booking = { tutorId, subject: subject.trim(), startsAt: instant, durationMinutes: duration }
+    const lesson = await create({ ...booking, idempotencyKey: keys.keyFor(booking) })
       .unwrap()
       .catch((refusal: unknown) => {
         // Gone by the server's clock, which a browser's behind it cannot tell (nor a moment that passed on the way).
@@ -255,6 +253,7 @@ function BookLesson() {
         return null
       })
     if (!lesson) return
+    keys.succeeded(booking)
     dispatch(api.util.updateQueryData('getLessons', undefined, (draft) => upsertById(draft, lesson)))
     setSubject('')
     setBooked(lesson.subject)
