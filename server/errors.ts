@@ -12,23 +12,9 @@ export class AppError extends Error {
     this.name = 'AppError'
   }
 
-  /** What HTTP answers it with: its code's status, unless a subclass says more precisely. */
+  /** What HTTP answers it with: its code's status (CONTRACT.md). */
   get status(): number {
     return HTTP_STATUS[this.code]
-  }
-}
-
-/**
- * INVALID answered 422 rather than 400: the request itself is well-formed, but it is not the one its Idempotency-Key
- * was first used for (draft-ietf-httpapi-idempotency-key-header). The contract's codes have no other for it.
- */
-export class UnprocessableError extends AppError {
-  constructor(message: string) {
-    super('INVALID', message)
-  }
-
-  override get status(): number {
-    return 422
   }
 }
 

@@ -32,7 +32,7 @@ import {
 } from './rows'
 
 /** Lessons and contact requests: both link a student and a tutor and move through a status table. */
-export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
+export function createBookings({ db, limiter, replayLookups, notifier, now }: ServiceContext) {
   /** The tutor's and the student's log entries for `event`, appended in the transaction of the change. */
   function logForBoth(tx: Queryable, event: LoggedEvent['event'], item: { tutorId: Id; studentId: Id }, at: string) {
     return appendEvents(
@@ -95,9 +95,23 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
     })
   }
 
-  /** The answer kept for a repeat of a keyed request (422 for another request under its key); undefined if new. */
+  /** The answer kept for a repeat of a keyed request (INVALID for another request under its key); undefined if new. */
   const replayOf = <T>(keyed: KeyedRequest | undefined): Promise<Answer<T> | undefined> =>
     keyed ? storedAnswer<T>(db, keyed, now()) : Promise.resolve(undefined)
+
+  /**
+   * Spends the user's write budget, a repeat's too (each costs a look-up), and gives the answer kept for a repeat
+   * (undefined if new). Out of budget, a repeat is still answered (a lost answer retried late), within the look-ups'
+   * own budget, as a send's replay is; anything else is RATE_LIMITED.
+   */
+  async function spendOrReplay<T>(userId: Id, keyed: KeyedRequest | undefined): Promise<Answer<T> | undefined> {
+    const budget = await limiter.tryTake(userId)
+    if (budget.ok) return replayOf<T>(keyed)
+    const lookup = keyed ? await replayLookups.tryTake(userId) : undefined
+    const replay = lookup?.ok ? await replayOf<T>(keyed) : undefined
+    if (replay) return replay
+    throw new AppError('RATE_LIMITED', 'too many requests, slow down', budget.retryAfterMs)
+  }
 
   /**
    * Creates what `insert` makes (answered 201) and logs `event` for both sides, at most once per Idempotency-Key:
@@ -157,9 +171,8 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
       const keyed = keyedRequest(userId, idempotencyKey, () =>
         fingerprintOf('createLesson', [tutorId, subject, startsAt, durationMinutes]),
       )
-      const replay = await replayOf<Lesson>(keyed)
+      const replay = await spendOrReplay<Lesson>(userId, keyed)
       if (replay) return replay
-      await limiter.take(userId)
       if (Date.parse(startsAt) <= now().getTime()) throw new AppError('INVALID', 'startsAt: must be in the future')
       await checkStudentAndTutor(userId, tutorId, 'lessons')
       return createOnce({ tutorId, studentId: userId }, keyed, 'lesson:created', async (tx, at) => {
@@ -208,9 +221,8 @@ export function createBookings({ db, limiter, notifier, now }: ServiceContext) {
       const keyed = keyedRequest(userId, idempotencyKey, () =>
         fingerprintOf('createContactRequest', [tutorId, message]),
       )
-      const replay = await replayOf<ContactRequest>(keyed)
+      const replay = await spendOrReplay<ContactRequest>(userId, keyed)
       if (replay) return replay
-      await limiter.take(userId)
       await checkStudentAndTutor(userId, tutorId, 'contact requests')
       return createOnce({ tutorId, studentId: userId }, keyed, 'contactRequest:created', async (tx, at) => {
         const rows = await tx.query<ContactRequestRow>(

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Id } from '../../src/contract'
 import type { Db, Queryable } from '../db'
-import { UnprocessableError } from '../errors'
+import { AppError } from '../errors'
 
 /**
  * How long a key is answered with its first outcome. A retry after a lost answer comes within minutes; a day covers
@@ -47,7 +47,7 @@ export function keyedRequest(userId: Id, key: string | undefined, fingerprint: (
 const oldestKept = (now: Date) => new Date(now.getTime() - IDEMPOTENCY_KEY_TTL_SECONDS * 1000).toISOString()
 
 /**
- * The answer kept for the request's key (unexpired), given again; undefined when the key is new. 422 when the key
+ * The answer kept for the request's key (unexpired), given again; undefined when the key is new. INVALID when the key
  * was first used for another request: answering that one would tell the client its new request was done.
  */
 export async function storedAnswer<T>(q: Queryable, request: KeyedRequest, now: Date): Promise<Answer<T> | undefined> {
@@ -59,7 +59,7 @@ export async function storedAnswer<T>(q: Queryable, request: KeyedRequest, now: 
   const row = rows[0]
   if (!row) return undefined
   if (row.fingerprint !== request.fingerprint)
-    throw new UnprocessableError('Idempotency-Key: already used for a different request')
+    throw new AppError('INVALID', 'Idempotency-Key: already used for a different request')
   return { status: Number(row.status), body: JSON.parse(row.body) as T, replayed: true }
 }
 

@@ -99,12 +99,12 @@ describe('POST /api/lessons with an Idempotency-Key', () => {
     expect(again.body.id).toBe(first.body.id)
   })
 
-  it('the same key with another body is 422, naming the header, and books nothing', async () => {
+  it('the same key with another body is 400 INVALID (the contract’s status for it), naming the header, and books nothing', async () => {
     const key = randomUUID()
     const first = await book(token.alice, key)
     const subject = `Other ${key}`
     const other = await book<ErrorBody>(token.alice, key, { ...LESSON, subject })
-    expect(other.status).toBe(422)
+    expect(other.status).toBe(400)
     expect(other.body).toEqual({
       error: { code: 'INVALID', message: 'Idempotency-Key: already used for a different request' },
     })
@@ -113,10 +113,10 @@ describe('POST /api/lessons with an Idempotency-Key', () => {
     expect((await book(token.alice, key)).body).toEqual(first.body)
   })
 
-  it('a key used for a contact request is not a booking’s (422)', async () => {
+  it('a key used for a contact request is not a booking’s (400)', async () => {
     const key = randomUUID()
     expect((await ask(token.alice, key)).status).toBe(201)
-    expect((await book(token.alice, key)).status).toBe(422)
+    expect((await book(token.alice, key)).status).toBe(400)
   })
 
   it('two concurrent requests with one key book one lesson, and both are answered with it', async () => {
@@ -195,7 +195,7 @@ describe('POST /api/lessons with an Idempotency-Key', () => {
 })
 
 describe('POST /api/contact-requests with an Idempotency-Key', () => {
-  it('a repeat answers the first request again; another body is 422; without a key each request counts', async () => {
+  it('a repeat answers the first request again; another body is 400; without a key each request counts', async () => {
     const key = randomUUID()
     const message = `Hello ${key}`
     const first = await ask(token.alice, key, message)
@@ -204,7 +204,7 @@ describe('POST /api/contact-requests with an Idempotency-Key', () => {
     expect(again.status).toBe(201)
     expect(again.body).toEqual(first.body)
     const other = await ask<ErrorBody>(token.alice, key, `${message}!`)
-    expect(other.status).toBe(422)
+    expect(other.status).toBe(400)
     expect(other.body.error.message).toBe('Idempotency-Key: already used for a different request')
     const concurrent = randomUUID()
     const pair = await Promise.all([ask(token.alice, concurrent, message), ask(token.alice, concurrent, message)])
@@ -247,5 +247,36 @@ describe('expiry', () => {
     const after = await book(later, key, { ...LESSON, subject })
     expect(after.status).toBe(201)
     expect(after.body.id).not.toBe(first.body.id)
+  })
+})
+
+describe('repeats and the write budget', () => {
+  let limited: TestServer
+  beforeAll(async () => {
+    // Two writes, then two look-ups past the budget, and nothing refills during the test.
+    limited = await startTestServer({
+      now: manualClock().now,
+      rateLimit: { perSecond: 0.0001, burst: 2 },
+      replayLookupLimit: { perSecond: 0.0001, burst: 2 },
+    })
+  }, 120_000)
+  afterAll(() => limited?.dispose())
+
+  it('each repeat costs the budget a look-up; past it a lost answer is still given, within the look-ups’ own budget, then RATE_LIMITED', async () => {
+    const alice = (await login(limited.url, ALICE)).token
+    const key = randomUUID()
+    const once = () =>
+      http<Lesson>(limited.url, 'POST', '/api/lessons', {
+        token: alice,
+        body: LESSON,
+        headers: { 'idempotency-key': key },
+      })
+    const first = await once()
+    expect(first.status).toBe(201)
+    // The budget's second token, then the two look-ups: the same booking each time.
+    for (let i = 0; i < 3; i++) expect(await once()).toMatchObject({ status: 201, body: { id: first.body.id } })
+    const refused = await once()
+    expect(refused.status).toBe(429)
+    expect((refused.body as unknown as ErrorBody).error.code).toBe('RATE_LIMITED')
   })
 })
