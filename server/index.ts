@@ -100,7 +100,7 @@ export interface StartServerOptions {
   logTailCheckMs?: number
   /**
    * With `redisUrl`: how often a node PINGs each of its Redis connections (commands, publisher, subscriber), in ms; one
-   * that answers nothing within 5 s (a NAT or load balancer forgot it without a reset) is connected again: ioredis
+   * that answers two in a row with nothing within 5 s (a NAT or load balancer forgot it without a reset) is connected again: ioredis
    * would keep it for hours, every command on it timing out and the subscriber hearing nothing. Default 5,000.
    */
   redisPingMs?: number

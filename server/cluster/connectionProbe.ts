@@ -5,6 +5,9 @@ import { REDIS_COMMAND_TIMEOUT_MS, type RedisLink } from './redis'
 /** How often each Redis connection is sent a PING, unless `startServer`'s `redisPingMs` says otherwise. */
 export const DEFAULT_REDIS_PING_MS = 5_000
 
+/** Silent PINGs in a row that make a connection dead (see `probeConnection`). */
+const SILENT_PINGS_TO_DROP = 2
+
 /** Each connection of a node, by name, and what the node loses while it is silent. */
 const CONNECTIONS = {
   commands: { of: (link: RedisLink) => link.client, loses: 'sends and handshakes through this node fail' },
@@ -13,8 +16,8 @@ const CONNECTIONS = {
 } as const
 
 /**
- * PINGs each of the node's Redis connections every `periodMs` and drops one that answers nothing within
- * `REDIS_COMMAND_TIMEOUT_MS`, so that ioredis connects it again (and the subscriber subscribes again:
+ * PINGs each of the node's Redis connections every `periodMs` and drops one that answers two PINGs in a row with
+ * nothing within `REDIS_COMMAND_TIMEOUT_MS`, so that ioredis connects it again (and the subscriber subscribes again:
  * `keepSubscriptions`, at `ready`). A connection that a NAT or a load balancer forgot without a reset stays open and
  * silent: no error, no close. ioredis keeps it for as long as the kernel does (hours): each command on it times out,
  * the subscriber hears nothing and asks nothing, and the node would stay broken without a word (typing and presence
@@ -36,20 +39,27 @@ function probeConnection(connection: Redis, periodMs: number, name: string, lose
   const silences = failureStreak(
     () =>
       logger.warn(
-        `Redis ${name} connection answered no PING within ${REDIS_COMMAND_TIMEOUT_MS / 1000} s: reconnecting it (until then ${loses})`,
+        `Redis ${name} connection answered ${SILENT_PINGS_TO_DROP} PINGs in a row with nothing within ${REDIS_COMMAND_TIMEOUT_MS / 1000} s: reconnecting it (until then ${loses})`,
       ),
     () => logger.info(`Redis ${name} connection answers again`),
   )
   let probing = false
+  // Silent PINGs in a row on this connection. One is not enough: a Redis answering in 5.1 s, or this process's own
+  // pause (its timers run before the answer waiting in the socket is read), would drop a live connection, and with it
+  // the commands ioredis sends again on the next one and the notices the subscriber misses meanwhile.
+  let silentInARow = 0
   const probe = async () => {
     // A connection ioredis knows to be down (connecting, reconnecting, closed) is its own to bring back.
     if (probing || connection.status !== 'ready') return
     probing = true
     try {
       const outcome = await answerWithin(connection.ping(), REDIS_COMMAND_TIMEOUT_MS)
+      if (outcome !== 'silent') silentInARow = 0
       if (outcome === 'answered') silences.succeeded()
       // Gone meanwhile: ioredis saw it go.
       if (outcome !== 'silent' || connection.status !== 'ready') return
+      if (++silentInARow < SILENT_PINGS_TO_DROP) return
+      silentInARow = 0
       silences.failed(undefined)
       // ioredis ends the connection and destroys it `disconnectTimeout` later (2 s) when, as here, nothing answers
       // the end; not probed again before then: the next connection is the one to probe.
