@@ -37,18 +37,25 @@ export function healthProbe(
   options: HealthProbeOptions = {},
 ): () => Promise<HealthReport> {
   const { timeoutMs = 2_000, setTimeout: schedule = setTimeout, clearTimeout: cancel = clearTimeout } = options
+  // A part still working on an earlier question is not asked again (a slow database would otherwise hold one more
+  // connection every round): the round waits for that answer, within its own bound.
+  const pending = new Map<HealthCheck, Promise<boolean>>()
   const answers = (check: HealthCheck): Promise<boolean> =>
     new Promise((resolve) => {
       const timer = schedule(() => resolve(false), timeoutMs)
-      asked(check)
-        .then(
+      let answer = pending.get(check)
+      if (!answer) {
+        answer = asked(check).then(
           () => true,
           () => false,
         )
-        .then((answered) => {
-          cancel(timer)
-          resolve(answered)
-        })
+        pending.set(check, answer)
+        void answer.then(() => pending.delete(check))
+      }
+      void answer.then((answered) => {
+        cancel(timer)
+        resolve(answered)
+      })
     })
   let round: Promise<HealthReport> | null = null
   return () => {

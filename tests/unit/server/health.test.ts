@@ -65,3 +65,44 @@ describe('healthProbe', () => {
     expect(asked).toBe(2)
   })
 })
+
+describe('healthProbe, a part slow to answer', () => {
+  it('is not asked again while its earlier question is unanswered (each round still answers within the bound)', async () => {
+    let asked = 0
+    let answer = () => {}
+    const timers: Array<() => void> = []
+    const probe = healthProbe(
+      [
+        {
+          name: 'database',
+          check: () => {
+            asked++
+            return new Promise<void>((resolve) => {
+              answer = resolve
+            })
+          },
+        },
+      ],
+      {
+        setTimeout: (run) => {
+          timers.push(run)
+          return 0 as unknown as ReturnType<typeof setTimeout>
+        },
+        clearTimeout: () => {},
+      },
+    )
+    for (let round = 0; round < 3; round++) {
+      const report = probe()
+      for (const fire of timers.splice(0)) fire()
+      await expect(report).resolves.toEqual({ ok: false, failing: ['database'] })
+    }
+    expect(asked).toBe(1)
+    answer()
+    await new Promise((resolve) => setImmediate(resolve))
+    // Answered: the next round asks again.
+    const next = probe()
+    for (const fire of timers.splice(0)) fire()
+    await expect(next).resolves.toEqual({ ok: false, failing: ['database'] })
+    expect(asked).toBe(2)
+  })
+})
