@@ -173,8 +173,9 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
       )
       const replay = await spendOrReplay<Lesson>(userId, keyed)
       if (replay) return replay
-      if (Date.parse(startsAt) <= now().getTime()) throw new AppError('INVALID', 'startsAt: must be in the future')
+      // Who may book first: a tutor's booking is refused as such, whatever is wrong with it besides.
       await checkStudentAndTutor(userId, tutorId, 'lessons')
+      if (Date.parse(startsAt) <= now().getTime()) throw new AppError('INVALID', 'startsAt: must be in the future')
       return createOnce({ tutorId, studentId: userId }, keyed, 'lesson:created', async (tx, at) => {
         const rows = await tx.query<LessonRow>(
           `insert into lessons (id, tutor_id, student_id, subject, starts_at, duration_minutes, status, created_at, updated_at)

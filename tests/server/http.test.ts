@@ -401,6 +401,12 @@ describe('lessons', () => {
     else expect(result.body).toMatchObject({ error: { code: status === 403 ? 'FORBIDDEN' : 'INVALID' } })
   })
 
+  it('a tutor booking is 403 whatever the moment asked for: who may book is said before what is wrong with the booking', async () => {
+    const past = await book(token.bob, { startsAt: '2001-05-01T09:00:00.000Z' })
+    expect(past.status).toBe(403)
+    expect(past.body).toMatchObject({ error: { code: 'FORBIDDEN', message: 'only students can create lessons' } })
+  })
+
   it('PATCH is 404 for an unknown lesson and 400 naming status for a bad one', async () => {
     expect((await patch(token.bob, 'lesson-nope', 'confirmed')).status).toBe(404)
     const bad = await patch<ErrorBody>(token.bob, 'lesson-1', 'done')
