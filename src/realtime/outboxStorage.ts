@@ -170,23 +170,50 @@ export function createOutboxStorage(storage: StorageLike) {
    * A logout that drops the user's unsent sends. Another tab of the user hears of it only later (a storage event, a
    * later task), and a try settling there meanwhile writes its send back (the merge write): marked, so that it drops
    * them again when it hears (`clearIfDropped`), and the user's next session does not read them back (`forgetDropped`).
-   * Nothing stored, nothing marked (nothing of the user's is left behind): every tab stores a send in the task that
-   * makes it, so none has one to write back.
+   * The dropped sends are named discarded too (with the user's earlier discards, kept): the user may log in again before
+   * that tab hears (its write back is then after the next session's read back, the mark gone), and no tab writes back,
+   * adopts or sends a discarded send. Nothing stored, nothing marked and no discards kept (nothing of the user's is
+   * left behind): every tab stores a send in the task that makes it, so none has one to write back.
    */
   function clear(userId: Id): void {
+    let text: StoredText
     try {
-      const held = storage.getItem(outboxStorageKey(userId)) !== null
-      drop(userId)
-      if (held) storage.setItem(droppedStorageKey(userId), '1')
+      text = storage.getItem(outboxStorageKey(userId))
+      storage.removeItem(outboxStorageKey(userId))
+    } catch {
+      return
+    }
+    if (text === null) {
+      forget(discardedStorageKey(userId))
+      return
+    }
+    const dropped = new Set<string>()
+    for (const entry of listOf(text)) {
+      const id = (entry as { clientId?: unknown } | null)?.clientId
+      if (typeof id === 'string') dropped.add(id)
+    }
+    // Every dropped send is named, past `DISCARDS_KEPT` if need be: the later discards trim the list.
+    const earlier = [...(readDiscards(userId) ?? NONE)].filter((id) => !dropped.has(id))
+    const ids = [...earlier, ...dropped].slice(-Math.max(DISCARDS_KEPT, dropped.size))
+    try {
+      storage.setItem(discardedStorageKey(userId), JSON.stringify(ids))
+    } catch {
+      // nothing to do: the mark still covers the tabs that hear of the logout before the user's next session
+    }
+    try {
+      storage.setItem(droppedStorageKey(userId), '1')
     } catch {
       // nothing to do
     }
   }
 
-  /** A logout another tab made, heard here: if it dropped the sends, what this tab wrote back meanwhile goes too. */
+  /**
+   * A logout another tab made, heard here: if it dropped the sends, what this tab wrote back meanwhile goes too (the
+   * discards stay: they name the dropped sends for the tabs yet to hear).
+   */
   function clearIfDropped(userId: Id): void {
     try {
-      if (storage.getItem(droppedStorageKey(userId)) !== null) drop(userId)
+      if (storage.getItem(droppedStorageKey(userId)) !== null) storage.removeItem(outboxStorageKey(userId))
     } catch {
       // nothing to do
     }
@@ -195,21 +222,25 @@ export function createOutboxStorage(storage: StorageLike) {
   /**
    * A session of the user is about to read its stored outbox back. Marked, what storage holds was written back by tabs
    * that had not heard of the logout (a page closed before it did): a session writes only once it has read back. It
-   * goes, and the mark with it: from now on the stored sends are this session's.
+   * goes, and the mark with it: from now on the stored sends are this session's. The discards stay: a tab yet to hear
+   * of the logout may still write a dropped send back, and no tab adopts or sends one named there.
    */
   function forgetDropped(userId: Id): void {
     try {
       if (storage.getItem(droppedStorageKey(userId)) === null) return
-      drop(userId)
+      storage.removeItem(outboxStorageKey(userId))
       storage.removeItem(droppedStorageKey(userId))
     } catch {
       // nothing to do
     }
   }
 
-  function drop(userId: Id): void {
-    storage.removeItem(outboxStorageKey(userId))
-    storage.removeItem(discardedStorageKey(userId))
+  function forget(key: string): void {
+    try {
+      storage.removeItem(key)
+    } catch {
+      // nothing to do
+    }
   }
 
   /** The discards last read, by the text they were read from: each retry looks, and most find it unchanged. */

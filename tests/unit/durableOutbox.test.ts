@@ -613,7 +613,9 @@ describe('a logout in another tab while a send of this tab settles', () => {
       .socket()
       .sent('message:send')[0]!
       .ack({ ok: false, error: { code: 'INTERNAL', message: 'try again' } })
-    await eventually(() => expect(savedIds(storage)).toEqual(['b1']))
+    await eventually(() => expect(other.actions.some((a) => sendRetryScheduled.match(a))).toBe(true))
+    // The logout named it discarded: not written back.
+    expect(savedIds(storage)).toEqual([])
     other.store.dispatch(shutdown())
     const next = tab('http://unused.test', storage, { token: null })
     next.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
@@ -638,6 +640,37 @@ describe('a logout in another tab while a send of this tab settles', () => {
     other.store.dispatch(loggedOut({ keepOutbox: true }))
     expect(savedIds(storage)).toEqual(['k2'])
     for (const { store } of [leaving, other]) store.dispatch(shutdown())
+  })
+
+  // The new session's read back ends the mark before the slow tab's try settles: the send it writes back then is no
+  // longer marked, and would be adopted by the new session (another tab's write) and sent.
+  test('settled only after the user logged in again elsewhere: the send written back is never adopted nor sent', async () => {
+    const { storage, tab1: leaving, tab2: other } = twoTabs('http://unused.test', true)
+    other.socket().serverConnect('s2')
+    other.store.dispatch(send('b1'))
+    leaving.store.dispatch(loggedOut())
+    leaving.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    leaving.socket().serverConnect('s3')
+    other
+      .socket()
+      .sent('message:send')[0]!
+      .ack({ ok: false, error: { code: 'INTERNAL', message: 'try again' } })
+    await eventually(() => expect(other.actions.some((a) => sendRetryScheduled.match(a))).toBe(true))
+    // What the session sync does on those storage events.
+    other.store.dispatch(loggedOut({ keepOutbox: true }))
+    other.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    other.socket().serverConnect('s4')
+    leaving.store.dispatch(send('k2'))
+    leaving.store.dispatch(followerGone())
+    const next = tab('http://unused.test', storage, { token: null })
+    next.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    next.socket().serverConnect('s5')
+    for (const t of [leaving, other, next]) {
+      expect(selectPendingMessages(t.store.getState()).map((m) => m.clientId)).not.toContain('b1')
+      expect(sentIds(t)).not.toContain('b1')
+    }
+    expect(savedIds(storage)).toEqual(['k2'])
+    for (const { store } of [leaving, other, next]) store.dispatch(shutdown())
   })
 })
 

@@ -96,8 +96,11 @@ describe('durable outbox storage', () => {
     expect(durable.load('u1')).toHaveLength(1)
     durable.save('u2', [], [pendingMessage('x1')])
     durable.clear('u1')
-    // A tab that has not heard yet writes its send back (a retry's count); hearing, it drops it again.
+    // A tab that has not heard yet writes its send back (a retry's count): named discarded, it is not taken.
     durable.save('u1', [pendingMessage('k1')], [pendingMessage('k1', { attempts: 1 })])
+    expect(durable.load('u1')).toEqual([])
+    // One that does not look the discards up (a send new to the tab) is; hearing, the tab drops it again.
+    durable.save('u1', [], [pendingMessage('k1')])
     expect(durable.load('u1')).toHaveLength(1)
     durable.clearIfDropped('u1')
     expect(storage.getItem(outboxStorageKey('u1'))).toBeNull()
@@ -106,11 +109,33 @@ describe('durable outbox storage', () => {
     durable.forgetDropped('u1')
     expect(durable.load('u1')).toEqual([])
     expect(storage.getItem(droppedStorageKey('u1'))).toBeNull()
+    // The discards stay: a tab yet to hear may write it back after the next session's read back.
+    expect(durable.discarded('u1').has('k1')).toBe(true)
     durable.save('u1', [], [pendingMessage('k2')])
     durable.clearIfDropped('u1')
     durable.forgetDropped('u1')
     expect(durable.load('u1').map((m) => m.clientId)).toEqual(['k2'])
     expect(durable.load('u2')).toHaveLength(1)
+  })
+
+  test('a logout names every send it drops discarded, past the cap if need be, after the earlier discards', () => {
+    const storage = createMemoryStorage()
+    const durable = createOutboxStorage(storage)
+    for (let i = 0; i < DISCARDS_KEPT; i++) durable.recordDiscard('u1', `d${i}`)
+    durable.save('u1', [], [pendingMessage('k1'), pendingMessage('k2')])
+    durable.clear('u1')
+    const named = JSON.parse(storage.getItem(discardedStorageKey('u1'))!) as string[]
+    expect(named).toHaveLength(DISCARDS_KEPT)
+    expect(named.slice(-3)).toEqual([`d${DISCARDS_KEPT - 1}`, 'k1', 'k2'])
+    durable.forgetDropped('u1')
+    expect(durable.discarded('u1').has('k1')).toBe(true)
+    const many = Array.from({ length: DISCARDS_KEPT + 5 }, (_, i) => pendingMessage(`m${i}`))
+    durable.save('u1', [], many)
+    durable.clear('u1')
+    expect(JSON.parse(storage.getItem(discardedStorageKey('u1'))!)).toEqual(many.map((m) => m.clientId))
+    // The next discard trims the list to the cap again.
+    durable.recordDiscard('u1', 'x1')
+    expect(JSON.parse(storage.getItem(discardedStorageKey('u1'))!)).toHaveLength(DISCARDS_KEPT)
   })
 })
 
