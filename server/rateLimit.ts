@@ -1,3 +1,4 @@
+import { within } from './within'
 import { AppError } from './errors'
 
 export interface RateLimitOptions {
@@ -140,23 +141,17 @@ export async function takeUnlessUnavailable(
   key: string,
   waitMs: number,
 ): Promise<'taken' | 'unavailable'> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const taken = (async () => {
-    await limiter.take(key)
-    return 'taken' as const
-  })()
-  const late = new Promise<'unavailable'>((resolve) => {
-    timer = setTimeout(() => resolve('unavailable'), waitMs)
-  })
   try {
-    const outcome = await Promise.race([taken, late])
-    // Its answer, if it ever comes, is no one's to wait for.
-    if (outcome === 'unavailable') taken.catch(() => undefined)
-    return outcome
+    return await within(
+      (async () => {
+        await limiter.take(key)
+        return 'taken' as const
+      })(),
+      waitMs,
+      'unavailable' as const,
+    )
   } catch (error) {
     if (error instanceof AppError) throw error
     return 'unavailable'
-  } finally {
-    clearTimeout(timer)
   }
 }

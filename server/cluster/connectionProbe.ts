@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { failureStreak, type Logger } from '../logger'
+import { within } from '../within'
 import { REDIS_COMMAND_TIMEOUT_MS, type RedisLink } from './redis'
 
 /** How often each Redis connection is sent a PING, unless `startServer`'s `redisPingMs` says otherwise. */
@@ -80,15 +81,10 @@ function probeConnection(connection: Redis, periodMs: number, name: string, lose
  * otherwise (ioredis saw the connection go, and reconnects).
  */
 function answerWithin(command: Promise<unknown>, ms: number): Promise<'answered' | 'lost' | 'silent'> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const silent = new Promise<'silent'>((resolve) => {
-    timer = setTimeout(() => resolve('silent'), ms)
-    timer.unref()
-  })
   const answer = command.then(
     () => 'answered' as const,
     (error: unknown) =>
       (/timed out/i.test((error as Error | null)?.message ?? '') ? 'silent' : 'lost') as 'silent' | 'lost',
   )
-  return Promise.race([answer, silent]).finally(() => clearTimeout(timer))
+  return within(answer, ms, 'silent' as const)
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
+import { within } from '../within'
 
 /**
  * How long a command may wait for Redis's answer. Without a bound, a Redis that holds its connections and answers
@@ -68,17 +69,12 @@ export async function connectRedis(url: string, prefix = 'talemy:'): Promise<Red
 const QUIT_WAIT_MS = 2_000
 
 function quitWithin(connection: Redis, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const waited = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms)
-  })
-  return Promise.race([connection.quit().then(() => undefined), waited])
-    .catch(() => undefined)
-    .finally(() => {
-      clearTimeout(timer)
+  return (
+    within(connection.quit(), ms, undefined)
+      .catch(() => undefined)
       // Once QUIT is answered the connection is closed already; otherwise this ends it.
-      connection.disconnect()
-    })
+      .then(() => connection.disconnect())
+  )
 }
 
 /** The URL without its password, for messages. */
