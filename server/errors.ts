@@ -1,5 +1,5 @@
 import type { ApiError, ErrorCode } from '../src/contract'
-import { describeIssues, HTTP_STATUS, type ValidationIssue } from '../src/contract'
+import { describeIssues, type ValidationIssue } from '../src/contract'
 
 /** A refusal the client should see as `{ code, message }`; anything else thrown becomes `INTERNAL`. */
 export class AppError extends Error {
@@ -10,11 +10,6 @@ export class AppError extends Error {
   ) {
     super(message)
     this.name = 'AppError'
-  }
-
-  /** What HTTP answers it with: its code's status (CONTRACT.md). */
-  get status(): number {
-    return HTTP_STATUS[this.code]
   }
 }
 

@@ -10,7 +10,7 @@ import { join, posix, resolve } from 'node:path'
 import cors from '@fastify/cors'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
-import { type ApiError, MAX_PACKET_BYTES } from '../../src/contract'
+import { type ApiError, HTTP_STATUS, MAX_PACKET_BYTES } from '../../src/contract'
 import { bearerToken } from '../auth'
 import { trustProxyOf, type TrustProxy } from '../clientAddress'
 import { AppError, toApiError } from '../errors'
@@ -139,7 +139,8 @@ export function configureHttpApp(
   void registerSecurityHeaders(app, () => (apiUrl ? [...origins.list(), apiUrl] : origins.list()))
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    const [status, apiError] = error instanceof AppError ? [error.status, toApiError(error)] : fromFrameworkError(error)
+    const [status, apiError] =
+      error instanceof AppError ? [HTTP_STATUS[error.code], toApiError(error)] : fromFrameworkError(error)
     if (apiError.code === 'INTERNAL') request.log.error({ err: error }, 'request failed')
     if (apiError.retryAfterMs !== undefined) reply.header('retry-after', Math.ceil(apiError.retryAfterMs / 1000))
     // A 401 names its scheme (RFC 7235), and says when the Bearer sent was refused (expired, revoked, not ours: RFC 6750)
