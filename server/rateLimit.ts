@@ -47,6 +47,25 @@ export const DEFAULT_REPLAY_LOOKUP_LIMIT: RateLimitOptions = { perSecond: 5, bur
 export type TakeResult = { ok: true } | { ok: false; retryAfterMs: number }
 
 /**
+ * A write past its budget that may repeat one already stored (a lost answer, retried): still answered with what was
+ * stored, while `lookups` (a budget of their own, so a flood past the budget costs the database little) has a token;
+ * anything else, or with no way to `find` it, is RATE_LIMITED, to be tried again after `retryAfterMs`.
+ *
+ * @example return replayPastBudget(replayLookups, userId, () => findByClientId(db, userId, clientId), 800)
+ */
+export async function replayPastBudget<T>(
+  lookups: Limiter,
+  key: string,
+  find: (() => Promise<T | undefined>) | undefined,
+  retryAfterMs: number,
+): Promise<T> {
+  const lookup = find ? await lookups.tryTake(key) : undefined
+  const stored = lookup?.ok ? await find!() : undefined
+  if (stored === undefined) throw new AppError('RATE_LIMITED', 'too many requests, slow down', retryAfterMs)
+  return stored
+}
+
+/**
  * A per-key budget: in memory (`RateLimiter`, one process) or in Redis (`RedisRateLimiter`, shared by the nodes).
  * Callers `await` every method, whichever it is.
  */

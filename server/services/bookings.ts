@@ -10,6 +10,7 @@ import {
 } from '../../src/contract/requests'
 import { AppError, forbidden, invalid, notFound } from '../errors'
 import type { Queryable } from '../db'
+import { replayPastBudget } from '../rateLimit'
 import type { ServiceContext } from './context'
 import { appendEvents, lockCounters, type LoggedEvent } from './eventLog'
 import {
@@ -107,10 +108,7 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
   async function spendOrReplay<T>(userId: Id, keyed: KeyedRequest | undefined): Promise<Answer<T> | undefined> {
     const budget = await limiter.tryTake(userId)
     if (budget.ok) return replayOf<T>(keyed)
-    const lookup = keyed ? await replayLookups.tryTake(userId) : undefined
-    const replay = lookup?.ok ? await replayOf<T>(keyed) : undefined
-    if (replay) return replay
-    throw new AppError('RATE_LIMITED', 'too many requests, slow down', budget.retryAfterMs)
+    return replayPastBudget(replayLookups, userId, keyed && (() => replayOf<T>(keyed)), budget.retryAfterMs)
   }
 
   /**

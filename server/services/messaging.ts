@@ -17,6 +17,7 @@ import {
 } from '../../src/contract/requests'
 import { AppError, forbidden, invalid, notFound } from '../errors'
 import type { Prepared, Queryable } from '../db'
+import { replayPastBudget } from '../rateLimit'
 import type { ServiceContext } from './context'
 import { MESSAGE_COLUMNS, iso, toMessage, type MessageRow } from './rows'
 import { SendBatcher } from './sendBatcher'
@@ -306,9 +307,12 @@ export function createMessaging(ctx: ServiceContext) {
     retryAfterMs: number,
   ): Promise<Message> {
     // Past a few look-ups, no look-up: once the budget has a token again, a replay is told apart by the send itself.
-    const lookup = await replayLookups.tryTake(senderId)
-    const stored = lookup.ok ? await findByClientId(db, senderId, clientId) : undefined
-    if (!stored) throw new AppError('RATE_LIMITED', 'too many requests, slow down', retryAfterMs)
+    const stored = await replayPastBudget(
+      replayLookups,
+      senderId,
+      () => findByClientId(db, senderId, clientId),
+      retryAfterMs,
+    )
     return sameConversation(stored, conversationId)
   }
 
