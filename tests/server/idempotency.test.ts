@@ -144,6 +144,21 @@ describe('POST /api/lessons with an Idempotency-Key', () => {
     expect(await subjectCount(token.alice, subject)).toBe(0)
   })
 
+  it('without a valid token a keyed booking is 401 before its key is read, books nothing, and leaves the key unused', async () => {
+    const key = randomUUID()
+    const subject = `Unauthenticated ${key}`
+    for (const who of ['', 'not-a-token', `${token.alice.slice(0, -4)}AAAA`]) {
+      const refused = await book<ErrorBody>(who, key, { ...LESSON, subject })
+      expect(refused.status).toBe(401)
+      expect(refused.body.error.code).toBe('UNAUTHORIZED')
+    }
+    // A malformed key without a token is 401 too: who asks is checked first.
+    expect((await book<ErrorBody>('', 'k'.repeat(101), { ...LESSON, subject })).status).toBe(401)
+    expect(await subjectCount(token.alice, subject)).toBe(0)
+    // The key was never taken: its first authenticated use books.
+    expect((await book(token.alice, key, { ...LESSON, subject })).status).toBe(201)
+  })
+
   it('a key of 100 printable characters is taken', async () => {
     const key = `${randomUUID()} ~!"#`.padEnd(100, 'x')
     expect((await book(token.alice, key)).status).toBe(201)
