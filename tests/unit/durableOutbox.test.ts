@@ -584,11 +584,7 @@ describe('a logout in another tab while a send of this tab settles', () => {
   ])(
     '$outcome before the logout is heard: it is not stored again, and the next login sends nothing',
     async ({ error, settled }) => {
-      const { storage, tab1: leaving, tab2: other } = twoTabs('http://unused.test', true)
-      other.socket().serverConnect('s2')
-      other.store.dispatch(send('b1'))
-      expect(savedIds(storage)).toEqual(['b1'])
-      leaving.store.dispatch(loggedOut())
+      const { storage, leaving, other } = b1SentThenLoggedOutElsewhere()
       expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull()
       other.socket().sent('message:send')[0]!.ack({ ok: false, error })
       await eventually(() => expect(other.actions.some((a) => settled.match(a))).toBe(true))
@@ -605,15 +601,8 @@ describe('a logout in another tab while a send of this tab settles', () => {
   )
 
   test('the tab closed before it heard: the next login drops what it wrote back, and sends nothing', async () => {
-    const { storage, tab1: leaving, tab2: other } = twoTabs('http://unused.test', true)
-    other.socket().serverConnect('s2')
-    other.store.dispatch(send('b1'))
-    leaving.store.dispatch(loggedOut())
-    other
-      .socket()
-      .sent('message:send')[0]!
-      .ack({ ok: false, error: { code: 'INTERNAL', message: 'try again' } })
-    await eventually(() => expect(other.actions.some((a) => sendRetryScheduled.match(a))).toBe(true))
+    const { storage, leaving, other } = b1SentThenLoggedOutElsewhere()
+    await toldToRetry(other)
     // The logout named it discarded: not written back.
     expect(savedIds(storage)).toEqual([])
     other.store.dispatch(shutdown())
@@ -630,10 +619,7 @@ describe('a logout in another tab while a send of this tab settles', () => {
   })
 
   test('heard only after the user logged in again elsewhere: the new session’s sends stay', async () => {
-    const { storage, tab1: leaving, tab2: other } = twoTabs('http://unused.test', true)
-    other.socket().serverConnect('s2')
-    other.store.dispatch(send('b1'))
-    leaving.store.dispatch(loggedOut())
+    const { storage, leaving, other } = b1SentThenLoggedOutElsewhere()
     leaving.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
     leaving.store.dispatch(send('k2'))
     expect(savedIds(storage)).toEqual(['k2'])
@@ -645,17 +631,10 @@ describe('a logout in another tab while a send of this tab settles', () => {
   // The new session's read back ends the mark before the slow tab's try settles: the send it writes back then is no
   // longer marked, and would be adopted by the new session (another tab's write) and sent.
   test('settled only after the user logged in again elsewhere: the send written back is never adopted nor sent', async () => {
-    const { storage, tab1: leaving, tab2: other } = twoTabs('http://unused.test', true)
-    other.socket().serverConnect('s2')
-    other.store.dispatch(send('b1'))
-    leaving.store.dispatch(loggedOut())
+    const { storage, leaving, other } = b1SentThenLoggedOutElsewhere()
     leaving.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
     leaving.socket().serverConnect('s3')
-    other
-      .socket()
-      .sent('message:send')[0]!
-      .ack({ ok: false, error: { code: 'INTERNAL', message: 'try again' } })
-    await eventually(() => expect(other.actions.some((a) => sendRetryScheduled.match(a))).toBe(true))
+    await toldToRetry(other)
     // What the session sync does on those storage events.
     other.store.dispatch(loggedOut({ keepOutbox: true }))
     other.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
@@ -673,6 +652,26 @@ describe('a logout in another tab while a send of this tab settles', () => {
     for (const { store } of [leaving, other, next]) store.dispatch(shutdown())
   })
 })
+
+/**
+ * Tab 2 sends b1 (stored), then the user chooses "Log out" in tab 1: tab 2 has not heard of it yet.
+ */
+function b1SentThenLoggedOutElsewhere() {
+  const { storage, tab1: leaving, tab2: other } = twoTabs('http://unused.test', true)
+  other.socket().serverConnect('s2')
+  other.store.dispatch(send('b1'))
+  expect(savedIds(storage)).toEqual(['b1'])
+  leaving.store.dispatch(loggedOut())
+  return { storage, leaving, other }
+}
+
+/** `t`'s first send is answered "try again", and its retry scheduled. */
+async function toldToRetry(t: ReturnType<typeof tab>) {
+  t.socket()
+    .sent('message:send')[0]!
+    .ack({ ok: false, error: { code: 'INTERNAL', message: 'try again' } })
+  await eventually(() => expect(t.actions.some((a) => sendRetryScheduled.match(a))).toBe(true))
+}
 
 /** Timers that never fire: a lease waiter polls only when a test says so, never on the wall clock. */
 const stillTimers = { setTimeout: () => ({}), clearTimeout: () => {} }
