@@ -4,6 +4,7 @@ import type { Figure } from '../lib/figure'
 import { BENCH_DIR } from '../lib/paths'
 import { row } from '../lib/results'
 import { startHost } from '../lib/server'
+import { describeStalls } from '../lib/stalls'
 import { percentile, withTimeout } from '../lib/stats'
 import type { WorkerReport, WorkerSetup } from './p7-worker'
 
@@ -115,6 +116,7 @@ export const p7: Figure = {
         `P7: ${sockets} sockets connected (${connectErrors} refused) in ${sizes.workers} processes; sending ${sizes.rate}/s for ${sizes.durationMs / 1000} s`,
       )
       const cpuBefore = await host.call('cpu')
+      await host.call('watchStalls')
       for (const w of workers) w.child.send('go')
       const reports = await withTimeout(
         Promise.all(workers.map((w) => w.report)),
@@ -122,6 +124,11 @@ export const p7: Figure = {
         'P7 reports',
       )
       const cpuAfter = await host.call('cpu')
+      const serverStalls = await host.call('stalls')
+      // The client process whose loop was held the longest: its stall delays every message it receives then.
+      const worstClient = reports.map((r) => r.stalls).sort((a, b) => b.loopMaxMs - a.loopMaxMs)[0]!
+      log(`P7: server ${describeStalls(serverStalls)}`)
+      for (const [w, r] of reports.entries()) log(`P7: client process ${w}: ${describeStalls(r.stalls)}`)
       // Share of one core the server process used from "go" until every client had reported (includes the 3 s grace).
       const serverCpu =
         (cpuAfter.cpuMicros - cpuBefore.cpuMicros) / ((Number(cpuAfter.at) - Number(cpuBefore.at)) / 1e3)
@@ -213,6 +220,18 @@ export const p7: Figure = {
           id: 'P7-send-lag',
           name: `sending side: the latest emit behind its due moment (p50 ${percentile(lags, 50).toFixed(2)} ms, p99 ${percentile(lags, 99).toFixed(2)} ms)`,
           value: Math.max(...lags),
+          unit: 'ms',
+        }),
+        row({
+          id: 'P7-server-stalls',
+          name: `server process from the start of sending until all clients reported, its event loop's worst delay (${describeStalls(serverStalls)})`,
+          value: serverStalls.loopMaxMs,
+          unit: 'ms',
+        }),
+        row({
+          id: 'P7-client-stalls',
+          name: `the client process whose event loop was held the longest, its worst delay (${describeStalls(worstClient)})`,
+          value: worstClient.loopMaxMs,
           unit: 'ms',
         }),
         row({

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto'
 import { io, type Socket } from 'socket.io-client'
 import type { Ack, Message } from '../../src/contract'
 import type { SeededPair } from '../lib/hostProtocol'
+import { type Stalls, watchStalls } from '../lib/stalls'
 
 export interface WorkerSetup {
   url: string
@@ -44,6 +45,8 @@ export interface WorkerReport {
   /** The i-th message's due moment and the moment it was emitted, in ms on the same clock. */
   dueMs: number[]
   emittedMs: number[]
+  /** What held this client process's loop from "go" to its report. */
+  stalls: Stalls
 }
 
 const now = () => Number(process.hrtime.bigint())
@@ -134,6 +137,7 @@ async function main(setup: WorkerSetup): Promise<void> {
 
   await new Promise<void>((resolve) => process.once('message', () => resolve()))
 
+  const watch = watchStalls()
   let sent = 0
   let next = 0
   const start = now()
@@ -198,6 +202,7 @@ async function main(setup: WorkerSetup): Promise<void> {
     schedule: { startMs: start / 1e6, endMs: start / 1e6 + setup.durationMs },
     dueMs,
     emittedMs,
+    stalls: watch.stop(),
   }
   process.send?.({ type: 'report', report })
   for (const socket of sockets) socket.close()

@@ -13,6 +13,7 @@ import { startServer, type RunningServer } from '../../server/index'
 import { userRoom } from '../../server/realtime/rooms'
 import type { HostCommands, HostOptions, HostReply, HostRequest } from './hostProtocol'
 import { seedPairs } from './seed'
+import { watchStalls } from './stalls'
 
 const options = JSON.parse(process.env.BENCH_HOST_OPTIONS ?? '{}') as HostOptions
 const now = (): string => process.hrtime.bigint().toString()
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => relayHttp.listen(0, '127.0.0.1', resolve))
   const relayUrl = `http://127.0.0.1:${(relayHttp.address() as AddressInfo).port}`
 
+  let watching: ReturnType<typeof watchStalls> | null = null
   const commands: HostCommands = {
     async info() {
       return { url: server.url, relayUrl, pid: process.pid, seeded }
@@ -145,6 +147,16 @@ async function main(): Promise<void> {
     async cpu() {
       const usage = process.cpuUsage()
       return { cpuMicros: usage.user + usage.system, at: now() }
+    },
+    async watchStalls() {
+      watching = watchStalls()
+      return null
+    },
+    async stalls() {
+      if (!watching) throw new Error('stalls asked for before watchStalls')
+      const stalls = watching.stop()
+      watching = null
+      return stalls
     },
     async close() {
       relay.close()

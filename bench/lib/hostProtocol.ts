@@ -1,3 +1,4 @@
+import type { Stalls } from './stalls'
 import type { Id } from '../../src/contract'
 
 export interface HostOptions {
@@ -42,6 +43,10 @@ export interface HostCommands {
   restart(args?: undefined): Promise<{ downMs: number }>
   /** The server process's CPU time so far (user + system, µs) and its clock, for a CPU share over a span. */
   cpu(args?: undefined): Promise<{ cpuMicros: number; at: string }>
+  /** Starts watching the server process's event loop and garbage collector (`bench/lib/stalls.ts`). */
+  watchStalls(args?: undefined): Promise<null>
+  /** What the server process's loop and collector did since `watchStalls`. */
+  stalls(args?: undefined): Promise<Stalls>
   close(args?: undefined): Promise<null>
 }
 
