@@ -485,6 +485,9 @@ export const api = createApi({
     }),
     createConversation: build.mutation<Conversation, { participantId: Id }>({
       query: (body) => ({ url: '/conversations', method: 'POST', body }),
+      // A write's answer is checked as a read's is: the page goes to its id (and the other writes' answers are put into
+      // the cache by their pages), so one of another shape is the server's INTERNAL, said where it was asked.
+      extraOptions: { check: conversationSchema },
       invalidatesTags: [{ type: 'Conversation', id: LIST }],
     }),
     getMessages: build.query<ThreadMessage[], Id>({
@@ -520,9 +523,11 @@ export const api = createApi({
       Keyed<{ tutorId: Id; subject: string; startsAt: string; durationMinutes: number }>
     >({
       query: ({ idempotencyKey, ...body }) => ({ url: '/lessons', method: 'POST', body, ...keyHeader(idempotencyKey) }),
+      extraOptions: { check: lessonSchema },
     }),
     updateLessonStatus: build.mutation<Lesson, { id: Id; status: LessonStatus }>({
       query: ({ id, status }) => ({ url: `/lessons/${encodeURIComponent(id)}`, method: 'PATCH', body: { status } }),
+      extraOptions: { check: lessonSchema },
     }),
     getContactRequests: build.query<ContactRequest[], void>({
       query: () => '/contact-requests',
@@ -536,6 +541,7 @@ export const api = createApi({
         body,
         ...keyHeader(idempotencyKey),
       }),
+      extraOptions: { check: contactRequestSchema },
     }),
     updateContactRequestStatus: build.mutation<ContactRequest, { id: Id; status: ContactRequestStatus }>({
       query: ({ id, status }) => ({
@@ -543,6 +549,7 @@ export const api = createApi({
         method: 'PATCH',
         body: { status },
       }),
+      extraOptions: { check: contactRequestSchema },
     }),
   }),
 })
