@@ -60,6 +60,7 @@ export const en = {
   'error.OUTBOX_FULL': 'Too many messages are waiting to be sent. Your text is kept: send it once they have gone.',
   'error.UNKNOWN': 'Something went wrong. Please try again.',
   'controls.tryAgain': 'Try again',
+  'controls.retrying': 'Trying again…',
   'controls.tutor': 'Tutor',
   'controls.chooseTutor': 'Choose a tutor…',
   // What a field that holds its form back says (the browser would say it in its own language)

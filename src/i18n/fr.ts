@@ -57,6 +57,7 @@ export const fr: Catalogue = {
     'Trop de messages attendent d’être envoyés. Votre texte est conservé : envoyez-le quand ils seront partis.',
   'error.UNKNOWN': 'Une erreur s’est produite. Veuillez réessayer.',
   'controls.tryAgain': 'Réessayer',
+  'controls.retrying': 'Nouvel essai…',
   'controls.tutor': 'Tuteur',
   'controls.chooseTutor': 'Choisir un tuteur…',
   'form.fill': 'Veuillez renseigner ce champ.',

@@ -41,7 +41,7 @@ const MESSAGE_REFUSED: Record<FreeTextProblem, MessageId> = {
 export function ContactRequestsPage() {
   const t = useT()
   const me = useAppSelector(selectUser)!
-  const { data: requests, isLoading, error, refetch } = useGetContactRequestsQuery()
+  const { data: requests, isLoading, isFetching, error, refetch } = useGetContactRequestsQuery()
   const sorted = useMemo(
     () => [...(requests ?? [])].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)),
     [requests],
@@ -54,7 +54,7 @@ export function ContactRequestsPage() {
       <section aria-labelledby="requests-list">
         <h2 id="requests-list">{t(me.role === 'student' ? 'requests.listStudent' : 'requests.listTutor')}</h2>
         {isLoading && <p className="muted">{t('requests.loading')}</p>}
-        {error && <LoadError error={error} retry={refetch} />}
+        {error && <LoadError error={error} retry={refetch} fetching={isFetching} />}
         {requests && sorted.length === 0 && <p className="muted">{t('requests.empty')}</p>}
         <ul className="cards" data-testid="contact-request-list">
           {sorted.map((r) => (

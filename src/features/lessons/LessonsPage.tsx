@@ -54,7 +54,7 @@ export function sortLessons(lessons: readonly Lesson[]): Lesson[] {
 export function LessonsPage() {
   const t = useT()
   const me = useAppSelector(selectUser)!
-  const { data: lessons, isLoading, error, refetch } = useGetLessonsQuery()
+  const { data: lessons, isLoading, isFetching, error, refetch } = useGetLessonsQuery()
   const sorted = useMemo(() => sortLessons(lessons ?? []), [lessons])
 
   return (
@@ -64,7 +64,7 @@ export function LessonsPage() {
       <section aria-labelledby="lessons-list">
         <h2 id="lessons-list">{t(me.role === 'student' ? 'lessons.listStudent' : 'lessons.listTutor')}</h2>
         {isLoading && <p className="muted">{t('lessons.loading')}</p>}
-        {error && <LoadError error={error} retry={refetch} />}
+        {error && <LoadError error={error} retry={refetch} fetching={isFetching} />}
         {lessons && sorted.length === 0 && <p className="muted">{t('lessons.empty')}</p>}
         <ul className="cards" data-testid="lesson-list">
           {sorted.map((l) => (

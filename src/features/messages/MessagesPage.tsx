@@ -22,7 +22,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
   const dates = useDates()
   const me = useAppSelector(selectUser)
   const people = usePeople()
-  const { data: conversations, isLoading, error, refetch } = useGetConversationsQuery()
+  const { data: conversations, isLoading, isFetching, error, refetch } = useGetConversationsQuery()
   // While keyboard focus is in the list, it keeps its order (news changes a conversation in place, and one new to the
   // list comes first): a browser blurs a focused link that a re-sort moves in the DOM. Most recent first again once
   // focus has left it.
@@ -48,7 +48,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
         {!conversationId && <UnsavedNotice />}
         <NewConversation />
         {isLoading && <p className="muted">{t('messages.loading')}</p>}
-        {error && <LoadError error={error} retry={refetch} />}
+        {error && <LoadError error={error} retry={refetch} fetching={isFetching} />}
         {conversations && sorted.length === 0 && <p className="muted">{t('messages.empty')}</p>}
         <ul
           className="conv-list"

@@ -57,7 +57,7 @@ export function Thread({
   const socket = useSocket()
   const rejection = useAppSelector(selectSendRejection)
   const typing = useAppSelector((state) => selectTyping(state, conversationId))
-  const { data, isLoading, isSuccess, error, refetch } = useGetMessagesQuery(conversationId)
+  const { data, isLoading, isFetching, isSuccess, error, refetch } = useGetMessagesQuery(conversationId)
   const messages = data ?? []
   // A thread not read yet has nowhere to show a message written in it, which would yet wait unsent, should the read fail
   // (gone, not the user's, or the server out of reach): no composer until it is read (a draft typed meanwhile would go
@@ -214,8 +214,9 @@ export function Thread({
             >
               {loadingEarlier ? t('thread.loadingEarlier') : t('thread.loadEarlier')}
             </button>
-            {/* An alert: the button only goes back to its words, and nothing else would tell why no page came. */}
-            {earlierError && (
+            {/* An alert: the button only goes back to its words, and nothing else would tell why no page came. Gone while
+                the page is asked for again, so that failing the same way again is said again (WCAG 4.1.3). */}
+            {earlierError && !loadingEarlier && (
               <span className="form-error" role="alert">
                 {t(errorMessageId(earlierError))}
               </span>
@@ -223,7 +224,7 @@ export function Thread({
           </div>
         )}
         {isLoading && <p className="muted center">{t('thread.loading')}</p>}
-        {error && <LoadError error={error} retry={refetch} className="center" />}
+        {error && <LoadError error={error} retry={refetch} fetching={isFetching} className="center" />}
         {!isLoading && !error && messages.length === 0 && <p className="muted center">{t('thread.empty')}</p>}
         <ol className="msgs">
           {messages.map((m) => (

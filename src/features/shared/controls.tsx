@@ -1,4 +1,4 @@
-import { useMemo, useRef, type RefObject } from 'react'
+import { useEffect, useMemo, useRef, useState, type RefObject } from 'react'
 import { focusAfterRemoval } from '../../app/focus'
 import { useGetUsersQuery } from '../../api/hooks'
 import type { User } from '../../contract'
@@ -10,25 +10,56 @@ import { useFieldWords } from './fieldWords'
  * A failed load, said in words, with a way to try again. The button goes with the error once the read succeeds: if it
  * had keyboard focus, `focusTo` takes it (the field the read fills), else the page's main region, where the list now
  * is (a removed focused element leaves focus on <body>, and the next Tab would start again from the top of the page).
+ * While the read the user asked for is on its way the words go and the button says so: words left standing would
+ * change nothing when it fails the same way again, and a screen reader would say nothing (WCAG 4.1.3); put back into
+ * the alert, which stays in the page, they are said again. A read the layer makes again by itself (`fetching`
+ * without a press) changes nothing here: each of its tries would be said, unasked.
  */
 export function LoadError({
   error,
   retry,
+  fetching = false,
   className = '',
   focusTo,
 }: {
   error: unknown
   retry: () => void
+  /** A read of what failed is on its way (the query's `isFetching`), the user's or the layer's. */
+  fetching?: boolean
   className?: string
   focusTo?: RefObject<HTMLElement | null>
 }) {
   const t = useT()
   const keepFocus = useMemo(() => focusAfterRemoval(() => focusTo?.current ?? null), [focusTo])
+  /** "Try again" was pressed, and the read it made has not ended: `fetching` has not been seen back to false since. */
+  const [asked, setAsked] = useState(false)
+  const sawFetching = useRef(false)
+  useEffect(() => {
+    if (!asked) return
+    if (fetching) sawFetching.current = true
+    else if (sawFetching.current) {
+      sawFetching.current = false
+      setAsked(false)
+    }
+  }, [asked, fetching])
+  const retrying = asked && fetching
   return (
     <p className={`form-error ${className}`.trim()} role="alert">
-      {t(errorMessageId(error))}{' '}
-      <button ref={keepFocus} type="button" className="btn btn-quiet" onClick={() => retry()}>
-        {t('controls.tryAgain')}
+      {retrying ? null : <>{t(errorMessageId(error))} </>}
+      {/* aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>. */}
+      <button
+        ref={keepFocus}
+        type="button"
+        className="btn btn-quiet"
+        aria-disabled={retrying || undefined}
+        onClick={() => {
+          // A second press while the read is on its way asks for nothing more.
+          if (retrying) return
+          setAsked(true)
+          retry()
+        }}
+      >
+        {retrying ? t('controls.retrying') : t('controls.tryAgain')}
       </button>
     </p>
   )
@@ -41,9 +72,9 @@ export function LoadError({
  * @example <select ref={whoRef}>…</select><PeopleLoadError focusTo={whoRef} />
  */
 export function PeopleLoadError({ focusTo }: { focusTo: RefObject<HTMLElement | null> }) {
-  const { data, error, refetch } = useGetUsersQuery()
+  const { data, error, isFetching, refetch } = useGetUsersQuery()
   if (!error || data !== undefined) return null
-  return <LoadError error={error} retry={refetch} focusTo={focusTo} />
+  return <LoadError error={error} retry={refetch} fetching={isFetching} focusTo={focusTo} />
 }
 
 /** A failed action, said in words (nothing when there is no error). */
