@@ -296,6 +296,7 @@ async function startOn(
         options.sessionRecheckMs ?? DEFAULT_SESSION_RECHECK_MS,
         options.redisPingMs ?? DEFAULT_REDIS_PING_MS,
         logger,
+        clock,
       )
     : undefined
   const delivery = new LiveDelivery()

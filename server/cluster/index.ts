@@ -84,6 +84,8 @@ export function joinCluster(
   /** How often this node PINGs its Redis connections (the bound on a dead one going unnoticed, plus 5 s). */
   pingMs: number,
   logger: Logger,
+  /** The clock tokens are checked against, in ms (a shared viewer counts until its token's end). */
+  now: () => number = Date.now,
 ) {
   watchPublishes(redis.pub, logger)
   const subscriptionsHeld = keepSubscriptions(redis.sub)
@@ -156,7 +158,7 @@ export function joinCluster(
     /** Resolves once Redis has confirmed the adapter's subscriptions: a node listens only then. */
     subscribed,
     slots: new SharedSocketSlots(redis, entries, maxSocketsPerUser),
-    viewers: new SharedViewers(redis, entries),
+    viewers: new SharedViewers(redis, entries, now),
     presence: new RedisPresenceStore(redis),
     /** `listener` runs whenever this node's subscriber is back: what the other nodes published meanwhile was lost. */
     onNotificationsLost(listener: () => void) {

@@ -35,34 +35,97 @@ export class SharedSocketSlots {
 }
 
 /**
- * Who is looking at which conversation, across the nodes: each joined socket an entry `<user> <node>:<socket>` in the
- * conversation's set.
+ * Who is looking at which conversation, across the nodes: each joined socket an entry `<user> <node>:<socket> <expiry>`
+ * in the conversation's set, `<expiry>` its token's (ms). A send on any node counts a viewer only while its clock says
+ * that token lives, as the single-node path (`createPresence`) does: a socket whose token has expired while its expiry
+ * timer lags (a busy loop, a clock that jumped) is looking at nothing, or a send would mark its message read for that
+ * user and tell the sender so, on the strength of a session that has ended. A renewal replaces the entries.
  */
 export class SharedViewers implements Presence {
+  /**
+   * Per socket of this node, per conversation it has shared, the members it holds there: one, or two while a renewal
+   * puts the new one in before taking the old one out.
+   */
+  private readonly mine = new Map<string, Map<Id, Set<string>>>()
+
   constructor(
     private readonly link: RedisLink,
     private readonly entries: NodeEntries,
+    /** The clock tokens are checked against, in ms. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   private key(conversationId: Id): string {
     return `${this.link.prefix}viewers:${conversationId}`
   }
 
-  private member(userId: Id, socketId: string): string {
-    return `${userId} ${this.link.nodeId}:${socketId}`
+  private member(userId: Id, socketId: string, expiresAt: number): string {
+    return `${userId} ${this.link.nodeId}:${socketId} ${expiresAt}`
   }
 
-  joined(conversationId: Id, userId: Id, socketId: string): Promise<unknown> {
-    return this.entries.add(this.key(conversationId), this.member(userId, socketId))
+  joined(conversationId: Id, userId: Id, socketId: string, expiresAt: number): Promise<unknown> {
+    let conversations = this.mine.get(socketId)
+    if (!conversations) this.mine.set(socketId, (conversations = new Map()))
+    let held = conversations.get(conversationId)
+    if (!held) conversations.set(conversationId, (held = new Set()))
+    const member = this.member(userId, socketId, expiresAt)
+    held.add(member)
+    return this.entries.add(this.key(conversationId), member).catch(async (error: unknown) => {
+      // The join fails and leaves the room, which calls no `left`: what a renewal added meanwhile goes with it.
+      if (this.mine.get(socketId)?.get(conversationId) === held) await this.withdraw(conversationId, socketId)
+      throw error
+    })
   }
 
-  left(conversationId: Id, userId: Id, socketId: string): Promise<void> {
-    return this.entries.remove(this.key(conversationId), this.member(userId, socketId))
+  left(conversationId: Id, _userId: Id, socketId: string): Promise<void> {
+    return this.withdraw(conversationId, socketId)
+  }
+
+  /**
+   * The socket's token was renewed: each of its entries is replaced by one with the new expiry (the new one first, so
+   * it never stops counting meanwhile). An entry not replaced (Redis away) stops counting at the old token's end.
+   */
+  async renewed(userId: Id, socketId: string, expiresAt: number): Promise<void> {
+    const member = this.member(userId, socketId, expiresAt)
+    await Promise.all(
+      [...(this.mine.get(socketId) ?? [])].map(async ([conversationId, held]) => {
+        if (held.has(member)) return
+        const older = [...held]
+        held.add(member)
+        try {
+          await this.entries.add(this.key(conversationId), member)
+        } catch (error) {
+          held.delete(member)
+          throw error
+        }
+        // Left meanwhile: the leave has taken out every member it held, this one included.
+        if (this.mine.get(socketId)?.get(conversationId) !== held) return
+        for (const old of older) held.delete(old)
+        await Promise.all(older.map((old) => this.entries.remove(this.key(conversationId), old)))
+      }),
+    )
   }
 
   async viewers(conversationId: Id): Promise<ReadonlySet<Id>> {
     const members = await this.entries.members(this.key(conversationId))
-    return new Set(members.map((member) => member.slice(0, member.indexOf(' '))))
+    const now = this.now()
+    const viewers = new Set<Id>()
+    for (const member of members) {
+      const [userId, , expiresAt] = member.split(' ')
+      // An entry without an expiry is a node's of an earlier version (a rolling deploy): counted as it was then.
+      if (userId && (expiresAt === undefined || now < Number(expiresAt))) viewers.add(userId)
+    }
+    return viewers
+  }
+
+  /** Takes out every entry the socket holds for the conversation. */
+  private async withdraw(conversationId: Id, socketId: string): Promise<void> {
+    const conversations = this.mine.get(socketId)
+    const held = conversations?.get(conversationId)
+    if (!conversations || !held) return
+    conversations.delete(conversationId)
+    if (conversations.size === 0) this.mine.delete(socketId)
+    await Promise.all([...held].map((member) => this.entries.remove(this.key(conversationId), member)))
   }
 }
 

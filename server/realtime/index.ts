@@ -131,8 +131,11 @@ export interface SocketCap {
 
 /** Told of every conversation a socket joins or leaves, when viewers are shared between nodes. */
 export interface ViewerRegistry {
-  joined(conversationId: Id, userId: Id, socketId: string): Promise<unknown>
+  /** `expiresAt`: the socket's token's end (ms), after which a send on any node no longer counts this viewer. */
+  joined(conversationId: Id, userId: Id, socketId: string, expiresAt: number): Promise<unknown>
   left(conversationId: Id, userId: Id, socketId: string): Promise<unknown>
+  /** The socket's token was renewed: its viewers count until the new one's end. */
+  renewed(userId: Id, socketId: string, expiresAt: number): Promise<unknown>
 }
 
 export interface HandlerDeps {
@@ -267,6 +270,11 @@ export function attachHandlers(
     if (claims.expiresAt > socket.data.expiresAt) {
       socket.data.expiresAt = claims.expiresAt
       armExpiry(socket)
+      // The other nodes' sends check a shared viewer's expiry: unrenewed there, this socket would stop counting as
+      // looking at its threads at the old token's end. The renewal itself holds: a failure here costs only that.
+      await viewerRegistry
+        ?.renewed(socket.data.userId, socket.id, claims.expiresAt)
+        .catch(warn('sharing a renewed viewer failed'))
     }
     return null
   }
@@ -311,7 +319,7 @@ export function attachHandlers(
           // Shared before the read mark and the ack: a send on another node from then on sees this viewer. Unshared,
           // the join fails and leaves the room again, so the next join shares it (in the room, it would change nothing).
           try {
-            await viewerRegistry?.joined(id, socket.data.userId, socket.id)
+            await viewerRegistry?.joined(id, socket.data.userId, socket.id, socket.data.expiresAt)
           } catch (error) {
             logger.warn({ err: error }, 'sharing a viewer failed')
             void socket.leave(room)

@@ -134,9 +134,10 @@ describe.runIf(ready)('state shared through Redis', () => {
     const entriesTwo = new NodeEntries(two.client)
     const viewersOne = new SharedViewers(one, entriesOne)
     const viewersTwo = new SharedViewers(two, entriesTwo)
-    await viewersOne.joined('conv-1', 'alice', 'a1')
-    await viewersTwo.joined('conv-1', 'alice', 'a2')
-    await viewersTwo.joined('conv-1', 'bob', 'b1')
+    const later = Date.now() + 3_600_000
+    await viewersOne.joined('conv-1', 'alice', 'a1', later)
+    await viewersTwo.joined('conv-1', 'alice', 'a2', later)
+    await viewersTwo.joined('conv-1', 'bob', 'b1', later)
     expect(await viewersOne.viewers('conv-1')).toEqual(new Set(['alice', 'bob']))
     await viewersTwo.left('conv-1', 'bob', 'b1')
     await viewersOne.left('conv-1', 'alice', 'a1')
@@ -144,6 +145,32 @@ describe.runIf(ready)('state shared through Redis', () => {
     expect(await viewersOne.viewers('conv-2')).toEqual(new Set())
     await entriesOne.stop()
     await entriesTwo.stop()
+  })
+
+  it('counts a viewer only until its token’s end on the reading node’s clock, and until the new end once renewed', async () => {
+    let now = 1_000_000
+    const entriesOne = new NodeEntries(one.client)
+    const entriesTwo = new NodeEntries(two.client)
+    const viewersOne = new SharedViewers(one, entriesOne, () => now)
+    const viewersTwo = new SharedViewers(two, entriesTwo, () => now)
+    try {
+      await viewersTwo.joined('conv-3', 'bob', 'b1', now + 1_000)
+      await viewersTwo.joined('conv-4', 'bob', 'b1', now + 1_000)
+      expect(await viewersOne.viewers('conv-3')).toEqual(new Set(['bob']))
+      now += 1_000
+      expect(await viewersOne.viewers('conv-3')).toEqual(new Set())
+      // Renewed: each of its entries replaced, none left behind with the old end.
+      await viewersTwo.renewed('bob', 'b1', now + 1_000)
+      expect(await viewersOne.viewers('conv-3')).toEqual(new Set(['bob']))
+      expect(await viewersOne.viewers('conv-4')).toEqual(new Set(['bob']))
+      expect(await entriesOne.members(`${two.prefix}viewers:conv-3`)).toHaveLength(1)
+      await viewersTwo.left('conv-3', 'bob', 'b1')
+      expect(await viewersOne.viewers('conv-3')).toEqual(new Set())
+      expect(await entriesOne.members(`${two.prefix}viewers:conv-3`)).toEqual([])
+    } finally {
+      await entriesOne.stop()
+      await entriesTwo.stop()
+    }
   })
 
   it('puts back what a node holds after Redis lost its data (a restart without persistence): sockets, then online', async () => {

@@ -9,7 +9,17 @@ import { SessionStore } from '../../server/sessions'
 import { startServer, type StartServerOptions } from '../../server/index'
 import { appendEvents, EventLog, lockCounters, type LoggedEvent } from '../../server/services/eventLog'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
-import { ALICE, BOB, CAROL, emitAck, http, login, type ClientSocket } from '../server/support/server'
+import {
+  ALICE,
+  BOB,
+  CAROL,
+  emitAck,
+  http,
+  login,
+  manualClock,
+  recordingFromHandshake,
+  type ClientSocket,
+} from '../server/support/server'
 import { openStream, type Stream } from '../server/support/stream'
 import { capturedLog, type LogLine } from '../support/capturedLog'
 import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
@@ -269,6 +279,110 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
         spy.mockRestore()
         bobOnA.socket.close()
       }
+    }
+  })
+
+  // Review: a send counted the viewers the nodes share without their tokens' expiry, which the single-node path
+  // (createPresence) checks: Bob's socket on C, its token expired while its expiry timer lagged (a busy loop, a clock
+  // that jumped), still looked at the thread for a send on D, which marked Alice's message read for him and told her
+  // "Seen", on a session that had ended.
+  it('does not count a viewer on the other node whose token has expired (its timer lagging): the message stays unread, no receipt', async () => {
+    // Two more nodes on one manual clock (the timers, an hour, never fire here), under their own prefix: this file's
+    // socket caps are spent. It starts at the file's frozen time: a node started later prunes the log on its clock.
+    const clock = manualClock(frozen)
+    const TTL_MS = 3_600_000
+    const nodeOptions = {
+      ...options,
+      now: clock.now,
+      tokenTtlSeconds: TTL_MS / 1000,
+      redisPrefix: `t${randomUUID().slice(0, 8)}:`,
+    }
+    const [c, d] = await Promise.all([startServer(nodeOptions), startServer(nodeOptions)])
+    try {
+      const bob = await login(c.url, BOB)
+      clock.advance(TTL_MS / 2)
+      const alice = await login(d.url, ALICE)
+      const aliceOnD = await stream(d.url, alice.token)
+      // Bob's socket is sent nothing after the clock moves until the send: anything else (his presence snapshot, a
+      // notice) would find his token expired and disconnect him, and his viewer would go with him.
+      const bobOnC = recordingFromHandshake(c.url, bob.token, 'sync:caughtUp')
+      sockets.push(bobOnC.socket)
+      await bobOnC.connect()
+      await vi.waitFor(() => expect(bobOnC.events.map((item) => item.event)).toContain('presence:snapshot'), {
+        timeout: 10_000,
+      })
+      expect(await emitAck(bobOnC.socket, 'conversation:join', CONV)).toEqual({ ok: true, data: null })
+      expect(bobOnC.socket.connected).toBe(true)
+      // Bob's token has expired on both nodes' clock; Alice's has half its life left.
+      clock.advance(TTL_MS / 2)
+      const sent = await http<{ seq: number }>(d.url, 'POST', `/api/conversations/${CONV}/messages`, {
+        token: alice.token,
+        body: { content: 'sent after his token expired', clientId: randomUUID() },
+      })
+      expect(sent.status).toBe(201)
+      const conversations = await http<{ id: string; readSeq: Record<string, number> }[]>(
+        d.url,
+        'GET',
+        '/api/conversations',
+        { token: alice.token },
+      )
+      expect(conversations.body.find((conv) => conv.id === CONV)!.readSeq[bob.user.id]).toBeLessThan(sent.body.seq)
+      // A receipt goes to Alice in the batch of her message:sent: once that is in, a receipt would be too.
+      await vi.waitFor(() => expect(aliceOnD.logged().map((item) => item.event)).toContain('message:sent'), {
+        timeout: 10_000,
+      })
+      // (Bob's join told her of his read before: that receipt names an earlier seq.)
+      const receipts = aliceOnD.logged().filter((item) => item.event === 'conversation:seen')
+      expect(receipts.filter((item) => item.payload.seq === sent.body.seq)).toEqual([])
+    } finally {
+      await c.close()
+      await d.close()
+    }
+  })
+
+  it('counts a viewer on the other node past its first token’s end once its socket has renewed (session:renew)', async () => {
+    // As in the test above.
+    const clock = manualClock(frozen)
+    const TTL_MS = 3_600_000
+    const nodeOptions = {
+      ...options,
+      now: clock.now,
+      tokenTtlSeconds: TTL_MS / 1000,
+      redisPrefix: `t${randomUUID().slice(0, 8)}:`,
+    }
+    const [c, d] = await Promise.all([startServer(nodeOptions), startServer(nodeOptions)])
+    try {
+      const bob = await login(c.url, BOB)
+      const bobOnC = await stream(c.url, bob.token)
+      expect(await emitAck(bobOnC.socket, 'conversation:join', CONV)).toEqual({ ok: true, data: null })
+      clock.advance(TTL_MS / 2)
+      const refreshed = await http<{ token: string }>(c.url, 'POST', '/api/auth/refresh', {
+        body: { refreshToken: bob.refreshToken },
+      })
+      expect(refreshed.status).toBe(200)
+      expect(await emitAck(bobOnC.socket, 'session:renew', { token: refreshed.body.token })).toEqual({
+        ok: true,
+        data: null,
+      })
+      // His first token has ended; the renewed one has half its life left.
+      clock.advance(TTL_MS / 2)
+      const alice = await login(d.url, ALICE)
+      const sent = await http<{ seq: number }>(d.url, 'POST', `/api/conversations/${CONV}/messages`, {
+        token: alice.token,
+        body: { content: 'sent while he looks, renewed', clientId: randomUUID() },
+      })
+      expect(sent.status).toBe(201)
+      const conversations = await http<{ id: string; readSeq: Record<string, number> }[]>(
+        d.url,
+        'GET',
+        '/api/conversations',
+        { token: alice.token },
+      )
+      expect(conversations.body.find((conv) => conv.id === CONV)!.readSeq[bob.user.id]).toBe(sent.body.seq)
+      expect(bobOnC.socket.connected).toBe(true)
+    } finally {
+      await c.close()
+      await d.close()
     }
   })
 
