@@ -81,6 +81,8 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
   const { channel, visibility } = options
   /** This tab's follower proxy, while it has one: the election's news of the holder goes to it. */
   let proxyNow: TabSocket | null = null
+  /** `leave` was called and no `join` since: this tab wants no socket, and has no proxy to say goodbye for it. */
+  let aside = false
 
   const election = createElection({
     tabId,
@@ -128,10 +130,20 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
         },
       }
     },
-    leave: election.leave,
-    join: election.join,
+    leave() {
+      aside = true
+      election.leave()
+    },
+    join() {
+      aside = false
+      election.join()
+    },
     stop() {
       election.stop()
+      // A tab that stood aside said its goodbye when it left (its proxy's `detach`), and has sent over HTTP since: what
+      // it leaves unsent in storage now no holder would take over before a reload. Its goodbye again, as the page goes
+      // (attached or not, the holder adopts what a leaving tab left).
+      if (aside) channel.post({ kind: 'detach', from: tabId })
     },
   }
 }
