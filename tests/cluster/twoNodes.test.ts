@@ -282,15 +282,15 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     }
   })
 
-  // Review: a send counted the viewers the nodes share without their tokens' expiry, which the single-node path
-  // (createPresence) checks: Bob's socket on C, its token expired while its expiry timer lagged (a busy loop, a clock
-  // that jumped), still looked at the thread for a send on D, which marked Alice's message read for him and told her
-  // "Seen", on a session that had ended.
-  it('does not count a viewer on the other node whose token has expired (its timer lagging): the message stays unread, no receipt', async () => {
-    // Two more nodes on one manual clock (the timers, an hour, never fire here), under their own prefix: this file's
-    // socket caps are spent. It starts at the file's frozen time: a node started later prunes the log on its clock.
+  /** How long the tokens of `twoNodesOnOneClock`'s nodes live: an hour, which their expiry timers never reach here. */
+  const TTL_MS = 3_600_000
+
+  /**
+   * Two more nodes on one manual clock, under their own prefix: this file's socket caps are spent. It starts at the
+   * file's frozen time: a node started later prunes the log on its clock.
+   */
+  async function twoNodesOnOneClock() {
     const clock = manualClock(frozen)
-    const TTL_MS = 3_600_000
     const nodeOptions = {
       ...options,
       now: clock.now,
@@ -298,6 +298,15 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       redisPrefix: `t${randomUUID().slice(0, 8)}:`,
     }
     const [c, d] = await Promise.all([startServer(nodeOptions), startServer(nodeOptions)])
+    return { clock, c, d }
+  }
+
+  // Review: a send counted the viewers the nodes share without their tokens' expiry, which the single-node path
+  // (createPresence) checks: Bob's socket on C, its token expired while its expiry timer lagged (a busy loop, a clock
+  // that jumped), still looked at the thread for a send on D, which marked Alice's message read for him and told her
+  // "Seen", on a session that had ended.
+  it('does not count a viewer on the other node whose token has expired (its timer lagging): the message stays unread, no receipt', async () => {
+    const { clock, c, d } = await twoNodesOnOneClock()
     try {
       const bob = await login(c.url, BOB)
       clock.advance(TTL_MS / 2)
@@ -341,16 +350,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
   })
 
   it('counts a viewer on the other node past its first token’s end once its socket has renewed (session:renew)', async () => {
-    // As in the test above.
-    const clock = manualClock(frozen)
-    const TTL_MS = 3_600_000
-    const nodeOptions = {
-      ...options,
-      now: clock.now,
-      tokenTtlSeconds: TTL_MS / 1000,
-      redisPrefix: `t${randomUUID().slice(0, 8)}:`,
-    }
-    const [c, d] = await Promise.all([startServer(nodeOptions), startServer(nodeOptions)])
+    const { clock, c, d } = await twoNodesOnOneClock()
     try {
       const bob = await login(c.url, BOB)
       const bobOnC = await stream(c.url, bob.token)

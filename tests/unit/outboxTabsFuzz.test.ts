@@ -16,6 +16,7 @@ import {
 } from '../../src/realtime'
 import type { Timers } from '../../src/realtime/timers'
 import { FakeSocket } from './support/fakeSocket'
+import { expectStoredAsWritten, fuzzMessageServer } from './support/fuzzMessageServer'
 import { alice } from './support/fixtures'
 import { json } from './support/responses'
 import { seededRandom } from './tabs/support/virtualTime'
@@ -69,14 +70,6 @@ interface Emit {
   lost: boolean
 }
 
-/** An HTTP send held until the model answers it. */
-interface Post {
-  clientId: string
-  conversationId: string
-  answer: (response: Response) => void
-  fail: () => void
-}
-
 /** The socket of a tab: its emits with an ack are recorded for the model, each knowing whether it was settled. */
 class ModelSocket extends FakeSocket {
   readonly sends: Emit[] = []
@@ -124,58 +117,19 @@ async function run(seed: number, lease: boolean) {
   const storage = createMemoryStorage()
 
   // --- The server: one message per clientId (a repeat answers the stored one), seq per conversation. -------------
-  const byClientId = new Map<string, Message>()
-  const storedOrder: Message[] = []
-  const seqOf = new Map<string, number>()
-  const posts: Post[] = []
-  const storeMessage = (clientId: string, conversationId: string): Message => {
-    const known = byClientId.get(clientId)
-    if (known) return known
-    const seq = (seqOf.get(conversationId) ?? 0) + 1
-    seqOf.set(conversationId, seq)
-    const m: Message = {
-      id: `m-${conversationId}-${seq}`,
-      conversationId,
-      seq,
-      senderId: alice.id,
-      content: `text ${clientId}`,
-      createdAt: new Date().toISOString(),
-      clientId,
-    }
-    byClientId.set(clientId, m)
-    storedOrder.push(m)
+  const { storedOrder, posts, storeMessage, fetchOf } = fuzzMessageServer({
+    log,
     // Its confirmation goes to every socket of the sender; one that is down gets it on its next connect (its replay).
-    for (const t of tabs) {
-      if (t.closed) continue
-      if (t.socket().connected) t.socket().serverEmit('message:sent', m)
-      else t.missed.push(m)
-    }
-    return m
-  }
-  const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const request = input instanceof Request ? input : new Request(input, init)
-    const url = new URL(request.url)
-    const match = /^\/api\/conversations\/([^/]+)\/messages$/.exec(url.pathname)
-    if (!match || request.method !== 'POST') return json(404, { error: { code: 'NOT_FOUND', message: 'no' } })
-    const { clientId } = (await request.json()) as { clientId: string }
-    log.push(`  http post ${clientId}`)
-    return new Promise<Response>((resolve, reject) => {
-      const post: Post = {
-        clientId,
-        conversationId: match[1]!,
-        answer: (r) => {
-          posts.splice(posts.indexOf(post), 1)
-          resolve(r)
-        },
-        fail: () => {
-          posts.splice(posts.indexOf(post), 1)
-          reject(new TypeError('fetch failed'))
-        },
+    stored: (m) => {
+      for (const t of tabs) {
+        if (t.closed) continue
+        if (t.socket().connected) t.socket().serverEmit('message:sent', m)
+        else t.missed.push(m)
       }
-      posts.push(post)
-      request.signal.addEventListener('abort', () => posts.includes(post) && post.fail())
-    })
-  }) as typeof fetch
+    },
+    otherRequest: () => json(404, { error: { code: 'NOT_FOUND', message: 'no' } }),
+  })
+  const fetchFn = fetchOf('any')
 
   // --- The tabs. ---------------------------------------------------------------------------------------------------
   const queuedLock = createMemoryLock()
@@ -382,17 +336,7 @@ async function run(seed: number, lease: boolean) {
     await turns()
   }
 
-  const ids = written.map((w) => w.clientId)
-  expect(
-    storedOrder.map((m) => m.clientId),
-    context(),
-  ).toEqual(expect.arrayContaining(ids))
-  expect(storedOrder.length, context()).toBe(ids.length)
-  for (const c of CONVERSATIONS)
-    expect(
-      storedOrder.filter((m) => m.conversationId === c).map((m) => m.clientId),
-      `${c}\n${context()}`,
-    ).toEqual(written.filter((w) => w.conversationId === c).map((w) => w.clientId))
+  expectStoredAsWritten(written, storedOrder, CONVERSATIONS, context)
   expect(storage.getItem(outboxStorageKey(alice.id)), context()).toBeNull()
   for (const t of open()) expect(selectPendingMessages(t.store.getState()), `t${t.i}\n${context()}`).toEqual([])
   expect(

@@ -14,6 +14,7 @@ import {
 import { drainLockOver } from '../../../src/realtime/drainLock'
 import { manualVisibility } from '../../../src/realtime/tabs/visibility'
 import { FakeSocket } from '../support/fakeSocket'
+import { expectStoredAsWritten, fuzzMessageServer } from '../support/fuzzMessageServer'
 import { alice } from '../support/fixtures'
 import { json } from '../support/responses'
 import { browser } from './support/browser'
@@ -46,14 +47,6 @@ async function turns(n = 12) {
   for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve))
 }
 
-interface Post {
-  tab: string
-  clientId: string
-  conversationId: string
-  answer: (response: Response) => void
-  fail: () => void
-}
-
 async function run(seed: number) {
   const next = seededRandom(seed)
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!
@@ -62,34 +55,18 @@ async function run(seed: number) {
   const edges = browser()
 
   // --- The server ------------------------------------------------------------------------------------------------
-  const byClientId = new Map<string, Message>()
-  const storedOrder: Message[] = []
-  const seqOf = new Map<string, number>()
   /** The user's log: message:sent events, offset = index + 1. */
   const events: Message[] = []
-  const posts: Post[] = []
   const sockets: { tab: string; socket: FakeSocket }[] = []
   const live = () => sockets.filter((s) => s.socket.connected)
-  const storeMessage = (clientId: string, conversationId: string): Message => {
-    const known = byClientId.get(clientId)
-    if (known) return known
-    const seq = (seqOf.get(conversationId) ?? 0) + 1
-    seqOf.set(conversationId, seq)
-    const m: Message = {
-      id: `m-${conversationId}-${seq}`,
-      conversationId,
-      seq,
-      senderId: alice.id,
-      content: `text ${clientId}`,
-      createdAt: new Date().toISOString(),
-      clientId,
-    }
-    byClientId.set(clientId, m)
-    storedOrder.push(m)
-    events.push(m)
-    for (const s of live()) s.socket.serverEmit('message:sent', m, { offset: events.length })
-    return m
-  }
+  const { storedOrder, posts, storeMessage, fetchOf } = fuzzMessageServer({
+    log,
+    stored: (m) => {
+      events.push(m)
+      for (const s of live()) s.socket.serverEmit('message:sent', m, { offset: events.length })
+    },
+    otherRequest: () => json(200, []),
+  })
   const serve = (s: { tab: string; socket: FakeSocket }) => {
     let auth: { offset?: number } = {}
     ;(s.socket.options.auth as (cb: (d: object) => void) => void)((d) => (auth = d as { offset?: number }))
@@ -98,32 +75,6 @@ async function run(seed: number) {
     for (let o = from + 1; o <= events.length; o++) s.socket.serverEmit('message:sent', events[o - 1], { offset: o })
     s.socket.serverEmit('sync:caughtUp', { offset: events.length, epoch: 'e1' })
   }
-  const fetchOf = (tab: string) =>
-    (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const request = input instanceof Request ? input : new Request(input, init)
-      const url = new URL(request.url)
-      const match = /^\/api\/conversations\/([^/]+)\/messages$/.exec(url.pathname)
-      if (!match || request.method !== 'POST') return json(200, [])
-      const { clientId } = (await request.json()) as { clientId: string }
-      log.push(`  http post ${clientId}`)
-      return new Promise<Response>((resolve, reject) => {
-        const post: Post = {
-          tab,
-          clientId,
-          conversationId: match[1]!,
-          answer: (r) => {
-            posts.splice(posts.indexOf(post), 1)
-            resolve(r)
-          },
-          fail: () => {
-            posts.splice(posts.indexOf(post), 1)
-            reject(new TypeError('fetch failed'))
-          },
-        }
-        posts.push(post)
-        request.signal.addEventListener('abort', () => posts.includes(post) && post.fail())
-      })
-    }) as typeof fetch
 
   // --- The tabs --------------------------------------------------------------------------------------------------
   interface Tab {
@@ -331,11 +282,7 @@ async function run(seed: number) {
   }
   await advance(1_000)
 
-  const ids = written.map((w) => w.clientId)
-  expect(
-    storedOrder.map((m) => m.clientId),
-    context(),
-  ).toEqual(expect.arrayContaining(ids))
+  expectStoredAsWritten(written, storedOrder, CONVERSATIONS, context)
   expect(storage.getItem(outboxStorageKey(alice.id)), context()).toBeNull()
   for (const t of open())
     expect(
@@ -350,11 +297,6 @@ async function run(seed: number) {
     open().filter((t) => selectConnection(t.store.getState()).role === 'leader'),
     context(),
   ).toHaveLength(1)
-  for (const c of CONVERSATIONS)
-    expect(
-      storedOrder.filter((m) => m.conversationId === c).map((m) => m.clientId),
-      `${c}\n${context()}`,
-    ).toEqual(written.filter((w) => w.conversationId === c).map((w) => w.clientId))
   for (const t of open()) t.store.dispose()
 }
 
