@@ -2,6 +2,7 @@ import { isAction, type Dispatch, type Middleware, type UnknownAction } from '@r
 import { SERVER_EVENTS, type ServerEventName } from '../contract'
 import { connect, sendMessage, sendRejected, serverEventActions, socketHolderRequested } from './actions'
 import { buildCacheHandler } from './cacheHandler'
+import { commandProblem } from './commandCheck'
 import { buildConnectionHandler } from './connectionHandler'
 import type { SocketRootState } from './socketSlice'
 import { createContext, type Context, type Handler, type SocketMiddlewareOptions } from './context'
@@ -117,6 +118,13 @@ export function createSocketMiddleware<S extends SocketRootState>(
         // A thunk is the thunk middleware's; the actions it dispatches come through here themselves.
         if (!isAction(action)) return next(action)
         if (socketHolderRequested.match(action)) return holder
+        // A command of another shape (DevTools' Dispatch, plain JavaScript) goes no further: reducers and handlers
+        // would throw on it or keep it. It is reported as an action, as the middleware's own failures are.
+        const problem = commandProblem(action)
+        if (problem !== null) {
+          ctx.report(action.type, problem)
+          return action
+        }
         // No one logged in: nothing to connect, and the status stays `idle`.
         if (connect.match(action) && !options.selectToken(mwApi.getState())) return action
         // Bounded outbox: beyond the limit a send is refused with an action, and nothing already queued is dropped.
