@@ -1,3 +1,4 @@
+import { loadAuth } from '../api/credentials'
 import { followerGone, roleChanged, shutdown } from './actions'
 import type { Context, Handler } from './context'
 import type { SocketRootState } from './socketSlice'
@@ -26,6 +27,15 @@ export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Ha
     },
     onFollowerGone: () => {
       if (!stopped) dispatch(followerGone())
+    },
+    sessionOver: () => {
+      const state = ctx.mwApi.getState()
+      if (state.socket.connection.status !== 'unauthorized') return null
+      // Storage holds another session (a login or refresh in another tab) this tab has not heard of yet: the tab asking
+      // may be on it, and must not be told it is over. This tab follows it shortly (its storage event), and its hub answers.
+      const stored = loadAuth(ctx.options.storage)
+      if (stored && stored.token !== ctx.options.selectToken(state)) return null
+      return ctx.options.selectUserId?.(state) ?? null
     },
   })
   ctx.tabs = link

@@ -379,6 +379,21 @@ describe('the session ends on the server', () => {
     await follower.until(() => follower.status() === 'unauthorized')
     expect(selectConnection(follower.store.getState()).error?.code).toBe('UNAUTHORIZED')
   })
+
+  // The holder keeps the lock (every tab follows it) and has no socket left: a tab opened afterwards finds the ended
+  // session in storage and must be told so too, not say "reconnecting…" until its token's refresh falls due (12 min).
+  test('a tab opened afterwards says so too (no page read, its token’s refresh minutes away), and makes no socket', async () => {
+    const browser = aBrowser()
+    const { tabs, holder, user } = await browser.alice(2)
+    const { token } = holder.store.getState().auth
+    expect((await http(file.server.url, 'POST', '/api/auth/logout', { token: token! })).status).toBe(204)
+    await holder.until(() => tabs.every((t) => t.status() === 'unauthorized'))
+    const late = await browser.open('alice@talemy.test')
+    await late.until(() => late.status() === 'unauthorized')
+    expect([roleOf(late), late.sockets()]).toEqual(['follower', 0])
+    expect(roleOf(holder)).toBe('leader')
+    expect(await socketsOf(user)).toEqual([])
+  })
 })
 
 describe('without the mechanism', () => {

@@ -248,6 +248,7 @@ describe('a session that expired, then a login in another tab', () => {
   ) {
     const sockets = fakeSockets()
     const actions: string[] = []
+    const visibility = manualVisibility(true)
     const store = makeStore({
       apiUrl,
       storage,
@@ -263,7 +264,7 @@ describe('a session that expired, then a login in another tab', () => {
           ? {
               channelName: 'relogin',
               ...shared.edges.tab(shared.tabId),
-              visibility: manualVisibility(true),
+              visibility,
               tabId: shared.tabId,
               heartbeatMs: 20,
             }
@@ -283,7 +284,15 @@ describe('a session that expired, then a login in another tab', () => {
     })
     const hear = () => listeners.storage!({ key: AUTH_STORAGE_KEY, newValue: storage.getItem(AUTH_STORAGE_KEY) })
     const connection = () => selectConnection(store.getState())
-    return { store, sockets, actions, hear, status: () => connection().status, role: () => connection().role }
+    return {
+      store,
+      sockets,
+      actions,
+      hear,
+      visibility,
+      status: () => connection().status,
+      role: () => connection().role,
+    }
   }
   const signedIn = (token: string) => {
     const storage = createMemoryStorage()
@@ -376,5 +385,76 @@ describe('a session that expired, then a login in another tab', () => {
     await eventually(() => expect([holder.status(), follower.status()]).toEqual(['connected', 'connected']))
     expect([holder.role(), follower.role()]).toEqual(['leader', 'follower'])
     expect(follower.sockets.sockets).toHaveLength(0)
+  })
+
+  // The holder keeps the lock after the session ended (every tab follows it), and has no socket nor hub left: a tab
+  // opened afterwards (or one that asks again) must still be told the session is over, not wait for a holder forever.
+  // A young token of a revoked session: the scheduled refresh is minutes away, and no page read is made here.
+  test('with a shared socket, a tab opened after the session ended says so too; a login in it brings every tab back', async () => {
+    const edges = tabsBrowser()
+    const now = Math.floor(Date.now() / 1000)
+    const storage = signedIn(jwt({ sub: alice.id, sid: 's1', iat: now, exp: now + 900 }))
+    const one = open(storage, 'http://unused.test', { edges, tabId: 'tab-1' })
+    const two = open(storage, 'http://unused.test', { edges, tabId: 'tab-2' })
+    await eventually(() => expect([one.role(), two.role()].sort()).toEqual(['follower', 'leader']))
+    const [holder, follower] = one.role() === 'leader' ? [one, two] : [two, one]
+    await eventually(() => expect(holder.sockets.sockets).toHaveLength(1))
+    holder.sockets.last.serverConnect()
+    holder.sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    await eventually(() => expect([holder.status(), follower.status()]).toEqual(['connected', 'connected']))
+    holder.sockets.last.serverKick()
+    await eventually(() => expect([holder.status(), follower.status()]).toEqual(['unauthorized', 'unauthorized']))
+
+    // (a) A new tab finds the ended session in storage: it follows the holder, which must tell it the session is over.
+    const late = open(storage, 'http://unused.test', { edges, tabId: 'tab-3' })
+    await eventually(() => expect([late.role(), late.status()]).toEqual(['follower', 'unauthorized']))
+    expect(late.sockets.sockets).toHaveLength(0)
+
+    // Alice logs in again in the new tab: every tab comes back on one socket, held by the tab that held it.
+    const fresh = jwt({ sub: alice.id, sid: 's2', iat: now, exp: now + 900 })
+    late.store.dispatch(loggedIn({ token: fresh, user: alice }))
+    // Until the other tabs hear of it (the storage event is another task than the channel's), the holder must not tell
+    // the new session's tab that the old one is over: storage already holds the new session, so it waits.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(late.status()).toBe('connecting')
+    holder.hear()
+    follower.hear()
+    await eventually(() => expect(holder.sockets.sockets).toHaveLength(2))
+    expect(holder.sockets.last.handshakeToken()).toBe(fresh)
+    holder.sockets.last.serverConnect()
+    holder.sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    await eventually(() =>
+      expect([holder.status(), follower.status(), late.status()]).toEqual(['connected', 'connected', 'connected']),
+    )
+    expect([holder.role(), follower.role(), late.role()]).toEqual(['leader', 'follower', 'follower'])
+  })
+
+  test('with a shared socket, after the session ended: a hidden follower shown says so, and so does a tab opened once the holder closed', async () => {
+    const edges = tabsBrowser()
+    const now = Math.floor(Date.now() / 1000)
+    const storage = signedIn(jwt({ sub: alice.id, sid: 's1', iat: now, exp: now + 900 }))
+    const one = open(storage, 'http://unused.test', { edges, tabId: 'tab-1' })
+    await eventually(() => expect(one.role()).toBe('leader'))
+    const two = open(storage, 'http://unused.test', { edges, tabId: 'tab-2' })
+    await eventually(() => expect(one.sockets.sockets).toHaveLength(1))
+    one.sockets.last.serverConnect()
+    one.sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    await eventually(() => expect([one.status(), two.status()]).toEqual(['connected', 'connected']))
+    two.visibility.set(false)
+    one.sockets.last.serverKick()
+    await eventually(() => expect(one.status()).toBe('unauthorized'))
+
+    // (b) The follower, in the background when it ended, is looked at: it says so, and stays so.
+    two.visibility.set(true)
+    await eventually(() => expect([two.role(), two.status()]).toEqual(['follower', 'unauthorized']))
+
+    // The holder's tab closes: the lock goes to the other tab, whose session is over too; a tab opened then is told.
+    one.store.dispose()
+    edges.crash('tab-1')
+    await eventually(() => expect(two.role()).toBe('leader'))
+    expect(two.status()).toBe('unauthorized')
+    const late = open(storage, 'http://unused.test', { edges, tabId: 'tab-3' })
+    await eventually(() => expect([late.role(), late.status()]).toEqual(['follower', 'unauthorized']))
+    expect([two.sockets.sockets, late.sockets.sockets]).toEqual([[], []])
   })
 })

@@ -6,6 +6,7 @@ import type { AppSocket } from '../types'
 import { createElection } from './election'
 import { createTabHub } from './hub'
 import type { ResumePoint, TabChannel, TabLock, TabRole, Visibility } from './protocol'
+import { answerWhileSessionOver } from './sessionOver'
 import { createTabSocket, type TabSocket } from './tabSocket'
 
 /**
@@ -64,6 +65,8 @@ interface LinkHooks {
   onRole(role: Exclude<TabRole, 'solo'>): void
   /** In the holder: a follower left. */
   onFollowerGone?(): void
+  /** The user whose session is over in this tab (`unauthorized`: its refresh was refused), or null. */
+  sessionOver?(): Id | null
 }
 
 const randomTabId = () => `tab-${nanoid()}`
@@ -83,6 +86,8 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
   let proxyNow: TabSocket | null = null
   /** `leave` was called and no `join` since: this tab wants no socket, and has no proxy to say goodbye for it. */
   let aside = false
+  /** This tab's hub, while it has one: it answers the other tabs itself. */
+  let hubLive = false
 
   const election = createElection({
     tabId,
@@ -97,6 +102,15 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
     onRole: (role) => hooks.onRole(role),
     onLeaderGone: (leader) => proxyNow?.holderGone(leader),
     onLeaderHeard: (leader) => proxyNow?.holderIs(leader),
+  })
+
+  // The lock's holder keeps it when the session ends (every tab follows), with no hub left to answer: whoever asks
+  // for the socket meanwhile is told the session is over (`sessionOver.ts`), not left waiting for an answer.
+  const unsubscribe = channel.subscribe((message) => {
+    if (hubLive || election.role() !== 'leader') return
+    const over = hooks.sessionOver?.() ?? null
+    const answer = over === null ? null : answerWhileSessionOver(message, tabId, over)
+    if (answer) channel.post(answer)
   })
 
   return {
@@ -117,7 +131,15 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
           missedBeats,
           onFollowerGone: () => hooks.onFollowerGone?.(),
         })
-        return { socket: hub.localSocket as unknown as AppSocket, exposed: real, close: (reason) => hub.stop(reason) }
+        hubLive = true
+        return {
+          socket: hub.localSocket as unknown as AppSocket,
+          exposed: real,
+          close: (reason) => {
+            hubLive = false
+            hub.stop(reason)
+          },
+        }
       }
       const proxy = createTabSocket({ tabId, userId, channel, resume, visibility, timers: hooks.timers, heartbeatMs })
       proxyNow = proxy
@@ -139,6 +161,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
       election.join()
     },
     stop() {
+      unsubscribe()
       election.stop()
       // A tab that stood aside said its goodbye when it left (its proxy's `detach`), and has sent over HTTP since: what
       // it leaves unsent in storage now no holder would take over before a reload. Its goodbye again, as the page goes
