@@ -405,6 +405,11 @@ async function startOn(
     clearInterval(sweep)
     clearInterval(pruning)
     presence.stop()
+    // Alone, this node's users all go with it (with Redis, the other nodes' sweeps see them go and say when).
+    if (!cluster)
+      await presence
+        .closing()
+        .catch((error: unknown) => logger.warn({ err: error }, 'recording who went at the close failed'))
     logTail?.stop()
     // Close the transports, not the Socket.IO sessions: clients see "transport close" (a network drop) and come
     // back with their own jittered backoff. A server-side disconnect ("io server disconnect") would read as a kick

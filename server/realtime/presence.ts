@@ -213,6 +213,32 @@ export class PresenceTracker {
   }
 
   /**
+   * This server closes and no other takes its users over (one node, presence in its memory): every socket goes with it,
+   * and the next server starts with nobody online. So each user online goes now (one gone within the grace, when their
+   * last socket went), kept as `last_seen_at`: without it, someone whose tab closed while the server was away would be
+   * told "last seen" at an earlier going, or never. Nobody is told now: their browsers lose the connection too, and
+   * show presence again only from the next server's snapshot.
+   */
+  async closing(): Promise<void> {
+    const { store, socketCount, now, db } = this.options
+    const at = now()
+    const here: Id[] = []
+    for (const userId of await store.onlineUsers()) {
+      if ((await socketCount(userId)) > 0) here.push(userId)
+      else {
+        const since = await store.noteGone(userId, at)
+        await db.query(`update users set last_seen_at = $2 where id = $1`, [userId, new Date(since).toISOString()])
+      }
+      await store.markOffline(userId)
+    }
+    if (here.length > 0)
+      await db.query(`update users set last_seen_at = $2 where id = any($1::text[])`, [
+        here,
+        new Date(at).toISOString(),
+      ])
+  }
+
+  /**
    * Users with a socket here who are not online in the store: it lost its data (Redis restarted without persistence),
    * or another node swept them while this one could not renew their sockets. They are online again, and told so once.
    */

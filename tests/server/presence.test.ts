@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -9,6 +10,7 @@ import {
   BOB,
   CAROL,
   delivered,
+  freshDataDir,
   http,
   login,
   manualClock,
@@ -182,6 +184,47 @@ async function waitForServerSockets(server: TestServer, userId: string, count: n
     { timeout: 10_000 },
   )
 }
+
+// A restart (a deploy) takes every socket with it: those of a user who never comes back (their tab closed meanwhile)
+// went at the close, and the next server must say so, not "last seen" at some earlier going, or never.
+describe('across a restart of the one server', () => {
+  it('records when the sockets of the users online went: the next server tells "last seen" at the close', async () => {
+    const clock = manualClock()
+    const dataDir = freshDataDir()
+    const first = await startTestServer({ now: clock.now, dataDir })
+    const [alice, bob] = await Promise.all([login(first.url, ALICE), login(first.url, BOB)])
+    const aliceSocket = await openFresh(first, alice.token)
+    const bobSocket = await openFresh(first, bob.token)
+    await vi.waitFor(() => expect(changesAbout(aliceSocket.items, bob.user.id)).toHaveLength(1), { timeout: 10_000 })
+
+    clock.advance(60_000)
+    const closedAt = clock.now()
+    await first.close()
+    // Bob's tab closes while the server is away: he never comes back.
+    bobSocket.socket.close()
+    aliceSocket.socket.close()
+    clock.advance(60_000)
+
+    const second = await startTestServer({ now: clock.now, dataDir })
+    servers.push(second)
+    try {
+      const view = await http<{ id: string; online: boolean; lastSeenAt: string | null }[]>(
+        second.url,
+        'GET',
+        '/api/users',
+        { token: alice.token },
+      )
+      expect(view.body.find((u) => u.id === bob.user.id)).toMatchObject({
+        online: false,
+        lastSeenAt: new Date(closedAt).toISOString(),
+      })
+    } finally {
+      servers.splice(servers.indexOf(second), 1)
+      await second.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
 
 // The server drops a socket whose session was revoked during its handshake, or a socket that closes while its replay
 // runs; what follows the replay (presence) must not bring its user online for the grace period after it has gone.
