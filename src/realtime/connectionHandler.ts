@@ -51,6 +51,11 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   let closeKind: ((reason: string) => void) | null = null
 
   const status = () => getState().socket.connection.status
+  /**
+   * When the server was last heard on this tab's own socket (its handshake, its pings), on the wall clock; null with
+   * no such socket (none, or a follower's proxy, whose holder watches it).
+   */
+  let lastHeardAt: number | null = null
   /** The token the last handshake carried (Socket.IO reads `auth` when the transport opens, before the answer). */
   let handshakeToken: string | null = null
 
@@ -140,8 +145,16 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       ? watchAppDisconnect(exposed, () => dispatch(disconnected({ reason: 'io client disconnect' })))
       : () => {}
     ctx.holder.set(exposed)
+    // The server's pings (Socket.IO's Manager says each): the wall-clock sign that the socket still lives.
+    const manager = exposed?.io as { on?(e: 'ping', l: () => void): unknown; off?(e: 'ping', l: () => void): unknown }
+    const heard = () => {
+      lastHeardAt = ctx.now()
+    }
+    manager?.on?.('ping', heard)
+    const unping = () => void manager?.off?.('ping', heard)
     const untrigger = triggers((reason) => dispatch(retryNow({ reason })))
     unbind = () => {
+      unping()
       untrigger()
       unwatch()
       unbindSocket()
@@ -153,6 +166,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     const socket = ctx.socket
     ctx.socket = null
     kind = null
+    lastHeardAt = null
     // Listeners first: our own disconnect is already in state (`socket/disconnect`, logout), no event needed.
     unbind?.()
     unbind = null
@@ -199,7 +213,13 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
         const e = next.event
         // What the machine needs of the edges besides the action: the handshake's token beside the current one (a
         // socket that got an older one is renewed), a random draw (for the backoff's full jitter).
-        if (e.type === 'connected') return send({ ...e, token: facts.token(), handshakeToken })
+        if (e.type === 'connected') {
+          if (kind !== 'proxy') lastHeardAt = ctx.now()
+          return send({ ...e, token: facts.token(), handshakeToken })
+        }
+        // How long the live socket has been silent: a trigger after a sleep finds it dead by the wall clock.
+        if (e.type === 'retryNow' && lastHeardAt !== null && state.status === 'open')
+          return send({ ...e, silentForMs: ctx.now() - lastHeardAt })
         if (e.type === 'connectFailed' || e.type === 'disconnected') return send({ ...e, jitter: ctx.random() })
         return send(e)
       }

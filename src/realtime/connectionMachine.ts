@@ -52,8 +52,11 @@ export type ConnectionEvent =
    */
   | { type: 'connectFailed'; error: ConnectionError; retryAfterMs?: number; jitter?: number }
   | { type: 'disconnected'; reason: DisconnectReason; jitter?: number }
-  /** The browser came online, the tab became visible. */
-  | { type: 'retryNow' }
+  /**
+   * The browser came online, the tab became visible. `silentForMs`: with a live socket, how long since the server was
+   * last heard (its handshake or its last ping), on the wall clock.
+   */
+  | { type: 'retryNow'; silentForMs?: number }
   | { type: 'timerFired' }
   | { type: 'refreshDone'; outcome: RefreshOutcome; connectionStatus: ConnectionStatus; jitter?: number }
   /** The app got a new token (this tab's refresh, or another tab's). */
@@ -89,7 +92,16 @@ export interface ConnectionMachineConfig {
   canRefresh: boolean
   /** The reconnect backoff. Default `DEFAULT_BACKOFF`. */
   backoff?: BackoffOptions
+  /** How long a live socket may go without a ping from the server. Default `HEARTBEAT_SILENCE_MS`. */
+  heartbeatMs?: number
 }
+
+/**
+ * Socket.IO's heartbeat as the server runs it (its defaults): a ping every 25 s (`pingInterval`), and the connection
+ * held dead when none came within 20 s more (`pingTimeout`). Socket.IO's client counts it on a timer, which stands
+ * still while the machine sleeps; the wall clock does not.
+ */
+export const HEARTBEAT_SILENCE_MS = 25_000 + 20_000
 
 type Result = [ConnectionMachineState, ConnectionEffect[]]
 
@@ -274,6 +286,13 @@ export const connectionTransition =
       }
 
       case 'retryNow':
+        // A live socket the server has not pinged for longer than the heartbeat allows (the laptop slept: the server
+        // dropped it meanwhile, and Socket.IO's ping timeout is on a timer that stood still) would say "online" until
+        // that timer ran out, up to 45 s after the wake, with nothing delivered: a new one resumes from the offset.
+        if (state.status === 'open')
+          return event.silentForMs !== undefined && event.silentForMs > (config.heartbeatMs ?? HEARTBEAT_SILENCE_MS)
+            ? newSocket(state)
+            : same
         if (state.status === 'handshaking' || state.status === 'refreshing')
           return state.signalled ? same : [{ ...state, signalled: true }, []]
         return state.status === 'waiting' && !state.rate ? endWait(state, true, config) : same

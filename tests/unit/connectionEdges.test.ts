@@ -137,3 +137,44 @@ test('a token refreshed during the wait a RATE_LIMITED handshake asked for does 
   expect(socket.connectCalls).toBe(2)
   expect(socket.handshakeToken()).toBe('token-2')
 })
+
+// The laptop slept with the socket connected. The server dropped it after its heartbeat (no FIN reached the sleeping
+// machine, so no close comes), and the client's own ping timeout runs on timers that stood still during the sleep: up
+// to 45 s more of "online" with nothing delivered. The wall clock did move, and the tab being shown (or the network
+// coming back) is the moment to look at it.
+test('a socket that heard no ping for longer than the heartbeat allows is replaced when the tab is shown after a sleep', () => {
+  const triggers = manualRetryTriggers()
+  const setup = mockStore(undefined, { retryTriggers: triggers.setup })
+  const status = () => selectConnection(setup.store.getState() as never).status
+  setup.dispatch(connect())
+  const slept = setup.sockets.last
+  slept.serverConnect('sock-1')
+  slept.io.fire('ping')
+  vi.setSystemTime(Date.now() + 10 * 60_000) // asleep: the wall clock moved, the timers did not
+  triggers.fire('visible')
+  expect(status()).toBe('reconnecting')
+  expect(slept.disconnectCalls).toBe(1)
+  const fresh = setup.sockets.last
+  expect(fresh).not.toBe(slept)
+  expect(fresh.connectCalls).toBe(1)
+  fresh.serverConnect('sock-2')
+  expect(status()).toBe('connected')
+})
+
+test('a socket whose pings keep coming stays as it is when the tab is shown or the network comes back', () => {
+  const triggers = manualRetryTriggers()
+  const setup = mockStore(undefined, { retryTriggers: triggers.setup })
+  setup.dispatch(connect())
+  const socket = setup.sockets.last
+  socket.serverConnect('sock-1')
+  for (let i = 0; i < 10; i++) {
+    vi.advanceTimersByTime(25_000)
+    socket.io.fire('ping')
+  }
+  vi.advanceTimersByTime(40_000) // a ping late, within the heartbeat's allowance
+  triggers.fire('visible')
+  triggers.fire('online')
+  expect(selectConnection(setup.store.getState() as never).status).toBe('connected')
+  expect(setup.sockets.last).toBe(socket)
+  expect(socket.disconnectCalls).toBe(0)
+})

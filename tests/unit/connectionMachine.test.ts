@@ -396,6 +396,27 @@ const rows: Row[] = [
   ],
   ['retryNow when not waiting does nothing', open, { type: 'retryNow' }, open, []],
   [
+    'retryNow on a live socket whose last ping is recent enough does nothing',
+    open,
+    { type: 'retryNow', silentForMs: 45_000 },
+    open,
+    [],
+  ],
+  [
+    'retryNow on a live socket silent past its heartbeat (a sleep) replaces it with one that resumes',
+    open,
+    { type: 'retryNow', silentForMs: 45_001 },
+    handshaking(1),
+    [{ type: 'destroySocket' }, { type: 'createSocket' }, ...tryAgain(1)],
+  ],
+  [
+    'retryNow while waiting cuts the wait short whatever the silence',
+    waiting(1),
+    { type: 'retryNow', silentForMs: 600_000 },
+    handshaking(2),
+    [cancel, ...tryAgain(2)],
+  ],
+  [
     'retryNow while handshaking is kept for that attempt',
     handshaking(2),
     { type: 'retryNow' },
