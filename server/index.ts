@@ -1,3 +1,4 @@
+import { within } from './within'
 import type { AddressInfo } from 'node:net'
 import { TokenService, loadSigningKey } from './auth'
 import { openDatabase, seedIfNew, shouldSeedDemo, type Db, type PostgresTimeouts } from './db'
@@ -405,11 +406,15 @@ async function startOn(
     clearInterval(sweep)
     clearInterval(pruning)
     presence.stop()
-    // Alone, this node's users all go with it (with Redis, the other nodes' sweeps see them go and say when).
-    if (!cluster)
-      await presence
+    // Alone, this node's users all go with it (with Redis, the other nodes' sweeps see them go and say when). Waited
+    // for at most 2 s: a database that does not answer must not hold the close (`npm start` gives it 10 s in all).
+    if (!cluster) {
+      const closing = presence
         .closing()
         .catch((error: unknown) => logger.warn({ err: error }, 'recording who went at the close failed'))
+      if ((await within(closing, 2_000, 'late' as const)) === 'late')
+        logger.warn('recording who went at the close took over 2 s: closing without it')
+    }
     logTail?.stop()
     // Close the transports, not the Socket.IO sessions: clients see "transport close" (a network drop) and come
     // back with their own jittered backoff. A server-side disconnect ("io server disconnect") would read as a kick

@@ -25,6 +25,7 @@ import { loadBudget, type Limiter } from '../rateLimit'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 import type { EventLog, ResumeResult } from '../services/eventLog'
+import { within } from '../within'
 import { emitLogged, type LiveDelivery } from './delivery'
 import { conversationIdOfRoom, conversationRoom, sessionRoom, userRoom } from './rooms'
 import type { Notices } from './notices'
@@ -272,9 +273,10 @@ export function attachHandlers(
       armExpiry(socket)
       // The other nodes' sends check a shared viewer's expiry: unrenewed there, this socket would stop counting as
       // looking at its threads at the old token's end. The renewal itself holds: a failure here costs only that.
-      await viewerRegistry
-        ?.renewed(socket.data.userId, socket.id, claims.expiresAt)
-        .catch(warn('sharing a renewed viewer failed'))
+      // Waited for at most 2 s: a Redis that slow must not make the renewal look failed to the client (its ack times
+      // out at 5 s); it goes on in the background.
+      const renewal = viewerRegistry?.renewed(socket.data.userId, socket.id, claims.expiresAt)
+      if (renewal) await within(renewal.catch(warn('sharing a renewed viewer failed')), 2_000, undefined)
     }
     return null
   }

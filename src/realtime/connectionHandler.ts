@@ -56,6 +56,8 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
    * no such socket (none, or a follower's proxy, whose holder watches it).
    */
   let lastHeardAt: number | null = null
+  /** The current socket's manager says each of the server's pings (`lastHeardAt` is kept only then). */
+  let pinged = false
   /** The token the last handshake carried (Socket.IO reads `auth` when the transport opens, before the answer). */
   let handshakeToken: string | null = null
 
@@ -150,6 +152,8 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     const heard = () => {
       lastHeardAt = ctx.now()
     }
+    // Without a manager to say its pings (a stand-in socket), the silence cannot be told from a sleep: not tracked.
+    pinged = typeof manager?.on === 'function'
     manager?.on?.('ping', heard)
     const unping = () => void manager?.off?.('ping', heard)
     const untrigger = triggers((reason) => dispatch(retryNow({ reason })))
@@ -214,7 +218,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
         // What the machine needs of the edges besides the action: the handshake's token beside the current one (a
         // socket that got an older one is renewed), a random draw (for the backoff's full jitter).
         if (e.type === 'connected') {
-          if (kind !== 'proxy') lastHeardAt = ctx.now()
+          if (kind !== 'proxy' && pinged) lastHeardAt = ctx.now()
           return send({ ...e, token: facts.token(), handshakeToken })
         }
         // How long the live socket has been silent: a trigger after a sleep finds it dead by the wall clock.

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { request } from 'node:http'
 import { expect, it, vi } from 'vitest'
-import { ALICE, login, startTestServer } from './support/server'
+import { PresenceTracker } from '../../server/realtime/presence'
+import { capturedLog } from '../support/capturedLog'
+import { ALICE, connect, login, startTestServer } from './support/server'
 
 // A deploy stops the server (SIGTERM → `close()`) while requests are on their way: it stops taking new ones and
 // answers those it has, rather than cutting their connections (the client could not tell whether its write was kept).
@@ -45,4 +47,24 @@ it('answers a request under way when it is closed, and stops taking new connecti
   expect(connection).toBe('close')
   expect(JSON.parse(text)).toMatchObject({ content: 'sent as the deploy begins' })
   await server.dispose()
+})
+
+it('closes alone within its bound when recording who was online gets no answer from the database, saying so', async () => {
+  const log = capturedLog('warn')
+  const server = await startTestServer({ logger: log.logger })
+  const { token } = await login(server.url, ALICE)
+  const socket = await connect(server.url, token)
+  // The database never answers the close's write of who went (a partition, a lock that is never let go).
+  const hung = vi.spyOn(PresenceTracker.prototype, 'closing').mockReturnValue(new Promise<void>(() => undefined))
+  try {
+    await server.dispose()
+    expect(hung).toHaveBeenCalledTimes(1)
+    expect(log.lines().map((line) => line.msg)).toContain(
+      'recording who went at the close took over 2 s: closing without it',
+    )
+    expect(server.io.httpServer.listening).toBe(false)
+  } finally {
+    hung.mockRestore()
+    socket.close()
+  }
 })

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, expect, test, vi } from 'vitest'
 import { tokenRefreshed } from '../../src/api'
-import { connect, manualRetryTriggers, selectConnection } from '../../src/realtime'
+import { type AppSocket, connect, manualRetryTriggers, selectConnection } from '../../src/realtime'
+import { FakeSocket } from './support/fakeSocket'
 import { T0 } from './support/fixtures'
 import { mockStore, settle } from './support/mockStore'
 
@@ -176,5 +177,28 @@ test('a socket whose pings keep coming stays as it is when the tab is shown or t
   triggers.fire('online')
   expect(selectConnection(setup.store.getState() as never).status).toBe('connected')
   expect(setup.sockets.last).toBe(socket)
+  expect(socket.disconnectCalls).toBe(0)
+})
+
+test('a stand-in socket with no manager to tell its pings is not replaced for its silence after a long time', () => {
+  const triggers = manualRetryTriggers()
+  const made: FakeSocket[] = []
+  // A custom `createSocket` whose socket has no Socket.IO manager: its silence says nothing about a sleep.
+  const setup = mockStore(undefined, {
+    retryTriggers: triggers.setup,
+    createSocket: (url, options) => {
+      const socket = new FakeSocket(url, options)
+      Object.defineProperty(socket, 'io', { value: undefined })
+      made.push(socket)
+      return socket as unknown as AppSocket
+    },
+  })
+  setup.dispatch(connect())
+  const socket = made[0]!
+  socket.serverConnect('sock-1')
+  vi.setSystemTime(Date.now() + 10 * 60_000)
+  triggers.fire('visible')
+  expect(selectConnection(setup.store.getState() as never).status).toBe('connected')
+  expect(made).toHaveLength(1)
   expect(socket.disconnectCalls).toBe(0)
 })

@@ -78,8 +78,10 @@ export function fuzzMessageServer(options: {
 }
 
 /**
- * What every outbox fuzz run ends with: each message written stored exactly once, and in each conversation in the
- * order written. `context()` tells the run's story when it fails.
+ * What every outbox fuzz run ends with: each message written stored, nothing stored that was not written, and in each
+ * conversation in the order written. (Stored twice cannot happen here: the model answers a repeated `clientId` with
+ * the message it stored, as the server does; a send sent twice shows as one stored out of its order instead.)
+ * `context()` tells the run's story when it fails.
  */
 export function expectStoredAsWritten(
   written: readonly { clientId: string; conversationId: string }[],
