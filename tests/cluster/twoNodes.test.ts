@@ -301,6 +301,24 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     return { clock, c, d }
   }
 
+  /** Alice sends into CONV on `url`; her conversations' read position of `readerId` right after, beside the message's seq. */
+  async function sendThenReadSeq(url: string, aliceToken: string, readerId: string, content: string) {
+    const sent = await http<{ seq: number }>(url, 'POST', `/api/conversations/${CONV}/messages`, {
+      token: aliceToken,
+      body: { content, clientId: randomUUID() },
+    })
+    expect(sent.status).toBe(201)
+    const conversations = await http<{ id: string; readSeq: Record<string, number> }[]>(
+      url,
+      'GET',
+      '/api/conversations',
+      {
+        token: aliceToken,
+      },
+    )
+    return { seq: sent.body.seq, readSeq: conversations.body.find((conv) => conv.id === CONV)!.readSeq[readerId] }
+  }
+
   // Review: a send counted the viewers the nodes share without their tokens' expiry, which the single-node path
   // (createPresence) checks: Bob's socket on C, its token expired while its expiry timer lagged (a busy loop, a clock
   // that jumped), still looked at the thread for a send on D, which marked Alice's message read for him and told her
@@ -324,25 +342,15 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       expect(bobOnC.socket.connected).toBe(true)
       // Bob's token has expired on both nodes' clock; Alice's has half its life left.
       clock.advance(TTL_MS / 2)
-      const sent = await http<{ seq: number }>(d.url, 'POST', `/api/conversations/${CONV}/messages`, {
-        token: alice.token,
-        body: { content: 'sent after his token expired', clientId: randomUUID() },
-      })
-      expect(sent.status).toBe(201)
-      const conversations = await http<{ id: string; readSeq: Record<string, number> }[]>(
-        d.url,
-        'GET',
-        '/api/conversations',
-        { token: alice.token },
-      )
-      expect(conversations.body.find((conv) => conv.id === CONV)!.readSeq[bob.user.id]).toBeLessThan(sent.body.seq)
+      const sent = await sendThenReadSeq(d.url, alice.token, bob.user.id, 'sent after his token expired')
+      expect(sent.readSeq).toBeLessThan(sent.seq)
       // A receipt goes to Alice in the batch of her message:sent: once that is in, a receipt would be too.
       await vi.waitFor(() => expect(aliceOnD.logged().map((item) => item.event)).toContain('message:sent'), {
         timeout: 10_000,
       })
       // (Bob's join told her of his read before: that receipt names an earlier seq.)
       const receipts = aliceOnD.logged().filter((item) => item.event === 'conversation:seen')
-      expect(receipts.filter((item) => item.payload.seq === sent.body.seq)).toEqual([])
+      expect(receipts.filter((item) => item.payload.seq === sent.seq)).toEqual([])
     } finally {
       await c.close()
       await d.close()
@@ -367,19 +375,32 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       // His first token has ended; the renewed one has half its life left.
       clock.advance(TTL_MS / 2)
       const alice = await login(d.url, ALICE)
-      const sent = await http<{ seq: number }>(d.url, 'POST', `/api/conversations/${CONV}/messages`, {
-        token: alice.token,
-        body: { content: 'sent while he looks, renewed', clientId: randomUUID() },
-      })
-      expect(sent.status).toBe(201)
-      const conversations = await http<{ id: string; readSeq: Record<string, number> }[]>(
-        d.url,
-        'GET',
-        '/api/conversations',
-        { token: alice.token },
-      )
-      expect(conversations.body.find((conv) => conv.id === CONV)!.readSeq[bob.user.id]).toBe(sent.body.seq)
+      const sent = await sendThenReadSeq(d.url, alice.token, bob.user.id, 'sent while he looks, renewed')
+      expect(sent.readSeq).toBe(sent.seq)
       expect(bobOnC.socket.connected).toBe(true)
+    } finally {
+      await c.close()
+      await d.close()
+    }
+  })
+
+  it('keeps a viewer’s first token’s end when its session:renew is refused (a forged token): past it, no read on the other node', async () => {
+    const { clock, c, d } = await twoNodesOnOneClock()
+    try {
+      const bob = await login(c.url, BOB)
+      const bobOnC = await stream(c.url, bob.token)
+      expect(await emitAck(bobOnC.socket, 'conversation:join', CONV)).toEqual({ ok: true, data: null })
+      clock.advance(TTL_MS / 2)
+      const refreshed = await http<{ token: string }>(c.url, 'POST', '/api/auth/refresh', {
+        body: { refreshToken: bob.refreshToken },
+      })
+      expect(refreshed.status).toBe(200)
+      // A renewed token with its signature broken: refused, and the shared viewer keeps its first token's end.
+      expect((await emitAck(bobOnC.socket, 'session:renew', { token: `${refreshed.body.token}x` })).ok).toBe(false)
+      clock.advance(TTL_MS / 2)
+      const alice = await login(d.url, ALICE)
+      const sent = await sendThenReadSeq(d.url, alice.token, bob.user.id, 'sent past his first token, renewal refused')
+      expect(sent.readSeq).toBeLessThan(sent.seq)
     } finally {
       await c.close()
       await d.close()
