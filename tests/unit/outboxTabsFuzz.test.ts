@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { describe, expect, test, vi } from 'vitest'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import type { Message } from '../../src/contract'
 import {
@@ -16,7 +16,7 @@ import {
 } from '../../src/realtime'
 import type { Timers } from '../../src/realtime/timers'
 import { FakeSocket } from './support/fakeSocket'
-import { expectStoredAsWritten, fuzzMessageServer } from './support/fuzzMessageServer'
+import { expectStoredAsWritten, fuzzMessageServer, turns, withFuzzClock } from './support/fuzzMessageServer'
 import { alice } from './support/fixtures'
 import { json } from './support/responses'
 import { seededRandom } from './tabs/support/virtualTime'
@@ -47,18 +47,7 @@ const ACK_TIMEOUT_MS = 5_000
 const CONVERSATIONS = ['c1', 'c2'] as const
 const lockName = `talemy.outbox.${alice.id}`
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
-  vi.setSystemTime(Date.UTC(2026, 0, 1, 12))
-})
-afterEach(() => {
-  vi.useRealTimers()
-})
-
-/** A few task turns (never timers): whatever the last step set going (a fetch, its answer, the cache work) has landed. */
-async function turns(n = 12) {
-  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve))
-}
+withFuzzClock()
 
 /** A `message:send` emit as the fake server sees it; `settled` once its callback has run by any path. */
 interface Emit {

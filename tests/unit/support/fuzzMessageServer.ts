@@ -1,4 +1,4 @@
-import { expect } from 'vitest'
+import { afterEach, beforeEach, expect, vi } from 'vitest'
 import type { Message } from '../../../src/contract'
 import { alice } from './fixtures'
 
@@ -100,4 +100,20 @@ export function expectStoredAsWritten(
       storedOrder.filter((m) => m.conversationId === c).map((m) => m.clientId),
       `${c}\n${context()}`,
     ).toEqual(written.filter((w) => w.conversationId === c).map((w) => w.clientId))
+}
+
+/** The fuzzers' clock: vitest's fake timers and `Date`, from the same instant in every run (a seed replays alike). */
+export function withFuzzClock(): void {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
+    vi.setSystemTime(Date.UTC(2026, 0, 1, 12))
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+}
+
+/** A few task turns (never timers): whatever the last step set going (a fetch, its answer, the cache work) has landed. */
+export async function turns(n = 12): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve))
 }

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { describe, expect, test, vi } from 'vitest'
 import { createMemoryStorage, makeStore } from '../../../src/app/store'
 import type { Message } from '../../../src/contract'
 import {
@@ -14,7 +14,7 @@ import {
 import { drainLockOver } from '../../../src/realtime/drainLock'
 import { manualVisibility } from '../../../src/realtime/tabs/visibility'
 import { FakeSocket } from '../support/fakeSocket'
-import { expectStoredAsWritten, fuzzMessageServer } from '../support/fuzzMessageServer'
+import { expectStoredAsWritten, fuzzMessageServer, turns, withFuzzClock } from '../support/fuzzMessageServer'
 import { alice } from '../support/fixtures'
 import { json } from '../support/responses'
 import { browser } from './support/browser'
@@ -35,17 +35,7 @@ const ACK_TIMEOUT_MS = 5_000
 const HEARTBEAT_MS = 100
 const CONVERSATIONS = ['c1', 'c2'] as const
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
-  vi.setSystemTime(Date.UTC(2026, 0, 1, 12))
-})
-afterEach(() => {
-  vi.useRealTimers()
-})
-
-async function turns(n = 12) {
-  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve))
-}
+withFuzzClock()
 
 async function run(seed: number) {
   const next = seededRandom(seed)
