@@ -354,12 +354,8 @@ describe('a session that expired, then a login in another tab', () => {
     expect(tab.status()).toBe('connected')
   })
 
-  // Two tabs of one browser share one socket; the session ends, both say `unauthorized`, and Alice logs in again in
-  // the follower tab. The holder hears it as a new token of the same user: it must open the browser's socket again,
-  // or the follower waits for a holder that never comes.
-  test('with a shared socket, a login in the follower tab brings the browser’s socket back (the holder follows)', async () => {
-    const edges = tabsBrowser()
-    const storage = signedIn('alice-1')
+  /** Two tabs sharing one socket, connected; then the server ends the session, and both say `unauthorized`. */
+  async function twoTabsThenSessionEnded(storage: Parameters<typeof open>[0], edges: ReturnType<typeof tabsBrowser>) {
     const one = open(storage, 'http://unused.test', { edges, tabId: 'tab-1' })
     const two = open(storage, 'http://unused.test', { edges, tabId: 'tab-2' })
     await eventually(() => expect([one.role(), two.role()].sort()).toEqual(['follower', 'leader']))
@@ -368,10 +364,19 @@ describe('a session that expired, then a login in another tab', () => {
     holder.sockets.last.serverConnect()
     holder.sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
     await eventually(() => expect([holder.status(), follower.status()]).toEqual(['connected', 'connected']))
-
-    // The server ends the session: the holder is kicked, its refresh refused (no refresh token): unauthorized, in both.
     holder.sockets.last.serverKick()
     await eventually(() => expect([holder.status(), follower.status()]).toEqual(['unauthorized', 'unauthorized']))
+    return { holder, follower }
+  }
+
+  // Two tabs of one browser share one socket; the session ends, both say `unauthorized`, and Alice logs in again in
+  // the follower tab. The holder hears it as a new token of the same user: it must open the browser's socket again,
+  // or the follower waits for a holder that never comes.
+  test('with a shared socket, a login in the follower tab brings the browser’s socket back (the holder follows)', async () => {
+    const edges = tabsBrowser()
+    const storage = signedIn('alice-1')
+    // The server ends the session: the holder is kicked, its refresh refused (no refresh token): unauthorized, in both.
+    const { holder, follower } = await twoTabsThenSessionEnded(storage, edges)
 
     // Alice logs in again in the follower tab (the login mutation dispatches auth/loggedIn; the session is stored).
     follower.store.dispatch(loggedIn({ token: 'alice-2', user: alice }))
@@ -394,16 +399,8 @@ describe('a session that expired, then a login in another tab', () => {
     const edges = tabsBrowser()
     const now = Math.floor(Date.now() / 1000)
     const storage = signedIn(jwt({ sub: alice.id, sid: 's1', iat: now, exp: now + 900 }))
-    const one = open(storage, 'http://unused.test', { edges, tabId: 'tab-1' })
-    const two = open(storage, 'http://unused.test', { edges, tabId: 'tab-2' })
-    await eventually(() => expect([one.role(), two.role()].sort()).toEqual(['follower', 'leader']))
-    const [holder, follower] = one.role() === 'leader' ? [one, two] : [two, one]
-    await eventually(() => expect(holder.sockets.sockets).toHaveLength(1))
-    holder.sockets.last.serverConnect()
-    holder.sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
-    await eventually(() => expect([holder.status(), follower.status()]).toEqual(['connected', 'connected']))
-    holder.sockets.last.serverKick()
-    await eventually(() => expect([holder.status(), follower.status()]).toEqual(['unauthorized', 'unauthorized']))
+    // The server ends the session: the holder is kicked, its refresh refused (no refresh token): unauthorized, in both.
+    const { holder, follower } = await twoTabsThenSessionEnded(storage, edges)
 
     // (a) A new tab finds the ended session in storage: it follows the holder, which must tell it the session is over.
     const late = open(storage, 'http://unused.test', { edges, tabId: 'tab-3' })
