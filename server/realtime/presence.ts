@@ -222,20 +222,19 @@ export class PresenceTracker {
   async closing(): Promise<void> {
     const { store, socketCount, now, db } = this.options
     const at = now()
-    const here: Id[] = []
+    const ids: Id[] = []
+    const seen: string[] = []
     for (const userId of await store.onlineUsers()) {
-      if ((await socketCount(userId)) > 0) here.push(userId)
-      else {
-        const since = await store.noteGone(userId, at)
-        await db.query(`update users set last_seen_at = $2 where id = $1`, [userId, new Date(since).toISOString()])
-      }
+      ids.push(userId)
+      seen.push(new Date((await socketCount(userId)) > 0 ? at : await store.noteGone(userId, at)).toISOString())
       await store.markOffline(userId)
     }
-    if (here.length > 0)
-      await db.query(`update users set last_seen_at = $2 where id = any($1::text[])`, [
-        here,
-        new Date(at).toISOString(),
-      ])
+    // One statement for all of them: the close waits on it.
+    if (ids.length > 0)
+      await db.query(
+        `update users u set last_seen_at = v.at from unnest($1::text[], $2::timestamptz[]) as v(id, at) where u.id = v.id`,
+        [ids, seen],
+      )
   }
 
   /**
