@@ -1,14 +1,37 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
-import { basename, dirname, join } from 'node:path'
-import { PGlite, protocol, type messages } from '@electric-sql/pglite'
+import { mkdirSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { DATA_FOLDER_MODE, lockFolder, type LockOptions } from './lock'
 import type { Db, Prepared, Queryable } from './types'
 
-const { serialize } = protocol
+/** What `openPglite` gives the database thread. */
+export interface PgliteThreadData {
+  dir: string
+}
+
+/** A message to the database thread; `tx` runs a statement in that open transaction (from `begin`). */
+export type PgliteRequest =
+  | { id: number; op: 'query'; sql: string; params: unknown[]; tx?: number }
+  | { id: number; op: 'execute'; statement: Prepared; params: unknown[]; tx?: number }
+  | { id: number; op: 'executeMany'; statement: Prepared; paramLists: unknown[][] }
+  | { id: number; op: 'begin' }
+  | { id: number; op: 'end'; tx: number; commit: boolean }
+  | { id: number; op: 'close' }
+
+/** A failed statement as it crosses threads: PostgreSQL's fields (`code`, `detail`…) are `props`. */
+export interface ThreadError {
+  message: string
+  name?: string
+  props: Record<string, string | number | boolean>
+}
+
+/** The answer to request `id` (0: the thread has opened the database, or could not). */
+export type PgliteReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: ThreadError }
 
 /**
- * PGlite (PostgreSQL in WebAssembly) keeping its files in `dir`. The first open of a new folder runs initdb (~6 s), aside
- * (`createAside`).
+ * PGlite (PostgreSQL in WebAssembly) keeping its files in `dir`, run on a thread of its own (`pgliteThread.ts`: its
+ * statements are synchronous WebAssembly, which on this thread held up every socket while they ran). The first open of
+ * a new folder runs initdb (~6 s).
  * PGlite has one connection and takes no lock of its own that works across processes, so nothing would stop two
  * servers from opening one folder and corrupting it: the data folder's lock (`lock.ts`) does, and a restart right after
  * a SIGKILL takes it at once.
@@ -16,51 +39,42 @@ const { serialize } = protocol
  * @example const db = await openPglite('.data/pglite'); …; await db.close()
  */
 export async function openPglite(dir: string, lockOptions: LockOptions = {}): Promise<Db> {
-  // Owner only: PGlite makes its files world-writable (0666), and they hold the JWT signing secret. Closed again at each
-  // start, for a folder made before (0755).
   mkdirSync(dir, { recursive: true, mode: DATA_FOLDER_MODE })
   const release = await lockFolder(dirname(dir), lockOptions)
-  let pg: PGlite
+  let thread: DatabaseThread
   try {
-    // PGlite writes postmaster.pid with the fixed pid -42 (of its WebAssembly process), so the file names nobody; a
-    // SIGKILL leaves it behind, and a torn one (killed while PGlite wrote it) makes PGlite refuse to start ("failed to
-    // initialize properly"). We hold the folder now: any postmaster.pid is a leftover.
-    rmSync(join(dir, 'postmaster.pid'), { force: true })
-    if (!existsSync(join(dir, 'PG_VERSION'))) await createAside(dir)
-    chmodSync(dir, DATA_FOLDER_MODE)
-    pg = await openExisting(dir)
+    thread = await DatabaseThread.start(dir)
   } catch (error) {
     release()
     throw error
   }
-  const prepared = new PreparedStatements(pg)
-  // PGlite's `query` runs under its transaction lock (waits for any open transaction) and its query lock;
-  // a transaction's own statements only take the query lock. Prepared runs take the same locks.
-  const outside = <T>(fn: () => Promise<T>) => pg._runExclusiveTransaction(() => pg._runExclusiveQuery(fn))
-  const inside = <T>(fn: () => Promise<T>) => pg._runExclusiveQuery(fn)
-  const wrap = (q: Pick<PGlite, 'query'>, lock: typeof outside): Queryable => ({
-    async query<T>(sql: string, params: unknown[] = []) {
-      try {
-        return (await q.query<T>(sql, params)).rows
-      } catch (error) {
-        throw withoutValues(error)
-      }
-    },
-    execute: <T>(statement: Prepared, params: unknown[]) =>
-      lock(async () => (await prepared.run<T>(statement, [params], false))[0]!),
+  const on = (tx?: number): Queryable => ({
+    query: <T>(sql: string, params: unknown[] = []) => thread.call<T[]>({ op: 'query', sql, params, tx }),
+    execute: <T>(statement: Prepared, params: unknown[]) => thread.call<T[]>({ op: 'execute', statement, params, tx }),
   })
-  const base = wrap(pg, outside)
+  const outside = on()
   return {
     kind: 'pglite',
     files: filesOf(dir),
-    query: base.query,
-    execute: base.execute,
-    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx, inside))),
+    query: outside.query,
+    execute: outside.execute,
+    async transaction(fn) {
+      const tx = await thread.call<number>({ op: 'begin' })
+      let result: Awaited<ReturnType<typeof fn>>
+      try {
+        result = await fn(on(tx))
+      } catch (error) {
+        await thread.call({ op: 'end', tx, commit: false }).catch(() => undefined)
+        throw error
+      }
+      await thread.call({ op: 'end', tx, commit: true })
+      return result
+    },
     executeMany: <T>(statement: Prepared, paramLists: unknown[][]) =>
-      paramLists.length === 0 ? Promise.resolve([]) : outside(() => prepared.run<T>(statement, paramLists, true)),
+      paramLists.length === 0 ? Promise.resolve([]) : thread.call<T[][]>({ op: 'executeMany', statement, paramLists }),
     async close() {
       try {
-        await pg.close()
+        await thread.close()
       } finally {
         release()
       }
@@ -68,105 +82,76 @@ export async function openPglite(dir: string, lockOptions: LockOptions = {}): Pr
   }
 }
 
-/**
- * Makes a new database in a folder beside `dir` and moves it into place once PGlite has made all of it. PGlite makes
- * a database by writing its files one by one, `PG_VERSION` among the last but not last, and takes any folder with a
- * `PG_VERSION` for a made one: a server killed in between (its first start) left a folder no later start could open.
- * Now `dir` has a `PG_VERSION` only when it is whole; a start killed earlier left nothing in `dir`, and its folder
- * aside, which never held data, is made again. A `dir` with files but no `PG_VERSION` is refused, never deleted. (The
- * caller holds the data folder's lock.)
- */
-async function createAside(dir: string): Promise<void> {
-  const aside = join(dirname(dir), `${basename(dir)}.new`)
-  rmSync(aside, { recursive: true, force: true })
-  mkdirSync(aside, { mode: DATA_FOLDER_MODE })
-  // Files without a PG_VERSION: an older version's first start killed early, or something that is not ours. Never
-  // deleted here: whatever they are, someone should look before they go.
-  const left = readdirSync(dir).sort()
-  if (left.length > 0)
-    throw new Error(
-      `${dir} holds files (${left.slice(0, 3).join(', ')}${left.length > 3 ? ', …' : ''}) but no database (no PG_VERSION). ` +
-        'If a server was stopped while it first made this folder, it holds no data: delete it and start again; ' +
-        'otherwise move it away, or restore it from a backup.',
+type Request = PgliteRequest extends infer R ? (R extends PgliteRequest ? Omit<R, 'id'> : never) : never
+
+/** The database thread, and the answers it owes. */
+class DatabaseThread {
+  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>()
+  private nextId = 1
+  private stopped: Error | null = null
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (reply: PgliteReply) => this.settle(reply))
+    worker.on('error', (error) =>
+      this.stop(new Error(`the database thread failed: ${error.message}`, { cause: error })),
     )
-  await (await PGlite.create(aside)).close()
-  rmSync(dir, { recursive: true, force: true })
-  renameSync(aside, dir)
-}
-
-/** Opens the database in `dir`, or says which folder cannot be opened and what can be done about it. */
-async function openExisting(dir: string): Promise<PGlite> {
-  try {
-    return await PGlite.create(dir)
-  } catch (error) {
-    const why = error instanceof Error ? error.message : String(error)
-    throw new Error(
-      `the database in ${dir} cannot be opened (${why}). If a server was stopped while it first made this folder, ` +
-        'the folder holds no data yet: delete it and start again; otherwise restore it from a backup.',
-      { cause: error },
-    )
-  }
-}
-
-interface Column {
-  name: string
-  parse: (value: string) => unknown
-}
-
-/**
- * Named prepared statements on PGlite's one connection, spoken in the wire protocol (PGlite's `query` parses, plans
- * and describes every statement anew, in six calls into the WebAssembly module). A run is one call: Bind + Execute
- * per parameter list + Sync, wrapped in BEGIN/COMMIT when several must commit together. Callers hold PGlite's locks.
- */
-class PreparedStatements {
-  private readonly columns = new Map<string, Column[]>()
-
-  constructor(private readonly pg: PGlite) {}
-
-  async run<T>(statement: Prepared, paramLists: unknown[][], atomic: boolean): Promise<T[][]> {
-    const columns = this.columns.get(statement.name) ?? (await this.prepare(statement))
-    const parts: Uint8Array[] = []
-    if (atomic) parts.push(serialize.query('BEGIN'))
-    for (const params of paramLists) {
-      parts.push(serialize.bind({ statement: statement.name, values: params.map(toText) }), serialize.execute({}))
-    }
-    parts.push(serialize.sync())
-    // After an error the server skips to Sync, and COMMIT in the failed transaction rolls it back: all or nothing.
-    if (atomic) parts.push(serialize.query('COMMIT'))
-    const { messages } = await this.pg.execProtocol(concat(parts))
-    const results: T[][] = []
-    let current: T[] | undefined
-    for (const message of messages) {
-      if (message.name === 'bindComplete') results.push((current = []))
-      else if (message.name === 'dataRow' && current)
-        current.push(toRow<T>(columns, (message as messages.DataRowMessage).fields))
-      else if (message.name === 'commandComplete') current = undefined
-    }
-    if (results.length !== paramLists.length)
-      throw new Error(`prepared ${statement.name}: ${results.length} results for ${paramLists.length} runs`)
-    return results
+    worker.on('exit', (code) => this.stop(new Error(`the database thread stopped (exit code ${code})`)))
   }
 
-  private async prepare(statement: Prepared): Promise<Column[]> {
-    const { messages: replies } = await this.pg.execProtocol(
-      concat([
-        serialize.parse({ name: statement.name, text: statement.text }),
-        serialize.describe({ type: 'S', name: statement.name }),
-        serialize.sync(),
-      ]),
-    )
-    const description = replies.find((message) => message.name === 'rowDescription') as
-      | messages.RowDescriptionMessage
-      | undefined
-    const columns = (description?.fields ?? []).map((field) => {
-      const parser = this.pg.parsers[field.dataTypeID]
-      return {
-        name: field.name,
-        parse: parser ? (value: string) => parser(value, field.dataTypeID) : (value: string) => value,
-      }
+  static start(dir: string): Promise<DatabaseThread> {
+    const worker = new Worker(new URL('./pgliteThreadBoot.mjs', import.meta.url), {
+      workerData: { dir } satisfies PgliteThreadData,
     })
-    this.columns.set(statement.name, columns)
-    return columns
+    const thread = new DatabaseThread(worker)
+    return thread.waitFor<null>(0).then(
+      () => thread,
+      async (error: unknown) => {
+        await worker.terminate()
+        throw error
+      },
+    )
+  }
+
+  call<T = unknown>(request: Request): Promise<T> {
+    if (this.stopped) return Promise.reject(this.stopped)
+    const id = this.nextId++
+    const answer = this.waitFor<T>(id)
+    this.worker.postMessage({ ...request, id })
+    return answer
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.call({ op: 'close' })
+    } finally {
+      await this.worker.terminate()
+    }
+  }
+
+  private waitFor<T>(id: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject })
+      // While an answer is owed the thread keeps the process alive; an idle one does not (as PGlite on this thread did not).
+      this.worker.ref()
+    })
+  }
+
+  private settle(reply: PgliteReply): void {
+    const waiter = this.pending.get(reply.id)
+    if (!waiter) return
+    this.pending.delete(reply.id)
+    if (this.pending.size === 0) this.worker.unref()
+    if (reply.ok) waiter.resolve(reply.result)
+    else
+      waiter.reject(
+        Object.assign(new Error(reply.error.message), reply.error.props, { name: reply.error.name ?? 'Error' }),
+      )
+  }
+
+  private stop(error: Error): void {
+    this.stopped ??= error
+    for (const waiter of this.pending.values()) waiter.reject(this.stopped)
+    this.pending.clear()
   }
 }
 
@@ -183,47 +168,4 @@ function filesOf(dir: string): string {
       return `${dev}:${ino}:${birthtimeNs}`
     })
     .join(' ')
-}
-
-function toRow<T>(columns: Column[], fields: (string | null)[]): T {
-  const row: Record<string, unknown> = {}
-  for (let i = 0; i < columns.length; i++) {
-    const value = fields[i]
-    row[columns[i]!.name] = value === null || value === undefined ? null : columns[i]!.parse(value)
-  }
-  return row as T
-}
-
-/**
- * A failed query's error without the values it carried: PGlite attaches them (`params`, and `queryOptions`), and a
- * logger writes every property of an error it is given, so a database failure would put a user's text, an email or a
- * password hash in the logs. The statement (`query`, parameterized) and PostgreSQL's fields (`code`, …) stay.
- */
-export function withoutValues(error: unknown): unknown {
-  if (typeof error === 'object' && error !== null) {
-    delete (error as { params?: unknown }).params
-    delete (error as { queryOptions?: unknown }).queryOptions
-  }
-  return error
-}
-
-/** A parameter in PostgreSQL's text format (arrays of strings as array literals). */
-function toText(value: unknown): string | null {
-  if (value === null || value === undefined) return null
-  if (value instanceof Date) return value.toISOString()
-  if (Array.isArray(value))
-    return `{${value.map((item) => (item === null ? 'NULL' : `"${String(item).replace(/[\\"]/g, '\\$&')}"`)).join(',')}}`
-  return String(value)
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let length = 0
-  for (const part of parts) length += part.length
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
 }

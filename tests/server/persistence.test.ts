@@ -128,11 +128,11 @@ describe.concurrent('npm start (server/main.ts as a child process)', () => {
       const base = mkdtempSync(join(tmpdir(), 'talemy-first-start-'))
       dirs.push(base)
       const dataDir = join(base, 'data')
-      // The kill comes from inside the child (support/killAfterWrite.ts) at that exact write: from outside it would
+      // The kill comes from inside the child (support/killAfterWrite.mjs) at that exact write: from outside it would
       // land there only by luck (the window is a few milliseconds of a start that takes seconds).
       const killed = spawnMain({
         ...env(dataDir),
-        NODE_OPTIONS: `--import tsx --import ${join(repoRoot, 'tests/server/support/killAfterWrite.ts')}`,
+        NODE_OPTIONS: `--import tsx --import ${join(repoRoot, 'tests/server/support/killAfterWrite.mjs')}`,
         KILL_AFTER_WRITE: '/pglite[^/]*/PG_VERSION$',
       })
       await expect(killed).rejects.toThrow(/killed after writing .*PG_VERSION/)

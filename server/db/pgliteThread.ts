@@ -1,0 +1,272 @@
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { parentPort, workerData } from 'node:worker_threads'
+import { PGlite, protocol, type messages, type Transaction } from '@electric-sql/pglite'
+import { DATA_FOLDER_MODE } from './lock'
+import type { PgliteReply, PgliteRequest, PgliteThreadData, ThreadError } from './pglite'
+import type { Prepared } from './types'
+
+const { serialize } = protocol
+
+/**
+ * The database thread: PGlite (PostgreSQL in WebAssembly) runs every statement synchronously, for a millisecond or
+ * more each, and on the server's own thread that held up every socket for as long (a batch of sends, tens of ms). Here
+ * it has a thread of its own; `pglite.ts` speaks to it in messages. The main thread holds the data folder's lock.
+ */
+async function serve(dir: string): Promise<void> {
+  const port = parentPort!
+  let pg: PGlite
+  try {
+    // PGlite writes postmaster.pid with the fixed pid -42 (of its WebAssembly process), so the file names nobody; a
+    // SIGKILL leaves it behind, and a torn one (killed while PGlite wrote it) makes PGlite refuse to start ("failed to
+    // initialize properly"). The main thread holds the folder now: any postmaster.pid is a leftover.
+    rmSync(join(dir, 'postmaster.pid'), { force: true })
+    if (!existsSync(join(dir, 'PG_VERSION'))) await createAside(dir)
+    // Owner only: PGlite makes its files world-writable (0666), and they hold the JWT signing secret. Closed again at
+    // each start, for a folder made before (0755).
+    chmodSync(dir, DATA_FOLDER_MODE)
+    pg = await openExisting(dir)
+  } catch (error) {
+    port.postMessage({ id: 0, ok: false, error: threadError(error) } satisfies PgliteReply)
+    return
+  }
+  const prepared = new PreparedStatements(pg)
+  // PGlite's `query` runs under its transaction lock (waits for any open transaction) and its query lock;
+  // a transaction's own statements only take the query lock. Prepared runs take the same locks.
+  const outside = <T>(fn: () => Promise<T>) => pg._runExclusiveTransaction(() => pg._runExclusiveQuery(fn))
+  const inside = <T>(fn: () => Promise<T>) => pg._runExclusiveQuery(fn)
+  /** Open transactions: the main thread runs their statements, then says commit or roll back. */
+  const transactions = new Map<number, { tx: Transaction; finish: (commit: boolean) => void; endId?: number }>()
+  let nextTransaction = 1
+  const reply = (message: PgliteReply) => port.postMessage(message)
+  const answer = (id: number, work: () => Promise<unknown>) =>
+    work().then(
+      (result) => reply({ id, ok: true, result }),
+      (error: unknown) => reply({ id, ok: false, error: threadError(error) }),
+    )
+  const inTransaction = (id: number) => {
+    const open = transactions.get(id)
+    if (!open) throw new Error(`no open transaction ${id}`)
+    return open
+  }
+  const ROLLBACK = Symbol('rollback')
+
+  port.on('message', (request: PgliteRequest) => {
+    switch (request.op) {
+      case 'query':
+        void answer(request.id, async () => {
+          const q = request.tx === undefined ? pg : inTransaction(request.tx).tx
+          return (await q.query(request.sql, request.params)).rows
+        })
+        break
+      case 'execute':
+        void answer(request.id, async () => {
+          const lock = request.tx === undefined ? outside : (inTransaction(request.tx), inside)
+          return (await lock(() => prepared.run(request.statement, [request.params], false)))[0]
+        })
+        break
+      case 'executeMany':
+        void answer(request.id, () => outside(() => prepared.run(request.statement, request.paramLists, true)))
+        break
+      case 'begin': {
+        const id = nextTransaction++
+        let begun = false
+        pg.transaction(async (tx) => {
+          begun = true
+          const commit = await new Promise<boolean>((finish) => {
+            transactions.set(id, { tx, finish })
+            reply({ id: request.id, ok: true, result: id })
+          })
+          if (!commit) throw ROLLBACK
+        })
+          .then(
+            () => reply({ id: transactions.get(id)!.endId!, ok: true, result: null }),
+            (error: unknown) => {
+              const to = begun ? transactions.get(id)?.endId : request.id
+              if (to !== undefined)
+                reply(
+                  error === ROLLBACK
+                    ? { id: to, ok: true, result: null }
+                    : { id: to, ok: false, error: threadError(error) },
+                )
+            },
+          )
+          .finally(() => transactions.delete(id))
+        break
+      }
+      case 'end': {
+        const open = transactions.get(request.tx)
+        if (!open) {
+          reply({ id: request.id, ok: false, error: { message: `no open transaction ${request.tx}`, props: {} } })
+          break
+        }
+        open.endId = request.id
+        open.finish(request.commit)
+        break
+      }
+      case 'close':
+        void answer(request.id, () => pg.close())
+        break
+    }
+  })
+  reply({ id: 0, ok: true, result: null })
+}
+
+/**
+ * Makes a new database in a folder beside `dir` and moves it into place once PGlite has made all of it. PGlite makes
+ * a database by writing its files one by one, `PG_VERSION` among the last but not last, and takes any folder with a
+ * `PG_VERSION` for a made one: a server killed in between (its first start) left a folder no later start could open.
+ * Now `dir` has a `PG_VERSION` only when it is whole; a start killed earlier left nothing in `dir`, and its folder
+ * aside, which never held data, is made again. A `dir` with files but no `PG_VERSION` is refused, never deleted. (The
+ * caller holds the data folder's lock.)
+ */
+async function createAside(dir: string): Promise<void> {
+  const aside = join(dirname(dir), `${basename(dir)}.new`)
+  rmSync(aside, { recursive: true, force: true })
+  mkdirSync(aside, { mode: DATA_FOLDER_MODE })
+  // Files without a PG_VERSION: an older version's first start killed early, or something that is not ours. Never
+  // deleted here: whatever they are, someone should look before they go.
+  const left = readdirSync(dir).sort()
+  if (left.length > 0)
+    throw new Error(
+      `${dir} holds files (${left.slice(0, 3).join(', ')}${left.length > 3 ? ', …' : ''}) but no database (no PG_VERSION). ` +
+        'If a server was stopped while it first made this folder, it holds no data: delete it and start again; ' +
+        'otherwise move it away, or restore it from a backup.',
+    )
+  await (await PGlite.create(aside)).close()
+  rmSync(dir, { recursive: true, force: true })
+  renameSync(aside, dir)
+}
+
+/** Opens the database in `dir`, or says which folder cannot be opened and what can be done about it. */
+async function openExisting(dir: string): Promise<PGlite> {
+  try {
+    return await PGlite.create(dir)
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error)
+    throw new Error(
+      `the database in ${dir} cannot be opened (${why}). If a server was stopped while it first made this folder, ` +
+        'the folder holds no data yet: delete it and start again; otherwise restore it from a backup.',
+      { cause: error },
+    )
+  }
+}
+
+interface Column {
+  name: string
+  parse: (value: string) => unknown
+}
+
+/**
+ * Named prepared statements on PGlite's one connection, spoken in the wire protocol (PGlite's `query` parses, plans
+ * and describes every statement anew, in six calls into the WebAssembly module). A run is one call: Bind + Execute
+ * per parameter list + Sync, wrapped in BEGIN/COMMIT when several must commit together. Callers hold PGlite's locks.
+ */
+class PreparedStatements {
+  private readonly columns = new Map<string, Column[]>()
+
+  constructor(private readonly pg: PGlite) {}
+
+  async run<T>(statement: Prepared, paramLists: unknown[][], atomic: boolean): Promise<T[][]> {
+    const columns = this.columns.get(statement.name) ?? (await this.prepare(statement))
+    const parts: Uint8Array[] = []
+    if (atomic) parts.push(serialize.query('BEGIN'))
+    for (const params of paramLists) {
+      parts.push(serialize.bind({ statement: statement.name, values: params.map(toText) }), serialize.execute({}))
+    }
+    parts.push(serialize.sync())
+    // After an error the server skips to Sync, and COMMIT in the failed transaction rolls it back: all or nothing.
+    if (atomic) parts.push(serialize.query('COMMIT'))
+    const { messages } = await this.pg.execProtocol(concat(parts))
+    const results: T[][] = []
+    let current: T[] | undefined
+    for (const message of messages) {
+      if (message.name === 'bindComplete') results.push((current = []))
+      else if (message.name === 'dataRow' && current)
+        current.push(toRow<T>(columns, (message as messages.DataRowMessage).fields))
+      else if (message.name === 'commandComplete') current = undefined
+    }
+    if (results.length !== paramLists.length)
+      throw new Error(`prepared ${statement.name}: ${results.length} results for ${paramLists.length} runs`)
+    return results
+  }
+
+  private async prepare(statement: Prepared): Promise<Column[]> {
+    const { messages: replies } = await this.pg.execProtocol(
+      concat([
+        serialize.parse({ name: statement.name, text: statement.text }),
+        serialize.describe({ type: 'S', name: statement.name }),
+        serialize.sync(),
+      ]),
+    )
+    const description = replies.find((message) => message.name === 'rowDescription') as
+      | messages.RowDescriptionMessage
+      | undefined
+    const columns = (description?.fields ?? []).map((field) => {
+      const parser = this.pg.parsers[field.dataTypeID]
+      return {
+        name: field.name,
+        parse: parser ? (value: string) => parser(value, field.dataTypeID) : (value: string) => value,
+      }
+    })
+    this.columns.set(statement.name, columns)
+    return columns
+  }
+}
+
+function toRow<T>(columns: Column[], fields: (string | null)[]): T {
+  const row: Record<string, unknown> = {}
+  for (let i = 0; i < columns.length; i++) {
+    const value = fields[i]
+    row[columns[i]!.name] = value === null || value === undefined ? null : columns[i]!.parse(value)
+  }
+  return row as T
+}
+
+/**
+ * What crosses back to the main thread of a failed statement: its message and PostgreSQL's fields (`code`, `detail`,
+ * `constraint`…), which a structured clone of an Error would drop, without the values it carried (`withoutValues`).
+ */
+function threadError(error: unknown): ThreadError {
+  if (!(error instanceof Error)) return { message: String(error), props: {} }
+  const props: Record<string, string | number | boolean> = {}
+  for (const [key, value] of Object.entries(withoutValues(error) as object))
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') props[key] = value
+  return { message: error.message, name: error.name, props }
+}
+
+/**
+ * A failed query's error without the values it carried: PGlite attaches them (`params`, and `queryOptions`), and a
+ * logger writes every property of an error it is given, so a database failure would put a user's text, an email or a
+ * password hash in the logs. The statement (`query`, parameterized) and PostgreSQL's fields (`code`, …) stay.
+ */
+function withoutValues(error: unknown): unknown {
+  if (typeof error === 'object' && error !== null) {
+    delete (error as { params?: unknown }).params
+    delete (error as { queryOptions?: unknown }).queryOptions
+  }
+  return error
+}
+
+/** A parameter in PostgreSQL's text format (arrays of strings as array literals). */
+function toText(value: unknown): string | null {
+  if (value === null || value === undefined) return null
+  if (value instanceof Date) return value.toISOString()
+  if (Array.isArray(value))
+    return `{${value.map((item) => (item === null ? 'NULL' : `"${String(item).replace(/[\\"]/g, '\\$&')}"`)).join(',')}}`
+  return String(value)
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let length = 0
+  for (const part of parts) length += part.length
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
+}
+
+void serve((workerData as PgliteThreadData).dir)

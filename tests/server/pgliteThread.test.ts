@@ -1,0 +1,96 @@
+import { rmSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openDatabase, type Db, type Prepared } from '../../server/db'
+import { freshDataDir } from './support/server'
+
+// The embedded database runs on a thread of its own (server/db/pgliteThread.ts): what crosses between the threads
+// (rows, errors, transactions) must read as it did when PGlite ran on the server's thread, and the server's event loop
+// must keep turning while a statement runs.
+
+const USER_NAME: Prepared = { name: 'test_user_name_v1', text: 'select name from users where id = $1::text' }
+
+describe('the embedded database on its own thread', () => {
+  let dataDir: string
+  let db: Db
+
+  beforeAll(async () => {
+    dataDir = freshDataDir()
+    db = await openDatabase({ dataDir })
+  })
+  afterAll(async () => {
+    await db?.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  it('keeps turning the event loop while a statement runs', async () => {
+    let done = false
+    const slow = db
+      .query<{ n: number }>('select count(*)::int as n from generate_series(1, 3000000)')
+      .finally(() => (done = true))
+    // With PGlite on this thread, the statement held the loop from its start to its end: no turn came in between.
+    let turns = 0
+    while (!done && turns < 20) {
+      await new Promise((resolve) => setImmediate(resolve))
+      turns++
+    }
+    expect(done).toBe(false)
+    expect(await slow).toEqual([{ n: 3_000_000 }])
+  })
+
+  it('answers rows with their types (dates as dates, numbers as numbers), by query and by prepared statement', async () => {
+    const [row] = await db.query<{ at: Date; n: number; j: unknown }>(
+      `select '2026-01-02T03:04:05.000Z'::timestamptz as at, 41 + 1 as n, '{"a":[1,null]}'::jsonb as j`,
+    )
+    expect(row).toEqual({ at: new Date('2026-01-02T03:04:05.000Z'), n: 42, j: { a: [1, null] } })
+    expect(await db.execute(USER_NAME, ['user-alice'])).toEqual([{ name: expect.any(String) }])
+    expect(await db.executeMany(USER_NAME, [['user-alice'], ['nobody']])).toEqual([[{ name: expect.any(String) }], []])
+  })
+
+  it('rejects with PostgreSQL’s fields (code, constraint) and without the values it was given', async () => {
+    const error = await db.query('insert into users select * from users limit 1').then(
+      () => null,
+      (caught: unknown) => caught as Record<string, unknown> & Error,
+    )
+    expect(error).toBeInstanceOf(Error)
+    expect(error!.code).toBe('23505')
+    expect(error!.constraint).toEqual(expect.any(String))
+    const secret = 'a-secret-email@example.test'
+    const withValues = await db.query('select $1::int', [secret]).then(
+      () => null,
+      (caught: unknown) => caught as Record<string, unknown> & Error,
+    )
+    expect(withValues!.code).toBe('22P02')
+    expect(JSON.stringify({ ...withValues })).not.toContain(secret)
+  })
+
+  it('commits a transaction when its work resolves, and keeps nothing of it when its work throws', async () => {
+    const kept = await db.transaction(async (tx) => {
+      await tx.query(`update users set name = 'Kept' where id = 'user-carol'`)
+      return (await tx.execute<{ name: string }>(USER_NAME, ['user-carol']))[0]!.name
+    })
+    expect(kept).toBe('Kept')
+    const failure = new Error('changed my mind')
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query(`update users set name = 'Lost' where id = 'user-carol'`)
+        throw failure
+      }),
+    ).rejects.toBe(failure)
+    expect(await db.execute(USER_NAME, ['user-carol'])).toEqual([{ name: 'Kept' }])
+  })
+
+  it('runs a statement from outside an open transaction only once it has ended (PGlite has one connection)', async () => {
+    const order: string[] = []
+    let outside!: Promise<{ name: string }[]>
+    await db.transaction(async (tx) => {
+      await tx.query(`update users set name = 'Inside' where id = 'user-carol'`)
+      // On the one connection, run now it would read the open transaction's uncommitted write.
+      outside = db.execute<{ name: string }>(USER_NAME, ['user-carol']).finally(() => order.push('outside read'))
+      await new Promise((resolve) => setImmediate(resolve))
+      await tx.query(`update users set name = 'Committed' where id = 'user-carol'`)
+      order.push('transaction ends')
+    })
+    expect(await outside).toEqual([{ name: 'Committed' }])
+    expect(order).toEqual(['transaction ends', 'outside read'])
+  })
+})
