@@ -49,6 +49,7 @@ import { SocketSlots } from './realtime/socketSlots'
 import { healthProbe } from './health'
 import { checkPortFree, explainListenError } from './port'
 import { createServices } from './services'
+import { warmUpSends } from './services/warmUp'
 import { connectRedis, type RedisLink } from './cluster/redis'
 import { joinCluster } from './cluster'
 import { DEFAULT_REDIS_PING_MS } from './cluster/connectionProbe'
@@ -423,6 +424,14 @@ async function startOn(
     await app.close()
     await cluster?.leave().catch((error: unknown) => logger.warn({ err: error }, 'leaving the cluster failed'))
   }
+  // The embedded database's first sends are slow (`warmUpSends`); PostgreSQL's first-use costs are per connection of a
+  // pool, and several nodes share them.
+  if (db.kind === 'pglite')
+    await warmUpSends(db, new Date(clock())).then(
+      (ms) => logger.info({ ms: Math.round(ms) }, 'warmed up the send path'),
+      (error: unknown) =>
+        logger.warn({ err: error }, 'warming up the send path failed: the first sends will be slower'),
+    )
   try {
     await cluster?.subscribed
     await app.listen({ port: options.port ?? 3000, host })
