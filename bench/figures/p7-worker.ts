@@ -204,9 +204,13 @@ async function main(setup: WorkerSetup): Promise<void> {
     emittedMs,
     stalls: watch.stop(),
   }
+  // The sockets stay open until the bench has read the server's stalls: a thousand disconnects are not the load.
+  process.on('message', (message) => {
+    if (message !== 'close') return
+    for (const socket of sockets) socket.close()
+    setTimeout(() => process.exit(0), 50)
+  })
   process.send?.({ type: 'report', report })
-  for (const socket of sockets) socket.close()
-  setTimeout(() => process.exit(0), 50)
 }
 
 process.once('message', (setup) => {
