@@ -86,7 +86,10 @@ type Request = PgliteRequest extends infer R ? (R extends PgliteRequest ? Omit<R
 
 /** The database thread, and the answers it owes. */
 class DatabaseThread {
-  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>()
+  private readonly pending = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (error: unknown) => void; site?: { stack?: string } }
+  >()
   private nextId = 1
   private stopped: Error | null = null
 
@@ -115,7 +118,11 @@ class DatabaseThread {
   call<T = unknown>(request: Request): Promise<T> {
     if (this.stopped) return Promise.reject(this.stopped)
     const id = this.nextId++
-    const answer = this.waitFor<T>(id)
+    // Where the statement was asked for: the error is made when the answer comes, in a message callback that no
+    // await links back to the caller (V8 formats it only if the error is read).
+    const site: { stack?: string } = {}
+    Error.captureStackTrace(site, this.call)
+    const answer = this.waitFor<T>(id, site)
     this.worker.postMessage({ ...request, id })
     return answer
   }
@@ -128,9 +135,9 @@ class DatabaseThread {
     }
   }
 
-  private waitFor<T>(id: number): Promise<T> {
+  private waitFor<T>(id: number, site?: { stack?: string }): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject })
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, site })
       // While an answer is owed the thread keeps the process alive; an idle one does not (as PGlite on this thread did not).
       this.worker.ref()
     })
@@ -141,11 +148,16 @@ class DatabaseThread {
     if (!waiter) return
     this.pending.delete(reply.id)
     if (this.pending.size === 0) this.worker.unref()
-    if (reply.ok) waiter.resolve(reply.result)
-    else
-      waiter.reject(
-        Object.assign(new Error(reply.error.message), reply.error.props, { name: reply.error.name ?? 'Error' }),
-      )
+    if (reply.ok) {
+      waiter.resolve(reply.result)
+      return
+    }
+    const error = Object.assign(new Error(reply.error.message), reply.error.props, {
+      name: reply.error.name ?? 'Error',
+    })
+    const frames = waiter.site?.stack?.slice(waiter.site.stack.indexOf('\n'))
+    if (frames) error.stack = `${error.name}: ${error.message}${frames}`
+    waiter.reject(error)
   }
 
   private stop(error: Error): void {

@@ -54,6 +54,8 @@ describe('the embedded database on its own thread', () => {
     expect(error).toBeInstanceOf(Error)
     expect(error!.code).toBe('23505')
     expect(error!.constraint).toEqual(expect.any(String))
+    // Its stack names the caller (this file), as when PGlite ran on this thread, not the thread's message callback.
+    expect(error!.stack).toContain('pgliteThread.test.ts')
     const secret = 'a-secret-email@example.test'
     const withValues = await db.query('select $1::int', [secret]).then(
       () => null,
