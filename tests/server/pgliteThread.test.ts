@@ -95,4 +95,15 @@ describe('the embedded database on its own thread', () => {
     expect(await outside).toEqual([{ name: 'Committed' }])
     expect(order).toEqual(['transaction ends', 'outside read'])
   })
+
+  it('once closed, refuses a statement at once with an error that says so (a stopped thread answers nothing)', async () => {
+    const otherDir = freshDataDir()
+    const other = await openDatabase({ dataDir: otherDir })
+    try {
+      await other.close()
+      await expect(other.query('select 1')).rejects.toThrow(/the database thread stopped/)
+    } finally {
+      rmSync(otherDir, { recursive: true, force: true })
+    }
+  })
 })
