@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openDatabase, type Db, type Prepared } from '../../server/db'
-import { freshDataDir } from './support/server'
+import { describe, expect, it } from 'vitest'
+import { openDatabase, type Prepared } from '../../server/db'
+import { freshDataDir, freshDatabase } from './support/server'
 
 // The embedded database runs on a thread of its own (server/db/pgliteThread.ts): what crosses between the threads
 // (rows, errors, transactions) must read as it did when PGlite ran on the server's thread, and the server's event loop
@@ -10,21 +10,11 @@ import { freshDataDir } from './support/server'
 const USER_NAME: Prepared = { name: 'test_user_name_v1', text: 'select name from users where id = $1::text' }
 
 describe('the embedded database on its own thread', () => {
-  let dataDir: string
-  let db: Db
-
-  beforeAll(async () => {
-    dataDir = freshDataDir()
-    db = await openDatabase({ dataDir })
-  })
-  afterAll(async () => {
-    await db?.close()
-    rmSync(dataDir, { recursive: true, force: true })
-  })
+  const database = freshDatabase()
 
   it('keeps turning the event loop while a statement runs', async () => {
     let done = false
-    const slow = db
+    const slow = database.db
       .query<{ n: number }>('select count(*)::int as n from generate_series(1, 3000000)')
       .finally(() => (done = true))
     // With PGlite on this thread, the statement held the loop from its start to its end: no turn came in between.
@@ -38,16 +28,19 @@ describe('the embedded database on its own thread', () => {
   })
 
   it('answers rows with their types (dates as dates, numbers as numbers), by query and by prepared statement', async () => {
-    const [row] = await db.query<{ at: Date; n: number; j: unknown }>(
+    const [row] = await database.db.query<{ at: Date; n: number; j: unknown }>(
       `select '2026-01-02T03:04:05.000Z'::timestamptz as at, 41 + 1 as n, '{"a":[1,null]}'::jsonb as j`,
     )
     expect(row).toEqual({ at: new Date('2026-01-02T03:04:05.000Z'), n: 42, j: { a: [1, null] } })
-    expect(await db.execute(USER_NAME, ['user-alice'])).toEqual([{ name: expect.any(String) }])
-    expect(await db.executeMany(USER_NAME, [['user-alice'], ['nobody']])).toEqual([[{ name: expect.any(String) }], []])
+    expect(await database.db.execute(USER_NAME, ['user-alice'])).toEqual([{ name: expect.any(String) }])
+    expect(await database.db.executeMany(USER_NAME, [['user-alice'], ['nobody']])).toEqual([
+      [{ name: expect.any(String) }],
+      [],
+    ])
   })
 
   it('rejects with PostgreSQL’s fields (code, constraint) and without the values it was given', async () => {
-    const error = await db.query('insert into users select * from users limit 1').then(
+    const error = await database.db.query('insert into users select * from users limit 1').then(
       () => null,
       (caught: unknown) => caught as Record<string, unknown> & Error,
     )
@@ -57,7 +50,7 @@ describe('the embedded database on its own thread', () => {
     // Its stack names the caller (this file), as when PGlite ran on this thread, not the thread's message callback.
     expect(error!.stack).toContain('pgliteThread.test.ts')
     const secret = 'a-secret-email@example.test'
-    const withValues = await db.query('select $1::int', [secret]).then(
+    const withValues = await database.db.query('select $1::int', [secret]).then(
       () => null,
       (caught: unknown) => caught as Record<string, unknown> & Error,
     )
@@ -66,28 +59,30 @@ describe('the embedded database on its own thread', () => {
   })
 
   it('commits a transaction when its work resolves, and keeps nothing of it when its work throws', async () => {
-    const kept = await db.transaction(async (tx) => {
+    const kept = await database.db.transaction(async (tx) => {
       await tx.query(`update users set name = 'Kept' where id = 'user-carol'`)
       return (await tx.execute<{ name: string }>(USER_NAME, ['user-carol']))[0]!.name
     })
     expect(kept).toBe('Kept')
     const failure = new Error('changed my mind')
     await expect(
-      db.transaction(async (tx) => {
+      database.db.transaction(async (tx) => {
         await tx.query(`update users set name = 'Lost' where id = 'user-carol'`)
         throw failure
       }),
     ).rejects.toBe(failure)
-    expect(await db.execute(USER_NAME, ['user-carol'])).toEqual([{ name: 'Kept' }])
+    expect(await database.db.execute(USER_NAME, ['user-carol'])).toEqual([{ name: 'Kept' }])
   })
 
   it('runs a statement from outside an open transaction only once it has ended (PGlite has one connection)', async () => {
     const order: string[] = []
     let outside!: Promise<{ name: string }[]>
-    await db.transaction(async (tx) => {
+    await database.db.transaction(async (tx) => {
       await tx.query(`update users set name = 'Inside' where id = 'user-carol'`)
       // On the one connection, run now it would read the open transaction's uncommitted write.
-      outside = db.execute<{ name: string }>(USER_NAME, ['user-carol']).finally(() => order.push('outside read'))
+      outside = database.db
+        .execute<{ name: string }>(USER_NAME, ['user-carol'])
+        .finally(() => order.push('outside read'))
       await new Promise((resolve) => setImmediate(resolve))
       await tx.query(`update users set name = 'Committed' where id = 'user-carol'`)
       order.push('transaction ends')

@@ -1,10 +1,9 @@
-import { rmSync } from 'node:fs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openDatabase, type Db, type Queryable } from '../../server/db'
+import { describe, expect, it } from 'vitest'
+import type { Queryable } from '../../server/db'
 import { SEND_MESSAGE } from '../../server/services/messaging'
 import { WARM_UP_SENDS, warmUpSends } from '../../server/services/warmUp'
 import { capturedLog } from '../support/capturedLog'
-import { freshDataDir, startTestServer } from './support/server'
+import { freshDatabase, startTestServer } from './support/server'
 
 // The embedded database's first sends after a start are slow; the server runs the send statement before it listens,
 // in a transaction it rolls back. It must leave nothing behind: no user, conversation, message or event, and every
@@ -22,26 +21,16 @@ async function footprint(q: Queryable): Promise<Record<string, unknown>> {
 }
 
 describe('warming up the send path', () => {
-  let dataDir: string
-  let db: Db
-
-  beforeAll(async () => {
-    dataDir = freshDataDir()
-    db = await openDatabase({ dataDir })
-  })
-  afterAll(async () => {
-    await db?.close()
-    rmSync(dataDir, { recursive: true, force: true })
-  })
+  const database = freshDatabase()
 
   it('runs the send statement, stores each send as a send would, and keeps nothing of it', async () => {
-    const before = await footprint(db)
+    const before = await footprint(database.db)
     let sends = 0
     let storedInside: Record<string, unknown> = {}
     await warmUpSends(
       {
         transaction: (fn) =>
-          db.transaction(async (tx) => {
+          database.db.transaction(async (tx) => {
             const counted: Queryable = {
               query: tx.query,
               execute: async (statement, params) => {
@@ -61,7 +50,7 @@ describe('warming up the send path', () => {
     )
     expect(sends).toBe(WARM_UP_SENDS)
     expect(storedInside.messages).toBe((before.messages as number) + WARM_UP_SENDS)
-    expect(await footprint(db)).toEqual(before)
+    expect(await footprint(database.db)).toEqual(before)
   })
 
   it('is done by a server on the embedded database before it listens, and said in its log', async () => {

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { io, type Socket, type ManagerOptions, type SocketOptions } from 'socket.io-client'
-import { inject } from 'vitest'
+import { afterAll, beforeAll, inject } from 'vitest'
 import type {
   Ack,
   ClientToServerEvents,
@@ -12,6 +12,7 @@ import type {
   ServerToClientEvents,
   Session,
 } from './types'
+import { openDatabase, type Db } from '../../../server/db'
 import { startServer, type RunningServer, type StartServerOptions } from '../../../server/index'
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>
@@ -23,6 +24,29 @@ export function freshDataDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'talemy-server-test-'))
   cpSync(inject('serverTemplateDir'), dir, { recursive: true })
   return dir
+}
+
+/**
+ * For the tests of the `describe` it is called in: a database on a private copy of the seeded template, opened before
+ * them, closed and deleted after them. Read `.db` inside a test, once the hooks have run.
+ */
+export function freshDatabase(): { readonly db: Db } {
+  let dataDir = ''
+  let db: Db | undefined
+  beforeAll(async () => {
+    dataDir = freshDataDir()
+    db = await openDatabase({ dataDir })
+  })
+  afterAll(async () => {
+    await db?.close()
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  })
+  return {
+    get db() {
+      if (!db) throw new Error('freshDatabase: the database is opened in beforeAll, read it inside a test')
+      return db
+    },
+  }
 }
 
 export interface TestServer extends RunningServer {
