@@ -61,7 +61,9 @@ async function serve(dir: string): Promise<void> {
         break
       case 'execute':
         void answer(request.id, async () => {
-          const lock = request.tx === undefined ? outside : (inTransaction(request.tx), inside)
+          // In a transaction: only once it is still open, under the query lock alone (its own lock is held).
+          if (request.tx !== undefined) inTransaction(request.tx)
+          const lock = request.tx === undefined ? outside : inside
           return (await lock(() => prepared.run(request.statement, [request.params], false)))[0]
         })
         break
