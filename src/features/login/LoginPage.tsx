@@ -38,7 +38,7 @@ export function LoginPage() {
   const t = useT()
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
-  const [login, { isLoading, error }] = useLoginMutation()
+  const [login, { isLoading, error, originalArgs }] = useLoginMutation()
   const submitRef = useRef<HTMLButtonElement>(null)
   const headingRef = useRef<HTMLHeadingElement>(null)
   const emailRef = useRef<HTMLInputElement>(null)
@@ -61,6 +61,12 @@ export function LoginPage() {
   }
 
   const wait = loginWaitMinutes(error)
+  // Refused for the credentials: both fields are in error (the server does not say which, and must not), until edited.
+  const fieldsRefused =
+    loginErrorId(error) === 'login.wrongCredentials' &&
+    originalArgs?.email === email.trim() &&
+    originalArgs.password === password
+  const fieldError = fieldsRefused ? { 'aria-invalid': true, 'aria-describedby': `${id}-error` } : {}
   const message = error
     ? wait === null
       ? t(loginErrorId(error))
@@ -92,6 +98,7 @@ export function LoginPage() {
               required
               value={email}
               onChange={(e) => setEmail(e.target.value)}
+              {...fieldError}
             />
           </div>
           <div className="field">
@@ -105,6 +112,7 @@ export function LoginPage() {
               required
               value={password}
               onChange={(e) => setPassword(e.target.value)}
+              {...fieldError}
             />
           </div>
           {message && (
