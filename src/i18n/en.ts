@@ -41,7 +41,8 @@ export const en = {
 
   // Notifications
   'toasts.region': 'Notifications',
-  'toasts.dismiss': 'Dismiss',
+  // The close button of each toast, named by what it closes (several may be on screen).
+  'toasts.dismiss': 'Dismiss: {toast}',
   'toast.lessonRequested': 'New lesson request: {subject}',
   'toast.lessonStatus':
     'Lesson “{subject}” {status, select, pending {is pending} confirmed {was confirmed} cancelled {was cancelled} completed {was completed} other {changed}}',

@@ -38,7 +38,7 @@ export const fr: Catalogue = {
   'connection.announce.expired': 'Votre session a expiré. Reconnectez-vous.',
 
   'toasts.region': 'Notifications',
-  'toasts.dismiss': 'Fermer',
+  'toasts.dismiss': 'Fermer\u202f: {toast}',
   'toast.lessonRequested': 'Nouvelle demande de cours : {subject}',
   'toast.lessonStatus':
     'Cours « {subject} » {status, select, pending {en attente} confirmed {confirmé} cancelled {annulé} completed {terminé} other {modifié}}',

@@ -84,6 +84,7 @@ const SAMPLE: Record<string, string | number> = {
   password: 'talemy',
   time: '4:32 PM',
   lastYear: 2100,
+  toast: 'New contact request',
 }
 
 describe('the catalogues', () => {

@@ -106,7 +106,7 @@ export function Toasts() {
           <button
             type="button"
             className="toast-close"
-            aria-label={t('toasts.dismiss')}
+            aria-label={t('toasts.dismiss', { toast: t(toast.message.id, toast.message.values) })}
             onClick={() => toaster?.dismiss(toast.id)}
           >
             ×
