@@ -234,6 +234,12 @@ export function configureHttpApp(
         )
           throw new AppError('INVALID', 'body: send it uncompressed (no Content-Encoding)')
       })
+      // JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset was read as UTF-8 anyway, its text garbled.
+      api.addHook('onRequest', async (request) => {
+        const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(request.headers['content-type'] ?? '')?.[1]
+        if (charset !== undefined && !/^utf-?8$/i.test(charset))
+          throw new AppError('INVALID', `body: send JSON in UTF-8 (charset=${charset.slice(0, 40)} given)`)
+      })
       // Answered here, in our shape: CORS's strict preflight check would send a text/plain 400 without an error code.
       api.addHook('onRequest', async (request) => {
         if (

@@ -588,6 +588,38 @@ describe('a JSON object sent with another Content-Type', () => {
   })
 })
 
+describe('a JSON body declared in another charset', () => {
+  // JSON is UTF-8 (RFC 8259 §8.1): a body declared UTF-16 or Latin-1 was read as UTF-8 anyway, its text garbled into
+  // whatever it then said, or refused as "not valid JSON".
+  it.each([
+    ['utf-16', Buffer.from(JSON.stringify({ participantId: 'user-carol' }), 'utf16le')],
+    ['ISO-8859-1', Buffer.from(JSON.stringify({ participantId: 'user-carol' }), 'latin1')],
+    ['"latin1"', Buffer.from(JSON.stringify({ participantId: 'user-carol' }), 'latin1')],
+  ])('is 400 INVALID naming the charset (%s), and creates nothing', async (charset, body) => {
+    const before = (await http<Conversation[]>(url, 'GET', '/api/conversations', { token: token.bob })).body
+    const response = await fetch(`${url}/api/conversations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token.bob}`, 'content-type': `application/json; charset=${charset}` },
+      body,
+    })
+    expect(response.status).toBe(400)
+    expect(await response.json()).toEqual({
+      error: { code: 'INVALID', message: `body: send JSON in UTF-8 (charset=${charset.replaceAll('"', '')} given)` },
+    })
+    const after = (await http<Conversation[]>(url, 'GET', '/api/conversations', { token: token.bob })).body
+    expect(after).toHaveLength(before.length)
+  })
+
+  it.each(['utf-8', 'UTF-8', '"utf-8"', 'utf8'])('takes charset=%s', async (charset) => {
+    const response = await fetch(`${url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': `application/json; charset=${charset}` },
+      body: JSON.stringify({ email: BOB, password: 'talemy' }),
+    })
+    expect(response.status).toBe(200)
+  })
+})
+
 describe('a body with a Content-Encoding', () => {
   // The body was read as it came: a gzipped one was "not valid JSON", a plain one labelled gzip was taken.
   it.each([
