@@ -62,7 +62,7 @@ export class PasswordHasher {
   }
 
   hash(password: string): Promise<string> {
-    return argon2Hash(password, {
+    return argon2Hash(normalized(password), {
       algorithm: ARGON2ID,
       memoryCost: this.cost.memoryKib,
       timeCost: this.cost.passes,
@@ -72,8 +72,12 @@ export class PasswordHasher {
 
   async verify(password: string, stored: string): Promise<PasswordCheck> {
     if (stored.startsWith('$argon2')) {
-      const ok = await argon2Verify(stored, password).catch(() => false)
-      return { ok, needsRehash: ok && !this.isCurrent(stored) }
+      const check = (typed: string) => argon2Verify(stored, typed).catch(() => false)
+      const form = normalized(password)
+      if (await check(form)) return { ok: true, needsRehash: !this.isCurrent(stored) }
+      // A hash made before passwords were normalised, of one typed in another form: taken, and made again normalised.
+      const ok = form !== password && (await check(password))
+      return { ok, needsRehash: ok }
     }
     if (stored.startsWith('scrypt$')) {
       const ok = await verifyScrypt(password, stored)
@@ -103,6 +107,14 @@ export class PasswordHasher {
       return false
     }
   }
+}
+
+/**
+ * One password however its characters are encoded (NIST SP 800-63B §5.1.1.2: NFKC): an "é" typed as one code point on
+ * one keyboard and as "e" + a combining accent on another (or pasted) is the same "é".
+ */
+function normalized(password: string): string {
+  return password.normalize('NFKC')
 }
 
 // --- The earlier scheme, verify-only: node:crypto scrypt, "scrypt$N$r$p$salt$hash" ----------------------------------

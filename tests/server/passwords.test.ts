@@ -1,3 +1,4 @@
+import { hash as argon2Hash } from '@node-rs/argon2'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { openDatabase, type Db } from '../../server/db'
 import {
@@ -27,6 +28,29 @@ describe('PasswordHasher', () => {
     expect(legacy).toMatch(/^scrypt\$16384\$8\$1\$/)
     expect(await passwords.verify('talemy', legacy)).toEqual({ ok: true, needsRehash: true })
     expect(await passwords.verify('nope', legacy)).toEqual({ ok: false, needsRehash: false })
+  })
+
+  // NIST SP 800-63B §5.1.1.2: one "é" typed as U+00E9 on one keyboard and as "e" + U+0301 on another (or pasted) is
+  // one password. Hashed as typed, the second was refused.
+  it('takes a password however its accents are encoded (NFKC), and the same refusal for a wrong one', async () => {
+    const passwords = new PasswordHasher(TEST_ONLY_ARGON2ID)
+    const composed = 'caf\u00e9 cr\u00e8me'
+    const decomposed = 'cafe\u0301 cre\u0300me'
+    expect(await passwords.verify(decomposed, await passwords.hash(composed))).toEqual({ ok: true, needsRehash: false })
+    expect(await passwords.verify(composed, await passwords.hash(decomposed))).toEqual({ ok: true, needsRehash: false })
+    expect(await passwords.verify('cafe creme', await passwords.hash(composed))).toEqual({
+      ok: false,
+      needsRehash: false,
+    })
+  })
+
+  it('still takes a hash made, before the normalisation, of a password as typed, and asks for its rehash', async () => {
+    const passwords = new PasswordHasher(TEST_ONLY_ARGON2ID)
+    const asTyped = 'cafe\u0301'
+    // At the current cost: only the normalisation asks for the rehash.
+    const before = await argon2Hash(asTyped, { algorithm: 2, memoryCost: 64, timeCost: 1, parallelism: 1 })
+    expect(await passwords.verify(asTyped, before)).toEqual({ ok: true, needsRehash: true })
+    expect(await passwords.verify('cafe', before)).toEqual({ ok: false, needsRehash: false })
   })
 
   it('asks for a rehash of an Argon2id hash made at another cost', async () => {
