@@ -26,7 +26,9 @@ if (pattern) {
     const written = writeSync(fd, ...rest)
     const path = paths.get(fd)
     if (path !== undefined && target.test(path)) {
-      process.stderr.write(`killAfterWrite: killed after writing ${path}\n`)
+      // Straight to the file descriptor: on a worker thread `process.stderr` goes through the main thread, which the
+      // kill below may beat.
+      writeSync(2, `killAfterWrite: killed after writing ${path}\n`)
       process.kill(process.pid, 'SIGKILL')
     }
     return written
