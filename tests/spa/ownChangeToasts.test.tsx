@@ -6,7 +6,7 @@ import { createToaster } from '../../src/features/notifications/toaster'
 import { serverEventActions } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
 import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
-import { apiRoutes, appStore, heldPatchApi, json, pagePerTest, renderApp } from './support/page'
+import { apiRoutes, appStore, heldPatchApi, json, messagesPageWithToasts, pagePerTest, renderApp } from './support/page'
 
 // A user changes a card's status and goes to another page before the server's event for it arrives: a toast telling
 // them of their own change would be news of nothing. The other person's change, on another page, is a toast as ever.
@@ -82,20 +82,6 @@ async function openAs(c: OwnChange) {
     await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
   }
   return { store, toaster, press, leave, answer }
-}
-
-/** `me` on the messages page with the app's toaster, the page drawn. */
-async function onMessagesPageAs(me: User) {
-  window.history.replaceState(null, '', '#/messages')
-  const toaster = createToaster()
-  const fetchFn = apiRoutes((_method, path) => json(200, path === '/api/users' ? [alice, bob] : []))
-  const { store } = appStore(fetchFn, {
-    preloadedState: { auth: { token: 'token-1', user: me } },
-    extraMiddleware: [toaster.middleware],
-  })
-  renderApp(page.root, store, toaster)
-  await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
-  return { store, toaster }
 }
 
 describe('no toast for the user’s own status change, wherever they are when its event comes', () => {
@@ -192,7 +178,7 @@ describe('a change only the user’s side may make, made in another tab or on an
       event: serverEventActions['contactRequest:statusUpdated']({ ...r1, status: 'declined', updatedAt: later }),
     },
   ])('$name is no toast for the tutor', async ({ event }) => {
-    const { store, toaster } = await onMessagesPageAs(bob)
+    const { store, toaster } = await messagesPageWithToasts(page, bob)
     act(() => void store.dispatch(event))
     expect(toaster.getSnapshot()).toEqual([])
     store.dispose()
@@ -226,7 +212,7 @@ describe('the other person’s change is still a toast on another page', () => {
       id: 'toast.contactRequestStatus',
     },
   ])('$name', async ({ me, event, id }) => {
-    const { store, toaster } = await onMessagesPageAs(me)
+    const { store, toaster } = await messagesPageWithToasts(page, me)
     act(() => void store.dispatch(event))
     expect(toaster.getSnapshot().map((t) => t.message.id)).toEqual([id])
     store.dispose()

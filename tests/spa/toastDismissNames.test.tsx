@@ -1,12 +1,11 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { afterEach, describe, expect, test } from 'vitest'
-import { createToaster } from '../../src/features/notifications/toaster'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n/locale'
 import { serverEventActions } from '../../src/realtime'
 import { eventually } from '../unit/support/eventually'
-import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
-import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
+import { bob, contactRequest, lesson } from '../unit/support/fixtures'
+import { messagesPageWithToasts, pagePerTest } from './support/page'
 
 // WCAG 2.4.6 / 4.1.2: with two toasts on screen, a screen reader heard "Dismiss, button" twice and could not tell which
 // closed what. Each close button is named by what it closes.
@@ -14,16 +13,8 @@ import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/pag
 const page = pagePerTest()
 afterEach(() => window.localStorage.removeItem(LOCALE_STORAGE_KEY))
 
-async function twoToastsForBob(heading: string) {
-  window.history.replaceState(null, '', '#/messages')
-  const toaster = createToaster()
-  const fetchFn = apiRoutes((_method, path) => json(200, path === '/api/users' ? [alice, bob] : []))
-  const { store } = appStore(fetchFn, {
-    preloadedState: { auth: { token: 'token-1', user: bob } },
-    extraMiddleware: [toaster.middleware],
-  })
-  renderApp(page.root, store, toaster)
-  await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe(heading))
+async function twoToastsForBob() {
+  const { store } = await messagesPageWithToasts(page, bob)
   act(() => void store.dispatch(serverEventActions['lesson:created'](lesson('l1', { subject: 'Algebra' }))))
   act(() => void store.dispatch(serverEventActions['contactRequest:created'](contactRequest('r1'))))
   const toasts = await eventually(() => {
@@ -40,7 +31,7 @@ async function twoToastsForBob(heading: string) {
 
 describe('each toast’s close button says which toast it closes', () => {
   test('in English', async () => {
-    const { store, names, texts } = await twoToastsForBob('Messages')
+    const { store, names, texts } = await twoToastsForBob()
     expect(texts).toEqual(['New lesson request: Algebra', 'New contact request'])
     expect(names).toEqual(['Dismiss: New lesson request: Algebra', 'Dismiss: New contact request'])
     store.dispose()
@@ -48,7 +39,7 @@ describe('each toast’s close button says which toast it closes', () => {
 
   test('in French, with its typography', async () => {
     window.localStorage.setItem(LOCALE_STORAGE_KEY, 'fr')
-    const { store, names, texts } = await twoToastsForBob('Messages')
+    const { store, names, texts } = await twoToastsForBob()
     expect(names).toEqual(texts.map((text) => `Fermer\u202f: ${text}`))
     store.dispose()
   })

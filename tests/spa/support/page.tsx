@@ -5,7 +5,8 @@ import { afterEach, beforeEach, expect } from 'vitest'
 import { AnnouncerProvider } from '../../../src/app/Announcer'
 import { App } from '../../../src/app/App'
 import { createMemoryStorage, makeStore, type MakeStoreOptions } from '../../../src/app/store'
-import type { Toaster } from '../../../src/features/notifications/toaster'
+import { createToaster, type Toaster } from '../../../src/features/notifications/toaster'
+import type { User } from '../../../src/contract'
 import { ToasterContext } from '../../../src/features/notifications/Toasts'
 import { I18nProvider } from '../../../src/i18n'
 import { eventually } from '../../unit/support/eventually'
@@ -168,6 +169,23 @@ export function renderApp(root: Root, store: ReturnType<typeof makeStore>, toast
       </Provider>,
     ),
   )
+}
+
+/**
+ * `me` on the messages page with the app's toaster (what turns server events into toasts), once the page is drawn
+ * (`heading`: its title in the language of the moment).
+ */
+export async function messagesPageWithToasts(page: ReturnType<typeof pagePerTest>, me: User, heading = 'Messages') {
+  window.history.replaceState(null, '', '#/messages')
+  const toaster = createToaster()
+  const fetchFn = apiRoutes((_method, path) => json(200, path === '/api/users' ? [alice, bob] : []))
+  const { store } = appStore(fetchFn, {
+    preloadedState: { auth: { token: 'token-1', user: me } },
+    extraMiddleware: [toaster.middleware],
+  })
+  renderApp(page.root, store, toaster)
+  await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe(heading))
+  return { store, toaster }
 }
 
 /**
