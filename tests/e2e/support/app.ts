@@ -141,7 +141,15 @@ export async function openTab(session: Session, url: string): Promise<Page> {
 export const badge = (page: Page) => page.getByTestId('connection-badge')
 
 export async function waitOnline(page: Page): Promise<void> {
-  await page.locator('[data-testid="connection-badge"][data-status="connected"]').waitFor({ timeout: WAIT })
+  try {
+    await page.locator('[data-testid="connection-badge"][data-status="connected"]').waitFor({ timeout: WAIT })
+  } catch (error) {
+    // Which state it stayed in says where to look (a backoff, a refused handshake, a session over).
+    const shown = await badge(page)
+      .evaluate((node) => `${node.getAttribute('data-status')} ("${node.textContent}")`)
+      .catch(() => 'no badge')
+    throw new Error(`not online within ${WAIT} ms: the badge says ${shown}`, { cause: error })
+  }
 }
 
 export async function waitNotOnline(page: Page): Promise<void> {
