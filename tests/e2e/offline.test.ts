@@ -224,13 +224,8 @@ describe('when the socket is cut but HTTP still works, and messages the server h
     // Every read of the lessons fails from the start: the layout's at login and the first sync's catch-up alike, so
     // which of them comes before the socket is cut (a busy machine decides) does not matter.
     const context = await e2e.browser.newContext({ viewport: { width: 1280, height: 800 } })
-    // Lifted by a flag, not by `unroute`: while any route is set, every request of the context (the socket's polling
-    // too) passes through Playwright's interception, and turning it off as the socket comes back is a moving part
-    // the test need not have (a fresh-clone run once waited 20 s there for the socket; not reproduced since).
-    let reachable = false
-    await context.route('**/api/lessons', (route: Route) =>
-      reachable ? route.continue() : route.abort('connectionrefused'),
-    )
+    const unreachable = (route: Route) => route.abort('connectionrefused')
+    await context.route('**/api/lessons', unreachable)
     let aliceId: string | undefined
     try {
       const alice = await loginAs(e2e, 'alice', { context })
@@ -249,7 +244,7 @@ describe('when the socket is cut but HTTP still works, and messages the server h
         if (r.method() === 'GET' && new URL(r.url()).pathname === '/api/lessons') lessonReads.push(r.url())
       })
       // Back: nobody presses "Try again"; the socket resumes from its offset (no catch-up), and the read is made again.
-      reachable = true
+      await context.unroute('**/api/lessons', unreachable)
       blockSockets(e2e, user.id, 0)
       await alice.page.evaluate(() => window.dispatchEvent(new Event('online')))
       await waitOnline(alice.page)
