@@ -1,7 +1,7 @@
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Locator, Page, Request, WebSocket } from 'playwright-core'
 import { afterAll, beforeAll, inject } from 'vitest'
 import { startServer, type StartServerOptions } from '../../../server/index'
 import { createSocketBlocks } from '../../support/socketBlocks'
@@ -115,6 +115,7 @@ export async function loginAs(
   const context =
     options.context ?? (await e2e.browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 } }))
   if (options.initScript) await context.addInitScript(options.initScript)
+  watchSocketTraffic(context)
   const page = await context.newPage()
   const t0 = Date.now()
   await page.goto(`${e2e.url}/`)
@@ -140,15 +141,52 @@ export async function openTab(session: Session, url: string): Promise<Page> {
 
 export const badge = (page: Page) => page.getByTestId('connection-badge')
 
+/** A context's Socket.IO traffic still open: HTTP requests (polling) and WebSockets, each with when it began. */
+const socketTraffic = new WeakMap<BrowserContext, { requests: Map<Request, number>; sockets: Map<WebSocket, number> }>()
+
+/** Keeps `socketTraffic` for `context`, so that a socket that does not come back can be told apart from a slow one. */
+function watchSocketTraffic(context: BrowserContext): void {
+  if (socketTraffic.has(context)) return
+  const traffic = { requests: new Map<Request, number>(), sockets: new Map<WebSocket, number>() }
+  socketTraffic.set(context, traffic)
+  context.on('request', (request) => {
+    if (request.url().includes('/socket.io/')) traffic.requests.set(request, Date.now())
+  })
+  context.on('requestfinished', (request) => traffic.requests.delete(request))
+  context.on('requestfailed', (request) => traffic.requests.delete(request))
+  const watch = (page: Page) =>
+    page.on('websocket', (socket) => {
+      traffic.sockets.set(socket, Date.now())
+      socket.on('close', () => traffic.sockets.delete(socket))
+    })
+  for (const page of context.pages()) watch(page)
+  context.on('page', watch)
+}
+
+function describeSocketTraffic(page: Page): string {
+  const traffic = socketTraffic.get(page.context())
+  if (!traffic) return 'its traffic was not watched'
+  const now = Date.now()
+  const requests = [...traffic.requests].map(([request, at]) => {
+    const transport = new URL(request.url()).searchParams.get('transport')
+    return `${request.method()} ${transport} for ${now - at} ms`
+  })
+  const sockets = [...traffic.sockets.values()].map((at) => `a WebSocket open ${now - at} ms`)
+  return [...requests, ...sockets].join(', ') || 'no Socket.IO request or WebSocket open'
+}
+
 export async function waitOnline(page: Page): Promise<void> {
   try {
     await page.locator('[data-testid="connection-badge"][data-status="connected"]').waitFor({ timeout: WAIT })
   } catch (error) {
-    // Which state it stayed in says where to look (a backoff, a refused handshake, a session over).
+    // Which state it stayed in, and what of the socket is still under way, say where to look (a backoff, a refused
+    // handshake, a session over, a request the browser never finished).
     const shown = await badge(page)
       .evaluate((node) => `${node.getAttribute('data-status')} ("${node.textContent}")`)
       .catch(() => 'no badge')
-    throw new Error(`not online within ${WAIT} ms: the badge says ${shown}`, { cause: error })
+    throw new Error(`not online within ${WAIT} ms: the badge says ${shown}; ${describeSocketTraffic(page)}`, {
+      cause: error,
+    })
   }
 }
 
