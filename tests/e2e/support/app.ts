@@ -141,23 +141,63 @@ export async function openTab(session: Session, url: string): Promise<Page> {
 
 export const badge = (page: Page) => page.getByTestId('connection-badge')
 
-/** A context's Socket.IO traffic still open: HTTP requests (polling) and WebSockets, each with when it began. */
-const socketTraffic = new WeakMap<BrowserContext, { requests: Map<Request, number>; sockets: Map<WebSocket, number> }>()
+/** How many of a context's last Socket.IO requests and WebSocket openings a failure recounts. */
+const TRAFFIC_HISTORY = 12
+
+/**
+ * A context's Socket.IO traffic: what is still open (HTTP requests of the polling transport, WebSockets), each with
+ * when it began, and how the last few ended (a refused or failed handshake, or none tried at all, after `online`).
+ */
+const socketTraffic = new WeakMap<
+  BrowserContext,
+  { requests: Map<Request, number>; sockets: Map<WebSocket, number>; ended: { at: number; what: string }[] }
+>()
 
 /** Keeps `socketTraffic` for `context`, so that a socket that does not come back can be told apart from a slow one. */
 function watchSocketTraffic(context: BrowserContext): void {
   if (socketTraffic.has(context)) return
-  const traffic = { requests: new Map<Request, number>(), sockets: new Map<WebSocket, number>() }
+  const traffic = {
+    requests: new Map<Request, number>(),
+    sockets: new Map<WebSocket, number>(),
+    ended: [] as { at: number; what: string }[],
+  }
   socketTraffic.set(context, traffic)
+  const ended = (what: string) => {
+    traffic.ended.push({ at: Date.now(), what })
+    if (traffic.ended.length > TRAFFIC_HISTORY) traffic.ended.shift()
+  }
+  const named = (request: Request) => {
+    const transport = new URL(request.url()).searchParams.get('transport')
+    const began = traffic.requests.get(request)
+    return `${request.method()} ${transport}${began === undefined ? '' : ` after ${Date.now() - began} ms`}`
+  }
   context.on('request', (request) => {
     if (request.url().includes('/socket.io/')) traffic.requests.set(request, Date.now())
   })
-  context.on('requestfinished', (request) => traffic.requests.delete(request))
-  context.on('requestfailed', (request) => traffic.requests.delete(request))
+  context.on('requestfinished', (request) => {
+    if (!traffic.requests.has(request)) return
+    void request
+      .response()
+      .then((response) => response?.status() ?? 'no response')
+      .catch(() => 'no response')
+      .then((status) => {
+        ended(`${named(request)}: ${status}`)
+        traffic.requests.delete(request)
+      })
+  })
+  context.on('requestfailed', (request) => {
+    if (!traffic.requests.has(request)) return
+    ended(`${named(request)}: failed (${request.failure()?.errorText ?? 'no reason given'})`)
+    traffic.requests.delete(request)
+  })
   const watch = (page: Page) =>
     page.on('websocket', (socket) => {
       traffic.sockets.set(socket, Date.now())
-      socket.on('close', () => traffic.sockets.delete(socket))
+      ended('a WebSocket opened')
+      socket.on('close', () => {
+        ended(`a WebSocket closed after ${Date.now() - (traffic.sockets.get(socket) ?? Date.now())} ms`)
+        traffic.sockets.delete(socket)
+      })
     })
   for (const page of context.pages()) watch(page)
   context.on('page', watch)
@@ -172,7 +212,9 @@ function describeSocketTraffic(page: Page): string {
     return `${request.method()} ${transport} for ${now - at} ms`
   })
   const sockets = [...traffic.sockets.values()].map((at) => `a WebSocket open ${now - at} ms`)
-  return [...requests, ...sockets].join(', ') || 'no Socket.IO request or WebSocket open'
+  const open = [...requests, ...sockets].join(', ') || 'no Socket.IO request or WebSocket open'
+  const last = traffic.ended.map(({ at, what }) => `${now - at} ms ago, ${what}`).join('; ') || 'none'
+  return `${open}; the last ${TRAFFIC_HISTORY} at most: ${last}`
 }
 
 export async function waitOnline(page: Page): Promise<void> {
