@@ -9,6 +9,11 @@ import { openStream, type Stream } from './support/stream'
 
 const CONV = 'conv-alice-bob'
 const MINUTE = 60_000
+/**
+ * The bound of a test that starts the server several times on its own data folder (each start opens PGlite, each copy
+ * moves the folder): 10 to 25 s on a loaded machine, which the default 30 s only just covered. It only catches a hang.
+ */
+const RESTARTS = { timeout: 120_000 }
 
 /** A clock tests move by hand (no real waiting for retention or for "two minutes away"). */
 function manualClock(start = Date.now()) {
@@ -81,7 +86,7 @@ describe('offsets and sync on the handshake', () => {
   })
 })
 
-describe('resume by offset', () => {
+describe('resume by offset', RESTARTS, () => {
   it('gives Bob, back after a server restart and 3 minutes away, exactly the events he missed, in order, then sync:caughtUp, then live ones', async () => {
     const clock = manualClock()
     const dataDir = freshDataDir()
@@ -236,7 +241,7 @@ describe('resume refused', () => {
   })
 })
 
-describe('a database restored from a backup, or copied', () => {
+describe('a database restored from a backup, or copied', RESTARTS, () => {
   it('gives its log another epoch: a client that saw events after the backup gets sync:gap, not a replay of others', async () => {
     const dataDir = freshDataDir()
     const backup = `${dataDir}-backup`
