@@ -39,7 +39,8 @@ afterEach(async () => {
 
 async function serve(options: Parameters<typeof startTestServer>[0]): Promise<TestServer> {
   const server = await startTestServer(options)
-  cleanups.push(() => server.close())
+  // `dispose`, not `close`: a data folder the server made for itself goes with it.
+  cleanups.push(() => server.dispose())
   return server
 }
 

@@ -9,6 +9,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { TestProject } from 'vitest/node'
 import { FAST_HASHING_ENV } from '../../server/passwords'
@@ -20,6 +21,8 @@ declare module 'vitest' {
     serverTemplateDir: string
     /** The same folder, under the name the e2e support reads. */
     templateDataDir: string
+    /** A folder of this run's, deleted when the run ends: the tests' copies of the template go there. */
+    testRunDir: string
   }
 }
 
@@ -33,7 +36,7 @@ const root = resolve(import.meta.dirname, '../..')
  * the workers and servers it starts: the template's demo hashes are made at that cost, so the suite's thousands of
  * logins neither pay Argon2id's 19 MiB each nor upgrade the template's hashes on every login.
  */
-export default async function setup(project: TestProject): Promise<void> {
+export default async function setup(project: TestProject): Promise<() => void> {
   process.env[FAST_HASHING_ENV] = '1'
   const sources = ['server/db', 'server/passwords.ts'].flatMap((path) => {
     const full = join(root, path)
@@ -68,4 +71,7 @@ export default async function setup(project: TestProject): Promise<void> {
   }
   project.provide('serverTemplateDir', dir)
   project.provide('templateDataDir', dir)
+  const runDir = mkdtempSync(join(tmpdir(), 'talemy-test-run-'))
+  project.provide('testRunDir', runDir)
+  return () => rmSync(runDir, { recursive: true, force: true })
 }

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs'
 import { connect as connectTcp } from 'node:net'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
@@ -16,8 +17,9 @@ describe('a database error is logged without the values its query carried', () =
   let server: TestServer
   const lines: string[] = []
   let previousHash = ''
+  let dataDir = ''
   beforeAll(async () => {
-    const dataDir = freshDataDir()
+    dataDir = freshDataDir()
     // Two statements that fail in the database itself (a trigger raises), as a full disk or a lost connection would.
     const db = await openDatabase({ dataDir })
     previousHash = await legacyScryptHash('talemy')
@@ -39,7 +41,11 @@ describe('a database error is logged without the values its query carried', () =
     })
     server = await startTestServer({ dataDir, logger: pino({ level: 'info' }, sink) })
   })
-  afterAll(() => server?.dispose())
+  afterAll(async () => {
+    // The folder was given to the server, so `dispose` leaves it: it is this test's to delete.
+    await server?.dispose()
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  })
 
   it("a failed insert: 500, and the log names the error but not the user's text", async () => {
     const alice = await login(server.url, ALICE)

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { io, type Socket, type ManagerOptions, type SocketOptions } from 'socket.io-client'
 import { afterAll, beforeAll, inject } from 'vitest'
@@ -19,9 +18,12 @@ export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>
 
 export const repoRoot = resolve(import.meta.dirname, '../../..')
 
-/** A private copy of the seeded template data folder. */
+/**
+ * A private copy of the seeded template data folder, in this run's folder (`testRunDir`), which the run deletes at its
+ * end: a test that fails before its own cleanup leaves no 40 MB copy behind in the temp folder.
+ */
 export function freshDataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'talemy-server-test-'))
+  const dir = mkdtempSync(join(inject('testRunDir'), 'server-test-'))
   cpSync(inject('serverTemplateDir'), dir, { recursive: true })
   return dir
 }
@@ -58,7 +60,13 @@ export interface TestServer extends RunningServer {
 /** A server on a free port with its own copy of the seeded data. A generous rate limit unless one is given. */
 export async function startTestServer(options: StartServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? freshDataDir()
-  const server = await startServer({ port: 0, rateLimit: { perSecond: 1000, burst: 1000 }, ...options, dataDir })
+  const server = await startServer({ port: 0, rateLimit: { perSecond: 1000, burst: 1000 }, ...options, dataDir }).catch(
+    (error: unknown) => {
+      // A start that fails (a test of the refusal itself) leaves no copy behind: no `dispose` will come for it.
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
+      throw error
+    },
+  )
   return {
     ...server,
     dataDir,
