@@ -6,7 +6,7 @@ import { MAX_CONTENT_LENGTH, type Lesson } from '../../src/contract'
 import { createToaster } from '../../src/features/notifications/toaster'
 import { fr, LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { serverEventActions } from '../../src/realtime'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob, contactRequest, conversation, lesson, message } from '../unit/support/fixtures'
 import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp, type } from './support/page'
 

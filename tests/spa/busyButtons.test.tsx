@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import type { Message } from '../../src/contract'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
 import {

@@ -3,7 +3,7 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { navigate } from '../../src/app/router'
 import { MAX_CONTENT_LENGTH } from '../../src/contract'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import {
   appStore,
   pagePerTest,

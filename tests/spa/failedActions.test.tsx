@@ -3,7 +3,7 @@ import { act } from 'react'
 import { afterEach, describe, expect, test } from 'vitest'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { discardMessage, sendMessage } from '../../src/realtime'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, message } from '../unit/support/fixtures'
 import { appStore, pagePerTest, renderApp, threadApi } from './support/page'
 

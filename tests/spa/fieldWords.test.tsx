@@ -2,7 +2,7 @@
 import { act } from 'react'
 import { afterEach, describe, expect, test } from 'vitest'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n/locale'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob } from '../unit/support/fixtures'
 import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
 

@@ -2,7 +2,7 @@
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { bob, message } from '../unit/support/fixtures'
 import { appStore, bobsThreadApi, json, pageEndingAt, pagePerTest, renderApp } from './support/page'
 

@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
 
 // WCAG 3.3.1 (error identification): a login refused for its credentials said "Wrong email or password." in an alert,

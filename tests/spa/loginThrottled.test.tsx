@@ -2,7 +2,7 @@
 import { act } from 'react'
 import { afterEach, describe, expect, test } from 'vitest'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n/locale'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
 
 // Failed logins are throttled per email for up to 15 minutes (the server's `retryAfterMs`). The login page said "Too

@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { expect, test } from 'vitest'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
 import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
 

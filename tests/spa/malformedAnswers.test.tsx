@@ -2,7 +2,7 @@
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
 import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
 

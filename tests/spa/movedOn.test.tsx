@@ -2,7 +2,7 @@
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import type { ContactRequest, Lesson } from '../../src/contract'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
 import { apiRoutes, appStore, heldPatchApi, json, pagePerTest, renderApp } from './support/page'
 

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
 import { loggedIn, loggedOut } from '../../src/app/authSlice'
 import type { User } from '../../src/contract'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob, lesson, message } from '../unit/support/fixtures'
 import { apiRoutes, appStore, json, pagePerTest, renderApp, threadApi } from './support/page'
 

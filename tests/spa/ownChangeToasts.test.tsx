@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import type { ContactRequest, Lesson, User } from '../../src/contract'
 import { createToaster } from '../../src/features/notifications/toaster'
 import { serverEventActions } from '../../src/realtime'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
 import { apiRoutes, appStore, heldPatchApi, json, messagesPageWithToasts, pagePerTest, renderApp } from './support/page'
 

@@ -2,7 +2,7 @@
 import { act } from 'react'
 import { afterEach, expect, test } from 'vitest'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob, conversation } from '../unit/support/fixtures'
 import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
 

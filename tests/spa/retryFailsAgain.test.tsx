@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob, conversation } from '../unit/support/fixtures'
 import { apiRoutes, appStore, bobsThreadApi, json, pageEndingAt, pagePerTest, renderApp } from './support/page'
 

@@ -3,7 +3,7 @@ import { act } from 'react'
 import { describe, expect, test, vi } from 'vitest'
 import { PageBoundary } from '../../src/app/PageBoundary'
 import { I18nProvider } from '../../src/i18n'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob, contactRequest, conversation, lesson } from '../unit/support/fixtures'
 import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
 

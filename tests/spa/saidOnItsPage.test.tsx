@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { createToaster } from '../../src/features/notifications/toaster'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { serverEventActions } from '../../src/realtime'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
 import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
 

@@ -8,7 +8,7 @@ import { createMemoryStorage } from '../../src/app/store'
 import type { User } from '../../src/contract'
 import { I18nProvider, LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { outboxStorageKey, selectConnection, sendMessage } from '../../src/realtime'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob, conversation } from '../unit/support/fixtures'
 import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, saidIn, type } from './support/page'
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest'
 import type { Conversation } from '../../src/contract'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { selectPendingMessages } from '../../src/realtime'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
 import {
   apiRoutes,

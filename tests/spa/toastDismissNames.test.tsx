@@ -3,7 +3,7 @@ import { act } from 'react'
 import { afterEach, describe, expect, test } from 'vitest'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n/locale'
 import { serverEventActions } from '../../src/realtime'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { bob, contactRequest, lesson } from '../unit/support/fixtures'
 import { messagesPageWithToasts, pagePerTest } from './support/page'
 
