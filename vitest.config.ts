@@ -12,7 +12,7 @@ export default defineConfig({
     // Integration and e2e suites start real servers; two cores, so keep parallelism modest.
     maxWorkers: 2,
     // Worker threads, not forked processes: each test file starts in a fresh thread instead of a fresh Node process.
-    // The whole suite took 619 s instead of 755 s here (one run each, load 3-4); no test relies on its own process.
+    // The whole suite took 735 s instead of 824 s in fresh clones here (one run each); no test needs its own process.
     pool: 'threads',
     // tests/server: builds (or reuses) the server's seeded template data folder, which tests copy.
     // tests/e2e: builds the SPA once per run for the end-to-end tests (they load it from the server in Chromium).
