@@ -16,7 +16,12 @@ export default defineConfig({
     pool: 'threads',
     // tests/server: builds (or reuses) the server's seeded template data folder, which tests copy.
     // tests/e2e: builds the SPA once per run for the end-to-end tests (they load it from the server in Chromium).
-    globalSetup: ['./tests/server/globalSetup.ts', './tests/e2e/support/globalSetup.ts'],
+    // tests/support/leftoverGlobalSetup.ts: kills and names what the tests left running; last, so it ends first.
+    globalSetup: [
+      './tests/server/globalSetup.ts',
+      './tests/e2e/support/globalSetup.ts',
+      './tests/support/leftoverGlobalSetup.ts',
+    ],
     reporters: ['default', './tests/support/summaryReporter.ts'],
   },
 })

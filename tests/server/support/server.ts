@@ -283,11 +283,8 @@ export function manualClock(start = Date.now()) {
   }
 }
 
+// What a file's afterAll has not killed, the run's teardown does (tests/support/leftoverGlobalSetup.ts).
 const spawned = new Set<ChildProcess>()
-// A test that fails or times out must not leave a server running after the worker exits.
-process.once('exit', () => {
-  for (const child of spawned) child.kill('SIGKILL')
-})
 
 /** SIGKILLs every `spawnMain` child still running (for `afterAll`). */
 export async function killSpawned(): Promise<void> {
