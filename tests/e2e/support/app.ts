@@ -141,8 +141,13 @@ export async function openTab(session: Session, url: string): Promise<Page> {
 
 export const badge = (page: Page) => page.getByTestId('connection-badge')
 
-/** How many of a context's last Socket.IO requests and WebSocket openings a failure recounts. */
-const TRAFFIC_HISTORY = 12
+/** How many of a context's last Socket.IO requests, WebSocket openings and frames a failure recounts. */
+const TRAFFIC_HISTORY = 40
+/**
+ * The frames of each WebSocket that are recounted: its first few, where Engine.IO's upgrade is (`2probe` sent,
+ * `3probe` received, `5` sent: the switch from polling), so a stalled upgrade shows which step did not come.
+ */
+const FRAMES_PER_SOCKET = 6
 
 /**
  * A context's Socket.IO traffic: what is still open (HTTP requests of the polling transport, WebSockets), each with
@@ -166,10 +171,15 @@ function watchSocketTraffic(context: BrowserContext): void {
     traffic.ended.push({ at: Date.now(), what })
     if (traffic.ended.length > TRAFFIC_HISTORY) traffic.ended.shift()
   }
+  // Engine.IO's session id (its last 4 characters) tells which attempt a request or WebSocket belongs to.
+  const sessionOf = (url: string) => {
+    const sid = new URL(url).searchParams.get('sid')
+    return sid ? ` sid …${sid.slice(-4)}` : ' (handshake)'
+  }
   const named = (request: Request) => {
     const transport = new URL(request.url()).searchParams.get('transport')
     const began = traffic.requests.get(request)
-    return `${request.method()} ${transport}${began === undefined ? '' : ` after ${Date.now() - began} ms`}`
+    return `${request.method()} ${transport}${sessionOf(request.url())}${began === undefined ? '' : ` after ${Date.now() - began} ms`}`
   }
   context.on('request', (request) => {
     if (request.url().includes('/socket.io/')) traffic.requests.set(request, Date.now())
@@ -193,9 +203,17 @@ function watchSocketTraffic(context: BrowserContext): void {
   const watch = (page: Page) =>
     page.on('websocket', (socket) => {
       traffic.sockets.set(socket, Date.now())
-      ended('a WebSocket opened')
+      const name = `a WebSocket${sessionOf(socket.url())}`
+      ended(`${name} opened`)
+      let frames = 0
+      const frame = (way: string) => (data: { payload: string | Buffer }) => {
+        if (++frames > FRAMES_PER_SOCKET) return
+        ended(`${name} ${way} ${JSON.stringify(String(data.payload).slice(0, 24))}`)
+      }
+      socket.on('framesent', frame('sent'))
+      socket.on('framereceived', frame('received'))
       socket.on('close', () => {
-        ended(`a WebSocket closed after ${Date.now() - (traffic.sockets.get(socket) ?? Date.now())} ms`)
+        ended(`${name} closed after ${Date.now() - (traffic.sockets.get(socket) ?? Date.now())} ms`)
         traffic.sockets.delete(socket)
       })
     })
@@ -208,8 +226,8 @@ function describeSocketTraffic(page: Page): string {
   if (!traffic) return 'its traffic was not watched'
   const now = Date.now()
   const requests = [...traffic.requests].map(([request, at]) => {
-    const transport = new URL(request.url()).searchParams.get('transport')
-    return `${request.method()} ${transport} for ${now - at} ms`
+    const params = new URL(request.url()).searchParams
+    return `${request.method()} ${params.get('transport')} sid …${(params.get('sid') ?? '').slice(-4)} for ${now - at} ms`
   })
   const sockets = [...traffic.sockets.values()].map((at) => `a WebSocket open ${now - at} ms`)
   const open = [...requests, ...sockets].join(', ') || 'no Socket.IO request or WebSocket open'
