@@ -320,6 +320,14 @@ export const syncGap = createAction<SyncPayload>(`${PREFIX}sync:gap`)
 export const resumeStalled = createAction<{ offset: number | null; held: number }>(`${PREFIX}resumeStalled`)
 
 /**
+ * The socket's connection stalled in its switch from HTTP long-polling to WebSocket (`upgradeWatch.ts`): nothing would
+ * pass on it until its heartbeat gave up, 45 s on. A new socket tries at once (live, it resumes from the offset).
+ *
+ * @example dispatch(transportStalled())
+ */
+export const transportStalled = createAction(`${PREFIX}transportStalled`)
+
+/**
  * A `sync:gap`: what events feed is refetched once (its tags invalidated together).
  *
  * @example dispatch(catchUpStarted({ tags: 4 })) // 4 tags invalidated in one go

@@ -2,7 +2,7 @@ import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
 import { refreshSession, type RefreshOutcome } from '../api'
 import type { HandshakeAuth } from '../contract'
-import { disconnected, renewFailed, retryNow } from './actions'
+import { disconnected, renewFailed, retryNow, transportStalled } from './actions'
 import { emitWithAck } from './ack'
 import { bindSocket, watchAppDisconnect } from './bindSocket'
 import {
@@ -18,6 +18,7 @@ import type { Context, Handler } from './context'
 import type { TimerHandle } from './timers'
 import { browserRetryTriggers } from './triggers'
 import type { AppSocket } from './types'
+import { watchStalledUpgrade, type UpgradingManager } from './upgradeWatch'
 import type { TabsSocket } from './tabs/tabsLink'
 import { SESSION_EXPIRED_REASON } from './tabs/protocol'
 
@@ -156,9 +157,14 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     pinged = typeof manager?.on === 'function'
     manager?.on?.('ping', heard)
     const unping = () => void manager?.off?.('ping', heard)
+    // The same manager (absent for a stand-in socket or a follower's proxy, whose holder watches the real one).
+    const unstall = pinged
+      ? watchStalledUpgrade(manager as UpgradingManager, () => dispatch(transportStalled()))
+      : () => {}
     const untrigger = triggers((reason) => dispatch(retryNow({ reason })))
     unbind = () => {
       unping()
+      unstall()
       untrigger()
       unwatch()
       unbindSocket()

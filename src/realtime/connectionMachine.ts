@@ -65,6 +65,8 @@ export type ConnectionEvent =
   | { type: 'refreshFailed'; connectionStatus: ConnectionStatus }
   /** Logged events were missing and did not come: resume from the applied offset on a new socket. */
   | { type: 'resync' }
+  /** The socket's connection stalled in its upgrade (`upgradeWatch.ts`): nothing passes on it any more. */
+  | { type: 'transportStalled' }
   /** This tab took over the browser's socket, or handed it over: the socket is made again for its new part. */
   | { type: 'roleChanged' }
 
@@ -332,6 +334,24 @@ export const connectionTransition =
         // Only a live socket: one that is (re)connecting resumes from the offset at its handshake anyway. The old
         // socket is unbound before it closes, so its `disconnect` feeds nothing; the new one is a plain attempt.
         return state.status === 'open' ? newSocket(state) : same
+
+      case 'transportStalled': {
+        // A live socket resumes from the offset on a new one, as after a gap. An attempt is made again at once on a
+        // new socket, counted in its run: the server answered it (a refusal or a network down would say so), and a
+        // stall shows only at the server's upgrade timeout (10 s), which spaces these attempts on its own.
+        if (state.status === 'open') return newSocket(state)
+        if (state.status !== 'handshaking') return same
+        const attempt = state.attempt + 1
+        return [
+          { status: 'handshaking', attempt, refreshed: state.refreshed },
+          [
+            ...destroy(state),
+            { type: 'createSocket' },
+            { type: 'dispatch', action: reconnecting({ attempt }) },
+            { type: 'handshake' },
+          ],
+        ]
+      }
 
       case 'roleChanged':
         // Whatever it was doing (a refresh in flight included: its answer is for the old socket and is dropped), a

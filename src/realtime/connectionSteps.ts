@@ -8,6 +8,7 @@ import {
   disconnected,
   resumeStalled,
   retryNow,
+  transportStalled,
   roleChanged,
   sessionEnded,
   sessionExpired,
@@ -115,6 +116,7 @@ export function connectionStepsOf<S>(
   if (refreshed) return [event({ type: 'tokenRefreshed', token: facts.token(), connectionStatus: facts.status() })]
   if (roleChanged.match(action)) return facts.wrongKind() ? [event({ type: 'roleChanged' })] : NONE
   if (resumeStalled.match(action)) return [event({ type: 'resync' })]
+  if (transportStalled.match(action)) return [event({ type: 'transportStalled' })]
   if (retryNow.match(action)) return [event({ type: 'retryNow' })]
   if (connected.match(action)) return [event({ type: 'connected' })]
   if (syncCaughtUp.match(action) || syncGap.match(action)) return [event({ type: 'synced' })]

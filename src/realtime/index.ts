@@ -32,6 +32,7 @@ export {
   syncCaughtUp,
   syncGap,
   resumeStalled,
+  transportStalled,
   roleChanged,
   type EventActionMeta,
   shutdown,

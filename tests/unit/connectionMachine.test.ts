@@ -607,6 +607,44 @@ const rows: Row[] = [
   ['a socket backing off resumes at its own handshake: nothing more', waiting(2), { type: 'resync' }, waiting(2), []],
   ['a handshake under way resumes anyway: nothing more', handshaking(1), { type: 'resync' }, handshaking(1), []],
   ['no socket, nothing to resume', closed, { type: 'resync' }, closed, []],
+  // transportStalled (the connection stuck in its upgrade to WebSocket: nothing passes on it any more)
+  [
+    'a live socket is replaced by a new one that resumes',
+    open,
+    { type: 'transportStalled' },
+    handshaking(1),
+    [{ type: 'destroySocket' }, { type: 'createSocket' }, ...tryAgain(1)],
+  ],
+  [
+    'a handshake is made again at once on a new socket, counted in its run (a refresh already spent stays spent)',
+    handshaking(3, true),
+    { type: 'transportStalled' },
+    handshaking(4, true),
+    [{ type: 'destroySocket' }, { type: 'createSocket' }, ...tryAgain(4)],
+  ],
+  [
+    'a handshake a trigger came during is made again the same way',
+    { status: 'handshaking', attempt: 2, refreshed: false, signalled: true },
+    { type: 'transportStalled' },
+    handshaking(3),
+    [{ type: 'destroySocket' }, { type: 'createSocket' }, ...tryAgain(3)],
+  ],
+  ...(
+    [
+      ['a socket backing off', waiting(2)],
+      ['a stalled socket', stalled(1)],
+      ['a refresh in flight', refreshing(2)],
+      ['no socket', closed],
+    ] as [string, ConnectionMachineState][]
+  ).map(
+    ([name, from]): Row => [
+      `${name}: no attempt under way, nothing to do`,
+      from,
+      { type: 'transportStalled' },
+      from,
+      [],
+    ],
+  ),
   // roleChanged (this tab took over the browser's socket, or handed it over)
   ...(
     [

@@ -151,6 +151,7 @@ describe('connectionStepsOf: an action → the connection runner’s steps, in o
       facts(),
       [event({ type: 'resync' })],
     ],
+    ['transportStalled', actions.transportStalled(), { userId: 'u1' }, facts(), [event({ type: 'transportStalled' })]],
     ['retryNow', actions.retryNow({ reason: 'online' }), { userId: 'u1' }, facts(), [event({ type: 'retryNow' })]],
     [
       'connected',
