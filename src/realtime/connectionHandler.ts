@@ -159,7 +159,14 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     const unping = () => void manager?.off?.('ping', heard)
     // The same manager (absent for a stand-in socket or a follower's proxy, whose holder watches the real one).
     const unstall = pinged
-      ? watchStalledUpgrade(manager as UpgradingManager, () => dispatch(transportStalled()))
+      ? watchStalledUpgrade(manager as UpgradingManager, () => {
+          // As in bindSocket: a throwing reducer must not escape into Engine.IO's handler of the WebSocket's close.
+          try {
+            dispatch(transportStalled())
+          } catch (error) {
+            ctx.report('transportStalled', error)
+          }
+        })
       : () => {}
     const untrigger = triggers((reason) => dispatch(retryNow({ reason })))
     unbind = () => {

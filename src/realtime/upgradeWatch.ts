@@ -9,7 +9,7 @@ interface EventSource {
 
 /** What is read of Socket.IO's Manager: its `open` (one per connection) and the Engine.IO socket it then holds. */
 export interface UpgradingManager extends EventSource {
-  engine?: EventSource
+  engine?: EventSource & { readyState?: string }
 }
 
 /**
@@ -38,7 +38,9 @@ export function watchStalledUpgrade(manager: UpgradingManager, onStalled: () => 
         upgrading = false
       }),
       on(engine, 'upgradeError', () => {
-        if (!upgrading) return
+        // A connection that closed during its upgrade says so after its `close` ("probe error: socket closed"), once
+        // the socket may already be trying again on a new one: it is gone, not stalled.
+        if (!upgrading || engine.readyState === 'closed') return
         upgrading = false
         onStalled()
       }),

@@ -24,7 +24,8 @@ test('a socket whose upgrade to WebSocket stalls is made again at once, and conn
     opts: { upgradeTimeout: number }
     use(middleware: (req: { url?: string; method?: string }, res: unknown, next: () => void) => void): void
   }
-  engine.opts.upgradeTimeout = 1_000
+  // 3 s, not less: the second socket's upgrade, not held, must complete within it on a busy machine too.
+  engine.opts.upgradeTimeout = 3_000
   // The first polling GET after the first session's handshake (the poll the switch waits for) is held.
   const held: Array<() => void> = []
   let heldSession: string | null = null
@@ -64,10 +65,10 @@ test('a socket whose upgrade to WebSocket stalls is made again at once, and conn
 
   await vi.waitFor(() => expect(selectConnection(store.getState()).status).toBe('connected'), { timeout: 90_000 })
   expect(heldSession).not.toBeNull()
+  // Connected on a new socket made for the stall, not after the stalled one's heartbeat gave up.
+  expect(actions.filter((a) => disconnected.match(a)).map((a) => a.payload.reason)).not.toContain('ping timeout')
   const stalledAt = actions.findIndex((a) => transportStalled.match(a))
   expect(stalledAt, 'the stall was seen').toBeGreaterThanOrEqual(0)
-  // Connected on a new socket made for the stall, not after the stalled one's heartbeat gave up.
   expect(sockets).toBe(2)
-  expect(actions.filter((a) => disconnected.match(a)).map((a) => a.payload.reason)).not.toContain('ping timeout')
   expect(actions.findIndex((a) => a.type === 'socket/connected')).toBeGreaterThan(stalledAt)
 }, 120_000)

@@ -37,6 +37,15 @@ describe('watchStalledUpgrade', () => {
     expect(stalls()).toBe(0)
   })
 
+  test('nor is a connection that closed during its upgrade (its socket may be trying again already)', () => {
+    const { open, stalls } = watched()
+    const engine = Object.assign(open(), { readyState: 'open' })
+    engine.emit('upgrading')
+    engine.readyState = 'closed'
+    engine.emit('upgradeError', new Error('probe error: socket closed'))
+    expect(stalls()).toBe(0)
+  })
+
   test('an upgrade that completed is not, whatever comes after', () => {
     const { open, stalls } = watched()
     const engine = open()
