@@ -29,7 +29,8 @@ import type { AppSocket } from './types'
 
 type Listener = (...args: unknown[]) => void
 
-interface Emitter {
+/** What `on` needs of an emitter: a socket, its manager, an Engine.IO socket. */
+export interface Emitter {
   on(event: string, listener: Listener): unknown
   off(event: string, listener: Listener): unknown
 }

@@ -1,15 +1,8 @@
-import { on } from './bindSocket'
-
-type Listener = (...args: unknown[]) => void
-
-interface EventSource {
-  on(event: string, listener: Listener): unknown
-  off(event: string, listener: Listener): unknown
-}
+import { on, type Emitter } from './bindSocket'
 
 /** What is read of Socket.IO's Manager: its `open` (one per connection) and the Engine.IO socket it then holds. */
-export interface UpgradingManager extends EventSource {
-  engine?: EventSource & { readyState?: string }
+export interface UpgradingManager extends Emitter {
+  engine?: Emitter & { readyState?: string }
 }
 
 /**

@@ -21,38 +21,29 @@ function watched() {
 }
 
 describe('watchStalledUpgrade', () => {
-  test('a WebSocket that failed after answering the probe (polling paused for it) is a stall, said once', () => {
-    const { open, stalls } = watched()
-    const engine = open()
-    engine.emit('upgrading')
-    engine.emit('upgradeError', new Error('probe error: transport closed'))
-    expect(stalls()).toBe(1)
-    engine.emit('upgradeError', new Error('probe error: socket closed'))
-    expect(stalls()).toBe(1)
-  })
-
-  test('a probe that fails before it is answered is not: polling goes on', () => {
-    const { open, stalls } = watched()
-    open().emit('upgradeError', new Error('probe error: transport closed'))
-    expect(stalls()).toBe(0)
-  })
-
-  test('nor is a connection that closed during its upgrade (its socket may be trying again already)', () => {
+  // What one engine says, in order (`close`: its readyState becomes `closed`), and the stalls reported after each.
+  test.each<[string, string[], number[]]>([
+    [
+      'a WebSocket that failed after answering the probe (polling paused for it) is a stall, said once',
+      ['upgrading', 'upgradeError', 'upgradeError'],
+      [0, 1, 1],
+    ],
+    ['a probe that fails before it is answered is not: polling goes on', ['upgradeError'], [0]],
+    [
+      'nor is a connection that closed during its upgrade (its socket may be trying again already)',
+      ['upgrading', 'close', 'upgradeError'],
+      [0, 0, 0],
+    ],
+    ['an upgrade that completed is not, whatever comes after', ['upgrading', 'upgrade', 'upgradeError'], [0, 0, 0]],
+  ])('%s', (_name, said, expected) => {
     const { open, stalls } = watched()
     const engine = Object.assign(open(), { readyState: 'open' })
-    engine.emit('upgrading')
-    engine.readyState = 'closed'
-    engine.emit('upgradeError', new Error('probe error: socket closed'))
-    expect(stalls()).toBe(0)
-  })
-
-  test('an upgrade that completed is not, whatever comes after', () => {
-    const { open, stalls } = watched()
-    const engine = open()
-    engine.emit('upgrading')
-    engine.emit('upgrade')
-    engine.emit('upgradeError', new Error('late'))
-    expect(stalls()).toBe(0)
+    const after = said.map((event) => {
+      if (event === 'close') engine.readyState = 'closed'
+      else engine.emit(event, ...(event === 'upgradeError' ? [new Error('probe error')] : []))
+      return stalls()
+    })
+    expect(after).toEqual(expected)
   })
 
   test("each connection's engine is watched, the earlier one no longer", () => {
