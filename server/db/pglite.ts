@@ -7,6 +7,8 @@ import type { Db, Prepared, Queryable } from './types'
 /** What `openPglite` gives the database thread. */
 export interface PgliteThreadData {
   dir: string
+  /** The mode of the folders it makes (`DATA_FOLDER_MODE`). */
+  folderMode: number
 }
 
 /** A message to the database thread; `tx` runs a statement in that open transaction (from `begin`). */
@@ -29,7 +31,7 @@ export interface ThreadError {
 export type PgliteReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: ThreadError }
 
 /**
- * PGlite (PostgreSQL in WebAssembly) keeping its files in `dir`, run on a thread of its own (`pgliteThread.ts`: its
+ * PGlite (PostgreSQL in WebAssembly) keeping its files in `dir`, run on a thread of its own (`pgliteThread.js`: its
  * statements are synchronous WebAssembly, which on this thread held up every socket while they ran). The first open of
  * a new folder runs initdb (~6 s).
  * PGlite has one connection and takes no lock of its own that works across processes, so nothing would stop two
@@ -102,8 +104,10 @@ class DatabaseThread {
   }
 
   static start(dir: string): Promise<DatabaseThread> {
-    const worker = new Worker(new URL('./pgliteThreadBoot.mjs', import.meta.url), {
-      workerData: { dir } satisfies PgliteThreadData,
+    const worker = new Worker(new URL('./pgliteThread.js', import.meta.url), {
+      workerData: { dir, folderMode: DATA_FOLDER_MODE } satisfies PgliteThreadData,
+      // Not the parent's `--import tsx`: the thread is JavaScript, and each loader registered costs the thread's start.
+      execArgv: [],
     })
     const thread = new DatabaseThread(worker)
     return thread.waitFor<null>(0).then(

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { openDatabase, type Prepared } from '../../server/db'
 import { freshDataDir, freshDatabase } from './support/server'
 
-// The embedded database runs on a thread of its own (server/db/pgliteThread.ts): what crosses between the threads
+// The embedded database runs on a thread of its own (server/db/pgliteThread.js): what crosses between the threads
 // (rows, errors, transactions) must read as it did when PGlite ran on the server's thread, and the server's event loop
 // must keep turning while a statement runs.
 
@@ -25,6 +25,10 @@ describe('the embedded database on its own thread', () => {
     }
     expect(done).toBe(false)
     expect(await slow).toEqual([{ n: 3_000_000 }])
+  })
+
+  it('runs with a 16 MB buffer cache, not the 128 MB initdb wrote, which cost most of every start', async () => {
+    expect(await database.db.query('show shared_buffers')).toEqual([{ shared_buffers: '16MB' }])
   })
 
   it('answers rows with their types (dates as dates, numbers as numbers), by query and by prepared statement', async () => {

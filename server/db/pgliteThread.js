@@ -1,10 +1,14 @@
+// @ts-check
+// JavaScript, type-checked from its JSDoc: a worker thread does not inherit the TypeScript loader its parent runs under
+// (tsx, or Vitest's), and registering tsx's again in each new thread took about 0.4 s of every start of the database.
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
-import { PGlite, protocol, type messages, type Transaction } from '@electric-sql/pglite'
-import { DATA_FOLDER_MODE } from './lock'
-import type { PgliteReply, PgliteRequest, PgliteThreadData, ThreadError } from './pglite'
-import type { Prepared } from './types'
+import { PGlite, protocol } from '@electric-sql/pglite'
+
+/** @import { messages, Transaction } from '@electric-sql/pglite' */
+/** @import { PgliteReply, PgliteRequest, PgliteThreadData, ThreadError } from './pglite' */
+/** @import { Prepared } from './types' */
 
 const { serialize } = protocol
 
@@ -12,46 +16,58 @@ const { serialize } = protocol
  * The database thread: PGlite (PostgreSQL in WebAssembly) runs every statement synchronously, for a millisecond or
  * more each, and on the server's own thread that held up every socket for as long (a batch of sends, tens of ms). Here
  * it has a thread of its own; `pglite.ts` speaks to it in messages. The main thread holds the data folder's lock.
+ *
+ * @param {PgliteThreadData} data
+ * @returns {Promise<void>}
  */
-async function serve(dir: string): Promise<void> {
-  const port = parentPort!
-  let pg: PGlite
+async function serve({ dir, folderMode }) {
+  const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort)
+  /** @type {PGlite} */
+  let pg
   try {
     // PGlite writes postmaster.pid with the fixed pid -42 (of its WebAssembly process), so the file names nobody; a
     // SIGKILL leaves it behind, and a torn one (killed while PGlite wrote it) makes PGlite refuse to start ("failed to
     // initialize properly"). The main thread holds the folder now: any postmaster.pid is a leftover.
     rmSync(join(dir, 'postmaster.pid'), { force: true })
-    if (!existsSync(join(dir, 'PG_VERSION'))) await createAside(dir)
+    if (!existsSync(join(dir, 'PG_VERSION'))) await createAside(dir, folderMode)
     // Owner only: PGlite makes its files world-writable (0666), and they hold the JWT signing secret. Closed again at
     // each start, for a folder made before (0755).
-    chmodSync(dir, DATA_FOLDER_MODE)
+    chmodSync(dir, folderMode)
     pg = await openExisting(dir)
   } catch (error) {
-    port.postMessage({ id: 0, ok: false, error: threadError(error) } satisfies PgliteReply)
+    port.postMessage(/** @type {PgliteReply} */ ({ id: 0, ok: false, error: threadError(error) }))
     return
   }
   const prepared = new PreparedStatements(pg)
   // PGlite's `query` runs under its transaction lock (waits for any open transaction) and its query lock;
   // a transaction's own statements only take the query lock. Prepared runs take the same locks.
-  const outside = <T>(fn: () => Promise<T>) => pg._runExclusiveTransaction(() => pg._runExclusiveQuery(fn))
-  const inside = <T>(fn: () => Promise<T>) => pg._runExclusiveQuery(fn)
-  /** Open transactions: the main thread runs their statements, then says commit or roll back. */
-  const transactions = new Map<number, { tx: Transaction; finish: (commit: boolean) => void; endId?: number }>()
+  /** @type {<T>(fn: () => Promise<T>) => Promise<T>} */
+  const outside = (fn) => pg._runExclusiveTransaction(() => pg._runExclusiveQuery(fn))
+  /** @type {<T>(fn: () => Promise<T>) => Promise<T>} */
+  const inside = (fn) => pg._runExclusiveQuery(fn)
+  /**
+   * Open transactions: the main thread runs their statements, then says commit or roll back.
+   * @type {Map<number, { tx: Transaction; finish: (commit: boolean) => void; endId?: number }>}
+   */
+  const transactions = new Map()
   let nextTransaction = 1
-  const reply = (message: PgliteReply) => port.postMessage(message)
-  const answer = (id: number, work: () => Promise<unknown>) =>
+  /** @param {PgliteReply} message */
+  const reply = (message) => port.postMessage(message)
+  /** @param {number} id @param {() => Promise<unknown>} work */
+  const answer = (id, work) =>
     work().then(
       (result) => reply({ id, ok: true, result }),
-      (error: unknown) => reply({ id, ok: false, error: threadError(error) }),
+      (/** @type {unknown} */ error) => reply({ id, ok: false, error: threadError(error) }),
     )
-  const inTransaction = (id: number) => {
+  /** @param {number} id */
+  const inTransaction = (id) => {
     const open = transactions.get(id)
     if (!open) throw new Error(`no open transaction ${id}`)
     return open
   }
   const ROLLBACK = Symbol('rollback')
 
-  port.on('message', (request: PgliteRequest) => {
+  port.on('message', (/** @type {PgliteRequest} */ request) => {
     switch (request.op) {
       case 'query':
         void answer(request.id, async () => {
@@ -75,15 +91,16 @@ async function serve(dir: string): Promise<void> {
         let begun = false
         pg.transaction(async (tx) => {
           begun = true
-          const commit = await new Promise<boolean>((finish) => {
+          /** @type {boolean} */
+          const commit = await new Promise((finish) => {
             transactions.set(id, { tx, finish })
             reply({ id: request.id, ok: true, result: id })
           })
           if (!commit) throw ROLLBACK
         })
           .then(
-            () => reply({ id: transactions.get(id)!.endId!, ok: true, result: null }),
-            (error: unknown) => {
+            () => reply({ id: /** @type {number} */ (transactions.get(id)?.endId), ok: true, result: null }),
+            (/** @type {unknown} */ error) => {
               const to = begun ? transactions.get(id)?.endId : request.id
               if (to !== undefined)
                 reply(
@@ -121,11 +138,14 @@ async function serve(dir: string): Promise<void> {
  * Now `dir` has a `PG_VERSION` only when it is whole; a start killed earlier left nothing in `dir`, and its folder
  * aside, which never held data, is made again. A `dir` with files but no `PG_VERSION` is refused, never deleted. (The
  * caller holds the data folder's lock.)
+ *
+ * @param {string} dir
+ * @param {number} folderMode
  */
-async function createAside(dir: string): Promise<void> {
+async function createAside(dir, folderMode) {
   const aside = join(dirname(dir), `${basename(dir)}.new`)
   rmSync(aside, { recursive: true, force: true })
-  mkdirSync(aside, { mode: DATA_FOLDER_MODE })
+  mkdirSync(aside, { mode: folderMode })
   // Files without a PG_VERSION: an older version's first start killed early, or something that is not ours. Never
   // deleted here: whatever they are, someone should look before they go.
   const left = readdirSync(dir).sort()
@@ -140,10 +160,24 @@ async function createAside(dir: string): Promise<void> {
   renameSync(aside, dir)
 }
 
-/** Opens the database in `dir`, or says which folder cannot be opened and what can be done about it. */
-async function openExisting(dir: string): Promise<PGlite> {
+/**
+ * PostgreSQL's buffer cache, inside PGlite's WebAssembly memory. initdb writes 128 MB into postgresql.conf and PGlite
+ * sets all of it up at every start, which was most of a start's time (a crash restart's too) and of the server's
+ * memory. The embedded database is the one-process setup (a DATABASE_URL takes PostgreSQL for larger data), and its
+ * files are ordinary files: a page beyond this cache is read from the operating system's cache, not from the disk.
+ */
+const SHARED_BUFFERS = '16MB'
+
+/**
+ * Opens the database in `dir`, or says which folder cannot be opened and what can be done about it.
+ * @param {string} dir
+ * @returns {Promise<PGlite>}
+ */
+async function openExisting(dir) {
   try {
-    return await PGlite.create(dir)
+    return await PGlite.create(dir, {
+      startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${SHARED_BUFFERS}`],
+    })
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error)
     throw new Error(
@@ -154,10 +188,7 @@ async function openExisting(dir: string): Promise<PGlite> {
   }
 }
 
-interface Column {
-  name: string
-  parse: (value: string) => unknown
-}
+/** @typedef {{ name: string; parse: (value: string) => unknown }} Column */
 
 /**
  * Named prepared statements on PGlite's one connection, spoken in the wire protocol (PGlite's `query` parses, plans
@@ -165,13 +196,26 @@ interface Column {
  * per parameter list + Sync, wrapped in BEGIN/COMMIT when several must commit together. Callers hold PGlite's locks.
  */
 class PreparedStatements {
-  private readonly columns = new Map<string, Column[]>()
+  /** @type {Map<string, Column[]>} */
+  #columns = new Map()
+  /** @type {PGlite} */
+  #pg
 
-  constructor(private readonly pg: PGlite) {}
+  /** @param {PGlite} pg */
+  constructor(pg) {
+    this.#pg = pg
+  }
 
-  async run<T>(statement: Prepared, paramLists: unknown[][], atomic: boolean): Promise<T[][]> {
-    const columns = this.columns.get(statement.name) ?? (await this.prepare(statement))
-    const parts: Uint8Array[] = []
+  /**
+   * @param {Prepared} statement
+   * @param {unknown[][]} paramLists
+   * @param {boolean} atomic
+   * @returns {Promise<Record<string, unknown>[][]>}
+   */
+  async run(statement, paramLists, atomic) {
+    const columns = this.#columns.get(statement.name) ?? (await this.#prepare(statement))
+    /** @type {Uint8Array[]} */
+    const parts = []
     if (atomic) parts.push(serialize.query('BEGIN'))
     for (const params of paramLists) {
       parts.push(serialize.bind({ statement: statement.name, values: params.map(toText) }), serialize.execute({}))
@@ -179,13 +223,15 @@ class PreparedStatements {
     parts.push(serialize.sync())
     // After an error the server skips to Sync, and COMMIT in the failed transaction rolls it back: all or nothing.
     if (atomic) parts.push(serialize.query('COMMIT'))
-    const { messages } = await this.pg.execProtocol(concat(parts))
-    const results: T[][] = []
-    let current: T[] | undefined
+    const { messages } = await this.#pg.execProtocol(concat(parts))
+    /** @type {Record<string, unknown>[][]} */
+    const results = []
+    /** @type {Record<string, unknown>[] | undefined} */
+    let current
     for (const message of messages) {
       if (message.name === 'bindComplete') results.push((current = []))
       else if (message.name === 'dataRow' && current)
-        current.push(toRow<T>(columns, (message as messages.DataRowMessage).fields))
+        current.push(toRow(columns, /** @type {messages.DataRowMessage} */ (message).fields))
       else if (message.name === 'commandComplete') current = undefined
     }
     if (results.length !== paramLists.length)
@@ -193,46 +239,63 @@ class PreparedStatements {
     return results
   }
 
-  private async prepare(statement: Prepared): Promise<Column[]> {
-    const { messages: replies } = await this.pg.execProtocol(
+  /**
+   * @param {Prepared} statement
+   * @returns {Promise<Column[]>}
+   */
+  async #prepare(statement) {
+    const { messages: replies } = await this.#pg.execProtocol(
       concat([
         serialize.parse({ name: statement.name, text: statement.text }),
         serialize.describe({ type: 'S', name: statement.name }),
         serialize.sync(),
       ]),
     )
-    const description = replies.find((message) => message.name === 'rowDescription') as
-      | messages.RowDescriptionMessage
-      | undefined
+    const description = /** @type {messages.RowDescriptionMessage | undefined} */ (
+      replies.find((message) => message.name === 'rowDescription')
+    )
     const columns = (description?.fields ?? []).map((field) => {
-      const parser = this.pg.parsers[field.dataTypeID]
+      const parser = this.#pg.parsers[field.dataTypeID]
       return {
         name: field.name,
-        parse: parser ? (value: string) => parser(value, field.dataTypeID) : (value: string) => value,
+        parse: parser
+          ? (/** @type {string} */ value) => parser(value, field.dataTypeID)
+          : (/** @type {string} */ value) => value,
       }
     })
-    this.columns.set(statement.name, columns)
+    this.#columns.set(statement.name, columns)
     return columns
   }
 }
 
-function toRow<T>(columns: Column[], fields: (string | null)[]): T {
-  const row: Record<string, unknown> = {}
+/**
+ * @param {Column[]} columns
+ * @param {(string | null)[]} fields
+ * @returns {Record<string, unknown>}
+ */
+function toRow(columns, fields) {
+  /** @type {Record<string, unknown>} */
+  const row = {}
   for (let i = 0; i < columns.length; i++) {
+    const column = /** @type {Column} */ (columns[i])
     const value = fields[i]
-    row[columns[i]!.name] = value === null || value === undefined ? null : columns[i]!.parse(value)
+    row[column.name] = value === null || value === undefined ? null : column.parse(value)
   }
-  return row as T
+  return row
 }
 
 /**
  * What crosses back to the main thread of a failed statement: its message and PostgreSQL's fields (`code`, `detail`,
  * `constraint`…), which a structured clone of an Error would drop, without the values it carried (`withoutValues`).
+ *
+ * @param {unknown} error
+ * @returns {ThreadError}
  */
-function threadError(error: unknown): ThreadError {
+function threadError(error) {
   if (!(error instanceof Error)) return { message: String(error), props: {} }
-  const props: Record<string, string | number | boolean> = {}
-  for (const [key, value] of Object.entries(withoutValues(error) as object))
+  /** @type {Record<string, string | number | boolean>} */
+  const props = {}
+  for (const [key, value] of Object.entries(withoutValues(error)))
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') props[key] = value
   return { message: error.message, name: error.name, props }
 }
@@ -241,17 +304,22 @@ function threadError(error: unknown): ThreadError {
  * A failed query's error without the values it carried: PGlite attaches them (`params`, and `queryOptions`), and a
  * logger writes every property of an error it is given, so a database failure would put a user's text, an email or a
  * password hash in the logs. The statement (`query`, parameterized) and PostgreSQL's fields (`code`, …) stay.
+ *
+ * @param {Error & { params?: unknown; queryOptions?: unknown }} error
+ * @returns {Error}
  */
-function withoutValues(error: unknown): unknown {
-  if (typeof error === 'object' && error !== null) {
-    delete (error as { params?: unknown }).params
-    delete (error as { queryOptions?: unknown }).queryOptions
-  }
+function withoutValues(error) {
+  delete error.params
+  delete error.queryOptions
   return error
 }
 
-/** A parameter in PostgreSQL's text format (arrays of strings as array literals). */
-function toText(value: unknown): string | null {
+/**
+ * A parameter in PostgreSQL's text format (arrays of strings as array literals).
+ * @param {unknown} value
+ * @returns {string | null}
+ */
+function toText(value) {
   if (value === null || value === undefined) return null
   if (value instanceof Date) return value.toISOString()
   if (Array.isArray(value))
@@ -259,7 +327,11 @@ function toText(value: unknown): string | null {
   return String(value)
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+/**
+ * @param {Uint8Array[]} parts
+ * @returns {Uint8Array}
+ */
+function concat(parts) {
   let length = 0
   for (const part of parts) length += part.length
   const out = new Uint8Array(length)
@@ -271,4 +343,4 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out
 }
 
-void serve((workerData as PgliteThreadData).dir)
+void serve(/** @type {PgliteThreadData} */ (workerData))
