@@ -1,9 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chownSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
+import { userTmpdir } from '../../support/userTmp'
 
 /**
  * A throwaway PostgreSQL cluster in a temp folder, for the `DATABASE_URL` path. Uses Debian's binaries
@@ -81,8 +82,8 @@ const INITDB_ARGS = ['-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']
 
 /**
  * initdb's output, made once for these binaries and copied for each cluster: initdb took 2–3 s of every test file that
- * starts PostgreSQL, a copy a tenth of that. Kept in the temp folder across runs, as the server's seeded template is;
- * its name says which binaries and arguments made it. The copies share one system identifier, as clones of a cluster
+ * starts PostgreSQL, a copy a tenth of that. Kept in this user's temp folder across runs, as the server's seeded
+ * template is; its name says which binaries and arguments made it. The copies share one system identifier, as clones of a cluster
  * do; no test tells two clusters apart by it.
  */
 function initdbTemplate(bin: string): string {
@@ -91,10 +92,13 @@ function initdbTemplate(bin: string): string {
     .update(JSON.stringify([bin, version, INITDB_ARGS, isRoot]))
     .digest('hex')
     .slice(0, 16)
-  const template = join(tmpdir(), `talemy-pg-template-${key}`)
+  // A folder of this OS user's (as the server's template): another user's may not be readable here.
+  const base = userTmpdir()
+  mkdirSync(base, { recursive: true })
+  const template = join(base, `talemy-pg-template-${key}`)
   if (existsSync(join(template, 'data', 'PG_VERSION'))) return template
   // Made aside and renamed into place whole, so a folder under the template's name is always a finished one.
-  const building = ownedTempDir()
+  const building = ownedTempDir(base)
   runTool(bin, building, 'initdb', ['-D', join(building, 'data'), ...INITDB_ARGS])
   try {
     renameSync(building, template)
@@ -106,8 +110,8 @@ function initdbTemplate(bin: string): string {
 }
 
 /** A temp folder the PostgreSQL tools may write to (as root, they run as `postgres`). */
-function ownedTempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'talemy-pg-'))
+function ownedTempDir(base = tmpdir()): string {
+  const dir = mkdtempSync(join(base, 'talemy-pg-'))
   if (isRoot) {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim())
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim())
