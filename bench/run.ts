@@ -12,6 +12,7 @@ import { runInOwnProcess } from './lib/ownProcess'
 import { failedRow, recordRun, type Row, type Run } from './lib/results'
 import { formatMarkdown, formatTable } from './lib/table'
 import { BENCH_DIR } from './lib/paths'
+import { withTable } from './lib/readmeTable'
 import { shutdownShared } from './lib/shared'
 
 interface Options {
@@ -49,13 +50,7 @@ function parseArgs(argv: string[]): Options {
 async function updateReadme(run: Run): Promise<void> {
   const path = join(BENCH_DIR, 'README.md')
   const readme = await readFile(path, 'utf8')
-  const start = '<!-- bench:table:start -->'
-  const end = '<!-- bench:table:end -->'
-  const from = readme.indexOf(start)
-  const to = readme.indexOf(end)
-  if (from === -1 || to === -1) return
-  const block = `${start}\n${describeRun(run)}\n\n${formatMarkdown(run.rows)}\n${end}`
-  await writeFile(path, readme.slice(0, from) + block + readme.slice(to + end.length))
+  await writeFile(path, withTable(readme, `${describeRun(run)}\n\n${formatMarkdown(run.rows)}`, path))
 }
 
 /** "Run of 2026-11-29 16:05 UTC (Node v20…, 2 cores, load average 3.1 / 2.9 / 2.5 at the start, 3.4 / … at the end)." */
