@@ -84,6 +84,39 @@ export async function openPglite(dir: string, lockOptions: LockOptions = {}): Pr
   }
 }
 
+const VALUED_OPTIONS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader'])
+const PARENT_PROGRAM = new Set(['-e', '--eval', '-p', '--print'])
+
+/**
+ * The parent's Node options for the database thread, without tsx's loader (the thread is JavaScript, and a loader
+ * registered in a new thread cost most of its start) and without the parent's own `--eval` program. Everything else
+ * passes, as a worker would inherit it: a `--require` of instrumentation, `--conditions`, `--unhandled-rejections`.
+ *
+ * @example threadExecArgv(['--import', 'tsx', '--enable-source-maps']) // ['--enable-source-maps']
+ */
+export function threadExecArgv(parent: readonly string[]): string[] {
+  const kept: string[] = []
+  for (let i = 0; i < parent.length; i++) {
+    const option = parent[i]!
+    const equals = option.indexOf('=')
+    const name = option.startsWith('--') && equals > 0 ? option.slice(0, equals) : option
+    const takesValue = VALUED_OPTIONS.has(name) || PARENT_PROGRAM.has(name)
+    // `--import tsx` is two entries, `--import=tsx` one.
+    const separate = takesValue && name === option
+    const entries = separate ? parent.slice(i, i + 2) : [option]
+    const value = separate ? parent[i + 1] : option.slice(equals + 1)
+    if (separate) i++
+    if (PARENT_PROGRAM.has(name) || (VALUED_OPTIONS.has(name) && value !== undefined && isTsx(value))) continue
+    kept.push(...entries)
+  }
+  return kept
+}
+
+/** `tsx`, `tsx/esm`, or a path or URL inside tsx's package. */
+function isTsx(specifier: string): boolean {
+  return /^tsx(\/|$)/.test(specifier) || /[\\/]node_modules[\\/]tsx[\\/]/.test(specifier)
+}
+
 type Request = PgliteRequest extends infer R ? (R extends PgliteRequest ? Omit<R, 'id'> : never) : never
 
 /** The database thread, and the answers it owes. */
@@ -106,8 +139,7 @@ class DatabaseThread {
   static start(dir: string): Promise<DatabaseThread> {
     const worker = new Worker(new URL('./pgliteThread.js', import.meta.url), {
       workerData: { dir, folderMode: DATA_FOLDER_MODE } satisfies PgliteThreadData,
-      // Not the parent's `--import tsx`: the thread is JavaScript, and each loader registered costs the thread's start.
-      execArgv: [],
+      execArgv: threadExecArgv(process.execArgv),
     })
     const thread = new DatabaseThread(worker)
     return thread.waitFor<null>(0).then(

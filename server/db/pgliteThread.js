@@ -1,6 +1,7 @@
 // @ts-check
 // JavaScript, type-checked from its JSDoc: a worker thread does not inherit the TypeScript loader its parent runs under
-// (tsx, or Vitest's), and registering tsx's again in each new thread took about 0.4 s of every start of the database.
+// (tsx, or Vitest's), and registering tsx's again in each new thread cost most of every start of the database
+// (`threadExecArgv` in pglite.ts keeps the parent's `--import tsx` out of it too).
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -155,7 +156,7 @@ async function createAside(dir, folderMode) {
         'If a server was stopped while it first made this folder, it holds no data: delete it and start again; ' +
         'otherwise move it away, or restore it from a backup.',
     )
-  await (await PGlite.create(aside)).close()
+  await (await PGlite.create(aside, { startParams: START_PARAMS })).close()
   rmSync(dir, { recursive: true, force: true })
   renameSync(aside, dir)
 }
@@ -167,6 +168,7 @@ async function createAside(dir, folderMode) {
  * files are ordinary files: a page beyond this cache is read from the operating system's cache, not from the disk.
  */
 const SHARED_BUFFERS = '16MB'
+const START_PARAMS = [...PGlite.defaultStartParams, '-c', `shared_buffers=${SHARED_BUFFERS}`]
 
 /**
  * Opens the database in `dir`, or says which folder cannot be opened and what can be done about it.
@@ -175,9 +177,7 @@ const SHARED_BUFFERS = '16MB'
  */
 async function openExisting(dir) {
   try {
-    return await PGlite.create(dir, {
-      startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${SHARED_BUFFERS}`],
-    })
+    return await PGlite.create(dir, { startParams: START_PARAMS })
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error)
     throw new Error(
