@@ -1,6 +1,16 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
@@ -78,13 +88,14 @@ export async function startPostgres(): Promise<PostgresCluster> {
   return launch(bin, dir, await freePort())
 }
 
-const INITDB_ARGS = ['-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']
+/** Synced to disk (no `--no-sync`): the template outlives the run, and a crash must not leave a torn one behind. */
+const INITDB_ARGS = ['-A', 'trust', '-U', 'postgres', '-E', 'UTF8']
 
 /**
  * initdb's output, made once for these binaries and copied for each cluster: initdb took 2–3 s of every test file that
  * starts PostgreSQL, a copy a tenth of that. Kept in this user's temp folder across runs, as the server's seeded
- * template is; its name says which binaries and arguments made it. The copies share one system identifier, as clones of a cluster
- * do; no test tells two clusters apart by it.
+ * template is; its name says which binaries and arguments made it. The copies share one system identifier, as clones
+ * of a cluster do; no test tells two clusters apart by it.
  */
 function initdbTemplate(bin: string): string {
   const version = runTool(bin, tmpdir(), 'initdb', ['--version']).trim()
@@ -92,18 +103,31 @@ function initdbTemplate(bin: string): string {
     .update(JSON.stringify([bin, version, INITDB_ARGS, isRoot]))
     .digest('hex')
     .slice(0, 16)
-  // A folder of this OS user's (as the server's template): another user's may not be readable here.
+  // A folder of this OS user's (as the server's template): another user's may not be readable here. As root, the
+  // tools run as `postgres`, which must be able to pass through it whatever the umask made it.
   const base = userTmpdir()
   mkdirSync(base, { recursive: true })
+  if (isRoot) chmodSync(base, statSync(base).mode | 0o011)
   const template = join(base, `talemy-pg-template-${key}`)
-  if (existsSync(join(template, 'data', 'PG_VERSION'))) return template
-  // Made aside and renamed into place whole, so a folder under the template's name is always a finished one.
+  const made = () => existsSync(join(template, 'data', 'PG_VERSION'))
+  if (made()) return template
+  // Made aside and renamed into place whole, so a folder under the template's name is a finished one.
   const building = ownedTempDir(base)
   runTool(bin, building, 'initdb', ['-D', join(building, 'data'), ...INITDB_ARGS])
   try {
     renameSync(building, template)
-  } catch {
-    // Another test file made it at the same time: keep theirs.
+  } catch (error) {
+    // Another test file made it at the same time: keep theirs. A folder under that name that is not a finished one
+    // (emptied by a temp cleaner) is replaced, or no run would ever make it again.
+    if (!made()) {
+      rmSync(template, { recursive: true, force: true })
+      try {
+        renameSync(building, template)
+        return template
+      } catch {
+        if (!made()) throw error
+      }
+    }
     rmSync(building, { recursive: true, force: true })
   }
   return template
