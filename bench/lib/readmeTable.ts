@@ -14,8 +14,8 @@ export const TABLE_END = '<!-- bench:table:end -->'
  */
 export function withTable(readme: string, block: string, path: string): string {
   const from = readme.indexOf(TABLE_START)
-  const to = readme.indexOf(TABLE_END)
-  if (from === -1 || to === -1) return readme
+  const to = from === -1 ? -1 : readme.indexOf(TABLE_END, from)
+  if (to === -1) return readme
   const plain = `${readme.slice(0, from)}${TABLE_START}\n${block}\n${TABLE_END}${readme.slice(to + TABLE_END.length)}`
   const biome = spawnSync(join(REPO_ROOT, 'node_modules', '.bin', 'biome'), ['format', `--stdin-file-path=${path}`], {
     cwd: REPO_ROOT,
@@ -23,6 +23,7 @@ export function withTable(readme: string, block: string, path: string): string {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   })
-  if (biome.status !== 0) throw new Error(`biome could not format ${path}: ${biome.stderr || biome.stdout}`)
+  if (biome.status !== 0)
+    throw new Error(`biome could not format ${path}: ${biome.error?.message ?? (biome.stderr || biome.stdout)}`)
   return biome.stdout
 }

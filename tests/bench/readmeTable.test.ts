@@ -32,7 +32,8 @@ describe('the table a full run writes into bench/README.md', () => {
     expect(withTable(readme, block, PATH)).toBe(readme)
   })
 
-  it('leaves a README without the markers unchanged', () => {
-    expect(withTable('# No table here\n', 'Run of today.', PATH)).toBe('# No table here\n')
+  it('leaves a README without both markers, in their order, unchanged', () => {
+    for (const readme of ['# No table here\n', `${TABLE_END}\nx\n${TABLE_START}\n`, `${TABLE_START}\nno end\n`])
+      expect(withTable(readme, 'Run of today.', PATH)).toBe(readme)
   })
 })
