@@ -218,7 +218,8 @@ export const sendConfirmed = createAction(`${PREFIX}sendConfirmed`, prepareAutoB
 export const sendFailed = createAction<{ clientId: string; error: SendError }>(`${PREFIX}sendFailed`)
 
 /**
- * A send failed for a reason worth retrying; the next try is in `delayMs` (or as soon as the socket connects).
+ * A send failed for a reason worth retrying; the next try is in `delayMs` (or, after a network failure, as soon as the
+ * socket connects: a wait the server asked for, `RATE_LIMITED`, is waited out).
  *
  * @example
  * dispatch(sendRetryScheduled({ clientId, attempt: 1, delayMs: 430, error: { code: 'NETWORK', message: 'timeout' } }))

@@ -95,8 +95,9 @@ export function outboxEventsOf<S extends SocketRootState>(
   if (retryMessage.match(action)) return [{ type: 'retried', clientId: action.payload.clientId }]
   if (discardMessage.match(action))
     return [{ type: 'discarded', entry: entryOf(prevState.socket.outbox, action.payload.clientId) }]
-  // Going again after a wait: the lock holder first takes in what the user's other tabs wrote meanwhile.
-  if (connected.match(action)) return [GATHER, { type: 'drain', onlyNetworkWaits: false }]
+  // Going again after a wait: the lock holder first takes in what the user's other tabs wrote meanwhile. A wait the
+  // server asked for (RATE_LIMITED) goes on: a new connection leaves the user's budget as it was.
+  if (connected.match(action)) return [GATHER, { type: 'drain', onlyNetworkWaits: true }]
   if (retryNow.match(action)) return [GATHER, { type: 'drain', onlyNetworkWaits: true }]
   if (connect.match(action)) return [{ type: 'restore' }, GATHER, { type: 'drain', onlyNetworkWaits: true }]
   if (sessionStarted.match(action))

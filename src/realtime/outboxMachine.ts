@@ -89,7 +89,7 @@ export type OutboxEventBody =
   | { type: 'retried'; clientId: string }
   /** `discardMessage`: the entry as it was before the reducer removed it. */
   | { type: 'discarded'; entry: PendingMessage | null }
-  /** The socket connected, or `connect`: every conversation goes again; `onlyNetworkWaits` keeps rate waits. */
+  /** The socket connected, `connect`, a retry trigger: every conversation goes again; `onlyNetworkWaits` keeps rate waits. */
   | { type: 'drain'; onlyNetworkWaits: boolean }
   /** A new session, a logout elsewhere, `shutdown`: forget every lane and let the lock go. */
   | { type: 'reset' }

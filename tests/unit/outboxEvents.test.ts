@@ -71,10 +71,10 @@ describe('outboxEventsOf: an action → the outbox machine’s events, in order'
       [{ type: 'discarded', entry: null }],
     ],
     [
-      'connected: the lock holder gathers the other tabs’ sends, then everything goes again',
+      'connected: the lock holder gathers the other tabs’ sends, then everything goes again but a wait the server asked for',
       actions.connected({ socketId: 's1', recovered: false }),
       prev(),
-      [GATHER, { type: 'drain', onlyNetworkWaits: false }],
+      [GATHER, { type: 'drain', onlyNetworkWaits: true }],
     ],
     [
       'retryNow: the holder gathers, then only network waits go',

@@ -487,6 +487,14 @@ const rows: Row[] = [
     ],
   ],
   [
+    'connected: a rate wait is kept (the user’s budget is the server’s, whatever the connection)',
+    held({ c1: { status: 'waiting', rate: true, clientId: 'k1' } }),
+    { type: 'drain', onlyNetworkWaits: true },
+    view([k1]),
+    held({ c1: { status: 'waiting', rate: true, clientId: 'k1' } }),
+    [],
+  ],
+  [
     'online: a rate wait is kept',
     held({ c1: { status: 'waiting', rate: true, clientId: 'k1' } }),
     { type: 'drain', onlyNetworkWaits: true },
