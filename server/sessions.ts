@@ -190,6 +190,10 @@ export class SessionStore {
 
   /** Ends the session: its refresh tokens and access tokens are refused from now on, its sockets are told (`onRevoked`). */
   async revokeSession(sessionId: string): Promise<void> {
+    // Known ended (its revocation committed, here or on another node, or read from the database): a logout by Bearer
+    // spends no budget, so one repeated with the token of an ended session must cost no database write and no
+    // broadcast to every node each time, only its signature check.
+    if (this.known.get(sessionId)?.revoked) return
     const now = this.now()
     await this.db.transaction((tx) => this.markRevoked(tx, sessionId, now))
     this.revoked(sessionId)

@@ -421,6 +421,54 @@ describe('a revocation is never undone by a read that started before it (review)
   })
 })
 
+// Review: a logout by Bearer spends no budget (its cost was meant to be a signature check), yet each one, with the
+// token of a session long ended, wrote to the database again and broadcast the revocation to every node: a loop of
+// them, from any user's own token, was an unbounded stream of writes queued with everyone's sends.
+describe('a logout repeated for a session already ended', () => {
+  it('writes nothing and tells nobody again, however often it comes; each is still answered 204', async () => {
+    await withDatabase(async (db) => {
+      const tokens = new TokenService(KEY)
+      const pair = await new SessionStore(db, tokens, KEY, POLICY).start('user-alice')
+      const calls: string[] = []
+      const counting: Db = {
+        kind: db.kind,
+        query: (sql, params) => {
+          calls.push(sql)
+          return db.query(sql, params)
+        },
+        execute: (statement, params) => {
+          calls.push(statement.text)
+          return db.execute(statement, params)
+        },
+        executeMany: (statement, lists) => {
+          calls.push(statement.text)
+          return db.executeMany(statement, lists)
+        },
+        transaction: (fn) => {
+          calls.push('transaction')
+          return db.transaction(fn)
+        },
+        close: () => db.close(),
+      }
+      const store = new SessionStore(counting, tokens, KEY, POLICY)
+      const told: string[] = []
+      store.onRevoked((sessionId) => told.push(sessionId))
+      await store.revokeSession(pair.sessionId)
+      expect(told).toEqual([pair.sessionId])
+      calls.length = 0
+      for (let i = 0; i < 5; i++) await store.revokeSession(pair.sessionId)
+      expect(calls).toEqual([])
+      expect(told).toEqual([pair.sessionId])
+      await expect(store.authenticate(pair.token)).rejects.toMatchObject({ code: 'UNAUTHORIZED' })
+    })
+    // Over HTTP, the same: each logout with the Bearer of the ended session is answered as the first was.
+    const session = await login(server.url, CAROL)
+    for (let i = 0; i < 3; i++)
+      expect((await http(server.url, 'POST', '/api/auth/logout', { token: session.token })).status).toBe(204)
+    expect((await me(session.token)).status).toBe(401)
+  })
+})
+
 describe("a node checking its sockets' sessions again (endedAmong, one query)", () => {
   it('names those revoked behind its back, past their end or gone from the database, and never a live one', async () => {
     await withDatabase(async (db) => {
