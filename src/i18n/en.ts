@@ -115,6 +115,8 @@ export const en = {
   'thread.tooLong': '{length, number} / {max, number} characters: too long',
   'thread.hint': 'Enter sends · Shift+Enter for a new line',
   'thread.blank': 'Nothing to send: type a message; spaces alone are not sent.',
+  'thread.unsendable':
+    'This text holds an invisible character that cannot be sent (a control character, often pasted in with the text): delete it, or type that part again.',
   'thread.announceNew': 'New message from {name}: {content}',
   'thread.seen': 'Seen',
   'thread.typing': '{name} is typing…',

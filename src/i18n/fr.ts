@@ -107,6 +107,8 @@ export const fr: Catalogue = {
   'thread.tooLong': '{length, number} / {max, number} caractères : trop long',
   'thread.hint': 'Entrée envoie · Maj+Entrée pour une nouvelle ligne',
   'thread.blank': 'Rien à envoyer : écrivez un message ; des espaces seuls ne sont pas envoyés.',
+  'thread.unsendable':
+    'Ce texte contient un caractère invisible qui ne peut pas être envoyé (un caractère de contrôle, souvent collé avec le texte) : supprimez-le, ou retapez ce passage.',
   'thread.announceNew': 'Nouveau message — {name} : {content}',
   'thread.seen': 'Vu',
   'thread.typing': '{name} est en train d’écrire…',

@@ -31,6 +31,8 @@ import { lastSeenOwn } from './receipts'
 import { UnsavedNotice } from './UnsavedNotice'
 
 const PAGE = 50
+/** Half of a surrogate pair: the server refuses text holding one, as it does a NUL (`contentSchema`). */
+const LONE_SURROGATE = /\p{Cs}/u
 /** Within this many pixels of the bottom counts as "reading the newest", so new messages scroll into view. */
 const NEAR_BOTTOM_PX = 120
 
@@ -392,6 +394,9 @@ function Composer({
   const id = useId()
   const content = text.trim()
   const tooLong = content.length > MAX_CONTENT_LENGTH
+  // What the server refuses beside the length, both invisible and pasted in with the text (a terminal's output keeps
+  // its NULs in a textarea): sent, it would fail at once, the draft gone, with a Retry that fails the same way.
+  const unsendable = content.includes('\u0000') || LONE_SURROGATE.test(content)
   // Why Send is off, said once as the draft goes over the limit (the hint was read when the field got focus). A draft
   // restored over it went over before the user left: coming back, focus lands in the field, whose description says it.
   const announce = useAnnounce()
@@ -401,6 +406,11 @@ function Composer({
       announce(t('thread.tooLong', { length: content.length, max: MAX_CONTENT_LENGTH }))
     saidTooLong.current = tooLong
   }, [tooLong, content.length, announce, t])
+  const saidUnsendable = useRef(unsendable)
+  useEffect(() => {
+    if (unsendable && !saidUnsendable.current) announce(t('thread.unsendable'))
+    saidUnsendable.current = unsendable
+  }, [unsendable, announce, t])
 
   // A send refused (the outbox full) is said as the user's send brings it, each time. One already there when the
   // composer is drawn was said then: coming back to the conversation, it is in the field's description, as text.
@@ -426,6 +436,10 @@ function Composer({
     if (tooLong) {
       // Said again though nothing changed since it went over: pressed, Send did nothing, and focus stays where it was.
       announce(t('thread.tooLong', { length: content.length, max: MAX_CONTENT_LENGTH }), 'assertive')
+      return
+    }
+    if (unsendable) {
+      announce(t('thread.unsendable'), 'assertive')
       return
     }
     if (!onSend(content)) return
@@ -468,17 +482,19 @@ function Composer({
         onKeyDown={onKeyDown}
         placeholder={t('thread.composerPlaceholder')}
         aria-describedby={refused ? `${id}-hint ${id}-refused` : `${id}-hint`}
-        aria-invalid={blank || tooLong || undefined}
+        aria-invalid={blank || tooLong || unsendable || undefined}
       />
-      <button type="submit" className="btn btn-primary" disabled={!content || tooLong}>
+      <button type="submit" className="btn btn-primary" disabled={!content || tooLong || unsendable}>
         {t('thread.send')}
       </button>
-      <p id={`${id}-hint`} className={`composer-hint${tooLong || blank ? ' form-error' : ''}`}>
+      <p id={`${id}-hint`} className={`composer-hint${tooLong || unsendable || blank ? ' form-error' : ''}`}>
         {tooLong
           ? t('thread.tooLong', { length: content.length, max: MAX_CONTENT_LENGTH })
-          : blank
-            ? t('thread.blank')
-            : t('thread.hint')}
+          : unsendable
+            ? t('thread.unsendable')
+            : blank
+              ? t('thread.blank')
+              : t('thread.hint')}
       </p>
       {refused && (
         <p id={`${id}-refused`} className="form-error composer-refused">
