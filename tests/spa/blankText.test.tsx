@@ -208,4 +208,25 @@ describe('the chat composer with only spaces', () => {
     expect(composer.hasAttribute('aria-invalid')).toBe(false)
     store.dispose()
   })
+  // Review: a draft of characters nobody sees (U+200B, a Hangul filler: the classic "blank message") passed the trim,
+  // was sent, and showed both sides an empty bubble and an empty line in the conversation list.
+  test.each([
+    ['U+200B U+2060', '\u200B\u2060'],
+    ['a soft hyphen and U+FEFF', ' \u00AD\uFEFF '],
+    ['a Hangul filler', '\u3164'],
+  ])('%s alone is blank too: Send is off, Enter says so and sends nothing', async (_chars, draft) => {
+    window.history.replaceState(null, '', '#/messages/c1')
+    const { store, sockets, composer } = await threadWithFocusedComposer(page)
+    type(composer, draft)
+    expect(page.container.querySelector<HTMLButtonElement>('.composer button[type=submit]')!.disabled).toBe(true)
+    act(() => {
+      composer.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }))
+    })
+    await act(async () => {})
+    expect(sockets.last.sent('message:send')).toHaveLength(0)
+    expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1)
+    expect(errorOn(composer)).toBe('Nothing to send: type a message; spaces alone are not sent.')
+    expect(composer.value).toBe(draft)
+    store.dispose()
+  })
 })

@@ -17,7 +17,7 @@ import { useAnnounce } from '../../app/Announcer'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
-import { MAX_CONTENT_LENGTH, type Message } from '../../contract'
+import { freeTextProblem, MAX_CONTENT_LENGTH, type Message } from '../../contract'
 import { useDates, useT } from '../../i18n'
 import { discardMessage, retryMessage, selectSendRejection, selectTyping, sendTyping, useSocket } from '../../realtime'
 import { LoadError } from '../shared/controls'
@@ -393,6 +393,9 @@ function Composer({
   }
   const id = useId()
   const content = text.trim()
+  // Characters nobody sees (U+200B, a Hangul filler) alone are as blank as spaces: sent, both sides would see an empty
+  // bubble.
+  const nothing = freeTextProblem(content) === 'empty'
   const tooLong = content.length > MAX_CONTENT_LENGTH
   // What the server refuses beside the length, both invisible and pasted in with the text (a terminal's output keeps
   // its NULs in a textarea): sent, it would fail at once, the draft gone, with a Retry that fails the same way.
@@ -426,7 +429,7 @@ function Composer({
    */
   const [blank, setBlank] = useState(false)
   const send = () => {
-    if (!content) {
+    if (nothing) {
       setBlank(true)
       // Each press, as for a draft over the limit: pressed, Send did nothing, and the user hears why.
       announce(t('thread.blank'), 'assertive')
@@ -484,7 +487,7 @@ function Composer({
         aria-describedby={refused ? `${id}-hint ${id}-refused` : `${id}-hint`}
         aria-invalid={blank || tooLong || unsendable || undefined}
       />
-      <button type="submit" className="btn btn-primary" disabled={!content || tooLong || unsendable}>
+      <button type="submit" className="btn btn-primary" disabled={nothing || tooLong || unsendable}>
         {t('thread.send')}
       </button>
       <p id={`${id}-hint`} className={`composer-hint${tooLong || unsendable || blank ? ' form-error' : ''}`}>
