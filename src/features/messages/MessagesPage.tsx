@@ -16,6 +16,25 @@ import { UnsavedNotice, useSayUnsaved } from './UnsavedNotice'
 
 const activity = (c: Conversation) => Date.parse(c.lastMessage?.createdAt ?? c.updatedAt) || 0
 
+/**
+ * Letters of the right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko… and their presentation forms) and the
+ * bidi controls (marks, embeddings, overrides, isolates): a name holding one can pull the sentence around it its way.
+ */
+const BIDI_SENSITIVE =
+  /[\u0590-\u08FF\uFB1D-\uFDFF\uFE70-\uFEFF\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]|[\u{10800}-\u{10FFF}\u{1E800}-\u{1EFFF}]/u
+
+/**
+ * A name inside an `<option>`'s text (which holds text only), isolated with Unicode's first-strong isolate (FSI … PDI)
+ * when it needs it. Only then: the browser's type-ahead matches what the user types against the start of the option's
+ * text, and an isolate there, invisible, kept "Car" from choosing "Carol".
+ *
+ * @example optionName('Carol') // 'Carol'
+ * @example optionName('שרה') // '\u2068שרה\u2069'
+ */
+export function optionName(name: string): string {
+  return BIDI_SENSITIVE.test(name) ? `\u2068${name}\u2069` : name
+}
+
 /** The conversation list (newest first) and, when one is selected, its thread. */
 export function MessagesPage({ conversationId }: { conversationId: string | null }) {
   const t = useT()
@@ -160,8 +179,7 @@ function NewConversation() {
           <option value="">{t('messages.choosePerson')}</option>
           {others.map((u) => (
             <option key={u.id} value={u.id}>
-              {/* An <option> holds text only: the name is isolated with Unicode's first-strong isolate (FSI … PDI). */}
-              {t('layout.account', { name: `\u2068${u.name}\u2069`, role: t(ROLE_LABEL[u.role]) })}
+              {t('layout.account', { name: optionName(u.name), role: t(ROLE_LABEL[u.role]) })}
             </option>
           ))}
         </select>
