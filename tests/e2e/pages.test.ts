@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { chooseOption, e2ePerFile, loginAs, openConversationWith, send, shot, unique, WAIT } from './support/app'
+import {
+  apiCall,
+  apiLogin,
+  chooseOption,
+  e2ePerFile,
+  loginAs,
+  openConversationWith,
+  send,
+  shot,
+  unique,
+  WAIT,
+} from './support/app'
 import { installRecordingDevTools } from './support/devtools'
 
 /** Lessons and contact requests live on both sides, and how every page looks (screenshots in test-artifacts/). */
@@ -120,6 +131,43 @@ describe('pages', { timeout: 90_000 }, () => {
         }
       })
     }
+
+    // Review: a subject of one long word (a pasted link, a German compound) did not wrap. On Bob's phone the toast's
+    // close button went off the screen, and every lesson card took the width of that one: each card's status ("pending",
+    // "confirmed") was off the screen too, behind a sideways scroll (WCAG 1.4.10).
+    it('a subject without a space wraps at 360 px: the toast can be closed, and every card shows its status', async () => {
+      const subject = `https://docs.example.org/mathematics/calculus/integration-by-parts/worked-examples/${unique('chapter-7').replace(' ', '-')}`
+      const viewport = { width: 360, height: 740 }
+      const { context, page } = await loginAs(e2e, 'bob', { viewport })
+      try {
+        const [alice, bob] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'bob')])
+        await apiCall(e2e, alice.token, 'POST', '/api/lessons', {
+          tutorId: bob.user.id,
+          subject,
+          startsAt: new Date(Date.now() + 3 * 24 * 3_600_000).toISOString(),
+          durationMinutes: 60,
+        })
+        const toast = page.getByTestId('toast').filter({ hasText: subject })
+        await toast.waitFor({ timeout: WAIT })
+        const close = await toast.getByRole('button').boundingBox()
+        expect(close && close.x + close.width, 'the toast’s close button’s right edge').toBeLessThanOrEqual(
+          viewport.width,
+        )
+
+        await page.getByTestId('nav-lessons').click()
+        await page.getByTestId('lesson').filter({ hasText: subject }).waitFor({ timeout: WAIT })
+        await shot(page, 'lessons-long-subject-bob-mobile')
+        const offScreen = await page.getByTestId('lesson-status').evaluateAll((statuses, width) => {
+          return statuses.filter((s) => s.getBoundingClientRect().right > width).map((s) => s.textContent)
+        }, viewport.width)
+        expect(offScreen, 'statuses off the screen').toEqual([])
+        expect(await page.evaluate(() => document.getElementById('main')!.scrollWidth)).toBeLessThanOrEqual(
+          viewport.width,
+        )
+      } finally {
+        await context.close()
+      }
+    })
 
     it("renders Bob's (tutor) lessons at 360 px", async () => {
       const { context, page } = await loginAs(e2e, 'bob', { viewport: { width: 360, height: 740 } })
