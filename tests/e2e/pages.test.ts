@@ -169,6 +169,40 @@ describe('pages', { timeout: 90_000 }, () => {
       }
     })
 
+    // Review: the toast region sat at the bottom right, over the composer of the conversation being written in: on a
+    // phone it hid the text being typed and the Send button, on a desktop the Send button; a click on Send then landed on
+    // the toast's link and left the conversation, and the pointer resting there paused the toasts, so they stayed.
+    for (const [label, viewport] of [
+      ['desktop', { width: 1280, height: 800 }],
+      ['mobile', { width: 360, height: 740 }],
+    ] as const) {
+      it(`at ${label} width, a toast does not cover the composer of the conversation being written in`, async () => {
+        const { context, page } = await loginAs(e2e, 'bob', { viewport })
+        try {
+          await openConversationWith(page, 'Alice')
+          const composer = page.locator('.composer')
+          await page.getByTestId('composer').focus()
+          const alice = await apiLogin(e2e, 'alice')
+          const subject = unique('Conversation practice')
+          await apiCall(e2e, alice.token, 'POST', '/api/lessons', {
+            tutorId: (await apiLogin(e2e, 'bob')).user.id,
+            subject,
+            startsAt: new Date(Date.now() + 3 * 24 * 3_600_000).toISOString(),
+            durationMinutes: 45,
+          })
+          await page.getByTestId('toast').filter({ hasText: subject }).waitFor({ timeout: WAIT })
+          await shot(page, `thread-toast-bob-${label}`)
+          const [toasts, form] = await Promise.all([page.locator('.toasts').boundingBox(), composer.boundingBox()])
+          expect(toasts && form).toBeTruthy()
+          expect(toasts!.y + toasts!.height, 'the toasts’ bottom edge, against the composer’s top').toBeLessThanOrEqual(
+            form!.y,
+          )
+        } finally {
+          await context.close()
+        }
+      })
+    }
+
     it("renders Bob's (tutor) lessons at 360 px", async () => {
       const { context, page } = await loginAs(e2e, 'bob', { viewport: { width: 360, height: 740 } })
       try {

@@ -20,6 +20,7 @@ import { hrefFor } from '../../app/router'
 import { freeTextProblem, MAX_CONTENT_LENGTH, type Message } from '../../contract'
 import { useDates, useT } from '../../i18n'
 import { discardMessage, retryMessage, selectSendRejection, selectTyping, sendTyping, useSocket } from '../../realtime'
+import { useToastsAbove } from '../notifications/Toasts'
 import { LoadError } from '../shared/controls'
 import { errorMessageId } from '../shared/errors'
 import { usePeople } from '../shared/people'
@@ -392,6 +393,8 @@ function Composer({
     else drafts?.delete(conversationId)
   }
   const id = useId()
+  const formRef = useRef<HTMLFormElement>(null)
+  useToastsAbove(formRef)
   const content = text.trim()
   // Characters nobody sees (U+200B, a Hangul filler) alone are as blank as spaces: sent, both sides would see an empty
   // bubble.
@@ -462,6 +465,7 @@ function Composer({
 
   return (
     <form
+      ref={formRef}
       className="composer"
       onSubmit={(e) => {
         e.preventDefault()

@@ -7,6 +7,7 @@ import {
   useLayoutEffect,
   useRef,
   useSyncExternalStore,
+  type RefObject,
 } from 'react'
 import { useAnnounce } from '../../app/Announcer'
 import { hrefFor } from '../../app/router'
@@ -26,6 +27,38 @@ function isolated(values: Message['values']): Record<string, ReactNode> | undefi
   const shown: Record<string, ReactNode> = { ...values }
   for (const key of WRITTEN) if (key in values) shown[key] = <bdi>{values[key]}</bdi>
   return shown
+}
+
+/** How far up the toast region is lifted (`.toasts` in styles.css): the space a control at the screen's foot takes. */
+const CLEARANCE = '--toasts-clearance'
+
+/**
+ * Keeps the toasts above `ref`'s element while it is on the page: a control at the foot of the screen (the composer
+ * of the conversation being written in), which the region, in the bottom corner, would otherwise cover, the text being
+ * typed and its Send button with it (a click on Send then lands on a toast's link, and the pointer resting there pauses
+ * the toasts, so they stay). Measured again whenever the element or the window changes size.
+ *
+ * @example const formRef = useRef<HTMLFormElement>(null); useToastsAbove(formRef); <form ref={formRef}>…</form>
+ */
+export function useToastsAbove(ref: RefObject<HTMLElement | null>): void {
+  useLayoutEffect(() => {
+    const el = ref.current
+    if (!el) return
+    const root = document.documentElement
+    const measure = () => {
+      const below = Math.ceil(window.innerHeight - el.getBoundingClientRect().top)
+      root.style.setProperty(CLEARANCE, `${Math.max(0, below)}px`)
+    }
+    measure()
+    const observer = typeof ResizeObserver === 'function' ? new ResizeObserver(measure) : null
+    observer?.observe(el)
+    window.addEventListener('resize', measure)
+    return () => {
+      observer?.disconnect()
+      window.removeEventListener('resize', measure)
+      root.style.removeProperty(CLEARANCE)
+    }
+  }, [ref])
 }
 
 /**
