@@ -114,6 +114,7 @@ export const en = {
   'thread.send': 'Send',
   'thread.tooLong': '{length, number} / {max, number} characters: too long',
   'thread.hint': 'Enter sends · Shift+Enter for a new line',
+  'thread.hintTouch': 'Enter for a new line · Send sends',
   'thread.blank': 'Nothing to send: type a message; spaces alone are not sent.',
   'thread.unsendable':
     'This text holds an invisible character that cannot be sent (a control character, often pasted in with the text): delete it, or type that part again.',

@@ -106,6 +106,7 @@ export const fr: Catalogue = {
   'thread.send': 'Envoyer',
   'thread.tooLong': '{length, number} / {max, number} caractères : trop long',
   'thread.hint': 'Entrée envoie · Maj+Entrée pour une nouvelle ligne',
+  'thread.hintTouch': 'Entrée pour une nouvelle ligne · Envoyer envoie',
   'thread.blank': 'Rien à envoyer : écrivez un message ; des espaces seuls ne sont pas envoyés.',
   'thread.unsendable':
     'Ce texte contient un caractère invisible qui ne peut pas être envoyé (un caractère de contrôle, souvent collé avec le texte) : supprimez-le, ou retapez ce passage.',

@@ -6,6 +6,7 @@ import {
   useLayoutEffect,
   useRef,
   useState,
+  useSyncExternalStore,
   type KeyboardEvent,
   type RefCallback,
   type RefObject,
@@ -34,6 +35,17 @@ import { UnsavedNotice } from './UnsavedNotice'
 const PAGE = 50
 /** Half of a surrogate pair: the server refuses text holding one, as it does a NUL (`contentSchema`). */
 const LONE_SURROGATE = /\p{Cs}/u
+/** A screen touched with a finger, and no pointer that hovers: a phone's, whose on-screen keyboard has no Shift+Enter. */
+const TOUCH_ONLY = '(hover: none) and (pointer: coarse)'
+const touchQuery = () => (typeof window.matchMedia === 'function' ? window.matchMedia(TOUCH_ONLY) : null)
+const followTouch = (onChange: () => void) => {
+  const query = touchQuery()
+  query?.addEventListener('change', onChange)
+  return () => query?.removeEventListener('change', onChange)
+}
+/** Whether the device is touched only (`TOUCH_ONLY`), following a change (a keyboard and mouse plugged in). */
+const useTouchOnly = () => useSyncExternalStore(followTouch, () => touchQuery()?.matches ?? false)
+
 /** Within this many pixels of the bottom counts as "reading the newest", so new messages scroll into view. */
 const NEAR_BOTTOM_PX = 120
 
@@ -453,11 +465,13 @@ function Composer({
     // Send is disabled once the draft is empty: from there, the keyboard goes on in the composer, not on a dead button.
     inputRef.current?.focus()
   }
+  // On a touch screen Enter is the on-screen keyboard's new line, which it has no other way to type; Send sends.
+  const touchOnly = useTouchOnly()
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     // Enter sends, Shift+Enter is a newline; never while an input method is composing a character, nor on the Enter
     // that confirms a composition: Safari ends the composition before that keydown (isComposing false), which it marks
     // with keyCode 229 (the input method's key).
-    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing && e.keyCode !== 229) {
+    if (e.key === 'Enter' && !e.shiftKey && !touchOnly && !e.nativeEvent.isComposing && e.keyCode !== 229) {
       e.preventDefault()
       send()
     }
@@ -487,6 +501,7 @@ function Composer({
           if (e.target.value.trim()) onTyping()
         }}
         onKeyDown={onKeyDown}
+        enterKeyHint={touchOnly ? 'enter' : 'send'}
         placeholder={t('thread.composerPlaceholder')}
         aria-describedby={refused ? `${id}-hint ${id}-refused` : `${id}-hint`}
         aria-invalid={blank || tooLong || unsendable || undefined}
@@ -501,7 +516,7 @@ function Composer({
             ? t('thread.unsendable')
             : blank
               ? t('thread.blank')
-              : t('thread.hint')}
+              : t(touchOnly ? 'thread.hintTouch' : 'thread.hint')}
       </p>
       {refused && (
         <p id={`${id}-refused`} className="form-error composer-refused">
