@@ -52,6 +52,7 @@ import { createServices } from './services'
 import { warmUpSends } from './services/warmUp'
 import { connectRedis, type RedisLink } from './cluster/redis'
 import { joinCluster } from './cluster'
+import { RedisPresenceStore } from './cluster/shared'
 import { DEFAULT_REDIS_PING_MS } from './cluster/connectionProbe'
 import { RedisRateLimiter } from './cluster/tokenBucket'
 import { EventLog } from './services/eventLog'
@@ -324,7 +325,8 @@ async function startOn(
     notices,
     db,
     members,
-    store: cluster?.presence ?? new MemoryPresenceStore(),
+    // With Redis, the grace runs on Redis's clock, one for every node (an injected `now` only in tests).
+    store: redis ? new RedisPresenceStore(redis, options.now) : new MemoryPresenceStore(),
     socketCount: (userId) => slots.count(userId),
     localUsers: () => delivery.liveUsers(),
     graceSeconds: options.presenceGraceSeconds ?? DEFAULT_PRESENCE_GRACE_SECONDS,

@@ -8,7 +8,7 @@ import { sessionRoom } from '../realtime/rooms'
 import type { SessionStore } from '../sessions'
 import { ENTRY_TTL_MS, NodeEntries } from './entries'
 import type { RedisLink } from './redis'
-import { RedisPresenceStore, SharedSocketSlots, SharedViewers } from './shared'
+import { SharedSocketSlots, SharedViewers } from './shared'
 import { probeConnections } from './connectionProbe'
 
 const REVOKED = 'talemy:revoked'
@@ -159,7 +159,6 @@ export function joinCluster(
     subscribed,
     slots: new SharedSocketSlots(redis, entries, maxSocketsPerUser),
     viewers: new SharedViewers(redis, entries, now),
-    presence: new RedisPresenceStore(redis),
     /** `listener` runs whenever this node's subscriber is back: what the other nodes published meanwhile was lost. */
     onNotificationsLost(listener: () => void) {
       notificationsLost.add(listener)

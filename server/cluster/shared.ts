@@ -1,5 +1,5 @@
 import type { Id } from '../../src/contract'
-import type { PresenceStore } from '../realtime/presence'
+import type { GoneSince, PresenceStore } from '../realtime/presence'
 import type { Presence } from '../services'
 import type { NodeEntries } from './entries'
 import type { RedisLink } from './redis'
@@ -130,11 +130,34 @@ export class SharedViewers implements Presence {
 }
 
 /**
+ * KEYS[1] the hash of when users went; ARGV: user, now ms or '' (Redis's clock). Notes the user gone now unless noted
+ * already; answers { since, now }.
+ */
+const NOTE_GONE_SCRIPT = `
+local now = tonumber(ARGV[2])
+if now == nil then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+redis.call('HSETNX', KEYS[1], ARGV[1], now)
+return { tonumber(redis.call('HGET', KEYS[1], ARGV[1])), now }
+`
+
+/**
  * Presence shared by the nodes: the users announced online (a set) and since when each has had no socket (a hash).
  * SADD/SREM answer whether this call changed the set, so exactly one node announces each change.
+ *
+ * When a user went, and how long ago, are read on Redis's clock (`TIME`), one for every node: the node that notes a
+ * user gone and the one that sweeps them offline are often not the same, and with each node's own clock one ahead by
+ * the grace took a user offline as soon as his last socket went (a reload flickered "offline" to his contacts), one
+ * behind kept him online for longer, and `lastSeenAt` was whichever node's time.
  */
 export class RedisPresenceStore implements PresenceStore {
-  constructor(private readonly link: RedisLink) {}
+  constructor(
+    private readonly link: RedisLink,
+    /** A clock in ms, for tests only (an injected `now`); by default Redis's. */
+    private readonly now?: () => number,
+  ) {}
 
   private get onlineKey() {
     return `${this.link.prefix}presence:online`
@@ -163,13 +186,15 @@ export class RedisPresenceStore implements PresenceStore {
     return flags.map((flag) => flag === 1)
   }
 
-  async noteGone(userId: Id, at: number): Promise<number> {
-    const result = await this.link.client
-      .multi()
-      .hsetnx(this.goneKey, userId, String(at))
-      .hget(this.goneKey, userId)
-      .exec()
-    return Number(result?.[1]?.[1] ?? at)
+  async noteGone(userId: Id): Promise<GoneSince> {
+    const [since, now] = (await this.link.client.eval(
+      NOTE_GONE_SCRIPT,
+      1,
+      this.goneKey,
+      userId,
+      this.now ? this.now() : '',
+    )) as [number, number]
+    return { since, now }
   }
 
   async clearGone(userId: Id): Promise<void> {

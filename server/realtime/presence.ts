@@ -7,7 +7,10 @@ import type { Notices } from './notices'
 import type { TalemySocket } from './types'
 
 export const DEFAULT_PRESENCE_GRACE_SECONDS = 5
-/** How often (real time) each node looks for users whose last socket has gone; the grace is measured on `now`. */
+/**
+ * How often (real time) each node looks for users whose last socket has gone; the grace is measured on the store's clock
+ * (`now`, or Redis's for the nodes' shared store).
+ */
 export const PRESENCE_SWEEP_MS = 500
 
 /**
@@ -22,9 +25,18 @@ export interface PresenceStore {
   markOffline(userId: Id): Promise<boolean>
   onlineUsers(): Promise<Id[]>
   isOnline(userIds: readonly Id[]): Promise<boolean[]>
-  /** Since when (ms) `userId` has had no socket; the first note wins. */
-  noteGone(userId: Id, at: number): Promise<number>
+  /**
+   * Since when (ms) `userId` has had no socket (the first note wins), and the time now, both on the store's clock: a
+   * shared store keeps one clock for every node (Redis's), and `at`, this node's time, counts only in a store of its own.
+   */
+  noteGone(userId: Id, at: number): Promise<GoneSince>
   clearGone(userId: Id): Promise<void>
+}
+
+/** Since when a user has had no socket, and the time now, on one clock (ms). */
+export interface GoneSince {
+  since: number
+  now: number
 }
 
 export class MemoryPresenceStore implements PresenceStore {
@@ -49,7 +61,7 @@ export class MemoryPresenceStore implements PresenceStore {
   async noteGone(userId: Id, at: number) {
     const since = this.gone.get(userId) ?? at
     this.gone.set(userId, since)
-    return since
+    return { since, now: at }
   }
   async clearGone(userId: Id) {
     this.gone.delete(userId)
@@ -189,8 +201,8 @@ export class PresenceTracker {
           await store.clearGone(userId)
           continue
         }
-        const since = await store.noteGone(userId, now())
-        if (now() - since < graceSeconds * 1000) continue
+        const { since, now: at } = await store.noteGone(userId, now())
+        if (at - since < graceSeconds * 1000) continue
         if (!(await store.markOffline(userId))) continue
         const lastSeenAt = new Date(since).toISOString()
         await db.query(`update users set last_seen_at = $2 where id = $1`, [userId, lastSeenAt])
@@ -226,7 +238,7 @@ export class PresenceTracker {
     const seen: string[] = []
     for (const userId of await store.onlineUsers()) {
       ids.push(userId)
-      seen.push(new Date((await socketCount(userId)) > 0 ? at : await store.noteGone(userId, at)).toISOString())
+      seen.push(new Date((await socketCount(userId)) > 0 ? at : (await store.noteGone(userId, at)).since).toISOString())
       await store.markOffline(userId)
     }
     // One statement for all of them: the close waits on it.

@@ -173,6 +173,46 @@ describe.runIf(ready)('state shared through Redis', () => {
     }
   })
 
+  it("measures the presence grace on Redis's clock: a node 10 s ahead does not take a user offline as his last socket goes, and lastSeenAt is when he went", async () => {
+    // Each node's own clock (Date.now in production): node two's is 10 s ahead of node one's, node three's 10 s behind.
+    const skews = { one: 0, two: 10_000, three: -10_000 }
+    const told: { userId: string; online: boolean; lastSeenAt: string | null }[] = []
+    const trackerOn = (link: RedisLink, skew: number) =>
+      new PresenceTracker({
+        notices: { toUsers: (_users, _event, state) => void told.push(state as never), toSocket: () => undefined },
+        db: { query: async () => [] } as never,
+        members: fakeMembers(async () => ['grace']),
+        store: new RedisPresenceStore(link),
+        socketCount: async () => 0,
+        graceSeconds: 1,
+        now: () => Date.now() + skew,
+        logger: { warn: () => undefined, info: () => undefined } as never,
+      })
+    const one$ = trackerOn(one, skews.one)
+    const two$ = trackerOn(two, skews.two)
+    const three$ = trackerOn(two, skews.three)
+    expect(await new RedisPresenceStore(one).markOnline('frank')).toBe(true)
+    // Frank's last socket goes on node one; node two sweeps at once, well within the grace.
+    const wentAt = Date.now()
+    await one$.disconnected('frank')
+    await two$.sweep()
+    expect(told).toEqual([])
+    expect(await new RedisPresenceStore(two).isOnline(['frank'])).toEqual([true])
+    // Past the grace, node three (10 s behind) alone takes him offline, seen when he went.
+    await expect
+      .poll(
+        async () => {
+          await three$.sweep()
+          return told.length
+        },
+        { timeout: 10_000, interval: 100 },
+      )
+      .toBe(1)
+    expect(Date.now() - wentAt).toBeGreaterThanOrEqual(1_000)
+    expect(told[0]).toMatchObject({ userId: 'frank', online: false })
+    expect(Math.abs(Date.parse(told[0]!.lastSeenAt!) - wentAt)).toBeLessThan(1_000)
+  })
+
   it('puts back what a node holds after Redis lost its data (a restart without persistence): sockets, then online', async () => {
     const entries = new NodeEntries(one.client)
     entries.start()
