@@ -329,6 +329,7 @@ async function startOn(
     store: redis ? new RedisPresenceStore(redis, options.now) : new MemoryPresenceStore(),
     socketCount: (userId) => slots.count(userId),
     localUsers: () => delivery.liveUsers(),
+    restoreLocal: cluster?.renewEntries,
     graceSeconds: options.presenceGraceSeconds ?? DEFAULT_PRESENCE_GRACE_SECONDS,
     now: clock,
     logger,

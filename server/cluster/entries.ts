@@ -109,7 +109,8 @@ export class NodeEntries {
     await pipeline.exec()
   }
 
-  private async renew(): Promise<void> {
+  /** Renews (and puts back, if Redis lost them) every entry this node holds, now: the heartbeat's work. */
+  async renew(): Promise<void> {
     if (this.held.size === 0) return
     const pipeline = this.redis.pipeline()
     for (const [key, members] of this.held) {

@@ -159,6 +159,8 @@ export function joinCluster(
     subscribed,
     slots: new SharedSocketSlots(redis, entries, maxSocketsPerUser),
     viewers: new SharedViewers(redis, entries, now),
+    /** Puts this node's sockets and viewers back in Redis now, as the next heartbeat would (Redis lost its data). */
+    renewEntries: () => entries.renew(),
     /** `listener` runs whenever this node's subscriber is back: what the other nodes published meanwhile was lost. */
     onNotificationsLost(listener: () => void) {
       notificationsLost.add(listener)

@@ -82,6 +82,11 @@ export interface PresenceTrackerOptions {
    * to put back after the store lost its data).
    */
   localUsers?: () => readonly Id[]
+  /**
+   * Puts this node's sockets back in the shared count now (the heartbeat's renewal, due within 2 s), for a store that
+   * lost its data. Default: nothing to put back (one node counts its own sockets in memory).
+   */
+  restoreLocal?: () => Promise<unknown>
   graceSeconds: number
   now: () => number
   logger: Logger
@@ -257,6 +262,11 @@ export class PresenceTracker {
     const local = [...new Set(this.options.localUsers?.() ?? [])]
     if (local.length === 0) return
     const online = await this.options.store.isOnline(local)
+    if (online.every(Boolean)) return
+    // Their sockets first: until the next heartbeat the shared count has none of them, and a sweep on another node that
+    // saw them online with no socket would take them offline after a grace shorter than that (and keep that going as
+    // their last_seen_at), though they never left.
+    await this.options.restoreLocal?.()
     for (const [i, userId] of local.entries()) {
       if (online[i] || !(await this.options.store.markOnline(userId))) continue
       const [[state], contacts] = await Promise.all([this.statesOf([userId]), this.contactsOf(userId)])

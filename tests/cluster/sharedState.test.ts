@@ -213,6 +213,46 @@ describe.runIf(ready)('state shared through Redis', () => {
     expect(Math.abs(Date.parse(told[0]!.lastSeenAt!) - wentAt)).toBeLessThan(1_000)
   })
 
+  it('puts a user back online after Redis lost its data only with his socket back: another node does not sweep him offline while he is connected', async () => {
+    // Node one holds Heidi's socket; node two sweeps. The grace (1 s) is shorter than the heartbeat (2 s), which is
+    // not running here: the sweeps come before the next renewal, as they do every 500 ms.
+    let now = 5_000_000
+    const entries = new NodeEntries(one.client)
+    const slots = new SharedSocketSlots(one, entries, 20)
+    const told: { userId: string; online: boolean }[] = []
+    const tracker = (link: RedisLink, localUsers: string[]) =>
+      new PresenceTracker({
+        notices: { toUsers: (_users, _event, state) => void told.push(state as never), toSocket: () => undefined },
+        db: { query: async () => [] } as never,
+        members: fakeMembers(async () => ['ivan']),
+        store: new RedisPresenceStore(link, () => now),
+        socketCount: (userId) => slots.count(userId),
+        localUsers: () => localUsers,
+        restoreLocal: () => entries.renew(),
+        graceSeconds: 1,
+        now: () => now,
+        logger: { warn: () => undefined, info: () => undefined } as never,
+      })
+    const onOne = tracker(one, ['heidi'])
+    const onTwo = tracker(two, [])
+    try {
+      expect(await slots.tryAcquire('heidi', 'h1')).toBeTypeOf('function')
+      expect(await new RedisPresenceStore(one).markOnline('heidi')).toBe(true)
+      await one.client.flushall()
+      // Node one's sweep finds Heidi, connected here, no longer online, and says she is.
+      await onOne.sweep()
+      expect(told).toEqual([expect.objectContaining({ userId: 'heidi', online: true })])
+      // Node two sweeps, and again past the grace: her socket is still here, so she stays online, nothing told.
+      await onTwo.sweep()
+      now += 2_000
+      await onTwo.sweep()
+      expect(await new RedisPresenceStore(two).isOnline(['heidi'])).toEqual([true])
+      expect(told).toHaveLength(1)
+    } finally {
+      await entries.stop()
+    }
+  })
+
   it('puts back what a node holds after Redis lost its data (a restart without persistence): sockets, then online', async () => {
     const entries = new NodeEntries(one.client)
     entries.start()
