@@ -12,6 +12,8 @@ import { SharedSocketSlots, SharedViewers } from './shared'
 import { probeConnections } from './connectionProbe'
 
 const REVOKED = 'talemy:revoked'
+/** A node's word that its publisher connection is back: what it published before may have been lost, or come late. */
+const PUBLISHER_BACK = 'talemy:publisherBack'
 
 /**
  * The adapter publishes without waiting for Redis's answer: a publish refused (Redis away past its retries, or a
@@ -153,6 +155,16 @@ export function joinCluster(
     )
   }
   redis.sub.on('ready', resubscribed)
+  // The same loss seen from the other side: this node's publisher was away, and the other nodes' subscribers, which
+  // never dropped, have no way to know. What it published meanwhile was lost, or (a silent connection dropped, whose
+  // unanswered commands ioredis sends again) reaches them now, after what was told since: a stale "offline" or
+  // "online" would be the last word their sockets keep. Said once it is back, after those (one connection, in order),
+  // so the other nodes resync their sockets and send fresh presence snapshots, as when their own subscriber is back.
+  io.on(PUBLISHER_BACK, () => {
+    for (const listener of notificationsLost) listener()
+  })
+  const publisherBack = () => io.serverSideEmit(PUBLISHER_BACK)
+  redis.pub.on('ready', publisherBack)
   const stopProbing = probeConnections(redis, pingMs, logger)
   return {
     /** Resolves once Redis has confirmed the adapter's subscriptions: a node listens only then. */
@@ -171,6 +183,7 @@ export function joinCluster(
       stopProbing()
       stopListening()
       redis.sub.off('ready', resubscribed)
+      redis.pub.off('ready', publisherBack)
       await entries.stop()
     },
   }

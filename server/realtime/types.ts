@@ -10,6 +10,8 @@ interface InterServerEvents {
   'talemy:revoked': (sessionId: string) => void
   /** Typing and presence changes, for each node's own sockets. */
   'talemy:notice': (notice: Notice) => void
+  /** A node's publisher connection is back: what it published while away may have been lost, or come late. */
+  'talemy:publisherBack': () => void
 }
 
 export type TalemyServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>

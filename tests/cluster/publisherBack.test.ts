@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto'
+import type { Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import type { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { startServer, type StartServerOptions } from '../../server/index'
+import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
+import { ALICE, BOB, CAROL, connect, emitAck, login, type ClientSocket } from '../server/support/server'
+import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+
+// A node's publisher connection that goes silent (a NAT forgot it) is dropped and connected again, and ioredis sends
+// again every command that had no answer: the presence and typing notices published meanwhile reach the other nodes
+// late, after what was told since. Nothing logs them, and the other nodes' subscribers never dropped: the node whose
+// publisher is back has to say so, for them to send fresh snapshots.
+const ready = requireParts('tests/cluster/publisherBack.test.ts', [postgresRunnable(), redisRunnable()])
+
+describe.runIf(ready)("a node's publisher connection dropped and connected again", () => {
+  let postgres: PostgresCluster
+  let redis: RedisServer
+  let a: Awaited<ReturnType<typeof startServer>>
+  let b: Awaited<ReturnType<typeof startServer>>
+  const sockets: ClientSocket[] = []
+
+  beforeAll(async () => {
+    ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
+    const options: StartServerOptions = {
+      port: 0,
+      databaseUrl: postgres.createDatabase('talemy_publisher_back'),
+      redisUrl: redis.url,
+      redisPrefix: `pb${randomUUID().slice(0, 8)}:`,
+      dataDir: tmpdir(),
+      seedDemo: true,
+    }
+    // Node A alone takes a user offline (B's grace is an hour): its word is the one that comes late.
+    a = await startServer({ ...options, presenceGraceSeconds: 1 })
+    b = await startServer({ ...options, presenceGraceSeconds: 3600 })
+  })
+  afterAll(async () => {
+    for (const socket of sockets) socket.close()
+    await a?.close()
+    await b?.close()
+    await redis?.stop()
+    postgres?.stop()
+  })
+
+  type Item = { event: string; payload: Record<string, unknown> }
+  async function open(url: string, token: string) {
+    const socket = await connect(url, token)
+    sockets.push(socket)
+    const items: Item[] = []
+    socket.onAny((event: string, payload: unknown) => items.push({ event, payload: payload as Item['payload'] }))
+    await vi.waitFor(() => expect(items.some((item) => item.event === 'presence:snapshot')).toBe(true), {
+      timeout: 20_000,
+    })
+    return { socket, items }
+  }
+  const lastWordAbout = (items: Item[], userId: string) =>
+    items
+      .flatMap((item) =>
+        item.event === 'presence:snapshot'
+          ? (item.payload.users as Item['payload'][]).filter((user) => user.userId === userId)
+          : item.event === 'presence:changed' && item.payload.userId === userId
+            ? [item.payload]
+            : [],
+      )
+      .at(-1)
+
+  it("ends with the other nodes' sockets told the present: no notice it sent while silent is the last word", async () => {
+    const [alice, bob, carol] = await Promise.all([login(b.url, ALICE), login(a.url, BOB), login(a.url, CAROL)])
+    const aliceOnB = await open(b.url, alice.token)
+    const carolOnA = await open(a.url, carol.token)
+    const bobOnA = await open(a.url, bob.token)
+    await vi.waitFor(() => expect(lastWordAbout(aliceOnB.items, bob.user.id)?.online).toBe(true), { timeout: 20_000 })
+
+    // Node A's publisher goes silent: what it writes reaches nobody, and no answer comes.
+    const pub = (a.io.of('/').adapter as unknown as { pubClient: Redis }).pubClient
+    const stream = (pub as unknown as { stream: Socket }).stream
+    stream.write = (() => true) as never
+    const published: Buffer[] = []
+    const publish = pub.publish.bind(pub) as (channel: string, message: Buffer) => Promise<number>
+    pub.publish = ((channel: string, message: Buffer) => {
+      published.push(Buffer.from(message))
+      return publish(channel, message)
+    }) as never
+    const toldOffline = () =>
+      published.some((message) => message.includes('presence:changed') && message.includes(bob.user.id))
+
+    // Bob leaves node A, which takes him offline after its grace and publishes it, into the silence.
+    bobOnA.socket.close()
+    await vi.waitFor(() => expect(toldOffline()).toBe(true), { timeout: 20_000 })
+    // He is back, on node B, which tells Alice at once.
+    await open(b.url, bob.token)
+    await vi.waitFor(() => expect(lastWordAbout(aliceOnB.items, bob.user.id)?.online).toBe(true), { timeout: 20_000 })
+
+    // A's publisher is dropped (as its probe drops a silent one) and connected again.
+    const back = new Promise((resolve) => pub.once('ready', resolve))
+    pub.disconnect(true)
+    await back
+    // Everything A published before this has reached B: Carol's typing, published after it, comes to Alice.
+    expect(await emitAck(carolOnA.socket, 'typing', { conversationId: 'conv-alice-carol' })).toEqual({
+      ok: true,
+      data: null,
+    })
+    await vi.waitFor(
+      () =>
+        expect(aliceOnB.items.some((item) => item.event === 'typing' && item.payload.userId === carol.user.id)).toBe(
+          true,
+        ),
+      { timeout: 20_000 },
+    )
+    // Bob is connected, on node B: that is what Alice is left with.
+    await vi.waitFor(() => expect(lastWordAbout(aliceOnB.items, bob.user.id)?.online).toBe(true), { timeout: 10_000 })
+  }, 120_000)
+})
