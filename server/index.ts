@@ -346,8 +346,11 @@ async function startOn(
     presenceFor: (userId) => presence.forAsker(userId),
     health: healthProbe([
       { name: 'database', check: () => db.query('select 1') },
-      // Both connections: a node whose subscriber is gone hears no other node.
-      ...(redis ? [{ name: 'redis', check: () => Promise.all([redis.client.ping(), redis.sub.ping()]) }] : []),
+      // Every connection: a node whose subscriber is gone hears no other node, one whose publisher is gone is heard by
+      // none (its sends' notices, presence changes and revocations reach no other node's sockets).
+      ...(redis
+        ? [{ name: 'redis', check: () => Promise.all([redis.client.ping(), redis.pub.ping(), redis.sub.ping()]) }]
+        : []),
     ]),
   })
   const { resync } = attachHandlers(io, {
