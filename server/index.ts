@@ -333,7 +333,13 @@ async function startOn(
     graceSeconds: options.presenceGraceSeconds ?? DEFAULT_PRESENCE_GRACE_SECONDS,
     now: clock,
     logger,
+    // Alone, this node's users all go with it, and a crash skips its close (with Redis, the other nodes' sweeps see them go).
+    notesSeen: !cluster,
   })
+  if (!cluster)
+    await presence
+      .recoverSeen()
+      .catch((error: unknown) => logger.warn({ err: error }, 'recording who was online at the last crash failed'))
   presence.start()
   configureHttpApp(app, {
     services,

@@ -123,6 +123,14 @@ export const MIGRATIONS: readonly string[] = [
   );
   create index idempotency_keys_created_at on idempotency_keys (created_at);
   `,
+  // Presence of the one server: the latest time it knew each user online, noted as it runs, for its next start to keep
+  // as last_seen_at should it be killed before its close keeps when they went.
+  `
+  create table presence_seen (
+    user_id text primary key references users(id),
+    seen_at timestamptz not null
+  );
+  `,
 ]
 
 const MIGRATION_LOCK = 7_215_001

@@ -12,6 +12,8 @@ export const DEFAULT_PRESENCE_GRACE_SECONDS = 5
  * (`now`, or Redis's for the nodes' shared store).
  */
 export const PRESENCE_SWEEP_MS = 500
+/** How often (real time) the one server notes its users with a socket as seen (`notesSeen`). */
+export const PRESENCE_NOTE_MS = 5_000
 
 /**
  * Who is announced online, and since when a user has had no socket — this process's (`MemoryPresenceStore`) or the
@@ -90,6 +92,13 @@ export interface PresenceTrackerOptions {
   graceSeconds: number
   now: () => number
   logger: Logger
+  /**
+   * Notes in the database, when they come online and every `PRESENCE_NOTE_MS`, the users with a socket here, for
+   * `recoverSeen` after a crash (one node: nobody else sees its users go). Default: false.
+   */
+  notesSeen?: boolean
+  /** How often (real time) `notesSeen` notes the users with a socket. Default `PRESENCE_NOTE_MS`. */
+  noteEveryMs?: number
 }
 
 /**
@@ -105,11 +114,18 @@ export interface PresenceTrackerOptions {
 export class PresenceTracker {
   private timer: ReturnType<typeof setInterval> | undefined
   private sweeping = false
+  /** When (real time) the users with a socket were last noted as seen. */
+  private notedAt = Number.NEGATIVE_INFINITY
 
   /** Said once per streak of failed sweeps, and when one goes through again. */
   private readonly failures = failureStreak(
     (error) => this.options.logger.warn({ err: error }, 'presence sweep failed'),
     () => this.options.logger.info('presence sweep works again'),
+  )
+
+  private readonly noteFailures = failureStreak(
+    (error) => this.options.logger.warn({ err: error }, 'noting users seen failed'),
+    () => this.options.logger.info('noting users seen works again'),
   )
 
   constructor(private readonly options: PresenceTrackerOptions) {}
@@ -152,6 +168,8 @@ export class PresenceTracker {
       this.options.members.contactsOnConnect(userId),
     ])
     if (cameOnline) {
+      // Noted before anyone is told: a crash after the word "online" still leaves this as when they were last seen.
+      if (this.options.notesSeen) await this.noteSeen([userId], this.options.now())
       // Told as the store says it, read last: the socket may have gone during these reads and, the database slower than
       // the grace, a sweep have taken the user offline and said so; "online" after that would be the last word.
       const [state] = await this.statesOf([userId])
@@ -200,9 +218,16 @@ export class PresenceTracker {
     if (this.sweeping) return
     this.sweeping = true
     const { store, socketCount, now, graceSeconds, db } = this.options
+    // Taken before the counts: a user noted with a socket was online at this time.
+    const noting =
+      this.options.notesSeen === true &&
+      performance.now() - this.notedAt >= (this.options.noteEveryMs ?? PRESENCE_NOTE_MS)
+    const at = now()
+    const present: Id[] = []
     try {
       for (const userId of await store.onlineUsers()) {
         if ((await socketCount(userId)) > 0) {
+          present.push(userId)
           await store.clearGone(userId)
           continue
         }
@@ -219,6 +244,10 @@ export class PresenceTracker {
           continue
         }
         this.tell(contacts, { userId, online: false, lastSeenAt })
+      }
+      if (noting) {
+        await this.noteSeen(present, at)
+        this.notedAt = performance.now()
       }
       await this.reassertLocal()
       this.failures.succeeded()
@@ -251,6 +280,35 @@ export class PresenceTracker {
       await db.query(
         `update users u set last_seen_at = v.at from unnest($1::text[], $2::timestamptz[]) as v(id, at) where u.id = v.id`,
         [ids, seen],
+      )
+  }
+
+  /**
+   * At the start of the one server: a previous run killed before its close (`closing`) kept no going for its users online
+   * then, whose tabs may have closed while it was away. Each gets the latest time that run noted them online as
+   * `last_seen_at`, when later than the one kept (a going recorded since, at a sweep or at a close, stands).
+   */
+  async recoverSeen(): Promise<void> {
+    const { db } = this.options
+    await db.query(
+      `update users u set last_seen_at = s.seen_at from presence_seen s
+       where u.id = s.user_id and (u.last_seen_at is null or u.last_seen_at < s.seen_at)`,
+    )
+    await db.query(`delete from presence_seen`)
+  }
+
+  /** Keeps `at` as the latest time `userIds` were known online; a failure is logged (presence goes on without it). */
+  private async noteSeen(userIds: readonly Id[], at: number): Promise<void> {
+    if (userIds.length === 0) return
+    await this.options.db
+      .query(
+        `insert into presence_seen (user_id, seen_at) select id, $2::timestamptz from unnest($1::text[]) as id
+         on conflict (user_id) do update set seen_at = greatest(presence_seen.seen_at, excluded.seen_at)`,
+        [[...userIds], new Date(at).toISOString()],
+      )
+      .then(
+        () => this.noteFailures.succeeded(),
+        (error: unknown) => this.noteFailures.failed(error),
       )
   }
 
