@@ -2,7 +2,8 @@
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import type { ContactRequest, Lesson, User } from '../../src/contract'
-import { createToaster } from '../../src/features/notifications/toaster'
+import { createToaster, OWN_CHANGE_WAIT_MS } from '../../src/features/notifications/toaster'
+import { manualTimers } from '../unit/tabs/support/tabBus'
 import { serverEventActions } from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
@@ -114,7 +115,8 @@ describe('no toast for the user’s own status change, wherever they are when it
 
 describe('a change asked for whose answer never came, or that was refused', () => {
   /** Alice on the lessons page, whose cancel of l1 is answered by `patch`; then she goes to the messages page. */
-  async function aliceCancels(patch: () => Promise<Response>) {
+  async function aliceCancels(patch: () => Promise<Response>, { connectedFirst = false } = {}) {
+    const timers = manualTimers()
     let patched = false
     const fetchFn = apiRoutes(async (method, path) => {
       if (method === 'PATCH') {
@@ -126,9 +128,13 @@ describe('a change asked for whose answer never came, or that was refused', () =
       return json(200, [])
     })
     window.history.replaceState(null, '', '#/lessons')
-    const toaster = createToaster()
-    const { store } = appStore(fetchFn, { extraMiddleware: [toaster.middleware] })
+    const toaster = createToaster({ timers })
+    const { store, sockets } = appStore(fetchFn, { extraMiddleware: [toaster.middleware] })
     renderApp(page.root, store, toaster)
+    if (connectedFirst) {
+      act(() => sockets.last.serverConnect())
+      act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' }))
+    }
     await eventually(() => expect(page.container.querySelector('[data-testid=lesson]')).not.toBeNull())
     act(() =>
       [...page.container.querySelectorAll<HTMLButtonElement>('[data-testid=lesson] button')]
@@ -142,13 +148,62 @@ describe('a change asked for whose answer never came, or that was refused', () =
     )
     act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())
     await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
-    return { store, toaster }
+    return { store, toaster, sockets, timers }
   }
   const cancelled = () => serverEventActions['lesson:statusUpdated']({ ...l1, status: 'cancelled', updatedAt: later })
 
   test('no answer (the connection dropped after the server made it): its event is still her own, no toast', async () => {
     const { store, toaster } = await aliceCancels(() => Promise.reject(new TypeError('Failed to fetch')))
     act(() => void store.dispatch(cancelled()))
+    expect(toaster.getSnapshot()).toEqual([])
+    store.dispose()
+  })
+
+  // Back online, the server replays what was missed, then says it has caught up: her change, had it been made, would
+  // have come before that. The same change coming later is the tutor's.
+  test.each([
+    { name: 'caught up', sync: 'sync:caughtUp' },
+    { name: 'a gap (the cards are read again)', sync: 'sync:gap' },
+  ])(
+    'no answer, then the socket is back and $name: the tutor’s cancellation that comes later is news, a toast',
+    async ({ sync }) => {
+      const { store, toaster, sockets } = await aliceCancels(() => Promise.reject(new TypeError('Failed to fetch')))
+      act(() => sockets.last.serverConnect())
+      act(() => sockets.last.serverEmit(sync, { offset: 0, epoch: 'e1' }))
+      act(() => void store.dispatch(cancelled()))
+      expect(toaster.getSnapshot().map((t) => t.message.id)).toEqual(['toast.lessonStatus'])
+      store.dispose()
+    },
+  )
+
+  test('no answer, then the socket is back: her change replayed before it caught up is still her own, no toast', async () => {
+    const { store, toaster, sockets } = await aliceCancels(() => Promise.reject(new TypeError('Failed to fetch')))
+    act(() => sockets.last.serverConnect())
+    act(() => void store.dispatch(cancelled()))
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    expect(toaster.getSnapshot()).toEqual([])
+    store.dispose()
+  })
+
+  // Connected all along: had the server made her change, its event would have come live, long before the wait ends.
+  test('no answer with the socket connected all along: the tutor’s cancellation after the wait is news, a toast', async () => {
+    const { store, toaster, timers } = await aliceCancels(() => Promise.reject(new TypeError('Failed to fetch')), {
+      connectedFirst: true,
+    })
+    act(() => timers.advance(OWN_CHANGE_WAIT_MS))
+    act(() => void store.dispatch(cancelled()))
+    expect(toaster.getSnapshot().map((t) => t.message.id)).toEqual(['toast.lessonStatus'])
+    store.dispose()
+  })
+
+  test('no answer while offline: the wait ending changes nothing, her change replayed when back is her own', async () => {
+    const { store, toaster, sockets, timers } = await aliceCancels(() =>
+      Promise.reject(new TypeError('Failed to fetch')),
+    )
+    act(() => timers.advance(OWN_CHANGE_WAIT_MS))
+    act(() => sockets.last.serverConnect())
+    act(() => void store.dispatch(cancelled()))
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
     expect(toaster.getSnapshot()).toEqual([])
     store.dispose()
   })

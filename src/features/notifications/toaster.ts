@@ -13,9 +13,9 @@ import {
 } from '../../contract'
 import type { Message } from '../../i18n'
 import { currentRoute, type Page } from '../../app/router'
-import { serverEventOfType } from '../../realtime'
+import { connected, serverEventOfType, syncCaughtUp, syncGap } from '../../realtime'
 import { createViewState } from '../../app/viewState'
-import { hostTimers as timers, type TimerHandle } from '../../realtime/timers'
+import { hostTimers, type TimerHandle, type Timers } from '../../realtime/timers'
 
 export interface Toast {
   id: number
@@ -47,6 +47,20 @@ interface ToasterOptions {
   openPage?: () => Page
   /** How long a toast stays, in ms (counted again from the start after a pause), on the host's timers (fake ones apply). */
   ttlMs?: number
+  /** The timers toasts and waits run on; default the host's. */
+  timers?: Timers
+}
+
+/**
+ * How long after its request failed unanswered a change is still awaited as the user's own while the socket stays
+ * connected: had the server made it, its event went out on that socket before the answer would have, long before this.
+ */
+export const OWN_CHANGE_WAIT_MS = 60_000
+
+/** Whether the socket is connected and caught up: an event sent now reaches this store live. */
+const liveIn = (state: unknown) => {
+  const connection = (state as { socket?: { connection?: { status: string; syncing: boolean } } }).socket?.connection
+  return connection?.status === 'connected' && !connection.syncing
 }
 
 type News = Pick<Toast, 'page' | 'message'>
@@ -170,7 +184,11 @@ export function toastNews(action: UnknownAction, me: User | null): News | null {
  * Toasts for lessons and contact requests that arrive while another page is open. They are short-lived view state,
  * so they live here rather than in Redux: the socket actions that cause them are already in DevTools.
  */
-export function createToaster({ openPage = () => currentRoute().page, ttlMs = 8000 }: ToasterOptions = {}): Toaster {
+export function createToaster({
+  openPage = () => currentRoute().page,
+  ttlMs = 8000,
+  timers = hostTimers,
+}: ToasterOptions = {}): Toaster {
   const shown = createViewState<readonly Toast[]>([])
   let nextId = 1
   let paused = false
@@ -221,12 +239,32 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
    */
   const asked = new Map<string, string>()
   /**
+   * The changes in `asked` whose request got no answer, by key: `handshakeSince` once a handshake began after the
+   * failure. Its `sync:caughtUp` (or `sync:gap`) ends their wait: a change made has its event replayed before it (a gap
+   * refetches the card instead), so the same change coming later, hours on, is the other person's, news. With the
+   * socket connected all along, `OWN_CHANGE_WAIT_MS` ends it.
+   */
+  const unanswered = new Map<string, { handshakeSince: boolean; timer: TimerHandle }>()
+  const forget = (key: string) => {
+    timers.clearTimeout(unanswered.get(key)?.timer)
+    unanswered.delete(key)
+  }
+  const awaitUnanswered = (key: string, getState: () => unknown) => {
+    const timer = timers.setTimeout(() => {
+      const wait = unanswered.get(key)
+      if (!wait || wait.timer !== timer || wait.handshakeSince || !liveIn(getState())) return
+      unanswered.delete(key)
+      asked.delete(key)
+    }, OWN_CHANGE_WAIT_MS)
+    unanswered.set(key, { handshakeSince: false, timer })
+  }
+  /**
    * The events taken for the user's own (`asked`) before their request's answer came, by the same key: a refusal then
    * says the change was the other person's (made first, which is why theirs was refused), news after all.
    */
   const heard = new Map<string, UnknownAction>()
   /** Notes a status change asked for here, or its answer; answers the event a refusal shows was not the user's. */
-  const noteAsked = (action: UnknownAction): UnknownAction | undefined => {
+  const noteAsked = (action: UnknownAction, getState: () => unknown): UnknownAction | undefined => {
     for (const { endpoint, event } of STATUS_CHANGES) {
       const pending = endpoint.matchPending(action)
       const rejected = endpoint.matchRejected(action)
@@ -235,13 +273,24 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
       const key = `${event} ${id}`
       const took = heard.get(key)
       heard.delete(key)
+      forget(key)
       if (pending) asked.set(key, status)
       else if (rejected && typeof (action.payload as { status?: unknown } | undefined)?.status === 'number') {
         if (asked.get(key) === status) asked.delete(key)
         else if ((took?.payload as { status?: unknown } | undefined)?.status === status) return took
-      }
+      } else if (rejected && asked.get(key) === status) awaitUnanswered(key, getState)
     }
     return undefined
+  }
+  /** Ends the wait of the unanswered changes once a handshake begun after their failure has caught up. */
+  const noteSync = (action: UnknownAction) => {
+    if (connected.match(action)) for (const wait of unanswered.values()) wait.handshakeSince = true
+    else if (syncCaughtUp.match(action) || syncGap.match(action))
+      for (const [key, wait] of unanswered)
+        if (wait.handshakeSince) {
+          forget(key)
+          asked.delete(key)
+        }
   }
   /** Whether `action` is the event of a change asked for here (and then it is no longer awaited). */
   const askedHere = (action: UnknownAction) => {
@@ -251,6 +300,7 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     const key = `${event} ${id}`
     if (asked.get(key) !== status) return false
     asked.delete(key)
+    forget(key)
     heard.set(key, action)
     return true
   }
@@ -262,7 +312,8 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
     const known = alreadyListed(action as UnknownAction, stateBefore)
     const own = askedHere(action as UnknownAction)
     // Told once the refusal comes, as it would have been then.
-    const told = noteAsked(action as UnknownAction) ?? (action as UnknownAction)
+    const told = noteAsked(action as UnknownAction, store.getState) ?? (action as UnknownAction)
+    noteSync(action as UnknownAction)
     const result = next(action)
     const me = userOf(store.getState())
     if (me?.id !== before?.id) {
@@ -270,6 +321,7 @@ export function createToaster({ openPage = () => currentRoute().page, ttlMs = 80
       if (shown.get().length > 0) show([])
       asked.clear()
       heard.clear()
+      for (const key of [...unanswered.keys()]) forget(key)
     }
     const news = known || own ? null : toastNews(told, me)
     if (news && openPage() !== news.page) {
