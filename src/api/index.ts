@@ -1,4 +1,4 @@
-import { serverNow } from './serverClock'
+import { learnSkew, serverNow } from './serverClock'
 import type { ThunkAction, UnknownAction } from '@reduxjs/toolkit'
 import {
   createApi,
@@ -55,9 +55,10 @@ interface AuthState {
 /** The default of `ApiExtra.requestTimeoutMs`: a generous bound, far above any answer the server gives when it works. */
 export const REQUEST_TIMEOUT_MS = 30_000
 
-const rawBaseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> = (args, api, extraOptions) => {
-  const { apiUrl, fetchFn, requestTimeoutMs = REQUEST_TIMEOUT_MS } = extraOf(api.extra)
-  return fetchBaseQuery({
+const rawBaseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError> = async (args, api, extraOptions) => {
+  const extra = extraOf(api.extra)
+  const { apiUrl, fetchFn, requestTimeoutMs = REQUEST_TIMEOUT_MS } = extra
+  const result = await fetchBaseQuery({
     baseUrl: `${apiUrl}/api`,
     timeout: requestTimeoutMs,
     ...(fetchFn ? { fetchFn } : {}),
@@ -67,7 +68,23 @@ const rawBaseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError
       return headers
     },
   })(args, api, extraOptions)
+  // A reloaded page's offset from the server's clock, before its first refresh tells it (the API's answers are
+  // `no-store`: their `Date` is the moment they were made).
+  const date = httpDate(result.meta?.response?.headers.get('date')?.trim() ?? '')
+  if (date !== null && extra.serverClock) learnSkew(extra.serverClock, date, (extra.now ?? Date.now)(), false)
+  return result
 }
+
+/**
+ * The server's now as this store can tell it (its clock's offset, `ServerClock`): what a page judges "already passed"
+ * by, as the server will.
+ *
+ * @example const now = dispatch(serverTime())
+ */
+export const serverTime =
+  (): ThunkAction<number, unknown, unknown, UnknownAction> =>
+  (_dispatch, _getState, extra): number =>
+    serverNow(extraOf(extra).serverClock, (extraOf(extra).now ?? Date.now)())
 
 /**
  * How long a token refresh waits for its answer: well inside the server's 30 s reuse window, so that the refresh made

@@ -4,7 +4,7 @@ import type { StorageLike } from '../realtime/outboxStorage'
 import { clearRefreshToken, loadRefreshToken } from './credentials'
 import { api, refreshSession } from './index'
 import { refreshDueAt, tokenLifetime } from './jwt'
-import { type ServerClock, serverNow } from './serverClock'
+import { learnSkew, type ServerClock, serverNow } from './serverClock'
 import { loggedOut, refreshFailed } from './session'
 
 interface AuthRootState {
@@ -39,9 +39,6 @@ export interface SessionMiddlewareOptions {
   /** Where the offset from the server's clock is kept for the api's `refreshSession` too. Default: a clock of its own. */
   serverClock?: ServerClock
 }
-
-/** A JWT's `iat` is in whole seconds. */
-const IAT_RESOLUTION_MS = 1_000
 
 /** Waits after a refresh that got no answer (offline): 2 s, 4 s, … at most a minute. */
 const retryDelay = (failures: number) => Math.min(60_000, 1_000 * 2 ** failures)
@@ -128,9 +125,7 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
       // before it, already scheduled with what was known then: scheduled again).
       if (api.endpoints.login.matchFulfilled(action) || api.endpoints.refreshToken.matchFulfilled(action)) {
         const issuedAt = tokenLifetime(action.payload.token)?.issuedAt
-        // `iat` is in whole seconds: the token may be up to a second younger than it says, so the offset is taken
-        // that second smaller (the refresh comes at most a second early, never late).
-        if (issuedAt !== undefined) clock.skewMs = now() - issuedAt - IAT_RESOLUTION_MS
+        if (issuedAt !== undefined) learnSkew(clock, issuedAt, now(), true)
         if (scheduledFor === action.payload.token) {
           cancel()
           follow(action.payload.token)

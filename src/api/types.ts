@@ -28,7 +28,7 @@ export interface ApiExtra {
   storage?: StorageLike
   /** Lets one tab of the browser refresh a user's session at a time (Web Locks, or a lease in storage). */
   refreshLock?: DrainLock
-  /** How far this browser's clock is from the server's (the session middleware learns it). */
+  /** How far this browser's clock is from the server's (learnt from tokens and the answers' `Date`). */
   serverClock?: ServerClock
   /** This browser's clock, in ms (the session middleware's). Default `Date.now`. */
   now?: () => number

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { toDateTimeLocal } from '../../src/features/shared/format'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from './support/eventually'
-import { alice, bob } from '../unit/support/fixtures'
+import { alice, bob, jwt, lesson } from '../unit/support/fixtures'
+import { api as talemyApi } from '../../src/api'
 import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
 
 // A lesson booked for a moment already gone, or past the contract's last year: the server refuses it (INVALID,
@@ -101,6 +102,75 @@ describe('a lesson booked for a moment the server’s clock has passed', () => {
     type(when, toDateTimeLocal(new Date(Date.now() + 48 * 3600_000)))
     expect(when.hasAttribute('aria-invalid')).toBe(false)
     expect(page.container.querySelector('.form-error')).toBeNull()
+    store.dispose()
+  })
+})
+
+// "Already passed" is the server's to say, by its clock: this browser's may be off. A page reloaded knows how far from the
+// first answers' `Date` (a token tells it only at the next refresh); a login's token tells it too.
+describe('a browser clock off the server’s', () => {
+  const HOUR = 3600_000
+
+  /** The lessons page's API on a server whose clock is `offsetMs` from this browser's, saying so in every `Date`. */
+  function skewedApi(offsetMs: number) {
+    const writes: string[] = []
+    const dated = (response: Response) => {
+      response.headers.set('date', new Date(Date.now() + offsetMs).toUTCString())
+      return response
+    }
+    const fetchFn = apiRoutes((method, path) => {
+      if (path === '/api/auth/login') {
+        const iat = Math.floor((Date.now() + offsetMs) / 1000)
+        return json(200, { token: jwt({ sub: alice.id, iat, exp: iat + 900 }), refreshToken: 'refresh-1', user: alice })
+      }
+      if (method !== 'GET') {
+        writes.push(`${method} ${path}`)
+        return dated(json(201, lesson('l9', { tutorId: tutor.id, studentId: alice.id })))
+      }
+      return dated(json(200, path === '/api/users' ? [alice, tutor] : []))
+    })
+    return { writes, fetchFn }
+  }
+
+  /** A booking at `at` (by this browser's clock) on `skewed`'s lessons page, after a reload or a login. */
+  async function book(skewed: ReturnType<typeof skewedApi>, at: number, after: 'reload' | 'login') {
+    window.history.replaceState(null, '', '#/lessons')
+    const { store } = appStore(skewed.fetchFn)
+    if (after === 'login') {
+      await store.dispatch(talemyApi.endpoints.login.initiate({ email: 'alice@talemy.test', password: 'talemy' }))
+    }
+    renderApp(page.root, store)
+    await eventually(() => expect(fieldLabelled(page.container, EN.tutor, HTMLSelectElement).options.length).toBe(2))
+    const select = fieldLabelled(page.container, EN.tutor, HTMLSelectElement)
+    act(() => {
+      select.value = tutor.id
+      select.dispatchEvent(new Event('change', { bubbles: true }))
+    })
+    type(fieldLabelled(page.container, EN.subject, HTMLInputElement), 'Algebra')
+    const when = fieldLabelled(page.container, EN.when, HTMLInputElement)
+    type(when, toDateTimeLocal(new Date(at)))
+    act(() => when.closest('form')!.requestSubmit())
+    return { store, when }
+  }
+
+  test.each(['reload', 'login'] as const)(
+    'two hours fast (after a %s): a lesson in an hour by the server’s clock is booked, not said to have passed',
+    async (after) => {
+      const skewed = skewedApi(-2 * HOUR)
+      const { store, when } = await book(skewed, Date.now() - HOUR, after)
+      await eventually(() => expect(skewed.writes).toEqual(['POST /api/lessons']))
+      expect(when.hasAttribute('aria-invalid')).toBe(false)
+      store.dispose()
+    },
+  )
+
+  test('two hours slow (after a reload): a moment gone by the server’s clock is said on the date field, nothing is sent', async () => {
+    const skewed = skewedApi(2 * HOUR)
+    const { store, when } = await book(skewed, Date.now() + HOUR, 'reload')
+    await act(async () => {})
+    expect(when.getAttribute('aria-invalid')).toBe('true')
+    expect(alertsDescribing(when)).toEqual(['Date and time: choose a moment that has not passed yet.'])
+    expect(skewed.writes).toEqual([])
     store.dispose()
   })
 })

@@ -1,6 +1,6 @@
 import { useId, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
-import { api } from '../../api'
+import { api, serverTime } from '../../api'
 import { useCreateLessonMutation, useGetLessonsQuery, useUpdateLessonStatusMutation } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
@@ -232,9 +232,10 @@ function BookLesson() {
     const when = new Date(startsAt)
     if (!tutorId || Number.isNaN(when.getTime())) return
     const instant = when.toISOString()
-    // The year the server reads is the sent instant's, in UTC.
+    // "Past" by the server's clock, which judges it: this browser's may be minutes off. The year the server reads is
+    // the sent instant's, in UTC.
     const refused =
-      when.getTime() <= Date.now() ? 'past' : when.getUTCFullYear() > LESSON_YEARS.max ? 'outOfYears' : null
+      when.getTime() <= dispatch(serverTime()) ? 'past' : when.getUTCFullYear() > LESSON_YEARS.max ? 'outOfYears' : null
     if (refused) {
       setWhenRefused(refused)
       whenRef.current?.focus()
