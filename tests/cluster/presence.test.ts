@@ -7,7 +7,6 @@ import {
   ALICE,
   BOB,
   CAROL,
-  connect,
   connectLive,
   delivered,
   emitAck,
@@ -16,6 +15,7 @@ import {
   type ClientSocket,
 } from '../server/support/server'
 import { spawnNode, type NodeProcess } from './support/node'
+import { lastWordAbout, openLive as openLiveIn, openWatching, type PresenceItem } from './support/presence'
 import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
 
 // Presence and typing across nodes (CONTRACT.md, "Presence, typing, read receipts" and "Several server nodes"): two
@@ -60,36 +60,9 @@ describe.runIf(ready)('presence across nodes', () => {
     postgres?.stop()
   })
 
-  type Item = { event: string; payload: Record<string, unknown> }
-  async function open(url: string, token: string) {
-    const socket = await connect(url, token)
-    sockets.push(socket)
-    const items: Item[] = []
-    socket.onAny((event: string, payload: unknown) => items.push({ event, payload: payload as Item['payload'] }))
-    return { socket, items }
-  }
-  /**
-   * `open`, then waits for the socket's `presence:snapshot`: it is in its rooms from then on, so every change told
-   * later reaches it. A change told before then is in the snapshot instead, never in `presence:changed`.
-   */
-  async function openLive(url: string, token: string) {
-    const opened = await open(url, token)
-    await vi.waitFor(() => expect(opened.items.some((item) => item.event === 'presence:snapshot')).toBe(true), {
-      timeout: 20_000,
-    })
-    return opened
-  }
-  /** The last word `items` have about `userId`: from a snapshot or a change, whichever came later. */
-  const lastWordAbout = (items: Item[], userId: string) =>
-    items
-      .flatMap((item) =>
-        item.event === 'presence:snapshot'
-          ? (item.payload.users as Item['payload'][]).filter((user) => user.userId === userId)
-          : item.event === 'presence:changed' && item.payload.userId === userId
-            ? [item.payload]
-            : [],
-      )
-      .at(-1)
+  type Item = PresenceItem
+  const open = (url: string, token: string) => openWatching(url, token, sockets)
+  const openLive = (url: string, token: string) => openLiveIn(url, token, sockets)
   const changesAbout = (items: Item[], userId: string) =>
     items
       .filter((item) => item.event === 'presence:changed' && item.payload.userId === userId)

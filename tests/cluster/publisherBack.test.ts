@@ -5,7 +5,8 @@ import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startServer, type StartServerOptions } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
-import { ALICE, BOB, CAROL, connect, emitAck, login, type ClientSocket } from '../server/support/server'
+import { ALICE, BOB, CAROL, emitAck, login, type ClientSocket } from '../server/support/server'
+import { lastWordAbout, openLive } from './support/presence'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
 // A node's publisher connection that goes silent (a NAT forgot it) is dropped and connected again, and ioredis sends
@@ -43,27 +44,7 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
     postgres?.stop()
   })
 
-  type Item = { event: string; payload: Record<string, unknown> }
-  async function open(url: string, token: string) {
-    const socket = await connect(url, token)
-    sockets.push(socket)
-    const items: Item[] = []
-    socket.onAny((event: string, payload: unknown) => items.push({ event, payload: payload as Item['payload'] }))
-    await vi.waitFor(() => expect(items.some((item) => item.event === 'presence:snapshot')).toBe(true), {
-      timeout: 20_000,
-    })
-    return { socket, items }
-  }
-  const lastWordAbout = (items: Item[], userId: string) =>
-    items
-      .flatMap((item) =>
-        item.event === 'presence:snapshot'
-          ? (item.payload.users as Item['payload'][]).filter((user) => user.userId === userId)
-          : item.event === 'presence:changed' && item.payload.userId === userId
-            ? [item.payload]
-            : [],
-      )
-      .at(-1)
+  const open = (url: string, token: string) => openLive(url, token, sockets)
 
   it("ends with the other nodes' sockets told the present: no notice it sent while silent is the last word", async () => {
     const [alice, bob, carol] = await Promise.all([login(b.url, ALICE), login(a.url, BOB), login(a.url, CAROL)])
