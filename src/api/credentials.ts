@@ -7,7 +7,7 @@ import type { StorageLike } from '../realtime/outboxStorage'
 
 /** Where the session (`{ token, user }`) is saved. */
 export const AUTH_STORAGE_KEY = 'talemy.auth'
-/** Where the refresh token is saved, with the id of the user it belongs to. */
+/** Where the refresh token is saved, with the ids of the user and of the session it belongs to. */
 export const REFRESH_STORAGE_KEY = 'talemy.refresh'
 
 export interface StoredAuth {
@@ -41,26 +41,44 @@ export function saveAuth(storage: StorageLike, auth: { token: string | null; use
 }
 
 /**
- * Keeps `refreshToken` for `userId` (one per browser: the tabs share the session).
+ * Keeps `refreshToken` for `userId` (one per browser: the tabs share the session), and for `sessionId` when the access
+ * token names one.
  *
- * @example saveRefreshToken(localStorage, 'user-alice', refreshToken)
+ * @example saveRefreshToken(localStorage, 'user-alice', refreshToken, tokenSessionId(token))
  */
-export function saveRefreshToken(storage: StorageLike | undefined, userId: string, refreshToken: string): void {
+export function saveRefreshToken(
+  storage: StorageLike | undefined,
+  userId: string,
+  refreshToken: string,
+  sessionId?: string | null,
+): void {
   try {
-    storage?.setItem(REFRESH_STORAGE_KEY, JSON.stringify({ userId, refreshToken }))
+    storage?.setItem(
+      REFRESH_STORAGE_KEY,
+      JSON.stringify(sessionId ? { userId, refreshToken, sessionId } : { userId, refreshToken }),
+    )
   } catch {
     // Without storage the session lasts as long as its access token.
   }
 }
 
-/** The refresh token kept for `userId`, or null (none, or another user's). */
-export function loadRefreshToken(storage: StorageLike | undefined, userId: string | null | undefined): string | null {
+/**
+ * The refresh token kept for `userId`, or null (none, or another user's). With `sessionId`, null too when it was kept
+ * for another session of that user (a login in another tab since).
+ */
+export function loadRefreshToken(
+  storage: StorageLike | undefined,
+  userId: string | null | undefined,
+  sessionId?: string | null,
+): string | null {
   if (!userId) return null
   try {
     const value = JSON.parse(storage?.getItem(REFRESH_STORAGE_KEY) ?? 'null') as {
       userId?: unknown
       refreshToken?: unknown
+      sessionId?: unknown
     } | null
+    if (sessionId && value && typeof value.sessionId === 'string' && value.sessionId !== sessionId) return null
     return value && value.userId === userId && typeof value.refreshToken === 'string' && value.refreshToken
       ? value.refreshToken
       : null
@@ -69,10 +87,17 @@ export function loadRefreshToken(storage: StorageLike | undefined, userId: strin
   }
 }
 
-/** Removes the refresh token when it is `userId`'s (another user's, saved by another tab since, stays). */
-export function clearRefreshToken(storage: StorageLike | undefined, userId: string | null | undefined): void {
+/**
+ * Removes the refresh token when it is `userId`'s (and, with `sessionId`, that session's): another user's or another
+ * session's, saved by another tab since, stays.
+ */
+export function clearRefreshToken(
+  storage: StorageLike | undefined,
+  userId: string | null | undefined,
+  sessionId?: string | null,
+): void {
   try {
-    if (loadRefreshToken(storage, userId) !== null) storage?.removeItem(REFRESH_STORAGE_KEY)
+    if (loadRefreshToken(storage, userId, sessionId) !== null) storage?.removeItem(REFRESH_STORAGE_KEY)
   } catch {
     // nothing to do
   }

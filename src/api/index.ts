@@ -30,7 +30,7 @@ import {
 } from '../contract'
 import type { DrainLock } from '../realtime/drainLock'
 import { loadAuth, loadRefreshToken, saveRefreshToken } from './credentials'
-import { tokenLifetime } from './jwt'
+import { sameSession, tokenLifetime, tokenSessionId } from './jwt'
 import { loggedIn, refreshFailed, tokenRefreshed } from './session'
 import { LIST, TAG_TYPES } from './tags'
 import { answeredStatus, isRefusalStatus } from './answeredStatus'
@@ -333,7 +333,14 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
         const current = tokenOf(getState)
         const fresh = (token: string | null | undefined) =>
           (tokenLifetime(token)?.expiresAt ?? 0) - serverNow(serverClock, now()) > ADOPT_MARGIN_MS
-        if (stored?.user.id === userId && stored.token !== tokenBefore && fresh(stored.token)) {
+        // Of this session only: another session's token (the user logged out and in again in another tab, which this tab
+        // has not heard yet) is followed as a login when this tab hears of it, after that logout, which would end it.
+        if (
+          stored?.user.id === userId &&
+          stored.token !== tokenBefore &&
+          sameSession(stored.token, tokenBefore) &&
+          fresh(stored.token)
+        ) {
           // Another tab refreshed while this one waited: its token is ours too (one session per browser).
           if (stored.token !== current) dispatch(tokenRefreshed({ token: stored.token }))
           return 'refreshed'
@@ -411,7 +418,8 @@ function sessionFrom(
   }
   const parsed = parse(userSchema, user)
   if (typeof token !== 'string' || !token || !parsed.ok) return { error: malformedSession }
-  if (typeof refreshToken === 'string' && refreshToken) saveRefreshToken(storage, parsed.value.id, refreshToken)
+  if (typeof refreshToken === 'string' && refreshToken)
+    saveRefreshToken(storage, parsed.value.id, refreshToken, tokenSessionId(token))
   return { data: { token, user: parsed.value } }
 }
 
@@ -467,7 +475,8 @@ export const api = createApi({
     refreshToken: build.mutation<Session, void>({
       async queryFn(_arg, { extra, getState, dispatch }, _extraOptions, baseQuery) {
         const { storage } = extraOf(extra)
-        const refreshToken = loadRefreshToken(storage, userIdOf(getState))
+        // This session's: another one's (a login in another tab since) is not this tab's to rotate.
+        const refreshToken = loadRefreshToken(storage, userIdOf(getState), tokenSessionId(tokenOf(getState)))
         if (!refreshToken)
           return { error: { status: 401, data: { error: { code: 'UNAUTHORIZED', message: 'no refresh token' } } } }
         // The server answers a rotated refresh token with the same pair for 30 s only, then ends the session as

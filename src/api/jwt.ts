@@ -49,6 +49,17 @@ export function tokenSessionId(token: string | null | undefined): string | null 
   return typeof sid === 'string' && sid ? sid : null
 }
 
+/**
+ * Whether two tokens belong to one server session (by their `sid`); a token that names none is taken for the same.
+ *
+ * @example sameSession(refreshedToken, token) // true: a refresh keeps the session
+ */
+export function sameSession(a: string | null | undefined, b: string | null | undefined): boolean {
+  const first = tokenSessionId(a)
+  const second = tokenSessionId(b)
+  return first === null || second === null || first === second
+}
+
 /** The share of a token's life after which the browser refreshes it. */
 export const REFRESH_AT_SHARE = 0.8
 

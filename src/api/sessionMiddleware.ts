@@ -3,7 +3,7 @@ import { shutdown } from '../realtime/actions'
 import type { StorageLike } from '../realtime/outboxStorage'
 import { clearRefreshToken, loadRefreshToken } from './credentials'
 import { api, refreshSession } from './index'
-import { refreshDueAt, tokenLifetime } from './jwt'
+import { refreshDueAt, tokenLifetime, tokenSessionId } from './jwt'
 import { learnSkew, type ServerClock, serverNow } from './serverClock'
 import { loggedOut, refreshFailed } from './session'
 
@@ -99,8 +99,11 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
 
     function logout(prev: AuthRootState['auth']) {
       const userId = prev.user?.id ?? null
-      const refreshToken = loadRefreshToken(options.storage, userId)
-      clearRefreshToken(options.storage, userId)
+      // The session this tab leaves: a tab that hears another tab's logout late may find a newer session of the same
+      // user stored (a login there since), whose refresh token must neither go nor be sent to be revoked.
+      const sessionId = tokenSessionId(prev.token)
+      const refreshToken = loadRefreshToken(options.storage, userId, sessionId)
+      clearRefreshToken(options.storage, userId, sessionId)
       if (!prev.token && !refreshToken) return
       const send = options.fetchFn ?? (typeof fetch === 'function' ? fetch : null)
       if (!send) return

@@ -1,5 +1,5 @@
 import type { Dispatch, UnknownAction } from '@reduxjs/toolkit'
-import { AUTH_STORAGE_KEY, loadAuth, saveAuth, tokenSessionId } from '../api'
+import { AUTH_STORAGE_KEY, loadAuth, sameSession, saveAuth, tokenSessionId } from '../api'
 import { shutdown, type StorageLike } from '../realtime'
 import { loggedIn, loggedOut, tokenRefreshed, type AuthState } from './authSlice'
 
@@ -28,14 +28,15 @@ export function syncSession(
   const unsubscribe = store.subscribe(() => {
     const auth = store.getState().auth
     if (auth === saved) return
-    const left = saved.user?.id ?? null
+    const left = saved
     saved = auth
     if (leavingForAnotherTab) return
-    // A logout removes the stored session only if it is the one this tab left: another user's, stored by a tab this
-    // one has not heard from (a page back from the back/forward cache), stays.
+    // A logout removes the stored session only if it is the one this tab left: another user's, or another session of
+    // this user's, stored by a tab this one has not heard from yet (a page back from the back/forward cache, a tab
+    // that hears a logout late, after the login that followed it), stays.
     if (!auth.token) {
       const stored = loadAuth(storage)
-      if (stored && stored.user.id !== left) return
+      if (stored && (stored.user.id !== (left.user?.id ?? null) || !sameSession(stored.token, left.token))) return
     }
     saveAuth(storage, auth)
   })
