@@ -1,6 +1,13 @@
 import { createSlice, type Reducer } from '@reduxjs/toolkit'
 import type { Id } from '../contract'
-import { disconnected, ephemeralEventActions, serverEventActions, sessionEnded, typingExpired } from './actions'
+import {
+  disconnected,
+  ephemeralEventActions,
+  reconnecting,
+  serverEventActions,
+  sessionEnded,
+  typingExpired,
+} from './actions'
 
 /** What the layer knows of a person's presence from the socket (the HTTP user list has it too, older). */
 export interface PresenceEntry {
@@ -64,6 +71,11 @@ export const presenceSlice = createSlice({
         state.stale = false
       })
       .addCase(disconnected, (state) => {
+        state.stale = true
+      })
+      // Also without a `disconnected`: a live socket replaced (found dead after a sleep, its transport stalled, a
+      // resync, the tab's role changed) is unbound before it closes, and what it said may be as old as that sleep.
+      .addCase(reconnecting, (state) => {
         state.stale = true
       })
       .addCase(sessionEnded, () => initialPresenceState)

@@ -2,6 +2,7 @@
 import { act } from 'react'
 import { afterEach, expect, test } from 'vitest'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
+import { manualRetryTriggers } from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { alice, bob, conversation } from '../unit/support/fixtures'
 import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
@@ -94,3 +95,34 @@ test.each([
     store.dispose()
   },
 )
+
+// The laptop slept with the page open: the server dropped the socket meanwhile (and Bob left), and the layer replaces
+// it when the tab is shown (its pings stopped long ago by the wall clock). No `disconnect` comes from the old socket,
+// which is unbound first: connected again, what it said before the sleep is as stale as after any drop.
+test('after a sleep, the replaced socket shows nothing of what was said before it until its own snapshot', async () => {
+  const triggers = manualRetryTriggers()
+  let clock = Date.parse('2026-11-20T10:00:00.000Z')
+  const { store, sockets } = appStore(api, { realtime: { retryTriggers: triggers.setup, now: () => clock } })
+  renderApp(page.root, store)
+  const slept = sockets.last
+  act(() => slept.serverConnect())
+  act(() => slept.io.fire('ping'))
+  act(() => slept.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: true, lastSeenAt: null }] }))
+  await eventually(() => expect(label()?.dataset.online).toBe('true'))
+
+  clock += 10 * 60_000 // asleep: the wall clock moved, the socket's timers did not
+  act(() => triggers.fire('visible'))
+  await eventually(() => expect(sockets.last).not.toBe(slept))
+  expect(label()).toBeNull()
+
+  // The new socket connects and replays what was missed; Bob's going comes with its snapshot, after that.
+  act(() => sockets.last.serverConnect())
+  act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' }))
+  expect(store.getState().socket.connection.status).toBe('connected')
+  expect(label()).toBeNull()
+  act(() =>
+    sockets.last.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: false, lastSeenAt: EARLIER }] }),
+  )
+  await eventually(() => expect(label()?.dataset.online).toBe('false'))
+  store.dispose()
+})
