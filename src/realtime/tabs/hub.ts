@@ -242,7 +242,9 @@ export function createTabHub(options: TabHubOptions): TabHub {
     if (!parsed.ok) return
     const { value } = parsed
     if ('users' in value) presence = new Map(value.users.map((user) => [user.userId, user]))
-    else (presence ??= new Map()).set(value.userId, value)
+    // Before this connection's snapshot a change says nothing of the others: given on its own to a tab attaching, it
+    // would pass as the snapshot, and the tab would take what it knew of them from before the drop as told anew.
+    else presence?.set(value.userId, value)
   }
 
   function becomeUp() {

@@ -269,6 +269,30 @@ describe('tabs that think they are attached and are not', () => {
     a.attach('alice')
     expect(a.got('attached')[0]!.presence).toBeNull()
   })
+
+  // A change comes on its own (notices are not held during the replay): it says nothing of the others, whom the tab
+  // would take as told anew. Its last word on Bob dates from before the drop, when he may have left since.
+  test('nor a tab attaching after a change came on the new connection, before its snapshot', () => {
+    const { up, socket, a, b } = setup()
+    up(0)
+    socket.serverEmit('presence:snapshot', { users: [{ userId: 'bob', online: true, lastSeenAt: null }] })
+    socket.serverDrop('transport close')
+    socket.serverConnect('sock-2')
+    socket.serverEmit('presence:changed', { userId: 'carol', online: true, lastSeenAt: null })
+    socket.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    a.attach('alice')
+    expect(a.got('attached')[0]!.presence).toBeNull()
+
+    // The snapshot comes: from then on the changes are remembered with it.
+    const bob = { userId: 'bob', online: false, lastSeenAt: '2026-01-02T00:00:00.000Z' }
+    socket.serverEmit('presence:snapshot', { users: [bob] })
+    socket.serverEmit('presence:changed', { userId: 'carol', online: false, lastSeenAt: '2026-01-03T00:00:00.000Z' })
+    b.attach('alice')
+    expect(b.got('attached')[0]!.presence).toEqual({
+      event: 'presence:snapshot',
+      args: [{ users: [bob, { userId: 'carol', online: false, lastSeenAt: '2026-01-03T00:00:00.000Z' }] }],
+    })
+  })
 })
 
 describe('replay or gap at attach', () => {
