@@ -40,8 +40,27 @@ export interface SessionMiddlewareOptions {
   serverClock?: ServerClock
 }
 
-/** Waits after a refresh that got no answer (offline): 2 s, 4 s, … at most a minute. */
-const retryDelay = (failures: number) => Math.min(60_000, 1_000 * 2 ** failures)
+/**
+ * The server answers a rotated refresh token with the same pair for 30 s, then takes it for a stolen one and ends the
+ * session (the contract's Sessions). A refresh that got no answer may have been rotated there, its answer lost on the
+ * way back (the server killed after its commit, the network gone): it must go again within those 30 s.
+ */
+const REUSE_WINDOW_MS = 30_000
+/** How often a refresh that got no answer goes again within the reuse window: one small request. */
+const IN_WINDOW_RETRY_MS = 2_500
+
+/**
+ * Waits after a refresh that got no answer (offline): at most 2.5 s while the reuse window since the first of them
+ * lasts, so that a server or a network back within it gets the retry in time (a doubling wait would put it past the
+ * window: back 15 s after a lost answer, it would be tried again only at 30 s, refused as stolen, the user logged
+ * out); after the window, the doubling wait, at most a minute.
+ *
+ * @example retryDelay(3, 10_000) // 2_500; retryDelay(12, 29_000) // 60_000
+ */
+const retryDelay = (failures: number, unansweredForMs: number) => {
+  const backoff = Math.min(60_000, 1_000 * 2 ** failures)
+  return unansweredForMs + IN_WINDOW_RETRY_MS < REUSE_WINDOW_MS ? Math.min(backoff, IN_WINDOW_RETRY_MS) : backoff
+}
 
 /**
  * The session's life in the browser, next to the api: it refreshes the access token before it expires (at 80% of its
@@ -60,6 +79,8 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
     /** The token the timer is for; a new one (login, refresh, another tab's) reschedules. */
     let scheduledFor: string | null = null
     let failures = 0
+    /** When the first refresh that got no answer for the scheduled token ended (`now`), or null. */
+    let unansweredSince: number | null = null
     /** After `socket/shutdown` (the page goes away, a test ends) nothing is scheduled any more. */
     let stopped = false
     const clock: ServerClock = options.serverClock ?? { skewMs: 0 }
@@ -77,8 +98,10 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
         timer = null
         void dispatch(refreshSession()).then((outcome) => {
           // Still the same token: the refresh got no answer (or adopted nothing); try again later.
-          if (!stopped && outcome !== 'refused' && mwApi.getState().auth.token === token)
-            schedule(token, retryDelay(++failures))
+          if (!stopped && outcome !== 'refused' && mwApi.getState().auth.token === token) {
+            unansweredSince ??= now()
+            schedule(token, retryDelay(++failures, now() - unansweredSince))
+          }
         })
       }, delayMs)
     }
@@ -87,6 +110,7 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
       if (token === scheduledFor) return
       if (!token) return cancel()
       failures = 0
+      unansweredSince = null
       const due = refreshDueAt(token)
       if (due === null) {
         // Nothing to schedule for a token without a lifetime; remembered, so later actions do not decode it again.

@@ -1,9 +1,10 @@
 import { rmSync } from 'node:fs'
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { io } from 'socket.io-client'
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import { api, REFRESH_STORAGE_KEY, refreshSession, type ThreadMessage } from '../../src/api'
 import { loggedOut } from '../../src/app/authSlice'
-import { createMemoryStorage, type StorageLike } from '../../src/app/store'
-import { connected, disconnected, sendMessage } from '../../src/realtime'
+import { createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
+import { connected, disconnected, selectConnection, sendMessage } from '../../src/realtime'
 import { startServer, type RunningServer } from '../../server/index'
 import { freshDataDir, http } from '../server/support/server'
 import { browserStore, type BrowserStore } from './support'
@@ -178,6 +179,83 @@ describe('refresh before expiry', () => {
     // And what she sends now goes through.
     const { payload } = alice.store.dispatch(sendMessage({ conversationId: id, content: 'back again' }))
     await alice.until(() => threadOf(alice, id).find((m) => m.clientId === payload.clientId)?.status === 'sent')
+  })
+})
+
+describe('a refresh whose answer was lost', () => {
+  test('the server rotated the token and died before answering, back 15 s later: the retry in the reuse window keeps the session', async () => {
+    // One clock for the server and the browser's scheduled refresh, whose timers are in the test's hands.
+    let clock = Date.now()
+    const server = await serverWith({ now: () => clock })
+    let network: 'up' | 'answerLost' | 'down' = 'up'
+    const fetchFn: typeof fetch = async (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+      if (url.endsWith('/api/auth/refresh') && network !== 'up') {
+        // The request reaches the server, which rotates the refresh token; the answer never comes back.
+        if (network === 'answerLost') await fetch(input, init)
+        network = 'down'
+        throw new TypeError('Failed to fetch')
+      }
+      return fetch(input, init)
+    }
+    type Timer = { run: () => void; ms: number }
+    const timers = new Set<Timer>()
+    const store = makeStore({
+      apiUrl: server.url,
+      storage: createMemoryStorage(),
+      fetchFn,
+      session: {
+        now: () => clock,
+        timers: {
+          setTimeout(run, ms) {
+            const timer = { run, ms }
+            timers.add(timer)
+            return timer
+          },
+          clearTimeout: (timer) => void timers.delete(timer as Timer),
+        },
+      },
+      createSocket: (url, options) => io(url, { ...options, transports: ['websocket'] }),
+    })
+    try {
+      await store.dispatch(api.endpoints.login.initiate({ email: 'alice@talemy.test', password: 'talemy' }))
+      const first = store.getState().auth.token!
+      const refused = () => selectConnection(store.getState()).status === 'unauthorized'
+      /**
+       * Runs the one timer the session has scheduled, its wait passed on the clock (`then`: what the network is at that
+       * moment), until the refresh it starts has settled.
+       */
+      const runScheduled = async (then: () => void = () => undefined) => {
+        expect(timers.size).toBe(1)
+        const [timer] = [...timers] as [Timer]
+        timers.delete(timer)
+        clock += timer.ms + 50 // the wait, and the request's own time
+        then()
+        timer.run()
+        await vi.waitFor(
+          () => {
+            if (timers.size === 0 && !refused()) throw new Error('the refresh has not settled yet')
+          },
+          { timeout: 15_000, interval: 10 },
+        )
+      }
+      // The scheduled refresh (at 80% of the token's life) is rotated by the server, and its answer lost.
+      network = 'answerLost'
+      await runScheduled()
+      const lostAt = clock
+      // Tried again while the server is away; it is back 15 s after the lost answer.
+      while (store.getState().auth.token === first && !refused() && clock - lostAt < 60_000) {
+        await runScheduled(() => {
+          network = clock - lostAt >= 15_000 ? 'up' : 'down'
+        })
+      }
+      const token = store.getState().auth.token!
+      expect(selectConnection(store.getState()).status).not.toBe('unauthorized')
+      expect(token).not.toBe(first)
+      expect((await http(server.url, 'GET', '/api/me', { token })).status).toBe(200)
+    } finally {
+      store.dispatch({ type: 'socket/shutdown' })
+    }
   })
 })
 
