@@ -17,8 +17,9 @@ export function limitPacketSize(conn: FramedConnection, maxBytes: number): void 
   let bytes = 0
   conn.prependListener('data', (data) => {
     // A text frame starts a packet (a binary one's header, or a whole packet, which Engine.IO has bounded already).
+    // Counted in bytes, as the bound is: `length` counts UTF-16 units, a third of a header of 3-byte characters.
     if (typeof data === 'string') {
-      bytes = data.length
+      bytes = Buffer.byteLength(data)
       return
     }
     bytes += data.byteLength

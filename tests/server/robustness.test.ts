@@ -226,6 +226,25 @@ describe('packets that break the protocol', () => {
     await stillServing()
   })
 
+  // Review: the header frame was counted in UTF-16 code units, not bytes, so a header of 3-byte characters counted a
+  // third of its size: 45 KB of '€' and a 30 KB attachment (75 KB) reached the handler as a packet of 45 "KB".
+  it('an oversize packet whose header is multi-byte text closes its connection, counted in bytes', async () => {
+    const victim = await connect(server.url, aliceToken)
+    const header = '€'.repeat(15 * 1024)
+    expect(Buffer.byteLength(header) + 30 * 1024).toBeGreaterThan(64 * 1024)
+    const outcome = new Promise<string>((resolve) => {
+      victim.once('disconnect', resolve)
+      untyped(victim).emit(
+        'message:send',
+        { conversationId: CONV, content: header, clientId: randomUUID() },
+        new Uint8Array(30 * 1024),
+        () => resolve('answered'),
+      )
+    })
+    expect(await outcome).toMatch(/transport (close|error)/)
+    await stillServing()
+  })
+
   it('a binary packet under 64 KB is answered INVALID like any other malformed payload', async () => {
     const socket = await connect(server.url, aliceToken)
     const answer = await emitAck(socket, 'message:send', {
