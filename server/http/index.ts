@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream'
 import { join, posix, resolve } from 'node:path'
 import cors from '@fastify/cors'
 import fastifyStatic from '@fastify/static'
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { type ApiError, HTTP_STATUS, MAX_PACKET_BYTES } from '../../src/contract'
 import { bearerToken } from '../auth'
 import { trustProxyOf, type TrustProxy } from '../clientAddress'
@@ -155,7 +155,7 @@ export function configureHttpApp(
   // Relative to the working directory, as the contract allows; @fastify/static takes only an absolute root.
   const root = staticDir ? resolve(staticDir) : undefined
   const index = root && existsSync(join(root, 'index.html')) ? root : undefined
-  app.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     const path = routePath(request.url)
     if (index && (request.method === 'GET' || request.method === 'HEAD') && isClientRoute(path)) {
       return reply.type('text/html').sendFile('index.html', index)
@@ -169,7 +169,8 @@ export function configureHttpApp(
     return reply
       .status(404)
       .send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${path.slice(0, 200)}` } })
-  })
+  }
+  app.setNotFoundHandler(notFound)
 
   // API answers carry tokens and personal data: no browser or proxy cache keeps them (set first, so refusals have it too).
   app.addHook('onRequest', async (request, reply) => {
@@ -214,9 +215,32 @@ export function configureHttpApp(
       // Every body this API takes is a JSON object: say so, rather than "field: is required" for `[]` or `"x"`.
       api.addHook('preValidation', async (request) => {
         const { body } = request
+        // A path no route has is NOT_FOUND, whatever its body.
+        if (request.is404) return
         if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body))) {
           throw new AppError('INVALID', 'body: expected an object')
         }
+      })
+      // Answered here, in our shape: CORS's strict preflight check would send a text/plain 400 without an error code.
+      api.addHook('onRequest', async (request) => {
+        if (
+          request.method === 'OPTIONS' &&
+          (!request.headers.origin || !request.headers['access-control-request-method'])
+        )
+          throw new AppError(
+            'INVALID',
+            'OPTIONS: not a CORS preflight (Origin and Access-Control-Request-Method needed)',
+          )
+      })
+      // Before the checks below: a page on another allowed origin reads their refusals too.
+      await api.register(cors, {
+        origin: (origin, callback) => callback(null, origins.isAllowed(origin)),
+        methods: ['GET', 'POST', 'PATCH', 'OPTIONS'],
+        // Idempotency-Key: a page on another origin books once however often it retries (see server/http/idempotency.ts).
+        allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
+        // A page on another origin reads a 429's wait from these (the browser's base query; `Date` for a dated wait).
+        exposedHeaders: ['retry-after', 'date'],
+        maxAge: 600,
       })
       // Node keeps the first of two and drops the other: which one a proxy in front checked is anyone's guess.
       api.addHook('onRequest', async (request) => {
@@ -240,27 +264,10 @@ export function configureHttpApp(
         if (charset !== undefined && !/^utf-?8$/i.test(charset))
           throw new AppError('INVALID', `body: send JSON in UTF-8 (charset=${charset.slice(0, 40)} given)`)
       })
-      // Answered here, in our shape: CORS's strict preflight check would send a text/plain 400 without an error code.
-      api.addHook('onRequest', async (request) => {
-        if (
-          request.method === 'OPTIONS' &&
-          (!request.headers.origin || !request.headers['access-control-request-method'])
-        )
-          throw new AppError(
-            'INVALID',
-            'OPTIONS: not a CORS preflight (Origin and Access-Control-Request-Method needed)',
-          )
-      })
-      await api.register(cors, {
-        origin: (origin, callback) => callback(null, origins.isAllowed(origin)),
-        methods: ['GET', 'POST', 'PATCH', 'OPTIONS'],
-        // Idempotency-Key: a page on another origin books once however often it retries (see server/http/idempotency.ts).
-        allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
-        // A page on another origin reads a 429's wait from these (the browser's base query; `Date` for a dated wait).
-        exposedHeaders: ['retry-after', 'date'],
-        maxAge: 600,
-      })
       registerApiRoutes(api, { services, sessions, readLimiter, refreshLimiter, loginLimiter, presenceFor, health })
+      // The /api paths no route has are answered here, where the hooks above run (the root's handler is outside them):
+      // a page on another allowed origin reads its 404 (CORS headers), rather than the network error a browser makes it.
+      api.setNotFoundHandler(notFound)
     },
     { prefix: '/api' },
   )
