@@ -285,10 +285,15 @@ async function startOn(
   // The HTTP app owns the Node server; Socket.IO attaches to it, and the services notify through Socket.IO.
   const app = createHttpApp(logger, { trustProxy: options.trustProxy, requestTimeoutMs: options.requestTimeoutMs })
   const addressOf = requestAddress(options.trustProxy)
-  const io = createSocketServer(app.server, origins, {
-    addressOf: (req) => addressKey(addressOf(req)),
-    maxPerAddress: options.maxUnauthenticatedPerAddress ?? DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
-  })
+  const io = createSocketServer(
+    app.server,
+    origins,
+    {
+      addressOf: (req) => addressKey(addressOf(req)),
+      maxPerAddress: options.maxUnauthenticatedPerAddress ?? DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
+    },
+    eventLog.maxReplay,
+  )
   const maxSocketsPerUser = options.maxSocketsPerUser ?? DEFAULT_MAX_SOCKETS_PER_USER
   const cluster = redis
     ? joinCluster(

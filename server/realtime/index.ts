@@ -24,13 +24,13 @@ import type { OriginPolicy } from '../origins'
 import { loadBudget, type Limiter } from '../rateLimit'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
-import type { EventLog, ResumeResult } from '../services/eventLog'
+import { DEFAULT_MAX_REPLAY, type EventLog, type ResumeResult } from '../services/eventLog'
 import { within } from '../within'
 import { emitLogged, type LiveDelivery } from './delivery'
 import { conversationIdOfRoom, conversationRoom, sessionRoom, userRoom } from './rooms'
 import type { Notices } from './notices'
 import type { PresenceTracker } from './presence'
-import { limitPacketSize, type FramedConnection } from './packetSize'
+import { limitPacketSize, limitUnsentBacklog, type BufferedConnection, type FramedConnection } from './packetSize'
 import { SocketSlots } from './socketSlots'
 import { UNAUTHENTICATED_REFUSAL, UnauthenticatedSessions } from './unauthenticated'
 import type { TalemyServer, TalemySocket } from './types'
@@ -44,6 +44,12 @@ export type { TalemyServer, TalemySocket } from './types'
 
 /** Socket.IO's path as Engine.IO matches it: a prefix of the raw URL. */
 const SOCKET_IO_PATH = '/socket.io/'
+
+/**
+ * Packets that may wait unsent for a client beyond a handshake's replay (its marker, the presence snapshot, events and
+ * answers meanwhile) before a client still sending is taken for one that reads nothing.
+ */
+export const UNSENT_MARGIN = 10_000
 
 /** How many sockets one user may hold at once (tabs, devices); more is a runaway client or an attack. */
 export const DEFAULT_MAX_SOCKETS_PER_USER = 20
@@ -63,6 +69,8 @@ export function createSocketServer(
     /** Engine.IO sessions one address may hold before a socket authenticates on them. */
     maxPerAddress: number
   },
+  /** The most events a handshake replays at once (`maxReplay`): packets waiting past it and a margin are a client not reading. */
+  maxReplay = DEFAULT_MAX_REPLAY,
 ): TalemyServer {
   const pending = new UnauthenticatedSessions(unauthenticated.maxPerAddress)
   const io: TalemyServer = new Server(httpServer, {
@@ -83,8 +91,11 @@ export function createSocketServer(
   const releases = new WeakMap<object, () => void>()
   io.engine.on(
     'connection',
-    (conn: FramedConnection & { request: IncomingMessage; once(e: 'close', l: () => void): void }) => {
+    (
+      conn: FramedConnection & BufferedConnection & { request: IncomingMessage; once(e: 'close', l: () => void): void },
+    ) => {
       limitPacketSize(conn, MAX_PACKET_BYTES)
+      limitUnsentBacklog(conn, maxReplay + UNSENT_MARGIN)
       const release = pending.add(unauthenticated.addressOf(conn.request))
       if (!release) return conn.close()
       releases.set(conn, release)

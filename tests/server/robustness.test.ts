@@ -245,6 +245,30 @@ describe('packets that break the protocol', () => {
     await stillServing()
   })
 
+  // Review: every event with an ack is answered, and nothing bounded what waited for a client that reads nothing: 400,000
+  // events of 10 bytes left 134,000 answers in the server's buffer and its heap 220 MB larger, for as long as the
+  // client went on (any packet it sends keeps Engine.IO's heartbeat from timing out, pong or not).
+  it('a client that keeps sending and reads none of the answers is closed once they pile up, not kept growing', async () => {
+    const victim = await connect(server.url, aliceToken)
+    const conn = server.io.of('/').sockets.get(victim.id!)!.conn as unknown as {
+      writeBuffer: unknown[]
+      on(event: 'packetCreate' | 'close', listener: () => void): void
+    }
+    const outcome = new Promise<string>((resolve) => {
+      conn.on('close', () => resolve('closed'))
+      conn.on('packetCreate', () => conn.writeBuffer.length >= 50_000 && resolve('piling up'))
+    })
+    // From now on the client reads nothing: the server's answers wait, first in the kernel's buffers, then in its own.
+    const raw = (victim.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws
+    raw._socket.pause()
+    for (let i = 0; i < 200_000; i++) untyped(victim).emit('nope', () => undefined)
+    expect(await outcome).toBe('closed')
+    // Reading again, it hears the close (else its WebSocket would wait 30 s for a closing handshake it cannot read).
+    raw._socket.resume()
+    victim.close()
+    await stillServing()
+  })
+
   it('a binary packet under 64 KB is answered INVALID like any other malformed payload', async () => {
     const socket = await connect(server.url, aliceToken)
     const answer = await emitAck(socket, 'message:send', {
