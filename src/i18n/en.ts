@@ -119,6 +119,8 @@ export const en = {
   'thread.unsendable':
     'This text holds an invisible character that cannot be sent (a control character, often pasted in with the text): delete it, or type that part again.',
   'thread.announceNew': 'New message from {name}: {content}',
+  // More than a few at once (a replay after a reconnect): counted, not read out one after the other.
+  'thread.announceMany': '{count, plural, one {# new message} other {# new messages}} from {name}',
   'thread.seen': 'Seen',
   'thread.typing': '{name} is typing…',
   'presence.online': 'online',

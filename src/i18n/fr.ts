@@ -111,6 +111,7 @@ export const fr: Catalogue = {
   'thread.unsendable':
     'Ce texte contient un caractère invisible qui ne peut pas être envoyé (un caractère de contrôle, souvent collé avec le texte) : supprimez-le, ou retapez ce passage.',
   'thread.announceNew': 'Nouveau message — {name} : {content}',
+  'thread.announceMany': '{count, plural, one {# nouveau message} other {# nouveaux messages}} — {name}',
   'thread.seen': 'Vu',
   'thread.typing': '{name} est en train d’écrire…',
   'presence.online': 'en ligne',

@@ -48,6 +48,8 @@ const useTouchOnly = () => useSyncExternalStore(followTouch, () => touchQuery()?
 
 /** Within this many pixels of the bottom counts as "reading the newest", so new messages scroll into view. */
 const NEAR_BOTTOM_PX = 120
+/** How many of the other side's messages arriving at once are still read out whole; more are said as a count. */
+const READ_IN_FULL_AT_ONCE = 3
 
 /** One conversation: joins its room while open, shows the messages, loads older ones, and the composer. */
 export function Thread({
@@ -135,6 +137,12 @@ export function Thread({
     const { fresh, look } = arrivedFromOthers(lastLook.current, messages, me?.id ?? null)
     lastLook.current = look
     if (fresh.length === 0) return
+    // A burst (what came while the stream was away) read out whole would hold the screen reader for minutes; the
+    // messages are in the thread, to read at the user's pace.
+    if (fresh.length > READ_IN_FULL_AT_ONCE) {
+      announce(t('thread.announceMany', { count: fresh.length, name: people.nameOf(fresh.at(-1)!.senderId) }))
+      return
+    }
     announce(
       fresh.map((m) => t('thread.announceNew', { name: people.nameOf(m.senderId), content: m.content })).join(' '),
     )
