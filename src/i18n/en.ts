@@ -167,6 +167,9 @@ export const en = {
   'requests.status.accepted': 'accepted',
   'requests.status.declined': 'declined',
   'requests.sent': 'Sent {when}',
+  // Said on the requests page when a card's status changes: the name tells a student's several requests apart.
+  'requests.statusSaid':
+    'Contact request ({name}) {status, select, pending {pending} accepted {accepted} declined {declined} other {changed}}',
   'requests.accept': 'Accept',
   'requests.decline': 'Decline',
   'requests.sendTitle': 'Contact a tutor',

@@ -157,6 +157,8 @@ export const fr: Catalogue = {
   'requests.status.accepted': 'acceptée',
   'requests.status.declined': 'refusée',
   'requests.sent': 'Envoyée le {when}',
+  'requests.statusSaid':
+    'Demande de contact ({name}) {status, select, pending {en attente} accepted {acceptée} declined {refusée} other {modifiée}}',
   'requests.accept': 'Accepter',
   'requests.decline': 'Refuser',
   'requests.sendTitle': 'Contacter un tuteur',

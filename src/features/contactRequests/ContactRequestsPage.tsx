@@ -76,8 +76,10 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   const isTutor = request.tutorId === me.id
   const titleId = useId()
 
-  // Every change of the status is said once it is drawn, the user's own and the other person's.
-  useStatusSaid(request.status, t('toast.contactRequestStatus', { status: request.status }))
+  const other = people.nameOf(isTutor ? request.studentId : request.tutorId)
+  // Every change of the status is said once it is drawn, the user's own and the other person's, with whom it is: a
+  // student's requests to several tutors (or a tutor's from several students) are told apart by that alone.
+  useStatusSaid(request.status, t('requests.statusSaid', { name: other, status: request.status }))
   // The status as the server has it now, read again after a refusal.
   const rereadStatus = async () =>
     (
@@ -112,10 +114,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
     >
       <div className="card-head">
         <h3 id={titleId}>
-          <FormattedMessage
-            id={isTutor ? 'requests.from' : 'requests.to'}
-            values={{ name: <bdi>{people.nameOf(isTutor ? request.studentId : request.tutorId)}</bdi> }}
-          />
+          <FormattedMessage id={isTutor ? 'requests.from' : 'requests.to'} values={{ name: <bdi>{other}</bdi> }} />
         </h3>
         <span className={`status status-${request.status}`} data-testid="contact-request-status">
           {t(STATUS[request.status])}
