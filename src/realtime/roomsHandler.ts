@@ -1,10 +1,24 @@
+import type { UnknownAction } from '@reduxjs/toolkit'
+import { api } from '../api'
 import { isRefusal, type Id } from '../contract'
-import { connected, joined, joinFailed, leaveConversation, sessionEnded, shutdown } from './actions'
+import {
+  connected,
+  joined,
+  joinFailed,
+  leaveConversation,
+  sessionEnded,
+  shutdown,
+  syncCaughtUp,
+  syncGap,
+} from './actions'
 import { emitWithAck } from './ack'
 import { keyedRetries } from './backoff'
+import { catchUpTagsAt } from './cacheWork'
 import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 import { emitFor, joinEmit } from './actionEmits'
+
+const { getMessages } = api.endpoints
 
 /**
  * Joins and leaves rooms with an ack and a timeout, and joins every wanted room again after each (re)connect (the
@@ -14,6 +28,11 @@ import { emitFor, joinEmit } from './actionEmits'
  * answer in time, the server's `INTERNAL`, `RATE_LIMITED`) is tried again after a full-jitter backoff while the room is
  * wanted and the connection and the session last: until it is in, this user's messages in that thread would count as
  * unread.
+ *
+ * Joining marks the thread read and tells the other person "Seen", so after a (re)connect the rooms are joined once the
+ * connection has synced, not at connect: a thread the catch-up reads again (a `sync:gap`, or a session's first sync
+ * after the page has read) is joined only once that read has landed. Should it fail, the reader has not seen what came
+ * meanwhile: the room waits for the read made again (`readsHandler`, the page's "Try again").
  */
 export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { dispatch, getState } = ctx.mwApi
@@ -25,11 +44,15 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
   /** Per room, on this connection: its failed joins' retry, and its latest join (only that one's answer counts). */
   const retries = keyedRetries<Id>(ctx.timers, ctx.backoff, ctx.random)
   const latest = new Map<Id, object>()
+  /** This connection has not synced yet: its joins wait for it. */
+  let awaitingSync = false
+  /** Per room whose thread the catch-up reads again: that read's request, once it is made (it alone releases it). */
+  const rereading = new Map<Id, string | null>()
 
   function join(conversationId: Id) {
     const socket = ctx.socket
     retries.cancel(conversationId)
-    if (!socket?.connected || !looking()) return
+    if (!socket?.connected || !looking() || awaitingSync || rereading.has(conversationId)) return
     const session = ctx.session
     // Only the latest join of a room decides: an older one's answer (a join, a leave and a join again) comes too late.
     const attempt = {}
@@ -54,6 +77,31 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
   function forgetAll() {
     retries.clear()
     latest.clear()
+    rereading.clear()
+    awaitingSync = false
+  }
+
+  /** The connection's first sync: the rooms whose thread it reads again wait for that read, the others join now. */
+  function synced(gap: boolean, offsetBefore: number | null) {
+    awaitingSync = false
+    const tags = catchUpTagsAt(gap, offsetBefore, ctx.view().queries) ?? []
+    for (const tag of tags) {
+      if (tag.type === 'Message' && getState().socket.rooms.includes(tag.id as Id)) rereading.set(tag.id as Id, null)
+    }
+    for (const conversationId of getState().socket.rooms) join(conversationId)
+  }
+
+  /** A thread's read: the catch-up's re-read made (noted), or landed (its room joins). */
+  function threadRead(action: UnknownAction) {
+    if (getMessages.matchPending(action)) {
+      const id = action.meta.arg.originalArgs
+      if (rereading.has(id)) rereading.set(id, action.meta.requestId)
+    } else if (getMessages.matchFulfilled(action)) {
+      const id = action.meta.arg.originalArgs
+      if (!rereading.has(id) || rereading.get(id) !== action.meta.requestId) return
+      rereading.delete(id)
+      if (getState().socket.rooms.includes(id)) join(id)
+    }
   }
 
   let shown = visibility.visible()
@@ -70,14 +118,22 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
     }
   })
 
-  return (action) => {
+  return (action, prevState) => {
     if (connected.match(action)) {
-      // A new connection: earlier failures say nothing about it, and its joins replace any retry that was waiting.
+      // A new connection: earlier failures say nothing about it, and its joins (at its sync) replace any retry waiting.
       forgetAll()
-      for (const conversationId of getState().socket.rooms) join(conversationId)
+      awaitingSync = true
       return
     }
-    if (leaveConversation.match(action)) retries.forget(action.payload.conversationId)
+    if (syncGap.match(action) || syncCaughtUp.match(action)) {
+      if (awaitingSync) synced(syncGap.match(action), prevState.socket.connection.offset)
+      return
+    }
+    if (rereading.size > 0) threadRead(action)
+    if (leaveConversation.match(action)) {
+      retries.forget(action.payload.conversationId)
+      rereading.delete(action.payload.conversationId)
+    }
     // A logout (or another user's login): that session's retries go with it.
     if (sessionEnded.match(action)) forgetAll()
     if (shutdown.match(action)) {

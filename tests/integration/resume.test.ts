@@ -9,6 +9,8 @@ import {
   catchUpStarted,
   connect,
   disconnect,
+  joinConversation,
+  joined,
   selectConnection,
   serverEventActions,
   syncCaughtUp,
@@ -52,9 +54,19 @@ function bobStore(url: string) {
     if (typeof action === 'object' && action !== null) actions.push(action as UnknownAction)
     return next(action)
   }
+  const reads = { failing: false }
   const fetchFn: typeof fetch = (input, init) => {
     const request = input instanceof Request ? input : new Request(input, init)
-    requests.push(`${request.method} ${new URL(request.url).pathname}`)
+    const path = new URL(request.url).pathname
+    requests.push(`${request.method} ${path}`)
+    // The thread's read failing for want of the server (a database away), while the socket is fine.
+    if (reads.failing && request.method === 'GET' && path === `/api/conversations/${CONV}/messages`)
+      return Promise.resolve(
+        new Response(JSON.stringify({ error: { code: 'INTERNAL', message: 'database away' } }), {
+          status: 500,
+          headers: { 'content-type': 'application/json' },
+        }),
+      )
     return fetch(input, init)
   }
   const store = makeStore({
@@ -75,6 +87,7 @@ function bobStore(url: string) {
     store,
     actions,
     requests,
+    reads,
     connection: () => selectConnection(store.getState()),
     async login() {
       const result = await store.dispatch(
@@ -179,5 +192,44 @@ describe('resume against the real server', () => {
     ])
     expect(bob.newMessages(mark)).toEqual([])
     expect(bob.connection()).toMatchObject({ status: 'connected', syncing: false })
+  })
+
+  test('Bob looking at the thread, back past the retention and its re-read failing: not marked read (no "Seen") until he has the messages', async () => {
+    const clock = manualClock()
+    const server = await serve({ now: clock.now, eventRetentionSeconds: 60 })
+    const bob = bobStore(server.url)
+    await bob.login()
+    await bob.open()
+    bob.store.dispatch(joinConversation({ conversationId: CONV }))
+    await wait(() => expect(bob.actions.some((a) => joined.match(a) && a.payload.conversationId === CONV)).toBe(true))
+    const token = (bob.store.getState() as { auth: { token: string } }).auth.token
+    const unread = async () => {
+      const list = await http<Array<{ id: string; unreadCount: number }>>(server.url, 'GET', '/api/conversations', {
+        token,
+      })
+      return list.body.find((c) => c.id === CONV)?.unreadCount
+    }
+
+    bob.store.dispatch(disconnect())
+    await post(server.url, (await login(server.url, ALICE)).token, 'while away')
+    clock.advance(5 * MINUTE)
+    expect(await unread()).toBe(1)
+
+    bob.reads.failing = true
+    const mark = bob.actions.length
+    bob.store.dispatch(connect())
+    await wait(() => expect(bob.actions.slice(mark).some((a) => syncGap.match(a))).toBe(true))
+    // The re-read fails, and fails again when the layer makes it again (by then a join would long be in).
+    const failedReads = () => bob.actions.slice(mark).filter((a) => api.endpoints.getMessages.matchRejected(a)).length
+    await wait(() => expect(failedReads()).toBeGreaterThanOrEqual(2))
+    expect(bob.thread()).not.toContain('while away')
+    expect(bob.actions.slice(mark).filter((a) => joined.match(a))).toEqual([])
+    expect(await unread()).toBe(1)
+
+    // Read at last: now he is looking at what he has, and the thread is his again.
+    bob.reads.failing = false
+    await wait(() => expect(bob.thread()).toContain('while away'))
+    await wait(() => expect(bob.actions.slice(mark).some((a) => joined.match(a))).toBe(true))
+    await wait(async () => expect(await unread()).toBe(0))
   })
 })

@@ -69,8 +69,12 @@ describe('the announcer in an open thread', () => {
     async (locale, inThread, elsewhere) => {
       localStorage.setItem(LOCALE_STORAGE_KEY, locale)
       const { store, sockets } = appStore(listing(conversation('c1', { lastMessage: message(1) }), conversation('c2')))
+      // Connected and synced before the page reads (a sync after its reads would read everything again).
+      act(() => {
+        sockets.last.serverConnect()
+        sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+      })
       renderApp(page.root, store)
-      act(() => sockets.last.serverConnect())
       await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
       await eventually(() => expect(page.container.querySelectorAll('[data-testid=conversation]')).toHaveLength(2))
       // The server takes the thread's join: only then is c1 looked at (its new messages not unread).

@@ -21,6 +21,7 @@ function connectedStore() {
   const setup = mockStore()
   setup.dispatch(connect())
   setup.sockets.last.serverConnect()
+  setup.sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
   setup.store.clearActions()
   return setup
 }
@@ -110,6 +111,7 @@ describe('a command with a payload the layer cannot use', () => {
     sockets.last.serverDrop()
     vi.advanceTimersByTime(60_000)
     sockets.last.serverConnect('sock-2')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
     // The same socket, joined once at the join and once again after the reconnect: 42 neither time.
     expect(sockets.last.emitted.filter((p) => p.event === 'conversation:join').map((p) => p.args[0])).toEqual([
       'c1',

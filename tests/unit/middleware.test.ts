@@ -25,9 +25,10 @@ import {
   serverEventActions,
   sessionEnded,
   sessionExpired,
+  syncCaughtUp,
 } from '../../src/realtime'
 import { alice, contactRequest, conversation, lesson, message, T0 } from './support/fixtures'
-import { fakeSockets } from './support/fakeSocket'
+import { type FakeSocket, fakeSockets } from './support/fakeSocket'
 import { apiStateWith, loggedInState, mockStore, rootReducer, settle, socketOptions } from './support/mockStore'
 
 beforeEach(() => {
@@ -44,10 +45,18 @@ const onlineAnyTime = (id: string, recovered = false) => ({
   meta: { at: expect.any(String) as unknown as string },
 })
 
+/** The server's side of a connection: the handshake, then its sync (`sync:caughtUp`, nothing missed). */
+function online(socket: FakeSocket, id?: string) {
+  socket.serverConnect(id)
+  socket.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+}
+const caughtUp = syncCaughtUp({ offset: 0, epoch: 'e1', recovered: false })
+const resumed = syncCaughtUp({ offset: 0, epoch: 'e1', recovered: true })
+
 function connectedStore(...args: Parameters<typeof mockStore>) {
   const setup = mockStore(...args)
   setup.dispatch(connect())
-  setup.sockets.last.serverConnect()
+  online(setup.sockets.last)
   setup.store.clearActions()
   return setup
 }
@@ -430,7 +439,7 @@ describe('rooms', () => {
     socket.serverDrop()
     await vi.advanceTimersByTimeAsync(1000)
     expect(joins()).toEqual(['c1', 'c2'])
-    socket.serverConnect('sock-2')
+    online(socket, 'sock-2')
     expect(joins()).toEqual(['c1', 'c2', 'c2'])
     await vi.advanceTimersByTimeAsync(4000)
     expect(joins()).toEqual(['c1', 'c2', 'c2'])
@@ -472,7 +481,7 @@ describe('rooms', () => {
     await settle()
     socket.serverDrop()
     await vi.advanceTimersByTimeAsync(250)
-    socket.serverConnect('sock-2')
+    online(socket, 'sock-2')
     expect(joins()).toHaveLength(3)
     joins()[2]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'boom' } })
     await vi.advanceTimersByTimeAsync(249)
@@ -493,13 +502,16 @@ describe('rooms', () => {
     dispatch(connect())
     const socket = sockets.last
     expect(socket.sent('conversation:join')).toHaveLength(0)
-    socket.serverConnect('sock-1')
+    online(socket, 'sock-1')
     dispatch(joinConversation({ conversationId: 'c2' }))
     for (const p of socket.sent('conversation:join')) p.ack({ ok: true, data: null })
     await settle()
     socket.serverDrop()
     vi.advanceTimersByTime(250)
+    // Joining marks a thread read: not before the connection has synced (what was missed may have to be read again).
     socket.serverConnect('sock-2')
+    expect(socket.sent('conversation:join')).toHaveLength(2)
+    socket.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
     expect(socket.sent('conversation:join').map((p) => p.args[0])).toEqual(['c1', 'c2', 'c1', 'c2'])
     for (const p of socket.sent('conversation:join').slice(2)) p.ack({ ok: true, data: null })
     await settle()
@@ -507,12 +519,14 @@ describe('rooms', () => {
       joinConversation({ conversationId: 'c1' }),
       connect(),
       onlineAnyTime('sock-1'),
+      caughtUp,
       joinConversation({ conversationId: 'c2' }),
       joined({ conversationId: 'c1' }),
       joined({ conversationId: 'c2' }),
       disconnected({ reason: 'transport close' }),
       reconnecting({ attempt: 1 }),
       onlineAnyTime('sock-2'),
+      resumed,
       // No refetch after a reconnect: the server replays what was missed (a `sync:gap` alone refetches).
       joined({ conversationId: 'c1' }),
       joined({ conversationId: 'c2' }),

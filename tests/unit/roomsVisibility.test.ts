@@ -37,6 +37,7 @@ function soloStore(visibility?: ReturnType<typeof manualVisibility>, over: { ack
   })
   store.dispatch(connect())
   sockets.last.serverConnect()
+  sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
   return { store, sockets, actions }
 }
 
@@ -59,6 +60,7 @@ describe('a store with its own socket looks at its open conversations only while
 
     sockets.last.serverDrop()
     sockets.last.serverConnect('sock-2')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
     // A thread opened while hidden waits too.
     store.dispatch(joinConversation({ conversationId: 'c2' }))
     expect(joins(sockets)).toEqual(['c1'])

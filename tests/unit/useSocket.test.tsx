@@ -59,7 +59,10 @@ describe('useSocket', () => {
     const first = seen[seen.length - 1]!
     expect(first.socket).toBe(sockets.last)
     expect(first.status).toBe('connecting')
-    act(() => sockets.last.serverConnect())
+    act(() => {
+      sockets.last.serverConnect()
+      sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    })
     const last = seen[seen.length - 1]!
     expect(last).toMatchObject({ status: 'connected', isConnected: true })
     expect(page.container.textContent).toBe('online')
@@ -67,7 +70,7 @@ describe('useSocket', () => {
     expect(last.leaveConversation).toBe(first.leaveConversation)
     expect(last.sendMessage).toBe(first.sendMessage)
     expect(JSON.stringify(store.getState())).not.toContain('FakeSocket')
-    // The join survived StrictMode's mount, unmount, mount: the room is wanted once and joined on connect.
+    // The join survived StrictMode's mount, unmount, mount: the room is wanted once and joined once connected (and synced).
     expect(store.getState().socket.rooms).toEqual(['c1'])
     expect(sockets.last.sent('conversation:join').map((p) => p.args[0])).toEqual(['c1'])
   })
