@@ -27,8 +27,12 @@ test.each([
           : threadApi(request),
       ),
     )
+    // Connected and synced before the page reads, as the real server does (the thread joins once synced).
+    act(() => {
+      sockets.last.serverConnect()
+      sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    })
     renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
     await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
     await eventually(() => expect(sockets.last.sent('conversation:join')).toHaveLength(1))
     act(() => sockets.last.sent('conversation:join')[0]!.ack({ ok: true, data: null }))
