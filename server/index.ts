@@ -2,6 +2,7 @@ import { within } from './within'
 import type { AddressInfo } from 'node:net'
 import { TokenService, loadSigningKey } from './auth'
 import { openDatabase, seedIfNew, shouldSeedDemo, type Db, type PostgresTimeouts } from './db'
+import { demoAccountsOpen, isLoopbackHost } from './db/seed'
 import {
   DEFAULT_REFRESH_IDLE_SECONDS,
   DEFAULT_SESSION_MAX_SECONDS,
@@ -222,6 +223,15 @@ async function startOn(
   if (shouldSeedDemo({ seedDemo: options.seedDemo, databaseUrl: options.databaseUrl, host })) {
     const seeded = await seedIfNew(db, passwords, new Date(clock()))
     if (seeded) logger.warn('seeded the demo accounts (password "talemy"); SEED_DEMO=0 to start without them')
+  } else if (!isLoopbackHost(host)) {
+    // Not seeding does not remove those seeded before (a first start on this machine, then HOST=0.0.0.0): reachable
+    // from the network, the published password would open them.
+    const open = await demoAccountsOpen(db, passwords)
+    if (open.length > 0)
+      throw new Error(
+        `the database holds demo accounts whose password is still the published "talemy" (${open.join(', ')}), and HOST=${host} ` +
+          'is reachable from the network: delete them or change their passwords, use a new DATA_DIR, or start with SEED_DEMO=1 to serve them on purpose',
+      )
   }
   const signingKey = await loadSigningKey(db, options.jwtSecret)
   const tokens = new TokenService(signingKey, { ttlSeconds: options.tokenTtlSeconds, now: clock })

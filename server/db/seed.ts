@@ -43,6 +43,16 @@ export function isLoopbackHost(host: string): boolean {
   return false
 }
 
+/** The demo accounts' emails whose password is still `DEMO_PASSWORD`. */
+export async function demoAccountsOpen(db: Queryable, passwords: PasswordHasher): Promise<string[]> {
+  const rows = await db.query<{ email: string; password_hash: string }>(
+    'select email, password_hash from users where email = any($1::text[]) order by email',
+    [DEMO_USERS.map((user) => user.email)],
+  )
+  const open = await Promise.all(rows.map(async (row) => (await passwords.verify(DEMO_PASSWORD, row.password_hash)).ok))
+  return rows.filter((_, i) => open[i]).map((row) => row.email)
+}
+
 /**
  * Seeds the demo data once (recorded in `settings`, so deleting rows later does not re-seed). The claim and the rows
  * are one transaction, so a second call, or a second node starting at the same moment, finds the claim taken (it

@@ -7,7 +7,7 @@ import { isLoopbackHost } from '../../server/db/seed'
 import { parseSeedDemo, parseRedisPingMs, parseTrustProxy } from '../../server/envConfig'
 import { PasswordHasher } from '../../server/passwords'
 import { startServer } from '../../server/index'
-import { ALICE, http } from './support/server'
+import { ALICE, freshDataDir, http } from './support/server'
 
 // Finding 8: demo accounts with a known password were seeded on every deployment.
 
@@ -117,6 +117,47 @@ describe('seeding a new database', () => {
       expect((await aliceLogin(asked.url)).status).toBe(200)
     } finally {
       await asked.close()
+    }
+  }, 120_000)
+})
+
+describe('demo accounts already in the data on a public interface', () => {
+  // The README's path: a first `npm start` on this machine seeds `.data`, then the operator opens it to the network
+  // (HOST=0.0.0.0). Seeding is off there, but the accounts seeded before would answer the published password.
+  it('refuses to start, naming them and what to do, unless SEED_DEMO=1 asks for them', async () => {
+    const dataDir = freshDataDir()
+    try {
+      await expect(startServer({ port: 0, host: '0.0.0.0', dataDir })).rejects.toThrow(
+        /demo accounts .*"talemy".*SEED_DEMO=1/,
+      )
+      await expect(startServer({ port: 0, host: '0.0.0.0', dataDir, seedDemo: false })).rejects.toThrow(/demo accounts/)
+      const asked = await startServer({ port: 0, host: '0.0.0.0', dataDir, seedDemo: true })
+      await asked.close()
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }, 120_000)
+
+  it('starts once their demo password no longer opens them', async () => {
+    const dataDir = freshDataDir()
+    try {
+      const db = await openDatabase({ dataDir })
+      try {
+        const hash = await new PasswordHasher().hash('a password of their own')
+        await db.query(`update users set password_hash = $1`, [hash])
+      } finally {
+        await db.close()
+      }
+      const exposed = await startServer({ port: 0, host: '0.0.0.0', dataDir })
+      try {
+        expect(
+          (await http(exposed.url, 'POST', '/api/auth/login', { body: { email: ALICE, password: 'talemy' } })).status,
+        ).toBe(401)
+      } finally {
+        await exposed.close()
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
     }
   }, 120_000)
 })
