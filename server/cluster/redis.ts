@@ -33,8 +33,17 @@ export interface RedisLink {
  */
 export async function connectRedis(url: string, prefix = 'talemy:'): Promise<RedisLink> {
   // Fail fast at start rather than queue commands forever; once up, ioredis reconnects by itself.
-  const open = (commandTimeout?: number) =>
-    new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true, commandTimeout })
+  const open = (commandTimeout?: number) => {
+    try {
+      return new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true, commandTimeout })
+    } catch (error) {
+      // Node's URL error says neither which variable nor how, and carries the whole URL, password included, into the
+      // log as its `input`: only its message goes on.
+      throw new Error(
+        `REDIS_URL is not a URL (${(error as Error).message}): give redis://[user:password@]host[:port][/db], rediss:// for TLS`,
+      )
+    }
+  }
   // A Redis that keeps the connection and answers nothing (stopped, a partition that drops packets) raises no error:
   // commands are bounded instead. The subscriber's (p)subscribes are not: their answer, however late, is what tells
   // that the subscriptions hold (`keepSubscriptions`), and a connection lost before it asks again at its next `ready`.

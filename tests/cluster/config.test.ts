@@ -26,4 +26,19 @@ describe('REDIS_URL configuration', () => {
       }),
     ).rejects.toThrow(/cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/)
   })
+
+  it('refuses a malformed REDIS_URL naming the variable, and its password reaches neither the message nor the error', async () => {
+    const refused = await startServer({
+      port: 0,
+      dataDir: tmpdir(),
+      databaseUrl: 'postgres://127.0.0.1:1/none',
+      redisUrl: 'redis://:hunter2secret@redis:63x79',
+    }).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    )
+    expect(refused?.message).toMatch(/^REDIS_URL is not a URL/)
+    // What `npm start` logs of it: pino writes every own property (Node's URL error carries the whole input).
+    expect(JSON.stringify(refused, Object.getOwnPropertyNames(refused))).not.toContain('hunter2secret')
+  })
 })
