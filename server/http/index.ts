@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { join, posix, resolve } from 'node:path'
+import { join, posix, relative, resolve, sep } from 'node:path'
 import cors from '@fastify/cors'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -158,7 +158,7 @@ export function configureHttpApp(
   const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     const path = routePath(request.url)
     if (index && (request.method === 'GET' || request.method === 'HEAD') && isClientRoute(path)) {
-      return reply.type('text/html').sendFile('index.html', index)
+      return reply.type('text/html').header('cache-control', 'no-cache').sendFile('index.html', index)
     }
     if (path === UNDECODABLE || path === `/api${UNDECODABLE}`) {
       return reply
@@ -281,6 +281,14 @@ export function configureHttpApp(
       // Dotfiles (.env, .git/…) and source maps are never served, even when a build leaves them in the folder.
       dotfiles: 'ignore',
       allowedPath: (pathName) => !hasDotSegment(pathName) && !pathName.endsWith('.map'),
+      // Vite names what it writes in assets/ by its content: kept a year. The rest (index.html above all, which names
+      // them) is asked again each time: a page kept from before a deploy would ask for chunks that are gone.
+      cacheControl: false,
+      setHeaders: (res, filePath) =>
+        res.setHeader(
+          'cache-control',
+          relative(index, filePath).startsWith(`assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache',
+        ),
     })
   }
   return app

@@ -354,6 +354,16 @@ describe('static files', () => {
     expect((await http(server.url, 'GET', '/assets/app.js')).status).toBe(200)
   })
 
+  // Vite names what it puts in assets/ by its content: a year, never asked again. The page is what names them, so a
+  // browser that kept it after a deploy would ask for chunks that are gone: it is asked again every time.
+  it('keeps the hashed assets a year, immutable, and index.html (also as the SPA fallback) not without asking', async () => {
+    expect((await http(server.url, 'GET', '/assets/app.js')).headers.get('cache-control')).toBe(
+      'public, max-age=31536000, immutable',
+    )
+    for (const path of ['/', '/index.html', '/messages/conv-alice-bob'])
+      expect((await http(server.url, 'GET', path)).headers.get('cache-control'), path).toBe('no-cache')
+  })
+
   it.each(['/.env', '/.git/config', '/.git', '/.well-known/thing', '/assets/app.js.map', '/%2Eenv'])(
     'answers %s with a JSON 404, never the file nor the SPA',
     async (path) => {
