@@ -1,5 +1,16 @@
 // Environment variables of `npm start` (server/main.ts) that need more than a string; kept apart so tests can import them.
 
+/**
+ * `PORT`: 0 (any free port) to 65535; unset or empty: 3000. Digits only: `Number()` would read ' ' as 0 (a random
+ * port, the app then not where the operator looks for it), '1e3' as 1000 and '0x50' as 80.
+ */
+export function parsePort(value: string | undefined): number {
+  if (value === undefined || value === '') return 3000
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN
+  if (!(port <= 65535)) throw new Error(`PORT must be a whole number from 0 to 65535, got ${JSON.stringify(value)}`)
+  return port
+}
+
 /** `SEED_DEMO=1` / `0`; unset or empty: the server's default. */
 export function parseSeedDemo(value: string | undefined): boolean | undefined {
   if (value === undefined || value === '') return undefined

@@ -11,7 +11,7 @@ import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startServer } from './index'
 import { createLogger, defaultLogLevel, logFormatFor, type Logger } from './logger'
-import { parseSeedDemo, parseRedisPingMs, parseTrustProxy } from './envConfig'
+import { parsePort, parseSeedDemo, parseRedisPingMs, parseTrustProxy } from './envConfig'
 import { parseOriginList } from './origins'
 import { buildSpaIfNeeded } from './spa'
 
@@ -28,17 +28,10 @@ function mainLogger(): Logger {
   }
 }
 
-function parsePort(value: string | undefined): number {
-  if (value === undefined || value === '') return 3000
-  const port = Number(value)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be 0-65535, got ${value}`)
-  return port
-}
-
 async function main(): Promise<void> {
   const distDir = join(root, 'dist')
-  buildSpaIfNeeded(root, distDir, logger)
-  const server = await startServer({
+  // Read first: a typo in PORT or ALLOWED_ORIGINS is said at once, not after a whole SPA build.
+  const options = {
     port: parsePort(process.env.PORT),
     host: process.env.HOST || '127.0.0.1',
     dataDir: process.env.DATA_DIR || join(root, '.data'),
@@ -52,7 +45,9 @@ async function main(): Promise<void> {
     trustProxy: parseTrustProxy(process.env.TRUST_PROXY),
     staticDir: distDir,
     logger,
-  })
+  }
+  buildSpaIfNeeded(root, distDir, logger)
+  const server = await startServer(options)
   let stopping = false
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { openDatabase, seedIfNew, shouldSeedDemo } from '../../server/db'
 import { isLoopbackHost } from '../../server/db/seed'
-import { parseSeedDemo, parseRedisPingMs, parseTrustProxy } from '../../server/envConfig'
+import { parsePort, parseSeedDemo, parseRedisPingMs, parseTrustProxy } from '../../server/envConfig'
 import { PasswordHasher } from '../../server/passwords'
 import { startServer } from '../../server/index'
 import { ALICE, freshDataDir, http } from './support/server'
@@ -79,6 +79,21 @@ describe('shouldSeedDemo', () => {
 
   it.each(['0', '-5', '1.5', '5s'])('refuses REDIS_PING_MS=%s', (value) => {
     expect(() => parseRedisPingMs(value)).toThrow('REDIS_PING_MS must be a whole number of ms')
+  })
+
+  it.each([
+    [undefined, 3000],
+    ['', 3000],
+    ['0', 0],
+    ['8080', 8080],
+    ['65535', 65535],
+  ])('PORT=%s is %s', (value, expected) => {
+    expect(parsePort(value)).toBe(expected)
+  })
+
+  // Number() reads ' ' as 0 (a random port, the app then not where the operator looks), '1e3' as 1000, '0x50' as 80.
+  it.each([' ', '1e3', '0x50', '80.0', '-1', '65536', '3000abc', ' 3000'])('refuses PORT=%j, naming it', (value) => {
+    expect(() => parsePort(value)).toThrow('PORT must be a whole number from 0 to 65535')
   })
 })
 
