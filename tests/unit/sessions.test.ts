@@ -1,10 +1,12 @@
 import { describe, expect, test, vi } from 'vitest'
 import {
   api,
+  clearRefreshToken,
   loadRefreshToken,
   REFRESH_STORAGE_KEY,
   refreshDueAt,
   refreshSession,
+  sameSession,
   saveAuth,
   saveRefreshToken,
   tokenLifetime,
@@ -62,6 +64,35 @@ describe('refresh token storage', () => {
     expect(loadRefreshToken(storage, null)).toBeNull()
     storage.setItem(REFRESH_STORAGE_KEY, '{not json')
     expect(loadRefreshToken(storage, alice.id)).toBeNull()
+  })
+
+  test("kept per session too: another session of the same user's is neither handed out nor cleared by this one", () => {
+    const storage = createMemoryStorage()
+    saveRefreshToken(storage, alice.id, 'r-new', 'session-new')
+    expect(loadRefreshToken(storage, alice.id, 'session-new')).toBe('r-new')
+    expect(loadRefreshToken(storage, alice.id, 'session-old')).toBeNull()
+    // Asked without a session (a token that names none): the user's, as before.
+    expect(loadRefreshToken(storage, alice.id)).toBe('r-new')
+    clearRefreshToken(storage, alice.id, 'session-old')
+    expect(loadRefreshToken(storage, alice.id, 'session-new')).toBe('r-new')
+    clearRefreshToken(storage, alice.id, 'session-new')
+    expect(loadRefreshToken(storage, alice.id)).toBeNull()
+  })
+
+  test('an entry stored before sessions were noted (no session id) is still read and cleared', () => {
+    const storage = createMemoryStorage()
+    storage.setItem(REFRESH_STORAGE_KEY, JSON.stringify({ userId: alice.id, refreshToken: 'r-old-format' }))
+    expect(loadRefreshToken(storage, alice.id, 'session-1')).toBe('r-old-format')
+    expect(loadRefreshToken(storage, bob.id, 'session-1')).toBeNull()
+    clearRefreshToken(storage, alice.id, 'session-1')
+    expect(storage.getItem(REFRESH_STORAGE_KEY)).toBeNull()
+  })
+
+  test("sameSession: by the tokens' sid; a token that names none is taken for the same", () => {
+    expect(sameSession(jwt({ sid: 's1' }), jwt({ sid: 's1' }))).toBe(true)
+    expect(sameSession(jwt({ sid: 's1' }), jwt({ sid: 's2' }))).toBe(false)
+    expect(sameSession(jwt({ sub: 'u' }), jwt({ sid: 's2' }))).toBe(true)
+    expect(sameSession(null, jwt({ sid: 's2' }))).toBe(true)
   })
 })
 
