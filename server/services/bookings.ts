@@ -224,6 +224,13 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
       if (replay) return replay
       await checkStudentAndTutor(userId, tutorId, 'contact requests')
       return createOnce({ tutorId, studentId: userId }, keyed, 'contactRequest:created', async (tx, at) => {
+        // One unanswered request per student and tutor: repeats would fill the tutor's list with the same ask. Read
+        // under the counters' lock createOnce holds, the student's among them, so two at once cannot both pass.
+        const pending = await tx.query(
+          `select 1 from contact_requests where student_id = $1 and tutor_id = $2 and status = 'pending' limit 1`,
+          [userId, tutorId],
+        )
+        if (pending.length > 0) throw new AppError('INVALID', 'tutorId: a request to this tutor is already pending')
         const rows = await tx.query<ContactRequestRow>(
           `insert into contact_requests (id, student_id, tutor_id, message, status, created_at, updated_at)
            values ($1, $2, $3, $4, 'pending', $5, $5) returning ${CONTACT_REQUEST_COLUMNS}`,

@@ -179,6 +179,8 @@ export const en = {
     'Message: remove the invisible control characters, often pasted in with the text; tabs and line breaks are fine.',
   'requests.placeholder': 'What would you like to learn?',
   'requests.changedMeanwhile': 'Not changed: this request had been answered meanwhile; it is shown as it is now.',
+  'requests.alreadyPending':
+    'Tutor: your request to {name} is still waiting for an answer; you can ask again once it is answered.',
   'requests.send': 'Send request',
   'requests.sending': 'Sending…',
   'requests.done': 'Request sent.',

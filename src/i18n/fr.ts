@@ -169,6 +169,8 @@ export const fr: Catalogue = {
   'requests.placeholder': 'Qu’aimeriez-vous apprendre ?',
   'requests.changedMeanwhile':
     'Pas modifiée : cette demande avait reçu une réponse entre-temps ; elle est affichée telle qu’elle est maintenant.',
+  'requests.alreadyPending':
+    'Tuteur\u202f: votre demande à {name} attend encore une réponse\u202f; vous pourrez en envoyer une autre ensuite.',
   'requests.send': 'Envoyer la demande',
   'requests.sending': 'Envoi…',
   'requests.done': 'Demande envoyée.',

@@ -61,7 +61,7 @@ describe('a form submitted from its button keeps keyboard focus', { timeout: 120
 
       await page.getByTestId('nav-contactRequests').click()
       await page.getByTestId('contact-request-list').waitFor({ timeout: WAIT })
-      await page.getByLabel('Tuteur', { exact: true }).selectOption({ label: 'Carol Lindqvist' })
+      await page.getByLabel('Tuteur', { exact: true }).selectOption({ label: 'Bob Okafor' })
       const text = unique('Focus')
       await page.getByLabel('Message', { exact: true }).fill(text)
       const sendRequest = page.getByRole('button', { name: 'Envoyer la demande' })

@@ -6,6 +6,7 @@ import {
   BOB,
   CAROL,
   connectLive,
+  declinePending,
   emitAck,
   http,
   login,
@@ -301,6 +302,13 @@ describe('lessons', () => {
 })
 
 describe('contact requests', () => {
+  beforeEach(async () => {
+    // One pending request per student and tutor: each test asks afresh, its recorders cleared after the decline.
+    await declinePending(server.url, tokens.carol, 'user-alice')
+    await delivered(alice1, alice2, bob1, bob2, carol1)
+    for (const recorder of Object.values(rec)) recorder.clear()
+  })
+
   const ask = () =>
     http<ContactRequest>(server.url, 'POST', '/api/contact-requests', {
       token: tokens.alice,

@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ContactRequest, Conversation, ErrorBody, Lesson, Message, Session, User } from './support/types'
-import { ALICE, BOB, CAROL, http, login, startTestServer, type TestServer } from './support/server'
+import { ALICE, BOB, CAROL, declinePending, http, login, startTestServer, type TestServer } from './support/server'
 
 const SECRET = 'http-test-secret-of-at-least-32-bytes'
 let server: TestServer
@@ -416,11 +416,14 @@ describe('lessons', () => {
 })
 
 describe('contact requests', () => {
-  const ask = (who: string, tutorId = 'user-carol') =>
-    http<ContactRequest>(url, 'POST', '/api/contact-requests', {
+  /** A request of its own: Alice's pending one to Carol, if any, is declined first (one pending per pair). */
+  const ask = async (who: string, tutorId = 'user-carol') => {
+    await declinePending(url, token.carol, 'user-alice')
+    return http<ContactRequest>(url, 'POST', '/api/contact-requests', {
       token: who,
       body: { tutorId, message: 'Hello there' },
     })
+  }
   const patch = <T = unknown>(who: string, id: string, status: string) =>
     http<T>(url, 'PATCH', `/api/contact-requests/${id}`, { token: who, body: { status } })
 
@@ -455,6 +458,7 @@ describe('contact requests', () => {
         token: token.alice,
         body: { tutorId: 'user-carol', message },
       })
+    await declinePending(url, token.carol, 'user-alice')
     expect((await send('Hello,\r\n\tcould we start on Monday?')).status).toBe(201)
     for (const message of ['Hello\u0007', 'Hello \u001b[31mthere', 'Hello\u007f', 'Hello\u009b']) {
       const refused = await send(message)
@@ -494,6 +498,38 @@ describe('contact requests', () => {
     await patch(token.carol, request.id, 'accepted')
     expect((await patch<ErrorBody>(token.carol, request.id, 'declined')).body.error.code).toBe('INVALID')
     expect((await patch(token.carol, 'contact-nope', 'declined')).status).toBe(404)
+  })
+
+  it('POST while a request to the same tutor is pending is 400 naming tutorId, also for two at once; once it is answered the student may ask again', async () => {
+    const first = await ask(token.alice)
+    expect(first.status).toBe(201)
+    const again = await http<ErrorBody>(url, 'POST', '/api/contact-requests', {
+      token: token.alice,
+      body: { tutorId: 'user-carol', message: 'Did you see my request?' },
+    })
+    expect(again.status).toBe(400)
+    expect(again.body).toEqual({
+      error: { code: 'INVALID', message: 'tutorId: a request to this tutor is already pending' },
+    })
+    // Another tutor is another pair.
+    await declinePending(url, token.bob, 'user-alice')
+    const toBob = await http<ContactRequest>(url, 'POST', '/api/contact-requests', {
+      token: token.alice,
+      body: { tutorId: 'user-bob', message: 'Hello Bob' },
+    })
+    expect(toBob.status).toBe(201)
+    await patch(token.carol, first.body.id, 'accepted')
+    const pair = await Promise.all(
+      ['One', 'Two'].map((message) =>
+        http<ContactRequest>(url, 'POST', '/api/contact-requests', {
+          token: token.alice,
+          body: { tutorId: 'user-carol', message },
+        }),
+      ),
+    )
+    expect(pair.map((r) => r.status).sort()).toEqual([201, 400])
+    const listed = (await http<ContactRequest[]>(url, 'GET', '/api/contact-requests', { token: token.carol })).body
+    expect(listed.filter((r) => r.studentId === 'user-alice' && r.status === 'pending')).toHaveLength(1)
   })
 })
 

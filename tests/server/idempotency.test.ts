@@ -7,6 +7,7 @@ import {
   ALICE,
   BOB,
   connectLive,
+  declinePending,
   delivered,
   freshDataDir,
   http,
@@ -213,6 +214,8 @@ describe('POST /api/contact-requests with an Idempotency-Key', () => {
   it('a repeat answers the first request again; another body is 400; without a key each request counts', async () => {
     const key = randomUUID()
     const message = `Hello ${key}`
+    // One pending request per student and tutor: Bob answers each before Alice asks anew.
+    await declinePending(server.url, token.bob, 'user-alice')
     const first = await ask(token.alice, key, message)
     expect(first.status).toBe(201)
     const again = await ask(token.alice, key, message)
@@ -221,10 +224,12 @@ describe('POST /api/contact-requests with an Idempotency-Key', () => {
     const other = await ask<ErrorBody>(token.alice, key, `${message}!`)
     expect(other.status).toBe(400)
     expect(other.body.error.message).toBe('Idempotency-Key: already used for a different request')
+    await declinePending(server.url, token.bob, 'user-alice')
     const concurrent = randomUUID()
     const pair = await Promise.all([ask(token.alice, concurrent, message), ask(token.alice, concurrent, message)])
     expect(pair[0].body.id).toBe(pair[1].body.id)
-    await ask(token.alice, undefined, message)
+    await declinePending(server.url, token.bob, 'user-alice')
+    expect((await ask(token.alice, undefined, message)).status).toBe(201)
     const listed = (
       await http<ContactRequest[]>(server.url, 'GET', '/api/contact-requests', { token: token.alice })
     ).body.filter((r) => r.message === message)

@@ -19,7 +19,8 @@ const api = apiRoutes(async (method, path, request) => {
   }
   if (method === 'POST' && path === '/api/contact-requests') {
     const { message } = (await request.json()) as { message: string }
-    return json(201, contactRequest(`r-${message}`, { message }))
+    // Answered at once, so the same tutor may be asked again (one pending request per student and tutor).
+    return json(201, contactRequest(`r-${message}`, { message, status: 'accepted' }))
   }
   return json(200, [])
 })

@@ -27,7 +27,8 @@ function postsApi(outcomes: Outcome[]) {
     if (outcome === 'refused') return json(404, { error: { code: 'NOT_FOUND', message: 'tutor not found' } })
     return path === '/api/lessons'
       ? json(201, lesson(`l${posts.length}`, { subject: String(body.subject) }))
-      : json(201, contactRequest(`r${posts.length}`, { message: String(body.message) }))
+      : // Answered at once, so the same tutor may be asked again (one pending request per student and tutor).
+        json(201, contactRequest(`r${posts.length}`, { message: String(body.message), status: 'accepted' }))
   })
   return { posts, fetchFn }
 }

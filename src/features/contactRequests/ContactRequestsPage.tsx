@@ -18,6 +18,7 @@ import {
 } from '../../contract'
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
+import { invalidFields } from '../shared/errors'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
 import { useFieldWords } from '../shared/fieldWords'
 import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
@@ -50,7 +51,7 @@ export function ContactRequestsPage() {
   return (
     <div className="page">
       <h1 tabIndex={-1}>{t('requests.title')}</h1>
-      {me.role === 'student' && <SendRequest />}
+      {me.role === 'student' && <SendRequest requests={requests} />}
       <section aria-labelledby="requests-list">
         <h2 id="requests-list">{t(me.role === 'student' ? 'requests.listStudent' : 'requests.listTutor')}</h2>
         {isLoading && <p className="muted">{t('requests.loading')}</p>}
@@ -168,12 +169,16 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   )
 }
 
-function SendRequest() {
+/** The student's form; `requests` are those the page shows, to tell a tutor already asked before sending. */
+function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
   const t = useT()
   const dispatch = useAppDispatch()
   const id = useId()
-  const { tutors } = usePeople()
+  const { tutors, nameOf } = usePeople()
   const [tutorId, setTutorId] = useState('')
+  /** The tutor this student's pending request already goes to (the server keeps one per student and tutor). */
+  const [alreadyAsked, setAlreadyAsked] = useState<string | null>(null)
+  const tutorRef = useRef<HTMLSelectElement>(null)
   const [message, setMessage] = useState('')
   const [done, setDone] = useState(false)
   const [create, { isLoading, error }] = useCreateContactRequestMutation()
@@ -198,10 +203,22 @@ function SendRequest() {
       return
     }
     if (!tutorId) return
+    const refuseTutor = () => {
+      setAlreadyAsked(tutorId)
+      tutorRef.current?.focus()
+    }
+    if (requests?.some((r) => r.tutorId === tutorId && r.status === 'pending')) {
+      refuseTutor()
+      return
+    }
     const asked = { tutorId, message: message.trim() }
     const request = await create({ ...asked, idempotencyKey: keys.keyFor(asked) })
       .unwrap()
-      .catch(() => null)
+      .catch((refusal: unknown) => {
+        // Asked meanwhile from another tab or device, which this list may not show yet.
+        if (invalidFields(refusal).includes('tutorId')) refuseTutor()
+        return null
+      })
     if (!request) return
     keys.succeeded(asked)
     dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, request)))
@@ -213,7 +230,17 @@ function SendRequest() {
     <section className="panel" aria-labelledby={`${id}-h`}>
       <h2 id={`${id}-h`}>{t('requests.sendTitle')}</h2>
       <form className="form" onSubmit={submit}>
-        <TutorField id={`${id}-tutor`} tutors={tutors} value={tutorId} onChange={setTutorId} />
+        <TutorField
+          id={`${id}-tutor`}
+          selectRef={tutorRef}
+          tutors={tutors}
+          value={tutorId}
+          onChange={(tutor) => {
+            setTutorId(tutor)
+            setAlreadyAsked(null)
+          }}
+          error={alreadyAsked === null ? undefined : t('requests.alreadyPending', { name: nameOf(alreadyAsked) })}
+        />
         <div className="field">
           <label htmlFor={`${id}-message`}>{t('requests.message')}</label>
           <textarea
@@ -240,7 +267,8 @@ function SendRequest() {
           </button>
         </div>
       </form>
-      <FormError error={error} />
+      {/* Said on the tutor field instead, until another request is tried. */}
+      <FormError error={invalidFields(error).includes('tutorId') ? null : error} />
       {/* The region is there, empty, before the words come: one inserted with its words is not read. */}
       <div role="status">{done && <p className="form-ok">{t('requests.done')}</p>}</div>
     </section>

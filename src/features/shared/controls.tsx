@@ -100,25 +100,39 @@ export function FieldError({ id, message }: { id: string; message: string }) {
   )
 }
 
-/** The labelled tutor picker of the booking and contact forms. */
+/** The labelled tutor picker of the booking and contact forms; `error` is said on it (the form's refusal of it). */
 export function TutorField({
   id,
   tutors,
   value,
   onChange,
+  error,
+  selectRef,
 }: {
   id: string
   tutors: User[]
   value: string
   onChange: (tutorId: string) => void
+  error?: string
+  /** For a form that moves the user's place to this field when it refuses it. */
+  selectRef?: RefObject<HTMLSelectElement | null>
 }) {
   const t = useT()
-  const ref = useRef<HTMLSelectElement>(null)
+  const ownRef = useRef<HTMLSelectElement>(null)
+  const ref = selectRef ?? ownRef
   useFieldWords(ref)
   return (
     <div className="field">
       <label htmlFor={id}>{t('controls.tutor')}</label>
-      <select id={id} ref={ref} value={value} onChange={(e) => onChange(e.target.value)} required>
+      <select
+        id={id}
+        ref={ref}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        required
+        aria-invalid={error !== undefined || undefined}
+        aria-describedby={error !== undefined ? `${id}-error` : undefined}
+      >
         <option value="">{t('controls.chooseTutor')}</option>
         {tutors.map((t) => (
           <option key={t.id} value={t.id}>
@@ -126,6 +140,7 @@ export function TutorField({
           </option>
         ))}
       </select>
+      {error !== undefined && <FieldError id={`${id}-error`} message={error} />}
       <PeopleLoadError focusTo={ref} />
     </div>
   )

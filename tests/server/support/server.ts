@@ -113,6 +113,31 @@ export async function http<T = unknown>(
   return { status: response.status, body: parsed as T, headers: response.headers }
 }
 
+/**
+ * Declines every request of `studentId` still pending with the tutor whose token this is. The server keeps one pending
+ * request per student and tutor, so a test that asks afresh clears the way first (the seed has Alice's to Carol).
+ *
+ * @example await declinePending(url, carol.token, 'user-alice'); await http(url, 'POST', '/api/contact-requests', …)
+ */
+export async function declinePending(url: string, tutorToken: string, studentId: string): Promise<void> {
+  const listed = await http<Array<{ id: string; studentId: string; status: string }>>(
+    url,
+    'GET',
+    '/api/contact-requests',
+    {
+      token: tutorToken,
+    },
+  )
+  for (const request of listed.body) {
+    if (request.studentId !== studentId || request.status !== 'pending') continue
+    const answered = await http(url, 'PATCH', `/api/contact-requests/${request.id}`, {
+      token: tutorToken,
+      body: { status: 'declined' },
+    })
+    if (answered.status !== 200) throw new Error(`declining ${request.id} failed: ${answered.status}`)
+  }
+}
+
 export async function login(url: string, email: string): Promise<Session> {
   const result = await http<Session>(url, 'POST', '/api/auth/login', { body: { email, password: 'talemy' } })
   if (result.status !== 200) throw new Error(`login ${email} failed: ${result.status} ${JSON.stringify(result.body)}`)
