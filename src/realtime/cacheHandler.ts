@@ -28,6 +28,13 @@ const readLanded = isAnyOf(
 )
 
 /**
+ * A subscription that found its entry cached or being read, and read nothing: RTK Query says so with a `rejected`
+ * action marked `condition` (a page showing the list opened). Nothing landed: the cached data is as it was.
+ */
+const readNothing = (action: { meta?: unknown }) =>
+  (action.meta as { condition?: unknown } | undefined)?.condition === true
+
+/**
  * Server event action → cache work. The event's action is in the store (and DevTools) at once; its cache work is
  * queued and done at the end of the task (a microtask), together with that of every other event of the same burst:
  * one patch per cached list per burst, one notification (the actions are auto-batched). An ack or HTTP answer to
@@ -86,11 +93,17 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
       return
     }
     // Before the events that waited for it run again over it.
-    if (readMarks.size > 0 && (getConversations.matchFulfilled(action) || getConversations.matchRejected(action)))
+    if (
+      readMarks.size > 0 &&
+      (getConversations.matchFulfilled(action) || getConversations.matchRejected(action)) &&
+      !readNothing(action)
+    )
       readMarks.clear()
     if (covered.size > 0 && getConversations.matchFulfilled(action)) covered.clear()
     // The cheap test first: RTK Query's fulfilled/rejected matchers run for every action otherwise (a burst's too).
-    if (parked.length > 0 && readLanded(action)) {
+    // A subscription that read nothing is no landing: run again over the same data, a read would take back a message
+    // the marks (kept) then count as already applied.
+    if (parked.length > 0 && readLanded(action) && !readNothing(action)) {
       // In front of what was queued since they were parked (the confirmation of a send the landed thread holds is
       // queued while that read lands, before this runs): they came first, and a list takes a message only when it is
       // newer than its last one, so an older message run after a newer one would never count as unread.

@@ -153,6 +153,47 @@ describe('a read of a conversation during a read of the list', () => {
   })
 })
 
+describe('a subscription to the list while it is read (nothing read for it)', () => {
+  const unread = (state: unknown) =>
+    api.endpoints.getConversations
+      .select()(state as never)
+      .data?.find((c) => c.id === 'c1')?.unreadCount
+
+  // The read, then m6, both over a list read again, waiting for its answer; a page showing the list opens meanwhile:
+  // RTK Query's `rejected` (marked `condition`) for it is no answer, and m6, unread over the list, stays unread.
+  test('the read, then m6, while the list is read again: m6 stays unread when a page subscribes', async () => {
+    const { stub, waiting } = await heldHttp()
+    const { store, sockets } = setup(stub.url)
+    sockets.last.serverConnect()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    const list = store.dispatch(api.endpoints.getConversations.initiate())
+    await eventually(() => expect(waiting).toHaveLength(1))
+    const m5 = fromBob(5)
+    waiting[0]!.answer({ status: 200, body: [conversation('c1', { lastMessage: m5, updatedAt: m5.createdAt })] })
+    await list
+    const again = list.refetch()
+    await eventually(() => expect(waiting).toHaveLength(2))
+    sockets.last.serverEmit('conversation:read', { conversationId: 'c1', unreadCount: 0 }, { offset: 11 })
+    await eventually(() => expect(store.getState().socket.connection.offset).toBe(11))
+    await settle()
+    const m6 = fromBob(6)
+    sockets.last.serverEmit('message:new', m6, { offset: 12 })
+    await eventually(() => expect(unread(store.getState())).toBe(1))
+    const page = store.dispatch(api.endpoints.getConversations.initiate())
+    await settle()
+    expect(waiting).toHaveLength(2)
+    expect(unread(store.getState())).toBe(1)
+    waiting[1]!.answer({ status: 200, body: [conversation('c1', { lastMessage: m5, updatedAt: m5.createdAt })] })
+    await again
+    await page
+    await settle()
+    expect(unread(store.getState())).toBe(1)
+    page.unsubscribe()
+    list.unsubscribe()
+    store.dispose()
+  })
+})
+
 describe('a read of the conversation the list already reflects, delivered after the list landed', () => {
   const unread = (state: unknown) =>
     api.endpoints.getConversations
@@ -191,6 +232,34 @@ describe('a read of the conversation the list already reflects, delivered after 
     await eventually(() => expect(store.getState().socket.connection.offset).toBe(12))
     await settle()
     expect(unread(store.getState())).toBe(1)
+    read.unsubscribe()
+    store.dispose()
+  })
+
+  // A page that shows the list mounts between the two (the Messages page opened): its subscription finds the list
+  // cached and reads nothing, which RTK Query says with a `rejected` action marked `condition`. No answer landed: the
+  // read applied over the list still stands, and m6 after it is still unread.
+  test('the read, then the list subscribed again (nothing read), then m6: m6 stays unread', async () => {
+    const { waiting, store, sockets, list: read } = await listAsked()
+    const m6 = fromBob(6)
+    waiting[0]!.answer({
+      status: 200,
+      body: [
+        conversation('c1', { lastMessage: m6, unreadCount: 1, updatedAt: m6.createdAt, readSeq: { [alice.id]: 5 } }),
+      ],
+    })
+    await read
+    sockets.last.serverEmit('conversation:read', { conversationId: 'c1', unreadCount: 0 }, { offset: 11 })
+    await eventually(() => expect(store.getState().socket.connection.offset).toBe(11))
+    await settle()
+    const page = store.dispatch(api.endpoints.getConversations.initiate())
+    await page
+    expect(waiting).toHaveLength(1)
+    sockets.last.serverEmit('message:new', m6, { offset: 12 })
+    await eventually(() => expect(store.getState().socket.connection.offset).toBe(12))
+    await settle()
+    expect(unread(store.getState())).toBe(1)
+    page.unsubscribe()
     read.unsubscribe()
     store.dispose()
   })
