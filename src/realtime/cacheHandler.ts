@@ -93,12 +93,7 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
       return
     }
     // Before the events that waited for it run again over it.
-    if (
-      readMarks.size > 0 &&
-      (getConversations.matchFulfilled(action) || getConversations.matchRejected(action)) &&
-      !readNothing(action)
-    )
-      readMarks.clear()
+    if (readMarks.size > 0 && getConversations.matchFulfilled(action)) readMarks.clear()
     if (covered.size > 0 && getConversations.matchFulfilled(action)) covered.clear()
     // The cheap test first: RTK Query's fulfilled/rejected matchers run for every action otherwise (a burst's too).
     // A subscription that read nothing is no landing: run again over the same data, a read would take back a message

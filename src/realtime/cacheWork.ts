@@ -555,6 +555,16 @@ export function cacheWorkForBurst(
     const id = (queued.payload as { conversationId: Id }).conversationId
     const o = queued.offset ?? 0
     const mark = marks.get(id) ?? [0, 0]
+    // A read applied over this list already (run again after a read of another entry landed, or after the list's own
+    // read failed: the list as it was): applied again, it would take back a message counted after it. It still waits
+    // for a read of the list under way, whose answer may not hold it.
+    if (queued.event === 'conversation:read' && o > 0 && o <= mark[0]) {
+      const list = read<Conversation[]>(fold.view, { endpointName: 'getConversations', arg: undefined })
+      if (list.kind === 'data') {
+        if (list.refetching) parked.push(queued)
+        continue
+      }
+    }
     // First applied over this list (not a parked event run again), after a read applied over it.
     fold.view.recount = o > mark[1] && mark[0] > 0 && mark[0] < o
     const message =

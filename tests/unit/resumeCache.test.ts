@@ -194,6 +194,50 @@ describe('a subscription to the list while it is read (nothing read for it)', ()
   })
 })
 
+describe('a read run again over the list it was applied over', () => {
+  const unread = (state: unknown) =>
+    api.endpoints.getConversations
+      .select()(state as never)
+      .data?.find((c) => c.id === 'c1')?.unreadCount
+
+  // The read, then m6, while the list is read again and c1's thread read: both wait, and run again when the thread
+  // lands, the list still being read. The read, applied again over the list that counts m6 after it, took m6 back.
+  test('the read, then m6, waiting for the list and the thread: m6 stays unread when the thread lands', async () => {
+    const { stub, waiting } = await heldHttp()
+    const { store, sockets } = setup(stub.url)
+    sockets.last.serverConnect()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    const list = store.dispatch(api.endpoints.getConversations.initiate())
+    await eventually(() => expect(waiting).toHaveLength(1))
+    const m5 = fromBob(5)
+    waiting[0]!.answer({ status: 200, body: [conversation('c1', { lastMessage: m5, updatedAt: m5.createdAt })] })
+    await list
+    const again = list.refetch()
+    const thread = store.dispatch(api.endpoints.getMessages.initiate('c1'))
+    await eventually(() => expect(waiting).toHaveLength(3))
+    const asked = waiting.slice(1)
+    const listAnswer = asked.find((w) => w.url.endsWith('/conversations'))!
+    const threadAnswer = asked.find((w) => w.url.endsWith('/messages'))!
+    sockets.last.serverEmit('conversation:read', { conversationId: 'c1', unreadCount: 0 }, { offset: 11 })
+    await eventually(() => expect(store.getState().socket.connection.offset).toBe(11))
+    await settle()
+    const m6 = fromBob(6)
+    sockets.last.serverEmit('message:new', m6, { offset: 12 })
+    await eventually(() => expect(unread(store.getState())).toBe(1))
+    threadAnswer.answer({ status: 200, body: [m5] })
+    await thread
+    await settle()
+    expect(unread(store.getState())).toBe(1)
+    listAnswer.answer({ status: 200, body: [conversation('c1', { lastMessage: m5, updatedAt: m5.createdAt })] })
+    await again
+    await settle()
+    expect(unread(store.getState())).toBe(1)
+    list.unsubscribe()
+    thread.unsubscribe()
+    store.dispose()
+  })
+})
+
 describe('a read of the conversation the list already reflects, delivered after the list landed', () => {
   const unread = (state: unknown) =>
     api.endpoints.getConversations
@@ -260,6 +304,32 @@ describe('a read of the conversation the list already reflects, delivered after 
     await settle()
     expect(unread(store.getState())).toBe(1)
     page.unsubscribe()
+    read.unsubscribe()
+    store.dispose()
+  })
+
+  // The list read again in between, and failing: it leaves the list as it was, with the read applied over it.
+  test('the read, then the list read again and refused, then m6: m6 stays unread', async () => {
+    const { waiting, store, sockets, list: read } = await listAsked()
+    const m6 = fromBob(6)
+    waiting[0]!.answer({
+      status: 200,
+      body: [
+        conversation('c1', { lastMessage: m6, unreadCount: 1, updatedAt: m6.createdAt, readSeq: { [alice.id]: 5 } }),
+      ],
+    })
+    await read
+    sockets.last.serverEmit('conversation:read', { conversationId: 'c1', unreadCount: 0 }, { offset: 11 })
+    await eventually(() => expect(store.getState().socket.connection.offset).toBe(11))
+    await settle()
+    const again = read.refetch()
+    await eventually(() => expect(waiting).toHaveLength(2))
+    waiting[1]!.answer({ status: 404, body: { error: { code: 'NOT_FOUND', message: 'x' } } })
+    await again
+    sockets.last.serverEmit('message:new', m6, { offset: 12 })
+    await eventually(() => expect(store.getState().socket.connection.offset).toBe(12))
+    await settle()
+    expect(unread(store.getState())).toBe(1)
     read.unsubscribe()
     store.dispose()
   })
