@@ -47,7 +47,6 @@ export const en = {
   'toast.lessonStatus':
     'Lesson “{subject}” {status, select, pending {is pending} confirmed {was confirmed} cancelled {was cancelled} completed {was completed} other {changed}}',
   'toast.contactRequested': 'New contact request',
-  'toast.contactRequestedFrom': 'New contact request from {name}',
   'toast.contactRequestStatus':
     'Contact request {status, select, pending {pending} accepted {accepted} declined {declined} other {changed}}',
 

@@ -43,7 +43,6 @@ export const fr: Catalogue = {
   'toast.lessonStatus':
     'Cours « {subject} » {status, select, pending {en attente} confirmed {confirmé} cancelled {annulé} completed {terminé} other {modifié}}',
   'toast.contactRequested': 'Nouvelle demande de contact',
-  'toast.contactRequestedFrom': 'Nouvelle demande de contact de {name}',
   'toast.contactRequestStatus':
     'Demande de contact {status, select, pending {en attente} accepted {acceptée} declined {refusée} other {modifiée}}',
 

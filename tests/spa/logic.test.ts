@@ -202,58 +202,6 @@ describe('toastNews: news for the user, not their own doings (in English words)'
   })
 })
 
-describe('toastNews names the person a contact request is with, from the cached people list', () => {
-  const request = {
-    id: 'r1',
-    studentId: alice.id,
-    tutorId: bob.id,
-    message: 'Hi',
-    status: 'pending' as const,
-    createdAt: '2026-11-24T08:00:00.000Z',
-    updatedAt: '2026-11-24T08:00:00.000Z',
-  }
-  const withPeople = {
-    [api.reducerPath]: api.reducer(
-      undefined,
-      api.util.upsertQueryEntries([{ endpointName: 'getUsers', arg: undefined, value: [alice, bob] }]),
-    ),
-  }
-  const withoutPeople = { [api.reducerPath]: api.reducer(undefined, { type: 'init' }) }
-  test.each([
-    [
-      'a tutor hears who asked',
-      serverEventActions['contactRequest:created'](request),
-      bob,
-      withPeople,
-      'New contact request from Alice',
-    ],
-    [
-      'a student hears which tutor answered',
-      serverEventActions['contactRequest:statusUpdated']({ ...request, status: 'accepted' }),
-      alice,
-      withPeople,
-      'Contact request (Bob) accepted',
-    ],
-    [
-      'without the people list, no name',
-      serverEventActions['contactRequest:created'](request),
-      bob,
-      withoutPeople,
-      'New contact request',
-    ],
-    [
-      'without the people list, an answer without a name',
-      serverEventActions['contactRequest:statusUpdated']({ ...request, status: 'declined' }),
-      alice,
-      withoutPeople,
-      'Contact request declined',
-    ],
-  ] as const)('%s', (_name, action, me, state, text) => {
-    const news = toastNews(action, me, state)
-    expect(news && english.formatMessage(news.message, news.message.values)).toBe(text)
-  })
-})
-
 describe('alreadyListed: a created event whose entity its cached list already holds is no news', () => {
   const request = (id: string): ContactRequest => ({
     id,

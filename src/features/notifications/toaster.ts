@@ -74,7 +74,6 @@ type ApiState = Parameters<ReturnType<typeof api.endpoints.getLessons.select>>[0
 // Made once: each `select()` is a memoized selector of its own.
 const cachedLessons = api.endpoints.getLessons.select()
 const cachedContactRequests = api.endpoints.getContactRequests.select()
-const cachedUsers = api.endpoints.getUsers.select()
 
 const holds = (list: readonly { id: Id }[] | undefined, id: Id) => list?.some((item) => item.id === id) ?? false
 
@@ -95,11 +94,8 @@ function setByMe<S extends string>(
 
 /** What one server event is as news. */
 interface EventNews<E extends ServerEventName> {
-  /**
-   * What it tells `me` as a toast, or `null`: something I did myself (my own booking, my confirmation) is no news to me.
-   * `nameOf` gives a person's name from the cached people list, `undefined` while it is not read.
-   */
-  toast: (payload: ServerEventPayload<E>, me: User, nameOf: (id: Id) => string | undefined) => News | null
+  /** What it tells `me` as a toast, or `null`: something I did myself (my own booking, my confirmation) is no news to me. */
+  toast: (payload: ServerEventPayload<E>, me: User) => News | null
   /**
    * Only for an event that brings a new card: whether its list as cached (what the pages read, argument `undefined`)
    * holds it already, and then it is no news (a replay on a resume, or the list's read came first). Such news is
@@ -134,33 +130,19 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
             message: { id: 'toast.lessonStatus', values: { subject: lesson.subject, status: lesson.status } },
           },
   },
-  // A request is told by whom it is with: a tutor asked by several students, or a student who asked several tutors,
-  // could not tell them apart otherwise. Without the people list, the words without a name.
   'contactRequest:created': {
-    toast: (request, me, nameOf) => {
-      if (request.studentId === me.id) return null
-      const name = nameOf(request.studentId)
-      return {
-        page: 'contactRequests',
-        message:
-          name === undefined
-            ? { id: 'toast.contactRequested' }
-            : { id: 'toast.contactRequestedFrom', values: { name } },
-      }
-    },
+    toast: (request, me) =>
+      request.studentId === me.id ? null : { page: 'contactRequests', message: { id: 'toast.contactRequested' } },
     listed: ({ id }, state) => holds(cachedContactRequests(state).data, id),
   },
   'contactRequest:statusUpdated': {
-    toast: (request, me, nameOf) => {
-      if (setByMe(CONTACT_REQUEST_TRANSITIONS, request, me)) return null
-      const name = nameOf(request.tutorId === me.id ? request.studentId : request.tutorId)
-      const { status } = request
-      const message: Message =
-        name === undefined
-          ? { id: 'toast.contactRequestStatus', values: { status } }
-          : { id: 'requests.statusSaid', values: { name, status } }
-      return { page: 'contactRequests', message }
-    },
+    toast: (request, me) =>
+      setByMe(CONTACT_REQUEST_TRANSITIONS, request, me)
+        ? null
+        : {
+            page: 'contactRequests',
+            message: { id: 'toast.contactRequestStatus', values: { status: request.status } },
+          },
   },
 }
 
@@ -190,16 +172,12 @@ export function alreadyListed(action: UnknownAction, state: unknown): boolean {
  * What a toast says for an incoming server event (`TOAST_NEWS`), or `null` when there is nothing to tell `me`. A
  * message id, not text: the toast is worded in the language chosen when it shows.
  *
- * Names come from the people list cached in `state`.
- *
- * @example toastNews(serverEventActions['lesson:created'](lesson), tutor, store.getState())
+ * @example toastNews(serverEventActions['lesson:created'](lesson), tutor)
  * // { page: 'lessons', message: { id: 'toast.lessonRequested', values: { subject: 'Algebra' } } }
  */
-export function toastNews(action: UnknownAction, me: User | null, state?: unknown): News | null {
+export function toastNews(action: UnknownAction, me: User | null): News | null {
   const news = newsOf(action)
-  if (!me || !news) return null
-  const people = state === undefined ? undefined : cachedUsers(state as ApiState).data
-  return news.toast(action.payload as never, me, (id) => people?.find((u) => u.id === id)?.name)
+  return me && news ? news.toast(action.payload as never, me) : null
 }
 
 /**
@@ -345,7 +323,7 @@ export function createToaster({
       heard.clear()
       for (const key of [...unanswered.keys()]) forget(key)
     }
-    const news = known || own ? null : toastNews(told, me, store.getState())
+    const news = known || own ? null : toastNews(told, me)
     if (news && openPage() !== news.page) {
       const toast: Toast = { id: nextId++, ...news }
       show([...keptFor(shown.get()), toast])
