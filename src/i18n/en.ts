@@ -46,9 +46,9 @@ export const en = {
   'toast.lessonRequested': 'New lesson request: {subject}',
   'toast.lessonStatus':
     'Lesson “{subject}” {status, select, pending {is pending} confirmed {was confirmed} cancelled {was cancelled} completed {was completed} other {changed}}',
-  'toast.contactRequested': 'New contact request',
-  'toast.contactRequestStatus':
-    'Contact request {status, select, pending {pending} accepted {accepted} declined {declined} other {changed}}',
+  // A request's news names the other person: a tutor's requests come from several students, a student's answers from
+  // several tutors (an answer's toast says it as the requests page does, `requests.statusSaid`).
+  'toast.contactRequested': 'New contact request from {name}',
 
   // Errors: the SPA's own words for each code (the server's messages are English and for developers)
   'error.UNAUTHORIZED': 'Your session has ended. Log in again.',

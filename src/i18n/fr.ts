@@ -42,9 +42,7 @@ export const fr: Catalogue = {
   'toast.lessonRequested': 'Nouvelle demande de cours : {subject}',
   'toast.lessonStatus':
     'Cours « {subject} » {status, select, pending {en attente} confirmed {confirmé} cancelled {annulé} completed {terminé} other {modifié}}',
-  'toast.contactRequested': 'Nouvelle demande de contact',
-  'toast.contactRequestStatus':
-    'Demande de contact {status, select, pending {en attente} accepted {acceptée} declined {refusée} other {modifiée}}',
+  'toast.contactRequested': 'Nouvelle demande de contact\u202f: {name}',
 
   'error.UNAUTHORIZED': 'Votre session a pris fin. Reconnectez-vous.',
   'error.FORBIDDEN': 'Vous n’avez pas le droit de faire cela.',

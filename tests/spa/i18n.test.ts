@@ -154,8 +154,8 @@ describe('plurals', () => {
     expect(intl('fr').formatMessage({ id: 'toast.lessonStatus' }, { subject: 'Algèbre', status: 'cancelled' })).toBe(
       'Cours «\u202fAlgèbre\u202f» annulé',
     )
-    expect(intl('en').formatMessage({ id: 'toast.contactRequestStatus' }, { status: 'declined' })).toBe(
-      'Contact request declined',
+    expect(intl('en').formatMessage({ id: 'requests.statusSaid' }, { name: 'Bob', status: 'declined' })).toBe(
+      'Contact request (Bob) declined',
     )
   })
 })

@@ -177,14 +177,14 @@ describe('toastNews: news for the user, not their own doings (in English words)'
       'a tutor hears of a request',
       serverEventActions['contactRequest:created'](request),
       bob,
-      { page: 'contactRequests', text: 'New contact request' },
+      { page: 'contactRequests', text: 'New contact request from Alice' },
     ],
     ['the student who sent it does not', serverEventActions['contactRequest:created'](request), alice, null],
     [
       'an answer reaches the student',
       serverEventActions['contactRequest:statusUpdated']({ ...request, status: 'accepted' }),
       alice,
-      { page: 'contactRequests', text: 'Contact request accepted' },
+      { page: 'contactRequests', text: 'Contact request (Bob) accepted' },
     ],
     [
       'the tutor who answered does not',
@@ -196,9 +196,10 @@ describe('toastNews: news for the user, not their own doings (in English words)'
     ['other actions', { type: 'socket/message:new', payload: message(1) }, alice, null],
   ] as const)('%s', (_name, action, me, expected) => {
     const news = toastNews(action, me)
-    expect(news && { page: news.page, text: english.formatMessage(news.message, news.message.values) }).toEqual(
-      expected,
-    )
+    // The person the news is about is named as the page names them (Toasts.tsx).
+    const name = [alice, bob].find((u) => u.id === news?.person)?.name
+    const values = name === undefined ? news?.message.values : { ...news?.message.values, name }
+    expect(news && { page: news.page, text: english.formatMessage(news.message, values) }).toEqual(expected)
   })
 })
 

@@ -264,7 +264,7 @@ describe('the other person’s change is still a toast on another page', () => {
       name: 'the tutor declines a request: the student hears of it',
       me: alice,
       event: serverEventActions['contactRequest:statusUpdated']({ ...r1, status: 'declined', updatedAt: later }),
-      id: 'toast.contactRequestStatus',
+      id: 'requests.statusSaid',
     },
   ])('$name', async ({ me, event, id }) => {
     const { store, toaster } = await messagesPageWithToasts(page, me)

@@ -2,6 +2,7 @@
 import type { UnknownAction } from '@reduxjs/toolkit'
 import { act } from 'react'
 import { afterEach, describe, expect, test } from 'vitest'
+import { api as apiSlice } from '../../src/api'
 import { createToaster } from '../../src/features/notifications/toaster'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { serverEventActions } from '../../src/realtime'
@@ -28,6 +29,8 @@ async function openAs(hash: string, fetchFn = api) {
   const { store } = appStore(fetchFn, { extraMiddleware: [toaster.middleware] })
   renderApp(page.root, store, toaster)
   await eventually(() => expect(page.container.querySelector('main h1, main h2')).not.toBeNull())
+  // The people are read (news of a request names its student).
+  await eventually(() => expect(apiSlice.endpoints.getUsers.select()(store.getState()).data).toBeDefined())
   return { store, toaster, said: politeSaid() }
 }
 
@@ -41,7 +44,7 @@ describe('news for the page that is open', () => {
       locale: 'en',
       hash: '#/contact-requests',
       event: () => serverEventActions['contactRequest:created'](request),
-      said: 'New contact request',
+      said: 'New contact request from Bob',
     },
     {
       name: 'a new lesson request, on the lessons page (fr)',
@@ -66,7 +69,7 @@ describe('news for the page that is open', () => {
     )
     act(() => void store.dispatch(serverEventActions['contactRequest:created'](request)))
     // The creation is said; the status change of a card not drawn (the list was empty) is said by nobody here.
-    await eventually(() => expect(said).toContain('New contact request'))
+    await eventually(() => expect(said).toContain('New contact request from Bob'))
     expect(said.filter((s) => /declined|refusée/i.test(s))).toEqual([])
     store.dispose()
   })
@@ -76,7 +79,7 @@ describe('news for the page that is open', () => {
     act(() => void store.dispatch(serverEventActions['contactRequest:created'](request)))
     expect(toaster.getSnapshot().map((t) => t.message.id)).toEqual(['toast.contactRequested'])
     await act(async () => {})
-    expect(said.filter((s) => s === 'New contact request')).toEqual([])
+    expect(said.filter((s) => s.startsWith('New contact request'))).toEqual([])
     store.dispose()
   })
 })
@@ -109,7 +112,7 @@ describe('a created event for a card already listed', () => {
       card: '[data-testid=contact-request]',
       created: (n: number) => serverEventActions['contactRequest:created'](requestN(n)),
       news: (_n: number) => ({ id: 'toast.contactRequested' }),
-      said: (_n: number) => 'New contact request',
+      said: (_n: number) => 'New contact request from Bob',
     },
   ]
   const cards = (selector: string) => page.container.querySelectorAll(selector)

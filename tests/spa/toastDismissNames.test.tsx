@@ -20,6 +20,8 @@ async function twoToastsForBob() {
   const toasts = await eventually(() => {
     const found = [...page.container.querySelectorAll<HTMLElement>('[data-testid=toast]')]
     expect(found).toHaveLength(2)
+    // The request's toast names its student once the people are read.
+    expect(found[1]!.textContent).toMatch(/Alice/)
     return found
   })
   return {
@@ -32,8 +34,8 @@ async function twoToastsForBob() {
 describe('each toast’s close button says which toast it closes', () => {
   test('in English', async () => {
     const { store, names, texts } = await twoToastsForBob()
-    expect(texts).toEqual(['New lesson request: Algebra', 'New contact request'])
-    expect(names).toEqual(['Dismiss: New lesson request: Algebra', 'Dismiss: New contact request'])
+    expect(texts).toEqual(['New lesson request: Algebra', 'New contact request from Alice'])
+    expect(names).toEqual(['Dismiss: New lesson request: Algebra', 'Dismiss: New contact request from Alice'])
     store.dispose()
   })
 

@@ -12,7 +12,9 @@ import {
 import { useAnnounce } from '../../app/Announcer'
 import { hrefFor } from '../../app/router'
 import { FormattedMessage } from 'react-intl'
+import type { Id } from '../../contract'
 import { useT, type Message } from '../../i18n'
+import { usePeople, type People } from '../shared/people'
 import type { Toaster } from './toaster'
 
 export const ToasterContext = createContext<Toaster | null>(null)
@@ -20,8 +22,13 @@ export const ToasterContext = createContext<Toaster | null>(null)
 const noToasts = [] as const
 const noop = () => () => {}
 
-/** The values people wrote (a lesson's subject): they keep their own direction inside our sentence. */
-const WRITTEN = new Set(['subject'])
+/** The values people wrote (a lesson's subject, a name): they keep their own direction inside our sentence. */
+const WRITTEN = new Set(['subject', 'name'])
+
+/** A message's values with the name of the person it is about (`Toast.person`), as the page knows them now. */
+function valuesOf(message: Message, person: Id | undefined, people: People): Message['values'] {
+  return person === undefined ? message.values : { ...message.values, name: people.nameOf(person) }
+}
 function isolated(values: Message['values']): Record<string, ReactNode> | undefined {
   if (!values) return undefined
   const shown: Record<string, ReactNode> = { ...values }
@@ -71,8 +78,12 @@ export function Toasts() {
   const toasts = useSyncExternalStore(toaster?.subscribe ?? noop, toaster?.getSnapshot ?? (() => noToasts))
   const region = useRef<HTMLElement>(null)
   const announce = useAnnounce()
+  const people = usePeople()
   // News for the page that is open is no toast (its card is right there), but is said, in the language of the moment.
-  useEffect(() => toaster?.subscribeSaid((message) => announce(t(message.id, message.values))), [toaster, announce, t])
+  useEffect(
+    () => toaster?.subscribeSaid((message, person) => announce(t(message.id, valuesOf(message, person, people)))),
+    [toaster, announce, t, people],
+  )
   /** The toast the keyboard is in, if any. */
   const focused = useRef<number | null>(null)
   /** Whether keyboard focus is in the region, and the pointer over it: while either is, no toast's time runs out. */
@@ -128,24 +139,27 @@ export function Toasts() {
         }
       }}
     >
-      {toasts.map((toast) => (
-        <div className="toast" key={toast.id} data-testid="toast" data-toast-id={toast.id}>
-          <a
-            href={hrefFor(toast.page === 'lessons' ? { page: 'lessons' } : { page: 'contactRequests' })}
-            onClick={() => toaster?.dismiss(toast.id)}
-          >
-            <FormattedMessage id={toast.message.id} values={isolated(toast.message.values)} />
-          </a>
-          <button
-            type="button"
-            className="toast-close"
-            aria-label={t('toasts.dismiss', { toast: t(toast.message.id, toast.message.values) })}
-            onClick={() => toaster?.dismiss(toast.id)}
-          >
-            ×
-          </button>
-        </div>
-      ))}
+      {toasts.map((toast) => {
+        const values = valuesOf(toast.message, toast.person, people)
+        return (
+          <div className="toast" key={toast.id} data-testid="toast" data-toast-id={toast.id}>
+            <a
+              href={hrefFor(toast.page === 'lessons' ? { page: 'lessons' } : { page: 'contactRequests' })}
+              onClick={() => toaster?.dismiss(toast.id)}
+            >
+              <FormattedMessage id={toast.message.id} values={isolated(values)} />
+            </a>
+            <button
+              type="button"
+              className="toast-close"
+              aria-label={t('toasts.dismiss', { toast: t(toast.message.id, values) })}
+              onClick={() => toaster?.dismiss(toast.id)}
+            >
+              ×
+            </button>
+          </div>
+        )
+      })}
     </section>
   )
 }

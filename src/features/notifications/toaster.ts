@@ -22,6 +22,11 @@ export interface Toast {
   /** The page the toast points to; a toast is only raised when another page is open. */
   page: Exclude<Page, 'messages'>
   message: Message
+  /**
+   * The other person the news is about, when its words name them (`{name}`): named as the page knows them when it is
+   * shown, so people read after the news still get their name.
+   */
+  person?: Id
 }
 
 export interface Toaster {
@@ -39,7 +44,7 @@ export interface Toaster {
    * News of a new card on the page that is open (an entry of `TOAST_NEWS` with `listed`): no toast, its card is there, but nothing in
    * the page says it arrived; the listener says it (the toast region, through the announcer).
    */
-  subscribeSaid(listener: (message: Message) => void): () => void
+  subscribeSaid(listener: (message: Message, person?: Id) => void): () => void
 }
 
 interface ToasterOptions {
@@ -63,7 +68,7 @@ const liveIn = (state: unknown) => {
   return connection?.status === 'connected' && !connection.syncing
 }
 
-type News = Pick<Toast, 'page' | 'message'>
+type News = Pick<Toast, 'page' | 'message' | 'person'>
 
 /** How many toasts show at once (but while the user is in the region): a newer one takes the oldest's place. */
 const MOST_TOASTS = 4
@@ -132,7 +137,9 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
   },
   'contactRequest:created': {
     toast: (request, me) =>
-      request.studentId === me.id ? null : { page: 'contactRequests', message: { id: 'toast.contactRequested' } },
+      request.studentId === me.id
+        ? null
+        : { page: 'contactRequests', message: { id: 'toast.contactRequested' }, person: request.studentId },
     listed: ({ id }, state) => holds(cachedContactRequests(state).data, id),
   },
   'contactRequest:statusUpdated': {
@@ -141,7 +148,8 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
         ? null
         : {
             page: 'contactRequests',
-            message: { id: 'toast.contactRequestStatus', values: { status: request.status } },
+            message: { id: 'requests.statusSaid', values: { status: request.status } },
+            person: request.tutorId === me.id ? request.studentId : request.tutorId,
           },
   },
 }
@@ -228,7 +236,7 @@ export function createToaster({
     if (toasts.some((t) => t.id === id)) show(toasts.filter((t) => t.id !== id))
   }
 
-  const saidListeners = new Set<(message: Message) => void>()
+  const saidListeners = new Set<(message: Message, person?: Id) => void>()
 
   const userOf = (state: unknown) => (state as { auth?: { user: User | null } }).auth?.user ?? null
 
@@ -329,7 +337,7 @@ export function createToaster({
       show([...keptFor(shown.get()), toast])
       start(toast.id)
     } else if (news && newsOf(told)?.listed) {
-      for (const listener of saidListeners) listener(news.message)
+      for (const listener of saidListeners) listener(news.message, news.person)
     }
     return result
   }
