@@ -8,6 +8,7 @@ import {
   createSocketMiddleware,
   shutdown,
   type CreateSocket,
+  type SocketFactoryOptions,
   type SocketMiddlewareOptions,
   type StorageLike,
 } from '../realtime'
@@ -143,6 +144,14 @@ export function makeStore(options: MakeStoreOptions = {}) {
   })
 }
 
+/**
+ * The page's Socket.IO transports: a WebSocket from the first request, HTTP long-polling only where one cannot open.
+ * Polling first (socket.io-client's default) sends a session's requests on whichever of the browser's connections is
+ * free: behind a load balancer without sticky sessions (`npm run cluster`'s, nginx's round-robin) they reach other
+ * nodes, which refuse a session they did not open (400), and the page does not come online.
+ */
+const PAGE_TRANSPORTS: SocketFactoryOptions = { transports: ['websocket', 'polling'], tryAllTransports: true }
+
 function socketMiddleware(options: MakeStoreOptions, { apiUrl, storage, lock, tabs }: StoreEdges) {
   return createSocketMiddleware<RootState>({
     apiUrl,
@@ -155,6 +164,7 @@ function socketMiddleware(options: MakeStoreOptions, { apiUrl, storage, lock, ta
     refreshFailed,
     storage, // the durable outbox lives next to the session, one key per user
     ...options.realtime,
+    socketOptions: { ...PAGE_TRANSPORTS, ...options.realtime?.socketOptions },
     drainLock: lock,
     tabs,
   })

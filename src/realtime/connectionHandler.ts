@@ -117,8 +117,8 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     handshakeToken = null
     const current = getState()
     const url = typeof options.apiUrl === 'function' ? options.apiUrl(current) : options.apiUrl
-    const createOwn = () =>
-      (options.createSocket ?? io)(url, {
+    const createOwn = () => {
+      const own = (options.createSocket ?? io)(url, {
         ...options.socketOptions,
         autoConnect: false,
         // The machine reconnects with its own backoff (and the online/visible triggers): Socket.IO's would put
@@ -130,6 +130,9 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
         // and the offset applied so far is resumed from.
         auth: (cb: (data: object) => void) => cb(handshakeAuth(getState())),
       }) as AppSocket
+      startOnPollingAfterTimeout(own)
+      return own
+    }
     const userId = options.selectUserId?.(current) ?? null
     // Shared by the browser's tabs (held here, or a follower's proxy), or a socket of this store's own.
     const made: TabsSocket =
@@ -285,4 +288,23 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     // bench/README.md, "Measurements behind choices in the source").
     for (let i = 0; i < steps.length; i++) step(steps[i]!)
   }
+}
+
+/**
+ * A socket that starts on a WebSocket and may fall back (`transports: ['websocket', 'polling']` with
+ * `tryAllTransports`, the page's) moves on when the WebSocket fails, but one that neither opens nor fails (a proxy
+ * holding the upgrade) ends only at the manager's connect timeout, and each attempt after it would wait as long: from
+ * the first such timeout on, its attempts start on long-polling (which still upgrades to a WebSocket where one opens).
+ */
+function startOnPollingAfterTimeout(socket: AppSocket): void {
+  const manager = (socket as { io?: unknown }).io as
+    | { on?(event: 'error', listener: (error: unknown) => void): unknown; opts?: { transports?: unknown } }
+    | undefined
+  if (typeof manager?.on !== 'function') return
+  manager.on('error', (error) => {
+    const transports = manager.opts?.transports
+    if (!(error instanceof Error) || error.message !== 'timeout' || !Array.isArray(transports)) return
+    if (transports[0] === 'websocket' && transports.includes('polling'))
+      manager.opts!.transports = ['polling', ...transports.filter((transport) => transport !== 'polling')]
+  })
 }
