@@ -1,11 +1,11 @@
 import type { Middleware } from '@reduxjs/toolkit'
-import { internalError, selectPendingMessages, type SocketRootState } from '../realtime'
+import { internalError, outboxSaved, selectPendingMessages, type SocketRootState } from '../realtime'
 import { createViewState } from './viewState'
 
 /**
  * Whether this tab holds unsent messages that would not survive the page: the storage refused the outbox (full, or
  * writes refused), or the browser gave the page no storage at all. View state kept outside Redux (as the toaster's):
- * the layer's report (`socket/internalError` from `outboxStorage`) and the outbox it reads are in DevTools already,
+ * the layer's reports (`socket/internalError` from `outboxStorage`, `socket/outboxSaved`) and the outbox it reads are in DevTools already,
  * and a slice reacting to a `socket/…` action would have to join the store's shortcut (`socketActionBypass.ts`).
  */
 export interface UnsavedOutbox {
@@ -39,9 +39,9 @@ function askBeforeLeaving(event: BeforeUnloadEvent) {
 }
 
 /**
- * The layer reports a refused write once per failing streak and says nothing when the streak ends (a write that goes
- * through, at the outbox's next change), so the state is kept from the report until the outbox is empty: then nothing
- * unsent is left to lose.
+ * The layer reports a refused write once per failing streak, and its end (`socket/outboxSaved`: a write that goes
+ * through, at the outbox's next change, stores what was refused too), so the state is kept from the report until that
+ * end, or until the outbox is empty: then nothing unsent is left to lose.
  *
  * @example const unsaved = watchUnsavedOutbox({ durable: true, noticeAfterMs: 2000, page: window })
  */
@@ -86,9 +86,11 @@ export function watchUnsavedOutbox({ durable, noticeAfterMs, page }: UnsavedOutb
       (action as { type?: unknown }).type === internalError.type &&
       internalError.match(action) &&
       action.payload.where === 'outboxStorage'
+    // Storage took the outbox again: what it refused is saved with what came since.
+    const saved = unsaved && durable && (action as { type?: unknown }).type === outboxSaved.type
     if (!disposed && (refused || unsaved || !durable)) {
       const pending = selectPendingMessages(api.getState() as SocketRootState).length > 0
-      set(pending && (refused || unsaved || !durable))
+      set(pending && (refused || (unsaved && !saved) || !durable))
     }
     return result
   }

@@ -239,6 +239,14 @@ export const sendRetryScheduled = createAction<{
 export const internalError = createAction<{ where: string; message: string }>(`${PREFIX}internalError`)
 
 /**
+ * Storage took the user's outbox again after refusing it (`internalError` from `outboxStorage`): every unsent send is
+ * saved once more, so none would be lost with the page.
+ *
+ * @example dispatch(outboxSaved())
+ */
+export const outboxSaved = createAction(`${PREFIX}outboxSaved`)
+
+/**
  * The durable outbox of the logged-in user was read back from storage (a reload, or the next login of that user).
  *
  * @example dispatch(outboxRestored({ entries: createOutboxStorage(localStorage).load('u1') }))

@@ -22,6 +22,7 @@ export {
   sendFailed,
   sendRetryScheduled,
   internalError,
+  outboxSaved,
   socketHolderRequested,
   outboxRestored,
   sendRejected,

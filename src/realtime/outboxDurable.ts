@@ -1,6 +1,6 @@
 import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
 import type { Id } from '../contract'
-import { internalError, outboxRestored } from './actions'
+import { internalError, outboxRestored, outboxSaved } from './actions'
 import { goesBeforeOwn } from './outboxMachine'
 import { createOutboxStorage, outboxMirror, type StorageLike } from './outboxStorage'
 import type { PendingMessage, SocketRootState } from './socketSlice'
@@ -26,12 +26,22 @@ export function durableOutbox(
    */
   let runMark = 0
 
+  /** The last write storage was asked to take was refused: the next one it takes ends that (`outboxSaved`). */
+  let refusing = false
+
   /** Mirrors what changed in the outbox since the last write storage took into the user's stored outbox. */
   function persist() {
     const user = mirroring()
     if (user === null || user !== userId()) return
-    if (mirror.write(user, getState().socket.outbox) === 'refused')
+    const result = mirror.write(user, getState().socket.outbox)
+    if (result === 'unchanged') return
+    const wasRefusing = refusing
+    refusing = result === 'refused' || result === 'stillRefused'
+    if (result === 'refused')
       dispatch(internalError({ where: 'outboxStorage', message: 'The unsent messages could not be saved in storage' }))
+    // A write that merges what was refused with this change stores every unsent send: the page, told they would be
+    // lost with it, is told they are not any more.
+    else if (wasRefusing && !refusing) dispatch(outboxSaved())
   }
 
   return {

@@ -163,6 +163,28 @@ describe('unsent messages the storage refused', () => {
     store.dispose()
   })
 
+  test('are no longer told about once the storage takes them after all (a later write stores them with it)', async () => {
+    const storage = fullStorage()
+    const { store, send } = await openThread({ storage, unsavedNoticeAfterMs: 0 })
+    send('hello')
+    await eventually(() => expect(notice()?.textContent).toBe(NOTICE.en))
+    expect(leavingAsks()).toBe(true)
+    // Room again (a draft or another message gone): the next send's write stores both; neither is sent yet.
+    storage.full = false
+    send('again')
+    await eventually(() => expect(shown('again', 'pending')).toBe(true))
+    const stored = JSON.parse(storage.getItem(`talemy.outbox.${alice.id}`) ?? '[]') as { content: string }[]
+    expect(stored.map((m) => m.content)).toEqual(['hello', 'again'])
+    await eventually(() => expect(notice()).toBeNull())
+    expect(leavingAsks()).toBe(false)
+    // Full again: a send it refuses is told about again.
+    storage.full = true
+    send('third')
+    await eventually(() => expect(notice()?.textContent).toBe(NOTICE.en))
+    expect(leavingAsks()).toBe(true)
+    store.dispose()
+  })
+
   // The grace is an hour here, so that however slow the machine, everything below happens within it.
   test('are not told about when they are sent within the grace period (no flash at each send)', async () => {
     const { store, sockets, send } = await openThread({ storage: fullStorage(), unsavedNoticeAfterMs: 3_600_000 })

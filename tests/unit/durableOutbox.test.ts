@@ -1238,15 +1238,22 @@ describe('a storage that refuses to write', () => {
     expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k2'])
     store.dispatch(shutdown())
   })
-  test('once storage takes writes again, the next change stores the sends it refused too, not only the new one', async () => {
+  test('once storage takes writes again, the next change stores the sends it refused too, not only the new one, and says so once (socket/outboxSaved)', async () => {
     const flaky = refusingStorage(true)
     const storage = flaky.backing
-    const { store } = tab(await deadUrl(), flaky.storage)
+    const { store, actions } = tab(await deadUrl(), flaky.storage)
+    const saidSaved = () => actions.filter((a) => a.type === 'socket/outboxSaved').length
     store.dispatch(send('k1'))
     expect(savedIds(storage)).toEqual([])
+    expect(saidSaved()).toBe(0)
     flaky.refusing = false
     store.dispatch(send('k2'))
     expect(savedIds(storage)).toEqual(['k1', 'k2'])
+    expect(saidSaved()).toBe(1)
+    // Writes that storage took all along say nothing.
+    store.dispatch(send('k3'))
+    expect(savedIds(storage)).toEqual(['k1', 'k2', 'k3'])
+    expect(saidSaved()).toBe(1)
     store.dispatch(shutdown())
   })
   test('a change made while a refusal is reported (a store listener) is of the same streak, and a write it gets through ends the streak', async () => {
