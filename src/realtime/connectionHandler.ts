@@ -117,8 +117,8 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     handshakeToken = null
     const current = getState()
     const url = typeof options.apiUrl === 'function' ? options.apiUrl(current) : options.apiUrl
-    const createOwn = () => {
-      const own = (options.createSocket ?? io)(url, {
+    const createOwn = () =>
+      (options.createSocket ?? io)(url, {
         ...options.socketOptions,
         autoConnect: false,
         // The machine reconnects with its own backoff (and the online/visible triggers): Socket.IO's would put
@@ -130,9 +130,6 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
         // and the offset applied so far is resumed from.
         auth: (cb: (data: object) => void) => cb(handshakeAuth(getState())),
       }) as AppSocket
-      startOnPollingAfterTimeout(own)
-      return own
-    }
     const userId = options.selectUserId?.(current) ?? null
     // Shared by the browser's tabs (held here, or a follower's proxy), or a socket of this store's own.
     const made: TabsSocket =
@@ -152,14 +149,23 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       : () => {}
     ctx.holder.set(exposed)
     // The server's pings (Socket.IO's Manager says each): the wall-clock sign that the socket still lives.
-    const manager = exposed?.io as { on?(e: 'ping', l: () => void): unknown; off?(e: 'ping', l: () => void): unknown }
+    const manager = exposed?.io as {
+      on?(e: 'ping' | 'error', l: (error?: unknown) => void): unknown
+      off?(e: 'ping' | 'error', l: (error?: unknown) => void): unknown
+      opts?: { transports?: unknown }
+    }
     const heard = () => {
       lastHeardAt = ctx.now()
     }
     // Without a manager to say its pings (a stand-in socket), the silence cannot be told from a sleep: not tracked.
     pinged = typeof manager?.on === 'function'
     manager?.on?.('ping', heard)
-    const unping = () => void manager?.off?.('ping', heard)
+    const timedOut = (error: unknown) => startOnPollingAfterTimeout(manager, error)
+    manager?.on?.('error', timedOut)
+    const unping = () => {
+      manager?.off?.('ping', heard)
+      manager?.off?.('error', timedOut)
+    }
     // The same manager (absent for a stand-in socket or a follower's proxy, whose holder watches the real one).
     const unstall = pinged
       ? watchStalledUpgrade(manager as UpgradingManager, () => {
@@ -294,17 +300,12 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
  * A socket that starts on a WebSocket and may fall back (`transports: ['websocket', 'polling']` with
  * `tryAllTransports`, the page's) moves on when the WebSocket fails, but one that neither opens nor fails (a proxy
  * holding the upgrade) ends only at the manager's connect timeout, and each attempt after it would wait as long: from
- * the first such timeout on, its attempts start on long-polling (which still upgrades to a WebSocket where one opens).
+ * the first such timeout on, its manager's attempts start on long-polling (which still upgrades to a WebSocket where
+ * one opens).
  */
-function startOnPollingAfterTimeout(socket: AppSocket): void {
-  const manager = (socket as { io?: unknown }).io as
-    | { on?(event: 'error', listener: (error: unknown) => void): unknown; opts?: { transports?: unknown } }
-    | undefined
-  if (typeof manager?.on !== 'function') return
-  manager.on('error', (error) => {
-    const transports = manager.opts?.transports
-    if (!(error instanceof Error) || error.message !== 'timeout' || !Array.isArray(transports)) return
-    if (transports[0] === 'websocket' && transports.includes('polling'))
-      manager.opts!.transports = ['polling', ...transports.filter((transport) => transport !== 'polling')]
-  })
+function startOnPollingAfterTimeout(manager: { opts?: { transports?: unknown } } | undefined, error: unknown): void {
+  if (!(error instanceof Error) || error.message !== 'timeout') return
+  const transports = manager?.opts?.transports
+  if (!Array.isArray(transports) || transports[0] !== 'websocket' || !transports.includes('polling')) return
+  manager!.opts!.transports = ['polling', ...transports.filter((transport) => transport !== 'polling')]
 }
