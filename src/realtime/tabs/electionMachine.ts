@@ -22,6 +22,11 @@ export type ElectionState =
       maxTerm: number
       heardAt: number
       hidden: boolean
+      /**
+       * The last tab heard beating that does not outrank `leader` (a beat taken for stale), and when. A tab that took
+       * the lock without having heard the holder this tab follows (opened meanwhile) beats with a term no higher.
+       */
+      other?: FollowedLeader & { heardAt: number }
     }
   | { status: 'leading'; term: number; lastBeatAt: number; hidden: boolean }
   /**
@@ -135,11 +140,22 @@ export const electionTransition = (config: ElectionConfig) => {
   const gone = (state: Following): ElectionEffect[] =>
     state.leader ? [{ type: 'leaderGone', leader: state.leader.id }] : []
 
-  /** The lock taken from a silent holder: the queued request goes first. */
-  const steal = (state: Following): Result => [
-    { ...state, lock: 'stealing', leader: null },
-    [...gone(state), { type: 'releaseLock' }, { type: 'requestLock', steal: true }],
-  ]
+  /**
+   * The followed holder has been silent for the whole wait: the lock is taken from it, the queued request going first.
+   * Unless another tab has beaten within that wait, taken for stale: that tab holds the lock now (it took it from the
+   * holder followed here, having never heard it, so with a term no higher), and is followed instead of robbed.
+   */
+  function steal(state: Following, now: number): Result {
+    const { other, ...rest } = state
+    if (other && other.id !== state.leader?.id && now - other.heardAt < (state.hidden ? hiddenWaitMs : waitMs)) {
+      const next: Following = { ...rest, leader: { id: other.id, term: other.term }, heardAt: other.heardAt }
+      return [next, [...gone(state), { type: 'startTimer', delayMs: stealAt(next) - now }]]
+    }
+    return [
+      { ...rest, lock: 'stealing', leader: null },
+      [...gone(state), { type: 'releaseLock' }, { type: 'requestLock', steal: true }],
+    ]
+  }
 
   /** In the queue for the lock (no steal), waiting afresh from `now`; `first` goes before the request. */
   function queue(
@@ -239,7 +255,7 @@ export const electionTransition = (config: ElectionConfig) => {
         const maxTerm = Math.max(state.maxTerm, event.term)
         // A beat older than the holder we follow is a stale one (a holder that lost the lock and does not know yet).
         if (state.leader && beat.id !== state.leader.id && !outranks(beat, state.leader)) {
-          return [{ ...state, maxTerm }, []]
+          return [{ ...state, maxTerm, other: { ...beat, heardAt: event.now } }, []]
         }
         if (state.leader && beat.id === state.leader.id && beat.term < state.leader.term) {
           return [{ ...state, maxTerm }, []]
@@ -259,7 +275,7 @@ export const electionTransition = (config: ElectionConfig) => {
         // the background (a closed or crashed holder's lock comes to the queue without a steal anyway).
         const due = stealAt(state)
         if (event.now < due) return [state, [{ type: 'startTimer', delayMs: due - event.now }]]
-        return steal(state)
+        return steal(state, event.now)
       }
       case 'visibilityChanged': {
         if (event.hidden === state.hidden) return [state, []]
@@ -268,7 +284,7 @@ export const electionTransition = (config: ElectionConfig) => {
         if (event.hidden || state.lock === 'stealing') return [next, []]
         // Shown: the wait it may have sat out hidden counts (its timer may be late in a throttled page).
         const due = stealAt(next)
-        return event.now < due ? [next, [{ type: 'startTimer', delayMs: due - event.now }]] : steal(next)
+        return event.now < due ? [next, [{ type: 'startTimer', delayMs: due - event.now }]] : steal(next, event.now)
       }
       case 'lockAcquired': {
         const term = state.maxTerm + 1

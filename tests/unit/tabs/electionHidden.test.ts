@@ -201,4 +201,28 @@ describe('every tab hidden: the holder beats about once a minute', () => {
       expect([browser.lock.holder(NAME), browser.steals()]).toEqual(['b', 1])
     },
   )
+
+  // Tab n, opened while every other tab is hidden, never heard a's beats (a minute apart): it takes the lock from a with
+  // the term a has (1), from a larger tab id, so its beats are stale to b, which follows a.
+  test('a tab opened meanwhile takes the lock from the throttled holder: the hidden follower follows it, never robs it', async () => {
+    const { browser, a, b } = await twoHiddenTabs({ followerThrottled: true })
+    await vi.advanceTimersByTimeAsync(5 * MINUTE + 100)
+    expect(browser.lock.holder(NAME)).toBe('a')
+    const n = browser.openTab('n')
+    await vi.advanceTimersByTimeAsync(MINUTE)
+    expect([browser.lock.holder(NAME), browser.steals(), n.roles, a.roles]).toEqual([
+      'n',
+      1,
+      ['leader'],
+      ['leader', 'follower'],
+    ])
+    // n beats, in sight, for ten minutes: the socket stays with it (each steal is a new socket for every tab).
+    await vi.advanceTimersByTimeAsync(10 * MINUTE)
+    expect({ holder: browser.lock.holder(NAME), steals: browser.steals(), b: b.roles, n: n.roles }).toEqual({
+      holder: 'n',
+      steals: 1,
+      b: [],
+      n: ['leader'],
+    })
+  })
 })
