@@ -107,3 +107,57 @@ describe('a status change refused because the other person changed it first', ()
     },
   )
 })
+
+describe('a status change refused because it was made already (the answer to the user’s own earlier try was lost)', () => {
+  // Bob confirmed; the server made it but its answer never came (the network dropped, his socket down too, so no event
+  // either). He presses Confirm again: the server refuses (INVALID: already confirmed). The card said "Not changed:
+  // this lesson had been changed meanwhile", blaming someone else for his own change.
+  test.each([
+    {
+      name: 'a lesson confirmed',
+      hash: '#/lessons',
+      testId: 'lesson',
+      press: 'Confirm',
+      list: '/api/lessons',
+      before: lesson('l1') as Lesson | ContactRequest,
+      now: lesson('l1', { status: 'confirmed', updatedAt: '2026-11-24T09:00:00.000Z' }) as Lesson | ContactRequest,
+    },
+    {
+      name: 'a request accepted',
+      hash: '#/contact-requests',
+      testId: 'contact-request',
+      press: 'Accept',
+      list: '/api/contact-requests',
+      before: contactRequest('r1'),
+      now: contactRequest('r1', { status: 'accepted', updatedAt: '2026-11-24T09:00:00.000Z' }),
+    },
+  ])('$name: the card shows it done, with no note and no error', async ({ hash, testId, press, list, before, now }) => {
+    let current = before
+    let patched = false
+    const fetchFn = apiRoutes(async (method, path) => {
+      if (method === 'PATCH') {
+        patched = true
+        return json(400, {
+          error: { code: 'INVALID', message: `status: cannot go from ${now.status} to ${now.status}` },
+        })
+      }
+      if (path === list) return json(200, [current])
+      if (path === '/api/users') return json(200, [alice, bob])
+      return json(200, [])
+    })
+    window.history.replaceState(null, '', hash)
+    const { store } = appStore(fetchFn, { preloadedState: { auth: { token: 'token-1', user: bob } } })
+    renderApp(page.root, store)
+    const card = () => page.container.querySelector(`[data-testid=${testId}]`)!
+    await eventually(() => expect(card()).not.toBeNull())
+    // Made at the server by the try whose answer was lost.
+    current = now
+    act(() => [...card().querySelectorAll('button')].find((b) => b.textContent === press)!.click())
+    await eventually(() => expect(patched).toBe(true))
+    await eventually(() => expect(card().querySelector(`[data-testid=${testId}-status]`)!.textContent).toBe(now.status))
+    await act(async () => {})
+    expect(card().querySelector('[data-testid=changed-meanwhile]')).toBeNull()
+    expect(card().querySelector('[role=alert]')?.textContent ?? '').toBe('')
+    store.dispose()
+  })
+})

@@ -94,7 +94,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   const change = async (status: ContactRequest['status']) => {
     // A second press while the first answer runs (the buttons are only aria-disabled) changes nothing.
     if (isLoading) return
-    const updated = await attempt(() => update({ id: request.id, status }).unwrap())
+    const updated = await attempt(status, () => update({ id: request.id, status }).unwrap())
     if (!updated) return
     dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, updated)))
     // Accept and Decline are gone once answered: the card itself keeps the keyboard user's place, if they are still

@@ -104,7 +104,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   const change = async (status: Lesson['status']) => {
     // A second press while the first change runs (the button is only aria-disabled) changes nothing.
     if (isLoading) return
-    const updated = await attempt(() => update({ id: lesson.id, status }).unwrap())
+    const updated = await attempt(status, () => update({ id: lesson.id, status }).unwrap())
     if (!updated) return
     // The button pressed is gone (the status changed): the card itself keeps the keyboard user's place, once the list
     // has its new order (focusing it before the re-sort moves it would lose focus in a browser).

@@ -2,10 +2,15 @@ import { useState } from 'react'
 import { errorCode } from './errors'
 import { useSaidWhenShown } from './statusSaid'
 
-/** Why a card's last change did not happen, once known; `changed`: the card was read again and shows another status. */
+/**
+ * Why a card's last change did not happen, once known; `changed`: the card was read again and shows another status;
+ * `done`: the status read again is the one asked for (the user's own earlier try whose answer was lost, or their other
+ * tab): nothing to explain.
+ */
 interface Refusal {
   error: unknown
   changed: boolean
+  done: boolean
 }
 
 /**
@@ -16,33 +21,36 @@ interface Refusal {
  * `error` to show, only while the card still shows the status it was asked from.
  *
  * @example const { attempt, error, changedMeanwhile } = useStatusChange(lesson.status, rereadStatus, t('lessons.changedMeanwhile'))
- *   const updated = await attempt(() => update({ id: lesson.id, status }).unwrap()) // null when refused
+ *   const updated = await attempt(status, () => update({ id: lesson.id, status }).unwrap()) // null when refused
  */
 export function useStatusChange<S extends string>(status: S, reread: () => Promise<S | undefined>, note: string) {
   /** The status the last change was asked from. */
   const [changedFrom, setChangedFrom] = useState<S | null>(null)
   const [refusal, setRefusal] = useState<Refusal | null>(null)
-  const attempt = async <T>(request: () => Promise<T>): Promise<T | null> => {
+  const attempt = async <T>(asked: S, request: () => Promise<T>): Promise<T | null> => {
     setChangedFrom(status)
     setRefusal(null)
     return request().catch(async (refused: unknown) => {
       // Until read again the refusal is not shown: an alert telling the user to check what they entered would be said
       // first.
       let changed = false
+      let done = false
       if (errorCode(refused) === 'INVALID') {
         const now = await reread()
         changed = now !== undefined && now !== status
+        done = now === asked
       }
-      setRefusal({ error: refused, changed })
+      setRefusal({ error: refused, changed, done })
       return null
     })
   }
-  const changedMeanwhile = changedFrom !== null && changedFrom !== status && errorCode(refusal?.error) === 'INVALID'
+  const changedMeanwhile =
+    changedFrom !== null && changedFrom !== status && errorCode(refusal?.error) === 'INVALID' && !refusal?.done
   // Focus is on the card, whose name is its title, and the note is no live region.
   useSaidWhenShown(changedMeanwhile, note)
   return {
     attempt,
-    error: changedFrom === status && !refusal?.changed ? refusal?.error : undefined,
+    error: changedFrom === status && !refusal?.changed && !refusal?.done ? refusal?.error : undefined,
     changedMeanwhile,
   }
 }
