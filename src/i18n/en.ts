@@ -88,6 +88,8 @@ export const en = {
   'messages.empty': 'No conversations yet. Start one above.',
   'messages.lastFromMe': 'You: {content}',
   'messages.noMessagesYet': 'No messages yet',
+  'messages.notSent': 'Not sent',
+  'messages.notSentTo': 'A message to {name} was not sent.',
   'messages.choose': 'Choose a conversation, or start a new one.',
   'messages.conversation': 'Conversation',
   'messages.writeTo': 'Write to',

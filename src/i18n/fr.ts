@@ -79,6 +79,8 @@ export const fr: Catalogue = {
   'messages.empty': 'Aucune conversation pour l’instant. Commencez-en une ci-dessus.',
   'messages.lastFromMe': 'Vous : {content}',
   'messages.noMessagesYet': 'Aucun message pour l’instant',
+  'messages.notSent': 'Non envoyé',
+  'messages.notSentTo': 'Un message à {name} n’a pas été envoyé.',
   'messages.choose': 'Choisissez une conversation, ou commencez-en une.',
   'messages.conversation': 'Conversation',
   'messages.writeTo': 'Écrire à',

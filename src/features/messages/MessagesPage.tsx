@@ -1,9 +1,11 @@
-import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
+import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { useCreateConversationMutation, useGetConversationsQuery } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppSelector } from '../../app/hooks'
+import { useAnnounce } from '../../app/Announcer'
 import { focusElement } from '../../app/focus'
+import { selectPendingMessages } from '../../realtime'
 import { currentRoute, hrefFor, navigate, type Route } from '../../app/router'
 import type { Conversation } from '../../contract'
 import { useDates, useT } from '../../i18n'
@@ -56,6 +58,27 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
   const selected = sorted.find((c) => c.id === conversationId)
   const otherOf = (c: Conversation) => c.participantIds.find((id) => id !== me?.id) ?? me?.id ?? ''
   useSayUnsaved()
+  const outbox = useAppSelector(selectPendingMessages)
+  const failedIn = useMemo(
+    () => new Set(outbox.filter((m) => m.status === 'failed').map((m) => m.conversationId)),
+    [outbox],
+  )
+  const announce = useAnnounce()
+  // The open thread says its own refused sends; one refused elsewhere is said here, once. What had already failed when
+  // the page opened is on screen (the list's marker), not news.
+  const failedSaid = useRef<ReadonlySet<string> | null>(null)
+  useEffect(() => {
+    const failed = outbox.filter((m) => m.status === 'failed')
+    const said = failedSaid.current
+    failedSaid.current = new Set(failed.map((m) => m.clientId))
+    if (said === null) return
+    const fresh = failed.filter((m) => !said.has(m.clientId) && m.conversationId !== conversationId)
+    const names = [...new Set(fresh.map((m) => m.conversationId))].map((id) => {
+      const other = conversations?.find((x) => x.id === id)?.participantIds.find((p) => p !== me?.id)
+      return people.nameOf(other ?? me?.id ?? '')
+    })
+    if (names.length > 0) announce(names.map((name) => t('messages.notSentTo', { name })).join(' '))
+  }, [outbox, conversationId, conversations, me?.id, people, announce, t])
 
   return (
     <div className={`messages${conversationId ? ' has-thread' : ''}`}>
@@ -110,6 +133,11 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
                         t('messages.noMessagesYet')
                       )}
                     </span>
+                    {failedIn.has(c.id) && (
+                      <span className="conv-failed" data-testid="conversation-failed">
+                        {t('messages.notSent')}
+                      </span>
+                    )}
                     {c.unreadCount > 0 && (
                       <span className="count" data-testid="unread-count">
                         <span aria-hidden="true">{c.unreadCount}</span>
