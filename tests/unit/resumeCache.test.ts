@@ -255,10 +255,39 @@ describe('a read of the conversation the list already reflects, delivered after 
     return { waiting, store, sockets, list }
   }
 
+  type Between = Pick<Awaited<ReturnType<typeof listAsked>>, 'waiting' | 'store'> & {
+    read: Awaited<ReturnType<typeof listAsked>>['list']
+  }
+
   // The list was read after the read and after m6 were committed, but their events come later (a replay after a
   // reconnect, a live event that crossed Redis): in a browser each arrives in its own WebSocket frame, so each is a
-  // burst of its own. Applied over that list, the (older) read must not take m6 back, nor m6 count twice.
-  test('the read, then m6, in two bursts: m6 stays unread', async () => {
+  // burst of its own. Applied over that list, the (older) read must not take m6 back, nor m6 count twice; whatever
+  // comes between the two without landing a new list leaves the read applied over it (and m6 after it unread):
+  // - a page that shows the list mounts (the Messages page opened): its subscription finds the list cached and reads
+  //   nothing, which RTK Query says with a `rejected` action marked `condition`;
+  // - the list read again, and failing: it leaves the list as it was.
+  test.each([
+    ['nothing', async () => () => {}],
+    [
+      'the list subscribed again (nothing read)',
+      async ({ store, waiting }: Between) => {
+        const page = store.dispatch(api.endpoints.getConversations.initiate())
+        await page
+        expect(waiting).toHaveLength(1)
+        return () => page.unsubscribe()
+      },
+    ],
+    [
+      'the list read again and refused',
+      async ({ waiting, read }: Between) => {
+        const again = read.refetch()
+        await eventually(() => expect(waiting).toHaveLength(2))
+        waiting[1]!.answer({ status: 404, body: { error: { code: 'NOT_FOUND', message: 'x' } } })
+        await again
+        return () => {}
+      },
+    ],
+  ])('the read, then %s, then m6, in bursts of their own: m6 stays unread', async (_name, between) => {
     const { waiting, store, sockets, list: read } = await listAsked()
     const m6 = fromBob(6)
     waiting[0]!.answer({
@@ -272,64 +301,12 @@ describe('a read of the conversation the list already reflects, delivered after 
     sockets.last.serverEmit('conversation:read', { conversationId: 'c1', unreadCount: 0 }, { offset: 11 })
     await eventually(() => expect(store.getState().socket.connection.offset).toBe(11))
     await settle()
+    const done = await between({ store, waiting, read })
     sockets.last.serverEmit('message:new', m6, { offset: 12 })
     await eventually(() => expect(store.getState().socket.connection.offset).toBe(12))
     await settle()
     expect(unread(store.getState())).toBe(1)
-    read.unsubscribe()
-    store.dispose()
-  })
-
-  // A page that shows the list mounts between the two (the Messages page opened): its subscription finds the list
-  // cached and reads nothing, which RTK Query says with a `rejected` action marked `condition`. No answer landed: the
-  // read applied over the list still stands, and m6 after it is still unread.
-  test('the read, then the list subscribed again (nothing read), then m6: m6 stays unread', async () => {
-    const { waiting, store, sockets, list: read } = await listAsked()
-    const m6 = fromBob(6)
-    waiting[0]!.answer({
-      status: 200,
-      body: [
-        conversation('c1', { lastMessage: m6, unreadCount: 1, updatedAt: m6.createdAt, readSeq: { [alice.id]: 5 } }),
-      ],
-    })
-    await read
-    sockets.last.serverEmit('conversation:read', { conversationId: 'c1', unreadCount: 0 }, { offset: 11 })
-    await eventually(() => expect(store.getState().socket.connection.offset).toBe(11))
-    await settle()
-    const page = store.dispatch(api.endpoints.getConversations.initiate())
-    await page
-    expect(waiting).toHaveLength(1)
-    sockets.last.serverEmit('message:new', m6, { offset: 12 })
-    await eventually(() => expect(store.getState().socket.connection.offset).toBe(12))
-    await settle()
-    expect(unread(store.getState())).toBe(1)
-    page.unsubscribe()
-    read.unsubscribe()
-    store.dispose()
-  })
-
-  // The list read again in between, and failing: it leaves the list as it was, with the read applied over it.
-  test('the read, then the list read again and refused, then m6: m6 stays unread', async () => {
-    const { waiting, store, sockets, list: read } = await listAsked()
-    const m6 = fromBob(6)
-    waiting[0]!.answer({
-      status: 200,
-      body: [
-        conversation('c1', { lastMessage: m6, unreadCount: 1, updatedAt: m6.createdAt, readSeq: { [alice.id]: 5 } }),
-      ],
-    })
-    await read
-    sockets.last.serverEmit('conversation:read', { conversationId: 'c1', unreadCount: 0 }, { offset: 11 })
-    await eventually(() => expect(store.getState().socket.connection.offset).toBe(11))
-    await settle()
-    const again = read.refetch()
-    await eventually(() => expect(waiting).toHaveLength(2))
-    waiting[1]!.answer({ status: 404, body: { error: { code: 'NOT_FOUND', message: 'x' } } })
-    await again
-    sockets.last.serverEmit('message:new', m6, { offset: 12 })
-    await eventually(() => expect(store.getState().socket.connection.offset).toBe(12))
-    await settle()
-    expect(unread(store.getState())).toBe(1)
+    done()
     read.unsubscribe()
     store.dispose()
   })
