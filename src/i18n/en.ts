@@ -43,9 +43,10 @@ export const en = {
   'toasts.region': 'Notifications',
   // The close button of each toast, named by what it closes (several may be on screen).
   'toasts.dismiss': 'Dismiss: {toast}',
-  'toast.lessonRequested': 'New lesson request: {subject}',
+  // A lesson's news names the other person too: a tutor's students may book the same subject.
+  'toast.lessonRequested': 'New lesson request from {name}: {subject}',
   'toast.lessonStatus':
-    'Lesson “{subject}” {status, select, pending {is pending} confirmed {was confirmed} cancelled {was cancelled} completed {was completed} other {changed}}',
+    'Lesson “{subject}” ({name}) {status, select, pending {is pending} confirmed {was confirmed} cancelled {was cancelled} completed {was completed} other {changed}}',
   // A request's news names the other person: a tutor's requests come from several students, a student's answers from
   // several tutors (an answer's toast says it as the requests page does, `requests.statusSaid`).
   'toast.contactRequested': 'New contact request from {name}',

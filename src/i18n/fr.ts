@@ -39,9 +39,9 @@ export const fr: Catalogue = {
 
   'toasts.region': 'Notifications',
   'toasts.dismiss': 'Fermer\u202f: {toast}',
-  'toast.lessonRequested': 'Nouvelle demande de cours : {subject}',
+  'toast.lessonRequested': 'Nouvelle demande de cours ({name}) : {subject}',
   'toast.lessonStatus':
-    'Cours « {subject} » {status, select, pending {en attente} confirmed {confirmé} cancelled {annulé} completed {terminé} other {modifié}}',
+    'Cours « {subject} » ({name}) {status, select, pending {en attente} confirmed {confirmé} cancelled {annulé} completed {terminé} other {modifié}}',
   'toast.contactRequested': 'Nouvelle demande de contact\u202f: {name}',
 
   'error.UNAUTHORIZED': 'Votre session a pris fin. Reconnectez-vous.',

@@ -299,8 +299,8 @@ describe('what a screen reader hears', () => {
   })
 
   test.each([
-    ['en', [/^Lesson “Algebra” was confirmed$/, /^Lesson “Physics” was cancelled$/]],
-    ['fr', [/^Cours «\sAlgebra\s» confirmé$/, /^Cours «\sPhysics\s» annulé$/]],
+    ['en', [/^Lesson “Algebra” \(Bob\) was confirmed$/, /^Lesson “Physics” \(Bob\) was cancelled$/]],
+    ['fr', [/^Cours «\sAlgebra\s» \(Bob\) confirmé$/, /^Cours «\sPhysics\s» \(Bob\) annulé$/]],
   ] as const)(
     '(%s) two lessons changed in one burst (a replay after a reconnect) are both said, once each',
     async (locale, texts) => {

@@ -151,9 +151,9 @@ describe('plurals', () => {
 
   it('durations and toasts pick their words by number and status', () => {
     expect(intl('fr').formatMessage({ id: 'lessons.minutes' }, { count: 90 })).toBe('90 minutes')
-    expect(intl('fr').formatMessage({ id: 'toast.lessonStatus' }, { subject: 'Algèbre', status: 'cancelled' })).toBe(
-      'Cours «\u202fAlgèbre\u202f» annulé',
-    )
+    expect(
+      intl('fr').formatMessage({ id: 'toast.lessonStatus' }, { subject: 'Algèbre', name: 'Bob', status: 'cancelled' }),
+    ).toBe('Cours «\u202fAlgèbre\u202f» (Bob) annulé')
     expect(intl('en').formatMessage({ id: 'requests.statusSaid' }, { name: 'Bob', status: 'declined' })).toBe(
       'Contact request (Bob) declined',
     )

@@ -151,14 +151,14 @@ describe('toastNews: news for the user, not their own doings (in English words)'
       'a tutor hears of a booking',
       serverEventActions['lesson:created'](lesson()),
       bob,
-      { page: 'lessons', text: 'New lesson request: Algebra' },
+      { page: 'lessons', text: 'New lesson request from Alice: Algebra' },
     ],
     ['the student who booked does not', serverEventActions['lesson:created'](lesson()), alice, null],
     [
       'a status change reaches both',
       serverEventActions['lesson:statusUpdated'](lesson({ status: 'confirmed' })),
       alice,
-      { page: 'lessons', text: 'Lesson “Algebra” was confirmed' },
+      { page: 'lessons', text: 'Lesson “Algebra” (Bob) was confirmed' },
     ],
     // Only the tutor confirms: the event is his own doing, from whichever tab or device.
     [
@@ -171,7 +171,7 @@ describe('toastNews: news for the user, not their own doings (in English words)'
       'a cancellation (either side may) reaches both',
       serverEventActions['lesson:statusUpdated'](lesson({ status: 'cancelled' })),
       bob,
-      { page: 'lessons', text: 'Lesson “Algebra” was cancelled' },
+      { page: 'lessons', text: 'Lesson “Algebra” (Alice) was cancelled' },
     ],
     [
       'a tutor hears of a request',

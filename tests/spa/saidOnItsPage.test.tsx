@@ -51,7 +51,7 @@ describe('news for the page that is open', () => {
       locale: 'fr',
       hash: '#/lessons',
       event: () => serverEventActions['lesson:created'](booking),
-      said: 'Nouvelle demande de cours\u202f: Algebra',
+      said: 'Nouvelle demande de cours (Bob)\u202f: Algebra',
     },
   ])('$name: said once, and no toast', async (c) => {
     localStorage.setItem(LOCALE_STORAGE_KEY, c.locale)
@@ -104,7 +104,7 @@ describe('a created event for a card already listed', () => {
       card: '[data-testid=lesson]',
       created: (n: number) => serverEventActions['lesson:created'](lessonN(n)),
       news: (n: number) => ({ id: 'toast.lessonRequested', values: { subject: subjects[n] } }),
-      said: (n: number) => `New lesson request: ${subjects[n]}`,
+      said: (n: number) => `New lesson request from Bob: ${subjects[n]}`,
     },
     {
       name: 'contact requests',

@@ -34,8 +34,11 @@ async function twoToastsForBob() {
 describe('each toast’s close button says which toast it closes', () => {
   test('in English', async () => {
     const { store, names, texts } = await twoToastsForBob()
-    expect(texts).toEqual(['New lesson request: Algebra', 'New contact request from Alice'])
-    expect(names).toEqual(['Dismiss: New lesson request: Algebra', 'Dismiss: New contact request from Alice'])
+    expect(texts).toEqual(['New lesson request from Alice: Algebra', 'New contact request from Alice'])
+    expect(names).toEqual([
+      'Dismiss: New lesson request from Alice: Algebra',
+      'Dismiss: New contact request from Alice',
+    ])
     store.dispose()
   })
 

@@ -89,7 +89,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   // Every change of the status is said once it is drawn, the user's own and the other person's.
   const statusDrawn = useStatusSaid(
     lesson.status,
-    t('toast.lessonStatus', { subject: lesson.subject, status: lesson.status }),
+    t('toast.lessonStatus', { subject: lesson.subject, name: people.nameOf(other), status: lesson.status }),
   )
   // The status as the server has it now, read again after a refusal.
   const rereadStatus = async () =>

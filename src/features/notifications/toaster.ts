@@ -123,7 +123,11 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
     toast: (lesson, me) =>
       lesson.studentId === me.id
         ? null
-        : { page: 'lessons', message: { id: 'toast.lessonRequested', values: { subject: lesson.subject } } },
+        : {
+            page: 'lessons',
+            message: { id: 'toast.lessonRequested', values: { subject: lesson.subject } },
+            person: lesson.studentId,
+          },
     listed: ({ id }, state) => holds(cachedLessons(state).data, id),
   },
   'lesson:statusUpdated': {
@@ -133,6 +137,7 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
         : {
             page: 'lessons',
             message: { id: 'toast.lessonStatus', values: { subject: lesson.subject, status: lesson.status } },
+            person: lesson.tutorId === me.id ? lesson.studentId : lesson.tutorId,
           },
   },
   'contactRequest:created': {
@@ -181,7 +186,7 @@ export function alreadyListed(action: UnknownAction, state: unknown): boolean {
  * message id, not text: the toast is worded in the language chosen when it shows.
  *
  * @example toastNews(serverEventActions['lesson:created'](lesson), tutor)
- * // { page: 'lessons', message: { id: 'toast.lessonRequested', values: { subject: 'Algebra' } } }
+ * // { page: 'lessons', message: { id: 'toast.lessonRequested', values: { subject: 'Algebra' } }, person: 'u-alice' }
  */
 export function toastNews(action: UnknownAction, me: User | null): News | null {
   const news = newsOf(action)
