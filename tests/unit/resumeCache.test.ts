@@ -58,6 +58,37 @@ function setup(apiUrl: string) {
 
 const fromBob = (seq: number): Message => message(seq, { senderId: bob.id })
 
+/** c1's unread count in the cached conversation list. */
+const unread = (state: unknown) =>
+  api.endpoints.getConversations
+    .select()(state as never)
+    .data?.find((c) => c.id === 'c1')?.unreadCount
+
+/** A connected store at offset 10 whose list landed (c1's last message m5) and is read again: that read waits. */
+async function listReadAgain() {
+  const { stub, waiting } = await heldHttp()
+  const { store, sockets } = setup(stub.url)
+  sockets.last.serverConnect()
+  sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+  const list = store.dispatch(api.endpoints.getConversations.initiate())
+  await eventually(() => expect(waiting).toHaveLength(1))
+  const m5 = fromBob(5)
+  waiting[0]!.answer({ status: 200, body: [conversation('c1', { lastMessage: m5, updatedAt: m5.createdAt })] })
+  await list
+  const again = list.refetch()
+  await eventually(() => expect(waiting).toHaveLength(2))
+  return { store, sockets, waiting, list, again, m5 }
+}
+
+/** c1 read (offset 11), then Bob's m6 (offset 12), each in a burst of its own: m6 counted unread over the list. */
+async function readThenM6({ store, sockets }: Pick<Awaited<ReturnType<typeof listReadAgain>>, 'store' | 'sockets'>) {
+  sockets.last.serverEmit('conversation:read', { conversationId: 'c1', unreadCount: 0 }, { offset: 11 })
+  await eventually(() => expect(store.getState().socket.connection.offset).toBe(11))
+  await settle()
+  sockets.last.serverEmit('message:new', fromBob(6), { offset: 12 })
+  await eventually(() => expect(unread(store.getState())).toBe(1))
+}
+
 describe('an event during a read in flight', () => {
   test.each([
     {
@@ -116,11 +147,6 @@ describe('an event during a read in flight', () => {
 })
 
 describe('a read of a conversation during a read of the list', () => {
-  const unread = (state: unknown) =>
-    api.endpoints.getConversations
-      .select()(state as never)
-      .data?.find((c) => c.id === 'c1')?.unreadCount
-
   test.each([
     // The list was read after both: it has m6, unread. Applied again over it, the read must not take m6 back.
     ['the read, then m6', ['read', 'm6'], 1],
@@ -154,31 +180,11 @@ describe('a read of a conversation during a read of the list', () => {
 })
 
 describe('a subscription to the list while it is read (nothing read for it)', () => {
-  const unread = (state: unknown) =>
-    api.endpoints.getConversations
-      .select()(state as never)
-      .data?.find((c) => c.id === 'c1')?.unreadCount
-
   // The read, then m6, both over a list read again, waiting for its answer; a page showing the list opens meanwhile:
   // RTK Query's `rejected` (marked `condition`) for it is no answer, and m6, unread over the list, stays unread.
   test('the read, then m6, while the list is read again: m6 stays unread when a page subscribes', async () => {
-    const { stub, waiting } = await heldHttp()
-    const { store, sockets } = setup(stub.url)
-    sockets.last.serverConnect()
-    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
-    const list = store.dispatch(api.endpoints.getConversations.initiate())
-    await eventually(() => expect(waiting).toHaveLength(1))
-    const m5 = fromBob(5)
-    waiting[0]!.answer({ status: 200, body: [conversation('c1', { lastMessage: m5, updatedAt: m5.createdAt })] })
-    await list
-    const again = list.refetch()
-    await eventually(() => expect(waiting).toHaveLength(2))
-    sockets.last.serverEmit('conversation:read', { conversationId: 'c1', unreadCount: 0 }, { offset: 11 })
-    await eventually(() => expect(store.getState().socket.connection.offset).toBe(11))
-    await settle()
-    const m6 = fromBob(6)
-    sockets.last.serverEmit('message:new', m6, { offset: 12 })
-    await eventually(() => expect(unread(store.getState())).toBe(1))
+    const { store, sockets, waiting, list, again, m5 } = await listReadAgain()
+    await readThenM6({ store, sockets })
     const page = store.dispatch(api.endpoints.getConversations.initiate())
     await settle()
     expect(waiting).toHaveLength(2)
@@ -195,35 +201,15 @@ describe('a subscription to the list while it is read (nothing read for it)', ()
 })
 
 describe('a read run again over the list it was applied over', () => {
-  const unread = (state: unknown) =>
-    api.endpoints.getConversations
-      .select()(state as never)
-      .data?.find((c) => c.id === 'c1')?.unreadCount
-
   // The read, then m6, while the list is read again and c1's thread read: both wait, and run again when the thread
   // lands, the list still being read. The read, applied again over the list that counts m6 after it, took m6 back.
   test('the read, then m6, waiting for the list and the thread: m6 stays unread when the thread lands', async () => {
-    const { stub, waiting } = await heldHttp()
-    const { store, sockets } = setup(stub.url)
-    sockets.last.serverConnect()
-    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
-    const list = store.dispatch(api.endpoints.getConversations.initiate())
-    await eventually(() => expect(waiting).toHaveLength(1))
-    const m5 = fromBob(5)
-    waiting[0]!.answer({ status: 200, body: [conversation('c1', { lastMessage: m5, updatedAt: m5.createdAt })] })
-    await list
-    const again = list.refetch()
+    const { store, sockets, waiting, list, again, m5 } = await listReadAgain()
     const thread = store.dispatch(api.endpoints.getMessages.initiate('c1'))
     await eventually(() => expect(waiting).toHaveLength(3))
-    const asked = waiting.slice(1)
-    const listAnswer = asked.find((w) => w.url.endsWith('/conversations'))!
-    const threadAnswer = asked.find((w) => w.url.endsWith('/messages'))!
-    sockets.last.serverEmit('conversation:read', { conversationId: 'c1', unreadCount: 0 }, { offset: 11 })
-    await eventually(() => expect(store.getState().socket.connection.offset).toBe(11))
-    await settle()
-    const m6 = fromBob(6)
-    sockets.last.serverEmit('message:new', m6, { offset: 12 })
-    await eventually(() => expect(unread(store.getState())).toBe(1))
+    const listAnswer = waiting[1]!
+    const threadAnswer = waiting[2]!
+    await readThenM6({ store, sockets })
     threadAnswer.answer({ status: 200, body: [m5] })
     await thread
     await settle()
@@ -239,11 +225,6 @@ describe('a read run again over the list it was applied over', () => {
 })
 
 describe('a read of the conversation the list already reflects, delivered after the list landed', () => {
-  const unread = (state: unknown) =>
-    api.endpoints.getConversations
-      .select()(state as never)
-      .data?.find((c) => c.id === 'c1')?.unreadCount
-
   /** A connected store at offset 10 whose conversation list was read: the list's answer waits in `waiting[0]`. */
   async function listAsked() {
     const { stub, waiting } = await heldHttp()
