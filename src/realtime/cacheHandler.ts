@@ -1,5 +1,6 @@
 import { isAnyOf } from '@reduxjs/toolkit'
 import { api } from '../api'
+import type { ServerEventName } from '../contract'
 import {
   catchUpStarted,
   sendConfirmed,
@@ -15,6 +16,20 @@ import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 
 const { getMessages, getConversations, getLessons, getContactRequests } = api.endpoints
+const { createLesson, updateLessonStatus, createContactRequest, updateContactRequestStatus } = api.endpoints
+/** Our own changes answered over HTTP: each answer holds what the event that tells of it holds (see the end). */
+const ownChangeAnswered = isAnyOf(
+  createLesson.matchFulfilled,
+  updateLessonStatus.matchFulfilled,
+  createContactRequest.matchFulfilled,
+  updateContactRequestStatus.matchFulfilled,
+)
+const EVENT_OF_OWN_CHANGE: Record<string, ServerEventName> = {
+  createLesson: 'lesson:created',
+  updateLessonStatus: 'lesson:statusUpdated',
+  createContactRequest: 'contactRequest:created',
+  updateContactRequestStatus: 'contactRequest:statusUpdated',
+}
 /** A read of an entry events patch has landed (or failed): the events that waited for it run again. */
 const readLanded = isAnyOf(
   getMessages.matchFulfilled,
@@ -38,7 +53,9 @@ const readNothing = (action: { meta?: unknown }) =>
  * Server event action → cache work. The event's action is in the store (and DevTools) at once; its cache work is
  * queued and done at the end of the task (a microtask), together with that of every other event of the same burst:
  * one patch per cached list per burst, one notification (the actions are auto-batched). An ack or HTTP answer to
- * our own send (`socket/sendConfirmed`) is reconciled exactly like `message:sent`.
+ * our own send (`socket/sendConfirmed`) is reconciled exactly like `message:sent`, and the answer to our own lesson or
+ * contact request change exactly like the event that tells of it: the page shows the answer at once, and a read of
+ * the list begun before the change (with the socket down, no event follows) would otherwise take it back.
  */
 export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { dispatch } = ctx.mwApi
@@ -118,5 +135,7 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
       return
     }
     if (sendConfirmed.match(action)) enqueue({ event: 'message:sent', payload: action.payload.message })
+    else if (ownChangeAnswered(action))
+      enqueue({ event: EVENT_OF_OWN_CHANGE[action.meta.arg.endpointName]!, payload: action.payload })
   }
 }
