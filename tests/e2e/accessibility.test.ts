@@ -123,6 +123,29 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
           await expect.poll(() => page.locator('h1').textContent()).toBe(lang === 'fr' ? 'Cours' : 'Lessons')
           await expectNoSeriousViolations(page, name('lessons'))
           await shot(page, name('a11y-lessons'))
+          // Cancelling asks once more, in place: the question passes too, and Escape takes it back.
+          const lessonId = await page
+            .getByTestId('lesson')
+            .filter({ has: page.locator('[data-action="cancelled"]') })
+            .first()
+            .getAttribute('data-lesson-id')
+          // Found by its id: the button that found it is gone while it asks.
+          const card = page.locator(`[data-testid="lesson"][data-lesson-id="${lessonId}"]`)
+          await card.locator('[data-action="cancelled"]').click()
+          const question = card.locator('fieldset.card-confirm')
+          await question.waitFor({ timeout: WAIT })
+          expect(await question.locator('legend').textContent()).toMatch(
+            lang === 'fr'
+              ? /^Annuler «\u202f.+\u202f» avec .+\u202f\? C’est définitif\.$/u
+              : /^Cancel “.+” with .+\? This cannot be undone\.$/,
+          )
+          await expectNoSeriousViolations(page, name('lesson-cancel-asked'))
+          await shot(page, name('a11y-lesson-cancel-asked'))
+          await page.keyboard.press('Escape')
+          await question.waitFor({ state: 'detached', timeout: WAIT })
+          expect(await card.locator('[data-action="cancelled"]').evaluate((el) => el === document.activeElement)).toBe(
+            true,
+          )
 
           await page.evaluate(() => (window.location.hash = '#/contact-requests'))
           await page.getByTestId('contact-request-list').waitFor({ timeout: WAIT })

@@ -216,9 +216,10 @@ describe('keyboard focus', () => {
       for (const r of records) for (const n of r.removedNodes) if (n === card) movedWhileFocused.push('card moved')
     })
     card.addEventListener('focus', () => observer.observe(list, { childList: true }))
-    const cancel = button('Cancel lesson', card)!
-    cancel.focus()
-    act(() => cancel.click())
+    act(() => button('Cancel lesson', card)!.click())
+    // The second step's yes, focused as a keyboard user would be on it.
+    button('Yes, cancel lesson', card)!.focus()
+    act(() => button('Yes, cancel lesson', card)!.click())
     await eventually(() => expect(card.querySelector('[data-testid=lesson-status]')?.textContent).toBe('cancelled'))
     await eventually(() => expect(document.activeElement).toBe(card))
     observer.disconnect()

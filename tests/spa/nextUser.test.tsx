@@ -6,7 +6,7 @@ import { loggedIn, loggedOut } from '../../src/app/authSlice'
 import type { User } from '../../src/contract'
 import { eventually } from './support/eventually'
 import { alice, bob, lesson, message } from '../unit/support/fixtures'
-import { apiRoutes, appStore, json, pagePerTest, renderApp, threadApi } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, pressToChange, renderApp, threadApi } from './support/page'
 
 // The next user of this browser tab sees nothing of the user before: not in the DOM, not in the cache.
 
@@ -59,10 +59,7 @@ describe('an answer to the user before, landing after the next one logged in', (
     const { store } = appStore(fetchFn)
     renderApp(page.root, store)
     await eventually(() => expect(page.container.querySelectorAll('[data-testid=lesson]')).toHaveLength(1))
-    const cancel = [...page.container.querySelectorAll<HTMLButtonElement>('[data-testid=lesson] button')].find(
-      (b) => b.textContent === 'Cancel lesson',
-    )!
-    act(() => cancel.click())
+    pressToChange(page.container.querySelector('[data-testid=lesson]')!, 'Cancel lesson')
     await eventually(() => expect(patched).toBe(1))
     bobTakesOver(store)
     await eventually(() => expect(api.endpoints.getLessons.select()(store.getState()).data).toEqual([]))

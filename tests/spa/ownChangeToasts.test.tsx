@@ -7,7 +7,16 @@ import { manualTimers } from '../unit/tabs/support/tabBus'
 import { serverEventActions } from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
-import { apiRoutes, appStore, heldPatchApi, json, messagesPageWithToasts, pagePerTest, renderApp } from './support/page'
+import {
+  apiRoutes,
+  appStore,
+  heldPatchApi,
+  json,
+  messagesPageWithToasts,
+  pagePerTest,
+  pressToChange,
+  renderApp,
+} from './support/page'
 
 // A user changes a card's status and goes to another page before the server's event for it arrives: a toast telling
 // them of their own change would be news of nothing. The other person's change, on another page, is a toast as ever.
@@ -75,7 +84,7 @@ async function openAs(c: OwnChange) {
   const card = () => page.container.querySelector(`[data-testid=${c.card}]`)
   await eventually(() => expect(card()).not.toBeNull())
   const press = async () => {
-    act(() => [...card()!.querySelectorAll('button')].find((b) => b.textContent === c.press)!.click())
+    pressToChange(card()!, c.press)
     await eventually(() => expect(patched()).toBe(true))
   }
   const leave = async () => {
@@ -136,11 +145,7 @@ describe('a change asked for whose answer never came, or that was refused', () =
       act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' }))
     }
     await eventually(() => expect(page.container.querySelector('[data-testid=lesson]')).not.toBeNull())
-    act(() =>
-      [...page.container.querySelectorAll<HTMLButtonElement>('[data-testid=lesson] button')]
-        .find((b) => b.textContent === 'Cancel lesson')!
-        .click(),
-    )
+    pressToChange(page.container.querySelector('[data-testid=lesson]')!, 'Cancel lesson')
     await eventually(() => expect(patched).toBe(true))
     // The answer (or the failure) is in: the page shows why.
     await eventually(() =>
@@ -297,11 +302,7 @@ describe('the other person’s change comes while the user’s own is on its way
     })
     renderApp(page.root, store, toaster)
     await eventually(() => expect(page.container.querySelector('[data-testid=lesson]')).not.toBeNull())
-    act(() =>
-      [...page.container.querySelectorAll<HTMLButtonElement>('[data-testid=lesson] button')]
-        .find((b) => b.textContent === 'Cancel lesson')!
-        .click(),
-    )
+    pressToChange(page.container.querySelector('[data-testid=lesson]')!, 'Cancel lesson')
     await eventually(() => expect(patched()).toBe(true))
     act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())
     await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))

@@ -18,6 +18,7 @@ import {
 } from '../../contract'
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
+import { ConfirmStep, useConfirmStep } from '../shared/confirmStep'
 import { invalidFields } from '../shared/errors'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
 import { useFieldWords } from '../shared/fieldWords'
@@ -101,6 +102,8 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
     // there.
     if (stillAt(cardRef.current)) cardRef.current?.focus()
   }
+  // Declining cannot be undone: asked once more (before the card's focus keeping, see `useConfirmStep`).
+  const confirmStep = useConfirmStep(request.status, cardRef)
   // Answered elsewhere (the tutor's other tab): the buttons go too, and the card keeps the place as well.
   const keepFocus = useCardKeepsFocus(cardRef)
 
@@ -132,12 +135,24 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
           values={{ when: <time dateTime={request.createdAt}>{dates.dateTime(request.createdAt)}</time> }}
         />
       </p>
-      {isTutor && request.status === 'pending' && (
+      {isTutor && request.status === 'pending' && confirmStep.asking === 'declined' && (
+        <ConfirmStep
+          question={<FormattedMessage id="requests.declineAsk" values={{ name: <bdi>{other}</bdi> }} />}
+          yes={t('requests.declineYes')}
+          no={t('requests.declineNo')}
+          busy={isLoading}
+          onYes={() => change('declined')}
+          onNo={confirmStep.back}
+          keepFocus={keepFocus}
+        />
+      )}
+      {isTutor && request.status === 'pending' && confirmStep.asking === null && (
         <div className="card-actions">
           <button
             ref={keepFocus}
             type="button"
             className="btn btn-small btn-primary"
+            data-action="accepted"
             // aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>, and a
             // refused answer (given already elsewhere) would leave the keyboard user nowhere.
             aria-disabled={isLoading || undefined}
@@ -150,9 +165,10 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
             ref={keepFocus}
             type="button"
             className="btn btn-small"
+            data-action="declined"
             aria-disabled={isLoading || undefined}
             aria-describedby={titleId}
-            onClick={() => change('declined')}
+            onClick={() => confirmStep.ask('declined')}
           >
             {t('requests.decline')}
           </button>

@@ -15,6 +15,7 @@ import {
 } from '../../contract'
 import { useDates, useT, type MessageId } from '../../i18n'
 import { upsertById } from '../shared/cache'
+import { ConfirmStep, useConfirmStep } from '../shared/confirmStep'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
 import { invalidFields } from '../shared/errors'
 import { useFieldWords } from '../shared/fieldWords'
@@ -123,6 +124,8 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
     focusAfterChange.current = null
     if (stillAt(cardRef.current)) cardRef.current?.focus()
   }, [lesson.status])
+  // Cancelling cannot be undone: asked once more (before the card's focus keeping, see `useConfirmStep`).
+  const confirmStep = useConfirmStep(lesson.status, cardRef)
   // A button the keyboard user is on that goes for another cause (the other person's change, another tab's) hands
   // focus to the card too.
   const keepFocus = useCardKeepsFocus(cardRef)
@@ -154,24 +157,42 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
           }}
         />
       </p>
-      {lessonActions(lesson, me).length > 0 && (
-        <div className="card-actions">
-          {lessonActions(lesson, me).map((a) => (
-            <button
-              key={a.status}
-              ref={keepFocus}
-              type="button"
-              className={`btn btn-small${a.status === 'cancelled' ? '' : ' btn-primary'}`}
-              // aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>, and a
-              // refused change (the other person's came first) would leave the keyboard user nowhere.
-              aria-disabled={isLoading || undefined}
-              aria-describedby={titleId}
-              onClick={() => change(a.status)}
-            >
-              {t(a.label)}
-            </button>
-          ))}
-        </div>
+      {confirmStep.asking === 'cancelled' ? (
+        <ConfirmStep
+          question={
+            <FormattedMessage
+              id="lessons.cancelAsk"
+              values={{ subject: <bdi>{lesson.subject}</bdi>, name: <bdi>{people.nameOf(other)}</bdi> }}
+            />
+          }
+          yes={t('lessons.cancelYes')}
+          no={t('lessons.cancelNo')}
+          busy={isLoading}
+          onYes={() => change('cancelled')}
+          onNo={confirmStep.back}
+          keepFocus={keepFocus}
+        />
+      ) : (
+        lessonActions(lesson, me).length > 0 && (
+          <div className="card-actions">
+            {lessonActions(lesson, me).map((a) => (
+              <button
+                key={a.status}
+                ref={keepFocus}
+                type="button"
+                className={`btn btn-small${a.status === 'cancelled' ? '' : ' btn-primary'}`}
+                data-action={a.status}
+                // aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>, and a
+                // refused change (the other person's came first) would leave the keyboard user nowhere.
+                aria-disabled={isLoading || undefined}
+                aria-describedby={titleId}
+                onClick={() => (a.status === 'cancelled' ? confirmStep.ask(a.status) : change(a.status))}
+              >
+                {t(a.label)}
+              </button>
+            ))}
+          </div>
+        )
       )}
       <FormError error={error} />
       {/* Refused because the other side's change came first: the card shows the new status, and why the user's did not

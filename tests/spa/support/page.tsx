@@ -20,6 +20,22 @@ import { alice, bob, conversation, message } from '../../unit/support/fixtures'
 import { json } from '../../unit/support/responses'
 export { json }
 
+/** The yes a change that cannot be undone asks for (the card's second step, `ConfirmStep`), by the button that asks. */
+const YES_FOR: Record<string, string> = { 'Cancel lesson': 'Yes, cancel lesson', Decline: 'Yes, decline' }
+
+/**
+ * Presses the button named `name` in `scope`, and then the yes of the question it asks, if it asks one (Cancel lesson,
+ * Decline): the change itself, whichever button makes it. Not inside `act`: the question is drawn between the two.
+ *
+ * @example pressToChange(card, 'Cancel lesson')
+ */
+export function pressToChange(scope: ParentNode, name: string): void {
+  const find = (text: string) => [...scope.querySelectorAll('button')].find((b) => b.textContent === text)
+  act(() => find(name)!.click())
+  const yes = YES_FOR[name]
+  if (yes !== undefined) act(() => find(yes)!.click())
+}
+
 /**
  * A fake API as `fetch`: `route` answers each request, given its method and path (`/api/…`), and the request itself
  * (its headers, query, body).
