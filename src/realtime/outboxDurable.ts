@@ -29,6 +29,12 @@ export function durableOutbox(
   /** The last write storage was asked to take was refused: the next one it takes ends that (`outboxSaved`). */
   let refusing = false
 
+  /**
+   * Per user, the unsent sends a logout nobody asked for here left that storage did not hold (`keepUnstored`): the page
+   * told the user to keep it open until they are sent, and the user's next session in it sends them.
+   */
+  const unstored = new Map<Id, PendingMessage[]>()
+
   /** Mirrors what changed in the outbox since the last write storage took into the user's stored outbox. */
   function persist() {
     const user = mirroring()
@@ -60,11 +66,22 @@ export function durableOutbox(
     /** `othersWrote` for `user`, read from storage only when this run has not read it yet (see `runMark`). */
     othersWroteThisRun: (user: Id) => mirror.othersWroteSince(user, runMark),
     load(user: Id) {
-      stored.forgetDropped(user)
+      const kept = unstored.get(user) ?? []
+      unstored.delete(user)
+      // A logout that dropped the user's sends ("Log out" in another tab) drops what this page kept too.
+      if (stored.forgetDropped(user)) kept.length = 0
       // Everything stored comes in (the reducer skips what it has): a gather, so the holder's next reads nothing
       // until another tab writes.
-      const entries = withoutDiscarded(user, mirror.gather(user))
+      const fromStorage = mirror.gather(user)
+      const known = new Set(fromStorage.map((m) => m.clientId))
+      const entries = withoutDiscarded(user, [...fromStorage, ...kept.filter((m) => !known.has(m.clientId))])
       if (entries.length > 0) dispatch(outboxRestored({ entries }))
+    },
+    keepUnstored(user: Id, entries: readonly PendingMessage[]) {
+      const inStorage = new Set(stored.load(user).map((m) => m.clientId))
+      const kept = entries.filter((m) => !inStorage.has(m.clientId))
+      if (kept.length > 0) unstored.set(user, kept)
+      else unstored.delete(user)
     },
     /**
      * The pending sends other tabs left in storage that this tab does not have become this tab's (`adopt`). `onlyNews`:
@@ -87,8 +104,14 @@ export function durableOutbox(
       if (entries.length < others.length) mirror.leftOthers()
       if (entries.length > 0) dispatch(outboxRestored({ entries }))
     },
-    clear: stored.clear,
-    clearIfDropped: stored.clearIfDropped,
+    /** "Log out": the user's sends go, the stored ones and those this page kept. */
+    clear(user: Id) {
+      unstored.delete(user)
+      stored.clear(user)
+    },
+    clearIfDropped(user: Id) {
+      if (stored.clearIfDropped(user)) unstored.delete(user)
+    },
     /** Names a send the user discarded in this tab, so that no other tab sends it. */
     recordDiscard: stored.recordDiscard,
     /** Whether the user discarded `clientId` in some tab: a tab still holding it must not send it. */

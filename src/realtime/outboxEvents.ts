@@ -106,7 +106,14 @@ export function outboxEventsOf<S extends SocketRootState>(
   if (sessionExpired.match(action)) return [{ type: 'sessionExpired' }]
   if (options.loggedOut.match(action)) {
     const keepOutbox = (action.meta as { keepOutbox?: unknown } | undefined)?.keepOutbox === true
-    return [{ type: 'loggedOut', userId: options.selectUserId?.(prevState) ?? null, keepOutbox }]
+    return [
+      {
+        type: 'loggedOut',
+        userId: options.selectUserId?.(prevState) ?? null,
+        keepOutbox,
+        outbox: prevState.socket.outbox,
+      },
+    ]
   }
   // This tab took the socket over from another, or a tab that sent through it left.
   if (

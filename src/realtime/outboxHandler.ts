@@ -161,6 +161,8 @@ export function buildOutboxHandler<S extends SocketRootState>(
         return durable?.clear(effect.userId)
       case 'clearIfDropped':
         return durable?.clearIfDropped(effect.userId)
+      case 'keepUnstored':
+        return durable?.keepUnstored(effect.userId, effect.entries)
       case 'storeDiscard':
         return durable?.recordDiscard(effect.userId, effect.clientId)
       case 'dispatch':

@@ -95,7 +95,8 @@ export type OutboxEventBody =
   | { type: 'reset' }
   /** `unauthorized`: nothing goes until the next login, so the lock (or the request) goes to the user's other tabs. */
   | { type: 'sessionExpired' }
-  | { type: 'loggedOut'; userId: Id | null; keepOutbox: boolean }
+  /** `outbox`: what the user left unsent, as the logout found it (the session's end has emptied the store's since). */
+  | { type: 'loggedOut'; userId: Id | null; keepOutbox: boolean; outbox: readonly PendingMessage[] }
   /** A (re)fetched thread replaced the cached one. */
   | {
       type: 'threadFetched'
@@ -145,6 +146,11 @@ export type OutboxEffect =
    * before it heard of that logout goes with it.
    */
   | { type: 'clearIfDropped'; userId: Id }
+  /**
+   * A logout nobody asked for here: the user's unsent sends that storage does not hold (it refused them, full or
+   * disabled) wait in this page's memory for the user's next session in it, as the stored ones wait in storage.
+   */
+  | { type: 'keepUnstored'; userId: Id; entries: readonly PendingMessage[] }
   /** Tell the user's other tabs that the user discarded this send: none of them may send it after this. */
   | { type: 'storeDiscard'; userId: Id; clientId: string }
   | { type: 'dispatch'; action: UnknownAction }
@@ -413,6 +419,8 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       // their next login, unless the tab where the user chose dropped it: a send of this tab's that settled before it
       // heard was written back meanwhile.
       if (!event.userId) return
+      if (event.keepOutbox && view.durable && event.outbox.length > 0)
+        step.effects.push({ type: 'keepUnstored', userId: event.userId, entries: event.outbox })
       return void step.effects.push({ type: event.keepOutbox ? 'clearIfDropped' : 'clearStored', userId: event.userId })
     case 'threadFetched':
       // Put our unconfirmed copies back, or confirm them when the server already has them (a send whose answer was lost).

@@ -209,13 +209,15 @@ export function createOutboxStorage(storage: StorageLike) {
 
   /**
    * A logout another tab made, heard here: if it dropped the sends, what this tab wrote back meanwhile goes too (the
-   * discards stay: they name the dropped sends for the tabs yet to hear).
+   * discards stay: they name the dropped sends for the tabs yet to hear). True when it had dropped them.
    */
-  function clearIfDropped(userId: Id): void {
+  function clearIfDropped(userId: Id): boolean {
     try {
-      if (storage.getItem(droppedStorageKey(userId)) !== null) storage.removeItem(outboxStorageKey(userId))
+      if (storage.getItem(droppedStorageKey(userId)) === null) return false
+      storage.removeItem(outboxStorageKey(userId))
+      return true
     } catch {
-      // nothing to do
+      return false
     }
   }
 
@@ -223,15 +225,16 @@ export function createOutboxStorage(storage: StorageLike) {
    * A session of the user is about to read its stored outbox back. Marked, what storage holds was written back by tabs
    * that had not heard of the logout (a page closed before it did): a session writes only once it has read back. It
    * goes, and the mark with it: from now on the stored sends are this session's. The discards stay: a tab yet to hear
-   * of the logout may still write a dropped send back, and no tab adopts or sends one named there.
+   * of the logout may still write a dropped send back, and no tab adopts or sends one named there. True when marked.
    */
-  function forgetDropped(userId: Id): void {
+  function forgetDropped(userId: Id): boolean {
     try {
-      if (storage.getItem(droppedStorageKey(userId)) === null) return
+      if (storage.getItem(droppedStorageKey(userId)) === null) return false
       storage.removeItem(outboxStorageKey(userId))
       storage.removeItem(droppedStorageKey(userId))
+      return true
     } catch {
-      // nothing to do
+      return false
     }
   }
 

@@ -97,12 +97,17 @@ describe('outboxEventsOf: an action → the outbox machine’s events, in order'
       prev(),
       [{ type: 'sessionExpired' }],
     ],
-    ['the app’s logout', loggedOut(), prev(), [{ type: 'loggedOut', userId: 'u1', keepOutbox: false }]],
+    [
+      'the app’s logout, with the outbox it leaves',
+      loggedOut(),
+      prev(),
+      [{ type: 'loggedOut', userId: 'u1', keepOutbox: false, outbox: [k1] }],
+    ],
     [
       'the app’s logout keeping the outbox',
       { ...loggedOut(), meta: { keepOutbox: true } },
       prev(),
-      [{ type: 'loggedOut', userId: 'u1', keepOutbox: true }],
+      [{ type: 'loggedOut', userId: 'u1', keepOutbox: true, outbox: [k1] }],
     ],
     [
       'a follower becoming the leader adopts',

@@ -567,7 +567,7 @@ const rows: Row[] = [
   [
     'a logout clears the stored outbox',
     state(),
-    { type: 'loggedOut', userId: 'u1', keepOutbox: false },
+    { type: 'loggedOut', userId: 'u1', keepOutbox: false, outbox: [k1] },
     view([]),
     state(),
     [{ type: 'clearStored', userId: 'u1' }],
@@ -575,8 +575,27 @@ const rows: Row[] = [
   [
     'a logout nobody asked for keeps it, unless one elsewhere dropped it (what this tab wrote back meanwhile goes too)',
     state(),
-    { type: 'loggedOut', userId: 'u1', keepOutbox: true },
+    { type: 'loggedOut', userId: 'u1', keepOutbox: true, outbox: [] },
     view([]),
+    state(),
+    [{ type: 'clearIfDropped', userId: 'u1' }],
+  ],
+  [
+    'a logout nobody asked for with sends left keeps in memory what storage does not hold (refused), then as above',
+    state(),
+    { type: 'loggedOut', userId: 'u1', keepOutbox: true, outbox: [k1] },
+    view([]),
+    state(),
+    [
+      { type: 'keepUnstored', userId: 'u1', entries: [k1] },
+      { type: 'clearIfDropped', userId: 'u1' },
+    ],
+  ],
+  [
+    'without storage nothing is read back at a next session: nothing is kept',
+    state(),
+    { type: 'loggedOut', userId: 'u1', keepOutbox: true, outbox: [k1] },
+    view([], { durable: false }),
     state(),
     [{ type: 'clearIfDropped', userId: 'u1' }],
   ],

@@ -1,0 +1,139 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { describe, expect, test } from 'vitest'
+import { saveRefreshToken } from '../../src/api'
+import { loggedIn, loggedOut } from '../../src/app/authSlice'
+import { createMemoryStorage, type StorageLike } from '../../src/app/store'
+import { selectConnection, selectPendingMessages, sendMessage } from '../../src/realtime'
+import { eventually } from './support/eventually'
+import { alice, bob, conversation, message } from '../unit/support/fixtures'
+import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
+
+// Unsent messages the storage refused live only in the page, which told the user to keep it open until they are sent.
+// A session that ends under them ("Log in again", another tab's login as someone else) is not the user's wish to drop
+// them: they go once that user is back in the page, and never with anyone else's session.
+
+/** A storage that refuses every write while `full` (a full `localStorage`: removing still works, as in browsers). */
+function fullStorage(): StorageLike & { full: boolean } {
+  const memory = createMemoryStorage()
+  const storage = {
+    full: false,
+    getItem: (key: string) => memory.getItem(key),
+    removeItem: (key: string) => memory.removeItem(key),
+    setItem(key: string, value: string) {
+      if (storage.full) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError')
+      memory.setItem(key, value)
+    },
+  }
+  return storage
+}
+
+/**
+ * Alice's old session is over (401 to everything it asks but reads); a login answers her new session. Every send over
+ * HTTP is noted in `sent` with the token it came with, and stored unless it came with the old one.
+ */
+function endedSessionThenLogin() {
+  const sent: { token: string | null; clientId: string }[] = []
+  const fetchFn = apiRoutes(async (method, path, request) => {
+    const token = request.headers.get('authorization')?.replace('Bearer ', '') ?? null
+    if (method === 'POST' && path === '/api/auth/login')
+      return json(200, { token: 'token-new', refreshToken: 'refresh-new', user: alice })
+    if (path === '/api/auth/logout') return new Response(null, { status: 204 })
+    if (method === 'POST' && path === '/api/conversations/c1/messages') {
+      const { clientId, content } = (await request.json()) as { clientId: string; content: string }
+      sent.push({ token, clientId })
+      if (token !== 'old') return json(200, message(2, { senderId: alice.id, clientId, content }))
+    }
+    if (token === 'old' && method !== 'GET') return json(401, { error: { code: 'UNAUTHORIZED', message: 'ended' } })
+    if (path === '/api/conversations') return json(200, [conversation('c1')])
+    if (path === '/api/users') return json(200, [alice, bob])
+    return json(200, [])
+  })
+  return { fetchFn, sent }
+}
+
+const page = pagePerTest('#/messages/c1')
+const button = (name: string) =>
+  [...page.container.querySelectorAll('button')].find((candidate) => candidate.textContent === name)
+
+/** Alice's page whose storage refuses writes, her session over (`unauthorized`), 'k1' unsent and stored nowhere. */
+async function unsentWhenTheSessionEnds() {
+  const storage = fullStorage()
+  saveRefreshToken(storage, alice.id, 'refresh-old')
+  storage.full = true
+  const api = endedSessionThenLogin()
+  const app = appStore(api.fetchFn, { storage, preloadedState: { auth: { token: 'old', user: alice } } })
+  renderApp(page.root, app.store)
+  act(
+    () => void app.store.dispatch(sendMessage({ conversationId: 'c1', content: 'only in this page', clientId: 'k1' })),
+  )
+  act(() => app.sockets.last.serverRefuse('UNAUTHORIZED'))
+  await eventually(() => expect(selectConnection(app.store.getState()).status).toBe('unauthorized'))
+  expect(selectPendingMessages(app.store.getState()).map((m) => m.clientId)).toEqual(['k1'])
+  return { ...app, api }
+}
+
+/** The clientIds sent on `socket` and over HTTP with `token`, in order. */
+const sentWith = (
+  socket: { sent(event: string): { args: unknown[] }[] },
+  api: ReturnType<typeof endedSessionThenLogin>,
+  token: string,
+) => [
+  ...socket.sent('message:send').map((p) => (p.args[0] as { clientId: string }).clientId),
+  ...api.sent.filter((s) => s.token === token).map((s) => s.clientId),
+]
+
+describe('unsent messages the storage refused, when the session ends under them', () => {
+  test('"Log in again": sent once the same user is back', async () => {
+    const { store, sockets, api } = await unsentWhenTheSessionEnds()
+    act(() => button('Log in again')!.click())
+    const emailField = await eventually(() => fieldLabelled(page.container, 'Email') as HTMLInputElement)
+    type(emailField, 'alice@talemy.test')
+    type(fieldLabelled(page.container, 'Password') as HTMLInputElement, 'talemy')
+    act(() => button('Log in')!.click())
+    await eventually(() => expect(store.getState().auth.token).toBe('token-new'))
+    const socket = sockets.last
+    act(() => socket.serverConnect('sock-2'))
+    // Over the new socket, or over HTTP with the new token: once, either way.
+    await eventually(() => expect(sentWith(socket, api, 'token-new')).toEqual(['k1']))
+    store.dispose()
+  })
+
+  test('another user in between (another tab’s login): never sent as them, sent once the user is back', async () => {
+    const { store, sockets, api } = await unsentWhenTheSessionEnds()
+    // As this tab follows another tab's login as Bob (`sessionSync`): Alice's session ends, keeping her sends.
+    act(() => {
+      store.dispatch(loggedOut({ keepOutbox: true }))
+      store.dispatch(loggedIn({ token: 'token-bob', user: bob }))
+    })
+    const bobsSocket = sockets.last
+    act(() => bobsSocket.serverConnect('sock-bob'))
+    await eventually(() => expect(selectConnection(store.getState()).status).toBe('connected'))
+    expect(selectPendingMessages(store.getState())).toEqual([])
+    // Bob leaves, Alice logs in again in this page.
+    act(() => {
+      store.dispatch(loggedOut())
+      store.dispatch(loggedIn({ token: 'token-new', user: alice }))
+    })
+    const alicesSocket = sockets.last
+    act(() => alicesSocket.serverConnect('sock-alice'))
+    await eventually(() => expect(sentWith(alicesSocket, api, 'token-new')).toEqual(['k1']))
+    expect(sentWith(bobsSocket, api, 'token-bob')).toEqual([])
+    store.dispose()
+  })
+
+  test('"Log out" (the user chose to drop them): nothing is sent at the next login', async () => {
+    const { store, sockets, api } = await unsentWhenTheSessionEnds()
+    act(() => {
+      store.dispatch(loggedOut())
+      store.dispatch(loggedIn({ token: 'token-new', user: alice }))
+    })
+    const socket = sockets.last
+    act(() => socket.serverConnect('sock-2'))
+    await eventually(() => expect(selectConnection(store.getState()).status).toBe('connected'))
+    await act(async () => {})
+    expect(selectPendingMessages(store.getState())).toEqual([])
+    expect(sentWith(socket, api, 'token-new')).toEqual([])
+    store.dispose()
+  })
+})
