@@ -176,8 +176,11 @@ export function buildOutboxHandler<S extends SocketRootState>(
     // Granted inside `request` (a free lock), the grant is taken now, even amid a run (see `send`).
     const take = !waited && running ? process : send
     // Waited for: other tabs may have written while this one waited (see `granting`). A sweep takes in what the other
-    // tabs left first, as a grant waited for does (it has nothing else to drain).
-    if (waited || (state.lock.status === 'requested' && state.lock.sweep)) {
+    // tabs left first, as a grant waited for does (it has nothing else to drain). A free lock may have been let go by
+    // a tab whose sends wait out a backoff (`handOver`): one look at storage says whether another tab wrote (a send
+    // going ahead has looked already, and its storage write reuses that look: `sendAhead`).
+    const sweep = state.lock.status === 'requested' && state.lock.sweep === true
+    if (waited || sweep || (!ahead && durable?.othersWrote() === true)) {
       take({ type: 'granting' })
       // Its gather dispatches: a store listener may have started a new session there. Run at once, that session's reset
       // has let this grant go (and may have asked for the lock again): taken now, it would count for that new request,
@@ -214,9 +217,11 @@ export function buildOutboxHandler<S extends SocketRootState>(
    * reduced action. The storage write follows in that same task, so a page that dies after the dispatch has it
    * stored as before: nothing can end a page inside one task. Not taken when the stored outbox is still to be read
    * back first (those older sends go before), when the lock holder has sends another tab wrote to take in first
-   * (idem), when the socket is down (HTTP's request is an action of its own), or while the runner is busy (the event
-   * would wait its turn). One of the store's hot-path shortcuts, guarded by `tests/unit/durableOutbox.test.ts` ("the
-   * emit goes first"; bench/README.md, "What the store does for these figures").
+   * (idem), when the lock is free and another tab wrote since (its sends may wait out a backoff, the lock let go: idem;
+   * the look's read serves this send's storage write), when the socket is down (HTTP's request is an action of its
+   * own), or while the runner is busy (the event would wait its turn). One of the store's hot-path shortcuts, guarded
+   * by `tests/unit/durableOutbox.test.ts` ("the emit goes first", and "a lone tab reads its stored outbox no more for
+   * it"; bench/README.md, "What the store does for these figures").
    */
   function sendAhead(action: ReturnType<typeof sendMessage>, prevState: S) {
     // A send dispatched while another is ahead (by a store listener, inside the first one's dispatch) goes the
@@ -227,7 +232,8 @@ export function buildOutboxHandler<S extends SocketRootState>(
     try {
       const current = view()
       // A gather first goes the ordinary way: it dispatches, which must wait until this send is reduced.
-      if (!current.connected || restoreDue(state, current) || (gatherDue(state, current) && durable?.othersWrote()))
+      const gatherFirst = gatherDue(state, current) || (state.lock.status === 'free' && current.durable)
+      if (!current.connected || restoreDue(state, current) || (gatherFirst && durable?.othersWrote()))
         return void (ahead = null)
       send({ type: 'queued', clientId: action.payload.clientId, problem: sendMessageProblem(action.payload) })
     } catch (error) {

@@ -24,14 +24,22 @@ export type SendOutcome =
 /** One conversation's sends go one at a time, in the order they were written. No lane: nothing in flight or waiting. */
 export type Lane =
   | { status: 'sending'; clientId: string }
-  /** A retry timer runs for `clientId`; `rate` waits honour the server's `retryAfterMs` even when a retry trigger fires. */
-  | { status: 'waiting'; rate: boolean; clientId: string }
+  /**
+   * A retry timer runs for `clientId`; `rate` waits honour the server's `retryAfterMs` even when a retry trigger fires.
+   * `handOver`: a wait after a failure of this send alone (not the network, not the user's rate): the user's other
+   * tabs may send meanwhile (see `maybeReleaseLock`).
+   */
+  | { status: 'waiting'; rate: boolean; clientId: string; handOver?: true }
 
 /**
  * The user's drain lock: one tab of a user sends at a time. `sweep`: asked for with nothing of this tab's to send, to
- * take over what the user's other tabs left in storage (see `sweep`).
+ * take over what the user's other tabs left in storage (see `sweep`). `handedOver`: let go while this tab's sends wait
+ * out their backoffs (see `maybeReleaseLock`).
  */
-export type DrainLockState = { status: 'free' } | { status: 'requested'; sweep?: true } | { status: 'held' }
+export type DrainLockState =
+  | { status: 'free'; handedOver?: true }
+  | { status: 'requested'; sweep?: true }
+  | { status: 'held' }
 
 export interface OutboxMachineState {
   /** The user whose stored outbox the one in state mirrors (it was read back once), or null. */
@@ -68,9 +76,10 @@ export type OutboxEventBody =
   /**
    * The drain lock this tab waited for is about to be granted (`lockGranted` follows): what the user's other tabs
    * wrote meanwhile comes in first, read only when another tab wrote since, so the drain the grant starts sends a
-   * conversation's sends in the order they were written. A tab that waited for the lock since an earlier send wrote
-   * the next of a conversation after a tab waiting behind it had written one there: draining at once, it sent its own
-   * first.
+   * conversation's sends in the order they were written. So too a grant of a free lock when another tab wrote since:
+   * that tab may have let the lock go while its sends wait out a backoff (`handOver`). A tab that waited for the lock
+   * since an earlier send wrote the next of a conversation after a tab waiting behind it had written one there:
+   * draining at once, it sent its own first.
    */
   | { type: 'granting' }
   /**
@@ -214,17 +223,36 @@ function wantLock(step: Step) {
   step.effects.push({ type: 'requestLock' })
 }
 
+/** Every pending send of this tab waits out a backoff that lets the lock go (`handOver`), none in flight. */
+const onlyHandOverWaits = (step: Step) =>
+  step.view.outbox.every((m) => {
+    const lane = step.state.lanes[m.conversationId]
+    return m.status !== 'pending' || (lane?.status === 'waiting' && lane.handOver === true)
+  })
+
 /**
  * Nothing in flight, and nothing to send (or nothing may go while paused): the lock goes to the user's other tabs.
- * With nothing left and free to send, this tab then looks whether another tab left sends behind (`leftBehind`).
+ * With nothing left and free to send, this tab then looks whether another tab left sends behind (`leftBehind`), also
+ * when its last send ends while it had let the lock go for its backoffs. Those backoffs let it go too (`handOver`): a
+ * failure of one send (up to 30 s) must not hold back the sends the user's other tabs write meanwhile, in any
+ * conversation. Whoever gets the lock takes in first what must go before its own (`granting`, a free lock too: the
+ * runner looks whether another tab wrote), and this tab asks again when a wait ends; a send another tab sent for it
+ * is confirmed here by its `message:sent`, which ends that wait (`endStaleWait`).
  */
 function maybeReleaseLock(step: Step) {
-  if (step.state.lock.status !== 'held' || sending(step)) return
-  if (step.view.paused) return releaseLock(step)
-  if (hasPending(step.view)) return
-  releaseLock(step)
+  const { lock } = step.state
+  const handedOverDone = lock.status === 'free' && lock.handedOver === true && !hasPending(step.view)
+  if (handedOverDone) step.state.lock = { status: 'free' }
+  else if (lock.status !== 'held' || sending(step)) return
+  else if (step.view.paused) return releaseLock(step)
+  else if (hasPending(step.view)) {
+    if (!onlyHandOverWaits(step)) return
+    releaseLock(step)
+    step.state.lock = { status: 'free', handedOver: true }
+    return
+  } else releaseLock(step)
   const { durable, userId } = step.view
-  if (durable && userId) step.effects.push({ type: 'leftBehind', userId })
+  if (durable && userId && !step.view.paused) step.effects.push({ type: 'leftBehind', userId })
 }
 
 /** The conversation's oldest pending message goes, unless one is in flight or waiting (or the lock is not ours). */
@@ -249,10 +277,13 @@ function endStaleWait(step: Step, conversationId: Id) {
   step.effects.push({ type: 'cancelTimer', conversationId })
 }
 
-/** Every conversation with pending messages goes again now (waiting retries cut short). */
-function drainAll(step: Step, onlyNetworkWaits = false) {
+/**
+ * Every conversation with pending messages goes again now (waiting retries cut short; not a rate wait with
+ * `onlyNetworkWaits`, nor a `handOver` wait with `keepHandOver`).
+ */
+function drainAll(step: Step, onlyNetworkWaits = false, keepHandOver = false) {
   for (const [conversationId, lane] of Object.entries(step.state.lanes)) {
-    if (lane.status !== 'waiting' || (onlyNetworkWaits && lane.rate)) continue
+    if (lane.status !== 'waiting' || (onlyNetworkWaits && lane.rate) || (keepHandOver && lane.handOver)) continue
     delete step.state.lanes[conversationId]
     step.effects.push({ type: 'cancelTimer', conversationId })
   }
@@ -293,12 +324,20 @@ function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, co
   } else if (current?.status === 'pending') {
     const attempt = current.attempts + 1
     const delayMs = outcome.retryAfterMs ?? backoffDelay(attempt, config.backoff, () => event.jitter)
-    step.state.lanes[conversationId] = { status: 'waiting', rate: outcome.retryAfterMs !== undefined, clientId }
+    const rate = outcome.retryAfterMs !== undefined
+    // The user's rate and the network are every tab's: their waits keep the lock.
+    const handOver = !rate && outcome.error.code !== 'NETWORK'
+    step.state.lanes[conversationId] = {
+      status: 'waiting',
+      rate,
+      clientId,
+      ...(handOver ? { handOver: true as const } : {}),
+    }
     step.effects.push(
       { type: 'dispatch', action: sendRetryScheduled({ clientId, attempt, delayMs, error: outcome.error }) },
       { type: 'startTimer', conversationId, delayMs },
     )
-    return
+    return maybeReleaseLock(step)
   }
   pump(step, conversationId)
   maybeReleaseLock(step)
@@ -448,7 +487,8 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       if (view.paused) return releaseLock(step)
       step.state.lock = { status: 'held' }
       const from = step.effects.length
-      drainAll(step)
+      // A wait that let the lock go goes on: its own timer ends it.
+      drainAll(step, false, true)
       // The sends go first (the hot path), then the action that tells the store; before `drainStopped` when nothing
       // was left to send.
       const started: OutboxEffect = { type: 'dispatch', action: drainStarted() }

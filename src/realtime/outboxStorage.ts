@@ -81,6 +81,7 @@ export function createOutboxStorage(storage: StorageLike) {
 
   /** The text written, or undefined when storage refused it. */
   function write(userId: Id, entries: readonly PendingMessage[]): StoredText {
+    wrote(storage)
     try {
       if (entries.length === 0) {
         storage.removeItem(outboxStorageKey(userId))
@@ -105,6 +106,24 @@ export function createOutboxStorage(storage: StorageLike) {
     } catch {
       return undefined
     }
+  }
+
+  /**
+   * The text the last `look` read, until this task's microtasks run or a write to the stored outboxes of this realm: a
+   * send going ahead of its reducer looks (has another tab written?) before its emit, and its merge write in the same
+   * task, with no await in between, merges into that text rather than reading again (the hot path reads storage once
+   * per write). Another tab's write reaches a page between its tasks (browsers deliver it by message), never inside one.
+   */
+  let looked: { userId: Id; text: StoredText; writes: number } | null = null
+
+  /** `textOf`, kept for the merge write that follows in this task (see `looked`). */
+  function look(userId: Id): StoredText {
+    const mark = { userId, text: textOf(userId), writes: writesTo.get(storage) ?? 0 }
+    looked = mark
+    queueMicrotask(() => {
+      if (looked === mark) looked = null
+    })
+    return mark.text
   }
 
   /** The stored list as written (no per-entry validation: `read` validates what it hands out). */
@@ -138,7 +157,8 @@ export function createOutboxStorage(storage: StorageLike) {
     const kept = new Set(after.map((m) => m.clientId))
     const removed = new Set(before.filter((m) => !kept.has(m.clientId)).map((m) => m.clientId))
     if (changed.size === 0 && removed.size === 0) return { ok: true, nothingChanged: true }
-    const found = textOf(userId)
+    const found =
+      looked?.userId === userId && looked.writes === (writesTo.get(storage) ?? 0) ? looked.text : textOf(userId)
     // Unreadable: there is no list to merge into, and one written from this change alone would drop every send
     // already stored (this tab's and the others'). Refused instead: the next change tries this one again.
     if (found === undefined) return { ok: false, nothingChanged: false, found, written: undefined }
@@ -176,6 +196,7 @@ export function createOutboxStorage(storage: StorageLike) {
    * left behind): every tab stores a send in the task that makes it, so none has one to write back.
    */
   function clear(userId: Id): void {
+    wrote(storage)
     let text: StoredText
     try {
       text = storage.getItem(outboxStorageKey(userId))
@@ -212,6 +233,7 @@ export function createOutboxStorage(storage: StorageLike) {
    * discards stay: they name the dropped sends for the tabs yet to hear). True when it had dropped them.
    */
   function clearIfDropped(userId: Id): boolean {
+    wrote(storage)
     try {
       if (storage.getItem(droppedStorageKey(userId)) === null) return false
       storage.removeItem(outboxStorageKey(userId))
@@ -228,6 +250,7 @@ export function createOutboxStorage(storage: StorageLike) {
    * of the logout may still write a dropped send back, and no tab adopts or sends one named there. True when marked.
    */
   function forgetDropped(userId: Id): boolean {
+    wrote(storage)
     try {
       if (storage.getItem(droppedStorageKey(userId)) === null) return false
       storage.removeItem(outboxStorageKey(userId))
@@ -290,10 +313,14 @@ export function createOutboxStorage(storage: StorageLike) {
     }
   }
 
-  return { read, load, textOf, save, saveOver, clear, clearIfDropped, forgetDropped, discarded, recordDiscard }
+  return { read, load, textOf, look, save, saveOver, clear, clearIfDropped, forgetDropped, discarded, recordDiscard }
 }
 
 export type OutboxStorage = ReturnType<typeof createOutboxStorage>
+
+/** How many times this realm wrote stored outboxes, by storage (stores sharing one storage in a page, or tests). */
+const writesTo = new WeakMap<StorageLike, number>()
+const wrote = (storage: StorageLike) => void writesTo.set(storage, (writesTo.get(storage) ?? 0) + 1)
 
 /** A stored outbox's text: null when there is none, undefined when storage could not be read or refused a write. */
 type StoredText = string | null | undefined
@@ -338,7 +365,7 @@ export function outboxMirror(durable: OutboxStorage) {
   function othersWrote(userId: Id): boolean {
     if (seen.userId !== userId) return true
     if (!news) {
-      const text = durable.textOf(userId)
+      const text = durable.look(userId)
       looks++
       if (text !== undefined && text !== seen.text) news = true
     }

@@ -40,6 +40,9 @@ const state = (over: Partial<OutboxMachineState> = {}): OutboxMachineState => ({
 })
 const held = (lanes: OutboxMachineState['lanes'] = {}) => state({ mirroring: 'u1', lock: { status: 'held' }, lanes })
 const NETWORK = { code: 'NETWORK' as const, message: 'The server could not be reached' }
+const INTERNAL = { code: 'INTERNAL' as const, message: 'boom' }
+/** k1 waits out the backoff of a failure of its own (INTERNAL), which lets the lock go. */
+const waitingK1 = { status: 'waiting' as const, rate: false, clientId: 'k1', handOver: true as const }
 const stored = message(1, { clientId: 'k1', senderId: 'u1' })
 /** The server refused k1's send. */
 const refusedK1: OutboxEventBody = {
@@ -387,6 +390,68 @@ const rows: Row[] = [
         }),
       },
       { type: 'startTimer', conversationId: 'c1', delayMs: 1200 },
+    ],
+  ],
+  [
+    'a failure of this send alone (INTERNAL) waits its backoff with the lock let go to the user’s other tabs',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'retry', error: INTERNAL }, jitter: 0.5 },
+    view([k1]),
+    state({ mirroring: 'u1', lock: { status: 'free', handedOver: true }, lanes: { c1: waitingK1 } }),
+    [
+      { type: 'dispatch', action: sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 250, error: INTERNAL }) },
+      { type: 'startTimer', conversationId: 'c1', delayMs: 250 },
+      { type: 'releaseLock' },
+      { type: 'dispatch', action: drainStopped() },
+    ],
+  ],
+  [
+    'a failure of this send alone keeps the lock while another conversation’s send is in flight',
+    held({ c1: { status: 'sending', clientId: 'k1' }, c2: { status: 'sending', clientId: 'x1' } }),
+    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'retry', error: INTERNAL }, jitter: 0.5 },
+    view([k1, x1]),
+    held({ c1: waitingK1, c2: { status: 'sending', clientId: 'x1' } }),
+    [
+      { type: 'dispatch', action: sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 250, error: INTERNAL }) },
+      { type: 'startTimer', conversationId: 'c1', delayMs: 250 },
+    ],
+  ],
+  [
+    'the last send in flight confirmed while another waits out its INTERNAL backoff: the lock goes',
+    held({ c1: waitingK1 }),
+    { type: 'confirmed', conversationId: 'c2' },
+    view([k1]),
+    state({ mirroring: 'u1', lock: { status: 'free', handedOver: true }, lanes: { c1: waitingK1 } }),
+    [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }],
+  ],
+  [
+    'its wait over, a send that let the lock go asks for it again',
+    state({ mirroring: 'u1', lock: { status: 'free', handedOver: true }, lanes: { c1: waitingK1 } }),
+    { type: 'timerFired', conversationId: 'c1' },
+    view([k1]),
+    state({ mirroring: 'u1', lock: { status: 'requested' } }),
+    [{ type: 'requestLock' }],
+  ],
+  [
+    'confirmed by another tab’s try while it waited with the lock let go: the wait ends, and the tab looks for sends left behind',
+    state({ mirroring: 'u1', lock: { status: 'free', handedOver: true }, lanes: { c1: waitingK1 } }),
+    { type: 'confirmed', conversationId: 'c1' },
+    view([]),
+    state({ mirroring: 'u1' }),
+    [
+      { type: 'cancelTimer', conversationId: 'c1' },
+      { type: 'leftBehind', userId: 'u1' },
+    ],
+  ],
+  [
+    'granted for one conversation, a wait that let the lock go in another goes on',
+    state({ mirroring: 'u1', lock: { status: 'requested' }, lanes: { c2: { ...waitingK1, clientId: 'x1' } } }),
+    { type: 'lockGranted' },
+    view([k1, x1]),
+    held({ c1: { status: 'sending', clientId: 'k1' }, c2: { ...waitingK1, clientId: 'x1' } }),
+    [
+      { type: 'attempt', entry: k1 },
+      { type: 'dispatch', action: drainStarted() },
     ],
   ],
   [

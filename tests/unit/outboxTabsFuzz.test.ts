@@ -23,12 +23,13 @@ import { seededRandom } from './tabs/support/virtualTime'
 
 // Several tabs of one user (one storage, one drain lock: a queued lock, or each tab's lease over the storage), each a
 // socket of its own (no tabs option), over seeded random orderings of what can happen around their shared outbox: a
-// tab writes in one of two conversations, the server answers a send (stored; or RATE_LIMITED with retryAfterMs), an
-// answer is lost (the send times out and goes again; the server may or may not have stored it), time passes, a tab's
-// socket drops or comes back (its missed confirmations replayed), a tab closes. Once everything is answered and the
-// timers have run out: each message written is stored once, each conversation in the order written, storage is empty
-// and no tab holds the lock. The timers are vitest's fake ones (the layer's host timers, the fake socket's ack
-// timeout, the lease's polls and clock): nothing waits on the wall clock.
+// tab writes in one of two conversations, the server answers a send (stored; RATE_LIMITED with retryAfterMs; or
+// INTERNAL, stored or not, whose backoff lets the lock go to the other tabs meanwhile), an answer is lost (the send
+// times out and goes again; the server may or may not have stored it), time passes, a tab's socket drops or comes
+// back (its missed confirmations replayed), a tab closes. Once everything is answered and the timers have run out:
+// each message written is stored once, each conversation in the order written, storage is empty and no tab holds the
+// lock. The timers are vitest's fake ones (the layer's host timers, the fake socket's ack timeout, the lease's polls
+// and clock): nothing waits on the wall clock.
 //
 // Left out of the model, known and accepted: with the lease, a tab letting it go and writing again within a waiting
 // tab's poll period may send first (each write is preceded by the waiting tabs' polls); a tab closed while it holds
@@ -218,23 +219,30 @@ async function run(seed: number, lease: boolean) {
     t.socket().serverConnect(`s${t.i}-${t.sockets.length}`)
     for (const m of t.missed.splice(0)) t.socket().serverEmit('message:sent', m)
   }
-  const answerOne = (ok: 'stored' | 'rateLimited') => {
+  const answerOne = (ok: 'stored' | 'rateLimited' | 'internal') => {
     const emits = openEmits()
     const choices = [...emits.map((e) => ({ emit: e })), ...posts.map((p) => ({ post: p }))]
     if (choices.length === 0) return
     const choice = pick(choices)
     const retryAfterMs = 100 + Math.floor(next() * 3_000)
     const rateLimited = { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs }
+    const internal = { code: 'INTERNAL', message: 'boom' }
+    // An INTERNAL answer may come after the server stored the message (its confirmation reaches every tab).
+    const storedAnyway = ok === 'internal' && next() < 0.5
     if ('emit' in choice) {
       const e = choice.emit
+      if (storedAnyway) storeMessage(e.clientId, e.conversationId)
       if (ok === 'rateLimited') e.answer({ ok: false, error: rateLimited })
+      else if (ok === 'internal') e.answer({ ok: false, error: internal })
       else e.answer({ ok: true, data: storeMessage(e.clientId, e.conversationId) })
-      log.push(`${ok} ${e.clientId} (t${e.tab}, socket)`)
+      log.push(`${ok}${storedAnyway ? ' (stored)' : ''} ${e.clientId} (t${e.tab}, socket)`)
     } else {
       const p = choice.post
+      if (storedAnyway) storeMessage(p.clientId, p.conversationId)
       if (ok === 'rateLimited') p.answer(json(429, { error: rateLimited }))
+      else if (ok === 'internal') p.answer(json(500, { error: internal }))
       else p.answer(json(201, storeMessage(p.clientId, p.conversationId)))
-      log.push(`${ok} ${p.clientId} (http)`)
+      log.push(`${ok}${storedAnyway ? ' (stored)' : ''} ${p.clientId} (http)`)
     }
   }
   const loseOne = () => {
@@ -283,7 +291,8 @@ async function run(seed: number, lease: boolean) {
         meta: { createdAt },
       })
       log.push(`t${t.i} writes ${clientId} in ${conversationId}`)
-    } else if (x < 0.55) answerOne('stored')
+    } else if (x < 0.49) answerOne('stored')
+    else if (x < 0.57) answerOne('internal')
     else if (x < 0.63) answerOne('rateLimited')
     else if (x < 0.73) loseOne()
     else if (x < 0.81) {

@@ -22,7 +22,7 @@ import { seededRandom } from './support/virtualTime'
 
 // Tabs of one user in one browser sharing ONE socket (the tabs' election, hub and proxies on the in-memory channel and
 // lock) and one stored outbox drained under the browser's lock, over seeded random orderings: a tab writes, the server
-// answers a send (stored; or RATE_LIMITED), an answer is lost, time passes, the holder's socket drops or comes back
+// answers a send (stored; RATE_LIMITED; or INTERNAL, stored or not), an answer is lost, time passes, the holder's socket drops or comes back
 // (the server replays what it missed from its offset), a tab closes or crashes (the holder and a tab holding the drain
 // lock included; its HTTP requests go with it), hangs a while, hides or shows, disconnects by choice or connects again,
 // a tab is opened. Once everything is answered: each message written is stored, in its conversation in the order
@@ -153,7 +153,9 @@ async function run(seed: number) {
       })
       log.push(`${t.id} writes ${clientId} in ${conversationId}`)
     } else if (x < 0.58) {
-      const rate = x >= 0.5
+      const rate = x >= 0.53
+      // An INTERNAL answer, maybe after the server stored the message: its backoff lets the drain lock go meanwhile.
+      const internal = !rate && x >= 0.46
       const choices = [...unanswered().map((e) => ({ e })), ...posts.map((p) => ({ p }))]
       if (choices.length > 0) {
         const c = pick(choices)
@@ -162,16 +164,23 @@ async function run(seed: number) {
           message: 'slow down',
           retryAfterMs: 100 + Math.floor(next() * 2000),
         }
+        const storedAnyway = internal && next() < 0.5
+        const boom = { code: 'INTERNAL', message: 'boom' }
+        const what = rate ? 'rate limited' : internal ? `internal${storedAnyway ? ' (stored)' : ''}` : 'stored'
         if ('e' in c) {
           ;(c.e.p as { done?: boolean }).done = true
           const { clientId, conversationId } = c.e.p.args[0] as { clientId: string; conversationId: string }
+          if (storedAnyway) storeMessage(clientId, conversationId)
           if (rate) c.e.p.ack({ ok: false, error: rateLimited })
+          else if (internal) c.e.p.ack({ ok: false, error: boom })
           else c.e.p.ack({ ok: true, data: storeMessage(clientId, conversationId) })
-          log.push(`${rate ? 'rate limited' : 'stored'} ${clientId} (socket of ${c.e.s.tab})`)
+          log.push(`${what} ${clientId} (socket of ${c.e.s.tab})`)
         } else {
+          if (storedAnyway) storeMessage(c.p.clientId, c.p.conversationId)
           if (rate) c.p.answer(json(429, { error: rateLimited }))
+          else if (internal) c.p.answer(json(500, { error: boom }))
           else c.p.answer(json(201, storeMessage(c.p.clientId, c.p.conversationId)))
-          log.push(`${rate ? 'rate limited' : 'stored'} ${c.p.clientId} (http)`)
+          log.push(`${what} ${c.p.clientId} (http)`)
         }
       }
     } else if (x < 0.66) {
