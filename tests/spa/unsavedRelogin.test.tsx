@@ -3,30 +3,15 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { saveRefreshToken } from '../../src/api'
 import { loggedIn, loggedOut } from '../../src/app/authSlice'
-import { createMemoryStorage, type StorageLike } from '../../src/app/store'
 import { selectConnection, selectPendingMessages, sendMessage } from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
+import { refusingStorage } from '../unit/support/refusingStorage'
 import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
 
 // Unsent messages the storage refused live only in the page, which told the user to keep it open until they are sent.
 // A session that ends under them ("Log in again", another tab's login as someone else) is not the user's wish to drop
 // them: they go once that user is back in the page, and never with anyone else's session.
-
-/** A storage that refuses every write while `full` (a full `localStorage`: removing still works, as in browsers). */
-function fullStorage(): StorageLike & { full: boolean } {
-  const memory = createMemoryStorage()
-  const storage = {
-    full: false,
-    getItem: (key: string) => memory.getItem(key),
-    removeItem: (key: string) => memory.removeItem(key),
-    setItem(key: string, value: string) {
-      if (storage.full) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError')
-      memory.setItem(key, value)
-    },
-  }
-  return storage
-}
 
 /**
  * Alice's old session is over (401 to everything it asks but reads); a login answers her new session. Every send over
@@ -58,9 +43,10 @@ const button = (name: string) =>
 
 /** Alice's page whose storage refuses writes, her session over (`unauthorized`), 'k1' unsent and stored nowhere. */
 async function unsentWhenTheSessionEnds() {
-  const storage = fullStorage()
+  const full = refusingStorage(false)
+  const { storage } = full
   saveRefreshToken(storage, alice.id, 'refresh-old')
-  storage.full = true
+  full.refusing = true
   const api = endedSessionThenLogin()
   const app = appStore(api.fetchFn, { storage, preloadedState: { auth: { token: 'old', user: alice } } })
   renderApp(page.root, app.store)

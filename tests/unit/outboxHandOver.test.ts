@@ -95,15 +95,20 @@ const RETRYABLE = [
   { answer: 'one the layer cannot trust', response: { ok: true, data: { id: 42 } } },
 ]
 
+/** Two tabs; tab A's send a1 (c1) answered `response`, waiting out its backoff of `delayMs`. */
+async function aWaitsItsBackoff(response: unknown) {
+  const tabs = twoTabs()
+  tabs.tabA.store.dispatch(send('a1', 'c1', 0))
+  tabs.tabA.sends()[0]!.ack(response)
+  const wait = await eventually(() => tabs.tabA.retries()[0] ?? expect.fail('a1 not waiting yet'))
+  return { ...tabs, delayMs: (wait.payload as { delayMs: number }).delayMs }
+}
+
 describe('a tab waiting out its backoff does not hold back the other tabs of its user', () => {
   test.each(RETRYABLE)(
     "A's send answered $answer waits to go again: B's send in another conversation goes at once, and A's goes when its wait ends",
     async ({ response }) => {
-      const { storage, lock, tabA, tabB } = twoTabs()
-      tabA.store.dispatch(send('a1', 'c1', 0))
-      tabA.sends()[0]!.ack(response)
-      const wait = await eventually(() => tabA.retries()[0] ?? expect.fail('a1 not waiting yet'))
-      const { delayMs } = wait.payload as { delayMs: number }
+      const { storage, lock, tabA, tabB, delayMs } = await aWaitsItsBackoff(response)
       tabB.store.dispatch(send('b1', 'c2', 1))
       await eventually(() => expect(tabB.sends().map(clientIdOf)).toEqual(['b1']))
       expect(tabA.sends().map(clientIdOf)).toEqual(['a1'])
@@ -126,11 +131,7 @@ describe('a tab waiting out its backoff does not hold back the other tabs of its
   test.each(RETRYABLE)(
     "A's send answered $answer waits to go again: B's later send of the same conversation reaches the server only after it, and neither goes twice",
     async ({ response }) => {
-      const { storage, lock, tabA, tabB } = twoTabs()
-      tabA.store.dispatch(send('a1', 'c1', 0))
-      tabA.sends()[0]!.ack(response)
-      const wait = await eventually(() => tabA.retries()[0] ?? expect.fail('a1 not waiting yet'))
-      const { delayMs } = wait.payload as { delayMs: number }
+      const { storage, lock, tabA, tabB, delayMs } = await aWaitsItsBackoff(response)
       tabB.store.dispatch(send('b2', 'c1', 1))
       const all = () => [...tabA.sends(), ...tabB.sends()]
       // a1 goes again first, without waiting for A's backoff (B takes it in, written before its own), then b2.
