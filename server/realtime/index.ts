@@ -47,7 +47,7 @@ const SOCKET_IO_PATH = '/socket.io/'
 
 /**
  * Packets that may wait unsent for a client beyond a handshake's replay (its marker, the presence snapshot, events and
- * answers meanwhile) before a client still sending is taken for one that reads nothing.
+ * answers meanwhile) before its client is taken for one that reads nothing.
  */
 export const UNSENT_MARGIN = 10_000
 

@@ -30,30 +30,31 @@ export function limitPacketSize(conn: FramedConnection, maxBytes: number): void 
 /** The Engine.IO connection, as far as `limitUnsentBacklog` needs it (its public events). */
 export interface BufferedConnection {
   on(event: 'packetCreate' | 'flush', listener: () => void): unknown
-  prependListener(event: 'data', listener: () => void): unknown
   close(discard?: boolean): unknown
 }
 
 /**
- * Closes the connection when its client sends while more than `maxUnsent` packets wait for it unsent: every event with
- * an ack is answered, and a client that reads nothing (whatever it sends keeps Engine.IO's heartbeat from timing out)
- * would otherwise make the server keep a pile of answers growing with each 10-byte event, for as long as it sends. Packets wait here only
- * while the transport cannot take them (the client has not read what it was given, or has not polled); a client
- * that reads never has more waiting than the largest burst the server sends at once, a handshake's replay. Closed at
- * once, the pile discarded (it would never drain): the client reconnects and resumes from its offset.
+ * Closes the connection once more than `maxUnsent` packets wait for its client unsent: a client that reads nothing would
+ * otherwise make the server keep a pile growing with every answer and every event for its user, for as long as it
+ * stays connected (its own events keep Engine.IO's heartbeat from timing out, and so does a pong sent blindly, with no
+ * event at all). Packets wait here only while the transport cannot take them (the client has not read what it was
+ * given, or has not polled); a client that reads never has more waiting than the largest burst the server sends at
+ * once, a handshake's replay. Closed at once, the pile discarded (it would never drain): the client reconnects and
+ * resumes from its offset.
  *
  * @example io.engine.on('connection', (conn) => limitUnsentBacklog(conn, maxReplay + UNSENT_MARGIN))
  */
 export function limitUnsentBacklog(conn: BufferedConnection, maxUnsent: number): void {
   let unsent = 0
+  let closing = false
   // Each packet goes into the connection's buffer as it is made, and the whole buffer to the transport at a flush.
   conn.on('packetCreate', () => {
-    unsent++
+    if (++unsent <= maxUnsent || closing) return
+    closing = true
+    // Not inside the emit that made the packet: its 'disconnect' would run in the middle of a delivery loop.
+    queueMicrotask(() => conn.close(true))
   })
   conn.on('flush', () => {
     unsent = 0
-  })
-  conn.prependListener('data', () => {
-    if (unsent > maxUnsent) conn.close(true)
   })
 }
