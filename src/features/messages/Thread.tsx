@@ -51,6 +51,9 @@ const NEAR_BOTTOM_PX = 120
 /** How many of the other side's messages arriving at once are still read out whole; more are said as a count. */
 const READ_IN_FULL_AT_ONCE = 3
 
+/** A message's identity from pending to sent (its `clientId` with its sender), or its id when it has no `clientId`. */
+const messageKey = (m: Message) => (m.clientId === null ? `id:${m.id}` : `${m.senderId}:${m.clientId}`)
+
 /** One conversation: joins its room while open, shows the messages, loads older ones, and the composer. */
 export function Thread({
   conversationId,
@@ -111,22 +114,27 @@ export function Thread({
   const scroller = useRef<HTMLDivElement>(null)
   const nearBottom = useRef(true)
   const lastId = useRef<string | null>(null)
+  const lastKey = useRef<string | null>(null)
   const anchor = useRef<{ height: number; top: number } | null>(null)
   useLayoutEffect(() => {
     const el = scroller.current
     if (!el) return
     const last = messages[messages.length - 1]
+    // Our message confirmed takes the server's id but is the one written before: the reader may have scrolled up since
+    // (it waited offline), and only a message just written brings them down.
+    const key = last ? messageKey(last) : null
     if (anchor.current) {
       el.scrollTop = el.scrollHeight - anchor.current.height + anchor.current.top
       anchor.current = null
     } else if (
       last &&
       last.id !== lastId.current &&
-      (nearBottom.current || last.senderId === me?.id || lastId.current === null)
+      (nearBottom.current || (last.senderId === me?.id && key !== lastKey.current) || lastId.current === null)
     ) {
       el.scrollTop = el.scrollHeight
     }
     lastId.current = last?.id ?? null
+    lastKey.current = key
   }, [messages, me?.id])
 
   // New messages from the other side are said once each through the polite region, not by making the whole list
@@ -253,7 +261,7 @@ export function Thread({
           {messages.map((m) => (
             <MessageItem
               // Our copy keeps its node from pending to sent; a clientId is unique per sender only.
-              key={m.clientId === null ? `id:${m.id}` : `${m.senderId}:${m.clientId}`}
+              key={messageKey(m)}
               message={m}
               mine={m.senderId === me?.id}
               sender={people.nameOf(m.senderId)}

@@ -1,0 +1,85 @@
+import type { Route } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import {
+  apiCall,
+  apiLogin,
+  blockSockets,
+  e2ePerFile,
+  gotoConversation,
+  loginAs,
+  messagesWithText,
+  send,
+  unique,
+  WAIT,
+  waitNotOnline,
+  waitOnline,
+} from './support/app'
+
+// A message written while nothing reaches the server waits, shown as "Sending…". The reader meanwhile scrolls up to
+// read the history; when the server is back and confirms it, the thread must not pull them back to the bottom: only a
+// message they have just written does that.
+
+const POST_MESSAGE = /\/api\/conversations\/[^/]+\/messages$/
+
+function dropConnection(route: Route) {
+  if (route.request().method() !== 'POST') return route.fallback()
+  return route.abort('internetdisconnected')
+}
+
+describe('reading up the thread while a message waits to be sent', { timeout: 120_000 }, () => {
+  const e2e = e2ePerFile()
+
+  it('keeps the reader where they are when that message is confirmed', async () => {
+    const [a, c] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'carol')])
+    const conversation = await apiCall<{ id: string }>(e2e, a.token, 'POST', '/api/conversations', {
+      participantId: c.user.id,
+    })
+    for (let i = 1; i <= 40; i++) {
+      await apiCall(e2e, i % 2 ? a.token : c.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
+        content: `History ${i}`,
+        clientId: crypto.randomUUID(),
+      })
+    }
+    const alice = await loginAs(e2e, 'alice')
+    const { page } = alice
+    try {
+      await gotoConversation(page, conversation.id)
+      await messagesWithText(page, 'History 40').waitFor({ timeout: WAIT })
+
+      blockSockets(e2e, a.user.id, 10 * 60_000)
+      await page.route(POST_MESSAGE, dropConnection)
+      await waitNotOnline(page)
+      const text = unique('Written while offline')
+      await send(page, text)
+      await messagesWithText(page, text).and(page.locator('[data-status="pending"]')).waitFor({ timeout: WAIT })
+
+      // The reader goes up to the start of what is shown (the scroll event seen by the page, as a user's would be).
+      const list = page.getByTestId('message-list')
+      await list.evaluate(
+        (el) =>
+          new Promise<void>((resolve) => {
+            el.addEventListener('scroll', () => resolve(), { once: true })
+            el.scrollTop = 0
+          }),
+      )
+      expect(await list.evaluate((el) => el.scrollHeight - el.clientHeight)).toBeGreaterThan(500)
+
+      await page.unroute(POST_MESSAGE, dropConnection)
+      blockSockets(e2e, a.user.id, 0)
+      await page.evaluate(() => window.dispatchEvent(new Event('online')))
+      await waitOnline(page)
+      // The confirmed copy is drawn with the scroll position it leaves (a layout effect, in the same commit).
+      await messagesWithText(page, text).and(page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      expect(await list.evaluate((el) => el.scrollTop)).toBe(0)
+
+      // A message the reader writes now still brings them down to it.
+      const next = unique('Written from up there')
+      await send(page, next)
+      await messagesWithText(page, next).and(page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      expect(await list.evaluate((el) => el.scrollHeight - el.clientHeight - el.scrollTop)).toBeLessThan(2)
+    } finally {
+      blockSockets(e2e, a.user.id, 0)
+      await alice.context.close()
+    }
+  })
+})
