@@ -128,7 +128,7 @@ export function Thread({
       anchor.current = null
     } else if (
       last &&
-      last.id !== lastId.current &&
+      // Near the bottom, whatever changed: another's message goes above ours still waiting, which stays the last one.
       (nearBottom.current || (last.senderId === me?.id && key !== lastKey.current) || lastId.current === null)
     ) {
       el.scrollTop = el.scrollHeight

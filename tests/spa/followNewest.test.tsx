@@ -1,0 +1,59 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { describe, expect, test } from 'vitest'
+import { bob, message } from '../unit/support/fixtures'
+import { eventually } from './support/eventually'
+import { appStore, bobsThreadApi, pageEndingAt, pagePerTest, renderApp, type } from './support/page'
+
+// A reader at the newest message follows what comes. Bob's answer that comes while our own message still waits for its
+// answer goes above it (confirmed messages first): the last message is still ours, yet the thread grew under the
+// reader, who must still see the end of it.
+
+const page = pagePerTest('#/messages/c1')
+
+/** The thread's scrolling box with a layout (jsdom has none): 100 px per message in a 500 px window. */
+function withLayout(el: HTMLElement) {
+  let top = 0
+  const height = () => 100 * el.querySelectorAll('[data-testid=message]').length
+  Object.defineProperty(el, 'scrollHeight', { configurable: true, get: height })
+  Object.defineProperty(el, 'clientHeight', { configurable: true, get: () => 500 })
+  Object.defineProperty(el, 'scrollTop', {
+    configurable: true,
+    get: () => top,
+    set: (value: number) => {
+      top = Math.max(0, Math.min(value, height() - 500))
+    },
+  })
+}
+
+const statuses = () =>
+  [...page.container.querySelectorAll('[data-testid=message]')].map((el) => el.getAttribute('data-status'))
+
+describe('a reader at the newest message, ours waiting for its answer', () => {
+  test("sees the other side's message that comes meanwhile", async () => {
+    const { store, sockets } = appStore(
+      bobsThreadApi(() => pageEndingAt(20)),
+      { realtime: { invalidationWindowMs: 0 } },
+    )
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    await eventually(() => expect(statuses()).toHaveLength(20))
+    const list = page.container.querySelector<HTMLElement>('[data-testid=message-list]')!
+    withLayout(list)
+    const composer = page.container.querySelector<HTMLTextAreaElement>('[data-testid=composer]')!
+    act(() => type(composer, 'on its way'))
+    act(() => composer.form!.requestSubmit())
+    await eventually(() => expect(statuses().at(-1)).toBe('pending'))
+    // At the end of the thread: 21 messages, the window's 500 px at the bottom.
+    expect(list.scrollTop).toBe(1600)
+
+    act(() =>
+      sockets.last.serverEmit('message:new', message(21, { senderId: bob.id, content: 'and from me' }), { offset: 2 }),
+    )
+    await eventually(() => expect(page.container.querySelector('[data-message-id=m21]')).not.toBeNull())
+    expect(statuses().at(-1)).toBe('pending')
+    expect(list.scrollTop).toBe(list.scrollHeight - list.clientHeight)
+    store.dispose()
+  })
+})
