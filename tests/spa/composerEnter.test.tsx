@@ -19,10 +19,13 @@ import {
 
 const page = pagePerTest('#/messages/c1')
 
-/** Enter pressed in `field`, once what it said has reached the live regions' observers (their records come after). */
-async function pressEnter(field: HTMLElement) {
+/**
+ * Enter pressed in `field`, once what it said has reached the live regions' observers (their records come after);
+ * `repeat`: the key held down, its repeats.
+ */
+async function pressEnter(field: HTMLElement, repeat = false) {
   act(() => {
-    field.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }))
+    field.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true, repeat }))
   })
   await act(async () => {})
 }
@@ -63,6 +66,22 @@ describe('Enter in the composer on a blank draft', () => {
 
     expect(sockets.last.sent('message:send')).toHaveLength(0)
     expect(document.activeElement).toBe(composer)
+    store.dispose()
+  })
+})
+
+describe('Enter held down after a send', () => {
+  // Review: the key's repeats found the draft empty once the first had sent it, and each said "Nothing to send" (a
+  // held key repeats some 30 times a second): a screen reader user heard an error for a send that went.
+  test('sends once, and its repeats say nothing and add no line', async () => {
+    const { store, sockets, composer } = await threadWithFocusedComposer(page)
+    const assertive = saidIn('[data-testid=announcer-assertive]')
+    type(composer, 'hello')
+    await pressEnter(composer)
+    for (let i = 0; i < 5; i++) await pressEnter(composer, true)
+    expect(sockets.last.sent('message:send')).toHaveLength(1)
+    expect(assertive).toEqual([])
+    expect(composer.value).toBe('')
     store.dispose()
   })
 })

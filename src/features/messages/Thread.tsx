@@ -489,7 +489,8 @@ function Composer({
     // with keyCode 229 (the input method's key).
     if (e.key === 'Enter' && !e.shiftKey && !touchOnly && !e.nativeEvent.isComposing && e.keyCode !== 229) {
       e.preventDefault()
-      send()
+      // A held key's repeats: the first press sent, and each repeat would find the draft empty and say so.
+      if (!e.repeat) send()
     }
   }
 
