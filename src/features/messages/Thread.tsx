@@ -170,6 +170,11 @@ export function Thread({
   }, [messages, isSuccess, announce, t])
 
   const seenId = lastSeenOwn(messages, me?.id, seenSeq)
+  // "Seen" is drawn under our message, below the end the reader was at: who waits for it at the end sees it come.
+  useLayoutEffect(() => {
+    const el = scroller.current
+    if (el && seenId !== null && nearBottom.current) el.scrollTop = el.scrollHeight
+  }, [seenId])
   const start = firstSeq(messages)
   const hasEarlier = start !== null && start > 1 && start !== nothingBelow
 

@@ -1,0 +1,55 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { describe, expect, test } from 'vitest'
+import { alice, bob, message } from '../unit/support/fixtures'
+import { eventually } from './support/eventually'
+import { appStore, bobsThreadApi, json, pagePerTest, renderApp } from './support/page'
+
+// Review: "Seen" is drawn under our last message when the other person reads it; at the end of the thread, the line
+// appeared below the window (the thread followed new messages only), so the reader who waited for it did not see it.
+
+const page = pagePerTest('#/messages/c1')
+
+/** The thread's scrolling box with a layout (jsdom has none): 100 px per message, 20 for "Seen", a 500 px window. */
+function withLayout(el: HTMLElement) {
+  let top = 0
+  const height = () =>
+    100 * el.querySelectorAll('[data-testid=message]').length + 20 * el.querySelectorAll('[data-testid=seen]').length
+  Object.defineProperty(el, 'scrollHeight', { configurable: true, get: height })
+  Object.defineProperty(el, 'clientHeight', { configurable: true, get: () => 500 })
+  Object.defineProperty(el, 'scrollTop', {
+    configurable: true,
+    get: () => top,
+    set: (value: number) => {
+      top = Math.max(0, Math.min(value, height() - 500))
+    },
+  })
+}
+
+describe('a reader at the end of the thread, their last message not yet seen', () => {
+  test('sees "Seen" once the other person has read it', async () => {
+    const thread = Array.from({ length: 20 }, (_, i) => message(i + 1, { senderId: i + 1 === 20 ? alice.id : bob.id }))
+    const { store, sockets } = appStore(
+      bobsThreadApi(() => json(200, thread)),
+      { realtime: { invalidationWindowMs: 0 } },
+    )
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(20))
+    const list = page.container.querySelector<HTMLElement>('[data-testid=message-list]')!
+    withLayout(list)
+    act(() => {
+      list.scrollTop = list.scrollHeight
+      list.dispatchEvent(new Event('scroll'))
+    })
+    expect(list.scrollTop).toBe(1500)
+
+    act(() =>
+      sockets.last.serverEmit('conversation:seen', { conversationId: 'c1', userId: bob.id, seq: 20 }, { offset: 2 }),
+    )
+    await eventually(() => expect(page.container.querySelector('[data-testid=seen]')).not.toBeNull())
+    expect(list.scrollTop).toBe(list.scrollHeight - list.clientHeight)
+    store.dispose()
+  })
+})
