@@ -3,6 +3,7 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { bob, message } from '../unit/support/fixtures'
 import { eventually } from './support/eventually'
+import { withLayout } from './support/layout'
 import { appStore, bobsThreadApi, pageEndingAt, pagePerTest, renderApp, type } from './support/page'
 
 // A reader at the newest message follows what comes. Bob's answer that comes while our own message still waits for its
@@ -10,21 +11,6 @@ import { appStore, bobsThreadApi, pageEndingAt, pagePerTest, renderApp, type } f
 // reader, who must still see the end of it.
 
 const page = pagePerTest('#/messages/c1')
-
-/** The thread's scrolling box with a layout (jsdom has none): 100 px per message in a 500 px window. */
-function withLayout(el: HTMLElement) {
-  let top = 0
-  const height = () => 100 * el.querySelectorAll('[data-testid=message]').length
-  Object.defineProperty(el, 'scrollHeight', { configurable: true, get: height })
-  Object.defineProperty(el, 'clientHeight', { configurable: true, get: () => 500 })
-  Object.defineProperty(el, 'scrollTop', {
-    configurable: true,
-    get: () => top,
-    set: (value: number) => {
-      top = Math.max(0, Math.min(value, height() - 500))
-    },
-  })
-}
 
 const statuses = () =>
   [...page.container.querySelectorAll('[data-testid=message]')].map((el) => el.getAttribute('data-status'))
@@ -40,7 +26,7 @@ describe('a reader at the newest message, ours waiting for its answer', () => {
     act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
     await eventually(() => expect(statuses()).toHaveLength(20))
     const list = page.container.querySelector<HTMLElement>('[data-testid=message-list]')!
-    withLayout(list)
+    withLayout(list, () => 100 * list.querySelectorAll('[data-testid=message]').length)
     const composer = page.container.querySelector<HTMLTextAreaElement>('[data-testid=composer]')!
     act(() => type(composer, 'on its way'))
     act(() => composer.form!.requestSubmit())

@@ -3,6 +3,7 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { alice } from '../unit/support/fixtures'
 import { eventually } from './support/eventually'
+import { withLayout } from './support/layout'
 import { bobsThreadApi, pageEndingAt, pagePerTest, renderApp, appStore, type } from './support/page'
 
 // A message of ours waiting for its answer, the reader scrolled up to read: its confirmation (a new id), or the thread
@@ -10,20 +11,6 @@ import { bobsThreadApi, pageEndingAt, pagePerTest, renderApp, appStore, type } f
 // written before, not a new one: the reader stays where they were.
 
 const page = pagePerTest('#/messages/c1')
-
-/** The thread's scrolling box with a layout (jsdom has none): 3000 px of messages in a 500 px window. */
-function withLayout(el: HTMLElement) {
-  let top = 0
-  Object.defineProperty(el, 'scrollHeight', { configurable: true, get: () => 3000 })
-  Object.defineProperty(el, 'clientHeight', { configurable: true, get: () => 500 })
-  Object.defineProperty(el, 'scrollTop', {
-    configurable: true,
-    get: () => top,
-    set: (value: number) => {
-      top = Math.max(0, Math.min(value, 2500))
-    },
-  })
-}
 
 /** Alice's thread c1 (Bob's 20 messages, then hers waiting for its answer), the reader scrolled up to the top. */
 async function readingUpWhileOursWaits(latest: () => number) {
@@ -38,7 +25,7 @@ async function readingUpWhileOursWaits(latest: () => number) {
   act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
   await eventually(() => expect(statuses()).toHaveLength(20))
   const list = page.container.querySelector<HTMLElement>('[data-testid=message-list]')!
-  withLayout(list)
+  withLayout(list, () => 3000)
   // Sent: no answer comes yet, it waits.
   const composer = page.container.querySelector<HTMLTextAreaElement>('[data-testid=composer]')!
   act(() => type(composer, 'still on its way'))

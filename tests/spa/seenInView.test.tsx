@@ -3,28 +3,13 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { alice, bob, message } from '../unit/support/fixtures'
 import { eventually } from './support/eventually'
+import { withLayout } from './support/layout'
 import { appStore, bobsThreadApi, json, pagePerTest, renderApp } from './support/page'
 
 // Review: "Seen" is drawn under our last message when the other person reads it; at the end of the thread, the line
 // appeared below the window (the thread followed new messages only), so the reader who waited for it did not see it.
 
 const page = pagePerTest('#/messages/c1')
-
-/** The thread's scrolling box with a layout (jsdom has none): 100 px per message, 20 for "Seen", a 500 px window. */
-function withLayout(el: HTMLElement) {
-  let top = 0
-  const height = () =>
-    100 * el.querySelectorAll('[data-testid=message]').length + 20 * el.querySelectorAll('[data-testid=seen]').length
-  Object.defineProperty(el, 'scrollHeight', { configurable: true, get: height })
-  Object.defineProperty(el, 'clientHeight', { configurable: true, get: () => 500 })
-  Object.defineProperty(el, 'scrollTop', {
-    configurable: true,
-    get: () => top,
-    set: (value: number) => {
-      top = Math.max(0, Math.min(value, height() - 500))
-    },
-  })
-}
 
 describe('a reader at the end of the thread, their last message not yet seen', () => {
   test('sees "Seen" once the other person has read it', async () => {
@@ -38,7 +23,12 @@ describe('a reader at the end of the thread, their last message not yet seen', (
     act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
     await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(20))
     const list = page.container.querySelector<HTMLElement>('[data-testid=message-list]')!
-    withLayout(list)
+    withLayout(
+      list,
+      () =>
+        100 * list.querySelectorAll('[data-testid=message]').length +
+        20 * list.querySelectorAll('[data-testid=seen]').length,
+    )
     act(() => {
       list.scrollTop = list.scrollHeight
       list.dispatchEvent(new Event('scroll'))
