@@ -163,17 +163,25 @@ export class PresenceTracker {
     // handled already, so marking its user online now would show them online to their contacts until the sweep.
     if (!socket.connected) return
     const { userId } = socket.data
-    const [cameOnline, contacts] = await Promise.all([
-      this.options.store.markOnline(userId),
-      this.options.members.contactsOnConnect(userId),
-    ])
-    if (cameOnline) {
-      // Noted before anyone is told: a crash after the word "online" still leaves this as when they were last seen.
-      if (this.options.notesSeen) await this.noteSeen([userId], this.options.now())
-      // Told as the store says it, read last: the socket may have gone during these reads and, the database slower than
-      // the grace, a sweep have taken the user offline and said so; "online" after that would be the last word.
-      const [state] = await this.statesOf([userId])
-      if (state?.online) this.tell(contacts, state)
+    const marking = this.options.store.markOnline(userId)
+    let cameOnline = false
+    let contacts: Id[]
+    try {
+      ;[cameOnline, contacts] = await Promise.all([marking, this.options.members.contactsOnConnect(userId)])
+      if (cameOnline) {
+        // Noted before anyone is told: a crash after the word "online" still leaves this as when they were last seen.
+        if (this.options.notesSeen) await this.noteSeen([userId], this.options.now())
+        // Told as the store says it, read last: the socket may have gone during these reads and, the database slower
+        // than the grace, a sweep have taken the user offline and said so; "online" after that would be the last word.
+        const [state] = await this.statesOf([userId])
+        if (state?.online) this.tell(contacts, state)
+      }
+    } catch (error) {
+      // Online in the store and nobody told, no later connect nor sweep would tell them: the store goes back to what
+      // the contacts know, and the sweep's look at the users with a socket here tells them once it can.
+      if (cameOnline || (await marking.catch(() => false)))
+        await this.options.store.markOffline(userId).catch(() => undefined)
+      throw error
     }
     const users = await this.snapshotOf(contacts)
     this.options.notices.toSocket(socket, 'presence:snapshot', { users })

@@ -298,6 +298,39 @@ describe('the sweep against a reconnect (its parts faked: the order of what it a
   })
 })
 
+// A connect marks its user online before it reads their contacts and what to tell them. A read that fails there (the
+// database timing out once) must not leave the store saying "online" with nobody told: no later connect, sweep or
+// reassertion would ever tell them, and the contacts would see the user offline for as long as they stay connected.
+describe('a connect whose reads fail (its parts faked)', () => {
+  it('leaves the user to be told online by the next sweep, not online in the store with nobody told', async () => {
+    const store = new MemoryPresenceStore()
+    let membersDown = true
+    const told: { users: readonly string[]; online: boolean }[] = []
+    const tracker = new PresenceTracker({
+      notices: fakeNotices((users, _event, state) =>
+        told.push({ users, online: (state as { online: boolean }).online }),
+      ),
+      db: { query: async () => [{ id: 'bob', last_seen_at: null }] } as never,
+      members: fakeMembers(async () => {
+        if (membersDown) throw new Error('Query read timeout')
+        return ['alice']
+      }),
+      store,
+      socketCount: () => 1,
+      localUsers: () => ['bob'],
+      graceSeconds: 5,
+      now: () => 1_000_000,
+      logger: { warn() {}, info() {} } as never,
+    })
+    await expect(tracker.connected({ data: { userId: 'bob' }, connected: true, emit() {} } as never)).rejects.toThrow(
+      'Query read timeout',
+    )
+    membersDown = false
+    await tracker.sweep()
+    expect(told).toEqual([{ users: ['alice'], online: true }])
+  })
+})
+
 // The sweep runs every 500 ms: a store that keeps failing (Redis away, the database down) is one outage, not a log line
 // per pass.
 describe('the sweep while its store keeps failing (its parts faked)', () => {
