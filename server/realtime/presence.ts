@@ -243,8 +243,18 @@ export class PresenceTracker {
         if (at - since < graceSeconds * 1000) continue
         if (!(await store.markOffline(userId))) continue
         const lastSeenAt = new Date(since).toISOString()
-        await db.query(`update users set last_seen_at = $2 where id = $1`, [userId, lastSeenAt])
-        const contacts = await this.contactsOf(userId)
+        let contacts: Id[]
+        try {
+          await db.query(`update users set last_seen_at = $2 where id = $1`, [userId, lastSeenAt])
+          contacts = await this.contactsOf(userId)
+        } catch (error) {
+          // Offline in the store with nobody told, no later sweep would look at them again: they go back online and
+          // gone since then (a store of this node's own keeps that time; the shared one notes its own now), for the
+          // next sweep to say it.
+          await store.markOnline(userId)
+          await store.noteGone(userId, since)
+          throw error
+        }
         // A socket that came meanwhile (it may have told "online" already): put it right, and say nothing. Nothing is
         // awaited between this last look and the word "offline", so no "online" can come after it.
         if ((await socketCount(userId)) > 0) {

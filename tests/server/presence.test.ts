@@ -331,6 +331,40 @@ describe('a connect whose reads fail (its parts faked)', () => {
   })
 })
 
+// The sweep marks a user offline in the store before it writes when they were last seen and reads whom to tell. A write
+// or read that fails there (the database timing out once) must not leave them offline in the store with nobody told:
+// no later sweep looks at a user the store has offline, and their contacts would see them online for good.
+describe('a sweep whose writes fail after it took a user offline (its parts faked)', () => {
+  it('tells their contacts at a later sweep, with when they went', async () => {
+    const store = new MemoryPresenceStore()
+    await store.markOnline('bob')
+    await store.noteGone('bob', 1_000_000)
+    let dbDown = true
+    const told: { users: readonly string[]; state: unknown }[] = []
+    const tracker = new PresenceTracker({
+      notices: fakeNotices((users, _event, state) => told.push({ users, state })),
+      db: {
+        query: async (sql: string) => {
+          if (dbDown && sql.includes('update users set last_seen_at')) throw new Error('Query read timeout')
+          return []
+        },
+      } as never,
+      members: fakeMembers(async () => ['alice']),
+      store,
+      socketCount: () => 0,
+      graceSeconds: 5,
+      now: () => 1_006_000,
+      logger: { warn() {}, info() {} } as never,
+    })
+    await tracker.sweep()
+    dbDown = false
+    await tracker.sweep()
+    expect(told).toEqual([
+      { users: ['alice'], state: { userId: 'bob', online: false, lastSeenAt: new Date(1_000_000).toISOString() } },
+    ])
+  })
+})
+
 // The sweep runs every 500 ms: a store that keeps failing (Redis away, the database down) is one outage, not a log line
 // per pass.
 describe('the sweep while its store keeps failing (its parts faked)', () => {
