@@ -345,8 +345,14 @@ export class PresenceTracker {
     await this.options.restoreLocal?.()
     for (const [i, userId] of local.entries()) {
       if (online[i] || !(await this.options.store.markOnline(userId))) continue
-      const [[state], contacts] = await Promise.all([this.statesOf([userId]), this.contactsOf(userId)])
-      this.tell(contacts, { ...state!, online: true })
+      try {
+        const [[state], contacts] = await Promise.all([this.statesOf([userId]), this.contactsOf(userId)])
+        this.tell(contacts, { ...state!, online: true })
+      } catch (error) {
+        // Online in the store with nobody told, no later sweep would tell them: offline again, for the next one to.
+        await this.options.store.markOffline(userId)
+        throw error
+      }
     }
   }
 

@@ -365,6 +365,39 @@ describe('a sweep whose writes fail after it took a user offline (its parts fake
   })
 })
 
+// A user with a socket here whom the store has offline (a connect whose reads failed, a store that lost its data) is put
+// back online by the sweep, then told to their contacts: a read that fails between the two must not leave them online
+// in the store with nobody told, which no later sweep would put right.
+describe('a sweep whose reads fail as it puts a user with a socket here back online (its parts faked)', () => {
+  it('tells their contacts at a later sweep', async () => {
+    const store = new MemoryPresenceStore()
+    let dbDown = true
+    const told: { users: readonly string[]; online: boolean }[] = []
+    const tracker = new PresenceTracker({
+      notices: fakeNotices((users, _event, state) =>
+        told.push({ users, online: (state as { online: boolean }).online }),
+      ),
+      db: {
+        query: async () => {
+          if (dbDown) throw new Error('Query read timeout')
+          return [{ id: 'bob', last_seen_at: null }]
+        },
+      } as never,
+      members: fakeMembers(async () => ['alice']),
+      store,
+      socketCount: () => 1,
+      localUsers: () => ['bob'],
+      graceSeconds: 5,
+      now: () => 1_000_000,
+      logger: { warn() {}, info() {} } as never,
+    })
+    await tracker.sweep()
+    dbDown = false
+    await tracker.sweep()
+    expect(told).toEqual([{ users: ['alice'], online: true }])
+  })
+})
+
 // The sweep runs every 500 ms: a store that keeps failing (Redis away, the database down) is one outage, not a log line
 // per pass.
 describe('the sweep while its store keeps failing (its parts faked)', () => {
