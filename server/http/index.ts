@@ -165,9 +165,11 @@ export function configureHttpApp(
         .status(400)
         .send({ error: { code: 'INVALID', message: 'path: not a valid URL (a malformed %-escape)' } })
     }
-    // An unknown /api path, and a missing file (a stale chunk after a deploy, a typo): 404, never the SPA's HTML.
+    // An unknown /api path, and a missing file (a stale chunk after a deploy, a typo): 404, never the SPA's HTML. Never
+    // kept either: a 404 is cacheable by default, and a CDN would go on answering it for a file there by then.
     return reply
       .status(404)
+      .header('cache-control', 'no-store')
       .send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${path.slice(0, 200)}` } })
   }
   app.setNotFoundHandler(notFound)

@@ -364,6 +364,15 @@ describe('static files', () => {
       expect((await http(server.url, 'GET', path)).headers.get('cache-control'), path).toBe('no-cache')
   })
 
+  // A 404 is cacheable by default (RFC 9111 §4.2.2): without Cache-Control a CDN keeps it (Cloudflare 3 minutes, Cloud
+  // CDN 2), so a chunk asked for before it was there (a rolling deploy: the new page from one node, its chunk from an
+  // old one) stayed missing for every user behind that edge after it was.
+  it.each(['/assets/app-new.js', '/logo.png'])('answers a missing file %s 404 with no-store', async (path) => {
+    const result = await http(server.url, 'GET', path)
+    expect(result.status).toBe(404)
+    expect(result.headers.get('cache-control')).toBe('no-store')
+  })
+
   it.each(['/.env', '/.git/config', '/.git', '/.well-known/thing', '/assets/app.js.map', '/%2Eenv'])(
     'answers %s with a JSON 404, never the file nor the SPA',
     async (path) => {
