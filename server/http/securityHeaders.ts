@@ -1,4 +1,5 @@
 import { STATUS_CODES, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 
@@ -87,6 +88,36 @@ export function registerSocketEndpointHeaders(httpServer: HttpServer, path = '/s
   httpServer.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     if (!(req.url ?? '').startsWith(path)) return
     for (const [name, value] of Object.entries(SOCKET_ENDPOINT_HEADERS)) res.setHeader(name, value)
+  })
+}
+
+/**
+ * Engine.IO, and ws under it, refuse a WebSocket upgrade by writing their own answer straight to the socket: text/html
+ * without a charset, and none of `SOCKET_ENDPOINT_HEADERS` (no response object reaches the listener above). On
+ * Socket.IO's `path`, such a refusal (the first bytes written to the socket, a 4xx or 5xx status) goes out as
+ * `rawErrorResponse` instead, with its status and message; an accepted upgrade's 101 and the frames after it pass as
+ * they are.
+ *
+ * @example const io = new Server(httpServer); registerSocketUpgradeRefusals(httpServer)
+ */
+export function registerSocketUpgradeRefusals(httpServer: HttpServer, path = '/socket.io/'): void {
+  httpServer.prependListener('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    if (!(req.url ?? '').startsWith(path)) return
+    const { write, end } = socket
+    /** The first chunk, as a refusal in the contract's shape when it is one; the socket's own methods back after it. */
+    const reshaped = (chunk: unknown): unknown => {
+      socket.write = write
+      socket.end = end
+      const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('latin1') : ''
+      const refusal = /^HTTP\/1\.1 ([45]\d\d) [^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n([\s\S]*)$/.exec(text)
+      return refusal ? rawErrorResponse(Number(refusal[1]), `WebSocket upgrade: ${refusal[2]?.slice(0, 200)}`) : chunk
+    }
+    socket.write = function (this: Duplex, chunk: unknown, ...rest: unknown[]) {
+      return (write as (...args: unknown[]) => boolean).call(this, reshaped(chunk), ...rest)
+    } as Duplex['write']
+    socket.end = function (this: Duplex, chunk?: unknown, ...rest: unknown[]) {
+      return (end as (...args: unknown[]) => Duplex).call(this, reshaped(chunk), ...rest)
+    } as Duplex['end']
   })
 }
 

@@ -18,7 +18,7 @@ import {
 } from '../../src/contract'
 import { AppError, invalid, toApiError, unauthorized } from '../errors'
 import { lacksHost } from '../http'
-import { rawErrorResponse, registerSocketEndpointHeaders } from '../http/securityHeaders'
+import { rawErrorResponse, registerSocketEndpointHeaders, registerSocketUpgradeRefusals } from '../http/securityHeaders'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
 import { loadBudget, type Limiter } from '../rateLimit'
@@ -115,6 +115,7 @@ export function createSocketServer(
   // Engine.IO answers its path ahead of Fastify's helmet: its answers get the security headers here. After `new
   // Server`, which takes the request listeners there are and calls them only for other paths.
   registerSocketEndpointHeaders(httpServer)
+  registerSocketUpgradeRefusals(httpServer)
   // Node hands every upgrade to Socket.IO, listening for its own: one to another path (an h2c `curl --http2`, a
   // WebSocket pointed at /api) would be closed unanswered after `destroyUpgradeTimeout`. Told at once instead.
   httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex) => {

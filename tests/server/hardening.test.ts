@@ -264,6 +264,26 @@ describe('a request answered before any route (Node’s clientError, an Upgrade 
       false,
       400,
     ],
+    // A WebSocket upgrade Socket.IO's path refuses: Engine.IO (and ws under it) wrote its own text/html answer straight
+    // to the socket, with none of the headers its other answers are given (no nosniff, no charset, no CSP).
+    [
+      'a WebSocket upgrade from a foreign Origin',
+      'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      false,
+      400,
+    ],
+    [
+      'a WebSocket upgrade naming an unknown session',
+      'GET /socket.io/?EIO=4&transport=websocket&sid=nope HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      false,
+      400,
+    ],
+    [
+      'a WebSocket upgrade without its key',
+      'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      false,
+      400,
+    ],
     // Node closed it unanswered: nobody listens for CONNECT (this is no proxy).
     ['a CONNECT', 'CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n', false, 400],
     // Node answers these itself (417, an empty body) unless someone listens for them.
