@@ -17,7 +17,7 @@ import {
   type User,
 } from '../../contract'
 import { useDates, useT, type MessageId } from '../../i18n'
-import { upsertById } from '../shared/cache'
+import { byId, upsertById } from '../shared/cache'
 import { ConfirmStep, useConfirmStep } from '../shared/confirmStep'
 import { invalidFields } from '../shared/errors'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
@@ -45,7 +45,8 @@ export function ContactRequestsPage() {
   const me = useAppSelector(selectUser)!
   const { data: requests, isLoading, isFetching, error, refetch } = useGetContactRequestsQuery()
   const sorted = useMemo(
-    () => [...(requests ?? [])].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)),
+    // Sent in the same millisecond: by id, as the server lists them (see `sortLessons`).
+    () => [...(requests ?? [])].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || byId(a, b)),
     [requests],
   )
 

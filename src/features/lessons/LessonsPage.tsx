@@ -14,7 +14,7 @@ import {
   type User,
 } from '../../contract'
 import { useDates, useT, type MessageId } from '../../i18n'
-import { upsertById } from '../shared/cache'
+import { byId, upsertById } from '../shared/cache'
 import { ConfirmStep, useConfirmStep } from '../shared/confirmStep'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
 import { invalidFields } from '../shared/errors'
@@ -43,11 +43,16 @@ const SUBJECT_REFUSED: Record<FreeTextProblem, MessageId> = {
 
 const isOpen = (l: Lesson) => l.status === 'pending' || l.status === 'confirmed'
 
-/** Open lessons (pending, confirmed) first, soonest first; then the closed ones, most recent first. */
+/**
+ * Open lessons (pending, confirmed) first, soonest first; then the closed ones, most recent first. Lessons at the same
+ * moment go by id, as the server lists them: in the cache's order, one that came by its event would swap places with
+ * the other at the next read.
+ */
 export function sortLessons(lessons: readonly Lesson[]): Lesson[] {
   const at = (l: Lesson) => Date.parse(l.startsAt) || 0
-  return [...lessons].sort((a, b) =>
-    isOpen(a) !== isOpen(b) ? (isOpen(a) ? -1 : 1) : isOpen(a) ? at(a) - at(b) : at(b) - at(a),
+  return [...lessons].sort(
+    (a, b) =>
+      (isOpen(a) !== isOpen(b) ? (isOpen(a) ? -1 : 1) : isOpen(a) ? at(a) - at(b) : at(b) - at(a)) || byId(a, b),
   )
 }
 

@@ -7,3 +7,8 @@ export function upsertById<T extends { id: string; updatedAt: string }>(list: T[
   if (i === -1) list.push(item)
   else if (Date.parse(item.updatedAt) >= Date.parse(list[i]!.updatedAt)) list[i] = item
 }
+
+/** Orders by id as the server's `order by …, id` does (ids are ASCII, compared by code unit). */
+export function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+}
