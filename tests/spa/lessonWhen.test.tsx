@@ -65,6 +65,22 @@ describe('a lesson booked for a moment the server would refuse', () => {
       at: new Date(2101, 0, 1, 10, 0),
       said: 'Date et heure\u202f: choisissez un jour de 2100 ou avant.',
     },
+    // A year of five digits (the browser's date field takes up to six), which `new Date` cannot read: the form did
+    // nothing at all, and said nothing.
+    {
+      locale: 'en',
+      labels: EN,
+      moment: 'in the year 10000',
+      at: new Date(10000, 0, 1, 10, 0),
+      said: 'Date and time: choose a day in 2100 or before.',
+    },
+    {
+      locale: 'fr',
+      labels: FR,
+      moment: 'in the year 10000',
+      at: new Date(10000, 0, 1, 10, 0),
+      said: 'Date et heure\u202f: choisissez un jour de 2100 ou avant.',
+    },
   ])('($locale, $moment) is said on the date field, nothing is sent, and what was typed is kept', async (c) => {
     const { api, store, subject, when } = await bookingFor(c.locale, c.labels, c.at)
     await act(async () => {})

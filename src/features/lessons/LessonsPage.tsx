@@ -255,18 +255,24 @@ function BookLesson() {
       subjectRef.current?.focus()
       return
     }
+    if (!tutorId || startsAt === '') return
     const when = new Date(startsAt)
-    if (!tutorId || Number.isNaN(when.getTime())) return
-    const instant = when.toISOString()
     // "Past" by the server's clock, which judges it: this browser's may be minutes off. The year the server reads is
-    // the sent instant's, in UTC.
-    const refused =
-      when.getTime() <= dispatch(serverTime()) ? 'past' : when.getUTCFullYear() > LESSON_YEARS.max ? 'outOfYears' : null
+    // the sent instant's, in UTC. A year of five digits, which the date field takes (up to 275760) and `new Date`
+    // cannot read, is past the last one too.
+    const refused = Number.isNaN(when.getTime())
+      ? 'outOfYears'
+      : when.getTime() <= dispatch(serverTime())
+        ? 'past'
+        : when.getUTCFullYear() > LESSON_YEARS.max
+          ? 'outOfYears'
+          : null
     if (refused) {
       setWhenRefused(refused)
       whenRef.current?.focus()
       return
     }
+    const instant = when.toISOString()
     const booking = { tutorId, subject: subject.trim(), startsAt: instant, durationMinutes: duration }
     const lesson = await create({ ...booking, idempotencyKey: keys.keyFor(booking) })
       .unwrap()
