@@ -99,3 +99,50 @@ test("the server's refusal (asked meanwhile from another tab) is said on the tut
   expect(page.container.textContent).not.toContain('That was not accepted')
   store.dispose()
 })
+
+// Told her request to Bob is still waiting, she stays on the form; Bob answers it meanwhile. The card says so, and the
+// tutor field kept saying "still waiting for an answer", though she could now ask again (and a send would go).
+test.each([
+  ['declined', 'listed'],
+  ['accepted', 'listed'],
+  ['declined', 'told by the server'],
+] as const)(
+  'the tutor’s answer (%s) to the request she waits on takes the field’s refusal away (%s)',
+  async (status, how) => {
+    const earlier = contactRequest('r0', { status: 'declined', updatedAt: '2026-11-20T08:00:00.000Z' })
+    const waitedOn = contactRequest('r1', { status: 'pending' })
+    // As the server has them (a read after the other tab's request lists it too).
+    const listed = how === 'listed' ? [earlier, waitedOn] : [earlier]
+    const { fetchFn } = requestsApi(listed, () =>
+      json(400, { error: { code: 'INVALID', message: 'tutorId: a request to this tutor is already pending' } }),
+    )
+    const { store, sockets } = appStore(fetchFn)
+    renderApp(page.root, store)
+    const cards = () => page.container.querySelectorAll('[data-testid=contact-request]')
+    await eventually(() => expect(cards().length).toBeGreaterThan(0))
+    act(() => sockets.last.serverConnect())
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    const select = await ask(bob, 'Are you there?', 'Tutor', 'Message')
+    await eventually(() => expect(fieldError(select)).toMatch(/^Tutor: your request to Bob is still waiting/))
+    if (how === 'told by the server') {
+      // Asked from another tab: its card comes by its event, the refusal still said.
+      listed.push(waitedOn)
+      act(() => sockets.last.serverEmit('contactRequest:created', waitedOn, { offset: 2 }))
+      await eventually(() => expect(cards()).toHaveLength(2))
+      expect(fieldError(select)).toMatch(/^Tutor: your request to Bob is still waiting/)
+    }
+
+    const offset = how === 'listed' ? 2 : 3
+    const answered = { ...waitedOn, status, updatedAt: '2026-11-24T09:00:00.000Z' }
+    listed.splice(listed.indexOf(waitedOn), 1, answered)
+    act(() => sockets.last.serverEmit('contactRequest:statusUpdated', answered, { offset }))
+    await eventually(() =>
+      expect(
+        page.container.querySelector('[data-request-id=r1] [data-testid=contact-request-status]')!.textContent,
+      ).toBe(status),
+    )
+    expect(fieldError(select)).toBeUndefined()
+    expect(select.getAttribute('aria-invalid')).toBeNull()
+    store.dispose()
+  },
+)

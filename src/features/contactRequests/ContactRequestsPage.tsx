@@ -193,8 +193,16 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
   const id = useId()
   const { tutors, nameOf } = usePeople()
   const [tutorId, setTutorId] = useState('')
-  /** The tutor this student's pending request already goes to (the server keeps one per student and tutor). */
-  const [alreadyAsked, setAlreadyAsked] = useState<string | null>(null)
+  /**
+   * The tutor this student's pending request already goes to (the server keeps one per student and tutor), with her
+   * requests to them answered by then: one answered since is the one she waited on, and the refusal no longer holds.
+   */
+  const [refused, setRefused] = useState<{ tutorId: string; answered: ReadonlySet<string> } | null>(null)
+  const alreadyAsked =
+    refused !== null &&
+    !requests?.some((r) => r.tutorId === refused.tutorId && r.status !== 'pending' && !refused.answered.has(r.id))
+      ? refused.tutorId
+      : null
   const tutorRef = useRef<HTMLSelectElement>(null)
   const [message, setMessage] = useState('')
   const [done, setDone] = useState(false)
@@ -221,7 +229,8 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
     }
     if (!tutorId) return
     const refuseTutor = () => {
-      setAlreadyAsked(tutorId)
+      const answered = requests?.filter((r) => r.tutorId === tutorId && r.status !== 'pending').map((r) => r.id)
+      setRefused({ tutorId, answered: new Set(answered) })
       tutorRef.current?.focus()
     }
     if (requests?.some((r) => r.tutorId === tutorId && r.status === 'pending')) {
@@ -254,7 +263,7 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
           value={tutorId}
           onChange={(tutor) => {
             setTutorId(tutor)
-            setAlreadyAsked(null)
+            setRefused(null)
           }}
           error={alreadyAsked === null ? undefined : t('requests.alreadyPending', { name: nameOf(alreadyAsked) })}
         />
