@@ -154,6 +154,8 @@ export const en = {
   'lessons.when': 'Date and time',
   'lessons.whenPast': 'Date and time: choose a moment that has not passed yet.',
   'lessons.whenOutOfYears': 'Date and time: choose a day in {lastYear} or before.',
+  'lessons.whenSkipped':
+    'Date and time: the clocks go forward then, so that time does not exist on that day; choose another time.',
   'lessons.duration': 'Duration',
   'lessons.minutes': '{count, plural, one {# minute} other {# minutes}}',
   'lessons.book': 'Book lesson',

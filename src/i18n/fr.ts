@@ -141,6 +141,8 @@ export const fr: Catalogue = {
   'lessons.when': 'Date et heure',
   'lessons.whenPast': 'Date et heure : choisissez un moment qui n’est pas encore passé.',
   'lessons.whenOutOfYears': 'Date et heure : choisissez un jour de {lastYear} ou avant.',
+  'lessons.whenSkipped':
+    'Date et heure : les horloges avancent à ce moment-là, cette heure n’existe donc pas ce jour-là ; choisissez-en une autre.',
   'lessons.duration': 'Durée',
   'lessons.minutes': '{count, plural, one {# minute} other {# minutes}}',
   'lessons.book': 'Réserver le cours',

@@ -41,6 +41,13 @@ const SUBJECT_REFUSED: Record<FreeTextProblem, MessageId> = {
   control: 'lessons.subjectControl',
 }
 
+/** Why the date field holds a booking back. */
+const WHEN_REFUSED = {
+  past: 'lessons.whenPast',
+  outOfYears: 'lessons.whenOutOfYears',
+  skipped: 'lessons.whenSkipped',
+} as const satisfies Record<string, MessageId>
+
 const isOpen = (l: Lesson) => l.status === 'pending' || l.status === 'confirmed'
 
 /**
@@ -236,10 +243,10 @@ function BookLesson() {
   const [subjectRefused, setSubjectRefused] = useState<FreeTextProblem | null>(null)
   const subjectRef = useRef<HTMLInputElement>(null)
   /**
-   * A moment already gone, or past the contract's last year, said on the date field rather than as the form's
-   * "Check what you entered".
+   * A moment already gone, past the contract's last year, or in the hour the clocks skip, said on the date field
+   * rather than as the form's "Check what you entered" (or booked at another time).
    */
-  const [whenRefused, setWhenRefused] = useState<'past' | 'outOfYears' | null>(null)
+  const [whenRefused, setWhenRefused] = useState<keyof typeof WHEN_REFUSED | null>(null)
   const whenRef = useRef<HTMLInputElement>(null)
   useFieldWords(subjectRef)
   useFieldWords(whenRef)
@@ -266,7 +273,10 @@ function BookLesson() {
         ? 'past'
         : when.getUTCFullYear() > LESSON_YEARS.max
           ? 'outOfYears'
-          : null
+          : // The hour the clocks skip (02:30 the night they go forward): read as an hour later, it would be booked so.
+            toDateTimeLocal(when) !== startsAt.slice(0, 16)
+            ? 'skipped'
+            : null
     if (refused) {
       setWhenRefused(refused)
       whenRef.current?.focus()
@@ -332,11 +342,7 @@ function BookLesson() {
           {whenRefused && (
             <FieldError
               id={`${id}-when-error`}
-              message={
-                whenRefused === 'past'
-                  ? t('lessons.whenPast')
-                  : t('lessons.whenOutOfYears', { lastYear: LESSON_YEARS.max })
-              }
+              message={t(WHEN_REFUSED[whenRefused], { lastYear: LESSON_YEARS.max })}
             />
           )}
         </div>
