@@ -1,5 +1,14 @@
 import type { Middleware } from '@reduxjs/toolkit'
-import { internalError, outboxSaved, selectPendingMessages, type SocketRootState } from '../realtime'
+import {
+  createOutboxStorage,
+  droppedStorageKey,
+  internalError,
+  outboxSaved,
+  selectPendingMessages,
+  type SocketRootState,
+  type StorageLike,
+} from '../realtime'
+import { loggedIn, loggedOut, type AuthState } from './authSlice'
 import { createViewState } from './viewState'
 
 /**
@@ -30,10 +39,15 @@ export interface UnsavedOutboxOptions {
   noticeAfterMs: number
   /** Where closing the page is asked about first (`beforeunload`) while there are such messages; none in Node. */
   page?: Pick<Window, 'addEventListener' | 'removeEventListener'>
+  /**
+   * The outbox's storage: a logout nobody asked for leaves what it does not hold in the page's memory for the user's
+   * next login (`durableOutbox`), and closing the page loses that too.
+   */
+  storage?: StorageLike
 }
 
 /** Browsers show their own question; calling `preventDefault` (and, for older ones, setting `returnValue`) asks it. */
-function askBeforeLeaving(event: BeforeUnloadEvent) {
+function ask(event: BeforeUnloadEvent) {
   event.preventDefault()
   event.returnValue = true
 }
@@ -45,9 +59,35 @@ function askBeforeLeaving(event: BeforeUnloadEvent) {
  *
  * @example const unsaved = watchUnsavedOutbox({ durable: true, noticeAfterMs: 2000, page: window })
  */
-export function watchUnsavedOutbox({ durable, noticeAfterMs, page }: UnsavedOutboxOptions): UnsavedOutbox {
+export function watchUnsavedOutbox({ durable, noticeAfterMs, page, storage }: UnsavedOutboxOptions): UnsavedOutbox {
   /** Messages are unsent and the storage refused them (or there is none): closing the page loses them. */
   let unsaved = false
+  /**
+   * The users whose unsent messages a logout nobody asked for ("Log in again", another tab's login or logout) left in
+   * this page's memory alone, until their next login in it brings them back into the outbox, or their "Log out" here
+   * drops them. Not told beside the composer (they are not the outbox shown), but closing the page asks first.
+   */
+  const kept = new Set<string>()
+  /** Another tab's "Log out" of the user dropped them (the mark the layer reads at their next login). */
+  const dropped = (user: string) => {
+    try {
+      return storage?.getItem(droppedStorageKey(user)) != null
+    } catch {
+      return false
+    }
+  }
+  const askBeforeLeaving = (event: BeforeUnloadEvent) => {
+    if (unsaved || [...kept].some((user) => !dropped(user))) ask(event)
+  }
+  let listening = false
+  /** The listener is there exactly while something unsent would be lost with the page. */
+  const listen = () => {
+    const next = !disposed && (unsaved || kept.size > 0)
+    if (next === listening) return
+    listening = next
+    if (next) page?.addEventListener('beforeunload', askBeforeLeaving)
+    else page?.removeEventListener('beforeunload', askBeforeLeaving)
+  }
   let spell = 0
   const shown = createViewState(0)
   let said = 0
@@ -68,18 +108,36 @@ export function watchUnsavedOutbox({ durable, noticeAfterMs, page }: UnsavedOutb
     unsaved = next
     if (next) {
       const current = ++spell
-      page?.addEventListener('beforeunload', askBeforeLeaving)
       if (noticeAfterMs <= 0) show(current)
       else timer = setTimeout(() => show(current), noticeAfterMs)
     } else {
-      page?.removeEventListener('beforeunload', askBeforeLeaving)
       stopTimer()
       show(0)
     }
   }
 
   const middleware: Middleware = (api) => (next) => (action) => {
+    const logout = loggedOut.match(action) ? action : null
+    const leaving = logout ? (api.getState() as { auth: AuthState }).auth.user?.id : undefined
+    const left = leaving !== undefined && unsaved ? selectPendingMessages(api.getState() as SocketRootState) : []
     const result = next(action)
+    if (logout && leaving !== undefined && !disposed) {
+      // As the layer decides (`keepUnstored`): kept when the logout keeps the outbox and storage does not hold them all.
+      const keepOutbox = (logout.meta as { keepOutbox?: unknown } | undefined)?.keepOutbox === true
+      const unstored = () => {
+        if (!durable || !storage) return true
+        const inStorage = new Set(
+          createOutboxStorage(storage)
+            .load(leaving)
+            .map((m) => m.clientId),
+        )
+        return left.some((m) => !inStorage.has(m.clientId))
+      }
+      if (keepOutbox && left.length > 0 && !dropped(leaving) && unstored()) kept.add(leaving)
+      else kept.delete(leaving)
+    }
+    // Back in the outbox (told as unsaved again when storage refuses them), or dropped by a "Log out" elsewhere.
+    if (loggedIn.match(action)) kept.delete(action.payload.user.id)
     // Most actions (a burst's thousands of server events) cost a string comparison: `.match` (a plain-object check
     // first) and the outbox are only read while they matter.
     const refused =
@@ -92,6 +150,7 @@ export function watchUnsavedOutbox({ durable, noticeAfterMs, page }: UnsavedOutb
       const pending = selectPendingMessages(api.getState() as SocketRootState).length > 0
       set(pending && (refused || (unsaved && !saved) || !durable))
     }
+    listen()
     return result
   }
 
@@ -106,8 +165,7 @@ export function watchUnsavedOutbox({ durable, noticeAfterMs, page }: UnsavedOutb
     },
     dispose() {
       disposed = true
-      // Only what was added is taken away (the listener is there exactly while messages are unsaved).
-      if (unsaved) page?.removeEventListener('beforeunload', askBeforeLeaving)
+      listen()
       stopTimer()
     },
   }

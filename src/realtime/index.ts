@@ -79,6 +79,7 @@ export { createMemoryLock, createWebLock, createLeaseLock, defaultDrainLock, typ
 export {
   createOutboxStorage,
   discardedStorageKey,
+  droppedStorageKey,
   outboxStorageKey,
   type OutboxStorage,
   type StorageLike,

@@ -7,7 +7,16 @@ import { selectConnection, selectPendingMessages, sendMessage } from '../../src/
 import { eventually } from './support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
 import { refusingStorage } from '../unit/support/refusingStorage'
-import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
+import {
+  apiRoutes,
+  appStore,
+  blockPageStorage,
+  fieldLabelled,
+  json,
+  pagePerTest,
+  renderApp,
+  type,
+} from './support/page'
 
 // Unsent messages the storage refused live only in the page, which told the user to keep it open until they are sent.
 // A session that ends under them ("Log in again", another tab's login as someone else) is not the user's wish to drop
@@ -38,6 +47,8 @@ function endedSessionThenLogin() {
 }
 
 const page = pagePerTest('#/messages/c1')
+/** Whether leaving the page now asks first: a `beforeunload` listener cancelled the event. */
+const leavingAsks = () => !window.dispatchEvent(new Event('beforeunload', { cancelable: true }))
 const button = (name: string) =>
   [...page.container.querySelectorAll('button')].find((candidate) => candidate.textContent === name)
 
@@ -56,7 +67,7 @@ async function unsentWhenTheSessionEnds() {
   act(() => app.sockets.last.serverRefuse('UNAUTHORIZED'))
   await eventually(() => expect(selectConnection(app.store.getState()).status).toBe('unauthorized'))
   expect(selectPendingMessages(app.store.getState()).map((m) => m.clientId)).toEqual(['k1'])
-  return { ...app, api }
+  return { ...app, api, full }
 }
 
 /** The clientIds sent on `socket` and over HTTP with `token`, in order. */
@@ -121,5 +132,67 @@ describe('unsent messages the storage refused, when the session ends under them'
     expect(selectPendingMessages(store.getState())).toEqual([])
     expect(sentWith(socket, api, 'token-new')).toEqual([])
     store.dispose()
+  })
+
+  // They live in this page alone until that user's next login in it: closing it meanwhile loses them, as it would have
+  // while the session lasted, so it asks first; gone for good ("Log out", here or in another tab), it does not.
+  test('closing the page before the user is back asks first, as while the session lasted', async () => {
+    const { store, sockets } = await unsentWhenTheSessionEnds()
+    expect(leavingAsks()).toBe(true)
+    act(() => button('Log in again')!.click())
+    await eventually(() => expect(fieldLabelled(page.container, 'Email')).not.toBeNull())
+    expect(leavingAsks()).toBe(true)
+    // Someone else's session in this page between (another tab's login as Bob), and its "Log out": hers still wait.
+    act(() => void store.dispatch(loggedIn({ token: 'token-bob', user: bob })))
+    expect(leavingAsks()).toBe(true)
+    act(() => void store.dispatch(loggedOut()))
+    expect(leavingAsks()).toBe(true)
+    // She is back: hers are in the outbox again (told as unsaved), and once sent nothing is left to lose.
+    act(() => void store.dispatch(loggedIn({ token: 'token-new', user: alice })))
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k1'])
+    expect(leavingAsks()).toBe(true)
+    act(() => sockets.last.serverConnect('sock-alice'))
+    await eventually(() => expect(selectPendingMessages(store.getState())).toEqual([]))
+    expect(leavingAsks()).toBe(false)
+    store.dispose()
+  })
+
+  test('"Log out" in another tab (her sends dropped there): closing the page asks nothing', async () => {
+    const { store, full } = await unsentWhenTheSessionEnds()
+    // The other tab's "Log out" marks her sends dropped, then this tab follows it (`sessionSync`).
+    full.backing.setItem(`talemy.outbox.dropped.${alice.id}`, '1')
+    act(() => void store.dispatch(loggedOut({ keepOutbox: true })))
+    expect(leavingAsks()).toBe(false)
+    store.dispose()
+  })
+
+  test('"Log out" here: closing the page asks nothing', async () => {
+    const { store } = await unsentWhenTheSessionEnds()
+    act(() => void store.dispatch(loggedOut()))
+    expect(leavingAsks()).toBe(false)
+    store.dispose()
+  })
+
+  test('a page the browser gave no storage (blocked): closing it once the session ended under them asks first too', async () => {
+    const unblock = blockPageStorage()
+    try {
+      const api = endedSessionThenLogin()
+      const { store } = appStore(api.fetchFn, {
+        storage: undefined,
+        preloadedState: { auth: { token: 'old', user: alice } },
+      })
+      renderApp(page.root, store)
+      act(
+        () => void store.dispatch(sendMessage({ conversationId: 'c1', content: 'only in this page', clientId: 'k1' })),
+      )
+      await eventually(() => expect(leavingAsks()).toBe(true))
+      // As "Log in again" (or another tab's login as someone else) ends the session: the layer keeps them in memory.
+      act(() => void store.dispatch(loggedOut({ keepOutbox: true })))
+      await eventually(() => expect(fieldLabelled(page.container, 'Email')).not.toBeNull())
+      expect(leavingAsks()).toBe(true)
+      store.dispose()
+    } finally {
+      unblock()
+    }
   })
 })
