@@ -57,11 +57,14 @@ const CASES: Case[] = [
   },
 ]
 
-async function cardPage({ hash, testId, me, list, item, status }: Case) {
+/** `held`: the server answers the PATCH only once `answer` is called (a slow network). */
+async function cardPage({ hash, testId, me, list, item, status }: Case, held = false) {
   const patches: unknown[] = []
+  let answer = () => {}
   const fetchFn = apiRoutes(async (method, path, request) => {
     if (method === 'PATCH') {
       patches.push(await request.json())
+      if (held) await new Promise<void>((resolve) => (answer = resolve))
       return json(200, { ...(item as object), status, updatedAt: '2026-11-24T09:00:00.000Z' })
     }
     if (path === list) return json(200, [item])
@@ -76,7 +79,7 @@ async function cardPage({ hash, testId, me, list, item, status }: Case) {
   const button = (name: string) => [...card().querySelectorAll('button')].find((b) => b.textContent === name) ?? null
   const question = () => card().querySelector('fieldset')
   const statusShown = () => card().querySelector(`[data-testid=${testId}-status]`)!.textContent
-  return { store, sockets, patches, card, button, question, statusShown }
+  return { store, sockets, patches, card, button, question, statusShown, answer: () => answer() }
 }
 
 describe.each(CASES)('$name asks once more before it goes', (c) => {
@@ -109,6 +112,33 @@ describe.each(CASES)('$name asks once more before it goes', (c) => {
       await eventually(() => expect(question()).toBeNull())
       expect(document.activeElement).toBe(button(c.press))
       expect(patches).toEqual([])
+      store.dispose()
+    },
+  )
+
+  // The change is on its way and cannot be called back: a "Keep" taken then would put the card's buttons back as if
+  // nothing went, and the change would come a moment later all the same.
+  test.each(['the safe answer', 'Escape'])(
+    '%s while the yes is on its way takes nothing back: the question stays until the change is drawn',
+    async (how) => {
+      const { store, patches, button, card, question, statusShown, answer } = await cardPage(c, true)
+      act(() => button(c.press)!.click())
+      await eventually(() => expect(button(c.yes)).not.toBeNull())
+      act(() => button(c.yes)!.click())
+      await eventually(() => expect(patches).toEqual([{ status: c.status }]))
+      act(() => button(c.no)!.focus())
+      if (how === 'Escape')
+        act(() => {
+          document.activeElement!.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }))
+        })
+      else act(() => button(c.no)!.click())
+      expect(question()).not.toBeNull()
+      expect(button(c.no)!.getAttribute('aria-disabled')).toBe('true')
+      expect(document.activeElement).toBe(button(c.no))
+      act(() => answer())
+      await eventually(() => expect(statusShown()).toBe(c.status))
+      expect(question()).toBeNull()
+      await eventually(() => expect(document.activeElement).toBe(card()))
       store.dispose()
     },
   )

@@ -42,7 +42,10 @@ export function ConfirmStep({
   question: ReactNode
   yes: string
   no: string
-  /** The change is on its way: the yes does nothing more (aria-disabled keeps focus on it, see the cards). */
+  /**
+   * The change is on its way: neither answer does anything more, nor Escape, until it is drawn or refused
+   * (aria-disabled keeps focus on them, see the cards).
+   */
   busy: boolean
   onYes: () => void
   onNo: () => void
@@ -58,6 +61,11 @@ export function ConfirmStep({
     [keepFocus],
   )
   useLayoutEffect(() => noRef.current?.focus(), [])
+  // The yes is on its way and cannot be called back: taken back now, the card's buttons would come again as if nothing
+  // went, and the change a moment later all the same.
+  const back = () => {
+    if (!busy) onNo()
+  }
   return (
     // A group named by its question (a fieldset's legend): a screen reader says it as focus comes in. Escape from
     // either button is the safe answer, as in a dialog.
@@ -66,7 +74,7 @@ export function ConfirmStep({
       onKeyDown={(event) => {
         if (event.key !== 'Escape') return
         event.preventDefault()
-        onNo()
+        back()
       }}
     >
       <legend>{question}</legend>
@@ -80,7 +88,7 @@ export function ConfirmStep({
         >
           {yes}
         </button>
-        <button ref={noButton} type="button" className="btn btn-small" onClick={onNo}>
+        <button ref={noButton} type="button" className="btn btn-small" aria-disabled={busy || undefined} onClick={back}>
           {no}
         </button>
       </div>
