@@ -54,6 +54,26 @@ function fakeNotices(
 }
 
 /**
+ * A tracker on faked parts, for what happens when one of them fails: a 5 s grace, a still clock, and the
+ * words "online"/"offline" told to `told` (who was told, and the state).
+ */
+function trackerFailing(
+  parts: Pick<ConstructorParameters<typeof PresenceTracker>[0], 'db' | 'members' | 'socketCount'> &
+    Partial<ConstructorParameters<typeof PresenceTracker>[0]>,
+) {
+  const told: { users: readonly string[]; state: { online: boolean } }[] = []
+  const tracker = new PresenceTracker({
+    notices: fakeNotices((users, _event, state) => told.push({ users, state: state as { online: boolean } })),
+    store: new MemoryPresenceStore(),
+    graceSeconds: 5,
+    now: () => 1_000_000,
+    logger: { warn() {}, info() {} } as never,
+    ...parts,
+  })
+  return { tracker, told, onlineTold: () => told.map(({ users, state }) => ({ users, online: state.online })) }
+}
+
+/**
  * A socket whose listener is in place before the handshake (the snapshot follows it at once), with every event it
  * receives: the tests pick the presence ones by name.
  */
@@ -303,31 +323,22 @@ describe('the sweep against a reconnect (its parts faked: the order of what it a
 // reassertion would ever tell them, and the contacts would see the user offline for as long as they stay connected.
 describe('a connect whose reads fail (its parts faked)', () => {
   it('leaves the user to be told online by the next sweep, not online in the store with nobody told', async () => {
-    const store = new MemoryPresenceStore()
     let membersDown = true
-    const told: { users: readonly string[]; online: boolean }[] = []
-    const tracker = new PresenceTracker({
-      notices: fakeNotices((users, _event, state) =>
-        told.push({ users, online: (state as { online: boolean }).online }),
-      ),
+    const { tracker, onlineTold } = trackerFailing({
       db: { query: async () => [{ id: 'bob', last_seen_at: null }] } as never,
       members: fakeMembers(async () => {
         if (membersDown) throw new Error('Query read timeout')
         return ['alice']
       }),
-      store,
       socketCount: () => 1,
       localUsers: () => ['bob'],
-      graceSeconds: 5,
-      now: () => 1_000_000,
-      logger: { warn() {}, info() {} } as never,
     })
     await expect(tracker.connected({ data: { userId: 'bob' }, connected: true, emit() {} } as never)).rejects.toThrow(
       'Query read timeout',
     )
     membersDown = false
     await tracker.sweep()
-    expect(told).toEqual([{ users: ['alice'], online: true }])
+    expect(onlineTold()).toEqual([{ users: ['alice'], online: true }])
   })
 })
 
@@ -340,9 +351,7 @@ describe('a sweep whose writes fail after it took a user offline (its parts fake
     await store.markOnline('bob')
     await store.noteGone('bob', 1_000_000)
     let dbDown = true
-    const told: { users: readonly string[]; state: unknown }[] = []
-    const tracker = new PresenceTracker({
-      notices: fakeNotices((users, _event, state) => told.push({ users, state })),
+    const { tracker, told } = trackerFailing({
       db: {
         query: async (sql: string) => {
           if (dbDown && sql.includes('update users set last_seen_at')) throw new Error('Query read timeout')
@@ -350,11 +359,9 @@ describe('a sweep whose writes fail after it took a user offline (its parts fake
         },
       } as never,
       members: fakeMembers(async () => ['alice']),
-      store,
       socketCount: () => 0,
-      graceSeconds: 5,
+      store,
       now: () => 1_006_000,
-      logger: { warn() {}, info() {} } as never,
     })
     await tracker.sweep()
     dbDown = false
@@ -370,13 +377,8 @@ describe('a sweep whose writes fail after it took a user offline (its parts fake
 // in the store with nobody told, which no later sweep would put right.
 describe('a sweep whose reads fail as it puts a user with a socket here back online (its parts faked)', () => {
   it('tells their contacts at a later sweep', async () => {
-    const store = new MemoryPresenceStore()
     let dbDown = true
-    const told: { users: readonly string[]; online: boolean }[] = []
-    const tracker = new PresenceTracker({
-      notices: fakeNotices((users, _event, state) =>
-        told.push({ users, online: (state as { online: boolean }).online }),
-      ),
+    const { tracker, onlineTold } = trackerFailing({
       db: {
         query: async () => {
           if (dbDown) throw new Error('Query read timeout')
@@ -384,17 +386,13 @@ describe('a sweep whose reads fail as it puts a user with a socket here back onl
         },
       } as never,
       members: fakeMembers(async () => ['alice']),
-      store,
       socketCount: () => 1,
       localUsers: () => ['bob'],
-      graceSeconds: 5,
-      now: () => 1_000_000,
-      logger: { warn() {}, info() {} } as never,
     })
     await tracker.sweep()
     dbDown = false
     await tracker.sweep()
-    expect(told).toEqual([{ users: ['alice'], online: true }])
+    expect(onlineTold()).toEqual([{ users: ['alice'], online: true }])
   })
 })
 
