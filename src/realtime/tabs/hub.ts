@@ -165,6 +165,11 @@ export function createTabHub(options: TabHubOptions): TabHub {
   const away = new Map<string, Follower>()
   const holderWants = new Set<Id>()
   const rooms = new Map<Id, RoomJoin>()
+  /**
+   * Rooms whose join got no answer in time on this connection: only the answer may have been late, the server having
+   * joined (a thread marked read as its messages come). Left once nobody visible wants them.
+   */
+  const unanswered = new Set<Id>()
   /** Joins asked for while the socket was down (the holder's own): they go out on connect, as Socket.IO buffers. */
   const queued = new Map<Id, Waiter[]>()
   /** Per room, on this connection: the retry of a failed join nobody else will retry (see `emitJoin`). */
@@ -190,6 +195,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     // A new connection is in no room: the holder's middleware joins its rooms again on connect, followers on attach.
     holderWants.clear()
     rooms.clear()
+    unanswered.clear()
     retries.clear()
     post({ kind: 'down', from: tabId, reason: String(reason) })
   }
@@ -428,10 +434,16 @@ export function createTabHub(options: TabHubOptions): TabHub {
       rooms.delete(room)
       socket.emit(LEAVE, room, () => {})
     }
+    for (const room of unanswered) {
+      if (union.has(room)) continue
+      unanswered.delete(room)
+      socket.emit(LEAVE, room, () => {})
+    }
     for (const room of toJoin) {
       // A room waiting for its retry goes when its wait ends (the server may have said how long), unless a tab asks now.
       if (retries.waiting(room) && !queued.has(room)) continue
       retries.cancel(room)
+      unanswered.delete(room)
       const entry: RoomJoin = { done: false, waiters: queued.get(room) ?? [] }
       queued.delete(room)
       rooms.set(room, entry)
@@ -460,6 +472,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
       // timeout or another error they keep it: the tabs that asked retry it themselves, and a join nobody asked for
       // (a tab showed) is retried here after a backoff, each room on its own wait (a tab asking for it goes at once).
       rooms.delete(room)
+      if (err) unanswered.add(room)
       const error = ack?.ok && !ack.value.ok ? ack.value.error : null
       if (error && isRefusal(error.code)) {
         // Refused for the tabs told so; one nobody asked for (a tab showed) is refused for every tab that wants it,

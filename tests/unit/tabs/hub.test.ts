@@ -543,6 +543,23 @@ describe('rooms: the union of the visible tabs', () => {
     expect(socket.sent('conversation:join')).toHaveLength(2)
   })
 
+  test.each([
+    ['the tab closes the thread', (t: ReturnType<typeof setup>) => t.a.emit(2, 'conversation:leave', ['c1'])],
+    ['the tab hides', (t: ReturnType<typeof setup>) => t.a.alive(false)],
+  ])(
+    'a join unanswered in time may have been done all the same: left once no visible tab wants it (%s)',
+    async (_, change) => {
+      const t = setup()
+      t.up(0)
+      t.a.attach('alice')
+      t.a.emit(1, 'conversation:join', ['c1'], 1)
+      await eventually(() => expect(t.a.ack(1)).toMatchObject({ error: true }))
+      // Only the answer was late: the server has the socket in the room, marking the thread read as it comes.
+      change(t)
+      expect(t.socket.sent('conversation:leave').map((p) => p.args[0])).toEqual(['c1'])
+    },
+  )
+
   test('a join the hub made for a tab that showed, failed without a refusal, is tried again after a growing backoff', () => {
     const { socket, clock } = shownWanting('c2')
     const joins = () => socket.sent('conversation:join')
