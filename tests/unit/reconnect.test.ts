@@ -12,6 +12,9 @@ beforeEach(() => {
   vi.setSystemTime(new Date(T0))
 })
 afterEach(() => {
+  // Spies first: a spy on the global setTimeout made under fake timers restores the fake one, and Vitest restores every
+  // spy again once the file is over, so in a worker shared with other files (isolate: false) their timers never fired.
+  vi.restoreAllMocks()
   vi.useRealTimers()
 })
 

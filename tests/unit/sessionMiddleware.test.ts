@@ -1,5 +1,5 @@
 import { combineReducers, configureStore } from '@reduxjs/toolkit'
-import { expect, test, vi } from 'vitest'
+import { afterAll, expect, test, vi } from 'vitest'
 import { createSessionMiddleware } from '../../src/api/sessionMiddleware'
 import { authSlice, loggedIn } from '../../src/app/authSlice'
 import { createMemoryStorage } from '../../src/app/store'
@@ -11,6 +11,14 @@ vi.mock('../../src/api/jwt', async (importOriginal) => {
   const actual = await importOriginal<typeof import('../../src/api/jwt')>()
   refreshDueAt.mockImplementation(actual.refreshDueAt)
   return { ...actual, refreshDueAt }
+})
+
+// In a worker shared with other files (isolate: false) the middleware may already be loaded with the real module:
+// it is loaded afresh here, so that it reads the mock, and the files after this one get the real module back.
+vi.hoisted(() => vi.resetModules())
+afterAll(() => {
+  vi.doUnmock('../../src/api/jwt')
+  vi.resetModules()
 })
 
 test('a token without a lifetime is read once, not again at every later action', () => {
