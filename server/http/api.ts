@@ -59,7 +59,8 @@ export function registerApiRoutes(
   // login hashes a password while the login throttle counts only failures.
   const byAddress = (spend: (key: string) => Promise<void>) => (request: FastifyRequest) =>
     spend(addressKey(request.ip))
-  const spendRefreshBudget = byAddress(loadBudgetOf(refreshLimiter, 'refresh'))
+  const spendRefresh = loadBudgetOf(refreshLimiter, 'refresh')
+  const spendRefreshBudget = byAddress(spendRefresh)
   const spendLoginBudget = byAddress(loadBudgetOf(loginLimiter, 'login'))
 
   api.post('/auth/login', async (request) => {
@@ -82,8 +83,20 @@ export function registerApiRoutes(
     async (request, reply) => {
       // A Bearer alone is checked by its signature, cheaply: logging out with it is never refused for the address's
       // budget (a refusal here still ends that Bearer's session, through onError above).
-      if (namesRefreshToken(request.body)) await spendRefreshBudget(request)
-      await accounts.logout(bearerToken(request.headers.authorization), request.body)
+      const bearer = bearerToken(request.headers.authorization)
+      if (namesRefreshToken(request.body))
+        await spendRefreshBudget(request).catch(async (refusal: unknown) => {
+          // The browser forgets its tokens whatever the answer, so a refused logout would leave its session alive
+          // (ASVS 3.3.1), and an address's budget is shared (an office) or spent by someone else. Past it, the
+          // refresh token is still looked up when a Bearer this server signed (expired too) comes with it, once or
+          // twice per session: made-up refresh tokens stay bounded by the address, and by logins.
+          const owner = await sessions.ownerOf(bearer)
+          if (!owner) throw refusal
+          await spendRefresh(`session ${owner.sessionId}`).catch(() => {
+            throw refusal
+          })
+        })
+      await accounts.logout(bearer, request.body)
       return reply.status(204).send()
     },
   )

@@ -665,7 +665,7 @@ describe('the refresh budget, per client address', () => {
     expect((await present('/api/auth/refresh', real.refreshToken, '203.0.113.20')).status).toBe(200)
   })
 
-  it('never refuses a logout by Bearer alone, and a refused logout still ends the Bearer’s session', async () => {
+  it('never refuses a logout by Bearer alone, nor one with a refresh token beside a Bearer it signed, and ends the session', async () => {
     const address = '198.51.100.8'
     for (let i = 0; i < 3; i++)
       await http(refreshes.url, 'POST', '/api/auth/refresh', {
@@ -679,13 +679,62 @@ describe('the refresh budget, per client address', () => {
     })
     expect(logout.status).toBe(204)
     const both = await login(refreshes.url, BOB)
-    const refused = await http(refreshes.url, 'POST', '/api/auth/logout', {
+    const withBoth = await http(refreshes.url, 'POST', '/api/auth/logout', {
       token: both.token,
       body: { refreshToken: both.refreshToken },
       headers: from(address),
     })
-    expect(refused.status).toBe(429)
+    expect(withBoth.status).toBe(204)
     expect((await http(refreshes.url, 'GET', '/api/me', { token: both.token })).status).toBe(401)
+  })
+})
+
+// Review (ASVS 3.3.1, logout ends the session): the browser logs out with its Bearer and its refresh token and forgets
+// both whatever the answer. With the Bearer expired (a tab asleep) and the address's refresh budget spent (one address
+// for a whole office, or someone else on it spending it), the logout was refused RATE_LIMITED and the session went on.
+describe('a logout past the refresh budget, its access token expired', () => {
+  let budgeted: TestServer
+  const clock = manualClock()
+  beforeAll(async () => {
+    budgeted = await startTestServer({
+      trustProxy: 1,
+      now: clock.now,
+      tokenTtlSeconds: 60,
+      refreshRateLimit: { perSecond: 0.001, burst: 3 },
+    })
+  })
+  afterAll(() => budgeted?.dispose())
+
+  it('still ends the session its refresh token names, when it carries a Bearer this server signed', async () => {
+    const address = { 'x-forwarded-for': '198.51.100.10' }
+    const session = await login(budgeted.url, ALICE)
+    clock.advance(61_000)
+    expect((await http(budgeted.url, 'GET', '/api/me', { token: session.token })).status).toBe(401)
+    for (let i = 0; i < 3; i++)
+      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    const logout = await http(budgeted.url, 'POST', '/api/auth/logout', {
+      token: session.token,
+      body: { refreshToken: session.refreshToken },
+      headers: address,
+    })
+    expect(logout.status).toBe(204)
+    const refresh = await http(budgeted.url, 'POST', '/api/auth/refresh', {
+      body: { refreshToken: session.refreshToken },
+      headers: { 'x-forwarded-for': '203.0.113.22' },
+    })
+    expect(refresh.status).toBe(401)
+  })
+
+  it('bounds made-up refresh tokens beside one signed Bearer by its session, as the address bounds them without one', async () => {
+    const address = { 'x-forwarded-for': '198.51.100.11' }
+    const { token } = await login(budgeted.url, BOB)
+    clock.advance(61_000)
+    const logOut = (refreshToken: string, bearer?: string) =>
+      http(budgeted.url, 'POST', '/api/auth/logout', { token: bearer, body: { refreshToken }, headers: address })
+    for (let i = 0; i < 3; i++) expect((await logOut(`guess-${i}`)).status).toBe(401)
+    expect((await logOut('guess-3')).status).toBe(429)
+    for (let i = 4; i < 7; i++) expect((await logOut(`guess-${i}`, token)).status).toBe(401)
+    expect((await logOut('guess-7', token)).status).toBe(429)
   })
 })
 
