@@ -192,8 +192,8 @@ export function createOutboxStorage(storage: StorageLike) {
    * them again when it hears (`clearIfDropped`), and the user's next session does not read them back (`forgetDropped`).
    * The dropped sends are named discarded too (with the user's earlier discards, kept): the user may log in again before
    * that tab hears (its write back is then after the next session's read back, the mark gone), and no tab writes back,
-   * adopts or sends a discarded send. Nothing stored, nothing marked and no discards kept (nothing of the user's is
-   * left behind): every tab stores a send in the task that makes it, so none has one to write back.
+   * adopts or sends a discarded send. Nothing stored, it is marked all the same (no discards kept): a tab whose sends
+   * storage refused holds them in its memory alone (`keepUnstored`), and the user's "Log out" drops those too.
    */
   function clear(userId: Id): void {
     wrote(storage)
@@ -206,6 +206,7 @@ export function createOutboxStorage(storage: StorageLike) {
     }
     if (text === null) {
       forget(discardedStorageKey(userId))
+      mark(userId)
       return
     }
     const dropped = new Set<string>()
@@ -221,6 +222,10 @@ export function createOutboxStorage(storage: StorageLike) {
     } catch {
       // nothing to do: the mark still covers the tabs that hear of the logout before the user's next session
     }
+    mark(userId)
+  }
+
+  function mark(userId: Id): void {
     try {
       storage.setItem(droppedStorageKey(userId), '1')
     } catch {

@@ -3,7 +3,14 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { saveRefreshToken } from '../../src/api'
 import { loggedIn, loggedOut } from '../../src/app/authSlice'
-import { selectConnection, selectPendingMessages, sendMessage } from '../../src/realtime'
+import { createMemoryStorage } from '../../src/app/store'
+import {
+  outboxStorageKey,
+  selectConnection,
+  selectPendingMessages,
+  sendMessage,
+  type StorageLike,
+} from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
 import { refusingStorage } from '../unit/support/refusingStorage'
@@ -164,6 +171,36 @@ describe('unsent messages the storage refused, when the session ends under them'
     act(() => void store.dispatch(loggedOut({ keepOutbox: true })))
     expect(leavingAsks()).toBe(false)
     store.dispose()
+  })
+
+  // There nothing of hers was stored (storage refused this tab's outbox, not a small write): the logout drops what this
+  // tab holds in its memory all the same.
+  test('"Log out" in another tab that found nothing of hers stored: closing the page asks nothing', async () => {
+    const backing = createMemoryStorage()
+    const storage: StorageLike = {
+      getItem: (key) => backing.getItem(key),
+      removeItem: (key) => backing.removeItem(key),
+      setItem: (key, value) => {
+        if (key === outboxStorageKey(alice.id)) throw new Error('QuotaExceededError')
+        backing.setItem(key, value)
+      },
+    }
+    const api = endedSessionThenLogin()
+    const here = appStore(api.fetchFn, { storage })
+    renderApp(page.root, here.store)
+    act(() => here.sockets.last.serverConnect('sock-1'))
+    act(() => void here.store.dispatch(sendMessage({ conversationId: 'c1', content: 'only here', clientId: 'k1' })))
+    await eventually(() => expect(leavingAsks()).toBe(true))
+    const elsewhere = appStore(api.fetchFn, { storage })
+    try {
+      act(() => void elsewhere.store.dispatch(loggedOut()))
+      // What this tab's session sync does on that storage event.
+      act(() => void here.store.dispatch(loggedOut({ keepOutbox: true })))
+      expect(leavingAsks()).toBe(false)
+    } finally {
+      // Its `beforeunload` listener goes with it, whatever the outcome: the next test's page asks nothing of it.
+      for (const { store } of [here, elsewhere]) store.dispose()
+    }
   })
 
   test('"Log out" here: closing the page asks nothing', async () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { api, loggedIn, loggedOut, type ThreadMessage } from '../../src/api'
+import { api, loggedIn, loggedOut, saveRefreshToken, type ThreadMessage } from '../../src/api'
 import { createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
 import type { Message } from '../../src/contract'
 import {
@@ -1518,5 +1518,70 @@ describe('the emit goes first', () => {
     expect(store.getState().socket.outbox.find((m) => m.clientId === 'bad')?.status).toBe('failed')
     expect(socket().sent('message:send')).toHaveLength(1)
     store.dispatch(shutdown())
+  })
+})
+
+// The other tab's sends that storage refused live in its memory alone: the tab where the user chose "Log out" finds
+// nothing stored, yet the user chose to drop every unsent send of theirs, these too.
+describe('"Log out" in another tab while this tab holds sends storage refused', () => {
+  test('they are dropped too: the next login sends nothing', async () => {
+    const backing = createMemoryStorage()
+    // The outbox no longer fits (storage nearly full, a long message): its writes are refused, small ones go.
+    const storage: StorageLike = {
+      getItem: (key) => backing.getItem(key),
+      removeItem: (key) => backing.removeItem(key),
+      setItem: (key, value) => {
+        if (key === outboxStorageKey(alice.id)) throw new Error('QuotaExceededError')
+        backing.setItem(key, value)
+      },
+    }
+    const options = { drainLock: createMemoryLock(), backoff: NEVER_RETRY }
+    const leaving = tab('http://unused.test', storage, options)
+    const other = tab('http://unused.test', storage, options)
+    other.socket().serverConnect('s2')
+    other.store.dispatch(send('b1'))
+    expect(sentIds(other)).toEqual(['b1'])
+    expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull()
+    leaving.store.dispatch(loggedOut())
+    // What the session sync does on that storage event, then the user's next login on this browser.
+    other.store.dispatch(loggedOut({ keepOutbox: true }))
+    other.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    other.socket().serverConnect('s3')
+    await eventually(() => expect(selectConnection(other.store.getState()).status).toBe('connected'))
+    expect(selectPendingMessages(other.store.getState())).toEqual([])
+    expect(sentIds(other)).toEqual([])
+    for (const { store } of [leaving, other]) store.dispatch(shutdown())
+  })
+
+  test('storage full to the last character: the refresh token the logout forgets first makes room for the mark', async () => {
+    // A Web Storage with a quota, as browsers have (keys and values counted in characters).
+    const items = new Map<string, string>()
+    const used = () => [...items].reduce((sum, [key, value]) => sum + key.length + value.length, 0)
+    let quota = Number.POSITIVE_INFINITY
+    const storage: StorageLike = {
+      getItem: (key) => items.get(key) ?? null,
+      removeItem: (key) => void items.delete(key),
+      setItem: (key, value) => {
+        const grows = key.length + value.length - (items.has(key) ? key.length + items.get(key)!.length : 0)
+        if (used() + grows > quota) throw new Error('QuotaExceededError')
+        items.set(key, value)
+      },
+    }
+    saveRefreshToken(storage, alice.id, 'refresh-1')
+    const options = { drainLock: createMemoryLock(), backoff: NEVER_RETRY }
+    const leaving = tab('http://unused.test', storage, options)
+    const other = tab('http://unused.test', storage, options)
+    other.socket().serverConnect('s2')
+    quota = used()
+    other.store.dispatch(send('b1'))
+    expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull()
+    leaving.store.dispatch(loggedOut())
+    other.store.dispatch(loggedOut({ keepOutbox: true }))
+    other.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    other.socket().serverConnect('s3')
+    await eventually(() => expect(selectConnection(other.store.getState()).status).toBe('connected'))
+    expect(selectPendingMessages(other.store.getState())).toEqual([])
+    expect(sentIds(other)).toEqual([])
+    for (const { store } of [leaving, other]) store.dispatch(shutdown())
   })
 })

@@ -88,8 +88,15 @@ describe('durable outbox storage', () => {
   test('a logout with sends stored marks them dropped for the tabs yet to hear of it, until the next session reads back', () => {
     const storage = createMemoryStorage()
     const durable = createOutboxStorage(storage)
-    // Nothing stored: nothing of the user is left behind, and a tab hearing of it later keeps what it writes.
+    // Nothing stored: marked all the same, since a tab whose sends storage refused holds them in its memory alone.
+    // One that writes a send before it hears drops it when it hears, as when sends were stored.
     durable.clear('u1')
+    expect(storage.getItem(droppedStorageKey('u1'))).toBe('1')
+    durable.save('u1', [], [pendingMessage('k0')])
+    durable.clearIfDropped('u1')
+    expect(durable.load('u1')).toEqual([])
+    // The next session reads back: the mark ends, and what its tabs write stays.
+    durable.forgetDropped('u1')
     expect(storage.getItem(droppedStorageKey('u1'))).toBeNull()
     durable.save('u1', [], [pendingMessage('k1')])
     durable.clearIfDropped('u1')
