@@ -46,7 +46,6 @@ export function storeEdges(options: MakeStoreOptions): StoreEdges {
     // Memory put in for a page without storage: nothing of the outbox outlives the page.
     durable: options.storage !== undefined || pageStorage !== undefined,
     noticeAfterMs: options.unsavedNoticeAfterMs ?? 2_000,
-    storage,
     ...(page ? { page } : {}),
   })
   return {

@@ -1,21 +1,22 @@
 import type { Middleware } from '@reduxjs/toolkit'
 import {
-  createOutboxStorage,
-  droppedStorageKey,
   internalError,
+  outboxKept,
   outboxSaved,
+  selectKeptUnsent,
   selectPendingMessages,
   type SocketRootState,
-  type StorageLike,
 } from '../realtime'
 import { loggedIn, loggedOut, type AuthState } from './authSlice'
 import { createViewState } from './viewState'
 
 /**
  * Whether this tab holds unsent messages that would not survive the page: the storage refused the outbox (full, or
- * writes refused), or the browser gave the page no storage at all. View state kept outside Redux (as the toaster's):
- * the layer's reports (`socket/internalError` from `outboxStorage`, `socket/outboxSaved`) and the outbox it reads are in DevTools already,
- * and a slice reacting to a `socket/…` action would have to join the store's shortcut (`socketActionBypass.ts`).
+ * writes refused), or the browser gave the page no storage at all, or a logout nobody asked for left some in the
+ * page's memory alone (the layer says how many: `selectKeptUnsent`). View state kept outside Redux (as the toaster's):
+ * the layer's reports (`socket/internalError` from `outboxStorage`, `socket/outboxSaved`, `socket/outboxKept`) and the
+ * outbox it reads are in DevTools already, and a slice reacting to a `socket/…` action would have to join the store's
+ * shortcut (`socketActionBypass.ts`).
  */
 export interface UnsavedOutbox {
   /** Give it to the store (`makeStore` puts it last): it looks at the outbox each action leaves. */
@@ -39,11 +40,6 @@ export interface UnsavedOutboxOptions {
   noticeAfterMs: number
   /** Where closing the page is asked about first (`beforeunload`) while there are such messages; none in Node. */
   page?: Pick<Window, 'addEventListener' | 'removeEventListener'>
-  /**
-   * The outbox's storage: a logout nobody asked for leaves what it does not hold in the page's memory for the user's
-   * next login (`durableOutbox`), and closing the page loses that too.
-   */
-  storage?: StorageLike
 }
 
 /** Browsers show their own question; calling `preventDefault` (and, for older ones, setting `returnValue`) asks it. */
@@ -59,30 +55,28 @@ function ask(event: BeforeUnloadEvent) {
  *
  * @example const unsaved = watchUnsavedOutbox({ durable: true, noticeAfterMs: 2000, page: window })
  */
-export function watchUnsavedOutbox({ durable, noticeAfterMs, page, storage }: UnsavedOutboxOptions): UnsavedOutbox {
+export function watchUnsavedOutbox({ durable, noticeAfterMs, page }: UnsavedOutboxOptions): UnsavedOutbox {
   /** Messages are unsent and the storage refused them (or there is none): closing the page loses them. */
   let unsaved = false
   /**
-   * The users whose unsent messages a logout nobody asked for ("Log in again", another tab's login or logout) left in
-   * this page's memory alone, until their next login in it brings them back into the outbox, or their "Log out" here
-   * drops them. Not told beside the composer (they are not the outbox shown), but closing the page asks first.
+   * A logout nobody asked for ("Log in again", another tab's login or logout) left unsent messages in this page's
+   * memory alone, as the layer says (`outboxKept`), until their user's next login here brings them back into the
+   * outbox, or their "Log out" (here, or in another tab) drops them. Not told beside the composer (they are not the
+   * outbox shown), but closing the page asks first.
    */
-  const kept = new Set<string>()
-  /** Another tab's "Log out" of the user dropped them (the mark the layer reads at their next login). */
-  const dropped = (user: string) => {
-    try {
-      return storage?.getItem(droppedStorageKey(user)) != null
-    } catch {
-      return false
-    }
-  }
+  let keptByLayer = false
+  /**
+   * Without storage the layer's outbox storage is the page's memory, which holds what such a logout keeps: the users
+   * whose unsent messages it kept, until their next login or their "Log out" here.
+   */
+  const keptInMemory = new Set<string>()
   const askBeforeLeaving = (event: BeforeUnloadEvent) => {
-    if (unsaved || [...kept].some((user) => !dropped(user))) ask(event)
+    if (unsaved || keptByLayer || keptInMemory.size > 0) ask(event)
   }
   let listening = false
   /** The listener is there exactly while something unsent would be lost with the page. */
   const listen = () => {
-    const next = !disposed && (unsaved || kept.size > 0)
+    const next = !disposed && (unsaved || keptByLayer || keptInMemory.size > 0)
     if (next === listening) return
     listening = next
     if (next) page?.addEventListener('beforeunload', askBeforeLeaving)
@@ -117,27 +111,19 @@ export function watchUnsavedOutbox({ durable, noticeAfterMs, page, storage }: Un
   }
 
   const middleware: Middleware = (api) => (next) => (action) => {
-    const logout = loggedOut.match(action) ? action : null
+    const logout = !durable && loggedOut.match(action) ? action : null
     const leaving = logout ? (api.getState() as { auth: AuthState }).auth.user?.id : undefined
-    const left = leaving !== undefined && unsaved ? selectPendingMessages(api.getState() as SocketRootState) : []
+    const left = leaving !== undefined ? selectPendingMessages(api.getState() as SocketRootState).length : 0
     const result = next(action)
-    if (logout && leaving !== undefined && !disposed) {
-      // As the layer decides (`keepUnstored`): kept when the logout keeps the outbox and storage does not hold them all.
+    if (logout && leaving !== undefined) {
       const keepOutbox = (logout.meta as { keepOutbox?: unknown } | undefined)?.keepOutbox === true
-      const unstored = () => {
-        if (!durable || !storage) return true
-        const inStorage = new Set(
-          createOutboxStorage(storage)
-            .load(leaving)
-            .map((m) => m.clientId),
-        )
-        return left.some((m) => !inStorage.has(m.clientId))
-      }
-      if (keepOutbox && left.length > 0 && !dropped(leaving) && unstored()) kept.add(leaving)
-      else kept.delete(leaving)
+      if (keepOutbox && left > 0) keptInMemory.add(leaving)
+      else keptInMemory.delete(leaving)
     }
-    // Back in the outbox (told as unsaved again when storage refuses them), or dropped by a "Log out" elsewhere.
-    if (loggedIn.match(action)) kept.delete(action.payload.user.id)
+    // Back in the outbox (told as unsaved again while there is no storage).
+    if (!durable && loggedIn.match(action)) keptInMemory.delete(action.payload.user.id)
+    if ((action as { type?: unknown }).type === outboxKept.type)
+      keptByLayer = selectKeptUnsent(api.getState() as SocketRootState) > 0
     // Most actions (a burst's thousands of server events) cost a string comparison: `.match` (a plain-object check
     // first) and the outbox are only read while they matter.
     const refused =

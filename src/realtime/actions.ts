@@ -247,6 +247,16 @@ export const internalError = createAction<{ where: string; message: string }>(`$
 export const outboxSaved = createAction(`${PREFIX}outboxSaved`)
 
 /**
+ * The unsent sends of `userId` that a logout nobody asked for (another tab's login or logout, "Log in again") left in
+ * this page's memory alone, storage not holding them: `count` of them until that user's next login here brings them
+ * back into the outbox, or a "Log out" of theirs (here, or in another tab) drops them (`count` 0). Closing the page
+ * loses them.
+ *
+ * @example dispatch(outboxKept({ userId: 'u1', count: 2 }))
+ */
+export const outboxKept = createAction<{ userId: Id; count: number }>(`${PREFIX}outboxKept`)
+
+/**
  * The durable outbox of the logged-in user was read back from storage (a reload, or the next login of that user).
  *
  * @example dispatch(outboxRestored({ entries: createOutboxStorage(localStorage).load('u1') }))

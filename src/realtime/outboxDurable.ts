@@ -1,6 +1,6 @@
 import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
 import type { Id } from '../contract'
-import { internalError, outboxRestored, outboxSaved } from './actions'
+import { internalError, outboxKept, outboxRestored, outboxSaved } from './actions'
 import { goesBeforeOwn } from './outboxMachine'
 import { createOutboxStorage, outboxMirror, type StorageLike } from './outboxStorage'
 import type { PendingMessage, SocketRootState } from './socketSlice'
@@ -35,6 +35,14 @@ export function durableOutbox(
    */
   const unstored = new Map<Id, PendingMessage[]>()
 
+  /** `unstored` for `user` becomes `kept`, told in the socket slice (`outboxKept`) when its count changes. */
+  function keep(user: Id, kept: PendingMessage[]) {
+    const before = unstored.get(user)?.length ?? 0
+    if (kept.length > 0) unstored.set(user, kept)
+    else unstored.delete(user)
+    if (kept.length !== before) dispatch(outboxKept({ userId: user, count: kept.length }))
+  }
+
   /** Mirrors what changed in the outbox since the last write storage took into the user's stored outbox. */
   function persist() {
     const user = mirroring()
@@ -66,8 +74,7 @@ export function durableOutbox(
     /** `othersWrote` for `user`, read from storage only when this run has not read it yet (see `runMark`). */
     othersWroteThisRun: (user: Id) => mirror.othersWroteSince(user, runMark),
     load(user: Id) {
-      const kept = unstored.get(user) ?? []
-      unstored.delete(user)
+      const kept = [...(unstored.get(user) ?? [])]
       // A logout that dropped the user's sends ("Log out" in another tab) drops what this page kept too.
       if (stored.forgetDropped(user)) kept.length = 0
       // Everything stored comes in (the reducer skips what it has): a gather, so the holder's next reads nothing
@@ -76,12 +83,15 @@ export function durableOutbox(
       const known = new Set(fromStorage.map((m) => m.clientId))
       const entries = withoutDiscarded(user, [...fromStorage, ...kept.filter((m) => !known.has(m.clientId))])
       if (entries.length > 0) dispatch(outboxRestored({ entries }))
+      // Told once they are in the outbox: at no moment are they neither there nor kept.
+      keep(user, [])
     },
     keepUnstored(user: Id, entries: readonly PendingMessage[]) {
       const inStorage = new Set(stored.load(user).map((m) => m.clientId))
-      const kept = entries.filter((m) => !inStorage.has(m.clientId))
-      if (kept.length > 0) unstored.set(user, kept)
-      else unstored.delete(user)
+      keep(
+        user,
+        entries.filter((m) => !inStorage.has(m.clientId)),
+      )
     },
     /**
      * The pending sends other tabs left in storage that this tab does not have become this tab's (`adopt`). `onlyNews`:
@@ -106,11 +116,11 @@ export function durableOutbox(
     },
     /** "Log out": the user's sends go, the stored ones and those this page kept. */
     clear(user: Id) {
-      unstored.delete(user)
+      keep(user, [])
       stored.clear(user)
     },
     clearIfDropped(user: Id) {
-      if (stored.clearIfDropped(user)) unstored.delete(user)
+      if (stored.clearIfDropped(user)) keep(user, [])
     },
     /** Names a send the user discarded in this tab, so that no other tab sends it. */
     recordDiscard: stored.recordDiscard,

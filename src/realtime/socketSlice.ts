@@ -23,6 +23,7 @@ import {
   sessionStarted,
   shutdown,
   outboxRestored,
+  outboxKept,
   sendRejected,
   eventRejected,
   syncCaughtUp,
@@ -87,6 +88,11 @@ export interface SocketState {
   outbox: PendingMessage[]
   /** The last send refused before it was queued (the outbox was full); cleared by the next send queued, or as one goes. */
   rejectedSend: SendRejection | null
+  /**
+   * Per user, how many unsent sends a logout nobody asked for left in this page's memory alone (`outboxKept`): they are
+   * not the outbox shown (not this session's), and closing the page loses them. Outlives the sessions: the page's.
+   */
+  kept: Record<Id, number>
 }
 
 export const initialConnection: Connection = {
@@ -112,6 +118,7 @@ export const initialSocketState: SocketState = {
   joinedRooms: [],
   outbox: [],
   rejectedSend: null,
+  kept: {},
 }
 
 /** The outbox entry a `sendMessage` queues (the reducer's, and the outbox's view of it before the reducer runs). */
@@ -239,11 +246,17 @@ export const socketSlice = createSlice({
       // A shutdown closes the socket unbound (no `disconnected` follows): the status says so here, or a store kept
       // after `dispose()` would go on saying `connected`.
       .addCase(shutdown, closedByUs)
-      // The tab's part outlives the session: it is the browser's, not the user's.
+      // The tab's part outlives the session: it is the browser's, not the user's; what the page keeps is the page's.
       .addCase(sessionEnded, (state) => ({
         ...initialSocketState,
         connection: { ...initialConnection, role: state.connection.role },
+        kept: state.kept,
       }))
+      .addCase(outboxKept, (state, action) => {
+        const { userId, count } = action.payload
+        if (count > 0) state.kept[userId] = count
+        else delete state.kept[userId]
+      })
       .addCase(roleChanged, (state, action) => {
         state.connection.role = action.payload.role
       })
@@ -398,6 +411,18 @@ export const selectIsConnected = (state: SocketRootState): boolean => state.sock
  * @example useAppSelector(selectPendingMessages).length // ask before logging out when > 0
  */
 export const selectPendingMessages = (state: SocketRootState): PendingMessage[] => state.socket.outbox
+
+/**
+ * How many unsent sends, of any user, a logout nobody asked for left in this page's memory alone (see `outboxKept`):
+ * closing the page loses them.
+ *
+ * @example selectKeptUnsent(store.getState()) > 0 // ask before the page closes
+ */
+export const selectKeptUnsent = (state: SocketRootState): number => {
+  let count = 0
+  for (const user in state.socket.kept) count += state.socket.kept[user]!
+  return count
+}
 
 /**
  * The last send refused because the outbox was full (`code: 'OUTBOX_FULL'`), or `null`.

@@ -10,6 +10,7 @@ import {
   drainStopped,
   outboxStorageKey,
   selectConnection,
+  selectKeptUnsent,
   selectPendingMessages,
   selectSendRejection,
   sendMessage,
@@ -1525,16 +1526,7 @@ describe('the emit goes first', () => {
 // nothing stored, yet the user chose to drop every unsent send of theirs, these too.
 describe('"Log out" in another tab while this tab holds sends storage refused', () => {
   test('they are dropped too: the next login sends nothing', async () => {
-    const backing = createMemoryStorage()
-    // The outbox no longer fits (storage nearly full, a long message): its writes are refused, small ones go.
-    const storage: StorageLike = {
-      getItem: (key) => backing.getItem(key),
-      removeItem: (key) => backing.removeItem(key),
-      setItem: (key, value) => {
-        if (key === outboxStorageKey(alice.id)) throw new Error('QuotaExceededError')
-        backing.setItem(key, value)
-      },
-    }
+    const storage = outboxRefusingStorage()
     const options = { drainLock: createMemoryLock(), backoff: NEVER_RETRY }
     const leaving = tab('http://unused.test', storage, options)
     const other = tab('http://unused.test', storage, options)
@@ -1585,3 +1577,60 @@ describe('"Log out" in another tab while this tab holds sends storage refused', 
     for (const { store } of [leaving, other]) store.dispatch(shutdown())
   })
 })
+
+// What such a logout leaves in the page's memory alone is the layer's to say (the page asks before it closes while
+// there are some): the count it keeps, in its slice, from the logout until the user's next login or "Log out".
+describe('sends a logout nobody asked for left in the page alone, as the socket slice says', () => {
+  test('counted from that logout, through another user’s session, until the user is back', () => {
+    const full = refusingStorage(true)
+    const { store, actions } = tab('http://unused.test', full.storage)
+    store.dispatch(send('k1'))
+    store.dispatch(send('k2'))
+    expect(selectKeptUnsent(store.getState())).toBe(0)
+    store.dispatch(loggedOut({ keepOutbox: true }))
+    expect(selectKeptUnsent(store.getState())).toBe(2)
+    expect(actions.filter((a) => a.type === 'socket/outboxKept').map((a) => a.payload)).toEqual([
+      { userId: alice.id, count: 2 },
+    ])
+    // Bob's session in this page, and his "Log out": hers are still kept.
+    store.dispatch(loggedIn({ token: 'token-bob', user: bob }))
+    store.dispatch(loggedOut())
+    expect(selectKeptUnsent(store.getState())).toBe(2)
+    store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    expect(selectKeptUnsent(store.getState())).toBe(0)
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k1', 'k2'])
+    store.dispatch(shutdown())
+  })
+
+  test('none when storage holds them, and none once the user’s "Log out" in another tab dropped them', () => {
+    const storage = createMemoryStorage()
+    const held = tab('http://unused.test', storage)
+    held.store.dispatch(send('k1'))
+    held.store.dispatch(loggedOut({ keepOutbox: true }))
+    expect(selectKeptUnsent(held.store.getState())).toBe(0)
+    held.store.dispatch(shutdown())
+
+    const refusing = outboxRefusingStorage()
+    const other = tab('http://unused.test', refusing)
+    other.store.dispatch(send('b1'))
+    // The tab where she chose "Log out" (nothing of hers stored there), then this tab hears of it.
+    const leaving = tab('http://unused.test', refusing)
+    leaving.store.dispatch(loggedOut())
+    other.store.dispatch(loggedOut({ keepOutbox: true }))
+    expect(selectKeptUnsent(other.store.getState())).toBe(0)
+    for (const { store } of [leaving, other]) store.dispatch(shutdown())
+  })
+})
+
+/** A storage where Alice's outbox no longer fits (nearly full, a long message): its writes are refused, small ones go. */
+function outboxRefusingStorage(): StorageLike {
+  const backing = createMemoryStorage()
+  return {
+    getItem: (key) => backing.getItem(key),
+    removeItem: (key) => backing.removeItem(key),
+    setItem: (key, value) => {
+      if (key === outboxStorageKey(alice.id)) throw new Error('QuotaExceededError')
+      backing.setItem(key, value)
+    },
+  }
+}

@@ -12,12 +12,14 @@ import {
   joinConversation,
   joinFailed,
   leaveConversation,
+  outboxKept,
   outboxRestored,
   reconnecting,
   roleChanged,
   retryMessage,
   selectConnection,
   selectIsConnected,
+  selectKeptUnsent,
   selectPendingMessages,
   sendConfirmed,
   sendFailed,
@@ -249,5 +251,18 @@ describe('outbox', () => {
     })
     state = reducer(state, retryMessage({ clientId: 'k1' }))
     expect(state.outbox[0]).toMatchObject({ status: 'pending', error: null, attempts: 0 })
+  })
+})
+
+describe('unsent sends kept in the page alone (outboxKept)', () => {
+  test('counted per user, ended by a count of 0, and outliving the session (the page holds them)', () => {
+    let state = reducer(undefined, outboxKept({ userId: 'u1', count: 2 }))
+    state = reducer(state, outboxKept({ userId: 'u2', count: 1 }))
+    expect(selectKeptUnsent({ socket: state })).toBe(3)
+    state = reducer(state, sessionEnded())
+    expect(state.kept).toEqual({ u1: 2, u2: 1 })
+    state = reducer(state, outboxKept({ userId: 'u1', count: 0 }))
+    expect(state.kept).toEqual({ u2: 1 })
+    expect(selectKeptUnsent({ socket: state })).toBe(1)
   })
 })
