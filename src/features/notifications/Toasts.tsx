@@ -38,6 +38,9 @@ function isolated(values: Message['values']): Record<string, ReactNode> | undefi
 
 /** How far up the toast region is lifted (`.toasts` in styles.css): the space a control at the screen's foot takes. */
 const CLEARANCE = '--toasts-clearance'
+/** How far the toasts reach up from the screen's foot (`.main`), and from the control they sit above (a thread's list). */
+const COVER = '--toasts-cover'
+const OVER = '--toasts-over'
 
 /**
  * Keeps the toasts above `ref`'s element while it is on the page: a control at the foot of the screen (the composer
@@ -112,6 +115,32 @@ export function Toasts() {
       toaster?.pause(false)
     }
   }, [stay, toaster])
+  // The controls the toasts float over stay reachable to the eye: a control tabbed to behind them counted as in view,
+  // and stayed hidden (WCAG 2.4.11). The scrolling regions keep their foot's strip under the toasts out of the view
+  // focus is scrolled into (`scroll-padding-bottom` in styles.css), following the region's height.
+  useLayoutEffect(() => {
+    const el = region.current
+    if (!el) return
+    const root = document.documentElement
+    const measure = () => {
+      const height = el.getBoundingClientRect().height
+      if (height > 0) {
+        root.style.setProperty(OVER, `calc(${Math.ceil(height)}px + 1rem)`)
+        root.style.setProperty(COVER, `calc(${Math.ceil(height)}px + 1rem + var(${CLEARANCE}, 0px))`)
+      } else {
+        root.style.removeProperty(OVER)
+        root.style.removeProperty(COVER)
+      }
+    }
+    measure()
+    const observer = typeof ResizeObserver === 'function' ? new ResizeObserver(measure) : null
+    observer?.observe(el)
+    return () => {
+      observer?.disconnect()
+      root.style.removeProperty(OVER)
+      root.style.removeProperty(COVER)
+    }
+  }, [])
   useLayoutEffect(() => {
     // No toast left: nothing under the pointer either (an empty region has no size, and may get no mouseleave).
     if (toasts.length === 0) stay('pointer', false)
