@@ -248,6 +248,11 @@ function BookLesson() {
    */
   const [whenRefused, setWhenRefused] = useState<keyof typeof WHEN_REFUSED | null>(null)
   const whenRef = useRef<HTMLInputElement>(null)
+  /**
+   * Each refusal said on a field, counted: its alert is drawn anew at each, so that Enter pressed again in the field
+   * (focus already there, nothing changed) is answered aloud, as the composer's is.
+   */
+  const [refusals, setRefusals] = useState(0)
   useFieldWords(subjectRef)
   useFieldWords(whenRef)
 
@@ -259,6 +264,7 @@ function BookLesson() {
     if (subjectProblem) {
       // Said on the field, and nothing sent: the user's place goes to what needs fixing.
       setSubjectRefused(subjectProblem)
+      setRefusals((n) => n + 1)
       subjectRef.current?.focus()
       return
     }
@@ -279,6 +285,7 @@ function BookLesson() {
             : null
     if (refused) {
       setWhenRefused(refused)
+      setRefusals((n) => n + 1)
       whenRef.current?.focus()
       return
     }
@@ -291,6 +298,7 @@ function BookLesson() {
         // The years were checked above as the server reads them, so the past is all it can mean.
         if (invalidFields(refusal).includes('startsAt')) {
           setWhenRefused('past')
+          setRefusals((n) => n + 1)
           whenRef.current?.focus()
         }
         return null
@@ -322,7 +330,9 @@ function BookLesson() {
             aria-invalid={subjectRefused !== null || undefined}
             aria-describedby={subjectRefused ? `${id}-subject-error` : undefined}
           />
-          {subjectRefused && <FieldError id={`${id}-subject-error`} message={t(SUBJECT_REFUSED[subjectRefused])} />}
+          {subjectRefused && (
+            <FieldError key={refusals} id={`${id}-subject-error`} message={t(SUBJECT_REFUSED[subjectRefused])} />
+          )}
         </div>
         <div className="field">
           <label htmlFor={`${id}-when`}>{t('lessons.when')}</label>
@@ -341,6 +351,7 @@ function BookLesson() {
           />
           {whenRefused && (
             <FieldError
+              key={refusals}
               id={`${id}-when-error`}
               message={t(WHEN_REFUSED[whenRefused], { lastYear: LESSON_YEARS.max })}
             />
