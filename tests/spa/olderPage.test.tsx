@@ -130,3 +130,30 @@ describe('an empty earlier page (the messages below were gone: a database reset)
     store.dispose()
   })
 })
+
+describe('an earlier page that failed for want of the server', () => {
+  test('its "Could not reach the server" goes once the connection is back, and the page comes at the next press', async () => {
+    let reachable = true
+    const fetchFn = bobsThreadApi((before) => {
+      if (before !== null && !reachable) throw new TypeError('Failed to fetch')
+      return pageEndingAt(before === null ? 100 : before - 1)
+    })
+    const { store, sockets } = await latestPageShown(fetchFn)
+    const alert = () => page.container.querySelector('.load-earlier [role=alert]')
+
+    // The connection drops; the reader asks for earlier messages, and the server cannot be reached.
+    act(() => sockets.last.serverDrop())
+    reachable = false
+    act(() => page.container.querySelector<HTMLButtonElement>('.load-earlier button')!.click())
+    await eventually(() => expect(alert()?.textContent).toMatch(/reach the server/))
+
+    // The connection is back (the header says "online"): the words saying the server cannot be reached are wrong now.
+    reachable = true
+    act(() => sockets.last.serverConnect('sock-2'))
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    await eventually(() => expect(alert()).toBeNull())
+    act(() => page.container.querySelector<HTMLButtonElement>('.load-earlier button')!.click())
+    await eventually(() => expect(shown()).toHaveLength(100))
+    store.dispose()
+  })
+})

@@ -20,7 +20,15 @@ import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
 import { freeTextProblem, MAX_CONTENT_LENGTH, type Message } from '../../contract'
 import { useDates, useT } from '../../i18n'
-import { discardMessage, retryMessage, selectSendRejection, selectTyping, sendTyping, useSocket } from '../../realtime'
+import {
+  discardMessage,
+  retryMessage,
+  selectIsConnected,
+  selectSendRejection,
+  selectTyping,
+  sendTyping,
+  useSocket,
+} from '../../realtime'
 import { useToastsAbove } from '../notifications/Toasts'
 import { LoadError } from '../shared/controls'
 import { errorMessageId } from '../shared/errors'
@@ -83,7 +91,17 @@ export function Thread({
   // (gone, not the user's, or the server out of reach): no composer until it is read (a draft typed meanwhile would go
   // with the composer when the read fails, and a message sent would wait out of sight), or until "Try again" reads it.
   const readable = data !== undefined
-  const [loadBefore, { isFetching: loadingEarlier, error: earlierError }] = useLazyGetMessagesBeforeQuery()
+  const [loadBefore, { isFetching: loadingEarlier, error: earlierError, reset: forgetEarlier }] =
+    useLazyGetMessagesBeforeQuery()
+  // An earlier page that failed while the connection was down said the server could not be reached; once it is back
+  // (the header says "online"), those words would stay beside the button, wrong, until the next press.
+  const connected = useAppSelector(selectIsConnected)
+  const wasConnected = useRef(connected)
+  useEffect(() => {
+    const cameBack = connected && !wasConnected.current
+    wasConnected.current = connected
+    if (cameBack && earlierError && !loadingEarlier) forgetEarlier()
+  }, [connected, earlierError, loadingEarlier, forgetEarlier])
   // Where the thread started when the server had nothing below it: a thread read again that starts elsewhere may have.
   const [nothingBelow, setNothingBelow] = useState<number | null>(null)
   const headingId = useId()
