@@ -86,6 +86,27 @@ describe('Enter held down after a send', () => {
   })
 })
 
+describe('Enter pressed twice to send', () => {
+  // Review: a quick second press (a double tap, a bouncing key: two presses, not a held key's repeats) found the field
+  // the first had just emptied and said "Nothing to send: … spaces alone are not sent", the field marked invalid in red,
+  // under a message that went.
+  test('sends once, and the second press says nothing; a blank draft typed after is still told', async () => {
+    const { store, sockets, composer } = await threadWithFocusedComposer(page)
+    const assertive = saidIn('[data-testid=announcer-assertive]')
+    type(composer, 'hello')
+    await pressEnter(composer)
+    await pressEnter(composer)
+    expect(sockets.last.sent('message:send')).toHaveLength(1)
+    expect(assertive).toEqual([])
+    expect(composer.getAttribute('aria-invalid')).toBeNull()
+
+    type(composer, '   ')
+    await pressEnter(composer)
+    expect(assertive).toEqual(['Nothing to send: type a message; spaces alone are not sent.'])
+    store.dispose()
+  })
+})
+
 /**
  * Every text alerted from now on, as screen readers hear it: an element with role alert inserted with its words, or
  * words inserted into one (the announcer's assertive region).

@@ -482,7 +482,11 @@ function Composer({
    * never a blank message; it says so on the field rather than do nothing.
    */
   const [blank, setBlank] = useState(false)
+  // Emptied by a send, nothing typed since: a quick second press (a double tap, a bouncing key) is not a blank draft,
+  // and "Nothing to send" in red would stand under a message that went.
+  const emptiedBySend = useRef(false)
   const send = () => {
+    if (nothing && emptiedBySend.current) return
     if (nothing) {
       setBlank(true)
       // Each press, as for a draft over the limit: pressed, Send did nothing, and the user hears why.
@@ -500,6 +504,7 @@ function Composer({
       return
     }
     if (!onSend(content)) return
+    emptiedBySend.current = true
     setText('')
     // Send is disabled once the draft is empty: from there, the keyboard goes on in the composer, not on a dead button.
     inputRef.current?.focus()
@@ -536,6 +541,7 @@ function Composer({
         rows={2}
         value={text}
         onChange={(e) => {
+          emptiedBySend.current = false
           setText(e.target.value)
           setBlank(false)
           if (e.target.value.trim()) onTyping()
