@@ -11,6 +11,7 @@ import type { Conversation } from '../../contract'
 import { useDates, useT } from '../../i18n'
 import { FormError, LoadError, PeopleLoadError } from '../shared/controls'
 import { useFieldWords } from '../shared/fieldWords'
+import { useForgetOnReconnect } from '../shared/reconnected'
 import { ROLE_LABEL, usePeople } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
 import { Thread } from './Thread'
@@ -173,7 +174,8 @@ function NewConversation() {
   const id = useId()
   const { others } = usePeople()
   const [participantId, setParticipantId] = useState('')
-  const [create, { isLoading, error }] = useCreateConversationMutation()
+  const [create, { isLoading, error, reset }] = useCreateConversationMutation()
+  useForgetOnReconnect(error, isLoading, reset)
   const whoRef = useRef<HTMLSelectElement>(null)
   useFieldWords(whoRef)
 

@@ -20,17 +20,10 @@ import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
 import { freeTextProblem, MAX_CONTENT_LENGTH, type Message } from '../../contract'
 import { useDates, useT } from '../../i18n'
-import {
-  discardMessage,
-  retryMessage,
-  selectIsConnected,
-  selectSendRejection,
-  selectTyping,
-  sendTyping,
-  useSocket,
-} from '../../realtime'
+import { discardMessage, retryMessage, selectSendRejection, selectTyping, sendTyping, useSocket } from '../../realtime'
 import { useToastsAbove } from '../notifications/Toasts'
 import { LoadError } from '../shared/controls'
+import { useForgetOnReconnect } from '../shared/reconnected'
 import { errorMessageId } from '../shared/errors'
 import { usePeople } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
@@ -93,15 +86,7 @@ export function Thread({
   const readable = data !== undefined
   const [loadBefore, { isFetching: loadingEarlier, error: earlierError, reset: forgetEarlier }] =
     useLazyGetMessagesBeforeQuery()
-  // An earlier page that failed while the connection was down said the server could not be reached; once it is back
-  // (the header says "online"), those words would stay beside the button, wrong, until the next press.
-  const connected = useAppSelector(selectIsConnected)
-  const wasConnected = useRef(connected)
-  useEffect(() => {
-    const cameBack = connected && !wasConnected.current
-    wasConnected.current = connected
-    if (cameBack && earlierError && !loadingEarlier) forgetEarlier()
-  }, [connected, earlierError, loadingEarlier, forgetEarlier])
+  useForgetOnReconnect(earlierError, loadingEarlier, forgetEarlier)
   // Where the thread started when the server had nothing below it: a thread read again that starts elsewhere may have.
   const [nothingBelow, setNothingBelow] = useState<number | null>(null)
   const headingId = useId()

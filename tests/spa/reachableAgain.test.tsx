@@ -1,0 +1,51 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { describe, expect, test } from 'vitest'
+import { eventually } from './support/eventually'
+import { alice, bob, conversation, message } from '../unit/support/fixtures'
+import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp } from './support/page'
+
+// "Could not reach the server. Check your connection." said for a request made while the connection was down is wrong
+// once it is back (the header says "online"), and stayed until the next press.
+
+const page = pagePerTest('#/messages')
+
+describe('"Start" pressed while the connection was down', () => {
+  test('its "Could not reach the server" goes once the connection is back, and the next press opens it', async () => {
+    let reachable = true
+    const api = apiRoutes((method, path) => {
+      if (path === '/api/users') return json(200, [alice, bob])
+      if (method === 'POST' && path === '/api/conversations') {
+        if (!reachable) throw new TypeError('Failed to fetch')
+        return json(201, conversation('c1'))
+      }
+      if (path === '/api/conversations') return json(200, [])
+      if (path === '/api/conversations/c1/messages') return json(200, [message(1)])
+      return json(200, [])
+    })
+    const { store, sockets } = appStore(api)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    const who = fieldLabelled(page.container, 'Write to', HTMLSelectElement)
+    await eventually(() => expect(who.options).toHaveLength(2))
+    act(() => {
+      who.value = bob.id
+      who.dispatchEvent(new Event('change', { bubbles: true }))
+    })
+    const start = () => [...page.container.querySelectorAll('button')].find((b) => b.textContent === 'Start')!
+    const alert = () => page.container.querySelector('.new-conv [role=alert]')
+
+    act(() => sockets.last.serverDrop())
+    reachable = false
+    act(() => start().click())
+    await eventually(() => expect(alert()?.textContent).toMatch(/reach the server/))
+
+    reachable = true
+    act(() => sockets.last.serverConnect('sock-2'))
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    await eventually(() => expect(alert()).toBeNull())
+    act(() => start().click())
+    await eventually(() => expect(window.location.hash).toBe('#/messages/c1'))
+    store.dispose()
+  })
+})
