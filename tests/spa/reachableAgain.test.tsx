@@ -48,4 +48,37 @@ describe('"Start" pressed while the connection was down', () => {
     await eventually(() => expect(window.location.hash).toBe('#/messages/c1'))
     store.dispose()
   })
+
+  test('a refusal of the server (not the connection) stays when the connection comes back: it still holds', async () => {
+    const api = apiRoutes((method, path) => {
+      if (path === '/api/users') return json(200, [alice, bob])
+      if (method === 'POST' && path === '/api/conversations')
+        return json(404, { error: { code: 'NOT_FOUND', message: 'no such user' } })
+      return json(200, [])
+    })
+    const { store, sockets } = appStore(api)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    const who = fieldLabelled(page.container, 'Write to', HTMLSelectElement)
+    await eventually(() => expect(who.options).toHaveLength(2))
+    act(() => {
+      who.value = bob.id
+      who.dispatchEvent(new Event('change', { bubbles: true }))
+    })
+    const start = () => [...page.container.querySelectorAll('button')].find((b) => b.textContent === 'Start')!
+    const alert = () => page.container.querySelector('.new-conv [role=alert]')
+    act(() => start().click())
+    await eventually(() => expect(alert()?.textContent).toBeTruthy())
+    const refusal = alert()!.textContent
+    expect(refusal).not.toMatch(/reach the server/)
+
+    act(() => sockets.last.serverDrop())
+    act(() => sockets.last.serverConnect('sock-2'))
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    await eventually(() => expect(store.getState().socket.connection.status).toBe('connected'))
+    // A render after the reconnect has had its effects: the refusal is still said.
+    await act(async () => {})
+    expect(alert()?.textContent).toBe(refusal)
+    store.dispose()
+  })
 })

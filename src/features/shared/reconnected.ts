@@ -1,11 +1,13 @@
 import { useEffect, useRef } from 'react'
 import { useAppSelector } from '../../app/hooks'
 import { selectIsConnected } from '../../realtime'
+import { errorCode } from './errors'
 
 /**
  * Forgets a request's failure once the connection comes back after it: made while the connection was down, it said
  * "Could not reach the server. Check your connection.", words that would stand beside the header's "online" until the
- * next press. Not while a request is on its way (its own answer decides).
+ * next press. Not while a request is on its way (its own answer decides), and not a refusal of the server's: the
+ * connection coming back changes nothing of what it said.
  */
 export function useForgetOnReconnect(error: unknown, busy: boolean, forget: () => void): void {
   const connected = useAppSelector(selectIsConnected)
@@ -13,6 +15,6 @@ export function useForgetOnReconnect(error: unknown, busy: boolean, forget: () =
   useEffect(() => {
     const cameBack = connected && !wasConnected.current
     wasConnected.current = connected
-    if (cameBack && error && !busy) forget()
+    if (cameBack && error && !busy && errorCode(error) === 'NETWORK') forget()
   }, [connected, error, busy, forget])
 }
