@@ -2,8 +2,8 @@
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { eventually } from './support/eventually'
-import { alice, bob, conversation, message } from '../unit/support/fixtures'
-import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp } from './support/page'
+import { alice, bob, contactRequest, conversation, lesson, message } from '../unit/support/fixtures'
+import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
 
 // "Could not reach the server. Check your connection." said for a request made while the connection was down is wrong
 // once it is back (the header says "online"), and stayed until the next press.
@@ -79,6 +79,48 @@ describe('"Start" pressed while the connection was down', () => {
     // A render after the reconnect has had its effects: the refusal is still said.
     await act(async () => {})
     expect(alert()?.textContent).toBe(refusal)
+    store.dispose()
+  })
+})
+
+const tutor = { ...bob, role: 'tutor' as const }
+
+describe.each([
+  ['the booking form', '#/lessons', 'Subject'],
+  ['the contact-request form', '#/contact-requests', 'Message'],
+] as const)('%s sent while the connection was down', (_form, hash, label) => {
+  test('its "Could not reach the server" goes once the connection is back', async () => {
+    window.history.replaceState(null, '', hash)
+    let reachable = true
+    const api = apiRoutes(async (method, path) => {
+      if (path === '/api/users') return json(200, [alice, tutor])
+      if (method !== 'POST') return json(200, [])
+      if (!reachable) throw new TypeError('Failed to fetch')
+      return path === '/api/lessons' ? json(201, lesson('l1')) : json(201, contactRequest('r1'))
+    })
+    const { store, sockets } = appStore(api)
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    await eventually(() => expect(fieldLabelled(page.container, 'Tutor', HTMLSelectElement).options.length).toBe(2))
+    const select = fieldLabelled(page.container, 'Tutor', HTMLSelectElement)
+    act(() => {
+      select.value = tutor.id
+      select.dispatchEvent(new Event('change', { bubbles: true }))
+    })
+    type(fieldLabelled(page.container, label) as HTMLInputElement | HTMLTextAreaElement, 'Algebra')
+    const form = select.closest('form')!
+    const reachMessage = () =>
+      [...page.container.querySelectorAll('.form-error')].find((e) => /reach the server/.test(e.textContent ?? ''))
+
+    act(() => sockets.last.serverDrop())
+    reachable = false
+    act(() => form.requestSubmit())
+    await eventually(() => expect(reachMessage(), page.container.textContent ?? '').toBeDefined())
+
+    reachable = true
+    act(() => sockets.last.serverConnect('sock-2'))
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    await eventually(() => expect(reachMessage()).toBeUndefined())
     store.dispose()
   })
 })

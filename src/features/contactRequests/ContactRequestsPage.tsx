@@ -26,6 +26,7 @@ import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
 import { useStatusChange } from '../shared/statusChange'
 import { useStatusSaid } from '../shared/statusSaid'
+import { useForgetOnReconnect } from '../shared/reconnected'
 import { useSubmissionKeys } from '../shared/submissionKeys'
 
 const STATUS: Record<ContactRequestStatus, MessageId> = {
@@ -206,7 +207,8 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
   const tutorRef = useRef<HTMLSelectElement>(null)
   const [message, setMessage] = useState('')
   const [done, setDone] = useState(false)
-  const [create, { isLoading, error }] = useCreateContactRequestMutation()
+  const [create, { isLoading, error, reset }] = useCreateContactRequestMutation()
+  useForgetOnReconnect(error, isLoading, reset)
   const keys = useSubmissionKeys()
   /**
    * A message the server would refuse (INVALID), by its own rule: only spaces or characters nobody sees (the browser's

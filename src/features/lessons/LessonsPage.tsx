@@ -24,6 +24,7 @@ import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
 import { useStatusChange } from '../shared/statusChange'
 import { useStatusSaid } from '../shared/statusSaid'
+import { useForgetOnReconnect } from '../shared/reconnected'
 import { useSubmissionKeys } from '../shared/submissionKeys'
 import { lessonActions } from './transitions'
 
@@ -234,7 +235,8 @@ function BookLesson() {
   const [startsAt, setStartsAt] = useState(defaultStart)
   const [duration, setDuration] = useState(60)
   const [booked, setBooked] = useState<string | null>(null)
-  const [create, { isLoading, error }] = useCreateLessonMutation()
+  const [create, { isLoading, error, reset }] = useCreateLessonMutation()
+  useForgetOnReconnect(error, isLoading, reset)
   const keys = useSubmissionKeys()
   /**
    * A subject the server would refuse, by its own rule: only spaces or characters nobody sees (the browser's `required`
