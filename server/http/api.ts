@@ -89,9 +89,10 @@ export function registerApiRoutes(
           // The browser forgets its tokens whatever the answer, so a refused logout would leave its session alive
           // (ASVS 3.3.1), and an address's budget is shared (an office) or spent by someone else. Past it, the
           // refresh token is still looked up when a Bearer this server signed (expired too) comes with it, once or
-          // twice per session: made-up refresh tokens stay bounded by the address, and by logins.
+          // twice per session: made-up refresh tokens stay bounded by the address, and by logins. A session already
+          // ended has none left (its Bearer stays signed: each login, ended at once, would add a budget for good).
           const owner = await sessions.ownerOf(bearer)
-          if (!owner) throw refusal
+          if (!owner || !(await sessions.isLive(owner.sessionId))) throw refusal
           await spendRefresh(`session ${owner.sessionId}`).catch(() => {
             throw refusal
           })

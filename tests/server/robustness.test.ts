@@ -736,6 +736,22 @@ describe('a logout past the refresh budget, its access token expired', () => {
     for (let i = 4; i < 7; i++) expect((await logOut(`guess-${i}`, token)).status).toBe(401)
     expect((await logOut('guess-7', token)).status).toBe(429)
   })
+
+  // The Bearer of an ended session stays signed: had it a budget of its own, every login (a new session, ended at once)
+  // would add one for good, and made-up refresh tokens past the address's would grow with the logins made, without end.
+  it('gives no budget past the address’s to the Bearer of a session already ended', async () => {
+    const address = { 'x-forwarded-for': '198.51.100.12' }
+    const { token } = await login(budgeted.url, BOB)
+    expect((await http(budgeted.url, 'POST', '/api/auth/logout', { token, headers: address })).status).toBe(204)
+    for (let i = 0; i < 3; i++)
+      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    const logout = await http(budgeted.url, 'POST', '/api/auth/logout', {
+      token,
+      body: { refreshToken: 'guess-3' },
+      headers: address,
+    })
+    expect(logout.status).toBe(429)
+  })
 })
 
 // Review (ASVS 2.2.1, resource exhaustion): the login throttle counts failures only, and each login hashes a password
