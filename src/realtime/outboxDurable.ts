@@ -2,7 +2,7 @@ import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
 import type { Id } from '../contract'
 import { internalError, outboxKept, outboxRestored, outboxSaved } from './actions'
 import { goesBeforeOwn } from './outboxMachine'
-import { createOutboxStorage, outboxMirror, type StorageLike } from './outboxStorage'
+import { createOutboxStorage, droppedStorageKey, outboxMirror, type StorageLike } from './outboxStorage'
 import type { PendingMessage, SocketRootState } from './socketSlice'
 
 /**
@@ -34,6 +34,15 @@ export function durableOutbox(
    * told the user to keep it open until they are sent, and the user's next session in it sends them.
    */
   const unstored = new Map<Id, PendingMessage[]>()
+
+  /** A "Log out" of `user` dropped their sends, and no session of theirs has read back since (the mark is there). */
+  function markedDropped(user: Id): boolean {
+    try {
+      return storage.getItem(droppedStorageKey(user)) !== null
+    } catch {
+      return false
+    }
+  }
 
   /** `unstored` for `user` becomes `kept`, told in the socket slice (`outboxKept`) when its count changes. */
   function keep(user: Id, kept: PendingMessage[]) {
@@ -121,6 +130,9 @@ export function durableOutbox(
     },
     clearIfDropped(user: Id) {
       if (stored.clearIfDropped(user)) keep(user, [])
+      // What this page kept of other users goes too when their "Log out" elsewhere dropped it: a tab back from the
+      // back/forward cache follows only what is stored now, and never hears of their sessions in between.
+      for (const other of [...unstored.keys()]) if (other !== user && markedDropped(other)) keep(other, [])
     },
     /** Names a send the user discarded in this tab, so that no other tab sends it. */
     recordDiscard: stored.recordDiscard,

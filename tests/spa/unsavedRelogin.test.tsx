@@ -173,6 +173,25 @@ describe('unsent messages the storage refused, when the session ends under them'
     store.dispose()
   })
 
+  // This tab heard none of it (back from the back/forward cache, it follows only what is stored now): Bob's session
+  // here ends, and her "Log out" there, as Alice, had dropped hers all the same.
+  test('her "Log out" in another tab while this one was someone else’s: closing the page asks nothing', async () => {
+    const { store, full } = await unsentWhenTheSessionEnds()
+    act(() => {
+      store.dispatch(loggedOut({ keepOutbox: true }))
+      store.dispatch(loggedIn({ token: 'token-bob', user: bob }))
+    })
+    try {
+      expect(leavingAsks()).toBe(true)
+      // Elsewhere Bob logged out, Alice logged in and out: her "Log out" marked her sends dropped.
+      full.backing.setItem(`talemy.outbox.dropped.${alice.id}`, '1')
+      act(() => void store.dispatch(loggedOut({ keepOutbox: true })))
+      expect(leavingAsks()).toBe(false)
+    } finally {
+      store.dispose()
+    }
+  })
+
   // There nothing of hers was stored (storage refused this tab's outbox, not a small write): the logout drops what this
   // tab holds in its memory all the same.
   test('"Log out" in another tab that found nothing of hers stored: closing the page asks nothing', async () => {
