@@ -4,6 +4,7 @@ import { connect, sendMessage, sendRejected, serverEventActions, socketHolderReq
 import { buildCacheHandler } from './cacheHandler'
 import { commandProblem } from './commandCheck'
 import { buildConnectionHandler } from './connectionHandler'
+import { buildFallbackReadsHandler } from './fallbackReads'
 import type { SocketRootState } from './socketSlice'
 import { createContext, type Context, type Handler, type SocketMiddlewareOptions } from './context'
 import { buildOutboxHandler } from './outboxHandler'
@@ -36,6 +37,8 @@ export const HANDLERS: ReadonlyArray<readonly [build: HandlerBuilder, serverEven
   [buildCacheHandler, SERVER_EVENTS],
   // A read that failed for want of the server is made again once it answers.
   [buildReadsHandler, []],
+  // While the socket is down and HTTP answers, what the pages show is read again now and then.
+  [buildFallbackReadsHandler, []],
   // A message ends its sender's typing notice.
   [buildTypingHandler, ['message:new']],
 ]

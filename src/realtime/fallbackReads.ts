@@ -1,0 +1,71 @@
+import { api } from '../api'
+import { shutdown } from './actions'
+import { catchUpTagsAt } from './cacheWork'
+import type { Context, Handler } from './context'
+import { failedForWantOfServer } from './failedReads'
+import type { TimerHandle } from './timers'
+import type { SocketRootState } from './socketSlice'
+
+/** How often what the pages show is read again over HTTP while the socket is down, in ms. */
+export const FALLBACK_READ_INTERVAL_MS = 15_000
+
+/**
+ * While the socket is down (`connecting`, `reconnecting`: a proxy that blocks it, a server whose socket path fails) no
+ * event comes, and HTTP may still answer: without reading again, a page would show what it showed when the socket went
+ * (a lesson confirmed since, the other person's messages never arriving) for as long as that lasts. So every
+ * `FALLBACK_READ_INTERVAL_MS` what events feed is read again (RTK Query's polling, as a tag invalidation: only what a
+ * page subscribes to is fetched), skipped while the page is hidden (`skipPollingIfUnfocused`) or while HTTP did not
+ * answer either (the last answer failed for want of the server: the socket's return reads what was missed, and any
+ * HTTP answer meanwhile starts the reads again). It stops once the socket is back: its sync brings what was missed.
+ * `disconnected` (the app's own choice) and `unauthorized` do not poll.
+ */
+export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
+  const { dispatch, getState } = ctx.mwApi
+  let timer: TimerHandle | null = null
+  let stopped = false
+  /** Whether HTTP answered last time it was asked (a read or a write: any answer the server gave). */
+  let httpAnswers = true
+
+  const down = () => {
+    const { status } = getState().socket.connection
+    return !stopped && (status === 'connecting' || status === 'reconnecting')
+  }
+  const stop = () => {
+    if (timer !== null) ctx.timers.clearTimeout(timer)
+    timer = null
+  }
+  const tick = () => {
+    timer = null
+    if (!down()) return
+    // The next turn first: the invalidation below comes back through this handler, which would start another.
+    timer = ctx.timers.setTimeout(tick, FALLBACK_READ_INTERVAL_MS)
+    if (!httpAnswers || !ctx.visibility.visible()) return
+    // Only tags some page reads: an invalidated entry nobody subscribes to is dropped, where it would have been kept
+    // for the page coming back (`keepUnusedDataFor`).
+    const state = getState() as never
+    const subscriptions = (getState() as { api?: { subscriptions?: Record<string, object | undefined> } }).api
+      ?.subscriptions
+    const read = (key: string) => Object.keys(subscriptions?.[key] ?? {}).length > 0
+    const tags = (catchUpTagsAt(true, null, ctx.view().queries) ?? []).filter((tag) =>
+      api.util.selectInvalidatedBy(state, [tag]).some((entry) => read(entry.queryCacheKey)),
+    )
+    if (tags.length > 0) dispatch(api.util.invalidateTags(tags))
+  }
+
+  return (action) => {
+    if (shutdown.match(action)) stopped = true
+    const type = typeof action.type === 'string' ? action.type : ''
+    if (type.startsWith(`${api.reducerPath}/`)) {
+      const { requestStatus } = (action as { meta?: { requestStatus?: string } }).meta ?? {}
+      if (requestStatus === 'fulfilled') httpAnswers = true
+      else if (requestStatus === 'rejected' && answeredByNoServer(action)) httpAnswers = false
+    }
+    if (!down()) stop()
+    else if (timer === null) timer = ctx.timers.setTimeout(tick, FALLBACK_READ_INTERVAL_MS)
+  }
+}
+
+function answeredByNoServer(action: unknown): boolean {
+  const { payload, meta } = action as { payload?: unknown; meta?: { condition?: boolean } }
+  return !meta?.condition && failedForWantOfServer(payload)
+}
