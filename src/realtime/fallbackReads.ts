@@ -16,7 +16,8 @@ export const FALLBACK_READ_INTERVAL_MS = 15_000
  * `FALLBACK_READ_INTERVAL_MS` what events feed is read again (RTK Query's polling, as a tag invalidation: only what a
  * page subscribes to is fetched), skipped while the page is hidden (`skipPollingIfUnfocused`) or while HTTP did not
  * answer either (the last answer failed for want of the server: the socket's return reads what was missed, and any
- * HTTP answer meanwhile starts the reads again). It stops once the socket is back: its sync brings what was missed.
+ * HTTP answer meanwhile starts the reads again). It stops once the socket is back and synced: the sync brings what was
+ * missed.
  * `disconnected` (the app's own choice) and `unauthorized` do not poll.
  */
 export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
@@ -26,9 +27,11 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
   /** Whether HTTP answered last time it was asked (a read or a write: any answer the server gave). */
   let httpAnswers = true
 
+  // Connected is not back until the sync: a socket refused right after its connect (a proxy closing it, a failing
+  // socket path), again and again, replays nothing, and would otherwise put the next read off at every turn.
   const down = () => {
-    const { status } = getState().socket.connection
-    return !stopped && (status === 'connecting' || status === 'reconnecting')
+    const { status, syncing } = getState().socket.connection
+    return !stopped && (status === 'connecting' || status === 'reconnecting' || (status === 'connected' && syncing))
   }
   const stop = () => {
     if (timer !== null) ctx.timers.clearTimeout(timer)

@@ -194,4 +194,34 @@ describe('while the socket is down and HTTP answers', () => {
     lessons.unsubscribe()
     store.dispose()
   })
+
+  test('a socket dropped after each connect, before its sync, does not put the reads off', async () => {
+    const { store, sockets, clock } = setup()
+    reply = () => ({ status: 200, body: [lesson('l1')] })
+    sockets.last.serverConnect('sock-1')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    const lessons = store.dispatch(api.endpoints.getLessons.initiate())
+    await lessons
+    await subscribed(store, 'getLessons(undefined)')
+    sockets.last.serverDrop()
+    const turns = () => clock.set.filter((ms) => ms === FALLBACK_READ_INTERVAL_MS).length
+    const first = turns()
+    // Refused right after connect (a proxy that closes it, a failing socket path): no sync, no replay, nothing new.
+    for (const id of ['sock-2', 'sock-3', 'sock-4']) {
+      sockets.last.serverConnect(id)
+      sockets.last.serverDrop()
+    }
+    expect(turns()).toBe(first)
+    reply = () => ({
+      status: 200,
+      body: [lesson('l1', { status: 'confirmed', updatedAt: '2026-11-24T09:00:00.000Z' })],
+    })
+    clock.run(FALLBACK_READ_INTERVAL_MS)
+    clock.run(0)
+    await eventually(() =>
+      expect(api.endpoints.getLessons.select()(store.getState()).data?.[0]?.status).toBe('confirmed'),
+    )
+    lessons.unsubscribe()
+    store.dispose()
+  })
 })
