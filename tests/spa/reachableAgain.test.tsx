@@ -10,6 +10,22 @@ import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type 
 
 const page = pagePerTest('#/messages')
 
+/** The messages page connected, Bob chosen in "Write to": `start()` is its button, `alert()` what the form says. */
+async function writingToBob(api: ReturnType<typeof apiRoutes>) {
+  const { store, sockets } = appStore(api)
+  renderApp(page.root, store)
+  act(() => sockets.last.serverConnect())
+  const who = fieldLabelled(page.container, 'Write to', HTMLSelectElement)
+  await eventually(() => expect(who.options).toHaveLength(2))
+  act(() => {
+    who.value = bob.id
+    who.dispatchEvent(new Event('change', { bubbles: true }))
+  })
+  const start = () => [...page.container.querySelectorAll('button')].find((b) => b.textContent === 'Start')!
+  const alert = () => page.container.querySelector('.new-conv [role=alert]')
+  return { store, sockets, start, alert }
+}
+
 describe('"Start" pressed while the connection was down', () => {
   test('its "Could not reach the server" goes once the connection is back, and the next press opens it', async () => {
     let reachable = true
@@ -23,17 +39,7 @@ describe('"Start" pressed while the connection was down', () => {
       if (path === '/api/conversations/c1/messages') return json(200, [message(1)])
       return json(200, [])
     })
-    const { store, sockets } = appStore(api)
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    const who = fieldLabelled(page.container, 'Write to', HTMLSelectElement)
-    await eventually(() => expect(who.options).toHaveLength(2))
-    act(() => {
-      who.value = bob.id
-      who.dispatchEvent(new Event('change', { bubbles: true }))
-    })
-    const start = () => [...page.container.querySelectorAll('button')].find((b) => b.textContent === 'Start')!
-    const alert = () => page.container.querySelector('.new-conv [role=alert]')
+    const { store, sockets, start, alert } = await writingToBob(api)
 
     act(() => sockets.last.serverDrop())
     reachable = false
@@ -56,17 +62,7 @@ describe('"Start" pressed while the connection was down', () => {
         return json(404, { error: { code: 'NOT_FOUND', message: 'no such user' } })
       return json(200, [])
     })
-    const { store, sockets } = appStore(api)
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    const who = fieldLabelled(page.container, 'Write to', HTMLSelectElement)
-    await eventually(() => expect(who.options).toHaveLength(2))
-    act(() => {
-      who.value = bob.id
-      who.dispatchEvent(new Event('change', { bubbles: true }))
-    })
-    const start = () => [...page.container.querySelectorAll('button')].find((b) => b.textContent === 'Start')!
-    const alert = () => page.container.querySelector('.new-conv [role=alert]')
+    const { store, sockets, start, alert } = await writingToBob(api)
     act(() => start().click())
     await eventually(() => expect(alert()?.textContent).toBeTruthy())
     const refusal = alert()!.textContent
