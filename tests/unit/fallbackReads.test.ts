@@ -63,6 +63,19 @@ function setup() {
   return { store, sockets, clock }
 }
 
+/** A page showing the lessons (read once, over a connected and synced socket), then the socket dropped. */
+async function lessonsShownThenDropped() {
+  const { store, sockets, clock } = setup()
+  reply = () => ({ status: 200, body: [lesson('l1')] })
+  sockets.last.serverConnect('sock-1')
+  sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+  const lessons = store.dispatch(api.endpoints.getLessons.initiate())
+  await lessons
+  await subscribed(store, 'getLessons(undefined)')
+  sockets.last.serverDrop()
+  return { store, sockets, clock, lessons }
+}
+
 describe('while the socket is down and HTTP answers', () => {
   test('the open lists and thread are read again, and stop being once the socket is back', async () => {
     const { store, sockets, clock } = setup()
@@ -158,14 +171,7 @@ describe('while the socket is down and HTTP answers', () => {
   })
 
   test('nothing is read while HTTP does not answer either, and reads start again once it does', async () => {
-    const { store, sockets, clock } = setup()
-    reply = () => ({ status: 200, body: [lesson('l1')] })
-    sockets.last.serverConnect('sock-1')
-    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
-    const lessons = store.dispatch(api.endpoints.getLessons.initiate())
-    await lessons
-    await subscribed(store, 'getLessons(undefined)')
-    sockets.last.serverDrop()
+    const { store, clock, lessons } = await lessonsShownThenDropped()
 
     reply = () => ({ drop: true })
     clock.run(FALLBACK_READ_INTERVAL_MS)
@@ -196,14 +202,7 @@ describe('while the socket is down and HTTP answers', () => {
   })
 
   test('a socket dropped after each connect, before its sync, does not put the reads off', async () => {
-    const { store, sockets, clock } = setup()
-    reply = () => ({ status: 200, body: [lesson('l1')] })
-    sockets.last.serverConnect('sock-1')
-    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
-    const lessons = store.dispatch(api.endpoints.getLessons.initiate())
-    await lessons
-    await subscribed(store, 'getLessons(undefined)')
-    sockets.last.serverDrop()
+    const { store, sockets, clock, lessons } = await lessonsShownThenDropped()
     const turns = () => clock.set.filter((ms) => ms === FALLBACK_READ_INTERVAL_MS).length
     const first = turns()
     // Refused right after connect (a proxy that closes it, a failing socket path): no sync, no replay, nothing new.
