@@ -44,3 +44,26 @@ export function parseRedisPingMs(value: string | undefined): number | undefined 
     throw new Error(`REDIS_PING_MS must be a whole number of ms (1 or more), got ${value}`)
   return Number(value)
 }
+
+/** What `pg` connects through: a PostgreSQL URL, or its Unix-socket form. */
+const POSTGRES_SCHEMES = new Set(['postgres:', 'postgresql:', 'socket:'])
+
+/**
+ * `DATABASE_URL`: unset or empty, the embedded database. Anything else must be a URL `pg` reads, checked before the
+ * start: `pg` makes something of any string (`notaurl` became a host named `base`), and the start then failed on a
+ * host that was never given. The value itself is not repeated: it may hold a password.
+ */
+export function parseDatabaseUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined
+  let scheme: string
+  try {
+    scheme = new URL(value).protocol
+  } catch {
+    throw new Error('DATABASE_URL must be a postgres:// URL (postgres://user:password@host:5432/database), got no URL')
+  }
+  if (!POSTGRES_SCHEMES.has(scheme))
+    throw new Error(
+      `DATABASE_URL must be a postgres:// URL (postgres://user:password@host:5432/database), got a ${JSON.stringify(scheme)} one`,
+    )
+  return value
+}

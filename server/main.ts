@@ -11,7 +11,7 @@ import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startServer } from './index'
 import { createLogger, defaultLogLevel, logFormatFor, type Logger } from './logger'
-import { parsePort, parseSeedDemo, parseRedisPingMs, parseTrustProxy } from './envConfig'
+import { parseDatabaseUrl, parsePort, parseSeedDemo, parseRedisPingMs, parseTrustProxy } from './envConfig'
 import { parseOriginList } from './origins'
 import { buildSpaIfNeeded } from './spa'
 
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     port: parsePort(process.env.PORT),
     host: process.env.HOST || '127.0.0.1',
     dataDir: process.env.DATA_DIR || join(root, '.data'),
-    databaseUrl: process.env.DATABASE_URL || undefined,
+    databaseUrl: parseDatabaseUrl(process.env.DATABASE_URL),
     redisUrl: process.env.REDIS_URL || undefined,
     redisPrefix: process.env.REDIS_PREFIX || undefined,
     redisPingMs: parseRedisPingMs(process.env.REDIS_PING_MS),

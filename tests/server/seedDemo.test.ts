@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { openDatabase, seedIfNew, shouldSeedDemo } from '../../server/db'
 import { isLoopbackHost } from '../../server/db/seed'
-import { parsePort, parseSeedDemo, parseRedisPingMs, parseTrustProxy } from '../../server/envConfig'
+import { parseDatabaseUrl, parsePort, parseSeedDemo, parseRedisPingMs, parseTrustProxy } from '../../server/envConfig'
 import { PasswordHasher } from '../../server/passwords'
 import { startServer } from '../../server/index'
 import { ALICE, freshDataDir, http } from './support/server'
@@ -95,6 +95,28 @@ describe('shouldSeedDemo', () => {
   it.each([' ', '1e3', '0x50', '80.0', '-1', '65536', '3000abc', ' 3000'])('refuses PORT=%j, naming it', (value) => {
     expect(() => parsePort(value)).toThrow('PORT must be a whole number from 0 to 65535')
   })
+})
+
+// A DATABASE_URL that is no URL was tried all the same, and the start failed on what pg made of it ("cannot reach
+// PostgreSQL at (unparseable URL): getaddrinfo ENOTFOUND base" for `notaurl`), never naming the variable.
+describe('DATABASE_URL', () => {
+  it.each([
+    [undefined, undefined],
+    ['', undefined],
+    ['postgres://talemy:secret@db.example:5432/talemy', 'postgres://talemy:secret@db.example:5432/talemy'],
+    ['postgresql:///talemy?host=/var/run/postgresql', 'postgresql:///talemy?host=/var/run/postgresql'],
+    ['socket:/var/run/postgresql?db=talemy', 'socket:/var/run/postgresql?db=talemy'],
+  ])('DATABASE_URL=%j is taken as it is', (value, expected) => {
+    expect(parseDatabaseUrl(value)).toBe(expected)
+  })
+
+  it.each(['notaurl', 'localhost:5432/talemy', 'mysql://root:secret@db.example/talemy', 'http://db.example/talemy'])(
+    'refuses DATABASE_URL=%j, naming it, and never says its password',
+    (value) => {
+      expect(() => parseDatabaseUrl(value)).toThrow(/^DATABASE_URL must be a postgres:\/\/ URL/)
+      expect(() => parseDatabaseUrl(value)).not.toThrow(/secret/)
+    },
+  )
 })
 
 describe('seeding a new database', () => {
