@@ -752,6 +752,29 @@ describe('a logout past the refresh budget, its access token expired', () => {
     })
     expect(logout.status).toBe(429)
   })
+
+  // Only a Bearer this server signed opens a session's budget: one made up (or signed with another key) is no proof.
+  it('gives none to a Bearer this server did not sign', async () => {
+    const address = { 'x-forwarded-for': '198.51.100.13' }
+    const session = await login(budgeted.url, CAROL)
+    for (let i = 0; i < 3; i++)
+      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    const [header, payload] = session.token.split('.')
+    for (const forged of ['not-a-jwt', `${header}.${payload}.${'A'.repeat(43)}`]) {
+      const logout = await http(budgeted.url, 'POST', '/api/auth/logout', {
+        token: forged,
+        body: { refreshToken: session.refreshToken },
+        headers: address,
+      })
+      expect(logout.status).toBe(429)
+    }
+    // Nothing was looked up for them: the session lives on.
+    const refresh = await http(budgeted.url, 'POST', '/api/auth/refresh', {
+      body: { refreshToken: session.refreshToken },
+      headers: { 'x-forwarded-for': '203.0.113.23' },
+    })
+    expect(refresh.status).toBe(200)
+  })
 })
 
 // Review (ASVS 2.2.1, resource exhaustion): the login throttle counts failures only, and each login hashes a password
