@@ -4,6 +4,7 @@ import { catchUpTagsAt } from './cacheWork'
 import type { Context, Handler } from './context'
 import { failedForWantOfServer } from './failedReads'
 import type { TimerHandle } from './timers'
+import { subscriptionsOf } from './watchedReads'
 import type { SocketRootState } from './socketSlice'
 
 /** How often what the pages show is read again over HTTP while the socket is down, in ms. */
@@ -46,9 +47,8 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
     // Only tags some page reads: an invalidated entry nobody subscribes to is dropped, where it would have been kept
     // for the page coming back (`keepUnusedDataFor`).
     const state = getState() as never
-    const subscriptions = (getState() as { api?: { subscriptions?: Record<string, object | undefined> } }).api
-      ?.subscriptions
-    const read = (key: string) => Object.keys(subscriptions?.[key] ?? {}).length > 0
+    const subscriptions = subscriptionsOf(state, api.reducerPath)
+    const read = (key: string) => Object.keys(subscriptions[key] ?? {}).length > 0
     const tags = (catchUpTagsAt(true, null, ctx.view().queries) ?? []).filter((tag) =>
       api.util.selectInvalidatedBy(state, [tag]).some((entry) => read(entry.queryCacheKey)),
     )

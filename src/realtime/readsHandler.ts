@@ -8,7 +8,7 @@ import type { Context, Handler } from './context'
 import { failedForWantOfServer, failedReadsToMakeAgain, READS_FOR_THEIR_CALLER } from './failedReads'
 import { outcomeOfHttpError } from './sendOutcome'
 import type { SocketRootState } from './socketSlice'
-import { type SubscriptionsView, watchedReads } from './watchedReads'
+import { subscriptionsOf, watchedReads } from './watchedReads'
 
 /** How many times in a row a read that failed while connected is made again before it waits for the next sync. */
 export const FAILED_READ_RETRIES = 5
@@ -28,8 +28,6 @@ type ReadAction = UnknownAction & {
   }
 }
 
-const NO_SUBSCRIPTIONS: SubscriptionsView = {}
-
 /**
  * Reads that failed for want of the server are no events: no replay brings them back, and a thread whose re-read
  * failed keeps a hole until it is read again. So they are made again: at every sync (the server answers again), those
@@ -42,9 +40,7 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
   const { dispatch, getState } = ctx.mwApi
   const retries = keyedRetries<string>(ctx.timers, ctx.backoff, ctx.random)
   const reads = watchedReads()
-  const subscriptions = () =>
-    (getState() as { [K in typeof api.reducerPath]?: { subscriptions?: SubscriptionsView } })[api.reducerPath]
-      ?.subscriptions ?? NO_SUBSCRIPTIONS
+  const subscriptions = () => subscriptionsOf(getState(), api.reducerPath)
   const watched = (key: string) => reads.watched(key, subscriptions())
 
   const makeAgain = (endpointName: string, originalArgs: unknown) =>

@@ -1,6 +1,16 @@
 /** RTK Query's `subscriptions` state: per cache key, its subscribers (by request id). */
 export type SubscriptionsView = Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>
 
+const NO_SUBSCRIPTIONS: SubscriptionsView = {}
+
+/** RTK Query's `subscriptions` in the root state, under its `reducerPath` (none before its first action). */
+export function subscriptionsOf(state: unknown, reducerPath: string): SubscriptionsView {
+  return (
+    (state as Record<string, { subscriptions?: SubscriptionsView } | undefined>)[reducerPath]?.subscriptions ??
+    NO_SUBSCRIPTIONS
+  )
+}
+
 /** Whether anyone subscribes to a cached read, as RTK Query's state says it, and as it will say it shortly. */
 export interface WatchedReads {
   /** `queryCacheKey` was just subscribed to (a read's action with `meta.arg.subscribe`); `now`: the state after it. */
