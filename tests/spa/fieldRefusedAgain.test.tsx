@@ -1,9 +1,18 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
-import { eventually } from './support/eventually'
 import { alice, bob } from '../unit/support/fixtures'
-import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
+import {
+  apiRoutes,
+  appStore,
+  fieldLabelled,
+  json,
+  pagePerTest,
+  renderApp,
+  type,
+  saidInAlerts,
+  tutorChosen,
+} from './support/page'
 
 // The booking form refuses a blank subject or a moment gone on the field itself, in an alert, focus on the field. Enter
 // pressed again in that field, unchanged, refused it again and said nothing: the alert kept its node and its words,
@@ -12,21 +21,6 @@ import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type 
 
 const tutor = { ...bob, role: 'tutor' as const }
 const page = pagePerTest()
-
-/** Every text put into an alert of `root` from now on: what a screen reader says as it comes. */
-function saidInAlerts(root: HTMLElement): string[] {
-  const said: string[] = []
-  new MutationObserver((records) => {
-    for (const r of records) {
-      const nodes = r.type === 'characterData' ? [r.target] : [...r.addedNodes]
-      for (const n of nodes) {
-        const inAlert = (n instanceof Element ? n : n.parentElement)?.closest('[role=alert]')
-        if (inAlert && n.textContent) said.push(n.textContent)
-      }
-    }
-  }).observe(root, { childList: true, subtree: true, characterData: true })
-  return said
-}
 
 describe('Enter pressed again in a booking field the form refused', () => {
   test.each([
@@ -54,12 +48,7 @@ describe('Enter pressed again in a booking field the form refused', () => {
       }),
     )
     renderApp(page.root, store)
-    await eventually(() => expect(fieldLabelled(page.container, 'Tutor', HTMLSelectElement).options.length).toBe(2))
-    const select = fieldLabelled(page.container, 'Tutor', HTMLSelectElement)
-    act(() => {
-      select.value = tutor.id
-      select.dispatchEvent(new Event('change', { bubbles: true }))
-    })
+    await tutorChosen(page.container, tutor.id)
     const field = fieldLabelled(page.container, c.field, HTMLInputElement)
     c.fill(field)
     const said = saidInAlerts(page.container)

@@ -3,7 +3,7 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { eventually } from './support/eventually'
 import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
-import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
+import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type, tutorChosen } from './support/page'
 
 // A booking whose answer was lost (the network dropped after the server committed it) shows an error, and the user
 // presses the button again: that retry must carry the first attempt's Idempotency-Key, or the tutor gets two
@@ -46,12 +46,7 @@ async function formAt(hash: string, label: string, outcomes: Outcome[]) {
   const api = postsApi(outcomes)
   const { store } = appStore(api.fetchFn)
   renderApp(page.root, store)
-  await eventually(() => expect(fieldLabelled(page.container, 'Tutor', HTMLSelectElement).options.length).toBe(2))
-  const select = fieldLabelled(page.container, 'Tutor', HTMLSelectElement)
-  act(() => {
-    select.value = tutor.id
-    select.dispatchEvent(new Event('change', { bubbles: true }))
-  })
+  const select = await tutorChosen(page.container, tutor.id)
   const field = fieldLabelled(page.container, label) as HTMLInputElement | HTMLTextAreaElement
   const submit = async (text?: string) => {
     const before = api.posts.length

@@ -3,7 +3,7 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { eventually } from './support/eventually'
 import { alice, bob, contactRequest, conversation, lesson, message } from '../unit/support/fixtures'
-import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
+import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type, tutorChosen } from './support/page'
 
 // "Could not reach the server. Check your connection." said for a request made while the connection was down is wrong
 // once it is back (the header says "online"), and stayed until the next press.
@@ -97,12 +97,7 @@ describe.each([
     const { store, sockets } = appStore(api)
     renderApp(page.root, store)
     act(() => sockets.last.serverConnect())
-    await eventually(() => expect(fieldLabelled(page.container, 'Tutor', HTMLSelectElement).options.length).toBe(2))
-    const select = fieldLabelled(page.container, 'Tutor', HTMLSelectElement)
-    act(() => {
-      select.value = tutor.id
-      select.dispatchEvent(new Event('change', { bubbles: true }))
-    })
+    const select = await tutorChosen(page.container, tutor.id)
     type(fieldLabelled(page.container, label) as HTMLInputElement | HTMLTextAreaElement, 'Algebra')
     const form = select.closest('form')!
     const reachMessage = () =>

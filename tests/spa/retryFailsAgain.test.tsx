@@ -3,7 +3,16 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { eventually } from './support/eventually'
 import { alice, bob, conversation } from '../unit/support/fixtures'
-import { apiRoutes, appStore, bobsThreadApi, json, pageEndingAt, pagePerTest, renderApp } from './support/page'
+import {
+  apiRoutes,
+  appStore,
+  bobsThreadApi,
+  json,
+  pageEndingAt,
+  pagePerTest,
+  renderApp,
+  saidInAlerts,
+} from './support/page'
 
 // A read that failed offers "Try again" beside the error's words, in an alert. Pressed, and failing the same way again,
 // the same words were left in place: nothing in the page changed, and a screen reader said nothing, so the user could
@@ -14,21 +23,6 @@ const DOWN = 'The server ran into a problem. Please try again.'
 const down = () => json(500, { error: { code: 'INTERNAL', message: 'down' } })
 
 const page = pagePerTest()
-
-/** Every text put into an alert of `root` from now on: what a screen reader says as it comes. */
-function saidInAlerts(root: HTMLElement): string[] {
-  const said: string[] = []
-  new MutationObserver((records) => {
-    for (const r of records) {
-      const nodes = r.type === 'characterData' ? [r.target] : [...r.addedNodes]
-      for (const n of nodes) {
-        const inAlert = (n instanceof Element ? n : n.parentElement)?.closest('[role=alert]')
-        if (inAlert && n.textContent) said.push(n.textContent)
-      }
-    }
-  }).observe(root, { childList: true, subtree: true, characterData: true })
-  return said
-}
 
 /** The error's words the page shows in alerts now. */
 const alertWords = () => [...page.container.querySelectorAll('[role=alert]')].map((a) => a.textContent).join(' ')

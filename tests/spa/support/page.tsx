@@ -253,6 +253,36 @@ export function saidIn(selector: string): string[] {
   return said
 }
 
+/** Every text put into an alert of `root` from now on: what a screen reader says as it comes. */
+export function saidInAlerts(root: HTMLElement): string[] {
+  const said: string[] = []
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const nodes = r.type === 'characterData' ? [r.target] : [...r.addedNodes]
+      for (const n of nodes) {
+        const inAlert = (n instanceof Element ? n : n.parentElement)?.closest('[role=alert]')
+        if (inAlert && n.textContent) said.push(n.textContent)
+      }
+    }
+  }).observe(root, { childList: true, subtree: true, characterData: true })
+  return said
+}
+
+/**
+ * The booking or contact-request form of `container` once its tutors are read (`tutors` of them), `tutorId` chosen in
+ * its Tutor field: returns that field.
+ */
+export async function tutorChosen(container: HTMLElement, tutorId: string, tutors = 1): Promise<HTMLSelectElement> {
+  // The field's first option is its "Choose a tutor…" prompt.
+  await eventually(() => expect(fieldLabelled(container, 'Tutor', HTMLSelectElement).options.length).toBe(tutors + 1))
+  const select = fieldLabelled(container, 'Tutor', HTMLSelectElement)
+  act(() => {
+    select.value = tutorId
+    select.dispatchEvent(new Event('change', { bubbles: true }))
+  })
+  return select
+}
+
 /** Every text the polite region says from now on. */
 export const politeSaid = (): string[] => saidIn('[data-testid=announcer-polite]')
 
