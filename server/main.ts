@@ -28,24 +28,36 @@ function mainLogger(): Logger {
   }
 }
 
+/**
+ * Read first: a typo in PORT or ALLOWED_ORIGINS is said at once, not after a whole SPA build. A wrong value is the
+ * operator's to fix, so it is one sentence naming the variable and no stack trace of this file.
+ */
+function readOptions(distDir: string) {
+  try {
+    return {
+      port: parsePort(process.env.PORT),
+      host: process.env.HOST || '127.0.0.1',
+      dataDir: process.env.DATA_DIR || join(root, '.data'),
+      databaseUrl: parseDatabaseUrl(process.env.DATABASE_URL),
+      redisUrl: process.env.REDIS_URL || undefined,
+      redisPrefix: process.env.REDIS_PREFIX || undefined,
+      redisPingMs: parseRedisPingMs(process.env.REDIS_PING_MS),
+      jwtSecret: process.env.JWT_SECRET || undefined,
+      allowedOrigins: parseOriginList(process.env.ALLOWED_ORIGINS),
+      seedDemo: parseSeedDemo(process.env.SEED_DEMO),
+      trustProxy: parseTrustProxy(process.env.TRUST_PROXY),
+      staticDir: distDir,
+      logger,
+    }
+  } catch (error) {
+    process.stderr.write(`\nTalemy could not start: ${(error as Error).message}\n\n`)
+    process.exit(1)
+  }
+}
+
 async function main(): Promise<void> {
   const distDir = join(root, 'dist')
-  // Read first: a typo in PORT or ALLOWED_ORIGINS is said at once, not after a whole SPA build.
-  const options = {
-    port: parsePort(process.env.PORT),
-    host: process.env.HOST || '127.0.0.1',
-    dataDir: process.env.DATA_DIR || join(root, '.data'),
-    databaseUrl: parseDatabaseUrl(process.env.DATABASE_URL),
-    redisUrl: process.env.REDIS_URL || undefined,
-    redisPrefix: process.env.REDIS_PREFIX || undefined,
-    redisPingMs: parseRedisPingMs(process.env.REDIS_PING_MS),
-    jwtSecret: process.env.JWT_SECRET || undefined,
-    allowedOrigins: parseOriginList(process.env.ALLOWED_ORIGINS),
-    seedDemo: parseSeedDemo(process.env.SEED_DEMO),
-    trustProxy: parseTrustProxy(process.env.TRUST_PROXY),
-    staticDir: distDir,
-    logger,
-  }
+  const options = readOptions(distDir)
   buildSpaIfNeeded(root, distDir, logger)
   const server = await startServer(options)
   let stopping = false

@@ -1,0 +1,32 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { killSpawned, spawnMain } from './support/server'
+
+// A configuration mistake is the operator's to fix: one sentence naming the variable, not a stack trace of our code.
+describe('a wrong environment variable through npm start (server/main.ts)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'talemy-config-'))
+  afterAll(() => {
+    killSpawned()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT must be a whole number from 0 to 65535, got "abc"'],
+    [{ DATABASE_URL: 'notaurl' }, 'DATABASE_URL must be a postgres:// URL'],
+    [{ SEED_DEMO: 'yes' }, 'SEED_DEMO must be 1 or 0, got yes'],
+  ])(
+    '%j: one line naming it, no stack',
+    async (env, sentence) => {
+      const started = spawnMain({ DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', LOG_FORMAT: 'json', ...env })
+      const error: Error = await started.then(
+        () => new Error('the server started'),
+        (refused: Error) => refused,
+      )
+      expect(error.message).toContain(`Talemy could not start: ${sentence}`)
+      expect(error.message).not.toMatch(/stack|envConfig\.ts|"level"/)
+    },
+    60_000,
+  )
+})
