@@ -1,4 +1,19 @@
 // Environment variables of `npm start` (server/main.ts) that need more than a string; kept apart so tests can import them.
+import { isIP } from 'node:net'
+
+/** A DNS name: dot-separated labels of letters, digits and inner hyphens (RFC 1123), 253 characters at most. */
+const HOST_NAME = /^(?=.{1,253}$)[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?(?:\.[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?)*\.?$/i
+
+/**
+ * `HOST`: the address to listen on; unset or empty: 127.0.0.1. Checked before the start: anything else was tried as a
+ * name only after the database had been opened and seeded, and failed as "getaddrinfo ENOTFOUND", never naming HOST.
+ */
+export function parseHost(value: string | undefined): string {
+  if (value === undefined || value === '') return '127.0.0.1'
+  if (isIP(value) === 0 && !HOST_NAME.test(value))
+    throw new Error(`HOST must be an IP address or a host name, got ${JSON.stringify(value)}`)
+  return value
+}
 
 /**
  * `PORT`: 0 (any free port) to 65535; unset or empty: 3000. Digits only: `Number()` would read ' ' as 0 (a random

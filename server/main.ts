@@ -11,7 +11,7 @@ import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startServer } from './index'
 import { createLogger, defaultLogLevel, logFormatFor, type Logger } from './logger'
-import { parseDatabaseUrl, parsePort, parseSeedDemo, parseRedisPingMs, parseTrustProxy } from './envConfig'
+import { parseDatabaseUrl, parseHost, parsePort, parseSeedDemo, parseRedisPingMs, parseTrustProxy } from './envConfig'
 import { parseOriginList } from './origins'
 import { buildSpaIfNeeded } from './spa'
 
@@ -36,7 +36,7 @@ function readOptions(distDir: string) {
   try {
     return {
       port: parsePort(process.env.PORT),
-      host: process.env.HOST || '127.0.0.1',
+      host: parseHost(process.env.HOST),
       dataDir: process.env.DATA_DIR || join(root, '.data'),
       databaseUrl: parseDatabaseUrl(process.env.DATABASE_URL),
       redisUrl: process.env.REDIS_URL || undefined,

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { parseHost } from '../../server/envConfig'
 import { killSpawned, spawnMain } from './support/server'
 
 // A configuration mistake is the operator's to fix: one sentence naming the variable, not a stack trace of our code.
@@ -16,6 +17,8 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
     [{ PORT: 'abc' }, 'PORT must be a whole number from 0 to 65535, got "abc"'],
     [{ DATABASE_URL: 'notaurl' }, 'DATABASE_URL must be a postgres:// URL'],
     [{ SEED_DEMO: 'yes' }, 'SEED_DEMO must be 1 or 0, got yes'],
+    // Was taken as it is: the embedded database was seeded first, then "getaddrinfo ENOTFOUND not a host".
+    [{ HOST: 'not a host' }, 'HOST must be an IP address or a host name, got "not a host"'],
   ])(
     '%j: one line naming it, no stack',
     async (env, sentence) => {
@@ -28,5 +31,26 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
       expect(error.message).not.toMatch(/stack|envConfig\.ts|"level"/)
     },
     60_000,
+  )
+})
+
+describe('HOST', () => {
+  it.each([
+    [undefined, '127.0.0.1'],
+    ['', '127.0.0.1'],
+    ['localhost', 'localhost'],
+    ['0.0.0.0', '0.0.0.0'],
+    ['::', '::'],
+    ['::1', '::1'],
+    ['talemy-1.internal.example', 'talemy-1.internal.example'],
+  ])('HOST=%j listens on %s', (value, expected) => {
+    expect(parseHost(value)).toBe(expected)
+  })
+
+  it.each(['not a host', ' 127.0.0.1', 'http://localhost', 'localhost:3000', '-bad.example', 'a..b'])(
+    'refuses HOST=%j, naming it',
+    (value) => {
+      expect(() => parseHost(value)).toThrow('HOST must be an IP address or a host name')
+    },
   )
 })
