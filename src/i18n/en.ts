@@ -71,6 +71,7 @@ export const en = {
   'form.email': 'Enter an email address, such as name@example.com.',
 
   // Login
+  'login.pageTitle': 'Log in',
   'login.lead': 'Log in to message your tutors and students, book lessons and answer requests.',
   'login.email': 'Email',
   'login.password': 'Password',

@@ -62,6 +62,7 @@ export const fr: Catalogue = {
   'form.choose': 'Veuillez sélectionner un élément de la liste.',
   'form.email': 'Saisissez une adresse e-mail, par exemple nom@exemple.fr.',
 
+  'login.pageTitle': 'Connexion',
   'login.lead': 'Connectez-vous pour écrire à vos tuteurs et élèves, réserver des cours et répondre aux demandes.',
   'login.email': 'E-mail',
   'login.password': 'Mot de passe',

@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { afterEach, describe, expect, test } from 'vitest'
+import { loggedOut } from '../../src/app/authSlice'
 import { navigate } from '../../src/app/router'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { eventually } from './support/eventually'
@@ -32,6 +33,26 @@ describe('the document title', () => {
     await eventually(() => expect(document.title).toBe('(2) Demandes de contact · Talemy'))
     act(() => navigate({ page: 'lessons' }))
     await eventually(() => expect(document.title).toBe('(2) Cours · Talemy'))
+    store.dispose()
+  })
+})
+
+describe('the login page title', () => {
+  test('names the login page in the chosen language and follows the switch', async () => {
+    const { store } = appStore(api, { preloadedState: { auth: { token: null, user: null } } })
+    renderApp(page.root, store)
+    await eventually(() => expect(document.title).toBe('Log in · Talemy'))
+    act(() => page.container.querySelector<HTMLButtonElement>('[data-testid=lang-fr]')!.click())
+    await eventually(() => expect(document.title).toBe('Connexion · Talemy'))
+    store.dispose()
+  })
+
+  test('is the login page title again after a logout', async () => {
+    const { store } = appStore(api)
+    renderApp(page.root, store)
+    await eventually(() => expect(document.title).toBe('(2) Messages · Talemy'))
+    act(() => store.dispatch(loggedOut({ keepOutbox: false })))
+    await eventually(() => expect(document.title).toBe('Log in · Talemy'))
     store.dispose()
   })
 })

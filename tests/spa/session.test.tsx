@@ -252,7 +252,7 @@ describe('after a logout, and when something cannot be drawn', () => {
     await eventually(() => expect(document.title).toBe('(3) Messages · Talemy'))
     act(() => button('Log out')!.click())
     expect(store.getState().auth.user).toBeNull()
-    expect(document.title).toBe('Talemy')
+    expect(document.title).toBe('Log in · Talemy')
     store.dispose()
   })
 

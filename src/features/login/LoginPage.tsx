@@ -47,6 +47,13 @@ export function LoginPage() {
   useFieldWords(passwordRef)
   const id = useId()
 
+  // The page's own title in the chosen language (WCAG 2.4.2), as the pages past the login have: "Talemy" alone named
+  // nothing, and stayed English in French.
+  const pageTitle = t('login.pageTitle')
+  useEffect(() => {
+    document.title = `${pageTitle} · Talemy`
+  }, [pageTitle])
+
   // After a logout the button that had focus is gone: start again at the top of this page, not at the body.
   useEffect(() => {
     if (document.activeElement === document.body || document.activeElement === null) headingRef.current?.focus()
