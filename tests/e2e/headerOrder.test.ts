@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import { e2ePerFile, loginAs } from './support/app'
+
+/**
+ * WCAG 2.4.3 / 1.3.2: at 480 px and below the header drew the language switch before Log out (CSS `order`), while Tab
+ * went Log out, EN, FR: the keyboard went backwards across what the eye reads left to right. The header's controls,
+ * in Tab order, are drawn in that order on every width.
+ */
+describe('the header at phone width', { timeout: 120_000 }, () => {
+  const e2e = e2ePerFile()
+
+  it.each([
+    ['English', 'en-US', 375],
+    ['French', 'fr-FR', 360],
+  ] as const)(
+    '%s (%s) at %i px, Tab goes through the header controls in the order they are drawn, all in view',
+    async (_language, locale, width) => {
+      const made = await e2e.browser.newContext({ viewport: { width, height: 667 }, locale })
+      const { context, page } = await loginAs(e2e, 'alice', { context: made })
+      const controls = await page.evaluate(() =>
+        [...document.querySelectorAll<HTMLElement>('.topbar-row button, .topbar-row a')].map((el) => {
+          const r = el.getBoundingClientRect()
+          return {
+            name: el.textContent?.trim() ?? '',
+            top: Math.round(r.top),
+            left: Math.round(r.left),
+            inView: r.left >= 0 && r.right <= window.innerWidth,
+          }
+        }),
+      )
+      const domOrder = controls.map((c) => c.name)
+      // Reading order: line by line (a line is the same top, give or take), left to right within it.
+      const drawn = [...controls]
+        .sort((a, b) => (Math.abs(a.top - b.top) > 8 ? a.top - b.top : a.left - b.left))
+        .map((c) => c.name)
+      expect(domOrder).toEqual(drawn)
+      expect(controls.filter((c) => !c.inView).map((c) => c.name)).toEqual([])
+      await context.close()
+    },
+  )
+})
