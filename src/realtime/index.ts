@@ -67,6 +67,7 @@ export {
   type SocketState,
   type SocketRootState,
 } from './socketSlice'
+export { pendingCopy } from './outboxThread'
 export { cacheWorkTable, cacheWorkFor, type CacheWork, type CacheView, type CacheWorkTable } from './cacheWork'
 export { emitFor, type Emit } from './actionEmits'
 export { bindSocket } from './bindSocket'

@@ -11,7 +11,8 @@ import type { Context } from './context'
 import type { ThreadChange } from './outboxMachine'
 import type { PendingMessage } from './socketSlice'
 
-const pendingCopy = (entry: PendingMessage, senderId: Id | null): ThreadMessage => ({
+/** The copy of an outbox entry a thread shows (sent by `senderId`) until the server confirms it. */
+export const pendingCopy = (entry: PendingMessage, senderId: Id | null): ThreadMessage => ({
   id: entry.clientId,
   conversationId: entry.conversationId,
   // Not numbered yet: pending copies sort after every stored message whatever their seq.

@@ -4,6 +4,7 @@ import {
   useEffect,
   useId,
   useLayoutEffect,
+  useMemo,
   useRef,
   useState,
   useSyncExternalStore,
@@ -20,7 +21,16 @@ import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
 import { freeTextProblem, MAX_CONTENT_LENGTH, type Message } from '../../contract'
 import { useDates, useT } from '../../i18n'
-import { discardMessage, retryMessage, selectSendRejection, selectTyping, sendTyping, useSocket } from '../../realtime'
+import {
+  discardMessage,
+  pendingCopy,
+  retryMessage,
+  selectPendingMessages,
+  selectSendRejection,
+  selectTyping,
+  sendTyping,
+  useSocket,
+} from '../../realtime'
 import { useToastsAbove } from '../notifications/Toasts'
 import { LoadError } from '../shared/controls'
 import { useForgetOnReconnect } from '../shared/reconnected'
@@ -82,8 +92,18 @@ export function Thread({
   const messages = data ?? []
   // A thread not read yet has nowhere to show a message written in it, which would yet wait unsent, should the read fail
   // (gone, not the user's, or the server out of reach): no composer until it is read (a draft typed meanwhile would go
-  // with the composer when the read fails, and a message sent would wait out of sight), or until "Try again" reads it.
+  // with the composer when the read fails, and a message sent then would wait unsent with no thread to show it), or until "Try again" reads it.
   const readable = data !== undefined
+  // What the user wrote here and the outbox still holds (restored after a reload with the server out of reach) stays in
+  // sight while the thread cannot be read, waiting as it does in the thread, with Retry and Discard when refused.
+  const outbox = useAppSelector(selectPendingMessages)
+  const waiting = useMemo(
+    () =>
+      readable
+        ? []
+        : outbox.filter((m) => m.conversationId === conversationId).map((m) => pendingCopy(m, me?.id ?? null)),
+    [readable, outbox, conversationId, me?.id],
+  )
   const [loadBefore, { isFetching: loadingEarlier, error: earlierError, reset: forgetEarlier }] =
     useLazyGetMessagesBeforeQuery()
   useForgetOnReconnect(earlierError, loadingEarlier, forgetEarlier)
@@ -274,6 +294,16 @@ export function Thread({
               mine={m.senderId === me?.id}
               sender={people.nameOf(m.senderId)}
               seen={m.id === seenId}
+              composer={composerRef}
+            />
+          ))}
+          {waiting.map((m) => (
+            <MessageItem
+              key={messageKey(m)}
+              message={m}
+              mine
+              sender={people.nameOf(m.senderId)}
+              seen={false}
               composer={composerRef}
             />
           ))}
