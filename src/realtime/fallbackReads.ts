@@ -11,13 +11,19 @@ import type { SocketRootState } from './socketSlice'
 export const FALLBACK_READ_INTERVAL_MS = 15_000
 
 /**
+ * While HTTP did not answer either, one turn in this many reads all the same: nothing else may ask (a user who touches
+ * nothing), and without it the pages would stay stale once the network is back for as long as the socket stays refused.
+ */
+export const FALLBACK_PROBE_EVERY_TURNS = 4
+
+/**
  * While the socket is down (`connecting`, `reconnecting`: a proxy that blocks it, a server whose socket path fails) no
  * event comes, and HTTP may still answer: without reading again, a page would show what it showed when the socket went
  * (a lesson confirmed since, the other person's messages never arriving) for as long as that lasts. So every
  * `FALLBACK_READ_INTERVAL_MS` what events feed is read again (RTK Query's polling, as a tag invalidation: only what a
  * page subscribes to is fetched), skipped while the page is hidden (`skipPollingIfUnfocused`) or while HTTP did not
- * answer either (the last answer failed for want of the server: the socket's return reads what was missed, and any
- * HTTP answer meanwhile starts the reads again). It stops once the socket is back and synced: the sync brings what was
+ * answer either (the last answer failed for want of the server: the socket's return reads what was missed, any HTTP
+ * answer meanwhile starts the reads again, and one turn in `FALLBACK_PROBE_EVERY_TURNS` reads all the same). It stops once the socket is back and synced: the sync brings what was
  * missed.
  * `disconnected` (the app's own choice) and `unauthorized` do not poll.
  */
@@ -27,6 +33,8 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
   let stopped = false
   /** Whether HTTP answered last time it was asked (a read or a write: any answer the server gave). */
   let httpAnswers = true
+  /** Turns skipped since HTTP last failed for want of the server. */
+  let skipped = 0
 
   // Connected is not back until the sync: a socket refused right after its connect (a proxy closing it, a failing
   // socket path), again and again, replays nothing, and would otherwise put the next read off at every turn.
@@ -43,7 +51,9 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
     if (!down()) return
     // The next turn first: the invalidation below comes back through this handler, which would start another.
     timer = ctx.timers.setTimeout(tick, FALLBACK_READ_INTERVAL_MS)
-    if (!httpAnswers || !ctx.visibility.visible()) return
+    if (!ctx.visibility.visible()) return
+    if (!httpAnswers && ++skipped < FALLBACK_PROBE_EVERY_TURNS) return
+    skipped = 0
     // Only tags some page reads: an invalidated entry nobody subscribes to is dropped, where it would have been kept
     // for the page coming back (`keepUnusedDataFor`).
     const state = getState() as never
@@ -61,7 +71,10 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
     if (type.startsWith(`${api.reducerPath}/`)) {
       const { requestStatus } = (action as { meta?: { requestStatus?: string } }).meta ?? {}
       if (requestStatus === 'fulfilled') httpAnswers = true
-      else if (requestStatus === 'rejected' && answeredByNoServer(action)) httpAnswers = false
+      else if (requestStatus === 'rejected' && answeredByNoServer(action)) {
+        if (httpAnswers) skipped = 0
+        httpAnswers = false
+      }
     }
     if (!down()) stop()
     else if (timer === null) timer = ctx.timers.setTimeout(tick, FALLBACK_READ_INTERVAL_MS)

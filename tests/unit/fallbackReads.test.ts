@@ -201,6 +201,30 @@ describe('while the socket is down and HTTP answers', () => {
     store.dispose()
   })
 
+  test('once HTTP answers again with nothing else asking, the reads come back on their own', async () => {
+    const { store, clock, lessons } = await lessonsShownThenDropped()
+
+    reply = () => ({ drop: true })
+    clock.run(FALLBACK_READ_INTERVAL_MS)
+    clock.run(0)
+    await eventually(() => expect(store.getState().api.queries['getLessons(undefined)']?.status).toBe('rejected'))
+
+    // The network is back (the socket path still refused); the user touches nothing.
+    reply = () => ({
+      status: 200,
+      body: [lesson('l1', { status: 'completed', updatedAt: '2026-11-24T10:00:00.000Z' })],
+    })
+    for (let turn = 0; turn < 8; turn++) {
+      clock.run(FALLBACK_READ_INTERVAL_MS)
+      clock.run(0)
+    }
+    await eventually(() =>
+      expect(api.endpoints.getLessons.select()(store.getState()).data?.[0]?.status).toBe('completed'),
+    )
+    lessons.unsubscribe()
+    store.dispose()
+  })
+
   test('a socket dropped after each connect, before its sync, does not put the reads off', async () => {
     const { store, sockets, clock, lessons } = await lessonsShownThenDropped()
     const turns = () => clock.set.filter((ms) => ms === FALLBACK_READ_INTERVAL_MS).length
