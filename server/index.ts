@@ -349,8 +349,10 @@ async function startOn(
     graceSeconds: options.presenceGraceSeconds ?? DEFAULT_PRESENCE_GRACE_SECONDS,
     now: clock,
     logger,
-    // Alone, this node's users all go with it, and a crash skips its close (with Redis, the other nodes' sweeps see them go).
-    notesSeen: !cluster,
+    // Alone, this node's users all go with it, and a crash skips its close; with Redis the other nodes' sweeps see them
+    // go, unless every node was down, and the first back must not take its start as when they were last seen.
+    notesSeen: true,
+    sharedStore: cluster !== undefined,
   })
   if (!cluster)
     await presence

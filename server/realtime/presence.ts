@@ -12,8 +12,15 @@ export const DEFAULT_PRESENCE_GRACE_SECONDS = 5
  * (`now`, or Redis's for the nodes' shared store).
  */
 export const PRESENCE_SWEEP_MS = 500
-/** How often (real time) the one server notes its users with a socket as seen (`notesSeen`). */
+/** How often (real time) a server notes its users with a socket as seen (`notesSeen`). */
 export const PRESENCE_NOTE_MS = 5_000
+/**
+ * A user taken offline longer than this after they were last noted seen was watched by no server meanwhile (every node
+ * was down): they were last seen at that note, not when a server came back and found them gone. Above what a live
+ * cluster can reach: a note every `PRESENCE_NOTE_MS`, a killed node's socket entries counting 6 s more, a heartbeat
+ * and a sweep late, and the nodes' clocks against Redis's.
+ */
+export const SEEN_GAP_MS = PRESENCE_NOTE_MS + 10_000
 
 /**
  * Who is announced online, and since when a user has had no socket — this process's (`MemoryPresenceStore`) or the
@@ -94,9 +101,15 @@ export interface PresenceTrackerOptions {
   logger: Logger
   /**
    * Notes in the database, when they come online and every `PRESENCE_NOTE_MS`, the users with a socket here, for
-   * `recoverSeen` after a crash (one node: nobody else sees its users go). Default: false.
+   * `recoverSeen` after a crash of the one node, and for the sweep after every node of a cluster was down (`SEEN_GAP_MS`).
+   * Default: false.
    */
   notesSeen?: boolean
+  /**
+   * The store is shared by several nodes: each notes only the users with a socket on it (`localUsers`), so a node that
+   * dies stops vouching for its users at once. Default: false.
+   */
+  sharedStore?: boolean
   /** How often (real time) `notesSeen` notes the users with a socket. Default `PRESENCE_NOTE_MS`. */
   noteEveryMs?: number
 }
@@ -242,10 +255,19 @@ export class PresenceTracker {
         const { since, now: at } = await store.noteGone(userId, now())
         if (at - since < graceSeconds * 1000) continue
         if (!(await store.markOffline(userId))) continue
-        const lastSeenAt = new Date(since).toISOString()
+        let lastSeenAt = new Date(since).toISOString()
         let contacts: Id[]
         try {
-          await db.query(`update users set last_seen_at = $2 where id = $1`, [userId, lastSeenAt])
+          // Every node was down when they went (a crash of them all): the first one back finds them gone only then.
+          const [row] = await db.query<{ last_seen_at: Date | string }>(
+            `update users set last_seen_at = coalesce(
+               (select s.seen_at from presence_seen s where s.user_id = users.id
+                and s.seen_at < $2::timestamptz - make_interval(secs => $3::double precision)),
+               $2::timestamptz)
+             where id = $1 returning last_seen_at`,
+            [userId, lastSeenAt, SEEN_GAP_MS / 1000],
+          )
+          if (row) lastSeenAt = iso(row.last_seen_at)
           contacts = await this.contactsOf(userId)
         } catch (error) {
           // Offline in the store with nobody told, no later sweep would look at them again: they go back online and
@@ -264,7 +286,9 @@ export class PresenceTracker {
         this.tell(contacts, { userId, online: false, lastSeenAt })
       }
       if (noting) {
-        await this.noteSeen(present, at)
+        // With a shared store `present` holds every node's users: each node vouches only for its own.
+        const local = this.options.sharedStore ? new Set(this.options.localUsers?.() ?? []) : undefined
+        await this.noteSeen(local ? present.filter((userId) => local.has(userId)) : present, at)
         this.notedAt = performance.now()
       }
       await this.reassertLocal()
