@@ -186,6 +186,8 @@ export class LiveDelivery {
         const stream = this.streams.get(socket)
         if (!stream) continue
         if (stream.kind === 'replaying') stream.held.push(event)
+        // Sent already: the same event heard twice (ioredis sends a publish again when its reply was lost in a drop).
+        else if (stream.sent.above.has(event.offset) || event.offset <= stream.sent.upTo) continue
         else if (event.offset > stream.replayedUpTo && this.admits(socket)) {
           markSent(stream.sent, event.offset)
           emitLogged(socket, event)
