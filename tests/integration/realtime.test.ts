@@ -104,6 +104,31 @@ describe('two users', () => {
   })
 })
 
+describe('the server sends a logged event twice', () => {
+  test('the second copy (same offset) dispatches nothing and the message shows once', async () => {
+    const alice = await file.loggedIn('alice@talemy.test')
+    const bob = await file.loggedIn('bob@talemy.test')
+    const id = await conversationBetween(alice, bob.user)
+    await bob.openThread(id)
+    const newOf = (content: string) =>
+      bob.actions.filter(
+        (a) => a.type === 'socket/message:new' && (a.payload as { content?: string }).content === content,
+      )
+    alice.store.dispatch(sendMessage({ conversationId: id, content: 'once only' }))
+    await bob.until(() => newOf('once only').length === 1)
+    const [first] = newOf('once only')
+    const { offset } = first!.meta as { offset: number }
+    // The copy goes down Bob's own connection before the next real event: what his store does with it has been done
+    // by the time that one is applied.
+    for (const socket of file.server.io.of('/').sockets.values())
+      if (socket.data.userId === bob.user.id) socket.emit('message:new', first!.payload as never, { offset })
+    alice.store.dispatch(sendMessage({ conversationId: id, content: 'after the copy' }))
+    await bob.until(() => newOf('after the copy').length === 1)
+    expect(newOf('once only')).toHaveLength(1)
+    expect(bob.thread(id).filter((m) => m.content === 'once only')).toHaveLength(1)
+  })
+})
+
 describe('the same user in another tab', () => {
   test('gets message:sent and shows the message once', async () => {
     const tab1 = await file.loggedIn('alice@talemy.test')
