@@ -10,6 +10,7 @@ import {
   type RefObject,
 } from 'react'
 import { useAnnounce } from '../../app/Announcer'
+import { useGetUsersQuery } from '../../api/hooks'
 import { hrefFor } from '../../app/router'
 import { FormattedMessage } from 'react-intl'
 import type { Id } from '../../contract'
@@ -72,8 +73,10 @@ export function useToastsAbove(ref: RefObject<HTMLElement | null>): void {
 }
 
 /**
- * The toast region: a polite live region, so screen readers hear a new toast without losing focus. While keyboard
- * focus is in it or the pointer over it, the toaster is paused: no toast goes before the user has left it.
+ * The toast region: each new toast is said once, politely, through the announcer, so screen readers hear it without
+ * losing focus. The region is no live region itself: it holds each close button, named by its toast ("Dismiss: …"),
+ * and was read twice. While keyboard focus is in it or the pointer over it, the toaster is paused: no toast goes
+ * before the user has left it.
  */
 export function Toasts() {
   const t = useT()
@@ -87,6 +90,19 @@ export function Toasts() {
     () => toaster?.subscribeSaid((message, person) => announce(t(message.id, valuesOf(message, person, people)))),
     [toaster, announce, t, people],
   )
+  // Said once the people are read (or could not be), so it names who it is about, not "someone", as its text soon will.
+  const { isLoading: peopleLoading } = useGetUsersQuery()
+  /** The toasts shown that have been said: each is said once, whatever the language or names do afterwards. */
+  const said = useRef(new Set<number>())
+  useEffect(() => {
+    if (peopleLoading) return
+    for (const id of said.current) if (!toasts.some((toast) => toast.id === id)) said.current.delete(id)
+    for (const toast of toasts) {
+      if (said.current.has(toast.id)) continue
+      said.current.add(toast.id)
+      announce(t(toast.message.id, valuesOf(toast.message, toast.person, people)))
+    }
+  }, [toasts, peopleLoading, announce, t, people])
   /** The toast the keyboard is in, if any. */
   const focused = useRef<number | null>(null)
   /** Whether keyboard focus is in the region, and the pointer over it: while either is, no toast's time runs out. */
@@ -157,7 +173,6 @@ export function Toasts() {
     <section
       className="toasts"
       aria-label={t('toasts.region')}
-      aria-live="polite"
       ref={region}
       onMouseEnter={() => stay('pointer', true)}
       onMouseLeave={() => stay('pointer', false)}
