@@ -83,7 +83,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
 
   return (
     <div className={`messages${conversationId ? ' has-thread' : ''}`}>
-      <section className="conv-pane" aria-labelledby="conv-heading">
+      <section className={`conv-pane${conversationId ? ' sr-only-narrow' : ''}`} aria-labelledby="conv-heading">
         <h1 id="conv-heading" tabIndex={-1}>
           {t('messages.title')}
         </h1>
