@@ -23,9 +23,9 @@ export const FALLBACK_PROBE_EVERY_TURNS = 4
  * `FALLBACK_READ_INTERVAL_MS` what events feed is read again (RTK Query's polling, as a tag invalidation: only what a
  * page subscribes to is fetched), skipped while the page is hidden (`skipPollingIfUnfocused`) or while HTTP did not
  * answer either (the last answer failed for want of the server: the socket's return reads what was missed, any HTTP
- * answer meanwhile starts the reads again, and one turn in `FALLBACK_PROBE_EVERY_TURNS` reads all the same). It stops once the socket is back and synced: the sync brings what was
- * missed.
- * `disconnected` (the app's own choice) and `unauthorized` do not poll.
+ * answer meanwhile starts the reads again, and one turn in `FALLBACK_PROBE_EVERY_TURNS` reads all the same). It stops
+ * once the socket is back and synced: the sync brings what was missed. `disconnected` (the app's own choice) and
+ * `unauthorized` do not poll.
  */
 export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { dispatch, getState } = ctx.mwApi
