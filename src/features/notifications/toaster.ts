@@ -82,6 +82,10 @@ const cachedContactRequests = api.endpoints.getContactRequests.select()
 
 const holds = (list: readonly { id: Id }[] | undefined, id: Id) => list?.some((item) => item.id === id) ?? false
 
+/** Whether `list` holds `item` as of its `updatedAt` or later. */
+const holdsAsOf = (list: readonly { id: Id; updatedAt: string }[] | undefined, item: { id: Id; updatedAt: string }) =>
+  list?.some((x) => x.id === item.id && Date.parse(x.updatedAt) >= Date.parse(item.updatedAt)) ?? false
+
 /**
  * Whether only `me`'s side may have set the status `item` has now: then the change is theirs, made in this tab or
  * another one or on another device, whichever page they are on. A cancellation either side may make is told apart
@@ -108,6 +112,11 @@ interface EventNews<E extends ServerEventName> {
    * (its card says it, `useStatusSaid`, and saying it here too would say it twice).
    */
   listed?: (payload: ServerEventPayload<E>, state: ApiState) => boolean
+  /**
+   * Only for a status change: whether its list as cached holds this version or a later one (read while its page was
+   * open, whose card said it): a replay on a resume after that read is old news, and one older than the card is untrue.
+   */
+  shown?: (payload: ServerEventPayload<E>, state: ApiState) => boolean
 }
 
 /**
@@ -139,6 +148,7 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
             message: { id: 'toast.lessonStatus', values: { subject: lesson.subject, status: lesson.status } },
             person: lesson.tutorId === me.id ? lesson.studentId : lesson.tutorId,
           },
+    shown: (lesson, state) => holdsAsOf(cachedLessons(state).data, lesson),
   },
   'contactRequest:created': {
     toast: (request, me) =>
@@ -156,6 +166,7 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
             message: { id: 'requests.statusSaid', values: { status: request.status } },
             person: request.tutorId === me.id ? request.studentId : request.tutorId,
           },
+    shown: (request, state) => holdsAsOf(cachedContactRequests(state).data, request),
   },
 }
 
@@ -322,7 +333,10 @@ export function createToaster({
     const stateBefore = store.getState()
     const before = userOf(stateBefore)
     // Asked of the state before the event: once its cache work is done, every new card is listed.
-    const known = alreadyListed(action as UnknownAction, stateBefore)
+    const known =
+      alreadyListed(action as UnknownAction, stateBefore) ||
+      (newsOf(action as UnknownAction)?.shown?.((action as UnknownAction).payload as never, stateBefore as ApiState) ??
+        false)
     const own = askedHere(action as UnknownAction)
     // Told once the refusal comes, as it would have been then.
     const told = noteAsked(action as UnknownAction, store.getState) ?? (action as UnknownAction)
