@@ -15,22 +15,9 @@ import { serverEventActions } from '../../src/realtime'
 import { loggedOut } from '../../src/app/authSlice'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { fakeSockets } from '../unit/support/fakeSocket'
+import { alice, bob, lesson } from './support/lessons'
 
-const alice: User = { id: 'u-alice', name: 'Alice', role: 'student' }
-const bob: User = { id: 'u-bob', name: 'Bob', role: 'tutor' }
 const carol: User = { id: 'u-carol', name: 'Carol', role: 'tutor' }
-
-const lesson = (over: Partial<Lesson> = {}): Lesson => ({
-  id: 'l1',
-  tutorId: bob.id,
-  studentId: alice.id,
-  subject: 'Algebra',
-  startsAt: '2026-11-25T10:00:00.000Z',
-  durationMinutes: 60,
-  status: 'pending',
-  updatedAt: '2026-11-24T08:00:00.000Z',
-  ...over,
-})
 
 const message = (seq: number, over: Partial<ThreadMessage> = {}): ThreadMessage => ({
   id: `m${seq}`,

@@ -1,30 +1,15 @@
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
-import type { Lesson, User } from '../../src/contract'
 import { createToaster } from '../../src/features/notifications/toaster'
 import { serverEventActions } from '../../src/realtime'
 import { fakeSockets } from '../unit/support/fakeSocket'
+import { alice, lesson } from './support/lessons'
 
 // Alice had the lessons page read while her socket was down (the fallback reads): Bob had confirmed, then cancelled,
 // and her card said "cancelled". On the messages page, her socket back, the resume replayed Bob's two changes, and a
 // toast told her the lesson "was confirmed", a lesson cancelled by then (and one "was cancelled", said already). An
 // event no newer than the version her list holds is no news.
-
-const alice: User = { id: 'u-alice', name: 'Alice', role: 'student' }
-const bob: User = { id: 'u-bob', name: 'Bob', role: 'tutor' }
-
-const lesson = (over: Partial<Lesson>): Lesson => ({
-  id: 'l1',
-  tutorId: bob.id,
-  studentId: alice.id,
-  subject: 'Algebra',
-  startsAt: '2026-11-25T10:00:00.000Z',
-  durationMinutes: 60,
-  status: 'pending',
-  updatedAt: '2026-11-24T08:00:00.000Z',
-  ...over,
-})
 
 function alicesStore() {
   const toaster = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000 })

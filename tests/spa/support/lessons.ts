@@ -1,0 +1,18 @@
+import type { Lesson, User } from '../../../src/contract'
+
+/** A student and her tutor, the two sides of `lesson`. */
+export const alice: User = { id: 'u-alice', name: 'Alice', role: 'student' }
+export const bob: User = { id: 'u-bob', name: 'Bob', role: 'tutor' }
+
+/** Alice's pending algebra lesson with Bob, with `over` changed. */
+export const lesson = (over: Partial<Lesson> = {}): Lesson => ({
+  id: 'l1',
+  tutorId: bob.id,
+  studentId: alice.id,
+  subject: 'Algebra',
+  startsAt: '2026-11-25T10:00:00.000Z',
+  durationMinutes: 60,
+  status: 'pending',
+  updatedAt: '2026-11-24T08:00:00.000Z',
+  ...over,
+})
