@@ -13,9 +13,8 @@ import { errorMessageId, invalidFields } from '../../src/features/shared/errors'
 import { en } from '../../src/i18n'
 import { serverEventActions } from '../../src/realtime'
 import { loggedOut } from '../../src/app/authSlice'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { fakeSockets } from '../unit/support/fakeSocket'
-import { alice, bob, lesson } from './support/lessons'
+import { alice, bob, lesson, toastedStore } from './support/lessons'
 
 const carol: User = { id: 'u-carol', name: 'Carol', role: 'tutor' }
 
@@ -243,16 +242,7 @@ describe('alreadyListed: a created event whose entity its cached list already ho
 
 describe('the toaster', () => {
   /** Bob's store (on the messages page), whose toasts `toaster` shows. */
-  const bobsStore = (toaster: ReturnType<typeof createToaster>) =>
-    makeStore({
-      apiUrl: 'http://api.invalid',
-      createSocket: fakeSockets().createSocket,
-      storage: createMemoryStorage(),
-      shareSocket: false,
-      extraMiddleware: [toaster.middleware],
-      fetchFn: (async () => new Response(null, { status: 204 })) as typeof fetch,
-      preloadedState: { auth: { token: 't-bob', user: bob } },
-    })
+  const bobsStore = (toaster: ReturnType<typeof createToaster>) => toastedStore(bob, toaster)
 
   /**
    * Bob's store with a toaster of 8 s toasts, on fake timers: `raise(subject, id)` brings a new lesson's toast,
@@ -292,15 +282,7 @@ describe('the toaster', () => {
   test('a created event that comes again (a replay overlapping live delivery) is one toast', () => {
     const toaster = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000 })
     const sockets = fakeSockets()
-    const store = makeStore({
-      apiUrl: 'http://api.invalid',
-      createSocket: sockets.createSocket,
-      storage: createMemoryStorage(),
-      shareSocket: false,
-      extraMiddleware: [toaster.middleware],
-      fetchFn: (async () => new Response(null, { status: 204 })) as typeof fetch,
-      preloadedState: { auth: { token: 't-bob', user: bob } },
-    })
+    const store = toastedStore(bob, toaster, sockets)
     const booked = lesson({ id: 'l9', studentId: carol.id, tutorId: bob.id })
     sockets.last.serverConnect()
     sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })

@@ -1,10 +1,8 @@
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { createToaster } from '../../src/features/notifications/toaster'
 import { serverEventActions } from '../../src/realtime'
-import { fakeSockets } from '../unit/support/fakeSocket'
-import { alice, lesson } from './support/lessons'
+import { alice, lesson, toastedStore } from './support/lessons'
 
 // Alice had the lessons page read while her socket was down (the fallback reads): Bob had confirmed, then cancelled,
 // and her card said "cancelled". On the messages page, her socket back, the resume replayed Bob's two changes, and a
@@ -13,15 +11,7 @@ import { alice, lesson } from './support/lessons'
 
 function alicesStore() {
   const toaster = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000 })
-  const store = makeStore({
-    apiUrl: 'http://api.invalid',
-    createSocket: fakeSockets().createSocket,
-    storage: createMemoryStorage(),
-    shareSocket: false,
-    extraMiddleware: [toaster.middleware],
-    fetchFn: (async () => new Response(null, { status: 204 })) as typeof fetch,
-    preloadedState: { auth: { token: 't-alice', user: alice } },
-  })
+  const store = toastedStore(alice, toaster)
   return { toaster, store }
 }
 
