@@ -192,6 +192,11 @@ export function alreadyListed(action: UnknownAction, state: unknown): boolean {
   return newsOf(action)?.listed?.(action.payload as never, state as ApiState) ?? false
 }
 
+/** Whether what `action` tells is in its cached list already, in `state`: a card listed, or a status as new or newer. */
+function alreadyShown(action: UnknownAction, state: unknown): boolean {
+  return alreadyListed(action, state) || (newsOf(action)?.shown?.(action.payload as never, state as ApiState) ?? false)
+}
+
 /**
  * What a toast says for an incoming server event (`TOAST_NEWS`), or `null` when there is nothing to tell `me`. A
  * message id, not text: the toast is worded in the language chosen when it shows.
@@ -333,10 +338,7 @@ export function createToaster({
     const stateBefore = store.getState()
     const before = userOf(stateBefore)
     // Asked of the state before the event: once its cache work is done, every new card is listed.
-    const known =
-      alreadyListed(action as UnknownAction, stateBefore) ||
-      (newsOf(action as UnknownAction)?.shown?.((action as UnknownAction).payload as never, stateBefore as ApiState) ??
-        false)
+    const known = alreadyShown(action as UnknownAction, stateBefore)
     const own = askedHere(action as UnknownAction)
     // Told once the refusal comes, as it would have been then.
     const told = noteAsked(action as UnknownAction, store.getState) ?? (action as UnknownAction)
