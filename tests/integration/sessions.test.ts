@@ -367,3 +367,36 @@ describe('the refresh token stays out of Redux', () => {
     expect(actions.some((a) => a.includes('"endpointName":"refreshToken"'))).toBe(true)
   })
 })
+
+describe('a server that refuses the socket while the refresh keeps working', () => {
+  test('one refresh, one retry with the fresh token, then "unauthorized": no refresh-and-handshake loop', async () => {
+    let refusing = true
+    const server = await serverWith({
+      // As the server refuses a token it does not take (its `connect_error` data), though this token is good.
+      handshakeGuard: () =>
+        refusing
+          ? Object.assign(new Error('UNAUTHORIZED'), {
+              data: { code: 'UNAUTHORIZED', message: 'refused for this test' },
+            })
+          : null,
+    })
+    const net = countingFetch()
+    const alice = tab(server.url, { fetchFn: net.fetchFn })
+    await alice.login('alice@talemy.test')
+    await alice.until(() => alice.status() === 'unauthorized')
+    const refusals = alice.actions.filter((a) => a.type === 'socket/connectFailed')
+    expect(refusals).toHaveLength(2)
+    expect(net.refreshes).toBe(1)
+    expect(alice.actions.filter((a) => a.type === 'auth/tokenRefreshed')).toHaveLength(1)
+    // The store goes on answering over HTTP, and nothing more is tried on the socket by itself.
+    const listed = await alice.openConversations()
+    expect(Array.isArray(listed)).toBe(true)
+    expect(alice.actions.filter((a) => a.type === 'socket/connectFailed')).toHaveLength(2)
+    expect(net.refreshes).toBe(1)
+    expect(alice.sockets()).toBe(1)
+    // A new login is what starts again: the server now admits it.
+    refusing = false
+    await alice.login('alice@talemy.test')
+    await alice.until(() => alice.status() === 'connected')
+  })
+})
