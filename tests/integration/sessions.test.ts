@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vite
 import { api, REFRESH_STORAGE_KEY, refreshSession, type ThreadMessage } from '../../src/api'
 import { loggedOut } from '../../src/app/authSlice'
 import { createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
-import { connected, disconnected, selectConnection, sendMessage } from '../../src/realtime'
+import { connected, disconnected, selectConnection, sendMessage, syncCaughtUp } from '../../src/realtime'
 import { startServer, type RunningServer } from '../../server/index'
 import { freshDataDir, http } from '../server/support/server'
 import { browserStore, type BrowserStore } from './support'
@@ -398,5 +398,47 @@ describe('a server that refuses the socket while the refresh keeps working', () 
     refusing = false
     await alice.login('alice@talemy.test')
     await alice.until(() => alice.status() === 'connected')
+  })
+})
+
+describe('a server that cannot check sessions at the handshake for a while (INTERNAL)', () => {
+  test('no refresh is spent, the send goes over HTTP and is shown once, and the socket comes back', async () => {
+    let refusing = true
+    const server = await serverWith({
+      // What the server answers when its database did not answer the session check: the server's fault, not the token's.
+      handshakeGuard: (userId) =>
+        refusing && userId === 'user-alice'
+          ? Object.assign(new Error('INTERNAL'), { data: { code: 'INTERNAL', message: 'refused for this test' } })
+          : null,
+    })
+    const net = countingFetch()
+    const alice = tab(server.url, { fetchFn: net.fetchFn })
+    const bob = tab(server.url)
+    await bob.login('bob@talemy.test')
+    await bob.until(() => bob.status() === 'connected')
+    await alice.login('alice@talemy.test')
+    await alice.until(() => alice.actions.some((a) => a.type === 'socket/connectFailed'))
+    expect(['connecting', 'reconnecting']).toContain(alice.status())
+    expect(selectConnection(alice.store.getState()).error?.code).toBe('INTERNAL')
+    await bob.openThread('conv-alice-bob')
+    await alice.openThread('conv-alice-bob')
+    const { payload } = alice.store.dispatch(sendMessage({ conversationId: 'conv-alice-bob', content: 'over HTTP' }))
+    await alice.until(
+      () => threadOf(alice, 'conv-alice-bob').find((m) => m.clientId === payload.clientId)?.status === 'sent',
+    )
+    await bob.until(() => threadOf(bob, 'conv-alice-bob').some((m) => m.clientId === payload.clientId))
+    // Sent and delivered with no socket ever connected: over HTTP.
+    expect(alice.actions.filter((a) => connected.match(a))).toEqual([])
+    expect(net.refreshes).toBe(0)
+    expect(alice.status()).not.toBe('unauthorized')
+    // The server admits her again; an explicit connect tries now rather than at the end of the backoff.
+    refusing = false
+    alice.store.dispatch({ type: 'socket/connect' })
+    await alice.until(() => alice.status() === 'connected')
+    await alice.until(() => alice.actions.some((a) => syncCaughtUp.match(a)))
+    const mine = (s: BrowserStore) => threadOf(s, 'conv-alice-bob').filter((m) => m.clientId === payload.clientId)
+    expect(mine(alice)).toHaveLength(1)
+    expect(mine(bob)).toHaveLength(1)
+    expect(net.refreshes).toBe(0)
   })
 })
