@@ -1,20 +1,21 @@
 import { expect, vi } from 'vitest'
-import { connect, type ClientSocket } from '../../server/support/server'
+import { recordingFromHandshake, type ClientSocket } from '../../server/support/server'
 
 /** An event a watching socket received, in order. */
 export type PresenceItem = { event: string; payload: Record<string, unknown> }
 
 /**
- * A socket that records every event it receives (`items`); `sockets` collects it for the file's `afterAll` to close.
+ * A socket that records every event it receives (`items`), its listener in place before the handshake: a
+ * `presence:snapshot` read in the same chunk as the connect packet is handled before an `await connect(…)` returns,
+ * and a listener added after it would miss it. `sockets` collects it for the file's `afterAll` to close.
  *
  * @example const { items } = await openWatching(a.url, alice.token, sockets)
  */
 export async function openWatching(url: string, token: string, sockets: ClientSocket[]) {
-  const socket = await connect(url, token)
+  const { socket, events, connect } = recordingFromHandshake(url, token, 'connect')
   sockets.push(socket)
-  const items: PresenceItem[] = []
-  socket.onAny((event: string, payload: unknown) => items.push({ event, payload: payload as PresenceItem['payload'] }))
-  return { socket, items }
+  await connect()
+  return { socket, items: events as PresenceItem[] }
 }
 
 /**
