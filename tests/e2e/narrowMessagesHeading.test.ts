@@ -62,4 +62,37 @@ describe('the Messages page at phone width', { timeout: 120_000 }, () => {
       }
     },
   )
+
+  it('narrowed to a phone with focus in the conversation list beside an open thread, focus moves to what is drawn', async () => {
+    const alice = await apiLogin(e2e, 'alice')
+    const bob = await apiLogin(e2e, 'bob')
+    const conversation = await apiCall<{ id: string }>(e2e, alice.token, 'POST', '/api/conversations', {
+      participantId: bob.user.id,
+    })
+    const made = await e2e.browser.newContext({ viewport: { width: 1024, height: 768 }, locale: 'en-US' })
+    const { context, page } = await loginAs(e2e, 'alice', { context: made })
+    try {
+      const link = page.locator(`[data-testid="conversation"][data-conversation-id="${conversation.id}"]`)
+      await link.click()
+      await page.locator(`[data-testid="thread"][data-conversation-id="${conversation.id}"]`).waitFor({ timeout: WAIT })
+      // Back in the list, as a keyboard user going through it beside the thread.
+      await link.focus()
+      expect(await focusedDrawn(page)).toEqual({ what: 'a conversation', drawn: true })
+
+      // The window narrowed (a rotated tablet, a window made smaller): the list is drawn nowhere now, the thread is.
+      await page.setViewportSize({ width: 375, height: 667 })
+      expect(await page.getByTestId('conversation-list').isVisible()).toBe(false)
+      await expect.poll(() => focusedDrawn(page)).toEqual({ what: 'textarea composer', drawn: true })
+
+      // Focus elsewhere (the header's navigation): a narrowing takes nothing from it (a rotation brings up no keyboard).
+      await page.setViewportSize({ width: 1024, height: 768 })
+      const nav = page.getByRole('link', { name: 'Lessons' })
+      await nav.focus()
+      await page.setViewportSize({ width: 375, height: 667 })
+      await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))))
+      expect(await nav.evaluate((el) => el === document.activeElement)).toBe(true)
+    } finally {
+      await context.close()
+    }
+  })
 })

@@ -14,6 +14,7 @@ import { useFieldWords } from '../shared/fieldWords'
 import { useForgetOnReconnect } from '../shared/reconnected'
 import { ROLE_LABEL, usePeople } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
+import { useFocusKeptWhenNarrowed } from './narrowFocus'
 import { Thread } from './Thread'
 import { UnsavedNotice, useSayUnsaved } from './UnsavedNotice'
 
@@ -81,9 +82,16 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
     if (names.length > 0) announce(names.map((name) => t('messages.notSentTo', { name })).join(' '))
   }, [outbox, conversationId, conversations, me?.id, people, announce, t])
 
+  const pane = useRef<HTMLElement>(null)
+  useFocusKeptWhenNarrowed(pane, conversationId !== null)
+
   return (
     <div className={`messages${conversationId ? ' has-thread' : ''}`}>
-      <section className={`conv-pane${conversationId ? ' sr-only-narrow' : ''}`} aria-labelledby="conv-heading">
+      <section
+        ref={pane}
+        className={`conv-pane${conversationId ? ' sr-only-narrow' : ''}`}
+        aria-labelledby="conv-heading"
+      >
         <h1 id="conv-heading" tabIndex={-1}>
           {t('messages.title')}
         </h1>
