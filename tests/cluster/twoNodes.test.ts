@@ -714,4 +714,54 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       await client.end()
     }
   })
+
+  it('answers a request accepted on one node and declined on the other at once only once: one 200, one INVALID, one event', async () => {
+    const alice = (await login(a.url, ALICE)).token
+    const bob = await login(b.url, BOB)
+    // Their logs, read in the database: what a live socket is sent and a resume replays (Alice's sockets and
+    // handshakes are spent against this file's frozen budgets by the tests before).
+    const client = new pg.Client({ connectionString: databaseUrl })
+    await client.connect()
+    const loggedFor = async (requestId: string) =>
+      (
+        await client.query<{ user_id: string; status: string }>(
+          `select user_id, payload->>'status' as status from user_events
+            where event = 'contactRequest:statusUpdated' and payload->>'id' = $1 order by user_id, "offset"`,
+          [requestId],
+        )
+      ).rows
+    try {
+      // Rounds: the two answers meet in the database at a different point each time.
+      for (let round = 0; round < 8; round++) {
+        const asked = await http<{ id: string }>(a.url, 'POST', '/api/contact-requests', {
+          token: alice,
+          body: { tutorId: bob.user.id, message: `race ${round}` },
+        })
+        expect(asked.status).toBe(201)
+        const path = `/api/contact-requests/${asked.body.id}`
+        const answers = await Promise.all([
+          http<{ status: string }>(a.url, 'PATCH', path, { token: bob.token, body: { status: 'accepted' } }),
+          http<{ status: string }>(b.url, 'PATCH', path, { token: bob.token, body: { status: 'declined' } }),
+        ])
+        const ok = answers.filter((answer) => answer.status === 200)
+        expect(ok).toHaveLength(1)
+        expect(answers.find((answer) => answer.status !== 200)).toMatchObject({
+          status: 400,
+          body: { error: { code: 'INVALID' } },
+        })
+        const kept = ok[0]!.body.status
+        const listed = await http<{ id: string; status: string }[]>(b.url, 'GET', '/api/contact-requests', {
+          token: alice,
+        })
+        expect(listed.body.find((request) => request.id === asked.body.id)?.status).toBe(kept)
+        // Each of the two is told the one answer that stands, once.
+        expect(await loggedFor(asked.body.id)).toEqual([
+          { user_id: 'user-alice', status: kept },
+          { user_id: 'user-bob', status: kept },
+        ])
+      }
+    } finally {
+      await client.end()
+    }
+  })
 })
