@@ -71,6 +71,8 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
       [id],
     )
     if (!parties[0]) throw notFound(table === 'lessons' ? 'lesson' : 'contact request')
+    // Refused before any lock: someone else's item must not make its parties' writes wait (nor wait for them).
+    if (parties[0].tutor_id !== userId && parties[0].student_id !== userId) throw forbidden('not yours to change')
     return db.transaction(async (tx) => {
       await lockCounters(tx, [parties[0]!.tutor_id, parties[0]!.student_id])
       const rows = await tx.query<R>(`select ${columns} from ${table} where id = $1 for update`, [id])

@@ -764,4 +764,29 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       await client.end()
     }
   })
+
+  it("refuses a status change by someone not party to it without waiting on the parties' log locks", async () => {
+    const carol = (await login(a.url, CAROL)).token
+    // A long write of Alice's or Bob's holds their log counters (a send, a booking in its transaction).
+    const client = new pg.Client({ connectionString: databaseUrl })
+    await client.connect()
+    await client.query('begin')
+    await client.query(`select id from users where id = any($1::text[]) for no key update`, [
+      ['user-alice', 'user-bob'],
+    ])
+    try {
+      let answer: { status: number; body: unknown } | undefined
+      void http(a.url, 'PATCH', '/api/lessons/lesson-1', { token: carol, body: { status: 'cancelled' } }).then(
+        (got) => {
+          answer = got
+        },
+      )
+      // Carol takes no part in lesson-1: she is answered while the lock is still held, not after it.
+      await vi.waitFor(() => expect(answer).toBeDefined(), { timeout: 20_000 })
+      expect(answer).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } })
+    } finally {
+      await client.query('rollback')
+      await client.end()
+    }
+  })
 })
