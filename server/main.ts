@@ -9,7 +9,7 @@
  */
 import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startServer } from './index'
+import { startServer, type RunningServer } from './index'
 import { createLogger, defaultLogLevel, logFormatFor, type Logger } from './logger'
 import { parseDatabaseUrl, parseHost, parsePort, parseSeedDemo, parseRedisPingMs, parseTrustProxy } from './envConfig'
 import { parseOriginList } from './origins'
@@ -58,19 +58,12 @@ function readOptions(distDir: string) {
 async function main(): Promise<void> {
   const distDir = join(root, 'dist')
   const options = readOptions(distDir)
-  buildSpaIfNeeded(root, distDir, logger)
-  const server = await startServer(options)
+  let server: RunningServer | null = null
   let stopping = false
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now')
-      process.exit(1)
-    }
-    stopping = true
-    logger.info({ signal }, 'shutting down')
+  const close = (running: RunningServer) => {
     const force = setTimeout(() => process.exit(1), 10_000)
     force.unref()
-    server.close().then(
+    running.close().then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed')
@@ -78,9 +71,27 @@ async function main(): Promise<void> {
       },
     )
   }
-  // Before the URL is printed: whoever reads it (a person, a script, a test) may stop the server at once.
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    stopping = true
+    // A first start can take seconds (the embedded database is made, the demo seeded): cut off there, it left no word.
+    // It is said, and the start is let finish so that what it opened is closed, not abandoned half made (a start that
+    // hangs is ended by a second signal, or by the supervisor's kill after its grace period).
+    if (!server)
+      return logger.info({ signal }, 'stop asked during the start: the start finishes, then the server closes')
+    logger.info({ signal }, 'shutting down')
+    close(server)
+  }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
+  logger.info({ node: process.version, pid: process.pid }, 'starting')
+
+  buildSpaIfNeeded(root, distDir, logger)
+  server = await startServer(options)
+  if (stopping) return close(server)
 
   logger.info({ url: server.url }, 'ready')
   process.stdout.write(`\n  Talemy is running: open ${server.url}\n\n`)

@@ -87,6 +87,32 @@ describe('npm start (server/main.ts) logs', () => {
     expect(lines.filter((line) => line.startsWith('{'))).toEqual([])
   })
 
+  it('says a stop asked during the start (a first database takes seconds), finishes the start and closes cleanly', async () => {
+    const dataDir = freshDataDir()
+    dirs.push(dataDir)
+    const run = (extra: Record<string, string> = {}) =>
+      spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
+        cwd: repoRoot,
+        env: { ...process.env, DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', LOG_LEVEL: 'info', ...extra },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    const child = run()
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const said = (msg: string) => output.split('\n').some((line) => line.includes(`"msg":"${msg}"`))
+    await vi.waitFor(() => expect(said('starting')).toBe(true), { timeout: 20_000, interval: 20 })
+    child.kill('SIGTERM')
+    expect(await exited(child)).toBe(0)
+    expect(said('stop asked during the start: the start finishes, then the server closes')).toBe(true)
+    expect(said('server closed')).toBe(true)
+    expect(output).not.toContain('Talemy is running')
+    // The folder was closed, not cut off: the next start opens it.
+    const next = await spawnMain({ DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1' })
+    next.child.kill('SIGTERM')
+    expect(await exited(next.child)).toBe(0)
+  })
+
   it('refuses to start with an unknown LOG_FORMAT and says why', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
       cwd: repoRoot,
