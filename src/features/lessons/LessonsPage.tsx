@@ -225,6 +225,8 @@ function defaultStart(): string {
   return toDateTimeLocal(d)
 }
 
+const selectCachedLessons = api.endpoints.getLessons.select()
+
 function BookLesson() {
   const t = useT()
   const dispatch = useAppDispatch()
@@ -234,7 +236,12 @@ function BookLesson() {
   const [subject, setSubject] = useState('')
   const [startsAt, setStartsAt] = useState(defaultStart)
   const [duration, setDuration] = useState(60)
-  const [booked, setBooked] = useState<string | null>(null)
+  const [booked, setBooked] = useState<{ id: string; subject: string } | null>(null)
+  // "Waiting for the tutor" holds while the lesson is pending: once answered (or cancelled) the card says what it is.
+  const bookedNow = useAppSelector((state) =>
+    booked ? selectCachedLessons(state).data?.find((l) => l.id === booked.id) : undefined,
+  )
+  const stillWaiting = booked !== null && (bookedNow === undefined || bookedNow.status === 'pending')
   const [create, { isLoading, error, reset }] = useCreateLessonMutation()
   useForgetOnReconnect(error, isLoading, reset)
   const keys = useSubmissionKeys()
@@ -309,7 +316,7 @@ function BookLesson() {
     keys.succeeded(booking)
     dispatch(api.util.updateQueryData('getLessons', undefined, (draft) => upsertById(draft, lesson)))
     setSubject('')
-    setBooked(lesson.subject)
+    setBooked({ id: lesson.id, subject: lesson.subject })
   }
 
   return (
@@ -380,10 +387,10 @@ function BookLesson() {
       <FormError error={invalidFields(error).includes('startsAt') ? null : error} />
       {/* The region is there, empty, before the words come: one inserted with its words is not read. */}
       <div role="status">
-        {booked !== null && (
+        {booked !== null && stillWaiting && (
           <p className="form-ok">
             {/* The subject is the user's own text: it keeps its direction inside our sentence. */}
-            <FormattedMessage id="lessons.booked" values={{ subject: <bdi>{booked}</bdi> }} />
+            <FormattedMessage id="lessons.booked" values={{ subject: <bdi>{booked.subject}</bdi> }} />
           </p>
         )}
       </div>
