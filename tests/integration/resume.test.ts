@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs'
+import { cpSync, rmSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
@@ -166,6 +166,54 @@ describe('resume against the real server', () => {
     await post(second.url, (await login(second.url, ALICE)).token, 'live')
     await wait(() => expect(bob.newMessages(mark).at(-1)).toEqual([start + 4, 'live']))
   })
+
+  test('Bob connected while the server comes back on a backup older than what he saw: his offset is ahead of the log, so sync:gap, a refetch, and live events from the new offset', async () => {
+    const dataDir = freshDataDir()
+    const backup = `${dataDir}-backup`
+    cleanups.push(() => {
+      rmSync(dataDir, { recursive: true, force: true })
+      rmSync(backup, { recursive: true, force: true })
+    })
+    const first = await serve({ dataDir })
+    const port = Number(new URL(first.url).port)
+    const bob = bobStore(first.url)
+    await bob.login()
+    await bob.open()
+    await wait(() => expect(bob.connection()).toMatchObject({ status: 'connected', syncing: false }))
+    const start = bob.connection().offset!
+    await first.close()
+    // The backup, taken while the server is stopped: Bob's session is in it, his next events are not.
+    cpSync(dataDir, backup, { recursive: true })
+
+    const second = await serve({ dataDir, port })
+    const alice = (await login(second.url, ALICE)).token
+    await post(second.url, alice, 'after the backup 1')
+    await post(second.url, alice, 'after the backup 2')
+    await wait(() => expect(bob.connection()).toMatchObject({ offset: start + 2, syncing: false }))
+    await wait(() => expect(bob.thread()).toContain('after the backup 2'))
+    const { epoch } = bob.connection()
+
+    const mark = bob.actions.length
+    await second.close()
+    // The folder is lost and the backup served instead, on the same port: Bob's socket comes back to it by itself.
+    const restored = await serve({ dataDir: backup, port })
+    await wait(() => expect(bob.actions.slice(mark).some((a) => syncGap.match(a) || syncCaughtUp.match(a))).toBe(true))
+    const sync = bob.actions.slice(mark).find((a) => syncGap.match(a) || syncCaughtUp.match(a))!
+    expect(sync.type).toBe(syncGap.type)
+    const payload = sync.payload as { offset: number; epoch: string }
+    expect(payload.offset).toBe(start)
+    expect(payload.epoch).not.toBe(epoch)
+    // What he had cached is read again: the messages the backup does not hold are gone from his thread.
+    await wait(() => expect(bob.thread()).not.toContain('after the backup 1'))
+    expect(bob.actions.slice(mark).filter((a) => catchUpStarted.match(a))).toHaveLength(1)
+
+    // The log counts on from the backup's offset: its events are applied, not taken for ones already seen.
+    await post(restored.url, (await login(restored.url, ALICE)).token, 'after the restore')
+    await wait(() => expect(bob.newMessages(mark)).toEqual([[start + 1, 'after the restore']]))
+    await wait(() => expect(bob.thread().at(-1)).toBe('after the restore'))
+    expect(bob.connection()).toMatchObject({ status: 'connected', offset: start + 1, syncing: false })
+    // Three starts of PGlite and a folder copy: well over the default bound on a loaded machine; this one only catches a hang.
+  }, 120_000)
 
   test('Bob away past the retention: sync:gap, and what he has cached is refetched once', async () => {
     const clock = manualClock()
