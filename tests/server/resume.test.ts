@@ -222,6 +222,21 @@ describe('resume refused', () => {
     expect(await emitAck(s.socket, 'conversation:leave', CONV)).toEqual({ ok: true, data: null })
   })
 
+  it('sends sync:gap at the current offset for an offset ahead of the log in its own epoch, and live events count on from there', async () => {
+    // A log that went back under the same epoch (a restore over the folder in place) leaves a client ahead of it: it
+    // must be told to refetch and count from the log's offset, not wait for offsets the log has not reached.
+    const bob = (await login(server.url, BOB)).token
+    const before = await stream(server.url, bob)
+    const { offset, epoch } = (await before.synced()).payload
+    before.socket.close()
+
+    const ahead = await stream(server.url, bob, { offset: offset + 5, epoch })
+    expect(await ahead.synced()).toEqual({ event: 'sync:gap', payload: { offset, epoch } })
+    await post(server.url, (await login(server.url, ALICE)).token, 'after the gap')
+    await vi.waitFor(() => expect(ahead.logged()).toHaveLength(1), { timeout: 10_000 })
+    expect(ahead.logged()[0]).toMatchObject({ event: 'message:new', offset: offset + 1 })
+  })
+
   it('sends sync:gap for an offset without its epoch: it cannot tell whether the offset counts in this log', async () => {
     // An offset counts in one log (its epoch): one kept from before a database reset names other events here. Taken as
     // this log's, the client would get the events after it as if nothing had been missed, and never refetch.
