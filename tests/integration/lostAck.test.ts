@@ -117,7 +117,6 @@ describe('the ack of a committed send is lost with its socket (the server stays 
         expect(most).toEqual({ alice: 1, bob: 1 })
         // It was sent again (over HTTP while the socket was down, or on the socket once back), and answered.
         expect(postedAfter + answeredAfter).toBeGreaterThanOrEqual(1)
-        console.log('lost ack: retries answered', JSON.stringify({ overHttp: postedAfter, onTheSocket: answeredAfter }))
       } finally {
         file.server.io.off('connection', onConnection)
       }
