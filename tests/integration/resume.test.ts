@@ -121,16 +121,22 @@ const post = async (url: string, token: string, content: string) => {
 
 const wait = (check: () => void) => vi.waitFor(check, { timeout: 20_000, interval: 20 })
 
+/** Bob logged in, his thread open, connected and caught up on `server`. */
+async function bobConnectedTo(server: TestServer) {
+  const bob = bobStore(server.url)
+  await bob.login()
+  await bob.open()
+  await wait(() => expect(bob.connection()).toMatchObject({ status: 'connected', syncing: false }))
+  return bob
+}
+
 describe('resume against the real server', () => {
   test('Bob away while messages come and the server restarts: on reconnect exactly the missed events, in order, and no HTTP request', async () => {
     const dataDir = freshDataDir()
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
     const first = await startTestServer({ dataDir })
     const port = Number(new URL(first.url).port)
-    const bob = bobStore(first.url)
-    await bob.login()
-    await bob.open()
-    await wait(() => expect(bob.connection()).toMatchObject({ status: 'connected', syncing: false }))
+    const bob = await bobConnectedTo(first)
     const start = bob.connection().offset!
     expect(start).toEqual(expect.any(Number))
 
@@ -176,10 +182,7 @@ describe('resume against the real server', () => {
     })
     const first = await serve({ dataDir })
     const port = Number(new URL(first.url).port)
-    const bob = bobStore(first.url)
-    await bob.login()
-    await bob.open()
-    await wait(() => expect(bob.connection()).toMatchObject({ status: 'connected', syncing: false }))
+    const bob = await bobConnectedTo(first)
     const start = bob.connection().offset!
     await first.close()
     // The backup, taken while the server is stopped: Bob's session is in it, his next events are not.
@@ -218,10 +221,7 @@ describe('resume against the real server', () => {
   test('Bob away past the retention: sync:gap, and what he has cached is refetched once', async () => {
     const clock = manualClock()
     const server = await serve({ now: clock.now, eventRetentionSeconds: 60 })
-    const bob = bobStore(server.url)
-    await bob.login()
-    await bob.open()
-    await wait(() => expect(bob.connection()).toMatchObject({ status: 'connected', syncing: false }))
+    const bob = await bobConnectedTo(server)
 
     bob.store.dispatch(disconnect())
     await post(server.url, (await login(server.url, ALICE)).token, 'long ago')
