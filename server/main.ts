@@ -89,7 +89,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop)
   logger.info({ node: process.version, pid: process.pid }, 'starting')
 
-  buildSpaIfNeeded(root, distDir, logger)
+  // Nothing is open yet, so nothing to close; the signal this process has yet to hear must not be taken for a second.
+  if (buildSpaIfNeeded(root, distDir, logger) === 'stopped') process.exit(0)
   server = await startServer(options)
   if (stopping) return close(server)
 

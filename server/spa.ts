@@ -76,19 +76,24 @@ export function viteCommand(root: string): { command: string; args: string[] } {
 
 /**
  * Builds the SPA into `distDir` when it is missing or older than its sources; says so when there is then still no
- * build to serve (skipped, failed, or no sources), as the page would answer a bare 404.
+ * build to serve (skipped, failed, or no sources), as the page would answer a bare 404. `stopped`: Vite was ended by
+ * a stop signal (a Ctrl-C), and the start is to be called off.
  */
-export function buildSpaIfNeeded(root: string, distDir: string, logger: Logger): void {
-  build(root, distDir, logger)
+export function buildSpaIfNeeded(root: string, distDir: string, logger: Logger): 'built' | 'stopped' {
+  if (build(root, distDir, logger) === 'stopped') return 'stopped'
   if (!existsSync(join(distDir, 'index.html'))) {
     logger.warn(
       { dist: distDir },
       'no built SPA (no index.html): serving the API only, the page answers 404 (npm run build, or start without SKIP_SPA_BUILD)',
     )
   }
+  return 'built'
 }
 
-function build(root: string, distDir: string, logger: Logger): void {
+/** The signals by which a person or a supervisor asks to stop; Vite ended by another (an OOM kill) is a failed build. */
+const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'])
+
+function build(root: string, distDir: string, logger: Logger): 'stopped' | undefined {
   const decision = spaBuildDecision(spaState(root, distDir))
   if (!decision.build) return
   const { command, args } = viteCommand(root)
@@ -103,6 +108,12 @@ function build(root: string, distDir: string, logger: Logger): void {
       : 'building the SPA (vite build)…',
   )
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: process.env })
+  // A Ctrl-C reaches the whole process group: Vite ends with it, while this process, blocked in the build, would hear
+  // it only once the database is being made. The stop is taken from Vite's end instead.
+  if (result.signal && STOP_SIGNALS.has(result.signal)) {
+    logger.info({ signal: result.signal }, 'stop asked during the SPA build: not starting')
+    return 'stopped'
+  }
   if (result.status !== 0) {
     logger.error(
       { status: result.status, error: result.error?.message },

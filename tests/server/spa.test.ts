@@ -103,6 +103,45 @@ describe('buildSpaIfNeeded with no build to serve', () => {
   })
 })
 
+// A Ctrl-C during a first `npm start` reaches the whole process group: Vite ends by the signal while `npm start`,
+// blocked in the build, has yet to hear it. It went on to make the database for 15 s and said the build failed.
+describe('a build ended by a signal', () => {
+  let root: string
+  afterEach(() => rmSync(root, { recursive: true, force: true }))
+
+  /** A project whose Vite ends itself by `signal`, and what the build logs at each level. */
+  const buildEndedBy = (signal: NodeJS.Signals) => {
+    root = mkdtempSync(join(tmpdir(), 'talemy-spa-'))
+    mkdirSync(join(root, 'src'))
+    writeFileSync(join(root, 'src', 'main.tsx'), 'x')
+    mkdirSync(join(root, 'node_modules', 'vite', 'bin'), { recursive: true })
+    writeFileSync(join(root, 'node_modules', 'vite', 'bin', 'vite.js'), `process.kill(process.pid, '${signal}')\n`)
+    const logged: Record<'info' | 'warn' | 'error', string[]> = { info: [], warn: [], error: [] }
+    const at = (level: keyof typeof logged) => (_fields: unknown, message: string) => logged[level].push(message)
+    const outcome = buildSpaIfNeeded(root, join(root, 'dist'), {
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+    } as never)
+    return { outcome, logged }
+  }
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s: a stop, said as one, and the start is called off', (signal) => {
+    const { outcome, logged } = buildEndedBy(signal)
+    expect(outcome).toBe('stopped')
+    expect(logged.info.at(-1)).toBe('stop asked during the SPA build: not starting')
+    expect(logged.warn).toEqual([])
+    expect(logged.error).toEqual([])
+  })
+
+  it('SIGKILL (the kernel out of memory, say): a failed build, and the API alone is served', () => {
+    const { outcome, logged } = buildEndedBy('SIGKILL')
+    expect(outcome).toBe('built')
+    expect(logged.error).toEqual(['vite build failed: serving what is built, if anything'])
+    expect(logged.warn).toEqual([expect.stringMatching(/^no built SPA \(no index\.html\): serving the API only/)])
+  })
+})
+
 describe('viteCommand', () => {
   it('runs vite through node itself (no .bin shim, which is vite.cmd on Windows)', () => {
     const { command, args } = viteCommand(repoRoot)
