@@ -154,6 +154,12 @@ export function createSocketMiddleware<S extends SocketRootState>(
           } catch (error) {
             ctx.report('middleware', error)
           }
+          // Then its pending copy, which the send's own notification tells of with it (`showAhead`).
+          try {
+            outbox.showAhead(action, prevState)
+          } catch (error) {
+            ctx.report('middleware', error)
+          }
         }
         return reduceThenReact(action, prevState, all)
       }

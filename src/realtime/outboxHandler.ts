@@ -39,6 +39,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
   ctx: Context<S>,
 ): Handler<S> & {
   sendAhead(action: ReturnType<typeof sendMessage>, prevState: S): void
+  showAhead(action: ReturnType<typeof sendMessage>, prevState: S): void
 } {
   const { dispatch, getState } = ctx.mwApi
   const transition = outboxTransition({ backoff: ctx.backoff })
@@ -242,6 +243,25 @@ export function buildOutboxHandler<S extends SocketRootState>(
     }
   }
 
+  /** A send not gone ahead whose pending copy went into its thread before its reducer ran (`showAhead`). */
+  let shown: ReturnType<typeof sendMessage> | null = null
+
+  /**
+   * A new send's pending copy goes into its cached thread just before the send's reducer runs (after its emit, when it
+   * goes ahead), so no store subscriber is told of a state whose outbox holds the send while its thread does not show
+   * it: the patch is auto-batched, and the send's own notification, right after it, tells of both. Added after the
+   * reducer (as the machine's `queued` does, which then finds it there), it reached subscribers only a task later,
+   * after the send's notification and any action the send's effects dispatched (`drainStarted`).
+   * A send the reducer does not take takes its copy back (`dropUntaken`).
+   */
+  function showAhead(action: ReturnType<typeof sendMessage>, prevState: S) {
+    if (stopped || prevState.socket.outbox.some((m) => m.clientId === action.payload.clientId)) return
+    const outbox = outboxWithSend(prevState.socket.outbox, action)
+    const entry = outbox[outbox.length - 1]!
+    shown = ahead?.action === action ? null : action
+    patchThread(ctx, userId, entry.conversationId, { kind: 'add', entry }, outbox)
+  }
+
   /**
    * What a send that went ahead held back is performed now, in order, once its action has been through the reducers
    * (`handle`; the middleware calls the handlers even when that dispatch threw), so its lock, timers and answers are
@@ -271,6 +291,23 @@ export function buildOutboxHandler<S extends SocketRootState>(
   let stopped = false
 
   const handler: Handler<S> = (action, prevState) => {
+    reactTo(action, prevState)
+    if (shown && action === shown) dropUntaken(shown)
+  }
+
+  /**
+   * A send its reducer did not take (it threw: someone else's reducer) is not in the outbox, and nothing will send it:
+   * its pending copy, put in its thread ahead of it (`showAhead`), goes again. Not one that went ahead: emitted, it
+   * is answered, and its copy shows until then, as what it held back shows it.
+   */
+  function dropUntaken(action: ReturnType<typeof sendMessage>) {
+    shown = null
+    const { clientId, conversationId } = action.payload
+    if (getState().socket.outbox.some((m) => m.clientId === clientId)) return
+    patchThread(ctx, userId, conversationId, { kind: 'remove', clientId })
+  }
+
+  function reactTo(action: Parameters<Handler<S>>[0], prevState: S) {
     // A send gone ahead whose dispatch held the shutdown (a store listener disposing the store) still performs what it
     // held back, the shutdown's own among it: its lock, taken for the emit, would otherwise stay held for no one.
     if (stopped) return void (ahead && action === ahead.action && settleAhead())
@@ -278,5 +315,5 @@ export function buildOutboxHandler<S extends SocketRootState>(
     if (shutdown.match(action)) stopped = true
     else durable?.persist()
   }
-  return Object.assign(handler, { sendAhead })
+  return Object.assign(handler, { sendAhead, showAhead })
 }

@@ -1,4 +1,4 @@
-import { configureStore, type Middleware } from '@reduxjs/toolkit'
+import { configureStore, type Middleware, type UnknownAction } from '@reduxjs/toolkit'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { api, loggedOut } from '../../src/api'
 import type { ServerEventName } from '../../src/contract'
@@ -681,6 +681,35 @@ describe('a store listener that throws', () => {
     // The error itself reached the socket's binding, which reports it.
     expect(reported).toEqual([{ where: 'message:new', message: 'a listener failed' }])
     unsubscribe()
+  })
+})
+
+describe('a reducer that throws on a send', () => {
+  test('with the socket down: the pending copy put in its thread ahead of the reducer goes again (nothing would send it)', async () => {
+    const sockets = fakeSockets()
+    let failing = true
+    const store = configureStore({
+      reducer: (state: ReturnType<typeof rootReducer> | undefined, action: UnknownAction) => {
+        if (failing && sendMessage.match(action)) throw new Error('a reducer failed')
+        return rootReducer(state, action)
+      },
+      preloadedState: loggedInState(),
+      middleware: (gDM) =>
+        gDM({ serializableCheck: false, immutableCheck: false }).concat(
+          api.middleware,
+          createSocketMiddleware(socketOptions(sockets)),
+        ),
+    })
+    await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
+    const thread = () => (api.endpoints.getMessages.select('c1')(store.getState()).data ?? []).map((m) => m.id)
+    expect(() => store.dispatch(sendMessage({ conversationId: 'c1', content: 'x', clientId: 'k1' }))).toThrow(
+      'a reducer failed',
+    )
+    expect(store.getState().socket.outbox).toEqual([])
+    expect(thread()).toEqual(['m1'])
+    failing = false
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'x', clientId: 'k2' }))
+    expect(thread()).toEqual(['m1', 'k2'])
   })
 })
 

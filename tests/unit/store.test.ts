@@ -507,3 +507,57 @@ describe('store notifications', () => {
     unsubscribe()
   })
 })
+
+describe('what a subscriber is told of a send', () => {
+  /**
+   * Every state a subscriber is told of from the first that holds the send (in the outbox or in its thread) on: the
+   * outbox's entries, and the copies of the message its thread shows.
+   */
+  function record(store: ReturnType<typeof setup>['store'], thread: () => ThreadMessage[], clientId: string) {
+    const states: { outbox: string[]; thread: string[] }[] = []
+    const unsubscribe = store.subscribe(() => {
+      const outbox = selectPendingMessages(store.getState()).map((m) => m.clientId)
+      const copies = thread().filter((m) => m.clientId === clientId)
+      if (states.length === 0 && !outbox.includes(clientId) && copies.length === 0) return
+      states.push({ outbox, thread: summary(copies) })
+    })
+    return { states, unsubscribe }
+  }
+
+  test('on the socket: from the moment it is in the outbox, every notified state shows it in its thread exactly once, the ack’s too', async () => {
+    const { store, thread, seed, socket } = setup('http://unused.test')
+    await seed([message(1)])
+    socket().serverConnect()
+    await nextTask()
+    const { states, unsubscribe } = record(store, thread, 'k1')
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+    // The send's own notification, and the drain it starts (`drainStarted`): both at once, inside the dispatch.
+    expect(states).toEqual([
+      { outbox: ['k1'], thread: ['k1:pending'] },
+      { outbox: ['k1'], thread: ['k1:pending'] },
+    ])
+    await nextTask()
+    socket()
+      .sent('message:send')[0]!
+      .ack({ ok: true, data: stored(2, 'k1') })
+    await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
+    socket().serverEmit('message:sent', stored(2, 'k1'))
+    await nextTask()
+    unsubscribe()
+    for (const state of states) expect(state.thread).toHaveLength(1)
+    expect(states.at(-1)).toEqual({ outbox: [], thread: ['m2:sent'] })
+  })
+
+  test('with the socket down (the send waits its turn behind the reducer): its first notified state shows it in its thread', async () => {
+    const { store, thread, seed } = setup(await deadUrl())
+    await seed([message(1)])
+    await nextTask()
+    const { states, unsubscribe } = record(store, thread, 'k1')
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+    expect(states[0]).toEqual({ outbox: ['k1'], thread: ['k1:pending'] })
+    await nextTask()
+    unsubscribe()
+    for (const state of states) expect(state.thread).toHaveLength(1)
+    store.dispose()
+  })
+})
