@@ -89,7 +89,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
     (
       await dispatch(api.endpoints.getContactRequests.initiate(undefined, { subscribe: false, forceRefetch: true }))
     ).data?.find((x) => x.id === request.id)?.status
-  const { attempt, error, changedMeanwhile } = useStatusChange(
+  const { attempt, forget, error, changedMeanwhile } = useStatusChange(
     request.status,
     rereadStatus,
     t('requests.changedMeanwhile'),
@@ -144,7 +144,10 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
           no={t('requests.declineNo')}
           busy={isLoading}
           onYes={() => change('declined')}
-          onNo={confirmStep.back}
+          onNo={() => {
+            confirmStep.back()
+            forget()
+          }}
           keepFocus={keepFocus}
         />
       )}

@@ -110,7 +110,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
     (await dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false, forceRefetch: true }))).data?.find(
       (x) => x.id === lesson.id,
     )?.status
-  const { attempt, error, changedMeanwhile } = useStatusChange(
+  const { attempt, forget, error, changedMeanwhile } = useStatusChange(
     lesson.status,
     rereadStatus,
     t('lessons.changedMeanwhile'),
@@ -182,7 +182,10 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
           no={t('lessons.cancelNo')}
           busy={isLoading}
           onYes={() => change('cancelled')}
-          onNo={confirmStep.back}
+          onNo={() => {
+            confirmStep.back()
+            forget()
+          }}
           keepFocus={keepFocus}
         />
       ) : (

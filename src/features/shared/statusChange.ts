@@ -20,7 +20,7 @@ interface Refusal {
  * why the user's change did not happen, drawn by the card and said after the new status; else the refusal is the
  * `error` to show, only while the card still shows the status it was asked from.
  *
- * @example const { attempt, error, changedMeanwhile } = useStatusChange(lesson.status, rereadStatus, t('lessons.changedMeanwhile'))
+ * @example const { attempt, forget, error, changedMeanwhile } = useStatusChange(lesson.status, rereadStatus, t('lessons.changedMeanwhile'))
  *   const updated = await attempt(status, () => update({ id: lesson.id, status }).unwrap()) // null when refused
  */
 export function useStatusChange<S extends string>(status: S, reread: () => Promise<S | undefined>, note: string) {
@@ -50,6 +50,11 @@ export function useStatusChange<S extends string>(status: S, reread: () => Promi
   useSaidWhenShown(changedMeanwhile, note)
   return {
     attempt,
+    /**
+     * The user took back the change the refusal was about (the question's "Keep"): its words would stay under the
+     * card's buttons as if something were wrong with the card now.
+     */
+    forget: () => setRefusal(null),
     error: changedFrom === status && !refusal?.changed && !refusal?.done ? refusal?.error : undefined,
     changedMeanwhile,
   }
