@@ -115,3 +115,47 @@ describe.each([
     store.dispose()
   })
 })
+
+describe.each([
+  ['a lesson confirmed by its tutor', '#/lessons', 'lesson', '/api/lessons', lesson('l1'), 'Confirm'],
+  [
+    'a request accepted by its tutor',
+    '#/contact-requests',
+    'contact-request',
+    '/api/contact-requests',
+    contactRequest('r1'),
+    'Accept',
+  ],
+] as const)('%s while the connection was down', (_case, hash, testId, list, item, press) => {
+  test('its "Could not reach the server" goes once the connection is back, as the forms’ does', async () => {
+    window.history.replaceState(null, '', hash)
+    let reachable = true
+    const api = apiRoutes(async (method, path) => {
+      if (method === 'PATCH' && !reachable) throw new TypeError('Failed to fetch')
+      if (path === list) return json(200, [item])
+      if (path === '/api/users') return json(200, [alice, tutor])
+      return json(200, [])
+    })
+    const { store, sockets } = appStore(api, { preloadedState: { auth: { token: 'token-1', user: tutor } } })
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    const card = () => page.container.querySelector<HTMLElement>(`[data-testid=${testId}]`)
+    await eventually(() => expect(card()).not.toBeNull())
+    const button = () => [...card()!.querySelectorAll('button')].find((b) => b.textContent === press)
+    const reachMessage = () =>
+      [...card()!.querySelectorAll('[role=alert]')].find((e) => /reach the server/.test(e.textContent ?? ''))
+
+    act(() => sockets.last.serverDrop())
+    reachable = false
+    act(() => button()!.click())
+    await eventually(() => expect(reachMessage(), card()!.textContent ?? '').toBeDefined())
+
+    reachable = true
+    act(() => sockets.last.serverConnect('sock-2'))
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    await eventually(() => expect(reachMessage()).toBeUndefined())
+    // Nothing changed meanwhile: the card offers the same change again.
+    expect(button()).toBeDefined()
+    store.dispose()
+  })
+})

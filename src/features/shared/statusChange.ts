@@ -1,5 +1,6 @@
-import { useState } from 'react'
+import { useCallback, useState } from 'react'
 import { errorCode } from './errors'
+import { useForgetOnReconnect } from './reconnected'
 import { useSaidWhenShown } from './statusSaid'
 
 /**
@@ -44,6 +45,10 @@ export function useStatusChange<S extends string>(status: S, reread: () => Promi
       return null
     })
   }
+  const forget = useCallback(() => setRefusal(null), [])
+  // A change that could not reach the server says so until the connection is back, as the forms' requests do. Never
+  // busy: a new try clears the refusal before it goes.
+  useForgetOnReconnect(refusal?.error, false, forget)
   const changedMeanwhile =
     changedFrom !== null && changedFrom !== status && errorCode(refusal?.error) === 'INVALID' && !refusal?.done
   // Focus is on the card, whose name is its title, and the note is no live region.
@@ -54,7 +59,7 @@ export function useStatusChange<S extends string>(status: S, reread: () => Promi
      * The user took back the change the refusal was about (the question's "Keep"): its words would stay under the
      * card's buttons as if something were wrong with the card now.
      */
-    forget: () => setRefusal(null),
+    forget,
     error: changedFrom === status && !refusal?.changed && !refusal?.done ? refusal?.error : undefined,
     changedMeanwhile,
   }
