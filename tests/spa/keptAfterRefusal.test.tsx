@@ -84,3 +84,50 @@ describe.each(CASES)('$name, then Keep', (c) => {
     store.dispose()
   })
 })
+
+// The same words under the question of another change read as its answer: "You are not allowed to do that." under
+// "Cancel “Algebra” with Alice?" tells the tutor they may not cancel, when it was their Confirm that was refused.
+describe.each([
+  {
+    name: 'a lesson’s Confirm refused, then Cancel lesson',
+    hash: '#/lessons',
+    testId: 'lesson',
+    list: '/api/lessons',
+    item: lesson('l1'),
+    first: 'Confirm',
+    next: 'Cancel lesson',
+  },
+  {
+    name: 'a request’s Accept refused, then Decline',
+    hash: '#/contact-requests',
+    testId: 'contact-request',
+    list: '/api/contact-requests',
+    item: contactRequest('r1'),
+    first: 'Accept',
+    next: 'Decline',
+  },
+])('$name', (c) => {
+  test('the question asked next does not stand over the earlier refusal', async () => {
+    const fetchFn = apiRoutes((method, path) => {
+      if (method === 'PATCH') return json(403, { error: { code: 'FORBIDDEN', message: 'not yours' } })
+      if (path === c.list) return json(200, [c.item])
+      if (path === '/api/users') return json(200, [alice, bob])
+      return json(200, [])
+    })
+    window.history.replaceState(null, '', c.hash)
+    const { store } = appStore(fetchFn, { preloadedState: { auth: { token: 'token-1', user: bob } } })
+    renderApp(page.root, store)
+    const card = () => page.container.querySelector<HTMLElement>(`[data-testid=${c.testId}]`)!
+    await eventually(() => expect(card()).not.toBeNull())
+    const button = (name: string) => [...card().querySelectorAll('button')].find((b) => b.textContent === name) ?? null
+    const alerts = () => [...card().querySelectorAll('[role=alert]')].map((a) => a.textContent)
+
+    act(() => button(c.first)!.click())
+    await eventually(() => expect(alerts()).toEqual(['You are not allowed to do that.']))
+    await eventually(() => expect(button(c.next)!.getAttribute('aria-disabled')).toBeNull())
+    act(() => button(c.next)!.click())
+    await eventually(() => expect(card().querySelector('fieldset')).not.toBeNull())
+    expect(alerts()).toEqual([])
+    store.dispose()
+  })
+})

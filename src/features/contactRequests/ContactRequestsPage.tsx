@@ -173,7 +173,11 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
             data-action="declined"
             aria-disabled={isLoading || undefined}
             aria-describedby={titleId}
-            onClick={() => confirmStep.ask('declined')}
+            onClick={() => {
+              // A refusal of the Accept, left under the question, would read as its answer.
+              forget()
+              confirmStep.ask('declined')
+            }}
           >
             {t('requests.decline')}
           </button>

@@ -202,7 +202,12 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
                 // refused change (the other person's came first) would leave the keyboard user nowhere.
                 aria-disabled={isLoading || undefined}
                 aria-describedby={titleId}
-                onClick={() => (a.status === 'cancelled' ? confirmStep.ask(a.status) : change(a.status))}
+                onClick={() => {
+                  if (a.status !== 'cancelled') return change(a.status)
+                  // A refusal of another change, left under the question, would read as its answer.
+                  forget()
+                  confirmStep.ask(a.status)
+                }}
               >
                 {t(a.label)}
               </button>
