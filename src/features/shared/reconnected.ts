@@ -1,12 +1,16 @@
 import { useEffect, useRef } from 'react'
 import { useAppSelector } from '../../app/hooks'
 import { selectIsConnected } from '../../realtime'
-import { errorCode } from './errors'
+import { errorCode, type ShownErrorCode } from './errors'
+
+const FORGOTTEN_ON_RECONNECT: ReadonlySet<ShownErrorCode> = new Set(['NETWORK', 'UNAUTHORIZED'])
 
 /**
  * Forgets a request's failure once the connection comes back after it: made while the connection was down, it said
  * "Could not reach the server. Check your connection.", words that would stand beside the header's "online" until the
- * next press. Not while a request is on its way (its own answer decides), and not a refusal of the server's: the
+ * next press; made once the session had ended, "Your session has ended. Log in again.", which a login since (in
+ * another tab: this one follows, its page stays) has answered, as the socket's handshake, taken with a live token,
+ * shows. Not while a request is on its way (its own answer decides), and not another refusal of the server's: the
  * connection coming back changes nothing of what it said.
  */
 export function useForgetOnReconnect(error: unknown, busy: boolean, forget: () => void): void {
@@ -15,6 +19,6 @@ export function useForgetOnReconnect(error: unknown, busy: boolean, forget: () =
   useEffect(() => {
     const cameBack = connected && !wasConnected.current
     wasConnected.current = connected
-    if (cameBack && error && !busy && errorCode(error) === 'NETWORK') forget()
+    if (cameBack && error && !busy && FORGOTTEN_ON_RECONNECT.has(errorCode(error))) forget()
   }, [connected, error, busy, forget])
 }
