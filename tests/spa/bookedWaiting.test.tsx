@@ -19,8 +19,14 @@ test.each(['confirmed', 'cancelled'] as const)(
   async (status) => {
     window.history.replaceState(null, '', '#/lessons')
     const booked = lesson('l9', { tutorId: tutor.id, studentId: alice.id, subject: 'Algebra' })
+    // The server's list as it stands: the page reads it again after the booking, and that read has the lesson.
+    let listed: (typeof booked)[] = []
     const fetchFn = apiRoutes((method, path) => {
-      if (method === 'POST' && path === '/api/lessons') return json(201, booked)
+      if (method === 'POST' && path === '/api/lessons') {
+        listed = [booked]
+        return json(201, booked)
+      }
+      if (path === '/api/lessons') return json(200, listed)
       if (path === '/api/users') return json(200, [alice, tutor])
       return json(200, [])
     })
@@ -45,6 +51,7 @@ test.each(['confirmed', 'cancelled'] as const)(
 
     // The tutor answers: the card changes, and the sentence about waiting goes.
     const answered = { ...booked, status, updatedAt: '2026-11-24T09:00:00.000Z' }
+    listed = [answered]
     act(() => sockets.last.serverEmit('lesson:statusUpdated', answered, { offset: 2 }))
     await eventually(() =>
       expect(page.container.querySelector('[data-lesson-id=l9] [data-testid=lesson-status]')?.textContent).toBe(status),
