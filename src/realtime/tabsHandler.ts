@@ -1,5 +1,5 @@
 import { loadAuth } from '../api/credentials'
-import { followerGone, roleChanged, shutdown } from './actions'
+import { followerGone, retryNow, roleChanged, shutdown } from './actions'
 import type { Context, Handler } from './context'
 import type { SocketRootState } from './socketSlice'
 import { createTabsLink } from './tabs/tabsLink'
@@ -27,6 +27,10 @@ export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Ha
     },
     onFollowerGone: () => {
       if (!stopped) dispatch(followerGone())
+    },
+    // The page the user looks at may be a follower's: its being shown is the browser's socket's trigger to try now.
+    onFollowerShown: () => {
+      if (!stopped) dispatch(retryNow({ reason: 'visible' }))
     },
     sessionOver: () => {
       const state = ctx.mwApi.getState()

@@ -78,6 +78,11 @@ export interface TabHubOptions {
    * unsent in storage is the holder's to send.
    */
   onFollowerGone?: () => void
+  /**
+   * While the socket is down, a follower's page was shown (it says so while asking to attach, or attaches visible
+   * having been hidden): as when the holder's own page shows, the holder tries again now, not at its backoff's end.
+   */
+  onFollowerShown?: () => void
 }
 
 export interface TabHub {
@@ -273,7 +278,12 @@ export function createTabHub(options: TabHubOptions): TabHub {
       case 'attach':
         if (message.userId !== userId) return
         if (up) answerAttach(message)
-        else pending.set(message.from, message)
+        else {
+          // A tab last heard hidden (before the drop, or in an earlier attach) that attaches visible was shown.
+          const before = pending.get(message.from) ?? away.get(message.from)
+          pending.set(message.from, message)
+          if (message.visible && before?.visible === false) options.onFollowerShown?.()
+        }
         return
       case 'detach':
         // Attached or not (it may close while the socket is down, or before its attach is answered).
@@ -358,6 +368,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     const follower = followers.get(tab)
     if (!follower) {
       if (up && !waiting) tellGone(tab, 'unknown')
+      else if (waiting && visible && !waiting.visible) options.onFollowerShown?.()
       return
     }
     const was = follower.visible

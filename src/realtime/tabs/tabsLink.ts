@@ -65,6 +65,8 @@ interface LinkHooks {
   onRole(role: Exclude<TabRole, 'solo'>): void
   /** In the holder: a follower left. */
   onFollowerGone?(): void
+  /** In the holder: a follower's page was shown (see `TabHubOptions.onFollowerShown`). */
+  onFollowerShown?(): void
   /** The user whose session is over in this tab (`unauthorized`: its refresh was refused), or null. */
   sessionOver?(): Id | null
 }
@@ -130,6 +132,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
           heartbeatMs,
           missedBeats,
           onFollowerGone: () => hooks.onFollowerGone?.(),
+          onFollowerShown: () => hooks.onFollowerShown?.(),
         })
         hubLive = true
         return {

@@ -27,7 +27,13 @@ export const HEARTBEAT_MS = 100
  *
  * @example const b = aBrowser(); const [holder, follower] = await connectedTabs(b, ['a', 'b'])
  */
-export function aBrowser({ sharedOutbox = false }: { sharedOutbox?: boolean } = {}) {
+export function aBrowser({
+  sharedOutbox = false,
+  backoff = { baseMs: 10, capMs: 20 },
+}: {
+  sharedOutbox?: boolean
+  backoff?: { baseMs: number; capMs: number }
+} = {}) {
   const edges = browser()
   const sockets = fakeSockets()
   /** `sharedOutbox`: the tabs keep the user's outbox in one storage and drain it under the browser's lock (Web Locks). */
@@ -48,6 +54,7 @@ export function aBrowser({ sharedOutbox = false }: { sharedOutbox?: boolean } = 
       return next(action)
     }
     const mine: FakeSocket[] = []
+    const triggers = manualRetryTriggers()
     const store = configureStore({
       reducer: rootReducer,
       preloadedState: loggedInState(),
@@ -64,8 +71,8 @@ export function aBrowser({ sharedOutbox = false }: { sharedOutbox?: boolean } = 
                   return socket
                 },
                 tabs,
-                retryTriggers: manualRetryTriggers().setup,
-                backoff: { baseMs: 10, capMs: 20 },
+                retryTriggers: triggers.setup,
+                backoff,
                 ...(storage ? { storage, drainLock: drainLockOver(own.lock) } : {}),
               }),
             ),
@@ -76,6 +83,8 @@ export function aBrowser({ sharedOutbox = false }: { sharedOutbox?: boolean } = 
       store,
       /** The page's visibility, as the test sets it. */
       visibility,
+      /** The page's retry triggers (the browser's `online`, the page shown), fired by the test. */
+      triggers,
       /** Every action this tab's store saw, in order. */
       actions,
       /** The real sockets this tab made (as the holder). */

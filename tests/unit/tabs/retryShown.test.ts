@@ -1,0 +1,61 @@
+import { afterEach, beforeEach, expect, test, vi } from 'vitest'
+import { aBrowser, connectedTabs, HEARTBEAT_MS, serve, settle, type Tab } from './support/tabStores'
+
+// A tab shown while its connection waits out a reconnect backoff tries again at once (README, "Reconnects"). With one
+// socket per browser the tab the user comes back to is often a follower, while the holder, in the background, is the
+// one waiting. Stores with the real middleware, fake sockets, the in-memory channel and lock, on fake timers.
+
+beforeEach(() => vi.useFakeTimers())
+afterEach(() => vi.useRealTimers())
+
+/** The page shows, as the browser tells it: its visibility, then its retry trigger. */
+function show(tab: Tab) {
+  tab.visibility.set(true)
+  tab.triggers.fire('visible')
+}
+
+test('a follower shown while the holder waits out its reconnect backoff: the holder tries again at once', async () => {
+  const b = aBrowser({ backoff: { baseMs: 20_000, capMs: 30_000 } })
+  const [holder, follower] = (await connectedTabs(b, ['t1', 't2'])) as [Tab, Tab]
+  holder.visibility.set(false)
+  follower.visibility.set(false)
+  await settle(HEARTBEAT_MS)
+  const attempts = () => holder.own.reduce((n, s) => n + s.connectCalls, 0)
+  const before = attempts()
+  // The server goes away for a moment: the holder's socket drops, and the holder waits out its backoff.
+  holder.own[0]!.serverDrop()
+  await settle(HEARTBEAT_MS)
+  expect([attempts(), follower.conn().status]).toEqual([before, 'reconnecting'])
+
+  // The server is back; the user comes back to the follower's tab, not to the holder's.
+  show(follower)
+  await settle(HEARTBEAT_MS)
+  expect(attempts()).toBe(before + 1)
+  serve(holder.own.at(-1)!, 'sock-2', 3)
+  await settle(HEARTBEAT_MS)
+  expect(follower.conn().status).toBe('connected')
+})
+
+test('a follower shown while it already asks the holder for the socket (its own wait over): the holder tries at once', async () => {
+  const b = aBrowser({ backoff: { baseMs: 20_000, capMs: 30_000 } })
+  const [holder, follower] = (await connectedTabs(b, ['t1', 't2'])) as [Tab, Tab]
+  holder.visibility.set(false)
+  follower.visibility.set(false)
+  await settle(HEARTBEAT_MS)
+  const attempts = () => holder.own.reduce((n, s) => n + s.connectCalls, 0)
+  const before = attempts()
+  holder.own[0]!.serverDrop()
+  // Both waits end (the same draw): the holder's attempt finds no server, the hidden follower asks for the socket.
+  await settle(15_000)
+  expect(attempts()).toBe(before + 1)
+  holder.own.at(-1)!.networkError()
+  await settle(HEARTBEAT_MS)
+  const waiting = attempts()
+
+  show(follower)
+  await settle(HEARTBEAT_MS)
+  expect(attempts()).toBe(waiting + 1)
+  serve(holder.own.at(-1)!, 'sock-2', 3)
+  await settle(HEARTBEAT_MS)
+  expect(follower.conn().status).toBe('connected')
+})
