@@ -79,8 +79,8 @@ export interface TabHubOptions {
    */
   onFollowerGone?: () => void
   /**
-   * While the socket is down, a follower's page was shown (it says so while asking to attach, or attaches visible
-   * having been hidden): as when the holder's own page shows, the holder tries again now, not at its backoff's end.
+   * While the socket waits to try again, a visible tab asks for it (its page shown or opened, or its own wait over), or
+   * one asking is shown: the holder tries again now, not at its backoff's end, as that page's own socket would.
    */
   onFollowerShown?: () => void
 }
@@ -160,6 +160,8 @@ export function createTabHub(options: TabHubOptions): TabHub {
   /** This connection's `sync:*` was seen: with `socket.connected`, the hub is up. */
   let synced = false
   let up = false
+  /** The socket dropped or was refused since it last connected (not a first handshake still under way). */
+  let failed = false
   let stopped = false
   let presence: Map<Id, PresenceState> | null = null
 
@@ -185,11 +187,17 @@ export function createTabHub(options: TabHubOptions): TabHub {
   // --- The real socket ------------------------------------------------------------------------------------------
 
   function onConnect() {
+    failed = false
     synced = false
     reconcile()
   }
 
+  const onConnectError = () => {
+    failed = true
+  }
+
   function onDisconnect(reason: unknown) {
+    failed = true
     up = false
     synced = false
     // The next connection's `presence:snapshot` tells anew: the old one must not reach a tab attaching meanwhile.
@@ -279,10 +287,11 @@ export function createTabHub(options: TabHubOptions): TabHub {
         if (message.userId !== userId) return
         if (up) answerAttach(message)
         else {
-          // A tab last heard hidden (before the drop, or in an earlier attach) that attaches visible was shown.
-          const before = pending.get(message.from) ?? away.get(message.from)
+          // A visible tab asking while the socket waits to try again (shown, opened, or its own wait over) would try now
+          // with a socket of its own, so the holder does. It asks again each heartbeat until answered: once.
+          const asked = pending.get(message.from)?.visible === true
           pending.set(message.from, message)
-          if (message.visible && before?.visible === false) options.onFollowerShown?.()
+          if (message.visible && !asked && failed) options.onFollowerShown?.()
         }
         return
       case 'detach':
@@ -561,6 +570,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
 
   socket.on('connect', onConnect)
   socket.on('disconnect', onDisconnect)
+  socket.on('connect_error', onConnectError)
   socket.onAny(onAny)
   const unsubscribeChannel = channel.subscribe(onMessage)
   const unsubscribeVisibility = visibility.subscribe(reconcile)
@@ -571,6 +581,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     up = false
     socket.off('connect', onConnect)
     socket.off('disconnect', onDisconnect)
+    socket.off('connect_error', onConnectError)
     socket.offAny(onAny)
     unsubscribeChannel()
     unsubscribeVisibility()

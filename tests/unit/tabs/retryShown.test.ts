@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, expect, test, vi } from 'vitest'
+import { connect } from '../../../src/realtime'
 import { aBrowser, connectedTabs, HEARTBEAT_MS, serve, settle, type Tab } from './support/tabStores'
 
 // A tab shown while its connection waits out a reconnect backoff tries again at once (README, "Reconnects"). With one
@@ -58,4 +59,45 @@ test('a follower shown while it already asks the holder for the socket (its own 
   serve(holder.own.at(-1)!, 'sock-2', 3)
   await settle(HEARTBEAT_MS)
   expect(follower.conn().status).toBe('connected')
+})
+
+test('a tab opened (or a follower reloaded) while the holder waits out its reconnect backoff: the holder tries at once', async () => {
+  const b = aBrowser({ backoff: { baseMs: 20_000, capMs: 30_000 } })
+  const [holder, follower] = (await connectedTabs(b, ['t1', 't2'])) as [Tab, Tab]
+  holder.visibility.set(false)
+  await settle(HEARTBEAT_MS)
+  const attempts = () => holder.own.reduce((n, s) => n + s.connectCalls, 0)
+  const before = attempts()
+  holder.own[0]!.serverDrop()
+  await settle(HEARTBEAT_MS)
+  expect([attempts(), follower.conn().status]).toEqual([before, 'reconnecting'])
+
+  // The user reloads the page that says "reconnecting…": the page goes, and comes back as a new tab.
+  follower.dispose()
+  b.edges.crash('t2')
+  const reloaded = b.openTab('t3')
+  reloaded.store.dispatch(connect())
+  await settle(HEARTBEAT_MS)
+  expect(attempts()).toBe(before + 1)
+  serve(holder.own.at(-1)!, 'sock-2', 3)
+  await settle(HEARTBEAT_MS)
+  expect(reloaded.conn()).toMatchObject({ status: 'connected', role: 'follower' })
+})
+
+test('a follower hidden after the drop and shown again before its own wait ends: the holder tries at once', async () => {
+  const b = aBrowser({ backoff: { baseMs: 20_000, capMs: 30_000 } })
+  const [holder, follower] = (await connectedTabs(b, ['t1', 't2'])) as [Tab, Tab]
+  holder.visibility.set(false)
+  await settle(HEARTBEAT_MS)
+  const attempts = () => holder.own.reduce((n, s) => n + s.connectCalls, 0)
+  const before = attempts()
+  holder.own[0]!.serverDrop()
+  await settle(HEARTBEAT_MS)
+  // The user leaves the page that says "reconnecting…" and comes back to it a few seconds later.
+  follower.visibility.set(false)
+  await settle(3_000)
+  expect([attempts(), follower.conn().status]).toEqual([before, 'reconnecting'])
+  show(follower)
+  await settle(HEARTBEAT_MS)
+  expect(attempts()).toBe(before + 1)
 })
