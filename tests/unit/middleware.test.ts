@@ -25,6 +25,7 @@ import {
   serverEventActions,
   sessionEnded,
   sessionExpired,
+  shutdown,
   syncCaughtUp,
 } from '../../src/realtime'
 import { alice, contactRequest, conversation, lesson, message, T0 } from './support/fixtures'
@@ -695,10 +696,13 @@ describe('a reducer that throws on a send', () => {
       },
       preloadedState: loggedInState(),
       middleware: (gDM) =>
-        gDM({ serializableCheck: false, immutableCheck: false }).concat(
-          api.middleware,
-          createSocketMiddleware(socketOptions(sockets)),
-        ),
+        gDM({
+          serializableCheck: false,
+          immutableCheck: false,
+          // The send taken goes over HTTP, the socket being down: left unanswered, so that neither its failure nor its
+          // retries reach the files this worker runs next.
+          thunk: { extraArgument: { apiUrl: 'http://api.test', fetchFn: () => new Promise<Response>(() => {}) } },
+        }).concat(api.middleware, createSocketMiddleware(socketOptions(sockets))),
     })
     await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
     const thread = () => (api.endpoints.getMessages.select('c1')(store.getState()).data ?? []).map((m) => m.id)
@@ -710,6 +714,7 @@ describe('a reducer that throws on a send', () => {
     failing = false
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'x', clientId: 'k2' }))
     expect(thread()).toEqual(['m1', 'k2'])
+    store.dispatch(shutdown())
   })
 })
 
