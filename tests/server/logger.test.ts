@@ -111,7 +111,8 @@ describe('npm start (server/main.ts) logs', () => {
     const next = await spawnMain({ DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1' })
     next.child.kill('SIGTERM')
     expect(await exited(next.child)).toBe(0)
-  })
+    // Two starts, the first making a database: over 30 s under npm run test:load (load 9.6); this bound only catches a hang.
+  }, 120_000)
 
   it('refuses to start with an unknown LOG_FORMAT and says why', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
