@@ -1,4 +1,7 @@
-/** Limits both sides agree on; the server enforces them, the browser checks them before sending. */
+/**
+ * Limits both sides agree on; the server enforces them, the browser checks them before sending. A text's limit is in
+ * characters (`characterCount`).
+ */
 export const MAX_CONTENT_LENGTH = 4000
 export const MAX_CLIENT_ID_LENGTH = 100
 /** Socket.IO's `maxHttpBufferSize`: a bigger packet closes its connection. */
@@ -11,3 +14,30 @@ export const DEFAULT_MESSAGE_PAGE = 50
 export const MAX_MESSAGE_PAGE = 200
 /** The most people a `presence:snapshot` lists (the browser refuses a longer one). */
 export const MAX_PRESENCE_SNAPSHOT = 10_000
+
+/**
+ * A text's length as its limits count it: in characters, that is Unicode code points (an emoji is one, as PostgreSQL's
+ * `char_length` counts), not the UTF-16 units of JavaScript's `length`, which count it twice.
+ *
+ * @example characterCount('hé😀') // 3
+ */
+export function characterCount(text: string): number {
+  let count = 0
+  for (let i = 0; i < text.length; i++, count++) {
+    const unit = text.charCodeAt(i)
+    // A high surrogate followed by a low one is one character; a lone one counts as itself.
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) i++
+    }
+  }
+  return count
+}
+
+/**
+ * Whether `text` has more than `max` characters (`characterCount`). Counted only past `max` UTF-16 units: below, it
+ * cannot be over, and a message's check runs on every send and every event.
+ */
+export function overCharacters(text: string, max: number): boolean {
+  return text.length > max && (text.length > 2 * max || characterCount(text) > max)
+}

@@ -8,6 +8,7 @@ import {
   MAX_CONTENT_LENGTH,
   LESSON_YEARS,
   MAX_LESSON_SUBJECT_LENGTH,
+  overCharacters,
 } from './limits'
 
 // What the server accepts from clients (event payloads, HTTP bodies), in valibot: a well-kept library for untrusted
@@ -25,10 +26,13 @@ const wellFormed = v.check((s: string) => !LONE_SURROGATE.test(s), 'must not con
 // text value it reads with a TextDecoder, which drops it as a byte order mark ('\uFEFFk' came back as the clientId 'k').
 const noLeadingBom = v.check((s: string) => !s.startsWith('\uFEFF'), 'must not start with U+FEFF')
 
+/** At most `max` characters, an emoji one (`characterCount`), not JavaScript's UTF-16 `length`. */
+const maxCharacters = (max: number, message: string) => v.check((s: string) => !overCharacters(s, max), message)
+
 export const contentSchema = v.pipe(
   v.string('must be a string'),
   v.minLength(1, 'must not be empty'),
-  v.maxLength(MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`),
+  maxCharacters(MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`),
   noNul,
   wellFormed,
   noLeadingBom,
@@ -36,7 +40,7 @@ export const contentSchema = v.pipe(
 export const clientIdSchema = v.pipe(
   v.string('must be a string'),
   v.minLength(1, 'must not be empty'),
-  v.maxLength(MAX_CLIENT_ID_LENGTH, `must be at most ${MAX_CLIENT_ID_LENGTH} characters`),
+  maxCharacters(MAX_CLIENT_ID_LENGTH, `must be at most ${MAX_CLIENT_ID_LENGTH} characters`),
   noNul,
   wellFormed,
   noLeadingBom,
@@ -184,7 +188,7 @@ const trimmedText = (max: number) =>
     v.string('must be a string'),
     v.trim(),
     freeText,
-    v.maxLength(max, `must be at most ${max} characters`),
+    maxCharacters(max, `must be at most ${max} characters`),
     wellFormed,
   )
 

@@ -7,6 +7,7 @@ import {
   ephemeralEventSchemas,
   SERVER_EVENTS,
   SYNC_EVENTS,
+  overCharacters,
   syncPayloadSchema,
   serverEvents,
   type EphemeralEventName,
@@ -171,7 +172,7 @@ function tooLong(limits: Readonly<Record<string, number | undefined>>, value: un
   for (const field in limits) {
     const max = limits[field]
     const text = (value as Record<string, unknown>)[field]
-    if (max !== undefined && typeof text === 'string' && text.length > max)
+    if (max !== undefined && typeof text === 'string' && overCharacters(text, max))
       (issues ??= []).push({ path: field, message: `at most ${max} characters` })
   }
   return issues

@@ -1,4 +1,4 @@
-import { MAX_CLIENT_ID_LENGTH, MAX_CONTENT_LENGTH } from '../contract'
+import { MAX_CLIENT_ID_LENGTH, MAX_CONTENT_LENGTH, overCharacters } from '../contract'
 
 type SendPayload = { conversationId: unknown; content: unknown; clientId: unknown }
 
@@ -24,7 +24,7 @@ function addTextProblems(
   else if (typeof value !== 'string') problems.push(`${field}: must be a string`)
   else {
     if (value.length === 0) problems.push(`${field}: must not be empty`)
-    if (value.length > max) problems.push(`${field}: ${tooLong}`)
+    if (overCharacters(value, max)) problems.push(`${field}: ${tooLong}`)
     if (value.includes('\u0000')) problems.push(`${field}: must not contain NUL characters`)
     if (LONE_SURROGATE.test(value)) problems.push(`${field}: must not contain lone surrogates`)
     if (givenBack && value.charCodeAt(0) === 0xfeff) problems.push(`${field}: must not start with U+FEFF`)

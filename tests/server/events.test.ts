@@ -188,6 +188,19 @@ describe('message:send', () => {
     expect(forbidden).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } })
     expect(missing).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } })
   })
+
+  // The contract's "4,000 characters" are characters: an emoji is one (as PostgreSQL's char_length counts), not the
+  // two UTF-16 units JavaScript's `length` counts.
+  it('takes 4,000 characters, emoji counted as one each, stored and given back as sent; refuses 4,001', async () => {
+    const oneEmoji = `${'x'.repeat(3_999)}😀`
+    const allEmoji = '😀'.repeat(4_000)
+    for (const content of [oneEmoji, allEmoji]) {
+      const ack = await send(alice1, content)
+      expect(ack).toMatchObject({ ok: true, data: { content } })
+    }
+    const over = await send(alice1, `${allEmoji}x`)
+    expect(over).toEqual({ ok: false, error: { code: 'INVALID', message: 'content: must be at most 4000 characters' } })
+  })
 })
 
 describe('conversation:join and conversation:read', () => {

@@ -294,6 +294,16 @@ describe('messages', () => {
     expect(result.body).toEqual({ error: { code: 'INVALID', message: expect.stringContaining(field) } })
   })
 
+  it('POST takes content of 4,000 characters of which some are emoji (each one character, two UTF-16 units)', async () => {
+    const content = `${'x'.repeat(3_990)}${'😀'.repeat(10)}`
+    const result = await http<Message>(url, 'POST', path, {
+      token: token.alice,
+      body: { content, clientId: randomUUID() },
+    })
+    expect(result.status).toBe(201)
+    expect(result.body.content).toBe(content)
+  })
+
   it('POST is 403 for a non-participant and 404 for an unknown conversation', async () => {
     const body = { content: 'hi', clientId: randomUUID() }
     expect(

@@ -52,6 +52,23 @@ describe('Enter in the composer on a draft over the length limit', () => {
   })
 })
 
+describe('the composer counts characters as the contract does: an emoji is one', () => {
+  test('4,000 characters, one an emoji, are sent; 4,001 emoji are said to be 4,001', async () => {
+    const { store, sockets, composer } = await threadWithFocusedComposer(page)
+    const polite = politeSaid()
+    const content = `${'x'.repeat(MAX_CONTENT_LENGTH - 1)}😀`
+    type(composer, content)
+    await pressEnter(composer)
+    await eventually(() => expect(sockets.last.sent('message:send')).toHaveLength(1))
+    expect(sockets.last.sent('message:send')[0]!.args[0]).toMatchObject({ content })
+    expect(polite).not.toContain(expect.stringContaining('too long'))
+
+    type(composer, '😀'.repeat(MAX_CONTENT_LENGTH + 1))
+    await eventually(() => expect(polite).toContain('4,001 / 4,000 characters: too long'))
+    store.dispose()
+  })
+})
+
 describe('Enter in the composer on a blank draft', () => {
   test('says there is nothing to send, once for each press, as for a draft over the limit', async () => {
     const { store, sockets, composer } = await threadWithFocusedComposer(page)

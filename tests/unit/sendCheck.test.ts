@@ -12,6 +12,10 @@ const payloads: [name: string, payload: Record<string, unknown>][] = [
   ['empty content', { ...ok, content: '' }],
   ['content with NUL', { ...ok, content: 'a\u0000b' }],
   ['content of astral characters at its limit (UTF-16 units)', { ...ok, content: '😀'.repeat(MAX_CONTENT_LENGTH / 2) }],
+  ['content of 4,000 characters, one an emoji (4,001 UTF-16 units)', { ...ok, content: `${'x'.repeat(3999)}😀` }],
+  ['content of 4,000 emoji', { ...ok, content: '😀'.repeat(MAX_CONTENT_LENGTH) }],
+  ['content of 4,001 emoji', { ...ok, content: '😀'.repeat(MAX_CONTENT_LENGTH + 1) }],
+  ['clientId of 100 characters, one an emoji', { ...ok, clientId: `${'k'.repeat(99)}😀` }],
   ['content a number', { ...ok, content: 5 }],
   ['content missing', { conversationId: 'c1', clientId: 'k1' }],
   ['clientId at its limit', { ...ok, clientId: 'k'.repeat(MAX_CLIENT_ID_LENGTH) }],
@@ -43,6 +47,13 @@ describe("sendMessageProblem agrees with the server's sendMessageSchema, wording
     const schema = parseRequest(sendMessageSchema, payload)
     const problem = sendMessageProblem(payload as Parameters<typeof sendMessageProblem>[0])
     expect(problem).toBe(schema.ok ? null : describeIssues(schema.issues))
+  })
+
+  test('counts characters as the contract does: an emoji is one', () => {
+    expect(sendMessageProblem({ ...ok, content: '😀'.repeat(MAX_CONTENT_LENGTH) })).toBeNull()
+    expect(sendMessageProblem({ ...ok, content: '😀'.repeat(MAX_CONTENT_LENGTH + 1) })).toBe(
+      `content: must be at most ${MAX_CONTENT_LENGTH} characters`,
+    )
   })
 
   test('the wording names the field and the rule', () => {

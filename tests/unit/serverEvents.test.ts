@@ -54,6 +54,18 @@ describe('serverEventAction reads the table', () => {
     })
   })
 
+  // The server takes 4,000 characters, an emoji one each: refused here, such a message would be lost to its reader.
+  test('a message of 4,000 characters some of which are emoji is taken; 4,001 are not', () => {
+    const content = '😀'.repeat(4000)
+    expect(serverEventAction('message:new', { ...valid, content })).toMatchObject({
+      type: 'socket/message:new',
+      payload: { content },
+    })
+    expect(serverEventAction('message:new', { ...valid, content: `${content}x` })).toMatchObject({
+      type: 'socket/eventRejected',
+    })
+  })
+
   test('a lesson subject over its limit too', () => {
     const lesson = {
       id: 'l1',

@@ -19,7 +19,7 @@ import { useAnnounce } from '../../app/Announcer'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
-import { freeTextProblem, MAX_CONTENT_LENGTH, type Message } from '../../contract'
+import { characterCount, freeTextProblem, MAX_CONTENT_LENGTH, type Message } from '../../contract'
 import { useDates, useT } from '../../i18n'
 import {
   discardMessage,
@@ -465,7 +465,9 @@ function Composer({
   // Characters nobody sees (U+200B, a Hangul filler) alone are as blank as spaces: sent, both sides would see an empty
   // bubble.
   const nothing = freeTextProblem(content) === 'empty'
-  const tooLong = content.length > MAX_CONTENT_LENGTH
+  // In characters, as the server counts them: an emoji is one.
+  const length = characterCount(content)
+  const tooLong = length > MAX_CONTENT_LENGTH
   // What the server refuses beside the length, both invisible and pasted in with the text (a terminal's output keeps
   // its NULs in a textarea): sent, it would fail at once, the draft gone, with a Retry that fails the same way.
   const unsendable = content.includes('\u0000') || LONE_SURROGATE.test(content)
@@ -474,10 +476,9 @@ function Composer({
   const announce = useAnnounce()
   const saidTooLong = useRef(tooLong)
   useEffect(() => {
-    if (tooLong && !saidTooLong.current)
-      announce(t('thread.tooLong', { length: content.length, max: MAX_CONTENT_LENGTH }))
+    if (tooLong && !saidTooLong.current) announce(t('thread.tooLong', { length, max: MAX_CONTENT_LENGTH }))
     saidTooLong.current = tooLong
-  }, [tooLong, content.length, announce, t])
+  }, [tooLong, length, announce, t])
   const saidUnsendable = useRef(unsendable)
   useEffect(() => {
     if (unsendable && !saidUnsendable.current) announce(t('thread.unsendable'))
@@ -511,7 +512,7 @@ function Composer({
     }
     if (tooLong) {
       // Said again though nothing changed since it went over: pressed, Send did nothing, and focus stays where it was.
-      announce(t('thread.tooLong', { length: content.length, max: MAX_CONTENT_LENGTH }), 'assertive')
+      announce(t('thread.tooLong', { length, max: MAX_CONTENT_LENGTH }), 'assertive')
       return
     }
     if (unsendable) {
@@ -572,7 +573,7 @@ function Composer({
       </button>
       <p id={`${id}-hint`} className={`composer-hint${tooLong || unsendable || blank ? ' form-error' : ''}`}>
         {tooLong
-          ? t('thread.tooLong', { length: content.length, max: MAX_CONTENT_LENGTH })
+          ? t('thread.tooLong', { length, max: MAX_CONTENT_LENGTH })
           : unsendable
             ? t('thread.unsendable')
             : blank
