@@ -136,6 +136,9 @@ export class PresenceTracker {
     () => this.options.logger.info('presence sweep works again'),
   )
 
+  /** Live sockets whose connect sent no snapshot (a read failed): the sweep sends them one. */
+  private readonly owed = new Set<TalemySocket>()
+
   private readonly noteFailures = failureStreak(
     (error) => this.options.logger.warn({ err: error }, 'noting users seen failed'),
     () => this.options.logger.info('noting users seen works again'),
@@ -170,8 +173,20 @@ export class PresenceTracker {
     return new Map(states.map((state) => [state.userId, state]))
   }
 
-  /** A socket is live: its user comes online (told to their contacts) if they were not, and it gets the snapshot. */
+  /**
+   * A socket is live: its user comes online (told to their contacts) if they were not, and it gets the snapshot. When a
+   * read fails the sweep sends the snapshot once it can: a browser connected again shows nobody's presence until then.
+   */
   async connected(socket: TalemySocket): Promise<void> {
+    try {
+      await this.connecting(socket)
+    } catch (error) {
+      if (socket.connected) this.owed.add(socket)
+      throw error
+    }
+  }
+
+  private async connecting(socket: TalemySocket): Promise<void> {
     // Gone before its replay ended (its session revoked during the handshake, or a drop): its disconnect has been
     // handled already, so marking its user online now would show them online to their contacts until the sweep.
     if (!socket.connected) return
@@ -292,6 +307,7 @@ export class PresenceTracker {
         this.notedAt = performance.now()
       }
       await this.reassertLocal()
+      await this.sendOwed()
       this.failures.succeeded()
     } catch (error) {
       this.failures.failed(error)
@@ -377,6 +393,19 @@ export class PresenceTracker {
         await this.options.store.markOffline(userId)
         throw error
       }
+    }
+  }
+
+  /** The snapshots that connects could not send, to the sockets still there; kept for the next sweep should one fail. */
+  private async sendOwed(): Promise<void> {
+    if (this.owed.size === 0) return
+    const sockets = [...this.owed].filter((socket) => socket.connected)
+    this.owed.clear()
+    try {
+      await this.resendSnapshots(sockets)
+    } catch (error) {
+      for (const socket of sockets) if (socket.connected) this.owed.add(socket)
+      throw error
     }
   }
 

@@ -340,6 +340,57 @@ describe('a connect whose reads fail (its parts faked)', () => {
     await tracker.sweep()
     expect(onlineTold()).toEqual([{ users: ['alice'], online: true }])
   })
+
+  // A browser connected again shows nobody's presence until its socket's snapshot (what it knew may have changed while
+  // it was away): without one, every presence label stayed hidden for as long as that socket lived.
+  it('sends the socket its snapshot at a later sweep, once the reads work again', async () => {
+    let membersDown = true
+    const { tracker } = trackerFailing({
+      db: { query: async () => [{ id: 'alice', last_seen_at: null }] } as never,
+      members: fakeMembers(async () => {
+        if (membersDown) throw new Error('Query read timeout')
+        return ['alice']
+      }),
+      socketCount: () => 1,
+      localUsers: () => ['bob'],
+    })
+    const received: { event: string; payload: unknown }[] = []
+    const socket = {
+      data: { userId: 'bob' },
+      connected: true,
+      emit: (event: string, payload: unknown) => received.push({ event, payload }),
+    }
+    await expect(tracker.connected(socket as never)).rejects.toThrow('Query read timeout')
+    await tracker.sweep()
+    expect(received).toEqual([])
+    membersDown = false
+    await tracker.sweep()
+    expect(received).toEqual([
+      { event: 'presence:snapshot', payload: { users: [{ userId: 'alice', online: false, lastSeenAt: null }] } },
+    ])
+    // Once: the next sweep owes it nothing.
+    await tracker.sweep()
+    expect(received).toHaveLength(1)
+  })
+
+  it('owes nothing to a socket that has gone meanwhile', async () => {
+    let membersDown = true
+    const { tracker } = trackerFailing({
+      db: { query: async () => [{ id: 'alice', last_seen_at: null }] } as never,
+      members: fakeMembers(async () => {
+        if (membersDown) throw new Error('Query read timeout')
+        return ['alice']
+      }),
+      socketCount: () => 0,
+    })
+    const received: string[] = []
+    const socket = { data: { userId: 'bob' }, connected: true, emit: (event: string) => received.push(event) }
+    await expect(tracker.connected(socket as never)).rejects.toThrow('Query read timeout')
+    socket.connected = false
+    membersDown = false
+    await tracker.sweep()
+    expect(received).toEqual([])
+  })
 })
 
 // The sweep marks a user offline in the store before it writes when they were last seen and reads whom to tell. A write
