@@ -136,7 +136,7 @@ export class PresenceTracker {
     () => this.options.logger.info('presence sweep works again'),
   )
 
-  /** Live sockets whose connect sent no snapshot (a read failed): the sweep sends them one. */
+  /** Live sockets owed a snapshot (their connect's, or one sent again, failed on a read): the sweep sends them one. */
   private readonly owed = new Set<TalemySocket>()
 
   private readonly noteFailures = failureStreak(
@@ -220,7 +220,10 @@ export class PresenceTracker {
     return this.statesOf(contacts.slice(0, MAX_PRESENCE_SNAPSHOT))
   }
 
-  /** Sends each of `sockets` a fresh `presence:snapshot` (changes told meanwhile may have been lost on the way). */
+  /**
+   * Sends each of `sockets` a fresh `presence:snapshot` (changes told meanwhile may have been lost on the way). Those it
+   * could not send to (a read failed) get theirs from the sweep once it can: a lost "offline" would otherwise stand.
+   */
   async resendSnapshots(sockets: Iterable<TalemySocket>): Promise<void> {
     const byUser = new Map<Id, TalemySocket[]>()
     for (const socket of sockets) {
@@ -229,8 +232,14 @@ export class PresenceTracker {
       else byUser.set(socket.data.userId, [socket])
     }
     for (const [userId, list] of byUser) {
-      const users = await this.snapshotOf(await this.contactsOf(userId))
-      for (const socket of list) this.options.notices.toSocket(socket, 'presence:snapshot', { users })
+      try {
+        const users = await this.snapshotOf(await this.contactsOf(userId))
+        for (const socket of list) this.options.notices.toSocket(socket, 'presence:snapshot', { users })
+        byUser.delete(userId)
+      } catch (error) {
+        for (const rest of byUser.values()) for (const socket of rest) if (socket.connected) this.owed.add(socket)
+        throw error
+      }
     }
   }
 
@@ -396,17 +405,12 @@ export class PresenceTracker {
     }
   }
 
-  /** The snapshots that connects could not send, to the sockets still there; kept for the next sweep should one fail. */
+  /** The snapshots that could not be sent, to the sockets still there (those it cannot send stay owed). */
   private async sendOwed(): Promise<void> {
     if (this.owed.size === 0) return
     const sockets = [...this.owed].filter((socket) => socket.connected)
     this.owed.clear()
-    try {
-      await this.resendSnapshots(sockets)
-    } catch (error) {
-      for (const socket of sockets) if (socket.connected) this.owed.add(socket)
-      throw error
-    }
+    await this.resendSnapshots(sockets)
   }
 
   private tell(contacts: readonly Id[], state: PresenceState): void {

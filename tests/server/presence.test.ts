@@ -393,6 +393,37 @@ describe('a connect whose reads fail (its parts faked)', () => {
   })
 })
 
+// Snapshots sent again after notifications between nodes were lost: a change lost then (someone gone offline) would
+// otherwise stay the browser's last word on them for as long as its socket lived.
+describe('snapshots sent again whose reads fail (its parts faked)', () => {
+  it('go at a later sweep, once the reads work again', async () => {
+    let membersDown = true
+    const { tracker } = trackerFailing({
+      db: { query: async () => [{ id: 'alice', last_seen_at: '2026-12-05T10:00:00.000Z' }] } as never,
+      members: fakeMembers(async () => {
+        if (membersDown) throw new Error('Query read timeout')
+        return ['alice']
+      }),
+      socketCount: () => 1,
+    })
+    const received: { event: string; payload: unknown }[] = []
+    const socket = {
+      data: { userId: 'bob' },
+      connected: true,
+      emit: (event: string, payload: unknown) => received.push({ event, payload }),
+    }
+    await expect(tracker.resendSnapshots([socket as never])).rejects.toThrow('Query read timeout')
+    membersDown = false
+    await tracker.sweep()
+    expect(received).toEqual([
+      {
+        event: 'presence:snapshot',
+        payload: { users: [{ userId: 'alice', online: false, lastSeenAt: '2026-12-05T10:00:00.000Z' }] },
+      },
+    ])
+  })
+})
+
 // The sweep marks a user offline in the store before it writes when they were last seen and reads whom to tell. A write
 // or read that fails there (the database timing out once) must not leave them offline in the store with nobody told:
 // no later sweep looks at a user the store has offline, and their contacts would see them online for good.
