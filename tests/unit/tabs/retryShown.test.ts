@@ -15,14 +15,29 @@ function show(tab: Tab) {
   tab.triggers.fire('visible')
 }
 
-test('a follower shown while the holder waits out its reconnect backoff: the holder tries again at once', async () => {
+/**
+ * Two connected tabs of one browser whose backoff is long (20–30 s), the holder hidden (and the follower too, when
+ * `followerHidden`), and `attempts()`: how many times the holder's sockets tried to connect.
+ */
+async function twoTabs(followerHidden: boolean) {
   const b = aBrowser({ backoff: { baseMs: 20_000, capMs: 30_000 } })
   const [holder, follower] = (await connectedTabs(b, ['t1', 't2'])) as [Tab, Tab]
   holder.visibility.set(false)
-  follower.visibility.set(false)
+  if (followerHidden) follower.visibility.set(false)
   await settle(HEARTBEAT_MS)
   const attempts = () => holder.own.reduce((n, s) => n + s.connectCalls, 0)
-  const before = attempts()
+  return { b, holder, follower, attempts, before: attempts() }
+}
+
+/** The server answers the holder's latest try: `tab` is connected again. */
+async function servedAgain(holder: Tab, tab: Tab) {
+  serve(holder.own.at(-1)!, 'sock-2', 3)
+  await settle(HEARTBEAT_MS)
+  expect(tab.conn()).toMatchObject({ status: 'connected' })
+}
+
+test('a follower shown while the holder waits out its reconnect backoff: the holder tries again at once', async () => {
+  const { holder, follower, attempts, before } = await twoTabs(true)
   // The server goes away for a moment: the holder's socket drops, and the holder waits out its backoff.
   holder.own[0]!.serverDrop()
   await settle(HEARTBEAT_MS)
@@ -32,19 +47,11 @@ test('a follower shown while the holder waits out its reconnect backoff: the hol
   show(follower)
   await settle(HEARTBEAT_MS)
   expect(attempts()).toBe(before + 1)
-  serve(holder.own.at(-1)!, 'sock-2', 3)
-  await settle(HEARTBEAT_MS)
-  expect(follower.conn().status).toBe('connected')
+  await servedAgain(holder, follower)
 })
 
 test('a follower shown while it already asks the holder for the socket (its own wait over): the holder tries at once', async () => {
-  const b = aBrowser({ backoff: { baseMs: 20_000, capMs: 30_000 } })
-  const [holder, follower] = (await connectedTabs(b, ['t1', 't2'])) as [Tab, Tab]
-  holder.visibility.set(false)
-  follower.visibility.set(false)
-  await settle(HEARTBEAT_MS)
-  const attempts = () => holder.own.reduce((n, s) => n + s.connectCalls, 0)
-  const before = attempts()
+  const { holder, follower, attempts, before } = await twoTabs(true)
   holder.own[0]!.serverDrop()
   // Both waits end (the same draw): the holder's attempt finds no server, the hidden follower asks for the socket.
   await settle(15_000)
@@ -56,18 +63,11 @@ test('a follower shown while it already asks the holder for the socket (its own 
   show(follower)
   await settle(HEARTBEAT_MS)
   expect(attempts()).toBe(waiting + 1)
-  serve(holder.own.at(-1)!, 'sock-2', 3)
-  await settle(HEARTBEAT_MS)
-  expect(follower.conn().status).toBe('connected')
+  await servedAgain(holder, follower)
 })
 
 test('a tab opened (or a follower reloaded) while the holder waits out its reconnect backoff: the holder tries at once', async () => {
-  const b = aBrowser({ backoff: { baseMs: 20_000, capMs: 30_000 } })
-  const [holder, follower] = (await connectedTabs(b, ['t1', 't2'])) as [Tab, Tab]
-  holder.visibility.set(false)
-  await settle(HEARTBEAT_MS)
-  const attempts = () => holder.own.reduce((n, s) => n + s.connectCalls, 0)
-  const before = attempts()
+  const { b, holder, follower, attempts, before } = await twoTabs(false)
   holder.own[0]!.serverDrop()
   await settle(HEARTBEAT_MS)
   expect([attempts(), follower.conn().status]).toEqual([before, 'reconnecting'])
@@ -79,18 +79,12 @@ test('a tab opened (or a follower reloaded) while the holder waits out its recon
   reloaded.store.dispatch(connect())
   await settle(HEARTBEAT_MS)
   expect(attempts()).toBe(before + 1)
-  serve(holder.own.at(-1)!, 'sock-2', 3)
-  await settle(HEARTBEAT_MS)
-  expect(reloaded.conn()).toMatchObject({ status: 'connected', role: 'follower' })
+  await servedAgain(holder, reloaded)
+  expect(reloaded.conn().role).toBe('follower')
 })
 
 test('a follower hidden after the drop and shown again before its own wait ends: the holder tries at once', async () => {
-  const b = aBrowser({ backoff: { baseMs: 20_000, capMs: 30_000 } })
-  const [holder, follower] = (await connectedTabs(b, ['t1', 't2'])) as [Tab, Tab]
-  holder.visibility.set(false)
-  await settle(HEARTBEAT_MS)
-  const attempts = () => holder.own.reduce((n, s) => n + s.connectCalls, 0)
-  const before = attempts()
+  const { holder, follower, attempts, before } = await twoTabs(false)
   holder.own[0]!.serverDrop()
   await settle(HEARTBEAT_MS)
   // The user leaves the page that says "reconnecting…" and comes back to it a few seconds later.
