@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
+import { TUTOR_CARD_CHANGES } from './support/cardChanges'
 import { eventually } from './support/eventually'
 import { alice, bob, contactRequest, conversation, lesson, message } from '../unit/support/fixtures'
 import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type, tutorChosen } from './support/page'
@@ -116,17 +117,7 @@ describe.each([
   })
 })
 
-describe.each([
-  ['a lesson confirmed by its tutor', '#/lessons', 'lesson', '/api/lessons', lesson('l1'), 'Confirm'],
-  [
-    'a request accepted by its tutor',
-    '#/contact-requests',
-    'contact-request',
-    '/api/contact-requests',
-    contactRequest('r1'),
-    'Accept',
-  ],
-] as const)('%s while the connection was down', (_case, hash, testId, list, item, press) => {
+describe.each(TUTOR_CARD_CHANGES)('%s while the connection was down', (_case, hash, testId, list, item, press) => {
   test('its "Could not reach the server" goes once the connection is back, as the forms’ does', async () => {
     window.history.replaceState(null, '', hash)
     let reachable = true

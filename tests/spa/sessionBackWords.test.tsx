@@ -3,8 +3,9 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { loggedIn } from '../../src/app/authSlice'
 import { selectConnection } from '../../src/realtime'
+import { TUTOR_CARD_CHANGES } from './support/cardChanges'
 import { eventually } from './support/eventually'
-import { alice, bob, contactRequest, lesson } from '../unit/support/fixtures'
+import { alice, bob } from '../unit/support/fixtures'
 import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type, tutorChosen } from './support/page'
 
 // A change pressed once the session had ended is refused with "Your session has ended. Log in again.", rightly. The
@@ -14,17 +15,7 @@ import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type,
 const page = pagePerTest('#/lessons')
 const tutor = { ...bob, role: 'tutor' as const }
 
-describe.each([
-  ['a lesson confirmed by its tutor', '#/lessons', 'lesson', '/api/lessons', lesson('l1'), 'Confirm'],
-  [
-    'a request accepted by its tutor',
-    '#/contact-requests',
-    'contact-request',
-    '/api/contact-requests',
-    contactRequest('r1'),
-    'Accept',
-  ],
-] as const)('%s once the session had ended', (_case, hash, testId, list, item, press) => {
+describe.each(TUTOR_CARD_CHANGES)('%s once the session had ended', (_case, hash, testId, list, item, press) => {
   test('its "Your session has ended" goes once a login in another tab brings this one back', async () => {
     window.history.replaceState(null, '', hash)
     const api = apiRoutes(async (method, path, request) => {
