@@ -73,6 +73,27 @@ function trackerFailing(
   return { tracker, told, onlineTold: () => told.map(({ users, state }) => ({ users, online: state.online })) }
 }
 
+/** Contacts whose read fails ('Query read timeout', the database timing out) until `up()`; Bob's is Alice then. */
+function membersDownUntilUp() {
+  let down = true
+  const members = fakeMembers(async () => {
+    if (down) throw new Error('Query read timeout')
+    return ['alice']
+  })
+  return { members, up: () => void (down = false) }
+}
+
+/** A live socket of Bob's (its parts faked), and every event it is sent. */
+function bobsSocket() {
+  const received: { event: string; payload: unknown }[] = []
+  const socket = {
+    data: { userId: 'bob' },
+    connected: true,
+    emit: (event: string, payload: unknown) => received.push({ event, payload }),
+  }
+  return { socket, received }
+}
+
 /**
  * A socket whose listener is in place before the handshake (the snapshot follows it at once), with every event it
  * receives: the tests pick the presence ones by name.
@@ -323,20 +344,17 @@ describe('the sweep against a reconnect (its parts faked: the order of what it a
 // reassertion would ever tell them, and the contacts would see the user offline for as long as they stay connected.
 describe('a connect whose reads fail (its parts faked)', () => {
   it('leaves the user to be told online by the next sweep, not online in the store with nobody told', async () => {
-    let membersDown = true
+    const contacts = membersDownUntilUp()
     const { tracker, onlineTold } = trackerFailing({
       db: { query: async () => [{ id: 'bob', last_seen_at: null }] } as never,
-      members: fakeMembers(async () => {
-        if (membersDown) throw new Error('Query read timeout')
-        return ['alice']
-      }),
+      members: contacts.members,
       socketCount: () => 1,
       localUsers: () => ['bob'],
     })
     await expect(tracker.connected({ data: { userId: 'bob' }, connected: true, emit() {} } as never)).rejects.toThrow(
       'Query read timeout',
     )
-    membersDown = false
+    contacts.up()
     await tracker.sweep()
     expect(onlineTold()).toEqual([{ users: ['alice'], online: true }])
   })
@@ -344,26 +362,18 @@ describe('a connect whose reads fail (its parts faked)', () => {
   // A browser connected again shows nobody's presence until its socket's snapshot (what it knew may have changed while
   // it was away): without one, every presence label stayed hidden for as long as that socket lived.
   it('sends the socket its snapshot at a later sweep, once the reads work again', async () => {
-    let membersDown = true
+    const contacts = membersDownUntilUp()
     const { tracker } = trackerFailing({
       db: { query: async () => [{ id: 'alice', last_seen_at: null }] } as never,
-      members: fakeMembers(async () => {
-        if (membersDown) throw new Error('Query read timeout')
-        return ['alice']
-      }),
+      members: contacts.members,
       socketCount: () => 1,
       localUsers: () => ['bob'],
     })
-    const received: { event: string; payload: unknown }[] = []
-    const socket = {
-      data: { userId: 'bob' },
-      connected: true,
-      emit: (event: string, payload: unknown) => received.push({ event, payload }),
-    }
+    const { socket, received } = bobsSocket()
     await expect(tracker.connected(socket as never)).rejects.toThrow('Query read timeout')
     await tracker.sweep()
     expect(received).toEqual([])
-    membersDown = false
+    contacts.up()
     await tracker.sweep()
     expect(received).toEqual([
       { event: 'presence:snapshot', payload: { users: [{ userId: 'alice', online: false, lastSeenAt: null }] } },
@@ -374,20 +384,16 @@ describe('a connect whose reads fail (its parts faked)', () => {
   })
 
   it('owes nothing to a socket that has gone meanwhile', async () => {
-    let membersDown = true
+    const contacts = membersDownUntilUp()
     const { tracker } = trackerFailing({
       db: { query: async () => [{ id: 'alice', last_seen_at: null }] } as never,
-      members: fakeMembers(async () => {
-        if (membersDown) throw new Error('Query read timeout')
-        return ['alice']
-      }),
+      members: contacts.members,
       socketCount: () => 0,
     })
-    const received: string[] = []
-    const socket = { data: { userId: 'bob' }, connected: true, emit: (event: string) => received.push(event) }
+    const { socket, received } = bobsSocket()
     await expect(tracker.connected(socket as never)).rejects.toThrow('Query read timeout')
     socket.connected = false
-    membersDown = false
+    contacts.up()
     await tracker.sweep()
     expect(received).toEqual([])
   })
@@ -397,23 +403,15 @@ describe('a connect whose reads fail (its parts faked)', () => {
 // otherwise stay the browser's last word on them for as long as its socket lived.
 describe('snapshots sent again whose reads fail (its parts faked)', () => {
   it('go at a later sweep, once the reads work again', async () => {
-    let membersDown = true
+    const contacts = membersDownUntilUp()
     const { tracker } = trackerFailing({
       db: { query: async () => [{ id: 'alice', last_seen_at: '2026-12-05T10:00:00.000Z' }] } as never,
-      members: fakeMembers(async () => {
-        if (membersDown) throw new Error('Query read timeout')
-        return ['alice']
-      }),
+      members: contacts.members,
       socketCount: () => 1,
     })
-    const received: { event: string; payload: unknown }[] = []
-    const socket = {
-      data: { userId: 'bob' },
-      connected: true,
-      emit: (event: string, payload: unknown) => received.push({ event, payload }),
-    }
+    const { socket, received } = bobsSocket()
     await expect(tracker.resendSnapshots([socket as never])).rejects.toThrow('Query read timeout')
-    membersDown = false
+    contacts.up()
     await tracker.sweep()
     expect(received).toEqual([
       {
