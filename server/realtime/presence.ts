@@ -395,6 +395,8 @@ export class PresenceTracker {
     for (const [i, userId] of local.entries()) {
       if (online[i] || !(await this.options.store.markOnline(userId))) continue
       try {
+        // As at a connect, noted before anyone is told: a crash after the word "online" leaves this as their last seen.
+        if (this.options.notesSeen) await this.noteSeen([userId], this.options.now())
         const [[state], contacts] = await Promise.all([this.statesOf([userId]), this.contactsOf(userId)])
         this.tell(contacts, { ...state!, online: true })
       } catch (error) {

@@ -359,6 +359,33 @@ describe('a connect whose reads fail (its parts faked)', () => {
     expect(onlineTold()).toEqual([{ users: ['alice'], online: true }])
   })
 
+  // Online is told only once it is noted as when the user was last seen (as a connect does): every node killed right
+  // after the word, the node that comes back has that to give as their lastSeenAt, not null (npm run test:load,
+  // tests/cluster/lastSeenAfterCrash.test.ts: 'expected NaN to be greater than or equal to …').
+  it('the sweep that tells them online has noted them seen first', async () => {
+    const contacts = membersDownUntilUp()
+    const happened: string[] = []
+    const { tracker } = trackerFailing({
+      db: {
+        query: async (sql: string, params?: unknown[]) => {
+          if (sql.includes('insert into presence_seen')) happened.push(`noted ${(params![0] as string[]).join()}`)
+          return [{ id: 'bob', last_seen_at: null }]
+        },
+      } as never,
+      members: contacts.members,
+      socketCount: () => 1,
+      localUsers: () => ['bob'],
+      notesSeen: true,
+      notices: fakeNotices((_users, _event, state) => happened.push(`told ${(state as { online: boolean }).online}`)),
+    })
+    await expect(tracker.connected({ data: { userId: 'bob' }, connected: true, emit() {} } as never)).rejects.toThrow(
+      'Query read timeout',
+    )
+    contacts.up()
+    await tracker.sweep()
+    expect(happened.slice(happened.indexOf('told true') - 1)).toEqual(['noted bob', 'told true'])
+  })
+
   // A browser connected again shows nobody's presence until its socket's snapshot (what it knew may have changed while
   // it was away): without one, every presence label stayed hidden for as long as that socket lived.
   it('sends the socket its snapshot at a later sweep, once the reads work again', async () => {
