@@ -135,6 +135,9 @@ export function Thread({
   // Scrolling: start at the newest; follow new messages when the reader is near the bottom or sent them; keep the
   // view still when older messages are put above.
   const scroller = useRef<HTMLDivElement>(null)
+  // Where Retry and Discard leave focus as their buttons go: the composer, or the messages when the thread cannot be
+  // read (no composer then, its failed messages still shown).
+  const focusOnFrom = useCallback(() => (composerRef.current ?? scroller.current)?.focus(), [])
   const nearBottom = useRef(true)
   const lastId = useRef<string | null>(null)
   const lastKey = useRef<string | null>(null)
@@ -294,7 +297,7 @@ export function Thread({
               mine={m.senderId === me?.id}
               sender={people.nameOf(m.senderId)}
               seen={m.id === seenId}
-              composer={composerRef}
+              focusOnFrom={focusOnFrom}
             />
           ))}
           {waiting.map((m) => (
@@ -304,7 +307,7 @@ export function Thread({
               mine
               sender={people.nameOf(m.senderId)}
               seen={false}
-              composer={composerRef}
+              focusOnFrom={focusOnFrom}
             />
           ))}
         </ol>
@@ -346,13 +349,13 @@ function MessageItem({
   mine,
   sender,
   seen,
-  composer,
+  focusOnFrom,
 }: {
   message: ThreadMessage
   mine: boolean
   sender: string
   seen: boolean
-  composer: RefObject<HTMLTextAreaElement | null>
+  focusOnFrom: () => void
 }) {
   const t = useT()
   const dates = useDates()
@@ -362,7 +365,7 @@ function MessageItem({
   // Retry and Discard remove the buttons that had focus: the composer is where the keyboard user goes on from.
   const act = (action: ReturnType<typeof retryMessage> | ReturnType<typeof discardMessage>) => {
     dispatch(action)
-    composer.current?.focus()
+    focusOnFrom()
   }
   // The buttons also go when the message is settled in another tab (discarded there, or retried and sent): a removed
   // focused element leaves focus on <body>. The ref's cleanup runs while React removes the button, before it leaves the
@@ -371,10 +374,10 @@ function MessageItem({
     (el) => {
       if (!el) return
       return () => {
-        if (el === document.activeElement) composer.current?.focus()
+        if (el === document.activeElement) focusOnFrom()
       }
     },
-    [composer],
+    [focusOnFrom],
   )
   return (
     <li
