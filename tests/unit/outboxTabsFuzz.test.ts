@@ -14,6 +14,8 @@ import {
   type CreateSocket,
   type DrainLock,
 } from '../../src/realtime'
+import { drainLockOver } from '../../src/realtime/drainLock'
+import { createMemoryTabLock } from '../../src/realtime/tabs/tabLock'
 import type { Timers } from '../../src/realtime/timers'
 import { FakeSocket } from './support/fakeSocket'
 import { expectStoredAsWritten, fuzzMessageServer, turns, withFuzzClock } from './support/fuzzMessageServer'
@@ -21,8 +23,9 @@ import { alice } from './support/fixtures'
 import { json } from './support/responses'
 import { seededRandom } from './tabs/support/virtualTime'
 
-// Several tabs of one user (one storage, one drain lock: a queued lock, or each tab's lease over the storage), each a
-// socket of its own (no tabs option), over seeded random orderings of what can happen around their shared outbox: a
+// Several tabs of one user (one storage, one drain lock: a queued lock granted at once, Web Locks granted a microtask
+// later as browsers do, or each tab's lease over the storage), each a socket of its own (no tabs option), over seeded
+// random orderings of what can happen around their shared outbox: a
 // tab writes in one of two conversations, the server answers a send (stored; RATE_LIMITED with retryAfterMs; or
 // INTERNAL, stored or not, whose backoff lets the lock go to the other tabs meanwhile), an answer is lost (the send
 // times out and goes again; the server may or may not have stored it), time passes, a tab's socket drops or comes
@@ -100,7 +103,8 @@ class ModelSocket extends FakeSocket {
   }
 }
 
-async function run(seed: number, lease: boolean) {
+async function run(seed: number, kind: LockKind) {
+  const lease = kind === 'lease'
   const next = seededRandom(seed)
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!
   const log: string[] = []
@@ -123,6 +127,8 @@ async function run(seed: number, lease: boolean) {
 
   // --- The tabs. ---------------------------------------------------------------------------------------------------
   const queuedLock = createMemoryLock()
+  /** Web Locks as browsers grant them: asynchronously, a crashed tab's grants released. */
+  const webLocks = createMemoryTabLock()
   /** The lease's polls for a lease held by another tab (≤ 1 s), run before each write (see the note at the top). */
   const polls = new Set<{ fn: () => void; handle: unknown }>()
   const pollTimers: Timers = {
@@ -186,7 +192,11 @@ async function run(seed: number, lease: boolean) {
       socket: () => sockets.at(-1)!,
       store: undefined as unknown as ReturnType<typeof makeStore>,
     }
-    const lock = lease ? createLeaseLock(storage, { owner: `t${i}`, timers: pollTimers }) : queuedLock
+    const lock = lease
+      ? createLeaseLock(storage, { owner: `t${i}`, timers: pollTimers })
+      : kind === 'webLocks'
+        ? drainLockOver(webLocks.tab(`t${i}`))
+        : queuedLock
     t.store = makeStore({
       apiUrl: 'http://api.test',
       fetchFn,
@@ -269,7 +279,7 @@ async function run(seed: number, lease: boolean) {
   const written: { clientId: string; conversationId: string }[] = []
   const context = () =>
     [
-      `seed ${seed} (${lease ? 'lease' : 'queued lock'}, ${tabCount} tabs)`,
+      `seed ${seed} (${kind}, ${tabCount} tabs)`,
       ...log,
       `written ${written.map((w) => `${w.clientId}@${w.conversationId}`).join(' ')}`,
       `stored  ${storedOrder.map((m) => `${m.clientId}@${m.conversationId}`).join(' ')}`,
@@ -309,6 +319,7 @@ async function run(seed: number, lease: boolean) {
       if (open().length > 1 && closable.length > 0) {
         const t = pick(closable)
         t.store.dispatch(shutdown())
+        webLocks.closeTab(`t${t.i}`)
         t.closed = true
         log.push(`t${t.i} closes`)
       }
@@ -342,19 +353,23 @@ async function run(seed: number, lease: boolean) {
     context(),
   ).toEqual(tabs.map(() => 0))
   if (lease) expect(storage.getItem(`talemy.lock.${lockName}`), context()).toBeNull()
+  else if (kind === 'webLocks') expect(webLocks.holder(lockName), context()).toBeNull()
   else expect(queuedLock.holder(lockName), context()).toBeNull()
   for (const t of open()) t.store.dispatch(shutdown())
 }
+
+type LockKind = 'queued' | 'webLocks' | 'lease'
 
 const seeds = Array.from({ length: SEEDS }, (_, i) => i + 1)
 
 describe('tabs of one user sharing the outbox, over random orderings of writes, answers, losses, drops and closes', () => {
   describe.each([
-    { lockKind: 'a queued lock', lease: false },
-    { lockKind: 'the storage lease', lease: true },
-  ])('$lockKind', ({ lease }) => {
+    { lockKind: 'a queued lock', kind: 'queued' },
+    { lockKind: 'Web Locks, granted asynchronously', kind: 'webLocks' },
+    { lockKind: 'the storage lease', kind: 'lease' },
+  ] as const)('$lockKind', ({ kind }) => {
     test.each(seeds)('seed %i: each message stored once, in the order written, nothing left', async (seed) => {
-      await run(seed, lease)
+      await run(seed, kind)
     })
   })
 })
