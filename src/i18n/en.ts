@@ -152,6 +152,7 @@ export const en = {
   'lessons.subject': 'Subject',
   'lessons.subjectBlank': 'Subject: type what the lesson is about; spaces alone are not a subject.',
   'lessons.subjectControl': 'Subject: remove the invisible control characters, often pasted in with the text.',
+  'lessons.subjectTooLong': 'Subject: {length, number} characters, at most {max, number}; shorten it.',
   'lessons.when': 'Date and time',
   'lessons.whenPast': 'Date and time: choose a moment that has not passed yet.',
   'lessons.whenOutOfYears': 'Date and time: choose a day in {lastYear} or before.',
@@ -189,6 +190,7 @@ export const en = {
   'requests.messageBlank': 'Message: write a few words to the tutor; spaces alone are not a message.',
   'requests.messageControl':
     'Message: remove the invisible control characters, often pasted in with the text; tabs and line breaks are fine.',
+  'requests.messageTooLong': 'Message: {length, number} characters, at most {max, number}; shorten it.',
   'requests.placeholder': 'What would you like to learn?',
   'requests.changedMeanwhile': 'Not changed: this request had been answered meanwhile; it is shown as it is now.',
   'requests.alreadyPending':

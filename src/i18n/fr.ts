@@ -139,6 +139,7 @@ export const fr: Catalogue = {
   'lessons.subject': 'Matière',
   'lessons.subjectBlank': 'Matière : indiquez le sujet du cours ; des espaces seuls ne suffisent pas.',
   'lessons.subjectControl': 'Matière : retirez les caractères de contrôle invisibles, souvent collés avec le texte.',
+  'lessons.subjectTooLong': 'Matière : {length, number} caractères, {max, number} au plus ; raccourcissez-la.',
   'lessons.when': 'Date et heure',
   'lessons.whenPast': 'Date et heure : choisissez un moment qui n’est pas encore passé.',
   'lessons.whenOutOfYears': 'Date et heure : choisissez un jour de {lastYear} ou avant.',
@@ -175,6 +176,7 @@ export const fr: Catalogue = {
   'requests.messageBlank': 'Message : écrivez quelques mots au tuteur ; des espaces seuls ne suffisent pas.',
   'requests.messageControl':
     'Message : retirez les caractères de contrôle invisibles, souvent collés avec le texte ; tabulations et retours à la ligne sont acceptés.',
+  'requests.messageTooLong': 'Message : {length, number} caractères, {max, number} au plus ; raccourcissez-le.',
   'requests.placeholder': 'Qu’aimeriez-vous apprendre ?',
   'requests.changedMeanwhile':
     'Pas modifiée : cette demande avait reçu une réponse entre-temps ; elle est affichée telle qu’elle est maintenant.',

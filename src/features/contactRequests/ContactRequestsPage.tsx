@@ -9,11 +9,10 @@ import {
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import {
-  freeTextProblem,
+  characterCount,
   MAX_CONTACT_MESSAGE_LENGTH,
   type ContactRequest,
   type ContactRequestStatus,
-  type FreeTextProblem,
   type User,
 } from '../../contract'
 import { useDates, useT, type MessageId } from '../../i18n'
@@ -21,6 +20,7 @@ import { byId, upsertById } from '../shared/cache'
 import { ConfirmStep, useConfirmStep } from '../shared/confirmStep'
 import { invalidFields } from '../shared/errors'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
+import { type FieldTextProblem, fieldTextProblem } from '../shared/fieldText'
 import { useFieldWords } from '../shared/fieldWords'
 import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
@@ -35,9 +35,10 @@ const STATUS: Record<ContactRequestStatus, MessageId> = {
   declined: 'requests.status.declined',
 }
 
-const MESSAGE_REFUSED: Record<FreeTextProblem, MessageId> = {
+const MESSAGE_REFUSED: Record<FieldTextProblem, MessageId> = {
   empty: 'requests.messageBlank',
   control: 'requests.messageControl',
+  tooLong: 'requests.messageTooLong',
 }
 
 /** Contact requests, newest first: students send them to tutors, tutors accept or decline. */
@@ -221,7 +222,7 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
    * A message the server would refuse (INVALID), by its own rule: only spaces or characters nobody sees (the browser's
    * `required` lets them through), or a control character pasted in.
    */
-  const [messageRefused, setMessageRefused] = useState<FreeTextProblem | null>(null)
+  const [messageRefused, setMessageRefused] = useState<FieldTextProblem | null>(null)
   const messageRef = useRef<HTMLTextAreaElement>(null)
   useFieldWords(messageRef)
 
@@ -229,7 +230,7 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
     e.preventDefault()
     if (isLoading) return
     setDone(false)
-    const messageProblem = freeTextProblem(message.trim())
+    const messageProblem = fieldTextProblem(message.trim(), MAX_CONTACT_MESSAGE_LENGTH)
     if (messageProblem) {
       // Said on the field, and nothing sent: the user's place goes to what needs fixing.
       setMessageRefused(messageProblem)
@@ -283,7 +284,6 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
             ref={messageRef}
             rows={3}
             value={message}
-            maxLength={MAX_CONTACT_MESSAGE_LENGTH}
             onChange={(e) => {
               setMessage(e.target.value)
               setMessageRefused(null)
@@ -293,7 +293,15 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
             aria-invalid={messageRefused !== null || undefined}
             aria-describedby={messageRefused ? `${id}-message-error` : undefined}
           />
-          {messageRefused && <FieldError id={`${id}-message-error`} message={t(MESSAGE_REFUSED[messageRefused])} />}
+          {messageRefused && (
+            <FieldError
+              id={`${id}-message-error`}
+              message={t(MESSAGE_REFUSED[messageRefused], {
+                length: characterCount(message.trim()),
+                max: MAX_CONTACT_MESSAGE_LENGTH,
+              })}
+            />
+          )}
         </div>
         <div className="form-actions">
           {/* aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>. */}

@@ -5,10 +5,9 @@ import { useCreateLessonMutation, useGetLessonsQuery, useUpdateLessonStatusMutat
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import {
-  freeTextProblem,
+  characterCount,
   LESSON_YEARS,
   MAX_LESSON_SUBJECT_LENGTH,
-  type FreeTextProblem,
   type Lesson,
   type LessonStatus,
   type User,
@@ -18,6 +17,7 @@ import { byId, upsertById } from '../shared/cache'
 import { ConfirmStep, useConfirmStep } from '../shared/confirmStep'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
 import { invalidFields } from '../shared/errors'
+import { type FieldTextProblem, fieldTextProblem } from '../shared/fieldText'
 import { useFieldWords } from '../shared/fieldWords'
 import { toDateTimeLocal } from '../shared/format'
 import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
@@ -37,9 +37,10 @@ const STATUS: Record<LessonStatus, MessageId> = {
   completed: 'lessons.status.completed',
 }
 
-const SUBJECT_REFUSED: Record<FreeTextProblem, MessageId> = {
+const SUBJECT_REFUSED: Record<FieldTextProblem, MessageId> = {
   empty: 'lessons.subjectBlank',
   control: 'lessons.subjectControl',
+  tooLong: 'lessons.subjectTooLong',
 }
 
 /** Why the date field holds a booking back. */
@@ -257,7 +258,7 @@ function BookLesson() {
    * A subject the server would refuse, by its own rule: only spaces or characters nobody sees (the browser's `required`
    * lets them through), or a control character pasted in.
    */
-  const [subjectRefused, setSubjectRefused] = useState<FreeTextProblem | null>(null)
+  const [subjectRefused, setSubjectRefused] = useState<FieldTextProblem | null>(null)
   const subjectRef = useRef<HTMLInputElement>(null)
   /**
    * A moment already gone, past the contract's last year, or in the hour the clocks skip, said on the date field
@@ -277,7 +278,7 @@ function BookLesson() {
     e.preventDefault()
     if (isLoading) return
     setBooked(null)
-    const subjectProblem = freeTextProblem(subject.trim())
+    const subjectProblem = fieldTextProblem(subject.trim(), MAX_LESSON_SUBJECT_LENGTH)
     if (subjectProblem) {
       // Said on the field, and nothing sent: the user's place goes to what needs fixing.
       setSubjectRefused(subjectProblem)
@@ -338,7 +339,6 @@ function BookLesson() {
             id={`${id}-subject`}
             ref={subjectRef}
             value={subject}
-            maxLength={MAX_LESSON_SUBJECT_LENGTH}
             onChange={(e) => {
               setSubject(e.target.value)
               setSubjectRefused(null)
@@ -348,7 +348,14 @@ function BookLesson() {
             aria-describedby={subjectRefused ? `${id}-subject-error` : undefined}
           />
           {subjectRefused && (
-            <FieldError key={refusals} id={`${id}-subject-error`} message={t(SUBJECT_REFUSED[subjectRefused])} />
+            <FieldError
+              key={refusals}
+              id={`${id}-subject-error`}
+              message={t(SUBJECT_REFUSED[subjectRefused], {
+                length: characterCount(subject.trim()),
+                max: MAX_LESSON_SUBJECT_LENGTH,
+              })}
+            />
           )}
         </div>
         <div className="field">
