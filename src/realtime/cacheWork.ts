@@ -50,6 +50,8 @@ export interface BurstWork extends CacheWork {
 export interface CacheEntryView {
   status: string
   data?: unknown
+  /** The read the entry is waiting for (or last had) answered. */
+  requestId?: string
 }
 
 /** A read-only view of what the table needs: RTK Query's `queries`, the current user and the joined rooms. */
@@ -75,6 +77,11 @@ export interface CacheView {
    * Set by `cacheWorkForBurst`.
    */
   covered?: Map<Id, number>
+  /**
+   * The reads the event being applied waits for (`QueuedEvent.waitsFor`): a read of an entry asked since the event was
+   * first applied holds it already, so the event waits for no other. Unset: every read in flight.
+   */
+  waitsFor?: ReadonlySet<string>
 }
 
 /** Endpoint → argument → cache key. */
@@ -119,9 +126,14 @@ const UNPATCHABLE = { kind: 'unpatchable' } as const
 function read<T>(view: CacheView, query: PatchableQuery): Read<T> {
   const entry = view.queries[queryKey(query)]
   if (!entry || entry.status === 'uninitialized') return ABSENT
-  if (!Array.isArray(entry.data)) return entry.status === 'pending' ? IN_FLIGHT : UNPATCHABLE
+  // A read asked after the event was first applied answers with it: nothing to wait for.
+  const awaited =
+    entry.status === 'pending' &&
+    (view.waitsFor === undefined || entry.requestId === undefined || view.waitsFor.has(entry.requestId))
+  // A first read asked since then brings the change itself.
+  if (!Array.isArray(entry.data)) return entry.status === 'pending' ? (awaited ? IN_FLIGHT : ABSENT) : UNPATCHABLE
   // A refetch in flight may answer without this change and overwrite the patch: patch now, and again once it lands.
-  return { kind: 'data', data: entry.data as T, refetching: entry.status === 'pending' }
+  return { kind: 'data', data: entry.data as T, refetching: awaited }
 }
 
 const awaitsRead = (entry: Read<unknown>) => entry.kind === 'inFlight' || (entry.kind === 'data' && entry.refetching)
@@ -502,6 +514,12 @@ export interface QueuedEvent {
   payload: unknown
   /** Its place in the user's log, when logged: a parked event runs again after later ones. */
   offset?: number
+  /**
+   * Set when it first waits: the reads in flight then (their request ids). Those may answer without it; a read asked
+   * later answers with it, and applied again over that answer a `conversation:read` would take back the messages
+   * counted after it, whose events may never come again (lost to a gap).
+   */
+  waitsFor?: ReadonlySet<string>
 }
 
 /** Freezes a value put into a list and what it holds, down to what is frozen already (as immer's deep freeze would). */
@@ -550,7 +568,13 @@ export function cacheWorkForBurst(
   const appendInPlace = options.appendInPlace ?? true
   const marks = (fold.view.readMarks ??= new Map())
   const covered = (fold.view.covered ??= new Map())
+  let inFlight: ReadonlySet<string> | undefined
+  const park = (queued: QueuedEvent) => {
+    if (queued.waitsFor === undefined) inFlight ??= readsInFlight(view.queries)
+    parked.push(queued.waitsFor === undefined ? { ...queued, waitsFor: inFlight } : queued)
+  }
   for (const queued of events) {
+    fold.view.waitsFor = queued.waitsFor
     if (appendInPlace && queued.event === 'message:new' && fold.append(queued.payload as Message)) continue
     const id = (queued.payload as { conversationId: Id }).conversationId
     const o = queued.offset ?? 0
@@ -561,7 +585,7 @@ export function cacheWorkForBurst(
     if (queued.event === 'conversation:read' && o > 0 && o <= mark[0]) {
       const list = read<Conversation[]>(fold.view, { endpointName: 'getConversations', arg: undefined })
       if (list.kind === 'data') {
-        if (list.refetching) parked.push(queued)
+        if (list.refetching) park(queued)
         continue
       }
     }
@@ -573,7 +597,7 @@ export function cacheWorkForBurst(
     // Looked up for our own messages only, and only until one is recorded: a burst's messages are the others'.
     const lastBefore = ours && !covered.has(id) ? lastSeqInList(fold.view, id) : null
     const work = cacheWorkFor(queued.event, queued.payload as never, fold.view)
-    if (work.awaitRead) parked.push(queued)
+    if (work.awaitRead) park(queued)
     fold.add(work)
     if (queued.event === 'conversation:read') marks.set(id, [Math.max(mark[0], o), mark[1]])
     else if (queued.event === 'message:new') marks.set(id, [mark[0], Math.max(mark[1], o)])
@@ -585,6 +609,16 @@ export function cacheWorkForBurst(
   const result: BurstWork = fold.result()
   if (parked.length > 0) result.parked = parked
   return result
+}
+
+/** The request ids of the reads in flight. */
+function readsInFlight(queries: CacheView['queries']): ReadonlySet<string> {
+  const ids = new Set<string>()
+  for (const key in queries) {
+    const entry = queries[key]
+    if (entry?.status === 'pending' && entry.requestId !== undefined) ids.add(entry.requestId)
+  }
+  return ids
 }
 
 /** The `seq` of a conversation's last message in the cached list (0: none), or null: no list data, or not in it. */
@@ -628,7 +662,7 @@ function createFold(view: CacheView) {
       // bench/README.md, "Measurements behind choices in the source".
       entry = { query, data: [...(cached.data as unknown[])] }
       working.set(key, entry)
-      queries[key] = { status: cached.status, data: entry.data }
+      queries[key] = { status: cached.status, data: entry.data, requestId: cached.requestId }
     }
     return entry.data
   }

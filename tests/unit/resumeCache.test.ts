@@ -426,3 +426,41 @@ describe('our send confirmed before an earlier message from someone else arrives
     store.dispose()
   })
 })
+
+describe('a read of the conversation that waited for one read of the list, the list read again after it', () => {
+  // The read (offset 11) comes while the list is read again: it waits for that read. The connection drops, Bob writes
+  // m6 (offset 12), and the server cannot replay it (`sync:gap`): the catch-up reads the list once more, right after
+  // the first read lands. That second read was asked after the read was applied and counts m6 after it: applied over
+  // it again, the read took m6 back, and no event of m6 was coming to count it again.
+  test('the read, then a gap: m6 from the catch-up read stays unread', async () => {
+    const { store, sockets, waiting, list, again, m5 } = await listReadAgain()
+    sockets.last.serverEmit('conversation:read', { conversationId: 'c1', unreadCount: 0 }, { offset: 11 })
+    await eventually(() => expect(store.getState().socket.connection.offset).toBe(11))
+    await settle()
+    sockets.last.serverDrop()
+    sockets.last.serverConnect('sock-2')
+    sockets.last.serverEmit('sync:gap', { offset: 12, epoch: 'e1' })
+    await eventually(() => expect(store.getState().socket.connection.offset).toBe(12))
+    // The list read again before the read: m5 still unread.
+    waiting[1]!.answer({
+      status: 200,
+      body: [conversation('c1', { lastMessage: m5, unreadCount: 1, updatedAt: m5.createdAt })],
+    })
+    await again
+    await eventually(() => expect(waiting).toHaveLength(3))
+    const m6 = fromBob(6)
+    waiting[2]!.answer({
+      status: 200,
+      body: [
+        conversation('c1', { lastMessage: m6, unreadCount: 1, updatedAt: m6.createdAt, readSeq: { [alice.id]: 5 } }),
+      ],
+    })
+    await eventually(() =>
+      expect(store.getState().api.queries['getConversations(undefined)']?.status).toBe('fulfilled'),
+    )
+    await settle()
+    expect(unread(store.getState())).toBe(1)
+    list.unsubscribe()
+    store.dispose()
+  })
+})
