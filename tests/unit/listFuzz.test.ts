@@ -6,6 +6,7 @@ import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, at, bob } from './support/fixtures'
 import { json } from './support/responses'
+import { sendMessage } from '../../src/realtime'
 
 // The conversation list (last message, unread count, order) over seeded random orderings of: Bob writes, Alice writes
 // from another device (`message:sent`), Alice reads elsewhere (`conversation:read`), the socket delivers some of what
@@ -42,6 +43,8 @@ function server() {
   let waiting: Ev[] = []
   const sentSoFar: Ev[] = []
   const reads: { asOfAsking: Conversation[]; answer: (r: Response) => void }[] = []
+  const threadReads: { asOfAsking: Message[]; answer: (r: Response) => void }[] = []
+  const posts: { conversationId: string; clientId: string; answer: (r: Response) => void }[] = []
   const snapshot = (): Conversation[] =>
     [...convs.entries()]
       .map(([id, c]) => {
@@ -57,8 +60,10 @@ function server() {
       })
       .sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt) || (a.id < b.id ? -1 : 1))
   let n = 0
-  const write = (id: string, from: 'bob' | 'alice') => {
+  const write = (id: string, from: 'bob' | 'alice', clientId?: string): Message => {
     const c = convs.get(id)!
+    const known = c.messages.find((m) => clientId !== undefined && m.clientId === clientId)
+    if (known) return known
     const seq = c.messages.length + 1
     const m: Message = {
       id: `${id}-m${seq}`,
@@ -67,10 +72,11 @@ function server() {
       senderId: from === 'bob' ? bob.id : alice.id,
       content: `message ${seq}`,
       createdAt: at(++clock),
-      clientId: from === 'bob' ? null : `k${n++}`,
+      clientId: from === 'bob' ? null : (clientId ?? `elsewhere-${n++}`),
     }
     c.messages.push(m)
     waiting.push({ event: from === 'bob' ? 'message:new' : 'message:sent', payload: m, offset: ++offset })
+    return m
   }
   const read = (id: string) => {
     const c = convs.get(id)!
@@ -83,6 +89,15 @@ function server() {
   const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = input instanceof Request ? input : new Request(input, init)
     const url = new URL(request.url)
+    const posted = /^\/api\/conversations\/(c\d)\/messages$/.exec(url.pathname)
+    if (posted && request.method === 'POST') {
+      const { clientId } = (await request.json()) as { clientId: string }
+      return new Promise<Response>((resolve) => posts.push({ conversationId: posted[1]!, clientId, answer: resolve }))
+    }
+    if (url.pathname === '/api/conversations/c1/messages' && !url.searchParams.has('before'))
+      return new Promise<Response>((resolve) =>
+        threadReads.push({ asOfAsking: convs.get('c1')!.messages.slice(-50), answer: resolve }),
+      )
     if (url.pathname !== '/api/conversations') return json(200, [])
     return new Promise<Response>((resolve, reject) => {
       const entry = { asOfAsking: snapshot(), answer: resolve }
@@ -97,6 +112,9 @@ function server() {
     write,
     read,
     reads,
+    threadReads,
+    posts,
+    thread: () => convs.get('c1')!.messages,
     fetchFn,
     snapshot,
     sentSoFar,
@@ -115,7 +133,7 @@ function server() {
   }
 }
 
-async function run(seed: number) {
+async function run(seed: number, withSends: boolean) {
   const next = random(seed)
   const log: string[] = []
   const srv = server()
@@ -149,6 +167,9 @@ async function run(seed: number) {
     cs.map((c) => `${c.id}:last=${c.lastMessage?.seq ?? 0},unread=${c.unreadCount}`).join(' ')
   const context = () => [`seed ${seed}`, ...log, `list   ${show(list())}`, `server ${show(srv.snapshot())}`].join('\n')
   const open = store.dispatch(api.endpoints.getConversations.initiate())
+  // The thread page of c1 open too (its join is never answered: nothing is read for this page by the server).
+  const thread = withSends ? store.dispatch(api.endpoints.getMessages.initiate('c1')) : null
+  const threadNow = () => api.endpoints.getMessages.select('c1')(store.getState()).data ?? []
   sockets.last.serverConnect()
   sockets.last.serverEmit('sync:caughtUp', { offset: srv.offset, epoch: 'e1' })
   await turns()
@@ -168,9 +189,48 @@ async function run(seed: number) {
     await turns()
   }
 
+  let sent = 0
+  const answerPost = async () => {
+    const post = srv.posts.shift()
+    if (!post) return
+    const m = srv.write(post.conversationId, 'alice', post.clientId)
+    log.push(`server takes ${post.clientId} over HTTP: ${m.conversationId} ${m.seq}`)
+    post.answer(json(201, m))
+    await turns()
+  }
+  const takeSend = async (packet: ReturnType<typeof sockets.last.sent>[number], ack: boolean) => {
+    const { conversationId, clientId } = packet.args[0] as { conversationId: string; clientId: string }
+    const m = srv.write(conversationId, 'alice', clientId)
+    if (ack) packet.ack({ ok: true, data: m })
+    log.push(`server takes ${clientId} on the socket${ack ? '' : ' (ack lost)'}: ${conversationId} ${m.seq}`)
+    await turns()
+  }
+  const answerThread = async (asOfAsking: boolean) => {
+    const read = srv.threadReads.shift()
+    if (!read) return
+    const body = asOfAsking ? read.asOfAsking : srv.thread().slice(-50)
+    log.push(`answer a thread read with ..${body.at(-1)?.seq ?? 0}`)
+    read.answer(json(200, body))
+    await turns()
+  }
+
   for (let step = 0; step < 40; step++) {
     const x = next()
     const id = next() < 0.7 ? 'c1' : 'c2'
+    if (withSends && next() < 0.3) {
+      const y = next()
+      if (y < 0.35) {
+        const clientId = `k${sent++}`
+        store.dispatch(sendMessage({ conversationId: id, content: `text ${clientId}`, clientId }))
+        log.push(`alice sends ${clientId} in ${id} from this page`)
+        await turns()
+      } else if (y < 0.55) await answerPost()
+      else if (y < 0.8) {
+        const packet = sockets.last.sent('message:send').at(-1)
+        if (packet) await takeSend(packet, next() < 0.7)
+      } else await answerThread(next() < 0.5)
+      continue
+    }
     if (x < 0.25) {
       srv.write(id, 'bob')
       log.push(`bob writes in ${id}`)
@@ -206,12 +266,22 @@ async function run(seed: number) {
   }
 
   await eventually(async () => {
+    while (srv.posts.length > 0) await answerPost()
+    for (const packet of sockets.last.sent('message:send')) await takeSend(packet, true)
     await deliver(srv.waiting)
     while (srv.reads.length > 0) await answerRead(false)
+    while (srv.threadReads.length > 0) await answerThread(false)
     await turns()
-    expect(srv.waiting + srv.reads.length).toBe(0)
+    expect(srv.waiting + srv.reads.length + srv.posts.length + srv.threadReads.length).toBe(0)
+    expect(store.getState().socket.outbox).toHaveLength(0)
   })
   expect(show(list()), context()).toBe(show(srv.snapshot()))
+  if (thread) {
+    const ids = threadNow().map((m) => m.id)
+    expect(new Set(ids).size, context()).toBe(ids.length)
+    expect(threadNow().at(-1)?.id, context()).toBe(srv.thread().at(-1)?.id)
+    thread.unsubscribe()
+  }
   open.unsubscribe()
   store.dispose()
 }
@@ -220,7 +290,13 @@ describe('the conversation list over random orderings of events, reads, gaps and
   test.each(Array.from({ length: SEEDS }, (_, i) => i + 1))(
     'seed %i: the list ends as the server has it',
     async (seed) => {
-      await run(seed)
+      await run(seed, false)
+    },
+  )
+  test.each(Array.from({ length: SEEDS }, (_, i) => i + 1))(
+    'seed %i, with sends from this page and its thread open: the list ends as the server has it',
+    async (seed) => {
+      await run(seed, true)
     },
   )
 })
