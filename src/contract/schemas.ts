@@ -43,11 +43,22 @@ import type {
 // What the browser accepts from the server: entities, events, acks and error bodies. What the server accepts from
 // clients is in `./requests` (valibot).
 
-/** An ISO-8601 timestamp: date, time to the second, an optional fraction, `Z` or an offset. */
+/**
+ * An ISO-8601 timestamp: date, time to the second, an optional fraction, `Z` or an offset of hours and minutes. Only
+ * what `Date.parse` reads: a time it cannot (`+01`, a space before the offset) would sort as no time at all.
+ */
 export const ISO_TIMESTAMP =
-  /^\d{4}-(?:0[1-9]|1[0-2])-(?:[12]\d|0[1-9]|3[01])[T ](?:0\d|1\d|2[0-3])(?::[0-5]\d){2}(?:\.\d{1,9})?(?:Z| ?[+-](?:0\d|1\d|2[0-3])(?::?[0-5]\d)?)$/
+  /^\d{4}-(?:0[1-9]|1[0-2])-(?:[12]\d|0[1-9]|3[01])[T ](?:0\d|1\d|2[0-3])(?::[0-5]\d){2}(?:\.\d{1,9})?(?:Z|[+-](?:0\d|1\d|2[0-3]):?[0-5]\d)$/
 
-const id = string(minLength(1, 'must be a non-empty id'), maxLength(100))
+/**
+ * Whether `value` is a name every object already has (`constructor`, `__proto__`, `toString`…). Ids key the store's
+ * plain objects (who is typing where, RTK Query's subscriptions): such a key reads what JavaScript put there.
+ */
+export const isReservedName = (value: string): boolean => value in Object.prototype
+
+const id = string(minLength(1, 'must be a non-empty id'), maxLength(100), (value) =>
+  isReservedName(value) ? 'must not be a name JavaScript reserves' : undefined,
+)
 const timestamp = string(pattern(ISO_TIMESTAMP, 'must be an ISO-8601 timestamp'))
 const count = number(integer, atLeast(0))
 const positive = number(integer, atLeast(1))

@@ -12,6 +12,7 @@ import {
   conversationReadSchema,
   conversationSeenSchema,
   ISO_TIMESTAMP,
+  isReservedName,
   lessonSchema,
   messageSchema,
 } from './schemas'
@@ -38,7 +39,8 @@ export interface ServerEventSpec<E extends ServerEventName> {
 /** Every server event's spec, keyed by the event map: a new event without its entry does not compile. */
 export type ServerEventTable = { [E in ServerEventName]: ServerEventSpec<E> }
 
-const isId = (value: unknown): value is string => typeof value === 'string' && value.length >= 1 && value.length <= 100
+const isId = (value: unknown): value is string =>
+  typeof value === 'string' && value.length >= 1 && value.length <= 100 && !isReservedName(value)
 
 /**
  * `messageSchema` written out by hand (the receive path runs it for every message): the same rules, and a fresh

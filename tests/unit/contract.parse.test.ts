@@ -78,6 +78,26 @@ describe('parse (the checks of what the browser reads)', () => {
     ['not a timestamp', { ...message, createdAt: 'yesterday' }, 'createdAt: must be an ISO-8601 timestamp'],
     ['a date only', { ...message, createdAt: '2026-11-24' }, 'createdAt: must be an ISO-8601 timestamp'],
     ['a timestamp with an offset', { ...message, createdAt: '2026-11-24T09:00:00+01:00' }, 'ok'],
+    ['an offset without a colon', { ...message, createdAt: '2026-11-24 09:00:00+0100' }, 'ok'],
+    // Read as no time at all (`Date.parse` gives NaN), such a time would sort as the oldest: a newer status lost.
+    [
+      'an offset of hours only',
+      { ...message, createdAt: '2026-11-24T09:00:00+01' },
+      'createdAt: must be an ISO-8601 timestamp',
+    ],
+    [
+      'a space before the offset',
+      { ...message, createdAt: '2026-11-24T09:00:00 +01:00' },
+      'createdAt: must be an ISO-8601 timestamp',
+    ],
+    // Keys of the reducers' plain objects: `state.typing.constructor` is a function, and the event threw there.
+    [
+      'an id named like a built-in',
+      { ...message, conversationId: 'constructor' },
+      'conversationId: must not be a name JavaScript reserves',
+    ],
+    ['an id of __proto__', { ...message, senderId: '__proto__' }, 'senderId: must not be a name JavaScript reserves'],
+    ['an id of toString', { ...message, id: 'toString' }, 'id: must not be a name JavaScript reserves'],
     ['a clientId of a number', { ...message, clientId: 1 }, 'clientId: expected string'],
     ['a clientId string', { ...message, clientId: 'k1' }, 'ok'],
     ['not an object', 'hello', 'expected Object'],
