@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseRequest, createLessonBodySchema, startsAtProblem } from '../../src/contract/requests'
 import { connectSources } from '../../server/http/securityHeaders'
 import { routePath } from '../../server/http'
+import { outcomeOfHttpError } from '../../src/realtime/sendOutcome'
 import { checkJwtSecret } from '../../server/secrets'
 import { startServer } from '../../server/index'
 import viteConfig from '../../vite.config'
@@ -196,6 +197,33 @@ describe('request timeout', () => {
     expect(received).toMatch(/^HTTP\/1\.1 408/)
     expect(Date.now() - started).toBeGreaterThanOrEqual(900)
   }, 90_000)
+
+  // The server's 408 is in the contract's shape, whose code (INVALID) the browser's send path read first: a message
+  // whose upload stalled past the timeout (a mobile link dropping out mid-request) was marked failed, with Retry and
+  // Discard, though the server never received it, where a 408 without that body is retried.
+  it("a send whose body stalls past it is answered 408, and the browser's send path retries it, not refuses it", async () => {
+    const { token } = await login(server.url, ALICE)
+    const clientId = `stalled-${Date.now()}`
+    // Its first part only: the rest never comes.
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(`{"clientId":"${clientId}",`))
+      },
+    })
+    const response = await fetch(`${server.url}/api/conversations/conv-alice-bob/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body,
+      duplex: 'half',
+    } as RequestInit)
+    const data = (await response.json()) as unknown
+    expect(response.status).toBe(408)
+    // Nothing was stored: sending it again is what the user wants.
+    const path = '/api/conversations/conv-alice-bob/messages'
+    const stored = await http<{ clientId: string | null }[]>(server.url, 'GET', path, { token })
+    expect(stored.body.some((message) => message.clientId === clientId)).toBe(false)
+    expect(outcomeOfHttpError({ status: response.status, data }).kind).toBe('retry')
+  })
 
   it('defaults to 30 s for the request and 10 s for the headers', async () => {
     const plain = await startTestServer()
