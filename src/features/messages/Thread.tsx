@@ -183,17 +183,19 @@ export function Thread({
   }, [messages, isSuccess, me?.id, announce, t, people])
 
   // A send the server refused is said at once, in the words shown beside it: the reader may be elsewhere in the page.
-  // What had already failed when the thread opened is on screen, not news.
+  // What had already failed when the thread opened is on screen, not news. A thread that cannot be read shows the
+  // user's waiting messages all the same (`waiting`), and says theirs: nothing else would (the messages page leaves
+  // the open thread's to it).
   const failedSaid = useRef<ReadonlySet<string> | null>(null)
+  const shownMessages = readable ? messages : waiting
   useEffect(() => {
-    if (!isSuccess) return
-    const failed = messages.filter((m) => m.status === 'failed' && m.clientId !== null)
+    const failed = shownMessages.filter((m) => m.status === 'failed' && m.clientId !== null)
     const said = failedSaid.current
     failedSaid.current = new Set(failed.map((m) => m.clientId!))
     const fresh = said === null ? [] : failed.filter((m) => !said.has(m.clientId!))
     if (fresh.length === 0) return
     announce(fresh.map((m) => t('thread.notSent', { reason: t(errorMessageId(m.error)) })).join(' '), 'assertive')
-  }, [messages, isSuccess, announce, t])
+  }, [shownMessages, announce, t])
 
   const seenId = lastSeenOwn(messages, me?.id, seenSeq)
   // "Seen" is drawn under our message, below the end the reader was at: who waits for it at the end sees it come.
