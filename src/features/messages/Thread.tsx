@@ -88,7 +88,7 @@ export function Thread({
   const socket = useSocket()
   const rejection = useAppSelector(selectSendRejection)
   const typing = useAppSelector((state) => selectTyping(state, conversationId))
-  const { data, isLoading, isFetching, isSuccess, error, refetch } = useGetMessagesQuery(conversationId)
+  const { data, isLoading, isFetching, error, refetch } = useGetMessagesQuery(conversationId)
   const messages = data ?? []
   // A thread not read yet has nowhere to show a message written in it, which would yet wait unsent, should the read fail
   // (gone, not the user's, or the server out of reach): no composer until it is read (a draft typed meanwhile would go
@@ -164,10 +164,11 @@ export function Thread({
   }, [messages, me?.id])
 
   // New messages from the other side are said once each through the polite region, not by making the whole list
-  // live (which would read the thread again on every change). What was there when the thread opened is not news.
+  // live (which would read the thread again on every change). What was there when the thread opened is not news. Once
+  // read, the thread stays on screen through a read again that fails (its error above it), and takes what comes.
   const lastLook = useRef<ThreadLook | null>(null)
   useEffect(() => {
-    if (!isSuccess) return
+    if (!readable) return
     const { fresh, look } = arrivedFromOthers(lastLook.current, messages, me?.id ?? null)
     lastLook.current = look
     if (fresh.length === 0) return
@@ -180,7 +181,7 @@ export function Thread({
     announce(
       fresh.map((m) => t('thread.announceNew', { name: people.nameOf(m.senderId), content: m.content })).join(' '),
     )
-  }, [messages, isSuccess, me?.id, announce, t, people])
+  }, [messages, readable, me?.id, announce, t, people])
 
   // A send the server refused is said at once, in the words shown beside it: the reader may be elsewhere in the page.
   // What had already failed when the thread opened is on screen, not news. A thread that cannot be read shows the
