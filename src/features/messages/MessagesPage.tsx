@@ -75,9 +75,10 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
     failedSaid.current = new Set(failed.map((m) => m.clientId))
     if (said === null) return
     const fresh = failed.filter((m) => !said.has(m.clientId) && m.conversationId !== conversationId)
+    // A conversation the list does not hold (its read failed) is with someone, not with the user alone.
     const names = [...new Set(fresh.map((m) => m.conversationId))].map((id) => {
-      const other = conversations?.find((x) => x.id === id)?.participantIds.find((p) => p !== me?.id)
-      return people.nameOf(other ?? me?.id ?? '')
+      const listed = conversations?.find((x) => x.id === id)
+      return people.nameOf(listed ? (listed.participantIds.find((p) => p !== me?.id) ?? me?.id ?? '') : '')
     })
     if (names.length > 0) announce(names.map((name) => t('messages.notSentTo', { name })).join(' '))
   }, [outbox, conversationId, conversations, me?.id, people, announce, t])
