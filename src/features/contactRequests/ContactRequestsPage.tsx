@@ -1,4 +1,4 @@
-import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
+import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { api } from '../../api'
 import {
@@ -16,6 +16,7 @@ import {
   type User,
 } from '../../contract'
 import { useDates, useT, type MessageId } from '../../i18n'
+import { useMadeDespiteLostAnswer } from '../shared/answerLost'
 import { byId, upsertById } from '../shared/cache'
 import { ConfirmStep, useConfirmStep } from '../shared/confirmStep'
 import { invalidFields } from '../shared/errors'
@@ -218,6 +219,21 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
   const [create, { isLoading, error, reset }] = useCreateContactRequestMutation()
   useForgetOnReconnect(error, isLoading, reset)
   const keys = useSubmissionKeys()
+  // A request made whose answer was lost: its event brought it into the list, and it was sent, not out of reach.
+  const lostAnswer = useMadeDespiteLostAnswer(
+    requests,
+    (request, asked: { tutorId: string; message: string }) =>
+      request.tutorId === asked.tutorId && request.message === asked.message,
+  )
+  const madeMeanwhile = lostAnswer.made
+  useEffect(() => {
+    if (!madeMeanwhile || isLoading) return
+    lostAnswer.forget()
+    keys.succeeded(madeMeanwhile.asked)
+    reset()
+    setMessage((now) => (now.trim() === madeMeanwhile.asked.message ? '' : now))
+    setDone(true)
+  }, [madeMeanwhile, isLoading, lostAnswer, keys, reset])
   /**
    * A message the server would refuse (INVALID), by its own rule: only spaces or characters nobody sees (the browser's
    * `required` lets them through), or a control character pasted in.
@@ -248,9 +264,12 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
       return
     }
     const asked = { tutorId, message: message.trim() }
+    lostAnswer.forget()
+    const listedBefore = requests
     const request = await create({ ...asked, idempotencyKey: keys.keyFor(asked) })
       .unwrap()
       .catch((refusal: unknown) => {
+        lostAnswer.failed(refusal, asked, listedBefore)
         // Asked meanwhile from another tab or device, which this list may not show yet.
         if (invalidFields(refusal).includes('tutorId')) refuseTutor()
         return null

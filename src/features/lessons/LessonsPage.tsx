@@ -1,9 +1,9 @@
-import { useId, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react'
+import { useEffect, useId, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { api, serverTime } from '../../api'
 import { useCreateLessonMutation, useGetLessonsQuery, useUpdateLessonStatusMutation } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
-import { useAppDispatch, useAppSelector } from '../../app/hooks'
+import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import {
   characterCount,
   LESSON_YEARS,
@@ -13,6 +13,7 @@ import {
   type User,
 } from '../../contract'
 import { useDates, useT, type MessageId } from '../../i18n'
+import { useMadeDespiteLostAnswer } from '../shared/answerLost'
 import { byId, upsertById } from '../shared/cache'
 import { ConfirmStep, useConfirmStep } from '../shared/confirmStep'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
@@ -236,6 +237,21 @@ function defaultStart(): string {
 
 const selectCachedLessons = api.endpoints.getLessons.select()
 
+/** What the booking form asks the server for. */
+interface Booking {
+  tutorId: string
+  subject: string
+  startsAt: string
+  durationMinutes: number
+}
+
+/** Whether `lesson` is what `booking` asked for (the server writes the instant its own way). */
+const sameBooking = (lesson: Lesson, booking: Booking) =>
+  lesson.tutorId === booking.tutorId &&
+  lesson.subject === booking.subject &&
+  lesson.durationMinutes === booking.durationMinutes &&
+  Date.parse(lesson.startsAt) === Date.parse(booking.startsAt)
+
 function BookLesson() {
   const t = useT()
   const dispatch = useAppDispatch()
@@ -254,6 +270,19 @@ function BookLesson() {
   const [create, { isLoading, error, reset }] = useCreateLessonMutation()
   useForgetOnReconnect(error, isLoading, reset)
   const keys = useSubmissionKeys()
+  const store = useAppStore()
+  const lessons = useAppSelector((state) => selectCachedLessons(state).data)
+  // A booking made whose answer was lost: its event brought the lesson, and it was booked, not out of reach.
+  const lostAnswer = useMadeDespiteLostAnswer(lessons, (lesson, asked: Booking) => sameBooking(lesson, asked))
+  const madeMeanwhile = lostAnswer.made
+  useEffect(() => {
+    if (!madeMeanwhile || isLoading) return
+    lostAnswer.forget()
+    keys.succeeded(madeMeanwhile.asked)
+    reset()
+    setSubject((now) => (now.trim() === madeMeanwhile.asked.subject ? '' : now))
+    setBooked({ id: madeMeanwhile.item.id, subject: madeMeanwhile.item.subject })
+  }, [madeMeanwhile, isLoading, lostAnswer, keys, reset])
   /**
    * A subject the server would refuse, by its own rule: only spaces or characters nobody sees (the browser's `required`
    * lets them through), or a control character pasted in.
@@ -308,10 +337,13 @@ function BookLesson() {
       return
     }
     const instant = when.toISOString()
-    const booking = { tutorId, subject: subject.trim(), startsAt: instant, durationMinutes: duration }
+    const booking: Booking = { tutorId, subject: subject.trim(), startsAt: instant, durationMinutes: duration }
+    lostAnswer.forget()
+    const listedBefore = selectCachedLessons(store.getState()).data
     const lesson = await create({ ...booking, idempotencyKey: keys.keyFor(booking) })
       .unwrap()
       .catch((refusal: unknown) => {
+        lostAnswer.failed(refusal, booking, listedBefore)
         // Gone by the server's clock, which a browser's behind it cannot tell (nor a moment that passed on the way).
         // The years were checked above as the server reads them, so the past is all it can mean.
         if (invalidFields(refusal).includes('startsAt')) {

@@ -1,0 +1,34 @@
+import { useCallback, useMemo, useState } from 'react'
+import type { Id } from '../../contract'
+import { errorCode } from './errors'
+
+/**
+ * A form's create whose answer never came (the connection reset, the request timed out: `NETWORK`) may have been made
+ * all the same: the server's `…:created` event then brings it into the list, where the page shows it, while the form
+ * would go on saying that the server could not be reached. `made` is that item, once the list holds it: one it did not
+ * hold when the request went (an identical one made earlier is not this one), that is what was asked (`isAsked`).
+ *
+ * @example const lost = useMadeDespiteLostAnswer(lessons, (l, b) => l.subject === b.subject)
+ *   lost.failed(refusal, booking, listedBefore); if (lost.made) { … the booking was made … }
+ */
+export function useMadeDespiteLostAnswer<T extends { id: Id }, A>(
+  list: readonly T[] | undefined,
+  isAsked: (item: T, asked: A) => boolean,
+) {
+  const [lost, setLost] = useState<{ asked: A; listed: ReadonlySet<Id> } | null>(null)
+  const item = lost ? list?.find((x) => !lost.listed.has(x.id) && isAsked(x, lost.asked)) : undefined
+  const failed = useCallback((refusal: unknown, asked: A, listed: readonly T[] | undefined) => {
+    if (errorCode(refusal) === 'NETWORK') setLost({ asked, listed: new Set(listed?.map((x) => x.id)) })
+  }, [])
+  const forget = useCallback(() => setLost(null), [])
+  return useMemo(
+    () => ({
+      /** The request for `asked` failed with `refusal`; `listed`: the list as it was when the request went. */
+      failed,
+      /** A new request goes, or its answer came: the lost one is no longer waited for. */
+      forget,
+      made: lost && item ? { item, asked: lost.asked } : undefined,
+    }),
+    [failed, forget, lost, item],
+  )
+}

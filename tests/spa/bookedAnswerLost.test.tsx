@@ -1,0 +1,85 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { expect, test } from 'vitest'
+import type { Lesson } from '../../src/contract'
+import { toDateTimeLocal } from '../../src/features/shared/format'
+import { alice, bob, lesson } from '../unit/support/fixtures'
+import { eventually } from './support/eventually'
+import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
+
+// A booking the server made whose answer was lost on the way back (the connection reset, or the answer later than the
+// request's timeout): its `lesson:created` came over the socket and the card appeared, but the form said "Could not
+// reach the server. Check your connection." beside the header's "online", and not that the lesson was booked.
+
+const tutor = { ...bob, role: 'tutor' as const }
+const page = pagePerTest()
+
+const startsAt = new Date(Date.now() + 86_400_000)
+startsAt.setSeconds(0, 0)
+const algebra = (id: string) =>
+  lesson(id, { tutorId: tutor.id, studentId: alice.id, subject: 'Algebra', startsAt: startsAt.toISOString() })
+
+/** Alice books Algebra with Bob; the answer to her POST is lost when the test says (`loseAnswer`). */
+async function bookingWithLostAnswer(listed: Lesson[]) {
+  window.history.replaceState(null, '', '#/lessons')
+  let loseAnswer: () => void = () => {}
+  let posted = false
+  const fetchFn = apiRoutes((method, path) => {
+    if (method === 'POST' && path === '/api/lessons') {
+      posted = true
+      return new Promise<Response>((_resolve, reject) => {
+        loseAnswer = () => reject(new TypeError('Failed to fetch'))
+      })
+    }
+    if (path === '/api/lessons') return json(200, listed)
+    if (path === '/api/users') return json(200, [alice, tutor])
+    return json(200, [])
+  })
+  const { store, sockets } = appStore(fetchFn)
+  renderApp(page.root, store)
+  act(() => sockets.last.serverConnect())
+  act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+  await eventually(() => expect(page.container.querySelectorAll('[data-testid=lesson]')).toHaveLength(listed.length))
+  const select = fieldLabelled(page.container, 'Tutor', HTMLSelectElement)
+  await eventually(() => expect(select.options.length).toBe(2))
+  act(() => {
+    select.value = tutor.id
+    select.dispatchEvent(new Event('change', { bubbles: true }))
+  })
+  type(fieldLabelled(page.container, 'Subject', HTMLInputElement), 'Algebra')
+  type(fieldLabelled(page.container, 'Date and time', HTMLInputElement), toDateTimeLocal(startsAt))
+  act(() => select.closest('form')!.requestSubmit())
+  await eventually(() => expect(posted).toBe(true))
+  const panel = page.container.querySelector('.panel')!
+  return { store, sockets, panel, loseAnswer: () => act(async () => loseAnswer()) }
+}
+
+test.each(['before', 'after'] as const)(
+  'a booking made whose answer was lost, its event come %s the failure, says it was booked',
+  async (when) => {
+    const { store, sockets, panel, loseAnswer } = await bookingWithLostAnswer([])
+    const made = () => act(() => sockets.last.serverEmit('lesson:created', algebra('l9'), { offset: 2 }))
+    if (when === 'before') made()
+    await loseAnswer()
+    if (when === 'after') {
+      await eventually(() => expect(panel.querySelector('[role=alert]')).not.toBeNull())
+      made()
+    }
+    await eventually(() =>
+      expect(panel.querySelector('.form-ok')?.textContent).toBe('Booked “Algebra”; waiting for the tutor to confirm.'),
+    )
+    expect(panel.querySelector('[role=alert]')).toBeNull()
+    expect(fieldLabelled(panel as HTMLElement, 'Subject', HTMLInputElement).value).toBe('')
+    store.dispose()
+  },
+)
+
+test('the same lesson booked before is not taken for the one whose answer was lost', async () => {
+  const { store, panel, loseAnswer } = await bookingWithLostAnswer([algebra('l1')])
+  await loseAnswer()
+  await eventually(() =>
+    expect(panel.querySelector('[role=alert]')?.textContent).toBe('Could not reach the server. Check your connection.'),
+  )
+  expect(panel.querySelector('.form-ok')).toBeNull()
+  store.dispose()
+})
