@@ -20,7 +20,7 @@ export interface DateFormatters {
   isToday(iso: string, now?: Date): boolean
   /**
    * The day alone ("20 Jan", "20 janv."; with the year when it is not this one, as `messageTime` does: "20 Jan 2025")
-   * and the time alone ("08:00"), for sentences that put words between them ("vu le 20 janv. 2025 à 08:00").
+   * and the time alone ("08:00"), for sentences that put words between them ("hors ligne depuis le 20 janv. 2025 à 08:00").
    */
   day(iso: string, now?: Date): string
   time(iso: string): string

@@ -117,7 +117,8 @@ export const fr: Catalogue = {
   'thread.typing': '{name} est en train d’écrire…',
   'presence.online': 'en ligne',
   'presence.offline': 'hors ligne',
-  'presence.lastSeen': '{today, select, yes {vu à {time}} other {vu le {day} à {time}}}',
+  // "vu" agrees with a man only ("vue" for a woman), and nobody's gender is known: "offline since" agrees with anyone.
+  'presence.lastSeen': '{today, select, yes {hors ligne depuis {time}} other {hors ligne depuis le {day} à {time}}}',
 
   'lessons.title': 'Cours',
   'lessons.listStudent': 'Vos cours',

@@ -370,7 +370,7 @@ describe('what a screen reader hears', () => {
 })
 
 describe('French', () => {
-  test('"last seen" of an earlier day reads as French ("vu le 20 janv. à 09:00"), not "vu à 20 janv., 09:00"', async () => {
+  test('"last seen" of an earlier day reads as French ("hors ligne depuis le 20 janv. à 09:00"), not "… depuis 20 janv., 09:00"', async () => {
     localStorage.setItem(LOCALE_STORAGE_KEY, 'fr')
     window.history.replaceState(null, '', '#/messages')
     const { store, sockets } = appStore(api)
@@ -378,7 +378,7 @@ describe('French', () => {
     act(() => sockets.last.serverConnect())
     await eventually(() => expect(page.container.querySelector('[data-testid=presence]')).not.toBeNull())
     const text = page.container.querySelector('[data-testid=presence]')!.textContent!
-    expect(text.replace(/\s/g, ' ')).toMatch(/^vu le 20 janv\. à \d\d:00$/)
+    expect(text.replace(/\s/g, ' ')).toMatch(/^hors ligne depuis le 20 janv\. à \d\d:00$/)
     store.dispose()
   })
 

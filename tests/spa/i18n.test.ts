@@ -215,7 +215,7 @@ describe('dates and times, in the chosen language and the user’s time zone', (
     expect(createDateFormatters('en-US', 'America/New_York').messageTime(eve, now).replace(/\s/g, ' ')).toBe('5:00 PM')
   })
 
-  it('tells today apart where the user is, and gives the day and the time apart (for "vu le 24 nov. à 09:30")', () => {
+  it('tells today apart where the user is, and gives the day and the time apart (for "hors ligne depuis le 24 nov. à 09:30")', () => {
     const now = new Date('2026-11-24T23:30:00.000Z')
     expect(createDateFormatters('fr', 'America/New_York').isToday(at, now)).toBe(true)
     expect(createDateFormatters('fr', 'Europe/Paris').isToday(at, now)).toBe(false)
@@ -225,7 +225,7 @@ describe('dates and times, in the chosen language and the user’s time zone', (
     expect(createDateFormatters('en-GB', 'Europe/Paris').day(at, now)).toBe('24 Nov')
   })
 
-  it('a day of an earlier year shows its year, in each language and in the user’s year ("vu le 20 janv. 2025")', () => {
+  it('a day of an earlier year shows its year, in each language and in the user’s year ("hors ligne depuis le 20 janv. 2025")', () => {
     const now = new Date('2026-03-02T10:00:00.000Z')
     const lastYear = '2025-01-20T08:00:00.000Z'
     expect(createDateFormatters('fr', 'Europe/Paris').day(lastYear, now).replace(/\s/g, ' ')).toBe('20 janv. 2025')

@@ -76,7 +76,7 @@ test('after a reconnect, nothing is shown until its snapshot: what was said befo
 
 test.each([
   ['en', /^last seen Jan 20, 2025 at \d{1,2}:00 [AP]M$/],
-  ['fr', /^vu le 20 janv\. 2025 à \d\d:00$/],
+  ['fr', /^hors ligne depuis le 20 janv\. 2025 à \d\d:00$/],
 ] as const)(
   '(%s) "last seen" on a day of an earlier year says the year: "20 Jan" would read as this one',
   async (locale, text) => {
