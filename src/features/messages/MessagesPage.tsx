@@ -1,8 +1,9 @@
 import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
+import { api } from '../../api'
 import { useCreateConversationMutation, useGetConversationsQuery } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
-import { useAppSelector } from '../../app/hooks'
+import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { useAnnounce } from '../../app/Announcer'
 import { focusElement } from '../../app/focus'
 import { selectPendingMessages } from '../../realtime'
@@ -180,6 +181,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
 
 function NewConversation() {
   const t = useT()
+  const dispatch = useAppDispatch()
   const id = useId()
   const { others } = usePeople()
   const [participantId, setParticipantId] = useState('')
@@ -193,6 +195,13 @@ function NewConversation() {
     if (!participantId || isLoading) return
     try {
       const conversation = await create({ participantId }).unwrap()
+      // Listed at once, as the server answered it: the thread is named by the list (its title, its composer's label),
+      // which the creation has read again, and that read may be slow to come, or fail.
+      dispatch(
+        api.util.updateQueryData('getConversations', undefined, (list) => {
+          if (!list.some((c) => c.id === conversation.id)) list.push(conversation)
+        }),
+      )
       setParticipantId('')
       const route: Route = { page: 'messages', conversationId: conversation.id }
       // The pair's conversation may be the one open: the route stays, so nothing else moves focus to its composer.
