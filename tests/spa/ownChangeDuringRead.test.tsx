@@ -14,25 +14,46 @@ import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type 
 
 const page = pagePerTest('#/lessons')
 
-/** A list read the test answers itself, with the list as it was when the read began. */
+/**
+ * A list as the server has it (`set` after each change it makes), whose next read (`holdNext`) the test answers itself
+ * (`answerFirst`, in the order they came), with the list as it was when that read began: a read asked after a change
+ * answers with it, as the server's does.
+ */
 function heldList(before: unknown[]) {
+  let now = before
   let hold = false
-  let answer: (() => void) | null = null
+  const waiting: (() => void)[] = []
   return {
+    set: (list: unknown[]) => {
+      now = list
+    },
     holdNext: () => {
       hold = true
     },
-    held: () => answer !== null,
-    answer: () => answer!(),
+    /** How many reads are held. */
+    held: () => waiting.length,
+    answerFirst: () => waiting.shift()!(),
     read: (): Response | Promise<Response> => {
-      if (!hold) return json(200, before)
+      if (!hold) return json(200, now)
       hold = false
-      const asItWas = [...before]
+      const asItWas = [...now]
       return new Promise<Response>((resolve) => {
-        answer = () => resolve(json(200, asItWas))
+        waiting.push(() => resolve(json(200, asItWas)))
       })
     },
   }
+}
+
+/**
+ * Answers the read begun before the change (the list without it), holding the read that follows it (with the socket
+ * down the pages read again; that one, asked after the change, holds it): until it comes, what the page shows is the
+ * older read with the change applied over it, or not.
+ */
+async function olderReadLands(reading: ReturnType<typeof heldList>) {
+  reading.holdNext()
+  await act(async () => reading.answerFirst())
+  await eventually(() => expect(reading.held()).toBe(1))
+  await act(async () => {})
 }
 
 /** Connects the page's socket, then drops it while a read of every list it shows is on its way. */
@@ -41,7 +62,7 @@ async function dropWhileReading(sockets: ReturnType<typeof appStore>['sockets'],
   act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
   reading.holdNext()
   act(() => sockets.last.serverEmit('sync:gap', { offset: 2, epoch: 'e1' }))
-  await eventually(() => expect(reading.held()).toBe(true))
+  await eventually(() => expect(reading.held()).toBe(1))
   act(() => sockets.last.serverDrop())
 }
 
@@ -68,7 +89,10 @@ describe('one’s own change answered while an older read of its list is on its 
   ])('$name: the card keeps the status the server answered', async ({ hash, list, testId, press, before, after }) => {
     const reading = heldList([before])
     const fetchFn = apiRoutes(async (method, path) => {
-      if (method === 'PATCH') return json(200, after)
+      if (method === 'PATCH') {
+        reading.set([after])
+        return json(200, after)
+      }
       if (path === list) return reading.read()
       if (path === '/api/users') return json(200, [alice, bob])
       return json(200, [])
@@ -87,11 +111,12 @@ describe('one’s own change answered while an older read of its list is on its 
     await eventually(() =>
       expect(card()!.querySelector(`[data-testid=${testId}-status]`)!.textContent).toBe(after.status),
     )
-    await act(async () => reading.answer())
-    // The read has landed (nothing of it is pending) and the card still says what the server answered.
+    // The older read has landed, and the card still says what the server answered; and once the next read comes.
+    await olderReadLands(reading)
+    expect(card()!.querySelector(`[data-testid=${testId}-status]`)!.textContent).toBe(after.status)
+    await act(async () => reading.answerFirst())
     const query = testId === 'lesson' ? 'getLessons(undefined)' : 'getContactRequests(undefined)'
     await eventually(() => expect(store.getState().api.queries[query]?.status).toBe('fulfilled'))
-    await act(async () => {})
     expect(card()!.querySelector(`[data-testid=${testId}-status]`)!.textContent).toBe(after.status)
     store.dispose()
   })
@@ -116,12 +141,12 @@ describe('one’s own booking or request answered while an older read of its lis
     const fetchFn = apiRoutes(async (method, path, request) => {
       if (method === 'POST') {
         const body = (await request.json()) as Record<string, unknown>
-        return json(
-          201,
+        const made =
           testId === 'lesson'
             ? lesson('l1', { subject: String(body.subject), updatedAt: '2026-11-24T09:00:00.000Z' })
-            : contactRequest('r1', { message: String(body.message), updatedAt: '2026-11-24T09:00:00.000Z' }),
-        )
+            : contactRequest('r1', { message: String(body.message), updatedAt: '2026-11-24T09:00:00.000Z' })
+        reading.set([earlier, made])
+        return json(201, made)
       }
       if (path === list) return reading.read()
       if (path === '/api/users') return json(200, [alice, tutor])
@@ -143,10 +168,11 @@ describe('one’s own booking or request answered while an older read of its lis
     type(fieldLabelled(page.container, label) as HTMLInputElement | HTMLTextAreaElement, 'Geometry, please')
     act(() => select.closest('form')!.requestSubmit())
     await eventually(() => expect(cards()).toHaveLength(2))
-    await act(async () => reading.answer())
+    await olderReadLands(reading)
+    expect(cards()).toHaveLength(2)
+    await act(async () => reading.answerFirst())
     const query = testId === 'lesson' ? 'getLessons(undefined)' : 'getContactRequests(undefined)'
     await eventually(() => expect(store.getState().api.queries[query]?.status).toBe('fulfilled'))
-    await act(async () => {})
     expect(cards()).toHaveLength(2)
     store.dispose()
   })
