@@ -1,8 +1,8 @@
 import { LANGUAGE_NAMES, LOCALES, useLocale, useT } from '../i18n'
 
 /**
- * The header's language switch: one button per language, each named in its own language (`lang` set, so a screen
- * reader pronounces it right), the current one pressed. The choice is remembered (see `I18nProvider`).
+ * The header's language switch: one button per language, showing its code and named in its own language (`lang` set,
+ * so a screen reader pronounces it right), the current one pressed. The choice is remembered (see `I18nProvider`).
  */
 export function LanguageSwitch() {
   const t = useT()
@@ -17,11 +17,12 @@ export function LanguageSwitch() {
           lang={l}
           className="lang-option"
           aria-pressed={l === locale}
-          aria-label={LANGUAGE_NAMES[l]}
           data-testid={`lang-${l}`}
           onClick={() => setLocale(l)}
         >
+          {/* Named "FR Français": what it shows first, so voice control finds it by that (WCAG 2.5.3). */}
           {l.toUpperCase()}
+          <span className="sr-only"> {LANGUAGE_NAMES[l]}</span>
         </button>
       ))}
     </fieldset>
