@@ -364,6 +364,16 @@ describe('errorMessageId: the SPA’s own words for each error code, never the s
       'Too many messages are waiting to be sent. Your text is kept: send it once they have gone.',
     ],
     [{ code: 'INVALID', message: 'content: too long' }, 'That was not accepted. Check what you entered.'],
+    // A request that did not reach the server whole in time: the server's own 408 names INVALID in its body, yet
+    // nothing was wrong with what was entered.
+    [
+      { status: 408, data: { error: { code: 'INVALID', message: 'request: not received in time' } } },
+      'Could not reach the server. Check your connection.',
+    ],
+    [
+      { status: 'PARSING_ERROR', originalStatus: 408, data: 'Request Timeout', error: 'x' },
+      'Could not reach the server. Check your connection.',
+    ],
     [{ status: 502, data: '<html>' }, 'Something went wrong. Please try again.'],
     [{ message: 'Rejected' }, 'Something went wrong. Please try again.'],
     [undefined, 'Something went wrong. Please try again.'],
@@ -387,6 +397,7 @@ describe('invalidFields: the fields an INVALID answer names, as the server joins
     [{ status: 400, data: { error: { code: 'INVALID', message: 'must be an object' } } }, []],
     [{ status: 403, data: { error: { code: 'FORBIDDEN', message: 'startsAt: no' } } }, []],
     [{ status: 'FETCH_ERROR', error: 'TypeError' }, []],
+    [{ status: 408, data: { error: { code: 'INVALID', message: 'request: not received in time' } } }, []],
     [undefined, []],
   ])('%j', (error, fields) => {
     expect(invalidFields(error)).toEqual(fields)

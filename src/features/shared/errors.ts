@@ -1,3 +1,4 @@
+import { answeredStatus } from '../../api/answeredStatus'
 import { isErrorCode, type ErrorCode } from '../../contract'
 import type { MessageId } from '../../i18n'
 
@@ -29,7 +30,8 @@ export const ERROR_MESSAGES: Record<ShownErrorCode, MessageId> = {
 export function errorCode(error: unknown): ShownErrorCode {
   if (!error || typeof error !== 'object') return 'UNKNOWN'
   const e = error as { status?: unknown; data?: unknown; code?: unknown }
-  if (e.status === 'FETCH_ERROR' || e.status === 'TIMEOUT_ERROR') return 'NETWORK'
+  // A 408: the request did not reach the server whole in time (the server's own names INVALID in its body).
+  if (e.status === 'FETCH_ERROR' || e.status === 'TIMEOUT_ERROR' || answeredStatus(error) === 408) return 'NETWORK'
   const code = (e.data as { error?: { code?: unknown } } | undefined)?.error?.code ?? e.code
   if (isErrorCode(code) || code === 'NETWORK' || code === 'OUTBOX_FULL') return code
   return 'UNKNOWN'
