@@ -101,7 +101,7 @@ describe.each(FORMS)('$hash: the "$field" field', (form) => {
       // The text stays to be shortened; once it is, the error goes and it is sent.
       expect(text.value).toBe(over)
       const shortened = over.slice(0, -2) // one emoji fewer: the limit exactly
-    type(text, shortened)
+      type(text, shortened)
       expect(text.hasAttribute('aria-invalid')).toBe(false)
       await submit()
       await eventually(() => expect(api.writes).toHaveLength(1))
