@@ -17,8 +17,8 @@ import { ConnectionBadge } from './ConnectionBadge'
 import { focusElement, focusTargetAfter } from './focus'
 import { useAnnounce } from './Announcer'
 import { PageBoundary } from './PageBoundary'
-import { countUnsent } from './unsent'
-import { useAppDispatch, useAppSelector } from './hooks'
+import { countUnsent, loggedOutByChoice } from './unsent'
+import { useAppDispatch, useAppSelector, useAppStore } from './hooks'
 import { LanguageSwitch } from './LanguageSwitch'
 import { hrefFor, keepRouteForNextLogin, type Page, type Route } from './router'
 
@@ -140,7 +140,11 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
   ]
 
   // The next user starts on their own messages page, not on this user's conversation (`forgetRouteWithUser`).
-  const leave = (keepOutbox: boolean) => dispatch(loggedOut({ keepOutbox }))
+  const leftHere = useRef(false)
+  const leave = (keepOutbox: boolean) => {
+    leftHere.current = true
+    dispatch(loggedOut({ keepOutbox }))
+  }
   const logout = () => {
     const unsent = dispatch(countUnsent())
     if (unsent > 0 && !window.confirm(t('layout.logOutConfirm', { count: unsent }))) return
@@ -153,6 +157,25 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
     if (drafts.current) keepDraftsForNextLogin(user.id, drafts.current)
     leave(true)
   }
+
+  // A session that ended under this tab, left from another tab ("Log in again" there, which logs this one out too):
+  // the user chose nothing here, so this tab keeps its page and drafts for their next login, as its own "Log in again"
+  // would. Read at the unmount the logout causes, when the store has no user (another user's login drops them), and
+  // not after their "Log out" there (its mark), which leaves nothing of theirs behind.
+  const store = useAppStore()
+  const ended = useRef({ expired: sessionExpired, route })
+  useEffect(() => {
+    ended.current = { expired: sessionExpired, route }
+  })
+  useEffect(
+    () => () => {
+      if (leftHere.current || !ended.current.expired || store.getState().auth.user !== null) return
+      if (store.dispatch(loggedOutByChoice(user.id))) return
+      keepRouteForNextLogin(user.id, ended.current.route)
+      if (drafts.current) keepDraftsForNextLogin(user.id, drafts.current)
+    },
+    [store, user.id],
+  )
 
   return (
     <div className="shell">

@@ -1,6 +1,6 @@
 import type { ThunkAction, UnknownAction } from '@reduxjs/toolkit'
 import type { ApiExtra } from '../api'
-import { createOutboxStorage, selectPendingMessages, type SocketRootState } from '../realtime'
+import { createOutboxStorage, droppedStorageKey, selectPendingMessages, type SocketRootState } from '../realtime'
 
 /**
  * How many of the logged-in user's messages are unsent in any of their tabs: this store's, and those the others keep
@@ -22,5 +22,22 @@ export function countUnsent(): ThunkAction<
     if (storage && userId)
       for (const stored of createOutboxStorage(storage).load(userId)) clientIds.add(stored.clientId)
     return clientIds.size
+  }
+}
+
+/**
+ * Whether the user's last logout was their "Log out" (in any tab), which drops what is theirs, rather than a logout
+ * nobody asked for ("Log in again", another user's login): its mark stays until their next session begins.
+ *
+ * @example if (!store.dispatch(loggedOutByChoice(user.id))) keepRouteForNextLogin(user.id, route)
+ */
+export function loggedOutByChoice(userId: string): ThunkAction<boolean, unknown, unknown, UnknownAction> {
+  return (_dispatch, _getState, extra) => {
+    const { storage } = (extra ?? {}) as ApiExtra
+    try {
+      return storage?.getItem(droppedStorageKey(userId)) != null
+    } catch {
+      return false
+    }
   }
 }

@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { describe, expect, test, vi } from 'vitest'
-import { saveRefreshToken, tokenRefreshed } from '../../src/api'
+import { loggedIn, loggedOut, saveRefreshToken, tokenRefreshed } from '../../src/api'
 import { PageBoundary } from '../../src/app/PageBoundary'
 import { forgetRouteWithUser, navigate } from '../../src/app/router'
 import { createMemoryStorage } from '../../src/app/store'
@@ -81,16 +81,15 @@ const endedSessionThenLogin = (who: User) =>
  * Alice's page open at `hash`, her session refused (unauthorized), with the route kept and forgotten as `main.tsx`
  * has it; `who` is whom the next login answers for.
  */
-async function sessionEndsAt(hash: string, who: User) {
+async function sessionEndsAt(hash: string, who: User, storage = createMemoryStorage()) {
   window.history.replaceState(null, '', hash)
-  const storage = createMemoryStorage()
   saveRefreshToken(storage, alice.id, 'refresh-old')
   const app = appStore(endedSessionThenLogin(who), { storage, preloadedState: { auth: { token: 'old', user: alice } } })
   const stopForgetting = forgetRouteWithUser(app.store)
   renderApp(page.root, app.store)
   act(() => app.sockets.last.serverRefuse('UNAUTHORIZED'))
   await eventually(() => expect(button('Log in again')).toBeDefined())
-  return { ...app, stopForgetting }
+  return { ...app, stopForgetting, storage }
 }
 
 /** Logs in from the login page (what the next login answers is the API's choice). */
@@ -174,6 +173,82 @@ describe('"Log in again" brings the user back where they were', () => {
     expect(window.location.hash).toBe('#/messages')
     stopForgetting()
     store.dispose()
+  })
+})
+
+// Review F: two tabs of Alice's, both "session expired" (one session for the browser). She clicks "Log in again" in the
+// other tab, which logs this one out too (sessionSync follows the stored session's removal), then logs in there, which
+// this tab follows. This tab was on its own conversation with a half-written message: it came back on the list, the
+// message gone, although she chose nothing in this tab.
+describe('"Log in again" in another tab brings this tab back where it was too', () => {
+  const composer = () => page.container.querySelector<HTMLTextAreaElement>('[data-testid=composer]')
+  test('its conversation and its draft, once the same user is back (heard from the other tab)', async () => {
+    const { store, stopForgetting } = await sessionEndsAt('#/messages/c1', alice)
+    type(await eventually(() => composer()!), 'half written in this tab')
+    // What sessionSync dispatches when the other tab's "Log in again" removes the stored session, then its login.
+    act(() => void store.dispatch(loggedOut({ keepOutbox: true })))
+    expect(window.location.hash).toBe('')
+    act(() => void store.dispatch(loggedIn({ token: 'token-again', user: alice })))
+    await eventually(() => expect(openThread()).toBe('c1'))
+    expect(window.location.hash).toBe('#/messages/c1')
+    await eventually(() => expect(composer()?.value).toBe('half written in this tab'))
+    stopForgetting()
+    store.dispose()
+  })
+
+  test('not after her "Log out" there (it leaves nothing of hers behind)', async () => {
+    const { store, stopForgetting, storage } = await sessionEndsAt('#/messages/c1', alice)
+    type(await eventually(() => composer()!), 'dropped with the logout')
+    // The other tab's "Log out" marks her sends dropped in the shared storage before it removes the stored session.
+    const other = appStore(endedSessionThenLogin(alice), {
+      storage,
+      preloadedState: { auth: { token: 'old', user: alice } },
+    })
+    other.store.dispatch(loggedOut())
+    other.store.dispose()
+    act(() => void store.dispatch(loggedOut({ keepOutbox: true })))
+    act(() => void store.dispatch(loggedIn({ token: 'token-again', user: alice })))
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    expect(openThread()).toBeUndefined()
+    act(() => navigate({ page: 'messages', conversationId: 'c1' }))
+    await eventually(() => expect(composer()).not.toBeNull())
+    expect(composer()?.value).toBe('')
+    stopForgetting()
+    store.dispose()
+  })
+
+  test('not for another user’s login there (heard as this tab’s logout, then that login)', async () => {
+    const { store, stopForgetting } = await sessionEndsAt('#/messages/c1', alice)
+    type(await eventually(() => composer()!), 'not for Bob')
+    act(() => {
+      store.dispatch(loggedOut({ keepOutbox: true }))
+      store.dispatch(loggedIn({ token: 'token-bob', user: bob }))
+    })
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    expect(window.history.state).toBeNull()
+    act(() => void store.dispatch(loggedOut()))
+    act(() => void store.dispatch(loggedIn({ token: 'token-again', user: alice })))
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    expect(openThread()).toBeUndefined()
+    stopForgetting()
+    store.dispose()
+  })
+
+  test('not when this tab’s session was live (another tab’s logout ends it: nothing kept)', async () => {
+    window.history.replaceState(null, '', '#/messages/c1')
+    const app = appStore(endedSessionThenLogin(alice))
+    const stopForgetting = forgetRouteWithUser(app.store)
+    renderApp(page.root, app.store)
+    act(() => app.sockets.last.serverConnect())
+    await eventually(() => expect(composer()).not.toBeNull())
+    type(composer()!, 'not kept')
+    act(() => void app.store.dispatch(loggedOut({ keepOutbox: true })))
+    act(() => void app.store.dispatch(loggedIn({ token: 'token-again', user: alice })))
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    expect(openThread()).toBeUndefined()
+    expect(window.location.hash).toBe('')
+    stopForgetting()
+    app.store.dispose()
   })
 })
 
