@@ -248,16 +248,24 @@ const authorizedQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryEr
   const tokenBefore = tokenOf(api.getState)
   const userBefore = userIdOf(api.getState)
   const sameUser = () => userIdOf(api.getState) === userBefore
-  let result = await rawBaseQuery(args, api, extraOptions)
+  const result = await rawBaseQuery(args, api, extraOptions)
   if (result.error?.status !== 401 || urlOf(args).startsWith('/auth/') || !tokenBefore || !sameUser()) return result
-  const refreshed =
-    tokenOf(api.getState) !== tokenBefore ||
-    (await (api.dispatch as unknown as (t: ReturnType<typeof refreshSession>) => Promise<RefreshOutcome>)(
-      refreshSession(),
-    )) === 'refreshed'
-  if (refreshed && tokenOf(api.getState) && sameUser()) result = await rawBaseQuery(args, api, extraOptions)
+  const outcome: RefreshOutcome =
+    tokenOf(api.getState) !== tokenBefore
+      ? 'refreshed'
+      : await (api.dispatch as unknown as (t: ReturnType<typeof refreshSession>) => Promise<RefreshOutcome>)(
+          refreshSession(),
+        )
+  if (outcome === 'refreshed' && tokenOf(api.getState) && sameUser()) return rawBaseQuery(args, api, extraOptions)
+  // No answer to the refresh is no refusal: the session stays, and the request failed for want of the server (said
+  // as such, and made again as such), not with its token's 401 ("Your session has ended").
+  if (outcome === 'unavailable' && tokenOf(api.getState) === tokenBefore && sameUser()) return refreshUnanswered()
   return result
 }
+
+const refreshUnanswered = (): { error: FetchBaseQueryError } => ({
+  error: { status: 'FETCH_ERROR', error: 'the session could not be renewed: the server did not answer' },
+})
 
 /** What a token refresh came to: a new token, a refusal (log in again), or no answer (try later). */
 export type RefreshOutcome = 'refreshed' | 'refused' | 'unavailable'

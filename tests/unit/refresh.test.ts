@@ -3,6 +3,8 @@ import { api, loggedIn, loggedOut, REFRESH_STORAGE_KEY, saveRefreshToken, tokenR
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { sendMessage, selectConnection, selectPendingMessages, connect } from '../../src/realtime'
 import { outboxStorageKey } from '../../src/realtime'
+import { errorCode } from '../../src/features/shared/errors'
+import { failedForWantOfServer } from '../../src/realtime/failedReads'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, bob, message } from './support/fixtures'
@@ -217,5 +219,40 @@ describe('a 401 that comes back after the token changed', () => {
     switchTo(store, 'alice-2', alice)
     await eventually(() => expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull())
     expect(sent(path)).toEqual(['Bearer old', 'Bearer alice-2'])
+  })
+})
+
+// Review F: an expired token's 401 whose refresh got no answer (the server could not check the session, its database
+// away: INTERNAL; or the network gone between the two requests) is no refusal, the session stays: the request failed
+// for want of the server. It came back as the 401 itself, so the page said "Your session has ended. Log in again."
+// (with no "Log in again" to press: the session had not ended), and the read was never made again once the server was
+// back (only reads that failed for want of it are).
+describe('a 401 whose refresh got no answer', () => {
+  test.each([
+    [
+      'the refresh answered 500',
+      (): StubReply => ({ status: 500, body: { error: { code: 'INTERNAL', message: 'db' } } }),
+    ],
+    ['a gateway answered the refresh 503', (): StubReply => ({ status: 503 })],
+  ])('%s: the request failed for want of the server, not for the session', async (_name, refreshReply) => {
+    reply = (req) => (req.url === '/api/auth/refresh' ? refreshReply() : unauthorized)
+    const { store, actions } = setup()
+    const query = store.dispatch(api.endpoints.getLessons.initiate())
+    const result = await query
+    expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(1)
+    expect(actions.filter((a) => a.type === 'auth/refreshFailed')).toHaveLength(0)
+    expect(failedForWantOfServer(result.error)).toBe(true)
+    expect(errorCode(result.error)).not.toBe('UNAUTHORIZED')
+    query.unsubscribe()
+  })
+
+  test('a refused refresh keeps the 401: the session has ended', async () => {
+    reply = () => unauthorized
+    const { store } = setup()
+    const query = store.dispatch(api.endpoints.getLessons.initiate())
+    const result = await query
+    expect(errorCode(result.error)).toBe('UNAUTHORIZED')
+    expect(failedForWantOfServer(result.error)).toBe(false)
+    query.unsubscribe()
   })
 })
