@@ -160,7 +160,10 @@ export function joinCluster(
   // unanswered commands ioredis sends again) reaches them now, after what was told since: a stale "offline" or
   // "online" would be the last word their sockets keep. Said once it is back, after those (one connection, in order),
   // so the other nodes resync their sockets and send fresh presence snapshots, as when their own subscriber is back.
+  // A revocation it published meanwhile was lost too: the sessions are read again, as when the subscriber is back.
   io.on(PUBLISHER_BACK, () => {
+    sessions.forgetLive()
+    void checkSockets()
     for (const listener of notificationsLost) listener()
   })
   const publisherBack = () => io.serverSideEmit(PUBLISHER_BACK)

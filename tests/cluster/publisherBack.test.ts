@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import type { Redis } from 'ioredis'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startServer, type StartServerOptions } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
-import { ALICE, BOB, CAROL, emitAck, login, type ClientSocket } from '../server/support/server'
+import { ALICE, BOB, CAROL, emitAck, http, login, type ClientSocket } from '../server/support/server'
 import { lastWordAbout, openLive } from './support/presence'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
@@ -21,12 +22,16 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
   let a: Awaited<ReturnType<typeof startServer>>
   let b: Awaited<ReturnType<typeof startServer>>
   const sockets: ClientSocket[] = []
+  let databaseUrl: string
 
   beforeAll(async () => {
     ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
+    databaseUrl = postgres.createDatabase('talemy_publisher_back')
     const options: StartServerOptions = {
       port: 0,
-      databaseUrl: postgres.createDatabase('talemy_publisher_back'),
+      databaseUrl,
+      // No periodic recheck within a test: a session's end reaches a node by its word, or when a node's is back.
+      sessionRecheckMs: 3_600_000,
       redisUrl: redis.url,
       redisPrefix: `pb${randomUUID().slice(0, 8)}:`,
       dataDir: tmpdir(),
@@ -92,4 +97,39 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
     // Bob is connected, on node B: that is what Alice is left with.
     await vi.waitFor(() => expect(lastWordAbout(aliceOnB.items, bob.user.id)?.online).toBe(true), { timeout: 10_000 })
   }, 120_000)
+
+  // A logout on node A while its publisher was away: its word to the other nodes (close that session's sockets) was
+  // lost. They read their sockets' sessions again once A says its publisher is back, as when their own subscriber is:
+  // they used to keep that session's socket, and take its token, until their next periodic recheck.
+  it("ends on the other nodes a session that ended while the node's publisher was away", async () => {
+    const session = await login(b.url, ALICE)
+    const onB = await open(b.url, session.token)
+    let closed = false
+    onB.socket.once('disconnect', () => {
+      closed = true
+    })
+    expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(200)
+    // Ended with no word reaching node B (its broadcast lost with A's publisher): B still takes the token.
+    await endUnannounced(session.token)
+    expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(200)
+
+    const pub = (a.io.of('/').adapter as unknown as { pubClient: Redis }).pubClient
+    const back = new Promise((resolve) => pub.once('ready', resolve))
+    pub.disconnect(true)
+    await back
+    await vi.waitFor(() => expect(closed).toBe(true), { timeout: 20_000 })
+    expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(401)
+  }, 60_000)
+
+  /** Ends a session in the database alone, as a node whose word was lost leaves it for the others. */
+  async function endUnannounced(token: string): Promise<void> {
+    const sessionId = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid
+    const client = new pg.Client({ connectionString: databaseUrl })
+    await client.connect()
+    try {
+      await client.query('update sessions set revoked_at = now() where id = $1', [sessionId])
+    } finally {
+      await client.end()
+    }
+  }
 })
