@@ -1,11 +1,13 @@
 import { createSlice, type Reducer } from '@reduxjs/toolkit'
 import type { Id } from '../contract'
 import {
+  disconnect,
   disconnected,
   ephemeralEventActions,
   reconnecting,
   serverEventActions,
   sessionEnded,
+  sessionExpired,
   typingExpired,
 } from './actions'
 
@@ -76,6 +78,14 @@ export const presenceSlice = createSlice({
       // Also without a `disconnected`: a live socket replaced (found dead after a sleep, its transport stalled, a
       // resync, the tab's role changed) is unbound before it closes, and what it said may be as old as that sleep.
       .addCase(reconnecting, (state) => {
+        state.stale = true
+      })
+      // Nor when the layer closes the socket itself, unbound first: the app's own `disconnect`, or the session over
+      // under a live socket (a refused refresh). The next connection, maybe much later, is stale until its snapshot.
+      .addCase(disconnect, (state) => {
+        state.stale = true
+      })
+      .addCase(sessionExpired, (state) => {
         state.stale = true
       })
       .addCase(sessionEnded, () => initialPresenceState)

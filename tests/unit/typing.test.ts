@@ -1,9 +1,10 @@
 import { combineReducers, configureStore } from '@reduxjs/toolkit'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { api } from '../../src/api'
+import { api, loggedIn, refreshFailed } from '../../src/api'
 import { authSlice } from '../../src/app/authSlice'
 import {
   connect,
+  disconnect,
   createSocketMiddleware,
   presenceSlice,
   selectPresence,
@@ -27,6 +28,10 @@ const reducer = combineReducers({
 })
 
 function setup() {
+  return setupWith({})
+}
+
+function setupWith(over: Parameters<typeof socketOptions>[1]) {
   const sockets = fakeSockets()
   const store = configureStore({
     reducer,
@@ -34,12 +39,12 @@ function setup() {
     middleware: (gDM) =>
       gDM({ serializableCheck: false, immutableCheck: false }).concat(
         api.middleware,
-        createSocketMiddleware(socketOptions(sockets) as never),
+        createSocketMiddleware(socketOptions(sockets, over) as never),
       ),
   })
   store.dispatch(connect())
   sockets.last.serverConnect()
-  return { store, socket: sockets.last }
+  return { store, socket: sockets.last, sockets }
 }
 
 beforeEach(() => vi.useFakeTimers())
@@ -123,5 +128,45 @@ describe('presence', () => {
     expect(selectPresence(store.getState(), bob.id)).toEqual({ online: false, lastSeenAt: '2026-01-01T10:00:00.000Z' })
     socket.serverEmit('presence:changed', { userId: bob.id, online: true, lastSeenAt: '2026-01-01T10:00:00.000Z' })
     expect(selectPresence(store.getState(), bob.id)?.online).toBe(true)
+  })
+
+  // The layer closes the socket itself, unbound first (no `disconnected` comes): the app's own `disconnect`, or the
+  // session found over while the socket was live (a refused refresh). Whatever it said before may be old by the time a
+  // socket connects again (a login the next morning): until that connection's snapshot it is stale, as after a drop.
+  test.each([
+    [
+      'the app disconnects, then connects again',
+      (store: ReturnType<typeof setup>['store']) => {
+        store.dispatch(disconnect())
+        store.dispatch(connect())
+      },
+    ],
+    [
+      'the session ends under a live socket, and the same user logs in again',
+      (store: ReturnType<typeof setup>['store']) => {
+        store.dispatch(refreshFailed())
+        expect(store.getState().socket.connection.status).toBe('unauthorized')
+        store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+      },
+    ],
+  ])('what the socket said before %s is stale until the new snapshot', (_, closeAndOpen) => {
+    const { store, sockets } = setupWith({ refreshFailed })
+    sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    sockets.last.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: true, lastSeenAt: null }] })
+    expect(store.getState().presence.stale).toBe(false)
+
+    const before = sockets.last
+    closeAndOpen(store)
+    expect(before.connected).toBe(false)
+    sockets.last.serverConnect('sock-2')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    expect(store.getState().socket.connection.status).toBe('connected')
+    expect(store.getState().presence.stale).toBe(true)
+
+    sockets.last.serverEmit('presence:snapshot', {
+      users: [{ userId: bob.id, online: false, lastSeenAt: '2026-01-02T00:00:00.000Z' }],
+    })
+    expect(store.getState().presence.stale).toBe(false)
+    expect(selectPresence(store.getState(), bob.id)?.online).toBe(false)
   })
 })
