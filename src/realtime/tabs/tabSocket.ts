@@ -125,6 +125,12 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   let wanted = false
   /** An `attach` went out and no answer was taken since (the hub may have taken the tab in: its visibility is said). */
   let attaching = false
+  /**
+   * Holders the election said are gone since the last `attach` went out: an answer of theirs still on its way (the
+   * holder answered, then crashed, and the next holder's beat came first) is not taken, or the tab would say connected
+   * through a tab that is gone, until the next holder's socket is up or its next (maybe throttled) beat is heard.
+   */
+  const goneSinceAttach = new Set<string>()
   /** The hub this proxy is attached to (its tab, and its socket's id), while connected. */
   let link: { holder: string; socketId: string } | null = null
   let heartbeat: TimerHandle | null = null
@@ -146,6 +152,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   function attach() {
     attaching = true
     attachId = nextPageId()
+    goneSinceAttach.clear()
     saidVisible = visibility.visible()
     post({ kind: 'attach', from: tabId, attachId, userId, resume: resume(), visible: saidVisible })
     // Asked again each heartbeat until answered: an attach may reach no holder (one is being elected, or the message
@@ -215,8 +222,8 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
       return
     }
     // A second answer (this tab attached again before the first came back) repeats what the live events already
-    // brought since the first: ignored.
-    if (link !== null) return
+    // brought since the first: ignored. So is one from a holder gone since: this tab asks again each heartbeat.
+    if (link !== null || goneSinceAttach.has(message.from)) return
     attaching = false
     link = { holder: message.from, socketId: message.socketId }
     startHeartbeat()
@@ -389,6 +396,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     holderGone(holder) {
       // Only the holder this proxy is attached to: news of another one (an older holder resigning late) cuts nothing.
       if (link !== null && (holder === undefined || holder === link.holder)) drop(HOLDER_DOWN_REASON)
+      else if (link === null && attaching && holder !== undefined) goneSinceAttach.add(holder)
     },
     holderIs(holder) {
       if (link === null || link.holder === holder) return

@@ -451,6 +451,25 @@ describe('the holder going down', () => {
     expect(t.log.filter((entry) => entry[0] === 'message:new')).toEqual([])
   })
 
+  it('an answer from a holder gone while the attach waited (a crash; the next holder’s beat came first) is not taken', () => {
+    const t = setup()
+    t.socket.connect()
+    t.bus.deliver()
+    // The holder answered, then crashed; its answer is still on its way when the election hears the next holder beat.
+    t.tab.holderGone('holder-tab')
+    t.holder.send({ kind: 'attached', to: ME, socketId: 'sock-1', replay: [], sync: caughtUp, presence: snapshot })
+    // Not "connected" to a tab that is gone (no event, no ack would ever come through it): it asks the next one.
+    expect(t.socket.connected).toBe(false)
+    expect(t.log).toEqual([])
+    const next = scriptedHolder(t.bus, 'next-holder')
+    t.timers.advance(500)
+    t.bus.deliver()
+    expect(t.posted('attach')).toHaveLength(2)
+    next.send({ kind: 'attached', to: ME, socketId: 'sock-9', replay: [], sync: caughtUp, presence: null })
+    expect(t.socket.connected).toBe(true)
+    expect(t.socket.id).toBe('sock-9')
+  })
+
   it('holderGone() while not connected does nothing', () => {
     const t = setup()
     t.tab.holderGone()
