@@ -1,5 +1,6 @@
 // Environment variables of `npm start` (server/main.ts) that need more than a string; kept apart so tests can import them.
 import { isIP } from 'node:net'
+import proxyAddr from '@fastify/proxy-addr'
 
 /** A DNS name: dot-separated labels of letters, digits and inner hyphens (RFC 1123), 253 characters at most. */
 const HOST_NAME = /^(?=.{1,253}$)[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?(?:\.[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?)*\.?$/i
@@ -36,20 +37,42 @@ export function parseSeedDemo(value: string | undefined): boolean | undefined {
 
 /**
  * `TRUST_PROXY=N`: that many proxies in front (the client is the Nth address from the right of `X-Forwarded-For`), or
- * a comma-separated list of proxy addresses / CIDRs; unset or 0: the socket's address. `true` (every hop) is refused:
- * a client could then name its own address in front of what the proxy appends, and walk past the per-address limits.
+ * a comma-separated list of proxy addresses / CIDRs (or proxy-addr's names `loopback`, `linklocal`, `uniquelocal`);
+ * unset or 0: the socket's address. `true` (every hop) is refused: a client could then name its own address in front of
+ * what the proxy appends, and walk past the per-address limits. Every entry is checked here, naming the variable: one
+ * that is no address was refused only after the database had been opened ("invalid IP address: abc"), and a number
+ * other than 1 to 99 (`100`, ` 1` once split) was taken as an IPv4 address (0.0.0.100), trusting no proxy at all.
  */
 export function parseTrustProxy(value: string | undefined): number | string[] | undefined {
-  if (value === undefined || value === '' || value === '0' || value === 'false') return undefined
-  if (/^[1-9]\d?$/.test(value)) return Number(value)
-  if (value === 'true')
+  const text = value?.trim()
+  if (text === undefined || text === '' || text === '0' || text === 'false') return undefined
+  if (/^[1-9]\d?$/.test(text)) return Number(text)
+  if (text === 'true')
     throw new Error(
       'TRUST_PROXY=true would trust every X-Forwarded-For entry, which a client can write: give the number of proxies in front (e.g. 1) or their addresses',
     )
-  return value
+  if (/^\d+$/.test(text))
+    throw new Error(
+      `TRUST_PROXY must be the number of proxies in front (1 to 99) or their addresses, got ${JSON.stringify(value)}`,
+    )
+  const items = text
     .split(',')
     .map((item) => item.trim())
     .filter(Boolean)
+  for (const item of items) {
+    let valid = !/^\d+$/.test(item)
+    try {
+      if (valid) proxyAddr.compile([item])
+    } catch {
+      valid = false
+    }
+    if (!valid)
+      throw new Error(
+        `TRUST_PROXY: ${JSON.stringify(item)} is not an IP address, a CIDR range or loopback/linklocal/uniquelocal; ` +
+          'give the number of proxies in front (e.g. 1) or their addresses, comma-separated',
+      )
+  }
+  return items
 }
 
 /** `REDIS_PING_MS`: how often a node PINGs each of its Redis connections, in ms; unset or empty: the server's default. */

@@ -19,6 +19,8 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
     [{ SEED_DEMO: 'yes' }, 'SEED_DEMO must be 1 or 0, got yes'],
     // Was taken as it is: the embedded database was seeded first, then "getaddrinfo ENOTFOUND not a host".
     [{ HOST: 'not a host' }, 'HOST must be an IP address or a host name, got "not a host"'],
+    // Was refused only after the database had been opened and seeded, as "invalid IP address: abc", never naming it.
+    [{ TRUST_PROXY: 'abc' }, 'TRUST_PROXY: "abc" is not an IP address, a CIDR range or loopback/linklocal/uniquelocal'],
   ])(
     '%j: one line naming it, no stack',
     async (env, sentence) => {

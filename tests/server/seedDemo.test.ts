@@ -69,6 +69,25 @@ describe('shouldSeedDemo', () => {
     expect(() => parseTrustProxy('true')).toThrow('give the number of proxies in front (e.g. 1) or their addresses')
   })
 
+  // Each was taken as a proxy address: ' 1' and '100' as 0.0.0.1 and 0.0.0.100 (no proxy trusted: every client counted
+  // as the proxy's one address), 'abc' refused only after the database was opened and seeded, as "invalid IP address".
+  it.each([
+    [' 1 ', 1],
+    ['loopback, 10.0.0.0/8', ['loopback', '10.0.0.0/8']],
+    ['::1', ['::1']],
+  ])('TRUST_PROXY=%j is %o', (value, expected) => {
+    expect(parseTrustProxy(value)).toEqual(expected)
+  })
+
+  it.each([
+    ['100', 'TRUST_PROXY must be the number of proxies in front (1 to 99) or their addresses, got "100"'],
+    ['abc', 'TRUST_PROXY: "abc" is not an IP address, a CIDR range or loopback/linklocal/uniquelocal'],
+    ['10.0.0.1, 2', 'TRUST_PROXY: "2" is not an IP address, a CIDR range or loopback/linklocal/uniquelocal'],
+    ['10.0.0.1/33', 'TRUST_PROXY: "10.0.0.1/33" is not an IP address, a CIDR range or loopback/linklocal/uniquelocal'],
+  ])('refuses TRUST_PROXY=%j, naming it', (value, sentence) => {
+    expect(() => parseTrustProxy(value)).toThrow(sentence)
+  })
+
   it.each([
     [undefined, undefined],
     ['', undefined],
