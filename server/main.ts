@@ -1,6 +1,7 @@
 /**
  * `npm start`: builds the SPA when `dist/index.html` is missing or older than any file under `src/`, `public/`,
- * `index.html` or `vite.config.ts`, then serves it with the API and Socket.IO on one port.
+ * `index.html` or `vite.config.ts`, or was built with other VITE_/NEXT_PUBLIC_ variables, then serves it with the API
+ * and Socket.IO on one port.
  * Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (.data), DATABASE_URL, REDIS_URL (several nodes; needs
  * DATABASE_URL), REDIS_PREFIX (talemy:), REDIS_PING_MS (5000), JWT_SECRET (at least 32 bytes when set),
  * ALLOWED_ORIGINS (comma-separated), SEED_DEMO (1/0; default: on only for the embedded database on a loopback host),

@@ -1,13 +1,16 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { BUILD_ENV_FILE, buildEnvOf } from './buildEnv.js'
 import type { Logger } from './logger'
+
+export { BUILD_ENV_FILE, buildEnvOf }
 
 /** What the SPA build reads (relative to the project root): a change to any of them makes `dist/` stale. */
 export const SPA_SOURCES = ['src', 'index.html', 'public', 'vite.config.ts'] as const
 
 export type SpaBuildDecision =
-  | { build: true; reason: 'missing' | 'stale' }
+  | { build: true; reason: 'missing' | 'stale' | 'env' }
   | { build: false; reason: 'skipped' | 'fresh' | 'no-source' }
 
 export interface SpaState {
@@ -19,6 +22,10 @@ export interface SpaState {
   builtAtMs: number | undefined
   /** Newest mtime among the SPA's sources in ms, undefined when none exist. */
   newestSourceMs: number | undefined
+  /** The build's stamp (`BUILD_ENV_FILE`), undefined when it has none; compared with `env` when given. */
+  builtEnv?: string | undefined
+  /** The build-time variables now (`buildEnvOf(process.env)`). */
+  env?: string
 }
 
 /**
@@ -27,11 +34,20 @@ export interface SpaState {
  *
  * @example spaBuildDecision({ skip: false, hasSource: true, builtAtMs: 1, newestSourceMs: 2 }) // { build: true, reason: 'stale' }
  */
-export function spaBuildDecision({ skip, hasSource, builtAtMs, newestSourceMs }: SpaState): SpaBuildDecision {
+export function spaBuildDecision({
+  skip,
+  hasSource,
+  builtAtMs,
+  newestSourceMs,
+  builtEnv,
+  env,
+}: SpaState): SpaBuildDecision {
   if (skip) return { build: false, reason: 'skipped' }
   if (!hasSource) return { build: false, reason: 'no-source' }
   if (builtAtMs === undefined) return { build: true, reason: 'missing' }
   if (newestSourceMs !== undefined && newestSourceMs > builtAtMs) return { build: true, reason: 'stale' }
+  // A build without a stamp (made before there was one) is made again once: what it baked in cannot be told.
+  if (env !== undefined && builtEnv !== env) return { build: true, reason: 'env' }
   return { build: false, reason: 'fresh' }
 }
 
@@ -58,11 +74,19 @@ export function newestMtime(paths: readonly string[]): number | undefined {
 /** The current state of `root`'s SPA build (reads the file system). */
 export function spaState(root: string, distDir: string, env: NodeJS.ProcessEnv = process.env): SpaState {
   const index = join(distDir, 'index.html')
+  let builtEnv: string | undefined
+  try {
+    builtEnv = readFileSync(join(distDir, BUILD_ENV_FILE), 'utf8')
+  } catch {
+    builtEnv = undefined // no stamp: a build from before there was one
+  }
   return {
     skip: env.SKIP_SPA_BUILD === '1',
     hasSource: existsSync(join(root, 'src', 'main.tsx')),
     builtAtMs: existsSync(index) ? statSync(index).mtimeMs : undefined,
     newestSourceMs: newestMtime(SPA_SOURCES.map((path) => join(root, path))),
+    builtEnv,
+    env: buildEnvOf(env),
   }
 }
 
@@ -105,7 +129,9 @@ function build(root: string, distDir: string, logger: Logger): 'stopped' | undef
     { reason: decision.reason },
     decision.reason === 'stale'
       ? 'sources changed since the last build: rebuilding the SPA (vite build)…'
-      : 'building the SPA (vite build)…',
+      : decision.reason === 'env'
+        ? 'VITE_/NEXT_PUBLIC_ variables differ from the last build: rebuilding the SPA (vite build)…'
+        : 'building the SPA (vite build)…',
   )
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: process.env })
   // A Ctrl-C reaches the whole process group: Vite ends with it, while this process, blocked in the build, would hear

@@ -1,8 +1,18 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { buildSpaIfNeeded, newestMtime, spaBuildDecision, spaState, viteCommand } from '../../server/spa'
+import { buildEnvOf, buildSpaIfNeeded, newestMtime, spaBuildDecision, spaState, viteCommand } from '../../server/spa'
 import { repoRoot } from './support/server'
 
 // `npm start` rebuilds the SPA when the build is missing or older than its sources (server/spa.ts).
@@ -60,8 +70,13 @@ describe('the file system side', () => {
       hasSource: true,
       builtAtMs: undefined,
       newestSourceMs: 1_000_000,
+      builtEnv: undefined,
+      env: '{}',
     })
     touch(join(dist, 'index.html'), 2_000)
+    // A build without the stamp its Vite leaves (made before there was one): what it baked in cannot be told.
+    expect(spaBuildDecision(spaState(root, dist, {}))).toEqual({ build: true, reason: 'env' })
+    writeFileSync(join(dist, '.build-env.json'), '{}')
     expect(spaBuildDecision(spaState(root, dist, {}))).toEqual({ build: false, reason: 'fresh' })
     for (const [file, at] of [
       ['public/favicon.svg', 3_000],
@@ -139,6 +154,74 @@ describe('a build ended by a signal', () => {
     expect(outcome).toBe('built')
     expect(logged.error).toEqual(['vite build failed: serving what is built, if anything'])
     expect(logged.warn).toEqual([expect.stringMatching(/^no built SPA \(no index\.html\): serving the API only/)])
+  })
+})
+
+// The API's address is baked into the SPA at build time (VITE_API_URL / NEXT_PUBLIC_API_URL). `npm start` looked at the
+// build's age alone: started again with another VITE_API_URL, it served the SPA built with the old one (or none), while
+// its CSP already named the new one, so the page connected to the old address or was refused by its own CSP.
+describe('a build made with other build-time variables', () => {
+  let root: string
+  afterEach(() => {
+    vi.unstubAllEnvs()
+    rmSync(root, { recursive: true, force: true })
+  })
+
+  /** A project built after its sources with `builtWith` (the stamp Vite leaves beside it), whose Vite notes each run. */
+  const builtProject = (builtWith: Record<string, string>) => {
+    root = mkdtempSync(join(tmpdir(), 'talemy-spa-'))
+    const touch = (path: string, seconds: number, text = 'x') => {
+      mkdirSync(join(path, '..'), { recursive: true })
+      writeFileSync(path, text)
+      utimesSync(path, seconds, seconds)
+    }
+    touch(join(root, 'src', 'main.tsx'), 1_000)
+    touch(join(root, 'dist', 'index.html'), 2_000)
+    touch(join(root, 'dist', '.build-env.json'), 2_000, JSON.stringify(builtWith))
+    touch(
+      join(root, 'node_modules', 'vite', 'bin', 'vite.js'),
+      1_000,
+      "require('node:fs').appendFileSync('ran', 'x')\n",
+    )
+    const log = { info: () => undefined, warn: () => undefined, error: () => undefined } as never
+    return () => {
+      buildSpaIfNeeded(root, join(root, 'dist'), log)
+      return existsSync(join(root, 'ran'))
+    }
+  }
+
+  it('is rebuilt when VITE_API_URL now differs from the build, or is gone', () => {
+    vi.stubEnv('VITE_API_URL', 'http://api.example.test:4000')
+    expect(builtProject({})()).toBe(true)
+    rmSync(root, { recursive: true, force: true })
+    vi.stubEnv('VITE_API_URL', '')
+    expect(builtProject({ VITE_API_URL: 'http://api.example.test:4000' })()).toBe(true)
+  })
+
+  it('is served as it is when they are the same', () => {
+    vi.stubEnv('VITE_API_URL', 'http://api.example.test:4000')
+    expect(builtProject({ VITE_API_URL: 'http://api.example.test:4000' })()).toBe(false)
+  })
+
+  it("Vite's build leaves the stamp beside what it built, naming the variables it baked in", () => {
+    root = mkdtempSync(join(tmpdir(), 'talemy-spa-'))
+    const { command, args } = viteCommand(repoRoot)
+    const out = join(root, 'dist')
+    const env = { ...process.env, VITE_API_URL: 'http://api.example.test:4000' }
+    const result = spawnSync(command, [...args, '--outDir', out, '--emptyOutDir', '--logLevel', 'error'], {
+      cwd: repoRoot,
+      env,
+      encoding: 'utf8',
+    })
+    expect(result.status, result.stderr).toBe(0)
+    // What `npm start` compares it with: the same variables, read the same way.
+    const stamp = readFileSync(join(out, '.build-env.json'), 'utf8')
+    expect(stamp).toBe(buildEnvOf(env))
+    expect(JSON.parse(stamp)).toMatchObject({ VITE_API_URL: 'http://api.example.test:4000' })
+    const scripts = readdirSync(join(out, 'assets')).filter((name) => name.endsWith('.js'))
+    expect(
+      scripts.some((name) => readFileSync(join(out, 'assets', name), 'utf8').includes('api.example.test:4000')),
+    ).toBe(true)
   })
 })
 
