@@ -377,7 +377,7 @@ async function startOn(
         : []),
     ]),
   })
-  const { resync } = attachHandlers(io, {
+  const handlers = attachHandlers(io, {
     services,
     sessions,
     handshakeGuard: options.handshakeGuard,
@@ -422,7 +422,7 @@ async function startOn(
       ? new LogTailCheck({
           delivery,
           heads: (userIds) => eventLog.heads(userIds),
-          resync,
+          resync: handlers.resync,
           periodMs: options.logTailCheckMs ?? DEFAULT_LOG_TAIL_CHECK_MS,
           logger,
         })
@@ -452,6 +452,10 @@ async function startOn(
     // to every client at once (the browser layer refreshes its token before reconnecting after one).
     io.engine.close()
     await app.close()
+    // The client events already taken (a burst of sends) finish before the database closes, which failed each of them
+    // at level error; their answers go nowhere (the client sends again, and gets what was stored). At most 2 s.
+    if ((await within(handlers.settled(), 2_000, 'late' as const)) === 'late')
+      logger.warn('socket events under way took over 2 s to finish: closing without them')
     await cluster?.leave().catch((error: unknown) => logger.warn({ err: error }, 'leaving the cluster failed'))
   }
   // The embedded database's first sends are slow (`warmUpSends`); PostgreSQL's first-use costs are per connection of a

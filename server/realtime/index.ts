@@ -225,8 +225,10 @@ export function attachHandlers(
     presence,
     onNotificationsLost,
   }: HandlerDeps,
-): { resync(socket: TalemySocket): void } {
+): { resync(socket: TalemySocket): void; settled(): Promise<void> } {
   const warn = (what: string) => (error: unknown) => logger.warn({ err: error }, what)
+  /** The client events being handled now, until answered: a close lets them finish before the database goes. */
+  const inFlight = new Set<Promise<void>>()
   const { messaging } = services
   /** Per socket: the timer that disconnects it when its token expires unrenewed. */
   const expiryTimers = new WeakMap<TalemySocket, ReturnType<typeof setTimeout>>()
@@ -554,13 +556,15 @@ export function attachHandlers(
       } catch (error) {
         result = Promise.reject(error)
       }
-      result.then(
+      const answered = result.then(
         (data) => ack?.({ ok: true, data: data ?? null }),
         (error: unknown) => {
           if (!(error instanceof AppError)) logger.error({ err: error, event, userId }, 'socket handler failed')
           ack?.({ ok: false, error: toApiError(error) })
         },
       )
+      inFlight.add(answered)
+      void answered.finally(() => inFlight.delete(answered))
     })
 
     socket.on('disconnecting', () => {
@@ -591,5 +595,9 @@ export function attachHandlers(
     // its 'disconnect' handler in place (its delivery, its presence), as any other close does.
     armExpiry(socket)
   })
-  return { resync }
+  return {
+    resync,
+    // Each answer settles, whatever the handler did (a refusal is answered too).
+    settled: () => Promise.all([...inFlight]).then(() => undefined),
+  }
 }

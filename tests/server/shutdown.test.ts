@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { expect, it, vi } from 'vitest'
 import { PresenceTracker } from '../../server/realtime/presence'
 import { capturedLog } from '../support/capturedLog'
-import { ALICE, connect, login, startTestServer } from './support/server'
+import { ALICE, connect, login, startTestServer, untyped } from './support/server'
 
 // A deploy stops the server (SIGTERM → `close()`) while requests are on their way: it stops taking new ones and
 // answers those it has, rather than cutting their connections (the client could not tell whether its write was kept).
@@ -67,4 +68,38 @@ it('closes alone within its bound when recording who was online gets no answer f
     hung.mockRestore()
     socket.close()
   }
+})
+
+// A deploy's SIGTERM while a socket's sends were on their way: the transports closed, then the database closed under
+// the handlers still running, each failing as "socket handler failed: the database thread stopped" at level error: a
+// page at every deploy, and sends cut off in the middle. They are let finish (their acks go nowhere: the client sends
+// again on its next connection, and the server's idempotency answers with what was stored).
+it('lets the socket handlers under way finish before the database closes, logging no error', async () => {
+  const log = capturedLog('warn')
+  const server = await startTestServer({ logger: log.logger })
+  const { token } = await login(server.url, ALICE)
+  const socket = await connect(server.url, token)
+  let acks = 0
+  let closing: Promise<void> | undefined
+  const sends = Array.from({ length: 200 }, (_, i) =>
+    untyped(socket)
+      .timeout(10_000)
+      .emitWithAck('message:send', { conversationId: 'conv-alice-bob', content: `burst ${i}`, clientId: randomUUID() })
+      .then(
+        () => {
+          // The first answers are in: the rest of the burst is with the handlers when the close begins.
+          if (++acks === 5) closing = server.close()
+        },
+        () => undefined,
+      ),
+  )
+  await Promise.all(sends)
+  await closing
+  socket.close()
+  expect(acks).toBeGreaterThanOrEqual(5)
+  expect(log.lines().filter((line) => line.level >= 50)).toEqual([])
+  expect(log.lines().map((line) => line.msg)).not.toContain(
+    'socket events under way took over 2 s to finish: closing without them',
+  )
+  rmSync(server.dataDir, { recursive: true, force: true })
 })
