@@ -26,12 +26,43 @@ const balancer = await startBalancer([], Number(process.env.PORT || 3000))
 const allowedOrigins =
   process.env.ALLOWED_ORIGINS || `http://localhost:${balancer.port},http://127.0.0.1:${balancer.port}`
 
+/** The nodes started so far; `stop` signals them and waits for them. */
+const nodes: ChildProcess[] = []
+
+/** Whether the node's process has ended. */
+const ended = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null
+
+let stopping = false
+const stop = () => {
+  // A second Ctrl-C is passed on as a second signal: the nodes then exit at once.
+  for (const child of nodes) if (!ended(child)) child.kill('SIGTERM')
+  if (stopping) return
+  stopping = true
+  // Exits once the nodes have: exiting first cut the pipe their closing lines went to, and a node whose log then
+  // failed to write as it exited hung there for good (pino's exit flush retries a broken pipe), still holding its
+  // connections.
+  const exits = nodes.map(
+    (child) => new Promise<void>((resolve) => (ended(child) ? resolve() : child.once('exit', () => resolve()))),
+  )
+  void Promise.all(exits)
+    .then(() => balancer.close())
+    .then(() => process.exit(0))
+}
+// Before any node starts: a stop during the start closes those started, and none is left behind.
+process.on('SIGINT', stop)
+process.on('SIGTERM', stop)
+process.on('SIGHUP', stop)
+
 function startNode(name: string): Promise<{ child: ChildProcess; address: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server/main.ts')], {
     cwd: root,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ALLOWED_ORIGINS: allowedOrigins },
     stdio: ['ignore', 'pipe', 'inherit'],
+    // A process group of its own: a terminal's Ctrl-C reaches the whole foreground group, and the node, closing since
+    // that SIGINT, took this script's SIGTERM that followed for a second signal and exited at once. Only `stop` signals it.
+    detached: true,
   })
+  nodes.push(child)
   return new Promise((resolvePromise, reject) => {
     let output = ''
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -40,19 +71,15 @@ function startNode(name: string): Promise<{ child: ChildProcess; address: string
       const found = /open http:\/\/([\d.]+:\d+)/.exec(output)
       if (found) resolvePromise({ child, address: found[1]! })
     })
-    child.once('exit', (code) => reject(new Error(`node ${name} exited (${code}) before listening`)))
+    // Stopped during its start: `stop` exits once it has gone.
+    child.once('exit', (code) => stopping || reject(new Error(`node ${name} exited (${code}) before listening`)))
   })
 }
 
 // One after the other: the first migrates (and builds the SPA if needed), the second finds it done.
 const a = await startNode('a')
-const b = await startNode('b')
-balancer.backends.push(a.address, b.address)
-process.stdout.write(`\n  Talemy cluster: open ${balancer.url} (nodes ${a.address}, ${b.address})\n\n`)
-
-const stop = () => {
-  for (const node of [a, b]) node.child.kill('SIGTERM')
-  void balancer.close().then(() => process.exit(0))
+const b = stopping ? a : await startNode('b')
+if (!stopping) {
+  balancer.backends.push(a.address, b.address)
+  process.stdout.write(`\n  Talemy cluster: open ${balancer.url} (nodes ${a.address}, ${b.address})\n\n`)
 }
-process.on('SIGINT', stop)
-process.on('SIGTERM', stop)
