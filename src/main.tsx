@@ -5,12 +5,13 @@ import { AnnouncerProvider } from './app/Announcer'
 import { App } from './app/App'
 import { forgetRouteWithUser } from './app/router'
 import { makeStore } from './app/store'
-import { createToaster } from './features/notifications/toaster'
+import { browserToastChannel, createToaster } from './features/notifications/toaster'
 import { ToasterContext } from './features/notifications/Toasts'
 import { I18nProvider } from './i18n'
 import './styles.css'
 
-const toaster = createToaster()
+// The user's other tabs tell this one of the changes they ask for: a cancellation made there is no news here.
+const toaster = createToaster({ channel: browserToastChannel() })
 const store = makeStore({ extraMiddleware: [toaster.middleware] })
 forgetRouteWithUser(store)
 

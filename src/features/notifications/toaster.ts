@@ -47,7 +47,39 @@ export interface Toaster {
   subscribeSaid(listener: (message: Message, person?: Id) => void): () => void
 }
 
+/**
+ * What reaches the toasters of the user's other tabs (a `BroadcastChannel`'s shape, narrowed): a post reaches every
+ * other subscriber, never its own.
+ */
+export interface ToastChannel {
+  post(message: unknown): void
+  subscribe(listener: (message: unknown) => void): () => void
+}
+
+/**
+ * The toasters' channel between the tabs of this browser (`BroadcastChannel`), or none where the page has none.
+ *
+ * @example createToaster({ channel: browserToastChannel() })
+ */
+export function browserToastChannel(name = 'talemy.toasts'): ToastChannel | undefined {
+  if (typeof BroadcastChannel !== 'function') return undefined
+  const channel = new BroadcastChannel(name)
+  return {
+    post: (message) => channel.postMessage(message),
+    subscribe(listener) {
+      const onMessage = (event: MessageEvent) => listener(event.data)
+      channel.addEventListener('message', onMessage)
+      return () => channel.removeEventListener('message', onMessage)
+    },
+  }
+}
+
 interface ToasterOptions {
+  /**
+   * The user's other tabs: each tells the others of the status changes it asks for (and their answers), so that a
+   * cancellation asked for in one (either side may make it) is no news in another.
+   */
+  channel?: ToastChannel
   /** Which page is open; defaults to the hash route. */
   openPage?: () => Page
   /** How long a toast stays, in ms (counted again from the start after a pause), on the host's timers (fake ones apply). */
@@ -89,7 +121,7 @@ const holdsAsOf = (list: readonly { id: Id; updatedAt: string }[] | undefined, i
 /**
  * Whether only `me`'s side may have set the status `item` has now: then the change is theirs, made in this tab or
  * another one or on another device, whichever page they are on. A cancellation either side may make is told apart
- * only in the tab that asked for it (`createToaster`).
+ * only in the browser that asked for it, in each of its tabs (`createToaster`, its `channel`).
  */
 function setByMe<S extends string>(
   table: TransitionTable<S>,
@@ -217,6 +249,7 @@ export function createToaster({
   openPage = () => currentRoute().page,
   ttlMs = 8000,
   timers = hostTimers,
+  channel,
 }: ToasterOptions = {}): Toaster {
   const shown = createViewState<readonly Toast[]>([])
   let nextId = 1
@@ -262,9 +295,10 @@ export function createToaster({
   const userOf = (state: unknown) => (state as { auth?: { user: User | null } }).auth?.user ?? null
 
   /**
-   * The status each change asked for in this tab is to bring, by event and card (`lesson:statusUpdated l1`), until its
-   * event comes: that event is the user's own doing, even once they have left the page (its answer and the event race,
-   * and either may come after). Kept when the request got no answer (it may have been made); gone when refused.
+   * The status each change asked for in this tab (or, told through `channel`, in another tab of the user's) is to
+   * bring, by event and card (`lesson:statusUpdated l1`), until its event comes: that event is the user's own doing,
+   * even once they have left the page (its answer and the event race, and either may come after). Kept when the
+   * request got no answer (it may have been made); gone when refused.
    */
   const asked = new Map<string, string>()
   /**
@@ -334,25 +368,9 @@ export function createToaster({
     return true
   }
 
-  const middleware: Middleware = (store) => (next) => (action) => {
-    const stateBefore = store.getState()
-    const before = userOf(stateBefore)
-    // Asked of the state before the event: once its cache work is done, every new card is listed.
-    const known = alreadyShown(action as UnknownAction, stateBefore)
-    const own = askedHere(action as UnknownAction)
-    // Told once the refusal comes, as it would have been then.
-    const told = noteAsked(action as UnknownAction, store.getState) ?? (action as UnknownAction)
-    noteSync(action as UnknownAction)
-    const result = next(action)
-    const me = userOf(store.getState())
-    if (me?.id !== before?.id) {
-      // Another user (or nobody) now: what was said to the one before is theirs, and goes with them, as do their changes.
-      if (shown.get().length > 0) show([])
-      asked.clear()
-      heard.clear()
-      for (const key of [...unanswered.keys()]) forget(key)
-    }
-    const news = known || own ? null : toastNews(told, me)
+  /** Raises `told` as news for `me` (a toast, or said when its page is open), unless it is none. */
+  const tell = (told: UnknownAction, me: User | null) => {
+    const news = toastNews(told, me)
     if (news && openPage() !== news.page) {
       const toast: Toast = { id: nextId++, ...news }
       show([...keptFor(shown.get()), toast])
@@ -360,7 +378,68 @@ export function createToaster({
     } else if (news && newsOf(told)?.listed) {
       for (const listener of saidListeners) listener(news.message, news.person)
     }
-    return result
+  }
+
+  /** The status changes asked for here (and their answers), as the user's other tabs take them (serializable). */
+  const isStatusChange = (action: UnknownAction) =>
+    STATUS_CHANGES.some(
+      ({ endpoint }) =>
+        endpoint.matchPending(action) || endpoint.matchFulfilled(action) || endpoint.matchRejected(action),
+    )
+  let unsubscribe: (() => void) | undefined
+
+  const middleware: Middleware = (store) => {
+    // Another tab's change of the same user's is theirs here too: its event is no news, its refusal may be.
+    unsubscribe?.()
+    unsubscribe = channel?.subscribe((message) => {
+      const { userId, action } = (message ?? {}) as { userId?: unknown; action?: UnknownAction }
+      const me = userOf(store.getState())
+      if (!me || userId !== me.id || typeof action?.type !== 'string' || !isStatusChange(action)) return
+      const told = noteAsked(action, store.getState)
+      if (told) tell(told, me)
+    })
+    return (next) => (action) => {
+      const stateBefore = store.getState()
+      const before = userOf(stateBefore)
+      // Asked of the state before the event: once its cache work is done, every new card is listed.
+      const known = alreadyShown(action as UnknownAction, stateBefore)
+      const own = askedHere(action as UnknownAction)
+      // Told once the refusal comes, as it would have been then.
+      const told = noteAsked(action as UnknownAction, store.getState) ?? (action as UnknownAction)
+      noteSync(action as UnknownAction)
+      const result = next(action)
+      const me = userOf(store.getState())
+      if (me?.id !== before?.id) {
+        // Another user (or nobody) now: what was said to the one before is theirs, and goes with them, as do their
+        // changes.
+        if (shown.get().length > 0) show([])
+        asked.clear()
+        heard.clear()
+        for (const key of [...unanswered.keys()]) forget(key)
+      }
+      if (channel && me && isStatusChange(action as UnknownAction)) {
+        const { type, payload, meta } = action as UnknownAction & { meta?: unknown }
+        // Only what `noteAsked` reads: the request's arguments and, refused, the answer's status.
+        const { requestStatus, arg } = meta as {
+          requestStatus: string
+          arg: { endpointName: string; originalArgs: unknown; type: string }
+        }
+        const status = (payload as { status?: unknown } | undefined)?.status
+        channel.post({
+          userId: me.id,
+          action: {
+            type,
+            payload: { status },
+            meta: {
+              requestStatus,
+              arg: { type: arg.type, endpointName: arg.endpointName, originalArgs: arg.originalArgs },
+            },
+          },
+        })
+      }
+      if (!known && !own) tell(told, me)
+      return result
+    }
   }
 
   return {
