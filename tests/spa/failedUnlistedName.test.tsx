@@ -2,11 +2,9 @@
 import { act } from 'react'
 import { createRoot } from 'react-dom/client'
 import { describe, expect, test } from 'vitest'
-import { createMemoryStorage } from '../../src/app/store'
-import { sendMessage } from '../../src/realtime'
 import { alice, bob } from '../unit/support/fixtures'
 import { eventually } from './support/eventually'
-import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp, threadApi } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp, writtenBeforeReload } from './support/page'
 
 // The messages page says a refused send of a conversation that is not open ("A message to Bob was not sent."), naming
 // the other person as its conversation in the list names them. After a reload whose read of the list failed (the
@@ -16,15 +14,7 @@ describe('A refused send of a conversation the page does not know', () => {
   const page = pagePerTest('#/messages/c1')
 
   test('does not say it was written to the user', async () => {
-    const storage = createMemoryStorage()
-    const first = appStore(threadApi, { storage })
-    renderApp(page.root, first.store)
-    act(() => first.sockets.last.serverConnect())
-    await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
-    act(() => void first.store.dispatch(sendMessage({ conversationId: 'c1', content: 'written', clientId: 'k0' })))
-    await eventually(() => expect(first.sockets.last.sent('message:send')).toHaveLength(1))
-    act(() => page.root.unmount())
-    first.store.dispose()
+    const storage = await writtenBeforeReload(page, 'written')
 
     // The reload, on the list of conversations, which the server fails to read.
     window.history.replaceState(null, '', '#/messages')

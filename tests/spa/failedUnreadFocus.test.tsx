@@ -2,10 +2,8 @@
 import { act } from 'react'
 import { createRoot } from 'react-dom/client'
 import { describe, expect, test } from 'vitest'
-import { createMemoryStorage } from '../../src/app/store'
-import { sendMessage } from '../../src/realtime'
 import { eventually } from './support/eventually'
-import { appStore, pagePerTest, renderApp, threadApi } from './support/page'
+import { appStore, pagePerTest, renderApp, writtenBeforeReload } from './support/page'
 
 // A message the server refused, kept in the outbox, is shown with Retry and Discard in its thread even when the thread
 // cannot be read after a reload (the server out of reach): there is no composer then, where these buttons otherwise
@@ -15,21 +13,7 @@ describe('Retry or Discard on a failed message in a thread that cannot be read',
   const page = pagePerTest('#/messages/c1')
 
   test.each(['Retry', 'Discard'])('%s keeps keyboard focus in the thread', async (name) => {
-    const storage = createMemoryStorage()
-    const first = appStore(threadApi, { storage })
-    renderApp(page.root, first.store)
-    act(() => first.sockets.last.serverConnect())
-    await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
-    act(() => void first.store.dispatch(sendMessage({ conversationId: 'c1', content: 'refused', clientId: 'k0' })))
-    await eventually(() => expect(first.sockets.last.sent('message:send')).toHaveLength(1))
-    await act(async () => {
-      first.sockets.last
-        .sent('message:send')[0]!
-        .ack({ ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } })
-    })
-    await eventually(() => expect(page.container.querySelector('[data-status=failed]')).not.toBeNull())
-    act(() => page.root.unmount())
-    first.store.dispose()
+    const storage = await writtenBeforeReload(page, 'refused', { refused: true })
 
     const root = createRoot(page.container)
     const second = appStore(() => Promise.reject(new TypeError('Failed to fetch')), { storage })

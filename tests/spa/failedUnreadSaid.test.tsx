@@ -2,11 +2,9 @@
 import { act } from 'react'
 import { createRoot } from 'react-dom/client'
 import { describe, expect, test } from 'vitest'
-import { createMemoryStorage } from '../../src/app/store'
-import { sendMessage } from '../../src/realtime'
 import { alice, bob } from '../unit/support/fixtures'
 import { eventually } from './support/eventually'
-import { apiRoutes, appStore, json, pagePerTest, renderApp, saidIn, threadApi } from './support/page'
+import { apiRoutes, appStore, json, pagePerTest, renderApp, saidIn, writtenBeforeReload } from './support/page'
 
 // A message written before a reload waits in the outbox; after the reload its thread could not be read (the server
 // failing that read), so the thread shows it below the read's error, with no composer. Sent again as the socket
@@ -16,15 +14,7 @@ describe('A waiting message refused in a thread that cannot be read', () => {
   const page = pagePerTest('#/messages/c1')
 
   test('is said, as it is in a thread that was read', async () => {
-    const storage = createMemoryStorage()
-    const first = appStore(threadApi, { storage })
-    renderApp(page.root, first.store)
-    act(() => first.sockets.last.serverConnect())
-    await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
-    act(() => void first.store.dispatch(sendMessage({ conversationId: 'c1', content: 'written', clientId: 'k0' })))
-    await eventually(() => expect(first.sockets.last.sent('message:send')).toHaveLength(1))
-    act(() => page.root.unmount())
-    first.store.dispose()
+    const storage = await writtenBeforeReload(page, 'written')
 
     // The reload: every read answers, but the thread's, which the server fails.
     const root = createRoot(page.container)
@@ -56,21 +46,7 @@ describe('A waiting message refused in a thread that cannot be read', () => {
   })
 
   test('one that had failed before the reload is on screen, not news', async () => {
-    const storage = createMemoryStorage()
-    const first = appStore(threadApi, { storage })
-    renderApp(page.root, first.store)
-    act(() => first.sockets.last.serverConnect())
-    await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
-    act(() => void first.store.dispatch(sendMessage({ conversationId: 'c1', content: 'refused', clientId: 'k0' })))
-    await eventually(() => expect(first.sockets.last.sent('message:send')).toHaveLength(1))
-    await act(async () => {
-      first.sockets.last
-        .sent('message:send')[0]!
-        .ack({ ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } })
-    })
-    await eventually(() => expect(page.container.querySelector('[data-status=failed]')).not.toBeNull())
-    act(() => page.root.unmount())
-    first.store.dispose()
+    const storage = await writtenBeforeReload(page, 'refused', { refused: true })
 
     const root = createRoot(page.container)
     const second = appStore(() => Promise.reject(new TypeError('Failed to fetch')), { storage })

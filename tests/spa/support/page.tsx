@@ -8,6 +8,7 @@ import { createMemoryStorage, makeStore, type MakeStoreOptions } from '../../../
 import { createToaster, type Toaster } from '../../../src/features/notifications/toaster'
 import type { User } from '../../../src/contract'
 import { ToasterContext } from '../../../src/features/notifications/Toasts'
+import { sendMessage } from '../../../src/realtime'
 import { I18nProvider } from '../../../src/i18n'
 import { eventually } from '../../unit/support/eventually'
 import { fakeSockets } from '../../unit/support/fakeSocket'
@@ -149,6 +150,38 @@ export function appStore(fetchFn: typeof fetch, over: Partial<MakeStoreOptions> 
     ...over,
   })
   return { store, sockets }
+}
+
+/**
+ * A page on Alice's thread c1 (`threadApi`, drawn in `page` at `#/messages/c1`) that wrote `content` there (clientId
+ * `k0`) and sent it, then went (a reload): the storage it leaves, whose outbox holds the message, waiting for its
+ * answer, or failed when `refused` (the server's FORBIDDEN).
+ *
+ * @example const storage = await writtenBeforeReload(page, 'written'); const next = appStore(api, { storage })
+ */
+export async function writtenBeforeReload(
+  page: ReturnType<typeof pagePerTest>,
+  content: string,
+  { refused = false } = {},
+): Promise<ReturnType<typeof createMemoryStorage>> {
+  const storage = createMemoryStorage()
+  const first = appStore(threadApi, { storage })
+  renderApp(page.root, first.store)
+  act(() => first.sockets.last.serverConnect())
+  await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(1))
+  act(() => void first.store.dispatch(sendMessage({ conversationId: 'c1', content, clientId: 'k0' })))
+  await eventually(() => expect(first.sockets.last.sent('message:send')).toHaveLength(1))
+  if (refused) {
+    await act(async () => {
+      first.sockets.last
+        .sent('message:send')[0]!
+        .ack({ ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } })
+    })
+    await eventually(() => expect(page.container.querySelector('[data-status=failed]')).not.toBeNull())
+  }
+  act(() => page.root.unmount())
+  first.store.dispose()
+  return storage
 }
 
 /**
