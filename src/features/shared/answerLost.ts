@@ -6,7 +6,8 @@ import { errorCode } from './errors'
  * A form's create whose answer never came (the connection reset, the request timed out: `NETWORK`) may have been made
  * all the same: the server's `…:created` event then brings it into the list, where the page shows it, while the form
  * would go on saying that the server could not be reached. `made` is that item, once the list holds it: one it did not
- * hold when the request went (an identical one made earlier is not this one), that is what was asked (`isAsked`).
+ * hold when the request went (an identical one made earlier is not this one), that is what was asked (`isAsked`). With
+ * no list when the request went (its read slow, or failed), nothing tells an earlier identical one from this: none is.
  *
  * @example const lost = useMadeDespiteLostAnswer(lessons, (l, b) => l.subject === b.subject)
  *   lost.failed(refusal, booking, listedBefore); if (lost.made) { … the booking was made … }
@@ -18,7 +19,7 @@ export function useMadeDespiteLostAnswer<T extends { id: Id }, A>(
   const [lost, setLost] = useState<{ asked: A; listed: ReadonlySet<Id> } | null>(null)
   const item = lost ? list?.find((x) => !lost.listed.has(x.id) && isAsked(x, lost.asked)) : undefined
   const failed = useCallback((refusal: unknown, asked: A, listed: readonly T[] | undefined) => {
-    if (errorCode(refusal) === 'NETWORK') setLost({ asked, listed: new Set(listed?.map((x) => x.id)) })
+    if (errorCode(refusal) === 'NETWORK' && listed) setLost({ asked, listed: new Set(listed.map((x) => x.id)) })
   }, [])
   const forget = useCallback(() => setLost(null), [])
   return useMemo(
