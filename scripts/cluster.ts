@@ -33,7 +33,8 @@ const nodes: ChildProcess[] = []
 const ended = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null
 
 let stopping = false
-const stop = () => {
+/** `code`: the script's exit code once the nodes have gone. */
+const stop = (code = 0) => {
   // A second Ctrl-C is passed on as a second signal: the nodes then exit at once.
   for (const child of nodes) if (!ended(child)) child.kill('SIGTERM')
   if (stopping) return
@@ -46,12 +47,12 @@ const stop = () => {
   )
   void Promise.all(exits)
     .then(() => balancer.close())
-    .then(() => process.exit(0))
+    .then(() => process.exit(code))
 }
 // Before any node starts: a stop during the start closes those started, and none is left behind.
-process.on('SIGINT', stop)
-process.on('SIGTERM', stop)
-process.on('SIGHUP', stop)
+process.on('SIGINT', () => stop())
+process.on('SIGTERM', () => stop())
+process.on('SIGHUP', () => stop())
 
 function startNode(name: string): Promise<{ child: ChildProcess; address: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server/main.ts')], {
@@ -77,8 +78,15 @@ function startNode(name: string): Promise<{ child: ChildProcess; address: string
 }
 
 // One after the other: the first migrates (and builds the SPA if needed), the second finds it done.
-const a = await startNode('a')
-const b = stopping ? a : await startNode('b')
+// A node that ends before listening stops those started: in a session of their own, nothing else would.
+const started = async (name: string) =>
+  startNode(name).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
+    stop(1)
+    return new Promise<never>(() => {})
+  })
+const a = await started('a')
+const b = stopping ? a : await started('b')
 if (!stopping) {
   balancer.backends.push(a.address, b.address)
   process.stdout.write(`\n  Talemy cluster: open ${balancer.url} (nodes ${a.address}, ${b.address})\n\n`)

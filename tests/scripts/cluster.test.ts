@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -63,6 +63,77 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
       } catch {
         // gone already
       }
+    }
+  })
+
+  // A node that ends before listening (killed, out of connections) makes the script exit with an error: the node
+  // started before it, in a session of its own since d2fe217 (no terminal's Ctrl-C or hangup reaches it), was left
+  // running, holding its port and connections, with nothing to stop it.
+  it('stops the node already started when the next one fails to start', async () => {
+    const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
+      cwd: repoRoot,
+      detached: true,
+      env: {
+        ...process.env,
+        DATABASE_URL: postgres.createDatabase('talemy_cluster_script_fail'),
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: `script${randomUUID().slice(0, 8)}:`,
+        PORT: '0',
+        SKIP_SPA_BUILD: '1',
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    const exit = exited(script)
+    let nodeA: number | undefined
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    try {
+      // Node b is killed as soon as it is spawned, long before it listens.
+      const killedB = new Promise<void>((resolve, reject) => {
+        const onData = (chunk: Buffer) => {
+          output += chunk.toString()
+          if (nodeA !== undefined) return
+          if (!/\[a\] .*open http:/.test(output)) return
+          const nodes = () =>
+            execFileSync('pgrep', ['-P', String(script.pid), '-f', 'server/main.ts'], { encoding: 'utf8' })
+              .split('\n')
+              .map(Number)
+              .filter((pid) => pid > 0)
+          nodeA = nodes()[0]
+          const findB = () => {
+            const b = nodes().find((pid) => pid !== nodeA)
+            if (b === undefined) return void setImmediate(findB)
+            process.kill(b, 'SIGKILL')
+            resolve()
+          }
+          findB()
+        }
+        script.stdout.on('data', onData)
+        script.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+        void exit.then(() => reject(new Error(`exited before node b started:\n${output}`)))
+      })
+      await killedB
+      expect(await exit, output).not.toBe(0)
+      expect(output).toMatch(/node b exited/)
+      expect(alive(nodeA!), output).toBe(false)
+    } finally {
+      for (const pid of [nodeA, script.pid])
+        if (pid !== undefined && alive(pid)) {
+          try {
+            process.kill(pid, 'SIGKILL')
+          } catch {
+            // gone already
+          }
+        }
     }
   })
 })
