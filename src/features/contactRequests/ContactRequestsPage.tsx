@@ -1,4 +1,4 @@
-import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react'
+import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { api } from '../../api'
 import {
@@ -224,16 +224,16 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
     requests,
     (request, asked: { tutorId: string; message: string }) =>
       request.tutorId === asked.tutorId && request.message === asked.message,
+    {
+      busy: isLoading,
+      made: (_request, asked) => {
+        keys.succeeded(asked)
+        reset()
+        setMessage((now) => (now.trim() === asked.message ? '' : now))
+        setDone(true)
+      },
+    },
   )
-  const madeMeanwhile = lostAnswer.made
-  useEffect(() => {
-    if (!madeMeanwhile || isLoading) return
-    lostAnswer.forget()
-    keys.succeeded(madeMeanwhile.asked)
-    reset()
-    setMessage((now) => (now.trim() === madeMeanwhile.asked.message ? '' : now))
-    setDone(true)
-  }, [madeMeanwhile, isLoading, lostAnswer, keys, reset])
   /**
    * A message the server would refuse (INVALID), by its own rule: only spaces or characters nobody sees (the browser's
    * `required` lets them through), or a control character pasted in.

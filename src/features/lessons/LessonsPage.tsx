@@ -1,4 +1,4 @@
-import { useEffect, useId, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react'
+import { useId, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { api, serverTime } from '../../api'
 import { useCreateLessonMutation, useGetLessonsQuery, useUpdateLessonStatusMutation } from '../../api/hooks'
@@ -273,16 +273,15 @@ function BookLesson() {
   const store = useAppStore()
   const lessons = useAppSelector((state) => selectCachedLessons(state).data)
   // A booking made whose answer was lost: its event brought the lesson, and it was booked, not out of reach.
-  const lostAnswer = useMadeDespiteLostAnswer(lessons, (lesson, asked: Booking) => sameBooking(lesson, asked))
-  const madeMeanwhile = lostAnswer.made
-  useEffect(() => {
-    if (!madeMeanwhile || isLoading) return
-    lostAnswer.forget()
-    keys.succeeded(madeMeanwhile.asked)
-    reset()
-    setSubject((now) => (now.trim() === madeMeanwhile.asked.subject ? '' : now))
-    setBooked({ id: madeMeanwhile.item.id, subject: madeMeanwhile.item.subject })
-  }, [madeMeanwhile, isLoading, lostAnswer, keys, reset])
+  const lostAnswer = useMadeDespiteLostAnswer(lessons, (lesson, asked: Booking) => sameBooking(lesson, asked), {
+    busy: isLoading,
+    made: (lesson, asked) => {
+      keys.succeeded(asked)
+      reset()
+      setSubject((now) => (now.trim() === asked.subject ? '' : now))
+      setBooked({ id: lesson.id, subject: lesson.subject })
+    },
+  })
   /**
    * A subject the server would refuse, by its own rule: only spaces or characters nobody sees (the browser's `required`
    * lets them through), or a control character pasted in.
