@@ -131,6 +131,11 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
    * through a tab that is gone, until the next holder's socket is up or its next (maybe throttled) beat is heard.
    */
   const goneSinceAttach = new Set<string>()
+  /**
+   * The holder heard beating since the last `attach` went out, if any: an answer from another is late news from a tab
+   * that no longer holds the socket (it crashed; this tab, just opened, followed no one the election could say gone).
+   */
+  let heardSinceAttach: string | null = null
   /** The hub this proxy is attached to (its tab, and its socket's id), while connected. */
   let link: { holder: string; socketId: string } | null = null
   let heartbeat: TimerHandle | null = null
@@ -153,6 +158,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     attaching = true
     attachId = nextPageId()
     goneSinceAttach.clear()
+    heardSinceAttach = null
     saidVisible = visibility.visible()
     post({ kind: 'attach', from: tabId, attachId, userId, resume: resume(), visible: saidVisible })
     // Asked again each heartbeat until answered: an attach may reach no holder (one is being elected, or the message
@@ -222,8 +228,10 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
       return
     }
     // A second answer (this tab attached again before the first came back) repeats what the live events already
-    // brought since the first: ignored. So is one from a holder gone since: this tab asks again each heartbeat.
+    // brought since the first: ignored. So is one from a holder gone since, or from another than the one heard
+    // beating since: this tab asks again each heartbeat.
     if (link !== null || goneSinceAttach.has(message.from)) return
+    if (heardSinceAttach !== null && heardSinceAttach !== message.from) return
     attaching = false
     link = { holder: message.from, socketId: message.socketId }
     startHeartbeat()
@@ -399,6 +407,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
       else if (link === null && attaching && holder !== undefined) goneSinceAttach.add(holder)
     },
     holderIs(holder) {
+      if (link === null && attaching) heardSinceAttach = holder
       if (link === null || link.holder === holder) return
       drop(HOLDER_DOWN_REASON)
       // `holder` may be up already: no `up` would come, so ask now (asked again each heartbeat until answered).

@@ -470,6 +470,25 @@ describe('the holder going down', () => {
     expect(t.socket.id).toBe('sock-9')
   })
 
+  // The same, for a tab that followed no holder yet (just opened): the election had no one to say gone, and heard the
+  // next holder's first beat before the crashed one's answer came.
+  it('an answer from another holder than the one heard beating since the attach went out is not taken', () => {
+    const t = setup()
+    t.socket.connect()
+    t.bus.deliver()
+    t.tab.holderIs('next-holder')
+    t.holder.send({ kind: 'attached', to: ME, socketId: 'sock-1', replay: [], sync: caughtUp, presence: snapshot })
+    expect(t.socket.connected).toBe(false)
+    expect(t.log).toEqual([])
+    const next = scriptedHolder(t.bus, 'next-holder')
+    t.timers.advance(500)
+    t.bus.deliver()
+    expect(t.posted('attach')).toHaveLength(2)
+    next.send({ kind: 'attached', to: ME, socketId: 'sock-9', replay: [], sync: caughtUp, presence: null })
+    expect(t.socket.connected).toBe(true)
+    expect(t.socket.id).toBe('sock-9')
+  })
+
   it('holderGone() while not connected does nothing', () => {
     const t = setup()
     t.tab.holderGone()
