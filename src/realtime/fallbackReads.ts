@@ -76,8 +76,12 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
         httpAnswers = false
       }
     }
-    if (!down()) stop()
-    else if (timer === null) timer = ctx.timers.setTimeout(tick, FALLBACK_READ_INTERVAL_MS)
+    if (!down()) {
+      stop()
+      // Back and synced: the server answered, and what HTTP did in an outage before this one says nothing of the next
+      // (a send that found no network in a blip would otherwise skip the next outage's first turns, its pages stale).
+      if (!httpAnswers && getState().socket.connection.status === 'connected') httpAnswers = true
+    } else if (timer === null) timer = ctx.timers.setTimeout(tick, FALLBACK_READ_INTERVAL_MS)
   }
 }
 

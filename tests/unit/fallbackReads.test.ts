@@ -225,6 +225,36 @@ describe('while the socket is down and HTTP answers', () => {
     store.dispose()
   })
 
+  test('HTTP that failed in an earlier outage does not put off the reads of the next one', async () => {
+    const { store, sockets, clock, lessons } = await lessonsShownThenDropped()
+    // A blip: the network is gone, and a message written meanwhile finds no server over HTTP.
+    reply = () => ({ drop: true })
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'hello', clientId: 'k1' }))
+    // Its try over HTTP failed for the network: it waits for its retry.
+    await eventually(() => expect(store.getState().socket.outbox[0]?.attempts).toBe(1))
+    // The network is back: the socket resumes (nothing missed, nothing read over HTTP), and the message goes on it.
+    reply = () => ({ status: 200, body: [lesson('l1')] })
+    sockets.last.serverConnect('sock-2')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    expect(store.getState().socket.connection).toMatchObject({ status: 'connected', syncing: false })
+
+    // Later a proxy blocks the socket alone; HTTP answers. The tutor confirms the lesson.
+    sockets.last.serverDrop()
+    const asked = requestsTo('/api/lessons')
+    reply = () => ({
+      status: 200,
+      body: [lesson('l1', { status: 'confirmed', updatedAt: '2026-11-24T09:00:00.000Z' })],
+    })
+    clock.run(FALLBACK_READ_INTERVAL_MS)
+    clock.run(0)
+    await eventually(() => expect(requestsTo('/api/lessons')).toBe(asked + 1))
+    await eventually(() =>
+      expect(api.endpoints.getLessons.select()(store.getState()).data?.[0]?.status).toBe('confirmed'),
+    )
+    lessons.unsubscribe()
+    store.dispose()
+  })
+
   test('a socket dropped after each connect, before its sync, does not put the reads off', async () => {
     const { store, sockets, clock, lessons } = await lessonsShownThenDropped()
     const turns = () => clock.set.filter((ms) => ms === FALLBACK_READ_INTERVAL_MS).length
