@@ -17,6 +17,7 @@ import { browserStore, conversationBetween, serverPerFile, type BrowserStore } f
 import { createMemoryStorage } from '../../src/app/store'
 import { createOutboxStorage } from '../../src/realtime'
 import { http } from '../server/support/server'
+import { storedThread } from '../reliability/support'
 
 // One socket per browser against the reference server on loopback: several stores of one "browser" (one storage, one
 // channel, one lock) share one Socket.IO connection; the channel and the lock are in-process fakes of
@@ -408,5 +409,173 @@ describe('without the mechanism', () => {
     await one.until(() => one.status() === 'connected' && two.status() === 'connected')
     expect([roleOf(one), roleOf(two)]).toEqual(['solo', 'solo'])
     expect(await socketsOf(user)).toHaveLength(2)
+  })
+})
+
+describe('a follower’s committed send whose answer is lost with the holder’s socket', () => {
+  test('sent again after the reconnect: stored once, shown once as sent in both tabs and at Bob, in order', async () => {
+    const bob = await file.loggedIn('bob@talemy.test')
+    const b = aBrowser()
+    const { tabs, user: alice, holder } = await b.alice(2)
+    const follower = tabs.find((t) => t !== holder)!
+    const id = await conversationBetween(bob, alice)
+    await bob.openThread(id)
+    for (const t of tabs) await t.openThread(id)
+
+    const clientId = `follower-lost-ack-${Date.now()}`
+    let dropped = false
+    const [socketId] = await socketsOf(alice)
+    const socket = file.server.io.sockets.sockets.get(socketId!)!
+    const client = socket.client as unknown as { writeToEngine(encoded: unknown[], opts: unknown): void }
+    const write = client.writeToEngine.bind(client)
+    client.writeToEngine = (encoded, opts) => {
+      if (!dropped && encoded.some((e) => typeof e === 'string' && e.includes(clientId))) {
+        dropped = true
+        socket.conn.close()
+        return
+      }
+      write(encoded, opts)
+    }
+    let most = 0
+    const unwatch = [...tabs, bob].map((t) =>
+      t.store.subscribe(() => (most = Math.max(most, t.thread(id).filter((m) => m.clientId === clientId).length))),
+    )
+    follower.store.dispatch(sendMessage({ conversationId: id, content: 'from the follower', clientId }))
+    await follower.until(() => dropped)
+    const next = holder.store.dispatch(sendMessage({ conversationId: id, content: 'from the holder, after' })).payload
+    for (const t of tabs)
+      await t.until(
+        () =>
+          t.store.getState().socket.outbox.length === 0 &&
+          [clientId, next.clientId].every((c) => t.thread(id).some((m) => m.clientId === c && m.status === 'sent')) &&
+          t.status() === 'connected',
+        30_000,
+      )
+    await bob.until(() => [clientId, next.clientId].every((c) => bob.thread(id).some((m) => m.clientId === c)))
+
+    const db = await storedThread(file.server.url, bob.store.getState().auth.token!, id)
+    const ours = (list: ReadonlyArray<{ clientId?: string | null; id: string }>) =>
+      list.filter((m) => m.clientId === clientId || m.clientId === next.clientId).map((m) => m.id)
+    expect(ours(db)).toHaveLength(2)
+    for (const t of [...tabs, bob]) expect(ours(t.thread(id))).toEqual(ours(db))
+    for (const stop of unwatch) stop()
+    expect(most).toBe(1)
+    expect(createOutboxStorage(b.storage).load(alice.id)).toEqual([])
+  })
+})
+
+describe('a follower closes while its committed send awaits its answer', () => {
+  test('the holder sends it again from storage: stored once, shown once as sent in the holder and at Bob', async () => {
+    const bob = await file.loggedIn('bob@talemy.test')
+    const b = aBrowser()
+    const { tabs, user: alice, holder } = await b.alice(2)
+    const follower = tabs.find((t) => t !== holder)!
+    const id = await conversationBetween(bob, alice)
+    await bob.openThread(id)
+    for (const t of tabs) await t.openThread(id)
+
+    const clientId = `follower-closed-${Date.now()}`
+    let holding = true
+    let withheld = 0
+    const [socketId] = await socketsOf(alice)
+    const socket = file.server.io.sockets.sockets.get(socketId!)!
+    const client = socket.client as unknown as { writeToEngine(encoded: unknown[], opts: unknown): void }
+    const write = client.writeToEngine.bind(client)
+    client.writeToEngine = (encoded, opts) => {
+      if (holding && encoded.some((e) => typeof e === 'string' && e.includes(clientId))) return void withheld++
+      write(encoded, opts)
+    }
+    let most = 0
+    const copies = () => holder.thread(id).filter((m) => m.clientId === clientId).length
+    const unwatch = holder.store.subscribe(() => (most = Math.max(most, copies())))
+    follower.store.dispatch(sendMessage({ conversationId: id, content: 'committed, then the tab closed', clientId }))
+    await follower.until(() => withheld > 0)
+    await bob.until(() => bob.thread(id).some((m) => m.clientId === clientId))
+    b.close(follower)
+    holding = false
+    const next = holder.store.dispatch(sendMessage({ conversationId: id, content: 'from the holder, after' })).payload
+    await holder.until(
+      () =>
+        holder.store.getState().socket.outbox.length === 0 &&
+        createOutboxStorage(b.storage).load(alice.id).length === 0 &&
+        [clientId, next.clientId].every((c) => holder.thread(id).some((m) => m.clientId === c && m.status === 'sent')),
+      30_000,
+    )
+    await bob.until(() => bob.thread(id).some((m) => m.clientId === next.clientId))
+    unwatch()
+    const db = await storedThread(file.server.url, bob.store.getState().auth.token!, id)
+    const ours = (list: ReadonlyArray<{ clientId?: string | null; id: string }>) =>
+      list.filter((m) => m.clientId === clientId || m.clientId === next.clientId).map((m) => m.id)
+    expect(ours(db)).toHaveLength(2)
+    expect(ours(holder.thread(id))).toEqual(ours(db))
+    expect(ours(bob.thread(id))).toEqual(ours(db))
+    expect(most).toBe(1)
+  })
+})
+
+describe('two tabs write in one conversation while offline', () => {
+  test('once back, the server has them in the order they were written, and every tab and Bob show that order', async () => {
+    const bob = await file.loggedIn('bob@talemy.test')
+    let offline = false
+    const held: Array<() => void> = []
+    file.server.io.use((socket, next) => {
+      if (offline && socket.data.userId === 'user-alice') return void held.push(() => next())
+      next()
+    })
+    const fetchFn: typeof fetch = (input, init) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      if (offline && request.method === 'POST' && request.url.endsWith('/messages'))
+        return Promise.reject(new TypeError('Failed to fetch'))
+      return fetch(request)
+    }
+    const b = aBrowser()
+    const first = await b.open('alice@talemy.test', { fetchFn })
+    const second = await b.open('alice@talemy.test', { fetchFn })
+    const tabs = [first, second]
+    await first.until(() => rolesOf(tabs).join() === 'follower,leader' && tabs.every((t) => t.status() === 'connected'))
+    const alice = first.store.getState().auth.user as User
+    const id = await conversationBetween(bob, alice)
+    await bob.openThread(id)
+    for (const t of tabs) await t.openThread(id)
+
+    offline = true
+    for (const s of await file.server.io.in(`user:${alice.id}`).fetchSockets()) s.disconnect(false)
+    await first.until(() => tabs.every((t) => t.status() !== 'connected'))
+    const written: string[] = []
+    for (const [i, t] of [first, second, first, second, first].entries()) {
+      const clientId = `offline-${i}-${Date.now()}`
+      written.push(clientId)
+      t.store.dispatch(sendMessage({ conversationId: id, content: `written ${i}`, clientId }))
+      // Each written after the previous one is in storage, as a user typing in one tab, then the other.
+      await t.until(() =>
+        createOutboxStorage(b.storage)
+          .load(alice.id)
+          .some((m) => m.clientId === clientId),
+      )
+    }
+    let most = 0
+    const watch = (t: BrowserStore) =>
+      t.store.subscribe(() => {
+        for (const c of written) most = Math.max(most, t.thread(id).filter((m) => m.clientId === c).length)
+      })
+    const unwatch = [...tabs, bob].map(watch)
+    offline = false
+    for (const release of held.splice(0)) release()
+    for (const t of tabs) t.store.dispatch({ type: 'socket/connect' })
+    await bob.until(() => written.every((c) => bob.thread(id).some((m) => m.clientId === c)), 30_000)
+    for (const t of tabs)
+      await t.until(
+        () =>
+          t.store.getState().socket.outbox.length === 0 &&
+          written.every((c) => t.thread(id).some((m) => m.clientId === c && m.status === 'sent')),
+        30_000,
+      )
+    const db = await storedThread(file.server.url, bob.store.getState().auth.token!, id)
+    const ours = (list: ReadonlyArray<{ clientId?: string | null }>) =>
+      list.filter((m) => written.includes(m.clientId ?? '')).map((m) => m.clientId)
+    expect(ours(db)).toEqual(written)
+    for (const t of [...tabs, bob]) expect(ours(t.thread(id))).toEqual(written)
+    for (const stop of unwatch) stop()
+    expect(most).toBe(1)
   })
 })
