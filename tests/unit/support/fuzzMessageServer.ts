@@ -13,26 +13,25 @@ export interface HeldPost {
 }
 
 /**
- * The server side of the outbox fuzzers (`outboxTabsFuzz`, `tabs/sharedOutboxFuzz`): one message per `clientId` (a
- * repeat answers the stored one), `seq` per conversation, in the order stored; and an HTTP `fetch` per tab whose POSTs
- * of a message are held (`posts`) for the model to answer or fail, each in any order. `stored(m)` runs once per new
- * message (the fuzzer sends its `message:sent` to the sockets its own way); `otherRequest` answers anything else.
+ * Alice's messages as the fuzzers' server stores them: one per `clientId` (a repeat answers the stored one), `seq` per
+ * conversation (`nextSeq`, shared with whoever else writes there), in the order stored; `stored(m)` runs once per new
+ * message.
+ *
+ * @example const { storeMessage, nextSeq } = messageStore((m) => emitLogged('message:sent', m))
  */
-export function fuzzMessageServer(options: {
-  log: string[]
-  stored: (m: Message) => void
-  otherRequest: () => Response
-}) {
+export function messageStore(stored: (m: Message) => void) {
   const byClientId = new Map<string, Message>()
   const storedOrder: Message[] = []
   const seqOf = new Map<string, number>()
-  const posts: HeldPost[] = []
-
+  const nextSeq = (conversationId: string) => {
+    const seq = (seqOf.get(conversationId) ?? 0) + 1
+    seqOf.set(conversationId, seq)
+    return seq
+  }
   const storeMessage = (clientId: string, conversationId: string): Message => {
     const known = byClientId.get(clientId)
     if (known) return known
-    const seq = (seqOf.get(conversationId) ?? 0) + 1
-    seqOf.set(conversationId, seq)
+    const seq = nextSeq(conversationId)
     const m: Message = {
       id: `m-${conversationId}-${seq}`,
       conversationId,
@@ -44,9 +43,25 @@ export function fuzzMessageServer(options: {
     }
     byClientId.set(clientId, m)
     storedOrder.push(m)
-    options.stored(m)
+    stored(m)
     return m
   }
+  return { storedOrder, nextSeq, storeMessage }
+}
+
+/**
+ * The server side of the outbox fuzzers (`outboxTabsFuzz`, `tabs/sharedOutboxFuzz`): one message per `clientId` (a
+ * repeat answers the stored one), `seq` per conversation, in the order stored; and an HTTP `fetch` per tab whose POSTs
+ * of a message are held (`posts`) for the model to answer or fail, each in any order. `stored(m)` runs once per new
+ * message (the fuzzer sends its `message:sent` to the sockets its own way); `otherRequest` answers anything else.
+ */
+export function fuzzMessageServer(options: {
+  log: string[]
+  stored: (m: Message) => void
+  otherRequest: () => Response
+}) {
+  const { storedOrder, storeMessage } = messageStore(options.stored)
+  const posts: HeldPost[] = []
 
   const fetchOf = (tab: string) =>
     (async (input: RequestInfo | URL, init?: RequestInit) => {

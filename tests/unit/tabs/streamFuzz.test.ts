@@ -21,7 +21,7 @@ import { createMemoryTabLock } from '../../../src/realtime/tabs/tabLock'
 import { manualVisibility } from '../../../src/realtime/tabs/visibility'
 import { FakeSocket } from '../support/fakeSocket'
 import { alice, message } from '../support/fixtures'
-import { turns, withFuzzClock } from '../support/fuzzMessageServer'
+import { messageStore, turns, withFuzzClock } from '../support/fuzzMessageServer'
 import { json } from '../support/responses'
 import { browser } from './support/browser'
 import { pageTimers } from './support/pageTimers'
@@ -118,33 +118,8 @@ async function run(seed: number, adverse: boolean) {
     logLength = events.length
     for (const s of sockets) if (s.socket.connected) s.socket.serverEmit(event, m, { offset: logLength })
   }
-  /** Messages by clientId (a repeat answers the stored one), `seq` per conversation across senders. */
-  const byClientId = new Map<string, Message>()
-  const storedOrder: Message[] = []
-  const seqOf = new Map<string, number>()
-  const nextSeq = (c: string) => {
-    const seq = (seqOf.get(c) ?? 0) + 1
-    seqOf.set(c, seq)
-    return seq
-  }
-  const storeMessage = (clientId: string, conversationId: string): Message => {
-    const known = byClientId.get(clientId)
-    if (known) return known
-    const seq = nextSeq(conversationId)
-    const m: Message = {
-      id: `m-${conversationId}-${seq}`,
-      conversationId,
-      seq,
-      senderId: alice.id,
-      content: `text ${clientId}`,
-      createdAt: new Date().toISOString(),
-      clientId,
-    }
-    byClientId.set(clientId, m)
-    storedOrder.push(m)
-    emitLogged('message:sent', m)
-    return m
-  }
+  /** Alice's messages by clientId, `seq` per conversation across senders (Bob's too). */
+  const { storedOrder, nextSeq, storeMessage } = messageStore((m) => emitLogged('message:sent', m))
   interface Real {
     tab: string
     socket: FakeSocket
