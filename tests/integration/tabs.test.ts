@@ -542,10 +542,15 @@ describe('two tabs write in one conversation while offline', () => {
     for (const s of await file.server.io.in(`user:${alice.id}`).fetchSockets()) s.disconnect(false)
     await first.until(() => tabs.every((t) => t.status() !== 'connected'))
     const written: string[] = []
+    let lastAt = 0
     for (const [i, t] of [first, second, first, second, first].entries()) {
+      // Each in a later millisecond than the one before, as a person's are: the tabs order their sends by the time
+      // each was written, to the millisecond (two written in the same one, in two tabs, may go either way).
+      await t.until(() => Date.now() > lastAt)
       const clientId = `offline-${i}-${Date.now()}`
       written.push(clientId)
       t.store.dispatch(sendMessage({ conversationId: id, content: `written ${i}`, clientId }))
+      lastAt = Date.now()
       // Each written after the previous one is in storage, as a user typing in one tab, then the other.
       await t.until(() =>
         createOutboxStorage(b.storage)
