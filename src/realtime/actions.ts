@@ -257,11 +257,15 @@ export const outboxSaved = createAction(`${PREFIX}outboxSaved`)
 export const outboxKept = createAction<{ userId: Id; count: number }>(`${PREFIX}outboxKept`)
 
 /**
- * The durable outbox of the logged-in user was read back from storage (a reload, or the next login of that user).
+ * The durable outbox of the logged-in user was read back from storage (a reload, the next login of that user, or the
+ * sends of the user's other tabs taken in). `storedOrder`: the client ids as storage holds them, the order in which
+ * sends written in the same millisecond were written (see `writtenBefore`).
  *
  * @example dispatch(outboxRestored({ entries: createOutboxStorage(localStorage).load('u1') }))
  */
-export const outboxRestored = createAction<{ entries: PendingMessage[] }>(`${PREFIX}outboxRestored`)
+export const outboxRestored = createAction<{ entries: PendingMessage[]; storedOrder?: string[] }>(
+  `${PREFIX}outboxRestored`,
+)
 
 /** Why a send was not even queued. */
 export interface SendRejection {

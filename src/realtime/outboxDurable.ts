@@ -91,7 +91,7 @@ export function durableOutbox(
       const fromStorage = mirror.gather(user)
       const known = new Set(fromStorage.map((m) => m.clientId))
       const entries = withoutDiscarded(user, [...fromStorage, ...kept.filter((m) => !known.has(m.clientId))])
-      if (entries.length > 0) dispatch(outboxRestored({ entries }))
+      if (entries.length > 0) dispatch(outboxRestored({ entries, storedOrder: fromStorage.map((m) => m.clientId) }))
       // Told once they are in the outbox: at no moment are they neither there nor kept.
       keep(user, [])
     },
@@ -116,12 +116,14 @@ export function durableOutbox(
       const known = new Set(outbox.map((m) => m.clientId))
       // A send this tab let go of that a refusing storage still holds is not another tab's.
       const gone = mirror.unforgotten(outbox)
-      const others = withoutDiscarded(user, mirror.gather(user)).filter(
+      const fromStorage = mirror.gather(user)
+      const storedOrder = fromStorage.map((m) => m.clientId)
+      const others = withoutDiscarded(user, fromStorage).filter(
         (m) => m.status === 'pending' && !known.has(m.clientId) && !gone.has(m.clientId),
       )
-      const entries = onlyBeforeOwn ? others.filter((m) => goesBeforeOwn(m, outbox)) : others
+      const entries = onlyBeforeOwn ? others.filter((m) => goesBeforeOwn(m, outbox, storedOrder)) : others
       if (entries.length < others.length) mirror.leftOthers()
-      if (entries.length > 0) dispatch(outboxRestored({ entries }))
+      if (entries.length > 0) dispatch(outboxRestored({ entries, storedOrder }))
     },
     /** "Log out": the user's sends go, the stored ones and those this page kept. */
     clear(user: Id) {

@@ -11,7 +11,7 @@ import {
 } from './actions'
 import type { BackoffOptions } from './backoff'
 import { backoffDelay } from './backoff'
-import type { PendingMessage } from './socketSlice'
+import { type PendingMessage, writtenBefore } from './socketSlice'
 
 /** How one try of a send ended. */
 export type SendOutcome =
@@ -198,14 +198,20 @@ export const gatherDue = (state: OutboxMachineState, view: OutboxView): boolean 
   view.durable && Boolean(view.userId) && state.lock.status === 'held' && hasPending(view)
 
 /**
- * Whether another tab's stored send must go before a send of this tab's: written earlier in a conversation where this
- * tab has one waiting. Taking over the others would leave their own tab, alive and waiting for the lock, without its
- * confirmation for nothing; what a tab that closed left goes with the next sweep.
+ * Whether another tab's stored send must go before a send of this tab's: written earlier (`writtenBefore`) in a
+ * conversation where this tab has one waiting. Taking over the others would leave their own tab, alive and waiting for
+ * the lock, without its confirmation for nothing; what a tab that closed left goes with the next sweep.
  *
  * @example goesBeforeOwn(b1At12h01InC1, [a2At12h02InC1]) // true; goesBeforeOwn(b3At12h03InC1, [a2At12h02InC1]) // false
  */
-export const goesBeforeOwn = (entry: PendingMessage, own: readonly PendingMessage[]): boolean =>
-  own.some((m) => m.status === 'pending' && m.conversationId === entry.conversationId && m.createdAt > entry.createdAt)
+export const goesBeforeOwn = (
+  entry: PendingMessage,
+  own: readonly PendingMessage[],
+  storedOrder: readonly string[] = [],
+): boolean =>
+  own.some(
+    (m) => m.status === 'pending' && m.conversationId === entry.conversationId && writtenBefore(entry, m, storedOrder),
+  )
 
 const isSending = (lane: Lane | undefined, clientId: string) => lane?.status === 'sending' && lane.clientId === clientId
 const sending = (step: Step) => Object.values(step.state.lanes).some((lane) => lane.status === 'sending')

@@ -75,6 +75,23 @@ export interface PendingMessage {
   error: SendError | null
 }
 
+/**
+ * Whether send `a` was written before send `b`: by the time each was written, and within one millisecond (a script,
+ * a clock that stood still) by where the user's stored outbox holds them, `storedOrder` (their client ids as storage
+ * lists them: every tab appends its new sends, so in the order they were written across tabs). A send storage does
+ * not hold counts as written after those it holds.
+ *
+ * @example writtenBefore(b1At12h, a1At12h, ['b1', 'a1']) // true
+ */
+export function writtenBefore(a: PendingMessage, b: PendingMessage, storedOrder: readonly string[] = []): boolean {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt
+  const at = (m: PendingMessage) => {
+    const i = storedOrder.indexOf(m.clientId)
+    return i === -1 ? storedOrder.length : i
+  }
+  return at(a) < at(b)
+}
+
 export interface SocketState {
   connection: Connection
   /** The conversations the user is looking at: joined again after every (re)connect. */
@@ -330,11 +347,12 @@ export const socketSlice = createSlice({
         const restored = action.payload.entries.filter((m) => !known.has(m.clientId))
         if (restored.length === 0) return
         const own = state.outbox
+        const storedOrder = action.payload.storedOrder ?? []
         const merged: PendingMessage[] = []
         let i = 0
         let j = 0
         while (i < restored.length || j < own.length) {
-          if (j === own.length || (i < restored.length && restored[i]!.createdAt <= own[j]!.createdAt))
+          if (j === own.length || (i < restored.length && !writtenBefore(own[j]!, restored[i]!, storedOrder)))
             merged.push(restored[i++]!)
           else merged.push(own[j++]!)
         }

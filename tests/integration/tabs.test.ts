@@ -514,73 +514,83 @@ describe('a follower closes while its committed send awaits its answer', () => {
 })
 
 describe('two tabs write in one conversation while offline', () => {
-  test('once back, the server has them in the order they were written, and every tab and Bob show that order', async () => {
-    const bob = await file.loggedIn('bob@talemy.test')
-    let offline = false
-    const held: Array<() => void> = []
-    file.server.io.use((socket, next) => {
-      if (offline && socket.data.userId === 'user-alice') return void held.push(() => next())
-      next()
-    })
-    const fetchFn: typeof fetch = (input, init) => {
-      const request = input instanceof Request ? input : new Request(input, init)
-      if (offline && request.method === 'POST' && request.url.endsWith('/messages'))
-        return Promise.reject(new TypeError('Failed to fetch'))
-      return fetch(request)
-    }
-    const b = aBrowser()
-    const first = await b.open('alice@talemy.test', { fetchFn })
-    const second = await b.open('alice@talemy.test', { fetchFn })
-    const tabs = [first, second]
-    await first.until(() => rolesOf(tabs).join() === 'follower,leader' && tabs.every((t) => t.status() === 'connected'))
-    const alice = first.store.getState().auth.user as User
-    const id = await conversationBetween(bob, alice)
-    await bob.openThread(id)
-    for (const t of tabs) await t.openThread(id)
-
-    offline = true
-    for (const s of await file.server.io.in(`user:${alice.id}`).fetchSockets()) s.disconnect(false)
-    await first.until(() => tabs.every((t) => t.status() !== 'connected'))
-    const written: string[] = []
-    let lastAt = 0
-    for (const [i, t] of [first, second, first, second, first].entries()) {
-      // Each in a later millisecond than the one before, as a person's are: the tabs order their sends by the time
-      // each was written, to the millisecond (two written in the same one, in two tabs, may go either way).
-      await t.until(() => Date.now() > lastAt)
-      const clientId = `offline-${i}-${Date.now()}`
-      written.push(clientId)
-      t.store.dispatch(sendMessage({ conversationId: id, content: `written ${i}`, clientId }))
-      lastAt = Date.now()
-      // Each written after the previous one is in storage, as a user typing in one tab, then the other.
-      await t.until(() =>
-        createOutboxStorage(b.storage)
-          .load(alice.id)
-          .some((m) => m.clientId === clientId),
-      )
-    }
-    let most = 0
-    const watch = (t: BrowserStore) =>
-      t.store.subscribe(() => {
-        for (const c of written) most = Math.max(most, t.thread(id).filter((m) => m.clientId === c).length)
+  test.each([
+    ['each in a later millisecond, as a person writes', false],
+    ['all in one millisecond, as a script may', true],
+  ])(
+    'once back, the server has them in the order they were written, and every tab and Bob show that order: %s',
+    async (_how, oneMillisecond) => {
+      const bob = await file.loggedIn('bob@talemy.test')
+      let offline = false
+      const held: Array<() => void> = []
+      file.server.io.use((socket, next) => {
+        if (offline && socket.data.userId === 'user-alice') return void held.push(() => next())
+        next()
       })
-    const unwatch = [...tabs, bob].map(watch)
-    offline = false
-    for (const release of held.splice(0)) release()
-    for (const t of tabs) t.store.dispatch({ type: 'socket/connect' })
-    await bob.until(() => written.every((c) => bob.thread(id).some((m) => m.clientId === c)), 30_000)
-    for (const t of tabs)
-      await t.until(
-        () =>
-          t.store.getState().socket.outbox.length === 0 &&
-          written.every((c) => t.thread(id).some((m) => m.clientId === c && m.status === 'sent')),
-        30_000,
+      const fetchFn: typeof fetch = (input, init) => {
+        const request = input instanceof Request ? input : new Request(input, init)
+        if (offline && request.method === 'POST' && request.url.endsWith('/messages'))
+          return Promise.reject(new TypeError('Failed to fetch'))
+        return fetch(request)
+      }
+      const b = aBrowser()
+      const first = await b.open('alice@talemy.test', { fetchFn })
+      const second = await b.open('alice@talemy.test', { fetchFn })
+      const tabs = [first, second]
+      await first.until(
+        () => rolesOf(tabs).join() === 'follower,leader' && tabs.every((t) => t.status() === 'connected'),
       )
-    const db = await storedThread(file.server.url, bob.store.getState().auth.token!, id)
-    const ours = (list: ReadonlyArray<{ clientId?: string | null }>) =>
-      list.filter((m) => written.includes(m.clientId ?? '')).map((m) => m.clientId)
-    expect(ours(db)).toEqual(written)
-    for (const t of [...tabs, bob]) expect(ours(t.thread(id))).toEqual(written)
-    for (const stop of unwatch) stop()
-    expect(most).toBe(1)
-  })
+      const alice = first.store.getState().auth.user as User
+      const id = await conversationBetween(bob, alice)
+      await bob.openThread(id)
+      for (const t of tabs) await t.openThread(id)
+
+      offline = true
+      for (const s of await file.server.io.in(`user:${alice.id}`).fetchSockets()) s.disconnect(false)
+      await first.until(() => tabs.every((t) => t.status() !== 'connected'))
+      const written: string[] = []
+      let lastAt = 0
+      for (const [i, t] of [first, second, first, second, first].entries()) {
+        // Each in a later millisecond than the one before, or all bearing the first one's time: within a millisecond
+        // the tabs order their sends by where storage holds them.
+        if (!oneMillisecond) await t.until(() => Date.now() > lastAt)
+        const clientId = `offline-${i}-${Date.now()}`
+        written.push(clientId)
+        const action = sendMessage({ conversationId: id, content: `written ${i}`, clientId })
+        const createdAt = oneMillisecond && lastAt > 0 ? new Date(lastAt).toISOString() : action.meta.createdAt
+        t.store.dispatch({ ...action, meta: { createdAt } })
+        if (!oneMillisecond || lastAt === 0) lastAt = Date.parse(createdAt)
+        // Each written after the previous one is in storage, as a user typing in one tab, then the other.
+        await t.until(() =>
+          createOutboxStorage(b.storage)
+            .load(alice.id)
+            .some((m) => m.clientId === clientId),
+        )
+      }
+      let most = 0
+      const watch = (t: BrowserStore) =>
+        t.store.subscribe(() => {
+          for (const c of written) most = Math.max(most, t.thread(id).filter((m) => m.clientId === c).length)
+        })
+      const unwatch = [...tabs, bob].map(watch)
+      offline = false
+      for (const release of held.splice(0)) release()
+      for (const t of tabs) t.store.dispatch({ type: 'socket/connect' })
+      await bob.until(() => written.every((c) => bob.thread(id).some((m) => m.clientId === c)), 30_000)
+      for (const t of tabs)
+        await t.until(
+          () =>
+            t.store.getState().socket.outbox.length === 0 &&
+            written.every((c) => t.thread(id).some((m) => m.clientId === c && m.status === 'sent')),
+          30_000,
+        )
+      const db = await storedThread(file.server.url, bob.store.getState().auth.token!, id)
+      const ours = (list: ReadonlyArray<{ clientId?: string | null }>) =>
+        list.filter((m) => written.includes(m.clientId ?? '')).map((m) => m.clientId)
+      expect(ours(db)).toEqual(written)
+      for (const t of [...tabs, bob]) expect(ours(t.thread(id))).toEqual(written)
+      for (const stop of unwatch) stop()
+      expect(most).toBe(1)
+    },
+  )
 })

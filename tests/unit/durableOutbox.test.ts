@@ -414,6 +414,21 @@ describe('one drainer among tabs of a user (a shared lock)', () => {
     tab2.socket().serverConnect('s2')
     await serveInTurn(storage, tab1, tab2, written)
   })
+  test('sends written in turn in two tabs within one millisecond go in the order they were written, each once', async () => {
+    // A script, or a clock that did not move: every send bears the same time; storage keeps the order they came in.
+    const { storage, tab1, tab2 } = twoTabs(await deadUrl(), true)
+    const written = ['a1', 'b1', 'a2', 'b2', 'b3', 'a3']
+    const at = new Date(Date.UTC(2026, 0, 1, 12)).toISOString()
+    for (const clientId of written) {
+      const sent = send(clientId)
+      ;(clientId.startsWith('a') ? tab1 : tab2).store.dispatch({ ...sent, meta: { createdAt: at } })
+    }
+    await eventually(() => expect(tab1.actions.some((x) => sendRetryScheduled.match(x))).toBe(true))
+    expect(savedIds(storage)).toEqual(written)
+    tab1.socket().serverConnect('s1')
+    tab2.socket().serverConnect('s2')
+    await serveInTurn(storage, tab1, tab2, written)
+  })
   test('written in turn in two tabs while a send awaits its ack: the sends go in the order they were written, each once', async () => {
     const { storage, tab1, tab2 } = twoTabs()
     tab1.socket().serverConnect('s1')

@@ -830,6 +830,14 @@ describe('goesBeforeOwn: what a tab granted the lock takes in from the other tab
   ])('%s', (_name, entry, expected) => {
     expect(goesBeforeOwn(entry, own)).toBe(expected)
   })
+  test('written in the same millisecond: the one storage holds first was written first', () => {
+    const own2 = [pendingMessage('a2', { createdAt: at(2) })]
+    const b2 = pendingMessage('b2', { createdAt: at(2) })
+    expect(goesBeforeOwn(b2, own2, ['b2', 'a2'])).toBe(true)
+    expect(goesBeforeOwn(b2, own2, ['a2', 'b2'])).toBe(false)
+    // A send of ours storage does not hold (it refused it) came after every stored one.
+    expect(goesBeforeOwn(b2, own2, ['b2'])).toBe(true)
+  })
   test('a failed send of ours holds nothing back: only a pending one goes', () => {
     const failed = [pendingMessage('a2', { createdAt: at(2), status: 'failed' })]
     expect(goesBeforeOwn(pendingMessage('b1', { createdAt: at(1) }), failed)).toBe(false)

@@ -209,6 +209,18 @@ describe('outbox', () => {
     expect(state.outbox.map((m) => m.clientId)).toEqual(['other-1', 'own-2', 'other-3', 'own-5', 'other-7'])
   })
 
+  test('written in one millisecond: restored or adopted sends take their place by where storage holds them', () => {
+    const at = '2030-01-01T00:00:00.000Z'
+    const entry = (clientId: string) => pendingMessage(clientId, { content: clientId, createdAt: at })
+    const own = reducer(undefined, outboxRestored({ entries: [entry('own-1'), entry('own-3')] }))
+    const storedOrder = ['own-1', 'other-2', 'own-3', 'other-4']
+    const state = reducer(own, outboxRestored({ entries: [entry('other-2'), entry('other-4')], storedOrder }))
+    expect(state.outbox.map((m) => m.clientId)).toEqual(storedOrder)
+    // Without the stored order (an older caller), what is restored goes first, as before.
+    const unordered = reducer(own, outboxRestored({ entries: [entry('other-2')] }))
+    expect(unordered.outbox.map((m) => m.clientId)).toEqual(['other-2', 'own-1', 'own-3'])
+  })
+
   test('pending messages, oldest first, once per clientId', () => {
     let state = reducer(undefined, send('k1'))
     state = reducer(state, send('k2'))
