@@ -4,6 +4,7 @@ import { refreshSession, type RefreshOutcome } from '../api'
 import type { HandshakeAuth } from '../contract'
 import { disconnected, renewFailed, retryNow, transportStalled } from './actions'
 import { emitWithAck } from './ack'
+import { backoffDelay } from './backoff'
 import { bindSocket, watchAppDisconnect } from './bindSocket'
 import {
   connectionTransition,
@@ -191,6 +192,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   function destroySocket(expired = false) {
     const socket = ctx.socket
     ctx.socket = null
+    cancelRenewal()
     kind = null
     lastHeardAt = null
     // Listeners first: our own disconnect is already in state (`socket/disconnect`, logout), no event needed.
@@ -221,12 +223,49 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
       .catch((e: unknown) => ctx.report('refresh', e))
   }
 
+  /** The wait before a renewal goes again (it got no answer, or the server could not check it), and its count. */
+  let renewTimer: TimerHandle | null = null
+  let renewFailures = 0
+
+  function cancelRenewal() {
+    if (renewTimer !== null) timers.clearTimeout(renewTimer)
+    renewTimer = null
+    renewFailures = 0
+  }
+
   function renewSession(token: string) {
+    // A newer token supersedes a renewal that waits to go again.
+    cancelRenewal()
+    emitRenewal(token)
+  }
+
+  function emitRenewal(token: string) {
     const socket = ctx.socket
     if (!socket) return
+    const session = ctx.session
     // Should the server refuse it, the socket ends at its old token's expiry and comes back through a refresh (a kick).
     void emitWithAck(socket, { event: 'session:renew', payload: { token } }, ctx.ackTimeoutMs).then((result) => {
-      if (result.kind === 'error') dispatch(renewFailed({ code: result.error.code, message: result.error.message }))
+      if (result.kind === 'ok') {
+        renewFailures = 0
+        return
+      }
+      const final = result.kind === 'error' && result.error.code !== 'INTERNAL' && result.error.code !== 'RATE_LIMITED'
+      if (final) return dispatch(renewFailed({ code: result.error.code, message: result.error.message }))
+      // No answer in time, or the server could not check the session (its database): not the token's fault. Left so,
+      // the socket would keep its old token until the server ended it at that token's expiry (a kick, one more
+      // rotation, "reconnecting…"). It goes again on the same live socket while its token is still the latest; a
+      // socket that dropped meanwhile carries the latest token in its next handshake.
+      const current = () =>
+        session === ctx.session && socket === ctx.socket && state.status === 'open' && facts.token() === token
+      if (!current() || renewTimer !== null) return
+      const atLeastMs = result.kind === 'error' ? (result.error.retryAfterMs ?? 0) : 0
+      const delayMs = Math.max(backoffDelay(++renewFailures, ctx.backoff, ctx.random), atLeastMs)
+      const handle = timers.setTimeout(() => {
+        if (renewTimer !== handle) return
+        renewTimer = null
+        if (current()) emitRenewal(token)
+      }, delayMs)
+      renewTimer = handle
     })
   }
 

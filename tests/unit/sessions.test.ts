@@ -14,7 +14,7 @@ import {
 } from '../../src/api'
 import { loggedIn, loggedOut, tokenRefreshed } from '../../src/app/authSlice'
 import { selectPendingMessages, sendMessage } from '../../src/realtime'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage, makeStore, type RealtimeOptions } from '../../src/app/store'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, bob, jwt, message } from './support/fixtures'
@@ -128,7 +128,7 @@ describe('the scheduled refresh and the socket renewal', () => {
   const second = jwt({ sub: alice.id, iat: NOW / 1000 + 720, exp: NOW / 1000 + 1620 })
 
   /** `clock`: this browser's clock, when it is not the server's. */
-  function setup(clock: () => number = () => NOW) {
+  function setup(clock: () => number = () => NOW, realtime: RealtimeOptions = {}) {
     const storage = createMemoryStorage()
     saveRefreshToken(storage, alice.id, 'refresh-1')
     const timers = manualTimers()
@@ -140,6 +140,7 @@ describe('the scheduled refresh and the socket renewal', () => {
       createSocket: sockets.createSocket,
       preloadedState: { auth: { token: first, user: alice } },
       session: { now: clock, timers },
+      realtime,
       extraMiddleware: [
         () => (next) => (action) => (
           typeof action === 'object' && actions.push(action as { type: string }), next(action)
@@ -178,6 +179,70 @@ describe('the scheduled refresh and the socket renewal', () => {
     sockets.last.sent('session:renew')[1]!.ack({ ok: false, error: { code: 'UNAUTHORIZED', message: 'session ended' } })
     await eventually(() => expect(actions.filter((a) => a.type === 'socket/renewFailed')).toHaveLength(1))
     expect(store.getState().socket.connection.status).toBe('connected')
+  })
+
+  test('a renewal that got no answer, or that the server could not check, goes again on the same socket', async () => {
+    // The fake socket's ack timeouts on the test's clock, and the layer's own timers driven here (the token refresh's
+    // are not involved); no jitter: each retry goes once its timer is fired.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const layerTimers = manualTimers()
+      const { store, sockets, actions } = setup(() => NOW, {
+        ackTimeoutMs: 5_000,
+        timers: layerTimers,
+        random: () => 0,
+      })
+      sockets.last.serverConnect('sock-1')
+      store.dispatch(tokenRefreshed({ token: second }))
+      // No answer within the ack timeout: the socket would otherwise keep its old token until the server ends it at
+      // its expiry (a kick, a refresh that rotates once more, "reconnecting…").
+      await vi.advanceTimersByTimeAsync(5_000)
+      layerTimers.fireAll()
+      expect(sockets.last.sent('session:renew').map((p) => p.args)).toEqual([[{ token: second }], [{ token: second }]])
+      // The server could not check the session (its database): not a refusal of the token, tried again too.
+      sockets.last.sent('session:renew')[1]!.ack({ ok: false, error: { code: 'INTERNAL', message: 'try again' } })
+      await vi.advanceTimersByTimeAsync(0)
+      layerTimers.fireAll()
+      expect(sockets.last.sent('session:renew')).toHaveLength(3)
+      sockets.last.sent('session:renew')[2]!.ack({ ok: true, data: null })
+      await vi.advanceTimersByTimeAsync(5_000)
+      layerTimers.fireAll()
+      expect(sockets.last.sent('session:renew')).toHaveLength(3)
+      expect(actions.filter((a) => a.type === 'socket/renewFailed')).toEqual([])
+      expect(sockets.sockets).toHaveLength(1)
+      expect(store.getState().socket.connection.status).toBe('connected')
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  test('a renewal that got no answer is not tried again once its token is not the latest, nor after the drop', async () => {
+    // The fake socket's ack timeouts on the test's clock: each one fires when the test moves it on.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const layerTimers = manualTimers()
+      const { store, sockets } = setup(() => NOW, { ackTimeoutMs: 5, timers: layerTimers, random: () => 0 })
+      sockets.last.serverConnect('sock-1')
+      const third = jwt({ sub: alice.id, iat: NOW / 1000 + 1440, exp: NOW / 1000 + 2340 })
+      store.dispatch(tokenRefreshed({ token: second }))
+      store.dispatch(tokenRefreshed({ token: third }))
+      sockets.last.sent('session:renew')[1]!.ack({ ok: true, data: null })
+      // The first one times out: its token is no longer the store's, and the newer one was renewed.
+      await vi.advanceTimersByTimeAsync(10)
+      layerTimers.fireAll()
+      await vi.advanceTimersByTimeAsync(10)
+      expect(sockets.last.sent('session:renew').map((p) => p.args)).toEqual([[{ token: second }], [{ token: third }]])
+      // One left unanswered when the connection drops: the next handshake carries the latest token anyway.
+      const fourth = jwt({ sub: alice.id, iat: NOW / 1000 + 2160, exp: NOW / 1000 + 3060 })
+      store.dispatch(tokenRefreshed({ token: fourth }))
+      sockets.last.serverDrop()
+      await vi.advanceTimersByTimeAsync(10)
+      layerTimers.fireAll()
+      await vi.advanceTimersByTimeAsync(10)
+      expect(sockets.last.sent('session:renew')).toHaveLength(3)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   test('a browser clock an hour fast: the token looks overdue and is refreshed once, then the next is due on time (no loop)', async () => {
