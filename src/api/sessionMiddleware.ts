@@ -48,6 +48,8 @@ export interface SessionMiddlewareOptions {
 const REUSE_WINDOW_MS = 30_000
 /** How often a refresh that got no answer goes again within the reuse window: one small request. */
 const IN_WINDOW_RETRY_MS = 2_500
+/** How far past its time a timer that has not fired is taken to have stood still (a sleep), not merely to run late. */
+const LATE_MS = 1_000
 
 /**
  * Waits after a refresh that got no answer (offline): at most 2.5 s while the reuse window since the first of them
@@ -76,6 +78,8 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
   return (mwApi) => {
     const dispatch = mwApi.dispatch as ThunkDispatch<unknown, unknown, UnknownAction>
     let timer: unknown = null
+    /** When the timer should fire, on `now`'s clock. */
+    let firesAt = 0
     /** The token the timer is for; a new one (login, refresh, another tab's) reschedules. */
     let scheduledFor: string | null = null
     let failures = 0
@@ -94,16 +98,34 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
     function schedule(token: string, delayMs: number) {
       if (timer !== null) timers.clearTimeout(timer)
       scheduledFor = token
+      firesAt = now() + delayMs
       timer = timers.setTimeout(() => {
         timer = null
-        void dispatch(refreshSession()).then((outcome) => {
-          // Still the same token: the refresh got no answer (or adopted nothing); try again later.
-          if (!stopped && outcome !== 'refused' && mwApi.getState().auth.token === token) {
-            unansweredSince ??= now()
-            schedule(token, retryDelay(++failures, now() - unansweredSince))
-          }
-        })
+        refresh(token)
       }, delayMs)
+    }
+
+    function refresh(token: string) {
+      void dispatch(refreshSession()).then((outcome) => {
+        // Still the same token: the refresh got no answer (or adopted nothing); try again later.
+        if (!stopped && outcome !== 'refused' && mwApi.getState().auth.token === token) {
+          unansweredSince ??= now()
+          schedule(token, retryDelay(++failures, now() - unansweredSince))
+        }
+      })
+    }
+
+    /**
+     * The timer stands still while the machine sleeps (and runs late in a throttled tab), the clock does not: woken
+     * past the token's expiry, the first handshake or request would go with the expired token and be refused before
+     * anything refreshed it. Any action after the wake (the network back, the tab shown, a request) that finds the
+     * timer overdue on the clock refreshes now instead.
+     */
+    function catchUp() {
+      if (timer === null || scheduledFor === null || now() - firesAt < LATE_MS) return
+      timers.clearTimeout(timer)
+      timer = null
+      refresh(scheduledFor)
     }
 
     function follow(token: string | null) {
@@ -172,6 +194,7 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
         scheduledFor = token
       } else {
         follow(mwApi.getState().auth.token)
+        catchUp()
       }
       return result
     }

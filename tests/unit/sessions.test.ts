@@ -13,7 +13,7 @@ import {
   tokenSessionId,
 } from '../../src/api'
 import { loggedIn, loggedOut, tokenRefreshed } from '../../src/app/authSlice'
-import { selectPendingMessages, sendMessage } from '../../src/realtime'
+import { retryNow, selectPendingMessages, sendMessage } from '../../src/realtime'
 import { createMemoryStorage, makeStore, type RealtimeOptions } from '../../src/app/store'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
@@ -243,6 +243,29 @@ describe('the scheduled refresh and the socket renewal', () => {
     } finally {
       vi.useRealTimers()
     }
+  })
+
+  test('a refresh whose timer stood still while the machine slept goes at the first action after the wake, before the token is used', async () => {
+    reply = (req) =>
+      req.url === '/api/auth/refresh'
+        ? { status: 200, body: { token: second, refreshToken: 'refresh-2', user: alice } }
+        : { status: 404 }
+    let clock = NOW
+    const { store, timers } = setup(() => clock)
+    expect(timers.delays()).toEqual([720_000])
+    // Awake, before it is due: nothing goes early.
+    clock = NOW + 600_000
+    store.dispatch(retryNow({ reason: 'visible' }))
+    expect(timers.delays()).toEqual([720_000])
+    // Asleep past the token's expiry: the timer, on a clock that stood still, has not fired. The wake's first action
+    // (here the network back) refreshes at once, instead of the first handshake or request being refused with the
+    // expired token.
+    clock = NOW + 1_000_000
+    store.dispatch(retryNow({ reason: 'online' }))
+    await eventually(() => expect(store.getState().auth.token).toBe(second))
+    expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(1)
+    // The late timer does not go as well; the next token is scheduled in its turn.
+    expect(timers.delays()).toHaveLength(1)
   })
 
   test('a browser clock an hour fast: the token looks overdue and is refreshed once, then the next is due on time (no loop)', async () => {
