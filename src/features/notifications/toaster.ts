@@ -149,6 +149,12 @@ interface EventNews<E extends ServerEventName> {
    * open, whose card said it): a replay on a resume after that read is old news, and one older than the card is untrue.
    */
   shown?: (payload: ServerEventPayload<E>, state: ApiState) => boolean
+  /**
+   * Only for a status change: whether its page draws no card yet (its list is being read, or its read failed). The
+   * change is then said here when that page is open, since no card is there to say it; the card drawn later shows it as
+   * it is, saying nothing.
+   */
+  undrawn?: (state: ApiState) => boolean
 }
 
 /**
@@ -181,6 +187,7 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
             person: lesson.tutorId === me.id ? lesson.studentId : lesson.tutorId,
           },
     shown: (lesson, state) => holdsAsOf(cachedLessons(state).data, lesson),
+    undrawn: (state) => cachedLessons(state).data === undefined,
   },
   'contactRequest:created': {
     toast: (request, me) =>
@@ -199,6 +206,7 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
             person: request.tutorId === me.id ? request.studentId : request.tutorId,
           },
     shown: (request, state) => holdsAsOf(cachedContactRequests(state).data, request),
+    undrawn: (state) => cachedContactRequests(state).data === undefined,
   },
 }
 
@@ -368,14 +376,17 @@ export function createToaster({
     return true
   }
 
-  /** Raises `told` as news for `me` (a toast, or said when its page is open), unless it is none. */
-  const tell = (told: UnknownAction, me: User | null) => {
+  /**
+   * Raises `told` as news for `me` (a toast, or said when its page is open: a new card, or a status change while the
+   * page draws no card to say it), unless it is none.
+   */
+  const tell = (told: UnknownAction, me: User | null, state: unknown) => {
     const news = toastNews(told, me)
     if (news && openPage() !== news.page) {
       const toast: Toast = { id: nextId++, ...news }
       show([...keptFor(shown.get()), toast])
       start(toast.id)
-    } else if (news && newsOf(told)?.listed) {
+    } else if (news && (newsOf(told)?.listed || newsOf(told)?.undrawn?.(state as ApiState))) {
       for (const listener of saidListeners) listener(news.message, news.person)
     }
   }
@@ -396,7 +407,7 @@ export function createToaster({
       const me = userOf(store.getState())
       if (!me || userId !== me.id || typeof action?.type !== 'string' || !isStatusChange(action)) return
       const told = noteAsked(action, store.getState)
-      if (told) tell(told, me)
+      if (told) tell(told, me, store.getState())
     })
     return (next) => (action) => {
       const stateBefore = store.getState()
@@ -437,7 +448,7 @@ export function createToaster({
           },
         })
       }
-      if (!known && !own) tell(told, me)
+      if (!known && !own) tell(told, me, store.getState())
       return result
     }
   }
