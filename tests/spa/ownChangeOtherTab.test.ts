@@ -1,9 +1,10 @@
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
-import { createToaster, type ToastChannel } from '../../src/features/notifications/toaster'
+import { createToaster, OWN_CHANGE_WAIT_MS, type ToastChannel } from '../../src/features/notifications/toaster'
 import { serverEventActions } from '../../src/realtime'
 import { fakeSockets } from '../unit/support/fakeSocket'
+import { manualTimers } from '../unit/tabs/support/tabBus'
 import { alice, bob, lesson, toastedStore } from './support/lessons'
 import { heldPatchApi } from './support/page'
 
@@ -130,5 +131,76 @@ describe('a cancellation asked for in another tab of the same user', () => {
     expect(second.getSnapshot().map((t) => t.message.values?.status)).toEqual(['cancelled'])
     tab1.dispose()
     tab2.dispose()
+  })
+})
+
+// Alice asks in her first tab to cancel, and closes it before the answer comes (or the request even left). Her second
+// tab was told of the change asked, never of its answer: it took the same change for hers until its event came, and
+// so Bob's cancellation, an hour later, was said by nobody there. The closing tab now tells the others that its
+// changes got no answer: each is awaited as hers only as long as a change whose answer was lost is.
+describe('a change asked for in a tab closed before its answer', () => {
+  /** Alice's first tab asks to cancel l1 (never answered) and closes; the second, connected and caught up, is told. */
+  async function askedThenClosed() {
+    const channel = channels()
+    const hide = new Set<() => void>()
+    const first = createToaster({
+      openPage: () => 'lessons',
+      channel: channel(),
+      pageHide: (listener) => {
+        hide.add(listener)
+        return () => hide.delete(listener)
+      },
+    })
+    const { fetchFn } = heldPatchApi('/api/lessons', [lesson()], cancelled)
+    const tab1 = makeStore({
+      apiUrl: 'http://api.invalid',
+      createSocket: fakeSockets().createSocket,
+      storage: createMemoryStorage(),
+      shareSocket: false,
+      extraMiddleware: [first.middleware],
+      fetchFn,
+      preloadedState: { auth: { token: 't-alice', user: alice } },
+    })
+    const timers = manualTimers()
+    const second = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000, channel: channel(), timers })
+    const sockets = fakeSockets()
+    const tab2 = toastedStore(alice, second, sockets)
+    sockets.last.serverConnect()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    void tab1.dispatch(api.endpoints.updateLessonStatus.initiate({ id: 'l1', status: 'cancelled' }))
+    await settle()
+    for (const listener of hide) listener()
+    await settle()
+    const bobCancels = () => tab2.dispatch(serverEventActions['lesson:statusUpdated'](cancelled))
+    const done = () => {
+      tab1.dispose()
+      tab2.dispose()
+    }
+    return { second, sockets, timers, bobCancels, done }
+  }
+
+  test('Bob’s cancellation once the wait is over (connected all along) is news, a toast', async () => {
+    const { second, timers, bobCancels, done } = await askedThenClosed()
+    timers.advance(OWN_CHANGE_WAIT_MS)
+    bobCancels()
+    expect(second.getSnapshot().map((t) => t.message.values?.status)).toEqual(['cancelled'])
+    done()
+  })
+
+  test('Bob’s cancellation after the socket came back and caught up is news, a toast', async () => {
+    const { second, sockets, bobCancels, done } = await askedThenClosed()
+    sockets.last.serverDrop()
+    sockets.last.serverConnect('sock-2')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    bobCancels()
+    expect(second.getSnapshot().map((t) => t.message.values?.status)).toEqual(['cancelled'])
+    done()
+  })
+
+  test('her change made after all (its event comes soon): still hers, no toast', async () => {
+    const { second, bobCancels, done } = await askedThenClosed()
+    bobCancels()
+    expect(second.getSnapshot()).toEqual([])
+    done()
   })
 })

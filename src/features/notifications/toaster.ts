@@ -80,6 +80,12 @@ interface ToasterOptions {
    * cancellation asked for in one (either side may make it) is no news in another.
    */
   channel?: ToastChannel
+  /**
+   * Calls the listener when this tab is closed or left (`pagehide`): the changes it asked for and got no answer to are
+   * then told to the other tabs as unanswered, or those would take the same change for the user's own until its event
+   * came, however late, and whoever made it. Defaults to the window's `pagehide`.
+   */
+  pageHide?: (listener: () => void) => () => void
   /** Which page is open; defaults to the hash route. */
   openPage?: () => Page
   /** How long a toast stays, in ms (counted again from the start after a pause), on the host's timers (fake ones apply). */
@@ -249,6 +255,20 @@ export function toastNews(action: UnknownAction, me: User | null): News | null {
   return me && news ? news.toast(action.payload as never, me) : null
 }
 
+/** The window's `pagehide`, where there is a window. */
+function windowPageHide(listener: () => void): () => void {
+  if (typeof window === 'undefined') return () => {}
+  window.addEventListener('pagehide', listener)
+  return () => window.removeEventListener('pagehide', listener)
+}
+
+/** A status change's action as the user's other tabs take it (serializable): only what `noteAsked` reads. */
+interface PostedChange {
+  type: string
+  payload: { status: unknown }
+  meta: { requestStatus: string; arg: { type: string; endpointName: string; originalArgs: unknown } }
+}
+
 /**
  * Toasts for lessons and contact requests that arrive while another page is open. They are short-lived view state,
  * so they live here rather than in Redux: the socket actions that cause them are already in DevTools.
@@ -258,6 +278,7 @@ export function createToaster({
   ttlMs = 8000,
   timers = hostTimers,
   channel,
+  pageHide = windowPageHide,
 }: ToasterOptions = {}): Toaster {
   const shown = createViewState<readonly Toast[]>([])
   let nextId = 1
@@ -398,10 +419,34 @@ export function createToaster({
         endpoint.matchPending(action) || endpoint.matchFulfilled(action) || endpoint.matchRejected(action),
     )
   let unsubscribe: (() => void) | undefined
+  /**
+   * The changes asked for here and told to the other tabs that have no answer yet, by request: told as unanswered when
+   * this tab goes with them (`pageHide`), with the user who asked.
+   */
+  const inFlight = new Map<string, { userId: Id; action: PostedChange }>()
+  let stopPageHide: (() => void) | undefined
 
   const middleware: Middleware = (store) => {
     // Another tab's change of the same user's is theirs here too: its event is no news, its refusal may be.
     unsubscribe?.()
+    stopPageHide?.()
+    stopPageHide = channel
+      ? pageHide(() => {
+          // Their answers will never come here, nor be told: as a request whose answer was lost, each may have been
+          // made, and its event is awaited as the user's own only as long as one unanswered here is.
+          for (const { userId, action } of inFlight.values())
+            channel.post({
+              userId,
+              action: {
+                ...action,
+                type: action.type.replace(/\/pending$/, '/rejected'),
+                payload: { status: undefined },
+                meta: { ...action.meta, requestStatus: 'rejected' },
+              },
+            })
+          inFlight.clear()
+        })
+      : undefined
     unsubscribe = channel?.subscribe((message) => {
       const { userId, action } = (message ?? {}) as { userId?: unknown; action?: UnknownAction }
       const me = userOf(store.getState())
@@ -431,22 +476,23 @@ export function createToaster({
       if (channel && me && isStatusChange(action as UnknownAction)) {
         const { type, payload, meta } = action as UnknownAction & { meta?: unknown }
         // Only what `noteAsked` reads: the request's arguments and, refused, the answer's status.
-        const { requestStatus, arg } = meta as {
+        const { requestStatus, requestId, arg } = meta as {
           requestStatus: string
+          requestId: string
           arg: { endpointName: string; originalArgs: unknown; type: string }
         }
         const status = (payload as { status?: unknown } | undefined)?.status
-        channel.post({
-          userId: me.id,
-          action: {
-            type,
-            payload: { status },
-            meta: {
-              requestStatus,
-              arg: { type: arg.type, endpointName: arg.endpointName, originalArgs: arg.originalArgs },
-            },
+        const posted: PostedChange = {
+          type,
+          payload: { status },
+          meta: {
+            requestStatus,
+            arg: { type: arg.type, endpointName: arg.endpointName, originalArgs: arg.originalArgs },
           },
-        })
+        }
+        channel.post({ userId: me.id, action: posted })
+        if (requestStatus === 'pending') inFlight.set(requestId, { userId: me.id, action: posted })
+        else inFlight.delete(requestId)
       }
       if (!known && !own) tell(told, me, store.getState())
       return result
