@@ -6,6 +6,7 @@ import {
   useEffect,
   useLayoutEffect,
   useRef,
+  useState,
   useSyncExternalStore,
   type RefObject,
 } from 'react'
@@ -85,13 +86,20 @@ export function Toasts() {
   const region = useRef<HTMLElement>(null)
   const announce = useAnnounce()
   const people = usePeople()
-  // News for the page that is open is no toast (its card is right there), but is said, in the language of the moment.
-  useEffect(
-    () => toaster?.subscribeSaid((message, person) => announce(t(message.id, valuesOf(message, person, people)))),
-    [toaster, announce, t, people],
-  )
   // Said once the people are read (or could not be), so it names who it is about, not "someone", as its text soon will.
   const { isLoading: peopleLoading } = useGetUsersQuery()
+  // News for the page that is open is no toast (its card is right there), but is said, in the language of the moment,
+  // and as a toast is: once the people are read.
+  const [unsaid, setUnsaid] = useState<readonly { message: Message; person?: Id }[]>([])
+  useEffect(
+    () => toaster?.subscribeSaid((message, person) => setUnsaid((waiting) => [...waiting, { message, person }])),
+    [toaster],
+  )
+  useEffect(() => {
+    if (peopleLoading || unsaid.length === 0) return
+    for (const { message, person } of unsaid) announce(t(message.id, valuesOf(message, person, people)))
+    setUnsaid([])
+  }, [unsaid, peopleLoading, announce, t, people])
   /** The toasts shown that have been said: each is said once, whatever the language or names do afterwards. */
   const said = useRef(new Set<number>())
   useEffect(() => {
