@@ -89,18 +89,19 @@ export const clientEventSchemas = {
   typing: typingSchema,
 }
 
+/** Email and password of at most 200 characters each, an emoji one (as every text limit counts). */
 export const loginBodySchema = v.object({
   email: v.pipe(
     v.string('must be a string'),
     v.minLength(1, 'must not be empty'),
-    v.maxLength(200, 'is too long'),
+    maxCharacters(200, 'is too long'),
     noNul,
     wellFormed,
   ),
   password: v.pipe(
     v.string('must be a string'),
     v.minLength(1, 'must not be empty'),
-    v.maxLength(200, 'is too long'),
+    maxCharacters(200, 'is too long'),
     noNul,
     wellFormed,
   ),

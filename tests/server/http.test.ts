@@ -67,6 +67,25 @@ describe('POST /api/auth/login', () => {
     expect(result.body.error.code).toBe('INVALID')
     expect(result.body.error.message).toContain(field)
   })
+
+  // The limits count characters, as every other text's do (an emoji is one): a password of 101 emoji is 101
+  // characters, within the 200 allowed, and was refused as "too long" (202 UTF-16 units).
+  it.each([
+    ['a password of 101 emoji', { email: 'nobody@talemy.test', password: '😀'.repeat(101) }],
+    ['an email of 150 emoji', { email: `${'😀'.repeat(150)}@talemy.test`, password: 'talemy' }],
+  ])('counts characters, not UTF-16 units: %s is checked, not refused as too long', async (_name, body) => {
+    const result = await http<ErrorBody>(url, 'POST', '/api/auth/login', { body })
+    expect(result.body.error).toEqual({ code: 'UNAUTHORIZED', message: expect.any(String) })
+    expect(result.status).toBe(401)
+  })
+
+  it('refuses a password of 201 characters as too long', async () => {
+    const result = await http<ErrorBody>(url, 'POST', '/api/auth/login', {
+      body: { email: 'nobody@talemy.test', password: '😀'.repeat(201) },
+    })
+    expect(result.status).toBe(400)
+    expect(result.body.error).toEqual({ code: 'INVALID', message: 'password: is too long' })
+  })
 })
 
 // Rotation, reuse, theft, lifetimes and logout: tests/server/sessions.test.ts.
