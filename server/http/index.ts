@@ -103,8 +103,10 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
  * @example clientErrorResponse('HPE_HEADER_OVERFLOW') // 'HTTP/1.1 431 Request Header Fields Too Large\r\n…'
  */
 export function clientErrorResponse(code: string | undefined): string {
+  // A request that did not all arrive in time is no refusal of what it asked (INVALID is final for a client, the
+  // contract's `isRefusal`): sent again, it may well pass. INTERNAL is the contract's code a client retries.
   return code === 'ERR_HTTP_REQUEST_TIMEOUT'
-    ? rawErrorResponse(408, 'request: not received in time')
+    ? rawErrorResponse(408, 'request: not received in time', 'INTERNAL')
     : code === 'HPE_HEADER_OVERFLOW'
       ? rawErrorResponse(431, `request: URL and headers over ${maxHeaderSize} bytes`)
       : rawErrorResponse(400, 'request: malformed')

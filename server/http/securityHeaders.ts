@@ -2,6 +2,7 @@ import { STATUS_CODES, type Server as HttpServer, type IncomingMessage, type Ser
 import type { Duplex } from 'node:stream'
 import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
+import type { ErrorCode } from '../../src/contract'
 
 /**
  * Where the SPA may connect: its own origin and the API's (`VITE_API_URL` / `NEXT_PUBLIC_API_URL`, the variables the
@@ -121,9 +122,15 @@ export function registerSocketUpgradeRefusals(httpServer: HttpServer, path = '/s
   })
 }
 
-/** An INVALID answer's headers and body, for what no route answers; the connection is closed after it. */
-export function errorAnswer(message: string): { headers: Record<string, string>; body: string } {
-  const body = JSON.stringify({ error: { code: 'INVALID', message } })
+/**
+ * An error answer's headers and body (INVALID unless `code` says otherwise), for what no route answers; the connection is
+ * closed after it.
+ */
+export function errorAnswer(
+  message: string,
+  code: ErrorCode = 'INVALID',
+): { headers: Record<string, string>; body: string } {
+  const body = JSON.stringify({ error: { code, message } })
   const headers = {
     ...SOCKET_ENDPOINT_HEADERS,
     'content-type': 'application/json; charset=utf-8',
@@ -134,8 +141,8 @@ export function errorAnswer(message: string): { headers: Record<string, string>;
 }
 
 /** `errorAnswer` as the bytes to write straight to a socket that has no response object. */
-export function rawErrorResponse(status: number, message: string): string {
-  const { headers, body } = errorAnswer(message)
+export function rawErrorResponse(status: number, message: string, code: ErrorCode = 'INVALID'): string {
+  const { headers, body } = errorAnswer(message, code)
   const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`)
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines.join('\r\n')}\r\n\r\n${body}`
 }

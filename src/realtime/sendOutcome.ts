@@ -60,9 +60,10 @@ export function outcomeOfHttpError(error: FetchBaseQueryError | SerializedError)
   const status = answeredStatus(error)
   if (status !== null) {
     const body = parse(errorBodySchema, 'data' in error ? error.data : undefined)
-    // A refusal in the body counts with a refusal status only: the server's own 408 (its request timeout) is in the
-    // contract's shape too, with INVALID, for a request it never received.
-    if (body.ok && (isRefusalStatus(status) || !isRefusal(body.value.error.code)))
+    // A refusal in the body counts with a refusal status only; and a 408 is the network's whatever its body names: the
+    // server's own (its request timeout, in the contract's shape, INTERNAL; INVALID before) is for a request it never
+    // received whole.
+    if (body.ok && status !== 408 && (isRefusalStatus(status) || !isRefusal(body.value.error.code)))
       return outcomeOfError(body.value.error)
     // Only a refusal status refuses what was sent (a 429 has its own code): a 408 did not reach the server in time, and
     // a page under 400 is a captive portal's or a proxy's.

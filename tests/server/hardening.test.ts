@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { isRefusal } from '../../src/contract'
 import { parseRequest, createLessonBodySchema, startsAtProblem } from '../../src/contract/requests'
 import { connectSources } from '../../server/http/securityHeaders'
 import { routePath } from '../../server/http'
@@ -225,6 +226,25 @@ describe('request timeout', () => {
     expect(outcomeOfHttpError({ status: response.status, data }).kind).toBe('retry')
   })
 
+  // Its body's code is what any client following the contract reads (the contract exports `isRefusal`): INVALID told
+  // it the request was wrong and would be refused again, so a send that never reached the server was dropped.
+  it('names a code a client retries, not a refusal, in its 408', async () => {
+    const response = await fetch(`${server.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"email":'))
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit)
+    const data = (await response.json()) as { error: { code: string; message: string } }
+    expect(response.status).toBe(408)
+    expect(data.error).toEqual({ code: 'INTERNAL', message: 'request: not received in time' })
+    expect(isRefusal(data.error.code)).toBe(false)
+  })
+
   it('defaults to 30 s for the request and 10 s for the headers', async () => {
     const plain = await startTestServer()
     try {
@@ -329,7 +349,9 @@ describe('a request answered before any route (Node’s clientError, an Upgrade 
     async (_name, request, trickle, status) => {
       const { status: got, headers, body } = parse(await raw(request, trickle))
       expect(got).toBe(status)
-      expect(body).toEqual({ error: { code: 'INVALID', message: expect.any(String) } })
+      // A 408 is no refusal of what was sent (it did not all arrive): named with a code a client retries.
+      const code = status === 408 ? 'INTERNAL' : 'INVALID'
+      expect(body).toEqual({ error: { code, message: expect.any(String) } })
       expect(headers.get('content-type')).toBe('application/json; charset=utf-8')
       expect(headers.get('x-content-type-options')).toBe('nosniff')
       expect(headers.get('content-security-policy')).toContain("default-src 'none'")

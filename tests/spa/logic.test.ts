@@ -364,8 +364,12 @@ describe('errorMessageId: the SPA’s own words for each error code, never the s
       'Too many messages are waiting to be sent. Your text is kept: send it once they have gone.',
     ],
     [{ code: 'INVALID', message: 'content: too long' }, 'That was not accepted. Check what you entered.'],
-    // A request that did not reach the server whole in time: the server's own 408 names INVALID in its body, yet
-    // nothing was wrong with what was entered.
+    // A request that did not reach the server whole in time: the server's own 408 names INTERNAL in its body (an earlier
+    // one named INVALID), yet nothing was wrong with what was entered, and the server was not at fault.
+    [
+      { status: 408, data: { error: { code: 'INTERNAL', message: 'request: not received in time' } } },
+      'Could not reach the server. Check your connection.',
+    ],
     [
       { status: 408, data: { error: { code: 'INVALID', message: 'request: not received in time' } } },
       'Could not reach the server. Check your connection.',

@@ -113,10 +113,16 @@ describe('send outcome → what happens next', () => {
     // No refusal of what was sent: a 408 says the request did not reach the server in time (as reads and the token
     // refresh take it), and a page answered 200 that is no JSON is a captive portal's or a proxy's, not the server's.
     ['408 from a proxy that waited too long', { status: 408, data: 'Request Timeout' }, 'retry', 'NETWORK'],
-    // The reference server's own request timeout answers in the contract's shape, naming INVALID: the status says the
-    // request never reached it (tests/server/hardening.test.ts).
+    // The reference server's own request timeout answers in the contract's shape, naming INTERNAL (INVALID before): the
+    // status says the request never reached it whole (tests/server/hardening.test.ts).
     [
       '408 from the server (its request timeout), in the contract shape',
+      { status: 408, data: { error: { code: 'INTERNAL', message: 'request: not received in time' } } },
+      'retry',
+      'NETWORK',
+    ],
+    [
+      '408 from an earlier server, naming INVALID',
       { status: 408, data: { error: { code: 'INVALID', message: 'request: not received in time' } } },
       'retry',
       'NETWORK',

@@ -30,7 +30,7 @@ export const ERROR_MESSAGES: Record<ShownErrorCode, MessageId> = {
 export function errorCode(error: unknown): ShownErrorCode {
   if (!error || typeof error !== 'object') return 'UNKNOWN'
   const e = error as { status?: unknown; data?: unknown; code?: unknown }
-  // A 408: the request did not reach the server whole in time (the server's own names INVALID in its body).
+  // A 408: the request did not reach the server whole in time (whatever code its body names).
   if (e.status === 'FETCH_ERROR' || e.status === 'TIMEOUT_ERROR' || answeredStatus(error) === 408) return 'NETWORK'
   const code = (e.data as { error?: { code?: unknown } } | undefined)?.error?.code ?? e.code
   if (isErrorCode(code) || code === 'NETWORK' || code === 'OUTBOX_FULL') return code
