@@ -11,6 +11,8 @@ const CLIENT_ID_TOO_LONG = `must be at most ${MAX_CLIENT_ID_LENGTH} characters`
 // (bench/README.md, "What limits P1", "The send check, cold").
 const LONE_SURROGATE = /\p{Cs}/u
 
+const unitsOver = (text: string, limit: number): boolean => text.length > limit
+
 /** Adds to `problems` what is wrong with one field, each as `field: problem`. */
 function addTextProblems(
   problems: string[],
@@ -19,12 +21,13 @@ function addTextProblems(
   max: number,
   tooLong: string,
   givenBack = false,
+  over: (text: string, limit: number) => boolean = overCharacters,
 ): void {
   if (value === undefined) problems.push(`${field}: is required`)
   else if (typeof value !== 'string') problems.push(`${field}: must be a string`)
   else {
     if (value.length === 0) problems.push(`${field}: must not be empty`)
-    if (overCharacters(value, max)) problems.push(`${field}: ${tooLong}`)
+    if (over(value, max)) problems.push(`${field}: ${tooLong}`)
     if (value.includes('\u0000')) problems.push(`${field}: must not contain NUL characters`)
     if (LONE_SURROGATE.test(value)) problems.push(`${field}: must not contain lone surrogates`)
     if (givenBack && value.charCodeAt(0) === 0xfeff) problems.push(`${field}: must not start with U+FEFF`)
@@ -43,7 +46,16 @@ export function sendMessageProblem(payload: SendPayload): string | null {
   // One plain call per field: every send runs this once before its emit, cold, after the page has been idle
   // (bench/README.md, "What limits P1", "The send check, cold").
   const problems: string[] = []
-  addTextProblems(problems, 'conversationId', payload.conversationId, CONVERSATION_ID_MAX, 'is too long')
+  // An id's limit counts UTF-16 units (the server's `conversationIdSchema`), not characters as a text's does.
+  addTextProblems(
+    problems,
+    'conversationId',
+    payload.conversationId,
+    CONVERSATION_ID_MAX,
+    'is too long',
+    false,
+    unitsOver,
+  )
   addTextProblems(problems, 'content', payload.content, MAX_CONTENT_LENGTH, CONTENT_TOO_LONG, true)
   addTextProblems(problems, 'clientId', payload.clientId, MAX_CLIENT_ID_LENGTH, CLIENT_ID_TOO_LONG, true)
   return problems.length > 0 ? problems.join('; ') : null

@@ -25,6 +25,9 @@ const payloads: [name: string, payload: Record<string, unknown>][] = [
   ['clientId with NUL', { ...ok, clientId: 'k\u0000' }],
   ['conversationId at 100', { ...ok, conversationId: 'c'.repeat(100) }],
   ['conversationId at 101', { ...ok, conversationId: 'c'.repeat(101) }],
+  // An id's limit is in UTF-16 units, as the server's (and the browser's own `id` check of what it reads) counts it.
+  ['conversationId of 60 emoji (120 UTF-16 units)', { ...ok, conversationId: '😀'.repeat(60) }],
+  ['conversationId of 50 emoji (100 UTF-16 units)', { ...ok, conversationId: '😀'.repeat(50) }],
   ['conversationId empty', { ...ok, conversationId: '' }],
   ['conversationId a number', { ...ok, conversationId: 1 }],
   ['conversationId with NUL', { ...ok, conversationId: '\u0000' }],
