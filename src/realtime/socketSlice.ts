@@ -216,7 +216,9 @@ export const socketSlice = createSlice({
         // A new connection is in no room until its joins are answered.
         state.joinedRooms = []
         const { status } = state.connection
-        if (status !== 'connecting' && status !== 'reconnecting' && status !== 'connected') return
+        // `disconnected` too: the layer unbinds every socket it closes itself, so a `connected` then is the app's own
+        // `connect()` on the socket it closed (`useSocket().socket`): live again, as the badge must say.
+        if (status === 'idle' || status === 'unauthorized') return
         state.connection = {
           ...state.connection,
           status: 'connected',

@@ -237,3 +237,40 @@ describe('a refused handshake', () => {
     expect(s.actions.filter((a) => a.type === 'socket/sessionExpired')).toHaveLength(1)
   })
 })
+
+describe('the app closes the socket it was given, and opens it again itself', () => {
+  test('online again with it: what came meanwhile arrives, the open thread is read again ("Seen"), presence comes back', async () => {
+    const alice = await file.loggedIn('alice@talemy.test')
+    const bob = await file.loggedIn('bob@talemy.test')
+    const id = await conversationBetween(alice, bob.user)
+    await alice.openThread(id)
+    await alice.openConversations()
+    alice.store.dispatch(joinConversation({ conversationId: id }))
+    await alice.until(() => alice.actions.some((a) => joined.match(a) && a.payload.conversationId === id))
+    await alice.until(() => alice.store.getState().presence.users[bob.user.id]?.online === true)
+
+    // `useSocket().socket`, as an app holds it: Socket.IO's own way offline and back.
+    const socket = (alice.store.dispatch(socketHolderRequested()) as unknown as SocketHolder).get()!
+    socket.disconnect()
+    expect(alice.status()).toBe('disconnected')
+    const sent = bob.store.dispatch(sendMessage({ conversationId: id, content: 'while you were away' })).payload
+    await bob.until(() => confirmedBySocket(bob, sent.clientId))
+
+    socket.connect()
+    await alice.until(() => alice.status() === 'connected')
+    await alice.until(() => alice.thread(id).some((m) => m.content === 'while you were away'))
+    // The thread is open: joined again once synced, so read, and Bob is told "Seen".
+    const stored = alice.thread(id).find((m) => m.content === 'while you were away')!
+    await bob.until(() =>
+      bob.actions.some(
+        (a) =>
+          a.type === 'socket/conversation:seen' &&
+          (a.payload as { userId?: string }).userId === alice.user.id &&
+          (a.payload as { seq?: number }).seq === stored.seq,
+      ),
+    )
+    await alice.until(() => alice.conversations().find((c) => c.id === id)?.unreadCount === 0)
+    await alice.until(() => alice.store.getState().presence.stale === false)
+    expect(alice.sockets()).toBe(1)
+  })
+})

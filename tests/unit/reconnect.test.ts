@@ -220,6 +220,22 @@ describe('the app’s own socket.disconnect() (useSocket().socket, a solo store)
   })
 })
 
+describe('the app’s own socket.disconnect() then socket.connect() (useSocket().socket, a solo store)', () => {
+  // Socket.IO's own way to go offline and back: the socket the app opened again is live, so is the status.
+  test('connected again as the socket is: the badge says online, and a later drop is retried', () => {
+    const ctx = disconnectedByApp((socket) => socket.serverConnect('sock-1'))
+    expect(ctx.store.getState().socket.connection.status).toBe('disconnected')
+    ctx.socket.connect()
+    ctx.socket.serverConnect('sock-2')
+    expect(ctx.store.getState().socket.connection).toMatchObject({ status: 'connected', socketId: 'sock-2' })
+    ctx.socket.serverDrop('transport close')
+    expect(ctx.store.getState().socket.connection.status).toBe('reconnecting')
+    while (ctx.socket.connectCalls === 2) vi.advanceTimersByTime(100)
+    expect(ctx.socket.connectCalls).toBe(3)
+    expect(ctx.sockets.sockets).toHaveLength(1)
+  })
+})
+
 describe('the app’s own socket.disconnect() on a socket not connected (a solo store)', () => {
   // Socket.IO fires no `disconnect` then, yet the call is as deliberate.
   test.each([

@@ -67,7 +67,9 @@ describe('connection status: exactly the contract transitions', () => {
     ['unauthorized', 'connect (waits for a login)', connect(), 'unauthorized'],
     ['unauthorized', 'a stale connected', ok, 'unauthorized'],
     ['unauthorized', 'login', sessionStarted(), 'connecting'],
-    ['disconnected', 'a stale connected', ok, 'disconnected'],
+    // Every socket the layer closes is unbound first: a `connected` then is the app's own `connect()` on its socket.
+    ['disconnected', 'connected (the app’s own socket.connect())', ok, 'connected'],
+    ['idle', 'a stale connected', ok, 'idle'],
     ['idle', 'disconnect', disconnect(), 'idle'],
     // The socket is unbound before it closes at a shutdown: no `disconnected` follows to say so.
     ['connected', 'shutdown (the store disposed)', shutdown(), 'disconnected'],
