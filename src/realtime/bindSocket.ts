@@ -224,6 +224,21 @@ export function ephemeralEventAction(event: EphemeralEventName, payload: unknown
 }
 
 /**
+ * The socket the app was given (`useSocket().socket`), once the layer has closed it for good (the app's own
+ * `disconnect()` on the browser's socket, `socket/disconnect`, a logout): its `connect()` (and `open()`, which calls it)
+ * asks the layer to connect instead (`socket/connect`), which opens the socket this tab's part calls for. Opened as it
+ * was, it would connect with nothing bound to it: the server's events and its status unheard, the badge "offline".
+ *
+ * @example disownAppSocket(socket, () => dispatch(connect()))
+ */
+export function disownAppSocket(socket: AppSocket, connectAsked: () => void): void {
+  socket.connect = (() => {
+    connectAsked()
+    return socket
+  }) as AppSocket['connect']
+}
+
+/**
  * Calls `whenNotConnected` after the app's own `disconnect()` (or `close()`) on `socket` while it is not connected (its
  * handshake under way, a backoff): Socket.IO fires no `disconnect` then, yet the call is as deliberate as on a live
  * socket, whose `disconnect` says "io client disconnect" itself. Answers the undo, to call before the layer closes it.

@@ -2,10 +2,10 @@ import type { Dispatch, MiddlewareAPI, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
 import { refreshSession, type RefreshOutcome } from '../api'
 import type { HandshakeAuth } from '../contract'
-import { disconnected, renewFailed, retryNow, transportStalled } from './actions'
+import { connect, disconnected, renewFailed, retryNow, transportStalled } from './actions'
 import { emitWithAck } from './ack'
 import { backoffDelay } from './backoff'
-import { bindSocket, watchAppDisconnect } from './bindSocket'
+import { bindSocket, disownAppSocket, watchAppDisconnect } from './bindSocket'
 import {
   connectionTransition,
   initialConnectionMachineState,
@@ -191,6 +191,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
 
   function destroySocket(expired = false) {
     const socket = ctx.socket
+    const given = ctx.holder.get()
     ctx.socket = null
     cancelRenewal()
     kind = null
@@ -204,6 +205,8 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     closeKind?.(expired ? SESSION_EXPIRED_REASON : 'closed')
     closeKind = null
     ctx.holder.set(null)
+    // The app may still hold it (taken in the handler that called its `disconnect()`): opened again, it is a connect.
+    if (given) disownAppSocket(given, () => dispatch(connect()))
   }
 
   /** The kind of socket this tab's part calls for (null: no socket is open, the next `open` makes the right one). */

@@ -274,3 +274,17 @@ describe('the app closes the socket it was given, and opens it again itself', ()
     expect(alice.sockets()).toBe(1)
   })
 })
+
+describe('socket/disconnect, then connect() on the socket the app still holds', () => {
+  test('a connect: the store connects a socket of its own, the old one stays closed', async () => {
+    const alice = await file.loggedIn('alice@talemy.test')
+    const socket = (alice.store.dispatch(socketHolderRequested()) as unknown as SocketHolder).get()!
+    alice.store.dispatch({ type: 'socket/disconnect' })
+    expect(alice.status()).toBe('disconnected')
+    socket.connect()
+    await alice.until(() => alice.status() === 'connected')
+    expect(alice.sockets()).toBe(2)
+    expect(socket.connected).toBe(false)
+    expect((alice.store.dispatch(socketHolderRequested()) as unknown as SocketHolder).get()).not.toBe(socket)
+  })
+})

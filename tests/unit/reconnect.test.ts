@@ -236,6 +236,22 @@ describe('the app’s own socket.disconnect() then socket.connect() (useSocket()
   })
 })
 
+describe('socket/disconnect, then connect() on the socket the app still holds (a solo store)', () => {
+  // The layer closed it for good (a new one opens at the next connect): opened as it was, nothing would hear it.
+  test('a connect: the socket the store opens connects, and no socket is left open unheard', () => {
+    const { store, sockets, dispatch } = mockStore(undefined, { retryTriggers: manualRetryTriggers().setup })
+    dispatch(connect())
+    const first = sockets.last
+    first.serverConnect('sock-1')
+    dispatch(disconnect())
+    first.connect()
+    expect(store.getState().socket.connection.status).toBe('connecting')
+    expect(sockets.sockets.filter((s) => s.active)).toEqual([sockets.last])
+    sockets.last.serverConnect('sock-2')
+    expect(store.getState().socket.connection).toMatchObject({ status: 'connected', socketId: 'sock-2' })
+  })
+})
+
 describe('the app’s own socket.disconnect() on a socket not connected (a solo store)', () => {
   // Socket.IO fires no `disconnect` then, yet the call is as deliberate.
   test.each([

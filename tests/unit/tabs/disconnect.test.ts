@@ -227,6 +227,22 @@ describe('socket/disconnect with one socket per browser', () => {
     expect(one!.conn().status).toBe('connected')
   })
 
+  test('the app’s own socket.disconnect() then socket.connect() in a holder alone: connected again, no socket left open unheard', async () => {
+    const b = aBrowser()
+    const [one] = await connectedTabs(b, ['t1'])
+    const socket = appSocket(one!)!
+    // Socket.IO's way offline and back, on the socket the app was given (one handler, so still in hand).
+    socket.disconnect()
+    socket.connect()
+    await settle(HEARTBEAT_MS)
+    const open = b.sockets.sockets.filter((s) => s.active)
+    expect(open).toHaveLength(1)
+    serve(open[0]!, 'sock-2', 3)
+    await settle()
+    expect(one!.conn()).toMatchObject({ status: 'connected', role: 'leader' })
+    expect(appSocket(one!)).toBe(open[0])
+  })
+
   // Socket.IO's `disconnect()` on a socket not yet connected fires no `disconnect`: what the holder's is while the
   // server cannot be reached, when an app is most likely to give up on it.
   test.each([
