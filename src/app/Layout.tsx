@@ -1,6 +1,6 @@
 import { useEffect, useEffectEvent, useRef, type ReactNode } from 'react'
 import { useGetContactRequestsQuery, useGetConversationsQuery, useGetLessonsQuery } from '../api/hooks'
-import type { User } from '../contract'
+import type { Conversation, Id, User } from '../contract'
 import {
   type Drafts,
   DraftsContext,
@@ -26,20 +26,33 @@ import { hrefFor, keepRouteForNextLogin, type Page, type Route } from './router'
 export const UNREAD_NEWS_AFTER_MS = 1000
 
 /**
- * Says politely that the unread count rose: a message came in a conversation that is not open (the open one is read
- * as it comes, and said by the thread). Once per rise, and only once the rise has lasted `UNREAD_NEWS_AFTER_MS` over
+ * Says politely that the unread count rose (saying the count the page shows): a message came in a conversation that is
+ * not open (the open thread says its own, and its count is no news here: the server may count them unread, the socket
+ * down, or until the thread's join lands; nor when the user leaves it, or opens another). Once per rise, and only once the rise has lasted `UNREAD_NEWS_AFTER_MS` over
  * what the user last knew (what was said, or unread when the list first loaded, which is not news, or less since): a
  * message in a conversation another visible tab has open counts here until the server's `conversation:read` for
  * both tabs comes a moment later, and a count that fell back meanwhile was never news. On the host's timers.
  */
-function useUnreadNews(unread: number, loaded: boolean) {
+function useUnreadNews(conversations: readonly Conversation[] | undefined, openId: Id | null) {
   const t = useT()
   const announce = useAnnounce()
   const known = useRef<number | null>(null)
+  const loaded = conversations !== undefined
+  const countOf = (id: Id | null) => (id === null ? 0 : (conversations?.find((c) => c.id === id)?.unreadCount ?? 0))
+  const total = (conversations ?? []).reduce((n, c) => n + c.unreadCount, 0)
+  // What is news: the open thread's count left out.
+  const unread = total - countOf(openId)
+  const shownOpen = useRef(openId)
+  // What the news leaves out or takes in as the open thread changes, at the counts of the moment.
+  const switched = useEffectEvent((from: Id | null, to: Id | null) => countOf(from) - countOf(to))
   // In the language of the moment it is said.
-  const say = useEffectEvent((count: number) => announce(t('count.unreadMessages', { count })))
+  const say = useEffectEvent(() => announce(t('count.unreadMessages', { count: total })))
   useEffect(() => {
     if (!loaded) return
+    if (shownOpen.current !== openId) {
+      if (known.current !== null) known.current += switched(shownOpen.current, openId)
+      shownOpen.current = openId
+    }
     if (known.current === null || unread <= known.current) {
       known.current = unread
       return
@@ -47,10 +60,10 @@ function useUnreadNews(unread: number, loaded: boolean) {
     // Any change before the moment is up (a read, another message) cancels this one; a rise starts its own.
     const timer = setTimeout(() => {
       known.current = unread
-      say(unread)
+      say()
     }, UNREAD_NEWS_AFTER_MS)
     return () => clearTimeout(timer)
-  }, [unread, loaded])
+  }, [unread, loaded, openId])
 }
 
 const PAGE_TITLE: Record<Page, MessageId> = {
@@ -79,7 +92,7 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
 
   const unread = (conversations ?? []).reduce((n, c) => n + c.unreadCount, 0)
 
-  useUnreadNews(unread, conversations !== undefined)
+  useUnreadNews(conversations, route.page === 'messages' ? route.conversationId : null)
 
   // Each page has its own title, in the chosen language (WCAG 2.4.2): what a screen reader says of the tab, and what
   // names it and its history entries, as a full load of that page would.
