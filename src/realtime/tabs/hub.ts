@@ -83,6 +83,13 @@ export interface TabHubOptions {
    * one asking is shown: the holder tries again now, not at its backoff's end, as that page's own socket would.
    */
   onFollowerShown?: () => void
+  /**
+   * Watches the lock `tab` holds for as long as its page lives (`tabLockName`): `onFree` once the browser frees it (the
+   * tab closed or crashed, with no goodbye), `onUnheld` when it holds none (asked again at its next word). A tab gone so
+   * is gone at once, not after its silence (150 s when hidden): what it left unsent goes now. The returned function
+   * stops watching. Without it, a tab that goes without a goodbye counts as gone after its silence alone.
+   */
+  watchTab?: (tab: string, handlers: { onFree(): void; onUnheld(): void }) => () => void
 }
 
 export interface TabHub {
@@ -181,6 +188,8 @@ export function createTabHub(options: TabHubOptions): TabHub {
   const queued = new Map<Id, Waiter[]>()
   /** Per room, on this connection: the retry of a failed join nobody else will retry (see `emitJoin`). */
   const retries = keyedRetries<Id>(timers, backoff, random)
+  /** The tabs whose page lock is watched (`watchTab`), and how to stop each. */
+  const watched = new Map<string, { stop: () => void }>()
 
   const post = (message: TabMessage) => channel.post(message)
 
@@ -285,6 +294,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     switch (message.kind) {
       case 'attach':
         if (message.userId !== userId) return
+        watch(message.from)
         if (up) answerAttach(message)
         else {
           // A visible tab asking while the socket waits to try again (shown, opened, or its own wait over) would try now
@@ -296,6 +306,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
         return
       case 'detach':
         // Attached or not (it may close while the socket is down, or before its attach is answered).
+        unwatch(message.from)
         pending.delete(message.from)
         drop(message.from)
         return gone(message.from)
@@ -359,6 +370,33 @@ export function createTabHub(options: TabHubOptions): TabHub {
     options.onFollowerGone?.()
   }
 
+  /** Watches `tab`'s page lock, if not yet: freed, the tab closed or crashed without a word. */
+  function watch(tab: string) {
+    if (!options.watchTab || stopped || watched.has(tab)) return
+    const entry = { stop: () => {} }
+    watched.set(tab, entry)
+    entry.stop = options.watchTab(tab, {
+      onFree() {
+        if (watched.get(tab) !== entry) return
+        watched.delete(tab)
+        if (stopped) return
+        // As its goodbye: attached or not, or away since the drop.
+        pending.delete(tab)
+        drop(tab)
+        gone(tab)
+      },
+      onUnheld() {
+        // It holds no lock yet (just opened), or none at all (another build): asked again at its next word.
+        if (watched.get(tab) === entry) watched.delete(tab)
+      },
+    })
+  }
+
+  function unwatch(tab: string) {
+    watched.get(tab)?.stop()
+    watched.delete(tab)
+  }
+
   /** A tab that thinks it is attached and is not (dropped, or it missed a `down`): it attaches again when told. */
   const tellGone = (tab: string, reason: string) => post({ kind: 'down', from: tabId, reason, to: tab })
 
@@ -372,6 +410,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
   }
 
   function alive(tab: string, visible: boolean) {
+    if (followers.has(tab) || pending.has(tab) || away.has(tab)) watch(tab)
     const waiting = pending.get(tab)
     if (waiting) pending.set(tab, { ...waiting, visible })
     const follower = followers.get(tab)
@@ -586,6 +625,8 @@ export function createTabHub(options: TabHubOptions): TabHub {
     unsubscribeChannel()
     unsubscribeVisibility()
     retries.clear()
+    for (const entry of watched.values()) entry.stop()
+    watched.clear()
     for (const follower of [...followers.values(), ...away.values()]) timers.clearTimeout(follower.silence)
     followers.clear()
     away.clear()

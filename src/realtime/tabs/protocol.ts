@@ -119,6 +119,12 @@ export interface TabLock {
    * slept (a hidden tab) asks before it gives the socket up for nothing.
    */
   held?(name: string): Promise<boolean>
+  /**
+   * Waits until `name`, held by another tab now, is free (that tab let it go, or closed or crashed: the browser frees
+   * what it held), then `onFree`; `onUnheld` at once when nobody holds it (nothing to watch: ask again later). Never
+   * holds it longer than a moment. The returned function stops watching.
+   */
+  watch?(name: string, handlers: { onFree(): void; onUnheld(): void }): () => void
 }
 
 /** Whether this tab's page is visible, and its changes (`document.visibilityState`; always visible outside a browser). */

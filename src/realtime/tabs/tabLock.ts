@@ -4,7 +4,7 @@ import type { TabLock } from './protocol'
 export interface LockManagerLike {
   request(
     name: string,
-    options: { steal?: boolean; signal?: AbortSignal },
+    options: { steal?: boolean; signal?: AbortSignal; ifAvailable?: boolean },
     callback: (lock: unknown) => Promise<unknown>,
   ): Promise<unknown>
   query?(): Promise<{ held?: { name?: string; clientId?: string }[] }>
@@ -65,6 +65,38 @@ export function createWebTabLock(locks: LockManagerLike): TabLock {
         state = 'done'
       }
     },
+  }
+  lock.watch = (name, { onFree, onUnheld }) => {
+    const abort = new AbortController()
+    let done = false
+    // A look first (`ifAvailable`: granted at once, or `null` when held): a queued request for a lock nobody holds
+    // would be granted at once, as if its tab were gone.
+    locks
+      .request(name, { ifAvailable: true }, (probe) => {
+        if (done) return Promise.resolve()
+        if (probe !== null) {
+          done = true
+          onUnheld()
+          return Promise.resolve()
+        }
+        locks
+          .request(name, { signal: abort.signal }, () => {
+            if (!done) {
+              done = true
+              onFree()
+            }
+            // Let go at once: its tab is gone, and nobody else waits on it for anything.
+            return Promise.resolve()
+          })
+          .catch(() => {})
+        return Promise.resolve()
+      })
+      .catch(() => {})
+    return () => {
+      if (done) return
+      done = true
+      abort.abort()
+    }
   }
   if (typeof locks.query === 'function') {
     // Unsure (no id read yet, or `query` failing) counts as lost: the holder then steps down, as it would without it.
@@ -147,25 +179,53 @@ export function createMemoryTabLock({
     }
   }
 
+  function request(tabId: string, name: string, steal: boolean, handlers: LockRequest['handlers']): () => void {
+    const request: LockRequest = { name, tabId, state: 'waiting', handlers }
+    live.add(request)
+    const holder = held.get(name)
+    if (steal && holder) {
+      holder.state = 'lost'
+      held.delete(name)
+      deliver(() => {
+        if (holder.state === 'lost') holder.handlers.onLost()
+      })
+    }
+    if (!held.has(name) && (steal || !queues.has(name))) grant(name, request)
+    else queues.set(name, [...(queues.get(name) ?? []), request])
+    return () => giveUp(request)
+  }
+
   return {
     tab(tabId) {
       return {
-        request(name, { steal }, handlers) {
-          const request: LockRequest = { name, tabId, state: 'waiting', handlers }
-          live.add(request)
-          const holder = held.get(name)
-          if (steal && holder) {
-            holder.state = 'lost'
-            held.delete(name)
-            deliver(() => {
-              if (holder.state === 'lost') holder.handlers.onLost()
-            })
-          }
-          if (!held.has(name) && (steal || !queues.has(name))) grant(name, request)
-          else queues.set(name, [...(queues.get(name) ?? []), request])
-          return () => giveUp(request)
-        },
+        request: (name, { steal }, handlers) => request(tabId, name, steal, handlers),
         held: (name) => Promise.resolve(held.get(name)?.tabId === tabId),
+        watch(name, { onFree, onUnheld }) {
+          let done = false
+          if (!held.has(name)) {
+            deliver(() => {
+              if (!done) onUnheld()
+              done = true
+            })
+            return () => void (done = true)
+          }
+          let acquired = false
+          let release: (() => void) | null = null
+          release = request(tabId, name, false, {
+            onAcquired() {
+              acquired = true
+              release?.()
+              if (!done) onFree()
+              done = true
+            },
+            onLost() {},
+          })
+          if (acquired) release()
+          return () => {
+            done = true
+            release?.()
+          }
+        },
       }
     },
     closeTab(tabId) {

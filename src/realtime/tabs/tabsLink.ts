@@ -74,6 +74,12 @@ interface LinkHooks {
 const randomTabId = () => `tab-${nanoid()}`
 
 /**
+ * The lock each tab holds for as long as its page lives: the browser frees it when the tab closes or crashes, which
+ * the holder's hub watches (a crash says no goodbye, and a hidden tab's silence counts only after 150 s).
+ */
+export const tabLockName = (channelName: string, tabId: string) => `talemy.socket.${channelName}.tab.${tabId}`
+
+/**
  * Binds the election, the holder's hub and the follower's proxy into what the middleware needs: who this tab is, and
  * the right socket for it. Until the lock is granted a tab is a follower (a tab opened beside a holder never gets it).
  *
@@ -90,6 +96,18 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
   let aside = false
   /** This tab's hub, while it has one: it answers the other tabs itself. */
   let hubLive = false
+
+  // Held until `stop` (or the page goes): the holder's hub waits on it to hear of this tab's end.
+  const releasePageLock = options.lock.request(
+    tabLockName(options.channelName, tabId),
+    { steal: false },
+    { onAcquired() {}, onLost() {} },
+  )
+  const { watch } = options.lock
+  const watchTab = watch
+    ? (tab: string, handlers: { onFree(): void; onUnheld(): void }) =>
+        watch.call(options.lock, tabLockName(options.channelName, tab), handlers)
+    : undefined
 
   const election = createElection({
     tabId,
@@ -133,6 +151,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
           missedBeats,
           onFollowerGone: () => hooks.onFollowerGone?.(),
           onFollowerShown: () => hooks.onFollowerShown?.(),
+          ...(watchTab ? { watchTab } : {}),
         })
         hubLive = true
         return {
@@ -170,6 +189,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
       // it leaves unsent in storage now no holder would take over before a reload. Its goodbye again, as the page goes
       // (attached or not, the holder adopts what a leaving tab left).
       if (aside) channel.post({ kind: 'detach', from: tabId })
+      releasePageLock()
     },
   }
 }

@@ -135,6 +135,10 @@ function fakeLockManager() {
           reject(new DOMException("The 'signal' and 'steal' options cannot be used together.", 'NotSupportedError'))
           return
         }
+        if (options.ifAvailable && held) {
+          queueMicrotask(() => void callback(null).then(resolve, reject))
+          return
+        }
         const entry: Entry = { callback, resolve, reject }
         if (options.steal) {
           if (held) held.reject(abortError())
@@ -222,6 +226,61 @@ describe('createWebTabLock', () => {
     await eventually(() => expect(manager.isHeld()).toBe(false))
     lock.request('L', { steal: true }, recorder(log, 'b'))
     await eventually(() => expect(log).toEqual(['a acquired', 'b acquired']))
+  })
+})
+
+describe('watching another tab’s lock (its page closes or crashes: the browser frees it)', () => {
+  const watcher = (log: string[]) => ({ onFree: () => log.push('free'), onUnheld: () => log.push('unheld') })
+
+  test('Web Locks: held, it waits, then says free once the holder lets go, and lets go at once itself', async () => {
+    const manager = fakeLockManager()
+    const lock = createWebTabLock(manager)
+    const log: string[] = []
+    const release = lock.request('L', { steal: false }, recorder(log, 'a'))
+    await eventually(() => expect(log).toEqual(['a acquired']))
+    lock.watch!('L', watcher(log))
+    await eventually(() => expect(manager.queued()).toBe(1))
+    await flush()
+    expect(log).toEqual(['a acquired'])
+    release()
+    await eventually(() => expect(log).toEqual(['a acquired', 'free']))
+    await eventually(() => expect(manager.isHeld()).toBe(false))
+  })
+
+  test('Web Locks: nobody holds it: unheld, and nothing waits on it; stopped, it is never said free', async () => {
+    const manager = fakeLockManager()
+    const lock = createWebTabLock(manager)
+    const log: string[] = []
+    lock.watch!('L', watcher(log))
+    await eventually(() => expect(log).toEqual(['unheld']))
+    await eventually(() => expect(manager.isHeld()).toBe(false))
+    const release = lock.request('L', { steal: false }, recorder(log, 'a'))
+    await eventually(() => expect(log).toEqual(['unheld', 'a acquired']))
+    const stop = lock.watch!('L', watcher(log))
+    await eventually(() => expect(manager.queued()).toBe(1))
+    stop()
+    expect(manager.queued()).toBe(0)
+    release()
+    await eventually(() => expect(manager.isHeld()).toBe(false))
+    await flush()
+    expect(log).toEqual(['unheld', 'a acquired'])
+  })
+
+  test('in memory: free when its tab crashes, unheld when no tab holds it, never after stopping', async () => {
+    const lock = createMemoryTabLock()
+    const log: string[] = []
+    lock.tab('a').request('L', { steal: false }, recorder(log, 'a'))
+    await flush()
+    lock.tab('h').watch!('L', watcher(log))
+    const stopped = lock.tab('h').watch!('L', { onFree: () => log.push('stopped free'), onUnheld: () => {} })
+    stopped()
+    lock.closeTab('a')
+    await flush()
+    expect(log).toEqual(['a acquired', 'free'])
+    expect(lock.holder('L')).toBe(null)
+    lock.tab('h').watch!('M', watcher(log))
+    await flush()
+    expect(log).toEqual(['a acquired', 'free', 'unheld'])
   })
 })
 

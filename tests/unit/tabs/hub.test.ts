@@ -2,6 +2,7 @@ import { describe, expect, test, vi } from 'vitest'
 import { ephemeralEventSchemas, MAX_PRESENCE_SNAPSHOT, parse } from '../../../src/contract'
 import { createTabHub, type TabHubOptions } from '../../../src/realtime/tabs/hub'
 import type { RawEvent } from '../../../src/realtime/tabs/protocol'
+import { createMemoryTabLock } from '../../../src/realtime/tabs/tabLock'
 import { FakeSocket } from '../support/fakeSocket'
 import { eventually } from '../support/eventually'
 import { memoryBus, testTab } from './support/hubHarness'
@@ -737,6 +738,37 @@ describe('a tab that leaves: what it left unsent is the holder’s (onFollowerGo
     clock.advance(1)
     expect(onFollowerGone).toHaveBeenCalledTimes(1)
     expect(a.got('down')).toHaveLength(1) // the drop's only: `a` is still attached
+  })
+
+  test('a tab whose page lock the browser frees (closed or crashed, no goodbye) is gone at once, hidden too', () => {
+    const onFollowerGone = vi.fn()
+    const lock = createMemoryTabLock({ deliver: (fn) => fn() })
+    const { up, socket, a, b, tab } = setup({
+      onFollowerGone,
+      watchTab: (id, handlers) => lock.tab('holder').watch!(`page.${id}`, handlers),
+    })
+    up(0)
+    lock.tab('tab-a').request('page.tab-a', { steal: false }, { onAcquired() {}, onLost() {} })
+    lock.tab('tab-b').request('page.tab-b', { steal: false }, { onAcquired() {}, onLost() {} })
+    a.attach('alice', null, null, false)
+    a.emit(1, 'conversation:join', ['c1'])
+    b.attach('alice')
+    b.emit(2, 'conversation:join', ['c2'])
+    // A tab that holds no page lock (another build, or one just opened) is not taken for gone: asked again later.
+    tab('tab-c').attach('alice')
+    expect(onFollowerGone).not.toHaveBeenCalled()
+    lock.closeTab('tab-a')
+    expect(onFollowerGone).toHaveBeenCalledTimes(1)
+    // A shown one leaves the rooms' union at once too; one that said goodbye is not counted again when its lock goes.
+    lock.closeTab('tab-b')
+    expect(onFollowerGone).toHaveBeenCalledTimes(2)
+    expect(socket.sent('conversation:leave')).toMatchObject([{ args: ['c2'] }])
+    lock.tab('tab-c').request('page.tab-c', { steal: false }, { onAcquired() {}, onLost() {} })
+    tab('tab-c').alive()
+    tab('tab-c').detach()
+    expect(onFollowerGone).toHaveBeenCalledTimes(3)
+    lock.closeTab('tab-c')
+    expect(onFollowerGone).toHaveBeenCalledTimes(3)
   })
 })
 
