@@ -21,7 +21,7 @@ import { browserRetryTriggers } from './triggers'
 import type { AppSocket } from './types'
 import { watchStalledUpgrade, type UpgradingManager } from './upgradeWatch'
 import type { TabsSocket } from './tabs/tabsLink'
-import { SESSION_EXPIRED_REASON } from './tabs/protocol'
+import { SESSION_EXPIRED_REASON, type ResumePoint } from './tabs/protocol'
 
 /**
  * The default refresh: the api's single-flight `refreshSession` (the `refreshToken` mutation, which dispatches the
@@ -67,9 +67,13 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   const handshakeAuth = (current: S): HandshakeAuth => {
     const token = options.selectToken(current) ?? ''
     handshakeToken = token
-    const { offset, epoch } = current.socket.connection
+    const own = { offset: current.socket.connection.offset, epoch: current.socket.connection.epoch }
+    // Holding the browser's socket: maybe from a lower point a follower waits at (its store drops what this one has).
+    const { offset, epoch } = handshakeFrom ? handshakeFrom(own) : own
     return offset !== null && epoch !== null ? { token, offset, epoch } : { token }
   }
+  /** The held socket's hub's say in where its handshake resumes from (`TabsSocket.handshakeFrom`). */
+  let handshakeFrom: ((own: ResumePoint) => ResumePoint) | null = null
 
   function send(event: ConnectionEvent) {
     const [next, effects] = transition(state, event)
@@ -140,6 +144,7 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
             return { offset, epoch }
           })
         : { socket: createOwn(), exposed: null, close: () => {} }
+    handshakeFrom = made.handshakeFrom ?? null
     const { socket } = made
     kind = !ctx.tabs || userId === null ? 'own' : made.exposed ? 'held' : 'proxy'
     const exposed = kind === 'own' ? socket : made.exposed

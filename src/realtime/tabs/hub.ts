@@ -13,8 +13,15 @@ import {
 } from '../../contract'
 import { DEFAULT_BACKOFF, keyedRetries, type BackoffOptions } from '../backoff'
 import type { TimerHandle, Timers } from '../timers'
-import { HIDDEN_SILENCE_MS, type TabChannel, type TabMessage, type RawEvent, type Visibility } from './protocol'
-import { answerResume, ReplayBuffer, type StreamHead } from './replayBuffer'
+import {
+  HIDDEN_SILENCE_MS,
+  type RawEvent,
+  type ResumePoint,
+  type TabChannel,
+  type TabMessage,
+  type Visibility,
+} from './protocol'
+import { answerResume, handshakeResume, ReplayBuffer, type StreamHead } from './replayBuffer'
 import { roomChanges, roomUnion, type TabWants } from './roomUnion'
 
 type Listener = (...args: unknown[]) => void
@@ -94,6 +101,12 @@ export interface TabHubOptions {
 
 export interface TabHub {
   localSocket: LocalSocket
+  /**
+   * Where the socket's handshake resumes from, given the holder's own point: a lower one a tab waiting for the socket
+   * asked for (its `attach` came while the socket was not up), so the server replays what that tab missed and the hub
+   * gives it to it rather than a gap (`handshakeResume`).
+   */
+  handshakeFrom(own: ResumePoint): ResumePoint
   /** Posts `down` with `reason`, removes every listener the hub added, cancels its timers. Idempotent. */
   stop(reason: string): void
 }
@@ -613,6 +626,10 @@ export function createTabHub(options: TabHubOptions): TabHub {
   socket.onAny(onAny)
   const unsubscribeChannel = channel.subscribe(onMessage)
   const unsubscribeVisibility = visibility.subscribe(reconcile)
+  // A new holder: the tabs attach now, still attached to the one before it (hung, or gone without a word) or waiting,
+  // so their points are known before this socket's handshake reads where to resume from (`handshakeFrom`); answered
+  // once it is up.
+  post({ kind: 'up', from: tabId, userId })
 
   function stop(reason: string) {
     if (stopped) return
@@ -634,5 +651,12 @@ export function createTabHub(options: TabHubOptions): TabHub {
     post({ kind: 'down', from: tabId, reason, userId })
   }
 
-  return { localSocket, stop }
+  const handshakeFrom = (own: ResumePoint): ResumePoint =>
+    handshakeResume(
+      own,
+      [...pending.values()].map((attach) => attach.resume),
+      buffer.size,
+    )
+
+  return { localSocket, stop, handshakeFrom }
 }

@@ -71,7 +71,11 @@ export type TabMessage =
       timeoutMs: number | null
     }
   // --- Holder → followers. --------------------------------------------------------------------------------------------
-  /** The holder's socket is connected and caught up: followers that want the stream attach (again) now. */
+  /**
+   * Followers that want the stream attach (again) now: posted by a new holder as it starts (so their offsets are known
+   * before its handshake), and whenever its socket is connected and caught up. An attach that comes while the socket
+   * is not up is answered once it is.
+   */
   | { kind: 'up'; from: string; userId: Id }
   /** The answer to `attach`: what the follower missed since its offset (or a gap), then live events follow. */
   | {

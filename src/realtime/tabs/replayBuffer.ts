@@ -92,6 +92,27 @@ export function contiguousFrom(events: readonly BufferedEvent[], from: number, s
   return head
 }
 
+/**
+ * Where the holder's handshake resumes from: its own point, or a lower one a tab waiting for the socket asked for, so
+ * the server replays what that tab missed and the hub has it to give (not a gap, after which that tab would read every
+ * thread again and never hear of the messages it missed). Lower only in the same log and by no more than the hub's
+ * buffer keeps (the holder's store drops what it has applied already); with no point of its own (a tab just opened took
+ * the socket over: its first sync starts it at the head all the same), the lowest any waiting tab asked for.
+ *
+ * @example handshakeResume({ offset: null, epoch: null }, [{ offset: 3, epoch: 'e' }], 1000) // { offset: 3, epoch: 'e' }
+ */
+export function handshakeResume(own: ResumePoint, waiting: readonly ResumePoint[], bufferSize: number): ResumePoint {
+  let from = own
+  for (const point of waiting) {
+    if (point.offset === null || point.epoch === null) continue
+    if (own.offset === null || own.epoch === null) {
+      if (from.offset === null || point.offset < from.offset) from = point
+    } else if (point.epoch === own.epoch && point.offset < from.offset! && own.offset - point.offset <= bufferSize)
+      from = point
+  }
+  return from
+}
+
 const syncEvent = (event: 'sync:caughtUp' | 'sync:gap', payload: SyncPayload): RawEvent => ({ event, args: [payload] })
 
 /**

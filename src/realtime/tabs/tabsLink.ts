@@ -39,6 +39,8 @@ export interface TabsSocket {
   exposed: AppSocket | null
   /** Ends the hub or the proxy (after the socket itself was disconnected). */
   close(reason: string): void
+  /** In the leader: where the handshake resumes from, given the store's own point (`TabHub.handshakeFrom`). */
+  handshakeFrom?(own: ResumePoint): ResumePoint
 }
 
 export interface TabsLink {
@@ -157,6 +159,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
         return {
           socket: hub.localSocket as unknown as AppSocket,
           exposed: real,
+          handshakeFrom: hub.handshakeFrom,
           close: (reason) => {
             hubLive = false
             hub.stop(reason)

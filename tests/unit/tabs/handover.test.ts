@@ -155,3 +155,36 @@ describe('a holder that hangs while the follower is hidden', () => {
     expect(two!.received()).toEqual([4, 5])
   })
 })
+
+describe('a tab just opened (no offset yet) takes the socket over', () => {
+  test('a follower behind the server gets what it missed as events, not a gap: its toasts show, nothing is read again', async () => {
+    const b = aBrowser()
+    const [one, two] = await connectedTabs(b, ['t1', 't2'])
+    two!.visibility.set(false)
+    await settle(HEARTBEAT_MS)
+    // The holder hangs (its lock kept, it says nothing): Bob's messages 4 and 5 reach no tab.
+    b.edges.silence(one!.tabId, true)
+    one!.own[0]!.serverEmit('message:new', message(4), { offset: 4 })
+    one!.own[0]!.serverEmit('message:new', message(5), { offset: 5 })
+    // The user opens a new tab: shown, it takes the lock from the silent holder before the hidden one would.
+    const three = b.openTab('t3')
+    three.store.dispatch(connect())
+    await settle(10 * HEARTBEAT_MS)
+    expect(three.conn()).toMatchObject({ role: 'leader', offset: null })
+    expect(two!.conn().role).toBe('follower')
+    const socket = three.own[0]!
+    // The server answers the handshake from where the tabs stand: the follower asked the new holder from offset 3.
+    const auth = handshake(socket) as { offset?: number }
+    serve(socket, 'sock-3', 5, auth.offset === undefined ? [] : [4, 5].filter((o) => o > auth.offset!))
+    await settle(HEARTBEAT_MS)
+    expect(two!.conn()).toMatchObject({ status: 'connected', role: 'follower', offset: 5 })
+    expect(two!.received()).toEqual([4, 5])
+    expect(two!.actions.filter((a) => a.type === 'socket/sync:gap')).toEqual([])
+    // The new tab read what it shows after its first sync: it starts at the head, the old news not told as new.
+    expect(three.conn()).toMatchObject({ status: 'connected', role: 'leader', offset: 5 })
+    expect(three.received()).toEqual([])
+    socket.serverEmit('message:new', message(6), { offset: 6 })
+    await settle()
+    expect([two!.received(), three.received()]).toEqual([[4, 5, 6], [6]])
+  })
+})

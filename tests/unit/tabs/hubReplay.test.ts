@@ -1,5 +1,11 @@
 import { describe, expect, test } from 'vitest'
-import { answerResume, contiguousFrom, ReplayBuffer, type BufferedEvent } from '../../../src/realtime/tabs/replayBuffer'
+import {
+  answerResume,
+  contiguousFrom,
+  handshakeResume,
+  ReplayBuffer,
+  type BufferedEvent,
+} from '../../../src/realtime/tabs/replayBuffer'
 import type { RawEvent } from '../../../src/realtime/tabs/protocol'
 
 const raw = (offset: number): RawEvent => ({ event: 'message:new', args: [{ id: `m${offset}` }, { offset }] })
@@ -157,5 +163,25 @@ describe('ReplayBuffer', () => {
     expect(buffer.contiguousFrom(0)).toBe(1)
     buffer.clear()
     expect(buffer.entries()).toEqual([])
+  })
+})
+
+describe('handshakeResume: where the holder’s handshake resumes from, given the tabs waiting for the socket', () => {
+  const at = (offset: number | null, epoch: string | null = offset === null ? null : 'e1') => ({ offset, epoch })
+  test.each([
+    { name: 'nobody waits: its own point', own: at(10), waiting: [], from: at(10) },
+    { name: 'a fresh holder, nobody waits: none', own: at(null), waiting: [], from: at(null) },
+    {
+      name: 'a fresh holder: the lowest point asked for',
+      own: at(null),
+      waiting: [at(7), at(4), at(null)],
+      from: at(4),
+    },
+    { name: 'a tab behind the holder: its point', own: at(10), waiting: [at(12), at(6)], from: at(6) },
+    { name: 'a tab of another log: its point is no use', own: at(10), waiting: [at(2, 'e0')], from: at(10) },
+    { name: 'further behind than the buffer keeps (5): its own', own: at(10), waiting: [at(4)], from: at(10) },
+    { name: 'as far behind as the buffer keeps: that point', own: at(10), waiting: [at(5)], from: at(5) },
+  ])('$name', ({ own, waiting, from }) => {
+    expect(handshakeResume(own, waiting, 5)).toEqual(from)
   })
 })
