@@ -157,6 +157,21 @@ describe('a holder that hangs while the follower is hidden', () => {
 })
 
 describe('a tab just opened (no offset yet) takes the socket over', () => {
+  test('from a hung holder, and its socket cannot connect: a hidden follower stops saying online through the hung one', async () => {
+    const b = aBrowser()
+    const [one, two] = await connectedTabs(b, ['t1', 't2'])
+    two!.visibility.set(false)
+    await settle(HEARTBEAT_MS)
+    b.edges.silence(one!.tabId, true)
+    const three = b.openTab('t3')
+    three.store.dispatch(connect())
+    await settle(10 * HEARTBEAT_MS)
+    expect(three.conn()).toMatchObject({ role: 'leader', status: 'connecting' })
+    // The hung tab no longer holds the socket, and the one that does is not connected: nothing reaches this tab.
+    expect(two!.conn()).toMatchObject({ role: 'follower' })
+    expect(two!.conn().status).not.toBe('connected')
+  })
+
   test('a follower behind the server gets what it missed as events, not a gap: its toasts show, nothing is read again', async () => {
     const b = aBrowser()
     const [one, two] = await connectedTabs(b, ['t1', 't2'])
