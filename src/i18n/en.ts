@@ -91,7 +91,8 @@ export const en = {
   'messages.lastFromMe': 'You: {content}',
   'messages.noMessagesYet': 'No messages yet',
   'messages.notSent': 'Not sent',
-  'messages.notSentTo': 'A message to {name} was not sent.',
+  'messages.notSentTo':
+    '{count, plural, one {A message to {name} was not sent.} other {# messages to {name} were not sent.}}',
   'messages.choose': 'Choose a conversation, or start a new one.',
   'messages.conversation': 'Conversation',
   'messages.writeTo': 'Write to',

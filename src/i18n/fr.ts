@@ -81,7 +81,8 @@ export const fr: Catalogue = {
   'messages.lastFromMe': 'Vous : {content}',
   'messages.noMessagesYet': 'Aucun message pour l’instant',
   'messages.notSent': 'Non envoyé',
-  'messages.notSentTo': 'Un message à {name} n’a pas été envoyé.',
+  'messages.notSentTo':
+    '{count, plural, one {Un message à {name} n’a pas été envoyé.} other {# messages à {name} n’ont pas été envoyés.}}',
   'messages.choose': 'Choisissez une conversation, ou commencez-en une.',
   'messages.conversation': 'Conversation',
   'messages.writeTo': 'Écrire à',

@@ -77,11 +77,15 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
     if (said === null) return
     const fresh = failed.filter((m) => !said.has(m.clientId) && m.conversationId !== conversationId)
     // A conversation the list does not hold (its read failed) is with someone, not with the user alone.
-    const names = [...new Set(fresh.map((m) => m.conversationId))].map((id) => {
+    // One sentence per conversation, with how many of its messages were refused.
+    const counts = new Map<string, number>()
+    for (const m of fresh) counts.set(m.conversationId, (counts.get(m.conversationId) ?? 0) + 1)
+    const sentences = [...counts].map(([id, count]) => {
       const listed = conversations?.find((x) => x.id === id)
-      return people.nameOf(listed ? (listed.participantIds.find((p) => p !== me?.id) ?? me?.id ?? '') : '')
+      const name = people.nameOf(listed ? (listed.participantIds.find((p) => p !== me?.id) ?? me?.id ?? '') : '')
+      return t('messages.notSentTo', { name, count })
     })
-    if (names.length > 0) announce(names.map((name) => t('messages.notSentTo', { name })).join(' '))
+    if (sentences.length > 0) announce(sentences.join(' '))
   }, [outbox, conversationId, conversations, me?.id, people, announce, t])
 
   const pane = useRef<HTMLElement>(null)
