@@ -69,11 +69,17 @@ const messageKey = (m: Message) => (m.clientId === null ? `id:${m.id}` : `${m.se
 export function Thread({
   conversationId,
   title,
+  named = true,
   seenSeq,
   otherId,
 }: {
   conversationId: string
   title: string
+  /**
+   * Whether `title` is as named as it will be: `false` while the conversation list that names the thread is still on its
+   * way (its first read). The composer, labelled with it, waits for it before it takes focus.
+   */
+  named?: boolean
   /** The other participant (their presence in the header), once the conversation list has it. */
   otherId: string | null
   /** How far the other person has read (`Conversation.readSeq`). */
@@ -112,14 +118,16 @@ export function Thread({
   const headingId = useId()
   const composerRef = useRef<HTMLTextAreaElement>(null)
   // Opening a conversation puts focus on its composer; one not read yet has none, so focus waits on the page's main
-  // region. Once read, the composer takes it, unless the user has moved on meanwhile.
-  const wasReadable = useRef(readable)
+  // region. Once read, the composer takes it, unless the user has moved on meanwhile; and once named (the list read, or
+  // failed): focus landing there says its label, which would otherwise say "Message to Conversation" for good.
+  const ready = readable && named
+  const wasReady = useRef(ready)
   useEffect(() => {
-    const appeared = readable && !wasReadable.current
-    wasReadable.current = readable
+    const appeared = ready && !wasReady.current
+    wasReady.current = ready
     const active = document.activeElement
     if (appeared && (active === null || active === document.body || active.id === 'main')) composerRef.current?.focus()
-  }, [readable])
+  }, [ready])
 
   // Join while open and read, leave when another opens (the component is keyed by conversation). Joining marks the
   // thread read and tells the other person "Seen": not while its messages are not on screen (a read that failed). The
