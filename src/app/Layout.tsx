@@ -8,6 +8,7 @@ import {
   forgetKeptDrafts,
   keepDraftsForNextLogin,
 } from '../features/messages/drafts'
+import { useFailedConversations, useFailedNews } from '../features/messages/failedNews'
 import { Toasts } from '../features/notifications/Toasts'
 import { ROLE_LABEL } from '../features/shared/people'
 import { useT, type MessageId } from '../i18n'
@@ -92,7 +93,11 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
 
   const unread = (conversations ?? []).reduce((n, c) => n + c.unreadCount, 0)
 
-  useUnreadNews(conversations, route.page === 'messages' ? route.conversationId : null)
+  const openThread = route.page === 'messages' ? route.conversationId : null
+  useUnreadNews(conversations, openThread)
+  // A send refused for good is said on whichever page is open, and marked on the Messages link.
+  useFailedNews(conversations, openThread)
+  const failedSends = useFailedConversations().size > 0
 
   // Each page has its own title, in the chosen language (WCAG 2.4.2): what a screen reader says of the tab, and what
   // names it and its history entries, as a full load of that page would.
@@ -243,6 +248,12 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
                     </span>
                   ) : (
                     t(item.label)
+                  )}
+                  {item.page === 'messages' && failedSends && (
+                    <span className="conv-failed" data-testid="nav-messages-failed">
+                      {' '}
+                      {t('messages.notSent')}
+                    </span>
                   )}
                   {item.count > 0 && (
                     <span className="count" data-testid={`nav-${item.page}-count`}>

@@ -1,17 +1,16 @@
-import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react'
+import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { api } from '../../api'
 import { useCreateConversationMutation, useGetConversationsQuery, useGetUsersQuery } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
-import { useAnnounce } from '../../app/Announcer'
 import { focusElement } from '../../app/focus'
-import { selectPendingMessages } from '../../realtime'
 import { currentRoute, hrefFor, navigate, type Route } from '../../app/router'
 import type { Conversation } from '../../contract'
 import { useDates, useT } from '../../i18n'
 import { FormError, LoadError, PeopleLoadError } from '../shared/controls'
 import { useFieldWords } from '../shared/fieldWords'
+import { useFailedConversations } from './failedNews'
 import { useForgetOnReconnect } from '../shared/reconnected'
 import { ROLE_LABEL, usePeople } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
@@ -63,32 +62,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
   const selected = sorted.find((c) => c.id === conversationId)
   const otherOf = (c: Conversation) => c.participantIds.find((id) => id !== me?.id) ?? me?.id ?? ''
   useSayUnsaved()
-  const outbox = useAppSelector(selectPendingMessages)
-  const failedIn = useMemo(
-    () => new Set(outbox.filter((m) => m.status === 'failed').map((m) => m.conversationId)),
-    [outbox],
-  )
-  const announce = useAnnounce()
-  // The open thread says its own refused sends; one refused elsewhere is said here, once. What had already failed when
-  // the page opened is on screen (the list's marker), not news.
-  const failedSaid = useRef<ReadonlySet<string> | null>(null)
-  useEffect(() => {
-    const failed = outbox.filter((m) => m.status === 'failed')
-    const said = failedSaid.current
-    failedSaid.current = new Set(failed.map((m) => m.clientId))
-    if (said === null) return
-    const fresh = failed.filter((m) => !said.has(m.clientId) && m.conversationId !== conversationId)
-    // A conversation the list does not hold (its read failed) is with someone, not with the user alone.
-    // One sentence per conversation, with how many of its messages were refused.
-    const counts = new Map<string, number>()
-    for (const m of fresh) counts.set(m.conversationId, (counts.get(m.conversationId) ?? 0) + 1)
-    const sentences = [...counts].map(([id, count]) => {
-      const listed = conversations?.find((x) => x.id === id)
-      const name = people.nameOf(listed ? (listed.participantIds.find((p) => p !== me?.id) ?? me?.id ?? '') : '')
-      return t('messages.notSentTo', { name, count })
-    })
-    if (sentences.length > 0) announce(sentences.join(' '))
-  }, [outbox, conversationId, conversations, me?.id, people, announce, t])
+  const failedIn = useFailedConversations()
 
   const pane = useRef<HTMLElement>(null)
   useFocusKeptWhenNarrowed(pane, conversationId !== null)

@@ -1,0 +1,45 @@
+import { useEffect, useMemo, useRef } from 'react'
+import { useAnnounce } from '../../app/Announcer'
+import { selectUser } from '../../app/authSlice'
+import { useAppSelector } from '../../app/hooks'
+import type { Conversation, Id } from '../../contract'
+import { useT } from '../../i18n'
+import { selectPendingMessages } from '../../realtime'
+import { usePeople } from '../shared/people'
+
+/** The conversations holding a send the server refused for good (failed, waiting for Retry or Discard). */
+export function useFailedConversations(): ReadonlySet<Id> {
+  const outbox = useAppSelector(selectPendingMessages)
+  return useMemo(() => new Set(outbox.filter((m) => m.status === 'failed').map((m) => m.conversationId)), [outbox])
+}
+
+/**
+ * Says a send refused for good, once, on whichever page is open (the layout calls it): "A message to Bob was not
+ * sent.", with how many when more came together. The open thread says its own (`openId`). What had already failed when
+ * the user's visit began is on screen (the list's marker, the navigation's), not news.
+ */
+export function useFailedNews(conversations: readonly Conversation[] | undefined, openId: Id | null): void {
+  const t = useT()
+  const me = useAppSelector(selectUser)
+  const people = usePeople()
+  const outbox = useAppSelector(selectPendingMessages)
+  const announce = useAnnounce()
+  const failedSaid = useRef<ReadonlySet<string> | null>(null)
+  useEffect(() => {
+    const failed = outbox.filter((m) => m.status === 'failed')
+    const said = failedSaid.current
+    failedSaid.current = new Set(failed.map((m) => m.clientId))
+    if (said === null) return
+    const fresh = failed.filter((m) => !said.has(m.clientId) && m.conversationId !== openId)
+    // One sentence per conversation, with how many of its messages were refused.
+    const counts = new Map<string, number>()
+    for (const m of fresh) counts.set(m.conversationId, (counts.get(m.conversationId) ?? 0) + 1)
+    const sentences = [...counts].map(([id, count]) => {
+      // A conversation the list does not hold (its read failed) is with someone, not with the user alone.
+      const listed = conversations?.find((x) => x.id === id)
+      const name = people.nameOf(listed ? (listed.participantIds.find((p) => p !== me?.id) ?? me?.id ?? '') : '')
+      return t('messages.notSentTo', { name, count })
+    })
+    if (sentences.length > 0) announce(sentences.join(' '))
+  }, [outbox, openId, conversations, me?.id, people, announce, t])
+}
