@@ -44,14 +44,19 @@ function useUnreadNews(conversations: readonly Conversation[] | undefined, openI
   // What is news: the open thread's count left out.
   const unread = total - countOf(openId)
   const shownOpen = useRef(openId)
-  // What the news leaves out or takes in as the open thread changes, at the counts of the moment.
-  const switched = useEffectEvent((from: Id | null, to: Id | null) => countOf(from) - countOf(to))
+  // What the user knew once the open thread changes, at the counts of the moment: the one left is taken in, the one
+  // opened left out, first what of it was not said yet (a rise in it still waiting for its moment is no news once open).
+  const switched = useEffectEvent((from: Id | null, to: Id | null, knew: number) => {
+    const left = countOf(from)
+    const unsaid = Math.max(0, total - left - knew)
+    return knew + left - Math.max(0, countOf(to) - unsaid)
+  })
   // In the language of the moment it is said.
   const say = useEffectEvent(() => announce(t('count.unreadMessages', { count: total })))
   useEffect(() => {
     if (!loaded) return
     if (shownOpen.current !== openId) {
-      if (known.current !== null) known.current += switched(shownOpen.current, openId)
+      if (known.current !== null) known.current = switched(shownOpen.current, openId, known.current)
       shownOpen.current = openId
     }
     if (known.current === null || unread <= known.current) {
