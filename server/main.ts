@@ -15,6 +15,7 @@ import { createLogger, defaultLogLevel, logFormatFor, type Logger } from './logg
 import { parseDatabaseUrl, parseHost, parsePort, parseSeedDemo, parseRedisPingMs, parseTrustProxy } from './envConfig'
 import { parseOriginList } from './origins'
 import { buildSpaIfNeeded } from './spa'
+import { makeDataFolder } from './db/dataFolder'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const logger = mainLogger()
@@ -35,7 +36,7 @@ function mainLogger(): Logger {
  */
 function readOptions(distDir: string) {
   try {
-    return {
+    const options = {
       port: parsePort(process.env.PORT),
       host: parseHost(process.env.HOST),
       dataDir: process.env.DATA_DIR || join(root, '.data'),
@@ -50,6 +51,9 @@ function readOptions(distDir: string) {
       staticDir: distDir,
       logger,
     }
+    // The embedded database's folder, made once the values are read: one that cannot be is said with their mistakes.
+    if (!options.databaseUrl) makeDataFolder(options.dataDir)
+    return options
   } catch (error) {
     process.stderr.write(`\nTalemy could not start: ${(error as Error).message}\n\n`)
     process.exit(1)

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { linkSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { linkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { makeDataFolder } from './dataFolder'
 import { kernelLockSupported, tryKernelLock } from './kernelLock'
 import {
   defaultObserve,
@@ -34,9 +35,6 @@ export const LOCK_FILE = 'server.pid'
 /** Folders (by device and inode) this process holds: a second open here is refused at once, not waited for. */
 const heldHere = new Set<string>()
 
-/** The data folders' mode: the server's own account only. */
-export const DATA_FOLDER_MODE = 0o700
-
 /**
  * Takes `folder` for this process, so that two servers never open one data folder. Resolves with the release
  * function; rejects with "… is in use by another server (pid N) …", saying what to do, when a live server keeps it for
@@ -56,7 +54,7 @@ export async function lockFolder(folder: string, options: LockOptions = {}): Pro
   const { waitMs = 10_000, pollMs = 100, onWait } = options
   const observe = options.observe ?? defaultObserve()
   // Owner only, when made here: the database in it holds the JWT signing secret.
-  mkdirSync(folder, { recursive: true, mode: DATA_FOLDER_MODE })
+  makeDataFolder(folder)
   const key = folderKey(folder)
   if (heldHere.has(key)) {
     throw new Error(

@@ -1,7 +1,8 @@
-import { mkdirSync, statSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { statSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { DATA_FOLDER_MODE, lockFolder, type LockOptions } from './lock'
+import { DATA_FOLDER_MODE, makeDataFolder } from './dataFolder'
+import { lockFolder, type LockOptions } from './lock'
 import type { Db, Prepared, Queryable } from './types'
 
 /** What `openPglite` gives the database thread. */
@@ -41,7 +42,7 @@ export type PgliteReply = { id: number; ok: true; result: unknown } | { id: numb
  * @example const db = await openPglite('.data/pglite'); …; await db.close()
  */
 export async function openPglite(dir: string, lockOptions: LockOptions = {}): Promise<Db> {
-  mkdirSync(dir, { recursive: true, mode: DATA_FOLDER_MODE })
+  makeDataFolder(dirname(dir), basename(dir))
   const release = await lockFolder(dirname(dir), lockOptions)
   let thread: DatabaseThread
   try {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -31,6 +31,30 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
       )
       expect(error.message).toContain(`Talemy could not start: ${sentence}`)
       expect(error.message).not.toMatch(/stack|envConfig\.ts|"level"/)
+    },
+    60_000,
+  )
+
+  // A data folder that cannot be made: a file in the way failed as "ENOTDIR: not a directory, mkdir '…/pglite'", never
+  // naming DATA_DIR, and a folder the system refuses to make one in (/proc) spun for good in Node's recursive mkdir.
+  it.each([
+    ['a file', (file: string) => file, (file: string) => `${file} is a file, not a folder`],
+    ['a folder inside a file', (file: string) => join(file, 'x'), (file: string) => `${file} is a file, not a folder`],
+    ['a folder /proc will not make', () => '/proc/nope/x', () => 'nope cannot be made in /proc'],
+  ])(
+    'DATA_DIR naming %s: one line naming DATA_DIR, at once',
+    async (_what, dataDirOf, why) => {
+      const file = join(dataDir, 'not-a-folder')
+      writeFileSync(file, 'x')
+      const started = spawnMain({ DATA_DIR: dataDirOf(file), PORT: '0', SKIP_SPA_BUILD: '1', LOG_FORMAT: 'json' })
+      const error: Error = await started.then(
+        () => new Error('the server started'),
+        (refused: Error) => refused,
+      )
+      expect(error.message).toContain(
+        `Talemy could not start: DATA_DIR=${dataDirOf(file)} cannot be used: ${why(file)}`,
+      )
+      expect(error.message).not.toMatch(/stack|ENOTDIR|"level"/)
     },
     60_000,
   )
