@@ -180,6 +180,10 @@ export interface RunningServer {
   allowedOrigins: string[]
 }
 
+/** Why `redisUrl` is refused without `databaseUrl`. */
+export const REDIS_NEEDS_DATABASE =
+  'REDIS_URL needs DATABASE_URL: several nodes share one PostgreSQL, and the embedded database (PGlite) belongs to one process'
+
 /**
  * Starts the Talemy API and Socket.IO server on one port.
  *
@@ -190,9 +194,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   // Refuse a weak secret before touching the database.
   const jwtSecret = checkJwtSecret(options.jwtSecret ?? process.env.JWT_SECRET)
   if (options.redisUrl && !options.databaseUrl) {
-    throw new Error(
-      'REDIS_URL needs DATABASE_URL: several nodes share one PostgreSQL, and the embedded database (PGlite) belongs to one process',
-    )
+    throw new Error(REDIS_NEEDS_DATABASE)
   }
   await checkPortFree(options.port ?? 3000, options.host ?? '127.0.0.1')
   const redis = options.redisUrl ? await connectRedis(options.redisUrl, options.redisPrefix) : undefined

@@ -10,12 +10,13 @@
  */
 import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startServer, type RunningServer } from './index'
+import { REDIS_NEEDS_DATABASE, startServer, type RunningServer } from './index'
 import { createLogger, defaultLogLevel, logFormatFor, type Logger } from './logger'
 import { parseDatabaseUrl, parseHost, parsePort, parseSeedDemo, parseRedisPingMs, parseTrustProxy } from './envConfig'
 import { parseOriginList } from './origins'
 import { buildSpaIfNeeded } from './spa'
 import { makeDataFolder } from './db/dataFolder'
+import { checkJwtSecret } from './secrets'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const logger = mainLogger()
@@ -44,13 +45,15 @@ function readOptions(distDir: string) {
       redisUrl: process.env.REDIS_URL || undefined,
       redisPrefix: process.env.REDIS_PREFIX || undefined,
       redisPingMs: parseRedisPingMs(process.env.REDIS_PING_MS),
-      jwtSecret: process.env.JWT_SECRET || undefined,
+      jwtSecret: checkJwtSecret(process.env.JWT_SECRET),
       allowedOrigins: parseOriginList(process.env.ALLOWED_ORIGINS),
       seedDemo: parseSeedDemo(process.env.SEED_DEMO),
       trustProxy: parseTrustProxy(process.env.TRUST_PROXY),
       staticDir: distDir,
       logger,
     }
+    // `startServer` says these too, but only after the SPA build.
+    if (options.redisUrl && !options.databaseUrl) throw new Error(REDIS_NEEDS_DATABASE)
     // The embedded database's folder, made once the values are read: one that cannot be is said with their mistakes.
     if (!options.databaseUrl) makeDataFolder(options.dataDir)
     return options

@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseHost } from '../../server/envConfig'
-import { killSpawned, spawnMain } from './support/server'
+import { killSpawned, repoRoot, spawnMain } from './support/server'
 
 // A configuration mistake is the operator's to fix: one sentence naming the variable, not a stack trace of our code.
 describe('a wrong environment variable through npm start (server/main.ts)', () => {
@@ -55,6 +57,58 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
         `Talemy could not start: DATA_DIR=${dataDirOf(file)} cannot be used: ${why(file)}`,
       )
       expect(error.message).not.toMatch(/stack|ENOTDIR|"level"/)
+    },
+    60_000,
+  )
+})
+
+// Checked in the start itself, so they were said only once a whole SPA build had run (a minute on a small machine).
+describe('a wrong value said before the SPA build', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'talemy-config-'))
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
+
+  it.each([
+    [{ JWT_SECRET: 'short' }, 'JWT_SECRET is 5 bytes; it must be at least 32'],
+    [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'REDIS_URL needs DATABASE_URL'],
+  ])(
+    '%j',
+    async (env, sentence) => {
+      // A build-time variable no build was made with: the SPA is to be built, whatever `dist/` holds.
+      const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          DATA_DIR: dataDir,
+          PORT: '0',
+          LOG_FORMAT: 'json',
+          LOG_LEVEL: 'info',
+          VITE_TALEMY_TEST_STAMP: randomUUID(),
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own group: a build it started goes with it.
+        detached: true,
+      })
+      let output = ''
+      try {
+        const outcome = await new Promise<string>((resolve) => {
+          const onData = (chunk: Buffer) => {
+            output += chunk.toString()
+            if (/building the SPA/.test(output)) resolve('the SPA build started first')
+          }
+          child.stdout.on('data', onData)
+          child.stderr.on('data', onData)
+          child.once('exit', () => resolve('refused'))
+        })
+        expect(outcome, output).toBe('refused')
+        expect(output).toContain(`Talemy could not start: ${sentence}`)
+      } finally {
+        try {
+          process.kill(-child.pid!, 'SIGKILL')
+        } catch {
+          // gone already
+        }
+      }
     },
     60_000,
   )
