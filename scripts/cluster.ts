@@ -58,7 +58,9 @@ function startNode(name: string): Promise<{ child: ChildProcess; address: string
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server/main.ts')], {
     cwd: root,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ALLOWED_ORIGINS: allowedOrigins },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // The IPC channel: it closes when this script ends, however it ends (a SIGKILL too), and the node then closes
+    // itself (server/main.ts); nothing else would stop it, in its process group of its own.
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     // A process group of its own: a terminal's Ctrl-C reaches the whole foreground group, and the node, closing since
     // that SIGINT, took this script's SIGTERM that followed for a second signal and exited at once. Only `stop` signals it.
     detached: true,

@@ -79,7 +79,7 @@ async function main(): Promise<void> {
       },
     )
   }
-  const stop = (signal: NodeJS.Signals) => {
+  const stop = (signal: NodeJS.Signals | 'disconnect') => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting now')
       process.exit(1)
@@ -95,6 +95,16 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
+  // Started with an IPC channel (`npm run cluster`'s nodes, in sessions of their own): it closes when the parent ends,
+  // however it ended (a SIGKILL too), and the node closes as on SIGTERM rather than run on with nobody to stop it.
+  if (process.channel) {
+    process.channel.unref()
+    process.once('disconnect', () => {
+      if (stopping) return
+      logger.warn('the parent process is gone (its IPC channel closed)')
+      stop('disconnect')
+    })
+  }
   logger.info({ node: process.version, pid: process.pid }, 'starting')
 
   // Nothing is open yet, so nothing to close; the signal this process has yet to hear must not be taken for a second.

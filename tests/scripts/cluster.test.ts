@@ -66,6 +66,63 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
     }
   })
 
+  // The nodes run in sessions of their own (no terminal's Ctrl-C reaches them): the script killed outright (SIGKILL, an
+  // OOM kill, a supervisor's last resort) left both running, holding their ports and connections, with nothing to stop them.
+  it('stops its nodes when it is killed outright', async () => {
+    const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
+      cwd: repoRoot,
+      detached: true,
+      env: {
+        ...process.env,
+        DATABASE_URL: postgres.createDatabase('talemy_cluster_script_killed'),
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: `script${randomUUID().slice(0, 8)}:`,
+        PORT: '0',
+        SKIP_SPA_BUILD: '1',
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    script.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    script.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const exit = exited(script)
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    let nodes: number[] = []
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const check = () => /Talemy cluster: open/.test(output) && resolve()
+        script.stdout.on('data', check)
+        void exit.then(() => reject(new Error(`exited before serving:\n${output}`)))
+      })
+      nodes = execFileSync('pgrep', ['-P', String(script.pid), '-f', 'server/main.ts'], { encoding: 'utf8' })
+        .split('\n')
+        .map(Number)
+        .filter((pid) => pid > 0)
+      expect(nodes).toHaveLength(2)
+      script.kill('SIGKILL')
+      await exit
+      await expect.poll(() => nodes.filter(alive), { timeout: 30_000 }).toEqual([])
+    } finally {
+      for (const pid of [...nodes, script.pid])
+        if (pid !== undefined && alive(pid)) {
+          try {
+            process.kill(pid, 'SIGKILL')
+          } catch {
+            // gone already
+          }
+        }
+    }
+  })
+
   // A node that ends before listening (killed, out of connections) makes the script exit with an error: the node
   // started before it, in a session of its own since d2fe217 (no terminal's Ctrl-C or hangup reaches it), was left
   // running, holding its port and connections, with nothing to stop it.
