@@ -9,6 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startBalancer } from '../server/cluster/balancer'
+import { parsePort } from '../server/envConfig'
+import { explainListenError } from '../server/port'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const missing = ['DATABASE_URL', 'REDIS_URL'].filter((name) => !process.env[name])
@@ -21,8 +23,21 @@ if (missing.length > 0) {
   process.exit(1)
 }
 
-// The balancer first: the nodes must allow the page's origin, which is the balancer's.
-const balancer = await startBalancer([], Number(process.env.PORT || 3000))
+// The balancer first: the nodes must allow the page's origin, which is the balancer's. A PORT it cannot listen on is
+// one sentence naming it, as `npm start` says it, not Node's stack trace.
+const balancer = await (async () => {
+  try {
+    const port = parsePort(process.env.PORT)
+    return await startBalancer([], port).catch((error: unknown) => {
+      throw explainListenError(error, port, '127.0.0.1')
+    })
+  } catch (error) {
+    process.stderr.write(
+      `\nnpm run cluster could not start: ${error instanceof Error ? error.message : String(error)}\n\n`,
+    )
+    process.exit(1)
+  }
+})()
 const allowedOrigins =
   process.env.ALLOWED_ORIGINS || `http://localhost:${balancer.port},http://127.0.0.1:${balancer.port}`
 

@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from '../cluster/support/redis'
@@ -192,5 +193,51 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
           }
         }
     }
+  })
+})
+
+// The balancer's port was read with `Number()` and listened on as it came: a port taken (an `npm start` already on
+// 3000) or a typo ended the script with Node's stack trace ("EADDRINUSE …", "ERR_SOCKET_BAD_PORT"), never naming PORT.
+describe('npm run cluster (scripts/cluster.ts) with a PORT it cannot listen on', { timeout: 60_000 }, () => {
+  const run = async (port: string) => {
+    const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
+      cwd: repoRoot,
+      // Never reached: the balancer's port is refused first.
+      env: {
+        ...process.env,
+        DATABASE_URL: 'postgres://127.0.0.1:1/none',
+        REDIS_URL: 'redis://127.0.0.1:1',
+        PORT: port,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    script.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    script.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const code = await exited(script)
+    return { code, output }
+  }
+
+  it('a port in use: one line naming it and PORT, no stack', async () => {
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    const { port } = holder.address() as { port: number }
+    try {
+      const { code, output } = await run(String(port))
+      expect(code).toBe(1)
+      expect(output).toContain(
+        `port ${port} on 127.0.0.1 is in use (another Talemy, or another program): stop it, or set PORT`,
+      )
+      expect(output).not.toMatch(/\n\s+at /)
+    } finally {
+      holder.close()
+    }
+  })
+
+  it('PORT=abc: one line naming PORT, no stack', async () => {
+    const { code, output } = await run('abc')
+    expect(code).toBe(1)
+    expect(output).toContain('PORT must be a whole number from 0 to 65535, got "abc"')
+    expect(output).not.toMatch(/\n\s+at /)
   })
 })
