@@ -476,9 +476,9 @@ async function startOn(
     throw explainListenError(error, options.port ?? 3000, host)
   }
   const { port } = app.server.address() as AddressInfo
-  origins.useDefaultsFor(port)
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
   const url = `http://${urlHost}:${port}`
+  origins.useDefaultsFor(port, url)
   logger.info({ url, origins: origins.list(), database: db.kind }, 'server listening')
 
   let closing: Promise<void> | undefined

@@ -11,10 +11,13 @@ export class OriginPolicy {
     this.configured = configured !== undefined && configured.length > 0
   }
 
-  /** The defaults, once the port is known (port 0 means "any", so only after listening). */
-  useDefaultsFor(port: number): void {
+  /**
+   * The defaults, once the port is known (port 0 means "any", so only after listening), and `url`, the address the
+   * server gives for itself: on another HOST (`127.0.0.2`, a name), the page it serves there was refused its own origin.
+   */
+  useDefaultsFor(port: number, url?: string): void {
     if (this.configured) return
-    this.allowed = new Set(defaultOrigins(port))
+    this.allowed = new Set([...defaultOrigins(port), ...(url ? [new URL(url).origin] : [])])
   }
 
   isAllowed(origin: string | undefined): boolean {

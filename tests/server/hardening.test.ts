@@ -88,6 +88,28 @@ describe('security headers (helmet)', () => {
   })
 })
 
+// The defaults were the port on localhost and 127.0.0.1 only: on another HOST (an address, a name), `npm start` said
+// "open http://127.0.0.2:3000", and the page it served there was refused its own Origin (403 on login, the socket too).
+describe('the origin the server names as its own', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer({ host: '127.0.0.2' })
+  })
+  afterAll(async () => {
+    await server?.dispose()
+  })
+
+  it('is allowed without ALLOWED_ORIGINS', async () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.2:/)
+    const result = await http(server.url, 'POST', '/api/auth/login', {
+      body: { email: ALICE, password: 'talemy' },
+      headers: { origin: server.url },
+    })
+    expect(result.status, JSON.stringify(result.body)).toBe(200)
+    expect(server.allowedOrigins).toContain(server.url)
+  })
+})
+
 describe('the Origin check reads the path the router reads', () => {
   let server: TestServer
   let token: string
