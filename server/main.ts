@@ -16,6 +16,7 @@ import { parseDatabaseUrl, parseHost, parsePort, parseSeedDemo, parseRedisPingMs
 import { parseOriginList } from './origins'
 import { buildSpaIfNeeded } from './spa'
 import { makeDataFolder } from './db/dataFolder'
+import { checkPortFree } from './port'
 import { checkJwtSecret } from './secrets'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -58,9 +59,14 @@ function readOptions(distDir: string) {
     if (!options.databaseUrl) makeDataFolder(options.dataDir)
     return options
   } catch (error) {
-    process.stderr.write(`\nTalemy could not start: ${(error as Error).message}\n\n`)
-    process.exit(1)
+    refuse(error)
   }
+}
+
+/** A start refused for what the operator is to fix: one sentence, no stack trace. */
+function refuse(error: unknown): never {
+  process.stderr.write(`\nTalemy could not start: ${(error as Error).message}\n\n`)
+  process.exit(1)
 }
 
 async function main(): Promise<void> {
@@ -107,6 +113,8 @@ async function main(): Promise<void> {
   }
   logger.info({ node: process.version, pid: process.pid }, 'starting')
 
+  // A port in use (another server still running) is said before the build too, which would rebuild `dist/` under it.
+  await checkPortFree(options.port, options.host).catch(refuse)
   // Nothing is open yet, so nothing to close; the signal this process has yet to hear must not be taken for a second.
   if (buildSpaIfNeeded(root, distDir, logger) === 'stopped') process.exit(0)
   server = await startServer(options)

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -67,51 +68,71 @@ describe('a wrong value said before the SPA build', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'talemy-config-'))
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
+  /** `npm start` with `env`, told apart: refused (it exited), or the SPA build started first (then it is ended). */
+  const start = async (env: Record<string, string>) => {
+    // A build-time variable no build was made with: the SPA is to be built, whatever `dist/` holds.
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        DATA_DIR: dataDir,
+        PORT: '0',
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'info',
+        VITE_TALEMY_TEST_STAMP: randomUUID(),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own group: a build it started goes with it.
+      detached: true,
+    })
+    let output = ''
+    try {
+      const outcome = await new Promise<string>((resolve) => {
+        const onData = (chunk: Buffer) => {
+          output += chunk.toString()
+          if (/building the SPA/.test(output)) resolve('the SPA build started first')
+        }
+        child.stdout.on('data', onData)
+        child.stderr.on('data', onData)
+        child.once('exit', () => resolve('refused'))
+      })
+      return { outcome, output }
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+    }
+  }
+
   it.each([
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET is 5 bytes; it must be at least 32'],
     [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'REDIS_URL needs DATABASE_URL'],
   ])(
     '%j',
     async (env, sentence) => {
-      // A build-time variable no build was made with: the SPA is to be built, whatever `dist/` holds.
-      const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
-        cwd: repoRoot,
-        env: {
-          ...process.env,
-          DATA_DIR: dataDir,
-          PORT: '0',
-          LOG_FORMAT: 'json',
-          LOG_LEVEL: 'info',
-          VITE_TALEMY_TEST_STAMP: randomUUID(),
-          ...env,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // Its own group: a build it started goes with it.
-        detached: true,
-      })
-      let output = ''
-      try {
-        const outcome = await new Promise<string>((resolve) => {
-          const onData = (chunk: Buffer) => {
-            output += chunk.toString()
-            if (/building the SPA/.test(output)) resolve('the SPA build started first')
-          }
-          child.stdout.on('data', onData)
-          child.stderr.on('data', onData)
-          child.once('exit', () => resolve('refused'))
-        })
-        expect(outcome, output).toBe('refused')
-        expect(output).toContain(`Talemy could not start: ${sentence}`)
-      } finally {
-        try {
-          process.kill(-child.pid!, 'SIGKILL')
-        } catch {
-          // gone already
-        }
-      }
+      const { outcome, output } = await start(env)
+      expect(outcome, output).toBe('refused')
+      expect(output).toContain(`Talemy could not start: ${sentence}`)
     },
     60_000,
   )
+
+  // A second `npm start` after a `git pull`, the first still running: it rebuilt `dist/` under the running one first.
+  it('a port in use', async () => {
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    const { port } = holder.address() as AddressInfo
+    try {
+      const { outcome, output } = await start({ PORT: String(port) })
+      expect(outcome, output).toBe('refused')
+      expect(output).toContain(`Talemy could not start: port ${port} on 127.0.0.1 is in use`)
+    } finally {
+      holder.close()
+    }
+  }, 60_000)
 })
 
 describe('HOST', () => {
