@@ -453,7 +453,14 @@ async function startOn(
     // back with their own jittered backoff. A server-side disconnect ("io server disconnect") would read as a kick
     // to every client at once (the browser layer refreshes its token before reconnecting after one).
     io.engine.close()
-    await app.close()
+    // The requests under way are answered, for at most 3 s: one whose body never comes (a client gone silent mid-upload,
+    // a trickle) held the close for the whole request timeout (30 s), past `npm start`'s 10 s for all of it.
+    const closingHttp = app.close()
+    if ((await within(closingHttp, 3_000, 'late' as const)) === 'late') {
+      logger.warn('HTTP requests under way took over 3 s to finish: closing their connections')
+      app.server.closeAllConnections()
+      await closingHttp
+    }
     // The client events already taken (a burst of sends) finish before the database closes, which failed each of them
     // at level error; their answers go nowhere (the client sends again, and gets what was stored). At most 2 s.
     if ((await within(handlers.settled(), 2_000, 'late' as const)) === 'late')

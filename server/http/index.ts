@@ -53,8 +53,8 @@ export function createHttpApp(logger: Logger, options: HttpAppOptions = {}): Fas
     loggerInstance: logger,
     bodyLimit: MAX_PACKET_BYTES,
     // On shutdown, close the idle keep-alive connections and answer the requests under way (then close theirs):
-    // cutting those would leave their clients unable to tell whether a write was kept. A request trickling in is
-    // bounded by `requestTimeout`.
+    // cutting those would leave their clients unable to tell whether a write was kept. A request still arriving after
+    // 3 s has its connection closed (`startServer`'s close); otherwise a trickle is bounded by `requestTimeout`.
     forceCloseConnections: 'idle',
     trustProxy: trustProxyOf(options.trustProxy),
     // A client trickling its request (slowloris) is answered 408 and cut; Node checks every connectionsCheckingInterval.

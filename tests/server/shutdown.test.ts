@@ -103,3 +103,24 @@ it('lets the socket handlers under way finish before the database closes, loggin
   )
   rmSync(server.dataDir, { recursive: true, force: true })
 })
+
+// A request whose body never comes (a phone gone into a tunnel mid-upload, a trickle) held the close for the whole
+// request timeout (30 s): `npm start` gives the close 10 s, then exited 1 without a word, the database still open.
+it('closes within its bound when a request under way never finishes arriving, saying so', async () => {
+  const log = capturedLog('warn')
+  const server = await startTestServer({ logger: log.logger, requestTimeoutMs: 120_000 })
+  const httpServer = server.io.httpServer
+  const received = new Promise<void>((resolve) => httpServer.once('request', () => resolve()))
+  const req = request(`${server.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': 100 },
+  })
+  const cut = new Promise<void>((resolve) => req.on('error', () => resolve()))
+  req.write('{"email":')
+  await received
+  await server.dispose()
+  await cut
+  expect(log.lines().map((line) => line.msg)).toContain(
+    'HTTP requests under way took over 3 s to finish: closing their connections',
+  )
+})
