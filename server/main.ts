@@ -74,6 +74,8 @@ async function main(): Promise<void> {
   const options = readOptions(distDir)
   let server: RunningServer | null = null
   let stopping = false
+  let phase: 'building' | 'starting' = 'building'
+  const building = new AbortController()
   const close = (running: RunningServer) => {
     const force = setTimeout(() => process.exit(1), 10_000)
     force.unref()
@@ -91,6 +93,8 @@ async function main(): Promise<void> {
       process.exit(1)
     }
     stopping = true
+    // During the SPA build, Vite is ended (a supervisor's signal reaches this process alone), and nothing starts.
+    if (phase === 'building') return building.abort()
     // A first start can take seconds (the embedded database is made, the demo seeded): cut off there, it left no word.
     // It is said, and the start is let finish so that what it opened is closed, not abandoned half made (a start that
     // hangs is ended by a second signal, or by the supervisor's kill after its grace period).
@@ -115,8 +119,14 @@ async function main(): Promise<void> {
 
   // A port in use (another server still running) is said before the build too, which would rebuild `dist/` under it.
   await checkPortFree(options.port, options.host).catch(refuse)
-  // Nothing is open yet, so nothing to close; the signal this process has yet to hear must not be taken for a second.
-  if (buildSpaIfNeeded(root, distDir, logger) === 'stopped') process.exit(0)
+  // Nothing is open yet, so nothing to close.
+  const built = await buildSpaIfNeeded(root, distDir, logger, building.signal)
+  if (built === 'stopped' || stopping) {
+    // Asked as Vite was ending by itself (or with no build to make): said here, as Vite's end says it otherwise.
+    if (built !== 'stopped') logger.info('stop asked during the SPA build: not starting')
+    process.exit(0)
+  }
+  phase = 'starting'
   server = await startServer(options)
   if (stopping) return close(server)
 

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { BUILD_ENV_FILE, buildEnvOf } from './buildEnv.js'
@@ -101,10 +101,15 @@ export function viteCommand(root: string): { command: string; args: string[] } {
 /**
  * Builds the SPA into `distDir` when it is missing or older than its sources; says so when there is then still no
  * build to serve (skipped, failed, or no sources), as the page would answer a bare 404. `stopped`: Vite was ended by
- * a stop signal (a Ctrl-C), and the start is to be called off.
+ * a stop signal (a Ctrl-C, or `stop` aborted: Vite is then sent SIGTERM), and the start is to be called off.
  */
-export function buildSpaIfNeeded(root: string, distDir: string, logger: Logger): 'built' | 'stopped' {
-  if (build(root, distDir, logger) === 'stopped') return 'stopped'
+export async function buildSpaIfNeeded(
+  root: string,
+  distDir: string,
+  logger: Logger,
+  stop?: AbortSignal,
+): Promise<'built' | 'stopped'> {
+  if ((await build(root, distDir, logger, stop)) === 'stopped') return 'stopped'
   if (!existsSync(join(distDir, 'index.html'))) {
     logger.warn(
       { dist: distDir },
@@ -117,7 +122,12 @@ export function buildSpaIfNeeded(root: string, distDir: string, logger: Logger):
 /** The signals by which a person or a supervisor asks to stop; Vite ended by another (an OOM kill) is a failed build. */
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'])
 
-function build(root: string, distDir: string, logger: Logger): 'stopped' | undefined {
+async function build(
+  root: string,
+  distDir: string,
+  logger: Logger,
+  stop?: AbortSignal,
+): Promise<'stopped' | undefined> {
   const decision = spaBuildDecision(spaState(root, distDir))
   if (!decision.build) return
   const { command, args } = viteCommand(root)
@@ -133,9 +143,25 @@ function build(root: string, distDir: string, logger: Logger): 'stopped' | undef
         ? 'VITE_/NEXT_PUBLIC_ variables differ from the last build: rebuilding the SPA (vite build)…'
         : 'building the SPA (vite build)…',
   )
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: process.env })
-  // A Ctrl-C reaches the whole process group: Vite ends with it, while this process, blocked in the build, would hear
-  // it only once the database is being made. The stop is taken from Vite's end instead.
+  // Not waited for synchronously: a supervisor's SIGTERM reaches this process alone (not Vite), which, blocked in the
+  // build, heard it only once the build was done, and then made the database before closing. `stop` ends Vite now.
+  const result = await new Promise<{ status: number | null; signal: NodeJS.Signals | null; error?: Error }>(
+    (resolve) => {
+      const vite = spawn(command, args, { cwd: root, stdio: 'inherit', env: process.env })
+      const end = () => vite.kill('SIGTERM')
+      stop?.addEventListener('abort', end, { once: true })
+      vite.once('error', (error) => {
+        stop?.removeEventListener('abort', end)
+        resolve({ status: null, signal: null, error })
+      })
+      vite.once('exit', (status, signal) => {
+        stop?.removeEventListener('abort', end)
+        resolve({ status, signal })
+      })
+      if (stop?.aborted) end()
+    },
+  )
+  // A Ctrl-C reaches the whole process group: Vite ends with it. The stop is taken from Vite's end.
   if (result.signal && STOP_SIGNALS.has(result.signal)) {
     logger.info({ signal: result.signal }, 'stop asked during the SPA build: not starting')
     return 'stopped'

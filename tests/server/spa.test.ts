@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import {
   existsSync,
   mkdirSync,
@@ -101,14 +102,14 @@ describe('buildSpaIfNeeded with no build to serve', () => {
 
   // SKIP_SPA_BUILD=1 where dist/ was never built (an image that did not copy it): the page answers a JSON 404 while
   // npm start prints "open <url>"; the log says why.
-  it('says the API only is served when SKIP_SPA_BUILD=1 finds no dist/index.html', () => {
+  it('says the API only is served when SKIP_SPA_BUILD=1 finds no dist/index.html', async () => {
     const root = mkdtempSync(join(tmpdir(), 'talemy-spa-'))
     try {
       mkdirSync(join(root, 'src'))
       writeFileSync(join(root, 'src', 'main.tsx'), 'x')
       vi.stubEnv('SKIP_SPA_BUILD', '1')
       const warned: unknown[][] = []
-      buildSpaIfNeeded(root, join(root, 'dist'), { warn: (...args: unknown[]) => warned.push(args) } as never)
+      await buildSpaIfNeeded(root, join(root, 'dist'), { warn: (...args: unknown[]) => warned.push(args) } as never)
       expect(warned).toEqual([
         [{ dist: join(root, 'dist') }, expect.stringMatching(/^no built SPA \(no index\.html\): serving the API only/)],
       ])
@@ -125,7 +126,7 @@ describe('a build ended by a signal', () => {
   afterEach(() => rmSync(root, { recursive: true, force: true }))
 
   /** A project whose Vite ends itself by `signal`, and what the build logs at each level. */
-  const buildEndedBy = (signal: NodeJS.Signals) => {
+  const buildEndedBy = async (signal: NodeJS.Signals) => {
     root = mkdtempSync(join(tmpdir(), 'talemy-spa-'))
     mkdirSync(join(root, 'src'))
     writeFileSync(join(root, 'src', 'main.tsx'), 'x')
@@ -133,7 +134,7 @@ describe('a build ended by a signal', () => {
     writeFileSync(join(root, 'node_modules', 'vite', 'bin', 'vite.js'), `process.kill(process.pid, '${signal}')\n`)
     const logged: Record<'info' | 'warn' | 'error', string[]> = { info: [], warn: [], error: [] }
     const at = (level: keyof typeof logged) => (_fields: unknown, message: string) => logged[level].push(message)
-    const outcome = buildSpaIfNeeded(root, join(root, 'dist'), {
+    const outcome = await buildSpaIfNeeded(root, join(root, 'dist'), {
       info: at('info'),
       warn: at('warn'),
       error: at('error'),
@@ -141,20 +142,68 @@ describe('a build ended by a signal', () => {
     return { outcome, logged }
   }
 
-  it.each(['SIGINT', 'SIGTERM'] as const)('%s: a stop, said as one, and the start is called off', (signal) => {
-    const { outcome, logged } = buildEndedBy(signal)
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s: a stop, said as one, and the start is called off', async (signal) => {
+    const { outcome, logged } = await buildEndedBy(signal)
     expect(outcome).toBe('stopped')
     expect(logged.info.at(-1)).toBe('stop asked during the SPA build: not starting')
     expect(logged.warn).toEqual([])
     expect(logged.error).toEqual([])
   })
 
-  it('SIGKILL (the kernel out of memory, say): a failed build, and the API alone is served', () => {
-    const { outcome, logged } = buildEndedBy('SIGKILL')
+  it('SIGKILL (the kernel out of memory, say): a failed build, and the API alone is served', async () => {
+    const { outcome, logged } = await buildEndedBy('SIGKILL')
     expect(outcome).toBe('built')
     expect(logged.error).toEqual(['vite build failed: serving what is built, if anything'])
     expect(logged.warn).toEqual([expect.stringMatching(/^no built SPA \(no index\.html\): serving the API only/)])
   })
+})
+
+// `docker stop` or `systemctl stop` during a first start: the supervisor signals `npm start` alone, not Vite. Blocked in
+// the build, it heard the SIGTERM only once the build was done, then made and seeded the database before closing: a
+// stop that took the whole build and more (Docker's 10 s ran out, and it was SIGKILLed).
+describe('npm start stopped during its SPA build', () => {
+  it('ends the build and does not start', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'talemy-spa-stop-'))
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
+      cwd: repoRoot,
+      // A build-time variable no build was made with: the SPA is built, whatever `dist/` holds.
+      env: {
+        ...process.env,
+        DATA_DIR: dataDir,
+        PORT: '0',
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'info',
+        VITE_TALEMY_TEST_STAMP: randomUUID(),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own group, for the cleanup below: the signal under test goes to `npm start` alone.
+      detached: true,
+    })
+    let output = ''
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onData = (chunk: Buffer) => {
+          output += chunk.toString()
+          if (/building the SPA/.test(output)) resolve()
+        }
+        child.stdout.on('data', onData)
+        child.stderr.on('data', onData)
+        void exit.then(() => reject(new Error(`exited before building:\n${output}`)))
+      })
+      child.kill('SIGTERM')
+      expect(await exit, output).toBe(0)
+      expect(output).toContain('stop asked during the SPA build: not starting')
+      expect(output).not.toMatch(/database ready|server listening/)
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }, 120_000)
 })
 
 // The API's address is baked into the SPA at build time (VITE_API_URL / NEXT_PUBLIC_API_URL). `npm start` looked at the
@@ -184,23 +233,23 @@ describe('a build made with other build-time variables', () => {
       "require('node:fs').appendFileSync('ran', 'x')\n",
     )
     const log = { info: () => undefined, warn: () => undefined, error: () => undefined } as never
-    return () => {
-      buildSpaIfNeeded(root, join(root, 'dist'), log)
+    return async () => {
+      await buildSpaIfNeeded(root, join(root, 'dist'), log)
       return existsSync(join(root, 'ran'))
     }
   }
 
-  it('is rebuilt when VITE_API_URL now differs from the build, or is gone', () => {
+  it('is rebuilt when VITE_API_URL now differs from the build, or is gone', async () => {
     vi.stubEnv('VITE_API_URL', 'http://api.example.test:4000')
-    expect(builtProject({})()).toBe(true)
+    expect(await builtProject({})()).toBe(true)
     rmSync(root, { recursive: true, force: true })
     vi.stubEnv('VITE_API_URL', '')
-    expect(builtProject({ VITE_API_URL: 'http://api.example.test:4000' })()).toBe(true)
+    expect(await builtProject({ VITE_API_URL: 'http://api.example.test:4000' })()).toBe(true)
   })
 
-  it('is served as it is when they are the same', () => {
+  it('is served as it is when they are the same', async () => {
     vi.stubEnv('VITE_API_URL', 'http://api.example.test:4000')
-    expect(builtProject({ VITE_API_URL: 'http://api.example.test:4000' })()).toBe(false)
+    expect(await builtProject({ VITE_API_URL: 'http://api.example.test:4000' })()).toBe(false)
   })
 
   it("Vite's build leaves the stamp beside what it built, naming the variables it baked in", () => {
