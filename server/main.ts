@@ -105,6 +105,8 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
+  // The terminal closed (an ssh session dropped): Node's default for SIGHUP killed the server on the spot.
+  process.on('SIGHUP', stop)
   // Started with an IPC channel (`npm run cluster`'s nodes, in sessions of their own): it closes when the parent ends,
   // however it ended (a SIGKILL too), and the node closes as on SIGTERM rather than run on with nobody to stop it.
   if (process.channel) {

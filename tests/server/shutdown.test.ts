@@ -4,7 +4,7 @@ import { request } from 'node:http'
 import { expect, it, vi } from 'vitest'
 import { PresenceTracker } from '../../server/realtime/presence'
 import { capturedLog } from '../support/capturedLog'
-import { ALICE, connect, login, startTestServer, untyped } from './support/server'
+import { ALICE, connect, freshDataDir, killSpawned, login, spawnMain, startTestServer, untyped } from './support/server'
 
 // A deploy stops the server (SIGTERM → `close()`) while requests are on their way: it stops taking new ones and
 // answers those it has, rather than cutting their connections (the client could not tell whether its write was kept).
@@ -123,4 +123,26 @@ it('closes within its bound when a request under way never finishes arriving, sa
   expect(log.lines().map((line) => line.msg)).toContain(
     'HTTP requests under way took over 3 s to finish: closing their connections',
   )
+})
+
+// The terminal `npm start` runs in is closed (an ssh session dropped, a tmux window killed): SIGHUP, which Node leaves
+// to its default, killed the server on the spot, its database and its users' presence never closed.
+it('npm start closes cleanly on a hangup, as on SIGTERM', async () => {
+  const dataDir = freshDataDir()
+  try {
+    const { child, output } = await spawnMain({
+      DATA_DIR: dataDir,
+      PORT: '0',
+      SKIP_SPA_BUILD: '1',
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+    })
+    const exit = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(`${code} ${signal}`)))
+    child.kill('SIGHUP')
+    expect(await exit, output()).toBe('0 null')
+    expect(output()).toContain('"msg":"server closed"')
+  } finally {
+    await killSpawned()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
 })
