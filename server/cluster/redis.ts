@@ -53,13 +53,16 @@ export async function connectRedis(url: string, prefix = 'talemy:'): Promise<Red
   const sub = open()
   const all = [client, pub, sub]
   // An error event without a listener would crash the process; a lost connection is retried and logged by the caller.
-  for (const connection of all) connection.on('error', () => undefined)
+  // The first one at start is kept: it says why (ECONNREFUSED, ENOTFOUND, NOAUTH, WRONGPASS), where the rejection of
+  // `connect` says only "Connection is closed." for each.
+  let why: Error | undefined
+  for (const connection of all) connection.on('error', (error: Error) => (why ??= error))
   try {
     await Promise.all(all.map((connection) => connection.connect()))
     await client.ping()
   } catch (error) {
     for (const connection of all) connection.disconnect()
-    throw new Error(`cannot reach Redis at ${redactedUrl(url)}: ${(error as Error).message}`)
+    throw new Error(`cannot reach Redis at ${redactedUrl(url)}: ${(why ?? (error as Error)).message}`)
   }
   return {
     client,

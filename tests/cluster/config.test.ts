@@ -1,8 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { startServer } from '../../server/index'
+import { connectRedis } from '../../server/cluster/redis'
+import { redisRunnable, requireParts } from './support/redis'
 
 describe('REDIS_URL configuration', () => {
   it('refuses REDIS_URL without DATABASE_URL, saying why, before opening anything', async () => {
@@ -40,5 +44,50 @@ describe('REDIS_URL configuration', () => {
     expect(refused?.message).toMatch(/^REDIS_URL is not a URL/)
     // What `npm start` logs of it: pino writes every own property (Node's URL error carries the whole input).
     expect(JSON.stringify(refused, Object.getOwnPropertyNames(refused))).not.toContain('hunter2secret')
+  })
+})
+
+// Every failure to connect was said as ioredis's "Connection is closed.": a refused port, an unknown host, a Redis that
+// wants a password and one given wrong all read the same, and the operator could not tell which to fix.
+describe('a Redis that cannot be used at start', () => {
+  it('says the connection was refused', async () => {
+    await expect(connectRedis('redis://127.0.0.1:1')).rejects.toThrow(
+      /^cannot reach Redis at redis:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/,
+    )
+  })
+
+  const ready = requireParts('tests/cluster/config.test.ts', [redisRunnable()])
+
+  it.runIf(ready)('says a password is wanted, or the one given is wrong, and never repeats it', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo
+        probe.close(() => resolve(port))
+      })
+    })
+    const redis = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', 'right-one'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let output = ''
+        redis.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString()
+          if (/Ready to accept connections/.test(output)) resolve()
+        })
+        redis.once('exit', () => reject(new Error(`redis-server exited: ${output}`)))
+      })
+      await expect(connectRedis(`redis://127.0.0.1:${port}`)).rejects.toThrow(/NOAUTH/)
+      const wrong = await connectRedis(`redis://:wrong-one@127.0.0.1:${port}`).then(
+        () => new Error('connected'),
+        (error: Error) => error,
+      )
+      expect(wrong.message).toMatch(/WRONGPASS/)
+      expect(wrong.message).not.toContain('wrong-one')
+    } finally {
+      redis.kill('SIGKILL')
+    }
   })
 })
