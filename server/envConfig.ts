@@ -105,3 +105,18 @@ export function parseDatabaseUrl(value: string | undefined): string | undefined 
     )
   return value
 }
+
+/**
+ * `REDIS_PREFIX`: unset or empty, the server's default. The nodes hear each other's broadcasts through a pattern
+ * subscription that starts with it (Socket.IO's Redis adapter): Redis's pattern characters in it made `[1]` match
+ * nothing of its own (no broadcast crossed nodes), and `*` or `?` another deployment's channels too (its events went
+ * to these sockets).
+ */
+export function parseRedisPrefix(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined
+  if (/[*?[\]\\]/.test(value))
+    throw new Error(
+      `REDIS_PREFIX must not hold *, ?, [, ] or \\ (Redis reads them as a pattern where the nodes subscribe), got ${JSON.stringify(value)}`,
+    )
+  return value
+}

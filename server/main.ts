@@ -12,7 +12,15 @@ import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { REDIS_NEEDS_DATABASE, startServer, type RunningServer } from './index'
 import { createLogger, defaultLogLevel, logFormatFor, type Logger } from './logger'
-import { parseDatabaseUrl, parseHost, parsePort, parseSeedDemo, parseRedisPingMs, parseTrustProxy } from './envConfig'
+import {
+  parseDatabaseUrl,
+  parseHost,
+  parsePort,
+  parseSeedDemo,
+  parseRedisPingMs,
+  parseRedisPrefix,
+  parseTrustProxy,
+} from './envConfig'
 import { parseOriginList } from './origins'
 import { buildSpaIfNeeded } from './spa'
 import { makeDataFolder } from './db/dataFolder'
@@ -44,7 +52,7 @@ function readOptions(distDir: string) {
       dataDir: process.env.DATA_DIR || join(root, '.data'),
       databaseUrl: parseDatabaseUrl(process.env.DATABASE_URL),
       redisUrl: process.env.REDIS_URL || undefined,
-      redisPrefix: process.env.REDIS_PREFIX || undefined,
+      redisPrefix: parseRedisPrefix(process.env.REDIS_PREFIX),
       redisPingMs: parseRedisPingMs(process.env.REDIS_PING_MS),
       jwtSecret: checkJwtSecret(process.env.JWT_SECRET),
       allowedOrigins: parseOriginList(process.env.ALLOWED_ORIGINS),

@@ -24,6 +24,10 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
     [{ HOST: 'not a host' }, 'HOST must be an IP address or a host name, got "not a host"'],
     // Was refused only after the database had been opened and seeded, as "invalid IP address: abc", never naming it.
     [{ TRUST_PROXY: 'abc' }, 'TRUST_PROXY: "abc" is not an IP address, a CIDR range or loopback/linklocal/uniquelocal'],
+    // The nodes subscribe to each other's broadcasts by a pattern that starts with it: `[1]` never matched its own
+    // channel (no word crossed nodes), `*` or `?` matched another deployment's (its events reached these sockets).
+    [{ REDIS_PREFIX: 'app[1]:' }, 'REDIS_PREFIX must not hold *, ?, [, ] or \\'],
+    [{ REDIS_PREFIX: 'team?:' }, 'REDIS_PREFIX must not hold *, ?, [, ] or \\'],
   ])(
     '%j: one line naming it, no stack',
     async (env, sentence) => {
