@@ -36,6 +36,16 @@ export function parseSeedDemo(value: string | undefined): boolean | undefined {
 }
 
 /**
+ * `SKIP_SPA_BUILD=1` / `0` (or true / false, as SEED_DEMO); unset or empty: build when needed. Anything else was read
+ * as "build", so `SKIP_SPA_BUILD=yes` ran the build the operator had asked to skip.
+ */
+export function parseSkipSpaBuild(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === '0' || value === 'false') return false
+  if (value === '1' || value === 'true') return true
+  throw new Error(`SKIP_SPA_BUILD must be 1 or 0, got ${value}`)
+}
+
+/**
  * `TRUST_PROXY=N`: that many proxies in front (the client is the Nth address from the right of `X-Forwarded-For`), or
  * a comma-separated list of proxy addresses / CIDRs (or proxy-addr's names `loopback`, `linklocal`, `uniquelocal`);
  * unset or 0: the socket's address. `true` (every hop) is refused: a client could then name its own address in front of

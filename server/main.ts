@@ -5,8 +5,8 @@
  * Environment: PORT (3000), HOST (127.0.0.1), DATA_DIR (.data), DATABASE_URL, REDIS_URL (several nodes; needs
  * DATABASE_URL), REDIS_PREFIX (talemy:), REDIS_PING_MS (5000), JWT_SECRET (at least 32 bytes when set),
  * ALLOWED_ORIGINS (comma-separated), SEED_DEMO (1/0; default: on only for the embedded database on a loopback host),
- * TRUST_PROXY, LOG_LEVEL (info), LOG_FORMAT (pretty on a terminal, json otherwise); SKIP_SPA_BUILD=1 serves `dist/`
- * as it is (or the API only) without building.
+ * TRUST_PROXY, LOG_LEVEL (info), LOG_FORMAT (pretty on a terminal, json otherwise); SKIP_SPA_BUILD=1 (or true)
+ * serves `dist/` as it is (or the API only) without building.
  */
 import { join, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,6 +19,7 @@ import {
   parseSeedDemo,
   parseRedisPingMs,
   parseRedisPrefix,
+  parseSkipSpaBuild,
   parseTrustProxy,
 } from './envConfig'
 import { parseOriginList } from './origins'
@@ -61,6 +62,7 @@ function readOptions(distDir: string) {
       staticDir: distDir,
       logger,
     }
+    parseSkipSpaBuild(process.env.SKIP_SPA_BUILD)
     // `startServer` says these too, but only after the SPA build.
     if (options.redisUrl && !options.databaseUrl) throw new Error(REDIS_NEEDS_DATABASE)
     // The embedded database's folder, made once the values are read: one that cannot be is said with their mistakes.

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { BUILD_ENV_FILE, buildEnvOf } from './buildEnv.js'
+import { parseSkipSpaBuild } from './envConfig'
 import type { Logger } from './logger'
 
 export { BUILD_ENV_FILE, buildEnvOf }
@@ -81,7 +82,7 @@ export function spaState(root: string, distDir: string, env: NodeJS.ProcessEnv =
     builtEnv = undefined // no stamp: a build from before there was one
   }
   return {
-    skip: env.SKIP_SPA_BUILD === '1',
+    skip: parseSkipSpaBuild(env.SKIP_SPA_BUILD),
     hasSource: existsSync(join(root, 'src', 'main.tsx')),
     builtAtMs: existsSync(index) ? statSync(index).mtimeMs : undefined,
     newestSourceMs: newestMtime(SPA_SOURCES.map((path) => join(root, path))),

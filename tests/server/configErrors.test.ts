@@ -26,6 +26,8 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
     [{ TRUST_PROXY: 'abc' }, 'TRUST_PROXY: "abc" is not an IP address, a CIDR range or loopback/linklocal/uniquelocal'],
     // The nodes subscribe to each other's broadcasts by a pattern that starts with it: `[1]` never matched its own
     // channel (no word crossed nodes), `*` or `?` matched another deployment's (its events reached these sockets).
+    // Anything but 1 was read as "build": SKIP_SPA_BUILD=yes ran a build the operator had asked to skip.
+    [{ SKIP_SPA_BUILD: 'yes' }, 'SKIP_SPA_BUILD must be 1 or 0, got yes'],
     [{ REDIS_PREFIX: 'app[1]:' }, 'REDIS_PREFIX must not hold *, ?, [, ] or \\'],
     [{ REDIS_PREFIX: 'team?:' }, 'REDIS_PREFIX must not hold *, ?, [, ] or \\'],
   ])(

@@ -94,6 +94,9 @@ describe('the file system side', () => {
     touch(join(root, 'server', 'main.ts'), 9_000)
     expect(spaState(root, dist, {}).newestSourceMs).toBe(6_000_000)
     expect(spaState(root, dist, { SKIP_SPA_BUILD: '1' }).skip).toBe(true)
+    // As SEED_DEMO reads it: `true` was taken for "build".
+    expect(spaState(root, dist, { SKIP_SPA_BUILD: 'true' }).skip).toBe(true)
+    expect(spaState(root, dist, { SKIP_SPA_BUILD: '0' }).skip).toBe(false)
   })
 })
 
