@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       },
     )
   }
-  const stop = (signal: NodeJS.Signals | 'disconnect') => {
+  const stop = (signal: NodeJS.Signals | 'disconnect' | 'orphaned') => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting now')
       process.exit(1)
@@ -126,6 +126,21 @@ async function main(): Promise<void> {
       logger.warn('the parent process is gone (its IPC channel closed)')
       stop('disconnect')
     })
+  }
+  // Under `npm start`, a shell stands between npm and this process: a SIGTERM to npm alone (a supervisor that signals
+  // the pid it started, a `kill` of npm's pid) is passed to that shell, which ends at once, and npm with it; this
+  // process ran on, reparented, holding the port and the data folder, with nothing left to stop it. Its parent gone, it
+  // closes as on SIGTERM. (Only under npm: a server started from a shell that then exits is meant to run on.)
+  if (process.env.npm_lifecycle_event) {
+    const parent = process.ppid
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return
+      clearInterval(watch)
+      if (stopping) return
+      logger.warn({ parent }, 'the npm process that started this server is gone')
+      stop('orphaned')
+    }, 1_000)
+    watch.unref()
   }
   logger.info({ node: process.version, pid: process.pid }, 'starting')
 

@@ -1,10 +1,21 @@
+import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { expect, it, vi } from 'vitest'
 import { PresenceTracker } from '../../server/realtime/presence'
 import { capturedLog } from '../support/capturedLog'
-import { ALICE, connect, freshDataDir, killSpawned, login, spawnMain, startTestServer, untyped } from './support/server'
+import {
+  ALICE,
+  connect,
+  freshDataDir,
+  killSpawned,
+  login,
+  repoRoot,
+  spawnMain,
+  startTestServer,
+  untyped,
+} from './support/server'
 
 // A deploy stops the server (SIGTERM → `close()`) while requests are on their way: it stops taking new ones and
 // answers those it has, rather than cutting their connections (the client could not tell whether its write was kept).
@@ -146,3 +157,54 @@ it('npm start closes cleanly on a hangup, as on SIGTERM', async () => {
     rmSync(dataDir, { recursive: true, force: true })
   }
 })
+
+// `npm start` runs the server under a shell: a SIGTERM to npm (a supervisor that signals the pid it started, a `kill`
+// of npm's pid) was passed to that shell, which ended at once, and npm with it; the server ran on, reparented, holding
+// its port and data folder, with nothing left to stop it.
+it('npm start: the server closes when npm is stopped by a signal to it alone', async () => {
+  const dataDir = freshDataDir()
+  const npm = spawn('npm', ['start'], {
+    cwd: repoRoot,
+    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', LOG_LEVEL: 'info', LOG_FORMAT: 'json' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own group, for the cleanup below: the signal under test goes to npm alone.
+    detached: true,
+  })
+  let output = ''
+  let server: number | undefined
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString()
+        if (/open http/.test(output)) resolve()
+      }
+      npm.stdout.on('data', onData)
+      npm.stderr.on('data', onData)
+      npm.once('exit', () => reject(new Error(`npm exited before serving:\n${output}`)))
+    })
+    server = Number(/"pid":(\d+),"msg":"starting"/.exec(output)?.[1])
+    expect(server).toBeGreaterThan(0)
+    const npmExit = new Promise<void>((resolve) => npm.once('exit', () => resolve()))
+    npm.kill('SIGTERM')
+    await npmExit
+    await expect.poll(() => alive(server!), { timeout: 30_000 }).toBe(false)
+    await vi.waitFor(() => expect(output).toContain('"msg":"server closed"'))
+  } finally {
+    for (const pid of [server, -npm.pid!])
+      if (pid !== undefined)
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // gone already
+        }
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}, 120_000)
