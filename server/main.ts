@@ -99,6 +99,9 @@ async function main(): Promise<void> {
   }
   const stop = (signal: NodeJS.Signals | 'disconnect' | 'orphaned') => {
     if (stopping) {
+      // A hangup reaches the foreground group, and the shell that dies of it sends its jobs another: not a person asking
+      // again to exit at once.
+      if (signal === 'SIGHUP') return
       logger.warn({ signal }, 'second signal: exiting now')
       process.exit(1)
     }

@@ -150,6 +150,10 @@ it('npm start closes cleanly on a hangup, as on SIGTERM', async () => {
     })
     const exit = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(`${code} ${signal}`)))
     child.kill('SIGHUP')
+    // The terminal's hangup reaches the foreground group, and the shell that dies with it sends its jobs one more: a
+    // second hangup is not a person asking again to exit at once.
+    await vi.waitFor(() => expect(output()).toContain('"msg":"shutting down"'))
+    child.kill('SIGHUP')
     expect(await exit, output()).toBe('0 null')
     expect(output()).toContain('"msg":"server closed"')
   } finally {
