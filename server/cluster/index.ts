@@ -1,5 +1,5 @@
 import { createAdapter } from '@socket.io/redis-adapter'
-import { RateLimiterRedis } from 'rate-limiter-flexible'
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
 import type { Redis } from 'ioredis'
 import { failureStreak, type Logger } from '../logger'
 import type { CounterFactory } from '../loginThrottle'
@@ -69,7 +69,7 @@ function keepSubscriptions(sub: Redis): () => Promise<unknown> {
  *   `serverSideEmit` carries the logged events to every node's sockets. Connection-state recovery is off (we resume
  *   from our own log), so the Streams adapter's advantage (recovery) would buy nothing;
  * - the socket cap and the conversation viewers as heartbeated entries (a killed node's expire within seconds);
- * - login throttling through `RateLimiterRedis` (the send, join and typing budgets are `RedisRateLimiter`s on Redis's clock, made by the caller);
+ * - login throttling through `RateLimiterRedis`, in this node's memory while Redis is away (the send, join and typing budgets are `RedisRateLimiter`s on Redis's clock, made by the caller);
  * - revocations: a session revoked on one node is forgotten as live on every node, and each node checks its own
  *   sockets' sessions every `sessionRecheckMs` for a revocation whose broadcast it missed;
  * - its three Redis connections PINGed every `pingMs`, each connected again when it goes silent (`probeConnections`).
@@ -105,8 +105,16 @@ export function joinCluster(
     () => logger.info('heartbeat renewed again: this node counts again on every node'),
   )
   entries.start()
+  // While Redis is away (or not ready), failed logins are counted in this node's memory: every login failed INTERNAL
+  // otherwise, right password or not, while the login budget said they went through. Each node then throttles alone.
   const loginCounters: CounterFactory = (spec) =>
-    new RateLimiterRedis({ storeClient: redis.client, ...spec, keyPrefix: `${redis.prefix}${spec.keyPrefix}` })
+    new RateLimiterRedis({
+      storeClient: redis.client,
+      ...spec,
+      keyPrefix: `${redis.prefix}${spec.keyPrefix}`,
+      insuranceLimiter: new RateLimiterMemory(spec),
+      rejectIfRedisNotReady: true,
+    })
   io.on(REVOKED, (sessionId: string) => {
     sessions.noteRevokedElsewhere(sessionId)
     // The revoking node's disconnect has passed by now; a socket of that session whose handshake was finishing here

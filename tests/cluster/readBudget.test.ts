@@ -56,6 +56,15 @@ describe.runIf(ready)('the read budget across nodes', () => {
     expect(statuses).toEqual([401, 401, 401, 401, 429, 429])
   })
 
+  it("counts one email's failed logins on both nodes together", async () => {
+    const statuses: number[] = []
+    for (const url of [a.url, b.url, a.url, b.url, a.url, b.url])
+      statuses.push(
+        (await http(url, 'POST', '/api/auth/login', { body: { email: 'nobody@talemy.test', password: 'x' } })).status,
+      )
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429])
+  })
+
   // Last: it stops the Redis the nodes share.
   it('lets reads and refreshes through, unbudgeted, while Redis is away, rather than fail them', async () => {
     const carol = (await login(a.url, CAROL)).token
@@ -71,5 +80,23 @@ describe.runIf(ready)('the read budget across nodes', () => {
       const refresh = await http(url, 'POST', '/api/auth/refresh', { body: { refreshToken: 'made-up' } })
       expect(refresh.status).toBe(401)
     }
+  })
+
+  // After the one before: Redis is away. Failed logins are counted on each node alone meanwhile, not refused for all.
+  it('lets a right password log in while Redis is away, and still throttles wrong ones', async () => {
+    await redis.stop()
+    for (const url of [a.url, b.url]) {
+      const session = await http<{ token?: string }>(url, 'POST', '/api/auth/login', {
+        body: { email: BOB, password: 'talemy' },
+      })
+      expect(session.body).toMatchObject({ token: expect.any(String) })
+      expect(session.status).toBe(200)
+    }
+    const statuses: number[] = []
+    for (let attempt = 0; attempt < 6; attempt++)
+      statuses.push(
+        (await http(a.url, 'POST', '/api/auth/login', { body: { email: CAROL, password: 'wrong' } })).status,
+      )
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429])
   })
 })
