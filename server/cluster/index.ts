@@ -1,5 +1,5 @@
 import { createAdapter } from '@socket.io/redis-adapter'
-import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
+import { RateLimiterMemory, RateLimiterRedis, RLWrapperTimeouts } from 'rate-limiter-flexible'
 import type { Redis } from 'ioredis'
 import { failureStreak, type Logger } from '../logger'
 import type { CounterFactory } from '../loginThrottle'
@@ -12,6 +12,8 @@ import { SharedSocketSlots, SharedViewers } from './shared'
 import { probeConnections } from './connectionProbe'
 
 const REVOKED = 'talemy:revoked'
+/** How long a login throttle's counter waits for Redis before counting in memory (as a read waits for its budget). */
+const LOGIN_COUNTER_WAIT_MS = 500
 /** A node's word that its publisher connection is back: what it published before may have been lost, or come late. */
 const PUBLISHER_BACK = 'talemy:publisherBack'
 
@@ -105,15 +107,20 @@ export function joinCluster(
     () => logger.info('heartbeat renewed again: this node counts again on every node'),
   )
   entries.start()
-  // While Redis is away (or not ready), failed logins are counted in this node's memory: every login failed INTERNAL
-  // otherwise, right password or not, while the login budget said they went through. Each node then throttles alone.
+  // While Redis is away, not ready or silent past `LOGIN_COUNTER_WAIT_MS`, failed logins are counted in this node's
+  // memory: every login failed INTERNAL otherwise, right password or not (a stalled Redis held it for the command bound
+  // at each of its counters, past the request timeout), while the login budget said they went through. Each node then
+  // throttles alone.
   const loginCounters: CounterFactory = (spec) =>
-    new RateLimiterRedis({
-      storeClient: redis.client,
-      ...spec,
-      keyPrefix: `${redis.prefix}${spec.keyPrefix}`,
+    new RLWrapperTimeouts({
+      limiter: new RateLimiterRedis({
+        storeClient: redis.client,
+        ...spec,
+        keyPrefix: `${redis.prefix}${spec.keyPrefix}`,
+        rejectIfRedisNotReady: true,
+      }),
       insuranceLimiter: new RateLimiterMemory(spec),
-      rejectIfRedisNotReady: true,
+      timeoutMs: LOGIN_COUNTER_WAIT_MS,
     })
   io.on(REVOKED, (sessionId: string) => {
     sessions.noteRevokedElsewhere(sessionId)

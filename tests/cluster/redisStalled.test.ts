@@ -90,6 +90,22 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
     }
   }, 120_000)
 
+  it('logs a right password in while Redis stalls, within a few seconds, not past the request timeout', async () => {
+    try {
+      process.kill(redis.pid, 'SIGSTOP')
+      stopped = true
+      const startedAt = performance.now()
+      const session = await http<{ token?: string }>(node.url, 'POST', '/api/auth/login', {
+        body: { email: ALICE, password: 'talemy' },
+      })
+      expect(session.body).toMatchObject({ token: expect.any(String) })
+      // Each of the throttle's counters waits on Redis at most as a read's budget does, not the command bound (5 s).
+      expect(performance.now() - startedAt).toBeLessThan(15_000)
+    } finally {
+      resume()
+    }
+  }, 120_000)
+
   it('answers its health probe 503 naming Redis while it stalls, and 200 once Redis answers again', async () => {
     try {
       await expect(http(node.url, 'GET', '/api/health')).resolves.toMatchObject({ status: 200 })
