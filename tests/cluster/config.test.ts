@@ -31,6 +31,17 @@ describe('REDIS_URL configuration', () => {
     ).rejects.toThrow(/cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/)
   })
 
+  it('says why Redis cannot be reached (the connection refused), not only that the connection is closed', async () => {
+    await expect(
+      startServer({
+        port: 0,
+        dataDir: tmpdir(),
+        databaseUrl: 'postgres://127.0.0.1:1/none',
+        redisUrl: 'redis://127.0.0.1:1',
+      }),
+    ).rejects.toThrow('cannot reach Redis at redis://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1')
+  })
+
   it('refuses a malformed REDIS_URL naming the variable, and its password reaches neither the message nor the error', async () => {
     const refused = await startServer({
       port: 0,
