@@ -245,7 +245,7 @@ describe('the scheduled refresh and the socket renewal', () => {
     }
   })
 
-  test('a refresh whose timer stood still while the machine slept goes at the first action after the wake, before the token is used', async () => {
+  test('a refresh whose timer stood still while the machine slept goes at the first action after the wake, once (the late timer does not go too)', async () => {
     reply = (req) =>
       req.url === '/api/auth/refresh'
         ? { status: 200, body: { token: second, refreshToken: 'refresh-2', user: alice } }
@@ -258,8 +258,8 @@ describe('the scheduled refresh and the socket renewal', () => {
     store.dispatch(retryNow({ reason: 'visible' }))
     expect(timers.delays()).toEqual([720_000])
     // Asleep past the token's expiry: the timer, on a clock that stood still, has not fired. The wake's first action
-    // (here the network back) refreshes at once, instead of the first handshake or request being refused with the
-    // expired token.
+    // (here the network back) refreshes at once, instead of waiting for the first handshake or request refused with the
+    // expired token (a handshake the same action started may still go with it, and its refusal joins this refresh).
     clock = NOW + 1_000_000
     store.dispatch(retryNow({ reason: 'online' }))
     await eventually(() => expect(store.getState().auth.token).toBe(second))
