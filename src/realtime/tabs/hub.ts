@@ -21,7 +21,7 @@ import {
   type TabMessage,
   type Visibility,
 } from './protocol'
-import { answerResume, handshakeResume, ReplayBuffer, type StreamHead } from './replayBuffer'
+import { answerResume, HANDSHAKE_LOWERS_AT_MOST, handshakeResume, ReplayBuffer, type StreamHead } from './replayBuffer'
 import { roomChanges, roomUnion, type TabWants } from './roomUnion'
 
 type Listener = (...args: unknown[]) => void
@@ -655,7 +655,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     handshakeResume(
       own,
       [...pending.values()].map((attach) => attach.resume),
-      buffer.size,
+      Math.min(buffer.size, HANDSHAKE_LOWERS_AT_MOST),
     )
 
   return { localSocket, stop, handshakeFrom }

@@ -93,21 +93,30 @@ export function contiguousFrom(events: readonly BufferedEvent[], from: number, s
 }
 
 /**
+ * How far below its own point a holder lowers its handshake for a tab behind it. The server replays at most `maxReplay`
+ * (1,000 by default) from the handshake's point and answers a gap past it, to the holder and so to every tab: lowered
+ * far (a tab that was frozen), the holder's own missed events would come as a gap and a reread for all, to spare one
+ * tab its gap. Tabs that followed the same holder stand within a few events of each other.
+ */
+export const HANDSHAKE_LOWERS_AT_MOST = 100
+
+/**
  * Where the holder's handshake resumes from: its own point, or a lower one a tab waiting for the socket asked for, so
  * the server replays what that tab missed and the hub has it to give (not a gap, after which that tab would read every
- * thread again and never hear of the messages it missed). Lower only in the same log and by no more than the hub's
- * buffer keeps (the holder's store drops what it has applied already); with no point of its own (a tab just opened took
- * the socket over: its first sync starts it at the head all the same), the lowest any waiting tab asked for.
+ * thread again and never hear of the messages it missed). Lower only in the same log and by at most `maxBelow` (the
+ * hub's buffer, and `HANDSHAKE_LOWERS_AT_MOST`; the holder's store drops what it has applied already); with no point
+ * of its own (a tab just opened took the socket over: its first sync starts it at the head all the same), the lowest
+ * any waiting tab asked for.
  *
  * @example handshakeResume({ offset: null, epoch: null }, [{ offset: 3, epoch: 'e' }], 1000) // { offset: 3, epoch: 'e' }
  */
-export function handshakeResume(own: ResumePoint, waiting: readonly ResumePoint[], bufferSize: number): ResumePoint {
+export function handshakeResume(own: ResumePoint, waiting: readonly ResumePoint[], maxBelow: number): ResumePoint {
   let from = own
   for (const point of waiting) {
     if (point.offset === null || point.epoch === null) continue
     if (own.offset === null || own.epoch === null) {
       if (from.offset === null || point.offset < from.offset) from = point
-    } else if (point.epoch === own.epoch && point.offset < from.offset! && own.offset - point.offset <= bufferSize)
+    } else if (point.epoch === own.epoch && point.offset < from.offset! && own.offset - point.offset <= maxBelow)
       from = point
   }
   return from

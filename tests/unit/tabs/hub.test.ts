@@ -64,6 +64,21 @@ function shownWanting(...rooms: string[]) {
   return hub
 }
 
+describe('handshakeFrom: where the held socket resumes from, with tabs waiting for it', () => {
+  test('a tab a little behind the holder: its point, so the server replays what it missed', () => {
+    const { hub, a } = setup()
+    a.attach('alice', 9_950, 'e1')
+    expect(hub.handshakeFrom({ offset: 10_000, epoch: 'e1' })).toEqual({ offset: 9_950, epoch: 'e1' })
+  })
+  test('a tab far behind (one that was frozen): the holder’s own, so the server, which replays at most 1,000 from the handshake, answers the holder with what it missed, not a gap for every tab', () => {
+    // The holder missed 200 events while its socket was down (the server at 10,200); from 9,100 the server would be
+    // 1,100 behind and answer sync:gap; the lagging tab alone gets its gap from the hub instead.
+    const { hub, a } = setup()
+    a.attach('alice', 9_100, 'e1')
+    expect(hub.handshakeFrom({ offset: 10_000, epoch: 'e1' })).toEqual({ offset: 10_000, epoch: 'e1' })
+  })
+})
+
 describe('readiness: up after the connection and its sync', () => {
   test('an attach before the hub is up is answered once it is, before `up` is posted', () => {
     const { socket, a, b } = setup()
