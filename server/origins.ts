@@ -17,7 +17,7 @@ export class OriginPolicy {
    */
   useDefaultsFor(port: number, url?: string): void {
     if (this.configured) return
-    this.allowed = new Set([...defaultOrigins(port), ...(url ? [new URL(url).origin] : [])])
+    this.allowed = new Set([...defaultOrigins(port), ...(url ? [ownOrigin(url)] : [])])
   }
 
   isAllowed(origin: string | undefined): boolean {
@@ -28,6 +28,14 @@ export class OriginPolicy {
   list(): string[] {
     return [...this.allowed]
   }
+}
+
+/**
+ * The origin a browser sends for the server's own `url`. An IPv6 zone (`http://[fe80::1%eth0]:3000`, HOST on a
+ * link-local address) is no part of a URL (`new URL` threw, failing the start) nor of what a browser sends: left out.
+ */
+function ownOrigin(url: string): string {
+  return new URL(url.replace(/%[^\]]*\]/, ']')).origin
 }
 
 export function defaultOrigins(port: number): string[] {

@@ -108,6 +108,25 @@ describe('the origin the server names as its own', () => {
     expect(result.status, JSON.stringify(result.body)).toBe(200)
     expect(server.allowedOrigins).toContain(server.url)
   })
+
+  // A HOST with an IPv6 zone (a link-local address on one interface, `fe80::…%eth0`) is an address `HOST` takes, but
+  // no URL: the start failed after listening, as "Invalid URL". The origin a browser sends for it has no zone.
+  it.runIf(process.platform === 'linux')(
+    'lets a HOST with an IPv6 zone start, its address allowed without the zone',
+    async () => {
+      const zoned = await startTestServer({ host: '::1%lo', seedDemo: true })
+      try {
+        expect(zoned.allowedOrigins).toContain(`http://[::1]:${zoned.port}`)
+        const result = await http(zoned.url.replace('%lo', ''), 'POST', '/api/auth/login', {
+          body: { email: ALICE, password: 'talemy' },
+          headers: { origin: `http://[::1]:${zoned.port}` },
+        })
+        expect(result.status, JSON.stringify(result.body)).toBe(200)
+      } finally {
+        await zoned.dispose()
+      }
+    },
+  )
 })
 
 describe('the Origin check reads the path the router reads', () => {
