@@ -87,7 +87,8 @@ it('closes alone within its bound when recording who was online gets no answer f
 // again on its next connection, and the server's idempotency answers with what was stored).
 it('lets the socket handlers under way finish before the database closes, logging no error', async () => {
   const log = capturedLog('warn')
-  const server = await startTestServer({ logger: log.logger })
+  // What is checked is that the close waits for them, not how fast a busy machine runs them (its 2 s by default).
+  const server = await startTestServer({ logger: log.logger, closeGraceMs: 120_000 })
   const { token } = await login(server.url, ALICE)
   const socket = await connect(server.url, token)
   let acks = 0
@@ -110,10 +111,10 @@ it('lets the socket handlers under way finish before the database closes, loggin
   expect(acks).toBeGreaterThanOrEqual(5)
   expect(log.lines().filter((line) => line.level >= 50)).toEqual([])
   expect(log.lines().map((line) => line.msg)).not.toContain(
-    'socket events under way took over 2 s to finish: closing without them',
+    'socket events under way took over 120 s to finish: closing without them',
   )
   rmSync(server.dataDir, { recursive: true, force: true })
-})
+}, 150_000)
 
 // A request whose body never comes (a phone gone into a tunnel mid-upload, a trickle) held the close for the whole
 // request timeout (30 s): `npm start` gives the close 10 s, then exited 1 without a word, the database still open.
