@@ -28,6 +28,12 @@ export function useFailedNews(conversations: readonly Conversation[] | undefined
   useEffect(() => {
     const failed = outbox.filter((m) => m.status === 'failed')
     const said = failedSaid.current
+    if (said !== null && people.loading) {
+      // Refused while the people are read, it waits to be said with the name; what the open thread said is said.
+      const kept = failed.filter((m) => said.has(m.clientId) || m.conversationId === openId)
+      failedSaid.current = new Set(kept.map((m) => m.clientId))
+      return
+    }
     failedSaid.current = new Set(failed.map((m) => m.clientId))
     if (said === null) return
     const fresh = failed.filter((m) => !said.has(m.clientId) && m.conversationId !== openId)

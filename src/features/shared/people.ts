@@ -14,11 +14,16 @@ export interface People {
   tutors: User[]
   /** A display name for any id, the user included; a short placeholder for someone unknown. */
   nameOf(id: Id): string
+  /**
+   * The people are still on their first read: `nameOf` says "Someone" for now. What is said aloud waits for it to end
+   * (read or failed), so that it names whom it is about as its text on screen soon will.
+   */
+  loading: boolean
 }
 
 export function usePeople(): People {
   const me = useAppSelector(selectUser)
-  const { data } = useGetUsersQuery()
+  const { data, isLoading: loading } = useGetUsersQuery()
   const t = useT()
   return useMemo(() => {
     const byId = new Map<Id, User>()
@@ -29,6 +34,7 @@ export function usePeople(): People {
       others,
       tutors: others.filter((u) => u.role === 'tutor'),
       nameOf: (id) => (id === me?.id ? t('people.you') : (byId.get(id)?.name ?? t('people.someone'))),
+      loading,
     }
-  }, [data, me, t])
+  }, [data, loading, me, t])
 }
