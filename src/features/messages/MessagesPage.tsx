@@ -1,7 +1,7 @@
 import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { api } from '../../api'
-import { useCreateConversationMutation, useGetConversationsQuery, useGetUsersQuery } from '../../api/hooks'
+import { useCreateConversationMutation, useGetConversationsQuery } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector } from '../../app/hooks'
 import { focusElement } from '../../app/focus'
@@ -46,8 +46,6 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
   const me = useAppSelector(selectUser)
   const people = usePeople()
   const { data: conversations, isLoading, isFetching, error, refetch } = useGetConversationsQuery()
-  // The people name the other person (`usePeople`): until they are read, "Someone".
-  const { isLoading: peopleLoading } = useGetUsersQuery()
   // While keyboard focus is in the list, it keeps its order (news changes a conversation in place, and one new to the
   // list comes first): a browser blurs a focused link that a re-sort moves in the DOM. Most recent first again once
   // focus has left it.
@@ -147,7 +145,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
           key={conversationId}
           conversationId={conversationId}
           title={selected ? people.nameOf(otherOf(selected)) : t('messages.conversation')}
-          named={(selected !== undefined || !isLoading) && !peopleLoading}
+          named={(selected !== undefined || !isLoading) && !people.loading}
           seenSeq={selected?.readSeq?.[otherOf(selected)] ?? 0}
           otherId={selected ? otherOf(selected) : null}
         />

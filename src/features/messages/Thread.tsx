@@ -14,7 +14,7 @@ import {
 } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { api, type ThreadMessage } from '../../api'
-import { useGetMessagesQuery, useGetUsersQuery, useLazyGetMessagesBeforeQuery } from '../../api/hooks'
+import { useGetMessagesQuery, useLazyGetMessagesBeforeQuery } from '../../api/hooks'
 import { useAnnounce } from '../../app/Announcer'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
@@ -177,14 +177,13 @@ export function Thread({
   const lastLook = useRef<ThreadLook | null>(null)
   // What came while the people were still being read waits for them (or for their read to fail), so that it is said
   // with the name of who wrote it, not "Someone".
-  const { isLoading: peopleLoading } = useGetUsersQuery()
   const heldNews = useRef<ThreadMessage[]>([])
   useEffect(() => {
     if (!readable) return
     const { fresh: arrived, look } = arrivedFromOthers(lastLook.current, messages, me?.id ?? null)
     lastLook.current = look
     heldNews.current.push(...arrived)
-    if (peopleLoading || heldNews.current.length === 0) return
+    if (people.loading || heldNews.current.length === 0) return
     const fresh = heldNews.current
     heldNews.current = []
     // A burst (what came while the stream was away) read out whole would hold the screen reader for minutes; the
@@ -196,7 +195,7 @@ export function Thread({
     announce(
       fresh.map((m) => t('thread.announceNew', { name: people.nameOf(m.senderId), content: m.content })).join(' '),
     )
-  }, [messages, readable, me?.id, announce, t, people, peopleLoading])
+  }, [messages, readable, me?.id, announce, t, people])
 
   // A send the server refused is said at once, in the words shown beside it: the reader may be elsewhere in the page.
   // What had already failed when the thread opened is on screen, not news. A thread that cannot be read shows the

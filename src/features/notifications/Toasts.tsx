@@ -11,7 +11,6 @@ import {
   type RefObject,
 } from 'react'
 import { useAnnounce } from '../../app/Announcer'
-import { useGetUsersQuery } from '../../api/hooks'
 import { hrefFor } from '../../app/router'
 import { FormattedMessage } from 'react-intl'
 import type { Id } from '../../contract'
@@ -86,8 +85,6 @@ export function Toasts() {
   const region = useRef<HTMLElement>(null)
   const announce = useAnnounce()
   const people = usePeople()
-  // Said once the people are read (or could not be), so it names who it is about, not "someone", as its text soon will.
-  const { isLoading: peopleLoading } = useGetUsersQuery()
   // News for the page that is open is no toast (its card is right there), but is said, in the language of the moment,
   // and as a toast is: once the people are read.
   const [unsaid, setUnsaid] = useState<readonly { message: Message; person?: Id }[]>([])
@@ -96,21 +93,21 @@ export function Toasts() {
     [toaster],
   )
   useEffect(() => {
-    if (peopleLoading || unsaid.length === 0) return
+    if (people.loading || unsaid.length === 0) return
     for (const { message, person } of unsaid) announce(t(message.id, valuesOf(message, person, people)))
     setUnsaid([])
-  }, [unsaid, peopleLoading, announce, t, people])
+  }, [unsaid, announce, t, people])
   /** The toasts shown that have been said: each is said once, whatever the language or names do afterwards. */
   const said = useRef(new Set<number>())
   useEffect(() => {
-    if (peopleLoading) return
+    if (people.loading) return
     for (const id of said.current) if (!toasts.some((toast) => toast.id === id)) said.current.delete(id)
     for (const toast of toasts) {
       if (said.current.has(toast.id)) continue
       said.current.add(toast.id)
       announce(t(toast.message.id, valuesOf(toast.message, toast.person, people)))
     }
-  }, [toasts, peopleLoading, announce, t, people])
+  }, [toasts, announce, t, people])
   /** The toast the keyboard is in, if any. */
   const focused = useRef<number | null>(null)
   /** Whether keyboard focus is in the region, and the pointer over it: while either is, no toast's time runs out. */
