@@ -13,12 +13,13 @@ import {
 } from './actions'
 import { emitWithAck } from './ack'
 import { keyedRetries } from './backoff'
-import { catchUpTagsAt } from './cacheWork'
+import { catchUpTagsAt, queryKey } from './cacheWork'
 import type { SocketRootState } from './socketSlice'
 import type { Context, Handler } from './context'
 import { emitFor, joinEmit } from './actionEmits'
 
 const { getMessages } = api.endpoints
+const { removeQueryResult } = api.internalActions
 
 /**
  * Joins and leaves rooms with an ack and a timeout, and joins every wanted room again after each (re)connect (the
@@ -91,9 +92,19 @@ export function buildRoomsHandler<S extends SocketRootState>(ctx: Context<S>): H
     for (const conversationId of getState().socket.rooms) join(conversationId)
   }
 
-  /** A thread's read: the catch-up's re-read made (noted), or landed (its room joins). */
+  /**
+   * A thread's read: the catch-up's re-read made (noted), or landed (its room joins). A thread RTK Query drops instead
+   * (nobody subscribes to it: it reads an invalidated entry again only for a subscriber) gets no re-read: its room
+   * joins, as one whose thread is not cached does.
+   */
   function threadRead(action: UnknownAction) {
-    if (getMessages.matchPending(action)) {
+    if (removeQueryResult.match(action)) {
+      for (const id of [...rereading.keys()]) {
+        if (action.payload.queryCacheKey !== queryKey({ endpointName: 'getMessages', arg: id })) continue
+        rereading.delete(id)
+        if (getState().socket.rooms.includes(id)) join(id)
+      }
+    } else if (getMessages.matchPending(action)) {
       const id = action.meta.arg.originalArgs
       if (rereading.has(id)) rereading.set(id, action.meta.requestId)
     } else if (getMessages.matchFulfilled(action)) {
