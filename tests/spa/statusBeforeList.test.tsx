@@ -84,3 +84,21 @@ describe('a status change on its page before its list is drawn', () => {
     store.dispose()
   })
 })
+
+// Alice's lessons page has its list, read before Bob's lesson was made (its `lesson:created` missed, in a gap the
+// server could not replay). Bob then cancels it: no card says it (there is none; the event rereads the list, whose card
+// comes drawn as cancelled), and the toaster said nothing either, the list being drawn. It is now said when the list
+// holds no card for it.
+describe('a status change on its page for a card its list does not hold', () => {
+  test.each(pages)('$name: said once, also once the reread draws the card', async (c) => {
+    let reads = 0
+    const { store, toaster, said } = await openAs(c.hash, c.list, () => json(200, reads++ === 0 ? [] : [c.item]))
+    const listed = c.name === 'lessons' ? apiSlice.endpoints.getLessons : apiSlice.endpoints.getContactRequests
+    await eventually(() => expect(listed.select()(store.getState()).data).toEqual([]))
+    act(() => void store.dispatch(c.event()))
+    await eventually(() => expect(page.container.querySelectorAll(c.card)).toHaveLength(1))
+    await eventually(() => expect(said).toEqual([c.said]))
+    expect(toaster.getSnapshot()).toEqual([])
+    store.dispose()
+  })
+})

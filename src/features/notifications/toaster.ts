@@ -156,11 +156,12 @@ interface EventNews<E extends ServerEventName> {
    */
   shown?: (payload: ServerEventPayload<E>, state: ApiState) => boolean
   /**
-   * Only for a status change: whether its page draws no card yet (its list is being read, or its read failed). The
-   * change is then said here when that page is open, since no card is there to say it; the card drawn later shows it as
-   * it is, saying nothing.
+   * Only for a status change: whether its page draws no card for it (its list is being read, or its read failed, or
+   * its list holds no such card: its created event was missed, and the event rereads the list). The change is then said
+   * here when that page is open, since no card is there to say it; the card drawn later shows it as it is, saying
+   * nothing.
    */
-  undrawn?: (state: ApiState) => boolean
+  undrawn?: (payload: ServerEventPayload<E>, state: ApiState) => boolean
 }
 
 /**
@@ -193,7 +194,7 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
             person: lesson.tutorId === me.id ? lesson.studentId : lesson.tutorId,
           },
     shown: (lesson, state) => holdsAsOf(cachedLessons(state).data, lesson),
-    undrawn: (state) => cachedLessons(state).data === undefined,
+    undrawn: ({ id }, state) => !holds(cachedLessons(state).data, id),
   },
   'contactRequest:created': {
     toast: (request, me) =>
@@ -212,7 +213,7 @@ export const TOAST_NEWS: { [E in ServerEventName]: EventNews<E> | null } = {
             person: request.tutorId === me.id ? request.studentId : request.tutorId,
           },
     shown: (request, state) => holdsAsOf(cachedContactRequests(state).data, request),
-    undrawn: (state) => cachedContactRequests(state).data === undefined,
+    undrawn: ({ id }, state) => !holds(cachedContactRequests(state).data, id),
   },
 }
 
@@ -399,7 +400,8 @@ export function createToaster({
 
   /**
    * Raises `told` as news for `me` (a toast, or said when its page is open: a new card, or a status change while the
-   * page draws no card to say it), unless it is none.
+   * page draws no card to say it), unless it is none. `state` is the store's after the event: a card its list held
+   * before it is there still, and says it.
    */
   const tell = (told: UnknownAction, me: User | null, state: unknown) => {
     const news = toastNews(told, me)
@@ -407,7 +409,7 @@ export function createToaster({
       const toast: Toast = { id: nextId++, ...news }
       show([...keptFor(shown.get()), toast])
       start(toast.id)
-    } else if (news && (newsOf(told)?.listed || newsOf(told)?.undrawn?.(state as ApiState))) {
+    } else if (news && (newsOf(told)?.listed || newsOf(told)?.undrawn?.(told.payload as never, state as ApiState))) {
       for (const listener of saidListeners) listener(news.message, news.person)
     }
   }
