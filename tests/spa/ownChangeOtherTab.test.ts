@@ -1,7 +1,12 @@
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
-import { createToaster, OWN_CHANGE_WAIT_MS, type ToastChannel } from '../../src/features/notifications/toaster'
+import {
+  createToaster,
+  OTHER_TAB_ANSWER_WAIT_MS,
+  OWN_CHANGE_WAIT_MS,
+  type ToastChannel,
+} from '../../src/features/notifications/toaster'
 import { serverEventActions } from '../../src/realtime'
 import { fakeSockets } from '../unit/support/fakeSocket'
 import { manualTimers } from '../unit/tabs/support/tabBus'
@@ -201,6 +206,65 @@ describe('a change asked for in a tab closed before its answer', () => {
     const { second, bobCancels, done } = await askedThenClosed()
     bobCancels()
     expect(second.getSnapshot()).toEqual([])
+    done()
+  })
+})
+
+// Alice asks in her first tab to cancel, and that tab crashes (or the browser discards it) before the answer: no
+// `pagehide`, so nothing told her second tab that the change got none. It took the same change for hers until its event
+// came, however late: Bob's cancellation, an hour later, was said by nobody there. A change told by another tab is now
+// awaited as hers only as long as that tab could still be waiting for its answer, then as one whose answer was lost.
+describe('a change asked for in a tab that crashed before its answer', () => {
+  async function askedThenCrashed() {
+    const channel = channels()
+    const first = createToaster({ openPage: () => 'lessons', channel: channel(), pageHide: () => () => {} })
+    const { fetchFn, release } = heldPatchApi('/api/lessons', [lesson()], cancelled)
+    const tab1 = makeStore({
+      apiUrl: 'http://api.invalid',
+      createSocket: fakeSockets().createSocket,
+      storage: createMemoryStorage(),
+      shareSocket: false,
+      extraMiddleware: [first.middleware],
+      fetchFn,
+      preloadedState: { auth: { token: 't-alice', user: alice } },
+    })
+    const timers = manualTimers()
+    const second = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000, channel: channel(), timers })
+    const sockets = fakeSockets()
+    const tab2 = toastedStore(alice, second, sockets)
+    sockets.last.serverConnect()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    void tab1.dispatch(api.endpoints.updateLessonStatus.initiate({ id: 'l1', status: 'cancelled' }))
+    await settle()
+    // The crash: the first tab's store and toaster stop without a word (its request never answered there).
+    tab1.dispose()
+    const bobCancels = () => tab2.dispatch(serverEventActions['lesson:statusUpdated'](cancelled))
+    return { second, timers, bobCancels, release, done: () => tab2.dispose() }
+  }
+
+  test('Bob’s cancellation an hour later is news, a toast', async () => {
+    const { second, timers, bobCancels, release, done } = await askedThenCrashed()
+    timers.advance(3_600_000)
+    bobCancels()
+    expect(second.getSnapshot().map((t) => t.message.values?.status)).toEqual(['cancelled'])
+    release()
+    done()
+  })
+
+  test('her change made while her tab could still be waiting for its answer: still hers, no toast', async () => {
+    const { second, timers, bobCancels, release, done } = await askedThenCrashed()
+    timers.advance(OTHER_TAB_ANSWER_WAIT_MS - 1)
+    bobCancels()
+    expect(second.getSnapshot()).toEqual([])
+    release()
+    done()
+  })
+
+  test('her change made after all (its event comes soon): still hers, no toast', async () => {
+    const { second, bobCancels, release, done } = await askedThenCrashed()
+    bobCancels()
+    expect(second.getSnapshot()).toEqual([])
+    release()
     done()
   })
 })

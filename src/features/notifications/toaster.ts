@@ -1,5 +1,5 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
-import { api } from '../../api'
+import { api, REFRESH_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../../api'
 import {
   CONTACT_REQUEST_TRANSITIONS,
   type Id,
@@ -99,6 +99,13 @@ interface ToasterOptions {
  * connected: had the server made it, its event went out on that socket before the answer would have, long before this.
  */
 export const OWN_CHANGE_WAIT_MS = 60_000
+
+/**
+ * How long a change another tab told of is awaited as the user's own before its answer, told by that tab, comes: the
+ * longest that tab waits for it (a request, a token refresh on its 401, the request again). A tab that crashed or was
+ * discarded says nothing (no `pagehide`); its change is then awaited as one whose answer was lost, not for ever.
+ */
+export const OTHER_TAB_ANSWER_WAIT_MS = 2 * REQUEST_TIMEOUT_MS + REFRESH_TIMEOUT_MS
 
 /** Whether the socket is connected and caught up: an event sent now reaches this store live. */
 const liveIn = (state: unknown) => {
@@ -338,9 +345,13 @@ export function createToaster({
    * socket connected all along, `OWN_CHANGE_WAIT_MS` ends it.
    */
   const unanswered = new Map<string, { handshakeSince: boolean; timer: TimerHandle }>()
+  /** The changes in `asked` told by another tab, whose answer it has not told yet, by key: `OTHER_TAB_ANSWER_WAIT_MS`. */
+  const answerWaits = new Map<string, TimerHandle>()
   const forget = (key: string) => {
     timers.clearTimeout(unanswered.get(key)?.timer)
     unanswered.delete(key)
+    timers.clearTimeout(answerWaits.get(key))
+    answerWaits.delete(key)
   }
   const awaitUnanswered = (key: string, getState: () => unknown) => {
     const timer = timers.setTimeout(() => {
@@ -351,13 +362,29 @@ export function createToaster({
     }, OWN_CHANGE_WAIT_MS)
     unanswered.set(key, { handshakeSince: false, timer })
   }
+  /** Another tab's change, with no answer told by the time that tab would have had one: as one whose answer was lost. */
+  const awaitAnswer = (key: string, getState: () => unknown) => {
+    const timer = timers.setTimeout(() => {
+      if (answerWaits.get(key) !== timer) return
+      answerWaits.delete(key)
+      if (asked.has(key)) awaitUnanswered(key, getState)
+    }, OTHER_TAB_ANSWER_WAIT_MS)
+    answerWaits.set(key, timer)
+  }
   /**
    * The events taken for the user's own (`asked`) before their request's answer came, by the same key: a refusal then
    * says the change was the other person's (made first, which is why theirs was refused), news after all.
    */
   const heard = new Map<string, UnknownAction>()
-  /** Notes a status change asked for here, or its answer; answers the event a refusal shows was not the user's. */
-  const noteAsked = (action: UnknownAction, getState: () => unknown): UnknownAction | undefined => {
+  /**
+   * Notes a status change asked for here (or in another tab, `fromOtherTab`), or its answer; answers the event a refusal
+   * shows was not the user's.
+   */
+  const noteAsked = (
+    action: UnknownAction,
+    getState: () => unknown,
+    fromOtherTab = false,
+  ): UnknownAction | undefined => {
     for (const { endpoint, event } of STATUS_CHANGES) {
       const pending = endpoint.matchPending(action)
       const rejected = endpoint.matchRejected(action)
@@ -367,8 +394,10 @@ export function createToaster({
       const took = heard.get(key)
       heard.delete(key)
       forget(key)
-      if (pending) asked.set(key, status)
-      else if (rejected && typeof (action.payload as { status?: unknown } | undefined)?.status === 'number') {
+      if (pending) {
+        asked.set(key, status)
+        if (fromOtherTab) awaitAnswer(key, getState)
+      } else if (rejected && typeof (action.payload as { status?: unknown } | undefined)?.status === 'number') {
         if (asked.get(key) === status) asked.delete(key)
         else if ((took?.payload as { status?: unknown } | undefined)?.status === status) return took
       } else if (rejected && asked.get(key) === status) awaitUnanswered(key, getState)
@@ -453,7 +482,7 @@ export function createToaster({
       const { userId, action } = (message ?? {}) as { userId?: unknown; action?: UnknownAction }
       const me = userOf(store.getState())
       if (!me || userId !== me.id || typeof action?.type !== 'string' || !isStatusChange(action)) return
-      const told = noteAsked(action, store.getState)
+      const told = noteAsked(action, store.getState, true)
       if (told) tell(told, me, store.getState())
     })
     return (next) => (action) => {
@@ -473,7 +502,7 @@ export function createToaster({
         if (shown.get().length > 0) show([])
         asked.clear()
         heard.clear()
-        for (const key of [...unanswered.keys()]) forget(key)
+        for (const key of [...unanswered.keys(), ...answerWaits.keys()]) forget(key)
       }
       if (channel && me && isStatusChange(action as UnknownAction)) {
         const { type, payload, meta } = action as UnknownAction & { meta?: unknown }
