@@ -268,3 +268,45 @@ describe('a change asked for in a tab that crashed before its answer', () => {
     done()
   })
 })
+
+// Alice asks in her first tab to cancel; while its answer is on its way she opens a second tab (on the messages page).
+// That tab was never told of the change (it was told before it was there), and took its event as news: "Lesson
+// “Algebra” (Bob) was cancelled", of her own cancellation. A tab opening now asks the others for the changes that
+// still wait for their answer.
+describe('a tab opened while a change asked for in another waits for its answer', () => {
+  test.each([
+    ['before the answer', true],
+    ['after the answer', false],
+  ])('its event %s is no toast there', async (_when, eventFirst) => {
+    const channel = channels()
+    const first = createToaster({ openPage: () => 'lessons', channel: channel() })
+    const { fetchFn, release } = heldPatchApi('/api/lessons', [lesson()], cancelled)
+    const tab1 = makeStore({
+      apiUrl: 'http://api.invalid',
+      createSocket: fakeSockets().createSocket,
+      storage: createMemoryStorage(),
+      shareSocket: false,
+      extraMiddleware: [first.middleware],
+      fetchFn,
+      preloadedState: { auth: { token: 't-alice', user: alice } },
+    })
+    const change = tab1.dispatch(api.endpoints.updateLessonStatus.initiate({ id: 'l1', status: 'cancelled' }))
+    await settle()
+    const second = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000, channel: channel() })
+    const tab2 = toastedStore(alice, second)
+    await settle()
+    await settle()
+    if (!eventFirst) {
+      release()
+      await change
+      await settle()
+    }
+    tab2.dispatch(serverEventActions['lesson:statusUpdated'](cancelled))
+    release()
+    await change
+    await settle()
+    expect(second.getSnapshot()).toEqual([])
+    tab1.dispose()
+    tab2.dispose()
+  })
+})

@@ -1,4 +1,4 @@
-import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
+import { type Middleware, nanoid, type UnknownAction } from '@reduxjs/toolkit'
 import { api, REFRESH_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../../api'
 import {
   CONTACT_REQUEST_TRANSITIONS,
@@ -76,8 +76,9 @@ export function browserToastChannel(name = 'talemy.toasts'): ToastChannel | unde
 
 interface ToasterOptions {
   /**
-   * The user's other tabs: each tells the others of the status changes it asks for (and their answers), so that a
-   * cancellation asked for in one (either side may make it) is no news in another.
+   * The user's other tabs: each tells the others of the status changes it asks for (and their answers), and a tab
+   * opening of those still waiting for theirs, so that a cancellation asked for in one (either side may make it) is no
+   * news in another.
    */
   channel?: ToastChannel
   /**
@@ -456,6 +457,8 @@ export function createToaster({
    */
   const inFlight = new Map<string, { userId: Id; action: PostedChange }>()
   let stopPageHide: (() => void) | undefined
+  /** This tab's name on `channel`: what the others tell it alone (`to`) is for it. */
+  const tabId = nanoid()
 
   const middleware: Middleware = (store) => {
     // Another tab's change of the same user's is theirs here too: its event is no news, its refusal may be.
@@ -479,12 +482,24 @@ export function createToaster({
         })
       : undefined
     unsubscribe = channel?.subscribe((message) => {
-      const { userId, action } = (message ?? {}) as { userId?: unknown; action?: UnknownAction }
+      const { userId, action, to, inFlightOf } = (message ?? {}) as {
+        userId?: unknown
+        action?: UnknownAction
+        to?: unknown
+        inFlightOf?: unknown
+      }
+      if (typeof inFlightOf === 'string') {
+        // A tab just opened: told before it was there, it learns the changes that wait for their answer here.
+        for (const change of inFlight.values()) channel.post({ ...change, to: inFlightOf })
+        return
+      }
       const me = userOf(store.getState())
+      if (to !== undefined && to !== tabId) return
       if (!me || userId !== me.id || typeof action?.type !== 'string' || !isStatusChange(action)) return
       const told = noteAsked(action, store.getState, true)
       if (told) tell(told, me, store.getState())
     })
+    channel?.post({ inFlightOf: tabId })
     return (next) => (action) => {
       const stateBefore = store.getState()
       const before = userOf(stateBefore)
