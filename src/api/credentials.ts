@@ -40,9 +40,69 @@ export function saveAuth(storage: StorageLike, auth: { token: string | null; use
   }
 }
 
+/** A refresh token entry as kept: `{ userId, refreshToken, sessionId? }`. */
+interface Entry {
+  userId: string
+  refreshToken: string
+  sessionId?: string
+}
+
+/** The entry `raw` holds, or null when it is none (nothing, not JSON, not of that shape). */
+function entryOf(raw: string | null): Entry | null {
+  try {
+    const value = JSON.parse(raw ?? 'null') as { userId?: unknown; refreshToken?: unknown; sessionId?: unknown } | null
+    if (!value || typeof value.userId !== 'string' || typeof value.refreshToken !== 'string' || !value.refreshToken)
+      return null
+    return typeof value.sessionId === 'string'
+      ? { userId: value.userId, refreshToken: value.refreshToken, sessionId: value.sessionId }
+      : { userId: value.userId, refreshToken: value.refreshToken }
+  } catch {
+    return null
+  }
+}
+
+/** `entry` is `userId`'s, and (when both name one) `sessionId`'s. */
+const isOf = (entry: Entry | null, userId: string, sessionId?: string | null): entry is Entry =>
+  entry !== null && entry.userId === userId && !(sessionId && entry.sessionId && entry.sessionId !== sessionId)
+
+/** The two entries are of one session (the same user, and the same session where both name one). */
+const sameOwner = (a: Entry | null, b: Entry): boolean => isOf(a, b.userId, b.sessionId ?? null)
+
+/**
+ * A refresh token the storage refused (full: `QuotaExceededError`; disabled: `SecurityError`), kept in this tab's memory
+ * for its life instead, per storage: `entry`, and `shadowed`, what storage held once the write failed (null: nothing,
+ * or unreadable). It stands for its session until storage holds another token of that same session than `shadowed`
+ * (another tab of the session rotated it and could write it): a stale token of the session (a rotation that could
+ * not be written) would be refused as stolen past the server's reuse window. Another user's or session's entry in
+ * storage (another tab's login there) is theirs and does not replace it.
+ */
+const keptInMemory = new WeakMap<object, { entry: Entry; shadowed: string | null }>()
+
+/** What storage holds under the refresh key; null for nothing or for a storage that cannot be read. */
+function readStored(storage: StorageLike | undefined): string | null {
+  try {
+    return storage?.getItem(REFRESH_STORAGE_KEY) ?? null
+  } catch {
+    return null
+  }
+}
+
+/** The token this tab keeps in memory for its session, unless another tab of that session has since stored a newer one. */
+function keptFor(storage: StorageLike | undefined): Entry | null {
+  const kept = storage && keptInMemory.get(storage)
+  if (!storage || !kept) return null
+  const stored = readStored(storage)
+  if (stored !== kept.shadowed && sameOwner(entryOf(stored), kept.entry)) {
+    keptInMemory.delete(storage)
+    return null
+  }
+  return kept.entry
+}
+
 /**
  * Keeps `refreshToken` for `userId` (one per browser: the tabs share the session), and for `sessionId` when the access
- * token names one.
+ * token names one. A storage that refuses it leaves it in this tab's memory (the session then lasts the tab's life),
+ * and the same session's stale one that storage may hold is removed if it can be.
  *
  * @example saveRefreshToken(localStorage, 'user-alice', refreshToken, tokenSessionId(token))
  */
@@ -52,14 +112,21 @@ export function saveRefreshToken(
   refreshToken: string,
   sessionId?: string | null,
 ): void {
+  if (!storage) return
+  const entry: Entry = sessionId ? { userId, refreshToken, sessionId } : { userId, refreshToken }
   try {
-    storage?.setItem(
-      REFRESH_STORAGE_KEY,
-      JSON.stringify(sessionId ? { userId, refreshToken, sessionId } : { userId, refreshToken }),
-    )
+    storage.setItem(REFRESH_STORAGE_KEY, JSON.stringify(entry))
+    keptInMemory.delete(storage)
+    return
   } catch {
-    // Without storage the session lasts as long as its access token.
+    // Refused: kept in memory below.
   }
+  try {
+    if (sameOwner(entryOf(readStored(storage)), entry)) storage.removeItem(REFRESH_STORAGE_KEY)
+  } catch {
+    // A disabled storage: what it holds cannot be read either.
+  }
+  keptInMemory.set(storage, { entry, shadowed: readStored(storage) })
 }
 
 /**
@@ -72,19 +139,10 @@ export function loadRefreshToken(
   sessionId?: string | null,
 ): string | null {
   if (!userId) return null
-  try {
-    const value = JSON.parse(storage?.getItem(REFRESH_STORAGE_KEY) ?? 'null') as {
-      userId?: unknown
-      refreshToken?: unknown
-      sessionId?: unknown
-    } | null
-    if (sessionId && value && typeof value.sessionId === 'string' && value.sessionId !== sessionId) return null
-    return value && value.userId === userId && typeof value.refreshToken === 'string' && value.refreshToken
-      ? value.refreshToken
-      : null
-  } catch {
-    return null
-  }
+  const kept = keptFor(storage)
+  if (isOf(kept, userId, sessionId)) return kept.refreshToken
+  const stored = entryOf(readStored(storage))
+  return isOf(stored, userId, sessionId) ? stored.refreshToken : null
 }
 
 /**
@@ -96,8 +154,10 @@ export function clearRefreshToken(
   userId: string | null | undefined,
   sessionId?: string | null,
 ): void {
+  if (!userId) return
+  if (storage && isOf(keptFor(storage), userId, sessionId)) keptInMemory.delete(storage)
   try {
-    if (loadRefreshToken(storage, userId, sessionId) !== null) storage?.removeItem(REFRESH_STORAGE_KEY)
+    if (isOf(entryOf(readStored(storage)), userId, sessionId)) storage?.removeItem(REFRESH_STORAGE_KEY)
   } catch {
     // nothing to do
   }

@@ -20,6 +20,7 @@ import { fakeSockets } from './support/fakeSocket'
 import { alice, bob, jwt, message } from './support/fixtures'
 import { httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
 import { json } from './support/responses'
+import { refusingStorage } from './support/refusingStorage'
 
 // The browser's session code: the token's lifetime read from the JWT, the refresh scheduled at 80% of it through the
 // injected timers, a live socket renewed in place with `session:renew`, and the logout.
@@ -674,5 +675,109 @@ describe('a refresh answered after a new login of the same user', () => {
     } finally {
       store.dispose()
     }
+  })
+})
+
+// A storage that refuses writes (full: `QuotaExceededError`; or disabled: `SecurityError`) at login: the session must
+// still last the tab's life, its refresh token kept in memory.
+describe('a storage that refuses to keep the refresh token', () => {
+  const stub = httpStubPerTest((req) =>
+    req.url === '/api/auth/login'
+      ? { status: 200, body: { token: first, refreshToken: 'refresh-1', user: alice } }
+      : req.url === '/api/auth/refresh' && (req.body as { refreshToken?: string }).refreshToken === 'refresh-1'
+        ? { status: 200, body: { token: second, refreshToken: 'refresh-2', user: alice } }
+        : req.url === '/api/auth/refresh' && (req.body as { refreshToken?: string }).refreshToken === 'refresh-2'
+          ? { status: 200, body: { token: third, refreshToken: 'refresh-3', user: alice } }
+          : req.url === '/api/auth/logout'
+            ? { status: 204 }
+            : { status: 401, body: { error: { code: 'UNAUTHORIZED', message: 'invalid refresh token' } } },
+  )
+  const NOW = 1_800_000_000_000
+  const first = jwt({ sub: alice.id, sid: 's1', iat: NOW / 1000, exp: NOW / 1000 + 900 })
+  const second = jwt({ sub: alice.id, sid: 's1', iat: NOW / 1000 + 720, exp: NOW / 1000 + 1620 })
+  const third = jwt({ sub: alice.id, sid: 's1', iat: NOW / 1000 + 1440, exp: NOW / 1000 + 2340 })
+
+  test('a login whose refresh token storage refused keeps the session in memory: the refreshes go on, the logout revokes it', async () => {
+    const full = refusingStorage(true)
+    const timers = manualTimers()
+    const actions: string[] = []
+    const store = makeStore({
+      apiUrl: stub.url,
+      storage: full.storage,
+      createSocket: fakeSockets().createSocket,
+      session: { now: () => NOW, timers },
+      extraMiddleware: [() => (next) => (action) => (actions.push((action as { type: string }).type), next(action))],
+    })
+    try {
+      await store.dispatch(api.endpoints.login.initiate({ email: 'alice@talemy.test', password: 'talemy' }))
+      expect(store.getState().auth.token).toBe(first)
+      expect(await store.dispatch(refreshSession())).toBe('refreshed')
+      expect(store.getState().auth.token).toBe(second)
+      // The storage takes writes again (space freed): the rotated token goes there, and is the one used next.
+      full.refusing = false
+      expect(await store.dispatch(refreshSession())).toBe('refreshed')
+      expect(store.getState().auth.token).toBe(third)
+      expect(loadRefreshToken(full.storage, alice.id, 's1')).toBe('refresh-3')
+      expect(actions).not.toContain('auth/refreshFailed')
+      full.refusing = true
+      store.dispatch(loggedOut())
+      await eventually(() => expect(stub.requests.filter((r) => r.url === '/api/auth/logout')).toHaveLength(1))
+      expect(stub.requests.find((r) => r.url === '/api/auth/logout')!.body).toEqual({ refreshToken: 'refresh-3' })
+      expect(loadRefreshToken(full.storage, alice.id)).toBeNull()
+    } finally {
+      store.dispose()
+    }
+  })
+
+  test('kept in memory while storage refuses, and never behind a stale one storage still holds', () => {
+    const full = refusingStorage(false)
+    saveRefreshToken(full.storage, alice.id, 'r1', 's1')
+    full.refusing = true
+    // The rotation cannot be written: the stale r1 would be taken for a stolen token past the reuse window.
+    saveRefreshToken(full.storage, alice.id, 'r2', 's1')
+    expect(loadRefreshToken(full.storage, alice.id, 's1')).toBe('r2')
+    // Another tab of the session rotates it later and can write it: that one is newer.
+    full.refusing = false
+    saveRefreshToken(full.storage, alice.id, 'r3', 's1')
+    expect(loadRefreshToken(full.storage, alice.id, 's1')).toBe('r3')
+  })
+
+  test("another user's or session's token in storage is neither removed by a refused write nor taken for this one", () => {
+    const full = refusingStorage(false)
+    saveRefreshToken(full.storage, bob.id, 'rb', 'sb') // Bob, logged in in another tab
+    full.refusing = true
+    saveRefreshToken(full.storage, alice.id, 'ra', 'sa') // Alice logs in here: refused
+    expect(loadRefreshToken(full.storage, bob.id, 'sb')).toBe('rb')
+    expect(loadRefreshToken(full.storage, alice.id, 'sa')).toBe('ra')
+    // Another login there (Carol's), written: this tab's session is still Alice's.
+    full.refusing = false
+    full.backing.setItem(
+      REFRESH_STORAGE_KEY,
+      JSON.stringify({ userId: 'user-carol', refreshToken: 'rc', sessionId: 'sc' }),
+    )
+    expect(loadRefreshToken(full.storage, alice.id, 'sa')).toBe('ra')
+    // Alice's logout here forgets hers and leaves Carol's.
+    clearRefreshToken(full.storage, alice.id, 'sa')
+    expect(loadRefreshToken(full.storage, alice.id, 'sa')).toBeNull()
+    expect(loadRefreshToken(full.storage, 'user-carol', 'sc')).toBe('rc')
+  })
+
+  test('a storage that throws on every access (SecurityError) keeps it in memory too, and clears it', () => {
+    const denied = {
+      getItem: () => {
+        throw new Error('SecurityError')
+      },
+      setItem: () => {
+        throw new Error('SecurityError')
+      },
+      removeItem: () => {
+        throw new Error('SecurityError')
+      },
+    }
+    saveRefreshToken(denied, alice.id, 'r1', 's1')
+    expect(loadRefreshToken(denied, alice.id, 's1')).toBe('r1')
+    expect(loadRefreshToken(denied, bob.id)).toBeNull()
+    clearRefreshToken(denied, alice.id, 's1')
+    expect(loadRefreshToken(denied, alice.id, 's1')).toBeNull()
   })
 })
