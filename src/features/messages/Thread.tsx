@@ -329,9 +329,10 @@ export function Thread({
           ))}
         </ol>
       </div>
-      {/* Polite: said when someone starts typing, without interrupting. Always rendered, so the composer never jumps. */}
+      {/* Polite: said when someone starts typing, without interrupting. Always rendered, so the composer never jumps.
+          Empty while the people are first read: it would say "Someone is typing…", then again with the name. */}
       <p className="typing-line" data-testid="typing" aria-live="polite">
-        {typing.length > 0 && (
+        {typing.length > 0 && !people.loading && (
           // Each name keeps its own direction inside our sentence (a right-to-left name cannot take the list's commas).
           <FormattedMessage
             id="thread.typing"
