@@ -112,6 +112,8 @@ export const en = {
   'thread.senderYou': 'You:',
   'thread.sending': 'Sending…',
   'thread.notSent': 'Not sent: {reason}',
+  // Several of the open thread's sends refused together for the same reason: said once, with how many.
+  'thread.notSentMany': '{count, plural, one {Not sent: {reason}} other {# messages not sent: {reason}}}',
   'thread.retry': 'Retry',
   'thread.discard': 'Discard',
   'thread.composerLabel': 'Message to {name}',

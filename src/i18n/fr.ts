@@ -101,6 +101,7 @@ export const fr: Catalogue = {
   'thread.senderYou': 'Vous :',
   'thread.sending': 'Envoi…',
   'thread.notSent': 'Non envoyé : {reason}',
+  'thread.notSentMany': '{count, plural, one {Non envoyé : {reason}} other {# messages non envoyés : {reason}}}',
   'thread.retry': 'Réessayer',
   'thread.discard': 'Abandonner',
   'thread.composerLabel': 'Message à {name}',

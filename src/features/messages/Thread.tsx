@@ -209,7 +209,14 @@ export function Thread({
     failedSaid.current = new Set(failed.map((m) => m.clientId!))
     const fresh = said === null ? [] : failed.filter((m) => !said.has(m.clientId!))
     if (fresh.length === 0) return
-    announce(fresh.map((m) => t('thread.notSent', { reason: t(errorMessageId(m.error)) })).join(' '), 'assertive')
+    // Refused together (the outbox drained as the socket came back): once per reason, with how many, not "Not sent: …"
+    // run together as many times.
+    const reasons = new Map<string, number>()
+    for (const m of fresh) {
+      const reason = t(errorMessageId(m.error))
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1)
+    }
+    announce([...reasons].map(([reason, count]) => t('thread.notSentMany', { reason, count })).join(' '), 'assertive')
   }, [shownMessages, announce, t])
 
   const seenId = lastSeenOwn(messages, me?.id, seenSeq)
