@@ -116,6 +116,9 @@ export const en = {
   'thread.notSentMany': '{count, plural, one {Not sent: {reason}} other {# messages not sent: {reason}}}',
   'thread.retry': 'Retry',
   'thread.discard': 'Discard',
+  // Beside the composer after a Discard, with Undo, which puts the text back in the composer.
+  'thread.discarded': 'Message discarded.',
+  'thread.undo': 'Undo',
   'thread.composerLabel': 'Message to {name}',
   'thread.composerPlaceholder': 'Write a message…',
   'thread.send': 'Send',

@@ -104,6 +104,8 @@ export const fr: Catalogue = {
   'thread.notSentMany': '{count, plural, one {Non envoyé : {reason}} other {# messages non envoyés : {reason}}}',
   'thread.retry': 'Réessayer',
   'thread.discard': 'Abandonner',
+  'thread.discarded': 'Message abandonné.',
+  'thread.undo': 'Annuler',
   'thread.composerLabel': 'Message à {name}',
   'thread.composerPlaceholder': 'Écrire un message…',
   'thread.send': 'Envoyer',

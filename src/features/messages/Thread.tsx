@@ -146,6 +146,16 @@ export function Thread({
   // Where Retry and Discard leave focus as their buttons go: the composer, or the messages when the thread cannot be
   // read (no composer then, its failed messages still shown).
   const focusOnFrom = useCallback(() => (composerRef.current ?? scroller.current)?.focus(), [])
+  // The text of the user's last Discard here: the layer cannot call a discard back (the user's other tabs drop it too),
+  // and a slip beside Retry would lose what was written. Undo, beside the composer, puts it back there (until a send).
+  const [discarded, setDiscarded] = useState<string | null>(null)
+  const onDiscard = useCallback(
+    (content: string) => {
+      setDiscarded(content)
+      announce(t('thread.discarded'))
+    },
+    [announce, t],
+  )
   const nearBottom = useRef(true)
   const lastId = useRef<string | null>(null)
   const lastKey = useRef<string | null>(null)
@@ -322,6 +332,7 @@ export function Thread({
               sender={people.nameOf(m.senderId)}
               seen={m.id === seenId}
               focusOnFrom={focusOnFrom}
+              onDiscard={onDiscard}
             />
           ))}
           {waiting.map((m) => (
@@ -363,6 +374,8 @@ export function Thread({
           to={title}
           inputRef={composerRef}
           refused={rejection?.conversationId === conversationId ? rejection : null}
+          discarded={discarded}
+          forgetDiscarded={() => setDiscarded(null)}
         />
       )}
     </section>
@@ -375,12 +388,15 @@ function MessageItem({
   sender,
   seen,
   focusOnFrom,
+  onDiscard,
 }: {
   message: ThreadMessage
   mine: boolean
   sender: string
   seen: boolean
   focusOnFrom: () => void
+  /** The user's own Discard of this message, with its text (no composer to undo it into while the thread is unread). */
+  onDiscard?: (content: string) => void
 }) {
   const t = useT()
   const dates = useDates()
@@ -452,7 +468,10 @@ function MessageItem({
             type="button"
             className="btn btn-small btn-quiet"
             aria-describedby={`${id}-body ${id}-state`}
-            onClick={() => act(discardMessage({ clientId: m.clientId! }))}
+            onClick={() => {
+              onDiscard?.(m.content)
+              act(discardMessage({ clientId: m.clientId! }))
+            }}
           >
             {t('thread.discard')}
           </button>
@@ -469,6 +488,8 @@ function Composer({
   to,
   inputRef,
   refused,
+  discarded,
+  forgetDiscarded,
 }: {
   conversationId: string
   onSend: (content: string) => boolean
@@ -477,6 +498,9 @@ function Composer({
   to: string
   inputRef: RefObject<HTMLTextAreaElement | null>
   refused: { code: string } | null
+  /** The text of the message the user last discarded here, which Undo puts back in the field. */
+  discarded: string | null
+  forgetDiscarded: () => void
 }) {
   const t = useT()
   const drafts = useDrafts()
@@ -550,6 +574,7 @@ function Composer({
     if (!onSend(content)) return
     emptiedBySend.current = true
     setText('')
+    forgetDiscarded()
     // Send is disabled once the draft is empty: from there, the keyboard goes on in the composer, not on a dead button.
     inputRef.current?.focus()
   }
@@ -611,6 +636,26 @@ function Composer({
       {refused && (
         <p id={`${id}-refused`} className="form-error composer-refused">
           {t(errorMessageId(refused))}
+        </p>
+      )}
+      {discarded !== null && (
+        <p className="composer-undo">
+          <span id={`${id}-discarded`}>{t('thread.discarded')}</span>
+          <button
+            type="button"
+            className="btn btn-small btn-quiet"
+            aria-describedby={`${id}-discarded`}
+            onClick={() => {
+              // After what is written meanwhile, not over it. The button goes: focus goes on in the field.
+              setText(text ? `${text}\n${discarded}` : discarded)
+              emptiedBySend.current = false
+              setBlank(false)
+              forgetDiscarded()
+              inputRef.current?.focus()
+            }}
+          >
+            {t('thread.undo')}
+          </button>
         </p>
       )}
     </form>
