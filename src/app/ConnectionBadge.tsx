@@ -27,6 +27,13 @@ export function ConnectionBadge() {
   const status: ConnectionStatus = useAppSelector((s) => selectConnection(s).status)
   // Which tab holds the browser's one socket: for whoever debugs it (and the tests), not worded for users.
   const role = useAppSelector((s) => selectConnection(s).role)
+  // A connect that has failed and goes on trying without ever having been online (the page opened, or a login made,
+  // where the socket cannot connect): no status change says it (it stays `connecting`), yet the badge shows it. Not a
+  // handshake refused for its token: the layer renews it and connects again (or the session has expired, said then).
+  const firstConnectFails = useAppSelector((s) => {
+    const c = selectConnection(s)
+    return c.status === 'connecting' && c.error !== null && c.error.code !== 'UNAUTHORIZED'
+  })
   const before = useRef(status)
   // A loss said (lost, offline, session expired) and no `connected` since: the next `connected` says it is back.
   const lostSaid = useRef(false)
@@ -59,6 +66,16 @@ export function ConnectionBadge() {
     if (status !== 'connected') lostSaid.current = true
     say(news)
   }, [status])
+  // Said as a loss is, once it has lasted the moment (a refused token renewed meanwhile connects within it); `connected`
+  // then says it is back, and any other status ends the wait (the effect above).
+  useEffect(() => {
+    if (!firstConnectFails || lostSaid.current || lostWaits.current !== null) return
+    lostWaits.current = setTimeout(() => {
+      lostWaits.current = null
+      lostSaid.current = true
+      say({ id: 'connection.announce.cannotConnect', politeness: 'assertive' })
+    }, LOST_NEWS_AFTER_MS)
+  }, [firstConnectFails])
   useEffect(() => () => endLostWait(lostWaits), [])
 
   const { id, tone } = BADGE[status] ?? BADGE.disconnected

@@ -36,6 +36,7 @@ export const en = {
   'connection.overHttp': 'messages go over HTTP',
   'connection.announce.back': 'Connection back: online.',
   'connection.announce.lost': 'Connection lost. Reconnecting; messages go over HTTP meanwhile.',
+  'connection.announce.cannotConnect': 'Could not connect. Trying again; messages go over HTTP meanwhile.',
   'connection.announce.offline': 'You are offline. Messages go over HTTP.',
   'connection.announce.expired': 'Your session expired. Log in again.',
 

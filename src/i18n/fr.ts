@@ -34,6 +34,8 @@ export const fr: Catalogue = {
   'connection.overHttp': 'messages par HTTP',
   'connection.announce.back': 'Connexion rétablie : en ligne.',
   'connection.announce.lost': 'Connexion perdue. Reconnexion en cours ; les messages passent par HTTP en attendant.',
+  'connection.announce.cannotConnect':
+    'Connexion impossible. Nouvel essai en cours ; les messages passent par HTTP en attendant.',
   'connection.announce.offline': 'Vous êtes hors ligne. Les messages passent par HTTP.',
   'connection.announce.expired': 'Votre session a expiré. Reconnectez-vous.',
 
