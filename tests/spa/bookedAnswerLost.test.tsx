@@ -19,8 +19,12 @@ startsAt.setSeconds(0, 0)
 const algebra = (id: string) =>
   lesson(id, { tutorId: tutor.id, studentId: alice.id, subject: 'Algebra', startsAt: startsAt.toISOString() })
 
-/** Alice books Algebra with Bob; the answer to her POST is lost when the test says (`loseAnswer`). */
+/**
+ * Alice books Algebra with Bob; the answer to her POST is lost when the test says (`loseAnswer`). The server lists
+ * `listed`, and the lesson its `lesson:created` brings once sent (`made`): a list read again after it holds it.
+ */
 async function bookingWithLostAnswer(listed: Lesson[]) {
+  const served = [...listed]
   window.history.replaceState(null, '', '#/lessons')
   let loseAnswer: () => void = () => {}
   let posted = false
@@ -31,7 +35,7 @@ async function bookingWithLostAnswer(listed: Lesson[]) {
         loseAnswer = () => reject(new TypeError('Failed to fetch'))
       })
     }
-    if (path === '/api/lessons') return json(200, listed)
+    if (path === '/api/lessons') return json(200, served)
     if (path === '/api/users') return json(200, [alice, tutor])
     return json(200, [])
   })
@@ -51,19 +55,23 @@ async function bookingWithLostAnswer(listed: Lesson[]) {
   act(() => select.closest('form')!.requestSubmit())
   await eventually(() => expect(posted).toBe(true))
   const panel = page.container.querySelector('.panel')!
-  return { store, sockets, panel, loseAnswer: () => act(async () => loseAnswer()) }
+  const made = (lesson: Lesson) =>
+    act(() => {
+      served.push(lesson)
+      sockets.last.serverEmit('lesson:created', lesson, { offset: 2 })
+    })
+  return { store, sockets, panel, made, loseAnswer: () => act(async () => loseAnswer()) }
 }
 
 test.each(['before', 'after'] as const)(
   'a booking made whose answer was lost, its event come %s the failure, says it was booked',
   async (when) => {
-    const { store, sockets, panel, loseAnswer } = await bookingWithLostAnswer([])
-    const made = () => act(() => sockets.last.serverEmit('lesson:created', algebra('l9'), { offset: 2 }))
-    if (when === 'before') made()
+    const { store, panel, made, loseAnswer } = await bookingWithLostAnswer([])
+    if (when === 'before') made(algebra('l9'))
     await loseAnswer()
     if (when === 'after') {
       await eventually(() => expect(panel.querySelector('[role=alert]')).not.toBeNull())
-      made()
+      made(algebra('l9'))
     }
     await eventually(() =>
       expect(panel.querySelector('.form-ok')?.textContent).toBe('Booked “Algebra”; waiting for the tutor to confirm.'),
