@@ -92,16 +92,29 @@ export function registerSocketEndpointHeaders(httpServer: HttpServer, path = '/s
   })
 }
 
+/** A refusal in the contract's terms: its status, its code and message, and the wait a 429 asks for. */
+export interface Refusal {
+  status: number
+  code: ErrorCode
+  message: string
+  retryAfterMs?: number
+}
+
 /**
  * Engine.IO, and ws under it, refuse a WebSocket upgrade by writing their own answer straight to the socket: text/html
  * without a charset, and none of `SOCKET_ENDPOINT_HEADERS` (no response object reaches the listener above). On
  * Socket.IO's `path`, such a refusal (the first bytes written to the socket, a 4xx or 5xx status) goes out as
- * `rawErrorResponse` instead, with its status and message; an accepted upgrade's 101 and the frames after it pass as
- * they are.
+ * `rawErrorResponse` instead: the one `refusalOf` gives for the request (Engine.IO writes a 400 whatever its reason,
+ * and a middleware's reason not at all), else with Engine.IO's status and message; an accepted upgrade's 101 and the
+ * frames after it pass as they are.
  *
  * @example const io = new Server(httpServer); registerSocketUpgradeRefusals(httpServer)
  */
-export function registerSocketUpgradeRefusals(httpServer: HttpServer, path = '/socket.io/'): void {
+export function registerSocketUpgradeRefusals(
+  httpServer: HttpServer,
+  path = '/socket.io/',
+  refusalOf: (req: IncomingMessage) => Refusal | undefined = () => undefined,
+): void {
   httpServer.prependListener('upgrade', (req: IncomingMessage, socket: Duplex) => {
     if (!(req.url ?? '').startsWith(path)) return
     const { write, end } = socket
@@ -111,7 +124,11 @@ export function registerSocketUpgradeRefusals(httpServer: HttpServer, path = '/s
       socket.end = end
       const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('latin1') : ''
       const refusal = /^HTTP\/1\.1 ([45]\d\d) [^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n([\s\S]*)$/.exec(text)
-      return refusal ? rawErrorResponse(Number(refusal[1]), `WebSocket upgrade: ${refusal[2]?.slice(0, 200)}`) : chunk
+      if (!refusal) return chunk
+      const known = refusalOf(req)
+      return known
+        ? rawErrorResponse(known.status, known.message, known.code, known.retryAfterMs)
+        : rawErrorResponse(Number(refusal[1]), `WebSocket upgrade: ${refusal[2]?.slice(0, 200)}`)
     }
     socket.write = function (this: Duplex, chunk: unknown, ...rest: unknown[]) {
       return (write as (...args: unknown[]) => boolean).call(this, reshaped(chunk), ...rest)
@@ -123,26 +140,35 @@ export function registerSocketUpgradeRefusals(httpServer: HttpServer, path = '/s
 }
 
 /**
- * An error answer's headers and body (INVALID unless `code` says otherwise), for what no route answers; the connection is
- * closed after it.
+ * An error answer's headers and body (INVALID unless `code` says otherwise; with `retryAfterMs`, in the body and as
+ * `Retry-After`), for what no route answers; the connection is closed after it.
  */
 export function errorAnswer(
   message: string,
   code: ErrorCode = 'INVALID',
+  retryAfterMs?: number,
 ): { headers: Record<string, string>; body: string } {
-  const body = JSON.stringify({ error: { code, message } })
+  const body = JSON.stringify({
+    error: retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs },
+  })
   const headers = {
     ...SOCKET_ENDPOINT_HEADERS,
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),
+    ...(retryAfterMs === undefined ? {} : { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) }),
     connection: 'close',
   }
   return { headers, body }
 }
 
 /** `errorAnswer` as the bytes to write straight to a socket that has no response object. */
-export function rawErrorResponse(status: number, message: string, code: ErrorCode = 'INVALID'): string {
-  const { headers, body } = errorAnswer(message, code)
+export function rawErrorResponse(
+  status: number,
+  message: string,
+  code: ErrorCode = 'INVALID',
+  retryAfterMs?: number,
+): string {
+  const { headers, body } = errorAnswer(message, code, retryAfterMs)
   const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`)
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${lines.join('\r\n')}\r\n\r\n${body}`
 }

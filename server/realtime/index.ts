@@ -1,4 +1,4 @@
-import type { Server as HttpServer, IncomingMessage } from 'node:http'
+import { ServerResponse, type Server as HttpServer, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Server } from 'socket.io'
 import {
@@ -18,7 +18,13 @@ import {
 } from '../../src/contract'
 import { AppError, invalid, toApiError, unauthorized } from '../errors'
 import { lacksHost } from '../http'
-import { rawErrorResponse, registerSocketEndpointHeaders, registerSocketUpgradeRefusals } from '../http/securityHeaders'
+import {
+  errorAnswer,
+  rawErrorResponse,
+  registerSocketEndpointHeaders,
+  registerSocketUpgradeRefusals,
+  type Refusal,
+} from '../http/securityHeaders'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
 import { loadBudget, type Limiter } from '../rateLimit'
@@ -73,14 +79,28 @@ export function createSocketServer(
   maxReplay = DEFAULT_MAX_REPLAY,
 ): TalemyServer {
   const pending = new UnauthenticatedSessions(unauthenticated.maxPerAddress)
+  /**
+   * Why a request to Socket.IO's path is refused, in the contract's terms (as /api says it): a foreign Origin on any
+   * request (`sid`: a session's polls, sends and upgrade; allowRequest sees the handshake only). Engine.IO would say it
+   * as a 403 `{ code: 4 }` when polling, a 400 "Bad request" for a middleware's reason, and a 400 for any refused upgrade.
+   */
+  const refusalOf = (req: IncomingMessage): Refusal | undefined => {
+    if (lacksHost(req)) return { status: 400, code: 'INVALID', message: 'Host: required in an HTTP/1.1 request' }
+    if (!origins.isAllowed(req.headers.origin)) return { status: 403, code: 'FORBIDDEN', message: 'origin not allowed' }
+    return undefined
+  }
+  /** The refusal each refused request was given, for its upgrade's answer (Engine.IO writes that one itself). */
+  const refused = new WeakMap<IncomingMessage, Refusal>()
   const io: TalemyServer = new Server(httpServer, {
     serveClient: false,
     // Upgrades to other paths are answered below.
     destroyUpgrade: false,
     maxHttpBufferSize: MAX_PACKET_BYTES,
     cors: { origin: (origin, callback) => callback(null, origins.isAllowed(origin)) },
+    // The middleware below refuses these first, in the contract's shape; kept here as Socket.IO's own gate.
     allowRequest: (req, callback) => {
-      if (!origins.isAllowed(req.headers.origin)) return callback('origin not allowed', false)
+      const refusal = refusalOf(req)
+      if (refusal) return callback(refusal.message, false)
       const room = pending.hasRoom(unauthenticated.addressOf(req))
       callback(room ? null : UNAUTHENTICATED_REFUSAL, room)
     },
@@ -104,18 +124,24 @@ export function createSocketServer(
   )
   io.on('connection', (socket) => releases.get(socket.conn)?.())
   // allowRequest runs at the handshake only: a request naming an existing session (`sid`: its polls, its sends, its
-  // upgrade to a WebSocket) would pass from any Origin. Engine.IO's middlewares run for every request and upgrade; a
-  // handshake is left to allowRequest (its 403), the rest refused here (Engine.IO answers a middleware's error 400).
-  io.engine.use((req: IncomingMessage, _res: unknown, next: (error?: Error) => void) => {
-    // Node's check is off for Fastify's sake (see `createHttpApp`): Socket.IO's path refuses it here.
-    if (lacksHost(req)) return next(new Error('Host required'))
-    const namesSession = new URL(req.url ?? '/', 'http://socket.invalid').searchParams.has('sid')
-    next(!namesSession || origins.isAllowed(req.headers.origin) ? undefined : new Error('origin not allowed'))
+  // upgrade to a WebSocket) would pass from any Origin. Engine.IO's middlewares run for every request and upgrade
+  // (after its CORS one, whose headers a refusal keeps), before allowRequest. A refused request is answered here; a
+  // refused upgrade by Engine.IO, whose answer `registerSocketUpgradeRefusals` rewrites with the refusal noted here.
+  // (Node's Host check is off for Fastify's sake, see `createHttpApp`: Socket.IO's path refuses it here.)
+  io.engine.use((req: IncomingMessage, res: unknown, next: (error?: Error) => void) => {
+    const refusal = refusalOf(req)
+    if (!refusal) return next()
+    refused.set(req, refusal)
+    if (res instanceof ServerResponse && !res.headersSent) {
+      const { headers, body } = errorAnswer(refusal.message, refusal.code, refusal.retryAfterMs)
+      res.writeHead(refusal.status, headers).end(body)
+    }
+    next(new Error(refusal.message))
   })
   // Engine.IO answers its path ahead of Fastify's helmet: its answers get the security headers here. After `new
   // Server`, which takes the request listeners there are and calls them only for other paths.
   registerSocketEndpointHeaders(httpServer)
-  registerSocketUpgradeRefusals(httpServer)
+  registerSocketUpgradeRefusals(httpServer, SOCKET_IO_PATH, (req) => refused.get(req))
   // Node hands every upgrade to Socket.IO, listening for its own: one to another path (an h2c `curl --http2`, a
   // WebSocket pointed at /api) would be closed unanswered after `destroyUpgradeTimeout`. Told at once instead.
   httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex) => {

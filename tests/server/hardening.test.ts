@@ -362,7 +362,7 @@ describe('a request answered before any route (Node’s clientError, an Upgrade 
       'a WebSocket upgrade from a foreign Origin',
       'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
       false,
-      400,
+      403,
     ],
     [
       'a WebSocket upgrade naming an unknown session',
@@ -391,7 +391,7 @@ describe('a request answered before any route (Node’s clientError, an Upgrade 
       const { status: got, headers, body } = parse(await raw(request, trickle))
       expect(got).toBe(status)
       // A 408 is no refusal of what was sent (it did not all arrive): named with a code a client retries.
-      const code = status === 408 ? 'INTERNAL' : 'INVALID'
+      const code = status === 408 ? 'INTERNAL' : status === 403 ? 'FORBIDDEN' : 'INVALID'
       expect(body).toEqual({ error: { code, message: expect.any(String) } })
       expect(headers.get('content-type')).toBe('application/json; charset=utf-8')
       expect(headers.get('x-content-type-options')).toBe('nosniff')
@@ -408,6 +408,8 @@ describe('a request answered before any route (Node’s clientError, an Upgrade 
   it.each([
     ['an /api path', '/api/me', 'no-store'],
     ['the SPA', '/', null],
+    // Engine.IO's own 400 { code: 3, message: 'Bad request' } before.
+    ["Socket.IO's path", '/socket.io/?EIO=4&transport=polling', 'no-store'],
   ])(
     'an HTTP/1.1 request without Host to %s is 400 INVALID naming Host, with the security headers',
     async (_name, path, cache) => {
