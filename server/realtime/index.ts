@@ -38,7 +38,7 @@ import type { Notices } from './notices'
 import type { PresenceTracker } from './presence'
 import { limitPacketSize, limitUnsentBacklog, type BufferedConnection, type FramedConnection } from './packetSize'
 import { SocketSlots } from './socketSlots'
-import { UNAUTHENTICATED_REFUSAL, UnauthenticatedSessions } from './unauthenticated'
+import { UNAUTHENTICATED_REFUSAL, UNAUTHENTICATED_RETRY_AFTER_MS, UnauthenticatedSessions } from './unauthenticated'
 import type { TalemyServer, TalemySocket } from './types'
 
 export { createNotifier, createPresence } from './notifier'
@@ -81,12 +81,21 @@ export function createSocketServer(
   const pending = new UnauthenticatedSessions(unauthenticated.maxPerAddress)
   /**
    * Why a request to Socket.IO's path is refused, in the contract's terms (as /api says it): a foreign Origin on any
-   * request (`sid`: a session's polls, sends and upgrade; allowRequest sees the handshake only). Engine.IO would say it
-   * as a 403 `{ code: 4 }` when polling, a 400 "Bad request" for a middleware's reason, and a 400 for any refused upgrade.
+   * request (`sid`: a session's polls, sends and upgrade; allowRequest sees the handshake only), an address at its cap
+   * of unauthenticated sessions on a handshake. Engine.IO would say either as a 403 `{ code: 4 }` when polling, a 400
+   * "Bad request" for a middleware's reason, and a 400 for any refused upgrade.
    */
   const refusalOf = (req: IncomingMessage): Refusal | undefined => {
     if (lacksHost(req)) return { status: 400, code: 'INVALID', message: 'Host: required in an HTTP/1.1 request' }
     if (!origins.isAllowed(req.headers.origin)) return { status: 403, code: 'FORBIDDEN', message: 'origin not allowed' }
+    const handshake = !new URL(req.url ?? '/', 'http://socket.invalid').searchParams.has('sid')
+    if (handshake && !pending.hasRoom(unauthenticated.addressOf(req)))
+      return {
+        status: 429,
+        code: 'RATE_LIMITED',
+        message: UNAUTHENTICATED_REFUSAL,
+        retryAfterMs: UNAUTHENTICATED_RETRY_AFTER_MS,
+      }
     return undefined
   }
   /** The refusal each refused request was given, for its upgrade's answer (Engine.IO writes that one itself). */
@@ -100,9 +109,7 @@ export function createSocketServer(
     // The middleware below refuses these first, in the contract's shape; kept here as Socket.IO's own gate.
     allowRequest: (req, callback) => {
       const refusal = refusalOf(req)
-      if (refusal) return callback(refusal.message, false)
-      const room = pending.hasRoom(unauthenticated.addressOf(req))
-      callback(room ? null : UNAUTHENTICATED_REFUSAL, room)
+      callback(refusal ? refusal.message : null, !refusal)
     },
   })
   // Counted from the session's opening to its first authenticated socket (every middleware passed) or its close. Held

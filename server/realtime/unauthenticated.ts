@@ -10,6 +10,13 @@ export const DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS = 100
 export const UNAUTHENTICATED_REFUSAL = 'too many unauthenticated connections from this address'
 
 /**
+ * The wait a refusal at the cap asks for (429 `RATE_LIMITED`, `retryAfterMs` and `Retry-After`): a real client's
+ * session authenticates within a round trip or two, giving its slot back, so one is usually free within a second; a
+ * flood's are held until they close. socket.io-client tries again after its own backoff (1 s and up) anyway.
+ */
+export const UNAUTHENTICATED_RETRY_AFTER_MS = 1_000
+
+/**
  * Engine.IO sessions without an authenticated socket yet, counted per client address (this node's: they live in its
  * memory, which is what the cap protects).
  *
