@@ -56,6 +56,12 @@ return 1
 export class NodeEntries {
   /** Per key, each member this node holds, and whether Redis has said it took it (`add` answered). */
   private readonly held = new Map<string, Map<string, { taken: boolean }>>()
+  /**
+   * Per key, members released whose ZREM failed (a command timed out): taken out again by each heartbeat until one
+   * goes through. Left to expire, a viewer who left would count for up to `ENTRY_TTL_MS`: every message sent there
+   * meanwhile marked read for someone not looking.
+   */
+  private readonly unremoved = new Map<string, Set<string>>()
   private timer: ReturnType<typeof setInterval> | undefined
 
   constructor(
@@ -84,7 +90,12 @@ export class NodeEntries {
 
   async remove(key: string, member: string): Promise<void> {
     this.release(key, member)
-    await this.redis.zrem(key, member)
+    try {
+      await this.redis.zrem(key, member)
+    } catch (error) {
+      this.retryRemovals([[key, new Set([member])]])
+      throw error
+    }
   }
 
   /** The live entries of `key`. */
@@ -105,14 +116,20 @@ export class NodeEntries {
     this.timer = undefined
     const pipeline = this.redis.pipeline()
     for (const [key, members] of this.held) pipeline.zrem(key, ...members.keys())
+    for (const [key, members] of this.unremoved) pipeline.zrem(key, ...members)
     this.held.clear()
+    this.unremoved.clear()
     await pipeline.exec()
   }
 
   /** Renews (and puts back, if Redis lost them) every entry this node holds, now: the heartbeat's work. */
   async renew(): Promise<void> {
-    if (this.held.size === 0) return
+    if (this.held.size === 0 && this.unremoved.size === 0) return
     const pipeline = this.redis.pipeline()
+    // First: a member held again since (its add took it out of `unremoved`) is not in here.
+    const retried = [...this.unremoved]
+    this.unremoved.clear()
+    for (const [key, members] of retried) pipeline.zrem(key, ...members)
     for (const [key, members] of this.held) {
       // Added back, not only renewed, once Redis has taken it: it may have lost it since (a restart without
       // persistence, a failover to a replica that lagged), and the socket or viewer is still here. An add still
@@ -122,11 +139,34 @@ export class NodeEntries {
       pipeline.eval(RENEW_SCRIPT, 1, key, ENTRY_TTL_MS, ...pairs)
     }
     // A pipeline resolves with each command's error in its results (Redis away, a command timed out): not renewed.
-    const failed = (await pipeline.exec())?.find(([error]) => error)
+    let results: [Error | null, unknown][] | null
+    try {
+      results = await pipeline.exec()
+    } catch (error) {
+      results = null
+      this.retryRemovals(retried)
+      throw error
+    }
+    // The removals not done are tried again at the next heartbeat.
+    this.retryRemovals(retried.filter((_, i) => !results || results[i]?.[0]))
+    const failed = results?.find(([error]) => error)
     if (failed) throw failed[0]
   }
 
+  /** Notes members whose ZREM failed, for the next heartbeat; not one held again meanwhile (a join again: it wins). */
+  private retryRemovals(removals: [string, Set<string>][]): void {
+    for (const [key, members] of removals)
+      for (const member of members) {
+        if (this.held.get(key)?.has(member)) continue
+        const pending = this.unremoved.get(key)
+        if (pending) pending.add(member)
+        else this.unremoved.set(key, new Set([member]))
+      }
+  }
+
   private hold(key: string, member: string): { taken: boolean } {
+    this.unremoved.get(key)?.delete(member)
+    if (this.unremoved.get(key)?.size === 0) this.unremoved.delete(key)
     let members = this.held.get(key)
     if (!members) this.held.set(key, (members = new Map()))
     let hold = members.get(member)

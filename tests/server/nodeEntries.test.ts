@@ -8,7 +8,7 @@ import { ADD_SCRIPT, MEMBERS_SCRIPT, NodeEntries, RENEW_SCRIPT } from '../../ser
 function fakeRedis() {
   const sets = new Map<string, Map<string, number>>()
   const zset = (key: string) => sets.get(key) ?? sets.set(key, new Map()).get(key)!
-  const state = { down: false }
+  const state = { down: false, zremFails: false }
   const zadd = (key: string, ...rest: unknown[]) => {
     const xx = rest[0] === 'XX'
     const [score, member] = (xx ? rest.slice(1) : rest) as [number, string]
@@ -51,6 +51,7 @@ function fakeRedis() {
       return run(script, key, args)
     },
     async zrem(key: string, ...members: string[]) {
+      if (state.down || state.zremFails) throw new Error('Command timed out')
       for (const m of members) zset(key).delete(m)
       return members.length
     },
@@ -107,6 +108,33 @@ describe('NodeEntries: what the heartbeat writes back', () => {
     await (entries as unknown as { renew(): Promise<void> }).renew()
     // Were she written back, every message to her there would be marked read though she is not looking.
     expect(await entries.members('viewers:c1')).toEqual(['bob n1:s-bob'])
+  })
+
+  // Review: a leave whose ZREM failed (a command timed out) was only dropped from the heartbeat, so its entry counted
+  // until it expired, up to ENTRY_TTL_MS (6 s): every message sent there meanwhile, on any node, was marked read for
+  // the user who had left (the sender saw "Seen", the user no unread). The next heartbeat takes it out.
+  it('a leave whose ZREM failed is taken out at the next heartbeat, not left counting until it expires', async () => {
+    const redis = fakeRedis()
+    const entries = new NodeEntries(redis as never)
+    await entries.add('viewers:c1', 'bob n1:s-bob')
+    await entries.add('viewers:c1', 'alice n1:s-alice')
+    redis.state.zremFails = true
+    await expect(entries.remove('viewers:c1', 'alice n1:s-alice')).rejects.toThrow()
+    redis.state.zremFails = false
+    await (entries as unknown as { renew(): Promise<void> }).renew()
+    expect(await entries.members('viewers:c1')).toEqual(['bob n1:s-bob'])
+  })
+
+  it('a failed leave followed by a join again keeps the new entry', async () => {
+    const redis = fakeRedis()
+    const entries = new NodeEntries(redis as never)
+    await entries.add('viewers:c1', 'alice n1:s-alice')
+    redis.state.zremFails = true
+    await expect(entries.remove('viewers:c1', 'alice n1:s-alice')).rejects.toThrow()
+    redis.state.zremFails = false
+    await entries.add('viewers:c1', 'alice n1:s-alice')
+    await (entries as unknown as { renew(): Promise<void> }).renew()
+    expect(await entries.members('viewers:c1')).toEqual(['alice n1:s-alice'])
   })
 
   it('a leave and a join again while the first add is on the way: the second add holds it, whatever the first says', async () => {
