@@ -40,26 +40,51 @@ function channels() {
 
 const cancelled = lesson({ status: 'cancelled', updatedAt: '2026-11-24T09:00:00.000Z' })
 
+/** Alice's tab whose toaster is `toaster`, on its own socket, its requests answered by `fetchFn`. */
+const askingTab = (toaster: ReturnType<typeof createToaster>, fetchFn: typeof fetch) =>
+  makeStore({
+    apiUrl: 'http://api.invalid',
+    createSocket: fakeSockets().createSocket,
+    storage: createMemoryStorage(),
+    shareSocket: false,
+    extraMiddleware: [toaster.middleware],
+    fetchFn,
+    preloadedState: { auth: { token: 't-alice', user: alice } },
+  })
+
 /** Alice's two tabs: the first on the lessons page, whose PATCH is answered with `answer`; the second elsewhere. */
 function twoTabs(answer: unknown, status = 200) {
   const channel = channels()
   const first = createToaster({ openPage: () => 'lessons', channel: channel() })
   const { fetchFn, release } = heldPatchApi('/api/lessons', [lesson()], answer, status)
-  const tab1 = makeStore({
-    apiUrl: 'http://api.invalid',
-    createSocket: fakeSockets().createSocket,
-    storage: createMemoryStorage(),
-    shareSocket: false,
-    extraMiddleware: [first.middleware],
-    fetchFn,
-    preloadedState: { auth: { token: 't-alice', user: alice } },
-  })
+  const tab1 = askingTab(first, fetchFn)
   const second = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000, channel: channel() })
   const tab2 = toastedStore(alice, second)
   return { tab1, tab2, second, release }
 }
 
 const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
+
+/**
+ * Alice asks in her first tab (on the lessons page, its `pageHide` given) to cancel her lesson, whose answer is held;
+ * her second tab, on the messages page, is connected and caught up, on timers the test moves.
+ */
+async function askedInFirstTab(pageHide: (listener: () => void) => () => void) {
+  const channel = channels()
+  const first = createToaster({ openPage: () => 'lessons', channel: channel(), pageHide })
+  const { fetchFn, release } = heldPatchApi('/api/lessons', [lesson()], cancelled)
+  const tab1 = askingTab(first, fetchFn)
+  const timers = manualTimers()
+  const second = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000, channel: channel(), timers })
+  const sockets = fakeSockets()
+  const tab2 = toastedStore(alice, second, sockets)
+  sockets.last.serverConnect()
+  sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+  void tab1.dispatch(api.endpoints.updateLessonStatus.initiate({ id: 'l1', status: 'cancelled' }))
+  await settle()
+  const bobCancels = () => tab2.dispatch(serverEventActions['lesson:statusUpdated'](cancelled))
+  return { tab1, tab2, second, sockets, timers, release, bobCancels }
+}
 
 describe('a cancellation asked for in another tab of the same user', () => {
   test('is no toast in the other tab, its event before the answer', async () => {
@@ -117,15 +142,7 @@ describe('a cancellation asked for in another tab of the same user', () => {
     const channel = channels()
     const first = createToaster({ openPage: () => 'lessons', channel: channel() })
     const { fetchFn, release } = heldPatchApi('/api/lessons', [lesson()], cancelled)
-    const tab1 = makeStore({
-      apiUrl: 'http://api.invalid',
-      createSocket: fakeSockets().createSocket,
-      storage: createMemoryStorage(),
-      shareSocket: false,
-      extraMiddleware: [first.middleware],
-      fetchFn,
-      preloadedState: { auth: { token: 't-alice', user: alice } },
-    })
+    const tab1 = askingTab(first, fetchFn)
     const second = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000, channel: channel() })
     const tab2 = toastedStore(bob, second)
     const change = tab1.dispatch(api.endpoints.updateLessonStatus.initiate({ id: 'l1', status: 'cancelled' }))
@@ -146,42 +163,18 @@ describe('a cancellation asked for in another tab of the same user', () => {
 describe('a change asked for in a tab closed before its answer', () => {
   /** Alice's first tab asks to cancel l1 (never answered) and closes; the second, connected and caught up, is told. */
   async function askedThenClosed() {
-    const channel = channels()
     const hide = new Set<() => void>()
-    const first = createToaster({
-      openPage: () => 'lessons',
-      channel: channel(),
-      pageHide: (listener) => {
-        hide.add(listener)
-        return () => hide.delete(listener)
-      },
+    const asked = await askedInFirstTab((listener) => {
+      hide.add(listener)
+      return () => hide.delete(listener)
     })
-    const { fetchFn } = heldPatchApi('/api/lessons', [lesson()], cancelled)
-    const tab1 = makeStore({
-      apiUrl: 'http://api.invalid',
-      createSocket: fakeSockets().createSocket,
-      storage: createMemoryStorage(),
-      shareSocket: false,
-      extraMiddleware: [first.middleware],
-      fetchFn,
-      preloadedState: { auth: { token: 't-alice', user: alice } },
-    })
-    const timers = manualTimers()
-    const second = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000, channel: channel(), timers })
-    const sockets = fakeSockets()
-    const tab2 = toastedStore(alice, second, sockets)
-    sockets.last.serverConnect()
-    sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
-    void tab1.dispatch(api.endpoints.updateLessonStatus.initiate({ id: 'l1', status: 'cancelled' }))
-    await settle()
     for (const listener of hide) listener()
     await settle()
-    const bobCancels = () => tab2.dispatch(serverEventActions['lesson:statusUpdated'](cancelled))
     const done = () => {
-      tab1.dispose()
-      tab2.dispose()
+      asked.tab1.dispose()
+      asked.tab2.dispose()
     }
-    return { second, sockets, timers, bobCancels, done }
+    return { ...asked, done }
   }
 
   test('Bob’s cancellation once the wait is over (connected all along) is news, a toast', async () => {
@@ -216,30 +209,10 @@ describe('a change asked for in a tab closed before its answer', () => {
 // awaited as hers only as long as that tab could still be waiting for its answer, then as one whose answer was lost.
 describe('a change asked for in a tab that crashed before its answer', () => {
   async function askedThenCrashed() {
-    const channel = channels()
-    const first = createToaster({ openPage: () => 'lessons', channel: channel(), pageHide: () => () => {} })
-    const { fetchFn, release } = heldPatchApi('/api/lessons', [lesson()], cancelled)
-    const tab1 = makeStore({
-      apiUrl: 'http://api.invalid',
-      createSocket: fakeSockets().createSocket,
-      storage: createMemoryStorage(),
-      shareSocket: false,
-      extraMiddleware: [first.middleware],
-      fetchFn,
-      preloadedState: { auth: { token: 't-alice', user: alice } },
-    })
-    const timers = manualTimers()
-    const second = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000, channel: channel(), timers })
-    const sockets = fakeSockets()
-    const tab2 = toastedStore(alice, second, sockets)
-    sockets.last.serverConnect()
-    sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
-    void tab1.dispatch(api.endpoints.updateLessonStatus.initiate({ id: 'l1', status: 'cancelled' }))
-    await settle()
+    const asked = await askedInFirstTab(() => () => {})
     // The crash: the first tab's store and toaster stop without a word (its request never answered there).
-    tab1.dispose()
-    const bobCancels = () => tab2.dispatch(serverEventActions['lesson:statusUpdated'](cancelled))
-    return { second, timers, bobCancels, release, done: () => tab2.dispose() }
+    asked.tab1.dispose()
+    return { ...asked, done: () => asked.tab2.dispose() }
   }
 
   test('Bob’s cancellation an hour later is news, a toast', async () => {
@@ -281,15 +254,7 @@ describe('a tab opened while a change asked for in another waits for its answer'
     const channel = channels()
     const first = createToaster({ openPage: () => 'lessons', channel: channel() })
     const { fetchFn, release } = heldPatchApi('/api/lessons', [lesson()], cancelled)
-    const tab1 = makeStore({
-      apiUrl: 'http://api.invalid',
-      createSocket: fakeSockets().createSocket,
-      storage: createMemoryStorage(),
-      shareSocket: false,
-      extraMiddleware: [first.middleware],
-      fetchFn,
-      preloadedState: { auth: { token: 't-alice', user: alice } },
-    })
+    const tab1 = askingTab(first, fetchFn)
     const change = tab1.dispatch(api.endpoints.updateLessonStatus.initiate({ id: 'l1', status: 'cancelled' }))
     await settle()
     const second = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000, channel: channel() })
