@@ -3,8 +3,8 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { sendFailed, sendMessage } from '../../src/realtime'
 import { eventually } from './support/eventually'
-import { alice, bob, conversation } from '../unit/support/fixtures'
-import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
+import { bob, conversation } from '../unit/support/fixtures'
+import { appStore, heldPeopleApi, json, pagePerTest, politeSaid, renderApp } from './support/page'
 
 // A send refused for good in a conversation not open is said once, naming the other person. Refused while the people
 // were still being read (a slow first load), it was said at once as "A message to Someone was not sent.", and never
@@ -14,17 +14,10 @@ const page = pagePerTest('#/messages')
 
 describe('a send refused while the people are still being read', () => {
   test('is said once they are read, with the name', async () => {
-    let answerUsers: (r: Response) => void = () => {}
-    const users = new Promise<Response>((resolve) => {
-      answerUsers = resolve
-    })
-    const { store, sockets } = appStore(
-      apiRoutes((_method, path) => {
-        if (path === '/api/users') return users
-        if (path === '/api/conversations') return json(200, [conversation('c1')])
-        return json(200, [])
-      }),
+    const { fetchFn, answerPeople } = heldPeopleApi((path) =>
+      path === '/api/conversations' ? json(200, [conversation('c1')]) : undefined,
     )
+    const { store, sockets } = appStore(fetchFn)
     renderApp(page.root, store)
     act(() => sockets.last.serverConnect())
     const entry = await eventually(() => {
@@ -39,7 +32,7 @@ describe('a send refused while the people are still being read', () => {
     })
     await eventually(() => expect(entry.textContent).toContain('Not sent'))
     expect(said.filter((s) => s.includes('was not sent'))).toEqual([])
-    await act(async () => answerUsers(json(200, [alice, bob]) as Response))
+    await answerPeople()
     await eventually(() => expect(entry.textContent).toContain(bob.name))
     await eventually(() =>
       expect(said.filter((s) => s.includes('was not sent'))).toEqual([`A message to ${bob.name} was not sent.`]),

@@ -1,9 +1,9 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
-import { alice, bob, conversation, message } from '../unit/support/fixtures'
+import { conversation, message } from '../unit/support/fixtures'
 import { eventually } from './support/eventually'
-import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
+import { appStore, heldPeopleApi, json, pagePerTest, politeSaid, renderApp } from './support/page'
 
 // The open thread says each new message from the other person with their name. A message that came just after the
 // thread opened, the people still being read (a slow server, a reload), was said "New message from Someone: …", and
@@ -13,15 +13,10 @@ const page = pagePerTest('#/messages/c1')
 
 describe('a new message in the open thread while the people are still being read', () => {
   test('is said once they are read, with the name', async () => {
-    let answerPeople: (response: Response) => void = () => {}
-    const people = new Promise<Response>((resolve) => {
-      answerPeople = resolve
-    })
-    const fetchFn = apiRoutes((_method, path) => {
-      if (path === '/api/users') return people
+    const { fetchFn, answerPeople } = heldPeopleApi((path) => {
       if (path === '/api/conversations') return json(200, [conversation('c1')])
       if (path === '/api/conversations/c1/messages') return json(200, [message(1)])
-      return json(200, [])
+      return undefined
     })
     const { store, sockets } = appStore(fetchFn)
     renderApp(page.root, store)
@@ -31,7 +26,7 @@ describe('a new message in the open thread while the people are still being read
     const said = politeSaid()
     act(() => sockets.last.serverEmit('message:new', message(2, { content: 'are you there?' }), { offset: 1 }))
     await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(2))
-    await act(async () => answerPeople(json(200, [alice, bob])))
+    await answerPeople()
     await eventually(() => expect(said.join(' ')).toContain('are you there?'))
     expect(said).toEqual(['New message from Bob: are you there?'])
     store.dispose()

@@ -2,9 +2,9 @@
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { ephemeralEventActions } from '../../src/realtime'
-import { alice, bob, conversation, message } from '../unit/support/fixtures'
+import { bob, conversation, message } from '../unit/support/fixtures'
 import { eventually } from './support/eventually'
-import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
+import { appStore, heldPeopleApi, json, pagePerTest, renderApp } from './support/page'
 
 // The typing line is a polite live region: what it shows is said. While the people were still being read (a slow
 // server, a reload), Bob starting to type showed and said "Someone is typing…", then "Bob is typing…" once they came:
@@ -15,15 +15,10 @@ const page = pagePerTest('#/messages/c1')
 
 describe('the typing line while the people are still being read', () => {
   test('waits for them, and names who types', async () => {
-    let answerPeople: (response: Response) => void = () => {}
-    const people = new Promise<Response>((resolve) => {
-      answerPeople = resolve
-    })
-    const fetchFn = apiRoutes((_method, path) => {
-      if (path === '/api/users') return people
+    const { fetchFn, answerPeople } = heldPeopleApi((path) => {
       if (path === '/api/conversations') return json(200, [conversation('c1')])
       if (path === '/api/conversations/c1/messages') return json(200, [message(1)])
-      return json(200, [])
+      return undefined
     })
     const { store, sockets } = appStore(fetchFn)
     renderApp(page.root, store)
@@ -35,7 +30,7 @@ describe('the typing line while the people are still being read', () => {
       if (line.textContent) shown.push(line.textContent)
     }).observe(line, { childList: true, subtree: true, characterData: true })
     act(() => void store.dispatch(ephemeralEventActions.typing({ conversationId: 'c1', userId: bob.id })))
-    await act(async () => answerPeople(json(200, [alice, bob])))
+    await answerPeople()
     await eventually(() => expect(line.textContent).toBe('Bob is typing…'))
     expect(shown).toEqual(['Bob is typing…'])
     store.dispose()

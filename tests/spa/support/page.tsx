@@ -52,6 +52,21 @@ export const apiRoutes = (
   }) as typeof fetch
 
 /**
+ * The API of a page whose people (`/api/users`: Alice and Bob) answer only at `answerPeople()`, as a slow server's
+ * first read; `route` answers the rest by path (`[]` where it gives nothing).
+ *
+ * @example const { fetchFn, answerPeople } = heldPeopleApi((path) => (path === '/api/conversations' ? json(200, []) : undefined))
+ */
+export function heldPeopleApi(route: (path: string) => Response | undefined) {
+  let answer: (response: Response) => void = () => {}
+  const people = new Promise<Response>((resolve) => {
+    answer = resolve
+  })
+  const fetchFn = apiRoutes((_method, path) => (path === '/api/users' ? people : (route(path) ?? json(200, []))))
+  return { fetchFn, answerPeople: () => act(async () => answer(json(200, [alice, bob]))) }
+}
+
+/**
  * The API of a page listing `items` at `list`, whose PATCH is answered `status` with `answer` only once `release()` is called
  * (the user may go on meanwhile); `patched()` says whether the PATCH came.
  *
