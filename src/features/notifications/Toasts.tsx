@@ -16,7 +16,7 @@ import { FormattedMessage } from 'react-intl'
 import type { Id } from '../../contract'
 import { useT, type Message } from '../../i18n'
 import { usePeople, type People } from '../shared/people'
-import type { Toaster } from './toaster'
+import type { Toast, Toaster } from './toaster'
 
 export const ToasterContext = createContext<Toaster | null>(null)
 
@@ -99,12 +99,16 @@ export function Toasts() {
   }, [unsaid, announce, t, people])
   /** The toasts shown that have been said: each is said once, whatever the language or names do afterwards. */
   const said = useRef(new Set<number>())
+  /** The toasts shown while the people were being read: said once they are, even those gone by then (their 8 s ran out). */
+  const waiting = useRef(new Map<number, Toast>())
   useEffect(() => {
+    for (const toast of toasts) if (!said.current.has(toast.id)) waiting.current.set(toast.id, toast)
     if (people.loading) return
     for (const id of said.current) if (!toasts.some((toast) => toast.id === id)) said.current.delete(id)
-    for (const toast of toasts) {
-      if (said.current.has(toast.id)) continue
-      said.current.add(toast.id)
+    const toSay = [...waiting.current.values()].sort((a, b) => a.id - b.id)
+    waiting.current.clear()
+    for (const toast of toSay) {
+      if (toasts.some((shown) => shown.id === toast.id)) said.current.add(toast.id)
       announce(t(toast.message.id, valuesOf(toast.message, toast.person, people)))
     }
   }, [toasts, announce, t, people])
