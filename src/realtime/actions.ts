@@ -271,13 +271,14 @@ export const outboxRestored = createAction<{ entries: PendingMessage[]; storedOr
 export interface SendRejection {
   clientId: string
   conversationId: Id
-  code: 'OUTBOX_FULL'
+  /** `OUTBOX_FULL`: the outbox holds its limit; `UNAUTHORIZED`: nobody is logged in, so the send would be no one's. */
+  code: 'OUTBOX_FULL' | 'UNAUTHORIZED'
   message: string
 }
 
 /**
- * A send refused before it was queued: the outbox already holds its limit of unconfirmed messages. Nothing queued is
- * dropped; the message is not shown (the app keeps the draft and tells the user, see `selectSendRejection`).
+ * A send refused before it was queued: the outbox already holds its limit of unconfirmed messages, or nobody is logged
+ * in (it would go as whoever logs in next). Nothing queued is dropped; the message is not shown (the app keeps the draft and tells the user, see `selectSendRejection`).
  *
  * @example
  * dispatch(sendRejected({ clientId, conversationId: 'c1', code: 'OUTBOX_FULL', message: '500 messages are…' }))

@@ -196,6 +196,39 @@ describe('durable outbox', () => {
     bobTab.store.dispatch(shutdown())
   })
 
+  // A send dispatched with nobody logged in (the page between a logout and the next login, a script) was queued as
+  // anyone's: tried over HTTP without a token, kept pending, then sent with the next user's token, as if they had
+  // written it. It is now refused before it is queued, as an outbox full one is.
+  test.each([
+    ['nobody logged in yet', null],
+    ['after a logout', 'token-1'],
+  ] as const)('a send with nobody logged in (%s) is refused, and never goes as the next user', async (_when, token) => {
+    const requests: { authorization: string | undefined; body: unknown }[] = []
+    const stub = await startHttpStub((req) => {
+      if (!req.url.endsWith('/messages')) return { status: 204 } // the logout's own request
+      requests.push({ authorization: req.headers.authorization, body: req.body })
+      const { clientId, content } = req.body as { clientId: string; content: string }
+      return { status: 201, body: message(9, { senderId: bob.id, clientId, content }) }
+    })
+    try {
+      const storage = createMemoryStorage()
+      const { store } = tab(stub.url, storage, { token })
+      if (token !== null) store.dispatch(loggedOut())
+      store.dispatch(send('n1'))
+      expect(selectPendingMessages(store.getState())).toEqual([])
+      expect(selectSendRejection(store.getState())).toMatchObject({ clientId: 'n1', code: 'UNAUTHORIZED' })
+      store.dispatch(loggedIn({ token: 'token-bob', user: bob }))
+      // Bob's own send (his socket is not up yet, so over HTTP): once it is answered, anything the first send was
+      // going to do over HTTP has been done.
+      store.dispatch(send('b1'))
+      await eventually(() => expect(selectPendingMessages(store.getState())).toEqual([]))
+      expect(requests).toEqual([{ authorization: 'Bearer token-bob', body: { content: 'text b1', clientId: 'b1' } }])
+      store.dispatch(shutdown())
+    } finally {
+      await stub.close()
+    }
+  })
+
   test('another user logs in while a send awaits its ack: it never goes over HTTP with their token, and waits for its own user', async () => {
     const requests: { authorization: string | undefined; body: unknown }[] = []
     const stub = await startHttpStub((req) => {
