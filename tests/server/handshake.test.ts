@@ -6,6 +6,7 @@ import { SessionStore } from '../../server/sessions'
 import { ALICE, BOB, connect, emitAck, http, login, startTestServer, type TestServer } from './support/server'
 import { capturedLog } from '../support/capturedLog'
 import { createSocketBlocks } from '../support/socketBlocks'
+import { socketPathAnswer } from './support/socketPathAnswer'
 
 const SECRET = 'handshake-test-secret-of-at-least-32-bytes'
 let server: TestServer
@@ -237,37 +238,14 @@ describe('origins', () => {
   // developer reads in the Network tab (or curl) now says FORBIDDEN, as /api does.
   describe("answers a foreign Origin as /api does: 403 FORBIDDEN 'origin not allowed'", () => {
     /** A request to Socket.IO's path (a WebSocket upgrade when `websocket`), from a foreign Origin: its refusal. */
-    const refusal = (query: string, websocket: boolean, method = 'GET') =>
-      new Promise<{ status: number; body: unknown; type: string | undefined }>((resolve, reject) => {
-        const req = request(`${server.url}/socket.io/?EIO=4&${query}`, {
-          method,
-          headers: {
-            origin: 'http://evil.test',
-            ...(websocket
-              ? {
-                  connection: 'Upgrade',
-                  upgrade: 'websocket',
-                  'sec-websocket-version': '13',
-                  'sec-websocket-key': randomBytes(16).toString('base64'),
-                }
-              : {}),
-          },
-        })
-        req.on('upgrade', (_res, socket) => {
-          socket.destroy()
-          reject(new Error('upgraded'))
-        })
-        req.on('response', (res) => {
-          let text = ''
-          res.setEncoding('utf8')
-          res.on('data', (chunk: string) => (text += chunk))
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), type: res.headers['content-type'] }),
-          )
-        })
-        req.on('error', reject)
-        req.end()
-      })
+    const refusal = async (query: string, websocket: boolean, method = 'GET') => {
+      const answer = await socketPathAnswer(
+        `${server.url}/socket.io/?EIO=4&${query}`,
+        { origin: 'http://evil.test' },
+        { websocket, method },
+      )
+      return { status: answer.status, body: answer.body, type: answer.headers['content-type'] }
+    }
     const openPolling = async () => {
       const response = await pollingHandshake(server.url)
       return (JSON.parse((await response.text()).slice(1)) as { sid: string }).sid

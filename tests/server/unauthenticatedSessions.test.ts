@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto'
-import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect, login, ALICE, startTestServer, type TestServer } from './support/server'
+import { socketPathAnswer } from './support/socketPathAnswer'
 
 // Review (ASVS 13.x, resource exhaustion): an Engine.IO session opens with one GET and no token, and lives until
 // Socket.IO's connectTimeout (45 s) unless a socket authenticates on it; nothing bounded how many one address held at
@@ -24,32 +23,12 @@ describe('Engine.IO sessions without an authenticated socket are capped per clie
   }
 
   /** A WebSocket handshake (an upgrade without a session): its refusal's status, Retry-After and body. */
-  const upgradeRefusal = (address: string) =>
-    new Promise<{ status: number; retryAfter: string | undefined; body: unknown }>((resolve, reject) => {
-      const req = request(`${server.url}/socket.io/?EIO=4&transport=websocket`, {
-        headers: {
-          ...from(address),
-          connection: 'Upgrade',
-          upgrade: 'websocket',
-          'sec-websocket-version': '13',
-          'sec-websocket-key': randomBytes(16).toString('base64'),
-        },
-      })
-      req.on('upgrade', (_res, socket) => {
-        socket.destroy()
-        reject(new Error('upgraded'))
-      })
-      req.on('response', (res) => {
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (chunk: string) => (text += chunk))
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body: JSON.parse(text) }),
-        )
-      })
-      req.on('error', reject)
-      req.end()
+  const upgradeRefusal = async (address: string) => {
+    const answer = await socketPathAnswer(`${server.url}/socket.io/?EIO=4&transport=websocket`, from(address), {
+      websocket: true,
     })
+    return { status: answer.status, retryAfter: answer.headers['retry-after'], body: answer.body }
+  }
 
   // Review: the refusal was a 403 (Engine.IO's { code: 4 } when polling, a 400 INVALID for a WebSocket), which says
   // "forbidden" and "your request is wrong" for what is a limit: the contract's 429 RATE_LIMITED, with the wait.
