@@ -147,8 +147,8 @@ export interface StartServerOptions {
   readRateLimit?: RateLimitOptions
   /**
    * Per-client-address budget for refresh tokens presented (`POST /api/auth/refresh`, and logout with one). Default
-   * 1/s, bursts of 60. Past it, a logout with a Bearer this server signed (expired too) of a live session spends that
-   * session's instead.
+   * 1/s, bursts of 60. Past it, a refresh or logout with a Bearer this server signed (expired too) of a live session
+   * spends that session's instead.
    */
   refreshRateLimit?: RateLimitOptions
   /** Per-client-address budget for logins, whatever their outcome (each hashes a password). Default 5/s, bursts of 100. */

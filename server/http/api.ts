@@ -60,7 +60,19 @@ export function registerApiRoutes(
   const byAddress = (spend: (key: string) => Promise<void>) => (request: FastifyRequest) =>
     spend(addressKey(request.ip))
   const spendRefresh = loadBudgetOf(refreshLimiter, 'refresh')
-  const spendRefreshBudget = byAddress(spendRefresh)
+  // A refresh token presented (refresh, or logout with one) is paid for by the address; past its budget (shared: a
+  // school's NAT, an office, or spent by someone else on it), by the session whose Bearer this server signed (expired
+  // too) comes with it, while that session is live: the browser sends its Bearer with both. Refresh tokens made up
+  // beside one such Bearer stay bounded by its session, and sessions by logins; a session already ended has none left
+  // (its Bearer stays signed: each login, ended at once, would add a budget for good).
+  const spendRefreshBudget = (request: FastifyRequest) =>
+    spendRefresh(addressKey(request.ip)).catch(async (refusal: unknown) => {
+      const owner = await sessions.ownerOf(bearerToken(request.headers.authorization))
+      if (!owner || !(await sessions.isLive(owner.sessionId))) throw refusal
+      await spendRefresh(`session ${owner.sessionId}`).catch(() => {
+        throw refusal
+      })
+    })
   const spendLoginBudget = byAddress(loadBudgetOf(loginLimiter, 'login'))
 
   api.post('/auth/login', async (request) => {
@@ -84,19 +96,9 @@ export function registerApiRoutes(
       // A Bearer alone is checked by its signature, cheaply: logging out with it is never refused for the address's
       // budget (a refusal here still ends that Bearer's session, through onError above).
       const bearer = bearerToken(request.headers.authorization)
-      if (namesRefreshToken(request.body))
-        await spendRefreshBudget(request).catch(async (refusal: unknown) => {
-          // The browser forgets its tokens whatever the answer, so a refused logout would leave its session alive
-          // (ASVS 3.3.1), and an address's budget is shared (an office) or spent by someone else. Past it, the
-          // refresh token is still looked up when a Bearer this server signed (expired too) comes with it, once or
-          // twice per session: made-up refresh tokens stay bounded by the address, and by logins. A session already
-          // ended has none left (its Bearer stays signed: each login, ended at once, would add a budget for good).
-          const owner = await sessions.ownerOf(bearer)
-          if (!owner || !(await sessions.isLive(owner.sessionId))) throw refusal
-          await spendRefresh(`session ${owner.sessionId}`).catch(() => {
-            throw refusal
-          })
-        })
+      // The browser forgets its tokens whatever the answer, so a refused logout would leave its session alive
+      // (ASVS 3.3.1): past the address's budget, its Bearer's session pays (see spendRefreshBudget).
+      if (namesRefreshToken(request.body)) await spendRefreshBudget(request)
       await accounts.logout(bearer, request.body)
       return reply.status(204).send()
     },

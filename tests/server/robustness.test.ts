@@ -692,7 +692,7 @@ describe('the refresh budget, per client address', () => {
 // Review (ASVS 3.3.1, logout ends the session): the browser logs out with its Bearer and its refresh token and forgets
 // both whatever the answer. With the Bearer expired (a tab asleep) and the address's refresh budget spent (one address
 // for a whole office, or someone else on it spending it), the logout was refused RATE_LIMITED and the session went on.
-describe('a logout past the refresh budget, its access token expired', () => {
+describe('a logout or a refresh past the refresh budget, its access token expired', () => {
   let budgeted: TestServer
   const clock = manualClock()
   beforeAll(async () => {
@@ -723,6 +723,48 @@ describe('a logout past the refresh budget, its access token expired', () => {
       headers: { 'x-forwarded-for': '203.0.113.22' },
     })
     expect(refresh.status).toBe(401)
+  })
+
+  // A school behind one NAT: hundreds of browsers back from sleep at once spend the address's budget, and each refresh
+  // past it was refused RATE_LIMITED, its user's token renewal held up (a send is never limited per address for that
+  // reason). The browser refreshes with its Bearer (expired, as after a sleep): its session pays, as a logout's does.
+  it('renews past the address’s budget a refresh that carries a Bearer this server signed (expired too) of its live session', async () => {
+    const address = { 'x-forwarded-for': '198.51.100.14' }
+    const session = await login(budgeted.url, CAROL)
+    clock.advance(61_000)
+    for (let i = 0; i < 3; i++)
+      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    const refresh = await http<{ token: string }>(budgeted.url, 'POST', '/api/auth/refresh', {
+      token: session.token,
+      body: { refreshToken: session.refreshToken },
+      headers: address,
+    })
+    expect(refresh.status).toBe(200)
+    expect((await http(budgeted.url, 'GET', '/api/me', { token: refresh.body.token })).status).toBe(200)
+    // Without a Bearer, the address still bounds it.
+    const bare = await http(budgeted.url, 'POST', '/api/auth/refresh', {
+      body: { refreshToken: 'guess-3' },
+      headers: address,
+    })
+    expect(bare.status).toBe(429)
+  })
+
+  it('bounds made-up refresh tokens on refresh beside one signed Bearer by its session, shared with its logouts', async () => {
+    const address = { 'x-forwarded-for': '198.51.100.15' }
+    const { token } = await login(budgeted.url, CAROL)
+    clock.advance(61_000)
+    for (let i = 0; i < 3; i++)
+      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    const refresh = (refreshToken: string) =>
+      http(budgeted.url, 'POST', '/api/auth/refresh', { token, body: { refreshToken }, headers: address })
+    for (let i = 3; i < 5; i++) expect((await refresh(`guess-${i}`)).status).toBe(401)
+    const logout = await http(budgeted.url, 'POST', '/api/auth/logout', {
+      token,
+      body: { refreshToken: 'guess-5' },
+      headers: address,
+    })
+    expect(logout.status).toBe(401)
+    expect((await refresh('guess-6')).status).toBe(429)
   })
 
   it('bounds made-up refresh tokens beside one signed Bearer by its session, as the address bounds them without one', async () => {
