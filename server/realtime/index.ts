@@ -393,7 +393,11 @@ export function attachHandlers(
         const room = conversationRoom(id.value)
         if (socket.rooms.has(room)) {
           await socket.leave(room)
-          await viewerRegistry?.left(id.value, socket.data.userId, socket.id)
+          // Left, whatever Redis says: a removal that fails is made again at each heartbeat (NodeEntries) until it
+          // goes through, so the caller has nothing to try again.
+          await viewerRegistry
+            ?.left(id.value, socket.data.userId, socket.id)
+            .catch(warn('sharing a viewer failed; its removal is retried at the next heartbeat'))
         }
         return null
       } finally {
