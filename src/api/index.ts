@@ -275,8 +275,13 @@ const refreshesInFlight = new WeakMap<object, Promise<RefreshOutcome>>()
 
 /** A token with less than this left is not worth adopting from another tab: refresh it instead. */
 const ADOPT_MARGIN_MS = 5_000
-/** How long a tab waits for another one's refresh before going ahead itself (the server's reuse window covers it). */
-const REFRESH_LOCK_WAIT_MS = 10_000
+/**
+ * How long a tab waits for another one's refresh before going ahead itself: longer than the holder's refresh may take
+ * (its request gives up after `REFRESH_TIMEOUT_MS`, and may go out a while after it took the lock: a tab busy after a
+ * wake), so that it never goes ahead while the holder's answer may still land. It would present the refresh token that
+ * request rotated: within the server's 30 s reuse window the same pair, but after a sleep the end of the session (theft).
+ */
+const REFRESH_LOCK_WAIT_MS = REFRESH_TIMEOUT_MS + 5_000
 
 /**
  * Holds `name` of `lock` (or gives up waiting after `REFRESH_LOCK_WAIT_MS`); resolves with its release, or with null

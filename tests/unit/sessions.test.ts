@@ -13,7 +13,7 @@ import {
   tokenSessionId,
 } from '../../src/api'
 import { loggedIn, loggedOut, tokenRefreshed } from '../../src/app/authSlice'
-import { retryNow, selectPendingMessages, sendMessage } from '../../src/realtime'
+import { createMemoryLock, retryNow, selectPendingMessages, sendMessage } from '../../src/realtime'
 import { createMemoryStorage, makeStore, type RealtimeOptions } from '../../src/app/store'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
@@ -779,5 +779,68 @@ describe('a storage that refuses to keep the refresh token', () => {
     expect(loadRefreshToken(denied, bob.id)).toBeNull()
     clearRefreshToken(denied, alice.id, 's1')
     expect(loadRefreshToken(denied, alice.id, 's1')).toBeNull()
+  })
+})
+
+// Two tabs of one browser: the one waiting for the refresh lock gives up waiting after a while and refreshes itself.
+// Its wait was as long as the holder's request may last (10 s), counted from earlier (it queued before the holder's
+// request went out: a tab busy after a wake), so it went ahead while the holder's answer was still on its way, with the
+// refresh token that request had rotated. After a sleep longer than the server's 30 s reuse window, that is theft to
+// the server: the session ended, in both tabs, although the holder's answer landed a moment later.
+describe('a tab waiting for another tab’s refresh', () => {
+  const NOW = 1_800_000_000_000
+  const first = jwt({ sub: alice.id, iat: NOW / 1000, exp: NOW / 1000 + 900 })
+  const second = jwt({ sub: alice.id, iat: NOW / 1000 + 1, exp: NOW / 1000 + 901 })
+
+  test('does not go ahead while the holder’s request may still be answered: it adopts that answer', async () => {
+    vi.useFakeTimers({ now: NOW })
+    let rotatedAt: number | null = null
+    const outcomes: string[] = []
+    const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(input, init)
+      if (new URL(request.url).pathname !== '/api/auth/refresh') return json(404, { error: { code: 'NOT_FOUND' } })
+      const { refreshToken } = (await request.clone().json()) as { refreshToken: string }
+      if (refreshToken === 'refresh-1' && rotatedAt !== null && Date.now() - rotatedAt > 30_000) {
+        outcomes.push('reused: session ended')
+        return json(401, { error: { code: 'UNAUTHORIZED', message: 'refresh token reused' } })
+      }
+      outcomes.push(`rotated ${refreshToken}`)
+      return json(200, { token: second, refreshToken: 'refresh-x', user: alice })
+    }) as typeof fetch
+    const storage = createMemoryStorage()
+    saveAuth(storage, { token: first, user: alice })
+    saveRefreshToken(storage, alice.id, 'refresh-1')
+    const drainLock = createMemoryLock()
+    // The other tab takes the lock; this one queues 1 ms later, and the other's request goes out 50 ms after it took it.
+    let releaseOther: () => void = () => {}
+    drainLock.request(`talemy.refresh.${alice.id}`, (release) => (releaseOther = release))
+    const store = makeStore({
+      apiUrl: 'http://tabs.test',
+      storage,
+      fetchFn,
+      createSocket: fakeSockets().createSocket,
+      preloadedState: { auth: { token: first, user: alice } },
+      realtime: { drainLock, retryTriggers: () => () => {} },
+    })
+    try {
+      await vi.advanceTimersByTimeAsync(1)
+      const outcome = store.dispatch(refreshSession())
+      await vi.advanceTimersByTimeAsync(49)
+      rotatedAt = Date.now()
+      // The machine sleeps a minute (the timers stand still), then the other tab's answer lands 9.99 s after its
+      // request went out, within its 10 s timeout: it saves the new pair and lets the lock go.
+      vi.setSystemTime(Date.now() + 60_000)
+      await vi.advanceTimersByTimeAsync(9_990)
+      saveRefreshToken(storage, alice.id, 'refresh-2')
+      saveAuth(storage, { token: second, user: alice })
+      releaseOther()
+      await vi.advanceTimersByTimeAsync(10)
+      expect(await outcome).toBe('refreshed')
+      expect(outcomes).toEqual([])
+      expect(store.getState().auth.token).toBe(second)
+    } finally {
+      store.dispose()
+      vi.useRealTimers()
+    }
   })
 })
