@@ -16,7 +16,7 @@ import {
   type ErrorCode,
   type Id,
 } from '../../src/contract'
-import { AppError, invalid, toApiError, unauthorized } from '../errors'
+import { AppError, forbidden, invalid, toApiError, unauthorized } from '../errors'
 import { lacksHost } from '../http'
 import {
   errorAnswer,
@@ -413,7 +413,13 @@ export function attachHandlers(
       const { userId } = socket.data
       const { conversationId } = input.value
       await typingLimiter.take(userId)
-      const others = (await messaging.participants(userId, conversationId)).filter((id) => id !== userId)
+      // The contract gives typing FORBIDDEN alone: one that does not exist is one the user is not in either.
+      const participants = await messaging.participants(userId, conversationId).catch((error: unknown) => {
+        throw error instanceof AppError && error.code === 'NOT_FOUND'
+          ? forbidden('not a participant of this conversation')
+          : error
+      })
+      const others = participants.filter((id) => id !== userId)
       notices.toUsers(others, 'typing', { conversationId, userId })
       return null
     },

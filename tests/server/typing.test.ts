@@ -80,6 +80,16 @@ describe('typing', () => {
     expect(bob.seen.events).toEqual([])
   })
 
+  // The contract answers typing FORBIDDEN for a conversation one is not in; one that does not exist was answered
+  // NOT_FOUND (the participants' check of a join), a code the contract does not give typing.
+  it('answers FORBIDDEN for a conversation that does not exist', async () => {
+    const bob = await open(BOB)
+    expect(await emitAck(bob.socket, 'typing', { conversationId: 'conv-nobody' })).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    })
+  })
+
   it('answers INVALID for a malformed payload', async () => {
     const bob = await open(BOB)
     expect(await emitAck(bob.socket, 'typing', { conversationId: 42 })).toMatchObject({
