@@ -95,10 +95,15 @@ export function bindSocket(
 
   // An event the contract does not know is rejected too (visible in DevTools), never passed on.
   const known = new Set<string>([...SERVER_EVENTS, ...SYNC_EVENTS, ...EPHEMERAL_EVENTS])
-  const onAny = guarded('onAny', (event) => {
+  const onAny = guarded('onAny', (event, ...args) => {
     const name = String(event)
-    if (!known.has(name))
-      dispatch(eventRejected({ event: name.slice(0, 100), issues: [{ path: '', message: 'unknown event' }] }))
+    if (known.has(name)) return
+    const rejected = { event: name.slice(0, 100), issues: [{ path: '', message: 'unknown event' }] }
+    // One the log numbers (a newer server's, in a rolling deploy) takes its place in it, as a refused payload does: held
+    // for, it would stall every later event, and each resume would replay it again.
+    const meta = args.length > 1 ? parse(eventMetaSchema, args[args.length - 1]) : null
+    if (meta?.ok) resume.logged(eventRejected(rejected, meta.value.offset), meta.value.offset)
+    else dispatch(eventRejected(rejected))
   })
   const anySocket = socket as unknown as { onAny?: (l: Listener) => void; offAny?: (l: Listener) => void }
   anySocket.onAny?.(onAny)

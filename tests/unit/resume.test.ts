@@ -253,3 +253,32 @@ describe('logged events', () => {
     expect(store.getState().socket.connection.offset).toBe(5)
   })
 })
+
+describe('an event this client does not know, in the log (a newer server during a rolling deploy)', () => {
+  test('is rejected but keeps its place: the events after it are applied, and nothing stalls', () => {
+    const { store, sockets } = caughtUpAt(5)
+    sockets.last.serverEmit('lesson:rescheduled', { lessonId: 'l1' }, { offset: 6 })
+    sockets.last.serverEmit('message:new', incoming(2), { offset: 7 })
+    expect(store.getActions()[0]).toMatchObject({
+      type: eventRejected.type,
+      payload: { event: 'lesson:rescheduled', issues: [{ path: '', message: 'unknown event' }] },
+      meta: { offset: 6 },
+    })
+    expect(applied(store.getActions())).toEqual([[2, 7]])
+    expect(store.getState().socket.connection.offset).toBe(7)
+    vi.advanceTimersByTime(10_000)
+    expect(store.getActions().filter((a) => resumeStalled.match(a))).toEqual([])
+  })
+
+  test('without an offset (not logged) is only rejected: the applied offset stays', () => {
+    const { store, sockets } = caughtUpAt(5)
+    sockets.last.serverEmit('lesson:rescheduled', { lessonId: 'l1' })
+    expect(store.getActions()).toEqual([
+      expect.objectContaining({
+        type: eventRejected.type,
+        payload: { event: 'lesson:rescheduled', issues: [{ path: '', message: 'unknown event' }] },
+      }),
+    ])
+    expect(store.getState().socket.connection.offset).toBe(5)
+  })
+})

@@ -4,7 +4,8 @@ import {
   isRefusal,
   MAX_PRESENCE_SNAPSHOT,
   parse,
-  SERVER_EVENTS,
+  EPHEMERAL_EVENTS,
+  SYNC_EVENTS,
   syncPayloadSchema,
   type Ack,
   type ClientEventName,
@@ -148,7 +149,11 @@ const CLIENT_EVENTS: Record<ClientEventName, true> = {
   typing: true,
 }
 const isClientEvent = (event: string): boolean => Object.hasOwn(CLIENT_EVENTS, event)
-const LOGGED = new Set<string>(SERVER_EVENTS)
+/**
+ * The events never logged. Any other one with an offset is in the user's log: a contract event, or one this version does
+ * not know (a newer server's, in a rolling deploy), whose place the stream keeps as the tabs' bindings do.
+ */
+const UNLOGGED = new Set<string>([...SYNC_EVENTS, ...EPHEMERAL_EVENTS])
 
 /** The `{ offset }` a logged event carries last, or null (an emitter that sends none is passed on all the same). */
 function offsetOf(args: readonly unknown[]): number | null {
@@ -254,7 +259,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     // A server ack callback cannot cross the channel (and no contract event has one).
     const args = received.filter((arg) => typeof arg !== 'function')
     const raw: RawEvent = { event, args }
-    if (LOGGED.has(event)) logged(raw)
+    if (!UNLOGGED.has(event)) logged(raw)
     else if (event === 'presence:snapshot' || event === 'presence:changed') remember(event, args[0])
     if (up && followers.size > 0) post({ kind: 'event', from: tabId, userId, raw })
   }

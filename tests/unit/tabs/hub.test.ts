@@ -355,6 +355,18 @@ describe('replay or gap at attach', () => {
     expect(b.got('attached')[0]).toMatchObject({ replay: [logged(7)], sync: caughtUp(5) })
   })
 
+  test('an event this tab does not know, in the log (a newer server), counts in the hub offset and is replayed along', () => {
+    const { up, emitLogged, socket, a, b } = setup()
+    up(5)
+    const unknown: RawEvent = { event: 'lesson:rescheduled', args: [{ lessonId: 'l1' }, { offset: 6 }] }
+    socket.serverEmit(unknown.event, ...unknown.args)
+    emitLogged(7)
+    a.attach('alice', 5, 'e1')
+    expect(a.got('attached')[0]).toMatchObject({ replay: [unknown, logged(7)], sync: caughtUp(7) })
+    b.attach('alice', null, null)
+    expect(b.got('attached')[0]).toMatchObject({ replay: [], sync: caughtUp(7) })
+  })
+
   test('more missed than the buffer holds: a gap', () => {
     const { up, emitLogged, a, b } = setup({ bufferSize: 2 })
     up(0)
