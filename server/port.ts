@@ -5,22 +5,42 @@ export function portInUseMessage(port: number, host: string): string {
   return `port ${port} on ${host} is in use (another Talemy, or another program): stop it, or set PORT to another port`
 }
 
-/** `error` as the sentence above when it is a taken port, else as it is. */
+/**
+ * `error` as one sentence naming PORT or HOST and what to do when the operator can fix it (a port taken, a port below
+ * 1024 without the right to it, a HOST that is no address of this machine or does not resolve), else as it is.
+ */
 export function explainListenError(error: unknown, port: number, host: string): unknown {
-  return (error as NodeJS.ErrnoException | null)?.code === 'EADDRINUSE'
-    ? new Error(portInUseMessage(port, host))
-    : error
+  switch ((error as NodeJS.ErrnoException | null)?.code) {
+    case 'EADDRINUSE':
+      return new Error(portInUseMessage(port, host))
+    case 'EACCES':
+      return new Error(
+        `port ${port} on ${host} is not allowed to this process (a port below 1024 needs root or the CAP_NET_BIND_SERVICE capability): ` +
+          `set PORT to 1024 or above, with a proxy in front for port ${port}`,
+      )
+    case 'EADDRNOTAVAIL':
+      return new Error(
+        `HOST=${host} is not an address of this machine: set HOST to one of its addresses (127.0.0.1 for this machine alone, 0.0.0.0 for every interface)`,
+      )
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new Error(
+        `HOST=${host} does not resolve to an address: set HOST to an address of this machine, or a name that resolves to one`,
+      )
+    default:
+      return error
+  }
 }
 
 /**
- * Binds `port` on `host` for a moment and lets it go: a taken port is then said before the database is opened (a
- * second start would otherwise wait for the data folder's lock, or migrate its own, before it learns). Another
- * program may still take the port in between: the real listen says it the same way. Port 0 is always free.
+ * Binds `port` on `host` for a moment and lets it go: a taken port (or one not allowed, or a HOST that is no address of
+ * this machine) is then said before the database is opened (a second start would otherwise wait for the data folder's
+ * lock, or migrate its own, before it learns). Another program may still take the port in between: the real listen
+ * says it the same way. Port 0 is always free, but is bound too: HOST is checked all the same.
  *
  * @example await checkPortFree(3000, '127.0.0.1') // rejects with portInUseMessage(3000, '127.0.0.1') when taken
  */
 export function checkPortFree(port: number, host: string): Promise<void> {
-  if (port === 0) return Promise.resolve()
   return new Promise((resolve, reject) => {
     const probe = createServer()
     probe.unref()

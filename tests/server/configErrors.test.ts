@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -43,6 +43,20 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
     },
     60_000,
   )
+
+  // Node's own words ("listen EADDRNOTAVAIL: address not available 192.0.2.1"), after the database had been made and
+  // migrated, with a stack trace in the log at level fatal.
+  it('a HOST that is no address of this machine: one line naming HOST, before the database, no stack', async () => {
+    const own = join(dataDir, 'not-here')
+    const started = spawnMain({ DATA_DIR: own, PORT: '0', HOST: '192.0.2.1', SKIP_SPA_BUILD: '1', LOG_FORMAT: 'json' })
+    const error: Error = await started.then(
+      () => new Error('the server started'),
+      (refused: Error) => refused,
+    )
+    expect(error.message).toContain('Talemy could not start: HOST=192.0.2.1 is not an address of this machine')
+    expect(error.message).not.toMatch(/stack|EADDRNOTAVAIL|"level"/)
+    expect(existsSync(join(own, 'pglite'))).toBe(false)
+  }, 60_000)
 
   // A data folder that cannot be made: a file in the way failed as "ENOTDIR: not a directory, mkdir '…/pglite'", never
   // naming DATA_DIR, and a folder the system refuses to make one in (/proc) spun for good in Node's recursive mkdir.

@@ -51,7 +51,47 @@ describe('explainListenError', () => {
   it('says a port taken between the check and the listen the same way, and leaves other errors as they are', () => {
     const taken = Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' })
     expect((explainListenError(taken, 3000, '0.0.0.0') as Error).message).toBe(portInUseMessage(3000, '0.0.0.0'))
-    const denied = Object.assign(new Error('listen EACCES'), { code: 'EACCES' })
-    expect(explainListenError(denied, 80, '0.0.0.0')).toBe(denied)
+    const other = Object.assign(new Error('listen EMFILE'), { code: 'EMFILE' })
+    expect(explainListenError(other, 3000, '0.0.0.0')).toBe(other)
+  })
+
+  // A port below 1024 without root, or a HOST that is no address of this machine, failed as Node's own words
+  // ("listen EACCES: permission denied 0.0.0.0:80"), never naming PORT or HOST nor what to do.
+  it.each([
+    [
+      'EACCES',
+      80,
+      '0.0.0.0',
+      'port 80 on 0.0.0.0 is not allowed to this process (a port below 1024 needs root or the CAP_NET_BIND_SERVICE capability): set PORT to 1024 or above, with a proxy in front for port 80',
+    ],
+    [
+      'EADDRNOTAVAIL',
+      3000,
+      '192.0.2.1',
+      'HOST=192.0.2.1 is not an address of this machine: set HOST to one of its addresses (127.0.0.1 for this machine alone, 0.0.0.0 for every interface)',
+    ],
+    [
+      'ENOTFOUND',
+      3000,
+      'nowhere.invalid',
+      'HOST=nowhere.invalid does not resolve to an address: set HOST to an address of this machine, or a name that resolves to one',
+    ],
+  ])('says %s naming PORT or HOST and what to do', (code, port, host, sentence) => {
+    const error = Object.assign(new Error(`listen ${code}`), { code })
+    expect((explainListenError(error, port, host) as Error).message).toBe(sentence)
+  })
+})
+
+// Said before any database is opened, PORT=0 too: it listened on HOST only after the database was made, migrated and
+// seeded, then failed there with a stack trace in the log.
+describe('a HOST that is no address of this machine', () => {
+  it('is refused by name before any database is opened, PORT=0 too', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'talemy-host-')), 'data')
+    cleanups.push(() => rmSync(join(dataDir, '..'), { recursive: true, force: true }))
+    // 192.0.2.0/24 is TEST-NET-1, documentation only: no machine has it.
+    await expect(startServer({ port: 0, host: '192.0.2.1', dataDir })).rejects.toThrow(
+      'HOST=192.0.2.1 is not an address of this machine',
+    )
+    expect(existsSync(pgliteDir(dataDir))).toBe(false)
   })
 })
