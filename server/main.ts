@@ -87,7 +87,14 @@ async function main(): Promise<void> {
   let phase: 'building' | 'starting' = 'building'
   const building = new AbortController()
   const close = (running: RunningServer) => {
-    const force = setTimeout(() => process.exit(1), 10_000)
+    // Each part of the close has its own bound (server/index.ts); what is left (the database's or Redis's goodbye) may
+    // still never answer. The exit is then forced, and said: a bare exit code 1 read as a crash.
+    const force = setTimeout(() => {
+      logger.error(
+        'the close took over 10 s: exiting without finishing it (the lines above say what it was waiting for)',
+      )
+      process.exit(1)
+    }, 10_000)
     force.unref()
     running.close().then(
       () => process.exit(0),

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { request } from 'node:http'
+import { join } from 'node:path'
 import { expect, it, vi } from 'vitest'
 import { PresenceTracker } from '../../server/realtime/presence'
 import { capturedLog } from '../support/capturedLog'
@@ -162,6 +163,30 @@ it('npm start closes cleanly on a hangup, as on SIGTERM', async () => {
     rmSync(dataDir, { recursive: true, force: true })
   }
 })
+
+// A close that does not finish within `npm start`'s 10 s (a database or Redis that never answers its goodbye) ended the
+// process with exit code 1 and no word: the operator saw "shutting down", then nothing, and could not tell a forced exit
+// from a crash.
+it('npm start says why when it forces its exit after 10 s of closing', async () => {
+  const dataDir = freshDataDir()
+  try {
+    const { child, output } = await spawnMain({
+      DATA_DIR: dataDir,
+      PORT: '0',
+      SKIP_SPA_BUILD: '1',
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+      NODE_OPTIONS: `--import tsx --import ${join(repoRoot, 'tests/server/support/hangHttpClose.mjs')}`,
+    })
+    const exit = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(`${code} ${signal}`)))
+    child.kill('SIGTERM')
+    expect(await exit, output()).toBe('1 null')
+    expect(output()).toMatch(/"level":50,.*"msg":"the close took over 10 s: exiting without finishing it/)
+  } finally {
+    await killSpawned()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}, 60_000)
 
 // `npm start` runs the server under a shell: a SIGTERM to npm (a supervisor that signals the pid it started, a `kill`
 // of npm's pid) was passed to that shell, which ended at once, and npm with it; the server ran on, reparented, holding
