@@ -489,7 +489,9 @@ async function startOn(
     throw explainListenError(error, options.port ?? 3000, host)
   }
   const { port } = app.server.address() as AddressInfo
-  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
+  // A zone on a loopback address (`::1%lo`) changes nothing where it leads, and no browser takes one in a URL: left out.
+  const address = isLoopbackHost(host) ? host.replace(/%.*$/, '') : host
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : address.includes(':') ? `[${address}]` : address
   const url = `http://${urlHost}:${port}`
   origins.useDefaultsFor(port, url)
   logger.info({ url, origins: origins.list(), database: db.kind }, 'server listening')

@@ -31,12 +31,16 @@ export function shouldSeedDemo({ seedDemo, databaseUrl, host }: SeedDecision): b
   return !databaseUrl && isLoopbackHost(host)
 }
 
-/** `localhost`, 127.0.0.0/8 and ::1 (bracketed or not); `0.0.0.0` and `::` listen on every interface, so they are not. */
+/**
+ * `localhost`, 127.0.0.0/8 and ::1 (bracketed or not, with an IPv6 zone or not: `::1%lo` is loopback, the zone names
+ * the interface, not the address); `0.0.0.0` and `::` listen on every interface, so they are not.
+ */
 export function isLoopbackHost(host: string): boolean {
   const bare = host
     .trim()
     .toLowerCase()
     .replace(/^\[(.*)\]$/, '$1')
+    .replace(/^([\da-f:.]*:[\da-f:.]*)%.*$/, '$1')
   if (bare === 'localhost' || bare.endsWith('.localhost')) return true
   if (isIP(bare) === 4) return bare.startsWith('127.')
   if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./.test(bare)

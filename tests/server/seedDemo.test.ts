@@ -36,6 +36,10 @@ describe('shouldSeedDemo', () => {
     ['::ffff:127.0.0.1', true],
     ['10.0.0.1', false],
     ['localhost.evil.test', false],
+    // An IPv6 zone names the interface, not the address: ::1 is loopback whichever, fe80:: is not.
+    ['::1%lo', true],
+    ['[::1%lo]', true],
+    ['fe80::1%eth0', false],
   ])('isLoopbackHost(%s) is %s', (host, expected) => {
     expect(isLoopbackHost(host)).toBe(expected)
   })
@@ -189,6 +193,26 @@ describe('demo accounts already in the data on a public interface', () => {
       await expect(startServer({ port: 0, host: '0.0.0.0', dataDir, seedDemo: false })).rejects.toThrow(/demo accounts/)
       const asked = await startServer({ port: 0, host: '0.0.0.0', dataDir, seedDemo: true })
       await asked.close()
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }, 120_000)
+
+  // HOST=::1%lo (loopback, with the zone some tools print) was taken for an address reachable from the network: the
+  // start was refused over the demo accounts unless SEED_DEMO=1, and the URL it printed (http://[::1%lo]:…) no browser
+  // opens.
+  it('takes ::1 with a zone for the loopback it is, and names a URL that opens', async () => {
+    const dataDir = freshDataDir()
+    try {
+      const local = await startServer({ port: 0, host: '::1%lo', dataDir })
+      try {
+        expect(local.url).toBe(`http://[::1]:${local.port}`)
+        expect(
+          (await http(local.url, 'POST', '/api/auth/login', { body: { email: ALICE, password: 'talemy' } })).status,
+        ).toBe(200)
+      } finally {
+        await local.close()
+      }
     } finally {
       rmSync(dataDir, { recursive: true, force: true })
     }
