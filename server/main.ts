@@ -25,7 +25,7 @@ import {
 import { parseOriginList } from './origins'
 import { buildSpaIfNeeded } from './spa'
 import { makeDataFolder } from './db/dataFolder'
-import { checkPortFree } from './port'
+import { checkPortFree, runningMessage } from './port'
 import { checkJwtSecret } from './secrets'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
   if (stopping) return close(server)
 
   logger.info({ url: server.url }, 'ready')
-  process.stdout.write(`\n  Talemy is running: open ${server.url}\n\n`)
+  process.stdout.write(`\n  ${runningMessage(server.url)}\n\n`)
 }
 
 // Nothing may take the process down silently: log, and keep serving (each handler already answers its own errors).

@@ -48,3 +48,21 @@ export function checkPortFree(port: number, host: string): Promise<void> {
     probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()))
   })
 }
+
+/**
+ * What `npm start` prints once listening: the URL to open. An IPv6 zone (HOST=fe80::1%eth0, a link-local address)
+ * cannot be in a URL a browser takes, and printed as it was (`http://[fe80::1%eth0]:3000`) it opened nowhere: said
+ * plainly then, with what does reach it.
+ *
+ * @example runningMessage('http://127.0.0.1:3000') // 'Talemy is running: open http://127.0.0.1:3000'
+ */
+export function runningMessage(url: string): string {
+  const zoned = /^http:\/\/\[([^\]%]+)%([^\]]+)\]:(\d+)$/.exec(url)
+  if (!zoned) return `Talemy is running: open ${url}`
+  const [, address, zone, port] = zoned
+  return (
+    `Talemy is running on [${address}%${zone}]:${port}, a link-local address: no browser opens an address with a zone ` +
+    `(%${zone}), curl does (curl 'http://[${address}%25${zone}]:${port}/api/health'); for browsers, set HOST to an ` +
+    'address without one (0.0.0.0 for every interface)'
+  )
+}

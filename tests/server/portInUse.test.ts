@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { pgliteDir } from '../../server/db'
 import { startServer } from '../../server/index'
-import { explainListenError, portInUseMessage } from '../../server/port'
+import { explainListenError, portInUseMessage, runningMessage } from '../../server/port'
 import { startTestServer } from './support/server'
 
 // A second `npm start` beside a running one (or any program on the port) is told at once which port is taken and what
@@ -93,5 +93,22 @@ describe('a HOST that is no address of this machine', () => {
       'HOST=192.0.2.1 is not an address of this machine',
     )
     expect(existsSync(pgliteDir(dataDir))).toBe(false)
+  })
+})
+
+// HOST=fe80::1%eth0 (a link-local address, which needs its zone): `npm start` printed "open http://[fe80::1%eth0]:3000",
+// which no browser (nor `new URL`) takes.
+describe('the line npm start prints once listening', () => {
+  it('names the URL to open', () => {
+    expect(runningMessage('http://127.0.0.1:3000')).toBe('Talemy is running: open http://127.0.0.1:3000')
+    expect(runningMessage('http://[::1]:3000')).toBe('Talemy is running: open http://[::1]:3000')
+  })
+
+  it('says plainly that no browser opens an address with a zone, and what does', () => {
+    const line = runningMessage('http://[fe80::1%eth0]:3000')
+    expect(line).not.toContain('open http://[fe80::1%eth0]')
+    expect(line).toBe(
+      "Talemy is running on [fe80::1%eth0]:3000, a link-local address: no browser opens an address with a zone (%eth0), curl does (curl 'http://[fe80::1%25eth0]:3000/api/health'); for browsers, set HOST to an address without one (0.0.0.0 for every interface)",
+    )
   })
 })
