@@ -1,7 +1,9 @@
 /**
  * `npm run cluster`: two server nodes behind the repo's TCP balancer, on a local PostgreSQL and Redis given by
- * DATABASE_URL and REDIS_URL. PORT (default 3000) is the balancer's; the nodes take free ports. Clients connect to the
- * balancer with `transports: ['websocket']` (no sticky sessions). Ctrl-C stops everything.
+ * DATABASE_URL and REDIS_URL. PORT (default 3000) and HOST (default 127.0.0.1) are the balancer's; the nodes take free
+ * ports, on 127.0.0.1 (on HOST when it is not loopback). Clients connect to the balancer with
+ * `transports: ['websocket']` (no sticky sessions). Ctrl-C stops everything; a node that ends while serving stops the
+ * rest too, and the script exits 1.
  *
  * @example DATABASE_URL=postgres://localhost/talemy REDIS_URL=redis://127.0.0.1:6379 npm run cluster
  */
@@ -9,7 +11,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startBalancer } from '../server/cluster/balancer'
-import { parsePort } from '../server/envConfig'
+import { isLoopbackHost } from '../server/db/seed'
+import { parseHost, parsePort } from '../server/envConfig'
 import { explainListenError } from '../server/port'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -23,13 +26,21 @@ if (missing.length > 0) {
   process.exit(1)
 }
 
-// The balancer first: the nodes must allow the page's origin, which is the balancer's. A PORT it cannot listen on is
-// one sentence naming it, as `npm start` says it, not Node's stack trace.
+// The balancer first: the nodes must allow the page's origin, which is the balancer's. A PORT or HOST it cannot listen
+// on is one sentence naming it, as `npm start` says it, not Node's stack trace.
+const host = (() => {
+  try {
+    return parseHost(process.env.HOST)
+  } catch (error) {
+    process.stderr.write(`\nnpm run cluster could not start: ${(error as Error).message}\n\n`)
+    process.exit(1)
+  }
+})()
 const balancer = await (async () => {
   try {
     const port = parsePort(process.env.PORT)
-    return await startBalancer([], port).catch((error: unknown) => {
-      throw explainListenError(error, port, '127.0.0.1')
+    return await startBalancer([], port, host).catch((error: unknown) => {
+      throw explainListenError(error, port, host)
     })
   } catch (error) {
     process.stderr.write(
@@ -39,7 +50,12 @@ const balancer = await (async () => {
   }
 })()
 const allowedOrigins =
-  process.env.ALLOWED_ORIGINS || `http://localhost:${balancer.port},http://127.0.0.1:${balancer.port}`
+  process.env.ALLOWED_ORIGINS ||
+  [...new Set([`http://localhost:${balancer.port}`, `http://127.0.0.1:${balancer.port}`, balancer.url])].join(',')
+// The nodes behind a balancer on loopback stay on it. On another HOST they listen there too: a node checks what a
+// HOST reachable from the network asks (demo accounts whose published password still opens them stop its start),
+// which it would skip on 127.0.0.1 with the balancer serving the network in front of it.
+const nodeHost = isLoopbackHost(host) ? '127.0.0.1' : host
 
 /** The nodes started so far; `stop` signals them and waits for them. */
 const nodes: ChildProcess[] = []
@@ -72,7 +88,7 @@ process.on('SIGHUP', () => stop())
 function startNode(name: string): Promise<{ child: ChildProcess; address: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server/main.ts')], {
     cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ALLOWED_ORIGINS: allowedOrigins },
+    env: { ...process.env, PORT: '0', HOST: nodeHost, ALLOWED_ORIGINS: allowedOrigins },
     // The IPC channel: it closes when this script ends, however it ends (a SIGKILL too), and the node then closes
     // itself (server/main.ts); nothing else would stop it, in its process group of its own.
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
@@ -86,8 +102,10 @@ function startNode(name: string): Promise<{ child: ChildProcess; address: string
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk
       for (const line of chunk.toString().split('\n')) if (line.trim()) process.stdout.write(`[${name}] ${line}\n`)
-      const found = /open http:\/\/([\d.]+:\d+)/.exec(output)
-      if (found) resolvePromise({ child, address: found[1]! })
+      // "open http://127.0.0.1:4711", "open http://[fd00::2]:4711", or with a zone "running on [fe80::1%eth0]:4711":
+      // the balancer takes host:port unbracketed.
+      const found = /Talemy is running(?:: open http:\/\/| on )(\[[^\]\s]+\]|[^\s:]+):(\d+)/.exec(output)
+      if (found) resolvePromise({ child, address: `${found[1]!.replace(/^\[(.*)\]$/, '$1')}:${found[2]!}` })
     })
     // Stopped during its start: `stop` exits once it has gone.
     child.once('exit', (code) => stopping || reject(new Error(`node ${name} exited (${code}) before listening`)))
@@ -102,8 +120,25 @@ const started = async (name: string) =>
     stop(1)
     return new Promise<never>(() => {})
   })
+/**
+ * A node that ends while the cluster serves (a crash, the OOM killer) stops the rest, and the script exits 1: said,
+ * not left to the balancer, which dropped it and ran on with half a cluster and no word. Not restarted here: a node
+ * that crashes once will likely crash again, and a loop of restarts belongs to the supervisor that runs this script
+ * (systemd's Restart=on-failure, with its backoff and limits), which sees the exit code.
+ */
+const watch = (name: string, child: ChildProcess) =>
+  child.once('exit', (code, signal) => {
+    if (stopping) return
+    process.stderr.write(
+      `\nnode ${name} ended (${signal ? `signal ${signal}` : `exit code ${code}`}) while serving: stopping the cluster\n\n`,
+    )
+    stop(1)
+  })
+
 const a = await started('a')
+watch('a', a.child)
 const b = stopping ? a : await started('b')
+if (b !== a) watch('b', b.child)
 if (!stopping) {
   balancer.backends.push(a.address, b.address)
   process.stdout.write(`\n  Talemy cluster: open ${balancer.url} (nodes ${a.address}, ${b.address})\n\n`)

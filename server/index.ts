@@ -48,7 +48,7 @@ import {
 import { DEFAULT_LOG_TAIL_CHECK_MS, LogTailCheck } from './realtime/logTail'
 import { SocketSlots } from './realtime/socketSlots'
 import { healthProbe } from './health'
-import { checkPortFree, explainListenError } from './port'
+import { checkPortFree, explainListenError, urlFor } from './port'
 import { createServices } from './services'
 import { warmUpSends } from './services/warmUp'
 import { connectRedis, type RedisLink } from './cluster/redis'
@@ -489,10 +489,7 @@ async function startOn(
     throw explainListenError(error, options.port ?? 3000, host)
   }
   const { port } = app.server.address() as AddressInfo
-  // A zone on a loopback address (`::1%lo`) changes nothing where it leads, and no browser takes one in a URL: left out.
-  const address = isLoopbackHost(host) ? host.replace(/%.*$/, '') : host
-  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : address.includes(':') ? `[${address}]` : address
-  const url = `http://${urlHost}:${port}`
+  const url = urlFor(host, port)
   origins.useDefaultsFor(port, url)
   logger.info({ url, origins: origins.list(), database: db.kind }, 'server listening')
 

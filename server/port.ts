@@ -1,4 +1,5 @@
 import { createServer } from 'node:net'
+import { isLoopbackHost } from './db/seed'
 
 /** What a taken port is told as: which one, and what to do. */
 export function portInUseMessage(port: number, host: string): string {
@@ -47,6 +48,18 @@ export function checkPortFree(port: number, host: string): Promise<void> {
     probe.once('error', (error) => reject(explainListenError(error, port, host)))
     probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()))
   })
+}
+
+/**
+ * The URL of a server listening on `host`: `0.0.0.0` and `::` (every interface) as 127.0.0.1, an IPv6 address in
+ * brackets; a zone on a loopback address (`::1%lo`) changes nothing where it leads, and no browser takes one: left out.
+ *
+ * @example urlFor('::1%lo', 3000) // 'http://[::1]:3000'
+ */
+export function urlFor(host: string, port: number): string {
+  if (host === '0.0.0.0' || host === '::') return `http://127.0.0.1:${port}`
+  const address = isLoopbackHost(host) ? host.replace(/%.*$/, '') : host
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`
 }
 
 /**

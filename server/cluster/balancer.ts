@@ -1,4 +1,5 @@
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { urlFor } from '../port'
 
 export interface Balancer {
   /** The backends (`host:port`), read at every connection: push one to add it. */
@@ -77,7 +78,7 @@ export async function startBalancer(backends: string[], port = 0, host = '127.0.
   const bound = (server.address() as AddressInfo).port
   return {
     backends,
-    url: `http://${host}:${bound}`,
+    url: urlFor(host, bound),
     port: bound,
     handed,
     close: () =>

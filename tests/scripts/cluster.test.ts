@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from '../cluster/support/redis'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
+import { openDatabase, seedIfNew } from '../../server/db'
+import { PasswordHasher } from '../../server/passwords'
 import { exited, repoRoot } from '../server/support/server'
 
 // `npm run cluster` in a terminal, stopped with Ctrl-C: the terminal sends SIGINT to its whole foreground process group,
@@ -121,6 +123,152 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
             // gone already
           }
         }
+    }
+  })
+
+  // A node that died once the cluster served (killed by the OOM killer, a crash) went unnoticed: the balancer dropped it
+  // and the script ran on with half a cluster, saying nothing and exiting 0 at the next Ctrl-C. It now says which node
+  // ended and how, stops the other, and exits 1, for the supervisor that started it to restart the cluster.
+  it('says so, stops the other node and exits 1 when a node dies after the start', async () => {
+    const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
+      cwd: repoRoot,
+      detached: true,
+      env: {
+        ...process.env,
+        DATABASE_URL: postgres.createDatabase('talemy_cluster_script_dies'),
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: `script${randomUUID().slice(0, 8)}:`,
+        PORT: '0',
+        SKIP_SPA_BUILD: '1',
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    script.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    script.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const exit = exited(script)
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    let nodes: number[] = []
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const check = () => /Talemy cluster: open/.test(output) && resolve()
+        script.stdout.on('data', check)
+        void exit.then(() => reject(new Error(`exited before serving:\n${output}`)))
+      })
+      nodes = execFileSync('pgrep', ['-P', String(script.pid), '-f', 'server/main.ts'], { encoding: 'utf8' })
+        .split('\n')
+        .map(Number)
+        .filter((pid) => pid > 0)
+      expect(nodes).toHaveLength(2)
+      process.kill(nodes[0]!, 'SIGKILL')
+      expect(await exit, output).toBe(1)
+      expect(output).toMatch(/node [ab] ended \(signal SIGKILL\) while serving: stopping the cluster/)
+      expect(nodes.filter(alive)).toEqual([])
+    } finally {
+      for (const pid of [...nodes, script.pid])
+        if (pid !== undefined && alive(pid)) {
+          try {
+            process.kill(pid, 'SIGKILL')
+          } catch {
+            // gone already
+          }
+        }
+    }
+  })
+
+  // HOST was not read: the balancer listened on 127.0.0.1 whatever it said, so a cluster meant for the network (or
+  // for IPv6) could not be reached there.
+  it('listens on HOST', async () => {
+    const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
+      cwd: repoRoot,
+      detached: true,
+      env: {
+        ...process.env,
+        DATABASE_URL: postgres.createDatabase('talemy_cluster_script_host'),
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: `script${randomUUID().slice(0, 8)}:`,
+        PORT: '0',
+        HOST: '::1',
+        SKIP_SPA_BUILD: '1',
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    script.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    script.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const exit = exited(script)
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const check = () => /Talemy cluster: open/.test(output) && resolve()
+        script.stdout.on('data', check)
+        void exit.then(() => reject(new Error(`exited before serving:\n${output}`)))
+      })
+      const url = /Talemy cluster: open (http:\/\/\S+)/.exec(output)![1]!
+      expect(url).toMatch(/^http:\/\/\[::1\]:\d+$/)
+      expect((await fetch(`${url}/api/health`)).status).toBe(200)
+      process.kill(-script.pid!, 'SIGINT')
+      expect(await exit, output).toBe(0)
+    } finally {
+      try {
+        process.kill(-script.pid!, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+    }
+  })
+
+  // On a HOST reachable from the network the nodes check what `npm start` checks there: behind a balancer on 0.0.0.0,
+  // nodes on 127.0.0.1 would take themselves for a developer's machine and serve demo accounts whose published
+  // password still opens them.
+  it('on a HOST reachable from the network, refuses demo accounts whose published password still opens them', async () => {
+    const databaseUrl = postgres.createDatabase('talemy_cluster_script_exposed')
+    const db = await openDatabase({ databaseUrl, dataDir: '' })
+    try {
+      await seedIfNew(db, new PasswordHasher())
+    } finally {
+      await db.close()
+    }
+    const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
+      cwd: repoRoot,
+      detached: true,
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: `script${randomUUID().slice(0, 8)}:`,
+        PORT: '0',
+        HOST: '0.0.0.0',
+        SEED_DEMO: '',
+        SKIP_SPA_BUILD: '1',
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    script.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    script.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    try {
+      expect(await exited(script), output).toBe(1)
+      expect(output).toContain('Talemy could not start: the database holds demo accounts')
+      expect(output).not.toContain('Talemy cluster: open')
+    } finally {
+      try {
+        process.kill(-script.pid!, 'SIGKILL')
+      } catch {
+        // gone already
+      }
     }
   })
 
