@@ -121,24 +121,31 @@ const started = async (name: string) =>
     return new Promise<never>(() => {})
   })
 /**
- * A node that ends while the cluster serves (a crash, the OOM killer) stops the rest, and the script exits 1: said,
- * not left to the balancer, which dropped it and ran on with half a cluster and no word. Not restarted here: a node
- * that crashes once will likely crash again, and a loop of restarts belongs to the supervisor that runs this script
- * (systemd's Restart=on-failure, with its backoff and limits), which sees the exit code.
+ * A node that ends while the cluster serves (a crash, the OOM killer) is said, naming it and how it ended, and leaves
+ * the balancer: the other serves alone (what a second node is for), where the balancer used to drop it without a word.
+ * The last one ending stops the script, exit 1, for the supervisor that runs it (systemd's Restart=on-failure, with its
+ * backoff and limits) to restart it. Not restarted here: a node that crashes once will likely crash again.
  */
-const watch = (name: string, child: ChildProcess) =>
-  child.once('exit', (code, signal) => {
+const watch = (name: string, node: { child: ChildProcess; address: string }) =>
+  node.child.once('exit', (code, signal) => {
     if (stopping) return
-    process.stderr.write(
-      `\nnode ${name} ended (${signal ? `signal ${signal}` : `exit code ${code}`}) while serving: stopping the cluster\n\n`,
-    )
+    const at = balancer.backends.indexOf(node.address)
+    if (at >= 0) balancer.backends.splice(at, 1)
+    const how = signal ? `signal ${signal}` : `exit code ${code}`
+    if (balancer.backends.length > 0) {
+      process.stderr.write(
+        `\nnode ${name} ended (${how}) while serving: the cluster serves on the other node alone\n\n`,
+      )
+      return
+    }
+    process.stderr.write(`\nnode ${name} ended (${how}) and no node is left: stopping the cluster\n\n`)
     stop(1)
   })
 
 const a = await started('a')
-watch('a', a.child)
+watch('a', a)
 const b = stopping ? a : await started('b')
-if (b !== a) watch('b', b.child)
+if (b !== a) watch('b', b)
 if (!stopping) {
   balancer.backends.push(a.address, b.address)
   process.stdout.write(`\n  Talemy cluster: open ${balancer.url} (nodes ${a.address}, ${b.address})\n\n`)

@@ -128,8 +128,8 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
 
   // A node that died once the cluster served (killed by the OOM killer, a crash) went unnoticed: the balancer dropped it
   // and the script ran on with half a cluster, saying nothing and exiting 0 at the next Ctrl-C. It now says which node
-  // ended and how, stops the other, and exits 1, for the supervisor that started it to restart the cluster.
-  it('says so, stops the other node and exits 1 when a node dies after the start', async () => {
+  // ended and how, and serves on the other; the last one ending stops it, exit 1, for its supervisor to restart it.
+  it('says so when a node dies after the start, serves on the other, and exits 1 when none is left', async () => {
     const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
       cwd: repoRoot,
       detached: true,
@@ -169,9 +169,21 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
         .map(Number)
         .filter((pid) => pid > 0)
       expect(nodes).toHaveLength(2)
+      const url = /Talemy cluster: open (http:\/\/\S+)/.exec(output)![1]!
       process.kill(nodes[0]!, 'SIGKILL')
+      await new Promise<void>((resolve) => {
+        const check = () => /while serving: the cluster serves on the other node alone/.test(output) && resolve()
+        script.stderr.on('data', check)
+        check()
+      })
+      expect(output).toMatch(
+        /node [ab] ended \(signal SIGKILL\) while serving: the cluster serves on the other node alone/,
+      )
+      // Every request reaches the node left (round-robin would have sent every other one to the dead node).
+      for (let i = 0; i < 4; i++) expect((await fetch(`${url}/api/health`)).status).toBe(200)
+      process.kill(nodes[1]!, 'SIGKILL')
       expect(await exit, output).toBe(1)
-      expect(output).toMatch(/node [ab] ended \(signal SIGKILL\) while serving: stopping the cluster/)
+      expect(output).toMatch(/node [ab] ended \(signal SIGKILL\) and no node is left: stopping the cluster/)
       expect(nodes.filter(alive)).toEqual([])
     } finally {
       for (const pid of [...nodes, script.pid])
