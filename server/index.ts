@@ -189,12 +189,50 @@ export interface RunningServer {
 export const REDIS_NEEDS_DATABASE =
   'REDIS_URL needs DATABASE_URL: several nodes share one PostgreSQL, and the embedded database (PGlite) belongs to one process'
 
+/** The options that count something, that last, and that may be 0; each checked when given. */
+const COUNTS = ['maxSocketsPerUser', 'maxUnauthenticatedPerAddress', 'maxReplay'] as const
+const DURATIONS = [
+  'tokenTtlSeconds',
+  'refreshIdleSeconds',
+  'sessionMaxSeconds',
+  'sessionRecheckMs',
+  'logTailCheckMs',
+  'redisPingMs',
+  'eventRetentionSeconds',
+  'requestTimeoutMs',
+] as const
+const MAY_BE_NONE = ['presenceGraceSeconds', 'closeGraceMs'] as const
+
+/**
+ * Refuses a number no one can mean, naming it, before anything opens: taken as given, eventRetentionSeconds NaN started
+ * a server whose every resume failed (an invalid date), and a maxReplay of 0 answered every resume with a gap.
+ */
+function checkNumbers(options: StartServerOptions): void {
+  const refuse = (name: string, what: string, value: number) => {
+    throw new RangeError(`startServer: ${name} must be ${what}, got ${value}`)
+  }
+  for (const name of COUNTS) {
+    const value = options[name]
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0))
+      refuse(name, 'a whole number above 0', value)
+  }
+  for (const name of DURATIONS) {
+    const value = options[name]
+    if (value !== undefined && !(Number.isFinite(value) && value > 0)) refuse(name, 'a number above 0', value)
+  }
+  for (const name of MAY_BE_NONE) {
+    const value = options[name]
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) refuse(name, 'a number of 0 or more', value)
+  }
+}
+
 /**
  * Starts the Talemy API and Socket.IO server on one port.
  *
  * @example const server = await startServer({ port: 0, dataDir: tmp }); …; await server.close()
  */
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  checkNumbers(options)
   const logger = options.logger ?? createLogger(options.logLevel)
   // Refuse a weak secret before touching the database.
   const jwtSecret = checkJwtSecret(options.jwtSecret ?? process.env.JWT_SECRET)

@@ -1,0 +1,31 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { type StartServerOptions, startServer } from '../../server/index'
+
+// startServer's numbers were taken as given: eventRetentionSeconds NaN started a server whose every resuming handshake
+// failed ('resume failed', the socket dropped, again at each reconnect: new Date(NaN).toISOString() throws), and a
+// maxReplay of 0 answered every resume with sync:gap. A number that cannot be meant is refused at the start, naming it.
+describe('startServer options that are no usable number', () => {
+  it.each<[keyof StartServerOptions, number, RegExp]>([
+    ['eventRetentionSeconds', Number.NaN, /^startServer: eventRetentionSeconds must be a number above 0, got NaN$/],
+    ['eventRetentionSeconds', 0, /eventRetentionSeconds must be a number above 0, got 0/],
+    ['maxReplay', 0, /maxReplay must be a whole number above 0, got 0/],
+    ['maxReplay', 2.5, /maxReplay must be a whole number above 0, got 2.5/],
+    ['maxSocketsPerUser', -1, /maxSocketsPerUser must be a whole number above 0, got -1/],
+    ['tokenTtlSeconds', Number.POSITIVE_INFINITY, /tokenTtlSeconds must be a number above 0, got Infinity/],
+    ['presenceGraceSeconds', -5, /presenceGraceSeconds must be a number of 0 or more, got -5/],
+    ['closeGraceMs', Number.NaN, /closeGraceMs must be a number of 0 or more, got NaN/],
+  ])('refuses %s = %s before opening anything', async (name, value, message) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'talemy-options-'))
+    try {
+      const started = startServer({ port: 0, dataDir, [name]: value })
+      await expect(started).rejects.toThrow(message)
+      // Refused before the database: nothing written in its folder.
+      expect(readdirSync(dataDir)).toEqual([])
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
