@@ -88,7 +88,8 @@ export function createSocketServer(
   const refusalOf = (req: IncomingMessage): Refusal | undefined => {
     if (lacksHost(req)) return { status: 400, code: 'INVALID', message: 'Host: required in an HTTP/1.1 request' }
     if (!origins.isAllowed(req.headers.origin)) return { status: 403, code: 'FORBIDDEN', message: 'origin not allowed' }
-    const handshake = !new URL(req.url ?? '/', 'http://socket.invalid').searchParams.has('sid')
+    // As Engine.IO tells one (`if (sid)`): an empty `sid` is a handshake too.
+    const handshake = !new URL(req.url ?? '/', 'http://socket.invalid').searchParams.get('sid')
     if (handshake && !pending.hasRoom(unauthenticated.addressOf(req)))
       return {
         status: 429,
