@@ -519,6 +519,13 @@ export function createToaster({
         heard.clear()
         for (const key of [...unanswered.keys(), ...answerWaits.keys()]) forget(key)
       }
+      // Answered: no longer waiting, whoever is logged in now (told to a tab opening, it would stand for one for good).
+      if (isStatusChange(action as UnknownAction)) {
+        const { requestStatus, requestId } = (
+          action as UnknownAction & { meta: { requestStatus: string; requestId: string } }
+        ).meta
+        if (requestStatus !== 'pending') inFlight.delete(requestId)
+      }
       if (channel && me && isStatusChange(action as UnknownAction)) {
         const { type, payload, meta } = action as UnknownAction & { meta?: unknown }
         // Only what `noteAsked` reads: the request's arguments and, refused, the answer's status.
@@ -538,7 +545,6 @@ export function createToaster({
         }
         channel.post({ userId: me.id, action: posted })
         if (requestStatus === 'pending') inFlight.set(requestId, { userId: me.id, action: posted })
-        else inFlight.delete(requestId)
       }
       if (!known && !own) tell(told, me, store.getState())
       return result
