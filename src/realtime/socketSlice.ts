@@ -196,6 +196,8 @@ export const socketSlice = createSlice({
   extraReducers: (builder) => {
     builder
       .addCase(sessionStarted, (state) => {
+        // A send refused with nobody logged in was nobody's: it says nothing to whoever logs in now.
+        if (state.rejectedSend?.code === 'UNAUTHORIZED') state.rejectedSend = null
         state.connection = {
           ...initialConnection,
           status: 'connecting',

@@ -218,6 +218,8 @@ describe('durable outbox', () => {
       expect(selectPendingMessages(store.getState())).toEqual([])
       expect(selectSendRejection(store.getState())).toMatchObject({ clientId: 'n1', code: 'UNAUTHORIZED' })
       store.dispatch(loggedIn({ token: 'token-bob', user: bob }))
+      // Nobody's refusal is not Bob's: his composer in that conversation would say "Your session has ended".
+      expect(selectSendRejection(store.getState())).toBeNull()
       // Bob's own send (his socket is not up yet, so over HTTP): once it is answered, anything the first send was
       // going to do over HTTP has been done.
       store.dispatch(send('b1'))
