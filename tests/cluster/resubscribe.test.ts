@@ -95,7 +95,9 @@ describe.runIf(ready)("a node's reads after its Redis subscriptions hold", () =>
       subscribes.restore()
     }
     expect(subscribes.sent()).toBeGreaterThan(0)
-    expect(unansweredAtListen).toEqual([0])
+    // The last listen is the server's; one before it checks PORT and HOST before anything opens (3c141f8).
+    expect(unansweredAtListen.length).toBeGreaterThan(0)
+    expect(unansweredAtListen.at(-1)).toBe(0)
   })
 
   it("reads a live socket's log and its sessions again only once its subscriptions hold again", async () => {
