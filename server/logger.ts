@@ -46,14 +46,17 @@ export function logFormatFor({
 }
 
 /**
- * The server's logger, writing to stdout. `pretty` formats in this thread and writes synchronously, so the last
- * lines before a `process.exit` (a failed start, a second Ctrl-C) are not lost.
+ * The server's logger, writing to stdout synchronously in both formats, so the last lines before a `process.exit` (a
+ * failed start, a second Ctrl-C) are not lost. Not pino's default asynchronous stdout: that one flushes what is
+ * pending at exit, and into a pipe whose reader is gone (`npm run cluster` killed outright, its node closing) that
+ * flush retried the broken pipe every 100 ms for good, and the process never exited. Written as it is logged, a line
+ * into a broken pipe fails once and pino stops writing there.
  *
  * @example createLogger('info', logFormatFor({ isTTY: process.stdout.isTTY, env: process.env }))
  */
 export function createLogger(level: LogLevel = defaultLogLevel(), format: LogFormat = 'json'): Logger {
   const options = { level, base: { service: 'talemy-server' } }
-  if (format === 'json') return pino(options)
+  if (format === 'json') return pino(options, pino.destination({ dest: 1, sync: true }))
   return pino(
     options,
     pretty({

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
@@ -42,6 +42,45 @@ describe('defaultLogLevel: LOG_LEVEL', () => {
     expect(() => createLogger(defaultLogLevel())).toThrow(
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"',
     )
+  })
+})
+
+describe('createLogger: a stdout whose reader is gone', () => {
+  const children: ChildProcess[] = []
+  // A hung child is the failure (the test's timeout); it is not left behind.
+  afterEach(() => {
+    for (const child of children.splice(0)) child.kill('SIGKILL')
+  })
+  // `npm run cluster`'s nodes log into a pipe the script reads. The script killed outright (SIGKILL), a node closing
+  // since its IPC channel closed logged its last lines into that dead pipe and called process.exit; pino's exit flush
+  // retried the broken pipe every 100 ms for good (sonic-boom's flushSync sleeps on any error), and the node never
+  // exited, holding its port and its PostgreSQL and Redis connections.
+  it.each(['json', 'pretty'] as const)('lets the process exit (%s)', async (format) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `import { createLogger } from ${JSON.stringify(join(repoRoot, 'server/logger.ts'))}
+        const logger = createLogger('info', ${JSON.stringify(format)})
+        process.once('message', () => {
+          logger.warn('the parent process is gone')
+          logger.info('shutting down')
+          logger.info('server closed')
+          process.exit(0)
+        })
+        process.send('ready')`,
+      ],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
+    )
+    children.push(child)
+    await new Promise((resolve) => child.once('message', resolve))
+    // The reader gone before the lines are written, as the killed script's end of the pipe is.
+    child.stdout!.destroy()
+    child.send('go')
+    expect(await exited(child)).toBe(0)
   })
 })
 
