@@ -15,6 +15,98 @@ import { exited, repoRoot } from '../server/support/server'
 // the script exited without waiting for them, so whatever they said while closing went nowhere.
 const ready = requireParts('tests/scripts/cluster.test.ts', [postgresRunnable(), redisRunnable()])
 
+/** Whether process `pid` is alive. */
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Signals `pid` (a negative one: its process group), if it is still there. */
+const killIfThere = (pid: number | undefined, signal: NodeJS.Signals = 'SIGKILL') => {
+  if (pid === undefined) return
+  try {
+    process.kill(pid, signal)
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * `npm run cluster` on `databaseUrl` and the test's Redis, in a process group of its own (as a terminal's foreground
+ * job is), with `env` over the defaults (PORT=0, no SPA build, JSON logs at info): its output as it comes, its exit
+ * code, the URL once it serves, its nodes' pids, and `dispose`, which kills it and its nodes if they are there.
+ */
+function clusterScript(databaseUrl: string, redisUrl: string, env: Record<string, string> = {}) {
+  const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
+    cwd: repoRoot,
+    detached: true,
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: `script${randomUUID().slice(0, 8)}:`,
+      PORT: '0',
+      SKIP_SPA_BUILD: '1',
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const heard = new Set<() => void>()
+  const take = (chunk: Buffer) => {
+    output += chunk.toString()
+    for (const check of heard) check()
+  }
+  script.stdout.on('data', take)
+  script.stderr.on('data', take)
+  const exit = exited(script)
+  /** Resolves once the output matches `pattern`; fails if the script exits first. */
+  const said = (pattern: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!pattern.test(output)) return
+        heard.delete(check)
+        resolve()
+      }
+      heard.add(check)
+      check()
+      void exit.then(() => reject(new Error(`exited before saying ${pattern}:\n${output}`)))
+    })
+  const nodes = () =>
+    execFileSync('pgrep', ['-P', String(script.pid), '-f', 'server/main.ts'], { encoding: 'utf8' })
+      .split('\n')
+      .map(Number)
+      .filter((pid) => pid > 0)
+  const known = new Set<number>()
+  return {
+    script,
+    output: () => output,
+    exit,
+    said,
+    /** The balancer's URL, once the cluster serves. */
+    serving: async () => {
+      await said(/Talemy cluster: open/)
+      return /Talemy cluster: open (http:\/\/\S+)/.exec(output)![1]!
+    },
+    /** The nodes running now (remembered for `dispose`). */
+    nodes: () => {
+      const now = nodes()
+      for (const pid of now) known.add(pid)
+      return now
+    },
+    dispose: () => {
+      killIfThere(-script.pid!)
+      for (const pid of [...known, script.pid]) if (pid !== undefined && alive(pid)) killIfThere(pid)
+    },
+  }
+}
+
 describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', { timeout: 180_000 }, () => {
   let postgres: PostgresCluster
   let redis: RedisServer
@@ -25,104 +117,38 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
     await redis?.stop()
     postgres?.stop()
   })
+  const cluster = (database: string, env?: Record<string, string>) =>
+    clusterScript(postgres.createDatabase(database), redis.url, env)
 
   it('closes both nodes cleanly, says so, and exits once they have', async () => {
-    // In a process group of its own, as a terminal's foreground job is.
-    const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
-      cwd: repoRoot,
-      detached: true,
-      env: {
-        ...process.env,
-        DATABASE_URL: postgres.createDatabase('talemy_cluster_script'),
-        REDIS_URL: redis.url,
-        REDIS_PREFIX: `script${randomUUID().slice(0, 8)}:`,
-        PORT: '0',
-        SKIP_SPA_BUILD: '1',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    script.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    script.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    const exit = exited(script)
+    const run = cluster('talemy_cluster_script')
     try {
-      await new Promise<void>((resolve, reject) => {
-        const check = () => /Talemy cluster: open/.test(output) && resolve()
-        script.stdout.on('data', check)
-        void exit.then(() => reject(new Error(`exited before serving:\n${output}`)))
-      })
       // Serving through the balancer: the script is past its start, as a person pressing Ctrl-C finds it.
-      const url = /Talemy cluster: open (http:\/\/\S+)/.exec(output)![1]!
+      const url = await run.serving()
       expect((await fetch(`${url}/api/health`)).status).toBe(200)
-      process.kill(-script.pid!, 'SIGINT')
-      expect(await exit, output).toBe(0)
-      for (const node of ['a', 'b']) expect(output, output).toMatch(new RegExp(`\\[${node}\\] .*"msg":"server closed"`))
-      expect(output).not.toContain('second signal')
+      process.kill(-run.script.pid!, 'SIGINT')
+      expect(await run.exit, run.output()).toBe(0)
+      for (const node of ['a', 'b'])
+        expect(run.output(), run.output()).toMatch(new RegExp(`\\[${node}\\] .*"msg":"server closed"`))
+      expect(run.output()).not.toContain('second signal')
     } finally {
-      try {
-        process.kill(-script.pid!, 'SIGKILL')
-      } catch {
-        // gone already
-      }
+      run.dispose()
     }
   })
 
   // The nodes run in sessions of their own (no terminal's Ctrl-C reaches them): the script killed outright (SIGKILL, an
   // OOM kill, a supervisor's last resort) left both running, holding their ports and connections, with nothing to stop them.
   it('stops its nodes when it is killed outright', async () => {
-    const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
-      cwd: repoRoot,
-      detached: true,
-      env: {
-        ...process.env,
-        DATABASE_URL: postgres.createDatabase('talemy_cluster_script_killed'),
-        REDIS_URL: redis.url,
-        REDIS_PREFIX: `script${randomUUID().slice(0, 8)}:`,
-        PORT: '0',
-        SKIP_SPA_BUILD: '1',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    script.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    script.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    const exit = exited(script)
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0)
-        return true
-      } catch {
-        return false
-      }
-    }
-    let nodes: number[] = []
+    const run = cluster('talemy_cluster_script_killed')
     try {
-      await new Promise<void>((resolve, reject) => {
-        const check = () => /Talemy cluster: open/.test(output) && resolve()
-        script.stdout.on('data', check)
-        void exit.then(() => reject(new Error(`exited before serving:\n${output}`)))
-      })
-      nodes = execFileSync('pgrep', ['-P', String(script.pid), '-f', 'server/main.ts'], { encoding: 'utf8' })
-        .split('\n')
-        .map(Number)
-        .filter((pid) => pid > 0)
+      await run.serving()
+      const nodes = run.nodes()
       expect(nodes).toHaveLength(2)
-      script.kill('SIGKILL')
-      await exit
+      run.script.kill('SIGKILL')
+      await run.exit
       await expect.poll(() => nodes.filter(alive), { timeout: 30_000 }).toEqual([])
     } finally {
-      for (const pid of [...nodes, script.pid])
-        if (pid !== undefined && alive(pid)) {
-          try {
-            process.kill(pid, 'SIGKILL')
-          } catch {
-            // gone already
-          }
-        }
+      run.dispose()
     }
   })
 
@@ -130,113 +156,36 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
   // and the script ran on with half a cluster, saying nothing and exiting 0 at the next Ctrl-C. It now says which node
   // ended and how, and serves on the other; the last one ending stops it, exit 1, for its supervisor to restart it.
   it('says so when a node dies after the start, serves on the other, and exits 1 when none is left', async () => {
-    const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
-      cwd: repoRoot,
-      detached: true,
-      env: {
-        ...process.env,
-        DATABASE_URL: postgres.createDatabase('talemy_cluster_script_dies'),
-        REDIS_URL: redis.url,
-        REDIS_PREFIX: `script${randomUUID().slice(0, 8)}:`,
-        PORT: '0',
-        SKIP_SPA_BUILD: '1',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    script.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    script.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    const exit = exited(script)
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0)
-        return true
-      } catch {
-        return false
-      }
-    }
-    let nodes: number[] = []
+    const run = cluster('talemy_cluster_script_dies')
     try {
-      await new Promise<void>((resolve, reject) => {
-        const check = () => /Talemy cluster: open/.test(output) && resolve()
-        script.stdout.on('data', check)
-        void exit.then(() => reject(new Error(`exited before serving:\n${output}`)))
-      })
-      nodes = execFileSync('pgrep', ['-P', String(script.pid), '-f', 'server/main.ts'], { encoding: 'utf8' })
-        .split('\n')
-        .map(Number)
-        .filter((pid) => pid > 0)
+      const url = await run.serving()
+      const nodes = run.nodes()
       expect(nodes).toHaveLength(2)
-      const url = /Talemy cluster: open (http:\/\/\S+)/.exec(output)![1]!
       process.kill(nodes[0]!, 'SIGKILL')
-      await new Promise<void>((resolve) => {
-        const check = () => /while serving: the cluster serves on the other node alone/.test(output) && resolve()
-        script.stderr.on('data', check)
-        check()
-      })
-      expect(output).toMatch(
-        /node [ab] ended \(signal SIGKILL\) while serving: the cluster serves on the other node alone/,
-      )
+      await run.said(/node [ab] ended \(signal SIGKILL\) while serving: the cluster serves on the other node alone/)
       // Every request reaches the node left (round-robin would have sent every other one to the dead node).
       for (let i = 0; i < 4; i++) expect((await fetch(`${url}/api/health`)).status).toBe(200)
       process.kill(nodes[1]!, 'SIGKILL')
-      expect(await exit, output).toBe(1)
-      expect(output).toMatch(/node [ab] ended \(signal SIGKILL\) and no node is left: stopping the cluster/)
+      expect(await run.exit, run.output()).toBe(1)
+      expect(run.output()).toMatch(/node [ab] ended \(signal SIGKILL\) and no node is left: stopping the cluster/)
       expect(nodes.filter(alive)).toEqual([])
     } finally {
-      for (const pid of [...nodes, script.pid])
-        if (pid !== undefined && alive(pid)) {
-          try {
-            process.kill(pid, 'SIGKILL')
-          } catch {
-            // gone already
-          }
-        }
+      run.dispose()
     }
   })
 
   // HOST was not read: the balancer listened on 127.0.0.1 whatever it said, so a cluster meant for the network (or
   // for IPv6) could not be reached there.
   it('listens on HOST', async () => {
-    const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
-      cwd: repoRoot,
-      detached: true,
-      env: {
-        ...process.env,
-        DATABASE_URL: postgres.createDatabase('talemy_cluster_script_host'),
-        REDIS_URL: redis.url,
-        REDIS_PREFIX: `script${randomUUID().slice(0, 8)}:`,
-        PORT: '0',
-        HOST: '::1',
-        SKIP_SPA_BUILD: '1',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    script.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    script.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    const exit = exited(script)
+    const run = cluster('talemy_cluster_script_host', { HOST: '::1' })
     try {
-      await new Promise<void>((resolve, reject) => {
-        const check = () => /Talemy cluster: open/.test(output) && resolve()
-        script.stdout.on('data', check)
-        void exit.then(() => reject(new Error(`exited before serving:\n${output}`)))
-      })
-      const url = /Talemy cluster: open (http:\/\/\S+)/.exec(output)![1]!
+      const url = await run.serving()
       expect(url).toMatch(/^http:\/\/\[::1\]:\d+$/)
       expect((await fetch(`${url}/api/health`)).status).toBe(200)
-      process.kill(-script.pid!, 'SIGINT')
-      expect(await exit, output).toBe(0)
+      process.kill(-run.script.pid!, 'SIGINT')
+      expect(await run.exit, run.output()).toBe(0)
     } finally {
-      try {
-        process.kill(-script.pid!, 'SIGKILL')
-      } catch {
-        // gone already
-      }
+      run.dispose()
     }
   })
 
@@ -251,36 +200,13 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
     } finally {
       await db.close()
     }
-    const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
-      cwd: repoRoot,
-      detached: true,
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        REDIS_URL: redis.url,
-        REDIS_PREFIX: `script${randomUUID().slice(0, 8)}:`,
-        PORT: '0',
-        HOST: '0.0.0.0',
-        SEED_DEMO: '',
-        SKIP_SPA_BUILD: '1',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    script.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    script.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const run = clusterScript(databaseUrl, redis.url, { HOST: '0.0.0.0', SEED_DEMO: '', LOG_LEVEL: 'warn' })
     try {
-      expect(await exited(script), output).toBe(1)
-      expect(output).toContain('Talemy could not start: the database holds demo accounts')
-      expect(output).not.toContain('Talemy cluster: open')
+      expect(await run.exit, run.output()).toBe(1)
+      expect(run.output()).toContain('Talemy could not start: the database holds demo accounts')
+      expect(run.output()).not.toContain('Talemy cluster: open')
     } finally {
-      try {
-        process.kill(-script.pid!, 'SIGKILL')
-      } catch {
-        // gone already
-      }
+      run.dispose()
     }
   })
 
@@ -288,70 +214,27 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
   // started before it, in a session of its own since d2fe217 (no terminal's Ctrl-C or hangup reaches it), was left
   // running, holding its port and connections, with nothing to stop it.
   it('stops the node already started when the next one fails to start', async () => {
-    const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
-      cwd: repoRoot,
-      detached: true,
-      env: {
-        ...process.env,
-        DATABASE_URL: postgres.createDatabase('talemy_cluster_script_fail'),
-        REDIS_URL: redis.url,
-        REDIS_PREFIX: `script${randomUUID().slice(0, 8)}:`,
-        PORT: '0',
-        SKIP_SPA_BUILD: '1',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    const exit = exited(script)
-    let nodeA: number | undefined
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0)
-        return true
-      } catch {
-        return false
-      }
-    }
+    const run = cluster('talemy_cluster_script_fail')
     try {
       // Node b is killed as soon as it is spawned, long before it listens.
-      const killedB = new Promise<void>((resolve, reject) => {
-        const onData = (chunk: Buffer) => {
-          output += chunk.toString()
-          if (nodeA !== undefined) return
-          if (!/\[a\] .*open http:/.test(output)) return
-          const nodes = () =>
-            execFileSync('pgrep', ['-P', String(script.pid), '-f', 'server/main.ts'], { encoding: 'utf8' })
-              .split('\n')
-              .map(Number)
-              .filter((pid) => pid > 0)
-          nodeA = nodes()[0]
-          const findB = () => {
-            const b = nodes().find((pid) => pid !== nodeA)
-            if (b === undefined) return void setImmediate(findB)
-            process.kill(b, 'SIGKILL')
-            resolve()
-          }
-          findB()
+      let ended = false
+      void run.exit.then(() => (ended = true))
+      await run.said(/\[a\] .*open http:/)
+      const nodeA = run.nodes()[0]!
+      for (;;) {
+        if (ended) throw new Error(`exited before node b started:\n${run.output()}`)
+        const b = run.nodes().find((pid) => pid !== nodeA)
+        if (b !== undefined) {
+          process.kill(b, 'SIGKILL')
+          break
         }
-        script.stdout.on('data', onData)
-        script.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-        void exit.then(() => reject(new Error(`exited before node b started:\n${output}`)))
-      })
-      await killedB
-      expect(await exit, output).not.toBe(0)
-      expect(output).toMatch(/node b exited/)
-      expect(alive(nodeA!), output).toBe(false)
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      expect(await run.exit, run.output()).not.toBe(0)
+      expect(run.output()).toMatch(/node b exited/)
+      expect(alive(nodeA), run.output()).toBe(false)
     } finally {
-      for (const pid of [nodeA, script.pid])
-        if (pid !== undefined && alive(pid)) {
-          try {
-            process.kill(pid, 'SIGKILL')
-          } catch {
-            // gone already
-          }
-        }
+      run.dispose()
     }
   })
 })
