@@ -80,7 +80,8 @@ export function registerApiRoutes(
     return accounts.login(request.body, request.ip)
   })
   api.post('/auth/refresh', async (request) => {
-    await spendRefreshBudget(request)
+    // A body naming no refresh token is refused INVALID without a lookup: nothing for the budget to pay for.
+    if (namesRefreshToken(request.body)) await spendRefreshBudget(request)
     return accounts.refresh(request.body)
   })
   api.post(

@@ -665,6 +665,26 @@ describe('the refresh budget, per client address', () => {
     expect((await present('/api/auth/refresh', real.refreshToken, '203.0.113.20')).status).toBe(200)
   })
 
+  // A refresh whose body names no refresh token is refused INVALID before any lookup: it spent the address's budget all
+  // the same, so a broken client (or anyone on the address) sending {} held up the real refreshes behind it.
+  it('is not spent by a refresh whose body names no refresh token', async () => {
+    const address = '198.51.100.9'
+    for (let i = 0; i < 3; i++) {
+      const empty = await http<ErrorBody>(refreshes.url, 'POST', '/api/auth/refresh', {
+        body: {},
+        headers: from(address),
+      })
+      expect(empty.status).toBe(400)
+      expect(empty.body.error.code).toBe('INVALID')
+    }
+    const real = await login(refreshes.url, CAROL)
+    const refresh = await http(refreshes.url, 'POST', '/api/auth/refresh', {
+      body: { refreshToken: real.refreshToken },
+      headers: from(address),
+    })
+    expect(refresh.status).toBe(200)
+  })
+
   it('never refuses a logout by Bearer alone, nor one with a refresh token beside a Bearer it signed, and ends the session', async () => {
     const address = '198.51.100.8'
     for (let i = 0; i < 3; i++)
