@@ -112,6 +112,11 @@ export function Toasts() {
       announce(t(toast.message.id, valuesOf(toast.message, toast.person, people)))
     }
   }, [toasts, announce, t, people])
+  /** Dismissed by the user (its link or its close button, which read it out): not said later, once the people come. */
+  const dismiss = (id: number) => {
+    waiting.current.delete(id)
+    toaster?.dismiss(id)
+  }
   /** The toast the keyboard is in, if any. */
   const focused = useRef<number | null>(null)
   /** Whether keyboard focus is in the region, and the pointer over it: while either is, no toast's time runs out. */
@@ -198,7 +203,7 @@ export function Toasts() {
           <div className="toast" key={toast.id} data-testid="toast" data-toast-id={toast.id}>
             <a
               href={hrefFor(toast.page === 'lessons' ? { page: 'lessons' } : { page: 'contactRequests' })}
-              onClick={() => toaster?.dismiss(toast.id)}
+              onClick={() => dismiss(toast.id)}
             >
               <FormattedMessage id={toast.message.id} values={isolated(values)} />
             </a>
@@ -206,7 +211,7 @@ export function Toasts() {
               type="button"
               className="toast-close"
               aria-label={t('toasts.dismiss', { toast: t(toast.message.id, values) })}
-              onClick={() => toaster?.dismiss(toast.id)}
+              onClick={() => dismiss(toast.id)}
             >
               ×
             </button>
