@@ -11,6 +11,7 @@ import { Server } from 'socket.io'
 import type { Lesson, Message } from '../../src/contract'
 import { startServer, type RunningServer } from '../../server/index'
 import { userRoom } from '../../server/realtime/rooms'
+import { stablePort } from '../../tests/support/ports'
 import type { HostCommands, HostOptions, HostReply, HostRequest } from './hostProtocol'
 import { seedPairs } from './seed'
 import { watchStalls } from './stalls'
@@ -57,7 +58,8 @@ async function main(): Promise<void> {
       handshakes.set(userId, (handshakes.get(userId) ?? 0) + 1)
     })
   }
-  let server = await start(0)
+  // P12 restarts it on this port: one the kernel does not hand out meanwhile (tests/support/ports.ts).
+  let server = await start(await stablePort())
   instrument(server)
 
   // P1's floor: a bare relay, no auth, no validation, no storage.

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
-import { createServer, type AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { startServer } from '../../server/index'
 import { connectRedis } from '../../server/cluster/redis'
+import { stablePort } from '../support/ports'
 import { redisRunnable, requireParts } from './support/redis'
 
 describe('REDIS_URL configuration', () => {
@@ -70,12 +70,7 @@ describe('a Redis that cannot be used at start', () => {
   const ready = requireParts('tests/cluster/config.test.ts', [redisRunnable()])
 
   it.runIf(ready)('says a password is wanted, or the one given is wrong, and never repeats it', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as AddressInfo
-        probe.close(() => resolve(port))
-      })
-    })
+    const port = await stablePort()
     const redis = spawn(
       'redis-server',
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', 'right-one'],

@@ -9,6 +9,7 @@ import { SessionStore } from '../../server/sessions'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { BOB, login, type ClientSocket } from '../server/support/server'
 import { openStream } from '../server/support/stream'
+import { stablePort } from '../support/ports'
 import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
 
 // ioredis says `ready` once it has sent its SUBSCRIBEs, not once Redis has confirmed them. A node that reads its
@@ -164,8 +165,9 @@ describe.runIf(ready)("a node's reads after its Redis subscriptions hold", () =>
         upstream.write(chunk)
       })
     })
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-    const proxyPort = (proxy.address() as { port: number }).port
+    // Listened on again below, on the same port: one the kernel does not hand out meanwhile.
+    const proxyPort = await stablePort()
+    await new Promise<void>((resolve) => proxy.listen(proxyPort, '127.0.0.1', resolve))
     const prefix = `l${randomUUID().slice(0, 8)}:`
     const own = await startServer({ ...options(), redisUrl: `redis://127.0.0.1:${proxyPort}`, redisPrefix: prefix })
     const admin = new Redis(redis.url)

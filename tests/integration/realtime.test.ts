@@ -13,6 +13,7 @@ import {
 import { startServer, type RunningServer } from '../../server/index'
 import { conversationRoom } from '../../server/realtime/rooms'
 import { freshDataDir } from '../server/support/server'
+import { stablePort } from '../support/ports'
 import { browserStore, conversationBetween, serverPerFile } from './support'
 
 // Against the reference server on loopback port 0, with its seeded demo data (a private copy per file).
@@ -153,7 +154,7 @@ describe('the same user in another tab', () => {
 describe('the server restarts', () => {
   test('reconnecting → connected, with the wanted rooms joined again', async () => {
     const restartDir = freshDataDir()
-    let first: RunningServer | null = await startServer({ port: 0, dataDir: restartDir })
+    let first: RunningServer | null = await startServer({ port: await stablePort(), dataDir: restartDir })
     const port = first.port
     let second: RunningServer | null = null
     try {
@@ -194,7 +195,7 @@ describe('the server restarts', () => {
 describe('the app closes the socket it was given while the server cannot be reached', () => {
   test('Socket.IO fires no disconnect then; the store still says disconnected, and connect() opens it again', async () => {
     const dir = freshDataDir()
-    let first: RunningServer | null = await startServer({ port: 0, dataDir: dir })
+    let first: RunningServer | null = await startServer({ port: await stablePort(), dataDir: dir })
     const port = first.port
     let second: RunningServer | null = null
     try {

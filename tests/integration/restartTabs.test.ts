@@ -6,6 +6,7 @@ import { createOutboxStorage, selectConnection, sendMessage, type TabsOptions } 
 import { manualVisibility } from '../../src/realtime/tabs/visibility'
 import { storedThread } from '../reliability/support'
 import { freshDataDir, startTestServer, type TestServer } from '../server/support/server'
+import { stablePort } from '../support/ports'
 import { browser as tabsBrowser } from '../unit/tabs/support/browser'
 import { browserStore, conversationBetween, type BrowserStore } from './support'
 
@@ -26,7 +27,7 @@ const caughtUp = (s: BrowserStore) => {
 test('a follower’s committed send, its answer lost with a server restart: once everywhere, in order', async () => {
   const dataDir = freshDataDir()
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
-  let server: TestServer = await startTestServer({ dataDir })
+  let server: TestServer = await startTestServer({ dataDir, port: await stablePort() })
   cleanups.push(() => server.close())
   const port = Number(new URL(server.url).port)
   const url = server.url

@@ -25,6 +25,7 @@ import {
   startTestServer,
   type TestServer,
 } from '../server/support/server'
+import { stablePort } from '../support/ports'
 
 // The browser layer against the real server: Bob's store is away while events happen (and the server restarts); on
 // reconnect it resumes from its offset with exactly the missed events and no HTTP request. Past the server's
@@ -134,7 +135,7 @@ describe('resume against the real server', () => {
   test('Bob away while messages come and the server restarts: on reconnect exactly the missed events, in order, and no HTTP request', async () => {
     const dataDir = freshDataDir()
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
-    const first = await startTestServer({ dataDir })
+    const first = await startTestServer({ dataDir, port: await stablePort() })
     const port = Number(new URL(first.url).port)
     const bob = await bobConnectedTo(first)
     const start = bob.connection().offset!
@@ -180,7 +181,7 @@ describe('resume against the real server', () => {
       rmSync(dataDir, { recursive: true, force: true })
       rmSync(backup, { recursive: true, force: true })
     })
-    const first = await serve({ dataDir })
+    const first = await serve({ dataDir, port: await stablePort() })
     const port = Number(new URL(first.url).port)
     const bob = await bobConnectedTo(first)
     const start = bob.connection().offset!

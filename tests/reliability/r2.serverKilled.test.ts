@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { afterAll, expect, test } from 'vitest'
 import { sendConfirmed, sendMessage, serverEventActions } from '../../src/realtime'
 import { exited, killSpawned, login, BOB, freshDataDir, spawnMain } from '../server/support/server'
+import { stablePort } from '../support/ports'
 import { client, inOrder, sleep, storedThread, tally, until, type Client } from './support'
 
 // R2: the server process (tsx server/main.ts, its own data folder) is SIGKILLed mid-stream and started again on the
@@ -16,21 +16,10 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
 test('R2: SIGKILL mid-stream and a restart → every accepted message stored once, the outbox delivered after the restart', async () => {
   const dataDir = freshDataDir()
   dirs.push(dataDir)
-  const port = await freePort()
+  const port = await stablePort()
   const env = { DATA_DIR: dataDir, PORT: String(port), SKIP_SPA_BUILD: '1' }
   let { child, url } = await spawnMain(env)
 

@@ -4,6 +4,7 @@ import { createMemoryStorage } from '../../src/app/store'
 import { outboxStorageKey, sendMessage } from '../../src/realtime'
 import { startServer, type RunningServer } from '../../server/index'
 import { freshDataDir, login, BOB } from '../server/support/server'
+import { stablePort } from '../support/ports'
 import { client, conversationBetween, inOrder, storedThread, tally, until, type Client } from './support'
 
 // R3: 100 sends while the server is unreachable, a reload (a new store over the same storage), then the server comes
@@ -22,7 +23,7 @@ afterAll(async () => {
 test('R3: 100 sends offline, a reload, the server back → exactly 100 stored, in order', async () => {
   dataDir = freshDataDir()
   const rateLimit = { perSecond: 50, burst: 20 }
-  const first = await startServer({ port: 0, dataDir, rateLimit })
+  const first = await startServer({ port: await stablePort(), dataDir, rateLimit })
   servers.push(first)
   const { port, url } = first
   const storage = createMemoryStorage()

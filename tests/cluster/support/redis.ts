@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
+import { stablePort } from '../../support/ports'
 
 /** A throwaway Redis (`redis-server --save ''`, nothing on disk) for one test file. */
 export interface RedisServer {
@@ -17,19 +17,8 @@ export function redisRunnable(): { ok: boolean; reason?: string } {
     : { ok: false, reason: 'no redis-server on PATH (apt-get install redis-server)' }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
-
 export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort()
+  const port = await stablePort()
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],

@@ -11,9 +11,9 @@ import {
   rmSync,
   statSync,
 } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
+import { stablePort } from '../../support/ports'
 import { userTmpdir } from '../../support/userTmp'
 
 /**
@@ -68,24 +68,13 @@ export function postgresRunnable(): { ok: boolean; reason?: string } {
   return { ok: true }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
-
 export async function startPostgres(): Promise<PostgresCluster> {
   const { bin } = findPostgresBin()
   if (!bin) throw new Error('no PostgreSQL binaries')
   const template = initdbTemplate(bin)
   const dir = ownedTempDir()
   asPostgres(dir, 'cp', ['-a', join(template, 'data'), join(dir, 'data')])
-  return launch(bin, dir, await freePort())
+  return launch(bin, dir, await stablePort())
 }
 
 /** Synced to disk (no `--no-sync`): the template outlives the run, and a crash must not leave a torn one behind. */
@@ -196,7 +185,7 @@ function launch(bin: string, dir: string, port: number): PostgresCluster {
         ...['-D', join(replica, 'data'), '-R', '-X', 'stream', '-c', 'fast', '--no-sync'],
         ...['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'],
       ])
-      return launch(bin, replica, await freePort())
+      return launch(bin, replica, await stablePort())
     },
     async promote() {
       run('pg_ctl', ['-D', data, '-w', '-t', '30', 'promote'])
