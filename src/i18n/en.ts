@@ -133,7 +133,9 @@ export const en = {
   // More than a few at once (a replay after a reconnect): counted, not read out one after the other.
   'thread.announceMany': '{count, plural, one {# new message} other {# new messages}} from {name}',
   'thread.seen': 'Seen',
-  'thread.typing': '{name} is typing…',
+  // Several people may type at once: `names` is their list as the language writes one ("Bob and Carol"), `count` how
+  // many they are, for the verb.
+  'thread.typing': '{count, plural, one {{names} is typing…} other {{names} are typing…}}',
   'presence.online': 'online',
   'presence.offline': 'offline',
   'presence.lastSeen': 'last seen {today, select, yes {at {time}} other {{day} at {time}}}',

@@ -120,7 +120,7 @@ export const fr: Catalogue = {
   'thread.announceNew': 'Nouveau message — {name} : {content}',
   'thread.announceMany': '{count, plural, one {# nouveau message} other {# nouveaux messages}} — {name}',
   'thread.seen': 'Vu',
-  'thread.typing': '{name} est en train d’écrire…',
+  'thread.typing': '{count, plural, one {{names} est en train d’écrire…} other {{names} sont en train d’écrire…}}',
   'presence.online': 'en ligne',
   'presence.offline': 'hors ligne',
   // "vu" agrees with a man only ("vue" for a woman), and nobody's gender is known: "offline since" agrees with anyone.

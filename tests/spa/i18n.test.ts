@@ -70,6 +70,7 @@ function argumentsOf(message: string, locale: Locale): string[] {
 const SAMPLE: Record<string, string | number> = {
   count: 2,
   name: 'Bob',
+  names: 'Bob and Carol',
   role: 'tutor',
   content: 'Hi',
   status: 'confirmed',

@@ -1,5 +1,4 @@
 import {
-  Fragment,
   useCallback,
   useEffect,
   useId,
@@ -12,7 +11,7 @@ import {
   type RefCallback,
   type RefObject,
 } from 'react'
-import { FormattedMessage } from 'react-intl'
+import { FormattedList, FormattedMessage } from 'react-intl'
 import { api, type ThreadMessage } from '../../api'
 import { useGetMessagesQuery, useLazyGetMessagesBeforeQuery } from '../../api/hooks'
 import { useAnnounce } from '../../app/Announcer'
@@ -351,16 +350,15 @@ export function Thread({
           Empty while the people are first read: it would say "Someone is typing…", then again with the name. */}
       <p className="typing-line" data-testid="typing" aria-live="polite">
         {typing.length > 0 && !people.loading && (
-          // Each name keeps its own direction inside our sentence (a right-to-left name cannot take the list's commas).
+          // Several names are listed as the language does ("Bob and Carol", "Bob et Carol"), the verb agreeing with
+          // how many. Each keeps its own direction inside our sentence (a right-to-left name cannot take the list's commas).
           <FormattedMessage
             id="thread.typing"
             values={{
-              name: typing.map((id, i) => (
-                <Fragment key={id}>
-                  {i > 0 && ', '}
-                  <bdi>{people.nameOf(id)}</bdi>
-                </Fragment>
-              )),
+              count: typing.length,
+              names: (
+                <FormattedList type="conjunction" value={typing.map((id) => <bdi key={id}>{people.nameOf(id)}</bdi>)} />
+              ),
             }}
           />
         )}
