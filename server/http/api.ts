@@ -61,15 +61,16 @@ export function registerApiRoutes(
     spend(addressKey(request.ip))
   const spendRefresh = loadBudgetOf(refreshLimiter, 'refresh')
   // A refresh token presented (refresh, or logout with one) is paid for by the address; past its budget (shared: a
-  // school's NAT, an office, or spent by someone else on it), by the session whose Bearer this server signed (expired
-  // too) comes with it, while that session is live: the browser sends its Bearer with both. Refresh tokens made up
-  // beside one such Bearer stay bounded by its session, and sessions by logins; a session already ended has none left
-  // (its Bearer stays signed: each login, ended at once, would add a budget for good).
+  // school's NAT, an office, or spent by someone else on it), by the user whose Bearer this server signed (expired
+  // too) comes with it, while its session is live: the browser sends its Bearer with both. One budget per user, not
+  // per session: every login starts a session, so refresh tokens made up beside the Bearers of many logins would grow
+  // with the logins made; a user's devices each refresh once per token life, far within it. A session already ended
+  // opens none (its Bearer stays signed: each login, ended at once, would add a budget for good).
   const spendRefreshBudget = (request: FastifyRequest) =>
     spendRefresh(addressKey(request.ip)).catch(async (refusal: unknown) => {
       const owner = await sessions.ownerOf(bearerToken(request.headers.authorization))
       if (!owner || !(await sessions.isLive(owner.sessionId))) throw refusal
-      await spendRefresh(`session ${owner.sessionId}`).catch(() => {
+      await spendRefresh(`user ${owner.userId}`).catch(() => {
         throw refusal
       })
     })

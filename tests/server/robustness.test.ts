@@ -747,10 +747,11 @@ describe('a logout or a refresh past the refresh budget, its access token expire
 
   // A school behind one NAT: hundreds of browsers back from sleep at once spend the address's budget, and each refresh
   // past it was refused RATE_LIMITED, its user's token renewal held up (a send is never limited per address for that
-  // reason). The browser refreshes with its Bearer (expired, as after a sleep): its session pays, as a logout's does.
+  // reason). The browser refreshes with its Bearer (expired, as after a sleep): its user pays, as a logout's does.
   it('renews past the address’s budget a refresh that carries a Bearer this server signed (expired too) of its live session', async () => {
+    // Alice: Carol's budget past the address's is the next test's, whole (one per user, not per session).
     const address = { 'x-forwarded-for': '198.51.100.14' }
-    const session = await login(budgeted.url, CAROL)
+    const session = await login(budgeted.url, ALICE)
     clock.advance(61_000)
     for (let i = 0; i < 3; i++)
       await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
@@ -769,7 +770,7 @@ describe('a logout or a refresh past the refresh budget, its access token expire
     expect(bare.status).toBe(429)
   })
 
-  it('bounds made-up refresh tokens on refresh beside one signed Bearer by its session, shared with its logouts', async () => {
+  it('bounds made-up refresh tokens on refresh beside one signed Bearer by its user, shared with its logouts', async () => {
     const address = { 'x-forwarded-for': '198.51.100.15' }
     const { token } = await login(budgeted.url, CAROL)
     clock.advance(61_000)
@@ -787,7 +788,7 @@ describe('a logout or a refresh past the refresh budget, its access token expire
     expect((await refresh('guess-6')).status).toBe(429)
   })
 
-  it('bounds made-up refresh tokens beside one signed Bearer by its session, as the address bounds them without one', async () => {
+  it('bounds made-up refresh tokens beside one signed Bearer by its user, as the address bounds them without one', async () => {
     const address = { 'x-forwarded-for': '198.51.100.11' }
     const { token } = await login(budgeted.url, BOB)
     clock.advance(61_000)
@@ -836,6 +837,49 @@ describe('a logout or a refresh past the refresh budget, its access token expire
       headers: { 'x-forwarded-for': '203.0.113.23' },
     })
     expect(refresh.status).toBe(200)
+  })
+})
+
+// Review (ASVS 2.2.1, anti-automation): past the address's refresh budget, a signed Bearer of a live session paid with
+// its session's budget. Every login starts a session, live for days if never refreshed, so one account's password,
+// logged in again and again from one address, added a budget of made-up refresh tokens (each a hashed lookup) per
+// login: their load grew with the logins made, without end, as an ended session's would have.
+describe('the refresh budget past the address’s, per user', () => {
+  let perUser: TestServer
+  beforeAll(async () => {
+    perUser = await startTestServer({ trustProxy: 1, refreshRateLimit: { perSecond: 0.001, burst: 3 } })
+  })
+  afterAll(() => perUser?.dispose())
+  const spendAddress = async (address: Record<string, string>) => {
+    for (let i = 0; i < 3; i++)
+      await http(perUser.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+  }
+
+  it('is one for all the sessions of a user, however many times they log in', async () => {
+    const address = { 'x-forwarded-for': '198.51.100.16' }
+    await spendAddress(address)
+    const guess = (token: string, refreshToken: string) =>
+      http(perUser.url, 'POST', '/api/auth/refresh', { token, body: { refreshToken }, headers: address })
+    const first = await login(perUser.url, BOB)
+    for (let i = 3; i < 6; i++) expect((await guess(first.token, `guess-${i}`)).status).toBe(401)
+    expect((await guess(first.token, 'guess-6')).status).toBe(429)
+    // A new login is no new budget.
+    const again = await login(perUser.url, BOB)
+    expect((await guess(again.token, 'guess-7')).status).toBe(429)
+  })
+
+  it('still renews each of a user’s devices behind the spent address, once each', async () => {
+    const address = { 'x-forwarded-for': '198.51.100.17' }
+    await spendAddress(address)
+    const devices = [await login(perUser.url, CAROL), await login(perUser.url, CAROL), await login(perUser.url, CAROL)]
+    for (const device of devices) {
+      const renewed = await http(perUser.url, 'POST', '/api/auth/refresh', {
+        token: device.token,
+        body: { refreshToken: device.refreshToken },
+        headers: address,
+      })
+      expect(renewed.status).toBe(200)
+    }
   })
 })
 
