@@ -13,6 +13,7 @@ import {
   type PresenceState,
 } from '../../contract'
 import { DEFAULT_BACKOFF, keyedRetries, type BackoffOptions } from '../backoff'
+import { connectErrorOf } from '../bindSocket'
 import type { TimerHandle, Timers } from '../timers'
 import {
   HIDDEN_SILENCE_MS,
@@ -189,6 +190,8 @@ export function createTabHub(options: TabHubOptions): TabHub {
   let failed = false
   let stopped = false
   let presence: Map<Id, PresenceState> | null = null
+  /** Why the socket's last handshake failed, until it connects: a tab that starts asking meanwhile is told too. */
+  let failure: { message: string; retryAfterMs: number | null } | null = null
 
   const followers = new Map<string, Follower>()
   /** Attaches that came while the hub was not up: answered once it is. */
@@ -215,12 +218,18 @@ export function createTabHub(options: TabHubOptions): TabHub {
 
   function onConnect() {
     failed = false
+    failure = null
     synced = false
     reconcile()
   }
 
-  const onConnectError = () => {
+  const onConnectError = (error: unknown) => {
     failed = true
+    const { code, message, retryAfterMs } = connectErrorOf(error)
+    // A refusal of the token is the holder's to renew (a refresh, then a handshake): no news for the followers, who
+    // would each refresh too. A session that is over is said by `stop` (`down`).
+    failure = code === 'UNAUTHORIZED' ? null : { message, retryAfterMs: retryAfterMs ?? null }
+    if (failure) post({ kind: 'failed', from: tabId, userId, ...failure })
   }
 
   function onDisconnect(reason: unknown) {
@@ -318,6 +327,10 @@ export function createTabHub(options: TabHubOptions): TabHub {
           // A visible tab asking while the socket waits to try again (shown, opened, or its own wait over) would try now
           // with a socket of its own, so the holder does. It asks again each heartbeat until answered: once.
           const asked = pending.get(message.from)?.visible === true
+          // A tab that starts asking after the last failure hears why the socket is not coming (once: it asks again
+          // each heartbeat until answered).
+          if (failure && !pending.has(message.from))
+            post({ kind: 'failed', from: tabId, userId, ...failure, to: message.from })
           pending.set(message.from, message)
           if (message.visible && !asked && failed) options.onFollowerShown?.()
         }

@@ -102,6 +102,13 @@ export type TabMessage =
    * told, attached or still waiting for a holder.
    */
   | { kind: 'down'; from: string; reason: string; to?: string; userId?: Id }
+  /**
+   * The holder's handshake failed (its `connect_error`: the server unreachable, or refusing it for another reason than
+   * the token), with its message (the contract's code for a refusal) and the wait a refusal asked for: the followers
+   * of `userId` asking for the socket say why it is not coming, as the holder does. Posted at each failure; with `to`,
+   * the last one, to a tab that starts asking meanwhile.
+   */
+  | { kind: 'failed'; from: string; userId: Id; message: string; retryAfterMs: number | null; to?: string }
 
 /** The channel between the tabs (`BroadcastChannel`'s shape, narrowed): a post reaches every other subscriber. */
 export interface TabChannel {
@@ -183,6 +190,7 @@ const SHAPES: { [K in TabMessage['kind']]: Record<string, Check> } = {
   ack: { to: text, id: finite, error: flag, args: list },
   event: { userId: text, raw: rawEvent },
   down: { reason: text, to: optional(text), userId: optional(text) },
+  failed: { userId: text, message: text, retryAfterMs: orNull(finite), to: optional(text) },
 }
 
 /**

@@ -255,6 +255,19 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     fire('connect_error', new Error(SESSION_EXPIRED_REASON))
   }
 
+  /**
+   * The holder's handshake failed: this tab's connection is not coming either, and says why as the holder's does (a
+   * `connect_error` as the holder got it, with the wait a refusal asked for). It goes on asking: once the holder's
+   * socket is up, it is answered. Only while asking, and not from a holder this tab knows is gone or not the one beating.
+   */
+  function failedAtHolder(message: Extract<TabMessage, { kind: 'failed' }>) {
+    if (message.userId !== userId || !wanted || link !== null || goneSinceAttach.has(message.from)) return
+    if (heardSinceAttach !== null && heardSinceAttach !== message.from) return
+    const error = new Error(message.message)
+    const { retryAfterMs } = message
+    fire('connect_error', retryAfterMs === null ? error : Object.assign(error, { data: { retryAfterMs } }))
+  }
+
   function onAck(message: Extract<TabMessage, { kind: 'ack' }>) {
     if (message.from !== link?.holder) return
     const entry = pending.get(message.id)
@@ -284,6 +297,9 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
         drop(HOLDER_DOWN_REASON)
         // Dropped as silent by a holder that is still up: no `up` will come, so ask again now.
         if (message.to === tabId && wanted) attach()
+        return
+      case 'failed':
+        if (message.to === undefined || message.to === tabId) failedAtHolder(message)
         return
       case 'event':
         // Never another user's events, whatever a holder sends; and only from the hub this tab is attached to.

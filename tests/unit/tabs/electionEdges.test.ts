@@ -380,6 +380,8 @@ describe('isTabMessage: what another page of the origin (or another version of t
     { kind: 'event', from: 'h', userId: 'u1', raw },
     { kind: 'down', from: 'h', reason: 'transport close' },
     { kind: 'down', from: 'h', reason: 'UNAUTHORIZED', to: 'f', userId: 'u1' },
+    { kind: 'failed', from: 'h', userId: 'u1', message: 'xhr poll error', retryAfterMs: null },
+    { kind: 'failed', from: 'h', userId: 'u1', message: 'RATE_LIMITED', retryAfterMs: 60_000, to: 'f' },
   ]
   test.each(valid.map((message) => [message.kind, message] as const))('a well-formed %s passes', (_kind, message) => {
     expect(isTabMessage(structuredClone(message))).toBe(true)
@@ -402,6 +404,10 @@ describe('isTabMessage: what another page of the origin (or another version of t
     ],
     ['an event without raw', { kind: 'event', from: 'h', userId: 'u1' }],
     ['a down whose userId is a number', { kind: 'down', from: 'h', reason: 'x', userId: 5 }],
+    [
+      'a failed whose wait is no number',
+      { kind: 'failed', from: 'h', userId: 'u1', message: 'RATE_LIMITED', retryAfterMs: '60000' },
+    ],
     ['an unknown kind', { kind: 'toString', from: 'h' }],
     ['no from', { kind: 'detach' }],
     ['not an object', 'heartbeat'],

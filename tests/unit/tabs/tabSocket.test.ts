@@ -352,6 +352,41 @@ describe('the holder going down', () => {
     expect(errors).toEqual([])
   })
 
+  it('the holder’s handshake failed: a connect_error as the holder got it (with its wait), and it goes on asking', () => {
+    const t = setup()
+    const errors: unknown[] = []
+    t.socket.on('connect_error', (error: unknown) => errors.push(error))
+    t.socket.connect()
+    t.bus.deliver()
+    t.holder.send({ kind: 'failed', userId: alice.id, message: 'xhr poll error', retryAfterMs: null })
+    t.holder.send({ kind: 'failed', userId: alice.id, message: 'RATE_LIMITED', retryAfterMs: 60_000, to: ME })
+    expect(errors.map((error) => (error as Error).message)).toEqual(['xhr poll error', 'RATE_LIMITED'])
+    expect((errors[1] as { data?: unknown }).data).toEqual({ retryAfterMs: 60_000 })
+    expect((errors[0] as { data?: unknown }).data).toBeUndefined()
+    // Still asking each heartbeat: answered once the holder's socket is up.
+    t.timers.advance(500)
+    t.bus.deliver()
+    expect(t.posted('attach')).toHaveLength(2)
+    t.holder.send({ kind: 'attached', to: ME, socketId: 'sock-1', replay: [], sync: caughtUp, presence: null })
+    expect(t.socket.connected).toBe(true)
+  })
+
+  it('a failure for another tab, another user, a tab not asking, or one attached: nothing', () => {
+    const t = setup()
+    const errors: unknown[] = []
+    t.socket.on('connect_error', (error: unknown) => errors.push(error))
+    const failed = { kind: 'failed', userId: alice.id, message: 'xhr poll error', retryAfterMs: null } as const
+    t.holder.send(failed)
+    t.socket.connect()
+    t.bus.deliver()
+    t.holder.send({ ...failed, to: 'another-tab' })
+    t.holder.send({ ...failed, userId: bob.id })
+    t.holder.send({ kind: 'attached', to: ME, socketId: 'sock-1', replay: [], sync: caughtUp, presence: null })
+    t.holder.send(failed)
+    expect(t.socket.connected).toBe(true)
+    expect(errors).toEqual([])
+  })
+
   it('down from a tab it is not attached to is ignored', () => {
     const t = setup()
     t.attach()

@@ -1,6 +1,6 @@
 import { configureStore, type Middleware, type UnknownAction } from '@reduxjs/toolkit'
 import { expect, vi } from 'vitest'
-import { api } from '../../../../src/api'
+import { api, type RefreshOutcome } from '../../../../src/api'
 import {
   connect,
   createSocketMiddleware,
@@ -30,9 +30,12 @@ export const HEARTBEAT_MS = 100
 export function aBrowser({
   sharedOutbox = false,
   backoff = { baseMs: 10, capMs: 20 },
+  refreshToken,
 }: {
   sharedOutbox?: boolean
   backoff?: { baseMs: number; capMs: number }
+  /** Each tab's token refresh (default: refused). */
+  refreshToken?: (tabId: string) => () => Promise<RefreshOutcome>
 } = {}) {
   const edges = browser()
   const sockets = fakeSockets()
@@ -73,6 +76,7 @@ export function aBrowser({
                 tabs,
                 retryTriggers: triggers.setup,
                 backoff,
+                ...(refreshToken ? { refreshToken: refreshToken(tabId) } : {}),
                 ...(storage ? { storage, drainLock: drainLockOver(own.lock) } : {}),
               }),
             ),
