@@ -201,9 +201,9 @@ export function Thread({
       announce(t('thread.announceMany', { count: fresh.length, name: people.nameOf(fresh.at(-1)!.senderId) }))
       return
     }
-    announce(
-      fresh.map((m) => t('thread.announceNew', { name: people.nameOf(m.senderId), content: m.content })).join(' '),
-    )
+    // Each its own announcement (a node of the live region): joined into one text, the messages ran together into
+    // one sentence ("…from Bob: one more New message from Bob: and another"), as their content has no end of its own.
+    for (const m of fresh) announce(t('thread.announceNew', { name: people.nameOf(m.senderId), content: m.content }))
   }, [messages, readable, me?.id, announce, t, people])
 
   // A send the server refused is said at once, in the words shown beside it: the reader may be elsewhere in the page.
