@@ -26,7 +26,11 @@ export const en = {
   'role.student': 'student',
   'role.tutor': 'tutor',
   'people.you': 'You',
+  // Someone the page cannot name (not in the people's list, or its read failed), where the word stands alone (a heading,
+  // a conversation in the list) or starts a sentence ("Someone is typing…"); inside a sentence, in lower case ("A
+  // message to someone was not sent."): `People.nameOf` and `People.nameInSentence`.
   'people.someone': 'Someone',
+  'people.someoneInSentence': 'someone',
 
   // Connection badge (the contract's words) and what screen readers hear when it changes
   'connection.online': 'online',

@@ -26,6 +26,7 @@ export const fr: Catalogue = {
   'role.tutor': 'tuteur',
   'people.you': 'Vous',
   'people.someone': 'Quelqu’un',
+  'people.someoneInSentence': 'quelqu’un',
 
   'connection.online': 'en ligne',
   'connection.reconnecting': 'reconnexion…',

@@ -9,7 +9,8 @@ import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp, writtenB
 // The messages page says a refused send of a conversation that is not open ("A message to Bob was not sent."), naming
 // the other person as its conversation in the list names them. After a reload whose read of the list failed (the
 // server failing it), the message written before, sent again and refused, was said "A message to You was not sent.":
-// a conversation the page does not know was taken for one with the user alone.
+// a conversation the page does not know was taken for one with the user alone. It is someone's, said in lower case
+// inside the sentence (tests/spa/someoneInSentence.test.tsx): "A message to someone was not sent.".
 describe('A refused send of a conversation the page does not know', () => {
   const page = pagePerTest('#/messages/c1')
 
@@ -36,7 +37,7 @@ describe('A refused send of a conversation the page does not know', () => {
     })
     await act(async () => resent.ack({ ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } }))
     await eventually(() => expect(polite.join(' ')).toMatch(/was not sent/))
-    expect(polite).toEqual(['A message to Someone was not sent.'])
+    expect(polite).toEqual(['A message to someone was not sent.'])
     act(() => root.unmount())
     second.store.dispose()
   })

@@ -161,6 +161,30 @@ describe('plurals', () => {
   })
 })
 
+describe('someone the page cannot name', () => {
+  // "Someone" stands alone (a thread's heading, a conversation's name in the list) and starts a sentence ("Someone is
+  // typing…"); inside one, the name given is `people.someoneInSentence` (`People.nameInSentence`): "A message to
+  // someone was not sent.", not "A message to Someone…" (tests/spa/someoneInSentence.test.tsx).
+  test.each([
+    ['en', 'Someone', 'someone'],
+    ['fr', 'Quelqu’un', 'quelqu’un'],
+  ] as const)('(%s) is “%s” alone, “%s” inside a sentence', (locale, alone, inSentence) => {
+    expect(catalogues[locale]['people.someone']).toBe(alone)
+    expect(catalogues[locale]['people.someoneInSentence']).toBe(inSentence)
+    expect(inSentence).toBe(inSentence.toLocaleLowerCase(locale))
+  })
+
+  test.each([
+    ['en', 'messages.notSentTo', 'A message to someone was not sent.'],
+    ['en', 'requests.declineAsk', 'Decline someone’s request? This cannot be undone.'],
+    ['fr', 'messages.notSentTo', 'Un message à quelqu’un n’a pas été envoyé.'],
+    ['fr', 'lessons.cancelAsk', 'Annuler «\u202fAlgebra\u202f» avec quelqu’un\u202f? C’est définitif.'],
+  ] as const)('(%s) %s → %s', (locale, key, text) => {
+    const name = catalogues[locale]['people.someoneInSentence']
+    expect(intl(locale).formatMessage({ id: key }, { ...SAMPLE, count: 1, name })).toBe(text)
+  })
+})
+
 describe('numbers, written the language’s way', () => {
   // The composer's count runs past 4,000 (the contract's limit): a bare `{max}` would print "4000" in both languages.
   test.each([

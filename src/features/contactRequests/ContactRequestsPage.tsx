@@ -82,7 +82,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   const isTutor = request.tutorId === me.id
   const titleId = useId()
 
-  const other = people.nameOf(isTutor ? request.studentId : request.tutorId)
+  const other = people.nameInSentence(isTutor ? request.studentId : request.tutorId)
   // Every change of the status is said once it is drawn, the user's own and the other person's, with whom it is: a
   // student's requests to several tutors (or a tutor's from several students) are told apart by that alone.
   useStatusSaid(request.status, t('requests.statusSaid', { name: other, status: request.status }))
@@ -201,7 +201,7 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
   const t = useT()
   const dispatch = useAppDispatch()
   const id = useId()
-  const { tutors, nameOf } = usePeople()
+  const { tutors, nameInSentence } = usePeople()
   const [tutorId, setTutorId] = useState('')
   /**
    * The tutor this student's pending request already goes to (the server keeps one per student and tutor), with her
@@ -294,7 +294,9 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
             setTutorId(tutor)
             setRefused(null)
           }}
-          error={alreadyAsked === null ? undefined : t('requests.alreadyPending', { name: nameOf(alreadyAsked) })}
+          error={
+            alreadyAsked === null ? undefined : t('requests.alreadyPending', { name: nameInSentence(alreadyAsked) })
+          }
         />
         <div className="field">
           <label htmlFor={`${id}-message`}>{t('requests.message')}</label>

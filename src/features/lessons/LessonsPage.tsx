@@ -105,7 +105,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   // Every change of the status is said once it is drawn, the user's own and the other person's.
   const statusDrawn = useStatusSaid(
     lesson.status,
-    t('toast.lessonStatus', { subject: lesson.subject, name: people.nameOf(other), status: lesson.status }),
+    t('toast.lessonStatus', { subject: lesson.subject, name: people.nameInSentence(other), status: lesson.status }),
   )
   // The status as the server has it now, read again after a refusal.
   const rereadStatus = async () =>
@@ -166,7 +166,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
         <FormattedMessage
           id="lessons.meta"
           values={{
-            name: <bdi>{people.nameOf(other)}</bdi>,
+            name: <bdi>{people.nameInSentence(other)}</bdi>,
             when: <time dateTime={lesson.startsAt}>{dates.dateTime(lesson.startsAt)}</time>,
             minutes: lesson.durationMinutes,
           }}
@@ -177,7 +177,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
           question={
             <FormattedMessage
               id="lessons.cancelAsk"
-              values={{ subject: <bdi>{lesson.subject}</bdi>, name: <bdi>{people.nameOf(other)}</bdi> }}
+              values={{ subject: <bdi>{lesson.subject}</bdi>, name: <bdi>{people.nameInSentence(other)}</bdi> }}
             />
           }
           yes={t('lessons.cancelYes')}

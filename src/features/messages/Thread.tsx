@@ -90,6 +90,9 @@ export function Thread({
   const announce = useAnnounce()
   const me = useAppSelector(selectUser)
   const people = usePeople()
+  // The other person inside a sentence ("Message to Bob"): with a conversation the list does not name (not yet, or its
+  // read failed), "someone", not the heading's "Conversation".
+  const titleInSentence = otherId === null ? t('people.someoneInSentence') : people.nameInSentence(otherId)
   const socket = useSocket()
   const rejection = useAppSelector(selectSendRejection)
   const typing = useAppSelector((state) => selectTyping(state, conversationId))
@@ -118,7 +121,7 @@ export function Thread({
   const composerRef = useRef<HTMLTextAreaElement>(null)
   // Opening a conversation puts focus on its composer; one not read yet has none, so focus waits on the page's main
   // region. Once read, the composer takes it, unless the user has moved on meanwhile; and once named (the list read, or
-  // failed): focus landing there says its label, which would otherwise say "Message to Conversation" for good.
+  // failed): focus landing there says its label, which would otherwise say "Message to someone" for good.
   const ready = readable && named
   const wasReady = useRef(ready)
   useEffect(() => {
@@ -198,12 +201,13 @@ export function Thread({
     // A burst (what came while the stream was away) read out whole would hold the screen reader for minutes; the
     // messages are in the thread, to read at the user's pace.
     if (fresh.length > READ_IN_FULL_AT_ONCE) {
-      announce(t('thread.announceMany', { count: fresh.length, name: people.nameOf(fresh.at(-1)!.senderId) }))
+      announce(t('thread.announceMany', { count: fresh.length, name: people.nameInSentence(fresh.at(-1)!.senderId) }))
       return
     }
     // Each its own announcement (a node of the live region): joined into one text, the messages ran together into
     // one sentence ("…from Bob: one more New message from Bob: and another"), as their content has no end of its own.
-    for (const m of fresh) announce(t('thread.announceNew', { name: people.nameOf(m.senderId), content: m.content }))
+    for (const m of fresh)
+      announce(t('thread.announceNew', { name: people.nameInSentence(m.senderId), content: m.content }))
   }, [messages, readable, me?.id, announce, t, people])
 
   // A send the server refused is said at once, in the words shown beside it: the reader may be elsewhere in the page.
@@ -295,7 +299,7 @@ export function Thread({
         role="log"
         // A log is polite by default; the announcer says what is new, so the list itself stays quiet.
         aria-live="off"
-        aria-label={t('thread.log', { name: title })}
+        aria-label={t('thread.log', { name: titleInSentence })}
         data-testid="message-list"
       >
         {hasEarlier && (
@@ -357,7 +361,13 @@ export function Thread({
             values={{
               count: typing.length,
               names: (
-                <FormattedList type="conjunction" value={typing.map((id) => <bdi key={id}>{people.nameOf(id)}</bdi>)} />
+                // The first name starts the sentence ("Someone and Bob are typing…"), the others are inside it.
+                <FormattedList
+                  type="conjunction"
+                  value={typing.map((id, i) => (
+                    <bdi key={id}>{i === 0 ? people.nameOf(id) : people.nameInSentence(id)}</bdi>
+                  ))}
+                />
               ),
             }}
           />
@@ -369,7 +379,7 @@ export function Thread({
           conversationId={conversationId}
           onSend={send}
           onTyping={() => dispatch(sendTyping({ conversationId }))}
-          to={title}
+          to={titleInSentence}
           inputRef={composerRef}
           refused={rejection?.conversationId === conversationId ? rejection : null}
           discarded={discarded}
@@ -493,6 +503,7 @@ function Composer({
   onSend: (content: string) => boolean
   /** Every keystroke that leaves text; the layer sends at most one notice every 2 seconds. */
   onTyping: () => void
+  /** Whom the messages go to, as a sentence names them (`People.nameInSentence`): "Message to someone". */
   to: string
   inputRef: RefObject<HTMLTextAreaElement | null>
   refused: { code: string } | null

@@ -43,7 +43,9 @@ export function useFailedNews(conversations: readonly Conversation[] | undefined
     const sentences = [...counts].map(([id, count]) => {
       // A conversation the list does not hold (its read failed) is with someone, not with the user alone.
       const listed = conversations?.find((x) => x.id === id)
-      const name = people.nameOf(listed ? (listed.participantIds.find((p) => p !== me?.id) ?? me?.id ?? '') : '')
+      const name = people.nameInSentence(
+        listed ? (listed.participantIds.find((p) => p !== me?.id) ?? me?.id ?? '') : '',
+      )
       return t('messages.notSentTo', { name, count })
     })
     if (sentences.length > 0) announce(sentences.join(' '))

@@ -26,9 +26,12 @@ const noop = () => () => {}
 /** The values people wrote (a lesson's subject, a name): they keep their own direction inside our sentence. */
 const WRITTEN = new Set(['subject', 'name'])
 
-/** A message's values with the name of the person it is about (`Toast.person`), as the page knows them now. */
+/**
+ * A message's values with the name of the person it is about (`Toast.person`), as the page knows them now and as a
+ * sentence names them ("New contact request from someone").
+ */
 function valuesOf(message: Message, person: Id | undefined, people: People): Message['values'] {
-  return person === undefined ? message.values : { ...message.values, name: people.nameOf(person) }
+  return person === undefined ? message.values : { ...message.values, name: people.nameInSentence(person) }
 }
 function isolated(values: Message['values']): Record<string, ReactNode> | undefined {
   if (!values) return undefined

@@ -12,8 +12,19 @@ export interface People {
   /** Everyone the logged-in user can write to or book (not the user). */
   others: User[]
   tutors: User[]
-  /** A display name for any id, the user included; a short placeholder for someone unknown. */
+  /**
+   * A display name for any id, the user included; a short placeholder for someone unknown ("Someone"), capitalised as
+   * it stands alone (a heading, a conversation in the list) or starts a sentence ("Someone is typing…").
+   */
   nameOf(id: Id): string
+  /**
+   * The name as a sentence says it inside itself: `nameOf`'s, but someone unknown is "someone" in lower case ("A message
+   * to someone was not sent.", "Decline someone’s request?"). The user stays "You": no sentence names them (the server
+   * makes no conversation, lesson or request of a user with themselves).
+   *
+   * @example t('thread.composerLabel', { name: people.nameInSentence(id) }) // 'Message to someone'
+   */
+  nameInSentence(id: Id): string
   /**
    * The people are still on their first read: `nameOf` says "Someone" for now. What is said aloud waits for it to end
    * (read or failed), so that it names whom it is about as its text on screen soon will.
@@ -34,6 +45,7 @@ export function usePeople(): People {
       others,
       tutors: others.filter((u) => u.role === 'tutor'),
       nameOf: (id) => (id === me?.id ? t('people.you') : (byId.get(id)?.name ?? t('people.someone'))),
+      nameInSentence: (id) => (id === me?.id ? t('people.you') : (byId.get(id)?.name ?? t('people.someoneInSentence'))),
       loading,
     }
   }, [data, loading, me, t])
