@@ -148,7 +148,8 @@ export interface StartServerOptions {
   /**
    * Per-client-address budget for refresh tokens presented (`POST /api/auth/refresh`, and logout with one). Default
    * 1/s, bursts of 60. Past it, a refresh or logout with a Bearer this server signed (expired too) of a live session
-   * spends its user's instead (one budget for all of a user's sessions: a login is no new budget).
+   * spends its user's at that address instead (one budget for all of a user's sessions behind it: a login is no new
+   * budget, and a Bearer spending it elsewhere does not hold up the user's devices behind a busy NAT).
    */
   refreshRateLimit?: RateLimitOptions
   /** Per-client-address budget for logins, whatever their outcome (each hashes a password). Default 5/s, bursts of 100. */

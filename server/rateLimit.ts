@@ -30,8 +30,8 @@ export const DEFAULT_READ_RATE_LIMIT: RateLimitOptions = { perSecond: 20, burst:
  * guessed at any rate, so this bounds the lookups' load. A browser refreshes once per token life (every 12 minutes,
  * one tab at a time): 1 a second is 720 browsers behind one address (a school's NAT), and the burst takes a room of
  * them back from sleep at once. Past it, a request that carries a Bearer this server signed (expired too) of a live
- * session spends its user's budget (the same size, one for all the user's sessions) instead: a whole school back
- * from sleep is not held up, and logging in again is no new budget.
+ * session spends its user's budget at that address (the same size, one for all the user's sessions there) instead: a
+ * whole school back from sleep is not held up, and logging in again is no new budget.
  */
 export const DEFAULT_REFRESH_RATE_LIMIT: RateLimitOptions = { perSecond: 1, burst: 60 }
 /**

@@ -62,15 +62,17 @@ export function registerApiRoutes(
   const spendRefresh = loadBudgetOf(refreshLimiter, 'refresh')
   // A refresh token presented (refresh, or logout with one) is paid for by the address; past its budget (shared: a
   // school's NAT, an office, or spent by someone else on it), by the user whose Bearer this server signed (expired
-  // too) comes with it, while its session is live: the browser sends its Bearer with both. One budget per user, not
-  // per session: every login starts a session, so refresh tokens made up beside the Bearers of many logins would grow
-  // with the logins made; a user's devices each refresh once per token life, far within it. A session already ended
-  // opens none (its Bearer stays signed: each login, ended at once, would add a budget for good).
+  // too) comes with it, while its session is live: the browser sends its Bearer with both. One budget per user and
+  // address, not per session: every login starts a session, so refresh tokens made up beside the Bearers of many
+  // logins would grow with the logins made; a user's devices each refresh once per token life, far within it. Not one
+  // per user alone: a Bearer of one of their sessions (expired too) would spend it from anywhere, and every device of
+  // theirs behind a spent address (a school's NAT) would be refused its renewal. A session already ended opens none
+  // (its Bearer stays signed: each login, ended at once, would add a budget for good).
   const spendRefreshBudget = (request: FastifyRequest) =>
     spendRefresh(addressKey(request.ip)).catch(async (refusal: unknown) => {
       const owner = await sessions.ownerOf(bearerToken(request.headers.authorization))
       if (!owner || !(await sessions.isLive(owner.sessionId))) throw refusal
-      await spendRefresh(`user ${owner.userId}`).catch(() => {
+      await spendRefresh(`user ${owner.userId} ${addressKey(request.ip)}`).catch(() => {
         throw refusal
       })
     })

@@ -881,6 +881,30 @@ describe('the refresh budget past the address’s, per user', () => {
       expect(renewed.status).toBe(200)
     }
   })
+
+  // A Bearer of one of the user's sessions (a shared computer left logged in, its token expired since) spent the user's
+  // whole budget past its address's from anywhere: every device of that user behind a spent address (a school's NAT
+  // back from sleep) was then refused its renewal, where each session had paid for its own.
+  it('is not spent for a device of the user behind another address', async () => {
+    const elsewhere = { 'x-forwarded-for': '198.51.100.18' }
+    const school = { 'x-forwarded-for': '198.51.100.19' }
+    await spendAddress(elsewhere)
+    await spendAddress(school)
+    const stale = await login(perUser.url, ALICE)
+    const device = await login(perUser.url, ALICE)
+    for (let i = 0; i < 4; i++)
+      await http(perUser.url, 'POST', '/api/auth/refresh', {
+        token: stale.token,
+        body: { refreshToken: `guess-${i}` },
+        headers: elsewhere,
+      })
+    const renewed = await http(perUser.url, 'POST', '/api/auth/refresh', {
+      token: device.token,
+      body: { refreshToken: device.refreshToken },
+      headers: school,
+    })
+    expect(renewed.status).toBe(200)
+  })
 })
 
 // Review (ASVS 2.2.1, resource exhaustion): the login throttle counts failures only, and each login hashes a password
