@@ -63,6 +63,9 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
   /** The token the last handshake carried (Socket.IO reads `auth` when the transport opens, before the answer). */
   let handshakeToken: string | null = null
 
+  /** While a handshake's refusal for its token is fed to the machine: the token it carried (`refreshToken`). */
+  let refusedToken: string | null = null
+
   /** The handshake's `auth`: the token, and the offset to resume from (with its epoch) once the store has one. */
   const handshakeAuth = (current: S): HandshakeAuth => {
     const token = options.selectToken(current) ?? ''
@@ -221,7 +224,13 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
     if (!refresher) return
     const socket = ctx.socket
     const session = ctx.session
-    refresher(mwApi)
+    // The handshake refused for its token read it before a refresh answered (one that raced it: a wake's overdue
+    // refresh goes with the wake's handshake, and an HTTP answer often lands before the socket's refusal): the token
+    // is new already, so the handshake only goes again with it, as a 401 is only retried (`authorizedQuery`).
+    // Rotating once more would cost the server a second lookup and the refresh budget a second token.
+    const current = facts.token()
+    const renewed = refusedToken !== null && current !== null && current !== refusedToken
+    ;(renewed ? Promise.resolve<RefreshOutcome>('refreshed') : refresher(mwApi))
       .catch((): RefreshOutcome => 'unavailable')
       .then((outcome) => {
         // An answer for a socket or session that is gone is nobody's.
@@ -293,7 +302,16 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
         // How long the live socket has been silent: a trigger after a sleep finds it dead by the wall clock.
         if (e.type === 'retryNow' && lastHeardAt !== null && state.status === 'open')
           return send({ ...e, silentForMs: ctx.now() - lastHeardAt })
-        if (e.type === 'connectFailed' || e.type === 'disconnected') return send({ ...e, jitter: ctx.random() })
+        if (e.type === 'connectFailed') {
+          // The token the refused handshake carried, for the refresh that refusal leads to (none for a follower's proxy).
+          refusedToken = e.error.code === 'UNAUTHORIZED' ? handshakeToken : null
+          try {
+            return send({ ...e, jitter: ctx.random() })
+          } finally {
+            refusedToken = null
+          }
+        }
+        if (e.type === 'disconnected') return send({ ...e, jitter: ctx.random() })
         return send(e)
       }
       case 'open': {

@@ -13,7 +13,7 @@ import {
   tokenSessionId,
 } from '../../src/api'
 import { loggedIn, loggedOut, tokenRefreshed } from '../../src/app/authSlice'
-import { createMemoryLock, retryNow, selectPendingMessages, sendMessage } from '../../src/realtime'
+import { createMemoryLock, manualRetryTriggers, retryNow, selectPendingMessages, sendMessage } from '../../src/realtime'
 import { createMemoryStorage, makeStore, type RealtimeOptions } from '../../src/app/store'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
@@ -267,6 +267,36 @@ describe('the scheduled refresh and the socket renewal', () => {
     expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(1)
     // The late timer does not go as well; the next token is scheduled in its turn.
     expect(timers.delays()).toHaveLength(1)
+  })
+
+  test('woken past the expiry, the refresh answered before the handshake it raced is refused: that refusal is not refreshed again', async () => {
+    reply = (req) =>
+      req.url === '/api/auth/refresh'
+        ? { status: 200, body: { token: second, refreshToken: 'refresh-2', user: alice } }
+        : { status: 404 }
+    let clock = NOW
+    const triggers = manualRetryTriggers()
+    const { store, sockets, actions } = setup(() => clock, { retryTriggers: triggers.setup, now: () => clock })
+    sockets.last.serverConnect('sock-1')
+    // The socket dropped while the machine slept (its token, 900 s, expired meanwhile); the drop is seen at the wake.
+    clock = NOW + 1_000_000
+    sockets.last.serverDrop()
+    // The network back: the wake's handshake goes (with the token the store has, the expired one), and the session's
+    // overdue refresh too.
+    triggers.fire('online')
+    expect(sockets.last.handshakeToken()).toBe(first)
+    // The refresh is answered first; then the server refuses the handshake that carried the expired token.
+    await eventually(() => expect(store.getState().auth.token).toBe(second))
+    const handshakes = sockets.last.connectCalls
+    sockets.last.serverRefuse('UNAUTHORIZED')
+    // The handshake goes again, with the new token.
+    await eventually(() => expect(sockets.last.connectCalls).toBe(handshakes + 1))
+    expect(sockets.last.handshakeToken()).toBe(second)
+    sockets.last.serverConnect('sock-2')
+    expect(store.getState().socket.connection.status).toBe('connected')
+    // One refresh: the token the refusal was for has been renewed already.
+    expect(stub.requests.filter((r) => r.url === '/api/auth/refresh')).toHaveLength(1)
+    expect(actions.filter((a) => a.type === 'socket/sessionExpired')).toEqual([])
   })
 
   test('a browser clock an hour fast: the token looks overdue and is refreshed once, then the next is due on time (no loop)', async () => {
