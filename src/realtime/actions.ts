@@ -300,12 +300,13 @@ export const drainStarted = createAction(`${PREFIX}drainStarted`)
 export const drainStopped = createAction(`${PREFIX}drainStopped`)
 
 /**
- * The browser came online, the tab became visible, or the API answered over HTTP while the socket waited to try again
- * (`reachable`: the server is back): waiting reconnects and network retries go at once.
+ * The browser came online, the tab became visible, the page woke from a sleep (`wake`: the wall clock ran on while its
+ * timers stood still), or the API answered over HTTP while the socket waited to try again (`reachable`: the server is
+ * back): waiting reconnects and network retries go at once.
  *
  * @example dispatch(retryNow({ reason: 'online' }))
  */
-export const retryNow = createAction<{ reason: 'online' | 'visible' | 'reachable' }>(`${PREFIX}retryNow`)
+export const retryNow = createAction<{ reason: 'online' | 'visible' | 'wake' | 'reachable' }>(`${PREFIX}retryNow`)
 
 /**
  * This tab's part in the browser's one socket changed: `leader` holds it, `follower` rides along through the holder,

@@ -1,5 +1,14 @@
 /** Why the middleware tries again at once instead of waiting for its backoff. */
-export type RetryReason = 'online' | 'visible'
+export type RetryReason = 'online' | 'visible' | 'wake'
+
+/** How often the browser's triggers look at the wall clock for a wake. */
+export const WAKE_TICK_MS = 5_000
+/**
+ * How much later than due a look must come to be a wake: the wall clock ran on while the page's timers stood still (a
+ * laptop asleep with the page open). A shown page's timers are not slowed by the browser; a hidden one's are (once a
+ * minute), so a hidden page's looks say nothing: its being shown is the signal.
+ */
+export const WAKE_LATE_MS = 20_000
 
 /**
  * Where "try again now" comes from, swappable like TanStack's `onlineManager.setEventListener`: `setup` subscribes
@@ -10,7 +19,9 @@ export type RetryReason = 'online' | 'visible'
 export type RetryTriggers = (retryNow: (reason: RetryReason) => void) => () => void
 
 /**
- * The browser's: the window's `online` event, and the document becoming visible. Nothing outside a browser.
+ * The browser's: the window's `online` event, the document becoming visible, and a wake (a page shown all along, on a
+ * network the browser never saw go: a laptop on a wire, woken; its socket's own ping timeout runs on timers that stood
+ * still, up to 45 s more of "online"). Nothing outside a browser.
  *
  * @example const stop = browserRetryTriggers((reason) => dispatch(retryNow({ reason }))); … stop()
  */
@@ -20,9 +31,17 @@ export const browserRetryTriggers: RetryTriggers = (retryNow) => {
   const onVisibility = () => {
     if (typeof document !== 'undefined' && document.visibilityState === 'visible') retryNow('visible')
   }
+  let lookedAt = Date.now()
+  const look = setInterval(() => {
+    const late = Date.now() - lookedAt - WAKE_TICK_MS
+    lookedAt = Date.now()
+    if (late > WAKE_LATE_MS && (typeof document === 'undefined' || document.visibilityState !== 'hidden'))
+      retryNow('wake')
+  }, WAKE_TICK_MS)
   window.addEventListener('online', onOnline)
   if (typeof document !== 'undefined') document.addEventListener('visibilitychange', onVisibility)
   return () => {
+    clearInterval(look)
     window.removeEventListener('online', onOnline)
     if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', onVisibility)
   }
