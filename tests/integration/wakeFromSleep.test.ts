@@ -34,13 +34,13 @@ const until = (predicate: () => boolean, timeout = 15_000) =>
     { timeout, interval: 10 },
   )
 
-test('woken past the token’s expiry: one refresh, the socket back, nothing said or shown that was not so', async () => {
-  let clock = Date.now()
+/** The reference server on `now`'s clock (tokens for 60 s), and a `fetch` that notes each request's path. */
+async function serverOnClock(now: () => number) {
   const dir = freshDataDir()
   const server = await startServer({
     port: 0,
     dataDir: dir,
-    now: () => clock,
+    now,
     tokenTtlSeconds: 60,
     rateLimit: { perSecond: 1000, burst: 1000 },
   })
@@ -51,6 +51,12 @@ test('woken past the token’s expiry: one refresh, the socket back, nothing sai
     requests.push(new URL(url).pathname)
     return fetch(input, init)
   }
+  return { server, requests, fetchFn }
+}
+
+test('woken past the token’s expiry: one refresh, the socket back, nothing said or shown that was not so', async () => {
+  let clock = Date.now()
+  const { server, requests, fetchFn } = await serverOnClock(() => clock)
   const actions: UnknownAction[] = []
   const record: Middleware = () => (next) => (action) => {
     if (typeof action === 'object' && action !== null) actions.push(action as UnknownAction)
@@ -134,21 +140,7 @@ test('woken past the token’s expiry: one refresh, the socket back, nothing sai
 test('three tabs of one browser woken at once past the token’s expiry: one refresh for the browser, no tab logged out, the send once', async () => {
   let slept = 0
   const clock = () => Date.now() + slept
-  const dir = freshDataDir()
-  const server = await startServer({
-    port: 0,
-    dataDir: dir,
-    now: clock,
-    tokenTtlSeconds: 60,
-    rateLimit: { perSecond: 1000, burst: 1000 },
-  })
-  servers.push({ server, dir })
-  const requests: string[] = []
-  const fetchFn: typeof fetch = (input, init) => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
-    requests.push(new URL(url).pathname)
-    return fetch(input, init)
-  }
+  const { server, requests, fetchFn } = await serverOnClock(clock)
   const storage = createMemoryStorage()
   const edges = tabsBrowser()
   const tabs = ['tab-1', 'tab-2', 'tab-3'].map((tabId) => {
