@@ -32,6 +32,10 @@ export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Ha
     onFollowerShown: () => {
       if (!stopped) dispatch(retryNow({ reason: 'visible' }))
     },
+    // A follower has no socket of its own: its wake (below) is the holder's, whose page, hidden, sees none.
+    onFollowerWoke: () => {
+      if (!stopped) dispatch(retryNow({ reason: 'wake' }))
+    },
     sessionOver: () => {
       const state = ctx.mwApi.getState()
       if (state.socket.connection.status !== 'unauthorized') return null
@@ -52,5 +56,7 @@ export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Ha
       stopped = true
       link.stop()
     }
+    // This page woke with its page shown (the wake watch): in a follower, the holder is told.
+    if (retryNow.match(action) && action.payload.reason === 'wake' && !stopped) link.wake()
   }
 }

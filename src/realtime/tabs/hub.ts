@@ -93,6 +93,11 @@ export interface TabHubOptions {
    */
   onFollowerShown?: () => void
   /**
+   * A tab of this user (attached, asking, or away since a drop) woke from a sleep with its page shown: the holder checks
+   * its socket as on its own wake (one silent past the heartbeat is replaced; a waiting one tries now).
+   */
+  onFollowerWoke?: () => void
+  /**
    * Watches the lock `tab` holds for as long as its page lives (`tabLockName`): `onFree` once the browser frees it (the
    * tab closed or crashed, with no goodbye), `onUnheld` when it holds none (asked again at its next word). A tab gone so
    * is gone at once, not after its silence (150 s when hidden): what it left unsent goes now. The returned function
@@ -343,6 +348,11 @@ export function createTabHub(options: TabHubOptions): TabHub {
         return gone(message.from)
       case 'alive':
         return alive(message.from, message.visible)
+      case 'wake':
+        // Only a tab this hub serves: another user's tab has a holder of its own.
+        if (followers.has(message.from) || pending.has(message.from) || away.has(message.from))
+          options.onFollowerWoke?.()
+        return
       case 'emit':
         // Addressed to the holder the follower is attached to: never acted on twice by two holders.
         if (message.to !== tabId) return

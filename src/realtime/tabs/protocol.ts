@@ -58,6 +58,12 @@ export type TabMessage =
   /** A follower is still there (every heartbeat interval while attached), and whether its page is visible. */
   | { kind: 'alive'; from: string; visible: boolean }
   /**
+   * A follower's page woke from a sleep (its wake watch, `browserRetryTriggers`): the holder's socket, its own page
+   * hidden, may have died meanwhile with nothing to tell it so. A kind of its own, added: a tab of an older version
+   * drops it (`isTabMessage`), as it would have heard nothing.
+   */
+  | { kind: 'wake'; from: string }
+  /**
    * An emit to be made on the real socket by the holder `to` (the one this follower is attached to: an old holder
    * that has not noticed its loss yet must not act on it too); `id` pairs it with its `ack` (null: no ack wanted).
    */
@@ -177,6 +183,7 @@ const SHAPES: { [K in TabMessage['kind']]: Record<string, Check> } = {
   },
   detach: {},
   alive: { visible: flag },
+  wake: {},
   emit: { to: text, id: orNull(finite), event: text, args: list, timeoutMs: orNull(finite) },
   up: { userId: text },
   attached: {

@@ -64,6 +64,11 @@ export interface TabSocket {
    * have gone without a word: as if its socket had dropped, and it attaches to `holder` at once.
    */
   holderIs(holder: string): void
+  /**
+   * This tab's page woke from a sleep (its wake watch): the holder is told, while this tab wants the socket, so its
+   * socket, perhaps dead with its page hidden, is checked as on a wake of its own.
+   */
+  wake(): void
   /** Disconnects, and lets go of the channel, the visibility subscription and every timer. */
   close(): void
 }
@@ -428,6 +433,9 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
       drop(HOLDER_DOWN_REASON)
       // `holder` may be up already: no `up` would come, so ask now (asked again each heartbeat until answered).
       if (wanted) attach()
+    },
+    wake() {
+      if (wanted && !closed) post({ kind: 'wake', from: tabId })
     },
     close() {
       if (closed) return

@@ -54,6 +54,8 @@ export interface TabsLink {
   leave(): void
   /** This tab wants a socket again: it takes part in the election again (a follower until it gets the lock). */
   join(): void
+  /** This tab's page woke from a sleep: a follower tells the holder (`TabSocket.wake`); a holder has nothing to do here. */
+  wake(): void
   stop(): void
 }
 
@@ -69,6 +71,8 @@ interface LinkHooks {
   onFollowerGone?(): void
   /** In the holder: a follower's page was shown (see `TabHubOptions.onFollowerShown`). */
   onFollowerShown?(): void
+  /** In the holder: a follower's page woke from a sleep (see `TabHubOptions.onFollowerWoke`). */
+  onFollowerWoke?(): void
   /** The user whose session is over in this tab (`unauthorized`: its refresh was refused), or null. */
   sessionOver?(): Id | null
 }
@@ -153,6 +157,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
           missedBeats,
           onFollowerGone: () => hooks.onFollowerGone?.(),
           onFollowerShown: () => hooks.onFollowerShown?.(),
+          onFollowerWoke: () => hooks.onFollowerWoke?.(),
           ...(watchTab ? { watchTab } : {}),
         })
         hubLive = true
@@ -184,6 +189,9 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
     join() {
       aside = false
       election.join()
+    },
+    wake() {
+      proxyNow?.wake()
     },
     stop() {
       unsubscribe()

@@ -373,6 +373,7 @@ describe('isTabMessage: what another page of the origin (or another version of t
     { kind: 'attach', from: 'f', attachId: 1, userId: 'u1', resume: { offset: null, epoch: null }, visible: true },
     { kind: 'detach', from: 'f' },
     { kind: 'alive', from: 'f', visible: false },
+    { kind: 'wake', from: 'f' },
     { kind: 'emit', from: 'f', to: 'h', id: null, event: 'typing', args: [{ conversationId: 'c1' }], timeoutMs: null },
     { kind: 'up', from: 'h', userId: 'u1' },
     { kind: 'attached', from: 'h', to: 'f', attachId: 1, socketId: 's1', replay: [raw], sync: raw, presence: null },
