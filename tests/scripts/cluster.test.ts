@@ -65,7 +65,12 @@ function clusterScript(databaseUrl: string, redisUrl: string, env: Record<string
   }
   script.stdout.on('data', take)
   script.stderr.on('data', take)
-  const exit = exited(script)
+  // The exit code once its output is all read: 'exit' may come before the script's last lines are read from its pipes
+  // (a CI run missed "node b exited …", written to stderr as it stopped), 'close' comes after them, and after its
+  // nodes, which write to its stderr, have gone.
+  const exit = new Promise<number | null>((resolve) => script.once('close', (code) => resolve(code)))
+  /** The script's own process gone (its nodes perhaps not: they close by themselves once its IPC channel is gone). */
+  const gone = exited(script)
   /** Resolves once the output matches `pattern`; fails if the script exits first. */
   const said = (pattern: RegExp) =>
     new Promise<void>((resolve, reject) => {
@@ -88,6 +93,7 @@ function clusterScript(databaseUrl: string, redisUrl: string, env: Record<string
     script,
     output: () => output,
     exit,
+    gone,
     said,
     /** The balancer's URL, once the cluster serves. */
     serving: async () => {
@@ -145,7 +151,7 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
       const nodes = run.nodes()
       expect(nodes).toHaveLength(2)
       run.script.kill('SIGKILL')
-      await run.exit
+      await run.gone
       await expect.poll(() => nodes.filter(alive), { timeout: 30_000 }).toEqual([])
     } finally {
       run.dispose()
