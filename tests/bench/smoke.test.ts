@@ -24,7 +24,8 @@ function runSmoke(): Promise<{ code: number | null; stdout: string; stderr: stri
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  return new Promise((resolvePromise) => child.once('exit', (code) => resolvePromise({ code, stdout, stderr })))
+  // At 'close', once its output is all read: 'exit' may come before the last of it.
+  return new Promise((resolvePromise) => child.once('close', (code) => resolvePromise({ code, stdout, stderr })))
 }
 
 const FIGURE_IDS = FIGURES.map((figure) => figure.id)

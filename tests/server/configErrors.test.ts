@@ -115,7 +115,8 @@ describe('a wrong value said before the SPA build', () => {
         }
         child.stdout.on('data', onData)
         child.stderr.on('data', onData)
-        child.once('exit', () => resolve('refused'))
+        // At 'close', once its output is all read ('exit' may come before the last of it: the sentence asserted).
+        child.once('close', () => resolve('refused'))
       })
       return { outcome, output }
     } finally {
