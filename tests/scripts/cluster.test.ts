@@ -7,23 +7,13 @@ import { redisRunnable, requireParts, startRedis, type RedisServer } from '../cl
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { openDatabase, seedIfNew } from '../../server/db'
 import { PasswordHasher } from '../../server/passwords'
-import { exited, repoRoot } from '../server/support/server'
+import { exited, isAlive, repoRoot } from '../server/support/server'
 
 // `npm run cluster` in a terminal, stopped with Ctrl-C: the terminal sends SIGINT to its whole foreground process group,
 // the script and its two nodes alike. The script then sent each node a SIGTERM of its own, which the node (closing
 // since the SIGINT) took for a second signal and exited at once ("second signal: exiting now"), its close cut off; and
 // the script exited without waiting for them, so whatever they said while closing went nowhere.
 const ready = requireParts('tests/scripts/cluster.test.ts', [postgresRunnable(), redisRunnable()])
-
-/** Whether process `pid` is alive. */
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** Signals `pid` (a negative one: its process group), if it is still there. */
 const killIfThere = (pid: number | undefined, signal: NodeJS.Signals = 'SIGKILL') => {
@@ -108,7 +98,7 @@ function clusterScript(databaseUrl: string, redisUrl: string, env: Record<string
     },
     dispose: () => {
       killIfThere(-script.pid!)
-      for (const pid of [...known, script.pid]) if (pid !== undefined && alive(pid)) killIfThere(pid)
+      for (const pid of [...known, script.pid]) if (pid !== undefined && isAlive(pid)) killIfThere(pid)
     },
   }
 }
@@ -152,7 +142,7 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
       expect(nodes).toHaveLength(2)
       run.script.kill('SIGKILL')
       await run.gone
-      await expect.poll(() => nodes.filter(alive), { timeout: 30_000 }).toEqual([])
+      await expect.poll(() => nodes.filter(isAlive), { timeout: 30_000 }).toEqual([])
     } finally {
       run.dispose()
     }
@@ -174,7 +164,7 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
       process.kill(nodes[1]!, 'SIGKILL')
       expect(await run.exit, run.output()).toBe(1)
       expect(run.output()).toMatch(/node [ab] ended \(signal SIGKILL\) and no node is left: stopping the cluster/)
-      expect(nodes.filter(alive)).toEqual([])
+      expect(nodes.filter(isAlive)).toEqual([])
     } finally {
       run.dispose()
     }
@@ -238,7 +228,7 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
       }
       expect(await run.exit, run.output()).not.toBe(0)
       expect(run.output()).toMatch(/node b exited/)
-      expect(alive(nodeA), run.output()).toBe(false)
+      expect(isAlive(nodeA), run.output()).toBe(false)
     } finally {
       run.dispose()
     }

@@ -10,6 +10,7 @@ import {
   ALICE,
   connect,
   freshDataDir,
+  isAlive,
   killSpawned,
   login,
   repoRoot,
@@ -138,19 +139,29 @@ it('closes within its bound when a request under way never finishes arriving, sa
   )
 })
 
+/**
+ * `npm start`'s server on `dataDir` with JSON logs at info, once it serves; `exit`: its code and signal ("0 null"),
+ * once its output is all read ('close': 'exit' may come before its last lines are read from its pipes).
+ */
+async function jsonMain(dataDir: string, env: Record<string, string> = {}) {
+  const { child, output } = await spawnMain({
+    DATA_DIR: dataDir,
+    PORT: '0',
+    SKIP_SPA_BUILD: '1',
+    LOG_LEVEL: 'info',
+    LOG_FORMAT: 'json',
+    ...env,
+  })
+  const exit = new Promise<string>((resolve) => child.once('close', (code, signal) => resolve(`${code} ${signal}`)))
+  return { child, output, exit }
+}
+
 // The terminal `npm start` runs in is closed (an ssh session dropped, a tmux window killed): SIGHUP, which Node leaves
 // to its default, killed the server on the spot, its database and its users' presence never closed.
 it('npm start closes cleanly on a hangup, as on SIGTERM', async () => {
   const dataDir = freshDataDir()
   try {
-    const { child, output } = await spawnMain({
-      DATA_DIR: dataDir,
-      PORT: '0',
-      SKIP_SPA_BUILD: '1',
-      LOG_LEVEL: 'info',
-      LOG_FORMAT: 'json',
-    })
-    const exit = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(`${code} ${signal}`)))
+    const { child, output, exit } = await jsonMain(dataDir)
     child.kill('SIGHUP')
     // The terminal's hangup reaches the foreground group, and the shell that dies with it sends its jobs one more: a
     // second hangup is not a person asking again to exit at once.
@@ -170,15 +181,9 @@ it('npm start closes cleanly on a hangup, as on SIGTERM', async () => {
 it('npm start says why when it forces its exit after 10 s of closing', async () => {
   const dataDir = freshDataDir()
   try {
-    const { child, output } = await spawnMain({
-      DATA_DIR: dataDir,
-      PORT: '0',
-      SKIP_SPA_BUILD: '1',
-      LOG_LEVEL: 'info',
-      LOG_FORMAT: 'json',
+    const { child, output, exit } = await jsonMain(dataDir, {
       NODE_OPTIONS: `--import tsx --import ${join(repoRoot, 'tests/server/support/hangHttpClose.mjs')}`,
     })
-    const exit = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(`${code} ${signal}`)))
     child.kill('SIGTERM')
     expect(await exit, output()).toBe('1 null')
     expect(output()).toMatch(/"level":50,.*"msg":"the close took over 10 s: exiting without finishing it/)
@@ -202,14 +207,6 @@ it('npm start: the server closes when npm is stopped by a signal to it alone', a
   })
   let output = ''
   let server: number | undefined
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch {
-      return false
-    }
-  }
   try {
     await new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer) => {
@@ -225,7 +222,7 @@ it('npm start: the server closes when npm is stopped by a signal to it alone', a
     const npmExit = new Promise<void>((resolve) => npm.once('exit', () => resolve()))
     npm.kill('SIGTERM')
     await npmExit
-    await expect.poll(() => alive(server!), { timeout: 30_000 }).toBe(false)
+    await expect.poll(() => isAlive(server!), { timeout: 30_000 }).toBe(false)
     await vi.waitFor(() => expect(output).toContain('"msg":"server closed"'))
   } finally {
     for (const pid of [server, -npm.pid!])

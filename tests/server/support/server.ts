@@ -345,6 +345,16 @@ export function spawnMain(
   })
 }
 
+/** Whether process `pid` is alive (signal 0: checked, not sent). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
   return new Promise((r) => child.once('exit', (code) => r(code)))
