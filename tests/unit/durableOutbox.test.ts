@@ -196,13 +196,8 @@ describe('durable outbox', () => {
     bobTab.store.dispatch(shutdown())
   })
 
-  // A send dispatched with nobody logged in (the page between a logout and the next login, a script) was queued as
-  // anyone's: tried over HTTP without a token, kept pending, then sent with the next user's token, as if they had
-  // written it. It is now refused before it is queued, as an outbox full one is.
-  test.each([
-    ['nobody logged in yet', null],
-    ['after a logout', 'token-1'],
-  ] as const)('a send with nobody logged in (%s) is refused, and never goes as the next user', async (_when, token) => {
+  /** A server that stores each message sent over HTTP as Bob's, noting the token it came with; other requests 204. */
+  async function messagesStub() {
     const requests: { authorization: string | undefined; body: unknown }[] = []
     const stub = await startHttpStub((req) => {
       if (!req.url.endsWith('/messages')) return { status: 204 } // the logout's own request
@@ -210,6 +205,17 @@ describe('durable outbox', () => {
       const { clientId, content } = req.body as { clientId: string; content: string }
       return { status: 201, body: message(9, { senderId: bob.id, clientId, content }) }
     })
+    return { stub, requests }
+  }
+
+  // A send dispatched with nobody logged in (the page between a logout and the next login, a script) was queued as
+  // anyone's: tried over HTTP without a token, kept pending, then sent with the next user's token, as if they had
+  // written it. It is now refused before it is queued, as an outbox full one is.
+  test.each([
+    ['nobody logged in yet', null],
+    ['after a logout', 'token-1'],
+  ] as const)('a send with nobody logged in (%s) is refused, and never goes as the next user', async (_when, token) => {
+    const { stub, requests } = await messagesStub()
     try {
       const storage = createMemoryStorage()
       const { store } = tab(stub.url, storage, { token })
@@ -232,13 +238,7 @@ describe('durable outbox', () => {
   })
 
   test('another user logs in while a send awaits its ack: it never goes over HTTP with their token, and waits for its own user', async () => {
-    const requests: { authorization: string | undefined; body: unknown }[] = []
-    const stub = await startHttpStub((req) => {
-      if (!req.url.endsWith('/messages')) return { status: 204 } // the logout's own request
-      requests.push({ authorization: req.headers.authorization, body: req.body })
-      const { clientId, content } = req.body as { clientId: string; content: string }
-      return { status: 201, body: message(9, { senderId: bob.id, clientId, content }) }
-    })
+    const { stub, requests } = await messagesStub()
     try {
       const storage = createMemoryStorage()
       const { store, sockets } = tab(stub.url, storage, { ackTimeoutMs: 3_600_000 })

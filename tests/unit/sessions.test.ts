@@ -127,6 +127,11 @@ describe('the scheduled refresh and the socket renewal', () => {
   const NOW = 1_800_000_000_000
   const first = jwt({ sub: alice.id, iat: NOW / 1000, exp: NOW / 1000 + 900 })
   const second = jwt({ sub: alice.id, iat: NOW / 1000 + 720, exp: NOW / 1000 + 1620 })
+  /** The server: a refresh answered with `second`, anything else 404. */
+  const refreshedToSecond = (req: StubRequest): StubReply =>
+    req.url === '/api/auth/refresh'
+      ? { status: 200, body: { token: second, refreshToken: 'refresh-2', user: alice } }
+      : { status: 404 }
 
   /** `clock`: this browser's clock, when it is not the server's. */
   function setup(clock: () => number = () => NOW, realtime: RealtimeOptions = {}) {
@@ -152,10 +157,7 @@ describe('the scheduled refresh and the socket renewal', () => {
   }
 
   test('at 80% of the token’s life: one refresh, the next token is scheduled in turn, the live socket is renewed in place', async () => {
-    reply = (req) =>
-      req.url === '/api/auth/refresh'
-        ? { status: 200, body: { token: second, refreshToken: 'refresh-2', user: alice } }
-        : { status: 404 }
+    reply = refreshedToSecond
     const { store, storage, timers, sockets, actions } = setup()
     expect(timers.delays()).toEqual([720_000]) // 0.8 × 900 s, from the restored session
     sockets.last.serverConnect('sock-1')
@@ -247,10 +249,7 @@ describe('the scheduled refresh and the socket renewal', () => {
   })
 
   test('a refresh whose timer stood still while the machine slept goes at the first action after the wake, once (the late timer does not go too)', async () => {
-    reply = (req) =>
-      req.url === '/api/auth/refresh'
-        ? { status: 200, body: { token: second, refreshToken: 'refresh-2', user: alice } }
-        : { status: 404 }
+    reply = refreshedToSecond
     let clock = NOW
     const { store, timers } = setup(() => clock)
     expect(timers.delays()).toEqual([720_000])
@@ -270,10 +269,7 @@ describe('the scheduled refresh and the socket renewal', () => {
   })
 
   test('woken past the expiry, the refresh answered before the handshake it raced is refused: that refusal is not refreshed again', async () => {
-    reply = (req) =>
-      req.url === '/api/auth/refresh'
-        ? { status: 200, body: { token: second, refreshToken: 'refresh-2', user: alice } }
-        : { status: 404 }
+    reply = refreshedToSecond
     let clock = NOW
     const triggers = manualRetryTriggers()
     const { store, sockets, actions } = setup(() => clock, { retryTriggers: triggers.setup, now: () => clock })
