@@ -132,33 +132,21 @@ export function createSocketMiddleware<S extends SocketRootState>(
         if (connect.match(action) && !options.selectToken(mwApi.getState())) return action
         // Bounded outbox: beyond the limit a send is refused with an action, and nothing already queued is dropped.
         if (sendMessage.match(action)) {
+          const { clientId, conversationId } = action.payload
+          const refuse = (code: 'UNAUTHORIZED' | 'OUTBOX_FULL', message: string) => {
+            mwApi.dispatch(sendRejected({ clientId, conversationId, code, message }))
+            return action
+          }
           // Nobody logged in (between a logout and the next login): the send would be no one's, tried without a token
           // and then sent as whoever logs in next. Refused as a full outbox's is.
-          if (options.selectUserId && !options.selectUserId(mwApi.getState())) {
-            const { clientId, conversationId } = action.payload
-            mwApi.dispatch(
-              sendRejected({
-                clientId,
-                conversationId,
-                code: 'UNAUTHORIZED',
-                message: 'Nobody is logged in: log in to send.',
-              }),
-            )
-            return action
-          }
+          if (options.selectUserId && !options.selectUserId(mwApi.getState()))
+            return refuse('UNAUTHORIZED', 'Nobody is logged in: log in to send.')
           const { outbox } = mwApi.getState().socket
-          if (outbox.length >= ctx.outboxLimit && !outbox.some((m) => m.clientId === action.payload.clientId)) {
-            const { clientId, conversationId } = action.payload
-            mwApi.dispatch(
-              sendRejected({
-                clientId,
-                conversationId,
-                code: 'OUTBOX_FULL',
-                message: `${outbox.length} messages are still waiting to be sent; try again once some have gone.`,
-              }),
+          if (outbox.length >= ctx.outboxLimit && !outbox.some((m) => m.clientId === clientId))
+            return refuse(
+              'OUTBOX_FULL',
+              `${outbox.length} messages are still waiting to be sent; try again once some have gone.`,
             )
-            return action
-          }
         }
         const prevState = mwApi.getState()
         // The emit first: the reducers, the other handlers and the storage write follow in this same dispatch.
