@@ -1,5 +1,5 @@
 import { createServer } from 'node:net'
-import { isLoopbackHost } from './db/seed'
+import { isLoopbackHost, withoutZone } from './db/seed'
 
 /** What a taken port is told as: which one, and what to do. */
 export function portInUseMessage(port: number, host: string): string {
@@ -58,7 +58,7 @@ export function checkPortFree(port: number, host: string): Promise<void> {
  */
 export function urlFor(host: string, port: number): string {
   if (host === '0.0.0.0' || host === '::') return `http://127.0.0.1:${port}`
-  const address = isLoopbackHost(host) ? host.replace(/%.*$/, '') : host
+  const address = isLoopbackHost(host) ? withoutZone(host) : host
   return `http://${address.includes(':') ? `[${address}]` : address}:${port}`
 }
 

@@ -36,15 +36,24 @@ export function shouldSeedDemo({ seedDemo, databaseUrl, host }: SeedDecision): b
  * the interface, not the address); `0.0.0.0` and `::` listen on every interface, so they are not.
  */
 export function isLoopbackHost(host: string): boolean {
-  const bare = host
-    .trim()
-    .toLowerCase()
-    .replace(/^\[(.*)\]$/, '$1')
-    .replace(/^([\da-f:.]*:[\da-f:.]*)%.*$/, '$1')
+  const bare = withoutZone(
+    host
+      .trim()
+      .toLowerCase()
+      .replace(/^\[(.*)\]$/, '$1'),
+  )
   if (bare === 'localhost' || bare.endsWith('.localhost')) return true
   if (isIP(bare) === 4) return bare.startsWith('127.')
   if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./.test(bare)
   return false
+}
+
+/**
+ * An IPv6 address without its zone (`::1%lo` → `::1`): the zone names the interface the address is reached through,
+ * and no URL or address check takes one. Anything else as it is.
+ */
+export function withoutZone(host: string): string {
+  return host.replace(/^([\da-f:.]*:[\da-f:.]*)%.*$/i, '$1')
 }
 
 /** The demo accounts' emails whose password is still `DEMO_PASSWORD`. */
