@@ -226,11 +226,17 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
       const answer = { status: 201, body: { n: 1 }, replayed: false }
       let release!: () => void
       const held = new Promise<void>((resolve) => (release = resolve))
+      let kept!: () => void
+      const firstKept = new Promise<void>((resolve) => (kept = resolve))
       const first = db.transaction(async (tx) => {
         await keepAnswer(tx, request, answer, new Date())
+        kept()
         await held
       })
-      // The second waits on the first's uncommitted row, then meets the primary key once it commits.
+      // The second goes once the first's row is in (started together, on a busy machine the second's could land first,
+      // and the first failed instead: seen in CI). It waits on the first's uncommitted row, then meets the primary key
+      // once it commits.
+      await Promise.race([firstKept, first])
       // Its failure is taken as it comes: it may come before the first's commit is seen here, and a rejection nobody
       // handles by then fails the run.
       const second = db
