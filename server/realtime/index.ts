@@ -353,6 +353,36 @@ export function attachHandlers(
     }
   }
 
+  /**
+   * Per socket and conversation, the `typing` notices under way (their budget and participants are being read): a
+   * `message:send` there from the same socket marks them overtaken. The notice would reach the other participants
+   * after the message it came before (its reads outlasting the whole send), and "… is typing" would stand under the
+   * delivered message until it expired; the message ends it anyway. Kept only while a notice is under way.
+   */
+  const typingUnderWay = new WeakMap<TalemySocket, Map<Id, Set<{ overtaken: boolean }>>>()
+  /** Notes a typing notice under way; `overtaken()` tells whether a send has started there since, `ended()` forgets it. */
+  const typingStarted = (socket: TalemySocket, conversationId: Id) => {
+    let conversations = typingUnderWay.get(socket)
+    if (!conversations) typingUnderWay.set(socket, (conversations = new Map()))
+    let notices = conversations.get(conversationId)
+    if (!notices) conversations.set(conversationId, (notices = new Set()))
+    const notice = { overtaken: false }
+    notices.add(notice)
+    return {
+      overtaken: () => notice.overtaken,
+      ended: () => {
+        notices.delete(notice)
+        if (notices.size === 0) conversations.delete(conversationId)
+      },
+    }
+  }
+  /** A send has come from the socket (as its packet arrives): the typing notices under way in its conversation are overtaken. */
+  const sendStarted = (socket: TalemySocket, payload: unknown) => {
+    const conversationId = (payload as { conversationId?: unknown } | null | undefined)?.conversationId
+    if (typeof conversationId !== 'string') return
+    for (const notice of typingUnderWay.get(socket)?.get(conversationId) ?? []) notice.overtaken = true
+  }
+
   const handlers: ClientEventHandlers = {
     'conversation:join': async (socket, conversationId) => {
       const input = parseRequest(conversationIdSchema, conversationId)
@@ -405,7 +435,10 @@ export function attachHandlers(
         ended()
       }
     },
-    'message:send': (socket, payload) => messaging.send(socket.data.userId, payload),
+    'message:send': (socket, payload) => {
+      sendStarted(socket, payload)
+      return messaging.send(socket.data.userId, payload)
+    },
     'session:renew': renew,
     // Not logged: a notice of the present, to the other participants' sockets on every node.
     typing: async (socket, payload) => {
@@ -413,16 +446,23 @@ export function attachHandlers(
       if (!input.ok) throw invalid(input.issues, 'payload')
       const { userId } = socket.data
       const { conversationId } = input.value
-      await typingLimiter.take(userId)
-      // The contract gives typing FORBIDDEN alone: one that does not exist is one the user is not in either.
-      const participants = await messaging.participants(userId, conversationId).catch((error: unknown) => {
-        throw error instanceof AppError && error.code === 'NOT_FOUND'
-          ? forbidden('not a participant of this conversation')
-          : error
-      })
-      const others = participants.filter((id) => id !== userId)
-      notices.toUsers(others, 'typing', { conversationId, userId })
-      return null
+      const notice = typingStarted(socket, conversationId)
+      try {
+        await typingLimiter.take(userId)
+        // The contract gives typing FORBIDDEN alone: one that does not exist is one the user is not in either.
+        const participants = await messaging.participants(userId, conversationId).catch((error: unknown) => {
+          throw error instanceof AppError && error.code === 'NOT_FOUND'
+            ? forbidden('not a participant of this conversation')
+            : error
+        })
+        // Overtaken by a send of this socket: the message ends the notice, which must not arrive after it.
+        if (notice.overtaken()) return null
+        const others = participants.filter((id) => id !== userId)
+        notices.toUsers(others, 'typing', { conversationId, userId })
+        return null
+      } finally {
+        notice.ended()
+      }
     },
   }
 

@@ -1,13 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { randomUUID } from 'node:crypto'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { RateLimiter } from '../../server/rateLimit'
 import {
   ALICE,
   BOB,
   CAROL,
   connect,
+  connectLive,
   delivered,
   emitAck,
   login,
   manualClock,
+  nextEvent,
   record,
   startTestServer,
   type ClientSocket,
@@ -26,6 +30,9 @@ const sockets: ClientSocket[] = []
 beforeAll(async () => {
   server = await startTestServer({ now: clock.now })
 })
+afterEach(() => {
+  vi.restoreAllMocks()
+})
 afterAll(async () => {
   for (const socket of sockets) socket.close()
   await server.dispose()
@@ -36,6 +43,23 @@ async function open(email: string) {
   const socket = await connect(server.url, session.token)
   sockets.push(socket)
   return { session, socket, seen: record(socket) }
+}
+
+/**
+ * Holds the next budget taken with `take` (the next `typing`'s: between the test's connects and its barrier nothing
+ * else takes one) until the answer is called, as a slow shared budget would.
+ */
+function holdNextTake(): () => void {
+  let release = () => {}
+  const held = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const take = RateLimiter.prototype.take
+  vi.spyOn(RateLimiter.prototype, 'take').mockImplementationOnce(async function (this: RateLimiter, key) {
+    await held
+    return take.call(this, key)
+  })
+  return () => release()
 }
 
 const typingOf = (r: ReturnType<typeof record>) =>
@@ -112,5 +136,48 @@ describe('typing', () => {
     expect((await emitAck(carol.socket, 'typing', { conversationId: conv })).ok).toBe(true)
     await delivered(bob.socket, carol.socket)
     expect(bob.seen.events).toEqual([])
+  })
+
+  // The contract: "Bob is typing…" shows until his message arrives. A notice relayed after the budget's and the
+  // participants' answers reached the other participant after the message sent just after it (its budget from Redis,
+  // its participants from the database, were slower than the whole send), and "Alice is typing…" stood under her
+  // delivered message for 5 seconds.
+  it('never reaches the other participant after the message the same socket sent just after it', async () => {
+    const alice = await open(ALICE)
+    const bobSocket = await connectLive(server.url, (await login(server.url, BOB)).token)
+    sockets.push(bobSocket)
+    const bob = record(bobSocket)
+    // A full budget (the earlier tests spent some of it).
+    clock.advance(1_000)
+    // The typing notice's budget answers only once the message has reached Bob.
+    const release = holdNextTake()
+    const message = nextEvent(bobSocket, 'message:new', (m) => m.senderId === alice.session.user.id)
+    const typing = emitAck(alice.socket, 'typing', { conversationId: CONV })
+    const sent = emitAck(alice.socket, 'message:send', { conversationId: CONV, content: 'hi', clientId: randomUUID() })
+    expect((await sent).ok).toBe(true)
+    await message
+    release()
+    expect(await typing).toEqual({ ok: true, data: null })
+    await delivered(bobSocket)
+    const events = bob.events.map((e) => e.event as string)
+    expect(events.slice(events.indexOf('message:new'))).not.toContain('typing')
+  })
+
+  it("still reaches the other participant when the socket's send meanwhile went to another conversation", async () => {
+    const alice = await open(ALICE)
+    const bob = await open(BOB)
+    clock.advance(1_000)
+    const release = holdNextTake()
+    const typing = emitAck(alice.socket, 'typing', { conversationId: CONV })
+    const sent = emitAck(alice.socket, 'message:send', {
+      conversationId: 'conv-alice-carol',
+      content: 'hi Carol',
+      clientId: randomUUID(),
+    })
+    expect((await sent).ok).toBe(true)
+    release()
+    expect(await typing).toEqual({ ok: true, data: null })
+    await delivered(bob.socket)
+    expect(typingOf(bob.seen)).toEqual([{ conversationId: CONV, userId: alice.session.user.id }])
   })
 })
