@@ -32,6 +32,13 @@ export interface SessionPolicy {
   recheckLiveMs?: number
 }
 
+/** What tells whether a session has ended. */
+interface SessionEnds {
+  revoked_at: Date | null
+  expires_at: Date
+  last_refreshed_at: Date
+}
+
 interface SessionRow {
   session_id: string
   user_id: string
@@ -45,9 +52,12 @@ interface SessionRow {
 /** What the per-request check remembers of a session: the database stays the truth. */
 interface KnownSession {
   revoked: boolean
+  /** When it ends unless refreshed: its idle end (`refreshIdleSeconds` after its last refresh) or its absolute end. */
   expiresAt: number
   /** When it was learnt (`performance.now()`: its age, whatever the injected clock says). */
   learntAt: number
+  /** When it was learnt, by the injected clock: learnt before its idle end, it may have been refreshed since elsewhere. */
+  seenAt: number
 }
 
 const MAX_KNOWN_SESSIONS = 50_000
@@ -99,7 +109,7 @@ export class SessionStore {
         new Date(now),
       ])
     })
-    this.remember(sessionId, { revoked: false, expiresAt })
+    this.remember(sessionId, { revoked: false, expiresAt: this.endOf(expiresAt, now) })
     return {
       userId,
       sessionId,
@@ -128,7 +138,7 @@ export class SessionStore {
       }
       if (row.rotated_at) {
         if (now - ms(row.rotated_at) <= REFRESH_REUSE_WINDOW_SECONDS * 1000)
-          return { row, issuedAt: ms(row.rotated_at) } as const
+          return { row, issuedAt: ms(row.rotated_at), refreshedAt: ms(row.last_refreshed_at) } as const
         await this.markRevoked(tx, row.session_id, now)
         return { refused: 'refresh token reused', revoked: row.session_id } as const
       }
@@ -139,14 +149,14 @@ export class SessionStore {
         new Date(now),
       ])
       await tx.query(`update sessions set last_refreshed_at = $2 where id = $1`, [row.session_id, new Date(now)])
-      return { row, issuedAt: now } as const
+      return { row, issuedAt: now, refreshedAt: now } as const
     })
     if ('refused' in outcome) {
       if (outcome.revoked) this.revoked(outcome.revoked)
       throw unauthorized(outcome.refused)
     }
-    const { row, issuedAt } = outcome
-    this.remember(row.session_id, { revoked: false, expiresAt: ms(row.expires_at) })
+    const { row, issuedAt, refreshedAt } = outcome
+    this.remember(row.session_id, { revoked: false, expiresAt: this.endOf(ms(row.expires_at), refreshedAt) })
     const next = this.successor(refreshToken)
     return {
       userId: row.user_id,
@@ -233,34 +243,50 @@ export class SessionStore {
    */
   async endedAmong(sessionIds: readonly string[]): Promise<string[]> {
     if (sessionIds.length === 0) return []
-    const rows = await this.db.query<{ id: string; revoked_at: Date | null; expires_at: Date }>(
-      `select id, revoked_at, expires_at from sessions where id = any($1::text[])`,
+    const rows = await this.db.query<{ id: string } & SessionEnds>(
+      `select id, revoked_at, expires_at, last_refreshed_at from sessions where id = any($1::text[])`,
       [sessionIds],
     )
     const found = new Map(rows.map((row) => [row.id, row]))
     return sessionIds.filter((sessionId) => {
       const row = found.get(sessionId)
       if (!row) return true
-      const session = this.remember(sessionId, { revoked: row.revoked_at !== null, expiresAt: ms(row.expires_at) })
+      const session = this.remember(sessionId, this.learntFrom(row))
       return session.revoked || this.now() >= session.expiresAt
     })
   }
 
+  /**
+   * Whether the session has neither been revoked nor reached its end: `sessionMaxSeconds` after its login, or
+   * `refreshIdleSeconds` after its last refresh (a refresh past that end is refused and revokes it, so that end is final).
+   */
   async isLive(sessionId: string): Promise<boolean> {
     let session = this.known.get(sessionId)
     const recheck = this.policy.recheckLiveMs
     if (session && !session.revoked && recheck !== undefined && performance.now() - session.learntAt > recheck)
       session = undefined
+    // Past the end known here, when learnt before it: another node may have refreshed the session since. Read once more.
+    const now = this.now()
+    if (session && !session.revoked && now >= session.expiresAt && session.seenAt < session.expiresAt)
+      session = undefined
     if (!session) {
-      const rows = await this.db.query<{ revoked_at: Date | null; expires_at: Date }>(
-        `select revoked_at, expires_at from sessions where id = $1`,
+      const rows = await this.db.query<SessionEnds>(
+        `select revoked_at, expires_at, last_refreshed_at from sessions where id = $1`,
         [sessionId],
       )
       const row = rows[0]
       if (!row) return false
-      session = this.remember(sessionId, { revoked: row.revoked_at !== null, expiresAt: ms(row.expires_at) })
+      session = this.remember(sessionId, this.learntFrom(row))
     }
     return !session.revoked && this.now() < session.expiresAt
+  }
+
+  /** What a session's row says of its end. */
+  private learntFrom(row: SessionEnds): Omit<KnownSession, 'learntAt' | 'seenAt'> {
+    return {
+      revoked: row.revoked_at !== null,
+      expiresAt: this.endOf(ms(row.expires_at), ms(row.last_refreshed_at)),
+    }
   }
 
   /** The refresh token that follows `refreshToken`: unguessable without the server's key, the same every time. */
@@ -301,11 +327,11 @@ export class SessionStore {
   }
 
   /** Remembers what was just learnt of `sessionId` (a revocation stays), and returns what is remembered now. */
-  private remember(sessionId: string, learnt: Omit<KnownSession, 'learntAt'>): KnownSession {
+  private remember(sessionId: string, learnt: Omit<KnownSession, 'learntAt' | 'seenAt'>): KnownSession {
     const before = this.known.get(sessionId)
     this.known.delete(sessionId)
     // A revocation is final: a database read (or a refresh) that began before it must not bring the session back.
-    const session = before?.revoked ? before : { ...learnt, learntAt: performance.now() }
+    const session = before?.revoked ? before : { ...learnt, learntAt: performance.now(), seenAt: this.now() }
     this.known.set(sessionId, session)
     // Oldest first out: a forgotten session is read from the database again at its next use.
     if (this.known.size > MAX_KNOWN_SESSIONS) this.known.delete(this.known.keys().next().value!)

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { io } from 'socket.io-client'
-import { SessionStore } from '../../server/sessions'
+import { DEFAULT_REFRESH_IDLE_SECONDS, SessionStore } from '../../server/sessions'
 import { EventLog } from '../../server/services/eventLog'
 import type { Ack, ErrorBody, Message } from './support/types'
 import { capturedLog } from '../support/capturedLog'
@@ -837,6 +837,23 @@ describe('a logout or a refresh past the refresh budget, its access token expire
       headers: { 'x-forwarded-for': '203.0.113.23' },
     })
     expect(refresh.status).toBe(200)
+  })
+
+  // A session ends refreshIdleSeconds (7 days) after its last refresh, as it does 30 days after its login: its Bearer,
+  // still signed, was taken for a live session's until the 30 days, and opened its user's budget past the address's.
+  // Last in this block: it moves the clock on by a week.
+  it('gives none to the Bearer of a session ended by being left idle for refreshIdleSeconds', async () => {
+    const address = { 'x-forwarded-for': '198.51.100.20' }
+    const { token } = await login(budgeted.url, BOB)
+    clock.advance(DEFAULT_REFRESH_IDLE_SECONDS * 1000 + 1000)
+    for (let i = 0; i < 3; i++)
+      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    const refresh = await http(budgeted.url, 'POST', '/api/auth/refresh', {
+      token,
+      body: { refreshToken: 'guess-3' },
+      headers: address,
+    })
+    expect(refresh.status).toBe(429)
   })
 })
 

@@ -496,6 +496,30 @@ describe("a node checking its sockets' sessions again (endedAmong, one query)", 
   })
 })
 
+// Review: a session ends refreshIdleSeconds after its last refresh (the contract's 7 days), yet the check of a session
+// by its id knew only its absolute end and its revocation: a session left idle was still live for it until the end of
+// its 30 days (what opens a user's refresh budget past the address's to its Bearer, expired as it then is).
+describe('a session left idle for refreshIdleSeconds, checked by its id (isLive, endedAmong)', () => {
+  it('has ended, unless a refresh (on another node too) moved its idle end', async () => {
+    await withDatabase(async (db) => {
+      let now = Date.now()
+      const tokens = new TokenService(KEY, { now: () => now })
+      const store = new SessionStore(db, tokens, KEY, POLICY, () => now)
+      const elsewhere = new SessionStore(db, tokens, KEY, POLICY, () => now)
+      const idle = await store.start('user-alice')
+      const refreshed = await store.start('user-bob')
+      expect(await store.isLive(refreshed.sessionId)).toBe(true)
+      now += (POLICY.idleSeconds - 10) * 1000
+      await elsewhere.refresh(refreshed.refreshToken) // another node: this store is not told
+      now += 20_000 // past the first idle end, well within the absolute one
+      expect(await store.isLive(idle.sessionId)).toBe(false)
+      expect(await store.isLive(refreshed.sessionId)).toBe(true)
+      expect(await store.endedAmong([idle.sessionId, refreshed.sessionId])).toEqual([idle.sessionId])
+      expect(await new SessionStore(db, tokens, KEY, POLICY, () => now).isLive(idle.sessionId)).toBe(false)
+    })
+  })
+})
+
 describe('session:renew', () => {
   /** Alice's socket, renewed with a refreshed token halfway through the first one's life; the clock just past its end. */
   async function renewedPastTheFirstToken() {
