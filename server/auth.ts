@@ -18,6 +18,8 @@ export interface AccessClaims {
   sessionId: string
   /** When the token expires, in ms (its `exp` claim). */
   expiresAt: number
+  /** Its `jti`, when it has one: derived from the refresh token issued with it (see `SessionStore`). */
+  tokenId?: string
 }
 
 export interface TokenServiceOptions {
@@ -106,10 +108,12 @@ export class TokenService {
       payload = error.payload
       expired = true
     }
-    const { sub, sid, exp } = payload
+    const { sub, sid, exp, jti } = payload
     if (typeof sub !== 'string' || !sub || typeof sid !== 'string' || !sid || typeof exp !== 'number')
       throw unauthorized()
-    return { claims: { userId: sub, sessionId: sid, expiresAt: exp * 1000 }, expired }
+    const claims: AccessClaims = { userId: sub, sessionId: sid, expiresAt: exp * 1000 }
+    if (typeof jti === 'string' && jti) claims.tokenId = jti
+    return { claims, expired }
   }
 }
 

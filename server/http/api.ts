@@ -101,8 +101,14 @@ export function registerApiRoutes(
       // budget (a refusal here still ends that Bearer's session, through onError above).
       const bearer = bearerToken(request.headers.authorization)
       // The browser forgets its tokens whatever the answer, so a refused logout would leave its session alive
-      // (ASVS 3.3.1): past the address's budget, its Bearer's session pays (see spendRefreshBudget).
-      if (namesRefreshToken(request.body)) await spendRefreshBudget(request)
+      // (ASVS 3.3.1): the refresh token issued with its Bearer (expired too, as after a sleep) ends their session
+      // with no lookup, so with no budget; otherwise, past the address's budget, its Bearer's user pays (see
+      // spendRefreshBudget).
+      if (namesRefreshToken(request.body)) {
+        const { refreshToken } = request.body as { refreshToken: unknown }
+        if (await sessions.endPaired(bearer, refreshToken)) return reply.status(204).send()
+        await spendRefreshBudget(request)
+      }
       await accounts.logout(bearer, request.body)
       return reply.status(204).send()
     },

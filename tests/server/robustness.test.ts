@@ -839,6 +839,43 @@ describe('a logout or a refresh past the refresh budget, its access token expire
     expect(refresh.status).toBe(200)
   })
 
+  // Review (ASVS 3.3.1): past the address's budget and its user's there too (spent by another of the user's sessions, a
+  // shared computer left logged in), a logout with an unexpired Bearer was refused 429 yet ended its session, while
+  // one whose Bearer had expired (a tab asleep) was refused and its session lived on, the browser forgetting its tokens.
+  // The refresh token issued with the Bearer proves the session with no lookup to pay for.
+  it('ends the session named by an expired Bearer and the refresh token issued with it, past its user’s budget too', async () => {
+    const address = { 'x-forwarded-for': '198.51.100.21' }
+    const session = await login(budgeted.url, ALICE)
+    const stale = await login(budgeted.url, ALICE)
+    clock.advance(61_000)
+    for (let i = 0; i < 3; i++)
+      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    for (let i = 3; i < 6; i++)
+      await http(budgeted.url, 'POST', '/api/auth/refresh', {
+        token: stale.token,
+        body: { refreshToken: `guess-${i}` },
+        headers: address,
+      })
+    const logout = await http(budgeted.url, 'POST', '/api/auth/logout', {
+      token: session.token,
+      body: { refreshToken: session.refreshToken },
+      headers: address,
+    })
+    expect(logout.status).toBe(204)
+    const refresh = await http(budgeted.url, 'POST', '/api/auth/refresh', {
+      body: { refreshToken: session.refreshToken },
+      headers: { 'x-forwarded-for': '203.0.113.24' },
+    })
+    expect(refresh.status).toBe(401)
+    // Another session's refresh token beside the Bearer is no such proof: past the budgets, it is still refused.
+    const other = await http(budgeted.url, 'POST', '/api/auth/logout', {
+      token: session.token,
+      body: { refreshToken: stale.refreshToken },
+      headers: address,
+    })
+    expect(other.status).toBe(429)
+  })
+
   // A session ends refreshIdleSeconds (7 days) after its last refresh, as it does 30 days after its login: its Bearer,
   // still signed, was taken for a live session's until the 30 days, and opened its user's budget past the address's.
   // Last in this block: it moves the clock on by a week.
