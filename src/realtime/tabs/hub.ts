@@ -72,6 +72,8 @@ export interface TabHubOptions {
   /** The holder tab's own visibility (its open threads count in the union only while it is visible). */
   visibility: Visibility
   timers: Timers
+  /** The clock (ms) the wait a refusal asked for is counted on: a tab that starts asking is told what is left of it. */
+  now?: () => number
   /** A follower's `alive` interval; a follower silent for `missedBeats` of them is dropped. */
   heartbeatMs?: number
   missedBeats?: number
@@ -185,6 +187,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
   const joinTimeoutMs = options.joinTimeoutMs ?? 10_000
   const backoff = options.backoff ?? DEFAULT_BACKOFF
   const random = options.random ?? Math.random
+  const now = options.now ?? Date.now
 
   const buffer = new ReplayBuffer(options.bufferSize ?? 1000)
   let head: StreamHead | null = null
@@ -195,8 +198,11 @@ export function createTabHub(options: TabHubOptions): TabHub {
   let failed = false
   let stopped = false
   let presence: Map<Id, PresenceState> | null = null
-  /** Why the socket's last handshake failed, until it connects: a tab that starts asking meanwhile is told too. */
-  let failure: { message: string; retryAfterMs: number | null } | null = null
+  /**
+   * Why the socket's last handshake failed, until it connects, and when: a tab that starts asking meanwhile is told too,
+   * with what is left of the wait the server asked for.
+   */
+  let failure: { message: string; retryAfterMs: number | null; at: number } | null = null
 
   const followers = new Map<string, Follower>()
   /** Attaches that came while the hub was not up: answered once it is. */
@@ -233,8 +239,15 @@ export function createTabHub(options: TabHubOptions): TabHub {
     const { code, message, retryAfterMs } = connectErrorOf(error)
     // A refusal of the token is the holder's to renew (a refresh, then a handshake): no news for the followers, who
     // would each refresh too. A session that is over is said by `stop` (`down`).
-    failure = code === 'UNAUTHORIZED' ? null : { message, retryAfterMs: retryAfterMs ?? null }
-    if (failure) post({ kind: 'failed', from: tabId, userId, ...failure })
+    failure = code === 'UNAUTHORIZED' ? null : { message, retryAfterMs: retryAfterMs ?? null, at: now() }
+    if (failure) post({ kind: 'failed', from: tabId, userId, message, retryAfterMs: failure.retryAfterMs })
+  }
+
+  /** The last failure's wait, less the time gone since (null once it is over: the holder's own retry is due). */
+  function waitLeft({ retryAfterMs, at }: { retryAfterMs: number | null; at: number }): number | null {
+    if (retryAfterMs === null) return null
+    const left = retryAfterMs - Math.max(0, now() - at)
+    return left > 0 ? left : null
   }
 
   function onDisconnect(reason: unknown) {
@@ -333,9 +346,16 @@ export function createTabHub(options: TabHubOptions): TabHub {
           // with a socket of its own, so the holder does. It asks again each heartbeat until answered: once.
           const asked = pending.get(message.from)?.visible === true
           // A tab that starts asking after the last failure hears why the socket is not coming (once: it asks again
-          // each heartbeat until answered).
+          // each heartbeat until answered), and what is left of a wait the server asked for (it runs from the failure).
           if (failure && !pending.has(message.from))
-            post({ kind: 'failed', from: tabId, userId, ...failure, to: message.from })
+            post({
+              kind: 'failed',
+              from: tabId,
+              userId,
+              message: failure.message,
+              retryAfterMs: waitLeft(failure),
+              to: message.from,
+            })
           pending.set(message.from, message)
           if (message.visible && !asked && failed) options.onFollowerShown?.()
         }

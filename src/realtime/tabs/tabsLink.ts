@@ -151,6 +151,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
           socket: real as never,
           visibility,
           timers: hooks.timers,
+          now: hooks.now,
           backoff: hooks.backoff,
           random: hooks.random,
           heartbeatMs,

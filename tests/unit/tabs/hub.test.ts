@@ -27,6 +27,7 @@ function setup(options: Partial<TabHubOptions> = {}) {
     socket,
     visibility,
     timers: clock,
+    now: clock.now,
     ...options,
   })
   const a = testTab(bus, 'tab-a')
@@ -132,6 +133,36 @@ describe('readiness: up after the connection and its sync', () => {
     socket.serverEmit('sync:caughtUp', { offset: -1, epoch: '' })
     expect(a.got('attached')).toEqual([])
     expect(a.got('up')).toEqual([])
+  })
+})
+
+describe('the socket’s handshake failed: a tab that starts asking meanwhile is told why', () => {
+  const refused = (retryAfterMs: number) =>
+    Object.assign(new Error('RATE_LIMITED'), { data: { retryAfterMs } }) as unknown
+  const toTab = (tab: ReturnType<ReturnType<typeof setup>['tab']>) =>
+    tab.got('failed').filter((m) => m.to === tab.tabId)
+
+  test('with what is left of the wait the server asked for, not the whole of it', () => {
+    const { socket, clock, a, b, tab } = setup()
+    socket.fire('connect_error', refused(60_000))
+    expect(a.got('failed')).toEqual([
+      { kind: 'failed', from: 'holder', userId: 'alice', message: 'RATE_LIMITED', retryAfterMs: 60_000 },
+    ])
+
+    // 20 s later a second tab opens: the server's wait ends in 40 s, for it as for the holder.
+    clock.advance(20_000)
+    b.attach('alice')
+    expect(toTab(b)).toEqual([
+      { kind: 'failed', from: 'holder', userId: 'alice', message: 'RATE_LIMITED', retryAfterMs: 40_000, to: 'tab-b' },
+    ])
+
+    // Once the wait is over, a tab is told why, with nothing more to wait.
+    clock.advance(45_000)
+    const c = tab('tab-c')
+    c.attach('alice')
+    expect(toTab(c)).toEqual([
+      { kind: 'failed', from: 'holder', userId: 'alice', message: 'RATE_LIMITED', retryAfterMs: null, to: 'tab-c' },
+    ])
   })
 })
 
