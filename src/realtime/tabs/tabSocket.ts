@@ -141,6 +141,12 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
    * that no longer holds the socket (it crashed; this tab, just opened, followed no one the election could say gone).
    */
   let heardSinceAttach: string | null = null
+  /**
+   * The tab this one last heard hold the socket (its `up`, its beat, its answer), across attaches: a `failed` from
+   * another is from a holder robbed of the lock that has not heard of it yet, its socket going nowhere, while the next
+   * holder's may be connecting fine (its `up` came, its beat not yet).
+   */
+  let holderNow: string | null = null
   /** The hub this proxy is attached to (its tab, and its socket's id), while connected. */
   let link: { holder: string; socketId: string } | null = null
   let heartbeat: TimerHandle | null = null
@@ -238,6 +244,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     if (link !== null || goneSinceAttach.has(message.from)) return
     if (heardSinceAttach !== null && heardSinceAttach !== message.from) return
     attaching = false
+    holderNow = message.from
     link = { holder: message.from, socketId: message.socketId }
     startHeartbeat()
     fire('connect')
@@ -263,11 +270,13 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   /**
    * The holder's handshake failed: this tab's connection is not coming either, and says why as the holder's does (a
    * `connect_error` as the holder got it, with the wait a refusal asked for). It goes on asking: once the holder's
-   * socket is up, it is answered. Only while asking, and not from a holder this tab knows is gone or not the one beating.
+   * socket is up, it is answered. Only while asking, and not from a holder this tab knows is gone or not the one beating,
+   * nor from one another tab has said `up` or beaten since (`holderNow`).
    */
   function failedAtHolder(message: Extract<TabMessage, { kind: 'failed' }>) {
     if (message.userId !== userId || !wanted || link !== null || goneSinceAttach.has(message.from)) return
     if (heardSinceAttach !== null && heardSinceAttach !== message.from) return
+    if (holderNow !== null && holderNow !== message.from) return
     const error = new Error(message.message)
     const { retryAfterMs } = message
     fire('connect_error', retryAfterMs === null ? error : Object.assign(error, { data: { retryAfterMs } }))
@@ -289,6 +298,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
         return
       case 'up':
         if (message.userId !== userId) return
+        holderNow = message.from
         // Another tab holds the socket now while this one is still attached to the old holder: that holder went away
         // without a word (a crash), perhaps before this tab's election ever heard it beat, so nothing else will say so.
         if (link !== null && message.from !== link.holder) drop(HOLDER_DOWN_REASON)
@@ -428,6 +438,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
       else if (link === null && attaching && holder !== undefined) goneSinceAttach.add(holder)
     },
     holderIs(holder) {
+      holderNow = holder
       if (link === null && attaching) heardSinceAttach = holder
       if (link === null || link.holder === holder) return
       drop(HOLDER_DOWN_REASON)

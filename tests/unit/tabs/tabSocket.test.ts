@@ -486,6 +486,38 @@ describe('the holder going down', () => {
     expect(t.log.filter((entry) => entry[0] === 'message:new')).toEqual([])
   })
 
+  // The holder was robbed of the lock (its page frozen past the missed beats); before it hears of its loss, its socket's
+  // handshake fails, and its hub says so to every tab and to this tab's new attach. The next holder is connecting fine.
+  it.each([
+    ['attached to it', (t: ReturnType<typeof setup>) => t.attach()],
+    ['still asking it', (t: ReturnType<typeof setup>) => (t.socket.connect(), t.bus.deliver())],
+  ])(
+    'the handshake failure of a holder robbed of the socket, said after the next one’s up, is not taken (%s)',
+    (_name, before) => {
+      const t = setup()
+      const errors: string[] = []
+      t.socket.on('connect_error', (error: unknown) => errors.push((error as Error).message))
+      before(t)
+      const next = scriptedHolder(t.bus, 'next-holder')
+      next.send({ kind: 'up', userId: alice.id })
+      expect(t.socket.connected).toBe(false)
+      const failed = { kind: 'failed', userId: alice.id, message: 'xhr poll error', retryAfterMs: null } as const
+      t.holder.send(failed)
+      t.holder.send({ ...failed, to: ME })
+      // Its attach asked again at the next heartbeat, before the next holder's beat is heard: still not taken.
+      t.timers.advance(500)
+      t.bus.deliver()
+      t.holder.send({ ...failed, to: ME })
+      expect(errors).toEqual([])
+
+      // The next holder's own failure is said, and its answer taken.
+      next.send({ kind: 'failed', userId: alice.id, message: 'RATE_LIMITED', retryAfterMs: 5_000, to: ME })
+      expect(errors).toEqual(['RATE_LIMITED'])
+      next.send({ kind: 'attached', to: ME, socketId: 'sock-9', replay: [], sync: caughtUp, presence: null })
+      expect(t.socket.id).toBe('sock-9')
+    },
+  )
+
   // The holder answered, then crashed; its answer is still on its way when the election hears the next holder beat:
   // the election says the holder it followed is gone, or (a tab just opened, that followed no one yet) only that the
   // next one beats.
