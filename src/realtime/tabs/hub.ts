@@ -91,7 +91,9 @@ export interface TabHubOptions {
   onFollowerGone?: () => void
   /**
    * While the socket waits to try again, a visible tab asks for it (its page shown or opened, or its own wait over), or
-   * one asking is shown: the holder tries again now, not at its backoff's end, as that page's own socket would.
+   * one asking is shown: the holder tries again now, not at its backoff's end, as that page's own socket would. An
+   * attached tab shown: the holder checks its live socket as on its own page shown (one silent past the heartbeat is
+   * replaced).
    */
   onFollowerShown?: () => void
   /**
@@ -484,7 +486,11 @@ export function createTabHub(options: TabHubOptions): TabHub {
     follower.visible = visible
     // Re-armed with its new visibility's window.
     renew(tab)
-    if (was !== visible) reconcile()
+    if (was === visible) return
+    reconcile()
+    // Its page shown is the holder's page shown: a socket silent past the server's heartbeat (its ping timeout on a
+    // timer a hidden page's browser runs once a minute) is replaced now, not shown "online" in that page until then.
+    if (visible) options.onFollowerShown?.()
   }
 
   function drop(tab: string) {

@@ -742,6 +742,21 @@ describe('follower liveness', () => {
     expect(socket.sent('typing')).toEqual([])
   })
 
+  test('an attached tab shown is the holder’s page shown (onFollowerShown), once per showing', () => {
+    const onFollowerShown = vi.fn()
+    const { up, a } = setup({ onFollowerShown })
+    up(0)
+    a.attach('alice', null, null, false)
+    a.alive(false)
+    expect(onFollowerShown).not.toHaveBeenCalled()
+    a.alive(true)
+    a.alive(true)
+    expect(onFollowerShown).toHaveBeenCalledTimes(1)
+    a.alive(false)
+    a.alive(true)
+    expect(onFollowerShown).toHaveBeenCalledTimes(2)
+  })
+
   test('an emit addressed to another holder is not acted on', () => {
     const { up, socket, a } = setup()
     up(0)

@@ -95,3 +95,48 @@ test('a follower hidden after the drop and shown again before its own wait ends:
   await settle(HEARTBEAT_MS)
   expect(attempts()).toBe(before + 1)
 })
+
+// A shown page is also the check of a live socket (README, "Reconnects"): one the server has not pinged for longer than
+// its heartbeat allows is replaced, rather than say "online" until Socket.IO's ping timeout runs out, on a timer that a
+// hidden page's browser runs about once a minute. The page shown may be a follower's, the holder's page hidden.
+
+/** Two connected tabs, both hidden, the holder's socket last heard from now. */
+async function bothHidden() {
+  const b = aBrowser()
+  const [holder, follower] = (await connectedTabs(b, ['t1', 't2'])) as [Tab, Tab]
+  const socket = holder.own[0]!
+  socket.io.fire('ping')
+  holder.visibility.set(false)
+  follower.visibility.set(false)
+  await settle(HEARTBEAT_MS)
+  return { b, holder, follower, socket }
+}
+
+test('a follower shown while the hidden holder’s socket has been silent past the heartbeat: the holder replaces it', async () => {
+  const { b, holder, follower, socket } = await bothHidden()
+  await settle(50_000) // nothing heard from the server for longer than its heartbeat allows (45 s)
+  expect([socket.disconnectCalls, follower.conn().status]).toEqual([0, 'connected'])
+
+  show(follower)
+  await settle(0)
+  expect(socket.disconnectCalls).toBe(1)
+  const fresh = b.sockets.sockets.filter((s) => s !== socket)
+  expect(fresh).toHaveLength(1)
+  serve(fresh[0]!, 'sock-2', 3)
+  await settle(2 * HEARTBEAT_MS)
+  expect([holder, follower].map((t) => [t.conn().role, t.conn().status])).toEqual([
+    ['leader', 'connected'],
+    ['follower', 'connected'],
+  ])
+})
+
+test('a follower shown while the hidden holder’s socket is heard from leaves that socket as it is', async () => {
+  const { b, holder, follower, socket } = await bothHidden()
+  await settle(50_000)
+  socket.io.fire('ping')
+  show(follower)
+  await settle(HEARTBEAT_MS)
+  expect(socket.disconnectCalls).toBe(0)
+  expect(b.sockets.sockets).toHaveLength(1)
+  expect([holder, follower].map((t) => t.conn().status)).toEqual(['connected', 'connected'])
+})
