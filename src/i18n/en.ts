@@ -27,7 +27,7 @@ export const en = {
   'role.tutor': 'tutor',
   'people.you': 'You',
   // Someone the page cannot name (not in the people's list, or its read failed), where the word stands alone (a heading,
-  // a conversation in the list) or starts a sentence ("Someone is typing…"); inside a sentence, in lower case ("A
+  // a conversation in the list) or starts a sentence ("Someone: …"); inside a sentence, in lower case ("A
   // message to someone was not sent."): `People.nameOf` and `People.nameInSentence`.
   'people.someone': 'Someone',
   'people.someoneInSentence': 'someone',
@@ -140,6 +140,11 @@ export const en = {
   // Several people may type at once: `names` is their list as the language writes one ("Bob and Carol"), `count` how
   // many they are, for the verb.
   'thread.typing': '{count, plural, one {{names} is typing…} other {{names} are typing…}}',
+  // With nobody typing whom the page can name (not in the people's list): counted, not "Someone and someone".
+  'thread.typingUnnamed': '{count, plural, one {Someone is typing…} other {# people are typing…}}',
+  // Those typing whom the page cannot name, listed last after the names in `thread.typing`'s `names`: "Bob and
+  // someone else", "Bob and 2 others".
+  'thread.typingOthers': '{count, plural, one {someone else} other {# others}}',
   'presence.online': 'online',
   'presence.offline': 'offline',
   'presence.lastSeen': 'last seen {today, select, yes {at {time}} other {{day} at {time}}}',

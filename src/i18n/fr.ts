@@ -122,6 +122,9 @@ export const fr: Catalogue = {
   'thread.announceMany': '{count, plural, one {# nouveau message} other {# nouveaux messages}} — {name}',
   'thread.seen': 'Vu',
   'thread.typing': '{count, plural, one {{names} est en train d’écrire…} other {{names} sont en train d’écrire…}}',
+  'thread.typingUnnamed':
+    '{count, plural, one {Quelqu’un est en train d’écrire…} other {# personnes sont en train d’écrire…}}',
+  'thread.typingOthers': '{count, plural, one {quelqu’un d’autre} other {# autres personnes}}',
   'presence.online': 'en ligne',
   'presence.offline': 'hors ligne',
   // "vu" agrees with a man only ("vue" for a woman), and nobody's gender is known: "offline since" agrees with anyone.

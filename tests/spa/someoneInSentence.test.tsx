@@ -11,8 +11,8 @@ import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp } from '.
 // put as it is into every sentence too, capitalised mid-sentence: "Message to Someone", "with Someone · …", "Decline
 // Someone’s request?", "Message à Quelqu’un", "Bob and Someone are typing…". Inside a sentence it is now in lower case
 // (`People.nameInSentence`: "Message to someone", "Decline someone’s request?", "Message à quelqu’un"); where the word
-// stands alone (the thread's heading, the conversation's name in the list) or starts a sentence ("Someone and Bob are
-// typing…") it stays capitalised.
+// stands alone (the thread's heading, the conversation's name in the list) it stays capitalised. The typing line counts
+// them after the names ("Bob and someone else are typing…", tests/spa/typingUnnamed.test.tsx).
 
 const page = pagePerTest('#/messages/c1')
 afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
@@ -113,9 +113,12 @@ describe('someone the page cannot name', () => {
   })
 
   test.each([
-    { locale: 'en', lines: ['Bob and someone are typing…', 'Someone and Bob are typing…'] },
-    { locale: 'fr', lines: ['Bob et quelqu’un sont en train d’écrire…', 'Quelqu’un et Bob sont en train d’écrire…'] },
-  ])('($locale) is lower case in the typing line but first, where it starts the sentence', async (c) => {
+    { locale: 'en', lines: ['Bob and someone else are typing…', 'Bob and someone else are typing…'] },
+    {
+      locale: 'fr',
+      lines: ['Bob et quelqu’un d’autre sont en train d’écrire…', 'Bob et quelqu’un d’autre sont en train d’écrire…'],
+    },
+  ])('($locale) is “someone else” in the typing line, after the names, whoever typed first', async (c) => {
     localStorage.setItem(LOCALE_STORAGE_KEY, c.locale)
     const { store, sockets } = appStore(
       apiRoutes((_method, path) => {
@@ -138,7 +141,7 @@ describe('someone the page cannot name', () => {
     ]) {
       for (const userId of order)
         act(() => void store.dispatch(ephemeralEventActions.typing({ conversationId: 'c1', userId })))
-      await eventually(() => expect(line.querySelectorAll('bdi')).toHaveLength(2))
+      await eventually(() => expect(line.querySelectorAll('bdi')).toHaveLength(1))
       seen.push(line.textContent ?? '')
       for (const userId of order) act(() => void store.dispatch(typingExpired({ conversationId: 'c1', userId })))
       await eventually(() => expect(line.querySelectorAll('bdi')).toHaveLength(0))

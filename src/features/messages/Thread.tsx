@@ -1,4 +1,5 @@
 import {
+  Fragment,
   useCallback,
   useEffect,
   useId,
@@ -18,7 +19,7 @@ import { useAnnounce } from '../../app/Announcer'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
-import { characterCount, freeTextProblem, MAX_CONTENT_LENGTH, type Message } from '../../contract'
+import { characterCount, freeTextProblem, MAX_CONTENT_LENGTH, type Id, type Message } from '../../contract'
 import { useDates, useT } from '../../i18n'
 import {
   discardMessage,
@@ -34,7 +35,7 @@ import { useToastsAbove } from '../notifications/Toasts'
 import { LoadError } from '../shared/controls'
 import { useForgetOnReconnect } from '../shared/reconnected'
 import { errorMessageId } from '../shared/errors'
-import { usePeople } from '../shared/people'
+import { usePeople, type People } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
 import { arrivedFromOthers, type ThreadLook } from './arrivals'
 import { useDrafts } from './drafts'
@@ -353,25 +354,7 @@ export function Thread({
       {/* Polite: said when someone starts typing, without interrupting. Always rendered, so the composer never jumps.
           Empty while the people are first read: it would say "Someone is typing…", then again with the name. */}
       <p className="typing-line" data-testid="typing" aria-live="polite">
-        {typing.length > 0 && !people.loading && (
-          // Several names are listed as the language does ("Bob and Carol", "Bob et Carol"), the verb agreeing with
-          // how many. Each keeps its own direction inside our sentence (a right-to-left name cannot take the list's commas).
-          <FormattedMessage
-            id="thread.typing"
-            values={{
-              count: typing.length,
-              names: (
-                // The first name starts the sentence ("Someone and Bob are typing…"), the others are inside it.
-                <FormattedList
-                  type="conjunction"
-                  value={typing.map((id, i) => (
-                    <bdi key={id}>{i === 0 ? people.nameOf(id) : people.nameInSentence(id)}</bdi>
-                  ))}
-                />
-              ),
-            }}
-          />
-        )}
+        {typing.length > 0 && !people.loading && <TypingLine typing={typing} people={people} />}
       </p>
       <UnsavedNotice />
       {readable && (
@@ -387,6 +370,28 @@ export function Thread({
         />
       )}
     </section>
+  )
+}
+
+/**
+ * Who is typing, as one sentence of the typing line. Those the page names are listed as the language does ("Bob and
+ * Carol", "Bob et Carol"), each in its own <bdi> (a right-to-left name cannot take the list's commas), and the verb
+ * agrees with how many type. Those it cannot name (not in the people's list) are counted after them, not named
+ * "someone" once each: "Bob and someone else are typing…", "Bob and 2 others are typing…"; with nobody named, "Someone
+ * is typing…", "2 people are typing…".
+ */
+function TypingLine({ typing, people }: { typing: readonly Id[]; people: People }) {
+  const t = useT()
+  const named = typing.filter((id) => people.isNamed(id))
+  const unnamed = typing.length - named.length
+  if (named.length === 0) return t('thread.typingUnnamed', { count: unnamed })
+  const listed = named.map((id) => <bdi key={id}>{people.nameOf(id)}</bdi>)
+  if (unnamed > 0) listed.push(<Fragment key="others">{t('thread.typingOthers', { count: unnamed })}</Fragment>)
+  return (
+    <FormattedMessage
+      id="thread.typing"
+      values={{ count: typing.length, names: <FormattedList type="conjunction" value={listed} /> }}
+    />
   )
 }
 

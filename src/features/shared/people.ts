@@ -14,7 +14,7 @@ export interface People {
   tutors: User[]
   /**
    * A display name for any id, the user included; a short placeholder for someone unknown ("Someone"), capitalised as
-   * it stands alone (a heading, a conversation in the list) or starts a sentence ("Someone is typing…").
+   * it stands alone (a heading, a conversation in the list) or starts a sentence ("Someone: …").
    */
   nameOf(id: Id): string
   /**
@@ -25,6 +25,8 @@ export interface People {
    * @example t('thread.composerLabel', { name: people.nameInSentence(id) }) // 'Message to someone'
    */
   nameInSentence(id: Id): string
+  /** The page has a name for them (the user, or someone in the people's list): `nameOf` is not the placeholder. */
+  isNamed(id: Id): boolean
   /**
    * The people are still on their first read: `nameOf` says "Someone" for now. What is said aloud waits for it to end
    * (read or failed), so that it names whom it is about as its text on screen soon will.
@@ -46,6 +48,7 @@ export function usePeople(): People {
       tutors: others.filter((u) => u.role === 'tutor'),
       nameOf: (id) => (id === me?.id ? t('people.you') : (byId.get(id)?.name ?? t('people.someone'))),
       nameInSentence: (id) => (id === me?.id ? t('people.you') : (byId.get(id)?.name ?? t('people.someoneInSentence'))),
+      isNamed: (id) => byId.has(id),
       loading,
     }
   }, [data, loading, me, t])
