@@ -4,6 +4,12 @@ export type Politeness = 'polite' | 'assertive'
 
 type Announce = (text: string, politeness?: Politeness) => void
 
+/**
+ * How many pieces of news coming at once (new messages in the open thread, conversations whose sends were refused)
+ * are still said one by one; more are said as a count, not read out at length before anything else can be heard.
+ */
+export const SAID_ONE_BY_ONE_AT_MOST = 3
+
 const AnnounceContext = createContext<Announce>(() => {})
 const ForgetContext = createContext<() => void>(() => {})
 

@@ -98,6 +98,8 @@ export const en = {
   'messages.notSent': 'Not sent',
   'messages.notSentTo':
     '{count, plural, one {A message to {name} was not sent.} other {# messages to {name} were not sent.}}',
+  'messages.notSentInMany':
+    '{count, plural, one {# message} other {# messages}} in {conversations, plural, one {# conversation} other {# conversations}} {count, plural, one {was} other {were}} not sent.',
   'messages.choose': 'Choose a conversation, or start a new one.',
   'messages.conversation': 'Conversation',
   'messages.writeTo': 'Write to',

@@ -86,6 +86,8 @@ export const fr: Catalogue = {
   'messages.notSent': 'Non envoyé',
   'messages.notSentTo':
     '{count, plural, one {Un message à {name} n’a pas été envoyé.} other {# messages à {name} n’ont pas été envoyés.}}',
+  'messages.notSentInMany':
+    '{count, plural, one {# message n’a pas été envoyé} other {# messages n’ont pas été envoyés}} dans {conversations, plural, one {# conversation} other {# conversations}}.',
   'messages.choose': 'Choisissez une conversation, ou commencez-en une.',
   'messages.conversation': 'Conversation',
   'messages.writeTo': 'Écrire à',

@@ -69,6 +69,7 @@ function argumentsOf(message: string, locale: Locale): string[] {
 /** Sample values for every argument any message has. */
 const SAMPLE: Record<string, string | number> = {
   count: 2,
+  conversations: 2,
   name: 'Bob',
   names: 'Bob and Carol',
   role: 'tutor',
@@ -148,6 +149,15 @@ describe('plurals', () => {
     expect(intl('fr').formatMessage({ id: 'layout.logOutConfirm' }, { count: 2 })).toBe(
       '2 messages n’ont pas encore été envoyés. Se déconnecter quand même et les abandonner\u202f?',
     )
+  })
+
+  test.each([
+    ['en', 5, 4, '5 messages in 4 conversations were not sent.'],
+    ['en', 1, 1, '1 message in 1 conversation was not sent.'],
+    ['fr', 5, 4, '5 messages n’ont pas été envoyés dans 4 conversations.'],
+    ['fr', 1, 1, '1 message n’a pas été envoyé dans 1 conversation.'],
+  ] as const)('sends refused in many conversations, %s: %i in %i → %s', (locale, count, conversations, text) => {
+    expect(intl(locale).formatMessage({ id: 'messages.notSentInMany' }, { count, conversations })).toBe(text)
   })
 
   it('durations and toasts pick their words by number and status', () => {

@@ -15,7 +15,7 @@ import {
 import { FormattedList, FormattedMessage } from 'react-intl'
 import { api, type ThreadMessage } from '../../api'
 import { useGetMessagesQuery, useLazyGetMessagesBeforeQuery } from '../../api/hooks'
-import { useAnnounce } from '../../app/Announcer'
+import { SAID_ONE_BY_ONE_AT_MOST, useAnnounce } from '../../app/Announcer'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
@@ -59,8 +59,6 @@ const useTouchOnly = () => useSyncExternalStore(followTouch, () => touchQuery()?
 
 /** Within this many pixels of the bottom counts as "reading the newest", so new messages scroll into view. */
 const NEAR_BOTTOM_PX = 120
-/** How many of the other side's messages arriving at once are still read out whole; more are said as a count. */
-const READ_IN_FULL_AT_ONCE = 3
 
 /** A message's identity from pending to sent (its `clientId` with its sender), or its id when it has no `clientId`. */
 const messageKey = (m: Message) => (m.clientId === null ? `id:${m.id}` : `${m.senderId}:${m.clientId}`)
@@ -201,7 +199,7 @@ export function Thread({
     heldNews.current = []
     // A burst (what came while the stream was away) read out whole would hold the screen reader for minutes; the
     // messages are in the thread, to read at the user's pace.
-    if (fresh.length > READ_IN_FULL_AT_ONCE) {
+    if (fresh.length > SAID_ONE_BY_ONE_AT_MOST) {
       announce(t('thread.announceMany', { count: fresh.length, name: people.nameInSentence(fresh.at(-1)!.senderId) }))
       return
     }
