@@ -142,9 +142,9 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
    */
   let heardSinceAttach: string | null = null
   /**
-   * The tab this one last heard hold the socket (its `up`, its beat, its answer), across attaches: a `failed` from
-   * another is from a holder robbed of the lock that has not heard of it yet, its socket going nowhere, while the next
-   * holder's may be connecting fine (its `up` came, its beat not yet).
+   * The tab this one last heard hold the socket (its `up`, its beat, its answer), across attaches: a `failed` or an
+   * `attached` from another is from a holder robbed of the lock that has not heard of it yet, its socket going nowhere
+   * (or about to close), while the next holder's may be connecting fine (its `up` came, its beat not yet).
    */
   let holderNow: string | null = null
   /** The hub this proxy is attached to (its tab, and its socket's id), while connected. */
@@ -240,9 +240,11 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     }
     // A second answer (this tab attached again before the first came back) repeats what the live events already
     // brought since the first: ignored. So is one from a holder gone since, or from another than the one heard
-    // beating since: this tab asks again each heartbeat.
+    // beating since, or than the one heard hold the socket last (`holderNow`: a holder robbed of the lock answers
+    // while its socket is up, until it hears of its loss): this tab asks again each heartbeat.
     if (link !== null || goneSinceAttach.has(message.from)) return
     if (heardSinceAttach !== null && heardSinceAttach !== message.from) return
+    if (holderNow !== null && holderNow !== message.from) return
     attaching = false
     holderNow = message.from
     link = { holder: message.from, socketId: message.socketId }

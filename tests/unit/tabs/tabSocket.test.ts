@@ -518,6 +518,39 @@ describe('the holder going down', () => {
     },
   )
 
+  // The same holder, robbed of the lock by a tab just opened (whose beat does not outrank it, so neither its election nor
+  // this tab's follows that beat), wakes with its socket up and checks its lock (an async query): meanwhile its hub
+  // answers this tab's attach, asked on the next holder's `up` (posted as its hub starts, before its socket is up) or at
+  // the next heartbeat. Taken, this tab would say "connected" through a socket about to close, then "reconnecting", then
+  // "connected" again, and a send made meanwhile would fail at the drop and go again over HTTP.
+  it.each([
+    ['attached to it', (t: ReturnType<typeof setup>) => t.attach()],
+    ['still asking it', (t: ReturnType<typeof setup>) => (t.socket.connect(), t.bus.deliver())],
+  ])('the answer of a holder robbed of the socket, said after the next one’s up, is not taken (%s)', (_name, start) => {
+    const t = setup()
+    start(t)
+    const next = scriptedHolder(t.bus, 'next-holder')
+    next.send({ kind: 'up', userId: alice.id })
+    expect(t.socket.connected).toBe(false)
+    t.bus.deliver()
+    t.log.length = 0
+    t.holder.send({ kind: 'attached', to: ME, socketId: 'sock-1', replay: [], sync: caughtUp, presence: snapshot })
+    expect(t.socket.connected).toBe(false)
+    // Its attach asked again at the next heartbeat, before the next holder's beat is heard: still not taken.
+    t.timers.advance(500)
+    t.bus.deliver()
+    t.holder.send({ kind: 'attached', to: ME, socketId: 'sock-1', replay: [], sync: caughtUp, presence: snapshot })
+    expect(t.socket.connected).toBe(false)
+    expect(t.log.filter((entry) => entry[0] === 'connect')).toEqual([])
+
+    // The next holder's answer is taken, and the robbed one's going down then cuts nothing.
+    next.send({ kind: 'attached', to: ME, socketId: 'sock-9', replay: [], sync: caughtUp, presence: null })
+    expect(t.socket.id).toBe('sock-9')
+    t.holder.send({ kind: 'down', reason: 'lock lost', userId: alice.id })
+    expect(t.socket.connected).toBe(true)
+    expect(t.log.filter((entry) => entry[0] === 'connect' || entry[0] === 'disconnect')).toEqual([['connect']])
+  })
+
   // The holder answered, then crashed; its answer is still on its way when the election hears the next holder beat:
   // the election says the holder it followed is gone, or (a tab just opened, that followed no one yet) only that the
   // next one beats.
