@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { createLogger, defaultLogLevel, logFormatFor } from '../../server/logger'
-import { exited, freshDataDir, killSpawned, repoRoot, spawnMain } from './support/server'
+import { closed, exited, freshDataDir, killSpawned, repoRoot, spawnMain } from './support/server'
 
 describe('logFormatFor: readable on a terminal, JSON for programs', () => {
   it.each<[string, boolean | undefined, string | undefined, 'json' | 'pretty']>([
@@ -102,9 +102,9 @@ describe('npm start (server/main.ts) logs', () => {
       LOG_LEVEL: 'info',
       ...env,
     })
-    // Stopped as soon as it is up (it must be ready for that), so its shutdown is logged too.
+    // Stopped as soon as it is up (it must be ready for that), so its shutdown is logged too; its last lines read.
     child.kill('SIGTERM')
-    expect(await exited(child)).toBe(0)
+    expect(await closed(child)).toBe(0)
     return output()
       .split('\n')
       .filter((line) => line.trim() !== '')
@@ -142,7 +142,7 @@ describe('npm start (server/main.ts) logs', () => {
     const said = (msg: string) => output.split('\n').some((line) => line.includes(`"msg":"${msg}"`))
     await vi.waitFor(() => expect(said('starting')).toBe(true), { timeout: 20_000, interval: 20 })
     child.kill('SIGTERM')
-    expect(await exited(child)).toBe(0)
+    expect(await closed(child)).toBe(0)
     expect(said('stop asked during the start: the start finishes, then the server closes')).toBe(true)
     expect(said('server closed')).toBe(true)
     expect(output).not.toContain('Talemy is running')
@@ -167,7 +167,7 @@ describe('npm start (server/main.ts) logs', () => {
     })
     let stderr = ''
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    expect(await exited(child)).toBe(1)
+    expect(await closed(child)).toBe(1)
     expect(stderr).toContain('LOG_FORMAT must be one of json, pretty, got "xml"')
   })
 })

@@ -359,3 +359,13 @@ export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
   return new Promise((r) => child.once('exit', (code) => r(code)))
 }
+
+/**
+ * The child's exit code once its output is all read too ('close'): `exited`'s 'exit' may come while its last lines are
+ * still in its pipes, unread. 'close' also waits for any other process holding those pipes (a grandchild given them).
+ */
+export function closed(child: ChildProcess): Promise<number | null> {
+  const open = [child.stdout, child.stderr].some((stream) => stream !== null && !stream.closed)
+  if (!open && (child.exitCode !== null || child.signalCode !== null)) return Promise.resolve(child.exitCode)
+  return new Promise((r) => child.once('close', (code) => r(code)))
+}
