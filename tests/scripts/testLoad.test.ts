@@ -29,8 +29,14 @@ function start(command: string[], env: Record<string, string> = {}) {
     })
     child.once('exit', () => reject(new Error(`exited before naming its burners: ${output}`)))
   })
+  /** Its process gone (the command it ran, given its stdout, perhaps not). */
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  return { child, burners, exit, output: () => output }
+  /**
+   * Its code once its output is all read: 'exit' may come while its last line (the report) is still in its pipe. Also
+   * waits for the command, which writes to the same pipe; the burners write nowhere.
+   */
+  const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
+  return { child, burners, exit, closed, output: () => output }
 }
 
 describe('npm run test:load (scripts/test-load.mjs)', () => {
@@ -38,7 +44,7 @@ describe('npm run test:load (scripts/test-load.mjs)', () => {
     const run = start([process.execPath, '-e', 'setTimeout(() => process.exit(3), 300)'], { TEST_LOAD_BURNERS: '2' })
     const pids = await run.burners
     expect(pids).toHaveLength(2)
-    expect(await run.exit).toBe(3)
+    expect(await run.closed).toBe(3)
     // The script waits for its burners to exit before it does: none is left.
     expect(pids.filter(alive)).toEqual([])
     expect(run.output()).toMatch(/exit code 3 after \d+ s .*load average: mean [\d.]+, peak [\d.]+/)
