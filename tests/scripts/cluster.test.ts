@@ -7,7 +7,7 @@ import { redisRunnable, requireParts, startRedis, type RedisServer } from '../cl
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { openDatabase, seedIfNew } from '../../server/db'
 import { PasswordHasher } from '../../server/passwords'
-import { exited, isAlive, repoRoot } from '../server/support/server'
+import { closed, exited, isAlive, repoRoot } from '../server/support/server'
 
 // `npm run cluster` in a terminal, stopped with Ctrl-C: the terminal sends SIGINT to its whole foreground process group,
 // the script and its two nodes alike. The script then sent each node a SIGTERM of its own, which the node (closing
@@ -253,7 +253,8 @@ describe('npm run cluster (scripts/cluster.ts) with a PORT it cannot listen on',
     let output = ''
     script.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
     script.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    const code = await exited(script)
+    // Once its output is all read: its sentence is the last thing it writes, and may be unread at its 'exit'.
+    const code = await closed(script)
     return { code, output }
   }
 
