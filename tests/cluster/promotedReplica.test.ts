@@ -45,6 +45,8 @@ async function bobFrom(url: string, auth: { offset?: number; epoch?: string } = 
 
 /** A request a client repeats until it goes through (see `aliceSends`). */
 const RETRIED = { timeout: 10_000, interval: 50 }
+/** An event on its way to a socket (an event sent, a drop): vi.waitFor's default second is short on a busy machine. */
+const DELIVERED = { timeout: 20_000 }
 
 /**
  * Alice's messages, each sent until accepted, as her client does (the same clientId: stored once): the first requests
@@ -147,7 +149,7 @@ describe.runIf(ready)('the event log on PostgreSQL', () => {
     // The standby falls behind (down while the primary takes two more of Bob's events), then the primary goes.
     replica.halt()
     await aliceSends(onPrimary.url, 2)
-    await vi.waitFor(() => expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2]))
+    await vi.waitFor(() => expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2]), DELIVERED)
     bob.socket.close()
     await onPrimary.close()
     servers.splice(0)
@@ -201,7 +203,7 @@ describe.runIf(ready)('a node running through a failover', () => {
     bob.socket.on('disconnect', (reason) => (dropped = reason))
     replica.halt()
     await aliceSends(node.url, 2)
-    await vi.waitFor(() => expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2]))
+    await vi.waitFor(() => expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2]), DELIVERED)
 
     primary.halt()
     proxy.backends.splice(0, 1, addressOf(replica))
@@ -215,7 +217,7 @@ describe.runIf(ready)('a node running through a failover', () => {
     expect(sync).toEqual({ event: 'sync:gap', payload: { offset: offset + 3, epoch: expect.any(String) } })
     expect(sync.payload.epoch).not.toBe(epoch)
     // His socket from before was dropped as a network drop drops it (no kick: no token refresh), so it resumes too.
-    await vi.waitFor(() => expect(dropped).toBe('transport close'))
+    await vi.waitFor(() => expect(dropped).toBe('transport close'), DELIVERED)
     // Another node finds that epoch written for the promoted standby, and adopts it.
     const elsewhere = await bobFrom(other.url, { offset: offset + 2, epoch })
     expect(await elsewhere.synced()).toEqual(sync)
