@@ -50,7 +50,7 @@ it('answers a request under way when it is closed, and stops taking new connecti
     // Its headers are in: the request is under way when the server starts closing, the rest of its body comes after.
     void received.then(async () => {
       const closing = server.close()
-      await vi.waitFor(() => expect(httpServer.listening).toBe(false))
+      await vi.waitFor(() => expect(httpServer.listening).toBe(false), { timeout: 10_000 })
       req.end(body.slice(cut))
       await closing
     })
@@ -165,7 +165,7 @@ it('npm start closes cleanly on a hangup, as on SIGTERM', async () => {
     child.kill('SIGHUP')
     // The terminal's hangup reaches the foreground group, and the shell that dies with it sends its jobs one more: a
     // second hangup is not a person asking again to exit at once.
-    await vi.waitFor(() => expect(output()).toContain('"msg":"shutting down"'))
+    await vi.waitFor(() => expect(output()).toContain('"msg":"shutting down"'), { timeout: 10_000 })
     child.kill('SIGHUP')
     expect(await exit, output()).toBe('0 null')
     expect(output()).toContain('"msg":"server closed"')
@@ -223,7 +223,7 @@ it('npm start: the server closes when npm is stopped by a signal to it alone', a
     npm.kill('SIGTERM')
     await npmExit
     await expect.poll(() => isAlive(server!), { timeout: 30_000 }).toBe(false)
-    await vi.waitFor(() => expect(output).toContain('"msg":"server closed"'))
+    await vi.waitFor(() => expect(output).toContain('"msg":"server closed"'), { timeout: 10_000 })
   } finally {
     for (const pid of [server, -npm.pid!])
       if (pid !== undefined)
