@@ -118,7 +118,9 @@ describe('a request Node refuses before any route is logged without its bytes', 
     const { token } = await login(server.url, ALICE)
     log.raw.length = 0
     await send(request(token))
-    await vi.waitFor(() => expect(log.lines().some((line) => line.msg === 'client error')).toBe(true))
+    await vi.waitFor(() => expect(log.lines().some((line) => line.msg === 'client error')).toBe(true), {
+      timeout: 10_000,
+    })
     const logged = loggedText()
     expect(logged).toMatch(/HPE_/)
     expect(logged).not.toContain(token.split('.')[2]!)
