@@ -180,10 +180,12 @@ describe('the conversation list while a join has not gone through', () => {
     const { store, sockets, actions } = soloStore(manualVisibility(true), { ackTimeoutMs: 50 })
     await openThreadWithList(store, sockets)
     sockets.last.serverEmit('message:new', message(2, { senderId: bob.id }), { offset: 2 })
-    await vi.waitFor(() =>
-      expect(actions.filter((a) => joinFailed.match(a)).map((a) => a.payload)).toEqual([
-        { conversationId: 'c1', code: 'NETWORK' },
-      ]),
+    await vi.waitFor(
+      () =>
+        expect(actions.filter((a) => joinFailed.match(a)).map((a) => a.payload)).toEqual([
+          { conversationId: 'c1', code: 'NETWORK' },
+        ]),
+      { timeout: 10_000 },
     )
     store.dispatch(leaveConversation({ conversationId: 'c1' }))
     expect(unread(store.getState())).toBe(1)
