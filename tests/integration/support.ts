@@ -3,7 +3,13 @@ import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
 import { afterAll, afterEach, beforeAll, vi } from 'vitest'
 import { api, type ThreadMessage } from '../../src/api'
-import { createMemoryStorage, makeStore, type RealtimeOptions, type StorageLike } from '../../src/app/store'
+import {
+  createMemoryStorage,
+  type MakeStoreOptions,
+  makeStore,
+  type RealtimeOptions,
+  type StorageLike,
+} from '../../src/app/store'
 import type { Id, User } from '../../src/contract'
 import { selectConnection } from '../../src/realtime'
 import { startServer, type RunningServer } from '../../server/index'
@@ -17,7 +23,12 @@ export const PASSWORD = 'talemy'
  */
 export function browserStore(
   url: string,
-  options: { storage?: StorageLike; fetchFn?: typeof fetch; realtime?: RealtimeOptions } = {},
+  options: {
+    storage?: StorageLike
+    fetchFn?: typeof fetch
+    realtime?: RealtimeOptions
+    session?: MakeStoreOptions['session']
+  } = {},
 ) {
   const actions: UnknownAction[] = []
   const record: Middleware = () => (next) => (action) => {
@@ -30,6 +41,7 @@ export function browserStore(
     storage: options.storage ?? createMemoryStorage(),
     ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
     ...(options.realtime ? { realtime: options.realtime } : {}),
+    ...(options.session ? { session: options.session } : {}),
     extraMiddleware: [record],
     createSocket: (socketUrl, options) => {
       sockets++
