@@ -637,6 +637,12 @@ describe('the read budget', () => {
 
 // Review (ASVS 2.2.1, anti-automation): a refresh token presented (refresh, or logout with one) is hashed and looked up
 // whatever it is, before any user is known, and had no budget: one address could make the server do so without end.
+/** Spends the address's refresh budget (3 made-up refresh tokens, `guess-0` to `guess-2`): the next is over it. */
+async function spendAddress(url: string, address: Record<string, string>): Promise<void> {
+  for (let i = 0; i < 3; i++)
+    await http(url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+}
+
 describe('the refresh budget, per client address', () => {
   let refreshes: TestServer
   // Three, refilled one every 100 s: an empty bucket stays empty for the whole test. The address comes from
@@ -730,8 +736,7 @@ describe('a logout or a refresh past the refresh budget, its access token expire
     const session = await login(budgeted.url, ALICE)
     clock.advance(61_000)
     expect((await http(budgeted.url, 'GET', '/api/me', { token: session.token })).status).toBe(401)
-    for (let i = 0; i < 3; i++)
-      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    await spendAddress(budgeted.url, address)
     const logout = await http(budgeted.url, 'POST', '/api/auth/logout', {
       token: session.token,
       body: { refreshToken: session.refreshToken },
@@ -753,8 +758,7 @@ describe('a logout or a refresh past the refresh budget, its access token expire
     const address = { 'x-forwarded-for': '198.51.100.14' }
     const session = await login(budgeted.url, ALICE)
     clock.advance(61_000)
-    for (let i = 0; i < 3; i++)
-      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    await spendAddress(budgeted.url, address)
     const refresh = await http<{ token: string }>(budgeted.url, 'POST', '/api/auth/refresh', {
       token: session.token,
       body: { refreshToken: session.refreshToken },
@@ -774,8 +778,7 @@ describe('a logout or a refresh past the refresh budget, its access token expire
     const address = { 'x-forwarded-for': '198.51.100.15' }
     const { token } = await login(budgeted.url, CAROL)
     clock.advance(61_000)
-    for (let i = 0; i < 3; i++)
-      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    await spendAddress(budgeted.url, address)
     const refresh = (refreshToken: string) =>
       http(budgeted.url, 'POST', '/api/auth/refresh', { token, body: { refreshToken }, headers: address })
     for (let i = 3; i < 5; i++) expect((await refresh(`guess-${i}`)).status).toBe(401)
@@ -806,8 +809,7 @@ describe('a logout or a refresh past the refresh budget, its access token expire
     const address = { 'x-forwarded-for': '198.51.100.12' }
     const { token } = await login(budgeted.url, BOB)
     expect((await http(budgeted.url, 'POST', '/api/auth/logout', { token, headers: address })).status).toBe(204)
-    for (let i = 0; i < 3; i++)
-      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    await spendAddress(budgeted.url, address)
     const logout = await http(budgeted.url, 'POST', '/api/auth/logout', {
       token,
       body: { refreshToken: 'guess-3' },
@@ -820,8 +822,7 @@ describe('a logout or a refresh past the refresh budget, its access token expire
   it('gives none to a Bearer this server did not sign', async () => {
     const address = { 'x-forwarded-for': '198.51.100.13' }
     const session = await login(budgeted.url, CAROL)
-    for (let i = 0; i < 3; i++)
-      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    await spendAddress(budgeted.url, address)
     const [header, payload] = session.token.split('.')
     for (const forged of ['not-a-jwt', `${header}.${payload}.${'A'.repeat(43)}`]) {
       const logout = await http(budgeted.url, 'POST', '/api/auth/logout', {
@@ -848,8 +849,7 @@ describe('a logout or a refresh past the refresh budget, its access token expire
     const session = await login(budgeted.url, ALICE)
     const stale = await login(budgeted.url, ALICE)
     clock.advance(61_000)
-    for (let i = 0; i < 3; i++)
-      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    await spendAddress(budgeted.url, address)
     for (let i = 3; i < 6; i++)
       await http(budgeted.url, 'POST', '/api/auth/refresh', {
         token: stale.token,
@@ -883,8 +883,7 @@ describe('a logout or a refresh past the refresh budget, its access token expire
     const address = { 'x-forwarded-for': '198.51.100.20' }
     const { token } = await login(budgeted.url, BOB)
     clock.advance(DEFAULT_REFRESH_IDLE_SECONDS * 1000 + 1000)
-    for (let i = 0; i < 3; i++)
-      await http(budgeted.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
+    await spendAddress(budgeted.url, address)
     const refresh = await http(budgeted.url, 'POST', '/api/auth/refresh', {
       token,
       body: { refreshToken: 'guess-3' },
@@ -904,14 +903,10 @@ describe('the refresh budget past the address’s, per user', () => {
     perUser = await startTestServer({ trustProxy: 1, refreshRateLimit: { perSecond: 0.001, burst: 3 } })
   })
   afterAll(() => perUser?.dispose())
-  const spendAddress = async (address: Record<string, string>) => {
-    for (let i = 0; i < 3; i++)
-      await http(perUser.url, 'POST', '/api/auth/refresh', { body: { refreshToken: `guess-${i}` }, headers: address })
-  }
 
   it('is one for all the sessions of a user, however many times they log in', async () => {
     const address = { 'x-forwarded-for': '198.51.100.16' }
-    await spendAddress(address)
+    await spendAddress(perUser.url, address)
     const guess = (token: string, refreshToken: string) =>
       http(perUser.url, 'POST', '/api/auth/refresh', { token, body: { refreshToken }, headers: address })
     const first = await login(perUser.url, BOB)
@@ -924,7 +919,7 @@ describe('the refresh budget past the address’s, per user', () => {
 
   it('still renews each of a user’s devices behind the spent address, once each', async () => {
     const address = { 'x-forwarded-for': '198.51.100.17' }
-    await spendAddress(address)
+    await spendAddress(perUser.url, address)
     const devices = [await login(perUser.url, CAROL), await login(perUser.url, CAROL), await login(perUser.url, CAROL)]
     for (const device of devices) {
       const renewed = await http(perUser.url, 'POST', '/api/auth/refresh', {
@@ -942,8 +937,8 @@ describe('the refresh budget past the address’s, per user', () => {
   it('is not spent for a device of the user behind another address', async () => {
     const elsewhere = { 'x-forwarded-for': '198.51.100.18' }
     const school = { 'x-forwarded-for': '198.51.100.19' }
-    await spendAddress(elsewhere)
-    await spendAddress(school)
+    await spendAddress(perUser.url, elsewhere)
+    await spendAddress(perUser.url, school)
     const stale = await login(perUser.url, ALICE)
     const device = await login(perUser.url, ALICE)
     for (let i = 0; i < 4; i++)
