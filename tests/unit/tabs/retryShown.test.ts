@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, test, vi } from 'vitest'
 import { connect } from '../../../src/realtime'
-import { aBrowser, connectedTabs, HEARTBEAT_MS, serve, settle, type Tab } from './support/tabStores'
+import { aBrowser, connectedTabs, HEARTBEAT_MS, replacedAndServed, serve, settle, type Tab } from './support/tabStores'
 
 // A tab shown while its connection waits out a reconnect backoff tries again at once (README, "Reconnects"). With one
 // socket per browser the tab the user comes back to is often a follower, while the holder, in the background, is the
@@ -119,15 +119,7 @@ test('a follower shown while the hidden holder’s socket has been silent past t
 
   show(follower)
   await settle(0)
-  expect(socket.disconnectCalls).toBe(1)
-  const fresh = b.sockets.sockets.filter((s) => s !== socket)
-  expect(fresh).toHaveLength(1)
-  serve(fresh[0]!, 'sock-2', 3)
-  await settle(2 * HEARTBEAT_MS)
-  expect([holder, follower].map((t) => [t.conn().role, t.conn().status])).toEqual([
-    ['leader', 'connected'],
-    ['follower', 'connected'],
-  ])
+  await replacedAndServed(b, socket, [holder, follower])
 })
 
 test('a follower shown while the hidden holder’s socket is heard from leaves that socket as it is', async () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, expect, test, vi } from 'vitest'
-import { aBrowser, connectedTabs, HEARTBEAT_MS, serve, settle, type Tab } from './support/tabStores'
+import { aBrowser, connectedTabs, HEARTBEAT_MS, replacedAndServed, serve, settle, type Tab } from './support/tabStores'
 
 // A laptop on a wire woken from a sleep gives a shown page no signal but its wake watch (`browserRetryTriggers`: a
 // look at the wall clock much later than due). With one socket per browser the page shown may be a follower's, while
@@ -29,15 +29,7 @@ test('a shown follower woken from a sleep: the hidden holder replaces its silent
   expect(socket.disconnectCalls).toBe(0)
   follower.triggers.fire('wake')
   await settle(0)
-  expect(socket.disconnectCalls).toBe(1)
-  const fresh = b.sockets.sockets.filter((s) => s !== socket)
-  expect(fresh).toHaveLength(1)
-  serve(fresh[0]!, 'sock-2', 3)
-  await settle(2 * HEARTBEAT_MS)
-  expect([holder, follower].map((t) => [t.conn().role, t.conn().status])).toEqual([
-    ['leader', 'connected'],
-    ['follower', 'connected'],
-  ])
+  await replacedAndServed(b, socket, [holder, follower])
 })
 
 test('a shown follower’s wake while the holder’s socket is heard from leaves that socket as it is', async () => {

@@ -142,3 +142,23 @@ export async function connectedTabs(b: ReturnType<typeof aBrowser>, ids: string[
   )
   return tabs
 }
+
+/**
+ * The holder dropped `socket` (silent past the heartbeat) for one new socket, which is served: both tabs are connected
+ * through it, the holder still holding.
+ */
+export async function replacedAndServed(
+  b: ReturnType<typeof aBrowser>,
+  socket: FakeSocket,
+  [holder, follower]: [Tab, Tab],
+) {
+  expect(socket.disconnectCalls).toBe(1)
+  const fresh = b.sockets.sockets.filter((s) => s !== socket)
+  expect(fresh).toHaveLength(1)
+  serve(fresh[0]!, 'sock-2', 3)
+  await settle(2 * HEARTBEAT_MS)
+  expect([holder, follower].map((t) => [t.conn().role, t.conn().status])).toEqual([
+    ['leader', 'connected'],
+    ['follower', 'connected'],
+  ])
+}
