@@ -43,6 +43,21 @@ const CASES: Case[] = [
     status: 'cancelled',
   },
   {
+    // Completed is final too (nothing leaves it), and Complete sat beside Cancel on every confirmed lesson, next week's
+    // included: a slip ended the booking for both people, the student left unable to cancel it.
+    name: 'a lesson completed by its tutor',
+    hash: '#/lessons',
+    testId: 'lesson',
+    me: bob,
+    list: '/api/lessons',
+    item: lesson('l1', { status: 'confirmed' }),
+    press: 'Complete',
+    question: 'Mark “Algebra” with Alice as completed? This cannot be undone.',
+    yes: 'Yes, mark completed',
+    no: 'Not yet',
+    status: 'completed',
+  },
+  {
     name: 'a request declined by its tutor',
     hash: '#/contact-requests',
     testId: 'contact-request',
@@ -190,6 +205,13 @@ describe('in French', () => {
     ],
     [
       CASES[1]!,
+      'Terminer',
+      'Marquer «\u202fAlgebra\u202f» avec Alice comme terminé\u202f? C’est définitif.',
+      'Oui, marquer terminé',
+      'Pas encore',
+    ],
+    [
+      CASES[2]!,
       'Refuser',
       'Refuser la demande envoyée par Alice\u202f? C’est définitif.',
       'Oui, refuser',

@@ -6,6 +6,7 @@ import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import {
   characterCount,
+  LESSON_TRANSITIONS,
   LESSON_YEARS,
   MAX_LESSON_SUBJECT_LENGTH,
   type Lesson,
@@ -50,6 +51,16 @@ const WHEN_REFUSED = {
   outOfYears: 'lessons.whenOutOfYears',
   skipped: 'lessons.whenSkipped',
 } as const satisfies Record<string, MessageId>
+
+/** A status nothing leaves (the contract's table): a change to it cannot be undone, so the card asks once more. */
+const isFinal = (status: LessonStatus): status is FinalStatus => Object.keys(LESSON_TRANSITIONS[status]).length === 0
+type FinalStatus = Extract<LessonStatus, 'cancelled' | 'completed'>
+
+/** The question asked before each final change, and its answers. */
+const ASKED_FIRST: Record<FinalStatus, { ask: MessageId; yes: MessageId; no: MessageId }> = {
+  cancelled: { ask: 'lessons.cancelAsk', yes: 'lessons.cancelYes', no: 'lessons.cancelNo' },
+  completed: { ask: 'lessons.completeAsk', yes: 'lessons.completeYes', no: 'lessons.completeNo' },
+}
 
 const isOpen = (l: Lesson) => l.status === 'pending' || l.status === 'confirmed'
 
@@ -139,8 +150,10 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
     focusAfterChange.current = null
     if (stillAt(cardRef.current)) cardRef.current?.focus()
   }, [lesson.status])
-  // Cancelling cannot be undone: asked once more (before the card's focus keeping, see `useConfirmStep`).
+  // Cancelling and completing cannot be undone: asked once more (before the card's focus keeping, see
+  // `useConfirmStep`).
   const confirmStep = useConfirmStep(lesson.status, cardRef)
+  const asking = confirmStep.asking !== null && isFinal(confirmStep.asking) ? confirmStep.asking : null
   // A button the keyboard user is on that goes for another cause (the other person's change, another tab's) hands
   // focus to the card too.
   const keepFocus = useCardKeepsFocus(cardRef)
@@ -172,18 +185,18 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
           }}
         />
       </p>
-      {confirmStep.asking === 'cancelled' ? (
+      {asking !== null ? (
         <ConfirmStep
           question={
             <FormattedMessage
-              id="lessons.cancelAsk"
+              id={ASKED_FIRST[asking].ask}
               values={{ subject: <bdi>{lesson.subject}</bdi>, name: <bdi>{people.nameInSentence(other)}</bdi> }}
             />
           }
-          yes={t('lessons.cancelYes')}
-          no={t('lessons.cancelNo')}
+          yes={t(ASKED_FIRST[asking].yes)}
+          no={t(ASKED_FIRST[asking].no)}
           busy={isLoading}
-          onYes={() => change('cancelled')}
+          onYes={() => change(asking)}
           onNo={() => {
             confirmStep.back()
             forget()
@@ -205,7 +218,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
                 aria-disabled={isLoading || undefined}
                 aria-describedby={titleId}
                 onClick={() => {
-                  if (a.status !== 'cancelled') return change(a.status)
+                  if (!isFinal(a.status)) return change(a.status)
                   // A refusal of another change, left under the question, would read as its answer.
                   forget()
                   confirmStep.ask(a.status)
