@@ -356,6 +356,10 @@ export const connectionTransition =
       case 'roleChanged':
         // Whatever it was doing (a refresh in flight included: its answer is for the old socket and is dropped), a
         // socket of the new kind resumes from the store's offset. Closed stays closed: the next `open` makes the kind.
+        // Within a wait the server asked for (told by the holder before this tab took over, or its own), the new socket
+        // waits out what is left of it: the timer runs on, its end is the attempt.
+        if (state.status === 'waiting' && state.rate)
+          return [state, [{ type: 'destroySocket' }, { type: 'createSocket' }]]
         return state.status === 'closed' ? same : newSocket(state)
 
       case 'refreshFailed':

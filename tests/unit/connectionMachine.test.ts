@@ -663,6 +663,13 @@ const rows: Row[] = [
       [...first, { type: 'destroySocket' }, { type: 'createSocket' }, ...tryAgain(1)],
     ],
   ),
+  [
+    'a new part within the wait the server asked for: the new socket waits out the rest of it (its timer runs on)',
+    rateWaiting(2),
+    { type: 'roleChanged' },
+    rateWaiting(2),
+    [{ type: 'destroySocket' }, { type: 'createSocket' }],
+  ],
   ['a new part without a socket: the next open makes the right kind', closed, { type: 'roleChanged' }, closed, []],
 ]
 

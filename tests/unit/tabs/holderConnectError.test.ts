@@ -112,3 +112,21 @@ test('a follower reconnecting after the holder’s socket dropped says why the h
   expect(holder.conn()).toMatchObject({ status: 'reconnecting', error: { code: 'NETWORK' } })
   expect(follower.conn()).toMatchObject({ status: 'reconnecting', error: { code: 'NETWORK' } })
 })
+
+test('a follower that takes the socket over while the server’s wait runs tries only once that wait is over', async () => {
+  const { holder, follower } = await twoTabsConnecting()
+  refuseRateLimited(socketOf(holder), 60_000)
+  await settle(10_000)
+  expect(follower.conn()).toMatchObject({ status: 'connecting', error: { code: 'RATE_LIMITED' } })
+
+  // The holder's tab closes with 50 s of the wait left: the follower takes the socket over.
+  holder.dispose()
+  await settle(HEARTBEAT_MS)
+  expect(follower.conn().role).toBe('leader')
+  const socket = socketOf(follower)
+  expect(socket.connectCalls).toBe(0)
+  await settle(60_000 - 10_000 - 2 * HEARTBEAT_MS)
+  expect(socket.connectCalls).toBe(0)
+  await settle(2 * HEARTBEAT_MS)
+  expect(socket.connectCalls).toBe(1)
+})
