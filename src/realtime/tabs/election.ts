@@ -41,6 +41,11 @@ export interface ElectionOptions {
 export interface Election {
   /** `'follower'` until the lock is granted. */
   role(): 'leader' | 'follower'
+  /**
+   * Whether this tab surely holds the lock now: it leads and has beaten within the wait a follower gives it before it
+   * takes the lock. A holder silent longer (its page hung or asleep) may have been robbed, the news still on its way.
+   */
+  holds(): boolean
   /** The tab is going away: a leader resigns and lets the lock go, a follower leaves the queue. Idempotent. */
   stop(): void
   /** The tab wants no socket for now: as `stop` (a leader becomes follower first), until `join`. Idempotent. */
@@ -84,10 +89,11 @@ function callSafely(fn: () => void) {
 export function createElection(options: ElectionOptions): Election {
   const { tabId, name, channel, lock, timers, now, onRole, onLeaderGone, onLeaderHeard, visibility } = options
   const heartbeatMs = options.heartbeatMs ?? 500
+  const missedBeats = options.missedBeats ?? 3
   const step = electionTransition({
     tabId,
     heartbeatMs,
-    missedBeats: options.missedBeats ?? 3,
+    missedBeats,
     staggerMs: staggerFor(tabId, heartbeatMs),
     canVerify: typeof lock.held === 'function',
   })
@@ -195,6 +201,7 @@ export function createElection(options: ElectionOptions): Election {
 
   return {
     role: () => (state.status === 'leading' || state.status === 'verifying' ? 'leader' : 'follower'),
+    holds: () => state.status === 'leading' && now() - state.lastBeatAt < missedBeats * heartbeatMs,
     leave: () => feed({ type: 'leave' }),
     join: () => feed({ type: 'start', hidden: hidden() }),
     stop() {

@@ -74,6 +74,12 @@ export interface TabHubOptions {
   timers: Timers
   /** The clock (ms) the wait a refusal asked for is counted on: a tab that starts asking is told what is left of it. */
   now?: () => number
+  /**
+   * Whether this tab surely still holds the browser's lock (`Election.holds`; default: yes). `up` is said only then: a
+   * holder robbed while its page hung, that has not heard of it yet, would draw the followers off the tab that holds the
+   * lock now. Its followers then attach on their own retries.
+   */
+  holdsLock?: () => boolean
   /** A follower's `alive` interval; a follower silent for `missedBeats` of them is dropped. */
   heartbeatMs?: number
   missedBeats?: number
@@ -190,6 +196,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
   const backoff = options.backoff ?? DEFAULT_BACKOFF
   const random = options.random ?? Math.random
   const now = options.now ?? Date.now
+  const holdsLock = options.holdsLock ?? (() => true)
 
   const buffer = new ReplayBuffer(options.bufferSize ?? 1000)
   let head: StreamHead | null = null
@@ -331,7 +338,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     // One that does not attach again on hearing `up` went away while the socket was down, maybe without a word.
     for (const [tab, follower] of away)
       follower.silence = timers.setTimeout(() => gone(tab), silenceOf(follower.visible))
-    post({ kind: 'up', from: tabId, userId })
+    if (holdsLock()) post({ kind: 'up', from: tabId, userId })
   }
 
   // --- The followers ----------------------------------------------------------------------------------------------
@@ -683,7 +690,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
   // A new holder: the tabs attach now, still attached to the one before it (hung, or gone without a word) or waiting,
   // so their points are known before this socket's handshake reads where to resume from (`handshakeFrom`); answered
   // once it is up.
-  post({ kind: 'up', from: tabId, userId })
+  if (holdsLock()) post({ kind: 'up', from: tabId, userId })
 
   function stop(reason: string) {
     if (stopped) return

@@ -248,6 +248,23 @@ describe('createElection', () => {
     expect(a.role()).toBe('leader')
   })
 
+  test('a leader silent as long as followers wait is not sure it holds the lock until it has beaten again', () => {
+    const b = browser()
+    const a = b.tab('a').election
+    expect(a.holds()).toBe(false)
+    b.time.runUntil(0)
+    expect(a.holds()).toBe(true)
+    b.freeze('a', 5_000)
+    b.time.runUntil(1_499)
+    expect([a.role(), a.holds()]).toEqual(['leader', true])
+    // Its tick has not run yet (the page hangs): a follower may have taken the lock, the news not in yet.
+    b.time.runUntil(1_500)
+    expect([a.role(), a.holds()]).toEqual(['leader', false])
+    // Woken, it steps down and, alone, leads again on a new term, beating.
+    b.time.runUntil(5_000)
+    expect([a.role(), a.holds()]).toEqual(['leader', true])
+  })
+
   test('with a lock that can tell: a frozen leader still holding it asks, keeps its socket and beats on', async () => {
     const b = browser()
     const a = b.tab('a', { verifiable: true }).election

@@ -105,6 +105,21 @@ describe('readiness: up after the connection and its sync', () => {
     expect(a.received.map((m) => m.kind)).toEqual(['attached', 'up'])
   })
 
+  test('a holder unsure it still holds the lock (silent past the followers’ wait) says no `up`; it answers attaches', () => {
+    let sure = false
+    const { socket, up, a, b } = setup({ holdsLock: () => sure })
+    a.attach('alice')
+    up(4)
+    expect(a.got('attached')).toHaveLength(1)
+    expect(b.got('up')).toEqual([])
+
+    // Sure again (it beat): the next connection's `up` is said.
+    sure = true
+    socket.serverDrop('transport close')
+    up(4, 'e1', 'sock-2')
+    expect(b.got('up')).toEqual([{ kind: 'up', from: 'holder', userId: 'alice' }])
+  })
+
   test('the real socket dropping posts `down` with its reason, forgets the followers, and waits for the next sync', () => {
     const { socket, up, a } = setup()
     up(0)
