@@ -3,6 +3,7 @@ import type { RefreshOutcome } from '../api'
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff'
 import { reconnecting, sessionExpired, shutdown, type ConnectionError, type DisconnectReason } from './actions'
 import type { ConnectionStatus } from './socketSlice'
+import type { TabRole } from './tabs/protocol'
 
 /**
  * Where the socket is in its life, as the middleware sees it (the slice's `ConnectionStatus` is what the app sees).
@@ -67,8 +68,11 @@ export type ConnectionEvent =
   | { type: 'resync' }
   /** The socket's connection stalled in its upgrade (`upgradeWatch.ts`): nothing passes on it any more. */
   | { type: 'transportStalled' }
-  /** This tab took over the browser's socket, or handed it over: the socket is made again for its new part. */
-  | { type: 'roleChanged' }
+  /**
+   * This tab took over the browser's socket, or handed it over: the socket is made again for its new part (`role`:
+   * `'leader'`, a socket of its own to the server; `'follower'`, the proxy to the holder's).
+   */
+  | { type: 'roleChanged'; role: TabRole }
 
 /** What the runner does for the machine, through its injected edges. */
 export type ConnectionEffect =
@@ -356,9 +360,10 @@ export const connectionTransition =
       case 'roleChanged':
         // Whatever it was doing (a refresh in flight included: its answer is for the old socket and is dropped), a
         // socket of the new kind resumes from the store's offset. Closed stays closed: the next `open` makes the kind.
-        // Within a wait the server asked for (told by the holder before this tab took over, or its own), the new socket
-        // waits out what is left of it: the timer runs on, its end is the attempt.
-        if (state.status === 'waiting' && state.rate)
+        // Within a wait the server asked for (told by the holder before this tab took over, or its own), a tab taking
+        // the browser's socket over waits out what is left of it: the timer runs on, its end is the attempt. A tab
+        // handing it over does not: its proxy never meets the server, and the new holder may be connected already.
+        if (state.status === 'waiting' && state.rate && event.role === 'leader')
           return [state, [{ type: 'destroySocket' }, { type: 'createSocket' }]]
         return state.status === 'closed' ? same : newSocket(state)
 

@@ -114,7 +114,8 @@ export function connectionStepsOf<S>(
   if (shutdown.match(action)) return [{ type: 'stop' }, CLOSE, NEXT_SESSION]
   if (options.refreshFailed?.match(action)) return [event({ type: 'refreshFailed', connectionStatus: facts.status() })]
   if (refreshed) return [event({ type: 'tokenRefreshed', token: facts.token(), connectionStatus: facts.status() })]
-  if (roleChanged.match(action)) return facts.wrongKind() ? [event({ type: 'roleChanged' })] : NONE
+  if (roleChanged.match(action))
+    return facts.wrongKind() ? [event({ type: 'roleChanged', role: action.payload.role })] : NONE
   if (resumeStalled.match(action)) return [event({ type: 'resync' })]
   if (transportStalled.match(action)) return [event({ type: 'transportStalled' })]
   if (retryNow.match(action)) return [event({ type: 'retryNow' })]

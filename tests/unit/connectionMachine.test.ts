@@ -654,23 +654,38 @@ const rows: Row[] = [
       ['a stalled socket', stalled(1, true), []],
       ['a refresh in flight (its answer is for the old socket)', refreshing(2), []],
     ] as [string, ConnectionMachineState, ConnectionEffect[]][]
-  ).map(
-    ([name, from, first]): Row => [
-      `a new part: ${name} is replaced by one of the new kind that resumes`,
-      from,
-      { type: 'roleChanged' },
-      handshaking(1),
-      [...first, { type: 'destroySocket' }, { type: 'createSocket' }, ...tryAgain(1)],
-    ],
+  ).flatMap(([name, from, first]) =>
+    (['leader', 'follower'] as const).map(
+      (role): Row => [
+        `a new part (${role}): ${name} is replaced by one of the new kind that resumes`,
+        from,
+        { type: 'roleChanged', role },
+        handshaking(1),
+        [...first, { type: 'destroySocket' }, { type: 'createSocket' }, ...tryAgain(1)],
+      ],
+    ),
   ),
   [
-    'a new part within the wait the server asked for: the new socket waits out the rest of it (its timer runs on)',
+    'taking the socket over within the wait the server asked for: the new socket waits out the rest of it (its timer runs on)',
     rateWaiting(2),
-    { type: 'roleChanged' },
+    { type: 'roleChanged', role: 'leader' },
     rateWaiting(2),
     [{ type: 'destroySocket' }, { type: 'createSocket' }],
   ],
-  ['a new part without a socket: the next open makes the right kind', closed, { type: 'roleChanged' }, closed, []],
+  [
+    'handing the socket over within the wait the server asked for: the proxy, which never meets the server, attaches at once',
+    rateWaiting(2),
+    { type: 'roleChanged', role: 'follower' },
+    handshaking(1),
+    [cancel, { type: 'destroySocket' }, { type: 'createSocket' }, ...tryAgain(1)],
+  ],
+  [
+    'a new part without a socket: the next open makes the right kind',
+    closed,
+    { type: 'roleChanged', role: 'leader' },
+    closed,
+    [],
+  ],
 ]
 
 describe('connectionTransition', () => {

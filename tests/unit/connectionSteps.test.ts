@@ -135,7 +135,7 @@ describe('connectionStepsOf: an action → the connection runner’s steps, in o
       actions.roleChanged({ role: 'leader' }),
       { userId: 'u1' },
       facts({ wrongKind: true }),
-      [event({ type: 'roleChanged' })],
+      [event({ type: 'roleChanged', role: 'leader' })],
     ],
     [
       'a role the open socket fits (or none open): nothing',

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import type { RefreshOutcome } from '../../../src/api'
 import { connect } from '../../../src/realtime'
+import { hangable } from './support/hangable'
 import { aBrowser, HEARTBEAT_MS, serve, settle, type Tab } from './support/tabStores'
 import type { FakeSocket } from '../support/fakeSocket'
 
@@ -129,4 +130,30 @@ test('a follower that takes the socket over while the server’s wait runs tries
   expect(socket.connectCalls).toBe(0)
   await settle(2 * HEARTBEAT_MS)
   expect(socket.connectCalls).toBe(1)
+})
+
+test('a holder that hands the socket over while the server’s wait runs attaches at once to a new holder that is up', async () => {
+  // A lone holder refused, told to wait 60 s; its page then hangs, and a tab opened meanwhile (never told of the wait)
+  // takes the lock from the silent holder and connects.
+  const b = aBrowser({ backoff: { baseMs: 20_000, capMs: 30_000 } })
+  const page = hangable(b, 't1')
+  const old = b.openTab('t1')
+  old.store.dispatch(connect())
+  await settle(HEARTBEAT_MS)
+  refuseRateLimited(socketOf(old), 60_000)
+  await settle(HEARTBEAT_MS)
+  expect(old.conn()).toMatchObject({ role: 'leader', status: 'connecting', error: { code: 'RATE_LIMITED' } })
+  page.hang()
+  const fresh = b.openTab('t2')
+  fresh.store.dispatch(connect())
+  await settle(10 * HEARTBEAT_MS)
+  expect(fresh.conn().role).toBe('leader')
+  serve(socketOf(fresh), 'sock-2', 3)
+  await settle(HEARTBEAT_MS)
+  expect(fresh.conn().status).toBe('connected')
+
+  // The old holder wakes, 58 s of the wait left, and hears of its loss: its proxy attaches to the new holder at once.
+  page.wake()
+  await settle(3 * HEARTBEAT_MS)
+  expect(old.conn()).toMatchObject({ role: 'follower', status: 'connected', error: null })
 })
