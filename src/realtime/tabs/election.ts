@@ -46,6 +46,12 @@ export interface Election {
    * takes the lock. A holder silent longer (its page hung or asleep) may have been robbed, the news still on its way.
    */
   holds(): boolean
+  /**
+   * Calls `fn` once this tab surely holds the lock: at once if it `holds()`; a leader silent longer first makes the
+   * check its next tick would make (asks the lock, Web Locks' `query`, and beats again if it still holds it). Never if
+   * it steps down (the lock gone, a newer holder heard, or no lock that can tell) or stops first.
+   */
+  whenHeld(fn: () => void): void
   /** The tab is going away: a leader resigns and lets the lock go, a follower leaves the queue. Idempotent. */
   stop(): void
   /** The tab wants no socket for now: as `stop` (a leader becomes follower first), until `join`. Idempotent. */
@@ -106,6 +112,10 @@ export function createElection(options: ElectionOptions): Election {
   let requestId = 0
   const queue: EventBody[] = []
   let running = false
+  /** `whenHeld` callbacks waiting for this tab to beat again as holder. */
+  let confirmed: (() => void)[] = []
+
+  const holds = () => state.status === 'leading' && now() - state.lastBeatAt < missedBeats * heartbeatMs
 
   // Events raised while effects run (a synchronous edge) wait their turn, so effects stay in the machine's order.
   function feed(event: EventBody) {
@@ -121,6 +131,12 @@ export function createElection(options: ElectionOptions): Election {
     } finally {
       running = false
     }
+    if (confirmed.length === 0) return
+    if (holds()) {
+      const due = confirmed
+      confirmed = []
+      for (const fn of due) callSafely(fn)
+    } else if (state.status !== 'leading' && state.status !== 'verifying') confirmed = []
   }
 
   function clearTimer() {
@@ -201,7 +217,13 @@ export function createElection(options: ElectionOptions): Election {
 
   return {
     role: () => (state.status === 'leading' || state.status === 'verifying' ? 'leader' : 'follower'),
-    holds: () => state.status === 'leading' && now() - state.lastBeatAt < missedBeats * heartbeatMs,
+    holds,
+    whenHeld(fn) {
+      if (holds()) return fn()
+      if (state.status !== 'leading' && state.status !== 'verifying') return
+      confirmed.push(fn)
+      feed({ type: 'confirm' })
+    },
     leave: () => feed({ type: 'leave' }),
     join: () => feed({ type: 'start', hidden: hidden() }),
     stop() {

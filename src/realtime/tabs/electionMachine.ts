@@ -63,6 +63,11 @@ export type ElectionEvent =
   | { type: 'leave'; now: number }
   /** The lock's answer to `verifyLock`. */
   | { type: 'lockVerified'; held: boolean; now: number }
+  /**
+   * The tab is about to act as holder outside its beat (say its socket is up): a leader silent as long as followers
+   * wait makes now the check its next tick would make (asks the lock, or steps down); otherwise nothing.
+   */
+  | { type: 'confirm'; now: number }
 
 /** The election's own messages on the tab channel. */
 export type ElectionMessage = Extract<TabMessage, { kind: 'heartbeat' | 'resign' }>
@@ -205,8 +210,8 @@ export const electionTransition = (config: ElectionConfig) => {
       if (outranks(beat, { id: config.tabId, term: state.term }))
         return stepDown(event.now, state, event.term, beat, true)
     }
-    // start, lockAcquired (already held), resignHeard (another tab's old news), a tick left over while verifying:
-    // nothing to do.
+    // start, lockAcquired (already held), resignHeard (another tab's old news), a tick left over while verifying, a
+    // confirm while beating or already verifying: nothing to do.
     return [state, []]
   }
 

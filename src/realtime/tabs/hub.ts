@@ -75,11 +75,12 @@ export interface TabHubOptions {
   /** The clock (ms) the wait a refusal asked for is counted on: a tab that starts asking is told what is left of it. */
   now?: () => number
   /**
-   * Whether this tab surely still holds the browser's lock (`Election.holds`; default: yes). `up` is said only then: a
-   * holder robbed while its page hung, that has not heard of it yet, would draw the followers off the tab that holds the
-   * lock now. Its followers then attach on their own retries.
+   * Calls `fn` once this tab surely holds the browser's lock (`Election.whenHeld`; default: at once). `up` is said only
+   * then: a holder robbed while its page hung, that has not heard of it yet, would draw the followers off the tab that
+   * holds the lock now (it never says it: it steps down at its check). A hidden holder, whose beats the browser runs
+   * about once a minute, says it once its lock has answered.
    */
-  holdsLock?: () => boolean
+  whenHeld?: (fn: () => void) => void
   /** A follower's `alive` interval; a follower silent for `missedBeats` of them is dropped. */
   heartbeatMs?: number
   missedBeats?: number
@@ -196,13 +197,15 @@ export function createTabHub(options: TabHubOptions): TabHub {
   const backoff = options.backoff ?? DEFAULT_BACKOFF
   const random = options.random ?? Math.random
   const now = options.now ?? Date.now
-  const holdsLock = options.holdsLock ?? (() => true)
+  const whenHeld = options.whenHeld ?? ((fn: () => void) => fn())
 
   const buffer = new ReplayBuffer(options.bufferSize ?? 1000)
   let head: StreamHead | null = null
   /** This connection's `sync:*` was seen: with `socket.connected`, the hub is up. */
   let synced = false
   let up = false
+  /** How many times the hub has been up: an `up` said late (after the lock's answer) is for that connection only. */
+  let ups = 0
   /** The socket dropped or was refused since it last connected (not a first handshake still under way). */
   let failed = false
   let stopped = false
@@ -338,7 +341,10 @@ export function createTabHub(options: TabHubOptions): TabHub {
     // One that does not attach again on hearing `up` went away while the socket was down, maybe without a word.
     for (const [tab, follower] of away)
       follower.silence = timers.setTimeout(() => gone(tab), silenceOf(follower.visible))
-    if (holdsLock()) post({ kind: 'up', from: tabId, userId })
+    const connection = ++ups
+    whenHeld(() => {
+      if (!stopped && up && connection === ups) post({ kind: 'up', from: tabId, userId })
+    })
   }
 
   // --- The followers ----------------------------------------------------------------------------------------------
@@ -690,7 +696,9 @@ export function createTabHub(options: TabHubOptions): TabHub {
   // A new holder: the tabs attach now, still attached to the one before it (hung, or gone without a word) or waiting,
   // so their points are known before this socket's handshake reads where to resume from (`handshakeFrom`); answered
   // once it is up.
-  if (holdsLock()) post({ kind: 'up', from: tabId, userId })
+  whenHeld(() => {
+    if (!stopped) post({ kind: 'up', from: tabId, userId })
+  })
 
   function stop(reason: string) {
     if (stopped) return

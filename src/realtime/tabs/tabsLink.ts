@@ -152,7 +152,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
           visibility,
           timers: hooks.timers,
           now: hooks.now,
-          holdsLock: () => election.holds(),
+          whenHeld: (fn) => election.whenHeld(fn),
           backoff: hooks.backoff,
           random: hooks.random,
           heartbeatMs,

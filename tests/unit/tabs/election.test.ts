@@ -299,6 +299,69 @@ describe('createElection', () => {
     expect(after).not.toContain('a post heartbeat 1')
   })
 
+  describe('whenHeld: called back once the tab surely holds the lock', () => {
+    test('at once for a leader that beats; never for a follower', () => {
+      const { b, a, c } = aLeadsCFollows()
+      const calls: string[] = []
+      a.whenHeld(() => calls.push('a'))
+      c.whenHeld(() => calls.push('c'))
+      b.time.runUntil(5_000)
+      expect(calls).toEqual(['a'])
+    })
+
+    test('a leader silent past the wait (its timers throttled) asks its lock now and is called back once it beats', async () => {
+      const b = browser()
+      const a = b.tab('a', { verifiable: true }).election
+      b.time.runUntil(0)
+      b.freeze('a', 60_000)
+      b.time.runUntil(20_000)
+      const n = b.log.length
+      const calls: string[] = []
+      a.whenHeld(() => calls.push(`held ${b.log.length - n}`))
+      expect(calls).toEqual([])
+      b.time.runUntil(20_000)
+      await Promise.resolve()
+      b.time.runUntil(20_000)
+      // Called back after its beat: `holds()` is true again, and the followers heard it.
+      expect(b.since(n)).toEqual(['a verify', 'a post heartbeat 1'])
+      expect(calls).toEqual(['held 2'])
+      expect(a.holds()).toBe(true)
+    })
+
+    test('a silent leader robbed meanwhile is never called back', async () => {
+      const b = browser()
+      const a = b.tab('a', { verifiable: true }).election
+      b.time.runUntil(0)
+      b.freeze('a', 60_000)
+      b.time.runUntil(20_000)
+      // Another page takes the lock, the news not in yet when a is asked (whichever comes first: the loss, the answer).
+      b.rogue('z').take(true, () => 0)
+      const calls: string[] = []
+      a.whenHeld(() => calls.push('held'))
+      b.time.runUntil(20_000)
+      await Promise.resolve()
+      b.time.runUntil(20_000)
+      expect(a.role()).toBe('follower')
+      // Not either once it leads again on a term of its own (it steals from the silent page when it thaws).
+      b.time.runUntil(61_000)
+      expect(calls).toEqual([])
+    })
+
+    test('with a lock that cannot tell, a silent leader steps down at once (as at its tick) and is never called back', () => {
+      const b = browser()
+      const a = b.tab('a').election
+      b.time.runUntil(0)
+      b.freeze('a', 60_000)
+      b.time.runUntil(20_000)
+      const n = b.log.length
+      const calls: string[] = []
+      a.whenHeld(() => calls.push('held'))
+      expect(b.since(n).slice(0, 2)).toEqual(['a role follower', 'a release'])
+      b.time.runUntil(61_000)
+      expect(calls).toEqual([])
+    })
+  })
+
   test('stop on a follower leaves the queue and its timer: nothing more happens', () => {
     const b = browser()
     b.tab('a')

@@ -568,6 +568,21 @@ const verifyRows: Row[] = [
     stepDown(true),
   ],
   [
+    'asked to confirm (its socket is up) after sleeping past the wait: it asks the lock now, as its tick would',
+    leading(),
+    { type: 'confirm', now: 2500 },
+    verifying,
+    [{ type: 'verifyLock' }],
+  ],
+  [
+    'asked to confirm within the wait: nothing (it holds the lock)',
+    leading(),
+    { type: 'confirm', now: 2499 },
+    leading(),
+    [],
+  ],
+  ['asked to confirm while asking: nothing more', verifying, { type: 'confirm', now: 2600 }, verifying, []],
+  [
     'a leftover tick meanwhile does nothing (no beat while unsure)',
     verifying,
     { type: 'tick', now: 2600 },
@@ -601,6 +616,13 @@ describe('electionTransition with a lock that can tell', () => {
       stepDown(true),
     ])
   })
+
+  test('without it, a leader that slept and is asked to confirm steps down at once, as at its tick', () => {
+    expect(step(leading(), { type: 'confirm', now: 2500 })).toEqual([
+      following({ heardAt: 2500, maxTerm: 4 }),
+      stepDown(true),
+    ])
+  })
 })
 
 describe('electionTransition', () => {
@@ -617,6 +639,7 @@ const events = fc.array(
       fc.constant({ type: 'lockAcquired' as const }),
       fc.constant({ type: 'lockLost' as const }),
       fc.constant({ type: 'tick' as const }),
+      fc.constant({ type: 'confirm' as const }),
       fc.constant({ type: 'stop' as const }),
       fc.constant({ type: 'leave' as const }),
       fc.record({ type: fc.constant('start' as const), hidden: fc.boolean() }),

@@ -105,19 +105,25 @@ describe('readiness: up after the connection and its sync', () => {
     expect(a.received.map((m) => m.kind)).toEqual(['attached', 'up'])
   })
 
-  test('a holder unsure it still holds the lock (silent past the followers’ wait) says no `up`; it answers attaches', () => {
-    let sure = false
-    const { socket, up, a, b } = setup({ holdsLock: () => sure })
+  test('a holder unsure it still holds the lock says `up` once it is sure, for a connection still up; it answers attaches', () => {
+    const checks: (() => void)[] = []
+    const { socket, up, a, b } = setup({ whenHeld: (fn) => void checks.push(fn) })
     a.attach('alice')
     up(4)
     expect(a.got('attached')).toHaveLength(1)
     expect(b.got('up')).toEqual([])
 
-    // Sure again (it beat): the next connection's `up` is said.
-    sure = true
+    // Its lock answers (it beats again): the `up`s held back are said, the one made at its start and this connection's.
+    for (const fn of checks.splice(0)) fn()
+    const said = { kind: 'up', from: 'holder', userId: 'alice' }
+    expect(b.got('up')).toEqual([said, said])
+
+    // Sure only once the next connection has dropped again: nothing is said for it. (A robbed holder never is sure.)
     socket.serverDrop('transport close')
     up(4, 'e1', 'sock-2')
-    expect(b.got('up')).toEqual([{ kind: 'up', from: 'holder', userId: 'alice' }])
+    socket.serverDrop('transport close')
+    for (const fn of checks.splice(0)) fn()
+    expect(b.got('up')).toEqual([said, said])
   })
 
   test('the real socket dropping posts `down` with its reason, forgets the followers, and waits for the next sync', () => {

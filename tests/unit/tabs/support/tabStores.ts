@@ -16,6 +16,7 @@ import { fakeSockets, type FakeSocket } from '../../support/fakeSocket'
 import { message } from '../../support/fixtures'
 import { loggedInState, rootReducer, socketOptions } from '../../support/mockStore'
 import { browser } from './browser'
+import { pageTimers } from './pageTimers'
 
 // Tabs of one browser as stores with the real middleware: fake sockets, the in-memory channel and lock, on fake
 // timers (heartbeat 100 ms: a follower would steal after 300). For the hand-over tests (disconnect, handover).
@@ -31,8 +32,11 @@ export function aBrowser({
   sharedOutbox = false,
   backoff = { baseMs: 10, capMs: 20 },
   refreshToken,
+  throttled = false,
 }: {
   sharedOutbox?: boolean
+  /** Each tab's timers as Chrome runs them: hidden, they fall due only at the next whole minute (`pageTimers`). */
+  throttled?: boolean
   backoff?: { baseMs: number; capMs: number }
   /** Each tab's token refresh (default: refused). */
   refreshToken?: (tabId: string) => () => Promise<RefreshOutcome>
@@ -77,6 +81,7 @@ export function aBrowser({
                 retryTriggers: triggers.setup,
                 backoff,
                 ...(refreshToken ? { refreshToken: refreshToken(tabId) } : {}),
+                ...(throttled ? { timers: pageTimers(visibility) } : {}),
                 ...(storage ? { storage, drainLock: drainLockOver(own.lock) } : {}),
               }),
             ),
