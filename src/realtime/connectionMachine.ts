@@ -261,7 +261,20 @@ export const connectionTransition =
         if (event.error.code === 'UNAUTHORIZED') return refreshThenHandshake(state, event.error, false, config)
         // The network failed (not the token): a refusal after it may refresh again, the token it refreshed having
         // perhaps expired meanwhile (a long time offline).
-        if (state.status === 'waiting') return same
+        if (state.status === 'waiting') {
+          // Told the server's wait (a follower's proxy, by its holder) while in a backoff of its own: the wait runs
+          // from now, and no retry trigger cuts it short (a takeover meanwhile would try against a server that said wait).
+          if (event.retryAfterMs === undefined || state.rate || state.then !== 'attempt') return same
+          const [waited, effects] = scheduleRetry(
+            state.attempt,
+            false,
+            'attempt',
+            config,
+            event.jitter,
+            event.retryAfterMs,
+          )
+          return [waited, [{ type: 'cancelTimer' }, ...effects]]
+        }
         // The attempt began on the network that was gone (Chrome fails it with ERR_NETWORK_CHANGED right after
         // `online`): the signal was for the next one, which a backoff of up to 30 s would otherwise hold back.
         if (state.status === 'handshaking' && state.signalled && event.retryAfterMs === undefined)

@@ -238,6 +238,22 @@ const rows: Row[] = [
   ],
   ['a failure while open is ignored', open, { type: 'connectFailed', error: NETWORK }, open, []],
   [
+    // A follower's proxy, in its own backoff, told by the holder that the server refused it for its handshake budget:
+    // taking the socket over before its next attach would try at once, against a server that asked clients to wait.
+    'a refusal for the handshake budget while waiting out a backoff waits, from now, at least the retryAfterMs it names',
+    waiting(1),
+    { type: 'connectFailed', error: { code: 'RATE_LIMITED', message: 'RATE_LIMITED' }, retryAfterMs: 5000 },
+    rateWaiting(1),
+    [{ type: 'cancelTimer' }, { type: 'startTimer', attempt: 2, atLeastMs: 5000 }],
+  ],
+  [
+    'a refusal for the handshake budget while already waiting out the server’s wait changes nothing',
+    rateWaiting(1),
+    { type: 'connectFailed', error: { code: 'RATE_LIMITED', message: 'RATE_LIMITED' }, retryAfterMs: 5000 },
+    rateWaiting(1),
+    [],
+  ],
+  [
     'a refusal for the handshake budget waits at least the retryAfterMs it names',
     handshaking(2),
     { type: 'connectFailed', error: { code: 'RATE_LIMITED', message: 'RATE_LIMITED' }, retryAfterMs: 5000 },

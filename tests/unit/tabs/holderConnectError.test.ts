@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import type { RefreshOutcome } from '../../../src/api'
 import { connect } from '../../../src/realtime'
 import { hangable } from './support/hangable'
-import { aBrowser, HEARTBEAT_MS, serve, settle, type Tab } from './support/tabStores'
+import { aBrowser, connectedTabs, HEARTBEAT_MS, serve, settle, type Tab } from './support/tabStores'
 import type { FakeSocket } from '../support/fakeSocket'
 
 // The holder's handshake fails (the server unreachable, or refusing it: its handshake budget, a socket too many, an
@@ -129,6 +129,33 @@ test('a follower that takes the socket over while the server’s wait runs tries
   await settle(60_000 - 10_000 - 2 * HEARTBEAT_MS)
   expect(socket.connectCalls).toBe(0)
   await settle(2 * HEARTBEAT_MS)
+  expect(socket.connectCalls).toBe(1)
+})
+
+test('a follower in a backoff of its own, told of the server’s wait, takes the socket over and tries only once that wait is over', async () => {
+  const b = aBrowser({ backoff: { baseMs: 20_000, capMs: 30_000 } })
+  const [holder, follower] = (await connectedTabs(b, ['t1', 't2'])) as [Tab, Tab]
+  // The socket drops: each tab backs off on its own. The holder's next handshake is refused for its budget, 60 s,
+  // while the follower still waits out its backoff.
+  socketOf(holder).serverDrop()
+  await settle(HEARTBEAT_MS)
+  expect(follower.conn().status).toBe('reconnecting')
+  const held = socketOf(holder)
+  // Its backoff (at most 30 s) on the tabs' fake clock.
+  for (let ms = 0; ms <= 30_000 && held.connectCalls === 0; ms += HEARTBEAT_MS) await settle(HEARTBEAT_MS)
+  expect(held.connectCalls).toBe(1)
+  refuseRateLimited(held, 60_000)
+  await settle(HEARTBEAT_MS)
+  expect(follower.conn()).toMatchObject({ status: 'reconnecting', error: { code: 'RATE_LIMITED' } })
+
+  // The holder's tab closes: the follower takes the socket over, and waits out what is left of the server's wait.
+  holder.dispose()
+  await settle(HEARTBEAT_MS)
+  expect(follower.conn().role).toBe('leader')
+  const socket = socketOf(follower)
+  await settle(60_000 - 10 * HEARTBEAT_MS)
+  expect(socket.connectCalls).toBe(0)
+  await settle(10 * HEARTBEAT_MS)
   expect(socket.connectCalls).toBe(1)
 })
 
