@@ -1,4 +1,4 @@
-import { useEffect, useEffectEvent, useRef, type ReactNode } from 'react'
+import { useCallback, useEffect, useEffectEvent, useLayoutEffect, useRef, type ReactNode } from 'react'
 import { useGetContactRequestsQuery, useGetConversationsQuery, useGetLessonsQuery } from '../api/hooks'
 import type { Conversation, Id, User } from '../contract'
 import {
@@ -200,6 +200,22 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
     [store, user.id],
   )
 
+  // "Log in again" goes once the session is back (another tab's login of this user): focus on it would fall to the
+  // page's body, so it moves to "Log out" beside it. Its ref's cleanup runs while it is still in the page, focused.
+  const logOutRef = useRef<HTMLButtonElement>(null)
+  const focusWasOnLogInAgain = useRef(false)
+  const logInAgainRef = useCallback((button: HTMLButtonElement | null) => {
+    if (!button) return
+    return () => {
+      focusWasOnLogInAgain.current = document.activeElement === button
+    }
+  }, [])
+  useLayoutEffect(() => {
+    if (sessionExpired || !focusWasOnLogInAgain.current) return
+    focusWasOnLogInAgain.current = false
+    logOutRef.current?.focus()
+  }, [sessionExpired])
+
   return (
     <div className="shell">
       {/* biome-ignore lint/a11y/useValidAnchor: a skip link is a link to #main; the hash is the router's (it would read `#main` as the messages page), so the click moves focus itself and the page stays. */}
@@ -226,11 +242,11 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
               {user.name} <span className="account-role">({t(ROLE_LABEL[user.role])})</span>
             </span>
             {sessionExpired && (
-              <button type="button" className="btn btn-small btn-primary" onClick={logInAgain}>
+              <button type="button" className="btn btn-small btn-primary" onClick={logInAgain} ref={logInAgainRef}>
                 {t('layout.logInAgain')}
               </button>
             )}
-            <button type="button" className="btn btn-quiet" onClick={logout}>
+            <button type="button" className="btn btn-quiet" onClick={logout} ref={logOutRef}>
               {t('layout.logOut')}
             </button>
           </div>
