@@ -26,7 +26,8 @@ interface Said {
  *
  * Each region holds what was said since it last changed, one node per sentence: two components that speak in the
  * same commit (the open thread's new message and the unread count, two cards changed by one burst) are both heard, and
- * once drawn, the next sentence replaces them, so nothing is said again.
+ * once drawn, the next sentence (in either region) replaces them, so nothing is said again, nor left to be read as
+ * still true.
  *
  * @example const announce = useAnnounce(); announce('New message from Bob: Hi')
  */
@@ -41,7 +42,14 @@ export function AnnouncerProvider({ children }: { children: ReactNode }) {
   const announce = useCallback<Announce>((text, politeness = 'polite') => {
     const item: Said = { text, key: ++lastKey.current }
     const drawn = drawnKey.current
-    setSaid((s) => ({ ...s, [politeness]: [...s[politeness].filter((i) => i.key > drawn), item] }))
+    // The other region's heard sentences go too: a reader reading on to the end of the page would find them there
+    // ("Connection lost" once it is back). Taking nodes out of a live region says nothing.
+    const unheard = (list: readonly Said[]) => list.filter((i) => i.key > drawn)
+    setSaid((s) => {
+      const next = { polite: unheard(s.polite), assertive: unheard(s.assertive) }
+      next[politeness] = [...next[politeness], item]
+      return next
+    })
   }, [])
   const forget = useCallback(() => {
     setSaid((s) => (s.polite.length === 0 && s.assertive.length === 0 ? s : { polite: [], assertive: [] }))
