@@ -9,7 +9,7 @@ import { SessionStore } from '../../server/sessions'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { BOB, login, type ClientSocket } from '../server/support/server'
 import { openStream } from '../server/support/stream'
-import { stablePort } from '../support/ports'
+import { listenOn, stablePort } from '../support/ports'
 import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
 
 // ioredis says `ready` once it has sent its SUBSCRIBEs, not once Redis has confirmed them. A node that reads its
@@ -167,7 +167,7 @@ describe.runIf(ready)("a node's reads after its Redis subscriptions hold", () =>
     })
     // Listened on again below, on the same port: one the kernel does not hand out meanwhile.
     const proxyPort = await stablePort()
-    await new Promise<void>((resolve) => proxy.listen(proxyPort, '127.0.0.1', resolve))
+    await listenOn(proxy, proxyPort)
     const prefix = `l${randomUUID().slice(0, 8)}:`
     const own = await startServer({ ...options(), redisUrl: `redis://127.0.0.1:${proxyPort}`, redisPrefix: prefix })
     const admin = new Redis(redis.url)
@@ -180,11 +180,11 @@ describe.runIf(ready)("a node's reads after its Redis subscriptions hold", () =>
       // Refused reconnections counted from the drop: the queue is flushed at the 4th (maxRetriesPerRequest 3), and the
       // proxy listens again after the 5th.
       let refused = 0
-      const listening = new Promise<void>((resolve) => {
+      const listening = new Promise<void>((resolve, reject) => {
         const onReconnecting = () => {
           if (proxy.listening || ++refused < 5) return
           subscriber.off('reconnecting', onReconnecting)
-          proxy.listen(proxyPort, '127.0.0.1', resolve)
+          listenOn(proxy, proxyPort).then(resolve, reject)
         }
         subscriber.on('reconnecting', onReconnecting)
       })

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { createServer, type Server } from 'node:net'
 
 /**
  * The ports the kernel hands out by itself: to every `listen(0)` and every outgoing connection's local end. Linux says
@@ -59,4 +59,27 @@ export async function stablePort(): Promise<number> {
   const port = await listensOn(0)
   if (port === null) throw new Error('no free port on 127.0.0.1')
   return port
+}
+
+/**
+ * Listens `server` on 127.0.0.1:`port`, and again while the port is taken (up to `tries` times, 20 ms apart): another
+ * caller's `stablePort` probe holds a port it draws for an instant. Rejects with the listen's error after that, so a
+ * port really taken fails the test with its reason, not with an uncaught error and a timeout.
+ */
+export async function listenOn(server: Server, port: number, tries = 50): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject)
+          resolve()
+        })
+      })
+      return
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= tries) throw error
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
 }

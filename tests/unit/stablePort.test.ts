@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { ephemeralRange, stablePort, stablePortSpan } from '../support/ports'
+import { ephemeralRange, listenOn, stablePort, stablePortSpan } from '../support/ports'
 
 // A server restarted "on the same port" lost it in CI to whatever the kernel handed out meanwhile: its port had come
 // from listen(0), in the range the kernel gives every outgoing connection and every listen(0).
@@ -29,5 +29,23 @@ describe('stablePort', () => {
       await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve))
       await new Promise((resolve) => server.close(resolve))
     }
+  })
+
+  it('listens once a port taken for an instant is free again, and says why when it stays taken', async () => {
+    const port = await stablePort()
+    const holder = createServer()
+    await listenOn(holder, port)
+    const server = createServer()
+    // Freed once the second listen is refused: listenOn tries again.
+    let refused = 0
+    server.once('error', () => {
+      refused++
+      holder.close()
+    })
+    await listenOn(server, port)
+    expect(refused).toBe(1)
+    expect(server.listening).toBe(true)
+    await expect(listenOn(createServer(), port, 3)).rejects.toMatchObject({ code: 'EADDRINUSE' })
+    await new Promise((resolve) => server.close(resolve))
   })
 })
