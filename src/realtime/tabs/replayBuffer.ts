@@ -127,9 +127,9 @@ const syncEvent = (event: 'sync:caughtUp' | 'sync:gap', payload: SyncPayload): R
 /**
  * What a follower attaching from `resume` gets, as a handshake with that offset would get it from the server: every
  * logged event after its offset and `sync:caughtUp`, or `sync:gap` at the holder's head when the buffer cannot fill
- * the whole stretch (or the follower's offset is from another epoch). Events held above the head (a hole the holder
- * waits on) go along whenever it is caught up, a follower at the head or without an offset too: they were posted
- * before it attached, and its own offset gate holds them as the holder's does.
+ * the whole stretch (or the follower's offset is from another epoch, or ahead of the head). Events held above the head
+ * (a hole the holder waits on) go along whenever it is caught up, a follower at the head or without an offset too:
+ * they were posted before it attached, and its own offset gate holds them as the holder's does.
  *
  * @example answerResume({ offset: 4, epoch: 'e' }, { offset: 6, epoch: 'e' }, [e5, e6]) // { replay: [e5.raw, e6.raw], sync: caughtUp 6 }
  */
@@ -137,10 +137,16 @@ export function answerResume(resume: ResumePoint, head: StreamHead, events: read
   const { epoch } = head
   // Where the follower stands once answered (a fresh page: at the head); a hole in the buffer before the head is a gap.
   const from = resume.offset ?? head.offset
-  if ((resume.epoch !== null && resume.epoch !== epoch) || contiguousFrom(events, from) < head.offset)
+  // Ahead of the head, as the server answers a handshake ahead of its log: the log may have gone back in its epoch (the
+  // holder was told sync:gap), and counting on from its own offset the follower would drop the log's next events.
+  if (
+    (resume.epoch !== null && resume.epoch !== epoch) ||
+    from > head.offset ||
+    contiguousFrom(events, from) < head.offset
+  )
     return { replay: [], sync: syncEvent('sync:gap', { offset: head.offset, epoch }) }
   return {
     replay: events.slice(lowerBound(events, from + 1)).map((e) => e.raw),
-    sync: syncEvent('sync:caughtUp', { offset: Math.max(from, head.offset), epoch }),
+    sync: syncEvent('sync:caughtUp', { offset: head.offset, epoch }),
   }
 }

@@ -231,6 +231,23 @@ describe('forwarding', () => {
     expect(b.got('event')).toHaveLength(2)
   })
 
+  test('a follower ahead of a log that went back in its epoch (the holder told sync:gap) is told the gap too, as the server tells such a handshake', () => {
+    // Holder and follower at offset 10. The server comes back on a log that went back to 5 under the same epoch (a
+    // restore in place, a lagging standby promoted): the holder's handshake from 10 is answered sync:gap at 5
+    // (tests/server/resume.test.ts, "an offset ahead of the log in its own epoch"). Answered caught up at its own 10,
+    // the follower would keep counting from 10: the server's next events, 6 to 10, dispatch nothing there (at or below
+    // its offset) and it never refetches, so those messages never show in that tab.
+    const { socket, up, a } = setup()
+    a.attach('alice', 10, 'e1')
+    up(10)
+    expect(a.got('attached')[0]).toMatchObject({ sync: caughtUp(10) })
+    socket.serverDrop()
+    a.attach('alice', 10, 'e1')
+    socket.serverConnect('sock-2')
+    socket.serverEmit('sync:gap', { offset: 5, epoch: 'e1' })
+    expect(a.got('attached')[1]).toMatchObject({ replay: [], sync: gap(5) })
+  })
+
   test('nothing is posted while no follower is attached (a solo holder costs the channel nothing)', () => {
     const { up, emitLogged, socket, a, b } = setup()
     up(0)
@@ -392,9 +409,10 @@ describe('replay or gap at attach', () => {
     b.attach('alice', 7, 'e1')
     expect(b.got('attached')[0]).toMatchObject({ replay: [logged(8), logged(9)], sync: caughtUp(9) })
 
+    // Ahead of the head: a gap at it, as the server answers a handshake ahead of its log.
     const ahead = tab('tab-c')
     ahead.attach('alice', 12, 'e1')
-    expect(ahead.got('attached')[0]).toMatchObject({ replay: [], sync: caughtUp(12) })
+    expect(ahead.got('attached')[0]).toMatchObject({ replay: [], sync: gap(9) })
   })
 
   test('a tab attaching at the head, or afresh, while an event is held above a hole gets it too (live, it came before)', () => {
