@@ -229,6 +229,17 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     failPending()
   }
 
+  /**
+   * Whether this asking tab takes `tab`'s word (an answer, a handshake failure) for the holder's: not a holder gone
+   * since the attach, nor another than the one heard beating since, nor than the one heard hold the socket last
+   * (`holderNow`: a holder robbed of the lock speaks while its socket is up, until it hears of its loss).
+   */
+  function mayHold(tab: string): boolean {
+    if (goneSinceAttach.has(tab)) return false
+    if (heardSinceAttach !== null && heardSinceAttach !== tab) return false
+    return holderNow === null || holderNow === tab
+  }
+
   function onAttached(message: Extract<TabMessage, { kind: 'attached' }>) {
     // An answer to an earlier attach of this proxy, or of a proxy this tab had before (another session, maybe another
     // user's): only the last attach's answer is taken.
@@ -239,12 +250,9 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
       return
     }
     // A second answer (this tab attached again before the first came back) repeats what the live events already
-    // brought since the first: ignored. So is one from a holder gone since, or from another than the one heard
-    // beating since, or than the one heard hold the socket last (`holderNow`: a holder robbed of the lock answers
-    // while its socket is up, until it hears of its loss): this tab asks again each heartbeat.
-    if (link !== null || goneSinceAttach.has(message.from)) return
-    if (heardSinceAttach !== null && heardSinceAttach !== message.from) return
-    if (holderNow !== null && holderNow !== message.from) return
+    // brought since the first: ignored. So is one from a tab this one does not take for the holder: it asks again
+    // each heartbeat.
+    if (link !== null || !mayHold(message.from)) return
     attaching = false
     holderNow = message.from
     link = { holder: message.from, socketId: message.socketId }
@@ -272,13 +280,10 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   /**
    * The holder's handshake failed: this tab's connection is not coming either, and says why as the holder's does (a
    * `connect_error` as the holder got it, with the wait a refusal asked for). It goes on asking: once the holder's
-   * socket is up, it is answered. Only while asking, and not from a holder this tab knows is gone or not the one beating,
-   * nor from one another tab has said `up` or beaten since (`holderNow`).
+   * socket is up, it is answered. Only while asking, and only from a tab this one takes for the holder.
    */
   function failedAtHolder(message: Extract<TabMessage, { kind: 'failed' }>) {
-    if (message.userId !== userId || !wanted || link !== null || goneSinceAttach.has(message.from)) return
-    if (heardSinceAttach !== null && heardSinceAttach !== message.from) return
-    if (holderNow !== null && holderNow !== message.from) return
+    if (message.userId !== userId || !wanted || link !== null || !mayHold(message.from)) return
     const error = new Error(message.message)
     const { retryAfterMs } = message
     fire('connect_error', retryAfterMs === null ? error : Object.assign(error, { data: { retryAfterMs } }))
