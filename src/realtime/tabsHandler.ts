@@ -28,13 +28,10 @@ export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Ha
     onFollowerGone: () => {
       if (!stopped) dispatch(followerGone())
     },
-    // The page the user looks at may be a follower's: its being shown is the browser's socket's trigger to try now.
-    onFollowerShown: () => {
-      if (!stopped) dispatch(retryNow({ reason: 'visible' }))
-    },
-    // A follower has no socket of its own: its wake (below) is the holder's, whose page, hidden, sees none.
-    onFollowerWoke: () => {
-      if (!stopped) dispatch(retryNow({ reason: 'wake' }))
+    // The page the user looks at may be a follower's, with no socket of its own: its being shown, or its wake (below),
+    // is the browser's socket's trigger, in the holder whose page, hidden, sees neither.
+    onFollowerRetry: (reason) => {
+      if (!stopped) dispatch(retryNow({ reason }))
     },
     sessionOver: () => {
       const state = ctx.mwApi.getState()

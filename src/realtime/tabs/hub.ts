@@ -97,17 +97,14 @@ export interface TabHubOptions {
    */
   onFollowerGone?: () => void
   /**
-   * While the socket waits to try again, a visible tab asks for it (its page shown or opened, or its own wait over), or
-   * one asking is shown: the holder tries again now, not at its backoff's end, as that page's own socket would. An
-   * attached tab shown: the holder checks its live socket as on its own page shown (one silent past the heartbeat is
-   * replaced).
+   * A follower's page gave the signal the holder's own page would (`retryNow`'s reason): the holder acts as on it.
+   * `'visible'`: while the socket waits to try again, a visible tab asks for it (its page shown or opened, or its own
+   * wait over), or one asking is shown, and the holder tries now, not at its backoff's end; an attached tab shown, and
+   * the holder checks its live socket (one silent past the heartbeat is replaced). `'wake'`: a tab of this user
+   * (attached, asking, or away since a drop) woke from a sleep with its page shown, and the holder checks its socket as
+   * on its own wake.
    */
-  onFollowerShown?: () => void
-  /**
-   * A tab of this user (attached, asking, or away since a drop) woke from a sleep with its page shown: the holder checks
-   * its socket as on its own wake (one silent past the heartbeat is replaced; a waiting one tries now).
-   */
-  onFollowerWoke?: () => void
+  onFollowerRetry?: (reason: 'visible' | 'wake') => void
   /**
    * Watches the lock `tab` holds for as long as its page lives (`tabLockName`): `onFree` once the browser frees it (the
    * tab closed or crashed, with no goodbye), `onUnheld` when it holds none (asked again at its next word). A tab gone so
@@ -372,7 +369,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
               to: message.from,
             })
           pending.set(message.from, message)
-          if (message.visible && !asked && failed) options.onFollowerShown?.()
+          if (message.visible && !asked && failed) options.onFollowerRetry?.('visible')
         }
         return
       case 'detach':
@@ -386,7 +383,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
       case 'wake':
         // Only a tab this hub serves: another user's tab has a holder of its own.
         if (followers.has(message.from) || pending.has(message.from) || away.has(message.from))
-          options.onFollowerWoke?.()
+          options.onFollowerRetry?.('wake')
         return
       case 'emit':
         // Addressed to the holder the follower is attached to: never acted on twice by two holders.
@@ -492,7 +489,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     const follower = followers.get(tab)
     if (!follower) {
       if (up && !waiting) tellGone(tab, 'unknown')
-      else if (waiting && visible && !waiting.visible) options.onFollowerShown?.()
+      else if (waiting && visible && !waiting.visible) options.onFollowerRetry?.('visible')
       return
     }
     const was = follower.visible
@@ -503,7 +500,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     reconcile()
     // Its page shown is the holder's page shown: a socket silent past the server's heartbeat (its ping timeout on a
     // timer a hidden page's browser runs once a minute) is replaced now, not shown "online" in that page until then.
-    if (visible) options.onFollowerShown?.()
+    if (visible) options.onFollowerRetry?.('visible')
   }
 
   function drop(tab: string) {

@@ -69,10 +69,8 @@ interface LinkHooks {
   onRole(role: Exclude<TabRole, 'solo'>): void
   /** In the holder: a follower left. */
   onFollowerGone?(): void
-  /** In the holder: a follower's page was shown (see `TabHubOptions.onFollowerShown`). */
-  onFollowerShown?(): void
-  /** In the holder: a follower's page woke from a sleep (see `TabHubOptions.onFollowerWoke`). */
-  onFollowerWoke?(): void
+  /** In the holder: a follower's page was shown, or woke from a sleep (see `TabHubOptions.onFollowerRetry`). */
+  onFollowerRetry?(reason: 'visible' | 'wake'): void
   /** The user whose session is over in this tab (`unauthorized`: its refresh was refused), or null. */
   sessionOver?(): Id | null
 }
@@ -158,8 +156,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
           heartbeatMs,
           missedBeats,
           onFollowerGone: () => hooks.onFollowerGone?.(),
-          onFollowerShown: () => hooks.onFollowerShown?.(),
-          onFollowerWoke: () => hooks.onFollowerWoke?.(),
+          onFollowerRetry: (reason) => hooks.onFollowerRetry?.(reason),
           ...(watchTab ? { watchTab } : {}),
         })
         hubLive = true

@@ -781,19 +781,20 @@ describe('follower liveness', () => {
     expect(socket.sent('typing')).toEqual([])
   })
 
-  test('an attached tab shown is the holder’s page shown (onFollowerShown), once per showing', () => {
-    const onFollowerShown = vi.fn()
-    const { up, a } = setup({ onFollowerShown })
+  test('an attached tab shown is the holder’s page shown (onFollowerRetry), once per showing', () => {
+    const onFollowerRetry = vi.fn()
+    const { up, a } = setup({ onFollowerRetry })
     up(0)
     a.attach('alice', null, null, false)
     a.alive(false)
-    expect(onFollowerShown).not.toHaveBeenCalled()
+    expect(onFollowerRetry).not.toHaveBeenCalled()
     a.alive(true)
     a.alive(true)
-    expect(onFollowerShown).toHaveBeenCalledTimes(1)
+    expect(onFollowerRetry).toHaveBeenCalledTimes(1)
     a.alive(false)
     a.alive(true)
-    expect(onFollowerShown).toHaveBeenCalledTimes(2)
+    expect(onFollowerRetry).toHaveBeenCalledTimes(2)
+    expect(onFollowerRetry.mock.calls).toEqual([['visible'], ['visible']])
   })
 
   test('an emit addressed to another holder is not acted on', () => {
