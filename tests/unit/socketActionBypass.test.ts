@@ -10,6 +10,7 @@ import * as realtimeActions from '../../src/realtime/actions'
 import { alice, lesson, message } from './support/fixtures'
 import { json } from './support/responses'
 import { eventually } from './support/eventually'
+import { settle } from './support/mockStore'
 
 // The store's shortcut past RTK Query (src/app/socketActionBypass.ts): `socket/…` actions skip RTK Query's reducer
 // and middleware and the auth reducer. It is sound only while those ignore such actions; these tests fail the day RTK
@@ -113,8 +114,11 @@ async function expectEachSocketActionPassesOnce({ store, entering, passed }: Ret
     passed.length = 0
     const before = store.getState()
     store.dispatch(action)
-    // (An auto-batched action's notification waits for the store's own timer: let it run.)
-    await vi.advanceTimersByTimeAsync(50)
+    // (An auto-batched action's notification waits for the store's own timer: let it run.) Synchronously, and the
+    // promises after it as microtasks: the whole check is one task of the event loop, so no timer of a store another
+    // file left in this thread (isolate: false), armed on real timers, fires in it and re-arms on the fake ones.
+    vi.advanceTimersByTime(50)
+    await settle()
     expect(entering, action.type).toEqual([action])
     expect(passed, action.type).toEqual([action])
     expect(passed.length, action.type).toBe(1)
