@@ -159,10 +159,13 @@ async function seedDemoData(tx: Queryable, passwordHash: string, now: Date): Pro
     minute += 90
   }
 
+  // On the hour of a day counted from today's (UTC): "now" plus an offset put a lesson at 02:57:34.
+  const today = now.getTime() - (now.getTime() % DAY)
+  const onDay = (days: number, hour: number) => new Date(today + days * DAY + hour * HOUR).toISOString()
   const lessons = [
-    ['lesson-1', 'user-bob', 'user-alice', 'Calculus: integration by parts', at(2 * DAY + 16 * HOUR), 60, 'confirmed'],
-    ['lesson-2', 'user-carol', 'user-alice', 'Spanish conversation', at(5 * DAY + 10 * HOUR), 45, 'pending'],
-    ['lesson-3', 'user-bob', 'user-alice', 'Calculus: limits review', at(-7 * DAY), 60, 'completed'],
+    ['lesson-1', 'user-bob', 'user-alice', 'Calculus: integration by parts', onDay(2, 16), 60, 'confirmed'],
+    ['lesson-2', 'user-carol', 'user-alice', 'Spanish conversation', onDay(5, 10), 45, 'pending'],
+    ['lesson-3', 'user-bob', 'user-alice', 'Calculus: limits review', onDay(-7, 15), 60, 'completed'],
   ] as const
   for (const [id, tutorId, studentId, subject, startsAt, duration, status] of lessons) {
     await tx.query(

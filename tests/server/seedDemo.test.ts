@@ -181,6 +181,28 @@ describe('seeding a new database', () => {
   }, 120_000)
 })
 
+describe('the demo lessons', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'talemy-seed-times-'))
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
+
+  it('start on the hour, at the times of day they were written for, whatever the minute of the first start', async () => {
+    const db = await openDatabase({ dataDir })
+    try {
+      expect(await seedIfNew(db, new PasswordHasher(), new Date('2026-12-06T10:57:34.123Z'))).toBe(true)
+      const rows = await db.query<{ id: string; starts_at: string | Date }>(
+        'select id, starts_at from lessons order by id',
+      )
+      expect(rows.map((row) => [row.id, new Date(row.starts_at).toISOString()])).toEqual([
+        ['lesson-1', '2026-12-08T16:00:00.000Z'],
+        ['lesson-2', '2026-12-11T10:00:00.000Z'],
+        ['lesson-3', '2026-11-29T15:00:00.000Z'],
+      ])
+    } finally {
+      await db.close()
+    }
+  }, 120_000)
+})
+
 describe('demo accounts already in the data on a public interface', () => {
   // The README's path: a first `npm start` on this machine seeds `.data`, then the operator opens it to the network
   // (HOST=0.0.0.0). Seeding is off there, but the accounts seeded before would answer the published password.
