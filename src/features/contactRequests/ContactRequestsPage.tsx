@@ -91,7 +91,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
     (
       await dispatch(api.endpoints.getContactRequests.initiate(undefined, { subscribe: false, forceRefetch: true }))
     ).data?.find((x) => x.id === request.id)?.status
-  const { attempt, forget, error, changedMeanwhile } = useStatusChange(
+  const { attempt, forget, error, changedMeanwhile, gone } = useStatusChange(
     request.status,
     rereadStatus,
     t('requests.changedMeanwhile'),
@@ -139,7 +139,8 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
           values={{ when: <time dateTime={request.createdAt}>{dates.dateTime(request.createdAt)}</time> }}
         />
       </p>
-      {isTutor && request.status === 'pending' && confirmStep.asking === 'declined' && (
+      {/* Gone from the server: nothing left to answer (the buttons' going hands focus to the card). */}
+      {isTutor && !gone && request.status === 'pending' && confirmStep.asking === 'declined' && (
         <ConfirmStep
           question={<FormattedMessage id="requests.declineAsk" values={{ name: <bdi>{other}</bdi> }} />}
           yes={t('requests.declineYes')}
@@ -153,7 +154,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
           keepFocus={keepFocus}
         />
       )}
-      {isTutor && request.status === 'pending' && confirmStep.asking === null && (
+      {isTutor && !gone && request.status === 'pending' && confirmStep.asking === null && (
         <div className="card-actions">
           <button
             ref={keepFocus}

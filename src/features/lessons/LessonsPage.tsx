@@ -123,7 +123,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
     (await dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false, forceRefetch: true }))).data?.find(
       (x) => x.id === lesson.id,
     )?.status
-  const { attempt, forget, error, changedMeanwhile } = useStatusChange(
+  const { attempt, forget, error, changedMeanwhile, gone } = useStatusChange(
     lesson.status,
     rereadStatus,
     t('lessons.changedMeanwhile'),
@@ -185,7 +185,8 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
           }}
         />
       </p>
-      {asking !== null ? (
+      {/* Gone from the server: nothing left to change (the buttons' going hands focus to the card). */}
+      {gone ? null : asking !== null ? (
         <ConfirmStep
           question={
             <FormattedMessage

@@ -19,9 +19,10 @@ interface Refusal {
  * made first, with no socket event to say it yet: the card is read again (`reread`, the status it has now) before the
  * refusal is shown. When the read shows another status, the card is about to show it (a frame later), and `note` says
  * why the user's change did not happen, drawn by the card and said after the new status; else the refusal is the
- * `error` to show, only while the card still shows the status it was asked from.
+ * `error` to show, only while the card still shows the status it was asked from. NOT_FOUND: the item is gone from the
+ * server (`gone`); the card offers no action on it any more, as a vanished thread offers no composer.
  *
- * @example const { attempt, forget, error, changedMeanwhile } = useStatusChange(lesson.status, rereadStatus, t('lessons.changedMeanwhile'))
+ * @example const { attempt, forget, error, changedMeanwhile, gone } = useStatusChange(lesson.status, rereadStatus, t('lessons.changedMeanwhile'))
  *   const updated = await attempt(status, () => update({ id: lesson.id, status }).unwrap()) // null when refused
  */
 export function useStatusChange<S extends string>(status: S, reread: () => Promise<S | undefined>, note: string) {
@@ -62,5 +63,7 @@ export function useStatusChange<S extends string>(status: S, reread: () => Promi
     forget,
     error: changedFrom === status && !refusal?.changed && !refusal?.done ? refusal?.error : undefined,
     changedMeanwhile,
+    /** The server no longer has the item: each press would be refused the same way, so no action is offered. */
+    gone: changedFrom === status && errorCode(refusal?.error) === 'NOT_FOUND',
   }
 }
