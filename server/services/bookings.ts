@@ -48,9 +48,17 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
     return rows[0]?.role
   }
 
-  /** The student asking, and a tutor that exists: the common checks of both "create" operations. */
-  async function checkStudentAndTutor(userId: Id, tutorId: Id, what: string): Promise<void> {
+  /**
+   * Only a student creates (both "create" operations): checked before the request is read, so that a tutor's request is
+   * refused as such whatever is wrong with it besides (authorization before validation): fixing its 400 would only
+   * lead to the 403.
+   */
+  async function checkStudent(userId: Id, what: string): Promise<void> {
     if ((await roleOf(userId)) !== 'student') throw forbidden(`only students can create ${what}`)
+  }
+
+  /** The tutor asked for exists and is a tutor. */
+  async function checkTutor(tutorId: Id): Promise<void> {
     if ((await roleOf(tutorId)) !== 'tutor') throw notFound('tutor')
   }
 
@@ -165,6 +173,7 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
 
     /** Books a lesson for the student; a repeat under the same Idempotency-Key answers the first booking again. */
     async createLesson(userId: Id, body: unknown, idempotencyKey?: string): Promise<Answer<Lesson>> {
+      await checkStudent(userId, 'lessons')
       const input = parseRequest(createLessonBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       const { tutorId, subject, startsAt, durationMinutes } = input.value
@@ -173,8 +182,7 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
       )
       const replay = await spendOrReplay<Lesson>(userId, keyed)
       if (replay) return replay
-      // Who may book first: a tutor's booking is refused as such, whatever is wrong with it besides.
-      await checkStudentAndTutor(userId, tutorId, 'lessons')
+      await checkTutor(tutorId)
       if (Date.parse(startsAt) <= now().getTime()) throw new AppError('INVALID', 'startsAt: must be in the future')
       return createOnce({ tutorId, studentId: userId }, keyed, 'lesson:created', async (tx, at) => {
         const rows = await tx.query<LessonRow>(
@@ -216,6 +224,7 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
 
     /** Sends a contact request to a tutor; a repeat under the same Idempotency-Key answers the first one again. */
     async createContactRequest(userId: Id, body: unknown, idempotencyKey?: string): Promise<Answer<ContactRequest>> {
+      await checkStudent(userId, 'contact requests')
       const input = parseRequest(createContactRequestBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       const { tutorId, message } = input.value
@@ -224,7 +233,7 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
       )
       const replay = await spendOrReplay<ContactRequest>(userId, keyed)
       if (replay) return replay
-      await checkStudentAndTutor(userId, tutorId, 'contact requests')
+      await checkTutor(tutorId)
       return createOnce({ tutorId, studentId: userId }, keyed, 'contactRequest:created', async (tx, at) => {
         // One unanswered request per student and tutor: repeats would fill the tutor's list with the same ask. Read
         // under the counters' lock createOnce holds, the student's among them, so two at once cannot both pass.

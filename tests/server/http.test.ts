@@ -436,6 +436,17 @@ describe('lessons', () => {
     expect(past.body).toMatchObject({ error: { code: 'FORBIDDEN', message: 'only students can create lessons' } })
   })
 
+  // A tutor's client fixed its 400 only to be told it may not book at all: authorization is said before validation.
+  it.each([
+    ['a duration of 5 minutes', { durationMinutes: 5 }],
+    ['a startsAt that is not a timestamp', { startsAt: 'tomorrow' }],
+    ['no subject', { subject: undefined }],
+  ])('a tutor booking with %s is 403, not 400', async (_name, body) => {
+    const refused = await book(token.bob, body)
+    expect(refused.status).toBe(403)
+    expect(refused.body).toMatchObject({ error: { code: 'FORBIDDEN', message: 'only students can create lessons' } })
+  })
+
   it('PATCH is 404 for an unknown lesson and 400 naming status for a bad one', async () => {
     expect((await patch(token.bob, 'lesson-nope', 'confirmed')).status).toBe(404)
     const bad = await patch<ErrorBody>(token.bob, 'lesson-1', 'done')
@@ -472,6 +483,16 @@ describe('contact requests', () => {
       message: 'Hello there',
     })
     expect((await ask(token.bob)).status).toBe(403)
+    // A tutor's malformed request is refused as a tutor's first, not as malformed.
+    const tutorMalformed = await http<ErrorBody>(url, 'POST', '/api/contact-requests', {
+      token: token.bob,
+      body: { tutorId: 'user-carol', message: '   ' },
+    })
+    expect(tutorMalformed.status).toBe(403)
+    expect(tutorMalformed.body.error).toEqual({
+      code: 'FORBIDDEN',
+      message: 'only students can create contact requests',
+    })
     expect((await ask(token.alice, 'user-nobody')).status).toBe(404)
     const empty = await http<ErrorBody>(url, 'POST', '/api/contact-requests', {
       token: token.alice,
