@@ -85,7 +85,7 @@ export const en = {
   'login.wrongCredentials': 'Wrong email or password.',
   'login.failed': 'Could not log in. Please try again.',
   'login.tooManyAttempts':
-    'Too many failed attempts. Try again in {minutes, plural, one {# minute} other {# minutes}}.',
+    'Too many failed attempts. You can try again {today, select, yes {at {time}} other {on {day} at {time}}}.',
   'login.demoTitle': 'Demo accounts',
   'login.demoHint': 'Password {password} for all. Pick one to fill the form.',
 

@@ -74,7 +74,7 @@ export const fr: Catalogue = {
   'login.wrongCredentials': 'E-mail ou mot de passe incorrect.',
   'login.failed': 'Connexion impossible. Veuillez réessayer.',
   'login.tooManyAttempts':
-    'Trop de tentatives échouées. Réessayez dans {minutes, plural, one {# minute} other {# minutes}}.',
+    'Trop de tentatives échouées. Vous pourrez réessayer {today, select, yes {à {time}} other {le {day} à {time}}}.',
   'login.demoTitle': 'Comptes de démonstration',
   'login.demoHint': 'Mot de passe {password} pour tous. Choisissez-en un pour remplir le formulaire.',
 

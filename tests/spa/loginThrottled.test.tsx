@@ -1,16 +1,21 @@
 // @vitest-environment jsdom
 import { act } from 'react'
-import { afterEach, describe, expect, test } from 'vitest'
-import { LOCALE_STORAGE_KEY } from '../../src/i18n/locale'
+import { afterEach, describe, expect, test, vi } from 'vitest'
+import { formattingLocale, LOCALE_STORAGE_KEY } from '../../src/i18n/locale'
 import { eventually } from './support/eventually'
 import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
 
 // Failed logins are throttled per email for up to 15 minutes (the server's `retryAfterMs`). The login page said "Too
 // many requests; wait a moment and try again": a user who waited a moment was refused again, told the same, and never
-// how long the wait was. It says the wait, in minutes, in the chosen language.
+// how long the wait was. Then it said "Try again in 15 minutes", worked out once: ten minutes later it still said 15,
+// and a user back after 20 minutes still read it, though the wait was over. It says the time of day the wait ends (a
+// text that stays true, so its alert is said once), in the chosen language, and the message goes when that time comes.
 
 const page = pagePerTest()
-afterEach(() => window.localStorage.removeItem(LOCALE_STORAGE_KEY))
+afterEach(() => {
+  vi.useRealTimers()
+  window.localStorage.removeItem(LOCALE_STORAGE_KEY)
+})
 
 /** A login the server refuses for its rate, asking to wait `retryAfterMs`. */
 const throttled = (retryAfterMs: number) =>
@@ -20,32 +25,89 @@ const throttled = (retryAfterMs: number) =>
       : json(200, []),
   )
 
-async function logInRefused(retryAfterMs: number, email: string, password: string): Promise<string> {
+/** The alert the login form shows, or undefined (the announcer's own regions are not it). */
+const alertShown = () => page.container.querySelector('form [role=alert]') ?? undefined
+
+/** Moves the (fake) clock and its timers on by `ms`. */
+const pass = (ms: number) => act(async () => void (await vi.advanceTimersByTimeAsync(ms)))
+
+/** On a fake clock set to `now` (this machine's time zone), a login refused for its rate, asking to wait `retryAfterMs`. */
+async function logInRefused(now: Date, retryAfterMs: number, email: string, password: string) {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
+  vi.setSystemTime(now)
   const { store } = appStore(throttled(retryAfterMs), { preloadedState: { auth: { token: null, user: null } } })
   renderApp(page.root, store)
   type(fieldLabelled(page.container, email) as HTMLInputElement, 'alice@talemy.test')
   type(fieldLabelled(page.container, password) as HTMLInputElement, 'wrong')
   act(() => page.container.querySelector('form')!.requestSubmit())
-  const said = await eventually(() => {
-    const alert = page.container.querySelector('[role=alert]')?.textContent
-    expect(alert).toBeTruthy()
-    return alert!
+  const alert = await eventually(() => {
+    const shown = alertShown()
+    expect(shown?.textContent).toBeTruthy()
+    return shown!
   })
-  store.dispose()
-  return said
+  return { alert, store }
 }
 
+/** How the page writes a time of day in `locale` (jsdom's `navigator.languages` pick the regional form). */
+const timeOfDay = (locale: 'en' | 'fr', at: Date, options: Intl.DateTimeFormatOptions = { timeStyle: 'short' }) =>
+  new Intl.DateTimeFormat(formattingLocale(locale, navigator.languages), options).format(at)
+
+/** Noon of 6 Dec 2026 where this machine is: fifteen minutes on is the same day in every time zone. */
+const noon = new Date(2026, 11, 6, 12, 0, 0)
+
 describe('a login refused for too many failed attempts', () => {
-  test('says how long to wait before trying again', async () => {
-    expect(await logInRefused(14 * 60_000 + 5_000, 'Email', 'Password')).toBe(
-      'Too many failed attempts. Try again in 15 minutes.',
-    )
+  test('says when the wait ends, as a time of day (rounded up to its minute), and says it unchanged as time passes', async () => {
+    const { alert, store } = await logInRefused(noon, 14 * 60_000 + 5_000, 'Email', 'Password')
+    const said = `Too many failed attempts. You can try again at ${timeOfDay('en', new Date(2026, 11, 6, 12, 15))}.`
+    expect(alert.textContent).toBe(said)
+    await pass(10 * 60_000)
+    // The same node with the same words: still true, and not said again.
+    expect(alertShown()).toBe(alert)
+    expect(alert.textContent).toBe(said)
+    store.dispose()
   })
 
-  test('in French too, with its plural', async () => {
+  test('is gone once that time comes, and the form no longer points at it', async () => {
+    const { store } = await logInRefused(noon, 14 * 60_000 + 5_000, 'Email', 'Password')
+    await pass(15 * 60_000 - 1_000)
+    expect(alertShown()).toBeDefined()
+    await pass(1_000)
+    expect(alertShown()?.textContent).toBeUndefined()
+    expect(page.container.querySelector('form')!.hasAttribute('aria-describedby')).toBe(false)
+    store.dispose()
+  })
+
+  test('is gone within a minute of waking a machine that slept past that time (its timers stood still)', async () => {
+    const { store } = await logInRefused(noon, 14 * 60_000 + 5_000, 'Email', 'Password')
+    await pass(60_000)
+    vi.setSystemTime(new Date(2026, 11, 6, 12, 40))
+    await pass(60_000)
+    expect(alertShown()?.textContent).toBeUndefined()
+    store.dispose()
+  })
+
+  test('in French too', async () => {
     window.localStorage.setItem(LOCALE_STORAGE_KEY, 'fr')
-    expect(await logInRefused(20_000, 'E-mail', 'Mot de passe')).toBe(
-      'Trop de tentatives échouées. Réessayez dans 1 minute.',
+    const { alert, store } = await logInRefused(noon, 20_000, 'E-mail', 'Mot de passe')
+    expect(alert.textContent).toBe(
+      `Trop de tentatives échouées. Vous pourrez réessayer à ${timeOfDay('fr', new Date(2026, 11, 6, 12, 1))}.`,
     )
+    store.dispose()
+  })
+
+  test('names the day when the wait ends on another one', async () => {
+    window.localStorage.setItem(LOCALE_STORAGE_KEY, 'fr')
+    const { alert, store } = await logInRefused(
+      new Date(2026, 11, 6, 23, 55),
+      14 * 60_000 + 5_000,
+      'E-mail',
+      'Mot de passe',
+    )
+    const end = new Date(2026, 11, 7, 0, 10)
+    const day = timeOfDay('fr', end, { month: 'short', day: 'numeric' })
+    expect(alert.textContent).toBe(
+      `Trop de tentatives échouées. Vous pourrez réessayer le ${day} à ${timeOfDay('fr', end)}.`,
+    )
+    store.dispose()
   })
 })

@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { useLoginMutation } from '../../api/hooks'
 import { LanguageSwitch } from '../../app/LanguageSwitch'
-import { useT, type MessageId } from '../../i18n'
+import { useDates, useT, type MessageId } from '../../i18n'
 import { errorCode, errorMessageId } from '../shared/errors'
 import { useFieldWords } from '../shared/fieldWords'
 import { ROLE_LABEL } from '../shared/people'
@@ -23,15 +23,57 @@ export function loginErrorId(error: unknown): MessageId {
 }
 
 /**
- * The wait a login refused for its rate asks for, in whole minutes (at least 1), or `null` for any other error: failed
- * logins are throttled for up to the server's window (15 minutes by default), no "moment".
+ * The wait a login refused for its rate asks for, in ms, or `null` for any other error: failed logins are throttled for
+ * up to the server's window (15 minutes by default), no "moment".
  *
- * @example loginWaitMinutes({ status: 429, data: { error: { code: 'RATE_LIMITED', message: '…', retryAfterMs: 61000 } } }) // 2
+ * @example loginWaitMs({ status: 429, data: { error: { code: 'RATE_LIMITED', message: '…', retryAfterMs: 61000 } } }) // 61000
  */
-export function loginWaitMinutes(error: unknown): number | null {
+export function loginWaitMs(error: unknown): number | null {
   if (errorCode(error) !== 'RATE_LIMITED') return null
   const ms = (error as { data?: { error?: { retryAfterMs?: unknown } } }).data?.error?.retryAfterMs
-  return typeof ms === 'number' && Number.isFinite(ms) ? Math.max(1, Math.ceil(ms / 60_000)) : null
+  return typeof ms === 'number' && Number.isFinite(ms) ? Math.max(0, ms) : null
+}
+
+/** How often (real time) a wait is looked at besides its end: timers stand still while the machine sleeps. */
+const WAIT_CHECK_MS = 60_000
+
+/** A login refused for its rate: when it was refused, and when the wait ends, on this browser's clock (ms). */
+interface LoginWait {
+  error: unknown
+  at: number
+  end: number
+  over: boolean
+}
+
+/**
+ * The wait the login's `error` asks for, or `null` for any other error. It is said as the time of day it ends, rounded
+ * up to its minute (never a time before it ends): "in 15 minutes", worked out once, was still said ten minutes later,
+ * and after the wait. `over` once that time has come, by the wall clock: checked at the end, and every minute besides
+ * (a machine asleep past the end says so within a minute of waking).
+ */
+function useLoginWait(error: unknown): LoginWait | null {
+  const [wait, setWait] = useState<LoginWait | null>(null)
+  let current = wait
+  if ((wait?.error ?? null) !== (error ?? null) && (wait !== null || loginWaitMs(error) !== null)) {
+    // Worked out for each refusal as it is first drawn (not in an effect: a first draw without its time would be
+    // announced, and again once the time came).
+    const ms = loginWaitMs(error)
+    const at = Date.now()
+    current = ms === null ? null : { error, at, end: Math.ceil((at + ms) / 60_000) * 60_000, over: false }
+    setWait(current)
+  }
+  useEffect(() => {
+    if (!wait || wait.over) return
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const check = () => {
+      const left = wait.end - Date.now()
+      if (left <= 0) setWait((now) => (now === wait ? { ...wait, over: true } : now))
+      else timer = setTimeout(check, Math.min(left, WAIT_CHECK_MS))
+    }
+    check()
+    return () => clearTimeout(timer)
+  }, [wait])
+  return current
 }
 
 export function LoginPage() {
@@ -46,6 +88,18 @@ export function LoginPage() {
   useFieldWords(emailRef)
   useFieldWords(passwordRef)
   const id = useId()
+  const dates = useDates()
+  // The day is named as it was when the login was refused: the words stay the same (the alert is not said again at
+  // midnight), and stay true.
+  const waitText = ({ at, end }: LoginWait) => {
+    const iso = new Date(end).toISOString()
+    const refused = new Date(at)
+    return t('login.tooManyAttempts', {
+      today: dates.isToday(iso, refused) ? 'yes' : 'no',
+      day: dates.day(iso, refused),
+      time: dates.time(iso),
+    })
+  }
 
   // The page's own title in the chosen language (WCAG 2.4.2), as the pages past the login have: "Talemy" alone named
   // nothing, and stayed English in French.
@@ -67,18 +121,14 @@ export function LoginPage() {
     login({ email: email.trim(), password }).catch(() => {})
   }
 
-  const wait = loginWaitMinutes(error)
+  const wait = useLoginWait(error)
   // Refused for the credentials: both fields are in error (the server does not say which, and must not), until edited.
   const fieldsRefused =
     loginErrorId(error) === 'login.wrongCredentials' &&
     originalArgs?.email === email.trim() &&
     originalArgs.password === password
   const fieldError = fieldsRefused ? { 'aria-invalid': true, 'aria-describedby': `${id}-error` } : {}
-  const message = error
-    ? wait === null
-      ? t(loginErrorId(error))
-      : t('login.tooManyAttempts', { minutes: wait })
-    : null
+  const message = !error ? null : wait === null ? t(loginErrorId(error)) : wait.over ? null : waitText(wait)
 
   return (
     <main className="login" id="main">
