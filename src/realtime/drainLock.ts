@@ -8,11 +8,13 @@ import { createWebTabLock, type LockManagerLike } from './tabs/tabLock'
  * A lock that lets one tab of a user drain the outbox at a time. `request` queues for the lock named `name` and calls
  * `onAcquired(release)` once it holds it (synchronously, inside `request`, when it is free and the mechanism allows);
  * the holder calls `release()` when it has nothing left to send. The returned function gives up: it leaves the queue,
- * or releases when held. The server's idempotency (sender, `clientId`) stays
- * the safety net should two tabs ever send the same message.
+ * or releases when held. `onLost` is called when a held lock was taken away without being released (a lease whose tab
+ * was suspended past its expiry, another tab holding it since): the holder holds nothing any more, and asks again for
+ * what it still has to do. The server's idempotency (sender, `clientId`) stays the safety net should two tabs ever
+ * send the same message.
  */
 export interface DrainLock {
-  request(name: string, onAcquired: (release: () => void) => void): () => void
+  request(name: string, onAcquired: (release: () => void) => void, onLost?: () => void): () => void
 }
 
 /**
@@ -72,8 +74,12 @@ export function createMemoryLock(): DrainLock & { holder(name: string): number |
  */
 export function drainLockOver(lock: TabLock): DrainLock {
   return {
-    request(name, onAcquired) {
-      const giveUp = lock.request(name, { steal: false }, { onAcquired: () => onAcquired(giveUp), onLost() {} })
+    request(name, onAcquired, onLost) {
+      const giveUp = lock.request(
+        name,
+        { steal: false },
+        { onAcquired: () => onAcquired(giveUp), onLost: () => onLost?.() },
+      )
       return giveUp
     },
   }
@@ -97,8 +103,10 @@ interface Lease {
 
 /**
  * A lease in storage with an expiry, for browsers without Web Locks: the holder renews it every third of `ttlMs`; a
- * tab that closes without releasing is replaced once the lease expires. Reads-then-writes on localStorage are not
- * atomic across tabs, so two tabs may rarely both drain — the server's idempotency covers that.
+ * tab that closes without releasing is replaced once the lease expires. A holder whose renewal finds another tab's
+ * lease (its page was suspended past the expiry, or both took an expired lease at once) gives the lock up (`onLost`)
+ * rather than writing over it, which would leave both tabs holding it. Reads-then-writes on localStorage are not
+ * atomic across tabs, so two tabs may rarely both drain until the next renewal — the server's idempotency covers that.
  *
  * @example createSocketMiddleware({ …, drainLock: createLeaseLock(localStorage, { ttlMs: 10_000 }) })
  */
@@ -128,7 +136,7 @@ export function createLeaseLock(
   }
   let n = 0
   return {
-    request(name, onAcquired) {
+    request(name, onAcquired, onLost) {
       const key = `talemy.lock.${name}`
       const me = `${owner}#${++n}`
       let timer: TimerHandle | null = null
@@ -140,6 +148,14 @@ export function createLeaseLock(
       }
       const renew = () => {
         if (done) return
+        const lease = read(key)
+        if (lease && lease.owner !== me && lease.expiresAt > now()) {
+          // Another tab took the lock while this one's timers were frozen: it is theirs now.
+          done = true
+          timer = null
+          onLost?.()
+          return
+        }
         write(key, { owner: me, expiresAt: now() + ttlMs })
         schedule(renew, ttlMs / 3)
       }

@@ -139,7 +139,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
         return
       }
       case 'requestLock':
-        return lock.request(`talemy.outbox.${userId() ?? 'anonymous'}`, takeGrant)
+        return lock.request(`talemy.outbox.${userId() ?? 'anonymous'}`, takeGrant, () => send({ type: 'lockLost' }))
       case 'releaseLock':
         return lock.release()
       case 'patchThread':

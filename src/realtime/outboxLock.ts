@@ -20,16 +20,26 @@ export function outboxLock(ctx: Pick<Context, 'lock' | 'session'>) {
      * Asks for the lock `name`. `granted` hands the grant to the machine once this session holds it: `waited` when it
      * came after `request` returned, `ours` whether it is still this session's grant when the machine takes it.
      */
-    request(name: string, granted: (waited: boolean, ours: () => boolean) => void) {
+    request(name: string, granted: (waited: boolean, ours: () => boolean) => void, lost: () => void) {
       const session = ctx.session
       let grantedNow = false
       let requesting = true
-      const giveUp = ctx.lock.request(name, (release) => {
-        if (session !== ctx.session) return release()
-        letGo = release
-        if (requesting) grantedNow = true
-        else granted(true, () => stillOurs(session, release))
-      })
+      let grant: (() => void) | null = null
+      const giveUp = ctx.lock.request(
+        name,
+        (release) => {
+          if (session !== ctx.session) return release()
+          letGo = grant = release
+          if (requesting) grantedNow = true
+          else granted(true, () => stillOurs(session, release))
+        },
+        () => {
+          // Taken away while held (not let go since): nothing to let go of any more.
+          if (grant === null || !stillOurs(session, grant)) return
+          letGo = null
+          lost()
+        },
+      )
       requesting = false
       // Granted inside `request` (a free lock): `letGo` is already the release.
       if (!grantedNow) return void (letGo = giveUp)

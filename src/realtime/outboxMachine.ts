@@ -113,6 +113,8 @@ export type OutboxEventBody =
       thread: readonly { clientId: string | null; senderId: Id; status?: unknown }[]
     }
   | { type: 'lockGranted' }
+  /** The lock this tab held was taken away (a lease its frozen timers let expire, another tab holding it now). */
+  | { type: 'lockLost' }
   /** A try ended; `jitter` is the runner's random draw in [0, 1) for the backoff. */
   | { type: 'settled'; conversationId: Id; clientId: string; outcome: SendOutcome; jitter: number }
   | { type: 'timerFired'; conversationId: Id }
@@ -502,6 +504,11 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       else step.effects.splice(from, 0, started)
       return
     }
+    case 'lockLost':
+      // Another tab drains now: a try in flight settles here, and what is left waits for the lock again.
+      if (step.state.lock.status !== 'held') return
+      releaseLock(step)
+      return wantLock(step)
     case 'settled':
       // A try of a lane that was reset meanwhile (a new session) is nobody's.
       if (!isSending(step.state.lanes[event.conversationId], event.clientId)) return

@@ -1,8 +1,14 @@
 import { afterEach, describe, expect, test, vi } from 'vitest'
-import { createLeaseLock, createMemoryLock, createWebLock, sendMessage } from '../../src/realtime'
+import {
+  createLeaseLock,
+  createMemoryLock,
+  createWebLock,
+  selectPendingMessages,
+  sendMessage,
+} from '../../src/realtime'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { fakeSockets } from './support/fakeSocket'
-import { alice } from './support/fixtures'
+import { alice, message } from './support/fixtures'
 
 afterEach(() => {
   vi.useRealTimers()
@@ -147,5 +153,133 @@ describe("makeStore's default lease lock", () => {
     })
     expect(due).toContain(10_000 / 3)
     store.dispose()
+  })
+})
+
+/** A timer edge run by hand: `runDue()` runs the timers set so far (not those they set), as a page's timers would. */
+function handTimers() {
+  const set = new Set<{ fn: () => void }>()
+  const timers = {
+    setTimeout: (fn: () => void) => {
+      const handle = { fn }
+      set.add(handle)
+      return handle
+    },
+    clearTimeout: (handle: unknown) => void set.delete(handle as never),
+  }
+  return {
+    timers,
+    runDue() {
+      for (const t of [...set]) {
+        set.delete(t)
+        t.fn()
+      }
+    },
+  }
+}
+
+describe('a lease lock whose holder was suspended past its expiry (timers frozen)', () => {
+  test('its renewal finds the lease another tab took meanwhile: it gives the lock up and says so, and the lease stays the other tab’s', () => {
+    let clock = 0
+    const now = () => clock
+    const storage = createMemoryStorage()
+    const [t1, t2] = [handTimers(), handTimers()]
+    const got: string[] = []
+    const lost: string[] = []
+    const release1 = createLeaseLock(storage, { ttlMs: 3000, owner: 'tab1', now, timers: t1.timers }).request(
+      'outbox',
+      () => got.push('tab1'),
+      () => lost.push('tab1'),
+    )
+    createLeaseLock(storage, { ttlMs: 3000, owner: 'tab2', now, timers: t2.timers }).request(
+      'outbox',
+      () => got.push('tab2'),
+      () => lost.push('tab2'),
+    )
+    expect(got).toEqual(['tab1'])
+    // tab1's page is suspended: none of its timers run, and its lease expires. tab2 takes the lock.
+    clock = 3000
+    t2.runDue()
+    expect(got).toEqual(['tab1', 'tab2'])
+    // tab1 wakes: its renewal comes due.
+    clock = 3500
+    t1.runDue()
+    const owner = () => (JSON.parse(storage.getItem('talemy.lock.outbox') ?? 'null') as { owner: string }).owner
+    expect(lost).toEqual(['tab1'])
+    expect(owner()).toMatch(/^tab2#/)
+    // tab2 goes on holding it; tab1 neither renews nor, let go late, removes tab2's lease.
+    clock = 4500
+    t2.runDue()
+    t1.runDue()
+    release1()
+    expect(owner()).toMatch(/^tab2#/)
+    expect(lost).toEqual(['tab1'])
+  })
+
+  test("two tabs' outboxes over lease locks: the tab that woke sends nothing more while the other holds the lock, which sends what it wrote, once", async () => {
+    let clock = 0
+    const now = () => clock
+    const storage = createMemoryStorage()
+    const tab = (name: string) => {
+      const sockets = fakeSockets()
+      const hand = handTimers()
+      const store = makeStore({
+        apiUrl: 'http://unused.test',
+        createSocket: sockets.createSocket,
+        storage,
+        shareSocket: false,
+        preloadedState: { auth: { token: 'token-1', user: alice } },
+        realtime: {
+          drainLock: createLeaseLock(storage, { ttlMs: 3000, owner: name, now, timers: hand.timers }),
+          timers: hand.timers,
+        },
+      })
+      sockets.last.serverConnect()
+      const sends = () => sockets.last.sent('message:send')
+      const ids = () => sends().map((p) => (p.args[0] as { clientId: string }).clientId)
+      return { store, hand, sends, ids, socket: () => sockets.last }
+    }
+    const stored = (seq: number, clientId: string, conversationId: string) => ({
+      ...message(seq, { senderId: alice.id, clientId, content: clientId }),
+      conversationId,
+    })
+    const send = (clientId: string, conversationId: string) =>
+      sendMessage({ conversationId, content: clientId, clientId })
+    const a = tab('tabA')
+    const b = tab('tabB')
+    a.store.dispatch(send('a1', 'c1'))
+    await flush()
+    expect(a.ids()).toEqual(['a1'])
+    // Tab A's page is suspended with a1 in flight; its lease expires, and tab B takes the lock for its own send.
+    clock = 3000
+    b.store.dispatch(send('b1', 'c2'))
+    await flush()
+    expect(b.ids()).toEqual(['b1'])
+    // Tab A wakes: its renewal is due, then a1's answer comes and the user writes a2 there.
+    clock = 3500
+    a.hand.runDue()
+    a.sends()[0]!.ack({ ok: true, data: stored(1, 'a1', 'c1') })
+    for (const t of [a, b]) t.socket().serverEmit('message:sent', stored(1, 'a1', 'c1'))
+    await flush()
+    a.store.dispatch(send('a2', 'c1'))
+    await flush()
+    expect(a.ids()).toEqual(['a1'])
+    // B, the holder, takes in what A wrote and sends it: a2 goes once, from B.
+    b.sends()[0]!.ack({ ok: true, data: stored(2, 'b1', 'c2') })
+    for (const t of [a, b]) t.socket().serverEmit('message:sent', stored(2, 'b1', 'c2'))
+    await flush()
+    expect(b.ids()).toEqual(['b1', 'a2'])
+    b.sends()[1]!.ack({ ok: true, data: stored(3, 'a2', 'c1') })
+    for (const t of [a, b]) t.socket().serverEmit('message:sent', stored(3, 'a2', 'c1'))
+    await flush()
+    clock = 4000
+    a.hand.runDue()
+    b.hand.runDue()
+    await flush()
+    for (const t of [a, b]) expect(selectPendingMessages(t.store.getState())).toEqual([])
+    expect(a.ids()).toEqual(['a1'])
+    expect(storage.getItem(`talemy.lock.talemy.outbox.${alice.id}`)).toBeNull()
+    a.store.dispose()
+    b.store.dispose()
   })
 })
