@@ -88,9 +88,9 @@ describe('a login refused for too many failed attempts', () => {
 
   test('in French too', async () => {
     window.localStorage.setItem(LOCALE_STORAGE_KEY, 'fr')
-    const { alert, store } = await logInRefused(noon, 20_000, 'E-mail', 'Mot de passe')
+    const { alert, store } = await logInRefused(noon, 14 * 60_000 + 5_000, 'E-mail', 'Mot de passe')
     expect(alert.textContent).toBe(
-      `Trop de tentatives échouées. Vous pourrez réessayer à ${timeOfDay('fr', new Date(2026, 11, 6, 12, 1))}.`,
+      `Trop de tentatives échouées. Vous pourrez réessayer à ${timeOfDay('fr', new Date(2026, 11, 6, 12, 15))}.`,
     )
     store.dispose()
   })
@@ -108,6 +108,17 @@ describe('a login refused for too many failed attempts', () => {
     expect(alert.textContent).toBe(
       `Trop de tentatives échouées. Vous pourrez réessayer le ${day} à ${timeOfDay('fr', end)}.`,
     )
+    store.dispose()
+  })
+})
+
+describe('a login refused for its rate with less than a minute to wait', () => {
+  // The server's per-address limit on logins (a school behind one address, all logging in at once) answers the same
+  // RATE_LIMITED, with a wait well under a second; so does the failures' throttle in its last seconds. "Too many failed
+  // attempts" told a user who typed the right password they had failed, and named a time up to a minute away.
+  test('asks to wait a moment, and blames no failed attempts', async () => {
+    const { alert, store } = await logInRefused(noon, 400, 'Email', 'Password')
+    expect(alert.textContent).toBe('Too many requests; wait a moment and try again.')
     store.dispose()
   })
 })

@@ -22,16 +22,21 @@ export function loginErrorId(error: unknown): MessageId {
   return id === 'error.UNKNOWN' ? 'login.failed' : id
 }
 
+/** The shortest wait said as failed attempts and a time of day; a shorter one is "wait a moment". */
+const SHORTEST_SAID_WAIT_MS = 60_000
+
 /**
- * The wait a login refused for its rate asks for, in ms, or `null` for any other error: failed logins are throttled for
- * up to the server's window (15 minutes by default), no "moment".
+ * The wait a login refused for its rate asks for, in ms, when it is a minute or more, or `null` for any other error:
+ * failed logins are throttled for up to the server's window (15 minutes by default), no "moment". A shorter wait is the
+ * per-address limit on logins (the same RATE_LIMITED, under a second), or the throttle's last seconds: "wait a moment"
+ * (the error's own words), not "too many failed attempts" to someone who typed the right password.
  *
  * @example loginWaitMs({ status: 429, data: { error: { code: 'RATE_LIMITED', message: '…', retryAfterMs: 61000 } } }) // 61000
  */
 export function loginWaitMs(error: unknown): number | null {
   if (errorCode(error) !== 'RATE_LIMITED') return null
   const ms = (error as { data?: { error?: { retryAfterMs?: unknown } } }).data?.error?.retryAfterMs
-  return typeof ms === 'number' && Number.isFinite(ms) ? Math.max(0, ms) : null
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= SHORTEST_SAID_WAIT_MS ? ms : null
 }
 
 /** How often (real time) a wait is looked at besides its end: timers stand still while the machine sleeps. */
