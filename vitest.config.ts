@@ -1,8 +1,16 @@
 import { configDefaults, defineConfig } from 'vitest/config'
 
 const inDir = (dir: string) => [`tests/${dir}/**/*.test.{ts,tsx}`]
-/** A folder whose files share their worker thread's loaded modules (below, `projects`). */
-const shared = (dir: string) => ({ include: inDir(dir), isolate: false })
+/**
+ * A folder whose files share their worker thread's loaded modules (below, `projects`). Their setup file disposes, at
+ * each file's end, the stores it left running (`tests/support/trackedStores.ts`): their timers would go on in the
+ * thread's next files.
+ */
+const shared = (dir: string) => ({
+  include: inDir(dir),
+  isolate: false,
+  setupFiles: ['./tests/support/trackedStores.setup.ts'],
+})
 // Kills and names what the tests left running when the run ends (a server, a Redis, a browser, a helper parent).
 const leftovers = './tests/support/leftoverGlobalSetup.ts'
 
