@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { afterEach, describe, expect, test } from 'vitest'
-import { makeStore } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { fakeSockets } from '../unit/support/fakeSocket'
 import { blockPageStorage, pagePerTest, renderApp } from './support/page'
 
@@ -17,7 +17,7 @@ afterEach(() => {
 describe('a page whose storage is blocked', () => {
   test('still shows the app, and the language switch still works (for this page)', () => {
     unblock = blockPageStorage()
-    const store = makeStore({ apiUrl: 'http://api.test', createSocket: fakeSockets().createSocket })
+    const store = trackedStore({ apiUrl: 'http://api.test', createSocket: fakeSockets().createSocket })
     renderApp(page.root, store)
     const lead = () => page.container.querySelector('.login-lead')?.textContent
     expect(page.container.querySelector('h1')?.textContent).toMatch(/Talemy/)

@@ -2,7 +2,8 @@
 import { act } from 'react'
 import { expect, test, vi } from 'vitest'
 import { LOST_NEWS_AFTER_MS } from '../../src/app/ConnectionBadge'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { manualVisibility, selectConnection } from '../../src/realtime'
 import { browser as tabsBrowser } from '../unit/tabs/support/browser'
 import { fakeSockets } from '../unit/support/fakeSocket'
@@ -21,7 +22,7 @@ test('a follower tab says the first connect fails, and its end, as the tab holdi
   const edges = tabsBrowser()
   const sockets = fakeSockets()
   const tab = (tabId: string) =>
-    makeStore({
+    trackedStore({
       apiUrl: 'http://api.test',
       createSocket: sockets.createSocket,
       storage: createMemoryStorage(),

@@ -2,7 +2,8 @@
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import type { User } from '../../src/contract'
 import { fakeSockets } from '../unit/support/fakeSocket'
 import { apiRoutes, fieldLabelled, json, pagePerTest, renderApp, type } from './support/page'
@@ -47,7 +48,7 @@ const page = pagePerTest()
 async function renderAppAt(hash: string) {
   window.history.replaceState(null, '', hash)
   const server = fakeApi()
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: 'http://api.test',
     createSocket: fakeSockets().createSocket,
     storage: createMemoryStorage(),

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
 import { loggedIn, loggedOut } from '../../src/api/session'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import {
   createToaster,
   OTHER_TAB_ANSWER_WAIT_MS,
@@ -43,7 +44,7 @@ const cancelled = lesson({ status: 'cancelled', updatedAt: '2026-11-24T09:00:00.
 
 /** Alice's tab whose toaster is `toaster`, on its own socket, its requests answered by `fetchFn`. */
 const askingTab = (toaster: ReturnType<typeof createToaster>, fetchFn: typeof fetch) =>
-  makeStore({
+  trackedStore({
     apiUrl: 'http://api.invalid',
     createSocket: fakeSockets().createSocket,
     storage: createMemoryStorage(),

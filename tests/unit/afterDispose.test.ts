@@ -3,7 +3,8 @@ import { expect, test, vi } from 'vitest'
 import { api, saveRefreshToken } from '../../src/api'
 import { createSessionMiddleware } from '../../src/api/sessionMiddleware'
 import { authSlice, loggedIn, loggedOut } from '../../src/app/authSlice'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import {
   connect,
   createMemoryLock,
@@ -25,9 +26,9 @@ let reply: (req: StubRequest) => StubReply | Promise<StubReply>
 const stub = httpStubPerTest((req) => reply(req))
 
 /** A store with a socket of its own (fake sockets) and memory storage; `over` adds or replaces options. */
-function soloStore(over: Partial<Parameters<typeof makeStore>[0]> = {}) {
+function soloStore(over: Partial<Parameters<typeof trackedStore>[0]> = {}) {
   const sockets = fakeSockets()
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: 'http://api.test',
     createSocket: sockets.createSocket,
     storage: createMemoryStorage(),

@@ -20,7 +20,8 @@ const devTools = vi.hoisted(() => {
 
 import type { UnknownAction } from '@reduxjs/toolkit'
 import { api } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { fakeSockets } from './support/fakeSocket'
 import { bob } from './support/fixtures'
 import { startHttpStub } from './support/httpStub'
@@ -41,7 +42,7 @@ afterEach(async () => {
 describe('Redux DevTools never see the login password', () => {
   test('the login mutation’s actions and the api state reach DevTools with the password masked, the store itself untouched', async () => {
     const seen: UnknownAction[] = []
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: stub.url,
       createSocket: fakeSockets().createSocket,
       storage: createMemoryStorage(),

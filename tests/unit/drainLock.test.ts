@@ -6,7 +6,8 @@ import {
   selectPendingMessages,
   sendMessage,
 } from '../../src/realtime'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, message } from './support/fixtures'
 
@@ -139,7 +140,7 @@ describe("makeStore's default lease lock", () => {
     const due: number[] = []
     const timers = { setTimeout: (_fn: () => void, ms: number) => due.push(ms), clearTimeout: () => undefined }
     const storage = createMemoryStorage()
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: 'http://unused.test',
       createSocket: fakeSockets().createSocket,
       storage,
@@ -223,7 +224,7 @@ describe('a lease lock whose holder was suspended past its expiry (timers frozen
     const tab = (name: string) => {
       const sockets = fakeSockets()
       const hand = handTimers()
-      const store = makeStore({
+      const store = trackedStore({
         apiUrl: 'http://unused.test',
         createSocket: sockets.createSocket,
         storage,

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { api, loggedIn, loggedOut, saveRefreshToken, type ThreadMessage } from '../../src/api'
-import { createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
+import { createMemoryStorage, type StorageLike } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import type { Message } from '../../src/contract'
 import {
   createLeaseLock,
@@ -57,7 +58,7 @@ function tab(
 ) {
   const sockets = fakeSockets()
   const actions: { type: string; payload?: unknown }[] = []
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl,
     createSocket: sockets.createSocket,
     storage,

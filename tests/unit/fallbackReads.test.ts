@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { sendMessage } from '../../src/realtime'
 import { FALLBACK_READ_INTERVAL_MS } from '../../src/realtime/fallbackReads'
 import { eventually } from './support/eventually'
@@ -53,7 +54,7 @@ async function subscribed(store: ReturnType<typeof setup>['store'], ...keys: str
 function setup() {
   const sockets = fakeSockets()
   const clock = manualTimers()
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: stub.url,
     createSocket: sockets.createSocket,
     storage: createMemoryStorage(),

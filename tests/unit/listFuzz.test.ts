@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import type { Conversation, Message } from '../../src/contract'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
@@ -141,7 +142,7 @@ async function run(seed: number, withSends: boolean) {
   srv.write('c2', 'bob')
   srv.take(1000)
   const sockets = fakeSockets()
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: 'http://api.test',
     fetchFn: srv.fetchFn,
     createSocket: sockets.createSocket,

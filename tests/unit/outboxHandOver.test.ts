@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
+import { createMemoryStorage, type StorageLike } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import type { Message } from '../../src/contract'
 import {
   createMemoryLock,
@@ -70,7 +71,7 @@ function tab(storage: StorageLike, drainLock: DrainLock) {
   const sockets = fakeSockets()
   const clock = manualTimers()
   const actions: { type: string; payload?: unknown }[] = []
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: 'http://unused.test',
     createSocket: sockets.createSocket,
     storage,

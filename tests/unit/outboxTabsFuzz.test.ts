@@ -1,5 +1,6 @@
 import { describe, expect, test, vi } from 'vitest'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import type { Message } from '../../src/contract'
 import {
   createLeaseLock,
@@ -190,14 +191,14 @@ async function run(seed: number, kind: LockKind) {
       missed: [] as Message[],
       sockets,
       socket: () => sockets.at(-1)!,
-      store: undefined as unknown as ReturnType<typeof makeStore>,
+      store: undefined as unknown as ReturnType<typeof trackedStore>,
     }
     const lock = lease
       ? createLeaseLock(storage, { owner: `t${i}`, timers: pollTimers })
       : kind === 'webLocks'
         ? drainLockOver(webLocks.tab(`t${i}`))
         : queuedLock
-    t.store = makeStore({
+    t.store = trackedStore({
       apiUrl: 'http://api.test',
       fetchFn,
       createSocket,

@@ -2,7 +2,8 @@ import type { UnknownAction } from '@reduxjs/toolkit'
 import { isPlain } from '@reduxjs/toolkit'
 import { afterEach, beforeEach, expect, test, vi } from 'vitest'
 import { api } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, bob } from './support/fixtures'
 import { startHttpStub } from './support/httpStub'
@@ -30,7 +31,7 @@ function firstNonPlain(v: unknown, path: string): string | null {
 
 test('every action an HTTP query dispatches is plain data', async () => {
   const seen: UnknownAction[] = []
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: stub.url,
     createSocket: fakeSockets().createSocket,
     storage: createMemoryStorage(),
@@ -51,7 +52,7 @@ test('no typing timer outlives dispose()', () => {
     const sockets = fakeSockets()
     const late: string[] = []
     let disposed = false
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: 'http://api.test',
       createSocket: sockets.createSocket,
       storage: createMemoryStorage(),

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { api, loggedIn, READ_RETRIES_WHEN_RATE_LIMITED } from '../../src/api'
-import { makeStore } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, bob } from './support/fixtures'
@@ -19,7 +19,7 @@ const rateLimited = (retryAfterMs?: number, headers?: Record<string, string>): S
 })
 
 function setup() {
-  return makeStore({
+  return trackedStore({
     apiUrl: stub.url,
     createSocket: fakeSockets().createSocket,
     preloadedState: { auth: { token: 't', user: alice } },
@@ -44,7 +44,7 @@ afterEach(() => {
 async function lessonsReadRefused() {
   reply = () => rateLimited(100)
   const ended: string[] = []
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: stub.url,
     createSocket: fakeSockets().createSocket,
     preloadedState: { auth: { token: 't', user: alice } },

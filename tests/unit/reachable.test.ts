@@ -1,6 +1,7 @@
 import { afterEach, expect, test } from 'vitest'
 import { api } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { retryNow, selectConnection } from '../../src/realtime'
 import { fakeSockets } from './support/fakeSocket'
 import { alice } from './support/fixtures'
@@ -16,7 +17,7 @@ afterEach(() => {
 function droppedStore(answer: () => Response | Promise<Response>) {
   const sockets = fakeSockets()
   const actions: string[] = []
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: 'http://api.test',
     storage: createMemoryStorage(),
     createSocket: sockets.createSocket,

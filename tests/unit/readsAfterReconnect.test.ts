@@ -1,7 +1,8 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import { api, loggedIn } from '../../src/api'
-import { createMemoryStorage, makeStore, type MakeStoreOptions } from '../../src/app/store'
+import { createMemoryStorage, type MakeStoreOptions } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { FAILED_READ_RETRIES } from '../../src/realtime/readsHandler'
@@ -29,7 +30,7 @@ function setup(invalidationWindowMs = 0, realtime: MakeStoreOptions['realtime'] 
     if (api.util.invalidateTags.match(a)) invalidated.push(a.payload)
     return next(action)
   }
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: stub.url,
     createSocket: sockets.createSocket,
     storage: createMemoryStorage(),

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { api, loggedIn, loggedOut, REFRESH_STORAGE_KEY, saveRefreshToken, tokenRefreshed } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { sendMessage, selectConnection, selectPendingMessages, connect } from '../../src/realtime'
 import { outboxStorageKey } from '../../src/realtime'
 import { errorCode } from '../../src/features/shared/errors'
@@ -24,7 +25,7 @@ function setup(storage = createMemoryStorage(), fetchFn?: typeof fetch) {
   saveRefreshToken(storage, alice.id, 'refresh-old')
   const sockets = fakeSockets()
   const actions: { type: string }[] = []
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: stub.url,
     createSocket: sockets.createSocket,
     storage,

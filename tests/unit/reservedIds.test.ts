@@ -1,6 +1,7 @@
 import type { UnknownAction } from '@reduxjs/toolkit'
 import { expect, test } from 'vitest'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { eventRejected, internalError, selectPresence, selectTyping } from '../../src/realtime'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, bob } from './support/fixtures'
@@ -17,7 +18,7 @@ test.each([
 ])('%s %j is rejected naming %s, and the next one is applied', (event, payload, field) => {
   const sockets = fakeSockets()
   const seen: UnknownAction[] = []
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: 'http://api.test',
     createSocket: sockets.createSocket,
     storage: createMemoryStorage(),

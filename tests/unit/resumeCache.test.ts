@@ -1,7 +1,8 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { afterEach, describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import type { Message } from '../../src/contract'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
@@ -39,7 +40,7 @@ function setup(apiUrl: string) {
     actions.push(action as UnknownAction)
     return next(action)
   }
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl,
     createSocket: sockets.createSocket,
     storage: createMemoryStorage(),

@@ -1,7 +1,8 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { joinConversation, joined } from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
@@ -24,7 +25,7 @@ function setup() {
     actions.push(action as UnknownAction)
     return next(action)
   }
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: stub.url,
     createSocket: sockets.createSocket,
     storage: createMemoryStorage(),

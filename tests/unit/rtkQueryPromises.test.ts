@@ -2,7 +2,8 @@ import { createAction, isAnyOf, type Middleware, type UnknownAction } from '@red
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { api } from '../../src/api'
 import { loggedIn, loggedOut } from '../../src/app/authSlice'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import {
   connect,
   disconnect,
@@ -36,7 +37,7 @@ function setup(fetchFn: typeof fetch = (async () => json(200, [message(1)])) as 
     if (typeof action === 'object') actions.push(action as UnknownAction)
     return next(action)
   }
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: 'http://stub.test',
     createSocket: sockets.createSocket,
     storage: createMemoryStorage(),

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { api, REFRESH_STORAGE_KEY, refreshSession, saveRefreshToken } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { fakeSockets } from './support/fakeSocket'
 import { alice } from './support/fixtures'
 import { httpStubPerTest, type StubReply, type StubRequest } from './support/httpStub'
@@ -14,7 +15,7 @@ const stub = httpStubPerTest((req) => reply(req))
 function setup(preloaded?: { token: string; user: typeof alice }) {
   const storage = createMemoryStorage()
   const actions: { type: string }[] = []
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: stub.url,
     createSocket: fakeSockets().createSocket,
     storage,

@@ -14,7 +14,8 @@ import {
 } from '../../src/api'
 import { loggedIn, loggedOut, tokenRefreshed } from '../../src/app/authSlice'
 import { createMemoryLock, manualRetryTriggers, retryNow, selectPendingMessages, sendMessage } from '../../src/realtime'
-import { createMemoryStorage, makeStore, type RealtimeOptions } from '../../src/app/store'
+import { createMemoryStorage, type RealtimeOptions } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { eventually } from './support/eventually'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, bob, jwt, message } from './support/fixtures'
@@ -140,7 +141,7 @@ describe('the scheduled refresh and the socket renewal', () => {
     const timers = manualTimers()
     const sockets = fakeSockets()
     const actions: { type: string; payload?: unknown }[] = []
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: stub.url,
       storage,
       createSocket: sockets.createSocket,
@@ -413,7 +414,7 @@ describe('a request the server never answers', () => {
     const http = hangingFetch()
     const storage = createMemoryStorage()
     saveRefreshToken(storage, alice.id, 'refresh-1')
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: 'http://stalled.test',
       storage,
       fetchFn: http.fetchFn,
@@ -438,7 +439,7 @@ describe('a request the server never answers', () => {
   test('a message sent over HTTP that is never answered is sent again after the timeout, and shows once', async () => {
     const http = hangingFetch()
     const sockets = fakeSockets()
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: 'http://stalled.test',
       storage: createMemoryStorage(),
       fetchFn: http.fetchFn,
@@ -474,7 +475,7 @@ describe('a request the server never answers', () => {
 
   test('a read gives up after the request timeout with TIMEOUT_ERROR (the page shows a network error)', async () => {
     const http = hangingFetch()
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: 'http://stalled.test',
       storage: createMemoryStorage(),
       fetchFn: http.fetchFn,
@@ -532,7 +533,7 @@ describe('a refresh whose answer is lost', () => {
     const storage = createMemoryStorage()
     saveRefreshToken(storage, alice.id, 'refresh-1')
     const sockets = fakeSockets()
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: 'http://lossy.test',
       storage,
       fetchFn: server.fetchFn,
@@ -569,7 +570,7 @@ describe('a refresh answered after a new login of the same user', () => {
     const storage = createMemoryStorage()
     saveRefreshToken(storage, alice.id, 'refresh-old')
     const actions: string[] = []
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: 'http://held.test',
       storage,
       fetchFn,
@@ -727,7 +728,7 @@ describe('a storage that refuses to keep the refresh token', () => {
     const full = refusingStorage(true)
     const timers = manualTimers()
     const actions: string[] = []
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: stub.url,
       storage: full.storage,
       createSocket: fakeSockets().createSocket,
@@ -840,7 +841,7 @@ describe('a tab waiting for another tab’s refresh', () => {
     // The other tab takes the lock; this one queues 1 ms later, and the other's request goes out 50 ms after it took it.
     let releaseOther: () => void = () => {}
     drainLock.request(`talemy.refresh.${alice.id}`, (release) => (releaseOther = release))
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: 'http://tabs.test',
       storage,
       fetchFn,

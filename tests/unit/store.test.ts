@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { api, loggedOut, type ThreadMessage } from '../../src/api'
-import { AUTH_STORAGE_KEY, createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
+import { AUTH_STORAGE_KEY, createMemoryStorage, type StorageLike } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import type { Message } from '../../src/contract'
 import {
   discardMessage,
@@ -37,7 +38,7 @@ const stored = (seq: number, clientId: string, content = `text ${clientId}`): Me
 
 function setup(apiUrl: string, storage: StorageLike = createMemoryStorage()) {
   const sockets = fakeSockets()
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl,
     createSocket: sockets.createSocket,
     storage,
@@ -103,7 +104,7 @@ describe('sending over the socket (real store, fake socket)', () => {
   test('a burst of events: one notification, one patch per cached list, the same result as one by one', async () => {
     const patched: string[] = []
     const sockets = fakeSockets()
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: 'http://unused.test',
       createSocket: sockets.createSocket,
       storage: createMemoryStorage(),
@@ -295,7 +296,7 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     reply = () => answer
     const scheduled: ReturnType<typeof sendRetryScheduled>[] = []
     const sockets = fakeSockets()
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: stub.url,
       createSocket: sockets.createSocket,
       storage: createMemoryStorage(),
@@ -364,7 +365,7 @@ describe('auth and storage', () => {
   test('login connects by itself, is saved, restored by the next store (which connects), and logout clears all', async () => {
     const storage = createMemoryStorage()
     const sockets = fakeSockets()
-    const store = makeStore({ apiUrl: stub.url, createSocket: sockets.createSocket, storage })
+    const store = trackedStore({ apiUrl: stub.url, createSocket: sockets.createSocket, storage })
     expect(selectConnection(store.getState()).status).toBe('idle')
     expect(sockets.sockets).toHaveLength(0)
 
@@ -376,7 +377,7 @@ describe('auth and storage', () => {
     expect(JSON.parse(storage.getItem(AUTH_STORAGE_KEY) ?? 'null')).toEqual({ token: 'token-9', user: bob })
 
     // A reload: a new store over the same storage is logged in and connects.
-    const reloaded = makeStore({ apiUrl: stub.url, createSocket: sockets.createSocket, storage })
+    const reloaded = trackedStore({ apiUrl: stub.url, createSocket: sockets.createSocket, storage })
     expect(reloaded.getState().auth).toEqual({ token: 'token-9', user: bob })
     expect(sockets.sockets).toHaveLength(2)
 
@@ -393,13 +394,13 @@ describe('auth and storage', () => {
   test('a corrupt saved session is ignored', () => {
     const storage = createMemoryStorage()
     storage.setItem(AUTH_STORAGE_KEY, '{"token": 5, "user": {}}')
-    const store = makeStore({ apiUrl: stub.url, createSocket: fakeSockets().createSocket, storage })
+    const store = trackedStore({ apiUrl: stub.url, createSocket: fakeSockets().createSocket, storage })
     expect(store.getState().auth).toEqual({ token: null, user: null })
   })
 
   test('the token refreshed is the one the next handshake sends', async () => {
     const sockets = fakeSockets()
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: stub.url,
       createSocket: sockets.createSocket,
       storage: createMemoryStorage(),
@@ -413,7 +414,7 @@ describe('auth and storage', () => {
 
   test('extraMiddleware comes first and sees every action, thunks included', async () => {
     const seen: unknown[] = []
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: stub.url,
       createSocket: fakeSockets().createSocket,
       storage: createMemoryStorage(),
@@ -461,7 +462,7 @@ describe('store notifications', () => {
   test('a real subscription: RTK Query mirrors it into the state half a second later, and subscribers are told', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     const sockets = fakeSockets()
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: 'http://stub.test',
       createSocket: sockets.createSocket,
       storage: createMemoryStorage(),

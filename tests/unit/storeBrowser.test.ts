@@ -2,7 +2,8 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { loggedIn, loggedOut } from '../../src/app/authSlice'
 import { syncSession } from '../../src/app/sessionSync'
-import { AUTH_STORAGE_KEY, createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
+import { AUTH_STORAGE_KEY, createMemoryStorage, type StorageLike } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { api } from '../../src/api'
 import {
   createOutboxStorage,
@@ -26,7 +27,7 @@ describe('makeStore in a browser', () => {
   test('defaults: localStorage for the session, the page origin for the API and the socket', () => {
     localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
     const sockets = fakeSockets()
-    const store = makeStore({ createSocket: sockets.createSocket })
+    const store = trackedStore({ createSocket: sockets.createSocket })
     expect(store.getState().auth).toEqual({ token: 'saved', user: alice })
     expect(sockets.last.url).toBe(window.location.origin)
     expect(sockets.last.handshakeToken()).toBe('saved')
@@ -35,7 +36,7 @@ describe('makeStore in a browser', () => {
   test('another tab logging out (the storage event) logs this one out too', () => {
     localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
     const sockets = fakeSockets()
-    const store = makeStore({ createSocket: sockets.createSocket })
+    const store = trackedStore({ createSocket: sockets.createSocket })
     sockets.last.serverConnect()
     window.dispatchEvent(new StorageEvent('storage', { key: AUTH_STORAGE_KEY, oldValue: 'x', newValue: null }))
     expect(store.getState().auth).toEqual({ token: null, user: null })
@@ -46,7 +47,7 @@ describe('makeStore in a browser', () => {
   test('a send discarded in another tab (the storage event naming it) leaves this tab’s outbox and thread at once', async () => {
     localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
     const sockets = fakeSockets()
-    const store = makeStore({ createSocket: sockets.createSocket, shareSocket: false })
+    const store = trackedStore({ createSocket: sockets.createSocket, shareSocket: false })
     await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', []))
     // Offline: both stay pending, shown in the thread.
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'first', clientId: 'k1' }))
@@ -93,8 +94,8 @@ describe('makeStore in a browser', () => {
     localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
     const socketsA = fakeSockets()
     const socketsB = fakeSockets()
-    const tabA = makeStore({ createSocket: socketsA.createSocket, shareSocket: false })
-    const tabB = makeStore({ createSocket: socketsB.createSocket, shareSocket: false })
+    const tabA = trackedStore({ createSocket: socketsA.createSocket, shareSocket: false })
+    const tabB = trackedStore({ createSocket: socketsB.createSocket, shareSocket: false })
     socketsA.last.serverConnect()
     socketsB.last.serverConnect()
     tabA.dispatch(sendMessage({ conversationId: 'c1', content: 'unsent', clientId: 'k1' }))
@@ -116,7 +117,7 @@ describe('makeStore in a browser', () => {
   test('another tab refreshing the token (the storage event): this one uses the new token', () => {
     localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
     const sockets = fakeSockets()
-    const store = makeStore({ createSocket: sockets.createSocket })
+    const store = trackedStore({ createSocket: sockets.createSocket })
     const fresh = JSON.stringify({ token: 'fresh', user: alice })
     localStorage.setItem(AUTH_STORAGE_KEY, fresh)
     window.dispatchEvent(new StorageEvent('storage', { key: AUTH_STORAGE_KEY, oldValue: 'x', newValue: fresh }))
@@ -128,7 +129,7 @@ describe('makeStore in a browser', () => {
   test('another tab logging in as another user: this one leaves its user’s session and follows into the new one', () => {
     localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'saved', user: alice }))
     const sockets = fakeSockets()
-    const store = makeStore({ createSocket: sockets.createSocket })
+    const store = trackedStore({ createSocket: sockets.createSocket })
     sockets.last.serverConnect()
     // Alice's unsent message, kept in storage for her next login (nobody asked her to drop it).
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'unsent', clientId: 'k1' }))
@@ -152,7 +153,7 @@ describe('makeStore in a browser', () => {
 
   test('a logged-out tab follows a login in another tab (the same user or another)', () => {
     const sockets = fakeSockets()
-    const store = makeStore({ createSocket: sockets.createSocket })
+    const store = trackedStore({ createSocket: sockets.createSocket })
     expect(sockets.sockets).toHaveLength(0)
     const theirs = JSON.stringify({ token: 'fresh', user: alice })
     localStorage.setItem(AUTH_STORAGE_KEY, theirs)
@@ -183,7 +184,7 @@ describe('makeStore in a browser', () => {
       return remove.apply(this, args)
     } as Window['removeEventListener']
     try {
-      const store = makeStore({ createSocket: sockets.createSocket })
+      const store = trackedStore({ createSocket: sockets.createSocket })
       expect(added).toEqual(expect.arrayContaining(['pagehide', 'storage']))
       store.dispose()
       // Every listener the store (and the realtime layer in it) added is gone.
@@ -202,7 +203,7 @@ describe('makeStore in a browser', () => {
   test('a page back from the back/forward cache catches up with the session in storage (it heard no storage event)', () => {
     localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'alices', user: alice }))
     const sockets = fakeSockets()
-    const store = makeStore({ createSocket: sockets.createSocket })
+    const store = trackedStore({ createSocket: sockets.createSocket })
     // Back with nothing changed meanwhile: nothing happens.
     const before = store.getState()
     window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }))
@@ -220,7 +221,7 @@ describe('makeStore in a browser', () => {
   test('a tab that logs out a user storage no longer holds leaves the session stored there alone', () => {
     localStorage.setItem(AUTH_STORAGE_KEY, JSON.stringify({ token: 'alices', user: alice }))
     const sockets = fakeSockets()
-    const store = makeStore({ createSocket: sockets.createSocket })
+    const store = trackedStore({ createSocket: sockets.createSocket })
     // Bob's session is stored now, and this tab has not heard of it (a missed event): its logout is Alice's only.
     const theirs = JSON.stringify({ token: 'bobs', user: bob })
     localStorage.setItem(AUTH_STORAGE_KEY, theirs)
@@ -249,7 +250,7 @@ describe('a session that expired, then a login in another tab', () => {
     const sockets = fakeSockets()
     const actions: string[] = []
     const visibility = manualVisibility(true)
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl,
       storage,
       createSocket: sockets.createSocket,

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { api, type ThreadMessage } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import type { Message } from '../../src/contract'
 import { firstSeq, mergeOlder } from '../../src/features/messages/order'
 import { sendMessage } from '../../src/realtime'
@@ -99,7 +100,7 @@ async function run(seed: number) {
   const srv = server(log)
   for (let i = 0; i < 70; i++) srv.store()
   const sockets = fakeSockets()
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: 'http://api.test',
     fetchFn: srv.fetchFn,
     createSocket: sockets.createSocket,

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { api, type ThreadMessage } from '../../src/api'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import type { Message } from '../../src/contract'
 import { mergeOlder } from '../../src/features/messages/order'
 import { outboxStorageKey } from '../../src/realtime'
@@ -39,7 +40,7 @@ describe('our send confirmed after the thread was read without it', () => {
     const storage = createMemoryStorage()
     storage.setItem(outboxStorageKey(alice.id), JSON.stringify([pendingMessage('k1')]))
     const sockets = fakeSockets()
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: 'http://api.test',
       fetchFn: serverThread(161, own),
       createSocket: sockets.createSocket,

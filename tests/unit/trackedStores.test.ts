@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { expect, test } from 'vitest'
 import { createMemoryStorage } from '../../src/app/store'
@@ -51,4 +53,17 @@ test('after its test, a store it made is disposed, once; one kept for the file, 
   expect(keptForTheFile.shutdowns).toHaveLength(0)
   expect(madeInTheFile.shutdowns).toHaveLength(0)
   expect(ended).toBe(1)
+})
+
+test('no unit or SPA file makes a store with makeStore itself (it would outlive the file)', () => {
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+      entry.isDirectory() ? files(join(dir, entry.name)) : /\.tsx?$/.test(entry.name) ? [join(dir, entry.name)] : [],
+    )
+  const root = join(import.meta.dirname, '../..')
+  const untracked = ['tests/unit', 'tests/spa']
+    .flatMap((dir) => files(join(root, dir)))
+    .filter((file) => /\bmakeStore\(/.test(readFileSync(file, 'utf8')))
+    .map((file) => file.slice(root.length + 1))
+  expect(untracked).toEqual([])
 })

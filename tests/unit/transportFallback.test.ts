@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { disconnect } from '../../src/realtime'
 import { fakeSockets } from './support/fakeSocket'
 import { alice } from './support/fixtures'
@@ -11,7 +12,7 @@ import { alice } from './support/fixtures'
 
 function storeWith(socketOptions?: { transports: string[] }) {
   const sockets = fakeSockets()
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: 'http://api.test',
     createSocket: sockets.createSocket,
     storage: createMemoryStorage(),

@@ -2,7 +2,8 @@
 import { act, StrictMode, useEffect } from 'react'
 import { Provider } from 'react-redux'
 import { describe, expect, test } from 'vitest'
-import { createMemoryStorage, makeStore } from '../../src/app/store'
+import { createMemoryStorage } from '../../src/app/store'
+import { trackedStore } from '../support/trackedStores'
 import { useSocket, type UseSocket } from '../../src/realtime'
 import { fakeSockets } from './support/fakeSocket'
 import { alice } from './support/fixtures'
@@ -24,7 +25,7 @@ function Probe({ seen }: { seen: UseSocket[] }) {
 
 function setup() {
   const sockets = fakeSockets()
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: 'http://api.test',
     createSocket: sockets.createSocket,
     storage: createMemoryStorage(),

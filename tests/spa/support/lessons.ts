@@ -1,4 +1,5 @@
-import { createMemoryStorage, makeStore } from '../../../src/app/store'
+import { createMemoryStorage } from '../../../src/app/store'
+import { trackedStore } from '../../support/trackedStores'
 import type { Lesson, User } from '../../../src/contract'
 import type { Toaster } from '../../../src/features/notifications/toaster'
 import { fakeSockets } from '../../unit/support/fakeSocket'
@@ -25,7 +26,7 @@ export const lesson = (over: Partial<Lesson> = {}): Lesson => ({
  * `toaster` hears.
  */
 export const toastedStore = (user: User, toaster: Toaster, sockets = fakeSockets()) =>
-  makeStore({
+  trackedStore({
     apiUrl: 'http://api.invalid',
     createSocket: sockets.createSocket,
     storage: createMemoryStorage(),

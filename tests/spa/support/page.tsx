@@ -4,7 +4,8 @@ import { Provider } from 'react-redux'
 import { afterEach, beforeEach, expect } from 'vitest'
 import { AnnouncerProvider } from '../../../src/app/Announcer'
 import { App } from '../../../src/app/App'
-import { createMemoryStorage, makeStore, type MakeStoreOptions } from '../../../src/app/store'
+import { createMemoryStorage, type MakeStoreOptions } from '../../../src/app/store'
+import { trackedStore } from '../../support/trackedStores'
 import { createToaster, type Toaster } from '../../../src/features/notifications/toaster'
 import type { User } from '../../../src/contract'
 import { ToasterContext } from '../../../src/features/notifications/Toasts'
@@ -155,7 +156,7 @@ export function pagePerTest(hash = '/') {
 /** A store as the page has it, logged in as Alice by default, on a fake socket and the given API. */
 export function appStore(fetchFn: typeof fetch, over: Partial<MakeStoreOptions> = {}) {
   const sockets = fakeSockets()
-  const store = makeStore({
+  const store = trackedStore({
     apiUrl: 'http://api.test',
     createSocket: sockets.createSocket,
     storage: createMemoryStorage(),
@@ -216,7 +217,7 @@ export async function threadWithFocusedComposer(page: ReturnType<typeof pagePerT
 }
 
 /** The whole app in `root`, with its providers, as `main.tsx` renders it (with `toaster`, its toasts too). */
-export function renderApp(root: Root, store: ReturnType<typeof makeStore>, toaster?: Toaster): void {
+export function renderApp(root: Root, store: ReturnType<typeof trackedStore>, toaster?: Toaster): void {
   const app = toaster ? (
     <ToasterContext value={toaster}>
       <App />

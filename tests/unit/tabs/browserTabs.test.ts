@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test, vi } from 'vitest'
-import { createMemoryStorage, makeStore } from '../../../src/app/store'
+import { createMemoryStorage } from '../../../src/app/store'
+import { trackedStore } from '../../support/trackedStores'
 import { browserTabs, selectConnection } from '../../../src/realtime'
 import { TAB_PROTOCOL } from '../../../src/realtime/tabs/protocol'
 
@@ -11,7 +12,7 @@ describe('browserTabs: the page’s edges, or none', () => {
   test('without Web Locks (Node 20 has no navigator.locks): none, and a store is solo with a socket of its own', async () => {
     expect((globalThis as { navigator?: { locks?: unknown } }).navigator?.locks).toBeUndefined()
     expect(browserTabs('talemy')).toBeNull()
-    const store = makeStore({ apiUrl: 'http://127.0.0.1:1' })
+    const store = trackedStore({ apiUrl: 'http://127.0.0.1:1' })
     await Promise.resolve()
     expect(selectConnection(store.getState()).role).toBe('solo')
     store.dispose()
@@ -46,11 +47,11 @@ describe('browserTabs: the page’s edges, or none', () => {
 
   test('a session kept elsewhere than the page’s storage shares nothing unless asked (the tabs would not follow one another’s logins)', async () => {
     vi.stubGlobal('navigator', { locks: { request: () => new Promise(() => {}) } })
-    const own = makeStore({ apiUrl: 'http://127.0.0.1:1', storage: createMemoryStorage() })
+    const own = trackedStore({ apiUrl: 'http://127.0.0.1:1', storage: createMemoryStorage() })
     await Promise.resolve()
     expect(selectConnection(own.getState()).role).toBe('solo')
     own.dispose()
-    const asked = makeStore({ apiUrl: 'http://127.0.0.1:1', storage: createMemoryStorage(), shareSocket: true })
+    const asked = trackedStore({ apiUrl: 'http://127.0.0.1:1', storage: createMemoryStorage(), shareSocket: true })
     await Promise.resolve()
     expect(selectConnection(asked.getState()).role).toBe('follower')
     asked.dispose()
@@ -58,12 +59,12 @@ describe('browserTabs: the page’s edges, or none', () => {
 
   test('shareSocket: false keeps a store solo even where the page could share', async () => {
     vi.stubGlobal('navigator', { locks: { request: () => new Promise(() => {}) } })
-    const store = makeStore({ apiUrl: 'http://127.0.0.1:1', shareSocket: false })
+    const store = trackedStore({ apiUrl: 'http://127.0.0.1:1', shareSocket: false })
     await Promise.resolve()
     expect(selectConnection(store.getState()).role).toBe('solo')
     store.dispose()
     // `realtime.tabs: null` says "no edges": solo too.
-    const none = makeStore({ apiUrl: 'http://127.0.0.1:1', realtime: { tabs: null } })
+    const none = trackedStore({ apiUrl: 'http://127.0.0.1:1', realtime: { tabs: null } })
     await Promise.resolve()
     expect(selectConnection(none.getState()).role).toBe('solo')
     none.dispose()

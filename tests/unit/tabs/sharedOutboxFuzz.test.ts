@@ -1,5 +1,6 @@
 import { describe, expect, test, vi } from 'vitest'
-import { createMemoryStorage, makeStore } from '../../../src/app/store'
+import { createMemoryStorage } from '../../../src/app/store'
+import { trackedStore } from '../../support/trackedStores'
 import type { Message } from '../../../src/contract'
 import {
   connect,
@@ -70,7 +71,7 @@ async function run(seed: number) {
   interface Tab {
     id: string
     closed: boolean
-    store: ReturnType<typeof makeStore>
+    store: ReturnType<typeof trackedStore>
     visibility: ReturnType<typeof manualVisibility>
   }
   const tabs: Tab[] = []
@@ -84,7 +85,7 @@ async function run(seed: number) {
       return socket as unknown as AppSocket
     }
     const visibility = manualVisibility(true)
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: 'http://api.test',
       fetchFn: fetchOf(id),
       createSocket,

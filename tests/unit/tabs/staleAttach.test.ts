@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { createMemoryStorage, makeStore } from '../../../src/app/store'
+import { createMemoryStorage } from '../../../src/app/store'
+import { trackedStore } from '../../support/trackedStores'
 import { connect, selectConnection, type AppSocket, type CreateSocket } from '../../../src/realtime'
 import type { TabChannel, TabMessage } from '../../../src/realtime/tabs/protocol'
 import { createMemoryTabLock } from '../../../src/realtime/tabs/tabLock'
@@ -84,7 +85,7 @@ describe('a follower attaching while the holder crashes', () => {
         sockets.set(id, [...(sockets.get(id) ?? []), socket])
         return socket as unknown as AppSocket
       }
-      const store = makeStore({
+      const store = trackedStore({
         apiUrl: 'http://api.test',
         fetchFn: (async () => json(200, [])) as typeof fetch,
         createSocket,

@@ -1,7 +1,8 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { describe, expect, test, vi } from 'vitest'
 import { api } from '../../../src/api'
-import { createMemoryStorage, makeStore } from '../../../src/app/store'
+import { createMemoryStorage } from '../../../src/app/store'
+import { trackedStore } from '../../support/trackedStores'
 import type { Message } from '../../../src/contract'
 import {
   connect,
@@ -175,7 +176,7 @@ async function run(seed: number, adverse: boolean) {
   interface Tab {
     id: string
     closed: boolean
-    store: ReturnType<typeof makeStore>
+    store: ReturnType<typeof trackedStore>
     visibility: ReturnType<typeof manualVisibility>
     threads: Set<string>
     actions: UnknownAction[]
@@ -196,7 +197,7 @@ async function run(seed: number, adverse: boolean) {
       return next(action)
     }
     const visibility = manualVisibility(true)
-    const store = makeStore({
+    const store = trackedStore({
       apiUrl: 'http://api.test',
       fetchFn: (async (input: RequestInfo | URL, init?: RequestInit) => {
         const request = input instanceof Request ? input : new Request(input, init)
