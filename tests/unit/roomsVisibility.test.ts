@@ -9,7 +9,9 @@ import {
   joinFailed,
   leaveConversation,
   manualVisibility,
+  shutdown,
 } from '../../src/realtime'
+import { disposeWithTest } from '../support/trackedStores'
 import { fakeSockets } from './support/fakeSocket'
 import { loggedInState, rootReducer, settle, socketOptions } from './support/mockStore'
 
@@ -35,6 +37,8 @@ function soloStore(visibility?: ReturnType<typeof manualVisibility>, over: { ack
           createSocketMiddleware(socketOptions(sockets, { ...(visibility ? { visibility } : {}), ...over })),
         ),
   })
+  // Its rooms' joins, unanswered, would otherwise go on being tried again after the test, in the files after it.
+  disposeWithTest(() => store.dispatch(shutdown()))
   store.dispatch(connect())
   sockets.last.serverConnect()
   sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
