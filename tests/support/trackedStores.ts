@@ -1,5 +1,4 @@
-import { onTestFinished } from 'vitest'
-import { getCurrentTest } from 'vitest/suite'
+import { onTestFinished, TestRunner } from 'vitest'
 import { type AppStore, type MakeStoreOptions, makeStore } from '../../src/app/store'
 import { fileStores } from './fileStores'
 
@@ -47,7 +46,7 @@ export function disposeWithTest(dispose: () => void, { until = 'test' }: { until
     due = false
     dispose()
   }
-  if (until === 'test' && getCurrentTest()) onTestFinished(once)
+  if (until === 'test' && TestRunner.getCurrentTest()) onTestFinished(once)
   else fileStores.add(once)
   return () => {
     due = false
