@@ -16,7 +16,7 @@ import {
   type ErrorCode,
   type Id,
 } from '../../src/contract'
-import { AppError, forbidden, invalid, toApiError, unauthorized } from '../errors'
+import { AppError, invalid, toApiError, unauthorized } from '../errors'
 import { lacksHost } from '../http'
 import {
   errorAnswer,
@@ -448,16 +448,9 @@ export function attachHandlers(
       const { conversationId } = input.value
       const notice = typingStarted(socket, conversationId)
       try {
-        await typingLimiter.take(userId)
-        // The contract gives typing FORBIDDEN alone: one that does not exist is one the user is not in either.
-        const participants = await messaging.participants(userId, conversationId).catch((error: unknown) => {
-          throw error instanceof AppError && error.code === 'NOT_FOUND'
-            ? forbidden('not a participant of this conversation')
-            : error
-        })
+        const others = await messaging.typingRecipients(userId, conversationId, typingLimiter)
         // Overtaken by a send of this socket: the message ends the notice, which must not arrive after it.
         if (notice.overtaken()) return null
-        const others = participants.filter((id) => id !== userId)
         notices.toUsers(others, 'typing', { conversationId, userId })
         return null
       } finally {

@@ -17,7 +17,7 @@ import {
 } from '../../src/contract/requests'
 import { AppError, forbidden, invalid, notFound } from '../errors'
 import type { Prepared, Queryable } from '../db'
-import { replayPastBudget } from '../rateLimit'
+import { replayPastBudget, type Limiter } from '../rateLimit'
 import type { ServiceContext } from './context'
 import { MESSAGE_COLUMNS, iso, toMessage, type MessageRow } from './rows'
 import { SendBatcher } from './sendBatcher'
@@ -365,6 +365,29 @@ export function createMessaging(ctx: ServiceContext) {
 
     /** The conversation's participants, for a participant; NOT_FOUND / FORBIDDEN as for reading it. */
     participants: (userId: Id, conversationId: Id) => participantsFor(db, userId, conversationId),
+
+    /**
+     * The other participants to tell that `userId` is typing, a notice spending `budget` (the typing one) as a send
+     * spends its own: an outsider is refused at once where the members are known, and gets the budget back otherwise,
+     * so refusals neither spend the notices of the user's own conversations nor turn FORBIDDEN into RATE_LIMITED. A
+     * conversation that does not exist keeps it spent (made-up ids would cost a query each) and is FORBIDDEN too: the
+     * contract gives typing FORBIDDEN alone, one that does not exist being one the user is not in either.
+     */
+    async typingRecipients(userId: Id, conversationId: Id, budget: Limiter): Promise<Id[]> {
+      const known = members.known(conversationId)
+      if (known && !known.includes(userId)) throw forbidden('not a participant of this conversation')
+      await budget.take(userId)
+      let participants: readonly Id[]
+      try {
+        participants = await participantsFor(db, userId, conversationId)
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error
+        if (error.code === 'NOT_FOUND') throw forbidden('not a participant of this conversation')
+        if (error.code === 'FORBIDDEN') await budget.refund(userId)
+        throw error
+      }
+      return participants.filter((id) => id !== userId)
+    },
 
     listConversations: (userId: Id) => conversationsFor(userId),
 

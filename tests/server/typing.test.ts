@@ -138,6 +138,39 @@ describe('typing', () => {
     expect(bob.seen.events).toEqual([])
   })
 
+  // The contract answers typing FORBIDDEN for a conversation one is not in, and RATE_LIMITED past 2 a second. The
+  // budget was taken before the membership check: an outsider's third notice was answered RATE_LIMITED (with a wait,
+  // after which it would be FORBIDDEN anyway), each refusal spent the budget of the user's own conversations, and a
+  // budget spent there turned the outsider's FORBIDDEN into RATE_LIMITED. Sends refuse outsiders for free already.
+  it("refuses a conversation one is not in FORBIDDEN every time, spending none of one's typing budget", async () => {
+    const alice = await open(ALICE)
+    const carol = await open(CAROL)
+    // A full budget (the earlier tests spent some of it).
+    clock.advance(1_000)
+    for (let i = 0; i < 3; i++)
+      expect(await emitAck(carol.socket, 'typing', { conversationId: CONV })).toMatchObject({
+        ok: false,
+        error: { code: 'FORBIDDEN' },
+      })
+    // Her own conversation's notices still go through, and reach Alice.
+    expect(await emitAck(carol.socket, 'typing', { conversationId: 'conv-alice-carol' })).toEqual({
+      ok: true,
+      data: null,
+    })
+    expect(await emitAck(carol.socket, 'typing', { conversationId: 'conv-alice-carol' })).toEqual({
+      ok: true,
+      data: null,
+    })
+    // Her budget spent there, a conversation she is not in is still refused for what it is.
+    expect(await emitAck(carol.socket, 'typing', { conversationId: CONV })).toMatchObject({
+      ok: false,
+      error: { code: 'FORBIDDEN' },
+    })
+    await delivered(alice.socket)
+    const notice = { conversationId: 'conv-alice-carol', userId: carol.session.user.id }
+    expect(typingOf(alice.seen)).toEqual([notice, notice])
+  })
+
   // The contract: "Bob is typing…" shows until his message arrives. A notice relayed after the budget's and the
   // participants' answers reached the other participant after the message sent just after it (its budget from Redis,
   // its participants from the database, were slower than the whole send), and "Alice is typing…" stood under her
