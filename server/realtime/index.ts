@@ -81,15 +81,19 @@ export function createSocketServer(
   const pending = new UnauthenticatedSessions(unauthenticated.maxPerAddress)
   /**
    * Why a request to Socket.IO's path is refused, in the contract's terms (as /api says it): a foreign Origin on any
-   * request (`sid`: a session's polls, sends and upgrade; allowRequest sees the handshake only), an address at its cap
+   * request (`sid`: a session's polls, sends and upgrade; allowRequest sees the handshake only), JSONP, an address at its cap
    * of unauthenticated sessions on a handshake. Engine.IO would say either as a 403 `{ code: 4 }` when polling, a 400
    * "Bad request" for a middleware's reason, and a 400 for any refused upgrade.
    */
   const refusalOf = (req: IncomingMessage): Refusal | undefined => {
     if (lacksHost(req)) return { status: 400, code: 'INVALID', message: 'Host: required in an HTTP/1.1 request' }
     if (!origins.isAllowed(req.headers.origin)) return { status: 403, code: 'FORBIDDEN', message: 'origin not allowed' }
+    const params = new URL(req.url ?? '/', 'http://socket.invalid').searchParams
+    // JSONP polling (`j`), which Engine.IO 4 still serves and no socket.io-client 4 asks for: a cross-site <script>
+    // sends no Origin, and the answer is script.
+    if (params.has('j')) return { status: 400, code: 'INVALID', message: 'JSONP polling is not served' }
     // As Engine.IO tells one (`if (sid)`): an empty `sid` is a handshake too.
-    const handshake = !new URL(req.url ?? '/', 'http://socket.invalid').searchParams.get('sid')
+    const handshake = !params.get('sid')
     if (handshake && !pending.hasRoom(unauthenticated.addressOf(req)))
       return {
         status: 429,

@@ -191,6 +191,18 @@ describe('origins', () => {
     expect((await pollingHandshake()).status).toBe(200)
   })
 
+  it('serves no JSONP polling: a cross-site <script> sends no Origin, and its answer would run as script', async () => {
+    // Engine.IO 4 still answers `j=…` with `___eio[0]("…")`; no socket.io-client 4 asks for it.
+    for (const url of ['/socket.io/?EIO=4&transport=polling&j=0', '/socket.io/?EIO=4&transport=polling&sid=x&j=0']) {
+      const answer = await fetch(`${server.url}${url}`)
+      expect(answer.status, url).toBe(400)
+      expect(await answer.json(), url).toMatchObject({
+        error: { code: 'INVALID', message: expect.stringMatching(/JSONP/) },
+      })
+    }
+    expect((await pollingHandshake()).status).toBe(200)
+  })
+
   it('refuses a WebSocket upgrade from a foreign Origin', async () => {
     // Not 101: no WebSocket is opened. (Engine.IO's own answer to every refused upgrade is a 400.)
     expect(await upgrade('http://evil.test')).toBe(403)
