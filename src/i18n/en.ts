@@ -139,6 +139,7 @@ export const en = {
   // More than a few at once (a replay after a reconnect): counted, not read out one after the other.
   'thread.announceMany': '{count, plural, one {# new message} other {# new messages}} from {name}',
   'thread.seen': 'Seen',
+  'thread.announceSeen': 'Your message was seen',
   // Several people may type at once: `names` is their list as the language writes one ("Bob and Carol"), `count` how
   // many they are, for the verb.
   'thread.typing': '{count, plural, one {{names} is typing…} other {{names} are typing…}}',

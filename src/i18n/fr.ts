@@ -123,6 +123,7 @@ export const fr: Catalogue = {
   'thread.announceNew': 'Nouveau message — {name} : {content}',
   'thread.announceMany': '{count, plural, one {# nouveau message} other {# nouveaux messages}} — {name}',
   'thread.seen': 'Vu',
+  'thread.announceSeen': 'Votre message a été vu',
   'thread.typing': '{count, plural, one {{names} est en train d’écrire…} other {{names} sont en train d’écrire…}}',
   'thread.typingUnnamed':
     '{count, plural, one {Quelqu’un est en train d’écrire…} other {# personnes sont en train d’écrire…}}',

@@ -1,0 +1,61 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { describe, expect, test } from 'vitest'
+import { alice, bob, conversation, message } from '../unit/support/fixtures'
+import { eventually } from './support/eventually'
+import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
+
+// "Seen" appears under one's last message when the other person reads it: a sighted reader waiting for it sees it
+// come, a screen reader user was told nothing (the line is not in a live region, and nothing announced it), while
+// "Bob is typing…" next to it is said (WCAG 4.1.3, status messages).
+
+const page = pagePerTest('#/messages/c1')
+
+/** Alice's thread with Bob: messages 1–3, the last one hers; Bob has read up to `seenUpTo`. */
+function aliceAndBob(seenUpTo: number) {
+  const thread = [
+    message(1, { senderId: bob.id }),
+    message(2, { senderId: alice.id }),
+    message(3, { senderId: alice.id }),
+  ]
+  const fetchFn = apiRoutes((_method, path) => {
+    if (path === '/api/conversations')
+      return json(200, [
+        conversation('c1', { lastMessage: thread[2]!, readSeq: { [alice.id]: 1, [bob.id]: seenUpTo } }),
+      ])
+    if (path === '/api/users') return json(200, [alice, bob])
+    if (path === '/api/conversations/c1/messages') return json(200, thread)
+    return json(200, [])
+  })
+  const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
+  renderApp(page.root, store)
+  act(() => sockets.last.serverConnect())
+  act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+  return { store, sockets }
+}
+
+describe('"Seen" under one\'s last message', () => {
+  test('is said when the other person reads it', async () => {
+    const { store, sockets } = aliceAndBob(2)
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=seen]')).toHaveLength(1))
+    const said = politeSaid()
+
+    act(() =>
+      sockets.last.serverEmit('conversation:seen', { conversationId: 'c1', userId: bob.id, seq: 3 }, { offset: 2 }),
+    )
+    await eventually(() =>
+      expect(page.container.querySelector('[data-message-id=m3] [data-testid=seen]')).not.toBeNull(),
+    )
+    await eventually(() => expect(said).toContain('Your message was seen'))
+    store.dispose()
+  })
+
+  test('is not said for what was seen already when the thread opened', async () => {
+    const { store } = aliceAndBob(3)
+    const said = politeSaid()
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=seen]')).toHaveLength(1))
+    await act(async () => {})
+    expect(said).not.toContain('Your message was seen')
+    store.dispose()
+  })
+})
