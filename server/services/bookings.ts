@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type * as v from 'valibot'
 import type { ContactRequest, Id, Lesson, Role } from '../../src/contract'
 import {
   conversationIdSchema,
@@ -62,14 +63,18 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
     if ((await roleOf(tutorId)) !== 'tutor') throw notFound('tutor')
   }
 
-  /** Applies a status change with the table's rules, row-locked so concurrent changes cannot both pass. */
+  /**
+   * Applies a status change with the table's rules, row-locked so concurrent changes cannot both pass. The status asked
+   * for is read from the body (`readStatus`) only once the item is known to be there and the user's: someone else's
+   * item is FORBIDDEN and a missing one NOT_FOUND whatever the body says (authorization before validation).
+   */
   async function changeStatus<S extends string, R extends { tutor_id: string; student_id: string; status: S }, E>(
     table: 'lessons' | 'contact_requests',
     columns: string,
     rules: TransitionTable<S>,
     userId: Id,
     id: Id,
-    status: S,
+    readStatus: () => S,
     toEntity: (row: R) => E & { tutorId: Id; studentId: Id },
     event: LoggedEvent['event'],
   ): Promise<{ entity: E; logged: LoggedEvent[] }> {
@@ -81,6 +86,7 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
     if (!parties[0]) throw notFound(table === 'lessons' ? 'lesson' : 'contact request')
     // Refused before any lock: someone else's item must not make its parties' writes wait (nor wait for them).
     if (parties[0].tutor_id !== userId && parties[0].student_id !== userId) throw forbidden('not yours to change')
+    const status = readStatus()
     return db.transaction(async (tx) => {
       await lockCounters(tx, [parties[0]!.tutor_id, parties[0]!.student_id])
       const rows = await tx.query<R>(`select ${columns} from ${table} where id = $1 for update`, [id])
@@ -156,6 +162,13 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
     return created.answer
   }
 
+  /** The status a PATCH body asks for; INVALID naming what is wrong with it. */
+  function statusIn<S>(schema: v.GenericSchema<unknown, { status: S }>, body: unknown): S {
+    const input = parseRequest(schema, body)
+    if (!input.ok) throw invalid(input.issues)
+    return input.value.status
+  }
+
   function pathId(value: unknown, what: string): Id {
     const id = parseRequest(conversationIdSchema, value)
     if (!id.ok) throw notFound(what)
@@ -195,8 +208,6 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
     },
 
     async updateLessonStatus(userId: Id, lessonId: unknown, body: unknown): Promise<Lesson> {
-      const input = parseRequest(updateLessonStatusBodySchema, body)
-      if (!input.ok) throw invalid(input.issues)
       const id = pathId(lessonId, 'lesson')
       await limiter.take(userId)
       const { entity, logged } = await changeStatus<Lesson['status'], LessonRow, Lesson>(
@@ -205,7 +216,7 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
         LESSON_TRANSITIONS,
         userId,
         id,
-        input.value.status,
+        () => statusIn(updateLessonStatusBodySchema, body),
         toLesson,
         'lesson:statusUpdated',
       )
@@ -252,8 +263,6 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
     },
 
     async updateContactRequestStatus(userId: Id, requestId: unknown, body: unknown): Promise<ContactRequest> {
-      const input = parseRequest(updateContactRequestStatusBodySchema, body)
-      if (!input.ok) throw invalid(input.issues)
       const id = pathId(requestId, 'contact request')
       await limiter.take(userId)
       const { entity, logged } = await changeStatus<ContactRequest['status'], ContactRequestRow, ContactRequest>(
@@ -262,7 +271,7 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
         CONTACT_REQUEST_TRANSITIONS,
         userId,
         id,
-        input.value.status,
+        () => statusIn(updateContactRequestStatusBodySchema, body),
         toContactRequest,
         'contactRequest:statusUpdated',
       )
