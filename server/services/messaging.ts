@@ -428,9 +428,11 @@ export function createMessaging(ctx: ServiceContext) {
     async listMessages(userId: Id, conversationId: unknown, query: unknown): Promise<Message[]> {
       const id = parseRequest(conversationIdSchema, conversationId)
       if (!id.ok) throw notFound('conversation')
+      // Whether the reader may see the conversation before what is wrong with the page asked for: an outsider's answer
+      // (FORBIDDEN, or NOT_FOUND for none) is the same whatever the query says.
+      await participantsFor(db, userId, id.value)
       const page = parseRequest(messagePageQuerySchema, query ?? {})
       if (!page.ok) throw invalid(page.issues, 'query')
-      await participantsFor(db, userId, id.value)
       const limit = Math.min(page.value.limit ?? DEFAULT_MESSAGE_PAGE, MAX_MESSAGE_PAGE)
       const rows = await db.query<MessageRow>(
         `select ${MESSAGE_COLUMNS} from messages

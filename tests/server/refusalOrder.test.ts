@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ErrorBody } from './support/types'
-import { ALICE, BOB, CAROL, http, login, startTestServer, type TestServer } from './support/server'
+import { ALICE, BOB, CAROL, http, login, startTestServer, type ClientSocket, type TestServer } from './support/server'
 
 // Who may act is said before what is wrong with the request (authentication, then authorization and existence, then
 // validation): a caller outside a lesson, a request or a conversation is answered as such whatever its body, and
@@ -16,7 +16,11 @@ beforeAll(async () => {
   token.bob = (await login(url, BOB)).token
   token.carol = (await login(url, CAROL)).token
 })
-afterAll(() => server?.dispose())
+const sockets: ClientSocket[] = []
+afterAll(async () => {
+  for (const socket of sockets) socket.close()
+  await server?.dispose()
+})
 
 /** Bodies that are each refused INVALID when a party sends them. */
 const BAD_STATUS_BODIES: [name: string, body: unknown][] = [
@@ -55,4 +59,22 @@ describe.each([
     expect(refused.status).toBe(400)
     expect(refused.body.error).toEqual({ code: 'INVALID', message: expect.stringContaining('status') })
   })
+})
+
+describe('reading a conversation one is not in', () => {
+  it.each(['limit=abc', 'limit=0', 'before=-3', 'limit=1&limit=2'])(
+    'GET …/messages?%s is 403 for an outsider and 404 for a conversation that does not exist, not 400',
+    async (query) => {
+      const outsider = await http<ErrorBody>(url, 'GET', `/api/conversations/conv-alice-bob/messages?${query}`, {
+        token: token.carol,
+      })
+      expect(outsider.body.error.code).toBe('FORBIDDEN')
+      expect(outsider.status).toBe(403)
+      const missing = await http<ErrorBody>(url, 'GET', `/api/conversations/conv-nope/messages?${query}`, {
+        token: token.carol,
+      })
+      expect(missing.body.error.code).toBe('NOT_FOUND')
+      expect(missing.status).toBe(404)
+    },
+  )
 })
