@@ -34,6 +34,10 @@ const positiveInteger = v.pipe(
   v.minValue(1, 'must be at least 1'),
   v.transform((n) => Math.min(n, MAX_INT4)),
 )
+/** The conversation a `message:send` names, read on its own when the rest of the payload is malformed. */
+const sendTargetSchema = v.object({ conversationId: conversationIdSchema })
+type SendInput = v.InferOutput<typeof sendMessageSchema>
+
 /** `?before=<seq>&limit=<n>` as strings from the query string. */
 const messagePageQuerySchema = v.object({
   before: v.optional(positiveInteger),
@@ -327,7 +331,8 @@ export function createMessaging(ctx: ServiceContext) {
    * Stores a message (socket `message:send`, or HTTP with the conversation id from the path). Idempotent per
    * (sender, clientId): a repeat returns the stored message, notifies nobody and costs no rate-limit token.
    *
-   * Validation runs synchronously, then the send queues on the conversation's lock (so one sender's messages keep
+   * Validation runs synchronously (a malformed send naming a conversation is told so only once the sender is known to
+   * be in it: `refuseOnceAllowed`), then the send queues on the conversation's lock (so one sender's messages keep
    * their order) and takes its rate-limit token there. A new message spends a token, and so does a send to a
    * conversation that is not there; the send statement itself tells a replay apart (no extra query on the common
    * path), and the token taken for a replay is given back; when the bucket is empty, one look-up of (sender,
@@ -335,8 +340,36 @@ export function createMessaging(ctx: ServiceContext) {
    */
   function send(senderId: Id, payload: unknown): Promise<Message> {
     const input = parseRequest(sendMessageSchema, payload)
-    if (!input.ok) return Promise.reject(invalid(input.issues, 'payload'))
-    const { conversationId, content, clientId } = input.value
+    if (input.ok) return sendValid(senderId, input.value)
+    const refusal = invalid(input.issues, 'payload')
+    const target = parseRequest(sendTargetSchema, payload)
+    return target.ok ? refuseOnceAllowed(senderId, target.value.conversationId, refusal) : Promise.reject(refusal)
+  }
+
+  /**
+   * A send that names a conversation but is malformed otherwise: refused as an outsider's (FORBIDDEN) or as one to no
+   * conversation (NOT_FOUND) as a valid send there would be, and only a participant is told `refusal` (INVALID), what
+   * is wrong with the message. Fixing the message would otherwise only lead to the refusal behind it. Where the members
+   * are not known yet, their look-up is paid for as a send's is (a made-up id keeps the token; past the budget,
+   * RATE_LIMITED, as a valid send's), and nothing is stored, so the token is given back otherwise.
+   */
+  async function refuseOnceAllowed(senderId: Id, conversationId: Id, refusal: AppError): Promise<never> {
+    const known = members.known(conversationId)
+    if (known) throw known.includes(senderId) ? refusal : forbidden('not a participant of this conversation')
+    const budget = await limiter.tryTake(senderId)
+    if (!budget.ok) throw new AppError('RATE_LIMITED', 'too many requests, slow down', budget.retryAfterMs)
+    try {
+      await participantsFor(db, senderId, conversationId)
+    } catch (error) {
+      if (!(error instanceof AppError && error.code === 'NOT_FOUND')) await limiter.refund(senderId)
+      throw error
+    }
+    await limiter.refund(senderId)
+    throw refusal
+  }
+
+  /** `send` of a well-formed message. */
+  function sendValid(senderId: Id, { conversationId, content, clientId }: SendInput): Promise<Message> {
     // An outsider is refused at once where the members are known (they never change): a flood of theirs neither waits
     // in the conversation's queue, holding up its participants, nor spends anything.
     const known = members.known(conversationId)
@@ -445,11 +478,11 @@ export function createMessaging(ctx: ServiceContext) {
 
     /** The HTTP form of `send`: body `{ content, clientId }`, conversation from the path. */
     post(senderId: Id, conversationId: unknown, body: unknown): Promise<Message> {
-      const input = parseRequest(postMessageBodySchema, body)
-      if (!input.ok) return Promise.reject(invalid(input.issues))
       const id = parseRequest(conversationIdSchema, conversationId)
       if (!id.ok) return Promise.reject(notFound('conversation'))
-      return send(senderId, { ...input.value, conversationId: id.value })
+      const input = parseRequest(postMessageBodySchema, body)
+      if (!input.ok) return refuseOnceAllowed(senderId, id.value, invalid(input.issues))
+      return sendValid(senderId, { ...input.value, conversationId: id.value })
     },
 
     /**

@@ -1,6 +1,18 @@
+import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ErrorBody } from './support/types'
-import { ALICE, BOB, CAROL, http, login, startTestServer, type ClientSocket, type TestServer } from './support/server'
+import type { Conversation, ErrorBody } from './support/types'
+import {
+  ALICE,
+  BOB,
+  CAROL,
+  connect,
+  emitAck,
+  http,
+  login,
+  startTestServer,
+  type ClientSocket,
+  type TestServer,
+} from './support/server'
 
 // Who may act is said before what is wrong with the request (authentication, then authorization and existence, then
 // validation): a caller outside a lesson, a request or a conversation is answered as such whatever its body, and
@@ -58,6 +70,100 @@ describe.each([
     const refused = await patch(party(), id, { status: 'done' })
     expect(refused.status).toBe(400)
     expect(refused.body.error).toEqual({ code: 'INVALID', message: expect.stringContaining('status') })
+  })
+})
+
+/**
+ * A conversation of Bob's and Carol's, new, so that the server has not read its members yet (Alice is its outsider):
+ * the first refusal of hers there takes the look-up path, the next ones the path where its members are known. One
+ * pair has one conversation: each call is on a server of its own.
+ */
+async function bobAndCarolOn(at: string): Promise<{ id: string; alice: string }> {
+  const [bob, alice] = await Promise.all([login(at, BOB), login(at, ALICE)])
+  const created = await http<Conversation>(at, 'POST', '/api/conversations', {
+    token: bob.token,
+    body: { participantId: 'user-carol' },
+  })
+  expect(created.status).toBe(201)
+  return { id: created.body.id, alice: alice.token }
+}
+
+/** Message bodies a participant is refused INVALID for. */
+const BAD_MESSAGE_BODIES: [name: string, body: Record<string, unknown>][] = [
+  ['empty content', { content: '', clientId: 'c1' }],
+  ['no clientId', { content: 'hi' }],
+  ['a NUL in content', { content: 'a\u0000b', clientId: 'c1' }],
+]
+
+describe('sending into a conversation one is not in', () => {
+  it('POST /api/conversations/:id/messages with a malformed body is 403 FORBIDDEN, as with a valid one, not 400', async () => {
+    const { id, alice } = await bobAndCarolOn(url)
+    const post = (body: unknown) =>
+      http<ErrorBody>(url, 'POST', `/api/conversations/${id}/messages`, { token: alice, body })
+    const answers = []
+    // Before and after the server knows the conversation's members (the valid send's refusal reads them).
+    for (const [, body] of BAD_MESSAGE_BODIES) answers.push(await post(body))
+    const valid = await post({ content: 'hi', clientId: randomUUID() })
+    for (const [, body] of BAD_MESSAGE_BODIES) answers.push(await post(body))
+    expect(valid.status).toBe(403)
+    expect(answers.map((answer) => [answer.status, answer.body])).toEqual(answers.map(() => [403, valid.body]))
+  })
+
+  it.each(BAD_MESSAGE_BODIES)(
+    'POST to a conversation that does not exist with %s is 404 NOT_FOUND, not 400',
+    async (_name, body) => {
+      const answer = await http<ErrorBody>(url, 'POST', '/api/conversations/conv-nope/messages', {
+        token: token.alice,
+        body,
+      })
+      expect(answer.body.error.code).toBe('NOT_FOUND')
+      expect(answer.status).toBe(404)
+    },
+  )
+
+  it('message:send with a malformed payload is FORBIDDEN, as with a valid one, not INVALID', async () => {
+    const own = await startTestServer()
+    try {
+      const { id, alice: aliceToken } = await bobAndCarolOn(own.url)
+      const alice = await connect(own.url, aliceToken)
+      sockets.push(alice)
+      const send = (body: Record<string, unknown>) => emitAck(alice, 'message:send', { conversationId: id, ...body })
+      const answers = []
+      for (const [, body] of BAD_MESSAGE_BODIES) answers.push(await send(body))
+      const valid = await send({ content: 'hi', clientId: randomUUID() })
+      for (const [, body] of BAD_MESSAGE_BODIES) answers.push(await send(body))
+      expect(valid).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } })
+      expect(answers).toEqual(answers.map(() => valid))
+    } finally {
+      await own.dispose()
+    }
+  })
+
+  it.each(BAD_MESSAGE_BODIES)(
+    'message:send to a conversation that does not exist with %s is NOT_FOUND, not INVALID',
+    async (_name, body) => {
+      const alice = await connect(url, token.alice)
+      sockets.push(alice)
+      const answer = await emitAck(alice, 'message:send', { conversationId: 'conv-nope', ...body })
+      expect(answer).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } })
+    },
+  )
+
+  it('a participant is still told what is wrong with the message, naming the field', async () => {
+    const alice = await connect(url, token.alice)
+    sockets.push(alice)
+    const answer = await emitAck(alice, 'message:send', {
+      conversationId: 'conv-alice-bob',
+      content: '',
+      clientId: 'c',
+    })
+    expect(answer).toEqual({ ok: false, error: { code: 'INVALID', message: expect.stringContaining('content') } })
+    const posted = await http<ErrorBody>(url, 'POST', '/api/conversations/conv-alice-bob/messages', {
+      token: token.alice,
+      body: { content: 'hi' },
+    })
+    expect(posted.status).toBe(400)
+    expect(posted.body.error.message).toContain('clientId')
   })
 })
 
