@@ -39,8 +39,19 @@ export function registerApiRoutes(
 ): void {
   const { accounts, messaging, bookings } = services
   // Unexpired and of a live session: a logout refuses the session's access tokens at once.
-  const userOf = async (request: FastifyRequest): Promise<Id> =>
+  const authenticate = async (request: FastifyRequest): Promise<Id> =>
     (await sessions.authenticate(bearerToken(request.headers.authorization))).userId
+  const authenticatedAs = new WeakMap<FastifyRequest, Id>()
+  // Each endpoint of a user's checks the Bearer as the request arrives, before its body is read: a request without a
+  // valid token is UNAUTHORIZED whatever its body (malformed JSON, an array, another charset…), as it is with a good
+  // one, and a client told 400 does not mend its body only to be told 401 (authentication before validation).
+  const authenticated = {
+    onRequest: async (request: FastifyRequest): Promise<void> => {
+      authenticatedAs.set(request, await authenticate(request))
+    },
+  }
+  const userOf = async (request: FastifyRequest): Promise<Id> =>
+    authenticatedAs.get(request) ?? (await authenticate(request))
   // Budgets that bound load, nothing more: with Redis away (or stalled) the request goes on unbudgeted rather than
   // fail, said once per outage.
   const loadBudgetOf = (limiter: Limiter, what: string) =>
@@ -121,8 +132,8 @@ export function registerApiRoutes(
       return report.ok ? { status: 'ok' } : reply.status(503).send({ status: 'unavailable', failing: report.failing })
     })
   }
-  api.get('/me', async (request) => accounts.me(await readerOf(request)))
-  api.get('/users', async (request) => {
+  api.get('/me', authenticated, async (request) => accounts.me(await readerOf(request)))
+  api.get('/users', authenticated, async (request) => {
     const userId = await readerOf(request)
     // Presence that cannot be read (Redis away) is told as unknown: the people list itself does not depend on it.
     const presenceOrNone = (presenceFor?.(userId) ?? Promise.resolve(new Map())).catch((error: unknown) => {
@@ -138,35 +149,35 @@ export function registerApiRoutes(
     }))
   })
 
-  api.get('/conversations', async (request) => messaging.listConversations(await readerOf(request)))
-  api.post('/conversations', async (request, reply) => {
+  api.get('/conversations', authenticated, async (request) => messaging.listConversations(await readerOf(request)))
+  api.post('/conversations', authenticated, async (request, reply) => {
     const { conversation, created } = await messaging.createConversation(await userOf(request), request.body)
     return reply.status(created ? 201 : 200).send(conversation)
   })
-  api.get<IdParams>('/conversations/:id/messages', async (request) =>
+  api.get<IdParams>('/conversations/:id/messages', authenticated, async (request) =>
     messaging.listMessages(await readerOf(request), request.params.id, request.query),
   )
-  api.post<IdParams>('/conversations/:id/messages', async (request, reply) => {
+  api.post<IdParams>('/conversations/:id/messages', authenticated, async (request, reply) => {
     const message = await messaging.post(await userOf(request), request.params.id, request.body)
     return reply.status(201).send(message)
   })
 
-  api.get('/lessons', async (request) => bookings.listLessons(await readerOf(request)))
+  api.get('/lessons', authenticated, async (request) => bookings.listLessons(await readerOf(request)))
   // With an Idempotency-Key, a repeat (an answer lost, the button pressed again) books nothing more.
-  api.post('/lessons', async (request, reply) => {
+  api.post('/lessons', authenticated, async (request, reply) => {
     const userId = await userOf(request)
     return sendAnswer(reply, await bookings.createLesson(userId, request.body, idempotencyKeyOf(request)))
   })
-  api.patch<IdParams>('/lessons/:id', async (request) =>
+  api.patch<IdParams>('/lessons/:id', authenticated, async (request) =>
     bookings.updateLessonStatus(await userOf(request), request.params.id, request.body),
   )
 
-  api.get('/contact-requests', async (request) => bookings.listContactRequests(await readerOf(request)))
-  api.post('/contact-requests', async (request, reply) => {
+  api.get('/contact-requests', authenticated, async (request) => bookings.listContactRequests(await readerOf(request)))
+  api.post('/contact-requests', authenticated, async (request, reply) => {
     const userId = await userOf(request)
     return sendAnswer(reply, await bookings.createContactRequest(userId, request.body, idempotencyKeyOf(request)))
   })
-  api.patch<IdParams>('/contact-requests/:id', async (request) =>
+  api.patch<IdParams>('/contact-requests/:id', authenticated, async (request) =>
     bookings.updateContactRequestStatus(await userOf(request), request.params.id, request.body),
   )
 }

@@ -252,8 +252,10 @@ export function configureHttpApp(
           throw new AppError('INVALID', 'Authorization: given twice')
       })
       // Bodies are read as they come: a compressed one was "not valid JSON", a plain one labelled so was taken. (The
-      // onRequest hook of the app has dropped the type of an empty body: a type means a body.)
-      api.addHook('onRequest', async (request) => {
+      // onRequest hook of the app has dropped the type of an empty body: a type means a body.) This and the charset's
+      // check are about the body: they run as it is about to be read, after the endpoints' check of the Bearer
+      // (a route's onRequest), as its parsing does.
+      api.addHook('preParsing', async (request, _reply, payload) => {
         const encoding = request.headers['content-encoding']
         if (
           request.headers['content-type'] !== undefined &&
@@ -261,12 +263,14 @@ export function configureHttpApp(
           !/^\s*identity\s*$/i.test(encoding)
         )
           throw new AppError('INVALID', 'body: send it uncompressed (no Content-Encoding)')
+        return payload
       })
       // JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset was read as UTF-8 anyway, its text garbled.
-      api.addHook('onRequest', async (request) => {
+      api.addHook('preParsing', async (request, _reply, payload) => {
         const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(request.headers['content-type'] ?? '')?.[1]
         if (charset !== undefined && !/^utf-?8$/i.test(charset))
           throw new AppError('INVALID', `body: send JSON in UTF-8 (charset=${charset.slice(0, 40)} given)`)
+        return payload
       })
       registerApiRoutes(api, { services, sessions, readLimiter, refreshLimiter, loginLimiter, presenceFor, health })
       // The /api paths no route has are answered here, where the hooks above run (the root's handler is outside them):

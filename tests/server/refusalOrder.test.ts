@@ -184,3 +184,35 @@ describe('reading a conversation one is not in', () => {
     },
   )
 })
+
+describe('a request without a valid token', () => {
+  const WRITES: [method: string, path: string][] = [
+    ['POST', '/api/conversations'],
+    ['POST', '/api/conversations/conv-alice-bob/messages'],
+    ['POST', '/api/lessons'],
+    ['PATCH', '/api/lessons/lesson-1'],
+    ['POST', '/api/contact-requests'],
+    ['PATCH', '/api/contact-requests/contact-1'],
+  ]
+  const BAD_BODIES: [name: string, body: string, headers: Record<string, string>][] = [
+    ['malformed JSON', '{"status":', {}],
+    ['an array', '[]', {}],
+    ['a string', '"x"', {}],
+    ['a key given twice', '{"status":"cancelled","status":"confirmed"}', {}],
+    ['a __proto__ key', '{"__proto__":{}}', {}],
+    ['a body in another charset', '{}', { 'content-type': 'application/json; charset=latin1' }],
+    ['a compressed body', '{}', { 'content-encoding': 'gzip' }],
+    ['a body that is not JSON', 'status=done', { 'content-type': 'application/x-www-form-urlencoded' }],
+  ]
+  const expired = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLWFsaWNlIn0.bm90LXNpZ25lZA'
+
+  describe.each(WRITES)('%s %s', (method, path) => {
+    it.each(BAD_BODIES)('with %s is 401 UNAUTHORIZED, not 400', async (_name, body, headers) => {
+      for (const token of [undefined, expired]) {
+        const answer = await http<ErrorBody>(url, method, path, { token, body, headers })
+        expect(answer.body).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.any(String) } })
+        expect(answer.status).toBe(401)
+      }
+    })
+  })
+})
