@@ -166,7 +166,7 @@ export function registerApiRoutes(
   // With an Idempotency-Key, a repeat (an answer lost, the button pressed again) books nothing more.
   api.post('/lessons', authenticated, async (request, reply) => {
     const userId = await userOf(request)
-    return sendAnswer(reply, await bookings.createLesson(userId, request.body, idempotencyKeyOf(request)))
+    return sendAnswer(reply, await bookings.createLesson(userId, request.body, () => idempotencyKeyOf(request)))
   })
   api.patch<IdParams>('/lessons/:id', authenticated, async (request) =>
     bookings.updateLessonStatus(await userOf(request), request.params.id, request.body),
@@ -175,7 +175,7 @@ export function registerApiRoutes(
   api.get('/contact-requests', authenticated, async (request) => bookings.listContactRequests(await readerOf(request)))
   api.post('/contact-requests', authenticated, async (request, reply) => {
     const userId = await userOf(request)
-    return sendAnswer(reply, await bookings.createContactRequest(userId, request.body, idempotencyKeyOf(request)))
+    return sendAnswer(reply, await bookings.createContactRequest(userId, request.body, () => idempotencyKeyOf(request)))
   })
   api.patch<IdParams>('/contact-requests/:id', authenticated, async (request) =>
     bookings.updateContactRequestStatus(await userOf(request), request.params.id, request.body),

@@ -50,7 +50,8 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
   }
 
   /**
-   * Only a student creates (both "create" operations): checked before the request is read, so that a tutor's request is
+   * Only a student creates (both "create" operations): checked before the request is read (its body and its
+   * Idempotency-Key, which the creates take as `idempotencyKeyOf`, read then), so that a tutor's request is
    * refused as such whatever is wrong with it besides (authorization before validation): fixing its 400 would only
    * lead to the 403.
    */
@@ -185,8 +186,13 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
     },
 
     /** Books a lesson for the student; a repeat under the same Idempotency-Key answers the first booking again. */
-    async createLesson(userId: Id, body: unknown, idempotencyKey?: string): Promise<Answer<Lesson>> {
+    async createLesson(
+      userId: Id,
+      body: unknown,
+      idempotencyKeyOf: () => string | undefined = () => undefined,
+    ): Promise<Answer<Lesson>> {
       await checkStudent(userId, 'lessons')
+      const idempotencyKey = idempotencyKeyOf()
       const input = parseRequest(createLessonBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       const { tutorId, subject, startsAt, durationMinutes } = input.value
@@ -234,8 +240,13 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
     },
 
     /** Sends a contact request to a tutor; a repeat under the same Idempotency-Key answers the first one again. */
-    async createContactRequest(userId: Id, body: unknown, idempotencyKey?: string): Promise<Answer<ContactRequest>> {
+    async createContactRequest(
+      userId: Id,
+      body: unknown,
+      idempotencyKeyOf: () => string | undefined = () => undefined,
+    ): Promise<Answer<ContactRequest>> {
       await checkStudent(userId, 'contact requests')
+      const idempotencyKey = idempotencyKeyOf()
       const input = parseRequest(createContactRequestBodySchema, body)
       if (!input.ok) throw invalid(input.issues)
       const { tutorId, message } = input.value

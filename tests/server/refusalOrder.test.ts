@@ -216,3 +216,38 @@ describe('a request without a valid token', () => {
     })
   })
 })
+
+describe('a tutor creating what only students create', () => {
+  it.each([
+    [
+      'a lesson',
+      '/api/lessons',
+      'lessons',
+      { tutorId: 'user-carol', subject: 'Algebra', startsAt: '2030-05-01T09:00:00.000Z', durationMinutes: 60 },
+    ],
+    [
+      'a contact request',
+      '/api/contact-requests',
+      'contact requests',
+      { tutorId: 'user-carol', message: 'Hello there' },
+    ],
+  ])('with a malformed Idempotency-Key is 403 FORBIDDEN for %s, not 400', async (_name, path, what, body) => {
+    for (const key of ['k'.repeat(101), 'clé']) {
+      const refused = await http<ErrorBody>(url, 'POST', path, {
+        token: token.bob,
+        body,
+        headers: { 'idempotency-key': key },
+      })
+      expect(refused.body).toEqual({ error: { code: 'FORBIDDEN', message: `only students can create ${what}` } })
+      expect(refused.status).toBe(403)
+    }
+    // A student is still told what is wrong with the key.
+    const student = await http<ErrorBody>(url, 'POST', path, {
+      token: token.alice,
+      body,
+      headers: { 'idempotency-key': 'k'.repeat(101) },
+    })
+    expect(student.status).toBe(400)
+    expect(student.body.error.message).toContain('Idempotency-Key')
+  })
+})
