@@ -543,6 +543,21 @@ describe('contact requests', () => {
     expect(result.status).toBe(status)
   })
 
+  // The student may never answer: told so whatever the request's status, not "cannot go from accepted to declined",
+  // which reads as if she could have while it was pending.
+  it.each(['accepted', 'declined'] as const)(
+    'PATCH by the student of a request answered %s is 403 FORBIDDEN, as of a pending one',
+    async (answer) => {
+      const request = (await ask(token.alice)).body
+      expect((await patch(token.carol, request.id, answer)).status).toBe(200)
+      for (const status of ['accepted', 'declined']) {
+        const refused = await patch<ErrorBody>(token.alice, request.id, status)
+        expect(refused.status).toBe(403)
+        expect(refused.body.error).toEqual({ code: 'FORBIDDEN', message: `the student cannot set status ${status}` })
+      }
+    },
+  )
+
   it('PATCH an answered request is 400 INVALID; an unknown one 404', async () => {
     const request = (await ask(token.alice)).body
     await patch(token.carol, request.id, 'accepted')

@@ -114,6 +114,8 @@ describe('transition tables', () => {
     ['pending', 'completed', 'tutor', 'invalid'],
     ['cancelled', 'pending', 'tutor', 'invalid'],
     ['completed', 'cancelled', 'student', 'invalid'],
+    ['cancelled', 'confirmed', 'student', 'forbidden'],
+    ['pending', 'completed', 'student', 'forbidden'],
   ] as const)('lesson %s → %s by the %s: %s', (from, to, role, expected) => {
     expect(checkTransition(LESSON_TRANSITIONS, from, to, role)).toBe(expected)
   })
@@ -123,6 +125,9 @@ describe('transition tables', () => {
     ['pending', 'declined', 'tutor', 'ok'],
     ['pending', 'accepted', 'student', 'forbidden'],
     ['accepted', 'declined', 'tutor', 'invalid'],
+    ['accepted', 'declined', 'student', 'forbidden'],
+    ['declined', 'accepted', 'student', 'forbidden'],
+    ['pending', 'pending', 'student', 'invalid'],
   ] as const)('contact request %s → %s by the %s: %s', (from, to, role, expected) => {
     expect(checkTransition(CONTACT_REQUEST_TRANSITIONS, from, to, role)).toBe(expected)
   })
