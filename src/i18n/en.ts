@@ -219,6 +219,7 @@ export const en = {
   'requests.changedMeanwhile': 'Not changed: this request had been answered meanwhile; it is shown as it is now.',
   'requests.alreadyPending':
     'Tutor: your request to {name} is still waiting for an answer; you can ask again once it is answered.',
+  'requests.tutorGone': 'Tutor: {name} can no longer be contacted here; choose another tutor.',
   'requests.send': 'Send request',
   'requests.sending': 'Sending…',
   'requests.done': 'Request sent.',

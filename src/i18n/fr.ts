@@ -199,6 +199,8 @@ export const fr: Catalogue = {
     'Pas modifiée : cette demande avait reçu une réponse entre-temps ; elle est affichée telle qu’elle est maintenant.',
   'requests.alreadyPending':
     'Tuteur\u202f: votre demande à {name} attend encore une réponse\u202f; vous pourrez en envoyer une autre ensuite.',
+  'requests.tutorGone':
+    'Tuteur\u202f: il n’est plus possible de contacter {name} ici\u202f; choisissez un autre tuteur.',
   'requests.send': 'Envoyer la demande',
   'requests.sending': 'Envoi…',
   'requests.done': 'Demande envoyée.',

@@ -19,7 +19,7 @@ import { useDates, useT, type MessageId } from '../../i18n'
 import { useMadeDespiteLostAnswer } from '../shared/answerLost'
 import { byId, upsertById } from '../shared/cache'
 import { ConfirmStep, useConfirmStep } from '../shared/confirmStep'
-import { invalidFields } from '../shared/errors'
+import { errorCode, invalidFields } from '../shared/errors'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
 import { type FieldTextProblem, fieldTextProblem } from '../shared/fieldText'
 import { useFieldWords } from '../shared/fieldWords'
@@ -214,6 +214,8 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
     !requests?.some((r) => r.tutorId === refused.tutorId && r.status !== 'pending' && !refused.answered.has(r.id))
       ? refused.tutorId
       : null
+  /** The tutor the server answered NOT_FOUND for (their account gone): said on the field until another is chosen. */
+  const [goneTutor, setGoneTutor] = useState<string | null>(null)
   const tutorRef = useRef<HTMLSelectElement>(null)
   const [message, setMessage] = useState('')
   const [done, setDone] = useState(false)
@@ -265,6 +267,7 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
       return
     }
     const asked = { tutorId, message: message.trim() }
+    setGoneTutor(null)
     lostAnswer.forget()
     const listedBefore = requests
     const request = await create({ ...asked, idempotencyKey: keys.keyFor(asked) })
@@ -273,6 +276,11 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
         lostAnswer.failed(refusal, asked, listedBefore)
         // Asked meanwhile from another tab or device, which this list may not show yet.
         if (invalidFields(refusal).includes('tutorId')) refuseTutor()
+        // The only thing a request names that can be gone: the tutor (the server's 'tutor not found').
+        if (errorCode(refusal) === 'NOT_FOUND') {
+          setGoneTutor(asked.tutorId)
+          tutorRef.current?.focus()
+        }
         return null
       })
     if (!request) return
@@ -294,9 +302,14 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
           onChange={(tutor) => {
             setTutorId(tutor)
             setRefused(null)
+            setGoneTutor(null)
           }}
           error={
-            alreadyAsked === null ? undefined : t('requests.alreadyPending', { name: nameInSentence(alreadyAsked) })
+            goneTutor !== null
+              ? t('requests.tutorGone', { name: nameInSentence(goneTutor) })
+              : alreadyAsked === null
+                ? undefined
+                : t('requests.alreadyPending', { name: nameInSentence(alreadyAsked) })
           }
         />
         <div className="field">
@@ -333,7 +346,7 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
         </div>
       </form>
       {/* Said on the tutor field instead, until another request is tried. */}
-      <FormError error={invalidFields(error).includes('tutorId') ? null : error} />
+      <FormError error={invalidFields(error).includes('tutorId') || errorCode(error) === 'NOT_FOUND' ? null : error} />
       {/* The region is there, empty, before the words come: one inserted with its words is not read. */}
       <div role="status">{done && <p className="form-ok">{t('requests.done')}</p>}</div>
     </section>
