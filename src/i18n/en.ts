@@ -173,6 +173,7 @@ export const en = {
   'lessons.completeYes': 'Yes, mark completed',
   'lessons.completeNo': 'Not yet',
   'lessons.bookTitle': 'Book a lesson',
+  'lessons.tutorGone': 'Tutor: {name} can no longer be booked here; choose another tutor.',
   'lessons.subject': 'Subject',
   'lessons.subjectBlank': 'Subject: type what the lesson is about; spaces alone are not a subject.',
   'lessons.subjectControl': 'Subject: remove the invisible control characters, often pasted in with the text.',

@@ -18,7 +18,7 @@ import { useMadeDespiteLostAnswer } from '../shared/answerLost'
 import { byId, upsertById } from '../shared/cache'
 import { ConfirmStep, useConfirmStep } from '../shared/confirmStep'
 import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
-import { invalidFields } from '../shared/errors'
+import { errorCode, invalidFields } from '../shared/errors'
 import { type FieldTextProblem, fieldTextProblem } from '../shared/fieldText'
 import { useFieldWords } from '../shared/fieldWords'
 import { toDateTimeLocal } from '../shared/format'
@@ -270,8 +270,11 @@ function BookLesson() {
   const t = useT()
   const dispatch = useAppDispatch()
   const id = useId()
-  const { tutors } = usePeople()
+  const { tutors, nameInSentence } = usePeople()
   const [tutorId, setTutorId] = useState('')
+  /** The tutor the server answered NOT_FOUND for (their account gone): said on the field until another is chosen. */
+  const [goneTutor, setGoneTutor] = useState<string | null>(null)
+  const tutorRef = useRef<HTMLSelectElement>(null)
   const [subject, setSubject] = useState('')
   const [startsAt, setStartsAt] = useState(defaultStart)
   const [duration, setDuration] = useState(60)
@@ -351,6 +354,7 @@ function BookLesson() {
     }
     const instant = when.toISOString()
     const booking: Booking = { tutorId, subject: subject.trim(), startsAt: instant, durationMinutes: duration }
+    setGoneTutor(null)
     lostAnswer.forget()
     const listedBefore = selectCachedLessons(store.getState()).data
     const lesson = await create({ ...booking, idempotencyKey: keys.keyFor(booking) })
@@ -363,6 +367,11 @@ function BookLesson() {
           setWhenRefused('past')
           setRefusals((n) => n + 1)
           whenRef.current?.focus()
+        }
+        // The only thing a booking names that can be gone: the tutor (the server's 'tutor not found').
+        if (errorCode(refusal) === 'NOT_FOUND') {
+          setGoneTutor(booking.tutorId)
+          tutorRef.current?.focus()
         }
         return null
       })
@@ -377,7 +386,17 @@ function BookLesson() {
     <section className="panel" aria-labelledby={`${id}-h`}>
       <h2 id={`${id}-h`}>{t('lessons.bookTitle')}</h2>
       <form className="form form-grid" onSubmit={submit}>
-        <TutorField id={`${id}-tutor`} tutors={tutors} value={tutorId} onChange={setTutorId} />
+        <TutorField
+          id={`${id}-tutor`}
+          tutors={tutors}
+          value={tutorId}
+          onChange={(tutor) => {
+            setTutorId(tutor)
+            setGoneTutor(null)
+          }}
+          error={goneTutor === null ? undefined : t('lessons.tutorGone', { name: nameInSentence(goneTutor) })}
+          selectRef={tutorRef}
+        />
         <div className="field">
           <label htmlFor={`${id}-subject`}>{t('lessons.subject')}</label>
           <input
@@ -444,7 +463,8 @@ function BookLesson() {
         </div>
       </form>
       {/* Said on the date field instead, until another booking is tried. */}
-      <FormError error={invalidFields(error).includes('startsAt') ? null : error} />
+      {/* Said on its field instead: the start time, or the tutor gone. */}
+      <FormError error={invalidFields(error).includes('startsAt') || errorCode(error) === 'NOT_FOUND' ? null : error} />
       {/* The region is there, empty, before the words come: one inserted with its words is not read. */}
       <div role="status">
         {booked !== null && stillWaiting && (
