@@ -85,6 +85,17 @@ process.on('SIGINT', () => stop())
 process.on('SIGTERM', () => stop())
 process.on('SIGHUP', () => stop())
 
+/**
+ * A node's line as the script passes it on. Its start line names its own URL to open ("Talemy is running: open
+ * http://127.0.0.1:<port>"), whose page's requests it refuses (403: the nodes allow only the balancer's origin): said
+ * instead is where it listens, behind the balancer, whose URL the script says once both serve.
+ */
+function echoed(line: string): string {
+  const running = /^(\s*)Talemy is running(?:: open http:\/\/| on )(\[[^\]\s]+\]|[^\s:]+):(\d+)/.exec(line)
+  if (!running) return line
+  return `${running[1]!}listening on ${running[2]!}:${running[3]!} behind the balancer (open the cluster's URL, said once both serve)`
+}
+
 function startNode(name: string): Promise<{ child: ChildProcess; address: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server/main.ts')], {
     cwd: root,
@@ -99,13 +110,20 @@ function startNode(name: string): Promise<{ child: ChildProcess; address: string
   nodes.push(child)
   return new Promise((resolvePromise, reject) => {
     let output = ''
+    /** The end of the output not yet passed on: a line is passed on whole, so its start line is found in it. */
+    let partial = ''
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk
-      for (const line of chunk.toString().split('\n')) if (line.trim()) process.stdout.write(`[${name}] ${line}\n`)
+      const lines = (partial + chunk.toString()).split('\n')
+      partial = lines.pop()!
+      for (const line of lines) if (line.trim()) process.stdout.write(`[${name}] ${echoed(line)}\n`)
       // "open http://127.0.0.1:4711", "open http://[fd00::2]:4711", or with a zone "running on [fe80::1%eth0]:4711":
       // the balancer takes host:port unbracketed.
       const found = /Talemy is running(?:: open http:\/\/| on )(\[[^\]\s]+\]|[^\s:]+):(\d+)/.exec(output)
       if (found) resolvePromise({ child, address: `${found[1]!.replace(/^\[(.*)\]$/, '$1')}:${found[2]!}` })
+    })
+    child.stdout!.on('end', () => {
+      if (partial.trim()) process.stdout.write(`[${name}] ${echoed(partial)}\n`)
     })
     // Stopped during its start: `stop` exits once it has gone.
     child.once('exit', (code) => stopping || reject(new Error(`node ${name} exited (${code}) before listening`)))

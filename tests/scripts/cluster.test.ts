@@ -132,6 +132,21 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
     }
   })
 
+  // Each node's start line was passed on as it came: "[a]   Talemy is running: open http://127.0.0.1:<its port>", then
+  // the same for b, before the cluster's line. Whoever opened a node's URL got the page, and its login refused 403: the
+  // nodes allow only the balancer's origin. Only the cluster's URL is said to be opened now.
+  it("names only the balancer's URL to open, not a node's own", async () => {
+    const run = cluster('talemy_cluster_script_open')
+    try {
+      const url = await run.serving()
+      const opens = [...run.output().matchAll(/open (http:\/\/[^\s)]+)/g)].map((found) => found[1])
+      expect(opens, run.output()).toEqual([url])
+      expect(run.output()).toMatch(/\[a\] .*listening on 127\.0\.0\.1:\d+ behind the balancer/)
+    } finally {
+      run.dispose()
+    }
+  })
+
   // The nodes run in sessions of their own (no terminal's Ctrl-C reaches them): the script killed outright (SIGKILL, an
   // OOM kill, a supervisor's last resort) left both running, holding their ports and connections, with nothing to stop them.
   it('stops its nodes when it is killed outright', async () => {
@@ -215,7 +230,7 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
       // Node b is killed as soon as it is spawned, long before it listens.
       let ended = false
       void run.exit.then(() => (ended = true))
-      await run.said(/\[a\] .*open http:/)
+      await run.said(/\[a\] .*listening on .* behind the balancer/)
       const nodeA = run.nodes()[0]!
       for (;;) {
         if (ended) throw new Error(`exited before node b started:\n${run.output()}`)
