@@ -74,5 +74,5 @@ test.each([
     api.endpoints.getConversations
       .select()(store.getState())
       .data?.find((c) => c.id === CONV)?.lastMessage?.content
-  await vi.waitFor(() => expect(lastContent()).toBe('hello Bob'), { timeout: 5_000 })
+  await vi.waitFor(() => expect(lastContent()).toBe('hello Bob'), { timeout: 20_000 })
 })

@@ -64,5 +64,5 @@ test('Bob logs in again after his session expired: the message sent meanwhile re
       .data?.find((c) => c.id === CONV)?.lastMessage?.content
   // The cached list is still there (same user), so it must catch up: by replay from `before`, or by a refetch.
   expect(lastContent()).toBeDefined()
-  await vi.waitFor(() => expect(lastContent()).toBe('while Bob was logged out'), { timeout: 5_000 })
+  await vi.waitFor(() => expect(lastContent()).toBe('while Bob was logged out'), { timeout: 20_000 })
 })
