@@ -102,9 +102,12 @@ describe.runIf(ready)('on a real PostgreSQL that stops answering', () => {
     holder.on('error', () => undefined)
     await holder.connect()
     try {
-      await withDb(await openPostgres(url, { timeouts: { statementMs: 200 } }), async (db) => {
-        await db.query('create table held (id integer primary key, n integer not null)')
-        await db.query('insert into held values (1, 0)')
+      // Made on the holder's connection, which has no bound. Every statement of `db` has the bound given here: long
+      // enough for a healthy statement on a busy machine (with 200 ms, a create table or one of the reads below, stalled
+      // that long, was cancelled as the blocked update is), short enough to wait for.
+      await holder.query('create table held (id integer primary key, n integer not null)')
+      await holder.query('insert into held values (1, 0)')
+      await withDb(await openPostgres(url, { timeouts: { statementMs: 2_000 } }), async (db) => {
         await holder.query('begin')
         await holder.query('select n from held where id = 1 for update')
         let attempts = 0
