@@ -196,16 +196,28 @@ describe('presence', () => {
     const clock = manualClock()
     const server = await startTestServer({ now: clock.now, presenceGraceSeconds: 5 })
     servers.push(server)
-    const [alice, bob] = await Promise.all([login(server.url, ALICE), login(server.url, BOB)])
+    const [alice, bob, carol] = await Promise.all([
+      login(server.url, ALICE),
+      login(server.url, BOB),
+      login(server.url, CAROL),
+    ])
     const aliceSocket = await openFresh(server, alice.token)
     const bobSocket = await openFresh(server, bob.token)
+    const carolSocket = await openFresh(server, carol.token)
     await vi.waitFor(() => expect(changesAbout(aliceSocket.items, bob.user.id)).toHaveLength(1), { timeout: 10_000 })
+    await vi.waitFor(() => expect(changesAbout(aliceSocket.items, carol.user.id)).toHaveLength(1), { timeout: 10_000 })
+    // Carol, Alice's contact too, goes a second of the clock before Bob: her grace has passed when his is 1 ms short.
+    carolSocket.socket.close()
+    await waitForServerSockets(server, carol.user.id, 0)
+    clock.advance(1_000)
     bobSocket.socket.close()
     await waitForServerSockets(server, bob.user.id, 0)
     clock.advance(4_999)
-    // Sweeps (500 ms apart) pass with the clock short of the grace… (this pause can only make the check weaker on a
-    // slow machine, never fail it)
-    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    // A sweep has run with the clock short of Bob's grace: it took Carol offline (waited for, not for a time, so a slow
+    // machine cannot make the check below pass before any sweep ran)…
+    await vi.waitFor(() => expect(changesAbout(aliceSocket.items, carol.user.id)).toHaveLength(2), { timeout: 10_000 })
+    expect(changesAbout(aliceSocket.items, carol.user.id)[1]).toMatchObject({ online: false })
+    expect(changesAbout(aliceSocket.items, bob.user.id)).toHaveLength(1)
     const view = await http<{ id: string; online: boolean }[]>(server.url, 'GET', '/api/users', { token: alice.token })
     expect(view.body.find((u) => u.id === bob.user.id)?.online).toBe(true)
     // …and one more millisecond takes him offline (the event Alice then gets proves the sweeps were running).
