@@ -245,7 +245,26 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
           () => undefined,
           (failure: unknown) => failure,
         )
-      setTimeout(release, 200)
+      // The first commits once the second waits on its uncommitted row (or has failed already): waited for, not a pause
+      // of 200 ms, within which a busy machine's second might not reach the database, leaving the lock untried.
+      let secondDone = false
+      void second.then(() => {
+        secondDone = true
+      })
+      const waitingOnALock = async () =>
+        (
+          await db.query<{ n: number }>(
+            "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()",
+          )
+        )[0]?.n ?? 0
+      try {
+        await vi.waitFor(async () => expect(secondDone || (await waitingOnALock()) > 0).toBe(true), {
+          timeout: 20_000,
+          interval: 20,
+        })
+      } finally {
+        release()
+      }
       await first
       expect(isKeyTaken(await second)).toBe(true)
     } finally {
