@@ -1,7 +1,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react'
 import { IntlProvider, useIntl } from 'react-intl'
 import { catalogues } from './catalogues'
-import { createDateFormatters, msUntilNextDay, systemTimeZone, type DateFormatters } from './dates'
+import { atWallClock, createDateFormatters, msUntilNextDay, systemTimeZone, type DateFormatters } from './dates'
 import type { MessageId } from './en'
 import {
   formattingLocale,
@@ -77,32 +77,21 @@ export function I18nProvider({ children, timeZone = systemTimeZone() }: { childr
 }
 
 /**
- * How often the day is looked at (real time) besides its turn: timers stand still while the machine sleeps, so a page
- * woken after midnight would otherwise wait out the rest of its timer, hours later.
+ * Counts the days that turned in `timeZone` while the page was open: it changes at each midnight there, by the wall
+ * clock (a page woken after midnight redraws within a minute).
  */
-const DAY_CHECK_MS = 60_000
-
-/** Counts the days that turned in `timeZone` while the page was open: it changes at each midnight there. */
 function useDayTurns(timeZone: string): number {
   const [turns, setTurns] = useState(0)
   useEffect(() => {
-    let timer: ReturnType<typeof setTimeout>
-    // By the wall clock, which goes on while the machine sleeps.
-    let dayEnds = Date.now() + msUntilNextDay(new Date(), timeZone)
-    const arm = () => {
-      timer = setTimeout(
-        () => {
-          if (Date.now() >= dayEnds) {
-            setTurns((n) => n + 1)
-            dayEnds = Date.now() + msUntilNextDay(new Date(), timeZone)
-          }
-          arm()
-        },
-        Math.max(1, Math.min(dayEnds - Date.now(), DAY_CHECK_MS)),
-      )
+    let cancel = () => {}
+    const untilDayEnds = () => {
+      cancel = atWallClock(Date.now() + msUntilNextDay(new Date(), timeZone), () => {
+        setTurns((n) => n + 1)
+        untilDayEnds()
+      })
     }
-    arm()
-    return () => clearTimeout(timer)
+    untilDayEnds()
+    return () => cancel()
   }, [timeZone])
   return turns
 }

@@ -46,6 +46,29 @@ export function msUntilNextDay(now: Date, timeZone: string = systemTimeZone()): 
   return high - now.getTime()
 }
 
+/**
+ * How often (real time) a wall-clock moment is looked at besides when it is due: timers stand still while the machine
+ * sleeps, so a page woken past it would otherwise wait out the rest of its timer, hours later.
+ */
+const WALL_CLOCK_CHECK_MS = 60_000
+
+/**
+ * Calls `fn` once the wall clock (`Date.now()`, which goes on while the machine sleeps) reaches `at`: at once if it has,
+ * else when its timer says so, looking every minute besides. Returns what cancels it.
+ *
+ * @example const cancel = atWallClock(Date.now() + msUntilNextDay(new Date()), () => redraw())
+ */
+export function atWallClock(at: number, fn: () => void): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const check = () => {
+    const left = at - Date.now()
+    if (left <= 0) fn()
+    else timer = setTimeout(check, Math.min(left, WALL_CLOCK_CHECK_MS))
+  }
+  check()
+  return () => clearTimeout(timer)
+}
+
 function valid(iso: string): Date | null {
   const d = new Date(iso)
   return Number.isNaN(d.getTime()) ? null : d

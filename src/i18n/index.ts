@@ -1,7 +1,7 @@
 export { en, type MessageId, type Catalogue } from './en'
 export { fr } from './fr'
 export { catalogues, type Message } from './catalogues'
-export { createDateFormatters, systemTimeZone, type DateFormatters } from './dates'
+export { atWallClock, createDateFormatters, systemTimeZone, type DateFormatters } from './dates'
 export {
   LOCALES,
   LANGUAGE_NAMES,

@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { useLoginMutation } from '../../api/hooks'
 import { LanguageSwitch } from '../../app/LanguageSwitch'
-import { useDates, useT, type MessageId } from '../../i18n'
+import { atWallClock, useDates, useT, type MessageId } from '../../i18n'
 import { errorCode, errorMessageId } from '../shared/errors'
 import { useFieldWords } from '../shared/fieldWords'
 import { ROLE_LABEL } from '../shared/people'
@@ -39,9 +39,6 @@ export function loginWaitMs(error: unknown): number | null {
   return typeof ms === 'number' && Number.isFinite(ms) && ms >= SHORTEST_SAID_WAIT_MS ? ms : null
 }
 
-/** How often (real time) a wait is looked at besides its end: timers stand still while the machine sleeps. */
-const WAIT_CHECK_MS = 60_000
-
 /** A login refused for its rate: when it was refused, and when the wait ends, on this browser's clock (ms). */
 interface LoginWait {
   error: unknown
@@ -69,14 +66,7 @@ function useLoginWait(error: unknown): LoginWait | null {
   }
   useEffect(() => {
     if (!wait || wait.over) return
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const check = () => {
-      const left = wait.end - Date.now()
-      if (left <= 0) setWait((now) => (now === wait ? { ...wait, over: true } : now))
-      else timer = setTimeout(check, Math.min(left, WAIT_CHECK_MS))
-    }
-    check()
-    return () => clearTimeout(timer)
+    return atWallClock(wait.end, () => setWait((now) => (now === wait ? { ...wait, over: true } : now)))
   }, [wait])
   return current
 }
