@@ -1,5 +1,6 @@
 import type { TimerHandle, Timers } from '../timers'
 import {
+  beatWithinWait,
   electionTransition,
   initialElectionState,
   type ElectionEffect,
@@ -95,14 +96,14 @@ function callSafely(fn: () => void) {
 export function createElection(options: ElectionOptions): Election {
   const { tabId, name, channel, lock, timers, now, onRole, onLeaderGone, onLeaderHeard, visibility } = options
   const heartbeatMs = options.heartbeatMs ?? 500
-  const missedBeats = options.missedBeats ?? 3
-  const step = electionTransition({
+  const config = {
     tabId,
     heartbeatMs,
-    missedBeats,
+    missedBeats: options.missedBeats ?? 3,
     staggerMs: staggerFor(tabId, heartbeatMs),
     canVerify: typeof lock.held === 'function',
-  })
+  }
+  const step = electionTransition(config)
 
   let state: ElectionState = initialElectionState
   let timer: TimerHandle | null = null
@@ -115,7 +116,7 @@ export function createElection(options: ElectionOptions): Election {
   /** `whenHeld` callbacks waiting for this tab to beat again as holder. */
   let confirmed: (() => void)[] = []
 
-  const holds = () => state.status === 'leading' && now() - state.lastBeatAt < missedBeats * heartbeatMs
+  const holds = () => state.status === 'leading' && beatWithinWait(config, state.lastBeatAt, now())
 
   // Events raised while effects run (a synchronous edge) wait their turn, so effects stay in the machine's order.
   function feed(event: EventBody) {

@@ -137,6 +137,19 @@ const outranks = (beat: FollowedLeader, current: FollowedLeader) =>
  * const step = electionTransition({ tabId: 'a', heartbeatMs: 500, missedBeats: 3, staggerMs: 0 })
  * step({ status: 'idle' }, { type: 'start', hidden: false, now: 0 }) // [{ status: 'following', lock: 'queued', … }, [requestLock, startTimer 1500]]
  */
+/**
+ * Whether a leader that last beat at `lastBeatAt` surely holds the lock at `now`: it beat within the wait a follower
+ * gives it before taking the lock. Silent longer (its page hung or asleep), it may have been robbed, the news still on
+ * its way: it checks before acting as holder.
+ *
+ * @example beatWithinWait({ heartbeatMs: 500, missedBeats: 3 }, 1000, 2400) // true
+ */
+export const beatWithinWait = (
+  config: Pick<ElectionConfig, 'heartbeatMs' | 'missedBeats'>,
+  lastBeatAt: number,
+  now: number,
+): boolean => now - lastBeatAt < config.missedBeats * config.heartbeatMs
+
 export const electionTransition = (config: ElectionConfig) => {
   const waitMs = config.missedBeats * config.heartbeatMs
   const hiddenWaitMs = Math.max(waitMs, config.hiddenWaitMs ?? HIDDEN_SILENCE_MS)
@@ -231,7 +244,7 @@ export const electionTransition = (config: ElectionConfig) => {
     }
     // Frozen for as long as followers wait: the lock may be gone without our knowing yet (its loss is still on its
     // way). Step down before doing anything else, so this tab never acts as holder on a stolen lock.
-    if (event.type !== 'lockLost' && event.now - state.lastBeatAt >= waitMs) {
+    if (event.type !== 'lockLost' && !beatWithinWait(config, state.lastBeatAt, event.now)) {
       const newer =
         event.type === 'heartbeatHeard' &&
         outranks({ id: event.from, term: event.term }, { id: config.tabId, term: state.term })
