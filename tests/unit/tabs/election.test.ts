@@ -309,12 +309,18 @@ describe('createElection', () => {
       expect(calls).toEqual(['a'])
     })
 
-    test('a leader silent past the wait (its timers throttled) asks its lock now and is called back once it beats', async () => {
+    /** A leader whose page froze (timers stopped) longer than its followers wait; its lock can be asked. */
+    const silentLeader = () => {
       const b = browser()
       const a = b.tab('a', { verifiable: true }).election
       b.time.runUntil(0)
       b.freeze('a', 60_000)
       b.time.runUntil(20_000)
+      return { b, a }
+    }
+
+    test('a leader silent past the wait (its timers throttled) asks its lock now and is called back once it beats', async () => {
+      const { b, a } = silentLeader()
       const n = b.log.length
       const calls: string[] = []
       a.whenHeld(() => calls.push(`held ${b.log.length - n}`))
@@ -329,11 +335,7 @@ describe('createElection', () => {
     })
 
     test('a silent leader robbed meanwhile is never called back', async () => {
-      const b = browser()
-      const a = b.tab('a', { verifiable: true }).election
-      b.time.runUntil(0)
-      b.freeze('a', 60_000)
-      b.time.runUntil(20_000)
+      const { b, a } = silentLeader()
       // Another page takes the lock, the news not in yet when a is asked (whichever comes first: the loss, the answer).
       b.rogue('z').take(true, () => 0)
       const calls: string[] = []
