@@ -20,7 +20,7 @@ import { useMadeDespiteLostAnswer } from '../shared/answerLost'
 import { byId, upsertById } from '../shared/cache'
 import { ConfirmStep, useConfirmStep } from '../shared/confirmStep'
 import { errorCode, invalidFields } from '../shared/errors'
-import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
+import { FieldError, FormError, LoadError, TutorField, useGoneTutor } from '../shared/controls'
 import { type FieldTextProblem, fieldTextProblem } from '../shared/fieldText'
 import { useFieldWords } from '../shared/fieldWords'
 import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
@@ -214,9 +214,8 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
     !requests?.some((r) => r.tutorId === refused.tutorId && r.status !== 'pending' && !refused.answered.has(r.id))
       ? refused.tutorId
       : null
-  /** The tutor the server answered NOT_FOUND for (their account gone): said on the field until another is chosen. */
-  const [goneTutor, setGoneTutor] = useState<string | null>(null)
-  const tutorRef = useRef<HTMLSelectElement>(null)
+  const goneTutor = useGoneTutor()
+  const tutorRef = goneTutor.selectRef
   const [message, setMessage] = useState('')
   const [done, setDone] = useState(false)
   const [create, { isLoading, error, reset }] = useCreateContactRequestMutation()
@@ -267,7 +266,7 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
       return
     }
     const asked = { tutorId, message: message.trim() }
-    setGoneTutor(null)
+    goneTutor.clear()
     lostAnswer.forget()
     const listedBefore = requests
     const request = await create({ ...asked, idempotencyKey: keys.keyFor(asked) })
@@ -276,11 +275,7 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
         lostAnswer.failed(refusal, asked, listedBefore)
         // Asked meanwhile from another tab or device, which this list may not show yet.
         if (invalidFields(refusal).includes('tutorId')) refuseTutor()
-        // The only thing a request names that can be gone: the tutor (the server's 'tutor not found').
-        if (errorCode(refusal) === 'NOT_FOUND') {
-          setGoneTutor(asked.tutorId)
-          tutorRef.current?.focus()
-        }
+        goneTutor.refused(refusal, asked.tutorId)
         return null
       })
     if (!request) return
@@ -302,11 +297,11 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
           onChange={(tutor) => {
             setTutorId(tutor)
             setRefused(null)
-            setGoneTutor(null)
+            goneTutor.clear()
           }}
           error={
-            goneTutor !== null
-              ? t('requests.tutorGone', { name: nameInSentence(goneTutor) })
+            goneTutor.gone !== null
+              ? t('requests.tutorGone', { name: nameInSentence(goneTutor.gone) })
               : alreadyAsked === null
                 ? undefined
                 : t('requests.alreadyPending', { name: nameInSentence(alreadyAsked) })

@@ -17,7 +17,7 @@ import { useDates, useT, type MessageId } from '../../i18n'
 import { useMadeDespiteLostAnswer } from '../shared/answerLost'
 import { byId, upsertById } from '../shared/cache'
 import { ConfirmStep, useConfirmStep } from '../shared/confirmStep'
-import { FieldError, FormError, LoadError, TutorField } from '../shared/controls'
+import { FieldError, FormError, LoadError, TutorField, useGoneTutor } from '../shared/controls'
 import { errorCode, invalidFields } from '../shared/errors'
 import { type FieldTextProblem, fieldTextProblem } from '../shared/fieldText'
 import { useFieldWords } from '../shared/fieldWords'
@@ -272,9 +272,7 @@ function BookLesson() {
   const id = useId()
   const { tutors, nameInSentence } = usePeople()
   const [tutorId, setTutorId] = useState('')
-  /** The tutor the server answered NOT_FOUND for (their account gone): said on the field until another is chosen. */
-  const [goneTutor, setGoneTutor] = useState<string | null>(null)
-  const tutorRef = useRef<HTMLSelectElement>(null)
+  const goneTutor = useGoneTutor()
   const [subject, setSubject] = useState('')
   const [startsAt, setStartsAt] = useState(defaultStart)
   const [duration, setDuration] = useState(60)
@@ -354,7 +352,7 @@ function BookLesson() {
     }
     const instant = when.toISOString()
     const booking: Booking = { tutorId, subject: subject.trim(), startsAt: instant, durationMinutes: duration }
-    setGoneTutor(null)
+    goneTutor.clear()
     lostAnswer.forget()
     const listedBefore = selectCachedLessons(store.getState()).data
     const lesson = await create({ ...booking, idempotencyKey: keys.keyFor(booking) })
@@ -368,11 +366,7 @@ function BookLesson() {
           setRefusals((n) => n + 1)
           whenRef.current?.focus()
         }
-        // The only thing a booking names that can be gone: the tutor (the server's 'tutor not found').
-        if (errorCode(refusal) === 'NOT_FOUND') {
-          setGoneTutor(booking.tutorId)
-          tutorRef.current?.focus()
-        }
+        goneTutor.refused(refusal, booking.tutorId)
         return null
       })
     if (!lesson) return
@@ -392,10 +386,10 @@ function BookLesson() {
           value={tutorId}
           onChange={(tutor) => {
             setTutorId(tutor)
-            setGoneTutor(null)
+            goneTutor.clear()
           }}
-          error={goneTutor === null ? undefined : t('lessons.tutorGone', { name: nameInSentence(goneTutor) })}
-          selectRef={tutorRef}
+          error={goneTutor.gone === null ? undefined : t('lessons.tutorGone', { name: nameInSentence(goneTutor.gone) })}
+          selectRef={goneTutor.selectRef}
         />
         <div className="field">
           <label htmlFor={`${id}-subject`}>{t('lessons.subject')}</label>

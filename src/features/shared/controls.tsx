@@ -3,7 +3,7 @@ import { focusAfterRemoval } from '../../app/focus'
 import { useGetUsersQuery } from '../../api/hooks'
 import type { User } from '../../contract'
 import { useT } from '../../i18n'
-import { errorMessageId } from './errors'
+import { errorCode, errorMessageId } from './errors'
 import { useFieldWords } from './fieldWords'
 
 /**
@@ -144,4 +144,26 @@ export function TutorField({
       <PeopleLoadError focusTo={ref} />
     </div>
   )
+}
+
+/**
+ * The tutor a booking or a contact request was refused NOT_FOUND for (their account gone, a restore from an earlier
+ * copy: the only thing either names that can be gone), to say on the tutor field (`selectRef`, where the user's place
+ * goes) until another tutor is chosen or the form is sent again (`clear`).
+ *
+ * @example const goneTutor = useGoneTutor() // …create(…).unwrap().catch((refusal) => goneTutor.refused(refusal, tutorId))
+ */
+export function useGoneTutor() {
+  const [gone, setGone] = useState<string | null>(null)
+  const selectRef = useRef<HTMLSelectElement>(null)
+  return {
+    gone,
+    selectRef,
+    refused(refusal: unknown, tutorId: string) {
+      if (errorCode(refusal) !== 'NOT_FOUND') return
+      setGone(tutorId)
+      selectRef.current?.focus()
+    },
+    clear: () => setGone(null),
+  }
 }
