@@ -81,6 +81,8 @@ export const CLIENT_DISCONNECT_REASON: DisconnectReason = 'io client disconnect'
 export const RENEWED_ACK = { ok: true, data: null } as const
 
 const TIMED_OUT = 'operation has timed out'
+/** How many holders said gone a proxy keeps (tab ids are one per page load: a long-lived tab sees many). */
+const GONE_KEPT = 8
 const DISCONNECTED = 'socket has been disconnected'
 
 interface PendingAck {
@@ -131,11 +133,13 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   /** An `attach` went out and no answer was taken since (the hub may have taken the tab in: its visibility is said). */
   let attaching = false
   /**
-   * Holders the election said are gone since the last `attach` went out: an answer of theirs still on its way (the
-   * holder answered, then crashed, and the next holder's beat came first) is not taken, or the tab would say connected
-   * through a tab that is gone, until the next holder's socket is up or its next (maybe throttled) beat is heard.
+   * Holders the election said are gone, until one says `up` again or is heard beating as the holder: an answer of theirs
+   * still on its way (the holder answered, then crashed, and the next holder's beat came first) is not taken, or the tab
+   * would say connected through a tab that is gone, until the next holder's socket is up or its next (maybe throttled)
+   * beat is heard. Kept across attaches: a holder robbed while frozen, declared gone while this tab was attached to it,
+   * answers the tab's next attach when it wakes, before it hears of its loss. The last `GONE_KEPT` only.
    */
-  const goneSinceAttach = new Set<string>()
+  const goneHolders = new Set<string>()
   /**
    * The holder heard beating since the last `attach` went out, if any: an answer from another is late news from a tab
    * that no longer holds the socket (it crashed; this tab, just opened, followed no one the election could say gone).
@@ -168,7 +172,6 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   function attach() {
     attaching = true
     attachId = nextPageId()
-    goneSinceAttach.clear()
     heardSinceAttach = null
     saidVisible = visibility.visible()
     post({ kind: 'attach', from: tabId, attachId, userId, resume: resume(), visible: saidVisible })
@@ -230,12 +233,12 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   }
 
   /**
-   * Whether this asking tab takes `tab`'s word (an answer, a handshake failure) for the holder's: not a holder gone
-   * since the attach, nor another than the one heard beating since, nor than the one heard hold the socket last
+   * Whether this asking tab takes `tab`'s word (an answer, a handshake failure) for the holder's: not a holder said
+   * gone (and not back since), nor another than the one heard beating since, nor than the one heard hold the socket last
    * (`holderNow`: a holder robbed of the lock speaks while its socket is up, until it hears of its loss).
    */
   function mayHold(tab: string): boolean {
-    if (goneSinceAttach.has(tab)) return false
+    if (goneHolders.has(tab)) return false
     if (heardSinceAttach !== null && heardSinceAttach !== tab) return false
     return holderNow === null || holderNow === tab
   }
@@ -306,6 +309,7 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
       case 'up':
         if (message.userId !== userId) return
         holderNow = message.from
+        goneHolders.delete(message.from)
         // Another tab holds the socket now while this one is still attached to the old holder: that holder went away
         // without a word (a crash), perhaps before this tab's election ever heard it beat, so nothing else will say so.
         if (link !== null && message.from !== link.holder) drop(HOLDER_DOWN_REASON)
@@ -442,10 +446,17 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     holderGone(holder) {
       // Only the holder this proxy is attached to: news of another one (an older holder resigning late) cuts nothing.
       if (link !== null && (holder === undefined || holder === link.holder)) drop(HOLDER_DOWN_REASON)
-      else if (link === null && attaching && holder !== undefined) goneSinceAttach.add(holder)
+      if (holder === undefined) return
+      goneHolders.delete(holder)
+      goneHolders.add(holder)
+      for (const oldest of goneHolders) {
+        if (goneHolders.size <= GONE_KEPT) break
+        goneHolders.delete(oldest)
+      }
     },
     holderIs(holder) {
       holderNow = holder
+      goneHolders.delete(holder)
       if (link === null && attaching) heardSinceAttach = holder
       if (link === null || link.holder === holder) return
       drop(HOLDER_DOWN_REASON)

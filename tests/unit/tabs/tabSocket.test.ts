@@ -575,6 +575,79 @@ describe('the holder going down', () => {
     expect(t.socket.id).toBe('sock-9')
   })
 
+  // The holder this tab was attached to is declared gone (the election took the lock from it, silent past the missed
+  // beats), and the connection asks again before any other holder is heard. That holder was only frozen: robbed, and
+  // woken before it hears of its loss, its hub answers the new attach (and says its handshake failed), then goes down.
+  it('a holder declared gone while attached: its answers to the next attach are not taken; a request settles once', () => {
+    const t = setup()
+    const errors: string[] = []
+    t.socket.on('connect_error', (error: unknown) => errors.push((error as Error).message))
+    t.attach()
+    const sent: unknown[][] = []
+    t.socket.timeout(5000).emit('message:send', { clientId: 'k1' }, (...args: unknown[]) => sent.push(args))
+    t.bus.deliver()
+    const [first] = t.posted('emit')
+    t.tab.holderGone('holder-tab')
+    expect(sent).toEqual([[expect.any(Error)]])
+    t.log.length = 0
+
+    // The connection's next try, which the next holder hears too.
+    const next = scriptedHolder(t.bus, 'next-holder')
+    t.socket.connect()
+    t.bus.deliver()
+    t.holder.send({ kind: 'failed', userId: alice.id, message: 'xhr poll error', retryAfterMs: null, to: ME })
+    t.holder.send({ kind: 'attached', to: ME, socketId: 'sock-1', replay: [], sync: caughtUp, presence: snapshot })
+    // Not "connected" through a tab declared gone, whose socket is about to close.
+    expect(t.socket.connected).toBe(false)
+    expect(t.log).toEqual([])
+    expect(errors).toEqual([])
+    // Its late ack of the send made through it settles nothing again.
+    t.holder.send({ kind: 'ack', to: ME, id: first!.id!, error: false, args: [{ ok: true, data: null }] })
+    expect(sent).toHaveLength(1)
+
+    // The election hears the next holder beat, which answers the attach: taken; the old one's going down cuts nothing.
+    t.tab.holderIs('next-holder')
+    next.send({ kind: 'attached', to: ME, socketId: 'sock-9', replay: [], sync: caughtUp, presence: null })
+    expect(t.socket.id).toBe('sock-9')
+    t.holder.send({ kind: 'down', reason: 'lock lost', userId: alice.id })
+    expect(t.socket.connected).toBe(true)
+    // A send through the next holder is answered by it alone, once.
+    t.socket.timeout(5000).emit('message:send', { clientId: 'k2' }, (...args: unknown[]) => sent.push(args))
+    t.bus.deliver()
+    const second = t.posted('emit')[1]!
+    expect(second.to).toBe('next-holder')
+    t.holder.send({ kind: 'ack', to: ME, id: second.id!, error: false, args: ['from the old holder'] })
+    next.send({ kind: 'ack', to: ME, id: second.id!, error: false, args: ['from the next holder'] })
+    next.send({ kind: 'ack', to: ME, id: second.id!, error: false, args: ['again'] })
+    expect(sent).toEqual([[expect.any(Error)], [null, 'from the next holder']])
+    expect(t.log.filter((entry) => entry[0] === 'connect' || entry[0] === 'disconnect')).toEqual([['connect']])
+  })
+
+  // Declared gone, a holder may hold the socket again later (it left and came back, then won the lock): its `up`, or
+  // the election hearing it beat as the holder it follows, makes its answers taken again.
+  it.each([
+    ['says up', (t: ReturnType<typeof setup>) => t.holder.send({ kind: 'up', userId: alice.id })],
+    ['is heard beating', (t: ReturnType<typeof setup>) => (t.socket.connect(), t.tab.holderIs('holder-tab'))],
+  ])('a holder declared gone that %s again is followed again', (_name, back) => {
+    const t = setup()
+    t.attach()
+    t.tab.holderGone('holder-tab')
+    back(t)
+    t.bus.deliver()
+    t.holder.send({ kind: 'attached', to: ME, socketId: 'sock-2', replay: [], sync: caughtUp, presence: null })
+    expect(t.socket.id).toBe('sock-2')
+  })
+
+  it('only the last 8 holders said gone are kept: an older one is taken for the holder again', () => {
+    const t = setup()
+    t.socket.connect()
+    t.bus.deliver()
+    t.tab.holderGone('holder-tab')
+    for (let i = 0; i < 8; i++) t.tab.holderGone(`later-${i}`)
+    t.holder.send({ kind: 'attached', to: ME, socketId: 'sock-1', replay: [], sync: caughtUp, presence: null })
+    expect(t.socket.id).toBe('sock-1')
+  })
+
   it('holderGone() while not connected does nothing', () => {
     const t = setup()
     t.tab.holderGone()
