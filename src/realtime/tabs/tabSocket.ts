@@ -235,12 +235,13 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
   /**
    * Whether this asking tab takes `tab`'s word (an answer, a handshake failure) for the holder's: not a holder said
    * gone (and not back since), nor another than the one heard beating since, nor than the one heard hold the socket last
-   * (`holderNow`: a holder robbed of the lock speaks while its socket is up, until it hears of its loss).
+   * (`holderNow`: a holder robbed of the lock speaks while its socket is up, until it hears of its loss). A `holderNow`
+   * said gone since binds no one: the next holder may be up already, hidden, its next beat a minute away.
    */
   function mayHold(tab: string): boolean {
     if (goneHolders.has(tab)) return false
     if (heardSinceAttach !== null && heardSinceAttach !== tab) return false
-    return holderNow === null || holderNow === tab
+    return holderNow === null || holderNow === tab || goneHolders.has(holderNow)
   }
 
   function onAttached(message: Extract<TabMessage, { kind: 'attached' }>) {

@@ -623,6 +623,20 @@ describe('the holder going down', () => {
     expect(t.log.filter((entry) => entry[0] === 'connect' || entry[0] === 'disconnect')).toEqual([['connect']])
   })
 
+  // The next holder is already up (its `up` went out before this tab's election declared the old one gone) and hidden:
+  // its beats come about once a minute. Its answer to the next attach is the holder's, not one to wait a beat for.
+  it('a holder declared gone while attached: the next holder already up is taken at once, before its beat', () => {
+    const t = setup()
+    t.attach()
+    t.tab.holderGone('holder-tab')
+    const next = scriptedHolder(t.bus, 'next-holder')
+    t.socket.connect()
+    t.bus.deliver()
+    next.send({ kind: 'attached', to: ME, socketId: 'sock-9', replay: [], sync: caughtUp, presence: null })
+    expect(t.socket.id).toBe('sock-9')
+    expect(t.socket.connected).toBe(true)
+  })
+
   // Declared gone, a holder may hold the socket again later (it left and came back, then won the lock): its `up`, or
   // the election hearing it beat as the holder it follows, makes its answers taken again.
   it.each([
