@@ -4,6 +4,7 @@ import {
   apiLogin,
   e2ePerFile,
   gotoConversation,
+  holdRequests,
   loginAs,
   messagesWithText,
   openConversationWith,
@@ -147,6 +148,47 @@ describe('chat in a real browser', { timeout: 90_000 }, () => {
         .waitFor({ state: 'detached', timeout: WAIT })
     } finally {
       await alice.context.close()
+    }
+  })
+
+  it('a thread whose header grows after its messages are drawn stays at the newest message', async () => {
+    // Bob and Carol's conversation (no other test here writes in it), long enough to scroll, none of it Bob's: no
+    // "Seen" line comes under one of his (its own scroll would hide what this test looks at).
+    const [b, c] = await Promise.all([apiLogin(e2e, 'bob'), apiLogin(e2e, 'carol')])
+    const conversation = await apiCall<{ id: string }>(e2e, b.token, 'POST', '/api/conversations', {
+      participantId: c.user.id,
+    })
+    const last = unique('Carol, the newest')
+    for (let i = 1; i <= 30; i++) {
+      await apiCall(e2e, c.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
+        content: i === 30 ? last : `Carol writes ${i}`,
+        clientId: crypto.randomUUID(),
+      })
+    }
+
+    const bob = await loginAs(e2e, 'bob')
+    try {
+      // A slow phone: the conversation list (which names the thread, and brings Carol's presence under her name) comes
+      // after the thread's messages are drawn and scrolled to the newest. Reloaded, the page reads everything again.
+      const list = await holdRequests(bob.page, [['GET', /^\/api\/conversations$/]])
+      await gotoConversation(bob.page, conversation.id)
+      await bob.page.reload()
+      await messagesWithText(bob.page, last).waitFor({ timeout: WAIT })
+      const header = bob.page.getByTestId('thread').locator('.thread-head')
+      expect(await header.getByTestId('presence').count()).toBe(0)
+      list.release()
+      await header.getByTestId('presence').waitFor({ timeout: WAIT })
+      // Two frames: the one that lays the taller header out (and anything that answers it), then one after it.
+      await bob.page.evaluate(
+        () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))),
+      )
+      const belowView = await bob.page.getByTestId('message-list').evaluate((el) => ({
+        overflows: el.scrollHeight > el.clientHeight,
+        px: el.scrollHeight - el.scrollTop - el.clientHeight,
+      }))
+      expect(belowView).toEqual({ overflows: true, px: expect.toSatisfy((px: number) => px <= 2) })
+    } finally {
+      await bob.context.close()
     }
   })
 })

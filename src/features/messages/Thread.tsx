@@ -181,6 +181,18 @@ export function Thread({
     lastId.current = last?.id ?? null
     lastKey.current = key
   }, [messages, me?.id])
+  // The list's view shrinks with no message changed (the header gains the other person's presence once the conversation
+  // list comes, after the messages on a slow phone; a notice above the composer; the window): the newest message, or
+  // its last lines, would go below it. A reader at the end stays there.
+  useEffect(() => {
+    const el = scroller.current
+    if (!el || typeof ResizeObserver !== 'function') return
+    const observer = new ResizeObserver(() => {
+      if (nearBottom.current) el.scrollTop = el.scrollHeight
+    })
+    observer.observe(el)
+    return () => observer.disconnect()
+  }, [])
 
   // New messages from the other side are said once each through the polite region, not by making the whole list
   // live (which would read the thread again on every change). What was there when the thread opened is not news. Once
