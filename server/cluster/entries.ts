@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import { failureStreak } from '../logger'
 
@@ -12,17 +13,40 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 `
 
 /**
- * KEYS[1] a sorted set of entries scored by expiry on Redis's clock; ARGV: member, ttl, cap (0: none). Drops the
- * expired ones, then adds `member` unless the set is at the cap. Answers 1 when added.
+ * How long after Redis lost its data (the marker gone: a restart without persistence, a flush, a failover to an empty
+ * replica) a capped add waits: every node's next renewal (a heartbeat, and a second for one that is late) has put back
+ * the entries it holds by then, so the cap counts them. Counted at once, the sockets opened meanwhile were counted
+ * against an empty set, and the renewals then put back all the nodes held on top of them: up to twice the cap.
+ */
+export const SETTLE_MS = HEARTBEAT_MS + 1000
+
+/**
+ * KEYS[1] a sorted set of entries scored by expiry on Redis's clock, KEYS[2] the marker (since when, on that clock,
+ * Redis has held the entries: set by the first add or renewal that finds it gone, never expiring); ARGV: member, ttl,
+ * cap (0: none). Drops the expired ones, then adds `member` unless the set is at the cap. Answers 1 when added, 0 when
+ * the cap refused it, and for a capped add within `SETTLE_MS` of the marker's setting, minus the ms left to wait
+ * (nothing added).
  */
 export const ADD_SCRIPT = `${REDIS_NOW}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local cap = tonumber(ARGV[3])
+if cap > 0 then
+  local since = redis.call('GET', KEYS[2])
+  if not since then
+    redis.call('SET', KEYS[2], now)
+    since = now
+  end
+  local left = tonumber(since) + ${SETTLE_MS} - now
+  if left > 0 then return -left end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if cap > 0 and redis.call('ZCARD', KEYS[1]) >= cap then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ${ENTRY_TTL_MS * 2})
 return 1
 `
+
+/** A capped add waits at most this many times for Redis to settle (it lost its data again meanwhile), then fails. */
+const SETTLE_ATTEMPTS = 3
 
 /** KEYS[1]: its live entries. */
 export const MEMBERS_SCRIPT = `${REDIS_NOW}
@@ -30,10 +54,11 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 `
 
 /**
- * KEYS[1]; ARGV: ttl, then member and taken ('1': added back if Redis lost it; '0': only renewed, XX) for each entry
- * this node holds there.
+ * KEYS[1], KEYS[2] the marker (set now if Redis lost it: the wait of capped adds starts here); ARGV: ttl, then member
+ * and taken ('1': added back if Redis lost it; '0': only renewed, XX) for each entry this node holds there.
  */
 export const RENEW_SCRIPT = `${REDIS_NOW}
+redis.call('SET', KEYS[2], now, 'NX')
 local expiry = now + tonumber(ARGV[1])
 for i = 2, #ARGV, 2 do
   if ARGV[i + 1] == '1' then redis.call('ZADD', KEYS[1], expiry, ARGV[i])
@@ -68,15 +93,30 @@ export class NodeEntries {
     private readonly redis: Redis,
     private readonly onError: (error: unknown) => void = () => undefined,
     private readonly onRenewed: () => void = () => undefined,
+    /** The marker whose absence tells that Redis lost its data (`ADD_SCRIPT`); under the deployment's prefix. */
+    private readonly marker = 'entries:intact',
   ) {}
 
-  /** Adds `member` to `key` unless `cap` entries are live there already; answers whether it was added. */
+  /**
+   * Adds `member` to `key` unless `cap` entries are live there already; answers whether it was added. A capped add
+   * right after Redis lost its data waits (`SETTLE_MS`) until every node has put back what it holds.
+   */
   async add(key: string, member: string, cap = 0): Promise<boolean> {
     // Held before the answer: a heartbeat meanwhile renews it (if it is there) rather than miss it.
     const hold = this.hold(key, member)
     let added: boolean
     try {
-      added = (await this.redis.eval(ADD_SCRIPT, 1, key, member, ENTRY_TTL_MS, cap)) === 1
+      for (let attempt = 1; ; attempt++) {
+        const answer = Number(await this.redis.eval(ADD_SCRIPT, 2, key, this.marker, member, ENTRY_TTL_MS, cap))
+        if (answer >= 0) {
+          added = answer === 1
+          break
+        }
+        if (attempt === SETTLE_ATTEMPTS) throw new Error('Redis keeps losing its data: the cap cannot be counted')
+        await delay(-answer)
+        // Released while it waited (a disconnect): nothing was added.
+        if (this.held.get(key)?.get(member) !== hold) return false
+      }
     } catch (error) {
       if (this.held.get(key)?.get(member) === hold) this.release(key, member)
       throw error
@@ -136,7 +176,7 @@ export class NodeEntries {
       // waiting for its answer is only renewed (XX): the cap may refuse it. A release takes its member out of `held`
       // before its ZREM, which goes after this pipeline on the same connection: nothing released comes back.
       const pairs = [...members].flatMap(([member, { taken }]) => [member, taken ? '1' : '0'])
-      pipeline.eval(RENEW_SCRIPT, 1, key, ENTRY_TTL_MS, ...pairs)
+      pipeline.eval(RENEW_SCRIPT, 2, key, this.marker, ENTRY_TTL_MS, ...pairs)
     }
     // A pipeline resolves with each command's error in its results (Redis away, a command timed out): not renewed.
     let results: [Error | null, unknown][] | null

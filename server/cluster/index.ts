@@ -105,6 +105,7 @@ export function joinCluster(
         `heartbeat failed (Redis away?): the other nodes stop counting this node's sockets and viewers ${ENTRY_TTL_MS / 1000} s after its last renewal`,
       ),
     () => logger.info('heartbeat renewed again: this node counts again on every node'),
+    `${redis.prefix}entries:intact`,
   )
   entries.start()
   // While Redis is away, not ready or silent past `LOGIN_COUNTER_WAIT_MS`, failed logins are counted in this node's

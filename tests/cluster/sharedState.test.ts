@@ -105,6 +105,31 @@ describe.runIf(ready)('state shared through Redis', () => {
     expect(await slotsOne.count('carol')).toBe(0)
   })
 
+  // Reviewer J's finding: after Redis lost its data, sockets opened before the nodes' next renewal were counted against
+  // an empty cap, and each node's renewal then put back all it held without the cap: twice the cap until some closed.
+  it("holds the socket cap after Redis lost its data (FLUSHALL): sockets opened before the nodes' renewal do not add to those put back", async () => {
+    const entriesOne = new NodeEntries(one.client)
+    const entriesTwo = new NodeEntries(two.client)
+    try {
+      const slotsOne = new SharedSocketSlots(one, entriesOne, 2)
+      const slotsTwo = new SharedSocketSlots(two, entriesTwo, 2)
+      expect(await slotsOne.tryAcquire('frank', 'f1')).toBeTypeOf('function')
+      expect(await slotsOne.tryAcquire('frank', 'f2')).toBeTypeOf('function')
+      // Node one's heartbeat runs (every 2 s); Redis loses everything (a restart without persistence).
+      entriesOne.start()
+      await one.client.flushall()
+      // Frank opens two more sockets on node two before node one's next renewal.
+      const later = await Promise.all([slotsTwo.tryAcquire('frank', 'f3'), slotsTwo.tryAcquire('frank', 'f4')])
+      // Node one's renewal (the heartbeat's work) puts back what it holds, whenever it came.
+      await entriesOne.renew()
+      expect(await slotsTwo.count('frank')).toBe(2)
+      expect(later).toEqual([undefined, undefined])
+    } finally {
+      await entriesOne.stop()
+      await entriesTwo.stop()
+    }
+  })
+
   it("holds the socket cap and counts a node's live sockets on a node whose clock (Date.now) is 10 s ahead", async () => {
     const realNow = Date.now.bind(Date)
     let skew = 0
