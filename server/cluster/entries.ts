@@ -98,6 +98,15 @@ export class NodeEntries {
   ) {}
 
   /**
+   * At a node's start, before it takes sockets: a Redis with no marker is new (or lost its data as this node started,
+   * which it cannot tell apart), and no node holds entries there to put back: it is marked settled long ago, so capped
+   * adds do not wait. Redis losing its data later is seen by the next add or renewal.
+   */
+  async markIntact(): Promise<void> {
+    await this.redis.set(this.marker, '0', 'NX')
+  }
+
+  /**
    * Adds `member` to `key` unless `cap` entries are live there already; answers whether it was added. A capped add
    * right after Redis lost its data waits (`SETTLE_MS`) until every node has put back what it holds.
    */

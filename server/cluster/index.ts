@@ -94,9 +94,6 @@ export function joinCluster(
   watchPublishes(redis.pub, logger)
   const subscriptionsHeld = keepSubscriptions(redis.sub)
   io.adapter(createAdapter(redis.pub, redis.sub, { key: `${redis.prefix}socket.io` }))
-  const subscribed = subscriptionsHeld()
-  // Awaited by `startServer` only before it listens: a throw before then must not leave it an unhandled rejection.
-  subscribed.catch(() => undefined)
   const entries = new NodeEntries(
     redis.client,
     (error) =>
@@ -108,6 +105,12 @@ export function joinCluster(
     `${redis.prefix}entries:intact`,
   )
   entries.start()
+  // A marker not written (Redis away) costs only a wait of the first capped adds.
+  const subscribed = Promise.all([subscriptionsHeld(), entries.markIntact().catch(() => undefined)]).then(
+    () => undefined,
+  )
+  // Awaited by `startServer` only before it listens: a throw before then must not leave it an unhandled rejection.
+  subscribed.catch(() => undefined)
   // While Redis is away, not ready or silent past `LOGIN_COUNTER_WAIT_MS`, failed logins are counted in this node's
   // memory: every login failed INTERNAL otherwise, right password or not (a stalled Redis held it for the command bound
   // at each of its counters, past the request timeout), while the login budget said they went through. Each node then
@@ -186,7 +189,7 @@ export function joinCluster(
   redis.pub.on('ready', publisherBack)
   const stopProbing = probeConnections(redis, pingMs, logger)
   return {
-    /** Resolves once Redis has confirmed the adapter's subscriptions: a node listens only then. */
+    /** Resolves once Redis has confirmed the adapter's subscriptions (and the entries' marker is set): a node listens only then. */
     subscribed,
     slots: new SharedSocketSlots(redis, entries, maxSocketsPerUser),
     viewers: new SharedViewers(redis, entries, now),

@@ -130,6 +130,27 @@ describe.runIf(ready)('state shared through Redis', () => {
     }
   })
 
+  // A new Redis has no marker either: the node starting on it marks it settled (no node holds entries to put back), so
+  // its users' first sockets do not wait for a renewal that has nothing to bring.
+  it('on a Redis with no marker, a starting node marks it settled: its first capped add is one script, not a wait', async () => {
+    await one.client.flushall()
+    const entries = new NodeEntries(one.client)
+    const evals = vi.spyOn(one.client, 'eval')
+    try {
+      await entries.markIntact()
+      const slots = new SharedSocketSlots(one, entries, 2)
+      expect(await slots.tryAcquire('gina', 'g1')).toBeTypeOf('function')
+      expect(evals).toHaveBeenCalledTimes(1)
+      // Lost again later (no node starting): the wait is back.
+      await one.client.flushall()
+      expect(await slots.tryAcquire('gina', 'g2')).toBeTypeOf('function')
+      expect(evals.mock.calls.length).toBeGreaterThan(2)
+    } finally {
+      evals.mockRestore()
+      await entries.stop()
+    }
+  })
+
   it("holds the socket cap and counts a node's live sockets on a node whose clock (Date.now) is 10 s ahead", async () => {
     const realNow = Date.now.bind(Date)
     let skew = 0
