@@ -393,8 +393,8 @@ export function attachHandlers(
       if (!input.ok) throw invalid(input.issues, 'conversationId')
       const ended = say(socket, input.value, 'join')
       try {
-        await joinLimiter.take(socket.data.userId)
-        await messaging.markRead(socket.data.userId, input.value, async (id) => {
+        // The join budget is spent there, after an outsider is refused for free where the members are known.
+        await messaging.markRead(socket.data.userId, input.value, joinLimiter, async (id) => {
           const room = conversationRoom(id)
           // Superseded while it waited (the socket closed, or left the conversation since): not looking at it.
           if (!socket.connected || lastWord.get(socket)?.get(id)?.word !== 'join') return 'gone'

@@ -493,16 +493,30 @@ export function createMessaging(ctx: ServiceContext) {
      * that changes nothing (already in the room, already read up to the last message) writes nothing and tells no one;
      * a superseded one joins nothing, so it reads nothing either: the messages committed while it waited, after the
      * leave or the close, stay unread.
+     *
+     * `budget` (the join one) is spent as a send spends its own: an outsider is refused at once where the
+     * members are known, and gets it back otherwise, so refusals neither spend the user's own joins nor turn FORBIDDEN
+     * into RATE_LIMITED; a conversation that does not exist keeps it spent (made-up ids would cost a query each).
      */
-    markRead(
+    async markRead(
       userId: Id,
       conversationId: unknown,
+      budget: Limiter,
       onAllowed: (conversationId: Id) => JoinOutcome | Promise<JoinOutcome> = () => 'joined',
     ): Promise<void> {
       const id = parseRequest(conversationIdSchema, conversationId)
-      if (!id.ok) return Promise.reject(invalid(id.issues, 'conversationId'))
+      if (!id.ok) throw invalid(id.issues, 'conversationId')
+      const known = members.known(id.value)
+      if (known && !known.includes(userId)) throw forbidden('not a participant of this conversation')
+      await budget.take(userId)
       return conversationLocks.run(id.value, async () => {
-        const participants = await participantsFor(db, userId, id.value)
+        let participants: readonly Id[]
+        try {
+          participants = await participantsFor(db, userId, id.value)
+        } catch (error) {
+          if (error instanceof AppError && error.code === 'FORBIDDEN') await budget.refund(userId)
+          throw error
+        }
         const outcome = await onAllowed(id.value)
         if (outcome === 'gone') return
         const joined = outcome === 'joined'

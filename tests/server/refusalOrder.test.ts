@@ -167,6 +167,38 @@ describe('sending into a conversation one is not in', () => {
   })
 })
 
+// Joins have their own budget (bursts of 50): it was taken before the membership check, so an outsider's 51st join in
+// a burst was answered RATE_LIMITED (with a wait, after which it would be FORBIDDEN anyway), each refusal spent the
+// budget of the user's own joins, and a budget spent there turned an outsider's FORBIDDEN into RATE_LIMITED.
+describe('joining a conversation one is not in', () => {
+  it('is FORBIDDEN every time, past the join budget too, and spends none of it', async () => {
+    // A frozen clock: the join budget does not refill during the test, whatever the machine's speed.
+    const frozen = Date.parse('2030-01-01T00:00:00Z')
+    const own = await startTestServer({ now: () => frozen })
+    try {
+      const { id, alice: aliceToken } = await bobAndCarolOn(own.url)
+      const alice = await connect(own.url, aliceToken)
+      sockets.push(alice)
+      const join = (conversationId: string) => emitAck<null>(alice, 'conversation:join', conversationId)
+      // The first one reads the members (a look-up paid for and given back), the next ones find them known.
+      const codes = []
+      for (let i = 0; i < 60; i++) {
+        const answer = await join(id)
+        codes.push(answer.ok ? 'ok' : answer.error.code)
+      }
+      expect(codes).toEqual(codes.map(() => 'FORBIDDEN'))
+      // Her own joins still have their whole budget (50), and spent, an outsider's join is still FORBIDDEN.
+      const ownJoins = []
+      for (let i = 0; i < 50; i++) ownJoins.push((await join('conv-alice-bob')).ok)
+      expect(ownJoins).toEqual(ownJoins.map(() => true))
+      expect(await join('conv-alice-bob')).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } })
+      expect(await join(id)).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } })
+    } finally {
+      await own.dispose()
+    }
+  })
+})
+
 describe('reading a conversation one is not in', () => {
   it.each(['limit=abc', 'limit=0', 'before=-3', 'limit=1&limit=2'])(
     'GET …/messages?%s is 403 for an outsider and 404 for a conversation that does not exist, not 400',
