@@ -453,8 +453,9 @@ export function attachHandlers(
       const notice = typingStarted(socket, conversationId)
       try {
         const others = await messaging.typingRecipients(userId, conversationId, typingLimiter)
-        // Overtaken by a send of this socket: the message ends the notice, which must not arrive after it.
-        if (notice.overtaken()) return null
+        // Overtaken by a send of this socket: the message ends the notice, which must not arrive after it. Closed
+        // meanwhile: whoever was typing there has gone, and "… is typing" would stand for someone not there.
+        if (notice.overtaken() || !socket.connected) return null
         notices.toUsers(others, 'typing', { conversationId, userId })
         return null
       } finally {

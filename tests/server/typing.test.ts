@@ -16,6 +16,7 @@ import {
   startTestServer,
   type ClientSocket,
   type TestServer,
+  untyped,
 } from './support/server'
 
 // `typing` (CONTRACT.md, "Presence, typing, read receipts"): to the other participants' sockets only, not logged;
@@ -47,15 +48,16 @@ async function open(email: string) {
 
 /**
  * Holds the next budget taken with `take` (the next `typing`'s: between the test's connects and its barrier nothing
- * else takes one) until the answer is called, as a slow shared budget would.
+ * else takes one) until the answer is called, as a slow shared budget would; `reached` is called as it starts waiting.
  */
-function holdNextTake(): () => void {
+function holdNextTake(reached = () => {}): () => void {
   let release = () => {}
   const held = new Promise<void>((resolve) => {
     release = resolve
   })
   const take = RateLimiter.prototype.take
   vi.spyOn(RateLimiter.prototype, 'take').mockImplementationOnce(async function (this: RateLimiter, key) {
+    reached()
     await held
     return take.call(this, key)
   })
@@ -194,6 +196,40 @@ describe('typing', () => {
     await delivered(bobSocket)
     const events = bob.events.map((e) => e.event as string)
     expect(events.slice(events.indexOf('message:new'))).not.toContain('typing')
+  })
+
+  // A notice still waiting on its budget (a shared one, from Redis) or its participants when its socket closed was
+  // relayed all the same: the others saw "Alice is typing…" from a tab that had gone, for up to 5 seconds.
+  it('never reaches the other participant once its socket has closed', async () => {
+    const alice = await open(ALICE)
+    const bob = await open(BOB)
+    clock.advance(1_000)
+    const serverSocket = server.io.of('/').sockets.get(alice.socket.id!)!
+    const closed = new Promise((resolve) => serverSocket.once('disconnect', resolve))
+    // The notice's answer goes (to a closed connection) once its handler has ended: what the test waits for.
+    let answer = () => {}
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve
+    })
+    type Packets = { packet(packet: { type: number }, options?: unknown): void }
+    const packet = (serverSocket as unknown as Packets).packet.bind(serverSocket)
+    vi.spyOn(serverSocket as unknown as Packets, 'packet').mockImplementation((sent, options) => {
+      packet(sent, options)
+      if (sent.type === 3) answer()
+    })
+    let reach = () => {}
+    const reached = new Promise<void>((resolve) => {
+      reach = resolve
+    })
+    const release = holdNextTake(reach)
+    untyped(alice.socket).emit('typing', { conversationId: CONV }, () => undefined)
+    await reached
+    alice.socket.close()
+    await closed
+    release()
+    await answered
+    await delivered(bob.socket)
+    expect(typingOf(bob.seen)).toEqual([])
   })
 
   it("still reaches the other participant when the socket's send meanwhile went to another conversation", async () => {
