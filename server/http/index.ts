@@ -177,8 +177,12 @@ export function configureHttpApp(
   app.setNotFoundHandler(notFound)
 
   // API answers carry tokens and personal data: no browser or proxy cache keeps them (set first, so refusals have it too).
+  // Each is JSON data, never a page (ASVS 14.4.2): one opened as a document (a link, a new tab) is a download, not a
+  // body shown in this origin.
   app.addHook('onRequest', async (request, reply) => {
-    if (isApiPath(routePath(request.url))) reply.header('cache-control', 'no-store')
+    if (!isApiPath(routePath(request.url))) return
+    reply.header('cache-control', 'no-store')
+    reply.header('content-disposition', API_CONTENT_DISPOSITION)
   })
 
   // Closed after, as Node does: what else the client sends on this connection is no more to be trusted.
@@ -318,6 +322,9 @@ export function routePath(url: string): string {
   }
   return posix.normalize(decoded.replaceAll('\\', '/')).toLowerCase()
 }
+
+/** What every `/api` answer carries (ASVS 14.4.2). */
+export const API_CONTENT_DISPOSITION = 'attachment; filename="api.json"'
 
 const isApiPath = (path: string): boolean => path === '/api' || path.startsWith('/api/')
 

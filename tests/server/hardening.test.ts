@@ -58,6 +58,35 @@ describe('security headers (helmet)', () => {
     expect(headers.get('x-frame-options')).toBe('DENY')
   })
 
+  // ASVS 14.4.2: an API answer is data, never a page. Opened as a document (a link, a new tab on /api/…), a JSON body
+  // carrying a user's text was shown in the API's origin; `Content-Disposition: attachment` makes it a download.
+  it.each([
+    ['an answer', 'GET', '/api/me', { token: true }, 200],
+    ['a login', 'POST', '/api/auth/login', { login: true }, 200],
+    ['a 401', 'GET', '/api/me', {}, 401],
+    ['a 404', 'GET', '/api/nope', {}, 404],
+    ['a foreign Origin refused', 'GET', '/api/me', { headers: { origin: 'https://evil.example' } }, 403],
+    ['an invalid body', 'POST', '/api/auth/login', { body: '[' }, 400],
+  ] as const)('API answers are attachments: %s', async (_name, method, path, options, status) => {
+    const token = 'token' in options ? (await login(server.url, ALICE)).token : undefined
+    const body =
+      'login' in options ? { email: ALICE, password: 'talemy' } : 'body' in options ? options.body : undefined
+    const headers = 'headers' in options ? options.headers : undefined
+    const result = await http(server.url, method, path, { token, body, headers })
+    expect(result.status).toBe(status)
+    expect(result.headers.get('content-disposition')).toBe('attachment; filename="api.json"')
+  })
+
+  it.each([
+    ['the page', 'GET', '/'],
+    ['a client route (the SPA fallback)', 'GET', '/messages/conv-alice-bob'],
+    ['a missing file', 'GET', '/assets/missing.js'],
+    ['a polling handshake', 'GET', '/socket.io/?EIO=4&transport=polling'],
+  ])('%s is not an attachment', async (_name, method, path) => {
+    const { headers } = await http(server.url, method, path)
+    expect(headers.get('content-disposition')).toBeNull()
+  })
+
   // Review (ASVS 14.4.3/14.4.4/14.4.5/14.4.7, V13): Engine.IO answers /socket.io/ itself, before Fastify and helmet, so
   // its answers (a polling handshake, a poll carrying the user's events, its own 400s) had no security header at all.
   it.each([
