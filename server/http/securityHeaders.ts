@@ -69,6 +69,9 @@ export async function registerSecurityHeaders(
 export const SOCKET_ENDPOINT_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
+  // As helmet sends it on every other answer: no other site loads a poll (the user's events) as a no-cors resource
+  // (`<script>`, `<img>`) into its own process. CORS requests (an allowed origin's polls) are not affected.
+  'cross-origin-resource-policy': 'same-origin',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',

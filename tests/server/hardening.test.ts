@@ -12,6 +12,7 @@ import { outcomeOfHttpError } from '../../src/realtime/sendOutcome'
 import { checkJwtSecret } from '../../server/secrets'
 import { startServer } from '../../server/index'
 import viteConfig from '../../vite.config'
+import { socketPathAnswer } from './support/socketPathAnswer'
 import { ALICE, http, killSpawned, login, spawnMain, startTestServer, type TestServer } from './support/server'
 
 // Findings 6, 7 and 8: security headers and timeouts, the Origin check on the decoded path, input that passed
@@ -106,6 +107,34 @@ describe('security headers (helmet)', () => {
     expect(headers.get('x-frame-options')).toBe('DENY')
     expect(headers.get('cache-control')).toBe('no-store')
     expect(headers.get('strict-transport-security')).toMatch(/^max-age=\d+/)
+    expect(headers.get('cross-origin-resource-policy')).toBe('same-origin')
+  })
+
+  // Review (ASVS 14.4): helmet gives every other answer `Cross-Origin-Resource-Policy: same-origin`; Engine.IO's answers
+  // had none, so another site could load a poll (the user's events) as a no-cors resource (`<script>`, `<img>`), and
+  // have it in its process for a Spectre-style read. Every answer of the engine has it now: a session's polls, its
+  // refusals (ours and Engine.IO's), an upgrade refused.
+  it('Socket.IO: a poll of a live session, and the refusals, are same-origin resources', async () => {
+    const handshake = await http<string>(server.url, 'GET', '/socket.io/?EIO=4&transport=polling')
+    const sid = /"sid":"([^"]+)"/.exec(String(handshake.body))?.[1]
+    expect(sid).toBeDefined()
+    const answers = [
+      handshake.headers,
+      (await http(server.url, 'GET', `/socket.io/?EIO=4&transport=polling&sid=${sid}`)).headers,
+      (await http(server.url, 'GET', '/socket.io/?EIO=4&transport=polling&j=0')).headers,
+      (
+        await http(server.url, 'GET', '/socket.io/?EIO=4&transport=polling', {
+          headers: { origin: 'https://evil.example' },
+        })
+      ).headers,
+    ].map((headers): unknown[] => [headers.get('cross-origin-resource-policy'), headers.get('x-content-type-options')])
+    const upgrade = await socketPathAnswer(
+      `${server.url}/socket.io/?EIO=4&transport=websocket`,
+      { origin: 'https://evil.example' },
+      { websocket: true },
+    )
+    answers.push([upgrade.headers['cross-origin-resource-policy'], upgrade.headers['x-content-type-options']])
+    expect(answers).toEqual(Array(5).fill(['same-origin', 'nosniff']))
   })
 
   it.each([
