@@ -301,16 +301,21 @@ function threadError(error) {
 }
 
 /**
- * A failed query's error without the values it carried: PGlite attaches them (`params`, and `queryOptions`), and a
- * logger writes every property of an error it is given, so a database failure would put a user's text, an email or a
- * password hash in the logs. The statement (`query`, parameterized) and PostgreSQL's fields (`code`, …) stay.
+ * A failed query's error without the values it carried: PGlite attaches them (`params`, and `queryOptions`), and
+ * PostgreSQL puts the failing row in `detail` ("Key (email)=(alice@…) already exists."), the context in `where` and a
+ * statement a function built in `internalQuery` (as `withoutRow` of postgres.ts drops them); a logger writes every
+ * property of an error it is given, so a database failure would put a user's text, an email or a password hash in the
+ * logs. The statement (`query`, parameterized) and PostgreSQL's other fields (`code`, `constraint`, `table`…) stay.
  *
- * @param {Error & { params?: unknown; queryOptions?: unknown }} error
+ * @param {Error & { params?: unknown; queryOptions?: unknown; detail?: unknown; where?: unknown; internalQuery?: unknown }} error
  * @returns {Error}
  */
 function withoutValues(error) {
   delete error.params
   delete error.queryOptions
+  delete error.detail
+  delete error.where
+  delete error.internalQuery
   return error
 }
 

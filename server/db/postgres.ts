@@ -43,6 +43,25 @@ const KEEPALIVE_INITIAL_DELAY_MS = 10_000
 /** One statement on a connection, or on whichever the pool gives. */
 type Send = (config: pg.QueryConfig) => Promise<pg.QueryResult>
 
+/**
+ * PostgreSQL's fields of an error that carry the data of the statement that failed: `detail` (a constraint violation's
+ * row or key, "Key (email)=(alice@…) already exists."), `where` (the context, a PL/pgSQL function's arguments) and
+ * `internalQuery` (a statement a function built, values and all). `pgliteThread.js` drops the same.
+ */
+const ROW_FIELDS = ['detail', 'where', 'internalQuery'] as const
+
+/**
+ * `error` without the values of the row it refused (`ROW_FIELDS`): a logger writes every property of an error it is
+ * given, so a database failure would put a user's text or email in the logs. What an operator needs stays: the
+ * message, `code`, `constraint`, `table`, `column`, `schema`, `routine`. Nothing reads the fields dropped.
+ *
+ * @example await pool.query(config).catch((error) => { throw withoutRow(error) })
+ */
+export function withoutRow(error: unknown): unknown {
+  if (error instanceof pg.DatabaseError) for (const field of ROW_FIELDS) delete error[field]
+  return error
+}
+
 export function isRetryable(error: unknown): boolean {
   return RETRYABLE.has(String((error as { code?: unknown } | null)?.code))
 }
@@ -166,7 +185,11 @@ export async function openPostgres(connectionString: string, options: OpenPostgr
     execute: async <T>(statement: Prepared, params: unknown[]) =>
       (await send({ name: statement.name, text: statement.text, values: params })).rows as T[],
   })
-  const direct = wrap((config) => pool.query(config))
+  const direct = wrap((config) =>
+    pool.query(config).catch((error: unknown) => {
+      throw withoutRow(error)
+    }),
+  )
   async function transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -194,7 +217,7 @@ export async function openPostgres(connectionString: string, options: OpenPostgr
     const send: Send = (config) =>
       client.query(config).catch((error: unknown) => {
         if (!(error instanceof pg.DatabaseError)) unsure ??= error instanceof Error ? error : new Error(String(error))
-        throw error
+        throw withoutRow(error)
       })
     try {
       await send({ text: 'begin' })

@@ -7,7 +7,18 @@ import { openDatabase } from '../../server/db'
 import { legacyScryptHash } from '../../server/passwords'
 import type { ErrorBody, User } from './support/types'
 import { capturedLog } from '../support/capturedLog'
-import { ALICE, BOB, freshDataDir, http, login, startTestServer, type TestServer } from './support/server'
+import { requireParts } from '../cluster/support/redis'
+import { postgresRunnable, startPostgres, type PostgresCluster } from './support/postgres'
+import {
+  ALICE,
+  BOB,
+  declinePending,
+  freshDataDir,
+  http,
+  login,
+  startTestServer,
+  type TestServer,
+} from './support/server'
 
 // Review (ASVS 7.1.1/7.1.2, CWE-532): PGlite attaches a failed query's parameters to its error (`params`), and pino's
 // error serializer writes every enumerable property. A database error was logged with what the query carried: a
@@ -124,5 +135,57 @@ describe('a request Node refuses before any route is logged without its bytes', 
     const logged = loggedText()
     expect(logged).toMatch(/HPE_/)
     expect(logged).not.toContain(token.split('.')[2]!)
+  })
+})
+
+// Review (ASVS 7.1.1/7.1.2, CWE-532): PostgreSQL explains a constraint violation in the error's `detail` with the
+// values of the failing row ("Key (message)=(…) already exists."), and `where` names the statement's context; both
+// backends passed them on, and pino's error serializer wrote them to the log: a user's text, an email. The log keeps
+// what an operator needs (the code, the constraint, the table), not the row.
+const postgresReady = requireParts('tests/server/logSecrets.test.ts', [postgresRunnable()])
+
+describe.each([
+  ['PGlite', true],
+  ['PostgreSQL (pg)', postgresReady],
+] as const)('%s: a constraint violation is logged without the row it refused', (_name, ready) => {
+  let server: TestServer
+  let cluster: PostgresCluster | undefined
+  let dataDir = ''
+  const log = capturedLog('info')
+  beforeAll(async () => {
+    if (!ready) return
+    dataDir = freshDataDir()
+    let databaseUrl: string | undefined
+    if (_name !== 'PGlite') {
+      cluster = await startPostgres()
+      databaseUrl = cluster.createDatabase('talemy_log_detail')
+    }
+    // A constraint the service does not expect: its violation is a 500, logged with the database's error.
+    const db = await openDatabase({ dataDir, databaseUrl })
+    await db.query('create unique index contact_requests_same_message on contact_requests (message)')
+    await db.close()
+    server = await startTestServer({ dataDir, databaseUrl, seedDemo: true, logger: log.logger })
+  })
+  afterAll(async () => {
+    await server?.dispose()
+    cluster?.stop()
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  it.skipIf(!ready)('500, and the log names the constraint and table but not the value', async () => {
+    const alice = await login(server.url, ALICE)
+    const bob = await login(server.url, BOB)
+    const secret = 'call me on 555-0199, alice.private@example.test'
+    const ask = () =>
+      http<ErrorBody>(server.url, 'POST', '/api/contact-requests', {
+        token: alice.token,
+        body: { tutorId: bob.user.id, message: secret },
+      })
+    expect((await ask()).status).toBe(201)
+    await declinePending(server.url, bob.token, alice.user.id)
+    expect((await ask()).status).toBe(500)
+    const failed = log.lines().find((line) => line.msg === 'request failed')
+    expect(failed?.err).toMatchObject({ code: '23505', constraint: 'contact_requests_same_message' })
+    expect(log.raw.join('')).not.toContain('555-0199')
   })
 })
