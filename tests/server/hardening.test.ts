@@ -110,6 +110,17 @@ describe('security headers (helmet)', () => {
     expect(headers.get('cross-origin-resource-policy')).toBe('same-origin')
   })
 
+  // ASVS 14.4.5: one HSTS policy (a year, subdomains included) on the API, the SPA and Socket.IO's answers alike; the
+  // engine's copy is written by hand (SOCKET_ENDPOINT_HEADERS) and must not drift from helmet's. The server speaks
+  // plain HTTP only, over which browsers ignore the header (RFC 6797 §8.1), as they do for an IP host (§8.1.1).
+  it('HSTS is the same on every kind of answer', async () => {
+    const paths = ['/', '/api/me', '/api/nope', '/socket.io/?EIO=4&transport=polling', '/socket.io/?EIO=9']
+    const sent = await Promise.all(
+      paths.map(async (path) => (await http(server.url, 'GET', path)).headers.get('strict-transport-security')),
+    )
+    expect(sent).toEqual(paths.map(() => 'max-age=31536000; includeSubDomains'))
+  })
+
   // Review (ASVS 14.4): helmet gives every other answer `Cross-Origin-Resource-Policy: same-origin`; Engine.IO's answers
   // had none, so another site could load a poll (the user's events) as a no-cors resource (`<script>`, `<img>`), and
   // have it in its process for a Spectre-style read. Every answer of the engine has it now: a session's polls, its
