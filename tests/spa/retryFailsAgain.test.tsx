@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
+import { FAILED_READ_RETRIES } from '../../src/realtime/readsHandler'
 import { eventually } from './support/eventually'
 import { alice, bob, conversation } from '../unit/support/fixtures'
 import {
@@ -82,12 +83,18 @@ describe('a read the layer makes again by itself', () => {
   test('leaves the words as they are: its tries, unasked, are not said one by one', async () => {
     window.history.replaceState(null, '', '#/lessons')
     let reads = 0
+    let answered = 0
     const { store, sockets } = appStore(
       apiRoutes((_method, path) => {
         if (path === '/api/lessons') {
           reads++
           // Each try is on its way a moment, long enough to be drawn.
-          return new Promise<Response>((resolve) => setTimeout(() => resolve(down()), 10))
+          return new Promise<Response>((resolve) =>
+            setTimeout(() => {
+              answered++
+              resolve(down())
+            }, 10),
+          )
         }
         if (path === '/api/users') return json(200, [alice, bob])
         return json(200, [])
@@ -99,9 +106,13 @@ describe('a read the layer makes again by itself', () => {
     renderApp(page.root, store)
     act(() => sockets.last.serverConnect())
     act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' }))
-    // The first read, and the layer's tries after it (FAILED_READ_RETRIES), all failing.
-    await eventually(() => expect(reads).toBeGreaterThanOrEqual(6))
-    await act(() => new Promise((resolve) => setTimeout(resolve, 100)))
+    // The first read, and the layer's tries after it (FAILED_READ_RETRIES), all failing: every one answered, and the
+    // last one's failure in the store (and drawn), after which the layer makes none again.
+    await eventually(() => {
+      expect(answered).toBeGreaterThanOrEqual(1 + FAILED_READ_RETRIES)
+      expect(answered).toBe(reads)
+      expect(store.getState().api.queries['getLessons(undefined)']?.status).toBe('rejected')
+    })
     expect(alertWords()).toContain(DOWN)
     expect(said.filter((words) => words.includes(DOWN))).toHaveLength(1)
     store.dispose()
