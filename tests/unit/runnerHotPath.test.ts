@@ -25,8 +25,13 @@ async function scavengesDuring(run: () => void): Promise<number> {
   const from = performance.now()
   run()
   const to = performance.now()
-  // The entries come asynchronously, after the loop: let them in.
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // The entries come asynchronously, after the loop, in the order the collections ended: one provoked after the loop is
+  // let in only after the loop's (however late they come), so garbage is made until its entry is in.
+  const garbage: unknown[][] = []
+  while (!starts.some((start) => start > to)) {
+    garbage.push(Array.from({ length: 100_000 }, (_, i) => ({ i })))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
   observer.disconnect()
   return starts.filter((start) => start >= from && start <= to).length
 }
