@@ -165,6 +165,30 @@ describe('a 401 that comes back after the token changed', () => {
     return { answer, held }
   }
   const sent = (path: string) => stub.requests.filter((r) => r.url === path).map(auth)
+  /**
+   * A fetch deaf to aborts (as `deafToAbort`) that notes each request with its token as the page makes it (`made`), and
+   * counts the answers to `path` it has handed over: it reads each one itself, so that what the page does with one (a
+   * retry or a refresh: at once, no timer between) is done by the time it is counted.
+   */
+  function watching(path: string) {
+    const made: { path: string; auth: string | null }[] = []
+    let handed = 0
+    const fetchFn: typeof fetch = async (input, init) => {
+      const request = new Request(input, { ...init, signal: null })
+      const { pathname } = new URL(request.url)
+      made.push({ path: pathname, auth: request.headers.get('authorization') })
+      if (pathname !== path) return fetch(request)
+      const response = await fetch(request)
+      const body = await response.text()
+      handed++
+      return new Response(body, { status: response.status, headers: response.headers })
+    }
+    return {
+      fetchFn,
+      made: (to = path) => made.filter((request) => request.path === to).map((request) => request.auth),
+      handed: () => handed,
+    }
+  }
   const switchTo = (store: ReturnType<typeof setup>['store'], token: string, user: typeof alice) => {
     store.dispatch(loggedOut({ keepOutbox: true }))
     store.dispatch(loggedIn({ token, user }))
@@ -187,13 +211,16 @@ describe('a 401 that comes back after the token changed', () => {
 
   test("another user's token: Alice's request is neither retried with it nor refreshed", async () => {
     const { answer, held } = holdFirst('/api/lessons', () => ({ status: 200, body: [] }))
-    const { store } = setup(undefined, deafToAbort)
+    const lessons = watching('/api/lessons')
+    const { store } = setup(undefined, lessons.fetchFn)
     const pending = store.dispatch(api.endpoints.getLessons.initiate())
     await held()
     switchTo(store, 'bob-token', bob)
     answer()
-    await pending
-    await new Promise((r) => setTimeout(r, 100))
+    // Not `pending`: the reset of Bob's login ends it at once, before the held answer has come back.
+    await eventually(() => expect(lessons.handed()).toBeGreaterThanOrEqual(1))
+    expect(lessons.made()).toEqual(['Bearer old'])
+    expect(lessons.made('/api/auth/refresh')).toEqual([])
     expect(sent('/api/lessons')).toEqual(['Bearer old'])
     expect(sent('/api/auth/refresh')).toEqual([])
     pending.unsubscribe()
@@ -206,19 +233,23 @@ describe('a 401 that comes back after the token changed', () => {
         ? { status: 201, body: message(9, { senderId: alice.id, clientId: 'k1', content: "Alice's words" }) }
         : unauthorized,
     )
-    const { store, storage } = setup(undefined, deafToAbort)
+    const posts = watching(path)
+    const { store, storage } = setup(undefined, posts.fetchFn)
     // The socket never connects: the send goes over HTTP at once.
     store.dispatch(sendMessage({ conversationId: 'c1', content: "Alice's words", clientId: 'k1' }))
     await held()
     switchTo(store, 'bob-token', bob)
     answer()
-    await new Promise((r) => setTimeout(r, 200))
+    await eventually(() => expect(posts.handed()).toBeGreaterThanOrEqual(1))
+    expect(posts.made()).toEqual(['Bearer old'])
+    expect(posts.made('/api/auth/refresh')).toEqual([])
     expect(sent(path)).toEqual(['Bearer old'])
     expect(selectPendingMessages(store.getState())).toEqual([])
     expect(JSON.parse(storage.getItem(outboxStorageKey(alice.id)) ?? '[]')).toMatchObject([{ clientId: 'k1' }])
     // Back to Alice: sent once, with her token.
     switchTo(store, 'alice-2', alice)
     await eventually(() => expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull())
+    expect(posts.made()).toEqual(['Bearer old', 'Bearer alice-2'])
     expect(sent(path)).toEqual(['Bearer old', 'Bearer alice-2'])
   })
 })
