@@ -38,17 +38,20 @@ const stored = (seq: number, clientId: string, content = `text ${clientId}`): Me
 
 function setup(apiUrl: string, storage: StorageLike = createMemoryStorage()) {
   const sockets = fakeSockets()
+  /** The type of every action the store has been given. */
+  const actions: string[] = []
   const store = trackedStore({
     apiUrl,
     createSocket: sockets.createSocket,
     storage,
     preloadedState: { auth: { token: 'token-1', user: alice } },
+    extraMiddleware: [() => (next) => (action) => (actions.push((action as { type: string }).type), next(action))],
   })
   const thread = (id = 'c1') => api.endpoints.getMessages.select(id)(store.getState()).data ?? []
   const seed = async (messages: Message[]) => {
     await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', messages))
   }
-  return { store, sockets, thread, seed, socket: (): FakeSocket => sockets.last }
+  return { store, sockets, actions, thread, seed, socket: (): FakeSocket => sockets.last }
 }
 
 const summary = (thread: ThreadMessage[]) => thread.map((m) => `${m.id}:${m.status ?? '-'}`)
@@ -82,17 +85,20 @@ describe('sending over the socket (real store, fake socket)', () => {
   })
 
   test('message:sent before the ack: shown once, whichever arrives first', async () => {
-    const { store, thread, seed, socket } = setup('http://unused.test')
+    const { store, actions, thread, seed, socket } = setup('http://unused.test')
     await seed([message(1)])
     socket().serverConnect()
     store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
     socket().serverEmit('message:sent', stored(2, 'k1'))
     await settle()
     expect(summary(thread())).toEqual(['m1:-', 'm2:sent'])
+    const beforeAck = actions.length
     socket()
       .sent('message:send')[0]!
       .ack({ ok: true, data: stored(2, 'k1') })
-    await new Promise((r) => setTimeout(r, 10))
+    // The ack has confirmed the send, and the cache work it queued (a microtask) has run.
+    await eventually(() => expect(actions.slice(beforeAck)).toContain('socket/sendConfirmed'))
+    await settle()
     expect(summary(thread())).toEqual(['m1:-', 'm2:sent'])
     // A duplicated delivery too, and both in one burst.
     socket().serverEmit('message:new', stored(2, 'k1'))
