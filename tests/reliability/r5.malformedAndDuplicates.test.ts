@@ -138,11 +138,13 @@ describe('R5: duplicated deliveries', () => {
     '%s before the ack, then the ack, then it again → shown once, confirmed once',
     async (event) => {
       const sockets = fakeSockets()
+      const actions: string[] = []
       const store = makeStore({
         apiUrl: 'http://unused.test',
         createSocket: sockets.createSocket,
         storage: createMemoryStorage(),
         preloadedState: { auth: { token: 't', user: aliceUser } },
+        extraMiddleware: [() => (next) => (action) => (actions.push((action as { type: string }).type), next(action))],
       })
       await store.dispatch(api.util.upsertQueryData('getMessages', 'c1', [message(1)]))
       sockets.last.serverConnect()
@@ -150,8 +152,10 @@ describe('R5: duplicated deliveries', () => {
       const stored = message(2, { senderId: aliceUser.id, clientId: 'k1', content: 'early' })
       sockets.last.serverEmit(event, stored)
       await sleep(10)
+      const beforeAck = actions.length
       sockets.last.sent('message:send')[0]!.ack({ ok: true, data: stored })
-      await sleep(10)
+      // The ack has confirmed the send (not only the event before it).
+      await until(() => actions.slice(beforeAck).includes('socket/sendConfirmed'), 10_000, 'the ack handled')
       sockets.last.serverEmit(event, stored)
       await sleep(10)
       const thread = api.endpoints.getMessages.select('c1')(store.getState()).data ?? []
