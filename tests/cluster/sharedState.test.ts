@@ -105,16 +105,28 @@ describe.runIf(ready)('state shared through Redis', () => {
     expect(await slotsOne.count('carol')).toBe(0)
   })
 
+  /** Two nodes with a cap of 2, which `user` holds with two sockets on node one; `stop` ends both nodes' entries. */
+  async function capHeldOnNodeOne(user: string) {
+    const entriesOne = new NodeEntries(one.client)
+    const entriesTwo = new NodeEntries(two.client)
+    const stop = () => Promise.all([entriesOne.stop(), entriesTwo.stop()])
+    const slotsOne = new SharedSocketSlots(one, entriesOne, 2)
+    const slotsTwo = new SharedSocketSlots(two, entriesTwo, 2)
+    try {
+      expect(await slotsOne.tryAcquire(user, `${user}-1`)).toBeTypeOf('function')
+      expect(await slotsOne.tryAcquire(user, `${user}-2`)).toBeTypeOf('function')
+    } catch (error) {
+      await stop()
+      throw error
+    }
+    return { entriesOne, slotsOne, slotsTwo, stop }
+  }
+
   // Reviewer J's finding: after Redis lost its data, sockets opened before the nodes' next renewal were counted against
   // an empty cap, and each node's renewal then put back all it held without the cap: twice the cap until some closed.
   it("holds the socket cap after Redis lost its data (FLUSHALL): sockets opened before the nodes' renewal do not add to those put back", async () => {
-    const entriesOne = new NodeEntries(one.client)
-    const entriesTwo = new NodeEntries(two.client)
+    const { entriesOne, slotsTwo, stop } = await capHeldOnNodeOne('frank')
     try {
-      const slotsOne = new SharedSocketSlots(one, entriesOne, 2)
-      const slotsTwo = new SharedSocketSlots(two, entriesTwo, 2)
-      expect(await slotsOne.tryAcquire('frank', 'f1')).toBeTypeOf('function')
-      expect(await slotsOne.tryAcquire('frank', 'f2')).toBeTypeOf('function')
       // Node one's heartbeat runs (every 2 s); Redis loses everything (a restart without persistence).
       entriesOne.start()
       await one.client.flushall()
@@ -125,8 +137,7 @@ describe.runIf(ready)('state shared through Redis', () => {
       expect(await slotsTwo.count('frank')).toBe(2)
       expect(later).toEqual([undefined, undefined])
     } finally {
-      await entriesOne.stop()
-      await entriesTwo.stop()
+      await stop()
     }
   })
 
@@ -155,13 +166,8 @@ describe.runIf(ready)('state shared through Redis', () => {
     const realNow = Date.now.bind(Date)
     let skew = 0
     const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + skew)
-    const entriesOne = new NodeEntries(one.client)
-    const entriesTwo = new NodeEntries(two.client)
+    const { slotsOne, slotsTwo, stop } = await capHeldOnNodeOne('dave')
     try {
-      const slotsOne = new SharedSocketSlots(one, entriesOne, 2)
-      const slotsTwo = new SharedSocketSlots(two, entriesTwo, 2)
-      expect(await slotsOne.tryAcquire('dave', 's1')).toBeTypeOf('function')
-      expect(await slotsOne.tryAcquire('dave', 's2')).toBeTypeOf('function')
       // Node two's clock is ahead: node one's sockets, just added and alive, are still Dave's two.
       skew = 10_000
       expect(await slotsTwo.count('dave')).toBe(2)
@@ -170,8 +176,7 @@ describe.runIf(ready)('state shared through Redis', () => {
       expect(await slotsOne.count('dave')).toBe(2)
     } finally {
       spy.mockRestore()
-      await entriesOne.stop()
-      await entriesTwo.stop()
+      await stop()
     }
   })
 
