@@ -224,22 +224,30 @@ describe('clientIds are per sender', () => {
 })
 
 describe('a thread that could not be read', () => {
-  test('offers no composer: a message written there would show nowhere, yet wait unsent (logout would ask about it)', async () => {
-    window.history.replaceState(null, '', '#/messages/gone')
-    const api = apiRoutes((_method, path, request) => {
-      if (path === '/api/conversations/gone/messages')
-        return json(404, { error: { code: 'NOT_FOUND', message: 'no such conversation' } })
-      return threadApi(request)
-    })
-    const { store, sockets } = appStore(api)
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    await eventually(() =>
-      expect(page.container.querySelector('[data-testid=thread]')!.textContent).toMatch(/no longer there/),
-    )
-    expect(page.container.querySelector('[data-testid=composer]')).toBeNull()
-    store.dispose()
-  })
+  // No composer: a message written there would show nowhere, yet wait unsent (logout would ask about it). No "Try
+  // again" either where the answer is final (a made-up or stale link, someone else's conversation): each press was
+  // refused the same way.
+  test.each([
+    [404, 'NOT_FOUND', 'no such conversation', /no longer there/],
+    [403, 'FORBIDDEN', 'not a participant', /not allowed/],
+  ] as const)(
+    'answered %i %s: says so, offers no composer and nothing to try again',
+    async (status, code, message, said) => {
+      window.history.replaceState(null, '', '#/messages/gone')
+      const api = apiRoutes((_method, path, request) => {
+        if (path === '/api/conversations/gone/messages') return json(status, { error: { code, message } })
+        return threadApi(request)
+      })
+      const { store, sockets } = appStore(api)
+      renderApp(page.root, store)
+      act(() => sockets.last.serverConnect())
+      const thread = () => page.container.querySelector('[data-testid=thread]')!
+      await eventually(() => expect(thread().textContent).toMatch(said))
+      expect(page.container.querySelector('[data-testid=composer]')).toBeNull()
+      expect([...thread().querySelectorAll('button')].map((b) => b.textContent)).not.toContain('Try again')
+      store.dispose()
+    },
+  )
 })
 
 describe('a thread whose first read is still on its way', () => {

@@ -6,8 +6,10 @@ import { useT } from '../../i18n'
 import { errorCode, errorMessageId } from './errors'
 import { useFieldWords } from './fieldWords'
 
+const FINAL_REFUSALS: ReadonlySet<string> = new Set(['NOT_FOUND', 'FORBIDDEN'])
+
 /**
- * A failed load, said in words, with a way to try again. The button goes with the error once the read succeeds: if it
+ * A failed load, said in words, with a way to try again (not after NOT_FOUND or FORBIDDEN). The button goes with the error once the read succeeds: if it
  * had keyboard focus, `focusTo` takes it (the field the read fills), else the page's main region, where the list now
  * is (a removed focused element leaves focus on <body>, and the next Tab would start again from the top of the page).
  * While the read the user asked for is on its way the words go and the button says so: words left standing would
@@ -43,6 +45,13 @@ export function LoadError({
     }
   }, [asked, fetching])
   const retrying = asked && fetching
+  // Final answers (a made-up or stale link, what is someone else's): a read again is refused the same way.
+  if (FINAL_REFUSALS.has(errorCode(error)))
+    return (
+      <p className={`form-error ${className}`.trim()} role="alert">
+        {t(errorMessageId(error))}
+      </p>
+    )
   return (
     <p className={`form-error ${className}`.trim()} role="alert">
       {retrying ? null : <>{t(errorMessageId(error))} </>}
