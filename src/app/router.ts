@@ -12,9 +12,13 @@ export type Route =
 
 export type Page = Route['page']
 
-/** Parses a location hash (`#/messages/c1`) into a route; anything unknown is the messages page. */
+/**
+ * Parses a location hash (`#/messages/c1`) into a route; anything unknown is the messages page. A query after the path
+ * (`#/lessons?utm_source=mail`, a link's tracking) is not part of it: an id's own `?` comes encoded (`hrefFor`).
+ */
 export function parseHash(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(safeDecode)
+  const path = hash.replace(/^#\/?/, '').split('?', 1)[0]!
+  const parts = path.split('/').filter(Boolean).map(safeDecode)
   switch (parts[0]) {
     case 'lessons':
       return { page: 'lessons' }

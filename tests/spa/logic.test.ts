@@ -39,6 +39,11 @@ describe('router', () => {
     ['#/contact-requests', { page: 'contactRequests' }],
     ['#/nowhere', { page: 'messages', conversationId: null }],
     ['#/messages/%E0%A4%A', { page: 'messages', conversationId: '%E0%A4%A' }],
+    // A link with a query (a mail's tracking, a hand-added parameter) is the page it names.
+    ['#/contact-requests?utm_source=mail', { page: 'contactRequests' }],
+    ['#/lessons/?x=1', { page: 'lessons' }],
+    ['#/messages/c1?from=mail', { page: 'messages', conversationId: 'c1' }],
+    ['#/messages/conv%3F1', { page: 'messages', conversationId: 'conv?1' }],
   ])('parseHash(%j)', (hash, route) => {
     expect(parseHash(hash)).toEqual(route)
   })
