@@ -1,0 +1,137 @@
+import type { CDPSession, Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import {
+  apiCall,
+  apiLogin,
+  e2ePerFile,
+  loginAs,
+  messagesWithText,
+  openConversationWith,
+  openTab,
+  send,
+  type Session,
+  unique,
+  WAIT,
+  waitOnline,
+} from './support/app'
+
+// One socket per browser when the holder's tab is frozen or hung (no task runs, its timers stop, its WebSocket stays
+// open at the server): a follower takes the lock from it after the missed beats and opens the socket; thawed, the old
+// holder must close its socket and follow, and every tab shows every message once, in order. (tabs.test.ts covers a
+// holder that closes, which frees the lock; here it is taken from a holder still alive.)
+//
+// The e2e Chromium (a headless shell) accepts `Page.setWebLifecycleState` and freezes nothing (its timers run on), so
+// the tab is stopped here in the debugger: none of its tasks run until it is resumed. Unlike a frozen page, a page
+// paused this way loses the BroadcastChannel messages posted to it meanwhile, so the thawed tab must also recover
+// from those (it does: it finds its lock gone and attaches to the new holder from its own offset).
+
+describe('one socket per browser, with a frozen holder', { timeout: 180_000 }, () => {
+  const e2e = e2ePerFile()
+
+  const aliceSockets = async () => (await e2e.server.io.in('user:user-alice').fetchSockets()).map((s) => s.id)
+  const roleOf = (page: Page) => page.getByTestId('connection-badge').getAttribute('data-role')
+
+  /** Stops the page's main thread at its next task (a holder beats every second); the page is not read meanwhile. */
+  async function freeze(page: Page): Promise<CDPSession> {
+    const cdp = await page.context().newCDPSession(page)
+    await cdp.send('Debugger.enable')
+    const paused = new Promise<void>((resolve) => cdp.once('Debugger.paused', () => resolve()))
+    await cdp.send('Debugger.pause')
+    await paused
+    return cdp
+  }
+  async function thaw(cdp: CDPSession) {
+    await cdp.send('Debugger.resume')
+    await cdp.send('Debugger.disable')
+    await cdp.detach()
+  }
+
+  /** What the server stored, oldest first. */
+  async function storedTexts(conversationId: string): Promise<string[]> {
+    const alice = await apiLogin(e2e, 'alice')
+    const messages = await apiCall<{ content: string }[]>(
+      e2e,
+      alice.token,
+      'GET',
+      `/api/conversations/${encodeURIComponent(conversationId)}/messages`,
+    )
+    return messages.map((m) => m.content)
+  }
+
+  const shownTexts = (page: Page) => page.getByTestId('message').locator('.msg-body').allTextContents()
+
+  /** Every text once in the page, in the server's order, the last one sent, the badge online. */
+  async function showsAllOnceInOrder(page: Page, id: string, texts: string[]) {
+    for (const text of texts) await messagesWithText(page, text).first().waitFor({ timeout: WAIT })
+    const stored = (await storedTexts(id)).filter((t) => texts.includes(t))
+    expect(stored.toSorted()).toEqual(texts.toSorted())
+    const shown = (await shownTexts(page)).map((t) => t.trim()).filter((t) => texts.includes(t))
+    expect(shown).toEqual(stored)
+    await waitOnline(page)
+  }
+
+  async function setUp() {
+    const alice = await loginAs(e2e, 'alice')
+    const bob = await loginAs(e2e, 'bob')
+    const id = await openConversationWith(alice.page, 'Bob')
+    const tabB = await openTab(alice, `${e2e.url}/#/messages/${id}`)
+    await tabB.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: WAIT })
+    await openConversationWith(bob.page, 'Alice')
+    await expect.poll(aliceSockets, { timeout: WAIT }).toHaveLength(1)
+    const roles = await Promise.all([roleOf(alice.page), roleOf(tabB)])
+    const [holder, follower] = roles[0] === 'leader' ? [alice.page, tabB] : [tabB, alice.page]
+    expect((await Promise.all([roleOf(holder), roleOf(follower)])).join()).toBe('leader,follower')
+    return { alice, bob, id, holder, follower }
+  }
+
+  async function bobSends(bob: Session, text: string) {
+    await send(bob.page, text)
+    await messagesWithText(bob.page, text).and(bob.page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+  }
+
+  it('a frozen holder is replaced; thawed, it follows on the one socket and shows every message once, in order', async () => {
+    const { alice, bob, id, holder: a, follower: b } = await setUp()
+    try {
+      const texts: string[] = []
+      const before = unique('Bob before the freeze')
+      texts.push(before)
+      await bobSends(bob, before)
+      await messagesWithText(a, before).waitFor({ timeout: WAIT })
+      const [first] = await aliceSockets()
+
+      const cdp = await freeze(a)
+      // B takes the lock from the silent holder after the missed beats, and opens its own socket.
+      await expect.poll(() => roleOf(b), { timeout: WAIT }).toBe('leader')
+      await waitOnline(b)
+      await expect.poll(async () => (await aliceSockets()).some((s) => s !== first), { timeout: WAIT }).toBe(true)
+
+      for (let i = 0; i < 3; i++) {
+        const text = unique(`Bob while A is frozen ${i + 1}`)
+        texts.push(text)
+        await bobSends(bob, text)
+      }
+      const fromB = unique('Alice from B while A is frozen')
+      texts.push(fromB)
+      await send(b, fromB)
+      await messagesWithText(b, fromB).and(b.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(bob.page, fromB).waitFor({ timeout: WAIT })
+      for (const text of texts) await messagesWithText(b, text).waitFor({ timeout: WAIT })
+
+      await thaw(cdp)
+      // The thawed tab closes the socket it lost and follows B's.
+      await expect.poll(() => roleOf(a), { timeout: WAIT }).toBe('follower')
+      await expect.poll(aliceSockets, { timeout: WAIT }).toHaveLength(1)
+      expect((await aliceSockets())[0]).not.toBe(first)
+
+      const after = unique('Bob after the thaw')
+      texts.push(after)
+      await bobSends(bob, after)
+      for (const tab of [a, b, bob.page]) await showsAllOnceInOrder(tab, id, texts)
+      expect(await roleOf(b)).toBe('leader')
+      expect(await aliceSockets()).toHaveLength(1)
+    } finally {
+      await alice.context.close()
+      await bob.context.close()
+    }
+  })
+})
