@@ -175,6 +175,8 @@ describe('pages', { timeout: 90_000 }, () => {
     for (const [label, viewport] of [
       ['desktop', { width: 1280, height: 800 }],
       ['mobile', { width: 360, height: 740 }],
+      // A short window scrolls the header away (styles.css): the composer moves up the screen after the toasts are placed.
+      ['phone-in-landscape', { width: 740, height: 360 }],
     ] as const) {
       it(`at ${label} width, a toast does not cover the composer of the conversation being written in`, async () => {
         const { context, page } = await loginAs(e2e, 'bob', { viewport })
@@ -202,6 +204,43 @@ describe('pages', { timeout: 90_000 }, () => {
         }
       })
     }
+
+    // A phone turned to landscape with a conversation open: the header, now scrolled away with the app (styles.css),
+    // is on screen after the turn, the composer partly below the screen's foot; swiped down to the composer, a toast
+    // came over it, its place measured before the swipe.
+    it('turned to landscape and swiped down to the composer, a toast does not cover it', async () => {
+      const { context, page } = await loginAs(e2e, 'bob', { viewport: { width: 360, height: 740 } })
+      try {
+        await openConversationWith(page, 'Alice')
+        await page.getByTestId('composer').focus()
+        await page.setViewportSize({ width: 740, height: 360 })
+        await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))))
+        // The swipe: the app scrolled to its foot, the header out of sight.
+        await page.locator('.shell').evaluate((el) => el.scrollTo({ top: el.scrollHeight }))
+        await expect
+          .poll(() => page.locator('.shell').evaluate((el) => el.scrollHeight - el.clientHeight - el.scrollTop))
+          .toBe(0)
+        const alice = await apiLogin(e2e, 'alice')
+        const subject = unique('Landscape practice')
+        await apiCall(e2e, alice.token, 'POST', '/api/lessons', {
+          tutorId: (await apiLogin(e2e, 'bob')).user.id,
+          subject,
+          startsAt: new Date(Date.now() + 3 * 24 * 3_600_000).toISOString(),
+          durationMinutes: 45,
+        })
+        await page.getByTestId('toast').filter({ hasText: subject }).waitFor({ timeout: WAIT })
+        const [toasts, form] = await Promise.all([
+          page.locator('.toasts').boundingBox(),
+          page.locator('.composer').boundingBox(),
+        ])
+        expect(toasts && form).toBeTruthy()
+        expect(toasts!.y + toasts!.height, 'the toasts’ bottom edge, against the composer’s top').toBeLessThanOrEqual(
+          form!.y,
+        )
+      } finally {
+        await context.close()
+      }
+    })
 
     it("renders Bob's (tutor) lessons at 360 px", async () => {
       const { context, page } = await loginAs(e2e, 'bob', { viewport: { width: 360, height: 740 } })

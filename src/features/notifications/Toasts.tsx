@@ -50,7 +50,8 @@ const OVER = '--toasts-over'
  * Keeps the toasts above `ref`'s element while it is on the page: a control at the foot of the screen (the composer
  * of the conversation being written in), which the region, in the bottom corner, would otherwise cover, the text being
  * typed and its Send button with it (a click on Send then lands on a toast's link, and the pointer resting there pauses
- * the toasts, so they stay). Measured again whenever the element or the window changes size.
+ * the toasts, so they stay). Measured again whenever the element or the window changes size, or
+ * anything scrolls (a short window scrolls the header away, and the composer up).
  *
  * @example const formRef = useRef<HTMLFormElement>(null); useToastsAbove(formRef); <form ref={formRef}>…</form>
  */
@@ -67,9 +68,12 @@ export function useToastsAbove(ref: RefObject<HTMLElement | null>): void {
     const observer = typeof ResizeObserver === 'function' ? new ResizeObserver(measure) : null
     observer?.observe(el)
     window.addEventListener('resize', measure)
+    // In a short window the app scrolls, header and all (styles.css): the composer moves up the screen with it.
+    document.addEventListener('scroll', measure, { capture: true, passive: true })
     return () => {
       observer?.disconnect()
       window.removeEventListener('resize', measure)
+      document.removeEventListener('scroll', measure, { capture: true })
       root.style.removeProperty(CLEARANCE)
     }
   }, [ref])
