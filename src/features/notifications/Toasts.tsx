@@ -60,9 +60,13 @@ export function useToastsAbove(ref: RefObject<HTMLElement | null>): void {
     const el = ref.current
     if (!el) return
     const root = document.documentElement
+    let said = ''
+    // Each scroll of anything measures (below): the root's style is written only when the clearance changed.
     const measure = () => {
-      const below = Math.ceil(window.innerHeight - el.getBoundingClientRect().top)
-      root.style.setProperty(CLEARANCE, `${Math.max(0, below)}px`)
+      const below = `${Math.max(0, Math.ceil(window.innerHeight - el.getBoundingClientRect().top))}px`
+      if (below === said) return
+      said = below
+      root.style.setProperty(CLEARANCE, below)
     }
     measure()
     const observer = typeof ResizeObserver === 'function' ? new ResizeObserver(measure) : null
