@@ -13,6 +13,8 @@ import {
   unique,
   WAIT,
   waitOnline,
+  roleOf,
+  socketsOf,
 } from './support/app'
 
 // One socket per browser when the holder's tab is frozen or hung (no task runs, its timers stop, its WebSocket stays
@@ -28,8 +30,7 @@ import {
 describe('one socket per browser, with a frozen holder', { timeout: 180_000 }, () => {
   const e2e = e2ePerFile()
 
-  const aliceSockets = async () => (await e2e.server.io.in('user:user-alice').fetchSockets()).map((s) => s.id)
-  const roleOf = (page: Page) => page.getByTestId('connection-badge').getAttribute('data-role')
+  const aliceSockets = () => socketsOf(e2e, 'user-alice')
 
   /** Stops the page's main thread at its next task (a holder beats every second); the page is not read meanwhile. */
   async function freeze(page: Page): Promise<CDPSession> {

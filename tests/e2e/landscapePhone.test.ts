@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { apiCall, apiLogin, e2ePerFile, loginAs, unique, WAIT } from './support/app'
+import { aliceBobThread, e2ePerFile, loginAs, openThread, WAIT } from './support/app'
 
 /**
  * A phone held in landscape (740×360, 844×390, 915×412) is wide enough for the two-pane Messages layout, but the
@@ -34,23 +34,11 @@ describe('a long conversation open on a phone in landscape', { timeout: 180_000 
   ] as const)(
     '%i×%i: the message list shows a fair share of the screen, and the composer is on it',
     async (width, height) => {
-      const alice = await apiLogin(e2e, 'alice')
-      const bob = await apiLogin(e2e, 'bob')
-      const conversation = await apiCall<{ id: string }>(e2e, alice.token, 'POST', '/api/conversations', {
-        participantId: bob.user.id,
-      })
-      for (let i = 0; i < 30; i++) {
-        await apiCall(e2e, i % 2 ? bob.token : alice.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
-          content: unique(`line ${i}`),
-          clientId: crypto.randomUUID(),
-        })
-      }
+      const conversationId = await aliceBobThread(e2e, 30)
       const made = await e2e.browser.newContext({ viewport: { width, height }, locale: 'en-US' })
       const { context, page } = await loginAs(e2e, 'alice', { context: made })
       try {
-        await page.locator(`[data-testid="conversation"][data-conversation-id="${conversation.id}"]`).click()
-        const selector = `[data-testid="thread"][data-conversation-id="${conversation.id}"] [data-testid="message-list"]`
-        await page.locator(`${selector} [data-testid="message"]`).nth(29).waitFor({ timeout: WAIT })
+        const selector = await openThread(page, conversationId, 30)
         const composer = page.getByTestId('composer')
         await composer.waitFor({ timeout: WAIT })
         // Opening the thread puts focus in the composer, which brings the thread, whole, on screen.
@@ -84,23 +72,11 @@ describe('a long conversation open on a phone in landscape', { timeout: 180_000 
     [320, 256],
     [1024, 256],
   ] as const)('%i×%i: the open thread scrolls one way only, its composer on screen', async (width, height) => {
-    const alice = await apiLogin(e2e, 'alice')
-    const bob = await apiLogin(e2e, 'bob')
-    const conversation = await apiCall<{ id: string }>(e2e, alice.token, 'POST', '/api/conversations', {
-      participantId: bob.user.id,
-    })
-    for (let i = 0; i < 10; i++) {
-      await apiCall(e2e, bob.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
-        content: unique(`line ${i}`),
-        clientId: crypto.randomUUID(),
-      })
-    }
+    const conversationId = await aliceBobThread(e2e, 10, () => 'bob')
     const made = await e2e.browser.newContext({ viewport: { width, height }, locale: 'en-US' })
     const { context, page } = await loginAs(e2e, 'alice', { context: made })
     try {
-      await page.locator(`[data-testid="conversation"][data-conversation-id="${conversation.id}"]`).click()
-      const selector = `[data-testid="thread"][data-conversation-id="${conversation.id}"] [data-testid="message-list"]`
-      await page.locator(`${selector} [data-testid="message"]`).nth(9).waitFor({ timeout: WAIT })
+      const selector = await openThread(page, conversationId, 10)
       await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('composer')
       const seen = await room(page, selector)
       expect(seen.list).toBeGreaterThan(0)

@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { apiCall, apiLogin, e2ePerFile, loginAs, unique, WAIT } from './support/app'
+import { aliceBobThread, e2ePerFile, loginAs, openThread } from './support/app'
 
 /**
  * The app fills the window and scrolls inside its panes (the message list, the conversation list), never as a page.
@@ -22,26 +22,12 @@ describe('a long conversation open', { timeout: 120_000 }, () => {
     ['desktop', { width: 1280, height: 800 }],
     ['phone', { width: 360, height: 740 }],
   ] as const)('%s: the page does not scroll, only the message list does', async (_name, viewport) => {
-    const alice = await apiLogin(e2e, 'alice')
-    const bob = await apiLogin(e2e, 'bob')
-    const conversation = await apiCall<{ id: string }>(e2e, alice.token, 'POST', '/api/conversations', {
-      participantId: bob.user.id,
-    })
-    for (let i = 0; i < 30; i++) {
-      await apiCall(e2e, i % 2 ? bob.token : alice.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
-        content: unique(`line ${i}`),
-        clientId: crypto.randomUUID(),
-      })
-    }
+    const conversationId = await aliceBobThread(e2e, 30)
     const made = await e2e.browser.newContext({ viewport, locale: 'en-US' })
     const { context, page } = await loginAs(e2e, 'alice', { context: made })
     try {
       expect(await pageOverflow(page)).toBe(0)
-      await page.locator(`[data-testid="conversation"][data-conversation-id="${conversation.id}"]`).click()
-      const list = page.locator(
-        `[data-testid="thread"][data-conversation-id="${conversation.id}"] [data-testid="message-list"]`,
-      )
-      await list.locator('[data-testid="message"]').nth(29).waitFor({ timeout: WAIT })
+      const list = page.locator(await openThread(page, conversationId, 30))
       // The list does overflow: it is the one that scrolls.
       expect(await list.evaluate((el) => el.scrollHeight > el.clientHeight)).toBe(true)
       expect(await pageOverflow(page)).toBe(0)

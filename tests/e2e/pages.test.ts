@@ -1,3 +1,4 @@
+import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import {
   apiCall,
@@ -169,6 +170,28 @@ describe('pages', { timeout: 90_000 }, () => {
       }
     })
 
+    /** Alice books Bob a lesson: its toast comes to Bob's page, and the toasts' bottom edge is above his composer. */
+    async function expectToastAboveComposer(page: Page, subjectPrefix: string, shotName?: string) {
+      const alice = await apiLogin(e2e, 'alice')
+      const subject = unique(subjectPrefix)
+      await apiCall(e2e, alice.token, 'POST', '/api/lessons', {
+        tutorId: (await apiLogin(e2e, 'bob')).user.id,
+        subject,
+        startsAt: new Date(Date.now() + 3 * 24 * 3_600_000).toISOString(),
+        durationMinutes: 45,
+      })
+      await page.getByTestId('toast').filter({ hasText: subject }).waitFor({ timeout: WAIT })
+      if (shotName) await shot(page, shotName)
+      const [toasts, form] = await Promise.all([
+        page.locator('.toasts').boundingBox(),
+        page.locator('.composer').boundingBox(),
+      ])
+      expect(toasts && form).toBeTruthy()
+      expect(toasts!.y + toasts!.height, 'the toasts’ bottom edge, against the composer’s top').toBeLessThanOrEqual(
+        form!.y,
+      )
+    }
+
     // Review: the toast region sat at the bottom right, over the composer of the conversation being written in: on a
     // phone it hid the text being typed and the Send button, on a desktop the Send button; a click on Send then landed on
     // the toast's link and left the conversation, and the pointer resting there paused the toasts, so they stayed.
@@ -182,23 +205,8 @@ describe('pages', { timeout: 90_000 }, () => {
         const { context, page } = await loginAs(e2e, 'bob', { viewport })
         try {
           await openConversationWith(page, 'Alice')
-          const composer = page.locator('.composer')
           await page.getByTestId('composer').focus()
-          const alice = await apiLogin(e2e, 'alice')
-          const subject = unique('Conversation practice')
-          await apiCall(e2e, alice.token, 'POST', '/api/lessons', {
-            tutorId: (await apiLogin(e2e, 'bob')).user.id,
-            subject,
-            startsAt: new Date(Date.now() + 3 * 24 * 3_600_000).toISOString(),
-            durationMinutes: 45,
-          })
-          await page.getByTestId('toast').filter({ hasText: subject }).waitFor({ timeout: WAIT })
-          await shot(page, `thread-toast-bob-${label}`)
-          const [toasts, form] = await Promise.all([page.locator('.toasts').boundingBox(), composer.boundingBox()])
-          expect(toasts && form).toBeTruthy()
-          expect(toasts!.y + toasts!.height, 'the toasts’ bottom edge, against the composer’s top').toBeLessThanOrEqual(
-            form!.y,
-          )
+          await expectToastAboveComposer(page, 'Conversation practice', `thread-toast-bob-${label}`)
         } finally {
           await context.close()
         }
@@ -220,23 +228,7 @@ describe('pages', { timeout: 90_000 }, () => {
         await expect
           .poll(() => page.locator('.shell').evaluate((el) => el.scrollHeight - el.clientHeight - el.scrollTop))
           .toBe(0)
-        const alice = await apiLogin(e2e, 'alice')
-        const subject = unique('Landscape practice')
-        await apiCall(e2e, alice.token, 'POST', '/api/lessons', {
-          tutorId: (await apiLogin(e2e, 'bob')).user.id,
-          subject,
-          startsAt: new Date(Date.now() + 3 * 24 * 3_600_000).toISOString(),
-          durationMinutes: 45,
-        })
-        await page.getByTestId('toast').filter({ hasText: subject }).waitFor({ timeout: WAIT })
-        const [toasts, form] = await Promise.all([
-          page.locator('.toasts').boundingBox(),
-          page.locator('.composer').boundingBox(),
-        ])
-        expect(toasts && form).toBeTruthy()
-        expect(toasts!.y + toasts!.height, 'the toasts’ bottom edge, against the composer’s top').toBeLessThanOrEqual(
-          form!.y,
-        )
+        await expectToastAboveComposer(page, 'Landscape practice')
       } finally {
         await context.close()
       }

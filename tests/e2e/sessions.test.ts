@@ -8,6 +8,7 @@ import {
   unique,
   waitOnline,
   WAIT,
+  socketsOf,
 } from './support/app'
 
 // Sessions in the real SPA, against a server whose access tokens live 10 s: the page refreshes before each expiry and
@@ -30,7 +31,7 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
   }
   const e2e = e2ePerFile({ server: { tokenTtlSeconds: TTL_SECONDS, now: serverNow } })
 
-  const aliceSockets = async () => (await e2e.server.io.in('user:user-alice').fetchSockets()).map((s) => s.id)
+  const aliceSockets = () => socketsOf(e2e, 'user-alice')
   const storedToken = (page: import('playwright-core').Page) =>
     page.evaluate(
       () => (JSON.parse(localStorage.getItem('talemy.auth') ?? 'null') as { token?: string } | null)?.token ?? null,

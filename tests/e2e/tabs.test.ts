@@ -12,6 +12,8 @@ import {
   unique,
   WAIT,
   waitOnline,
+  roleOf,
+  socketsOf,
 } from './support/app'
 
 // One socket per browser, in the real SPA: the tabs of one browser context share one Socket.IO connection held by
@@ -20,8 +22,7 @@ import {
 describe('one socket per browser', { timeout: 180_000 }, () => {
   const e2e = e2ePerFile()
 
-  const aliceSockets = async () => (await e2e.server.io.in('user:user-alice').fetchSockets()).map((s) => s.id)
-  const roleOf = (page: Page) => page.getByTestId('connection-badge').getAttribute('data-role')
+  const aliceSockets = () => socketsOf(e2e, 'user-alice')
   const roles = async (pages: Page[]) => (await Promise.all(pages.map(roleOf))).sort()
 
   /** Bob writes over HTTP (his own sockets play no part). */

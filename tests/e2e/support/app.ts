@@ -158,6 +158,14 @@ const socketTraffic = new WeakMap<
   { requests: Map<Request, number>; sockets: Map<WebSocket, number>; ended: { at: number; what: string }[] }
 >()
 
+/** The ids of the sockets user `userId` has on the test's server. */
+export async function socketsOf(e2e: E2EApp, userId: string): Promise<string[]> {
+  return (await e2e.server.io.in(`user:${userId}`).fetchSockets()).map((s) => s.id)
+}
+
+/** Which tab of its browser this page is to the badge: 'leader' (it holds the socket) or 'follower'. */
+export const roleOf = (page: Page) => badge(page).getAttribute('data-role')
+
 /** Keeps `socketTraffic` for `context`, so that a socket that does not come back can be told apart from a slow one. */
 function watchSocketTraffic(context: BrowserContext): void {
   if (socketTraffic.has(context)) return
@@ -335,6 +343,39 @@ export async function apiCall<T>(
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
     return (await res.json()) as T
   }
+}
+
+/**
+ * Alice and Bob's conversation with `count` more messages, sent over HTTP, the i-th by `writer(i)` (by default Alice,
+ * then Bob, in turn); its id.
+ */
+export async function aliceBobThread(
+  e2e: E2EApp,
+  count: number,
+  writer: (i: number) => 'alice' | 'bob' = (i) => (i % 2 ? 'bob' : 'alice'),
+): Promise<string> {
+  const sessions = { alice: await apiLogin(e2e, 'alice'), bob: await apiLogin(e2e, 'bob') }
+  const { id } = await apiCall<{ id: string }>(e2e, sessions.alice.token, 'POST', '/api/conversations', {
+    participantId: sessions.bob.user.id,
+  })
+  for (let i = 0; i < count; i++) {
+    await apiCall(e2e, sessions[writer(i)].token, 'POST', `/api/conversations/${id}/messages`, {
+      content: unique(`line ${i}`),
+      clientId: crypto.randomUUID(),
+    })
+  }
+  return id
+}
+
+/** Opens conversation `id` from the list and waits for its `count`-th message; the message list's selector. */
+export async function openThread(page: Page, id: string, count: number): Promise<string> {
+  await page.locator(`[data-testid="conversation"][data-conversation-id="${id}"]`).click()
+  const selector = `[data-testid="thread"][data-conversation-id="${id}"] [data-testid="message-list"]`
+  await page
+    .locator(`${selector} [data-testid="message"]`)
+    .nth(count - 1)
+    .waitFor({ timeout: WAIT })
+  return selector
 }
 
 /** Cuts a user's sockets and refuses their reconnection for `ms` (HTTP keeps working); `0` lifts it. */
