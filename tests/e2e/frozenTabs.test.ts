@@ -1,8 +1,6 @@
 import type { CDPSession, Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import {
-  apiCall,
-  apiLogin,
   e2ePerFile,
   loginAs,
   messagesWithText,
@@ -15,6 +13,7 @@ import {
   waitOnline,
   roleOf,
   socketsOf,
+  storedTexts,
 } from './support/app'
 
 // One socket per browser when the holder's tab is frozen or hung (no task runs, its timers stop, its WebSocket stays
@@ -47,24 +46,12 @@ describe('one socket per browser, with a frozen holder', { timeout: 180_000 }, (
     await cdp.detach()
   }
 
-  /** What the server stored, oldest first. */
-  async function storedTexts(conversationId: string): Promise<string[]> {
-    const alice = await apiLogin(e2e, 'alice')
-    const messages = await apiCall<{ content: string }[]>(
-      e2e,
-      alice.token,
-      'GET',
-      `/api/conversations/${encodeURIComponent(conversationId)}/messages`,
-    )
-    return messages.map((m) => m.content)
-  }
-
   const shownTexts = (page: Page) => page.getByTestId('message').locator('.msg-body').allTextContents()
 
   /** Every text once in the page, in the server's order, the last one sent, the badge online. */
   async function showsAllOnceInOrder(page: Page, id: string, texts: string[]) {
     for (const text of texts) await messagesWithText(page, text).first().waitFor({ timeout: WAIT })
-    const stored = (await storedTexts(id)).filter((t) => texts.includes(t))
+    const stored = (await storedTexts(e2e, id)).filter((t) => texts.includes(t))
     expect(stored.toSorted()).toEqual(texts.toSorted())
     const shown = (await shownTexts(page)).map((t) => t.trim()).filter((t) => texts.includes(t))
     expect(shown).toEqual(stored)

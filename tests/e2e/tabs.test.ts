@@ -14,6 +14,7 @@ import {
   waitOnline,
   roleOf,
   socketsOf,
+  storedTexts,
 } from './support/app'
 
 // One socket per browser, in the real SPA: the tabs of one browser context share one Socket.IO connection held by
@@ -32,18 +33,6 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
       content,
       clientId: `bob-${Math.random().toString(36).slice(2)}`,
     })
-  }
-
-  /** What the server stored, oldest first (Alice's view over HTTP). */
-  async function storedTexts(conversationId: string): Promise<string[]> {
-    const alice = await apiLogin(e2e, 'alice')
-    const messages = await apiCall<{ content: string }[]>(
-      e2e,
-      alice.token,
-      'GET',
-      `/api/conversations/${encodeURIComponent(conversationId)}/messages`,
-    )
-    return messages.map((m) => m.content)
   }
 
   async function sentIn(page: Page, text: string) {
@@ -78,7 +67,7 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
         expect(await messagesWithText(tab, fromBob).count()).toBe(1)
         for (const text of typed) expect(await messagesWithText(tab, text).count()).toBe(1)
       }
-      const stored = await storedTexts(id)
+      const stored = await storedTexts(e2e, id)
       expect(stored.filter((t) => typed.includes(t))).toEqual(typed)
       expect(await aliceSockets()).toHaveLength(1)
     } finally {
@@ -135,7 +124,7 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
         expect(await messagesWithText(tab, fromBob).count()).toBe(1)
         for (const text of [...duringHandoff, ...after]) expect(await messagesWithText(tab, text).count()).toBe(1)
       }
-      const stored = await storedTexts(id)
+      const stored = await storedTexts(e2e, id)
       for (const text of [...duringHandoff, ...after, fromBob]) expect(stored.filter((t) => t === text)).toHaveLength(1)
       expect(await aliceSockets()).toHaveLength(1)
     } finally {

@@ -367,6 +367,18 @@ export async function aliceBobThread(
   return id
 }
 
+/** What the server stored in conversation `id`, oldest first (Alice's view, over HTTP). */
+export async function storedTexts(e2e: E2EApp, id: string): Promise<string[]> {
+  const alice = await apiLogin(e2e, 'alice')
+  const messages = await apiCall<{ content: string }[]>(
+    e2e,
+    alice.token,
+    'GET',
+    `/api/conversations/${encodeURIComponent(id)}/messages`,
+  )
+  return messages.map((m) => m.content)
+}
+
 /** Opens conversation `id` from the list and waits for its `count`-th message; the message list's selector. */
 export async function openThread(page: Page, id: string, count: number): Promise<string> {
   await page.locator(`[data-testid="conversation"][data-conversation-id="${id}"]`).click()
