@@ -393,6 +393,24 @@ export function createMessaging(ctx: ServiceContext) {
     })
   }
 
+  /**
+   * The conversation's participants, for a participant, the look-up paid from `budget` (a join's, a typing notice's)
+   * as a send pays its own: an outsider is refused at once where the members are known (they never change), and gets
+   * the token back otherwise, so refusals neither spend the user's own budget nor turn FORBIDDEN into RATE_LIMITED; a
+   * conversation that does not exist keeps it spent (made-up ids would cost a query each).
+   */
+  async function paidParticipants(userId: Id, conversationId: Id, budget: Limiter): Promise<readonly Id[]> {
+    const known = members.known(conversationId)
+    if (known && !known.includes(userId)) throw forbidden('not a participant of this conversation')
+    await budget.take(userId)
+    try {
+      return await participantsFor(db, userId, conversationId)
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'FORBIDDEN') await budget.refund(userId)
+      throw error
+    }
+  }
+
   return {
     send,
 
@@ -400,25 +418,16 @@ export function createMessaging(ctx: ServiceContext) {
     participants: (userId: Id, conversationId: Id) => participantsFor(db, userId, conversationId),
 
     /**
-     * The other participants to tell that `userId` is typing, a notice spending `budget` (the typing one) as a send
-     * spends its own: an outsider is refused at once where the members are known, and gets the budget back otherwise,
-     * so refusals neither spend the notices of the user's own conversations nor turn FORBIDDEN into RATE_LIMITED. A
-     * conversation that does not exist keeps it spent (made-up ids would cost a query each) and is FORBIDDEN too: the
-     * contract gives typing FORBIDDEN alone, one that does not exist being one the user is not in either.
+     * The other participants to tell that `userId` is typing, the notice paid from `budget` (the typing one,
+     * `paidParticipants`). A conversation that does not exist is FORBIDDEN too: the contract gives typing FORBIDDEN
+     * alone, one that does not exist being one the user is not in either.
      */
     async typingRecipients(userId: Id, conversationId: Id, budget: Limiter): Promise<Id[]> {
-      const known = members.known(conversationId)
-      if (known && !known.includes(userId)) throw forbidden('not a participant of this conversation')
-      await budget.take(userId)
-      let participants: readonly Id[]
-      try {
-        participants = await participantsFor(db, userId, conversationId)
-      } catch (error) {
-        if (!(error instanceof AppError)) throw error
-        if (error.code === 'NOT_FOUND') throw forbidden('not a participant of this conversation')
-        if (error.code === 'FORBIDDEN') await budget.refund(userId)
-        throw error
-      }
+      const participants = await paidParticipants(userId, conversationId, budget).catch((error: unknown) => {
+        throw error instanceof AppError && error.code === 'NOT_FOUND'
+          ? forbidden('not a participant of this conversation')
+          : error
+      })
       return participants.filter((id) => id !== userId)
     },
 
@@ -486,17 +495,14 @@ export function createMessaging(ctx: ServiceContext) {
     },
 
     /**
-     * "This user is looking at the conversation": checks access, runs `onAllowed` (the socket joins its room) and marks
-     * everything read, all under the conversation's lock so no concurrent send slips between the two. `onAllowed`
+     * "This user is looking at the conversation": checks access (the look-up paid from `budget`, the join one:
+     * `paidParticipants`), then runs `onAllowed` (the socket joins its room) and marks everything read, both under the
+     * conversation's lock so no concurrent send slips between the two. `onAllowed`
      * answers `joined` (the socket was not in the room yet), `present` (it was already) or `gone` (the join was
      * superseded while it waited: the socket has closed, or its last word for the conversation is a leave). A join
      * that changes nothing (already in the room, already read up to the last message) writes nothing and tells no one;
      * a superseded one joins nothing, so it reads nothing either: the messages committed while it waited, after the
      * leave or the close, stay unread.
-     *
-     * `budget` (the join one) is spent as a send spends its own: an outsider is refused at once where the
-     * members are known, and gets it back otherwise, so refusals neither spend the user's own joins nor turn FORBIDDEN
-     * into RATE_LIMITED; a conversation that does not exist keeps it spent (made-up ids would cost a query each).
      */
     async markRead(
       userId: Id,
@@ -506,17 +512,8 @@ export function createMessaging(ctx: ServiceContext) {
     ): Promise<void> {
       const id = parseRequest(conversationIdSchema, conversationId)
       if (!id.ok) throw invalid(id.issues, 'conversationId')
-      const known = members.known(id.value)
-      if (known && !known.includes(userId)) throw forbidden('not a participant of this conversation')
-      await budget.take(userId)
+      const participants = await paidParticipants(userId, id.value, budget)
       return conversationLocks.run(id.value, async () => {
-        let participants: readonly Id[]
-        try {
-          participants = await participantsFor(db, userId, id.value)
-        } catch (error) {
-          if (error instanceof AppError && error.code === 'FORBIDDEN') await budget.refund(userId)
-          throw error
-        }
         const outcome = await onAllowed(id.value)
         if (outcome === 'gone') return
         const joined = outcome === 'joined'
