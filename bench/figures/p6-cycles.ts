@@ -32,8 +32,8 @@ import { lineChart } from '../lib/svg'
  * the layer (Redux, RTK Query and the layer on top of socket.io-client), and that growth, which ends, swamped the heap
  * slope this figure used to be. The heap in use after full GCs is still read every tenth of a block (its slope, JIT
  * included, is a row of its own, and the chart), with every listener on the socket, its manager and every engine the
- * socket has had in the block that is still reachable (see `block`). Also: after explicit `disconnect()`/`connect()` cycles, which make a new socket each time, how many of the
- * dropped sockets are still reachable after GC.
+ * socket has had in the block that is still reachable (see `block`). Also: after explicit `disconnect()`/`connect()`
+ * cycles, which make a new socket each time, how many of the dropped sockets are still reachable after GC.
  */
 
 interface Checkpoint {

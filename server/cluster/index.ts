@@ -189,7 +189,7 @@ export function joinCluster(
   redis.pub.on('ready', publisherBack)
   const stopProbing = probeConnections(redis, pingMs, logger)
   return {
-    /** Resolves once Redis has confirmed the adapter's subscriptions (and the entries' marker is set): a node listens only then. */
+    /** Resolves once Redis has confirmed the adapter's subscriptions and the entries' marker: a node listens then. */
     subscribed,
     slots: new SharedSocketSlots(redis, entries, maxSocketsPerUser),
     viewers: new SharedViewers(redis, entries, now),

@@ -9,9 +9,10 @@ import { useFieldWords } from './fieldWords'
 const FINAL_REFUSALS: ReadonlySet<string> = new Set(['NOT_FOUND', 'FORBIDDEN'])
 
 /**
- * A failed load, said in words, with a way to try again (not after NOT_FOUND or FORBIDDEN). The button goes with the error once the read succeeds: if it
- * had keyboard focus, `focusTo` takes it (the field the read fills), else the page's main region, where the list now
- * is (a removed focused element leaves focus on <body>, and the next Tab would start again from the top of the page).
+ * A failed load, said in words, with a way to try again (none after NOT_FOUND or FORBIDDEN: refused the same way).
+ * The button goes with the error once the read succeeds: if it had keyboard focus, `focusTo` takes it (the field the
+ * read fills), else the page's main region, where the list now is (a removed focused element leaves focus on <body>,
+ * and the next Tab would start again from the top of the page).
  * While the read the user asked for is on its way the words go and the button says so: words left standing would
  * change nothing when it fails the same way again, and a screen reader would say nothing (WCAG 4.1.3); put back into
  * the alert, which stays in the page, they are said again. A read the layer makes again by itself (`fetching`

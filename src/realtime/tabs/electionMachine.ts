@@ -126,18 +126,6 @@ const outranks = (beat: FollowedLeader, current: FollowedLeader) =>
   beat.term > current.term || (beat.term === current.term && beat.id < current.id)
 
 /**
- * The election's transitions: pure, `(state, event) → [state, effects]` (like `connectionTransition`). A tab queues
- * for the lock at start and leads when granted, beating every `heartbeatMs`; a follower that hears nothing for
- * `missedBeats` beats (plus its stagger) steals the lock; one whose page is hidden waits `hiddenWaitMs` instead (or
- * until the page shows); a leader that loses the lock, hears a newer leader, or finds itself silent for as long as
- * followers wait, becomes a follower first (`becomeFollower` leads the effects) and queues again. `leave` takes a tab
- * out until the next `start` (a leader resigns, `becomeFollower` first).
- *
- * @example
- * const step = electionTransition({ tabId: 'a', heartbeatMs: 500, missedBeats: 3, staggerMs: 0 })
- * step({ status: 'idle' }, { type: 'start', hidden: false, now: 0 }) // [{ status: 'following', lock: 'queued', … }, [requestLock, startTimer 1500]]
- */
-/**
  * Whether a leader that last beat at `lastBeatAt` surely holds the lock at `now`: it beat within the wait a follower
  * gives it before taking the lock. Silent longer (its page hung or asleep), it may have been robbed, the news still on
  * its way: it checks before acting as holder.
@@ -150,6 +138,18 @@ export const beatWithinWait = (
   now: number,
 ): boolean => now - lastBeatAt < config.missedBeats * config.heartbeatMs
 
+/**
+ * The election's transitions: pure, `(state, event) → [state, effects]` (like `connectionTransition`). A tab queues
+ * for the lock at start and leads when granted, beating every `heartbeatMs`; a follower that hears nothing for
+ * `missedBeats` beats (plus its stagger) steals the lock; one whose page is hidden waits `hiddenWaitMs` instead (or
+ * until the page shows); a leader that loses the lock, hears a newer leader, or finds itself silent for as long as
+ * followers wait, becomes a follower first (`becomeFollower` leads the effects) and queues again. `leave` takes a tab
+ * out until the next `start` (a leader resigns, `becomeFollower` first).
+ *
+ * @example
+ * const step = electionTransition({ tabId: 'a', heartbeatMs: 500, missedBeats: 3, staggerMs: 0 })
+ * step({ status: 'idle' }, { type: 'start', hidden: false, now: 0 }) // [{ status: 'following', lock: 'queued', … }, [requestLock, startTimer 1500]]
+ */
 export const electionTransition = (config: ElectionConfig) => {
   const waitMs = config.missedBeats * config.heartbeatMs
   const hiddenWaitMs = Math.max(waitMs, config.hiddenWaitMs ?? HIDDEN_SILENCE_MS)
