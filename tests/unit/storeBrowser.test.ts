@@ -12,6 +12,7 @@ import {
   selectPendingMessages,
   sendMessage,
 } from '../../src/realtime'
+import type { TabMessage } from '../../src/realtime/tabs/protocol'
 import { manualVisibility } from '../../src/realtime/tabs/visibility'
 import { eventually } from './support/eventually'
 import { fakeSockets, type FakeSocket } from './support/fakeSocket'
@@ -267,7 +268,10 @@ describe('a session that expired, then a login in another tab', () => {
               ...shared.edges.tab(shared.tabId),
               visibility,
               tabId: shared.tabId,
-              heartbeatMs: 20,
+              // No beat a tab misses in a test's life (a follower takes the lock after three): at 20 ms, a worker
+              // starved for some 70 ms (a loaded CI machine) let another tab take the lock from the holder, whose
+              // socket these tests name.
+              heartbeatMs: 60_000,
             }
           : null,
         retryTriggers: () => () => {},
@@ -404,16 +408,23 @@ describe('a session that expired, then a login in another tab', () => {
     const { holder, follower } = await twoTabsThenSessionEnded(storage, edges)
 
     // (a) A new tab finds the ended session in storage: it follows the holder, which must tell it the session is over.
+    const said: TabMessage[] = []
+    edges.tab('listener').channel.subscribe((message) => void said.push(message))
     const late = open(storage, 'http://unused.test', { edges, tabId: 'tab-3' })
     await eventually(() => expect([late.role(), late.status()]).toEqual(['follower', 'unauthorized']))
     expect(late.sockets.sockets).toHaveLength(0)
 
     // Alice logs in again in the new tab: every tab comes back on one socket, held by the tab that held it.
     const fresh = jwt({ sub: alice.id, sid: 's2', iat: now, exp: now + 900 })
+    const sinceLogin = said.length
     late.store.dispatch(loggedIn({ token: fresh, user: alice }))
     // Until the other tabs hear of it (the storage event is another task than the channel's), the holder must not tell
-    // the new session's tab that the old one is over: storage already holds the new session, so it waits.
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // the new session's tab that the old one is over: storage already holds the new session, so it waits. It answers
+    // an attach as it hears it, so its answer would have come by the time the attach has reached every tab.
+    const lateSaid = (kind: TabMessage['kind']) =>
+      said.slice(sinceLogin).filter((m) => m.kind === kind && (m.from === 'tab-3' || ('to' in m && m.to === 'tab-3')))
+    await eventually(() => expect(lateSaid('attach')).not.toEqual([]))
+    expect(lateSaid('down')).toEqual([])
     expect(late.status()).toBe('connecting')
     holder.hear()
     follower.hear()
