@@ -33,6 +33,12 @@ import {
   type LessonRow,
 } from './rows'
 
+/** A create's request, read: its body and what its Idempotency-Key asks for (undefined without one). */
+interface CreateRequest<I> {
+  input: I
+  keyed: KeyedRequest | undefined
+}
+
 /** Lessons and contact requests: both link a student and a tutor and move through a status table. */
 export function createBookings({ db, limiter, replayLookups, notifier, now }: ServiceContext) {
   /** The tutor's and the student's log entries for `event`, appended in the transaction of the change. */
@@ -47,16 +53,6 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
   async function roleOf(userId: Id): Promise<Role | undefined> {
     const rows = await db.query<{ role: Role }>('select role from users where id = $1', [userId])
     return rows[0]?.role
-  }
-
-  /**
-   * Only a student creates (both "create" operations): checked before the request is read (its body and its
-   * Idempotency-Key, which the creates take as `idempotencyKeyOf`, read then), so that a tutor's request is
-   * refused as such whatever is wrong with it besides (authorization before validation): fixing its 400 would only
-   * lead to the 403.
-   */
-  async function checkStudent(userId: Id, what: string): Promise<void> {
-    if ((await roleOf(userId)) !== 'student') throw forbidden(`only students can create ${what}`)
   }
 
   /** The tutor asked for exists and is a tutor. */
@@ -118,14 +114,34 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
     keyed ? storedAnswer<T>(db, keyed, now()) : Promise.resolve(undefined)
 
   /**
-   * Spends the user's write budget, a repeat's too (each costs a look-up), and gives the answer kept for a repeat
-   * (undefined if new). Out of budget, a repeat is still answered (a lost answer retried late), within the look-ups'
-   * own budget, as a send's replay is; anything else is RATE_LIMITED.
+   * The start of both creates: spends the user's write budget, a repeat's too (each costs a look-up), then checks that
+   * the user is a student (a query: the budget pays for it, so a spent one costs the database nothing), and only then
+   * reads the request (`read`: its body and its Idempotency-Key), so that a tutor's request is refused as such
+   * whatever is wrong with it besides (authorization before validation: fixing its 400 would only lead to the 403).
+   * Answers the request read and the answer kept for a repeat (undefined if new). Out of budget, a repeat is still
+   * answered (a lost answer retried late), within the look-ups' own budget, as a send's replay is: a student's alone
+   * are kept, so it needs no role; anything else, a request that cannot be read too, is RATE_LIMITED.
    */
-  async function spendOrReplay<T>(userId: Id, keyed: KeyedRequest | undefined): Promise<Answer<T> | undefined> {
+  async function admitCreate<I, T>(
+    userId: Id,
+    what: string,
+    read: () => CreateRequest<I>,
+  ): Promise<{ replay: Answer<T> } | (CreateRequest<I> & { replay?: undefined })> {
     const budget = await limiter.tryTake(userId)
-    if (budget.ok) return replayOf<T>(keyed)
-    return replayPastBudget(replayLookups, userId, keyed && (() => replayOf<T>(keyed)), budget.retryAfterMs)
+    if (budget.ok) {
+      if ((await roleOf(userId)) !== 'student') throw forbidden(`only students can create ${what}`)
+      const request = read()
+      const replay = await replayOf<T>(request.keyed)
+      return replay ? { replay } : request
+    }
+    let keyed: KeyedRequest | undefined
+    try {
+      keyed = read().keyed
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error
+    }
+    const find = keyed && (() => replayOf<T>(keyed))
+    return { replay: await replayPastBudget(replayLookups, userId, find, budget.retryAfterMs) }
   }
 
   /**
@@ -191,16 +207,23 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
       body: unknown,
       idempotencyKeyOf: () => string | undefined = () => undefined,
     ): Promise<Answer<Lesson>> {
-      await checkStudent(userId, 'lessons')
-      const idempotencyKey = idempotencyKeyOf()
-      const input = parseRequest(createLessonBodySchema, body)
-      if (!input.ok) throw invalid(input.issues)
-      const { tutorId, subject, startsAt, durationMinutes } = input.value
-      const keyed = keyedRequest(userId, idempotencyKey, () =>
-        fingerprintOf('createLesson', [tutorId, subject, startsAt, durationMinutes]),
+      const admitted = await admitCreate<v.InferOutput<typeof createLessonBodySchema>, Lesson>(
+        userId,
+        'lessons',
+        () => {
+          const idempotencyKey = idempotencyKeyOf()
+          const input = parseRequest(createLessonBodySchema, body)
+          if (!input.ok) throw invalid(input.issues)
+          const { tutorId, subject, startsAt, durationMinutes } = input.value
+          const keyed = keyedRequest(userId, idempotencyKey, () =>
+            fingerprintOf('createLesson', [tutorId, subject, startsAt, durationMinutes]),
+          )
+          return { input: input.value, keyed }
+        },
       )
-      const replay = await spendOrReplay<Lesson>(userId, keyed)
-      if (replay) return replay
+      if (admitted.replay) return admitted.replay
+      const { tutorId, subject, startsAt, durationMinutes } = admitted.input
+      const keyed = admitted.keyed
       await checkTutor(tutorId)
       if (Date.parse(startsAt) <= now().getTime()) throw new AppError('INVALID', 'startsAt: must be in the future')
       return createOnce({ tutorId, studentId: userId }, keyed, 'lesson:created', async (tx, at) => {
@@ -245,16 +268,23 @@ export function createBookings({ db, limiter, replayLookups, notifier, now }: Se
       body: unknown,
       idempotencyKeyOf: () => string | undefined = () => undefined,
     ): Promise<Answer<ContactRequest>> {
-      await checkStudent(userId, 'contact requests')
-      const idempotencyKey = idempotencyKeyOf()
-      const input = parseRequest(createContactRequestBodySchema, body)
-      if (!input.ok) throw invalid(input.issues)
-      const { tutorId, message } = input.value
-      const keyed = keyedRequest(userId, idempotencyKey, () =>
-        fingerprintOf('createContactRequest', [tutorId, message]),
+      const admitted = await admitCreate<v.InferOutput<typeof createContactRequestBodySchema>, ContactRequest>(
+        userId,
+        'contact requests',
+        () => {
+          const idempotencyKey = idempotencyKeyOf()
+          const input = parseRequest(createContactRequestBodySchema, body)
+          if (!input.ok) throw invalid(input.issues)
+          const { tutorId, message } = input.value
+          const keyed = keyedRequest(userId, idempotencyKey, () =>
+            fingerprintOf('createContactRequest', [tutorId, message]),
+          )
+          return { input: input.value, keyed }
+        },
       )
-      const replay = await spendOrReplay<ContactRequest>(userId, keyed)
-      if (replay) return replay
+      if (admitted.replay) return admitted.replay
+      const { tutorId, message } = admitted.input
+      const keyed = admitted.keyed
       await checkTutor(tutorId)
       return createOnce({ tutorId, studentId: userId }, keyed, 'contactRequest:created', async (tx, at) => {
         // One unanswered request per student and tutor: repeats would fill the tutor's list with the same ask. Read
