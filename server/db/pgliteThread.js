@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } fro
 import { basename, dirname, join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
 import { PGlite, protocol } from '@electric-sql/pglite'
+import { withoutQuotedInput } from './dataException.js'
 
 /** @import { messages, Transaction } from '@electric-sql/pglite' */
 /** @import { PgliteReply, PgliteRequest, PgliteThreadData, ThreadError } from './pglite' */
@@ -305,7 +306,8 @@ function threadError(error) {
  * PostgreSQL puts the failing row in `detail` ("Key (email)=(alice@…) already exists."), the context in `where` and a
  * statement a function built in `internalQuery` (as `withoutRow` of postgres.ts drops them); a logger writes every
  * property of an error it is given, so a database failure would put a user's text, an email or a password hash in the
- * logs. The statement (`query`, parameterized) and PostgreSQL's other fields (`code`, `constraint`, `table`…) stay.
+ * logs. A data exception's message, which quotes the input, is withheld too (`withoutQuotedInput`). The statement
+ * (`query`, parameterized) and PostgreSQL's other fields (`code`, `constraint`, `table`…) stay.
  *
  * @param {Error & { params?: unknown; queryOptions?: unknown; detail?: unknown; where?: unknown; internalQuery?: unknown }} error
  * @returns {Error}
@@ -316,7 +318,7 @@ function withoutValues(error) {
   delete error.detail
   delete error.where
   delete error.internalQuery
-  return error
+  return withoutQuotedInput(error)
 }
 
 /**

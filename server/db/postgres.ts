@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { redactedUrl } from '../cluster/redis'
 import type { Db, ExecuteManyOptions, Prepared, Queryable } from './types'
+import { withoutQuotedInput } from './dataException.js'
 
 /** serialization_failure, deadlock_detected: the transaction may simply be run again. */
 const RETRYABLE = new Set(['40001', '40P01'])
@@ -52,14 +53,16 @@ const ROW_FIELDS = ['detail', 'where', 'internalQuery'] as const
 
 /**
  * `error` without the values of the row it refused (`ROW_FIELDS`): a logger writes every property of an error it is
- * given, so a database failure would put a user's text or email in the logs. What an operator needs stays: the
- * message, `code`, `constraint`, `table`, `column`, `schema`, `routine`. Nothing reads the fields dropped.
+ * given, so a database failure would put a user's text or email in the logs; a data exception's message, which quotes
+ * the input, is withheld too (`withoutQuotedInput`). What an operator needs stays: the message otherwise, `code`,
+ * `constraint`, `table`, `column`, `schema`, `routine`. Nothing reads the fields dropped.
  *
  * @example await pool.query(config).catch((error) => { throw withoutRow(error) })
  */
 export function withoutRow(error: unknown): unknown {
-  if (error instanceof pg.DatabaseError) for (const field of ROW_FIELDS) delete error[field]
-  return error
+  if (!(error instanceof pg.DatabaseError)) return error
+  for (const field of ROW_FIELDS) delete error[field]
+  return withoutQuotedInput(error)
 }
 
 export function isRetryable(error: unknown): boolean {

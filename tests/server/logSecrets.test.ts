@@ -189,3 +189,58 @@ describe.each([
     expect(log.raw.join('')).not.toContain('555-0199')
   })
 })
+
+// Review (ASVS 7.1.1/7.1.2, CWE-532): a data exception (SQLSTATE class 22) quotes the input it could not take in its
+// message itself ('invalid input syntax for type integer: "…"'), which dropping `detail`, `where` and `internalQuery`
+// left as it was: the message, and the stack that repeats it, reached the log with a user's text in them.
+describe.each([
+  ['PGlite', true],
+  ['PostgreSQL (pg)', postgresReady],
+] as const)('%s: a data exception is logged without the input it quotes', (name, ready) => {
+  let server: TestServer
+  let cluster: PostgresCluster | undefined
+  let dataDir = ''
+  const log = capturedLog('info')
+  beforeAll(async () => {
+    if (!ready) return
+    dataDir = freshDataDir()
+    let databaseUrl: string | undefined
+    if (name !== 'PGlite') {
+      cluster = await startPostgres()
+      databaseUrl = cluster.createDatabase('talemy_log_data_exception')
+    }
+    // A cast the service does not expect, of the user's text: 22P02, a 500, logged with the database's error. Only
+    // for this test's text: the demo's requests, seeded on the empty PostgreSQL database at the start, pass.
+    const db = await openDatabase({ dataDir, databaseUrl })
+    await db.query(`create function as_number() returns trigger language plpgsql as $$ begin
+      perform new.message::int; return new; end $$`)
+    await db.query(`create trigger message_as_number before insert on contact_requests for each row
+      when (new.message like 'call me%') execute function as_number()`)
+    await db.close()
+    server = await startTestServer({ dataDir, databaseUrl, seedDemo: true, logger: log.logger })
+  })
+  afterAll(async () => {
+    await server?.dispose()
+    cluster?.stop()
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  it.skipIf(!ready)('500, and the log names the code but not the input', async () => {
+    const alice = await login(server.url, ALICE)
+    const bob = await login(server.url, BOB)
+    await declinePending(server.url, bob.token, alice.user.id)
+    // Over two lines: the stack repeats the message, line break and all.
+    const secret = 'call me on 555-0177,\nalice.private@example.test'
+    const asked = await http<ErrorBody>(server.url, 'POST', '/api/contact-requests', {
+      token: alice.token,
+      body: { tutorId: bob.user.id, message: secret },
+    })
+    expect(asked.status).toBe(500)
+    expect(JSON.stringify(asked.body)).not.toContain('555-0177')
+    const failed = log.lines().find((line) => line.msg === 'request failed')
+    expect(failed?.err).toMatchObject({ code: '22P02' })
+    const logged = log.raw.join('')
+    expect(logged).not.toContain('555-0177')
+    expect(logged).not.toContain('alice.private')
+  })
+})
