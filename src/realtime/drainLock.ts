@@ -15,6 +15,12 @@ import { createWebTabLock, type LockManagerLike } from './tabs/tabLock'
  */
 export interface DrainLock {
   request(name: string, onAcquired: (release: () => void) => void, onLost?: () => void): () => void
+  /**
+   * Takes `name` from its holder and lets it go at once, so the next in the queue gets it: the holder is a page that
+   * hung (the tabs' election robbed it of the socket), and would keep it until it runs again, then hear `onLost`.
+   * Absent where the lock cannot be taken (a lease expires by itself; a lock of one realm has no hung holder).
+   */
+  steal?(name: string): void
 }
 
 /**
@@ -81,6 +87,9 @@ export function drainLockOver(lock: TabLock): DrainLock {
         { onAcquired: () => onAcquired(giveUp), onLost: () => onLost?.() },
       )
       return giveUp
+    },
+    steal(name) {
+      const letGo = lock.request(name, { steal: true }, { onAcquired: () => letGo(), onLost: () => {} })
     },
   }
 }

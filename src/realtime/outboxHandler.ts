@@ -15,7 +15,7 @@ import {
 } from './outboxMachine'
 import { outboxEventsOf, outboxEventsOfWaitEnd } from './outboxEvents'
 import { durableOutbox } from './outboxDurable'
-import { outboxLock } from './outboxLock'
+import { drainLockName, outboxLock } from './outboxLock'
 import { sendOnce } from './outboxSend'
 import { patchThread } from './outboxThread'
 import { sendMessageProblem } from './sendCheck'
@@ -139,7 +139,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
         return
       }
       case 'requestLock':
-        return lock.request(`talemy.outbox.${userId() ?? 'anonymous'}`, takeGrant, () => send({ type: 'lockLost' }))
+        return lock.request(drainLockName(userId()), takeGrant, () => send({ type: 'lockLost' }))
       case 'releaseLock':
         return lock.release()
       case 'patchThread':

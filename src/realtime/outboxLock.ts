@@ -1,4 +1,12 @@
+import type { Id } from '../contract'
 import type { Context } from './context'
+
+/**
+ * The name of the user's drain lock: one tab of the user's sends at a time, whichever tab wrote them.
+ *
+ * @example drainLockName('u1') // 'talemy.outbox.u1'
+ */
+export const drainLockName = (userId: Id | null): string => `talemy.outbox.${userId ?? 'anonymous'}`
 
 /**
  * The drain lock as the outbox runner holds it: one request (or grant) at a time, let go by `release`; a grant that

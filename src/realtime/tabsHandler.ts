@@ -1,6 +1,7 @@
 import { loadAuth } from '../api/credentials'
 import { followerGone, retryNow, roleChanged, shutdown } from './actions'
 import type { Context, Handler } from './context'
+import { drainLockName } from './outboxLock'
 import type { SocketRootState } from './socketSlice'
 import { createTabsLink } from './tabs/tabsLink'
 
@@ -27,6 +28,15 @@ export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Ha
     },
     onFollowerGone: () => {
       if (!stopped) dispatch(followerGone())
+    },
+    // The robbed page may hold the user's drain lock (a send of its own under way, or waiting out the network or the
+    // server's rate): hung, it would hold every tab's sends back until it runs again. Taken from it, the lock goes to
+    // the next in its queue; the robbed tab hears of the loss when it wakes, and stops draining (`lockLost`). Should a
+    // live tab hold it instead, it asks again as well, its try in flight settling: the server's idempotency by
+    // `clientId` keeps a message that goes twice single.
+    onHolderRobbed: () => {
+      const userId = ctx.options.selectUserId?.(ctx.mwApi.getState()) ?? null
+      if (!stopped && userId !== null) ctx.lock.steal?.(drainLockName(userId))
     },
     // The page the user looks at may be a follower's, with no socket of its own: its being shown, or its wake (below),
     // is the browser's socket's trigger, in the holder whose page, hidden, sees neither.

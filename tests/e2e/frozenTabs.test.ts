@@ -1,7 +1,9 @@
 import type { CDPSession, Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import {
+  blockSockets,
   e2ePerFile,
+  holdRequests,
   loginAs,
   messagesWithText,
   openConversationWith,
@@ -10,6 +12,7 @@ import {
   type Session,
   unique,
   WAIT,
+  waitNotOnline,
   waitOnline,
   roleOf,
   socketsOf,
@@ -116,6 +119,43 @@ describe('one socket per browser, with a frozen holder', { timeout: 180_000 }, (
       await bobSends(bob, after)
       for (const tab of [a, b, bob.page]) await showsAllOnceInOrder(tab, id, texts)
       expect(await roleOf(b)).toBe('leader')
+      expect(await aliceSockets()).toHaveLength(1)
+    } finally {
+      await alice.context.close()
+      await bob.context.close()
+    }
+  })
+
+  it('a holder frozen amid a send (with the drain lock): the new holder sends at once; each shows once', async () => {
+    const { alice, bob, id, holder: a, follower: b } = await setUp()
+    try {
+      // A's send goes over HTTP (the socket cut), and is held there: A holds the user's drain lock when it freezes.
+      const held = await holdRequests(a, [['POST', /^\/api\/conversations\/[^/]+\/messages$/]])
+      blockSockets(e2e, 'user-alice', 60_000)
+      await waitNotOnline(a)
+      const fromA = unique('Alice from A as it freezes')
+      await send(a, fromA)
+      await expect.poll(() => held.seen.length, { timeout: WAIT }).toBe(1)
+      const cdp = await freeze(a)
+      blockSockets(e2e, 'user-alice', 0)
+
+      await expect.poll(() => roleOf(b), { timeout: WAIT }).toBe('leader')
+      await waitOnline(b)
+      const fromB = unique('Alice from B while A is frozen')
+      await send(b, fromB)
+      // Sent while A is still frozen, and A's too: B took it over from storage, and sends it first (written first).
+      for (const text of [fromB, fromA])
+        await messagesWithText(b, text).and(b.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(bob.page, fromB).waitFor({ timeout: WAIT })
+
+      await thaw(cdp)
+      // Its send's answer comes as it runs again. (Not unrouted after: an unroute racing the held request's continue
+      // fails that continue.)
+      held.release()
+      await expect.poll(() => roleOf(a), { timeout: WAIT }).toBe('follower')
+      for (const tab of [a, b])
+        await messagesWithText(tab, fromA).and(tab.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      for (const tab of [a, b, bob.page]) await showsAllOnceInOrder(tab, id, [fromA, fromB])
       expect(await aliceSockets()).toHaveLength(1)
     } finally {
       await alice.context.close()

@@ -7,6 +7,8 @@ import {
   sendMessage,
 } from '../../src/realtime'
 import { createMemoryStorage } from '../../src/app/store'
+import { drainLockOver } from '../../src/realtime/drainLock'
+import { createMemoryTabLock } from '../../src/realtime/tabs/tabLock'
 import { trackedStore } from '../support/trackedStores'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, message } from './support/fixtures'
@@ -104,6 +106,25 @@ describe('the lease lock runs on the timers it is given', () => {
     due.shift()!.fn()
     expect(got).toEqual(['me'])
     vi.useRealTimers()
+  })
+})
+
+describe('steal (over the tabs’ lock edge)', () => {
+  test('takes the lock from its silent holder and lets it go at once: the queue’s head gets it', async () => {
+    const tabs = createMemoryTabLock()
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => drainLockOver(tabs.tab(id)))
+    const heard: string[] = []
+    a!.request(
+      'outbox',
+      () => heard.push('a granted'),
+      () => heard.push('a lost'),
+    )
+    await flush()
+    b!.request('outbox', () => heard.push('b granted'))
+    c!.steal!('outbox')
+    await flush()
+    expect(heard).toEqual(['a granted', 'a lost', 'b granted'])
+    expect([tabs.holder('outbox'), tabs.waiting('outbox')]).toEqual(['b', []])
   })
 })
 

@@ -37,6 +37,11 @@ export interface ElectionOptions {
    * through one that no longer holds the socket (taken before this one was heard, that tab then went without a word).
    */
   onLeaderHeard?(leader: string): void
+  /**
+   * This tab took the lock from a silent holder (after its `onRole('leader')`): that page, hung or asleep, still holds
+   * whatever else it held, and keeps it until it runs again.
+   */
+  onHolderRobbed?(): void
 }
 
 export interface Election {
@@ -94,7 +99,8 @@ function callSafely(fn: () => void) {
  * addEventListener('pagehide', () => election.stop())
  */
 export function createElection(options: ElectionOptions): Election {
-  const { tabId, name, channel, lock, timers, now, onRole, onLeaderGone, onLeaderHeard, visibility } = options
+  const { tabId, name, channel, lock, timers, now, onRole, onLeaderGone, onLeaderHeard, onHolderRobbed, visibility } =
+    options
   const heartbeatMs = options.heartbeatMs ?? 500
   const config = {
     tabId,
@@ -152,6 +158,9 @@ export function createElection(options: ElectionOptions): Election {
         return
       case 'becomeLeader':
         callSafely(() => onRole('leader'))
+        return
+      case 'holderRobbed':
+        if (onHolderRobbed) callSafely(onHolderRobbed)
         return
       case 'leaderGone':
         callSafely(() => onLeaderGone(effect.leader))

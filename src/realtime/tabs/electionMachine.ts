@@ -80,6 +80,11 @@ export type ElectionEffect =
   | { type: 'releaseLock' }
   | { type: 'post'; message: ElectionMessage }
   | { type: 'becomeLeader'; term: number }
+  /**
+   * The lock was taken from a silent holder (`steal`): a hung page keeps every other lock it holds until it runs
+   * again (the outbox's drain lock, in the middle of a send), which the new holder must take from it too.
+   */
+  | { type: 'holderRobbed' }
   /** Leadership is lost: always the first effect of that transition, so the socket closes before anything else. */
   | { type: 'becomeFollower' }
   /** The holder this follower listened to is gone (resigned, silent, or replaced): its pending acks will not come. */
@@ -306,7 +311,9 @@ export const electionTransition = (config: ElectionConfig) => {
       }
       case 'lockAcquired': {
         const term = state.maxTerm + 1
-        return beating(term, event.now, state.hidden, [...gone(state), { type: 'becomeLeader', term }])
+        const lead: ElectionEffect[] = [...gone(state), { type: 'becomeLeader', term }]
+        if (state.lock === 'stealing') lead.push({ type: 'holderRobbed' })
+        return beating(term, event.now, state.hidden, lead)
       }
       case 'stop':
       case 'leave':

@@ -73,6 +73,8 @@ interface LinkHooks {
   onFollowerRetry?(reason: 'visible' | 'wake'): void
   /** The user whose session is over in this tab (`unauthorized`: its refresh was refused), or null. */
   sessionOver?(): Id | null
+  /** This tab took the socket from a silent holder, which keeps its other locks until its page runs again. */
+  onHolderRobbed?(): void
 }
 
 const randomTabId = () => `tab-${nanoid()}`
@@ -126,6 +128,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
     onRole: (role) => hooks.onRole(role),
     onLeaderGone: (leader) => proxyNow?.holderGone(leader),
     onLeaderHeard: (leader) => proxyNow?.holderIs(leader),
+    onHolderRobbed: () => hooks.onHolderRobbed?.(),
   })
 
   // The lock's holder keeps it when the session ends (every tab follows), with no hub left to answer: whoever asks

@@ -312,6 +312,18 @@ const rows: Row[] = [
       { type: 'startTimer', delayMs: 500 },
     ],
   ],
+  [
+    'granted the steal: the robbed holder is named (what else its hung page holds is taken from it too)',
+    following({ lock: 'stealing', maxTerm: 4 }),
+    { type: 'lockAcquired', now: 3000 },
+    leading({ term: 5, lastBeatAt: 3000 }),
+    [
+      { type: 'becomeLeader', term: 5 },
+      { type: 'holderRobbed' },
+      post('heartbeat', 5),
+      { type: 'startTimer', delayMs: 500 },
+    ],
+  ],
   ['a stale loss while following is ignored', following(), { type: 'lockLost', now: 3000 }, following(), []],
   ['start again is ignored', following(), { type: 'start', hidden: false, now: 3000 }, following(), []],
   [

@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, expect, test, vi } from 'vitest'
+import { outboxStorageKey, selectPendingMessages, sendMessage } from '../../../src/realtime'
+import { alice, message } from '../support/fixtures'
 import { hangable } from './support/hangable'
 import { aBrowser, connectedTabs, HEARTBEAT_MS, serve, settle, type Tab } from './support/tabStores'
 
@@ -38,4 +40,54 @@ test('a holder robbed while hung, woken before it hears of its loss, does not dr
   expect(robbed.conn().role).toBe('follower')
   expect(follower.actions.slice(seen).map((a) => a.type)).not.toContain('socket/disconnected')
   expect(follower.conn().status).toBe('connected')
+})
+
+test('a holder robbed while hung with the drain lock: the new holder sends at once; woken, it follows', async () => {
+  // Its HTTP unreachable: every send goes on a socket.
+  const b = aBrowser({ sharedOutbox: true, fetchFn: () => Promise.reject(new TypeError('fetch failed')) })
+  const page = hangable(b, 'a')
+  const [robbed, heir] = (await connectedTabs(b, ['a', 'b'])) as [Tab, Tab]
+  const clientIdOf = (packet: { args: unknown[] }) => (packet.args[0] as { clientId: string }).clientId
+  const written = (clientId: string, conversationId: string, second: number) => ({
+    ...sendMessage({ conversationId, content: `text ${clientId}`, clientId }),
+    meta: { createdAt: new Date(Date.UTC(2026, 0, 1, 12, 0, second)).toISOString() },
+  })
+  // 'a' holds the user's drain lock: the server told its x1 to wait an hour (a rate wait keeps the lock).
+  robbed.store.dispatch(written('x1', 'c2', 0))
+  await settle()
+  const [x1] = robbed.own[0]!.sent('message:send')
+  x1!.ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 3_600_000 } })
+  await settle()
+
+  // 'a' hangs; 'b' takes the socket from it after the missed beats, and the user writes b1 there.
+  page.hang()
+  await settle(10 * HEARTBEAT_MS)
+  expect(heir.conn().role).toBe('leader')
+  const socket = heir.own[0]!
+  serve(socket, 'sock-2', 3)
+  await settle(2 * HEARTBEAT_MS)
+  heir.store.dispatch(written('b1', 'c1', 1))
+  await settle(2 * HEARTBEAT_MS)
+  // b1 goes while 'a' still hangs (with x1, which 'b' took over from storage).
+  expect(socket.sent('message:send').map(clientIdOf).toSorted()).toEqual(['b1', 'x1'])
+  let seq = 0
+  for (const packet of socket.sent('message:send')) {
+    const { clientId, conversationId } = packet.args[0] as { clientId: string; conversationId: string }
+    const stored = message(++seq, { senderId: alice.id, clientId, conversationId })
+    packet.ack({ ok: true, data: stored })
+    socket.serverEmit('message:sent', stored, { offset: 3 + seq })
+  }
+  await settle(HEARTBEAT_MS)
+  expect(selectPendingMessages(heir.store.getState())).toEqual([])
+
+  // 'a' wakes: it has lost both locks and follows 'b'; x1 is confirmed there too, and nothing is left to send. (Its try
+  // of x1 before it hears so goes over HTTP, which the server's idempotency answers with the stored one.)
+  page.wake()
+  await settle(10 * HEARTBEAT_MS)
+  expect(robbed.conn().role).toBe('follower')
+  expect(selectPendingMessages(robbed.store.getState())).toEqual([])
+  expect(robbed.own[0]!.sent('message:send')).toHaveLength(1)
+  expect(socket.sent('message:send')).toHaveLength(2)
+  expect(b.storage!.getItem(outboxStorageKey(alice.id)) ?? '[]').toBe('[]')
+  for (const tab of [robbed, heir]) tab.dispose()
 })

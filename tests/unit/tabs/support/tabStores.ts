@@ -33,8 +33,11 @@ export function aBrowser({
   backoff = { baseMs: 10, capMs: 20 },
   refreshToken,
   throttled = false,
+  fetchFn,
 }: {
   sharedOutbox?: boolean
+  /** The tabs' HTTP (the api's `fetchFn`, at `http://api.test`). Default none: a request fails before it leaves. */
+  fetchFn?: typeof fetch
   /** Each tab's timers as Chrome runs them: hidden, they fall due only at the next whole minute (`pageTimers`). */
   throttled?: boolean
   backoff?: { baseMs: number; capMs: number }
@@ -66,7 +69,11 @@ export function aBrowser({
       reducer: rootReducer,
       preloadedState: loggedInState(),
       middleware: (gDM) =>
-        gDM({ serializableCheck: false, immutableCheck: false })
+        gDM({
+          serializableCheck: false,
+          immutableCheck: false,
+          ...(fetchFn ? { thunk: { extraArgument: { apiUrl: 'http://api.test', fetchFn } } } : {}),
+        })
           .prepend(record)
           .concat(
             api.middleware,
