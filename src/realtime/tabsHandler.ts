@@ -29,12 +29,12 @@ export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Ha
     onFollowerGone: () => {
       if (!stopped) dispatch(followerGone())
     },
-    // The robbed page may hold the user's drain lock (a send of its own under way, or waiting out the network or the
+    // The silent page may hold the user's drain lock (a send of its own under way, or waiting out the network or the
     // server's rate): hung, it would hold every tab's sends back until it runs again. Taken from it, the lock goes to
-    // the next in its queue; the robbed tab hears of the loss when it wakes, and stops draining (`lockLost`). Should a
+    // the next in its queue; the silent tab hears of the loss when it wakes, and stops draining (`lockLost`). Should a
     // live tab hold it instead, it asks again as well, its try in flight settling: the server's idempotency by
     // `clientId` keeps a message that goes twice single.
-    onHolderRobbed: () => {
+    onSilentTab: () => {
       const userId = ctx.options.selectUserId?.(ctx.mwApi.getState()) ?? null
       if (!stopped && userId !== null) ctx.lock.steal?.(drainLockName(userId))
     },

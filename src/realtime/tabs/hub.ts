@@ -93,9 +93,10 @@ export interface TabHubOptions {
   random?: () => number
   /**
    * A tab left (it said goodbye, attached or not, or went silent, or did not come back after a drop): what it left
-   * unsent in storage is the holder's to send.
+   * unsent in storage is the holder's to send. `silent`: it went without a word while its page lock is held (hung, or
+   * asleep), so its page still holds whatever locks it held, until it runs again.
    */
-  onFollowerGone?: () => void
+  onFollowerGone?: (silent: boolean) => void
   /**
    * A follower's page gave the signal the holder's own page would (`retryNow`'s reason): the holder acts as on it.
    * `'visible'`: while the socket waits to try again, a visible tab asks for it (its page shown or opened, or its own
@@ -337,7 +338,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     for (const attach of waiting) answerAttach(attach)
     // One that does not attach again on hearing `up` went away while the socket was down, maybe without a word.
     for (const [tab, follower] of away)
-      follower.silence = timers.setTimeout(() => gone(tab), silenceOf(follower.visible))
+      follower.silence = timers.setTimeout(() => gone(tab, true), silenceOf(follower.visible))
     const connection = ++ups
     whenHeld(() => {
       if (!stopped && up && connection === ups) post({ kind: 'up', from: tabId, userId })
@@ -377,7 +378,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
         unwatch(message.from)
         pending.delete(message.from)
         drop(message.from)
-        return gone(message.from)
+        return gone(message.from, false)
       case 'alive':
         return alive(message.from, message.visible)
       case 'wake':
@@ -427,7 +428,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
       drop(tab)
       // It may only be asleep: told, it attaches again from its offset when it wakes.
       tellGone(tab, 'silent')
-      gone(tab)
+      gone(tab, true)
     }, silenceOf(visible))
 
   /** A tab that was a follower before the drop attached again. */
@@ -438,9 +439,9 @@ export function createTabHub(options: TabHubOptions): TabHub {
   }
 
   /** A tab left: what it left unsent in storage is the holder's to send now. */
-  function gone(tab: string) {
+  function gone(tab: string, silent: boolean) {
     back(tab)
-    options.onFollowerGone?.()
+    options.onFollowerGone?.(silent)
   }
 
   /** Watches `tab`'s page lock, if not yet: freed, the tab closed or crashed without a word. */
@@ -456,7 +457,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
         // As its goodbye: attached or not, or away since the drop.
         pending.delete(tab)
         drop(tab)
-        gone(tab)
+        gone(tab, false)
       },
       onUnheld() {
         // It holds no lock yet (just opened), or none at all (another build): asked again at its next word.

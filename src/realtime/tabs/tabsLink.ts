@@ -73,8 +73,11 @@ interface LinkHooks {
   onFollowerRetry?(reason: 'visible' | 'wake'): void
   /** The user whose session is over in this tab (`unauthorized`: its refresh was refused), or null. */
   sessionOver?(): Id | null
-  /** This tab took the socket from a silent holder, which keeps its other locks until its page runs again. */
-  onHolderRobbed?(): void
+  /**
+   * A tab went silent while this one ran on (a holder this tab took the socket from, a follower this holder dropped):
+   * its page keeps the locks it holds until it runs again.
+   */
+  onSilentTab?(): void
 }
 
 const randomTabId = () => `tab-${nanoid()}`
@@ -128,7 +131,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
     onRole: (role) => hooks.onRole(role),
     onLeaderGone: (leader) => proxyNow?.holderGone(leader),
     onLeaderHeard: (leader) => proxyNow?.holderIs(leader),
-    onHolderRobbed: () => hooks.onHolderRobbed?.(),
+    onHolderRobbed: () => hooks.onSilentTab?.(),
   })
 
   // The lock's holder keeps it when the session ends (every tab follows), with no hub left to answer: whoever asks
@@ -158,7 +161,10 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
           random: hooks.random,
           heartbeatMs,
           missedBeats,
-          onFollowerGone: () => hooks.onFollowerGone?.(),
+          onFollowerGone: (silent) => {
+            hooks.onFollowerGone?.()
+            if (silent) hooks.onSilentTab?.()
+          },
           onFollowerRetry: (reason) => hooks.onFollowerRetry?.(reason),
           ...(watchTab ? { watchTab } : {}),
         })

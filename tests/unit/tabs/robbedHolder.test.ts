@@ -91,3 +91,48 @@ test('a holder robbed while hung with the drain lock: the new holder sends at on
   expect(b.storage!.getItem(outboxStorageKey(alice.id)) ?? '[]').toBe('[]')
   for (const tab of [robbed, heir]) tab.dispose()
 })
+
+test('a follower hung with the drain lock: the holder counts it gone and sends at once; woken, it follows', async () => {
+  // Its HTTP unreachable: every send goes on the socket.
+  const b = aBrowser({ sharedOutbox: true, fetchFn: () => Promise.reject(new TypeError('fetch failed')) })
+  const page = hangable(b, 'f', { stopsTimers: true })
+  const [holder, hung] = (await connectedTabs(b, ['h', 'f'])) as [Tab, Tab]
+  const socket = holder.own[0]!
+  const clientIdOf = (packet: { args: unknown[] }) => (packet.args[0] as { clientId: string }).clientId
+  const written = (clientId: string, conversationId: string, second: number) => ({
+    ...sendMessage({ conversationId, content: `text ${clientId}`, clientId }),
+    meta: { createdAt: new Date(Date.UTC(2026, 0, 1, 12, 0, second)).toISOString() },
+  })
+  // 'f' holds the user's drain lock: the server told its x1 to wait an hour (a rate wait keeps the lock).
+  hung.store.dispatch(written('x1', 'c2', 0))
+  await settle()
+  socket.sent('message:send')[0]!.ack({
+    ok: false,
+    error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 3_600_000 },
+  })
+  await settle()
+
+  // 'f' hangs; the user writes h1 in the holder, which counts 'f' gone after its missed beats.
+  page.hang()
+  holder.store.dispatch(written('h1', 'c1', 1))
+  await settle(10 * HEARTBEAT_MS)
+  // h1 goes while 'f' still hangs (with x1, which the holder took over from storage).
+  const [first, ...then] = socket.sent('message:send').map(clientIdOf)
+  expect([first, then.toSorted()]).toEqual(['x1', ['h1', 'x1']])
+  for (const [i, packet] of socket.sent('message:send').slice(1).entries()) {
+    const { clientId, conversationId } = packet.args[0] as { clientId: string; conversationId: string }
+    const stored = message(i + 1, { senderId: alice.id, clientId, conversationId })
+    packet.ack({ ok: true, data: stored })
+    socket.serverEmit('message:sent', stored, { offset: 4 + i })
+  }
+  await settle(HEARTBEAT_MS)
+  expect(selectPendingMessages(holder.store.getState())).toEqual([])
+
+  // 'f' wakes: told it was dropped, it attaches again and hears both confirmed; nothing is left to send.
+  page.wake()
+  await settle(10 * HEARTBEAT_MS)
+  expect(hung.conn().role).toBe('follower')
+  expect(selectPendingMessages(hung.store.getState())).toEqual([])
+  expect(b.storage!.getItem(outboxStorageKey(alice.id)) ?? '[]').toBe('[]')
+  for (const tab of [holder, hung]) tab.dispose()
+})

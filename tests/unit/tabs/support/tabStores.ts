@@ -9,6 +9,7 @@ import {
   type TabsOptions,
 } from '../../../../src/realtime'
 import { shutdown } from '../../../../src/realtime/actions'
+import type { Timers } from '../../../../src/realtime/timers'
 import { drainLockOver } from '../../../../src/realtime/drainLock'
 import { createMemoryStorage } from '../../../../src/app/storage'
 import { manualVisibility } from '../../../../src/realtime/tabs/visibility'
@@ -48,7 +49,10 @@ export function aBrowser({
   const sockets = fakeSockets()
   /** `sharedOutbox`: the tabs keep the user's outbox in one storage and drain it under the browser's lock (Web Locks). */
   const storage = sharedOutbox ? createMemoryStorage() : null
+  /** A tab's own timers, where a test gives it some (`hangable`'s, which stop while its page hangs). */
+  const timersOf: { get: (tabId: string) => Timers | undefined } = { get: () => undefined }
   function openTab(tabId: string) {
+    const ownTimers = timersOf.get(tabId)
     const own = edges.tab(tabId)
     const visibility = manualVisibility(true)
     const tabs: TabsOptions = {
@@ -88,7 +92,7 @@ export function aBrowser({
                 retryTriggers: triggers.setup,
                 backoff,
                 ...(refreshToken ? { refreshToken: refreshToken(tabId) } : {}),
-                ...(throttled ? { timers: pageTimers(visibility) } : {}),
+                ...(ownTimers ? { timers: ownTimers } : throttled ? { timers: pageTimers(visibility) } : {}),
                 ...(storage ? { storage, drainLock: drainLockOver(own.lock) } : {}),
               }),
             ),
@@ -112,7 +116,7 @@ export function aBrowser({
       dispose: () => store.dispatch(shutdown()),
     }
   }
-  return { edges, sockets, storage, openTab }
+  return { edges, sockets, storage, openTab, timersOf }
 }
 
 export type Tab = ReturnType<ReturnType<typeof aBrowser>['openTab']>
