@@ -200,13 +200,15 @@ export function createElection(options: ElectionOptions): Election {
         )
         return
       }
-      case 'startTimer':
+      case 'startTimer': {
         clearTimer()
+        const dueAt = now() + effect.delayMs
         timer = timers.setTimeout(() => {
           timer = null
-          feed({ type: 'tick' })
+          feed({ type: 'tick', dueAt })
         }, effect.delayMs)
         return
+      }
       case 'cancelTimer':
         clearTimer()
         return

@@ -56,8 +56,11 @@ export type ElectionEvent =
   | { type: 'lockLost'; now: number }
   | { type: 'heartbeatHeard'; from: string; term: number; now: number }
   | { type: 'resignHeard'; from: string; term: number; now: number }
-  /** The timer the machine asked for ran out. */
-  | { type: 'tick'; now: number }
+  /**
+   * The timer the machine asked for ran out; `dueAt`: when it was due (a later `now` means the page ran it late, being
+   * busy or frozen; absent: on time).
+   */
+  | { type: 'tick'; now: number; dueAt?: number }
   | { type: 'stop'; now: number }
   /** Stand aside until the next `start`: a leader resigns and lets the lock go (as for `stop`), a follower leaves the queue. */
   | { type: 'leave'; now: number }
@@ -146,7 +149,8 @@ export const beatWithinWait = (
 /**
  * The election's transitions: pure, `(state, event) → [state, effects]` (like `connectionTransition`). A tab queues
  * for the lock at start and leads when granted, beating every `heartbeatMs`; a follower that hears nothing for
- * `missedBeats` beats (plus its stagger) steals the lock; one whose page is hidden waits `hiddenWaitMs` instead (or
+ * `missedBeats` beats (plus its stagger) steals the lock (one beat later when its own timer ran late past that: its
+ * page was frozen, the beats queued meanwhile still to come); one whose page is hidden waits `hiddenWaitMs` instead (or
  * until the page shows); a leader that loses the lock, hears a newer leader, or finds itself silent for as long as
  * followers wait, becomes a follower first (`becomeFollower` leads the effects) and queues again. `leave` takes a tab
  * out until the next `start` (a leader resigns, `becomeFollower` first).
@@ -159,6 +163,17 @@ export const electionTransition = (config: ElectionConfig) => {
   const waitMs = config.missedBeats * config.heartbeatMs
   const hiddenWaitMs = Math.max(waitMs, config.hiddenWaitMs ?? HIDDEN_SILENCE_MS)
   const stealAt = (state: Following) => state.heardAt + (state.hidden ? hiddenWaitMs : waitMs) + config.staggerMs
+  /**
+   * Whether a visible follower's timer, due at its deadline or before, ran more than a tenth of a beat past it: its
+   * page was busy or frozen, and the holder's beats queued meanwhile may be delivered after this tick (timers and
+   * messages are different task sources). A timer due after the deadline is the beat of grace this gave already. A
+   * hidden page's timers run late anyway (the browser throttles them), no sign of a freeze.
+   */
+  const frozePast = (state: Following, event: { now: number; dueAt?: number }, due: number) =>
+    !state.hidden &&
+    event.dueAt !== undefined &&
+    event.dueAt <= due &&
+    event.now - event.dueAt > config.heartbeatMs / 10
   /** The followed holder's `leaderGone`, when there is one. */
   const gone = (state: Following): ElectionEffect[] =>
     state.leader ? [{ type: 'leaderGone', leader: state.leader.id }] : []
@@ -298,6 +313,9 @@ export const electionTransition = (config: ElectionConfig) => {
         // the background (a closed or crashed holder's lock comes to the queue without a steal anyway).
         const due = stealAt(state)
         if (event.now < due) return [state, [{ type: 'startTimer', delayMs: due - event.now }]]
+        // Woken late past the deadline: the channel gets one beat to deliver what queued meanwhile (a live holder's
+        // beats, the next one at the latest); a holder still silent then is robbed.
+        if (frozePast(state, event, due)) return [state, [{ type: 'startTimer', delayMs: config.heartbeatMs }]]
         return steal(state, event.now)
       }
       case 'visibilityChanged': {

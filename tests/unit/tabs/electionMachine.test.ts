@@ -643,6 +643,101 @@ describe('electionTransition', () => {
   })
 })
 
+// A follower whose page was busy or frozen past its deadline runs its overdue timer perhaps before the holder's beats
+// queued meanwhile on the channel (timers and messages are different task sources). `dueAt`: when the runner's timer
+// was due. `steals`: what a tick on time at that moment does (the lock is taken).
+const tick = (now: number, dueAt: number): ElectionEvent => ({ type: 'tick', now, dueAt })
+const lateRows: [
+  name: string,
+  from: ElectionState,
+  event: ElectionEvent,
+  to: ElectionState | 'steals',
+  effects?: ElectionEffect[],
+][] = [
+  [
+    'its timer ran late past the deadline (its page busy or frozen): one beat more for the beats queued meanwhile',
+    following({ leader: a4, maxTerm: 4, heardAt: 1000 }),
+    tick(4000, 2600),
+    following({ leader: a4, maxTerm: 4, heardAt: 1000 }),
+    [{ type: 'startTimer', delayMs: 500 }],
+  ],
+  [
+    'a timer set before the deadline (against an older beat), run late past it: the same',
+    following({ leader: a4, maxTerm: 4, heardAt: 1400 }),
+    tick(4000, 2600),
+    following({ leader: a4, maxTerm: 4, heardAt: 1400 }),
+    [{ type: 'startTimer', delayMs: 500 }],
+  ],
+  [
+    'late by more than a tenth of a beat is late',
+    following({ leader: a4, maxTerm: 4, heardAt: 1000 }),
+    tick(2651, 2600),
+    following({ leader: a4, maxTerm: 4, heardAt: 1000 }),
+    [{ type: 'startTimer', delayMs: 500 }],
+  ],
+  [
+    'no heartbeat ever, late past the deadline: one beat more as well',
+    following({ heardAt: 1000 }),
+    tick(9000, 2600),
+    following({ heardAt: 1000 }),
+    [{ type: 'startTimer', delayMs: 500 }],
+  ],
+  [
+    'a beat that was queued came meanwhile: the wait runs from it',
+    following({ leader: a4, maxTerm: 4, heardAt: 4001 }),
+    tick(4500, 4500),
+    following({ leader: a4, maxTerm: 4, heardAt: 4001 }),
+    [{ type: 'startTimer', delayMs: 1101 }],
+  ],
+  [
+    'the holder still silent one beat after the follower woke: the lock is taken',
+    following({ leader: a4, maxTerm: 4, heardAt: 1000 }),
+    tick(4500, 4500),
+    'steals',
+  ],
+  [
+    'that beat’s timer late as well: the lock is taken (one beat more, not two)',
+    following({ leader: a4, maxTerm: 4, heardAt: 1000 }),
+    tick(9000, 4500),
+    'steals',
+  ],
+  [
+    'late by a tenth of a beat or less (a timer’s usual delay): the lock is taken at once',
+    following({ leader: a4, maxTerm: 4, heardAt: 1000 }),
+    tick(2650, 2600),
+    'steals',
+  ],
+  [
+    'hidden, its timer late past the hidden deadline (the browser throttles a hidden page’s timers): taken at once',
+    following({ leader: a4, maxTerm: 4, heardAt: 1000, hidden: true }),
+    tick(200_000, 151_100),
+    'steals',
+  ],
+  [
+    'late but before the deadline: waits the rest, as on time',
+    following({ leader: a4, maxTerm: 4, heardAt: 1400 }),
+    tick(2900, 2000),
+    following({ leader: a4, maxTerm: 4, heardAt: 1400 }),
+    [{ type: 'startTimer', delayMs: 100 }],
+  ],
+  [
+    'late while stealing: nothing',
+    following({ lock: 'stealing' }),
+    tick(9000, 2600),
+    following({ lock: 'stealing' }),
+    [],
+  ],
+]
+
+describe('electionTransition, a follower’s timer run late', () => {
+  test.each(lateRows)('%s', (_name, from, event, to, effects) => {
+    if (to !== 'steals') return expect(step(from, event)).toEqual([to, effects])
+    const onTime = step(from, { type: 'tick', now: event.now })
+    expect(onTime[0]).toMatchObject({ status: 'following', lock: 'stealing' })
+    expect(step(from, event)).toEqual(onTime)
+  })
+})
+
 /** Any sequence of events, at non-decreasing times. */
 const events = fc.array(
   fc.tuple(
@@ -651,6 +746,8 @@ const events = fc.array(
       fc.constant({ type: 'lockAcquired' as const }),
       fc.constant({ type: 'lockLost' as const }),
       fc.constant({ type: 'tick' as const }),
+      // A timer the page ran late (it was busy or frozen).
+      fc.record({ type: fc.constant('tick' as const), lateMs: fc.nat({ max: 3000 }) }),
       fc.constant({ type: 'confirm' as const }),
       fc.constant({ type: 'stop' as const }),
       fc.constant({ type: 'leave' as const }),
@@ -689,7 +786,8 @@ describe('electionTransition over any sequence of events', () => {
           if (body.type === 'start' && (state.status === 'idle' || state.status === 'aside')) hidden = body.hidden
           // A tick is the timer running out.
           if (body.type === 'tick') timerArmed = false
-          const [next, effects] = anyStep(state, { ...body, now } as ElectionEvent)
+          const event = 'lateMs' in body ? { type: 'tick' as const, now, dueAt: now - body.lateMs } : { ...body, now }
+          const [next, effects] = anyStep(state, event as ElectionEvent)
           for (const effect of effects) {
             if (effect.type === 'requestLock' && effect.steal) {
               const heardAt = state.status === 'following' ? state.heardAt : -Infinity

@@ -1,0 +1,103 @@
+import { expect, test } from 'vitest'
+import { createElection } from '../../../src/realtime/tabs/election'
+import { createMemoryChannelBus } from '../../../src/realtime/tabs/memoryChannel'
+import type { TabChannel, TabLock } from '../../../src/realtime/tabs/protocol'
+import { createMemoryTabLock } from '../../../src/realtime/tabs/tabLock'
+import type { Timers } from '../../../src/realtime/timers'
+import { createVirtualTime } from './support/virtualTime'
+
+// A follower whose page was busy (a long task, a GC, the OS not scheduling it) past the wait runs its overdue steal
+// timer and the holder's beats queued meanwhile on the channel in an order the browser does not promise (timers and
+// messages are different task sources): here the worst one, its timers first. The real election on a virtual clock;
+// the lock answers in a task of its own, the channel takes 1 ms.
+
+const NAME = 'talemy.socket'
+const HEARTBEAT_MS = 500
+
+function browser() {
+  const time = createVirtualTime()
+  const lock = createMemoryTabLock({ deliver: (fn) => time.after(0, fn) })
+  const bus = createMemoryChannelBus({ deliver: (fn) => time.after(1, fn) })
+  /** What the tabs did, stamped with the clock: `1500 f request steal`. */
+  const log: string[] = []
+  const say = (what: string) => log.push(`${time.now()} ${what}`)
+
+  /** Tab `id`, whose page can freeze: its timers and what reaches it wait until it thaws, then run timers first. */
+  function tab(id: string) {
+    let frozen = false
+    const overdue: (() => void)[] = []
+    const heard: (() => void)[] = []
+    const inner = bus.channel()
+    const channel: TabChannel = {
+      post: inner.post,
+      subscribe: (listener) =>
+        inner.subscribe((message) => (frozen ? void heard.push(() => listener(message)) : listener(message))),
+      close: inner.close,
+    }
+    const tabLock: TabLock = {
+      request(name, options, handlers) {
+        say(`${id} request${options.steal ? ' steal' : ''}`)
+        return lock.tab(id).request(name, options, handlers)
+      },
+    }
+    const timers: Timers = {
+      setTimeout: (fn, ms) => time.timers.setTimeout(() => (frozen ? void overdue.push(fn) : fn()), ms),
+      clearTimeout: time.timers.clearTimeout,
+    }
+    const election = createElection({
+      tabId: id,
+      name: NAME,
+      channel,
+      lock: tabLock,
+      timers,
+      now: time.now,
+      heartbeatMs: HEARTBEAT_MS,
+      onRole: (role) => say(`${id} role ${role}`),
+      onLeaderGone: () => say(`${id} gone`),
+    })
+    return {
+      election,
+      freeze(ms: number) {
+        frozen = true
+        time.after(ms, () => {
+          frozen = false
+          for (const fn of overdue.splice(0)) fn()
+          for (const fn of heard.splice(0)) fn()
+        })
+      },
+    }
+  }
+
+  return { time, lock, log, tab, bus }
+}
+
+test('a follower frozen past the wait while the holder beats does not take the lock from it on waking', () => {
+  const b = browser()
+  const holder = b.tab('a').election
+  b.time.runUntil(100)
+  const follower = b.tab('f')
+  b.time.runUntil(1_000)
+  // Frozen from 1000 ms (the beat posted then waits for it) to 4000 ms: well past 3 beats and its stagger.
+  follower.freeze(3_000)
+  b.time.runUntil(10_000)
+  expect(b.log).toEqual(['0 a request', '0 a role leader', '100 f request'])
+  expect([holder.role(), follower.election.role()]).toEqual(['leader', 'follower'])
+})
+
+test('a follower frozen past the wait takes the lock from a holder still silent one beat after it woke', () => {
+  const b = browser()
+  const silent = b.bus.channel()
+  b.lock.tab('h').request(NAME, { steal: false }, { onAcquired: () => {}, onLost: () => {} })
+  b.time.runUntil(0)
+  const follower = b.tab('f')
+  b.time.runUntil(10)
+  silent.post({ kind: 'heartbeat', from: 'h', term: 3 })
+  b.time.runUntil(100)
+  // The holder hangs for good; the follower, frozen till 5000 ms, hears nothing queued when it wakes.
+  follower.freeze(4_900)
+  b.time.runUntil(5_000 + HEARTBEAT_MS - 1)
+  expect(b.log).toEqual(['0 f request'])
+  b.time.runUntil(5_000 + HEARTBEAT_MS + 1)
+  expect(b.log).toEqual(['0 f request', '5500 f gone', '5500 f request steal', '5500 f role leader'])
+  expect(follower.election.role()).toBe('leader')
+})
