@@ -312,7 +312,10 @@ export const electionTransition = (config: ElectionConfig) => {
         // Hidden, the wait is `hiddenWaitMs`: a shorter one would move the socket every minute while every tab is in
         // the background (a closed or crashed holder's lock comes to the queue without a steal anyway).
         const due = stealAt(state)
-        if (event.now < due) return [state, [{ type: 'startTimer', delayMs: due - event.now }]]
+        // Visible, it looks at least every beat: a freeze that spans the silence then shows as a late timer, even
+        // one that ends just past the deadline.
+        const rest = state.hidden ? due - event.now : Math.min(due - event.now, config.heartbeatMs)
+        if (event.now < due) return [state, [{ type: 'startTimer', delayMs: rest }]]
         // Woken late past the deadline: the channel gets one beat to deliver what queued meanwhile (a live holder's
         // beats, the next one at the latest); a holder still silent then is robbed.
         if (frozePast(state, event, due)) return [state, [{ type: 'startTimer', delayMs: config.heartbeatMs }]]

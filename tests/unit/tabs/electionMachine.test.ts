@@ -683,11 +683,11 @@ const lateRows: [
     [{ type: 'startTimer', delayMs: 500 }],
   ],
   [
-    'a beat that was queued came meanwhile: the wait runs from it',
+    'a beat that was queued came meanwhile: the wait runs from it (looked at again within a beat)',
     following({ leader: a4, maxTerm: 4, heardAt: 4001 }),
     tick(4500, 4500),
     following({ leader: a4, maxTerm: 4, heardAt: 4001 }),
-    [{ type: 'startTimer', delayMs: 1101 }],
+    [{ type: 'startTimer', delayMs: 500 }],
   ],
   [
     'the holder still silent one beat after the follower woke: the lock is taken',
@@ -726,6 +726,13 @@ const lateRows: [
     tick(9000, 2600),
     following({ lock: 'stealing' }),
     [],
+  ],
+  [
+    'visible, long before the deadline: it looks again within a beat (a freeze over the silence shows as a late timer)',
+    following({ leader: a4, maxTerm: 4, heardAt: 1400 }),
+    { type: 'tick', now: 1500 },
+    following({ leader: a4, maxTerm: 4, heardAt: 1400 }),
+    [{ type: 'startTimer', delayMs: 500 }],
   ],
 ]
 

@@ -101,3 +101,17 @@ test('a follower frozen past the wait takes the lock from a holder still silent 
   expect(b.log).toEqual(['0 f request', '5500 f gone', '5500 f request steal', '5500 f role leader'])
   expect(follower.election.role()).toBe('leader')
 })
+
+test('a follower frozen from before the first missed beat until just past its deadline does not take the lock either', () => {
+  const b = browser()
+  const holder = b.tab('a').election
+  b.time.runUntil(100)
+  const follower = b.tab('f')
+  b.time.runUntil(1_800)
+  // Its deadline is 3102 ms (the beat of 1500 ms heard at 1501, 3 beats and its stagger of 101 ms): frozen from 1800 ms
+  // (the beats of 2000, 2500 and 3000 ms wait for it) till 3110 ms, its timer runs a few ms past it.
+  follower.freeze(1_310)
+  b.time.runUntil(10_000)
+  expect(b.log).toEqual(['0 a request', '0 a role leader', '100 f request'])
+  expect([holder.role(), follower.election.role()]).toEqual(['leader', 'follower'])
+})
