@@ -7,7 +7,7 @@ import {
   type ElectionEvent,
   type ElectionState,
 } from './electionMachine'
-import type { TabChannel, TabLock, Visibility } from './protocol'
+import type { BeatHead, TabChannel, TabLock, Visibility } from './protocol'
 
 export interface ElectionOptions {
   /** This tab's id (unique per tab; ties between equal terms go to the smaller id). */
@@ -36,7 +36,9 @@ export interface ElectionOptions {
    * A follower heard the beat of the holder it follows (`leader`, its tab id): what went through another tab goes
    * through one that no longer holds the socket (taken before this one was heard, that tab then went without a word).
    */
-  onLeaderHeard?(leader: string): void
+  onLeaderHeard?(leader: string, head: BeatHead | null): void
+  /** In the holder: where its stream stands, said with each heartbeat (null: nothing to say, its socket is not up). */
+  beatHead?(): BeatHead | null
   /**
    * This tab took the lock from a silent holder (after its `onRole('leader')`): that page, hung or asleep, still holds
    * whatever else it held, and keeps it until it runs again.
@@ -165,9 +167,12 @@ export function createElection(options: ElectionOptions): Election {
       case 'leaderGone':
         callSafely(() => onLeaderGone(effect.leader))
         return
-      case 'post':
-        channel.post(effect.message)
+      case 'post': {
+        const { message } = effect
+        const head = message.kind === 'heartbeat' ? (options.beatHead?.() ?? null) : null
+        channel.post(message.kind === 'heartbeat' && head !== null ? { ...message, head } : message)
         return
+      }
       case 'releaseLock':
         giveUp?.()
         giveUp = null
@@ -220,7 +225,7 @@ export function createElection(options: ElectionOptions): Election {
     if (message.kind === 'heartbeat') {
       feed({ type: 'heartbeatHeard', from: message.from, term: message.term })
       if (onLeaderHeard && state.status === 'following' && state.leader?.id === message.from)
-        callSafely(() => onLeaderHeard(message.from))
+        callSafely(() => onLeaderHeard(message.from, message.head ?? null))
     } else if (message.kind === 'resign') feed({ type: 'resignHeard', from: message.from, term: message.term })
   })
   const hidden = () => visibility !== undefined && !visibility.visible()

@@ -17,6 +17,7 @@ import { connectErrorOf } from '../bindSocket'
 import type { TimerHandle, Timers } from '../timers'
 import {
   HIDDEN_SILENCE_MS,
+  type BeatHead,
   type RawEvent,
   type ResumePoint,
   type TabChannel,
@@ -123,6 +124,11 @@ export interface TabHub {
    * gives it to it rather than a gap (`handshakeResume`).
    */
   handshakeFrom(own: ResumePoint): ResumePoint
+  /**
+   * While the socket is up: how far the stream relayed to the followers has gone without a hole (what an attach is
+   * answered up to), said with the holder's heartbeat. Every relay up to it was posted before it is read.
+   */
+  head(): BeatHead | null
   /** Posts `down` with `reason`, removes every listener the hub added, cancels its timers. Idempotent. */
   stop(reason: string): void
 }
@@ -725,5 +731,8 @@ export function createTabHub(options: TabHubOptions): TabHub {
       Math.min(buffer.size, HANDSHAKE_LOWERS_AT_MOST),
     )
 
-  return { localSocket, stop, handshakeFrom }
+  const headNow = (): BeatHead | null =>
+    up && head !== null ? { userId, offset: head.offset, epoch: head.epoch } : null
+
+  return { localSocket, stop, handshakeFrom, head: headNow }
 }

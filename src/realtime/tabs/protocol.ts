@@ -25,6 +25,16 @@ export interface ResumePoint {
 }
 
 /**
+ * Where the holder's stream stands for `userId` (its hub's head: every logged event up to `offset` of the log `epoch`
+ * seen, and relayed to the attached tabs before it says so).
+ */
+export interface BeatHead {
+  userId: Id
+  offset: number
+  epoch: string
+}
+
+/**
  * The number of the tabs' protocol (`TabMessage`), part of the channel's and the lock's names (`browserTabs`): bumped
  * whenever a message's shape or meaning changes. During a deploy, tabs of both versions stay open in one browser; a tab
  * that cannot read the holder's heartbeats would take the lock from it every few beats, and it back, for as long as
@@ -38,8 +48,13 @@ export const TAB_PROTOCOL = 1
  */
 export type TabMessage =
   // --- The election (`election.ts`): who holds the socket. ---------------------------------------------------------
-  /** The holder is alive; sent every heartbeat interval while it holds the lock. `term` grows with each new holder. */
-  | { kind: 'heartbeat'; from: string; term: number }
+  /**
+   * The holder is alive; sent every heartbeat interval while it holds the lock. `term` grows with each new holder.
+   * `head`, while its socket is up: a follower whose store stands below it (or in another epoch) missed a relay, posted
+   * before this beat on the same channel, and attaches again from its offset. Added as optional: a tab of this protocol
+   * without it (an older build) is heard as before, and checks nothing.
+   */
+  | { kind: 'heartbeat'; from: string; term: number; head?: BeatHead }
   /** The holder lets go (its page is going away, or it lost the lock): the next tab need not wait for missed beats. */
   | { kind: 'resign'; from: string; term: number }
   // --- Follower → holder (`tabSocket.ts` → `hub.ts`). ----------------------------------------------------------------
@@ -173,7 +188,7 @@ const rawEvent = shaped({ event: text, args: list })
 
 /** Each message's fields beyond `kind` and `from`. */
 const SHAPES: { [K in TabMessage['kind']]: Record<string, Check> } = {
-  heartbeat: { term: finite },
+  heartbeat: { term: finite, head: optional(shaped({ userId: text, offset: finite, epoch: text })) },
   resign: { term: finite },
   attach: {
     attachId: finite,

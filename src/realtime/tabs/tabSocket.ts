@@ -3,6 +3,7 @@ import type { DisconnectReason } from '../actions'
 import type { TimerHandle, Timers } from '../timers'
 import {
   SESSION_EXPIRED_REASON,
+  type BeatHead,
   type RawEvent,
   type ResumePoint,
   type TabChannel,
@@ -61,9 +62,11 @@ export interface TabSocket {
   /**
    * The election hears `holder` beat as the tab holding the socket. A proxy attached to another tab is attached to one
    * that no longer holds it (it answered before this tab heard any beat, or it was robbed and answered too), which may
-   * have gone without a word: as if its socket had dropped, and it attaches to `holder` at once.
+   * have gone without a word: as if its socket had dropped, and it attaches to `holder` at once. With the holder's
+   * `head`: a proxy attached to it whose store stands below it, or in another epoch, lost a relay on the channel (its
+   * page paused or being frozen); it attaches again from its offset, as when dropped for its silence, and is replayed.
    */
-  holderIs(holder: string): void
+  holderIs(holder: string, head?: BeatHead | null): void
   /**
    * This tab's page woke from a sleep (its wake watch): the holder is told, while this tab wants the socket, so its
    * socket, perhaps dead with its page hidden, is checked as on a wake of its own.
@@ -340,6 +343,18 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
     }
   }
 
+  /**
+   * Whether this store stands below the head its holder says with its beat: the beat went after every relay up to it,
+   * on the same channel, in order, so what is missing was lost on the way (a later relay would show the hole to the
+   * store's gate, but the last one shows nothing). A store with no point yet has nothing to count from.
+   */
+  function missedRelays(head: BeatHead | null | undefined): boolean {
+    if (!head || head.userId !== userId) return false
+    const { offset, epoch } = resume()
+    if (offset === null || epoch === null) return false
+    return epoch !== head.epoch || offset < head.offset
+  }
+
   /** An ack emit that cannot go out: it fails on the next tick (an ack never comes synchronously, nor never). */
   function failSoon(callback: AckCallback) {
     timers.setTimeout(() => callback(new Error(DISCONNECTED)), 0)
@@ -455,11 +470,11 @@ export function createTabSocket(options: TabSocketOptions): TabSocket {
         goneHolders.delete(oldest)
       }
     },
-    holderIs(holder) {
+    holderIs(holder, head) {
       holderNow = holder
       goneHolders.delete(holder)
       if (link === null && attaching) heardSinceAttach = holder
-      if (link === null || link.holder === holder) return
+      if (link === null || (link.holder === holder && !missedRelays(head))) return
       drop(HOLDER_DOWN_REASON)
       // `holder` may be up already: no `up` would come, so ask now (asked again each heartbeat until answered).
       if (wanted) attach()

@@ -4,7 +4,7 @@ import type { BackoffOptions } from '../backoff'
 import type { Timers } from '../timers'
 import type { AppSocket } from '../types'
 import { createElection } from './election'
-import { createTabHub } from './hub'
+import { createTabHub, type TabHub } from './hub'
 import type { ResumePoint, TabChannel, TabLock, TabRole, Visibility } from './protocol'
 import { answerWhileSessionOver } from './sessionOver'
 import { createTabSocket, type TabSocket } from './tabSocket'
@@ -103,8 +103,8 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
   let proxyNow: TabSocket | null = null
   /** `leave` was called and no `join` since: this tab wants no socket, and has no proxy to say goodbye for it. */
   let aside = false
-  /** This tab's hub, while it has one: it answers the other tabs itself. */
-  let hubLive = false
+  /** This tab's hub, while it has one: it answers the other tabs itself, and its heartbeat says where it stands. */
+  let hubNow: TabHub | null = null
 
   // Held until `stop` (or the page goes): the holder's hub waits on it to hear of this tab's end.
   const releasePageLock = options.lock.request(
@@ -130,14 +130,15 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
     visibility,
     onRole: (role) => hooks.onRole(role),
     onLeaderGone: (leader) => proxyNow?.holderGone(leader),
-    onLeaderHeard: (leader) => proxyNow?.holderIs(leader),
+    onLeaderHeard: (leader, head) => proxyNow?.holderIs(leader, head),
+    beatHead: () => hubNow?.head() ?? null,
     onHolderRobbed: () => hooks.onSilentTab?.(),
   })
 
   // The lock's holder keeps it when the session ends (every tab follows), with no hub left to answer: whoever asks
   // for the socket meanwhile is told the session is over (`sessionOver.ts`), not left waiting for an answer.
   const unsubscribe = channel.subscribe((message) => {
-    if (hubLive || election.role() !== 'leader') return
+    if (hubNow !== null || election.role() !== 'leader') return
     const over = hooks.sessionOver?.() ?? null
     const answer = over === null ? null : answerWhileSessionOver(message, tabId, over)
     if (answer) channel.post(answer)
@@ -168,13 +169,13 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
           onFollowerRetry: (reason) => hooks.onFollowerRetry?.(reason),
           ...(watchTab ? { watchTab } : {}),
         })
-        hubLive = true
+        hubNow = hub
         return {
           socket: hub.localSocket as unknown as AppSocket,
           exposed: real,
           handshakeFrom: hub.handshakeFrom,
           close: (reason) => {
-            hubLive = false
+            if (hubNow === hub) hubNow = null
             hub.stop(reason)
           },
         }
