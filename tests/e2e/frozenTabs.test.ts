@@ -27,7 +27,9 @@ import {
 // The e2e Chromium (a headless shell) accepts `Page.setWebLifecycleState` and freezes nothing (its timers run on), so
 // the tab is stopped here in the debugger: none of its tasks run until it is resumed. Unlike a frozen page, a page
 // paused this way loses the BroadcastChannel messages posted to it meanwhile, so the thawed tab must also recover
-// from those (it does: it finds its lock gone and attaches to the new holder from its own offset).
+// from those (it does: it finds its lock gone and attaches to the new holder from its own offset). So must a paused
+// follower: the holder's next heartbeat says how far its stream has gone, and the follower attaches again from its
+// offset.
 
 describe('one socket per browser, with a frozen holder', { timeout: 180_000 }, () => {
   const e2e = e2ePerFile()
@@ -119,6 +121,32 @@ describe('one socket per browser, with a frozen holder', { timeout: 180_000 }, (
       await bobSends(bob, after)
       for (const tab of [a, b, bob.page]) await showsAllOnceInOrder(tab, id, texts)
       expect(await roleOf(b)).toBe('leader')
+      expect(await aliceSockets()).toHaveLength(1)
+    } finally {
+      await alice.context.close()
+      await bob.context.close()
+    }
+  })
+
+  it('a follower paused in the debugger misses relays; resumed, it shows each message once, in order', async () => {
+    const { alice, bob, id, holder: a, follower: b } = await setUp()
+    try {
+      const texts = [unique('Bob before the pause')]
+      await bobSends(bob, texts[0]!)
+      await messagesWithText(b, texts[0]!).waitFor({ timeout: WAIT })
+
+      // Short of the holder's 3 missed beats, so it keeps B as a follower: nothing but the lost relays tells of them.
+      const cdp = await freeze(b)
+      for (let i = 0; i < 2; i++) {
+        const text = unique(`Bob while B is paused ${i + 1}`)
+        texts.push(text)
+        await bobSends(bob, text)
+        await messagesWithText(a, text).waitFor({ timeout: WAIT })
+      }
+      await thaw(cdp)
+
+      for (const tab of [b, a]) await showsAllOnceInOrder(tab, id, texts)
+      expect([await roleOf(a), await roleOf(b)]).toEqual(['leader', 'follower'])
       expect(await aliceSockets()).toHaveLength(1)
     } finally {
       await alice.context.close()
