@@ -1,5 +1,5 @@
 import { loadAuth } from '../api/credentials'
-import { followerGone, retryNow, roleChanged, shutdown } from './actions'
+import { drainStarted, drainStopped, followerGone, retryNow, roleChanged, shutdown } from './actions'
 import type { Context, Handler } from './context'
 import { drainLockName } from './outboxLock'
 import type { SocketRootState } from './socketSlice'
@@ -18,6 +18,8 @@ export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Ha
   // Dispatching while the store is being built throws: a part known that early is told once the store exists.
   let building = true
   let stopped = false
+  /** This tab holds the user's drain lock (`drainStarted` until `drainStopped`). */
+  let draining = false
   const link = createTabsLink(tabs, {
     timers: ctx.timers,
     now: ctx.now,
@@ -33,10 +35,11 @@ export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Ha
     // server's rate): hung, it would hold every tab's sends back until it runs again. Taken from it, the lock goes to
     // the next in its queue; the silent tab hears of the loss when it wakes, and stops draining (`lockLost`). Should a
     // live tab hold it instead, it asks again as well, its try in flight settling: the server's idempotency by
-    // `clientId` keeps a message that goes twice single.
+    // `clientId` keeps a message that goes twice single. Held here, the lock is not the silent page's: taken, this tab's
+    // own send under way would go twice, by whichever tab waited for the lock.
     onSilentTab: () => {
       const userId = ctx.options.selectUserId?.(ctx.mwApi.getState()) ?? null
-      if (!stopped && userId !== null) ctx.lock.steal?.(drainLockName(userId))
+      if (!stopped && !draining && userId !== null) ctx.lock.steal?.(drainLockName(userId))
     },
     // The page the user looks at may be a follower's, with no socket of its own: its being shown, or its wake (below),
     // is the browser's socket's trigger, in the holder whose page, hidden, sees neither.
@@ -59,6 +62,8 @@ export function buildTabsHandler<S extends SocketRootState>(ctx: Context<S>): Ha
     if (!stopped) dispatch(roleChanged({ role: link.role() }))
   })
   return (action) => {
+    if (drainStarted.match(action)) draining = true
+    else if (drainStopped.match(action)) draining = false
     if (shutdown.match(action) && !stopped) {
       stopped = true
       link.stop()

@@ -137,3 +137,39 @@ test('a follower hung with the drain lock: the holder counts it gone and sends a
   expect(b.storage!.getItem(outboxStorageKey(alice.id)) ?? '[]').toBe('[]')
   for (const tab of [holder, hung]) tab.dispose()
 })
+
+test('a holder sending under its own drain lock as a follower goes silent keeps it: its send goes once', async () => {
+  // Its HTTP unreachable: every send goes on the socket.
+  const b = aBrowser({ sharedOutbox: true, fetchFn: () => Promise.reject(new TypeError('fetch failed')) })
+  const page = hangable(b, 'f', { stopsTimers: true })
+  const [holder, hung, other] = (await connectedTabs(b, ['h', 'f', 'c'])) as [Tab, Tab, Tab]
+  const socket = holder.own[0]!
+  const clientIdOf = (packet: { args: unknown[] }) => (packet.args[0] as { clientId: string }).clientId
+  const written = (clientId: string, second: number) => ({
+    ...sendMessage({ conversationId: 'c1', content: `text ${clientId}`, clientId }),
+    meta: { createdAt: new Date(Date.UTC(2026, 0, 1, 12, 0, second)).toISOString() },
+  })
+  // The holder holds the drain lock, h1 on its way; 'c' waits for the lock with c1, written after it.
+  holder.store.dispatch(written('h1', 0))
+  await settle()
+  other.store.dispatch(written('c1', 1))
+  await settle()
+  expect(socket.sent('message:send').map(clientIdOf)).toEqual(['h1'])
+
+  // 'f', which holds no drain lock, hangs: the holder counts it gone, and has no lock to take from it.
+  page.hang()
+  await settle(10 * HEARTBEAT_MS)
+  expect(socket.sent('message:send').map(clientIdOf)).toEqual(['h1'])
+  for (const [i, clientId] of ['h1', 'c1'].entries()) {
+    const packet = socket.sent('message:send').find((p) => clientIdOf(p) === clientId)!
+    const stored = message(4 + i, { senderId: alice.id, clientId, conversationId: 'c1' })
+    packet.ack({ ok: true, data: stored })
+    socket.serverEmit('message:sent', stored, { offset: 4 + i })
+    await settle(HEARTBEAT_MS)
+  }
+  expect(socket.sent('message:send').map(clientIdOf)).toEqual(['h1', 'c1'])
+  page.wake()
+  await settle(10 * HEARTBEAT_MS)
+  for (const tab of [holder, hung, other]) expect(selectPendingMessages(tab.store.getState())).toEqual([])
+  for (const tab of [holder, hung, other]) tab.dispose()
+})
