@@ -151,9 +151,9 @@ export const beatWithinWait = (
  * for the lock at start and leads when granted, beating every `heartbeatMs`; a follower that hears nothing for
  * `missedBeats` beats (plus its stagger) steals the lock (one beat later when its own timer ran late past that: its
  * page was frozen, the beats queued meanwhile still to come); one whose page is hidden waits `hiddenWaitMs` instead (or
- * until the page shows); a leader that loses the lock, hears a newer leader, or finds itself silent for as long as
- * followers wait, becomes a follower first (`becomeFollower` leads the effects) and queues again. `leave` takes a tab
- * out until the next `start` (a leader resigns, `becomeFollower` first).
+ * until the page shows, and one beat more); a leader that loses the lock, hears a newer leader, or finds itself silent
+ * for as long as followers wait, becomes a follower first (`becomeFollower` leads the effects) and queues again.
+ * `leave` takes a tab out until the next `start` (a leader resigns, `becomeFollower` first).
  *
  * @example
  * const step = electionTransition({ tabId: 'a', heartbeatMs: 500, missedBeats: 3, staggerMs: 0 })
@@ -326,9 +326,12 @@ export const electionTransition = (config: ElectionConfig) => {
         const next = { ...state, hidden: event.hidden }
         // Hidden: its timer runs on, and its tick waits out the rest of the hidden wait.
         if (event.hidden || state.lock === 'stealing') return [next, []]
-        // Shown: the wait it may have sat out hidden counts (its timer may be late in a throttled page).
+        // Shown: the wait it may have sat out hidden counts (its timer may be late in a throttled page). Past it, one
+        // beat more: a page the browser froze in the background may run its visibilitychange before the beats queued
+        // meanwhile (as a late tick, `frozePast`); that timer is due after the deadline, so a holder still silent is
+        // robbed then.
         const due = stealAt(next)
-        return event.now < due ? [next, [{ type: 'startTimer', delayMs: due - event.now }]] : steal(next, event.now)
+        return [next, [{ type: 'startTimer', delayMs: event.now < due ? due - event.now : config.heartbeatMs }]]
       }
       case 'lockAcquired': {
         const term = state.maxTerm + 1

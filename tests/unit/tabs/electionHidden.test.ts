@@ -108,7 +108,7 @@ describe('every tab hidden: the holder beats about once a minute', () => {
   test.each([
     ['the follower’s timers throttled as well (20 s out of phase with the holder’s)', true],
     ['the follower’s timers running', false],
-  ])('%s: the lock stays put; the follower shown takes it once, at once', async (_name, followerThrottled) => {
+  ])('%s: the lock stays put; the follower shown takes it once, a beat later', async (_name, followerThrottled) => {
     const { browser, a, b } = await twoHiddenTabs({ followerThrottled })
 
     await vi.advanceTimersByTimeAsync(5 * MINUTE)
@@ -121,8 +121,11 @@ describe('every tab hidden: the holder beats about once a minute', () => {
 
     // Someone looks at b, half a minute after a's last beat: a may be hung, and b is the tab in use.
     await vi.advanceTimersByTimeAsync(30_000)
+    // It gives a's beats one beat to come (a page frozen in the background may see them after it is shown).
     b.visibility.set(true)
-    await vi.advanceTimersByTimeAsync(1)
+    await vi.advanceTimersByTimeAsync(HEARTBEAT_MS - 1)
+    expect(browser.lock.holder(NAME)).toBe('a')
+    await vi.advanceTimersByTimeAsync(2)
     expect([browser.lock.holder(NAME), b.link.role(), a.link.role()]).toEqual(['b', 'leader', 'follower'])
 
     // a, hidden and robbed, follows b and does not take it back.

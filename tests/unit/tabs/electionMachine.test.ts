@@ -122,13 +122,20 @@ const rows: Row[] = [
     [{ type: 'leaderGone', leader: 'a' }, { type: 'releaseLock' }, { type: 'requestLock', steal: true }],
   ],
   [
-    'hidden, shown past the wait, another tab beating: that tab is followed',
+    'hidden, shown past the wait, another tab beating: one beat more (its tick then follows that tab)',
     following({ leader: a4, maxTerm: 4, hidden: true, other: { id: 'c', term: 1, heardAt: 60_000 } }),
     shows(60_200),
-    following({ leader: { id: 'c', term: 1 }, maxTerm: 4, heardAt: 60_000 }),
+    following({ leader: a4, maxTerm: 4, other: { id: 'c', term: 1, heardAt: 60_000 } }),
+    [{ type: 'startTimer', delayMs: 500 }],
+  ],
+  [
+    'that beat later, the other tab beating still: it is followed',
+    following({ leader: a4, maxTerm: 4, other: { id: 'c', term: 1, heardAt: 60_600 } }),
+    { type: 'tick', now: 60_700, dueAt: 60_700 },
+    following({ leader: { id: 'c', term: 1 }, maxTerm: 4, heardAt: 60_600 }),
     [
       { type: 'leaderGone', leader: 'a' },
-      { type: 'startTimer', delayMs: 1400 },
+      { type: 'startTimer', delayMs: 1500 },
     ],
   ],
   [
@@ -251,18 +258,25 @@ const rows: Row[] = [
     [],
   ],
   [
-    'shown with the holder silent past the wait: steals at once',
+    'shown with the holder silent past the wait: one beat more, for the beats a page frozen in the background queued',
     following({ leader: a4, maxTerm: 4, heardAt: 1000, hidden: true }),
     shows(60_000),
+    following({ leader: a4, maxTerm: 4, heardAt: 1000 }),
+    [{ type: 'startTimer', delayMs: 500 }],
+  ],
+  [
+    'that beat later, the holder silent still: the lock is taken',
+    following({ leader: a4, maxTerm: 4, heardAt: 1000 }),
+    { type: 'tick', now: 60_500, dueAt: 60_500 },
     following({ lock: 'stealing', leader: null, maxTerm: 4, heardAt: 1000 }),
     [{ type: 'leaderGone', leader: 'a' }, { type: 'releaseLock' }, { type: 'requestLock', steal: true }],
   ],
   [
-    'shown exactly at the deadline: steals (as a tick then would)',
+    'shown exactly at the deadline: one beat more as well',
     following({ heardAt: 1000, hidden: true }),
     shows(2600),
-    following({ lock: 'stealing', heardAt: 1000 }),
-    [{ type: 'releaseLock' }, { type: 'requestLock', steal: true }],
+    following({ heardAt: 1000 }),
+    [{ type: 'startTimer', delayMs: 500 }],
   ],
   [
     'shown before the deadline: waits the rest',

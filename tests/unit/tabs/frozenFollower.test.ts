@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest'
 import { createElection } from '../../../src/realtime/tabs/election'
 import { createMemoryChannelBus } from '../../../src/realtime/tabs/memoryChannel'
-import type { TabChannel, TabLock } from '../../../src/realtime/tabs/protocol'
+import type { TabChannel, TabLock, Visibility } from '../../../src/realtime/tabs/protocol'
 import { createMemoryTabLock } from '../../../src/realtime/tabs/tabLock'
 import type { Timers } from '../../../src/realtime/timers'
 import { createVirtualTime } from './support/virtualTime'
@@ -23,7 +23,7 @@ function browser() {
   const say = (what: string) => log.push(`${time.now()} ${what}`)
 
   /** Tab `id`, whose page can freeze: its timers and what reaches it wait until it thaws, then run timers first. */
-  function tab(id: string) {
+  function tab(id: string, visibility?: Visibility) {
     let frozen = false
     const overdue: (() => void)[] = []
     const heard: (() => void)[] = []
@@ -54,13 +54,16 @@ function browser() {
       heartbeatMs: HEARTBEAT_MS,
       onRole: (role) => say(`${id} role ${role}`),
       onLeaderGone: () => say(`${id} gone`),
+      ...(visibility ? { visibility } : {}),
     })
     return {
       election,
-      freeze(ms: number) {
+      /** `first`: what the page does on thawing before its timers and messages run (it is shown, say). */
+      freeze(ms: number, first?: () => void) {
         frozen = true
         time.after(ms, () => {
           frozen = false
+          first?.()
           for (const fn of overdue.splice(0)) fn()
           for (const fn of heard.splice(0)) fn()
         })
@@ -112,6 +115,31 @@ test('a follower frozen from before the first missed beat until just past its de
   // (the beats of 2000, 2500 and 3000 ms wait for it) till 3110 ms, its timer runs a few ms past it.
   follower.freeze(1_310)
   b.time.runUntil(10_000)
+  expect(b.log).toEqual(['0 a request', '0 a role leader', '100 f request'])
+  expect([holder.role(), follower.election.role()]).toEqual(['leader', 'follower'])
+})
+
+test('a hidden follower frozen by the browser, shown while the holder beats, does not take the lock from it', () => {
+  const b = browser()
+  const holder = b.tab('a').election
+  b.time.runUntil(100)
+  let visible = false
+  const watchers = new Set<() => void>()
+  const follower = b.tab('f', {
+    visible: () => visible,
+    subscribe: (listener) => {
+      watchers.add(listener)
+      return () => watchers.delete(listener)
+    },
+  })
+  b.time.runUntil(1_000)
+  // Frozen in the background (within its hidden wait) from 1000 to 30000 ms; it thaws as the user shows it, and the
+  // page's visibilitychange runs before the beats queued meanwhile (again an order the browser does not promise).
+  follower.freeze(29_000, () => {
+    visible = true
+    for (const listener of [...watchers]) listener()
+  })
+  b.time.runUntil(40_000)
   expect(b.log).toEqual(['0 a request', '0 a role leader', '100 f request'])
   expect([holder.role(), follower.election.role()]).toEqual(['leader', 'follower'])
 })
