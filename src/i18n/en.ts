@@ -210,6 +210,8 @@ export const en = {
   'requests.declineAsk': 'Decline {name}’s request? This cannot be undone.',
   'requests.declineYes': 'Yes, decline',
   'requests.declineNo': 'Keep request',
+  'requests.messageOther': 'Message {name}',
+  'requests.messageOpening': 'Opening the conversation with {name}…',
   'requests.sendTitle': 'Contact a tutor',
   'requests.message': 'Message',
   'requests.messageBlank': 'Message: write a few words to the tutor; spaces alone are not a message.',

@@ -190,6 +190,8 @@ export const fr: Catalogue = {
   'requests.declineAsk': 'Refuser la demande envoyée par {name} ? C’est définitif.',
   'requests.declineYes': 'Oui, refuser',
   'requests.declineNo': 'Garder la demande',
+  'requests.messageOther': 'Écrire à {name}',
+  'requests.messageOpening': 'Ouverture de la conversation avec {name}…',
   'requests.sendTitle': 'Contacter un tuteur',
   'requests.message': 'Message',
   'requests.messageBlank': 'Message : écrivez quelques mots au tuteur ; des espaces seuls ne suffisent pas.',

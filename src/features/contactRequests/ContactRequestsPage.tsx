@@ -26,6 +26,7 @@ import { useFieldWords } from '../shared/fieldWords'
 import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
 import { useStatusChange } from '../shared/statusChange'
+import { useStartConversation } from '../shared/startConversation'
 import { useStatusSaid } from '../shared/statusSaid'
 import { useForgetOnReconnect } from '../shared/reconnected'
 import { useSubmissionKeys } from '../shared/submissionKeys'
@@ -82,7 +83,10 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   const isTutor = request.tutorId === me.id
   const titleId = useId()
 
-  const other = people.nameInSentence(isTutor ? request.studentId : request.tutorId)
+  const otherId = isTutor ? request.studentId : request.tutorId
+  const other = people.nameInSentence(otherId)
+  // Accepted: the two may talk, and the card opens their conversation (before, each had to start it on Messages).
+  const conversation = useStartConversation()
   // Every change of the status is said once it is drawn, the user's own and the other person's, with whom it is: a
   // student's requests to several tutors (or a tutor's from several students) are told apart by that alone.
   useStatusSaid(request.status, t('requests.statusSaid', { name: other, status: request.status }))
@@ -186,6 +190,24 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
           </button>
         </div>
       )}
+      {request.status === 'accepted' && (
+        <div className="card-actions">
+          {/* aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>. */}
+          <button
+            type="button"
+            className="btn btn-small btn-primary"
+            data-action="message"
+            aria-disabled={conversation.busy || undefined}
+            onClick={() => void conversation.start(otherId)}
+          >
+            <FormattedMessage
+              id={conversation.busy ? 'requests.messageOpening' : 'requests.messageOther'}
+              values={{ name: <bdi>{other}</bdi> }}
+            />
+          </button>
+        </div>
+      )}
+      <FormError error={conversation.error} />
       <FormError error={error} />
       {/* Refused because it had been answered first (another tab or device): why the user's answer did not happen. */}
       {changedMeanwhile && (

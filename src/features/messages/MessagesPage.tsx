@@ -1,19 +1,17 @@
 import { useId, useMemo, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
-import { api } from '../../api'
-import { useCreateConversationMutation, useGetConversationsQuery } from '../../api/hooks'
+import { useGetConversationsQuery } from '../../api/hooks'
 import { selectUser } from '../../app/authSlice'
-import { useAppDispatch, useAppSelector } from '../../app/hooks'
-import { focusElement } from '../../app/focus'
-import { currentRoute, hrefFor, navigate, type Route } from '../../app/router'
+import { useAppSelector } from '../../app/hooks'
+import { hrefFor } from '../../app/router'
 import type { Conversation } from '../../contract'
 import { useDates, useT } from '../../i18n'
 import { FormError, LoadError, PeopleLoadError } from '../shared/controls'
 import { useFieldWords } from '../shared/fieldWords'
 import { useFailedConversations } from './failedNews'
-import { useForgetOnReconnect } from '../shared/reconnected'
 import { ROLE_LABEL, usePeople } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
+import { useStartConversation } from '../shared/startConversation'
 import { useFocusKeptWhenNarrowed } from './narrowFocus'
 import { Thread } from './Thread'
 import { UnsavedNotice, useSayUnsaved } from './UnsavedNotice'
@@ -160,36 +158,17 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
 
 function NewConversation() {
   const t = useT()
-  const dispatch = useAppDispatch()
   const id = useId()
   const { others } = usePeople()
   const [participantId, setParticipantId] = useState('')
-  const [create, { isLoading, error, reset }] = useCreateConversationMutation()
-  useForgetOnReconnect(error, isLoading, reset)
+  const { start, busy: isLoading, error } = useStartConversation()
   const whoRef = useRef<HTMLSelectElement>(null)
   useFieldWords(whoRef)
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
-    if (!participantId || isLoading) return
-    try {
-      const conversation = await create({ participantId }).unwrap()
-      // Listed at once, as the server answered it: the thread is named by the list (its title, its composer's label),
-      // which the creation has read again, and that read may be slow to come, or fail.
-      dispatch(
-        api.util.updateQueryData('getConversations', undefined, (list) => {
-          if (!list.some((c) => c.id === conversation.id)) list.push(conversation)
-        }),
-      )
-      setParticipantId('')
-      const route: Route = { page: 'messages', conversationId: conversation.id }
-      // The pair's conversation may be the one open: the route stays, so nothing else moves focus to its composer.
-      const main = document.getElementById('main')
-      if (hrefFor(currentRoute()) === hrefFor(route) && main) focusElement(main, 'composer')?.focus()
-      else navigate(route)
-    } catch {
-      // shown below from the mutation's error
-    }
+    if (!participantId) return
+    if (await start(participantId)) setParticipantId('')
   }
 
   return (
