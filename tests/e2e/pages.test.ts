@@ -72,6 +72,21 @@ describe('pages', { timeout: 90_000 }, () => {
           .waitFor({ timeout: WAIT })
         await shot(alice.page, 'contact-requests-alice-desktop')
         await shot(bob.page, 'contact-requests-bob-desktop')
+
+        // Accepted: Bob writes to Alice from the card, into their conversation's thread, his cursor in its composer.
+        await bobRequest.getByRole('button', { name: 'Message Alice' }).click()
+        const thread = bob.page.getByTestId('thread')
+        await thread.getByRole('heading', { name: 'Alice' }).waitFor({ timeout: WAIT })
+        const conversationId = await thread.getAttribute('data-conversation-id')
+        expect(await bob.page.evaluate(() => window.location.hash)).toBe(`#/messages/${conversationId}`)
+        await expect
+          .poll(() => bob.page.evaluate(() => document.activeElement?.getAttribute('data-testid')))
+          .toBe('composer')
+        const hello = unique('Happy to help with calculus')
+        await bob.page.keyboard.type(hello)
+        await bob.page.keyboard.press('Enter')
+        await alice.page.getByTestId('nav-messages').click()
+        await alice.page.getByTestId('conversation').filter({ hasText: hello }).waitFor({ timeout: WAIT })
       } finally {
         await alice.context.close()
         await bob.context.close()
