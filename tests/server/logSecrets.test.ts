@@ -144,45 +144,59 @@ describe('a request Node refuses before any route is logged without its bytes', 
 // what an operator needs (the code, the constraint, the table), not the row.
 const postgresReady = requireParts('tests/server/logSecrets.test.ts', [postgresRunnable()])
 
-describe.each([
-  ['PGlite', true],
-  ['PostgreSQL (pg)', postgresReady],
-] as const)('%s: a constraint violation is logged without the row it refused', (_name, ready) => {
-  let server: TestServer
-  let cluster: PostgresCluster | undefined
-  let dataDir = ''
+/**
+ * A demo server on `name`'s backend whose database `change` altered first (a constraint or a trigger the service does
+ * not expect, so its failure is a 500 logged with the database's error), and the log it writes; none when not `ready`.
+ */
+function serverWithAlteredDatabase(
+  name: string,
+  ready: boolean,
+  database: string,
+  change: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<unknown>,
+) {
+  const made: { server?: TestServer; cluster?: PostgresCluster; dataDir: string } = { dataDir: '' }
   const log = capturedLog('info')
   beforeAll(async () => {
     if (!ready) return
-    dataDir = freshDataDir()
+    made.dataDir = freshDataDir()
     let databaseUrl: string | undefined
-    if (_name !== 'PGlite') {
-      cluster = await startPostgres()
-      databaseUrl = cluster.createDatabase('talemy_log_detail')
+    if (name !== 'PGlite') {
+      made.cluster = await startPostgres()
+      databaseUrl = made.cluster.createDatabase(database)
     }
-    // A constraint the service does not expect: its violation is a 500, logged with the database's error.
-    const db = await openDatabase({ dataDir, databaseUrl })
-    await db.query('create unique index contact_requests_same_message on contact_requests (message)')
+    const db = await openDatabase({ dataDir: made.dataDir, databaseUrl })
+    await change(db)
     await db.close()
-    server = await startTestServer({ dataDir, databaseUrl, seedDemo: true, logger: log.logger })
+    made.server = await startTestServer({ dataDir: made.dataDir, databaseUrl, seedDemo: true, logger: log.logger })
   })
   afterAll(async () => {
-    await server?.dispose()
-    cluster?.stop()
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+    await made.server?.dispose()
+    made.cluster?.stop()
+    if (made.dataDir) rmSync(made.dataDir, { recursive: true, force: true })
   })
+  return { log, url: () => (made.server as TestServer).url }
+}
+
+describe.each([
+  ['PGlite', true],
+  ['PostgreSQL (pg)', postgresReady],
+] as const)('%s: a constraint violation is logged without the row it refused', (name, ready) => {
+  // A constraint the service does not expect: its violation is a 500, logged with the database's error.
+  const { log, url } = serverWithAlteredDatabase(name, ready, 'talemy_log_detail', (db) =>
+    db.query('create unique index contact_requests_same_message on contact_requests (message)'),
+  )
 
   it.skipIf(!ready)('500, and the log names the constraint and table but not the value', async () => {
-    const alice = await login(server.url, ALICE)
-    const bob = await login(server.url, BOB)
+    const alice = await login(url(), ALICE)
+    const bob = await login(url(), BOB)
     const secret = 'call me on 555-0199, alice.private@example.test'
     const ask = () =>
-      http<ErrorBody>(server.url, 'POST', '/api/contact-requests', {
+      http<ErrorBody>(url(), 'POST', '/api/contact-requests', {
         token: alice.token,
         body: { tutorId: bob.user.id, message: secret },
       })
     expect((await ask()).status).toBe(201)
-    await declinePending(server.url, bob.token, alice.user.id)
+    await declinePending(url(), bob.token, alice.user.id)
     expect((await ask()).status).toBe(500)
     const failed = log.lines().find((line) => line.msg === 'request failed')
     expect(failed?.err).toMatchObject({ code: '23505', constraint: 'contact_requests_same_message' })
@@ -197,41 +211,22 @@ describe.each([
   ['PGlite', true],
   ['PostgreSQL (pg)', postgresReady],
 ] as const)('%s: a data exception is logged without the input it quotes', (name, ready) => {
-  let server: TestServer
-  let cluster: PostgresCluster | undefined
-  let dataDir = ''
-  const log = capturedLog('info')
-  beforeAll(async () => {
-    if (!ready) return
-    dataDir = freshDataDir()
-    let databaseUrl: string | undefined
-    if (name !== 'PGlite') {
-      cluster = await startPostgres()
-      databaseUrl = cluster.createDatabase('talemy_log_data_exception')
-    }
-    // A cast the service does not expect, of the user's text: 22P02, a 500, logged with the database's error. Only
-    // for this test's text: the demo's requests, seeded on the empty PostgreSQL database at the start, pass.
-    const db = await openDatabase({ dataDir, databaseUrl })
+  // A cast the service does not expect, of the user's text: 22P02, a 500, logged with the database's error. Only for
+  // this test's text: the demo's requests, seeded on the empty PostgreSQL database at the start, pass.
+  const { log, url } = serverWithAlteredDatabase(name, ready, 'talemy_log_data_exception', async (db) => {
     await db.query(`create function as_number() returns trigger language plpgsql as $$ begin
       perform new.message::int; return new; end $$`)
     await db.query(`create trigger message_as_number before insert on contact_requests for each row
       when (new.message like 'call me%') execute function as_number()`)
-    await db.close()
-    server = await startTestServer({ dataDir, databaseUrl, seedDemo: true, logger: log.logger })
-  })
-  afterAll(async () => {
-    await server?.dispose()
-    cluster?.stop()
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
   })
 
   it.skipIf(!ready)('500, and the log names the code but not the input', async () => {
-    const alice = await login(server.url, ALICE)
-    const bob = await login(server.url, BOB)
-    await declinePending(server.url, bob.token, alice.user.id)
+    const alice = await login(url(), ALICE)
+    const bob = await login(url(), BOB)
+    await declinePending(url(), bob.token, alice.user.id)
     // Over two lines: the stack repeats the message, line break and all.
     const secret = 'call me on 555-0177,\nalice.private@example.test'
-    const asked = await http<ErrorBody>(server.url, 'POST', '/api/contact-requests', {
+    const asked = await http<ErrorBody>(url(), 'POST', '/api/contact-requests', {
       token: alice.token,
       body: { tutorId: bob.user.id, message: secret },
     })
