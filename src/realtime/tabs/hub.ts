@@ -196,7 +196,8 @@ function offsetOf(args: readonly unknown[]): number | null {
  */
 export function createTabHub(options: TabHubOptions): TabHub {
   const { tabId, userId, channel, socket, visibility, timers } = options
-  const silenceMs = (options.heartbeatMs ?? 500) * (options.missedBeats ?? 3)
+  const heartbeatMs = options.heartbeatMs ?? 500
+  const silenceMs = heartbeatMs * (options.missedBeats ?? 3)
   const joinTimeoutMs = options.joinTimeoutMs ?? 10_000
   const backoff = options.backoff ?? DEFAULT_BACKOFF
   const random = options.random ?? Math.random
@@ -344,7 +345,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     for (const attach of waiting) answerAttach(attach)
     // One that does not attach again on hearing `up` went away while the socket was down, maybe without a word.
     for (const [tab, follower] of away)
-      follower.silence = timers.setTimeout(() => gone(tab, true), silenceOf(follower.visible))
+      follower.silence = silenceTimer(tab, away, silenceOf(follower.visible), () => gone(tab, true))
     const connection = ++ups
     whenHeld(() => {
       if (!stopped && up && connection === ups) post({ kind: 'up', from: tabId, userId })
@@ -430,12 +431,28 @@ export function createTabHub(options: TabHubOptions): TabHub {
   // gone. Nothing rides on it meanwhile: a hidden tab's rooms are not in the union.
   const silenceOf = (visible: boolean) => (visible ? silenceMs : Math.max(silenceMs, HIDDEN_SILENCE_MS))
   const arm = (tab: string, visible: boolean): TimerHandle =>
-    timers.setTimeout(() => {
+    silenceTimer(tab, followers, silenceOf(visible), () => {
       drop(tab)
       // It may only be asleep: told, it attaches again from its offset when it wakes.
       tellGone(tab, 'silent')
       gone(tab, true)
-    }, silenceOf(visible))
+    })
+
+  /**
+   * Runs `onSilent` after `ms`, unless `tab` (its `silence` in `among`) is heard meanwhile. A timer that ran more than
+   * a tenth of a beat late while this page is shown: the page was busy or frozen, and what the tab said meanwhile may
+   * be delivered after it (timers and messages are different task sources), so the channel gets one beat more (as a
+   * follower's steal, `frozePast` in the election). A hidden page's timers run late anyway (throttled): no sign.
+   */
+  function silenceTimer(tab: string, among: Map<string, Follower>, ms: number, onSilent: () => void): TimerHandle {
+    const dueAt = now() + ms
+    return timers.setTimeout(() => {
+      const follower = among.get(tab)
+      if (follower && visibility.visible() && now() - dueAt > heartbeatMs / 10)
+        follower.silence = timers.setTimeout(onSilent, heartbeatMs)
+      else onSilent()
+    }, ms)
+  }
 
   /** A tab that was a follower before the drop attached again. */
   function back(tab: string) {
