@@ -133,9 +133,10 @@ export function createElection(options: ElectionOptions): Election {
     running = true
     try {
       for (let next = queue.shift(); next; next = queue.shift()) {
-        const [nextState, effects] = step(state, { ...next, now: now() } as ElectionEvent)
+        const at = now()
+        const [nextState, effects] = step(state, { ...next, now: at } as ElectionEvent)
         state = nextState
-        for (const effect of effects) perform(effect)
+        for (const effect of effects) perform(effect, at)
       }
     } finally {
       running = false
@@ -153,7 +154,8 @@ export function createElection(options: ElectionOptions): Election {
     timer = null
   }
 
-  function perform(effect: ElectionEffect) {
+  /** `at`: the time of the event the machine answered with `effect` (what its delays count from). */
+  function perform(effect: ElectionEffect, at: number) {
     switch (effect.type) {
       case 'becomeFollower':
         callSafely(() => onRole('follower'))
@@ -207,11 +209,17 @@ export function createElection(options: ElectionOptions): Election {
       }
       case 'startTimer': {
         clearTimer()
-        const dueAt = now() + effect.delayMs
-        timer = timers.setTimeout(() => {
-          timer = null
-          feed({ type: 'tick', dueAt })
-        }, effect.delayMs)
+        // Due when the machine reckoned, from its event: the effects before this one (a role taken, a hub closed) may
+        // have kept the page busy meanwhile, and a due time counted after them would pass the deadline, taken then for
+        // the beat of grace a late timer already had (`frozePast`).
+        const dueAt = at + effect.delayMs
+        timer = timers.setTimeout(
+          () => {
+            timer = null
+            feed({ type: 'tick', dueAt })
+          },
+          Math.max(0, dueAt - now()),
+        )
         return
       }
       case 'cancelTimer':

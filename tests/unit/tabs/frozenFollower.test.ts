@@ -22,9 +22,14 @@ function browser() {
   const log: string[] = []
   const say = (what: string) => log.push(`${time.now()} ${what}`)
 
-  /** Tab `id`, whose page can freeze: its timers and what reaches it wait until it thaws, then run timers first. */
-  function tab(id: string, visibility?: Visibility) {
+  /**
+   * Tab `id`, whose page can freeze: its timers and what reaches it wait until it thaws, then run timers first.
+   * `roleMs`: how long its page is busy taking a role (its clock runs on meanwhile).
+   */
+  function tab(id: string, visibility?: Visibility, roleMs = 0) {
     let frozen = false
+    /** How far its clock ran in its own synchronous work: what comes after runs that much later. */
+    let busy = 0
     const overdue: (() => void)[] = []
     const heard: (() => void)[] = []
     const inner = bus.channel()
@@ -50,9 +55,12 @@ function browser() {
       channel,
       lock: tabLock,
       timers,
-      now: time.now,
+      now: () => time.now() + busy,
       heartbeatMs: HEARTBEAT_MS,
-      onRole: (role) => say(`${id} role ${role}`),
+      onRole: (role) => {
+        say(`${id} role ${role}`)
+        busy += roleMs
+      },
       onLeaderGone: () => say(`${id} gone`),
       ...(visibility ? { visibility } : {}),
     })
@@ -142,4 +150,25 @@ test('a hidden follower frozen by the browser, shown while the holder beats, doe
   b.time.runUntil(40_000)
   expect(b.log).toEqual(['0 a request', '0 a role leader', '100 f request'])
   expect([holder.role(), follower.election.role()]).toEqual(['leader', 'follower'])
+})
+
+test('a holder robbed, frozen again as it took its follower role, does not rob the new holder on waking', () => {
+  const b = browser()
+  // Taking the follower's role (its hub and socket closed, a proxy made) keeps its page busy for 5 ms.
+  const a = b.tab('a', undefined, 5)
+  b.time.runUntil(1_000)
+  // Another tab takes the lock (it found `a` silent): `a` hears of its loss and follows, waiting for the new holder.
+  const beats = b.bus.channel()
+  b.lock.tab('h').request(NAME, { steal: true }, { onAcquired: () => {}, onLost: () => {} })
+  b.time.runUntil(1_000)
+  // Its page freezes again at once, till 4000 ms, while `h` beats from 1000 ms.
+  a.freeze(3_000)
+  const beat = () => {
+    beats.post({ kind: 'heartbeat', from: 'h', term: 5 })
+    b.time.after(HEARTBEAT_MS, beat)
+  }
+  beat()
+  b.time.runUntil(10_000)
+  expect(b.log).toEqual(['0 a request', '0 a role leader', '1000 a role follower', '1000 a request'])
+  expect(a.election.role()).toBe('follower')
 })
