@@ -1,9 +1,9 @@
 import { expect, test } from 'vitest'
 import { createElection } from '../../../src/realtime/tabs/election'
 import { createMemoryChannelBus } from '../../../src/realtime/tabs/memoryChannel'
-import type { TabChannel, TabLock, Visibility } from '../../../src/realtime/tabs/protocol'
+import type { TabLock, Visibility } from '../../../src/realtime/tabs/protocol'
 import { createMemoryTabLock } from '../../../src/realtime/tabs/tabLock'
-import type { Timers } from '../../../src/realtime/timers'
+import { freezablePage } from './support/freezablePage'
 import { createVirtualTime } from './support/virtualTime'
 
 // A follower whose page was busy (a long task, a GC, the OS not scheduling it) past the wait runs its overdue steal
@@ -27,34 +27,21 @@ function browser() {
    * `roleMs`: how long its page is busy taking a role (its clock runs on meanwhile).
    */
   function tab(id: string, visibility?: Visibility, roleMs = 0) {
-    let frozen = false
     /** How far its clock ran in its own synchronous work: what comes after runs that much later. */
     let busy = 0
-    const overdue: (() => void)[] = []
-    const heard: (() => void)[] = []
-    const inner = bus.channel()
-    const channel: TabChannel = {
-      post: inner.post,
-      subscribe: (listener) =>
-        inner.subscribe((message) => (frozen ? void heard.push(() => listener(message)) : listener(message))),
-      close: inner.close,
-    }
+    const page = freezablePage(time, bus.channel())
     const tabLock: TabLock = {
       request(name, options, handlers) {
         say(`${id} request${options.steal ? ' steal' : ''}`)
         return lock.tab(id).request(name, options, handlers)
       },
     }
-    const timers: Timers = {
-      setTimeout: (fn, ms) => time.timers.setTimeout(() => (frozen ? void overdue.push(fn) : fn()), ms),
-      clearTimeout: time.timers.clearTimeout,
-    }
     const election = createElection({
       tabId: id,
       name: NAME,
-      channel,
+      channel: page.channel,
       lock: tabLock,
-      timers,
+      timers: page.timers,
       now: () => time.now() + busy,
       heartbeatMs: HEARTBEAT_MS,
       onRole: (role) => {
@@ -67,15 +54,7 @@ function browser() {
     return {
       election,
       /** `first`: what the page does on thawing before its timers and messages run (it is shown, say). */
-      freeze(ms: number, first?: () => void) {
-        frozen = true
-        time.after(ms, () => {
-          frozen = false
-          first?.()
-          for (const fn of overdue.splice(0)) fn()
-          for (const fn of heard.splice(0)) fn()
-        })
-      },
+      freeze: page.freeze,
     }
   }
 

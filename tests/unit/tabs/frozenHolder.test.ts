@@ -1,9 +1,9 @@
 import { expect, test } from 'vitest'
 import { createTabHub } from '../../../src/realtime/tabs/hub'
 import { createMemoryChannelBus } from '../../../src/realtime/tabs/memoryChannel'
-import type { TabChannel, TabMessage } from '../../../src/realtime/tabs/protocol'
-import type { Timers } from '../../../src/realtime/timers'
+import type { TabMessage } from '../../../src/realtime/tabs/protocol'
 import { FakeSocket } from '../support/fakeSocket'
+import { freezablePage } from './support/freezablePage'
 import { fakeVisibility } from './support/tabBus'
 import { createVirtualTime } from './support/virtualTime'
 
@@ -19,29 +19,16 @@ function browser() {
   const time = createVirtualTime()
   const bus = createMemoryChannelBus({ deliver: (fn) => time.after(1, fn) })
   const socket = new FakeSocket('http://test', {})
-  let frozen = false
-  const overdue: (() => void)[] = []
-  const heard: (() => void)[] = []
-  const inner = bus.channel()
-  const channel: TabChannel = {
-    post: inner.post,
-    subscribe: (listener) =>
-      inner.subscribe((message) => (frozen ? void heard.push(() => listener(message)) : listener(message))),
-    close: inner.close,
-  }
-  const timers: Timers = {
-    setTimeout: (fn, ms) => time.timers.setTimeout(() => (frozen ? void overdue.push(fn) : fn()), ms),
-    clearTimeout: time.timers.clearTimeout,
-  }
+  const page = freezablePage(time, bus.channel())
   /** What the hub told (`gone true`: a follower counted gone for its silence), stamped with the clock. */
   const log: string[] = []
   createTabHub({
     tabId: 'holder',
     userId: 'alice',
-    channel,
+    channel: page.channel,
     socket,
     visibility: fakeVisibility(true),
-    timers,
+    timers: page.timers,
     now: time.now,
     heartbeatMs: HEARTBEAT_MS,
     missedBeats: MISSED_BEATS,
@@ -87,14 +74,7 @@ function browser() {
       socket.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
     },
     /** The holder's page stops for `ms`; on thawing it runs its overdue timers, then what reached it meanwhile. */
-    freeze(ms: number) {
-      frozen = true
-      time.after(ms, () => {
-        frozen = false
-        for (const fn of overdue.splice(0)) fn()
-        for (const fn of heard.splice(0)) fn()
-      })
-    },
+    freeze: (ms: number) => page.freeze(ms),
   }
 }
 
