@@ -43,6 +43,11 @@ export default defineConfig({
           name: 'system',
           include: inDir('*'),
           exclude: [...configDefaults.exclude, 'tests/unit/**', 'tests/spa/**'],
+          // These files start servers, databases and browsers and wait for their events: a bound here only catches a
+          // hang. Beside `npm run test:load` (load 11 on two cores) a server's first start on a new embedded database
+          // took over 30 s (tests/server/logger.test.ts failed at 30,557 ms, doing nothing wrong).
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
           // Every folder's type tests, in one tsc run. Enabled here: `--typecheck` on the command line does not reach a
           // project that sets its own `typecheck`; a run of chosen files still type-checks only the type tests chosen.
           typecheck: { enabled: true, tsconfig: './tsconfig.json', include: ['tests/**/*.test-d.{ts,tsx}'] },
