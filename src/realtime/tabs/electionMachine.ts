@@ -1,4 +1,4 @@
-import { HIDDEN_SILENCE_MS, type TabMessage } from './protocol'
+import { HIDDEN_SILENCE_MS, ranLate, type TabMessage } from './protocol'
 
 /** The holder a follower listens to: the last tab whose heartbeat it accepted, and that holder's term. */
 export interface FollowedLeader {
@@ -173,7 +173,7 @@ export const electionTransition = (config: ElectionConfig) => {
     !state.hidden &&
     event.dueAt !== undefined &&
     event.dueAt <= due &&
-    event.now - event.dueAt > config.heartbeatMs / 10
+    ranLate(event.dueAt, event.now, config.heartbeatMs)
   /** The followed holder's `leaderGone`, when there is one. */
   const gone = (state: Following): ElectionEffect[] =>
     state.leader ? [{ type: 'leaderGone', leader: state.leader.id }] : []

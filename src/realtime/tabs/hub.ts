@@ -17,6 +17,7 @@ import { connectErrorOf } from '../bindSocket'
 import type { TimerHandle, Timers } from '../timers'
 import {
   HIDDEN_SILENCE_MS,
+  ranLate,
   type BeatHead,
   type RawEvent,
   type ResumePoint,
@@ -448,7 +449,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
     const dueAt = now() + ms
     return timers.setTimeout(() => {
       const follower = among.get(tab)
-      if (follower && visibility.visible() && now() - dueAt > heartbeatMs / 10)
+      if (follower && visibility.visible() && ranLate(dueAt, now(), heartbeatMs))
         follower.silence = timers.setTimeout(onSilent, heartbeatMs)
       else onSilent()
     }, ms)

@@ -15,6 +15,16 @@ export interface RawEvent {
  */
 export const HIDDEN_SILENCE_MS = 150_000
 
+/**
+ * Whether a timer due at `dueAt` ran at `now` more than a tenth of a beat late: the page was busy or frozen, and what
+ * the other tabs said meanwhile may be delivered after it (timers and messages are different task sources), so the
+ * channel gets one beat more before a tab is taken for silent. Only said of a shown page (a hidden one's timers run
+ * late anyway, throttled).
+ *
+ * @example ranLate(3000, 3060, 500) // true
+ */
+export const ranLate = (dueAt: number, now: number, heartbeatMs: number): boolean => now - dueAt > heartbeatMs / 10
+
 /** `down`'s reason when the holder's session is over: the contract's code, as a refused handshake says it. */
 export const SESSION_EXPIRED_REASON = 'UNAUTHORIZED'
 
