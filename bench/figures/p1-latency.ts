@@ -1,7 +1,6 @@
-import type { Socket as NetSocket } from 'node:net'
 import type { Socket } from 'socket.io-client'
 import type { Message } from '../../src/contract'
-import { closeSocket, joinConversation, rawSocket } from '../lib/clients'
+import { closeSocket, firstRead, joinConversation, rawSocket } from '../lib/clients'
 import type { Figure } from '../lib/figure'
 import { api, layerClient, type LayerClient } from '../lib/layer'
 import { peerClient, type PeerClient } from '../lib/peerClient'
@@ -76,23 +75,6 @@ interface Sample {
   receiveSide: number | null
   /** The send until the first data on the receiver's TCP connection after it: the server's and the network's part. */
   toRead: number | null
-}
-
-/** The time of the first read on a socket's TCP connection after `arm()`: where the receiver's own work begins. */
-function firstRead(socket: Socket) {
-  const transport = socket.io.engine?.transport as unknown as { ws?: { _socket?: NetSocket } }
-  const tcp = transport?.ws?._socket
-  if (!tcp) throw new Error('P1: the socket is not on WebSocket')
-  let at = 0
-  const onData = () => {
-    if (at === 0) at = nowNs()
-  }
-  tcp.prependListener('data', onData)
-  return {
-    arm: () => void (at = 0),
-    at: () => at,
-    off: () => void tcp.off('data', onData),
-  }
 }
 
 interface Variant {

@@ -1,6 +1,6 @@
 import type { Socket as NetSocket } from 'node:net'
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
-import { waitFor, withTimeout } from './stats'
+import { nowNs, waitFor, withTimeout } from './stats'
 
 type Options = Partial<ManagerOptions & SocketOptions>
 
@@ -46,6 +46,33 @@ export async function onWebsocket(socket: Socket): Promise<void> {
     'the WebSocket upgrade',
     15_000,
   )
+}
+
+/**
+ * The server's Engine.IO ping (`2`) alone in one unmasked, uncompressed WebSocket text frame: a read holding only that
+ * is not where a message's receiving begins (one arrives every `pingInterval`, 25 s by default, between some arm and
+ * its message). A ping read together with the message is the message's read.
+ */
+const isPingFrame = (chunk: Buffer) => chunk.length === 3 && chunk[0] === 0x81 && chunk[1] === 0x01 && chunk[2] === 0x32
+
+/**
+ * The time of the first read on a socket's TCP connection after `arm()` (0 until then), a read of the server's ping
+ * alone aside: where the receiver's own work begins.
+ */
+export function firstRead(socket: Socket) {
+  const transport = socket.io.engine?.transport as unknown as { ws?: { _socket?: NetSocket } }
+  const tcp = transport?.ws?._socket
+  if (!tcp) throw new Error('firstRead: the socket is not on WebSocket')
+  let at = 0
+  const onData = (chunk: Buffer) => {
+    if (at === 0 && !isPingFrame(chunk)) at = nowNs()
+  }
+  tcp.prependListener('data', onData)
+  return {
+    arm: () => void (at = 0),
+    at: () => at,
+    off: () => void tcp.off('data', onData),
+  }
 }
 
 /**
