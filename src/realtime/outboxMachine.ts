@@ -495,8 +495,9 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       if (view.paused) return releaseLock(step)
       step.state.lock = { status: 'held' }
       const from = step.effects.length
-      // A wait that let the lock go goes on: its own timer ends it.
-      drainAll(step, false, true)
+      // A wait that let the lock go goes on: its own timer ends it. So does a rate wait of a lock lost and granted back
+      // (`lockLost`): cut short, its send would go before the server's `retryAfterMs`, refused again.
+      drainAll(step, true, true)
       // The sends go first (the hot path), then the action that tells the store; before `drainStopped` when nothing
       // was left to send.
       const started: OutboxEffect = { type: 'dispatch', action: drainStarted() }

@@ -8,6 +8,7 @@ import {
 } from '../../src/realtime'
 import { createMemoryStorage } from '../../src/app/store'
 import { drainLockOver } from '../../src/realtime/drainLock'
+import { drainLockName } from '../../src/realtime/outboxLock'
 import { createMemoryTabLock } from '../../src/realtime/tabs/tabLock'
 import { trackedStore } from '../support/trackedStores'
 import { fakeSockets } from './support/fakeSocket'
@@ -125,6 +126,37 @@ describe('steal (over the tabs’ lock edge)', () => {
     await flush()
     expect(heard).toEqual(['a granted', 'a lost', 'b granted'])
     expect([tabs.holder('outbox'), tabs.waiting('outbox')]).toEqual(['b', []])
+  })
+
+  test('robbed during a RATE_LIMITED wait and granted the lock back: no send before retryAfterMs', async () => {
+    const tabs = createMemoryTabLock()
+    const sockets = fakeSockets()
+    const hand = handTimers()
+    const store = trackedStore({
+      apiUrl: 'http://unused.test',
+      createSocket: sockets.createSocket,
+      storage: createMemoryStorage(),
+      shareSocket: false,
+      preloadedState: { auth: { token: 'token-1', user: alice } },
+      realtime: { drainLock: drainLockOver(tabs.tab('a')), timers: hand.timers },
+    })
+    sockets.last.serverConnect()
+    const tries = () => sockets.last.sent('message:send')
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'a1', clientId: 'a1' }))
+    await flush()
+    tries()[0]!.ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 3_600_000 } })
+    await flush()
+    // The tabs' hub took this page for hung (frozen, a busy loop) and stole its lock; nobody else waited, so the lock
+    // comes back to it when it asks again.
+    drainLockOver(tabs.tab('c')).steal!(drainLockName(alice.id))
+    await flush()
+    expect(tabs.holder(drainLockName(alice.id))).toBe('a')
+    expect(tries()).toHaveLength(1)
+    // The wait's own timer ends it.
+    hand.runDue()
+    await flush()
+    expect(tries()).toHaveLength(2)
+    store.dispose()
   })
 })
 

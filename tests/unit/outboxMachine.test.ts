@@ -43,6 +43,8 @@ const NETWORK = { code: 'NETWORK' as const, message: 'The server could not be re
 const INTERNAL = { code: 'INTERNAL' as const, message: 'boom' }
 /** k1 waits out the backoff of a failure of its own (INTERNAL), which lets the lock go. */
 const waitingK1 = { status: 'waiting' as const, rate: false, clientId: 'k1', handOver: true as const }
+/** k1 waits out the server's `retryAfterMs` (RATE_LIMITED), which keeps the lock. */
+const rateWaitK1 = { status: 'waiting' as const, rate: true, clientId: 'k1' }
 const stored = message(1, { clientId: 'k1', senderId: 'u1' })
 /** The server refused k1's send. */
 const refusedK1: OutboxEventBody = {
@@ -299,6 +301,25 @@ const rows: Row[] = [
     view([k1]),
     state(),
     [{ type: 'releaseLock' }],
+  ],
+  [
+    'the lock taken by another tab during a rate wait: asked for again, the wait (and its timer) goes on',
+    held({ c1: rateWaitK1 }),
+    { type: 'lockLost' },
+    view([k1]),
+    state({ mirroring: 'u1', lock: { status: 'requested' }, lanes: { c1: rateWaitK1 } }),
+    [{ type: 'releaseLock' }, { type: 'dispatch', action: drainStopped() }, { type: 'requestLock' }],
+  ],
+  [
+    'granted again during a rate wait: nothing goes before the wait’s own timer (the server’s retryAfterMs)',
+    state({ mirroring: 'u1', lock: { status: 'requested' }, lanes: { c1: rateWaitK1 } }),
+    { type: 'lockGranted' },
+    view([k1, x1]),
+    held({ c1: rateWaitK1, c2: { status: 'sending', clientId: 'x1' } }),
+    [
+      { type: 'attempt', entry: x1 },
+      { type: 'dispatch', action: drainStarted() },
+    ],
   ],
   // settled
   [
@@ -808,6 +829,27 @@ describe('outboxTransition', () => {
     const copy = structuredClone(from)
     step(from, { type: 'drain', onlyNetworkWaits: false, view: view([k1]) })
     expect(from).toEqual(copy)
+  })
+
+  test('refused RATE_LIMITED, the lock lost to another tab and granted back: k1 goes again only at its timer', () => {
+    const rateLimited: OutboxEventBody = {
+      type: 'settled',
+      conversationId: 'c1',
+      clientId: 'k1',
+      outcome: { kind: 'retry', error: { code: 'RATE_LIMITED', message: 'slow down' }, retryAfterMs: 1200 },
+      jitter: 0.5,
+    }
+    const events: OutboxEventBody[] = [rateLimited, { type: 'lockLost' }, { type: 'lockGranted' }]
+    let current = held({ c1: { status: 'sending', clientId: 'k1' } })
+    const attempts: OutboxEffect[] = []
+    for (const event of events) {
+      const [next, effects] = step(current, { ...event, view: view([k1]) } as Parameters<typeof step>[1])
+      current = next
+      attempts.push(...effects.filter((effect) => effect.type === 'attempt' || effect.type === 'cancelTimer'))
+    }
+    expect(attempts).toEqual([])
+    const [, atTimer] = step(current, { type: 'timerFired', conversationId: 'c1', view: view([k1]) })
+    expect(atTimer).toEqual([{ type: 'attempt', entry: k1 }])
   })
 })
 
