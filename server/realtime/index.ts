@@ -594,57 +594,77 @@ export function attachHandlers(
     presence?.resendSnapshots(io.of('/').sockets.values()).catch(warn('presence snapshots failed'))
   })
 
-  io.on('connection', (socket) => {
-    const { userId, sessionId } = socket.data
-    void socket.join([userRoom(userId), sessionRoom(sessionId)])
-    resume(socket).then(
-      // After the replay and its sync marker: the snapshot is the present, what the client sees next.
-      () => presence?.connected(socket).catch(warn('presence on connect failed')),
+  /** Answers one client event of a socket whose session was found live. Never throws. */
+  function serve(socket: TalemySocket, event: unknown, payload: unknown, ack: AckFn | undefined): Promise<void> {
+    const handler: ClientEventHandler<ClientEventName> | undefined =
+      typeof event === 'string' && Object.hasOwn(handlers, event) ? handlers[event as ClientEventName] : undefined
+    // The timer may lag (a busy loop, or a test's clock moved on): no event is served on an expired token but a
+    // renewal.
+    if (event !== 'session:renew' && now() >= socket.data.expiresAt) {
+      ack?.({ ok: false, error: { code: 'UNAUTHORIZED', message: 'token expired' } })
+      expire(socket)
+      return Promise.resolve()
+    }
+    if (!handler) {
+      ack?.({ ok: false, error: { code: 'INVALID', message: 'unknown event' } })
+      return Promise.resolve()
+    }
+    let result: Promise<unknown>
+    try {
+      result = handler(socket, payload)
+    } catch (error) {
+      result = Promise.reject(error)
+    }
+    return result.then(
+      (data) => ack?.({ ok: true, data: data ?? null }),
       (error: unknown) => {
-        // Without its replay the stream would have a hole: the client reconnects and tries again.
-        logger.error({ err: error, socketId: socket.id, userId }, 'resume failed')
-        dropConnection(socket)
+        if (!(error instanceof AppError))
+          logger.error({ err: error, event, userId: socket.data.userId }, 'socket handler failed')
+        ack?.({ ok: false, error: toApiError(error) })
       },
     )
-    logger.debug({ socketId: socket.id, userId }, 'socket connected')
-    // The session may have ended while the handshake was under way (its room was empty when it was revoked). When that
+  }
+
+  io.on('connection', (socket) => {
+    const { userId, sessionId } = socket.data
+    // In its session's room at once: a revocation from now on ends it, the check below under way or not.
+    void socket.join(sessionRoom(sessionId))
+    // The session may have ended while the handshake was under way (its room was empty when it was revoked). Until the
+    // check says it is live, the socket gets nothing (no user room, no replay, no notice) and its events wait: that
+    // check may read the database, and an answer slower than an event would hand it to a revoked session. When it
     // cannot be told, the socket goes: the client reconnects, and its handshake checks again.
-    sessions.isLive(sessionId).then(
-      (live) => live || socket.disconnect(true),
+    const live = sessions.isLive(sessionId).then(
+      (isLive) => {
+        if (!isLive) socket.disconnect(true)
+        // Closed meanwhile: its 'disconnect' has run, and a room or a stream opened now would outlive it.
+        return isLive && socket.connected
+      },
       (error: unknown) => {
         logger.error({ err: error, socketId: socket.id, userId }, 'session check failed')
         dropConnection(socket)
+        return false
       },
     )
-
-    // Every event, known or not, goes through here: arguments are untrusted and a handler must never throw.
-    socket.onAny((event: unknown, ...args: unknown[]) => {
-      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined
-      const handler: ClientEventHandler<ClientEventName> | undefined =
-        typeof event === 'string' && Object.hasOwn(handlers, event) ? handlers[event as ClientEventName] : undefined
-      // The timer may lag (a busy loop, or a test's clock moved on): no event is served on an expired token but a renewal.
-      if (event !== 'session:renew' && now() >= socket.data.expiresAt) {
-        ack?.({ ok: false, error: { code: 'UNAUTHORIZED', message: 'token expired' } })
-        expire(socket)
-        return
-      }
-      if (!handler) {
-        ack?.({ ok: false, error: { code: 'INVALID', message: 'unknown event' } })
-        return
-      }
-      let result: Promise<unknown>
-      try {
-        result = handler(socket, args[0])
-      } catch (error) {
-        result = Promise.reject(error)
-      }
-      const answered = result.then(
-        (data) => ack?.({ ok: true, data: data ?? null }),
+    void live.then((isLive) => {
+      if (!isLive) return
+      void socket.join(userRoom(userId))
+      resume(socket).then(
+        // After the replay and its sync marker: the snapshot is the present, what the client sees next.
+        () => presence?.connected(socket).catch(warn('presence on connect failed')),
         (error: unknown) => {
-          if (!(error instanceof AppError)) logger.error({ err: error, event, userId }, 'socket handler failed')
-          ack?.({ ok: false, error: toApiError(error) })
+          // Without its replay the stream would have a hole: the client reconnects and tries again.
+          logger.error({ err: error, socketId: socket.id, userId }, 'resume failed')
+          dropConnection(socket)
         },
       )
+    })
+    logger.debug({ socketId: socket.id, userId }, 'socket connected')
+
+    // Every event, known or not, goes through here: arguments are untrusted and a handler must never throw. Each waits
+    // for the session check (in the order they came); one of a session found ended is not served, its socket is gone.
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined
+      const answered = live.then((isLive) => (isLive ? serve(socket, event, args[0], ack) : undefined))
       inFlight.add(answered)
       void answered.finally(() => inFlight.delete(answered))
     })

@@ -1,9 +1,21 @@
 import { request } from 'node:http'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { SignJWT, decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { SessionStore } from '../../server/sessions'
-import { ALICE, BOB, connect, emitAck, http, login, startTestServer, type TestServer } from './support/server'
+import {
+  ALICE,
+  BOB,
+  connect,
+  connectLive,
+  delivered,
+  emitAck,
+  http,
+  login,
+  recordingFromHandshake,
+  startTestServer,
+  type TestServer,
+} from './support/server'
 import { capturedLog } from '../support/capturedLog'
 import { createSocketBlocks } from '../support/socketBlocks'
 import { socketPathAnswer } from './support/socketPathAnswer'
@@ -13,6 +25,7 @@ let server: TestServer
 const blocks = createSocketBlocks()
 let alice: { token: string; id: string }
 let bob: { token: string; id: string }
+const CONV = 'conv-alice-bob'
 
 beforeAll(async () => {
   server = await startTestServer({ jwtSecret: SECRET, handshakeGuard: blocks.handshakeGuard })
@@ -149,6 +162,70 @@ describe('a server failure while checking the session (review: a database blip w
       expect(log.lines().filter((line) => line.level >= 50)).toEqual([])
     } finally {
       await own.dispose()
+    }
+  })
+})
+
+// Review (OWASP ASVS, websockets): a new socket joined its user's room, started its replay and served its events at
+// once, while the server checked again whether its session had ended during the handshake. When that check reads the
+// database (several nodes, a session not known here), a socket of a session already revoked got the user's events.
+describe('a session revoked during its handshake, checked again from the database after the connection', () => {
+  it("gets none of its user's events, and none of its events is served, before the check ends it", async () => {
+    const revoked = await login(server.url, ALICE)
+    const sessionId = decodeJwt(revoked.token).sid
+    const real = SessionStore.prototype.isLive
+    let step: 'handshake' | 'revoking' | 'recheck' | 'after' = 'handshake'
+    let recheckAsked: () => void = () => undefined
+    const asked = new Promise<void>((resolve) => (recheckAsked = resolve))
+    let answerRecheck: () => void = () => undefined
+    const answer = new Promise<void>((resolve) => (answerRecheck = resolve))
+    const spy = vi.spyOn(SessionStore.prototype, 'isLive').mockImplementation(async function (this: SessionStore, id) {
+      if (id !== sessionId || step === 'revoking' || step === 'after') return real.call(this, id)
+      if (step === 'handshake') {
+        const live = await real.call(this, id)
+        step = 'revoking'
+        // The logout commits while the handshake's answer is on its way: no socket of the session is in its room yet.
+        expect((await http(server.url, 'POST', '/api/auth/logout', { token: revoked.token })).status).toBe(204)
+        step = 'recheck'
+        return live
+      }
+      // The check after the connection, reading the database: it answers when the test says.
+      step = 'after'
+      recheckAsked()
+      await answer
+      return real.call(this, id)
+    })
+    const bobLive = await connectLive(server.url, bob.token)
+    const socket = recordingFromHandshake(server.url, revoked.token, 'connect')
+    const ended = new Promise<string>((resolve) => socket.socket.once('disconnect', resolve))
+    try {
+      await socket.connect()
+      await asked
+      const clientId = randomUUID()
+      const sent = emitAck(socket.socket, 'message:send', { conversationId: CONV, content: 'revoked', clientId }).then(
+        (ack) => ack,
+        (error: Error) => error.message,
+      )
+      const toAlice = await http(server.url, 'POST', `/api/conversations/${CONV}/messages`, {
+        token: bob.token,
+        body: { content: 'to a revoked session', clientId: randomUUID() },
+      })
+      expect(toAlice.status).toBe(201)
+      // Bob's send has been delivered to every socket it was for; a send served for the revoked socket reached Bob too.
+      await delivered(bobLive)
+      answerRecheck()
+      expect(await ended).toBe('io server disconnect')
+      // Every packet the server sent that socket came before its DISCONNECT.
+      expect(socket.events).toEqual([])
+      expect(await sent).not.toMatchObject({ ok: true })
+      const stored = await http<{ clientId: string }[]>(server.url, 'GET', `/api/conversations/${CONV}/messages`, {
+        token: bob.token,
+      })
+      expect(stored.body.filter((message) => message.clientId === clientId)).toEqual([])
+    } finally {
+      spy.mockRestore()
+      socket.socket.close()
+      bobLive.close()
     }
   })
 })
