@@ -301,8 +301,13 @@ export function attachHandlers(
     if (socket.connected) expire(socket)
     return false
   }
+  /**
+   * The sockets whose session the check after their connection found live. Notices go to these alone: a fresh snapshot
+   * for every socket (notifications lost) would otherwise reach one whose session ended during its handshake.
+   */
+  const checkedLive = new WeakSet<TalemySocket>()
   delivery.gate(stillValid)
-  notices.gate(stillValid)
+  notices.gate((socket) => checkedLive.has(socket) && stillValid(socket))
 
   /**
    * A newer token of the socket's own session: it lives on until that one expires. Another session's or user's: refused
@@ -647,6 +652,7 @@ export function attachHandlers(
     )
     void live.then((isLive) => {
       if (!isLive) return
+      checkedLive.add(socket)
       void socket.join(userRoom(userId))
       resume(socket).then(
         // After the replay and its sync marker: the snapshot is the present, what the client sees next.

@@ -30,7 +30,7 @@ export class Notices {
     if (cluster) io.on(NOTICES, (notice: Notice) => this.local(notice))
   }
 
-  /** `admits` is asked before each notice goes to a socket: false, and it does not go (the gate ends that socket). */
+  /** `admits` is asked before each notice goes to a socket: false, and it does not go (the gate may end it). */
   gate(admits: (socket: TalemySocket) => boolean): void {
     this.admits = admits
   }

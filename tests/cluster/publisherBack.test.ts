@@ -6,7 +6,17 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startServer, type StartServerOptions } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
-import { ALICE, BOB, CAROL, emitAck, http, login, type ClientSocket } from '../server/support/server'
+import { SessionStore } from '../../server/sessions'
+import {
+  ALICE,
+  BOB,
+  CAROL,
+  emitAck,
+  http,
+  login,
+  recordingFromHandshake,
+  type ClientSocket,
+} from '../server/support/server'
 import { lastWordAbout, openLive } from './support/presence'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
@@ -119,6 +129,72 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
     await back
     await vi.waitFor(() => expect(closed).toBe(true), { timeout: 20_000 })
     expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(401)
+  }, 60_000)
+
+  // The fresh snapshots a node sends when another node's publisher is back went to every socket there, one whose
+  // session was still being checked after its connection too: one revoked while its handshake was under way got its
+  // user's contacts' presence before the check (reading the database) ended it.
+  it('sends no fresh snapshot to a socket whose session is still being checked after its connection', async () => {
+    const aliceOnB = await open(b.url, (await login(b.url, ALICE)).token)
+    const revoked = await login(b.url, ALICE)
+    const sessionId = (JSON.parse(Buffer.from(revoked.token.split('.')[1]!, 'base64url').toString()) as { sid: string })
+      .sid
+    let step: 'handshake' | 'revoking' | 'recheck' | 'after' = 'handshake'
+    let recheckAsked: () => void = () => undefined
+    const asked = new Promise<void>((resolve) => (recheckAsked = resolve))
+    let answerChecks: () => void = () => undefined
+    const answer = new Promise<void>((resolve) => (answerChecks = resolve))
+    const realIsLive = SessionStore.prototype.isLive
+    const isLive = vi.spyOn(SessionStore.prototype, 'isLive').mockImplementation(async function (
+      this: SessionStore,
+      id,
+    ) {
+      if (id !== sessionId || step === 'revoking' || step === 'after') return realIsLive.call(this, id)
+      if (step === 'handshake') {
+        const live = await realIsLive.call(this, id)
+        step = 'revoking'
+        // The logout commits while the handshake's answer is on its way: no socket of the session is in its room yet.
+        expect((await http(b.url, 'POST', '/api/auth/logout', { token: revoked.token })).status).toBe(204)
+        step = 'recheck'
+        return live
+      }
+      step = 'after'
+      recheckAsked()
+      await answer
+      return realIsLive.call(this, id)
+    })
+    // The node's own reading of its sockets' sessions (when a publisher is back) answers as late as the check.
+    const realEndedAmong = SessionStore.prototype.endedAmong
+    const endedAmong = vi.spyOn(SessionStore.prototype, 'endedAmong').mockImplementation(async function (
+      this: SessionStore,
+      ids,
+    ) {
+      if (ids.includes(sessionId)) await answer
+      return realEndedAmong.call(this, ids)
+    })
+    const pending = recordingFromHandshake(b.url, revoked.token, 'connect')
+    sockets.push(pending.socket)
+    const ended = new Promise<string>((resolve) => pending.socket.once('disconnect', resolve))
+    try {
+      await pending.connect()
+      await asked
+      const snapshots = () => aliceOnB.items.filter((item) => item.event === 'presence:snapshot').length
+      const before = snapshots()
+      const pub = (a.io.of('/').adapter as unknown as { pubClient: Redis }).pubClient
+      const back = new Promise((resolve) => pub.once('ready', resolve))
+      pub.disconnect(true)
+      await back
+      // Node B has sent its fresh snapshots: Alice's sockets there get theirs together.
+      await vi.waitFor(() => expect(snapshots()).toBeGreaterThan(before), { timeout: 20_000 })
+      answerChecks()
+      expect(await ended).toBe('io server disconnect')
+      // Every packet node B sent that socket came before its DISCONNECT.
+      expect(pending.events).toEqual([])
+    } finally {
+      answerChecks()
+      isLive.mockRestore()
+      endedAmong.mockRestore()
+    }
   }, 60_000)
 
   /** Ends a session in the database alone, as a node whose word was lost leaves it for the others. */
