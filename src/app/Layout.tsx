@@ -136,8 +136,10 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
     if (target && main) (focusElement(main, target) ?? main).focus()
   }, [route])
 
-  const pendingLessons = (lessons ?? []).filter((l) => l.status === 'pending').length
-  const pendingRequests = (requests ?? []).filter((r) => r.status === 'pending').length
+  // A count says what waits for this user: the tutor confirms a lesson and answers a request (the contract's rules). A
+  // student's own booking or request, waiting for the tutor, is not hers to act on.
+  const toConfirm = (lessons ?? []).filter((l) => l.status === 'pending' && l.tutorId === user.id).length
+  const toAnswer = (requests ?? []).filter((r) => r.status === 'pending' && r.tutorId === user.id).length
   const nav: NavItem[] = [
     {
       page: 'messages',
@@ -150,15 +152,15 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
       page: 'lessons',
       route: { page: 'lessons' },
       label: 'nav.lessons',
-      count: pendingLessons,
-      countLabel: 'count.pending',
+      count: toConfirm,
+      countLabel: 'count.toConfirm',
     },
     {
       page: 'contactRequests',
       route: { page: 'contactRequests' },
       label: 'nav.contactRequests',
-      count: pendingRequests,
-      countLabel: 'count.pending',
+      count: toAnswer,
+      countLabel: 'count.toAnswer',
     },
   ]
 

@@ -21,7 +21,9 @@ export const fr: Catalogue = {
   'nav.contactRequests': 'Demandes de contact',
   'nav.contactRequests.short': 'Demandes',
   'count.unreadMessages': '{count, plural, one {# message non lu} other {# messages non lus}}',
-  'count.pending': '{count, plural, one {# en attente} other {# en attente}}',
+  'count.toConfirm':
+    '{count, plural, one {# en attente de votre confirmation} other {# en attente de votre confirmation}}',
+  'count.toAnswer': '{count, plural, one {# en attente de votre réponse} other {# en attente de votre réponse}}',
   'role.student': 'élève',
   'role.tutor': 'tuteur',
   'people.you': 'Vous',
