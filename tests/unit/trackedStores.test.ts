@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
-import { expect, test } from 'vitest'
+import { expect, onTestFinished, test } from 'vitest'
 import { createMemoryStorage } from '../../src/app/store'
 import { disposeWithTest, trackedStore } from '../support/trackedStores'
 import { fakeSockets } from './support/fakeSocket'
@@ -32,27 +32,40 @@ function watched(until?: 'test' | 'file') {
 }
 
 const madeInTheFile = watched()
-let madeInATest: ReturnType<typeof watched>
-let disposedByItsTest: ReturnType<typeof watched>
-let keptForTheFile: ReturnType<typeof watched>
-let ended = 0
+
+/**
+ * What a test makes: a store left to its end, one it disposes itself, one kept for the file, and a disposal of its own
+ * (`ended()` counts its runs).
+ */
+function madeInATest() {
+  let ended = 0
+  const made = { left: watched(), disposed: watched(), keptForTheFile: watched('file'), ended: () => ended }
+  disposeWithTest(() => ended++)
+  made.disposed.store.dispose()
+  return made
+}
 
 test('stores made in a test run through it', () => {
-  madeInATest = watched()
-  disposedByItsTest = watched()
-  keptForTheFile = watched('file')
-  disposeWithTest(() => ended++)
-  disposedByItsTest.store.dispose()
-  expect(madeInATest.shutdowns).toHaveLength(0)
-  expect(disposedByItsTest.shutdowns).toHaveLength(1)
+  const made = madeInATest()
+  expect(made.left.shutdowns).toHaveLength(0)
+  expect(made.disposed.shutdowns).toHaveLength(1)
+  expect(made.ended()).toBe(0)
 })
 
 test('after its test, a store it made is disposed, once; one kept for the file, or made outside a test, is not', () => {
-  expect(madeInATest.shutdowns).toHaveLength(1)
-  expect(disposedByItsTest.shutdowns).toHaveLength(1)
-  expect(keptForTheFile.shutdowns).toHaveLength(0)
-  expect(madeInTheFile.shutdowns).toHaveLength(0)
-  expect(ended).toBe(1)
+  let made: ReturnType<typeof madeInATest> | undefined
+  // Vitest runs a test's onTestFinished hooks last registered first: this one, registered before the stores, runs
+  // once their disposals have run, and what it throws fails this test.
+  onTestFinished(() => {
+    expect(made).toBeDefined()
+    expect(made!.left.shutdowns).toHaveLength(1)
+    expect(made!.disposed.shutdowns).toHaveLength(1)
+    expect(made!.keptForTheFile.shutdowns).toHaveLength(0)
+    expect(madeInTheFile.shutdowns).toHaveLength(0)
+    expect(made!.ended()).toBe(1)
+  })
+  made = madeInATest()
+  expect(made.ended()).toBe(0)
 })
 
 test('no unit or SPA file makes a store with makeStore itself (it would outlive the file)', () => {
