@@ -2,7 +2,7 @@
 import { act } from 'react'
 import { describe, expect, it } from 'vitest'
 import { createMemoryStorage } from '../../src/app/store'
-import { eventually } from '../unit/support/eventually'
+import { eventually } from './support/eventually'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
 import { apiRoutes, appStore, json, pagePerTest, renderApp, type } from './support/page'
 

@@ -11,7 +11,7 @@ import type { User } from '../../../src/contract'
 import { ToasterContext } from '../../../src/features/notifications/Toasts'
 import { sendMessage } from '../../../src/realtime'
 import { I18nProvider } from '../../../src/i18n'
-import { eventually } from '../../unit/support/eventually'
+import { eventually } from './eventually'
 import { fakeSockets } from '../../unit/support/fakeSocket'
 import { alice, bob, conversation, message } from '../../unit/support/fixtures'
 
