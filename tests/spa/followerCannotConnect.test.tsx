@@ -60,6 +60,7 @@ test('a follower tab says the first connect fails, and its end, as the tab holdi
   } finally {
     vi.useRealTimers()
   }
-  follower.dispose()
+  // The page still shows the follower: its connection going idle renders, inside `act`.
+  act(() => follower.dispose())
   holder.dispose()
 })

@@ -165,6 +165,10 @@ export function appStore(fetchFn: typeof fetch, over: Partial<MakeStoreOptions> 
     preloadedState: { auth: { token: 'token-1', user: alice } },
     ...over,
   })
+  // A test disposes its store while the page still shows it: the connection going idle renders the page, inside `act`
+  // as React expects in a test (outside it, every component reading the store warned).
+  const dispose = store.dispose
+  store.dispose = () => act(() => dispose())
   return { store, sockets }
 }
 
