@@ -59,12 +59,14 @@ export const apiRoutes = (
  * @example const { fetchFn, answerPeople } = heldPeopleApi((path) => (path === '/api/conversations' ? json(200, []) : undefined))
  */
 export function heldPeopleApi(route: (path: string) => Response | undefined) {
-  let answer: (response: Response) => void = () => {}
-  const people = new Promise<Response>((resolve) => {
+  let answer: () => void = () => {}
+  const answered = new Promise<void>((resolve) => {
     answer = resolve
   })
-  const fetchFn = apiRoutes((_method, path) => (path === '/api/users' ? people : (route(path) ?? json(200, []))))
-  return { fetchFn, answerPeople: () => act(async () => answer(json(200, [alice, bob]))) }
+  // Each read its own Response: a body is read once, and the page may read the people again meanwhile.
+  const people = () => answered.then(() => json(200, [alice, bob]))
+  const fetchFn = apiRoutes((_method, path) => (path === '/api/users' ? people() : (route(path) ?? json(200, []))))
+  return { fetchFn, answerPeople: () => act(async () => answer()) }
 }
 
 /**
