@@ -157,7 +157,9 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       await page.route(POST_MESSAGE, dropConnection)
       const stuck = unique('Still waiting for the network')
       await send(page, stuck)
-      await messageIn(page, stuck, 'pending')
+      const pending = await messageIn(page, stuck, 'pending')
+      // What a screen reader reads of its state: the words alone, not the clock drawn before them.
+      expect(await pending.locator('.msg-meta').ariaSnapshot()).toBe('- paragraph: Sending…')
       await shot(page, 'pending-message-carol-desktop')
 
       const dialogs: string[] = []
