@@ -50,6 +50,42 @@ describe('"Seen" under one\'s last message', () => {
     store.dispose()
   })
 
+  test('is not said for an older message of ours that "Load earlier" brings, seen long before', async () => {
+    // Alice's message 1, then two of Bob's; Bob had read hers when the thread opened. Only 2–3 come first.
+    const thread = [
+      message(1, { senderId: alice.id }),
+      message(2, { senderId: bob.id }),
+      message(3, { senderId: bob.id }),
+    ]
+    const fetchFn = apiRoutes((_method, path, request) => {
+      if (path === '/api/conversations')
+        return json(200, [conversation('c1', { lastMessage: thread[2]!, readSeq: { [alice.id]: 3, [bob.id]: 1 } })])
+      if (path === '/api/users') return json(200, [alice, bob])
+      if (path === '/api/conversations/c1/messages')
+        return json(200, new URL(request.url).searchParams.has('before') ? thread.slice(0, 1) : thread.slice(1))
+      return json(200, [])
+    })
+    const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(2))
+    const said = politeSaid()
+
+    const button = await eventually(() => {
+      const found = page.container.querySelector<HTMLButtonElement>('.load-earlier button')
+      expect(found).not.toBeNull()
+      return found!
+    })
+    act(() => button.click())
+    await eventually(() =>
+      expect(page.container.querySelector('[data-message-id=m1] [data-testid=seen]')).not.toBeNull(),
+    )
+    await act(async () => {})
+    expect(said).not.toContain('Your message was seen')
+    store.dispose()
+  })
+
   test('is not said for what was seen already when the thread opened', async () => {
     const { store } = aliceAndBob(3)
     const said = politeSaid()
