@@ -277,12 +277,12 @@ export function createMessaging(ctx: ServiceContext) {
       if ((error as { code?: unknown } | null)?.code !== UNIQUE_VIOLATION) throw error
       const winner = await findByClientId(db, senderId, clientId)
       if (!winner) throw error
-      return { message: sameConversation(winner, conversationId), inserted: false }
+      return { message: sameSend(winner, conversationId, content), inserted: false }
     }
     const row = rows[0]
     if (!row) throw notFound('conversation')
     const message = toMessage(row)
-    if (!row.inserted) return { message: sameConversation(message, conversationId), inserted: false }
+    if (!row.inserted) return { message: sameSend(message, conversationId, content), inserted: false }
     const logged = (row.logged ?? []).map(
       ([userId, offset, event, reader]): LoggedEvent => ({
         userId,
@@ -308,6 +308,7 @@ export function createMessaging(ctx: ServiceContext) {
     senderId: Id,
     conversationId: Id,
     clientId: string,
+    content: string,
     retryAfterMs: number,
   ): Promise<Message> {
     // Past a few look-ups, no look-up: once the budget has a token again, a replay is told apart by the send itself.
@@ -317,13 +318,18 @@ export function createMessaging(ctx: ServiceContext) {
       () => findByClientId(db, senderId, clientId),
       retryAfterMs,
     )
-    return sameConversation(stored, conversationId)
+    return sameSend(stored, conversationId, content)
   }
 
-  function sameConversation(message: Message, conversationId: Id): Message {
+  /**
+   * The stored message of (sender, clientId), when it is the one sent again. Another text under that clientId is
+   * refused: answered with the stored message, it would be taken for sent, and reach no one.
+   */
+  function sameSend(message: Message, conversationId: Id, content: string): Message {
     if (message.conversationId !== conversationId) {
       throw new AppError('INVALID', 'clientId: already used for a message in another conversation')
     }
+    if (message.content !== content) throw new AppError('INVALID', 'clientId: already used for a different message')
     return message
   }
 
@@ -380,7 +386,7 @@ export function createMessaging(ctx: ServiceContext) {
     // cache can hold them all). An outsider gets it back: the members are cached from then on, refused for free above.
     return conversationLocks.run(conversationId, async () => {
       const budget = await limiter.tryTake(senderId)
-      if (!budget.ok) return replayOrRefuse(senderId, conversationId, clientId, budget.retryAfterMs)
+      if (!budget.ok) return replayOrRefuse(senderId, conversationId, clientId, content, budget.retryAfterMs)
       try {
         await participantsFor(db, senderId, conversationId)
       } catch (error) {

@@ -154,6 +154,25 @@ describe('message:send', () => {
     expect(rec.alice2.of('message:sent')).toHaveLength(1)
   })
 
+  // Answered with the first message, the second text would be taken for sent and never reach anyone: nothing says so.
+  it('refuses a clientId already used for other content (INVALID naming clientId), over socket and HTTP alike', async () => {
+    const clientId = randomUUID()
+    const first = await send(alice1, 'the first text', clientId)
+    expect(first.ok).toBe(true)
+    const refusal = { code: 'INVALID', message: 'clientId: already used for a different message' }
+    expect(await send(alice2, 'another text', clientId)).toEqual({ ok: false, error: refusal })
+    const overHttp = await http(server.url, 'POST', `/api/conversations/${CONV}/messages`, {
+      token: tokens.alice,
+      body: { content: 'another text', clientId },
+    })
+    expect(overHttp).toMatchObject({ status: 400, body: { error: refusal } })
+    // The same content is still a replay, answered with the stored message.
+    expect(await send(alice2, 'the first text', clientId)).toEqual(first)
+    await arrived(() => expect(rec.bob1.of('message:new')).toHaveLength(1))
+    await delivered(alice1, alice2, bob1, bob2, carol1)
+    expect(rec.bob1.of('message:new')).toEqual([first.ok && first.data])
+  })
+
   it('stores concurrent replays of one clientId once', async () => {
     const clientId = randomUUID()
     const acks = await Promise.all([

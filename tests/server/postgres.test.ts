@@ -150,6 +150,18 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
         expect([one!.ok, two!.ok].sort()).toEqual([false, true])
         expect(one!.ok ? two : one).toMatchObject({ ok: false, error: { code: 'INVALID' } })
         expect(acks.slice(2).every((ack) => ack.ok)).toBe(true)
+        // One clientId sent at once through both servers into one conversation with two texts: one is stored, the
+        // other refused (the unique constraint, or the stored message), never answered with a text it did not send.
+        const twice = randomUUID()
+        const [x, y] = await Promise.all([
+          send(alice1, 'conv-alice-bob', 'text 1', twice),
+          send(alice2, 'conv-alice-bob', 'text 2', twice),
+        ])
+        expect([x.ok, y.ok].sort()).toEqual([false, true])
+        expect(x.ok ? y : x).toEqual({
+          ok: false,
+          error: { code: 'INVALID', message: 'clientId: already used for a different message' },
+        })
         const { token } = await login(server.url, ALICE)
         for (const conversationId of ['conv-alice-bob', 'conv-alice-carol']) {
           const thread = await http<Message[]>(

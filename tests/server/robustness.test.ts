@@ -391,6 +391,11 @@ describe('replays and the rate limit (idempotency first)', () => {
     })
     expect(replayed.status).toBeLessThan(300)
     expect(replayed.body).toEqual(accepted[1])
+    // Another text under an accepted clientId is refused, not answered with the stored message, past the budget too.
+    expect(await send(ids[0]!, 'another text')).toEqual({
+      ok: false,
+      error: { code: 'INVALID', message: 'clientId: already used for a different message' },
+    })
     // A replay naming another conversation is still refused as INVALID (not as RATE_LIMITED).
     expect(
       await emitAck(socket, 'message:send', { conversationId: 'conv-alice-carol', content: 'x', clientId: ids[2] }),
