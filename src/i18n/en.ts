@@ -139,6 +139,7 @@ export const en = {
   'thread.announceNew': 'New message from {name}: {content}',
   // More than a few at once (a replay after a reconnect): counted, not read out one after the other.
   'thread.announceMany': '{count, plural, one {# new message} other {# new messages}} from {name}',
+  'thread.newBelow': '{count, plural, one {New message below} other {New messages below}}',
   'thread.seen': 'Seen',
   'thread.announceSeen': 'Your message was seen',
   // Several people may type at once: `names` is their list as the language writes one ("Bob and Carol"), `count` how

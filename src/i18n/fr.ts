@@ -124,6 +124,7 @@ export const fr: Catalogue = {
     'Ce texte contient un caractère invisible qui ne peut pas être envoyé (un caractère de contrôle, souvent collé avec le texte) : supprimez-le, ou retapez ce passage.',
   'thread.announceNew': 'Nouveau message — {name} : {content}',
   'thread.announceMany': '{count, plural, one {# nouveau message} other {# nouveaux messages}} — {name}',
+  'thread.newBelow': '{count, plural, one {Nouveau message en bas} other {Nouveaux messages en bas}}',
   'thread.seen': 'Vu',
   'thread.announceSeen': 'Votre message a été vu',
   'thread.typing': '{count, plural, one {{names} est en train d’écrire…} other {{names} sont en train d’écrire…}}',

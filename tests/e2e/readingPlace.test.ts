@@ -82,4 +82,50 @@ describe('reading up the thread while a message waits to be sent', { timeout: 12
       await alice.context.close()
     }
   })
+
+  it('shows a message that comes below the reader by a button over the list, which takes them to it', async () => {
+    const [a, c] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'carol')])
+    const conversation = await apiCall<{ id: string }>(e2e, a.token, 'POST', '/api/conversations', {
+      participantId: c.user.id,
+    })
+    for (let i = 1; i <= 40; i++) {
+      await apiCall(e2e, i % 2 ? a.token : c.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
+        content: `Earlier ${i}`,
+        clientId: crypto.randomUUID(),
+      })
+    }
+    const alice = await loginAs(e2e, 'alice')
+    const { page } = alice
+    try {
+      await gotoConversation(page, conversation.id)
+      await messagesWithText(page, 'Earlier 40').waitFor({ timeout: WAIT })
+      const list = page.getByTestId('message-list')
+      await list.evaluate(
+        (el) =>
+          new Promise<void>((resolve) => {
+            el.addEventListener('scroll', () => resolve(), { once: true })
+            el.scrollTop = 0
+          }),
+      )
+      const text = unique('From Carol below')
+      await apiCall(e2e, c.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
+        content: text,
+        clientId: crypto.randomUUID(),
+      })
+      await messagesWithText(page, text).waitFor({ timeout: WAIT })
+      const button = page.getByRole('button', { name: 'New message below' })
+      await button.waitFor({ timeout: WAIT })
+      expect(await list.evaluate((el) => el.scrollTop)).toBe(0)
+      // Drawn over the list's foot, and nothing over it: a click lands on it.
+      const [box, view] = await Promise.all([button.boundingBox(), list.boundingBox()])
+      expect(box!.y).toBeGreaterThan(view!.y)
+      expect(box!.y + box!.height).toBeLessThanOrEqual(view!.y + view!.height)
+      await button.click()
+      await button.waitFor({ state: 'detached', timeout: WAIT })
+      expect(await list.evaluate((el) => el.scrollHeight - el.clientHeight - el.scrollTop)).toBeLessThan(2)
+      expect(await list.evaluate((el) => el === document.activeElement)).toBe(true)
+    } finally {
+      await alice.context.close()
+    }
+  })
 })

@@ -161,6 +161,11 @@ export function Thread({
   const lastId = useRef<string | null>(null)
   const lastKey = useRef<string | null>(null)
   const anchor = useRef<{ height: number; top: number } | null>(null)
+  // How many messages from the other side came below the view while the reader was up the thread, which stays still
+  // for them: a screen reader says each (below), a sighted reader sees a button that takes them there ("New message
+  // below"), as chat apps show one. Not said again: it is no live region.
+  const [newBelow, setNewBelow] = useState(0)
+  const belowLook = useRef<ThreadLook | null>(null)
   useLayoutEffect(() => {
     const el = scroller.current
     if (!el) return
@@ -168,6 +173,7 @@ export function Thread({
     // Our message confirmed takes the server's id but is the one written before: the reader may have scrolled up since
     // (it waited offline), and only a message just written brings them down.
     const key = last ? messageKey(last) : null
+    let toEnd = false
     if (anchor.current) {
       el.scrollTop = el.scrollHeight - anchor.current.height + anchor.current.top
       anchor.current = null
@@ -177,10 +183,26 @@ export function Thread({
       (nearBottom.current || (last.senderId === me?.id && key !== lastKey.current) || lastId.current === null)
     ) {
       el.scrollTop = el.scrollHeight
+      toEnd = true
     }
     lastId.current = last?.id ?? null
     lastKey.current = key
-  }, [messages, me?.id])
+    // What the thread shows when it is first read is not new (as for the announcements).
+    if (!readable) return
+    const { fresh, look } = arrivedFromOthers(belowLook.current, messages, me?.id ?? null)
+    belowLook.current = look
+    if (toEnd) setNewBelow(0)
+    else if (fresh.length > 0) setNewBelow((count) => count + fresh.length)
+  }, [messages, me?.id, readable])
+  const toNewest = () => {
+    const el = scroller.current
+    if (!el) return
+    el.scrollTop = el.scrollHeight
+    nearBottom.current = true
+    setNewBelow(0)
+    // The button goes from under the keyboard: focus stays in the thread, on the messages it has brought into view.
+    el.focus()
+  }
   // The list's view shrinks with no message changed (the header gains the other person's presence once the conversation
   // list comes, after the messages on a slow phone; a notice above the composer; the window): the newest message, or
   // its last lines, would go below it. A reader at the end stays there.
@@ -316,6 +338,7 @@ export function Thread({
         onScroll={(e) => {
           const el = e.currentTarget
           nearBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX
+          if (nearBottom.current) setNewBelow(0)
         }}
         // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard to scroll it (WCAG 2.1.1, axe scrollable-region-focusable); the messages often hold nothing focusable, and role=log is what the list is.
         tabIndex={0}
@@ -373,6 +396,14 @@ export function Thread({
           ))}
         </ol>
       </div>
+      {newBelow > 0 && (
+        // Over the foot of the list, taking no room of its own: the list's view does not shrink as it comes and goes.
+        <div className="new-below">
+          <button type="button" className="btn btn-small" data-testid="new-below" onClick={toNewest}>
+            {t('thread.newBelow', { count: newBelow })}
+          </button>
+        </div>
+      )}
       {/* Polite: said when someone starts typing, without interrupting. Always rendered, so the composer never jumps.
           Empty while the people are first read: it would say "Someone is typing…", then again with the name. */}
       <p className="typing-line" data-testid="typing" aria-live="polite">
