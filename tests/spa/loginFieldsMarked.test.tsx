@@ -48,6 +48,17 @@ describe('a refused login and its fields', () => {
     store.dispose()
   })
 
+  test('a later attempt held back by a field left empty: the refusal goes, the field says what it lacks', async () => {
+    const { store, password, alert } = await refusedLogin(401, 'UNAUTHORIZED')
+    expect(alert.textContent).toBe('Wrong email or password.')
+    type(password, '')
+    act(() => page.container.querySelector('form')!.requestSubmit())
+    expect(password.validationMessage).toBe('Fill in this field.')
+    // "Wrong email or password." was about the attempt before: this one never reached the server.
+    expect(page.container.querySelector('form [role=alert]')).toBeNull()
+    store.dispose()
+  })
+
   test.each([
     ['too many attempts', 429, 'RATE_LIMITED'],
     ['the server failing', 500, 'INTERNAL'],

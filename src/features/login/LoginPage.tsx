@@ -75,7 +75,7 @@ export function LoginPage() {
   const t = useT()
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
-  const [login, { isLoading, error, originalArgs }] = useLoginMutation()
+  const [login, { isLoading, error, originalArgs, reset }] = useLoginMutation()
   const submitRef = useRef<HTMLButtonElement>(null)
   const headingRef = useRef<HTMLHeadingElement>(null)
   const emailRef = useRef<HTMLInputElement>(null)
@@ -123,6 +123,12 @@ export function LoginPage() {
     originalArgs?.email === email.trim() &&
     originalArgs.password === password
   const fieldError = fieldsRefused ? { 'aria-invalid': true, 'aria-describedby': `${id}-error` } : {}
+  // An attempt held back by a field (left empty, not an email) never reaches the server: the refusal of the one before
+  // ("Wrong email or password.") stood beside the field's own words as if it answered this one. A wait still running
+  // stays: it is still true.
+  const forgetRefusal = () => {
+    if (error && (wait === null || wait.over)) reset()
+  }
   const message = !error ? null : wait === null ? t(loginErrorId(error)) : wait.over ? null : waitText(wait)
 
   return (
@@ -150,6 +156,7 @@ export function LoginPage() {
               required
               value={email}
               onChange={(e) => setEmail(e.target.value)}
+              onInvalid={forgetRefusal}
               {...fieldError}
             />
           </div>
@@ -164,6 +171,7 @@ export function LoginPage() {
               required
               value={password}
               onChange={(e) => setPassword(e.target.value)}
+              onInvalid={forgetRefusal}
               {...fieldError}
             />
           </div>
