@@ -371,30 +371,33 @@ export function Thread({
         {isLoading && <p className="muted center">{t('thread.loading')}</p>}
         {error && <LoadError error={error} retry={refetch} fetching={isFetching} className="center" />}
         {!isLoading && !error && messages.length === 0 && <p className="muted center">{t('thread.empty')}</p>}
-        <ol className="msgs">
-          {messages.map((m) => (
-            <MessageItem
-              // Our copy keeps its node from pending to sent; a clientId is unique per sender only.
-              key={messageKey(m)}
-              message={m}
-              mine={m.senderId === me?.id}
-              sender={people.nameOf(m.senderId)}
-              seen={m.id === seenId}
-              focusOnFrom={focusOnFrom}
-              onDiscard={onDiscard}
-            />
-          ))}
-          {waiting.map((m) => (
-            <MessageItem
-              key={messageKey(m)}
-              message={m}
-              mine
-              sender={people.nameOf(m.senderId)}
-              seen={false}
-              focusOnFrom={focusOnFrom}
-            />
-          ))}
-        </ol>
+        {/* No list while there is nothing in it: a screen reader says an empty one ("list, 0 items"). */}
+        {shownMessages.length > 0 && (
+          <ol className="msgs">
+            {messages.map((m) => (
+              <MessageItem
+                // Our copy keeps its node from pending to sent; a clientId is unique per sender only.
+                key={messageKey(m)}
+                message={m}
+                mine={m.senderId === me?.id}
+                sender={people.nameOf(m.senderId)}
+                seen={m.id === seenId}
+                focusOnFrom={focusOnFrom}
+                onDiscard={onDiscard}
+              />
+            ))}
+            {waiting.map((m) => (
+              <MessageItem
+                key={messageKey(m)}
+                message={m}
+                mine
+                sender={people.nameOf(m.senderId)}
+                seen={false}
+                focusOnFrom={focusOnFrom}
+              />
+            ))}
+          </ol>
+        )}
       </div>
       {newBelow > 0 && (
         // Over the foot of the list, taking no room of its own: the list's view does not shrink as it comes and goes.
