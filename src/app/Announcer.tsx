@@ -1,4 +1,5 @@
 import { createContext, useCallback, useContext, useLayoutEffect, useRef, useState, type ReactNode } from 'react'
+import { useLocale } from '../i18n'
 
 export type Politeness = 'polite' | 'assertive'
 
@@ -27,7 +28,7 @@ interface Said {
  * Each region holds what was said since it last changed, one node per sentence: two components that speak in the
  * same commit (the open thread's new message and the unread count, two cards changed by one burst) are both heard, and
  * once drawn, the next sentence (in either region) replaces them, so nothing is said again, nor left to be read as
- * still true.
+ * still true. Inside an `<I18nProvider>`: a change of language empties them.
  *
  * @example const announce = useAnnounce(); announce('New message from Bob: Hi')
  */
@@ -54,6 +55,15 @@ export function AnnouncerProvider({ children }: { children: ReactNode }) {
   const forget = useCallback(() => {
     setSaid((s) => (s.polite.length === 0 && s.assertive.length === 0 ? s : { polite: [], assertive: [] }))
   }, [])
+  // The last sentences stay in the regions, for a reader going through the page to its end: after a change of language
+  // they were in the language before, in a page whose <html lang> says otherwise. They go, and nothing is said again.
+  const { locale } = useLocale()
+  const saidInLocale = useRef(locale)
+  useLayoutEffect(() => {
+    if (saidInLocale.current === locale) return
+    saidInLocale.current = locale
+    forget()
+  }, [locale, forget])
   return (
     <AnnounceContext value={announce}>
       <ForgetContext value={forget}>{children}</ForgetContext>
