@@ -67,6 +67,17 @@ describe('a login refused for too many failed attempts', () => {
     store.dispose()
   })
 
+  test('stays while it runs through a later attempt held back by a field left empty: it is still true', async () => {
+    const { alert, store } = await logInRefused(noon, 14 * 60_000 + 5_000, 'Email', 'Password')
+    const said = alert.textContent
+    const password = fieldLabelled(page.container, 'Password') as HTMLInputElement
+    type(password, '')
+    act(() => page.container.querySelector('form')!.requestSubmit())
+    expect(password.validity.valueMissing).toBe(true)
+    expect(alertShown()?.textContent).toBe(said)
+    store.dispose()
+  })
+
   test('is gone once that time comes, and the form no longer points at it', async () => {
     const { store } = await logInRefused(noon, 14 * 60_000 + 5_000, 'Email', 'Password')
     await pass(15 * 60_000 - 1_000)
