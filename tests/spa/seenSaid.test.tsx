@@ -86,6 +86,36 @@ describe('"Seen" under one\'s last message', () => {
     store.dispose()
   })
 
+  test('is said for a message of ours the thread did not hold yet when it opened, read by then', async () => {
+    // Alice's message 3, sent from another device while the page opened, was read by Bob before the conversation list
+    // was read; the thread, read before it, ends at 2. Message 3 then comes: "Seen" moves to it as a sighted reader
+    // watches, news that the other person's read position at the first look does not cover (nothing loaded reached it).
+    const thread = [message(1, { senderId: bob.id }), message(2, { senderId: alice.id })]
+    const third = message(3, { senderId: alice.id, clientId: 'k3' })
+    const fetchFn = apiRoutes((_method, path) => {
+      if (path === '/api/conversations')
+        return json(200, [conversation('c1', { lastMessage: third, readSeq: { [alice.id]: 3, [bob.id]: 3 } })])
+      if (path === '/api/users') return json(200, [alice, bob])
+      if (path === '/api/conversations/c1/messages') return json(200, thread)
+      return json(200, [])
+    })
+    const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
+    renderApp(page.root, store)
+    act(() => sockets.last.serverConnect())
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    await eventually(() =>
+      expect(page.container.querySelector('[data-message-id=m2] [data-testid=seen]')).not.toBeNull(),
+    )
+    const said = politeSaid()
+
+    act(() => sockets.last.serverEmit('message:sent', third, { offset: 2 }))
+    await eventually(() =>
+      expect(page.container.querySelector('[data-message-id=m3] [data-testid=seen]')).not.toBeNull(),
+    )
+    await eventually(() => expect(said).toContain('Your message was seen'))
+    store.dispose()
+  })
+
   test('is not said for what was seen already when the thread opened', async () => {
     const { store } = aliceAndBob(3)
     const said = politeSaid()

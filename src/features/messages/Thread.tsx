@@ -268,16 +268,19 @@ export function Thread({
   const seenId = lastSeenOwn(messages, me?.id, seenSeq)
   // "Seen" coming under one of ours is said too, as "… is typing" is: a sighted reader sees it come. Once per message,
   // from the first look at the read thread with its conversation listed on: what was seen by then is not news, also
-  // when it was not loaded yet (an older page, "Load earlier", brings "Seen" under a message read long ago).
+  // when it was not loaded yet (an older page, "Load earlier", brings "Seen" under a message read long ago). Only up to
+  // what the thread held then: one of ours newer than that (sent elsewhere while the page opened) comes with "Seen"
+  // moving down to it, which a sighted reader sees come.
   const seenMessageSeq = seenId === null ? 0 : (messages.find((m) => m.id === seenId)?.seq ?? 0)
+  const loadedUpTo = messages.reduce((top, m) => Math.max(top, m.seq), 0)
   const seenSaidUpTo = useRef<number | null>(null)
   useEffect(() => {
     if (!readable || otherId === null) return
-    if (seenSaidUpTo.current === null) seenSaidUpTo.current = Math.max(seenMessageSeq, seenSeq)
+    if (seenSaidUpTo.current === null) seenSaidUpTo.current = Math.max(seenMessageSeq, Math.min(seenSeq, loadedUpTo))
     if (seenMessageSeq <= seenSaidUpTo.current) return
     seenSaidUpTo.current = seenMessageSeq
     announce(t('thread.announceSeen'))
-  }, [readable, otherId, seenMessageSeq, seenSeq, announce, t])
+  }, [readable, otherId, seenMessageSeq, seenSeq, loadedUpTo, announce, t])
   // "Seen" is drawn under our message, below the end the reader was at: who waits for it at the end sees it come.
   useLayoutEffect(() => {
     const el = scroller.current
