@@ -12,6 +12,14 @@ import { useAppSelector } from './hooks'
  */
 export const LOST_NEWS_AFTER_MS = 1000
 
+/**
+ * The same for a tab that was riding on another tab's socket: its loss is first of all that tab closing, and the tab
+ * taking the socket over opens its own, which Chromium was seen to hold for 0.7 to 4.2 s after the close (the closed
+ * tab's socket still closing). A loss of the holder's network is said this much later in such a tab (at once in the
+ * badge), and after `LOST_NEWS_AFTER_MS` in the holder's.
+ */
+export const HANDOFF_NEWS_AFTER_MS = 5000
+
 function endLostWait(wait: { current: ReturnType<typeof setTimeout> | null }) {
   if (wait.current !== null) clearTimeout(wait.current)
   wait.current = null
@@ -35,6 +43,9 @@ export function ConnectionBadge() {
     return c.status === 'connecting' && c.error !== null && c.error.code !== 'UNAUTHORIZED'
   })
   const before = useRef(status)
+  // Whether the socket this tab was last online on was another tab's (see HANDOFF_NEWS_AFTER_MS).
+  const onlineAs = useRef(role)
+  if (status === 'connected') onlineAs.current = role
   // A loss said (lost, offline, session expired) and no `connected` since: the next `connected` says it is back.
   const lostSaid = useRef(false)
   // A loss not said yet: it is said once it has lasted LOST_NEWS_AFTER_MS, unless the connection is back by then.
@@ -54,11 +65,14 @@ export function ConnectionBadge() {
     if (!news) return
     if (news.id === 'connection.announce.lost') {
       endLostWait(lostWaits)
-      lostWaits.current = setTimeout(() => {
-        lostWaits.current = null
-        lostSaid.current = true
-        say(news)
-      }, LOST_NEWS_AFTER_MS)
+      lostWaits.current = setTimeout(
+        () => {
+          lostWaits.current = null
+          lostSaid.current = true
+          say(news)
+        },
+        onlineAs.current === 'follower' ? HANDOFF_NEWS_AFTER_MS : LOST_NEWS_AFTER_MS,
+      )
       return
     }
     // Back before the loss was said: the user heard of neither.
