@@ -2,14 +2,10 @@
 import { act } from 'react'
 import { expect, test, vi } from 'vitest'
 import { LOST_NEWS_AFTER_MS } from '../../src/app/ConnectionBadge'
-import { createMemoryStorage } from '../../src/app/store'
-import { trackedStore } from '../support/trackedStores'
-import { manualVisibility, selectConnection } from '../../src/realtime'
-import { browser as tabsBrowser } from '../unit/tabs/support/browser'
-import { fakeSockets } from '../unit/support/fakeSocket'
-import { alice } from '../unit/support/fixtures'
+import { selectConnection } from '../../src/realtime'
 import { eventually } from './support/eventually'
-import { pagePerTest, renderApp, saidIn, threadApi } from './support/page'
+import { pagePerTest, renderApp, saidIn } from './support/page'
+import { aliceTabs } from './support/tabs'
 
 // Alice opens the app in two tabs while the socket cannot connect (a proxy that blocks it, the server's socket path
 // down). The tab holding the browser's one socket said "Could not connect…", once it lasted; the other tab, the one
@@ -19,19 +15,7 @@ import { pagePerTest, renderApp, saidIn, threadApi } from './support/page'
 const page = pagePerTest('#/messages')
 
 test('a follower tab says the first connect fails, and its end, as the tab holding the socket does', async () => {
-  const edges = tabsBrowser()
-  const sockets = fakeSockets()
-  const tab = (tabId: string) =>
-    trackedStore({
-      apiUrl: 'http://api.test',
-      createSocket: sockets.createSocket,
-      storage: createMemoryStorage(),
-      fetchFn: threadApi,
-      preloadedState: { auth: { token: 'token-1', user: alice } },
-      realtime: {
-        tabs: { channelName: 'x', ...edges.tab(tabId), visibility: manualVisibility(true), tabId, heartbeatMs: 100 },
-      },
-    })
+  const { sockets, tab } = aliceTabs()
   const holder = tab('t1')
   await eventually(() => expect(selectConnection(holder.getState()).role).toBe('leader'))
   const follower = tab('t2')

@@ -2,42 +2,21 @@
 import { act } from 'react'
 import { expect, test, vi } from 'vitest'
 import { HANDOFF_NEWS_AFTER_MS, LOST_NEWS_AFTER_MS } from '../../src/app/ConnectionBadge'
-import { createMemoryStorage } from '../../src/app/store'
-import { trackedStore } from '../support/trackedStores'
-import { manualVisibility, selectConnection } from '../../src/realtime'
-import { browser as tabsBrowser } from '../unit/tabs/support/browser'
-import { fakeSockets } from '../unit/support/fakeSocket'
-import { alice } from '../unit/support/fixtures'
+import { selectConnection } from '../../src/realtime'
 import { eventually } from './support/eventually'
-import { pagePerTest, renderApp, saidIn, threadApi } from './support/page'
+import { pagePerTest, renderApp, saidIn } from './support/page'
+import { aliceTabs } from './support/tabs'
 
 // Alice closes the tab holding the browser's one socket; the tab she looks at takes it over. In Chromium its new
-// socket opened 0.7 to 4.2 s after the close (11 runs of the built app, tests/e2e style): past the one-second moment a
+// socket opened 0.7 to 4.2 s after the close (11 runs of the built app in headless Chromium): past the one-second moment a
 // blip is given, so a screen reader said "Connection lost…" and "Connection back" for a hand-off she lost nothing in.
 
 const page = pagePerTest('#/messages')
 
 const LOST = 'Connection lost. Reconnecting; messages go over HTTP meanwhile.'
 
-function twoTabs() {
-  const edges = tabsBrowser()
-  const sockets = fakeSockets()
-  const tab = (tabId: string) =>
-    trackedStore({
-      apiUrl: 'http://api.test',
-      createSocket: sockets.createSocket,
-      storage: createMemoryStorage(),
-      fetchFn: threadApi,
-      preloadedState: { auth: { token: 'token-1', user: alice } },
-      realtime: {
-        tabs: { channelName: 'x', ...edges.tab(tabId), visibility: manualVisibility(true), tabId, heartbeatMs: 100 },
-      },
-    })
-  return { sockets, tab }
-}
-
 async function connectedPair() {
-  const { sockets, tab } = twoTabs()
+  const { sockets, tab } = aliceTabs()
   const holder = tab('t1')
   await eventually(() => expect(selectConnection(holder.getState()).role).toBe('leader'))
   act(() => {
