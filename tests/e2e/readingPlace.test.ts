@@ -29,23 +29,36 @@ function dropConnection(route: Route) {
 describe('reading up the thread while a message waits to be sent', { timeout: 120_000 }, () => {
   const e2e = e2ePerFile()
 
-  it('keeps the reader where they are when that message is confirmed', async () => {
+  /**
+   * Alice's conversation with Carol, 40 messages (`${word} 1`…`${word} 40`, each in turn), open on Alice's page at
+   * its newest. The page's context is closed if the thread never shows.
+   */
+  async function aliceReadingForty(word: string) {
     const [a, c] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'carol')])
     const conversation = await apiCall<{ id: string }>(e2e, a.token, 'POST', '/api/conversations', {
       participantId: c.user.id,
     })
     for (let i = 1; i <= 40; i++) {
       await apiCall(e2e, i % 2 ? a.token : c.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
-        content: `History ${i}`,
+        content: `${word} ${i}`,
         clientId: crypto.randomUUID(),
       })
     }
     const alice = await loginAs(e2e, 'alice')
+    try {
+      await gotoConversation(alice.page, conversation.id)
+      await messagesWithText(alice.page, `${word} 40`).waitFor({ timeout: WAIT })
+    } catch (error) {
+      await alice.context.close()
+      throw error
+    }
+    return { a, c, conversation, alice }
+  }
+
+  it('keeps the reader where they are when that message is confirmed', async () => {
+    const { a, alice } = await aliceReadingForty('History')
     const { page } = alice
     try {
-      await gotoConversation(page, conversation.id)
-      await messagesWithText(page, 'History 40').waitFor({ timeout: WAIT })
-
       blockSockets(e2e, a.user.id, 10 * 60_000)
       await page.route(POST_MESSAGE, dropConnection)
       await waitNotOnline(page)
@@ -84,21 +97,9 @@ describe('reading up the thread while a message waits to be sent', { timeout: 12
   })
 
   it('shows a message that comes below the reader by a button over the list, which takes them to it', async () => {
-    const [a, c] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'carol')])
-    const conversation = await apiCall<{ id: string }>(e2e, a.token, 'POST', '/api/conversations', {
-      participantId: c.user.id,
-    })
-    for (let i = 1; i <= 40; i++) {
-      await apiCall(e2e, i % 2 ? a.token : c.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
-        content: `Earlier ${i}`,
-        clientId: crypto.randomUUID(),
-      })
-    }
-    const alice = await loginAs(e2e, 'alice')
+    const { c, conversation, alice } = await aliceReadingForty('Earlier')
     const { page } = alice
     try {
-      await gotoConversation(page, conversation.id)
-      await messagesWithText(page, 'Earlier 40').waitFor({ timeout: WAIT })
       const list = page.getByTestId('message-list')
       await list.evaluate(
         (el) =>
