@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import { bob, message } from '../unit/support/fixtures'
 import { eventually } from './support/eventually'
 import { withLayout } from './support/layout'
-import { appStore, bobsThreadApi, pageEndingAt, pagePerTest, renderApp, type } from './support/page'
+import { bobsThreadApi, connectedApp, pageEndingAt, pagePerTest, type } from './support/page'
 
 // A reader at the newest message follows what comes. Bob's answer that comes while our own message still waits for its
 // answer goes above it (confirmed messages first): the last message is still ours, yet the thread grew under the
@@ -17,13 +17,10 @@ const statuses = () =>
 
 describe('a reader at the newest message, ours waiting for its answer', () => {
   test("sees the other side's message that comes meanwhile", async () => {
-    const { store, sockets } = appStore(
+    const { store, sockets } = connectedApp(
+      page,
       bobsThreadApi(() => pageEndingAt(20)),
-      { realtime: { invalidationWindowMs: 0 } },
     )
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
     await eventually(() => expect(statuses()).toHaveLength(20))
     const list = page.container.querySelector<HTMLElement>('[data-testid=message-list]')!
     withLayout(list, () => 100 * list.querySelectorAll('[data-testid=message]').length)

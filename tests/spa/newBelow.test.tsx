@@ -5,7 +5,7 @@ import { LOCALE_STORAGE_KEY } from '../../src/i18n/locale'
 import { bob, message } from '../unit/support/fixtures'
 import { eventually } from './support/eventually'
 import { withLayout } from './support/layout'
-import { appStore, bobsThreadApi, pageEndingAt, pagePerTest, renderApp } from './support/page'
+import { bobsThreadApi, connectedApp, pageEndingAt, pagePerTest } from './support/page'
 
 // A reader scrolled up to older messages stays where they are when a new one comes (the thread does not pull them
 // down). A screen reader says it; a sighted reader saw nothing of it, and went on reading with no idea that an answer
@@ -16,13 +16,10 @@ afterEach(() => window.localStorage.removeItem(LOCALE_STORAGE_KEY))
 
 /** Alice's thread with Bob (his messages 1–20, 100 px each in a 500 px view), the reader scrolled up to the top. */
 async function readingUp() {
-  const { store, sockets } = appStore(
+  const { store, sockets } = connectedApp(
+    page,
     bobsThreadApi(() => pageEndingAt(20)),
-    { realtime: { invalidationWindowMs: 0 } },
   )
-  renderApp(page.root, store)
-  act(() => sockets.last.serverConnect())
-  act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
   await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(20))
   const list = page.container.querySelector<HTMLElement>('[data-testid=message-list]')!
   withLayout(list, () => 100 * list.querySelectorAll('[data-testid=message]').length)

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import { alice, bob, message } from '../unit/support/fixtures'
 import { eventually } from './support/eventually'
 import { withLayout } from './support/layout'
-import { appStore, bobsThreadApi, json, pagePerTest, renderApp } from './support/page'
+import { bobsThreadApi, connectedApp, json, pagePerTest } from './support/page'
 
 // Review: "Seen" is drawn under our last message when the other person reads it; at the end of the thread, the line
 // appeared below the window (the thread followed new messages only), so the reader who waited for it did not see it.
@@ -14,13 +14,10 @@ const page = pagePerTest('#/messages/c1')
 describe('a reader at the end of the thread, their last message not yet seen', () => {
   test('sees "Seen" once the other person has read it', async () => {
     const thread = Array.from({ length: 20 }, (_, i) => message(i + 1, { senderId: i + 1 === 20 ? alice.id : bob.id }))
-    const { store, sockets } = appStore(
+    const { store, sockets } = connectedApp(
+      page,
       bobsThreadApi(() => json(200, thread)),
-      { realtime: { invalidationWindowMs: 0 } },
     )
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
     await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(20))
     const list = page.container.querySelector<HTMLElement>('[data-testid=message-list]')!
     withLayout(

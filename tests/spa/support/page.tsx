@@ -175,6 +175,20 @@ export function appStore(fetchFn: typeof fetch, over: Partial<MakeStoreOptions> 
 }
 
 /**
+ * The app drawn in `page` on the API `fetchFn`, its socket connected and caught up (offset 1, epoch `e1`), with no
+ * invalidation window (a change the server tells of is read again at once).
+ *
+ * @example const { store, sockets } = connectedApp(page, bobsThreadApi(() => pageEndingAt(20)))
+ */
+export function connectedApp(page: ReturnType<typeof pagePerTest>, fetchFn: typeof fetch) {
+  const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
+  renderApp(page.root, store)
+  act(() => sockets.last.serverConnect())
+  act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+  return { store, sockets }
+}
+
+/**
  * A page on Alice's thread c1 (`threadApi`, drawn in `page` at `#/messages/c1`) that wrote `content` there (clientId
  * `k0`) and sent it, then went (a reload): the storage it leaves, whose outbox holds the message, waiting for its
  * answer, or failed when `refused` (the server's FORBIDDEN).
