@@ -3,7 +3,7 @@ import { act } from 'react'
 import { describe, expect, test } from 'vitest'
 import { alice, bob, conversation, message } from '../unit/support/fixtures'
 import { eventually } from './support/eventually'
-import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp } from './support/page'
+import { apiRoutes, connectedApp, json, pagePerTest, politeSaid } from './support/page'
 
 // "Seen" appears under one's last message when the other person reads it: a sighted reader waiting for it sees it
 // come, a screen reader user was told nothing (the line is not in a live region, and nothing announced it), while
@@ -27,11 +27,7 @@ function aliceAndBob(seenUpTo: number) {
     if (path === '/api/conversations/c1/messages') return json(200, thread)
     return json(200, [])
   })
-  const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
-  renderApp(page.root, store)
-  act(() => sockets.last.serverConnect())
-  act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
-  return { store, sockets }
+  return connectedApp(page, fetchFn)
 }
 
 describe('"Seen" under one\'s last message', () => {
@@ -65,10 +61,7 @@ describe('"Seen" under one\'s last message', () => {
         return json(200, new URL(request.url).searchParams.has('before') ? thread.slice(0, 1) : thread.slice(1))
       return json(200, [])
     })
-    const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    const { store } = connectedApp(page, fetchFn)
     await eventually(() => expect(page.container.querySelectorAll('[data-testid=message]')).toHaveLength(2))
     const said = politeSaid()
 
@@ -99,10 +92,7 @@ describe('"Seen" under one\'s last message', () => {
       if (path === '/api/conversations/c1/messages') return json(200, thread)
       return json(200, [])
     })
-    const { store, sockets } = appStore(fetchFn, { realtime: { invalidationWindowMs: 0 } })
-    renderApp(page.root, store)
-    act(() => sockets.last.serverConnect())
-    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    const { store, sockets } = connectedApp(page, fetchFn)
     await eventually(() =>
       expect(page.container.querySelector('[data-message-id=m2] [data-testid=seen]')).not.toBeNull(),
     )
