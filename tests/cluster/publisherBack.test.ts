@@ -17,6 +17,7 @@ import {
   recordingFromHandshake,
   type ClientSocket,
 } from '../server/support/server'
+import { revokedDuringHandshake } from '../server/support/revokedDuringHandshake'
 import { lastWordAbout, openLive } from './support/presence'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
@@ -139,37 +140,14 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
     const revoked = await login(b.url, ALICE)
     const sessionId = (JSON.parse(Buffer.from(revoked.token.split('.')[1]!, 'base64url').toString()) as { sid: string })
       .sid
-    let step: 'handshake' | 'revoking' | 'recheck' | 'after' = 'handshake'
-    let recheckAsked: () => void = () => undefined
-    const asked = new Promise<void>((resolve) => (recheckAsked = resolve))
-    let answerChecks: () => void = () => undefined
-    const answer = new Promise<void>((resolve) => (answerChecks = resolve))
-    const realIsLive = SessionStore.prototype.isLive
-    const isLive = vi.spyOn(SessionStore.prototype, 'isLive').mockImplementation(async function (
-      this: SessionStore,
-      id,
-    ) {
-      if (id !== sessionId || step === 'revoking' || step === 'after') return realIsLive.call(this, id)
-      if (step === 'handshake') {
-        const live = await realIsLive.call(this, id)
-        step = 'revoking'
-        // The logout commits while the handshake's answer is on its way: no socket of the session is in its room yet.
-        expect((await http(b.url, 'POST', '/api/auth/logout', { token: revoked.token })).status).toBe(204)
-        step = 'recheck'
-        return live
-      }
-      step = 'after'
-      recheckAsked()
-      await answer
-      return realIsLive.call(this, id)
-    })
+    const held = revokedDuringHandshake(b.url, revoked.token, sessionId)
     // The node's own reading of its sockets' sessions (when a publisher is back) answers as late as the check.
     const realEndedAmong = SessionStore.prototype.endedAmong
     const endedAmong = vi.spyOn(SessionStore.prototype, 'endedAmong').mockImplementation(async function (
       this: SessionStore,
       ids,
     ) {
-      if (ids.includes(sessionId)) await answer
+      if (ids.includes(sessionId)) await held.answered
       return realEndedAmong.call(this, ids)
     })
     const pending = recordingFromHandshake(b.url, revoked.token, 'connect')
@@ -177,7 +155,7 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
     const ended = new Promise<string>((resolve) => pending.socket.once('disconnect', resolve))
     try {
       await pending.connect()
-      await asked
+      await held.asked
       const snapshots = () => aliceOnB.items.filter((item) => item.event === 'presence:snapshot').length
       const before = snapshots()
       const pub = (a.io.of('/').adapter as unknown as { pubClient: Redis }).pubClient
@@ -186,13 +164,13 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
       await back
       // Node B has sent its fresh snapshots: Alice's sockets there get theirs together.
       await vi.waitFor(() => expect(snapshots()).toBeGreaterThan(before), { timeout: 20_000 })
-      answerChecks()
+      held.answer()
       expect(await ended).toBe('io server disconnect')
       // Every packet node B sent that socket came before its DISCONNECT.
       expect(pending.events).toEqual([])
     } finally {
-      answerChecks()
-      isLive.mockRestore()
+      held.answer()
+      held.isLive.mockRestore()
       endedAmong.mockRestore()
     }
   }, 60_000)

@@ -18,6 +18,7 @@ import {
 } from './support/server'
 import { capturedLog } from '../support/capturedLog'
 import { createSocketBlocks } from '../support/socketBlocks'
+import { revokedDuringHandshake } from './support/revokedDuringHandshake'
 import { socketPathAnswer } from './support/socketPathAnswer'
 
 const SECRET = 'handshake-test-secret-of-at-least-32-bytes'
@@ -172,35 +173,15 @@ describe('a server failure while checking the session (review: a database blip w
 describe('a session revoked during its handshake, checked again from the database after the connection', () => {
   it("gets none of its user's events, and none of its events is served, before the check ends it", async () => {
     const revoked = await login(server.url, ALICE)
-    const sessionId = decodeJwt(revoked.token).sid
-    const real = SessionStore.prototype.isLive
-    let step: 'handshake' | 'revoking' | 'recheck' | 'after' = 'handshake'
-    let recheckAsked: () => void = () => undefined
-    const asked = new Promise<void>((resolve) => (recheckAsked = resolve))
-    let answerRecheck: () => void = () => undefined
-    const answer = new Promise<void>((resolve) => (answerRecheck = resolve))
-    const spy = vi.spyOn(SessionStore.prototype, 'isLive').mockImplementation(async function (this: SessionStore, id) {
-      if (id !== sessionId || step === 'revoking' || step === 'after') return real.call(this, id)
-      if (step === 'handshake') {
-        const live = await real.call(this, id)
-        step = 'revoking'
-        // The logout commits while the handshake's answer is on its way: no socket of the session is in its room yet.
-        expect((await http(server.url, 'POST', '/api/auth/logout', { token: revoked.token })).status).toBe(204)
-        step = 'recheck'
-        return live
-      }
-      // The check after the connection, reading the database: it answers when the test says.
-      step = 'after'
-      recheckAsked()
-      await answer
-      return real.call(this, id)
-    })
+    const sessionId = decodeJwt<{ sid: string }>(revoked.token).sid
+    // The check after the connection, reading the database: it answers when the test says.
+    const held = revokedDuringHandshake(server.url, revoked.token, sessionId)
     const bobLive = await connectLive(server.url, bob.token)
     const socket = recordingFromHandshake(server.url, revoked.token, 'connect')
     const ended = new Promise<string>((resolve) => socket.socket.once('disconnect', resolve))
     try {
       await socket.connect()
-      await asked
+      await held.asked
       const clientId = randomUUID()
       const sent = emitAck(socket.socket, 'message:send', { conversationId: CONV, content: 'revoked', clientId }).then(
         (ack) => ack,
@@ -213,7 +194,7 @@ describe('a session revoked during its handshake, checked again from the databas
       expect(toAlice.status).toBe(201)
       // Bob's send has been delivered to every socket it was for; a send served for the revoked socket reached Bob too.
       await delivered(bobLive)
-      answerRecheck()
+      held.answer()
       expect(await ended).toBe('io server disconnect')
       // Every packet the server sent that socket came before its DISCONNECT.
       expect(socket.events).toEqual([])
@@ -223,7 +204,7 @@ describe('a session revoked during its handshake, checked again from the databas
       })
       expect(stored.body.filter((message) => message.clientId === clientId)).toEqual([])
     } finally {
-      spy.mockRestore()
+      held.isLive.mockRestore()
       socket.socket.close()
       bobLive.close()
     }
