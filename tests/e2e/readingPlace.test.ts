@@ -1,4 +1,4 @@
-import type { Route } from 'playwright-core'
+import type { Locator, Route } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import {
   apiCall,
@@ -24,6 +24,17 @@ const POST_MESSAGE = /\/api\/conversations\/[^/]+\/messages$/
 function dropConnection(route: Route) {
   if (route.request().method() !== 'POST') return route.fallback()
   return route.abort('internetdisconnected')
+}
+
+/** The reader scrolls `list` to its top; resolves once the page has seen the scroll event, as a user's would be. */
+function scrollToTop(list: Locator) {
+  return list.evaluate(
+    (el) =>
+      new Promise<void>((resolve) => {
+        el.addEventListener('scroll', () => resolve(), { once: true })
+        el.scrollTop = 0
+      }),
+  )
 }
 
 describe('reading up the thread while a message waits to be sent', { timeout: 120_000 }, () => {
@@ -66,15 +77,9 @@ describe('reading up the thread while a message waits to be sent', { timeout: 12
       await send(page, text)
       await messagesWithText(page, text).and(page.locator('[data-status="pending"]')).waitFor({ timeout: WAIT })
 
-      // The reader goes up to the start of what is shown (the scroll event seen by the page, as a user's would be).
+      // The reader goes up to the start of what is shown.
       const list = page.getByTestId('message-list')
-      await list.evaluate(
-        (el) =>
-          new Promise<void>((resolve) => {
-            el.addEventListener('scroll', () => resolve(), { once: true })
-            el.scrollTop = 0
-          }),
-      )
+      await scrollToTop(list)
       expect(await list.evaluate((el) => el.scrollHeight - el.clientHeight)).toBeGreaterThan(500)
 
       await page.unroute(POST_MESSAGE, dropConnection)
@@ -101,13 +106,7 @@ describe('reading up the thread while a message waits to be sent', { timeout: 12
     const { page } = alice
     try {
       const list = page.getByTestId('message-list')
-      await list.evaluate(
-        (el) =>
-          new Promise<void>((resolve) => {
-            el.addEventListener('scroll', () => resolve(), { once: true })
-            el.scrollTop = 0
-          }),
-      )
+      await scrollToTop(list)
       const text = unique('From Carol below')
       await apiCall(e2e, c.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
         content: text,
