@@ -45,7 +45,10 @@ export function ConnectionBadge() {
   const before = useRef(status)
   // Whether the socket this tab was last online on was another tab's (see HANDOFF_NEWS_AFTER_MS).
   const onlineAs = useRef(role)
-  if (status === 'connected') onlineAs.current = role
+  // Before the effect that says the news (effects run in order): a loss reads the role the tab was online as.
+  useEffect(() => {
+    if (status === 'connected') onlineAs.current = role
+  }, [status, role])
   // A loss said (lost, offline, session expired) and no `connected` since: the next `connected` says it is back.
   const lostSaid = useRef(false)
   // A loss not said yet: it is said once it has lasted LOST_NEWS_AFTER_MS, unless the connection is back by then.
