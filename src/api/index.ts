@@ -281,7 +281,7 @@ const ADOPT_MARGIN_MS = 5_000
  * wake), so that it never goes ahead while the holder's answer may still land. It would present the refresh token that
  * request rotated: within the server's 30 s reuse window the same pair, but after a sleep the end of the session (theft).
  */
-const REFRESH_LOCK_WAIT_MS = REFRESH_TIMEOUT_MS + 5_000
+export const REFRESH_LOCK_WAIT_MS = REFRESH_TIMEOUT_MS + 5_000
 
 /**
  * Holds `name` of `lock` (or gives up waiting after `REFRESH_LOCK_WAIT_MS`); resolves with its release, or with null

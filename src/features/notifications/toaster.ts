@@ -1,5 +1,5 @@
 import { type Middleware, nanoid, type UnknownAction } from '@reduxjs/toolkit'
-import { api, REFRESH_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../../api'
+import { api, REFRESH_LOCK_WAIT_MS, REFRESH_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../../api'
 import {
   CONTACT_REQUEST_TRANSITIONS,
   type Id,
@@ -103,10 +103,11 @@ export const OWN_CHANGE_WAIT_MS = 60_000
 
 /**
  * How long a change another tab told of is awaited as the user's own before its answer, told by that tab, comes: the
- * longest that tab waits for it (a request, a token refresh on its 401, the request again). A tab that crashed or was
- * discarded says nothing (no `pagehide`); its change is then awaited as one whose answer was lost, not for ever.
+ * longest that tab waits for it (a request, a token refresh on its 401 behind a third tab's, the request again). A tab
+ * that crashed or was discarded says nothing (no `pagehide`); its change is then awaited as one whose answer was lost,
+ * not for ever.
  */
-export const OTHER_TAB_ANSWER_WAIT_MS = 2 * REQUEST_TIMEOUT_MS + REFRESH_TIMEOUT_MS
+export const OTHER_TAB_ANSWER_WAIT_MS = 2 * REQUEST_TIMEOUT_MS + REFRESH_LOCK_WAIT_MS + REFRESH_TIMEOUT_MS
 
 /** Whether the socket is connected and caught up: an event sent now reaches this store live. */
 const liveIn = (state: unknown) => {
