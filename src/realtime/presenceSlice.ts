@@ -69,7 +69,11 @@ export const presenceSlice = createSlice({
         state.users[userId] = { online, lastSeenAt }
       })
       .addCase(ephemeralEventActions['presence:snapshot'], (state, { payload }) => {
-        for (const { userId, online, lastSeenAt } of payload.users) state.users[userId] = { online, lastSeenAt }
+        // The whole of whose presence the user may know now: someone it leaves out (no conversation shared any more, a
+        // database reset) keeps no older word here, which would outrank `/api/users`' null for them.
+        const users: Record<Id, PresenceEntry> = {}
+        for (const { userId, online, lastSeenAt } of payload.users) users[userId] = { online, lastSeenAt }
+        state.users = users
         state.stale = false
       })
       .addCase(disconnected, (state) => {

@@ -130,6 +130,19 @@ describe('presence', () => {
     expect(selectPresence(store.getState(), bob.id)?.online).toBe(true)
   })
 
+  // The snapshot is the server's whole word on whose presence the user may know: someone it leaves out (no shared
+  // conversation any more, as after a database reset) is no longer shown as the last change said.
+  test('forgets whoever a new snapshot leaves out', () => {
+    const { store, socket } = setup()
+    socket.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: true, lastSeenAt: null }] })
+    socket.serverEmit('presence:changed', { userId: 'u-carol', online: true, lastSeenAt: null })
+    socket.serverDrop()
+    socket.serverConnect('sock-2')
+    socket.serverEmit('presence:snapshot', { users: [{ userId: 'u-carol', online: false, lastSeenAt: null }] })
+    expect(selectPresence(store.getState(), bob.id)).toBeUndefined()
+    expect(selectPresence(store.getState(), 'u-carol')).toEqual({ online: false, lastSeenAt: null })
+  })
+
   // The layer closes the socket itself, unbound first (no `disconnected` comes): the app's own `disconnect`, or the
   // session found over while the socket was live (a refused refresh). Whatever it said before may be old by the time a
   // socket connects again (a login the next morning): until that connection's snapshot it is stale, as after a drop.
