@@ -157,7 +157,7 @@ export const fr: Catalogue = {
   'lessons.completeNo': 'Pas encore',
   'lessons.bookTitle': 'Réserver un cours',
   'lessons.tutorGone':
-    'Tuteur\u202f: il n’est plus possible de réserver une leçon avec {name} ici\u202f; choisissez un autre tuteur.',
+    'Tuteur\u202f: il n’est plus possible de réserver un cours avec {name} ici\u202f; choisissez un autre tuteur.',
   'lessons.subject': 'Matière',
   'lessons.subjectBlank': 'Matière : indiquez le sujet du cours ; des espaces seuls ne suffisent pas.',
   'lessons.subjectControl': 'Matière : retirez les caractères de contrôle invisibles, souvent collés avec le texte.',

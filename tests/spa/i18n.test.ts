@@ -127,6 +127,10 @@ describe('the catalogues', () => {
     expect(words('fr', 'connected')).toBe('en ligne')
     expect(words('fr', 'disconnected')).toBe('hors ligne')
   })
+
+  it('call a lesson by one name in French: « cours », as the Lessons page and its buttons do, never « leçon »', () => {
+    expect(Object.keys(fr).filter((key) => /leçon/i.test(fr[key as MessageId]))).toEqual([])
+  })
 })
 
 describe('plurals', () => {

@@ -53,7 +53,7 @@ test.each([
     'booking',
     'fr',
     'Tuteur',
-    'Tuteur\u202f: il n’est plus possible de réserver une leçon avec Carol ici\u202f; choisissez un autre tuteur.',
+    'Tuteur\u202f: il n’est plus possible de réserver un cours avec Carol ici\u202f; choisissez un autre tuteur.',
   ],
 ] as const)(
   '(%s, %s) a tutor the server no longer has is said on the tutor field',
