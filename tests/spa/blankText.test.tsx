@@ -157,6 +157,32 @@ describe('a form whose free text holds a control character', () => {
   })
 })
 
+// Half of an emoji (a lone surrogate: a paste cut in the middle of one, as some tools cut text) the server refuses as
+// it refuses a control character, and the composer says so for a message. The forms sent it, and were answered with
+// "That was not accepted. Check what you entered." under the form, naming no field.
+describe('a form whose free text holds half of an emoji (a lone surrogate)', () => {
+  test.each([
+    {
+      locale: 'en',
+      hash: '#/lessons',
+      tutor: 'Tutor',
+      field: 'Subject',
+      typed: 'Maths \uD83D',
+      said: 'Subject: remove the invisible control characters, often pasted in with the text.',
+    },
+    {
+      locale: 'fr',
+      hash: '#/contact-requests',
+      tutor: 'Tuteur',
+      field: 'Message',
+      typed: 'Bonjour \uDE00 !',
+      said: 'Message\u202f: retirez les caractères de contrôle invisibles, souvent collés avec le texte\u202f; tabulations et retours à la ligne sont acceptés.',
+    },
+  ])('$hash ($locale): "$field" is named, on the field, and nothing is sent', async (c) => {
+    await refusedBeforeSending(c)
+  })
+})
+
 /**
  * Picks the tutor, types `typed` in `field` and submits: the form passes the browser's own checks, yet the page says
  * `said` on the field and sends nothing; typing again takes the error away.
