@@ -1,4 +1,13 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react'
+import {
+  createContext,
+  type ReactNode,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useState,
+  useSyncExternalStore,
+} from 'react'
 import { IntlProvider, useIntl } from 'react-intl'
 import { catalogues } from './catalogues'
 import { atWallClock, createDateFormatters, msUntilNextDay, systemTimeZone, type DateFormatters } from './dates'
@@ -37,10 +46,13 @@ const browserStorage = (): Storage | undefined => {
 /**
  * The language of the whole SPA: the stored choice, else the browser's preference (`navigator.languages`), else
  * English. Sets `<html lang>` to match, remembers a change in `localStorage`, and follows a change made in another tab.
+ * Dates are in `timeZone` (tests pin one), else in the system's, followed as it changes.
  *
  * @example <I18nProvider><App /></I18nProvider>
  */
-export function I18nProvider({ children, timeZone = systemTimeZone() }: { children: ReactNode; timeZone?: string }) {
+export function I18nProvider({ children, timeZone: fixedZone }: { children: ReactNode; timeZone?: string }) {
+  const systemZone = useSystemTimeZone()
+  const timeZone = fixedZone ?? systemZone
   const [locale, setLocaleState] = useState<Locale>(() =>
     pickLocale({ stored: readStoredLocale(browserStorage()), languages: browserLanguages() }),
   )
@@ -74,6 +86,29 @@ export function I18nProvider({ children, timeZone = systemTimeZone() }: { childr
       </IntlProvider>
     </LocaleContext>
   )
+}
+
+/** How often the system's time zone is looked at besides when the page comes back to the user. */
+const ZONE_CHECK_MS = 60_000
+
+/**
+ * Follows the system's time zone (`systemTimeZone`) while the page is open: a laptop carried to another zone, or set
+ * to one, changes it under the page, and `new Date` (the booking form's reading of its date field) follows at once. No
+ * event says so: it is read again when the page gets focus or is shown again, and every minute besides.
+ */
+function subscribeToZone(onChange: () => void): () => void {
+  window.addEventListener('focus', onChange)
+  document.addEventListener('visibilitychange', onChange)
+  const timer = setInterval(onChange, ZONE_CHECK_MS)
+  return () => {
+    window.removeEventListener('focus', onChange)
+    document.removeEventListener('visibilitychange', onChange)
+    clearInterval(timer)
+  }
+}
+
+function useSystemTimeZone(): string {
+  return useSyncExternalStore(subscribeToZone, systemTimeZone)
 }
 
 /**
