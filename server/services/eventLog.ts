@@ -108,6 +108,18 @@ async function epochOf(db: Db): Promise<Taken> {
   })
 }
 
+/** The earliest instant a database date takes from `toISOString()` (year 1; before it the form has a sign). */
+const EARLIEST_MS = Date.parse('0001-01-01T00:00:00.000Z')
+
+/**
+ * The oldest instant the retention keeps, as the database takes it; null when it reaches back before year 1 (a
+ * retention meant as "keep everything"): nothing is that old, so nothing is pruned and every event is fresh.
+ */
+function oldestKept(now: number, retentionSeconds: number): string | null {
+  const oldest = now - retentionSeconds * 1000
+  return oldest >= EARLIEST_MS ? new Date(oldest).toISOString() : null
+}
+
 /** An epoch and the `Db.files` it was taken for. */
 interface Taken {
   epoch: string
@@ -180,7 +192,7 @@ export class EventLog {
    */
   async resume(userId: Id, offset: number | undefined, epoch: string | undefined): Promise<ResumeResult> {
     const from = offset ?? Number.MAX_SAFE_INTEGER
-    const oldest = new Date(this.now() - this.retentionSeconds * 1000).toISOString()
+    const oldest = oldestKept(this.now(), this.retentionSeconds)
     const rows = await this.db.query<{
       current: string | number
       offset: string | number | null
@@ -191,7 +203,7 @@ export class EventLog {
       `select u.event_offset as current, e."offset", e.event, e.payload, e.created_at >= $4::timestamptz as fresh
        from users u left join lateral (
          select "offset", event, payload, created_at from user_events
-         where user_id = u.id and "offset" > $2::bigint order by "offset" limit $3::int
+         where user_id = u.id and "offset" > $2::bigint order by "offset" limit $3::bigint
        ) e on true
        where u.id = $1::text order by e."offset"`,
       [userId, from, this.maxReplay + 1, oldest],
@@ -220,7 +232,7 @@ export class EventLog {
 
   /** Deletes the events older than the retention, `pruneBatch` at a time; answers how many. */
   async prune(): Promise<number> {
-    const oldest = new Date(this.now() - this.retentionSeconds * 1000).toISOString()
+    const oldest = oldestKept(this.now(), this.retentionSeconds)
     let total = 0
     for (;;) {
       const [row] = await this.db.query<{ n: string | number }>(

@@ -201,6 +201,25 @@ describe('resume by offset', RESTARTS, () => {
   })
 })
 
+// Accepted by startServer (a whole number, a duration above 0) as "keep and replay everything": the log's statement
+// took maxReplay + 1 as an int (every resume with an offset failed) and the oldest instant kept as a date (an invalid
+// one: every handshake failed).
+it.each([
+  ['maxReplay: Number.MAX_SAFE_INTEGER', { maxReplay: Number.MAX_SAFE_INTEGER }],
+  ['eventRetentionSeconds: 1e13', { eventRetentionSeconds: 1e13 }],
+])('replays what a client missed when started with %s', async (_name, options) => {
+  const server = await serve(options)
+  const bobToken = (await login(server.url, BOB)).token
+  const before = await stream(server.url, bobToken)
+  const { offset, epoch } = (await before.synced()).payload
+  before.socket.close()
+  await post(server.url, (await login(server.url, ALICE)).token, 'while away')
+
+  const back = await stream(server.url, bobToken, { offset, epoch })
+  expect(await back.synced()).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 1, epoch } })
+  expect(back.logged().map((item) => item.offset)).toEqual([offset + 1])
+})
+
 describe('resume refused', () => {
   let server: TestServer
   beforeAll(async () => {
