@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TokenService } from '../../server/auth'
 import { openDatabase, type Db, type Queryable } from '../../server/db'
-import { appendEvents, lockCounters } from '../../server/services/eventLog'
+import { appendEvents, EventLog, lockCounters } from '../../server/services/eventLog'
 import { isKeyTaken, keepAnswer } from '../../server/services/idempotency'
 import { createLogger } from '../../server/logger'
 import { LoginThrottle } from '../../server/loginThrottle'
@@ -283,6 +283,30 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
       await db.close()
     }
   })
+
+  // As on the embedded database (tests/server/resume.test.ts): the limit past an int, no oldest instant to compare.
+  it.skipIf(!ready)(
+    'replays a log kept "for ever" (maxReplay and retention as large as startServer takes)',
+    async () => {
+      const db = await openDatabase({ databaseUrl, dataDir: tmpdir() })
+      try {
+        const log = await EventLog.open(db, { maxReplay: Number.MAX_SAFE_INTEGER, retentionSeconds: 1e13 })
+        const { offset } = await log.resume('user-bob', undefined, undefined)
+        const logged = await db.transaction(async (tx) => {
+          await lockCounters(tx, ['user-bob'])
+          return appendEvents(
+            tx,
+            [{ userId: 'user-bob', event: 'conversation:read', payload: {} }],
+            new Date().toISOString(),
+          )
+        })
+        expect(await log.resume('user-bob', offset, log.epoch)).toMatchObject({ kind: 'replay', events: logged })
+        expect(await log.prune()).toBe(0)
+      } finally {
+        await db.close()
+      }
+    },
+  )
 
   it.skipIf(!ready)('keeps data and tokens across a restart, and seeds only once', async () => {
     const { token } = await login(server.url, ALICE)
