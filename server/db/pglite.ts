@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { Worker } from 'node:worker_threads'
+import { Worker, type WorkerOptions } from 'node:worker_threads'
 import { DATA_FOLDER_MODE, makeDataFolder } from './dataFolder'
 import { lockFolder, type LockOptions } from './lock'
 import type { Db, Prepared, Queryable } from './types'
@@ -118,6 +118,46 @@ function isTsx(specifier: string): boolean {
   return /^tsx(\/|$)/.test(specifier) || /[\\/]node_modules[\\/]tsx[\\/]/.test(specifier)
 }
 
+/**
+ * A worker for `url` with the Node options `execArgv` less those a worker refuses (ERR_WORKER_INVALID_EXEC_ARGV): V8's
+ * and the process-wide ones (`--max-old-space-size=…`, `--title …`). They hold for the whole process already, this
+ * thread included; given to the thread, they kept the database from opening. Node names them in its refusal, and
+ * nothing else tells them apart.
+ */
+function startWorker(url: URL, execArgv: readonly string[], options: WorkerOptions): Worker {
+  let argv = [...execArgv]
+  for (;;) {
+    try {
+      return new Worker(url, { ...options, execArgv: argv })
+    } catch (error) {
+      const kept = withoutRefused(argv, error)
+      if (kept === undefined || kept.length === argv.length) throw error
+      argv = kept
+    }
+  }
+}
+
+/**
+ * `argv` without the options a worker's refusal names (`… invalid execArgv flags: --a=1, --b`), with the value after
+ * one named without it (`--b value`: the entries of `execArgv` are options and their values, never a program);
+ * undefined for another error.
+ */
+function withoutRefused(argv: readonly string[], error: unknown): string[] | undefined {
+  const { code, message } = error as { code?: unknown; message?: unknown }
+  if (code !== 'ERR_WORKER_INVALID_EXEC_ARGV' || typeof message !== 'string') return undefined
+  const refused = new Set(message.slice(message.indexOf(': ') + 2).split(', '))
+  const kept: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const option = argv[i]!
+    if (!refused.has(option)) {
+      kept.push(option)
+      continue
+    }
+    if (!option.includes('=') && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('-')) i++
+  }
+  return kept
+}
+
 type Request = PgliteRequest extends infer R ? (R extends PgliteRequest ? Omit<R, 'id'> : never) : never
 
 /** The database thread, and the answers it owes. */
@@ -138,9 +178,8 @@ class DatabaseThread {
   }
 
   static start(dir: string): Promise<DatabaseThread> {
-    const worker = new Worker(new URL('./pgliteThread.js', import.meta.url), {
+    const worker = startWorker(new URL('./pgliteThread.js', import.meta.url), threadExecArgv(process.execArgv), {
       workerData: { dir, folderMode: DATA_FOLDER_MODE } satisfies PgliteThreadData,
-      execArgv: threadExecArgv(process.execArgv),
     })
     const thread = new DatabaseThread(worker)
     return thread.waitFor<null>(0).then(

@@ -1,7 +1,12 @@
-import { rmSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { openDatabase, type Prepared } from '../../server/db'
-import { freshDataDir, freshDatabase } from './support/server'
+import { freshDataDir, freshDatabase, repoRoot } from './support/server'
 
 // The embedded database runs on a thread of its own (server/db/pgliteThread.js): what crosses between the threads
 // (rows, errors, transactions) must read as it did when PGlite ran on the server's thread, and the server's event loop
@@ -93,6 +98,35 @@ describe('the embedded database on its own thread', () => {
     })
     expect(await outside).toEqual([{ name: 'Committed' }])
     expect(order).toEqual(['transaction ends', 'outside read'])
+  })
+
+  // `node --max-old-space-size=… --import tsx server/main.ts` (a heap size set for production): the thread was given
+  // the parent's options, and a worker refuses V8's and the process-wide ones (ERR_WORKER_INVALID_EXEC_ARGV), so the
+  // database never opened. Those options hold for the whole process already, the thread included.
+  it('opens under Node options a worker refuses (a heap size, a stack trace limit, a process title)', async () => {
+    const dataDir = freshDataDir()
+    const scriptDir = mkdtempSync(join(tmpdir(), 'talemy-thread-options-'))
+    try {
+      const script = join(scriptDir, 'open.mts')
+      const db = pathToFileURL(join(repoRoot, 'server/db/index.ts')).href
+      writeFileSync(
+        script,
+        `import { openDatabase } from ${JSON.stringify(db)}
+const db = await openDatabase({ dataDir: process.argv[2] })
+console.log(JSON.stringify(await db.query('select 1 as one')))
+await db.close()
+`,
+      )
+      // `--title` with its value as the next entry: the value goes with the option refused.
+      const options = ['--max-old-space-size=512', '--stack-trace-limit=50', '--title', 'talemy-test']
+      const { stdout } = await promisify(execFile)(process.execPath, [...options, '--import', 'tsx', script, dataDir], {
+        cwd: repoRoot,
+      })
+      expect(stdout.trim()).toBe('[{"one":1}]')
+    } finally {
+      rmSync(scriptDir, { recursive: true, force: true })
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 
   it('once closed, refuses a statement at once with an error that says so (a stopped thread answers nothing)', async () => {
