@@ -4,6 +4,9 @@ import type { AccessClaims, TokenService } from './auth'
 import type { Db, Queryable } from './db'
 import { unauthorized } from './errors'
 
+/** The last instant whose ISO form the database reads (a later year takes a sign: `+010000-…`, refused). */
+const LAST_DATE_MS = Date.parse('9999-12-31T23:59:59.999Z')
+
 export const DEFAULT_REFRESH_IDLE_SECONDS = 7 * 24 * 3600
 export const DEFAULT_SESSION_MAX_SECONDS = 30 * 24 * 3600
 /** With several nodes: how long a session seen live is trusted before it is read again (a missed revocation's bound). */
@@ -97,7 +100,8 @@ export class SessionStore {
     const now = this.now()
     const sessionId = randomUUID()
     const refreshToken = randomBytes(32).toString('base64url')
-    const expiresAt = now + this.policy.maxSeconds * 1000
+    // A lifetime meant as "for ever" ends at the last date the database takes, not past it (every login a 500).
+    const expiresAt = Math.min(now + this.policy.maxSeconds * 1000, LAST_DATE_MS)
     await this.db.transaction(async (tx) => {
       await tx.query(
         `insert into sessions (id, user_id, created_at, last_refreshed_at, expires_at) values ($1, $2, $3, $3, $4)`,

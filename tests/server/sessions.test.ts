@@ -178,6 +178,27 @@ describe('POST /api/auth/refresh', () => {
   })
 })
 
+describe('lifetimes meant as "for ever"', () => {
+  it('logs in, serves and refreshes with sessionMaxSeconds and refreshIdleSeconds past the dates a clock can hold', async () => {
+    // 1e13 s is past the last date the database reads (year 9999): the session ends then, rather than never starting.
+    const forever = await startTestServer({ sessionMaxSeconds: 1e13, refreshIdleSeconds: 1e13 })
+    try {
+      const pair = await http<Session>(forever.url, 'POST', '/api/auth/login', {
+        body: { email: ALICE, password: 'talemy' },
+      })
+      expect(pair.status, JSON.stringify(pair.body)).toBe(200)
+      expect((await http(forever.url, 'GET', '/api/me', { token: pair.body.token })).status).toBe(200)
+      const next = await http<Session>(forever.url, 'POST', '/api/auth/refresh', {
+        body: { refreshToken: pair.body.refreshToken },
+      })
+      expect(next.status).toBe(200)
+      expect((await http(forever.url, 'GET', '/api/me', { token: next.body.token })).status).toBe(200)
+    } finally {
+      await forever.dispose()
+    }
+  })
+})
+
 describe('a session ended by refreshIdleSeconds (tokenTtlSeconds longer than refreshIdleSeconds)', () => {
   it('never issues an access token that outlives the idle end, so no refresh is needed to end the session', async () => {
     let idleClock = Date.now()
