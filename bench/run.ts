@@ -10,7 +10,7 @@ import { FIGURES } from './figures'
 import type { FigureContext } from './lib/figure'
 import { runInOwnProcess } from './lib/ownProcess'
 import { failedRow, recordRun, type Row, type Run } from './lib/results'
-import { formatMarkdown, formatTable } from './lib/table'
+import { describeRun, formatMarkdown, formatTable } from './lib/table'
 import { BENCH_DIR } from './lib/paths'
 import { withTable } from './lib/readmeTable'
 import { shutdownShared } from './lib/shared'
@@ -51,12 +51,6 @@ async function updateReadme(run: Run): Promise<void> {
   const path = join(BENCH_DIR, 'README.md')
   const readme = await readFile(path, 'utf8')
   await writeFile(path, withTable(readme, `${describeRun(run)}\n\n${formatMarkdown(run.rows)}`, path))
-}
-
-/** "Run of 2026-11-29 16:05 UTC (Node v20…, 2 cores, load average 3.1 / 2.9 / 2.5 at the start, 3.4 / … at the end)." */
-export function describeRun(run: Run): string {
-  const load = (l: number[]) => l.map((x) => x.toFixed(1)).join(' / ')
-  return `Run of ${run.date.replace('T', ' ').slice(0, 16)} UTC (Node ${run.node}, ${run.cores} cores, load average ${load(run.load.start)} at the start, ${load(run.load.end)} at the end).`
 }
 
 async function main(): Promise<number> {

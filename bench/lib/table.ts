@@ -1,4 +1,4 @@
-import type { Row } from './results'
+import type { Row, Run } from './results'
 
 function formatNumber(n: number | null): string {
   if (n === null || !Number.isFinite(n)) return '—'
@@ -47,4 +47,10 @@ export function formatMarkdown(rows: readonly Row[]): string {
     )
   }
   return out.join('\n')
+}
+
+/** "Run of 2026-11-29 16:05 UTC (Node v20…, 2 cores, load average 3.1 / 2.9 / 2.5 at the start, 3.4 / … at the end)." */
+export function describeRun(run: Run): string {
+  const load = (l: number[]) => l.map((x) => x.toFixed(1)).join(' / ')
+  return `Run of ${run.date.replace('T', ' ').slice(0, 16)} UTC (Node ${run.node}, ${run.cores} cores, load average ${load(run.load.start)} at the start, ${load(run.load.end)} at the end).`
 }
