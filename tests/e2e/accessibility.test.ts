@@ -70,6 +70,29 @@ async function typeIntoSelect(page: Page, select: Locator, text: string): Promis
 const polite = (page: Page) => page.getByTestId('announcer-polite')
 
 /**
+ * What each choice of a `<select>` shows, once chosen: its text, the width that text takes in the select's font
+ * (canvas `measureText`) and the width the select leaves it (its content box less the room its arrow takes), in px.
+ * The arrow's room is what a copy of the select, holding one empty option and sized to its content, has inside its
+ * padding. Chromium clips a chosen text that does not fit, under the arrow.
+ */
+const selectFit = (select: Locator) =>
+  select.evaluate((el: HTMLSelectElement) => {
+    const style = getComputedStyle(el)
+    const padding = Number.parseFloat(style.paddingLeft) + Number.parseFloat(style.paddingRight)
+    const probe = el.cloneNode(false) as HTMLSelectElement
+    probe.removeAttribute('id')
+    probe.append(new Option(''))
+    probe.style.cssText = 'position: absolute; visibility: hidden; width: auto; min-width: 0; flex: none'
+    el.after(probe)
+    const arrow = probe.clientWidth - padding
+    probe.remove()
+    const ctx = document.createElement('canvas').getContext('2d')!
+    ctx.font = style.font
+    const room = el.clientWidth - padding - arrow
+    return [...el.options].map((o) => ({ text: o.text, needs: ctx.measureText(o.text).width, room }))
+  })
+
+/**
  * Records, from now on, every sentence `page`'s polite region is given, and returns a reader of them: the region holds
  * only the latest, and a busy machine may draw the next (the badge's news, a card's) before a look at it comes.
  */
@@ -194,6 +217,39 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       })
     }
   }
+
+  // Found at 1280 px and at 360 px in French: the picker beside "Commencer" showed "Choisir une person…" (a longer
+  // button than "Start" left it too little room), and a person's name and role were cut the same way.
+  it.each(
+    (['fr-FR', 'en-US'] as const).flatMap((locale) =>
+      VIEWPORTS.map(([label, viewport]) => [locale, label, viewport] as const),
+    ),
+  )(
+    "%s at %s width: the Messages page's person picker shows whole whatever is chosen",
+    async (locale, _l, viewport) => {
+      const made = await e2e.browser.newContext({ viewport, locale })
+      const { context, page } = await loginAs(e2e, 'alice', { context: made })
+      try {
+        const picker = page.locator('.new-conv select')
+        // Everyone Alice can write to is listed (the list arrives after the page).
+        await picker.locator('option', { hasText: 'Carol' }).waitFor({ state: 'attached', timeout: WAIT })
+        await shot(page, `picker-${locale}-${viewport.width}`)
+        // Half a pixel for the canvas's and the layout's roundings.
+        const cut = (await selectFit(picker)).filter((o) => o.needs > o.room + 0.5)
+        expect(cut, `the picker is ${await picker.evaluate((el) => el.clientWidth)} px wide`).toEqual([])
+        // The button stays in the pane, beside the picker or under it.
+        const start = page.locator('.new-conv button[type="submit"]')
+        const inside = await start.evaluate((el) => {
+          const pane = el.closest('form')!.getBoundingClientRect()
+          const r = el.getBoundingClientRect()
+          return r.left >= pane.left && r.right <= pane.right
+        })
+        expect(inside).toBe(true)
+      } finally {
+        await context.close()
+      }
+    },
+  )
 
   it('the header switch changes the language, <html lang> follows, and the choice survives a reload', async () => {
     const { context, page } = await loginAs(e2e, 'carol')
