@@ -278,7 +278,17 @@ export class PresenceTracker {
         }
         const { since, now: at } = await store.noteGone(userId, now())
         if (at - since < graceSeconds * 1000) continue
-        if (!(await store.markOffline(userId))) continue
+        let wentOffline: boolean
+        try {
+          wentOffline = await store.markOffline(userId)
+        } catch (error) {
+          // A command given up on (Redis stalled past its bound) is still sent, and may land later: offline with nobody
+          // told, and no later sweep looking at them again. Marked online behind it (one connection: after it), so a
+          // later sweep takes them offline and says so.
+          await store.markOnline(userId).catch(() => undefined)
+          throw error
+        }
+        if (!wentOffline) continue
         let lastSeenAt = new Date(since).toISOString()
         let contacts: Id[]
         try {

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { NodeEntries } from '../../server/cluster/entries'
 import { connectRedis, type RedisLink } from '../../server/cluster/redis'
@@ -288,6 +289,67 @@ describe.runIf(ready)('state shared through Redis', () => {
       expect(again.now).toBeGreaterThanOrEqual(after)
     } finally {
       await store.clearGone('gina')
+    }
+  })
+
+  /**
+   * A store on its own connection whose commands give up after 100 ms (`REDIS_COMMAND_TIMEOUT_MS` in production), and
+   * `pauseWrites(ms)`: Redis holds every write for `ms` (`CLIENT PAUSE … WRITE`, as a stall or a failover does), then runs
+   * them, those given up on included (ioredis has sent them all the same). `settled()` resolves once it has.
+   */
+  async function stallingStore(now: () => number) {
+    const client = new Redis(redis.url, { commandTimeout: 100 })
+    const store = new RedisPresenceStore({ ...one, client }, now)
+    return {
+      store,
+      pauseWrites: (ms: number) => one.client.client('PAUSE', ms, 'WRITE'),
+      // UNPAUSE ends the pause; the PING, answered after the commands sent before it, says they have run.
+      settled: async () => {
+        await one.client.client('UNPAUSE')
+        await client.ping()
+      },
+      close: () => client.disconnect(),
+    }
+  }
+
+  it('tells a user offline whose sweep gave up marking him so as Redis stalled (the write landed later)', async () => {
+    let now = 6_000_000
+    const { store, pauseWrites, settled, close } = await stallingStore(() => now)
+    const told: { userId: string; online: boolean }[] = []
+    const tracker = new PresenceTracker({
+      notices: { toUsers: (_users, _event, state) => void told.push(state as never), toSocket: () => undefined },
+      db: { query: async () => [] } as never,
+      members: fakeMembers(async () => ['judy']),
+      store,
+      socketCount: async () => 0,
+      graceSeconds: 1,
+      now: () => now,
+      logger: { warn: () => undefined, info: () => undefined } as never,
+    })
+    const markOffline = store.markOffline.bind(store)
+    let stall = true
+    // Redis stalls just as the sweep marks Ivan offline.
+    store.markOffline = async (userId) => {
+      if (stall) await pauseWrites(10_000)
+      stall = false
+      return markOffline(userId)
+    }
+    try {
+      expect(await store.markOnline('ivan')).toBe(true)
+      await tracker.disconnected('ivan')
+      now += 1_000
+      await tracker.sweep()
+      expect(told).toEqual([])
+      await settled()
+      // The sweeps from then on, past the grace again: Judy is told that Ivan went.
+      await tracker.sweep()
+      now += 1_000
+      await tracker.sweep()
+      expect(told).toEqual([expect.objectContaining({ userId: 'ivan', online: false })])
+    } finally {
+      await one.client.client('UNPAUSE')
+      await store.clearGone('ivan').catch(() => undefined)
+      close()
     }
   })
 
