@@ -206,8 +206,9 @@ export class PresenceTracker {
       }
     } catch (error) {
       // Online in the store and nobody told, no later connect nor sweep would tell them: the store goes back to what
-      // the contacts know, and the sweep's look at the users with a socket here tells them once it can.
-      if (cameOnline || (await marking.catch(() => false)))
+      // the contacts know, and the sweep's look at the users with a socket here tells them once it can. So too when the
+      // marking itself failed: given up on (Redis stalled past the command bound), it is still sent and may land later.
+      if (cameOnline || (await marking.catch(() => true)))
         await this.options.store.markOffline(userId).catch(() => undefined)
       throw error
     }
@@ -403,7 +404,16 @@ export class PresenceTracker {
     // their last_seen_at), though they never left.
     await this.options.restoreLocal?.()
     for (const [i, userId] of local.entries()) {
-      if (online[i] || !(await this.options.store.markOnline(userId))) continue
+      if (online[i]) continue
+      let cameOnline: boolean
+      try {
+        cameOnline = await this.options.store.markOnline(userId)
+      } catch (error) {
+        // Given up on, it may still land (as at a connect): offline again behind it, for the next sweep to say it.
+        await this.options.store.markOffline(userId).catch(() => undefined)
+        throw error
+      }
+      if (!cameOnline) continue
       try {
         // As at a connect, noted before anyone is told: a crash after the word "online" leaves this as their last seen.
         if (this.options.notesSeen) await this.noteSeen([userId], this.options.now())

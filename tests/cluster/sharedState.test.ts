@@ -294,8 +294,8 @@ describe.runIf(ready)('state shared through Redis', () => {
 
   /**
    * A store on its own connection whose commands give up after 100 ms (`REDIS_COMMAND_TIMEOUT_MS` in production), and
-   * `pauseWrites(ms)`: Redis holds every write for `ms` (`CLIENT PAUSE … WRITE`, as a stall or a failover does), then runs
-   * them, those given up on included (ioredis has sent them all the same). `settled()` resolves once it has.
+   * `pauseWrites(ms)`: Redis holds every write for `ms` (`CLIENT PAUSE … WRITE`, as a stall or a failover does), then
+   * runs them, those given up on included (ioredis has sent them all the same). `settled()` resolves once it has.
    */
   async function stallingStore(now: () => number) {
     const client = new Redis(redis.url, { commandTimeout: 100 })
@@ -349,6 +349,76 @@ describe.runIf(ready)('state shared through Redis', () => {
     } finally {
       await one.client.client('UNPAUSE')
       await store.clearGone('ivan').catch(() => undefined)
+      close()
+    }
+  })
+
+  it('tells a user online whose connect gave up marking him so as Redis stalled (the write landed later)', async () => {
+    const { store, pauseWrites, settled, close } = await stallingStore(() => 8_000_000)
+    const told: { userId: string; online: boolean }[] = []
+    const tracker = new PresenceTracker({
+      notices: { toUsers: (_users, _event, state) => void told.push(state as never), toSocket: () => undefined },
+      db: { query: async () => [] } as never,
+      members: fakeMembers(async () => ['judy']),
+      store,
+      // Kate's socket, live on this node.
+      socketCount: async () => 1,
+      localUsers: () => ['kate'],
+      graceSeconds: 1,
+      now: () => 8_000_000,
+      logger: { warn: () => undefined, info: () => undefined } as never,
+    })
+    try {
+      // Redis stalls just as Kate's socket connects.
+      await pauseWrites(10_000)
+      await expect(
+        tracker.connected({ data: { userId: 'kate' }, connected: true, emit() {} } as never),
+      ).rejects.toThrow(/timed out/)
+      await settled()
+      // The sweep from then on: Judy is told that Kate is here.
+      await tracker.sweep()
+      expect(told).toEqual([expect.objectContaining({ userId: 'kate', online: true })])
+      expect(await store.isOnline(['kate'])).toEqual([true])
+    } finally {
+      await one.client.client('UNPAUSE')
+      await store.markOffline('kate').catch(() => undefined)
+      close()
+    }
+  })
+
+  it('tells a user online whose sweep gave up putting him back online as Redis stalled (it landed later)', async () => {
+    const { store, pauseWrites, settled, close } = await stallingStore(() => 9_000_000)
+    const told: { userId: string; online: boolean }[] = []
+    const tracker = new PresenceTracker({
+      notices: { toUsers: (_users, _event, state) => void told.push(state as never), toSocket: () => undefined },
+      db: { query: async () => [] } as never,
+      members: fakeMembers(async () => ['judy']),
+      store,
+      // Liam's socket, live on this node; Redis has lost his "online" (a restart without persistence).
+      socketCount: async () => 1,
+      localUsers: () => ['liam'],
+      graceSeconds: 1,
+      now: () => 9_000_000,
+      logger: { warn: () => undefined, info: () => undefined } as never,
+    })
+    const markOnline = store.markOnline.bind(store)
+    let stall = true
+    // Redis stalls just as the sweep puts him back online.
+    store.markOnline = async (userId) => {
+      if (stall) await pauseWrites(10_000)
+      stall = false
+      return markOnline(userId)
+    }
+    try {
+      await tracker.sweep()
+      expect(told).toEqual([])
+      await settled()
+      await tracker.sweep()
+      expect(told).toEqual([expect.objectContaining({ userId: 'liam', online: true })])
+      expect(await store.isOnline(['liam'])).toEqual([true])
+    } finally {
+      await one.client.client('UNPAUSE')
+      await store.markOffline('liam').catch(() => undefined)
       close()
     }
   })
