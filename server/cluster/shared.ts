@@ -144,6 +144,16 @@ return { tonumber(redis.call('HGET', KEYS[1], ARGV[1])), now }
 `
 
 /**
+ * KEYS[1] the online set; ARGV the users: whether each is in it. SMISMEMBER says it in one command, but only from Redis
+ * 6.2 on, and a Redis 5 or 6.0 (Ubuntu 20.04's, Debian 11's) refuses it: every snapshot and presence read failed there.
+ */
+const IS_ONLINE_SCRIPT = `
+local flags = {}
+for i, userId in ipairs(ARGV) do flags[i] = redis.call('SISMEMBER', KEYS[1], userId) end
+return flags
+`
+
+/**
  * Presence shared by the nodes: the users announced online (a set) and since when each has had no socket (a hash).
  * SADD/SREM answer whether this call changed the set, so exactly one node announces each change.
  *
@@ -182,7 +192,7 @@ export class RedisPresenceStore implements PresenceStore {
 
   async isOnline(userIds: readonly Id[]): Promise<boolean[]> {
     if (userIds.length === 0) return []
-    const flags = await this.link.client.smismember(this.onlineKey, ...userIds)
+    const flags = (await this.link.client.eval(IS_ONLINE_SCRIPT, 1, this.onlineKey, ...userIds)) as number[]
     return flags.map((flag) => flag === 1)
   }
 

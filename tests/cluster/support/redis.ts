@@ -17,11 +17,12 @@ export function redisRunnable(): { ok: boolean; reason?: string } {
     : { ok: false, reason: 'no redis-server on PATH (apt-get install redis-server)' }
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** `args`: more of redis-server's options (`['--rename-command', 'SMISMEMBER', '']`: a Redis without that command). */
+export async function startRedis(args: string[] = []): Promise<RedisServer> {
   const port = await stablePort()
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...args],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
