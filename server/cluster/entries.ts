@@ -127,7 +127,12 @@ export class NodeEntries {
         if (this.held.get(key)?.get(member) !== hold) return false
       }
     } catch (error) {
-      if (this.held.get(key)?.get(member) === hold) this.release(key, member)
+      if (this.held.get(key)?.get(member) === hold) {
+        this.release(key, member)
+        // Given up on (Redis stalled past the command bound), the add is still sent and may land: taken out at the
+        // next heartbeat, not left counting for `ENTRY_TTL_MS` (a socket refused at its handshake, still in the cap).
+        this.retryRemovals([[key, new Set([member])]])
+      }
       throw error
     }
     // Released meanwhile (a leave or disconnect while the add was on its way): its ZREM follows the add; keep it out.

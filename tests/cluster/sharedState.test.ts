@@ -144,6 +144,27 @@ describe.runIf(ready)('state shared through Redis', () => {
 
   // A new Redis has no marker either: the node starting on it marks it settled (no node holds entries to put back), so
   // its users' first sockets do not wait for a renewal that has nothing to bring.
+  it('takes out at the next heartbeat a socket slot whose add gave up as Redis stalled (it landed later)', async () => {
+    const client = new Redis(redis.url, { commandTimeout: 100 })
+    const entries = new NodeEntries(client)
+    const slots = new SharedSocketSlots({ ...one, client }, entries, 20)
+    try {
+      await entries.markIntact()
+      await one.client.client('PAUSE', 10_000, 'WRITE')
+      // A handshake as Redis stalls: refused (INTERNAL), so its socket never opens, nor goes.
+      await expect(slots.tryAcquire('mona', 'm1')).rejects.toThrow(/timed out/)
+      await one.client.client('UNPAUSE')
+      await client.ping()
+      await entries.renew()
+      // Counted against her cap, and for presence, it would be a socket she does not have (until it expired).
+      expect(await slots.count('mona')).toBe(0)
+    } finally {
+      await one.client.client('UNPAUSE')
+      await entries.stop()
+      client.disconnect()
+    }
+  })
+
   it('on a Redis with no marker, a starting node marks it settled: its first capped add is one script, not a wait', async () => {
     await one.client.flushall()
     const entries = new NodeEntries(one.client)
