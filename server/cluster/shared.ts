@@ -175,6 +175,18 @@ export class RedisPresenceStore implements PresenceStore {
   private get goneKey() {
     return `${this.link.prefix}presence:gone`
   }
+  /** Set once the goings are known kept: gone with them when Redis loses its data. */
+  private get intactKey() {
+    return `${this.link.prefix}presence:intact`
+  }
+
+  async lostData(): Promise<boolean> {
+    return (await this.link.client.exists(this.intactKey)) === 0
+  }
+
+  async markIntact(): Promise<void> {
+    await this.link.client.set(this.intactKey, '1')
+  }
 
   async markOnline(userId: Id): Promise<boolean> {
     const result = await this.link.client.multi().hdel(this.goneKey, userId).sadd(this.onlineKey, userId).exec()

@@ -40,6 +40,12 @@ export interface PresenceStore {
    */
   noteGone(userId: Id, at: number): Promise<GoneSince>
   clearGone(userId: Id): Promise<void>
+  /**
+   * A shared store's: whether it has lost its data (a restart without persistence, a flush) since `markIntact`, or is
+   * new. A store of this process's own loses nothing its process keeps.
+   */
+  lostData?(): Promise<boolean>
+  markIntact?(): Promise<void>
 }
 
 /** Since when a user has had no socket, and the time now, on one clock (ms). */
@@ -271,6 +277,13 @@ export class PresenceTracker {
     const at = now()
     const present: Id[] = []
     try {
+      // The goings it held are lost with it, and the users online then are in no set walked here: their contacts keep
+      // "online" and their last_seen_at stays older. Those noted seen since their last going are put back online, gone
+      // from now on, for this sweep to take offline after the grace (those with a socket stay).
+      if (await store.lostData?.()) {
+        await this.restoreSeen()
+        await store.markIntact?.()
+      }
       for (const userId of await store.onlineUsers()) {
         if ((await socketCount(userId)) > 0) {
           present.push(userId)
@@ -388,6 +401,24 @@ export class PresenceTracker {
         () => this.noteFailures.succeeded(),
         (error: unknown) => this.noteFailures.failed(error),
       )
+  }
+
+  /**
+   * Puts back online in the store, gone from now on, every user noted seen (`presence_seen`) since their last going
+   * was kept: the users online when it lost its data, and those who went within the grace or while it was away. None
+   * is told: their contacts were told "online" last. The sweep takes offline those with no socket after the grace, and
+   * keeps the note as last seen when they went more than `SEEN_GAP_MS` before.
+   */
+  private async restoreSeen(): Promise<void> {
+    const { store, db, now } = this.options
+    const rows = await db.query<{ user_id: string }>(
+      `select s.user_id from presence_seen s join users u on u.id = s.user_id
+       where u.last_seen_at is null or u.last_seen_at < s.seen_at`,
+    )
+    for (const { user_id: userId } of rows) {
+      await store.markOnline(userId)
+      await store.noteGone(userId, now())
+    }
   }
 
   /**

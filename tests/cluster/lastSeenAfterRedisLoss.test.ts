@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import type { User } from '../../src/contract'
+import { startServer } from '../../server/index'
+import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
+import { ALICE, BOB, http, login, manualClock, type ClientSocket } from '../server/support/server'
+import { lastWordAbout, openLive, openWatching } from './support/presence'
+import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+
+// Redis lost its data (a restart without persistence, a flush, a failover to an empty replica) while Bob's going was
+// noted there and not yet told: no sweep looks at him again (he is in no online set), so his going is kept from the
+// notes the nodes took of him in the database.
+const ready = requireParts('tests/cluster/lastSeenAfterRedisLoss.test.ts', [postgresRunnable(), redisRunnable()])
+
+describe.runIf(ready)('lastSeenAt after Redis lost its data', () => {
+  let postgres: PostgresCluster
+  let redis: RedisServer
+  let node: Awaited<ReturnType<typeof startServer>> | undefined
+  const prefix = `l${randomUUID().slice(0, 8)}:`
+  const sockets: ClientSocket[] = []
+
+  beforeAll(async () => {
+    ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
+  })
+  afterAll(async () => {
+    for (const socket of sockets) socket.close()
+    await node?.close()
+    await redis?.stop()
+    postgres?.stop()
+  })
+
+  it('tells Alice that Bob went, who left within the grace before the loss, seen when he was last noted', {
+    timeout: 90_000,
+  }, async () => {
+    // The nodes' clock, moved by the test: the grace passes only when it says so (the store's goings follow it too).
+    const clock = manualClock()
+    node = await startServer({
+      port: 0,
+      databaseUrl: postgres.createDatabase('talemy_last_seen_loss'),
+      redisUrl: redis.url,
+      redisPrefix: prefix,
+      dataDir: tmpdir(),
+      seedDemo: true,
+      presenceGraceSeconds: 5,
+      tokenTtlSeconds: 86_400,
+      now: clock.now,
+      logLevel: 'silent',
+    })
+    const { url } = node
+    const [alice, bob] = await Promise.all([login(url, ALICE), login(url, BOB)])
+    const aliceWatching = await openLive(url, alice.token, sockets)
+    const seenAt = clock.now()
+    const bobSocket = (await openWatching(url, bob.token, sockets)).socket
+    await vi.waitFor(() => expect(lastWordAbout(aliceWatching.items, bob.user.id)).toMatchObject({ online: true }), {
+      timeout: 20_000,
+    })
+    bobSocket.close()
+    const admin = new Redis(redis.url)
+    const gone = () => admin.hexists(`${prefix}presence:gone`, bob.user.id)
+    try {
+      await vi.waitFor(async () => expect(await gone()).toBe(1), { timeout: 20_000 })
+      // Within the grace, Redis loses its data, and comes back an hour later. Time passes on: a second each look.
+      await admin.flushall()
+      clock.advance(3_600_000)
+      const lastSeenAt = new Date(seenAt).toISOString()
+      await vi.waitFor(
+        () => {
+          clock.advance(1_000)
+          expect(lastWordAbout(aliceWatching.items, bob.user.id)).toEqual({
+            userId: bob.user.id,
+            online: false,
+            lastSeenAt,
+          })
+        },
+        { timeout: 20_000, interval: 100 },
+      )
+      const users = (
+        await http<(User & { online: boolean | null; lastSeenAt: string | null })[]>(url, 'GET', '/api/users', {
+          token: alice.token,
+        })
+      ).body
+      expect(users.find((user) => user.id === bob.user.id)).toMatchObject({ online: false, lastSeenAt })
+    } finally {
+      admin.disconnect()
+    }
+  })
+})
