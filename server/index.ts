@@ -390,6 +390,7 @@ async function startOn(
     // With Redis, the grace runs on Redis's clock, one for every node (an injected `now` only in tests).
     store: redis ? new RedisPresenceStore(redis, options.now) : new MemoryPresenceStore(),
     socketCount: (userId) => slots.count(userId),
+    socketCounts: (userIds) => slots.counts(userIds),
     localUsers: () => delivery.liveUsers(),
     restoreLocal: cluster?.renewEntries,
     graceSeconds: options.presenceGraceSeconds ?? DEFAULT_PRESENCE_GRACE_SECONDS,

@@ -53,6 +53,16 @@ export const MEMBERS_SCRIPT = `${REDIS_NOW}
 return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 `
 
+/** KEYS: sets of entries; how many live entries each holds. */
+export const COUNTS_SCRIPT = `${REDIS_NOW}
+local counts = {}
+for i, key in ipairs(KEYS) do counts[i] = redis.call('ZCOUNT', key, '(' .. now, '+inf') end
+return counts
+`
+
+/** Keys counted by one script: a longer one would hold Redis (every node's commands wait on it) for longer. */
+const COUNTS_PER_SCRIPT = 1000
+
 /**
  * KEYS[1], KEYS[2] the marker (set now if Redis lost it: the wait of capped adds starts here); ARGV: ttl, then member
  * and taken ('1': added back if Redis lost it; '0': only renewed, XX) for each entry this node holds there.
@@ -155,6 +165,21 @@ export class NodeEntries {
   /** The live entries of `key`. */
   async members(key: string): Promise<string[]> {
     return (await this.redis.eval(MEMBERS_SCRIPT, 1, key)) as string[]
+  }
+
+  /** How many live entries each of `keys` holds: one round trip, however many they are. */
+  async counts(keys: readonly string[]): Promise<number[]> {
+    if (keys.length === 0) return []
+    const pipeline = this.redis.pipeline()
+    for (let i = 0; i < keys.length; i += COUNTS_PER_SCRIPT) {
+      const chunk = keys.slice(i, i + COUNTS_PER_SCRIPT)
+      pipeline.eval(COUNTS_SCRIPT, chunk.length, ...chunk)
+    }
+    const results = (await pipeline.exec()) ?? []
+    return results.flatMap(([error, counts]) => {
+      if (error) throw error
+      return (counts as number[]).map(Number)
+    })
   }
 
   start(): void {

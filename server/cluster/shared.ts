@@ -32,6 +32,11 @@ export class SharedSocketSlots {
   async count(userId: Id): Promise<number> {
     return (await this.entries.members(`${this.link.prefix}sockets:${userId}`)).length
   }
+
+  /** `count` of each of `userIds`, in one round trip (a sweep asks it of every online user of the cluster). */
+  counts(userIds: readonly Id[]): Promise<number[]> {
+    return this.entries.counts(userIds.map((userId) => `${this.link.prefix}sockets:${userId}`))
+  }
 }
 
 /**
@@ -221,5 +226,10 @@ export class RedisPresenceStore implements PresenceStore {
 
   async clearGone(userId: Id): Promise<void> {
     await this.link.client.hdel(this.goneKey, userId)
+  }
+
+  async clearGoneOf(userIds: readonly Id[]): Promise<void> {
+    if (userIds.length === 0) return
+    await this.link.client.hdel(this.goneKey, ...userIds)
   }
 }

@@ -40,6 +40,8 @@ export interface PresenceStore {
    */
   noteGone(userId: Id, at: number): Promise<GoneSince>
   clearGone(userId: Id): Promise<void>
+  /** `clearGone` for each of `userIds`, in one round trip (a sweep's users with a socket, every pass). */
+  clearGoneOf(userIds: readonly Id[]): Promise<void>
   /**
    * A shared store's: whether it has lost its data (a restart without persistence, a flush) since `markIntact`, or is
    * new. A store of this process's own loses nothing its process keeps.
@@ -81,6 +83,10 @@ export class MemoryPresenceStore implements PresenceStore {
   async clearGone(userId: Id) {
     this.gone.delete(userId)
   }
+  async clearGoneOf(userIds: readonly Id[]) {
+    if (this.gone.size === 0) return
+    for (const userId of userIds) this.gone.delete(userId)
+  }
 }
 
 export interface PresenceTrackerOptions {
@@ -92,6 +98,11 @@ export interface PresenceTrackerOptions {
   store: PresenceStore
   /** Live sockets of a user (on every node, when shared). */
   socketCount: (userId: Id) => number | Promise<number>
+  /**
+   * `socketCount` of each of `userIds`, at once: the sweep asks it of every online user of the cluster each pass, and
+   * one by one that is a round trip to Redis per user. Default: `socketCount` of each in turn.
+   */
+  socketCounts?: (userIds: readonly Id[]) => readonly number[] | Promise<readonly number[]>
   /**
    * The users with a live socket on this node (past its handshake's replay, as for `connected`). Default: none (nothing
    * to put back after the store lost its data).
@@ -284,7 +295,14 @@ export class PresenceTracker {
         await this.restoreSeen()
         await store.markIntact?.()
       }
-      for (const userId of await store.onlineUsers()) {
+      // Every user online in the cluster, every pass: those with a socket (nearly all) cost no round trip each.
+      const online = await store.onlineUsers()
+      const counts = await this.socketCounts(online)
+      const absent: Id[] = []
+      for (const [i, userId] of online.entries()) ((counts[i] ?? 0) > 0 ? present : absent).push(userId)
+      await store.clearGoneOf(present)
+      // Looked at one by one, their count read again: a socket may have come since the counts.
+      for (const userId of absent) {
         if ((await socketCount(userId)) > 0) {
           present.push(userId)
           await store.clearGone(userId)
@@ -347,6 +365,13 @@ export class PresenceTracker {
     } finally {
       this.sweeping = false
     }
+  }
+
+  private async socketCounts(userIds: readonly Id[]): Promise<readonly number[]> {
+    if (this.options.socketCounts) return this.options.socketCounts(userIds)
+    const counts: number[] = []
+    for (const userId of userIds) counts.push(await this.options.socketCount(userId))
+    return counts
   }
 
   /**

@@ -28,4 +28,8 @@ export class SocketSlots {
   count(userId: Id): number {
     return this.held.get(userId) ?? 0
   }
+
+  counts(userIds: readonly Id[]): number[] {
+    return userIds.map((userId) => this.count(userId))
+  }
 }
