@@ -159,6 +159,28 @@ return flags
 `
 
 /**
+ * KEYS[1] the online set, KEYS[2] the goings, KEYS[3] the users put back online with nobody told; ARGV[1] the user.
+ * Only one not online is put back and flagged: one online already was told so, and keeps when they went.
+ */
+const RESTORE_SCRIPT = `
+if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('SADD', KEYS[3], ARGV[1])
+end
+`
+
+/**
+ * KEYS[1] the online set, KEYS[2] those in it with nobody told; ARGV the users: whether each is online and told so.
+ */
+const IS_ANNOUNCED_SCRIPT = `
+local flags = {}
+for i, userId in ipairs(ARGV) do
+  flags[i] = redis.call('SISMEMBER', KEYS[1], userId) == 1 and redis.call('SISMEMBER', KEYS[2], userId) == 0 and 1 or 0
+end
+return flags
+`
+
+/**
  * Presence shared by the nodes: the users announced online (a set) and since when each has had no socket (a hash).
  * SADD/SREM answer whether this call changed the set, so exactly one node announces each change.
  *
@@ -180,6 +202,9 @@ export class RedisPresenceStore implements PresenceStore {
   private get goneKey() {
     return `${this.link.prefix}presence:gone`
   }
+  private get restoredKey() {
+    return `${this.link.prefix}presence:restored`
+  }
   /** Set once the goings are known kept: gone with them when Redis loses its data. */
   private get intactKey() {
     return `${this.link.prefix}presence:intact`
@@ -194,13 +219,39 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async markOnline(userId: Id): Promise<boolean> {
-    const result = await this.link.client.multi().hdel(this.goneKey, userId).sadd(this.onlineKey, userId).exec()
-    return result?.[1]?.[1] === 1
+    const result = await this.link.client
+      .multi()
+      .hdel(this.goneKey, userId)
+      .sadd(this.onlineKey, userId)
+      .srem(this.restoredKey, userId)
+      .exec()
+    return result?.[1]?.[1] === 1 || result?.[2]?.[1] === 1
   }
 
   async markOffline(userId: Id): Promise<boolean> {
-    const result = await this.link.client.multi().hdel(this.goneKey, userId).srem(this.onlineKey, userId).exec()
+    const result = await this.link.client
+      .multi()
+      .hdel(this.goneKey, userId)
+      .srem(this.onlineKey, userId)
+      .srem(this.restoredKey, userId)
+      .exec()
     return result?.[1]?.[1] === 1
+  }
+
+  async restore(userId: Id): Promise<void> {
+    await this.link.client.eval(RESTORE_SCRIPT, 3, this.onlineKey, this.goneKey, this.restoredKey, userId)
+  }
+
+  async isAnnounced(userIds: readonly Id[]): Promise<boolean[]> {
+    if (userIds.length === 0) return []
+    const flags = (await this.link.client.eval(
+      IS_ANNOUNCED_SCRIPT,
+      2,
+      this.onlineKey,
+      this.restoredKey,
+      ...userIds,
+    )) as number[]
+    return flags.map((flag) => flag === 1)
   }
 
   onlineUsers(): Promise<Id[]> {

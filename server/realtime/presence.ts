@@ -28,7 +28,10 @@ export const SEEN_GAP_MS = PRESENCE_NOTE_MS + 10_000
  * node only announces each change.
  */
 export interface PresenceStore {
-  /** Announces `userId` online and forgets when they were gone; true when they were not online. */
+  /**
+   * Announces `userId` online and forgets when they were gone; true when they were not online, or put back by `restore`
+   * with nobody told (the caller announces it).
+   */
   markOnline(userId: Id): Promise<boolean>
   /** Announces `userId` offline; true when they were online (the caller announces it). */
   markOffline(userId: Id): Promise<boolean>
@@ -48,6 +51,14 @@ export interface PresenceStore {
    */
   lostData?(): Promise<boolean>
   markIntact?(): Promise<void>
+  /**
+   * A shared store's: puts `userId` back online with nobody told (their contacts may have been told they went, or
+   * sent a snapshot without them): the next `markOnline` answers true, as if they were not online. One online already
+   * stays as they were.
+   */
+  restore?(userId: Id): Promise<void>
+  /** Whether each is online and told so (not put back by `restore` since). Default `isOnline`. */
+  isAnnounced?(userIds: readonly Id[]): Promise<boolean[]>
 }
 
 /** Since when a user has had no socket, and the time now, on one clock (ms). */
@@ -431,8 +442,10 @@ export class PresenceTracker {
   /**
    * Puts back online in the store, gone from now on, every user noted seen (`presence_seen`) since their last going
    * was kept: the users online when it lost its data, and those who went within the grace or while it was away. None
-   * is told: their contacts were told "online" last. The sweep takes offline those with no socket after the grace, and
-   * keeps the note as last seen when they went more than `SEEN_GAP_MS` before.
+   * is told now: their contacts were told "online" last. The sweep takes offline those with no socket after the grace,
+   * and keeps the note as last seen when they went more than `SEEN_GAP_MS` before. Those with a socket are told
+   * "online" by their node's sweep or their next connect (`restore`): a snapshot read from the emptied store
+   * meanwhile said they were away.
    */
   private async restoreSeen(): Promise<void> {
     const { store, db, now } = this.options
@@ -441,19 +454,21 @@ export class PresenceTracker {
        where u.last_seen_at is null or u.last_seen_at < s.seen_at`,
     )
     for (const { user_id: userId } of rows) {
-      await store.markOnline(userId)
+      await (store.restore ? store.restore(userId) : store.markOnline(userId))
       await store.noteGone(userId, now())
     }
   }
 
   /**
    * Users with a socket here who are not online in the store: it lost its data (Redis restarted without persistence),
-   * or another node swept them while this one could not renew their sockets. They are online again, and told so once.
+   * or another node swept them while this one could not renew their sockets; or put back online with nobody told
+   * (`restore`). They are online again, and told so once.
    */
   private async reassertLocal(): Promise<void> {
     const local = [...new Set(this.options.localUsers?.() ?? [])]
     if (local.length === 0) return
-    const online = await this.options.store.isOnline(local)
+    const { store } = this.options
+    const online = await (store.isAnnounced ? store.isAnnounced(local) : store.isOnline(local))
     if (online.every(Boolean)) return
     // Their sockets first: until the next heartbeat the shared count has none of them, and a sweep on another node that
     // saw them online with no socket would take them offline after a grace shorter than that (and keep that going as

@@ -444,6 +444,44 @@ describe.runIf(ready)('state shared through Redis', () => {
     }
   })
 
+  it("tells a connected user online after Redis lost its data to a contact sent the emptied Redis's word meanwhile", async () => {
+    const store = new RedisPresenceStore(one)
+    const told: { userId: string; online: boolean }[] = []
+    const snapshots: unknown[] = []
+    const tracker = new PresenceTracker({
+      notices: {
+        toUsers: (_users, _event, state) => void told.push(state as never),
+        toSocket: (_socket, _event, payload) => void snapshots.push(payload),
+      },
+      // Quinn was noted seen while online, his going never kept.
+      db: {
+        query: async (sql: string) => (sql.includes('from presence_seen s join users') ? [{ user_id: 'quinn' }] : []),
+      } as never,
+      members: fakeMembers(async (userId) => (userId === 'quinn' ? ['rosa'] : ['quinn'])),
+      store,
+      // Both connected on this node the whole time.
+      socketCount: async () => 1,
+      localUsers: () => ['quinn', 'rosa'],
+      graceSeconds: 1,
+      now: Date.now,
+      logger: { warn: () => undefined, info: () => undefined } as never,
+    })
+    try {
+      expect(await store.markOnline('quinn')).toBe(true)
+      expect(await store.markOnline('rosa')).toBe(true)
+      await store.markIntact()
+      await one.client.flushall()
+      // Before the next sweep, Rosa reloads: her new socket's snapshot, read from the emptied Redis, says Quinn is away.
+      await tracker.connected({ data: { userId: 'rosa' }, connected: true, emit() {} } as never)
+      expect(snapshots).toEqual([{ users: [expect.objectContaining({ userId: 'quinn', online: false })] }])
+      await tracker.sweep()
+      expect(told.filter((state) => state.userId === 'quinn').at(-1)).toMatchObject({ online: true })
+    } finally {
+      await store.markOffline('quinn').catch(() => undefined)
+      await store.markOffline('rosa').catch(() => undefined)
+    }
+  })
+
   it('puts a user back online after Redis lost its data only with his socket back: another node does not sweep him offline while he is connected', async () => {
     // Node one holds Heidi's socket; node two sweeps. The grace (1 s) is shorter than the heartbeat (2 s), which is
     // not running here: the sweeps come before the next renewal, as they do every 500 ms.
