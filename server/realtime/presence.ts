@@ -326,9 +326,10 @@ export class PresenceTracker {
           wentOffline = await store.markOffline(userId)
         } catch (error) {
           // A command given up on (Redis stalled past its bound) is still sent, and may land later: offline with nobody
-          // told, and no later sweep looking at them again. Marked online behind it (one connection: after it), so a
-          // later sweep takes them offline and says so.
-          await store.markOnline(userId).catch(() => undefined)
+          // told, and no later sweep looking at them again. Put back online behind it (one connection: after it), so a
+          // later sweep takes them offline and says so; as one nobody told, for another node's sweep may have been the
+          // one to take them offline and say so: their next connect says "online" again.
+          await (store.restore ? store.restore(userId) : store.markOnline(userId)).catch(() => undefined)
           throw error
         }
         if (!wentOffline) continue

@@ -444,6 +444,48 @@ describe.runIf(ready)('state shared through Redis', () => {
     }
   })
 
+  it('tells a user online who connects after another node said he went while this one gave up marking him so', async () => {
+    let now = 7_000_000
+    let sockets = 0
+    const told: { userId: string; online: boolean }[] = []
+    const tracker = (store: RedisPresenceStore) =>
+      new PresenceTracker({
+        notices: { toUsers: (_users, _event, state) => void told.push(state as never), toSocket: () => undefined },
+        db: { query: async () => [] } as never,
+        members: fakeMembers(async () => ['pia']),
+        store,
+        socketCount: async () => sockets,
+        graceSeconds: 1,
+        now: () => now,
+        logger: { warn: () => undefined, info: () => undefined } as never,
+      })
+    const storeOne = new RedisPresenceStore(one, () => now)
+    const onOne = tracker(storeOne)
+    const onTwo = tracker(new RedisPresenceStore(two, () => now))
+    const markOffline = storeOne.markOffline.bind(storeOne)
+    // Redis stalls as both nodes sweep Olga: node two's write, sent first, takes her offline and it says so; node
+    // one's lands after it (changing nothing), its answer past the command bound.
+    storeOne.markOffline = async (userId) => {
+      await onTwo.sweep()
+      await markOffline(userId)
+      throw new Error('Command timed out')
+    }
+    try {
+      expect(await storeOne.markOnline('olga')).toBe(true)
+      await storeOne.markIntact()
+      await onOne.disconnected('olga')
+      now += 1_000
+      await onOne.sweep()
+      expect(told).toEqual([expect.objectContaining({ userId: 'olga', online: false })])
+      // She comes back, on node two: Pia, told she went, is told she is here.
+      sockets = 1
+      await onTwo.connected({ data: { userId: 'olga' }, connected: true, emit() {} } as never)
+      expect(told.at(-1)).toMatchObject({ userId: 'olga', online: true })
+    } finally {
+      await storeOne.markOffline('olga').catch(() => undefined)
+    }
+  })
+
   it("tells a connected user online after Redis lost its data to a contact sent the emptied Redis's word meanwhile", async () => {
     const store = new RedisPresenceStore(one)
     const told: { userId: string; online: boolean }[] = []
