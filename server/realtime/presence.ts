@@ -442,7 +442,9 @@ export class PresenceTracker {
 
   /**
    * Puts back online in the store, gone from now on, every user noted seen (`presence_seen`) since their last going
-   * was kept: the users online when it lost its data, and those who went within the grace or while it was away. None
+   * was kept: the users online when it lost its data, and those who went within the grace or while it was away. Seen
+   * since by more than `SEEN_GAP_MS`: notes are taken on the nodes' clocks and goings on Redis's, so a note a node ahead
+   * took just before a going kept looks later than it (a user long gone, shown online again for the grace). None
    * is told now: their contacts were told "online" last. The sweep takes offline those with no socket after the grace,
    * and keeps the note as last seen when they went more than `SEEN_GAP_MS` before. Those with a socket are told
    * "online" by their node's sweep or their next connect (`restore`): a snapshot read from the emptied store
@@ -452,7 +454,9 @@ export class PresenceTracker {
     const { store, db, now } = this.options
     const rows = await db.query<{ user_id: string }>(
       `select s.user_id from presence_seen s join users u on u.id = s.user_id
-       where u.last_seen_at is null or u.last_seen_at < s.seen_at`,
+       where u.last_seen_at is null
+          or u.last_seen_at < s.seen_at - make_interval(secs => $1::double precision)`,
+      [SEEN_GAP_MS / 1000],
     )
     for (const { user_id: userId } of rows) {
       await (store.restore ? store.restore(userId) : store.markOnline(userId))
