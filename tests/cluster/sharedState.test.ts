@@ -15,6 +15,17 @@ const fakeMembers = (contactsOf: (userId: string) => Promise<string[]>) => ({
 })
 
 // The shared pieces on a real Redis, one at a time (two nodes are two links with their own node ids).
+/** How soon a command sent to a stalled Redis gives up in these tests (a node's is `REDIS_COMMAND_TIMEOUT_MS`). */
+const STALL_BOUND_MS = 100
+
+/**
+ * Bounds the commands `client` sends from now on (ioredis reads `commandTimeout` as it sends each), or unbounds them:
+ * only while Redis is stalled on purpose, so that on a busy machine no other command gives up for being slow.
+ */
+const bound = (client: Redis, ms: number | undefined) => {
+  client.options.commandTimeout = ms
+}
+
 const ready = requireParts('tests/cluster/sharedState.test.ts', [redisRunnable()])
 
 describe.runIf(ready)('state shared through Redis', () => {
@@ -145,14 +156,16 @@ describe.runIf(ready)('state shared through Redis', () => {
   // A new Redis has no marker either: the node starting on it marks it settled (no node holds entries to put back), so
   // its users' first sockets do not wait for a renewal that has nothing to bring.
   it('takes out at the next heartbeat a socket slot whose add gave up as Redis stalled (it landed later)', async () => {
-    const client = new Redis(redis.url, { commandTimeout: 100 })
+    const client = new Redis(redis.url)
     const entries = new NodeEntries(client)
     const slots = new SharedSocketSlots({ ...one, client }, entries, 20)
     try {
       await entries.markIntact()
       await one.client.client('PAUSE', 10_000, 'WRITE')
       // A handshake as Redis stalls: refused (INTERNAL), so its socket never opens, nor goes.
+      bound(client, STALL_BOUND_MS)
       await expect(slots.tryAcquire('mona', 'm1')).rejects.toThrow(/timed out/)
+      bound(client, undefined)
       await one.client.client('UNPAUSE')
       await client.ping()
       await entries.renew()
@@ -314,18 +327,23 @@ describe.runIf(ready)('state shared through Redis', () => {
   })
 
   /**
-   * A store on its own connection whose commands give up after 100 ms (`REDIS_COMMAND_TIMEOUT_MS` in production), and
-   * `pauseWrites(ms)`: Redis holds every write for `ms` (`CLIENT PAUSE … WRITE`, as a stall or a failover does), then
-   * runs them, those given up on included (ioredis has sent them all the same). `settled()` resolves once it has.
+   * A store on its own connection, and `pauseWrites(ms)`: Redis holds every write for `ms` (`CLIENT PAUSE … WRITE`, as a
+   * stall or a failover does), then runs them, those given up on included (ioredis has sent them all the same); the
+   * commands sent meanwhile give up after `STALL_BOUND_MS` (`REDIS_COMMAND_TIMEOUT_MS` in production). `settled()` ends
+   * the stall and resolves once they have run.
    */
   async function stallingStore(now: () => number) {
-    const client = new Redis(redis.url, { commandTimeout: 100 })
+    const client = new Redis(redis.url)
     const store = new RedisPresenceStore({ ...one, client }, now)
     return {
       store,
-      pauseWrites: (ms: number) => one.client.client('PAUSE', ms, 'WRITE'),
+      pauseWrites: async (ms: number) => {
+        await one.client.client('PAUSE', ms, 'WRITE')
+        bound(client, STALL_BOUND_MS)
+      },
       // UNPAUSE ends the pause; the PING, answered after the commands sent before it, says they have run.
       settled: async () => {
+        bound(client, undefined)
         await one.client.client('UNPAUSE')
         await client.ping()
       },
