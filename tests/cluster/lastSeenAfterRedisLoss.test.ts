@@ -18,30 +18,20 @@ const ready = requireParts('tests/cluster/lastSeenAfterRedisLoss.test.ts', [post
 describe.runIf(ready)('lastSeenAt after Redis lost its data', () => {
   let postgres: PostgresCluster
   let redis: RedisServer
-  let node: Awaited<ReturnType<typeof startServer>> | undefined
-  let skewed: Awaited<ReturnType<typeof startServer>> | undefined
-  const prefix = `l${randomUUID().slice(0, 8)}:`
+  const nodes: Awaited<ReturnType<typeof startServer>>[] = []
   const sockets: ClientSocket[] = []
 
-  beforeAll(async () => {
-    ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
-  })
-  afterAll(async () => {
-    for (const socket of sockets) socket.close()
-    await node?.close()
-    await skewed?.close()
-    await redis?.stop()
-    postgres?.stop()
-  })
-
-  it('tells Alice that Bob went, who left within the grace before the loss, seen when he was last noted', {
-    timeout: 90_000,
-  }, async () => {
-    // The nodes' clock, moved by the test: the grace passes only when it says so (the store's goings follow it too).
+  /**
+   * A node on a database and Redis prefix of its own, on a clock the test moves (the grace passes only when it says so;
+   * the store's goings follow it too); Alice watching, told Bob is online, whose one socket is open.
+   */
+  async function aliceSeesBob(database: string) {
     const clock = manualClock()
-    node = await startServer({
+    const databaseUrl = postgres.createDatabase(database)
+    const prefix = `l${randomUUID().slice(0, 8)}:`
+    const node = await startServer({
       port: 0,
-      databaseUrl: postgres.createDatabase('talemy_last_seen_loss'),
+      databaseUrl,
       redisUrl: redis.url,
       redisPrefix: prefix,
       dataDir: tmpdir(),
@@ -51,14 +41,32 @@ describe.runIf(ready)('lastSeenAt after Redis lost its data', () => {
       now: clock.now,
       logLevel: 'silent',
     })
-    const { url } = node
-    const [alice, bob] = await Promise.all([login(url, ALICE), login(url, BOB)])
-    const aliceWatching = await openLive(url, alice.token, sockets)
+    nodes.push(node)
+    const [alice, bob] = await Promise.all([login(node.url, ALICE), login(node.url, BOB)])
+    const aliceWatching = await openLive(node.url, alice.token, sockets)
     const seenAt = clock.now()
-    const bobSocket = (await openWatching(url, bob.token, sockets)).socket
+    const bobSocket = (await openWatching(node.url, bob.token, sockets)).socket
     await vi.waitFor(() => expect(lastWordAbout(aliceWatching.items, bob.user.id)).toMatchObject({ online: true }), {
       timeout: 20_000,
     })
+    return { clock, databaseUrl, prefix, url: node.url, alice, bob, aliceWatching, seenAt, bobSocket }
+  }
+
+  beforeAll(async () => {
+    ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
+  })
+  afterAll(async () => {
+    for (const socket of sockets) socket.close()
+    for (const node of nodes) await node.close()
+    await redis?.stop()
+    postgres?.stop()
+  })
+
+  it('tells Alice that Bob went, who left within the grace before the loss, seen when he was last noted', {
+    timeout: 90_000,
+  }, async () => {
+    const { clock, prefix, url, alice, bob, aliceWatching, seenAt, bobSocket } =
+      await aliceSeesBob('talemy_last_seen_loss')
     bobSocket.close()
     const admin = new Redis(redis.url)
     const gone = () => admin.hexists(`${prefix}presence:gone`, bob.user.id)
@@ -93,28 +101,7 @@ describe.runIf(ready)('lastSeenAt after Redis lost its data', () => {
   it('brings back no one whose going was kept, noted seen a little after it by a node ahead of Redis', {
     timeout: 90_000,
   }, async () => {
-    const clock = manualClock()
-    const databaseUrl = postgres.createDatabase('talemy_last_seen_skew')
-    const skewPrefix = `s${randomUUID().slice(0, 8)}:`
-    skewed = await startServer({
-      port: 0,
-      databaseUrl,
-      redisUrl: redis.url,
-      redisPrefix: skewPrefix,
-      dataDir: tmpdir(),
-      seedDemo: true,
-      presenceGraceSeconds: 5,
-      tokenTtlSeconds: 86_400,
-      now: clock.now,
-      logLevel: 'silent',
-    })
-    const { url } = skewed
-    const [alice, bob] = await Promise.all([login(url, ALICE), login(url, BOB)])
-    const aliceWatching = await openLive(url, alice.token, sockets)
-    const bobSocket = (await openWatching(url, bob.token, sockets)).socket
-    await vi.waitFor(() => expect(lastWordAbout(aliceWatching.items, bob.user.id)).toMatchObject({ online: true }), {
-      timeout: 20_000,
-    })
+    const { clock, databaseUrl, prefix, aliceWatching, bob, bobSocket } = await aliceSeesBob('talemy_last_seen_skew')
     bobSocket.close()
     // Bob's going is kept and told, past the grace.
     await vi.waitFor(
@@ -137,10 +124,10 @@ describe.runIf(ready)('lastSeenAt after Redis lost its data', () => {
       )
       await admin.flushall()
       // The sweep that finds the loss puts back whom it brings back before it marks Redis intact again.
-      await vi.waitFor(async () => expect(await admin.exists(`${skewPrefix}presence:intact`)).toBe(1), {
+      await vi.waitFor(async () => expect(await admin.exists(`${prefix}presence:intact`)).toBe(1), {
         timeout: 20_000,
       })
-      expect(await admin.sismember(`${skewPrefix}presence:online`, bob.user.id)).toBe(0)
+      expect(await admin.sismember(`${prefix}presence:online`, bob.user.id)).toBe(0)
     } finally {
       admin.disconnect()
       await db.end()

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { NodeEntries } from '../../server/cluster/entries'
 import { connectRedis, type RedisLink } from '../../server/cluster/redis'
 import { RedisPresenceStore, SharedSocketSlots, SharedViewers } from '../../server/cluster/shared'
-import { PresenceTracker } from '../../server/realtime/presence'
+import { PresenceTracker, type PresenceTrackerOptions } from '../../server/realtime/presence'
 import { RedisRateLimiter } from '../../server/cluster/tokenBucket'
 import { AppError } from '../../server/errors'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
@@ -25,6 +25,28 @@ const STALL_BOUND_MS = 100
 const bound = (client: Redis, ms: number | undefined) => {
   client.options.commandTimeout = ms
 }
+
+/** What a tracker told users, each change as it was told. */
+type Told = { userId: string; online: boolean; lastSeenAt?: string | null }[]
+
+/**
+ * A tracker on `options.store` whose changes told to users go to `told`; the others' presence is `contacts`', the
+ * grace 1 s, no database and no log, unless `options` says otherwise.
+ */
+const trackerTelling = (
+  told: Told,
+  contacts: string[],
+  options: Partial<PresenceTrackerOptions> & Pick<PresenceTrackerOptions, 'store' | 'socketCount'>,
+) =>
+  new PresenceTracker({
+    notices: { toUsers: (_users, _event, state) => void told.push(state as never), toSocket: () => undefined },
+    db: { query: async () => [] } as never,
+    members: fakeMembers(async () => contacts),
+    graceSeconds: 1,
+    now: Date.now,
+    logger: { warn: () => undefined, info: () => undefined } as never,
+    ...options,
+  })
 
 const ready = requireParts('tests/cluster/sharedState.test.ts', [redisRunnable()])
 
@@ -267,15 +289,10 @@ describe.runIf(ready)('state shared through Redis', () => {
     const skews = { one: 0, two: 10_000, three: -10_000 }
     const told: { userId: string; online: boolean; lastSeenAt: string | null }[] = []
     const trackerOn = (link: RedisLink, skew: number) =>
-      new PresenceTracker({
-        notices: { toUsers: (_users, _event, state) => void told.push(state as never), toSocket: () => undefined },
-        db: { query: async () => [] } as never,
-        members: fakeMembers(async () => ['grace']),
+      trackerTelling(told, ['grace'], {
         store: new RedisPresenceStore(link, () => redisNow),
         socketCount: async () => 0,
-        graceSeconds: 1,
         now: () => Date.now() + skew,
-        logger: { warn: () => undefined, info: () => undefined } as never,
       })
     const one$ = trackerOn(one, skews.one)
     const two$ = trackerOn(two, skews.two)
@@ -355,15 +372,10 @@ describe.runIf(ready)('state shared through Redis', () => {
     let now = 6_000_000
     const { store, pauseWrites, settled, close } = await stallingStore(() => now)
     const told: { userId: string; online: boolean }[] = []
-    const tracker = new PresenceTracker({
-      notices: { toUsers: (_users, _event, state) => void told.push(state as never), toSocket: () => undefined },
-      db: { query: async () => [] } as never,
-      members: fakeMembers(async () => ['judy']),
+    const tracker = trackerTelling(told, ['judy'], {
       store,
       socketCount: async () => 0,
-      graceSeconds: 1,
       now: () => now,
-      logger: { warn: () => undefined, info: () => undefined } as never,
     })
     const markOffline = store.markOffline.bind(store)
     let stall = true
@@ -395,17 +407,12 @@ describe.runIf(ready)('state shared through Redis', () => {
   it('tells a user online whose connect gave up marking him so as Redis stalled (the write landed later)', async () => {
     const { store, pauseWrites, settled, close } = await stallingStore(() => 8_000_000)
     const told: { userId: string; online: boolean }[] = []
-    const tracker = new PresenceTracker({
-      notices: { toUsers: (_users, _event, state) => void told.push(state as never), toSocket: () => undefined },
-      db: { query: async () => [] } as never,
-      members: fakeMembers(async () => ['judy']),
+    const tracker = trackerTelling(told, ['judy'], {
       store,
       // Kate's socket, live on this node.
       socketCount: async () => 1,
       localUsers: () => ['kate'],
-      graceSeconds: 1,
       now: () => 8_000_000,
-      logger: { warn: () => undefined, info: () => undefined } as never,
     })
     try {
       // Redis stalls just as Kate's socket connects.
@@ -428,17 +435,12 @@ describe.runIf(ready)('state shared through Redis', () => {
   it('tells a user online whose sweep gave up putting him back online as Redis stalled (it landed later)', async () => {
     const { store, pauseWrites, settled, close } = await stallingStore(() => 9_000_000)
     const told: { userId: string; online: boolean }[] = []
-    const tracker = new PresenceTracker({
-      notices: { toUsers: (_users, _event, state) => void told.push(state as never), toSocket: () => undefined },
-      db: { query: async () => [] } as never,
-      members: fakeMembers(async () => ['judy']),
+    const tracker = trackerTelling(told, ['judy'], {
       store,
       // Liam's socket, live on this node; Redis has lost his "online" (a restart without persistence).
       socketCount: async () => 1,
       localUsers: () => ['liam'],
-      graceSeconds: 1,
       now: () => 9_000_000,
-      logger: { warn: () => undefined, info: () => undefined } as never,
     })
     const markOnline = store.markOnline.bind(store)
     let stall = true
@@ -467,15 +469,10 @@ describe.runIf(ready)('state shared through Redis', () => {
     let sockets = 0
     const told: { userId: string; online: boolean }[] = []
     const tracker = (store: RedisPresenceStore) =>
-      new PresenceTracker({
-        notices: { toUsers: (_users, _event, state) => void told.push(state as never), toSocket: () => undefined },
-        db: { query: async () => [] } as never,
-        members: fakeMembers(async () => ['pia']),
+      trackerTelling(told, ['pia'], {
         store,
         socketCount: async () => sockets,
-        graceSeconds: 1,
         now: () => now,
-        logger: { warn: () => undefined, info: () => undefined } as never,
       })
     const storeOne = new RedisPresenceStore(one, () => now)
     const onOne = tracker(storeOne)
@@ -550,17 +547,12 @@ describe.runIf(ready)('state shared through Redis', () => {
     const slots = new SharedSocketSlots(one, entries, 20)
     const told: { userId: string; online: boolean }[] = []
     const tracker = (link: RedisLink, localUsers: string[]) =>
-      new PresenceTracker({
-        notices: { toUsers: (_users, _event, state) => void told.push(state as never), toSocket: () => undefined },
-        db: { query: async () => [] } as never,
-        members: fakeMembers(async () => ['ivan']),
+      trackerTelling(told, ['ivan'], {
         store: new RedisPresenceStore(link, () => now),
         socketCount: (userId) => slots.count(userId),
         localUsers: () => localUsers,
         restoreLocal: () => entries.renew(),
-        graceSeconds: 1,
         now: () => now,
-        logger: { warn: () => undefined, info: () => undefined } as never,
       })
     const onOne = tracker(one, ['heidi'])
     const onTwo = tracker(two, [])
