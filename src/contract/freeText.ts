@@ -24,3 +24,17 @@ export function freeTextProblem(text: string): FreeTextProblem | undefined {
   if (CONTROL.test(text)) return 'control'
   return undefined
 }
+
+// One instance for every call: a literal inside the function is a new RegExp at each call, on a send's cold path
+// (bench/README.md, "What limits P1", "The send check, cold").
+const LONE_SURROGATE = /\p{Cs}/u
+
+/**
+ * Whether `text` holds half of a surrogate pair (a paste cut inside an emoji), which the server refuses in every text it
+ * keeps: JSON carries one, but stored as UTF-8 it becomes U+FFFD, and the text would not come back as it was sent.
+ *
+ * @example hasLoneSurrogate('Maths \uD83D') // true
+ */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text)
+}

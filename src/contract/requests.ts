@@ -1,7 +1,7 @@
 import * as v from 'valibot'
 import { MAX_REPORTED_ISSUES, type ParseResult } from './check'
 import { CONTACT_REQUEST_STATUSES, LESSON_STATUSES } from './entities'
-import { freeTextProblem, type FreeTextProblem } from './freeText'
+import { freeTextProblem, type FreeTextProblem, hasLoneSurrogate } from './freeText'
 import {
   MAX_CLIENT_ID_LENGTH,
   MAX_CONTACT_MESSAGE_LENGTH,
@@ -18,10 +18,9 @@ import {
 
 // PostgreSQL text cannot hold NUL: refuse it up front as INVALID rather than fail at the database as INTERNAL.
 const noNul = v.check((s: string) => !s.includes('\u0000'), 'must not contain NUL characters')
-// Nor a lone surrogate, which JSON can carry: stored as UTF-8 it becomes U+FFFD, so two different clientIds would be one
-// key (the second send answered with the first message) and no text would come back as it was sent.
-const LONE_SURROGATE = /\p{Cs}/u
-const wellFormed = v.check((s: string) => !LONE_SURROGATE.test(s), 'must not contain lone surrogates')
+// Nor a lone surrogate (`hasLoneSurrogate`): two different clientIds would be one key once stored (the second send
+// answered with the first message).
+const wellFormed = v.check((s: string) => !hasLoneSurrogate(s), 'must not contain lone surrogates')
 // Nor, where it is given back as sent (content, clientId), a leading U+FEFF: the embedded database (PGlite) decodes each
 // text value it reads with a TextDecoder, which drops it as a byte order mark ('\uFEFFk' came back as the clientId 'k').
 const noLeadingBom = v.check((s: string) => !s.startsWith('\uFEFF'), 'must not start with U+FEFF')

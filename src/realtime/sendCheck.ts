@@ -1,4 +1,4 @@
-import { MAX_CLIENT_ID_LENGTH, MAX_CONTENT_LENGTH, overCharacters } from '../contract'
+import { hasLoneSurrogate, MAX_CLIENT_ID_LENGTH, MAX_CONTENT_LENGTH, overCharacters } from '../contract'
 
 type SendPayload = { conversationId: unknown; content: unknown; clientId: unknown }
 
@@ -6,10 +6,6 @@ type SendPayload = { conversationId: unknown; content: unknown; clientId: unknow
 const CONVERSATION_ID_MAX = 100
 const CONTENT_TOO_LONG = `must be at most ${MAX_CONTENT_LENGTH} characters`
 const CLIENT_ID_TOO_LONG = `must be at most ${MAX_CLIENT_ID_LENGTH} characters`
-
-// One instance for every call: a literal inside the function is a new RegExp at each call, on a send's cold path
-// (bench/README.md, "What limits P1", "The send check, cold").
-const LONE_SURROGATE = /\p{Cs}/u
 
 const unitsOver = (text: string, limit: number): boolean => text.length > limit
 
@@ -29,7 +25,7 @@ function addTextProblems(
     if (value.length === 0) problems.push(`${field}: must not be empty`)
     if (over(value, max)) problems.push(`${field}: ${tooLong}`)
     if (value.includes('\u0000')) problems.push(`${field}: must not contain NUL characters`)
-    if (LONE_SURROGATE.test(value)) problems.push(`${field}: must not contain lone surrogates`)
+    if (hasLoneSurrogate(value)) problems.push(`${field}: must not contain lone surrogates`)
     if (givenBack && value.charCodeAt(0) === 0xfeff) problems.push(`${field}: must not start with U+FEFF`)
   }
 }

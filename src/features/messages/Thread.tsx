@@ -19,7 +19,14 @@ import { SAID_ONE_BY_ONE_AT_MOST, useAnnounce } from '../../app/Announcer'
 import { selectUser } from '../../app/authSlice'
 import { useAppDispatch, useAppSelector, useAppStore } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
-import { characterCount, freeTextProblem, MAX_CONTENT_LENGTH, type Id, type Message } from '../../contract'
+import {
+  characterCount,
+  freeTextProblem,
+  hasLoneSurrogate,
+  MAX_CONTENT_LENGTH,
+  type Id,
+  type Message,
+} from '../../contract'
 import { useDates, useT } from '../../i18n'
 import {
   discardMessage,
@@ -44,8 +51,6 @@ import { lastSeenOwn } from './receipts'
 import { UnsavedNotice } from './UnsavedNotice'
 
 const PAGE = 50
-/** Half of a surrogate pair: the server refuses text holding one, as it does a NUL (`contentSchema`). */
-const LONE_SURROGATE = /\p{Cs}/u
 /** A screen touched with a finger, and no pointer that hovers: a phone's, whose on-screen keyboard has no Shift+Enter. */
 const TOUCH_ONLY = '(hover: none) and (pointer: coarse)'
 const touchQuery = () => (typeof window.matchMedia === 'function' ? window.matchMedia(TOUCH_ONLY) : null)
@@ -595,7 +600,7 @@ function Composer({
   const tooLong = length > MAX_CONTENT_LENGTH
   // What the server refuses beside the length, both invisible and pasted in with the text (a terminal's output keeps
   // its NULs in a textarea): sent, it would fail at once, the draft gone, with a Retry that fails the same way.
-  const unsendable = content.includes('\u0000') || LONE_SURROGATE.test(content)
+  const unsendable = content.includes('\u0000') || hasLoneSurrogate(content)
   // Why Send is off, said once as the draft goes over the limit (the hint was read when the field got focus). A draft
   // restored over it went over before the user left: coming back, focus lands in the field, whose description says it.
   const announce = useAnnounce()

@@ -1,10 +1,7 @@
-import { type FreeTextProblem, freeTextProblem, overCharacters } from '../../contract'
+import { type FreeTextProblem, freeTextProblem, hasLoneSurrogate, overCharacters } from '../../contract'
 
 /** What keeps a form's free text from being sent: the server's own rule for free text, or its limit. */
 export type FieldTextProblem = FreeTextProblem | 'tooLong'
-
-// Half of an emoji (a paste cut inside one), which the server refuses in free text too (`wellFormed`).
-const LONE_SURROGATE = /\p{Cs}/u
 
 /**
  * Why `text` (trimmed, as sent) would be refused with a limit of `max` characters, if it would. The limit is checked
@@ -12,6 +9,6 @@ const LONE_SURROGATE = /\p{Cs}/u
  * A lone surrogate is said as a character that cannot be sent, as the composer says it.
  */
 export function fieldTextProblem(text: string, max: number): FieldTextProblem | undefined {
-  const problem = freeTextProblem(text) ?? (LONE_SURROGATE.test(text) ? 'control' : undefined)
+  const problem = freeTextProblem(text) ?? (hasLoneSurrogate(text) ? 'control' : undefined)
   return problem ?? (overCharacters(text, max) ? 'tooLong' : undefined)
 }
