@@ -2,10 +2,8 @@ import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto'
 import type { Id } from '../src/contract'
 import type { AccessClaims, TokenService } from './auth'
 import type { Db, Queryable } from './db'
+import { LAST_DATE_MS } from './db/dateRange'
 import { unauthorized } from './errors'
-
-/** The last instant whose ISO form the database reads (a later year takes a sign: `+010000-…`, refused). */
-const LAST_DATE_MS = Date.parse('9999-12-31T23:59:59.999Z')
 
 export const DEFAULT_REFRESH_IDLE_SECONDS = 7 * 24 * 3600
 export const DEFAULT_SESSION_MAX_SECONDS = 30 * 24 * 3600

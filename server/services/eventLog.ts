@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Id, ServerEventName } from '../../src/contract'
 import type { Db, Queryable } from '../db'
+import { FIRST_DATE_MS } from '../db/dateRange'
 
 /** One event in one user's log. */
 export interface LoggedEvent {
@@ -108,16 +109,13 @@ async function epochOf(db: Db): Promise<Taken> {
   })
 }
 
-/** The earliest instant a database date takes from `toISOString()` (year 1; before it the form has a sign). */
-const EARLIEST_MS = Date.parse('0001-01-01T00:00:00.000Z')
-
 /**
  * The oldest instant the retention keeps, as the database takes it; null when it reaches back before year 1 (a
  * retention meant as "keep everything"): nothing is that old, so nothing is pruned and every event is fresh.
  */
 function oldestKept(now: number, retentionSeconds: number): string | null {
   const oldest = now - retentionSeconds * 1000
-  return oldest >= EARLIEST_MS ? new Date(oldest).toISOString() : null
+  return oldest >= FIRST_DATE_MS ? new Date(oldest).toISOString() : null
 }
 
 /** An epoch and the `Db.files` it was taken for. */
