@@ -179,7 +179,7 @@ describe('POST /api/auth/refresh', () => {
 })
 
 describe('lifetimes meant as "for ever"', () => {
-  it('logs in, serves and refreshes with sessionMaxSeconds and refreshIdleSeconds past the dates a clock can hold', async () => {
+  it('logs in, serves, refreshes and logs out with sessionMaxSeconds and refreshIdleSeconds past the dates a clock can hold', async () => {
     // 1e13 s is past the last date the database reads (year 9999): the session ends then, rather than never starting.
     const forever = await startTestServer({ sessionMaxSeconds: 1e13, refreshIdleSeconds: 1e13 })
     try {
@@ -193,6 +193,15 @@ describe('lifetimes meant as "for ever"', () => {
       })
       expect(next.status).toBe(200)
       expect((await http(forever.url, 'GET', '/api/me', { token: next.body.token })).status).toBe(200)
+      // A session that lasts "for ever" still ends at its logout, everywhere.
+      const logout = await http(forever.url, 'POST', '/api/auth/logout', { token: next.body.token })
+      expect(logout.status).toBe(204)
+      const again = await http(forever.url, 'POST', '/api/auth/refresh', {
+        body: { refreshToken: next.body.refreshToken },
+      })
+      expect(again.status).toBe(401)
+      expect((await http(forever.url, 'GET', '/api/me', { token: next.body.token })).status).toBe(401)
+      await expect(connect(forever.url, next.body.token)).rejects.toThrow('UNAUTHORIZED')
     } finally {
       await forever.dispose()
     }
