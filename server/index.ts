@@ -125,7 +125,8 @@ export interface StartServerOptions {
   maxSocketsPerUser?: number
   /**
    * Engine.IO sessions one client address may hold open before a socket authenticates on them (by `trustProxy`, its
-   * /64 for IPv6); the next handshake is refused (HTTP 403) until one closes or authenticates. On each node. Default 100.
+   * /64 for IPv6); the next handshake is refused (HTTP 429 `RATE_LIMITED` with `Retry-After`) until one closes or
+   * authenticates. On each node. Default 100.
    */
   maxUnauthenticatedPerAddress?: number
   /** How long logged events are kept for resuming clients; older ones are pruned (a client that far behind gets `sync:gap`). Default 7 days. */
