@@ -93,14 +93,18 @@ export class LiveDelivery {
   liveUsers(): Id[] {
     const users: Id[] = []
     for (const [userId, sockets] of this.byUser)
-      for (const socket of sockets) {
-        const stream = this.streams.get(socket)
-        if (stream?.kind === 'live' || stream?.wasLive) {
+      for (const socket of sockets)
+        if (this.hasGoneLive(socket)) {
           users.push(userId)
           break
         }
-      }
     return users
+  }
+
+  /** Whether the socket's handshake replay has ended (it is live, or replaying again as a live socket's resync). */
+  hasGoneLive(socket: TalemySocket): boolean {
+    const stream = this.streams.get(socket)
+    return stream?.kind === 'live' || stream?.wasLive === true
   }
 
   /**

@@ -301,13 +301,12 @@ export function attachHandlers(
     if (socket.connected) expire(socket)
     return false
   }
-  /**
-   * The sockets whose session the check after their connection found live. Notices go to these alone: a fresh snapshot
-   * for every socket (notifications lost) would otherwise reach one whose session ended during its handshake.
-   */
-  const checkedLive = new WeakSet<TalemySocket>()
   delivery.gate(stillValid)
-  notices.gate((socket) => checkedLive.has(socket) && stillValid(socket))
+  // Notices (typing, presence) go only to sockets past their handshake's replay: the contract's "only then live
+  // events" holds for them too. A typing notice ahead of the older messages replayed would be ended by them; a
+  // presence change meanwhile is in the snapshot read after the replay. Nor to a socket whose session the check after
+  // its connection has not found live yet: it is in no replay until then.
+  notices.gate((socket) => delivery.hasGoneLive(socket) && stillValid(socket))
 
   /**
    * A newer token of the socket's own session: it lives on until that one expires. Another session's or user's: refused
@@ -652,7 +651,6 @@ export function attachHandlers(
     )
     void live.then((isLive) => {
       if (!isLive) return
-      checkedLive.add(socket)
       void socket.join(userRoom(userId))
       resume(socket).then(
         // After the replay and its sync marker: the snapshot is the present, what the client sees next.

@@ -4,7 +4,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { openDatabase } from '../../server/db'
 import { LiveDelivery, MemoryPresenceStore, PresenceTracker } from '../../server/realtime'
 import { EventLog } from '../../server/services/eventLog'
-import { ALICE, BOB, emitAck, freshDataDir, http, login, startTestServer, type TestServer } from './support/server'
+import {
+  ALICE,
+  BOB,
+  delivered,
+  emitAck,
+  freshDataDir,
+  http,
+  login,
+  startTestServer,
+  type TestServer,
+} from './support/server'
 import { openStream, type Stream } from './support/stream'
 
 const CONV = 'conv-alice-bob'
@@ -359,6 +369,53 @@ describe('replay hand-over', () => {
     const at = bob.items.indexOf(sync)
     expect(bob.items.slice(0, at).every((item) => item.offset! <= sync.payload.offset)).toBe(true)
     expect(bob.items.slice(at + 1).every((item) => item.offset! > sync.payload.offset)).toBe(true)
+  })
+})
+
+describe('notices during a replay', () => {
+  // The contract's "then sync:caughtUp, and only then live events" holds for the unlogged ones too: a typing notice
+  // that overtook the older messages replayed to the typer's contact would be ended by them on arrival (a message
+  // from someone ends their "typing…").
+  it('sends a resuming socket no typing notice before its sync:caughtUp; the next one after it arrives', async () => {
+    const server = await serve()
+    const bobToken = (await login(server.url, BOB)).token
+    const before = await stream(server.url, bobToken)
+    const { offset, epoch } = (await before.synced()).payload
+    before.socket.close()
+    const alice = await stream(server.url, (await login(server.url, ALICE)).token)
+    await alice.synced()
+    const away = await post(server.url, (await login(server.url, ALICE)).token, 'while Bob was away')
+
+    const real = EventLog.prototype.resume
+    let reached!: () => void
+    const reading = new Promise<void>((resolve) => (reached = resolve))
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
+      if (args[0] !== 'user-bob') return real.apply(this, args)
+      reached()
+      await released
+      return real.apply(this, args)
+    })
+    try {
+      const bob = await stream(server.url, bobToken, { offset, epoch })
+      await reading
+      // Bob's socket is in his user's room by now, its log not read yet.
+      expect(await emitAck(alice.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
+      release()
+      expect((await bob.synced()).event).toBe('sync:caughtUp')
+      expect(await emitAck(alice.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
+      await delivered(bob.socket)
+      const typing = { event: 'typing', payload: { conversationId: CONV, userId: 'user-alice' } }
+      expect(bob.items).toEqual([
+        { event: 'message:new', payload: expect.objectContaining({ id: away.id }), offset: offset + 1 },
+        { event: 'sync:caughtUp', payload: expect.objectContaining({ offset: offset + 1 }) },
+        typing,
+      ])
+    } finally {
+      release()
+      resume.mockRestore()
+    }
   })
 })
 
