@@ -329,11 +329,16 @@ export function conversationMessagePatches(
     updatedAt,
     unreadCount: current.unreadCount + (countUnread ? 1 : 0),
   })
-  // Most recent first: after the conversations updated later than this one (usually none).
+  // Most recent first: after the conversations updated later than this one (usually none), and, as GET
+  // /api/conversations orders a tie (`order by updated_at desc, id`), after those updated at the same moment with a
+  // lower id; else a refetch would swap the two rows.
+  const at = time(updatedAt)
   let to = 0
   for (let k = 0; k < list.length; k++) {
     if (k === idx) continue
-    if (time(list[k]!.updatedAt) > time(updatedAt)) to++
+    const other = list[k]!
+    const otherAt = time(other.updatedAt)
+    if (otherAt > at || (otherAt === at && other.id < next.id)) to++
     else break
   }
   return move(idx, to, next)

@@ -145,6 +145,22 @@ describe('message:new', () => {
         ]),
       ]),
     ],
+    // GET /api/conversations orders by updated_at desc, then id: on a tie the lower id comes first.
+    [
+      'stays below a conversation updated at the same millisecond with a lower id',
+      view({ conversations: ok([conversation('c0', { updatedAt: m3.createdAt }), c1]) }),
+      work([convs([{ op: 'replace', path: [1], value: { ...next, unreadCount: 2 } }])]),
+    ],
+    [
+      'goes above a conversation updated at the same millisecond with a higher id',
+      view({ conversations: ok([conversation('c5', { updatedAt: m3.createdAt }), c1]) }),
+      work([
+        convs([
+          { op: 'remove', path: [1] },
+          { op: 'add', path: [0], value: { ...next, unreadCount: 2 } },
+        ]),
+      ]),
+    ],
     [
       'replaces in place when it stays first',
       view({ conversations: ok([c1, c3]) }),
