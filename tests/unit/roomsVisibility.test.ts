@@ -81,20 +81,21 @@ describe('a store with its own socket looks at its open conversations only while
   describe("by default, the document's visibility", () => {
     type Doc = { visibilityState: 'visible' | 'hidden'; listeners: Set<() => void> }
     let doc: Doc
-    const saved = (globalThis as { document?: unknown }).document
     beforeEach(() => {
       doc = { visibilityState: 'visible', listeners: new Set() }
-      ;(globalThis as { document?: unknown }).document = {
+      vi.stubGlobal('document', {
         get visibilityState() {
           return doc.visibilityState
         },
         addEventListener: (type: string, listener: () => void) =>
           type === 'visibilitychange' && doc.listeners.add(listener),
         removeEventListener: (_type: string, listener: () => void) => doc.listeners.delete(listener),
-      }
+      })
     })
     afterEach(() => {
-      ;(globalThis as { document?: unknown }).document = saved
+      // Node has no `document`: put back as it was means none at all (assigning `undefined` would leave one, empty, to
+      // the files after this one in the thread).
+      vi.unstubAllGlobals()
       vi.useRealTimers()
     })
 
