@@ -272,15 +272,19 @@ describe('timers edge', () => {
       clearTimeout: vi.fn(),
     }
     const globalSpy = vi.spyOn(globalThis, 'setTimeout')
-    const { store, socket } = dropped({ timers, random: () => 0.5 })
-    // Beside it, the reads made again over HTTP while the socket is down (`fallbackReads.ts`), on the same timers.
-    const backoff = pending.filter((t) => t.ms !== FALLBACK_READ_INTERVAL_MS)
-    expect(backoff.map((t) => t.ms)).toEqual([250])
-    expect(globalSpy.mock.calls.filter(([, ms]) => ms === 250)).toEqual([])
-    const before = socket.connectCalls
-    backoff[0]!.callback()
-    expect(socket.connectCalls).toBe(before + 1)
-    expect(attempts(store.getActions())).toEqual([1])
-    globalSpy.mockRestore()
+    // Restored even when an assertion fails: the next files of the shared thread would run on a spied setTimeout.
+    try {
+      const { store, socket } = dropped({ timers, random: () => 0.5 })
+      // Beside it, the reads made again over HTTP while the socket is down (`fallbackReads.ts`), on the same timers.
+      const backoff = pending.filter((t) => t.ms !== FALLBACK_READ_INTERVAL_MS)
+      expect(backoff.map((t) => t.ms)).toEqual([250])
+      expect(globalSpy.mock.calls.filter(([, ms]) => ms === 250)).toEqual([])
+      const before = socket.connectCalls
+      backoff[0]!.callback()
+      expect(socket.connectCalls).toBe(before + 1)
+      expect(attempts(store.getActions())).toEqual([1])
+    } finally {
+      globalSpy.mockRestore()
+    }
   })
 })
