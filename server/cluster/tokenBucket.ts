@@ -1,6 +1,13 @@
+import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { AppError } from '../errors'
 import type { Limiter, RateLimitOptions, TakeResult } from '../rateLimit'
+
+/**
+ * How long a take's mark lives: far past the command bound, since the copies of a take and its give-up, held by a
+ * stalled Redis, run together once it answers again. One small key per take meanwhile.
+ */
+const MARK_MS = 60_000
 
 /**
  * The token bucket of `RateLimiter`, kept in Redis so every node spends from one budget per user: one script per
@@ -10,11 +17,31 @@ import type { Limiter, RateLimitOptions, TakeResult } from '../rateLimit'
  * node ahead and one behind would be refilled for the same interval again at each switch. `TIME` in a script needs
  * Redis ≥ 5 (scripts replicate their effects; Debian's is 7.0). A test may inject a clock (ARGV[1]); then too, the
  * bucket's time never goes back (`at` only moves forward), so no interval is counted twice.
- * KEYS[1] bucket; ARGV: now ms or '' (Redis's clock), perSecond, burst, delta (-1 take, +1 refund).
- * Answers { ok, retryAfterMs }.
+ * KEYS[1] bucket, KEYS[2] (optional) the take's mark; ARGV: now ms or '' (Redis's clock), perSecond, burst, delta
+ * (-1 take, +1 refund; +1 with a mark: the take given up on, given back if it spent). Answers { ok, retryAfterMs }.
+ *
+ * A take whose answer did not come in time (Redis stalled past the command bound) was told to its caller as failed,
+ * but ioredis has sent it, and sends it again on its next connection: it may still run, once or twice, and spend a
+ * token the caller never had (a send answered INTERNAL, then its retry: two tokens for one message, the next send
+ * refused RATE_LIMITED). So each take leaves its mark (its outcome) for `MARK_MS`, and a copy that finds it spends
+ * nothing; the caller's give-up, sent after it, finds it too: gives back what it spent, or leaves a mark that spends
+ * nothing when it comes later (on another connection).
  */
 const BUCKET_SCRIPT = `
 local now, rate, burst, delta = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local mark = KEYS[2]
+if mark then
+  local earlier = redis.call('GET', mark)
+  if delta < 0 then
+    if earlier then
+      local retry = tonumber(earlier) or 1
+      if retry == 0 then return { 1, 0 } else return { 0, retry } end
+    end
+  else
+    redis.call('SET', mark, 'given up', 'PX', ${MARK_MS})
+    if earlier ~= '0' then return { 1, 0 } end
+  end
+end
 if now == nil then
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -35,6 +62,7 @@ else
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000 + ahead) + 1000)
+if mark and delta < 0 then redis.call('SET', mark, tostring(retry), 'PX', ${MARK_MS}) end
 return { ok, retry }
 `
 
@@ -52,11 +80,12 @@ export class RedisRateLimiter implements Limiter {
     private readonly now?: () => number,
   ) {}
 
-  private async run(key: string, delta: number): Promise<TakeResult> {
+  private async run(key: string, delta: number, mark?: string): Promise<TakeResult> {
+    const keys = mark ? [this.keyPrefix + key, mark] : [this.keyPrefix + key]
     const [ok, retryAfterMs] = (await this.redis.eval(
       BUCKET_SCRIPT,
-      1,
-      this.keyPrefix + key,
+      keys.length,
+      ...keys,
       this.now ? this.now() : '',
       this.options.perSecond,
       this.options.burst,
@@ -65,8 +94,16 @@ export class RedisRateLimiter implements Limiter {
     return ok === 1 ? { ok: true } : { ok: false, retryAfterMs }
   }
 
-  tryTake(key: string): Promise<TakeResult> {
-    return this.run(key, -1)
+  async tryTake(key: string): Promise<TakeResult> {
+    const mark = `${this.keyPrefix}take:${randomUUID()}`
+    try {
+      return await this.run(key, -1, mark)
+    } catch (error) {
+      // Failed for its caller, the take may still run (see BUCKET_SCRIPT): given up on, on the same connection after
+      // it, once Redis answers. Not awaited: the caller is answered now.
+      this.run(key, 1, mark).catch(() => undefined)
+      throw error
+    }
   }
 
   async take(key: string): Promise<void> {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { NodeEntries } from '../../server/cluster/entries'
 import { startServer } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
-import { ALICE, connect, emitAck, http, login } from '../server/support/server'
+import { ALICE, BOB, connect, emitAck, http, login } from '../server/support/server'
 import { capturedLog } from '../support/capturedLog'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
@@ -34,6 +34,8 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
       dataDir: tmpdir(),
       seedDemo: true,
       logger: log.logger,
+      // Two sends, refilled one every 100 s: a token spent twice shows as the next send refused.
+      rateLimit: { perSecond: 0.01, burst: 2 },
     })
   })
   afterAll(async () => {
@@ -68,6 +70,29 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
       socket.close()
     }
   }, 120_000)
+  it('charges a send refused INTERNAL as Redis stalled nothing: its retry and the next send both go through', async () => {
+    const { token } = await login(node.url, BOB)
+    const socket = await connect(node.url, token)
+    try {
+      const first = { conversationId: CONV, content: 'sent as Redis stalls', clientId: randomUUID() }
+      process.kill(redis.pid, 'SIGSTOP')
+      stopped = true
+      const answer = await Promise.race([
+        emitAck(socket, 'message:send', first),
+        new Promise((resolve) => setTimeout(() => resolve('no answer in 30 s'), 30_000)),
+      ])
+      expect(answer).toEqual({ ok: false, error: expect.objectContaining({ code: 'INTERNAL' }) })
+      resume()
+      // The client retries what it was told failed, then sends its next message: two messages, two tokens.
+      expect(await emitAck(socket, 'message:send', first)).toMatchObject({ ok: true })
+      const next = { conversationId: CONV, content: 'the next one', clientId: randomUUID() }
+      expect(await emitAck(socket, 'message:send', next)).toEqual({ ok: true, data: expect.anything() })
+    } finally {
+      resume()
+      socket.close()
+    }
+  }, 120_000)
+
   it('says so when its heartbeat goes unanswered (the other nodes stop counting its sockets), once, and when it is renewed again', async () => {
     const { token } = await login(node.url, ALICE)
     const socket = await connect(node.url, token)
