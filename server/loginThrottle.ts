@@ -1,6 +1,7 @@
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import { addressKey } from './clientAddress'
 import { AppError } from './errors'
+import { within } from './within'
 
 export interface LoginLimitOptions {
   /** Failures allowed per email (from anywhere), and per email from one address, in a window. Default 5. */
@@ -19,7 +20,14 @@ export interface CounterSpec {
   points: number
   duration: number
 }
-export type CounterFactory = (spec: CounterSpec) => RateLimiterAbstract
+/**
+ * A counter; one whose points go to two stores (`RLWrapperTimeouts`: Redis, and this node's memory while Redis does not
+ * answer within `waitMs`) names them in `stores`, for a success to forgive each on its own (`LoginThrottle.forgive`).
+ */
+export type Counter = RateLimiterAbstract & {
+  stores?: { shared: RateLimiterAbstract; local: RateLimiterAbstract; waitMs: number }
+}
+export type CounterFactory = (spec: CounterSpec) => Counter
 export const memoryCounters: CounterFactory = (spec) => new RateLimiterMemory(spec)
 
 /** What the password check found: whether the email exists, and the user when the password matched. */
@@ -48,9 +56,9 @@ export interface LoginCheck<T> {
  * }) // throws RATE_LIMITED (retryAfterMs) before the check when over a limit; undefined for a wrong password
  */
 export class LoginThrottle {
-  private readonly byEmail: RateLimiterAbstract
-  private readonly byEmailAndAddress: RateLimiterAbstract
-  private readonly byAddress: RateLimiterAbstract
+  private readonly byEmail: Counter
+  private readonly byEmailAndAddress: Counter
+  private readonly byAddress: Counter
 
   /** The windows' length in ms; 0: counters that never expire (rate-limiter-flexible's `duration: 0`), one window. */
   private readonly windowMs: number
@@ -98,14 +106,37 @@ export class LoginThrottle {
     // The address's point back when the email exists; a reward of nothing when it does not: the same round trip to the
     // store (Redis, with several nodes) either way, so the answer's timing does not tell which emails exist.
     await this.byAddress.reward(address, result.exists ? 1 : 0)
-    if (result.user !== undefined) {
-      const forgiven = await this.forgivable(pair, email, emailWindowEnd)
-      await Promise.all([
-        this.byEmailAndAddress.delete(pair),
-        forgiven > 0 ? this.byEmail.reward(email, forgiven) : undefined,
-      ])
-    }
+    if (result.user !== undefined) await this.forgive(pair, email, emailWindowEnd)
     return result.user
+  }
+
+  /**
+   * A success from `pair`: clears the pair's counter and forgives the email's (`forgivable`), in each store the
+   * counters keep. Through the counters alone, with Redis stalled, the reads came from this node's memory, which holds
+   * only this stall's points, while Redis ran all of them once it answered: her typos before the stall stayed there,
+   * and one more typo then locked her out. So Redis is read on its own, after this attempt's points (one connection, in
+   * order), and waited for as long as a counter is; its forgiveness goes on without the login past that. Its reads
+   * given up on (a stall past the command bound), it is forgiven what memory was, as before.
+   */
+  private async forgive(pair: string, email: string, emailWindowEnd: number): Promise<void> {
+    const clear = (byPair: RateLimiterAbstract, byEmail: RateLimiterAbstract, forgiven: number) =>
+      Promise.all([byPair.delete(pair), forgiven > 0 ? byEmail.reward(email, forgiven) : undefined])
+    const forgivable = (byPair: RateLimiterAbstract, byEmail: RateLimiterAbstract) =>
+      this.forgivable(byPair, byEmail, pair, email, emailWindowEnd)
+    const pairStores = this.byEmailAndAddress.stores
+    const emailStores = this.byEmail.stores
+    if (!pairStores || !emailStores) {
+      await clear(this.byEmailAndAddress, this.byEmail, await forgivable(this.byEmailAndAddress, this.byEmail))
+      return
+    }
+    const inMemory = await forgivable(pairStores.local, emailStores.local)
+    await clear(pairStores.local, emailStores.local, inMemory)
+    const inRedis = forgivable(pairStores.shared, emailStores.shared)
+      .catch(() => inMemory)
+      .then((forgiven) => clear(pairStores.shared, emailStores.shared, forgiven))
+      // Redis away: what it was not sent needs no forgiving.
+      .catch(() => undefined)
+    await within(inRedis, pairStores.waitMs, undefined)
   }
 
   /**
@@ -117,11 +148,17 @@ export class LoginThrottle {
    *   email's window is unknown, so only the success's own point is, if it counted there (the window may have rolled
    *   over while the password was checked): never the failures of others that this window holds.
    */
-  private async forgivable(pair: string, email: string, emailWindowEnd: number): Promise<number> {
+  private async forgivable(
+    byPair: RateLimiterAbstract,
+    byEmail: RateLimiterAbstract,
+    pair: string,
+    email: string,
+    emailWindowEnd: number,
+  ): Promise<number> {
     // The pair read first: it began no earlier than the email's window iff it ends no earlier, and reading the email's
     // second only makes the email's look earlier (a store's clock runs on between the reads, never back).
-    const forPair = live(await this.byEmailAndAddress.get(pair), this.windowMs)
-    const forEmail = live(await this.byEmail.get(email), this.windowMs)
+    const forPair = live(await byPair.get(pair), this.windowMs)
+    const forEmail = live(await byEmail.get(email), this.windowMs)
     if (!forEmail) return 0
     if (forPair && (this.windowMs === 0 || forPair.msBeforeNext >= forEmail.msBeforeNext))
       return Math.min(forPair.consumedPoints, forEmail.consumedPoints)

@@ -115,17 +115,22 @@ export function joinCluster(
   // memory: every login failed INTERNAL otherwise, right password or not (a stalled Redis held it for the command bound
   // at each of its counters, past the request timeout), while the login budget said they went through. Each node then
   // throttles alone.
-  const loginCounters: CounterFactory = (spec) =>
-    new RLWrapperTimeouts({
-      limiter: new RateLimiterRedis({
-        storeClient: redis.client,
-        ...spec,
-        keyPrefix: `${redis.prefix}${spec.keyPrefix}`,
-        rejectIfRedisNotReady: true,
-      }),
-      insuranceLimiter: new RateLimiterMemory(spec),
+  const loginCounters: CounterFactory = (spec) => {
+    const shared = new RateLimiterRedis({
+      storeClient: redis.client,
+      ...spec,
+      keyPrefix: `${redis.prefix}${spec.keyPrefix}`,
+      rejectIfRedisNotReady: true,
+    })
+    const local = new RateLimiterMemory(spec)
+    const counter = new RLWrapperTimeouts({
+      limiter: shared,
+      insuranceLimiter: local,
       timeoutMs: LOGIN_COUNTER_WAIT_MS,
     })
+    // A success forgives in each (what Redis was sent as it stalled runs there once it answers).
+    return Object.assign(counter, { stores: { shared, local, waitMs: LOGIN_COUNTER_WAIT_MS } })
+  }
   io.on(REVOKED, (sessionId: string) => {
     sessions.noteRevokedElsewhere(sessionId)
     // The revoking node's disconnect has passed by now; a socket of that session whose handshake was finishing here

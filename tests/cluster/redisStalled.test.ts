@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { NodeEntries } from '../../server/cluster/entries'
 import { startServer } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
-import { ALICE, BOB, connect, emitAck, http, login } from '../server/support/server'
+import { ALICE, BOB, CAROL, connect, emitAck, http, login } from '../server/support/server'
 import { capturedLog } from '../support/capturedLog'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
@@ -140,6 +140,23 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
     } finally {
       resume()
     }
+  }, 120_000)
+
+  it('forgives the typos before a right password logged in as Redis stalled, as it does otherwise', async () => {
+    const attempt = async (password: string) =>
+      (await http(node.url, 'POST', '/api/auth/login', { body: { email: CAROL, password } })).status
+    const statuses: number[] = []
+    for (let typo = 0; typo < 4; typo++) statuses.push(await attempt('wrong'))
+    try {
+      process.kill(redis.pid, 'SIGSTOP')
+      stopped = true
+      statuses.push(await attempt('talemy'))
+    } finally {
+      resume()
+    }
+    // Her own typos, forgiven by her success: a typo and her password again are within the five failures she has.
+    statuses.push(await attempt('wrong'), await attempt('talemy'))
+    expect(statuses).toEqual([401, 401, 401, 401, 200, 401, 200])
   }, 120_000)
 
   it('answers its health probe 503 naming Redis while it stalls, and 200 once Redis answers again', async () => {
