@@ -28,9 +28,13 @@ beforeEach(() => {
 })
 afterEach(() => {
   // RTK's development checks report a non-serializable value or a mutation through console.error.
-  expect(consoleError).not.toHaveBeenCalled()
-  consoleError.mockRestore()
-  vi.useRealTimers()
+  try {
+    expect(consoleError).not.toHaveBeenCalled()
+  } finally {
+    // Else the next file in this thread would find console.error still spied on, with this test's calls.
+    consoleError.mockRestore()
+    vi.useRealTimers()
+  }
 })
 
 const stored = (seq: number, clientId: string, content = `text ${clientId}`): Message =>
