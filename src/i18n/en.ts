@@ -119,6 +119,7 @@ export const en = {
   'thread.sender': '{name}:',
   'thread.senderYou': 'You:',
   'thread.sending': 'Sending…',
+  'thread.waitingForLogin': 'Not sent yet: log in again',
   'thread.notSent': 'Not sent: {reason}',
   // Several of the open thread's sends refused together for the same reason: said once, with how many.
   'thread.notSentMany': '{count, plural, one {Not sent: {reason}} other {# messages not sent: {reason}}}',

@@ -107,6 +107,7 @@ export const fr: Catalogue = {
   'thread.sender': '{name} :',
   'thread.senderYou': 'Vous :',
   'thread.sending': 'Envoi…',
+  'thread.waitingForLogin': 'Pas encore envoyé : reconnectez-vous',
   'thread.notSent': 'Non envoyé : {reason}',
   'thread.notSentMany': '{count, plural, one {Non envoyé : {reason}} other {# messages non envoyés : {reason}}}',
   'thread.retry': 'Réessayer',

@@ -155,4 +155,39 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
       await alice.context.close()
     }
   })
+
+  it('a message written after the session ended says it waits for a login, not that it is sending', async () => {
+    const alice = await loginAs(e2e, 'alice')
+    try {
+      await openConversationWith(alice.page, 'Bob')
+      const refreshToken = await alice.page.evaluate(
+        () =>
+          (JSON.parse(localStorage.getItem('talemy.refresh') ?? 'null') as { refreshToken?: string } | null)
+            ?.refreshToken ?? null,
+      )
+      const ended = await fetch(`${e2e.url}/api/auth/logout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refreshToken }),
+      })
+      expect(ended.status).toBe(204)
+      await alice.page
+        .locator('[data-testid="connection-badge"][data-status="unauthorized"]')
+        .waitFor({ timeout: WAIT })
+      const text = unique('Written after the session ended')
+      await send(alice.page, text)
+      const pending = messagesWithText(alice.page, text).and(alice.page.locator('[data-status="pending"]'))
+      await pending.waitFor({ timeout: WAIT })
+      expect(await pending.locator('.msg-meta').textContent()).toBe('Not sent yet: log in again')
+      // Once the user is back, it goes, and says so.
+      await alice.page.getByRole('button', { name: 'Log in again', exact: true }).click()
+      await alice.page.getByTestId('demo-alice').click()
+      await alice.page.locator('.login form button[type="submit"]').click()
+      await messagesWithText(alice.page, text)
+        .and(alice.page.locator('[data-status="sent"]'))
+        .waitFor({ timeout: WAIT })
+    } finally {
+      await alice.context.close()
+    }
+  })
 })

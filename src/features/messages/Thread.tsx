@@ -32,6 +32,7 @@ import {
   discardMessage,
   pendingCopy,
   retryMessage,
+  selectConnection,
   selectPendingMessages,
   selectSendRejection,
   selectTyping,
@@ -99,6 +100,8 @@ export function Thread({
   const titleInSentence = otherId === null ? t('people.someoneInSentence') : people.nameInSentence(otherId)
   const socket = useSocket()
   const rejection = useAppSelector(selectSendRejection)
+  // With the session over, a pending send goes nowhere until the user logs in again (nor over HTTP): not "Sending…".
+  const sessionOver = useAppSelector((state) => selectConnection(state).status === 'unauthorized')
   const typing = useAppSelector((state) => selectTyping(state, conversationId))
   const { data, isLoading, isFetching, error, refetch } = useGetMessagesQuery(conversationId)
   const messages = data ?? []
@@ -390,6 +393,7 @@ export function Thread({
                 mine={m.senderId === me?.id}
                 sender={people.nameOf(m.senderId)}
                 seen={m.id === seenId}
+                sessionOver={sessionOver}
                 focusOnFrom={focusOnFrom}
                 onDiscard={onDiscard}
               />
@@ -401,6 +405,7 @@ export function Thread({
                 mine
                 sender={people.nameOf(m.senderId)}
                 seen={false}
+                sessionOver={sessionOver}
                 focusOnFrom={focusOnFrom}
               />
             ))}
@@ -464,6 +469,7 @@ function MessageItem({
   mine,
   sender,
   seen,
+  sessionOver,
   focusOnFrom,
   onDiscard,
 }: {
@@ -471,6 +477,8 @@ function MessageItem({
   mine: boolean
   sender: string
   seen: boolean
+  /** The session has expired: a pending send waits for the next login. */
+  sessionOver: boolean
   focusOnFrom: () => void
   /** The user's own Discard of this message, with its text (no composer to undo it into while the thread is unread). */
   onDiscard?: (content: string) => void
@@ -512,7 +520,7 @@ function MessageItem({
       </p>
       <p className="msg-meta">
         {status === 'pending' ? (
-          <span className="msg-state">{t('thread.sending')}</span>
+          <span className="msg-state">{t(sessionOver ? 'thread.waitingForLogin' : 'thread.sending')}</span>
         ) : status === 'failed' ? (
           <span className="msg-state msg-state-failed" id={`${id}-state`}>
             {t('thread.notSent', { reason: t(errorMessageId(m.error)) })}
