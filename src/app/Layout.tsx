@@ -239,7 +239,7 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
             </span>
             <span className="brand-name">Talemy</span>
           </span>
-          <div className="account">
+          <div className={sessionExpired ? 'account account-expired' : 'account'}>
             <span className="account-name" data-testid="current-user">
               {user.name} <span className="account-role">({t(ROLE_LABEL[user.role])})</span>
             </span>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { e2ePerFile, loginAs } from './support/app'
+import { e2ePerFile, loginAs, WAIT } from './support/app'
 
 /**
  * WCAG 2.4.3 / 1.3.2: at 480 px and below the header drew the language switch before Log out (CSS `order`), while Tab
@@ -36,6 +36,63 @@ describe('the header at phone width', { timeout: 120_000 }, () => {
       expect(domOrder).toEqual(drawn)
       expect(controls.filter((c) => !c.inView).map((c) => c.name)).toEqual([])
       await context.close()
+    },
+  )
+
+  it.each([
+    ['French', 'fr-FR', 360],
+    ['English', 'en-US', 320],
+  ] as const)(
+    '%s (%s) at %i px with the session expired: "Log in again" in view, over nothing, and the name still shown',
+    async (_language, locale, width) => {
+      const made = await e2e.browser.newContext({ viewport: { width, height: 667 }, locale })
+      const { context, page } = await loginAs(e2e, 'alice', { context: made })
+      try {
+        const refreshToken = await page.evaluate(
+          () =>
+            (JSON.parse(localStorage.getItem('talemy.refresh') ?? 'null') as { refreshToken?: string } | null)
+              ?.refreshToken ?? null,
+        )
+        // A logout elsewhere with this session's refresh token: the page's session is over.
+        const ended = await fetch(`${e2e.url}/api/auth/logout`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ refreshToken }),
+        })
+        expect(ended.status).toBe(204)
+        await page.locator('[data-testid="connection-badge"][data-status="unauthorized"]').waitFor({ timeout: WAIT })
+        const header = await page.evaluate(() => {
+          const box = (el: Element) => {
+            const r = el.getBoundingClientRect()
+            return { left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width }
+          }
+          const brand = box(document.querySelector('.topbar-row .brand')!)
+          const controls = [...document.querySelectorAll<HTMLElement>('.topbar-row button')].map((el) => ({
+            name: el.textContent?.trim() ?? '',
+            ...box(el),
+          }))
+          return {
+            // Tab order, and the order they are drawn in: line by line (the same top, give or take), left to right.
+            domOrder: controls.map((c) => c.name),
+            drawn: [...controls]
+              .sort((a, b) => (Math.abs(a.top - b.top) > 8 ? a.top - b.top : a.left - b.left))
+              .map((c) => c.name),
+            outOfView: controls.filter((c) => c.left < 0 || c.right > window.innerWidth).map((c) => c.name),
+            overBrand: controls
+              .filter(
+                (c) => c.left < brand.right && c.right > brand.left && c.top < brand.bottom && c.bottom > brand.top,
+              )
+              .map((c) => c.name),
+            nameWidth: box(document.querySelector('[data-testid="current-user"]')!).width,
+          }
+        })
+        expect(header.outOfView).toEqual([])
+        expect(header.domOrder).toEqual(header.drawn)
+        expect(header.overBrand).toEqual([])
+        expect(header.nameWidth).toBeGreaterThan(0)
+      } finally {
+        await context.close()
+      }
     },
   )
 })
