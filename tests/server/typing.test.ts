@@ -5,7 +5,6 @@ import {
   ALICE,
   BOB,
   CAROL,
-  connect,
   connectLive,
   delivered,
   emitAck,
@@ -41,7 +40,8 @@ afterAll(async () => {
 
 async function open(email: string) {
   const session = await login(server.url, email)
-  const socket = await connect(server.url, session.token)
+  // Past its handshake's sync: notices reach a socket only from then on.
+  const socket = await connectLive(server.url, session.token)
   sockets.push(socket)
   return { session, socket, seen: record(socket) }
 }
