@@ -204,6 +204,15 @@ const DURATIONS = [
   'requestTimeoutMs',
 ] as const
 const MAY_BE_NONE = ['presenceGraceSeconds', 'closeGraceMs'] as const
+const BUDGETS = [
+  'rateLimit',
+  'joinRateLimit',
+  'readRateLimit',
+  'refreshRateLimit',
+  'loginRateLimit',
+  'handshakeRateLimit',
+  'replayLookupLimit',
+] as const
 
 /**
  * Refuses a number no one can mean, naming it, before anything opens: taken as given, eventRetentionSeconds NaN started
@@ -226,6 +235,25 @@ function checkNumbers(options: StartServerOptions): void {
     const value = options[name]
     if (value !== undefined && !(Number.isFinite(value) && value >= 0)) refuse(name, 'a number of 0 or more', value)
   }
+  // A perSecond of 0 answered every refusal with retryAfterMs Infinity (null on the wire); a NaN refused everything.
+  for (const name of BUDGETS) {
+    const budget = options[name]
+    if (budget === undefined) continue
+    if (!(Number.isFinite(budget.perSecond) && budget.perSecond > 0))
+      refuse(`${name}.perSecond`, 'a number above 0', budget.perSecond)
+    if (!(Number.isFinite(budget.burst) && budget.burst >= 1))
+      refuse(`${name}.burst`, 'a number of 1 or more', budget.burst)
+  }
+  const { perEmail, perAddressUnknown, windowSeconds } = options.loginLimit ?? {}
+  for (const [name, value] of [
+    ['perEmail', perEmail],
+    ['perAddressUnknown', perAddressUnknown],
+  ] as const)
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0))
+      refuse(`loginLimit.${name}`, 'a whole number above 0', value)
+  // 0: one window that never ends (the counters never expire).
+  if (windowSeconds !== undefined && !(Number.isFinite(windowSeconds) && windowSeconds >= 0))
+    refuse('loginLimit.windowSeconds', 'a number of 0 or more', windowSeconds)
 }
 
 /**

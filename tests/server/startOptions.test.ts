@@ -29,3 +29,30 @@ describe('startServer options that are no usable number', () => {
     }
   })
 })
+
+// The budgets' numbers too: a perSecond of 0 answered every refusal with `retryAfterMs` Infinity (sent as null), a NaN
+// refused every request, and a loginLimit of 0 failures locked every account at its first typo.
+describe('startServer budgets that are no usable number', () => {
+  it.each<[keyof StartServerOptions, Record<string, number>, RegExp]>([
+    ['rateLimit', { perSecond: 0, burst: 20 }, /^startServer: rateLimit\.perSecond must be a number above 0, got 0$/],
+    [
+      'loginRateLimit',
+      { perSecond: 5, burst: Number.NaN },
+      /loginRateLimit\.burst must be a number of 1 or more, got NaN/,
+    ],
+    ['readRateLimit', { perSecond: 20, burst: 0.5 }, /readRateLimit\.burst must be a number of 1 or more, got 0\.5/],
+    ['loginLimit', { perEmail: 0 }, /loginLimit\.perEmail must be a whole number above 0, got 0/],
+    ['loginLimit', { windowSeconds: -1 }, /loginLimit\.windowSeconds must be a number of 0 or more, got -1/],
+  ])('refuses %s = %o before opening anything', async (name, value, message) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'talemy-options-'))
+    const started = startServer({ port: 0, dataDir, [name]: value })
+    try {
+      await expect(started).rejects.toThrow(message)
+      expect(readdirSync(dataDir)).toEqual([])
+    } finally {
+      // Started after all (the check missing): closed, or it would hold the thread open.
+      await started.then((server) => server.close()).catch(() => undefined)
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
