@@ -51,7 +51,7 @@ import { healthProbe } from './health'
 import { checkPortFree, explainListenError, urlFor } from './port'
 import { createServices } from './services'
 import { warmUpSends } from './services/warmUp'
-import { connectRedis, type RedisLink } from './cluster/redis'
+import { connectRedis, holdsRedisPattern, type RedisLink } from './cluster/redis'
 import { joinCluster } from './cluster'
 import { RedisPresenceStore } from './cluster/shared'
 import { DEFAULT_REDIS_PING_MS } from './cluster/connectionProbe'
@@ -244,6 +244,10 @@ function checkNumbers(options: StartServerOptions): void {
     if (!(Number.isFinite(budget.burst) && budget.burst >= 1))
       refuse(`${name}.burst`, 'a number of 1 or more', budget.burst)
   }
+  if (options.redisPrefix !== undefined && holdsRedisPattern(options.redisPrefix))
+    throw new Error(
+      `startServer: redisPrefix must not hold *, ?, [, ] or \\ (Redis reads them as a pattern where the nodes subscribe), got ${JSON.stringify(options.redisPrefix)}`,
+    )
   const { perEmail, perAddressUnknown, windowSeconds } = options.loginLimit ?? {}
   for (const [name, value] of [
     ['perEmail', perEmail],

@@ -27,6 +27,15 @@ export interface RedisLink {
 }
 
 /**
+ * Whether a key prefix holds Redis's pattern characters. The nodes hear each other's broadcasts through a pattern
+ * subscription that starts with the prefix (Socket.IO's Redis adapter): `[1]` in it matched nothing of its own (no
+ * broadcast crossed nodes), and `*` or `?` another deployment's channels too (its events went to these sockets).
+ */
+export function holdsRedisPattern(prefix: string): boolean {
+  return /[*?[\]\\]/.test(prefix)
+}
+
+/**
  * Connects to `url` (three connections) and checks it answers, or throws a message that says where it tried.
  *
  * @example const redis = await connectRedis('redis://127.0.0.1:6379', 'talemy:')

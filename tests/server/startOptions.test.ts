@@ -56,3 +56,17 @@ describe('startServer budgets that are no usable number', () => {
     }
   })
 })
+
+// npm start refused such a REDIS_PREFIX, but a program's own startServer call took it: `a*` would hear another
+// deployment's broadcasts (the nodes subscribe to a pattern that starts with it), `a[1]` none of its own.
+it.each(['a*', 'talemy[1]:'])('startServer refuses the redisPrefix %s before opening anything', async (redisPrefix) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'talemy-options-'))
+  const started = startServer({ port: 0, dataDir, redisPrefix })
+  try {
+    await expect(started).rejects.toThrow(/^startServer: redisPrefix must not hold \*, \?, \[, \] or \\/)
+    expect(readdirSync(dataDir)).toEqual([])
+  } finally {
+    await started.then((server) => server.close()).catch(() => undefined)
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+})
