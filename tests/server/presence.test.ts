@@ -96,14 +96,21 @@ function bobsSocket() {
 
 /**
  * A socket whose listener is in place before the handshake (the snapshot follows it at once), with every event it
- * receives: the tests pick the presence ones by name.
+ * receives: the tests pick the presence ones by name. Resolved at `connect`, before its replay: presence changes told
+ * meanwhile do not reach it (`openLive` for a socket that must hear them).
  */
-async function openFresh(server: TestServer, token: string) {
-  const { socket, events, connect } = recordingFromHandshake(server.url, token, 'connect')
+async function openFresh(server: TestServer, token: string, readyOn: 'connect' | 'sync:caughtUp' = 'connect') {
+  const { socket, events, connect } = recordingFromHandshake(server.url, token, readyOn)
   sockets.push(socket)
   await connect()
   return { socket, items: events }
 }
+
+/**
+ * `openFresh`, resolved once past its handshake's replay (`sync:caughtUp`): presence changes reach a socket only from
+ * then on, so one told later (a contact coming or going) reaches it, and one told before is in its snapshot.
+ */
+const openLive = (server: TestServer, token: string) => openFresh(server, token, 'sync:caughtUp')
 
 const changesAbout = (items: Item[], userId: string) =>
   items
@@ -120,8 +127,8 @@ describe('presence', () => {
       login(server.url, BOB),
       login(server.url, CAROL),
     ])
-    const aliceSocket = await openFresh(server, alice.token)
-    const carolSocket = await openFresh(server, carol.token)
+    const aliceSocket = await openLive(server, alice.token)
+    const carolSocket = await openLive(server, carol.token)
 
     const bobSocket = await openFresh(server, bob.token)
     await vi.waitFor(
@@ -159,7 +166,7 @@ describe('presence', () => {
     const server = await startTestServer({ now: clock.now, presenceGraceSeconds: 5 })
     servers.push(server)
     const [alice, bob] = await Promise.all([login(server.url, ALICE), login(server.url, BOB)])
-    const aliceSocket = await openFresh(server, alice.token)
+    const aliceSocket = await openLive(server, alice.token)
     const first = await openFresh(server, bob.token)
     await vi.waitFor(() => expect(changesAbout(aliceSocket.items, bob.user.id)).toHaveLength(1), { timeout: 10_000 })
 
@@ -201,7 +208,7 @@ describe('presence', () => {
       login(server.url, BOB),
       login(server.url, CAROL),
     ])
-    const aliceSocket = await openFresh(server, alice.token)
+    const aliceSocket = await openLive(server, alice.token)
     const bobSocket = await openFresh(server, bob.token)
     const carolSocket = await openFresh(server, carol.token)
     await vi.waitFor(() => expect(changesAbout(aliceSocket.items, bob.user.id)).toHaveLength(1), { timeout: 10_000 })
@@ -246,7 +253,7 @@ describe('across a restart of the one server', () => {
     const dataDir = freshDataDir()
     const first = await startTestServer({ now: clock.now, dataDir })
     const [alice, bob] = await Promise.all([login(first.url, ALICE), login(first.url, BOB)])
-    const aliceSocket = await openFresh(first, alice.token)
+    const aliceSocket = await openLive(first, alice.token)
     const bobSocket = await openFresh(first, bob.token)
     await vi.waitFor(() => expect(changesAbout(aliceSocket.items, bob.user.id)).toHaveLength(1), { timeout: 10_000 })
 
@@ -774,7 +781,7 @@ describe.runIf(postgres.ok)('on PostgreSQL, whose locks hold the server’s read
   it('a socket still catching up (its replay held) does not bring its user online, nor does its going', async () => {
     // Carol is Bob's contact: her going offline is the barrier below.
     const { server, databaseUrl, clock, alice, bob, carol } = await serverWithContacts()
-    const bobSocket = await openFresh(server, bob.token)
+    const bobSocket = await openLive(server, bob.token)
     const carolSocket = await openFresh(server, carol.token)
     await vi.waitFor(() => expect(changesAbout(bobSocket.items, carol.user.id)).toHaveLength(1), { timeout: 10_000 })
 
@@ -816,7 +823,7 @@ describe.runIf(postgres.ok)('on PostgreSQL, whose locks hold the server’s read
   // which `connected` reads for the state it tells and the sweep has written already.
   it('a socket that goes while its connect is being told (the database slow) leaves "offline" as the last word', async () => {
     const { server, databaseUrl, clock, alice, bob, carol } = await serverWithContacts()
-    const bobSocket = await openFresh(server, bob.token)
+    const bobSocket = await openLive(server, bob.token)
 
     const members = new pg.Client({ connectionString: databaseUrl })
     const users = new pg.Client({ connectionString: databaseUrl })
