@@ -6,6 +6,7 @@ import {
   ALICE,
   BOB,
   connect,
+  connectLive,
   exited,
   freshDatabase,
   freshDataDir,
@@ -29,7 +30,8 @@ it('tells the users online at a SIGKILL "last seen" no earlier than when that se
   const env = { DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', SEED_DEMO: '1' }
   const first = await spawnMain(env)
   const [alice, bob] = await Promise.all([login(first.url, ALICE), login(first.url, BOB)])
-  const aliceSocket = await connect(first.url, alice.token)
+  // Past her handshake's replay: presence notices reach a socket only from then on, and Bob's "online" may come first.
+  const aliceSocket = await connectLive(first.url, alice.token)
   const told: { userId: string; online: boolean }[] = []
   aliceSocket.on('presence:changed', (state) => told.push(state))
   const onlineFrom = Date.now()
