@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startServer, type StartServerOptions } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
-import { ALICE, BOB, connect, emitAck, login, type ClientSocket } from '../server/support/server'
+import { ALICE, BOB, connect, connectLive, emitAck, login, type ClientSocket } from '../server/support/server'
 import { capturedLog } from '../support/capturedLog'
 import { startProxy, type BlackHoleProxy } from './support/proxy'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
@@ -65,7 +65,8 @@ describe.runIf(ready)('a node whose Redis connections go silently dead', () => {
 
   it("reconnects it, so another node's typing reaches its sockets again, and says so once, and its recovery once", async () => {
     const [alice, bob] = await Promise.all([login(a.url, ALICE), login(b.url, BOB)])
-    const aliceOnA = await connect(a.url, alice.token)
+    // Past her replay: typing goes to a socket only from then on, and Bob's first notice is waited for alone.
+    const aliceOnA = await connectLive(a.url, alice.token)
     const bobOnB = await connect(b.url, bob.token)
     sockets.push(aliceOnA, bobOnB)
     const typing: unknown[] = []
