@@ -109,10 +109,11 @@ describe.runIf(ready)('presence across nodes', () => {
 
   it("brings a typing notice once to each of Alice's sockets, on the typer's node and on the other, and none to the typer's own", async () => {
     const [alice, bob] = await Promise.all([login(a.url, ALICE), login(b.url, BOB)])
-    const aliceOnA = await open(a.url, alice.token)
-    const aliceOnB = await open(b.url, alice.token)
-    const bobOnA = await open(a.url, bob.token)
-    const bobOnB = await open(b.url, bob.token)
+    // Each past its replay (its snapshot): typing goes to a socket only from then on, and Bob types once.
+    const aliceOnA = await openLive(a.url, alice.token)
+    const aliceOnB = await openLive(b.url, alice.token)
+    const bobOnA = await openLive(a.url, bob.token)
+    const bobOnB = await openLive(b.url, bob.token)
 
     expect(await emitAck(bobOnB.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
     // Published after the notice, on the same node and through the same channel: once it is there, so is the notice
