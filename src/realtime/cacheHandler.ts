@@ -6,7 +6,6 @@ import {
   sendConfirmed,
   serverEventOfType,
   sessionEnded,
-  sessionStarted,
   shutdown,
   syncCaughtUp,
   syncGap,
@@ -100,8 +99,10 @@ export function buildCacheHandler<S extends SocketRootState>(ctx: Context<S>): H
       enqueue({ event, payload: action.payload, offset: (action.meta as { offset?: number } | undefined)?.offset })
       return
     }
-    if (sessionStarted.match(action) || sessionEnded.match(action) || shutdown.match(action)) {
-      // Work queued for the previous session must not touch the next one's cache.
+    if (sessionEnded.match(action) || shutdown.match(action)) {
+      // Work queued for the previous session must not touch the next one's cache. A session of the same user begun
+      // again (`sessionStarted` alone) keeps the cache, and its work: a confirmation waiting for a read of its thread,
+      // dropped, was taken back by that read's answer, the outbox no longer holding it.
       queue = []
       parked = []
       readMarks.clear()

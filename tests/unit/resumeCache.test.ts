@@ -1,6 +1,7 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { afterEach, describe, expect, test } from 'vitest'
 import { api } from '../../src/api'
+import { loggedIn } from '../../src/app/authSlice'
 import { createMemoryStorage } from '../../src/app/store'
 import { trackedStore } from '../support/trackedStores'
 import type { Message } from '../../src/contract'
@@ -143,6 +144,40 @@ describe('an event during a read in flight', () => {
     expect(invalidations()).toEqual([])
     expect(stub.requests).toHaveLength(2)
     first.unsubscribe()
+    store.dispose()
+  })
+})
+
+describe('our send confirmed while its thread is read again, then the same user logs in again', () => {
+  // A session of the same user begun again (a login in another tab after this one's session expired, or "Log in again"
+  // there) leaves the cache as it is: the confirmation waiting for the read lands over it all the same.
+  test('the read lands without it (read before it was stored): the thread still shows it, once, as sent', async () => {
+    const { stub, waiting } = await heldHttp()
+    const { store, sockets } = setup(stub.url)
+    const thread = () =>
+      api.endpoints.getMessages
+        .select('c1')(store.getState())
+        .data?.map((m) => `${m.clientId}:${m.status ?? 'stored'}`)
+    sockets.last.serverConnect()
+    sockets.last.serverEmit('sync:caughtUp', { offset: 10, epoch: 'e1' })
+    const m1 = message(1, { senderId: bob.id, clientId: 'b1' })
+    const read = store.dispatch(api.endpoints.getMessages.initiate('c1'))
+    await eventually(() => expect(waiting).toHaveLength(1))
+    waiting.shift()!.answer({ status: 200, body: [m1] })
+    await read
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'Hi', clientId: 'k1' }))
+    await eventually(() => expect(thread()).toEqual(['b1:stored', 'k1:pending']))
+    const again = read.refetch()
+    await eventually(() => expect(waiting).toHaveLength(1))
+    const k1 = message(2, { senderId: alice.id, clientId: 'k1', content: 'Hi' })
+    sockets.last.sent('message:send')[0]!.ack({ ok: true, data: k1 })
+    await eventually(() => expect(thread()).toEqual(['b1:stored', 'k1:sent']))
+    store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    waiting.shift()!.answer({ status: 200, body: [m1] })
+    await again
+    await settle()
+    expect(thread()).toEqual(['b1:stored', 'k1:sent'])
+    read.unsubscribe()
     store.dispose()
   })
 })
