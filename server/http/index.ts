@@ -290,9 +290,10 @@ export function configureHttpApp(
       prefix: '/',
       wildcard: true,
       index: ['index.html'],
-      // Dotfiles (.env, .git/…) and source maps are never served, even when a build leaves them in the folder.
+      // Dotfiles (.env, .git/…) and source maps are never served, even when a build leaves them in the folder. `.MAP`
+      // too: a case-insensitive filesystem (macOS, Windows) answers `/assets/app.js.MAP` with app.js.map.
       dotfiles: 'ignore',
-      allowedPath: (pathName) => !hasDotSegment(pathName) && !pathName.endsWith('.map'),
+      allowedPath: (pathName) => !hasDotSegment(pathName) && !pathName.toLowerCase().endsWith('.map'),
       // Vite names what it writes in assets/ by its content: kept a year. The rest (index.html above all, which names
       // them) is asked again each time: a page kept from before a deploy would ask for chunks that are gone.
       cacheControl: false,

@@ -523,6 +523,8 @@ describe('static files', () => {
     mkdirSync(join(dist, 'assets'))
     writeFileSync(join(dist, 'assets', 'app.js'), 'console.log(1)')
     writeFileSync(join(dist, 'assets', 'app.js.map'), '{"version":3}')
+    // What a case-insensitive filesystem (macOS, Windows) hands over for `/assets/app.js.MAP`: the map itself.
+    writeFileSync(join(dist, 'assets', 'other.js.MAP'), '{"version":3}')
     writeFileSync(join(dist, '.env'), 'SECRET=1')
     mkdirSync(join(dist, '.git'))
     writeFileSync(join(dist, '.git', 'config'), '[core]')
@@ -558,14 +560,19 @@ describe('static files', () => {
     expect(result.headers.get('cache-control')).toBe('no-store')
   })
 
-  it.each(['/.env', '/.git/config', '/.git', '/.well-known/thing', '/assets/app.js.map', '/%2Eenv'])(
-    'answers %s with a JSON 404, never the file nor the SPA',
-    async (path) => {
-      const result = await http(server.url, 'GET', path)
-      expect(result.status).toBe(404)
-      expect(result.headers.get('content-type')).toContain('application/json')
-    },
-  )
+  it.each([
+    '/.env',
+    '/.git/config',
+    '/.git',
+    '/.well-known/thing',
+    '/assets/app.js.map',
+    '/%2Eenv',
+    '/assets/other.js.MAP',
+  ])('answers %s with a JSON 404, never the file nor the SPA', async (path) => {
+    const result = await http(server.url, 'GET', path)
+    expect(result.status).toBe(404)
+    expect(result.headers.get('content-type')).toContain('application/json')
+  })
 
   // @fastify/static's refusals went through the body's mapping: "body: Bad Request" for a NUL in the path, "body:
   // Forbidden" for a traversal, and a 416 made a 400 without its Content-Range.
