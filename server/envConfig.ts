@@ -1,7 +1,7 @@
 // Environment variables of `npm start` (server/main.ts) that need more than a string; kept apart so tests can import them.
 import { isIP } from 'node:net'
 import proxyAddr from '@fastify/proxy-addr'
-import { holdsRedisPattern } from './cluster/redis'
+import { holdsRedisPattern, REDIS_PATTERN_REFUSAL } from './cluster/redis'
 
 /** A DNS name: dot-separated labels of letters, digits and inner hyphens (RFC 1123), 253 characters at most. */
 const HOST_NAME = /^(?=.{1,253}$)[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?(?:\.[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?)*\.?$/i
@@ -120,9 +120,6 @@ export function parseDatabaseUrl(value: string | undefined): string | undefined 
 /** `REDIS_PREFIX`: unset or empty, the server's default; never one Redis reads as a pattern (`holdsRedisPattern`). */
 export function parseRedisPrefix(value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined
-  if (holdsRedisPattern(value))
-    throw new Error(
-      `REDIS_PREFIX must not hold *, ?, [, ] or \\ (Redis reads them as a pattern where the nodes subscribe), got ${JSON.stringify(value)}`,
-    )
+  if (holdsRedisPattern(value)) throw new Error(`REDIS_PREFIX ${REDIS_PATTERN_REFUSAL}, got ${JSON.stringify(value)}`)
   return value
 }

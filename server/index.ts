@@ -51,7 +51,7 @@ import { healthProbe } from './health'
 import { checkPortFree, explainListenError, urlFor } from './port'
 import { createServices } from './services'
 import { warmUpSends } from './services/warmUp'
-import { connectRedis, holdsRedisPattern, type RedisLink } from './cluster/redis'
+import { connectRedis, holdsRedisPattern, REDIS_PATTERN_REFUSAL, type RedisLink } from './cluster/redis'
 import { joinCluster } from './cluster'
 import { RedisPresenceStore } from './cluster/shared'
 import { DEFAULT_REDIS_PING_MS } from './cluster/connectionProbe'
@@ -215,10 +215,10 @@ const BUDGETS = [
 ] as const
 
 /**
- * Refuses a number no one can mean, naming it, before anything opens: taken as given, eventRetentionSeconds NaN started
+ * Refuses a number no one can mean (or a Redis prefix read as a pattern), naming it, before anything opens: taken as given, eventRetentionSeconds NaN started
  * a server whose every resume failed (an invalid date), and a maxReplay of 0 answered every resume with a gap.
  */
-function checkNumbers(options: StartServerOptions): void {
+function checkOptions(options: StartServerOptions): void {
   const refuse = (name: string, what: string, value: number) => {
     throw new RangeError(`startServer: ${name} must be ${what}, got ${value}`)
   }
@@ -245,9 +245,7 @@ function checkNumbers(options: StartServerOptions): void {
       refuse(`${name}.burst`, 'a number of 1 or more', budget.burst)
   }
   if (options.redisPrefix !== undefined && holdsRedisPattern(options.redisPrefix))
-    throw new Error(
-      `startServer: redisPrefix must not hold *, ?, [, ] or \\ (Redis reads them as a pattern where the nodes subscribe), got ${JSON.stringify(options.redisPrefix)}`,
-    )
+    throw new Error(`startServer: redisPrefix ${REDIS_PATTERN_REFUSAL}, got ${JSON.stringify(options.redisPrefix)}`)
   const { perEmail, perAddressUnknown, windowSeconds } = options.loginLimit ?? {}
   for (const [name, value] of [
     ['perEmail', perEmail],
@@ -266,7 +264,7 @@ function checkNumbers(options: StartServerOptions): void {
  * @example const server = await startServer({ port: 0, dataDir: tmp }); …; await server.close()
  */
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
-  checkNumbers(options)
+  checkOptions(options)
   const logger = options.logger ?? createLogger(options.logLevel)
   // Refuse a weak secret before touching the database.
   const jwtSecret = checkJwtSecret(options.jwtSecret ?? process.env.JWT_SECRET)

@@ -35,6 +35,10 @@ export function holdsRedisPattern(prefix: string): boolean {
   return /[*?[\]\\]/.test(prefix)
 }
 
+/** What a refusal of such a prefix says after the prefix's name. */
+export const REDIS_PATTERN_REFUSAL =
+  'must not hold *, ?, [, ] or \\ (Redis reads them as a pattern where the nodes subscribe)'
+
 /**
  * Connects to `url` (three connections) and checks it answers, or throws a message that says where it tried.
  *
