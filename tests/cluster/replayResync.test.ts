@@ -6,6 +6,7 @@ import { PresenceTracker } from '../../server/realtime'
 import { EventLog } from '../../server/services/eventLog'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { ALICE, BOB, delivered, emitAck, http, login, type ClientSocket } from '../server/support/server'
+import { holdLogReads } from '../server/support/holdLogReads'
 import { openStream, type Stream } from '../server/support/stream'
 import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
 
@@ -249,24 +250,14 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     const bobOnC = await open(c.url, (await login(c.url, BOB)).token)
     await bobOnC.synced()
     // C's resync of Bob's socket holds at its log read: a message from Alice it will replay, a typing notice meanwhile.
-    const real = EventLog.prototype.resume
-    let reached!: () => void
-    const reading = new Promise<void>((resolve) => (reached = resolve))
-    let release!: () => void
-    const released = new Promise<void>((resolve) => (release = resolve))
-    const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
-      if (args[0] !== 'user-bob') return real.apply(this, args)
-      reached()
-      await released
-      return real.apply(this, args)
-    })
+    const held = holdLogReads('user-bob')
     try {
       await whileSubscriberAway(c.io, redis.url, 300, async () => {
         expect((await send(a.url, aliceOnA, 'lost on the way')).status).toBe(201)
       })
-      await reading
+      await held.reading
       expect(await emitAck(aliceOnC.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
-      release()
+      held.release()
       await vi.waitFor(() => expect(contentsOf(bobOnC)).toContain('lost on the way'), { timeout: 20_000, interval: 20 })
       expect(await emitAck(aliceOnC.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
       await delivered(bobOnC.socket)
@@ -276,8 +267,7 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
         'typing',
       ])
     } finally {
-      release()
-      resume.mockRestore()
+      held.restore()
     }
   })
 })

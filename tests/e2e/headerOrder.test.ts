@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { e2ePerFile, loginAs, WAIT } from './support/app'
+import { e2ePerFile, endSessionElsewhere, loginAs, WAIT } from './support/app'
 
 /**
  * WCAG 2.4.3 / 1.3.2: at 480 px and below the header drew the language switch before Log out (CSS `order`), while Tab
@@ -48,18 +48,7 @@ describe('the header at phone width', { timeout: 120_000 }, () => {
       const made = await e2e.browser.newContext({ viewport: { width, height: 667 }, locale })
       const { context, page } = await loginAs(e2e, 'alice', { context: made })
       try {
-        const refreshToken = await page.evaluate(
-          () =>
-            (JSON.parse(localStorage.getItem('talemy.refresh') ?? 'null') as { refreshToken?: string } | null)
-              ?.refreshToken ?? null,
-        )
-        // A logout elsewhere with this session's refresh token: the page's session is over.
-        const ended = await fetch(`${e2e.url}/api/auth/logout`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ refreshToken }),
-        })
-        expect(ended.status).toBe(204)
+        await endSessionElsewhere(e2e, page)
         await page.locator('[data-testid="connection-badge"][data-status="unauthorized"]').waitFor({ timeout: WAIT })
         const header = await page.evaluate(() => {
           const box = (el: Element) => {

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import {
   e2ePerFile,
+  endSessionElsewhere,
   loginAs,
   messagesWithText,
   openConversationWith,
   send,
+  storedRefreshToken,
   unique,
   waitOnline,
   WAIT,
@@ -95,11 +97,7 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
       // Refreshed at least twice, renewed in place: one socket the whole time.
       expect(tokens.size).toBeGreaterThanOrEqual(3)
       expect([...socketIds]).toHaveLength(1)
-      const refreshToken = await alice.page.evaluate(
-        () =>
-          (JSON.parse(localStorage.getItem('talemy.refresh') ?? 'null') as { refreshToken?: string } | null)
-            ?.refreshToken ?? null,
-      )
+      const refreshToken = await storedRefreshToken(alice.page)
       expect(refreshToken).toBeTruthy()
 
       // Log out: the browser forgets the refresh token and the server refuses it from then on.
@@ -130,18 +128,8 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
     const alice = await loginAs(e2e, 'alice')
     try {
       const id = await openConversationWith(alice.page, 'Bob')
-      const refreshToken = await alice.page.evaluate(
-        () =>
-          (JSON.parse(localStorage.getItem('talemy.refresh') ?? 'null') as { refreshToken?: string } | null)
-            ?.refreshToken ?? null,
-      )
       // A logout elsewhere with this session's refresh token: the server drops the socket and refuses its refresh.
-      const ended = await fetch(`${e2e.url}/api/auth/logout`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ refreshToken }),
-      })
-      expect(ended.status).toBe(204)
+      await endSessionElsewhere(e2e, alice.page)
       await alice.page.getByRole('button', { name: 'Log in again', exact: true }).click({ timeout: WAIT })
       await alice.page.getByRole('button', { name: 'Log in', exact: true }).waitFor({ timeout: WAIT })
       expect(await alice.page.evaluate(() => window.location.hash)).toBe('')
@@ -160,17 +148,7 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
     const alice = await loginAs(e2e, 'alice')
     try {
       await openConversationWith(alice.page, 'Bob')
-      const refreshToken = await alice.page.evaluate(
-        () =>
-          (JSON.parse(localStorage.getItem('talemy.refresh') ?? 'null') as { refreshToken?: string } | null)
-            ?.refreshToken ?? null,
-      )
-      const ended = await fetch(`${e2e.url}/api/auth/logout`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ refreshToken }),
-      })
-      expect(ended.status).toBe(204)
+      await endSessionElsewhere(e2e, alice.page)
       await alice.page
         .locator('[data-testid="connection-badge"][data-status="unauthorized"]')
         .waitFor({ timeout: WAIT })

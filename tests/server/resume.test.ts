@@ -15,6 +15,7 @@ import {
   startTestServer,
   type TestServer,
 } from './support/server'
+import { holdLogReads } from './support/holdLogReads'
 import { openStream, type Stream } from './support/stream'
 
 const CONV = 'conv-alice-bob'
@@ -386,23 +387,13 @@ describe('notices during a replay', () => {
     await alice.synced()
     const away = await post(server.url, (await login(server.url, ALICE)).token, 'while Bob was away')
 
-    const real = EventLog.prototype.resume
-    let reached!: () => void
-    const reading = new Promise<void>((resolve) => (reached = resolve))
-    let release!: () => void
-    const released = new Promise<void>((resolve) => (release = resolve))
-    const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
-      if (args[0] !== 'user-bob') return real.apply(this, args)
-      reached()
-      await released
-      return real.apply(this, args)
-    })
+    const held = holdLogReads('user-bob')
     try {
       const bob = await stream(server.url, bobToken, { offset, epoch })
-      await reading
+      await held.reading
       // Bob's socket is in his user's room by now, its log not read yet.
       expect(await emitAck(alice.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
-      release()
+      held.release()
       expect((await bob.synced()).event).toBe('sync:caughtUp')
       expect(await emitAck(alice.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
       await delivered(bob.socket)
@@ -413,8 +404,7 @@ describe('notices during a replay', () => {
         typing,
       ])
     } finally {
-      release()
-      resume.mockRestore()
+      held.restore()
     }
   })
 })

@@ -2,7 +2,7 @@ import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type { Browser, BrowserContext, Locator, Page, Request, WebSocket } from 'playwright-core'
-import { afterAll, beforeAll, inject } from 'vitest'
+import { afterAll, beforeAll, expect, inject } from 'vitest'
 import { startServer, type StartServerOptions } from '../../../server/index'
 import { createSocketBlocks } from '../../support/socketBlocks'
 import { launchBrowser } from './browser'
@@ -128,6 +128,28 @@ export async function loginAs(
   await waitOnline(page)
   if (process.env.E2E_TRACE) console.log(`online ${Date.now() - t0}`)
   return { context, page }
+}
+
+/** The refresh token the page's session keeps in storage, or null (logged out). */
+export function storedRefreshToken(page: Page): Promise<string | null> {
+  return page.evaluate(
+    () =>
+      (JSON.parse(localStorage.getItem('talemy.refresh') ?? 'null') as { refreshToken?: string } | null)
+        ?.refreshToken ?? null,
+  )
+}
+
+/**
+ * Ends the page's session as a logout elsewhere with its refresh token does: the server drops its socket and refuses
+ * its refresh, and the page finds itself `unauthorized`.
+ */
+export async function endSessionElsewhere(e2e: E2EApp, page: Page): Promise<void> {
+  const ended = await fetch(`${e2e.url}/api/auth/logout`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ refreshToken: await storedRefreshToken(page) }),
+  })
+  expect(ended.status).toBe(204)
 }
 
 /** Another tab of the same context (same storage, so the same logged-in user). */
