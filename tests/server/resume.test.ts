@@ -51,6 +51,17 @@ async function serve(options: Parameters<typeof startTestServer>[0] = {}): Promi
   return server
 }
 
+/** Bob, synced once and gone (none of his sockets left on the server): the offset and epoch he resumes from. */
+async function resumingBob(server: TestServer) {
+  const token = (await login(server.url, BOB)).token
+  const before = await stream(server.url, token)
+  const { offset, epoch } = (await before.synced()).payload
+  before.socket.close()
+  const bobsSockets = () => [...server.io.of('/').sockets.values()].filter((s) => s.data.userId === 'user-bob')
+  await vi.waitFor(() => expect(bobsSockets()).toEqual([]), { timeout: 10_000, interval: 10 })
+  return { token, offset, epoch, bobsSockets }
+}
+
 const post = (url: string, token: string, content: string) =>
   http(url, 'POST', `/api/conversations/${CONV}/messages`, { token, body: { content, clientId: randomUUID() } }).then(
     (result) => {
@@ -341,10 +352,7 @@ describe('a database restored from a backup, or copied', RESTARTS, () => {
 describe('replay hand-over', () => {
   it('delivers events committed during a replay once, in offset order, after the replayed ones', async () => {
     const server = await serve()
-    const bobToken = (await login(server.url, BOB)).token
-    const before = await stream(server.url, bobToken)
-    const { offset, epoch } = (await before.synced()).payload
-    before.socket.close()
+    const { token: bobToken, offset, epoch } = await resumingBob(server)
     const alice = await stream(server.url, (await login(server.url, ALICE)).token)
     const send = (i: number) =>
       emitAck(alice.socket, 'message:send', { conversationId: CONV, content: `m${i}`, clientId: `handover-${i}` })
@@ -379,10 +387,7 @@ describe('notices during a replay', () => {
   // from someone ends their "typing…").
   it('sends a resuming socket no typing notice before its sync:caughtUp; the next one after it arrives', async () => {
     const server = await serve()
-    const bobToken = (await login(server.url, BOB)).token
-    const before = await stream(server.url, bobToken)
-    const { offset, epoch } = (await before.synced()).payload
-    before.socket.close()
+    const { token: bobToken, offset, epoch } = await resumingBob(server)
     const alice = await stream(server.url, (await login(server.url, ALICE)).token)
     await alice.synced()
     const away = await post(server.url, (await login(server.url, ALICE)).token, 'while Bob was away')
@@ -412,16 +417,6 @@ describe('notices during a replay', () => {
 // Notifications lost during a handshake's first read (its socket marked stale) make it read the log again before it
 // goes live, and the handshake (and its presence) waits for that read. Stand-in for the loss: `takeStale` says so once.
 describe('a further read of the log at the handshake', () => {
-  async function resumingBob(server: TestServer) {
-    const token = (await login(server.url, BOB)).token
-    const before = await stream(server.url, token)
-    const { offset, epoch } = (await before.synced()).payload
-    before.socket.close()
-    const bobsSockets = () => [...server.io.of('/').sockets.values()].filter((s) => s.data.userId === 'user-bob')
-    await vi.waitFor(() => expect(bobsSockets()).toEqual([]), { timeout: 10_000, interval: 10 })
-    return { token, offset, epoch, bobsSockets }
-  }
-
   it('that fails ends the socket as a failed first read would: no rejection left unhandled, no presence for it', async () => {
     const server = await serve()
     const { token, offset, epoch, bobsSockets } = await resumingBob(server)
