@@ -101,11 +101,6 @@ export class LiveDelivery {
     return users
   }
 
-  /** Whether the socket is live: past its replay, and in no resync. */
-  isLive(socket: TalemySocket): boolean {
-    return this.streams.get(socket)?.kind === 'live'
-  }
-
   /** Whether the socket's handshake replay has ended (it is live, or replaying again as a live socket's resync). */
   hasGoneLive(socket: TalemySocket): boolean {
     const stream = this.streams.get(socket)

@@ -305,13 +305,9 @@ export function attachHandlers(
   // Notices (typing, presence) go only to sockets past their handshake's replay: the contract's "only then live
   // events" holds for them too. A typing notice ahead of the older messages replayed would be ended by them; a
   // presence change meanwhile is in the snapshot read after the replay. Nor to a socket whose session the check after
-  // its connection has not found live yet: it is in no replay until then. Typing waits for a resync's replay too (the
-  // messages it replays would end it); a presence change does not: the snapshot sent again with a resync may be read
-  // before it.
-  notices.gate(
-    (socket, event) =>
-      (event === 'typing' ? delivery.isLive(socket) : delivery.hasGoneLive(socket)) && stillValid(socket),
-  )
+  // its connection has not found live yet: it is in no replay until then. A live socket's resync (notifications lost)
+  // still gets them: every socket of the node resyncs at once, and typing held from them all went missing for as long.
+  notices.gate((socket) => delivery.hasGoneLive(socket) && stillValid(socket))
 
   /**
    * A newer token of the socket's own session: it lives on until that one expires. Another session's or user's: refused

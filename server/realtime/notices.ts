@@ -21,7 +21,7 @@ export interface Notice<E extends EphemeralEventName = EphemeralEventName> {
  * @example const notices = new Notices(io, true); notices.gate(stillValid); notices.toUsers(['bob'], 'typing', notice)
  */
 export class Notices {
-  private admits: (socket: TalemySocket, event: EphemeralEventName) => boolean = () => true
+  private admits: (socket: TalemySocket) => boolean = () => true
 
   constructor(
     private readonly io: TalemyServer,
@@ -31,7 +31,7 @@ export class Notices {
   }
 
   /** `admits` is asked before each notice goes to a socket: false, and it does not go (the gate may end it). */
-  gate(admits: (socket: TalemySocket, event: EphemeralEventName) => boolean): void {
+  gate(admits: (socket: TalemySocket) => boolean): void {
     this.admits = admits
   }
 
@@ -45,7 +45,7 @@ export class Notices {
 
   /** To one socket of this node, if it is still there and admitted. */
   toSocket<E extends EphemeralEventName>(socket: TalemySocket, event: E, payload: ServerEventPayload<E>): void {
-    if (!socket.connected || !this.admits(socket, event)) return
+    if (!socket.connected || !this.admits(socket)) return
     ;(socket.emit as (event: string, payload: unknown) => boolean)(event, payload)
   }
 

@@ -5,8 +5,7 @@ import { startServer } from '../../server/index'
 import { PresenceTracker } from '../../server/realtime'
 import { EventLog } from '../../server/services/eventLog'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
-import { ALICE, BOB, delivered, emitAck, http, login, type ClientSocket } from '../server/support/server'
-import { holdLogReads } from '../server/support/holdLogReads'
+import { ALICE, BOB, http, login, type ClientSocket } from '../server/support/server'
 import { openStream, type Stream } from '../server/support/stream'
 import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
 
@@ -239,35 +238,5 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     // Each event once: a listener that reads only the message (no offset) would show "came first" twice otherwise.
     expect(contentsOf(bobOnC)).toEqual(['came first', 'lost on the way', 'after'])
     expect(bobOnC.logged().map((item) => item.offset)).toEqual([offset + 2, offset + 1, offset + 3])
-  })
-
-  // As at a handshake (8ea05f4): a typing notice that overtook the messages a resync replays would be ended by them.
-  it('sends a resyncing socket no typing notice before the messages its resync replays', async () => {
-    for (const socket of sockets.splice(0)) socket.close()
-    const aliceOnA = (await login(a.url, ALICE)).token
-    const aliceOnC = await open(c.url, (await login(c.url, ALICE)).token)
-    await aliceOnC.synced()
-    const bobOnC = await open(c.url, (await login(c.url, BOB)).token)
-    await bobOnC.synced()
-    // C's resync of Bob's socket holds at its log read: a message from Alice it will replay, a typing notice meanwhile.
-    const held = holdLogReads('user-bob')
-    try {
-      await whileSubscriberAway(c.io, redis.url, 300, async () => {
-        expect((await send(a.url, aliceOnA, 'lost on the way')).status).toBe(201)
-      })
-      await held.reading
-      expect(await emitAck(aliceOnC.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
-      held.release()
-      await vi.waitFor(() => expect(contentsOf(bobOnC)).toContain('lost on the way'), { timeout: 20_000, interval: 20 })
-      expect(await emitAck(aliceOnC.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
-      await delivered(bobOnC.socket)
-      // A message from Alice ends her "typing…": the one replayed must not come after her notice.
-      expect(bobOnC.items.filter((item) => item.event !== 'sync:caughtUp').map((item) => item.event)).toEqual([
-        'message:new',
-        'typing',
-      ])
-    } finally {
-      held.restore()
-    }
   })
 })
