@@ -341,7 +341,9 @@ export function spawnMain(
     }
     child.stdout!.on('data', onData)
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)))
+    // At 'close', once its output is all read: at 'exit' the refusal's line may still be in the pipe, unread (a CI run
+    // got "server exited with 1: " and nothing after it).
+    child.once('close', (code) => reject(new Error(`server exited with ${code}: ${output}`)))
   })
 }
 
