@@ -11,6 +11,7 @@ import {
 import {
   MAX_PACKET_BYTES,
   type Ack,
+  type ApiError,
   type ClientEventAckData,
   type ClientEventName,
   type ErrorCode,
@@ -119,17 +120,33 @@ export function createSocketServer(
   })
   // Counted from the session's opening to its first authenticated socket (every middleware passed) or its close. Held
   // here, not in allowRequest: handshakes admitted together (a session id is made asynchronously) would all have
-  // seen room for one more; those past the cap are closed as they open.
+  // seen room for one more; those past the cap are closed as they open, told why as the allowRequest refusal says it:
+  // closed unexplained, socket.io-client took it for a dropped transport and reconnected at once, again and again.
   const releases = new WeakMap<object, () => void>()
   io.engine.on(
     'connection',
     (
-      conn: FramedConnection & BufferedConnection & { request: IncomingMessage; once(e: 'close', l: () => void): void },
+      conn: FramedConnection &
+        BufferedConnection & {
+          request: IncomingMessage
+          write(data: string): unknown
+          once(e: 'close', l: () => void): void
+        },
     ) => {
       limitPacketSize(conn, MAX_PACKET_BYTES)
       limitUnsentBacklog(conn, maxReplay + UNSENT_MARGIN)
       const release = pending.add(unauthenticated.addressOf(conn.request))
-      if (!release) return conn.close()
+      if (!release) {
+        // Socket.IO's CONNECT_ERROR for the main namespace, as a middleware's refusal is sent (protocol 5: type 4, the
+        // namespace `/` left out), written before the client's CONNECT can arrive; the session closes once it is out.
+        const { message, data } = handshakeError(
+          'RATE_LIMITED',
+          UNAUTHENTICATED_REFUSAL,
+          UNAUTHENTICATED_RETRY_AFTER_MS,
+        )
+        conn.write(`4${JSON.stringify({ message, data })}`)
+        return conn.close()
+      }
       releases.set(conn, release)
       conn.once('close', release)
     },
@@ -234,7 +251,7 @@ function handshakeError(
   code: Extract<ErrorCode, 'UNAUTHORIZED' | 'RATE_LIMITED' | 'INTERNAL'>,
   message: string,
   retryAfterMs?: number,
-): Error {
+): Error & { data: ApiError } {
   return Object.assign(new Error(code), {
     data: retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs },
   })
