@@ -1,8 +1,10 @@
 import { useEffect, useMemo, useRef, useState, type RefObject } from 'react'
 import { focusAfterRemoval } from '../../app/focus'
+import { useAppSelector } from '../../app/hooks'
 import { useGetUsersQuery } from '../../api/hooks'
 import type { User } from '../../contract'
 import { useT } from '../../i18n'
+import { selectConnection } from '../../realtime'
 import { errorCode, errorMessageId } from './errors'
 import { useFieldWords } from './fieldWords'
 
@@ -17,6 +19,8 @@ const FINAL_REFUSALS: ReadonlySet<string> = new Set(['NOT_FOUND', 'FORBIDDEN'])
  * change nothing when it fails the same way again, and a screen reader would say nothing (WCAG 4.1.3); put back into
  * the alert, which stays in the page, they are said again. A read the layer makes again by itself (`fetching`
  * without a press) changes nothing here: each of its tries would be said, unasked.
+ * Once the session is over (the header's "Log in again") no read can succeed, whatever this one failed with: every
+ * request goes with the token that ended, and its refresh is refused again. The words say so, with no "Try again".
  */
 export function LoadError({
   error,
@@ -45,12 +49,13 @@ export function LoadError({
       setAsked(false)
     }
   }, [asked, fetching])
+  const sessionOver = useAppSelector((state) => selectConnection(state).status === 'unauthorized')
   const retrying = asked && fetching
   // Final answers (a made-up or stale link, what is someone else's): a read again is refused the same way.
-  if (FINAL_REFUSALS.has(errorCode(error)))
+  if (FINAL_REFUSALS.has(errorCode(error)) || sessionOver)
     return (
       <p className={`form-error ${className}`.trim()} role="alert">
-        {t(errorMessageId(error))}
+        {t(FINAL_REFUSALS.has(errorCode(error)) ? errorMessageId(error) : 'error.UNAUTHORIZED')}
       </p>
     )
   return (
