@@ -183,7 +183,7 @@ export const en = {
   'lessons.subjectTooLong': 'Subject: {length, number} characters, at most {max, number}; shorten it.',
   'lessons.when': 'Date and time',
   'lessons.whenPast': 'Date and time: choose a moment that has not passed yet.',
-  'lessons.whenOutOfYears': 'Date and time: choose a day in {lastYear} or before.',
+  'lessons.whenOutOfYears': 'Date and time: choose a moment no later than {day} at {time}.',
   'lessons.whenSkipped':
     'Date and time: the clocks go forward then, so that time does not exist on that day; choose another time.',
   'lessons.duration': 'Duration',

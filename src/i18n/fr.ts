@@ -165,7 +165,7 @@ export const fr: Catalogue = {
   'lessons.subjectTooLong': 'Matière : {length, number} caractères, {max, number} au plus ; raccourcissez-la.',
   'lessons.when': 'Date et heure',
   'lessons.whenPast': 'Date et heure : choisissez un moment qui n’est pas encore passé.',
-  'lessons.whenOutOfYears': 'Date et heure : choisissez un jour de {lastYear} ou avant.',
+  'lessons.whenOutOfYears': 'Date et heure : choisissez un moment au plus tard le {day} à {time}.',
   'lessons.whenSkipped':
     'Date et heure : les horloges avancent à ce moment-là, cette heure n’existe donc pas ce jour-là ; choisissez-en une autre.',
   'lessons.duration': 'Durée',

@@ -85,7 +85,6 @@ const SAMPLE: Record<string, string | number> = {
   minutes: 45,
   password: 'talemy',
   time: '4:32 PM',
-  lastYear: 2100,
   toast: 'New contact request',
 }
 

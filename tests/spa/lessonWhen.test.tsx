@@ -50,20 +50,21 @@ describe('a lesson booked for a moment the server would refuse', () => {
       at: new Date(Date.now() - 24 * 3600_000),
       said: 'Date et heure\u202f: choisissez un moment qui n’est pas encore passé.',
     },
-    // The contract's years end with 2100 (LESSON_YEARS): a year typed too far ahead is said too, not "Check what…".
+    // The contract's years end with 2100 (LESSON_YEARS): a year typed too far ahead is said too, not "Check what…", with
+    // the last moment on the user's clock (UTC here; tests/e2e/lastLessonDay.test.ts sets another zone).
     {
       locale: 'en',
       labels: EN,
       moment: 'after 2100',
       at: new Date(2101, 0, 1, 10, 0),
-      said: 'Date and time: choose a day in 2100 or before.',
+      said: 'Date and time: choose a moment no later than Dec 31, 2100 at 11:59 PM.',
     },
     {
       locale: 'fr',
       labels: FR,
       moment: 'after 2100',
       at: new Date(2101, 0, 1, 10, 0),
-      said: 'Date et heure\u202f: choisissez un jour de 2100 ou avant.',
+      said: 'Date et heure\u202f: choisissez un moment au plus tard le 31 déc. 2100 à 23:59.',
     },
     // A year of five digits (the browser's date field takes up to six), which `new Date` cannot read: the form did
     // nothing at all, and said nothing.
@@ -72,14 +73,14 @@ describe('a lesson booked for a moment the server would refuse', () => {
       labels: EN,
       moment: 'in the year 10000',
       at: new Date(10000, 0, 1, 10, 0),
-      said: 'Date and time: choose a day in 2100 or before.',
+      said: 'Date and time: choose a moment no later than Dec 31, 2100 at 11:59 PM.',
     },
     {
       locale: 'fr',
       labels: FR,
       moment: 'in the year 10000',
       at: new Date(10000, 0, 1, 10, 0),
-      said: 'Date et heure\u202f: choisissez un jour de 2100 ou avant.',
+      said: 'Date et heure\u202f: choisissez un moment au plus tard le 31 déc. 2100 à 23:59.',
     },
   ])('($locale, $moment) is said on the date field, nothing is sent, and what was typed is kept', async (c) => {
     const { api, store, subject, when } = await bookingFor(c.locale, c.labels, c.at)

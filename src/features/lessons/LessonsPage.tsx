@@ -243,6 +243,12 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   )
 }
 
+/**
+ * The last moment the booking form can send (its field is to the minute): the contract's last year ends in UTC, which
+ * west of UTC is the evening of its last day, east of it the morning after. Said on the user's clock, as typed.
+ */
+const LAST_LESSON_MINUTE = new Date(Date.UTC(LESSON_YEARS.max, 11, 31, 23, 59)).toISOString()
+
 function defaultStart(): string {
   const d = new Date(Date.now() + 24 * 3600_000)
   d.setHours(10, 0, 0, 0)
@@ -270,6 +276,7 @@ function BookLesson() {
   const t = useT()
   const dispatch = useAppDispatch()
   const id = useId()
+  const dates = useDates()
   const { tutors, nameInSentence } = usePeople()
   const [tutorId, setTutorId] = useState('')
   const goneTutor = useGoneTutor()
@@ -435,7 +442,10 @@ function BookLesson() {
             <FieldError
               key={refusals}
               id={`${id}-when-error`}
-              message={t(WHEN_REFUSED[whenRefused], { lastYear: LESSON_YEARS.max })}
+              message={t(WHEN_REFUSED[whenRefused], {
+                day: dates.day(LAST_LESSON_MINUTE),
+                time: dates.time(LAST_LESSON_MINUTE),
+              })}
             />
           )}
         </div>
