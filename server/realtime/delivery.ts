@@ -14,10 +14,11 @@ interface Sent {
 /**
  * A socket's stream: replaying (live events held) or live (events above the replayed ones pass). A replaying one is
  * `stale` when notifications were lost during its replay: its log read may predate events nobody here heard of; it
- * `wasLive` when it is a live socket's resync, not its handshake's replay.
+ * `wasLive` when it is a live socket's resync, not its handshake's replay, and then holds the `notices` deferred to
+ * its end.
  */
 type Stream =
-  | { kind: 'replaying'; held: LoggedEvent[]; sent: Sent; stale: boolean; wasLive: boolean }
+  | { kind: 'replaying'; held: LoggedEvent[]; sent: Sent; stale: boolean; wasLive: boolean; notices: (() => void)[] }
   | { kind: 'live'; replayedUpTo: number; sent: Sent }
 
 /** `offset` was sent (or, with `all`, everything up to it). */
@@ -67,6 +68,7 @@ export class LiveDelivery {
       sent: { upTo: 0, above: new Set() },
       stale: false,
       wasLive: false,
+      notices: [],
     })
   }
 
@@ -108,13 +110,32 @@ export class LiveDelivery {
   }
 
   /**
+   * A notice for a live socket's resync waits for its replay: `goLive` gives it back (`send`) after the replayed events
+   * and those held. A typing notice sent at once would reach the client ahead of older messages the resync replays, and
+   * one from its sender would end it. True when kept; false when the socket is in no resync.
+   */
+  deferToResyncEnd(socket: TalemySocket, send: () => void): boolean {
+    const stream = this.streams.get(socket)
+    if (stream?.kind !== 'replaying' || !stream.wasLive) return false
+    stream.notices.push(send)
+    return true
+  }
+
+  /**
    * A live socket back to replaying (its live events held), for a replay from the offset up to which it was sent
    * everything: some notifications may have been lost on the way here. Returns that offset; undefined when not live.
    */
   pause(socket: TalemySocket): number | undefined {
     const stream = this.streams.get(socket)
     if (stream?.kind !== 'live') return undefined
-    this.streams.set(socket, { kind: 'replaying', held: [], sent: stream.sent, stale: false, wasLive: true })
+    this.streams.set(socket, {
+      kind: 'replaying',
+      held: [],
+      sent: stream.sent,
+      stale: false,
+      wasLive: true,
+      notices: [],
+    })
     return stream.sent.upTo
   }
 
@@ -180,6 +201,7 @@ export class LiveDelivery {
       markSent(sent, event.offset)
       emitLogged(socket, event)
     }
+    for (const send of stream.notices) send()
   }
 
   deliver(events: readonly LoggedEvent[]): void {

@@ -323,8 +323,14 @@ export function attachHandlers(
   // events" holds for them too. A typing notice ahead of the older messages replayed would be ended by them; a
   // presence change meanwhile is in the snapshot read after the replay. Nor to a socket whose session the check after
   // its connection has not found live yet: it is in no replay until then. A live socket's resync (notifications lost)
-  // still gets them: every socket of the node resyncs at once, and typing held from them all went missing for as long.
-  notices.gate((socket) => delivery.hasGoneLive(socket) && stillValid(socket))
+  // gets presence at once (the snapshot sent again with it may be read before a change) and typing after its replay
+  // (the messages it replays would end it): not dropped, as every socket of the node resyncs at once.
+  notices.gate(
+    (socket, event, later) =>
+      delivery.hasGoneLive(socket) &&
+      stillValid(socket) &&
+      !(event === 'typing' && delivery.deferToResyncEnd(socket, later)),
+  )
 
   /**
    * A newer token of the socket's own session: it lives on until that one expires. Another session's or user's: refused

@@ -21,7 +21,7 @@ export interface Notice<E extends EphemeralEventName = EphemeralEventName> {
  * @example const notices = new Notices(io, true); notices.gate(stillValid); notices.toUsers(['bob'], 'typing', notice)
  */
 export class Notices {
-  private admits: (socket: TalemySocket) => boolean = () => true
+  private admits: (socket: TalemySocket, event: EphemeralEventName, later: () => void) => boolean = () => true
 
   constructor(
     private readonly io: TalemyServer,
@@ -30,8 +30,11 @@ export class Notices {
     if (cluster) io.on(NOTICES, (notice: Notice) => this.local(notice))
   }
 
-  /** `admits` is asked before each notice goes to a socket: false, and it does not go (the gate may end it). */
-  gate(admits: (socket: TalemySocket) => boolean): void {
+  /**
+   * `admits` is asked before each notice goes to a socket: false, and it does not go now (the gate may end the socket,
+   * or keep `later`, which offers the notice to the socket again).
+   */
+  gate(admits: (socket: TalemySocket, event: EphemeralEventName, later: () => void) => boolean): void {
     this.admits = admits
   }
 
@@ -45,7 +48,7 @@ export class Notices {
 
   /** To one socket of this node, if it is still there and admitted. */
   toSocket<E extends EphemeralEventName>(socket: TalemySocket, event: E, payload: ServerEventPayload<E>): void {
-    if (!socket.connected || !this.admits(socket)) return
+    if (!socket.connected || !this.admits(socket, event, () => this.toSocket(socket, event, payload))) return
     ;(socket.emit as (event: string, payload: unknown) => boolean)(event, payload)
   }
 

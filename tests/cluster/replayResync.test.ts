@@ -5,7 +5,7 @@ import { startServer } from '../../server/index'
 import { PresenceTracker } from '../../server/realtime'
 import { EventLog } from '../../server/services/eventLog'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
-import { ALICE, BOB, http, login, type ClientSocket } from '../server/support/server'
+import { ALICE, BOB, emitAck, http, login, type ClientSocket } from '../server/support/server'
 import { openStream, type Stream } from '../server/support/stream'
 import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
 
@@ -238,5 +238,47 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     // Each event once: a listener that reads only the message (no offset) would show "came first" twice otherwise.
     expect(contentsOf(bobOnC)).toEqual(['came first', 'lost on the way', 'after'])
     expect(bobOnC.logged().map((item) => item.offset)).toEqual([offset + 2, offset + 1, offset + 3])
+  })
+
+  // As at a handshake (8ea05f4): a typing notice that overtook the messages a resync replays would be ended by them. Nor
+  // may it go missing: every socket of a node resyncs at once (publisherBack.test.ts), so it waits for the replay.
+  it('sends a resyncing socket its typing notices after the messages its resync replays', async () => {
+    for (const socket of sockets.splice(0)) socket.close()
+    const aliceOnA = (await login(a.url, ALICE)).token
+    const aliceOnC = await open(c.url, (await login(c.url, ALICE)).token)
+    await aliceOnC.synced()
+    const bobOnC = await open(c.url, (await login(c.url, BOB)).token)
+    await bobOnC.synced()
+    // C's resync of Bob's socket holds at its log read: a message from Alice it will replay, a typing notice meanwhile.
+    const real = EventLog.prototype.resume
+    let reached!: () => void
+    const reading = new Promise<void>((resolve) => (reached = resolve))
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
+      if (args[0] !== 'user-bob') return real.apply(this, args)
+      reached()
+      await released
+      return real.apply(this, args)
+    })
+    try {
+      await whileSubscriberAway(c.io, redis.url, 300, async () => {
+        expect((await send(a.url, aliceOnA, 'lost on the way')).status).toBe(201)
+      })
+      await reading
+      expect(await emitAck(aliceOnC.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
+      release()
+      const told = () => bobOnC.items.filter((item) => item.event === 'message:new' || item.event === 'typing')
+      await vi.waitFor(() => expect(told().map((item) => item.event)).toContain('typing'), {
+        timeout: 20_000,
+        interval: 20,
+      })
+      await vi.waitFor(() => expect(contentsOf(bobOnC)).toContain('lost on the way'), { timeout: 20_000, interval: 20 })
+      // A message from Alice ends her "typing…": the one replayed must come before her notice.
+      expect(told().map((item) => item.event)).toEqual(['message:new', 'typing'])
+    } finally {
+      release()
+      resume.mockRestore()
+    }
   })
 })
