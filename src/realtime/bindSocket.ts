@@ -151,7 +151,7 @@ export function bindSocket(
       on(
         emitter,
         event,
-        guarded(event, (payload) => dispatch(ephemeralEventAction(event, payload))),
+        guarded(event, (payload) => resume.notice(ephemeralEventAction(event, payload))),
       ),
     ),
   ]

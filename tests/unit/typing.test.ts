@@ -112,6 +112,37 @@ describe('showing who is typing', () => {
     expect(selectTyping(store.getState(), 'c1')).toEqual([bob.id])
   })
 
+  // The server may send a user's logged events out of offset order (its own node's before another node's): the layer
+  // holds those above a hole. A notice that came after them on the socket is newer than they are: Bob's message (7),
+  // then his typing again; when 6 fills the hole, his message must not end the notice that followed it.
+  test('a notice that came after a held message of its sender stands once the hole fills', () => {
+    const { store, socket } = setup()
+    socket.serverEmit('sync:caughtUp', { offset: 5, epoch: 'e1' })
+    socket.serverEmit('message:new', message(2, { conversationId: 'c1', senderId: bob.id }), { offset: 7 })
+    socket.serverEmit('typing', { conversationId: 'c1', userId: bob.id })
+    socket.serverEmit('conversation:read', { conversationId: 'c2', unreadCount: 0 }, { offset: 6 })
+    expect(store.getState().socket.connection.offset).toBe(7)
+    expect(selectTyping(store.getState(), 'c1')).toEqual([bob.id])
+    // Its 5 seconds count from when it shows: ended by its timer, as any other.
+    vi.advanceTimersByTime(5_000)
+    expect(selectTyping(store.getState(), 'c1')).toEqual([])
+  })
+
+  test('a notice behind a hole that does not fill goes with the held events: the resume replays them', () => {
+    const { store, socket, sockets } = setup()
+    socket.serverEmit('sync:caughtUp', { offset: 5, epoch: 'e1' })
+    socket.serverEmit('message:new', message(2, { conversationId: 'c1', senderId: bob.id }), { offset: 7 })
+    socket.serverEmit('typing', { conversationId: 'c1', userId: bob.id })
+    vi.advanceTimersByTime(2_000)
+    expect(sockets.sockets).toHaveLength(2)
+    sockets.last.serverConnect()
+    sockets.last.serverEmit('message:new', message(1, { conversationId: 'c1', senderId: 'u-carol' }), { offset: 6 })
+    sockets.last.serverEmit('message:new', message(2, { conversationId: 'c1', senderId: bob.id }), { offset: 7 })
+    sockets.last.serverEmit('sync:caughtUp', { offset: 7, epoch: 'e1' })
+    expect(store.getState().socket.connection.offset).toBe(7)
+    expect(selectTyping(store.getState(), 'c1')).toEqual([])
+  })
+
   test('rejects a malformed notice without changing anything', () => {
     const { store, socket } = setup()
     socket.serverEmit('typing', { conversationId: 'c1' })
