@@ -99,11 +99,39 @@ export class RedisRateLimiter implements Limiter {
     try {
       return await this.run(key, -1, mark)
     } catch (error) {
-      // Failed for its caller, the take may still run (see BUCKET_SCRIPT): given up on, on the same connection after
-      // it, once Redis answers. Not awaited: the caller is answered now.
-      this.run(key, 1, mark).catch(() => undefined)
+      // Failed for its caller, the take may still run (see BUCKET_SCRIPT): given up on, after it, once Redis answers.
+      // Not awaited: the caller is answered now.
+      this.giveUp(key, mark)
       throw error
     }
+  }
+
+  /**
+   * Give-ups not answered yet (mark → key), sent again at the connection's next `ready` until one is. ioredis sends
+   * a take again on its next connection (and a stalled Redis runs the copy it holds), but rejects for good what waited
+   * offline when a connection fails before `ready` (a ready check unanswered, `maxRetriesPerRequest`): a give-up sent
+   * as the connection was being dropped (the probe drops a silent one) was lost so while its take still ran, and the
+   * caller's retry spent a second token. A copy too many gives nothing (the mark says given up).
+   */
+  private readonly unanswered = new Map<string, string>()
+  private resendAtReady = false
+
+  private giveUp(key: string, mark: string): void {
+    this.run(key, 1, mark).then(
+      () => this.unanswered.delete(mark),
+      () => {
+        this.unanswered.set(mark, key)
+        if (this.resendAtReady) return
+        this.resendAtReady = true
+        // After ioredis's own resends at `ready` (it says `ready` on the next tick): the give-up follows its take.
+        this.redis.once('ready', () => {
+          this.resendAtReady = false
+          const pending = [...this.unanswered]
+          this.unanswered.clear()
+          for (const [again, againKey] of pending) this.giveUp(againKey, again)
+        })
+      },
+    )
   }
 
   async take(key: string): Promise<void> {
