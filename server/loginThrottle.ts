@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import { addressKey } from './clientAddress'
 import { AppError } from './errors'
@@ -23,9 +24,16 @@ export interface CounterSpec {
 /**
  * A counter; one whose points go to two stores (`RLWrapperTimeouts`: Redis, and this node's memory while Redis does not
  * answer within `waitMs`) names them in `stores`, for a success to forgive each on its own (`LoginThrottle.forgive`).
+ * `evaluate` runs a Lua script in the shared store (Redis's EVAL) on the connection its counters use, after what they
+ * sent there.
  */
 export type Counter = RateLimiterAbstract & {
-  stores?: { shared: RateLimiterAbstract; local: RateLimiterAbstract; waitMs: number }
+  stores?: {
+    shared: RateLimiterAbstract
+    local: RateLimiterAbstract
+    waitMs: number
+    evaluate(script: string, keys: string[], args: (string | number)[]): Promise<unknown>
+  }
 }
 export type CounterFactory = (spec: CounterSpec) => Counter
 export const memoryCounters: CounterFactory = (spec) => new RateLimiterMemory(spec)
@@ -80,10 +88,10 @@ export class LoginThrottle {
     const address = addressKey(attempt.address)
     const pair = `${email} ${address}`
     await take(this.byAddress, address)
-    /** When the email's window this attempt counted in ends (ms, this process's clock). */
-    let emailWindowEnd: number
+    /** The email's window this attempt counted in, as its store told it. */
+    let emailWindow: RateLimiterRes
     try {
-      emailWindowEnd = windowEnd(await take(this.byEmail, email))
+      emailWindow = await take(this.byEmail, email)
       await take(this.byEmailAndAddress, pair)
     } catch (error) {
       // Refused for this email: not a failure for an unknown email, so not the address's to carry.
@@ -106,7 +114,7 @@ export class LoginThrottle {
     // The address's point back when the email exists; a reward of nothing when it does not: the same round trip to the
     // store (Redis, with several nodes) either way, so the answer's timing does not tell which emails exist.
     await this.byAddress.reward(address, result.exists ? 1 : 0)
-    if (result.user !== undefined) await this.forgive(pair, email, emailWindowEnd)
+    if (result.user !== undefined) await this.forgive(pair, email, emailWindow)
     return result.user
   }
 
@@ -114,27 +122,32 @@ export class LoginThrottle {
    * A success from `pair`: clears the pair's counter and forgives the email's (`forgivable`), in each store the
    * counters keep. Through the counters alone, with Redis stalled, the reads came from this node's memory, which holds
    * only this stall's points, while Redis ran all of them once it answered: her typos before the stall stayed there,
-   * and one more typo then locked her out. So Redis is read on its own, after this attempt's points (one connection, in
-   * order), and waited for as long as a counter is; its forgiveness goes on without the login past that. Its reads
-   * given up on (a stall past the command bound), it is forgiven what memory was, as before.
+   * and one more typo then locked her out. Nor could Redis be read and then forgiven by what it answered: a stall past
+   * the command bound gives the reads up, and what memory held was forgiven again. So Redis reads and forgives in one
+   * script (`FORGIVE_SCRIPT`), sent after this attempt's points (one connection, in order) and run whenever Redis
+   * answers; waited for as long as a counter is, it goes on without the login past that.
    */
-  private async forgive(pair: string, email: string, emailWindowEnd: number): Promise<void> {
-    const clear = (byPair: RateLimiterAbstract, byEmail: RateLimiterAbstract, forgiven: number) =>
-      Promise.all([byPair.delete(pair), forgiven > 0 ? byEmail.reward(email, forgiven) : undefined])
-    const forgivable = (byPair: RateLimiterAbstract, byEmail: RateLimiterAbstract) =>
-      this.forgivable(byPair, byEmail, pair, email, emailWindowEnd)
+  private async forgive(pair: string, email: string, emailWindow: RateLimiterRes): Promise<void> {
     const pairStores = this.byEmailAndAddress.stores
     const emailStores = this.byEmail.stores
+    const emailWindowEnd = windowEnd(emailWindow)
+    const forgiveIn = async (byPair: RateLimiterAbstract, byEmail: RateLimiterAbstract) => {
+      const forgiven = await this.forgivable(byPair, byEmail, pair, email, emailWindowEnd)
+      await Promise.all([byPair.delete(pair), forgiven > 0 ? byEmail.reward(email, forgiven) : undefined])
+    }
     if (!pairStores || !emailStores) {
-      await clear(this.byEmailAndAddress, this.byEmail, await forgivable(this.byEmailAndAddress, this.byEmail))
+      await forgiveIn(this.byEmailAndAddress, this.byEmail)
       return
     }
-    const inMemory = await forgivable(pairStores.local, emailStores.local)
-    await clear(pairStores.local, emailStores.local, inMemory)
-    const inRedis = forgivable(pairStores.shared, emailStores.shared)
-      .catch(() => inMemory)
-      .then((forgiven) => clear(pairStores.shared, emailStores.shared, forgiven))
-      // Redis away: what it was not sent needs no forgiving.
+    await forgiveIn(pairStores.local, emailStores.local)
+    const pairKey = pairStores.shared.getKey(pair)
+    const inRedis = emailStores
+      .evaluate(
+        FORGIVE_SCRIPT,
+        [pairKey, emailStores.shared.getKey(email), `${pairKey} forgiven ${randomUUID()}`],
+        [this.windowMs, emailWindow.msBeforeNext],
+      )
+      // Redis away, ioredis sends it once connected again; refused past its retries, her typos held there stay.
       .catch(() => undefined)
     await within(inRedis, pairStores.waitMs, undefined)
   }
@@ -167,6 +180,33 @@ export class LoginThrottle {
     return sameWindow ? Math.min(1, forEmail.consumedPoints) : 0
   }
 }
+
+/**
+ * `forgivable` and the forgiveness in Redis's counters (rate-limiter-flexible's: the points a key's value, its window
+ * its expiry) in one step, whenever Redis runs it: what a success entitles to however long Redis stalled before it.
+ * The email's window is the attempt's if it ends less than half a window after the attempt's did (as its store told
+ * it): Redis runs the script after the attempt's points, so the same window has no more left, and a later one ends at
+ * least a window after it. ioredis sends a command again on its next connection while a stalled Redis still runs the
+ * copy it holds: the success's mark makes a second copy forgive nothing.
+ * KEYS[1] the pair's counter, KEYS[2] the email's, KEYS[3] the success's mark; ARGV[1] the window in ms (0: none),
+ * ARGV[2] the ms the email's window had left as the attempt counted. Answers what it forgave (-1: forgiven already).
+ */
+const FORGIVE_SCRIPT = `
+if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', 60000) then return -1 end
+local windowMs, attemptLeft = tonumber(ARGV[1]), tonumber(ARGV[2])
+local forPair, pairLeft = tonumber(redis.call('GET', KEYS[1])), redis.call('PTTL', KEYS[1])
+local forEmail, emailLeft = tonumber(redis.call('GET', KEYS[2])), redis.call('PTTL', KEYS[2])
+redis.call('DEL', KEYS[1])
+if not forEmail then return 0 end
+local forgiven = 0
+if forPair and (windowMs == 0 or pairLeft >= emailLeft) then
+  forgiven = math.min(forPair, forEmail)
+elseif windowMs == 0 or emailLeft < attemptLeft + windowMs / 2 then
+  forgiven = math.min(1, forEmail)
+end
+if forgiven > 0 then redis.call('DECRBY', KEYS[2], forgiven) end
+return forgiven
+`
 
 /** When the window of `res` ends, in ms on this process's clock. */
 const windowEnd = (res: RateLimiterRes): number => Date.now() + res.msBeforeNext

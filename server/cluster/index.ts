@@ -66,6 +66,33 @@ function keepSubscriptions(sub: Redis): () => Promise<unknown> {
 }
 
 /**
+ * The login throttle's counters, in `redis` for every node. While Redis is away, not ready or silent past
+ * `LOGIN_COUNTER_WAIT_MS`, failed logins are counted in this node's memory: every login failed INTERNAL otherwise,
+ * right password or not (a stalled Redis held it for the command bound at each of its counters, past the request
+ * timeout), while the login budget said they went through. Each node then throttles alone.
+ */
+export const sharedLoginCounters =
+  (redis: RedisLink): CounterFactory =>
+  (spec) => {
+    const shared = new RateLimiterRedis({
+      storeClient: redis.client,
+      ...spec,
+      keyPrefix: `${redis.prefix}${spec.keyPrefix}`,
+      rejectIfRedisNotReady: true,
+    })
+    const local = new RateLimiterMemory(spec)
+    const counter = new RLWrapperTimeouts({
+      limiter: shared,
+      insuranceLimiter: local,
+      timeoutMs: LOGIN_COUNTER_WAIT_MS,
+    })
+    // A success forgives in each (what Redis was sent as it stalled runs there once it answers).
+    const evaluate = (script: string, keys: string[], args: (string | number)[]) =>
+      redis.client.eval(script, keys.length, ...keys, ...args)
+    return Object.assign(counter, { stores: { shared, local, waitMs: LOGIN_COUNTER_WAIT_MS, evaluate } })
+  }
+
+/**
  * Makes this node one of several sharing `redis`:
  * - Socket.IO's Redis adapter (`@socket.io/redis-adapter`, classic pub/sub): any node can emit to any socket, and
  *   `serverSideEmit` carries the logged events to every node's sockets. Connection-state recovery is off (we resume
@@ -111,26 +138,6 @@ export function joinCluster(
   )
   // Awaited by `startServer` only before it listens: a throw before then must not leave it an unhandled rejection.
   subscribed.catch(() => undefined)
-  // While Redis is away, not ready or silent past `LOGIN_COUNTER_WAIT_MS`, failed logins are counted in this node's
-  // memory: every login failed INTERNAL otherwise, right password or not (a stalled Redis held it for the command bound
-  // at each of its counters, past the request timeout), while the login budget said they went through. Each node then
-  // throttles alone.
-  const loginCounters: CounterFactory = (spec) => {
-    const shared = new RateLimiterRedis({
-      storeClient: redis.client,
-      ...spec,
-      keyPrefix: `${redis.prefix}${spec.keyPrefix}`,
-      rejectIfRedisNotReady: true,
-    })
-    const local = new RateLimiterMemory(spec)
-    const counter = new RLWrapperTimeouts({
-      limiter: shared,
-      insuranceLimiter: local,
-      timeoutMs: LOGIN_COUNTER_WAIT_MS,
-    })
-    // A success forgives in each (what Redis was sent as it stalled runs there once it answers).
-    return Object.assign(counter, { stores: { shared, local, waitMs: LOGIN_COUNTER_WAIT_MS } })
-  }
   io.on(REVOKED, (sessionId: string) => {
     sessions.noteRevokedElsewhere(sessionId)
     // The revoking node's disconnect has passed by now; a socket of that session whose handshake was finishing here
@@ -204,7 +211,7 @@ export function joinCluster(
     onNotificationsLost(listener: () => void) {
       notificationsLost.add(listener)
     },
-    loginCounters,
+    loginCounters: sharedLoginCounters(redis),
     async leave() {
       clearInterval(recheck)
       stopProbing()

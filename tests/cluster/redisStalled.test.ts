@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { NodeEntries } from '../../server/cluster/entries'
+import { REDIS_COMMAND_TIMEOUT_MS } from '../../server/cluster/redis'
 import { startServer } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { ALICE, BOB, CAROL, connect, emitAck, http, login } from '../server/support/server'
@@ -155,6 +157,27 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
       resume()
     }
     // Her own typos, forgiven by her success: a typo and her password again are within the five failures she has.
+    statuses.push(await attempt('wrong'), await attempt('talemy'))
+    expect(statuses).toEqual([401, 401, 401, 401, 200, 401, 200])
+  }, 120_000)
+
+  it('forgives them too when Redis stalls past the command bound, its reads given up on before it answers', async () => {
+    const attempt = async (password: string) =>
+      (await http(node.url, 'POST', '/api/auth/login', { body: { email: ALICE, password } })).status
+    // Bounded as the node's commands are: a PING sent after the login is answered gives up after the node's have.
+    const bounded = new Redis(redis.url, { commandTimeout: REDIS_COMMAND_TIMEOUT_MS })
+    const statuses: number[] = []
+    try {
+      await bounded.ping()
+      for (let typo = 0; typo < 4; typo++) statuses.push(await attempt('wrong'))
+      process.kill(redis.pid, 'SIGSTOP')
+      stopped = true
+      statuses.push(await attempt('talemy'))
+      await expect(bounded.ping()).rejects.toThrow(/timed out/)
+    } finally {
+      resume()
+      bounded.disconnect()
+    }
     statuses.push(await attempt('wrong'), await attempt('talemy'))
     expect(statuses).toEqual([401, 401, 401, 401, 200, 401, 200])
   }, 120_000)
