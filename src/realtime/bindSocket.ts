@@ -55,13 +55,34 @@ export function connectErrorOf(error: unknown): {
   message: string
   retryAfterMs?: number
 } {
-  const message = error instanceof Error ? error.message : String(error)
+  const refused = refusedRequestOf(error)
+  const message = refused ? refused.code : error instanceof Error ? error.message : String(error)
   // A refusal for the handshake budget says how long to wait (the server's `data`, beside the code).
-  const wait = (error as { data?: { retryAfterMs?: unknown } } | null)?.data?.retryAfterMs
+  const wait = refused
+    ? refused.retryAfterMs
+    : (error as { data?: { retryAfterMs?: unknown } } | null)?.data?.retryAfterMs
   const retryAfterMs = typeof wait === 'number' && Number.isFinite(wait) && wait > 0 ? wait : undefined
   return retryAfterMs === undefined
     ? { code: codeOf(message), message }
     : { code: codeOf(message), message, retryAfterMs }
+}
+
+/**
+ * A handshake request the server refused for its rate (HTTP 429: an address at its cap of unauthenticated sessions,
+ * refused before any Socket.IO packet, so no CONNECT_ERROR says it), read as one: Engine.IO's client gives it as a
+ * network failure ("xhr poll error"), the status in its `description` and the request in its `context`, whose body
+ * (the contract's `{ error }`, with the wait) is still there in this listener (the request is aborted after it). A
+ * refused WebSocket says no status in a browser; the page's transports end on long-polling, which does.
+ */
+function refusedRequestOf(error: unknown): { code: 'RATE_LIMITED'; retryAfterMs?: unknown } | undefined {
+  const { type, description, context } = (error ?? {}) as { type?: unknown; description?: unknown; context?: unknown }
+  if (type !== 'TransportError' || description !== 429) return undefined
+  try {
+    const body = JSON.parse((context as { responseText: string }).responseText) as { error: { retryAfterMs?: unknown } }
+    return { code: 'RATE_LIMITED', retryAfterMs: body.error.retryAfterMs }
+  } catch {
+    return { code: 'RATE_LIMITED' }
+  }
 }
 
 const codeOf = (message: string) => (isErrorCode(message) ? message : ('NETWORK' as const))
