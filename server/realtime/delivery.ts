@@ -15,10 +15,17 @@ interface Sent {
  * A socket's stream: replaying (live events held) or live (events above the replayed ones pass). A replaying one is
  * `stale` when notifications were lost during its replay: its log read may predate events nobody here heard of; it
  * `wasLive` when it is a live socket's resync, not its handshake's replay, and then holds the `notices` deferred to
- * its end.
+ * its end, each with how many events were held when it came (`heldBefore`).
  */
 type Stream =
-  | { kind: 'replaying'; held: LoggedEvent[]; sent: Sent; stale: boolean; wasLive: boolean; notices: (() => void)[] }
+  | {
+      kind: 'replaying'
+      held: LoggedEvent[]
+      sent: Sent
+      stale: boolean
+      wasLive: boolean
+      notices: { heldBefore: number; send: () => void }[]
+    }
   | { kind: 'live'; replayedUpTo: number; sent: Sent }
 
 /** `offset` was sent (or, with `all`, everything up to it). */
@@ -111,13 +118,14 @@ export class LiveDelivery {
 
   /**
    * A notice for a live socket's resync waits for its replay: `goLive` gives it back (`send`) after the replayed events
-   * and those held. A typing notice sent at once would reach the client ahead of older messages the resync replays, and
-   * one from its sender would end it. True when kept; false when the socket is in no resync.
+   * and those held before it came, ahead of those held after. A typing notice sent at once would reach the client ahead
+   * of older messages the resync replays, and one from its sender would end it; sent after all the held ones, it would
+   * follow its sender's next message and stand under it. True when kept; false when the socket is in no resync.
    */
   deferToResyncEnd(socket: TalemySocket, send: () => void): boolean {
     const stream = this.streams.get(socket)
     if (stream?.kind !== 'replaying' || !stream.wasLive) return false
-    stream.notices.push(send)
+    stream.notices.push({ heldBefore: stream.held.length, send })
     return true
   }
 
@@ -184,7 +192,10 @@ export class LiveDelivery {
     this.streams.delete(socket)
   }
 
-  /** The replay has sent everything up to `replayedUpTo`: the held events above it go out, in offset order. */
+  /**
+   * The replay has sent everything up to `replayedUpTo`: the held events above it go out, in offset order, each deferred
+   * notice right after the held event that was the highest when it came (or before them all).
+   */
   goLive(socket: TalemySocket, replayedUpTo: number): void {
     const stream = this.streams.get(socket)
     if (stream?.kind !== 'replaying') return
@@ -192,16 +203,26 @@ export class LiveDelivery {
     const { sent } = stream
     markSent(sent, replayedUpTo, true)
     this.streams.set(socket, { kind: 'live', replayedUpTo, sent })
+    // Each notice's place: the highest offset held when it came (0: none). In the order they came, so it only grows.
+    const notices: { after: number; send: () => void }[] = []
+    let highest = 0
+    let counted = 0
+    for (const { heldBefore, send } of stream.notices) {
+      for (; counted < heldBefore; counted += 1) highest = Math.max(highest, stream.held[counted]!.offset)
+      notices.push({ after: highest, send })
+    }
     const held = stream.held.filter((event) => event.offset > replayedUpTo).sort((a, b) => a.offset - b.offset)
+    let next = 0
     let last = replayedUpTo
     for (const event of held) {
       if (event.offset === last) continue // the same event heard twice (two paths)
+      for (; next < notices.length && notices[next]!.after < event.offset; next += 1) notices[next]!.send()
       if (!this.admits(socket)) return
       last = event.offset
       markSent(sent, event.offset)
       emitLogged(socket, event)
     }
-    for (const send of stream.notices) send()
+    for (; next < notices.length; next += 1) notices[next]!.send()
   }
 
   deliver(events: readonly LoggedEvent[]): void {

@@ -324,7 +324,8 @@ export function attachHandlers(
   // presence change meanwhile is in the snapshot read after the replay. Nor to a socket whose session the check after
   // its connection has not found live yet: it is in no replay until then. A live socket's resync (notifications lost)
   // gets presence at once (the snapshot sent again with it may be read before a change) and typing after its replay
-  // (the messages it replays would end it): not dropped, as every socket of the node resyncs at once.
+  // (the messages it replays would end it), where it came among the events held meanwhile: not dropped, as every
+  // socket of the node resyncs at once.
   notices.gate(
     (socket, event, later) =>
       delivery.hasGoneLive(socket) &&

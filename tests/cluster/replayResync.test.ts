@@ -281,4 +281,52 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
       resume.mockRestore()
     }
   })
+
+  // Nor after the live messages held during the resync that came after it: "typing", then its sender's message, must
+  // reach the client in that order, or "Alice is typing…" stands under her message until the typing timeout.
+  it('sends a resyncing socket a typing notice among the events held meanwhile, where it came', async () => {
+    for (const socket of sockets.splice(0)) socket.close()
+    const aliceOnA = (await login(a.url, ALICE)).token
+    const aliceToken = (await login(c.url, ALICE)).token
+    const aliceOnC = await open(c.url, aliceToken)
+    await aliceOnC.synced()
+    const bobOnC = await open(c.url, (await login(c.url, BOB)).token)
+    await bobOnC.synced()
+    // C's resync of Bob's socket holds after its log read: what Alice does meanwhile on C is held, or deferred.
+    const real = EventLog.prototype.resume
+    let held = false
+    let onRead!: () => void
+    const read = new Promise<void>((resolve) => (onRead = resolve))
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
+      if (held || args[0] !== 'user-bob') return real.apply(this, args)
+      held = true
+      const result = await real.apply(this, args)
+      onRead()
+      await released
+      return result
+    })
+    try {
+      await whileSubscriberAway(c.io, redis.url, 300, async () => {
+        expect((await send(a.url, aliceOnA, 'lost on the way')).status).toBe(201)
+      })
+      await read
+      // Sent on C: each reaches Bob's held stream before its answer, with no Redis on the way.
+      expect((await send(c.url, aliceToken, 'before typing')).status).toBe(201)
+      expect(await emitAck(aliceOnC.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
+      expect((await send(c.url, aliceToken, 'after typing')).status).toBe(201)
+      release()
+      const told = () =>
+        bobOnC.items
+          .filter((item) => item.event === 'message:new' || item.event === 'typing')
+          .map((item) => (item.event === 'typing' ? 'typing' : (item.payload as { content: string }).content))
+      await vi.waitFor(() => expect(told()).toContain('after typing'), { timeout: 20_000, interval: 20 })
+      await vi.waitFor(() => expect(told()).toContain('typing'), { timeout: 20_000, interval: 20 })
+      expect(told()).toEqual(['lost on the way', 'before typing', 'typing', 'after typing'])
+    } finally {
+      release()
+      resume.mockRestore()
+    }
+  })
 })
