@@ -17,16 +17,15 @@ interface Sent {
  * `wasLive` when it is a live socket's resync, not its handshake's replay, and then holds the `notices` deferred to
  * its end, each with how many events were held when it came (`heldBefore`).
  */
-type Stream =
-  | {
-      kind: 'replaying'
-      held: LoggedEvent[]
-      sent: Sent
-      stale: boolean
-      wasLive: boolean
-      notices: { heldBefore: number; send: () => void }[]
-    }
-  | { kind: 'live'; replayedUpTo: number; sent: Sent }
+type Stream = Replaying | { kind: 'live'; replayedUpTo: number; sent: Sent }
+interface Replaying {
+  kind: 'replaying'
+  held: LoggedEvent[]
+  sent: Sent
+  stale: boolean
+  wasLive: boolean
+  notices: { heldBefore: number; send: () => void }[]
+}
 
 /** `offset` was sent (or, with `all`, everything up to it). */
 function markSent(sent: Sent, offset: number, all = false): void {
@@ -54,6 +53,8 @@ export class LiveDelivery {
   private readonly byUser = new Map<Id, Set<TalemySocket>>()
   private readonly streams = new WeakMap<TalemySocket, Stream>()
   private admits: (socket: TalemySocket) => boolean = () => true
+  /** A deferred notice is being given back: it goes now, not deferred again. */
+  private releasing = false
 
   /**
    * `admits` is asked before each event goes to a socket: false, and the event does not go (the gate ends that socket:
@@ -117,14 +118,15 @@ export class LiveDelivery {
   }
 
   /**
-   * A notice for a live socket's resync waits for its replay: `goLive` gives it back (`send`) after the replayed events
-   * and those held before it came, ahead of those held after. A typing notice sent at once would reach the client ahead
-   * of older messages the resync replays, and one from its sender would end it; sent after all the held ones, it would
-   * follow its sender's next message and stand under it. True when kept; false when the socket is in no resync.
+   * A notice for a live socket's resync waits for its replay: `replay` or `goLive` gives it back (`send`) right before
+   * the first logged event heard after it (replayed or held), or after them all. A typing notice sent at once would
+   * reach the client ahead of older messages the resync replays, and one from its sender would end it; sent after them
+   * all, it would follow its sender's next message and stand under it. True when kept; false when the socket is in no
+   * resync.
    */
   deferToResyncEnd(socket: TalemySocket, send: () => void): boolean {
     const stream = this.streams.get(socket)
-    if (stream?.kind !== 'replaying' || !stream.wasLive) return false
+    if (this.releasing || stream?.kind !== 'replaying' || !stream.wasLive) return false
     stream.notices.push({ heldBefore: stream.held.length, send })
     return true
   }
@@ -184,6 +186,30 @@ export class LiveDelivery {
     return sent ? events.filter((event) => event.offset > sent.upTo && !sent.above.has(event.offset)) : [...events]
   }
 
+  /**
+   * Sends a replay's events the socket was not sent yet (see `unsent`), in offset order, and the deferred notices whose
+   * place comes among them (see `deferToResyncEnd`).
+   */
+  replay(socket: TalemySocket, events: readonly LoggedEvent[]): void {
+    const stream = this.streams.get(socket)
+    const notices = stream?.kind === 'replaying' ? placed(stream) : []
+    let next = 0
+    for (const event of this.unsent(socket, events)) {
+      for (; next < notices.length && notices[next]!.place <= event.offset; next += 1) this.release(notices[next]!.send)
+      emitLogged(socket, event)
+    }
+    if (stream?.kind === 'replaying') stream.notices.splice(0, next)
+  }
+
+  private release(send: () => void): void {
+    this.releasing = true
+    try {
+      send()
+    } finally {
+      this.releasing = false
+    }
+  }
+
   remove(socket: TalemySocket): void {
     const sockets = this.byUser.get(socket.data.userId)
     if (!sockets) return
@@ -193,8 +219,8 @@ export class LiveDelivery {
   }
 
   /**
-   * The replay has sent everything up to `replayedUpTo`: the held events above it go out, in offset order, each deferred
-   * notice right after the held event that was the highest when it came (or before them all).
+   * The replay has sent everything up to `replayedUpTo`: the held events above it go out, in offset order, and the
+   * deferred notices left, each in its place (see `deferToResyncEnd`).
    */
   goLive(socket: TalemySocket, replayedUpTo: number): void {
     const stream = this.streams.get(socket)
@@ -203,26 +229,19 @@ export class LiveDelivery {
     const { sent } = stream
     markSent(sent, replayedUpTo, true)
     this.streams.set(socket, { kind: 'live', replayedUpTo, sent })
-    // Each notice's place: the highest offset held when it came (0: none). In the order they came, so it only grows.
-    const notices: { after: number; send: () => void }[] = []
-    let highest = 0
-    let counted = 0
-    for (const { heldBefore, send } of stream.notices) {
-      for (; counted < heldBefore; counted += 1) highest = Math.max(highest, stream.held[counted]!.offset)
-      notices.push({ after: highest, send })
-    }
+    const notices = placed(stream)
     const held = stream.held.filter((event) => event.offset > replayedUpTo).sort((a, b) => a.offset - b.offset)
     let next = 0
     let last = replayedUpTo
     for (const event of held) {
       if (event.offset === last) continue // the same event heard twice (two paths)
-      for (; next < notices.length && notices[next]!.after < event.offset; next += 1) notices[next]!.send()
+      for (; next < notices.length && notices[next]!.place <= event.offset; next += 1) this.release(notices[next]!.send)
       if (!this.admits(socket)) return
       last = event.offset
       markSent(sent, event.offset)
       emitLogged(socket, event)
     }
-    for (; next < notices.length; next += 1) notices[next]!.send()
+    for (; next < notices.length; next += 1) this.release(notices[next]!.send)
   }
 
   deliver(events: readonly LoggedEvent[]): void {
@@ -242,6 +261,21 @@ export class LiveDelivery {
       }
     }
   }
+}
+
+/**
+ * A resync's deferred notices, each with its place: the lowest offset held after it came (Infinity: none). In the order
+ * they came, so their place only grows.
+ */
+function placed(stream: Replaying): { place: number; send: () => void }[] {
+  // lowestFrom[i]: the lowest offset held from the i-th event on.
+  const lowestFrom: number[] = []
+  let lowest = Number.POSITIVE_INFINITY
+  for (let i = stream.held.length - 1; i >= 0; i -= 1) lowestFrom[i] = lowest = Math.min(lowest, stream.held[i]!.offset)
+  return stream.notices.map(({ heldBefore, send }) => ({
+    place: lowestFrom[heldBefore] ?? Number.POSITIVE_INFINITY,
+    send,
+  }))
 }
 
 /** `socket.emit(event, payload, { offset })`. */

@@ -33,7 +33,7 @@ import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 import { DEFAULT_MAX_REPLAY, type EventLog, type ResumeResult } from '../services/eventLog'
 import { within } from '../within'
-import { emitLogged, type LiveDelivery } from './delivery'
+import type { LiveDelivery } from './delivery'
 import { conversationIdOfRoom, conversationRoom, sessionRoom, userRoom } from './rooms'
 import type { Notices } from './notices'
 import type { PresenceTracker } from './presence'
@@ -324,8 +324,8 @@ export function attachHandlers(
   // presence change meanwhile is in the snapshot read after the replay. Nor to a socket whose session the check after
   // its connection has not found live yet: it is in no replay until then. A live socket's resync (notifications lost)
   // gets presence at once (the snapshot sent again with it may be read before a change) and typing after its replay
-  // (the messages it replays would end it), where it came among the events held meanwhile: not dropped, as every
-  // socket of the node resyncs at once.
+  // (the messages it replays would end it), ahead of the events heard after it: not dropped, as every socket of the
+  // node resyncs at once.
   notices.gate(
     (socket, event, later) =>
       delivery.hasGoneLive(socket) &&
@@ -576,7 +576,7 @@ export function attachHandlers(
    */
   async function handOver(socket: TalemySocket, result: ResumeResult, afterHandshake: boolean): Promise<void> {
     if (!stillValid(socket)) return
-    if (result.kind === 'replay') for (const event of delivery.unsent(socket, result.events)) emitLogged(socket, event)
+    if (result.kind === 'replay') delivery.replay(socket, result.events)
     else socket.emit('sync:gap', { offset: result.offset, epoch: result.epoch })
     const caughtUp = afterHandshake && result.kind === 'replay'
     // Notifications were lost while this replay ran: what was committed after its read reached nobody here. The log

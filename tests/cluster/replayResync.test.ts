@@ -240,8 +240,8 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     expect(bobOnC.logged().map((item) => item.offset)).toEqual([offset + 2, offset + 1, offset + 3])
   })
 
-  // As at a handshake (8ea05f4): a typing notice that overtook the messages a resync replays would be ended by them. Nor
-  // may it go missing: every socket of a node resyncs at once (publisherBack.test.ts), so it waits for the replay.
+  // As at a handshake (8ea05f4): a typing notice that overtook the messages a resync replays would be ended by them.
+  // Nor may it go missing: every socket of a node resyncs at once (publisherBack.test.ts), so it waits for the replay.
   it('sends a resyncing socket its typing notices after the messages its resync replays', async () => {
     for (const socket of sockets.splice(0)) socket.close()
     const aliceOnA = (await login(a.url, ALICE)).token
@@ -313,6 +313,52 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
       })
       await read
       // Sent on C: each reaches Bob's held stream before its answer, with no Redis on the way.
+      expect((await send(c.url, aliceToken, 'before typing')).status).toBe(201)
+      expect(await emitAck(aliceOnC.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
+      expect((await send(c.url, aliceToken, 'after typing')).status).toBe(201)
+      release()
+      const told = () =>
+        bobOnC.items
+          .filter((item) => item.event === 'message:new' || item.event === 'typing')
+          .map((item) => (item.event === 'typing' ? 'typing' : (item.payload as { content: string }).content))
+      await vi.waitFor(() => expect(told()).toContain('after typing'), { timeout: 20_000, interval: 20 })
+      await vi.waitFor(() => expect(told()).toContain('typing'), { timeout: 20_000, interval: 20 })
+      expect(told()).toEqual(['lost on the way', 'before typing', 'typing', 'after typing'])
+    } finally {
+      release()
+      resume.mockRestore()
+    }
+  })
+
+  // The same when the resync's log read comes after that message: it is replayed (its held copy dropped), and the
+  // notice heard before it must still go before it.
+  it('sends a resyncing socket a typing notice before the message heard after it that its replay holds', async () => {
+    for (const socket of sockets.splice(0)) socket.close()
+    const aliceOnA = (await login(a.url, ALICE)).token
+    const aliceToken = (await login(c.url, ALICE)).token
+    const aliceOnC = await open(c.url, aliceToken)
+    await aliceOnC.synced()
+    const bobOnC = await open(c.url, (await login(c.url, BOB)).token)
+    await bobOnC.synced()
+    // C's resync of Bob's socket waits before its log read: what Alice does meanwhile on C is held, and read.
+    const real = EventLog.prototype.resume
+    let held = false
+    let reached!: () => void
+    const reading = new Promise<void>((resolve) => (reached = resolve))
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
+      if (held || args[0] !== 'user-bob') return real.apply(this, args)
+      held = true
+      reached()
+      await released
+      return real.apply(this, args)
+    })
+    try {
+      await whileSubscriberAway(c.io, redis.url, 300, async () => {
+        expect((await send(a.url, aliceOnA, 'lost on the way')).status).toBe(201)
+      })
+      await reading
       expect((await send(c.url, aliceToken, 'before typing')).status).toBe(201)
       expect(await emitAck(aliceOnC.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
       expect((await send(c.url, aliceToken, 'after typing')).status).toBe(201)
