@@ -119,6 +119,7 @@ export function makeStore(options: MakeStoreOptions = {}) {
           sessionMiddleware(options, edges),
           passingSocketActions(api.middleware),
           edges.unsavedOutbox.middleware,
+          ...(edges.unsentInTabs ? [edges.unsentInTabs.middleware] : []),
         ),
     // Auto-batched actions (server events, cache patches) notify once, after the task they came in and the cache
     // work it queued: a burst is one render. Not RTK's default 'raf', which never runs in a hidden tab.

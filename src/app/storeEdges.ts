@@ -5,6 +5,8 @@ import { syncSession } from './sessionSync'
 import { browserStorage, createMemoryStorage, defaultApiUrl } from './storage'
 import type { MakeStoreOptions } from './store'
 import { watchUnsavedOutbox, type UnsavedOutbox } from './unsavedOutbox'
+import type { UnsentExtra } from './unsent'
+import { unsentInTabs, type UnsentInTabs } from './unsentTabs'
 
 /** What the page's listeners need of the store: its session and its outbox. */
 type ListenedStore = Parameters<typeof syncSession>[0] & Parameters<typeof syncDiscards>[0]
@@ -17,11 +19,13 @@ export interface StoreEdges {
   lock: DrainLock
   /** The offset from the server's clock, learnt by the session middleware and read by the api's refresh. */
   serverClock: ServerClock
-  /** The api's thunk argument. */
-  extra: ApiExtra
+  /** The api's thunk argument (and `countUnsent`'s). */
+  extra: ApiExtra & UnsentExtra
   /** The edges the tabs share one socket on, or null (see `tabsEdges`). */
   tabs: TabsOptions | null
   unsavedOutbox: UnsavedOutbox
+  /** The unsent sends the other tabs hold in their memory alone (told over the tabs' channel), or null. */
+  unsentInTabs: UnsentInTabs | null
   /** Keeps the store's session saved and in step with the other tabs; returns what removes its window listeners. */
   listen(store: ListenedStore): () => void
   /** Gives up waiting reads, the unsaved notice and the tabs' channel. */
@@ -42,6 +46,7 @@ export function storeEdges(options: MakeStoreOptions): StoreEdges {
   const lifetime = new AbortController()
   const tabs = tabsEdges(options, storage === pageStorage)
   const page = pageWindow()
+  const unsent = tabs ? unsentInTabs(tabs.channel) : null
   const unsavedOutbox = watchUnsavedOutbox({
     // Memory put in for a page without storage: nothing of the outbox outlives the page.
     durable: options.storage !== undefined || pageStorage !== undefined,
@@ -59,12 +64,14 @@ export function storeEdges(options: MakeStoreOptions): StoreEdges {
       refreshLock: lock,
       serverClock,
       stopped: lifetime.signal,
+      ...(unsent ? { heldElsewhere: unsent.heldElsewhere } : {}),
       ...(options.session?.now ? { now: options.session.now } : {}),
       ...(options.fetchFn ? { fetchFn: options.fetchFn } : {}),
       ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
     },
     tabs,
     unsavedOutbox,
+    unsentInTabs: unsent,
     listen(store) {
       // Tabs are kept in step only through the page's own storage (its `storage` event).
       const tabsWindow = storage === pageStorage ? page : undefined
@@ -78,6 +85,7 @@ export function storeEdges(options: MakeStoreOptions): StoreEdges {
     close() {
       lifetime.abort()
       unsavedOutbox.dispose()
+      unsent?.close()
       tabs?.channel.close()
     },
   }

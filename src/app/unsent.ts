@@ -2,9 +2,16 @@ import type { ThunkAction, UnknownAction } from '@reduxjs/toolkit'
 import type { ApiExtra } from '../api'
 import { createOutboxStorage, droppedStorageKey, selectPendingMessages, type SocketRootState } from '../realtime'
 
+/** What `countUnsent` reads beside the api's thunk argument. */
+export interface UnsentExtra {
+  /** The sends of a user that the other tabs hold in their memory alone, storage refusing them (`unsentTabs.ts`). */
+  heldElsewhere?: (userId: string) => ReadonlySet<string>
+}
+
 /**
- * How many of the logged-in user's messages are unsent in any of their tabs: this store's, and those the others keep
- * in the shared storage. A logout clears the stored ones for every tab, so that is what to ask about.
+ * How many of the logged-in user's messages are unsent in any of their tabs: this store's, those the others keep in
+ * the shared storage, and those they hold in their memory alone (storage refused them). A logout drops them all, for
+ * every tab, so that is what to ask about.
  *
  * @example const unsent = store.dispatch(countUnsent()) // ask before logging out when > 0
  */
@@ -17,10 +24,11 @@ export function countUnsent(): ThunkAction<
   return (_dispatch, getState, extra) => {
     const state = getState()
     const clientIds = new Set(selectPendingMessages(state).map((message) => message.clientId))
-    const { storage } = (extra ?? {}) as ApiExtra
+    const { storage, heldElsewhere } = (extra ?? {}) as ApiExtra & UnsentExtra
     const userId = state.auth.user?.id
     if (storage && userId)
       for (const stored of createOutboxStorage(storage).load(userId)) clientIds.add(stored.clientId)
+    if (heldElsewhere && userId) for (const held of heldElsewhere(userId)) clientIds.add(held)
     return clientIds.size
   }
 }

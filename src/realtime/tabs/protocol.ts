@@ -140,6 +140,15 @@ export type TabMessage =
    * the last one, to a tab that starts asking meanwhile.
    */
   | { kind: 'failed'; from: string; userId: Id; message: string; retryAfterMs: number | null; to?: string }
+  // --- Any tab → the others (`src/app/unsentTabs.ts`). Kinds of their own, added: an older tab drops them. ----------
+  /**
+   * The unsent sends of `userId` this tab holds while storage refuses them (full, or writes refused): its memory alone
+   * holds them, so the other tabs count them before a "Log out", which drops them too. Said at each change; `[]` once
+   * they are stored or sent, or the tab goes.
+   */
+  | { kind: 'unsaved'; from: string; userId: Id; clientIds: string[] }
+  /** A tab opening asks what the others hold so: each that holds some says it again (`unsaved`). */
+  | { kind: 'unsavedAsk'; from: string }
 
 /** The channel between the tabs (`BroadcastChannel`'s shape, narrowed): a post reaches every other subscriber. */
 export interface TabChannel {
@@ -223,6 +232,8 @@ const SHAPES: { [K in TabMessage['kind']]: Record<string, Check> } = {
   event: { userId: text, raw: rawEvent },
   down: { reason: text, to: optional(text), userId: optional(text) },
   failed: { userId: text, message: text, retryAfterMs: orNull(finite), to: optional(text) },
+  unsaved: { userId: text, clientIds: (v) => Array.isArray(v) && v.every(text) },
+  unsavedAsk: {},
 }
 
 /**

@@ -383,6 +383,9 @@ describe('isTabMessage: what another page of the origin (or another version of t
     { kind: 'down', from: 'h', reason: 'UNAUTHORIZED', to: 'f', userId: 'u1' },
     { kind: 'failed', from: 'h', userId: 'u1', message: 'xhr poll error', retryAfterMs: null },
     { kind: 'failed', from: 'h', userId: 'u1', message: 'RATE_LIMITED', retryAfterMs: 60_000, to: 'f' },
+    { kind: 'unsaved', from: 'f', userId: 'u1', clientIds: ['k1', 'k2'] },
+    { kind: 'unsaved', from: 'f', userId: 'u1', clientIds: [] },
+    { kind: 'unsavedAsk', from: 'f' },
   ]
   test.each(valid.map((message) => [message.kind, message] as const))('a well-formed %s passes', (_kind, message) => {
     expect(isTabMessage(structuredClone(message))).toBe(true)
@@ -409,6 +412,7 @@ describe('isTabMessage: what another page of the origin (or another version of t
       'a failed whose wait is no number',
       { kind: 'failed', from: 'h', userId: 'u1', message: 'RATE_LIMITED', retryAfterMs: '60000' },
     ],
+    ['an unsaved whose clientIds holds a number', { kind: 'unsaved', from: 'f', userId: 'u1', clientIds: ['k1', 2] }],
     ['an unknown kind', { kind: 'toString', from: 'h' }],
     ['no from', { kind: 'detach' }],
     ['not an object', 'heartbeat'],
