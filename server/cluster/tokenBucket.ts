@@ -17,15 +17,17 @@ const MARK_MS = 60_000
  * node ahead and one behind would be refilled for the same interval again at each switch. `TIME` in a script needs
  * Redis ≥ 5 (scripts replicate their effects; Debian's is 7.0). A test may inject a clock (ARGV[1]); then too, the
  * bucket's time never goes back (`at` only moves forward), so no interval is counted twice.
- * KEYS[1] bucket, KEYS[2] (optional) the take's mark; ARGV: now ms or '' (Redis's clock), perSecond, burst, delta
- * (-1 take, +1 refund; +1 with a mark: the take given up on, given back if it spent). Answers { ok, retryAfterMs }.
+ * KEYS[1] bucket, KEYS[2] (optional) the take's or the refund's mark; ARGV: now ms or '' (Redis's clock), perSecond,
+ * burst, delta (-1 take, +1 with a mark: the take given up on, given back if it spent), 'refund' or '' (+1 given back
+ * unless a copy did). Answers { ok, retryAfterMs }.
  *
  * A take whose answer did not come in time (Redis stalled past the command bound) was told to its caller as failed,
  * but ioredis has sent it, and sends it again on its next connection: it may still run, once or twice, and spend a
  * token the caller never had (a send answered INTERNAL, then its retry: two tokens for one message, the next send
  * refused RATE_LIMITED). So each take leaves its mark (its outcome) for `MARK_MS`, and a copy that finds it spends
  * nothing; the caller's give-up, sent after it, finds it too: gives back what it spent, or leaves a mark that spends
- * nothing when it comes later (on another connection).
+ * nothing when it comes later (on another connection). A refund is marked so too: one not answered in time may run
+ * twice (a free token), or not at all (the user charged for a replay), and is sent until answered as a give-up is.
  */
 const BUCKET_SCRIPT = `
 local now, rate, burst, delta = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -39,7 +41,9 @@ if mark then
     end
   else
     redis.call('SET', mark, 'given up', 'PX', ${MARK_MS})
-    if earlier ~= '0' then return { 1, 0 } end
+    local owed = earlier == '0'
+    if ARGV[5] == 'refund' then owed = not earlier end
+    if not owed then return { 1, 0 } end
   end
 end
 if now == nil then
@@ -80,7 +84,7 @@ export class RedisRateLimiter implements Limiter {
     private readonly now?: () => number,
   ) {}
 
-  private async run(key: string, delta: number, mark?: string): Promise<TakeResult> {
+  private async run(key: string, delta: number, mark?: string, refund = false): Promise<TakeResult> {
     const keys = mark ? [this.keyPrefix + key, mark] : [this.keyPrefix + key]
     const [ok, retryAfterMs] = (await this.redis.eval(
       BUCKET_SCRIPT,
@@ -90,6 +94,7 @@ export class RedisRateLimiter implements Limiter {
       this.options.perSecond,
       this.options.burst,
       delta,
+      refund ? 'refund' : '',
     )) as [number, number]
     return ok === 1 ? { ok: true } : { ok: false, retryAfterMs }
   }
@@ -101,26 +106,28 @@ export class RedisRateLimiter implements Limiter {
     } catch (error) {
       // Failed for its caller, the take may still run (see BUCKET_SCRIPT): given up on, after it, once Redis answers.
       // Not awaited: the caller is answered now.
-      this.giveUp(key, mark)
+      void this.giveBack(key, mark, false)
       throw error
     }
   }
 
   /**
-   * Give-ups not answered yet (mark → key), sent again at the connection's next `ready` until one is. ioredis sends
-   * a take again on its next connection (and a stalled Redis runs the copy it holds), but rejects for good what waited
-   * offline when a connection fails before `ready` (a ready check unanswered, `maxRetriesPerRequest`): a give-up sent
-   * as the connection was being dropped (the probe drops a silent one) was lost so while its take still ran, and the
-   * caller's retry spent a second token. A copy too many gives nothing (the mark says given up).
+   * Give-ups and refunds not answered yet (mark → key, refund), sent again at the connection's next `ready` until one
+   * is. ioredis sends a take again on its next connection (and a stalled Redis runs the copy it holds), but rejects for
+   * good what waited offline when a connection fails before `ready` (a ready check unanswered, `maxRetriesPerRequest`):
+   * a give-up sent as the connection was being dropped (the probe drops a silent one) was lost so while its take still
+   * ran, and the caller's retry spent a second token. A copy too many gives nothing (the mark says given up).
    */
-  private readonly unanswered = new Map<string, string>()
+  private readonly unanswered = new Map<string, [string, boolean]>()
   private resendAtReady = false
 
-  private giveUp(key: string, mark: string): void {
-    this.run(key, 1, mark).then(
+  /** Rejects as the first copy fails, the copies after it sent all the same. */
+  private giveBack(key: string, mark: string, refund: boolean): Promise<TakeResult> {
+    const sent = this.run(key, 1, mark, refund)
+    sent.then(
       () => this.unanswered.delete(mark),
       () => {
-        this.unanswered.set(mark, key)
+        this.unanswered.set(mark, [key, refund])
         if (this.resendAtReady) return
         this.resendAtReady = true
         // After ioredis's own resends at `ready` (it says `ready` on the next tick): the give-up follows its take.
@@ -128,10 +135,11 @@ export class RedisRateLimiter implements Limiter {
           this.resendAtReady = false
           const pending = [...this.unanswered]
           this.unanswered.clear()
-          for (const [again, againKey] of pending) this.giveUp(againKey, again)
+          for (const [again, [againKey, againRefund]] of pending) void this.giveBack(againKey, again, againRefund)
         })
       },
     )
+    return sent
   }
 
   async take(key: string): Promise<void> {
@@ -140,7 +148,7 @@ export class RedisRateLimiter implements Limiter {
   }
 
   async refund(key: string): Promise<void> {
-    await this.run(key, 1)
+    await this.giveBack(key, `${this.keyPrefix}refund:${randomUUID()}`, true)
   }
 
   /** Redis expires full buckets by itself. */
