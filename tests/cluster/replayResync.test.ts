@@ -240,32 +240,52 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     expect(bobOnC.logged().map((item) => item.offset)).toEqual([offset + 2, offset + 1, offset + 3])
   })
 
-  // As at a handshake (8ea05f4): a typing notice that overtook the messages a resync replays would be ended by them.
-  // Nor may it go missing: every socket of a node resyncs at once (publisherBack.test.ts), so it waits for the replay.
-  it('sends a resyncing socket its typing notices after the messages its resync replays', async () => {
+  /**
+   * Alice (a token on A, a socket on C) and Bob (a socket on C), with C's next resync of Bob's socket held `before` its
+   * log read or just `after` it (what Alice does meanwhile on C is then held for Bob, or deferred): `reached` once held,
+   * `release` lets it go on.
+   */
+  async function bobsResyncHeld(at: 'before' | 'after') {
     for (const socket of sockets.splice(0)) socket.close()
     const aliceOnA = (await login(a.url, ALICE)).token
-    const aliceOnC = await open(c.url, (await login(c.url, ALICE)).token)
+    const aliceToken = (await login(c.url, ALICE)).token
+    const aliceOnC = await open(c.url, aliceToken)
     await aliceOnC.synced()
     const bobOnC = await open(c.url, (await login(c.url, BOB)).token)
     await bobOnC.synced()
-    // C's resync of Bob's socket holds at its log read: a message from Alice it will replay, a typing notice meanwhile.
     const real = EventLog.prototype.resume
-    let reached!: () => void
-    const reading = new Promise<void>((resolve) => (reached = resolve))
+    let held = false
+    let onReached!: () => void
+    const reached = new Promise<void>((resolve) => (onReached = resolve))
     let release!: () => void
     const released = new Promise<void>((resolve) => (release = resolve))
     const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
-      if (args[0] !== 'user-bob') return real.apply(this, args)
-      reached()
+      if (held || args[0] !== 'user-bob') return real.apply(this, args)
+      held = true
+      const result = at === 'after' ? await real.apply(this, args) : undefined
+      onReached()
       await released
-      return real.apply(this, args)
+      return result ?? real.apply(this, args)
     })
-    try {
-      await whileSubscriberAway(c.io, redis.url, 300, async () => {
+    // Bob's resync: a message of Alice's committed on A while C's subscriber is away.
+    const lose = () =>
+      whileSubscriberAway(c.io, redis.url, 300, async () => {
         expect((await send(a.url, aliceOnA, 'lost on the way')).status).toBe(201)
       })
-      await reading
+    const done = () => {
+      release()
+      resume.mockRestore()
+    }
+    return { aliceToken, aliceOnC, bobOnC, lose, reached, release, done }
+  }
+
+  // As at a handshake (8ea05f4): a typing notice that overtook the messages a resync replays would be ended by them.
+  // Nor may it go missing: every socket of a node resyncs at once (publisherBack.test.ts), so it waits for the replay.
+  it('sends a resyncing socket its typing notices after the messages its resync replays', async () => {
+    const { aliceOnC, bobOnC, lose, reached, release, done } = await bobsResyncHeld('before')
+    try {
+      await lose()
+      await reached
       expect(await emitAck(aliceOnC.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
       release()
       const told = () => bobOnC.items.filter((item) => item.event === 'message:new' || item.event === 'typing')
@@ -277,41 +297,21 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
       // A message from Alice ends her "typing…": the one replayed must come before her notice.
       expect(told().map((item) => item.event)).toEqual(['message:new', 'typing'])
     } finally {
-      release()
-      resume.mockRestore()
+      done()
     }
   })
 
-  // Nor after the live messages held during the resync that came after it: "typing", then its sender's message, must
-  // reach the client in that order, or "Alice is typing…" stands under her message until the typing timeout.
-  it('sends a resyncing socket a typing notice among the events held meanwhile, where it came', async () => {
-    for (const socket of sockets.splice(0)) socket.close()
-    const aliceOnA = (await login(a.url, ALICE)).token
-    const aliceToken = (await login(c.url, ALICE)).token
-    const aliceOnC = await open(c.url, aliceToken)
-    await aliceOnC.synced()
-    const bobOnC = await open(c.url, (await login(c.url, BOB)).token)
-    await bobOnC.synced()
-    // C's resync of Bob's socket holds after its log read: what Alice does meanwhile on C is held, or deferred.
-    const real = EventLog.prototype.resume
-    let held = false
-    let onRead!: () => void
-    const read = new Promise<void>((resolve) => (onRead = resolve))
-    let release!: () => void
-    const released = new Promise<void>((resolve) => (release = resolve))
-    const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
-      if (held || args[0] !== 'user-bob') return real.apply(this, args)
-      held = true
-      const result = await real.apply(this, args)
-      onRead()
-      await released
-      return result
-    })
+  // Nor after the messages that came after it: "typing", then its sender's message, must reach the client in that
+  // order, or "Alice is typing…" stands under her message until the typing timeout. Held during the resync (its log
+  // read done) or read by it (its log read after them, their held copies dropped), the same.
+  it.each([
+    ['among the events held meanwhile, where it came', 'after'],
+    ['before the message heard after it that its replay holds', 'before'],
+  ] as const)('sends a resyncing socket a typing notice %s', async (_, at) => {
+    const { aliceToken, aliceOnC, bobOnC, lose, reached, release, done } = await bobsResyncHeld(at)
     try {
-      await whileSubscriberAway(c.io, redis.url, 300, async () => {
-        expect((await send(a.url, aliceOnA, 'lost on the way')).status).toBe(201)
-      })
-      await read
+      await lose()
+      await reached
       // Sent on C: each reaches Bob's held stream before its answer, with no Redis on the way.
       expect((await send(c.url, aliceToken, 'before typing')).status).toBe(201)
       expect(await emitAck(aliceOnC.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
@@ -325,54 +325,7 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
       await vi.waitFor(() => expect(told()).toContain('typing'), { timeout: 20_000, interval: 20 })
       expect(told()).toEqual(['lost on the way', 'before typing', 'typing', 'after typing'])
     } finally {
-      release()
-      resume.mockRestore()
-    }
-  })
-
-  // The same when the resync's log read comes after that message: it is replayed (its held copy dropped), and the
-  // notice heard before it must still go before it.
-  it('sends a resyncing socket a typing notice before the message heard after it that its replay holds', async () => {
-    for (const socket of sockets.splice(0)) socket.close()
-    const aliceOnA = (await login(a.url, ALICE)).token
-    const aliceToken = (await login(c.url, ALICE)).token
-    const aliceOnC = await open(c.url, aliceToken)
-    await aliceOnC.synced()
-    const bobOnC = await open(c.url, (await login(c.url, BOB)).token)
-    await bobOnC.synced()
-    // C's resync of Bob's socket waits before its log read: what Alice does meanwhile on C is held, and read.
-    const real = EventLog.prototype.resume
-    let held = false
-    let reached!: () => void
-    const reading = new Promise<void>((resolve) => (reached = resolve))
-    let release!: () => void
-    const released = new Promise<void>((resolve) => (release = resolve))
-    const resume = vi.spyOn(EventLog.prototype, 'resume').mockImplementation(async function (this: EventLog, ...args) {
-      if (held || args[0] !== 'user-bob') return real.apply(this, args)
-      held = true
-      reached()
-      await released
-      return real.apply(this, args)
-    })
-    try {
-      await whileSubscriberAway(c.io, redis.url, 300, async () => {
-        expect((await send(a.url, aliceOnA, 'lost on the way')).status).toBe(201)
-      })
-      await reading
-      expect((await send(c.url, aliceToken, 'before typing')).status).toBe(201)
-      expect(await emitAck(aliceOnC.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
-      expect((await send(c.url, aliceToken, 'after typing')).status).toBe(201)
-      release()
-      const told = () =>
-        bobOnC.items
-          .filter((item) => item.event === 'message:new' || item.event === 'typing')
-          .map((item) => (item.event === 'typing' ? 'typing' : (item.payload as { content: string }).content))
-      await vi.waitFor(() => expect(told()).toContain('after typing'), { timeout: 20_000, interval: 20 })
-      await vi.waitFor(() => expect(told()).toContain('typing'), { timeout: 20_000, interval: 20 })
-      expect(told()).toEqual(['lost on the way', 'before typing', 'typing', 'after typing'])
-    } finally {
-      release()
-      resume.mockRestore()
+      done()
     }
   })
 })
