@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sharedLoginCounters } from '../../server/cluster/index'
 import { connectRedis, type RedisLink } from '../../server/cluster/redis'
-import { AppError } from '../../server/errors'
 import { LoginThrottle } from '../../server/loginThrottle'
+import { loginAttempts } from '../server/support/loginAttempts'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
 // The rules of a success's forgiveness (tests/server/loginThrottle.test.ts, in memory) as Redis runs them: one script
@@ -33,24 +33,7 @@ describe.runIf(ready)(
         { perEmail: 5, perAddressUnknown: 100, windowSeconds: 900 },
         sharedLoginCounters(link),
       )
-      const fail = (address: string) =>
-        throttle.run({ email, address }, async () => ({ exists: true, user: undefined as string | undefined }))
-      const succeed = (address: string, during?: () => Promise<void>) =>
-        throttle.run({ email, address }, async () => {
-          await during?.()
-          return { exists: true, user: 'alice' as string | undefined }
-        })
-      /** Failures from fresh addresses until refused. */
-      const allowedBeforeRefusal = async () => {
-        for (let i = 0; i < 10; i++) {
-          const outcome = await fail(`198.51.100.${i + 1}`).then(
-            () => 'allowed',
-            (error: unknown) => (error instanceof AppError ? error.code : String(error)),
-          )
-          if (outcome !== 'allowed') return { allowed: i, refusal: outcome }
-        }
-        return { allowed: 10, refusal: 'never' }
-      }
+      const { fail, succeed, allowedBeforeRefusal } = loginAttempts(throttle, email)
       /** Sets a counter as a window that ends in `leftMs` would hold it. */
       const counter = (key: string, points: number, leftMs: number) =>
         link.client.set(key, points, 'PX', leftMs).then(() => undefined)

@@ -3,6 +3,7 @@ import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexib
 import { LoginThrottle, type CounterFactory } from '../../server/loginThrottle'
 import { AppError } from '../../server/errors'
 import { addressKey } from '../../server/clientAddress'
+import { loginAttempts } from './support/loginAttempts'
 import { ALICE, BOB, CAROL, http, startTestServer, type HttpResult, type TestServer } from './support/server'
 
 // Finding 2: 80 wrong passwords in 1.15 s were all 401, never 429, each costing a full hash.
@@ -292,28 +293,8 @@ describe('LoginThrottle', () => {
     const email = 'alice@talemy.test'
     const owner = '192.0.2.1'
     const attacker = '203.0.113.66'
-    const setup = () => {
-      const throttle = new LoginThrottle({ perEmail: 5, perAddressUnknown: 100, windowSeconds: 900 })
-      const fail = (address: string) =>
-        throttle.run({ email, address }, async () => ({ exists: true, user: undefined as string | undefined }))
-      const succeed = (address: string, during?: () => Promise<void>) =>
-        throttle.run({ email, address }, async () => {
-          await during?.()
-          return { exists: true, user: 'alice' as string | undefined }
-        })
-      /** Failures from fresh addresses (the per-pair counter is not what stops a distributed guesser) until refused. */
-      const allowedBeforeRefusal = async () => {
-        for (let i = 0; i < 10; i++) {
-          const outcome = await fail(`198.51.100.${i + 1}`).then(
-            () => 'allowed',
-            (error: unknown) => (error instanceof AppError ? error.code : String(error)),
-          )
-          if (outcome !== 'allowed') return { allowed: i, refusal: outcome }
-        }
-        return { allowed: 10, refusal: 'never' }
-      }
-      return { fail, succeed, allowedBeforeRefusal }
-    }
+    const setup = () =>
+      loginAttempts(new LoginThrottle({ perEmail: 5, perAddressUnknown: 100, windowSeconds: 900 }), email)
 
     it("the owner's typos from an earlier email window are not forgiven against the attacker's failures in this one", async () => {
       vi.useFakeTimers({ now: 0 })
