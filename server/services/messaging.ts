@@ -141,7 +141,7 @@ export function othersFirst(events: readonly LoggedEvent[], senderId: Id): Logge
 export type JoinOutcome = 'joined' | 'present' | 'gone'
 
 export function createMessaging(ctx: ServiceContext) {
-  const { db, limiter, replayLookups, notifier, presence, conversationLocks, members, now } = ctx
+  const { db, limiter, replayLookups, notifier, presence, conversationLocks, members, now, logger } = ctx
   // On PostgreSQL every send takes its recipients' log counters first, in ascending id order across its whole batch
   // (one connection serialises everything on PGlite: nothing to order there, and a lone send stays one round trip).
   // Its viewers are read only then: a join, on any node, shares its viewer before it takes these counters for its read
@@ -301,6 +301,18 @@ export function createMessaging(ctx: ServiceContext) {
   }
 
   /**
+   * Gives `userId`'s token back to `budget`, not awaited: the caller's answer (a replay's stored message, FORBIDDEN,
+   * INVALID) is the operation's, whatever becomes of its bookkeeping. Awaited, a shared budget that did not answer
+   * (Redis stalled or away) turned that answer into INTERNAL after the command bound, and the client sent again a
+   * message that was stored. A refund not answered is sent again once Redis is (RedisRateLimiter).
+   */
+  function giveBack(budget: Limiter, userId: Id): void {
+    Promise.resolve(budget.refund(userId)).catch((error: unknown) =>
+      logger.warn({ err: error }, 'a token could not be given back yet; sent again once Redis answers'),
+    )
+  }
+
+  /**
    * Out of budget: a replay of a stored message is still answered with it (while look-ups are left); anything else is
    * RATE_LIMITED, to be tried again when the budget has a token.
    */
@@ -367,10 +379,10 @@ export function createMessaging(ctx: ServiceContext) {
     try {
       await participantsFor(db, senderId, conversationId)
     } catch (error) {
-      if (!(error instanceof AppError && error.code === 'NOT_FOUND')) await limiter.refund(senderId)
+      if (!(error instanceof AppError && error.code === 'NOT_FOUND')) giveBack(limiter, senderId)
       throw error
     }
-    await limiter.refund(senderId)
+    giveBack(limiter, senderId)
     throw refusal
   }
 
@@ -390,11 +402,11 @@ export function createMessaging(ctx: ServiceContext) {
       try {
         await participantsFor(db, senderId, conversationId)
       } catch (error) {
-        if (!(error instanceof AppError && error.code === 'NOT_FOUND')) await limiter.refund(senderId)
+        if (!(error instanceof AppError && error.code === 'NOT_FOUND')) giveBack(limiter, senderId)
         throw error
       }
       const { message, inserted } = await storeMessage(senderId, conversationId, content, clientId)
-      if (!inserted) await limiter.refund(senderId)
+      if (!inserted) giveBack(limiter, senderId)
       return message
     })
   }
@@ -412,7 +424,7 @@ export function createMessaging(ctx: ServiceContext) {
     try {
       return await participantsFor(db, userId, conversationId)
     } catch (error) {
-      if (error instanceof AppError && error.code === 'FORBIDDEN') await budget.refund(userId)
+      if (error instanceof AppError && error.code === 'FORBIDDEN') giveBack(budget, userId)
       throw error
     }
   }
