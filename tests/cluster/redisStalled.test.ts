@@ -20,11 +20,6 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
   let redis: RedisServer
   let node: Awaited<ReturnType<typeof startServer>>
   const log = capturedLog('info')
-  let stopped = false
-  const resume = () => {
-    if (stopped) process.kill(redis.pid, 'SIGCONT')
-    stopped = false
-  }
 
   beforeAll(async () => {
     ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
@@ -41,7 +36,7 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
     })
   })
   afterAll(async () => {
-    resume()
+    redis?.resume()
     await node?.close()
     await redis?.stop()
     postgres?.stop()
@@ -52,15 +47,14 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
     const socket = await connect(node.url, token)
     try {
       const send = { conversationId: CONV, content: 'during the stall', clientId: randomUUID() }
-      process.kill(redis.pid, 'SIGSTOP')
-      stopped = true
+      redis.stall()
       const answer = await Promise.race([
         emitAck(socket, 'message:send', send),
         // Far past the command bound (5 s), so a busy machine does not fail it; without the bound no answer ever comes.
         new Promise((resolve) => setTimeout(() => resolve('no answer in 30 s'), 30_000)),
       ])
       expect(answer).toEqual({ ok: false, error: expect.objectContaining({ code: 'INTERNAL' }) })
-      resume()
+      redis.resume()
       const retried = await emitAck<{ clientId: string }>(socket, 'message:send', send)
       expect(retried).toEqual({ ok: true, data: expect.objectContaining({ clientId: send.clientId }) })
       const thread = await http<{ clientId: string }[]>(node.url, 'GET', `/api/conversations/${CONV}/messages`, {
@@ -68,7 +62,7 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
       })
       expect(thread.body.filter((message) => message.clientId === send.clientId)).toHaveLength(1)
     } finally {
-      resume()
+      redis.resume()
       socket.close()
     }
   }, 120_000)
@@ -77,20 +71,19 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
     const socket = await connect(node.url, token)
     try {
       const first = { conversationId: CONV, content: 'sent as Redis stalls', clientId: randomUUID() }
-      process.kill(redis.pid, 'SIGSTOP')
-      stopped = true
+      redis.stall()
       const answer = await Promise.race([
         emitAck(socket, 'message:send', first),
         new Promise((resolve) => setTimeout(() => resolve('no answer in 30 s'), 30_000)),
       ])
       expect(answer).toEqual({ ok: false, error: expect.objectContaining({ code: 'INTERNAL' }) })
-      resume()
+      redis.resume()
       // The client retries what it was told failed, then sends its next message: two messages, two tokens.
       expect(await emitAck(socket, 'message:send', first)).toMatchObject({ ok: true })
       const next = { conversationId: CONV, content: 'the next one', clientId: randomUUID() }
       expect(await emitAck(socket, 'message:send', next)).toEqual({ ok: true, data: expect.anything() })
     } finally {
-      resume()
+      redis.resume()
       socket.close()
     }
   }, 120_000)
@@ -108,8 +101,7 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
       return beat
     })
     try {
-      process.kill(redis.pid, 'SIGSTOP')
-      stopped = true
+      redis.stall()
       await expect
         .poll(heartbeat, { timeout: 30_000 })
         .toContainEqual(expect.objectContaining({ level: 40, msg: expect.stringMatching(/heartbeat failed/) }))
@@ -117,21 +109,20 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
       const warnedAt = failedBeats
       await expect.poll(() => failedBeats, { timeout: 30_000 }).toBeGreaterThanOrEqual(warnedAt + 2)
       expect(heartbeat().filter((line) => line.level === 40)).toHaveLength(1)
-      resume()
+      redis.resume()
       await expect
         .poll(heartbeat, { timeout: 30_000 })
         .toContainEqual(expect.objectContaining({ level: 30, msg: expect.stringMatching(/heartbeat renewed/) }))
     } finally {
       beats.mockRestore()
-      resume()
+      redis.resume()
       socket.close()
     }
   }, 120_000)
 
   it('logs a right password in while Redis stalls, within a few seconds, not past the request timeout', async () => {
     try {
-      process.kill(redis.pid, 'SIGSTOP')
-      stopped = true
+      redis.stall()
       const startedAt = performance.now()
       const session = await http<{ token?: string }>(node.url, 'POST', '/api/auth/login', {
         body: { email: ALICE, password: 'talemy' },
@@ -140,7 +131,7 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
       // Each of the throttle's counters waits on Redis at most as a read's budget does, not the command bound (5 s).
       expect(performance.now() - startedAt).toBeLessThan(15_000)
     } finally {
-      resume()
+      redis.resume()
     }
   }, 120_000)
 
@@ -150,11 +141,10 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
     const statuses: number[] = []
     for (let typo = 0; typo < 4; typo++) statuses.push(await attempt('wrong'))
     try {
-      process.kill(redis.pid, 'SIGSTOP')
-      stopped = true
+      redis.stall()
       statuses.push(await attempt('talemy'))
     } finally {
-      resume()
+      redis.resume()
     }
     // Her own typos, forgiven by her success: a typo and her password again are within the five failures she has.
     statuses.push(await attempt('wrong'), await attempt('talemy'))
@@ -170,12 +160,11 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
     try {
       await bounded.ping()
       for (let typo = 0; typo < 4; typo++) statuses.push(await attempt('wrong'))
-      process.kill(redis.pid, 'SIGSTOP')
-      stopped = true
+      redis.stall()
       statuses.push(await attempt('talemy'))
       await expect(bounded.ping()).rejects.toThrow(/timed out/)
     } finally {
-      resume()
+      redis.resume()
       bounded.disconnect()
     }
     statuses.push(await attempt('wrong'), await attempt('talemy'))
@@ -185,15 +174,14 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
   it('answers its health probe 503 naming Redis while it stalls, and 200 once Redis answers again', async () => {
     try {
       await expect(http(node.url, 'GET', '/api/health')).resolves.toMatchObject({ status: 200 })
-      process.kill(redis.pid, 'SIGSTOP')
-      stopped = true
+      redis.stall()
       // The probe's own bound (2 s) answers, not the command bound.
       const during = await http(node.url, 'GET', '/api/health')
       expect(during).toMatchObject({ status: 503, body: { status: 'unavailable', failing: ['redis'] } })
-      resume()
+      redis.resume()
       await expect.poll(async () => (await http(node.url, 'GET', '/api/health')).status, { timeout: 30_000 }).toBe(200)
     } finally {
-      resume()
+      redis.resume()
     }
   }, 120_000)
 })

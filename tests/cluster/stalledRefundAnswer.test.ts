@@ -19,16 +19,10 @@ const AC = 'conv-alice-carol'
 describe.runIf(ready)('an answer whose token is given back as Redis stalls', () => {
   let postgres: PostgresCluster
   let redis: RedisServer
-  let stopped = false
-  const resume = () => {
-    if (stopped) process.kill(redis.pid, 'SIGCONT')
-    stopped = false
-  }
   beforeAll(async () => {
     ;[postgres, redis] = await Promise.all([startPostgres(), startRedis()])
   })
   afterAll(async () => {
-    resume()
     await redis?.stop()
     postgres?.stop()
   })
@@ -73,12 +67,11 @@ describe.runIf(ready)('an answer whose token is given back as Redis stalls', () 
           ).rows[0]?.n,
         )
       await vi.waitFor(async () => expect(await held()).toBe(waiting), { timeout: 20_000, interval: 50 })
-      process.kill(redis.pid, 'SIGSTOP')
-      stopped = true
+      redis.stall()
       await holder.query('commit')
       return await answers
     } finally {
-      resume()
+      redis.resume()
       await holder.end()
     }
   }

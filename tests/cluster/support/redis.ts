@@ -5,8 +5,13 @@ import { stablePort } from '../../support/ports'
 /** A throwaway Redis (`redis-server --save ''`, nothing on disk) for one test file. */
 export interface RedisServer {
   url: string
-  /** The redis-server process (a test may `SIGSTOP` it: a Redis that holds its connections and answers nothing). */
+  /** The redis-server process. */
   pid: number
+  /** Holds it (SIGSTOP): a Redis that keeps its connections open and answers nothing, as a partition would. */
+  stall(): void
+  /** Lets a stalled Redis go on (SIGCONT); nothing when it is not stalled. */
+  resume(): void
+  /** Ends it (a stalled one resumed first, to hear its SIGTERM). */
   stop(): Promise<void>
 }
 
@@ -49,11 +54,22 @@ export async function startRedis(args: string[] = []): Promise<RedisServer> {
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }
+  let stalled = false
+  const resume = () => {
+    if (stalled && child.exitCode === null) child.kill('SIGCONT')
+    stalled = false
+  }
   return {
     url,
     pid: child.pid!,
+    stall() {
+      child.kill('SIGSTOP')
+      stalled = true
+    },
+    resume,
     stop: () =>
       new Promise<void>((resolve) => {
+        resume()
         if (child.exitCode !== null) return resolve()
         child.once('exit', () => resolve())
         child.kill('SIGTERM')
