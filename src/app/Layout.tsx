@@ -15,7 +15,7 @@ import { useT, type MessageId } from '../i18n'
 import { selectConnection } from '../realtime'
 import { loggedOut } from './authSlice'
 import { ConnectionBadge } from './ConnectionBadge'
-import { focusElement, focusTargetAfter } from './focus'
+import { focusElement, focusTargetAfter, LOG_IN_AGAIN_ID } from './focus'
 import { useAnnounce } from './Announcer'
 import { PageBoundary } from './PageBoundary'
 import { countUnsent, loggedOutByChoice } from './unsent'
@@ -244,7 +244,13 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
               {user.name} <span className="account-role">({t(ROLE_LABEL[user.role])})</span>
             </span>
             {sessionExpired && (
-              <button type="button" className="btn btn-small btn-primary" onClick={logInAgain} ref={logInAgainRef}>
+              <button
+                type="button"
+                id={LOG_IN_AGAIN_ID}
+                className="btn btn-small btn-primary"
+                onClick={logInAgain}
+                ref={logInAgainRef}
+              >
                 {t('layout.logInAgain')}
               </button>
             )}

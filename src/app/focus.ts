@@ -21,6 +21,9 @@ export function focusElement(main: HTMLElement, target: Exclude<FocusTarget, nul
   return main.querySelector<HTMLElement>(target === 'composer' ? '.composer textarea' : 'h1')
 }
 
+/** The header's "Log in again" (there only while the session is over): where a control the session's end took goes. */
+export const LOG_IN_AGAIN_ID = 'log-in-again'
+
 /**
  * A ref for a button that goes away once it has done its work ("Try again"): if it had keyboard focus when React removes
  * it, `to()` takes it, else the page's main region, where what replaced it is (a removed focused element leaves focus

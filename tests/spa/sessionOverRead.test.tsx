@@ -84,3 +84,29 @@ describe('a read failed while the session was over', () => {
     store.dispose()
   })
 })
+
+describe('"Try again" focused when the session ends', () => {
+  test('hands focus to the header’s "Log in again", the one thing left that can help', async () => {
+    let sessionOver = false
+    const storage = createMemoryStorage()
+    saveRefreshToken(storage, alice.id, 'refresh-old')
+    const { store, sockets } = appStore(
+      apiRoutes((method, path) => {
+        if (sessionOver) return method === 'GET' && path !== '/api/lessons' ? json(200, []) : refused()
+        return path === '/api/lessons' ? down() : json(200, [])
+      }),
+      { storage, preloadedState: { auth: { token: 'old', user: alice } } },
+    )
+    renderApp(page.root, store)
+    const button = (scope: string, name: string) =>
+      [...page.container.querySelectorAll<HTMLButtonElement>(`${scope} button`)].find((b) => b.textContent === name)
+    await eventually(() => expect(button('main', WORDS.en.tryAgain)).toBeDefined())
+    act(() => button('main', WORDS.en.tryAgain)!.focus())
+    sessionOver = true
+    act(() => sockets.last.serverRefuse('UNAUTHORIZED'))
+    await eventually(() => expect(button('header', WORDS.en.logInAgain)).toBeDefined())
+    expect(button('main', WORDS.en.tryAgain)).toBeUndefined()
+    expect(document.activeElement).toBe(button('header', WORDS.en.logInAgain))
+    store.dispose()
+  })
+})

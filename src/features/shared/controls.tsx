@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState, type RefObject } from 'react'
-import { focusAfterRemoval } from '../../app/focus'
+import { focusAfterRemoval, LOG_IN_AGAIN_ID } from '../../app/focus'
 import { useAppSelector } from '../../app/hooks'
 import { useGetUsersQuery } from '../../api/hooks'
 import type { User } from '../../contract'
@@ -20,7 +20,9 @@ const FINAL_REFUSALS: ReadonlySet<string> = new Set(['NOT_FOUND', 'FORBIDDEN'])
  * the alert, which stays in the page, they are said again. A read the layer makes again by itself (`fetching`
  * without a press) changes nothing here: each of its tries would be said, unasked.
  * Once the session is over (the header's "Log in again") no read can succeed, whatever this one failed with: every
- * request goes with the token that ended, and its refresh is refused again. The words say so, with no "Try again".
+ * request goes with the token that ended, and its refresh is refused again. The words say so, with no "Try again";
+ * a "Try again" that had keyboard focus hands it to "Log in again", the one button left that can help (from the main
+ * region a keyboard user would go back past the navigation, the languages and "Log out" to find it).
  */
 export function LoadError({
   error,
@@ -37,7 +39,13 @@ export function LoadError({
   focusTo?: RefObject<HTMLElement | null>
 }) {
   const t = useT()
-  const keepFocus = useMemo(() => focusAfterRemoval(() => focusTo?.current ?? null), [focusTo])
+  // "Log in again" comes in the commit that takes "Try again" away; React commits in the tree's order and the header
+  // comes before the main region, so it is in the page when this button goes (were it not, main takes focus as before).
+  // It is there only while the session is over.
+  const keepFocus = useMemo(
+    () => focusAfterRemoval(() => focusTo?.current ?? document.getElementById(LOG_IN_AGAIN_ID)),
+    [focusTo],
+  )
   /** "Try again" was pressed, and the read it made has not ended: `fetching` has not been seen back to false since. */
   const [asked, setAsked] = useState(false)
   const sawFetching = useRef(false)
