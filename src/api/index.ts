@@ -272,6 +272,12 @@ export type RefreshOutcome = 'refreshed' | 'refused' | 'unavailable'
 
 /** One refresh in flight per store (keyed by the store's `getState`, which every middleware and thunk shares). */
 const refreshesInFlight = new WeakMap<object, Promise<RefreshOutcome>>()
+/**
+ * The token whose refresh the server refused, per store: the session is over (the header's "Log in again"), and asking
+ * again with the refresh token it refused would only spend the address's refresh budget, shared with every browser
+ * behind it; once that is spent the answer is a 429, which would say "Could not reach the server" of every action.
+ */
+const refusedTokens = new WeakMap<object, string>()
 
 /** A token with less than this left is not worth adopting from another tab: refresh it instead. */
 const ADOPT_MARGIN_MS = 5_000
@@ -359,6 +365,8 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
           return 'refreshed'
         }
         if (current && current !== tokenBefore && fresh(current)) return 'refreshed'
+        // Only once storage was read for another tab's token: the same user's login there brings this tab back.
+        if (current && refusedTokens.get(key) === current) return 'refused'
         const thunk = api.endpoints.refreshToken.initiate(undefined, { track: false })
         const asked = tokenOf(getState)
         const result = await (dispatch as unknown as (t: typeof thunk) => ReturnType<typeof thunk>)(thunk)
@@ -368,6 +376,7 @@ export function refreshSession(): ThunkAction<Promise<RefreshOutcome>, unknown, 
         if (tokenOf(getState) !== asked) return tokenOf(getState) ? 'refreshed' : 'refused'
         const status = 'error' in result ? (result.error as { status?: unknown }).status : undefined
         if (typeof status === 'number' && isRefusalStatus(status)) {
+          if (asked) refusedTokens.set(key, asked)
           dispatch(refreshFailed())
           return 'refused'
         }
