@@ -248,12 +248,16 @@ class DatabaseThread {
  * (rewritten in place): the same across restarts, another for a copy of the folder or one restored from a backup (the
  * files are made anew; the birth time because a file system hands the inode numbers of a folder just deleted to the
  * next files made). A restore over the existing files in place keeps them: restore into an emptied folder.
+ * Where Node cannot read birth times (statx refused by a seccomp profile: Docker before 18.04, libseccomp before 2.3.3;
+ * some network file systems), it gives the change time instead, and pg_control's changes at every start: each restart
+ * took a new epoch, and every client a sync:gap. That is told by pg_control, which the database has just rewritten,
+ * so its real birth time is older: birth times are left out then (device and inode only).
  */
 function filesOf(dir: string): string {
-  return [dir, join(dir, 'PG_VERSION'), join(dir, 'global', 'pg_control')]
-    .map((path) => {
-      const { dev, ino, birthtimeNs } = statSync(path, { bigint: true })
-      return `${dev}:${ino}:${birthtimeNs}`
-    })
-    .join(' ')
+  const stats = [dir, join(dir, 'PG_VERSION'), join(dir, 'global', 'pg_control')].map((path) =>
+    statSync(path, { bigint: true }),
+  )
+  const control = stats[2]!
+  const birthTimes = control.birthtimeNs !== control.ctimeNs
+  return stats.map(({ dev, ino, birthtimeNs }) => `${dev}:${ino}:${birthTimes ? birthtimeNs : 0n}`).join(' ')
 }
