@@ -121,8 +121,9 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
   // Focus follows navigation, as a full page load would start there: after login and after each route change to the
   // page's h1, or to the composer when a conversation opens. Runs after the page's own effects (parents run last).
   const mainRef = useRef<HTMLElement>(null)
-  // Half-written messages outlive their thread (another conversation or page opened meanwhile), not the user's visit,
-  // unless it ended with "Log in again". Read during render, forgotten once drawn (a render may run twice).
+  // Half-written messages outlive their thread (another conversation or page opened meanwhile), and the forms' fields
+  // their page, not the user's visit, unless it ended with "Log in again". Read during render, forgotten once drawn (a
+  // render may run twice).
   const drafts = useRef<Drafts | null>(null)
   drafts.current ??= draftsForVisitOf(user.id)
   useEffect(() => forgetKeptDrafts(), [])

@@ -10,7 +10,17 @@ import { I18nProvider, LOCALE_STORAGE_KEY } from '../../src/i18n'
 import { outboxStorageKey, selectConnection, sendMessage } from '../../src/realtime'
 import { eventually } from './support/eventually'
 import { alice, bob, conversation } from '../unit/support/fixtures'
-import { apiRoutes, appStore, fieldLabelled, json, pagePerTest, renderApp, saidIn, type } from './support/page'
+import {
+  apiRoutes,
+  appStore,
+  fieldLabelled,
+  json,
+  pagePerTest,
+  renderApp,
+  saidIn,
+  tutorChosen,
+  type,
+} from './support/page'
 
 // The page once the session is over, after a logout, and when something cannot be drawn.
 
@@ -171,6 +181,123 @@ describe('"Log in again" brings the user back where they were', () => {
     await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
     expect(window.location.origin).toBe(origin)
     expect(window.location.hash).toBe('#/messages')
+    stopForgetting()
+    store.dispose()
+  })
+})
+
+// Review D: a press on the booking or contact-request form once the session was over said to log in again, and
+// "Log in again" brought the user back to that page with the form empty: the tutor, the date and time, the duration,
+// the subject or the message they had just written were gone with the session that ended under them.
+describe('"Log in again" keeps what the student typed in a form, as it keeps a message’s draft', () => {
+  const carol: User = { id: 'u-carol', name: 'Carol', role: 'student' }
+  const field = (label: string) => fieldLabelled(page.container, label) as HTMLInputElement
+  const choose = (label: string, value: string) =>
+    act(() => {
+      const select = fieldLabelled(page.container, label, HTMLSelectElement)
+      select.value = value
+      select.dispatchEvent(new Event('change', { bubbles: true }))
+    })
+  /** The form's tutors read (its first option is its "Choose a tutor…" prompt). */
+  const tutorsRead = () =>
+    eventually(() => expect(fieldLabelled(page.container, 'Tutor', HTMLSelectElement).options.length).toBe(2))
+  const goTo = async (route: 'lessons' | 'contactRequests') => {
+    act(() => navigate({ page: route }))
+    const heading = route === 'lessons' ? 'Lessons' : 'Contact requests'
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe(heading))
+  }
+  const sessionOverSaid = 'Your session has ended. Log in again.'
+  const pressed = async (name: string) => {
+    act(() => button(name)!.click())
+    await eventually(() => expect(page.container.querySelector('main [role=alert]')?.textContent).toBe(sessionOverSaid))
+  }
+
+  /** The booking form filled in, and booked once: refused, the session being over. */
+  async function bookingTried() {
+    await tutorChosen(page.container, bob.id)
+    type(field('Subject'), 'Subjunctive, again')
+    type(field('Date and time'), '2031-03-04T16:30')
+    choose('Duration', '90')
+    await pressed('Book lesson')
+  }
+  const booking = () => ({
+    tutor: field('Tutor').value,
+    subject: field('Subject').value,
+    when: field('Date and time').value,
+    duration: field('Duration').value,
+  })
+
+  /** The contact-request form filled in, and sent once: refused, the session being over. */
+  async function requestTried() {
+    await tutorChosen(page.container, bob.id)
+    type(fieldLabelled(page.container, 'Message', HTMLTextAreaElement), 'Could we start in March?')
+    await pressed('Send request')
+  }
+  const request = () => ({ tutor: field('Tutor').value, message: field('Message').value })
+
+  test('the booking form: tutor, date and time, duration and subject, once the same user is back', async () => {
+    const { store, stopForgetting } = await sessionEndsAt('#/lessons', alice)
+    await bookingTried()
+    act(() => button('Log in again')!.click())
+    await logInFromLoginPage('alice@talemy.test')
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Lessons'))
+    await tutorsRead()
+    expect(booking()).toEqual({
+      tutor: bob.id,
+      subject: 'Subjunctive, again',
+      when: '2031-03-04T16:30',
+      duration: '90',
+    })
+    stopForgetting()
+    store.dispose()
+  })
+
+  test('the contact-request form: tutor and message, once the same user is back', async () => {
+    const { store, stopForgetting } = await sessionEndsAt('#/contact-requests', alice)
+    await requestTried()
+    act(() => button('Log in again')!.click())
+    await logInFromLoginPage('alice@talemy.test')
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Contact requests'))
+    await tutorsRead()
+    expect(request()).toEqual({ tutor: bob.id, message: 'Could we start in March?' })
+    stopForgetting()
+    store.dispose()
+  })
+
+  test('not for another student logging in at that login page', async () => {
+    const { store, stopForgetting } = await sessionEndsAt('#/lessons', carol)
+    await bookingTried()
+    await goTo('contactRequests')
+    await requestTried()
+    act(() => button('Log in again')!.click())
+    await logInFromLoginPage('carol@talemy.test')
+    await eventually(() => expect(store.getState().auth.user?.id).toBe(carol.id))
+    await goTo('lessons')
+    await tutorsRead()
+    expect(booking()).toMatchObject({ tutor: '', subject: '', duration: '60' })
+    expect(booking().when).not.toBe('2031-03-04T16:30')
+    await goTo('contactRequests')
+    await tutorsRead()
+    expect(request()).toEqual({ tutor: '', message: '' })
+    stopForgetting()
+    store.dispose()
+  })
+
+  test('not after "Log out" (it leaves nothing of the user’s behind)', async () => {
+    const { store, stopForgetting } = await sessionEndsAt('#/contact-requests', alice)
+    await requestTried()
+    await goTo('lessons')
+    await bookingTried()
+    act(() => button('Log out')!.click())
+    await logInFromLoginPage('alice@talemy.test')
+    await eventually(() => expect(store.getState().auth.user?.id).toBe(alice.id))
+    await goTo('lessons')
+    await tutorsRead()
+    expect(booking()).toMatchObject({ tutor: '', subject: '', duration: '60' })
+    expect(booking().when).not.toBe('2031-03-04T16:30')
+    await goTo('contactRequests')
+    await tutorsRead()
+    expect(request()).toEqual({ tutor: '', message: '' })
     stopForgetting()
     store.dispose()
   })

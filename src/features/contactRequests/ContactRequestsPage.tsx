@@ -28,6 +28,7 @@ import { usePeople } from '../shared/people'
 import { useStatusChange } from '../shared/statusChange'
 import { useStartConversation } from '../shared/startConversation'
 import { useStatusSaid } from '../shared/statusSaid'
+import { useDraftField } from '../messages/drafts'
 import { useForgetOnReconnect } from '../shared/reconnected'
 import { useSubmissionKeys } from '../shared/submissionKeys'
 
@@ -225,7 +226,8 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
   const dispatch = useAppDispatch()
   const id = useId()
   const { tutors, nameInSentence } = usePeople()
-  const [tutorId, setTutorId] = useState('')
+  // What the student chose and typed waits while they are on another page, and through "Log in again".
+  const [tutorId, setTutorId] = useDraftField('request.tutorId', '')
   /**
    * The tutor this student's pending request already goes to (the server keeps one per student and tutor), with her
    * requests to them answered by then: one answered since is the one she waited on, and the refusal no longer holds.
@@ -238,7 +240,7 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
       : null
   const goneTutor = useGoneTutor()
   const tutorRef = goneTutor.selectRef
-  const [message, setMessage] = useState('')
+  const [message, setMessage] = useDraftField('request.message', '')
   const [done, setDone] = useState(false)
   const [create, { isLoading, error, reset }] = useCreateContactRequestMutation()
   useForgetOnReconnect(error, isLoading, reset)

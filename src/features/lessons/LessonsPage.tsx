@@ -28,6 +28,7 @@ import { useStatusChange } from '../shared/statusChange'
 import { useStatusSaid } from '../shared/statusSaid'
 import { useForgetOnReconnect } from '../shared/reconnected'
 import { useSubmissionKeys } from '../shared/submissionKeys'
+import { useDraftField } from '../messages/drafts'
 import { lessonActions } from './transitions'
 
 const DURATIONS = [30, 45, 60, 90, 120]
@@ -278,11 +279,12 @@ function BookLesson() {
   const id = useId()
   const dates = useDates()
   const { tutors, nameInSentence } = usePeople()
-  const [tutorId, setTutorId] = useState('')
+  // What the student chose and typed waits while they are on another page, and through "Log in again".
+  const [tutorId, setTutorId] = useDraftField('booking.tutorId', '')
   const goneTutor = useGoneTutor()
-  const [subject, setSubject] = useState('')
-  const [startsAt, setStartsAt] = useState(defaultStart)
-  const [duration, setDuration] = useState(60)
+  const [subject, setSubject] = useDraftField('booking.subject', '')
+  const [startsAt, setStartsAt] = useDraftField('booking.startsAt', defaultStart)
+  const [duration, setDuration] = useDraftField('booking.duration', 60)
   const [booked, setBooked] = useState<{ id: string; subject: string } | null>(null)
   // "Waiting for the tutor" holds while the lesson is pending: once answered (or cancelled) the card says what it is.
   const bookedNow = useAppSelector((state) =>

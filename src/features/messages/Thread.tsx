@@ -590,11 +590,11 @@ function Composer({
 }) {
   const t = useT()
   const drafts = useDrafts()
-  const [text, setTextState] = useState(() => drafts?.get(conversationId) ?? '')
+  const [text, setTextState] = useState(() => drafts?.messages.get(conversationId) ?? '')
   const setText = (next: string) => {
     setTextState(next)
-    if (next) drafts?.set(conversationId, next)
-    else drafts?.delete(conversationId)
+    if (next) drafts?.messages.set(conversationId, next)
+    else drafts?.messages.delete(conversationId)
   }
   const id = useId()
   const formRef = useRef<HTMLFormElement>(null)
