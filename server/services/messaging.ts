@@ -54,16 +54,20 @@ interface ConversationRow {
 
 /**
  * A send in one statement: the stored message when (sender, clientId) is taken (`inserted` false: nothing changes),
- * else the conversation's seq bump, the insert, the read position of the participants looking at it ($7, an array,
- * usually empty) and the events in the recipients' logs — all or nothing. Each participant ($8) gets `message:sent`
- * (the sender) or `message:new`, each viewer (never the sender) then `conversation:read`, and every participant a
- * `conversation:seen` for each viewer other than themselves (the receipt): every counter goes up by 1 + viewers, and
+ * else the conversation's seq bump, the insert, the read position of the sender and of the participants looking at it
+ * ($7, an array, usually empty) and the events in the recipients' logs — all or nothing. Each participant ($8) gets
+ * `message:sent` (the sender) or `message:new`, each viewer (never the sender) then `conversation:read`, and every
+ * participant a `conversation:seen` for each viewer other than themselves (the receipt). Replying is reading: when the
+ * sender had left something unread before their message (`moved`: not joined, as over HTTP with the socket down), the
+ * sender's sockets get `conversation:read` and the others `conversation:seen` for the sender, last, as a join's read
+ * tells them; a sender who had read everything is told nothing (their own message was never unread to them, and no
+ * "Seen" changes), so a send in an open thread costs no more events. Every counter goes up by 1 + viewers + moved, and
  * `logged` answers `[userId, offset, event, reader]` for each event. Two concurrent transactions (PostgreSQL)
  * sending one (sender, clientId) into two conversations make the later one fail on the unique constraint, which rolls
  * it all back. Kept lean (no window functions, the payload built once): it is the hot path.
  */
 export const SEND_MESSAGE: Prepared = {
-  name: 'talemy_send_message_v4',
+  name: 'talemy_send_message_v5',
   text: `with dup as (
       select ${MESSAGE_COLUMNS} from messages where sender_id = $3::text and client_id = $5::text
     ), bump as (
@@ -76,12 +80,15 @@ export const SEND_MESSAGE: Prepared = {
       returning ${MESSAGE_COLUMNS}
     ), readers as (
       update conversation_members m set last_read_seq = greatest(m.last_read_seq, ins.seq) from ins
-      where m.conversation_id = ins.conversation_id and m.user_id = any($7::text[])
+      where m.conversation_id = ins.conversation_id and (m.user_id = $3::text or m.user_id = any($7::text[]))
+    ), moved as (
+      select count(*)::int as n from conversation_members m join ins on m.conversation_id = ins.conversation_id
+      where m.user_id = $3::text and m.last_read_seq < ins.seq - 1
     ), counters as (
-      update users u set event_offset = u.event_offset + 1 + cardinality($7::text[])
+      update users u set event_offset = u.event_offset + 1 + cardinality($7::text[]) + moved.n from moved
       where u.id = any($8::text[]) and exists (select 1 from ins)
       returning u.id, u.event_offset, array_position($7::text[], u.id) as vpos,
-        u.event_offset - cardinality($7::text[]) as first
+        u.event_offset - cardinality($7::text[]) - moved.n as first, moved.n as moved
     ), placed as (
       select c.id as user_id, c.first as "offset",
         case when c.id = $3::text then 'message:sent' else 'message:new' end as event, null::text as subject,
@@ -96,6 +103,13 @@ export const SEND_MESSAGE: Prepared = {
         'conversation:seen', v.viewer, jsonb_build_object('conversationId', $2::text, 'userId', v.viewer, 'seq', ins.seq)
       from counters c cross join ins cross join unnest($7::text[]) with ordinality as v(viewer, k)
       where v.viewer <> c.id
+      union all
+      select c.id, c.event_offset,
+        case when c.id = $3::text then 'conversation:read' else 'conversation:seen' end,
+        case when c.id = $3::text then null else $3::text end,
+        case when c.id = $3::text then jsonb_build_object('conversationId', $2::text, 'unreadCount', 0)
+          else jsonb_build_object('conversationId', $2::text, 'userId', $3::text, 'seq', ins.seq) end
+      from counters c cross join ins where c.moved > 0
     ), logged as (
       insert into user_events (user_id, "offset", event, payload, created_at)
       select user_id, "offset", event, payload, $6::timestamptz from placed

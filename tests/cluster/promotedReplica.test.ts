@@ -88,8 +88,10 @@ describe.runIf(ready)('the event log on PostgreSQL', () => {
 
     const again = await serve(primary.urlFor(DATABASE))
     const bob = await bobFrom(again.url, { offset, epoch })
-    expect(await bob.synced()).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 2, epoch } })
-    expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2])
+    // Two messages and, after the first, the receipt of Alice's read (her reply passed Bob's last message, which the
+    // seed leaves unread to her).
+    expect(await bob.synced()).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 3, epoch } })
+    expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2, offset + 3])
   })
 
   it('reads the identity as a role that is no superuser; one denied it leaves it unset, and says so', async () => {
@@ -202,24 +204,30 @@ describe.runIf(ready)('a node running through a failover', () => {
     let dropped: string | undefined
     bob.socket.on('disconnect', (reason) => (dropped = reason))
     replica.halt()
+    // Two messages and, after the first, the receipt of Alice's read (her reply passed Bob's last message, which the
+    // seed leaves unread to her).
     await aliceSends(node.url, 2)
-    await vi.waitFor(() => expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2]), DELIVERED)
+    await vi.waitFor(
+      () => expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2, offset + 3]),
+      DELIVERED,
+    )
 
     primary.halt()
     proxy.backends.splice(0, 1, addressOf(replica))
     replica.start()
     await replica.promote()
     // The same node, still running: its connections to the old primary are gone, its next ones reach the promoted
-    // standby, where Bob's counter passes what he applied, reusing offset + 1 and + 2.
+    // standby, where Bob's counter passes what he applied, reusing offset + 1 to + 3 (three messages and the receipt
+    // again: the standby's Alice had not read his last message either).
     await aliceSends(node.url, 3)
-    const back = await bobFrom(node.url, { offset: offset + 2, epoch })
+    const back = await bobFrom(node.url, { offset: offset + 3, epoch })
     const sync = await back.synced()
-    expect(sync).toEqual({ event: 'sync:gap', payload: { offset: offset + 3, epoch: expect.any(String) } })
+    expect(sync).toEqual({ event: 'sync:gap', payload: { offset: offset + 4, epoch: expect.any(String) } })
     expect(sync.payload.epoch).not.toBe(epoch)
     // His socket from before was dropped as a network drop drops it (no kick: no token refresh), so it resumes too.
     await vi.waitFor(() => expect(dropped).toBe('transport close'), DELIVERED)
     // Another node finds that epoch written for the promoted standby, and adopts it.
-    const elsewhere = await bobFrom(other.url, { offset: offset + 2, epoch })
+    const elsewhere = await bobFrom(other.url, { offset: offset + 3, epoch })
     expect(await elsewhere.synced()).toEqual(sync)
   }, 60_000)
 })

@@ -154,15 +154,16 @@ describe('resume against the real server', () => {
     const mark = bob.actions.length
     bob.store.dispatch(connect())
     await wait(() => expect(bob.actions.slice(mark).some((a) => syncCaughtUp.match(a))).toBe(true))
+    // After the first, the receipt of Alice's read: her reply passed Bob's last message, which the seed leaves unread.
     expect(bob.newMessages(mark)).toEqual([
       [start + 1, 'away 1'],
-      [start + 2, 'away 2'],
-      [start + 3, 'away 3'],
+      [start + 3, 'away 2'],
+      [start + 4, 'away 3'],
     ])
     const sync = bob.actions.slice(mark).find((a) => syncCaughtUp.match(a))
-    expect(sync?.payload).toEqual({ offset: start + 3, epoch: expect.any(String), recovered: true })
+    expect(sync?.payload).toEqual({ offset: start + 4, epoch: expect.any(String), recovered: true })
     await wait(() => expect(bob.thread().slice(-3)).toEqual(['away 1', 'away 2', 'away 3']))
-    expect(bob.connection()).toMatchObject({ status: 'connected', offset: start + 3, syncing: false })
+    expect(bob.connection()).toMatchObject({ status: 'connected', offset: start + 4, syncing: false })
     // A resume costs no request: nothing invalidated, nothing fetched.
     expect(
       bob.actions.slice(mark).filter((a) => a.type === api.util.invalidateTags([]).type || catchUpStarted.match(a)),
@@ -171,7 +172,7 @@ describe('resume against the real server', () => {
 
     // And live events follow, one offset on.
     await post(second.url, (await login(second.url, ALICE)).token, 'live')
-    await wait(() => expect(bob.newMessages(mark).at(-1)).toEqual([start + 4, 'live']))
+    await wait(() => expect(bob.newMessages(mark).at(-1)).toEqual([start + 5, 'live']))
   })
 
   test('Bob connected while the server comes back on a backup older than what he saw: his offset is ahead of the log, so sync:gap, a refetch, and live events from the new offset', async () => {
@@ -193,7 +194,9 @@ describe('resume against the real server', () => {
     const alice = (await login(second.url, ALICE)).token
     await post(second.url, alice, 'after the backup 1')
     await post(second.url, alice, 'after the backup 2')
-    await wait(() => expect(bob.connection()).toMatchObject({ offset: start + 2, syncing: false }))
+    // Two messages and, after the first, the receipt of Alice's read (her reply passed Bob's last message, unread in
+    // the seed).
+    await wait(() => expect(bob.connection()).toMatchObject({ offset: start + 3, syncing: false }))
     await wait(() => expect(bob.thread()).toContain('after the backup 2'))
     const { epoch } = bob.connection()
 
@@ -215,7 +218,8 @@ describe('resume against the real server', () => {
     await post(restored.url, (await login(restored.url, ALICE)).token, 'after the restore')
     await wait(() => expect(bob.newMessages(mark)).toEqual([[start + 1, 'after the restore']]))
     await wait(() => expect(bob.thread().at(-1)).toBe('after the restore'))
-    expect(bob.connection()).toMatchObject({ status: 'connected', offset: start + 1, syncing: false })
+    // And the receipt after it: the backup's Alice had not read Bob's last message either.
+    await wait(() => expect(bob.connection()).toMatchObject({ status: 'connected', offset: start + 2, syncing: false }))
     // Three starts of PGlite and a folder copy: well over the default bound on a loaded machine; this one only catches a hang.
   }, 120_000)
 

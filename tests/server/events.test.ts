@@ -225,6 +225,9 @@ describe('message:send', () => {
 describe('conversation:join and conversation:read', () => {
   it('acks null and sends conversation:read to every socket of the joining user only', async () => {
     await send(bob1, 'unread for alice')
+    // Bob's send is his read too (his reply), told to his sockets: what the join tells is what follows.
+    await delivered(alice1, alice2, bob1, bob2, carol1)
+    for (const recorder of Object.values(rec)) recorder.clear()
     const ack = await emitAck(alice1, 'conversation:join', CONV)
     expect(ack).toEqual({ ok: true, data: null })
     await arrived(() => {

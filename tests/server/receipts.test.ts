@@ -71,12 +71,14 @@ describe('read receipts', () => {
     expect(await emitAck(bobStream.socket, 'conversation:join', CONV)).toEqual({ ok: true, data: null })
     await vi.waitFor(() => expect(seenOf(aliceStream)).toHaveLength(1), { timeout: 10_000 })
     expect(seenOf(aliceStream)[0]!.payload).toEqual({ conversationId: CONV, userId: bob.user.id, seq: sent.seq })
-    // Right after the message:sent: one log, no hole.
-    const aliceSent = aliceStream.logged().find((item) => item.event === 'message:sent')!
-    expect(seenOf(aliceStream)[0]!.offset).toBe(aliceSent.offset + 1)
+    // Right after her send's events (her reply read Bob's last message, which the seed leaves unread): one log, no hole.
+    const logged = aliceStream.logged()
+    expect(logged.map((item) => item.event)).toEqual(['message:sent', 'conversation:read', 'conversation:seen'])
+    expect(logged.map((item) => item.offset - logged[0]!.offset)).toEqual([0, 1, 2])
 
     await delivered(bobStream.socket, carolStream.socket)
-    expect(seenOf(bobStream)).toEqual([])
+    // Bob is told of Alice's read (her reply), never of his own.
+    expect(seenOf(bobStream).map((item) => item.payload.userId)).toEqual([alice.user.id])
     expect(carolStream.logged()).toEqual([])
     expect((await readSeqOf(alice.token))[bob.user.id]).toBe(sent.seq)
     expect((await readSeqOf(bob.token))[bob.user.id]).toBe(sent.seq)
@@ -222,5 +224,116 @@ describe('a join superseded while it waits', () => {
 
     expect((await conversationOf(bob.token)).readSeq[bob.user.id]).toBe(before)
     expect(seenOf(aliceStream)).toEqual([])
+  })
+})
+
+// Replying means having read what came before (as in any chat app), and one's own message is never unread to oneself.
+// A send read nothing for a sender who had not joined the thread (the socket down, so sent over HTTP; or the outbox
+// sending after the thread was closed): their list kept the unread count of the conversation they had just answered,
+// and the other person got no "Seen" under the message answered, until the sender's next join.
+describe('a send reads the thread for its sender', () => {
+  const OTHER = 'conv-alice-carol'
+  const postTo = async (token: string, content: string, clientId = randomUUID()) => {
+    const result = await http(server.url, 'POST', `/api/conversations/${OTHER}/messages`, {
+      token,
+      body: { content, clientId },
+    })
+    expect(result.status).toBe(201)
+    return result.body as { id: string; seq: number }
+  }
+  const conversationOf = async (token: string) =>
+    (
+      await http<{ id: string; unreadCount: number; readSeq: Record<string, number> }[]>(
+        server.url,
+        'GET',
+        '/api/conversations',
+        { token },
+      )
+    ).body.find((c) => c.id === OTHER)!
+  const events = (s: Stream) => s.logged().map(({ event, payload }) => ({ event, payload }))
+  const setUp = async () => {
+    const [alice, carol] = await Promise.all([login(server.url, ALICE), login(server.url, CAROL)])
+    const [aliceStream, carolStream] = await Promise.all([stream(alice.token), stream(carol.token)])
+    // Something of Carol's Alice has not read (she has not joined the thread).
+    await postTo(carol.token, 'are you free on Monday?')
+    await delivered(aliceStream.socket, carolStream.socket)
+    expect((await conversationOf(alice.token)).unreadCount).toBeGreaterThan(0)
+    aliceStream.items.splice(0)
+    carolStream.items.splice(0)
+    return { alice, carol, aliceStream, carolStream }
+  }
+  const expectReadBy = async (
+    reply: { id: string; seq: number },
+    { alice, carol, aliceStream, carolStream }: Awaited<ReturnType<typeof setUp>>,
+  ) => {
+    const mine = await conversationOf(alice.token)
+    expect(mine.unreadCount).toBe(0)
+    expect(mine.readSeq[alice.user.id]).toBe(reply.seq)
+    expect((await conversationOf(carol.token)).readSeq[alice.user.id]).toBe(reply.seq)
+    await delivered(aliceStream.socket, carolStream.socket)
+    const seen = {
+      event: 'conversation:seen',
+      payload: { conversationId: OTHER, userId: alice.user.id, seq: reply.seq },
+    }
+    expect(events(carolStream)).toEqual([
+      { event: 'message:new', payload: expect.objectContaining({ id: reply.id }) },
+      seen,
+    ])
+    // Her other tabs and devices are told as a join's read tells them.
+    expect(events(aliceStream)).toEqual([
+      { event: 'message:sent', payload: expect.objectContaining({ id: reply.id }) },
+      { event: 'conversation:read', payload: { conversationId: OTHER, unreadCount: 0 } },
+    ])
+    // One log each, no hole.
+    for (const s of [aliceStream, carolStream]) expect(s.logged()[1]!.offset).toBe(s.logged()[0]!.offset + 1)
+  }
+
+  it('over HTTP, not joined: reads up to her message and tells Carol; a replay of it reads nothing', async () => {
+    const set = await setUp()
+    const { alice, carol, aliceStream, carolStream } = set
+    const clientId = randomUUID()
+    const reply = await postTo(alice.token, 'yes, Monday at 10', clientId)
+    await expectReadBy(reply, set)
+
+    // Carol writes again; Alice's send of the same message again (a retry) is no reply to it.
+    await postTo(carol.token, 'great, see you then')
+    await delivered(aliceStream.socket, carolStream.socket)
+    aliceStream.items.splice(0)
+    carolStream.items.splice(0)
+    const replay = await http(server.url, 'POST', `/api/conversations/${OTHER}/messages`, {
+      token: alice.token,
+      body: { content: 'yes, Monday at 10', clientId },
+    })
+    expect(replay.body).toMatchObject({ id: reply.id, seq: reply.seq })
+    await delivered(aliceStream.socket, carolStream.socket)
+    expect(aliceStream.logged()).toEqual([])
+    expect(carolStream.logged()).toEqual([])
+    const mine = await conversationOf(alice.token)
+    expect(mine.unreadCount).toBe(1)
+    expect(mine.readSeq[alice.user.id]).toBe(reply.seq)
+  })
+
+  it('over the socket, not joined: the same', async () => {
+    const set = await setUp()
+    const ack = await emitAck<{ id: string; seq: number }>(set.aliceStream.socket, 'message:send', {
+      conversationId: OTHER,
+      content: 'Monday suits me',
+      clientId: randomUUID(),
+    })
+    if (!ack.ok) throw new Error(`send refused: ${JSON.stringify(ack)}`)
+    await expectReadBy(ack.data, set)
+  })
+
+  it('tells no one when nothing was left unread: only her own message is read', async () => {
+    const set = await setUp()
+    const { alice, aliceStream, carolStream } = set
+    await expectReadBy(await postTo(alice.token, 'first'), set)
+    aliceStream.items.splice(0)
+    carolStream.items.splice(0)
+    const second = await postTo(alice.token, 'and a second thought')
+    await delivered(aliceStream.socket, carolStream.socket)
+    expect(events(aliceStream).map((item) => item.event)).toEqual(['message:sent'])
+    expect(events(carolStream).map((item) => item.event)).toEqual(['message:new'])
+    expect((await conversationOf(alice.token)).readSeq[alice.user.id]).toBe(second.seq)
   })
 })

@@ -84,7 +84,8 @@ describe('offsets and sync on the handshake', () => {
     const aliceStream = await stream(server.url, alice.token)
     const aliceStart = (await aliceStream.synced()).payload.offset
     const sent = [await post(server.url, alice.token, 'one'), await post(server.url, alice.token, 'two')]
-    await vi.waitFor(() => expect(bobStream.logged()).toHaveLength(2), { timeout: 10_000 })
+    // Alice's first reply reads Bob's last message (the seed leaves it unread to her): Bob is told, and so is she.
+    await vi.waitFor(() => expect(bobStream.logged()).toHaveLength(3), { timeout: 10_000 })
     expect(bobStream.logged()).toEqual([
       {
         event: 'message:new',
@@ -92,19 +93,25 @@ describe('offsets and sync on the handshake', () => {
         offset: offset + 1,
       },
       {
-        event: 'message:new',
-        payload: expect.objectContaining({ id: sent[1]!.id, content: 'two' }),
+        event: 'conversation:seen',
+        payload: { conversationId: CONV, userId: alice.user.id, seq: sent[0]!.seq },
         offset: offset + 2,
       },
+      {
+        event: 'message:new',
+        payload: expect.objectContaining({ id: sent[1]!.id, content: 'two' }),
+        offset: offset + 3,
+      },
     ])
-    await vi.waitFor(() => expect(aliceStream.logged()).toHaveLength(2), { timeout: 10_000 })
+    await vi.waitFor(() => expect(aliceStream.logged()).toHaveLength(3), { timeout: 10_000 })
     expect(aliceStream.logged().map((item) => [item.event, item.offset])).toEqual([
       ['message:sent', aliceStart + 1],
-      ['message:sent', aliceStart + 2],
+      ['conversation:read', aliceStart + 2],
+      ['message:sent', aliceStart + 3],
     ])
     // A replayed-looking payload is the stored message, field for field.
     const stored = await http(server.url, 'GET', `/api/conversations/${CONV}/messages`, { token: alice.token })
-    expect(stored.body).toContainEqual(bobStream.logged()[1]!.payload)
+    expect(stored.body).toContainEqual(bobStream.logged()[2]!.payload)
   })
 })
 
@@ -138,20 +145,23 @@ describe('resume by offset', RESTARTS, () => {
       bobToken = (await login(second.url, BOB)).token
       const bob = await stream(second.url, bobToken, { offset, epoch })
       const sync = await bob.synced()
-      expect(sync).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 3, epoch } })
-      expect(bob.items.slice(0, 4)).toEqual([
+      expect(sync).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 4, epoch } })
+      // Alice's first reply read Bob's last message (the seed leaves it unread to her): its receipt is missed too.
+      const seen = { conversationId: CONV, userId: 'user-alice', seq: missed[0]!.seq }
+      expect(bob.items.slice(0, 5)).toEqual([
         { event: 'message:new', payload: expect.objectContaining({ id: missed[0]!.id }), offset: offset + 1 },
-        { event: 'message:new', payload: expect.objectContaining({ id: missed[1]!.id }), offset: offset + 2 },
-        { event: 'lesson:created', payload: lesson.body, offset: offset + 3 },
+        { event: 'conversation:seen', payload: seen, offset: offset + 2 },
+        { event: 'message:new', payload: expect.objectContaining({ id: missed[1]!.id }), offset: offset + 3 },
+        { event: 'lesson:created', payload: lesson.body, offset: offset + 4 },
         sync,
       ])
 
       const live = await post(second.url, (await login(second.url, ALICE)).token, 'live again')
-      await vi.waitFor(() => expect(bob.logged()).toHaveLength(4), { timeout: 10_000 })
-      expect(bob.logged()[3]).toEqual({
+      await vi.waitFor(() => expect(bob.logged()).toHaveLength(5), { timeout: 10_000 })
+      expect(bob.logged()[4]).toEqual({
         event: 'message:new',
         payload: expect.objectContaining({ id: live.id }),
-        offset: offset + 4,
+        offset: offset + 5,
       })
     } finally {
       rmSync(dataDir, { recursive: true, force: true })
@@ -165,15 +175,16 @@ describe('resume by offset', RESTARTS, () => {
     const before = await stream(server.url, bobToken)
     const { offset, epoch } = (await before.synced()).payload
     before.socket.close()
+    // Its message:new and the receipt of Alice's read (her reply passed Bob's last message, unread in the seed).
     await post(server.url, (await login(server.url, ALICE)).token, 'old news')
 
     clock.advance(61_000)
     const bob = await stream(server.url, (await login(server.url, BOB)).token, { offset, epoch })
-    expect(await bob.synced()).toEqual({ event: 'sync:gap', payload: { offset: offset + 1, epoch } })
+    expect(await bob.synced()).toEqual({ event: 'sync:gap', payload: { offset: offset + 2, epoch } })
     expect(bob.items[0]!.event).toBe('sync:gap')
 
     // Up to date, nothing is missing however old the log is.
-    const current = await stream(server.url, (await login(server.url, BOB)).token, { offset: offset + 1, epoch })
+    const current = await stream(server.url, (await login(server.url, BOB)).token, { offset: offset + 2, epoch })
     expect((await current.synced()).event).toBe('sync:caughtUp')
 
     const live = await post(server.url, (await login(server.url, ALICE)).token, 'new news')
@@ -181,7 +192,7 @@ describe('resume by offset', RESTARTS, () => {
     expect(bob.logged()[0]).toEqual({
       event: 'message:new',
       payload: expect.objectContaining({ id: live.id }),
-      offset: offset + 2,
+      offset: offset + 3,
     })
   })
 
@@ -211,15 +222,16 @@ describe('resume by offset', RESTARTS, () => {
     const { offset, epoch } = (await before.synced()).payload
     before.socket.close()
     const alice = (await login(server.url, ALICE)).token
+    // Five events: four message:new and, after the first, the receipt of Alice's read (the seed leaves her one unread).
     for (let i = 0; i < 4; i++) await post(server.url, alice, `burst ${i}`)
 
     const tooFar = await stream(server.url, bobToken, { offset, epoch })
-    expect(await tooFar.synced()).toEqual({ event: 'sync:gap', payload: { offset: offset + 4, epoch } })
+    expect(await tooFar.synced()).toEqual({ event: 'sync:gap', payload: { offset: offset + 5, epoch } })
     expect(tooFar.logged()).toEqual([])
 
-    const justEnough = await stream(server.url, bobToken, { offset: offset + 1, epoch })
-    expect(await justEnough.synced()).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 4, epoch } })
-    expect(justEnough.logged().map((item) => item.offset)).toEqual([offset + 2, offset + 3, offset + 4])
+    const justEnough = await stream(server.url, bobToken, { offset: offset + 2, epoch })
+    expect(await justEnough.synced()).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 5, epoch } })
+    expect(justEnough.logged().map((item) => item.offset)).toEqual([offset + 3, offset + 4, offset + 5])
   })
 })
 
@@ -235,17 +247,23 @@ it.each([
   const before = await stream(server.url, bobToken)
   const { offset, epoch } = (await before.synced()).payload
   before.socket.close()
+  // Its message:new and the receipt of Alice's read (her reply passed Bob's last message, unread in the seed).
   await post(server.url, (await login(server.url, ALICE)).token, 'while away')
 
   const back = await stream(server.url, bobToken, { offset, epoch })
-  expect(await back.synced()).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 1, epoch } })
-  expect(back.logged().map((item) => item.offset)).toEqual([offset + 1])
+  expect(await back.synced()).toEqual({ event: 'sync:caughtUp', payload: { offset: offset + 2, epoch } })
+  expect(back.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2])
 })
 
 describe('resume refused', () => {
   let server: TestServer
   beforeAll(async () => {
     server = await startTestServer()
+    // Alice has read the thread: each of her sends is then one message:new for Bob (her first would also tell him
+    // she read his last message, which the seed leaves unread to her).
+    const alice = await stream(server.url, (await login(server.url, ALICE)).token)
+    expect(await emitAck(alice.socket, 'conversation:join', CONV)).toEqual({ ok: true, data: null })
+    alice.socket.close()
   })
   afterAll(() => server?.dispose())
 
@@ -314,9 +332,10 @@ describe('a database restored from a backup, or copied', RESTARTS, () => {
       const bob = await stream(second.url, (await login(second.url, BOB)).token)
       const { epoch } = (await bob.synced()).payload
       const alice = (await login(second.url, ALICE)).token
+      // And the receipt of Alice's read after the first (her reply passed his last message, unread in the seed).
       for (const text of ['a', 'b', 'c']) await post(second.url, alice, text)
-      await vi.waitFor(() => expect(bob.logged()).toHaveLength(3), { timeout: 10_000 })
-      const seen = bob.logged()[2]!.offset
+      await vi.waitFor(() => expect(bob.logged()).toHaveLength(4), { timeout: 10_000 })
+      const seen = bob.logged()[3]!.offset
       bob.socket.close()
       await second.close()
 
@@ -367,13 +386,18 @@ describe('replay hand-over', () => {
     const acks = await Promise.all(sends)
     expect(acks.every((ack) => ack.ok)).toBe(true)
 
-    const total = backlog + during
+    // Each message, and after the first the receipt of Alice's read (her reply passed Bob's last message, unread in
+    // the seed).
+    const total = backlog + during + 1
     await vi.waitFor(() => expect(bob.logged().length).toBeGreaterThanOrEqual(total), { timeout: 20_000 })
     const sync = await bob.synced()
     expect(sync.event).toBe('sync:caughtUp')
     const offsets = bob.logged().map((item) => item.offset)
     expect(offsets).toEqual(Array.from({ length: total }, (_, i) => offset + 1 + i))
-    expect(bob.logged().map((item) => item.payload.content)).toEqual(Array.from({ length: total }, (_, i) => `m${i}`))
+    expect(bob.logged()[1]!.event).toBe('conversation:seen')
+    expect(bob.logged().flatMap((item) => (item.event === 'message:new' ? [item.payload.content] : []))).toEqual(
+      Array.from({ length: backlog + during }, (_, i) => `m${i}`),
+    )
     // sync:caughtUp sits between the replayed events and the live ones.
     const at = bob.items.indexOf(sync)
     expect(bob.items.slice(0, at).every((item) => item.offset! <= sync.payload.offset)).toBe(true)
@@ -403,9 +427,12 @@ describe('notices during a replay', () => {
       expect(await emitAck(alice.socket, 'typing', { conversationId: CONV })).toEqual({ ok: true, data: null })
       await delivered(bob.socket)
       const typing = { event: 'typing', payload: { conversationId: CONV, userId: 'user-alice' } }
+      // The receipt: Alice's message passed Bob's last one, which the seed leaves unread to her.
+      const seen = { conversationId: CONV, userId: 'user-alice', seq: away.seq }
       expect(bob.items).toEqual([
         { event: 'message:new', payload: expect.objectContaining({ id: away.id }), offset: offset + 1 },
-        { event: 'sync:caughtUp', payload: expect.objectContaining({ offset: offset + 1 }) },
+        { event: 'conversation:seen', payload: seen, offset: offset + 2 },
+        { event: 'sync:caughtUp', payload: expect.objectContaining({ offset: offset + 2 }) },
         typing,
       ])
     } finally {

@@ -390,12 +390,19 @@ describe('messaging on PGlite: sends grouped into one commit', () => {
       expect(
         read.find((row) => row.conversation_id === 'conv-alice-bob' && row.user_id === 'user-bob')?.last_read_seq,
       ).toBe(one.seq)
-      // Not the sender's (unchanged here) nor anyone's in a conversation nobody looks at.
+      // The sender's, her reply being her read, but nobody else's in a conversation nobody looks at.
+      expect(
+        read.find((row) => row.conversation_id === 'conv-alice-bob' && row.user_id === 'user-alice')?.last_read_seq,
+      ).toBe(one.seq)
       expect(
         read.find((row) => row.conversation_id === 'conv-alice-carol' && row.user_id === 'user-alice')?.last_read_seq,
       ).toBeLessThan(two.seq)
-      // Only participants other than the sender are told (carol is "looking" but is not a participant).
-      expect(reads).toEqual([{ userId: 'user-bob', conversationId: 'conv-alice-bob' }])
+      // Only participants other than the sender are told as viewers (carol is "looking" but is not a participant);
+      // Alice, last, of her own read: her reply passed Bob's last message, which the seed leaves unread to her.
+      expect(reads).toEqual([
+        { userId: 'user-bob', conversationId: 'conv-alice-bob' },
+        { userId: 'user-alice', conversationId: 'conv-alice-bob' },
+      ])
     } finally {
       viewers.clear()
     }
