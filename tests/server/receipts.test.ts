@@ -45,14 +45,18 @@ const post = async (token: string, content: string) => {
   return result.body as { id: string; seq: number }
 }
 
-const readSeqOf = async (token: string) => {
-  const list = await http<{ id: string; readSeq: Record<string, number> }[]>(server.url, 'GET', '/api/conversations', {
-    token,
-  })
-  return list.body.find((c) => c.id === CONV)!.readSeq
-}
-
 const seenOf = (s: Stream) => s.logged().filter((item) => item.event === 'conversation:seen')
+/** A conversation as its participant's list gives it. */
+const conversationOf = async (token: string, id: string) =>
+  (
+    await http<{ id: string; unreadCount: number; readSeq: Record<string, number> }[]>(
+      server.url,
+      'GET',
+      '/api/conversations',
+      { token },
+    )
+  ).body.find((c) => c.id === id)!
+const readSeqOf = async (token: string) => (await conversationOf(token, CONV)).readSeq
 
 describe('read receipts', () => {
   it('tells Alice (only) that Bob read up to her last message when he opens the thread, and lists it in readSeq', async () => {
@@ -146,15 +150,6 @@ describe('read receipts', () => {
 // nothing read either. It did: it read up to the last message, those committed after the leave (or after the close)
 // included, and told the sender "seen".
 describe('a join superseded while it waits', () => {
-  const conversationOf = async (token: string) =>
-    (
-      await http<{ id: string; unreadCount: number; readSeq: Record<string, number> }[]>(
-        server.url,
-        'GET',
-        '/api/conversations',
-        { token },
-      )
-    ).body.find((c) => c.id === CONV)!
   const burst = (s: Stream, tag: string) =>
     Array.from({ length: 40 }, (_, i) =>
       emitAck<{ seq: number }>(s.socket, 'message:send', {
@@ -169,7 +164,7 @@ describe('a join superseded while it waits', () => {
   it('by a leave: marks nothing read and tells the sender nothing, the join answering ok', async () => {
     const [alice, bob] = await Promise.all([login(server.url, ALICE), login(server.url, BOB)])
     const [aliceStream, bobStream] = await Promise.all([stream(alice.token), stream(bob.token)])
-    const before = (await conversationOf(bob.token)).readSeq[bob.user.id]!
+    const before = (await conversationOf(bob.token, CONV)).readSeq[bob.user.id]!
     // Alice's burst queues on the conversation's lock, one commit after another.
     const sends = burst(aliceStream, 'burst')
     await sends[0]
@@ -185,7 +180,7 @@ describe('a join superseded while it waits', () => {
     expect(await join).toEqual({ ok: true, data: null })
     await delivered(aliceStream.socket, bobStream.socket)
 
-    const conv = await conversationOf(bob.token)
+    const conv = await conversationOf(bob.token, CONV)
     expect(conv.readSeq[bob.user.id]).toBe(before)
     expect(conv.unreadCount).toBeGreaterThanOrEqual(lastSeq - beforeLeave)
     expect(seenOf(aliceStream)).toEqual([])
@@ -197,7 +192,7 @@ describe('a join superseded while it waits', () => {
   it('by the socket closing: marks nothing read and tells the sender nothing', async () => {
     const [alice, bob] = await Promise.all([login(server.url, ALICE), login(server.url, BOB)])
     const [aliceStream, bobStream] = await Promise.all([stream(alice.token), stream(bob.token)])
-    const before = (await conversationOf(bob.token)).readSeq[bob.user.id]!
+    const before = (await conversationOf(bob.token, CONV)).readSeq[bob.user.id]!
     const sends = burst(aliceStream, 'gone')
     await sends[0]
     // The join goes out, then the socket closes while it waits behind Alice's sends.
@@ -222,7 +217,7 @@ describe('a join superseded while it waits', () => {
     ).toBe(true)
     await delivered(aliceStream.socket)
 
-    expect((await conversationOf(bob.token)).readSeq[bob.user.id]).toBe(before)
+    expect((await conversationOf(bob.token, CONV)).readSeq[bob.user.id]).toBe(before)
     expect(seenOf(aliceStream)).toEqual([])
   })
 })
@@ -241,15 +236,6 @@ describe('a send reads the thread for its sender', () => {
     expect(result.status).toBe(201)
     return result.body as { id: string; seq: number }
   }
-  const conversationOf = async (token: string) =>
-    (
-      await http<{ id: string; unreadCount: number; readSeq: Record<string, number> }[]>(
-        server.url,
-        'GET',
-        '/api/conversations',
-        { token },
-      )
-    ).body.find((c) => c.id === OTHER)!
   const events = (s: Stream) => s.logged().map(({ event, payload }) => ({ event, payload }))
   const setUp = async () => {
     const [alice, carol] = await Promise.all([login(server.url, ALICE), login(server.url, CAROL)])
@@ -257,7 +243,7 @@ describe('a send reads the thread for its sender', () => {
     // Something of Carol's Alice has not read (she has not joined the thread).
     await postTo(carol.token, 'are you free on Monday?')
     await delivered(aliceStream.socket, carolStream.socket)
-    expect((await conversationOf(alice.token)).unreadCount).toBeGreaterThan(0)
+    expect((await conversationOf(alice.token, OTHER)).unreadCount).toBeGreaterThan(0)
     aliceStream.items.splice(0)
     carolStream.items.splice(0)
     return { alice, carol, aliceStream, carolStream }
@@ -266,10 +252,10 @@ describe('a send reads the thread for its sender', () => {
     reply: { id: string; seq: number },
     { alice, carol, aliceStream, carolStream }: Awaited<ReturnType<typeof setUp>>,
   ) => {
-    const mine = await conversationOf(alice.token)
+    const mine = await conversationOf(alice.token, OTHER)
     expect(mine.unreadCount).toBe(0)
     expect(mine.readSeq[alice.user.id]).toBe(reply.seq)
-    expect((await conversationOf(carol.token)).readSeq[alice.user.id]).toBe(reply.seq)
+    expect((await conversationOf(carol.token, OTHER)).readSeq[alice.user.id]).toBe(reply.seq)
     await delivered(aliceStream.socket, carolStream.socket)
     const seen = {
       event: 'conversation:seen',
@@ -308,7 +294,7 @@ describe('a send reads the thread for its sender', () => {
     await delivered(aliceStream.socket, carolStream.socket)
     expect(aliceStream.logged()).toEqual([])
     expect(carolStream.logged()).toEqual([])
-    const mine = await conversationOf(alice.token)
+    const mine = await conversationOf(alice.token, OTHER)
     expect(mine.unreadCount).toBe(1)
     expect(mine.readSeq[alice.user.id]).toBe(reply.seq)
   })
@@ -334,6 +320,6 @@ describe('a send reads the thread for its sender', () => {
     await delivered(aliceStream.socket, carolStream.socket)
     expect(events(aliceStream).map((item) => item.event)).toEqual(['message:sent'])
     expect(events(carolStream).map((item) => item.event)).toEqual(['message:new'])
-    expect((await conversationOf(alice.token)).readSeq[alice.user.id]).toBe(second.seq)
+    expect((await conversationOf(alice.token, OTHER)).readSeq[alice.user.id]).toBe(second.seq)
   })
 })

@@ -235,6 +235,17 @@ describe('"Log in again" keeps what the student typed in a form, as it keeps a m
   }
   const request = () => ({ tutor: field('Tutor').value, message: field('Message').value })
 
+  /** Both forms as a new visit draws them: nothing of what was typed before the login. */
+  async function bothFormsAfresh() {
+    await goTo('lessons')
+    await tutorsRead()
+    expect(booking()).toMatchObject({ tutor: '', subject: '', duration: '60' })
+    expect(booking().when).not.toBe('2031-03-04T16:30')
+    await goTo('contactRequests')
+    await tutorsRead()
+    expect(request()).toEqual({ tutor: '', message: '' })
+  }
+
   test('the booking form: tutor, date and time, duration and subject, once the same user is back', async () => {
     const { store, stopForgetting } = await sessionEndsAt('#/lessons', alice)
     await bookingTried()
@@ -272,13 +283,7 @@ describe('"Log in again" keeps what the student typed in a form, as it keeps a m
     act(() => button('Log in again')!.click())
     await logInFromLoginPage('carol@talemy.test')
     await eventually(() => expect(store.getState().auth.user?.id).toBe(carol.id))
-    await goTo('lessons')
-    await tutorsRead()
-    expect(booking()).toMatchObject({ tutor: '', subject: '', duration: '60' })
-    expect(booking().when).not.toBe('2031-03-04T16:30')
-    await goTo('contactRequests')
-    await tutorsRead()
-    expect(request()).toEqual({ tutor: '', message: '' })
+    await bothFormsAfresh()
     stopForgetting()
     store.dispose()
   })
@@ -291,13 +296,7 @@ describe('"Log in again" keeps what the student typed in a form, as it keeps a m
     act(() => button('Log out')!.click())
     await logInFromLoginPage('alice@talemy.test')
     await eventually(() => expect(store.getState().auth.user?.id).toBe(alice.id))
-    await goTo('lessons')
-    await tutorsRead()
-    expect(booking()).toMatchObject({ tutor: '', subject: '', duration: '60' })
-    expect(booking().when).not.toBe('2031-03-04T16:30')
-    await goTo('contactRequests')
-    await tutorsRead()
-    expect(request()).toEqual({ tutor: '', message: '' })
+    await bothFormsAfresh()
     stopForgetting()
     store.dispose()
   })

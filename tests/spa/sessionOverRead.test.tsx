@@ -27,6 +27,24 @@ const WORDS = {
 const buttons = (scope: string) => [...page.container.querySelectorAll(`${scope} button`)].map((b) => b.textContent)
 const alertWords = () => [...page.container.querySelectorAll('main [role=alert]')].map((a) => a.textContent?.trim())
 
+/**
+ * Alice's app, drawn, whose lessons read fails: once `over()`, refused as for an ended session (so are her refresh and
+ * every request but the other reads), before that as a server that is down.
+ */
+function appWithLessonsFailing(over: () => boolean) {
+  const storage = createMemoryStorage()
+  saveRefreshToken(storage, alice.id, 'refresh-old')
+  const app = appStore(
+    apiRoutes((method, path) => {
+      if (over()) return method === 'GET' && path !== '/api/lessons' ? json(200, []) : refused()
+      return path === '/api/lessons' ? down() : json(200, [])
+    }),
+    { storage, preloadedState: { auth: { token: 'old', user: alice } } },
+  )
+  renderApp(page.root, app.store)
+  return app
+}
+
 describe('a read failed once the session is over', () => {
   test.each([
     { locale: 'en', how: 'refused for the session' },
@@ -37,16 +55,7 @@ describe('a read failed once the session is over', () => {
     localStorage.setItem(LOCALE_STORAGE_KEY, locale)
     const words = WORDS[locale]
     let sessionOver = how === 'refused for the session'
-    const storage = createMemoryStorage()
-    saveRefreshToken(storage, alice.id, 'refresh-old')
-    const { store, sockets } = appStore(
-      apiRoutes((method, path) => {
-        if (sessionOver) return method === 'GET' && path !== '/api/lessons' ? json(200, []) : refused()
-        return path === '/api/lessons' ? down() : json(200, [])
-      }),
-      { storage, preloadedState: { auth: { token: 'old', user: alice } } },
-    )
-    renderApp(page.root, store)
+    const { store, sockets } = appWithLessonsFailing(() => sessionOver)
     await eventually(() => expect(store.getState().api.queries['getLessons(undefined)']?.status).toBe('rejected'))
     if (!sessionOver) {
       expect(buttons('main')).toContain(words.tryAgain)
@@ -88,16 +97,7 @@ describe('a read failed while the session was over', () => {
 describe('"Try again" focused when the session ends', () => {
   test('hands focus to the header’s "Log in again", the one thing left that can help', async () => {
     let sessionOver = false
-    const storage = createMemoryStorage()
-    saveRefreshToken(storage, alice.id, 'refresh-old')
-    const { store, sockets } = appStore(
-      apiRoutes((method, path) => {
-        if (sessionOver) return method === 'GET' && path !== '/api/lessons' ? json(200, []) : refused()
-        return path === '/api/lessons' ? down() : json(200, [])
-      }),
-      { storage, preloadedState: { auth: { token: 'old', user: alice } } },
-    )
-    renderApp(page.root, store)
+    const { store, sockets } = appWithLessonsFailing(() => sessionOver)
     const button = (scope: string, name: string) =>
       [...page.container.querySelectorAll<HTMLButtonElement>(`${scope} button`)].find((b) => b.textContent === name)
     await eventually(() => expect(button('main', WORDS.en.tryAgain)).toBeDefined())
