@@ -1,11 +1,9 @@
 import { describe, expect, test } from 'vitest'
 import { countUnsent } from '../../src/app/unsent'
-import { manualVisibility, outboxStorageKey, sendMessage } from '../../src/realtime'
-import { trackedStore } from '../support/trackedStores'
-import { fakeSockets } from '../unit/support/fakeSocket'
+import { outboxStorageKey, sendMessage } from '../../src/realtime'
 import { alice } from '../unit/support/fixtures'
 import { refusingStorage } from '../unit/support/refusingStorage'
-import { browser } from '../unit/tabs/support/browser'
+import { aliceTabs } from './support/tabs'
 
 // Alice has two tabs, offline, and the browser's storage is full. A message she writes in one is kept in that tab's
 // memory alone. "Log out" in the other asked nothing (its count read its own outbox and the stored one), and the
@@ -16,31 +14,13 @@ const offline = (async () => {
   throw new TypeError('Failed to fetch')
 }) as unknown as typeof fetch
 
-/** Alice's tabs of one browser, sharing its channel and its `storage`; `tab(tabId)` opens one. */
-function aliceTabs(storage: ReturnType<typeof refusingStorage>['storage']) {
-  const edges = browser()
-  const sockets = fakeSockets()
-  const tab = (tabId: string) =>
-    trackedStore({
-      apiUrl: 'http://api.test',
-      createSocket: sockets.createSocket,
-      storage,
-      fetchFn: offline,
-      preloadedState: { auth: { token: 'token-1', user: alice } },
-      realtime: {
-        tabs: { channelName: 'x', ...edges.tab(tabId), visibility: manualVisibility(true), tabId, heartbeatMs: 100 },
-      },
-    })
-  return { edges, tab }
-}
-
 /** What the tabs posted meanwhile has reached the others (the memory channel delivers in microtasks). */
 const delivered = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 describe('logging out with unsent messages another tab could not save', () => {
   test('the count asked about before "Log out" includes those another tab holds in its memory alone', async () => {
     const full = refusingStorage(true)
-    const { tab } = aliceTabs(full.storage)
+    const { tab } = aliceTabs({ storage: full.storage, fetchFn: offline })
     const here = tab('t1')
     const there = tab('t2')
     there.dispatch(sendMessage({ conversationId: 'c1', content: 'written there', clientId: 'k1' }))
@@ -55,7 +35,7 @@ describe('logging out with unsent messages another tab could not save', () => {
 
   test('a tab opened later counts them too; they stop counting once stored, or once their tab is gone', async () => {
     const full = refusingStorage(true)
-    const { tab } = aliceTabs(full.storage)
+    const { tab } = aliceTabs({ storage: full.storage, fetchFn: offline })
     const there = tab('t2')
     there.dispatch(sendMessage({ conversationId: 'c1', content: 'written there', clientId: 'k1' }))
     const here = tab('t1')

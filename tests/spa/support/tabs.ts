@@ -1,4 +1,4 @@
-import { createMemoryStorage } from '../../../src/app/store'
+import { createMemoryStorage, type MakeStoreOptions } from '../../../src/app/store'
 import { manualVisibility } from '../../../src/realtime'
 import { trackedStore } from '../../support/trackedStores'
 import { fakeSockets } from '../../unit/support/fakeSocket'
@@ -8,19 +8,20 @@ import { threadApi } from './page'
 
 /**
  * Alice's tabs of one browser, sharing one socket (made by `sockets`), each a store of its own over the messages page's
- * API; `tab(tabId)` opens one (the first takes the socket).
+ * API; `tab(tabId)` opens one (the first takes the socket). Each has a storage of its own unless `storage` is shared;
+ * `fetchFn` stands for the network instead of that API.
  *
  * @example const { sockets, tab } = aliceTabs(); const holder = tab('t1'); const follower = tab('t2')
  */
-export function aliceTabs() {
+export function aliceTabs(options: Pick<MakeStoreOptions, 'storage' | 'fetchFn'> = {}) {
   const edges = tabsBrowser()
   const sockets = fakeSockets()
   const tab = (tabId: string) =>
     trackedStore({
       apiUrl: 'http://api.test',
       createSocket: sockets.createSocket,
-      storage: createMemoryStorage(),
-      fetchFn: threadApi,
+      storage: options.storage ?? createMemoryStorage(),
+      fetchFn: options.fetchFn ?? threadApi,
       preloadedState: { auth: { token: 'token-1', user: alice } },
       realtime: {
         tabs: { channelName: 'x', ...edges.tab(tabId), visibility: manualVisibility(true), tabId, heartbeatMs: 100 },
