@@ -34,6 +34,22 @@ const LocaleContext = createContext<LocaleState | null>(null)
 
 const browserLanguages = (): readonly string[] =>
   typeof navigator === 'undefined' ? [] : navigator.languages?.length ? navigator.languages : [navigator.language]
+
+function subscribeToLanguages(onChange: () => void): () => void {
+  window.addEventListener('languagechange', onChange)
+  return () => window.removeEventListener('languagechange', onChange)
+}
+
+// One string: useSyncExternalStore needs an equal value from each read while nothing changed, and a browser may give
+// a fresh array at each read (an endless redraw).
+const languagesKey = () => browserLanguages().join(',')
+
+/** The browser's preferred languages, followed as the user changes them in its settings (`languagechange`). */
+function useBrowserLanguages(): readonly string[] {
+  const key = useSyncExternalStore(subscribeToLanguages, languagesKey)
+  return useMemo(() => (key === '' ? [] : key.split(',')), [key])
+}
+
 /** The page's `localStorage`, or undefined where there is none or the browser refuses it (blocked: access throws). */
 const browserStorage = (): Storage | undefined => {
   try {
@@ -44,8 +60,9 @@ const browserStorage = (): Storage | undefined => {
 }
 
 /**
- * The language of the whole SPA: the stored choice, else the browser's preference (`navigator.languages`), else
- * English. Sets `<html lang>` to match, remembers a change in `localStorage`, and follows a change made in another tab.
+ * The language of the whole SPA: the stored choice, else the browser's preference (`navigator.languages`, followed
+ * live as the user changes it), else English. Sets `<html lang>` to match, remembers a change in `localStorage`, and
+ * follows a change made in another tab.
  * Dates are in `timeZone` (tests pin one), else in the system's, followed as it changes.
  *
  * @example <I18nProvider><App /></I18nProvider>
@@ -53,12 +70,16 @@ const browserStorage = (): Storage | undefined => {
 export function I18nProvider({ children, timeZone: fixedZone }: { children: ReactNode; timeZone?: string }) {
   const systemZone = useSystemTimeZone()
   const timeZone = fixedZone ?? systemZone
-  const [locale, setLocaleState] = useState<Locale>(() =>
-    pickLocale({ stored: readStoredLocale(browserStorage()), languages: browserLanguages() }),
-  )
+  const languages = useBrowserLanguages()
+  // The user's own choice, or null while there is none: then the browser's preference decides, as it changes.
+  const [chosen, setChosen] = useState<Locale | null>(() => {
+    const stored = readStoredLocale(browserStorage())
+    return isLocale(stored) ? stored : null
+  })
+  const locale = chosen ?? pickLocale({ stored: null, languages })
   const setLocale = useCallback((next: Locale) => {
     storeLocale(browserStorage(), next)
-    setLocaleState(next)
+    setChosen(next)
   }, [])
   useEffect(() => {
     document.documentElement.lang = locale
@@ -67,14 +88,14 @@ export function I18nProvider({ children, timeZone: fixedZone }: { children: Reac
   // (the `storage` event reaches only the other tabs), as a reload would.
   useEffect(() => {
     const follow = (event: StorageEvent) => {
-      if (event.key === LOCALE_STORAGE_KEY && isLocale(event.newValue)) setLocaleState(event.newValue)
+      if (event.key === LOCALE_STORAGE_KEY && isLocale(event.newValue)) setChosen(event.newValue)
     }
     window.addEventListener('storage', follow)
     return () => window.removeEventListener('storage', follow)
   }, [])
 
   const day = useDayTurns(timeZone)
-  const tag = useMemo(() => formattingLocale(locale, browserLanguages()), [locale])
+  const tag = useMemo(() => formattingLocale(locale, languages), [locale, languages])
   const value = useMemo(
     () => ({ locale, setLocale, dates: createDateFormatters(tag, timeZone), day }),
     [locale, setLocale, tag, timeZone, day],
