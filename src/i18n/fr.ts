@@ -24,8 +24,10 @@ export const fr: Catalogue = {
   'count.toConfirm':
     '{count, plural, one {# en attente de votre confirmation} other {# en attente de votre confirmation}}',
   'count.toAnswer': '{count, plural, one {# en attente de votre réponse} other {# en attente de votre réponse}}',
-  'role.student': 'élève',
-  'role.tutor': 'tuteur',
+  // Said beside a name, "(tuteur)" agrees with a man only ("tutrice" for a woman), and nobody's gender is known: the
+  // account's kind is said of anyone.
+  'role.student': 'compte élève',
+  'role.tutor': 'compte tuteur',
   'people.you': 'Vous',
   'people.someone': 'Quelqu’un',
   'people.someoneInSentence': 'quelqu’un',

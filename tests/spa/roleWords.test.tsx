@@ -1,0 +1,52 @@
+// @vitest-environment jsdom
+import { act } from 'react'
+import { afterEach, describe, expect, test } from 'vitest'
+import type { User } from '../../src/contract'
+import { LOCALE_STORAGE_KEY } from '../../src/i18n/locale'
+import { alice } from '../unit/support/fixtures'
+import { eventually } from './support/eventually'
+import { apiRoutes, appStore, json, pagePerTest, renderApp } from './support/page'
+
+// A French role noun agrees with the person it is said of: "tuteur" of a man, "tutrice" of a woman. Beside every
+// tutor's name the page said "(tuteur)", so the demo's Carol read "Carol (tuteur)" on the login page and "Carol
+// Lindqvist (tuteur)" in her own header and in the "write to" picker. The app knows nobody's gender (a User is an id,
+// a name and a role), so the French names the account's kind instead ("compte tuteur"), which is said of anyone.
+
+const page = pagePerTest()
+afterEach(() => window.localStorage.removeItem(LOCALE_STORAGE_KEY))
+
+const carol: User = { id: 'u-carol', name: 'Carol Lindqvist', role: 'tutor' }
+
+describe('(fr) the role beside a name', () => {
+  test('on the login page, for each demo account', () => {
+    window.localStorage.setItem(LOCALE_STORAGE_KEY, 'fr')
+    const { store } = appStore(
+      apiRoutes(() => json(200, [])),
+      {
+        preloadedState: { auth: { token: null, user: null } },
+      },
+    )
+    renderApp(page.root, store)
+    const names = [...page.container.querySelectorAll('.demo-name')].map((el) => el.textContent)
+    expect(names).toEqual(['Alice (compte élève)', 'Bob (compte tuteur)', 'Carol (compte tuteur)'])
+    store.dispose()
+  })
+
+  test('in the header of a tutor, and in the "write to" picker', async () => {
+    window.localStorage.setItem(LOCALE_STORAGE_KEY, 'fr')
+    window.history.replaceState(null, '', '#/messages')
+    const api = apiRoutes((_method, path) => (path === '/api/users' ? json(200, [alice]) : json(200, [])))
+    const { store } = appStore(api, { preloadedState: { auth: { token: 'token-1', user: carol } } })
+    renderApp(page.root, store)
+    const header = page.container.querySelector('[data-testid=current-user]')!
+    expect(header.textContent).toBe('Carol Lindqvist (compte tuteur)')
+    const option = await eventually(() => {
+      const found = [...page.container.querySelectorAll('option')].find((o) => o.value === alice.id)
+      expect(found).toBeDefined()
+      return found!
+    })
+    // optionName isolates the name (U+2068 … U+2069), which the page's bidi test checks.
+    expect(option.textContent!.replace(/[\u2068\u2069]/g, '')).toBe('Alice (compte élève)')
+    act(() => store.dispose())
+  })
+})
