@@ -270,6 +270,26 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
     }
   })
 
+  it('with no language chosen in the page, a change of the browser’s languages is followed at once', async () => {
+    const made = await e2e.browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' })
+    const { context, page } = await loginAs(e2e, 'carol', { context: made })
+    try {
+      expect(await page.evaluate(() => document.documentElement.lang)).toBe('en')
+      // What the browser's language settings do: `navigator.languages` changes, then `languagechange` fires (the
+      // DevTools override changes the first only).
+      const cdp = await context.newCDPSession(page)
+      const userAgent = await page.evaluate(() => navigator.userAgent)
+      await cdp.send('Emulation.setUserAgentOverride', { userAgent, acceptLanguage: 'fr-FR,en' })
+      await page.evaluate(() => window.dispatchEvent(new Event('languagechange')))
+      await expect.poll(() => page.evaluate(() => document.documentElement.lang)).toBe('fr')
+      expect(await page.getByTestId('nav-lessons').textContent()).toMatch(/^Cours/)
+      expect(await page.getByTestId('connection-badge').textContent()).toMatch(/^(en ligne|reconnexion…)/)
+      expect(await page.getByTestId('lang-fr').getAttribute('aria-pressed')).toBe('true')
+    } finally {
+      await context.close()
+    }
+  })
+
   it('keyboard only: log in, open a conversation, send, retry and discard, book and confirm a lesson, answer a request, log out', async () => {
     const aliceContext = await e2e.browser.newContext({ viewport: { width: 1280, height: 800 } })
     const bobSession = await loginAs(e2e, 'bob')
