@@ -18,6 +18,12 @@ export interface IssuedPair {
   sessionId: string
   token: string
   refreshToken: string
+  /**
+   * Whole seconds between the token's `iat` and the server's now at the answer: 0 for a fresh pair, up to the reuse
+   * window for one answered again (issued at the first rotation). Its answer says it (`Age`), or the browser would take
+   * that `iat` for the server's now and judge the server's clock up to 30 s behind: every refresh scheduled that late.
+   */
+  ageSeconds: number
 }
 
 export interface SessionPolicy {
@@ -117,6 +123,7 @@ export class SessionStore {
       sessionId,
       refreshToken,
       token: await this.tokens.issue(userId, sessionId, now, this.endOf(expiresAt, now), this.tokenId(refreshToken)),
+      ageSeconds: 0,
     }
   }
 
@@ -140,7 +147,7 @@ export class SessionStore {
       }
       if (row.rotated_at) {
         if (now - ms(row.rotated_at) <= REFRESH_REUSE_WINDOW_SECONDS * 1000)
-          return { row, issuedAt: ms(row.rotated_at), refreshedAt: ms(row.last_refreshed_at) } as const
+          return { row, issuedAt: ms(row.rotated_at), refreshedAt: ms(row.last_refreshed_at), now } as const
         await this.markRevoked(tx, row.session_id, now)
         return { refused: 'refresh token reused', revoked: row.session_id } as const
       }
@@ -151,13 +158,13 @@ export class SessionStore {
         new Date(now),
       ])
       await tx.query(`update sessions set last_refreshed_at = $2 where id = $1`, [row.session_id, new Date(now)])
-      return { row, issuedAt: now, refreshedAt: now } as const
+      return { row, issuedAt: now, refreshedAt: now, now } as const
     })
     if ('refused' in outcome) {
       if (outcome.revoked) this.revoked(outcome.revoked)
       throw unauthorized(outcome.refused)
     }
-    const { row, issuedAt, refreshedAt } = outcome
+    const { row, issuedAt, refreshedAt, now } = outcome
     this.remember(row.session_id, { revoked: false, expiresAt: this.endOf(ms(row.expires_at), refreshedAt) })
     const next = this.successor(refreshToken)
     return {
@@ -171,6 +178,7 @@ export class SessionStore {
         this.endOf(ms(row.expires_at), issuedAt),
         this.tokenId(next),
       ),
+      ageSeconds: Math.floor(now / 1000) - Math.floor(issuedAt / 1000),
     }
   }
 

@@ -93,10 +93,14 @@ export function registerApiRoutes(
     await spendLoginBudget(request)
     return accounts.login(request.body, request.ip)
   })
-  api.post('/auth/refresh', async (request) => {
+  api.post('/auth/refresh', async (request, reply) => {
     // A body naming no refresh token is refused INVALID without a lookup: nothing for the budget to pay for.
     if (namesRefreshToken(request.body)) await spendRefreshBudget(request)
-    return accounts.refresh(request.body)
+    const { session, ageSeconds } = await accounts.refresh(request.body)
+    // The pair answered again from the reuse window was made at the first rotation: `Age` says how long ago (RFC 9111),
+    // so that its token's `iat` plus it is the server's now, which the browser schedules its refreshes by.
+    if (ageSeconds > 0) reply.header('age', String(ageSeconds))
+    return session
   })
   api.post(
     '/auth/logout',

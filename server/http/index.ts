@@ -246,8 +246,9 @@ export function configureHttpApp(
         methods: ['GET', 'POST', 'PATCH', 'OPTIONS'],
         // Idempotency-Key: a page on another origin books once however often it retries (see server/http/idempotency.ts).
         allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
-        // A page on another origin reads a 429's wait from these (the browser's base query; `Date` for a dated wait).
-        exposedHeaders: ['retry-after', 'date'],
+        // A page on another origin reads a 429's wait from these (the browser's base query; `Date` for a dated wait),
+        // and a refresh answered again from the reuse window's `Age` (how old its token is).
+        exposedHeaders: ['retry-after', 'date', 'age'],
         maxAge: 600,
       })
       // Node keeps the first of two and drops the other: which one a proxy in front checked is anyone's guess.

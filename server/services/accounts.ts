@@ -70,14 +70,17 @@ export function createAccounts({ db, sessions, tokens, passwords, loginThrottle,
       return { token, refreshToken, user: toUser(row) }
     },
 
-    /** Rotates the session's refresh token: a new pair (see `SessionStore.refresh` for reuse and theft). */
-    async refresh(body: unknown): Promise<Session> {
+    /**
+     * Rotates the session's refresh token: a new pair (see `SessionStore.refresh` for reuse and theft), and how old its
+     * token is (`IssuedPair.ageSeconds`, for the answer's `Age`).
+     */
+    async refresh(body: unknown): Promise<{ session: Session; ageSeconds: number }> {
       const input = parseRequest(refreshBodySchema, body ?? {})
       if (!input.ok) throw invalid(input.issues)
-      const { userId, token, refreshToken } = await sessions.refresh(input.value.refreshToken)
+      const { userId, token, refreshToken, ageSeconds } = await sessions.refresh(input.value.refreshToken)
       const user = await findUser(userId)
       if (!user) throw unauthorized('unknown user')
-      return { token, refreshToken, user }
+      return { session: { token, refreshToken, user }, ageSeconds }
     },
 
     /**

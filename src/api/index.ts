@@ -6,6 +6,7 @@ import {
   type BaseQueryFn,
   type FetchArgs,
   type FetchBaseQueryError,
+  type QueryReturnValue,
 } from '@reduxjs/toolkit/query/react'
 import {
   array,
@@ -106,7 +107,7 @@ const extraOf = (extra: unknown): ApiExtra => (extra ?? { apiUrl: '' }) as ApiEx
  * retried. Never once the store's user is no longer the one it was made for (another tab's login): it fails as it is.
  * A refused refresh dispatches `auth/refreshFailed` (the realtime layer shows `unauthorized`).
  */
-const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, AnswerCheck> = async (
+const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, AnswerCheck, AnswerMeta> = async (
   args,
   api,
   extraOptions,
@@ -225,17 +226,34 @@ interface AnswerCheck {
   check?: Check<unknown>
 }
 
+/** What an answer says of itself beside its body, carried by its actions (`meta.baseQueryMeta`): plain data only. */
+export interface AnswerMeta {
+  /**
+   * How old it already was when sent (`Age`), in ms: a refresh answered again from the server's reuse window is the pair
+   * made at the first rotation, whose token's `iat` is that long before the server's now.
+   */
+  ageMs?: number
+}
+
+type CheckedAnswer = QueryReturnValue<unknown, FetchBaseQueryError, AnswerMeta>
+
+/** The answer's `Age` (whole seconds; RFC 9111), as `AnswerMeta`. */
+function metaOf(result: RawAnswer): { meta?: AnswerMeta } {
+  const age = (result.meta as { response?: Response } | undefined)?.response?.headers.get('age')?.trim()
+  return age && /^\d+$/.test(age) ? { meta: { ageMs: Number(age) * 1000 } } : {}
+}
+
 /**
  * The answer as the contract says it is, or an error the pages show as the server's (`INTERNAL`): data of another
  * shape never reaches the cache, where a page would fail on it (the socket's payloads are checked the same way).
  */
-function checkedAnswer(result: RawAnswer, check: Check<unknown> | undefined): RawAnswer {
+function checkedAnswer(result: RawAnswer, check: Check<unknown> | undefined): CheckedAnswer {
   // Without fetchBaseQuery's `meta` (its Request, with the bearer token, and its Response): RTK Query puts it in every
   // action of the query, and nothing that is not plain data goes into an action.
   if (result.error) return { error: result.error }
-  if (!check) return { data: result.data }
+  if (!check) return { data: result.data, ...metaOf(result) }
   const parsed = parse(check, result.data)
-  if (parsed.ok) return { data: parsed.value }
+  if (parsed.ok) return { data: parsed.value, ...metaOf(result) }
   const message = `the answer does not match the contract: ${describeIssues(parsed.issues)}`
   return { error: { status: 'CUSTOM_ERROR', error: message, data: { error: { code: 'INTERNAL', message } } } }
 }
@@ -515,7 +533,8 @@ export const api = createApi({
         // Here, not after the mutation settles: the store (and storage) hold the new token before the refresh lock is
         // let go, so the next tab to take it finds the token and adopts it.
         if (result.data) dispatch(tokenRefreshed(result.data))
-        return result
+        // With the answer's `Age`: the session middleware learns the server's clock from the token's `iat` and it.
+        return answer.meta ? { ...result, meta: answer.meta } : result
       },
     }),
     getMe: build.query<User, void>({ query: () => '/me', extraOptions: { check: userSchema } }),

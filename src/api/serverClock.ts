@@ -1,6 +1,7 @@
 /**
  * This browser's clock minus the server's, in ms, learnt from every token the server has just issued (its `iat` is the
- * server's now), and until one comes from the answers' `Date`. A token's times are the server's: the session middleware
+ * server's now; with the answer's `Age` for one answered again from the reuse window), and until one comes from the
+ * answers' `Date`. A token's times are the server's: the session middleware
  * schedules refreshes by them, and the refresh judges whether another tab's token is still fresh by them; the lessons
  * page judges by it whether a moment has passed.
  */

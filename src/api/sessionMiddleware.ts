@@ -2,7 +2,7 @@ import type { Middleware, ThunkDispatch, UnknownAction } from '@reduxjs/toolkit'
 import { shutdown } from '../realtime/actions'
 import type { StorageLike } from '../realtime/outboxStorage'
 import { clearRefreshToken, loadRefreshToken } from './credentials'
-import { api, refreshSession } from './index'
+import { type AnswerMeta, api, refreshSession } from './index'
 import { refreshDueAt, tokenLifetime, tokenSessionId } from './jwt'
 import { learnSkew, type ServerClock, serverNow } from './serverClock'
 import { loggedOut, refreshFailed } from './session'
@@ -174,7 +174,11 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
       // before it, already scheduled with what was known then: scheduled again).
       if (api.endpoints.login.matchFulfilled(action) || api.endpoints.refreshToken.matchFulfilled(action)) {
         const issuedAt = tokenLifetime(action.payload.token)?.issuedAt
-        if (issuedAt !== undefined) learnSkew(clock, issuedAt, now(), true)
+        // A refresh answered again from the server's reuse window (two tabs, a retry after a lost answer) brings the
+        // token of the first rotation, up to 30 s old: its `Age` says how old, or the server's clock would be taken
+        // that far behind and the next refresh come that late (past the end of a short token).
+        const ageMs = (action.meta.baseQueryMeta as AnswerMeta | undefined)?.ageMs ?? 0
+        if (issuedAt !== undefined) learnSkew(clock, issuedAt + ageMs, now(), true)
         if (scheduledFor === action.payload.token) {
           cancel()
           follow(action.payload.token)

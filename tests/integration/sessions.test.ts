@@ -1,7 +1,14 @@
 import { rmSync } from 'node:fs'
 import { io } from 'socket.io-client'
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
-import { api, REFRESH_STORAGE_KEY, refreshSession, type ThreadMessage } from '../../src/api'
+import {
+  api,
+  REFRESH_STORAGE_KEY,
+  refreshDueAt,
+  refreshSession,
+  type ThreadMessage,
+  tokenLifetime,
+} from '../../src/api'
 import { loggedOut } from '../../src/app/authSlice'
 import { createMemoryStorage, makeStore, type StorageLike } from '../../src/app/store'
 import { connected, disconnected, selectConnection, sendMessage, syncCaughtUp } from '../../src/realtime'
@@ -278,6 +285,79 @@ describe('a refresh whose answer was lost', () => {
       const token = store.getState().auth.token!
       expect(selectConnection(store.getState()).status).not.toBe('unauthorized')
       expect(token).not.toBe(first)
+      expect((await http(server.url, 'GET', '/api/me', { token })).status).toBe(200)
+    } finally {
+      store.dispatch({ type: 'socket/shutdown' })
+    }
+  })
+})
+
+describe('a refresh answered from the reuse window', () => {
+  test('the replayed token is 20 s old: the next refresh still comes at 80% of its life, before it expires', async () => {
+    // One clock for the server and the browser's scheduled refresh, whose timers are in the test's hands; short tokens,
+    // so that a refresh misplaced by the reuse window's 30 s comes after the token's end.
+    let clock = Date.now()
+    const server = await serverWith({ now: () => clock, tokenTtlSeconds: 60 })
+    let network: 'up' | 'answerLost' | 'down' = 'up'
+    const fetchFn: typeof fetch = async (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+      if (url.endsWith('/api/auth/refresh') && network !== 'up') {
+        // The request reaches the server, which rotates the refresh token; the answer never comes back.
+        if (network === 'answerLost') await fetch(input, init)
+        network = 'down'
+        throw new TypeError('Failed to fetch')
+      }
+      return fetch(input, init)
+    }
+    type Timer = { run: () => void; ms: number }
+    const timers = new Set<Timer>()
+    const store = makeStore({
+      apiUrl: server.url,
+      storage: createMemoryStorage(),
+      fetchFn,
+      session: {
+        now: () => clock,
+        timers: {
+          setTimeout(run, ms) {
+            const timer = { run, ms }
+            timers.add(timer)
+            return timer
+          },
+          clearTimeout: (timer) => void timers.delete(timer as Timer),
+        },
+      },
+      createSocket: (url, options) => io(url, { ...options, transports: ['websocket'] }),
+    })
+    const scheduled = (): Timer => {
+      expect(timers.size).toBe(1)
+      return [...timers][0] as Timer
+    }
+    try {
+      await store.dispatch(api.endpoints.login.initiate({ email: 'alice@talemy.test', password: 'talemy' }))
+      const first = store.getState().auth.token!
+      // The scheduled refresh is rotated by the server and its answer lost; the network is back 20 s later (the timer
+      // stood still meanwhile: a lid closed), and the retry is answered from the reuse window with the same pair.
+      let timer = scheduled()
+      timers.delete(timer)
+      clock += timer.ms
+      network = 'answerLost'
+      timer.run()
+      await vi.waitFor(() => expect(timers.size).toBe(1), { timeout: 15_000, interval: 10 })
+      timer = scheduled()
+      timers.delete(timer)
+      clock += 20_000
+      network = 'up'
+      timer.run()
+      await vi.waitFor(() => expect(store.getState().auth.token).not.toBe(first), { timeout: 15_000, interval: 10 })
+      const token = store.getState().auth.token!
+      await vi.waitFor(() => expect(timers.size).toBe(1), { timeout: 15_000, interval: 10 })
+      // The next refresh, when it falls due: the token must still be good then (at 80% of its life, a second early at
+      // most), or the socket is dropped and every request answered 401 until a refresh after the fact.
+      const { issuedAt, expiresAt } = tokenLifetime(token)!
+      expect(clock - issuedAt).toBeGreaterThanOrEqual(20_000)
+      clock += scheduled().ms
+      expect(clock).toBeLessThanOrEqual(refreshDueAt(token)!)
+      expect(clock).toBeLessThan(expiresAt)
       expect((await http(server.url, 'GET', '/api/me', { token })).status).toBe(200)
     } finally {
       store.dispatch({ type: 'socket/shutdown' })

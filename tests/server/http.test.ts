@@ -895,8 +895,13 @@ describe('routing and origins', () => {
     })
     expect(withOrigin.status).toBe(200)
     expect(withOrigin.headers.get('access-control-allow-origin')).toBe('http://localhost:5173')
-    // A 429's wait, for a page on another origin: Retry-After, and the Date to read a Retry-After date by.
-    expect(withOrigin.headers.get('access-control-expose-headers')?.split(/,\s*/)).toEqual(['retry-after', 'date'])
+    // A 429's wait, for a page on another origin: Retry-After, and the Date to read a Retry-After date by; and the Age
+    // of a refresh answered again from the reuse window.
+    expect(withOrigin.headers.get('access-control-expose-headers')?.split(/,\s*/)).toEqual([
+      'retry-after',
+      'date',
+      'age',
+    ])
     expect((await http(url, 'GET', '/api/me', { token: token.alice })).status).toBe(200)
   })
 
@@ -932,7 +937,7 @@ describe('routing and origins', () => {
       error: { code: expect.stringMatching(/^(NOT_FOUND|INVALID)$/), message: expect.any(String) },
     })
     expect(result.headers.get('access-control-allow-origin')).toBe('http://localhost:5173')
-    expect(result.headers.get('access-control-expose-headers')?.split(/,\s*/)).toEqual(['retry-after', 'date'])
+    expect(result.headers.get('access-control-expose-headers')?.split(/,\s*/)).toEqual(['retry-after', 'date', 'age'])
     expect(result.headers.get('cache-control')).toBe('no-store')
   })
 

@@ -113,6 +113,9 @@ describe('POST /api/auth/refresh', () => {
     const again = await refresh(first.refreshToken)
     expect(again.status).toBe(200)
     expect(again.body).toEqual(rotated.body)
+    // Made 29 s ago, as its `Age` says (its token's `iat` is the rotation's): the browser's clock is learnt from both.
+    expect(rotated.headers.get('age')).toBeNull()
+    expect(again.headers.get('age')).toBe('29')
     // The pair given twice is live: it refreshes on.
     expect((await refresh(again.body.refreshToken)).status).toBe(200)
   })
