@@ -86,6 +86,12 @@ export function createSocketServer(
    * of unauthenticated sessions on a handshake. Engine.IO would say either as a 403 `{ code: 4 }` when polling, a 400
    * "Bad request" for a middleware's reason, and a 400 for any refused upgrade.
    */
+  /**
+   * A handshake's slot, taken when Engine.IO's middlewares pass it, until its session opens (which takes it over) or its
+   * request ends without one. Counted only once a session opened, the cap let through every handshake read before
+   * the first (Engine.IO names a session asynchronously): handshakes pipelined on one connection all found room.
+   */
+  const reserved = new Map<IncomingMessage, () => void>()
   const refusalOf = (req: IncomingMessage): Refusal | undefined => {
     if (lacksHost(req)) return { status: 400, code: 'INVALID', message: 'Host: required in an HTTP/1.1 request' }
     if (!origins.isAllowed(req.headers.origin)) return { status: 403, code: 'FORBIDDEN', message: 'origin not allowed' }
@@ -95,7 +101,7 @@ export function createSocketServer(
     if (params.has('j')) return { status: 400, code: 'INVALID', message: 'JSONP polling is not served' }
     // As Engine.IO tells one (`if (sid)`): an empty `sid` is a handshake too.
     const handshake = !params.get('sid')
-    if (handshake && !pending.hasRoom(unauthenticated.addressOf(req)))
+    if (handshake && !reserved.has(req) && !pending.hasRoom(unauthenticated.addressOf(req)))
       return {
         status: 429,
         code: 'RATE_LIMITED',
@@ -118,10 +124,11 @@ export function createSocketServer(
       callback(refusal ? refusal.message : null, !refusal)
     },
   })
-  // Counted from the session's opening to its first authenticated socket (every middleware passed) or its close. Held
-  // here, not in allowRequest: handshakes admitted together (a session id is made asynchronously) would all have
-  // seen room for one more; those past the cap are closed as they open, told why as the allowRequest refusal says it:
-  // closed unexplained, socket.io-client took it for a dropped transport and reconnected at once, again and again.
+  // Counted from the handshake's reservation (`reserve`) through the session's opening to its first authenticated
+  // socket (every middleware passed) or its close. A session opening without a reservation (its request ended while
+  // Engine.IO named it) is counted here; one past the cap is closed as it opens, told why as the allowRequest refusal
+  // says it: closed unexplained, socket.io-client took it for a dropped transport and reconnected at once, again and
+  // again.
   const releases = new WeakMap<object, () => void>()
   io.engine.on(
     'connection',
@@ -135,7 +142,8 @@ export function createSocketServer(
     ) => {
       limitPacketSize(conn, MAX_PACKET_BYTES)
       limitUnsentBacklog(conn, maxReplay + UNSENT_MARGIN)
-      const release = pending.add(unauthenticated.addressOf(conn.request))
+      const release = reserved.get(conn.request) ?? pending.add(unauthenticated.addressOf(conn.request))
+      reserved.delete(conn.request)
       if (!release) {
         // Socket.IO's CONNECT_ERROR for the main namespace, as a middleware's refusal is sent (protocol 5: type 4, the
         // namespace `/` left out), written before the client's CONNECT can arrive; the session closes once it is out.
@@ -152,6 +160,20 @@ export function createSocketServer(
     },
   )
   io.on('connection', (socket) => releases.get(socket.conn)?.())
+  const reserve = (req: IncomingMessage, res: unknown) => {
+    const release = pending.add(unauthenticated.addressOf(req))
+    if (!release) return
+    reserved.set(req, release)
+    // A handshake refused after this (Engine.IO's own checks, an upgrade `ws` aborts) or given up opens no session:
+    // its answer ends (polling), or its connection closes (an upgrade, whose `res` is Engine.IO's stand-in).
+    const ended = () => {
+      if (reserved.get(req) !== release) return
+      reserved.delete(req)
+      release()
+    }
+    if (res instanceof ServerResponse) res.once('close', ended)
+    else req.socket.once('close', ended)
+  }
   // allowRequest runs at the handshake only: a request naming an existing session (`sid`: its polls, its sends, its
   // upgrade to a WebSocket) would pass from any Origin. Engine.IO's middlewares run for every request and upgrade
   // (after its CORS one, whose headers a refusal keeps), before allowRequest. A refused request is answered here; a
@@ -159,7 +181,10 @@ export function createSocketServer(
   // (Node's Host check is off for Fastify's sake, see `createHttpApp`: Socket.IO's path refuses it here.)
   io.engine.use((req: IncomingMessage, res: unknown, next: (error?: Error) => void) => {
     const refusal = refusalOf(req)
-    if (!refusal) return next()
+    if (!refusal) {
+      if (!new URL(req.url ?? '/', 'http://socket.invalid').searchParams.get('sid')) reserve(req, res)
+      return next()
+    }
     refused.set(req, refusal)
     if (res instanceof ServerResponse && !res.headersSent) {
       const { headers, body } = errorAnswer(refusal.message, refusal.code, refusal.retryAfterMs)
