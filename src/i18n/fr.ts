@@ -176,7 +176,7 @@ export const fr: Catalogue = {
   'lessons.booking': 'Réservation…',
   'lessons.changedMeanwhile':
     'Pas modifié : ce cours avait été modifié entre-temps ; il est affiché tel qu’il est maintenant.',
-  'lessons.booked': 'Cours « {subject} » réservé ; en attente de la confirmation du tuteur.',
+  'lessons.booked': 'Cours « {subject} » réservé ; en attente de confirmation.',
 
   'requests.title': 'Demandes de contact',
   'requests.listStudent': 'Demandes envoyées',
@@ -200,7 +200,7 @@ export const fr: Catalogue = {
   'requests.messageOpening': 'Ouverture de la conversation avec {name}…',
   'requests.sendTitle': 'Contacter un tuteur',
   'requests.message': 'Message',
-  'requests.messageBlank': 'Message : écrivez quelques mots au tuteur ; des espaces seuls ne suffisent pas.',
+  'requests.messageBlank': 'Message : écrivez quelques mots ; des espaces seuls ne suffisent pas.',
   'requests.messageControl':
     'Message : retirez les caractères de contrôle invisibles, souvent collés avec le texte ; tabulations et retours à la ligne sont acceptés.',
   'requests.messageTooLong': 'Message : {length, number} caractères, {max, number} au plus ; raccourcissez-le.',

@@ -76,7 +76,7 @@ describe('a form whose free text is only spaces', () => {
       hash: '#/contact-requests',
       tutor: 'Tuteur',
       field: 'Message',
-      said: 'Message\u202f: écrivez quelques mots au tuteur\u202f; des espaces seuls ne suffisent pas.',
+      said: 'Message\u202f: écrivez quelques mots\u202f; des espaces seuls ne suffisent pas.',
     },
   ])('$hash ($locale): "$field" is named, on the field, and nothing is sent', async (c) => {
     await refusedBeforeSending({ ...c, typed: '   \n ' })

@@ -1,7 +1,9 @@
 // @vitest-environment jsdom
 import { act } from 'react'
+import { createIntl } from 'react-intl'
 import { afterEach, describe, expect, test } from 'vitest'
 import type { User } from '../../src/contract'
+import { fr } from '../../src/i18n'
 import { LOCALE_STORAGE_KEY } from '../../src/i18n/locale'
 import { alice } from '../unit/support/fixtures'
 import { eventually } from './support/eventually'
@@ -48,5 +50,30 @@ describe('(fr) the role beside a name', () => {
     // optionName isolates the name (U+2068 … U+2069), which the page's bidi test checks.
     expect(option.textContent!.replace(/[\u2068\u2069]/g, '')).toBe('Alice (compte élève)')
     act(() => store.dispose())
+  })
+})
+
+// The same agreement in a sentence about the tutor the student chose: the booking's confirmation said "en attente de
+// la confirmation du tuteur" and the contact form's blank message "écrivez quelques mots au tuteur", of Carol too.
+describe('(fr) a sentence about the chosen tutor', () => {
+  const intl = createIntl({ locale: 'fr', messages: fr })
+  test.each([
+    {
+      id: 'lessons.booked' as const,
+      said: 'Cours «\u202fAlgèbre\u202f» réservé\u202f; en attente de confirmation.',
+    },
+    {
+      id: 'requests.messageBlank' as const,
+      said: 'Message\u202f: écrivez quelques mots\u202f; des espaces seuls ne suffisent pas.',
+    },
+  ])('$id does not name the tutor with a noun that agrees with a man only', ({ id, said }) => {
+    expect(intl.formatMessage({ id }, { subject: 'Algèbre' })).toBe(said)
+  })
+
+  // "du tuteur", "au tuteur", "votre tuteur": a definite tutor, a person whose gender the app does not know. "un
+  // tuteur", "un autre tuteur", "vos tuteurs" (anyone, or a group) and "compte tuteur" are said of nobody in particular.
+  test('no French message speaks of one definite tutor', () => {
+    const definite = /\b(?:du|au|le|ce|cet|votre|son|leur|même) tut(?:eur|rice)\b|\bl[’'] ?tut(?:eur|rice)\b/i
+    expect(Object.entries(fr).filter(([, text]) => definite.test(text))).toEqual([])
   })
 })
