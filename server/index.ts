@@ -19,6 +19,7 @@ import {
   DEFAULT_HANDSHAKE_RATE_LIMIT,
   DEFAULT_JOIN_RATE_LIMIT,
   DEFAULT_REPLAY_LOOKUP_LIMIT,
+  DEFAULT_RENEW_RATE_LIMIT,
   DEFAULT_RATE_LIMIT,
   DEFAULT_READ_RATE_LIMIT,
   DEFAULT_REFRESH_RATE_LIMIT,
@@ -339,6 +340,8 @@ async function startOn(
   const loginLimiter = sharedBudget('login', options.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT)
   // On each node on its own (in memory even with Redis): it bounds this node's database work for one user's flood.
   const replayLookups = new RateLimiter(options.replayLookupLimit ?? DEFAULT_REPLAY_LOOKUP_LIMIT, clock)
+  // The same: the signatures a user's renewals make this node check.
+  const renewLimiter = new RateLimiter(DEFAULT_RENEW_RATE_LIMIT, clock)
   const eventLog = await EventLog.open(db, {
     maxReplay: options.maxReplay,
     retentionSeconds: options.eventRetentionSeconds,
@@ -362,6 +365,7 @@ async function startOn(
     readLimiter.sweep()
     handshakeLimiter.sweep()
     replayLookups.sweep()
+    renewLimiter.sweep()
     typingLimiter.sweep()
     refreshLimiter.sweep()
     loginLimiter.sweep()
@@ -463,6 +467,7 @@ async function startOn(
     now: clock,
     joinLimiter,
     typingLimiter,
+    renewLimiter,
     handshakeLimiter,
     maxSocketsPerUser,
     eventLog,

@@ -46,6 +46,13 @@ export const DEFAULT_LOGIN_RATE_LIMIT: RateLimitOptions = { perSecond: 5, burst:
  */
 export const DEFAULT_REPLAY_LOOKUP_LIMIT: RateLimitOptions = { perSecond: 5, burst: 10 }
 
+/**
+ * `session:renew`, per user on each node: each checks a token's signature twice, so one socket flooding them held the
+ * whole process. A browser renews its one shared socket once per token life (every 12 minutes); the burst is one for
+ * each of the `maxSocketsPerUser` sockets a user may hold, renewed at once.
+ */
+export const DEFAULT_RENEW_RATE_LIMIT: RateLimitOptions = { perSecond: 1, burst: 20 }
+
 export type TakeResult = { ok: true } | { ok: false; retryAfterMs: number }
 
 /**

@@ -242,6 +242,8 @@ export interface HandlerDeps {
   joinLimiter: Limiter
   /** The per-user budget of `typing` notices (2 a second). */
   typingLimiter: Limiter
+  /** The per-user budget of `session:renew` (each checks a token's signature twice); none: unbudgeted. */
+  renewLimiter?: Limiter
   /** The per-user budget of handshakes (each reads the user's log); none: unbudgeted. */
   handshakeLimiter?: Limiter
   maxSocketsPerUser: number
@@ -295,6 +297,7 @@ export function attachHandlers(
     now,
     joinLimiter,
     typingLimiter,
+    renewLimiter,
     handshakeLimiter,
     maxSocketsPerUser,
     eventLog,
@@ -366,6 +369,8 @@ export function attachHandlers(
   async function renew(socket: TalemySocket, payload: unknown): Promise<null> {
     const input = parseRequest(sessionRenewSchema, payload)
     if (!input.ok) throw invalid(input.issues, 'payload')
+    // Before any signature is checked: past it, a renewal costs no more than an unknown event.
+    await renewLimiter?.take(socket.data.userId)
     const owner = await sessions.ownerOf(input.value.token)
     if (owner && (owner.userId !== socket.data.userId || owner.sessionId !== socket.data.sessionId)) {
       // After the ack has gone out (same transport, in order).

@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs'
 import { decodeJwt } from 'jose'
 import { io } from 'socket.io-client'
 import { TokenService } from '../../server/auth'
+import { DEFAULT_RENEW_RATE_LIMIT } from '../../server/rateLimit'
 import { openDatabase, type Db } from '../../server/db'
 import { SessionStore } from '../../server/sessions'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -671,6 +672,33 @@ describe('session:renew', () => {
       packets.mockRestore()
       socket.close()
     }
+  })
+
+  // Review: renewals had no budget, and each checks a token's signature twice (its owner, then its claims): one socket
+  // sending 20,000 of them held the server for about 10 s, another user's acks waiting up to 5 s meanwhile.
+  it("answers a user's renewals past a budget RATE_LIMITED with retryAfterMs, keeps the socket, and not another user's", async () => {
+    const bob = await login(server.url, BOB)
+    const socket = await connect(server.url, bob.token)
+    // The clock stands still here: nothing refills the budget during the flood.
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () => emitAck(socket, 'session:renew', { token: bob.token })),
+    )
+    const renewed = answers.filter((answer) => answer.ok)
+    expect(renewed.length).toBeGreaterThan(0)
+    expect(renewed.length).toBeLessThanOrEqual(DEFAULT_RENEW_RATE_LIMIT.burst)
+    expect(answers.filter((answer) => !answer.ok)).toEqual(
+      Array.from({ length: 200 - renewed.length }, () => ({
+        ok: false,
+        error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: expect.any(Number) },
+      })),
+    )
+    expect(await emitAck(socket, 'conversation:leave', 'conv-alice-bob')).toEqual({ ok: true, data: null })
+    expect(socket.connected).toBe(true)
+    socket.close()
+    const carol = await login(server.url, CAROL)
+    const other = await connect(server.url, carol.token)
+    expect(await emitAck(other, 'session:renew', { token: carol.token })).toEqual({ ok: true, data: null })
+    other.close()
   })
 
   it('refuses an expired, forged or malformed token and leaves the socket on its own token', async () => {
