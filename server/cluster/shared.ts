@@ -180,6 +180,77 @@ end
 return flags
 `
 
+/** Redis's clock in ms unless ARGV[n] gives one (a test's injected `now`). */
+const NOW_FROM = (n: number) => `
+local now = tonumber(ARGV[${n}])
+if now == nil then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+`
+
+/**
+ * How long a change marked and not yet told may wait for its node's word before another node's sweep takes it over:
+ * far above a live node's time between the two (a database write and read), so only a dead node's is taken over.
+ */
+export const UNTOLD_STALE_MS = 10_000
+
+/**
+ * KEYS[1] the online set, KEYS[2] the goings, KEYS[3] those put back online with nobody told, KEYS[4] the changes
+ * marked and not yet told; ARGV: user, now ms or '', announce ('1': the caller tells it; '0': it puts back what the
+ * contacts were last told). Answers 1 when the caller is the one to tell "online", noted untold until `told`.
+ */
+const MARK_ONLINE_SCRIPT = `${NOW_FROM(2)}
+redis.call('HDEL', KEYS[2], ARGV[1])
+local added = redis.call('SADD', KEYS[1], ARGV[1])
+local restored = redis.call('SREM', KEYS[3], ARGV[1])
+if added == 0 and restored == 0 then return 0 end
+if ARGV[3] == '1' then redis.call('HSET', KEYS[4], ARGV[1], 'on ' .. now) else redis.call('HDEL', KEYS[4], ARGV[1]) end
+return 1
+`
+
+/** As `MARK_ONLINE_SCRIPT`, for "offline": the untold note keeps since when the user was gone. */
+const MARK_OFFLINE_SCRIPT = `${NOW_FROM(2)}
+local since = redis.call('HGET', KEYS[2], ARGV[1]) or now
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+if ARGV[3] == '1' then redis.call('HSET', KEYS[4], ARGV[1], 'off ' .. now .. ' ' .. since)
+else redis.call('HDEL', KEYS[4], ARGV[1]) end
+return 1
+`
+
+/** KEYS[1] the untold changes; ARGV: user, 'on' or 'off'. Forgets it once told (not a later one of the other kind). */
+const TOLD_SCRIPT = `
+local note = redis.call('HGET', KEYS[1], ARGV[1])
+if note and string.sub(note, 1, #ARGV[2] + 1) == ARGV[2] .. ' ' then redis.call('HDEL', KEYS[1], ARGV[1]) end
+`
+
+/**
+ * KEYS as `MARK_ONLINE_SCRIPT`'s; ARGV: now ms or '', how old an untold change is taken over. Its node died between the
+ * mark and the word, and its contacts still hold the word before. A going: put back online with nobody told, gone
+ * since then, for the sweep to take offline and say so. An arrival: flagged as nobody told, for the node of a socket
+ * of theirs to say it (`reassertLocal`); with none, the sweep takes them offline, as they were last told.
+ */
+const REPAIR_UNTOLD_SCRIPT = `${NOW_FROM(1)}
+local notes = redis.call('HGETALL', KEYS[4])
+for i = 1, #notes, 2 do
+  local userId, note = notes[i], notes[i + 1]
+  local kind, at, since = string.match(note, '^(%a+) (%d+) ?(%d*)$')
+  if not at or now - tonumber(at) >= tonumber(ARGV[2]) then
+    redis.call('HDEL', KEYS[4], userId)
+    if kind == 'off' then
+      if redis.call('SADD', KEYS[1], userId) == 1 then
+        redis.call('SADD', KEYS[3], userId)
+        redis.call('HSET', KEYS[2], userId, since ~= '' and since or at)
+      end
+    elseif kind == 'on' and redis.call('SISMEMBER', KEYS[1], userId) == 1 then
+      redis.call('SADD', KEYS[3], userId)
+    end
+  end
+end
+`
+
 /**
  * Presence shared by the nodes: the users announced online (a set) and since when each has had no socket (a hash).
  * SADD/SREM answer whether this call changed the set, so exactly one node announces each change.
@@ -205,6 +276,10 @@ export class RedisPresenceStore implements PresenceStore {
   private get restoredKey() {
     return `${this.link.prefix}presence:restored`
   }
+  /** Changes marked and not yet told, each `on <at>` or `off <at> <since>` (`MARK_ONLINE_SCRIPT`). */
+  private get untoldKey() {
+    return `${this.link.prefix}presence:untold`
+  }
   /** Set once the goings are known kept: gone with them when Redis loses its data. */
   private get intactKey() {
     return `${this.link.prefix}presence:intact`
@@ -218,24 +293,51 @@ export class RedisPresenceStore implements PresenceStore {
     await this.link.client.set(this.intactKey, '1')
   }
 
-  async markOnline(userId: Id): Promise<boolean> {
-    const result = await this.link.client
-      .multi()
-      .hdel(this.goneKey, userId)
-      .sadd(this.onlineKey, userId)
-      .srem(this.restoredKey, userId)
-      .exec()
-    return result?.[1]?.[1] === 1 || result?.[2]?.[1] === 1
+  async markOnline(userId: Id, announce = true): Promise<boolean> {
+    const changed = await this.link.client.eval(
+      MARK_ONLINE_SCRIPT,
+      4,
+      this.onlineKey,
+      this.goneKey,
+      this.restoredKey,
+      this.untoldKey,
+      userId,
+      this.now ? this.now() : '',
+      announce ? '1' : '0',
+    )
+    return changed === 1
   }
 
-  async markOffline(userId: Id): Promise<boolean> {
-    const result = await this.link.client
-      .multi()
-      .hdel(this.goneKey, userId)
-      .srem(this.onlineKey, userId)
-      .srem(this.restoredKey, userId)
-      .exec()
-    return result?.[1]?.[1] === 1
+  async markOffline(userId: Id, announce = true): Promise<boolean> {
+    const changed = await this.link.client.eval(
+      MARK_OFFLINE_SCRIPT,
+      4,
+      this.onlineKey,
+      this.goneKey,
+      this.restoredKey,
+      this.untoldKey,
+      userId,
+      this.now ? this.now() : '',
+      announce ? '1' : '0',
+    )
+    return changed === 1
+  }
+
+  async told(userId: Id, online: boolean): Promise<void> {
+    await this.link.client.eval(TOLD_SCRIPT, 1, this.untoldKey, userId, online ? 'on' : 'off')
+  }
+
+  async repairUntold(): Promise<void> {
+    await this.link.client.eval(
+      REPAIR_UNTOLD_SCRIPT,
+      4,
+      this.onlineKey,
+      this.goneKey,
+      this.restoredKey,
+      this.untoldKey,
+      this.now ? this.now() : '',
+      UNTOLD_STALE_MS,
+    )
   }
 
   async restore(userId: Id): Promise<void> {

@@ -30,11 +30,20 @@ export const SEEN_GAP_MS = PRESENCE_NOTE_MS + 10_000
 export interface PresenceStore {
   /**
    * Announces `userId` online and forgets when they were gone; true when they were not online, or put back by `restore`
-   * with nobody told (the caller announces it).
+   * with nobody told (the caller announces it). `announce` false: it puts back what their contacts were last told, and
+   * nobody is to tell it.
    */
-  markOnline(userId: Id): Promise<boolean>
-  /** Announces `userId` offline; true when they were online (the caller announces it). */
-  markOffline(userId: Id): Promise<boolean>
+  markOnline(userId: Id, announce?: boolean): Promise<boolean>
+  /** Announces `userId` offline; true when they were online (the caller announces it). `announce` as for `markOnline`. */
+  markOffline(userId: Id, announce?: boolean): Promise<boolean>
+  /**
+   * A shared store's: the change a mark answered true for has been told. Until then it is noted untold, and taken over
+   * by `repairUntold` once old: a node killed between a mark and its word leaves the change unsaid, and no other node
+   * would say it (the mark answers true once).
+   */
+  told?(userId: Id, online: boolean): Promise<void>
+  /** A shared store's: the changes left untold long past their mark are made to be told again (by the sweep). */
+  repairUntold?(): Promise<void>
   onlineUsers(): Promise<Id[]>
   isOnline(userIds: readonly Id[]): Promise<boolean[]>
   /**
@@ -231,13 +240,14 @@ export class PresenceTracker {
         // than the grace, a sweep have taken the user offline and said so; "online" after that would be the last word.
         const [state] = await this.statesOf([userId])
         if (state?.online) this.tell(contacts, state)
+        await this.toldOf(userId, true)
       }
     } catch (error) {
       // Online in the store and nobody told, no later connect nor sweep would tell them: the store goes back to what
       // the contacts know, and the sweep's look at the users with a socket here tells them once it can. So too when the
       // marking itself failed: given up on (Redis stalled past the command bound), it is still sent and may land later.
       if (cameOnline || (await marking.catch(() => true)))
-        await this.options.store.markOffline(userId).catch(() => undefined)
+        await this.options.store.markOffline(userId, false).catch(() => undefined)
       throw error
     }
     const users = await this.snapshotOf(contacts)
@@ -306,6 +316,7 @@ export class PresenceTracker {
         await this.restoreSeen()
         await store.markIntact?.()
       }
+      await store.repairUntold?.()
       // Every user online in the cluster, every pass: those with a socket (nearly all) cost no round trip each.
       const online = await store.onlineUsers()
       const counts = await this.socketCounts(online)
@@ -351,17 +362,18 @@ export class PresenceTracker {
           // Offline in the store with nobody told, no later sweep would look at them again: they go back online and
           // gone since then (a store of this node's own keeps that time; the shared one notes its own now), for the
           // next sweep to say it.
-          await store.markOnline(userId)
+          await store.markOnline(userId, false)
           await store.noteGone(userId, since)
           throw error
         }
         // A socket that came meanwhile (it may have told "online" already): put it right, and say nothing. Nothing is
         // awaited between this last look and the word "offline", so no "online" can come after it.
         if ((await socketCount(userId)) > 0) {
-          await store.markOnline(userId)
+          await store.markOnline(userId, false)
           continue
         }
         this.tell(contacts, { userId, online: false, lastSeenAt })
+        await this.toldOf(userId, false)
       }
       if (noting) {
         // With a shared store `present` holds every node's users: each node vouches only for its own.
@@ -486,7 +498,7 @@ export class PresenceTracker {
         cameOnline = await this.options.store.markOnline(userId)
       } catch (error) {
         // Given up on, it may still land (as at a connect): offline again behind it, for the next sweep to say it.
-        await this.options.store.markOffline(userId).catch(() => undefined)
+        await this.options.store.markOffline(userId, false).catch(() => undefined)
         throw error
       }
       if (!cameOnline) continue
@@ -495,9 +507,10 @@ export class PresenceTracker {
         if (this.options.notesSeen) await this.noteSeen([userId], this.options.now())
         const [[state], contacts] = await Promise.all([this.statesOf([userId]), this.contactsOf(userId)])
         this.tell(contacts, { ...state!, online: true })
+        await this.toldOf(userId, true)
       } catch (error) {
         // Online in the store with nobody told, no later sweep would tell them: offline again, for the next one to.
-        await this.options.store.markOffline(userId)
+        await this.options.store.markOffline(userId, false)
         throw error
       }
     }
@@ -509,6 +522,14 @@ export class PresenceTracker {
     const sockets = [...this.owed].filter((socket) => socket.connected)
     this.owed.clear()
     await this.resendSnapshots(sockets)
+  }
+
+  /**
+   * Forgets the change as untold, once told. A failure is let go: the change, told already, is only told once more when
+   * `repairUntold` takes it over.
+   */
+  private async toldOf(userId: Id, online: boolean): Promise<void> {
+    await this.options.store.told?.(userId, online).catch(() => undefined)
   }
 
   private tell(contacts: readonly Id[], state: PresenceState): void {
