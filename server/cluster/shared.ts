@@ -377,6 +377,12 @@ export class RedisPresenceStore implements PresenceStore {
     return { since, now }
   }
 
+  async clock(): Promise<number> {
+    if (this.now) return this.now()
+    const [seconds, micros] = await this.link.client.time()
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
+  }
+
   async clearGone(userId: Id): Promise<void> {
     await this.link.client.hdel(this.goneKey, userId)
   }

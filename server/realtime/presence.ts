@@ -18,7 +18,7 @@ export const PRESENCE_NOTE_MS = 5_000
  * A user taken offline longer than this after they were last noted seen was watched by no server meanwhile (every node
  * was down): they were last seen at that note, not when a server came back and found them gone. Above what a live
  * cluster can reach: a note every `PRESENCE_NOTE_MS`, a killed node's socket entries counting 6 s more, a heartbeat
- * and a sweep late, and the nodes' clocks against Redis's.
+ * and a sweep late. Notes and goings are both timed on the store's clock (Redis's, with several nodes: `clock`).
  */
 export const SEEN_GAP_MS = PRESENCE_NOTE_MS + 10_000
 
@@ -44,6 +44,12 @@ export interface PresenceStore {
   told?(userId: Id, online: boolean): Promise<void>
   /** A shared store's: the changes left untold long past their mark are made to be told again (by the sweep). */
   repairUntold?(): Promise<void>
+  /**
+   * A shared store's: the time now (ms) on its clock, the one goings are timed on (Redis's). Users are noted seen on it:
+   * with a node's own, a node behind by more than `SEEN_GAP_MS` less a note's period made a note look older than it
+   * was, and a user's going was kept as that note (lastSeenAt before he had even come back).
+   */
+  clock?(): Promise<number>
   onlineUsers(): Promise<Id[]>
   isOnline(userIds: readonly Id[]): Promise<boolean[]>
   /**
@@ -235,7 +241,7 @@ export class PresenceTracker {
       ;[cameOnline, contacts] = await Promise.all([marking, this.options.members.contactsOnConnect(userId)])
       if (cameOnline) {
         // Noted before anyone is told: a crash after the word "online" still leaves this as when they were last seen.
-        if (this.options.notesSeen) await this.noteSeen([userId], this.options.now())
+        if (this.options.notesSeen) await this.noteSeen([userId], await this.seenAt())
         // Told as the store says it, read last: the socket may have gone during these reads and, the database slower
         // than the grace, a sweep have taken the user offline and said so; "online" after that would be the last word.
         const [state] = await this.statesOf([userId])
@@ -306,7 +312,7 @@ export class PresenceTracker {
     const noting =
       this.options.notesSeen === true &&
       performance.now() - this.notedAt >= (this.options.noteEveryMs ?? PRESENCE_NOTE_MS)
-    const at = now()
+    const at = noting ? await this.seenAt() : now()
     const present: Id[] = []
     try {
       // The goings it held are lost with it, and the users online then are in no set walked here: their contacts keep
@@ -437,6 +443,11 @@ export class PresenceTracker {
     await db.query(`delete from presence_seen`)
   }
 
+  /** The time now on the store's clock, for a note; this node's when the store has none or does not answer. */
+  private async seenAt(): Promise<number> {
+    return (await this.options.store.clock?.().catch(() => undefined)) ?? this.options.now()
+  }
+
   /** Keeps `at` as the latest time `userIds` were known online; a failure is logged (presence goes on without it). */
   private async noteSeen(userIds: readonly Id[], at: number): Promise<void> {
     if (userIds.length === 0) return
@@ -455,8 +466,8 @@ export class PresenceTracker {
   /**
    * Puts back online in the store, gone from now on, every user noted seen (`presence_seen`) since their last going
    * was kept: the users online when it lost its data, and those who went within the grace or while it was away. Seen
-   * since by more than `SEEN_GAP_MS`: notes are taken on the nodes' clocks and goings on Redis's, so a note a node ahead
-   * took just before a going kept looks later than it (a user long gone, shown online again for the grace). None
+   * since by more than `SEEN_GAP_MS`: a note a node took on its own clock (one of an earlier version, in a rolling
+   * deploy) just before a going kept may look later than it (a user long gone, shown online again for the grace). None
    * is told now: their contacts were told "online" last. The sweep takes offline those with no socket after the grace,
    * and keeps the note as last seen when they went more than `SEEN_GAP_MS` before. Those with a socket are told
    * "online" by their node's sweep or their next connect (`restore`): a snapshot read from the emptied store
@@ -504,7 +515,7 @@ export class PresenceTracker {
       if (!cameOnline) continue
       try {
         // As at a connect, noted before anyone is told: a crash after the word "online" leaves this as their last seen.
-        if (this.options.notesSeen) await this.noteSeen([userId], this.options.now())
+        if (this.options.notesSeen) await this.noteSeen([userId], await this.seenAt())
         const [[state], contacts] = await Promise.all([this.statesOf([userId]), this.contactsOf(userId)])
         this.tell(contacts, { ...state!, online: true })
         await this.toldOf(userId, true)
