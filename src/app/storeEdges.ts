@@ -1,5 +1,13 @@
 import type { ApiExtra, ServerClock } from '../api'
-import { browserTabs, defaultDrainLock, type DrainLock, type StorageLike, type TabsOptions } from '../realtime'
+import {
+  browserTabs,
+  defaultDrainLock,
+  type DrainLock,
+  randomTabId,
+  type StorageLike,
+  type TabsOptions,
+  tabPageWatch,
+} from '../realtime'
 import { syncDiscards } from './discardSync'
 import { syncSession } from './sessionSync'
 import { browserStorage, createMemoryStorage, defaultApiUrl } from './storage'
@@ -46,7 +54,7 @@ export function storeEdges(options: MakeStoreOptions): StoreEdges {
   const lifetime = new AbortController()
   const tabs = tabsEdges(options, storage === pageStorage)
   const page = pageWindow()
-  const unsent = tabs ? unsentInTabs(tabs.channel) : null
+  const unsent = tabs ? unsentInTabs(tabs.channel, { tabId: tabs.tabId, watchTab: tabPageWatch(tabs) }) : null
   const unsavedOutbox = watchUnsavedOutbox({
     // Memory put in for a page without storage: nothing of the outbox outlives the page.
     durable: options.storage !== undefined || pageStorage !== undefined,
@@ -102,6 +110,12 @@ function pageWindow(): Window | undefined {
  * follow one another's logins and logouts, so the tab holding the socket is always logged in as the others are.
  */
 function tabsEdges(options: MakeStoreOptions, sessionInPageStorage: boolean): TabsOptions | null {
+  const tabs = pickedTabs(options, sessionInPageStorage)
+  // One id for the election and the unsent count: the count watches the page lock named after it.
+  return tabs && { ...tabs, tabId: tabs.tabId ?? randomTabId() }
+}
+
+function pickedTabs(options: MakeStoreOptions, sessionInPageStorage: boolean): TabsOptions | null {
   if (options.shareSocket === false) return null
   if (options.realtime && 'tabs' in options.realtime) return options.realtime.tabs ?? null
   if (options.shareSocket !== true && !sessionInPageStorage) return null

@@ -100,6 +100,6 @@ export {
 } from './presenceSlice'
 export { TYPING_SEND_INTERVAL_MS, TYPING_SHOWN_MS } from './typingHandler'
 export type { TabRole, TabChannel, TabLock, TabMessage, Visibility } from './tabs/protocol'
-export type { TabsOptions } from './tabs/tabsLink'
+export { randomTabId, tabPageWatch, type TabsOptions, type WatchTab } from './tabs/tabsLink'
 export { browserTabs } from './tabs/browserTabs'
 export { documentVisibility, manualVisibility } from './tabs/visibility'

@@ -12,13 +12,12 @@ import {
   send,
   unique,
   WAIT,
-  waitNotOnline,
   waitOnline,
   roleOf,
   socketsOf,
   storedTexts,
 } from './support/app'
-import { TAB_PROTOCOL } from '../../src/realtime/tabs/protocol'
+import { messageHeldInMemory } from './support/tabs'
 
 // One socket per browser, in the real SPA: the tabs of one browser context share one Socket.IO connection held by
 // one of them; closing the holder's tab hands it to another; two contexts are two browsers with a socket each.
@@ -185,52 +184,8 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
   it('"Log out" in one tab asks about a message another tab holds unsent in memory alone (storage full)', async () => {
     const alice = await loginAs(e2e, 'alice')
     const { user } = await apiLogin(e2e, 'alice')
-    const postMessage = /\/api\/conversations\/[^/]+\/messages$/
     try {
-      const id = await openConversationWith(alice.page, 'Bob')
-      const other = await openTab(alice, `${e2e.url}/#/messages/${encodeURIComponent(id)}`)
-      const tabs = [alice.page, other]
-      await expect.poll(() => roles(tabs), { timeout: WAIT }).toEqual(['follower', 'leader'])
-      // Offline: no socket, and the HTTP send never reaches the server, so the message stays unsent.
-      blockSockets(e2e, user.id, 10 * 60_000)
-      await alice.context.route(postMessage, (route) =>
-        route.request().method() === 'POST' ? route.abort('internetdisconnected') : route.fallback(),
-      )
-      for (const tab of tabs) await waitNotOnline(tab)
-      // The origin's storage full (its quota is every tab's): the other tab's outbox is refused.
-      await other.evaluate(() => {
-        let chunk = 'x'.repeat(1 << 20)
-        for (let i = 0; chunk.length > 0; i++) {
-          try {
-            localStorage.setItem(`filler.${i}`, chunk)
-          } catch {
-            chunk = chunk.slice(0, chunk.length >> 1)
-          }
-        }
-      })
-      // What the tabs tell each other of it, heard beside the first tab's own listener (created before it: told first).
-      await alice.page.evaluate((name) => {
-        const channel = new BroadcastChannel(name)
-        ;(window as { heard?: Promise<void> }).heard = new Promise<void>((resolve) => {
-          channel.onmessage = (event) => {
-            if (event.data?.kind === 'unsaved' && event.data.clientIds.length > 0) resolve()
-          }
-        })
-      }, `talemy.socket.talemy.${TAB_PROTOCOL}`)
-      const text = unique('Written offline, storage full')
-      await send(other, text)
-      await messagesWithText(other, text).and(other.locator('[data-status="pending"]')).waitFor({ timeout: WAIT })
-      await other.getByTestId('unsaved-notice').waitFor({ timeout: WAIT })
-      const heard = await alice.page.evaluate(
-        (ms) =>
-          Promise.race([
-            (window as { heard?: Promise<void> }).heard!.then(() => true),
-            new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms)),
-          ]),
-        WAIT,
-      )
-      expect(heard, 'the other tab told of its unsaved message').toBe(true)
-
+      const { other, text } = await messageHeldInMemory(e2e, alice, user.id, 'Written offline, storage full')
       const dialogs: string[] = []
       alice.page.once('dialog', (dialog) => {
         dialogs.push(dialog.message())

@@ -57,4 +57,18 @@ describe('logging out with unsent messages another tab could not save', () => {
     await delivered()
     expect(here.dispatch(countUnsent())).toBe(0)
   })
+
+  test('a tab that crashed (no goodbye) stops counting: its memory, and what it held there, is gone', async () => {
+    const full = refusingStorage(true)
+    const { tab, crash } = aliceTabs({ storage: full.storage, fetchFn: offline })
+    const here = tab('t1')
+    const there = tab('t2')
+    there.dispatch(sendMessage({ conversationId: 'c1', content: 'written there', clientId: 'k1' }))
+    await delivered()
+    expect(here.dispatch(countUnsent())).toBe(1)
+    // Its renderer dies: no `pagehide`, no `unsaved: []`; the browser frees the locks it held.
+    crash('t2')
+    await delivered()
+    expect(here.dispatch(countUnsent())).toBe(0)
+  })
 })

@@ -80,13 +80,28 @@ interface LinkHooks {
   onSilentTab?(): void
 }
 
-const randomTabId = () => `tab-${nanoid()}`
+/** A tab id for a tab given none (`TabsOptions.tabId`). */
+export const randomTabId = () => `tab-${nanoid()}`
 
 /**
  * The lock each tab holds for as long as its page lives: the browser frees it when the tab closes or crashes, which
  * the holder's hub watches (a crash says no goodbye, and a hidden tab's silence counts only after 150 s).
  */
 export const tabLockName = (channelName: string, tabId: string) => `talemy.socket.${channelName}.tab.${tabId}`
+
+/** What `TabLock.watch` says of a tab's page lock (`tabLockName`). */
+export type WatchTab = (tab: string, handlers: { onFree(): void; onUnheld(): void }) => () => void
+
+/**
+ * Watches another tab's page lock (`tabLockName`), where the lock can (`TabLock.watch`): `onFree` once that tab is
+ * gone, closed or crashed. `undefined` where it cannot.
+ *
+ * @example tabPageWatch(tabs)?.('tab-1', { onFree: forget, onUnheld() {} })
+ */
+export function tabPageWatch({ channelName, lock }: Pick<TabsOptions, 'channelName' | 'lock'>): WatchTab | undefined {
+  const { watch } = lock
+  return watch ? (tab, handlers) => watch.call(lock, tabLockName(channelName, tab), handlers) : undefined
+}
 
 /**
  * Binds the election, the holder's hub and the follower's proxy into what the middleware needs: who this tab is, and
@@ -112,11 +127,7 @@ export function createTabsLink(options: TabsOptions, hooks: LinkHooks): TabsLink
     { steal: false },
     { onAcquired() {}, onLost() {} },
   )
-  const { watch } = options.lock
-  const watchTab = watch
-    ? (tab: string, handlers: { onFree(): void; onUnheld(): void }) =>
-        watch.call(options.lock, tabLockName(options.channelName, tab), handlers)
-    : undefined
+  const watchTab = tabPageWatch(options)
 
   const election = createElection({
     tabId,

@@ -9,7 +9,8 @@ import { threadApi } from './page'
 /**
  * Alice's tabs of one browser, sharing one socket (made by `sockets`), each a store of its own over the messages page's
  * API; `tab(tabId)` opens one (the first takes the socket). Each has a storage of its own unless `storage` is shared;
- * `fetchFn` stands for the network instead of that API.
+ * `fetchFn` stands for the network instead of that API. `crash(tabId)`: the tab dies without a word (no `pagehide`):
+ * the browser frees its locks, and nothing it posts reaches the others any more.
  *
  * @example const { sockets, tab } = aliceTabs(); const holder = tab('t1'); const follower = tab('t2')
  */
@@ -27,5 +28,9 @@ export function aliceTabs(options: Pick<MakeStoreOptions, 'storage' | 'fetchFn'>
         tabs: { channelName: 'x', ...edges.tab(tabId), visibility: manualVisibility(true), tabId, heartbeatMs: 100 },
       },
     })
-  return { sockets, tab }
+  const crash = (tabId: string) => {
+    edges.silence(tabId, true)
+    edges.crash(tabId)
+  }
+  return { sockets, tab, crash }
 }
