@@ -1,10 +1,33 @@
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { apiLogin, blockSockets, e2ePerFile, loginAs, messagesWithText, WAIT } from './support/app'
-import { crashTab, messageHeldInMemory } from './support/tabs'
+import {
+  apiCall,
+  apiLogin,
+  badge,
+  blockSockets,
+  type E2EApp,
+  e2ePerFile,
+  gotoConversation,
+  loginAs,
+  messagesWithText,
+  openConversationWith,
+  openTab,
+  roleOf,
+  send,
+  socketsOf,
+  storedTexts,
+  unique,
+  WAIT,
+  waitNotOnline,
+  waitOnline,
+} from './support/app'
+import { crashTab, freeze, messageHeldInMemory } from './support/tabs'
 
 // One socket per browser when a tab dies without a word: its renderer crashes (CDP `Page.crash`), so no `pagehide`,
-// no goodbye on the channel; the browser frees the Web Locks it held.
+// no goodbye on the channel; the browser frees the Web Locks it held. The holder crashes with something of another
+// tab's under way through it (a send, a join, its socket's replay), or a follower crashes: nothing accepted is lost or
+// shown twice, the next holder takes the socket over and joins the threads looked at, and no tab says online while
+// no socket is up.
 
 /** The names of the Web Locks held and asked for in the page's origin (every tab of its context shares them). */
 const lockNames = (page: Page) =>
@@ -12,6 +35,56 @@ const lockNames = (page: Page) =>
     const { held = [], pending = [] } = await navigator.locks.query()
     return { held: held.map((l) => l.name ?? ''), pending: pending.map((l) => l.name ?? '') }
   })
+
+/**
+ * Holds the packets of `event` that user `userId`'s sockets send the server, before the server reads them, until
+ * `release`; what comes after goes through. A packet let go after its socket closed is dropped (Socket.IO's rule).
+ */
+function holdPackets(e2e: E2EApp, userId: string, event: string) {
+  const held: (() => void)[] = []
+  let holding = true
+  const hook = (socket: typeof e2e.server.io.sockets.sockets extends Map<string, infer S> ? S : never) =>
+    socket.use((packet, next) => {
+      if (holding && socket.data.userId === userId && packet[0] === event) held.push(() => next())
+      else next()
+    })
+  for (const socket of e2e.server.io.of('/').sockets.values()) hook(socket)
+  e2e.server.io.on('connection', hook)
+  return {
+    count: () => held.length,
+    release() {
+      holding = false
+      e2e.server.io.off('connection', hook)
+      for (const go of held.splice(0)) go()
+    },
+  }
+}
+
+/** The one socket of the user's at the server once the old one (`before`) has gone and another is up. */
+async function nextSocket(e2e: E2EApp, userId: string, before: string) {
+  await expect
+    .poll(async () => (await socketsOf(e2e, userId)).map((id) => (id === before ? 'the old one' : 'another')), {
+      timeout: WAIT,
+    })
+    .toEqual(['another'])
+  const [socket] = await e2e.server.io.in(`user:${userId}`).fetchSockets()
+  return socket!
+}
+
+/** Whether the page's badge said online, and when (`Date.now()`), from now on: each change, in order. */
+async function recordBadge(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const node = document.querySelector('[data-testid="connection-badge"]')!
+    const log: { at: number; status: string }[] = [{ at: Date.now(), status: node.getAttribute('data-status') ?? '' }]
+    ;(window as { badgeLog?: typeof log }).badgeLog = log
+    new MutationObserver(() => {
+      const status = node.getAttribute('data-status') ?? ''
+      if (log.at(-1)!.status !== status) log.push({ at: Date.now(), status })
+    }).observe(node, { attributes: true, attributeFilter: ['data-status'] })
+  })
+}
+const badgeLog = (page: Page) =>
+  page.evaluate(() => (window as { badgeLog?: { at: number; status: string }[] }).badgeLog ?? [])
 
 describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () => {
   const e2e = e2ePerFile()
@@ -58,6 +131,238 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
       expect(dialogs).toEqual([])
       expect(await messagesWithText(alice.page, text).count()).toBe(0)
     } finally {
+      blockSockets(e2e, user.id, 0)
+      await alice.context.close()
+    }
+  })
+
+  it.each([
+    { served: false, sendFrom: 0, what: 'it never reached the server' },
+    { served: true, sendFrom: 0, what: 'the server stored it, its answer went down with the holder' },
+    { served: false, sendFrom: 1, what: 'it never reached the server' },
+    { served: true, sendFrom: 1, what: 'the server stored it, its answer went down with the holder' },
+  ])(
+    'the holder crashes with follower $sendFrom’s send under way through it ($what): shown once, sent, in every tab',
+    async ({ served, sendFrom }) => {
+      const alice = await loginAs(e2e, 'alice')
+      const { user } = await apiLogin(e2e, 'alice')
+      let held: ReturnType<typeof holdPackets> | null = null
+      try {
+        const id = await openConversationWith(alice.page, 'Bob')
+        const url = `${e2e.url}/#/messages/${encodeURIComponent(id)}`
+        const tabs = [alice.page, await openTab(alice, url), await openTab(alice, url)]
+        await expect
+          .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: WAIT })
+          .toEqual(['follower', 'follower', 'leader'])
+        const roles = await Promise.all(tabs.map(roleOf))
+        const holder = tabs[roles.indexOf('leader')]!
+        // The first follower opened is the next in the lock's queue: the next holder.
+        const followers = tabs.filter((t) => t !== holder)
+        const sender = followers[sendFrom]!
+        const other = followers[1 - sendFrom]!
+        for (const tab of [sender, other]) await recordBadge(tab)
+        const [before] = await socketsOf(e2e, user.id)
+
+        held = holdPackets(e2e, user.id, 'message:send')
+        const text = unique('Sent through the holder, which crashed')
+        await send(sender, text)
+        await expect.poll(() => held!.count(), { timeout: WAIT }).toBe(1)
+        if (served) {
+          // The holder reads nothing more: the answer and `message:sent` reach its socket and go no further.
+          await freeze(holder)
+          held.release()
+          await expect.poll(async () => (await storedTexts(e2e, id)).includes(text), { timeout: WAIT }).toBe(true)
+        }
+        const crashedAt = Date.now()
+        await crashTab(holder)
+        if (!served) {
+          await expect
+            .poll(async () => (await socketsOf(e2e, user.id)).includes(before!), { timeout: WAIT })
+            .toBe(false)
+          held.release()
+        }
+
+        await expect
+          .poll(async () => (await Promise.all([sender, other].map(roleOf))).sort(), { timeout: WAIT })
+          .toEqual(['follower', 'leader'])
+        for (const tab of [sender, other]) await waitOnline(tab)
+        const after = await nextSocket(e2e, user.id, before!)
+        for (const tab of [sender, other]) {
+          await messagesWithText(tab, text).and(tab.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+        }
+        // One more message after it, sent from the other tab: anything doubled before it has shown by then.
+        const later = unique('after the crash')
+        await send(other, later)
+        for (const tab of [sender, other]) {
+          await messagesWithText(tab, later).and(tab.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+          expect(await messagesWithText(tab, text).count()).toBe(1)
+        }
+        expect((await storedTexts(e2e, id)).filter((t) => t === text)).toHaveLength(1)
+        // No tab said online while no socket was up: each left "online" after the crash, and came back to it only once
+        // the next holder's handshake had begun.
+        for (const tab of [sender, other]) {
+          const log = (await badgeLog(tab)).filter((entry) => entry.at >= crashedAt)
+          const away = log.findIndex((entry) => entry.status !== 'connected')
+          const back = log.findIndex((entry, i) => i > away && entry.status === 'connected')
+          expect({ away: away > -1, back: back > -1 }, JSON.stringify(log)).toEqual({ away: true, back: true })
+          expect(log[back]!.at, JSON.stringify(log)).toBeGreaterThanOrEqual(after.handshake.issued)
+        }
+      } finally {
+        held?.release()
+        await alice.context.close()
+      }
+    },
+  )
+
+  it.each([
+    { served: false, what: 'it never reached the server' },
+    { served: true, what: 'the server joined it, its answer went down with the holder' },
+  ])(
+    'the holder crashes with a follower’s join under way through it ($what): the next holder joins it',
+    async ({ served }) => {
+      const alice = await loginAs(e2e, 'alice')
+      const { user } = await apiLogin(e2e, 'alice')
+      let held: ReturnType<typeof holdPackets> | null = null
+      try {
+        const id = await openConversationWith(alice.page, 'Bob')
+        const url = `${e2e.url}/#/messages/${encodeURIComponent(id)}`
+        const tabs = [alice.page, await openTab(alice, url), await openTab(alice, url)]
+        await expect
+          .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: WAIT })
+          .toEqual(['follower', 'follower', 'leader'])
+        const roles = await Promise.all(tabs.map(roleOf))
+        const holder = tabs[roles.indexOf('leader')]!
+        const [viewer, other] = tabs.filter((t) => t !== holder) as [Page, Page]
+        const [before] = await socketsOf(e2e, user.id)
+        const inRoom = async (conversationId: string) =>
+          (await e2e.server.io.in(`conv:${conversationId}`).fetchSockets()).map((s) => s.id)
+
+        held = holdPackets(e2e, user.id, 'conversation:join')
+        const carol = 'conv-alice-carol'
+        await gotoConversation(viewer, carol)
+        await expect.poll(() => held!.count(), { timeout: WAIT }).toBe(1)
+        if (served) {
+          await freeze(holder)
+          held.release()
+          await expect.poll(() => inRoom(carol), { timeout: WAIT }).toEqual([before])
+        }
+        await crashTab(holder)
+        if (!served) {
+          await expect
+            .poll(async () => (await socketsOf(e2e, user.id)).includes(before!), { timeout: WAIT })
+            .toBe(false)
+          held.release()
+        }
+        await expect
+          .poll(async () => (await Promise.all([viewer, other].map(roleOf))).sort(), { timeout: WAIT })
+          .toEqual(['follower', 'leader'])
+        for (const tab of [viewer, other]) await waitOnline(tab)
+        const { id: after } = await nextSocket(e2e, user.id, before!)
+        expect(after).not.toBe(before)
+        // The union of the visible tabs' open threads: Carol's (the viewer's) and Bob's (the other tab's).
+        await expect.poll(() => inRoom(carol), { timeout: WAIT }).toEqual([after])
+        await expect.poll(() => inRoom(id), { timeout: WAIT }).toEqual([after])
+      } finally {
+        held?.release()
+        await alice.context.close()
+      }
+    },
+  )
+
+  it('a follower looking at a thread crashes: the socket leaves that thread’s room (it is no longer read for her)', async () => {
+    const alice = await loginAs(e2e, 'alice')
+    const { user } = await apiLogin(e2e, 'alice')
+    try {
+      const id = await openConversationWith(alice.page, 'Bob')
+      const viewer = await openTab(alice, `${e2e.url}/#/messages/conv-alice-carol`)
+      await expect
+        .poll(async () => (await Promise.all([alice.page, viewer].map(roleOf))).sort(), { timeout: WAIT })
+        .toEqual(['follower', 'leader'])
+      const holder = (await roleOf(alice.page)) === 'leader' ? alice.page : viewer
+      const follower = holder === alice.page ? viewer : alice.page
+      const followerThread = holder === alice.page ? 'conv-alice-carol' : id
+      const [socket] = await socketsOf(e2e, user.id)
+      const inRoom = async (conversationId: string) =>
+        (await e2e.server.io.in(`conv:${conversationId}`).fetchSockets()).map((s) => s.id)
+      await expect.poll(() => inRoom(followerThread), { timeout: WAIT }).toEqual([socket])
+      await crashTab(follower)
+      await expect.poll(() => inRoom(followerThread), { timeout: WAIT }).toEqual([])
+      expect(await socketsOf(e2e, user.id)).toEqual([socket])
+    } finally {
+      await alice.context.close()
+    }
+  })
+
+  it('the holder crashes in the middle of its socket’s replay: the next holder resumes, each message shows once', async () => {
+    const alice = await loginAs(e2e, 'alice')
+    const { user } = await apiLogin(e2e, 'alice')
+    const bob = await apiLogin(e2e, 'bob')
+    type Socket = typeof e2e.server.io.sockets.sockets extends Map<string, infer S> ? S : never
+    let holding: Socket | null = null
+    const heldBack: string[] = []
+    const holdAfterFirst = (socket: Socket) => {
+      if (socket.data.userId !== user.id || holding) return
+      holding = socket
+      const emit = socket.emit.bind(socket) as (event: string, ...args: unknown[]) => boolean
+      let passed = 0
+      ;(socket as { emit: typeof emit }).emit = (event, ...args) => {
+        // The first replayed message goes; the rest of the replay, its sync marker and all after them wait.
+        if (event === 'message:new' && passed === 0) {
+          passed += 1
+          return emit(event, ...args)
+        }
+        if (passed === 0) return emit(event, ...args)
+        heldBack.push(event)
+        return true
+      }
+    }
+    try {
+      const id = await openConversationWith(alice.page, 'Bob')
+      const url = `${e2e.url}/#/messages/${encodeURIComponent(id)}`
+      const tabs = [alice.page, await openTab(alice, url), await openTab(alice, url)]
+      await expect
+        .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: WAIT })
+        .toEqual(['follower', 'follower', 'leader'])
+      const roles = await Promise.all(tabs.map(roleOf))
+      const holder = tabs[roles.indexOf('leader')]!
+      const rest = tabs.filter((t) => t !== holder)
+
+      blockSockets(e2e, user.id, 10 * 60_000)
+      for (const tab of tabs) await waitNotOnline(tab)
+      const texts = [unique('Bob while Alice was away 1'), unique('Bob while Alice was away 2')]
+      for (const content of texts)
+        await apiCall(e2e, bob.token, 'POST', `/api/conversations/${encodeURIComponent(id)}/messages`, {
+          content,
+          clientId: crypto.randomUUID(),
+        })
+      e2e.server.io.on('connection', holdAfterFirst)
+      blockSockets(e2e, user.id, 0)
+      // The whole replay has been sent: its second message and its sync marker are held back.
+      await expect.poll(() => heldBack.includes('sync:caughtUp'), { timeout: WAIT }).toBe(true)
+      expect(heldBack).toContain('message:new')
+      e2e.server.io.off('connection', holdAfterFirst)
+      // Mid-replay: the followers are not told they are online.
+      for (const tab of rest) expect(await badge(tab).getAttribute('data-status')).not.toBe('connected')
+      await crashTab(holder)
+
+      await expect
+        .poll(async () => (await Promise.all(rest.map(roleOf))).sort(), { timeout: WAIT })
+        .toEqual(['follower', 'leader'])
+      for (const tab of rest) await waitOnline(tab)
+      for (const tab of rest) {
+        for (const text of texts) await messagesWithText(tab, text).waitFor({ timeout: WAIT })
+      }
+      const after = unique('Bob after the crash')
+      await apiCall(e2e, bob.token, 'POST', `/api/conversations/${encodeURIComponent(id)}/messages`, {
+        content: after,
+        clientId: crypto.randomUUID(),
+      })
+      for (const tab of rest) {
+        await messagesWithText(tab, after).waitFor({ timeout: WAIT })
+        for (const text of texts) expect(await messagesWithText(tab, text).count()).toBe(1)
+      }
+    } finally {
+      e2e.server.io.off('connection', holdAfterFirst)
       blockSockets(e2e, user.id, 0)
       await alice.context.close()
     }

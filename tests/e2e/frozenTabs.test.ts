@@ -1,4 +1,4 @@
-import type { CDPSession, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import {
   blockSockets,
@@ -18,6 +18,7 @@ import {
   socketsOf,
   storedTexts,
 } from './support/app'
+import { freeze, thaw } from './support/tabs'
 
 // One socket per browser when the holder's tab is frozen or hung (no task runs, its timers stop, its WebSocket stays
 // open at the server): a follower takes the lock from it after the missed beats and opens the socket; thawed, the old
@@ -35,21 +36,6 @@ describe('one socket per browser, with a frozen holder', { timeout: 180_000 }, (
   const e2e = e2ePerFile()
 
   const aliceSockets = () => socketsOf(e2e, 'user-alice')
-
-  /** Stops the page's main thread at its next task (a holder beats every second); the page is not read meanwhile. */
-  async function freeze(page: Page): Promise<CDPSession> {
-    const cdp = await page.context().newCDPSession(page)
-    await cdp.send('Debugger.enable')
-    const paused = new Promise<void>((resolve) => cdp.once('Debugger.paused', () => resolve()))
-    await cdp.send('Debugger.pause')
-    await paused
-    return cdp
-  }
-  async function thaw(cdp: CDPSession) {
-    await cdp.send('Debugger.resume')
-    await cdp.send('Debugger.disable')
-    await cdp.detach()
-  }
 
   const shownTexts = (page: Page) => page.getByTestId('message').locator('.msg-body').allTextContents()
 

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { loggedIn, loggedOut } from '../../../src/app/authSlice'
 import { connect, disconnect } from '../../../src/realtime'
 import { alice, bob, message } from '../support/fixtures'
-import { aBrowser, connectedTabs, HEARTBEAT_MS, handshake, serve, settle, type Tab } from './support/tabStores'
+import { aBrowser, connectedTabs, crash, HEARTBEAT_MS, handshake, serve, settle } from './support/tabStores'
 import { fakeVisibility, manualTimers, memoryBus, scriptedHolder } from './support/tabBus'
 import { createMemoryTabLock } from '../../../src/realtime/tabs/tabLock'
 import { createTabsLink } from '../../../src/realtime/tabs/tabsLink'
@@ -13,12 +13,6 @@ import type { AppSocket } from '../../../src/realtime'
 
 beforeEach(() => vi.useFakeTimers())
 afterEach(() => vi.useRealTimers())
-
-/** The tab goes away as a crash does: no goodbye (its posts are lost from now on), and the browser frees its lock. */
-function crash(b: ReturnType<typeof aBrowser>, tab: Tab) {
-  b.edges.silence(tab.tabId, true)
-  b.edges.crash(tab.tabId)
-}
 
 describe('a follower never stays connected to a holder that is gone', () => {
   test('one that attached before it heard the holder beat: the holder crashes, the next one cannot connect yet', async () => {

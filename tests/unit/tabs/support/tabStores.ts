@@ -121,6 +121,15 @@ export function aBrowser({
 
 export type Tab = ReturnType<ReturnType<typeof aBrowser>['openTab']>
 
+/**
+ * The tab goes away as a crash does: no goodbye (its posts are lost from now on), and the browser frees its locks. Its
+ * store runs on here (a crashed page runs nothing): dispose it where what it would still do matters.
+ */
+export function crash(b: ReturnType<typeof aBrowser>, tab: Tab) {
+  b.edges.silence(tab.tabId, true)
+  b.edges.crash(tab.tabId)
+}
+
 /** Fake time on by `ms`, then the microtasks it queued. */
 export async function settle(ms = 0) {
   await vi.advanceTimersByTimeAsync(ms)
