@@ -63,6 +63,8 @@ describe('the browser offline, in both tabs of one user', { timeout: 110_000 }, 
       await expect
         .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: WAIT })
         .toEqual(['follower', 'leader'])
+      // A third tab on the thread, kept open through it all (the second one is reloaded offline below).
+      const kept = await openTab(alice, `${e2e.url}/#/messages/${encodeURIComponent(id)}`)
 
       await alice.context.setOffline(true)
       // Not "online" in either tab, each saying that the connection is lost (assertively); Bob's stays online.
@@ -87,6 +89,17 @@ describe('the browser offline, in both tabs of one user', { timeout: 110_000 }, 
         [second, 'pending'],
       ])
       await expect.poll(() => pending.last().locator('.msg-meta').textContent()).toBe('Sending…')
+      // Alice's other tabs show them too, pending and in order, with nothing to do there: only the tab holding the send
+      // lock takes the stored sends in, and these showed nothing (taken for lost, they would be written again).
+      for (const tab of [other, kept]) {
+        await expect
+          .poll(() => lastMessages(tab, 2), { timeout: WAIT })
+          .toEqual([
+            [first, 'pending'],
+            [second, 'pending'],
+          ])
+        expect(await tab.getByTestId('message').getByRole('button').count()).toBe(0)
+      }
 
       // A draft, then the lessons page and back to the thread: the draft is still there, and the sends still wait.
       const draft = unique('A draft typed offline')
@@ -137,6 +150,15 @@ describe('the browser offline, in both tabs of one user', { timeout: 110_000 }, 
         [second, 'sent'],
       ])
       expect(await other.locator('[data-status="pending"]').count()).toBe(0)
+      // The tab kept open shows each once, sent: the confirmation took the place of the other tab's copy.
+      await expect
+        .poll(() => lastMessages(kept, 2), { timeout: WAIT })
+        .toEqual([
+          [first, 'sent'],
+          [second, 'sent'],
+        ])
+      for (const text of [first, second]) expect(await messagesWithText(kept, text).count()).toBe(1)
+      expect(await kept.locator('[data-status="pending"]').count()).toBe(0)
 
       // Said in the tab kept open: the loss, then that it is back (nothing said as lost again after that).
       const said = await announced(alice.page)

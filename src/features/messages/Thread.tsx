@@ -49,6 +49,7 @@ import { arrivedFromOthers, type ThreadLook } from './arrivals'
 import { useDrafts } from './drafts'
 import { firstSeq, mergeOlder } from './order'
 import { lastSeenOwn } from './receipts'
+import { useSendsElsewhere } from './sendsElsewhere'
 import { UnsavedNotice } from './UnsavedNotice'
 
 const PAGE = 50
@@ -119,6 +120,8 @@ export function Thread({
         : outbox.filter((m) => m.conversationId === conversationId).map((m) => pendingCopy(m, me?.id ?? null)),
     [readable, outbox, conversationId, me?.id],
   )
+  // The user's sends waiting in their other tabs, shown here too (read-only): taken for lost, they were written again.
+  const { listed, elsewhere } = useSendsElsewhere(conversationId, readable ? messages : waiting)
   const [loadBefore, { isFetching: loadingEarlier, error: earlierError, reset: forgetEarlier }] =
     useLazyGetMessagesBeforeQuery()
   useForgetOnReconnect(earlierError, loadingEarlier, forgetEarlier)
@@ -202,6 +205,11 @@ export function Thread({
     if (toEnd) setNewBelow(0)
     else if (fresh.length > 0) setNewBelow((count) => count + fresh.length)
   }, [messages, me?.id, readable])
+  // Another tab's waiting send comes or goes at the end: a reader there follows it, as for new messages.
+  useLayoutEffect(() => {
+    const el = scroller.current
+    if (el && elsewhere.length > 0 && nearBottom.current) el.scrollTop = el.scrollHeight
+  }, [elsewhere])
   const toNewest = () => {
     const el = scroller.current
     if (!el) return
@@ -381,11 +389,13 @@ export function Thread({
         )}
         {isLoading && <p className="muted center">{t('thread.loading')}</p>}
         {error && <LoadError error={error} retry={refetch} fetching={isFetching} className="center" />}
-        {!isLoading && !error && messages.length === 0 && <p className="muted center">{t('thread.empty')}</p>}
+        {!isLoading && !error && messages.length === 0 && elsewhere.length === 0 && (
+          <p className="muted center">{t('thread.empty')}</p>
+        )}
         {/* No list while there is nothing in it: a screen reader says an empty one ("list, 0 items"). */}
-        {shownMessages.length > 0 && (
+        {(shownMessages.length > 0 || elsewhere.length > 0) && (
           <ol className="msgs">
-            {messages.map((m) => (
+            {(readable ? listed : messages).map((m) => (
               <MessageItem
                 // Our copy keeps its node from pending to sent; a clientId is unique per sender only.
                 key={messageKey(m)}
@@ -398,7 +408,7 @@ export function Thread({
                 onDiscard={onDiscard}
               />
             ))}
-            {waiting.map((m) => (
+            {(readable ? waiting : listed).map((m) => (
               <MessageItem
                 key={messageKey(m)}
                 message={m}
