@@ -293,24 +293,18 @@ export class RedisPresenceStore implements PresenceStore {
     await this.link.client.set(this.intactKey, '1')
   }
 
-  async markOnline(userId: Id, announce = true): Promise<boolean> {
-    const changed = await this.link.client.eval(
-      MARK_ONLINE_SCRIPT,
-      4,
-      this.onlineKey,
-      this.goneKey,
-      this.restoredKey,
-      this.untoldKey,
-      userId,
-      this.now ? this.now() : '',
-      announce ? '1' : '0',
-    )
-    return changed === 1
+  markOnline(userId: Id, announce = true): Promise<boolean> {
+    return this.mark(MARK_ONLINE_SCRIPT, userId, announce)
   }
 
-  async markOffline(userId: Id, announce = true): Promise<boolean> {
+  markOffline(userId: Id, announce = true): Promise<boolean> {
+    return this.mark(MARK_OFFLINE_SCRIPT, userId, announce)
+  }
+
+  /** Runs a mark script (`MARK_ONLINE_SCRIPT`'s keys and arguments): whether it changed the set. */
+  private async mark(script: string, userId: Id, announce: boolean): Promise<boolean> {
     const changed = await this.link.client.eval(
-      MARK_OFFLINE_SCRIPT,
+      script,
       4,
       this.onlineKey,
       this.goneKey,

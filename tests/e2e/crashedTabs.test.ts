@@ -86,6 +86,24 @@ async function recordBadge(page: Page): Promise<void> {
 const badgeLog = (page: Page) =>
   page.evaluate(() => (window as { badgeLog?: { at: number; status: string }[] }).badgeLog ?? [])
 
+/** Alice's thread with Bob open in three tabs, once one holds the socket: the conversation, the tabs and the holder. */
+async function threeTabsOnBob(e2e: E2EApp, alice: Awaited<ReturnType<typeof loginAs>>) {
+  const id = await openConversationWith(alice.page, 'Bob')
+  const url = `${e2e.url}/#/messages/${encodeURIComponent(id)}`
+  const tabs = [alice.page, await openTab(alice, url), await openTab(alice, url)]
+  await expect
+    .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: WAIT })
+    .toEqual(['follower', 'follower', 'leader'])
+  const roles = await Promise.all(tabs.map(roleOf))
+  return { id, tabs, holder: tabs[roles.indexOf('leader')]! }
+}
+
+/** Waits until one of the two tabs left holds the socket, the other following it. */
+const nextHolderAmong = (survivors: Page[]) =>
+  expect
+    .poll(async () => (await Promise.all(survivors.map(roleOf))).sort(), { timeout: WAIT })
+    .toEqual(['follower', 'leader'])
+
 describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () => {
   const e2e = e2ePerFile()
 
@@ -148,14 +166,7 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
       const { user } = await apiLogin(e2e, 'alice')
       let held: ReturnType<typeof holdPackets> | null = null
       try {
-        const id = await openConversationWith(alice.page, 'Bob')
-        const url = `${e2e.url}/#/messages/${encodeURIComponent(id)}`
-        const tabs = [alice.page, await openTab(alice, url), await openTab(alice, url)]
-        await expect
-          .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: WAIT })
-          .toEqual(['follower', 'follower', 'leader'])
-        const roles = await Promise.all(tabs.map(roleOf))
-        const holder = tabs[roles.indexOf('leader')]!
+        const { id, tabs, holder } = await threeTabsOnBob(e2e, alice)
         // The first follower opened is the next in the lock's queue: the next holder.
         const followers = tabs.filter((t) => t !== holder)
         const sender = followers[sendFrom]!
@@ -182,9 +193,7 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
           held.release()
         }
 
-        await expect
-          .poll(async () => (await Promise.all([sender, other].map(roleOf))).sort(), { timeout: WAIT })
-          .toEqual(['follower', 'leader'])
+        await nextHolderAmong([sender, other])
         for (const tab of [sender, other]) await waitOnline(tab)
         const after = await nextSocket(e2e, user.id, before!)
         for (const tab of [sender, other]) {
@@ -224,14 +233,7 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
       const { user } = await apiLogin(e2e, 'alice')
       let held: ReturnType<typeof holdPackets> | null = null
       try {
-        const id = await openConversationWith(alice.page, 'Bob')
-        const url = `${e2e.url}/#/messages/${encodeURIComponent(id)}`
-        const tabs = [alice.page, await openTab(alice, url), await openTab(alice, url)]
-        await expect
-          .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: WAIT })
-          .toEqual(['follower', 'follower', 'leader'])
-        const roles = await Promise.all(tabs.map(roleOf))
-        const holder = tabs[roles.indexOf('leader')]!
+        const { id, tabs, holder } = await threeTabsOnBob(e2e, alice)
         const [viewer, other] = tabs.filter((t) => t !== holder) as [Page, Page]
         const [before] = await socketsOf(e2e, user.id)
         const inRoom = async (conversationId: string) =>
@@ -253,9 +255,7 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
             .toBe(false)
           held.release()
         }
-        await expect
-          .poll(async () => (await Promise.all([viewer, other].map(roleOf))).sort(), { timeout: WAIT })
-          .toEqual(['follower', 'leader'])
+        await nextHolderAmong([viewer, other])
         for (const tab of [viewer, other]) await waitOnline(tab)
         const { id: after } = await nextSocket(e2e, user.id, before!)
         expect(after).not.toBe(before)
@@ -317,14 +317,7 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
       }
     }
     try {
-      const id = await openConversationWith(alice.page, 'Bob')
-      const url = `${e2e.url}/#/messages/${encodeURIComponent(id)}`
-      const tabs = [alice.page, await openTab(alice, url), await openTab(alice, url)]
-      await expect
-        .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: WAIT })
-        .toEqual(['follower', 'follower', 'leader'])
-      const roles = await Promise.all(tabs.map(roleOf))
-      const holder = tabs[roles.indexOf('leader')]!
+      const { id, tabs, holder } = await threeTabsOnBob(e2e, alice)
       const rest = tabs.filter((t) => t !== holder)
 
       blockSockets(e2e, user.id, 10 * 60_000)
@@ -345,9 +338,7 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
       for (const tab of rest) expect(await badge(tab).getAttribute('data-status')).not.toBe('connected')
       await crashTab(holder)
 
-      await expect
-        .poll(async () => (await Promise.all(rest.map(roleOf))).sort(), { timeout: WAIT })
-        .toEqual(['follower', 'leader'])
+      await nextHolderAmong(rest)
       for (const tab of rest) await waitOnline(tab)
       for (const tab of rest) {
         for (const text of texts) await messagesWithText(tab, text).waitFor({ timeout: WAIT })

@@ -82,6 +82,46 @@ function countingFetch() {
 
 const threadOf = (s: BrowserStore, id: string): ThreadMessage[] => s.thread(id)
 
+/** A timer the session middleware scheduled, held by the test (`refreshRig`). */
+type RefreshTimer = { run: () => void; ms: number }
+
+/**
+ * A server and a browser's store on one clock (`clock`, moved by the test), the session's timers in the test's hands
+ * (`timers`), and a network for refreshes (`network`): `answerLost` lets the next refresh reach the server, which
+ * rotates the refresh token, and loses its answer; `down` refuses refreshes.
+ */
+async function refreshRig(serverOptions: Parameters<typeof startServer>[0]) {
+  const rig = { clock: Date.now(), network: 'up' as 'up' | 'answerLost' | 'down', timers: new Set<RefreshTimer>() }
+  const server = await serverWith({ now: () => rig.clock, ...serverOptions })
+  const fetchFn: typeof fetch = async (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+    if (url.endsWith('/api/auth/refresh') && rig.network !== 'up') {
+      if (rig.network === 'answerLost') await fetch(input, init)
+      rig.network = 'down'
+      throw new TypeError('Failed to fetch')
+    }
+    return fetch(input, init)
+  }
+  const store = makeStore({
+    apiUrl: server.url,
+    storage: createMemoryStorage(),
+    fetchFn,
+    session: {
+      now: () => rig.clock,
+      timers: {
+        setTimeout(run, ms) {
+          const timer = { run, ms }
+          rig.timers.add(timer)
+          return timer
+        },
+        clearTimeout: (timer) => void rig.timers.delete(timer as RefreshTimer),
+      },
+    },
+    createSocket: (url, options) => io(url, { ...options, transports: ['websocket'] }),
+  })
+  return Object.assign(rig, { server, store })
+}
+
 describe('a reload with an expired access token', () => {
   test('the refused handshake refreshes with the stored refresh token, and the socket connects', async () => {
     let clock = Date.now()
@@ -217,39 +257,8 @@ describe('refresh before expiry', () => {
 
 describe('a refresh whose answer was lost', () => {
   test('the server rotated the token and died before answering, back 15 s later: the retry in the reuse window keeps the session', async () => {
-    // One clock for the server and the browser's scheduled refresh, whose timers are in the test's hands.
-    let clock = Date.now()
-    const server = await serverWith({ now: () => clock })
-    let network: 'up' | 'answerLost' | 'down' = 'up'
-    const fetchFn: typeof fetch = async (input, init) => {
-      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
-      if (url.endsWith('/api/auth/refresh') && network !== 'up') {
-        // The request reaches the server, which rotates the refresh token; the answer never comes back.
-        if (network === 'answerLost') await fetch(input, init)
-        network = 'down'
-        throw new TypeError('Failed to fetch')
-      }
-      return fetch(input, init)
-    }
-    type Timer = { run: () => void; ms: number }
-    const timers = new Set<Timer>()
-    const store = makeStore({
-      apiUrl: server.url,
-      storage: createMemoryStorage(),
-      fetchFn,
-      session: {
-        now: () => clock,
-        timers: {
-          setTimeout(run, ms) {
-            const timer = { run, ms }
-            timers.add(timer)
-            return timer
-          },
-          clearTimeout: (timer) => void timers.delete(timer as Timer),
-        },
-      },
-      createSocket: (url, options) => io(url, { ...options, transports: ['websocket'] }),
-    })
+    const rig = await refreshRig({})
+    const { server, store, timers } = rig
     try {
       await store.dispatch(api.endpoints.login.initiate({ email: 'alice@talemy.test', password: 'talemy' }))
       const first = store.getState().auth.token!
@@ -260,9 +269,9 @@ describe('a refresh whose answer was lost', () => {
        */
       const runScheduled = async (then: () => void = () => undefined) => {
         expect(timers.size).toBe(1)
-        const [timer] = [...timers] as [Timer]
+        const [timer] = [...timers] as [RefreshTimer]
         timers.delete(timer)
-        clock += timer.ms + 50 // the wait, and the request's own time
+        rig.clock += timer.ms + 50 // the wait, and the request's own time
         then()
         timer.run()
         await vi.waitFor(
@@ -273,13 +282,13 @@ describe('a refresh whose answer was lost', () => {
         )
       }
       // The scheduled refresh (at 80% of the token's life) is rotated by the server, and its answer lost.
-      network = 'answerLost'
+      rig.network = 'answerLost'
       await runScheduled()
-      const lostAt = clock
+      const lostAt = rig.clock
       // Tried again while the server is away; it is back 15 s after the lost answer.
-      while (store.getState().auth.token === first && !refused() && clock - lostAt < 60_000) {
+      while (store.getState().auth.token === first && !refused() && rig.clock - lostAt < 60_000) {
         await runScheduled(() => {
-          network = clock - lostAt >= 15_000 ? 'up' : 'down'
+          rig.network = rig.clock - lostAt >= 15_000 ? 'up' : 'down'
         })
       }
       const token = store.getState().auth.token!
@@ -294,43 +303,12 @@ describe('a refresh whose answer was lost', () => {
 
 describe('a refresh answered from the reuse window', () => {
   test('the replayed token is 20 s old: the next refresh still comes at 80% of its life, before it expires', async () => {
-    // One clock for the server and the browser's scheduled refresh, whose timers are in the test's hands; short tokens,
-    // so that a refresh misplaced by the reuse window's 30 s comes after the token's end.
-    let clock = Date.now()
-    const server = await serverWith({ now: () => clock, tokenTtlSeconds: 60 })
-    let network: 'up' | 'answerLost' | 'down' = 'up'
-    const fetchFn: typeof fetch = async (input, init) => {
-      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
-      if (url.endsWith('/api/auth/refresh') && network !== 'up') {
-        // The request reaches the server, which rotates the refresh token; the answer never comes back.
-        if (network === 'answerLost') await fetch(input, init)
-        network = 'down'
-        throw new TypeError('Failed to fetch')
-      }
-      return fetch(input, init)
-    }
-    type Timer = { run: () => void; ms: number }
-    const timers = new Set<Timer>()
-    const store = makeStore({
-      apiUrl: server.url,
-      storage: createMemoryStorage(),
-      fetchFn,
-      session: {
-        now: () => clock,
-        timers: {
-          setTimeout(run, ms) {
-            const timer = { run, ms }
-            timers.add(timer)
-            return timer
-          },
-          clearTimeout: (timer) => void timers.delete(timer as Timer),
-        },
-      },
-      createSocket: (url, options) => io(url, { ...options, transports: ['websocket'] }),
-    })
-    const scheduled = (): Timer => {
+    // Short tokens: a refresh misplaced by the reuse window's 30 s comes after the token's end.
+    const rig = await refreshRig({ tokenTtlSeconds: 60 })
+    const { server, store, timers } = rig
+    const scheduled = (): RefreshTimer => {
       expect(timers.size).toBe(1)
-      return [...timers][0] as Timer
+      return [...timers][0] as RefreshTimer
     }
     try {
       await store.dispatch(api.endpoints.login.initiate({ email: 'alice@talemy.test', password: 'talemy' }))
@@ -339,14 +317,14 @@ describe('a refresh answered from the reuse window', () => {
       // stood still meanwhile: a lid closed), and the retry is answered from the reuse window with the same pair.
       let timer = scheduled()
       timers.delete(timer)
-      clock += timer.ms
-      network = 'answerLost'
+      rig.clock += timer.ms
+      rig.network = 'answerLost'
       timer.run()
       await vi.waitFor(() => expect(timers.size).toBe(1), { timeout: 15_000, interval: 10 })
       timer = scheduled()
       timers.delete(timer)
-      clock += 20_000
-      network = 'up'
+      rig.clock += 20_000
+      rig.network = 'up'
       timer.run()
       await vi.waitFor(() => expect(store.getState().auth.token).not.toBe(first), { timeout: 15_000, interval: 10 })
       const token = store.getState().auth.token!
@@ -354,10 +332,10 @@ describe('a refresh answered from the reuse window', () => {
       // The next refresh, when it falls due: the token must still be good then (at 80% of its life, a second early at
       // most), or the socket is dropped and every request answered 401 until a refresh after the fact.
       const { issuedAt, expiresAt } = tokenLifetime(token)!
-      expect(clock - issuedAt).toBeGreaterThanOrEqual(20_000)
-      clock += scheduled().ms
-      expect(clock).toBeLessThanOrEqual(refreshDueAt(token)!)
-      expect(clock).toBeLessThan(expiresAt)
+      expect(rig.clock - issuedAt).toBeGreaterThanOrEqual(20_000)
+      rig.clock += scheduled().ms
+      expect(rig.clock).toBeLessThanOrEqual(refreshDueAt(token)!)
+      expect(rig.clock).toBeLessThan(expiresAt)
       expect((await http(server.url, 'GET', '/api/me', { token })).status).toBe(200)
     } finally {
       store.dispatch({ type: 'socket/shutdown' })
