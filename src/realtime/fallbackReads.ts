@@ -1,10 +1,10 @@
 import { api } from '../api'
-import { shutdown } from './actions'
+import { sessionEnded, shutdown } from './actions'
 import { catchUpTagsAt } from './cacheWork'
 import type { Context, Handler } from './context'
 import { failedForWantOfServer } from './failedReads'
 import type { TimerHandle } from './timers'
-import { subscriptionsOf } from './watchedReads'
+import { subscriptionsOf, watchedReads } from './watchedReads'
 import type { SocketRootState } from './socketSlice'
 
 /** How often what the pages show is read again over HTTP while the socket is down, in ms. */
@@ -35,6 +35,11 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
   let httpAnswers = true
   /** Turns skipped since HTTP last failed for want of the server. */
   let skipped = 0
+  /**
+   * Who reads what, as RTK Query's state will say it: a page come back to a cached entry is in that state up to half a
+   * second later, and a turn meanwhile would pass it over, the page showing what it showed before the socket went.
+   */
+  const reads = watchedReads()
 
   // Connected is not back until the sync: a socket refused right after its connect (a proxy closing it, a failing
   // socket path), again and again, replays nothing, and would otherwise put the next read off at every turn.
@@ -58,7 +63,7 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
     // for the page coming back (`keepUnusedDataFor`).
     const state = getState() as never
     const subscriptions = subscriptionsOf(state, api.reducerPath)
-    const read = (key: string) => Object.keys(subscriptions[key] ?? {}).length > 0
+    const read = (key: string) => reads.watched(key, subscriptions)
     const tags = (catchUpTagsAt(true, null, ctx.view().queries) ?? []).filter((tag) =>
       api.util.selectInvalidatedBy(state, [tag]).some((entry) => read(entry.queryCacheKey)),
     )
@@ -67,9 +72,13 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
 
   return (action) => {
     if (shutdown.match(action)) stopped = true
+    if (shutdown.match(action) || sessionEnded.match(action)) reads.clear()
     const type = typeof action.type === 'string' ? action.type : ''
     if (type.startsWith(`${api.reducerPath}/`)) {
-      const { requestStatus } = (action as { meta?: { requestStatus?: string } }).meta ?? {}
+      const { requestStatus, arg, condition } = (action as { meta?: ReadMeta }).meta ?? {}
+      // A subscription: a read made, or one its cached entry spared (`condition`).
+      if (arg?.subscribe && arg.queryCacheKey !== undefined && (requestStatus === 'pending' || condition))
+        reads.subscribed(arg.queryCacheKey, subscriptionsOf(getState(), api.reducerPath))
       if (requestStatus === 'fulfilled') httpAnswers = true
       else if (requestStatus === 'rejected' && answeredByNoServer(action)) {
         if (httpAnswers) skipped = 0
@@ -83,6 +92,13 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
       if (!httpAnswers && getState().socket.connection.status === 'connected') httpAnswers = true
     } else if (timer === null) timer = ctx.timers.setTimeout(tick, FALLBACK_READ_INTERVAL_MS)
   }
+}
+
+/** What of an api action's `meta` this handler reads. */
+interface ReadMeta {
+  requestStatus?: string
+  arg?: { queryCacheKey?: string; subscribe?: boolean }
+  condition?: boolean
 }
 
 function answeredByNoServer(action: unknown): boolean {

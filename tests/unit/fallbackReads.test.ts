@@ -278,4 +278,27 @@ describe('while the socket is down and HTTP answers', () => {
     lessons.unsubscribe()
     store.dispose()
   })
+
+  test('a page come back to cached lessons just before a turn has them read at that turn', async () => {
+    const { store, clock, lessons } = await lessonsShownThenDropped()
+    // The page left (RTK Query's state says so), the socket still down: nobody shows the lessons, nothing reads them.
+    lessons.unsubscribe()
+    await eventually(() => expect(store.getState().api.subscriptions['getLessons(undefined)'] ?? {}).toEqual({}))
+    reply = () => ({
+      status: 200,
+      body: [lesson('l1', { status: 'confirmed', updatedAt: '2026-11-24T09:00:00.000Z' })],
+    })
+    const asked = requestsTo('/api/lessons')
+    // Back on the page (the cached lessons shown, nothing read), the turn comes before RTK Query's state says so.
+    const back = store.dispatch(api.endpoints.getLessons.initiate())
+    await back
+    expect(requestsTo('/api/lessons')).toBe(asked)
+    expect(clock.run(FALLBACK_READ_INTERVAL_MS)).toBe(1)
+    clock.run(0)
+    await eventually(() =>
+      expect(api.endpoints.getLessons.select()(store.getState()).data?.[0]?.status).toBe('confirmed'),
+    )
+    back.unsubscribe()
+    store.dispose()
+  })
 })
