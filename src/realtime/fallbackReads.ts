@@ -23,7 +23,8 @@ export const FALLBACK_PROBE_EVERY_TURNS = 4
  * `FALLBACK_READ_INTERVAL_MS` what events feed is read again (RTK Query's polling, as a tag invalidation: only what a
  * page subscribes to is fetched), skipped while the page is hidden (`skipPollingIfUnfocused`) or while HTTP did not
  * answer either (the last answer failed for want of the server: the socket's return reads what was missed, any HTTP
- * answer meanwhile starts the reads again, and one turn in `FALLBACK_PROBE_EVERY_TURNS` reads all the same). It stops
+ * answer meanwhile starts the reads again, and one turn in `FALLBACK_PROBE_EVERY_TURNS` reads all the same). A page
+ * come back to an entry a turn passed over (kept, unread, while nobody showed it) has it read at once. It stops
  * once the socket is back and synced: the sync brings what was missed. `disconnected` (the app's own choice) and
  * `unauthorized` do not poll.
  */
@@ -40,6 +41,11 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
    * second later, and a turn meanwhile would pass it over, the page showing what it showed before the socket went.
    */
   const reads = watchedReads()
+  /**
+   * Entries a turn passed over (nobody showed them), kept as they were when the socket went: a page come back to one
+   * would show that until the next turn, up to `FALLBACK_READ_INTERVAL_MS` more, so it is read at once.
+   */
+  const passedOver = new Set<string>()
 
   // Connected is not back until the sync: a socket refused right after its connect (a proxy closing it, a failing
   // socket path), again and again, replays nothing, and would otherwise put the next read off at every turn.
@@ -64,7 +70,10 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
     const state = getState() as never
     const subscriptions = subscriptionsOf(state, api.reducerPath)
     const read = (key: string) => reads.watched(key, subscriptions)
-    const tags = (catchUpTagsAt(true, null, ctx.view().queries) ?? []).filter((tag) =>
+    const fed = catchUpTagsAt(true, null, ctx.view().queries) ?? []
+    for (const { queryCacheKey } of api.util.selectInvalidatedBy(state, fed))
+      if (!read(queryCacheKey)) passedOver.add(queryCacheKey)
+    const tags = fed.filter((tag) =>
       api.util.selectInvalidatedBy(state, [tag]).some((entry) => read(entry.queryCacheKey)),
     )
     if (tags.length > 0) dispatch(api.util.invalidateTags(tags))
@@ -72,13 +81,27 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
 
   return (action) => {
     if (shutdown.match(action)) stopped = true
-    if (shutdown.match(action) || sessionEnded.match(action)) reads.clear()
+    if (shutdown.match(action) || sessionEnded.match(action)) {
+      reads.clear()
+      passedOver.clear()
+    }
     const type = typeof action.type === 'string' ? action.type : ''
     if (type.startsWith(`${api.reducerPath}/`)) {
       const { requestStatus, arg, condition } = (action as { meta?: ReadMeta }).meta ?? {}
       // A subscription: a read made, or one its cached entry spared (`condition`).
       if (arg?.subscribe && arg.queryCacheKey !== undefined && (requestStatus === 'pending' || condition))
         reads.subscribed(arg.queryCacheKey, subscriptionsOf(getState(), api.reducerPath))
+      const key = arg?.queryCacheKey
+      if (key !== undefined && passedOver.has(key)) {
+        // Read (or being read): as fresh as the pages the turns read.
+        if (requestStatus === 'pending' || requestStatus === 'fulfilled') passedOver.delete(key)
+        else if (condition && arg?.subscribe && down() && httpAnswers && ctx.visibility.visible()) {
+          passedOver.delete(key)
+          const { endpointName, originalArgs } = arg
+          if (endpointName !== undefined)
+            dispatch(api.util.prefetch(endpointName as never, originalArgs as never, { force: true }) as never)
+        }
+      }
       if (requestStatus === 'fulfilled') httpAnswers = true
       else if (requestStatus === 'rejected' && answeredByNoServer(action)) {
         if (httpAnswers) skipped = 0
@@ -87,6 +110,8 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
     }
     if (!down()) {
       stop()
+      // The replay brings what they missed (a gap's catch-up drops them).
+      passedOver.clear()
       // Back and synced: the server answered, and what HTTP did in an outage before this one says nothing of the next
       // (a send that found no network in a blip would otherwise skip the next outage's first turns, its pages stale).
       if (!httpAnswers && getState().socket.connection.status === 'connected') httpAnswers = true
@@ -97,7 +122,7 @@ export function buildFallbackReadsHandler<S extends SocketRootState>(ctx: Contex
 /** What of an api action's `meta` this handler reads. */
 interface ReadMeta {
   requestStatus?: string
-  arg?: { queryCacheKey?: string; subscribe?: boolean }
+  arg?: { queryCacheKey?: string; subscribe?: boolean; endpointName?: string; originalArgs?: unknown }
   condition?: boolean
 }
 

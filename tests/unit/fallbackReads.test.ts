@@ -301,4 +301,23 @@ describe('while the socket is down and HTTP answers', () => {
     back.unsubscribe()
     store.dispose()
   })
+
+  test('a page come back to cached lessons a turn passed over is read at once, not a turn later', async () => {
+    const { store, clock, lessons } = await lessonsShownThenDropped()
+    lessons.unsubscribe()
+    await eventually(() => expect(store.getState().api.subscriptions['getLessons(undefined)'] ?? {}).toEqual({}))
+    // A turn while nobody shows the lessons: they are kept as they were when the socket went.
+    expect(clock.run(FALLBACK_READ_INTERVAL_MS)).toBe(1)
+    clock.run(0)
+    reply = () => ({
+      status: 200,
+      body: [lesson('l1', { status: 'confirmed', updatedAt: '2026-11-24T09:00:00.000Z' })],
+    })
+    const back = store.dispatch(api.endpoints.getLessons.initiate())
+    await eventually(() =>
+      expect(api.endpoints.getLessons.select()(store.getState()).data?.[0]?.status).toBe('confirmed'),
+    )
+    back.unsubscribe()
+    store.dispose()
+  })
 })
