@@ -1,4 +1,4 @@
-import { mkdirSync, statSync, type Stats } from 'node:fs'
+import { accessSync, constants, mkdirSync, statSync, type Stats } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 
 /** The data folders' mode: the server's own account only (the database in it holds the JWT signing secret). */
@@ -34,6 +34,19 @@ export function makeDataFolder(folder: string, inside?: string): void {
       throw refuse(`${at} cannot be read (${code ?? (error as Error).message})`)
     }
     if (!stat.isDirectory()) throw notFolder(at, stat)
+    // One this account cannot write to (made by an earlier `sudo npm start`, on a read-only mount) failed later as
+    // "EACCES: permission denied, open '…/server.lock-id.1234.0a1b2c3d'", naming a file nobody made.
+    if (at === target) {
+      try {
+        accessSync(at, constants.W_OK | constants.X_OK)
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? ''
+        throw refuse(
+          `${at} cannot be written to (${REASONS[code] ?? code}): give it to the account that runs the server, or set ` +
+            'DATA_DIR to another folder',
+        )
+      }
+    }
     break
   }
   for (const path of missing.reverse()) {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -81,6 +81,37 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
     },
     60_000,
   )
+  // A folder this account cannot write to (made by an earlier `sudo npm start`, or on a read-only mount) failed as
+  // "EACCES: permission denied, open '…/server.lock-id.1234.0a1b2c3d'": a file nobody made, and neither DATA_DIR nor
+  // what to do. Root writes anywhere: as root the server is started as nobody, on a folder root keeps.
+  it('DATA_DIR naming a folder this account cannot write to: one line naming DATA_DIR and what to do', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'talemy-unwritable-'))
+    try {
+      const folder = join(base, 'data')
+      // As a start before left it: the database's folder in it.
+      mkdirSync(join(folder, 'pglite'), { recursive: true })
+      const asRoot = process.getuid?.() === 0
+      // Traversable, not writable, by the account the server runs as.
+      chmodSync(base, 0o755)
+      chmodSync(folder, 0o555)
+      const started = spawnMain(
+        { DATA_DIR: folder, PORT: '0', SKIP_SPA_BUILD: '1', LOG_FORMAT: 'json' },
+        asRoot ? { uid: 65534, gid: 65534 } : {},
+      )
+      const error: Error = await started.then(
+        () => new Error('the server started'),
+        (refused: Error) => refused,
+      )
+      expect(error.message).toContain(
+        `Talemy could not start: DATA_DIR=${folder} cannot be used: ${folder} cannot be written to (permission denied)`,
+      )
+      expect(error.message).not.toMatch(/stack|EACCES|lock-id|"level"/)
+      expect(readdirSync(folder)).toEqual(['pglite'])
+    } finally {
+      chmodSync(base, 0o700)
+      rmSync(base, { recursive: true, force: true })
+    }
+  }, 60_000)
 })
 
 // Checked in the start itself, so they were said only once a whole SPA build had run (a minute on a small machine).

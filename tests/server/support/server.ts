@@ -324,11 +324,13 @@ export async function killSpawned(): Promise<void> {
 /** `tsx server/main.ts` as a child process; resolves once it prints its URL. `output()`: its stdout and stderr so far. */
 export function spawnMain(
   env: Record<string, string>,
+  account: { uid?: number; gid?: number } = {},
 ): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...account,
   })
   spawned.add(child)
   child.once('exit', () => spawned.delete(child))
