@@ -13,6 +13,18 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * Marks `error` as a refused start the operator is to act on (its message says what): `npm start` says it in one
+ * sentence, without the stack trace an unexpected failure is logged with. A plain property, so that it crosses from the
+ * database thread (pgliteThread.js sets it there itself).
+ */
+export function startRefusal<E extends Error>(error: E): E {
+  return Object.assign(error, { startRefusal: true })
+}
+
+export const isStartRefusal = (error: unknown): boolean =>
+  (error as { startRefusal?: unknown } | null)?.startRefusal === true
+
 /** INVALID naming the fields; an issue about the value itself is reported under `root` ("body", "payload"…). */
 export const invalid = (issues: ValidationIssue[], root = 'body'): AppError =>
   new AppError('INVALID', describeIssues(issues.map((issue) => (issue.path ? issue : { ...issue, path: root }))))

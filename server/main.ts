@@ -27,6 +27,7 @@ import { buildSpaIfNeeded } from './spa'
 import { makeDataFolder } from './db/dataFolder'
 import { checkPortFree, runningMessage } from './port'
 import { checkJwtSecret } from './secrets'
+import { isStartRefusal } from './errors'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const logger = mainLogger()
@@ -175,7 +176,9 @@ async function main(): Promise<void> {
 process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'))
 
 main().catch((error: unknown) => {
-  logger.fatal({ err: error }, 'server failed to start')
+  // A refusal the operator is to act on is said, not a failure of the code: no stack trace to read past.
+  if (isStartRefusal(error)) logger.fatal({ reason: (error as Error).message }, 'server failed to start')
+  else logger.fatal({ err: error }, 'server failed to start')
   process.stderr.write(`\nTalemy could not start: ${error instanceof Error ? error.message : String(error)}\n\n`)
   process.exit(1)
 })

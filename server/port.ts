@@ -1,5 +1,6 @@
 import { createServer } from 'node:net'
 import { isLoopbackHost, withoutZone } from './db/seed'
+import { startRefusal } from './errors'
 
 /** What a taken port is told as: which one, and what to do. */
 export function portInUseMessage(port: number, host: string): string {
@@ -13,20 +14,26 @@ export function portInUseMessage(port: number, host: string): string {
 export function explainListenError(error: unknown, port: number, host: string): unknown {
   switch ((error as NodeJS.ErrnoException | null)?.code) {
     case 'EADDRINUSE':
-      return new Error(portInUseMessage(port, host))
+      return startRefusal(new Error(portInUseMessage(port, host)))
     case 'EACCES':
-      return new Error(
-        `port ${port} on ${host} is not allowed to this process (a port below 1024 needs root or the CAP_NET_BIND_SERVICE capability): ` +
-          `set PORT to 1024 or above, with a proxy in front for port ${port}`,
+      return startRefusal(
+        new Error(
+          `port ${port} on ${host} is not allowed to this process (a port below 1024 needs root or the CAP_NET_BIND_SERVICE capability): ` +
+            `set PORT to 1024 or above, with a proxy in front for port ${port}`,
+        ),
       )
     case 'EADDRNOTAVAIL':
-      return new Error(
-        `HOST=${host} is not an address of this machine: set HOST to one of its addresses (127.0.0.1 for this machine alone, 0.0.0.0 for every interface)`,
+      return startRefusal(
+        new Error(
+          `HOST=${host} is not an address of this machine: set HOST to one of its addresses (127.0.0.1 for this machine alone, 0.0.0.0 for every interface)`,
+        ),
       )
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new Error(
-        `HOST=${host} does not resolve to an address: set HOST to an address of this machine, or a name that resolves to one`,
+      return startRefusal(
+        new Error(
+          `HOST=${host} does not resolve to an address: set HOST to an address of this machine, or a name that resolves to one`,
+        ),
       )
     default:
       return error

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { within } from '../within'
+import { startRefusal } from '../errors'
 
 /**
  * How long a command may wait for Redis's answer. Without a bound, a Redis that holds its connections and answers
@@ -52,8 +53,10 @@ export async function connectRedis(url: string, prefix = 'talemy:'): Promise<Red
     } catch (error) {
       // Node's URL error says neither which variable nor how, and carries the whole URL, password included, into the
       // log as its `input`: only its message goes on.
-      throw new Error(
-        `REDIS_URL is not a URL (${(error as Error).message}): give redis://[user:password@]host[:port][/db], rediss:// for TLS`,
+      throw startRefusal(
+        new Error(
+          `REDIS_URL is not a URL (${(error as Error).message}): give redis://[user:password@]host[:port][/db], rediss:// for TLS`,
+        ),
       )
     }
   }
@@ -75,7 +78,7 @@ export async function connectRedis(url: string, prefix = 'talemy:'): Promise<Red
     await client.ping()
   } catch (error) {
     for (const connection of all) connection.disconnect()
-    throw new Error(`cannot reach Redis at ${redactedUrl(url)}: ${(why ?? (error as Error)).message}`)
+    throw startRefusal(new Error(`cannot reach Redis at ${redactedUrl(url)}: ${(why ?? (error as Error)).message}`))
   }
   return {
     client,

@@ -1,5 +1,6 @@
 import { accessSync, constants, mkdirSync, statSync, type Stats } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
+import { startRefusal } from '../errors'
 
 /** The data folders' mode: the server's own account only (the database in it holds the JWT signing secret). */
 export const DATA_FOLDER_MODE = 0o700
@@ -14,7 +15,7 @@ export const DATA_FOLDER_MODE = 0o700
  */
 export function makeDataFolder(folder: string, inside?: string): void {
   const target = inside === undefined ? resolve(folder) : join(resolve(folder), inside)
-  const refuse = (why: string) => new Error(`DATA_DIR=${folder} cannot be used: ${why}`)
+  const refuse = (why: string) => startRefusal(new Error(`DATA_DIR=${folder} cannot be used: ${why}`))
   const notFolder = (path: string, stat: Stats) =>
     refuse(`${path} is ${stat.isFile() ? 'a file' : 'something else'}, not a folder`)
   // Up to the nearest that exists: it must be a folder; those below it are made.

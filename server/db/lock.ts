@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { linkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { startRefusal } from '../errors'
 import { makeDataFolder } from './dataFolder'
 import { kernelLockSupported, tryKernelLock } from './kernelLock'
 import {
@@ -164,9 +165,11 @@ function createExclusive(file: string, aside: string, content: string): boolean 
 function refusal(folder: string, holder: LockHolder | undefined, waitMs: number): Error {
   const who = holder ? `pid ${holder.pid}` : 'pid unknown'
   const stop = holder ? `Stop that server (kill ${holder.pid})` : 'Stop that server'
-  return new Error(
-    `${folder} is in use by another server (${who}); waited ${+(waitMs / 1000).toFixed(1)} s for it to exit. ` +
-      `${stop} and start again, or give this one another data folder (DATA_DIR).`,
+  return startRefusal(
+    new Error(
+      `${folder} is in use by another server (${who}); waited ${+(waitMs / 1000).toFixed(1)} s for it to exit. ` +
+        `${stop} and start again, or give this one another data folder (DATA_DIR).`,
+    ),
   )
 }
 

@@ -152,7 +152,7 @@ async function createAside(dir, folderMode) {
   // deleted here: whatever they are, someone should look before they go.
   const left = readdirSync(dir).sort()
   if (left.length > 0)
-    throw new Error(
+    throw refusal(
       `${dir} holds files (${left.slice(0, 3).join(', ')}${left.length > 3 ? ', …' : ''}) but no database (no PG_VERSION). ` +
         'If a server was stopped while it first made this folder, it holds no data: delete it and start again; ' +
         'otherwise move it away, or restore it from a backup.',
@@ -181,12 +181,23 @@ async function openExisting(dir) {
     return await PGlite.create(dir, { startParams: START_PARAMS })
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error)
-    throw new Error(
+    throw refusal(
       `the database in ${dir} cannot be opened (${why}). If a server was stopped while it first made this folder, ` +
         'the folder holds no data yet: delete it and start again; otherwise restore it from a backup.',
       { cause: error },
     )
   }
+}
+
+/**
+ * A refused start the operator is to act on (`startRefusal` of server/errors.ts, which this thread cannot import: it is
+ * TypeScript); the flag crosses to the main thread with the error's other properties.
+ * @param {string} message
+ * @param {ErrorOptions} [options]
+ * @returns {Error}
+ */
+function refusal(message, options) {
+  return Object.assign(new Error(message, options), { startRefusal: true })
 }
 
 /** @typedef {{ name: string; parse: (value: string) => unknown }} Column */

@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { redactedUrl } from '../cluster/redis'
+import { startRefusal } from '../errors'
 import type { Db, ExecuteManyOptions, Prepared, Queryable } from './types'
 import { withoutQuotedInput } from './dataException.js'
 
@@ -172,9 +173,11 @@ export async function openPostgres(connectionString: string, options: OpenPostgr
   } catch (error) {
     await pool.end().catch(() => undefined)
     // `pg` says "connect ECONNREFUSED 127.0.0.1:5432" and no more: which service, and which setting to look at.
-    throw new Error(`cannot reach PostgreSQL at ${redactedUrl(connectionString)}: ${(error as Error).message}`, {
-      cause: error,
-    })
+    throw startRefusal(
+      new Error(`cannot reach PostgreSQL at ${redactedUrl(connectionString)}: ${(error as Error).message}`, {
+        cause: error,
+      }),
+    )
   }
   try {
     files = await identityOf(pool)

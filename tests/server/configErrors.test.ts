@@ -114,6 +114,59 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
   }, 60_000)
 })
 
+// Refusals only found once the start is under way (the folder held by another server, a database folder that cannot
+// be opened) were logged at level fatal with their stack trace (pretty on a terminal: a dozen lines of `at …` above
+// the sentence) as if the code had failed; they are the operator's to act on, as the sentence says.
+describe('a refusal found during the start', () => {
+  const base = mkdtempSync(join(tmpdir(), 'talemy-refusal-'))
+  afterAll(() => {
+    killSpawned()
+    rmSync(base, { recursive: true, force: true })
+  })
+
+  const refusalOf = async (env: Record<string, string>) =>
+    spawnMain({ PORT: '0', SKIP_SPA_BUILD: '1', LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env }).then(
+      () => new Error('the server started'),
+      (refused: Error) => refused,
+    )
+
+  it('a database folder that cannot be opened: the sentence, and no stack trace', async () => {
+    const dataDir = join(base, 'torn')
+    mkdirSync(join(dataDir, 'pglite'), { recursive: true })
+    writeFileSync(join(dataDir, 'pglite', 'PG_VERSION'), '17\n')
+    const error = await refusalOf({ DATA_DIR: dataDir })
+    expect(error.message).toContain(
+      `Talemy could not start: the database in ${join(dataDir, 'pglite')} cannot be opened`,
+    )
+    expect(error.message).toContain('"msg":"server failed to start"')
+    expect(error.message).not.toMatch(/"stack"|\bat \S+ \(/)
+  }, 60_000)
+
+  it('a data folder held by another server: the sentence, and no stack trace', async () => {
+    const dataDir = join(base, 'held')
+    const holder = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(repoRoot, 'tests/server/support/holdLock.ts'), dataDir],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.on('data', (chunk: Buffer) => /held/.test(chunk.toString()) && resolve())
+        holder.once('exit', () => reject(new Error('the lock holder exited')))
+      })
+      const error = await refusalOf({ DATA_DIR: dataDir })
+      expect(error.message).toContain(
+        `Talemy could not start: ${dataDir} is in use by another server (pid ${holder.pid})`,
+      )
+      expect(error.message).not.toMatch(/"stack"|\bat \S+ \(/)
+    } finally {
+      holder.kill('SIGKILL')
+    }
+  }, 60_000)
+})
+
 // Checked in the start itself, so they were said only once a whole SPA build had run (a minute on a small machine).
 describe('a wrong value said before the SPA build', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'talemy-config-'))
