@@ -30,6 +30,7 @@ import {
   type RateLimitOptions,
 } from './rateLimit'
 import { checkJwtSecret } from './secrets'
+import { startRefusal } from './errors'
 import { addressKey, requestAddress } from './clientAddress'
 import {
   DEFAULT_MAX_SOCKETS_PER_USER,
@@ -307,9 +308,11 @@ async function startOn(
     // from the network, the published password would open them.
     const open = await demoAccountsOpen(db, passwords)
     if (open.length > 0)
-      throw new Error(
-        `the database holds demo accounts whose password is still the published "talemy" (${open.join(', ')}), and HOST=${host} ` +
-          'is reachable from the network: delete them or change their passwords, use a new DATA_DIR, or start with SEED_DEMO=1 to serve them on purpose',
+      throw startRefusal(
+        new Error(
+          `the database holds demo accounts whose password is still the published "talemy" (${open.join(', ')}), and HOST=${host} ` +
+            'is reachable from the network: delete them or change their passwords, use a new DATA_DIR, or start with SEED_DEMO=1 to serve them on purpose',
+        ),
       )
   }
   const signingKey = await loadSigningKey(db, options.jwtSecret)

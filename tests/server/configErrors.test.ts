@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseHost } from '../../server/envConfig'
-import { killSpawned, repoRoot, spawnMain } from './support/server'
+import { freshDataDir, killSpawned, repoRoot, spawnMain } from './support/server'
 
 // A configuration mistake is the operator's to fix: one sentence naming the variable, not a stack trace of our code.
 describe('a wrong environment variable through npm start (server/main.ts)', () => {
@@ -139,6 +139,12 @@ describe('a refusal found during the start', () => {
       `Talemy could not start: the database in ${join(dataDir, 'pglite')} cannot be opened`,
     )
     expect(error.message).toContain('"msg":"server failed to start"')
+    expect(error.message).not.toMatch(/"stack"|\bat \S+ \(/)
+  }, 60_000)
+
+  it('demo accounts with the published password, on a HOST reachable from the network: the sentence, no stack', async () => {
+    const error = await refusalOf({ DATA_DIR: freshDataDir(), HOST: '0.0.0.0' })
+    expect(error.message).toContain('Talemy could not start: the database holds demo accounts whose password is still')
     expect(error.message).not.toMatch(/"stack"|\bat \S+ \(/)
   }, 60_000)
 
