@@ -123,3 +123,33 @@ export function parseRedisPrefix(value: string | undefined): string | undefined 
   if (holdsRedisPattern(value)) throw new Error(`REDIS_PREFIX ${REDIS_PATTERN_REFUSAL}, got ${JSON.stringify(value)}`)
   return value
 }
+
+/** What a refusal of `REDIS_URL` asks for. */
+const REDIS_FORM = 'redis://[user:password@]host[:port][/db] (rediss:// for TLS) or host[:port]'
+
+/**
+ * `REDIS_URL`: unset or empty, one node without Redis. Anything else must be what ioredis reads as a Redis address,
+ * checked before the start (the SPA build first): ioredis takes another scheme's URL, or a path after a bare host:port,
+ * for a Unix socket's path, so `http://host:6379` failed only after the build, as "connect ENOENT //host:6379". It
+ * turns TLS on for a lowercase `rediss://` only: `REDISS://` went in clear. Its Unix socket path (`/…`) and a bare
+ * host:port work as they did. The value itself is not repeated: it may hold a password.
+ */
+export function parseRedisUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined
+  if (value.startsWith('/') && !value.startsWith('//')) return value
+  const scheme = /^([a-z][a-z\d+.-]*):\/\//i.exec(value)?.[1]
+  const lower = scheme?.toLowerCase()
+  if (lower !== undefined && lower !== 'redis' && lower !== 'rediss')
+    throw new Error(`REDIS_URL must be ${REDIS_FORM}, got a ${JSON.stringify(`${scheme}:`)} URL`)
+  if (lower === 'rediss' && scheme !== lower)
+    throw new Error(`REDIS_URL must be ${REDIS_FORM}, got a "${scheme}:" URL (only a lowercase rediss:// turns on TLS)`)
+  let path: string
+  try {
+    path = new URL(scheme ? value : value.startsWith('//') ? `redis:${value}` : `redis://${value}`).pathname
+  } catch {
+    throw new Error(`REDIS_URL must be ${REDIS_FORM}, got no URL`)
+  }
+  if (!scheme && !value.startsWith('//') && path !== '' && path !== '/')
+    throw new Error(`REDIS_URL must be ${REDIS_FORM}, got a host followed by a path: write redis:// in front`)
+  return value
+}

@@ -19,6 +19,7 @@ import {
   parseSeedDemo,
   parseRedisPingMs,
   parseRedisPrefix,
+  parseRedisUrl,
   parseSkipSpaBuild,
   parseTrustProxy,
 } from './envConfig'
@@ -53,7 +54,7 @@ function readOptions(distDir: string) {
       host: parseHost(process.env.HOST),
       dataDir: process.env.DATA_DIR || join(root, '.data'),
       databaseUrl: parseDatabaseUrl(process.env.DATABASE_URL),
-      redisUrl: process.env.REDIS_URL || undefined,
+      redisUrl: parseRedisUrl(process.env.REDIS_URL),
       redisPrefix: parseRedisPrefix(process.env.REDIS_PREFIX),
       redisPingMs: parseRedisPingMs(process.env.REDIS_PING_MS),
       jwtSecret: checkJwtSecret(process.env.JWT_SECRET),

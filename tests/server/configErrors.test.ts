@@ -8,6 +8,10 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { parseHost } from '../../server/envConfig'
 import { freshDataDir, killSpawned, repoRoot, spawnMain } from './support/server'
 
+// Never reached: the start is refused before any connection.
+const UNUSED_POSTGRES = 'postgres://talemy@127.0.0.1:1/talemy'
+const REDIS_FORM = 'redis://[user:password@]host[:port][/db] (rediss:// for TLS) or host[:port]'
+
 // A configuration mistake is the operator's to fix: one sentence naming the variable, not a stack trace of our code.
 describe('a wrong environment variable through npm start (server/main.ts)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'talemy-config-'))
@@ -30,6 +34,21 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
     [{ SKIP_SPA_BUILD: 'yes' }, 'SKIP_SPA_BUILD must be 1 or 0, got yes'],
     [{ REDIS_PREFIX: 'app[1]:' }, 'REDIS_PREFIX must not hold *, ?, [, ] or \\'],
     [{ REDIS_PREFIX: 'team?:' }, 'REDIS_PREFIX must not hold *, ?, [, ] or \\'],
+    // ioredis reads another scheme's URL, or a path after a bare host:port, as a Unix socket's path: these failed only
+    // after the SPA build, as "cannot reach Redis at http://…: connect ENOENT //host:6379" (or ENOENT /0).
+    [
+      { DATABASE_URL: UNUSED_POSTGRES, REDIS_URL: 'http://127.0.0.1:6379' },
+      `REDIS_URL must be ${REDIS_FORM}, got a "http:" URL`,
+    ],
+    [
+      { DATABASE_URL: UNUSED_POSTGRES, REDIS_URL: '127.0.0.1:6379/0' },
+      `REDIS_URL must be ${REDIS_FORM}, got a host followed by a path`,
+    ],
+    // Only a lowercase rediss:// turns TLS on in ioredis: REDISS:// went to Redis in clear, password included.
+    [
+      { DATABASE_URL: UNUSED_POSTGRES, REDIS_URL: 'REDISS://127.0.0.1:6380' },
+      `REDIS_URL must be ${REDIS_FORM}, got a "REDISS:" URL`,
+    ],
   ])(
     '%j: one line naming it, no stack',
     async (env, sentence) => {
