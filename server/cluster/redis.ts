@@ -78,7 +78,7 @@ export async function connectRedis(url: string, prefix = 'talemy:'): Promise<Red
     await client.ping()
   } catch (error) {
     for (const connection of all) connection.disconnect()
-    throw startRefusal(new Error(`cannot reach Redis at ${redactedUrl(url)}: ${(why ?? (error as Error)).message}`))
+    throw startRefusal(new Error(`cannot reach Redis at ${redisWhere(url)}: ${(why ?? (error as Error)).message}`))
   }
   return {
     client,
@@ -103,6 +103,16 @@ function quitWithin(connection: Redis, ms: number): Promise<void> {
       // Once QUIT is answered the connection is closed already; otherwise this ends it.
       .then(() => connection.disconnect())
   )
+}
+
+/**
+ * Where `url` sends ioredis, for messages: a bare `user:password@host:port` is its `redis://…`, where Node's URL read
+ * the scheme `user:` and no password to hide; the query is left out, as ioredis takes a `?password=` there too.
+ */
+function redisWhere(url: string): string {
+  if (url.startsWith('/') && !url.startsWith('//')) return url.split('?')[0]!
+  const full = /^[a-z][a-z\d+.-]*:\/\//i.test(url) ? url : url.startsWith('//') ? `redis:${url}` : `redis://${url}`
+  return redactedUrl(full).split('?')[0]!
 }
 
 /** The URL without its password, for messages. */

@@ -67,6 +67,20 @@ describe('a Redis that cannot be used at start', () => {
     )
   })
 
+  // ioredis reads a bare host:port (user:password@ in front) as redis://…; Node's URL read it as the scheme `user:`,
+  // with no password to hide, and the refusal showed the whole value.
+  it.each(['user:hunter2secret@127.0.0.1:1', ':hunter2secret@127.0.0.1:1'])(
+    'names the host of a bare %s, never its password',
+    async (url) => {
+      const refused = await connectRedis(url).then(
+        () => new Error('connected'),
+        (error: Error) => error,
+      )
+      expect(refused.message).toMatch(/^cannot reach Redis at \S*127\.0\.0\.1:1: .*ECONNREFUSED/)
+      expect(refused.message).not.toContain('hunter2secret')
+    },
+  )
+
   const ready = requireParts('tests/cluster/config.test.ts', [redisRunnable()])
 
   it.runIf(ready)('says a password is wanted, or the one given is wrong, and never repeats it', async () => {
