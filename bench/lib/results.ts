@@ -129,20 +129,37 @@ export interface Results {
 /** How many runs results.json keeps. */
 export const KEEP_RUNS = 8
 
+/** The recorded runs at `path`; none if there is no file yet. Throws if there is one it cannot read. */
 export async function readResults(path: string): Promise<Results> {
+  let text: string
   try {
-    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<Results>
-    return { runs: Array.isArray(parsed.runs) ? parsed.runs : [] }
-  } catch {
-    return { runs: [] }
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { runs: [] }
+    throw error
   }
+  const parsed = JSON.parse(text) as Partial<Results>
+  if (!Array.isArray(parsed.runs)) throw new Error('no "runs" array')
+  return { runs: parsed.runs }
 }
 
-/** Appends `run` to the results at `path`, keeping the last `KEEP_RUNS`. */
+/**
+ * Appends `run` to the results at `path`, keeping the last `KEEP_RUNS`. A file there that cannot be read (a merge
+ * conflict, a hand edit) holds the runs the READMEs quote: it is left as it is, this run is written beside it, and
+ * the call throws.
+ */
 export async function recordRun(path: string, run: Run): Promise<Results> {
-  const previous = await readResults(path)
-  const results: Results = { runs: [...previous.runs, { ...run, rows: run.rows.map(roundRow) }].slice(-KEEP_RUNS) }
+  const rounded = { ...run, rows: run.rows.map(roundRow) }
   await mkdir(dirname(path), { recursive: true })
+  let previous: Results
+  try {
+    previous = await readResults(path)
+  } catch (error) {
+    const aside = `${path}.${run.date.replace(/[:.]/g, '-')}.json`
+    await writeFile(aside, `${JSON.stringify({ runs: [rounded] }, null, 2)}\n`)
+    throw new Error(`${path} cannot be read (${String(error)}): left as it is; this run is in ${aside}`)
+  }
+  const results: Results = { runs: [...previous.runs, rounded].slice(-KEEP_RUNS) }
   await writeFile(path, `${JSON.stringify(results, null, 2)}\n`)
   return results
 }

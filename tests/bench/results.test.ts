@@ -1,5 +1,8 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { failedRow, row } from '../../bench/lib/results'
+import { failedRow, recordRun, row, type Run } from '../../bench/lib/results'
 
 // Every figure's "met" comes from `row`: the smoke run only checks that it is a boolean where there is a target, so
 // these pin which field it is read from and that a figure that measured nothing cannot meet its target.
@@ -44,5 +47,44 @@ describe('row: what met is computed from', () => {
       met: false,
       name: 'storm — FAILED: timed out at x',
     })
+  })
+})
+
+describe('recordRun: the recorded runs every README figure is quoted from', () => {
+  const run = (date: string): Run => ({
+    date,
+    node: 'v20',
+    cores: 2,
+    load: { start: [1, 1, 1], end: [1, 1, 1] },
+    smoke: false,
+    figures: [],
+    rows: [],
+  })
+
+  test('a results file it cannot read is left as it is, not replaced by this run alone', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bench-results-'))
+    try {
+      const path = join(dir, 'results.json')
+      // As a merge of two branches that both recorded a run leaves it.
+      const conflicted =
+        '{\n  "runs": [\n<<<<<<< HEAD\n    { "date": "a" }\n=======\n    { "date": "b" }\n>>>>>>> x\n  ]\n}\n'
+      await writeFile(path, conflicted)
+      await expect(recordRun(path, run('2026-12-07T00:00:00.000Z'))).rejects.toThrow(/results\.json/)
+      expect(await readFile(path, 'utf8')).toBe(conflicted)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('no file yet: the first run starts it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bench-results-'))
+    try {
+      const path = join(dir, 'sub', 'results.json')
+      const results = await recordRun(path, run('2026-12-07T00:00:00.000Z'))
+      expect(results.runs.map((r) => r.date)).toEqual(['2026-12-07T00:00:00.000Z'])
+      expect(JSON.parse(await readFile(path, 'utf8')).runs).toHaveLength(1)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
