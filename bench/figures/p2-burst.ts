@@ -4,9 +4,9 @@ import type { Message } from '../../src/contract'
 import { closeSocket, countReadTasks, rawSocket } from '../lib/clients'
 import type { Figure } from '../lib/figure'
 import { floorClient } from '../lib/floorClient'
-import { api, layerClient } from '../lib/layer'
+import { api, layerClient, selectConnection } from '../lib/layer'
 import { peerClient } from '../lib/peerClient'
-import { ArrivalProbe } from '../lib/probe'
+import { ArrivalProbe, untilState } from '../lib/probe'
 import { row, type Row } from '../lib/results'
 import { sharedHost, type Host as HostHandle } from '../lib/server'
 import { deferred, median, nowNs, sleep, withTimeout } from '../lib/stats'
@@ -33,6 +33,8 @@ interface BurstResult {
   /** The most notifications that followed any one task (before the next read). */
   worstTask: number | null
   missing: number
+  /** How far the burst moved the store's applied offset (the layer's; null for a client without one). */
+  applied: number | null
 }
 
 /**
@@ -80,6 +82,8 @@ async function rawBurst(host: HostHandle, pair: Pair, n: number, tag: string): P
       conversationId: pair.conversationId,
       senderId: pair.a.id,
       firstSeq: 1_000_000,
+      // Raw reads no offsets; the same small numbers as the layer's (the user's log is short), so the same frames.
+      firstOffset: 1,
       count: n,
       idPrefix: tag,
     })
@@ -94,6 +98,7 @@ async function rawBurst(host: HostHandle, pair: Pair, n: number, tag: string): P
       tasksWithSeveral: null,
       worstTask: null,
       missing: n - received,
+      applied: null,
     }
   } finally {
     await closeSocket(socket)
@@ -109,6 +114,8 @@ interface StoreClient {
   socket(): Socket
   store: { subscribe(l: () => void): () => void; getState(): unknown }
   selectThread(state: unknown): ThreadLike
+  /** The offset the store has applied (the layer's; a client that keeps none reads the events' offsets not at all). */
+  appliedOffset?: () => number | null
   close(): Promise<void>
 }
 
@@ -146,6 +153,8 @@ async function burstInto(
   const thread = () => client.selectThread(client.store.getState())
   const before = thread() ?? []
   const firstSeq = (before.length > 0 ? Math.max(...before.map((m) => m.seq)) : 0) + 1
+  // Every logged event comes with its `{ offset }`, the next after the one the store applied, as from the notifier.
+  const appliedBefore = client.appliedOffset?.() ?? null
   const lastId = `${tag}-${n - 1}`
   const arrival = probe.expect((state) => {
     const list = client.selectThread(state)
@@ -162,6 +171,7 @@ async function burstInto(
     conversationId: pair.conversationId,
     senderId: pair.a.id,
     firstSeq,
+    firstOffset: (appliedBefore ?? 0) + 1,
     count: n,
     idPrefix: tag,
   })
@@ -184,6 +194,7 @@ async function burstInto(
     tasksWithSeveral,
     worstTask,
     missing,
+    applied: appliedBefore === null ? null : (client.appliedOffset?.() ?? appliedBefore) - appliedBefore,
   }
 }
 
@@ -196,12 +207,22 @@ const layerBurst = (host: HostHandle, pair: Pair, n: number, tag: string) =>
     })
     try {
       await client.subscribeThread(pair.conversationId)
+      // The burst's offsets follow the one the first sync gave.
+      await untilState(
+        client.store,
+        (s) => selectConnection(s).offset !== null && !selectConnection(s).syncing,
+        'the first sync',
+      )
     } catch (error) {
       await client.close()
       throw error
     }
     const select = api.endpoints.getMessages.select(pair.conversationId)
-    return { ...client, selectThread: (state) => select(state as never).data as ThreadLike }
+    return {
+      ...client,
+      selectThread: (state) => select(state as never).data as ThreadLike,
+      appliedOffset: () => selectConnection(client.store.getState()).offset,
+    }
   })
 
 /** The floor's or the peer's client: each opens its thread itself, and the thread is selected with its own api. */
@@ -387,6 +408,13 @@ export const p2: Figure = {
         value: Math.max(...out.layer.map((x) => x.worstTask ?? Number.NaN)),
         unit: 'per task',
         target: { on: 'value', op: '<=', limit: 1 },
+      }),
+      row({
+        id: 'P2-applied',
+        name: `layer: the fewest of a burst's offsets its store applied in any round (every event came with its { offset }, as from the server's notifier, and went through the layer's offset gate)`,
+        value: Math.min(...out.layer.map((x) => x.applied ?? Number.NaN)),
+        unit: 'events',
+        target: { on: 'value', op: '==', limit: sizes.n },
       }),
       row({
         id: 'P2-lost',

@@ -2,9 +2,9 @@ import { configureStore, createSlice, type PayloadAction } from '@reduxjs/toolki
 import type { Socket } from 'socket.io-client'
 import type { Message } from '../../src/contract'
 import type { Figure } from '../lib/figure'
-import { api, layerClient, type LayerClient } from '../lib/layer'
+import { api, layerClient, selectConnection, type LayerClient } from '../lib/layer'
 import { peerClient, type PeerClient } from '../lib/peerClient'
-import { ArrivalProbe } from '../lib/probe'
+import { ArrivalProbe, untilState } from '../lib/probe'
 import { row, type Row } from '../lib/results'
 import { lineChart } from '../lib/svg'
 import { sharedHost } from '../lib/server'
@@ -48,12 +48,15 @@ function incoming(conversationId: string, seq: number, tag: string): Message {
   }
 }
 
-/** What socket.io-client does with a decoded EVENT packet (private in its types). */
-function deliver(socket: Socket, event: string, payload: unknown): void {
+/**
+ * What socket.io-client does with a decoded EVENT packet (private in its types). `offset`: the event's trailing
+ * `{ offset }`, which the server's notifier sends with every logged event.
+ */
+function deliver(socket: Socket, event: string, payload: unknown, offset: number): void {
   ;(socket as unknown as { onevent(packet: { type: number; nsp: string; data: unknown[] }): void }).onevent({
     type: 2,
     nsp: '/',
-    data: [event, payload],
+    data: [event, payload, { offset }],
   })
 }
 
@@ -107,8 +110,10 @@ function layerTarget(client: LayerClient, probe: ArrivalProbe<unknown>, conversa
       const arrival = probe.expect((state) => lastIdIs(select(state as never).data, tag))
       const message = incoming(conversationId, seq, tag)
       const socket = client.socket()
+      // The next offset after the one the store applied, so the event goes through the offset gate as a live one does.
+      const offset = (selectConnection(client.store.getState()).offset ?? 0) + 1
       const t0 = nowNs()
-      deliver(socket, 'message:new', message)
+      deliver(socket, 'message:new', message, offset)
       return (await arrival.inCache) - t0
     },
     close: () => client.close(),
@@ -116,6 +121,7 @@ function layerTarget(client: LayerClient, probe: ArrivalProbe<unknown>, conversa
 }
 
 function peerTarget(client: PeerClient, probe: ArrivalProbe<unknown>, conversationId: string): Target {
+  let peerOffset = 0
   const select = client.api.endpoints.getMessages.select(conversationId)
   return {
     reset: (n) =>
@@ -127,7 +133,8 @@ function peerTarget(client: PeerClient, probe: ArrivalProbe<unknown>, conversati
       const message = incoming(conversationId, seq, tag)
       const socket = client.socket()
       const t0 = nowNs()
-      deliver(socket, 'message:new', message)
+      // The same packet as the layer's (the docs' listener reads the message alone).
+      deliver(socket, 'message:new', message, ++peerOffset)
       return (await arrival.inCache) - t0
     },
     close: () => client.close(),
@@ -154,6 +161,12 @@ export const p4: Figure = {
       probes: [layerProbe.middleware],
     })
     await layer.subscribeThread(conversationId)
+    // Its events' offsets follow the one the first sync gave (before it, a logged event waits for it).
+    await untilState(
+      layer.store,
+      (s) => selectConnection(s).offset !== null && !selectConnection(s).syncing,
+      'the first sync',
+    )
     const peerProbe = new ArrivalProbe<unknown>()
     const peer = await peerClient({
       url: host.url,

@@ -86,8 +86,11 @@ async function main(): Promise<void> {
       for (const socket of server.io.of('/').sockets.values()) if (socket.data.userId === userId) count++
       return count
     },
-    /** `count` message:new to every socket of `userId`, in one synchronous loop, as the server's notifier does. */
-    async burst({ userId, conversationId, senderId, firstSeq, count, idPrefix }) {
+    /**
+     * `count` message:new to every socket of `userId`, in one synchronous loop, each with its trailing `{ offset }`, as
+     * the server's notifier sends logged events (nothing is written to the log).
+     */
+    async burst({ userId, conversationId, senderId, firstSeq, firstOffset, count, idPrefix }) {
       const createdAt = new Date().toISOString()
       const startedAt = now()
       const to = server.io.to(userRoom(userId))
@@ -101,7 +104,7 @@ async function main(): Promise<void> {
           createdAt,
           clientId: null,
         }
-        to.emit('message:new', message)
+        to.emit('message:new', message, { offset: firstOffset + i })
       }
       return { startedAt, emittedAt: now() }
     },

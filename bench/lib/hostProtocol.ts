@@ -24,6 +24,8 @@ export interface HostCommands {
     conversationId: Id
     senderId: Id
     firstSeq: number
+    /** The first event's `{ offset }`, as the server's notifier sends every logged event (the next is one more). */
+    firstOffset: number
     count: number
     idPrefix: string
   }): Promise<{ startedAt: string; emittedAt: string }>
