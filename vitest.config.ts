@@ -36,7 +36,15 @@ export default defineConfig({
     // sessionMiddleware.test.ts), since the next file in its thread sees what it left.
     projects: [
       { extends: true, test: { name: 'unit', ...shared('unit'), globalSetup: [leftovers] } },
-      { extends: true, test: { name: 'spa', ...shared('spa'), globalSetup: [leftovers] } },
+      {
+        extends: true,
+        test: {
+          name: 'spa',
+          ...shared('spa'),
+          setupFiles: [...shared('spa').setupFiles, './tests/spa/support/actScopeClosed.setup.ts'],
+          globalSetup: [leftovers],
+        },
+      },
       {
         extends: true,
         test: {

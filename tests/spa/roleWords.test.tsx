@@ -1,5 +1,4 @@
 // @vitest-environment jsdom
-import { act } from 'react'
 import { createIntl } from 'react-intl'
 import { afterEach, describe, expect, test } from 'vitest'
 import type { User } from '../../src/contract'
@@ -49,7 +48,7 @@ describe('(fr) the role beside a name', () => {
     })
     // optionName isolates the name (U+2068 … U+2069), which the page's bidi test checks.
     expect(option.textContent!.replace(/[\u2068\u2069]/g, '')).toBe('Alice (compte élève)')
-    act(() => store.dispose())
+    store.dispose()
   })
 })
 

@@ -168,9 +168,13 @@ export function appStore(fetchFn: typeof fetch, over: Partial<MakeStoreOptions> 
     ...over,
   })
   // A test disposes its store while the page still shows it: the connection going idle renders the page, inside `act`
-  // as React expects in a test (outside it, every component reading the store warned).
+  // as React expects in a test (outside it, every component reading the store warned). It returns nothing: given back,
+  // the thenable `act` returns made a test's own `act(() => store.dispose())` an async act nobody awaited, whose scope
+  // never closed (tests/spa/support/actScopeClosed.setup.ts).
   const dispose = store.dispose
-  store.dispose = () => act(() => dispose())
+  store.dispose = () => {
+    act(() => dispose())
+  }
   return { store, sockets }
 }
 
