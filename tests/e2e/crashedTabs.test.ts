@@ -104,6 +104,32 @@ const nextHolderAmong = (survivors: Page[]) =>
     .poll(async () => (await Promise.all(survivors.map(roleOf))).sort(), { timeout: WAIT })
     .toEqual(['follower', 'leader'])
 
+/**
+ * Crashes the holder with `held`'s packet under way: `served`, the server got it (`untilServed` waits for its effect)
+ * while the holder, frozen, read nothing more (the answers reach its socket and go no further); or not, let go once
+ * the holder's socket `before` is gone. Answers the moment just before the crash.
+ */
+async function crashHolderWith(
+  e2e: E2EApp,
+  userId: string,
+  before: string,
+  { holder, held, served }: { holder: Page; held: ReturnType<typeof holdPackets>; served: boolean },
+  untilServed: () => Promise<unknown>,
+): Promise<number> {
+  if (served) {
+    await freeze(holder)
+    held.release()
+    await untilServed()
+  }
+  const crashedAt = Date.now()
+  await crashTab(holder)
+  if (!served) {
+    await expect.poll(async () => (await socketsOf(e2e, userId)).includes(before), { timeout: WAIT }).toBe(false)
+    held.release()
+  }
+  return crashedAt
+}
+
 describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () => {
   const e2e = e2ePerFile()
 
@@ -178,20 +204,9 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
         const text = unique('Sent through the holder, which crashed')
         await send(sender, text)
         await expect.poll(() => held!.count(), { timeout: WAIT }).toBe(1)
-        if (served) {
-          // The holder reads nothing more: the answer and `message:sent` reach its socket and go no further.
-          await freeze(holder)
-          held.release()
-          await expect.poll(async () => (await storedTexts(e2e, id)).includes(text), { timeout: WAIT }).toBe(true)
-        }
-        const crashedAt = Date.now()
-        await crashTab(holder)
-        if (!served) {
-          await expect
-            .poll(async () => (await socketsOf(e2e, user.id)).includes(before!), { timeout: WAIT })
-            .toBe(false)
-          held.release()
-        }
+        const crashedAt = await crashHolderWith(e2e, user.id, before!, { holder, held, served }, () =>
+          expect.poll(async () => (await storedTexts(e2e, id)).includes(text), { timeout: WAIT }).toBe(true),
+        )
 
         await nextHolderAmong([sender, other])
         for (const tab of [sender, other]) await waitOnline(tab)
@@ -243,18 +258,9 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
         const carol = 'conv-alice-carol'
         await gotoConversation(viewer, carol)
         await expect.poll(() => held!.count(), { timeout: WAIT }).toBe(1)
-        if (served) {
-          await freeze(holder)
-          held.release()
-          await expect.poll(() => inRoom(carol), { timeout: WAIT }).toEqual([before])
-        }
-        await crashTab(holder)
-        if (!served) {
-          await expect
-            .poll(async () => (await socketsOf(e2e, user.id)).includes(before!), { timeout: WAIT })
-            .toBe(false)
-          held.release()
-        }
+        await crashHolderWith(e2e, user.id, before!, { holder, held, served }, () =>
+          expect.poll(() => inRoom(carol), { timeout: WAIT }).toEqual([before]),
+        )
         await nextHolderAmong([viewer, other])
         for (const tab of [viewer, other]) await waitOnline(tab)
         const { id: after } = await nextSocket(e2e, user.id, before!)
