@@ -156,10 +156,15 @@ async function burstInto(
   // Every logged event comes with its `{ offset }`, the next after the one the store applied, as from the notifier.
   const appliedBefore = client.appliedOffset?.() ?? null
   const lastId = `${tag}-${n - 1}`
-  const arrival = probe.expect((state) => {
-    const list = client.selectThread(state)
-    return list !== undefined && list.length > 0 && list[list.length - 1]!.id === lastId
-  })
+  // Checked when the api slice (where every client keeps the thread) changed: the layer's state also changes at every
+  // event (its applied offset), the floor's and the peer's do not, and the observer's cost is no client's.
+  const arrival = probe.expect(
+    (state) => {
+      const list = client.selectThread(state)
+      return list !== undefined && list.length > 0 && list[list.length - 1]!.id === lastId
+    },
+    (state) => (state as { api: unknown }).api,
+  )
   const detach = probe.attach(client.store)
   probe.resetCounts()
   const tasks = countReadTasks(client.socket())

@@ -8,6 +8,12 @@ import { nowNs, withTimeout } from './stats'
  */
 export class ArrivalProbe<S = unknown> {
   private check: ((state: S) => boolean) | null = null
+  /**
+   * What of the state the predicate reads (`expect`'s `part`; the whole state by default): a state whose part is
+   * unchanged is not checked again. The layer's state changes at every logged event (its applied offset), a client that
+   * keeps no offset's does not: without it, the observer's check ran once per event for the layer only.
+   */
+  private part: (state: S) => unknown = (state) => state
   private onCache: ((t: number) => void) | null = null
   private onVisible: ((t: number) => void) | null = null
   /** Store notifications since `resetNotifications`. */
@@ -16,9 +22,8 @@ export class ArrivalProbe<S = unknown> {
   actions = 0
 
   /**
-   * The last state the predicate was false for, per observer: the predicate is a function of the state, so an action
-   * that leaves the state as it was (most of a burst's, at the root) is not checked again. Less observer cost, the same
-   * answer.
+   * The last state (its `part`) the predicate was false for, per observer: the predicate is a function of it, so an
+   * action that leaves it as it was (most of a burst's) is not checked again. Less observer cost, the same answer.
    */
   private seenInCache: unknown = undefined
   private seenVisible: unknown = undefined
@@ -46,9 +51,10 @@ export class ArrivalProbe<S = unknown> {
   }
 
   private holds(state: S, seen: 'seenInCache' | 'seenVisible'): boolean {
-    if (state === this[seen]) return false
+    const part = this.part(state)
+    if (part === this[seen]) return false
     if (this.check!(state)) return true
-    this[seen] = state
+    this[seen] = part
     return false
   }
 
@@ -58,8 +64,12 @@ export class ArrivalProbe<S = unknown> {
   }
 
   /** Arms the probe: resolves with the nanosecond time the predicate first holds after an action / a notification. */
-  expect(check: (state: S) => boolean): { inCache: Promise<number>; visible: Promise<number> } {
+  expect(
+    check: (state: S) => boolean,
+    part: (state: S) => unknown = (state) => state,
+  ): { inCache: Promise<number>; visible: Promise<number> } {
     this.check = check
+    this.part = part
     this.seenInCache = undefined
     this.seenVisible = undefined
     const inCache = new Promise<number>((resolve) => {
