@@ -53,18 +53,22 @@ describe('an unmatched action allocates nothing in the runners (no minor GC over
   test.each([
     ['connection', buildConnectionHandler],
     ['outbox', buildOutboxHandler],
-  ] as const)('%s', async (_name, build) => {
-    const { handler, state } = runner(build)
-    const action: UnknownAction = { type: 'app/somethingElse' }
-    const loop = () => {
-      for (let i = 0; i < 2_000_000; i++) handler(action, state)
-    }
-    loop() // warm up: the optimizing compiler has had its chance
-    // The fewest of three runs: code the compiler installs meanwhile may tip one collection; a runner that allocates
-    // per action (40 B an action is 80 MB a run) collects in every run.
-    const runs = [await scavengesDuring(loop), await scavengesDuring(loop), await scavengesDuring(loop)]
-    expect(Math.min(...runs)).toBe(0)
+  ] as const)(
+    '%s',
+    async (_name, build) => {
+      const { handler, state } = runner(build)
+      const action: UnknownAction = { type: 'app/somethingElse' }
+      const loop = () => {
+        for (let i = 0; i < 2_000_000; i++) handler(action, state)
+      }
+      loop() // warm up: the optimizing compiler has had its chance
+      // The fewest of three runs: code the compiler installs meanwhile may tip one collection; a runner that allocates
+      // per action (40 B an action is 80 MB a run) collects in every run.
+      const runs = [await scavengesDuring(loop), await scavengesDuring(loop), await scavengesDuring(loop)]
+      expect(Math.min(...runs)).toBe(0)
+    },
     // 8M dispatches and the garbage made until a collection is seen: pure CPU, 2.4–3.6 s on a quiet machine and up to
     // 30 s at a load of 16 on two cores; the bound only stops a runaway, it decides nothing.
-  }, 180_000)
+    180_000,
+  )
 })
