@@ -302,11 +302,14 @@ export const drainStopped = createAction(`${PREFIX}drainStopped`)
 /**
  * The browser came online, the tab became visible, the page woke from a sleep (`wake`: the wall clock ran on while its
  * timers stood still), or the API answered over HTTP while the socket waited to try again (`reachable`: the server is
- * back): waiting reconnects and network retries go at once.
+ * back): waiting reconnects and network retries go at once. `asked`: a visible follower tab asked the holder for the
+ * browser's socket while it waited (its page shown or opened, or its own wait over), as its own socket would try now.
  *
  * @example dispatch(retryNow({ reason: 'online' }))
  */
-export const retryNow = createAction<{ reason: 'online' | 'visible' | 'wake' | 'reachable' }>(`${PREFIX}retryNow`)
+export const retryNow = createAction<{ reason: 'online' | 'visible' | 'wake' | 'reachable' | 'asked' }>(
+  `${PREFIX}retryNow`,
+)
 
 /**
  * This tab's part in the browser's one socket changed: `leader` holds it, `follower` rides along through the holder,

@@ -55,9 +55,9 @@ export type ConnectionEvent =
   | { type: 'disconnected'; reason: DisconnectReason; jitter?: number }
   /**
    * The browser came online, the tab became visible. `silentForMs`: with a live socket, how long since the server was
-   * last heard (its handshake or its last ping), on the wall clock.
+   * last heard (its handshake or its last ping), on the wall clock. `asked`: a follower tab asked for the socket.
    */
-  | { type: 'retryNow'; silentForMs?: number }
+  | { type: 'retryNow'; silentForMs?: number; asked?: true }
   | { type: 'timerFired' }
   | { type: 'refreshDone'; outcome: RefreshOutcome; connectionStatus: ConnectionStatus; jitter?: number }
   /** The app got a new token (this tab's refresh, or another tab's). */
@@ -312,6 +312,17 @@ export const connectionTransition =
           return event.silentForMs !== undefined && event.silentForMs > (config.heartbeatMs ?? HEARTBEAT_SILENCE_MS)
             ? newSocket(state)
             : same
+        // Followers ask for the socket as their own waits end, one draw each: ten tabs would make ten attempts, each
+        // raising the exponent, and the next wait would reach the cap (30 s) within a second of a server restart. An
+        // ask is met by an attempt under way, and an attempt it makes is not counted: the run is the holder's own.
+        if (event.asked) {
+          if (state.status !== 'waiting' || state.rate || state.then !== 'attempt') return same
+          const attempt = state.attempt + 1
+          return [
+            { status: 'handshaking', attempt: state.attempt, refreshed: state.refreshed },
+            [{ type: 'cancelTimer' }, { type: 'dispatch', action: reconnecting({ attempt }) }, { type: 'handshake' }],
+          ]
+        }
         if (state.status === 'handshaking' || state.status === 'refreshing')
           return state.signalled ? same : [{ ...state, signalled: true }, []]
         return state.status === 'waiting' && !state.rate ? endWait(state, true, config) : same

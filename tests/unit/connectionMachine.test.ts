@@ -433,6 +433,27 @@ const rows: Row[] = [
     [cancel, ...tryAgain(2)],
   ],
   [
+    'a follower asking for the socket cuts the wait short with an attempt not counted in the run (its exponent)',
+    waiting(2),
+    { type: 'retryNow', asked: true },
+    handshaking(2),
+    [cancel, ...tryAgain(3)],
+  ],
+  [
+    'a follower asking during an attempt is met by it',
+    handshaking(2),
+    { type: 'retryNow', asked: true },
+    handshaking(2),
+    [],
+  ],
+  [
+    'a follower asking during a wait the server asked for waits',
+    rateWaiting(2),
+    { type: 'retryNow', asked: true },
+    rateWaiting(2),
+    [],
+  ],
+  [
     'retryNow while handshaking is kept for that attempt',
     handshaking(2),
     { type: 'retryNow' },

@@ -101,13 +101,13 @@ export interface TabHubOptions {
   onFollowerGone?: (silent: boolean) => void
   /**
    * A follower's page gave the signal the holder's own page would (`retryNow`'s reason): the holder acts as on it.
-   * `'visible'`: while the socket waits to try again, a visible tab asks for it (its page shown or opened, or its own
-   * wait over), or one asking is shown, and the holder tries now, not at its backoff's end; an attached tab shown, and
-   * the holder checks its live socket (one silent past the heartbeat is replaced). `'wake'`: a tab of this user
-   * (attached, asking, or away since a drop) woke from a sleep with its page shown, and the holder checks its socket as
-   * on its own wake.
+   * `'asked'`: while the socket waits to try again, a visible tab asks for it (its page shown or opened, or its own
+   * wait over), and the holder tries now, not at its backoff's end. `'visible'`: one asking is shown, likewise; an
+   * attached tab shown, and the holder checks its live socket (one silent past the heartbeat is replaced). `'wake'`: a
+   * tab of this user (attached, asking, or away since a drop) woke from a sleep with its page shown, and the holder
+   * checks its socket as on its own wake.
    */
-  onFollowerRetry?: (reason: 'visible' | 'wake') => void
+  onFollowerRetry?: (reason: 'visible' | 'wake' | 'asked') => void
   /**
    * Watches the lock `tab` holds for as long as its page lives (`tabLockName`): `onFree` once the browser frees it (the
    * tab closed or crashed, with no goodbye), `onUnheld` when it holds none (asked again at its next word). A tab gone so
@@ -378,7 +378,7 @@ export function createTabHub(options: TabHubOptions): TabHub {
               to: message.from,
             })
           pending.set(message.from, message)
-          if (message.visible && !asked && failed) options.onFollowerRetry?.('visible')
+          if (message.visible && !asked && failed) options.onFollowerRetry?.('asked')
         }
         return
       case 'detach':

@@ -70,7 +70,7 @@ interface LinkHooks {
   /** In the holder: a follower left. */
   onFollowerGone?(): void
   /** In the holder: a follower's page was shown, or woke from a sleep (see `TabHubOptions.onFollowerRetry`). */
-  onFollowerRetry?(reason: 'visible' | 'wake'): void
+  onFollowerRetry?(reason: 'visible' | 'wake' | 'asked'): void
   /** The user whose session is over in this tab (`unauthorized`: its refresh was refused), or null. */
   sessionOver?(): Id | null
   /**

@@ -96,6 +96,35 @@ test('a follower hidden after the drop and shown again before its own wait ends:
   expect(attempts()).toBe(before + 1)
 })
 
+test('ten visible tabs, the server down: the followers asking for the socket at once make one attempt, not one each', async () => {
+  // Full jitter drawn at 0.5 (the tests' draw): a wait before attempt n is min(30 s, 5 s·2^(n-1)) / 2.
+  const b = aBrowser({ backoff: { baseMs: 5_000, capMs: 30_000 } })
+  const ids = Array.from({ length: 10 }, (_, i) => `t${i + 1}`)
+  const [holder, ...followers] = (await connectedTabs(b, ids)) as Tab[]
+  const said = () =>
+    holder!.actions
+      .filter((a) => a.type === 'socket/reconnecting')
+      .map((a) => (a.payload as { attempt: number }).attempt)
+  const before = said().length
+  const since = () => said().slice(before)
+  // The server restarts: the socket drops, and every tab's wait ends at once (the same draw): the holder tries, and
+  // each follower asks it for the socket.
+  holder!.own.at(-1)!.serverDrop('transport close')
+  await settle(2_500)
+  expect(followers.every((f) => f.conn().status === 'reconnecting')).toBe(true)
+  expect(since()).toEqual([1])
+  // The server is still down: every attempt fails.
+  for (let tries = said().length; ; tries = said().length) {
+    holder!.own.at(-1)!.networkError()
+    await settle(HEARTBEAT_MS)
+    if (said().length === tries) break
+  }
+  // A single tab's run: no attempt at once, and the next after a wait drawn with exponent 2 (5 s), not more.
+  expect(since()).toEqual([1])
+  await settle(5_000 - HEARTBEAT_MS)
+  expect(since()).toEqual([1, 2])
+})
+
 // A shown page is also the check of a live socket (README, "Reconnects"): one the server has not pinged for longer than
 // its heartbeat allows is replaced, rather than say "online" until Socket.IO's ping timeout runs out, on a timer that a
 // hidden page's browser runs about once a minute. The page shown may be a follower's, the holder's page hidden.
