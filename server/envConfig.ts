@@ -1,7 +1,7 @@
 // Environment variables of `npm start` (server/main.ts) that need more than a string; kept apart so tests can import them.
 import { isIP } from 'node:net'
 import proxyAddr from '@fastify/proxy-addr'
-import { holdsRedisPattern, REDIS_PATTERN_REFUSAL } from './cluster/redis'
+import { holdsRedisPattern, REDIS_PATTERN_REFUSAL, URL_SCHEME, withRedisScheme } from './cluster/redis'
 
 /** A DNS name: dot-separated labels of letters, digits and inner hyphens (RFC 1123), 253 characters at most. */
 const HOST_NAME = /^(?=.{1,253}$)[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?(?:\.[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?)*\.?$/i
@@ -137,7 +137,7 @@ const REDIS_FORM = 'redis://[user:password@]host[:port][/db] (rediss:// for TLS)
 export function parseRedisUrl(value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined
   if (value.startsWith('/') && !value.startsWith('//')) return value
-  const scheme = /^([a-z][a-z\d+.-]*):\/\//i.exec(value)?.[1]
+  const scheme = URL_SCHEME.exec(value)?.[1]
   const lower = scheme?.toLowerCase()
   if (lower !== undefined && lower !== 'redis' && lower !== 'rediss')
     throw new Error(`REDIS_URL must be ${REDIS_FORM}, got a ${JSON.stringify(`${scheme}:`)} URL`)
@@ -145,7 +145,7 @@ export function parseRedisUrl(value: string | undefined): string | undefined {
     throw new Error(`REDIS_URL must be ${REDIS_FORM}, got a "${scheme}:" URL (only a lowercase rediss:// turns on TLS)`)
   let path: string
   try {
-    path = new URL(scheme ? value : value.startsWith('//') ? `redis:${value}` : `redis://${value}`).pathname
+    path = new URL(withRedisScheme(value)).pathname
   } catch {
     throw new Error(`REDIS_URL must be ${REDIS_FORM}, got no URL`)
   }

@@ -105,14 +105,26 @@ function quitWithin(connection: Redis, ms: number): Promise<void> {
   )
 }
 
+/** A scheme, as a URL starts with one (`redis://`, `http://`), in any case. */
+export const URL_SCHEME = /^([a-z][a-z\d+.-]*):\/\//i
+
+/**
+ * A Redis address as ioredis reads it, with its scheme: a bare `[user:password@]host[:port]` or `//host:port` is
+ * `redis://…` to it (Node's URL would read a bare `user:` as the scheme). A Unix socket's path (`/…`) is not a URL.
+ *
+ * @example withRedisScheme('user:secret@127.0.0.1:6379') // 'redis://user:secret@127.0.0.1:6379'
+ */
+export function withRedisScheme(url: string): string {
+  return URL_SCHEME.test(url) ? url : url.startsWith('//') ? `redis:${url}` : `redis://${url}`
+}
+
 /**
  * Where `url` sends ioredis, for messages: a bare `user:password@host:port` is its `redis://…`, where Node's URL read
  * the scheme `user:` and no password to hide; the query is left out, as ioredis takes a `?password=` there too.
  */
 function redisWhere(url: string): string {
   if (url.startsWith('/') && !url.startsWith('//')) return url.split('?')[0]!
-  const full = /^[a-z][a-z\d+.-]*:\/\//i.test(url) ? url : url.startsWith('//') ? `redis:${url}` : `redis://${url}`
-  return redactedUrl(full).split('?')[0]!
+  return redactedUrl(withRedisScheme(url)).split('?')[0]!
 }
 
 /** The URL without its password, for messages. */
