@@ -95,13 +95,11 @@ export function createSocketServer(
   const refusalOf = (req: IncomingMessage): Refusal | undefined => {
     if (lacksHost(req)) return { status: 400, code: 'INVALID', message: 'Host: required in an HTTP/1.1 request' }
     if (!origins.isAllowed(req.headers.origin)) return { status: 403, code: 'FORBIDDEN', message: 'origin not allowed' }
-    const params = new URL(req.url ?? '/', 'http://socket.invalid').searchParams
+    const params = paramsOf(req)
     // JSONP polling (`j`), which Engine.IO 4 still serves and no socket.io-client 4 asks for: a cross-site <script>
     // sends no Origin, and the answer is script.
     if (params.has('j')) return { status: 400, code: 'INVALID', message: 'JSONP polling is not served' }
-    // As Engine.IO tells one (`if (sid)`): an empty `sid` is a handshake too.
-    const handshake = !params.get('sid')
-    if (handshake && !reserved.has(req) && !pending.hasRoom(unauthenticated.addressOf(req)))
+    if (isHandshake(params) && !reserved.has(req) && !pending.hasRoom(unauthenticated.addressOf(req)))
       return {
         status: 429,
         code: 'RATE_LIMITED',
@@ -182,7 +180,7 @@ export function createSocketServer(
   io.engine.use((req: IncomingMessage, res: unknown, next: (error?: Error) => void) => {
     const refusal = refusalOf(req)
     if (!refusal) {
-      if (!new URL(req.url ?? '/', 'http://socket.invalid').searchParams.get('sid')) reserve(req, res)
+      if (isHandshake(paramsOf(req))) reserve(req, res)
       return next()
     }
     refused.set(req, refusal)
@@ -272,6 +270,12 @@ export type ClientEventHandler<E extends ClientEventName> = (
 
 /** One handler per client event, keyed by the contract's map: a missing one is a type error. */
 export type ClientEventHandlers = { [E in ClientEventName]: ClientEventHandler<E> }
+
+/** An Engine.IO request's query. */
+const paramsOf = (req: IncomingMessage) => new URL(req.url ?? '/', 'http://socket.invalid').searchParams
+
+/** As Engine.IO tells one (`if (sid)`): a request naming no session, an empty `sid` too, is a handshake. */
+const isHandshake = (params: URLSearchParams) => !params.get('sid')
 
 /** The `Error` whose message a client sees in `connect_error`. */
 function handshakeError(
