@@ -120,11 +120,18 @@ type Trying = Extract<ConnectionMachineState, { status: 'handshaking' | 'waiting
 const cancelIfWaiting = (state: ConnectionMachineState): ConnectionEffect[] =>
   state.status === 'waiting' ? [{ type: 'cancelTimer' }] : []
 
-/** One attempt, now: `socket/reconnecting { attempt }` then the handshake. */
-function attemptNow(run: { attempt: number; refreshed: boolean }, cancel: ConnectionEffect[] = []): Result {
+/**
+ * One attempt, now: `socket/reconnecting { attempt }` then the handshake. `counted` false: the run's count (the
+ * backoff's exponent) stays where it was (a follower's ask, see `retryNow`).
+ */
+function attemptNow(
+  run: { attempt: number; refreshed: boolean },
+  cancel: ConnectionEffect[] = [],
+  counted = true,
+): Result {
   const attempt = run.attempt + 1
   return [
-    { status: 'handshaking', attempt, refreshed: run.refreshed },
+    { status: 'handshaking', attempt: counted ? attempt : run.attempt, refreshed: run.refreshed },
     [...cancel, { type: 'dispatch', action: reconnecting({ attempt }) }, { type: 'handshake' }],
   ]
 }
@@ -317,11 +324,7 @@ export const connectionTransition =
         // ask is met by an attempt under way, and an attempt it makes is not counted: the run is the holder's own.
         if (event.asked) {
           if (state.status !== 'waiting' || state.rate || state.then !== 'attempt') return same
-          const attempt = state.attempt + 1
-          return [
-            { status: 'handshaking', attempt: state.attempt, refreshed: state.refreshed },
-            [{ type: 'cancelTimer' }, { type: 'dispatch', action: reconnecting({ attempt }) }, { type: 'handshake' }],
-          ]
+          return attemptNow(state, [{ type: 'cancelTimer' }], false)
         }
         if (state.status === 'handshaking' || state.status === 'refreshing')
           return state.signalled ? same : [{ ...state, signalled: true }, []]
