@@ -7,10 +7,10 @@ export interface HeldEvent<A> {
   action: A
 }
 
-/** What the gate decides: the events to dispatch now (in offset order) and what stays held. */
+/** What the gate decides: the events to dispatch now (in offset order) and what stays held (never changed in place). */
 export interface GateResult<A> {
   release: A[]
-  held: HeldEvent<A>[]
+  held: readonly HeldEvent<A>[]
 }
 
 /**
@@ -44,8 +44,10 @@ export function gateLogged<A>(
   offset: number,
   action: A,
 ): GateResult<A> {
-  if (applied !== null && offset <= applied) return { release: [], held: [...held] }
-  if (held.some((h) => h.offset === offset)) return { release: [], held: [...held] }
+  if (applied !== null && offset <= applied) return { release: [], held }
+  // The next one with nothing held: every live event but the first after a hole (a burst is thousands of them).
+  if (held.length === 0 && applied !== null && offset === applied + 1) return { release: [action], held }
+  if (held.some((h) => h.offset === offset)) return { release: [], held }
   const next = [...held]
   let i = next.length
   while (i > 0 && next[i - 1]!.offset > offset) i--

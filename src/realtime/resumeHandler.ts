@@ -45,7 +45,7 @@ export const DEFAULT_RESUME_HOLD_MS = 2_000
 export function buildResumeHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { dispatch, getState } = ctx.mwApi
   const holdMs = ctx.options.resumeHoldMs ?? DEFAULT_RESUME_HOLD_MS
-  let held: HeldEvent<UnknownAction>[] = []
+  let held: readonly HeldEvent<UnknownAction>[] = []
   /** Typing notices that came while events were held, each with the offset it follows (the highest held then). */
   let notices: { after: number; action: UnknownAction }[] = []
   let timer: TimerHandle | null = null
@@ -76,7 +76,7 @@ export function buildResumeHandler<S extends SocketRootState>(ctx: Context<S>): 
   }
 
   /** Dispatches what the gate released, then keeps a timer running exactly while something is held. */
-  function settle(result: { release: UnknownAction[]; held: HeldEvent<UnknownAction>[] }) {
+  function settle(result: { release: UnknownAction[]; held: readonly HeldEvent<UnknownAction>[] }) {
     held = result.held
     for (const action of result.release) {
       dispatch(action)

@@ -396,16 +396,19 @@ const OFFSET_ONLY_TYPES: ReadonlySet<string> = new Set([
  * @example combineReducers({ socket: socketReducer })
  */
 export const socketReducer: Reducer<SocketState> = (state, action) => {
-  if (state !== undefined && sendMessage.match(action)) {
+  // A state nothing has reduced yet (preloaded) is not frozen: the slice freezes it, as immer does, kept or not; from
+  // then on every state is frozen to its leaves, so only what the cases below make new needs freezing.
+  if (state === undefined || !Object.isFrozen(state)) return socketSlice.reducer(state, action)
+  if (sendMessage.match(action)) {
     // A send, reduced right after its emit (see `outboxHandler`): the entry appended, as the slice's case does.
     const outbox = outboxWithSend(state.outbox, action) as PendingMessage[]
     return outbox === state.outbox ? state : freeze({ ...state, outbox, rejectedSend: null }, true)
   }
-  if (state === undefined || !OFFSET_ONLY_TYPES.has(action.type)) return socketSlice.reducer(state, action)
+  if (!OFFSET_ONLY_TYPES.has(action.type)) return socketSlice.reducer(state, action)
   const offset = (action as { meta?: { offset?: unknown } }).meta?.offset
   const c = state.connection
   if (typeof offset !== 'number' || (c.offset !== null && offset <= c.offset)) return state
-  return freeze({ ...state, connection: { ...c, offset } }, true)
+  return Object.freeze({ ...state, connection: Object.freeze({ ...c, offset }) })
 }
 
 /** Any root state that holds the socket slice under `socket`. */

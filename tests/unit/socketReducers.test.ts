@@ -79,32 +79,37 @@ const actions: Array<[string, UnknownAction]> = [
 ]
 
 describe('socketReducer is socketSlice.reducer, faster', () => {
-  const states: Array<[string, SocketState]> = [
-    ['the initial state', initialSocketState],
-    ['connected, no offset yet', connectedAt(null)],
-    ['connected at offset 5', connectedAt(5)],
-    [
-      'a send refused (outbox full)',
-      socketState(
-        sendRejected({ clientId: 'k9', conversationId: 'c1', code: 'OUTBOX_FULL', message: 'full' }),
-        sendMessage({ conversationId: 'c1', content: 'hi', clientId: 'k1' }),
-        sendRejected({ clientId: 'k9', conversationId: 'c1', code: 'OUTBOX_FULL', message: 'full' }),
-      ),
-    ],
+  const connectedNoOffset = connectedAt(null)
+  const connectedAtFive = connectedAt(5)
+  const sendRefused = socketState(
+    sendRejected({ clientId: 'k9', conversationId: 'c1', code: 'OUTBOX_FULL', message: 'full' }),
+    sendMessage({ conversationId: 'c1', content: 'hi', clientId: 'k1' }),
+    sendRejected({ clientId: 'k9', conversationId: 'c1', code: 'OUTBOX_FULL', message: 'full' }),
+  )
+  // Each reducer gets its own copy of a state nothing froze: immer freezes what it shares with its base in place.
+  const states: Array<[string, () => SocketState]> = [
+    ['the initial state', () => initialSocketState],
+    ['connected, no offset yet', () => connectedNoOffset],
+    ['connected at offset 5', () => connectedAtFive],
+    // Preloaded (`configureStore`'s `preloadedState`): nothing has reduced it, so nothing froze it.
+    ['connected at offset 5, never reduced', () => structuredClone(connectedAtFive)],
+    ['a send refused (outbox full)', () => sendRefused],
   ]
-  for (const [stateName, state] of states) {
+  for (const [stateName, make] of states) {
     test.each(actions)(`${stateName}: %s`, (_name, action) => {
-      const slow = socketSlice.reducer(state, action)
+      const slowBase = make()
+      const slow = socketSlice.reducer(slowBase, action)
+      const state = make()
       const fast = socketReducer(state, action)
       expect(fast).toEqual(slow)
-      expect(fast === state).toBe(slow === state)
+      expect(fast === state).toBe(slow === slowBase)
       expect(Object.isFrozen(fast)).toBe(Object.isFrozen(slow))
       expect(Object.isFrozen(fast.connection)).toBe(Object.isFrozen(slow.connection))
       expect(Object.isFrozen(fast.outbox)).toBe(Object.isFrozen(slow.outbox))
       expect(fast.outbox.map(Object.isFrozen)).toEqual(slow.outbox.map(Object.isFrozen))
       // What the slice did not touch is shared, as immer shares it.
-      expect(fast.outbox === state.outbox).toBe(slow.outbox === state.outbox)
-      expect(fast.rooms === state.rooms).toBe(slow.rooms === state.rooms)
+      expect(fast.outbox === state.outbox).toBe(slow.outbox === slowBase.outbox)
+      expect(fast.rooms === state.rooms).toBe(slow.rooms === slowBase.rooms)
     })
   }
 
