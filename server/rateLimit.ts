@@ -53,6 +53,14 @@ export const DEFAULT_REPLAY_LOOKUP_LIMIT: RateLimitOptions = { perSecond: 5, bur
  */
 export const DEFAULT_RENEW_RATE_LIMIT: RateLimitOptions = { perSecond: 1, burst: 20 }
 
+/**
+ * Events the contract does not know, per socket: a client of this contract never sends one, yet each costs as much to
+ * read and refuse as any event, so one socket could send them without end. Past the budget the socket is disconnected:
+ * another needs a handshake, which has its own budget. A client of a newer contract sending the odd event this server
+ * lacks stays well within it.
+ */
+export const UNKNOWN_EVENT_RATE_LIMIT: RateLimitOptions = { perSecond: 10, burst: 20 }
+
 export type TakeResult = { ok: true } | { ok: false; retryAfterMs: number }
 
 /**

@@ -28,7 +28,7 @@ import {
 } from '../http/securityHeaders'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
-import { loadBudget, type Limiter } from '../rateLimit'
+import { loadBudget, RateLimiter, UNKNOWN_EVENT_RATE_LIMIT, type Limiter } from '../rateLimit'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 import { DEFAULT_MAX_REPLAY, type EventLog, type ResumeResult } from '../services/eventLog'
@@ -657,10 +657,12 @@ export function attachHandlers(
     presence?.resendSnapshots(io.of('/').sockets.values()).catch(warn('presence snapshots failed'))
   })
 
+  const handlerOf = (event: unknown): ClientEventHandler<ClientEventName> | undefined =>
+    typeof event === 'string' && Object.hasOwn(handlers, event) ? handlers[event as ClientEventName] : undefined
+
   /** Answers one client event of a socket whose session was found live. Never throws. */
   function serve(socket: TalemySocket, event: unknown, payload: unknown, ack: AckFn | undefined): Promise<void> {
-    const handler: ClientEventHandler<ClientEventName> | undefined =
-      typeof event === 'string' && Object.hasOwn(handlers, event) ? handlers[event as ClientEventName] : undefined
+    const handler = handlerOf(event)
     // The timer may lag (a busy loop, or a test's clock moved on): no event is served on an expired token but a
     // renewal.
     if (event !== 'session:renew' && now() >= socket.data.expiresAt) {
@@ -686,6 +688,17 @@ export function attachHandlers(
         ack?.({ ok: false, error: toApiError(error) })
       },
     )
+  }
+
+  /** A socket past its budget of unknown events: answered RATE_LIMITED, logged (no name it sent), disconnected. */
+  function floodedOut(socket: TalemySocket, ack: AckFn | undefined, retryAfterMs: number): void {
+    const message = 'too many unknown events; this socket is disconnected'
+    ack?.({ ok: false, error: { code: 'RATE_LIMITED', message, retryAfterMs } })
+    logger.warn(
+      { socketId: socket.id, userId: socket.data.userId },
+      'unknown events past the per-socket budget: socket disconnected',
+    )
+    socket.disconnect(true)
   }
 
   io.on('connection', (socket) => {
@@ -723,11 +736,24 @@ export function attachHandlers(
     })
     logger.debug({ socketId: socket.id, userId }, 'socket connected')
 
+    // Counted as they arrive, before the session check: a flood is cut short however long that check takes.
+    const unknownEvents = new RateLimiter(UNKNOWN_EVENT_RATE_LIMIT, now)
+    let flooded = false
+
     // Every event, known or not, goes through here: arguments are untrusted and a handler must never throw. Each waits
     // for the session check (in the order they came); one of a session found ended is not served, its socket is gone.
     socket.onAny((event: unknown, ...args: unknown[]) => {
+      // Past the budget of unknown events, what is still on its way is read and dropped until the socket is gone.
+      if (flooded) return
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined
-      const answered = live.then((isLive) => (isLive ? serve(socket, event, args[0], ack) : undefined))
+      const budget = handlerOf(event) ? undefined : unknownEvents.tryTake(socket.id)
+      if (budget && !budget.ok) flooded = true
+      const answered = live.then((isLive) => {
+        if (!isLive) return undefined
+        // After the earlier events' answers: the client hears why, then the socket goes.
+        if (budget && !budget.ok) return floodedOut(socket, ack, budget.retryAfterMs)
+        return serve(socket, event, args[0], ack)
+      })
       inFlight.add(answered)
       void answered.finally(() => inFlight.delete(answered))
     })

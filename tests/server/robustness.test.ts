@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { io } from 'socket.io-client'
+import { UNKNOWN_EVENT_RATE_LIMIT } from '../../server/rateLimit'
 import { DEFAULT_REFRESH_IDLE_SECONDS, SessionStore } from '../../server/sessions'
 import { EventLog } from '../../server/services/eventLog'
 import type { Ack, ErrorBody, Message } from './support/types'
@@ -246,7 +247,8 @@ describe('packets that break the protocol', () => {
     // From now on the client reads nothing: the server's answers wait, first in the kernel's buffers, then in its own.
     const raw = (victim.io.engine.transport as unknown as { ws: { _socket: { pause(): void; resume(): void } } }).ws
     raw._socket.pause()
-    for (let i = 0; i < 200_000; i++) untyped(victim).emit('nope', () => undefined)
+    // A known event each answered at once (an unknown one would end the socket after its own budget, proving nothing).
+    for (let i = 0; i < 200_000; i++) untyped(victim).emit('conversation:leave', CONV, () => undefined)
     expect(await outcome).toBe('closed')
     // Reading again, it hears the close (else its WebSocket would wait 30 s for a closing handshake it cannot read).
     raw._socket.resume()
@@ -273,6 +275,50 @@ describe('packets that break the protocol', () => {
     expect(typeof (await closed)).toBe('string')
     expect(bob.connected).toBe(true)
     await stillServing()
+  })
+})
+
+// Review (ASVS V13/V14): an unknown event was answered like any other and nothing bounded how many one socket sent:
+// 20,000 of them held the process about 2.3 s, and the socket was kept. A client of this contract never sends one.
+describe('unknown events past a per-socket budget', () => {
+  let own: TestServer
+  const log = capturedLog('warn')
+  // The clock stands still: nothing refills the budget while the flood arrives, however slow the machine.
+  const clock = manualClock()
+  beforeAll(async () => {
+    own = await startTestServer({ now: clock.now, logger: log.logger })
+  })
+  afterAll(() => own?.dispose())
+
+  it("are answered RATE_LIMITED once past it and the socket is disconnected, the user's other sockets served", async () => {
+    const token = (await login(own.url, ALICE)).token
+    const flooder = await connect(own.url, token)
+    const sibling = await connect(own.url, token)
+    const flooderId = flooder.id
+    const answers: Ack<unknown>[] = []
+    const outcome = new Promise<string>((resolve) => {
+      flooder.once('disconnect', resolve)
+      for (let i = 0; i < 2_000; i++) untyped(flooder).emit('nope', (answer: Ack<unknown>) => answers.push(answer))
+      // Handled in order after the flood: answered only if the flood was let through.
+      untyped(flooder).emit('conversation:leave', CONV, () => resolve('served after the flood'))
+    })
+    expect(await outcome).toBe('io server disconnect')
+    expect(answers).toEqual([
+      ...Array.from({ length: UNKNOWN_EVENT_RATE_LIMIT.burst }, () => ({
+        ok: false,
+        error: { code: 'INVALID', message: 'unknown event' },
+      })),
+      { ok: false, error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: expect.any(Number) } },
+    ])
+    expect(log.lines().filter((line) => line.msg.includes('unknown events'))).toEqual([
+      expect.objectContaining({ level: 40, socketId: flooderId, userId: expect.any(String) }),
+    ])
+    expect((await emitAck(sibling, 'conversation:leave', CONV)).ok).toBe(true)
+    // A new socket starts with a budget of its own.
+    const again = await connect(own.url, token)
+    expect(await emitAck(again, 'nope')).toEqual({ ok: false, error: { code: 'INVALID', message: 'unknown event' } })
+    again.close()
+    sibling.close()
   })
 })
 
