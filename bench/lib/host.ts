@@ -108,8 +108,11 @@ async function main(): Promise<void> {
       }
       return { startedAt, emittedAt: now() }
     },
-    /** `count` lesson:statusUpdated for lessons nobody has cached, spread evenly over `durationMs` in 10 ms steps. */
-    async lessonStorm({ studentId, tutorId, count, durationMs, idPrefix }) {
+    /**
+     * `count` lesson:statusUpdated for lessons nobody has cached, spread evenly over `durationMs` in 10 ms steps, each
+     * with its trailing `{ offset }` as the server's notifier sends logged events (nothing is written to the log).
+     */
+    async lessonStorm({ studentId, tutorId, firstOffset, count, durationMs, idPrefix }) {
       const steps = Math.max(1, Math.round(durationMs / 10))
       const startedAt = now()
       const startMs = performance.now()
@@ -128,7 +131,10 @@ async function main(): Promise<void> {
             status: 'confirmed',
             updatedAt: at,
           }
-          server.io.to([userRoom(studentId), userRoom(tutorId)]).emit('lesson:statusUpdated', lesson)
+          // Offsets are per user's log; the student's, whose client P3 measures (P3 opens no socket of the tutor's).
+          server.io
+            .to([userRoom(studentId), userRoom(tutorId)])
+            .emit('lesson:statusUpdated', lesson, { offset: firstOffset + sent })
         }
         // Paced against the start, not step by step: timers firing late on a busy machine do not stretch the storm
         // beyond its duration (the last step leaves at durationMs × (steps − 1) / steps).

@@ -32,6 +32,8 @@ export interface HostCommands {
   lessonStorm(args: {
     studentId: Id
     tutorId: Id
+    /** The first event's `{ offset }` in the student's log, as the server's notifier sends it (the next is one more). */
+    firstOffset: number
     count: number
     durationMs: number
     idPrefix: string

@@ -12,6 +12,7 @@ const rounds = (stale: number) => ({
   naive: [190, 195, 193, 180, 185, 187, 199],
   received: { layer: 1000, naive: 1000 },
   stale,
+  applied: 1000,
 })
 
 describe("P3's rows", () => {
