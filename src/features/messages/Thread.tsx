@@ -141,16 +141,20 @@ export function Thread({
     if (appeared && (active === null || active === document.body || active.id === 'main')) composerRef.current?.focus()
   }, [ready])
 
+  // `nearBottom` as state (it decides the join below): the reader is at the newest messages, which are on screen.
+  const [atNewest, setAtNewest] = useState(true)
   // Join while open and read, leave when another opens (the component is keyed by conversation). Joining marks the
-  // thread read and tells the other person "Seen": not while its messages are not on screen (a read that failed). The
+  // thread read, and keeps marking read what comes while joined, and tells the other person "Seen": not while its
+  // messages are not on screen (a read that failed), nor while the reader is up the thread, where what comes lands
+  // below the view ("New message below") unseen. Reaching the end joins again, which marks read what they now see. The
   // hook's functions may be new on each render, so the effect reads them through a ref.
   const socketRef = useRef(socket)
   socketRef.current = socket
   useEffect(() => {
-    if (!readable) return
+    if (!readable || !atNewest) return
     socketRef.current.joinConversation(conversationId)
     return () => socketRef.current.leaveConversation(conversationId)
-  }, [conversationId, readable])
+  }, [conversationId, readable, atNewest])
 
   // Scrolling: start at the newest; follow new messages when the reader is near the bottom or sent them; keep the
   // view still when older messages are put above.
@@ -215,6 +219,7 @@ export function Thread({
     if (!el) return
     el.scrollTop = el.scrollHeight
     nearBottom.current = true
+    setAtNewest(true)
     setNewBelow(0)
     // The button goes from under the keyboard: focus stays in the thread, on the messages it has brought into view.
     el.focus()
@@ -357,6 +362,7 @@ export function Thread({
         onScroll={(e) => {
           const el = e.currentTarget
           nearBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX
+          setAtNewest(nearBottom.current)
           if (nearBottom.current) setNewBelow(0)
         }}
         // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard to scroll it (WCAG 2.1.1, axe scrollable-region-focusable); the messages often hold nothing focusable, and role=log is what the list is.
