@@ -40,6 +40,43 @@ export function saveAuth(storage: StorageLike, auth: { token: string | null; use
   }
 }
 
+/**
+ * Where the email the user logged in with is kept, with their id (one for the browser, as the session), until the next
+ * login or their "Log out": the server's `User` has no email, and "Log in again" offers it on the login page.
+ */
+export const LOGIN_EMAIL_STORAGE_KEY = 'talemy.loginEmail'
+
+/** Keeps the email `userId` logged in with (as typed: the server compares them lower-cased). */
+export function saveLoginEmail(storage: StorageLike | undefined, userId: string, email: string): void {
+  try {
+    storage?.setItem(LOGIN_EMAIL_STORAGE_KEY, JSON.stringify({ userId, email }))
+  } catch {
+    // A full or disabled storage only costs typing the email again after the session ends.
+  }
+}
+
+/** The email `userId` logged in with in this browser, or null (none kept, another user's, or not well-formed). */
+export function loadLoginEmail(storage: StorageLike | undefined, userId: string): string | null {
+  try {
+    const value = JSON.parse(storage?.getItem(LOGIN_EMAIL_STORAGE_KEY) ?? 'null') as {
+      userId?: unknown
+      email?: unknown
+    } | null
+    return value?.userId === userId && typeof value.email === 'string' && value.email ? value.email : null
+  } catch {
+    return null
+  }
+}
+
+/** Forgets the email kept by `saveLoginEmail`. */
+export function clearLoginEmail(storage: StorageLike | undefined): void {
+  try {
+    storage?.removeItem(LOGIN_EMAIL_STORAGE_KEY)
+  } catch {
+    // nothing to do
+  }
+}
+
 /** A refresh token entry as kept: `{ userId, refreshToken, sessionId? }`. */
 interface Entry {
   userId: string

@@ -30,7 +30,7 @@ import {
   type User,
 } from '../contract'
 import type { DrainLock } from '../realtime/drainLock'
-import { loadAuth, loadRefreshToken, saveRefreshToken } from './credentials'
+import { loadAuth, loadRefreshToken, saveLoginEmail, saveRefreshToken } from './credentials'
 import { sameSession, tokenLifetime, tokenSessionId } from './jwt'
 import { loggedIn, refreshFailed, tokenRefreshed } from './session'
 import { LIST, TAG_TYPES } from './tags'
@@ -505,8 +505,12 @@ export const api = createApi({
     // `queryFn`s, not `query`s: what a mutation returns is kept in `state.api.mutations` and carried by its fulfilled
     // action, so the refresh token is put in storage here and only `{ token, user }` goes on.
     login: build.mutation<Session, { email: string; password: string }>({
-      queryFn: async (body, { extra }, _extraOptions, baseQuery) =>
-        sessionFrom(await baseQuery({ url: '/auth/login', method: 'POST', body }), extraOf(extra).storage),
+      async queryFn(body, { extra }, _extraOptions, baseQuery) {
+        const { storage } = extraOf(extra)
+        const session = sessionFrom(await baseQuery({ url: '/auth/login', method: 'POST', body }), storage)
+        if (session.data) saveLoginEmail(storage, session.data.user.id, body.email)
+        return session
+      },
       async onQueryStarted(_arg, { dispatch, queryFulfilled }) {
         const { data } = await queryFulfilled.catch(() => ({ data: null }))
         if (data) dispatch(loggedIn(data))

@@ -1,7 +1,7 @@
 import type { Middleware, ThunkDispatch, UnknownAction } from '@reduxjs/toolkit'
 import { shutdown } from '../realtime/actions'
 import type { StorageLike } from '../realtime/outboxStorage'
-import { clearRefreshToken, loadRefreshToken } from './credentials'
+import { clearLoginEmail, clearRefreshToken, loadRefreshToken } from './credentials'
 import { type AnswerMeta, api, refreshSession } from './index'
 import { refreshDueAt, tokenLifetime, tokenSessionId } from './jwt'
 import { learnSkew, type ServerClock, serverNow } from './serverClock'
@@ -191,6 +191,10 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
       } else if (loggedOut.match(action)) {
         cancel()
         logout(prev)
+        // The user's own "Log out" (the only one that drops the outbox; one without meta counts as it there too): on a
+        // shared computer, the next person's login page offers nothing of theirs. A session that ended by itself keeps
+        // the email for "Log in again".
+        if ((action.meta as { keepOutbox?: unknown } | undefined)?.keepOutbox !== true) clearLoginEmail(options.storage)
       } else if (refreshFailed.match(action)) {
         // This token's session cannot be renewed: nothing more to schedule for it (the next login brings a new one).
         const token = mwApi.getState().auth.token

@@ -18,7 +18,7 @@ import { ConnectionBadge } from './ConnectionBadge'
 import { focusElement, focusTargetAfter, LOG_IN_AGAIN_ID } from './focus'
 import { useAnnounce } from './Announcer'
 import { PageBoundary } from './PageBoundary'
-import { countUnsent, loggedOutByChoice } from './unsent'
+import { countUnsent, loggedOutByChoice, loginEmailOf } from './unsent'
 import { useAppDispatch, useAppSelector, useAppStore } from './hooks'
 import { LanguageSwitch } from './LanguageSwitch'
 import { hrefFor, keepRouteForNextLogin, type Page, type Route } from './router'
@@ -179,7 +179,7 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
   // The session is over, not the user's wish to send: what is unsent waits in storage for their next login, and so
   // do the page they were on (`forgetRouteWithUser` would otherwise send them to the list) and their drafts.
   const logInAgain = () => {
-    keepRouteForNextLogin(user.id, route)
+    keepRouteForNextLogin(user.id, route, dispatch(loginEmailOf(user.id)))
     if (drafts.current) keepDraftsForNextLogin(user.id, drafts.current)
     leave(true)
   }
@@ -197,7 +197,7 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
     () => () => {
       if (leftHere.current || !ended.current.expired || store.getState().auth.user !== null) return
       if (store.dispatch(loggedOutByChoice(user.id))) return
-      keepRouteForNextLogin(user.id, ended.current.route)
+      keepRouteForNextLogin(user.id, ended.current.route, store.dispatch(loginEmailOf(user.id)))
       if (drafts.current) keepDraftsForNextLogin(user.id, drafts.current)
     },
     [store, user.id],

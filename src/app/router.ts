@@ -85,24 +85,37 @@ const KEPT_ROUTE = 'talemy:routeForNextLogin'
 interface KeptRoute {
   userId: string
   href: string
+  /** The email the user logged in with, for the login page to offer (`keptLoginEmail`). */
+  email?: string
 }
 
 /**
  * Keeps `route` for `userId`'s next login in this tab: called as the user leaves an ended session with "Log in again",
- * so that logging in brings them back where they were (an open conversation) and not to the list. Kept in the history
- * entry, not the URL (the login page shows no route) nor storage (another tab's next login is not this one's).
+ * so that logging in brings them back where they were (an open conversation) and not to the list, and with `email`
+ * (the one they logged in with), which the login page offers meanwhile. Kept in the history entry, not the URL (the
+ * login page shows no route) nor storage (another tab's next login is not this one's).
  *
- * @example keepRouteForNextLogin(user.id, route); dispatch(loggedOut({ keepOutbox: true }))
+ * @example keepRouteForNextLogin(user.id, route, 'alice@talemy.test'); dispatch(loggedOut({ keepOutbox: true }))
  */
-export function keepRouteForNextLogin(userId: string, route: Route): void {
-  window.history.replaceState({ [KEPT_ROUTE]: { userId, href: hrefFor(route) } satisfies KeptRoute }, '')
+export function keepRouteForNextLogin(userId: string, route: Route, email: string | null = null): void {
+  const kept: KeptRoute = email ? { userId, href: hrefFor(route), email } : { userId, href: hrefFor(route) }
+  window.history.replaceState({ [KEPT_ROUTE]: kept }, '')
 }
 
 function keptRoute(state: unknown): KeptRoute | null {
   const kept = (state as Record<string, unknown> | null)?.[KEPT_ROUTE] as Partial<KeptRoute> | undefined
-  return typeof kept?.userId === 'string' && typeof kept.href === 'string'
-    ? { userId: kept.userId, href: kept.href }
-    : null
+  if (typeof kept?.userId !== 'string' || typeof kept.href !== 'string') return null
+  return typeof kept.email === 'string' && kept.email
+    ? { userId: kept.userId, href: kept.href, email: kept.email }
+    : { userId: kept.userId, href: kept.href }
+}
+
+/**
+ * The email of the user who left an ended session in this tab with "Log in again" (`keepRouteForNextLogin`), for the
+ * login page to offer; null after a "Log out", which keeps nothing, and once anyone has logged in here since.
+ */
+export function keptLoginEmail(): string | null {
+  return (typeof window === 'undefined' ? null : keptRoute(window.history.state)?.email) ?? null
 }
 
 /** The current route, outside React (the notifications middleware asks which page is open). */

@@ -1,5 +1,5 @@
 import type { ThunkAction, UnknownAction } from '@reduxjs/toolkit'
-import type { ApiExtra } from '../api'
+import { loadLoginEmail, type ApiExtra } from '../api'
 import { createOutboxStorage, droppedStorageKey, selectPendingMessages, type SocketRootState } from '../realtime'
 
 /** What `countUnsent` reads beside the api's thunk argument. */
@@ -48,4 +48,14 @@ export function loggedOutByChoice(userId: string): ThunkAction<boolean, unknown,
       return false
     }
   }
+}
+
+/**
+ * The email `userId` logged in with in this browser, kept until their "Log out" (`saveLoginEmail`), or null: what
+ * "Log in again" offers them on the login page.
+ *
+ * @example keepRouteForNextLogin(user.id, route, store.dispatch(loginEmailOf(user.id)))
+ */
+export function loginEmailOf(userId: string): ThunkAction<string | null, unknown, unknown, UnknownAction> {
+  return (_dispatch, _getState, extra) => loadLoginEmail(((extra ?? {}) as ApiExtra).storage, userId)
 }

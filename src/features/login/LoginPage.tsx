@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react'
 import { FormattedMessage } from 'react-intl'
 import { useLoginMutation } from '../../api/hooks'
 import { LanguageSwitch } from '../../app/LanguageSwitch'
+import { keptLoginEmail } from '../../app/router'
 import { atWallClock, useDates, useT, type MessageId } from '../../i18n'
 import { errorCode, errorMessageId } from '../shared/errors'
 import { useFieldWords } from '../shared/fieldWords'
@@ -73,7 +74,8 @@ function useLoginWait(error: unknown): LoginWait | null {
 
 export function LoginPage() {
   const t = useT()
-  const [email, setEmail] = useState('')
+  // The session ended by itself ("Log in again"): the user typed their email to start it, and types only the password.
+  const [email, setEmail] = useState(() => keptLoginEmail() ?? '')
   const [password, setPassword] = useState('')
   const [login, { isLoading, error, originalArgs, reset }] = useLoginMutation()
   const submitRef = useRef<HTMLButtonElement>(null)
@@ -103,9 +105,14 @@ export function LoginPage() {
     document.title = `${pageTitle} · Talemy`
   }, [pageTitle])
 
-  // After a logout the button that had focus is gone: start again at the top of this page, not at the body.
+  // After a logout the button that had focus is gone: start again at the top of this page, not at the body; or, with
+  // the email offered, at the password, all that is left to type. Read again here: when another tab's "Log in again"
+  // ends this tab's session, its view keeps the email as it goes, after this page's first render.
   useEffect(() => {
-    if (document.activeElement === document.body || document.activeElement === null) headingRef.current?.focus()
+    const kept = keptLoginEmail()
+    if (kept) setEmail((typed) => typed || kept)
+    if (document.activeElement === document.body || document.activeElement === null)
+      (kept ? passwordRef : headingRef).current?.focus()
   }, [])
 
   const submit = (e: FormEvent) => {
