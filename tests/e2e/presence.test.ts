@@ -1,6 +1,10 @@
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
+import type { Conversation, Message } from '../../src/contract'
 import {
+  aliceBobThread,
+  apiCall,
+  apiLogin,
   e2ePerFile,
   gotoConversation,
   loginAs,
@@ -112,6 +116,49 @@ describe('presence, typing and read receipts in a real browser', { timeout: 120_
       await listed.and(carol.page.locator('[data-online="true"]')).waitFor({ timeout: WAIT })
     } finally {
       await carol.context.close()
+      await bob.context.close()
+    }
+  })
+
+  // Review: the thread stayed joined while its reader was scrolled up, so the server marked read (and told the other
+  // person "Seen") messages that came below the view, unseen.
+  it('a reader scrolled up the thread has not read what comes below until it comes into view', async () => {
+    const id = await aliceBobThread(e2e, 30)
+    const [a, b] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'bob')])
+    const bob = await loginAs(e2e, 'bob')
+    try {
+      await gotoConversation(bob.page, id)
+      const list = bob.page.getByTestId('message-list')
+      await list.getByTestId('message').nth(29).waitFor({ timeout: WAIT })
+      /** Whether one of Bob's sockets is in the conversation's room: the server marks read what comes there. */
+      const looking = async () =>
+        (await e2e.server.io.in(`conv:${id}`).fetchSockets()).some((s) => s.data.userId === b.user.id)
+      /** How far Bob has read, as Alice's conversation list says (her "Seen"). */
+      const bobRead = async () =>
+        (await apiCall<Conversation[]>(e2e, a.token, 'GET', '/api/conversations')).find((c) => c.id === id)!.readSeq[
+          b.user.id
+        ] ?? 0
+      await expect.poll(looking, { timeout: WAIT }).toBe(true)
+
+      expect(await list.evaluate((el) => el.scrollHeight - el.clientHeight)).toBeGreaterThan(500)
+      await list.evaluate(
+        (el) =>
+          new Promise<void>((resolve) => {
+            el.addEventListener('scroll', () => resolve(), { once: true })
+            el.scrollTop = 0
+          }),
+      )
+      await expect.poll(looking, { timeout: WAIT }).toBe(false)
+      const below = await apiCall<Message>(e2e, a.token, 'POST', `/api/conversations/${id}/messages`, {
+        content: unique('Below the view'),
+        clientId: crypto.randomUUID(),
+      })
+      await bob.page.getByTestId('new-below').waitFor({ timeout: WAIT })
+      expect(await bobRead()).toBeLessThan(below.seq)
+
+      await bob.page.getByTestId('new-below').click()
+      await expect.poll(bobRead, { timeout: WAIT }).toBe(below.seq)
+    } finally {
       await bob.context.close()
     }
   })
