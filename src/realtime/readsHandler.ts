@@ -34,7 +34,8 @@ type ReadAction = UnknownAction & {
  * the catch-up reads anyway excepted; and while the socket is connected (the server is there: a 5xx, a timeout, a 429
  * past the base query's own tries), after the layer's backoff, up to `FAILED_READ_RETRIES` times in a row. A read
  * refused for what it asked (a 4xx) is not, nor one whose answer only its caller merges (`READS_FOR_THEIR_CALLER`),
- * nor one nobody subscribes to any more (its page left: made again, it would stay cached as long as it kept failing).
+ * nor one nobody subscribes to any more (its page left: made again, it would stay cached as long as it kept failing)
+ * until its page comes back while connected.
  */
 export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): Handler<S> {
   const { dispatch, getState } = ctx.mwApi
@@ -45,6 +46,10 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
 
   const makeAgain = (endpointName: string, originalArgs: unknown) =>
     dispatch(api.util.prefetch(endpointName as never, originalArgs as never, { force: true }) as never)
+  const stillFailed = (key: string) => {
+    const entry = ctx.view().queries[key] as { status?: string; error?: unknown } | undefined
+    return entry?.status === 'rejected' && failedForWantOfServer(entry.error)
+  }
 
   /** After `socket/shutdown` (the store disposed) nothing is scheduled: a read failing after it is no one's. */
   let stopped = false
@@ -73,8 +78,16 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
     const key = meta?.arg?.queryCacheKey
     if (key === undefined) return
     // The two actions a subscription comes with: a read made, or one its cached entry spared (`condition`).
-    if (meta?.arg?.subscribe && (meta.requestStatus === 'pending' || meta.condition))
+    if (meta?.arg?.subscribe && (meta.requestStatus === 'pending' || meta.condition)) {
       reads.subscribed(key, subscriptions())
+      // A page back on a read that failed for want of the server (its retry found it unwatched, or gave up): RTK
+      // Query reads a failed entry again for a new subscriber only if it never had data, and this one's page would
+      // show the old data with "Try again".
+      const { endpointName = '', originalArgs } = meta.arg
+      const connected = getState().socket.connection.status === 'connected'
+      const spared = meta.condition && connected && !retries.waiting(key)
+      if (spared && !READS_FOR_THEIR_CALLER.has(endpointName) && stillFailed(key)) makeAgain(endpointName, originalArgs)
+    }
     if (readLanded(action)) {
       retries.forget(key)
       return
@@ -89,9 +102,7 @@ export function buildReadsHandler<S extends SocketRootState>(ctx: Context<S>): H
     retries.later(key, outcome.kind === 'retry' ? (outcome.retryAfterMs ?? 0) : 0, () => {
       // Read again meanwhile (a catch-up, the page's "Try again": landed, under way, or refused for what it asked),
       // given up, its page left, or the connection went: nothing to do.
-      if (!watched(key)) return
-      const entry = ctx.view().queries[key] as { status?: string; error?: unknown } | undefined
-      if (entry?.status !== 'rejected' || !failedForWantOfServer(entry.error)) return
+      if (!watched(key) || !stillFailed(key)) return
       if (stopped || getState().socket.connection.status !== 'connected') return
       makeAgain(endpointName!, originalArgs)
     })

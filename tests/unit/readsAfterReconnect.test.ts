@@ -381,6 +381,26 @@ describe('a retry while connected, on timers the test holds', () => {
     store.dispose()
   })
 
+  test('a read whose wait ended while nobody watched it is made again when its page comes back', async () => {
+    const { store, held } = setupHeld(100_000, slowBackoff)
+    reply = () => ({ status: 200, body: [] })
+    const first = store.dispatch(api.endpoints.getLessons.initiate())
+    expect((await first).isSuccess).toBe(true)
+    reply = () => unavailable
+    expect((await first.refetch()).isError).toBe(true)
+    expect(held).toHaveLength(1)
+    await left(store, first)
+    for (const wait of held.splice(0)) wait.run()
+
+    // Back within keepUnusedDataFor: the entry holds the data read before, so RTK Query itself does not read it.
+    reply = () => ({ status: 200, body: [lesson('l1')] })
+    const again = store.dispatch(api.endpoints.getLessons.initiate())
+    await eventually(() => expect(api.endpoints.getLessons.select()(store.getState()).data).toEqual([lesson('l1')]))
+    expect(requestsTo('/api/lessons')).toBe(3)
+    again.unsubscribe()
+    store.dispose()
+  })
+
   test('a read that fails after dispose() schedules nothing, and makes nothing again', async () => {
     const { store, started, held } = setupHeld(100_000, slowBackoff)
     let answer!: (reply: StubReply) => void
