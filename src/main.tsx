@@ -5,13 +5,15 @@ import { AnnouncerProvider } from './app/Announcer'
 import { App } from './app/App'
 import { forgetRouteWithUser } from './app/router'
 import { makeStore } from './app/store'
-import { browserToastChannel, createToaster } from './features/notifications/toaster'
+import { browserPageLock, browserToastChannel, createToaster } from './features/notifications/toaster'
 import { ToasterContext } from './features/notifications/Toasts'
 import { I18nProvider } from './i18n'
 import './styles.css'
 
-// The user's other tabs tell this one of the changes they ask for: a cancellation made there is no news here.
-const toaster = createToaster({ channel: browserToastChannel() })
+// The user's other tabs tell this one of the changes they ask for: a cancellation made there is no news here. Their
+// page locks say when one crashed with changes unanswered.
+const pageLock = browserPageLock()
+const toaster = createToaster({ channel: browserToastChannel(), ...(pageLock ? { pageLock } : {}) })
 const store = makeStore({ extraMiddleware: [toaster.middleware] })
 forgetRouteWithUser(store)
 

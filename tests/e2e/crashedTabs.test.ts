@@ -8,6 +8,7 @@ import {
   type E2EApp,
   e2ePerFile,
   gotoConversation,
+  holdRequests,
   loginAs,
   messagesWithText,
   openConversationWith,
@@ -361,6 +362,55 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
     } finally {
       e2e.server.io.off('connection', holdAfterFirst)
       blockSockets(e2e, user.id, 0)
+      await alice.context.close()
+    }
+  })
+
+  it('the holder crashes with its cancellation of a lesson unsent: Bob’s cancellation is a toast in the other tab', async () => {
+    const aliceApi = await apiLogin(e2e, 'alice')
+    const bob = await apiLogin(e2e, 'bob')
+    const subject = unique('Crashed')
+    const lesson = await apiCall<{ id: string }>(e2e, aliceApi.token, 'POST', '/api/lessons', {
+      tutorId: bob.user.id,
+      subject,
+      startsAt: new Date(Date.now() + 3 * 24 * 3600_000).toISOString(),
+      durationMinutes: 60,
+    })
+    const alice = await loginAs(e2e, 'alice')
+    try {
+      const holder = alice.page
+      await holder.getByTestId('nav-lessons').click()
+      const other = await openTab(alice, `${e2e.url}/#/messages`)
+      await nextHolderAmong([holder, other])
+      expect(await roleOf(holder)).toBe('leader')
+      // What the other tab's toaster hears: a channel of the same name made after its own hears after it.
+      await other.evaluate(() => {
+        const heard: unknown[] = []
+        ;(window as { toastWords?: unknown[] }).toastWords = heard
+        new BroadcastChannel('talemy.toasts').onmessage = (event) => heard.push(event.data)
+      })
+      // Her cancellation never leaves the holder: it crashes first.
+      const patches = await holdRequests(holder, [['PATCH', /^\/api\/lessons\//]])
+      const card = holder.locator(`[data-testid="lesson"][data-lesson-id="${lesson.id}"]`)
+      await card.getByRole('button', { name: 'Cancel lesson' }).click()
+      await card.getByRole('button', { name: 'Yes, cancel lesson' }).click()
+      await expect.poll(() => patches.seen, { timeout: WAIT }).toEqual([JSON.stringify({ status: 'cancelled' })])
+      await expect
+        .poll(() => other.evaluate(() => (window as { toastWords?: unknown[] }).toastWords?.length ?? 0), {
+          timeout: WAIT,
+        })
+        .toBeGreaterThan(0)
+      await crashTab(holder)
+
+      // The other tab takes the socket over and catches up: had her cancellation been made, its event came then.
+      await expect.poll(() => roleOf(other), { timeout: WAIT }).toBe('leader')
+      await waitOnline(other)
+      await apiCall(e2e, bob.token, 'PATCH', `/api/lessons/${lesson.id}`, { status: 'cancelled' })
+      await other
+        .getByTestId('toast')
+        .filter({ hasText: `Lesson “${subject}” (Bob Okafor) was cancelled` })
+        .waitFor({ timeout: WAIT })
+    } finally {
       await alice.context.close()
     }
   })

@@ -13,8 +13,9 @@ import {
 } from '../../contract'
 import type { Message } from '../../i18n'
 import { currentRoute, type Page } from '../../app/router'
-import { connected, serverEventOfType, syncCaughtUp, syncGap } from '../../realtime'
+import { connected, serverEventOfType, syncCaughtUp, syncGap, type TabLock } from '../../realtime'
 import { createViewState } from '../../app/viewState'
+import { createWebTabLock, type LockManagerLike } from '../../realtime/tabs/tabLock'
 import { hostTimers, type TimerHandle, type Timers } from '../../realtime/timers'
 
 export interface Toast {
@@ -74,6 +75,16 @@ export function browserToastChannel(name = 'talemy.toasts'): ToastChannel | unde
   }
 }
 
+/**
+ * The page locks of this browser (Web Locks), or none where the page has none.
+ *
+ * @example createToaster({ channel: browserToastChannel(), pageLock: browserPageLock() })
+ */
+export function browserPageLock(): TabLock | undefined {
+  const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks
+  return locks && typeof locks.request === 'function' ? createWebTabLock(locks) : undefined
+}
+
 interface ToasterOptions {
   /**
    * The user's other tabs: each tells the others of the status changes it asks for (and their answers), and a tab
@@ -87,6 +98,13 @@ interface ToasterOptions {
    * came, however late, and whoever made it. Defaults to the window's `pagehide`.
    */
   pageHide?: (listener: () => void) => () => void
+  /**
+   * The page locks of this browser's tabs (Web Locks): this toaster holds one for as long as its page lives, and
+   * watches those of the tabs that tell it of their changes. The browser frees a crashed tab's lock, which says no
+   * `pagehide`: its changes are then taken as those of a tab closed before their answers. Without it, they are awaited
+   * as long as that tab could have waited for them (`OTHER_TAB_ANSWER_WAIT_MS`).
+   */
+  pageLock?: TabLock
   /** Which page is open; defaults to the hash route. */
   openPage?: () => Page
   /** How long a toast stays, in ms (counted again from the start after a pause), on the host's timers (fake ones apply). */
@@ -279,6 +297,17 @@ interface PostedChange {
   meta: { requestStatus: string; arg: { type: string; endpointName: string; originalArgs: unknown } }
 }
 
+/** A change asked for and never answered in a tab that went (closed, or crashed): as if its answer was lost. */
+const asUnanswered = (action: PostedChange): PostedChange => ({
+  ...action,
+  type: action.type.replace(/\/pending$/, '/rejected'),
+  payload: { status: undefined },
+  meta: { ...action.meta, requestStatus: 'rejected' },
+})
+
+/** The page lock each toaster holds (`ToasterOptions.pageLock`), after its `tabId`. */
+const toastTabLock = (tabId: string) => `talemy.toasts.page.${tabId}`
+
 /**
  * Toasts for lessons and contact requests that arrive while another page is open. They are short-lived view state,
  * so they live here rather than in Redux: the socket actions that cause them are already in DevTools.
@@ -289,6 +318,7 @@ export function createToaster({
   timers = hostTimers,
   channel,
   pageHide = windowPageHide,
+  pageLock,
 }: ToasterOptions = {}): Toaster {
   const shown = createViewState<readonly Toast[]>([])
   let nextId = 1
@@ -460,6 +490,32 @@ export function createToaster({
   let stopPageHide: (() => void) | undefined
   /** This tab's name on `channel`: what the others tell it alone (`to`) is for it. */
   const tabId = nanoid()
+  // Held until the page goes: the browser frees it then, crashed or not.
+  if (channel && pageLock) pageLock.request(toastTabLock(tabId), { steal: false }, { onAcquired() {}, onLost() {} })
+  /**
+   * The changes the other tabs told of with no answer yet, by tab (`from`) and request (the endpoint and card), while
+   * that tab's page lock is watched: freed, they are taken as unanswered.
+   */
+  const othersInFlight = new Map<string, Map<string, { userId: Id; action: PostedChange }>>()
+  const watchInFlight = (from: string, getState: () => unknown) => {
+    if (!pageLock?.watch || othersInFlight.has(from)) return
+    const changes = new Map<string, { userId: Id; action: PostedChange }>()
+    othersInFlight.set(from, changes)
+    pageLock.watch(toastTabLock(from), {
+      onFree() {
+        if (othersInFlight.get(from) !== changes) return
+        othersInFlight.delete(from)
+        const me = userOf(getState())
+        for (const { userId, action } of changes.values())
+          if (userId === me?.id) noteAsked(asUnanswered(action) as unknown as UnknownAction, getState, true)
+      },
+      // It holds no lock (not yet, or another build's tab): awaited as long as it could wait, and watched again at its
+      // next word.
+      onUnheld() {
+        if (othersInFlight.get(from) === changes) othersInFlight.delete(from)
+      },
+    })
+  }
 
   const middleware: Middleware = (store) => {
     // Another tab's change of the same user's is theirs here too: its event is no news, its refusal may be.
@@ -470,33 +526,34 @@ export function createToaster({
           // Their answers will never come here, nor be told: as a request whose answer was lost, each may have been
           // made, and its event is awaited as the user's own only as long as one unanswered here is.
           for (const { userId, action } of inFlight.values())
-            channel.post({
-              userId,
-              action: {
-                ...action,
-                type: action.type.replace(/\/pending$/, '/rejected'),
-                payload: { status: undefined },
-                meta: { ...action.meta, requestStatus: 'rejected' },
-              },
-            })
+            channel.post({ userId, action: asUnanswered(action), from: tabId })
           inFlight.clear()
         })
       : undefined
     unsubscribe = channel?.subscribe((message) => {
-      const { userId, action, to, inFlightOf } = (message ?? {}) as {
+      const { userId, action, to, inFlightOf, from } = (message ?? {}) as {
         userId?: unknown
         action?: UnknownAction
         to?: unknown
         inFlightOf?: unknown
+        from?: unknown
       }
       if (typeof inFlightOf === 'string') {
         // A tab just opened: told before it was there, it learns the changes that wait for their answer here.
-        for (const change of inFlight.values()) channel.post({ ...change, to: inFlightOf })
+        for (const change of inFlight.values()) channel.post({ ...change, to: inFlightOf, from: tabId })
         return
       }
       const me = userOf(store.getState())
       if (to !== undefined && to !== tabId) return
       if (!me || userId !== me.id || typeof action?.type !== 'string' || !isStatusChange(action)) return
+      if (typeof from === 'string') {
+        watchInFlight(from, store.getState)
+        const change = action as unknown as PostedChange
+        const request = `${change.meta.arg.endpointName} ${(change.meta.arg.originalArgs as { id?: unknown }).id}`
+        if (change.meta.requestStatus === 'pending')
+          othersInFlight.get(from)?.set(request, { userId: me.id, action: change })
+        else othersInFlight.get(from)?.delete(request)
+      }
       const told = noteAsked(action, store.getState, true)
       if (told) tell(told, me, store.getState())
     })
@@ -544,7 +601,7 @@ export function createToaster({
             arg: { type: arg.type, endpointName: arg.endpointName, originalArgs: arg.originalArgs },
           },
         }
-        channel.post({ userId: me.id, action: posted })
+        channel.post({ userId: me.id, action: posted, from: tabId })
         if (requestStatus === 'pending') inFlight.set(requestId, { userId: me.id, action: posted })
       }
       if (!known && !own) tell(told, me, store.getState())
