@@ -159,6 +159,33 @@ describe('a cancellation asked for in another tab of the same user', () => {
   })
 })
 
+/** What a tab gone before its change's answer (closed, or crashed with its page lock freed) leaves the other tab. */
+function endedBeforeItsAnswer(
+  asked: () => Promise<{
+    second: ReturnType<typeof createToaster>
+    sockets: ReturnType<typeof fakeSockets>
+    bobCancels: () => unknown
+    done: () => void
+  }>,
+) {
+  test('Bob’s cancellation after the socket came back and caught up is news, a toast', async () => {
+    const { second, sockets, bobCancels, done } = await asked()
+    sockets.last.serverDrop()
+    sockets.last.serverConnect('sock-2')
+    sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    bobCancels()
+    expect(second.getSnapshot().map((t) => t.message.values?.status)).toEqual(['cancelled'])
+    done()
+  })
+
+  test('her change made after all (its event comes soon): still hers, no toast', async () => {
+    const { second, bobCancels, done } = await asked()
+    bobCancels()
+    expect(second.getSnapshot()).toEqual([])
+    done()
+  })
+}
+
 // Alice asks in her first tab to cancel, and closes it before the answer comes (or the request even left). Her second
 // tab was told of the change asked, never of its answer: it took the same change for hers until its event came, and
 // so Bob's cancellation, an hour later, was said by nobody there. The closing tab now tells the others that its
@@ -188,22 +215,7 @@ describe('a change asked for in a tab closed before its answer', () => {
     done()
   })
 
-  test('Bob’s cancellation after the socket came back and caught up is news, a toast', async () => {
-    const { second, sockets, bobCancels, done } = await askedThenClosed()
-    sockets.last.serverDrop()
-    sockets.last.serverConnect('sock-2')
-    sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
-    bobCancels()
-    expect(second.getSnapshot().map((t) => t.message.values?.status)).toEqual(['cancelled'])
-    done()
-  })
-
-  test('her change made after all (its event comes soon): still hers, no toast', async () => {
-    const { second, bobCancels, done } = await askedThenClosed()
-    bobCancels()
-    expect(second.getSnapshot()).toEqual([])
-    done()
-  })
+  endedBeforeItsAnswer(askedThenClosed)
 })
 
 // Alice asks in her first tab to cancel, and that tab crashes (or the browser discards it) before the answer: no
@@ -283,22 +295,7 @@ describe('a change asked for in a tab that crashed, its page lock freed', () => 
     return { second, sockets, bobCancels, done }
   }
 
-  test('Bob’s cancellation after the socket came back and caught up is news, a toast', async () => {
-    const { second, sockets, bobCancels, done } = await askedThenCrashed()
-    sockets.last.serverDrop()
-    sockets.last.serverConnect('sock-2')
-    sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
-    bobCancels()
-    expect(second.getSnapshot().map((t) => t.message.values?.status)).toEqual(['cancelled'])
-    done()
-  })
-
-  test('her change made after all (its event comes soon): still hers, no toast', async () => {
-    const { second, bobCancels, done } = await askedThenCrashed()
-    bobCancels()
-    expect(second.getSnapshot()).toEqual([])
-    done()
-  })
+  endedBeforeItsAnswer(askedThenCrashed)
 })
 
 // Alice asks in her first tab to cancel; while its answer is on its way she opens a second tab (on the messages page).
