@@ -53,19 +53,23 @@ async function logIn(email: string) {
   await eventually(() => expect(button('Log out')).toBeDefined())
 }
 
+/** Logs in with `email`, then the page is loaded again (a reload) after the session ended: "Log in again" is offered. */
+async function endedAfterLogIn(email: string) {
+  const storage = createMemoryStorage()
+  const api = sessionsApi()
+  const first = loadPage(api.fetchFn, storage)
+  await logIn(email)
+  first.store.dispose()
+  api.ended.now = true
+  const page = loadPage(api.fetchFn, storage)
+  act(() => page.sockets.last.serverRefuse('UNAUTHORIZED'))
+  await eventually(() => expect(button('Log in again')).toBeDefined())
+  return page
+}
+
 describe('the login page after a session', () => {
   test('that ended by itself has the email the user logged in with, across a reload; the password is empty', async () => {
-    const storage = createMemoryStorage()
-    const api = sessionsApi()
-    const first = loadPage(api.fetchFn, storage)
-    await logIn('Alice@talemy.test')
-    first.store.dispose()
-
-    // Reloaded later; the session has ended meanwhile.
-    api.ended.now = true
-    const { store, sockets } = loadPage(api.fetchFn, storage)
-    act(() => sockets.last.serverRefuse('UNAUTHORIZED'))
-    await eventually(() => expect(button('Log in again')).toBeDefined())
+    const { store } = await endedAfterLogIn('Alice@talemy.test')
     act(() => button('Log in again')!.click())
 
     await eventually(() => expect(button('Log in')).toBeDefined())
@@ -77,15 +81,7 @@ describe('the login page after a session', () => {
   })
 
   test('that ended by itself, left with "Log in again" in another tab, has the email here too', async () => {
-    const storage = createMemoryStorage()
-    const api = sessionsApi()
-    const first = loadPage(api.fetchFn, storage)
-    await logIn('alice@talemy.test')
-    first.store.dispose()
-    api.ended.now = true
-    const { store, sockets } = loadPage(api.fetchFn, storage)
-    act(() => sockets.last.serverRefuse('UNAUTHORIZED'))
-    await eventually(() => expect(button('Log in again')).toBeDefined())
+    const { store } = await endedAfterLogIn('alice@talemy.test')
 
     // What sessionSync dispatches when the other tab's "Log in again" removes the stored session.
     act(() => void store.dispatch(loggedOut({ keepOutbox: true })))
