@@ -72,13 +72,22 @@ const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
  * Alice asks in her first tab (on the lessons page, its `pageHide` given) to cancel her lesson, whose answer is held;
  * her second tab, on the messages page, is connected and caught up, on timers the test moves.
  */
-async function askedInFirstTab(pageHide: (listener: () => void) => () => void) {
+async function askedInFirstTab(
+  pageHide: (listener: () => void) => () => void,
+  locks?: ReturnType<typeof createMemoryTabLock>,
+) {
   const channel = channels()
-  const first = createToaster({ openPage: () => 'lessons', channel: channel(), pageHide })
+  const first = createToaster({ openPage: () => 'lessons', channel: channel(), pageHide, pageLock: locks?.tab('A') })
   const { fetchFn, release } = heldPatchApi('/api/lessons', [lesson()], cancelled)
   const tab1 = askingTab(first, fetchFn)
   const timers = manualTimers()
-  const second = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000, channel: channel(), timers })
+  const second = createToaster({
+    openPage: () => 'messages',
+    ttlMs: 3_600_000,
+    channel: channel(),
+    timers,
+    pageLock: locks?.tab('B'),
+  })
   const sockets = fakeSockets()
   const tab2 = toastedStore(alice, second, sockets)
   sockets.last.serverConnect()
@@ -265,34 +274,16 @@ describe('a change asked for in a tab that crashed before its answer', () => {
 describe('a change asked for in a tab that crashed, its page lock freed', () => {
   async function askedThenCrashed() {
     const locks = createMemoryTabLock()
-    const channel = channels()
-    const first = createToaster({ openPage: () => 'lessons', channel: channel(), pageLock: locks.tab('A') })
-    const { fetchFn, release } = heldPatchApi('/api/lessons', [lesson()], cancelled)
-    const tab1 = askingTab(first, fetchFn)
-    const timers = manualTimers()
-    const second = createToaster({
-      openPage: () => 'messages',
-      ttlMs: 3_600_000,
-      channel: channel(),
-      timers,
-      pageLock: locks.tab('B'),
-    })
-    const sockets = fakeSockets()
-    const tab2 = toastedStore(alice, second, sockets)
-    sockets.last.serverConnect()
-    sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
-    void tab1.dispatch(api.endpoints.updateLessonStatus.initiate({ id: 'l1', status: 'cancelled' }))
-    await settle()
+    const asked = await askedInFirstTab(() => () => {}, locks)
     // The crash: no word from the first tab, and the browser frees its locks.
-    tab1.dispose()
+    asked.tab1.dispose()
     locks.closeTab('A')
     await settle()
-    const bobCancels = () => tab2.dispatch(serverEventActions['lesson:statusUpdated'](cancelled))
     const done = () => {
-      release()
-      tab2.dispose()
+      asked.release()
+      asked.tab2.dispose()
     }
-    return { second, sockets, bobCancels, done }
+    return { ...asked, done }
   }
 
   endedBeforeItsAnswer(askedThenCrashed)
