@@ -411,7 +411,7 @@ async function startOn(
     sessions,
     limiter,
     replayLookups,
-    notifier: createNotifier(io, delivery, cluster !== undefined),
+    notifier: createNotifier(io, delivery, eventLog, cluster !== undefined, logger),
     presence: cluster?.viewers ?? createPresence(io, clock),
     conversationLocks: new KeyedMutex(),
     members,

@@ -3,9 +3,12 @@ import type { ClientToServerEvents, ServerToClientEvents, SocketData } from '../
 import type { LoggedEvent } from '../services/eventLog'
 import type { Notice } from './notices'
 
-/** Between nodes (through the Redis adapter): the logged events just committed, for each node's own sockets. */
+/**
+ * Between nodes (through the Redis adapter): the logged events just committed, for each node's own sockets, and the
+ * event log epoch they count in (none from a node of an earlier version).
+ */
 interface InterServerEvents {
-  'talemy:logged': (events: LoggedEvent[]) => void
+  'talemy:logged': (events: LoggedEvent[], epoch?: string) => void
   /** A session revoked on one node: the others stop trusting what they remembered of it. */
   'talemy:revoked': (sessionId: string) => void
   /** Typing and presence changes, for each node's own sockets. */
