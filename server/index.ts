@@ -1,7 +1,7 @@
 import { within } from './within'
 import type { AddressInfo } from 'node:net'
 import { TokenService, loadSigningKey } from './auth'
-import { openDatabase, seedIfNew, shouldSeedDemo, type Db, type PostgresTimeouts } from './db'
+import { openDatabase, seedIfNew, shouldSeedDemo, type Db, type OpenDatabaseOptions, type PostgresTimeouts } from './db'
 import { demoAccountsOpen, isLoopbackHost } from './db/seed'
 import {
   DEFAULT_REFRESH_IDLE_SECONDS,
@@ -140,6 +140,11 @@ export interface StartServerOptions {
   jwtSecret?: string
   /** The built SPA to serve (with an SPA fallback); none when absent or without index.html. */
   staticDir?: string
+  /**
+   * The embedded database's folder held by another server: `signal` (a stop) ends the wait for it at once, the start
+   * then rejecting with an `AbortError`; `onWait` and `onWaitEnd` hear the wait begin and end.
+   */
+  folderWait?: OpenDatabaseOptions['folderWait']
   /** Prefix of every Redis key and channel, so two deployments can share one Redis. Default `talemy:`. */
   redisPrefix?: string
   /** Most events replayed to one resuming socket; further behind, it gets `sync:gap`. Default 1,000. */
@@ -282,6 +287,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       dataDir: options.dataDir ?? '.data',
       logger,
       postgresTimeouts: options.postgresTimeouts,
+      folderWait: options.folderWait,
     })
     return await startOn(db, redis, { ...options, jwtSecret }, logger)
   } catch (error) {

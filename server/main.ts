@@ -88,6 +88,8 @@ async function main(): Promise<void> {
   let stopping = false
   let phase: 'building' | 'starting' = 'building'
   const building = new AbortController()
+  const starting = new AbortController()
+  let waitingForFolder = false
   const close = (running: RunningServer) => {
     // Each part of the close has its own bound (server/index.ts); what is left (the database's or Redis's goodbye) may
     // still never answer. The exit is then forced, and said: a bare exit code 1 read as a crash.
@@ -120,8 +122,12 @@ async function main(): Promise<void> {
     // A first start can take seconds (the embedded database is made, the demo seeded): cut off there, it left no word.
     // It is said, and the start is let finish so that what it opened is closed, not abandoned half made (a start that
     // hangs is ended by a second signal, or by the supervisor's kill after its grace period).
-    if (!server)
+    if (!server) {
+      // Waiting (up to 10 s) for another server's data folder: nothing is opened yet, so the wait ends, nothing starts.
+      starting.abort()
+      if (waitingForFolder) return
       return logger.info({ signal }, 'stop asked during the start: the start finishes, then the server closes')
+    }
     logger.info({ signal }, 'shutting down')
     close(server)
   }
@@ -166,7 +172,20 @@ async function main(): Promise<void> {
     process.exit(0)
   }
   phase = 'starting'
-  server = await startServer(options)
+  const folderWait = {
+    signal: starting.signal,
+    onWait: () => {
+      waitingForFolder = true
+    },
+    onWaitEnd: () => {
+      waitingForFolder = false
+    },
+  }
+  server = await startServer({ ...options, folderWait }).catch((error: unknown) => {
+    if (!(stopping && (error as Error | null)?.name === 'AbortError')) throw error
+    logger.info('stop asked while waiting for the data folder: not starting')
+    process.exit(0)
+  })
   if (stopping) return close(server)
 
   logger.info({ url: server.url }, 'ready')

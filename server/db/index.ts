@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { Logger } from '../logger'
 import { migrate } from './migrations'
+import type { LockOptions } from './lock'
 import { openPglite } from './pglite'
 import { openPostgres, type PostgresTimeouts } from './postgres'
 import type { Db } from './types'
@@ -16,6 +17,8 @@ export interface OpenDatabaseOptions {
   logger?: Logger
   /** With `databaseUrl`: bounds on waiting for PostgreSQL (the URL's parameters override them). */
   postgresTimeouts?: PostgresTimeouts
+  /** Without `databaseUrl`: a stop that ends a wait for the data folder, and who hears of that wait (lock.ts). */
+  folderWait?: Pick<LockOptions, 'signal' | 'onWait' | 'onWaitEnd'>
 }
 
 /** Opens the database and runs pending migrations (demo data is `seedIfNew`'s, when asked). */
@@ -24,6 +27,7 @@ export async function openDatabase({
   dataDir,
   logger,
   postgresTimeouts,
+  folderWait,
 }: OpenDatabaseOptions): Promise<Db> {
   const started = Date.now()
   const db = databaseUrl
@@ -36,11 +40,14 @@ export async function openDatabase({
           ),
       })
     : await openPglite(pgliteDir(dataDir), {
-        onWait: (holder) =>
+        ...folderWait,
+        onWait: (holder) => {
           logger?.warn(
             { dataDir, pid: holder?.pid },
             'the data folder is in use by another server: waiting up to 10 s for it to stop',
-          ),
+          )
+          folderWait?.onWait?.(holder)
+        },
       })
   try {
     const applied = await migrate(db)

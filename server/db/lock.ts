@@ -28,6 +28,10 @@ export interface LockOptions {
   observe?: Observe
   /** Called once when a live holder makes us wait (with the holder the pid file names, if any). */
   onWait?: (holder: LockHolder | undefined) => void
+  /** Called once that wait is over: the folder taken, refused, or the wait stopped. */
+  onWaitEnd?: () => void
+  /** A stop (a Ctrl-C at `npm start`): ends a wait for a live holder at once, rejecting with an `AbortError`. */
+  signal?: AbortSignal
 }
 
 /** The file in a locked folder naming its holder. */
@@ -52,7 +56,7 @@ const heldHere = new Set<string>()
  * @example const release = await lockFolder('.data'); …; release()
  */
 export async function lockFolder(folder: string, options: LockOptions = {}): Promise<() => void> {
-  const { waitMs = 10_000, pollMs = 100, onWait } = options
+  const { waitMs = 10_000, pollMs = 100, onWait, onWaitEnd, signal } = options
   const observe = options.observe ?? defaultObserve()
   // Owner only, when made here: the database in it holds the JWT signing secret.
   makeDataFolder(folder)
@@ -67,10 +71,13 @@ export async function lockFolder(folder: string, options: LockOptions = {}): Pro
   const deadline = Date.now() + waitMs
   let told = false
   const waitFor = async (holder: LockHolder | undefined) => {
+    if (signal?.aborted) throw stoppedWaiting(folder)
     if (Date.now() >= deadline) throw refusal(folder, holder, waitMs)
     if (!told) onWait?.(holder)
     told = true
-    await sleep(pollMs)
+    await sleep(pollMs, undefined, { signal }).catch((error: unknown) => {
+      throw signal?.aborted ? stoppedWaiting(folder) : error
+    })
   }
   let releaseKernel: (() => void) | undefined
   try {
@@ -98,6 +105,8 @@ export async function lockFolder(folder: string, options: LockOptions = {}): Pro
     releaseKernel?.()
     heldHere.delete(key)
     throw error
+  } finally {
+    if (told) onWaitEnd?.()
   }
 }
 
@@ -171,6 +180,10 @@ function refusal(folder: string, holder: LockHolder | undefined, waitMs: number)
         `${stop} and start again, or give this one another data folder (DATA_DIR).`,
     ),
   )
+}
+
+function stoppedWaiting(folder: string): Error {
+  return Object.assign(new Error(`stopped while waiting for ${folder} to be free`), { name: 'AbortError' })
 }
 
 function folderKey(folder: string): string {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -19,7 +19,7 @@ import {
   type ProcessObservation,
 } from '../../server/db/lockHolder'
 import { pgliteDir } from '../../server/db'
-import { ALICE, exited, freshDataDir, http, login, repoRoot, startTestServer } from './support/server'
+import { ALICE, exited, freshDataDir, http, isAlive, login, repoRoot, startTestServer } from './support/server'
 import { procState, spawnUnreaped, type Unreaped } from './support/unreaped'
 
 // The data folder's lock (server/db/lock.ts): a live server holds it; a dead or dying one never does, whether it is
@@ -299,6 +299,28 @@ describe('lockFolder', { timeout: 150_000 }, () => {
       expect(parseHolder(readFileSync(lockFileIn(dir), 'utf8'))?.pid).toBe(sleeper.pid)
     })
 
+    it.runIf(linux)(
+      'a stop ends the wait at once, with an AbortError, its end heard, nothing of ours left',
+      async () => {
+        const dir = freshDir()
+        const holder = JSON.stringify({ pid: sleeper.pid!, start: observeWithProc()(sleeper.pid!).start })
+        writeFileSync(lockFileIn(dir), holder)
+        const stop = new AbortController()
+        const over = vi.fn()
+        const taking = lockFolder(dir, {
+          ...pidFileOnly,
+          waitMs: 600_000,
+          signal: stop.signal,
+          onWait: () => stop.abort(),
+          onWaitEnd: over,
+        })
+        await expect(taking).rejects.toMatchObject({ name: 'AbortError' })
+        expect(over).toHaveBeenCalledOnce()
+        expect(readdirSync(dir)).toEqual([LOCK_FILE])
+        expect(readFileSync(lockFileIn(dir), 'utf8')).toBe(holder)
+      },
+    )
+
     it.runIf(linux)('a server.pid naming a zombie is taken at once', async () => {
       const dir = freshDir()
       const pid = await zombie()
@@ -343,6 +365,59 @@ describe('lockFolder', { timeout: 150_000 }, () => {
       },
     )
   })
+})
+
+// A second `npm start` on a folder another server holds waits up to 10 s for it to stop. A Ctrl-C in that wait was
+// taken as one during the start ("the start finishes, then the server closes"): the process waited out the 10 s, then
+// exited 1 with the refusal, as though nobody had asked it to stop.
+describe.runIf(linux)('npm start stopped while it waits for the data folder', () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    '%s ends the wait at once: not starting, exit 0, nothing left behind',
+    async (signal) => {
+      const dataDir = freshDataDir()
+      dirs.push(dataDir)
+      const { pid: holder } = await holderProcess(dataDir)
+      const held = readFileSync(lockFileIn(dataDir), 'utf8')
+      const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          DATA_DIR: dataDir,
+          PORT: '0',
+          SKIP_SPA_BUILD: '1',
+          LOG_LEVEL: 'info',
+          LOG_FORMAT: 'json',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let output = ''
+      // At 'close', once its output is all read.
+      const exit = new Promise<string>((resolve) => child.once('close', (code, sig) => resolve(`${code} ${sig}`)))
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const onData = (chunk: Buffer) => {
+            output += chunk.toString()
+            if (output.includes('the data folder is in use by another server: waiting')) resolve()
+          }
+          child.stdout.on('data', onData)
+          child.stderr.on('data', onData)
+          void exit.then(() => reject(new Error(`exited before waiting:\n${output}`)))
+        })
+        child.kill(signal)
+        expect(await exit, output).toBe('0 null')
+        expect(output).toContain('"msg":"stop asked while waiting for the data folder: not starting"')
+        expect(output).not.toMatch(/could not start|failed to start|waited 10 s|"stack"/)
+        // The holder's lock file, as it was; none of ours beside it (the copy written aside to be linked into place).
+        expect(readFileSync(lockFileIn(dataDir), 'utf8')).toBe(held)
+        expect(readdirSync(dataDir).filter((name) => name.startsWith(LOCK_FILE))).toEqual([LOCK_FILE])
+        expect(isAlive(holder)).toBe(true)
+      } finally {
+        child.kill('SIGKILL')
+        await exited(child)
+      }
+    },
+    60_000,
+  )
 })
 
 describe.runIf(linux)('the server starts on a data folder left behind by a crash', () => {
