@@ -24,7 +24,7 @@ import {
   parseTrustProxy,
 } from './envConfig'
 import { parseOriginList } from './origins'
-import { buildSpaIfNeeded } from './spa'
+import { buildSpaIfNeeded, builtAt, failedBuildNote } from './spa'
 import { makeDataFolder } from './db/dataFolder'
 import { checkPortFree, runningMessage } from './port'
 import { checkJwtSecret } from './secrets'
@@ -189,7 +189,8 @@ async function main(): Promise<void> {
   if (stopping) return close(server)
 
   logger.info({ url: server.url }, 'ready')
-  process.stdout.write(`\n  ${runningMessage(server.url)}\n\n`)
+  const note = built === 'failed' ? `, but ${failedBuildNote(builtAt(distDir))}` : ''
+  process.stdout.write(`\n  ${runningMessage(server.url)}${note}\n\n`)
 }
 
 // Nothing may take the process down silently: log, and keep serving (each handler already answers its own errors).

@@ -74,7 +74,6 @@ export function newestMtime(paths: readonly string[]): number | undefined {
 
 /** The current state of `root`'s SPA build (reads the file system). */
 export function spaState(root: string, distDir: string, env: NodeJS.ProcessEnv = process.env): SpaState {
-  const index = join(distDir, 'index.html')
   let builtEnv: string | undefined
   try {
     builtEnv = readFileSync(join(distDir, BUILD_ENV_FILE), 'utf8')
@@ -84,11 +83,31 @@ export function spaState(root: string, distDir: string, env: NodeJS.ProcessEnv =
   return {
     skip: parseSkipSpaBuild(env.SKIP_SPA_BUILD),
     hasSource: existsSync(join(root, 'src', 'main.tsx')),
-    builtAtMs: existsSync(index) ? statSync(index).mtimeMs : undefined,
+    builtAtMs: builtAt(distDir),
     newestSourceMs: newestMtime(SPA_SOURCES.map((path) => join(root, path))),
     builtEnv,
     env: buildEnvOf(env),
   }
+}
+
+/** When the build in `distDir` was made (mtime of its `index.html`, ms); undefined when there is none. */
+export function builtAt(distDir: string): number | undefined {
+  const index = join(distDir, 'index.html')
+  return existsSync(index) ? statSync(index).mtimeMs : undefined
+}
+
+/**
+ * What `npm start`'s "open <url>" line says after a failed build: Vite's error has scrolled up under the start's logs
+ * by then, and the page served is not the sources just edited (the previous build, or no page at all).
+ *
+ * @example failedBuildNote(Date.UTC(2026, 11, 7, 8, 12))
+ * // 'the SPA build failed (see the error above): the page is the previous build, of 2026-12-07 08:12 UTC, out of date'
+ */
+export function failedBuildNote(builtAtMs: number | undefined): string {
+  const failed = 'the SPA build failed (see the error above)'
+  if (builtAtMs === undefined) return `${failed} and there is no previous build: the API alone, the page answers 404`
+  const when = new Date(builtAtMs).toISOString().slice(0, 16).replace('T', ' ')
+  return `${failed}: the page is the previous build, of ${when} UTC, out of date`
 }
 
 /**
@@ -102,22 +121,24 @@ export function viteCommand(root: string): { command: string; args: string[] } {
 /**
  * Builds the SPA into `distDir` when it is missing or older than its sources; says so when there is then still no
  * build to serve (skipped, failed, or no sources), as the page would answer a bare 404. `stopped`: Vite was ended by
- * a stop signal (a Ctrl-C, or `stop` aborted: Vite is then sent SIGTERM), and the start is to be called off.
+ * a stop signal (a Ctrl-C, or `stop` aborted: Vite is then sent SIGTERM), and the start is to be called off. `failed`:
+ * the build failed (or Vite is not installed), and what `distDir` held before is served, if anything.
  */
 export async function buildSpaIfNeeded(
   root: string,
   distDir: string,
   logger: Logger,
   stop?: AbortSignal,
-): Promise<'built' | 'stopped'> {
-  if ((await build(root, distDir, logger, stop)) === 'stopped') return 'stopped'
-  if (!existsSync(join(distDir, 'index.html'))) {
+): Promise<'built' | 'stopped' | 'failed'> {
+  const outcome = await build(root, distDir, logger, stop)
+  if (outcome === 'stopped') return 'stopped'
+  if (builtAt(distDir) === undefined) {
     logger.warn(
       { dist: distDir },
       'no built SPA (no index.html): serving the API only, the page answers 404 (npm run build, or start without SKIP_SPA_BUILD)',
     )
   }
-  return 'built'
+  return outcome ?? 'built'
 }
 
 /** The signals by which a person or a supervisor asks to stop; Vite ended by another (an OOM kill) is a failed build. */
@@ -128,13 +149,13 @@ async function build(
   distDir: string,
   logger: Logger,
   stop?: AbortSignal,
-): Promise<'stopped' | undefined> {
+): Promise<'stopped' | 'failed' | undefined> {
   const decision = spaBuildDecision(spaState(root, distDir))
   if (!decision.build) return
   const { command, args } = viteCommand(root)
   if (!existsSync(args[0]!)) {
     logger.error({ vite: args[0] }, 'vite is not installed (npm install): serving what is built, if anything')
-    return
+    return 'failed'
   }
   logger.info(
     { reason: decision.reason },
@@ -172,5 +193,6 @@ async function build(
       { status: result.status, error: result.error?.message },
       'vite build failed: serving what is built, if anything',
     )
+    return 'failed'
   }
 }

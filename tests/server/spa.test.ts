@@ -7,14 +7,23 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { buildEnvOf, buildSpaIfNeeded, newestMtime, spaBuildDecision, spaState, viteCommand } from '../../server/spa'
-import { repoRoot } from './support/server'
+import {
+  buildEnvOf,
+  buildSpaIfNeeded,
+  failedBuildNote,
+  newestMtime,
+  spaBuildDecision,
+  spaState,
+  viteCommand,
+} from '../../server/spa'
+import { freshDataDir, repoRoot } from './support/server'
 
 // `npm start` rebuilds the SPA when the build is missing or older than its sources (server/spa.ts).
 
@@ -155,7 +164,7 @@ describe('a build ended by a signal', () => {
 
   it('SIGKILL (the kernel out of memory, say): a failed build, and the API alone is served', async () => {
     const { outcome, logged } = await buildEndedBy('SIGKILL')
-    expect(outcome).toBe('built')
+    expect(outcome).toBe('failed')
     expect(logged.error).toEqual(['vite build failed: serving what is built, if anything'])
     expect(logged.warn).toEqual([expect.stringMatching(/^no built SPA \(no index\.html\): serving the API only/)])
   })
@@ -208,6 +217,66 @@ describe('npm start stopped during its SPA build', () => {
       } catch {
         // gone already
       }
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }, 120_000)
+})
+
+// A failed SPA build (a syntax error in src/) does not stop `npm start`: it serves the previous dist/, or none. Its
+// line "Talemy is running: open http://…" said nothing of it, the error having scrolled up under the start's logs: the
+// user opened an out-of-date page (or a 404) and took it for the sources they had just edited.
+describe('npm start after a failed SPA build', () => {
+  it('failedBuildNote names the previous build by its date (UTC), or says there is none', () => {
+    const failed = 'the SPA build failed (see the error above)'
+    expect(failedBuildNote(Date.UTC(2026, 11, 7, 8, 12, 59))).toBe(
+      `${failed}: the page is the previous build, of 2026-12-07 08:12 UTC, out of date`,
+    )
+    expect(failedBuildNote(undefined)).toBe(
+      `${failed} and there is no previous build: the API alone, the page answers 404`,
+    )
+  })
+
+  it('its "open" line says the build failed, and which SPA the page is (the previous build, or none)', async () => {
+    const dataDir = freshDataDir()
+    const index = join(repoRoot, 'dist', 'index.html')
+    const previous = existsSync(index) ? statSync(index).mtimeMs : undefined
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
+      cwd: repoRoot,
+      // A build-time variable no build was made with: the SPA is built, whatever `dist/` holds; the build fails.
+      env: {
+        ...process.env,
+        DATA_DIR: dataDir,
+        PORT: '0',
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'info',
+        VITE_TALEMY_TEST_STAMP: randomUUID(),
+        NODE_OPTIONS: `--import ${join(repoRoot, 'tests/server/support/failViteBuild.mjs')}`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    const exit = new Promise<string>((resolve) => child.once('close', (code, signal) => resolve(`${code} ${signal}`)))
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        const onData = (chunk: Buffer) => {
+          output += chunk.toString()
+          const found = /^.*open http:\/\/.*$/m.exec(output)
+          if (found) resolve(found[0])
+        }
+        child.stdout.on('data', onData)
+        child.stderr.on('data', onData)
+        void exit.then(() => reject(new Error(`exited before serving:\n${output}`)))
+      })
+      expect(output).toContain('vite build failed')
+      expect(line).toMatch(
+        /^\s*Talemy is running: open http:\/\/127\.0\.0\.1:\d+, but the SPA build failed \(see the error above\)/,
+      )
+      // Whichever `dist/` this checkout has: the test leaves it as it is (and so does the build that fails).
+      expect(line).toContain(`, but ${failedBuildNote(previous)}`)
+      child.kill('SIGTERM')
+      expect(await exit, output).toBe('0 null')
+    } finally {
+      child.kill('SIGKILL')
       rmSync(dataDir, { recursive: true, force: true })
     }
   }, 120_000)
