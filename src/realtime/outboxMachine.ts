@@ -331,7 +331,14 @@ function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, co
     // HTTP failed but the socket came up meanwhile: go again now, over it (an ack timeout bounds any loop).
   } else if (current?.status === 'pending') {
     const attempt = current.attempts + 1
-    const delayMs = outcome.retryAfterMs ?? backoffDelay(attempt, config.backoff, () => event.jitter)
+    // The user's budget is one for all their conversations: the sends it refused together (an outbox flushed at once)
+    // would come back together, each but one refused again, and again. Each rate wait goes behind those already
+    // waiting, so they come back about one per `retryAfterMs`, as the budget refills.
+    const rateWaits = Object.values(step.state.lanes).filter((lane) => lane.status === 'waiting' && lane.rate).length
+    const delayMs =
+      outcome.retryAfterMs === undefined
+        ? backoffDelay(attempt, config.backoff, () => event.jitter)
+        : outcome.retryAfterMs * (1 + rateWaits)
     const rate = outcome.retryAfterMs !== undefined
     // The user's rate and the network are every tab's: their waits keep the lock.
     const handOver = !rate && outcome.error.code !== 'NETWORK'

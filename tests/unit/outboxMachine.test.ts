@@ -853,6 +853,32 @@ describe('outboxTransition', () => {
   })
 })
 
+// Review (ASVS V13): the user's send budget is one for all their conversations, yet each conversation's send refused
+// RATE_LIMITED waited the server's retryAfterMs on its own. After a reconnect the outbox sends the oldest of each
+// conversation at once: those refused together all came back together, every one but the first refused again, ten
+// times a second each (500 conversations: about 5,000 refused sends a second, each read and answered by the server, for
+// the minute the outbox takes to drain).
+test('sends of many conversations refused RATE_LIMITED together go again one per retryAfterMs, not all at once', () => {
+  const outbox = Array.from({ length: 500 }, (_, i) => pendingMessage(`k${i}`, { conversationId: `c${i}` }))
+  let current = held(
+    Object.fromEntries(outbox.map((m) => [m.conversationId, { status: 'sending', clientId: m.clientId }])),
+  )
+  const delays: number[] = []
+  for (const m of outbox) {
+    const [next, effects] = step(current, {
+      type: 'settled',
+      conversationId: m.conversationId,
+      clientId: m.clientId,
+      outcome: { kind: 'retry', error: { code: 'RATE_LIMITED', message: 'slow down' }, retryAfterMs: 100 },
+      jitter: 0.5,
+      view: view(outbox),
+    })
+    current = next
+    for (const effect of effects) if (effect.type === 'startTimer') delays.push(effect.delayMs)
+  }
+  expect(delays).toEqual(outbox.map((_, i) => 100 * (i + 1)))
+})
+
 describe('goesBeforeOwn: what a tab granted the lock takes in from the other tabs', () => {
   const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 12, minute)).toISOString()
   const own = [
