@@ -24,6 +24,7 @@ import {
   DEFAULT_READ_RATE_LIMIT,
   DEFAULT_REFRESH_RATE_LIMIT,
   DEFAULT_LOGIN_RATE_LIMIT,
+  DEFAULT_SOCKET_EVENT_RATE_LIMIT,
   RateLimiter,
   TYPING_RATE_LIMIT,
   type Limiter,
@@ -166,6 +167,11 @@ export interface StartServerOptions {
   handshakeRateLimit?: RateLimitOptions
   /** Per-user budget, on each node, for looking up a send past `rateLimit` (a replay's stored message). Default 5/s, bursts of 10. */
   replayLookupLimit?: RateLimitOptions
+  /**
+   * Per-socket budget for every event it sends, known or not; past it the socket is disconnected. Default 100/s, bursts
+   * of 1,000 (`DEFAULT_SOCKET_EVENT_RATE_LIMIT` says why).
+   */
+  socketEventRateLimit?: RateLimitOptions
   /** Argon2id cost. Default OWASP's minimum (m = 19 MiB, t = 2, p = 1); only tests lower it. */
   passwordHashing?: PasswordHashing
   /** How long a client may take to send a whole request (headers within half of it, at most 10 s). Default 30,000. */
@@ -219,6 +225,7 @@ const BUDGETS = [
   'loginRateLimit',
   'handshakeRateLimit',
   'replayLookupLimit',
+  'socketEventRateLimit',
 ] as const
 
 /**
@@ -478,6 +485,7 @@ async function startOn(
     typingLimiter,
     renewLimiter,
     handshakeLimiter,
+    socketEventRateLimit: options.socketEventRateLimit ?? DEFAULT_SOCKET_EVENT_RATE_LIMIT,
     maxSocketsPerUser,
     eventLog,
     delivery,

@@ -54,10 +54,25 @@ export const DEFAULT_REPLAY_LOOKUP_LIMIT: RateLimitOptions = { perSecond: 5, bur
 export const DEFAULT_RENEW_RATE_LIMIT: RateLimitOptions = { perSecond: 1, burst: 20 }
 
 /**
- * Events the contract does not know, per socket: a client of this contract never sends one, yet each costs as much to
- * read and refuse as any event, so one socket could send them without end. Past the budget the socket is disconnected:
- * another needs a handshake, which has its own budget. A client of a newer contract sending the odd event this server
- * lacks stays well within it.
+ * Every event one socket sends, known or not, valid or not: each costs a read and an answer, and the per-user budgets
+ * cover only some (a malformed payload is refused before any is spent, `conversation:leave` has none, and an event
+ * past its own is answered RATE_LIMITED again and again), so one socket could send them without end. Past it the
+ * socket is disconnected; another needs a handshake, which has its own budget.
+ *
+ * Sized well above what the browser (src/realtime) sends at its busiest. After a reconnect its outbox (at most 500
+ * unconfirmed sends, `outboxLimit`) sends the oldest of each conversation at once: 500 if each is in its own. The
+ * browser's one socket (the tabs share it) joins again the open thread of every visible tab, a few, and past the join
+ * budget's burst (50) each room is tried again after a growing backoff; a renewal and a typing notice may come too.
+ * That is about 560: the burst is twice the outbox's limit. Afterwards it sends what the per-user budgets let through
+ * (sends 10 a second, joins 20, typing 2, renewals 1) and the refusals it tries again: joins after a growing backoff,
+ * sends one behind another, one for every `retryAfterMs` (about 10 a second): about 45 a second, half of the refill.
+ */
+export const DEFAULT_SOCKET_EVENT_RATE_LIMIT: RateLimitOptions = { perSecond: 100, burst: 1_000 }
+
+/**
+ * Events the contract does not know, per socket, a tighter budget beside `DEFAULT_SOCKET_EVENT_RATE_LIMIT`: a client
+ * of this contract never sends one (the tabs' hub refuses them before the socket). A client of a newer contract sending
+ * the odd event this server lacks stays well within it.
  */
 export const UNKNOWN_EVENT_RATE_LIMIT: RateLimitOptions = { perSecond: 10, burst: 20 }
 

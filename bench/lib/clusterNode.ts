@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     readRateLimit: { perSecond: 1e9, burst: 1e9 },
     handshakeRateLimit: { perSecond: 1e9, burst: 1e9 },
     loginRateLimit: { perSecond: 1e9, burst: 1e9 },
+    socketEventRateLimit: { perSecond: 1e9, burst: 1e9 },
     maxUnauthenticatedPerAddress: 1e9,
     tokenTtlSeconds: 24 * 3600,
   })

@@ -39,6 +39,8 @@ async function main(): Promise<void> {
       // P6 reconnects one user's socket every few milliseconds, P9 and P12 reconnect many at once.
       handshakeRateLimit: { perSecond: 1e9, burst: 1e9 },
       loginRateLimit: { perSecond: 1e9, burst: 1e9 },
+      // P1 and P7 send thousands of events on one socket, far faster than a person would.
+      socketEventRateLimit: { perSecond: 1e9, burst: 1e9 },
       // P9 and P12 open many sockets at once, every one from 127.0.0.1.
       maxUnauthenticatedPerAddress: 1e9,
       tokenTtlSeconds: 24 * 3600,

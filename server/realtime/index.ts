@@ -28,7 +28,7 @@ import {
 } from '../http/securityHeaders'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
-import { loadBudget, RateLimiter, UNKNOWN_EVENT_RATE_LIMIT, type Limiter } from '../rateLimit'
+import { loadBudget, RateLimiter, UNKNOWN_EVENT_RATE_LIMIT, type Limiter, type RateLimitOptions } from '../rateLimit'
 import type { Services } from '../services'
 import type { SessionStore } from '../sessions'
 import { DEFAULT_MAX_REPLAY, type EventLog, type ResumeResult } from '../services/eventLog'
@@ -244,6 +244,8 @@ export interface HandlerDeps {
   renewLimiter?: Limiter
   /** The per-user budget of handshakes (each reads the user's log); none: unbudgeted. */
   handshakeLimiter?: Limiter
+  /** Each socket's budget for every event it sends, known or not: past it the socket is disconnected. */
+  socketEventRateLimit: RateLimitOptions
   maxSocketsPerUser: number
   eventLog: EventLog
   delivery: LiveDelivery
@@ -303,6 +305,7 @@ export function attachHandlers(
     typingLimiter,
     renewLimiter,
     handshakeLimiter,
+    socketEventRateLimit,
     maxSocketsPerUser,
     eventLog,
     delivery,
@@ -690,13 +693,27 @@ export function attachHandlers(
     )
   }
 
-  /** A socket past its budget of unknown events: answered RATE_LIMITED, logged (no name it sent), disconnected. */
-  function floodedOut(socket: TalemySocket, ack: AckFn | undefined, retryAfterMs: number): void {
-    const message = 'too many unknown events; this socket is disconnected'
+  /** An unknown event past its socket's tighter budget (`unknownEvents`); nothing is spent for a known one. */
+  const overUnknown = (unknownEvents: RateLimiter, socket: TalemySocket, event: unknown) => {
+    if (handlerOf(event)) return undefined
+    const spent = unknownEvents.tryTake(socket.id)
+    return spent.ok ? undefined : { what: 'unknown events' as const, retryAfterMs: spent.retryAfterMs }
+  }
+
+  /**
+   * A socket past its budget of events (`what`: all of them, or the tighter one of unknown events): answered
+   * RATE_LIMITED, logged (nothing it chose), disconnected.
+   */
+  function floodedOut(
+    socket: TalemySocket,
+    ack: AckFn | undefined,
+    { what, retryAfterMs }: { what: 'events' | 'unknown events'; retryAfterMs: number },
+  ): void {
+    const message = `too many ${what}; this socket is disconnected`
     ack?.({ ok: false, error: { code: 'RATE_LIMITED', message, retryAfterMs } })
     logger.warn(
       { socketId: socket.id, userId: socket.data.userId },
-      'unknown events past the per-socket budget: socket disconnected',
+      `${what} past the per-socket budget: socket disconnected`,
     )
     socket.disconnect(true)
   }
@@ -736,22 +753,27 @@ export function attachHandlers(
     })
     logger.debug({ socketId: socket.id, userId }, 'socket connected')
 
-    // Counted as they arrive, before the session check: a flood is cut short however long that check takes.
+    // Counted as they arrive, before the session check and before any payload is read: a flood is cut short however
+    // long that check takes, whatever the events are.
+    const events = new RateLimiter(socketEventRateLimit, now)
     const unknownEvents = new RateLimiter(UNKNOWN_EVENT_RATE_LIMIT, now)
     let flooded = false
 
     // Every event, known or not, goes through here: arguments are untrusted and a handler must never throw. Each waits
     // for the session check (in the order they came); one of a session found ended is not served, its socket is gone.
     socket.onAny((event: unknown, ...args: unknown[]) => {
-      // Past the budget of unknown events, what is still on its way is read and dropped until the socket is gone.
+      // Past a budget, what is still on its way is read and dropped until the socket is gone.
       if (flooded) return
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined
-      const budget = handlerOf(event) ? undefined : unknownEvents.tryTake(socket.id)
-      if (budget && !budget.ok) flooded = true
+      const spent = events.tryTake(socket.id)
+      const over = !spent.ok
+        ? { what: 'events' as const, retryAfterMs: spent.retryAfterMs }
+        : overUnknown(unknownEvents, socket, event)
+      if (over) flooded = true
       const answered = live.then((isLive) => {
         if (!isLive) return undefined
         // After the earlier events' answers: the client hears why, then the socket goes.
-        if (budget && !budget.ok) return floodedOut(socket, ack, budget.retryAfterMs)
+        if (over) return floodedOut(socket, ack, over)
         return serve(socket, event, args[0], ack)
       })
       inFlight.add(answered)

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
 import { io } from 'socket.io-client'
-import { UNKNOWN_EVENT_RATE_LIMIT } from '../../server/rateLimit'
+import { DEFAULT_RATE_LIMIT, DEFAULT_SOCKET_EVENT_RATE_LIMIT, UNKNOWN_EVENT_RATE_LIMIT } from '../../server/rateLimit'
 import { DEFAULT_REFRESH_IDLE_SECONDS, SessionStore } from '../../server/sessions'
 import { EventLog } from '../../server/services/eventLog'
 import type { Ack, ErrorBody, Message } from './support/types'
@@ -235,8 +235,12 @@ describe('packets that break the protocol', () => {
   // events of 10 bytes left 134,000 answers in the server's buffer and its heap 220 MB larger, for as long as the
   // client went on (any packet it sends keeps Engine.IO's heartbeat from timing out, pong or not).
   it('a client that keeps sending and reads none of the answers is closed once they pile up, not kept growing', async () => {
-    const victim = await connect(server.url, aliceToken)
-    const conn = server.io.of('/').sockets.get(victim.id!)!.conn as unknown as {
+    // Without a per-socket budget of events: the flood would end the socket past it, proving nothing of the backlog.
+    const unbudgeted = await startTestServer({ socketEventRateLimit: { perSecond: 1e9, burst: 1e9 } })
+    onTestFinished(() => unbudgeted.dispose())
+    const { token } = await login(unbudgeted.url, ALICE)
+    const victim = await connect(unbudgeted.url, token)
+    const conn = unbudgeted.io.of('/').sockets.get(victim.id!)!.conn as unknown as {
       writeBuffer: unknown[]
       on(event: 'packetCreate' | 'close', listener: () => void): void
     }
@@ -253,7 +257,9 @@ describe('packets that break the protocol', () => {
     // Reading again, it hears the close (else its WebSocket would wait 30 s for a closing handshake it cannot read).
     raw._socket.resume()
     victim.close()
-    await stillServing()
+    const after = await connect(unbudgeted.url, token)
+    expect((await emitAck(after, 'conversation:leave', CONV)).ok).toBe(true)
+    after.close()
   })
 
   it('a binary packet under 64 KB is answered INVALID like any other malformed payload', async () => {
@@ -319,6 +325,96 @@ describe('unknown events past a per-socket budget', () => {
     expect(await emitAck(again, 'nope')).toEqual({ ok: false, error: { code: 'INVALID', message: 'unknown event' } })
     again.close()
     sibling.close()
+  })
+})
+
+// Review (ASVS V13): the budget above counted only unknown events. A known event answered at once (a malformed
+// payload: INVALID before any budget; conversation:leave, which has none; any event past its own budget: RATE_LIMITED)
+// could be sent without end, and the socket was kept.
+describe('every event a socket sends counts against one per-socket budget', () => {
+  let own: TestServer
+  const log = capturedLog('warn')
+  // The clock stands still: nothing refills a budget while a flood arrives, however slow the machine.
+  const clock = manualClock()
+  const { burst } = DEFAULT_SOCKET_EVENT_RATE_LIMIT
+  beforeAll(async () => {
+    // The per-user budgets as deployed (the test server's own raises the send budget).
+    own = await startTestServer({ now: clock.now, logger: log.logger, rateLimit: DEFAULT_RATE_LIMIT })
+  })
+  afterAll(() => own?.dispose())
+
+  const floodLines = (socketId: string | undefined) =>
+    log.lines().filter((line) => line.msg.includes('past the per-socket budget') && line.socketId === socketId)
+
+  it.each<[string, string, () => unknown[]]>([
+    ['message:send with an empty payload', 'message:send', () => [{}]],
+    ['message:send with a numeric conversationId', 'message:send', () => [{ conversationId: 7, content: 'x' }]],
+    ['conversation:join with a number', 'conversation:join', () => [42]],
+    ['typing with null', 'typing', () => [null]],
+    ['session:renew with no token', 'session:renew', () => [{}]],
+    ['conversation:leave (no budget of its own)', 'conversation:leave', () => [CONV]],
+    ['conversation:join past its own budget', 'conversation:join', () => [CONV]],
+    ['message:send past its own budget', 'message:send', () => [valid()]],
+  ])('a flood of %s ends the socket past it', async (_case, event, args) => {
+    const token = (await login(own.url, ALICE)).token
+    const flooder = await connect(own.url, token)
+    const sibling = await connect(own.url, token)
+    const flooderId = flooder.id
+    const answers: Ack<unknown>[] = []
+    const outcome = new Promise<string>((resolve) => {
+      flooder.once('disconnect', resolve)
+      for (let i = 0; i < 2 * burst; i++)
+        untyped(flooder).emit(event, ...args(), (answer: Ack<unknown>) => answers.push(answer))
+      // Handled in order after the flood: answered only if the flood was let through.
+      untyped(flooder).emit('conversation:leave', CONV, () => resolve('served after the flood'))
+    })
+    expect(await outcome).toBe('io server disconnect')
+    const cutOff = answers.filter((answer) => !answer.ok && answer.error.message.includes('disconnected'))
+    expect(cutOff).toEqual([
+      { ok: false, error: { code: 'RATE_LIMITED', message: expect.any(String), retryAfterMs: expect.any(Number) } },
+    ])
+    expect(answers.length).toBeLessThanOrEqual(burst + 1)
+    expect(floodLines(flooderId)).toEqual([
+      expect.objectContaining({ level: 40, socketId: flooderId, userId: expect.any(String) }),
+    ])
+    // Never the text the client chose.
+    expect(JSON.stringify(floodLines(flooderId))).not.toContain(event)
+    expect((await emitAck(sibling, 'conversation:leave', CONV)).ok).toBe(true)
+    sibling.close()
+  })
+
+  // What the browser sends at its busiest (src/realtime): after a reconnect its outbox (at most 500 unconfirmed,
+  // `outboxLimit`) sends the oldest of each conversation at once, 500 if each is in a conversation of its own; the
+  // holder of the browser's one socket joins the open thread of every visible tab again; the session is renewed and
+  // the user types. Then, each second, what the per-user budgets let through (sends 10, joins 20, typing 2, renewals
+  // 1) and the refused sends it tries again, one for every retryAfterMs (about 10 a second).
+  it('is well above a busy browser: its outbox flushed whole after a reconnect, rejoins, and after', async () => {
+    const token = (await login(own.url, ALICE)).token
+    const socket = await connect(own.url, token)
+    const socketId = socket.id
+    const closed = new Promise<string>((resolve) => socket.once('disconnect', resolve))
+    let answered = 0
+    const count = () => answered++
+    const second = (sends: number, joins: number) => {
+      untyped(socket).emit('session:renew', { token }, count)
+      untyped(socket).emit('typing', { conversationId: CONV }, count)
+      untyped(socket).emit('typing', { conversationId: CONV }, count)
+      for (let i = 0; i < sends; i++) untyped(socket).emit('message:send', valid(), count)
+      for (let i = 0; i < joins; i++) untyped(socket).emit('conversation:join', i === 0 ? CONV : `conv-${i}`, count)
+    }
+    second(500, 50)
+    for (let s = 0; s < 10; s++) {
+      clock.advance(1_000)
+      second(20, 20)
+    }
+    const sent = 3 + 500 + 50 + 10 * (3 + 20 + 20)
+    // The barrier: answered only after every event before it has been read (one connection, in order).
+    expect(await emitAck(socket, 'conversation:leave', CONV)).toEqual({ ok: true, data: null })
+    await vi.waitFor(() => expect(answered).toBe(sent), { timeout: 30_000, interval: 20 })
+    expect(socket.connected).toBe(true)
+    expect(floodLines(socketId)).toEqual([])
+    socket.close()
+    expect(await closed).toBe('io client disconnect')
   })
 })
 
