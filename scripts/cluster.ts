@@ -96,7 +96,11 @@ function echoed(line: string): string {
   return `${running[1]!}listening on ${running[2]!}:${running[3]!} behind the balancer (open the cluster's URL, said once both serve)`
 }
 
-function startNode(name: string): Promise<{ child: ChildProcess; address: string }> {
+/**
+ * `failedBuild`: what the node's start line adds after a failed SPA build (server/spa.ts `failedBuildNote`), which
+ * `echoed` leaves out of the node's line: the cluster's own line says it, once.
+ */
+function startNode(name: string): Promise<{ child: ChildProcess; address: string; failedBuild?: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server/main.ts')], {
     cwd: root,
     env: { ...process.env, PORT: '0', HOST: nodeHost, ALLOWED_ORIGINS: allowedOrigins },
@@ -118,9 +122,14 @@ function startNode(name: string): Promise<{ child: ChildProcess; address: string
       partial = lines.pop()!
       for (const line of lines) if (line.trim()) process.stdout.write(`[${name}] ${echoed(line)}\n`)
       // "open http://127.0.0.1:4711", "open http://[fd00::2]:4711", or with a zone "running on [fe80::1%eth0]:4711":
-      // the balancer takes host:port unbracketed.
-      const found = /Talemy is running(?:: open http:\/\/| on )(\[[^\]\s]+\]|[^\s:]+):(\d+)/.exec(output)
-      if (found) resolvePromise({ child, address: `${found[1]!.replace(/^\[(.*)\]$/, '$1')}:${found[2]!}` })
+      // the balancer takes host:port unbracketed. The line whole: a failed build's note ends it.
+      const found = /Talemy is running(?:: open http:\/\/| on )(\[[^\]\s]+\]|[^\s:]+):(\d+)(.*)\n/.exec(output)
+      if (found)
+        resolvePromise({
+          child,
+          address: `${found[1]!.replace(/^\[(.*)\]$/, '$1')}:${found[2]!}`,
+          failedBuild: /, but (the SPA build failed .*)$/.exec(found[3]!)?.[1],
+        })
     })
     child.stdout!.on('end', () => {
       if (partial.trim()) process.stdout.write(`[${name}] ${echoed(partial)}\n`)
@@ -166,5 +175,7 @@ const b = stopping ? a : await started('b')
 if (b !== a) watch('b', b)
 if (!stopping) {
   balancer.backends.push(a.address, b.address)
-  process.stdout.write(`\n  Talemy cluster: open ${balancer.url} (nodes ${a.address}, ${b.address})\n\n`)
+  // Both nodes serve the same dist/; b, which builds after a (again, if a's build failed), says what it holds now.
+  const note = b.failedBuild ? `, but ${b.failedBuild}` : ''
+  process.stdout.write(`\n  Talemy cluster: open ${balancer.url} (nodes ${a.address}, ${b.address})${note}\n\n`)
 }

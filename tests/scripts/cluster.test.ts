@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { existsSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -7,6 +8,7 @@ import { redisRunnable, requireParts, startRedis, type RedisServer } from '../cl
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { openDatabase, seedIfNew } from '../../server/db'
 import { PasswordHasher } from '../../server/passwords'
+import { failedBuildNote } from '../../server/spa'
 import { closed, exited, isAlive, repoRoot } from '../server/support/server'
 
 // `npm run cluster` in a terminal, stopped with Ctrl-C: the terminal sends SIGINT to its whole foreground process group,
@@ -142,6 +144,30 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
       const opens = [...run.output().matchAll(/open (http:\/\/[^\s)]+)/g)].map((found) => found[1])
       expect(opens, run.output()).toEqual([url])
       expect(run.output()).toMatch(/\[a\] .*listening on 127\.0\.0\.1:\d+ behind the balancer/)
+    } finally {
+      run.dispose()
+    }
+  })
+
+  // A failed SPA build leaves the nodes serving the previous dist/ (or none). Each node's open line says so since
+  // 1356424, but the script rewrote those lines ("listening on … behind the balancer") and its own "Talemy cluster:
+  // open …" said nothing: the user opened an out-of-date page, or a 404, without a word.
+  it('says on its open line that the SPA build failed, and which page is served', async () => {
+    const index = join(repoRoot, 'dist', 'index.html')
+    const previous = existsSync(index) ? statSync(index).mtimeMs : undefined
+    // A build-time variable no build was made with: the SPA is built, whatever `dist/` holds; the build fails.
+    const run = cluster('talemy_cluster_script_failed_build', {
+      SKIP_SPA_BUILD: '',
+      VITE_TALEMY_TEST_STAMP: randomUUID(),
+      NODE_OPTIONS: `--import ${join(repoRoot, 'tests/server/support/failViteBuild.mjs')}`,
+    })
+    try {
+      await run.serving()
+      expect(run.output()).toContain('vite build failed')
+      const notes = run.output().match(/the SPA build failed/g) ?? []
+      expect(notes, run.output()).toHaveLength(1)
+      expect(run.output()).toMatch(/^\s*Talemy cluster: open http:\/\/\S+ \(nodes [^)]+\), but the SPA build failed/m)
+      expect(run.output()).toContain(`, but ${failedBuildNote(previous)}`)
     } finally {
       run.dispose()
     }
