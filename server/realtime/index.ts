@@ -136,6 +136,7 @@ export function createSocketServer(
           request: IncomingMessage
           write(data: string): unknown
           once(e: 'close', l: () => void): void
+          on(e: 'packetCreate', l: (packet: { type: string; data?: unknown }) => void): unknown
         },
     ) => {
       limitPacketSize(conn, MAX_PACKET_BYTES)
@@ -155,8 +156,38 @@ export function createSocketServer(
       }
       releases.set(conn, release)
       conn.once('close', release)
+      // A refused CONNECT (its CONNECT_ERROR for the main namespace going out) ends its handshake: the client may send
+      // another, as socket.io-client does at `connect()` after a connect_error.
+      conn.on('packetCreate', (packet) => {
+        if (packet.type === 'message' && typeof packet.data === 'string' && /^4(?!\/)/.test(packet.data))
+          handshaking.delete(conn)
+      })
     },
   )
+  /**
+   * Connections with a CONNECT for the main namespace being handshaken, or accepted. Socket.IO handshakes every CONNECT
+   * for a namespace not joined yet: CONNECTs pipelined on one connection were all checked at once (tokens, budgets,
+   * slots) and each made a socket, the last the only one its client could still talk to; 20,000 with a bad token, on
+   * one connection and without an account, held the event loop up to 1.5 s and 125 MB of heap. One at a time: another
+   * meanwhile closes the connection, as Socket.IO itself does for a CONNECT on a namespace already joined.
+   */
+  const handshaking = new WeakSet<object>()
+  // First of the middlewares, before any check costs anything.
+  io.use((socket, next) => {
+    const { conn } = socket
+    if (conn.readyState === 'open' && !handshaking.has(conn)) {
+      handshaking.add(conn)
+      return next()
+    }
+    // Told why, as any refused handshake; written here, as the connection is closing when Socket.IO would write it.
+    if (conn.readyState === 'open') {
+      const { message, data } = handshakeError('INVALID', ONE_HANDSHAKE_AT_A_TIME)
+      conn.write(`4${JSON.stringify({ message, data })}`)
+      conn.close()
+    }
+    // Dropped by Socket.IO, its connection no longer open (a handshake under way there ends so too).
+    next(new Error(ONE_HANDSHAKE_AT_A_TIME))
+  })
   io.on('connection', (socket) => releases.get(socket.conn)?.())
   const reserve = (req: IncomingMessage, res: unknown) => {
     const release = pending.add(unauthenticated.addressOf(req))
@@ -276,12 +307,15 @@ export type ClientEventHandlers = { [E in ClientEventName]: ClientEventHandler<E
 /** An Engine.IO request's query. */
 const paramsOf = (req: IncomingMessage) => new URL(req.url ?? '/', 'http://socket.invalid').searchParams
 
+/** A CONNECT for the main namespace while one is being handshaken on the same connection (`handshaking`). */
+const ONE_HANDSHAKE_AT_A_TIME = 'one handshake at a time on a connection'
+
 /** As Engine.IO tells one (`if (sid)`): a request naming no session, an empty `sid` too, is a handshake. */
 const isHandshake = (params: URLSearchParams) => !params.get('sid')
 
 /** The `Error` whose message a client sees in `connect_error`. */
 function handshakeError(
-  code: Extract<ErrorCode, 'UNAUTHORIZED' | 'RATE_LIMITED' | 'INTERNAL'>,
+  code: Extract<ErrorCode, 'UNAUTHORIZED' | 'RATE_LIMITED' | 'INTERNAL' | 'INVALID'>,
   message: string,
   retryAfterMs?: number,
 ): Error & { data: ApiError } {

@@ -2,6 +2,7 @@ import { request } from 'node:http'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { SignJWT, decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { Manager } from 'socket.io-client'
 import { SessionStore } from '../../server/sessions'
 import {
   ALICE,
@@ -370,6 +371,114 @@ describe("a handshake guard (the tests' socket blocks)", () => {
     expect(await emitAck(again, 'conversation:leave', 'conv-alice-bob')).toEqual({ ok: true, data: null })
     expect(again.connected).toBe(true)
     for (const socket of [aliceSocket, bobSocket, again]) socket.close()
+  })
+})
+
+// Review (ASVS V13, resource exhaustion): Socket.IO handshakes every CONNECT packet a connection sends for a namespace
+// it has not joined yet, all at once: CONNECTs pipelined on one connection were each a socket of their own (the last the
+// only one its client could talk to), and 20,000 of them with a bad token, from one connection with no account, held
+// the server's event loop up to 1.5 s and 125 MB of heap while they were checked. The cap of unauthenticated sessions
+// per address bounds connections, not what each one asks at once.
+describe('CONNECT packets on one connection (socket.io-parser type 0, written raw)', () => {
+  type Packet = { type: number; nsp: string; data?: unknown }
+  /** An Engine.IO connection without Socket.IO's client on it: the test writes the packets and reads every answer. */
+  async function rawConnection() {
+    const manager = new Manager(server.url, { transports: ['websocket'], reconnection: false, autoConnect: false })
+    await new Promise<void>((resolve, reject) => manager.open((error) => (error ? reject(error) : resolve())))
+    const packets: Packet[] = []
+    const listeners = new Set<() => void>()
+    manager.on('packet', (packet) => {
+      packets.push(packet)
+      for (const listener of listeners) listener()
+    })
+    const closed = new Promise<string>((resolve) => manager.on('close', resolve))
+    /** Resolves once `count` of the answers to CONNECTs (accepted or refused) have come. */
+    const answers = (count: number) =>
+      new Promise<Packet[]>((resolve) => {
+        const check = () => {
+          const seen = packets.filter((packet) => packet.type === 0 || packet.type === 4)
+          if (seen.length < count) return
+          listeners.delete(check)
+          resolve(seen)
+        }
+        listeners.add(check)
+        check()
+      })
+    // In each of its CONNECTs: the server's sockets of this connection are found by it.
+    const connection = randomUUID()
+    return {
+      connect: (auth: Record<string, unknown>) => manager.engine.write(`0${JSON.stringify({ ...auth, connection })}`),
+      answers,
+      closed,
+      /** The server's sockets on this connection. */
+      sockets: () =>
+        [...server.io.of('/').sockets.values()].filter(
+          (socket) => (socket.handshake.auth as { connection?: string }).connection === connection,
+        ),
+      close: () => manager.engine.close(),
+    }
+  }
+
+  it('a second CONNECT while the first is being handshaken is refused, saying why, and the connection closed', async () => {
+    // The first handshake waits past every check until the test lets it go: the second CONNECT comes meanwhile.
+    let letGo = () => {}
+    const firstHeld = new Promise<void>((reached) => {
+      server.io.use((socket, next) => {
+        if (!(socket.handshake.auth as { hold?: boolean }).hold) return next()
+        letGo = () => {
+          letGo = () => {}
+          next()
+        }
+        reached()
+      })
+    })
+    const connection = await rawConnection()
+    try {
+      connection.connect({ token: alice.token, hold: true })
+      await firstHeld
+      connection.connect({ token: alice.token })
+      await connection.answers(1)
+      letGo()
+      // The first's outcome: its connection closed (refused with the second), or a socket of its own too.
+      const outcome = await Promise.race([connection.closed, connection.answers(2).then(() => 'both accepted')])
+      expect({ answers: await connection.answers(1), outcome, sockets: connection.sockets().length }).toEqual({
+        answers: [
+          {
+            type: 4,
+            nsp: '/',
+            data: {
+              message: 'INVALID',
+              data: { code: 'INVALID', message: 'one handshake at a time on a connection' },
+            },
+          },
+        ],
+        outcome: 'transport close',
+        sockets: 0,
+      })
+    } finally {
+      letGo()
+      connection.close()
+    }
+  })
+
+  it('a CONNECT after the first was refused is handshaken as any (socket.io-client retries so on the same connection)', async () => {
+    const connection = await rawConnection()
+    try {
+      connection.connect({ token: 'not a token' })
+      expect(await connection.answers(1)).toEqual([
+        {
+          type: 4,
+          nsp: '/',
+          data: { message: 'UNAUTHORIZED', data: expect.objectContaining({ code: 'UNAUTHORIZED' }) },
+        },
+      ])
+      connection.connect({ token: alice.token })
+      const [, accepted] = await connection.answers(2)
+      expect(accepted).toEqual({ type: 0, nsp: '/', data: { sid: expect.any(String) } })
+      expect(connection.sockets().map((socket) => socket.data.userId)).toEqual([alice.id])
+    } finally {
+      connection.close()
+    }
   })
 })
 
