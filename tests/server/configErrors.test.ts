@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseHost } from '../../server/envConfig'
-import { freshDataDir, killSpawned, repoRoot, spawnMain } from './support/server'
+import { freshDataDir, killSpawned, repoRoot, spawnMain, spawnStart } from './support/server'
 
 // Never reached: the start is refused before any connection.
 const UNUSED_POSTGRES = 'postgres://talemy@127.0.0.1:1/talemy'
@@ -199,22 +198,8 @@ describe('a wrong value said before the SPA build', () => {
 
   /** `npm start` with `env`, told apart: refused (it exited), or the SPA build started first (then it is ended). */
   const start = async (env: Record<string, string>) => {
-    // A build-time variable no build was made with: the SPA is to be built, whatever `dist/` holds.
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
-      cwd: repoRoot,
-      env: {
-        ...process.env,
-        DATA_DIR: dataDir,
-        PORT: '0',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
-        VITE_TALEMY_TEST_STAMP: randomUUID(),
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Its own group: a build it started goes with it.
-      detached: true,
-    })
+    // The SPA is to be built, whatever `dist/` holds; its own group: a build it started goes with it.
+    const child = spawnStart({ DATA_DIR: dataDir, ...env }, { freshBuild: true, detached: true })
     let output = ''
     try {
       const outcome = await new Promise<string>((resolve) => {

@@ -19,7 +19,17 @@ import {
   type ProcessObservation,
 } from '../../server/db/lockHolder'
 import { pgliteDir } from '../../server/db'
-import { ALICE, exited, freshDataDir, http, isAlive, login, repoRoot, startTestServer } from './support/server'
+import {
+  ALICE,
+  exited,
+  freshDataDir,
+  http,
+  isAlive,
+  login,
+  repoRoot,
+  spawnStart,
+  startTestServer,
+} from './support/server'
 import { procState, spawnUnreaped, type Unreaped } from './support/unreaped'
 
 // The data folder's lock (server/db/lock.ts): a live server holds it; a dead or dying one never does, whether it is
@@ -378,18 +388,7 @@ describe.runIf(linux)('npm start stopped while it waits for the data folder', ()
       dirs.push(dataDir)
       const { pid: holder } = await holderProcess(dataDir)
       const held = readFileSync(lockFileIn(dataDir), 'utf8')
-      const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
-        cwd: repoRoot,
-        env: {
-          ...process.env,
-          DATA_DIR: dataDir,
-          PORT: '0',
-          SKIP_SPA_BUILD: '1',
-          LOG_LEVEL: 'info',
-          LOG_FORMAT: 'json',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
+      const child = spawnStart({ DATA_DIR: dataDir, SKIP_SPA_BUILD: '1' })
       let output = ''
       // At 'close', once its output is all read.
       const exit = new Promise<string>((resolve) => child.once('close', (code, sig) => resolve(`${code} ${sig}`)))

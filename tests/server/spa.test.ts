@@ -1,5 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
 import {
   existsSync,
   mkdirSync,
@@ -23,7 +22,7 @@ import {
   spaState,
   viteCommand,
 } from '../../server/spa'
-import { freshDataDir, repoRoot } from './support/server'
+import { freshDataDir, repoRoot, spawnStart } from './support/server'
 
 // `npm start` rebuilds the SPA when the build is missing or older than its sources (server/spa.ts).
 
@@ -176,21 +175,8 @@ describe('a build ended by a signal', () => {
 describe('npm start stopped during its SPA build', () => {
   it('ends the build and does not start', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'talemy-spa-stop-'))
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
-      cwd: repoRoot,
-      // A build-time variable no build was made with: the SPA is built, whatever `dist/` holds.
-      env: {
-        ...process.env,
-        DATA_DIR: dataDir,
-        PORT: '0',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
-        VITE_TALEMY_TEST_STAMP: randomUUID(),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Its own group, for the cleanup below: the signal under test goes to `npm start` alone.
-      detached: true,
-    })
+    // Its own group, for the cleanup below: the signal under test goes to `npm start` alone.
+    const child = spawnStart({ DATA_DIR: dataDir }, { freshBuild: true, detached: true })
     let output = ''
     const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
     try {
@@ -240,20 +226,11 @@ describe('npm start after a failed SPA build', () => {
     const dataDir = freshDataDir()
     const index = join(repoRoot, 'dist', 'index.html')
     const previous = existsSync(index) ? statSync(index).mtimeMs : undefined
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
-      cwd: repoRoot,
-      // A build-time variable no build was made with: the SPA is built, whatever `dist/` holds; the build fails.
-      env: {
-        ...process.env,
-        DATA_DIR: dataDir,
-        PORT: '0',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
-        VITE_TALEMY_TEST_STAMP: randomUUID(),
-        NODE_OPTIONS: `--import ${join(repoRoot, 'tests/server/support/failViteBuild.mjs')}`,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    // Built whatever `dist/` holds, and the build fails.
+    const child = spawnStart(
+      { DATA_DIR: dataDir, NODE_OPTIONS: `--import ${join(repoRoot, 'tests/server/support/failViteBuild.mjs')}` },
+      { freshBuild: true },
+    )
     let output = ''
     const exit = new Promise<string>((resolve) => child.once('close', (code, signal) => resolve(`${code} ${signal}`)))
     try {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -319,6 +320,30 @@ export async function killSpawned(): Promise<void> {
       return exited(child)
     }),
   )
+}
+
+/**
+ * `npm start` (`tsx server/main.ts`) as a child process, not waited for: on port 0, logging JSON at `info`, with `env`
+ * over that. `freshBuild`: a build-time variable no build was made with, so the SPA is built whatever `dist/` holds.
+ * `detached`: its own process group (a build it starts goes with it).
+ */
+export function spawnStart(env: Record<string, string>, options: { freshBuild?: boolean; detached?: boolean } = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      PORT: '0',
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+      ...(options.freshBuild ? { VITE_TALEMY_TEST_STAMP: randomUUID() } : {}),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  })
+  spawned.add(child)
+  child.once('exit', () => spawned.delete(child))
+  return child
 }
 
 /** `tsx server/main.ts` as a child process; resolves once it prints its URL. `output()`: its stdout and stderr so far. */
