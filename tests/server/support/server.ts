@@ -322,28 +322,30 @@ export async function killSpawned(): Promise<void> {
   )
 }
 
+/** `tsx server/main.ts` as a child process, `env` over the test's own, its output piped; `killSpawned` ends it. */
+function spawnTracked(env: Record<string, string>, options: { detached?: boolean; uid?: number; gid?: number } = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...options,
+  })
+  spawned.add(child)
+  child.once('exit', () => spawned.delete(child))
+  return child
+}
+
 /**
  * `npm start` (`tsx server/main.ts`) as a child process, not waited for: on port 0, logging JSON at `info`, with `env`
  * over that. `freshBuild`: a build-time variable no build was made with, so the SPA is built whatever `dist/` holds.
  * `detached`: its own process group (a build it starts goes with it).
  */
 export function spawnStart(env: Record<string, string>, options: { freshBuild?: boolean; detached?: boolean } = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      PORT: '0',
-      LOG_FORMAT: 'json',
-      LOG_LEVEL: 'info',
-      ...(options.freshBuild ? { VITE_TALEMY_TEST_STAMP: randomUUID() } : {}),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: options.detached ?? false,
-  })
-  spawned.add(child)
-  child.once('exit', () => spawned.delete(child))
-  return child
+  const fresh: Record<string, string> = options.freshBuild ? { VITE_TALEMY_TEST_STAMP: randomUUID() } : {}
+  return spawnTracked(
+    { PORT: '0', LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...fresh, ...env },
+    { detached: options.detached ?? false },
+  )
 }
 
 /** `tsx server/main.ts` as a child process; resolves once it prints its URL. `output()`: its stdout and stderr so far. */
@@ -351,14 +353,7 @@ export function spawnMain(
   env: Record<string, string>,
   account: { uid?: number; gid?: number } = {},
 ): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'server/main.ts')], {
-    cwd: repoRoot,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...account,
-  })
-  spawned.add(child)
-  child.once('exit', () => spawned.delete(child))
+  const child = spawnTracked({ LOG_LEVEL: 'warn', ...env }, account)
   return new Promise((resolvePromise, reject) => {
     let output = ''
     const onData = (chunk: Buffer) => {
