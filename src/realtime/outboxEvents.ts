@@ -86,11 +86,21 @@ export function outboxEventsOf<S extends SocketRootState>(
   // A conversation's next send goes after waiting for an answer: as after any wait, the lock holder first takes in
   // what the user's other tabs wrote meanwhile, so a send written there before this tab's next goes before it.
   if (sendConfirmed.match(action))
-    return [GATHER, { type: 'confirmed', conversationId: action.payload.message.conversationId }]
-  // A confirmation that came on its own (the send's answer was lost, or it waits to retry): its entry has left the
-  // outbox, so the lock may have nothing left to be held for.
+    return [
+      GATHER,
+      {
+        type: 'confirmed',
+        conversationId: action.payload.message.conversationId,
+        clientId: action.payload.message.clientId,
+      },
+    ]
+  // A confirmation that came on its own (ahead of the send's answer, or that answer was lost, or it waits to retry):
+  // its entry has left the outbox, so the conversation's next send may go, and the lock may be held for nothing.
   if (serverEventActions['message:sent'].match(action))
-    return [GATHER, { type: 'confirmed', conversationId: action.payload.conversationId }]
+    return [
+      GATHER,
+      { type: 'confirmed', conversationId: action.payload.conversationId, clientId: action.payload.clientId },
+    ]
   if (sendFailed.match(action)) return [GATHER, { type: 'failed', clientId: action.payload.clientId }]
   if (retryMessage.match(action)) return [{ type: 'retried', clientId: action.payload.clientId }]
   if (discardMessage.match(action))

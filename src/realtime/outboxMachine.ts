@@ -23,7 +23,11 @@ export type SendOutcome =
 
 /** One conversation's sends go one at a time, in the order they were written. No lane: nothing in flight or waiting. */
 export type Lane =
-  | { status: 'sending'; clientId: string }
+  /**
+   * `confirmed`: the server told every socket of the sender it stored the message (`message:sent`, sent just before
+   * the ack): the conversation's next send need not wait for the ack, and the try keeps the lock until it settles.
+   */
+  | { status: 'sending'; clientId: string; confirmed?: true }
   /**
    * A retry timer runs for `clientId`; `rate` waits honour the server's `retryAfterMs` even when a retry trigger fires.
    * `handOver`: a wait after a failure of this send alone (not the network, not the user's rate): the user's other
@@ -92,8 +96,8 @@ export type OutboxEventBody =
   /** `sendMessage` was queued by the reducer; `problem` when the browser's own check refused it. */
   | { type: 'queued'; clientId: string; problem: string | null }
   | { type: 'restored'; entries: readonly PendingMessage[] }
-  /** `sendConfirmed` reached the store (the entry is gone from the outbox). */
-  | { type: 'confirmed'; conversationId: Id }
+  /** `sendConfirmed` or `message:sent` reached the store (the entry is gone from the outbox); `clientId`: the one confirmed. */
+  | { type: 'confirmed'; conversationId: Id; clientId?: string | null }
   | { type: 'failed'; clientId: string }
   | { type: 'retried'; clientId: string }
   /** `discardMessage`: the entry as it was before the reducer removed it. */
@@ -265,12 +269,21 @@ function maybeReleaseLock(step: Step) {
 
 /** The conversation's oldest pending message goes, unless one is in flight or waiting (or the lock is not ours). */
 function pump(step: Step, conversationId: Id) {
-  if (step.state.lanes[conversationId] || step.view.paused) return
+  const lane = step.state.lanes[conversationId]
+  if ((lane && !(lane.status === 'sending' && lane.confirmed)) || step.view.paused) return
   const entry = step.view.outbox.find((m) => m.conversationId === conversationId && m.status === 'pending')
   if (!entry) return
   if (step.state.lock.status !== 'held') return wantLock(step)
   step.state.lanes[conversationId] = { status: 'sending', clientId: entry.clientId }
   step.effects.push({ type: 'attempt', entry })
+}
+
+/** A try whose message the server confirmed (see `Lane`): the conversation's next send may go. */
+function markConfirmedTry(step: Step, conversationId: Id, clientId: string | null | undefined) {
+  const lane = step.state.lanes[conversationId]
+  if (lane?.status !== 'sending' || lane.clientId !== clientId || lane.confirmed) return
+  if (step.view.outbox.some((m) => m.clientId === clientId && m.status === 'pending')) return
+  step.state.lanes[conversationId] = { ...lane, confirmed: true }
 }
 
 /**
@@ -424,6 +437,7 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       return maybeReleaseLock(step)
     case 'confirmed':
       endStaleWait(step, event.conversationId)
+      markConfirmedTry(step, event.conversationId, event.clientId)
       pump(step, event.conversationId)
       return maybeReleaseLock(step)
     case 'failed': {

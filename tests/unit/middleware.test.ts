@@ -626,6 +626,21 @@ describe('sending over the socket', () => {
     ])
   })
 
+  test('the next send of a conversation goes once message:sent confirms the one in flight, before its ack', async () => {
+    const { dispatch, sockets } = connectedStore()
+    dispatch(send('k1'))
+    dispatch(send('k2'))
+    // The server stored k1 and told every socket of the sender; its ack is still on its way.
+    sockets.last.serverEmit('message:sent', stored(1, 'k1'))
+    await settle()
+    const clientIds = () => sockets.last.sent('message:send').map((p) => (p.args[0] as { clientId: string }).clientId)
+    expect(clientIds()).toEqual(['k1', 'k2'])
+    // The late ack changes nothing: k2 is not sent twice, nor k1 again.
+    sockets.last.sent('message:send')[0]!.ack({ ok: true, data: stored(1, 'k1') })
+    await settle()
+    expect(clientIds()).toEqual(['k1', 'k2'])
+  })
+
   test('an ack that confirms another message is not trusted: the send is retried after a backoff, not at once', async () => {
     const { dispatch, store, sockets } = connectedStore()
     dispatch(send('k1'))

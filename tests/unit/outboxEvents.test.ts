@@ -43,13 +43,13 @@ describe('outboxEventsOf: an action → the outbox machine’s events, in order'
       'sendConfirmed: the holder gathers the other tabs’ sends before the conversation’s next goes',
       actions.sendConfirmed({ message: stored }),
       prev(),
-      [GATHER, { type: 'confirmed', conversationId: 'c1' }],
+      [GATHER, { type: 'confirmed', conversationId: 'c1', clientId: stored.clientId }],
     ],
     [
-      'message:sent on its own confirms too',
+      'message:sent on its own confirms too (ahead of its ack, it ends the try in flight)',
       actions.serverEventActions['message:sent'](stored),
       prev(),
-      [GATHER, { type: 'confirmed', conversationId: 'c1' }],
+      [GATHER, { type: 'confirmed', conversationId: 'c1', clientId: stored.clientId }],
     ],
     [
       'sendFailed: the holder gathers too',
