@@ -4,7 +4,7 @@ import type { Figure } from '../lib/figure'
 import { api, selectConnection, type LayerStore } from '../lib/layer'
 import { row } from '../lib/results'
 import { sharedHost, type Host } from '../lib/server'
-import { nowNs, nsToMs, percentile, sleep } from '../lib/stats'
+import { nowNs, nsToMs, percentile } from '../lib/stats'
 import { settled, tabGroup, untilAll } from '../lib/tabGroup'
 
 /**
@@ -107,12 +107,13 @@ export const p15: Figure = {
         log(
           `P15 handoff ${h + 1}${h < 0 ? ' (warm-up)' : `/${sizes.handoffs}`} (${mode}): ${nsToMs(t1 - t0).toFixed(1)} ms, A's sockets at the server ${sockets}, new leader ${group.leader().id}`,
         )
-        // The old socket's close may still be on its way to the server: the count must come down to one.
-        const deadline = Date.now() + 10_000
-        for (let n = sockets; n !== 1; n = await host.call('socketsOf', { userId: pair.a.id })) {
-          if (Date.now() > deadline) throw new Error(`P15: A holds ${n} sockets at the server after the handoff`)
-          await sleep(20)
-        }
+        // The old socket's close may still be on its way to the server: the count must come down to one. Awaited on
+        // the server's disconnects, not polled against a clock; 30 s only so that a socket that never closes fails.
+        await host
+          .call('untilSocketsOf', { userId: pair.a.id, count: 1, timeoutMs: 30_000 })
+          .catch((error: unknown) => {
+            throw new Error(`P15: after a ${mode} of ${leaving.id}: ${String(error)}`)
+          })
         await openTab()
         await untilAll(
           group.tabs.map((t) => t.client.store),

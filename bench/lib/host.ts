@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Server } from 'socket.io'
+import { Server, type Socket } from 'socket.io'
 import type { Lesson, Message } from '../../src/contract'
 import { startServer, type RunningServer } from '../../server/index'
 import { userRoom } from '../../server/realtime/rooms'
@@ -75,6 +75,12 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => relayHttp.listen(0, '127.0.0.1', resolve))
   const relayUrl = `http://127.0.0.1:${(relayHttp.address() as AddressInfo).port}`
 
+  const socketsOf = (userId: string): number => {
+    let count = 0
+    for (const socket of server.io.of('/').sockets.values()) if (socket.data.userId === userId) count++
+    return count
+  }
+
   let watching: ReturnType<typeof watchStalls> | null = null
   const commands: HostCommands = {
     async info() {
@@ -84,9 +90,44 @@ async function main(): Promise<void> {
       return requests.get(key) ?? 0
     },
     async socketsOf({ userId }) {
-      let count = 0
-      for (const socket of server.io.of('/').sockets.values()) if (socket.data.userId === userId) count++
-      return count
+      return socketsOf(userId)
+    },
+    untilSocketsOf({ userId, count, timeoutMs }) {
+      const nsp = server.io.of('/')
+      return new Promise<null>((resolve, reject) => {
+        const watched = new Set<Socket>()
+        // Socket.IO takes a socket out of `nsp.sockets` before it emits 'disconnect': the count is current here.
+        const check = () => {
+          if (socketsOf(userId) !== count) return
+          done()
+          resolve(null)
+        }
+        const watch = (socket: Socket) => {
+          if (socket.data.userId !== userId || watched.has(socket)) return
+          watched.add(socket)
+          socket.on('disconnect', check)
+        }
+        const onConnection = (socket: Socket) => {
+          watch(socket)
+          check()
+        }
+        const timer = setTimeout(() => {
+          done()
+          reject(
+            new Error(
+              `${userId} holds ${socketsOf(userId)} sockets at the server, not ${count}, after ${timeoutMs} ms`,
+            ),
+          )
+        }, timeoutMs)
+        const done = () => {
+          clearTimeout(timer)
+          nsp.off('connection', onConnection)
+          for (const socket of watched) socket.off('disconnect', check)
+        }
+        nsp.on('connection', onConnection)
+        for (const socket of nsp.sockets.values()) watch(socket)
+        check()
+      })
     },
     /**
      * `count` message:new to every socket of `userId`, in one synchronous loop, each with its trailing `{ offset }`, as

@@ -19,6 +19,11 @@ export interface HostCommands {
   info(args?: undefined): Promise<{ url: string; relayUrl: string; pid: number; seeded: SeededPair[] }>
   requests(args: { key: string }): Promise<number>
   socketsOf(args: { userId: Id }): Promise<number>
+  /**
+   * Resolves once `userId` holds `count` sockets at the server, checked now and on every connection and disconnect
+   * (no polling); rejects with the count it stands at if that has not happened within `timeoutMs`.
+   */
+  untilSocketsOf(args: { userId: Id; count: number; timeoutMs: number }): Promise<null>
   burst(args: {
     userId: Id
     conversationId: Id
