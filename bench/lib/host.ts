@@ -152,8 +152,9 @@ async function main(): Promise<void> {
       return { startedAt, emittedAt: now() }
     },
     /**
-     * `count` lesson:statusUpdated for lessons nobody has cached, spread evenly over `durationMs` in 10 ms steps, each
-     * with its trailing `{ offset }` as the server's notifier sends logged events (nothing is written to the log).
+     * `count` lesson:statusUpdated to the student's sockets, for lessons nobody has cached, spread evenly over
+     * `durationMs` in 10 ms steps, each with its trailing `{ offset }` as the server's notifier sends logged events
+     * (nothing is written to the log).
      */
     async lessonStorm({ studentId, tutorId, firstOffset, count, durationMs, idPrefix }) {
       const steps = Math.max(1, Math.round(durationMs / 10))
@@ -174,10 +175,9 @@ async function main(): Promise<void> {
             status: 'confirmed',
             updatedAt: at,
           }
-          // Offsets are per user's log; the student's, whose client P3 measures (P3 opens no socket of the tutor's).
-          server.io
-            .to([userRoom(studentId), userRoom(tutorId)])
-            .emit('lesson:statusUpdated', lesson, { offset: firstOffset + sent })
+          // Offsets are per user's log and these are the student's (whose client P3 measures): the tutor's sockets,
+          // which would read them against the tutor's log, get none (P3 opens no socket of the tutor's).
+          server.io.to(userRoom(studentId)).emit('lesson:statusUpdated', lesson, { offset: firstOffset + sent })
         }
         // Paced against the start, not step by step: timers firing late on a busy machine do not stretch the storm
         // beyond its duration (the last step leaves at durationMs × (steps − 1) / steps).

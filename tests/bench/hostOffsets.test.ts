@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { closeSocket, rawSocket } from '../../bench/lib/clients'
 import { api, layerClient, selectConnection, type LayerClient } from '../../bench/lib/layer'
 import { untilState } from '../../bench/lib/probe'
 import { startHost, type Host } from '../../bench/lib/server'
@@ -88,5 +89,38 @@ describe("the bench host's events carry the offsets the server's notifier gives 
     // The storm's events are dispatched whether or not they carry offsets; once all are in, the offset is read.
     await untilState(client.store, () => received === count, 'every storm event dispatched')
     expect(selectConnection(client.store.getState()).offset).toBe(applied + count)
+  })
+
+  test("the lesson storm (P3) sends the student's offsets to no socket of the tutor's", async () => {
+    const pair = host.seeded[0]!
+    // Offsets are per user's log: the student's, on the tutor's socket, would be read against the tutor's log.
+    const tutor = await rawSocket(host.url, pair.b.token, { transports: ['websocket'] })
+    try {
+      const seen: unknown[] = []
+      tutor.on('lesson:statusUpdated', (_lesson: unknown, meta: unknown) => seen.push(meta))
+      // A burst to the tutor after the storm, on the same socket: once it is in, any storm event would be too.
+      const fence = new Promise<void>((resolve) => tutor.once('message:new', () => resolve()))
+      await host.call('lessonStorm', {
+        studentId: pair.a.id,
+        tutorId: pair.b.id,
+        firstOffset: 1,
+        count: 5,
+        durationMs: 10,
+        idPrefix: 'storm-tutor',
+      })
+      await host.call('burst', {
+        userId: pair.b.id,
+        conversationId: pair.conversationId,
+        senderId: pair.a.id,
+        firstSeq: 2_000_000,
+        firstOffset: 1,
+        count: 1,
+        idPrefix: 'storm-tutor-fence',
+      })
+      await fence
+      expect(seen).toEqual([])
+    } finally {
+      await closeSocket(tutor)
+    }
   })
 })
