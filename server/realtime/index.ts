@@ -806,7 +806,8 @@ export function attachHandlers(
       if (over) flooded = true
       const answered = live.then((isLive) => {
         if (!isLive) return undefined
-        // After the earlier events' answers: the client hears why, then the socket goes.
+        // After the session check, not the earlier events' answers: an ack the close cuts off fails at the client,
+        // which sends again over HTTP with the same clientId (idempotent). The client hears why, then the socket goes.
         if (over) return floodedOut(socket, ack, over)
         return serve(socket, event, args[0], ack)
       })
