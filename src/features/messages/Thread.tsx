@@ -64,8 +64,17 @@ const followTouch = (onChange: () => void) => {
 /** Whether the device is touched only (`TOUCH_ONLY`), following a change (a keyboard and mouse plugged in). */
 const useTouchOnly = () => useSyncExternalStore(followTouch, () => touchQuery()?.matches ?? false)
 
-/** Within this many pixels of the bottom counts as "reading the newest", so new messages scroll into view. */
-const NEAR_BOTTOM_PX = 120
+/**
+ * The reader reaches the newest (which joins the room, marking read what is there) only at the list's very end: a
+ * short message within a few lines of it may still be below the view, unseen. Within this much: a zoomed page scrolls
+ * by fractions of a pixel.
+ */
+const AT_END_PX = 2
+/**
+ * Once there, the reader stays at the newest (joined, new messages scrolled into view) until this far up: a small
+ * scroll back and forth near the end does not leave and join again, each join a write and a "Seen" to the other side.
+ */
+const LEFT_END_PX = 120
 
 /** A message's identity from pending to sent (its `clientId` with its sender), or its id when it has no `clientId`. */
 const messageKey = (m: Message) => (m.clientId === null ? `id:${m.id}` : `${m.senderId}:${m.clientId}`)
@@ -361,7 +370,9 @@ export function Thread({
         ref={scroller}
         onScroll={(e) => {
           const el = e.currentTarget
-          nearBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX
+          const fromEnd = el.scrollHeight - el.scrollTop - el.clientHeight
+          if (fromEnd <= AT_END_PX) nearBottom.current = true
+          else if (fromEnd >= LEFT_END_PX) nearBottom.current = false
           setAtNewest(nearBottom.current)
           if (nearBottom.current) setNewBelow(0)
         }}
