@@ -51,6 +51,25 @@ export function loggedOutByChoice(userId: string): ThunkAction<boolean, unknown,
 }
 
 /**
+ * Marks `userId`'s logout to come as their "Log out" (`loggedOutByChoice`), before it: the layer's own mark is written
+ * only after the logout has removed the stored session, and another tab acts on that removal as it hears it, before
+ * the next change reaches it, deciding there whether to keep the user's page and email for their next login. The layer
+ * marks it again as it drops the stored sends.
+ *
+ * @example dispatch(markLoggedOutByChoice(user.id)); dispatch(loggedOut())
+ */
+export function markLoggedOutByChoice(userId: string): ThunkAction<void, unknown, unknown, UnknownAction> {
+  return (_dispatch, _getState, extra) => {
+    const { storage } = (extra ?? {}) as ApiExtra
+    try {
+      storage?.setItem(droppedStorageKey(userId), '1')
+    } catch {
+      // nothing to do: the layer's own mark still comes, after the removal
+    }
+  }
+}
+
+/**
  * The email `userId` logged in with in this browser, kept until their "Log out" (`saveLoginEmail`), or null: what
  * "Log in again" offers them on the login page.
  *

@@ -5,11 +5,14 @@ import {
   apiLogin,
   blockSockets,
   e2ePerFile,
+  endSessionElsewhere,
+  gotoConversation,
   loginAs,
   messagesWithText,
   openConversationWith,
   openTab,
   send,
+  type Session,
   unique,
   WAIT,
   waitOnline,
@@ -176,6 +179,48 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
       await other.getByTestId('conversation-list').waitFor({ timeout: WAIT })
       expect(await other.evaluate(() => window.location.hash)).toBe('')
       expect(await other.getByTestId('thread').count()).toBe(0)
+    } finally {
+      await alice.context.close()
+    }
+  })
+
+  /**
+   * Alice's two tabs, the follower on her conversation with Bob with a message half written in it. Returns the tab
+   * holding the socket (`leader`), the other (`follower`), the conversation and the draft.
+   */
+  async function followerWithDraft(alice: Session) {
+    const id = await openConversationWith(alice.page, 'Bob')
+    const tabs = [alice.page, await openTab(alice, `${e2e.url}/`)]
+    await expect.poll(() => roles(tabs), { timeout: WAIT }).toEqual(['follower', 'leader'])
+    const leader = tabs[(await Promise.all(tabs.map(roleOf))).indexOf('leader')]!
+    const follower = tabs.find((tab) => tab !== leader)!
+    await gotoConversation(follower, id)
+    const draft = unique('half written in the other tab')
+    await follower.getByTestId('composer').fill(draft)
+    return { leader, follower, id, draft }
+  }
+
+  it.each([
+    ['live', false],
+    ['over', true],
+  ])('"Log out" in one tab leaves the other (session %s) nothing: no email, page or draft', async (_, over) => {
+    const alice = await loginAs(e2e, 'alice')
+    try {
+      const { leader, follower, id } = await followerWithDraft(alice)
+      if (over) {
+        await endSessionElsewhere(e2e, leader)
+        for (const tab of [leader, follower])
+          await tab.getByRole('button', { name: 'Log in again', exact: true }).waitFor({ timeout: WAIT })
+      }
+      await leader.getByRole('button', { name: 'Log out' }).click()
+      await follower.getByRole('button', { name: 'Log in', exact: true }).waitFor({ timeout: WAIT })
+      expect(await follower.getByLabel('Email').inputValue()).toBe('')
+      await follower.getByTestId('demo-alice').click()
+      await follower.locator('.login form button[type="submit"]').click()
+      await follower.getByTestId('conversation-list').waitFor({ timeout: WAIT })
+      expect(await follower.evaluate(() => window.location.hash)).toBe('')
+      await gotoConversation(follower, id)
+      expect(await follower.getByTestId('composer').inputValue()).toBe('')
     } finally {
       await alice.context.close()
     }
