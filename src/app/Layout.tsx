@@ -187,18 +187,20 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
 
   // A session that ended under this tab, left from another tab ("Log in again" there, which logs this one out too):
   // the user chose nothing here, so this tab keeps its page and drafts for their next login, as its own "Log in again"
-  // would. Read at the unmount the logout causes, when the store has no user (another user's login drops them), and
-  // not after their "Log out" there (its mark), which leaves nothing of theirs behind.
+  // would. Whether this tab had shown the session over yet or not: a tab still asking for a token (asleep, or on a slow
+  // network) when the user acts in the other is as much theirs. Read at the unmount the logout causes, when the store
+  // has no user (another user's login drops them), and not after their "Log out" there (its mark), which leaves
+  // nothing of theirs behind; no other logout from elsewhere removes the stored session.
   const store = useAppStore()
-  const ended = useRef({ expired: sessionExpired, route })
+  const shownAtEnd = useRef(route)
   useEffect(() => {
-    ended.current = { expired: sessionExpired, route }
+    shownAtEnd.current = route
   })
   useEffect(
     () => () => {
-      if (leftHere.current || !ended.current.expired || store.getState().auth.user !== null) return
+      if (leftHere.current || store.getState().auth.user !== null) return
       if (store.dispatch(loggedOutByChoice(user.id))) return
-      keepRouteForNextLogin(user.id, ended.current.route, store.dispatch(loginEmailOf(user.id)))
+      keepRouteForNextLogin(user.id, shownAtEnd.current, store.dispatch(loginEmailOf(user.id)))
       if (drafts.current) keepDraftsForNextLogin(user.id, drafts.current)
     },
     [store, user.id],

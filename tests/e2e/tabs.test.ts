@@ -3,14 +3,17 @@ import { describe, expect, it } from 'vitest'
 import {
   apiCall,
   apiLogin,
+  badge,
   blockSockets,
   e2ePerFile,
   endSessionElsewhere,
   gotoConversation,
+  holdRequests,
   loginAs,
   messagesWithText,
   openConversationWith,
   openTab,
+  PASSWORD,
   send,
   type Session,
   unique,
@@ -199,6 +202,36 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
     await follower.getByTestId('composer').fill(draft)
     return { leader, follower, id, draft }
   }
+
+  it('"Log in again" in one tab, the other not showing the session over yet: it keeps its page and draft', async () => {
+    const alice = await loginAs(e2e, 'alice')
+    try {
+      const { leader, follower, id, draft } = await followerWithDraft(alice)
+      // The follower hears the session's end from the holder and asks for a token itself before it says so: held here,
+      // as a tab asleep in the background or on a slow network is still asking when the user acts in the other tab.
+      const held = await holdRequests(follower, [['POST', /^\/api\/auth\/refresh$/]])
+      try {
+        await endSessionElsewhere(e2e, leader)
+        await leader.getByRole('button', { name: 'Log in again', exact: true }).waitFor({ timeout: WAIT })
+        await expect.poll(() => held.seen.length, { timeout: WAIT }).toBeGreaterThan(0)
+        expect(await badge(follower).getAttribute('data-status')).not.toBe('unauthorized')
+        await leader.getByRole('button', { name: 'Log in again', exact: true }).click()
+        await follower.getByRole('button', { name: 'Log in', exact: true }).waitFor({ timeout: WAIT })
+      } finally {
+        // Refused now (the session is over), as the tab would have been told had it asked earlier.
+        held.release()
+      }
+      // The user chose nothing in this tab: its login page offers her email, and the login brings her back.
+      expect(await follower.getByLabel('Email').inputValue()).toBe('alice@talemy.test')
+      await follower.getByLabel('Password').fill(PASSWORD)
+      await follower.locator('.login form button[type="submit"]').click()
+      await follower.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: WAIT })
+      expect(await follower.evaluate(() => window.location.hash)).toBe(`#/messages/${encodeURIComponent(id)}`)
+      expect(await follower.getByTestId('composer').inputValue()).toBe(draft)
+    } finally {
+      await alice.context.close()
+    }
+  })
 
   it.each([
     ['live', false],

@@ -360,19 +360,20 @@ describe('"Log in again" in another tab brings this tab back where it was too', 
     store.dispose()
   })
 
-  test('not when this tab’s session was live (another tab’s logout ends it: nothing kept)', async () => {
+  test('also when this tab had not shown the session over yet (still live to it as that logout came)', async () => {
     window.history.replaceState(null, '', '#/messages/c1')
     const app = appStore(endedSessionThenLogin(alice))
     const stopForgetting = forgetRouteWithUser(app.store)
     renderApp(page.root, app.store)
     act(() => app.sockets.last.serverConnect())
     await eventually(() => expect(composer()).not.toBeNull())
-    type(composer()!, 'not kept')
+    type(composer()!, 'kept though it had not heard')
+    // Only a "Log in again" (the session over, in every tab) removes the stored session without the "Log out" mark.
     act(() => void app.store.dispatch(loggedOut({ keepOutbox: true })))
     act(() => void app.store.dispatch(loggedIn({ token: 'token-again', user: alice })))
-    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
-    expect(openThread()).toBeUndefined()
-    expect(window.location.hash).toBe('')
+    await eventually(() => expect(openThread()).toBe('c1'))
+    expect(window.location.hash).toBe('#/messages/c1')
+    await eventually(() => expect(composer()?.value).toBe('kept though it had not heard'))
     stopForgetting()
     app.store.dispose()
   })
