@@ -2,7 +2,7 @@ import type { Locator, Route } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import {
   apiCall,
-  apiLogin,
+  aliceAndCarolWithForty,
   blockSockets,
   e2ePerFile,
   gotoConversation,
@@ -45,16 +45,7 @@ describe('reading up the thread while a message waits to be sent', { timeout: 12
    * its newest. The page's context is closed if the thread never shows.
    */
   async function aliceReadingForty(word: string) {
-    const [a, c] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'carol')])
-    const conversation = await apiCall<{ id: string }>(e2e, a.token, 'POST', '/api/conversations', {
-      participantId: c.user.id,
-    })
-    for (let i = 1; i <= 40; i++) {
-      await apiCall(e2e, i % 2 ? a.token : c.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
-        content: `${word} ${i}`,
-        clientId: crypto.randomUUID(),
-      })
-    }
+    const { a, c, conversation } = await aliceAndCarolWithForty(e2e, word)
     const alice = await loginAs(e2e, 'alice')
     try {
       await gotoConversation(alice.page, conversation.id)

@@ -1,7 +1,16 @@
 import type { Locator, Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import type { Conversation, Message } from '../../src/contract'
-import { apiCall, apiLogin, e2ePerFile, gotoConversation, loginAs, messagesWithText, unique, WAIT } from './support/app'
+import {
+  aliceAndCarolWithForty,
+  apiCall,
+  e2ePerFile,
+  gotoConversation,
+  loginAs,
+  messagesWithText,
+  unique,
+  WAIT,
+} from './support/app'
 
 // Joining a thread's room tells the server the reader is looking at it: it marks read what is there, and the other
 // person sees "Seen". The thread took being within 120 px of its end for looking: a one-line message that came while
@@ -79,16 +88,7 @@ describe('the thread counts as seen only what is in view', { timeout: 120_000 },
 
   /** Alice's conversation with Carol, 40 messages, open on Alice's page at its newest, joins and leaves recorded. */
   async function aliceReadingForty(word: string) {
-    const [a, c] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'carol')])
-    const conversation = await apiCall<{ id: string }>(e2e, a.token, 'POST', '/api/conversations', {
-      participantId: c.user.id,
-    })
-    for (let i = 1; i <= 40; i++) {
-      await apiCall(e2e, i % 2 ? a.token : c.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
-        content: `${word} ${i}`,
-        clientId: crypto.randomUUID(),
-      })
-    }
+    const { a, c, conversation } = await aliceAndCarolWithForty(e2e, word)
     const alice = await loginAs(e2e, 'alice', { initScript: recordRoomWords })
     try {
       await gotoConversation(alice.page, conversation.id)

@@ -340,6 +340,24 @@ export async function apiLogin(e2e: E2EApp, who: DemoUser): Promise<ApiSession> 
   return apiCall<ApiSession>(e2e, null, 'POST', '/api/auth/login', { email: emailOf(who), password: PASSWORD })
 }
 
+/**
+ * A new conversation of Alice's with Carol holding 40 messages (`${word} 1`…`${word} 40`, Alice's and Carol's in
+ * turn), posted over HTTP: a thread long enough to scroll.
+ */
+export async function aliceAndCarolWithForty(e2e: E2EApp, word: string) {
+  const [a, c] = await Promise.all([apiLogin(e2e, 'alice'), apiLogin(e2e, 'carol')])
+  const conversation = await apiCall<{ id: string }>(e2e, a.token, 'POST', '/api/conversations', {
+    participantId: c.user.id,
+  })
+  for (let i = 1; i <= 40; i++) {
+    await apiCall(e2e, i % 2 ? a.token : c.token, 'POST', `/api/conversations/${conversation.id}/messages`, {
+      content: `${word} ${i}`,
+      clientId: crypto.randomUUID(),
+    })
+  }
+  return { a, c, conversation }
+}
+
 /** One HTTP call from Node; a `RATE_LIMITED` answer is waited out (as `Retry-After` says) and tried again. */
 export async function apiCall<T>(
   e2e: E2EApp,
