@@ -51,10 +51,10 @@ export function loggedOutByChoice(userId: string): ThunkAction<boolean, unknown,
 }
 
 /**
- * Marks `userId`'s logout to come as their "Log out" (`loggedOutByChoice`), before it: the layer's own mark is written
- * only after the logout has removed the stored session, and another tab acts on that removal as it hears it, before
- * the next change reaches it, deciding there whether to keep the user's page and email for their next login. The layer
- * marks it again as it drops the stored sends.
+ * Marks `userId`'s logout to come as their "Log out" (`loggedOutByChoice`), before it: another tab acts on the removal
+ * of the stored session as it hears it, before the logout's later changes reach it, deciding there whether to keep the
+ * user's page and email for their next login. The layer marks it too, before the logout's reducers remove the session
+ * (`logoutAhead`, the same write where it has this storage), and again as it drops the stored sends.
  *
  * @example dispatch(markLoggedOutByChoice(user.id)); dispatch(loggedOut())
  */
@@ -64,7 +64,7 @@ export function markLoggedOutByChoice(userId: string): ThunkAction<void, unknown
     try {
       storage?.setItem(droppedStorageKey(userId), '1')
     } catch {
-      // nothing to do: the layer's own mark still comes, after the removal
+      // nothing to do: the layer's own mark still comes
     }
   }
 }

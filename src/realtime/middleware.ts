@@ -163,6 +163,14 @@ export function createSocketMiddleware<S extends SocketRootState>(
             ctx.report('middleware', error)
           }
         }
+        // The user's "Log out" is marked before the reducers remove the session another tab hears (`logoutAhead`).
+        if (options.loggedOut.match(action)) {
+          try {
+            outbox.logoutAhead(action, prevState)
+          } catch (error) {
+            ctx.report('middleware', error)
+          }
+        }
         return reduceThenReact(action, prevState, all)
       }
     }

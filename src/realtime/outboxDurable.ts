@@ -125,6 +125,8 @@ export function durableOutbox(
       if (entries.length < others.length) mirror.leftOthers()
       if (entries.length > 0) dispatch(outboxRestored({ entries, storedOrder }))
     },
+    /** The user's "Log out" is marked ahead of its reducers (`logoutAhead`); `clear` follows. */
+    markDropped: stored.mark,
     /** "Log out": the user's sends go, the stored ones and those this page kept. */
     clear(user: Id) {
       keep(user, [])

@@ -57,6 +57,13 @@ const settledRequest = (action: UnknownAction): boolean =>
 const entryOf = (outbox: readonly PendingMessage[], clientId: string): PendingMessage | null =>
   outbox.find((m) => m.clientId === clientId) ?? null
 
+/**
+ * Whether a logout keeps the user's unsent sends for their next login (`meta.keepOutbox`): a logout nobody asked for
+ * here. Without it, the user's "Log out" drops them.
+ */
+export const keepsOutbox = (action: UnknownAction): boolean =>
+  (action.meta as { keepOutbox?: unknown } | undefined)?.keepOutbox === true
+
 /** What the mapping reads of the middleware's options. */
 export interface OutboxEventOptions<S> {
   loggedOut: { match(action: unknown): boolean }
@@ -115,12 +122,11 @@ export function outboxEventsOf<S extends SocketRootState>(
   if (sessionEnded.match(action) || shutdown.match(action)) return [{ type: 'reset' }]
   if (sessionExpired.match(action)) return [{ type: 'sessionExpired' }]
   if (options.loggedOut.match(action)) {
-    const keepOutbox = (action.meta as { keepOutbox?: unknown } | undefined)?.keepOutbox === true
     return [
       {
         type: 'loggedOut',
         userId: options.selectUserId?.(prevState) ?? null,
-        keepOutbox,
+        keepOutbox: keepsOutbox(action),
         outbox: prevState.socket.outbox,
       },
     ]

@@ -1,3 +1,4 @@
+import type { UnknownAction } from '@reduxjs/toolkit'
 import type { Id } from '../contract'
 import { type sendMessage, shutdown } from './actions'
 import { outboxWithSend, type PendingMessage, type SocketRootState } from './socketSlice'
@@ -13,7 +14,7 @@ import {
   type OutboxMachineState,
   type OutboxView,
 } from './outboxMachine'
-import { outboxEventsOf, outboxEventsOfWaitEnd } from './outboxEvents'
+import { keepsOutbox, outboxEventsOf, outboxEventsOfWaitEnd } from './outboxEvents'
 import { durableOutbox } from './outboxDurable'
 import { drainLockName, outboxLock } from './outboxLock'
 import { sendOnce } from './outboxSend'
@@ -40,6 +41,7 @@ export function buildOutboxHandler<S extends SocketRootState>(
 ): Handler<S> & {
   sendAhead(action: ReturnType<typeof sendMessage>, prevState: S): void
   showAhead(action: ReturnType<typeof sendMessage>, prevState: S): void
+  logoutAhead(action: UnknownAction, prevState: S): void
 } {
   const { dispatch, getState } = ctx.mwApi
   const transition = outboxTransition({ backoff: ctx.backoff })
@@ -243,6 +245,19 @@ export function buildOutboxHandler<S extends SocketRootState>(
     }
   }
 
+  /**
+   * The user's "Log out" (the app's logout action without `keepOutbox`) is marked in storage before its reducers run
+   * (called by the middleware before `next`). A store subscriber removes the stored session inside the reducers'
+   * dispatch, before the handlers drop the sends (`clearStored`, which marks it again), and another tab acts on that
+   * removal as it hears it, before this dispatch's later writes reach it: reading no mark, it kept the sends storage
+   * had refused (`keepUnstored`), and sent them in the user's next session there.
+   */
+  function logoutAhead(action: UnknownAction, prevState: S) {
+    if (stopped || keepsOutbox(action)) return
+    const user = ctx.options.selectUserId?.(prevState)
+    if (user) durable?.markDropped(user)
+  }
+
   /** A send not gone ahead whose pending copy went into its thread before its reducer ran (`showAhead`). */
   let shown: ReturnType<typeof sendMessage> | null = null
 
@@ -315,5 +330,5 @@ export function buildOutboxHandler<S extends SocketRootState>(
     if (shutdown.match(action)) stopped = true
     else durable?.persist()
   }
-  return Object.assign(handler, { sendAhead, showAhead })
+  return Object.assign(handler, { sendAhead, showAhead, logoutAhead })
 }

@@ -225,6 +225,7 @@ export function createOutboxStorage(storage: StorageLike) {
     mark(userId)
   }
 
+  /** Marks the user's "Log out" as one that drops their sends (see `clear`), ahead of it (`logoutAhead`). */
   function mark(userId: Id): void {
     try {
       storage.setItem(droppedStorageKey(userId), '1')
@@ -318,7 +319,20 @@ export function createOutboxStorage(storage: StorageLike) {
     }
   }
 
-  return { read, load, textOf, look, save, saveOver, clear, clearIfDropped, forgetDropped, discarded, recordDiscard }
+  return {
+    read,
+    load,
+    textOf,
+    look,
+    save,
+    saveOver,
+    clear,
+    mark,
+    clearIfDropped,
+    forgetDropped,
+    discarded,
+    recordDiscard,
+  }
 }
 
 export type OutboxStorage = ReturnType<typeof createOutboxStorage>

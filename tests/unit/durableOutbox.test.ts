@@ -1,5 +1,14 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { api, loggedIn, loggedOut, saveRefreshToken, type ThreadMessage } from '../../src/api'
+import {
+  api,
+  AUTH_STORAGE_KEY,
+  loggedIn,
+  loggedOut,
+  saveAuth,
+  saveRefreshToken,
+  type ThreadMessage,
+} from '../../src/api'
+import { syncSession } from '../../src/app/sessionSync'
 import { createMemoryStorage, type StorageLike } from '../../src/app/store'
 import { trackedStore } from '../support/trackedStores'
 import type { Message } from '../../src/contract'
@@ -1598,6 +1607,46 @@ describe('"Log out" in another tab while this tab holds sends storage refused', 
     await eventually(() => expect(selectConnection(other.store.getState()).status).toBe('connected'))
     expect(selectPendingMessages(other.store.getState())).toEqual([])
     expect(sentIds(other)).toEqual([])
+    for (const { store } of [leaving, other]) store.dispatch(shutdown())
+  })
+
+  // A caller of the layer dispatching its logout itself (not the app's "Log out", which marks it first): the session it
+  // removes is saved by a store subscriber, before the layer's handlers run, and Chromium's other tab acts on that
+  // removal as it hears it, before the layer's later writes reach it.
+  test('heard as the session is removed, before the rest of the logout: they are dropped all the same', async () => {
+    const backing = outboxRefusingStorage()
+    const otherWindow = new EventTarget()
+    const storage: StorageLike = {
+      getItem: (key) => backing.getItem(key),
+      setItem: (key, value) => backing.setItem(key, value),
+      removeItem: (key) => {
+        const was = backing.getItem(key)
+        backing.removeItem(key)
+        if (key === AUTH_STORAGE_KEY && was !== null)
+          otherWindow.dispatchEvent(Object.assign(new Event('storage'), { key, newValue: null }))
+      },
+    }
+    saveAuth(storage, { token: 'token-1', user: alice })
+    const options = { drainLock: createMemoryLock(), backoff: NEVER_RETRY }
+    const leaving = tab('http://unused.test', storage, options)
+    const other = tab('http://unused.test', storage, options)
+    const stopSync = syncSession(other.store, storage, otherWindow as unknown as Window)
+    other.socket().serverConnect('s2')
+    other.store.dispatch(send('b1'))
+    expect(sentIds(other)).toEqual(['b1'])
+    expect(storage.getItem(outboxStorageKey(alice.id))).toBeNull()
+    leaving.store.dispatch(loggedOut())
+    expect(other.store.getState().auth.token).toBeNull()
+    // Not held for her next session: the page would ask her to keep it open for sends she dropped.
+    expect(selectKeptUnsent(other.store.getState())).toBe(0)
+    // Her next login is in the tab where she logged out; the other tab follows it.
+    leaving.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    other.store.dispatch(loggedIn({ token: 'token-2', user: alice }))
+    other.socket().serverConnect('s3')
+    await eventually(() => expect(selectConnection(other.store.getState()).status).toBe('connected'))
+    expect(selectPendingMessages(other.store.getState())).toEqual([])
+    expect(sentIds(other)).toEqual([])
+    stopSync()
     for (const { store } of [leaving, other]) store.dispatch(shutdown())
   })
 
