@@ -18,7 +18,7 @@ import { ConnectionBadge } from './ConnectionBadge'
 import { focusElement, focusTargetAfter, LOG_IN_AGAIN_ID } from './focus'
 import { useAnnounce } from './Announcer'
 import { PageBoundary } from './PageBoundary'
-import { countUnsent, loggedOutByChoice, loginEmailOf, markLoggedOutByChoice } from './unsent'
+import { countUnsent, loggedOutByChoice, loginEmailOf } from './unsent'
 import { useAppDispatch, useAppSelector, useAppStore } from './hooks'
 import { LanguageSwitch } from './LanguageSwitch'
 import { hrefFor, keepRouteForNextLogin, type Page, type Route } from './router'
@@ -174,7 +174,6 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
   const logout = () => {
     const unsent = dispatch(countUnsent())
     if (unsent > 0 && !window.confirm(t('layout.logOutConfirm', { count: unsent }))) return
-    dispatch(markLoggedOutByChoice(user.id))
     leave(false)
   }
   // The session is over, not the user's wish to send: what is unsent waits in storage for their next login, and so

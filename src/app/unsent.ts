@@ -51,25 +51,6 @@ export function loggedOutByChoice(userId: string): ThunkAction<boolean, unknown,
 }
 
 /**
- * Marks `userId`'s logout to come as their "Log out" (`loggedOutByChoice`), before it: another tab acts on the removal
- * of the stored session as it hears it, before the logout's later changes reach it, deciding there whether to keep the
- * user's page and email for their next login. The layer marks it too, before the logout's reducers remove the session
- * (`logoutAhead`, the same write where it has this storage), and again as it drops the stored sends.
- *
- * @example dispatch(markLoggedOutByChoice(user.id)); dispatch(loggedOut())
- */
-export function markLoggedOutByChoice(userId: string): ThunkAction<void, unknown, unknown, UnknownAction> {
-  return (_dispatch, _getState, extra) => {
-    const { storage } = (extra ?? {}) as ApiExtra
-    try {
-      storage?.setItem(droppedStorageKey(userId), '1')
-    } catch {
-      // nothing to do: the layer's own mark still comes
-    }
-  }
-}
-
-/**
  * The email `userId` logged in with in this browser, kept until their "Log out" (`saveLoginEmail`), or null: what
  * "Log in again" offers them on the login page.
  *
