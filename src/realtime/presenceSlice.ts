@@ -1,4 +1,5 @@
 import { createSlice, type Reducer } from '@reduxjs/toolkit'
+import { api } from '../api'
 import type { Id } from '../contract'
 import {
   disconnect,
@@ -27,6 +28,18 @@ export interface PresenceState {
    * before may be stale (nobody told this browser who left meanwhile) until the next connection's snapshot.
    */
   stale: boolean
+  /**
+   * The current connection has told presence (its `presence:snapshot` came): false before it, and from a drop (or any
+   * of `stale`'s causes) until the next snapshot.
+   */
+  told: boolean
+  /** The latest `/api/users` read asked while `told` is false (its request id), until it lands or the socket tells. */
+  readUntold: string | null
+  /**
+   * Such a read has landed, with the socket still untold: what `/api/users` says is the newest word (the socket's older
+   * one is dropped), and shown while the socket cannot say better — the reads over HTTP while it is down refresh it.
+   */
+  heardOverHttp: boolean
 }
 
 /**
@@ -34,7 +47,26 @@ export interface PresenceState {
  *
  * @example selectTyping({ presence: initialPresenceState }, 'c1') // []
  */
-export const initialPresenceState: PresenceState = { typing: {}, users: {}, stale: false }
+export const initialPresenceState: PresenceState = {
+  typing: {},
+  users: {},
+  stale: false,
+  told: false,
+  readUntold: null,
+  heardOverHttp: false,
+}
+
+/**
+ * The socket went quiet (or was replaced): what it said may be stale, and an HTTP read from now on is newer. Already
+ * quiet (each attempt of a reconnect says so again), a read over HTTP since still holds: the socket has said nothing.
+ */
+function quiet(state: PresenceState) {
+  state.stale = true
+  if (!state.told) return
+  state.told = false
+  state.readUntold = null
+  state.heardOverHttp = false
+}
 
 function stopTyping(state: PresenceState, conversationId: Id, userId: Id) {
   const list = state.typing[conversationId]
@@ -75,24 +107,30 @@ export const presenceSlice = createSlice({
         for (const { userId, online, lastSeenAt } of payload.users) users[userId] = { online, lastSeenAt }
         state.users = users
         state.stale = false
+        state.told = true
+        state.readUntold = null
+        state.heardOverHttp = false
       })
-      .addCase(disconnected, (state) => {
-        state.stale = true
-      })
+      .addCase(disconnected, quiet)
       // Also without a `disconnected`: a live socket replaced (found dead after a sleep, its transport stalled, a
       // resync, the tab's role changed) is unbound before it closes, and what it said may be as old as that sleep.
-      .addCase(reconnecting, (state) => {
-        state.stale = true
-      })
+      .addCase(reconnecting, quiet)
       // Nor when the layer closes the socket itself, unbound first: the app's own `disconnect`, or the session over
       // under a live socket (a refused refresh). The next connection, maybe much later, is stale until its snapshot.
-      .addCase(disconnect, (state) => {
-        state.stale = true
-      })
-      .addCase(sessionExpired, (state) => {
-        state.stale = true
-      })
+      .addCase(disconnect, quiet)
+      .addCase(sessionExpired, quiet)
       .addCase(sessionEnded, () => initialPresenceState)
+      // The people read over HTTP while the socket says nothing (it never came up, or dropped: the reads made every
+      // 15 s meanwhile) are newer than what it said before: shown, not hidden with it.
+      .addMatcher(api.endpoints.getUsers.matchPending, (state, { meta }) => {
+        if (!state.told) state.readUntold = meta.requestId
+      })
+      .addMatcher(api.endpoints.getUsers.matchFulfilled, (state, { meta }) => {
+        if (state.told || meta.requestId !== state.readUntold) return
+        state.readUntold = null
+        state.heardOverHttp = true
+        state.users = {}
+      })
   },
 })
 

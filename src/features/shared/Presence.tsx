@@ -7,7 +7,8 @@ import { selectIsConnected, selectPresence } from '../../realtime'
 /**
  * Whether someone is online, or when they were last seen: the socket's latest word, else what `/api/users` said.
  * Nothing for people whose presence the user may not know (no shared conversation), and nothing while this browser is
- * not connected, nor connected again until the server's snapshot: nobody would tell it that they left meanwhile.
+ * not connected, nor connected again until the server's snapshot: nobody would tell it that they left meanwhile; unless
+ * `/api/users` was read since (`heardOverHttp`: the reads over HTTP while the socket is down), which is newer.
  *
  * @example <PresenceLabel userId={bob.id} />
  */
@@ -15,7 +16,9 @@ export function PresenceLabel({ userId }: { userId: Id }) {
   const t = useT()
   const dates = useDates()
   const live = useAppSelector((state) => selectPresence(state, userId))
-  const connected = useAppSelector((state) => selectIsConnected(state) && !state.presence.stale)
+  const connected = useAppSelector(
+    (state) => (selectIsConnected(state) && !state.presence.stale) || state.presence.heardOverHttp,
+  )
   const { data: users } = useGetUsersQuery()
   const listed = users?.find((u) => u.id === userId)
   const online = live?.online ?? listed?.online ?? null
