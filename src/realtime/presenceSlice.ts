@@ -131,6 +131,13 @@ export const presenceSlice = createSlice({
         state.heardOverHttp = true
         state.users = {}
       })
+      // HTTP failing too (offline): nobody tells this browser who left since the last read, so its word goes as the
+      // socket's did. A subscription that found the read cached or under way (`condition`) read nothing, failed nothing.
+      .addMatcher(api.endpoints.getUsers.matchRejected, (state, { meta }) => {
+        if (state.told || meta.condition || meta.requestId !== state.readUntold) return
+        state.readUntold = null
+        state.heardOverHttp = false
+      })
   },
 })
 

@@ -14,15 +14,19 @@ const page = pagePerTest('#/messages')
 afterEach(() => {
   due.clear()
   bobRead.length = 0
+  usersFail = false
 })
 
 const EARLIER = '2026-11-20T09:00:00.000Z'
 let bobOnline = true
+/** The reads of the people fail (the browser went offline too). */
+let usersFail = false
 /** What each read of the people said of Bob. */
 const bobRead: boolean[] = []
 const api = apiRoutes((_method, path) => {
   if (path === '/api/conversations') return json(200, [conversation('c1')])
   if (path === '/api/users') {
+    if (usersFail) return json(503, { error: { code: 'INTERNAL', message: 'unavailable' } })
     bobRead.push(bobOnline)
     return json(200, [
       { ...alice, online: true, lastSeenAt: null },
@@ -82,5 +86,31 @@ test('after a drop, a read over HTTP shows who left meanwhile; the socket’s ol
   await eventually(() => expect(bobRead.at(-1)).toBe(false))
   await eventually(() => expect(label()?.dataset.online).toBe('false'))
   expect(label()!.textContent).toMatch(/last seen/)
+  store.dispose()
+})
+
+test('a read over HTTP that fails after one that landed: its word is no longer the newest, and goes', async () => {
+  bobOnline = true
+  const { store, sockets } = appStore(api, { realtime: { timers } })
+  renderApp(page.root, store)
+  act(() => sockets.last.serverConnect())
+  act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' }))
+  act(() =>
+    sockets.last.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: true, lastSeenAt: null }] }),
+  )
+  await eventually(() => expect(label()?.dataset.online).toBe('true'))
+  act(() => sockets.last.serverDrop('transport close'))
+  await eventually(() => expect(label()).toBeNull())
+  act(() => runTimersOf(FALLBACK_READ_INTERVAL_MS))
+  await eventually(() => expect(bobRead.length).toBeGreaterThan(1))
+  await eventually(() => expect(label()?.dataset.online).toBe('true'))
+
+  // HTTP fails too now: nobody tells this browser who left since that read, so "online" must not stay.
+  usersFail = true
+  const failedBefore = store.getState().api.queries['getUsers(undefined)']?.status
+  expect(failedBefore).toBe('fulfilled')
+  act(() => runTimersOf(FALLBACK_READ_INTERVAL_MS))
+  await eventually(() => expect(store.getState().api.queries['getUsers(undefined)']?.status).toBe('rejected'))
+  await eventually(() => expect(label()).toBeNull())
   store.dispose()
 })
