@@ -408,6 +408,8 @@ describe('CONNECT packets on one connection (socket.io-parser type 0, written ra
     const connection = randomUUID()
     return {
       connect: (auth: Record<string, unknown>) => manager.engine.write(`0${JSON.stringify({ ...auth, connection })}`),
+      /** Writes one Socket.IO packet as it is encoded. */
+      write: (packet: string) => manager.engine.write(packet),
       answers,
       closed,
       /** The server's sockets on this connection. */
@@ -476,6 +478,28 @@ describe('CONNECT packets on one connection (socket.io-parser type 0, written ra
       const [, accepted] = await connection.answers(2)
       expect(accepted).toEqual({ type: 0, nsp: '/', data: { sid: expect.any(String) } })
       expect(connection.sockets().map((socket) => socket.data.userId)).toEqual([alice.id])
+    } finally {
+      connection.close()
+    }
+  })
+
+  // Review (ASVS V13, resource exhaustion): a CONNECT for a namespace the server does not have was answered "Invalid
+  // namespace" and its connection went on, however many came: neither the event budget (no socket) nor a token nor
+  // this one-at-a-time rule counted them. 100,000 from each of 10 connections of one address, with no account, held the
+  // event loop 4.8 s in one go (the same count of Engine.IO pongs: 17 ms).
+  it('a CONNECT for a namespace the server lacks is refused, saying why, and the connection closed', async () => {
+    const connection = await rawConnection()
+    try {
+      connection.write('0/elsewhere,')
+      connection.write('0/elsewhere,')
+      // Answered (accepted), it would show the connection lived on past the refusals.
+      connection.connect({ token: alice.token })
+      const outcome = await Promise.race([connection.closed, connection.answers(3).then(() => 'still open')])
+      expect({ answers: await connection.answers(1), outcome, sockets: connection.sockets().length }).toEqual({
+        answers: [{ type: 4, nsp: '/elsewhere', data: { message: 'Invalid namespace' } }],
+        outcome: 'transport close',
+        sockets: 0,
+      })
     } finally {
       connection.close()
     }
