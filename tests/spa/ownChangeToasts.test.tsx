@@ -1,6 +1,8 @@
 // @vitest-environment jsdom
+import type { Middleware } from '@reduxjs/toolkit'
 import { act } from 'react'
 import { describe, expect, test } from 'vitest'
+import { api } from '../../src/api'
 import type { ContactRequest, Lesson, User } from '../../src/contract'
 import { createToaster, OWN_CHANGE_WAIT_MS } from '../../src/features/notifications/toaster'
 import { manualTimers } from '../unit/tabs/support/tabBus'
@@ -316,6 +318,43 @@ describe('the other person’s change comes while the user’s own is on its way
     expect(toaster.getSnapshot()).toEqual([])
     await act(async () => answer())
     await eventually(() => expect(toaster.getSnapshot().map((t) => t.message.id)).toEqual(['toast.lessonStatus']))
+    store.dispose()
+  })
+})
+
+describe('a change answered with a server error, which may have been made all the same', () => {
+  // A 5xx is no refusal (`isRefusalStatus`): the commit's answer lost on the way to the database, a gateway's timeout
+  // with an empty or JSON body. The server may have made the change, and then its event is the user's own doing.
+  test.each([
+    { name: 'her event comes before the answer', eventFirst: true },
+    { name: 'her event comes after the answer', eventFirst: false },
+  ])('Alice’s cancel answered 500, $name: no toast', async ({ eventFirst }) => {
+    const internal = { error: { code: 'INTERNAL', message: 'internal server error' } }
+    const { fetchFn, release: answer, patched } = heldPatchApi('/api/lessons', [l1], internal, 500)
+    window.history.replaceState(null, '', '#/lessons')
+    const toaster = createToaster()
+    let refused = false
+    const watch: Middleware = () => (next) => (action) => {
+      if (api.endpoints.updateLessonStatus.matchRejected(action)) refused = true
+      return next(action)
+    }
+    const { store } = appStore(fetchFn, {
+      preloadedState: { auth: { token: 'token-1', user: alice } },
+      extraMiddleware: [watch, toaster.middleware],
+    })
+    renderApp(page.root, store, toaster)
+    await eventually(() => expect(page.container.querySelector('[data-testid=lesson]')).not.toBeNull())
+    pressToChange(page.container.querySelector('[data-testid=lesson]')!, 'Cancel lesson')
+    await eventually(() => expect(patched()).toBe(true))
+    act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    const cancelled = serverEventActions['lesson:statusUpdated']({ ...l1, status: 'cancelled', updatedAt: later })
+    if (eventFirst) act(() => void store.dispatch(cancelled))
+    await act(async () => answer())
+    // The refusal has passed the toaster (it runs after `watch`): whatever it tells is told.
+    await eventually(() => expect(refused).toBe(true))
+    if (!eventFirst) act(() => void store.dispatch(cancelled))
+    expect(toaster.getSnapshot()).toEqual([])
     store.dispose()
   })
 })

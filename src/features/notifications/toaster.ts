@@ -297,6 +297,16 @@ interface PostedChange {
   meta: { requestStatus: string; arg: { type: string; endpointName: string; originalArgs: unknown } }
 }
 
+/**
+ * Whether a status change's failure says the server did not make it: a 4xx, answered before anything was written. A
+ * 5xx is no such word (the commit's answer lost on the way from the database, a gateway's timeout): the change may
+ * have been made, and its event is then the user's own, as after no answer at all.
+ */
+const notMade = (payload: unknown) => {
+  const status = (payload as { status?: unknown } | undefined)?.status
+  return typeof status === 'number' && status < 500
+}
+
 /** A change asked for and never answered in a tab that went (closed, or crashed): as if its answer was lost. */
 const asUnanswered = (action: PostedChange): PostedChange => ({
   ...action,
@@ -429,7 +439,7 @@ export function createToaster({
       if (pending) {
         asked.set(key, status)
         if (fromOtherTab) awaitAnswer(key, getState)
-      } else if (rejected && typeof (action.payload as { status?: unknown } | undefined)?.status === 'number') {
+      } else if (rejected && notMade(action.payload)) {
         if (asked.get(key) === status) asked.delete(key)
         else if ((took?.payload as { status?: unknown } | undefined)?.status === status) return took
       } else if (rejected && asked.get(key) === status) awaitUnanswered(key, getState)
