@@ -23,7 +23,10 @@ const algebra = (id: string) =>
  * Alice books Algebra with Bob; the answer to her POST is lost when the test says (`loseAnswer`). The server lists
  * `listed`, and the lesson its `lesson:created` brings once sent (`made`): a list read again after it holds it.
  */
-async function bookingWithLostAnswer(listed: Lesson[]) {
+async function bookingWithLostAnswer(
+  listed: Lesson[],
+  lost: () => Promise<Response> = () => Promise.reject(new TypeError('Failed to fetch')),
+) {
   const served = [...listed]
   window.history.replaceState(null, '', '#/lessons')
   let loseAnswer: () => void = () => {}
@@ -31,8 +34,8 @@ async function bookingWithLostAnswer(listed: Lesson[]) {
   const fetchFn = apiRoutes((method, path) => {
     if (method === 'POST' && path === '/api/lessons') {
       posted = true
-      return new Promise<Response>((_resolve, reject) => {
-        loseAnswer = () => reject(new TypeError('Failed to fetch'))
+      return new Promise<Response>((resolve, reject) => {
+        loseAnswer = () => lost().then(resolve, reject)
       })
     }
     if (path === '/api/lessons') return json(200, served)
@@ -89,5 +92,26 @@ test('the same lesson booked before is not taken for the one whose answer was lo
     expect(panel.querySelector('[role=alert]')?.textContent).toBe('Could not reach the server. Check your connection.'),
   )
   expect(panel.querySelector('.form-ok')).toBeNull()
+  store.dispose()
+})
+
+// The server's own words that something failed after the booking went in (its commit's answer lost on the way from the
+// database), or a gateway's (a timeout while the server was still at it): it may have been made all the same.
+test.each([
+  { name: '500 INTERNAL', answer: () => json(500, { error: { code: 'INTERNAL', message: 'internal server error' } }) },
+  {
+    name: 'a gateway’s 504 page',
+    answer: () =>
+      new Response('<html>504 Gateway Time-out</html>', { status: 504, headers: { 'content-type': 'text/html' } }),
+  },
+])('a booking answered $name whose event then comes says it was booked', async ({ answer }) => {
+  const { store, panel, made, loseAnswer } = await bookingWithLostAnswer([], async () => answer())
+  await loseAnswer()
+  await eventually(() => expect(panel.querySelector('[role=alert]')).not.toBeNull())
+  made(algebra('l9'))
+  await eventually(() =>
+    expect(panel.querySelector('.form-ok')?.textContent).toBe('Booked “Algebra”; waiting for the tutor to confirm.'),
+  )
+  expect(panel.querySelector('[role=alert]')).toBeNull()
   store.dispose()
 })
