@@ -7,6 +7,7 @@ import {
   DEFAULT_REFRESH_IDLE_SECONDS,
   DEFAULT_SESSION_MAX_SECONDS,
   DEFAULT_SESSION_RECHECK_MS,
+  pruneEndedSessions,
   SessionStore,
 } from './sessions'
 import { createLogger, type LogLevel, type Logger } from './logger'
@@ -63,7 +64,10 @@ import { EventLog } from './services/eventLog'
 import { pruneIdempotencyKeys } from './services/idempotency'
 import { ConversationMembers } from './services/members'
 
-/** How often logged events past their retention, and idempotency keys past theirs, are deleted (also once at start). */
+/**
+ * How often logged events past their retention, idempotency keys past theirs, and ended sessions past theirs are
+ * deleted (also once at start).
+ */
 const PRUNE_INTERVAL_MS = 10 * 60_000
 
 export interface StartServerOptions {
@@ -330,12 +334,13 @@ async function startOn(
   }
   const signingKey = await loadSigningKey(db, options.jwtSecret)
   const tokens = new TokenService(signingKey, { ttlSeconds: options.tokenTtlSeconds, now: clock })
+  const idleSeconds = options.refreshIdleSeconds ?? DEFAULT_REFRESH_IDLE_SECONDS
   const sessions = new SessionStore(
     db,
     tokens,
     signingKey,
     {
-      idleSeconds: options.refreshIdleSeconds ?? DEFAULT_REFRESH_IDLE_SECONDS,
+      idleSeconds,
       maxSeconds: options.sessionMaxSeconds ?? DEFAULT_SESSION_MAX_SECONDS,
       ...(redis ? { recheckLiveMs: options.sessionRecheckMs ?? DEFAULT_SESSION_RECHECK_MS } : {}),
     },
@@ -375,6 +380,21 @@ async function startOn(
       ),
     ])
   await prune()
+  // Ended sessions: in the background, one round at a time, from the start: the first round after an upgrade finds
+  // every session ever made, and must not hold the listen. The close stops it between two statements.
+  const stopPruningSessions = new AbortController()
+  let pruningSessions: Promise<unknown> | undefined
+  const pruneSessions = () => {
+    pruningSessions ??= pruneEndedSessions(db, { now: clock(), idleSeconds, signal: stopPruningSessions.signal })
+      .then(
+        (count) => count > 0 && logger.info({ count }, 'pruned ended sessions'),
+        (error: unknown) => logger.warn({ err: error }, 'pruning ended sessions failed'),
+      )
+      .finally(() => {
+        pruningSessions = undefined
+      })
+  }
+  pruneSessions()
   const sweep = setInterval(() => {
     limiter.sweep()
     joinLimiter.sweep()
@@ -387,7 +407,10 @@ async function startOn(
     loginLimiter.sweep()
   }, 60_000)
   sweep.unref()
-  const pruning = setInterval(() => void prune(), PRUNE_INTERVAL_MS)
+  const pruning = setInterval(() => {
+    void prune()
+    pruneSessions()
+  }, PRUNE_INTERVAL_MS)
   pruning.unref()
 
   // The HTTP app owns the Node server; Socket.IO attaches to it, and the services notify through Socket.IO.
@@ -536,6 +559,7 @@ async function startOn(
     stopWatchingFiles?.()
     clearInterval(sweep)
     clearInterval(pruning)
+    stopPruningSessions.abort()
     presence.stop()
     // Alone, this node's users all go with it (with Redis, the other nodes' sweeps see them go and say when). Waited
     // for at most 2 s: a database that does not answer must not hold the close (`npm start` gives it 10 s in all).
@@ -565,6 +589,9 @@ async function startOn(
     if ((await within(handlers.settled(), graceMs, 'late' as const)) === 'late')
       logger.warn(`socket events under way took over ${graceMs / 1000} s to finish: closing without them`)
     await cluster?.leave().catch((error: unknown) => logger.warn({ err: error }, 'leaving the cluster failed'))
+    // Its statement under way (stopped since), for at most 2 s: the database closes after it.
+    if ((await within(pruningSessions ?? Promise.resolve(), 2_000, 'late' as const)) === 'late')
+      logger.warn('pruning ended sessions took over 2 s to stop: closing without it')
   }
   // The embedded database's first sends are slow (`warmUpSends`); PostgreSQL's first-use costs are per connection of a
   // pool, and several nodes share them.

@@ -2,7 +2,7 @@ import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto'
 import type { Id } from '../src/contract'
 import type { AccessClaims, TokenService } from './auth'
 import type { Db, Queryable } from './db'
-import { LAST_DATE_MS } from './db/dateRange'
+import { FIRST_DATE_MS, LAST_DATE_MS } from './db/dateRange'
 import { unauthorized } from './errors'
 
 export const DEFAULT_REFRESH_IDLE_SECONDS = 7 * 24 * 3600
@@ -11,6 +11,89 @@ export const DEFAULT_SESSION_MAX_SECONDS = 30 * 24 * 3600
 export const DEFAULT_SESSION_RECHECK_MS = 5_000
 /** How long a rotated refresh token still answers with the pair it was rotated to (two tabs, a lost response). */
 export const REFRESH_REUSE_WINDOW_SECONDS = 30
+
+/**
+ * How long an ended session (revoked, idle or past its absolute end) and its refresh tokens are kept before the
+ * pruning deletes them. The theft check needs a session's rotated tokens only while the session is live (they are
+ * kept for its whole life): once it has ended, every token of it is refused, there or not. A day covers the 30 s
+ * reuse window, an access token's life and the clocks of several nodes many times over, and leaves a theft's
+ * revocation to be looked at.
+ */
+export const ENDED_SESSION_KEPT_SECONDS = 24 * 3600
+
+/** Most sessions, and most refresh tokens, one pruning statement deletes (bounded for the statement timeout). */
+const PRUNE_BATCH = 1_000
+
+export interface SessionPruneOptions {
+  /** The clock's now, in ms. */
+  now: number
+  /** The policy's `idleSeconds`: a session not refreshed for that long has ended. */
+  idleSeconds: number
+  batch?: number
+  /** Stops between statements (the server's close). */
+  signal?: AbortSignal
+}
+
+/**
+ * Deletes the sessions that ended more than `ENDED_SESSION_KEPT_SECONDS` ago, with their refresh tokens, a bounded
+ * batch at a time; answers how many sessions. Live sessions, and every token they rotated, are never touched. Several
+ * nodes may run it at once: each skips the rows another holds (as a refresh does), and a row gone is deleted once.
+ */
+export async function pruneEndedSessions(db: Db, options: SessionPruneOptions): Promise<number> {
+  const batch = options.batch ?? PRUNE_BATCH
+  const cutoff = options.now - ENDED_SESSION_KEPT_SECONDS * 1000
+  const idleCutoff = cutoff - options.idleSeconds * 1000
+  // One condition per index (a range scan that stops at the batch); an OR of them would read every match each time.
+  const ended = [
+    cutoff >= FIRST_DATE_MS && { where: 'least(expires_at, revoked_at) < $1::timestamptz', before: cutoff },
+    // An idle lifetime meant as "for ever" ends no session.
+    idleCutoff >= FIRST_DATE_MS && { where: 'last_refreshed_at < $1::timestamptz', before: idleCutoff },
+  ].filter((found) => found !== false)
+  let total = 0
+  for (const { where, before } of ended) {
+    const at = new Date(before).toISOString()
+    for (;;) {
+      if (options.signal?.aborted) return total
+      const rows = await db.query<{ id: string }>(
+        `select id from sessions where ${where} limit $2 for update skip locked`,
+        [at, batch],
+      )
+      if (rows.length === 0) break
+      const ids = rows.map((row) => row.id)
+      // Their tokens first, a batch at a time: a session refreshed for a month has thousands. Locks no session row,
+      // so it never waits in the opposite order of a refresh (which locks the session, then its token).
+      for (;;) {
+        if (options.signal?.aborted) return total
+        const [gone] = await db.query<{ n: string | number }>(
+          `with gone as (
+             delete from refresh_tokens where hash in (
+               select hash from refresh_tokens where session_id = any($1::text[]) limit $2 for update skip locked
+             ) returning 1
+           )
+           select count(*) as n from gone`,
+          [ids, batch],
+        )
+        if (Number(gone?.n ?? 0) < batch) break
+      }
+      // Checked again: nothing brings an ended session back, but another node may have deleted it meanwhile. A
+      // token left (held by a refresh, being refused) goes with its session (on delete cascade).
+      const [gone] = await db.query<{ n: string | number }>(
+        `with gone as (
+           delete from sessions where id in (
+             select id from sessions where id = any($2::text[]) and ${where} for update skip locked
+           ) returning 1
+         )
+         select count(*) as n from gone`,
+        [at, ids],
+      )
+      const deleted = Number(gone?.n ?? 0)
+      total += deleted
+      // Fewer than asked for: none left. None deleted: the rest are held elsewhere, for the next round.
+      if (rows.length < batch || deleted === 0) break
+    }
+  }
+  return total
+}
 
 /** What a login or a refresh hands out. */
 export interface IssuedPair {

@@ -131,6 +131,12 @@ export const MIGRATIONS: readonly string[] = [
     seen_at timestamptz not null
   );
   `,
+  // The pruning of ended sessions finds them by when they ended: by their absolute end or revocation, whichever came
+  // first (null-free: least() passes over a null), or by their last refresh (idle). Each its own range scan.
+  `
+  create index sessions_fixed_end on sessions ((least(expires_at, revoked_at)));
+  create index sessions_last_refreshed_at on sessions (last_refreshed_at);
+  `,
 ]
 
 const MIGRATION_LOCK = 7_215_001

@@ -15,6 +15,7 @@ import { ConversationMembers } from '../../server/services/members'
 import { SessionStore } from '../../server/sessions'
 import type { Conversation, Lesson, Message, Session } from './support/types'
 import { postgresRunnable, startPostgres, type PostgresCluster } from './support/postgres'
+import { checkSessionPrune } from './support/sessionPrune'
 import { requireParts } from '../cluster/support/redis'
 import {
   ALICE,
@@ -227,6 +228,19 @@ describe('with DATABASE_URL (real PostgreSQL through pg)', () => {
         expect(lessons.body.filter((lesson) => lesson.subject === subject)).toHaveLength(1)
       } finally {
         await other.close()
+      }
+    },
+  )
+
+  it.skipIf(!ready)(
+    'deletes sessions ended longer ago than the grace with their tokens, in batches; keeps the rest',
+    async () => {
+      // A database of its own: the prune's clock is far ahead, and would end the other tests' sessions here.
+      const db = await openDatabase({ databaseUrl: cluster.createDatabase('talemy_prune'), dataDir: tmpdir() })
+      try {
+        await checkSessionPrune(db)
+      } finally {
+        await db.close()
       }
     },
   )

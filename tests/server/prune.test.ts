@@ -1,11 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { decodeJwt } from 'jose'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { openDatabase, type Db } from '../../server/db'
 import { appendEvents, EventLog, type NewEvent } from '../../server/services/eventLog'
 import { IDEMPOTENCY_KEY_TTL_SECONDS, keepAnswer, pruneIdempotencyKeys } from '../../server/services/idempotency'
-import { freshDataDir } from './support/server'
+import { ENDED_SESSION_KEPT_SECONDS } from '../../server/sessions'
+import { capturedLog } from '../support/capturedLog'
+import { checkSessionPrune } from './support/sessionPrune'
+import { ALICE, freshDataDir, http, login, manualClock, startTestServer } from './support/server'
 
 let db: Db | undefined
 let dir: string | undefined
@@ -66,5 +70,50 @@ describe('pruneIdempotencyKeys', () => {
 
     expect(await pruneIdempotencyKeys(db, now)).toBe(1)
     expect(await db.query<{ key: string }>('select key from idempotency_keys')).toEqual([{ key: 'young' }])
+  }, 120_000)
+})
+
+// Review: the sessions and refresh_tokens tables were never pruned: each login added two rows and each refresh one,
+// for good (a user with a valid password could grow the database at 5 logins a second per address).
+describe('pruneEndedSessions', () => {
+  it('deletes sessions ended longer ago than the grace with their tokens, in batches; keeps the rest', async () => {
+    dir = freshDataDir()
+    db = await openDatabase({ dataDir: dir })
+    await checkSessionPrune(db)
+  }, 120_000)
+})
+
+describe('the pruning of ended sessions, with the server', () => {
+  it('runs from the start on the injected clock, and leaves live sessions working', async () => {
+    const clock = manualClock()
+    const first = await startTestServer({ now: clock.now })
+    dir = first.dataDir
+    const ended = await login(first.url, ALICE)
+    expect((await http(first.url, 'POST', '/api/auth/logout', { token: ended.token })).status).toBe(204)
+    const live = await login(first.url, ALICE)
+    await first.close()
+    // Past the grace, within the live session's idle end (7 days by default).
+    clock.advance((ENDED_SESSION_KEPT_SECONDS + 60) * 1000)
+    const log = capturedLog('info')
+    const second = await startTestServer({ now: clock.now, dataDir: dir, logger: log.logger })
+    try {
+      await vi.waitFor(
+        () => expect(log.lines()).toContainEqual(expect.objectContaining({ msg: 'pruned ended sessions' })),
+        { timeout: 30_000 },
+      )
+      expect(
+        (await http(second.url, 'POST', '/api/auth/refresh', { body: { refreshToken: live.refreshToken } })).status,
+      ).toBe(200)
+    } finally {
+      await second.close()
+    }
+    db = await openDatabase({ dataDir: dir })
+    const left = (await db.query<{ id: string }>(`select id from sessions`)).map((row) => row.id)
+    expect(left).toContain(decodeJwt(live.token).sid)
+    expect(left).not.toContain(decodeJwt(ended.token).sid)
+    const tokensLeft = await db.query(`select 1 from refresh_tokens where session_id = $1`, [
+      decodeJwt(ended.token).sid,
+    ])
+    expect(tokensLeft).toEqual([])
   }, 120_000)
 })
