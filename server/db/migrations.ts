@@ -137,6 +137,11 @@ export const MIGRATIONS: readonly string[] = [
   create index sessions_fixed_end on sessions ((least(expires_at, revoked_at)));
   create index sessions_last_refreshed_at on sessions (last_refreshed_at);
   `,
+  // The login looks its user up by lower(email). Not unique: no path but the seed creates users, whose emails are
+  // lower-case already, and a unique one would refuse to migrate a database where rows were added by hand.
+  `
+  create index users_lower_email on users (lower(email));
+  `,
 ]
 
 const MIGRATION_LOCK = 7_215_001
