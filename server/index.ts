@@ -140,6 +140,13 @@ export interface StartServerOptions {
   eventRetentionSeconds?: number
   /** How long a user's last socket may be gone before they are shown offline (a reload does not flicker). Default 5. */
   presenceGraceSeconds?: number
+  /**
+   * The socket heartbeat: a ping this often, in ms, and a connection closed when its pong has not come within
+   * `socketPingTimeoutMs`. A connection that died silently still has its reader looking at the conversation he joined
+   * (what is sent to him marked read) until then. Default 10,000 each (`SOCKET_PING_INTERVAL_MS`, `_TIMEOUT_MS`).
+   */
+  socketPingIntervalMs?: number
+  socketPingTimeoutMs?: number
   // --- extras beyond the contract ---
   /** Signing secret; default `JWT_SECRET`, else one generated once and kept in the database. */
   jwtSecret?: string
@@ -219,6 +226,8 @@ const DURATIONS = [
   'redisPingMs',
   'eventRetentionSeconds',
   'requestTimeoutMs',
+  'socketPingIntervalMs',
+  'socketPingTimeoutMs',
 ] as const
 const MAY_BE_NONE = ['presenceGraceSeconds', 'closeGraceMs'] as const
 const BUDGETS = [
@@ -424,6 +433,7 @@ async function startOn(
       maxPerAddress: options.maxUnauthenticatedPerAddress ?? DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
     },
     eventLog.maxReplay,
+    { pingIntervalMs: options.socketPingIntervalMs, pingTimeoutMs: options.socketPingTimeoutMs },
   )
   const maxSocketsPerUser = options.maxSocketsPerUser ?? DEFAULT_MAX_SOCKETS_PER_USER
   const cluster = redis

@@ -43,7 +43,7 @@ export interface HttpAppOptions {
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
-/** An idle connection (no byte either way) is closed after this; above Socket.IO's 25 s long-polling wait. */
+/** An idle connection (no byte either way) is closed after this; above Socket.IO's long-polling wait (one ping). */
 export const CONNECTION_TIMEOUT_MS = 60_000
 
 /** The Fastify app, not yet configured: its Node server exists at once, so Socket.IO can attach before routes. */

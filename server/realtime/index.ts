@@ -10,6 +10,8 @@ import {
 } from '../../src/contract/requests'
 import {
   MAX_PACKET_BYTES,
+  SOCKET_PING_INTERVAL_MS,
+  SOCKET_PING_TIMEOUT_MS,
   type Ack,
   type ApiError,
   type ClientEventAckData,
@@ -78,6 +80,8 @@ export function createSocketServer(
   },
   /** The most events a handshake replays at once (`maxReplay`): packets waiting past it and a margin are a client not reading. */
   maxReplay = DEFAULT_MAX_REPLAY,
+  /** Engine.IO's heartbeat, in ms (tests shorten it). Default `SOCKET_PING_INTERVAL_MS`, `SOCKET_PING_TIMEOUT_MS`. */
+  heartbeat: { pingIntervalMs?: number; pingTimeoutMs?: number } = {},
 ): TalemyServer {
   const pending = new UnauthenticatedSessions(unauthenticated.maxPerAddress)
   /**
@@ -115,6 +119,9 @@ export function createSocketServer(
     // Upgrades to other paths are answered below.
     destroyUpgrade: false,
     maxHttpBufferSize: MAX_PACKET_BYTES,
+    // A reader whose connection died silently counts as looking at what he joined until the heartbeat finds it out.
+    pingInterval: heartbeat.pingIntervalMs ?? SOCKET_PING_INTERVAL_MS,
+    pingTimeout: heartbeat.pingTimeoutMs ?? SOCKET_PING_TIMEOUT_MS,
     cors: { origin: (origin, callback) => callback(null, origins.isAllowed(origin)) },
     // The middleware below refuses these first, in the contract's shape; kept here as Socket.IO's own gate.
     allowRequest: (req, callback) => {

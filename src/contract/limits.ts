@@ -6,6 +6,15 @@ export const MAX_CONTENT_LENGTH = 4000
 export const MAX_CLIENT_ID_LENGTH = 100
 /** Socket.IO's `maxHttpBufferSize`: a bigger packet closes its connection. */
 export const MAX_PACKET_BYTES = 64 * 1024
+/**
+ * The server's heartbeat (Engine.IO's `pingInterval` and `pingTimeout`): a ping this often, and a connection that has
+ * not answered within the timeout is closed. A connection that died silently (a laptop's lid closed, its network gone)
+ * is found out only so: until then its reader still counts as looking at the conversation he joined, and what is sent
+ * to him is marked read. Socket.IO's defaults (25 s and 20 s) left that up to 45 s; these, up to 20 s. The timeout
+ * stays well above a busy server's stalls (a pong read late is a connection dropped) and a mobile network's round trip.
+ */
+export const SOCKET_PING_INTERVAL_MS = 10_000
+export const SOCKET_PING_TIMEOUT_MS = 10_000
 export const MAX_LESSON_SUBJECT_LENGTH = 200
 /** The years a lesson's `startsAt` may fall in (UTC). */
 export const LESSON_YEARS = { min: 2000, max: 2100 } as const

@@ -349,7 +349,7 @@ export const resumeStalled = createAction<{ offset: number | null; held: number 
 
 /**
  * The socket's connection stalled in its switch from HTTP long-polling to WebSocket (`upgradeWatch.ts`): nothing would
- * pass on it until its heartbeat gave up, 45 s on. A new socket tries at once (live, it resumes from the offset).
+ * pass on it until its heartbeat gave up, 20 s on. A new socket tries at once (live, it resumes from the offset).
  *
  * @example dispatch(transportStalled())
  */

@@ -1,5 +1,6 @@
 import type { UnknownAction } from '@reduxjs/toolkit'
 import type { RefreshOutcome } from '../api'
+import { SOCKET_PING_INTERVAL_MS, SOCKET_PING_TIMEOUT_MS } from '../contract'
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff'
 import { reconnecting, sessionExpired, shutdown, type ConnectionError, type DisconnectReason } from './actions'
 import type { ConnectionStatus } from './socketSlice'
@@ -103,11 +104,11 @@ export interface ConnectionMachineConfig {
 }
 
 /**
- * Socket.IO's heartbeat as the server runs it (its defaults): a ping every 25 s (`pingInterval`), and the connection
- * held dead when none came within 20 s more (`pingTimeout`). Socket.IO's client counts it on a timer, which stands
- * still while the machine sleeps; the wall clock does not.
+ * Socket.IO's heartbeat as the server runs it: a ping every `SOCKET_PING_INTERVAL_MS`, and the connection held dead
+ * when none came within `SOCKET_PING_TIMEOUT_MS` more. Socket.IO's client counts it on a timer, which stands still
+ * while the machine sleeps; the wall clock does not.
  */
-export const HEARTBEAT_SILENCE_MS = 25_000 + 20_000
+export const HEARTBEAT_SILENCE_MS = SOCKET_PING_INTERVAL_MS + SOCKET_PING_TIMEOUT_MS
 
 type Result = [ConnectionMachineState, ConnectionEffect[]]
 
@@ -314,7 +315,7 @@ export const connectionTransition =
       case 'retryNow':
         // A live socket the server has not pinged for longer than the heartbeat allows (the laptop slept: the server
         // dropped it meanwhile, and Socket.IO's ping timeout is on a timer that stood still) would say "online" until
-        // that timer ran out, up to 45 s after the wake, with nothing delivered: a new one resumes from the offset.
+        // that timer ran out, up to 20 s after the wake, with nothing delivered: a new one resumes from the offset.
         if (state.status === 'open')
           return event.silentForMs !== undefined && event.silentForMs > (config.heartbeatMs ?? HEARTBEAT_SILENCE_MS)
             ? newSocket(state)

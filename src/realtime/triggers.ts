@@ -21,7 +21,7 @@ export type RetryTriggers = (retryNow: (reason: RetryReason) => void) => () => v
 /**
  * The browser's: the window's `online` event, the document becoming visible, and a wake (a page shown all along, on a
  * network the browser never saw go: a laptop on a wire, woken; its socket's own ping timeout runs on timers that stood
- * still, up to 45 s more of "online"). Nothing outside a browser.
+ * still, up to 20 s more of "online"). Nothing outside a browser.
  *
  * @example const stop = browserRetryTriggers((reason) => dispatch(retryNow({ reason }))); … stop()
  */

@@ -11,7 +11,7 @@ export interface UpgradingManager extends Emitter {
  * Engine.IO's client, once the WebSocket answered its probe (`upgrading`), pauses polling and waits for the poll under
  * way to end before it switches. Should the WebSocket fail after that (`upgradeError`: the server closes it after its
  * `upgradeTimeout`, 10 s, when that poll never reached it), nothing resumes polling (engine.io-client's `_probe`): no
- * packet passes either way, and the connection ends only when its heartbeat gives up, 45 s on. A probe that fails
+ * packet passes either way, and the connection ends only when its heartbeat gives up, 20 s on. A probe that fails
  * before it is answered (a proxy without WebSocket) is not a stall: polling goes on.
  *
  * @example const unwatch = watchStalledUpgrade(socket.io, () => dispatch(transportStalled())); … unwatch()

@@ -9,7 +9,7 @@ import { BOB, login, startTestServer } from '../server/support/server'
 // the probe, the client pauses polling for the switch and waits for its poll under way, and that poll never reaches
 // the server (held here, as a proxy or a flaky network may). The server closes the WebSocket at its upgrade timeout;
 // Engine.IO's client then resumes nothing, and without the layer's watch the socket would sit silent until its
-// heartbeat gave up (45 s: a `disconnected` for "ping timeout"). An e2e run met this once after a block was lifted.
+// heartbeat gave up (20 s: a `disconnected` for "ping timeout"). An e2e run met this once after a block was lifted.
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {

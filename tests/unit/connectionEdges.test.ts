@@ -169,10 +169,10 @@ test('a socket whose pings keep coming stays as it is when the tab is shown or t
   const socket = setup.sockets.last
   socket.serverConnect('sock-1')
   for (let i = 0; i < 10; i++) {
-    vi.advanceTimersByTime(25_000)
+    vi.advanceTimersByTime(10_000)
     socket.io.fire('ping')
   }
-  vi.advanceTimersByTime(40_000) // a ping late, within the heartbeat's allowance
+  vi.advanceTimersByTime(19_000) // a ping late, within the heartbeat's allowance (10 s + 10 s)
   triggers.fire('visible')
   triggers.fire('online')
   expect(selectConnection(setup.store.getState() as never).status).toBe('connected')

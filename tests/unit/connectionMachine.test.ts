@@ -414,14 +414,14 @@ const rows: Row[] = [
   [
     'retryNow on a live socket whose last ping is recent enough does nothing',
     open,
-    { type: 'retryNow', silentForMs: 45_000 },
+    { type: 'retryNow', silentForMs: 20_000 },
     open,
     [],
   ],
   [
     'retryNow on a live socket silent past its heartbeat (a sleep) replaces it with one that resumes',
     open,
-    { type: 'retryNow', silentForMs: 45_001 },
+    { type: 'retryNow', silentForMs: 20_001 },
     handshaking(1),
     [{ type: 'destroySocket' }, { type: 'createSocket' }, ...tryAgain(1)],
   ],

@@ -143,7 +143,7 @@ async function bothHidden() {
 
 test('a follower shown while the hidden holder’s socket has been silent past the heartbeat: the holder replaces it', async () => {
   const { b, holder, follower, socket } = await bothHidden()
-  await settle(50_000) // nothing heard from the server for longer than its heartbeat allows (45 s)
+  await settle(50_000) // nothing heard from the server for longer than its heartbeat allows (20 s)
   expect([socket.disconnectCalls, follower.conn().status]).toEqual([0, 'connected'])
 
   show(follower)
