@@ -114,6 +114,72 @@ async function recordPolite(page: Page): Promise<() => Promise<string[]>> {
 }
 const assertive = (page: Page) => page.getByTestId('announcer-assertive')
 
+/** The focus ring's colour (`--focus` in styles.css), as drawn: #c25e00. */
+const RING = [0xc2, 0x5e, 0x00] as const
+
+/**
+ * How much of the focused element's ring is drawn, from a screenshot of it and 6 px around: the pixels of the ring's
+ * colour (give or take, for anti-aliasing), against the 3 px band a whole ring would cover. An ancestor that clips its
+ * children, a later sibling painted over it, or an opacity fading it shows as less.
+ */
+async function ringShown(page: Page): Promise<{ name: string; share: number }> {
+  const box = await page.evaluate(() => {
+    const el = document.activeElement as HTMLElement
+    const r = el.getBoundingClientRect()
+    const name = `${el.tagName.toLowerCase()} "${(el.textContent ?? '').trim().slice(0, 30)}"`
+    return { x: r.x, y: r.y, width: r.width, height: r.height, name }
+  })
+  const pad = 6
+  const clip = { x: box.x - pad, y: box.y - pad, width: box.width + 2 * pad, height: box.height + 2 * pad }
+  const png = (await page.screenshot({ clip })).toString('base64')
+  const drawn = await page.evaluate(
+    async ({ png, ring }) => {
+      const img = new Image()
+      img.src = `data:image/png;base64,${png}`
+      await img.decode()
+      const canvas = document.createElement('canvas')
+      canvas.width = img.width
+      canvas.height = img.height
+      const ctx = canvas.getContext('2d')!
+      ctx.drawImage(img, 0, 0)
+      const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data
+      let n = 0
+      const near = (value: number | undefined, target: number) => Math.abs((value ?? -255) - target) < 40
+      for (let i = 0; i < data.length; i += 4)
+        if (near(data[i], ring[0]) && near(data[i + 1], ring[1]) && near(data[i + 2], ring[2])) n++
+      return n
+    },
+    { png, ring: RING },
+  )
+  // The ring: 3 px wide, 2 px out (styles.css), around the element.
+  const whole = 2 * (box.width + 10 + box.height + 10) * 3
+  return { name: box.name, share: Math.round((100 * drawn) / whole) }
+}
+
+/** Every element Tab reaches, from the start of the page until it comes back round, with how much of its ring shows. */
+async function ringsOnTab(page: Page): Promise<{ name: string; share: number }[]> {
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())
+  const seen: { name: string; share: number }[] = []
+  await page.evaluate(() => {
+    ;(window as unknown as { tabbed: Element[] }).tabbed = []
+  })
+  for (let i = 0; i < 60; i++) {
+    await page.keyboard.press('Tab')
+    const again = await page.evaluate(() => {
+      const tabbed = (window as unknown as { tabbed: Element[] }).tabbed
+      const el = document.activeElement
+      if (!el || el === document.body) return false
+      if (tabbed.includes(el)) return true
+      tabbed.push(el)
+      return false
+    })
+    if (again) break
+    if (await page.evaluate(() => document.activeElement === document.body)) continue
+    seen.push(await ringShown(page))
+  }
+  return seen
+}
+
 describe('languages and accessibility', { timeout: 120_000 }, () => {
   // Registered first, so the app is running when the logins below run.
   const e2e = e2ePerFile()
@@ -252,6 +318,24 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
         expect(inside).toBe(true)
       } finally {
         await context.close()
+      }
+    },
+  )
+
+  // WCAG 2.4.7: a keyboard user sees where focus is. Found: the language switch clipped its buttons' rings (EN showed
+  // none, FR a sliver).
+  it.each(['fr-FR', 'en-US'] as const)(
+    '%s: every control Tab reaches shows at least half of its focus ring',
+    async (locale) => {
+      const made = await e2e.browser.newContext({ viewport: { width: 1280, height: 800 }, locale })
+      try {
+        const login = await made.newPage()
+        await login.goto(`${e2e.url}/`)
+        await login.getByTestId('demo-alice').waitFor({ timeout: WAIT })
+        const faint = (rings: { name: string; share: number }[]) => rings.filter((r) => r.share < 50)
+        expect(faint(await ringsOnTab(login)), 'login').toEqual([])
+      } finally {
+        await made.close()
       }
     },
   )
