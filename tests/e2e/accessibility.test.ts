@@ -323,7 +323,8 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
   )
 
   // WCAG 2.4.7: a keyboard user sees where focus is. Found: the language switch clipped its buttons' rings (EN showed
-  // none, FR a sliver).
+  // none, FR a sliver), and a button kept focusable with aria-disabled (Start with no one chosen) faded its ring with
+  // itself.
   it.each(['fr-FR', 'en-US'] as const)(
     '%s: every control Tab reaches shows at least half of its focus ring',
     async (locale) => {
@@ -334,6 +335,13 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
         await login.getByTestId('demo-alice').waitFor({ timeout: WAIT })
         const faint = (rings: { name: string; share: number }[]) => rings.filter((r) => r.share < 50)
         expect(faint(await ringsOnTab(login)), 'login').toEqual([])
+        await login.close()
+        const { page } = await loginAs(e2e, 'alice', { context: made })
+        await page.getByTestId('conversation').first().waitFor({ timeout: WAIT })
+        expect(faint(await ringsOnTab(page)), 'messages').toEqual([])
+        await page.evaluate(() => (window.location.hash = '#/lessons'))
+        await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+        expect(faint(await ringsOnTab(page)), 'lessons').toEqual([])
       } finally {
         await made.close()
       }
