@@ -39,6 +39,24 @@ describe('the header at phone width', { timeout: 120_000 }, () => {
     },
   )
 
+  // WCAG 1.4.10: at 320 px (400 % zoom) in French the name beside "Déconnexion" was cut to its first letter ("A…" for
+  // Alice Martin), the only place the page says who is logged in.
+  it.each([
+    ['French', 'fr-FR', 320, 'alice'],
+    ['French', 'fr-FR', 360, 'carol'],
+    ['English', 'en-US', 320, 'carol'],
+  ] as const)('%s (%s) at %i px, %s: the name in the header shows whole', async (_language, locale, width, who) => {
+    const made = await e2e.browser.newContext({ viewport: { width, height: 667 }, locale })
+    const { context, page } = await loginAs(e2e, who, { context: made })
+    try {
+      const name = page.getByTestId('current-user')
+      const shown = await name.evaluate((el) => ({ needs: el.scrollWidth, has: el.clientWidth }))
+      expect(shown.needs, `the name needs ${shown.needs} px and has ${shown.has}`).toBeLessThanOrEqual(shown.has)
+    } finally {
+      await context.close()
+    }
+  })
+
   it.each([
     ['French', 'fr-FR', 360],
     ['English', 'en-US', 320],
