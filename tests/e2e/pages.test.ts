@@ -150,7 +150,7 @@ describe('pages', { timeout: 90_000 }, () => {
 
     // Review: a subject of one long word (a pasted link, a German compound) did not wrap. On Bob's phone the toast's
     // close button went off the screen, and every lesson card took the width of that one: each card's status ("pending",
-    // "confirmed") was off the screen too, behind a sideways scroll (WCAG 1.4.10).
+    // "confirmed") was off the screen too, behind a sideways scroll (WCAG 1.4.10). So did the question Cancel asks.
     it('a subject without a space wraps at 360 px: the toast can be closed, and every card shows its status', async () => {
       const subject = `https://docs.example.org/mathematics/calculus/integration-by-parts/worked-examples/${unique('chapter-7').replace(' ', '-')}`
       const viewport = { width: 360, height: 740 }
@@ -177,6 +177,19 @@ describe('pages', { timeout: 90_000 }, () => {
           return statuses.filter((s) => s.getBoundingClientRect().right > width).map((s) => s.textContent)
         }, viewport.width)
         expect(offScreen, 'statuses off the screen').toEqual([])
+        expect(await page.evaluate(() => document.getElementById('main')!.scrollWidth)).toBeLessThanOrEqual(
+          viewport.width,
+        )
+
+        // Cancelling asks in place, naming the subject: the question wraps inside its card too.
+        const card = page.getByTestId('lesson').filter({ hasText: subject })
+        await card.locator('[data-action="cancelled"]').click()
+        const question = card.locator('fieldset.card-confirm legend')
+        await question.waitFor({ timeout: WAIT })
+        const [legend, box] = await Promise.all([question.boundingBox(), card.boundingBox()])
+        expect(legend!.x + legend!.width, 'the question’s right edge, against its card’s').toBeLessThanOrEqual(
+          box!.x + box!.width,
+        )
         expect(await page.evaluate(() => document.getElementById('main')!.scrollWidth)).toBeLessThanOrEqual(
           viewport.width,
         )
