@@ -368,9 +368,15 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
         const { page } = await loginAs(e2e, 'alice', { context: made })
         await page.getByTestId('conversation').first().waitFor({ timeout: WAIT })
         expect(faint(await ringsOnTab(page)), 'messages').toEqual([])
+        await gotoConversation(page, conversationId)
+        await page.getByTestId('message').first().waitFor({ timeout: WAIT })
+        expect(faint(await ringsOnTab(page)), 'thread').toEqual([])
         await page.evaluate(() => (window.location.hash = '#/lessons'))
         await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
         expect(faint(await ringsOnTab(page)), 'lessons').toEqual([])
+        await page.evaluate(() => (window.location.hash = '#/contact-requests'))
+        await page.getByTestId('contact-request-list').waitFor({ timeout: WAIT })
+        expect(faint(await ringsOnTab(page)), 'contact requests').toEqual([])
       } finally {
         await made.close()
       }
