@@ -56,6 +56,24 @@ function runTimersOf(ms: number) {
 
 const label = () => page.container.querySelector<HTMLElement>('[data-testid=presence]')
 
+/**
+ * The page open with the socket connected and caught up, Bob online by its snapshot; then the socket drops and stays
+ * down, and nothing of what it said is shown.
+ */
+async function bobOnlineThenDropped() {
+  const { store, sockets } = appStore(api, { realtime: { timers } })
+  renderApp(page.root, store)
+  act(() => sockets.last.serverConnect())
+  act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' }))
+  act(() =>
+    sockets.last.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: true, lastSeenAt: null }] }),
+  )
+  await eventually(() => expect(label()?.dataset.online).toBe('true'))
+  act(() => sockets.last.serverDrop('transport close'))
+  await eventually(() => expect(label()).toBeNull())
+  return store
+}
+
 test('the socket never up, the presence the page read over HTTP is shown', async () => {
   bobOnline = true
   const { store } = appStore(api, { realtime: { timers } })
@@ -67,18 +85,7 @@ test('the socket never up, the presence the page read over HTTP is shown', async
 
 test('after a drop, a read over HTTP shows who left meanwhile; the socket’s older word does not come back', async () => {
   bobOnline = true
-  const { store, sockets } = appStore(api, { realtime: { timers } })
-  renderApp(page.root, store)
-  act(() => sockets.last.serverConnect())
-  act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' }))
-  act(() =>
-    sockets.last.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: true, lastSeenAt: null }] }),
-  )
-  await eventually(() => expect(label()?.dataset.online).toBe('true'))
-
-  // The socket drops and stays down: nothing of what it said is shown.
-  act(() => sockets.last.serverDrop('transport close'))
-  await eventually(() => expect(label()).toBeNull())
+  const store = await bobOnlineThenDropped()
 
   // Bob leaves; the next turn of the reads over HTTP says so.
   bobOnline = false
@@ -91,16 +98,7 @@ test('after a drop, a read over HTTP shows who left meanwhile; the socket’s ol
 
 test('a read over HTTP that fails after one that landed: its word is no longer the newest, and goes', async () => {
   bobOnline = true
-  const { store, sockets } = appStore(api, { realtime: { timers } })
-  renderApp(page.root, store)
-  act(() => sockets.last.serverConnect())
-  act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' }))
-  act(() =>
-    sockets.last.serverEmit('presence:snapshot', { users: [{ userId: bob.id, online: true, lastSeenAt: null }] }),
-  )
-  await eventually(() => expect(label()?.dataset.online).toBe('true'))
-  act(() => sockets.last.serverDrop('transport close'))
-  await eventually(() => expect(label()).toBeNull())
+  const store = await bobOnlineThenDropped()
   act(() => runTimersOf(FALLBACK_READ_INTERVAL_MS))
   await eventually(() => expect(bobRead.length).toBeGreaterThan(1))
   await eventually(() => expect(label()?.dataset.online).toBe('true'))
