@@ -1,3 +1,4 @@
+import { expect } from 'vitest'
 import type { Db } from '../../../server/db'
 
 /**
@@ -13,4 +14,11 @@ export async function loginLookupPlan(db: Db): Promise<string> {
     )
     return rows.map((row) => row['QUERY PLAN']).join('\n')
   })
+}
+
+/** The login's lookup by email is served by the index on lower(email), with no sequential scan. */
+export async function expectLoginLookupIndexed(db: Db): Promise<void> {
+  const plan = await loginLookupPlan(db)
+  expect(plan).toMatch(/Index Scan using users_lower_email|Bitmap Index Scan on users_lower_email/)
+  expect(plan).not.toMatch(/Seq Scan/)
 }
