@@ -74,6 +74,20 @@ const changes: OwnChange[] = [
 ]
 
 /** `me` on `c.hash`, with the app's toaster; the PATCH is answered only when `answer()` is called. */
+/** The user leaves the page for Messages: what the lessons page no longer shows is told in a toast. */
+async function goToMessages() {
+  act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())
+  await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+}
+
+/** The lesson's Cancel pressed once its card shows, its request gone (`patched`), then the user leaves for Messages. */
+async function cancelThenLeave(patched: () => boolean) {
+  await eventually(() => expect(page.container.querySelector('[data-testid=lesson]')).not.toBeNull())
+  pressToChange(page.container.querySelector('[data-testid=lesson]')!, 'Cancel lesson')
+  await eventually(() => expect(patched()).toBe(true))
+  await goToMessages()
+}
+
 async function openAs(c: OwnChange) {
   const { fetchFn, release: answer, patched } = heldPatchApi(c.list, [c.before], c.after)
   window.history.replaceState(null, '', c.hash)
@@ -89,11 +103,7 @@ async function openAs(c: OwnChange) {
     pressToChange(card()!, c.press)
     await eventually(() => expect(patched()).toBe(true))
   }
-  const leave = async () => {
-    act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())
-    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
-  }
-  return { store, toaster, press, leave, answer }
+  return { store, toaster, press, leave: goToMessages, answer }
 }
 
 describe('no toast for the user’s own status change, wherever they are when its event comes', () => {
@@ -303,11 +313,7 @@ describe('the other person’s change comes while the user’s own is on its way
       extraMiddleware: [toaster.middleware],
     })
     renderApp(page.root, store, toaster)
-    await eventually(() => expect(page.container.querySelector('[data-testid=lesson]')).not.toBeNull())
-    pressToChange(page.container.querySelector('[data-testid=lesson]')!, 'Cancel lesson')
-    await eventually(() => expect(patched()).toBe(true))
-    act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())
-    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    await cancelThenLeave(patched)
 
     act(
       () =>
@@ -343,11 +349,7 @@ describe('a change answered with a server error, which may have been made all th
       extraMiddleware: [watch, toaster.middleware],
     })
     renderApp(page.root, store, toaster)
-    await eventually(() => expect(page.container.querySelector('[data-testid=lesson]')).not.toBeNull())
-    pressToChange(page.container.querySelector('[data-testid=lesson]')!, 'Cancel lesson')
-    await eventually(() => expect(patched()).toBe(true))
-    act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())
-    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    await cancelThenLeave(patched)
     const cancelled = serverEventActions['lesson:statusUpdated']({ ...l1, status: 'cancelled', updatedAt: later })
     if (eventFirst) act(() => void store.dispatch(cancelled))
     await act(async () => answer())
