@@ -1,3 +1,5 @@
+import { SOCKET_PING_TIMEOUT_MS } from '../contract'
+
 /** Why the middleware tries again at once instead of waiting for its backoff. */
 export type RetryReason = 'online' | 'visible' | 'wake'
 
@@ -6,9 +8,11 @@ export const WAKE_TICK_MS = 5_000
 /**
  * How much later than due a look must come to be a wake: the wall clock ran on while the page's timers stood still (a
  * laptop asleep with the page open). A shown page's timers are not slowed by the browser; a hidden one's are (once a
- * minute), so a hidden page's looks say nothing: its being shown is the signal.
+ * minute), so a hidden page's looks say nothing: its being shown is the signal. A sleep longer than the server's ping
+ * timeout can have held a ping unanswered past it (the server dropped the socket): such a sleep is a wake (the live
+ * socket's silence on the wall clock then says whether to replace it), not only one past the whole heartbeat.
  */
-export const WAKE_LATE_MS = 20_000
+export const WAKE_LATE_MS = SOCKET_PING_TIMEOUT_MS
 
 /**
  * Where "try again now" comes from, swappable like TanStack's `onlineManager.setEventListener`: `setup` subscribes

@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { connect, selectConnection } from '../../src/realtime'
+import { SOCKET_PING_INTERVAL_MS, SOCKET_PING_TIMEOUT_MS } from '../../src/contract'
 import { browserRetryTriggers, WAKE_LATE_MS, WAKE_TICK_MS } from '../../src/realtime/triggers'
 import { T0 } from './support/fixtures'
 import { mockStore } from './support/mockStore'
 
 // A laptop put to sleep with the page open and shown, on a wire: no `online` comes at the wake (the network never
 // went away, as far as the browser knows), and the tab was never hidden. The server dropped the socket after its
-// heartbeat, and Socket.IO's ping timeout runs on timers that stood still: the badge said "online" for up to 45 s
+// heartbeat, and Socket.IO's ping timeout runs on timers that stood still: the badge said "online" for up to 20 s
 // more, with nothing delivered. The wall clock ran on while the page's timers stood still: that is the wake.
 
 let visibility: 'visible' | 'hidden' = 'visible'
@@ -77,4 +78,22 @@ test('a socket silent past the heartbeat is replaced at the wake of a page shown
   expect(fresh).not.toBe(slept)
   fresh.serverConnect('sock-2')
   expect(status()).toBe('connected')
+})
+
+// With the server's heartbeat at 10 s + 10 s, a sleep a little over 10 s can cover a ping and its whole timeout: the
+// server drops the socket, and the page's looks must see such a sleep as a wake, or the badge says "online" until
+// Socket.IO's own timer (which stood still) runs out.
+test('a sleep shorter than 20 s that outlasted the server’s heartbeat is a wake that replaces the socket', () => {
+  const setup = mockStore()
+  const status = () => selectConnection(setup.store.getState() as never).status
+  setup.dispatch(connect())
+  const slept = setup.sockets.last
+  slept.serverConnect('sock-1')
+  slept.io.fire('ping')
+  // A look at +5 s, then asleep for 16 s: the ping due at +10 s went unanswered, the server gave up at +20 s.
+  vi.advanceTimersByTime(WAKE_TICK_MS)
+  sleep(SOCKET_PING_INTERVAL_MS + SOCKET_PING_TIMEOUT_MS - WAKE_TICK_MS + 1_000)
+  vi.advanceTimersByTime(WAKE_TICK_MS)
+  expect(status()).toBe('reconnecting')
+  expect(slept.disconnectCalls).toBe(1)
 })
