@@ -32,14 +32,25 @@ function endLostWait(wait: { current: ReturnType<typeof setTimeout> | null }) {
 export function ConnectionBadge() {
   const t = useT()
   const announce = useAnnounce()
-  const status: ConnectionStatus = useAppSelector((s) => selectConnection(s).status)
+  // The slice's status, except that a socket connected and not synced yet is still trying: it delivers nothing until its
+  // sync, and one the server drops before it (its session check failing, a database down) at every attempt of the
+  // backoff would show "online" and be said back, then lost, again and again.
+  // Never synced in this session (no offset yet), one dropped is still connecting for the first time.
+  const status: ConnectionStatus = useAppSelector((s) => {
+    const c = selectConnection(s)
+    if (c.offset === null && (c.status === 'reconnecting' || (c.status === 'connected' && c.syncing)))
+      return 'connecting'
+    return c.status === 'connected' && c.syncing ? 'reconnecting' : c.status
+  })
   // Which tab holds the browser's one socket: for whoever debugs it (and the tests), not worded for users.
   const role = useAppSelector((s) => selectConnection(s).role)
   // A connect that has failed and goes on trying without ever having been online (the page opened, or a login made,
   // where the socket cannot connect): no status change says it (it stays `connecting`), yet the badge shows it. Not a
   // handshake refused for its token: the layer renews it and connects again (or the session has expired, said then).
+  // One the server let connect and dropped before its first sync failed too, though no handshake did.
   const firstConnectFails = useAppSelector((s) => {
     const c = selectConnection(s)
+    if (c.offset === null && c.status === 'reconnecting') return true
     return c.status === 'connecting' && c.error !== null && c.error.code !== 'UNAUTHORIZED'
   })
   const before = useRef(status)

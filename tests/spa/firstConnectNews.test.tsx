@@ -47,6 +47,7 @@ describe('a first connect that fails', () => {
       await wait(LOST_NEWS_AFTER_MS + 30_000)
       expect(said).toEqual([cannot])
       act(() => sockets.last.serverConnect())
+      act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
       await wait(0)
       expect(said).toEqual([cannot, back])
     } finally {
@@ -65,6 +66,7 @@ describe('a first connect that fails', () => {
       act(() => sockets.last.networkError())
       await wait(LOST_NEWS_AFTER_MS - 1)
       act(() => sockets.last.serverConnect())
+      act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
       await wait(5000)
       await eventually(() => expect(selectConnection(store.getState()).status).toBe('connected'))
       expect(said).toEqual([])
@@ -92,6 +94,35 @@ describe('a first connect that fails', () => {
       await wait(5000)
       expect(selectConnection(store.getState()).status).toBe('connecting')
       expect(said).toEqual([])
+    } finally {
+      vi.useRealTimers()
+    }
+    store.dispose()
+  })
+
+  // The server lets each socket connect and drops it before its sync (its session check failing: a database down):
+  // never online, and no handshake failed either.
+  test('dropped before its sync, again and again, is said as one that fails, once, and so is its end', async () => {
+    const { store, sockets } = appStore(threadApi)
+    renderApp(page.root, store)
+    const said = saidIn('[data-testid^=announcer-]')
+    const wait = (ms: number) => act(async () => void vi.advanceTimersByTime(ms))
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      for (let i = 0; i < 3; i++) {
+        act(() => sockets.last.serverConnect())
+        act(() => sockets.last.serverDrop('transport close'))
+        // Past the longest wait the backoff may draw (30 s at most): the next attempt has gone.
+        await wait(LOST_NEWS_AFTER_MS + 30_000)
+      }
+      expect(said).toEqual(['Could not connect. Trying again; messages go over HTTP meanwhile.'])
+      act(() => sockets.last.serverConnect())
+      act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+      await wait(0)
+      expect(said).toEqual([
+        'Could not connect. Trying again; messages go over HTTP meanwhile.',
+        'Connection back: online.',
+      ])
     } finally {
       vi.useRealTimers()
     }

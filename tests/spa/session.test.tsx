@@ -396,6 +396,7 @@ describe('a tab whose session expired, brought back by another tab’s login of 
         act(() => void store.dispatch(tokenRefreshed({ token: 'new' })))
         await eventually(() => expect(sockets.sockets.length).toBeGreaterThan(1))
         act(() => sockets.last.serverConnect('sock-2'))
+        act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
         const badge = () => page.container.querySelector('[data-testid=connection-badge]')
         await eventually(() => expect(badge()?.getAttribute('data-status')).toBe('connected'))
         expect(badge()?.querySelector('.badge-text')?.textContent).toBe(online)

@@ -17,6 +17,7 @@ describe('the live regions once the connection is back', () => {
     const { store, sockets } = appStore(threadApi)
     renderApp(page.root, store)
     act(() => sockets.last.serverConnect())
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
     const said = saidIn('[data-testid^=announcer-]')
     const wait = (ms: number) => act(async () => void vi.advanceTimersByTime(ms))
     const region = (politeness: string) =>
@@ -27,6 +28,7 @@ describe('the live regions once the connection is back', () => {
       await wait(LOST_NEWS_AFTER_MS)
       expect(said).toEqual([LOST])
       act(() => sockets.last.serverConnect())
+      act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
       await wait(0)
       expect(said).toEqual([LOST, BACK])
       expect(region('polite')).toBe(BACK)
