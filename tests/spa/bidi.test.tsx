@@ -51,6 +51,17 @@ describe('text people write keeps its own direction', () => {
     store.dispose()
   })
 
+  // In an English or French page the field would lay "مرحبا، هل نبدأ غدا؟ OK" out left to right, its question mark and
+  // "OK" on the other side of the Arabic than in the message it becomes once sent.
+  test('a message being written, in the composer, as it will be shown once sent', async () => {
+    const store = open('#/messages/c1')
+    await eventually(() => expect(page.container.querySelector('[data-testid=composer]')).not.toBeNull())
+    const composer = page.container.querySelector<HTMLTextAreaElement>('[data-testid=composer]')!
+    type(composer, ARABIC)
+    expect(composer.dir).toBe('auto')
+    store.dispose()
+  })
+
   test('a lesson’s subject, and the name inside the sentence under it', async () => {
     const store = open('#/lessons')
     await eventually(() => expect(holding('[data-testid=lesson] h3', ARABIC)).toBeDefined())

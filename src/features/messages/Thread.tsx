@@ -721,6 +721,9 @@ function Composer({
         ref={inputRef}
         data-testid="composer"
         rows={2}
+        // Laid out in the text's own direction, as the message it becomes (`.msg-body`): in an LTR page a right-to-left
+        // draft would otherwise show its punctuation and Latin words on the other side.
+        dir="auto"
         value={text}
         onChange={(e) => {
           emptiedBySend.current = false
