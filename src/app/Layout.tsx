@@ -6,6 +6,7 @@ import {
   DraftsContext,
   draftsForVisitOf,
   forgetKeptDrafts,
+  forgetStoredDrafts,
   keepDraftsForNextLogin,
 } from '../features/messages/drafts'
 import { useFailedConversations, useFailedNews } from '../features/messages/failedNews'
@@ -169,6 +170,7 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
   const leftHere = useRef(false)
   const leave = (keepOutbox: boolean) => {
     leftHere.current = true
+    if (!keepOutbox) forgetStoredDrafts()
     dispatch(loggedOut({ keepOutbox }))
   }
   const logout = () => {
@@ -198,7 +200,10 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
   useEffect(
     () => () => {
       if (leftHere.current || store.getState().auth.user !== null) return
-      if (store.dispatch(loggedOutByChoice(user.id))) return
+      if (store.dispatch(loggedOutByChoice(user.id))) {
+        forgetStoredDrafts()
+        return
+      }
       keepRouteForNextLogin(user.id, shownAtEnd.current, store.dispatch(loginEmailOf(user.id)))
       if (drafts.current) keepDraftsForNextLogin(user.id, drafts.current)
     },

@@ -74,6 +74,36 @@ describe('the composer’s draft', () => {
     store.dispose()
   })
 
+  // A reload (F5 by mistake, or the browser discarding a background tab to save memory, which reloads it on return)
+  // took the half-written message with it: the drafts lived in the page's memory alone.
+  test('survives a reload of the tab, and a logout leaves none for after one', async () => {
+    const first = appStore(twoThreads)
+    renderApp(page.root, first.store)
+    act(() => first.sockets.last.serverConnect())
+    type(await composerOf('c1'), 'half written before the reload')
+    act(() => page.root.unmount())
+    first.store.dispose()
+
+    const { createRoot } = await import('react-dom/client')
+    const root = createRoot(page.container)
+    const second = appStore(twoThreads)
+    renderApp(root, second.store)
+    act(() => second.sockets.last.serverConnect())
+    expect((await composerOf('c1')).value).toBe('half written before the reload')
+
+    act(() => void second.store.dispatch(loggedOut({ keepOutbox: false })))
+    await eventually(() => expect(page.container.querySelector('[data-testid=composer]')).toBeNull())
+    act(() => root.unmount())
+    second.store.dispose()
+    const again = createRoot(page.container)
+    const third = appStore(twoThreads)
+    renderApp(again, third.store)
+    act(() => third.sockets.last.serverConnect())
+    expect((await composerOf('c1')).value).toBe('')
+    act(() => again.unmount())
+    third.store.dispose()
+  })
+
   // Review: the composer said "too long" through the polite region each time it was drawn with such a draft, so every
   // return to the conversation said it twice (the region, and the field's description as focus lands in it), though
   // nothing had changed since the user left it.

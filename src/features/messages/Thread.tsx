@@ -46,7 +46,7 @@ import { errorMessageId } from '../shared/errors'
 import { usePeople, type People } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
 import { arrivedFromOthers, type ThreadLook } from './arrivals'
-import { useDrafts } from './drafts'
+import { saveDrafts, useDrafts } from './drafts'
 import { firstSeq, mergeOlder } from './order'
 import { lastSeenOwn } from './receipts'
 import { useSendsElsewhere } from './sendsElsewhere'
@@ -620,8 +620,10 @@ function Composer({
   const [text, setTextState] = useState(() => drafts?.messages.get(conversationId) ?? '')
   const setText = (next: string) => {
     setTextState(next)
-    if (next) drafts?.messages.set(conversationId, next)
-    else drafts?.messages.delete(conversationId)
+    if (!drafts) return
+    if (next) drafts.messages.set(conversationId, next)
+    else drafts.messages.delete(conversationId)
+    saveDrafts(drafts)
   }
   const id = useId()
   const formRef = useRef<HTMLFormElement>(null)

@@ -50,13 +50,19 @@ export function useDraftField<K extends keyof FormFields>(
     setValue((now) => {
       // Idempotent, so an updater run twice (StrictMode) keeps the same.
       const value = typeof next === 'function' ? next(now) : next
-      if (drafts) drafts.fields[key] = value
+      if (drafts) {
+        drafts.fields[key] = value
+        saveDrafts(drafts)
+      }
       return value
     })
   return [value, set]
 }
 
-/** The drafts a user left with "Log in again", waiting for the next login in this tab (memory only, never storage). */
+/**
+ * The drafts a user left with "Log in again", waiting for the next login in this tab (in memory; the tab's storage has
+ * them too, for a reload meanwhile: `saveDrafts`).
+ */
 let kept: { userId: string; drafts: Drafts } | null = null
 
 /**
@@ -70,11 +76,76 @@ export function keepDraftsForNextLogin(userId: string, drafts: Drafts): void {
 }
 
 /**
- * The drafts of `userId`'s visit that begins: those kept for them, else none. Whoever logs in next takes what was kept
- * (`forgetKeptDrafts`, once the visit is drawn), so another user's login drops it.
+ * Where the tab's drafts wait through a reload (F5, or the browser discarding a background tab, which reloads it on
+ * return): the tab's session storage, which no other tab reads and which goes with the tab. One user's at a time.
+ */
+const STORED_DRAFTS = 'talemy.drafts'
+/** Whose drafts each visit holds, for `saveDrafts`. */
+const owners = new WeakMap<Drafts, string>()
+
+function tabStorage(): Storage | null {
+  try {
+    return typeof sessionStorage === 'undefined' ? null : sessionStorage
+  } catch {
+    // A blocked storage throws on access.
+    return null
+  }
+}
+
+/** Writes `drafts` (a visit's, from `draftsForVisitOf`) to the tab's storage; best effort (full or blocked: memory). */
+export function saveDrafts(drafts: Drafts): void {
+  const userId = owners.get(drafts)
+  const storage = tabStorage()
+  if (userId === undefined || !storage) return
+  try {
+    storage.setItem(STORED_DRAFTS, JSON.stringify({ userId, messages: [...drafts.messages], fields: drafts.fields }))
+  } catch {
+    // kept in memory only
+  }
+}
+
+/** The drafts the tab's storage holds for `userId`, else none (another user's are dropped). */
+function storedDraftsOf(userId: string): Drafts {
+  const storage = tabStorage()
+  try {
+    const raw = storage?.getItem(STORED_DRAFTS)
+    if (raw) {
+      const stored = JSON.parse(raw) as { userId?: unknown; messages?: unknown; fields?: unknown }
+      const pairs = Array.isArray(stored.messages) ? stored.messages : []
+      if (stored.userId === userId) {
+        const messages = new Map<string, string>()
+        for (const pair of pairs)
+          if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string')
+            messages.set(pair[0], pair[1])
+        const fields = stored.fields !== null && typeof stored.fields === 'object' ? stored.fields : {}
+        return { messages, fields: fields as Partial<FormFields> }
+      }
+      storage?.removeItem(STORED_DRAFTS)
+    }
+  } catch {
+    // unreadable: none
+  }
+  return { messages: new Map(), fields: {} }
+}
+
+/** Forgets the drafts the tab's storage holds: the user logged out. */
+export function forgetStoredDrafts(): void {
+  try {
+    tabStorage()?.removeItem(STORED_DRAFTS)
+  } catch {
+    // blocked: nothing was stored
+  }
+}
+
+/**
+ * The drafts of `userId`'s visit that begins: those kept for them, else those the tab stored for them before a reload,
+ * else none. Whoever logs in next takes what was kept (`forgetKeptDrafts`, once the visit is drawn), so another user's
+ * login drops it.
  */
 export function draftsForVisitOf(userId: string): Drafts {
-  return kept?.userId === userId ? kept.drafts : { messages: new Map(), fields: {} }
+  const drafts = kept?.userId === userId ? kept.drafts : storedDraftsOf(userId)
+  owners.set(drafts, userId)
+  return drafts
 }
 
 export function forgetKeptDrafts(): void {
