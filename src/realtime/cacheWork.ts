@@ -313,6 +313,11 @@ export function conversationMessagePatches(
   recount = false,
   /** Up to where the count covers the others' messages, when our own message went above it (`CacheView.covered`). */
   covered?: number,
+  /**
+   * The message is the user's own: replying is reading (the server moves their read position to it), so, newer than
+   * the list's last message, it leaves nothing unread. Sent over HTTP, no `conversation:read` comes to say so.
+   */
+  mine = false,
 ): Patch[] | null {
   const idx = list.findIndex((c) => c.id === message.conversationId)
   if (idx === -1) return null
@@ -327,7 +332,7 @@ export function conversationMessagePatches(
   const next: Conversation = copy(current, {
     lastMessage,
     updatedAt,
-    unreadCount: current.unreadCount + (countUnread ? 1 : 0),
+    unreadCount: mine ? 0 : current.unreadCount + (countUnread ? 1 : 0),
   })
   // Most recent first: after the conversations updated later than this one (usually none), and, as GET
   // /api/conversations orders a tie (`order by updated_at desc, id`), after those updated at the same moment with a
@@ -439,7 +444,14 @@ function messageWork(message: Message, view: CacheView, own: boolean): CacheWork
   const recount = countUnread && view.recount === true
   const covered = view.covered?.get(message.conversationId)
   return listWork(work, view, { endpointName: 'getConversations', arg: undefined }, 'Conversation', (list) =>
-    conversationMessagePatches(list as Conversation[], message, countUnread, recount, covered),
+    conversationMessagePatches(
+      list as Conversation[],
+      message,
+      countUnread,
+      recount,
+      covered,
+      own || message.senderId === view.userId,
+    ),
   )
 }
 

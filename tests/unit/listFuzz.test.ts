@@ -77,6 +77,14 @@ function server() {
     }
     c.messages.push(m)
     waiting.push({ event: from === 'bob' ? 'message:new' : 'message:sent', payload: m, offset: ++offset })
+    // Replying is reading (the server's SEND_MESSAGE): Alice's read position moves to her message, and her sockets are
+    // told when it moved past something.
+    if (from === 'alice') {
+      const moved = c.lastRead < seq - 1
+      c.lastRead = Math.max(c.lastRead, seq)
+      if (moved)
+        waiting.push({ event: 'conversation:read', payload: { conversationId: id, unreadCount: 0 }, offset: ++offset })
+    }
     return m
   }
   const read = (id: string) => {
