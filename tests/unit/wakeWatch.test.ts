@@ -63,13 +63,19 @@ describe('the browser’s retry triggers', () => {
   })
 })
 
-test('a socket silent past the heartbeat is replaced at the wake of a page shown all along, with no signal', () => {
+/** A store whose socket has connected and heard the server's ping, and the page's status. */
+function connectedAndPinged() {
   const setup = mockStore()
   const status = () => selectConnection(setup.store.getState() as never).status
   setup.dispatch(connect())
   const slept = setup.sockets.last
   slept.serverConnect('sock-1')
   slept.io.fire('ping')
+  return { setup, status, slept }
+}
+
+test('a socket silent past the heartbeat is replaced at the wake of a page shown all along, with no signal', () => {
+  const { setup, status, slept } = connectedAndPinged()
   sleep(10 * 60_000)
   vi.advanceTimersByTime(WAKE_TICK_MS)
   expect(status()).toBe('reconnecting')
@@ -84,12 +90,7 @@ test('a socket silent past the heartbeat is replaced at the wake of a page shown
 // server drops the socket, and the page's looks must see such a sleep as a wake, or the badge says "online" until
 // Socket.IO's own timer (which stood still) runs out.
 test('a sleep shorter than 20 s that outlasted the server’s heartbeat is a wake that replaces the socket', () => {
-  const setup = mockStore()
-  const status = () => selectConnection(setup.store.getState() as never).status
-  setup.dispatch(connect())
-  const slept = setup.sockets.last
-  slept.serverConnect('sock-1')
-  slept.io.fire('ping')
+  const { status, slept } = connectedAndPinged()
   // A look at +5 s, then asleep for 16 s: the ping due at +10 s went unanswered, the server gave up at +20 s.
   vi.advanceTimersByTime(WAKE_TICK_MS)
   sleep(SOCKET_PING_INTERVAL_MS + SOCKET_PING_TIMEOUT_MS - WAKE_TICK_MS + 1_000)
