@@ -169,7 +169,10 @@ async function build(
   // build, heard it only once the build was done, and then made the database before closing. `stop` ends Vite now.
   const result = await new Promise<{ status: number | null; signal: NodeJS.Signals | null; error?: Error }>(
     (resolve) => {
-      const vite = spawn(command, args, { cwd: root, stdio: 'inherit', env: process.env })
+      // Vite bakes NODE_ENV in: a shell's NODE_ENV=development made a development build (React's, the Redux DevTools
+      // link, RTK's checks), served, and called fresh by later starts (the stamp does not hold NODE_ENV).
+      const env = { ...process.env, NODE_ENV: 'production' }
+      const vite = spawn(command, args, { cwd: root, stdio: 'inherit', env })
       const end = () => vite.kill('SIGTERM')
       stop?.addEventListener('abort', end, { once: true })
       vite.once('error', (error) => {

@@ -327,6 +327,32 @@ describe('a build made with other build-time variables', () => {
   })
 })
 
+// A shell with NODE_ENV=development (or test) exported: Vite bakes it in, and `npm start` served React's development
+// build with the Redux DevTools connection and RTK's dev checks on, a build its stamp then called fresh for every later
+// start.
+describe('the build npm start makes', () => {
+  let root: string
+  afterEach(() => {
+    vi.unstubAllEnvs()
+    rmSync(root, { recursive: true, force: true })
+  })
+
+  it.each(['development', 'test'])('is a production build whatever NODE_ENV says (%j)', async (nodeEnv) => {
+    vi.stubEnv('NODE_ENV', nodeEnv)
+    root = mkdtempSync(join(tmpdir(), 'talemy-spa-'))
+    mkdirSync(join(root, 'src'))
+    writeFileSync(join(root, 'src', 'main.tsx'), 'x')
+    mkdirSync(join(root, 'node_modules', 'vite', 'bin'), { recursive: true })
+    writeFileSync(
+      join(root, 'node_modules', 'vite', 'bin', 'vite.js'),
+      "require('node:fs').writeFileSync('node-env', String(process.env.NODE_ENV))\n",
+    )
+    const log = { info: () => undefined, warn: () => undefined, error: () => undefined } as never
+    await buildSpaIfNeeded(root, join(root, 'dist'), log)
+    expect(readFileSync(join(root, 'node-env'), 'utf8')).toBe('production')
+  })
+})
+
 describe('viteCommand', () => {
   it('runs vite through node itself (no .bin shim, which is vite.cmd on Windows)', () => {
     const { command, args } = viteCommand(repoRoot)
