@@ -26,6 +26,7 @@ import {
 import { parseOriginList } from './origins'
 import { buildSpaIfNeeded, builtAt, failedBuildNote } from './spa'
 import { makeDataFolder } from './db/dataFolder'
+import { lockFolder } from './db/lock'
 import { checkPortFree, runningMessage } from './port'
 import { checkJwtSecret } from './secrets'
 import { isStartRefusal } from './errors'
@@ -164,6 +165,23 @@ async function main(): Promise<void> {
 
   // A port in use (another server still running) is said before the build too, which would rebuild `dist/` under it.
   await checkPortFree(options.port, options.host).catch(refuse)
+  // So is the data folder held by another server (one on another PORT): taken and let go, as the port is, after the
+  // same wait for a server that is stopping; a stop ends that wait.
+  if (!options.databaseUrl) {
+    const release = await lockFolder(options.dataDir, {
+      signal: building.signal,
+      onWait: (holder) =>
+        logger.warn(
+          { dataDir: options.dataDir, pid: holder?.pid },
+          'the data folder is in use by another server: waiting up to 10 s for it to stop',
+        ),
+    }).catch((error: unknown) => {
+      if (!(stopping && (error as Error | null)?.name === 'AbortError')) return refuse(error)
+      logger.info('stop asked while waiting for the data folder: not starting')
+      process.exit(0)
+    })
+    release()
+  }
   // Nothing is open yet, so nothing to close.
   const built = await buildSpaIfNeeded(root, distDir, logger, building.signal)
   if (built === 'stopped' || stopping) {

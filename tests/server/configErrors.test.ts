@@ -248,6 +248,31 @@ describe('a wrong value said before the SPA build', () => {
       holder.close()
     }
   }, 60_000)
+
+  // The same with the first on PORT=3000 and the second on another: the second rebuilt `dist/` under the running one
+  // (its page's scripts gone while Vite wrote), then waited 10 s for the data folder and was refused.
+  it('a data folder held by another server', async () => {
+    const held = mkdtempSync(join(tmpdir(), 'talemy-config-held-'))
+    const holder = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(repoRoot, 'tests/server/support/holdLock.ts'), held],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.on('data', (chunk: Buffer) => /held/.test(chunk.toString()) && resolve())
+        holder.once('exit', () => reject(new Error('the lock holder exited')))
+      })
+      const { outcome, output } = await start({ DATA_DIR: held })
+      expect(outcome, output).toBe('refused')
+      expect(output).toContain(`Talemy could not start: ${held} is in use by another server (pid ${holder.pid})`)
+    } finally {
+      holder.kill('SIGKILL')
+      rmSync(held, { recursive: true, force: true })
+    }
+  }, 60_000)
 })
 
 describe('HOST', () => {
