@@ -32,8 +32,8 @@ function endLostWait(wait: { current: ReturnType<typeof setTimeout> | null }) {
 export function ConnectionBadge() {
   const t = useT()
   const announce = useAnnounce()
-  // The slice's status, except that a socket connected and not synced yet is still trying: it delivers nothing until its
-  // sync, and one the server drops before it (its session check failing, a database down) at every attempt of the
+  // The slice's status, except that a socket connected and not synced yet is still trying: it delivers nothing until
+  // its sync, and one the server drops before it (its session check failing, a database down) at every attempt of the
   // backoff would show "online" and be said back, then lost, again and again.
   // Never synced in this session (no offset yet), one dropped is still connecting for the first time.
   const status: ConnectionStatus = useAppSelector((s) => {

@@ -96,7 +96,7 @@ export type OutboxEventBody =
   /** `sendMessage` was queued by the reducer; `problem` when the browser's own check refused it. */
   | { type: 'queued'; clientId: string; problem: string | null }
   | { type: 'restored'; entries: readonly PendingMessage[] }
-  /** `sendConfirmed` or `message:sent` reached the store (the entry is gone from the outbox); `clientId`: the one confirmed. */
+  /** `sendConfirmed` or `message:sent` reached the store (the entry is gone from the outbox), confirming `clientId`. */
   | { type: 'confirmed'; conversationId: Id; clientId?: string | null }
   | { type: 'failed'; clientId: string }
   | { type: 'retried'; clientId: string }

@@ -132,7 +132,7 @@ export const presenceSlice = createSlice({
         state.users = {}
       })
       // HTTP failing too (offline): nobody tells this browser who left since the last read, so its word goes as the
-      // socket's did. A subscription that found the read cached or under way (`condition`) read nothing, failed nothing.
+      // socket's did. A subscription that found the read cached or under way (`condition`) read nothing: no failure.
       .addMatcher(api.endpoints.getUsers.matchRejected, (state, { meta }) => {
         if (state.told || meta.condition || meta.requestId !== state.readUntold) return
         state.readUntold = null
