@@ -1,8 +1,8 @@
 import { useEffect, useEffectEvent, useRef } from 'react'
 import { useT } from '../i18n'
-import { selectConnection, type ConnectionStatus } from '../realtime'
+import { selectConnection } from '../realtime'
 import { useAnnounce } from './Announcer'
-import { BADGE, connectionAnnouncement } from './connectionWords'
+import { BADGE, connectionAnnouncement, selectShownStatus } from './connectionWords'
 import { useAppSelector } from './hooks'
 
 /**
@@ -32,16 +32,7 @@ function endLostWait(wait: { current: ReturnType<typeof setTimeout> | null }) {
 export function ConnectionBadge() {
   const t = useT()
   const announce = useAnnounce()
-  // The slice's status, except that a socket connected and not synced yet is still trying: it delivers nothing until
-  // its sync, and one the server drops before it (its session check failing, a database down) at every attempt of the
-  // backoff would show "online" and be said back, then lost, again and again.
-  // Never synced in this session (no offset yet), one dropped is still connecting for the first time.
-  const status: ConnectionStatus = useAppSelector((s) => {
-    const c = selectConnection(s)
-    if (c.offset === null && (c.status === 'reconnecting' || (c.status === 'connected' && c.syncing)))
-      return 'connecting'
-    return c.status === 'connected' && c.syncing ? 'reconnecting' : c.status
-  })
+  const status = useAppSelector(selectShownStatus)
   // Which tab holds the browser's one socket: for whoever debugs it (and the tests), not worded for users.
   const role = useAppSelector((s) => selectConnection(s).role)
   // A connect that has failed and goes on trying without ever having been online (the page opened, or a login made,

@@ -1,5 +1,5 @@
 import type { MessageId } from '../i18n'
-import type { ConnectionStatus } from '../realtime'
+import { type ConnectionStatus, selectConnection, type SocketRootState } from '../realtime'
 import type { Politeness } from './Announcer'
 
 export type BadgeTone = 'ok' | 'warn' | 'off' | 'error'
@@ -12,6 +12,21 @@ export const BADGE: Record<ConnectionStatus, { id: MessageId; tone: BadgeTone }>
   disconnected: { id: 'connection.offline', tone: 'off' },
   idle: { id: 'connection.offline', tone: 'off' },
   unauthorized: { id: 'connection.sessionExpired', tone: 'error' },
+}
+
+/**
+ * The status the badge shows: the slice's, except that a socket connected and not synced yet is still trying. It
+ * delivers nothing until its sync, and one the server drops before it (its session check failing, a database down)
+ * at every attempt of the backoff would show "online" and be said back, then lost, again and again; what goes once
+ * the connection is back (a form's "Could not reach the server") must not go then either. Never synced in this
+ * session (no offset yet), one dropped is still connecting for the first time.
+ *
+ * @example useAppSelector(selectShownStatus) === 'connected' // back, as the badge says it
+ */
+export function selectShownStatus(state: SocketRootState): ConnectionStatus {
+  const c = selectConnection(state)
+  if (c.offset === null && (c.status === 'reconnecting' || (c.status === 'connected' && c.syncing))) return 'connecting'
+  return c.status === 'connected' && c.syncing ? 'reconnecting' : c.status
 }
 
 /**

@@ -56,6 +56,35 @@ describe('"Start" pressed while the connection was down', () => {
     store.dispose()
   })
 
+  // A server that lets each socket connect and drops it before its sync (its session check failing, the database
+  // down) is not back: the badge goes on saying "reconnecting…", and the form said it could reach the server.
+  test('its "Could not reach the server" stays while a socket connects and is dropped before its sync', async () => {
+    let reachable = true
+    const api = apiRoutes((method, path) => {
+      if (path === '/api/users') return json(200, [alice, bob])
+      if (method === 'POST' && path === '/api/conversations' && !reachable) throw new TypeError('Failed to fetch')
+      return json(200, [])
+    })
+    const { store, sockets, start, alert } = await writingToBob(api)
+    const badge = () => page.container.querySelector('[data-testid=connection-badge] .badge-text')?.textContent
+    act(() => sockets.last.serverDrop())
+    reachable = false
+    act(() => start().click())
+    await eventually(() => expect(alert()?.textContent).toMatch(/reach the server/))
+
+    act(() => sockets.last.serverConnect('sock-2'))
+    // A render after the connect has had its effects.
+    await act(async () => {})
+    expect(badge()).toBe('reconnecting…')
+    expect(alert()?.textContent).toMatch(/reach the server/)
+    act(() => sockets.last.serverDrop())
+
+    act(() => sockets.last.serverConnect('sock-3'))
+    act(() => sockets.last.serverEmit('sync:caughtUp', { offset: 1, epoch: 'e1' }))
+    await eventually(() => expect(alert()).toBeNull())
+    store.dispose()
+  })
+
   test('a refusal of the server (not the connection) stays when the connection comes back: it still holds', async () => {
     const api = apiRoutes((method, path) => {
       if (path === '/api/users') return json(200, [alice, bob])

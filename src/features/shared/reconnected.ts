@@ -1,6 +1,6 @@
 import { useEffect, useRef } from 'react'
+import { selectShownStatus } from '../../app/connectionWords'
 import { useAppSelector } from '../../app/hooks'
-import { selectIsConnected } from '../../realtime'
 import { errorCode, type ShownErrorCode } from './errors'
 
 const FORGOTTEN_ON_RECONNECT: ReadonlySet<ShownErrorCode> = new Set(['NETWORK', 'UNAUTHORIZED'])
@@ -11,10 +11,11 @@ const FORGOTTEN_ON_RECONNECT: ReadonlySet<ShownErrorCode> = new Set(['NETWORK', 
  * next press; made once the session had ended, "Your session has ended. Log in again.", which a login since (in
  * another tab: this one follows, its page stays) has answered, as the socket's handshake, taken with a live token,
  * shows. Not while a request is on its way (its own answer decides), and not another refusal of the server's: the
- * connection coming back changes nothing of what it said.
+ * connection coming back changes nothing of what it said. Back as the badge says it: a socket connected and dropped
+ * before its sync is still trying (`selectShownStatus`), and the words would go while the badge says "reconnecting…".
  */
 export function useForgetOnReconnect(error: unknown, busy: boolean, forget: () => void): void {
-  const connected = useAppSelector(selectIsConnected)
+  const connected = useAppSelector((s) => selectShownStatus(s) === 'connected')
   const wasConnected = useRef(connected)
   useEffect(() => {
     const cameBack = connected && !wasConnected.current
