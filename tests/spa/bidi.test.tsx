@@ -62,6 +62,19 @@ describe('text people write keeps its own direction', () => {
     store.dispose()
   })
 
+  // As in the composer: what is typed there is shown on a card with dir="auto" (a lesson's title, a request's body).
+  test.each<[string, string, new () => HTMLInputElement | HTMLTextAreaElement]>([
+    ['#/lessons', 'Subject', HTMLInputElement],
+    ['#/contact-requests', 'Message', HTMLTextAreaElement],
+  ])('on %s, the %s being written, as it will be shown', async (hash, label, kind) => {
+    const store = open(hash)
+    await eventually(() => expect(() => fieldLabelled(page.container, label, kind)).not.toThrow())
+    const field = fieldLabelled(page.container, label, kind)
+    type(field, ARABIC)
+    expect(field.dir).toBe('auto')
+    store.dispose()
+  })
+
   test('a lesson’s subject, and the name inside the sentence under it', async () => {
     const store = open('#/lessons')
     await eventually(() => expect(holding('[data-testid=lesson] h3', ARABIC)).toBeDefined())

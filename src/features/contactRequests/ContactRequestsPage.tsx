@@ -337,6 +337,8 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
             id={`${id}-message`}
             ref={messageRef}
             rows={3}
+            // In the text's own direction, as the card's body it becomes (`.card-body` has dir="auto").
+            dir="auto"
             value={message}
             onChange={(e) => {
               setMessage(e.target.value)

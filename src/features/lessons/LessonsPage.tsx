@@ -405,6 +405,9 @@ function BookLesson() {
           <input
             id={`${id}-subject`}
             ref={subjectRef}
+            // In the text's own direction, as the card's title it becomes (an RTL subject in an LTR page otherwise
+            // shows its punctuation and Latin words on the other side).
+            dir="auto"
             value={subject}
             onChange={(e) => {
               setSubject(e.target.value)
