@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process'
+import { type ChildProcessByStdio, spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
+import type { Readable } from 'node:stream'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseHost } from '../../server/envConfig'
@@ -12,6 +13,21 @@ const UNUSED_POSTGRES = 'postgres://talemy@127.0.0.1:1/talemy'
 const REDIS_FORM = 'redis://[user:password@]host[:port][/db] (rediss:// for TLS) or host[:port]'
 
 // A configuration mistake is the operator's to fix: one sentence naming the variable, not a stack trace of our code.
+/** Another process holding `dataDir`'s lock, as a running server does (`tests/server/support/holdLock.ts`). */
+function spawnLockHolder(dataDir: string): ChildProcessByStdio<null, Readable, null> {
+  return spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'tests/server/support/holdLock.ts'), dataDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+}
+
+/** Resolves once `holder` says it holds the lock; rejects if it exits first. */
+function holding(holder: ChildProcessByStdio<null, Readable, null>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    holder.stdout.on('data', (chunk: Buffer) => /held/.test(chunk.toString()) && resolve())
+    holder.once('exit', () => reject(new Error('the lock holder exited')))
+  })
+}
+
 describe('a wrong environment variable through npm start (server/main.ts)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'talemy-config-'))
   afterAll(() => {
@@ -168,18 +184,9 @@ describe('a refusal found during the start', () => {
 
   it('a data folder held by another server: the sentence, and no stack trace', async () => {
     const dataDir = join(base, 'held')
-    const holder = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(repoRoot, 'tests/server/support/holdLock.ts'), dataDir],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    )
+    const holder = spawnLockHolder(dataDir)
     try {
-      await new Promise<void>((resolve, reject) => {
-        holder.stdout.on('data', (chunk: Buffer) => /held/.test(chunk.toString()) && resolve())
-        holder.once('exit', () => reject(new Error('the lock holder exited')))
-      })
+      await holding(holder)
       const error = await refusalOf({ DATA_DIR: dataDir })
       expect(error.message).toContain(
         `Talemy could not start: ${dataDir} is in use by another server (pid ${holder.pid})`,
@@ -253,18 +260,9 @@ describe('a wrong value said before the SPA build', () => {
   // (its page's scripts gone while Vite wrote), then waited 10 s for the data folder and was refused.
   it('a data folder held by another server', async () => {
     const held = mkdtempSync(join(tmpdir(), 'talemy-config-held-'))
-    const holder = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(repoRoot, 'tests/server/support/holdLock.ts'), held],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    )
+    const holder = spawnLockHolder(held)
     try {
-      await new Promise<void>((resolve, reject) => {
-        holder.stdout.on('data', (chunk: Buffer) => /held/.test(chunk.toString()) && resolve())
-        holder.once('exit', () => reject(new Error('the lock holder exited')))
-      })
+      await holding(holder)
       const { outcome, output } = await start({ DATA_DIR: held })
       expect(outcome, output).toBe('refused')
       expect(output).toContain(`Talemy could not start: ${held} is in use by another server (pid ${holder.pid})`)
