@@ -25,6 +25,19 @@ function withRefreshToken() {
 }
 afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
 
+/**
+ * The messages page drawn, what its announcers say gathered in `said`, and the page's timers faked from then on
+ * (`wait` runs them on): the caller restores real timers.
+ */
+function announcingPage() {
+  const { store, sockets } = appStore(threadApi)
+  renderApp(page.root, store)
+  const said = saidIn('[data-testid^=announcer-]')
+  const wait = (ms: number) => act(async () => void vi.advanceTimersByTime(ms))
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+  return { store, sockets, said, wait }
+}
+
 describe('a first connect that fails', () => {
   test.each([
     ['en', 'Could not connect. Trying again; messages go over HTTP meanwhile.', 'Connection back: online.'],
@@ -35,11 +48,7 @@ describe('a first connect that fails', () => {
     ],
   ] as const)('(%s) is said once it lasts, and so is its end', async (locale, cannot, back) => {
     localStorage.setItem(LOCALE_STORAGE_KEY, locale)
-    const { store, sockets } = appStore(threadApi)
-    renderApp(page.root, store)
-    const said = saidIn('[data-testid^=announcer-]')
-    const wait = (ms: number) => act(async () => void vi.advanceTimersByTime(ms))
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const { store, sockets, said, wait } = announcingPage()
     try {
       act(() => sockets.last.networkError())
       await wait(0)
@@ -57,11 +66,7 @@ describe('a first connect that fails', () => {
   })
 
   test('that connects within the moment is no news', async () => {
-    const { store, sockets } = appStore(threadApi)
-    renderApp(page.root, store)
-    const said = saidIn('[data-testid^=announcer-]')
-    const wait = (ms: number) => act(async () => void vi.advanceTimersByTime(ms))
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const { store, sockets, said, wait } = announcingPage()
     try {
       act(() => sockets.last.networkError())
       await wait(LOST_NEWS_AFTER_MS - 1)
@@ -103,11 +108,7 @@ describe('a first connect that fails', () => {
   // The server lets each socket connect and drops it before its sync (its session check failing: a database down):
   // never online, and no handshake failed either.
   test('dropped before its sync, again and again, is said as one that fails, once, and so is its end', async () => {
-    const { store, sockets } = appStore(threadApi)
-    renderApp(page.root, store)
-    const said = saidIn('[data-testid^=announcer-]')
-    const wait = (ms: number) => act(async () => void vi.advanceTimersByTime(ms))
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const { store, sockets, said, wait } = announcingPage()
     try {
       for (let i = 0; i < 3; i++) {
         act(() => sockets.last.serverConnect())
