@@ -165,11 +165,13 @@ export function createSocketServer(
       }
       releases.set(conn, release)
       conn.once('close', release)
-      // A refused CONNECT (its CONNECT_ERROR for the main namespace going out) ends its handshake: the client may send
-      // another, as socket.io-client does at `connect()` after a connect_error.
+      // A refused CONNECT (its CONNECT_ERROR for the main namespace going out) closes its connection once that is sent:
+      // left open, one connection looped bad-token handshakes until connectTimeout, thousands a second. socket.io-client
+      // closes its own at a connect_error anyway and opens another at `connect()`. After this tick: the packet is not
+      // in the write buffer yet, and a close with an empty buffer would drop it.
       conn.on('packetCreate', (packet) => {
         if (packet.type === 'message' && typeof packet.data === 'string' && /^4(?!\/)/.test(packet.data))
-          handshaking.delete(conn)
+          process.nextTick(() => conn.close())
       })
     },
   )
