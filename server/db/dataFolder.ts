@@ -42,10 +42,12 @@ export function makeDataFolder(folder: string, inside?: string): void {
         accessSync(at, constants.W_OK | constants.X_OK)
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code ?? ''
-        throw refuse(
-          `${at} cannot be written to (${REASONS[code] ?? code}): give it to the account that runs the server, or set ` +
-            'DATA_DIR to another folder',
-        )
+        // No owner or mode makes a read-only file system writable: only a folder elsewhere does.
+        const remedy =
+          code === 'EROFS'
+            ? 'set DATA_DIR to a folder on a file system mounted read-write'
+            : 'give it to the account that runs the server, or set DATA_DIR to another folder'
+        throw refuse(`${at} cannot be written to (${REASONS[code] ?? code}): ${remedy}`)
       }
     }
     break
