@@ -194,10 +194,11 @@ export function Toasts() {
     ;(region.current?.querySelector<HTMLElement>('.toast a') ?? document.getElementById('main'))?.focus()
   }, [toasts, stay])
   return (
-    // A named section is a region landmark.
+    // A named section is a region landmark: only while it holds a toast, or the landmarks list offers an empty one. It
+    // is no live region (the announcer says the news), so it need not be one beforehand.
     <section
       className="toasts"
-      aria-label={t('toasts.region')}
+      aria-label={toasts.length > 0 ? t('toasts.region') : undefined}
       ref={region}
       onMouseEnter={() => stay('pointer', true)}
       onMouseLeave={() => stay('pointer', false)}
