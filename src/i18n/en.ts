@@ -78,6 +78,7 @@ export const en = {
 
   // Login
   'login.pageTitle': 'Log in',
+  'login.heading': 'Log in to Talemy',
   'login.lead': 'Log in to message your tutors and students, book lessons and answer requests.',
   'login.email': 'Email',
   'login.password': 'Password',

@@ -70,6 +70,7 @@ export const fr: Catalogue = {
   'form.email': 'Saisissez une adresse e-mail, par exemple nom@exemple.fr.',
 
   'login.pageTitle': 'Connexion',
+  'login.heading': 'Connexion à Talemy',
   'login.lead': 'Connectez-vous pour écrire à vos tuteurs et élèves, réserver des cours et répondre aux demandes.',
   'login.email': 'E-mail',
   'login.password': 'Mot de passe',

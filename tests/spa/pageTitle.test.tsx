@@ -47,6 +47,23 @@ describe('the login page title', () => {
     store.dispose()
   })
 
+  // Its h1 said "Talemy" only: a screen reader's list of headings, or the heading focus lands on after a logout,
+  // named the site and not the page (WCAG 2.4.6), as the pages past the login do ("Messages").
+  test('is in its h1, in the chosen language', async () => {
+    const { store } = appStore(api, { preloadedState: { auth: { token: null, user: null } } })
+    renderApp(page.root, store)
+    // As a screen reader reads it: without the brand's letter, hidden from it.
+    const h1 = () => {
+      const heading = page.container.querySelector('h1')?.cloneNode(true) as HTMLElement | undefined
+      for (const hidden of heading?.querySelectorAll('[aria-hidden=true]') ?? []) hidden.remove()
+      return heading?.textContent?.trim()
+    }
+    await eventually(() => expect(h1()).toBe('Log in to Talemy'))
+    act(() => page.container.querySelector<HTMLButtonElement>('[data-testid=lang-fr]')!.click())
+    await eventually(() => expect(h1()).toBe('Connexion à Talemy'))
+    store.dispose()
+  })
+
   test('is the login page title again after a logout', async () => {
     const { store } = appStore(api)
     renderApp(page.root, store)

@@ -148,7 +148,7 @@ export function LoginPage() {
           <span className="brand-mark" aria-hidden="true">
             T
           </span>{' '}
-          Talemy
+          {t('login.heading')}
         </h1>
         <p className="login-lead">{t('login.lead')}</p>
         <form className="form" onSubmit={submit} aria-describedby={message ? `${id}-error` : undefined}>
