@@ -383,6 +383,23 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
     },
   )
 
+  // WCAG 2.4.7: the message list (a scrolling log, reached by Tab to scroll it) drew its ring 2 px outside itself, past
+  // the scrolling page around it, which cut it at its sides: at 320 px, where the list spans the screen, at both.
+  it.each([320, 360, 1280])('at %i px wide, the message list shows its whole focus ring', async (width) => {
+    const { context, page } = await loginAs(e2e, 'alice', { viewport: { width, height: 640 } })
+    try {
+      await gotoConversation(page, conversationId)
+      const list = page.getByTestId('message-list')
+      await page.getByTestId('message').first().waitFor({ timeout: WAIT })
+      await tabTo(page, list, { back: true })
+      await shot(page, `message-list-ring-${width}`)
+      // Give or take the anti-aliasing of its rounded corners.
+      expect((await ringShown(page)).share).toBeGreaterThanOrEqual(90)
+    } finally {
+      await context.close()
+    }
+  })
+
   // WCAG 1.4.11: a field is found by its border on the white of a form. Found: #9aa5b8, 2.5:1 on white.
   it('every field stands out from the form around it by 3:1 (login, new conversation, composer, lessons, requests)', async () => {
     const made = await e2e.browser.newContext({ viewport: { width: 1280, height: 800 } })
