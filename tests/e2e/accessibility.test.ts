@@ -351,6 +351,40 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
     },
   )
 
+  // WCAG 1.4.12: with the text spacing a reader may set (the criterion's own figures, as a user style or bookmarklet
+  // sets them), on a 320 px screen in French, the picker's longest choice made the new-conversation form wider than its
+  // pane: the picker went past the pane's edge, its arrow cut off, and the pane scrolled sideways.
+  it.each(['fr-FR', 'en-US'] as const)(
+    "%s at 320 px with WCAG text spacing: the Messages page's person picker stays inside its pane",
+    async (locale) => {
+      // A user's style is no page style: the page's CSP (style-src 'self') does not hold it back.
+      const made = await e2e.browser.newContext({ viewport: { width: 320, height: 640 }, locale, bypassCSP: true })
+      const { context, page } = await loginAs(e2e, 'alice', { context: made })
+      try {
+        await page.addStyleTag({
+          content: `* { line-height: 1.5 !important; letter-spacing: 0.12em !important;
+            word-spacing: 0.16em !important; } p { margin-bottom: 2em !important; }`,
+        })
+        const picker = page.locator('.new-conv select')
+        await picker.locator('option', { hasText: 'Carol' }).waitFor({ state: 'attached', timeout: WAIT })
+        await shot(page, `picker-spaced-${locale}-320`)
+        const out = await page.locator('.conv-pane').evaluate((pane) => {
+          const box = pane.getBoundingClientRect()
+          const past = [...pane.querySelectorAll('.new-conv label, .new-conv select, .new-conv button')]
+            .filter((el) => {
+              const r = el.getBoundingClientRect()
+              return r.left < box.left || r.right > box.right
+            })
+            .map((el) => el.tagName.toLowerCase())
+          return { past, scrollsSideways: pane.scrollWidth > pane.clientWidth }
+        })
+        expect(out).toEqual({ past: [], scrollsSideways: false })
+      } finally {
+        await context.close()
+      }
+    },
+  )
+
   // WCAG 2.4.7: a keyboard user sees where focus is. Found: the language switch clipped its buttons' rings (EN showed
   // none, FR a sliver), and a button kept focusable with aria-disabled (Start with no one chosen) faded its ring with
   // itself.
