@@ -132,6 +132,16 @@ describe('the catalogues', () => {
   })
 })
 
+// The only words shown before the app runs (no JavaScript, so no language chosen): were English only.
+describe('the page without JavaScript', () => {
+  it('says what it needs in English and in French, each marked with its language', () => {
+    const html = readFileSync('index.html', 'utf8')
+    const noscript = html.match(/<noscript>([\s\S]*?)<\/noscript>/)?.[1] ?? ''
+    expect(noscript).toContain('Talemy needs JavaScript to run.')
+    expect(noscript).toMatch(/<[a-z]+ lang="fr">Talemy a besoin de JavaScript pour fonctionner\.<\/[a-z]+>/)
+  })
+})
+
 describe('plurals', () => {
   test.each([
     ['en', 1, '1 unread message'],
