@@ -185,7 +185,7 @@ export interface StartServerOptions {
   socketEventRateLimit?: RateLimitOptions
   /** Argon2id cost. Default OWASP's minimum (m = 19 MiB, t = 2, p = 1); only tests lower it. */
   passwordHashing?: PasswordHashing
-  /** How long a client may take to send a whole request (headers within half of it, at most 10 s). Default 30,000. */
+  /** How long a client may take to send a whole request (its headers within it, at most 10 s). Default 30,000. */
   requestTimeoutMs?: number
   /**
    * How long a close waits for the socket events under way (a burst of sends) before it closes the database under them.
