@@ -299,6 +299,9 @@ export function buildConnectionHandler<S extends SocketRootState>(ctx: Context<S
           if (kind !== 'proxy' && pinged) lastHeardAt = ctx.now()
           return send({ ...e, token: facts.token(), handshakeToken })
         }
+        // A follower's proxy has no connection of its own to make again: its holder hears the same `online`, and this
+        // page's wake is passed on to it (`onFollowerRetry`).
+        if (e.type === 'retryNow' && e.network && kind === 'proxy') return send({ type: 'retryNow' })
         // How long the live socket has been silent: a trigger after a sleep finds it dead by the wall clock.
         if (e.type === 'retryNow' && lastHeardAt !== null && state.status === 'open')
           return send({ ...e, silentForMs: ctx.now() - lastHeardAt })

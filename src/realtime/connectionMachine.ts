@@ -17,8 +17,9 @@ export type ConnectionMachineState =
   /**
    * `socket.connect()` was called; its `connect` or `connect_error` is awaited. `signalled`: a retry trigger came
    * meanwhile (the network back, the tab shown): should this attempt, begun before it, fail, the next goes at once.
+   * `atSignal`: begun at a retry trigger, on the network as it was then (the network back does not make it again).
    */
-  | { status: 'handshaking'; attempt: number; refreshed: boolean; signalled?: true }
+  | { status: 'handshaking'; attempt: number; refreshed: boolean; signalled?: true; atSignal?: true }
   /** `attempt`: of the run that got here, until the stream proves sound (`synced`): a kick at once backs off more. */
   | { status: 'open'; attempt: number }
   /** A backoff timer runs; when it ends (or a retry trigger cuts it short) comes an attempt, or after a kick a refresh. */
@@ -57,8 +58,9 @@ export type ConnectionEvent =
   /**
    * The browser came online, the tab became visible. `silentForMs`: with a live socket, how long since the server was
    * last heard (its handshake or its last ping), on the wall clock. `asked`: a follower tab asked for the socket.
+   * `network`: the network is back (`online`, a wake), and a connection opened before may be dead.
    */
-  | { type: 'retryNow'; silentForMs?: number; asked?: true }
+  | { type: 'retryNow'; silentForMs?: number; asked?: true; network?: true }
   | { type: 'timerFired' }
   | { type: 'refreshDone'; outcome: RefreshOutcome; connectionStatus: ConnectionStatus; jitter?: number }
   /** The app got a new token (this tab's refresh, or another tab's). */
@@ -123,16 +125,22 @@ const cancelIfWaiting = (state: ConnectionMachineState): ConnectionEffect[] =>
 
 /**
  * One attempt, now: `socket/reconnecting { attempt }` then the handshake. `counted` false: the run's count (the
- * backoff's exponent) stays where it was (a follower's ask, see `retryNow`).
+ * backoff's exponent) stays where it was (a follower's ask, see `retryNow`). `atSignal`: made at a retry trigger.
  */
 function attemptNow(
   run: { attempt: number; refreshed: boolean },
   cancel: ConnectionEffect[] = [],
   counted = true,
+  atSignal = false,
 ): Result {
   const attempt = run.attempt + 1
   return [
-    { status: 'handshaking', attempt: counted ? attempt : run.attempt, refreshed: run.refreshed },
+    {
+      status: 'handshaking',
+      attempt: counted ? attempt : run.attempt,
+      refreshed: run.refreshed,
+      ...(atSignal ? { atSignal: true } : {}),
+    },
     [...cancel, { type: 'dispatch', action: reconnecting({ attempt }) }, { type: 'handshake' }],
   ]
 }
@@ -187,7 +195,8 @@ function endWait(
   const cancel: ConnectionEffect[] = timerRuns ? [{ type: 'cancelTimer' }] : []
   if (state.then === 'refresh')
     return refreshThenHandshake({ ...state, status: 'stalled' }, KICKED, true, config, cancel)
-  return attemptNow(state, cancel)
+  // Cut short by a trigger: begun on the network as it is now.
+  return attemptNow(state, cancel, true, timerRuns)
 }
 
 const STOPPED: ConnectionMachineState = { status: 'closed', stopped: true }
@@ -325,7 +334,21 @@ export const connectionTransition =
         // ask is met by an attempt under way, and an attempt it makes is not counted: the run is the holder's own.
         if (event.asked) {
           if (state.status !== 'waiting' || state.rate || state.then !== 'attempt') return same
-          return attemptNow(state, [{ type: 'cancelTimer' }], false)
+          // A follower's wake passed on after its ask is one more signal of the same return.
+          return attemptNow(state, [{ type: 'cancelTimer' }], false, true)
+        }
+        // An attempt begun before the network came back (before a sleep, or on the network that went) may neither
+        // connect nor fail: its connection half-open, it would hold the next one back until Socket.IO's connect timeout
+        // (20 s of "reconnecting…"). It is made again at once on a new socket; not one begun at a trigger, which the
+        // other signals of the same return (`online`, the wake's tick, a follower's wake) would make again and again.
+        // A refusal after it may refresh again, as after a network failure (the token may have expired meanwhile).
+        if (state.status === 'handshaking' && event.network && !state.atSignal) {
+          return attemptNow(
+            { attempt: state.attempt, refreshed: false },
+            [...destroy(state), { type: 'createSocket' }],
+            true,
+            true,
+          )
         }
         if (state.status === 'handshaking' || state.status === 'refreshing')
           return state.signalled ? same : [{ ...state, signalled: true }, []]

@@ -118,8 +118,13 @@ export function connectionStepsOf<S>(
     return facts.wrongKind() ? [event({ type: 'roleChanged', role: action.payload.role })] : NONE
   if (resumeStalled.match(action)) return [event({ type: 'resync' })]
   if (transportStalled.match(action)) return [event({ type: 'transportStalled' })]
-  if (retryNow.match(action))
-    return [event(action.payload.reason === 'asked' ? { type: 'retryNow', asked: true } : { type: 'retryNow' })]
+  if (retryNow.match(action)) {
+    const { reason } = action.payload
+    if (reason === 'asked') return [event({ type: 'retryNow', asked: true })]
+    return [
+      event(reason === 'online' || reason === 'wake' ? { type: 'retryNow', network: true } : { type: 'retryNow' }),
+    ]
+  }
   if (connected.match(action)) return [event({ type: 'connected' })]
   if (syncCaughtUp.match(action) || syncGap.match(action)) return [event({ type: 'synced' })]
   if (connectFailed.match(action)) {

@@ -41,8 +41,8 @@ test('a refusal long after a refresh, with network failures in between, refreshe
   expect(options.refreshToken).toHaveBeenCalledTimes(1)
   socket.networkError() // offline again (a tunnel), for longer than token-2 lives
   vi.advanceTimersByTime(20 * 60_000)
-  triggers.fire('online')
-  socket.serverRefuse('UNAUTHORIZED') // token-2 expired too; the refresh token is still valid
+  triggers.fire('online') // the attempt under way began offline: made again on a new socket
+  setup.sockets.last.serverRefuse('UNAUTHORIZED') // token-2 expired too; the refresh token is still valid
   await settle()
   expect(options.refreshToken).toHaveBeenCalledTimes(2)
   expect(selectConnection(store.getState() as never).status).not.toBe('unauthorized')

@@ -25,6 +25,11 @@ const handshaking = (attempt = 0, refreshed = false): ConnectionMachineState => 
   attempt,
   refreshed,
 })
+/** An attempt begun at a retry trigger, on the network as it is then. */
+const handshakingAtSignal = (attempt: number, refreshed = false): ConnectionMachineState => ({
+  ...(handshaking(attempt, refreshed) as Extract<ConnectionMachineState, { status: 'handshaking' }>),
+  atSignal: true,
+})
 const waiting = (
   attempt: number,
   then: 'attempt' | 'refresh' = 'attempt',
@@ -359,7 +364,7 @@ const rows: Row[] = [
     [{ type: 'startTimer', attempt: 3 }],
   ],
   // retryNow and the timer
-  ['retryNow cuts the wait short', waiting(1), { type: 'retryNow' }, handshaking(2), [cancel, ...tryAgain(2)]],
+  ['retryNow cuts the wait short', waiting(1), { type: 'retryNow' }, handshakingAtSignal(2), [cancel, ...tryAgain(2)]],
   ['the timer ends the wait', waiting(1), { type: 'timerFired' }, handshaking(2), tryAgain(2)],
   [
     'after a kick the wait ends with a counted refresh',
@@ -429,14 +434,14 @@ const rows: Row[] = [
     'retryNow while waiting cuts the wait short whatever the silence',
     waiting(1),
     { type: 'retryNow', silentForMs: 600_000 },
-    handshaking(2),
+    handshakingAtSignal(2),
     [cancel, ...tryAgain(2)],
   ],
   [
     'a follower asking for the socket cuts the wait short with an attempt not counted in the run (its exponent)',
     waiting(2),
     { type: 'retryNow', asked: true },
-    handshaking(2),
+    handshakingAtSignal(2),
     [cancel, ...tryAgain(3)],
   ],
   [
@@ -458,6 +463,27 @@ const rows: Row[] = [
     handshaking(2),
     { type: 'retryNow' },
     { ...handshaking(2), signalled: true } as ConnectionMachineState,
+    [],
+  ],
+  [
+    'the network back (online, a wake) during an attempt is one more attempt at once, on a new socket',
+    handshaking(2, true),
+    { type: 'retryNow', network: true },
+    handshakingAtSignal(3),
+    [{ type: 'destroySocket' }, { type: 'createSocket' }, ...tryAgain(3)],
+  ],
+  [
+    'the network back during an attempt another trigger came during is made again too',
+    { ...handshaking(2), signalled: true } as ConnectionMachineState,
+    { type: 'retryNow', network: true },
+    handshakingAtSignal(3),
+    [{ type: 'destroySocket' }, { type: 'createSocket' }, ...tryAgain(3)],
+  ],
+  [
+    'the network back during an attempt begun at a trigger is kept for that attempt',
+    handshakingAtSignal(2),
+    { type: 'retryNow', network: true },
+    { ...handshakingAtSignal(2), signalled: true } as ConnectionMachineState,
     [],
   ],
   [

@@ -152,7 +152,27 @@ describe('connectionStepsOf: an action → the connection runner’s steps, in o
       [event({ type: 'resync' })],
     ],
     ['transportStalled', actions.transportStalled(), { userId: 'u1' }, facts(), [event({ type: 'transportStalled' })]],
-    ['retryNow', actions.retryNow({ reason: 'online' }), { userId: 'u1' }, facts(), [event({ type: 'retryNow' })]],
+    [
+      'retryNow: the network back',
+      actions.retryNow({ reason: 'online' }),
+      { userId: 'u1' },
+      facts(),
+      [event({ type: 'retryNow', network: true })],
+    ],
+    [
+      'retryNow: a wake',
+      actions.retryNow({ reason: 'wake' }),
+      { userId: 'u1' },
+      facts(),
+      [event({ type: 'retryNow', network: true })],
+    ],
+    [
+      'retryNow: the tab shown',
+      actions.retryNow({ reason: 'visible' }),
+      { userId: 'u1' },
+      facts(),
+      [event({ type: 'retryNow' })],
+    ],
     [
       'connected',
       actions.connected({ socketId: 's1', recovered: false }),

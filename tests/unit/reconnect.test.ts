@@ -108,6 +108,27 @@ describe('try now', () => {
     },
   )
 
+  // An attempt that neither connects nor fails (begun before the laptop slept, or on the network that went: its
+  // connection half-open) held the next one back until Socket.IO's connect timeout, 20 s of "reconnecting…" on a
+  // network that works again.
+  test.each(['online', 'wake'] as const)(
+    '%s while a handshake hangs: a new socket tries at once, and a signal after that keeps it',
+    (reason) => {
+      const { store, sockets, socket, triggers } = dropped({ backoff: { baseMs: 10_000, capMs: 30_000 } })
+      while (socket.connectCalls === 1) vi.advanceTimersByTime(100) // the backoff's attempt, which hangs
+      triggers.fire(reason)
+      expect(sockets.sockets).toHaveLength(2)
+      expect(socket.disconnectCalls).toBe(1)
+      expect(sockets.last.connectCalls).toBe(1)
+      expect(attempts(store.getActions())).toEqual([1, 2])
+      // Begun on the network as it is now: the signals that come with a wake (online, the tick, a follower's) keep it.
+      triggers.fire('online')
+      triggers.fire('wake')
+      expect(sockets.sockets).toHaveLength(2)
+      expect(sockets.last.connectCalls).toBe(1)
+    },
+  )
+
   test('a token refreshed (here or in another tab) while backing off tries at once with it', () => {
     const { socket, dispatch } = dropped({ backoff: { baseMs: 10_000, capMs: 30_000 } })
     dispatch(tokenRefreshed({ token: 'token-2' }))

@@ -61,3 +61,25 @@ test('a shown follower woken while the hidden holder waits out its reconnect bac
   await settle(HEARTBEAT_MS)
   expect(follower.conn()).toMatchObject({ status: 'connected' })
 })
+
+test('a shown follower woken while the hidden holder’s attempt hangs: the holder tries again on a new socket', async () => {
+  const b = aBrowser({ backoff: { baseMs: 20_000, capMs: 30_000 } })
+  const [holder, follower] = (await connectedTabs(b, ['a', 'b'])) as [Tab, Tab]
+  holder.visibility.set(false)
+  await settle(HEARTBEAT_MS)
+  holder.own[0]!.serverDrop()
+  // The backoff's attempt, begun before the sleep: it hangs.
+  while (holder.own[0]!.connectCalls === 1) await settle(1_000)
+  expect(holder.own).toHaveLength(1)
+
+  // Both pages hear the network come back; the shown one's wake reaches the holder too.
+  follower.triggers.fire('online')
+  holder.triggers.fire('online')
+  follower.triggers.fire('wake')
+  await settle(HEARTBEAT_MS)
+  expect(holder.own).toHaveLength(2)
+  expect([holder.own[0]!.disconnectCalls, holder.own[1]!.connectCalls]).toEqual([1, 1])
+  serve(holder.own[1]!, 'sock-2', 3)
+  await settle(HEARTBEAT_MS)
+  expect([holder, follower].map((t) => t.conn().status)).toEqual(['connected', 'connected'])
+})
