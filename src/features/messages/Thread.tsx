@@ -628,7 +628,13 @@ function Composer({
   const id = useId()
   const formRef = useRef<HTMLFormElement>(null)
   useToastsAbove(formRef)
-  const content = text.trim()
+  // Blank lines above and white space after go, the first line's indentation stays: trimmed, pasted code lost it on
+  // its first line only and arrived misaligned. A leading U+FEFF (a pasted file's byte order mark) goes too: the server
+  // refuses content starting with one.
+  const content = text
+    .replace(/^\s*\n/, '')
+    .replace(/^\uFEFF+/, '')
+    .trimEnd()
   // Characters nobody sees (U+200B, a Hangul filler) alone are as blank as spaces: sent, both sides would see an empty
   // bubble.
   const nothing = freeTextProblem(content) === 'empty'
@@ -661,8 +667,8 @@ function Composer({
   }, [refused, announce, t])
 
   /**
-   * Enter on a draft of only spaces (or none): the contract would take spaces, but the composer sends trimmed text and
-   * never a blank message; it says so on the field rather than do nothing.
+   * Enter on a draft of only spaces (or none): the contract would take spaces, but the composer never sends a blank
+   * message; it says so on the field rather than do nothing.
    */
   const [blank, setBlank] = useState(false)
   // Emptied by a send, nothing typed since: a quick second press (a double tap, a bouncing key) is not a blank draft,
