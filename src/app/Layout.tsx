@@ -4,10 +4,12 @@ import type { Conversation, Id, User } from '../contract'
 import {
   type Drafts,
   DraftsContext,
+  draftsEpochOf,
   draftsForVisitOf,
   forgetKeptDrafts,
   forgetStoredDrafts,
   keepDraftsForNextLogin,
+  renewDraftsEpoch,
 } from '../features/messages/drafts'
 import { useFailedConversations, useFailedNews } from '../features/messages/failedNews'
 import { Toasts } from '../features/notifications/Toasts'
@@ -126,7 +128,7 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
   // their page, not the user's visit, unless it ended with "Log in again". Read during render, forgotten once drawn (a
   // render may run twice).
   const drafts = useRef<Drafts | null>(null)
-  drafts.current ??= draftsForVisitOf(user.id)
+  drafts.current ??= draftsForVisitOf(user.id, dispatch(draftsEpochOf(user.id)))
   useEffect(() => forgetKeptDrafts(), [])
   const shownRoute = useRef<Route | null>(null)
   useEffect(() => {
@@ -170,7 +172,10 @@ export function Layout({ user, route, children }: { user: User; route: Route; ch
   const leftHere = useRef(false)
   const leave = (keepOutbox: boolean) => {
     leftHere.current = true
-    if (!keepOutbox) forgetStoredDrafts()
+    if (!keepOutbox) {
+      dispatch(renewDraftsEpoch(user.id))
+      forgetStoredDrafts()
+    }
     dispatch(loggedOut({ keepOutbox }))
   }
   const logout = () => {

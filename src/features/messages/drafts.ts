@@ -1,4 +1,6 @@
+import type { ThunkAction, UnknownAction } from '@reduxjs/toolkit'
 import { createContext, type SetStateAction, useContext, useState } from 'react'
+import type { ApiExtra } from '../../api'
 
 /** The fields of the booking and contact-request forms a visit keeps (see `useDraftField`). */
 interface FormFields {
@@ -63,7 +65,7 @@ export function useDraftField<K extends keyof FormFields>(
  * The drafts a user left with "Log in again", waiting for the next login in this tab (in memory; the tab's storage has
  * them too, for a reload meanwhile: `saveDrafts`).
  */
-let kept: { userId: string; drafts: Drafts } | null = null
+let kept: { userId: string; epoch: string | null; drafts: Drafts } | null = null
 
 /**
  * Keeps `drafts` for `userId`'s next login in this tab: the session ended under them, not their wish to write, as
@@ -72,7 +74,37 @@ let kept: { userId: string; drafts: Drafts } | null = null
  * @example keepDraftsForNextLogin(user.id, drafts); dispatch(loggedOut({ keepOutbox: true }))
  */
 export function keepDraftsForNextLogin(userId: string, drafts: Drafts): void {
-  kept = { userId, drafts }
+  kept = { userId, epoch: owners.get(drafts)?.epoch ?? null, drafts }
+}
+
+/**
+ * Where the browser keeps, per user, a mark their "Log out" renews (`renewDraftsEpoch`). A visit's drafts carry the
+ * mark it began with: a tab that never heard that logout (discarded by the browser meanwhile, which reloads it on
+ * return with its session storage) finds another mark at the next login there, and drops what it kept.
+ */
+const draftsEpochKey = (userId: string) => `talemy.drafts.epoch.${userId}`
+
+/** `userId`'s mark in the browser's storage (the store's), or null: none, or storage blocked. */
+export function draftsEpochOf(userId: string): ThunkAction<string | null, unknown, unknown, UnknownAction> {
+  return (_dispatch, _getState, extra) => {
+    try {
+      return ((extra ?? {}) as ApiExtra).storage?.getItem(draftsEpochKey(userId)) ?? null
+    } catch {
+      return null
+    }
+  }
+}
+
+/** `userId` chose "Log out": the drafts any tab keeps of theirs are not for their next visit. */
+export function renewDraftsEpoch(userId: string): ThunkAction<void, unknown, unknown, UnknownAction> {
+  return (_dispatch, _getState, extra) => {
+    try {
+      const mark = `${Date.now().toString(36)}.${Math.random().toString(36).slice(2)}`
+      ;((extra ?? {}) as ApiExtra).storage?.setItem(draftsEpochKey(userId), mark)
+    } catch {
+      // blocked: the tabs that hear the logout drop theirs all the same
+    }
+  }
 }
 
 /**
@@ -80,8 +112,8 @@ export function keepDraftsForNextLogin(userId: string, drafts: Drafts): void {
  * return): the tab's session storage, which no other tab reads and which goes with the tab. One user's at a time.
  */
 const STORED_DRAFTS = 'talemy.drafts'
-/** Whose drafts each visit holds, for `saveDrafts`. */
-const owners = new WeakMap<Drafts, string>()
+/** Whose drafts each visit holds, and the mark it began with (`draftsEpochOf`), for `saveDrafts`. */
+const owners = new WeakMap<Drafts, { userId: string; epoch: string | null }>()
 
 function tabStorage(): Storage | null {
   try {
@@ -94,25 +126,25 @@ function tabStorage(): Storage | null {
 
 /** Writes `drafts` (a visit's, from `draftsForVisitOf`) to the tab's storage; best effort (full or blocked: memory). */
 export function saveDrafts(drafts: Drafts): void {
-  const userId = owners.get(drafts)
+  const owner = owners.get(drafts)
   const storage = tabStorage()
-  if (userId === undefined || !storage) return
+  if (owner === undefined || !storage) return
   try {
-    storage.setItem(STORED_DRAFTS, JSON.stringify({ userId, messages: [...drafts.messages], fields: drafts.fields }))
+    storage.setItem(STORED_DRAFTS, JSON.stringify({ ...owner, messages: [...drafts.messages], fields: drafts.fields }))
   } catch {
     // kept in memory only
   }
 }
 
-/** The drafts the tab's storage holds for `userId`, else none (another user's are dropped). */
-function storedDraftsOf(userId: string): Drafts {
+/** The drafts the tab's storage holds for `userId` since `epoch`, else none (another user's are dropped). */
+function storedDraftsOf(userId: string, epoch: string | null): Drafts {
   const storage = tabStorage()
   try {
     const raw = storage?.getItem(STORED_DRAFTS)
     if (raw) {
-      const stored = JSON.parse(raw) as { userId?: unknown; messages?: unknown; fields?: unknown }
+      const stored = JSON.parse(raw) as { userId?: unknown; epoch?: unknown; messages?: unknown; fields?: unknown }
       const pairs = Array.isArray(stored.messages) ? stored.messages : []
-      if (stored.userId === userId) {
+      if (stored.userId === userId && (stored.epoch ?? null) === epoch) {
         const messages = new Map<string, string>()
         for (const pair of pairs)
           if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string')
@@ -138,13 +170,13 @@ export function forgetStoredDrafts(): void {
 }
 
 /**
- * The drafts of `userId`'s visit that begins: those kept for them, else those the tab stored for them before a reload,
- * else none. Whoever logs in next takes what was kept (`forgetKeptDrafts`, once the visit is drawn), so another user's
- * login drops it.
+ * The drafts of `userId`'s visit that begins with their mark `epoch` (`draftsEpochOf`): those kept for them, else those
+ * the tab stored for them before a reload, else none; neither if they chose "Log out" since. Whoever logs in next takes
+ * what was kept (`forgetKeptDrafts`, once the visit is drawn), so another user's login drops it.
  */
-export function draftsForVisitOf(userId: string): Drafts {
-  const drafts = kept?.userId === userId ? kept.drafts : storedDraftsOf(userId)
-  owners.set(drafts, userId)
+export function draftsForVisitOf(userId: string, epoch: string | null): Drafts {
+  const drafts = kept?.userId === userId && kept.epoch === epoch ? kept.drafts : storedDraftsOf(userId, epoch)
+  owners.set(drafts, { userId, epoch })
   return drafts
 }
 
