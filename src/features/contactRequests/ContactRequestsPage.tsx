@@ -25,7 +25,7 @@ import { type FieldTextProblem, fieldTextProblem } from '../shared/fieldText'
 import { useFieldWords } from '../shared/fieldWords'
 import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
-import { useStatusChange } from '../shared/statusChange'
+import { readAfterUnderWay, useStatusChange } from '../shared/statusChange'
 import { useStartConversation } from '../shared/startConversation'
 import { useStatusSaid } from '../shared/statusSaid'
 import { useDraftField } from '../messages/drafts'
@@ -94,7 +94,10 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   // The status as the server has it now, read again after a refusal.
   const rereadStatus = async () =>
     (
-      await dispatch(api.endpoints.getContactRequests.initiate(undefined, { subscribe: false, forceRefetch: true }))
+      await readAfterUnderWay(
+        () => dispatch(api.util.getRunningQueryThunk('getContactRequests', undefined)),
+        () => dispatch(api.endpoints.getContactRequests.initiate(undefined, { subscribe: false, forceRefetch: true })),
+      )
     ).data?.find((x) => x.id === request.id)?.status
   const { attempt, forget, error, changedMeanwhile, gone } = useStatusChange(
     request.status,

@@ -24,7 +24,7 @@ import { useFieldWords } from '../shared/fieldWords'
 import { toDateTimeLocal } from '../shared/format'
 import { stillAt, useCardKeepsFocus } from '../shared/keepFocus'
 import { usePeople } from '../shared/people'
-import { useStatusChange } from '../shared/statusChange'
+import { readAfterUnderWay, useStatusChange } from '../shared/statusChange'
 import { useStatusSaid } from '../shared/statusSaid'
 import { useForgetOnReconnect } from '../shared/reconnected'
 import { useSubmissionKeys } from '../shared/submissionKeys'
@@ -121,9 +121,12 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
   )
   // The status as the server has it now, read again after a refusal.
   const rereadStatus = async () =>
-    (await dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false, forceRefetch: true }))).data?.find(
-      (x) => x.id === lesson.id,
-    )?.status
+    (
+      await readAfterUnderWay(
+        () => dispatch(api.util.getRunningQueryThunk('getLessons', undefined)),
+        () => dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false, forceRefetch: true })),
+      )
+    ).data?.find((x) => x.id === lesson.id)?.status
   const { attempt, forget, error, changedMeanwhile, gone } = useStatusChange(
     lesson.status,
     rereadStatus,

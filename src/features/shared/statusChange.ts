@@ -4,6 +4,24 @@ import { useForgetOnReconnect } from './reconnected'
 import { useSaidWhenShown } from './statusSaid'
 
 /**
+ * `read` (a forced read of a list, for `reread`) once no read of that list is under way (`running`, RTK Query's running
+ * query for the entry): RTK Query hands a read under way to a new one of the same entry, forced or not, and that one
+ * may have left before the change the refusal is about, bringing back the status the card already shows.
+ *
+ * @example readAfterUnderWay(() => dispatch(api.util.getRunningQueryThunk('getLessons', undefined)), forcedRead)
+ */
+export async function readAfterUnderWay<T>(running: () => Promise<unknown> | undefined, read: () => Promise<T>) {
+  let under = running()
+  while (under) {
+    await under
+    const next = running()
+    if (next === under) break
+    under = next
+  }
+  return read()
+}
+
+/**
  * Why a card's last change did not happen, once known; `changed`: the card was read again and shows another status;
  * `done`: the status read again is the one asked for (the user's own earlier try whose answer was lost, or their other
  * tab): nothing to explain.
