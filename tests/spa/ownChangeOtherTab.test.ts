@@ -14,7 +14,7 @@ import { createMemoryTabLock } from '../../src/realtime/tabs/tabLock'
 import { fakeSockets } from '../unit/support/fakeSocket'
 import { manualTimers } from '../unit/tabs/support/tabBus'
 import { alice, bob, lesson, toastedStore } from './support/lessons'
-import { heldPatchApi } from './support/page'
+import { apiRoutes, heldPatchApi, json } from './support/page'
 
 // Alice has two tabs: the lessons page in one, the messages page in the other. She cancels her lesson in the first;
 // the server's event reaches both, and the second said "Lesson “Algebra” (Bob) was cancelled", as if Bob had: a
@@ -143,6 +143,30 @@ describe('a cancellation asked for in another tab of the same user', () => {
     const change = tab1.dispatch(api.endpoints.updateLessonStatus.initiate({ id: 'l1', status: 'cancelled' }))
     release()
     await change
+    await settle()
+    tab2.dispatch(serverEventActions['lesson:statusUpdated'](cancelled))
+    expect(second.getSnapshot().map((t) => t.message.values?.status)).toEqual(['cancelled'])
+    tab1.dispose()
+    tab2.dispose()
+  })
+
+  // A proxy's own page in place of JSON (RTK Query's PARSING_ERROR, the status in `originalStatus`): refused all the
+  // same, and the other tab hears it so too.
+  test('refused unmade by a proxy (an HTML 413): Bob’s cancellation later is news in the other tab', async () => {
+    const channel = channels()
+    const first = createToaster({ openPage: () => 'lessons', channel: channel() })
+    const fetchFn = apiRoutes((method) =>
+      method === 'PATCH'
+        ? new Response('<html><h1>413 Request Entity Too Large</h1></html>', {
+            status: 413,
+            headers: { 'content-type': 'text/html' },
+          })
+        : json(200, []),
+    )
+    const tab1 = askingTab(first, fetchFn)
+    const second = createToaster({ openPage: () => 'messages', ttlMs: 3_600_000, channel: channel() })
+    const tab2 = toastedStore(alice, second)
+    await tab1.dispatch(api.endpoints.updateLessonStatus.initiate({ id: 'l1', status: 'cancelled' }))
     await settle()
     tab2.dispatch(serverEventActions['lesson:statusUpdated'](cancelled))
     expect(second.getSnapshot().map((t) => t.message.values?.status)).toEqual(['cancelled'])

@@ -233,6 +233,24 @@ describe('a change asked for whose answer never came, or that was refused', () =
     expect(toaster.getSnapshot().map((t) => t.message.id)).toEqual(['toast.lessonStatus'])
     store.dispose()
   })
+
+  // A proxy or firewall in front of the server refuses with a page of its own, not JSON (RTK Query's PARSING_ERROR, the
+  // status in `originalStatus`): a 4xx all the same, the change not made. Taken for one that may have been, the
+  // tutor's cancellation a moment later was taken for Alice's own, and she was never told of it.
+  test.each([
+    { status: 413, page: '<html><body><h1>413 Request Entity Too Large</h1></body></html>' },
+    { status: 403, page: '<html><body><h1>403 Forbidden</h1></body></html>' },
+  ])(
+    'refused by a proxy with an HTML $status (not made): the tutor’s cancellation that comes later is news, a toast',
+    async ({ status, page: body }) => {
+      const { store, toaster } = await aliceCancels(
+        async () => new Response(body, { status, headers: { 'content-type': 'text/html' } }),
+      )
+      act(() => void store.dispatch(cancelled()))
+      expect(toaster.getSnapshot().map((t) => t.message.id)).toEqual(['toast.lessonStatus'])
+      store.dispose()
+    },
+  )
 })
 
 describe('a change only the user’s side may make, made in another tab or on another device', () => {

@@ -1,5 +1,6 @@
 import { type Middleware, nanoid, type UnknownAction } from '@reduxjs/toolkit'
 import { api, REFRESH_LOCK_WAIT_MS, REFRESH_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../../api'
+import { answeredStatus } from '../../api/answeredStatus'
 import {
   CONTACT_REQUEST_TRANSITIONS,
   type Id,
@@ -293,18 +294,19 @@ function windowPageHide(listener: () => void): () => void {
 /** A status change's action as the user's other tabs take it (serializable): only what `noteAsked` reads. */
 interface PostedChange {
   type: string
-  payload: { status: unknown }
+  payload: { status: unknown; originalStatus?: unknown }
   meta: { requestStatus: string; arg: { type: string; endpointName: string; originalArgs: unknown } }
 }
 
 /**
- * Whether a status change's failure says the server did not make it: a 4xx, answered before anything was written. A
- * 5xx is no such word (the commit's answer lost on the way from the database, a gateway's timeout): the change may
- * have been made, and its event is then the user's own, as after no answer at all.
+ * Whether a status change's failure says the server did not make it: a 4xx, answered before anything was written, a
+ * proxy's page in place of JSON too (`answeredStatus`). A 5xx is no such word (the commit's answer lost on the way from
+ * the database, a gateway's timeout): the change may have been made, and its event is then the user's own, as after no
+ * answer at all. Nor is a 2xx whose body was unreadable: it was made.
  */
 const notMade = (payload: unknown) => {
-  const status = (payload as { status?: unknown } | undefined)?.status
-  return typeof status === 'number' && status < 500
+  const status = answeredStatus(payload)
+  return status !== null && status >= 400 && status < 500
 }
 
 /** A change asked for and never answered in a tab that went (closed, or crashed): as if its answer was lost. */
@@ -596,16 +598,17 @@ export function createToaster({
       }
       if (channel && me && isStatusChange(action as UnknownAction)) {
         const { type, payload, meta } = action as UnknownAction & { meta?: unknown }
-        // Only what `noteAsked` reads: the request's arguments and, refused, the answer's status.
+        // Only what `noteAsked` reads: the request's arguments and, refused, the answer's status (`originalStatus`, a
+        // page that was no JSON: `notMade`).
         const { requestStatus, requestId, arg } = meta as {
           requestStatus: string
           requestId: string
           arg: { endpointName: string; originalArgs: unknown; type: string }
         }
-        const status = (payload as { status?: unknown } | undefined)?.status
+        const { status, originalStatus } = (payload ?? {}) as { status?: unknown; originalStatus?: unknown }
         const posted: PostedChange = {
           type,
-          payload: { status },
+          payload: { status, originalStatus },
           meta: {
             requestStatus,
             arg: { type: arg.type, endpointName: arg.endpointName, originalArgs: arg.originalArgs },
