@@ -81,6 +81,26 @@ describe.each(FORMS)('%s sends an Idempotency-Key', (_form, hash, label) => {
     store.dispose()
   })
 
+  // The form's fields wait while the user is on another page (drafts), so they come back to press the button again: the
+  // key had stayed with the form that went, and the retry of a booking the server had kept made a second one.
+  test('the same one when the user sends again after a lost answer and a visit to another page', async () => {
+    const { api, store, submit } = await formAt(hash, label, ['lost', 'ok'])
+    await submit('first')
+    act(() => page.container.querySelector<HTMLAnchorElement>('[data-testid=nav-messages]')!.click())
+    await eventually(() => expect(page.container.querySelector('h1')?.textContent).toBe('Messages'))
+    act(() => {
+      window.location.hash = hash
+    })
+    // As the user left it.
+    const field = await eventually(() => fieldLabelled(page.container, label) as HTMLInputElement)
+    expect(field.value).toBe('first')
+    act(() => field.form!.requestSubmit())
+    await eventually(() => expect(api.posts).toHaveLength(2))
+    const [lost, again] = api.posts.map((post) => post.key)
+    expect(again).toBe(lost)
+    store.dispose()
+  })
+
   test('a new one once the user changes what the form says after a failure', async () => {
     const { api, store, submit } = await formAt(hash, label, ['lost', 'refused', 'refused'])
     await submit('first')

@@ -18,6 +18,11 @@ export interface Drafts {
   messages: Map<string, string>
   /** The forms' fields as the user last set them (apart from the messages: a conversation id is any string). */
   fields: Partial<FormFields>
+  /**
+   * The forms' Idempotency-Keys by request (`useSubmissionKeys`): a request sent again after a lost answer, from the
+   * fields kept here, must carry the key it first went with.
+   */
+  keys: Map<string, string>
 }
 
 /**
@@ -130,7 +135,8 @@ export function saveDrafts(drafts: Drafts): void {
   const storage = tabStorage()
   if (owner === undefined || !storage) return
   try {
-    storage.setItem(STORED_DRAFTS, JSON.stringify({ ...owner, messages: [...drafts.messages], fields: drafts.fields }))
+    const { messages, fields, keys } = drafts
+    storage.setItem(STORED_DRAFTS, JSON.stringify({ ...owner, messages: [...messages], fields, keys: [...keys] }))
   } catch {
     // kept in memory only
   }
@@ -142,22 +148,35 @@ function storedDraftsOf(userId: string, epoch: string | null): Drafts {
   try {
     const raw = storage?.getItem(STORED_DRAFTS)
     if (raw) {
-      const stored = JSON.parse(raw) as { userId?: unknown; epoch?: unknown; messages?: unknown; fields?: unknown }
-      const pairs = Array.isArray(stored.messages) ? stored.messages : []
+      const stored = JSON.parse(raw) as {
+        userId?: unknown
+        epoch?: unknown
+        messages?: unknown
+        fields?: unknown
+        keys?: unknown
+      }
       if (stored.userId === userId && (stored.epoch ?? null) === epoch) {
-        const messages = new Map<string, string>()
-        for (const pair of pairs)
-          if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string')
-            messages.set(pair[0], pair[1])
         const fields = stored.fields !== null && typeof stored.fields === 'object' ? stored.fields : {}
-        return { messages, fields: fields as Partial<FormFields> }
+        return {
+          messages: stringPairs(stored.messages),
+          fields: fields as Partial<FormFields>,
+          keys: stringPairs(stored.keys),
+        }
       }
       storage?.removeItem(STORED_DRAFTS)
     }
   } catch {
     // unreadable: none
   }
-  return { messages: new Map(), fields: {} }
+  return { messages: new Map(), fields: {}, keys: new Map() }
+}
+
+/** A stored list of `[string, string]` pairs as a map, what is not such a pair left out. */
+function stringPairs(stored: unknown): Map<string, string> {
+  const map = new Map<string, string>()
+  for (const pair of Array.isArray(stored) ? stored : [])
+    if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string') map.set(pair[0], pair[1])
+  return map
 }
 
 /** Forgets the drafts the tab's storage holds: the user logged out. */
