@@ -308,7 +308,8 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
     if (!request) return
     keys.succeeded(asked)
     dispatch(api.util.updateQueryData('getContactRequests', undefined, (draft) => upsertById(draft, request)))
-    setMessage('')
+    // Typed since it went (the field stays open while the request is out): the user's next request, kept.
+    setMessage((now) => (now.trim() === asked.message ? '' : now))
     setDone(true)
   }
 

@@ -384,7 +384,8 @@ function BookLesson() {
     if (!lesson) return
     keys.succeeded(booking)
     dispatch(api.util.updateQueryData('getLessons', undefined, (draft) => upsertById(draft, lesson)))
-    setSubject('')
+    // Typed since it went (the field stays open while the request is out): the user's next booking, kept.
+    setSubject((now) => (now.trim() === booking.subject ? '' : now))
     setBooked({ id: lesson.id, subject: lesson.subject })
   }
 
