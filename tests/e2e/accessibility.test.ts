@@ -119,15 +119,24 @@ const RING = [0xc2, 0x5e, 0x00] as const
 
 /**
  * How much of the focused element's ring is drawn, from a screenshot of it and 6 px around: the pixels of the ring's
- * colour (give or take, for anti-aliasing), against the 3 px band a whole ring would cover. An ancestor that clips its
- * children, a later sibling painted over it, or an opacity fading it shows as less.
+ * colour (give or take, for anti-aliasing), against the band a whole ring would cover (its width and offset as styled,
+ * its corners rounded as the element's). An ancestor that clips its children, a later sibling painted over it, or an
+ * opacity fading it shows as less.
  */
 async function ringShown(page: Page): Promise<{ name: string; share: number }> {
   const box = await page.evaluate(() => {
     const el = document.activeElement as HTMLElement
     const r = el.getBoundingClientRect()
     const name = `${el.tagName.toLowerCase()} "${(el.textContent ?? '').trim().slice(0, 30)}"`
-    return { x: r.x, y: r.y, width: r.width, height: r.height, name }
+    const style = getComputedStyle(el)
+    const corners = [
+      style.borderTopLeftRadius,
+      style.borderTopRightRadius,
+      style.borderBottomRightRadius,
+      style.borderBottomLeftRadius,
+    ].map((radius) => Number.parseFloat(radius) || 0)
+    const offset = Number.parseFloat(style.outlineOffset)
+    return { x: r.x, y: r.y, width: r.width, height: r.height, name, corners, offset, ring: style.outlineWidth }
   })
   const pad = 6
   const clip = { x: box.x - pad, y: box.y - pad, width: box.width + 2 * pad, height: box.height + 2 * pad }
@@ -151,8 +160,16 @@ async function ringShown(page: Page): Promise<{ name: string; share: number }> {
     },
     { png, ring: RING },
   )
-  // The ring: 3 px wide, 2 px out (styles.css), around the element.
-  const whole = 2 * (box.width + 10 + box.height + 10) * 3
+  // The ring's outer edge less its inner one, each a box rounded as the element is (a square corner stays square):
+  // a corner of radius r leaves out (1 - π/4) r² of its box. Counted square, a whole ring round a button was 83 %.
+  const ringWidth = Number.parseFloat(box.ring)
+  const rounded = (grow: number) => {
+    const w = box.width + 2 * grow
+    const h = box.height + 2 * grow
+    const r = (c: number) => (c > 0 ? Math.min(Math.max(0, c + grow), w / 2, h / 2) : 0)
+    return w * h - box.corners.reduce((sum, c) => sum + (1 - Math.PI / 4) * r(c) ** 2, 0)
+  }
+  const whole = rounded(box.offset + ringWidth) - rounded(box.offset)
   return { name: box.name, share: Math.round((100 * drawn) / whole) }
 }
 
@@ -429,6 +446,24 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       await shot(page, `message-list-ring-${width}`)
       // Give or take the anti-aliasing of its rounded corners.
       expect((await ringShown(page)).share).toBeGreaterThanOrEqual(90)
+    } finally {
+      await context.close()
+    }
+  })
+
+  // WCAG 2.4.7: the main navigation's tabs drew their rings' foot below the header, where the page's first pane (the
+  // Messages page's conversations) was painted over it: about three fifths of each ring showed, at every width.
+  it.each([320, 360, 1280])('at %i px wide, the navigation tabs show their whole focus rings', async (width) => {
+    const { context, page } = await loginAs(e2e, 'alice', { viewport: { width, height: 640 } })
+    try {
+      await page.getByTestId('conversation').first().waitFor({ timeout: WAIT })
+      const rings: { name: string; share: number }[] = []
+      for (const tab of await page.locator('nav .nav a').all()) {
+        await tabTo(page, tab, { back: true })
+        rings.push(await ringShown(page))
+      }
+      await shot(page, `nav-ring-${width}`)
+      expect(rings.filter((r) => r.share < 90)).toEqual([])
     } finally {
       await context.close()
     }
