@@ -469,6 +469,25 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
     }
   })
 
+  // WCAG 2.4.7: a conversation spans the pane that scrolls the list, and its ring, drawn outside it, was cut at both
+  // sides by that pane: about three quarters of it showed.
+  it.each([320, 360, 1280])('at %i px wide, the conversations show their whole focus rings', async (width) => {
+    const { context, page } = await loginAs(e2e, 'alice', { viewport: { width, height: 640 } })
+    try {
+      const conversations = page.getByTestId('conversation')
+      await conversations.first().waitFor({ timeout: WAIT })
+      const rings: { name: string; share: number }[] = []
+      for (const conversation of await conversations.all()) {
+        await tabTo(page, conversation)
+        rings.push(await ringShown(page))
+      }
+      await shot(page, `conversation-ring-${width}`)
+      expect(rings.filter((r) => r.share < 90)).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
   // WCAG 1.4.11: a field is found by its border on the white of a form. Found: #9aa5b8, 2.5:1 on white.
   it('every field stands out from the form around it by 3:1 (login, new conversation, composer, lessons, requests)', async () => {
     const made = await e2e.browser.newContext({ viewport: { width: 1280, height: 800 } })
