@@ -488,6 +488,26 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
     }
   })
 
+  // WCAG 2.4.7: Tab scrolls a control below the screen's edge just into view, its border on the edge, and the ring
+  // drawn round it was cut there: on a phone, the login page's last demo account showed three sides of it.
+  it.each([
+    [320, 568],
+    [320, 800],
+    [360, 740],
+  ])('at %i×%i px, a control Tab scrolls into view shows its whole focus ring', async (width, height) => {
+    const context = await e2e.browser.newContext({ viewport: { width, height } })
+    try {
+      const login = await context.newPage()
+      await login.goto(`${e2e.url}/`)
+      await login.getByTestId('demo-alice').waitFor({ timeout: WAIT })
+      const rings = await ringsOnTab(login)
+      await shot(login, `login-ring-${width}x${height}`)
+      expect(rings.filter((r) => r.share < 90)).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
   // WCAG 1.4.11: a field is found by its border on the white of a form. Found: #9aa5b8, 2.5:1 on white.
   it('every field stands out from the form around it by 3:1 (login, new conversation, composer, lessons, requests)', async () => {
     const made = await e2e.browser.newContext({ viewport: { width: 1280, height: 800 } })
