@@ -180,16 +180,19 @@ async function ringsOnTab(page: Page): Promise<{ name: string; share: number }[]
   await page.evaluate(() => {
     ;(window as unknown as { tabbed: Element[] }).tabbed = []
   })
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < 100; i++) {
     await page.keyboard.press('Tab')
     const again = await page.evaluate(() => {
       const tabbed = (window as unknown as { tabbed: Element[] }).tabbed
       const el = document.activeElement
       if (!el || el === document.body) return false
+      // Tab goes through a date field's parts (day, month, year, time) in place: still on its way, not back round.
+      if (tabbed.at(-1) === el) return 'same'
       if (tabbed.includes(el)) return true
       tabbed.push(el)
       return false
     })
+    if (again === 'same') continue
     if (again) break
     if (await page.evaluate(() => document.activeElement === document.body)) continue
     seen.push(await ringShown(page))
@@ -402,37 +405,45 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
     },
   )
 
-  // WCAG 2.4.7: a keyboard user sees where focus is. Found: the language switch clipped its buttons' rings (EN showed
-  // none, FR a sliver), and a button kept focusable with aria-disabled (Start with no one chosen) faded its ring with
-  // itself.
-  it.each(['fr-FR', 'en-US'] as const)(
-    '%s: every control Tab reaches shows at least half of its focus ring',
-    async (locale) => {
-      const made = await e2e.browser.newContext({ viewport: { width: 1280, height: 800 }, locale })
-      try {
-        const login = await made.newPage()
-        await login.goto(`${e2e.url}/`)
-        await login.getByTestId('demo-alice').waitFor({ timeout: WAIT })
-        const faint = (rings: { name: string; share: number }[]) => rings.filter((r) => r.share < 50)
-        expect(faint(await ringsOnTab(login)), 'login').toEqual([])
-        await login.close()
-        const { page } = await loginAs(e2e, 'alice', { context: made })
-        await page.getByTestId('conversation').first().waitFor({ timeout: WAIT })
-        expect(faint(await ringsOnTab(page)), 'messages').toEqual([])
-        await gotoConversation(page, conversationId)
-        await page.getByTestId('message').first().waitFor({ timeout: WAIT })
-        expect(faint(await ringsOnTab(page)), 'thread').toEqual([])
-        await page.evaluate(() => (window.location.hash = '#/lessons'))
-        await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
-        expect(faint(await ringsOnTab(page)), 'lessons').toEqual([])
-        await page.evaluate(() => (window.location.hash = '#/contact-requests'))
-        await page.getByTestId('contact-request-list').waitFor({ timeout: WAIT })
-        expect(faint(await ringsOnTab(page)), 'contact requests').toEqual([])
-      } finally {
-        await made.close()
-      }
-    },
-  )
+  // WCAG 2.4.7: a keyboard user sees where focus is, the whole ring. Found: the language switch clipped its buttons'
+  // rings (EN showed none, FR a sliver), a button kept focusable with aria-disabled (Start with no one chosen) faded
+  // its ring with itself, the page below the header cut the navigation tabs' rings, the conversation pane its
+  // conversations'. On the lessons page this stopped at the date field (Tab stays on it through its parts).
+  it.each(
+    (['fr-FR', 'en-US'] as const).flatMap((locale) =>
+      (
+        [
+          ['320 px', { width: 320, height: 640 }],
+          ['desktop', { width: 1280, height: 800 }],
+        ] as const
+      ).map(([label, viewport]) => [locale, label, viewport] as const),
+    ),
+  )('%s at %s width: every control Tab reaches shows its whole focus ring', async (locale, _label, viewport) => {
+    const made = await e2e.browser.newContext({ viewport, locale })
+    try {
+      const login = await made.newPage()
+      await login.goto(`${e2e.url}/`)
+      await login.getByTestId('demo-alice').waitFor({ timeout: WAIT })
+      // Give or take the anti-aliasing of rounded corners (a whole ring measures 94 % to 100 %).
+      const faint = (rings: { name: string; share: number }[]) => rings.filter((r) => r.share < 90)
+      expect(faint(await ringsOnTab(login)), 'login').toEqual([])
+      await login.close()
+      const { page } = await loginAs(e2e, 'alice', { context: made })
+      await page.getByTestId('conversation').first().waitFor({ timeout: WAIT })
+      expect(faint(await ringsOnTab(page)), 'messages').toEqual([])
+      await gotoConversation(page, conversationId)
+      await page.getByTestId('message').first().waitFor({ timeout: WAIT })
+      expect(faint(await ringsOnTab(page)), 'thread').toEqual([])
+      await page.evaluate(() => (window.location.hash = '#/lessons'))
+      await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+      expect(faint(await ringsOnTab(page)), 'lessons').toEqual([])
+      await page.evaluate(() => (window.location.hash = '#/contact-requests'))
+      await page.getByTestId('contact-request-list').waitFor({ timeout: WAIT })
+      expect(faint(await ringsOnTab(page)), 'contact requests').toEqual([])
+    } finally {
+      await made.close()
+    }
+  })
 
   // WCAG 2.4.7: the message list (a scrolling log, reached by Tab to scroll it) drew its ring 2 px outside itself, past
   // the scrolling page around it, which cut it at its sides: at 320 px, where the list spans the screen, at both.
