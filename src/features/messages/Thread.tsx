@@ -448,8 +448,10 @@ export function Thread({
         </div>
       )}
       {/* Polite: said when someone starts typing, without interrupting. Always rendered, so the composer never jumps.
-          Empty while the people are first read: it would say "Someone is typing…", then again with the name. */}
-      <p className="typing-line" data-testid="typing" aria-live="polite">
+          Empty while the people are first read: it would say "Someone is typing…", then again with the name. Atomic:
+          a change of a part only (the words after the name, on a change of language) is said as the whole sentence,
+          not as "est en train d’écrire…" without who. */}
+      <p className="typing-line" data-testid="typing" aria-live="polite" aria-atomic="true">
         {typing.length > 0 && !people.loading && <TypingLine typing={typing} people={people} />}
       </p>
       <UnsavedNotice />
