@@ -1,0 +1,89 @@
+import { rmSync } from 'node:fs'
+import { afterAll, expect, test } from 'vitest'
+import { selectConnection, sendMessage } from '../../src/realtime'
+import { exited, freshDataDir, killSpawned, spawnMain } from '../server/support/server'
+import { stablePort } from '../support/ports'
+import { client, storedThread, until, type Client } from './support'
+
+// The receiver stays connected while the server goes away (SIGTERM: a graceful close; or SIGKILL) in the middle of a
+// burst another user's outbox is sending (the default send limit spreads it over seconds), and comes back on the same
+// port and data: afterwards the receiver's cache holds every stored message of the burst exactly once, by id, in seq
+// order, and so do the sender's (its unacked sends went again with the same clientId) and her other browser's (her
+// messages come to it as message:sent). R2 checks the database alone.
+
+const CONVERSATION = 'conv-alice-bob'
+const TOTAL = 60
+const open: Client[] = []
+const cleanups: Array<() => unknown> = []
+afterAll(async () => {
+  for (const c of open.splice(0)) c.close()
+  await killSpawned()
+  for (const cleanup of cleanups.splice(0)) await cleanup()
+})
+
+const realtime = { backoff: { baseMs: 100, capMs: 1_000 } }
+const caughtUp = (c: Client) => {
+  const connection = selectConnection(c.store.getState())
+  return connection.status === 'connected' && !connection.syncing && connection.offset !== null
+}
+
+async function burstAcross(url: string, restart: (bob: Client) => Promise<string>) {
+  const alice = client(url, { realtime })
+  const bob = client(url, { realtime })
+  // Alice in another browser: her own messages reach it as message:sent.
+  const elsewhere = client(url, { realtime })
+  open.push(alice, bob, elsewhere)
+  await alice.login('alice@talemy.test')
+  await bob.login('bob@talemy.test')
+  await elsewhere.login('alice@talemy.test')
+  await until(() => [alice, bob, elsewhere].every(caughtUp), 30_000, 'all caught up')
+  for (const c of [alice, bob, elsewhere]) await c.openThread(CONVERSATION)
+  const before = new Set((await storedThread(url, alice.token(), CONVERSATION)).map((m) => m.id))
+
+  const sent: string[] = []
+  for (let i = 0; i < TOTAL; i++)
+    sent.push(
+      alice.store.dispatch(sendMessage({ conversationId: CONVERSATION, content: `burst ${i}` })).payload.clientId,
+    )
+  const after = await restart(bob)
+
+  await until(() => alice.pending().length === 0, 90_000, "Alice's outbox delivered")
+  const stored = (await storedThread(after, alice.token(), CONVERSATION)).filter((m) => !before.has(m.id))
+  // Stored once each, every one of them.
+  expect(stored.map((m) => m.clientId).sort()).toEqual([...sent].sort())
+  const ids = stored.map((m) => m.id)
+  const burstOf = (c: Client) => c.thread(CONVERSATION).filter((m) => !before.has(m.id))
+  for (const c of [alice, bob, elsewhere]) {
+    await until(() => caughtUp(c) && burstOf(c).length >= ids.length, 60_000, 'caches caught up')
+    const thread = c.thread(CONVERSATION)
+    // Exactly the stored burst, once each, in seq order; nothing else new, nothing pending.
+    expect(burstOf(c).map((m) => m.id)).toEqual(ids)
+    expect(new Set(thread.map((m) => m.id)).size).toBe(thread.length)
+    expect(new Set(thread.map((m) => m.clientId).filter(Boolean)).size).toBe(thread.filter((m) => m.clientId).length)
+    const seqs = thread.map((m) => m.seq)
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b))
+    expect(thread.filter((m) => m.status === 'pending')).toEqual([])
+  }
+}
+
+// SIGKILL only: a graceful close (SIGTERM) ends the same way with less left to chance, and each case costs the suite
+// a restart and a burst.
+test.each(['SIGKILL'] as const)(
+  'a %s mid-burst: the connected receiver and the sender each hold the burst once, in seq order',
+  async (signal) => {
+    const dataDir = freshDataDir()
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
+    const env = { DATA_DIR: dataDir, PORT: String(await stablePort()), SKIP_SPA_BUILD: '1' }
+    let server = await spawnMain(env)
+    await burstAcross(server.url, async (bob) => {
+      // Mid-burst: half of it has reached Bob.
+      const news = () => bob.actions.filter((a) => a.type === 'socket/message:new').length
+      await until(() => news() >= TOTAL / 2, 30_000, 'Bob got half')
+      server.child.kill(signal)
+      await exited(server.child)
+      server = await spawnMain(env)
+      return server.url
+    })
+  },
+  180_000,
+)
