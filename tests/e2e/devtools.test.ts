@@ -18,7 +18,13 @@ describe('Redux DevTools', { timeout: 90_000 }, () => {
   const e2e = e2ePerFile({ build: 'development' })
 
   it('receives every socket action, each with a serializable payload', async () => {
-    const alice = await loginAs(e2e, 'alice', { initScript: installRecordingDevTools })
+    // RTK's development checks (serializability, immutability) speak through the console: the page's must stay quiet.
+    const context = await e2e.browser.newContext({ viewport: { width: 1280, height: 800 } })
+    const said: string[] = []
+    context.on('console', (m) => {
+      if (m.type() === 'warning' || m.type() === 'error') said.push(m.text())
+    })
+    const alice = await loginAs(e2e, 'alice', { context, initScript: installRecordingDevTools })
     const { page } = alice
     const recorded = () =>
       page.evaluate(() => (window as unknown as { __devtools: { actions: RecordedAction[] } }).__devtools.actions)
@@ -69,6 +75,9 @@ describe('Redux DevTools', { timeout: 90_000 }, () => {
         socketActions.find((a) => a.type === 'socket/message:new' && a.json.includes(fromBob))!.json,
       )
       expect(incoming.payload).toMatchObject({ conversationId: id, content: fromBob, seq: expect.any(Number) })
+      // (Not their "…took N ms" notes: a busy machine can pass that threshold.)
+      const rtk = ['non-serializable value was detected', 'state mutation was detected']
+      expect(said.filter((line) => rtk.some((w) => line.includes(w)))).toEqual([])
     } finally {
       await alice.context.close()
     }

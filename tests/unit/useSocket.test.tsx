@@ -1,12 +1,13 @@
 // @vitest-environment jsdom
 import { act, StrictMode, useEffect } from 'react'
 import { Provider } from 'react-redux'
-import { describe, expect, test } from 'vitest'
+import { describe, expect, test, vi } from 'vitest'
+import { loggedIn, loggedOut } from '../../src/api'
 import { createMemoryStorage } from '../../src/app/store'
 import { trackedStore } from '../support/trackedStores'
 import { useSocket, type UseSocket } from '../../src/realtime'
 import { fakeSockets } from './support/fakeSocket'
-import { alice } from './support/fixtures'
+import { alice, bob } from './support/fixtures'
 import { pagePerTest } from '../spa/support/page'
 
 const page = pagePerTest()
@@ -93,5 +94,72 @@ describe('useSocket', () => {
       store.dispatch({ type: 'socket/disconnect' })
     })
     expect(seen[seen.length - 1]).toMatchObject({ socket: null, status: 'disconnected', isConnected: false })
+  })
+})
+
+describe('useSocket across sessions', () => {
+  function mount(preloaded: boolean) {
+    const sockets = fakeSockets()
+    const store = trackedStore({
+      apiUrl: 'http://api.test',
+      createSocket: sockets.createSocket,
+      storage: createMemoryStorage(),
+      ...(preloaded ? { preloadedState: { auth: { token: 'token-1', user: alice } } } : {}),
+    })
+    const seen: UseSocket[] = []
+    act(() =>
+      page.root.render(
+        <Provider store={store}>
+          <Probe seen={seen} />
+        </Provider>,
+      ),
+    )
+    return { sockets, store, seen, last: () => seen[seen.length - 1]! }
+  }
+
+  test('before login: no socket, idle, and a send creates none', () => {
+    const { sockets, store, last } = mount(false)
+    expect(last()).toMatchObject({ socket: null, status: 'idle', isConnected: false })
+    act(() => void last().sendMessage('c1', 'hello'))
+    expect(sockets.sockets).toHaveLength(0)
+    expect(JSON.stringify(store.getState())).not.toContain('FakeSocket')
+  })
+
+  test('after logout and a login as another user, the same callbacks send as the new user on the new socket', () => {
+    const { sockets, store, last } = mount(true)
+    const first = last()
+    act(() => {
+      sockets.last.serverConnect()
+      sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    })
+    const aliceSocket = sockets.last
+    act(() => void store.dispatch(loggedOut()))
+    expect(last()).toMatchObject({ socket: null, status: 'idle', isConnected: false })
+    act(() => void store.dispatch(loggedIn({ token: 'token-2', user: bob })))
+    expect(sockets.sockets).toHaveLength(2)
+    expect(last().socket).toBe(sockets.last)
+    expect(last().socket).not.toBe(aliceSocket)
+    act(() => {
+      sockets.last.serverConnect()
+      sockets.last.serverEmit('sync:caughtUp', { offset: 0, epoch: 'e1' })
+    })
+    expect(last().sendMessage).toBe(first.sendMessage)
+    expect(last().joinConversation).toBe(first.joinConversation)
+    let clientId = ''
+    act(() => {
+      clientId = last().sendMessage('c2', 'from bob')
+    })
+    expect(store.getState().socket.outbox).toMatchObject([{ clientId, conversationId: 'c2' }])
+    expect(aliceSocket.sent('message:send')).toEqual([])
+    expect(sockets.last.sent('message:send').map((p) => p.args[0])).toMatchObject([{ clientId, content: 'from bob' }])
+  })
+
+  test('outside a Provider it says so', () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      expect(() => act(() => page.root.render(<Probe seen={[]} />))).toThrow(/react-redux context value/)
+    } finally {
+      errors.mockRestore()
+    }
   })
 })
