@@ -1,9 +1,10 @@
-import { isPlain, type UnknownAction } from '@reduxjs/toolkit'
+import type { UnknownAction } from '@reduxjs/toolkit'
 import { afterEach, beforeEach, expect, test, vi } from 'vitest'
 import { loggedOut } from '../../src/api'
 import { loadRefreshToken } from '../../src/api/credentials'
 import { tokenSessionId } from '../../src/api/jwt'
 import { createMemoryStorage } from '../../src/app/store'
+import { firstNonPlain } from '../support/plainData'
 import type { User } from '../../src/contract'
 import {
   connect,
@@ -40,16 +41,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.restoreAllMocks()
 })
-
-function firstNonPlain(v: unknown, path: string): string | null {
-  if (v === null || typeof v !== 'object') return typeof v === 'function' ? path : null
-  if (!Array.isArray(v) && !isPlain(v)) return path
-  for (const [k, child] of Object.entries(v)) {
-    const p = firstNonPlain(child, `${path}.${k}`)
-    if (p) return p
-  }
-  return null
-}
 
 test('connect, messages both ways, a reconnect, two tabs, logout and another login: RTK checks stay quiet', async () => {
   const bob = await file.loggedIn('bob@talemy.test')

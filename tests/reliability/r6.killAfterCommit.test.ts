@@ -1,9 +1,9 @@
 import { rmSync } from 'node:fs'
-import { afterAll, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 import { selectConnection, sendMessage } from '../../src/realtime'
-import { exited, freshDataDir, killSpawned, spawnMain } from '../server/support/server'
+import { exited, freshDataDir, spawnMain } from '../server/support/server'
 import { holdingProxy } from './holdingProxy'
-import { client, storedThread, until, type Client } from './support'
+import { client, closedAfterFile, storedThread, until, type Client } from './support'
 
 // R6: the server process is SIGKILLed after a send has committed and before either participant has read a byte of
 // what followed the commit (the ack, the sender's echo, the recipient's message:new): a proxy between the clients and
@@ -11,13 +11,7 @@ import { client, storedThread, until, type Client } from './support'
 // same data folder, the sender's store resends with the same clientId, and both stores resume by offset.
 
 const CONVERSATION = 'conv-alice-bob'
-const open: Client[] = []
-const cleanups: Array<() => unknown> = []
-afterAll(async () => {
-  for (const c of open.splice(0)) c.close()
-  await killSpawned()
-  for (const cleanup of cleanups.splice(0)) await cleanup()
-})
+const { open, cleanups } = closedAfterFile()
 
 const portOf = (url: string) => Number(new URL(url).port)
 

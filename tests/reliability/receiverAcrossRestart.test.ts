@@ -1,25 +1,18 @@
 import { rmSync } from 'node:fs'
-import { afterAll, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 import { selectConnection, sendMessage } from '../../src/realtime'
-import { exited, freshDataDir, killSpawned, spawnMain } from '../server/support/server'
+import { exited, freshDataDir, spawnMain } from '../server/support/server'
 import { stablePort } from '../support/ports'
-import { client, storedThread, until, type Client } from './support'
+import { client, closedAfterFile, storedThread, until, type Client } from './support'
 
-// The receiver stays connected while the server goes away (SIGTERM: a graceful close; or SIGKILL) in the middle of a
-// burst another user's outbox is sending (the default send limit spreads it over seconds), and comes back on the same
-// port and data: afterwards the receiver's cache holds every stored message of the burst exactly once, by id, in seq
+// The receiver stays connected while the server is SIGKILLed in the middle of a burst another user's outbox is sending
+// (the default send limit spreads it over seconds), and comes back on the same port and data: afterwards the receiver's cache holds every stored message of the burst exactly once, by id, in seq
 // order, and so do the sender's (its unacked sends went again with the same clientId) and her other browser's (her
 // messages come to it as message:sent). R2 checks the database alone.
 
 const CONVERSATION = 'conv-alice-bob'
 const TOTAL = 60
-const open: Client[] = []
-const cleanups: Array<() => unknown> = []
-afterAll(async () => {
-  for (const c of open.splice(0)) c.close()
-  await killSpawned()
-  for (const cleanup of cleanups.splice(0)) await cleanup()
-})
+const { open, cleanups } = closedAfterFile()
 
 const realtime = { backoff: { baseMs: 100, capMs: 1_000 } }
 const caughtUp = (c: Client) => {

@@ -1,10 +1,11 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { io } from 'socket.io-client'
-import { vi } from 'vitest'
+import { afterAll, vi } from 'vitest'
 import { api, type ThreadMessage } from '../../src/api'
 import { createMemoryStorage, makeStore, type RealtimeOptions } from '../../src/app/store'
 import type { Id, Message, User } from '../../src/contract'
 import { selectConnection, selectPendingMessages, socketHolderRequested, type AppSocket } from '../../src/realtime'
+import { killSpawned } from '../server/support/server'
 
 export const PASSWORD = 'talemy'
 
@@ -107,3 +108,20 @@ export function inOrder(list: readonly { clientId: string | null }[], ids: reado
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * What a file's tests leave to close after them: its clients (`open`), then the servers it spawned, then the rest in
+ * the order pushed (`cleanups`: a proxy, a data folder).
+ *
+ * @example const { open, cleanups } = closedAfterFile(); open.push(alice, bob)
+ */
+export function closedAfterFile(): { open: Client[]; cleanups: Array<() => unknown> } {
+  const open: Client[] = []
+  const cleanups: Array<() => unknown> = []
+  afterAll(async () => {
+    for (const c of open.splice(0)) c.close()
+    await killSpawned()
+    for (const cleanup of cleanups.splice(0)) await cleanup()
+  })
+  return { open, cleanups }
+}

@@ -1,8 +1,8 @@
 import type { UnknownAction } from '@reduxjs/toolkit'
-import { isPlain } from '@reduxjs/toolkit'
 import { afterEach, beforeEach, expect, test, vi } from 'vitest'
 import { api } from '../../src/api'
 import { createMemoryStorage } from '../../src/app/store'
+import { firstNonPlain } from '../support/plainData'
 import { trackedStore } from '../support/trackedStores'
 import { fakeSockets } from './support/fakeSocket'
 import { alice, bob } from './support/fixtures'
@@ -18,16 +18,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await stub.close()
 })
-
-function firstNonPlain(v: unknown, path: string): string | null {
-  if (v === null || typeof v !== 'object') return typeof v === 'function' ? path : null
-  if (!Array.isArray(v) && !isPlain(v)) return path
-  for (const [k, child] of Object.entries(v)) {
-    const p = firstNonPlain(child, `${path}.${k}`)
-    if (p) return p
-  }
-  return null
-}
 
 test('every action an HTTP query dispatches is plain data', async () => {
   const seen: UnknownAction[] = []
