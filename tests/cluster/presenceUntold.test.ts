@@ -9,6 +9,12 @@ import { redisRunnable, requireParts, startRedis, type RedisServer } from './sup
 // stops answering at that point: it never gets to tell, as after a SIGKILL.
 const ready = requireParts('tests/cluster/presenceUntold.test.ts', [redisRunnable()])
 
+/**
+ * A wait for the dying node's mark to be in Redis, as another node reads it: a few commands on a quiet machine, but
+ * vi.waitFor's default second is not always enough on one busy with three test files and their servers.
+ */
+const REDIS_WAIT = { timeout: 15_000, interval: 10 }
+
 type Told = { userId: string; online: boolean; lastSeenAt?: string | null }[]
 
 /** A database that never answers: a node frozen or killed before its query's answer. */
@@ -54,7 +60,7 @@ describe.runIf(ready)('a change of presence marked by a node that died before te
     now += 1_000
     // Its sweep marks Pablo offline, then waits on the database for good.
     void dying.sweep()
-    await vi.waitFor(async () => expect(await storeTwo.isOnline(['pablo'])).toEqual([false]))
+    await vi.waitFor(async () => expect(await storeTwo.isOnline(['pablo'])).toEqual([false]), REDIS_WAIT)
     // The other node's sweeps, however long after: the watcher is told that Pablo went.
     for (let i = 0; i < 3; i++) {
       now += 30_000
@@ -87,7 +93,7 @@ describe.runIf(ready)('a change of presence marked by a node that died before te
     })
     const socket = (userId: string) => ({ data: { userId }, connected: true, emit() {} }) as never
     void dying.connected(socket('rita'))
-    await vi.waitFor(async () => expect(await storeTwo.isOnline(['rita'])).toEqual([true]))
+    await vi.waitFor(async () => expect(await storeTwo.isOnline(['rita'])).toEqual([true]), REDIS_WAIT)
     await live.connected(socket('rita'))
     for (let i = 0; i < 3; i++) {
       now += 30_000
