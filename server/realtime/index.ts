@@ -166,9 +166,9 @@ export function createSocketServer(
       releases.set(conn, release)
       conn.once('close', release)
       // A refused CONNECT (its CONNECT_ERROR for the main namespace going out) closes its connection once that is sent:
-      // left open, one connection looped bad-token handshakes until connectTimeout, thousands a second. socket.io-client
-      // closes its own at a connect_error anyway and opens another at `connect()`. After this tick: the packet is not
-      // in the write buffer yet, and a close with an empty buffer would drop it.
+      // left open, one connection looped bad-token handshakes until connectTimeout, thousands a second.
+      // socket.io-client closes its own at a connect_error anyway and opens another at `connect()`. After this tick:
+      // the packet is not in the write buffer yet, and a close with an empty buffer would drop it.
       conn.on('packetCreate', (packet) => {
         if (packet.type === 'message' && typeof packet.data === 'string' && /^4(?!\/)/.test(packet.data))
           process.nextTick(() => conn.close())

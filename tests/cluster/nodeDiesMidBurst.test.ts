@@ -38,8 +38,8 @@ describe.runIf(ready)("the receiver's node killed mid-burst", () => {
     postgres?.stop()
   })
 
-  // The receiver's node only: a sender's node dying mid-send is failover.test.ts's and the outbox's own tests' case, and
-  // each case costs the suite two nodes and a burst.
+  // The receiver's node only: a sender's node dying mid-send is failover.test.ts's and the outbox's own tests' case,
+  // and each case costs the suite two nodes and a burst.
   it.each<'receiver' | 'sender'>(['receiver'])(
     "the %s's node dies: the burst once each in Bob's cache, in seq order",
     async (dies) => {

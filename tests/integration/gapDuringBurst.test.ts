@@ -9,7 +9,8 @@ import { client, storedThread, until, type Client } from '../reliability/support
 
 const CONV = 'conv-alice-bob'
 const TOTAL = 120
-// Sent while Bob is away: past maxReplay, and more than a page of the thread (50), so the refetch cannot simply overlap.
+// Sent while Bob is away: past maxReplay, and more than a page of the thread (50), so the refetch cannot simply
+// overlap.
 const AWAY = 60
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {

@@ -6,9 +6,10 @@ import { stablePort } from '../support/ports'
 import { client, closedAfterFile, storedThread, until, type Client } from './support'
 
 // The receiver stays connected while the server is SIGKILLed in the middle of a burst another user's outbox is sending
-// (the default send limit spreads it over seconds), and comes back on the same port and data: afterwards the receiver's cache holds every stored message of the burst exactly once, by id, in seq
-// order, and so do the sender's (its unacked sends went again with the same clientId) and her other browser's (her
-// messages come to it as message:sent). R2 checks the database alone.
+// (the default send limit spreads it over seconds), and comes back on the same port and data: afterwards the
+// receiver's cache holds every stored message of the burst exactly once, by id, in seq order, and so do the sender's
+// (its unacked sends went again with the same clientId) and her other browser's (her messages come to it as
+// message:sent). R2 checks the database alone.
 
 const CONVERSATION = 'conv-alice-bob'
 const TOTAL = 60

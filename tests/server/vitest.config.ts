@@ -12,7 +12,8 @@ export default defineConfig({
     include: ['tests/server/**/*.test.ts'],
     environment: 'node',
     // As the root config's `system` project: these start servers and databases and wait for their events, so a bound
-    // only catches a hang (at 30 s, logger.test.ts failed at 30,557 ms beside `npm run test:load`, doing nothing wrong).
+    // only catches a hang (at 30 s, logger.test.ts failed at 30,557 ms beside `npm run test:load`, doing nothing
+    // wrong).
     testTimeout: 120_000,
     hookTimeout: 120_000,
     maxWorkers: 2,
