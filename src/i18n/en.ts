@@ -107,6 +107,7 @@ export const en = {
   'messages.writeTo': 'Write to',
   'messages.choosePerson': 'Choose a person…',
   'messages.start': 'Start',
+  'messages.personGone': 'Write to: {name} can no longer be written to here; choose someone else.',
   'messages.unsaved':
     'Your unsent messages could not be saved on this device. Keep this page open until they are sent.',
 

@@ -98,6 +98,8 @@ export const fr: Catalogue = {
   'messages.writeTo': 'Écrire à',
   'messages.choosePerson': 'Choisir une personne…',
   'messages.start': 'Commencer',
+  'messages.personGone':
+    'Écrire à\u202f: il n’est plus possible d’écrire à {name} ici\u202f; choisissez une autre personne.',
   'messages.unsaved':
     'Vos messages non envoyés n’ont pas pu être enregistrés sur cet appareil. Laissez cette page ouverte jusqu’à ce qu’ils soient envoyés.',
 

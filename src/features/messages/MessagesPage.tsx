@@ -6,7 +6,8 @@ import { useAppSelector } from '../../app/hooks'
 import { hrefFor } from '../../app/router'
 import type { Conversation } from '../../contract'
 import { useDates, useT } from '../../i18n'
-import { FormError, LoadError, PeopleLoadError } from '../shared/controls'
+import { FieldError, FormError, LoadError, PeopleLoadError, useGoneTutor } from '../shared/controls'
+import { errorCode } from '../shared/errors'
 import { useFieldWords } from '../shared/fieldWords'
 import { useFailedConversations } from './failedNews'
 import { ROLE_LABEL, usePeople } from '../shared/people'
@@ -159,16 +160,20 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
 function NewConversation() {
   const t = useT()
   const id = useId()
-  const { others } = usePeople()
+  const { others, nameInSentence } = usePeople()
   const [participantId, setParticipantId] = useState('')
   const { start, busy: isLoading, error } = useStartConversation()
-  const whoRef = useRef<HTMLSelectElement>(null)
+  // Someone the server no longer has (404 'user not found'), said on the field as the forms' tutor fields say theirs.
+  const gone = useGoneTutor()
+  const whoRef = gone.selectRef
   useFieldWords(whoRef)
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     if (!participantId) return
-    if (await start(participantId)) setParticipantId('')
+    const asked = participantId
+    gone.clear()
+    if (await start(asked, (refusal) => gone.refused(refusal, asked))) setParticipantId('')
   }
 
   return (
@@ -179,8 +184,13 @@ function NewConversation() {
           id={`${id}-who`}
           ref={whoRef}
           value={participantId}
-          onChange={(e) => setParticipantId(e.target.value)}
+          onChange={(e) => {
+            setParticipantId(e.target.value)
+            gone.clear()
+          }}
           required
+          aria-invalid={gone.gone !== null || undefined}
+          aria-describedby={gone.gone !== null ? `${id}-who-error` : undefined}
         >
           <option value="">{t('messages.choosePerson')}</option>
           {others.map((u) => (
@@ -195,8 +205,12 @@ function NewConversation() {
           {t('messages.start')}
         </button>
       </div>
+      {gone.gone !== null && (
+        <FieldError id={`${id}-who-error`} message={t('messages.personGone', { name: nameInSentence(gone.gone) })} />
+      )}
       <PeopleLoadError focusTo={whoRef} />
-      <FormError error={error} />
+      {/* Said on the field instead, until another person is chosen or asked. */}
+      <FormError error={errorCode(error) === 'NOT_FOUND' ? null : error} />
     </form>
   )
 }

@@ -172,7 +172,8 @@ export function TutorField({
 /**
  * The tutor a booking or a contact request was refused NOT_FOUND for (their account gone, a restore from an earlier
  * copy: the only thing either names that can be gone), to say on the tutor field (`selectRef`, where the user's place
- * goes) until another tutor is chosen or the form is sent again (`clear`).
+ * goes) until another tutor is chosen or the form is sent again (`clear`). The messages page's "Write to" picker says
+ * a person gone so too.
  *
  * @example const goneTutor = useGoneTutor() // …create(…).unwrap().catch((refusal) => goneTutor.refused(refusal, tutorId))
  */

@@ -18,8 +18,11 @@ export function useStartConversation() {
   const [create, { isLoading, error, reset }] = useCreateConversationMutation()
   useForgetOnReconnect(error, isLoading, reset)
 
-  /** Resolves to whether the conversation was started (false: refused, said by `error`, or already asking). */
-  const start = async (participantId: Id): Promise<boolean> => {
+  /**
+   * Resolves to whether the conversation was started (false: refused, said by `error`, or already asking); `refused`
+   * hears the refusal, for a form that says some of them on its field instead.
+   */
+  const start = async (participantId: Id, refused?: (refusal: unknown) => void): Promise<boolean> => {
     if (isLoading) return false
     const askedFrom = hrefFor(currentRoute())
     try {
@@ -39,8 +42,9 @@ export function useStartConversation() {
       // Not once the user has gone elsewhere while it was asked (a slow server): they are not taken from there.
       else if (now === askedFrom) navigate(route)
       return true
-    } catch {
-      // said from the mutation's error
+    } catch (refusal) {
+      // said from the mutation's error, or by `refused`
+      refused?.(refusal)
       return false
     }
   }
