@@ -133,7 +133,7 @@ export const en = {
   'thread.composerLabel': 'Message to {name}',
   'thread.composerPlaceholder': 'Write a message…',
   'thread.send': 'Send',
-  'thread.tooLong': '{length, number} / {max, number} characters: too long',
+  'thread.tooLong': '{length, number} / {max, number} characters: too long; shorten it.',
   'thread.hint': 'Enter sends · Shift+Enter for a new line',
   'thread.hintTouch': 'Enter for a new line · Send sends',
   'thread.blank': 'Nothing to send: type a message; spaces alone are not sent.',

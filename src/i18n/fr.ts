@@ -122,7 +122,7 @@ export const fr: Catalogue = {
   'thread.composerLabel': 'Message à {name}',
   'thread.composerPlaceholder': 'Écrire un message…',
   'thread.send': 'Envoyer',
-  'thread.tooLong': '{length, number} / {max, number} caractères : trop long',
+  'thread.tooLong': '{length, number} / {max, number} caractères : trop long ; raccourcissez-le.',
   'thread.hint': 'Entrée envoie · Maj+Entrée pour une nouvelle ligne',
   'thread.hintTouch': 'Entrée pour une nouvelle ligne · Envoyer envoie',
   'thread.blank': 'Rien à envoyer : écrivez un message ; des espaces seuls ne sont pas envoyés.',

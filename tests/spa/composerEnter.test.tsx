@@ -35,7 +35,7 @@ describe('Enter in the composer on a draft over the length limit', () => {
     const { store, sockets, composer } = await threadWithFocusedComposer(page)
     const polite = politeSaid()
     const assertive = saidIn('[data-testid=announcer-assertive]')
-    const tooLong = '4,001 / 4,000 characters: too long'
+    const tooLong = '4,001 / 4,000 characters: too long; shorten it.'
     type(composer, 'x'.repeat(MAX_CONTENT_LENGTH + 1))
     await eventually(() => expect(polite).toEqual([tooLong]))
 
@@ -64,7 +64,7 @@ describe('the composer counts characters as the contract does: an emoji is one',
     expect(polite).not.toContain(expect.stringContaining('too long'))
 
     type(composer, '😀'.repeat(MAX_CONTENT_LENGTH + 1))
-    await eventually(() => expect(polite).toContain('4,001 / 4,000 characters: too long'))
+    await eventually(() => expect(polite).toContain('4,001 / 4,000 characters: too long; shorten it.'))
     store.dispose()
   })
 })

@@ -112,7 +112,7 @@ describe('the composer’s draft', () => {
     renderApp(page.root, store)
     act(() => sockets.last.serverConnect())
     const said = politeSaid()
-    const tooLong = `4,001 / 4,000 characters: too long`
+    const tooLong = `4,001 / 4,000 characters: too long; shorten it.`
     type(await composerOf('c1'), 'x'.repeat(MAX_CONTENT_LENGTH + 1))
     await eventually(() => expect(said).toEqual([tooLong]))
 

@@ -211,8 +211,8 @@ describe('someone the page cannot name', () => {
 describe('numbers, written the language’s way', () => {
   // The composer's count runs past 4,000 (the contract's limit): a bare `{max}` would print "4000" in both languages.
   test.each([
-    ['en', '4,001 / 4,000 characters: too long'],
-    ['fr', '4\u202f001 / 4\u202f000 caractères\u202f: trop long'],
+    ['en', '4,001 / 4,000 characters: too long; shorten it.'],
+    ['fr', '4\u202f001 / 4\u202f000 caractères\u202f: trop long\u202f; raccourcissez-le.'],
   ] as const)('%s: %s', (locale, text) => {
     expect(intl(locale).formatMessage({ id: 'thread.tooLong' }, { length: 4001, max: 4000 })).toBe(text)
   })
