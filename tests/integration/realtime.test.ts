@@ -13,7 +13,7 @@ import {
 import { startServer, type RunningServer } from '../../server/index'
 import { conversationRoom } from '../../server/realtime/rooms'
 import { freshDataDir } from '../server/support/server'
-import { stablePort } from '../support/ports'
+import { stablePort, startedAgain } from '../support/ports'
 import { browserStore, conversationBetween, serverPerFile } from './support'
 
 // Against the reference server on loopback port 0, with its seeded demo data (a private copy per file).
@@ -169,7 +169,7 @@ describe('the server restarts', () => {
       first = null
       await alice.until(() => alice.status() === 'reconnecting')
 
-      second = await startServer({ port, dataDir: restartDir })
+      second = await startedAgain(() => startServer({ port, dataDir: restartDir }))
       await alice.until(() => alice.status() === 'connected', 30_000)
       await alice.until(() => alice.actions.filter((a) => joined.match(a)).length > joinsBefore)
 
@@ -211,7 +211,7 @@ describe('the app closes the socket it was given while the server cannot be reac
       expect(alice.status()).toBe('disconnected')
       expect(alice.actions.filter(disconnected.match).at(-1)?.payload.reason).toBe('io client disconnect')
 
-      second = await startServer({ port, dataDir: dir })
+      second = await startedAgain(() => startServer({ port, dataDir: dir }))
       alice.store.dispatch(connect())
       await alice.until(() => alice.status() === 'connected', 30_000)
       expect(alice.sockets()).toBe(1)

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs'
 import { afterAll, expect, test } from 'vitest'
 import { sendConfirmed, sendMessage, serverEventActions } from '../../src/realtime'
 import { exited, killSpawned, login, BOB, freshDataDir, spawnMain } from '../server/support/server'
-import { stablePort } from '../support/ports'
+import { stablePort, startedAgain } from '../support/ports'
 import { client, inOrder, sleep, storedThread, tally, until, type Client } from './support'
 
 // R2: the server process (tsx server/main.ts, its own data folder) is SIGKILLed mid-stream and started again on the
@@ -59,7 +59,7 @@ test('R2: SIGKILL mid-stream and a restart → every accepted message stored onc
     }
     outboxAtKill = alice.pending().length
     await sleep(1_500)
-    ;({ child, url } = await spawnMain(env))
+    ;({ child, url } = await startedAgain(() => spawnMain(env)))
     restartedAt = Date.now()
   })()
   for (let i = 0; i < TOTAL; i++) {

@@ -4,7 +4,7 @@ import { createMemoryStorage } from '../../src/app/store'
 import { outboxStorageKey, sendMessage } from '../../src/realtime'
 import { startServer, type RunningServer } from '../../server/index'
 import { freshDataDir, login, BOB } from '../server/support/server'
-import { stablePort } from '../support/ports'
+import { stablePort, startedAgain } from '../support/ports'
 import { client, conversationBetween, inOrder, storedThread, tally, until, type Client } from './support'
 
 // R3: 100 sends while the server is unreachable, a reload (a new store over the same storage), then the server comes
@@ -50,7 +50,7 @@ test('R3: 100 sends offline, a reload, the server back → exactly 100 stored, i
   const restored = page2.pending().map((m) => m.clientId)
   expect(restored).toEqual(sent)
 
-  const second = await startServer({ port, dataDir, rateLimit })
+  const second = await startedAgain(() => startServer({ port, dataDir, rateLimit }))
   servers.push(second)
   const t0 = Date.now()
   await until(() => page2.pending().length === 0, 60_000, 'outbox drained')

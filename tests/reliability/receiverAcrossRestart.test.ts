@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs'
 import { expect, test } from 'vitest'
 import { selectConnection, sendMessage } from '../../src/realtime'
 import { exited, freshDataDir, spawnMain } from '../server/support/server'
-import { stablePort } from '../support/ports'
+import { stablePort, startedAgain } from '../support/ports'
 import { client, closedAfterFile, storedThread, until, type Client } from './support'
 
 // The receiver stays connected while the server is SIGKILLed in the middle of a burst another user's outbox is sending
@@ -75,7 +75,7 @@ test.each(['SIGKILL'] as const)(
       await until(() => news() >= TOTAL / 2, 30_000, 'Bob got half')
       server.child.kill(signal)
       await exited(server.child)
-      server = await spawnMain(env)
+      server = await startedAgain(() => spawnMain(env))
       return server.url
     })
   },

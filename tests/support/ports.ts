@@ -83,3 +83,22 @@ export async function listenOn(server: Server, port: number, tries = 50): Promis
     }
   }
 }
+
+/**
+ * `start()` (a server started again on the port it had, from `stablePort`), again while that port is taken, up to
+ * `tries` times 100 ms apart: another caller's `stablePort` probe holds a port it draws for an instant, and a restart
+ * that met one failed a run of `npm run test:load` ("port 29850 on 127.0.0.1 is in use"). A port still taken after
+ * that fails with the start's own refusal.
+ *
+ * @example second = await startedAgain(() => startServer({ port, dataDir }))
+ */
+export async function startedAgain<T>(start: () => Promise<T>, tries = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start()
+    } catch (error) {
+      if (!/is in use/.test(String((error as Error | null)?.message)) || attempt >= tries) throw error
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { ephemeralRange, listenOn, stablePort, stablePortSpan } from '../support/ports'
+import { portInUseMessage } from '../../server/port'
+import { ephemeralRange, listenOn, stablePort, stablePortSpan, startedAgain } from '../support/ports'
 
 // A server restarted "on the same port" lost it in CI to whatever the kernel handed out meanwhile: its port had come
 // from listen(0), in the range the kernel gives every outgoing connection and every listen(0).
@@ -46,6 +47,29 @@ describe('stablePort', () => {
     expect(refused).toBe(1)
     expect(server.listening).toBe(true)
     await expect(listenOn(createServer(), port, 3)).rejects.toMatchObject({ code: 'EADDRINUSE' })
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  it('starts a server again once its port, taken for an instant, is free, and says why when it stays taken', async () => {
+    const port = await stablePort()
+    const holder = createServer()
+    await listenOn(holder, port)
+    let refused = 0
+    // As `startServer` refuses a taken port: the listen's error told as one sentence.
+    const start = async () => {
+      const server = createServer()
+      try {
+        await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve))
+      } catch {
+        refused++
+        holder.close()
+        throw new Error(portInUseMessage(port, '127.0.0.1'))
+      }
+      return server
+    }
+    const server = await startedAgain(start)
+    expect([refused, server.listening]).toEqual([1, true])
+    await expect(startedAgain(start, 2)).rejects.toThrow(`port ${port} on 127.0.0.1 is in use`)
     await new Promise((resolve) => server.close(resolve))
   })
 })
