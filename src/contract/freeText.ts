@@ -1,5 +1,6 @@
-// Free text a person typed for another to read: a lesson's subject, a contact request's message. The server refuses
-// what this finds (`src/contract/requests.ts`) and the forms check it before sending, so both say the same thing.
+// Free text a person typed for another to read: a lesson's subject, a contact request's message (and a chat message's
+// content, for its 'empty' alone). The server refuses what this finds (`src/contract/requests.ts`) and the forms check
+// it before sending, so both say the same thing.
 // Plain regular expressions, no valibot: the browser bundle carries this module.
 
 /** What is wrong with free text: nothing a reader would see, or a control character. */

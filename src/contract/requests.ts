@@ -28,9 +28,13 @@ const noLeadingBom = v.check((s: string) => !s.startsWith('\uFEFF'), 'must not s
 /** At most `max` characters, an emoji one (`characterCount`), not JavaScript's UTF-16 `length`. */
 const maxCharacters = (max: number, message: string) => v.check((s: string) => !overCharacters(s, max), message)
 
+// Content of only white space or characters drawn as nothing (`freeTextProblem`'s 'empty') is an empty bubble to its
+// reader and an empty last line in the list: refused as the empty string is. Kept as written otherwise (not trimmed).
+const visible = v.check((s: string) => freeTextProblem(s) !== 'empty', 'must not be empty')
+
 export const contentSchema = v.pipe(
   v.string('must be a string'),
-  v.minLength(1, 'must not be empty'),
+  visible,
   maxCharacters(MAX_CONTENT_LENGTH, `must be at most ${MAX_CONTENT_LENGTH} characters`),
   noNul,
   wellFormed,

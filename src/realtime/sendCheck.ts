@@ -1,4 +1,10 @@
-import { hasLoneSurrogate, MAX_CLIENT_ID_LENGTH, MAX_CONTENT_LENGTH, overCharacters } from '../contract'
+import {
+  freeTextProblem,
+  hasLoneSurrogate,
+  MAX_CLIENT_ID_LENGTH,
+  MAX_CONTENT_LENGTH,
+  overCharacters,
+} from '../contract'
 
 type SendPayload = { conversationId: unknown; content: unknown; clientId: unknown }
 
@@ -8,6 +14,8 @@ const CONTENT_TOO_LONG = `must be at most ${MAX_CONTENT_LENGTH} characters`
 const CLIENT_ID_TOO_LONG = `must be at most ${MAX_CLIENT_ID_LENGTH} characters`
 
 const unitsOver = (text: string, limit: number): boolean => text.length > limit
+/** Content of only white space or characters drawn as nothing is empty, as the server's `contentSchema` says. */
+const blank = (text: string): boolean => freeTextProblem(text) === 'empty'
 
 /** Adds to `problems` what is wrong with one field, each as `field: problem`. */
 function addTextProblems(
@@ -18,11 +26,12 @@ function addTextProblems(
   tooLong: string,
   givenBack = false,
   over: (text: string, limit: number) => boolean = overCharacters,
+  empty: (text: string) => boolean = (text) => text.length === 0,
 ): void {
   if (value === undefined) problems.push(`${field}: is required`)
   else if (typeof value !== 'string') problems.push(`${field}: must be a string`)
   else {
-    if (value.length === 0) problems.push(`${field}: must not be empty`)
+    if (empty(value)) problems.push(`${field}: must not be empty`)
     if (over(value, max)) problems.push(`${field}: ${tooLong}`)
     if (value.includes('\u0000')) problems.push(`${field}: must not contain NUL characters`)
     if (hasLoneSurrogate(value)) problems.push(`${field}: must not contain lone surrogates`)
@@ -32,9 +41,9 @@ function addTextProblems(
 
 /**
  * The server's `sendMessageSchema` (`src/contract/requests.ts`) as a check the browser runs before every emit: the
- * same rules (three non-empty strings within their limits, no NUL or lone surrogate, content and clientId not starting
- * with U+FEFF) and the same wording, tested to agree with the schema on a table of payloads, so a send the server would
- * refuse is refused here with the server's words.
+ * same rules (three non-empty strings within their limits, content not only of white space or invisible characters, no
+ * NUL or lone surrogate, content and clientId not starting with U+FEFF) and the same wording, tested to agree with the
+ * schema on a table of payloads, so a send the server would refuse is refused here with the server's words.
  *
  * @example sendMessageProblem({ conversationId: 'c1', content: '', clientId: 'k1' }) // 'content: must not be empty'
  */
@@ -52,7 +61,16 @@ export function sendMessageProblem(payload: SendPayload): string | null {
     false,
     unitsOver,
   )
-  addTextProblems(problems, 'content', payload.content, MAX_CONTENT_LENGTH, CONTENT_TOO_LONG, true)
+  addTextProblems(
+    problems,
+    'content',
+    payload.content,
+    MAX_CONTENT_LENGTH,
+    CONTENT_TOO_LONG,
+    true,
+    overCharacters,
+    blank,
+  )
   addTextProblems(problems, 'clientId', payload.clientId, MAX_CLIENT_ID_LENGTH, CLIENT_ID_TOO_LONG, true)
   return problems.length > 0 ? problems.join('; ') : null
 }

@@ -41,7 +41,10 @@ const payloads: [name: string, payload: Record<string, unknown>][] = [
   ['clientId starting with U+FEFF', { ...ok, clientId: '\uFEFFk1' }],
   ['U+FEFF inside content and clientId', { ...ok, content: 'a\uFEFF', clientId: 'k\uFEFF' }],
   ['conversationId starting with U+FEFF (an id, never given back)', { ...ok, conversationId: '\uFEFFc1' }],
-  ['whitespace content (the server stores it as written)', { ...ok, content: '   ' }],
+  ['content of only spaces', { ...ok, content: '   ' }],
+  ['content of no-break, ideographic and zero-width spaces', { ...ok, content: '\u00a0\u3000\u200b' }],
+  ['content of a line break and a lone U+FEFF', { ...ok, content: '\n\uFEFF' }],
+  ['content of spaces around a word (kept as written)', { ...ok, content: ' hi\u00a0' }],
   ['an extra key (dropped by the schema, not refused)', { ...ok, extra: true }],
 ]
 
