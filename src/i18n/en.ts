@@ -75,6 +75,8 @@ export const en = {
   'form.fill': 'Fill in this field.',
   'form.choose': 'Choose an item in the list.',
   'form.email': 'Enter an email address, such as name@example.com.',
+  // A date and time typed in part (the browser's `badInput`): it has no value, but it is not empty either.
+  'form.incompleteDate': 'Date and time: incomplete; fill in every part of it.',
 
   // Login
   'login.pageTitle': 'Log in',

@@ -68,6 +68,7 @@ export const fr: Catalogue = {
   'form.fill': 'Veuillez renseigner ce champ.',
   'form.choose': 'Veuillez sélectionner un élément de la liste.',
   'form.email': 'Saisissez une adresse e-mail, par exemple nom@exemple.fr.',
+  'form.incompleteDate': 'Date et heure\u202f: saisie incomplète\u202f; renseignez chaque partie.',
 
   'login.pageTitle': 'Connexion',
   'login.heading': 'Connexion à Talemy',
