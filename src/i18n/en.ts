@@ -219,6 +219,8 @@ export const en = {
   'requests.declineNo': 'Keep request',
   'requests.messageOther': 'Message {name}',
   'requests.messageOpening': 'Opening the conversation with {name}…',
+  // "Message {name}" answered NOT_FOUND: the other person's account is gone.
+  'requests.personGone': 'You can no longer write to {name} here.',
   'requests.sendTitle': 'Contact a tutor',
   'requests.message': 'Message',
   'requests.messageBlank': 'Message: write a few words to the tutor; spaces alone are not a message.',

@@ -202,6 +202,7 @@ export const fr: Catalogue = {
   'requests.declineNo': 'Garder la demande',
   'requests.messageOther': 'Écrire à {name}',
   'requests.messageOpening': 'Ouverture de la conversation avec {name}…',
+  'requests.personGone': 'Il n’est plus possible d’écrire à {name} ici.',
   'requests.sendTitle': 'Contacter un tuteur',
   'requests.message': 'Message',
   'requests.messageBlank': 'Message : écrivez quelques mots ; des espaces seuls ne suffisent pas.',

@@ -153,3 +153,27 @@ test('gone to another page while the conversation was asked for: the answer does
   expect(page.container.querySelector('h1')?.textContent).toBe('Lessons')
   store.dispose()
 })
+
+test.each([
+  ['en', 'Message Alice', 'You can no longer write to Alice here.'],
+  ['fr', 'Écrire à Alice', 'Il n’est plus possible d’écrire à Alice ici.'],
+] as const)(
+  '(%s) the other person gone from the server (404): the card says who cannot be written to',
+  async (locale, label, said) => {
+    // Alice's account gone (a restore from an earlier copy): the server answers 'user not found'.
+    localStorage.setItem(LOCALE_STORAGE_KEY, locale)
+    const { store, posted } = await requestsPage(bob, () =>
+      json(404, { error: { code: 'NOT_FOUND', message: 'user not found' } }),
+    )
+    const button = await eventually(() => {
+      const found = card('r1').querySelector('button')
+      expect(found?.textContent).toBe(label)
+      return found!
+    })
+    act(() => button.click())
+    await eventually(() => expect(posted).toHaveLength(1))
+    await eventually(() => expect(card('r1').querySelector('[role=alert]')?.textContent).toBe(said))
+    expect(window.location.hash).toBe('#/contact-requests')
+    store.dispose()
+  },
+)

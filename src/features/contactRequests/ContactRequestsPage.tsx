@@ -211,7 +211,11 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
           </button>
         </div>
       )}
-      <FormError error={conversation.error} />
+      {/* The other person gone from the server (their account, a restore from an earlier copy): said by name. */}
+      <FormError
+        error={conversation.error}
+        words={errorCode(conversation.error) === 'NOT_FOUND' ? t('requests.personGone', { name: other }) : undefined}
+      />
       <FormError error={error} />
       {/* Refused because it had been answered first (another tab or device): why the user's answer did not happen. */}
       {changedMeanwhile && (

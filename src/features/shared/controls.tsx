@@ -100,13 +100,19 @@ export function PeopleLoadError({ focusTo }: { focusTo: RefObject<HTMLElement | 
   return <LoadError error={error} retry={refetch} fetching={isFetching} focusTo={focusTo} />
 }
 
-/** A failed action, said in words (nothing when there is no error). */
-export function FormError({ error }: { error: unknown }) {
+/**
+ * A failed action, said in words (nothing when there is no error): `words` when the page can say more than the
+ * error's code does (what is gone, who cannot be written to), else the code's own.
+ *
+ * @example const gone = errorCode(error) === 'NOT_FOUND'
+ *   <FormError error={error} words={gone ? t('requests.personGone', { name }) : undefined} />
+ */
+export function FormError({ error, words }: { error: unknown; words?: string }) {
   const t = useT()
   if (!error) return null
   return (
     <p className="form-error" role="alert">
-      {t(errorMessageId(error))}
+      {words ?? t(errorMessageId(error))}
     </p>
   )
 }
