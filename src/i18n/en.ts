@@ -194,6 +194,8 @@ export const en = {
   'lessons.minutes': '{count, plural, one {# minute} other {# minutes}}',
   'lessons.book': 'Book lesson',
   'lessons.booking': 'Booking…',
+  // A change answered NOT_FOUND: the server no longer has the lesson (a restore from an earlier copy).
+  'lessons.gone': 'This lesson no longer exists; it can no longer be changed.',
   'lessons.changedMeanwhile': 'Not changed: this lesson had been changed meanwhile; it is shown as it is now.',
   'lessons.booked': 'Booked “{subject}”; waiting for the tutor to confirm.',
 
@@ -228,6 +230,7 @@ export const en = {
     'Message: remove the invisible control characters, often pasted in with the text; tabs and line breaks are fine.',
   'requests.messageTooLong': 'Message: {length, number} characters, at most {max, number}; shorten it.',
   'requests.placeholder': 'What would you like to learn?',
+  'requests.gone': 'This request no longer exists; it can no longer be answered.',
   'requests.changedMeanwhile': 'Not changed: this request had been answered meanwhile; it is shown as it is now.',
   'requests.alreadyPending':
     'Tutor: your request to {name} is still waiting for an answer; you can ask again once it is answered.',

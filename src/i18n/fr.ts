@@ -178,6 +178,7 @@ export const fr: Catalogue = {
   'lessons.minutes': '{count, plural, one {# minute} other {# minutes}}',
   'lessons.book': 'Réserver le cours',
   'lessons.booking': 'Réservation…',
+  'lessons.gone': 'Ce cours n’existe plus\u202f; il ne peut plus être modifié.',
   'lessons.changedMeanwhile':
     'Pas modifié : ce cours avait été modifié entre-temps ; il est affiché tel qu’il est maintenant.',
   'lessons.booked': 'Cours « {subject} » réservé ; en attente de confirmation.',
@@ -210,6 +211,7 @@ export const fr: Catalogue = {
     'Message : retirez les caractères de contrôle invisibles, souvent collés avec le texte ; tabulations et retours à la ligne sont acceptés.',
   'requests.messageTooLong': 'Message : {length, number} caractères, {max, number} au plus ; raccourcissez-le.',
   'requests.placeholder': 'Qu’aimeriez-vous apprendre ?',
+  'requests.gone': 'Cette demande n’existe plus\u202f; il n’est plus possible d’y répondre.',
   'requests.changedMeanwhile':
     'Pas modifiée : cette demande avait reçu une réponse entre-temps ; elle est affichée telle qu’elle est maintenant.',
   'requests.alreadyPending':

@@ -216,7 +216,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
         error={conversation.error}
         words={errorCode(conversation.error) === 'NOT_FOUND' ? t('requests.personGone', { name: other }) : undefined}
       />
-      <FormError error={error} />
+      <FormError error={error} words={gone ? t('requests.gone') : undefined} />
       {/* Refused because it had been answered first (another tab or device): why the user's answer did not happen. */}
       {changedMeanwhile && (
         <p className="muted" data-testid="changed-meanwhile">

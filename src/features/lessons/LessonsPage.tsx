@@ -235,7 +235,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
           </div>
         )
       )}
-      <FormError error={error} />
+      <FormError error={error} words={gone ? t('lessons.gone') : undefined} />
       {/* Refused because the other side's change came first: the card shows the new status, and why the user's did not
           happen. */}
       {changedMeanwhile && (
