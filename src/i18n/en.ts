@@ -196,6 +196,9 @@ export const en = {
   'lessons.booking': 'Booking…',
   // A change answered NOT_FOUND: the server no longer has the lesson (a restore from an earlier copy).
   'lessons.gone': 'This lesson no longer exists; it can no longer be changed.',
+  // Refused INVALID (another status than the card's), and the card could not be read again to show which.
+  'lessons.notChangedUnread':
+    'Not changed: this lesson had already changed, and it could not be read again to show it as it is now. Try again in a moment.',
   'lessons.changedMeanwhile': 'Not changed: this lesson had been changed meanwhile; it is shown as it is now.',
   'lessons.booked': 'Booked “{subject}”; waiting for the tutor to confirm.',
 
@@ -231,6 +234,8 @@ export const en = {
   'requests.messageTooLong': 'Message: {length, number} characters, at most {max, number}; shorten it.',
   'requests.placeholder': 'What would you like to learn?',
   'requests.gone': 'This request no longer exists; it can no longer be answered.',
+  'requests.notChangedUnread':
+    'Not changed: this request had already been answered, and it could not be read again to show it as it is now. Try again in a moment.',
   'requests.changedMeanwhile': 'Not changed: this request had been answered meanwhile; it is shown as it is now.',
   'requests.alreadyPending':
     'Tutor: your request to {name} is still waiting for an answer; you can ask again once it is answered.',

@@ -179,6 +179,8 @@ export const fr: Catalogue = {
   'lessons.book': 'Réserver le cours',
   'lessons.booking': 'Réservation…',
   'lessons.gone': 'Ce cours n’existe plus\u202f; il ne peut plus être modifié.',
+  'lessons.notChangedUnread':
+    'Pas modifié\u202f: ce cours avait déjà changé, et il n’a pas pu être relu pour l’afficher tel qu’il est maintenant. Réessayez dans un instant.',
   'lessons.changedMeanwhile':
     'Pas modifié : ce cours avait été modifié entre-temps ; il est affiché tel qu’il est maintenant.',
   'lessons.booked': 'Cours « {subject} » réservé ; en attente de confirmation.',
@@ -212,6 +214,8 @@ export const fr: Catalogue = {
   'requests.messageTooLong': 'Message : {length, number} caractères, {max, number} au plus ; raccourcissez-le.',
   'requests.placeholder': 'Qu’aimeriez-vous apprendre ?',
   'requests.gone': 'Cette demande n’existe plus\u202f; il n’est plus possible d’y répondre.',
+  'requests.notChangedUnread':
+    'Pas modifiée\u202f: cette demande avait déjà reçu une réponse, et elle n’a pas pu être relue pour l’afficher telle qu’elle est maintenant. Réessayez dans un instant.',
   'requests.changedMeanwhile':
     'Pas modifiée : cette demande avait reçu une réponse entre-temps ; elle est affichée telle qu’elle est maintenant.',
   'requests.alreadyPending':

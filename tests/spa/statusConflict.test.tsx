@@ -161,3 +161,57 @@ describe('a status change refused because it was made already (the answer to the
     store.dispose()
   })
 })
+
+describe('a status change refused INVALID whose reread fails (the connection dropped meanwhile)', () => {
+  // Nobody can tell then why it was refused: the card said "That was not accepted. Check what you entered.", though
+  // the user entered nothing (they pressed a button). It says the change was not made, and the card could not be read.
+  test.each([
+    {
+      name: 'a lesson',
+      hash: '#/lessons',
+      testId: 'lesson',
+      press: 'Confirm',
+      list: '/api/lessons',
+      before: lesson('l1') as Lesson | ContactRequest,
+      said: 'Not changed: this lesson had already changed, and it could not be read again to show it as it is now. Try again in a moment.',
+    },
+    {
+      name: 'a request',
+      hash: '#/contact-requests',
+      testId: 'contact-request',
+      press: 'Accept',
+      list: '/api/contact-requests',
+      before: contactRequest('r1'),
+      said: 'Not changed: this request had already been answered, and it could not be read again to show it as it is now. Try again in a moment.',
+    },
+  ])(
+    '$name: the card says the change was not made and why nothing more is known',
+    async ({ hash, testId, press, list, before, said }) => {
+      let refused = false
+      let rereads = 0
+      const fetchFn = apiRoutes(async (method, path) => {
+        if (method === 'PATCH') {
+          refused = true
+          return json(400, { error: { code: 'INVALID', message: 'status: cannot go from declined to accepted' } })
+        }
+        if (path === list) {
+          if (!refused) return json(200, [before])
+          rereads++
+          throw new TypeError('Failed to fetch')
+        }
+        if (path === '/api/users') return json(200, [alice, bob])
+        return json(200, [])
+      })
+      window.history.replaceState(null, '', hash)
+      const { store } = appStore(fetchFn, { preloadedState: { auth: { token: 'token-1', user: bob } } })
+      renderApp(page.root, store)
+      const card = () => page.container.querySelector(`[data-testid=${testId}]`)!
+      await eventually(() => expect(card()).not.toBeNull())
+      act(() => [...card().querySelectorAll('button')].find((b) => b.textContent === press)!.click())
+      await eventually(() => expect(card().querySelector('[role=alert]')?.textContent).toBe(said))
+      expect(rereads).toBeGreaterThan(0)
+      expect(card().querySelector(`[data-testid=${testId}-status]`)!.textContent).toBe(before.status)
+      store.dispose()
+    },
+  )
+})

@@ -96,10 +96,14 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
     (
       await readAfterUnderWay(
         () => dispatch(api.util.getRunningQueryThunk('getContactRequests', undefined)),
-        () => dispatch(api.endpoints.getContactRequests.initiate(undefined, { subscribe: false, forceRefetch: true })),
+        // A failed read rejects: the card's status is then not known.
+        () =>
+          dispatch(
+            api.endpoints.getContactRequests.initiate(undefined, { subscribe: false, forceRefetch: true }),
+          ).unwrap(),
       )
-    ).data?.find((x) => x.id === request.id)?.status
-  const { attempt, forget, error, changedMeanwhile, gone } = useStatusChange(
+    ).find((x) => x.id === request.id)?.status
+  const { attempt, forget, error, changedMeanwhile, gone, unread } = useStatusChange(
     request.status,
     rereadStatus,
     t('requests.changedMeanwhile'),
@@ -216,7 +220,10 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
         error={conversation.error}
         words={errorCode(conversation.error) === 'NOT_FOUND' ? t('requests.personGone', { name: other }) : undefined}
       />
-      <FormError error={error} words={gone ? t('requests.gone') : undefined} />
+      <FormError
+        error={error}
+        words={gone ? t('requests.gone') : unread ? t('requests.notChangedUnread') : undefined}
+      />
       {/* Refused because it had been answered first (another tab or device): why the user's answer did not happen. */}
       {changedMeanwhile && (
         <p className="muted" data-testid="changed-meanwhile">

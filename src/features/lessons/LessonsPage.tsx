@@ -124,10 +124,11 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
     (
       await readAfterUnderWay(
         () => dispatch(api.util.getRunningQueryThunk('getLessons', undefined)),
-        () => dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false, forceRefetch: true })),
+        // A failed read rejects: the card's status is then not known.
+        () => dispatch(api.endpoints.getLessons.initiate(undefined, { subscribe: false, forceRefetch: true })).unwrap(),
       )
-    ).data?.find((x) => x.id === lesson.id)?.status
-  const { attempt, forget, error, changedMeanwhile, gone } = useStatusChange(
+    ).find((x) => x.id === lesson.id)?.status
+  const { attempt, forget, error, changedMeanwhile, gone, unread } = useStatusChange(
     lesson.status,
     rereadStatus,
     t('lessons.changedMeanwhile'),
@@ -235,7 +236,7 @@ function LessonCard({ lesson, me }: { lesson: Lesson; me: User }) {
           </div>
         )
       )}
-      <FormError error={error} words={gone ? t('lessons.gone') : undefined} />
+      <FormError error={error} words={gone ? t('lessons.gone') : unread ? t('lessons.notChangedUnread') : undefined} />
       {/* Refused because the other side's change came first: the card shows the new status, and why the user's did not
           happen. */}
       {changedMeanwhile && (

@@ -24,12 +24,13 @@ export async function readAfterUnderWay<T>(running: () => Promise<unknown> | und
 /**
  * Why a card's last change did not happen, once known; `changed`: the card was read again and shows another status;
  * `done`: the status read again is the one asked for (the user's own earlier try whose answer was lost, or their other
- * tab): nothing to explain.
+ * tab): nothing to explain; `unread`: the read failed, and what the card is now is not known.
  */
 interface Refusal {
   error: unknown
   changed: boolean
   done: boolean
+  unread: boolean
 }
 
 /**
@@ -38,7 +39,8 @@ interface Refusal {
  * refusal is shown. When the read shows another status, the card is about to show it (a frame later), and `note` says
  * why the user's change did not happen, drawn by the card and said after the new status; else the refusal is the
  * `error` to show, only while the card still shows the status it was asked from. NOT_FOUND: the item is gone from the
- * server (`gone`); the card offers no action on it any more, as a vanished thread offers no composer.
+ * server (`gone`); the card offers no action on it any more, as a vanished thread offers no composer. `reread` rejects
+ * when the card cannot be read (`unread`): the change was not made, and why is not known.
  *
  * @example const { attempt, forget, error, changedMeanwhile, gone } = useStatusChange(lesson.status, rereadStatus, t('lessons.changedMeanwhile'))
  *   const updated = await attempt(status, () => update({ id: lesson.id, status }).unwrap()) // null when refused
@@ -55,12 +57,16 @@ export function useStatusChange<S extends string>(status: S, reread: () => Promi
       // first.
       let changed = false
       let done = false
+      let unread = false
       if (errorCode(refused) === 'INVALID') {
-        const now = await reread()
+        const now = await reread().catch(() => {
+          unread = true
+          return undefined
+        })
         changed = now !== undefined && now !== status
         done = now === asked
       }
-      setRefusal({ error: refused, changed, done })
+      setRefusal({ error: refused, changed, done, unread })
       return null
     })
   }
@@ -72,6 +78,7 @@ export function useStatusChange<S extends string>(status: S, reread: () => Promi
     changedFrom !== null && changedFrom !== status && errorCode(refusal?.error) === 'INVALID' && !refusal?.done
   // Focus is on the card, whose name is its title, and the note is no live region.
   useSaidWhenShown(changedMeanwhile, note)
+  const error = changedFrom === status && !refusal?.changed && !refusal?.done ? refusal?.error : undefined
   return {
     attempt,
     /**
@@ -79,8 +86,13 @@ export function useStatusChange<S extends string>(status: S, reread: () => Promi
      * card's buttons as if something were wrong with the card now.
      */
     forget,
-    error: changedFrom === status && !refusal?.changed && !refusal?.done ? refusal?.error : undefined,
+    error,
     changedMeanwhile,
+    /**
+     * `error` is a refusal (INVALID) whose card could not be read again: words that ask the user to check what they
+     * entered would blame a press of a button; the card's own say the change was not made, and could not be explained.
+     */
+    unread: error !== undefined && refusal?.unread === true,
     /** The server no longer has the item: each press would be refused the same way, so no action is offered. */
     gone: changedFrom === status && errorCode(refusal?.error) === 'NOT_FOUND',
   }
