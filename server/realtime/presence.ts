@@ -22,6 +22,23 @@ export const PRESENCE_NOTE_MS = 5_000
  */
 export const SEEN_GAP_MS = PRESENCE_NOTE_MS + 10_000
 
+/** The `settings` key under which the one server's close keeps who was online then, and since when each had gone. */
+const ONLINE_AT_CLOSE = 'presence_online_at_close'
+
+/** `[userId, ISO time]` pairs as `closing` wrote them; nothing for anything else. */
+function onlineAtClose(value: string | undefined): [Id, string][] {
+  if (value === undefined) return []
+  try {
+    const pairs: unknown = JSON.parse(value)
+    if (!Array.isArray(pairs)) return []
+    return pairs.filter(
+      (pair): pair is [Id, string] => Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string',
+    )
+  } catch {
+    return []
+  }
+}
+
 /**
  * Who is announced online, and since when a user has had no socket — this process's (`MemoryPresenceStore`) or the
  * nodes' shared one (`RedisPresenceStore`). Marking online or offline answers whether this call changed it, so one
@@ -409,7 +426,7 @@ export class PresenceTracker {
    * and the next server starts with nobody online. So each user online goes now (one gone within the grace, when their
    * last socket went), kept as `last_seen_at`: without it, someone whose tab closed while the server was away would be
    * told "last seen" at an earlier going, or never. Nobody is told now: their browsers lose the connection too, and
-   * show presence again only from the next server's snapshot.
+   * show presence again only from the next server's snapshot, whose start keeps them online for the rest of the grace.
    */
   async closing(): Promise<void> {
     const { store, socketCount, now, db } = this.options
@@ -421,26 +438,45 @@ export class PresenceTracker {
       seen.push(new Date((await socketCount(userId)) > 0 ? at : (await store.noteGone(userId, at)).since).toISOString())
       await store.markOffline(userId)
     }
-    // One statement for all of them: the close waits on it.
+    // One statement for all of them: the close waits on it. Who was online and since when is kept for the next start
+    // too (`recoverSeen`): a restart is a reload of every tab at once.
     if (ids.length > 0)
       await db.query(
-        `update users u set last_seen_at = v.at from unnest($1::text[], $2::timestamptz[]) as v(id, at) where u.id = v.id`,
-        [ids, seen],
+        `with kept as (
+           update users u set last_seen_at = v.at from unnest($1::text[], $2::timestamptz[]) as v(id, at)
+           where u.id = v.id
+         )
+         insert into settings (key, value) values ($3, $4) on conflict (key) do update set value = excluded.value`,
+        [ids, seen, ONLINE_AT_CLOSE, JSON.stringify(ids.map((id, i) => [id, seen[i]]))],
       )
   }
 
   /**
    * At the start of the one server: a previous run killed before its close (`closing`) kept no going for its users online
    * then, whose tabs may have closed while it was away. Each gets the latest time that run noted them online as
-   * `last_seen_at`, when later than the one kept (a going recorded since, at a sweep or at a close, stands).
+   * `last_seen_at`, when later than the one kept (a going recorded since, at a sweep or at a close, stands). Those a
+   * close found online are online again, gone since then, while the grace from then lasts.
    */
   async recoverSeen(): Promise<void> {
-    const { db } = this.options
+    const { db, store, now, graceSeconds } = this.options
     await db.query(
       `update users u set last_seen_at = s.seen_at from presence_seen s
        where u.id = s.user_id and (u.last_seen_at is null or u.last_seen_at < s.seen_at)`,
     )
     await db.query(`delete from presence_seen`)
+    // Those online at the previous run's close went with it, and are online until the grace from then has passed: a
+    // snapshot read before they are back would tell their contacts, back first, that they went (and then that they
+    // came), as a reload would without the grace. Nobody is told now; the sweep takes offline those not back by then.
+    const [closed] = await db.query<{ value: string }>(`delete from settings where key = $1 returning value`, [
+      ONLINE_AT_CLOSE,
+    ])
+    const at = now()
+    for (const [userId, wentAt] of onlineAtClose(closed?.value)) {
+      const since = Date.parse(wentAt)
+      if (!(at - since < graceSeconds * 1000)) continue
+      await store.markOnline(userId, false)
+      await store.noteGone(userId, since)
+    }
   }
 
   /** The time now on the store's clock, for a note; this node's when the store has none or does not answer. */

@@ -284,6 +284,49 @@ describe('across a restart of the one server', () => {
       rmSync(dataDir, { recursive: true, force: true })
     }
   })
+
+  // A restart is a reload of every tab at once: those back within the grace were never away to their contacts.
+  it('keeps the users online at the close online for the grace after it: a contact back first is not told they went', async () => {
+    const clock = manualClock()
+    const dataDir = freshDataDir()
+    const first = await startTestServer({ now: clock.now, dataDir, presenceGraceSeconds: 5 })
+    const [alice, bob] = await Promise.all([login(first.url, ALICE), login(first.url, BOB)])
+    const aliceSocket = await openLive(first, alice.token)
+    const bobSocket = await openFresh(first, bob.token)
+    await vi.waitFor(() => expect(changesAbout(aliceSocket.items, bob.user.id)).toHaveLength(1), { timeout: 10_000 })
+
+    const closedAt = clock.now()
+    await first.close()
+    bobSocket.socket.close()
+    aliceSocket.socket.close()
+    // Back within the grace; Alice's browser reconnects before Bob's.
+    clock.advance(1_000)
+    const second = await startTestServer({ now: clock.now, dataDir, presenceGraceSeconds: 5 })
+    servers.push(second)
+    try {
+      const again = await openLive(second, alice.token)
+      await vi.waitFor(() => expect(again.items.some((item) => item.event === 'presence:snapshot')).toBe(true), {
+        timeout: 10_000,
+      })
+      const snapshot = again.items.find((item) => item.event === 'presence:snapshot')!.payload
+      expect(snapshot.users).toContainEqual(expect.objectContaining({ userId: bob.user.id, online: true }))
+      const view = await http<{ id: string; online: boolean }[]>(second.url, 'GET', '/api/users', {
+        token: alice.token,
+      })
+      expect(view.body.find((u) => u.id === bob.user.id)?.online).toBe(true)
+
+      // Bob's tab closed while the server was away: offline once the grace from the close has passed, last seen then.
+      clock.advance(4_000)
+      await vi.waitFor(() => expect(changesAbout(again.items, bob.user.id)).toHaveLength(1), { timeout: 10_000 })
+      expect(changesAbout(again.items, bob.user.id)).toEqual([
+        { userId: bob.user.id, online: false, lastSeenAt: new Date(closedAt).toISOString() },
+      ])
+    } finally {
+      servers.splice(servers.indexOf(second), 1)
+      await second.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
 })
 
 // The server drops a socket whose session was revoked during its handshake, or a socket that closes while its replay
