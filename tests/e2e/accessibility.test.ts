@@ -117,6 +117,39 @@ const assertive = (page: Page) => page.getByTestId('announcer-assertive')
 /** The focus ring's colour (`--focus` in styles.css), as drawn: #c25e00. */
 const RING = [0xc2, 0x5e, 0x00] as const
 
+/** The primary colour (`--primary` in styles.css), as drawn: #1f5fbf, the open conversation's bar. */
+const PRIMARY = [0x1f, 0x5f, 0xbf] as const
+
+/**
+ * How many pixels of a screenshot of `clip` are drawn in `colour` (give or take, for anti-aliasing), of how many.
+ */
+async function pixelsOf(
+  page: Page,
+  clip: { x: number; y: number; width: number; height: number },
+  colour: readonly [number, number, number],
+): Promise<{ drawn: number; of: number }> {
+  const png = (await page.screenshot({ clip })).toString('base64')
+  return page.evaluate(
+    async ({ png, colour }) => {
+      const img = new Image()
+      img.src = `data:image/png;base64,${png}`
+      await img.decode()
+      const canvas = document.createElement('canvas')
+      canvas.width = img.width
+      canvas.height = img.height
+      const ctx = canvas.getContext('2d')!
+      ctx.drawImage(img, 0, 0)
+      const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data
+      let n = 0
+      const near = (value: number | undefined, target: number) => Math.abs((value ?? -255) - target) < 40
+      for (let i = 0; i < data.length; i += 4)
+        if (near(data[i], colour[0]) && near(data[i + 1], colour[1]) && near(data[i + 2], colour[2])) n++
+      return { drawn: n, of: data.length / 4 }
+    },
+    { png, colour },
+  )
+}
+
 /**
  * How much of the focused element's ring is drawn, from a screenshot of it and 6 px around: the pixels of the ring's
  * colour (give or take, for anti-aliasing), against the band a whole ring would cover (its width and offset as styled,
@@ -140,26 +173,7 @@ async function ringShown(page: Page): Promise<{ name: string; share: number }> {
   })
   const pad = 6
   const clip = { x: box.x - pad, y: box.y - pad, width: box.width + 2 * pad, height: box.height + 2 * pad }
-  const png = (await page.screenshot({ clip })).toString('base64')
-  const drawn = await page.evaluate(
-    async ({ png, ring }) => {
-      const img = new Image()
-      img.src = `data:image/png;base64,${png}`
-      await img.decode()
-      const canvas = document.createElement('canvas')
-      canvas.width = img.width
-      canvas.height = img.height
-      const ctx = canvas.getContext('2d')!
-      ctx.drawImage(img, 0, 0)
-      const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data
-      let n = 0
-      const near = (value: number | undefined, target: number) => Math.abs((value ?? -255) - target) < 40
-      for (let i = 0; i < data.length; i += 4)
-        if (near(data[i], ring[0]) && near(data[i + 1], ring[1]) && near(data[i + 2], ring[2])) n++
-      return n
-    },
-    { png, ring: RING },
-  )
+  const { drawn } = await pixelsOf(page, clip, RING)
   // The ring's outer edge less its inner one, each a box rounded as the element is (a square corner stays square):
   // a corner of radius r leaves out (1 - π/4) r² of its box. Counted square, a whole ring round a button was 83 %.
   const ringWidth = Number.parseFloat(box.ring)
@@ -494,6 +508,27 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       }
       await shot(page, `conversation-ring-${width}`)
       expect(rings.filter((r) => r.share < 90)).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  // WCAG 1.4.11 / 2.4.7: the open conversation is marked by a 4 px bar along its left edge, and its focus ring, drawn
+  // inside it (the pane cuts what is outside), lay over 3 px of the bar: with focus on it, a keyboard user could not
+  // tell it was the open one.
+  it('the open conversation, focused, shows both its bar and its whole focus ring', async () => {
+    const { context, page } = await loginAs(e2e, 'alice', { viewport: { width: 1280, height: 800 } })
+    try {
+      await gotoConversation(page, conversationId)
+      const open = page.locator('[data-testid="conversation"][aria-current="page"]')
+      await tabTo(page, open, { back: true })
+      await shot(page, 'open-conversation-ring')
+      const box = (await open.boundingBox())!
+      // The bar's 4 columns, but for the rows near the top and bottom, where a ring's corners may cross it.
+      const bar = await pixelsOf(page, { x: box.x, y: box.y + 8, width: 4, height: box.height - 16 }, PRIMARY)
+      const ring = await ringShown(page)
+      const shown = { bar: Math.round((100 * bar.drawn) / bar.of), ring: ring.share >= 90 }
+      expect(shown, `its ring ${ring.share} % drawn`).toEqual({ bar: 100, ring: true })
     } finally {
       await context.close()
     }
