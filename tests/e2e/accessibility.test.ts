@@ -98,6 +98,64 @@ const selectFit = (select: Locator) =>
   })
 
 /**
+ * WCAG 1.4.12's text spacing, the criterion's own figures, as a reader's style or bookmarklet sets them. A user's style
+ * is no page style: a context with `bypassCSP` lets it past the page's CSP (style-src 'self').
+ */
+const TEXT_SPACING = `* { line-height: 1.5 !important; letter-spacing: 0.12em !important;
+  word-spacing: 0.16em !important; } p { margin-bottom: 2em !important; }`
+
+/**
+ * The parts of the date field `selector` (month, day, year, hours, minutes, AM/PM, as the browser draws them) not whole
+ * inside the room the field gives its text beside its calendar button (`::-webkit-datetime-edit`, which cuts off what
+ * goes past it), with their edges. They live in the field's own shadow tree, which the page cannot read: Chromium's
+ * DevTools protocol can.
+ */
+async function datePartsCut(page: Page, selector: string) {
+  const cdp = await page.context().newCDPSession(page)
+  try {
+    type Node = { backendNodeId: number; attributes?: string[]; children?: Node[]; shadowRoots?: Node[] }
+    const { root } = await cdp.send('DOM.getDocument', { depth: 0 })
+    const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector })
+    const { node } = (await cdp.send('DOM.describeNode', { nodeId, depth: -1, pierce: true })) as { node: Node }
+    const attr = (n: Node, name: string) => {
+      const at = (n.attributes ?? []).indexOf(name)
+      return at >= 0 && at % 2 === 0 ? n.attributes![at + 1] : undefined
+    }
+    const edges = async (n: Node) => {
+      const [left = 0, top = 0, right = 0, , , bottom = 0] = (
+        await cdp.send('DOM.getBoxModel', { backendNodeId: n.backendNodeId })
+      ).model.border
+      return { left, top, right, bottom }
+    }
+    let room: Awaited<ReturnType<typeof edges>> | undefined
+    const parts: { part: string; left: number; top: number; right: number; bottom: number }[] = []
+    const walk = async (n: Node): Promise<void> => {
+      if (attr(n, 'pseudo') === '-webkit-datetime-edit') room = await edges(n)
+      if (attr(n, 'role') === 'spinbutton') parts.push({ part: attr(n, 'aria-label') ?? '?', ...(await edges(n)) })
+      for (const child of [...(n.shadowRoots ?? []), ...(n.children ?? [])]) await walk(child)
+    }
+    await walk(node)
+    if (!room || parts.length === 0) throw new Error(`${selector} has no date parts drawn`)
+    const inside = room
+    // Half a pixel for the layout's roundings.
+    return parts
+      .filter(
+        (p) =>
+          p.left < inside.left - 0.5 ||
+          p.right > inside.right + 0.5 ||
+          p.top < inside.top - 0.5 ||
+          p.bottom > inside.bottom + 0.5,
+      )
+      .map(
+        (p) =>
+          `${p.part}: ${Math.round(p.left)}..${Math.round(p.right)} px, room ${Math.round(inside.left)}..${Math.round(inside.right)}`,
+      )
+  } finally {
+    await cdp.detach()
+  }
+}
+
+/**
  * Records, from now on, every sentence `page`'s polite region is given, and returns a reader of them: the region holds
  * only the latest, and a busy machine may draw the next (the badge's news, a card's) before a look at it comes.
  */
@@ -395,10 +453,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       const made = await e2e.browser.newContext({ viewport: { width: 320, height: 640 }, locale, bypassCSP: true })
       const { context, page } = await loginAs(e2e, 'alice', { context: made })
       try {
-        await page.addStyleTag({
-          content: `* { line-height: 1.5 !important; letter-spacing: 0.12em !important;
-            word-spacing: 0.16em !important; } p { margin-bottom: 2em !important; }`,
-        })
+        await page.addStyleTag({ content: TEXT_SPACING })
         const picker = page.locator('.new-conv select')
         await picker.locator('option', { hasText: 'Carol' }).waitFor({ state: 'attached', timeout: WAIT })
         await shot(page, `picker-spaced-${locale}-320`)
@@ -413,6 +468,33 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
           return { past, scrollsSideways: pane.scrollWidth > pane.clientWidth }
         })
         expect(out).toEqual({ past: [], scrollsSideways: false })
+      } finally {
+        await context.close()
+      }
+    },
+  )
+
+  // WCAG 1.4.12 at 320 px (1280 px at 400 %): with the reader's text spacing the lesson form's date field had less room
+  // than its text beside its calendar button. Its last part, AM/PM, was cut under the button as the page opened; once
+  // a moment was entered, the text scrolled and its first part lost a digit at the left ("3/14/2027" for 03/14/2027).
+  // The field draws its parts in the browser's own format (this Chromium's: month/day/year and AM/PM, in either
+  // language of the page).
+  it.each(['fr-FR', 'en-US'] as const)(
+    '%s at 320 px with WCAG text spacing: every part of the lesson date field shows whole',
+    async (locale) => {
+      const made = await e2e.browser.newContext({ viewport: { width: 320, height: 640 }, locale, bypassCSP: true })
+      const { context, page } = await loginAs(e2e, 'alice', { context: made })
+      try {
+        await page.addStyleTag({ content: TEXT_SPACING })
+        await page.evaluate(() => (window.location.hash = '#/lessons'))
+        await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+        const selector = 'input[type="datetime-local"]'
+        const when = page.locator(selector)
+        const opened = await datePartsCut(page, selector)
+        await when.fill('2027-03-14T23:45')
+        await when.blur()
+        await shot(page, `date-spaced-${locale}-320`)
+        expect({ opened, entered: await datePartsCut(page, selector) }).toEqual({ opened: [], entered: [] })
       } finally {
         await context.close()
       }
