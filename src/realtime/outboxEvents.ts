@@ -36,6 +36,9 @@ export function outboxEventsOfWaitEnd(conversationId: Id): readonly OutboxEventB
   return [GATHER, { type: 'timerFired', conversationId }]
 }
 
+/** Every conversation goes again: the server answered (see `drain`). */
+const SERVER_ANSWERED: OutboxEventBody = { type: 'drain', onlyNetworkWaits: true, answered: true }
+
 /**
  * Most actions: one shared answer (the hot path of a burst: bench/README.md,
  * "Measurements behind choices in the source").
@@ -114,8 +117,11 @@ export function outboxEventsOf<S extends SocketRootState>(
     return [{ type: 'discarded', entry: entryOf(prevState.socket.outbox, action.payload.clientId) }]
   // Going again after a wait: the lock holder first takes in what the user's other tabs wrote meanwhile. A wait the
   // server asked for (RATE_LIMITED) goes on: a new connection leaves the user's budget as it was.
-  if (connected.match(action)) return [GATHER, { type: 'drain', onlyNetworkWaits: true }]
-  if (retryNow.match(action)) return [GATHER, { type: 'drain', onlyNetworkWaits: true }]
+  // A socket connected, or the API answering over HTTP, says the server is there: every conversation goes, not only
+  // the one that probed it while it was out of reach.
+  if (connected.match(action)) return [GATHER, SERVER_ANSWERED]
+  if (retryNow.match(action))
+    return [GATHER, action.payload.reason === 'reachable' ? SERVER_ANSWERED : { type: 'drain', onlyNetworkWaits: true }]
   if (connect.match(action)) return [{ type: 'restore' }, GATHER, { type: 'drain', onlyNetworkWaits: true }]
   if (sessionStarted.match(action))
     return [{ type: 'reset' }, { type: 'restore' }, { type: 'drain', onlyNetworkWaits: false }]

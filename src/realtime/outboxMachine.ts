@@ -17,7 +17,11 @@ import { type PendingMessage, writtenBefore } from './socketSlice'
 export type SendOutcome =
   | { kind: 'sent'; message: Message }
   | { kind: 'refused'; error: SendError }
-  | { kind: 'retry'; error: SendError; retryAfterMs?: number }
+  /**
+   * `everySend`: the failure is every send's, not this one's: the server did not answer for itself (a gateway's or a
+   * proxy's 5xx in its place; a `NETWORK` error is so too, without the flag). See `OutboxMachineState.outage`.
+   */
+  | { kind: 'retry'; error: SendError; retryAfterMs?: number; everySend?: true }
   /** Not tried: the user discarded it in another tab (which took it over, or showed it too). */
   | { kind: 'discardedElsewhere' }
 
@@ -45,14 +49,30 @@ export type DrainLockState =
   | { status: 'requested'; sweep?: true }
   | { status: 'held' }
 
+/**
+ * The server did not answer a send (the network, a gateway's 5xx): every send would fail alike, so one conversation
+ * (`probe`) tries it after its backoff, and the others wait for its answer rather than each try on a backoff of its own
+ * (100 conversations made about 25 requests a second of one browser). Any answer of the server ends it, and every
+ * conversation goes again; each keeps its own order. `probe` is null while none is chosen yet.
+ */
+export interface Outage {
+  probe: Id | null
+}
+
 export interface OutboxMachineState {
   /** The user whose stored outbox the one in state mirrors (it was read back once), or null. */
   mirroring: Id | null
   lock: DrainLockState
   lanes: Readonly<Record<Id, Lane>>
+  outage: Outage | null
 }
 
-export const initialOutboxMachineState: OutboxMachineState = { mirroring: null, lock: { status: 'free' }, lanes: {} }
+export const initialOutboxMachineState: OutboxMachineState = {
+  mirroring: null,
+  lock: { status: 'free' },
+  lanes: {},
+  outage: null,
+}
 
 /** What the machine reads of the store, taken by the runner when an event is processed. */
 export interface OutboxView {
@@ -102,8 +122,11 @@ export type OutboxEventBody =
   | { type: 'retried'; clientId: string }
   /** `discardMessage`: the entry as it was before the reducer removed it. */
   | { type: 'discarded'; entry: PendingMessage | null }
-  /** The socket connected, `connect`, a retry trigger: every conversation goes again; `onlyNetworkWaits` keeps rate waits. */
-  | { type: 'drain'; onlyNetworkWaits: boolean }
+  /**
+   * The socket connected, `connect`, a retry trigger: every conversation goes again; `onlyNetworkWaits` keeps rate
+   * waits. `answered`: the server answered (the socket connected, the API over HTTP), so an outage is over.
+   */
+  | { type: 'drain'; onlyNetworkWaits: boolean; answered?: true }
   /** A new session, a logout elsewhere, `shutdown`: forget every lane and let the lock go. */
   | { type: 'reset' }
   /** `unauthorized`: nothing goes until the next login, so the lock (or the request) goes to the user's other tabs. */
@@ -176,7 +199,7 @@ export interface OutboxMachineConfig {
 
 /** The working copy of one transition: helpers change it and add effects; the caller's state is never touched. */
 interface Step {
-  state: { mirroring: Id | null; lock: DrainLockState; lanes: Record<Id, Lane> }
+  state: { mirroring: Id | null; lock: DrainLockState; lanes: Record<Id, Lane>; outage: Outage | null }
   effects: OutboxEffect[]
   view: OutboxView
 }
@@ -267,13 +290,19 @@ function maybeReleaseLock(step: Step) {
   if (durable && userId && !step.view.paused) step.effects.push({ type: 'leftBehind', userId })
 }
 
-/** The conversation's oldest pending message goes, unless one is in flight or waiting (or the lock is not ours). */
+/**
+ * The conversation's oldest pending message goes, unless one is in flight or waiting (or the lock is not ours), or
+ * another conversation probes a server that did not answer (`outage`): then it waits for that probe's answer.
+ */
 function pump(step: Step, conversationId: Id) {
   const lane = step.state.lanes[conversationId]
   if ((lane && !(lane.status === 'sending' && lane.confirmed)) || step.view.paused) return
   const entry = step.view.outbox.find((m) => m.conversationId === conversationId && m.status === 'pending')
   if (!entry) return
   if (step.state.lock.status !== 'held') return wantLock(step)
+  const { outage } = step.state
+  if (outage && outage.probe !== null && outage.probe !== conversationId) return
+  if (outage) step.state.outage = { probe: conversationId }
   step.state.lanes[conversationId] = { status: 'sending', clientId: entry.clientId }
   step.effects.push({ type: 'attempt', entry })
 }
@@ -312,13 +341,57 @@ function drainAll(step: Step, onlyNetworkWaits = false, keepHandOver = false) {
   maybeReleaseLock(step)
 }
 
+/**
+ * The server answered (a send, a refusal, a confirmation): the outage is over. The probe's backoff ends (not a wait it
+ * was asked for), and every conversation goes again, but `answered`'s, whose answer takes it on (its confirmation or
+ * its failure reaching the outbox, or its own wait).
+ */
+function serverAnswered(step: Step, answered?: Id) {
+  const { outage } = step.state
+  if (!outage) return
+  step.state.outage = null
+  const probe = outage.probe === null ? undefined : step.state.lanes[outage.probe]
+  if (outage.probe !== null && probe?.status === 'waiting' && !probe.rate) {
+    delete step.state.lanes[outage.probe]
+    step.effects.push({ type: 'cancelTimer', conversationId: outage.probe })
+  }
+  for (const conversationId of new Set(step.view.outbox.map((m) => m.conversationId)))
+    if (conversationId !== answered) pump(step, conversationId)
+}
+
+/**
+ * During an outage some conversation probes while this tab holds the lock: when the probe's lane ended otherwise than
+ * by its answer (its send discarded, or confirmed by another tab with nothing after it), the next conversation probes.
+ */
+function keepProbing(step: Step) {
+  const { outage } = step.state
+  if (!outage || step.state.lock.status !== 'held' || step.view.paused) return
+  if (outage.probe !== null && step.state.lanes[outage.probe]) return
+  step.state.outage = { probe: null }
+  for (const conversationId of new Set(step.view.outbox.map((m) => m.conversationId))) {
+    pump(step, conversationId)
+    if (step.state.outage.probe !== null) return
+  }
+}
+
 function reset(step: Step) {
   for (const [conversationId, lane] of Object.entries(step.state.lanes)) {
     if (lane.status === 'waiting') step.effects.push({ type: 'cancelTimer', conversationId })
   }
   step.state.lanes = {}
+  step.state.outage = null
   releaseLock(step)
   step.state.mirroring = null
+}
+
+/** The server did not answer for itself: every send would fail alike (see `Outage`). */
+const unanswered = (outcome: Extract<SendOutcome, { kind: 'retry' }>) =>
+  outcome.error.code === 'NETWORK' || outcome.everySend === true
+
+/** During an outage, another conversation than `conversationId` probes the server. */
+const otherProbe = (step: Step, conversationId: Id) => {
+  const probe = step.state.outage?.probe
+  return probe != null && probe !== conversationId && step.state.lanes[probe] !== undefined
 }
 
 function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, config: OutboxMachineConfig) {
@@ -329,12 +402,13 @@ function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, co
     // Even when discarded meanwhile: the server has it and the other side sees it, so our thread shows it too. The
     // next send of the conversation goes once the confirmation has left the outbox (`confirmed`).
     step.effects.push({ type: 'dispatch', action: sendConfirmed({ message: outcome.message }) })
-    return
+    return serverAnswered(step, conversationId)
   }
   if (outcome.kind === 'discardedElsewhere') {
     // Its removal goes the way of a discard here (`discarded`), which sends the conversation's next one.
     if (current) return void step.effects.push({ type: 'dispatch', action: discardMessage({ clientId }) })
   } else if (outcome.kind === 'refused') {
+    serverAnswered(step, conversationId)
     // The next one goes once the failure is in the outbox (`failed`).
     if (current)
       return void step.effects.push({ type: 'dispatch', action: sendFailed({ clientId, error: outcome.error }) })
@@ -342,6 +416,9 @@ function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, co
     // The session expired: kept (here and in storage) until the user logs in again; the lock goes back meanwhile.
   } else if (current?.status === 'pending' && outcome.error.code === 'NETWORK' && step.view.connected) {
     // HTTP failed but the socket came up meanwhile: go again now, over it (an ack timeout bounds any loop).
+  } else if (current?.status === 'pending' && unanswered(outcome) && otherProbe(step, conversationId)) {
+    // Another conversation probes the server: this one waits for its answer (`outage`), keeping the lock.
+    return maybeReleaseLock(step)
   } else if (current?.status === 'pending') {
     const attempt = current.attempts + 1
     // The user's budget is one for all their conversations: the sends it refused together (an outbox flushed at once)
@@ -353,8 +430,11 @@ function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, co
         ? backoffDelay(attempt, config.backoff, () => event.jitter)
         : outcome.retryAfterMs * (1 + rateWaits)
     const rate = outcome.retryAfterMs !== undefined
-    // The user's rate and the network are every tab's: their waits keep the lock.
-    const handOver = !rate && outcome.error.code !== 'NETWORK'
+    // This conversation probes the server for every other one (see `Outage`).
+    if (unanswered(outcome)) step.state.outage = { probe: conversationId }
+    else serverAnswered(step, conversationId)
+    // The user's rate and the server out of reach are every tab's: their waits keep the lock.
+    const handOver = !rate && !unanswered(outcome)
     step.state.lanes[conversationId] = {
       status: 'waiting',
       rate,
@@ -438,6 +518,8 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
     case 'confirmed':
       endStaleWait(step, event.conversationId)
       markConfirmedTry(step, event.conversationId, event.clientId)
+      // A confirmation is the server's answer (a `message:sent`, a thread read): it is there.
+      serverAnswered(step)
       pump(step, event.conversationId)
       return maybeReleaseLock(step)
     case 'failed': {
@@ -474,6 +556,8 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       }
       return maybeReleaseLock(step)
     case 'drain':
+      // Otherwise (the browser online, the page shown) only the probe goes at once: the server may still be down.
+      if (event.answered) step.state.outage = null
       return drainAll(step, event.onlyNetworkWaits)
     case 'reset':
       return reset(step)
@@ -560,5 +644,6 @@ export const outboxTransition =
   (state: OutboxMachineState, event: OutboxEvent): [OutboxMachineState, OutboxEffect[]] => {
     const step: Step = { state: { ...state, lanes: { ...state.lanes } }, effects: [], view: event.view }
     apply(step, event, config)
+    keepProbing(step)
     return [step.state, step.effects]
   }

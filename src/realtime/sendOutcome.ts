@@ -1,7 +1,16 @@
 import type { FetchBaseQueryError } from '@reduxjs/toolkit/query'
 import type { SerializedError } from '@reduxjs/toolkit'
 import { answeredStatus, isRefusalStatus } from '../api/answeredStatus'
-import { errorBodySchema, HTTP_STATUS, isRefusal, messageSchema, parse, type ErrorCode } from '../contract'
+import {
+  errorBodySchema,
+  HTTP_STATUS,
+  isRefusal,
+  messageSchema,
+  parse,
+  type ApiError,
+  type ErrorCode,
+  type ParseResult,
+} from '../contract'
 import type { AckResult } from './ack'
 import type { SendError } from './actions'
 import type { SendOutcome } from './outboxMachine'
@@ -60,16 +69,24 @@ export function outcomeOfHttpError(error: FetchBaseQueryError | SerializedError)
   const status = answeredStatus(error)
   if (status !== null) {
     const body = parse(errorBodySchema, 'data' in error ? error.data : undefined)
-    // A refusal in the body counts with a refusal status only; and a 408 is the network's whatever its body names: the
-    // server's own (its request timeout, in the contract's shape, INTERNAL; INVALID before) is for a request it never
-    // received whole.
-    if (body.ok && status !== 408 && (isRefusalStatus(status) || !isRefusal(body.value.error.code)))
-      return outcomeOfError(body.value.error)
-    // Only a refusal status refuses what was sent (a 429 has its own code): a 408 did not reach the server in time, and
-    // a page under 400 is a captive portal's or a proxy's.
-    const code = codeByStatus[status] ?? (status >= 500 ? 'INTERNAL' : isRefusalStatus(status) ? 'INVALID' : null)
-    if (code !== null) return outcomeOfError({ code, message: `HTTP ${status}` })
-    return { kind: 'retry', error: { code: 'NETWORK', message: `HTTP ${status}` } }
+    // A 5xx the server did not answer in its own words (a gateway's page, a proxy's), or one that says the service is
+    // unavailable (502, 503, 504), is no failure of this send: every send would fail alike (see `Outage`).
+    const everySend = status >= 500 && !(body.ok && status === HTTP_STATUS.INTERNAL)
+    const outcome = outcomeOfStatus(status, body)
+    return everySend && outcome.kind === 'retry' ? { ...outcome, everySend } : outcome
   }
   return { kind: 'retry', error: { code: 'NETWORK', message: 'The server could not be reached' } }
+}
+
+function outcomeOfStatus(status: number, body: ParseResult<{ error: ApiError }>): SendOutcome {
+  // A refusal in the body counts with a refusal status only; and a 408 is the network's whatever its body names: the
+  // server's own (its request timeout, in the contract's shape, INTERNAL; INVALID before) is for a request it never
+  // received whole.
+  if (body.ok && status !== 408 && (isRefusalStatus(status) || !isRefusal(body.value.error.code)))
+    return outcomeOfError(body.value.error)
+  // Only a refusal status refuses what was sent (a 429 has its own code): a 408 did not reach the server in time, and
+  // a page under 400 is a captive portal's or a proxy's.
+  const code = codeByStatus[status] ?? (status >= 500 ? 'INTERNAL' : isRefusalStatus(status) ? 'INVALID' : null)
+  if (code !== null) return outcomeOfError({ code, message: `HTTP ${status}` })
+  return { kind: 'retry', error: { code: 'NETWORK', message: `HTTP ${status}` } }
 }

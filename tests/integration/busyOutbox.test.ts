@@ -1,6 +1,15 @@
 import { rmSync } from 'node:fs'
 import { afterEach, expect, test } from 'vitest'
-import { connect, connected, disconnect, disconnected, sendConfirmed, sendMessage } from '../../src/realtime'
+import {
+  connect,
+  connected,
+  disconnect,
+  disconnected,
+  selectPendingMessages,
+  sendConfirmed,
+  sendMessage,
+  serverEventActions,
+} from '../../src/realtime'
 import { openDatabase } from '../../server/db'
 import { startServer, type RunningServer } from '../../server/index'
 import { PasswordHasher } from '../../server/passwords'
@@ -14,6 +23,7 @@ import { browserStore, PASSWORD } from './support'
 // second each: a user with a message waiting in each of 100 conversations had their socket ended as a flood.
 
 const CONVERSATIONS = 100
+const messageSent = serverEventActions['message:sent']
 /**
  * A bound for a hang only, on each wait below. Until the socket is back, each of the 100 sends fails over HTTP and is
  * tried again within 100 ms (the test's backoff), which keeps this thread busy (4,638 failed sends in one reconnect):
@@ -102,4 +112,54 @@ test('a message waiting in each of 100 conversations, flushed at a reconnect: al
   expect(endedByServer()).toEqual([])
   expect(clientIds.filter((clientId) => !confirmed().has(clientId))).toEqual([])
   expect(log.lines().filter((line) => line.msg.includes('per-socket budget'))).toEqual([])
+}, 600_000)
+
+// Review: while the server could not be reached, each conversation's send waited out a backoff of its own, so a user
+// with messages waiting in many conversations sent one request per conversation per backoff, from one browser.
+test('the server out of reach: one send probes it while the others wait; once back, each message once, in order', async () => {
+  const dataDir = freshDataDir()
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
+  const { email, conversationIds } = await seedBusyUser(dataDir, 20)
+  const server: RunningServer = await startServer({ port: 0, dataDir })
+  cleanups.push(() => server.close())
+  // The server is out of reach for sends over HTTP while `down`; the socket is closed meanwhile.
+  let down = true
+  let posts = 0
+  const fetchFn: typeof fetch = (input, init) => {
+    const request = new Request(input, init)
+    if (request.method === 'POST' && request.url.includes('/messages')) {
+      posts++
+      if (down) return Promise.reject(new TypeError('Failed to fetch'))
+    }
+    return fetch(request)
+  }
+  const busy = browserStore(server.url, { fetchFn, realtime: { backoff: { baseMs: 20, capMs: 100 } } })
+  cleanups.push(() => busy.close())
+  await busy.login(email)
+  await busy.until(() => busy.status() === 'connected', HANG_MS)
+  busy.store.dispatch(disconnect())
+  await busy.until(() => busy.status() === 'disconnected')
+
+  const written = conversationIds.flatMap((conversationId) =>
+    ['first', 'second'].map(
+      (content) => busy.store.dispatch(sendMessage({ conversationId, content })).payload.clientId,
+    ),
+  )
+  // Until a send has been tried five times: the first of each conversation went at once, before any had failed.
+  await busy.until(() => selectPendingMessages(busy.store.getState()).some((m) => m.attempts >= 5), HANG_MS)
+  expect(posts).toBeLessThanOrEqual(conversationIds.length + 5)
+
+  down = false
+  busy.store.dispatch(connect())
+  // Confirmed by its answer, or by the server's word to the sender's sockets, whichever came first.
+  const confirmedSeq = () =>
+    new Map(
+      busy.actions.flatMap((a) => {
+        const stored = sendConfirmed.match(a) ? a.payload.message : messageSent.match(a) ? a.payload : null
+        return stored ? [[stored.clientId, stored.seq] as const] : []
+      }),
+    )
+  await busy.until(() => written.every((clientId) => confirmedSeq().has(clientId)), HANG_MS)
+  // Each conversation was new: its two messages stored once each, in the order written, are its seq 1 and 2.
+  expect(written.map((clientId) => confirmedSeq().get(clientId))).toEqual(written.map((_, i) => (i % 2) + 1))
 }, 600_000)

@@ -71,16 +71,22 @@ describe('outboxEventsOf: an action → the outbox machine’s events, in order'
       [{ type: 'discarded', entry: null }],
     ],
     [
-      'connected: the lock holder gathers the other tabs’ sends, then everything goes again but a wait the server asked for',
+      'connected: the lock holder gathers the other tabs’ sends, then everything goes again but a wait the server asked for (the server answered: an outage is over)',
       actions.connected({ socketId: 's1', recovered: false }),
       prev(),
-      [GATHER, { type: 'drain', onlyNetworkWaits: true }],
+      [GATHER, { type: 'drain', onlyNetworkWaits: true, answered: true }],
     ],
     [
       'retryNow: the holder gathers, then only network waits go',
       actions.retryNow({ reason: 'online' }),
       prev(),
       [GATHER, { type: 'drain', onlyNetworkWaits: true }],
+    ],
+    [
+      'retryNow because the API answered over HTTP: the server answered, an outage is over',
+      actions.retryNow({ reason: 'reachable' }),
+      prev(),
+      [GATHER, { type: 'drain', onlyNetworkWaits: true, answered: true }],
     ],
     ['connect', actions.connect(), prev(), [{ type: 'restore' }, GATHER, { type: 'drain', onlyNetworkWaits: true }]],
     [

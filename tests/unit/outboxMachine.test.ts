@@ -16,6 +16,7 @@ import {
   type OutboxEventBody,
   type OutboxMachineState,
   type OutboxView,
+  type SendOutcome,
 } from '../../src/realtime/outboxMachine'
 import { message, pendingMessage } from './support/fixtures'
 
@@ -46,6 +47,11 @@ const waitingK1 = { status: 'waiting' as const, rate: false, clientId: 'k1', han
 /** k1 waits out the server's `retryAfterMs` (RATE_LIMITED), which keeps the lock. */
 const rateWaitK1 = { status: 'waiting' as const, rate: true, clientId: 'k1' }
 const stored = message(1, { clientId: 'k1', senderId: 'u1' })
+const BAD_GATEWAY = { code: 'INTERNAL' as const, message: 'HTTP 502' }
+/** x1 (conversation c2) waits out the backoff of a try that found the server out of reach, probing it for every one. */
+const probeWaitX1 = { status: 'waiting' as const, rate: false, clientId: 'x1' }
+/** The lock held while `probe`'s conversation probes a server out of reach. */
+const outage = (probe: string, lanes: OutboxMachineState['lanes']) => ({ ...held(lanes), outage: { probe } })
 /** The server refused k1's send. */
 const refusedK1: OutboxEventBody = {
   type: 'settled',
@@ -378,14 +384,149 @@ const rows: Row[] = [
     ],
   ],
   [
-    'a network failure waits a full-jitter backoff',
+    'a network failure waits a full-jitter backoff, probing the server for every conversation',
     held({ c1: { status: 'sending', clientId: 'k1' } }),
     { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'retry', error: NETWORK }, jitter: 0.5 },
     view([k1], { connected: false }),
-    held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }),
+    { ...held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }), outage: { probe: 'c1' } },
     [
       { type: 'dispatch', action: sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 250, error: NETWORK }) },
       { type: 'startTimer', conversationId: 'c1', delayMs: 250 },
+    ],
+  ],
+  [
+    'a gateway’s 5xx (everySend) is the network’s too: a backoff that keeps the lock, probing for every conversation',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    {
+      type: 'settled',
+      conversationId: 'c1',
+      clientId: 'k1',
+      outcome: { kind: 'retry', error: BAD_GATEWAY, everySend: true },
+      jitter: 0.5,
+    },
+    view([k1], { connected: false }),
+    { ...held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }), outage: { probe: 'c1' } },
+    [
+      {
+        type: 'dispatch',
+        action: sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 250, error: BAD_GATEWAY }),
+      },
+      { type: 'startTimer', conversationId: 'c1', delayMs: 250 },
+    ],
+  ],
+  [
+    'the server out of reach, another conversation probing: a failed try waits for the probe’s answer, with no timer',
+    outage('c2', { c1: { status: 'sending', clientId: 'k1' }, c2: probeWaitX1 }),
+    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'retry', error: NETWORK }, jitter: 0.5 },
+    view([k1, x1], { connected: false }),
+    outage('c2', { c2: probeWaitX1 }),
+    [],
+  ],
+  [
+    'the probe fails again: it waits a longer backoff, still the only one to try',
+    outage('c2', { c2: { status: 'sending', clientId: 'x1' } }),
+    { type: 'settled', conversationId: 'c2', clientId: 'x1', outcome: { kind: 'retry', error: NETWORK }, jitter: 0.5 },
+    view([k1, { ...x1, attempts: 2 }], { connected: false }),
+    outage('c2', { c2: probeWaitX1 }),
+    [
+      { type: 'dispatch', action: sendRetryScheduled({ clientId: 'x1', attempt: 3, delayMs: 1000, error: NETWORK }) },
+      { type: 'startTimer', conversationId: 'c2', delayMs: 1000 },
+    ],
+  ],
+  [
+    'a send written while another conversation probes waits for its answer (shown pending)',
+    outage('c2', { c2: probeWaitX1 }),
+    { type: 'queued', clientId: 'k1', problem: null },
+    view([k1, x1], { connected: false }),
+    outage('c2', { c2: probeWaitX1 }),
+    [{ type: 'patchThread', conversationId: 'c1', change: { kind: 'add', entry: k1 } }],
+  ],
+  [
+    'a retry trigger (online, connected) cuts the probe’s backoff short: the probe goes, the others still wait',
+    outage('c2', { c2: probeWaitX1 }),
+    { type: 'drain', onlyNetworkWaits: true },
+    view([k1, x1]),
+    outage('c2', { c2: { status: 'sending', clientId: 'x1' } }),
+    [
+      { type: 'cancelTimer', conversationId: 'c2' },
+      { type: 'attempt', entry: x1 },
+    ],
+  ],
+  [
+    'the socket connected (or the API answered over HTTP) during an outage: it is over, every conversation goes',
+    outage('c2', { c2: probeWaitX1 }),
+    { type: 'drain', onlyNetworkWaits: true, answered: true },
+    view([k1, x1]),
+    held({ c1: { status: 'sending', clientId: 'k1' }, c2: { status: 'sending', clientId: 'x1' } }),
+    [
+      { type: 'cancelTimer', conversationId: 'c2' },
+      { type: 'attempt', entry: k1 },
+      { type: 'attempt', entry: x1 },
+    ],
+  ],
+  [
+    'the probe answered: the outage ends and every other conversation goes (the probe’s next once it is confirmed)',
+    outage('c2', { c2: { status: 'sending', clientId: 'x1' } }),
+    {
+      type: 'settled',
+      conversationId: 'c2',
+      clientId: 'x1',
+      outcome: { kind: 'sent', message: { ...stored, clientId: 'x1', conversationId: 'c2' } },
+      jitter: 0.5,
+    },
+    view([k1, x1, pendingMessage('x2', { conversationId: 'c2' })]),
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    [
+      { type: 'dispatch', action: sendConfirmed({ message: { ...stored, clientId: 'x1', conversationId: 'c2' } }) },
+      { type: 'attempt', entry: k1 },
+    ],
+  ],
+  [
+    'the probe refused (the server answered): the outage ends, the others go, the probe’s next once it is failed',
+    outage('c2', { c2: { status: 'sending', clientId: 'x1' } }),
+    { ...refusedK1, conversationId: 'c2', clientId: 'x1' },
+    view([k1, x1]),
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    [
+      { type: 'attempt', entry: k1 },
+      { type: 'dispatch', action: sendFailed({ clientId: 'x1', error: { code: 'FORBIDDEN', message: 'no' } }) },
+    ],
+  ],
+  [
+    'a confirmation (message:sent, a thread read) during the outage: the server is there, the probe’s backoff ends, all go',
+    outage('c2', { c2: probeWaitX1 }),
+    { type: 'confirmed', conversationId: 'c3', clientId: 'y1' },
+    view([k1, x1]),
+    held({ c1: { status: 'sending', clientId: 'k1' }, c2: { status: 'sending', clientId: 'x1' } }),
+    [
+      { type: 'cancelTimer', conversationId: 'c2' },
+      { type: 'attempt', entry: k1 },
+      { type: 'attempt', entry: x1 },
+    ],
+  ],
+  [
+    'the probe’s send discarded, nothing after it in its conversation: the next conversation probes at once',
+    outage('c2', { c2: probeWaitX1 }),
+    { type: 'discarded', entry: x1 },
+    view([k1]),
+    outage('c1', { c1: { status: 'sending', clientId: 'k1' } }),
+    [
+      { type: 'storeDiscard', userId: 'u1', clientId: 'x1' },
+      { type: 'patchThread', conversationId: 'c2', change: { kind: 'remove', clientId: 'x1' } },
+      { type: 'cancelTimer', conversationId: 'c2' },
+      { type: 'attempt', entry: k1 },
+    ],
+  ],
+  [
+    'the lock granted back during an outage: the probe goes, the others wait for its answer',
+    { ...outage('c2', { c2: probeWaitX1 }), lock: { status: 'requested' } },
+    { type: 'lockGranted' },
+    view([k1, x1]),
+    outage('c2', { c2: { status: 'sending', clientId: 'x1' } }),
+    [
+      { type: 'cancelTimer', conversationId: 'c2' },
+      { type: 'attempt', entry: x1 },
+      { type: 'dispatch', action: drainStarted() },
     ],
   ],
   [
@@ -960,5 +1101,83 @@ describe('goesBeforeOwn: what a tab granted the lock takes in from the other tab
   test('a failed send of ours holds nothing back: only a pending one goes', () => {
     const failed = [pendingMessage('a2', { createdAt: at(2), status: 'failed' })]
     expect(goesBeforeOwn(pendingMessage('b1', { createdAt: at(1) }), failed)).toBe(false)
+  })
+})
+
+// Review: each conversation's send waited out a backoff of its own after a network failure. Messages waiting in 100
+// conversations while the server is down made about 25 requests a second at first, and a few a second for as long as
+// it stays down, from one browser: one send now probes it, and the others wait for its answer.
+describe('a server down (the network, a gateway’s 5xx): one conversation probes it, the others wait', () => {
+  /**
+   * The machine over simulated time: tries answered at once (the network's failure while `down(now)`, else stored),
+   * timers fired in order, a lone tab's lock granted when asked for, the store's reducers imitated (`sendRetryScheduled` counts attempts, a confirmation leaves
+   * the outbox and comes back as `confirmed`).
+   */
+  function simulate(outbox: PendingMessage[], down: (now: number) => boolean, failure: SendOutcome) {
+    let current = held()
+    let now = 0
+    let stored = 0
+    const timers = new Map<string, number>()
+    const tries: Array<{ at: number; clientId: string }> = []
+    const sent: string[] = []
+    const queue: OutboxEventBody[] = [{ type: 'drain', onlyNetworkWaits: false }]
+    const run = () => {
+      for (let event = queue.shift(); event; event = queue.shift()) {
+        const [next, effects] = step(current, { ...event, view: view(outbox, { connected: false }) } as Parameters<
+          typeof step
+        >[1])
+        current = next
+        for (const effect of effects) {
+          if (effect.type === 'startTimer') timers.set(effect.conversationId, now + effect.delayMs)
+          else if (effect.type === 'cancelTimer') timers.delete(effect.conversationId)
+          // A lone tab: the lock it asks for is granted at once.
+          else if (effect.type === 'requestLock') queue.push({ type: 'lockGranted' })
+          else if (effect.type === 'attempt') {
+            const { clientId, conversationId } = effect.entry
+            tries.push({ at: now, clientId })
+            const outcome: SendOutcome = down(now)
+              ? failure
+              : { kind: 'sent', message: message(++stored, { clientId, conversationId, senderId: 'u1' }) }
+            queue.push({ type: 'settled', conversationId, clientId, outcome, jitter: 0.5 })
+          } else if (effect.type === 'dispatch' && sendRetryScheduled.match(effect.action)) {
+            const { clientId, attempt } = effect.action.payload
+            outbox = outbox.map((m) => (m.clientId === clientId ? { ...m, attempts: attempt } : m))
+          } else if (effect.type === 'dispatch' && sendConfirmed.match(effect.action)) {
+            const { clientId, conversationId } = effect.action.payload.message
+            sent.push(clientId!)
+            outbox = outbox.filter((m) => m.clientId !== clientId)
+            queue.push({ type: 'confirmed', conversationId, clientId })
+          }
+        }
+      }
+    }
+    run()
+    while (timers.size > 0 && now < 600_000) {
+      const [conversationId, at] = [...timers].sort((a, b) => a[1] - b[1])[0]!
+      timers.delete(conversationId)
+      now = at
+      queue.push({ type: 'timerFired', conversationId })
+      run()
+    }
+    return { tries, sent, outbox, state: current }
+  }
+  const twoIn = (conversations: number) =>
+    Array.from({ length: conversations }, (_, i) => [
+      pendingMessage(`a${i}`, { conversationId: `c${i}` }),
+      pendingMessage(`b${i}`, { conversationId: `c${i}` }),
+    ]).flat()
+
+  test.each<[string, SendOutcome]>([
+    ['the network', { kind: 'retry', error: NETWORK }],
+    ['a gateway’s 502 page', { kind: 'retry', error: { code: 'INTERNAL', message: 'HTTP 502' }, everySend: true }],
+  ])('down for a minute (%s): about one try per backoff, then every message once, in order', (_name, failure) => {
+    const outbox = twoIn(100)
+    const { tries, sent, outbox: left } = simulate(outbox, (now) => now < 60_000, failure)
+    const whileDown = tries.filter((t) => t.at < 60_000)
+    // The first try of each conversation went before anything was known; after that, one probe at a time.
+    expect(whileDown.length).toBeLessThanOrEqual(100 + 15)
+    expect(left).toEqual([])
+    expect([...sent].sort()).toEqual(outbox.map((m) => m.clientId).sort())
+    for (let i = 0; i < 100; i++) expect(sent.indexOf(`a${i}`)).toBeLessThan(sent.indexOf(`b${i}`))
   })
 })

@@ -148,6 +148,24 @@ describe('send outcome → what happens next', () => {
     expect('error' in outcome && outcome.error.code).toBe(code)
   })
 
+  // Review: a gateway's 5xx page was a failure of that send alone, each conversation trying on its own backoff while
+  // the server behind it was down. Only the server's own 500 (in the contract's words) is one send's.
+  test.each<[string, Parameters<typeof outcomeOfHttpError>[0], boolean]>([
+    ['502 page from a gateway', { status: 'PARSING_ERROR', originalStatus: 502, data: '<html>', error: 'x' }, true],
+    ['504 from a gateway', { status: 504, data: 'Gateway Timeout' }, true],
+    ['500 with no JSON body (a proxy’s)', { status: 500, data: 'Internal Server Error' }, true],
+    ['503 in the contract’s words', { status: 503, data: { error: { code: 'INTERNAL', message: 'later' } } }, true],
+    ['500 in the server’s own words', { status: 500, data: { error: { code: 'INTERNAL', message: 'boom' } } }, false],
+    [
+      '429 from the server',
+      { status: 429, data: { error: { code: 'RATE_LIMITED', message: 's', retryAfterMs: 9 } } },
+      false,
+    ],
+  ])('HTTP: %s is every send’s failure (the server did not answer for itself): %s', (_name, error, everySend) => {
+    expect(outcomeOfHttpError(error)).toMatchObject({ kind: 'retry' })
+    expect((outcomeOfHttpError(error) as { everySend?: true }).everySend === true).toBe(everySend)
+  })
+
   test('RATE_LIMITED carries retryAfterMs', () => {
     expect(
       outcomeOfHttpError({
