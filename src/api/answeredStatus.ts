@@ -20,3 +20,19 @@ export function answeredStatus(error: unknown): number | null {
 export function isRefusalStatus(status: number): boolean {
   return status >= 400 && status < 500 && status !== 408 && status !== 429
 }
+
+/**
+ * Set in the contract's body the base query gives an error answer whose wait only its `Retry-After` told (a proxy's 429,
+ * one whose body names no `retryAfterMs`): a wait for every request, after which all may go again. The server's own
+ * `retryAfterMs` is one request's: the time until its budget has one more.
+ */
+export const WAIT_FOR_EVERY_REQUEST = 'waitForEveryRequest'
+
+/**
+ * Whether an error answer's wait is every request's (`WAIT_FOR_EVERY_REQUEST`), not one request's share of a budget.
+ *
+ * @example waitForEveryRequest({ error: { code: 'RATE_LIMITED', message: 'HTTP 429', retryAfterMs: 5000 }, waitForEveryRequest: true }) // true
+ */
+export function waitForEveryRequest(data: unknown): boolean {
+  return (data as Record<string, unknown> | null | undefined)?.[WAIT_FOR_EVERY_REQUEST] === true
+}

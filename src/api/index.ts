@@ -34,7 +34,7 @@ import { loadAuth, loadRefreshToken, saveLoginEmail, saveRefreshToken } from './
 import { sameSession, tokenLifetime, tokenSessionId } from './jwt'
 import { loggedIn, refreshFailed, tokenRefreshed } from './session'
 import { LIST, TAG_TYPES } from './tags'
-import { answeredStatus, isRefusalStatus } from './answeredStatus'
+import { answeredStatus, isRefusalStatus, WAIT_FOR_EVERY_REQUEST } from './answeredStatus'
 import type { ApiExtra, Session, ThreadMessage } from './types'
 
 export * from './tags'
@@ -184,14 +184,16 @@ function rateLimitWaitOf(result: RawAnswer, extra: ApiExtra): number {
  * A 429 told in the contract's words with the wait it asked for: a proxy's (no contract body, or a page that is no
  * JSON), or one whose body names no `retryAfterMs`, gets the wait its `Retry-After` gives. Read here, where the
  * answer's headers and the server's clock are (the actions carry neither), so that every caller reads one body: a
- * send's outbox and a failed read's retry would otherwise come back after their own backoff, sooner than asked.
+ * send's outbox and a failed read's retry would otherwise come back after their own backoff, sooner than asked. That
+ * wait is every request's (`WAIT_FOR_EVERY_REQUEST`): the outbox would otherwise space the sends it refused together
+ * one such wait apart, as it does the server's (one send's), and the 30th of 30 waited 30 times what was asked.
  */
 function rateLimitInContractWords(result: RawAnswer, extra: ApiExtra): RawAnswer {
   if (answeredStatus(result.error) !== HTTP_STATUS.RATE_LIMITED) return result
   const body = parse(errorBodySchema, result.error?.data)
   if (body.ok && body.value.error.retryAfterMs !== undefined) return result
   const error = body.ok ? body.value.error : { code: 'RATE_LIMITED' as const, message: 'HTTP 429' }
-  const data = { error: { ...error, retryAfterMs: rateLimitWaitOf(result, extra) } }
+  const data = { error: { ...error, retryAfterMs: rateLimitWaitOf(result, extra) }, [WAIT_FOR_EVERY_REQUEST]: true }
   return { error: { status: HTTP_STATUS.RATE_LIMITED, data }, meta: result.meta }
 }
 

@@ -19,7 +19,9 @@ export type SendOutcome =
   | { kind: 'refused'; error: SendError }
   /**
    * `everySend`: the failure is every send's, not this one's: the server did not answer for itself (a gateway's or a
-   * proxy's 5xx in its place; a `NETWORK` error is so too, without the flag). See `OutboxMachineState.outage`.
+   * proxy's 5xx in its place; a `NETWORK` error is so too, without the flag), or a `Retry-After` asked every request
+   * to wait `retryAfterMs` (a proxy's 429). See `OutboxMachineState.outage`. Without it, `retryAfterMs` is the
+   * server's: the time until the user's budget has one more send.
    */
   | { kind: 'retry'; error: SendError; retryAfterMs?: number; everySend?: true }
   /** Not tried: the user discarded it in another tab (which took it over, or showed it too). */
@@ -50,10 +52,11 @@ export type DrainLockState =
   | { status: 'held' }
 
 /**
- * The server did not answer a send (the network, a gateway's 5xx): every send would fail alike, so one conversation
- * (`probe`) tries it after its backoff, and the others wait for its answer rather than each try on a backoff of its own
- * (100 conversations made about 25 requests a second of one browser). Any answer of the server ends it, and every
- * conversation goes again; each keeps its own order. `probe` is null while none is chosen yet.
+ * The server did not answer a send (the network, a gateway's 5xx), or a proxy asked every request to wait: every send
+ * would fail alike, so one conversation (`probe`) tries it after its backoff (or the wait asked for), and the others
+ * wait for its answer rather than each try on a backoff of its own (100 conversations made about 25 requests a second
+ * of one browser). Any answer of the server ends it, and every conversation goes again; each keeps its own order.
+ * `probe` is null while none is chosen yet.
  */
 export interface Outage {
   probe: Id | null
@@ -423,12 +426,13 @@ function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, co
     const attempt = current.attempts + 1
     // The user's budget is one for all their conversations: the sends it refused together (an outbox flushed at once)
     // would come back together, each but one refused again, and again. Each rate wait goes behind those already
-    // waiting, so they come back about one per `retryAfterMs`, as the budget refills.
+    // waiting, so they come back about one per `retryAfterMs`, as the budget refills. Not a wait asked of every
+    // request (a proxy's `Retry-After`): when it ends all may go, and the probe's answer sends them (`Outage`).
     const rateWaits = Object.values(step.state.lanes).filter((lane) => lane.status === 'waiting' && lane.rate).length
     const delayMs =
       outcome.retryAfterMs === undefined
         ? backoffDelay(attempt, config.backoff, () => event.jitter)
-        : outcome.retryAfterMs * (1 + rateWaits)
+        : outcome.retryAfterMs * (unanswered(outcome) ? 1 : 1 + rateWaits)
     const rate = outcome.retryAfterMs !== undefined
     // This conversation probes the server for every other one (see `Outage`).
     if (unanswered(outcome)) step.state.outage = { probe: conversationId }

@@ -1,6 +1,6 @@
 import type { FetchBaseQueryError } from '@reduxjs/toolkit/query'
 import type { SerializedError } from '@reduxjs/toolkit'
-import { answeredStatus, isRefusalStatus } from '../api/answeredStatus'
+import { answeredStatus, isRefusalStatus, waitForEveryRequest } from '../api/answeredStatus'
 import {
   errorBodySchema,
   HTTP_STATUS,
@@ -68,10 +68,12 @@ export function outcomeOfHttpError(error: FetchBaseQueryError | SerializedError)
   // A proxy's page that is no JSON is still its status's answer: a 403 there refuses the send, not the network.
   const status = answeredStatus(error)
   if (status !== null) {
-    const body = parse(errorBodySchema, 'data' in error ? error.data : undefined)
+    const data = 'data' in error ? error.data : undefined
+    const body = parse(errorBodySchema, data)
     // A 5xx the server did not answer in its own words (a gateway's page, a proxy's), or one that says the service is
-    // unavailable (502, 503, 504), is no failure of this send: every send would fail alike (see `Outage`).
-    const everySend = status >= 500 && !(body.ok && status === HTTP_STATUS.INTERNAL)
+    // unavailable (502, 503, 504), is no failure of this send: every send would fail alike (see `Outage`). So is a
+    // wait a `Retry-After` asked of every request (a proxy's 429).
+    const everySend = (status >= 500 && !(body.ok && status === HTTP_STATUS.INTERNAL)) || waitForEveryRequest(data)
     const outcome = outcomeOfStatus(status, body)
     return everySend && outcome.kind === 'retry' ? { ...outcome, everySend } : outcome
   }

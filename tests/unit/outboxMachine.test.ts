@@ -48,6 +48,7 @@ const waitingK1 = { status: 'waiting' as const, rate: false, clientId: 'k1', han
 const rateWaitK1 = { status: 'waiting' as const, rate: true, clientId: 'k1' }
 const stored = message(1, { clientId: 'k1', senderId: 'u1' })
 const BAD_GATEWAY = { code: 'INTERNAL' as const, message: 'HTTP 502' }
+const PROXY_429 = { code: 'RATE_LIMITED' as const, message: 'HTTP 429' }
 /** x1 (conversation c2) waits out the backoff of a try that found the server out of reach, probing it for every one. */
 const probeWaitX1 = { status: 'waiting' as const, rate: false, clientId: 'x1' }
 /** The lock held while `probe`'s conversation probes a server out of reach. */
@@ -553,6 +554,48 @@ const rows: Row[] = [
       },
       { type: 'startTimer', conversationId: 'c1', delayMs: 1200 },
     ],
+  ],
+  [
+    'a proxy’s 429 (a Retry-After asked of every request): its wait, not spaced behind other rate waits, probing for all',
+    held({ c1: { status: 'sending', clientId: 'k1' }, c3: { ...rateWaitK1, clientId: 'y1' } }),
+    {
+      type: 'settled',
+      conversationId: 'c1',
+      clientId: 'k1',
+      outcome: { kind: 'retry', error: PROXY_429, retryAfterMs: 5000, everySend: true },
+      jitter: 0.5,
+    },
+    view([k1, pendingMessage('y1', { conversationId: 'c3' })]),
+    { ...held({ c1: rateWaitK1, c3: { ...rateWaitK1, clientId: 'y1' } }), outage: { probe: 'c1' } },
+    [
+      {
+        type: 'dispatch',
+        action: sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 5000, error: PROXY_429 }),
+      },
+      { type: 'startTimer', conversationId: 'c1', delayMs: 5000 },
+    ],
+  ],
+  [
+    'a proxy’s 429 while another conversation waits out the same: this one waits for that probe’s answer',
+    outage('c1', { c1: rateWaitK1, c2: { status: 'sending', clientId: 'x1' } }),
+    {
+      type: 'settled',
+      conversationId: 'c2',
+      clientId: 'x1',
+      outcome: { kind: 'retry', error: PROXY_429, retryAfterMs: 5000, everySend: true },
+      jitter: 0.5,
+    },
+    view([k1, x1]),
+    outage('c1', { c1: rateWaitK1 }),
+    [],
+  ],
+  [
+    'the socket connected while the probe waits out a proxy’s Retry-After: the others go, the probe waits what it was asked',
+    outage('c1', { c1: rateWaitK1 }),
+    { type: 'drain', onlyNetworkWaits: true, answered: true },
+    view([k1, x1]),
+    held({ c1: rateWaitK1, c2: { status: 'sending', clientId: 'x1' } }),
+    [{ type: 'attempt', entry: x1 }],
   ],
   [
     'a failure of this send alone (INTERNAL) waits its backoff with the lock let go to the user’s other tabs',

@@ -327,6 +327,55 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     store.dispose()
   })
 
+  /** A store over the stub whose `sendRetryScheduled` actions are kept. */
+  function watched() {
+    const scheduled: ReturnType<typeof sendRetryScheduled>[] = []
+    const store = trackedStore({
+      apiUrl: stub.url,
+      createSocket: fakeSockets().createSocket,
+      storage: createMemoryStorage(),
+      preloadedState: { auth: { token: 'token-1', user: alice } },
+      extraMiddleware: [
+        () => (next) => (action) => {
+          if (sendRetryScheduled.match(action)) scheduled.push(action)
+          return next(action)
+        },
+      ],
+    })
+    return { store, scheduled }
+  }
+
+  // Review: a rate wait was `retryAfterMs` times one more than the rate waits already running, right for the server's
+  // own 429 (its `retryAfterMs` is the time until its budget has one more send) but not for a proxy's, whose
+  // `Retry-After` says when sending may start again: the 30th of 30 conversations was put off 30 times that wait.
+  test('a proxy’s 429 refusing sends of 30 conversations: none waits longer than its Retry-After, all then go', async () => {
+    const refused = new Set<string>()
+    let seq = 0
+    reply = (req) => {
+      const { clientId } = req.body as { clientId: string }
+      if (refused.has(clientId))
+        return { status: 201, body: { ...stored(++seq, clientId), conversationId: conversationOf(req) } }
+      refused.add(clientId)
+      return { status: 429, text: '<html>Too Many Requests', headers: { 'retry-after': '1' } }
+    }
+    const conversationOf = (req: StubRequest) => req.url.split('/')[3]!
+    const { store, scheduled } = watched()
+    const clientIds = Array.from({ length: 30 }, (_, i) => {
+      store.dispatch(sendMessage({ conversationId: `c${i}`, content: `text k${i}`, clientId: `k${i}` }))
+      return `k${i}`
+    })
+    await eventually(() => expect(refused.size).toBe(30))
+    await eventually(() => expect(selectPendingMessages(store.getState())).toEqual([]))
+    expect(Math.max(...scheduled.map((a) => a.payload.delayMs))).toBeLessThanOrEqual(1000)
+    expect(
+      stub.requests
+        .filter((r) => r.method === 'POST')
+        .map((r) => (r.body as { clientId: string }).clientId)
+        .sort(),
+    ).toEqual([...clientIds, ...clientIds].sort())
+    store.dispose()
+  })
+
   test('a (re)fetched thread keeps our pending copies, and confirms those the server already has', async () => {
     reply = (req) =>
       req.method === 'GET'

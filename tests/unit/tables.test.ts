@@ -161,6 +161,14 @@ describe('send outcome → what happens next', () => {
       { status: 429, data: { error: { code: 'RATE_LIMITED', message: 's', retryAfterMs: 9 } } },
       false,
     ],
+    [
+      '429 whose wait only a Retry-After gave (a proxy’s: every request waits it)',
+      {
+        status: 429,
+        data: { error: { code: 'RATE_LIMITED', message: 'HTTP 429', retryAfterMs: 5000 }, waitForEveryRequest: true },
+      },
+      true,
+    ],
   ])('HTTP: %s is every send’s failure (the server did not answer for itself): %s', (_name, error, everySend) => {
     expect(outcomeOfHttpError(error)).toMatchObject({ kind: 'retry' })
     expect((outcomeOfHttpError(error) as { everySend?: true }).everySend === true).toBe(everySend)
