@@ -113,7 +113,7 @@ const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryError, A
   extraOptions,
 ) => {
   const result = await readAgainWhenRateLimited(args, api, extraOptions)
-  return checkedAnswer(rateLimitInContractWords(result, extraOf(api.extra)), extraOptions?.check)
+  return checkedAnswer(waitInContractWords(result, extraOf(api.extra)), extraOptions?.check)
 }
 
 /** How many times a read the server refused for its rate (429) is made again, each after the wait it asked for. */
@@ -161,18 +161,26 @@ function spreadWait(waitMs: number, retry: number): number {
 }
 
 /**
- * The wait a 429 asks for, in ms: the body's `retryAfterMs` (the contract's), else `Retry-After` (seconds, or an HTTP
- * date as a proxy may send), else 1 s. A date is the clock's of whoever wrote it: it is read against the answer's own
- * `Date` (the same clock), else against the server's now as this browser can tell it, never this browser's clock alone
- * (a minute off, and every such wait would be a minute off). Anything else (two values joined, `-1`) is 1 s: `Date.parse`
- * makes a date of nearly anything (`"5, 6"` is 6 May 2001), so only what has an HTTP date's time of day is one.
+ * The wait a 429 asks for, in ms: the body's `retryAfterMs` (the contract's), else `Retry-After` (`retryAfterOf`), else
+ * 1 s.
  */
 function rateLimitWaitOf(result: RawAnswer, extra: ApiExtra): number {
   const body = parse(errorBodySchema, result.error?.data)
   if (body.ok && body.value.error.retryAfterMs !== undefined) return body.value.error.retryAfterMs
+  return retryAfterOf(result, extra) ?? 1000
+}
+
+/**
+ * An answer's `Retry-After` in ms (seconds, or an HTTP date as a proxy may send), or null without one. A date is the
+ * clock's of whoever wrote it: it is read against the answer's own `Date` (the same clock), else against the server's
+ * now as this browser can tell it, never this browser's clock alone (a minute off, and every such wait would be a
+ * minute off). Anything else (two values joined, `-1`) is 1 s: `Date.parse` makes a date of nearly anything (`"5, 6"`
+ * is 6 May 2001), so only what has an HTTP date's time of day is one.
+ */
+function retryAfterOf(result: RawAnswer, extra: ApiExtra): number | null {
   const headers = (result.meta as { response?: Response } | undefined)?.response?.headers
   const header = headers?.get('retry-after')?.trim()
-  if (!header) return 1000
+  if (!header) return null
   if (/^\d+$/.test(header)) return Number(header) * 1000
   const at = httpDate(header)
   if (at === null) return 1000
@@ -182,20 +190,32 @@ function rateLimitWaitOf(result: RawAnswer, extra: ApiExtra): number {
 
 /**
  * A 429 told in the contract's words with the wait it asked for: a proxy's (no contract body, or a page that is no
- * JSON), or one whose body names no `retryAfterMs`, gets the wait its `Retry-After` gives. Read here, where the
- * answer's headers and the server's clock are (the actions carry neither), so that every caller reads one body: a
- * send's outbox and a failed read's retry would otherwise come back after their own backoff, sooner than asked. That
- * wait is every request's (`WAIT_FOR_EVERY_REQUEST`): the outbox would otherwise space the sends it refused together
- * one such wait apart, as it does the server's (one send's), and the 30th of 30 waited 30 times what was asked.
+ * JSON), or one whose body names no `retryAfterMs`, gets the wait its `Retry-After` gives. So does a 503 with a
+ * `Retry-After` (a gateway's, a server in maintenance): how long the service expects to be unavailable (RFC 9110
+ * §10.2.3). Read here, where the answer's headers and the server's clock are (the actions carry neither), so that every
+ * caller reads one body: a send's outbox and a failed read's retry would otherwise come back after their own backoff,
+ * sooner than asked. That wait is every request's (`WAIT_FOR_EVERY_REQUEST`): the outbox would otherwise space the
+ * sends it refused together one such wait apart, as it does the server's (one send's), and the 30th of 30 waited 30
+ * times what was asked.
  */
-function rateLimitInContractWords(result: RawAnswer, extra: ApiExtra): RawAnswer {
-  if (answeredStatus(result.error) !== HTTP_STATUS.RATE_LIMITED) return result
+function waitInContractWords(result: RawAnswer, extra: ApiExtra): RawAnswer {
+  const status = answeredStatus(result.error)
+  if (status !== HTTP_STATUS.RATE_LIMITED && status !== SERVICE_UNAVAILABLE) return result
   const body = parse(errorBodySchema, result.error?.data)
   if (body.ok && body.value.error.retryAfterMs !== undefined) return result
-  const error = body.ok ? body.value.error : { code: 'RATE_LIMITED' as const, message: 'HTTP 429' }
-  const data = { error: { ...error, retryAfterMs: rateLimitWaitOf(result, extra) }, [WAIT_FOR_EVERY_REQUEST]: true }
-  return { error: { status: HTTP_STATUS.RATE_LIMITED, data }, meta: result.meta }
+  const retryAfterMs = status === SERVICE_UNAVAILABLE ? retryAfterOf(result, extra) : rateLimitWaitOf(result, extra)
+  if (retryAfterMs === null) return result
+  const error = body.ok
+    ? body.value.error
+    : {
+        code: status === SERVICE_UNAVAILABLE ? ('INTERNAL' as const) : ('RATE_LIMITED' as const),
+        message: `HTTP ${status}`,
+      }
+  const data = { error: { ...error, retryAfterMs }, [WAIT_FOR_EVERY_REQUEST]: true }
+  return { error: { status, data }, meta: result.meta }
 }
+
+const SERVICE_UNAVAILABLE = 503
 
 /** An HTTP date (IMF-fixdate, or the obsolete RFC 850 and asctime forms: each has `hh:mm:ss`) in ms, or null. */
 function httpDate(value: string): number | null {

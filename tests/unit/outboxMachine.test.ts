@@ -49,6 +49,7 @@ const rateWaitK1 = { status: 'waiting' as const, rate: true, clientId: 'k1' }
 const stored = message(1, { clientId: 'k1', senderId: 'u1' })
 const BAD_GATEWAY = { code: 'INTERNAL' as const, message: 'HTTP 502' }
 const PROXY_429 = { code: 'RATE_LIMITED' as const, message: 'HTTP 429' }
+const UNAVAILABLE = { code: 'INTERNAL' as const, message: 'HTTP 503' }
 /** x1 (conversation c2) waits out the backoff of a try that found the server out of reach, probing it for every one. */
 const probeWaitX1 = { status: 'waiting' as const, rate: false, clientId: 'x1' }
 /** The lock held while `probe`'s conversation probes a server out of reach. */
@@ -573,6 +574,26 @@ const rows: Row[] = [
         action: sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 5000, error: PROXY_429 }),
       },
       { type: 'startTimer', conversationId: 'c1', delayMs: 5000 },
+    ],
+  ],
+  [
+    'a 503 with Retry-After (a gateway’s, a server in maintenance): exactly that wait, kept at retry triggers, probing',
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    {
+      type: 'settled',
+      conversationId: 'c1',
+      clientId: 'k1',
+      outcome: { kind: 'retry', error: UNAVAILABLE, retryAfterMs: 30_000, everySend: true },
+      jitter: 0.5,
+    },
+    view([k1]),
+    { ...held({ c1: rateWaitK1 }), outage: { probe: 'c1' } },
+    [
+      {
+        type: 'dispatch',
+        action: sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 30_000, error: UNAVAILABLE }),
+      },
+      { type: 'startTimer', conversationId: 'c1', delayMs: 30_000 },
     ],
   ],
   [

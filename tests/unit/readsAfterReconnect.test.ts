@@ -1,6 +1,6 @@
 import type { Middleware, UnknownAction } from '@reduxjs/toolkit'
 import { describe, expect, onTestFinished, test } from 'vitest'
-import { api, loggedIn } from '../../src/api'
+import { answeredStatus, api, loggedIn } from '../../src/api'
 import { createMemoryStorage, type MakeStoreOptions } from '../../src/app/store'
 import { trackedStore } from '../support/trackedStores'
 import { eventually } from './support/eventually'
@@ -468,4 +468,18 @@ describe('a retry while connected, on timers the test holds', () => {
       store.dispose()
     },
   )
+
+  // RFC 9110 §10.2.3: a 503's Retry-After is how long the service expects to be unavailable (it was not read: the read
+  // was made again after the backoff alone).
+  test("a 503 with Retry-After (a gateway's page, a server in maintenance) waits at least that", async () => {
+    const { store, held } = setupHeld(50_000, { backoff: { baseMs: 500, capMs: 30_000 }, random: () => 0 })
+    reply = () => ({ status: 503, text: '<html>Service Unavailable</html>', headers: { 'retry-after': '60' } })
+    const watched = store.dispatch(api.endpoints.getLessons.initiate())
+    expect(answeredStatus((await watched).error)).toBe(503)
+    await settle()
+    expect(held.map((wait) => wait.ms)).toEqual([60_000])
+    expect(requestsTo('/api/lessons')).toBe(1)
+    watched.unsubscribe()
+    store.dispose()
+  })
 })

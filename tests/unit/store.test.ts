@@ -376,6 +376,25 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     store.dispose()
   })
 
+  // Review: a 503's `Retry-After` (a proxy's, a server in maintenance: how long it expects to be unavailable, RFC 9110
+  // §10.2.3) was not read: the send went again after its own backoff, within half a second.
+  test.each<[string, StubReply]>([
+    ['a page that is no JSON', { status: 503, text: '<html>Service Unavailable', headers: { 'retry-after': '30' } }],
+    [
+      'the contract’s body',
+      { status: 503, body: { error: { code: 'INTERNAL', message: 'maintenance' } }, headers: { 'retry-after': '30' } },
+    ],
+  ])('a 503 with Retry-After (%s): pending, tried again no sooner', async (_, answer) => {
+    reply = () => answer
+    const { store, scheduled } = watched()
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+    await eventually(() => expect(scheduled).toHaveLength(1))
+    expect(scheduled[0]!.payload.delayMs).toBeGreaterThanOrEqual(30_000)
+    expect(selectPendingMessages(store.getState())[0]).toMatchObject({ clientId: 'k1', status: 'pending' })
+    expect(stub.requests).toHaveLength(1)
+    store.dispose()
+  })
+
   test('a (re)fetched thread keeps our pending copies, and confirms those the server already has', async () => {
     reply = (req) =>
       req.method === 'GET'
