@@ -65,17 +65,22 @@ const COUNTS_PER_SCRIPT = 1000
 
 /**
  * KEYS[1], KEYS[2] the marker (set now if Redis lost it: the wait of capped adds starts here); ARGV: ttl, then member
- * and taken ('1': added back if Redis lost it; '0': only renewed, XX) for each entry this node holds there.
+ * and taken ('1': added back if Redis lost it; '0': only renewed, XX) for each entry this node holds there. Answers
+ * the taken members it put back: missing (Redis lost them) or expired (this node could not renew them in time).
  */
 export const RENEW_SCRIPT = `${REDIS_NOW}
 redis.call('SET', KEYS[2], now, 'NX')
 local expiry = now + tonumber(ARGV[1])
+local back = {}
 for i = 2, #ARGV, 2 do
-  if ARGV[i + 1] == '1' then redis.call('ZADD', KEYS[1], expiry, ARGV[i])
+  if ARGV[i + 1] == '1' then
+    local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+    if not score or tonumber(score) <= now then back[#back + 1] = ARGV[i] end
+    redis.call('ZADD', KEYS[1], expiry, ARGV[i])
   else redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[i]) end
 end
 redis.call('PEXPIRE', KEYS[1], ${ENTRY_TTL_MS * 2})
-return 1
+return back
 `
 
 /**
@@ -98,6 +103,7 @@ export class NodeEntries {
    */
   private readonly unremoved = new Map<string, Set<string>>()
   private timer: ReturnType<typeof setInterval> | undefined
+  private readonly putBackListeners = new Set<(key: string, members: readonly string[]) => void>()
 
   constructor(
     private readonly redis: Redis,
@@ -189,6 +195,14 @@ export class NodeEntries {
     this.timer.unref()
   }
 
+  /**
+   * `listener` hears of the entries a renewal put back after they had stopped counting (Redis lost them, or this node
+   * could not renew them in time): whatever the other nodes read of that key meanwhile went without them.
+   */
+  onPutBack(listener: (key: string, members: readonly string[]) => void): void {
+    this.putBackListeners.add(listener)
+  }
+
   /** Stops renewing and removes this node's entries (a clean shutdown). */
   async stop(): Promise<void> {
     clearInterval(this.timer)
@@ -209,6 +223,7 @@ export class NodeEntries {
     const retried = [...this.unremoved]
     this.unremoved.clear()
     for (const [key, members] of retried) pipeline.zrem(key, ...members)
+    const renewed = [...this.held.keys()]
     for (const [key, members] of this.held) {
       // Added back, not only renewed, once Redis has taken it: it may have lost it since (a restart without
       // persistence, a failover to a replica that lagged), and the socket or viewer is still here. An add still
@@ -228,6 +243,11 @@ export class NodeEntries {
     }
     // The removals not done are tried again at the next heartbeat.
     this.retryRemovals(retried.filter((_, i) => !results || results[i]?.[0]))
+    for (const [i, key] of renewed.entries()) {
+      const [error, back] = results?.[retried.length + i] ?? []
+      if (error || !Array.isArray(back) || back.length === 0) continue
+      for (const listener of this.putBackListeners) listener(key, back as string[])
+    }
     const failed = results?.find(([error]) => error)
     if (failed) throw failed[0]
   }

@@ -53,12 +53,34 @@ export class SharedViewers implements Presence {
    */
   private readonly mine = new Map<string, Map<Id, Set<string>>>()
 
+  private readonly backListeners = new Set<(conversationId: Id, userId: Id, socketId: string) => void>()
+
   constructor(
     private readonly link: RedisLink,
     private readonly entries: NodeEntries,
     /** The clock tokens are checked against, in ms. */
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    const prefix = this.key('')
+    entries.onPutBack((key, members) => {
+      if (!key.startsWith(prefix)) return
+      const conversationId = key.slice(prefix.length)
+      for (const member of members) {
+        const [userId, nodeSocket] = member.split(' ')
+        const socketId = nodeSocket?.slice(this.link.nodeId.length + 1)
+        if (!userId || !socketId || !this.mine.get(socketId)?.get(conversationId)?.has(member)) continue
+        for (const listener of this.backListeners) listener(conversationId, userId, socketId)
+      }
+    })
+  }
+
+  /**
+   * `listener` hears of a viewer of this node put back in Redis after it had stopped counting there (Redis lost it, or
+   * this node could not renew it in time): the other nodes' sends meanwhile left their messages unread for that user.
+   */
+  onBack(listener: (conversationId: Id, userId: Id, socketId: string) => void): void {
+    this.backListeners.add(listener)
+  }
 
   private key(conversationId: Id): string {
     return `${this.link.prefix}viewers:${conversationId}`

@@ -269,6 +269,8 @@ export interface ViewerRegistry {
   left(conversationId: Id, userId: Id, socketId: string): Promise<unknown>
   /** The socket's token was renewed: its viewers count until the new one's end. */
   renewed(userId: Id, socketId: string, expiresAt: number): Promise<unknown>
+  /** `listener` hears of a viewer that had stopped counting for the other nodes, and counts again. */
+  onBack?(listener: (conversationId: Id, userId: Id, socketId: string) => void): void
 }
 
 export interface HandlerDeps {
@@ -366,6 +368,14 @@ function refuseAcks(conn: FramedConnection): void {
   conn.prependListener('data', (data) => {
     if (typeof data === 'string' && (data[0] === '3' || data[0] === '6')) conn.close(true)
   })
+}
+
+/** A budget that never refuses. */
+const UNBUDGETED: Limiter = {
+  tryTake: () => ({ ok: true }),
+  take: () => undefined,
+  refund: () => undefined,
+  sweep() {},
 }
 
 /** How long a handshake waits for its budget's answer (Redis's, with several nodes) before going on unbudgeted. */
@@ -530,6 +540,17 @@ export function attachHandlers(
     if (typeof conversationId !== 'string') return
     for (const notice of typingUnderWay.get(socket)?.get(conversationId) ?? []) notice.overtaken = true
   }
+
+  // A viewer Redis had stopped counting (it lost its data, or this node could not renew the entry in time), put back by
+  // this node: the other nodes' sends meanwhile did not see it, and left unread what the user was looking at. Read
+  // again as the join did, unbudgeted (nothing the user asked for); nothing new there writes nothing and tells no one.
+  viewerRegistry?.onBack?.((conversationId, userId, socketId) => {
+    const socket = io.of('/').sockets.get(socketId)
+    if (!socket) return
+    const looking = (id: Id) =>
+      socket.connected && socket.rooms.has(conversationRoom(id)) && now() < socket.data.expiresAt ? 'present' : 'gone'
+    messaging.markRead(userId, conversationId, UNBUDGETED, looking).catch(warn('reading a viewer put back failed'))
+  })
 
   const handlers: ClientEventHandlers = {
     'conversation:join': async (socket, conversationId) => {

@@ -10,6 +10,9 @@ export interface BlackHoleProxy {
    * `CLIENT KILL` closes it, which the client sees). Connections made afterwards go through.
    */
   blackHole(): void
+  /** Every connection open now is closed, and new ones are refused until `admit` (Redis unreachable from here). */
+  refuse(): void
+  admit(): void
   close(): Promise<void>
 }
 
@@ -20,8 +23,10 @@ export interface BlackHoleProxy {
  */
 export async function startProxy(targetPort: number): Promise<BlackHoleProxy> {
   const links = new Set<{ client: Socket; upstream: Socket; silent: boolean }>()
+  let refusing = false
   // Half-open allowed: a black-holed connection must not answer its client's FIN with its own.
   const server = createServer({ allowHalfOpen: true }, (client) => {
+    if (refusing) return void client.destroy()
     const upstream = connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true })
     const link = { client, upstream, silent: false }
     links.add(link)
@@ -45,6 +50,17 @@ export async function startProxy(targetPort: number): Promise<BlackHoleProxy> {
     url: `redis://127.0.0.1:${port}`,
     blackHole() {
       for (const link of links) link.silent = true
+    },
+    refuse() {
+      refusing = true
+      for (const { client, upstream } of links) {
+        client.destroy()
+        upstream.destroy()
+      }
+      links.clear()
+    },
+    admit() {
+      refusing = false
     },
     close() {
       for (const { client, upstream } of links) {
