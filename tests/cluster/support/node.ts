@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { onTestFinished } from 'vitest'
 import { repoRoot } from '../../server/support/server'
 
 /** A server node in its own process (`server/main.ts`), so a test can `SIGKILL` it. */
@@ -17,7 +18,7 @@ export interface NodeProcess {
 
 /**
  * Starts `server/main.ts` on a free port with `env` (DATABASE_URL, REDIS_URL…) and resolves once it prints its URL.
- * Its output goes to a log file in a temp folder (shown when it fails to come up).
+ * Its output goes to a log file in a temp folder (shown when it fails to come up). Called from a test (not a hook).
  */
 export async function spawnNode(env: Record<string, string>): Promise<NodeProcess> {
   const log = join(mkdtempSync(join(tmpdir(), 'talemy-node-')), 'node.log')
@@ -47,19 +48,30 @@ export async function spawnNode(env: Record<string, string>): Promise<NodeProces
       return ''
     }
   }
+  // No deadline of its own: a start takes a second quiet and many more on a loaded machine (tsx compiling the server,
+  // the database and Redis answering late), so a fixed bound would fail a slow start. The test's timeout is the bound on a
+  // hang; a node still not up when its test ends (failed, or timed out) is killed then, its output shown.
+  let up = false
+  let stopWaiting = () => {}
+  onTestFinished(({ task }) => {
+    stopWaiting()
+    if (up) return
+    if (task.result?.state === 'fail') console.error(`node did not come up before the test ended:\n${logTail()}`)
+    child.kill('SIGKILL')
+  })
   const url = await new Promise<string>((resolve, reject) => {
-    const deadline = Date.now() + 60_000
     const poll = setInterval(() => {
       const found = /open (http:\/\/[\d.]+:\d+)/.exec(logTail())
       if (found) {
         clearInterval(poll)
+        up = true
         resolve(found[1]!)
-      } else if (child.exitCode !== null || Date.now() > deadline) {
+      } else if (child.exitCode !== null || child.signalCode !== null) {
         clearInterval(poll)
-        child.kill('SIGKILL')
         reject(new Error(`node did not come up:\n${logTail()}`))
       }
     }, 50)
+    stopWaiting = () => clearInterval(poll)
   })
   return {
     url,
