@@ -623,11 +623,9 @@ describe('session:renew', () => {
     expect((await me(foreign.token)).status).toBe(401)
     const answer = await emitAck(socket, 'session:renew', { token: foreign.token })
     expect(answer).toEqual({ ok: false, error: { code: 'UNAUTHORIZED', message: expect.any(String) } })
-    // The disconnect follows the ack on the same transport; bounded for a hang only, as a busy machine may be late.
-    const still = new Promise<string>((resolve) =>
-      setTimeout(() => resolve('still connected after 20 s'), 20_000).unref(),
-    )
-    expect(await Promise.race([dropped, still])).toBe('io server disconnect')
+    // The disconnect follows the ack on the same transport: waited for as it comes (a socket left connected fails the
+    // test at its timeout; a timer raced against it failed a busy machine that was only late).
+    expect(await dropped).toBe('io server disconnect')
     socket.close()
   })
 
@@ -746,12 +744,9 @@ describe('a socket whose token expires unrenewed', () => {
       const { token } = await login(own.url, ALICE)
       const socket = await connect(own.url, token)
       const exp = decodeJwt(token).exp! * 1000
-      // Bounded generously: a busy machine may be late, never early.
-      const reason = await Promise.race([
-        disconnection(socket),
-        new Promise<string>((resolve) => setTimeout(() => resolve('still connected after 20 s'), 20_000)),
-      ])
-      expect(reason).toBe('io server disconnect')
+      // Waited for as it comes (a socket never cut fails the test at its timeout): a busy machine may be late, never
+      // early.
+      expect(await disconnection(socket)).toBe('io server disconnect')
       expect(Date.now()).toBeGreaterThanOrEqual(exp - 50)
       socket.close()
     } finally {
