@@ -297,17 +297,14 @@ describe('request timeout', () => {
     )
     const trickle = setInterval(() => socket.writable && socket.write(' '), 100)
     const started = Date.now()
-    // The server must end it; 60 s is a failure bound, not an expectation of speed.
-    const closed = await new Promise<boolean>((resolve) => {
-      socket.once('close', () => resolve(true))
-      setTimeout(() => resolve(false), 60_000).unref()
-    })
+    // The server must end it (past its 1 s bound): waited for as it comes, a connection never cut failing the test at
+    // its timeout.
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()))
     clearInterval(trickle)
     socket.destroy()
-    expect(closed).toBe(true)
     expect(received).toMatch(/^HTTP\/1\.1 408/)
     expect(Date.now() - started).toBeGreaterThanOrEqual(900)
-  }, 90_000)
+  })
 
   // The server's 408 is in the contract's shape, whose code (INVALID) the browser's send path read first: a message
   // whose upload stalled past the timeout (a mobile link dropping out mid-request) was marked failed, with Retry and
