@@ -65,7 +65,7 @@ describe('sumSnapshot', () => {
 })
 
 describe('heapWithoutJit', () => {
-  test('sees objects kept alive and no longer counts them once they are dropped', { timeout: 60_000 }, () => {
+  test('sees objects kept alive and no longer counts them once they are dropped', () => {
     const before = heapWithoutJit()
     let kept: Array<{ i: number }> | null = Array.from({ length: 20_000 }, (_, i) => ({ i }))
     const holding = heapWithoutJit()

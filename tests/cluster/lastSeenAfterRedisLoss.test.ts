@@ -62,9 +62,7 @@ describe.runIf(ready)('lastSeenAt after Redis lost its data', () => {
     postgres?.stop()
   })
 
-  it('tells Alice that Bob went, who left within the grace before the loss, seen when he was last noted', {
-    timeout: 90_000,
-  }, async () => {
+  it('tells Alice that Bob went, who left within the grace before the loss, seen when he was last noted', async () => {
     const { clock, prefix, url, alice, bob, aliceWatching, seenAt, bobSocket } =
       await aliceSeesBob('talemy_last_seen_loss')
     bobSocket.close()
@@ -98,9 +96,7 @@ describe.runIf(ready)('lastSeenAt after Redis lost its data', () => {
     }
   })
 
-  it('brings back no one whose going was kept, noted seen a little after it by a node ahead of Redis', {
-    timeout: 90_000,
-  }, async () => {
+  it('brings back no one whose going was kept, noted seen a little after it by a node ahead of Redis', async () => {
     const { clock, databaseUrl, prefix, aliceWatching, bob, bobSocket } = await aliceSeesBob('talemy_last_seen_skew')
     bobSocket.close()
     // Bob's going is kept and told, past the grace.

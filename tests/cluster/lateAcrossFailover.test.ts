@@ -120,5 +120,5 @@ describe.runIf(ready)('logged events heard from another node across a failover',
     expect(log.lines()).toContainEqual(
       expect.objectContaining({ msg: expect.stringContaining('another event log epoch'), epoch }),
     )
-  }, 90_000)
+  })
 })

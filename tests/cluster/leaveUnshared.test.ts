@@ -62,5 +62,5 @@ describe.runIf(ready)('a leave whose shared removal fails', () => {
     } finally {
       socket.close()
     }
-  }, 90_000)
+  })
 })

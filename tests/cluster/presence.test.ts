@@ -132,9 +132,7 @@ describe.runIf(ready)('presence across nodes', () => {
     for (const socket of [aliceOnA, aliceOnB, bobOnA, bobOnB]) socket.socket.close()
   })
 
-  it('takes the users of a node killed with SIGKILL offline once its entries expire and the grace has passed', {
-    timeout: 90_000,
-  }, async () => {
+  it('takes the users of a node killed with SIGKILL offline once its entries expire and the grace has passed', async () => {
     const node = await spawnNode({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url, REDIS_PREFIX: prefix })
     spawned.push(node)
     // Bob's sockets of the previous test have closed; he may still be within his grace (then Alice's snapshot says

@@ -174,7 +174,7 @@ describe.runIf(ready)('the event log on PostgreSQL', () => {
     const again = await serve(replica.urlFor(DATABASE))
     const resumed = await bobFrom(again.url, { offset: offset + 3, epoch: sync.payload.epoch })
     expect(await resumed.synced()).toEqual({ event: 'sync:caughtUp', payload: sync.payload })
-  }, 60_000)
+  })
 })
 
 describe.runIf(ready)('a node running through a failover', () => {
@@ -229,5 +229,5 @@ describe.runIf(ready)('a node running through a failover', () => {
     // Another node finds that epoch written for the promoted standby, and adopts it.
     const elsewhere = await bobFrom(other.url, { offset: offset + 3, epoch })
     expect(await elsewhere.synced()).toEqual(sync)
-  }, 60_000)
+  })
 })

@@ -130,7 +130,7 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
     await back
     await vi.waitFor(() => expect(closed).toBe(true), { timeout: 20_000 })
     expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(401)
-  }, 60_000)
+  })
 
   // The fresh snapshots a node sends when another node's publisher is back went to every socket there, one whose
   // session was still being checked after its connection too: one revoked while its handshake was under way got its
@@ -173,7 +173,7 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
       held.isLive.mockRestore()
       endedAmong.mockRestore()
     }
-  }, 60_000)
+  })
 
   /** Ends a session in the database alone, as a node whose word was lost leaves it for the others. */
   async function endUnannounced(token: string): Promise<void> {

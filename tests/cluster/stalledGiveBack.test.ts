@@ -61,7 +61,7 @@ describe.runIf(ready)('a token given back while Redis stalls and its connection 
       client.options.commandTimeout = commandTimeout
       redis.resume()
     }
-  }, 60_000)
+  })
 
   it('gives back one token each, once Redis answers', async () => {
     const { client } = link
@@ -102,5 +102,5 @@ describe.runIf(ready)('a token given back while Redis stalls and its connection 
       client.options.commandTimeout = commandTimeout
       redis.resume()
     }
-  }, 60_000)
+  })
 })

@@ -48,7 +48,7 @@ const lastMessages = (page: Page, n: number) =>
       n,
     )
 
-describe('the browser offline, in both tabs of one user', { timeout: 110_000 }, () => {
+describe('the browser offline, in both tabs of one user', () => {
   const e2e = e2ePerFile()
 
   it('sends wait pending and go once each, in order; the draft stays; every tab says so, and comes back', async () => {

@@ -15,7 +15,7 @@ import {
   WAIT,
 } from './support/app'
 
-describe('chat in a real browser', { timeout: 90_000 }, () => {
+describe('chat in a real browser', () => {
   const e2e = e2ePerFile()
 
   it('Alice and Bob, in two browser contexts, chat both ways without reloading', async () => {

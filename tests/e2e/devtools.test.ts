@@ -12,7 +12,7 @@ import {
 } from './support/app'
 import { installRecordingDevTools, type RecordedAction } from './support/devtools'
 
-describe('Redux DevTools', { timeout: 90_000 }, () => {
+describe('Redux DevTools', () => {
   // The store connects to DevTools in development (store.ts: `devTools: NODE_ENV !== 'production'`), so this
   // test loads the development build of the SPA.
   const e2e = e2ePerFile({ build: 'development' })

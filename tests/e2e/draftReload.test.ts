@@ -3,7 +3,7 @@ import { e2ePerFile, loginAs, openConversationWith, WAIT } from './support/app'
 
 // A half-written message is the user's work: F5 by mistake, or the browser discarding a background tab to save memory
 // (it reloads the tab on return), must not take it. "Log out" must leave none of it behind.
-describe('the composer’s draft in a real browser', { timeout: 90_000 }, () => {
+describe('the composer’s draft in a real browser', () => {
   const e2e = e2ePerFile()
 
   it('survives a reload of the tab; after "Log out" and a login, the composer is empty', async () => {

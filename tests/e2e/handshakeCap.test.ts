@@ -5,7 +5,7 @@ import { installRecordingDevTools, type RecordedAction } from './support/devtool
 // What the browser reads of a handshake the server refused at the per-address cap of unauthenticated sessions (an
 // HTTP 429 with the contract's body, before any Socket.IO packet; tests/integration/handshakeCap.test.ts has it in
 // Node): the page's WebSocket says nothing of its answer, the long-polling request it falls back to does.
-describe('a handshake refused at the per-address cap, in the browser', { timeout: 90_000 }, () => {
+describe('a handshake refused at the per-address cap, in the browser', () => {
   // DevTools (the recorder) is connected in development only; one unauthenticated session per address.
   const e2e = e2ePerFile({ build: 'development', server: { maxUnauthenticatedPerAddress: 1 } })
 

@@ -49,9 +49,7 @@ async function messageIn(page: Page, text: string, status: 'pending' | 'sent' | 
   return message
 }
 
-describe('when the socket is cut but HTTP still works, and messages the server has not stored', {
-  timeout: 90_000,
-}, () => {
+describe('when the socket is cut but HTTP still works, and messages the server has not stored', () => {
   const e2e = e2ePerFile()
 
   it('sends over HTTP, the other side still sees it, and nothing is duplicated once the socket is back', async () => {

@@ -15,7 +15,7 @@ import {
 import { installRecordingDevTools } from './support/devtools'
 
 /** Lessons and contact requests live on both sides, and how every page looks (screenshots in test-artifacts/). */
-describe('pages', { timeout: 90_000 }, () => {
+describe('pages', () => {
   const e2e = e2ePerFile()
 
   describe('lessons and contact requests, live on both sides', () => {

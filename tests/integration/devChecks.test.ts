@@ -126,4 +126,4 @@ test('connect, messages both ways, a reconnect, two tabs, logout and another log
     expect(JSON.stringify(s.actions)).not.toContain(refreshToken)
     expect(JSON.stringify(s.store.getState())).not.toContain(refreshToken)
   }
-}, 60_000)
+})

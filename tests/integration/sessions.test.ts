@@ -217,7 +217,7 @@ describe('refresh before expiry', () => {
     expect(alice.store.getState().auth.token).not.toBe(firstToken)
     expect(alice.actions.filter((a) => a.type === 'socket/renewFailed')).toEqual([])
     // A bound for a hang only: its own server (a database copied and opened) and some forty requests.
-  }, 90_000)
+  })
 
   test('a socket the server disconnects for an expired token comes back by itself, and nothing is lost', async () => {
     const server = await serverWith({ tokenTtlSeconds: 3 })

@@ -278,7 +278,7 @@ describe.runIf(ready)('npm run cluster (scripts/cluster.ts) stopped by Ctrl-C', 
 
 // The balancer's port was read with `Number()` and listened on as it came: a port taken (an `npm start` already on
 // 3000) or a typo ended the script with Node's stack trace ("EADDRINUSE …", "ERR_SOCKET_BAD_PORT"), never naming PORT.
-describe('npm run cluster (scripts/cluster.ts) with a PORT it cannot listen on', { timeout: 60_000 }, () => {
+describe('npm run cluster (scripts/cluster.ts) with a PORT it cannot listen on', () => {
   const run = async (port: string) => {
     const script = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/cluster.ts')], {
       cwd: repoRoot,

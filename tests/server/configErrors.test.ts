@@ -90,7 +90,7 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
     expect(error.message).toContain('Talemy could not start: HOST=192.0.2.1 is not an address of this machine')
     expect(error.message).not.toMatch(/stack|EADDRNOTAVAIL|"level"/)
     expect(existsSync(join(own, 'pglite'))).toBe(false)
-  }, 60_000)
+  })
 
   // A data folder that cannot be made: a file in the way failed as "ENOTDIR: not a directory, mkdir '…/pglite'", never
   // naming DATA_DIR, and a folder the system refuses to make one in (/proc) spun for good in Node's recursive mkdir.
@@ -145,7 +145,7 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
       chmodSync(base, 0o700)
       rmSync(base, { recursive: true, force: true })
     }
-  }, 60_000)
+  })
 })
 
 // Refusals only found once the start is under way (the folder held by another server, a database folder that cannot
@@ -174,13 +174,13 @@ describe('a refusal found during the start', () => {
     )
     expect(error.message).toContain('"msg":"server failed to start"')
     expect(error.message).not.toMatch(/"stack"|\bat \S+ \(/)
-  }, 60_000)
+  })
 
   it('demo accounts with the published password, on a HOST reachable from the network: the sentence, no stack', async () => {
     const error = await refusalOf({ DATA_DIR: freshDataDir(), HOST: '0.0.0.0' })
     expect(error.message).toContain('Talemy could not start: the database holds demo accounts whose password is still')
     expect(error.message).not.toMatch(/"stack"|\bat \S+ \(/)
-  }, 60_000)
+  })
 
   it('a data folder held by another server: the sentence, and no stack trace', async () => {
     const dataDir = join(base, 'held')
@@ -195,7 +195,7 @@ describe('a refusal found during the start', () => {
     } finally {
       holder.kill('SIGKILL')
     }
-  }, 60_000)
+  })
 })
 
 // Checked in the start itself, so they were said only once a whole SPA build had run (a minute on a small machine).
@@ -254,7 +254,7 @@ describe('a wrong value said before the SPA build', () => {
     } finally {
       holder.close()
     }
-  }, 60_000)
+  })
 
   // The same with the first on PORT=3000 and the second on another: the second rebuilt `dist/` under the running one
   // (its page's scripts gone while Vite wrote), then waited 10 s for the data folder and was refused.
@@ -270,7 +270,7 @@ describe('a wrong value said before the SPA build', () => {
       holder.kill('SIGKILL')
       rmSync(held, { recursive: true, force: true })
     }
-  }, 60_000)
+  })
 })
 
 describe('HOST', () => {

@@ -717,5 +717,5 @@ describe('JWT_SECRET through npm start (server/main.ts)', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true })
     }
-  }, 60_000)
+  })
 })

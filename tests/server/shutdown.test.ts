@@ -191,7 +191,7 @@ it('npm start says why when it forces its exit after 10 s of closing', async () 
     await killSpawned()
     rmSync(dataDir, { recursive: true, force: true })
   }
-}, 60_000)
+})
 
 // `npm start` runs the server under a shell: a SIGTERM to npm (a supervisor that signals the pid it started, a `kill`
 // of npm's pid) was passed to that shell, which ended at once, and npm with it; the server ran on, reparented, holding
