@@ -97,5 +97,4 @@ test.each([
     const online = actions.find((a) => a.type === 'socket/connected')
     expect(online?.handshakes).toBe(failures().length * perAttempt + 1)
   },
-  30_000,
 )

@@ -64,19 +64,15 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
       { DATABASE_URL: UNUSED_POSTGRES, REDIS_URL: 'REDISS://127.0.0.1:6380' },
       `REDIS_URL must be ${REDIS_FORM}, got a "REDISS:" URL`,
     ],
-  ])(
-    '%j: one line naming it, no stack',
-    async (env, sentence) => {
-      const started = spawnMain({ DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', LOG_FORMAT: 'json', ...env })
-      const error: Error = await started.then(
-        () => new Error('the server started'),
-        (refused: Error) => refused,
-      )
-      expect(error.message).toContain(`Talemy could not start: ${sentence}`)
-      expect(error.message).not.toMatch(/stack|envConfig\.ts|"level"/)
-    },
-    60_000,
-  )
+  ])('%j: one line naming it, no stack', async (env, sentence) => {
+    const started = spawnMain({ DATA_DIR: dataDir, PORT: '0', SKIP_SPA_BUILD: '1', LOG_FORMAT: 'json', ...env })
+    const error: Error = await started.then(
+      () => new Error('the server started'),
+      (refused: Error) => refused,
+    )
+    expect(error.message).toContain(`Talemy could not start: ${sentence}`)
+    expect(error.message).not.toMatch(/stack|envConfig\.ts|"level"/)
+  })
 
   // Node's own words ("listen EADDRNOTAVAIL: address not available 192.0.2.1"), after the database had been made and
   // migrated, with a stack trace in the log at level fatal.
@@ -98,23 +94,17 @@ describe('a wrong environment variable through npm start (server/main.ts)', () =
     ['a file', (file: string) => file, (file: string) => `${file} is a file, not a folder`],
     ['a folder inside a file', (file: string) => join(file, 'x'), (file: string) => `${file} is a file, not a folder`],
     ['a folder /proc will not make', () => '/proc/nope/x', () => 'nope cannot be made in /proc'],
-  ])(
-    'DATA_DIR naming %s: one line naming DATA_DIR, at once',
-    async (_what, dataDirOf, why) => {
-      const file = join(dataDir, 'not-a-folder')
-      writeFileSync(file, 'x')
-      const started = spawnMain({ DATA_DIR: dataDirOf(file), PORT: '0', SKIP_SPA_BUILD: '1', LOG_FORMAT: 'json' })
-      const error: Error = await started.then(
-        () => new Error('the server started'),
-        (refused: Error) => refused,
-      )
-      expect(error.message).toContain(
-        `Talemy could not start: DATA_DIR=${dataDirOf(file)} cannot be used: ${why(file)}`,
-      )
-      expect(error.message).not.toMatch(/stack|ENOTDIR|"level"/)
-    },
-    60_000,
-  )
+  ])('DATA_DIR naming %s: one line naming DATA_DIR, at once', async (_what, dataDirOf, why) => {
+    const file = join(dataDir, 'not-a-folder')
+    writeFileSync(file, 'x')
+    const started = spawnMain({ DATA_DIR: dataDirOf(file), PORT: '0', SKIP_SPA_BUILD: '1', LOG_FORMAT: 'json' })
+    const error: Error = await started.then(
+      () => new Error('the server started'),
+      (refused: Error) => refused,
+    )
+    expect(error.message).toContain(`Talemy could not start: DATA_DIR=${dataDirOf(file)} cannot be used: ${why(file)}`)
+    expect(error.message).not.toMatch(/stack|ENOTDIR|"level"/)
+  })
   // A folder this account cannot write to (made by an earlier `sudo npm start`, or on a read-only mount) failed as
   // "EACCES: permission denied, open '…/server.lock-id.1234.0a1b2c3d'": a file nobody made, and neither DATA_DIR nor
   // what to do. Root writes anywhere: as root the server is started as nobody, on a folder root keeps.
@@ -232,15 +222,11 @@ describe('a wrong value said before the SPA build', () => {
   it.each([
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET is 5 bytes; it must be at least 32'],
     [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'REDIS_URL needs DATABASE_URL'],
-  ])(
-    '%j',
-    async (env, sentence) => {
-      const { outcome, output } = await start(env)
-      expect(outcome, output).toBe('refused')
-      expect(output).toContain(`Talemy could not start: ${sentence}`)
-    },
-    60_000,
-  )
+  ])('%j', async (env, sentence) => {
+    const { outcome, output } = await start(env)
+    expect(outcome, output).toBe('refused')
+    expect(output).toContain(`Talemy could not start: ${sentence}`)
+  })
 
   // A second `npm start` after a `git pull`, the first still running: it rebuilt `dist/` under the running one first.
   it('a port in use', async () => {

@@ -451,24 +451,20 @@ describe('a request answered before any route (Node’s clientError, an Upgrade 
       false,
       417,
     ],
-  ])(
-    '%s is answered in the contract shape with the security headers',
-    async (_name, request, trickle, status) => {
-      const { status: got, headers, body } = parse(await raw(request, trickle))
-      expect(got).toBe(status)
-      // A 408 is no refusal of what was sent (it did not all arrive): named with a code a client retries.
-      const code = status === 408 ? 'INTERNAL' : status === 403 ? 'FORBIDDEN' : 'INVALID'
-      expect(body).toEqual({ error: { code, message: expect.any(String) } })
-      expect(headers.get('content-type')).toBe('application/json; charset=utf-8')
-      expect(headers.get('x-content-type-options')).toBe('nosniff')
-      expect(headers.get('content-security-policy')).toContain("default-src 'none'")
-      expect(headers.get('x-frame-options')).toBe('DENY')
-      expect(headers.get('cache-control')).toBe('no-store')
-      expect(headers.get('connection')).toBe('close')
-      expect((await http(server.url, 'GET', '/api/me')).status).toBe(401)
-    },
-    30_000,
-  )
+  ])('%s is answered in the contract shape with the security headers', async (_name, request, trickle, status) => {
+    const { status: got, headers, body } = parse(await raw(request, trickle))
+    expect(got).toBe(status)
+    // A 408 is no refusal of what was sent (it did not all arrive): named with a code a client retries.
+    const code = status === 408 ? 'INTERNAL' : status === 403 ? 'FORBIDDEN' : 'INVALID'
+    expect(body).toEqual({ error: { code, message: expect.any(String) } })
+    expect(headers.get('content-type')).toBe('application/json; charset=utf-8')
+    expect(headers.get('x-content-type-options')).toBe('nosniff')
+    expect(headers.get('content-security-policy')).toContain("default-src 'none'")
+    expect(headers.get('x-frame-options')).toBe('DENY')
+    expect(headers.get('cache-control')).toBe('no-store')
+    expect(headers.get('connection')).toBe('close')
+    expect((await http(server.url, 'GET', '/api/me')).status).toBe(401)
+  })
 
   // HTTP/1.1 requires Host; Node refused its absence with a bare 400 (no body, no security headers).
   it.each([

@@ -415,7 +415,6 @@ describe.runIf(linux)('npm start stopped while it waits for the data folder', ()
         await exited(child)
       }
     },
-    60_000,
   )
 })
 
