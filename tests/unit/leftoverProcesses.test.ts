@@ -41,32 +41,26 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true })
 })
 
-test.runIf(onLinux)(
-  'a real run kills and names the process a test left running (Linux: /proc)',
-  async () => {
-    const root = fileURLToPath(new URL('../..', import.meta.url))
-    const pidFile = join(work, 'pid')
-    // Without the outer run's worker variables, which would make the inner Vitest think it is a worker.
-    const env = Object.fromEntries(
-      Object.entries(process.env).filter(([key]) => !key.startsWith('VITEST') && key !== 'TINYPOOL_WORKER_ID'),
-    )
-    const child = spawn(
-      process.execPath,
-      ['node_modules/vitest/vitest.mjs', 'run', '--config', 'tests/support/fixtures/leftovers/vitest.config.ts'],
-      { cwd: root, env: { ...env, NO_COLOR: '1', LEFTOVER_PID_FILE: pidFile }, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    let output = ''
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-    expect(code, output).toBe(0)
-    const pid = Number(readFileSync(pidFile, 'utf8'))
-    leftPids.push(pid)
-    expect(output).toMatch(
-      new RegExp(`1 process\\(es\\) the tests started were still running[^]*\\n  ${pid} sleep 600`),
-    )
-    // Killed, and reaped by init once its parent (the inner Vitest) is gone: no such process left, not even a zombie.
-    await expect.poll(() => existsSync(`/proc/${pid}`)).toBe(false)
-  },
-  60_000,
-)
+test.runIf(onLinux)('a real run kills and names the process a test left running (Linux: /proc)', async () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url))
+  const pidFile = join(work, 'pid')
+  // Without the outer run's worker variables, which would make the inner Vitest think it is a worker.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.startsWith('VITEST') && key !== 'TINYPOOL_WORKER_ID'),
+  )
+  const child = spawn(
+    process.execPath,
+    ['node_modules/vitest/vitest.mjs', 'run', '--config', 'tests/support/fixtures/leftovers/vitest.config.ts'],
+    { cwd: root, env: { ...env, NO_COLOR: '1', LEFTOVER_PID_FILE: pidFile }, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  expect(code, output).toBe(0)
+  const pid = Number(readFileSync(pidFile, 'utf8'))
+  leftPids.push(pid)
+  expect(output).toMatch(new RegExp(`1 process\\(es\\) the tests started were still running[^]*\\n  ${pid} sleep 600`))
+  // Killed, and reaped by init once its parent (the inner Vitest) is gone: no such process left, not even a zombie.
+  await expect.poll(() => existsSync(`/proc/${pid}`)).toBe(false)
+})

@@ -74,4 +74,4 @@ test('a real run with a file whose beforeAll fails ends with a line that counts 
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
   expect(output).toContain('Tests: 1 passed, 1 failed, 2 skipped')
   expect(code).toBe(1)
-}, 60_000)
+})
