@@ -6,6 +6,7 @@ import { createOutboxStorage, selectConnection, sendMessage, type TabsOptions } 
 import { manualVisibility } from '../../src/realtime/tabs/visibility'
 import { storedThread } from '../reliability/support'
 import { freshDataDir, startTestServer, type TestServer } from '../server/support/server'
+import { polled } from '../support/polled'
 import { stablePort } from '../support/ports'
 import { browser as tabsBrowser } from '../unit/tabs/support/browser'
 import { browserStore, conversationBetween, type BrowserStore } from './support'
@@ -80,15 +81,16 @@ test('a follower’s committed send, its answer lost with a server restart: once
   server = await startTestServer({ dataDir, port })
   const next = holder.store.dispatch(sendMessage({ conversationId: id, content: 'after the restart' })).payload
   const ids = [clientId, next.clientId]
+  // Waited for with no bound of their own (the test's timeout is the bound on a hang): the tabs reconnect to the new
+  // server and drain their outboxes, which a loaded machine stretches (the test took 50 s at a load of 19 here).
   for (const t of tabs)
-    await t.until(
+    await polled(
       () =>
         t.store.getState().socket.outbox.length === 0 &&
         ids.every((c) => t.thread(id).some((m) => m.clientId === c && (m.status ?? 'sent') === 'sent')) &&
         caughtUp(t),
-      45_000,
     )
-  await bob.until(() => ids.every((c) => bob.thread(id).some((m) => m.clientId === c)), 45_000)
+  await polled(() => ids.every((c) => bob.thread(id).some((m) => m.clientId === c)))
   const db = (await storedThread(server.url, bob.store.getState().auth.token!, id)).filter((m) =>
     ids.includes(m.clientId ?? ''),
   )
