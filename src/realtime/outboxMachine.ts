@@ -37,9 +37,10 @@ export type Lane =
   /**
    * A retry timer runs for `clientId`; `rate` waits honour the server's `retryAfterMs` even when a retry trigger fires.
    * `handOver`: a wait after a failure of this send alone (not the network, not the user's rate): the user's other
-   * tabs may send meanwhile (see `maybeReleaseLock`).
+   * tabs may send meanwhile (see `maybeReleaseLock`). `untilAnswered`: the wait a 503 asked for (the service
+   * unavailable): it ends once the server answers anything, as a proxy's rate (a 429's) does not.
    */
-  | { status: 'waiting'; rate: boolean; clientId: string; handOver?: true }
+  | { status: 'waiting'; rate: boolean; clientId: string; handOver?: true; untilAnswered?: true }
 
 /**
  * The user's drain lock: one tab of a user sends at a time. `sweep`: asked for with nothing of this tab's to send, to
@@ -354,7 +355,7 @@ function serverAnswered(step: Step, answered?: Id) {
   if (!outage) return
   step.state.outage = null
   const probe = outage.probe === null ? undefined : step.state.lanes[outage.probe]
-  if (outage.probe !== null && probe?.status === 'waiting' && !probe.rate) {
+  if (outage.probe !== null && probe?.status === 'waiting' && (!probe.rate || probe.untilAnswered)) {
     delete step.state.lanes[outage.probe]
     step.effects.push({ type: 'cancelTimer', conversationId: outage.probe })
   }
@@ -439,11 +440,14 @@ function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, co
     else serverAnswered(step, conversationId)
     // The user's rate and the server out of reach are every tab's: their waits keep the lock.
     const handOver = !rate && !unanswered(outcome)
+    // A 503's Retry-After says how long the service expects to be away; once it answers, it is back.
+    const untilAnswered = rate && unanswered(outcome) && outcome.error.code !== 'RATE_LIMITED'
     step.state.lanes[conversationId] = {
       status: 'waiting',
       rate,
       clientId,
       ...(handOver ? { handOver: true as const } : {}),
+      ...(untilAnswered ? { untilAnswered: true as const } : {}),
     }
     step.effects.push(
       { type: 'dispatch', action: sendRetryScheduled({ clientId, attempt, delayMs, error: outcome.error }) },
@@ -561,7 +565,14 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
       return maybeReleaseLock(step)
     case 'drain':
       // Otherwise (the browser online, the page shown) only the probe goes at once: the server may still be down.
-      if (event.answered) step.state.outage = null
+      if (event.answered) {
+        step.state.outage = null
+        for (const [conversationId, lane] of Object.entries(step.state.lanes)) {
+          if (lane.status !== 'waiting' || !lane.untilAnswered) continue
+          delete step.state.lanes[conversationId]
+          step.effects.push({ type: 'cancelTimer', conversationId })
+        }
+      }
       return drainAll(step, event.onlyNetworkWaits)
     case 'reset':
       return reset(step)

@@ -46,7 +46,10 @@ const INTERNAL = { code: 'INTERNAL' as const, message: 'boom' }
 const waitingK1 = { status: 'waiting' as const, rate: false, clientId: 'k1', handOver: true as const }
 /** k1 waits out the server's `retryAfterMs` (RATE_LIMITED), which keeps the lock. */
 const rateWaitK1 = { status: 'waiting' as const, rate: true, clientId: 'k1' }
+/** k1 waits out a 503's Retry-After: until then, or until the server answers anything. */
+const unavailableWaitK1 = { ...rateWaitK1, untilAnswered: true as const }
 const stored = message(1, { clientId: 'k1', senderId: 'u1' })
+const storedX1 = { ...stored, clientId: 'x1', conversationId: 'c2' }
 const BAD_GATEWAY = { code: 'INTERNAL' as const, message: 'HTTP 502' }
 const PROXY_429 = { code: 'RATE_LIMITED' as const, message: 'HTTP 429' }
 const UNAVAILABLE = { code: 'INTERNAL' as const, message: 'HTTP 503' }
@@ -587,7 +590,7 @@ const rows: Row[] = [
       jitter: 0.5,
     },
     view([k1]),
-    { ...held({ c1: rateWaitK1 }), outage: { probe: 'c1' } },
+    { ...held({ c1: unavailableWaitK1 }), outage: { probe: 'c1' } },
     [
       {
         type: 'dispatch',
@@ -609,6 +612,36 @@ const rows: Row[] = [
     view([k1, x1]),
     outage('c1', { c1: rateWaitK1 }),
     [],
+  ],
+  [
+    'the socket connected while the probe waits out a 503’s Retry-After: the server is back, so the probe goes too',
+    outage('c1', { c1: unavailableWaitK1 }),
+    { type: 'drain', onlyNetworkWaits: true, answered: true },
+    view([k1, x1]),
+    held({ c1: { status: 'sending', clientId: 'k1' }, c2: { status: 'sending', clientId: 'x1' } }),
+    [
+      { type: 'cancelTimer', conversationId: 'c1' },
+      { type: 'attempt', entry: k1 },
+      { type: 'attempt', entry: x1 },
+    ],
+  ],
+  [
+    'another conversation’s send stored while the probe waits out a 503’s Retry-After: the probe goes at once',
+    outage('c1', { c1: unavailableWaitK1, c2: { status: 'sending', clientId: 'x1' } }),
+    {
+      type: 'settled',
+      conversationId: 'c2',
+      clientId: 'x1',
+      outcome: { kind: 'sent', message: storedX1 },
+      jitter: 0.5,
+    },
+    view([k1, x1]),
+    held({ c1: { status: 'sending', clientId: 'k1' } }),
+    [
+      { type: 'dispatch', action: sendConfirmed({ message: storedX1 }) },
+      { type: 'cancelTimer', conversationId: 'c1' },
+      { type: 'attempt', entry: k1 },
+    ],
   ],
   [
     'the socket connected while the probe waits out a proxy’s Retry-After: the others go, the probe waits what it was asked',
