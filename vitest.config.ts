@@ -57,8 +57,8 @@ export default defineConfig({
           exclude: [...configDefaults.exclude, 'tests/unit/**', 'tests/spa/**'],
           // These files start servers, databases and browsers and wait for their events: the bound above only catches a
           // hang. Beside `npm run test:load` (load 11 on two cores) a server's first start on a new embedded database
-          // took over 30 s (tests/server/logger.test.ts failed at 30,557 ms, doing nothing wrong); a test of theirs that
-          // sets a lower bound of its own fails such a machine (none does).
+          // took over 30 s (tests/server/logger.test.ts failed at 30,557 ms, doing nothing wrong); a test of theirs
+          // that sets a lower bound of its own fails such a machine (none does).
           // Every folder's type tests, in one tsc run. Enabled here: `--typecheck` on the command line does not reach a
           // project that sets its own `typecheck`; a run of chosen files still type-checks only the type tests chosen.
           typecheck: { enabled: true, tsconfig: './tsconfig.json', include: ['tests/**/*.test-d.{ts,tsx}'] },

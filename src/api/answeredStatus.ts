@@ -22,9 +22,9 @@ export function isRefusalStatus(status: number): boolean {
 }
 
 /**
- * Set in the contract's body the base query gives an error answer whose wait only its `Retry-After` told (a proxy's 429,
- * one whose body names no `retryAfterMs`, a 503): a wait for every request, after which all may go again. The server's
- * own `retryAfterMs` is one request's: the time until its budget has one more.
+ * Set in the contract's body the base query gives an error answer whose wait only its `Retry-After` told (a proxy's
+ * 429, one whose body names no `retryAfterMs`, a 503): a wait for every request, after which all may go again. The
+ * server's own `retryAfterMs` is one request's: the time until its budget has one more.
  */
 export const WAIT_FOR_EVERY_REQUEST = 'waitForEveryRequest'
 

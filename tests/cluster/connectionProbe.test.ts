@@ -54,7 +54,9 @@ describe.runIf(ready)('a node whose Redis connections go silently dead', () => {
       .lines()
       .slice(since)
       .filter((line) => line.msg.includes(`${connection} connection`))
-  /** The line that says `connection` answers again (its streak's last), the first from line `since` on, once it comes. */
+  /**
+   * The line that says `connection` answers again (its streak's last), the first from line `since` on, once it comes.
+   */
   const recovered = (connection: string, since: number) =>
     log.logged((line) => line.msg === `Redis ${connection} connection answers again`, since)
   /** Bob's typing pace: his budget is 2 a second. */

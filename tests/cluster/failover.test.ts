@@ -153,9 +153,9 @@ describe.runIf(ready)('a node killed with SIGKILL', () => {
     expect(await unread()).toBe(0)
 
     // Within seconds: C scores each entry it holds (Carol's twenty sockets, her looking at the thread) to expire on
-    // Redis's clock, which every reader compares with, ENTRY_TTL_MS (6 s) after its last renewal, and a dead node renews
-    // nothing. Read as data, with Redis's time in the same step: how late a loaded machine sees them go (a wall-clock
-    // bound on that would fail a slow run) says nothing of when they expired.
+    // Redis's clock, which every reader compares with, ENTRY_TTL_MS (6 s) after its last renewal, and a dead node
+    // renews nothing. Read as data, with Redis's time in the same step: how late a loaded machine sees them go (a
+    // wall-clock bound on that would fail a slow run) says nothing of when they expired.
     const entries = async () => {
       const probe = new Redis(redis.url)
       try {

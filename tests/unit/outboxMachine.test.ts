@@ -1207,8 +1207,8 @@ describe('goesBeforeOwn: what a tab granted the lock takes in from the other tab
 describe('a server down (the network, a gateway’s 5xx): one conversation probes it, the others wait', () => {
   /**
    * The machine over simulated time: tries answered at once (the network's failure while `down(now)`, else stored),
-   * timers fired in order, a lone tab's lock granted when asked for, the store's reducers imitated (`sendRetryScheduled` counts attempts, a confirmation leaves
-   * the outbox and comes back as `confirmed`).
+   * timers fired in order, a lone tab's lock granted when asked for, the store's reducers imitated
+   * (`sendRetryScheduled` counts attempts, a confirmation leaves the outbox and comes back as `confirmed`).
    */
   function simulate(outbox: PendingMessage[], down: (now: number) => boolean, failure: SendOutcome) {
     let current = held()

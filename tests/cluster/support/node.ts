@@ -49,8 +49,8 @@ export async function spawnNode(env: Record<string, string>): Promise<NodeProces
     }
   }
   // No deadline of its own: a start takes a second quiet and many more on a loaded machine (tsx compiling the server,
-  // the database and Redis answering late), so a fixed bound would fail a slow start. The test's timeout is the bound on a
-  // hang; a node still not up when its test ends (failed, or timed out) is killed then, its output shown.
+  // the database and Redis answering late), so a fixed bound would fail a slow start. The test's timeout is the bound
+  // on a hang; a node still not up when its test ends (failed, or timed out) is killed then, its output shown.
   let up = false
   let stopWaiting = () => {}
   onTestFinished(({ task }) => {
