@@ -172,7 +172,12 @@ export function createSessionMiddleware(options: SessionMiddlewareOptions): Midd
       if (stopped) return result
       // The answer of a login or a refresh: its token is fresh (`auth/loggedIn` comes after this, `auth/tokenRefreshed`
       // before it, already scheduled with what was known then: scheduled again).
-      if (api.endpoints.login.matchFulfilled(action) || api.endpoints.refreshToken.matchFulfilled(action)) {
+      // A thunk's fulfilled action (RTK documents `meta.requestStatus` on them) before RTK's matchers, which allocate at
+      // every call: a burst's thousands of actions never reach them.
+      if (
+        (action as { meta?: { requestStatus?: unknown } }).meta?.requestStatus === 'fulfilled' &&
+        (api.endpoints.login.matchFulfilled(action) || api.endpoints.refreshToken.matchFulfilled(action))
+      ) {
         const issuedAt = tokenLifetime(action.payload.token)?.issuedAt
         // A refresh answered again from the server's reuse window (two tabs, a retry after a lost answer) brings the
         // token of the first rotation, up to 30 s old: its `Age` says how old, or the server's clock would be taken
