@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBalancer, type Balancer } from '../../server/cluster/balancer'
 import { selectConnection, sendMessage } from '../../src/realtime'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
-import { client, storedThread, until, type Client } from '../reliability/support'
+import { client, storedThread, type Client } from '../reliability/support'
 import { polled } from '../support/polled'
 import { seededDatabase } from './support/database'
 import { spawnNode, type NodeProcess } from './support/node'
@@ -59,7 +59,11 @@ describe.runIf(ready)("the receiver's node killed mid-burst", () => {
         const connection = selectConnection(c.store.getState())
         return connection.status === 'connected' && !connection.syncing && connection.offset !== null
       }
-      await until(() => caughtUp(bob) && caughtUp(alice), 30_000, 'both caught up')
+      await polled(
+        () => caughtUp(bob) && caughtUp(alice),
+        20,
+        () => ({ alice: caughtUp(alice), bob: caughtUp(bob) }),
+      )
       await bob.openThread(CONV)
       await alice.openThread(CONV)
       const before = new Set((await storedThread(b.url, alice.token(), CONV)).map((m) => m.id))
@@ -68,7 +72,11 @@ describe.runIf(ready)("the receiver's node killed mid-burst", () => {
       for (let i = 0; i < TOTAL; i++)
         sent.push(alice.store.dispatch(sendMessage({ conversationId: CONV, content: `burst ${i}` })).payload.clientId)
       const news = () => bob.actions.filter((m) => m.type === 'socket/message:new').length
-      await until(() => news() >= 10, 30_000, 'Bob got some')
+      await polled(
+        () => news() >= 10,
+        20,
+        () => ({ bobGot: news() }),
+      )
       balancer.backends.push(b.address)
       await a.kill()
       const atKill = news()

@@ -2,7 +2,7 @@ import { afterEach, expect, test } from 'vitest'
 import { connect, disconnect, selectConnection, sendMessage, syncGap } from '../../src/realtime'
 import { startTestServer } from '../server/support/server'
 import { polled } from '../support/polled'
-import { client, storedThread, until, type Client } from '../reliability/support'
+import { client, storedThread, type Client } from '../reliability/support'
 
 // Bob's store drops out during a burst from Alice and comes back past the server's maxReplay: sync:gap, a refetch of
 // his open thread, while the burst's live events keep coming. His thread ends as a window of the stored thread: no
@@ -34,7 +34,11 @@ test('a gap taken mid-burst: the refetch and the live events after it leave the 
     const connection = selectConnection(c.store.getState())
     return connection.status === 'connected' && !connection.syncing && connection.offset !== null
   }
-  await until(() => caughtUp(alice) && caughtUp(bob), 30_000, 'both caught up')
+  await polled(
+    () => caughtUp(alice) && caughtUp(bob),
+    20,
+    () => ({ alice: caughtUp(alice), bob: caughtUp(bob) }),
+  )
   await alice.openThread(CONV)
   await bob.openThread(CONV)
 
@@ -47,14 +51,26 @@ test('a gap taken mid-burst: the refetch and the live events after it leave the 
   }
   const confirmed = () => sent.length - alice.pending().length
   send(10)
-  await until(() => confirmed() === 10, 30_000, 'some sent')
+  await polled(
+    () => confirmed() === 10,
+    20,
+    () => ({ confirmed: confirmed() }),
+  )
   bob.store.dispatch(disconnect())
   send(AWAY)
-  await until(() => confirmed() === 10 + AWAY, 30_000, 'more than maxReplay sent while Bob is away')
+  await polled(
+    () => confirmed() === 10 + AWAY,
+    20,
+    () => ({ confirmed: confirmed() }),
+  )
   // The rest goes out while Bob's store reconnects, is told of the gap and rereads his thread.
   bob.store.dispatch(connect())
   send(TOTAL - 10 - AWAY)
-  await until(() => bob.actions.some((a) => syncGap.match(a)), 30_000, 'Bob told of a gap')
+  await polled(
+    () => bob.actions.some((a) => syncGap.match(a)),
+    20,
+    () => ({ bob: bob.status(), toldOfGap: false }),
+  )
 
   // No bound of its own: the burst is spread by the send limit, which a loaded machine stretches. The test's timeout is
   // the bound on a hang, which prints what was still pending.
@@ -66,7 +82,11 @@ test('a gap taken mid-burst: the refetch and the live events after it leave the 
   const stored = await storedThread(server.url, alice.token(), CONV)
   const last = stored.at(-1)!
   const bySeq = new Map(stored.map((m) => [m.seq, m.id]))
-  await until(() => caughtUp(bob) && bob.thread(CONV).at(-1)?.id === last.id, 30_000, "Bob's cache caught up")
+  await polled(
+    () => caughtUp(bob) && bob.thread(CONV).at(-1)?.id === last.id,
+    20,
+    () => ({ caughtUp: caughtUp(bob), lastId: bob.thread(CONV).at(-1)?.id, want: last.id }),
+  )
   const thread = bob.thread(CONV)
   expect(thread.map((m) => m.id)).toEqual(thread.map((m) => bySeq.get(m.seq)))
   expect(new Set(thread.map((m) => m.id)).size).toBe(thread.length)

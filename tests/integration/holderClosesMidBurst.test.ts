@@ -37,11 +37,20 @@ test.each(['closes', 'hangs'] as const)(
     }
     const tabs = [tab('tab-1')]
     const alice = (await tabs[0]!.login('alice@talemy.test')) as User
-    await tabs[0]!.until(() => role(tabs[0]!) === 'leader' && tabs[0]!.status() === 'connected')
+    const state = (t: (typeof tabs)[number]) => ({ tab: t.tabId, role: role(t), status: t.status() })
+    await polled(
+      () => role(tabs[0]!) === 'leader' && tabs[0]!.status() === 'connected',
+      20,
+      () => state(tabs[0]!),
+    )
     for (const id of ['tab-2', 'tab-3']) {
       const t = tab(id)
       t.store.dispatch({ type: 'socket/connect' })
-      await t.until(() => role(t) === 'follower' && t.status() === 'connected')
+      await polled(
+        () => role(t) === 'follower' && t.status() === 'connected',
+        20,
+        () => state(t),
+      )
       tabs.push(t)
     }
     const id: Id = await conversationBetween(bob, alice)
@@ -61,7 +70,11 @@ test.each(['closes', 'hangs'] as const)(
     send(TOTAL / 4)
     const news = (t: BrowserStore) => t.actions.filter((a) => a.type === 'socket/message:new').length
     const holder = tabs[0]!
-    await tabs[1]!.until(() => news(tabs[1]!) >= TOTAL / 4)
+    await polled(
+      () => news(tabs[1]!) >= TOTAL / 4,
+      20,
+      () => ({ news: news(tabs[1]!), of: TOTAL / 4 }),
+    )
     send(TOTAL - TOTAL / 4)
     let rest = tabs
     if (how === 'closes') {
@@ -69,7 +82,11 @@ test.each(['closes', 'hangs'] as const)(
       holder.close()
       rest = tabs.slice(1)
     } else edges.silence(holder.tabId, true)
-    await rest[1]!.until(() => rest.filter((t) => role(t) === 'leader' && t !== holder).length === 1, 30_000)
+    await polled(
+      () => rest.filter((t) => role(t) === 'leader' && t !== holder).length === 1,
+      20,
+      () => rest.map(state),
+    )
     if (how === 'hangs') edges.silence(holder.tabId, false)
 
     // No bounds of their own on the burst's delivery (spread by the send limit, through a takeover), which a loaded

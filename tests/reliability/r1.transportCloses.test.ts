@@ -4,7 +4,7 @@ import { sendMessage } from '../../src/realtime'
 import { startServer, type RunningServer } from '../../server/index'
 import { freshDataDir } from '../server/support/server'
 import { polled } from '../support/polled'
-import { client, conversationBetween, inOrder, sleep, storedThread, tally, until, type Client } from './support'
+import { client, conversationBetween, inOrder, sleep, storedThread, tally, type Client } from './support'
 
 // R1: forced transport closes, from both ends, interleaved with a stream of messages between two users.
 // Sped up from the issue's 10 messages/s to 20/s (one every 50 ms, alternating senders) with a close every ~200 ms,
@@ -32,7 +32,11 @@ test('R1: 50 forced transport closes during a message stream → 0 lost, 0 dupli
   open.push(alice, bob)
   await alice.login('alice@talemy.test')
   const bobUser = await bob.login('bob@talemy.test')
-  await until(() => alice.status() === 'connected' && bob.status() === 'connected')
+  await polled(
+    () => alice.status() === 'connected' && bob.status() === 'connected',
+    20,
+    () => [alice.status(), bob.status()],
+  )
   const id = await conversationBetween(alice, bobUser)
   await alice.openThread(id)
   await bob.openThread(id)
@@ -81,7 +85,11 @@ test('R1: 50 forced transport closes during a message stream → 0 lost, 0 dupli
     status: [alice.status(), bob.status()],
   })
   await polled(() => alice.pending().length === 0 && bob.pending().length === 0, 20, pendingNow)
-  await until(() => alice.status() === 'connected' && bob.status() === 'connected')
+  await polled(
+    () => alice.status() === 'connected' && bob.status() === 'connected',
+    20,
+    () => [alice.status(), bob.status()],
+  )
   const all = [...sent.alice, ...sent.bob]
   const db = await storedThread(server.url, alice.token(), id)
   const last = db.at(-1)!.seq
@@ -95,7 +103,11 @@ test('R1: 50 forced transport closes during a message stream → 0 lost, 0 dupli
       t.every((m, i) => m.status !== 'pending' && (i === 0 || m.seq === t[i - 1]!.seq + 1))
     )
   }
-  await until(() => windowOk(alice) && windowOk(bob), 30_000, 'caches caught up')
+  await polled(
+    () => windowOk(alice) && windowOk(bob),
+    20,
+    () => ({ alice: alice.thread(id).at(-1)?.seq, bob: bob.thread(id).at(-1)?.seq, last }),
+  )
 
   const cacheFigures = (c: Client) => {
     const t = c.thread(id)

@@ -4,7 +4,7 @@ import { selectConnection, sendMessage } from '../../src/realtime'
 import { exited, freshDataDir, spawnMain } from '../server/support/server'
 import { polled } from '../support/polled'
 import { holdingProxy } from './holdingProxy'
-import { client, closedAfterFile, storedThread, until, type Client } from './support'
+import { client, closedAfterFile, storedThread, type Client } from './support'
 
 // R6: the server process is SIGKILLed after a send has committed and before either participant has read a byte of
 // what followed the commit (the ack, the sender's echo, the recipient's message:new): a proxy between the clients and
@@ -34,7 +34,11 @@ test('R6: a kill between a send’s commit and its ack → after the restart the
     const connection = selectConnection(c.store.getState())
     return connection.status === 'connected' && !connection.syncing && connection.offset !== null
   }
-  await until(() => live(alice) && live(bob), 30_000, 'both stores connected and caught up')
+  await polled(
+    () => live(alice) && live(bob),
+    20,
+    () => ({ alice: live(alice), bob: live(bob) }),
+  )
   await alice.openThread(CONVERSATION)
   await bob.openThread(CONVERSATION)
   const epochBefore = selectConnection(alice.store.getState()).epoch
@@ -47,7 +51,11 @@ test('R6: a kill between a send’s commit and its ack → after the restart the
     killed = exited(server.child)
   })
   alice.store.dispatch(sendMessage({ conversationId: CONVERSATION, content: 'committed, never acked', clientId }))
-  await until(() => killed !== undefined, 30_000, 'the server wrote what follows the commit')
+  await polled(
+    () => killed !== undefined,
+    20,
+    () => ({ alicePending: alice.pending().length, proxySawCommit: false }),
+  )
   await killed
   proxy.disarm()
 
@@ -69,7 +77,11 @@ test('R6: a kill between a send’s commit and its ack → after the restart the
   })
   await polled(() => alice.pending().length === 0, 20, seen)
   await polled(() => mine(bob).length > 0, 20, seen)
-  await until(() => live(alice) && live(bob), 30_000, 'both stores caught up after the restart')
+  await polled(
+    () => live(alice) && live(bob),
+    20,
+    () => ({ alice: live(alice), bob: live(bob) }),
+  )
 
   const stored = (await storedThread(proxy.url, alice.token(), CONVERSATION)).slice(before)
   expect(stored.filter((m) => m.clientId === clientId)).toHaveLength(1)

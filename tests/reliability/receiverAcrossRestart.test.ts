@@ -4,7 +4,7 @@ import { selectConnection, sendMessage } from '../../src/realtime'
 import { exited, freshDataDir, spawnMain } from '../server/support/server'
 import { stablePort, startedAgain } from '../support/ports'
 import { polled } from '../support/polled'
-import { client, closedAfterFile, storedThread, until, type Client } from './support'
+import { client, closedAfterFile, storedThread, type Client } from './support'
 
 // The receiver stays connected while the server is SIGKILLed in the middle of a burst another user's outbox is sending
 // (the default send limit spreads it over seconds), and comes back on the same port and data: afterwards the
@@ -31,7 +31,11 @@ async function burstAcross(url: string, restart: (bob: Client) => Promise<string
   await alice.login('alice@talemy.test')
   await bob.login('bob@talemy.test')
   await elsewhere.login('alice@talemy.test')
-  await until(() => [alice, bob, elsewhere].every(caughtUp), 30_000, 'all caught up')
+  await polled(
+    () => [alice, bob, elsewhere].every(caughtUp),
+    20,
+    () => [alice, bob, elsewhere].map(caughtUp),
+  )
   for (const c of [alice, bob, elsewhere]) await c.openThread(CONVERSATION)
   const before = new Set((await storedThread(url, alice.token(), CONVERSATION)).map((m) => m.id))
 
@@ -80,7 +84,11 @@ test.each(['SIGKILL'] as const)(
     await burstAcross(server.url, async (bob) => {
       // Mid-burst: half of it has reached Bob.
       const news = () => bob.actions.filter((a) => a.type === 'socket/message:new').length
-      await until(() => news() >= TOTAL / 2, 30_000, 'Bob got half')
+      await polled(
+        () => news() >= TOTAL / 2,
+        20,
+        () => ({ bobGot: news(), of: TOTAL }),
+      )
       server.child.kill(signal)
       await exited(server.child)
       server = await startedAgain(() => spawnMain(env))
