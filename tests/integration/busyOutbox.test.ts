@@ -72,6 +72,17 @@ async function seedBusyUser(dataDir: string, count: number): Promise<{ email: st
   return { email: 'busy@busy.talemy.test', conversationIds }
 }
 
+/** The busy user's store on `url`, logged in and connected once, then disconnected: what it sends waits meanwhile. */
+async function loggedInAway(url: string, email: string, fetchFn: typeof fetch) {
+  const busy = browserStore(url, { fetchFn, realtime: { backoff: { baseMs: 20, capMs: 100 } } })
+  cleanups.push(() => busy.close())
+  await busy.login(email)
+  await busy.until(() => busy.status() === 'connected', HANG_MS)
+  busy.store.dispatch(disconnect())
+  await busy.until(() => busy.status() === 'disconnected')
+  return busy
+}
+
 test('a message waiting in each of 100 conversations, flushed at a reconnect: all go, the socket kept', async () => {
   const dataDir = freshDataDir()
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
@@ -85,13 +96,7 @@ test('a message waiting in each of 100 conversations, flushed at a reconnect: al
     if (request.method === 'POST' && request.url.includes('/messages')) return Promise.reject(new TypeError('offline'))
     return fetch(request)
   }
-  const busy = browserStore(server.url, { fetchFn, realtime: { backoff: { baseMs: 20, capMs: 100 } } })
-  cleanups.push(() => busy.close())
-  await busy.login(email)
-  await busy.until(() => busy.status() === 'connected', HANG_MS)
-
-  busy.store.dispatch(disconnect())
-  await busy.until(() => busy.status() === 'disconnected')
+  const busy = await loggedInAway(server.url, email, fetchFn)
   const clientIds = conversationIds.map(
     (conversationId) => busy.store.dispatch(sendMessage({ conversationId, content: 'while away' })).payload.clientId,
   )
@@ -133,12 +138,7 @@ test('the server out of reach: one send probes it while the others wait; once ba
     }
     return fetch(request)
   }
-  const busy = browserStore(server.url, { fetchFn, realtime: { backoff: { baseMs: 20, capMs: 100 } } })
-  cleanups.push(() => busy.close())
-  await busy.login(email)
-  await busy.until(() => busy.status() === 'connected', HANG_MS)
-  busy.store.dispatch(disconnect())
-  await busy.until(() => busy.status() === 'disconnected')
+  const busy = await loggedInAway(server.url, email, fetchFn)
 
   const written = conversationIds.flatMap((conversationId) =>
     ['first', 'second'].map(

@@ -11,6 +11,16 @@ import { apiRoutes, appStore, json, pagePerTest, politeSaid, renderApp } from '.
 
 const page = pagePerTest('#/lessons')
 
+/** Bob's app on `hash`, its API `fetchFn`, once the card `testId` is drawn: its store, and the card. */
+async function bobsCard(fetchFn: typeof fetch, hash: string, testId: string) {
+  window.history.replaceState(null, '', hash)
+  const { store } = appStore(fetchFn, { preloadedState: { auth: { token: 'token-1', user: bob } } })
+  renderApp(page.root, store)
+  const card = () => page.container.querySelector(`[data-testid=${testId}]`)!
+  await eventually(() => expect(card()).not.toBeNull())
+  return { store, card }
+}
+
 /** A card whose status the other side changed first, from `before` to `now` (read again from `list`). */
 interface Conflict {
   name: string
@@ -79,11 +89,7 @@ describe('a status change refused because the other person changed it first', ()
         if (path === '/api/users') return json(200, [alice, bob])
         return json(200, [])
       })
-      window.history.replaceState(null, '', hash)
-      const { store } = appStore(fetchFn, { preloadedState: { auth: { token: 'token-1', user: bob } } })
-      renderApp(page.root, store)
-      const card = () => page.container.querySelector(`[data-testid=${testId}]`)!
-      await eventually(() => expect(card()).not.toBeNull())
+      const { store, card } = await bobsCard(fetchFn, hash, testId)
       const polite = politeSaid()
       const alerts: string[] = []
       new MutationObserver(() => {
@@ -145,11 +151,7 @@ describe('a status change refused because it was made already (the answer to the
       if (path === '/api/users') return json(200, [alice, bob])
       return json(200, [])
     })
-    window.history.replaceState(null, '', hash)
-    const { store } = appStore(fetchFn, { preloadedState: { auth: { token: 'token-1', user: bob } } })
-    renderApp(page.root, store)
-    const card = () => page.container.querySelector(`[data-testid=${testId}]`)!
-    await eventually(() => expect(card()).not.toBeNull())
+    const { store, card } = await bobsCard(fetchFn, hash, testId)
     // Made at the server by the try whose answer was lost.
     current = now
     act(() => [...card().querySelectorAll('button')].find((b) => b.textContent === press)!.click())
@@ -202,11 +204,7 @@ describe('a status change refused INVALID whose reread fails (the connection dro
         if (path === '/api/users') return json(200, [alice, bob])
         return json(200, [])
       })
-      window.history.replaceState(null, '', hash)
-      const { store } = appStore(fetchFn, { preloadedState: { auth: { token: 'token-1', user: bob } } })
-      renderApp(page.root, store)
-      const card = () => page.container.querySelector(`[data-testid=${testId}]`)!
-      await eventually(() => expect(card()).not.toBeNull())
+      const { store, card } = await bobsCard(fetchFn, hash, testId)
       act(() => [...card().querySelectorAll('button')].find((b) => b.textContent === press)!.click())
       await eventually(() => expect(card().querySelector('[role=alert]')?.textContent).toBe(said))
       expect(rereads).toBeGreaterThan(0)
