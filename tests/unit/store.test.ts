@@ -296,37 +296,6 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     await eventually(() => expect(summary(thread())).toEqual(['m1:-', 'm2:sent']))
   })
 
-  test.each<[string, StubReply]>([
-    [
-      'seconds, on a page that is no JSON',
-      { status: 429, text: '<html>Too Many Requests', headers: { 'retry-after': '30' } },
-    ],
-    ['seconds, with no body', { status: 429, headers: { 'retry-after': '30' } }],
-  ])('a proxy’s 429 whose wait only its Retry-After gives (%s): pending, tried again no sooner', async (_, answer) => {
-    reply = () => answer
-    const scheduled: ReturnType<typeof sendRetryScheduled>[] = []
-    const sockets = fakeSockets()
-    const store = trackedStore({
-      apiUrl: stub.url,
-      createSocket: sockets.createSocket,
-      storage: createMemoryStorage(),
-      preloadedState: { auth: { token: 'token-1', user: alice } },
-      extraMiddleware: [
-        () => (next) => (action) => {
-          if (sendRetryScheduled.match(action)) scheduled.push(action)
-          return next(action)
-        },
-      ],
-    })
-    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
-    await eventually(() => expect(scheduled).toHaveLength(1))
-    expect(scheduled[0]!.payload.error.code).toBe('RATE_LIMITED')
-    expect(scheduled[0]!.payload.delayMs).toBeGreaterThanOrEqual(30_000)
-    expect(selectPendingMessages(store.getState())[0]).toMatchObject({ clientId: 'k1', status: 'pending' })
-    expect(stub.requests).toHaveLength(1)
-    store.dispose()
-  })
-
   /** A store over the stub whose `sendRetryScheduled` actions are kept. */
   function watched() {
     const scheduled: ReturnType<typeof sendRetryScheduled>[] = []
@@ -344,6 +313,24 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     })
     return { store, scheduled }
   }
+
+  test.each<[string, StubReply]>([
+    [
+      'seconds, on a page that is no JSON',
+      { status: 429, text: '<html>Too Many Requests', headers: { 'retry-after': '30' } },
+    ],
+    ['seconds, with no body', { status: 429, headers: { 'retry-after': '30' } }],
+  ])('a proxy’s 429 whose wait only its Retry-After gives (%s): pending, tried again no sooner', async (_, answer) => {
+    reply = () => answer
+    const { store, scheduled } = watched()
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'text k1', clientId: 'k1' }))
+    await eventually(() => expect(scheduled).toHaveLength(1))
+    expect(scheduled[0]!.payload.error.code).toBe('RATE_LIMITED')
+    expect(scheduled[0]!.payload.delayMs).toBeGreaterThanOrEqual(30_000)
+    expect(selectPendingMessages(store.getState())[0]).toMatchObject({ clientId: 'k1', status: 'pending' })
+    expect(stub.requests).toHaveLength(1)
+    store.dispose()
+  })
 
   // Review: a rate wait was `retryAfterMs` times one more than the rate waits already running, right for the server's
   // own 429 (its `retryAfterMs` is the time until its budget has one more send) but not for a proxy's, whose
