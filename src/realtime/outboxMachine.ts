@@ -57,10 +57,14 @@ export type DrainLockState =
  * would fail alike, so one conversation (`probe`) tries it after its backoff (or the wait asked for), and the others
  * wait for its answer rather than each try on a backoff of its own (100 conversations made about 25 requests a second
  * of one browser). Any answer of the server ends it, and every conversation goes again; each keeps its own order.
- * `probe` is null while none is chosen yet.
+ * `probe` is null while none is chosen yet. After each failed probe the next conversation probes (`rotateProbe`): a
+ * send the network refuses for what it says (a filter resetting its request) would otherwise hold back every other
+ * conversation's, which the server would take. `failures`: probes failed in a row, which the backoff grows with
+ * whichever conversation probes.
  */
 export interface Outage {
   probe: Id | null
+  failures: number
 }
 
 export interface OutboxMachineState {
@@ -306,7 +310,7 @@ function pump(step: Step, conversationId: Id) {
   if (step.state.lock.status !== 'held') return wantLock(step)
   const { outage } = step.state
   if (outage && outage.probe !== null && outage.probe !== conversationId) return
-  if (outage) step.state.outage = { probe: conversationId }
+  if (outage) step.state.outage = { ...outage, probe: conversationId }
   step.state.lanes[conversationId] = { status: 'sending', clientId: entry.clientId }
   step.effects.push({ type: 'attempt', entry })
 }
@@ -365,17 +369,30 @@ function serverAnswered(step: Step, answered?: Id) {
 
 /**
  * During an outage some conversation probes while this tab holds the lock: when the probe's lane ended otherwise than
- * by its answer (its send discarded, or confirmed by another tab with nothing after it), the next conversation probes.
+ * by its answer (its send discarded, or confirmed by another tab with nothing after it), the next conversation probes:
+ * in the outbox's order, or from the one after `after` on (its turn just ended), `after` last.
  */
-function keepProbing(step: Step) {
+function keepProbing(step: Step, after?: Id) {
   const { outage } = step.state
   if (!outage || step.state.lock.status !== 'held' || step.view.paused) return
   if (outage.probe !== null && step.state.lanes[outage.probe]) return
-  step.state.outage = { probe: null }
-  for (const conversationId of new Set(step.view.outbox.map((m) => m.conversationId))) {
+  step.state.outage = { ...outage, probe: null }
+  const conversations = [...new Set(step.view.outbox.map((m) => m.conversationId))]
+  const from = after === undefined ? 0 : conversations.indexOf(after) + 1
+  for (const conversationId of [...conversations.slice(from), ...conversations.slice(0, from)]) {
     pump(step, conversationId)
     if (step.state.outage.probe !== null) return
   }
+}
+
+/**
+ * The probe's wait ended: the next conversation with a send probes, this one last (see `Outage`). Its send may be the
+ * only one the network refuses; the next probe's answer, or its own turn again, takes it on.
+ */
+function rotateProbe(step: Step, conversationId: Id) {
+  if (step.state.outage?.probe !== conversationId || step.state.lock.status !== 'held') return
+  step.state.outage = { ...step.state.outage, probe: null }
+  keepProbing(step, conversationId)
 }
 
 function reset(step: Step) {
@@ -430,13 +447,15 @@ function settle(step: Step, event: Extract<OutboxEvent, { type: 'settled' }>, co
     // waiting, so they come back about one per `retryAfterMs`, as the budget refills. Not a wait asked of every
     // request (a proxy's `Retry-After`): when it ends all may go, and the probe's answer sends them (`Outage`).
     const rateWaits = Object.values(step.state.lanes).filter((lane) => lane.status === 'waiting' && lane.rate).length
+    // A probe's backoff grows with the probes failed in a row, whichever conversation each was (see `Outage`).
+    const failures = unanswered(outcome) ? (step.state.outage?.failures ?? 0) + 1 : 0
     const delayMs =
       outcome.retryAfterMs === undefined
-        ? backoffDelay(attempt, config.backoff, () => event.jitter)
+        ? backoffDelay(Math.max(attempt, failures), config.backoff, () => event.jitter)
         : outcome.retryAfterMs * (unanswered(outcome) ? 1 : 1 + rateWaits)
     const rate = outcome.retryAfterMs !== undefined
     // This conversation probes the server for every other one (see `Outage`).
-    if (unanswered(outcome)) step.state.outage = { probe: conversationId }
+    if (unanswered(outcome)) step.state.outage = { probe: conversationId, failures }
     else serverAnswered(step, conversationId)
     // The user's rate and the server out of reach are every tab's: their waits keep the lock.
     const handOver = !rate && !unanswered(outcome)
@@ -637,6 +656,7 @@ function apply(step: Step, event: OutboxEvent, config: OutboxMachineConfig) {
     case 'timerFired':
       if (step.state.lanes[event.conversationId]?.status !== 'waiting') return
       delete step.state.lanes[event.conversationId]
+      rotateProbe(step, event.conversationId)
       pump(step, event.conversationId)
       // Its message may have been confirmed meanwhile (a late `message:sent`): then nothing is left to hold the lock for.
       return maybeReleaseLock(step)

@@ -145,8 +145,10 @@ test('the server out of reach: one send probes it while the others wait; once ba
       (content) => busy.store.dispatch(sendMessage({ conversationId, content })).payload.clientId,
     ),
   )
-  // Until a send has been tried five times: the first of each conversation went at once, before any had failed.
-  await busy.until(() => selectPendingMessages(busy.store.getState()).some((m) => m.attempts >= 5), HANG_MS)
+  // Until five probes have failed (each counts a try of its send; the conversations take turns): the first of each
+  // conversation went at once, before any had failed.
+  const probesFailed = () => selectPendingMessages(busy.store.getState()).reduce((n, m) => n + m.attempts, 0)
+  await busy.until(() => probesFailed() >= 5, HANG_MS)
   expect(posts).toBeLessThanOrEqual(conversationIds.length + 5)
 
   down = false

@@ -55,8 +55,11 @@ const PROXY_429 = { code: 'RATE_LIMITED' as const, message: 'HTTP 429' }
 const UNAVAILABLE = { code: 'INTERNAL' as const, message: 'HTTP 503' }
 /** x1 (conversation c2) waits out the backoff of a try that found the server out of reach, probing it for every one. */
 const probeWaitX1 = { status: 'waiting' as const, rate: false, clientId: 'x1' }
-/** The lock held while `probe`'s conversation probes a server out of reach. */
-const outage = (probe: string, lanes: OutboxMachineState['lanes']) => ({ ...held(lanes), outage: { probe } })
+/** The lock held while `probe`'s conversation probes a server out of reach, after `failures` failed probes in a row. */
+const outage = (probe: string, lanes: OutboxMachineState['lanes'], failures = 1) => ({
+  ...held(lanes),
+  outage: { probe, failures },
+})
 /** The server refused k1's send. */
 const refusedK1: OutboxEventBody = {
   type: 'settled',
@@ -393,7 +396,7 @@ const rows: Row[] = [
     held({ c1: { status: 'sending', clientId: 'k1' } }),
     { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'retry', error: NETWORK }, jitter: 0.5 },
     view([k1], { connected: false }),
-    { ...held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }), outage: { probe: 'c1' } },
+    { ...held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }), outage: { probe: 'c1', failures: 1 } },
     [
       { type: 'dispatch', action: sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 250, error: NETWORK }) },
       { type: 'startTimer', conversationId: 'c1', delayMs: 250 },
@@ -410,7 +413,7 @@ const rows: Row[] = [
       jitter: 0.5,
     },
     view([k1], { connected: false }),
-    { ...held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }), outage: { probe: 'c1' } },
+    { ...held({ c1: { status: 'waiting', rate: false, clientId: 'k1' } }), outage: { probe: 'c1', failures: 1 } },
     [
       {
         type: 'dispatch',
@@ -432,10 +435,29 @@ const rows: Row[] = [
     outage('c2', { c2: { status: 'sending', clientId: 'x1' } }),
     { type: 'settled', conversationId: 'c2', clientId: 'x1', outcome: { kind: 'retry', error: NETWORK }, jitter: 0.5 },
     view([k1, { ...x1, attempts: 2 }], { connected: false }),
-    outage('c2', { c2: probeWaitX1 }),
+    outage('c2', { c2: probeWaitX1 }, 2),
     [
       { type: 'dispatch', action: sendRetryScheduled({ clientId: 'x1', attempt: 3, delayMs: 1000, error: NETWORK }) },
       { type: 'startTimer', conversationId: 'c2', delayMs: 1000 },
+    ],
+  ],
+  [
+    'the probe’s backoff over: the next conversation probes (the network may refuse that one send alone)',
+    outage('c2', { c2: probeWaitX1 }, 2),
+    { type: 'timerFired', conversationId: 'c2' },
+    view([x1, k1, pendingMessage('y1', { conversationId: 'c3' })], { connected: false }),
+    outage('c1', { c1: { status: 'sending', clientId: 'k1' } }, 2),
+    [{ type: 'attempt', entry: k1 }],
+  ],
+  [
+    'a probe that fails after others failed in a row waits their longer backoff, not its own first one',
+    outage('c1', { c1: { status: 'sending', clientId: 'k1' } }, 2),
+    { type: 'settled', conversationId: 'c1', clientId: 'k1', outcome: { kind: 'retry', error: NETWORK }, jitter: 0.5 },
+    view([k1, x1], { connected: false }),
+    outage('c1', { c1: { status: 'waiting', rate: false, clientId: 'k1' } }, 3),
+    [
+      { type: 'dispatch', action: sendRetryScheduled({ clientId: 'k1', attempt: 1, delayMs: 1000, error: NETWORK }) },
+      { type: 'startTimer', conversationId: 'c1', delayMs: 1000 },
     ],
   ],
   [
@@ -570,7 +592,7 @@ const rows: Row[] = [
       jitter: 0.5,
     },
     view([k1, pendingMessage('y1', { conversationId: 'c3' })]),
-    { ...held({ c1: rateWaitK1, c3: { ...rateWaitK1, clientId: 'y1' } }), outage: { probe: 'c1' } },
+    { ...held({ c1: rateWaitK1, c3: { ...rateWaitK1, clientId: 'y1' } }), outage: { probe: 'c1', failures: 1 } },
     [
       {
         type: 'dispatch',
@@ -590,7 +612,7 @@ const rows: Row[] = [
       jitter: 0.5,
     },
     view([k1]),
-    { ...held({ c1: unavailableWaitK1 }), outage: { probe: 'c1' } },
+    { ...held({ c1: unavailableWaitK1 }), outage: { probe: 'c1', failures: 1 } },
     [
       {
         type: 'dispatch',

@@ -382,6 +382,27 @@ describe('the HTTP fallback (real store, real HTTP server)', () => {
     store.dispose()
   })
 
+  // Review: while the socket was down, the conversation whose send found the server out of reach probed it for every
+  // conversation, and kept probing with that same send. A send whose own request the network refuses (an intrusion
+  // filter or a DLP proxy resetting the connection for what the message says: code pasted to a tutor, a card number)
+  // then held back every other conversation's sends, which HTTP would have taken, until the socket came back.
+  test('the socket down, one send reset by the network for what it says: other conversations’ sends still go', async () => {
+    reply = (req) => {
+      const { content, clientId } = req.body as { content: string; clientId: string }
+      if (content.includes('<script>')) return { drop: true }
+      return { status: 201, body: { ...stored(2, clientId, content), conversationId: req.url.split('/')[3]! } }
+    }
+    const { store } = setup(stub.url)
+    const triesOf = (clientId: string) =>
+      stub.requests.filter((r) => (r.body as { clientId?: string } | undefined)?.clientId === clientId).length
+    store.dispatch(sendMessage({ conversationId: 'c1', content: 'try <script>alert(1)</script>', clientId: 'k1' }))
+    await eventually(() => expect(selectPendingMessages(store.getState())[0]?.attempts).toBe(1))
+    store.dispatch(sendMessage({ conversationId: 'c2', content: 'see you at five', clientId: 'x1' }))
+    await eventually(() => expect(triesOf('k1')).toBeGreaterThanOrEqual(3))
+    expect(triesOf('x1')).toBe(1)
+    expect(selectPendingMessages(store.getState()).map((m) => m.clientId)).toEqual(['k1'])
+  })
+
   test('a (re)fetched thread keeps our pending copies, and confirms those the server already has', async () => {
     reply = (req) =>
       req.method === 'GET'
