@@ -2,8 +2,8 @@
  * `npm run cluster`: two server nodes behind the repo's TCP balancer, on a local PostgreSQL and Redis given by
  * DATABASE_URL and REDIS_URL. PORT (default 3000) and HOST (default 127.0.0.1) are the balancer's; the nodes take free
  * ports, on 127.0.0.1 (on HOST when it is not loopback). Clients connect to the balancer with
- * `transports: ['websocket']` (no sticky sessions). Ctrl-C stops everything; a node that ends while serving stops the
- * rest too, and the script exits 1.
+ * `transports: ['websocket']` (no sticky sessions). Ctrl-C stops everything; a node that ends while serving leaves the
+ * balancer and the other serves alone; once no node is left the script stops and exits 1.
  *
  * @example DATABASE_URL=postgres://localhost/talemy REDIS_URL=redis://127.0.0.1:6379 npm run cluster
  */
