@@ -158,7 +158,7 @@ test.each([
   ['en', 'Message Alice', 'You can no longer write to Alice here.'],
   ['fr', 'Écrire à Alice', 'Il n’est plus possible d’écrire à Alice ici.'],
 ] as const)(
-  '(%s) the other person gone from the server (404): the card says who cannot be written to',
+  '(%s) the other person gone from the server (404): the card says who cannot be written to, and offers it no more',
   async (locale, label, said) => {
     // Alice's account gone (a restore from an earlier copy): the server answers 'user not found'.
     localStorage.setItem(LOCALE_STORAGE_KEY, locale)
@@ -170,10 +170,14 @@ test.each([
       expect(found?.textContent).toBe(label)
       return found!
     })
+    button.focus()
     act(() => button.click())
     await eventually(() => expect(posted).toHaveLength(1))
     await eventually(() => expect(card('r1').querySelector('[role=alert]')?.textContent).toBe(said))
     expect(window.location.hash).toBe('#/contact-requests')
+    // Each press would be refused the same way: the button goes, and the keyboard user's place stays on the card.
+    expect(buttonsOf(card('r1'))).toEqual([])
+    expect(document.activeElement).toBe(card('r1'))
     store.dispose()
   },
 )

@@ -122,6 +122,9 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
   const confirmStep = useConfirmStep(request.status, cardRef)
   // Answered elsewhere (the tutor's other tab): the buttons go too, and the card keeps the place as well.
   const keepFocus = useCardKeepsFocus(cardRef)
+  // The other person gone from the server (their account, a restore from an earlier copy): each press would be refused
+  // the same way, so the card no longer offers to write to them (said by `personGone` below).
+  const otherGone = errorCode(conversation.error) === 'NOT_FOUND'
 
   return (
     <li
@@ -198,10 +201,11 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
           </button>
         </div>
       )}
-      {request.status === 'accepted' && (
+      {request.status === 'accepted' && !otherGone && (
         <div className="card-actions">
           {/* aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>. */}
           <button
+            ref={keepFocus}
             type="button"
             className="btn btn-small btn-primary"
             data-action="message"
@@ -216,10 +220,7 @@ function RequestCard({ request, me }: { request: ContactRequest; me: User }) {
         </div>
       )}
       {/* The other person gone from the server (their account, a restore from an earlier copy): said by name. */}
-      <FormError
-        error={conversation.error}
-        words={errorCode(conversation.error) === 'NOT_FOUND' ? t('requests.personGone', { name: other }) : undefined}
-      />
+      <FormError error={conversation.error} words={otherGone ? t('requests.personGone', { name: other }) : undefined} />
       <FormError
         error={error}
         words={gone ? t('requests.gone') : unread ? t('requests.notChangedUnread') : undefined}
