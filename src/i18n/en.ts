@@ -16,7 +16,6 @@ export const en = {
   'layout.logOutConfirm':
     '{count, plural, one {# message has not been sent yet. Log out anyway and discard it?} other {# messages have not been sent yet. Log out anyway and discard them?}}',
   'layout.language': 'Language',
-  'layout.account': '{name} ({role})',
   'nav.messages': 'Messages',
   'nav.lessons': 'Lessons',
   'nav.contactRequests': 'Contact requests',
@@ -26,6 +25,8 @@ export const en = {
   'count.toAnswer': '{count, plural, one {# awaiting your answer} other {# awaiting your answer}}',
   'role.student': 'student',
   'role.tutor': 'tutor',
+  'role.students': 'Students',
+  'role.tutors': 'Tutors',
   'people.you': 'You',
   // Someone the page cannot name (not in the people's list, or its read failed), where the word stands alone (a heading,
   // a conversation in the list) or starts a sentence ("Someone: …"); inside a sentence, in lower case ("A

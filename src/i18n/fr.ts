@@ -15,7 +15,6 @@ export const fr: Catalogue = {
   'layout.logOutConfirm':
     '{count, plural, one {# message n’a pas encore été envoyé. Se déconnecter quand même et l’abandonner ?} other {# messages n’ont pas encore été envoyés. Se déconnecter quand même et les abandonner ?}}',
   'layout.language': 'Langue',
-  'layout.account': '{name} ({role})',
   'nav.messages': 'Messages',
   'nav.lessons': 'Cours',
   'nav.contactRequests': 'Demandes de contact',
@@ -28,6 +27,8 @@ export const fr: Catalogue = {
   // account's kind is said of anyone.
   'role.student': 'compte élève',
   'role.tutor': 'compte tuteur',
+  'role.students': 'Comptes élève',
+  'role.tutors': 'Comptes tuteur',
   'people.you': 'Vous',
   'people.someone': 'Quelqu’un',
   'people.someoneInSentence': 'quelqu’un',

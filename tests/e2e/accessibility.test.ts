@@ -411,10 +411,13 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
   }
 
   // Found at 1280 px and at 360 px in French: the picker beside "Commencer" showed "Choisir une person…" (a longer
-  // button than "Start" left it too little room), and a person's name and role were cut the same way.
+  // button than "Start" left it too little room), and a person's name and role were cut the same way. At 320 px
+  // (WCAG 1.4.10: 1280 px at 400 %), "Bob (compte tuteur)" was still cut on a line of its own.
   it.each(
     (['fr-FR', 'en-US'] as const).flatMap((locale) =>
-      VIEWPORTS.map(([label, viewport]) => [locale, label, viewport] as const),
+      [...VIEWPORTS, ['320 px', { width: 320, height: 640 }] as const].map(
+        ([label, viewport]) => [locale, label, viewport] as const,
+      ),
     ),
   )(
     "%s at %s width: the Messages page's person picker shows whole whatever is chosen",

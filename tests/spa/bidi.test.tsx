@@ -151,7 +151,7 @@ describe('text people write keeps its own direction', () => {
     act(() => void store.dispatch(ephemeralEventActions.typing({ conversationId: 'c1', userId: sara.id })))
     await eventually(() => expect(holding('[data-testid=typing] bdi', HEBREW_NAME)).toBeDefined())
     const option = [...page.container.querySelectorAll('option')].find((o) => o.value === sara.id)
-    expect(option?.textContent).toBe(`\u2068${HEBREW_NAME}\u2069 (tutor)`)
+    expect(option?.textContent).toBe(`\u2068${HEBREW_NAME}\u2069`)
     store.dispose()
   })
 

@@ -10,12 +10,15 @@ import { FieldError, FormError, LoadError, PeopleLoadError, useGoneTutor } from 
 import { errorCode } from '../shared/errors'
 import { useFieldWords } from '../shared/fieldWords'
 import { useFailedConversations } from './failedNews'
-import { ROLE_LABEL, usePeople } from '../shared/people'
+import { ROLE_GROUP_LABEL, usePeople } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
 import { useStartConversation } from '../shared/startConversation'
 import { useFocusKeptWhenNarrowed } from './narrowFocus'
 import { Thread } from './Thread'
 import { UnsavedNotice, useSayUnsaved } from './UnsavedNotice'
+
+/** The picker's groups, in order: the people of the other role first, those the user mostly writes to. */
+const GROUPS = { student: ['tutor', 'student'], tutor: ['student', 'tutor'] } as const
 
 const activity = (c: Conversation) => Date.parse(c.lastMessage?.createdAt ?? c.updatedAt) || 0
 
@@ -160,6 +163,7 @@ export function MessagesPage({ conversationId }: { conversationId: string | null
 function NewConversation() {
   const t = useT()
   const id = useId()
+  const me = useAppSelector(selectUser)
   const { others, nameInSentence } = usePeople()
   const [participantId, setParticipantId] = useState('')
   const { start, busy: isLoading, error } = useStartConversation()
@@ -193,11 +197,22 @@ function NewConversation() {
           aria-describedby={gone.gone !== null ? `${id}-who-error` : undefined}
         >
           <option value="">{t('messages.choosePerson')}</option>
-          {others.map((u) => (
-            <option key={u.id} value={u.id}>
-              {t('layout.account', { name: optionName(u.name), role: t(ROLE_LABEL[u.role]) })}
-            </option>
-          ))}
+          {/* The role heads its group, and each choice is the name alone: a select draws its choice on one line, and
+              "Carol Lindqvist (compte tuteur)" was cut at 320 px (WCAG 1.4.10). */}
+          {GROUPS[me?.role ?? 'student'].map((role) => {
+            const group = others.filter((u) => u.role === role)
+            return (
+              group.length > 0 && (
+                <optgroup key={role} label={t(ROLE_GROUP_LABEL[role])}>
+                  {group.map((u) => (
+                    <option key={u.id} value={u.id}>
+                      {optionName(u.name)}
+                    </option>
+                  ))}
+                </optgroup>
+              )
+            )
+          })}
         </select>
         {/* aria-disabled, not disabled: a focused button that becomes disabled (its request running, or the choice
             cleared once it is done) loses focus to <body>. With no one chosen, the required select says so. */}

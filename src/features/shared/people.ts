@@ -7,6 +7,8 @@ import { useT, type MessageId } from '../../i18n'
 
 /** How a role is said ("student" / "élève"). */
 export const ROLE_LABEL: Record<User['role'], MessageId> = { student: 'role.student', tutor: 'role.tutor' }
+/** How a group of people of one role is headed ("Tutors" / "Comptes tuteur"). */
+export const ROLE_GROUP_LABEL: Record<User['role'], MessageId> = { student: 'role.students', tutor: 'role.tutors' }
 
 export interface People {
   /** Everyone the logged-in user can write to or book (not the user). */
