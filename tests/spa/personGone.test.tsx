@@ -62,6 +62,14 @@ test.each([
   expect(document.activeElement).toBe(select)
   // Said once, on the field: not again under the form.
   expect(select.form!.querySelectorAll('[role=alert]')).toHaveLength(1)
+  // Start again with the same person would be refused the same way: it is disabled, and asks for nothing.
+  const startButton = select.form!.querySelector<HTMLButtonElement>('button[type=submit]')!
+  expect(startButton.getAttribute('aria-disabled')).toBe('true')
+  startButton.focus()
+  act(() => select.form!.requestSubmit())
+  expect(fieldError(select)).toBe(said)
+  expect(document.activeElement).toBe(select)
+  expect(posted).toEqual([carol.id])
   // Another person: the field's refusal goes with the choice.
   choose(dora)
   expect(select.getAttribute('aria-invalid')).toBeNull()

@@ -175,6 +175,12 @@ function NewConversation() {
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     if (!participantId) return
+    // The person just refused as gone: asked again, they would be refused the same way. The place goes to the field
+    // that says so, and names another choice.
+    if (participantId === gone.gone) {
+      whoRef.current?.focus()
+      return
+    }
     const asked = participantId
     gone.clear()
     if (await start(asked, (refusal) => gone.refused(refusal, asked))) setParticipantId('')
@@ -215,8 +221,13 @@ function NewConversation() {
           })}
         </select>
         {/* aria-disabled, not disabled: a focused button that becomes disabled (its request running, or the choice
-            cleared once it is done) loses focus to <body>. With no one chosen, the required select says so. */}
-        <button type="submit" className="btn" aria-disabled={!participantId || isLoading || undefined}>
+            cleared once it is done) loses focus to <body>. With no one chosen, the required select says so; with the
+            person refused as gone, its field does. */}
+        <button
+          type="submit"
+          className="btn"
+          aria-disabled={!participantId || isLoading || participantId === gone.gone || undefined}
+        >
           {t('messages.start')}
         </button>
       </div>
