@@ -24,7 +24,8 @@ function postsApi(outcomes: Outcome[]) {
     const outcome = outcomes.shift() ?? 'ok'
     // The server committed it, but the answer never came back.
     if (outcome === 'lost') throw new TypeError('Failed to fetch')
-    if (outcome === 'refused') return json(404, { error: { code: 'NOT_FOUND', message: 'tutor not found' } })
+    // Not NOT_FOUND 'tutor not found': the form asks nothing more of a tutor refused as gone (tutorGone.test.tsx).
+    if (outcome === 'refused') return json(403, { error: { code: 'FORBIDDEN', message: 'not allowed' } })
     return path === '/api/lessons'
       ? json(201, lesson(`l${posts.length}`, { subject: String(body.subject) }))
       : // Answered at once, so the same tutor may be asked again (one pending request per student and tutor).

@@ -91,6 +91,14 @@ test.each([
     expect(document.activeElement).toBe(select)
     // Said once, on the field: not again under the form.
     expect(select.closest('section')!.querySelectorAll('[role=alert]')).toHaveLength(1)
+    // Sent again with the same tutor, it would be refused the same way: the button is disabled, and asks for nothing.
+    const submitButton = select.closest('form')!.querySelector<HTMLButtonElement>('button[type=submit]')!
+    expect(submitButton.getAttribute('aria-disabled')).toBe('true')
+    submitButton.focus()
+    act(() => select.closest('form')!.requestSubmit())
+    expect(fieldError(select)).toBe(said)
+    expect(document.activeElement).toBe(select)
+    expect(posted).toHaveLength(1)
     // Another tutor: the field's refusal goes with the choice, and the form is sent.
     choose(dora)
     expect(select.getAttribute('aria-invalid')).toBeNull()

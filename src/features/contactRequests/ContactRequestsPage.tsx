@@ -295,6 +295,12 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
       return
     }
     if (!tutorId) return
+    // The tutor just refused as gone: sent again, it would be refused the same way. The place goes to the field that
+    // says so, and names another choice.
+    if (tutorId === goneTutor.gone) {
+      tutorRef.current?.focus()
+      return
+    }
     const refuseTutor = () => {
       const answered = requests?.filter((r) => r.tutorId === tutorId && r.status !== 'pending').map((r) => r.id)
       setRefused({ tutorId, answered: new Set(answered) })
@@ -377,7 +383,11 @@ function SendRequest({ requests }: { requests: ContactRequest[] | undefined }) {
         </div>
         <div className="form-actions">
           {/* aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>. */}
-          <button type="submit" className="btn btn-primary" aria-disabled={isLoading || undefined}>
+          <button
+            type="submit"
+            className="btn btn-primary"
+            aria-disabled={isLoading || tutorId === goneTutor.gone || undefined}
+          >
             {isLoading ? t('requests.sending') : t('requests.send')}
           </button>
         </div>

@@ -343,6 +343,12 @@ function BookLesson() {
       return
     }
     if (!tutorId || startsAt === '') return
+    // The tutor just refused as gone: sent again, it would be refused the same way. The place goes to the field that
+    // says so, and names another choice.
+    if (tutorId === goneTutor.gone) {
+      goneTutor.selectRef.current?.focus()
+      return
+    }
     const when = new Date(startsAt)
     // "Past" by the server's clock, which judges it: this browser's may be minutes off. The year the server reads is
     // the sent instant's, in UTC. A year of five digits, which the date field takes (up to 275760) and `new Date`
@@ -471,7 +477,11 @@ function BookLesson() {
         </div>
         <div className="form-actions">
           {/* aria-disabled, not disabled: a focused button that becomes disabled loses focus to <body>. */}
-          <button type="submit" className="btn btn-primary" aria-disabled={isLoading || undefined}>
+          <button
+            type="submit"
+            className="btn btn-primary"
+            aria-disabled={isLoading || tutorId === goneTutor.gone || undefined}
+          >
             {isLoading ? t('lessons.booking') : t('lessons.book')}
           </button>
         </div>
