@@ -145,11 +145,15 @@ export const MIGRATIONS: readonly string[] = [
 ]
 
 const MIGRATION_LOCK = 7_215_001
+const UNBOUNDED = { unbounded: true } as const
 
-export async function migrate(db: Db): Promise<number> {
+/** Applies the `migrations` (by default ours) not applied yet, in order; resolves to how many it applied. */
+export async function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): Promise<number> {
   let applied = 0
-  for (const [index, sql] of MIGRATIONS.entries()) {
+  for (const [index, sql] of migrations.entries()) {
     const version = index + 1
+    // Unbounded: an index built over a big table takes as long as the table is big, and another node starting meanwhile
+    // waits on the lock for as long.
     const done = await db.transaction(async (tx) => {
       // Lock first: even "create table if not exists" races between two servers starting on a new database.
       await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
@@ -162,7 +166,7 @@ export async function migrate(db: Db): Promise<number> {
       for (const statement of splitStatements(sql)) await tx.query(statement)
       await tx.query('insert into schema_migrations (version) values ($1)', [version])
       return true
-    })
+    }, UNBOUNDED)
     if (done) applied++
   }
   return applied

@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { redactedUrl } from '../cluster/redis'
 import { startRefusal } from '../errors'
-import type { Db, ExecuteManyOptions, Prepared, Queryable } from './types'
+import type { Db, ExecuteManyOptions, Prepared, Queryable, TransactionOptions } from './types'
 import { withoutQuotedInput } from './dataException.js'
 
 /** serialization_failure, deadlock_detected: the transaction may simply be run again. */
@@ -35,6 +35,18 @@ export const STATEMENT_TIMEOUT_MS = 15_000
  * that cannot say so (a partition, a frozen host). A `query_timeout` parameter of `DATABASE_URL` overrides the sum.
  */
 const QUERY_TIMEOUT_MARGIN_MS = 5_000
+/**
+ * The client's wait for an unbounded transaction's statements: `pg` reads a `query_timeout` of 0 as the pool's, and
+ * this is the longest delay a Node timer takes (24.8 days; one longer fires at once).
+ */
+const LONGEST_TIMER_MS = 2 ** 31 - 1
+
+/** `config` with the client's wait for its answer at `LONGEST_TIMER_MS` (`pg` reads it; its types leave it out). */
+function withoutWait(config: pg.QueryConfig): pg.QueryConfig {
+  const longest: pg.QueryConfig & { query_timeout: number } = { ...config, query_timeout: LONGEST_TIMER_MS }
+  return longest
+}
+
 /**
  * Idle time before TCP starts probing a connection (keepalive). The pool's idle connections and a statement's long
  * wait send nothing: without probes a peer gone without a word (a host lost, a NAT or firewall that forgot the
@@ -196,10 +208,10 @@ export async function openPostgres(connectionString: string, options: OpenPostgr
       throw withoutRow(error)
     }),
   )
-  async function transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  async function transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await transactionOnce(fn)
+        return await transactionOnce(fn, options)
       } catch (error) {
         if (attempt >= MAX_ATTEMPTS || !isRetryable(error)) throw error
         // A short jittered pause: the transaction that won goes on to commit meanwhile.
@@ -207,7 +219,7 @@ export async function openPostgres(connectionString: string, options: OpenPostgr
       }
     }
   }
-  async function transactionOnce<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  async function transactionOnce<T>(fn: (tx: Queryable) => Promise<T>, { unbounded }: TransactionOptions): Promise<T> {
     const client = await pool.connect()
     // A client checked out of the pool has no 'error' listener of the pool's: its connection lost meanwhile (the
     // database restarting or failing over, its backend terminated) would emit an unheard 'error' and end the process.
@@ -221,12 +233,13 @@ export async function openPostgres(connectionString: string, options: OpenPostgr
     // had begun when the connection goes (or its statement times out).
     let unsure: Error | undefined
     const send: Send = (config) =>
-      client.query(config).catch((error: unknown) => {
+      client.query(unbounded ? withoutWait(config) : config).catch((error: unknown) => {
         if (!(error instanceof pg.DatabaseError)) unsure ??= error instanceof Error ? error : new Error(String(error))
         throw withoutRow(error)
       })
     try {
       await send({ text: 'begin' })
+      if (unbounded) await send({ text: 'set local statement_timeout = 0' })
       const result = await fn(wrap(send))
       await send({ text: 'commit' })
       return result

@@ -18,12 +18,21 @@ export interface ExecuteManyOptions {
   before?: (tx: Queryable) => Promise<void>
 }
 
+export interface TransactionOptions {
+  /**
+   * PostgreSQL: its statements run without the statement timeout and without the client's wait for an answer (the
+   * bounds every other statement has), as a migration's must: an index built over a big table, or the wait of a second
+   * node on the migration lock meanwhile, takes as long as the table is big. PGlite has no such bounds.
+   */
+  unbounded?: boolean
+}
+
 export interface Db extends Queryable {
   /**
    * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. On PostgreSQL a deadlock or
    * serialization failure runs `fn` again, in a new transaction (a few times): `fn` must have no other effects.
    */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>
   /**
    * Runs `statement` once per parameter list, in order, all in one transaction: one commit for the lot (group
    * commit). Resolves with each run's rows once committed; when any run fails, nothing is kept and it rejects with

@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { migrate } from '../../server/db/migrations'
 import { openPostgres } from '../../server/db/postgres'
 import type { Db } from '../../server/db'
 import { seededDatabase } from '../cluster/support/database'
@@ -93,6 +94,25 @@ describe.runIf(ready)('on a real PostgreSQL that stops answering', () => {
     expect(
       await withDb(await openPostgres(`${url}?statement_timeout=250`, { timeouts: { statementMs: 60_000 } }), shown),
     ).toEqual([{ statement_timeout: '250ms' }])
+  })
+
+  it('runs a migration past the statement and query bounds, and a second node waits for it on the lock', async () => {
+    // An index built over a big table takes as long as the table is big: a migration bounded as requests are failed
+    // (and a node waiting on the migration lock meanwhile failed sooner). Here a step of 1.5 s stands for it, past a
+    // statement timeout of 300 ms and a client's bound of 600 ms.
+    const url = fresh()
+    const bounds = { statementMs: 300, queryMs: 600 }
+    const steps = ['create table slow (id integer primary key)', 'select pg_sleep(1.5)', 'insert into slow values (1)']
+    await withDb(await openPostgres(url, { timeouts: bounds }), async (first) =>
+      withDb(await openPostgres(url, { timeouts: bounds }), async (second) => {
+        const [byFirst, bySecond] = await Promise.all([migrate(first, steps), migrate(second, steps)])
+        // Each step once, by whichever node took the lock for it first.
+        expect(byFirst + bySecond).toBe(3)
+        expect(await first.query('select id from slow')).toEqual([{ id: 1 }])
+        // The bounds still hold for everything else.
+        await expect(first.query('select pg_sleep(1)')).rejects.toMatchObject({ code: '57014' })
+      }),
+    )
   })
 
   it('ends a statement waiting on a row lock that another transaction holds, once, and the connection serves on', async () => {
