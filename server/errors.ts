@@ -25,6 +25,20 @@ export function startRefusal<E extends Error>(error: E): E {
 export const isStartRefusal = (error: unknown): boolean =>
   (error as { startRefusal?: unknown } | null)?.startRefusal === true
 
+/**
+ * Failures of Redis's commands (Redis away, silent past the command bound, or refusing), noted as they happen
+ * (`watchCommands`): the node says once per outage that Redis does not answer, and a request that failed for it (a
+ * send, a handshake, a join, answered INTERNAL) is not logged again with its stack, one line per try per user.
+ */
+const redisFailures = new WeakSet<object>()
+
+export function noteRedisFailure(error: unknown): void {
+  if (typeof error === 'object' && error !== null) redisFailures.add(error)
+}
+
+export const isRedisFailure = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && redisFailures.has(error)
+
 /** INVALID naming the fields; an issue about the value itself is reported under `root` ("body", "payload"…). */
 export const invalid = (issues: ValidationIssue[], root = 'body'): AppError =>
   new AppError('INVALID', describeIssues(issues.map((issue) => (issue.path ? issue : { ...issue, path: root }))))

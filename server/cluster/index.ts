@@ -1,6 +1,7 @@
 import { createAdapter } from '@socket.io/redis-adapter'
 import { RateLimiterMemory, RateLimiterRedis, RLWrapperTimeouts } from 'rate-limiter-flexible'
-import type { Redis } from 'ioredis'
+import type { Command, Redis } from 'ioredis'
+import { noteRedisFailure } from '../errors'
 import { failureStreak, type Logger } from '../logger'
 import type { CounterFactory } from '../loginThrottle'
 import type { TalemyServer } from '../realtime'
@@ -33,6 +34,31 @@ function watchPublishes(pub: Redis, logger: Logger) {
     answer.then(refusals.succeeded, refusals.failed)
     return answer
   }) as Redis['publish']
+}
+
+/**
+ * Notes each failure of a command on `client` (`noteRedisFailure`) and says, once per streak of them, that Redis does
+ * not answer, and once that it answers again: the requests that fail meanwhile (sends, joins, typing, handshakes:
+ * INTERNAL, retried by the clients) are not each logged, which buried the outage under a stack per try per user.
+ */
+function watchCommands(client: Redis, logger: Logger) {
+  const send = client.sendCommand.bind(client)
+  const failures = failureStreak(
+    (error) =>
+      logger.warn(
+        { err: error },
+        'Redis does not answer: sends, joins, typing and handshakes through this node are answered INTERNAL (the clients retry them) until it does',
+      ),
+    () => logger.info('Redis answers again'),
+  )
+  client.sendCommand = (command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
+    // Before the caller's own handlers: the failure is noted by the time the caller sees it.
+    command.promise.then(failures.succeeded, (error: unknown) => {
+      noteRedisFailure(error)
+      failures.failed(error)
+    })
+    return send(command, stream)
+  }
 }
 
 /**
@@ -119,6 +145,7 @@ export function joinCluster(
   now: () => number = Date.now,
 ) {
   watchPublishes(redis.pub, logger)
+  watchCommands(redis.client, logger)
   const subscriptionsHeld = keepSubscriptions(redis.sub)
   io.adapter(createAdapter(redis.pub, redis.sub, { key: `${redis.prefix}socket.io` }))
   const entries = new NodeEntries(

@@ -13,7 +13,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { type ApiError, HTTP_STATUS, MAX_PACKET_BYTES } from '../../src/contract'
 import { bearerToken } from '../auth'
 import { trustProxyOf, type TrustProxy } from '../clientAddress'
-import { AppError, toApiError } from '../errors'
+import { AppError, isRedisFailure, toApiError } from '../errors'
 import type { Logger } from '../logger'
 import type { OriginPolicy } from '../origins'
 import type { Services } from '../services'
@@ -143,7 +143,8 @@ export function configureHttpApp(
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const [status, apiError] =
       error instanceof AppError ? [HTTP_STATUS[error.code], toApiError(error)] : fromFrameworkError(error)
-    if (apiError.code === 'INTERNAL') request.log.error({ err: error }, 'request failed')
+    // Redis's failures are said once per outage (`watchCommands`), not once per request that met one.
+    if (apiError.code === 'INTERNAL' && !isRedisFailure(error)) request.log.error({ err: error }, 'request failed')
     if (apiError.retryAfterMs !== undefined) reply.header('retry-after', Math.ceil(apiError.retryAfterMs / 1000))
     // A 401 names its scheme (RFC 7235), and says when the Bearer sent was refused (expired, revoked, not ours: RFC 6750)
     // rather than missing, so that a client knows to refresh it.

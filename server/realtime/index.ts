@@ -19,7 +19,7 @@ import {
   type ErrorCode,
   type Id,
 } from '../../src/contract'
-import { AppError, invalid, toApiError, unauthorized } from '../errors'
+import { AppError, invalid, isRedisFailure, toApiError, unauthorized } from '../errors'
 import { lacksHost } from '../http'
 import {
   errorAnswer,
@@ -404,7 +404,10 @@ export function attachHandlers(
     onNotificationsLost,
   }: HandlerDeps,
 ): { resync(socket: TalemySocket): void; settled(): Promise<void> } {
-  const warn = (what: string) => (error: unknown) => logger.warn({ err: error }, what)
+  // Redis's failures are said once per outage (`watchCommands`), not once per event that met one.
+  const warn = (what: string) => (error: unknown) => {
+    if (!isRedisFailure(error)) logger.warn({ err: error }, what)
+  }
   /** The client events being handled now, until answered: a close lets them finish before the database goes. */
   const inFlight = new Set<Promise<void>>()
   const { messaging } = services
@@ -570,7 +573,7 @@ export function attachHandlers(
           try {
             await viewerRegistry?.joined(id, socket.data.userId, socket.id, socket.data.expiresAt)
           } catch (error) {
-            logger.warn({ err: error }, 'sharing a viewer failed')
+            warn('sharing a viewer failed')(error)
             void socket.leave(room)
             throw new AppError('INTERNAL', 'the conversation could not be joined; try again')
           }
@@ -683,7 +686,7 @@ export function attachHandlers(
         next()
       },
       (error: unknown) => {
-        logger.error({ err: error }, 'socket cap unavailable')
+        if (!isRedisFailure(error)) logger.error({ err: error }, 'socket cap unavailable')
         next(handshakeError('INTERNAL', 'the socket cap is unavailable; try again shortly'))
       },
     )
@@ -785,7 +788,7 @@ export function attachHandlers(
     return result.then(
       (data) => ack?.({ ok: true, data: data ?? null }),
       (error: unknown) => {
-        if (!(error instanceof AppError))
+        if (!(error instanceof AppError) && !isRedisFailure(error))
           logger.error({ err: error, event, userId: socket.data.userId }, 'socket handler failed')
         ack?.({ ok: false, error: toApiError(error) })
       },

@@ -7,7 +7,7 @@ import { REDIS_COMMAND_TIMEOUT_MS } from '../../server/cluster/redis'
 import { startServer } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { ALICE, BOB, CAROL, connect, emitAck, http, login } from '../server/support/server'
-import { capturedLog } from '../support/capturedLog'
+import { capturedLog, type LogLine } from '../support/capturedLog'
 import { polled } from '../support/polled'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
 
@@ -84,10 +84,58 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
     }
   }, 120_000)
 
+  it('says once that Redis does not answer, not once per request it fails, and says when it answers again', async () => {
+    const alice = await login(node.url, ALICE)
+    const socket = await connect(node.url, alice.token)
+    const since = log.lines().length
+    const send = (conversationId: string) => ({ conversationId, content: 'as Redis stalls', clientId: randomUUID() })
+    try {
+      redis.stall()
+      // Sends on the socket and over HTTP, and a handshake (the socket cap), all at once: each fails at the command bound.
+      const [overSocket, another, overHttp, handshake] = await Promise.allSettled([
+        emitAck(socket, 'message:send', send(CONV)),
+        emitAck(socket, 'message:send', send('conv-alice-carol')),
+        http(node.url, 'POST', `/api/conversations/${CONV}/messages`, { token: alice.token, body: send(CONV) }),
+        connect(node.url, alice.token),
+      ])
+      // Answered as before: INTERNAL, which the client retries.
+      for (const answer of [overSocket, another])
+        expect(answer).toEqual({
+          status: 'fulfilled',
+          value: { ok: false, error: expect.objectContaining({ code: 'INTERNAL' }) },
+        })
+      expect(overHttp).toMatchObject({
+        status: 'fulfilled',
+        value: { status: 500, body: { error: { code: 'INTERNAL' } } },
+      })
+      expect(handshake).toMatchObject({ status: 'rejected', reason: { message: 'INTERNAL' } })
+      const outage = (line: LogLine) => /^Redis does not answer/.test(line.msg)
+      // Each failure is logged (if at all) before it is answered.
+      const errors = log
+        .lines()
+        .slice(since)
+        .filter((line) => line.level >= 50)
+      expect(errors.map((line) => line.msg)).toEqual([])
+      await log.logged(outage, since)
+      expect(log.lines().slice(since).filter(outage)).toHaveLength(1)
+      redis.resume()
+      expect(await emitAck(socket, 'message:send', send(CONV))).toMatchObject({ ok: true })
+      await log.logged((line) => line.level === 30 && /^Redis answers again/.test(line.msg), since)
+    } finally {
+      redis.resume()
+      socket.close()
+    }
+  }, 120_000)
+
   it('says so when its heartbeat goes unanswered (the other nodes stop counting its sockets), once, and when it is renewed again', async () => {
     const { token } = await login(node.url, ALICE)
     const socket = await connect(node.url, token)
-    const heartbeat = () => log.lines().filter((line) => /heartbeat/.test(line.msg))
+    // This test's own lines: an earlier test's stall may have cost a beat, said then.
+    const heartbeat = (since: number) =>
+      log
+        .lines()
+        .slice(since)
+        .filter((line) => /heartbeat/.test(line.msg))
     // Each beat's renewal failed, counted before the node's own handler of it runs (so before its warning, if any).
     let failedBeats = 0
     const hearFailed = new Set<() => void>()
@@ -111,7 +159,7 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
       await log.logged((line) => line.level === 40 && /heartbeat failed/.test(line.msg), since)
       // Two more beats unanswered: still one warning for the streak.
       await failedUpTo(failedBeats + 2)
-      expect(heartbeat().filter((line) => line.level === 40)).toHaveLength(1)
+      expect(heartbeat(since).filter((line) => line.level === 40)).toHaveLength(1)
       redis.resume()
       await log.logged((line) => line.level === 30 && /heartbeat renewed/.test(line.msg), since)
     } finally {
