@@ -51,10 +51,18 @@ export const ISO_TIMESTAMP =
   /^\d{4}-(?:0[1-9]|1[0-2])-(?:[12]\d|0[1-9]|3[01])[T ](?:0\d|1\d|2[0-3])(?::[0-5]\d){2}(?:\.\d{1,9})?(?:Z|[+-](?:0\d|1\d|2[0-3]):?[0-5]\d)$/
 
 /**
+ * The names every object already has: `Object.prototype`'s own, as the language defines them, read once at load. A
+ * `Set` lookup, because `value in Object.prototype` on a string fresh from the wire (not internalized by V8, as a
+ * UUID never is) looks it up in V8's string table first, which cost more than the rest of a message's check together
+ * (bench/README.md, "Receive path, fifth pass").
+ */
+const RESERVED_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype))
+
+/**
  * Whether `value` is a name every object already has (`constructor`, `__proto__`, `toString`…). Ids key the store's
  * plain objects (who is typing where, RTK Query's subscriptions): such a key reads what JavaScript put there.
  */
-export const isReservedName = (value: string): boolean => value in Object.prototype
+export const isReservedName = (value: string): boolean => RESERVED_NAMES.has(value)
 
 const id = string(minLength(1, 'must be a non-empty id'), maxLength(100), (value) =>
   isReservedName(value) ? 'must not be a name JavaScript reserves' : undefined,

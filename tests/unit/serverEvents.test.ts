@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { checkMessage, messageSchema, parse } from '../../src/contract'
+import { checkMessage, isReservedName, messageSchema, parse } from '../../src/contract'
 import { serverEventAction } from '../../src/realtime/bindSocket'
 import { message } from './support/fixtures'
 
@@ -81,5 +81,29 @@ describe('serverEventAction reads the table', () => {
       type: 'socket/eventRejected',
       payload: { issues: [{ path: 'subject' }] },
     })
+  })
+})
+
+// The reserved names are looked up in a set read from `Object.prototype` at load (a string fresh from the wire is slow
+// to find with `in`): the same names as `in` finds, each refused where an id goes, and an id fresh from JSON taken.
+describe('ids that are names every object has', () => {
+  const names = Object.getOwnPropertyNames(Object.prototype)
+
+  test('are the names `in Object.prototype` finds, and no others', () => {
+    expect(names.length).toBeGreaterThan(10)
+    for (const name of names) expect([name, isReservedName(name)]).toEqual([name, name in Object.prototype])
+    const fresh = JSON.parse('["0b8f9d8e-3c4a-4f7e-9a57-5d2f0c6b1e42", "hasOwnPropertyX", "Constructor", ""]')
+    for (const id of fresh as string[]) expect([id, isReservedName(id)]).toEqual([id, id in Object.prototype])
+  })
+
+  test.each(['id', 'conversationId', 'senderId'] as const)('are refused as a message %s', (field) => {
+    for (const name of names) {
+      // Through JSON, as from the wire (`__proto__` a key of its own there, not the prototype).
+      const payload = JSON.parse(JSON.stringify({ ...valid, [field]: 'x' }).replace('"x"', JSON.stringify(name)))
+      expect([name, checkMessage(payload)]).toEqual([name, null])
+      expect(parse(messageSchema, payload)).toMatchObject({ ok: false, issues: [{ path: field }] })
+    }
+    const fresh = JSON.parse(JSON.stringify({ ...valid, [field]: '0b8f9d8e-3c4a-4f7e-9a57-5d2f0c6b1e42' }))
+    expect(checkMessage(fresh)).toEqual(fresh)
   })
 })
