@@ -152,10 +152,20 @@ export const presenceSlice = createSlice({
  */
 export const presenceReducer: Reducer<PresenceState> = (state, action) => {
   if (state !== undefined && serverEventActions['message:new'].match(action)) {
+    // Nobody typing anywhere, a burst's usual case, is told without reading `typing` by the conversation's id: for an
+    // id fresh from the wire (a UUID) that read costs V8 a search of its string table (bench/README.md, "Receive
+    // path, fifth pass").
+    if (isEmpty(state.typing)) return state
     const { conversationId, senderId } = action.payload
     if (!state.typing[conversationId]?.includes(senderId)) return state
   }
   return presenceSlice.reducer(state, action)
+}
+
+/** Whether `record` has no key of its own (stops at the first). */
+function isEmpty(record: object): boolean {
+  for (const _key in record) return false
+  return true
 }
 
 export interface PresenceRootState {

@@ -141,6 +141,11 @@ describe('presenceReducer is presenceSlice.reducer, faster', () => {
     ['the sender and another typing there', typing(['c1', ['u-carol', bob.id]])],
     ['someone else typing there', typing(['c1', ['u-carol']])],
     ['the sender typing elsewhere', typing(['c2', [bob.id]])],
+    // Empty again after notices ended (the fast path asks whether anyone types at all before it looks by id).
+    [
+      'nobody typing any more',
+      presenceSlice.reducer(typing(['c1', [bob.id]]), typingExpired({ conversationId: 'c1', userId: bob.id })),
+    ],
   ]
   const presenceActions: Array<[string, UnknownAction]> = [
     ['message:new from the sender in c1', serverEvent('message:new')],
