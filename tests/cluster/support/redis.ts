@@ -13,6 +13,8 @@ export interface RedisServer {
   resume(): void
   /** Ends it (a stalled one resumed first, to hear its SIGTERM). */
   stop(): Promise<void>
+  /** Kills it (SIGKILL), as a crash: its data goes with it. */
+  crash(): Promise<void>
 }
 
 export function redisRunnable(): { ok: boolean; reason?: string } {
@@ -22,9 +24,12 @@ export function redisRunnable(): { ok: boolean; reason?: string } {
     : { ok: false, reason: 'no redis-server on PATH (apt-get install redis-server)' }
 }
 
-/** `args`: more of redis-server's options (`['--rename-command', 'SMISMEMBER', '']`: a Redis without that command). */
-export async function startRedis(args: string[] = []): Promise<RedisServer> {
-  const port = await stablePort()
+/**
+ * `args`: more of redis-server's options (`['--rename-command', 'SMISMEMBER', '']`: a Redis without that command);
+ * `port`: where (a Redis started again where one crashed), by default a free one.
+ */
+export async function startRedis(args: string[] = [], port?: number): Promise<RedisServer> {
+  port ??= await stablePort()
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...args],
@@ -73,6 +78,12 @@ export async function startRedis(args: string[] = []): Promise<RedisServer> {
         if (child.exitCode !== null) return resolve()
         child.once('exit', () => resolve())
         child.kill('SIGTERM')
+      }),
+    crash: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGKILL')
       }),
   }
 }
