@@ -97,7 +97,7 @@ describe('the ack of a committed send is lost with its socket (the server stays 
         expect(
           beforeDrop.filter((a) => ['socket/sendConfirmed', 'socket/message:sent'].includes(a.type)).map((a) => a.type),
         ).toEqual([])
-        await alice.until(() => confirmed(alice, clientId).length > 0 && caughtUp(alice), 30_000)
+        await alice.until(() => confirmed(alice, clientId).length > 0 && caughtUp(alice))
         await bob.until(() => bob.thread(id).some((m) => m.clientId === clientId))
         await bob.until(() => caughtUp(bob))
 

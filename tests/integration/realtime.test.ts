@@ -170,7 +170,7 @@ describe('the server restarts', () => {
       await alice.until(() => alice.status() === 'reconnecting')
 
       second = await startedAgain(() => startServer({ port, dataDir: restartDir }))
-      await alice.until(() => alice.status() === 'connected', 30_000)
+      await alice.until(() => alice.status() === 'connected')
       await alice.until(() => alice.actions.filter((a) => joined.match(a)).length > joinsBefore)
 
       const statuses = alice.actions
@@ -213,7 +213,7 @@ describe('the app closes the socket it was given while the server cannot be reac
 
       second = await startedAgain(() => startServer({ port, dataDir: dir }))
       alice.store.dispatch(connect())
-      await alice.until(() => alice.status() === 'connected', 30_000)
+      await alice.until(() => alice.status() === 'connected')
       expect(alice.sockets()).toBe(1)
     } finally {
       file.closeAll()

@@ -68,7 +68,7 @@ describe('a reload while a committed send awaits its answer', () => {
       expect(page2.store.getState().socket.outbox.map((m) => m.clientId)).toEqual([clientId])
       await page2.until(() => page2.status() === 'connected')
       await page2.openThread(id)
-      await page2.until(() => page2.store.getState().socket.outbox.length === 0 && caughtUp(page2), 30_000)
+      await page2.until(() => page2.store.getState().socket.outbox.length === 0 && caughtUp(page2))
 
       const db = (await storedThread(file.server.url, page2.store.getState().auth.token!, id)).slice(before)
       expect(db.filter((m) => m.clientId === clientId)).toHaveLength(1)

@@ -67,7 +67,7 @@ describe('"Log in again" while a send over HTTP is on its way', () => {
     if (late) answer!()
     await alice.until(() => alice.status() === 'connected')
     await alice.openThread(id)
-    await alice.until(() => alice.store.getState().socket.outbox.length === 0 && caughtUp(alice), 30_000)
+    await alice.until(() => alice.store.getState().socket.outbox.length === 0 && caughtUp(alice))
     await bob.until(() => bob.thread(id).some((m) => m.clientId === clientId))
 
     const db = (await storedThread(file.server.url, alice.store.getState().auth.token!, id)).filter(

@@ -63,7 +63,7 @@ describe('the session ends between a committed send and its answer; the same use
       await alice.login('alice@talemy.test')
       await alice.until(() => alice.status() === 'connected')
       await alice.openThread(id)
-      await alice.until(() => alice.store.getState().socket.outbox.length === 0 && caughtUp(alice), 30_000)
+      await alice.until(() => alice.store.getState().socket.outbox.length === 0 && caughtUp(alice))
       await bob.until(() => bob.thread(id).some((m) => m.clientId === later) && caughtUp(bob))
 
       const db = (await storedThread(file.server.url, alice.store.getState().auth.token!, id)).filter((m) =>
@@ -115,7 +115,7 @@ describe('another user logs in on the page in between', () => {
     await page.login('alice@talemy.test')
     await page.until(() => page.status() === 'connected')
     await page.openThread(id)
-    await page.until(() => page.store.getState().socket.outbox.length === 0 && caughtUp(page), 30_000)
+    await page.until(() => page.store.getState().socket.outbox.length === 0 && caughtUp(page))
     await bob.until(() => bob.thread(id).some((m) => m.clientId === kept))
     const db = (await storedThread(file.server.url, page.store.getState().auth.token!, id)).filter(
       (m) => m.clientId === kept,

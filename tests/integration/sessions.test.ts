@@ -191,7 +191,7 @@ describe('refresh before expiry', () => {
         expect('data' in result).toBe(true)
         sent.push(content)
       }
-      await alice.until(() => streamed().length === sent.length, 20_000)
+      await alice.until(() => streamed().length === sent.length)
     }
     for (let lifetime = 0; lifetime < 3; lifetime++) {
       await bobSends(8)
@@ -246,8 +246,8 @@ describe('refresh before expiry', () => {
     )
     expect('data' in missed).toBe(true)
     net.failRefresh = false
-    await alice.until(() => alice.actions.filter((a) => connected.match(a)).length === 2, 30_000)
-    await alice.until(() => threadOf(alice, id).some((m) => m.content === 'while you were out'), 20_000)
+    await alice.until(() => alice.actions.filter((a) => connected.match(a)).length === 2)
+    await alice.until(() => threadOf(alice, id).some((m) => m.content === 'while you were out'))
     expect(alice.status()).toBe('connected')
     // And what she sends now goes through.
     const { payload } = alice.store.dispatch(sendMessage({ conversationId: id, content: 'back again' }))

@@ -14,6 +14,7 @@ import type { Id, User } from '../../src/contract'
 import { selectConnection } from '../../src/realtime'
 import { startServer, type RunningServer } from '../../server/index'
 import { freshDataDir } from '../server/support/server'
+import { hangBound } from '../support/hangBound'
 
 export const PASSWORD = 'talemy'
 
@@ -59,10 +60,14 @@ export function browserStore(
       if (!('data' in result) || !result.data) throw new Error(`login ${email} failed`)
       return result.data.user
     },
-    async until(predicate: () => boolean, timeout = 15_000) {
+    /**
+     * Resolves once `predicate` answers true (asked every 20 ms). The bound is only on a hang (`hangBound`): a slow
+     * machine makes the wait longer, never fails it; a hang fails it with `not yet: ` and the predicate's source.
+     */
+    async until(predicate: () => boolean, timeout = hangBound()) {
       await vi.waitFor(
         () => {
-          if (!predicate()) throw new Error('not yet')
+          if (!predicate()) throw new Error(`not yet: ${String(predicate)}`)
         },
         { timeout, interval: 20 },
       )

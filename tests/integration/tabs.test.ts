@@ -255,16 +255,16 @@ describe('a holder that goes silent', () => {
 
     b.edges.silence(holder.tabId, true)
     // Another tab takes the lock after the missed beats; the old holder, robbed, closes its socket first.
-    await first.until(() => roleOf(holder) === 'follower', 30_000)
+    await first.until(() => roleOf(holder) === 'follower')
     const after = holder.actions.slice(mark).map((a) => a.type)
     const robbed = after.indexOf('socket/roleChanged')
     expect(after.slice(robbed, robbed + 2)).toEqual(['socket/roleChanged', 'socket/reconnecting'])
-    await first.until(() => tabs.filter((t) => roleOf(t) === 'leader').length === 1, 30_000)
+    await first.until(() => tabs.filter((t) => roleOf(t) === 'leader').length === 1)
     const now = await oneSocketOtherThan(alice, before)
 
     // It wakes up: a follower of the new holder, the same single socket at the server.
     b.edges.silence(holder.tabId, false)
-    await first.until(() => tabs.every((t) => t.status() === 'connected'), 30_000)
+    await first.until(() => tabs.every((t) => t.status() === 'connected'))
     expect(rolesOf(tabs).join()).toBe('follower,follower,leader')
     expect(await socketsOf(alice)).toEqual([now])
   })
@@ -330,7 +330,7 @@ describe('the outbox at a handoff', () => {
     createOutboxStorage(b.storage).save(alice.id, [], [left])
     b.close(holder)
 
-    await other.until(() => roleOf(other) === 'leader' && other.status() === 'connected', 30_000)
+    await other.until(() => roleOf(other) === 'leader' && other.status() === 'connected')
     await bob.until(() => bob.thread(id).some((m) => m.clientId === left.clientId))
     await other.until(() => other.store.getState().socket.outbox.length === 0)
     expect(bob.thread(id).filter((m) => m.clientId === left.clientId)).toHaveLength(1)
@@ -361,7 +361,7 @@ describe('a follower closes with unsent messages', () => {
     b.close(follower)
 
     // The holder notices the follower gone (its heartbeats stop) and sends what it left.
-    await bob.until(() => bob.thread(id).some((m) => m.clientId === left.clientId), 30_000)
+    await bob.until(() => bob.thread(id).some((m) => m.clientId === left.clientId))
     await holder.until(() => createOutboxStorage(b.storage).load(alice.id).length === 0)
     expect(bob.thread(id).filter((m) => m.clientId === left.clientId)).toHaveLength(1)
     expect(roleOf(holder)).toBe('leader')
@@ -576,7 +576,7 @@ describe('two tabs write in one conversation while offline', () => {
       offline = false
       for (const release of held.splice(0)) release()
       for (const t of tabs) t.store.dispatch({ type: 'socket/connect' })
-      await bob.until(() => written.every((c) => bob.thread(id).some((m) => m.clientId === c)), 30_000)
+      await bob.until(() => written.every((c) => bob.thread(id).some((m) => m.clientId === c)))
       for (const t of tabs)
         await t.until(
           () =>

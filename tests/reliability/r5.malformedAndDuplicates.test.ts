@@ -82,7 +82,7 @@ describe('R5: malformed server events', () => {
       const before = alice.store.getState()
       const n = alice.actions.length
       emitToId(socketId, event, payload)
-      await until(() => alice.actions.slice(n).some((a) => eventRejected.match(a)), 5_000, name)
+      await until(() => alice.actions.slice(n).some((a) => eventRejected.match(a)), name)
       await sleep(50)
       const after = alice.store.getState()
       const fresh = alice.actions.slice(n).filter((a) => !a.type.startsWith('api/internalSubscriptions/'))
@@ -122,7 +122,6 @@ describe('R5: duplicated deliveries', () => {
     // Every duplicate has arrived (however slow the machine), then its cache work (a microtask) has run.
     await until(
       () => deliveries(bob, 'message:new') === seen.bob + 2 && deliveries(alice, 'message:sent') === seen.alice + 1,
-      10_000,
       'the duplicates',
     )
     await sleep(10)
@@ -155,7 +154,7 @@ describe('R5: duplicated deliveries', () => {
       const beforeAck = actions.length
       sockets.last.sent('message:send')[0]!.ack({ ok: true, data: stored })
       // The ack has confirmed the send (not only the event before it).
-      await until(() => actions.slice(beforeAck).includes('socket/sendConfirmed'), 10_000, 'the ack handled')
+      await until(() => actions.slice(beforeAck).includes('socket/sendConfirmed'), 'the ack handled')
       sockets.last.serverEmit(event, stored)
       await sleep(10)
       const thread = api.endpoints.getMessages.select('c1')(store.getState()).data ?? []

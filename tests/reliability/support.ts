@@ -6,6 +6,7 @@ import { createMemoryStorage, makeStore, type RealtimeOptions } from '../../src/
 import type { Id, Message, User } from '../../src/contract'
 import { selectConnection, selectPendingMessages, socketHolderRequested, type AppSocket } from '../../src/realtime'
 import { killSpawned } from '../server/support/server'
+import { hangBound } from '../support/hangBound'
 
 export const PASSWORD = 'talemy'
 
@@ -58,7 +59,13 @@ export function client(url: string, { storage = createMemoryStorage(), realtime 
 
 export type Client = ReturnType<typeof client>
 
-export async function until(predicate: () => boolean, timeout = 30_000, what = 'condition') {
+/**
+ * Resolves once `predicate` answers true (asked every 20 ms). Its bound is only on a hang (`hangBound`): a slow machine
+ * makes the wait longer, never fails it; a hang fails it with `not yet: ` and `what` (by default the predicate's source).
+ *
+ * @example await until(() => alice.status() === 'connected')
+ */
+export async function until(predicate: () => boolean, what = String(predicate), timeout = hangBound()) {
   await vi.waitFor(
     () => {
       if (!predicate()) throw new Error(`not yet: ${what}`)
