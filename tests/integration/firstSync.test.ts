@@ -5,6 +5,7 @@ import { api } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { selectConnection } from '../../src/realtime'
 import { ALICE, BOB, http, login, startTestServer, type TestServer } from '../server/support/server'
+import { hangBound } from '../support/hangBound'
 
 // A page that (re)loads reads its lists over HTTP at mount, while its socket's first handshake (no offset yet) is
 // still on its way. An event committed after the read's snapshot and before the handshake's is in neither: the
@@ -49,7 +50,9 @@ test.each([
   cleanups.push(() => store.dispose())
   const connection = () => selectConnection(store.getState())
   const synced = () =>
-    vi.waitFor(() => expect(connection()).toMatchObject({ status: 'connected', syncing: false }), { timeout: 15_000 })
+    vi.waitFor(() => expect(connection()).toMatchObject({ status: 'connected', syncing: false }), {
+      timeout: hangBound(),
+    })
 
   // The page mounts: the conversations list is read (the restored session is connecting meanwhile).
   const list = store.dispatch(api.endpoints.getConversations.initiate())
@@ -74,5 +77,5 @@ test.each([
     api.endpoints.getConversations
       .select()(store.getState())
       .data?.find((c) => c.id === CONV)?.lastMessage?.content
-  await vi.waitFor(() => expect(lastContent()).toBe('hello Bob'), { timeout: 20_000 })
+  await vi.waitFor(() => expect(lastContent()).toBe('hello Bob'), { timeout: hangBound() })
 })

@@ -8,6 +8,7 @@ import { connectFailed, selectConnection } from '../../src/realtime'
 import { startServer, type RunningServer } from '../../server/index'
 import { freshDataDir } from '../server/support/server'
 import { PASSWORD } from './support'
+import { hangBound } from '../support/hangBound'
 
 // One unauthenticated session per address: a test holds its address's (127.0.0.1) slot itself.
 let server: RunningServer
@@ -77,7 +78,7 @@ test.each([
       store.dispatch({ type: 'socket/shutdown' })
     })
     const until = (predicate: () => boolean) =>
-      vi.waitFor(() => expect(predicate()).toBe(true), { timeout: 15_000, interval: 20 })
+      vi.waitFor(() => expect(predicate()).toBe(true), { timeout: hangBound(), interval: 20 })
     await store.dispatch(api.endpoints.login.initiate({ email: 'alice@talemy.test', password: PASSWORD }))
     const failures = () => actions.filter((a) => a.type === connectFailed.type)
     await until(() => failures().length >= 1)

@@ -5,6 +5,7 @@ import { createMemoryStorage } from '../../src/app/store'
 import { outboxStorageKey, selectConnection, sendMessage } from '../../src/realtime'
 import { storedThread } from '../reliability/support'
 import { browserStore, conversationBetween, serverPerFile, type BrowserStore } from './support'
+import { hangBound } from '../support/hangBound'
 
 // The durable outbox's promise across a reload: a send the server committed whose answer never reached the page (the
 // page reloaded first) is sent again from storage by the next page, and that page shows it once, as sent.
@@ -55,7 +56,7 @@ describe('a reload while a committed send awaits its answer', () => {
               (m) => m.clientId === clientId,
             ).length,
           // A bound for a loaded machine: the send is committed before the server answers, so the first read finds it.
-          { timeout: 20_000 },
+          { timeout: hangBound() },
         )
         .toBe(1)
       expect(page1.store.getState().socket.outbox.map((m) => m.clientId)).toEqual([clientId])

@@ -5,6 +5,7 @@ import { api } from '../../src/api'
 import { createMemoryStorage, makeStore } from '../../src/app/store'
 import { selectConnection } from '../../src/realtime'
 import { ALICE, http, login, startTestServer, type TestServer } from '../server/support/server'
+import { hangBound } from '../support/hangBound'
 
 // `unauthorized` "stays so until the next login". A login of the same user keeps the api cache (only another user's
 // login resets it), and `socket/sessionStarted` forgets the applied offset: the new handshake carries none, so the
@@ -36,7 +37,7 @@ test('Bob logs in again after his session expired: the message sent meanwhile re
   cleanups.push(() => list.unsubscribe())
   await list
   await vi.waitFor(() => expect(connection()).toMatchObject({ status: 'connected', syncing: false }), {
-    timeout: 15_000,
+    timeout: hangBound(),
   })
   const before = connection().offset
   expect(before).toEqual(expect.any(Number))
@@ -44,7 +45,7 @@ test('Bob logs in again after his session expired: the message sent meanwhile re
   // The session ends on the server (revoked elsewhere): the socket is dropped, the refresh refused → unauthorized.
   const revoked = await http(server.url, 'POST', '/api/auth/logout', { token: store.getState().auth.token! })
   expect(revoked.status).toBe(204)
-  await vi.waitFor(() => expect(connection().status).toBe('unauthorized'), { timeout: 15_000 })
+  await vi.waitFor(() => expect(connection().status).toBe('unauthorized'), { timeout: hangBound() })
   expect(connection().offset).toBe(before) // still known here
 
   const alice = await login(server.url, ALICE)
@@ -56,7 +57,7 @@ test('Bob logs in again after his session expired: the message sent meanwhile re
 
   await logIn()
   await vi.waitFor(() => expect(connection()).toMatchObject({ status: 'connected', syncing: false }), {
-    timeout: 15_000,
+    timeout: hangBound(),
   })
   const lastContent = () =>
     api.endpoints.getConversations
@@ -64,5 +65,5 @@ test('Bob logs in again after his session expired: the message sent meanwhile re
       .data?.find((c) => c.id === CONV)?.lastMessage?.content
   // The cached list is still there (same user), so it must catch up: by replay from `before`, or by a refetch.
   expect(lastContent()).toBeDefined()
-  await vi.waitFor(() => expect(lastContent()).toBe('while Bob was logged out'), { timeout: 20_000 })
+  await vi.waitFor(() => expect(lastContent()).toBe('while Bob was logged out'), { timeout: hangBound() })
 })

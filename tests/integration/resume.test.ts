@@ -26,6 +26,7 @@ import {
   type TestServer,
 } from '../server/support/server'
 import { stablePort } from '../support/ports'
+import { hangBound } from '../support/hangBound'
 
 // The browser layer against the real server: Bob's store is away while events happen (and the server restarts); on
 // reconnect it resumes from its offset with exactly the missed events and no HTTP request. Past the server's
@@ -120,7 +121,7 @@ const post = async (url: string, token: string, content: string) => {
   expect(result.status).toBe(201)
 }
 
-const wait = (check: () => void) => vi.waitFor(check, { timeout: 20_000, interval: 20 })
+const wait = (check: () => void) => vi.waitFor(check, { timeout: hangBound(), interval: 20 })
 
 /** Bob logged in, his thread open, connected and caught up on `server`. */
 async function bobConnectedTo(server: TestServer) {

@@ -15,6 +15,7 @@ import { connected, disconnected, selectConnection, sendMessage, syncCaughtUp } 
 import { startServer, type RunningServer } from '../../server/index'
 import { freshDataDir, http } from '../server/support/server'
 import { browserStore, type BrowserStore } from './support'
+import { hangBound } from '../support/hangBound'
 
 // The browser's side of sessions against the reference server: refresh before expiry with the socket renewed in place,
 // a kick for an expired token healed by itself, two tabs refreshing at once, logout, and the refresh token kept out
@@ -278,7 +279,7 @@ describe('a refresh whose answer was lost', () => {
           () => {
             if (timers.size === 0 && !refused()) throw new Error('the refresh has not settled yet')
           },
-          { timeout: 15_000, interval: 10 },
+          { timeout: hangBound(), interval: 10 },
         )
       }
       // The scheduled refresh (at 80% of the token's life) is rotated by the server, and its answer lost.
@@ -320,15 +321,18 @@ describe('a refresh answered from the reuse window', () => {
       rig.clock += timer.ms
       rig.network = 'answerLost'
       timer.run()
-      await vi.waitFor(() => expect(timers.size).toBe(1), { timeout: 15_000, interval: 10 })
+      await vi.waitFor(() => expect(timers.size).toBe(1), { timeout: hangBound(), interval: 10 })
       timer = scheduled()
       timers.delete(timer)
       rig.clock += 20_000
       rig.network = 'up'
       timer.run()
-      await vi.waitFor(() => expect(store.getState().auth.token).not.toBe(first), { timeout: 15_000, interval: 10 })
+      await vi.waitFor(() => expect(store.getState().auth.token).not.toBe(first), {
+        timeout: hangBound(),
+        interval: 10,
+      })
       const token = store.getState().auth.token!
-      await vi.waitFor(() => expect(timers.size).toBe(1), { timeout: 15_000, interval: 10 })
+      await vi.waitFor(() => expect(timers.size).toBe(1), { timeout: hangBound(), interval: 10 })
       // The next refresh, when it falls due: the token must still be good then (at 80% of its life, a second early at
       // most), or the socket is dropped and every request answered 401 until a refresh after the fact.
       const { issuedAt, expiresAt } = tokenLifetime(token)!
@@ -396,7 +400,7 @@ describe('logout', () => {
     await alice.until(() => net.logouts === 1)
     await expect
       .poll(async () => (await http(shared.url, 'POST', '/api/auth/refresh', { body: { refreshToken } })).status, {
-        timeout: 15_000,
+        timeout: hangBound(),
       })
       .toBe(401)
     expect((await http(shared.url, 'GET', '/api/me', { token: token! })).status).toBe(401)

@@ -18,6 +18,7 @@ import { createMemoryStorage } from '../../src/app/store'
 import { createOutboxStorage } from '../../src/realtime'
 import { http } from '../server/support/server'
 import { storedThread } from '../reliability/support'
+import { hangBound } from '../support/hangBound'
 
 // One socket per browser against the reference server on loopback: several stores of one "browser" (one storage, one
 // channel, one lock) share one Socket.IO connection; the channel and the lock are in-process fakes of
@@ -35,7 +36,7 @@ async function oneSocketOtherThan(user: User, not: string | undefined): Promise<
       if (ids.length !== 1 || ids[0] === not) throw new Error(`sockets: ${ids.join(', ')}`)
       return ids[0]!
     },
-    { timeout: 30_000, interval: 20 },
+    { timeout: hangBound(), interval: 20 },
   )
 }
 
@@ -234,12 +235,12 @@ describe('rooms: the union of the visible tabs’ open threads', () => {
 
     // Shown: the room is joined (the one socket's), and what is there is read.
     follower.visibility.set(true)
-    await vi.waitFor(async () => expect(await inRoom()).toBe(1), { timeout: 15_000, interval: 20 })
+    await vi.waitFor(async () => expect(await inRoom()).toBe(1), { timeout: hangBound(), interval: 20 })
     await holder.until(() => unread() === 0)
 
     // Hidden again: it leaves, and a new message stays unread.
     follower.visibility.set(false)
-    await vi.waitFor(async () => expect(await inRoom()).toBe(0), { timeout: 15_000, interval: 20 })
+    await vi.waitFor(async () => expect(await inRoom()).toBe(0), { timeout: hangBound(), interval: 20 })
     bob.store.dispatch(sendMessage({ conversationId: id, content: 'hidden again' }))
     await holder.until(() => unread() === 1)
   })

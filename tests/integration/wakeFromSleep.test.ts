@@ -10,6 +10,7 @@ import { manualVisibility } from '../../src/realtime/tabs/visibility'
 import { browser as tabsBrowser } from '../unit/tabs/support/browser'
 import { startServer, type RunningServer } from '../../server/index'
 import { freshDataDir } from '../server/support/server'
+import { hangBound } from '../support/hangBound'
 
 // A laptop that slept with the page open, against the reference server: the access token expired meanwhile on the
 // server's clock, the session's refresh timer stood still, the socket is dead though Socket.IO does not know it yet.
@@ -26,7 +27,7 @@ afterAll(async () => {
   }
 })
 
-const until = (predicate: () => boolean, timeout = 15_000) =>
+const until = (predicate: () => boolean, timeout = hangBound()) =>
   vi.waitFor(
     () => {
       if (!predicate()) throw new Error('not yet')
@@ -192,7 +193,7 @@ test('three tabs of one browser woken at once past the token’s expiry: one ref
     stops.push(() => sub.unsubscribe())
     await sub
   }
-  await until(() => tabs.every((t) => conn(t).status === 'connected' && !conn(t).syncing), 30_000)
+  await until(() => tabs.every((t) => conn(t).status === 'connected' && !conn(t).syncing))
 
   slept = 120_000
   const expired = first.store.getState().auth.token
