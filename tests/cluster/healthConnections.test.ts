@@ -7,6 +7,7 @@ import { startServer } from '../../server/index'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { http } from '../server/support/server'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // One of a node's Redis connections goes silent (a NAT forgot it) while the others answer: a dead publisher means the
 // other nodes hear nothing of this one (its messages' notices, presence changes, revocations), a dead subscriber that
@@ -56,7 +57,9 @@ describe.runIf(ready)('the health probe of a node with one silent Redis connecti
       const back = new Promise((resolve) => connection.once('ready', resolve))
       connection.disconnect(true)
       await back
-      await expect.poll(async () => (await http(node.url, 'GET', '/api/health')).status, { timeout: 30_000 }).toBe(200)
+      await expect
+        .poll(async () => (await http(node.url, 'GET', '/api/health')).status, { timeout: hangBound() })
+        .toBe(200)
     },
     120_000,
   )

@@ -9,6 +9,7 @@ import { seededDatabase } from './support/database'
 import { spawnNode, type NodeProcess } from './support/node'
 import { lastWordAbout, openLive, openWatching } from './support/presence'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // Every node of a cluster killed at once (CONTRACT.md, "Presence": `lastSeenAt`): the node that comes back later is the
 // first to see the users who were online then go, and must not give its own start as the time they were last seen.
@@ -44,7 +45,7 @@ describe.runIf(ready)('lastSeenAt after every node was killed', () => {
     const connectedAt = Date.now()
     await openWatching(node.url, bob.token, sockets)
     await vi.waitFor(() => expect(lastWordAbout(aliceOnNode.items, bob.user.id)).toMatchObject({ online: true }), {
-      timeout: 20_000,
+      timeout: hangBound(),
     })
     await node.kill()
     const killedAt = Date.now()
@@ -77,7 +78,7 @@ describe.runIf(ready)('lastSeenAt after every node was killed', () => {
         expect(found).toMatchObject({ online: false, lastSeenAt: expect.any(String) })
         return found!
       },
-      { timeout: 40_000, interval: 250 },
+      { timeout: hangBound(), interval: 250 },
     )
     const lastSeen = Date.parse(bobSeen.lastSeenAt ?? '')
     // Seen from his connect until the kill; a node notes its users every few seconds, so the note is near the kill.

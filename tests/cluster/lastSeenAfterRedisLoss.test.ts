@@ -9,6 +9,7 @@ import { postgresRunnable, startPostgres, type PostgresCluster } from '../server
 import { ALICE, BOB, http, login, manualClock, type ClientSocket } from '../server/support/server'
 import { lastWordAbout, openLive, openWatching } from './support/presence'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // Redis lost its data (a restart without persistence, a flush, a failover to an empty replica) while Bob's going was
 // noted there and not yet told: no sweep looks at him again (he is in no online set), so his going is kept from the
@@ -47,7 +48,7 @@ describe.runIf(ready)('lastSeenAt after Redis lost its data', () => {
     const seenAt = clock.now()
     const bobSocket = (await openWatching(node.url, bob.token, sockets)).socket
     await vi.waitFor(() => expect(lastWordAbout(aliceWatching.items, bob.user.id)).toMatchObject({ online: true }), {
-      timeout: 20_000,
+      timeout: hangBound(),
     })
     return { clock, databaseUrl, prefix, url: node.url, alice, bob, aliceWatching, seenAt, bobSocket }
   }
@@ -69,7 +70,7 @@ describe.runIf(ready)('lastSeenAt after Redis lost its data', () => {
     const admin = new Redis(redis.url)
     const gone = () => admin.hexists(`${prefix}presence:gone`, bob.user.id)
     try {
-      await vi.waitFor(async () => expect(await gone()).toBe(1), { timeout: 20_000 })
+      await vi.waitFor(async () => expect(await gone()).toBe(1), { timeout: hangBound() })
       // Within the grace, Redis loses its data, and comes back an hour later. Time passes on: a second each look.
       await admin.flushall()
       clock.advance(3_600_000)
@@ -83,7 +84,7 @@ describe.runIf(ready)('lastSeenAt after Redis lost its data', () => {
             lastSeenAt,
           })
         },
-        { timeout: 20_000, interval: 100 },
+        { timeout: hangBound(), interval: 100 },
       )
       const users = (
         await http<(User & { online: boolean | null; lastSeenAt: string | null })[]>(url, 'GET', '/api/users', {
@@ -105,7 +106,7 @@ describe.runIf(ready)('lastSeenAt after Redis lost its data', () => {
         clock.advance(1_000)
         expect(lastWordAbout(aliceWatching.items, bob.user.id)).toMatchObject({ online: false })
       },
-      { timeout: 20_000, interval: 100 },
+      { timeout: hangBound(), interval: 100 },
     )
     const db = new pg.Client({ connectionString: databaseUrl })
     const admin = new Redis(redis.url)
@@ -121,7 +122,7 @@ describe.runIf(ready)('lastSeenAt after Redis lost its data', () => {
       await admin.flushall()
       // The sweep that finds the loss puts back whom it brings back before it marks Redis intact again.
       await vi.waitFor(async () => expect(await admin.exists(`${prefix}presence:intact`)).toBe(1), {
-        timeout: 20_000,
+        timeout: hangBound(),
       })
       expect(await admin.sismember(`${prefix}presence:online`, bob.user.id)).toBe(0)
     } finally {

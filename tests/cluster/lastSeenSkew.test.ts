@@ -8,6 +8,7 @@ import { PresenceTracker } from '../../server/realtime/presence'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { seededDatabase } from './support/database'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // lastSeenAt across nodes whose own clocks (Date.now) differ from Redis's, where goings are timed: a note a node takes
 // of its users online must not look older than it is, and be kept as when a user went (`SEEN_GAP_MS`).
@@ -70,7 +71,7 @@ describe.runIf(ready)('lastSeenAt with a node whose clock is behind', () => {
           await onTime.sweep()
           expect(told.at(-1)).toMatchObject({ userId: BOB, online: false })
         },
-        { timeout: 20_000, interval: 100 },
+        { timeout: hangBound(), interval: 100 },
       )
       return { cameAt, lastSeenAt: Date.parse(told.at(-1)!.lastSeenAt!) }
     }

@@ -11,6 +11,7 @@ import { openStream, type Stream } from '../server/support/stream'
 import { capturedLog } from '../support/capturedLog'
 import { seededDatabase } from './support/database'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // Logged events travel between nodes through Redis, and may come late (a publisher connection gone silent sends its
 // unanswered commands again once it is back). Their offsets count in the epoch they were logged in: one logged on the
@@ -22,9 +23,9 @@ const DATABASE = 'talemy_late_failover'
 type Server = Awaited<ReturnType<typeof startServer>>
 
 /** A request a client repeats until it goes through: the first after a failover may meet a dead connection. */
-const RETRIED = { timeout: 10_000, interval: 50 }
+const retried = () => ({ timeout: hangBound(), interval: 50 })
 /** An event on its way to a socket: vi.waitFor's default second is short on a busy machine. */
-const DELIVERED = { timeout: 20_000 }
+const delivered = () => ({ timeout: hangBound() })
 
 /** `host:port` of a cluster. */
 const addressOf = (cluster: PostgresCluster) => new URL(cluster.url).host
@@ -55,12 +56,12 @@ describe.runIf(ready)('logged events heard from another node across a failover',
 
   /** Alice's message, sent until accepted (the same clientId: stored once). */
   async function aliceSends(url: string, content: string): Promise<void> {
-    const { token } = await vi.waitFor(() => login(url, ALICE), RETRIED)
+    const { token } = await vi.waitFor(() => login(url, ALICE), retried())
     const body = { content, clientId: randomUUID() }
     await vi.waitFor(async () => {
       const sent = await http(url, 'POST', `/api/conversations/${CONV}/messages`, { token, body })
       expect(sent.status).toBe(201)
-    }, RETRIED)
+    }, retried())
   }
 
   it("drops a batch from the old primary heard after the renewal: Bob gets the promoted standby's events", async () => {
@@ -97,7 +98,7 @@ describe.runIf(ready)('logged events heard from another node across a failover',
     replica.start()
     await replica.promote()
     // Node B reaches the promoted standby (a login), takes another epoch; Bob resumes there with a gap.
-    await vi.waitFor(() => login(b.url, BOB), RETRIED)
+    await vi.waitFor(() => login(b.url, BOB), retried())
     const bob = await openStream(b.url, bobToken, { offset, epoch })
     streams.push(bob)
     const sync = await bob.synced()
@@ -110,7 +111,7 @@ describe.runIf(ready)('logged events heard from another node across a failover',
     await back
     // On the promoted standby, Bob's offset + 1 is this message (A publishes it after the late one: in order).
     await aliceSends(a.url, 'after the failover')
-    await vi.waitFor(() => expect(bob.logged().some((item) => item.offset === offset + 1)).toBe(true), DELIVERED)
+    await vi.waitFor(() => expect(bob.logged().some((item) => item.offset === offset + 1)).toBe(true), delivered())
     const first = bob.logged().find((item) => item.offset === offset + 1)!
     expect({ event: first.event, content: first.payload.content }).toEqual({
       event: 'message:new',

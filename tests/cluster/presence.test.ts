@@ -17,6 +17,7 @@ import {
 import { spawnNode, type NodeProcess } from './support/node'
 import { lastWordAbout, openLive as openLiveIn, openWatching, type PresenceItem } from './support/presence'
 import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // Presence and typing across nodes (CONTRACT.md, "Presence, typing, read receipts" and "Several server nodes"): two
 // nodes in this process and, for the kill, one in its own process. Real clocks; a 1-second grace on the in-process
@@ -80,7 +81,7 @@ describe.runIf(ready)('presence across nodes', () => {
           { userId: bob.user.id, online: true, lastSeenAt: null },
         ]),
       {
-        timeout: 20_000,
+        timeout: hangBound(),
       },
     )
     await delivered(carolOnA.socket)
@@ -94,12 +95,12 @@ describe.runIf(ready)('presence across nodes', () => {
           { conversationId: CONV, userId: bob.user.id },
         ]),
       {
-        timeout: 20_000,
+        timeout: hangBound(),
       },
     )
 
     bobOnB.socket.close()
-    await vi.waitFor(() => expect(changesAbout(aliceOnA.items, bob.user.id)).toHaveLength(2), { timeout: 20_000 })
+    await vi.waitFor(() => expect(changesAbout(aliceOnA.items, bob.user.id)).toHaveLength(2), { timeout: hangBound() })
     expect(changesAbout(aliceOnA.items, bob.user.id)[1]).toEqual({
       userId: bob.user.id,
       online: false,
@@ -123,7 +124,9 @@ describe.runIf(ready)('presence across nodes', () => {
     expect(sent.ok).toBe(true)
     const arrived = (items: Item[]) =>
       items.some((item) => item.event === 'message:new' && item.payload.content === content)
-    await vi.waitFor(() => expect(arrived(aliceOnA.items) && arrived(aliceOnB.items)).toBe(true), { timeout: 20_000 })
+    await vi.waitFor(() => expect(arrived(aliceOnA.items) && arrived(aliceOnB.items)).toBe(true), {
+      timeout: hangBound(),
+    })
     const typing = (items: Item[]) => items.filter((item) => item.event === 'typing').map((item) => item.payload)
     expect(typing(aliceOnA.items)).toEqual([{ conversationId: CONV, userId: bob.user.id }])
     expect(typing(aliceOnB.items)).toEqual([{ conversationId: CONV, userId: bob.user.id }])
@@ -141,13 +144,13 @@ describe.runIf(ready)('presence across nodes', () => {
     const aliceOnA = await openLive(a.url, alice.token)
     await open(node.url, bob.token)
     await vi.waitFor(() => expect(lastWordAbout(aliceOnA.items, bob.user.id)).toMatchObject({ online: true }), {
-      timeout: 20_000,
+      timeout: hangBound(),
     })
 
     await node.kill()
     // The entries live 6 s unrenewed, then the 1-second grace; the wait's own bound is for entries that never expire.
     await vi.waitFor(() => expect(lastWordAbout(aliceOnA.items, bob.user.id)).toMatchObject({ online: false }), {
-      timeout: 40_000,
+      timeout: hangBound(),
       interval: 200,
     })
   })
@@ -156,7 +159,7 @@ describe.runIf(ready)('presence across nodes', () => {
     const [alice, bob] = await Promise.all([login(b.url, ALICE), login(a.url, BOB)])
     const aliceOnB = await open(b.url, alice.token)
     const snapshots = () => aliceOnB.items.filter((item) => item.event === 'presence:snapshot')
-    await vi.waitFor(() => expect(snapshots()).toHaveLength(1), { timeout: 20_000 })
+    await vi.waitFor(() => expect(snapshots()).toHaveLength(1), { timeout: hangBound() })
     // B's subscriber drops and stays away a while: what A publishes meanwhile (Bob comes online) never reaches B.
     await whileSubscriberAway(b.io, redis.url, 1_500, () => open(a.url, bob.token))
     // Once B is back, Alice's socket there hears that Bob is online: from a new snapshot.
@@ -171,7 +174,7 @@ describe.runIf(ready)('presence across nodes', () => {
               ),
             ),
         ).toBe(true),
-      { timeout: 20_000, interval: 50 },
+      { timeout: hangBound(), interval: 50 },
     )
   })
 

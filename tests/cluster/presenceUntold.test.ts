@@ -3,6 +3,7 @@ import { connectRedis, type RedisLink } from '../../server/cluster/redis'
 import { RedisPresenceStore } from '../../server/cluster/shared'
 import { PresenceTracker, type PresenceTrackerOptions } from '../../server/realtime/presence'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // A node killed (SIGKILL) between marking a change of presence in Redis and telling it: the mark answers "changed" to
 // that node only (one node tells each change), so no other node would ever tell it. Here the dying node's database
@@ -13,7 +14,7 @@ const ready = requireParts('tests/cluster/presenceUntold.test.ts', [redisRunnabl
  * A wait for the dying node's mark to be in Redis, as another node reads it: a few commands on a quiet machine, but
  * vi.waitFor's default second is not always enough on one busy with three test files and their servers.
  */
-const REDIS_WAIT = { timeout: 15_000, interval: 10 }
+const redisWait = () => ({ timeout: hangBound(), interval: 10 })
 
 type Told = { userId: string; online: boolean; lastSeenAt?: string | null }[]
 
@@ -60,7 +61,7 @@ describe.runIf(ready)('a change of presence marked by a node that died before te
     now += 1_000
     // Its sweep marks Pablo offline, then waits on the database for good.
     void dying.sweep()
-    await vi.waitFor(async () => expect(await storeTwo.isOnline(['pablo'])).toEqual([false]), REDIS_WAIT)
+    await vi.waitFor(async () => expect(await storeTwo.isOnline(['pablo'])).toEqual([false]), redisWait())
     // The other node's sweeps, however long after: the watcher is told that Pablo went.
     for (let i = 0; i < 3; i++) {
       now += 30_000
@@ -93,7 +94,7 @@ describe.runIf(ready)('a change of presence marked by a node that died before te
     })
     const socket = (userId: string) => ({ data: { userId }, connected: true, emit() {} }) as never
     void dying.connected(socket('rita'))
-    await vi.waitFor(async () => expect(await storeTwo.isOnline(['rita'])).toEqual([true]), REDIS_WAIT)
+    await vi.waitFor(async () => expect(await storeTwo.isOnline(['rita'])).toEqual([true]), redisWait())
     await live.connected(socket('rita'))
     for (let i = 0; i < 3; i++) {
       now += 30_000

@@ -9,6 +9,7 @@ import { ALICE, BOB, http, login } from '../server/support/server'
 import { openStream, type Stream } from '../server/support/stream'
 import { seededDatabase } from './support/database'
 import { requireParts } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // A failover to a standby that lagged: the log's counters go back on it, so an (offset, epoch) a client kept from the
 // old primary must not resume there (the offsets it holds name other events on the promoted one).
@@ -38,28 +39,28 @@ async function serve(databaseUrl: string): Promise<Server> {
 }
 
 async function bobFrom(url: string, auth: { offset?: number; epoch?: string } = {}): Promise<Stream> {
-  const stream = await openStream(url, (await vi.waitFor(() => login(url, BOB), RETRIED)).token, auth)
+  const stream = await openStream(url, (await vi.waitFor(() => login(url, BOB), retried())).token, auth)
   streams.push(stream)
   return stream
 }
 
 /** A request a client repeats until it goes through (see `aliceSends`). */
-const RETRIED = { timeout: 10_000, interval: 50 }
+const retried = () => ({ timeout: hangBound(), interval: 50 })
 /** An event on its way to a socket (an event sent, a drop): vi.waitFor's default second is short on a busy machine. */
-const DELIVERED = { timeout: 20_000 }
+const delivered = () => ({ timeout: hangBound() })
 
 /**
  * Alice's messages, each sent until accepted, as her client does (the same clientId: stored once): the first requests
  * after a failover may meet a connection to the old primary, not yet seen closed, and get a 500.
  */
 async function aliceSends(url: string, count: number): Promise<void> {
-  const { token } = await vi.waitFor(() => login(url, ALICE), RETRIED)
+  const { token } = await vi.waitFor(() => login(url, ALICE), retried())
   for (let i = 0; i < count; i++) {
     const body = { content: `message ${i}`, clientId: randomUUID() }
     await vi.waitFor(async () => {
       const sent = await http(url, 'POST', `/api/conversations/${CONV}/messages`, { token, body })
       expect(sent.status).toBe(201)
-    }, RETRIED)
+    }, retried())
   }
 }
 
@@ -151,7 +152,10 @@ describe.runIf(ready)('the event log on PostgreSQL', () => {
     // The standby falls behind (down while the primary takes two more of Bob's events), then the primary goes.
     replica.halt()
     await aliceSends(onPrimary.url, 2)
-    await vi.waitFor(() => expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2]), DELIVERED)
+    await vi.waitFor(
+      () => expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2]),
+      delivered(),
+    )
     bob.socket.close()
     await onPrimary.close()
     servers.splice(0)
@@ -209,7 +213,7 @@ describe.runIf(ready)('a node running through a failover', () => {
     await aliceSends(node.url, 2)
     await vi.waitFor(
       () => expect(bob.logged().map((item) => item.offset)).toEqual([offset + 1, offset + 2, offset + 3]),
-      DELIVERED,
+      delivered(),
     )
 
     primary.halt()
@@ -225,7 +229,7 @@ describe.runIf(ready)('a node running through a failover', () => {
     expect(sync).toEqual({ event: 'sync:gap', payload: { offset: offset + 4, epoch: expect.any(String) } })
     expect(sync.payload.epoch).not.toBe(epoch)
     // His socket from before was dropped as a network drop drops it (no kick: no token refresh), so it resumes too.
-    await vi.waitFor(() => expect(dropped).toBe('transport close'), DELIVERED)
+    await vi.waitFor(() => expect(dropped).toBe('transport close'), delivered())
     // Another node finds that epoch written for the promoted standby, and adopts it.
     const elsewhere = await bobFrom(other.url, { offset: offset + 3, epoch })
     expect(await elsewhere.synced()).toEqual(sync)

@@ -20,6 +20,7 @@ import {
 import { revokedDuringHandshake } from '../server/support/revokedDuringHandshake'
 import { lastWordAbout, openLive } from './support/presence'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // A node's publisher connection that goes silent (a NAT forgot it) is dropped and connected again, and ioredis sends
 // again every command that had no answer: the presence and typing notices published meanwhile reach the other nodes
@@ -67,7 +68,9 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
     const aliceOnB = await open(b.url, alice.token)
     const carolOnA = await open(a.url, carol.token)
     const bobOnA = await open(a.url, bob.token)
-    await vi.waitFor(() => expect(lastWordAbout(aliceOnB.items, bob.user.id)?.online).toBe(true), { timeout: 20_000 })
+    await vi.waitFor(() => expect(lastWordAbout(aliceOnB.items, bob.user.id)?.online).toBe(true), {
+      timeout: hangBound(),
+    })
 
     // Node A's publisher goes silent: what it writes reaches nobody, and no answer comes.
     const pub = (a.io.of('/').adapter as unknown as { pubClient: Redis }).pubClient
@@ -84,10 +87,12 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
 
     // Bob leaves node A, which takes him offline after its grace and publishes it, into the silence.
     bobOnA.socket.close()
-    await vi.waitFor(() => expect(toldOffline()).toBe(true), { timeout: 20_000 })
+    await vi.waitFor(() => expect(toldOffline()).toBe(true), { timeout: hangBound() })
     // He is back, on node B, which tells Alice at once.
     await open(b.url, bob.token)
-    await vi.waitFor(() => expect(lastWordAbout(aliceOnB.items, bob.user.id)?.online).toBe(true), { timeout: 20_000 })
+    await vi.waitFor(() => expect(lastWordAbout(aliceOnB.items, bob.user.id)?.online).toBe(true), {
+      timeout: hangBound(),
+    })
 
     // A's publisher is dropped (as its probe drops a silent one) and connected again.
     const back = new Promise((resolve) => pub.once('ready', resolve))
@@ -103,10 +108,12 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
         expect(aliceOnB.items.some((item) => item.event === 'typing' && item.payload.userId === carol.user.id)).toBe(
           true,
         ),
-      { timeout: 20_000 },
+      { timeout: hangBound() },
     )
     // Bob is connected, on node B: that is what Alice is left with.
-    await vi.waitFor(() => expect(lastWordAbout(aliceOnB.items, bob.user.id)?.online).toBe(true), { timeout: 10_000 })
+    await vi.waitFor(() => expect(lastWordAbout(aliceOnB.items, bob.user.id)?.online).toBe(true), {
+      timeout: hangBound(),
+    })
   }, 120_000)
 
   // A logout on node A while its publisher was away: its word to the other nodes (close that session's sockets) was
@@ -128,7 +135,7 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
     const back = new Promise((resolve) => pub.once('ready', resolve))
     pub.disconnect(true)
     await back
-    await vi.waitFor(() => expect(closed).toBe(true), { timeout: 20_000 })
+    await vi.waitFor(() => expect(closed).toBe(true), { timeout: hangBound() })
     expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(401)
   })
 
@@ -163,7 +170,7 @@ describe.runIf(ready)("a node's publisher connection dropped and connected again
       pub.disconnect(true)
       await back
       // Node B has sent its fresh snapshots: Alice's sockets there get theirs together.
-      await vi.waitFor(() => expect(snapshots()).toBeGreaterThan(before), { timeout: 20_000 })
+      await vi.waitFor(() => expect(snapshots()).toBeGreaterThan(before), { timeout: hangBound() })
       held.answer()
       expect(await ended).toBe('io server disconnect')
       // Every packet node B sent that socket came before its DISCONNECT.

@@ -8,6 +8,7 @@ import { postgresRunnable, startPostgres, type PostgresCluster } from '../server
 import { ALICE, BOB, emitAck, http, login, type ClientSocket } from '../server/support/server'
 import { openStream, type Stream } from '../server/support/stream'
 import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // A node whose Redis subscriber drops and comes back has lost what the other nodes published meanwhile; it reads its
 // sockets' logs again. A socket still replaying then (its log read before the loss) must get those events too, at
@@ -73,7 +74,7 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     const first = await open(c.url, bob)
     const { offset, epoch } = (await first.synced()).payload
     first.socket.close()
-    await vi.waitFor(() => expect(bobsOnC()).toEqual([]), { timeout: 20_000, interval: 10 })
+    await vi.waitFor(() => expect(bobsOnC()).toEqual([]), { timeout: hangBound(), interval: 10 })
     expect((await send(a.url, alice, readOnResume)).status).toBe(201)
     return { alice, bob, offset, epoch }
   }
@@ -113,7 +114,7 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     // Sent on C itself: its event reaches Bob's socket with no Redis on the way, after whatever came before it.
     expect((await send(c.url, alice, 'after')).status).toBe(201)
     const contents = () => contentsOf(bobOnC)
-    await vi.waitFor(() => expect(contents()).toContain('after'), { timeout: 20_000, interval: 20 })
+    await vi.waitFor(() => expect(contents()).toContain('after'), { timeout: hangBound(), interval: 20 })
     expect(contents()).toEqual(['before', 'missed', 'after'])
     // One offset after another from his own (with, after "before", the receipt of Alice's read when her message passed
     // his last one, which the seed leaves unread to her).
@@ -160,7 +161,7 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
         expect((await send(a.url, alice, 'missed again')).status).toBe(201),
       )
       // The snapshots sent again when the subscriber is back, before the replay goes on: none to a socket replaying.
-      await vi.waitFor(() => expect(resent).toHaveBeenCalled(), { timeout: 20_000, interval: 10 })
+      await vi.waitFor(() => expect(resent).toHaveBeenCalled(), { timeout: hangBound(), interval: 10 })
       await Promise.all(resent.mock.results.map((result) => result.value))
       expect(names).not.toContain('presence:snapshot')
       release()
@@ -172,7 +173,7 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
       resent.mockRestore()
     }
     expect(stage).toBe('done')
-    await vi.waitFor(() => expect(names).toContain('presence:snapshot'), { timeout: 20_000, interval: 10 })
+    await vi.waitFor(() => expect(names).toContain('presence:snapshot'), { timeout: hangBound(), interval: 10 })
     await Promise.all(connected.mock.results.map((result) => result.value))
     expect(names.filter((name) => name === 'presence:snapshot')).toHaveLength(1)
     expect(names.indexOf('presence:snapshot')).toBeGreaterThan(names.indexOf('sync:caughtUp'))
@@ -217,7 +218,7 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
     expect(count).toBe(2)
     expect((await send(c.url, alice, 'four')).status).toBe(201)
     const contents = () => contentsOf(bobOnC)
-    await vi.waitFor(() => expect(contents()).toContain('four'), { timeout: 20_000, interval: 20 })
+    await vi.waitFor(() => expect(contents()).toContain('four'), { timeout: hangBound(), interval: 20 })
     expect(contents()).toEqual(['one', 'two', 'three', 'four'])
     expect(bobOnC.logged().map((item) => item.offset)).toEqual([1, 2, 3, 4].map((n) => offset + n))
     expect(bobOnC.items.filter((item) => item.event.startsWith('sync:'))).toHaveLength(1)
@@ -234,10 +235,13 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
       expect((await send(c.url, alice, 'came first')).status).toBe(201)
     })
     // The subscriber is back: C reads Bob's log again from where his socket was sent everything (offset).
-    await vi.waitFor(() => expect(contentsOf(bobOnC)).toContain('lost on the way'), { timeout: 20_000, interval: 20 })
+    await vi.waitFor(() => expect(contentsOf(bobOnC)).toContain('lost on the way'), {
+      timeout: hangBound(),
+      interval: 20,
+    })
     // Committed after the resync has sent what it read: once it arrives, anything that resync sent has arrived.
     expect((await send(c.url, alice, 'after')).status).toBe(201)
-    await vi.waitFor(() => expect(contentsOf(bobOnC)).toContain('after'), { timeout: 20_000, interval: 20 })
+    await vi.waitFor(() => expect(contentsOf(bobOnC)).toContain('after'), { timeout: hangBound(), interval: 20 })
     // Each event once: a listener that reads only the message (no offset) would show "came first" twice otherwise.
     expect(contentsOf(bobOnC)).toEqual(['came first', 'lost on the way', 'after'])
     expect(bobOnC.logged().map((item) => item.offset)).toEqual([offset + 2, offset + 1, offset + 3])
@@ -293,10 +297,13 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
       release()
       const told = () => bobOnC.items.filter((item) => item.event === 'message:new' || item.event === 'typing')
       await vi.waitFor(() => expect(told().map((item) => item.event)).toContain('typing'), {
-        timeout: 20_000,
+        timeout: hangBound(),
         interval: 20,
       })
-      await vi.waitFor(() => expect(contentsOf(bobOnC)).toContain('lost on the way'), { timeout: 20_000, interval: 20 })
+      await vi.waitFor(() => expect(contentsOf(bobOnC)).toContain('lost on the way'), {
+        timeout: hangBound(),
+        interval: 20,
+      })
       // A message from Alice ends her "typing…": the one replayed must come before her notice.
       expect(told().map((item) => item.event)).toEqual(['message:new', 'typing'])
     } finally {
@@ -324,8 +331,8 @@ describe.runIf(ready)('a socket replaying while its node lost notifications', ()
         bobOnC.items
           .filter((item) => item.event === 'message:new' || item.event === 'typing')
           .map((item) => (item.event === 'typing' ? 'typing' : (item.payload as { content: string }).content))
-      await vi.waitFor(() => expect(told()).toContain('after typing'), { timeout: 20_000, interval: 20 })
-      await vi.waitFor(() => expect(told()).toContain('typing'), { timeout: 20_000, interval: 20 })
+      await vi.waitFor(() => expect(told()).toContain('after typing'), { timeout: hangBound(), interval: 20 })
+      await vi.waitFor(() => expect(told()).toContain('typing'), { timeout: hangBound(), interval: 20 })
       expect(told()).toEqual(['lost on the way', 'before typing', 'typing', 'after typing'])
     } finally {
       done()

@@ -11,6 +11,7 @@ import { BOB, login, type ClientSocket } from '../server/support/server'
 import { openStream } from '../server/support/stream'
 import { listenOn, stablePort } from '../support/ports'
 import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // ioredis says `ready` once it has sent its SUBSCRIBEs, not once Redis has confirmed them. A node that reads its
 // sockets' logs (or its sockets' sessions) before then can miss what another node publishes in between, until its
@@ -123,7 +124,7 @@ describe.runIf(ready)("a node's reads after its Redis subscriptions hold", () =>
           expect(unansweredAtRead.log).toHaveLength(1)
           expect(unansweredAtRead.sessions).toHaveLength(1)
         },
-        { timeout: 20_000, interval: 10 },
+        { timeout: hangBound(), interval: 10 },
       )
     } finally {
       resume.mockRestore()
@@ -197,7 +198,7 @@ describe.runIf(ready)("a node's reads after its Redis subscriptions hold", () =>
       await new Promise((resolve) => subscriber.once('ready', resolve))
       subscriber.options.retryStrategy = retry
       await vi.waitFor(async () => expect(await admin.pubsub('NUMSUB', requests)).toEqual([requests, 1]), {
-        timeout: 20_000,
+        timeout: hangBound(),
         interval: 20,
       })
     } finally {

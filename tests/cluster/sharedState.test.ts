@@ -7,6 +7,7 @@ import { PresenceTracker, type PresenceTrackerOptions } from '../../server/realt
 import { RedisRateLimiter } from '../../server/cluster/tokenBucket'
 import { AppError } from '../../server/errors'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 /** Who shares a conversation with whom, as presence asks it (at a connect and otherwise alike). */
 const fakeMembers = (contactsOf: (userId: string) => Promise<string[]>) => ({
@@ -600,7 +601,7 @@ describe.runIf(ready)('state shared through Redis', () => {
       await one.client.flushall()
       expect(await slots.count('dave')).toBe(0)
       // The next heartbeat (every 2 s) says again what this node holds; the sweep puts its connected users back online.
-      await expect.poll(() => slots.count('dave'), { timeout: 15_000, interval: 100 }).toBe(1)
+      await expect.poll(() => slots.count('dave'), { timeout: hangBound(), interval: 100 }).toBe(1)
       await tracker.sweep()
       expect(await store.isOnline(['dave'])).toEqual([true])
       // Told once: the contacts may have been told "offline" by a sweep that ran on the emptied Redis meanwhile.

@@ -7,6 +7,7 @@ import { postgresRunnable, startPostgres, type PostgresCluster } from '../server
 import { ALICE, BOB, CAROL, connectLive, emitAck, http, login } from '../server/support/server'
 import { capturedLog } from '../support/capturedLog'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // A token given back (a replayed send's, an outsider's send, join or typing notice, a malformed send's) as Redis
 // stalls: the budget was taken before the stall, the refund comes during it. The refund is bookkeeping (sent again once
@@ -66,7 +67,7 @@ describe.runIf(ready)('an answer whose token is given back as Redis stalls', () 
             )
           ).rows[0]?.n,
         )
-      await vi.waitFor(async () => expect(await held()).toBe(waiting), { timeout: 20_000, interval: 50 })
+      await vi.waitFor(async () => expect(await held()).toBe(waiting), { timeout: hangBound(), interval: 50 })
       redis.stall()
       await holder.query('commit')
       return await answers

@@ -23,6 +23,7 @@ import {
 import { openStream, type Stream } from '../server/support/stream'
 import { capturedLog, type LogLine } from '../support/capturedLog'
 import { redisRunnable, requireParts, startRedis, whileSubscriberAway, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // Two nodes in this process, one PostgreSQL, one Redis: what holds for the service holds across the nodes.
 const ready = requireParts('tests/cluster/twoNodes.test.ts', [postgresRunnable(), redisRunnable()])
@@ -119,7 +120,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
         expect(newOf(bobOnB)).toHaveLength(10)
         expect(sentOf(aliceOnB)).toHaveLength(10)
       },
-      { timeout: 20_000 },
+      { timeout: hangBound() },
     )
     // Each once, in the order sent; offsets one step apart per socket (one user's stream).
     expect(newOf(aliceOnA)).toEqual(expected('b'))
@@ -143,7 +144,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     })
     expect(changed.status).toBe(200)
     await vi.waitFor(() => expect(aliceOnA.logged().map((item) => item.event)).toContain('lesson:statusUpdated'), {
-      timeout: 10_000,
+      timeout: hangBound(),
     })
     expect(aliceOnA.logged().find((item) => item.event === 'lesson:statusUpdated')!.payload).toEqual(changed.body)
   })
@@ -172,7 +173,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
         const again = await openStream(b.url, carol)
         sockets.push(again.socket)
       },
-      { timeout: 10_000, interval: 100 },
+      { timeout: hangBound(), interval: 100 },
     )
   })
 
@@ -202,7 +203,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
         expect(aliceOnA.logged().map((item) => item.event)).toEqual(
           expect.arrayContaining(['message:new', 'conversation:read']),
         ),
-      { timeout: 10_000 },
+      { timeout: hangBound() },
     )
     const conversations = await http<{ id: string; unreadCount: number }[]>(a.url, 'GET', '/api/conversations', {
       token: alice,
@@ -336,7 +337,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       sockets.push(bobOnC.socket)
       await bobOnC.connect()
       await vi.waitFor(() => expect(bobOnC.events.map((item) => item.event)).toContain('presence:snapshot'), {
-        timeout: 10_000,
+        timeout: hangBound(),
       })
       expect(await emitAck(bobOnC.socket, 'conversation:join', CONV)).toEqual({ ok: true, data: null })
       expect(bobOnC.socket.connected).toBe(true)
@@ -346,7 +347,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
       expect(sent.readSeq).toBeLessThan(sent.seq)
       // A receipt goes to Alice in the batch of her message:sent: once that is in, a receipt would be too.
       await vi.waitFor(() => expect(aliceOnD.logged().map((item) => item.event)).toContain('message:sent'), {
-        timeout: 10_000,
+        timeout: hangBound(),
       })
       // (Bob's join told her of his read before: that receipt names an earlier seq.)
       const receipts = aliceOnD.logged().filter((item) => item.event === 'conversation:seen')
@@ -401,7 +402,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     await closed
     await vi.waitFor(
       async () => expect((await http(b.url, 'GET', '/api/me', { token: session.token })).status).toBe(401),
-      { timeout: 10_000 },
+      { timeout: hangBound() },
     )
   })
 
@@ -429,7 +430,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     for (const node of [a, b])
       await vi.waitFor(
         async () => expect((await http(node.url, 'GET', '/api/me', { token: session.token })).status).toBe(401),
-        { timeout: 20_000, interval: 50 },
+        { timeout: hangBound(), interval: 50 },
       )
   })
 
@@ -540,7 +541,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
         expect(
           bobOnB.logged().filter((item) => item.event === 'message:new' && item.payload.content === 'while B was away'),
         ).toHaveLength(1),
-      { timeout: 20_000, interval: 20 },
+      { timeout: hangBound(), interval: 20 },
     )
   })
 
@@ -592,7 +593,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
               .logged()
               .filter((item) => item.event === 'message:new' && item.payload.content === 'after a failed resync'),
           ).toHaveLength(1),
-        { timeout: 20_000, interval: 20 },
+        { timeout: hangBound(), interval: 20 },
       )
       again.socket.close()
     } finally {
@@ -619,7 +620,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
     }
     const offset = logged[0]!.offset
     await vi.waitFor(() => expect(bobOnB.logged().filter((item) => item.offset === offset)).toHaveLength(1), {
-      timeout: 20_000,
+      timeout: hangBound(),
       interval: 20,
     })
     expect(bobOnB.logged().find((item) => item.offset === offset)?.event).toBe('conversation:read')
@@ -782,7 +783,7 @@ describe.runIf(ready)('two nodes, one Redis, one PostgreSQL', () => {
         },
       )
       // Carol takes no part in lesson-1: she is answered while the lock is still held, not after it.
-      await vi.waitFor(() => expect(answer).toBeDefined(), { timeout: 20_000 })
+      await vi.waitFor(() => expect(answer).toBeDefined(), { timeout: hangBound() })
       expect(answer).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } })
     } finally {
       await client.query('rollback')

@@ -9,6 +9,7 @@ import { ALICE, BOB, emitAck, http, login, type ClientSocket } from '../server/s
 import { openStream, type Stream } from '../server/support/stream'
 import { startProxy, type BlackHoleProxy } from './support/proxy'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+import { hangBound } from '../support/hangBound'
 
 // Bob looks at his conversation with Alice on node B the whole time; Alice writes from node A while Redis does not
 // count Bob as a viewer: B was cut off from Redis past the entries' life, or Redis lost its data and B's renewal has
@@ -74,7 +75,7 @@ describe.runIf(ready)('a viewer Redis stopped counting, put back by its node', (
   async function expectReadByBob(bob: Stream, bobToken: string, content: string) {
     await vi.waitFor(
       () => expect(bob.logged().some((item) => (item.payload as { content?: string }).content === content)).toBe(true),
-      { timeout: 20_000 },
+      { timeout: hangBound() },
     )
     await vi.waitFor(
       async () => {
@@ -83,14 +84,14 @@ describe.runIf(ready)('a viewer Redis stopped counting, put back by its node', (
         })
         expect(listed.body.find((conversation) => conversation.id === CONV)?.unreadCount).toBe(0)
       },
-      { timeout: 15_000, interval: 100 },
+      { timeout: hangBound(), interval: 100 },
     )
   }
 
   it('reads what came while his node was cut off from Redis past the entries’ life, once it is back', async () => {
     const { alice, bob, bobToken } = await bobLooking()
     proxy.refuse()
-    await vi.waitFor(async () => expect(await liveViewers()).toBe(0), { timeout: 30_000, interval: 100 })
+    await vi.waitFor(async () => expect(await liveViewers()).toBe(0), { timeout: hangBound(), interval: 100 })
     const content = 'sent while node B was cut off'
     const sent = await emitAck(alice.socket, 'message:send', { conversationId: CONV, content, clientId: randomUUID() })
     expect(sent.ok).toBe(true)

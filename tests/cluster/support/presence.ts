@@ -1,5 +1,6 @@
 import { expect, vi } from 'vitest'
 import { recordingFromHandshake, type ClientSocket } from '../../server/support/server'
+import { hangBound } from '../../support/hangBound'
 
 /** An event a watching socket received, in order. */
 export type PresenceItem = { event: string; payload: Record<string, unknown> }
@@ -25,7 +26,7 @@ export async function openWatching(url: string, token: string, sockets: ClientSo
 export async function openLive(url: string, token: string, sockets: ClientSocket[]) {
   const opened = await openWatching(url, token, sockets)
   await vi.waitFor(() => expect(opened.items.some((item) => item.event === 'presence:snapshot')).toBe(true), {
-    timeout: 20_000,
+    timeout: hangBound(),
   })
   return opened
 }

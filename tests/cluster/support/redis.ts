@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { Redis } from 'ioredis'
 import { stablePort } from '../../support/ports'
+import { hangBound } from '../../support/hangBound'
 
 /** A throwaway Redis (`redis-server --save ''`, nothing on disk) for one test file. */
 export interface RedisServer {
@@ -41,7 +42,7 @@ export async function startRedis(args: string[] = [], port?: number): Promise<Re
   child.stdout?.on('data', (chunk) => (output += chunk))
   child.stderr?.on('data', (chunk) => (output += chunk))
   const url = `redis://127.0.0.1:${port}`
-  const deadline = Date.now() + 20_000
+  const deadline = Date.now() + hangBound()
   for (;;) {
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
     probe.on('error', () => undefined)
