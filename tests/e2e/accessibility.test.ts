@@ -11,11 +11,11 @@ import {
   messagesWithText,
   shot,
   unique,
-  WAIT,
   waitNotOnline,
   waitOnline,
   type ApiSession,
 } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 /**
  * Both languages and accessibility: axe finds no serious or critical violation on any page, in English and French,
@@ -47,7 +47,7 @@ const isFocused = (locator: Locator) => locator.evaluate((el) => el === document
 
 /** Presses Tab (or Shift+Tab) until `target` has focus, as a keyboard user would; fails after `max` presses. */
 async function tabTo(page: Page, target: Locator, { back = false, max = 60 } = {}): Promise<void> {
-  await target.waitFor({ timeout: WAIT })
+  await target.waitFor({ timeout: hangBound() })
   for (let i = 0; i < max; i++) {
     if (await isFocused(target)) return
     await page.keyboard.press(back ? 'Shift+Tab' : 'Tab')
@@ -64,11 +64,13 @@ const focused = (page: Page) =>
 
 /** Chooses an option of a focused `<select>` by typing its first letters (the browser's type-ahead), no mouse. */
 async function typeIntoSelect(page: Page, select: Locator, text: string): Promise<void> {
-  await select.locator('option', { hasText: text }).first().waitFor({ state: 'attached', timeout: WAIT })
+  await select.locator('option', { hasText: text }).first().waitFor({ state: 'attached', timeout: hangBound() })
   await tabTo(page, select)
   await page.keyboard.type(text)
   await expect
-    .poll(() => select.evaluate((el: HTMLSelectElement) => el.selectedOptions[0]?.textContent ?? ''), { timeout: WAIT })
+    .poll(() => select.evaluate((el: HTMLSelectElement) => el.selectedOptions[0]?.textContent ?? ''), {
+      timeout: hangBound(),
+    })
     .toContain(text)
 }
 
@@ -331,7 +333,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
         try {
           const login = await context.newPage()
           await login.goto(`${e2e.url}/`)
-          await login.getByTestId('demo-alice').waitFor({ timeout: WAIT })
+          await login.getByTestId('demo-alice').waitFor({ timeout: hangBound() })
           // The browser's language decides, and <html lang> says it.
           expect(await login.evaluate(() => document.documentElement.lang)).toBe(lang)
           await expectNoSeriousViolations(login, name('login'))
@@ -340,17 +342,17 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
 
           const { page } = await loginAs(e2e, 'alice', { context })
           expect(await page.getByTestId('connection-badge').textContent()).toBe(lang === 'fr' ? 'en ligne' : 'online')
-          await page.getByTestId('conversation').first().waitFor({ timeout: WAIT })
+          await page.getByTestId('conversation').first().waitFor({ timeout: hangBound() })
           await expectNoSeriousViolations(page, name('messages'))
           await shot(page, name('a11y-messages'))
 
           await gotoConversation(page, conversationId)
-          await page.getByTestId('message').first().waitFor({ timeout: WAIT })
+          await page.getByTestId('message').first().waitFor({ timeout: hangBound() })
           await expectNoSeriousViolations(page, name('thread'))
           await shot(page, name('a11y-thread'))
 
           await page.evaluate(() => (window.location.hash = '#/lessons'))
-          await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+          await page.getByTestId('lesson-list').waitFor({ timeout: hangBound() })
           await expect.poll(() => page.locator('h1').textContent()).toBe(lang === 'fr' ? 'Cours' : 'Lessons')
           await expectNoSeriousViolations(page, name('lessons'))
           await shot(page, name('a11y-lessons'))
@@ -364,7 +366,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
           const card = page.locator(`[data-testid="lesson"][data-lesson-id="${lessonId}"]`)
           await card.locator('[data-action="cancelled"]').click()
           const question = card.locator('fieldset.card-confirm')
-          await question.waitFor({ timeout: WAIT })
+          await question.waitFor({ timeout: hangBound() })
           expect(await question.locator('legend').textContent()).toMatch(
             lang === 'fr'
               ? /^Annuler «\u202f.+\u202f» avec .+\u202f\? C’est définitif\.$/u
@@ -373,13 +375,13 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
           await expectNoSeriousViolations(page, name('lesson-cancel-asked'))
           await shot(page, name('a11y-lesson-cancel-asked'))
           await page.keyboard.press('Escape')
-          await question.waitFor({ state: 'detached', timeout: WAIT })
+          await question.waitFor({ state: 'detached', timeout: hangBound() })
           expect(await card.locator('[data-action="cancelled"]').evaluate((el) => el === document.activeElement)).toBe(
             true,
           )
 
           await page.evaluate(() => (window.location.hash = '#/contact-requests'))
-          await page.getByTestId('contact-request-list').waitFor({ timeout: WAIT })
+          await page.getByTestId('contact-request-list').waitFor({ timeout: hangBound() })
           await expectNoSeriousViolations(page, name('contact-requests'))
           await shot(page, name('a11y-contact-requests'))
 
@@ -388,7 +390,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
           blockSockets(e2e, alice.user.id, 60_000)
           await waitNotOnline(page)
           await expect
-            .poll(() => assertive(page).textContent(), { timeout: WAIT })
+            .poll(() => assertive(page).textContent(), { timeout: hangBound() })
             .toBe(
               lang === 'fr'
                 ? 'Connexion perdue. Reconnexion en cours\u202f; les messages passent par HTTP en attendant.'
@@ -400,7 +402,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
           await page.evaluate(() => window.dispatchEvent(new Event('online')))
           await waitOnline(page)
           await expect
-            .poll(() => polite(page).textContent(), { timeout: WAIT })
+            .poll(() => polite(page).textContent(), { timeout: hangBound() })
             .toBe(lang === 'fr' ? 'Connexion rétablie\u202f: en ligne.' : 'Connection back: online.')
         } finally {
           blockSockets(e2e, alice.user.id, 0)
@@ -427,7 +429,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       try {
         const picker = page.locator('.new-conv select')
         // Everyone Alice can write to is listed (the list arrives after the page).
-        await picker.locator('option', { hasText: 'Carol' }).waitFor({ state: 'attached', timeout: WAIT })
+        await picker.locator('option', { hasText: 'Carol' }).waitFor({ state: 'attached', timeout: hangBound() })
         await shot(page, `picker-${locale}-${viewport.width}`)
         // Half a pixel for the canvas's and the layout's roundings.
         const cut = (await selectFit(picker)).filter((o) => o.needs > o.room + 0.5)
@@ -458,7 +460,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       try {
         await page.addStyleTag({ content: TEXT_SPACING })
         const picker = page.locator('.new-conv select')
-        await picker.locator('option', { hasText: 'Carol' }).waitFor({ state: 'attached', timeout: WAIT })
+        await picker.locator('option', { hasText: 'Carol' }).waitFor({ state: 'attached', timeout: hangBound() })
         await shot(page, `picker-spaced-${locale}-320`)
         const out = await page.locator('.conv-pane').evaluate((pane) => {
           const box = pane.getBoundingClientRect()
@@ -490,7 +492,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       try {
         await page.addStyleTag({ content: TEXT_SPACING })
         await page.evaluate(() => (window.location.hash = '#/lessons'))
-        await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+        await page.getByTestId('lesson-list').waitFor({ timeout: hangBound() })
         const selector = 'input[type="datetime-local"]'
         const when = page.locator(selector)
         const opened = await datePartsCut(page, selector)
@@ -522,22 +524,22 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
     try {
       const login = await made.newPage()
       await login.goto(`${e2e.url}/`)
-      await login.getByTestId('demo-alice').waitFor({ timeout: WAIT })
+      await login.getByTestId('demo-alice').waitFor({ timeout: hangBound() })
       // Give or take the anti-aliasing of rounded corners (a whole ring measures 94 % to 100 %).
       const faint = (rings: { name: string; share: number }[]) => rings.filter((r) => r.share < 90)
       expect(faint(await ringsOnTab(login)), 'login').toEqual([])
       await login.close()
       const { page } = await loginAs(e2e, 'alice', { context: made })
-      await page.getByTestId('conversation').first().waitFor({ timeout: WAIT })
+      await page.getByTestId('conversation').first().waitFor({ timeout: hangBound() })
       expect(faint(await ringsOnTab(page)), 'messages').toEqual([])
       await gotoConversation(page, conversationId)
-      await page.getByTestId('message').first().waitFor({ timeout: WAIT })
+      await page.getByTestId('message').first().waitFor({ timeout: hangBound() })
       expect(faint(await ringsOnTab(page)), 'thread').toEqual([])
       await page.evaluate(() => (window.location.hash = '#/lessons'))
-      await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+      await page.getByTestId('lesson-list').waitFor({ timeout: hangBound() })
       expect(faint(await ringsOnTab(page)), 'lessons').toEqual([])
       await page.evaluate(() => (window.location.hash = '#/contact-requests'))
-      await page.getByTestId('contact-request-list').waitFor({ timeout: WAIT })
+      await page.getByTestId('contact-request-list').waitFor({ timeout: hangBound() })
       expect(faint(await ringsOnTab(page)), 'contact requests').toEqual([])
     } finally {
       await made.close()
@@ -551,7 +553,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
     try {
       await gotoConversation(page, conversationId)
       const list = page.getByTestId('message-list')
-      await page.getByTestId('message').first().waitFor({ timeout: WAIT })
+      await page.getByTestId('message').first().waitFor({ timeout: hangBound() })
       await tabTo(page, list, { back: true })
       await shot(page, `message-list-ring-${width}`)
       // Give or take the anti-aliasing of its rounded corners.
@@ -566,7 +568,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
   it.each([320, 360, 1280])('at %i px wide, the navigation tabs show their whole focus rings', async (width) => {
     const { context, page } = await loginAs(e2e, 'alice', { viewport: { width, height: 640 } })
     try {
-      await page.getByTestId('conversation').first().waitFor({ timeout: WAIT })
+      await page.getByTestId('conversation').first().waitFor({ timeout: hangBound() })
       const rings: { name: string; share: number }[] = []
       for (const tab of await page.locator('nav .nav a').all()) {
         await tabTo(page, tab, { back: true })
@@ -585,7 +587,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
     const { context, page } = await loginAs(e2e, 'alice', { viewport: { width, height: 640 } })
     try {
       const conversations = page.getByTestId('conversation')
-      await conversations.first().waitFor({ timeout: WAIT })
+      await conversations.first().waitFor({ timeout: hangBound() })
       const rings: { name: string; share: number }[] = []
       for (const conversation of await conversations.all()) {
         await tabTo(page, conversation)
@@ -630,7 +632,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
     try {
       const login = await context.newPage()
       await login.goto(`${e2e.url}/`)
-      await login.getByTestId('demo-alice').waitFor({ timeout: WAIT })
+      await login.getByTestId('demo-alice').waitFor({ timeout: hangBound() })
       const rings = await ringsOnTab(login)
       await shot(login, `login-ring-${width}x${height}`)
       expect(rings.filter((r) => r.share < 90)).toEqual([])
@@ -645,18 +647,18 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
     try {
       const login = await made.newPage()
       await login.goto(`${e2e.url}/`)
-      await login.getByTestId('demo-alice').waitFor({ timeout: WAIT })
+      await login.getByTestId('demo-alice').waitFor({ timeout: hangBound() })
       expect(await faintFields(login), 'login').toEqual([])
       await login.close()
       const { page } = await loginAs(e2e, 'alice', { context: made })
       await gotoConversation(page, conversationId)
-      await page.getByTestId('composer').waitFor({ timeout: WAIT })
+      await page.getByTestId('composer').waitFor({ timeout: hangBound() })
       expect(await faintFields(page), 'messages').toEqual([])
       await page.evaluate(() => (window.location.hash = '#/lessons'))
-      await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+      await page.getByTestId('lesson-list').waitFor({ timeout: hangBound() })
       expect(await faintFields(page), 'lessons').toEqual([])
       await page.evaluate(() => (window.location.hash = '#/contact-requests'))
-      await page.getByTestId('contact-request-list').waitFor({ timeout: WAIT })
+      await page.getByTestId('contact-request-list').waitFor({ timeout: hangBound() })
       expect(await faintFields(page), 'contact requests').toEqual([])
     } finally {
       await made.close()
@@ -673,7 +675,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       expect(await page.getByTestId('lang-fr').getAttribute('aria-pressed')).toBe('true')
       expect(await page.getByTestId('nav-lessons').textContent()).toMatch(/^Cours/)
       await page.reload()
-      await page.getByTestId('current-user').waitFor({ timeout: WAIT })
+      await page.getByTestId('current-user').waitFor({ timeout: hangBound() })
       expect(await page.evaluate(() => document.documentElement.lang)).toBe('fr')
       expect(await page.locator('h1').textContent()).toBe('Messages')
       expect(await page.getByTestId('connection-badge').textContent()).toMatch(/^(en ligne|reconnexion…)/)
@@ -715,7 +717,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       await page.keyboard.press('Tab')
       await page.keyboard.type('talemy')
       await page.keyboard.press('Enter')
-      await page.getByTestId('current-user').waitFor({ timeout: WAIT })
+      await page.getByTestId('current-user').waitFor({ timeout: hangBound() })
       await expect.poll(() => focused(page)).toMatchObject({ tag: 'h1', text: 'Messages' })
       await waitOnline(page)
 
@@ -723,14 +725,16 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       const conversation = page.locator(`[data-testid="conversation"][data-conversation-id="${conversationId}"]`)
       await tabTo(page, conversation)
       await page.keyboard.press('Enter')
-      await page.locator(`[data-testid="thread"][data-conversation-id="${conversationId}"]`).waitFor({ timeout: WAIT })
+      await page
+        .locator(`[data-testid="thread"][data-conversation-id="${conversationId}"]`)
+        .waitFor({ timeout: hangBound() })
       await expect.poll(() => focused(page)).toMatchObject({ tag: 'textarea', testId: 'composer' })
 
       // Send with Enter.
       const hello = unique('Typed without a mouse')
       await page.keyboard.type(hello)
       await page.keyboard.press('Enter')
-      await messagesWithText(page, hello).and(page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(page, hello).and(page.locator('[data-status="sent"]')).waitFor({ timeout: hangBound() })
 
       // Bob answers: Alice's screen reader hears it once, through the polite region (not the whole thread).
       const reply = unique('Heard by a screen reader')
@@ -741,7 +745,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       })
       const heard = new RegExp(`^New message from Bob[^:]*: ${reply}$`)
       await expect
-        .poll(async () => (await aliceSaid()).filter((text) => heard.test(text)), { timeout: WAIT })
+        .poll(async () => (await aliceSaid()).filter((text) => heard.test(text)), { timeout: hangBound() })
         .toHaveLength(1)
       expect(await page.getByTestId('message-list').getAttribute('aria-live')).toBe('off')
 
@@ -763,16 +767,16 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       for (const text of [retried, discarded]) {
         await page.keyboard.type(text)
         await page.keyboard.press('Enter')
-        await messagesWithText(page, text).and(page.locator('[data-status="failed"]')).waitFor({ timeout: WAIT })
+        await messagesWithText(page, text).and(page.locator('[data-status="failed"]')).waitFor({ timeout: hangBound() })
       }
       await page.unroute(POST_MESSAGE, refuse)
       await tabTo(page, messagesWithText(page, retried).getByRole('button', { name: 'Retry' }), { back: true })
       await page.keyboard.press('Enter')
-      await messagesWithText(page, retried).and(page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(page, retried).and(page.locator('[data-status="sent"]')).waitFor({ timeout: hangBound() })
       await expect.poll(() => focused(page)).toMatchObject({ testId: 'composer' })
       await tabTo(page, messagesWithText(page, discarded).getByRole('button', { name: 'Discard' }), { back: true })
       await page.keyboard.press(' ')
-      await messagesWithText(page, discarded).waitFor({ state: 'detached', timeout: WAIT })
+      await messagesWithText(page, discarded).waitFor({ state: 'detached', timeout: hangBound() })
       await expect.poll(() => focused(page)).toMatchObject({ testId: 'composer' })
       blockSockets(e2e, alice.user.id, 0)
       await page.evaluate(() => window.dispatchEvent(new Event('online')))
@@ -789,15 +793,15 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       await page.keyboard.type(subject)
       await page.keyboard.press('Enter')
       const aliceLesson = page.getByTestId('lesson').filter({ hasText: subject })
-      await aliceLesson.getByTestId('lesson-status').filter({ hasText: 'pending' }).waitFor({ timeout: WAIT })
+      await aliceLesson.getByTestId('lesson-status').filter({ hasText: 'pending' }).waitFor({ timeout: hangBound() })
 
       // Bob confirms it with the keyboard; focus stays on the lesson's card, whose buttons changed.
       const bobLesson = bobPage.getByTestId('lesson').filter({ hasText: subject })
       await tabTo(bobPage, bobLesson.getByRole('button', { name: 'Confirm' }))
       await bobPage.keyboard.press('Enter')
-      await bobLesson.getByTestId('lesson-status').filter({ hasText: 'confirmed' }).waitFor({ timeout: WAIT })
+      await bobLesson.getByTestId('lesson-status').filter({ hasText: 'confirmed' }).waitFor({ timeout: hangBound() })
       expect(await isFocused(bobLesson)).toBe(true)
-      await aliceLesson.getByTestId('lesson-status').filter({ hasText: 'confirmed' }).waitFor({ timeout: WAIT })
+      await aliceLesson.getByTestId('lesson-status').filter({ hasText: 'confirmed' }).waitFor({ timeout: hangBound() })
 
       // Alice sends a contact request; Bob, still on the lessons page, hears of it as a toast, politely.
       await tabTo(page, page.getByTestId('nav-contactRequests'), { back: true })
@@ -810,13 +814,13 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       await tabTo(page, page.getByRole('button', { name: 'Send request' }))
       const bobSaid = await recordPolite(bobPage)
       await page.keyboard.press('Enter')
-      await page.getByTestId('contact-request').filter({ hasText: note }).waitFor({ timeout: WAIT })
+      await page.getByTestId('contact-request').filter({ hasText: note }).waitFor({ timeout: hangBound() })
       const toast = bobPage.getByTestId('toast').filter({ hasText: 'New contact request' })
-      await toast.waitFor({ timeout: WAIT })
+      await toast.waitFor({ timeout: hangBound() })
       // Said once, through the announcer: the toast list is no live region (its close button, named by the toast, would
       // have it said twice).
       const newRequest = async () => (await bobSaid()).filter((text) => text.includes('New contact request'))
-      await expect.poll(newRequest, { timeout: WAIT }).toHaveLength(1)
+      await expect.poll(newRequest, { timeout: hangBound() }).toHaveLength(1)
       expect(await bobPage.locator('.toasts').getAttribute('aria-live')).toBeNull()
 
       // Bob follows the toast with the keyboard and accepts; focus stays on the answered request's card.
@@ -826,19 +830,22 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
       const bobRequest = bobPage.getByTestId('contact-request').filter({ hasText: note })
       await tabTo(bobPage, bobRequest.getByRole('button', { name: 'Accept' }))
       await bobPage.keyboard.press('Enter')
-      await bobRequest.getByTestId('contact-request-status').filter({ hasText: 'accepted' }).waitFor({ timeout: WAIT })
+      await bobRequest
+        .getByTestId('contact-request-status')
+        .filter({ hasText: 'accepted' })
+        .waitFor({ timeout: hangBound() })
       expect(await isFocused(bobRequest)).toBe(true)
       await page
         .getByTestId('contact-request')
         .filter({ hasText: note })
         .getByTestId('contact-request-status')
         .filter({ hasText: 'accepted' })
-        .waitFor({ timeout: WAIT })
+        .waitFor({ timeout: hangBound() })
 
       // Log out: back on the login page, focus at its heading.
       await tabTo(page, page.getByRole('button', { name: 'Log out' }), { back: true })
       await page.keyboard.press('Enter')
-      await page.getByTestId('demo-alice').waitFor({ timeout: WAIT })
+      await page.getByTestId('demo-alice').waitFor({ timeout: hangBound() })
       await expect.poll(() => focused(page)).toMatchObject({ tag: 'h1' })
     } finally {
       blockSockets(e2e, alice.user.id, 0)

@@ -12,10 +12,10 @@ import {
   send,
   storedTexts,
   unique,
-  WAIT,
   waitNotOnline,
   waitOnline,
 } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 // offline.test.ts cuts the socket on the server (HTTP still works). Here the browser itself loses the network
 // (`setOffline`: the socket and every request fail, the page hears `offline` and later `online`), in both tabs of one
@@ -61,7 +61,7 @@ describe('the browser offline, in both tabs of one user', () => {
       await gotoConversation(bob.page, id)
       // One tab holds the browser's socket, the other goes through it: both kinds lose the network.
       await expect
-        .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: WAIT })
+        .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: hangBound() })
         .toEqual(['follower', 'leader'])
       // A third tab on the thread, kept open through it all (the second one is reloaded offline below).
       const kept = await openTab(alice, `${e2e.url}/#/messages/${encodeURIComponent(id)}`)
@@ -72,7 +72,7 @@ describe('the browser offline, in both tabs of one user', () => {
         await waitNotOnline(tab)
         await expect
           .poll(async () => (await announced(tab)).some((s) => s.startsWith('assertive: Connection lost.')), {
-            timeout: WAIT,
+            timeout: hangBound(),
           })
           .toBe(true)
       }
@@ -83,7 +83,7 @@ describe('the browser offline, in both tabs of one user', () => {
       await send(alice.page, first)
       await send(alice.page, second)
       const pending = alice.page.locator('[data-testid="message"][data-status="pending"]')
-      await pending.nth(1).waitFor({ timeout: WAIT })
+      await pending.nth(1).waitFor({ timeout: hangBound() })
       expect(await lastMessages(alice.page, 2)).toEqual([
         [first, 'pending'],
         [second, 'pending'],
@@ -93,7 +93,7 @@ describe('the browser offline, in both tabs of one user', () => {
       // lock takes the stored sends in, and these showed nothing (taken for lost, they would be written again).
       for (const tab of [other, kept]) {
         await expect
-          .poll(() => lastMessages(tab, 2), { timeout: WAIT })
+          .poll(() => lastMessages(tab, 2), { timeout: hangBound() })
           .toEqual([
             [first, 'pending'],
             [second, 'pending'],
@@ -105,10 +105,10 @@ describe('the browser offline, in both tabs of one user', () => {
       const draft = unique('A draft typed offline')
       await alice.page.getByTestId('composer').fill(draft)
       await alice.page.getByTestId('nav-lessons').click()
-      await alice.page.getByRole('heading', { level: 1, name: 'Lessons' }).waitFor({ timeout: WAIT })
+      await alice.page.getByRole('heading', { level: 1, name: 'Lessons' }).waitFor({ timeout: hangBound() })
       await gotoConversation(alice.page, id)
       expect(await alice.page.getByTestId('composer').inputValue()).toBe(draft)
-      await expect.poll(() => focusedTestId(alice.page), { timeout: WAIT }).toBe('composer')
+      await expect.poll(() => focusedTestId(alice.page), { timeout: hangBound() }).toBe('composer')
       expect(await lastMessages(alice.page, 2)).toEqual([
         [first, 'pending'],
         [second, 'pending'],
@@ -128,7 +128,7 @@ describe('the browser offline, in both tabs of one user', () => {
       await waitOnline(alice.page)
       // Sent, once each and in order, for Alice and for Bob; stored once each; nothing left "Sending…".
       for (const page of [alice.page, bob.page])
-        await messagesWithText(page, second).and(page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+        await messagesWithText(page, second).and(page.locator('[data-status="sent"]')).waitFor({ timeout: hangBound() })
       expect(await lastMessages(alice.page, 2)).toEqual([
         [first, 'sent'],
         [second, 'sent'],
@@ -140,11 +140,11 @@ describe('the browser offline, in both tabs of one user', () => {
       expect(await alice.page.locator('[data-status="pending"]').count()).toBe(0)
       expect((await storedTexts(e2e, id)).filter((t) => t === first || t === second)).toEqual([first, second])
       expect(await alice.page.getByTestId('composer').inputValue()).toBe(draft)
-      await expect.poll(() => focusedTestId(alice.page), { timeout: WAIT }).toBe('composer')
+      await expect.poll(() => focusedTestId(alice.page), { timeout: hangBound() }).toBe('composer')
       // The tab that could not reload comes up once reloaded online, with both messages once each and nothing pending.
       await other.reload()
       await waitOnline(other)
-      await messagesWithText(other, second).and(other.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(other, second).and(other.locator('[data-status="sent"]')).waitFor({ timeout: hangBound() })
       expect(await lastMessages(other, 2)).toEqual([
         [first, 'sent'],
         [second, 'sent'],
@@ -152,7 +152,7 @@ describe('the browser offline, in both tabs of one user', () => {
       expect(await other.locator('[data-status="pending"]').count()).toBe(0)
       // The tab kept open shows each once, sent: the confirmation took the place of the other tab's copy.
       await expect
-        .poll(() => lastMessages(kept, 2), { timeout: WAIT })
+        .poll(() => lastMessages(kept, 2), { timeout: hangBound() })
         .toEqual([
           [first, 'sent'],
           [second, 'sent'],

@@ -8,11 +8,11 @@ import {
   holdRequests,
   loginAs,
   unique,
-  WAIT,
   waitNotOnline,
   waitOnline,
   type HeldRequests,
 } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 /**
  * A keyboard user who presses a card's button (Confirm, Complete, Cancel on a lesson; Accept, Decline on a contact
@@ -41,7 +41,7 @@ async function pressTwiceWhileBusy(page: Page, card: Locator, button: Locator, h
   await button.focus()
   await page.keyboard.press('Enter')
   // Busy while the request runs: focus stays on the button, and a second Enter sends nothing more.
-  await card.locator('button[aria-disabled="true"], button:disabled').first().waitFor({ timeout: WAIT })
+  await card.locator('button[aria-disabled="true"], button:disabled').first().waitFor({ timeout: hangBound() })
   expect(await focusIn(page, card)).toBe('card')
   await page.keyboard.press('Enter')
   held.release()
@@ -73,7 +73,7 @@ describe('a card whose change the server refuses keeps keyboard focus', { timeou
       await page.getByTestId('nav-lessons').click()
       const card = page.locator(`[data-testid="lesson"][data-lesson-id="${lesson.id}"]`)
       const confirm = card.getByRole('button', { name: 'Confirm' })
-      await confirm.waitFor({ timeout: WAIT })
+      await confirm.waitFor({ timeout: hangBound() })
       // The PATCH, and the list's reads, held from before the other side's change: a read already on its way then (the
       // session's catch-up read after its first sync comes late on a busy machine) cannot show the change before the
       // button is pressed.
@@ -95,8 +95,8 @@ describe('a card whose change the server refuses keeps keyboard focus', { timeou
 
       await pressTwiceWhileBusy(page, card, confirm, lessonPatches)
       // The refusal reads the lessons again: the card shows Alice's cancellation, its buttons gone.
-      await card.getByTestId('lesson-status').filter({ hasText: 'cancelled' }).waitFor({ timeout: WAIT })
-      await card.locator('button').first().waitFor({ state: 'detached', timeout: WAIT })
+      await card.getByTestId('lesson-status').filter({ hasText: 'cancelled' }).waitFor({ timeout: hangBound() })
+      await card.locator('button').first().waitFor({ state: 'detached', timeout: hangBound() })
       expect(await focusIn(page, card)).toBe('card')
       expect(lessonPatches.seen).toEqual([JSON.stringify({ status: 'confirmed' })])
       // One change at the server: Alice's.
@@ -113,7 +113,7 @@ describe('a card whose change the server refuses keeps keyboard focus', { timeou
       await page.getByTestId('nav-contactRequests').click()
       const requestCard = page.locator(`[data-testid="contact-request"][data-request-id="${request.id}"]`)
       const accept = requestCard.getByRole('button', { name: 'Accept' })
-      await accept.waitFor({ timeout: WAIT })
+      await accept.waitFor({ timeout: hangBound() })
       const requestPatches = await holdRequests(page, [
         ['PATCH', /^\/api\/contact-requests\//],
         ['GET', /^\/api\/contact-requests$/],
@@ -129,8 +129,11 @@ describe('a card whose change the server refuses keeps keyboard focus', { timeou
       expect(await requestCard.getByTestId('contact-request-status').textContent()).toBe('pending')
 
       await pressTwiceWhileBusy(page, requestCard, accept, requestPatches)
-      await requestCard.getByTestId('contact-request-status').filter({ hasText: 'declined' }).waitFor({ timeout: WAIT })
-      await requestCard.locator('button').first().waitFor({ state: 'detached', timeout: WAIT })
+      await requestCard
+        .getByTestId('contact-request-status')
+        .filter({ hasText: 'declined' })
+        .waitFor({ timeout: hangBound() })
+      await requestCard.locator('button').first().waitFor({ state: 'detached', timeout: hangBound() })
       expect(await focusIn(page, requestCard)).toBe('card')
       expect(requestPatches.seen).toEqual([JSON.stringify({ status: 'accepted' })])
       const requests = await apiCall<{ id: string; status: string; updatedAt: string }[]>(

@@ -12,8 +12,8 @@ import {
   send,
   shot,
   unique,
-  WAIT,
 } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 describe('chat in a real browser', () => {
   const e2e = e2ePerFile()
@@ -29,25 +29,25 @@ describe('chat in a real browser', () => {
       await send(alice.page, hello)
       await messagesWithText(alice.page, hello)
         .and(alice.page.locator('[data-status="sent"]'))
-        .waitFor({ timeout: WAIT })
+        .waitFor({ timeout: hangBound() })
       const bobConv = bob.page.locator(`[data-testid="conversation"][data-conversation-id="${id}"]`)
-      await bobConv.getByTestId('conversation-last').filter({ hasText: hello }).waitFor({ timeout: WAIT })
-      await bobConv.getByTestId('unread-count').waitFor({ timeout: WAIT })
-      await bob.page.getByTestId('nav-messages-count').waitFor({ timeout: WAIT })
+      await bobConv.getByTestId('conversation-last').filter({ hasText: hello }).waitFor({ timeout: hangBound() })
+      await bobConv.getByTestId('unread-count').waitFor({ timeout: hangBound() })
+      await bob.page.getByTestId('nav-messages-count').waitFor({ timeout: hangBound() })
       await shot(bob.page, 'messages-list-bob-unread-desktop')
 
       // He opens it: the message is there and the conversation is read (the server says so over the socket).
       await bobConv.click()
-      await messagesWithText(bob.page, hello).waitFor({ timeout: WAIT })
-      await bobConv.getByTestId('unread-count').waitFor({ state: 'detached', timeout: WAIT })
+      await messagesWithText(bob.page, hello).waitFor({ timeout: hangBound() })
+      await bobConv.getByTestId('unread-count').waitFor({ state: 'detached', timeout: hangBound() })
 
       const reply = unique('Hi Alice, Bob here')
       await send(bob.page, reply)
-      await messagesWithText(alice.page, reply).waitFor({ timeout: WAIT })
+      await messagesWithText(alice.page, reply).waitFor({ timeout: hangBound() })
 
       // The conversation list shows the newest message as the last one, on both sides.
       const aliceConv = alice.page.locator(`[data-testid="conversation"][data-conversation-id="${id}"]`)
-      await aliceConv.getByTestId('conversation-last').filter({ hasText: reply }).waitFor({ timeout: WAIT })
+      await aliceConv.getByTestId('conversation-last').filter({ hasText: reply }).waitFor({ timeout: hangBound() })
 
       expect(await messagesWithText(alice.page, hello).count()).toBe(1)
       expect(await messagesWithText(bob.page, reply).count()).toBe(1)
@@ -70,8 +70,8 @@ describe('chat in a real browser', () => {
       await send(alice.page, text)
       await messagesWithText(alice.page, text)
         .and(alice.page.locator('[data-status="sent"]'))
-        .waitFor({ timeout: WAIT })
-      await messagesWithText(second, text).waitFor({ timeout: WAIT })
+        .waitFor({ timeout: hangBound() })
+      await messagesWithText(second, text).waitFor({ timeout: hangBound() })
 
       // A later message from the other tab has made a full round trip after the first: any duplicate of the first
       // would have arrived by then.
@@ -84,8 +84,8 @@ describe('chat in a real browser', () => {
       await composer.press('Enter')
       await messagesWithText(alice.page, back)
         .and(alice.page.locator('[data-status="sent"]'))
-        .waitFor({ timeout: WAIT })
-      await messagesWithText(second, back).and(second.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+        .waitFor({ timeout: hangBound() })
+      await messagesWithText(second, back).and(second.locator('[data-status="sent"]')).waitFor({ timeout: hangBound() })
 
       for (const page of [alice.page, second]) {
         expect(await messagesWithText(page, text).count()).toBe(1)
@@ -121,7 +121,7 @@ describe('chat in a real browser', () => {
     try {
       await gotoConversation(alice.page, conversation.id)
       const list = alice.page.getByTestId('message')
-      await messagesWithText(alice.page, 'Backlog message 60').waitFor({ timeout: WAIT })
+      await messagesWithText(alice.page, 'Backlog message 60').waitFor({ timeout: hangBound() })
       expect(await list.count()).toBe(50)
       // The thread opens scrolled to the newest message.
       await alice.page.waitForFunction(
@@ -130,14 +130,14 @@ describe('chat in a real browser', () => {
           return !!el && el.scrollHeight > el.clientHeight && el.scrollTop + el.clientHeight >= el.scrollHeight - 2
         },
         undefined,
-        { timeout: WAIT },
+        { timeout: hangBound() },
       )
       await alice.page.getByRole('button', { name: 'Load earlier messages' }).click()
       await alice.page.waitForFunction(
         (n) => document.querySelectorAll('[data-testid="message"]').length === n,
         all.length,
         {
-          timeout: WAIT,
+          timeout: hangBound(),
         },
       )
       const ids = await list.evaluateAll((els) => els.map((el) => el.getAttribute('data-message-id')))
@@ -145,7 +145,7 @@ describe('chat in a real browser', () => {
       // Everything is loaded: the button goes away.
       await alice.page
         .getByRole('button', { name: 'Load earlier messages' })
-        .waitFor({ state: 'detached', timeout: WAIT })
+        .waitFor({ state: 'detached', timeout: hangBound() })
     } finally {
       await alice.context.close()
     }
@@ -173,11 +173,11 @@ describe('chat in a real browser', () => {
       const list = await holdRequests(bob.page, [['GET', /^\/api\/conversations$/]])
       await gotoConversation(bob.page, conversation.id)
       await bob.page.reload()
-      await messagesWithText(bob.page, last).waitFor({ timeout: WAIT })
+      await messagesWithText(bob.page, last).waitFor({ timeout: hangBound() })
       const header = bob.page.getByTestId('thread').locator('.thread-head')
       expect(await header.getByTestId('presence').count()).toBe(0)
       list.release()
-      await header.getByTestId('presence').waitFor({ timeout: WAIT })
+      await header.getByTestId('presence').waitFor({ timeout: hangBound() })
       // Two frames: the one that lays the taller header out (and anything that answers it), then one after it.
       await bob.page.evaluate(
         () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))),

@@ -7,8 +7,9 @@ import { startServer } from '../../server/index'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from '../cluster/support/redis'
 import { postgresRunnable, startPostgres, type PostgresCluster } from '../server/support/postgres'
 import { createSocketBlocks } from '../support/socketBlocks'
-import { loginAs, messagesWithText, openConversationWith, send, unique, WAIT, type E2EApp } from './support/app'
+import { loginAs, messagesWithText, openConversationWith, send, unique, type E2EApp } from './support/app'
 import { launchBrowser } from './support/browser'
+import { hangBound } from '../support/hangBound'
 
 // The built SPA as `npm run cluster` serves it: two nodes on one PostgreSQL and one Redis, behind the repo's TCP
 // balancer, which has no sticky sessions (each TCP connection to the next node). A page's Socket.IO connection must
@@ -73,7 +74,7 @@ describe.runIf(ready)('the SPA behind a load balancer without sticky sessions', 
       await openConversationWith(alice.page, 'Bob')
       const text = unique('Through the balancer')
       await send(alice.page, text)
-      await messagesWithText(bob.page, text).waitFor({ timeout: WAIT })
+      await messagesWithText(bob.page, text).waitFor({ timeout: hangBound() })
       // Each page's connection is one WebSocket from its first request: nothing was left to where a request lands.
       expect(polled).toEqual([])
     } finally {

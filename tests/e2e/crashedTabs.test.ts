@@ -18,11 +18,11 @@ import {
   socketsOf,
   storedTexts,
   unique,
-  WAIT,
   waitNotOnline,
   waitOnline,
 } from './support/app'
 import { crashTab, freeze, messageHeldInMemory } from './support/tabs'
+import { hangBound } from '../support/hangBound'
 
 // One socket per browser when a tab dies without a word: its renderer crashes (CDP `Page.crash`), so no `pagehide`,
 // no goodbye on the channel; the browser frees the Web Locks it held. The holder crashes with something of another
@@ -65,7 +65,7 @@ function holdPackets(e2e: E2EApp, userId: string, event: string) {
 async function nextSocket(e2e: E2EApp, userId: string, before: string) {
   await expect
     .poll(async () => (await socketsOf(e2e, userId)).map((id) => (id === before ? 'the old one' : 'another')), {
-      timeout: WAIT,
+      timeout: hangBound(),
     })
     .toEqual(['another'])
   const [socket] = await e2e.server.io.in(`user:${userId}`).fetchSockets()
@@ -93,7 +93,7 @@ async function threeTabsOnBob(e2e: E2EApp, alice: Awaited<ReturnType<typeof logi
   const url = `${e2e.url}/#/messages/${encodeURIComponent(id)}`
   const tabs = [alice.page, await openTab(alice, url), await openTab(alice, url)]
   await expect
-    .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: WAIT })
+    .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: hangBound() })
     .toEqual(['follower', 'follower', 'leader'])
   const roles = await Promise.all(tabs.map(roleOf))
   return { id, tabs, holder: tabs[roles.indexOf('leader')]! }
@@ -102,7 +102,7 @@ async function threeTabsOnBob(e2e: E2EApp, alice: Awaited<ReturnType<typeof logi
 /** Waits until one of the two tabs left holds the socket, the other following it. */
 const nextHolderAmong = (survivors: Page[]) =>
   expect
-    .poll(async () => (await Promise.all(survivors.map(roleOf))).sort(), { timeout: WAIT })
+    .poll(async () => (await Promise.all(survivors.map(roleOf))).sort(), { timeout: hangBound() })
     .toEqual(['follower', 'leader'])
 
 /**
@@ -125,7 +125,7 @@ async function crashHolderWith(
   const crashedAt = Date.now()
   await crashTab(holder)
   if (!served) {
-    await expect.poll(async () => (await socketsOf(e2e, userId)).includes(before), { timeout: WAIT }).toBe(false)
+    await expect.poll(async () => (await socketsOf(e2e, userId)).includes(before), { timeout: hangBound() }).toBe(false)
     held.release()
   }
   return crashedAt
@@ -157,13 +157,13 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
             const { held, pending } = await lockNames(alice.page)
             return { held: pageLocks(held).length, pending: pageLocks(pending).length }
           },
-          { timeout: WAIT },
+          { timeout: hangBound() },
         )
         .toEqual({ held: 1, pending: 0 })
 
       const dialogs: string[] = []
       const asked = alice.page
-        .waitForEvent('dialog', { timeout: WAIT })
+        .waitForEvent('dialog', { timeout: hangBound() })
         .then((dialog) => {
           dialogs.push(dialog.message())
           return dialog.dismiss()
@@ -172,7 +172,7 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
         .catch(() => {})
       await alice.page.getByRole('button', { name: 'Log out' }).click()
       // Logged out (the login page), or asked first: whichever comes.
-      await Promise.race([asked, alice.page.getByTestId('demo-alice').waitFor({ timeout: WAIT })])
+      await Promise.race([asked, alice.page.getByTestId('demo-alice').waitFor({ timeout: hangBound() })])
       expect(dialogs).toEqual([])
       expect(await messagesWithText(alice.page, text).count()).toBe(0)
     } finally {
@@ -204,22 +204,22 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
         held = holdPackets(e2e, user.id, 'message:send')
         const text = unique('Sent through the holder, which crashed')
         await send(sender, text)
-        await expect.poll(() => held!.count(), { timeout: WAIT }).toBe(1)
+        await expect.poll(() => held!.count(), { timeout: hangBound() }).toBe(1)
         const crashedAt = await crashHolderWith(e2e, user.id, before!, { holder, held, served }, () =>
-          expect.poll(async () => (await storedTexts(e2e, id)).includes(text), { timeout: WAIT }).toBe(true),
+          expect.poll(async () => (await storedTexts(e2e, id)).includes(text), { timeout: hangBound() }).toBe(true),
         )
 
         await nextHolderAmong([sender, other])
         for (const tab of [sender, other]) await waitOnline(tab)
         const after = await nextSocket(e2e, user.id, before!)
         for (const tab of [sender, other]) {
-          await messagesWithText(tab, text).and(tab.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+          await messagesWithText(tab, text).and(tab.locator('[data-status="sent"]')).waitFor({ timeout: hangBound() })
         }
         // One more message after it, sent from the other tab: anything doubled before it has shown by then.
         const later = unique('after the crash')
         await send(other, later)
         for (const tab of [sender, other]) {
-          await messagesWithText(tab, later).and(tab.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+          await messagesWithText(tab, later).and(tab.locator('[data-status="sent"]')).waitFor({ timeout: hangBound() })
           expect(await messagesWithText(tab, text).count()).toBe(1)
         }
         expect((await storedTexts(e2e, id)).filter((t) => t === text)).toHaveLength(1)
@@ -258,17 +258,17 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
         held = holdPackets(e2e, user.id, 'conversation:join')
         const carol = 'conv-alice-carol'
         await gotoConversation(viewer, carol)
-        await expect.poll(() => held!.count(), { timeout: WAIT }).toBe(1)
+        await expect.poll(() => held!.count(), { timeout: hangBound() }).toBe(1)
         await crashHolderWith(e2e, user.id, before!, { holder, held, served }, () =>
-          expect.poll(() => inRoom(carol), { timeout: WAIT }).toEqual([before]),
+          expect.poll(() => inRoom(carol), { timeout: hangBound() }).toEqual([before]),
         )
         await nextHolderAmong([viewer, other])
         for (const tab of [viewer, other]) await waitOnline(tab)
         const { id: after } = await nextSocket(e2e, user.id, before!)
         expect(after).not.toBe(before)
         // The union of the visible tabs' open threads: Carol's (the viewer's) and Bob's (the other tab's).
-        await expect.poll(() => inRoom(carol), { timeout: WAIT }).toEqual([after])
-        await expect.poll(() => inRoom(id), { timeout: WAIT }).toEqual([after])
+        await expect.poll(() => inRoom(carol), { timeout: hangBound() }).toEqual([after])
+        await expect.poll(() => inRoom(id), { timeout: hangBound() }).toEqual([after])
       } finally {
         held?.release()
         await alice.context.close()
@@ -283,7 +283,7 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
       const id = await openConversationWith(alice.page, 'Bob')
       const viewer = await openTab(alice, `${e2e.url}/#/messages/conv-alice-carol`)
       await expect
-        .poll(async () => (await Promise.all([alice.page, viewer].map(roleOf))).sort(), { timeout: WAIT })
+        .poll(async () => (await Promise.all([alice.page, viewer].map(roleOf))).sort(), { timeout: hangBound() })
         .toEqual(['follower', 'leader'])
       const holder = (await roleOf(alice.page)) === 'leader' ? alice.page : viewer
       const follower = holder === alice.page ? viewer : alice.page
@@ -291,9 +291,9 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
       const [socket] = await socketsOf(e2e, user.id)
       const inRoom = async (conversationId: string) =>
         (await e2e.server.io.in(`conv:${conversationId}`).fetchSockets()).map((s) => s.id)
-      await expect.poll(() => inRoom(followerThread), { timeout: WAIT }).toEqual([socket])
+      await expect.poll(() => inRoom(followerThread), { timeout: hangBound() }).toEqual([socket])
       await crashTab(follower)
-      await expect.poll(() => inRoom(followerThread), { timeout: WAIT }).toEqual([])
+      await expect.poll(() => inRoom(followerThread), { timeout: hangBound() }).toEqual([])
       expect(await socketsOf(e2e, user.id)).toEqual([socket])
     } finally {
       await alice.context.close()
@@ -338,7 +338,7 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
       e2e.server.io.on('connection', holdAfterFirst)
       blockSockets(e2e, user.id, 0)
       // The whole replay has been sent: its second message and its sync marker are held back.
-      await expect.poll(() => heldBack.includes('sync:caughtUp'), { timeout: WAIT }).toBe(true)
+      await expect.poll(() => heldBack.includes('sync:caughtUp'), { timeout: hangBound() }).toBe(true)
       expect(heldBack).toContain('message:new')
       e2e.server.io.off('connection', holdAfterFirst)
       // Mid-replay: the followers are not told they are online.
@@ -348,7 +348,7 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
       await nextHolderAmong(rest)
       for (const tab of rest) await waitOnline(tab)
       for (const tab of rest) {
-        for (const text of texts) await messagesWithText(tab, text).waitFor({ timeout: WAIT })
+        for (const text of texts) await messagesWithText(tab, text).waitFor({ timeout: hangBound() })
       }
       const after = unique('Bob after the crash')
       await apiCall(e2e, bob.token, 'POST', `/api/conversations/${encodeURIComponent(id)}/messages`, {
@@ -356,7 +356,7 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
         clientId: crypto.randomUUID(),
       })
       for (const tab of rest) {
-        await messagesWithText(tab, after).waitFor({ timeout: WAIT })
+        await messagesWithText(tab, after).waitFor({ timeout: hangBound() })
         for (const text of texts) expect(await messagesWithText(tab, text).count()).toBe(1)
       }
     } finally {
@@ -394,22 +394,22 @@ describe('one socket per browser, when a tab crashes', { timeout: 180_000 }, () 
       const card = holder.locator(`[data-testid="lesson"][data-lesson-id="${lesson.id}"]`)
       await card.getByRole('button', { name: 'Cancel lesson' }).click()
       await card.getByRole('button', { name: 'Yes, cancel lesson' }).click()
-      await expect.poll(() => patches.seen, { timeout: WAIT }).toEqual([JSON.stringify({ status: 'cancelled' })])
+      await expect.poll(() => patches.seen, { timeout: hangBound() }).toEqual([JSON.stringify({ status: 'cancelled' })])
       await expect
         .poll(() => other.evaluate(() => (window as { toastWords?: unknown[] }).toastWords?.length ?? 0), {
-          timeout: WAIT,
+          timeout: hangBound(),
         })
         .toBeGreaterThan(0)
       await crashTab(holder)
 
       // The other tab takes the socket over and catches up: had her cancellation been made, its event came then.
-      await expect.poll(() => roleOf(other), { timeout: WAIT }).toBe('leader')
+      await expect.poll(() => roleOf(other), { timeout: hangBound() }).toBe('leader')
       await waitOnline(other)
       await apiCall(e2e, bob.token, 'PATCH', `/api/lessons/${lesson.id}`, { status: 'cancelled' })
       await other
         .getByTestId('toast')
         .filter({ hasText: `Lesson “${subject}” (Bob Okafor) was cancelled` })
-        .waitFor({ timeout: WAIT })
+        .waitFor({ timeout: hangBound() })
     } finally {
       await alice.context.close()
     }

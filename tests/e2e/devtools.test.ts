@@ -8,9 +8,9 @@ import {
   openConversationWith,
   send,
   unique,
-  WAIT,
 } from './support/app'
 import { installRecordingDevTools, type RecordedAction } from './support/devtools'
+import { hangBound } from '../support/hangBound'
 
 describe('Redux DevTools', () => {
   // The store connects to DevTools in development (store.ts: `devTools: NODE_ENV !== 'production'`), so this
@@ -35,7 +35,7 @@ describe('Redux DevTools', () => {
             (a) => a.type === t && (!c || a.json.includes(c)),
           ),
         [type, contains] as const,
-        { timeout: WAIT },
+        { timeout: hangBound() },
       )
     try {
       await waitForAction('socket/connected')
@@ -49,7 +49,7 @@ describe('Redux DevTools', () => {
         clientId: crypto.randomUUID(),
       })
       await waitForAction('socket/message:new', fromBob)
-      await messagesWithText(page, fromBob).waitFor({ timeout: WAIT })
+      await messagesWithText(page, fromBob).waitFor({ timeout: hangBound() })
 
       const fromAlice = unique('DevTools reply from Alice')
       await send(page, fromAlice)

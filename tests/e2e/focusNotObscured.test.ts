@@ -1,6 +1,7 @@
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { apiCall, apiLogin, e2ePerFile, loginAs, unique, WAIT } from './support/app'
+import { apiCall, apiLogin, e2ePerFile, loginAs, unique } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 /**
  * WCAG 2.4.11 (Focus Not Obscured, AA): a control that gets keyboard focus is not hidden whole behind the toasts. On a
@@ -48,7 +49,7 @@ describe('focus not obscured by the toasts (WCAG 2.4.11)', { timeout: 120_000 },
     const { context, page } = await loginAs(e2e, 'bob', { viewport: { width: 360, height: 740 } })
     try {
       await page.getByTestId('nav-lessons').click()
-      await page.locator('[data-testid="lesson"] button').first().waitFor({ timeout: WAIT })
+      await page.locator('[data-testid="lesson"] button').first().waitFor({ timeout: hangBound() })
       // Two toasts: Alice's request, declined on Bob's other device, and her next one.
       const first = await apiCall<{ id: string }>(e2e, alice.token, 'POST', '/api/contact-requests', {
         tutorId: bob.user.id,
@@ -56,7 +57,7 @@ describe('focus not obscured by the toasts (WCAG 2.4.11)', { timeout: 120_000 },
       })
       await apiCall(e2e, bob.token, 'PATCH', `/api/contact-requests/${first.id}`, { status: 'declined' })
       await apiCall(e2e, alice.token, 'POST', '/api/contact-requests', { tutorId: bob.user.id, message: unique('Hi') })
-      await expect.poll(() => page.getByTestId('toast').count(), { timeout: WAIT }).toBe(2)
+      await expect.poll(() => page.getByTestId('toast').count(), { timeout: hangBound() }).toBe(2)
       const toast = page.getByTestId('toast').first()
       // The pointer resting on the toast keeps it (WCAG 2.2.1), as it keeps for someone reading it.
       const box = (await toast.boundingBox())!

@@ -1,6 +1,7 @@
 import type { Locator, Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { apiCall, apiLogin, e2ePerFile, holdRequests, loginAs, unique, WAIT } from './support/app'
+import { apiCall, apiLogin, e2ePerFile, holdRequests, loginAs, unique } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 /**
  * A keyboard user who submits a form with its button keeps focus there. Chromium blurs a focused control that becomes
@@ -18,10 +19,10 @@ async function submitTwice(page: Page, button: Locator, path: RegExp): Promise<s
   await button.focus()
   await page.keyboard.press('Enter')
   // The page's one form's button (its name changes while busy: "Réservation…").
-  await page.locator('form button[type="submit"][aria-disabled="true"]').waitFor({ timeout: WAIT })
+  await page.locator('form button[type="submit"][aria-disabled="true"]').waitFor({ timeout: hangBound() })
   await page.keyboard.press('Enter')
   held.release()
-  await page.locator('.form-ok').waitFor({ timeout: WAIT })
+  await page.locator('.form-ok').waitFor({ timeout: hangBound() })
   await held.end()
   return held.seen
 }
@@ -47,7 +48,7 @@ describe('a form submitted from its button keeps keyboard focus', { timeout: 120
       const { page } = await loginAs(e2e, 'alice', { context })
 
       await page.getByTestId('nav-lessons').click()
-      await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+      await page.getByTestId('lesson-list').waitFor({ timeout: hangBound() })
       await page.getByLabel('Tuteur', { exact: true }).selectOption({ label: 'Bob Okafor' })
       const subject = unique('Focus')
       await page.getByLabel('Matière', { exact: true }).fill(subject)
@@ -60,7 +61,7 @@ describe('a form submitted from its button keeps keyboard focus', { timeout: 120
       expect(lessons.filter((l) => l.subject === subject)).toHaveLength(1)
 
       await page.getByTestId('nav-contactRequests').click()
-      await page.getByTestId('contact-request-list').waitFor({ timeout: WAIT })
+      await page.getByTestId('contact-request-list').waitFor({ timeout: hangBound() })
       await page.getByLabel('Tuteur', { exact: true }).selectOption({ label: 'Bob Okafor' })
       const text = unique('Focus')
       await page.getByLabel('Message', { exact: true }).fill(text)

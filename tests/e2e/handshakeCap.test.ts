@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { e2ePerFile, waitOnline, WAIT } from './support/app'
+import { e2ePerFile, waitOnline } from './support/app'
 import { installRecordingDevTools, type RecordedAction } from './support/devtools'
+import { hangBound } from '../support/hangBound'
 
 // What the browser reads of a handshake the server refused at the per-address cap of unauthenticated sessions (an
 // HTTP 429 with the contract's body, before any Socket.IO packet; tests/integration/handshakeCap.test.ts has it in
@@ -22,14 +23,14 @@ describe('a handshake refused at the per-address cap, in the browser', () => {
       await page.goto(`${e2e.url}/`)
       await page.getByTestId('demo-alice').click()
       await page.locator('.login form button[type="submit"]').click()
-      await page.getByTestId('current-user').waitFor({ timeout: WAIT })
+      await page.getByTestId('current-user').waitFor({ timeout: hangBound() })
       const failed = await page.waitForFunction(
         () =>
           (window as unknown as { __devtools: { actions: RecordedAction[] } }).__devtools.actions.find(
             (a) => a.type === 'socket/connectFailed',
           )?.json,
         undefined,
-        { timeout: WAIT },
+        { timeout: hangBound() },
       )
       expect(JSON.parse(String(await failed.jsonValue()))).toMatchObject({
         payload: { code: 'RATE_LIMITED', message: 'RATE_LIMITED', retryAfterMs: 1_000 },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { e2ePerFile, endSessionElsewhere, loginAs, WAIT } from './support/app'
+import { e2ePerFile, endSessionElsewhere, loginAs } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 /**
  * WCAG 2.4.3 / 1.3.2: at 480 px and below the header drew the language switch before Log out (CSS `order`), while Tab
@@ -67,7 +68,9 @@ describe('the header at phone width', { timeout: 120_000 }, () => {
       const { context, page } = await loginAs(e2e, 'alice', { context: made })
       try {
         await endSessionElsewhere(e2e, page)
-        await page.locator('[data-testid="connection-badge"][data-status="unauthorized"]').waitFor({ timeout: WAIT })
+        await page
+          .locator('[data-testid="connection-badge"][data-status="unauthorized"]')
+          .waitFor({ timeout: hangBound() })
         const header = await page.evaluate(() => {
           const box = (el: Element) => {
             const r = el.getBoundingClientRect()

@@ -1,6 +1,7 @@
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { aliceBobThread, e2ePerFile, loginAs, openThread, WAIT } from './support/app'
+import { aliceBobThread, e2ePerFile, loginAs, openThread } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 /**
  * A phone held in landscape (740×360, 844×390, 915×412) is wide enough for the two-pane Messages layout, but the
@@ -40,7 +41,7 @@ describe('a long conversation open on a phone in landscape', { timeout: 180_000 
       try {
         const selector = await openThread(page, conversationId, 30)
         const composer = page.getByTestId('composer')
-        await composer.waitFor({ timeout: WAIT })
+        await composer.waitFor({ timeout: hangBound() })
         // Opening the thread puts focus in the composer, which brings the thread, whole, on screen.
         await expect
           .poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid')))

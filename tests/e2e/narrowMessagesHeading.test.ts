@@ -1,6 +1,7 @@
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { apiCall, apiLogin, e2ePerFile, loginAs, WAIT } from './support/app'
+import { apiCall, apiLogin, e2ePerFile, loginAs } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 /**
  * WCAG 1.3.1 / 2.4.6: on a phone, opening a conversation hid the conversation list's pane whole, and with it the
@@ -42,19 +43,19 @@ describe('the Messages page at phone width', { timeout: 120_000 }, () => {
       const made = await e2e.browser.newContext({ viewport: { width, height: 667 }, locale })
       const { context, page } = await loginAs(e2e, 'alice', { context: made })
       try {
-        await page.getByTestId('conversation-list').waitFor({ timeout: WAIT })
+        await page.getByTestId('conversation-list').waitFor({ timeout: hangBound() })
         expect(await headingsOne(page)).toEqual(['Messages'])
 
         await page.locator(`[data-testid="conversation"][data-conversation-id="${conversation.id}"]`).click()
         const thread = page.locator(`[data-testid="thread"][data-conversation-id="${conversation.id}"]`)
-        await thread.waitFor({ timeout: WAIT })
+        await thread.waitFor({ timeout: hangBound() })
         // The thread fills the screen: the list is drawn nowhere.
         expect(await page.getByTestId('conversation-list').isVisible()).toBe(false)
         expect(await headingsOne(page)).toEqual(['Messages'])
         await expect.poll(() => focusedDrawn(page)).toEqual({ what: 'textarea composer', drawn: true })
 
         await page.getByRole('link', { name: back }).click()
-        await page.getByTestId('conversation-list').waitFor({ timeout: WAIT })
+        await page.getByTestId('conversation-list').waitFor({ timeout: hangBound() })
         expect(await headingsOne(page)).toEqual(['Messages'])
         await expect.poll(() => focusedDrawn(page)).toEqual({ what: 'h1', drawn: true })
       } finally {
@@ -74,7 +75,9 @@ describe('the Messages page at phone width', { timeout: 120_000 }, () => {
     try {
       const link = page.locator(`[data-testid="conversation"][data-conversation-id="${conversation.id}"]`)
       await link.click()
-      await page.locator(`[data-testid="thread"][data-conversation-id="${conversation.id}"]`).waitFor({ timeout: WAIT })
+      await page
+        .locator(`[data-testid="thread"][data-conversation-id="${conversation.id}"]`)
+        .waitFor({ timeout: hangBound() })
       // Back in the list, as a keyboard user going through it beside the thread.
       await link.focus()
       expect(await focusedDrawn(page)).toEqual({ what: 'a conversation', drawn: true })

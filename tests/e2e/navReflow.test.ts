@@ -1,6 +1,7 @@
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { apiCall, apiLogin, e2ePerFile, loginAs, unique, WAIT } from './support/app'
+import { apiCall, apiLogin, e2ePerFile, loginAs, unique } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 /**
  * WCAG 1.4.10 (reflow at 320 CSS px, a 1280 px screen zoomed to 400 %): a tutor with news on every tab (unread
@@ -39,7 +40,7 @@ describe('the main navigation at 320 px', { timeout: 120_000 }, () => {
     const { context, page } = await loginAs(e2e, 'carol', { context: made })
     try {
       for (const tab of ['nav-messages', 'nav-lessons', 'nav-contactRequests']) {
-        await page.locator(`[data-testid="${tab}"] .count`).waitFor({ timeout: WAIT })
+        await page.locator(`[data-testid="${tab}"] .count`).waitFor({ timeout: hangBound() })
       }
       const { width, links } = await navBoxes(page)
       expect(links).toHaveLength(3)

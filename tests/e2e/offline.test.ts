@@ -13,10 +13,10 @@ import {
   send,
   shot,
   unique,
-  WAIT,
   waitNotOnline,
   waitOnline,
 } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 /**
  * Far longer than any test here: a block is lifted (`blockSockets(userId, 0)`) once what it was for has been observed,
@@ -45,7 +45,7 @@ function dropConnection(route: Route) {
 
 async function messageIn(page: Page, text: string, status: 'pending' | 'sent' | 'failed') {
   const message = messagesWithText(page, text).and(page.locator(`[data-status="${status}"]`))
-  await message.waitFor({ timeout: WAIT })
+  await message.waitFor({ timeout: hangBound() })
   return message
 }
 
@@ -74,15 +74,15 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       const text = unique('Sent while the socket is down')
       const posted = alice.page.waitForRequest(
         (r) => r.method() === 'POST' && r.url().endsWith(`/api/conversations/${encodeURIComponent(id)}/messages`),
-        { timeout: WAIT },
+        { timeout: hangBound() },
       )
       await send(alice.page, text)
       await posted
       log('posted')
       await messagesWithText(alice.page, text)
         .and(alice.page.locator('[data-status="sent"]'))
-        .waitFor({ timeout: WAIT })
-      await messagesWithText(bob.page, text).waitFor({ timeout: WAIT })
+        .waitFor({ timeout: hangBound() })
+      await messagesWithText(bob.page, text).waitFor({ timeout: hangBound() })
       log('bob sees it')
 
       // The HTTP send has been seen through: the server accepts Alice's socket again, and the browser reports the
@@ -99,7 +99,7 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       // A message from Bob after the reconnection reaches Alice live: the socket works again.
       const after = unique('Welcome back')
       await send(bob.page, after)
-      await messagesWithText(alice.page, after).waitFor({ timeout: WAIT })
+      await messagesWithText(alice.page, after).waitFor({ timeout: hangBound() })
 
       expect(await messagesWithText(alice.page, text).count()).toBe(1)
       expect(await messagesWithText(bob.page, text).count()).toBe(1)
@@ -149,7 +149,7 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       // Discard removes the other failed one.
       const discarded = page.locator('[data-testid="message"][data-status="failed"]')
       await discarded.getByRole('button', { name: 'Discard' }).click()
-      await discarded.waitFor({ state: 'detached', timeout: WAIT })
+      await discarded.waitFor({ state: 'detached', timeout: hangBound() })
 
       // Unreachable server → the message stays pending (and is retried); logging out asks first.
       await page.route(POST_MESSAGE, dropConnection)
@@ -169,11 +169,11 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       expect(dialogs).toHaveLength(1)
       expect(dialogs[0]).toContain('not been sent')
       await messageIn(page, stuck, 'pending')
-      await page.getByTestId('current-user').waitFor({ timeout: WAIT })
+      await page.getByTestId('current-user').waitFor({ timeout: hangBound() })
 
       page.once('dialog', (d) => void d.accept())
       await page.getByRole('button', { name: 'Log out' }).click()
-      await page.getByTestId('demo-carol').waitFor({ timeout: WAIT })
+      await page.getByTestId('demo-carol').waitFor({ timeout: hangBound() })
     } finally {
       await carol.context.close()
       if (carolId) blockSockets(e2e, carolId, 0)
@@ -200,13 +200,13 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       await second.goto(`${e2e.url}/#/messages/${encodeURIComponent(id)}`)
       const inSecond = await messageIn(second, text, 'failed')
       await inSecond.getByRole('button', { name: 'Discard' }).click()
-      await inSecond.waitFor({ state: 'detached', timeout: WAIT })
+      await inSecond.waitFor({ state: 'detached', timeout: hangBound() })
       // The first tab drops it without a reload, a retry or a click: the second named it in storage.
-      await messagesWithText(carol.page, text).waitFor({ state: 'detached', timeout: WAIT })
+      await messagesWithText(carol.page, text).waitFor({ state: 'detached', timeout: hangBound() })
 
       // Nor does a reload of either bring it back, and the server never stored it.
       await carol.page.reload()
-      await carol.page.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: WAIT })
+      await carol.page.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: hangBound() })
       const anotherText = unique('Sent after the discard')
       await send(carol.page, anotherText)
       await messageIn(carol.page, anotherText, 'failed')
@@ -236,7 +236,7 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       await waitNotOnline(alice.page)
       await alice.page.getByTestId('nav-lessons').click()
       const failed = alice.page.locator('.form-error[role=alert]').filter({ hasText: 'Try again' })
-      await failed.waitFor({ timeout: WAIT })
+      await failed.waitFor({ timeout: hangBound() })
       await shot(alice.page, 'lessons-unreachable-alice-desktop')
 
       const lessonReads: string[] = []
@@ -248,13 +248,13 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       blockSockets(e2e, user.id, 0)
       await alice.page.evaluate(() => window.dispatchEvent(new Event('online')))
       await waitOnline(alice.page)
-      await failed.waitFor({ state: 'detached', timeout: WAIT })
+      await failed.waitFor({ state: 'detached', timeout: hangBound() })
       // Her lessons, or the words for none: what the read answered.
       await alice.page
         .getByTestId('lesson')
         .or(alice.page.getByText('No lessons yet.'))
         .first()
-        .waitFor({ timeout: WAIT })
+        .waitFor({ timeout: hangBound() })
       // Made again by the layer, once the server answered: nobody pressed "Try again".
       expect(lessonReads.length).toBeGreaterThanOrEqual(1)
     } finally {

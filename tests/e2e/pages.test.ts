@@ -10,9 +10,9 @@ import {
   send,
   shot,
   unique,
-  WAIT,
 } from './support/app'
 import { installRecordingDevTools } from './support/devtools'
+import { hangBound } from '../support/hangBound'
 
 /** Lessons and contact requests live on both sides, and how every page looks (screenshots in test-artifacts/). */
 describe('pages', () => {
@@ -32,15 +32,18 @@ describe('pages', () => {
         await alice.page.getByLabel('Duration').selectOption('45')
         await alice.page.getByRole('button', { name: 'Book lesson' }).click()
         const aliceLesson = alice.page.getByTestId('lesson').filter({ hasText: subject })
-        await aliceLesson.getByTestId('lesson-status').filter({ hasText: 'pending' }).waitFor({ timeout: WAIT })
+        await aliceLesson.getByTestId('lesson-status').filter({ hasText: 'pending' }).waitFor({ timeout: hangBound() })
 
         // Bob sees it arrive without reloading, and confirms it.
         const bobLesson = bob.page.getByTestId('lesson').filter({ hasText: subject })
-        await bobLesson.waitFor({ timeout: WAIT })
+        await bobLesson.waitFor({ timeout: hangBound() })
         await shot(bob.page, 'lessons-bob-desktop')
         await bobLesson.getByRole('button', { name: 'Confirm' }).click()
-        await aliceLesson.getByTestId('lesson-status').filter({ hasText: 'confirmed' }).waitFor({ timeout: WAIT })
-        await aliceLesson.getByRole('button', { name: 'Cancel' }).waitFor({ timeout: WAIT })
+        await aliceLesson
+          .getByTestId('lesson-status')
+          .filter({ hasText: 'confirmed' })
+          .waitFor({ timeout: hangBound() })
+        await aliceLesson.getByRole('button', { name: 'Cancel' }).waitFor({ timeout: hangBound() })
         await shot(alice.page, 'lessons-alice-desktop')
 
         // Alice sends Bob a contact request while Bob is still on the lessons page: he gets a toast.
@@ -58,10 +61,10 @@ describe('pages', () => {
         await aliceRequest
           .getByTestId('contact-request-status')
           .filter({ hasText: 'pending' })
-          .waitFor({ timeout: WAIT })
+          .waitFor({ timeout: hangBound() })
 
-        await bob.page.getByTestId('toast').filter({ hasText: 'New contact request' }).waitFor({ timeout: WAIT })
-        await bob.page.getByTestId('nav-contactRequests-count').waitFor({ timeout: WAIT })
+        await bob.page.getByTestId('toast').filter({ hasText: 'New contact request' }).waitFor({ timeout: hangBound() })
+        await bob.page.getByTestId('nav-contactRequests-count').waitFor({ timeout: hangBound() })
         await shot(bob.page, 'toast-bob-desktop')
         await bob.page.getByTestId('nav-contactRequests').click()
         const bobRequest = bob.page.getByTestId('contact-request').filter({ hasText: note })
@@ -69,14 +72,14 @@ describe('pages', () => {
         await aliceRequest
           .getByTestId('contact-request-status')
           .filter({ hasText: 'accepted' })
-          .waitFor({ timeout: WAIT })
+          .waitFor({ timeout: hangBound() })
         await shot(alice.page, 'contact-requests-alice-desktop')
         await shot(bob.page, 'contact-requests-bob-desktop')
 
         // Accepted: Bob writes to Alice from the card, into their conversation's thread, his cursor in its composer.
         await bobRequest.getByRole('button', { name: 'Message Alice' }).click()
         const thread = bob.page.getByTestId('thread')
-        await thread.getByRole('heading', { name: 'Alice' }).waitFor({ timeout: WAIT })
+        await thread.getByRole('heading', { name: 'Alice' }).waitFor({ timeout: hangBound() })
         const conversationId = await thread.getAttribute('data-conversation-id')
         expect(await bob.page.evaluate(() => window.location.hash)).toBe(`#/messages/${conversationId}`)
         await expect
@@ -86,7 +89,7 @@ describe('pages', () => {
         await bob.page.keyboard.type(hello)
         await bob.page.keyboard.press('Enter')
         await alice.page.getByTestId('nav-messages').click()
-        await alice.page.getByTestId('conversation').filter({ hasText: hello }).waitFor({ timeout: WAIT })
+        await alice.page.getByTestId('conversation').filter({ hasText: hello }).waitFor({ timeout: hangBound() })
       } finally {
         await alice.context.close()
         await bob.context.close()
@@ -116,31 +119,34 @@ describe('pages', () => {
         try {
           const login = await context.newPage()
           await login.goto(`${e2e.url}/`)
-          await login.getByTestId('demo-alice').waitFor({ timeout: WAIT })
+          await login.getByTestId('demo-alice').waitFor({ timeout: hangBound() })
           await shot(login, `login-${label}`)
           // A wrong password is answered on the page, next to the form.
           await login.getByLabel('Email').fill('alice@talemy.test')
           await login.getByLabel('Password').fill('not the password')
           await login.getByRole('button', { name: 'Log in' }).click()
-          await login.getByRole('alert').filter({ hasText: 'Wrong email or password' }).waitFor({ timeout: WAIT })
+          await login
+            .getByRole('alert')
+            .filter({ hasText: 'Wrong email or password' })
+            .waitFor({ timeout: hangBound() })
           await shot(login, `login-error-${label}`)
           await login.close()
 
           const { page } = await loginAs(e2e, 'alice', { context })
-          await page.getByTestId('conversation-list').waitFor({ timeout: WAIT })
+          await page.getByTestId('conversation-list').waitFor({ timeout: hangBound() })
           await shot(page, `messages-list-alice-${label}`)
           await openConversationWith(page, 'Bob')
           await send(
             page,
             unique('A screenshot of a message that is long enough to wrap onto a second line on a phone'),
           )
-          await page.locator('[data-testid="message"][data-status="sent"]').last().waitFor({ timeout: WAIT })
+          await page.locator('[data-testid="message"][data-status="sent"]').last().waitFor({ timeout: hangBound() })
           await shot(page, `thread-alice-${label}`)
           await page.getByTestId('nav-lessons').click()
-          await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+          await page.getByTestId('lesson-list').waitFor({ timeout: hangBound() })
           await shot(page, `lessons-alice-${label}`)
           await page.getByTestId('nav-contactRequests').click()
-          await page.getByTestId('contact-request-list').waitFor({ timeout: WAIT })
+          await page.getByTestId('contact-request-list').waitFor({ timeout: hangBound() })
           await shot(page, `contact-requests-alice-${label}`)
         } finally {
           await context.close()
@@ -164,14 +170,14 @@ describe('pages', () => {
           durationMinutes: 60,
         })
         const toast = page.getByTestId('toast').filter({ hasText: subject })
-        await toast.waitFor({ timeout: WAIT })
+        await toast.waitFor({ timeout: hangBound() })
         const close = await toast.getByRole('button').boundingBox()
         expect(close && close.x + close.width, 'the toast’s close button’s right edge').toBeLessThanOrEqual(
           viewport.width,
         )
 
         await page.getByTestId('nav-lessons').click()
-        await page.getByTestId('lesson').filter({ hasText: subject }).waitFor({ timeout: WAIT })
+        await page.getByTestId('lesson').filter({ hasText: subject }).waitFor({ timeout: hangBound() })
         await shot(page, 'lessons-long-subject-bob-mobile')
         const offScreen = await page.getByTestId('lesson-status').evaluateAll((statuses, width) => {
           return statuses.filter((s) => s.getBoundingClientRect().right > width).map((s) => s.textContent)
@@ -185,7 +191,7 @@ describe('pages', () => {
         const card = page.getByTestId('lesson').filter({ hasText: subject })
         await card.locator('[data-action="cancelled"]').click()
         const question = card.locator('fieldset.card-confirm legend')
-        await question.waitFor({ timeout: WAIT })
+        await question.waitFor({ timeout: hangBound() })
         const [legend, box] = await Promise.all([question.boundingBox(), card.boundingBox()])
         expect(legend!.x + legend!.width, 'the question’s right edge, against its card’s').toBeLessThanOrEqual(
           box!.x + box!.width,
@@ -208,7 +214,7 @@ describe('pages', () => {
         startsAt: new Date(Date.now() + 3 * 24 * 3_600_000).toISOString(),
         durationMinutes: 45,
       })
-      await page.getByTestId('toast').filter({ hasText: subject }).waitFor({ timeout: WAIT })
+      await page.getByTestId('toast').filter({ hasText: subject }).waitFor({ timeout: hangBound() })
       if (shotName) await shot(page, shotName)
       const [toasts, form] = await Promise.all([
         page.locator('.toasts').boundingBox(),
@@ -266,7 +272,7 @@ describe('pages', () => {
       const { context, page } = await loginAs(e2e, 'bob', { viewport: { width: 360, height: 740 } })
       try {
         await page.getByTestId('nav-lessons').click()
-        await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+        await page.getByTestId('lesson-list').waitFor({ timeout: hangBound() })
         await shot(page, 'lessons-bob-mobile')
       } finally {
         await context.close()

@@ -12,8 +12,8 @@ import {
   openConversationWith,
   shot,
   unique,
-  WAIT,
 } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 // Presence, typing and read receipts between two browser contexts (CONTRACT.md, "Presence, typing, read receipts").
 // A short grace period keeps the "goes offline" step quick; the server's clock is the real one.
@@ -35,15 +35,15 @@ describe('presence, typing and read receipts in a real browser', { timeout: 120_
     try {
       const id = await openConversationWith(bob.page, 'Alice')
       const header = bob.page.getByTestId('thread').locator('.thread-head').getByTestId('presence')
-      await header.and(bob.page.locator('[data-online="false"]')).waitFor({ timeout: WAIT })
+      await header.and(bob.page.locator('[data-online="false"]')).waitFor({ timeout: hangBound() })
 
       // Alice logs in: Bob's header and list say she is online, without a reload.
       alice = await loginAs(e2e, 'alice')
-      await header.and(bob.page.locator('[data-online="true"]')).waitFor({ timeout: WAIT })
+      await header.and(bob.page.locator('[data-online="true"]')).waitFor({ timeout: hangBound() })
       const listed = bob.page
         .locator(`[data-testid="conversation"][data-conversation-id="${id}"]`)
         .getByTestId('presence')
-      await listed.and(bob.page.locator('[data-online="true"]')).waitFor({ timeout: WAIT })
+      await listed.and(bob.page.locator('[data-online="true"]')).waitFor({ timeout: hangBound() })
       await shots(bob.page, 'presence-bob-sees-alice-online')
 
       // Alice types: Bob sees it under the thread.
@@ -52,45 +52,45 @@ describe('presence, typing and read receipts in a real browser', { timeout: 120_
       const composer = alice.page.getByTestId('composer')
       await composer.pressSequentially(text.slice(0, 12), { delay: 50 })
       const typing = bob.page.getByTestId('typing')
-      await typing.filter({ hasText: 'Alice Martin is typing…' }).waitFor({ timeout: WAIT })
+      await typing.filter({ hasText: 'Alice Martin is typing…' }).waitFor({ timeout: hangBound() })
       await shots(bob.page, 'presence-bob-sees-alice-typing')
 
       // She sends: the message arrives and the line is empty at once (not 5 s later).
       await composer.fill(text)
       await composer.press('Enter')
-      await messagesWithText(bob.page, text).waitFor({ timeout: WAIT })
+      await messagesWithText(bob.page, text).waitFor({ timeout: hangBound() })
       expect(await typing.textContent()).toBe('')
       await shots(bob.page, 'presence-bob-got-message')
 
       // Bob had the thread open, so he has read it: Alice sees "Seen" under her message.
       const sent = messagesWithText(alice.page, text)
-      await sent.getByTestId('seen').waitFor({ timeout: WAIT })
+      await sent.getByTestId('seen').waitFor({ timeout: hangBound() })
       await shots(alice.page, 'presence-alice-sees-seen')
 
       // Bob looks away; Alice writes again: no "Seen" under the new one until he opens the thread.
       await bob.page.getByTestId('nav-lessons').click()
-      await bob.page.getByTestId('thread').waitFor({ state: 'detached', timeout: WAIT })
+      await bob.page.getByTestId('thread').waitFor({ state: 'detached', timeout: hangBound() })
       const second = unique('Let me know')
       await composer.fill(second)
       await composer.press('Enter')
       await messagesWithText(alice.page, second)
         .and(alice.page.locator('[data-status="sent"]'))
-        .waitFor({ timeout: WAIT })
+        .waitFor({ timeout: hangBound() })
       expect(await messagesWithText(alice.page, second).getByTestId('seen').count()).toBe(0)
       await gotoConversation(bob.page, id)
-      await messagesWithText(alice.page, second).getByTestId('seen').waitFor({ timeout: WAIT })
+      await messagesWithText(alice.page, second).getByTestId('seen').waitFor({ timeout: hangBound() })
       // One "Seen", under the last message he has read.
       expect(await alice.page.getByTestId('seen').count()).toBe(1)
 
       // After a reload, from the conversation list's readSeq.
       await alice.page.reload()
-      await messagesWithText(alice.page, second).getByTestId('seen').waitFor({ timeout: WAIT })
+      await messagesWithText(alice.page, second).getByTestId('seen').waitFor({ timeout: hangBound() })
       await shots(alice.page, 'presence-alice-sees-seen-after-reload')
 
       // Alice closes the app: after the grace period Bob sees her offline, with when she was last seen.
       await alice.context.close()
       alice = undefined
-      await header.and(bob.page.locator('[data-online="false"]')).waitFor({ timeout: WAIT })
+      await header.and(bob.page.locator('[data-online="false"]')).waitFor({ timeout: hangBound() })
       expect(await header.textContent()).toMatch(/last seen/)
       await shots(bob.page, 'presence-bob-sees-alice-offline')
     } finally {
@@ -106,14 +106,14 @@ describe('presence, typing and read receipts in a real browser', { timeout: 120_
       // Bob and Carol share no conversation yet: neither may know whether the other is online.
       const id = await openConversationWith(bob.page, 'Carol')
       const header = bob.page.getByTestId('thread').locator('.thread-head').getByTestId('presence')
-      await header.and(bob.page.locator('[data-online="true"]')).waitFor({ timeout: WAIT })
+      await header.and(bob.page.locator('[data-online="true"]')).waitFor({ timeout: hangBound() })
 
       await bob.page.getByTestId('composer').fill(unique('Hello Carol'))
       await bob.page.getByTestId('composer').press('Enter')
       const listed = carol.page
         .locator(`[data-testid="conversation"][data-conversation-id="${id}"]`)
         .getByTestId('presence')
-      await listed.and(carol.page.locator('[data-online="true"]')).waitFor({ timeout: WAIT })
+      await listed.and(carol.page.locator('[data-online="true"]')).waitFor({ timeout: hangBound() })
     } finally {
       await carol.context.close()
       await bob.context.close()
@@ -129,7 +129,7 @@ describe('presence, typing and read receipts in a real browser', { timeout: 120_
     try {
       await gotoConversation(bob.page, id)
       const list = bob.page.getByTestId('message-list')
-      await list.getByTestId('message').nth(29).waitFor({ timeout: WAIT })
+      await list.getByTestId('message').nth(29).waitFor({ timeout: hangBound() })
       /** Whether one of Bob's sockets is in the conversation's room: the server marks read what comes there. */
       const looking = async () =>
         (await e2e.server.io.in(`conv:${id}`).fetchSockets()).some((s) => s.data.userId === b.user.id)
@@ -138,7 +138,7 @@ describe('presence, typing and read receipts in a real browser', { timeout: 120_
         (await apiCall<Conversation[]>(e2e, a.token, 'GET', '/api/conversations')).find((c) => c.id === id)!.readSeq[
           b.user.id
         ] ?? 0
-      await expect.poll(looking, { timeout: WAIT }).toBe(true)
+      await expect.poll(looking, { timeout: hangBound() }).toBe(true)
 
       expect(await list.evaluate((el) => el.scrollHeight - el.clientHeight)).toBeGreaterThan(500)
       await list.evaluate(
@@ -148,16 +148,16 @@ describe('presence, typing and read receipts in a real browser', { timeout: 120_
             el.scrollTop = 0
           }),
       )
-      await expect.poll(looking, { timeout: WAIT }).toBe(false)
+      await expect.poll(looking, { timeout: hangBound() }).toBe(false)
       const below = await apiCall<Message>(e2e, a.token, 'POST', `/api/conversations/${id}/messages`, {
         content: unique('Below the view'),
         clientId: crypto.randomUUID(),
       })
-      await bob.page.getByTestId('new-below').waitFor({ timeout: WAIT })
+      await bob.page.getByTestId('new-below').waitFor({ timeout: hangBound() })
       expect(await bobRead()).toBeLessThan(below.seq)
 
       await bob.page.getByTestId('new-below').click()
-      await expect.poll(bobRead, { timeout: WAIT }).toBe(below.seq)
+      await expect.poll(bobRead, { timeout: hangBound() }).toBe(below.seq)
     } finally {
       await bob.context.close()
     }

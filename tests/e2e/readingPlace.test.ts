@@ -10,10 +10,10 @@ import {
   messagesWithText,
   send,
   unique,
-  WAIT,
   waitNotOnline,
   waitOnline,
 } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 // A message written while nothing reaches the server waits, shown as "Sending…". The reader meanwhile scrolls up to
 // read the history; when the server is back and confirms it, the thread must not pull them back to the bottom: only a
@@ -49,7 +49,7 @@ describe('reading up the thread while a message waits to be sent', { timeout: 12
     const alice = await loginAs(e2e, 'alice')
     try {
       await gotoConversation(alice.page, conversation.id)
-      await messagesWithText(alice.page, `${word} 40`).waitFor({ timeout: WAIT })
+      await messagesWithText(alice.page, `${word} 40`).waitFor({ timeout: hangBound() })
     } catch (error) {
       await alice.context.close()
       throw error
@@ -66,7 +66,7 @@ describe('reading up the thread while a message waits to be sent', { timeout: 12
       await waitNotOnline(page)
       const text = unique('Written while offline')
       await send(page, text)
-      await messagesWithText(page, text).and(page.locator('[data-status="pending"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(page, text).and(page.locator('[data-status="pending"]')).waitFor({ timeout: hangBound() })
 
       // The reader goes up to the start of what is shown.
       const list = page.getByTestId('message-list')
@@ -78,13 +78,13 @@ describe('reading up the thread while a message waits to be sent', { timeout: 12
       await page.evaluate(() => window.dispatchEvent(new Event('online')))
       await waitOnline(page)
       // The confirmed copy is drawn with the scroll position it leaves (a layout effect, in the same commit).
-      await messagesWithText(page, text).and(page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(page, text).and(page.locator('[data-status="sent"]')).waitFor({ timeout: hangBound() })
       expect(await list.evaluate((el) => el.scrollTop)).toBe(0)
 
       // A message the reader writes now still brings them down to it.
       const next = unique('Written from up there')
       await send(page, next)
-      await messagesWithText(page, next).and(page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(page, next).and(page.locator('[data-status="sent"]')).waitFor({ timeout: hangBound() })
       expect(await list.evaluate((el) => el.scrollHeight - el.clientHeight - el.scrollTop)).toBeLessThan(2)
     } finally {
       blockSockets(e2e, a.user.id, 0)
@@ -103,16 +103,16 @@ describe('reading up the thread while a message waits to be sent', { timeout: 12
         content: text,
         clientId: crypto.randomUUID(),
       })
-      await messagesWithText(page, text).waitFor({ timeout: WAIT })
+      await messagesWithText(page, text).waitFor({ timeout: hangBound() })
       const button = page.getByRole('button', { name: 'New message below' })
-      await button.waitFor({ timeout: WAIT })
+      await button.waitFor({ timeout: hangBound() })
       expect(await list.evaluate((el) => el.scrollTop)).toBe(0)
       // Drawn over the list's foot, and nothing over it: a click lands on it.
       const [box, view] = await Promise.all([button.boundingBox(), list.boundingBox()])
       expect(box!.y).toBeGreaterThan(view!.y)
       expect(box!.y + box!.height).toBeLessThanOrEqual(view!.y + view!.height)
       await button.click()
-      await button.waitFor({ state: 'detached', timeout: WAIT })
+      await button.waitFor({ state: 'detached', timeout: hangBound() })
       expect(await list.evaluate((el) => el.scrollHeight - el.clientHeight - el.scrollTop)).toBeLessThan(2)
       expect(await list.evaluate((el) => el === document.activeElement)).toBe(true)
     } finally {

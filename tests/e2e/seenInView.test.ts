@@ -9,8 +9,8 @@ import {
   loginAs,
   messagesWithText,
   unique,
-  WAIT,
 } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 // Joining a thread's room tells the server the reader is looking at it: it marks read what is there, and the other
 // person sees "Seen". The thread took being within 120 px of its end for looking: a one-line message that came while
@@ -92,12 +92,12 @@ describe('the thread counts as seen only what is in view', { timeout: 120_000 },
     const alice = await loginAs(e2e, 'alice', { initScript: recordRoomWords })
     try {
       await gotoConversation(alice.page, conversation.id)
-      await messagesWithText(alice.page, `${word} 40`).waitFor({ timeout: WAIT })
+      await messagesWithText(alice.page, `${word} 40`).waitFor({ timeout: hangBound() })
       // Open at its newest: the room is joined.
       await alice.page.waitForFunction(
         () => (window as unknown as { __roomWords: RoomWord[] }).__roomWords.some((w) => w.word === 'join'),
         undefined,
-        { timeout: WAIT },
+        { timeout: hangBound() },
       )
     } catch (error) {
       await alice.context.close()
@@ -111,7 +111,7 @@ describe('the thread counts as seen only what is in view', { timeout: 120_000 },
     page.waitForFunction(
       (n) => (window as unknown as { __roomWords: RoomWord[] }).__roomWords.slice(n).at(-1)?.word === 'join',
       from,
-      { timeout: WAIT },
+      { timeout: hangBound() },
     )
 
   it('does not mark read a short message just below the view, until it is scrolled into view', async () => {
@@ -129,8 +129,8 @@ describe('the thread counts as seen only what is in view', { timeout: 120_000 },
         (await apiCall<Conversation[]>(e2e, c.token, 'GET', '/api/conversations')).find(
           (x) => x.id === conversation.id,
         )!.readSeq[a.user.id] ?? 0
-      await messagesWithText(page, text).waitFor({ timeout: WAIT })
-      await page.getByTestId('new-below').waitFor({ timeout: WAIT })
+      await messagesWithText(page, text).waitFor({ timeout: hangBound() })
+      await page.getByTestId('new-below').waitFor({ timeout: hangBound() })
       const from = (await roomWords(page)).length
 
       // Down to where Carol's message starts just below the view's foot: the reader has not seen it yet.
@@ -157,7 +157,7 @@ describe('the thread counts as seen only what is in view', { timeout: 120_000 },
       expect(readThere).toBeLessThan(sent.seq)
       expect(buttonThere).toBe(1)
       // And read, now: the join's mark.
-      await expect.poll(aliceRead, { timeout: WAIT }).toBe(sent.seq)
+      await expect.poll(aliceRead, { timeout: hangBound() }).toBe(sent.seq)
     } finally {
       await alice.context.close()
     }

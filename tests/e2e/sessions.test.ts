@@ -9,9 +9,9 @@ import {
   storedRefreshToken,
   unique,
   waitOnline,
-  WAIT,
   socketsOf,
 } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 // Sessions in the real SPA, against a server whose access tokens live 10 s: the page refreshes before each expiry and
 // renews its socket in place, so it keeps sending on one socket across several token lifetimes; and logging out ends
@@ -76,7 +76,7 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
         await send(alice.page, text)
         await messagesWithText(alice.page, text)
           .and(alice.page.locator('[data-status="sent"]'))
-          .waitFor({ timeout: WAIT })
+          .waitFor({ timeout: hangBound() })
         sent.push(text)
         for (const id of await aliceSockets()) socketIds.add(id)
         const current = await storedToken(alice.page)
@@ -84,7 +84,7 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
           token = current
           tokens.add(token)
           await expect
-            .poll(socketEnd, { timeout: WAIT, message: "Alice's socket renewed with her page's new token" })
+            .poll(socketEnd, { timeout: hangBound(), message: "Alice's socket renewed with her page's new token" })
             .toBeGreaterThan(end)
           end = socketEnd()
           holdShortOf(end)
@@ -102,7 +102,7 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
 
       // Log out: the browser forgets the refresh token and the server refuses it from then on.
       await alice.page.getByRole('button', { name: 'Log out' }).click()
-      await alice.page.getByRole('button', { name: 'Log in' }).waitFor({ timeout: WAIT })
+      await alice.page.getByRole('button', { name: 'Log in' }).waitFor({ timeout: hangBound() })
       expect(await alice.page.evaluate(() => localStorage.getItem('talemy.refresh'))).toBeNull()
       await expect
         .poll(
@@ -114,7 +114,7 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
                 body: JSON.stringify({ refreshToken }),
               })
             ).status,
-          { timeout: WAIT },
+          { timeout: hangBound() },
         )
         .toBe(401)
     } finally {
@@ -130,14 +130,14 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
       const id = await openConversationWith(alice.page, 'Bob')
       // A logout elsewhere with this session's refresh token: the server drops the socket and refuses its refresh.
       await endSessionElsewhere(e2e, alice.page)
-      await alice.page.getByRole('button', { name: 'Log in again', exact: true }).click({ timeout: WAIT })
-      await alice.page.getByRole('button', { name: 'Log in', exact: true }).waitFor({ timeout: WAIT })
+      await alice.page.getByRole('button', { name: 'Log in again', exact: true }).click({ timeout: hangBound() })
+      await alice.page.getByRole('button', { name: 'Log in', exact: true }).waitFor({ timeout: hangBound() })
       expect(await alice.page.evaluate(() => window.location.hash)).toBe('')
       // The login page reloaded (the route is kept in the tab's history entry, which a reload keeps).
       await alice.page.reload()
       await alice.page.getByTestId('demo-alice').click()
       await alice.page.locator('.login form button[type="submit"]').click()
-      await alice.page.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: WAIT })
+      await alice.page.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: hangBound() })
       expect(await alice.page.evaluate(() => window.location.hash)).toBe(`#/messages/${encodeURIComponent(id)}`)
     } finally {
       await alice.context.close()
@@ -151,11 +151,11 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
       await endSessionElsewhere(e2e, alice.page)
       await alice.page
         .locator('[data-testid="connection-badge"][data-status="unauthorized"]')
-        .waitFor({ timeout: WAIT })
+        .waitFor({ timeout: hangBound() })
       const text = unique('Written after the session ended')
       await send(alice.page, text)
       const pending = messagesWithText(alice.page, text).and(alice.page.locator('[data-status="pending"]'))
-      await pending.waitFor({ timeout: WAIT })
+      await pending.waitFor({ timeout: hangBound() })
       expect(await pending.locator('.msg-meta').textContent()).toBe('Not sent yet: log in again')
       // Once the user is back, it goes, and says so.
       await alice.page.getByRole('button', { name: 'Log in again', exact: true }).click()
@@ -163,7 +163,7 @@ describe('sessions in a real browser', { timeout: 120_000 }, () => {
       await alice.page.locator('.login form button[type="submit"]').click()
       await messagesWithText(alice.page, text)
         .and(alice.page.locator('[data-status="sent"]'))
-        .waitFor({ timeout: WAIT })
+        .waitFor({ timeout: hangBound() })
     } finally {
       await alice.context.close()
     }

@@ -17,13 +17,13 @@ import {
   send,
   type Session,
   unique,
-  WAIT,
   waitOnline,
   roleOf,
   socketsOf,
   storedTexts,
 } from './support/app'
 import { messageHeldInMemory } from './support/tabs'
+import { hangBound } from '../support/hangBound'
 
 // One socket per browser, in the real SPA: the tabs of one browser context share one Socket.IO connection held by
 // one of them; closing the holder's tab hands it to another; two contexts are two browsers with a socket each.
@@ -44,7 +44,7 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
   }
 
   async function sentIn(page: Page, text: string) {
-    await messagesWithText(page, text).and(page.locator('[data-status="sent"]')).waitFor({ timeout: WAIT })
+    await messagesWithText(page, text).and(page.locator('[data-status="sent"]')).waitFor({ timeout: hangBound() })
   }
 
   it('three tabs of Alice: one socket at the server, every message once in every tab, in order', async () => {
@@ -56,13 +56,13 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
         await openTab(alice, `${e2e.url}/#/messages/${id}`),
         await openTab(alice, `${e2e.url}/#/messages/${id}`),
       ]
-      await expect.poll(aliceSockets, { timeout: WAIT }).toHaveLength(1)
-      await expect.poll(() => roles(tabs), { timeout: WAIT }).toEqual(['follower', 'follower', 'leader'])
+      await expect.poll(aliceSockets, { timeout: hangBound() }).toHaveLength(1)
+      await expect.poll(() => roles(tabs), { timeout: hangBound() }).toEqual(['follower', 'follower', 'leader'])
       for (const tab of tabs) await waitOnline(tab)
 
       const fromBob = unique('Bob to three tabs')
       await bobWrites(id, fromBob)
-      for (const tab of tabs) await messagesWithText(tab, fromBob).waitFor({ timeout: WAIT })
+      for (const tab of tabs) await messagesWithText(tab, fromBob).waitFor({ timeout: hangBound() })
 
       const typed = tabs.map((_, i) => unique(`typed in tab ${i + 1}`))
       for (const [i, tab] of tabs.entries()) {
@@ -92,8 +92,8 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
         await openTab(alice, `${e2e.url}/#/messages/${id}`),
         await openTab(alice, `${e2e.url}/#/messages/${id}`),
       ]
-      await expect.poll(() => roles(tabs), { timeout: WAIT }).toEqual(['follower', 'follower', 'leader'])
-      await expect.poll(aliceSockets, { timeout: WAIT }).toHaveLength(1)
+      await expect.poll(() => roles(tabs), { timeout: hangBound() }).toEqual(['follower', 'follower', 'leader'])
+      await expect.poll(aliceSockets, { timeout: hangBound() }).toHaveLength(1)
       const [before] = await aliceSockets()
 
       const holderIndex = (await Promise.all(tabs.map(roleOf))).indexOf('leader')
@@ -107,14 +107,14 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
       await Promise.all([...rest.map((tab, i) => send(tab, duringHandoff[i]!)), bobWrites(id, fromBob)])
 
       // The one socket is back, held by one of the remaining tabs (a bounded wait, not a timed assert).
-      await expect.poll(() => roles(rest), { timeout: WAIT }).toEqual(['follower', 'leader'])
+      await expect.poll(() => roles(rest), { timeout: hangBound() }).toEqual(['follower', 'leader'])
       await expect
         .poll(
           async () => {
             const ids = await aliceSockets()
             return ids.length === 1 && ids[0] !== before
           },
-          { timeout: WAIT },
+          { timeout: hangBound() },
         )
         .toBe(true)
       for (const tab of rest) await waitOnline(tab)
@@ -128,7 +128,7 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
       }
       for (const tab of rest) {
         for (const text of [...after, ...duringHandoff]) await sentIn(tab, text)
-        await messagesWithText(tab, fromBob).waitFor({ timeout: WAIT })
+        await messagesWithText(tab, fromBob).waitFor({ timeout: hangBound() })
         expect(await messagesWithText(tab, fromBob).count()).toBe(1)
         for (const text of [...duringHandoff, ...after]) expect(await messagesWithText(tab, text).count()).toBe(1)
       }
@@ -144,22 +144,22 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
     const alice = await loginAs(e2e, 'alice')
     try {
       const tabs = [alice.page, await openTab(alice, `${e2e.url}/`), await openTab(alice, `${e2e.url}/`)]
-      await expect.poll(() => roles(tabs), { timeout: WAIT }).toEqual(['follower', 'follower', 'leader'])
+      await expect.poll(() => roles(tabs), { timeout: hangBound() }).toEqual(['follower', 'follower', 'leader'])
       const follower = tabs[(await Promise.all(tabs.map(roleOf))).indexOf('follower')]!
       await follower.getByRole('button', { name: 'Log out' }).click()
-      for (const tab of tabs) await tab.getByRole('button', { name: 'Log in' }).waitFor({ timeout: WAIT })
-      await expect.poll(aliceSockets, { timeout: WAIT }).toHaveLength(0)
+      for (const tab of tabs) await tab.getByRole('button', { name: 'Log in' }).waitFor({ timeout: hangBound() })
+      await expect.poll(aliceSockets, { timeout: hangBound() }).toHaveLength(0)
 
       // Carol logs in from a tab that does not hold the socket: every tab follows, the holder opens the one socket.
       await follower.getByTestId('demo-carol').click()
       await follower.locator('.login form button[type="submit"]').click()
       for (const tab of tabs) {
-        await tab.getByTestId('current-user').waitFor({ timeout: WAIT })
+        await tab.getByTestId('current-user').waitFor({ timeout: hangBound() })
         await waitOnline(tab)
         expect(await tab.getByTestId('current-user').textContent()).toContain('Carol')
       }
       const carolSockets = async () => (await e2e.server.io.in('user:user-carol').fetchSockets()).length
-      await expect.poll(carolSockets, { timeout: WAIT }).toBe(1)
+      await expect.poll(carolSockets, { timeout: hangBound() }).toBe(1)
       expect(await roles(tabs)).toEqual(['follower', 'follower', 'leader'])
     } finally {
       await alice.context.close()
@@ -171,15 +171,15 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
     try {
       const id = await openConversationWith(alice.page, 'Bob')
       const other = await openTab(alice, `${e2e.url}/#/messages/${encodeURIComponent(id)}`)
-      await other.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: WAIT })
+      await other.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: hangBound() })
       await alice.page.getByRole('button', { name: 'Log out' }).click()
-      await other.getByRole('button', { name: 'Log in' }).waitFor({ timeout: WAIT })
+      await other.getByRole('button', { name: 'Log in' }).waitFor({ timeout: hangBound() })
 
       // Carol logs in from the other tab: Alice's conversation is not hers, so she lands on her own list.
       await other.getByTestId('demo-carol').click()
       await other.locator('.login form button[type="submit"]').click()
-      await other.getByTestId('current-user').waitFor({ timeout: WAIT })
-      await other.getByTestId('conversation-list').waitFor({ timeout: WAIT })
+      await other.getByTestId('current-user').waitFor({ timeout: hangBound() })
+      await other.getByTestId('conversation-list').waitFor({ timeout: hangBound() })
       expect(await other.evaluate(() => window.location.hash)).toBe('')
       expect(await other.getByTestId('thread').count()).toBe(0)
     } finally {
@@ -194,7 +194,7 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
   async function followerWithDraft(alice: Session) {
     const id = await openConversationWith(alice.page, 'Bob')
     const tabs = [alice.page, await openTab(alice, `${e2e.url}/`)]
-    await expect.poll(() => roles(tabs), { timeout: WAIT }).toEqual(['follower', 'leader'])
+    await expect.poll(() => roles(tabs), { timeout: hangBound() }).toEqual(['follower', 'leader'])
     const leader = tabs[(await Promise.all(tabs.map(roleOf))).indexOf('leader')]!
     const follower = tabs.find((tab) => tab !== leader)!
     await gotoConversation(follower, id)
@@ -212,11 +212,11 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
       const held = await holdRequests(follower, [['POST', /^\/api\/auth\/refresh$/]])
       try {
         await endSessionElsewhere(e2e, leader)
-        await leader.getByRole('button', { name: 'Log in again', exact: true }).waitFor({ timeout: WAIT })
-        await expect.poll(() => held.seen.length, { timeout: WAIT }).toBeGreaterThan(0)
+        await leader.getByRole('button', { name: 'Log in again', exact: true }).waitFor({ timeout: hangBound() })
+        await expect.poll(() => held.seen.length, { timeout: hangBound() }).toBeGreaterThan(0)
         expect(await badge(follower).getAttribute('data-status')).not.toBe('unauthorized')
         await leader.getByRole('button', { name: 'Log in again', exact: true }).click()
-        await follower.getByRole('button', { name: 'Log in', exact: true }).waitFor({ timeout: WAIT })
+        await follower.getByRole('button', { name: 'Log in', exact: true }).waitFor({ timeout: hangBound() })
       } finally {
         // Refused now (the session is over), as the tab would have been told had it asked earlier.
         held.release()
@@ -225,7 +225,7 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
       expect(await follower.getByLabel('Email').inputValue()).toBe('alice@talemy.test')
       await follower.getByLabel('Password').fill(PASSWORD)
       await follower.locator('.login form button[type="submit"]').click()
-      await follower.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: WAIT })
+      await follower.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: hangBound() })
       expect(await follower.evaluate(() => window.location.hash)).toBe(`#/messages/${encodeURIComponent(id)}`)
       expect(await follower.getByTestId('composer').inputValue()).toBe(draft)
     } finally {
@@ -243,14 +243,14 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
       if (over) {
         await endSessionElsewhere(e2e, leader)
         for (const tab of [leader, follower])
-          await tab.getByRole('button', { name: 'Log in again', exact: true }).waitFor({ timeout: WAIT })
+          await tab.getByRole('button', { name: 'Log in again', exact: true }).waitFor({ timeout: hangBound() })
       }
       await leader.getByRole('button', { name: 'Log out' }).click()
-      await follower.getByRole('button', { name: 'Log in', exact: true }).waitFor({ timeout: WAIT })
+      await follower.getByRole('button', { name: 'Log in', exact: true }).waitFor({ timeout: hangBound() })
       expect(await follower.getByLabel('Email').inputValue()).toBe('')
       await follower.getByTestId('demo-alice').click()
       await follower.locator('.login form button[type="submit"]').click()
-      await follower.getByTestId('conversation-list').waitFor({ timeout: WAIT })
+      await follower.getByTestId('conversation-list').waitFor({ timeout: hangBound() })
       expect(await follower.evaluate(() => window.location.hash)).toBe('')
       await gotoConversation(follower, id)
       expect(await follower.getByTestId('composer').inputValue()).toBe('')
@@ -272,7 +272,9 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
       await alice.page.getByRole('button', { name: 'Log out' }).click()
       expect(dialogs).toEqual([expect.stringContaining('1')])
       // Not confirmed: the message is still there, unsent.
-      await messagesWithText(other, text).and(other.locator('[data-status="pending"]')).waitFor({ timeout: WAIT })
+      await messagesWithText(other, text)
+        .and(other.locator('[data-status="pending"]'))
+        .waitFor({ timeout: hangBound() })
     } finally {
       blockSockets(e2e, user.id, 0)
       await alice.context.close()
@@ -285,10 +287,10 @@ describe('one socket per browser', { timeout: 180_000 }, () => {
     try {
       const firstTabs = [first.page, await openTab(first, `${e2e.url}/`)]
       const secondTabs = [second.page, await openTab(second, `${e2e.url}/`)]
-      await expect.poll(aliceSockets, { timeout: WAIT }).toHaveLength(2)
+      await expect.poll(aliceSockets, { timeout: hangBound() }).toHaveLength(2)
       // Each browser elects its own holder: the contexts share no lock and no channel.
-      await expect.poll(() => roles(firstTabs), { timeout: WAIT }).toEqual(['follower', 'leader'])
-      await expect.poll(() => roles(secondTabs), { timeout: WAIT }).toEqual(['follower', 'leader'])
+      await expect.poll(() => roles(firstTabs), { timeout: hangBound() }).toEqual(['follower', 'leader'])
+      await expect.poll(() => roles(secondTabs), { timeout: hangBound() }).toEqual(['follower', 'leader'])
       expect(await aliceSockets()).toHaveLength(2)
     } finally {
       await first.context.close()

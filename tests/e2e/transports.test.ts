@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { badge, e2ePerFile, loginAs, WAIT } from './support/app'
+import { badge, e2ePerFile, loginAs } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 // The page opens a WebSocket first (see tests/e2e/cluster.test.ts); where none can open, it must still come online,
 // over HTTP long-polling.
@@ -34,11 +35,9 @@ describe('the page where WebSockets cannot open', { timeout: 120_000 }, () => {
       await page.goto(`${e2e.url}/`)
       await page.getByTestId('demo-alice').click()
       await page.locator('.login form button[type="submit"]').click()
-      await page.getByTestId('current-user').waitFor({ timeout: WAIT })
+      await page.getByTestId('current-user').waitFor({ timeout: hangBound() })
       // The first attempt ends at Socket.IO's connect timeout (20 s); the next one starts on long-polling.
-      await badge(page)
-        .and(page.locator('[data-status="connected"]'))
-        .waitFor({ timeout: 3 * WAIT })
+      await badge(page).and(page.locator('[data-status="connected"]')).waitFor({ timeout: hangBound() })
     } finally {
       await context.close()
     }

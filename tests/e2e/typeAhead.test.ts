@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { e2ePerFile, loginAs, WAIT } from './support/app'
+import { e2ePerFile, loginAs } from './support/app'
+import { hangBound } from '../support/hangBound'
 
 /**
  * A keyboard user picks from a `<select>` by typing the first letters of what they want (the browser's type-ahead).
@@ -15,16 +16,18 @@ describe('the "Write to" picker, by keyboard', { timeout: 120_000 }, () => {
     try {
       const picker = page.getByLabel('Write to', { exact: true })
       // The people come with a read: letters typed before their options are there choose nobody, and are not typed again.
-      await picker.locator('option', { hasText: 'Carol Lindqvist' }).waitFor({ state: 'attached', timeout: WAIT })
+      await picker
+        .locator('option', { hasText: 'Carol Lindqvist' })
+        .waitFor({ state: 'attached', timeout: hangBound() })
       await picker.focus()
       await page.keyboard.type('Car')
       await expect
         .poll(() => picker.evaluate((el: HTMLSelectElement) => el.selectedOptions[0]?.textContent ?? ''), {
-          timeout: WAIT,
+          timeout: hangBound(),
         })
         .toBe('Carol Lindqvist')
       await page.getByRole('button', { name: 'Start' }).click()
-      await page.getByLabel('Message to Carol Lindqvist').waitFor({ timeout: WAIT })
+      await page.getByLabel('Message to Carol Lindqvist').waitFor({ timeout: hangBound() })
     } finally {
       await context.close()
     }

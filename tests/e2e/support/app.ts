@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, inject } from 'vitest'
 import { startServer, type StartServerOptions } from '../../../server/index'
 import { createSocketBlocks } from '../../support/socketBlocks'
 import { launchBrowser } from './browser'
+import { hangBound } from '../../support/hangBound'
 
 export type ServerHandle = Awaited<ReturnType<typeof startServer>>
 export type DemoUser = 'alice' | 'bob' | 'carol'
@@ -13,8 +14,6 @@ export type DemoUser = 'alice' | 'bob' | 'carol'
 export const PASSWORD = 'talemy'
 export const emailOf = (who: DemoUser) => `${who}@talemy.test`
 
-/** Long enough for a cold machine; every wait polls, so a fast run never waits this long. */
-export const WAIT = 20_000
 export const ARTIFACTS = path.resolve('test-artifacts')
 
 /** What a test uses of its file's app: the server and the browser (`e2ePerFile` starts and closes them). */
@@ -123,7 +122,7 @@ export async function loginAs(
   await page.getByTestId(`demo-${who}`).click()
   // The form's submit button, whatever language the page speaks.
   await page.locator('.login form button[type="submit"]').click()
-  await page.getByTestId('current-user').waitFor({ timeout: WAIT })
+  await page.getByTestId('current-user').waitFor({ timeout: hangBound() })
   if (process.env.E2E_TRACE) console.log(`logged in ${Date.now() - t0}`)
   await waitOnline(page)
   if (process.env.E2E_TRACE) console.log(`online ${Date.now() - t0}`)
@@ -156,7 +155,7 @@ export async function endSessionElsewhere(e2e: E2EApp, page: Page): Promise<void
 export async function openTab(session: Session, url: string): Promise<Page> {
   const page = await session.context.newPage()
   await page.goto(url)
-  await page.getByTestId('current-user').waitFor({ timeout: WAIT })
+  await page.getByTestId('current-user').waitFor({ timeout: hangBound() })
   await waitOnline(page)
   return page
 }
@@ -266,22 +265,25 @@ function describeSocketTraffic(page: Page): string {
 }
 
 export async function waitOnline(page: Page): Promise<void> {
+  const bound = hangBound()
   try {
-    await page.locator('[data-testid="connection-badge"][data-status="connected"]').waitFor({ timeout: WAIT })
+    await page.locator('[data-testid="connection-badge"][data-status="connected"]').waitFor({ timeout: bound })
   } catch (error) {
     // Which state it stayed in, and what of the socket is still under way, say where to look (a backoff, a refused
     // handshake, a session over, a request the browser never finished).
     const shown = await badge(page)
       .evaluate((node) => `${node.getAttribute('data-status')} ("${node.textContent}")`)
       .catch(() => 'no badge')
-    throw new Error(`not online within ${WAIT} ms: the badge says ${shown}; ${describeSocketTraffic(page)}`, {
+    throw new Error(`not online within ${bound} ms: the badge says ${shown}; ${describeSocketTraffic(page)}`, {
       cause: error,
     })
   }
 }
 
 export async function waitNotOnline(page: Page): Promise<void> {
-  await page.locator('[data-testid="connection-badge"]:not([data-status="connected"])').waitFor({ timeout: WAIT })
+  await page
+    .locator('[data-testid="connection-badge"]:not([data-status="connected"])')
+    .waitFor({ timeout: hangBound() })
 }
 
 /** Opens (or creates) the conversation with `name` from the messages page; returns its id. */
@@ -290,7 +292,7 @@ export async function openConversationWith(page: Page, name: string): Promise<st
   await chooseOption(page.getByLabel('Write to'), name)
   await page.getByRole('button', { name: 'Start' }).click()
   const thread = page.getByTestId('thread')
-  await thread.getByRole('heading', { name }).waitFor({ timeout: WAIT })
+  await thread.getByRole('heading', { name }).waitFor({ timeout: hangBound() })
   const id = await thread.getAttribute('data-conversation-id')
   if (!id) throw new Error('the thread has no conversation id')
   return id
@@ -299,14 +301,14 @@ export async function openConversationWith(page: Page, name: string): Promise<st
 /** Picks the first option of a `<select>` whose text contains `text` (people's names may carry a surname). */
 export async function chooseOption(select: Locator, text: string): Promise<void> {
   const option = select.locator('option', { hasText: text }).first()
-  await option.waitFor({ state: 'attached', timeout: WAIT })
+  await option.waitFor({ state: 'attached', timeout: hangBound() })
   await select.selectOption((await option.getAttribute('value')) ?? '')
 }
 
 /** Goes to a conversation by id (hash route). */
 export async function gotoConversation(page: Page, id: string): Promise<void> {
   await page.evaluate((hash) => (window.location.hash = hash), `#/messages/${encodeURIComponent(id)}`)
-  await page.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: WAIT })
+  await page.locator(`[data-testid="thread"][data-conversation-id="${id}"]`).waitFor({ timeout: hangBound() })
 }
 
 /** Types into the composer and presses Enter. */
@@ -426,7 +428,7 @@ export async function openThread(page: Page, id: string, count: number): Promise
   await page
     .locator(`${selector} [data-testid="message"]`)
     .nth(count - 1)
-    .waitFor({ timeout: WAIT })
+    .waitFor({ timeout: hangBound() })
   return selector
 }
 

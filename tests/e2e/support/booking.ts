@@ -1,5 +1,6 @@
 import type { Locator, Page } from 'playwright-core'
-import { apiCall, apiLogin, type E2EApp, loginAs, unique, WAIT } from './app'
+import { apiCall, apiLogin, type E2EApp, loginAs, unique } from './app'
+import { hangBound } from '../../support/hangBound'
 
 /** The booking form's labels in the two languages the page speaks. */
 const LABELS = {
@@ -38,7 +39,7 @@ export async function bookingForm(
   try {
     const { page } = await loginAs(e2e, 'alice', { context })
     await page.getByTestId('nav-lessons').click()
-    await page.getByTestId('lesson-list').waitFor({ timeout: WAIT })
+    await page.getByTestId('lesson-list').waitFor({ timeout: hangBound() })
     await page.getByLabel(labels.tutor, { exact: true }).selectOption({ label: 'Bob Okafor' })
     const subject = unique(tag)
     await page.getByLabel(labels.subject, { exact: true }).fill(subject)
@@ -51,7 +52,7 @@ export async function bookingForm(
         await when.fill(moment)
         await page.getByRole('button', { name: labels.book }).click()
         // Booked (what it did) or held back on the field, whichever comes.
-        await page.locator('.form-ok, input[aria-invalid="true"]').first().waitFor({ timeout: WAIT })
+        await page.locator('.form-ok, input[aria-invalid="true"]').first().waitFor({ timeout: hangBound() })
       },
       async refusal() {
         if ((await when.getAttribute('aria-invalid')) !== 'true') return null

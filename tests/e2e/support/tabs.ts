@@ -11,14 +11,14 @@ import {
   send,
   type Session,
   unique,
-  WAIT,
   waitNotOnline,
 } from './app'
+import { hangBound } from '../../support/hangBound'
 
 /** The page's renderer crashes (a killed or out-of-memory tab): it runs nothing more, says nothing, no `pagehide`. */
 export async function crashTab(page: Page): Promise<void> {
   const cdp = await page.context().newCDPSession(page)
-  const crashed = page.waitForEvent('crash', { timeout: WAIT })
+  const crashed = page.waitForEvent('crash', { timeout: hangBound() })
   // Never answered: the renderer is gone.
   void cdp.send('Page.crash').catch(() => {})
   await crashed
@@ -55,7 +55,7 @@ export async function messageHeldInMemory(
   const other = await openTab(alice, `${e2e.url}/#/messages/${encodeURIComponent(id)}`)
   const tabs = [alice.page, other]
   await expect
-    .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: WAIT })
+    .poll(async () => (await Promise.all(tabs.map(roleOf))).sort(), { timeout: hangBound() })
     .toEqual(['follower', 'leader'])
   // Offline: no socket, and the HTTP send never reaches the server, so the message stays unsent.
   blockSockets(e2e, userId, 10 * 60_000)
@@ -85,15 +85,15 @@ export async function messageHeldInMemory(
   }, `talemy.socket.talemy.${TAB_PROTOCOL}`)
   const text = unique(prefix)
   await send(other, text)
-  await messagesWithText(other, text).and(other.locator('[data-status="pending"]')).waitFor({ timeout: WAIT })
-  await other.getByTestId('unsaved-notice').waitFor({ timeout: WAIT })
+  await messagesWithText(other, text).and(other.locator('[data-status="pending"]')).waitFor({ timeout: hangBound() })
+  await other.getByTestId('unsaved-notice').waitFor({ timeout: hangBound() })
   const heard = await alice.page.evaluate(
     (ms) =>
       Promise.race([
         (window as { heard?: Promise<void> }).heard!.then(() => true),
         new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms)),
       ]),
-    WAIT,
+    hangBound(),
   )
   expect(heard, 'the other tab told of its unsaved message').toBe(true)
   return { other, text }
