@@ -233,9 +233,8 @@ describe('refresh before expiry', () => {
     await alice.openThread(id)
     // Refreshes fail (as if /auth/refresh were unreachable): the token runs out and the server disconnects the socket.
     net.failRefresh = true
-    await alice.until(
-      () => alice.actions.some((a) => disconnected.match(a) && a.payload.reason === 'io server disconnect'),
-      20_000,
+    await alice.until(() =>
+      alice.actions.some((a) => disconnected.match(a) && a.payload.reason === 'io server disconnect'),
     )
     // A message while Alice is away.
     const missed = await bob.store.dispatch(

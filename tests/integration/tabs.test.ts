@@ -112,7 +112,6 @@ async function threeTabsInAThread() {
 async function takenOver(rest: BrowserStore[], user: User, before: string | undefined) {
   await rest[0]!.until(
     () => rolesOf(rest).join() === 'follower,leader' && rest.every((t) => t.status() === 'connected'),
-    30_000,
   )
   await oneSocketOtherThan(user, before)
 }
@@ -583,7 +582,6 @@ describe('two tabs write in one conversation while offline', () => {
           () =>
             t.store.getState().socket.outbox.length === 0 &&
             written.every((c) => t.thread(id).some((m) => m.clientId === c && m.status === 'sent')),
-          30_000,
         )
       const db = await storedThread(file.server.url, bob.store.getState().auth.token!, id)
       const ours = (list: ReadonlyArray<{ clientId?: string | null }>) =>
