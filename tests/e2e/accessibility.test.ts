@@ -387,7 +387,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
 
           // Offline: the socket is refused (HTTP still works), the badge says so, and the page still passes.
           await gotoConversation(page, conversationId)
-          blockSockets(e2e, alice.user.id, 60_000)
+          blockSockets(e2e, alice.user.id, 10 * 60_000)
           await waitNotOnline(page)
           await expect
             .poll(() => assertive(page).textContent(), { timeout: hangBound() })
@@ -759,7 +759,7 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
               body: JSON.stringify({ error: { code: 'FORBIDDEN', message: 'No' } }),
             })
       const POST_MESSAGE = /\/api\/conversations\/[^/]+\/messages$/
-      blockSockets(e2e, alice.user.id, 90_000)
+      blockSockets(e2e, alice.user.id, 10 * 60_000)
       await waitNotOnline(page)
       await page.route(POST_MESSAGE, refuse)
       const retried = unique('Refused, then retried')

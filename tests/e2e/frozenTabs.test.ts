@@ -149,7 +149,7 @@ describe('one socket per browser, with a frozen holder', { timeout: 180_000 }, (
     try {
       // A's send goes over HTTP (the socket cut), and is held there: A holds the user's drain lock when it freezes.
       const held = await holdRequests(a, [['POST', /^\/api\/conversations\/[^/]+\/messages$/]])
-      blockSockets(e2e, 'user-alice', 60_000)
+      blockSockets(e2e, 'user-alice', 10 * 60_000)
       await waitNotOnline(a)
       const fromA = unique('Alice from A as it freezes')
       await send(a, fromA)
@@ -176,6 +176,7 @@ describe('one socket per browser, with a frozen holder', { timeout: 180_000 }, (
       for (const tab of [a, b, bob.page]) await showsAllOnceInOrder(tab, id, [fromA, fromB])
       expect(await aliceSockets()).toHaveLength(1)
     } finally {
+      blockSockets(e2e, 'user-alice', 0)
       await alice.context.close()
       await bob.context.close()
     }
