@@ -22,25 +22,6 @@ const GROUPS = { student: ['tutor', 'student'], tutor: ['student', 'tutor'] } as
 
 const activity = (c: Conversation) => Date.parse(c.lastMessage?.createdAt ?? c.updatedAt) || 0
 
-/**
- * Letters of the right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko… and their presentation forms) and the
- * bidi controls (marks, embeddings, overrides, isolates): a name holding one can pull the sentence around it its way.
- */
-const BIDI_SENSITIVE =
-  /[\u0590-\u08FF\uFB1D-\uFDFF\uFE70-\uFEFF\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]|[\u{10800}-\u{10FFF}\u{1E800}-\u{1EFFF}]/u
-
-/**
- * A name inside an `<option>`'s text (which holds text only), isolated with Unicode's first-strong isolate (FSI … PDI)
- * when it needs it. Only then: the browser's type-ahead matches what the user types against the start of the option's
- * text, and an isolate there, invisible, kept "Car" from choosing "Carol".
- *
- * @example optionName('Carol') // 'Carol'
- * @example optionName('שרה') // '\u2068שרה\u2069'
- */
-export function optionName(name: string): string {
-  return BIDI_SENSITIVE.test(name) ? `\u2068${name}\u2069` : name
-}
-
 /** The conversation list (newest first) and, when one is selected, its thread. */
 export function MessagesPage({ conversationId }: { conversationId: string | null }) {
   const t = useT()
@@ -210,9 +191,11 @@ function NewConversation() {
             return (
               group.length > 0 && (
                 <optgroup key={role} label={t(ROLE_GROUP_LABEL[role])}>
+                  {/* The name alone, in its own direction (dir="auto", as in the list): no invisible isolate before
+                      it, which the browser's type-ahead would have to match before the name's first letters. */}
                   {group.map((u) => (
-                    <option key={u.id} value={u.id}>
-                      {optionName(u.name)}
+                    <option key={u.id} value={u.id} dir="auto">
+                      {u.name}
                     </option>
                   ))}
                 </optgroup>
