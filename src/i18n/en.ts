@@ -133,6 +133,10 @@ export const en = {
   // Beside the composer after a Discard, with Undo, which puts the text back in the composer.
   'thread.discarded': 'Message discarded.',
   'thread.undo': 'Undo',
+  // The open conversation refused for good mid-session (404: gone, a restore; 403: no longer the user's): said
+  // on the composer, which takes no more messages.
+  'thread.gone': 'This conversation no longer exists: nothing more can be sent or loaded in it.',
+  'thread.forbidden': 'You no longer have access to this conversation: nothing more can be sent or loaded in it.',
   'thread.composerLabel': 'Message to {name}',
   'thread.composerPlaceholder': 'Write a message…',
   'thread.send': 'Send',

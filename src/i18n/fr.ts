@@ -121,6 +121,8 @@ export const fr: Catalogue = {
   'thread.discard': 'Abandonner',
   'thread.discarded': 'Message abandonné.',
   'thread.undo': 'Annuler',
+  'thread.gone': 'Cette conversation n’existe plus\u202f: plus rien ne peut y être envoyé ni chargé.',
+  'thread.forbidden': 'Vous n’avez plus accès à cette conversation\u202f: plus rien ne peut y être envoyé ni chargé.',
   'thread.composerLabel': 'Message à {name}',
   'thread.composerPlaceholder': 'Écrire un message…',
   'thread.send': 'Envoyer',

@@ -749,14 +749,15 @@ describe('languages and accessibility', { timeout: 120_000 }, () => {
         .toHaveLength(1)
       expect(await page.getByTestId('message-list').getAttribute('aria-live')).toBe('off')
 
-      // Two sends the server refuses (socket cut, HTTP refused): Retry one, Discard the other, all from the keyboard.
+      // Two sends the server refuses (socket cut, HTTP refused INVALID: a refusal of the conversation itself would
+      // close it to more sends and to Retry): Retry one, Discard the other, all from the keyboard.
       const refuse = (route: Route) =>
         route.request().method() !== 'POST'
           ? route.fallback()
           : route.fulfill({
-              status: 403,
+              status: 400,
               contentType: 'application/json',
-              body: JSON.stringify({ error: { code: 'FORBIDDEN', message: 'No' } }),
+              body: JSON.stringify({ error: { code: 'INVALID', message: 'content: not accepted' } }),
             })
       const POST_MESSAGE = /\/api\/conversations\/[^/]+\/messages$/
       blockSockets(e2e, alice.user.id, 10 * 60_000)

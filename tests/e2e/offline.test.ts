@@ -29,12 +29,16 @@ const BLOCK_MS = 10 * 60_000
 /** The HTTP send, which is all Carol has while her socket is refused. */
 const POST_MESSAGE = /\/api\/conversations\/[^/]+\/messages$/
 
+/**
+ * The server refusing a send (INVALID): a refusal of the message, which Retry can send again once the server takes it.
+ * A refusal of the conversation itself (FORBIDDEN, NOT_FOUND) would close the thread to more sends and to Retry.
+ */
 function refuse(route: Route) {
   if (route.request().method() !== 'POST') return route.fallback()
   return route.fulfill({
-    status: 403,
+    status: 400,
     contentType: 'application/json',
-    body: JSON.stringify({ error: { code: 'FORBIDDEN', message: 'You cannot write here' } }),
+    body: JSON.stringify({ error: { code: 'INVALID', message: 'content: not accepted' } }),
   })
 }
 
@@ -137,8 +141,8 @@ describe('when the socket is cut but HTTP still works, and messages the server h
       const failed = await messageIn(page, retried, 'failed')
       await send(page, unique('Refused, then discarded'))
       await shot(page, 'failed-messages-carol-desktop')
-      // The SPA's own words for FORBIDDEN, not the server's English message.
-      expect(await failed.textContent()).toContain('Not sent: You are not allowed to do that.')
+      // The SPA's own words for INVALID, not the server's English message.
+      expect(await failed.textContent()).toContain('Not sent: That was not accepted. Check what you entered.')
 
       // Retry once the server accepts it: stored, shown once.
       await page.unroute(POST_MESSAGE, refuse)

@@ -13,7 +13,10 @@ import { appStore, pagePerTest, politeSaid, renderApp, threadApi, type } from '.
 const page = pagePerTest('#/messages/c1')
 afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
 
-/** Alice's thread c1 with her message `content` refused (FORBIDDEN), its Discard found by its words `discard`. */
+/**
+ * Alice's thread c1 with her message `content` refused (INVALID: a refusal of the conversation itself would close its
+ * composer), its Discard found by its words `discard`.
+ */
 async function refused(content: string, discard: string) {
   const { store, sockets } = appStore(threadApi)
   renderApp(page.root, store)
@@ -22,7 +25,9 @@ async function refused(content: string, discard: string) {
   act(() => void store.dispatch(sendMessage({ conversationId: 'c1', content, clientId: 'k0' })))
   await eventually(() => expect(sockets.last.sent('message:send')).toHaveLength(1))
   await act(async () => {
-    sockets.last.sent('message:send')[0]!.ack({ ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } })
+    sockets.last
+      .sent('message:send')[0]!
+      .ack({ ok: false, error: { code: 'INVALID', message: 'content: not accepted' } })
   })
   const button = await eventually(() => {
     const found = [...page.container.querySelectorAll('[data-status=failed] button')].find(

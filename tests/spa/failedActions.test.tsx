@@ -25,8 +25,8 @@ function descriptionOf(el: Element): string {
 
 describe('Retry and Discard on failed messages', () => {
   test.each([
-    ['en', 'Retry', 'Discard', 'Not sent: You are not allowed to do that.'],
-    ['fr', 'Réessayer', 'Abandonner', 'Non envoyé : Vous n’avez pas le droit de faire cela.'],
+    ['en', 'Retry', 'Discard', 'Not sent: That was not accepted. Check what you entered.'],
+    ['fr', 'Réessayer', 'Abandonner', 'Non envoyé : Cela n’a pas été accepté. Vérifiez ce que vous avez saisi.'],
   ] as const)(
     '(%s) are each described by their own message and why it was not sent',
     async (locale, retry, discard, notSent) => {
@@ -42,7 +42,7 @@ describe('Retry and Discard on failed messages', () => {
         await act(async () => {
           sockets.last
             .sent('message:send')
-            [i]!.ack({ ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } })
+            [i]!.ack({ ok: false, error: { code: 'INVALID', message: 'content: not accepted' } })
         })
       }
       await eventually(() => expect(page.container.querySelectorAll('[data-status=failed]')).toHaveLength(2))
@@ -81,7 +81,7 @@ describe('Retry or Discard with keyboard focus, when the failed message is settl
     await act(async () => {
       sockets.last
         .sent('message:send')[0]!
-        .ack({ ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } })
+        .ack({ ok: false, error: { code: 'INVALID', message: 'content: not accepted' } })
     })
     const retry = await eventually(() => {
       const found = page.container.querySelector<HTMLButtonElement>('[data-status=failed] button')

@@ -8,15 +8,19 @@ import { appStore, pagePerTest, renderApp, saidIn, threadApi } from './support/p
 
 // Sends refused together in the open thread (the outbox drained as the socket came back, the conversation closed to
 // the user) were said as one sentence per message, run together: "Not sent: You are not allowed to do that. Not sent:
-// You are not allowed to do that. Not sent: …". They are now said once per reason, with how many.
+// You are not allowed to do that. Not sent: …". They are now said once per reason, with how many; the conversation
+// closed to the user, the composer closes too, said in the same sentence.
 
 const page = pagePerTest('#/messages/c1')
 afterEach(() => localStorage.removeItem(LOCALE_STORAGE_KEY))
 
+const closedEn = 'You no longer have access to this conversation: nothing more can be sent or loaded in it.'
+const closedFr = 'Vous n’avez plus accès à cette conversation\u202f: plus rien ne peut y être envoyé ni chargé.'
+
 describe('sends refused together in the open thread', () => {
   test.each([
-    ['en', '3 messages not sent: You are not allowed to do that.'],
-    ['fr', '3 messages non envoyés\u202f: Vous n’avez pas le droit de faire cela.'],
+    ['en', `3 messages not sent: You are not allowed to do that. ${closedEn}`],
+    ['fr', `3 messages non envoyés\u202f: Vous n’avez pas le droit de faire cela. ${closedFr}`],
   ] as const)('(%s) are said once, with their number', async (locale, sentence) => {
     localStorage.setItem(LOCALE_STORAGE_KEY, locale)
     const { store, sockets } = appStore(threadApi)
@@ -50,7 +54,8 @@ describe('sends refused together in the open thread', () => {
     await eventually(() => expect(page.container.querySelectorAll('[data-status=failed]')).toHaveLength(3))
     await eventually(() => expect(said).not.toHaveLength(0))
     expect(said).toEqual([
-      '2 messages not sent: You are not allowed to do that. Not sent: That was not accepted. Check what you entered.',
+      '2 messages not sent: You are not allowed to do that. Not sent: That was not accepted. Check what you entered. ' +
+        closedEn,
     ])
     store.dispose()
   })

@@ -40,7 +40,7 @@ describe('the announcer in an open thread', () => {
     await act(async () => {
       sockets.last
         .sent('message:send')[0]!
-        .ack({ ok: false, error: { code: 'FORBIDDEN', message: 'not a participant' } })
+        .ack({ ok: false, error: { code: 'INVALID', message: 'content: not accepted' } })
     })
     await eventually(() => expect(container.querySelector('[data-status=failed]')).not.toBeNull())
     const shown = container.querySelector('[data-status=failed] .msg-state')!.textContent!

@@ -27,7 +27,7 @@ import {
   type Id,
   type Message,
 } from '../../contract'
-import { useDates, useT } from '../../i18n'
+import { type MessageId, useDates, useT } from '../../i18n'
 import {
   discardMessage,
   pendingCopy,
@@ -42,7 +42,7 @@ import {
 import { useToastsAbove } from '../notifications/Toasts'
 import { LoadError } from '../shared/controls'
 import { useForgetOnReconnect } from '../shared/reconnected'
-import { errorMessageId } from '../shared/errors'
+import { errorCode, errorMessageId } from '../shared/errors'
 import { usePeople, type People } from '../shared/people'
 import { PresenceLabel } from '../shared/Presence'
 import { arrivedFromOthers, type ThreadLook } from './arrivals'
@@ -75,6 +75,21 @@ const AT_END_PX = 2
  * scroll back and forth near the end does not leave and join again, each join a write and a "Seen" to the other side.
  */
 const LEFT_END_PX = 120
+
+/**
+ * The refusals that are final for a whole conversation, whatever is asked of it: gone from the server (its data
+ * restored from an earlier copy), or no longer the user's. Anything asked again there is refused the same way.
+ */
+type Closed = 'NOT_FOUND' | 'FORBIDDEN'
+const closedBy = (error: unknown): Closed | null => {
+  const code = errorCode(error)
+  return code === 'NOT_FOUND' || code === 'FORBIDDEN' ? code : null
+}
+/** Why a `Closed` conversation takes nothing more, in the words the composer shows. */
+const CLOSED_WORDS = { NOT_FOUND: 'thread.gone', FORBIDDEN: 'thread.forbidden' } as const satisfies Record<
+  Closed,
+  MessageId
+>
 
 /** A message's identity from pending to sent (its `clientId` with its sender), or its id when it has no `clientId`. */
 const messageKey = (m: Message) => (m.clientId === null ? `id:${m.id}` : `${m.senderId}:${m.clientId}`)
@@ -113,7 +128,7 @@ export function Thread({
   // With the session over, a pending send goes nowhere until the user logs in again (nor over HTTP): not "Sending…".
   const sessionOver = useAppSelector((state) => selectConnection(state).status === 'unauthorized')
   const typing = useAppSelector((state) => selectTyping(state, conversationId))
-  const { data, isLoading, isFetching, error, refetch } = useGetMessagesQuery(conversationId)
+  const { data, isLoading, isFetching, error, refetch, fulfilledTimeStamp } = useGetMessagesQuery(conversationId)
   const messages = data ?? []
   // A thread not read yet has nowhere to show a message written in it, which would yet wait unsent, should the read fail
   // (gone, not the user's, or the server out of reach): no composer until it is read (a draft typed meanwhile would go
@@ -129,6 +144,25 @@ export function Thread({
         : outbox.filter((m) => m.conversationId === conversationId).map((m) => pendingCopy(m, me?.id ?? null)),
     [readable, outbox, conversationId, me?.id],
   )
+  // A final refusal of this conversation (`Closed`) seen mid-session, by an older page or a send: until the thread is
+  // read again (`read`, the read it was seen after), nothing more is offered that the server would refuse the same way.
+  // The thread's own read refused so says it by itself.
+  const [refused, setRefused] = useState<{ code: Closed; read: number | undefined } | null>(null)
+  const closed = closedBy(error) ?? (refused !== null && refused.read === fulfilledTimeStamp ? refused.code : null)
+  const refusedNow = useCallback((code: Closed) => setRefused({ code, read: fulfilledTimeStamp }), [fulfilledTimeStamp])
+  const closedWords = closed === null ? null : t(CLOSED_WORDS[closed])
+  // Said once as it comes (assertive: what the user was doing goes no further), while the composer it closes is there;
+  // with the refusal of a send that closes it, in the same sentence (`closingSaid`). A thread drawn closed (coming back
+  // to it) says it in the composer's description.
+  const saidClosed = useRef(closed)
+  const closingSaid = useRef<Closed | null>(null)
+  useEffect(() => {
+    if (closed === saidClosed.current) return
+    saidClosed.current = closed
+    if (closed === null || closedWords === null || !readable) return
+    if (closingSaid.current === closed) closingSaid.current = null
+    else announce(closedWords, 'assertive')
+  }, [closed, closedWords, readable, announce])
   // The user's sends waiting in their other tabs, shown here too (read-only): taken for lost, they were written again.
   const { listed, elsewhere } = useSendsElsewhere(conversationId, readable ? messages : waiting)
   const [loadBefore, { isFetching: loadingEarlier, error: earlierError, reset: forgetEarlier }] =
@@ -160,10 +194,10 @@ export function Thread({
   const socketRef = useRef(socket)
   socketRef.current = socket
   useEffect(() => {
-    if (!readable || !atNewest) return
+    if (!readable || !atNewest || closed) return
     socketRef.current.joinConversation(conversationId)
     return () => socketRef.current.leaveConversation(conversationId)
-  }, [conversationId, readable, atNewest])
+  }, [conversationId, readable, atNewest, closed])
 
   // Scrolling: start at the newest; follow new messages when the reader is near the bottom or sent them; keep the
   // view still when older messages are put above.
@@ -285,6 +319,11 @@ export function Thread({
     failedSaid.current = new Set(failed.map((m) => m.clientId!))
     const fresh = said === null ? [] : failed.filter((m) => !said.has(m.clientId!))
     if (fresh.length === 0) return
+    // A refusal of the conversation itself closes it, said with the refusal (a thread not read has no composer).
+    const final = closed === null ? fresh.map((m) => closedBy(m.error)).find((code) => code !== null) : undefined
+    if (final) refusedNow(final)
+    const closing = final && readable ? t(CLOSED_WORDS[final]) : null
+    if (final && closing) closingSaid.current = final
     // Refused together (the outbox drained as the socket came back): once per reason, with how many, not "Not sent: …"
     // run together as many times.
     const reasons = new Map<string, number>()
@@ -292,8 +331,9 @@ export function Thread({
       const reason = t(errorMessageId(m.error))
       reasons.set(reason, (reasons.get(reason) ?? 0) + 1)
     }
-    announce([...reasons].map(([reason, count]) => t('thread.notSentMany', { reason, count })).join(' '), 'assertive')
-  }, [shownMessages, announce, t])
+    const sentences = [...reasons].map(([reason, count]) => t('thread.notSentMany', { reason, count }))
+    announce([...sentences, ...(closing ? [closing] : [])].join(' '), 'assertive')
+  }, [shownMessages, announce, t, refusedNow, closed, readable])
 
   const seenId = lastSeenOwn(messages, me?.id, seenSeq)
   // "Seen" coming under one of ours is said too, as "… is typing" is: a sighted reader sees it come. Once per message,
@@ -317,7 +357,7 @@ export function Thread({
     if (el && seenId !== null && nearBottom.current) el.scrollTop = el.scrollHeight
   }, [seenId])
   const start = firstSeq(messages)
-  const hasEarlier = start !== null && start > 1 && start !== nothingBelow
+  const hasEarlier = start !== null && start > 1 && start !== nothingBelow && closed === null
 
   const loadEarlier = async () => {
     // A second press while a page is on its way (the button is only aria-disabled) asks for nothing more.
@@ -330,7 +370,14 @@ export function Thread({
     for (let attempt = 0; attempt < 3 && before !== null; attempt++) {
       older = await loadBefore({ conversationId, before, limit: PAGE })
         .unwrap()
-        .catch(() => null)
+        .catch((refusal: unknown) => {
+          const final = closedBy(refusal)
+          if (final === null) return null
+          // The button goes with it: focus stays in the thread, not on the page's start.
+          if (document.activeElement?.closest('.load-earlier')) scroller.current?.focus()
+          refusedNow(final)
+          return null
+        })
       if (!older || firstNow() === before) break
       before = firstNow()
       older = null
@@ -405,7 +452,10 @@ export function Thread({
           </div>
         )}
         {isLoading && <p className="muted center">{t('thread.loading')}</p>}
-        {error && <LoadError error={error} retry={refetch} fetching={isFetching} className="center" />}
+        {/* Read again and refused for good, the thread stays in sight: the composer says why, once. */}
+        {error && !(readable && closed) && (
+          <LoadError error={error} retry={refetch} fetching={isFetching} className="center" />
+        )}
         {!isLoading && !error && messages.length === 0 && elsewhere.length === 0 && (
           <p className="muted center">{t('thread.empty')}</p>
         )}
@@ -421,6 +471,7 @@ export function Thread({
                 sender={people.nameOf(m.senderId)}
                 seen={m.id === seenId}
                 sessionOver={sessionOver}
+                retryable={closed === null}
                 focusOnFrom={focusOnFrom}
                 onDiscard={onDiscard}
               />
@@ -433,6 +484,7 @@ export function Thread({
                 sender={people.nameOf(m.senderId)}
                 seen={false}
                 sessionOver={sessionOver}
+                retryable={closed === null}
                 focusOnFrom={focusOnFrom}
               />
             ))}
@@ -465,6 +517,7 @@ export function Thread({
           refused={rejection?.conversationId === conversationId ? rejection : null}
           discarded={discarded}
           forgetDiscarded={() => setDiscarded(null)}
+          closed={closedWords}
         />
       )}
     </section>
@@ -499,6 +552,7 @@ function MessageItem({
   sender,
   seen,
   sessionOver,
+  retryable,
   focusOnFrom,
   onDiscard,
 }: {
@@ -508,6 +562,8 @@ function MessageItem({
   seen: boolean
   /** The session has expired: a pending send waits for the next login. */
   sessionOver: boolean
+  /** Whether a failed message may be sent again: not in a conversation refused for good (`Closed`). */
+  retryable: boolean
   focusOnFrom: () => void
   /** The user's own Discard of this message, with its text (no composer to undo it into while the thread is unread). */
   onDiscard?: (content: string) => void
@@ -568,15 +624,17 @@ function MessageItem({
           {/* Several failed messages would otherwise read "Retry, Discard, Retry, Discard": each button is described by
               its own message's words and why it was refused, in the page's language, while its name stays the short
               one that is seen (and that voice control users say). */}
-          <button
-            ref={keepFocus}
-            type="button"
-            className="btn btn-small"
-            aria-describedby={`${id}-body ${id}-state`}
-            onClick={() => act(retryMessage({ clientId: m.clientId! }))}
-          >
-            {t('thread.retry')}
-          </button>
+          {retryable && (
+            <button
+              ref={keepFocus}
+              type="button"
+              className="btn btn-small"
+              aria-describedby={`${id}-body ${id}-state`}
+              onClick={() => act(retryMessage({ clientId: m.clientId! }))}
+            >
+              {t('thread.retry')}
+            </button>
+          )}
           <button
             ref={keepFocus}
             type="button"
@@ -604,6 +662,7 @@ function Composer({
   refused,
   discarded,
   forgetDiscarded,
+  closed,
 }: {
   conversationId: string
   onSend: (content: string) => boolean
@@ -616,6 +675,11 @@ function Composer({
   /** The text of the message the user last discarded here, which Undo puts back in the field. */
   discarded: string | null
   forgetDiscarded: () => void
+  /**
+   * Why the conversation takes no more messages (refused for good, `Closed`), or null. The field keeps its text, read
+   * only, to copy elsewhere; Send does nothing but say why.
+   */
+  closed: string | null
 }) {
   const t = useT()
   const drafts = useDrafts()
@@ -677,6 +741,10 @@ function Composer({
   // and "Nothing to send" in red would stand under a message that went.
   const emptiedBySend = useRef(false)
   const send = () => {
+    if (closed) {
+      announce(closed, 'assertive')
+      return
+    }
     if (nothing && emptiedBySend.current) return
     if (nothing) {
       setBlank(true)
@@ -743,21 +811,31 @@ function Composer({
         }}
         onKeyDown={onKeyDown}
         enterKeyHint={touchOnly ? 'enter' : 'send'}
-        placeholder={t('thread.composerPlaceholder')}
+        readOnly={closed !== null}
+        placeholder={closed ? undefined : t('thread.composerPlaceholder')}
         aria-describedby={refused ? `${id}-hint ${id}-refused` : `${id}-hint`}
         aria-invalid={blank || tooLong || unsendable || undefined}
       />
-      <button type="submit" className="btn btn-primary" disabled={nothing || tooLong || unsendable}>
+      {/* Closed: aria-disabled, and a press says why (a focused button that becomes disabled loses focus to
+          <body>). */}
+      <button
+        type="submit"
+        className="btn btn-primary"
+        disabled={nothing || tooLong || unsendable}
+        aria-disabled={closed !== null || undefined}
+      >
         {t('thread.send')}
       </button>
-      <p id={`${id}-hint`} className={`composer-hint${tooLong || unsendable || blank ? ' form-error' : ''}`}>
-        {tooLong
-          ? t('thread.tooLong', { length, max: MAX_CONTENT_LENGTH })
-          : unsendable
-            ? t('thread.unsendable')
-            : blank
-              ? t('thread.blank')
-              : t(touchOnly ? 'thread.hintTouch' : 'thread.hint')}
+      <p id={`${id}-hint`} className={`composer-hint${closed || tooLong || unsendable || blank ? ' form-error' : ''}`}>
+        {closed
+          ? closed
+          : tooLong
+            ? t('thread.tooLong', { length, max: MAX_CONTENT_LENGTH })
+            : unsendable
+              ? t('thread.unsendable')
+              : blank
+                ? t('thread.blank')
+                : t(touchOnly ? 'thread.hintTouch' : 'thread.hint')}
       </p>
       {refused && (
         <p id={`${id}-refused`} className="form-error composer-refused">
