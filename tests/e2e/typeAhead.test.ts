@@ -47,7 +47,7 @@ describe('the "Write to" picker, by keyboard', { timeout: 120_000 }, () => {
     const { page } = await loginAs(e2e, 'alice', { context })
     try {
       const picker = page.getByLabel('Write to', { exact: true })
-      await picker.locator(`option[value="${ali.id}"]`).waitFor({ state: 'attached', timeout: WAIT })
+      await picker.locator(`option[value="${ali.id}"]`).waitFor({ state: 'attached', timeout: hangBound() })
       await picker.focus()
       // Keys of an Arabic layout: each keydown carries its character, as the browser's type-ahead hears it.
       const cdp = await context.newCDPSession(page)
@@ -55,7 +55,7 @@ describe('the "Write to" picker, by keyboard', { timeout: 120_000 }, () => {
         await cdp.send('Input.dispatchKeyEvent', { type: 'keyDown', text, key: text, unmodifiedText: text })
         await cdp.send('Input.dispatchKeyEvent', { type: 'keyUp', key: text })
       }
-      await expect.poll(() => picker.evaluate((el: HTMLSelectElement) => el.value), { timeout: WAIT }).toBe(ali.id)
+      await expect.poll(() => picker.evaluate((el: HTMLSelectElement) => el.value), { timeout: hangBound() }).toBe(ali.id)
       // The name alone, laid out in its own direction.
       const chosen = await picker.evaluate((el: HTMLSelectElement) => {
         const option = el.selectedOptions[0]!
