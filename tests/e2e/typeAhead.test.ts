@@ -55,7 +55,9 @@ describe('the "Write to" picker, by keyboard', { timeout: 120_000 }, () => {
         await cdp.send('Input.dispatchKeyEvent', { type: 'keyDown', text, key: text, unmodifiedText: text })
         await cdp.send('Input.dispatchKeyEvent', { type: 'keyUp', key: text })
       }
-      await expect.poll(() => picker.evaluate((el: HTMLSelectElement) => el.value), { timeout: hangBound() }).toBe(ali.id)
+      await expect
+        .poll(() => picker.evaluate((el: HTMLSelectElement) => el.value), { timeout: hangBound() })
+        .toBe(ali.id)
       // The name alone, laid out in its own direction.
       const chosen = await picker.evaluate((el: HTMLSelectElement) => {
         const option = el.selectedOptions[0]!
