@@ -19,6 +19,7 @@ import {
 } from '../server/support/server'
 import { openStream } from '../server/support/stream'
 import { redisRunnable, requireParts, startRedis, type RedisServer } from './support/redis'
+import { polled } from '../support/polled'
 
 // The same write arriving twice at once, or two parties' writes to one thing at once, on the embedded database (one
 // node) and on PostgreSQL with two nodes (each half on another node): nothing is doubled or lost, and what each party
@@ -92,6 +93,20 @@ describe.each(setups)('concurrent writes on $name', ({ name, run }) => {
     postgres?.stop()
   })
 
+  /**
+   * Waits until each socket has heard `count` of what `of` picks: an event written through the other node comes by
+   * Redis, which `delivered` (an ack on each socket, from its own node) does not wait for. The test then says exactly
+   * what was heard.
+   */
+  async function untilHeard(sockets: Recorder[], of: (r: Recorder) => unknown[], count: number) {
+    await delivered(aliceA, bobA, bobB)
+    await polled(
+      () => sockets.every((r) => of(r).length >= count),
+      20,
+      () => sockets.map(of),
+    )
+  }
+
   /** Each user's whole log (a replay from offset 0), as the statuses of `event` for the item `id`, in log order. */
   async function logged(event: string, id: string): Promise<Record<string, string[]>> {
     const byUser: Record<string, string[]> = {}
@@ -137,9 +152,10 @@ describe.each(setups)('concurrent writes on $name', ({ name, run }) => {
           (await lessons()).filter((lesson) => lesson.subject === body.subject).map((lesson) => lesson.id),
         ).toEqual([id])
         expect(await logged('lesson:created', id)).toEqual({ 'user-alice': ['pending'], 'user-bob': ['pending'] })
-        await delivered(aliceA, bobA, bobB)
+        const created = (r: Recorder) => r.of('lesson:created').filter((lesson) => lesson.id === id)
+        await untilHeard([rec.aliceA, rec.bobA, rec.bobB], created, 1)
         for (const r of [rec.aliceA, rec.bobA, rec.bobB]) {
-          expect(r.of('lesson:created').filter((lesson) => lesson.id === id)).toHaveLength(1)
+          expect(created(r)).toHaveLength(1)
         }
       }
     },
@@ -169,9 +185,10 @@ describe.each(setups)('concurrent writes on $name', ({ name, run }) => {
           'user-alice': ['pending'],
           'user-bob': ['pending'],
         })
-        await delivered(aliceA, bobA, bobB)
+        const created = (r: Recorder) => r.of('contactRequest:created').filter((request) => request.id === id)
+        await untilHeard([rec.aliceA, rec.bobA, rec.bobB], created, 1)
         for (const r of [rec.aliceA, rec.bobA, rec.bobB]) {
-          expect(r.of('contactRequest:created').filter((request) => request.id === id)).toHaveLength(1)
+          expect(created(r)).toHaveLength(1)
         }
       }
     },
@@ -229,11 +246,14 @@ describe.each(setups)('concurrent writes on $name', ({ name, run }) => {
         const stored = (ack as Extract<Ack<Message>, { ok: true }>).data
         expect(posted.body).toEqual(stored)
         expect((await latest()).filter((message) => message.clientId === clientId)).toEqual([stored])
-        await delivered(aliceA, bobA, bobB)
+        const news = (r: Recorder) => r.of('message:new').filter((message) => message.clientId === clientId)
+        const sent = (r: Recorder) => r.of('message:sent').filter((message) => message.clientId === clientId)
+        await untilHeard([rec.bobA, rec.bobB], news, 1)
+        await untilHeard([rec.aliceA], sent, 1)
         for (const r of [rec.bobA, rec.bobB]) {
-          expect(r.of('message:new').filter((message) => message.clientId === clientId)).toEqual([stored])
+          expect(news(r)).toEqual([stored])
         }
-        expect(rec.aliceA.of('message:sent').filter((message) => message.clientId === clientId)).toEqual([stored])
+        expect(sent(rec.aliceA)).toEqual([stored])
         expect(rec.aliceA.of('message:new').filter((message) => message.clientId === clientId)).toEqual([])
       }
     },
@@ -288,9 +308,10 @@ describe.each(setups)('concurrent writes on $name', ({ name, run }) => {
           'user-alice': [...before, ...statuses],
           'user-bob': [...before, ...statuses],
         })
-        await delivered(aliceA, bobA, bobB)
+        const statusOf = (r: Recorder) => r.of('lesson:statusUpdated').filter((lesson) => lesson.id === booked.body.id)
+        await untilHeard([rec.aliceA, rec.bobA, rec.bobB], statusOf, before.length + statuses.length)
         for (const r of [rec.aliceA, rec.bobA, rec.bobB]) {
-          const told = r.of('lesson:statusUpdated').filter((lesson) => lesson.id === booked.body.id)
+          const told = statusOf(r)
           expect(told.map((lesson) => lesson.status)).toEqual([...before, ...statuses])
           expect(told.at(-1)?.updatedAt).toBe(history.at(-1)!.body.updatedAt)
         }
@@ -329,8 +350,8 @@ describe.each(setups)('concurrent writes on $name', ({ name, run }) => {
       }
       const stored = (await latest()).filter((message) => message.seq > last)
       expect(stored.map((message) => message.seq)).toEqual(seqs)
-      await delivered(aliceA, bobA, bobB)
       const ids = new Set(all.map((message) => message!.id))
+      await untilHeard([rec.bobA, rec.bobB], (r) => r.of('message:new').filter((message) => ids.has(message.id)), 80)
       // Bob's sockets each hear every message of Alice's once, and none of his own as new.
       for (const r of [rec.bobA, rec.bobB]) {
         const heard = r.of('message:new').filter((message) => ids.has(message.id))
