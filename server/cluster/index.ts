@@ -40,6 +40,8 @@ function watchPublishes(pub: Redis, logger: Logger) {
  * Notes each failure of a command on `client` (`noteRedisFailure`) and says, once per streak of them, that Redis does
  * not answer, and once that it answers again: the requests that fail meanwhile (sends, joins, typing, handshakes:
  * INTERNAL, retried by the clients) are not each logged, which buried the outage under a stack per try per user.
+ * A refusal Redis answers (a `ReplyError`: NOPERM, READONLY, OOM, a script's error) is an answer, not an outage:
+ * the request that met it logs it as before, with what it was doing.
  */
 function watchCommands(client: Redis, logger: Logger) {
   const send = client.sendCommand.bind(client)
@@ -54,6 +56,7 @@ function watchCommands(client: Redis, logger: Logger) {
   client.sendCommand = (command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
     // Before the caller's own handlers: the failure is noted by the time the caller sees it.
     command.promise.then(failures.succeeded, (error: unknown) => {
+      if ((error as { name?: unknown } | null)?.name === 'ReplyError') return failures.succeeded()
       noteRedisFailure(error)
       failures.failed(error)
     })
