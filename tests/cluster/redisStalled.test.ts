@@ -91,7 +91,8 @@ describe.runIf(ready)('a node whose Redis holds its connections and answers noth
     const send = (conversationId: string) => ({ conversationId, content: 'as Redis stalls', clientId: randomUUID() })
     try {
       redis.stall()
-      // Sends on the socket and over HTTP, and a handshake (the socket cap), all at once: each fails at the command bound.
+      // Sends on the socket and over HTTP, and a handshake (the socket cap), all at once: each fails at the command
+      // bound.
       const [overSocket, another, overHttp, handshake] = await Promise.allSettled([
         emitAck(socket, 'message:send', send(CONV)),
         emitAck(socket, 'message:send', send('conv-alice-carol')),

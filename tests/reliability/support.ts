@@ -61,7 +61,8 @@ export type Client = ReturnType<typeof client>
 
 /**
  * Resolves once `predicate` answers true (asked every 20 ms). Its bound is only on a hang (`hangBound`): a slow machine
- * makes the wait longer, never fails it; a hang fails it with `not yet: ` and `what` (by default the predicate's source).
+ * makes the wait longer, never fails it; a hang fails it with `not yet: ` and `what` (by default the predicate's
+ * source).
  *
  * @example await until(() => alice.status() === 'connected')
  */

@@ -7,8 +7,8 @@ import { eventually } from './support/eventually'
 import { bobsThreadApi, connectedApp, json, pageEndingAt, pagePerTest, saidIn, type } from './support/page'
 
 // An open thread whose conversation goes mid-session (the server's data restored from an earlier copy: 404 NOT_FOUND),
-// or that the user may no longer read (403 FORBIDDEN). "Load earlier", Retry and the composer stayed offered, each press
-// asking the server again and refused the same way. Once a refusal says so, the thread offers none of them, and says
+// or that the user may no longer read (403 FORBIDDEN). "Load earlier", Retry and the composer stayed offered, each
+// press asking the server again and refused the same way. Once a refusal says so, the thread offers none of them, and says
 // why; what the user wrote stays in sight (the composer's text, a failed message with its Discard).
 
 const page = pagePerTest('#/messages/c1')
